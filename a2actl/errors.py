@@ -1,0 +1,94 @@
+"""The a2actl exception tree. Each class carries the exit code the CLI boundary turns it into.
+
+::
+
+    A2ACtlError (exit 1)
+    ├── UsageError (2)              bad option value, unreadable local file
+    ├── UnreachableError (3)        DNS, refused, TLS handshake
+    ├── AuthError (4)               HTTP 401/403, A2A auth failure
+    ├── TimeoutError_ (5)           connect/read timeout, --max-time
+    ├── ProtocolViolation (6)       malformed JSON, wrong envelope, oversized body, malformed SSE
+    ├── A2AError (1)                the agent answered with a JSON-RPC / A2A error
+    ├── HTTPStatusError (1)         any other non-2xx answer
+    └── CheckFailed (7)             a budget or expectation did not hold
+
+Only ``a2actl.cli`` converts these into output and exit statuses; core code raises them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2actl.exit_codes import ExitCode
+
+
+class A2ACtlError(Exception):
+    """Base class. ``code`` is a stable machine name, ``hint`` an optional one-line suggestion."""
+
+    exit_code: ExitCode = ExitCode.ERROR
+    code: str = "error"
+
+    def __init__(self, message: str, *, hint: str | None = None, a2a_code: int | None = None,
+                 details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.a2a_code = a2a_code
+        self.details = details or {}
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``{"error": {...}}`` object documented in ``docs/output-formats.md``."""
+        err: dict[str, Any] = {"code": self.code, "message": self.message, "exitCode": int(self.exit_code)}
+        if self.hint:
+            err["hint"] = self.hint
+        if self.a2a_code is not None:
+            err["a2aCode"] = self.a2a_code
+        if self.details:
+            err["details"] = self.details
+        return {"error": err}
+
+
+class UsageError(A2ACtlError):
+    exit_code = ExitCode.USAGE
+    code = "usage"
+
+
+class UnreachableError(A2ACtlError):
+    exit_code = ExitCode.UNREACHABLE
+    code = "unreachable"
+
+
+class AuthError(A2ACtlError):
+    exit_code = ExitCode.AUTH
+    code = "auth"
+
+
+class TimeoutError_(A2ACtlError):  # noqa: N801 - avoid shadowing the builtin TimeoutError
+    exit_code = ExitCode.TIMEOUT
+    code = "timeout"
+
+
+class ProtocolViolation(A2ACtlError):
+    exit_code = ExitCode.PROTOCOL
+    code = "protocol"
+
+
+class A2AError(A2ACtlError):
+    """The agent answered with a JSON-RPC or A2A error (``a2a_code`` holds the JSON-RPC code)."""
+
+    exit_code = ExitCode.ERROR
+    code = "a2a_error"
+
+
+class HTTPStatusError(A2ACtlError):
+    exit_code = ExitCode.ERROR
+    code = "http_status"
+
+
+class CheckFailed(A2ACtlError):
+    exit_code = ExitCode.CHECK_FAILED
+    code = "check_failed"
+
+
+#: Failure classes counted by ``handshake probe``, keyed by the error's ``code``.
+FAILURE_CLASSES = ("timeout", "unreachable", "auth", "a2a_error", "protocol", "http_status", "error")

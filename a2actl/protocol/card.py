@@ -1,0 +1,384 @@
+"""Reading an AgentCard of any version into one normalised view, and choosing an interface.
+
+Sources (shared doc §3): v0.2.x/v0.3.0 cards carry ``url`` + ``preferredTransport`` (default ``JSONRPC``)
++ ``additionalInterfaces[{url, transport}]`` + top-level ``protocolVersion``; v1.0 cards carry
+``supportedInterfaces[{url, protocolBinding, protocolVersion, tenant}]`` (first = preferred, spec v1.0
+§5.8). Hybrid cards (both SDKs with 0.3 compat on) carry both sets. The upgrade rules follow a2a-sdk's
+``a2a/client/card_resolver.py`` (``security`` → ``securityRequirements``, scheme ``type`` → wrapper key,
+``supportsAuthenticatedExtendedCard`` → ``capabilities.extendedAgentCard``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+from a2actl.protocol.versions import (
+    BINDING_HTTP_JSON,
+    BINDING_JSONRPC,
+    Family,
+    family_of,
+    normalise_binding,
+)
+
+#: Bindings a2actl can call today (gRPC interfaces are listed but not selected).
+CALLABLE_BINDINGS = (BINDING_JSONRPC, BINDING_HTTP_JSON)
+
+_V1_SCHEME_KEYS = {
+    "apiKeySecurityScheme": "apiKey",
+    "httpAuthSecurityScheme": "http",
+    "oauth2SecurityScheme": "oauth2",
+    "openIdConnectSecurityScheme": "openIdConnect",
+    "mtlsSecurityScheme": "mutualTLS",
+}
+
+
+@dataclass(frozen=True)
+class Interface:
+    """One callable endpoint declared by a card.
+
+    ``protocol_version`` is the string the card declares (may be ``None`` on old cards);
+    ``family`` its wire family; ``source`` which card field declared it.
+    """
+
+    url: str
+    protocol_binding: str
+    protocol_version: str | None
+    family: Family | None
+    source: str
+    tenant: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "protocolBinding": self.protocol_binding,
+            "protocolVersion": self.protocol_version,
+            "family": self.family.value if self.family else None,
+            "tenant": self.tenant,
+            "source": self.source,
+        }
+
+
+@dataclass(frozen=True)
+class Skill:
+    id: str
+    name: str
+    description: str
+    tags: list[str]
+    examples: list[str]
+    input_modes: list[str]
+    output_modes: list[str]
+
+
+@dataclass(frozen=True)
+class CardView:
+    """The normalised view of an AgentCard of any version. ``shape`` is one of ``1.0``, ``0.3``,
+    ``0.2``, ``hybrid`` (1.0 and 0.x fields together) or ``unknown``. ``warnings`` are one-line notes
+    about what could not be read; the raw card is kept by the caller alongside this view."""
+
+    name: str | None
+    description: str | None
+    version: str | None
+    provider: dict[str, Any] | None
+    shape: str
+    interfaces: list[Interface]
+    capabilities: dict[str, Any]
+    skills: list[Skill]
+    default_input_modes: list[str]
+    default_output_modes: list[str]
+    security_schemes: dict[str, dict[str, Any]]
+    security_requirements: list[dict[str, list[str]]]
+    extensions: list[dict[str, Any]]
+    documentation_url: str | None = None
+    icon_url: str | None = None
+    signed: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+    def declared_families(self) -> list[str]:
+        """Wire families the card declares, newest first (``["1.0", "0.3"]``)."""
+        fams = {i.family for i in self.interfaces if i.family}
+        return [f.value for f in (Family.V1_0, Family.V0_3, Family.V0_2) if f in fams]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "description": self.description,
+            "version": self.version,
+            "provider": self.provider,
+            "shape": self.shape,
+            "declaredVersions": self.declared_families(),
+            "interfaces": [i.to_json() for i in self.interfaces],
+            "capabilities": self.capabilities,
+            "skills": [
+                {"id": s.id, "name": s.name, "description": s.description, "tags": s.tags,
+                 "examples": s.examples, "inputModes": s.input_modes, "outputModes": s.output_modes}
+                for s in self.skills
+            ],
+            "defaultInputModes": self.default_input_modes,
+            "defaultOutputModes": self.default_output_modes,
+            "securitySchemes": self.security_schemes,
+            "securityRequirements": self.security_requirements,
+            "extensions": self.extensions,
+            "documentationUrl": self.documentation_url,
+            "iconUrl": self.icon_url,
+            "signed": self.signed,
+            "warnings": self.warnings,
+        }
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else None
+
+
+def _str_list(v: Any) -> list[str]:
+    return [x for x in v if isinstance(x, str)] if isinstance(v, list) else []
+
+
+def _scheme_v1_to_flat(name: str, raw: Any, warnings: list[str]) -> dict[str, Any]:
+    """Flatten a 1.0 wrapper (``{"httpAuthSecurityScheme": {...}}``) or a 0.x OpenAPI-style scheme
+    (``{"type": "http", ...}``) into ``{"type": ..., **fields}``."""
+    if not isinstance(raw, dict):
+        warnings.append(f"securitySchemes.{name} is not an object")
+        return {"type": "unknown"}
+    if "type" in raw:  # 0.x OpenAPI style
+        flat = dict(raw)
+        if "in" in flat:
+            flat["location"] = flat.pop("in")
+        return flat
+    for key, typ in _V1_SCHEME_KEYS.items():
+        if key in raw and isinstance(raw[key], dict):
+            return {"type": typ, **raw[key]}
+    warnings.append(f"securitySchemes.{name} has no known scheme type")
+    return {"type": "unknown"}
+
+
+def _requirements(raw_card: dict[str, Any]) -> list[dict[str, list[str]]]:
+    """``securityRequirements`` (1.0: ``[{"schemes": {"x": {"list": [...]}}}]``) or ``security``
+    (0.x: ``[{"x": [...]}]``) as a list of ``{scheme: [scopes]}``."""
+    out: list[dict[str, list[str]]] = []
+    v1 = raw_card.get("securityRequirements")
+    if isinstance(v1, list):
+        for req in v1:
+            if isinstance(req, dict) and isinstance(req.get("schemes"), dict):
+                out.append({k: _str_list(v.get("list") if isinstance(v, dict) else v)
+                            for k, v in req["schemes"].items()})
+        if out:
+            return out
+    v0 = raw_card.get("security")
+    if isinstance(v0, list):
+        for req in v0:
+            if isinstance(req, dict):
+                out.append({k: _str_list(v) for k, v in req.items()})
+    return out
+
+
+def parse_card(raw: Any) -> CardView:
+    """Normalise a decoded AgentCard JSON object of any version.
+
+    Raises ``ValueError`` when ``raw`` is not a JSON object. Missing or wrongly typed fields do not
+    raise: they become ``None``/empty values plus a line in ``warnings`` (schema validation is the
+    job of ``caps validate``).
+    """
+    if not isinstance(raw, dict):
+        raise ValueError(f"an agent card must be a JSON object, got {type(raw).__name__}")
+    warnings: list[str] = []
+    interfaces: list[Interface] = []
+    seen: set[tuple[str, str, Family | None]] = set()
+
+    def add(url: Any, binding: Any, version: Any, source: str, tenant: Any = None) -> None:
+        if not isinstance(url, str) or not url:
+            warnings.append(f"{source}: interface without a url")
+            return
+        b = normalise_binding(_str(binding))
+        fam = family_of(_str(version))
+        if version is not None and fam is None:
+            warnings.append(f"{source}: unrecognised protocolVersion {version!r}")
+        key = (url.rstrip("/"), b, fam)
+        if key in seen:
+            return
+        seen.add(key)
+        interfaces.append(Interface(url=url, protocol_binding=b, protocol_version=_str(version),
+                                    family=fam, source=source, tenant=_str(tenant) or None))
+
+    has_v1 = isinstance(raw.get("supportedInterfaces"), list)
+    has_v0 = "url" in raw or "protocolVersion" in raw or "preferredTransport" in raw
+    if has_v1:
+        for idx, iface in enumerate(raw["supportedInterfaces"]):
+            if not isinstance(iface, dict):
+                warnings.append(f"supportedInterfaces[{idx}] is not an object")
+                continue
+            add(iface.get("url"), iface.get("protocolBinding"), iface.get("protocolVersion"),
+                f"supportedInterfaces[{idx}]", iface.get("tenant"))
+    top_version = raw.get("protocolVersion")
+    if has_v0:
+        if top_version is None:
+            warnings.append("protocolVersion missing (required since v0.2.5); assuming 0.3")
+        version = top_version if top_version is not None else "0.3"
+        add(raw.get("url"), raw.get("preferredTransport"), version, "url")
+        extra = raw.get("additionalInterfaces")
+        if isinstance(extra, list):
+            for idx, iface in enumerate(extra):
+                if isinstance(iface, dict):
+                    add(iface.get("url"), iface.get("transport"), version, f"additionalInterfaces[{idx}]")
+
+    fam_top = family_of(_str(top_version))
+    if has_v1 and has_v0:
+        shape = "hybrid"
+    elif has_v1:
+        shape = "1.0"
+    elif has_v0:
+        shape = "0.2" if fam_top is Family.V0_2 else "0.3"
+    else:
+        shape = "unknown"
+        warnings.append("no interfaces: neither supportedInterfaces (1.0) nor url (0.x)")
+
+    caps_raw = raw.get("capabilities") if isinstance(raw.get("capabilities"), dict) else {}
+    extensions = [e for e in caps_raw.get("extensions", []) if isinstance(e, dict)] \
+        if isinstance(caps_raw.get("extensions"), list) else []
+    capabilities: dict[str, Any] = {
+        "streaming": bool(caps_raw.get("streaming", False)),
+        "pushNotifications": bool(caps_raw.get("pushNotifications", False)),
+        "extendedAgentCard": bool(caps_raw.get("extendedAgentCard",
+                                               raw.get("supportsAuthenticatedExtendedCard", False))),
+    }
+    if "stateTransitionHistory" in caps_raw:  # removed in 1.0 (#1396), kept for display
+        capabilities["stateTransitionHistory"] = bool(caps_raw["stateTransitionHistory"])
+
+    skills: list[Skill] = []
+    for idx, s in enumerate(raw.get("skills") or []):
+        if not isinstance(s, dict):
+            warnings.append(f"skills[{idx}] is not an object")
+            continue
+        skills.append(Skill(
+            id=_str(s.get("id")) or f"#{idx}", name=_str(s.get("name")) or "",
+            description=_str(s.get("description")) or "", tags=_str_list(s.get("tags")),
+            examples=_str_list(s.get("examples")), input_modes=_str_list(s.get("inputModes")),
+            output_modes=_str_list(s.get("outputModes")),
+        ))
+
+    schemes_raw = raw.get("securitySchemes") if isinstance(raw.get("securitySchemes"), dict) else {}
+    schemes = {name: _scheme_v1_to_flat(name, v, warnings) for name, v in schemes_raw.items()}
+    provider = raw.get("provider") if isinstance(raw.get("provider"), dict) else None
+
+    return CardView(
+        name=_str(raw.get("name")), description=_str(raw.get("description")),
+        version=_str(raw.get("version")), provider=provider, shape=shape, interfaces=interfaces,
+        capabilities=capabilities, skills=skills,
+        default_input_modes=_str_list(raw.get("defaultInputModes")),
+        default_output_modes=_str_list(raw.get("defaultOutputModes")),
+        security_schemes=schemes, security_requirements=_requirements(raw), extensions=extensions,
+        documentation_url=_str(raw.get("documentationUrl")), icon_url=_str(raw.get("iconUrl")),
+        signed=bool(raw.get("signatures")), warnings=warnings,
+    )
+
+
+# ---------------------------------------------------------------------------------------------------
+# Interface selection
+# ---------------------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Selection:
+    """The interface chosen for RPCs, the wire family to speak on it and why.
+
+    ``forced`` is true when ``--a2a-version``/``--binding`` asked for something the card does not
+    declare and a2actl will try it anyway on the closest declared URL.
+    """
+
+    interface: Interface
+    family: Family
+    reason: str
+    forced: bool = False
+    candidates: list[Interface] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "url": self.interface.url,
+            "protocolBinding": self.interface.protocol_binding,
+            "protocolVersion": self.family.value,
+            "declaredVersion": self.interface.protocol_version,
+            "tenant": self.interface.tenant,
+            "reason": self.reason,
+            "forced": self.forced,
+        }
+
+
+class NegotiationFailed(ValueError):
+    """No interface of the card can be called with the requested version/binding."""
+
+
+def select_interface(view: CardView, version: str = "auto", binding: str = "auto") -> Selection:
+    """Choose the interface and wire family for RPCs.
+
+    Rules: candidates are the card's interfaces in card order (spec v1.0 §5.8: the first is the agent's
+    preference) restricted to bindings a2actl can call (JSON-RPC, HTTP+JSON); ``version`` (``auto``,
+    ``0.3``, ``1.0``) and ``binding`` (``auto``, ``JSONRPC``, ``HTTP+JSON``) filter them. With ``auto``,
+    a 1.0 interface is preferred over a 0.x one (as a2a-sdk's client does), then card order.
+    A 0.2 interface is spoken with the 0.x method names (identical in 0.2 and 0.3).
+    If the filters leave nothing but a URL with the wanted binding exists, that URL is used with the
+    requested version and ``forced=True``, so an operator can test what a card does not declare.
+
+    Raises ``NegotiationFailed`` when no callable interface fits at all.
+    """
+    want_family = None if version == "auto" else family_of(version)
+    if version != "auto" and want_family is None:
+        raise NegotiationFailed(f"unknown --a2a-version {version!r}; use auto, 0.3 or 1.0")
+    want_binding = None if binding == "auto" else normalise_binding(binding)
+    if want_binding is not None and want_binding not in CALLABLE_BINDINGS:
+        raise NegotiationFailed(f"binding {binding!r} cannot be called by a2actl; use JSONRPC or HTTP+JSON")
+
+    callable_ifaces = [i for i in view.interfaces if i.protocol_binding in CALLABLE_BINDINGS]
+    skipped = [i for i in view.interfaces if i.protocol_binding not in CALLABLE_BINDINGS]
+    if not callable_ifaces:
+        declared = ", ".join(f"{i.protocol_binding} {i.protocol_version}" for i in view.interfaces) or "none"
+        raise NegotiationFailed(f"the card declares no JSON-RPC or HTTP+JSON interface (declared: {declared})")
+
+    def fam(i: Interface) -> Family:
+        return i.family or Family.V0_3
+
+    def same_family(a: Family, b: Family) -> bool:
+        # 0.2 and 0.3 share method names and shapes on JSON-RPC.
+        return a is b or {a, b} <= {Family.V0_2, Family.V0_3}
+
+    cands = [i for i in callable_ifaces
+             if (want_binding is None or i.protocol_binding == want_binding)
+             and (want_family is None or same_family(fam(i), want_family))]
+    note_grpc = f"; {len(skipped)} gRPC/custom interface(s) skipped" if skipped else ""
+    if cands:
+        if want_family is None:
+            ordered = sorted(enumerate(cands), key=lambda p: (fam(p[1]) is not Family.V1_0, p[0]))
+            chosen = ordered[0][1]
+            pos = view.interfaces.index(chosen) + 1
+            why = (f"interface #{pos} of the card: "
+                   + ("the first 1.0 interface (1.0 preferred over 0.x, then card order)"
+                      if fam(chosen) is Family.V1_0 else "the card declares no 1.0 interface; first 0.x one"))
+        else:
+            chosen = cands[0]
+            pos = view.interfaces.index(chosen) + 1
+            why = f"interface #{pos} of the card: first one matching --a2a-version {want_family.value}"
+        if want_binding is not None:
+            why += f" and --binding {want_binding}"
+        family = want_family if want_family is not None and not (
+            want_family is Family.V0_3 and fam(chosen) is Family.V0_2) else fam(chosen)
+        return Selection(chosen, family, why + note_grpc, candidates=callable_ifaces)
+
+    # Nothing declared matches: try the requested version on a URL with the right binding.
+    fallback = [i for i in callable_ifaces if want_binding is None or i.protocol_binding == want_binding]
+    if not fallback:
+        raise NegotiationFailed(
+            f"the card declares no {want_binding} interface "
+            f"(declared: {', '.join(sorted({i.protocol_binding for i in callable_ifaces}))})")
+    chosen = fallback[0]
+    family = want_family or fam(chosen)
+    declared = ", ".join(sorted({f'{fam(i).value}' for i in callable_ifaces}))
+    why = (f"forced by --a2a-version {family.value}: the card declares only {declared} here; "
+           f"trying {family.value} on interface #{view.interfaces.index(chosen) + 1}")
+    return Selection(chosen, family, why, forced=True, candidates=callable_ifaces)
+
+
+def interface_origin_matches(card_url: str, iface_url: str) -> bool:
+    """Whether an interface URL has the same scheme/host/port as the URL the card came from."""
+    a, b = urlsplit(card_url), urlsplit(iface_url)
+    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
+
+

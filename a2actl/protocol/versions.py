@@ -1,0 +1,242 @@
+"""The three A2A wire families (0.2.x, 0.3, 1.0) in one table.
+
+Sources: A2A spec ``docs/specification.md`` at tags v0.2.6, v0.3.0, v1.0.1 and ``specification/a2a.proto``
+(v1.x); summarised with references in ``shared/docs/a2a-protocol.md`` §2 (card paths), §4.1 (JSON-RPC
+methods), §4.3 (HTTP+JSON paths), §5.1 (task states and roles), §5.3 (stream events), §6.2 (headers).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+#: Well-known card paths, newest first (spec v0.3.0 §5.3 renamed ``agent.json`` → ``agent-card.json``).
+CARD_PATH = "/.well-known/agent-card.json"
+LEGACY_CARD_PATH = "/.well-known/agent.json"
+CARD_PATHS = (CARD_PATH, LEGACY_CARD_PATH)
+
+#: Service-parameter header a 1.0 client MUST send; servers read a missing one as 0.3 (v1.0 §3.2.6 / §6.2).
+VERSION_HEADER = "A2A-Version"
+#: Extension activation header: 1.0 name and the 0.3 name (``X-A2A-Extensions``).
+EXTENSIONS_HEADER = "A2A-Extensions"
+LEGACY_EXTENSIONS_HEADER = "X-A2A-Extensions"
+
+#: Protocol bindings named by the spec (v1.0 ``AgentInterface.protocol_binding``). Others are custom URIs.
+BINDING_JSONRPC = "JSONRPC"
+BINDING_HTTP_JSON = "HTTP+JSON"
+BINDING_GRPC = "GRPC"
+STANDARD_BINDINGS = (BINDING_JSONRPC, BINDING_HTTP_JSON, BINDING_GRPC)
+#: Non-standard spellings seen in the wild (a2a-python's TCK SUT declares ``REST``).
+BINDING_ALIASES = {"REST": BINDING_HTTP_JSON, "HTTP": BINDING_HTTP_JSON, "HTTP_JSON": BINDING_HTTP_JSON,
+                   "JSON-RPC": BINDING_JSONRPC, "JSON_RPC": BINDING_JSONRPC, "GRPC": BINDING_GRPC}
+
+
+class Family(str, Enum):
+    """A wire family: versions that share method names, shapes and framing."""
+
+    V0_2 = "0.2"
+    V0_3 = "0.3"
+    V1_0 = "1.0"
+
+
+@dataclass(frozen=True)
+class WireVersion:
+    """What one protocol family looks like on the wire.
+
+    ``methods`` maps the operation name (1.0 gRPC/PascalCase spelling) to the JSON-RPC ``method`` string;
+    a missing key means the operation does not exist in that family. ``rest`` maps the operation to
+    ``(HTTP verb, path template)`` relative to the interface URL (``None``: not available).
+    ``version_header`` is the ``A2A-Version`` value to send, or ``None`` when the header must be omitted
+    (a 0.x client sends none; servers read a missing header as 0.3).
+    """
+
+    family: Family
+    card_path: str
+    version_header: str | None
+    methods: dict[str, str]
+    rest: dict[str, tuple[str, str]]
+    extensions_header: str
+    #: v0.x messages and events carry ``kind``; 1.0 uses ProtoJSON ``oneof`` wrappers (no ``kind``).
+    uses_kind: bool
+    #: v0.3 marks the last stream event with ``final: true``; 1.0 closes the stream instead.
+    stream_final_flag: bool
+    role_user: str
+    role_agent: str
+    rest_content_type: str = "application/json"
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+
+_V0_METHODS = {
+    "SendMessage": "message/send",
+    "SendStreamingMessage": "message/stream",
+    "GetTask": "tasks/get",
+    "CancelTask": "tasks/cancel",
+    "SubscribeToTask": "tasks/resubscribe",
+    "CreateTaskPushNotificationConfig": "tasks/pushNotificationConfig/set",
+    "GetTaskPushNotificationConfig": "tasks/pushNotificationConfig/get",
+}
+
+V0_2 = WireVersion(
+    family=Family.V0_2,
+    card_path=LEGACY_CARD_PATH,
+    version_header=None,
+    methods={
+        **_V0_METHODS,
+        # 0.2.5 added list/delete; 0.2.x has no JSON-RPC extended card (plain HTTP GET instead).
+        "ListTaskPushNotificationConfigs": "tasks/pushNotificationConfig/list",
+        "DeleteTaskPushNotificationConfig": "tasks/pushNotificationConfig/delete",
+    },
+    rest={},
+    extensions_header=LEGACY_EXTENSIONS_HEADER,
+    uses_kind=True,
+    stream_final_flag=True,
+    role_user="user",
+    role_agent="agent",
+    notes=("card at /.well-known/agent.json", "no HTTP+JSON binding before 0.2.2"),
+)
+
+V0_3 = WireVersion(
+    family=Family.V0_3,
+    card_path=CARD_PATH,
+    version_header=None,
+    methods={
+        **_V0_METHODS,
+        "ListTaskPushNotificationConfigs": "tasks/pushNotificationConfig/list",
+        "DeleteTaskPushNotificationConfig": "tasks/pushNotificationConfig/delete",
+        "GetExtendedAgentCard": "agent/getAuthenticatedExtendedCard",
+    },
+    rest={
+        "SendMessage": ("POST", "/v1/message:send"),
+        "SendStreamingMessage": ("POST", "/v1/message:stream"),
+        "GetTask": ("GET", "/v1/tasks/{id}"),
+        "CancelTask": ("POST", "/v1/tasks/{id}:cancel"),
+        "SubscribeToTask": ("GET", "/v1/tasks/{id}:subscribe"),
+        "GetExtendedAgentCard": ("GET", "/v1/card"),
+    },
+    extensions_header=LEGACY_EXTENSIONS_HEADER,
+    uses_kind=True,
+    stream_final_flag=True,
+    role_user="user",
+    role_agent="agent",
+    notes=("no ListTasks method", "REST bodies are v0.3 proto JSON (parts field is `content`)"),
+)
+
+V1_0 = WireVersion(
+    family=Family.V1_0,
+    card_path=CARD_PATH,
+    version_header="1.0",
+    methods={name: name for name in (
+        "SendMessage", "SendStreamingMessage", "GetTask", "ListTasks", "CancelTask", "SubscribeToTask",
+        "CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig",
+        "ListTaskPushNotificationConfigs", "DeleteTaskPushNotificationConfig", "GetExtendedAgentCard",
+    )},
+    rest={
+        "SendMessage": ("POST", "/message:send"),
+        "SendStreamingMessage": ("POST", "/message:stream"),
+        "GetTask": ("GET", "/tasks/{id}"),
+        "ListTasks": ("GET", "/tasks"),
+        "CancelTask": ("POST", "/tasks/{id}:cancel"),
+        "SubscribeToTask": ("POST", "/tasks/{id}:subscribe"),
+        "GetExtendedAgentCard": ("GET", "/extendedAgentCard"),
+    },
+    extensions_header=EXTENSIONS_HEADER,
+    uses_kind=False,
+    stream_final_flag=False,
+    role_user="ROLE_USER",
+    role_agent="ROLE_AGENT",
+    rest_content_type="application/a2a+json",
+    notes=("send A2A-Version: 1.0 on every request", "stream closes on terminal or interrupted state"),
+)
+
+WIRE_VERSIONS: dict[Family, WireVersion] = {Family.V0_2: V0_2, Family.V0_3: V0_3, Family.V1_0: V1_0}
+
+
+def family_of(version: str | None) -> Family | None:
+    """Map a declared ``protocolVersion`` string to its wire family.
+
+    Accepts ``"0.2.5"``, ``"0.3"``, ``"0.3.0"``, ``"1.0"``, ``"1.0.1"`` and any ``1.x`` (spec v1.0 §3.2.6:
+    patch versions are not negotiated; a2a-python accepts any 1.x). Returns ``None`` when the string is
+    missing or not a version we know.
+    """
+    if not version or not isinstance(version, str):
+        return None
+    parts = version.strip().lstrip("vV").split(".")
+    try:
+        major = int(parts[0])
+        minor = int(parts[1]) if len(parts) > 1 else 0
+    except ValueError:
+        return None
+    if major == 1:
+        return Family.V1_0
+    if major == 0 and minor == 3:
+        return Family.V0_3
+    if major == 0 and minor in (1, 2):
+        return Family.V0_2
+    return None
+
+
+def normalise_binding(binding: str | None) -> str:
+    """Canonical spelling of a ``protocolBinding`` / ``transport`` value (``REST`` → ``HTTP+JSON``).
+
+    Unknown values are returned unchanged and treated as custom bindings (spec v1.0 §5.8: a URI).
+    """
+    if not binding:
+        return BINDING_JSONRPC  # v0.3 ``preferredTransport`` default (spec v0.3.0 §5.5)
+    upper = binding.strip().upper()
+    if upper in STANDARD_BINDINGS:
+        return upper
+    return BINDING_ALIASES.get(upper, binding.strip())
+
+
+# ---------------------------------------------------------------------------------------------------
+# Task states (spec v1.0 §4.1.3 TaskState; v0.3.0 §6.3; shared doc §5.1)
+# ---------------------------------------------------------------------------------------------------
+
+class StateKind(str, Enum):
+    ACTIVE = "active"
+    INTERRUPTED = "interrupted"
+    TERMINAL = "terminal"
+    UNKNOWN = "unknown"
+
+
+#: canonical short name → (0.x JSON-RPC, 1.0 ProtoJSON, kind)
+TASK_STATES: dict[str, tuple[str, str, StateKind]] = {
+    "submitted": ("submitted", "TASK_STATE_SUBMITTED", StateKind.ACTIVE),
+    "working": ("working", "TASK_STATE_WORKING", StateKind.ACTIVE),
+    "input-required": ("input-required", "TASK_STATE_INPUT_REQUIRED", StateKind.INTERRUPTED),
+    "auth-required": ("auth-required", "TASK_STATE_AUTH_REQUIRED", StateKind.INTERRUPTED),
+    "completed": ("completed", "TASK_STATE_COMPLETED", StateKind.TERMINAL),
+    "canceled": ("canceled", "TASK_STATE_CANCELED", StateKind.TERMINAL),
+    "failed": ("failed", "TASK_STATE_FAILED", StateKind.TERMINAL),
+    "rejected": ("rejected", "TASK_STATE_REJECTED", StateKind.TERMINAL),
+    "unknown": ("unknown", "TASK_STATE_UNSPECIFIED", StateKind.UNKNOWN),
+}
+
+_STATE_ALIASES: dict[str, str] = {}
+for _short, (_v0, _v1, _kind) in TASK_STATES.items():
+    _STATE_ALIASES[_v0] = _short
+    _STATE_ALIASES[_v1.lower()] = _short
+# v0.3 gRPC/REST spelled it the British way (shared doc §14.8).
+_STATE_ALIASES["task_state_cancelled"] = "canceled"
+_STATE_ALIASES["cancelled"] = "canceled"
+
+
+def canonical_state(state: str | None) -> str:
+    """Canonical short state name for any spelling (``TASK_STATE_CANCELLED`` → ``canceled``).
+
+    Unknown or missing values map to ``"unknown"``.
+    """
+    if not state or not isinstance(state, str):
+        return "unknown"
+    return _STATE_ALIASES.get(state.strip().lower(), "unknown")
+
+
+def state_kind(state: str | None) -> StateKind:
+    """Whether a state (any spelling) is active, interrupted (input/auth required) or terminal."""
+    return TASK_STATES[canonical_state(state)][2]
+
+
+def wire_state(state: str, family: Family) -> str:
+    """The spelling of a canonical state on the given family's JSON-RPC wire."""
+    v0, v1, _ = TASK_STATES[canonical_state(state)]
+    return v1 if family is Family.V1_0 else v0
