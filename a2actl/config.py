@@ -1,0 +1,60 @@
+"""Settings shared by every command, and the ``A2ACTL_*`` environment variable names.
+
+Precedence: command-line flag > ``A2ACTL_*`` environment variable > default. Secrets (bearer tokens)
+come from the environment or a file only, never from argv; see ``docs/environment-variables.md``.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+
+ENV_OUTPUT = "A2ACTL_OUTPUT"
+ENV_TOKEN = "A2ACTL_TOKEN"
+ENV_DEBUG = "A2ACTL_DEBUG"
+
+DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds
+DEFAULT_READ_TIMEOUT = 30.0  # seconds, per read
+DEFAULT_MAX_CARD_BYTES = 10 * 1024 * 1024  # bytes; larger cards are a protocol violation (exit 6)
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # bytes, for RPC answers
+
+
+def new_trace_id() -> str:
+    """A W3C trace-id: 16 random bytes as 32 lower-case hex digits (never all zero)."""
+    while True:
+        tid = secrets.token_hex(16)
+        if tid != "0" * 32:
+            return tid
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved global options of one invocation (timeouts in seconds, sizes in bytes).
+
+    ``token`` is a secret: it is only ever sent as ``Authorization: Bearer …`` and redacted everywhere
+    else. ``trace_id`` is shared by every request of the invocation (W3C ``traceparent``).
+    """
+
+    headers: tuple[tuple[str, str], ...] = ()
+    token: str | None = field(default=None, repr=False)
+    cacert: str | None = None
+    cert: str | None = None
+    key: str | None = None
+    insecure: bool = False
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
+    read_timeout: float = DEFAULT_READ_TIMEOUT
+    max_time: float | None = None
+    a2a_version: str = "auto"
+    binding: str = "auto"
+    trace_id: str = field(default_factory=new_trace_id)
+    max_card_bytes: int = DEFAULT_MAX_CARD_BYTES
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def secrets(self) -> list[str]:
+        """Values that must never appear in any output."""
+        return [self.token] if self.token else []
+
+
+def env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

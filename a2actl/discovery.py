@@ -1,0 +1,148 @@
+"""Finding and loading an AgentCard: from a base URL, a full card URL, or a local file.
+
+Discovery order for a base URL: ``/.well-known/agent-card.json`` (v0.3.0+), then
+``/.well-known/agent.json`` (≤ v0.2.6) with a note that the legacy path was used (shared doc §2).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from a2actl.errors import A2ACtlError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.protocol.card import CardView, parse_card
+from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
+
+if TYPE_CHECKING:
+    from a2actl.transport.http import HttpResult, HttpTransport
+
+
+@dataclass(frozen=True)
+class Target:
+    """A parsed TARGET argument. ``kind`` is ``file``, ``card_url`` or ``base_url``."""
+
+    kind: str
+    value: str
+
+    @property
+    def is_remote(self) -> bool:
+        return self.kind != "file"
+
+
+def parse_target(target: str) -> Target:
+    """Classify TARGET. An existing path or ``file://`` URL is a file; an http(s) URL whose path ends
+    in ``.json`` or contains ``/.well-known/`` is a card URL; any other URL a base URL. A bare
+    ``host:port`` gets ``http://`` (as curl does). Raises ``UsageError`` for other schemes."""
+    t = target.strip()
+    if not t:
+        raise UsageError("TARGET is empty", hint="give a base URL, a card URL or a card file")
+    if t.startswith("file://"):
+        return Target("file", urlsplit(t).path)
+    if "://" not in t:
+        if os.path.exists(t) or t.endswith(".json"):
+            return Target("file", t)
+        t = "http://" + t
+    parts = urlsplit(t)
+    if parts.scheme not in ("http", "https"):
+        raise UsageError(f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path")
+    if not parts.hostname:
+        raise UsageError(f"TARGET {target!r} has no host")
+    if parts.path.endswith(".json") or "/.well-known/" in parts.path:
+        return Target("card_url", t)
+    return Target("base_url", t)
+
+
+def card_urls(target: Target, card_path: str | None = None) -> list[str]:
+    """Candidate card URLs for a remote target, in the order they are tried."""
+    if target.kind == "card_url":
+        return [target.value]
+    parts = urlsplit(target.value)
+    paths = [card_path if card_path.startswith("/") else "/" + card_path] if card_path else list(CARD_PATHS)
+    # The well-known paths hang off the origin; an explicit --card-path is relative to the base path too.
+    base_path = parts.path.rstrip("/")
+    out = []
+    for p in paths:
+        out.append(urlunsplit((parts.scheme, parts.netloc, (base_path + p) if card_path else p, "", "")))
+    return out
+
+
+@dataclass
+class CardFetch:
+    """A loaded card: ``raw`` as decoded JSON, ``view`` normalised; ``source`` the URL or path it came
+    from; ``http`` the exchange (remote only); ``notes`` human notes (fallback used, etc.)."""
+
+    source: str
+    raw: dict[str, Any]
+    view: CardView
+    http: HttpResult | None = None
+    fallback_used: bool = False
+    notes: list[str] = field(default_factory=list)
+    parse_seconds: float = 0.0
+
+
+def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
+    """Decode and normalise card bytes. Raises ``ProtocolViolation`` (exit 6) when the body is not a
+    JSON object."""
+    try:
+        raw = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ProtocolViolation(f"the agent card at {source} is not valid JSON: {exc}",
+                                hint="is this URL serving the card, or an HTML error page?") from exc
+    if not isinstance(raw, dict):
+        raise ProtocolViolation(f"the agent card at {source} is a JSON {type(raw).__name__}, not an object")
+    return raw, parse_card(raw)
+
+
+def load_card_file(path: str, max_bytes: int) -> CardFetch:
+    """Load a card from a local file. Raises ``UsageError`` (exit 2) when it cannot be read."""
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > max_bytes:
+            raise ProtocolViolation(f"{path} is {size:,} bytes, over the {max_bytes:,}-byte card limit")
+        body = p.read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read card file {path}: {exc.strerror or exc}") from exc
+    raw, view = decode_card(body, path)
+    return CardFetch(source=str(p), raw=raw, view=view)
+
+
+async def fetch_card(transport: HttpTransport, target: Target, card_path: str | None = None,
+                     extra_headers: dict[str, str] | None = None) -> CardFetch:
+    """Fetch and decode the card of a remote target, trying the discovery paths in order.
+
+    A 404 on one path moves to the next; any other failure stops. Raises ``HTTPStatusError`` (exit 1)
+    when no path serves a card, ``ProtocolViolation`` (6) for a non-JSON or oversized card, and the
+    transport's errors (3/4/5).
+    """
+    import time
+
+    urls = card_urls(target, card_path)
+    notes: list[str] = []
+    last: HttpResult | None = None
+    for idx, url in enumerate(urls):
+        res = await transport.request("GET", url, headers={"Accept": "application/json", **(extra_headers or {})},
+                                      max_bytes=transport.settings.max_card_bytes)
+        last = res
+        if res.status == 404 and idx + 1 < len(urls):
+            notes.append(f"{url} answered 404; trying the next discovery path")
+            continue
+        if res.status >= 400:
+            tried = ", ".join(urls[: idx + 1])
+            raise HTTPStatusError(f"no agent card: {url} answered HTTP {res.status} {res.reason} (tried {tried})",
+                                  hint="pass --card-path PATH if the card lives elsewhere"
+                                  if res.status == 404 else None, details={"httpStatus": res.status})
+        t0 = time.perf_counter()
+        raw, view = decode_card(res.body, url)
+        parse_s = time.perf_counter() - t0
+        fallback = url.endswith(LEGACY_CARD_PATH) and card_path is None and target.kind == "base_url"
+        if fallback:
+            notes.append("card found at the legacy path /.well-known/agent.json (A2A ≤ 0.2.6); "
+                         "A2A 0.3+ serves /.well-known/agent-card.json")
+        return CardFetch(source=url, raw=raw, view=view, http=res, fallback_used=fallback, notes=notes,
+                         parse_seconds=parse_s)
+    raise A2ACtlError(f"no card URL to try for {target.value}" if last is None else "unreachable")

@@ -1,0 +1,152 @@
+"""Build the sandbox ASGI app: card, JSON-RPC and HTTP+JSON bindings (a2a-sdk), SSE streaming, an
+explicit session handshake endpoint, and fault knobs as an ASGI middleware.
+
+Routes (``{base}`` = ``http://host:port``):
+
+* ``GET  /.well-known/agent-card.json`` (or ``/.well-known/agent.json`` with ``card_style="0.2"``)
+* ``POST /a2a/jsonrpc``: JSON-RPC, 1.0 methods (+ 0.3 ``message/send``-style with compat)
+* ``/a2a/rest/...``: HTTP+JSON (+ ``/a2a/rest/v1/...`` for 0.3 with compat)
+* ``POST /a2a/handshake``: seed 001's session handshake: capabilities in, capabilities and a session
+  token out (the token is random per call and never logged)
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import secrets
+from typing import Any
+
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.server.routes import create_agent_card_routes, create_jsonrpc_routes, create_rest_routes
+from a2a.server.tasks import InMemoryTaskStore
+from a2a.types import a2a_pb2 as pb
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from a2actl import __version__
+from a2actl.sandbox.agent import EchoExecutor
+from a2actl.sandbox.options import HANDSHAKE_PATH, JSONRPC_PATH, REST_PATH, RPC_PREFIX, SandboxOptions
+
+
+def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
+    """The sandbox's AgentCard (1.0 proto); interfaces per ``opts.versions``, JSON-RPC first."""
+    interfaces = []
+    for version in opts.versions:
+        interfaces.append(pb.AgentInterface(url=base_url + JSONRPC_PATH, protocol_binding="JSONRPC",
+                                            protocol_version=version))
+        interfaces.append(pb.AgentInterface(url=base_url + REST_PATH, protocol_binding="HTTP+JSON",
+                                            protocol_version=version))
+    card = pb.AgentCard(
+        name=opts.name,
+        description="Reference A2A agent embedded in a2actl: echoes text, streams status and artifact events.",
+        supported_interfaces=interfaces,
+        provider=pb.AgentProvider(organization="a2actl", url="https://example.invalid/a2actl"),
+        version=__version__,
+        capabilities=pb.AgentCapabilities(streaming=True, push_notifications=False),
+        default_input_modes=["text/plain"],
+        default_output_modes=["text/plain"],
+        skills=[pb.AgentSkill(
+            id="echo", name="Echo", description="Echoes text back as a streamed two-chunk artifact. "
+            "'/fail', '/input', '/msg TEXT' and '/slow N' change the outcome.",
+            tags=["test", "echo"], examples=["hello", "/slow 2", "/fail"],
+        )],
+    )
+    if opts.require_token:
+        card.security_schemes["bearer"].http_auth_security_scheme.scheme = "Bearer"
+        req = card.security_requirements.add()
+        req.schemes["bearer"].SetInParent()
+    return card
+
+
+def legacy_card_json(opts: SandboxOptions, base_url: str) -> dict[str, Any]:
+    """A 0.2.5-style card (``url`` + ``protocolVersion``, no ``supportedInterfaces``)."""
+    return {
+        "name": opts.name,
+        "description": "Reference A2A agent embedded in a2actl (legacy 0.2-style card).",
+        "url": base_url + JSONRPC_PATH,
+        "version": __version__,
+        "protocolVersion": "0.2.5",
+        "capabilities": {"streaming": True, "pushNotifications": False, "stateTransitionHistory": False},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "echo", "name": "Echo", "description": "Echoes text back.", "tags": ["test"]}],
+    }
+
+
+class FaultMiddleware:
+    """ASGI middleware for the fault knobs: card delay, RPC delay, random 503s, bearer check and
+    stripping ``A2A-Version``. Streaming-safe (pure ASGI, never buffers the response)."""
+
+    def __init__(self, app: Any, opts: SandboxOptions) -> None:
+        self.app = app
+        self.opts = opts
+        self.random = random.Random(opts.seed)
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        opts = self.opts
+        if path.startswith("/.well-known/") and opts.handshake_delay > 0:
+            await asyncio.sleep(opts.handshake_delay)
+        if path.startswith(RPC_PREFIX):
+            if opts.require_token:
+                auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
+                if not secrets.compare_digest(auth, f"Bearer {opts.require_token}"):
+                    await _plain(send, 401, b'{"error": "unauthorized"}', [(b"www-authenticate", b'Bearer realm="a2actl-sandbox"')])
+                    return
+            if opts.rpc_delay > 0:
+                await asyncio.sleep(opts.rpc_delay)
+            if opts.fail_rate > 0 and self.random.random() < opts.fail_rate:
+                await _plain(send, 503, b"injected failure (--fail-rate)", [], ctype=b"text/plain")
+                return
+            if opts.strip_version_header:
+                scope = dict(scope)
+                scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"a2a-version"]
+        await self.app(scope, receive, send)
+
+
+async def _plain(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
+                 ctype: bytes = b"application/json") -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *headers]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(opts: SandboxOptions, base_url: str) -> Any:
+    """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``)."""
+    card = build_card(opts, base_url)
+    handler = DefaultRequestHandler(agent_executor=EchoExecutor(opts.stream_interval),
+                                    task_store=InMemoryTaskStore(), agent_card=card)
+    compat = "0.3" in opts.versions or opts.card_style == "0.2"
+    routes: list[Any] = []
+    if opts.card_style == "0.2":
+        legacy = legacy_card_json(opts, base_url)
+
+        async def legacy_card(_: Request) -> JSONResponse:
+            return JSONResponse(legacy)
+        routes.append(Route("/.well-known/agent.json", legacy_card, methods=["GET"]))
+    else:
+        routes += create_agent_card_routes(card)
+    routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
+    routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
+
+    async def handshake(request: Request) -> JSONResponse:
+        try:
+            offered = json.loads(await request.body() or b"{}")
+        except ValueError:
+            return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        return JSONResponse({
+            "sessionToken": secrets.token_urlsafe(24),
+            "expiresIn": 300,
+            "protocolVersions": list(opts.versions),
+            "capabilities": {"streaming": True, "pushNotifications": False},
+            "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
+        })
+    routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
+    return FaultMiddleware(Starlette(routes=routes), opts)

@@ -1,0 +1,36 @@
+"""Options of the sandbox agent (pure data, importable without a2a-sdk)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+RPC_PREFIX = "/a2a"
+JSONRPC_PATH = "/a2a/jsonrpc"
+REST_PATH = "/a2a/rest"
+HANDSHAKE_PATH = "/a2a/handshake"
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    """How the sandbox behaves. Delays are seconds; ``fail_rate`` is a fraction in [0, 1].
+
+    ``versions``: the wire versions the card declares and the server speaks: ``("1.0", "0.3")``
+    (default: 1.0 with 0.3 compatibility, a hybrid card), ``("1.0",)`` (1.0 only) or ``("0.3",)``
+    (the card declares only 0.3 interfaces). ``card_style="0.2"`` serves a 0.2.5-style card at the
+    legacy ``/.well-known/agent.json`` only. ``require_token``: RPCs and the handshake need
+    ``Authorization: Bearer <token>`` (the card stays public). ``strip_version_header`` emulates a
+    proxy that drops ``A2A-Version`` before the agent sees it.
+    """
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    versions: tuple[str, ...] = ("1.0", "0.3")
+    card_style: str = "current"
+    handshake_delay: float = 0.0
+    rpc_delay: float = 0.0
+    fail_rate: float = 0.0
+    stream_interval: float = 0.05
+    require_token: str | None = None
+    strip_version_header: bool = False
+    name: str = "a2actl sandbox agent"
+    seed: int | None = None

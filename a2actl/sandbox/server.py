@@ -1,0 +1,91 @@
+"""Run the sandbox with uvicorn: ``serve`` in the foreground, ``start_in_thread`` in the background.
+
+The listening socket is bound first (port 0 picks a free port), so the card can advertise the real URL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+import time
+from dataclasses import replace
+from typing import Any
+
+from a2actl.sandbox.options import SandboxOptions
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
+
+
+def base_url_of(sock: socket.socket, host: str) -> str:
+    port = sock.getsockname()[1]
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}"
+
+
+def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
+    import uvicorn
+
+    from a2actl.sandbox.app import build_app
+
+    app = build_app(opts, base_url_of(sock, opts.host))
+    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1)
+    return uvicorn.Server(config)
+
+
+def serve(opts: SandboxOptions, on_ready: Any = None, log_level: str = "warning") -> None:
+    """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening."""
+    sock = bind_socket(opts.host, opts.port)
+    server = _server(opts, sock, log_level)
+    if on_ready is not None:
+        on_ready(base_url_of(sock, opts.host))
+    server.run(sockets=[sock])
+
+
+class RunningSandbox:
+    """A sandbox serving in a background thread. ``url`` is its base URL; ``stop()`` shuts it down."""
+
+    def __init__(self, opts: SandboxOptions, log_level: str = "error") -> None:
+        self.sock = bind_socket(opts.host, opts.port)
+        self.opts = replace(opts, port=self.sock.getsockname()[1])
+        self.url = base_url_of(self.sock, opts.host)
+        self.server = _server(opts, self.sock, log_level)
+        self.thread = threading.Thread(target=self._run, name="a2actl-sandbox", daemon=True)
+
+    def _run(self) -> None:
+        asyncio.run(self.server.serve(sockets=[self.sock]))
+
+    def start(self, timeout: float = 10.0) -> RunningSandbox:
+        self.thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=5)
+        self.sock.close()
+
+    def __enter__(self) -> RunningSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_in_thread(opts: SandboxOptions | None = None, log_level: str = "error") -> RunningSandbox:
+    """Start a sandbox in a daemon thread and wait until it listens."""
+    return RunningSandbox(opts or SandboxOptions(), log_level).start()

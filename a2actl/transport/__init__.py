@@ -1,0 +1,1 @@
+"""The only layer that imports httpx, httpx-sse and websockets."""

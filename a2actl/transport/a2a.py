@@ -1,0 +1,212 @@
+"""A2A calls over the chosen interface: JSON-RPC and HTTP+JSON, blocking and SSE streaming.
+
+Per family (``a2actl.protocol.versions``): 1.0 sends ``A2A-Version: 1.0`` and PascalCase methods;
+0.x omits the header (servers read a missing header as 0.3, spec v1.0 §3.2.6) and uses
+``message/send``-style names. Streaming answers are SSE parsed by httpx-sse; a JSON (non-SSE) answer
+to a streaming call is decoded as a JSON-RPC/REST error, since SDKs answer some streaming errors that
+way (shared doc §6.1).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from a2actl.errors import ProtocolViolation
+from a2actl.protocol.card import Selection
+from a2actl.protocol.events import StreamEvent, classify_event
+from a2actl.protocol.jsonrpc import (
+    DecodedError,
+    EnvelopeError,
+    build_request,
+    decode_jsonrpc_error,
+    decode_rest_error,
+    split_response,
+)
+from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
+from a2actl.transport.http import HttpResult, HttpTransport, Timing
+
+
+@dataclass
+class RpcOutcome:
+    """The answer to one A2A operation: ``result`` on success, else ``error`` (decoded). ``method`` is
+    the JSON-RPC method or ``VERB path`` that was sent; ``http`` the raw exchange."""
+
+    operation: str
+    method: str
+    result: Any
+    error: DecodedError | None
+    http: HttpResult
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"operation": self.operation, "method": self.method, "httpStatus": self.http.status,
+                "ok": self.ok, "error": self.error.to_json() if self.error else None}
+
+
+@dataclass(frozen=True)
+class TimedEvent:
+    """A stream event with its arrival time (seconds since the request started) and size in bytes."""
+
+    at: float
+    size: int
+    event: StreamEvent
+
+
+class A2AClient:
+    """Calls operations on ``selection.interface`` speaking ``selection.family``."""
+
+    def __init__(self, transport: HttpTransport, selection: Selection) -> None:
+        self.transport = transport
+        self.selection = selection
+        self.family = selection.family
+        self.wire = WIRE_VERSIONS[Family.V0_3 if selection.family is Family.V0_2 else selection.family]
+        self.binding = selection.interface.protocol_binding
+        self.url = selection.interface.url.rstrip("/") if self.binding == BINDING_HTTP_JSON \
+            else selection.interface.url
+
+    def _headers(self, streaming: bool = False) -> dict[str, str]:
+        h: dict[str, str] = {}
+        if self.wire.version_header:
+            h[VERSION_HEADER] = self.wire.version_header
+        if streaming:
+            h["Accept"] = "text/event-stream"
+        return h
+
+    def method_name(self, operation: str) -> str:
+        """JSON-RPC method (or ``VERB /path``) for ``operation`` in this family; ``KeyError`` if absent."""
+        if self.binding == BINDING_HTTP_JSON:
+            verb, path = self.wire.rest[operation]
+            return f"{verb} {path}"
+        return self.wire.methods[operation]
+
+    def _with_tenant(self, params: dict[str, Any]) -> dict[str, Any]:
+        tenant = self.selection.interface.tenant
+        if tenant and self.family is Family.V1_0:
+            return {**params, "tenant": tenant}
+        return params
+
+    async def call(self, operation: str, params: dict[str, Any]) -> RpcOutcome:
+        """Run a unary operation (``GetTask``, ``SendMessage``, …) and decode the answer.
+
+        Raises ``ProtocolViolation`` for a non-JSON body or a malformed JSON-RPC envelope, plus the
+        transport errors of ``HttpTransport.request``. A2A errors are returned in ``RpcOutcome.error``.
+        """
+        if self.binding == BINDING_HTTP_JSON:
+            return await self._rest_call(operation, params)
+        method = self.wire.methods[operation]
+        rid = str(uuid.uuid4())
+        res = await self.transport.request("POST", self.url, json_body=build_request(method, self._with_tenant(params), rid),
+                                           headers=self._headers())
+        if res.status >= 400 and not res.body.strip().startswith(b"{"):
+            return RpcOutcome(operation, method, None, decode_rest_error(res.status, None, operation=method,
+                                                                         family=self.family), res)
+        try:
+            result, error = split_response(res.json(), rid)
+        except EnvelopeError as exc:
+            raise ProtocolViolation(f"{self.url}: {exc}") from exc
+        decoded = decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
+        return RpcOutcome(operation, method, result, decoded, res)
+
+    async def _rest_call(self, operation: str, params: dict[str, Any]) -> RpcOutcome:
+        verb, path = self.wire.rest[operation]
+        task_id = params.get("id", "")
+        tenant = self.selection.interface.tenant
+        prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
+        url = self.url + prefix + path.format(id=task_id)
+        body = None if verb == "GET" else {k: v for k, v in params.items() if k != "id"}
+        res = await self.transport.request(verb, url, json_body=body, headers=self._headers())
+        method = f"{verb} {prefix}{path}"
+        if res.status >= 400:
+            parsed: Any = None
+            try:
+                parsed = json.loads(res.body) if res.body else None
+            except ValueError:
+                parsed = None
+            return RpcOutcome(operation, method, None,
+                              decode_rest_error(res.status, parsed, operation=operation, family=self.family), res)
+        return RpcOutcome(operation, method, res.json(), None, res)
+
+    async def stream(self, operation: str, params: dict[str, Any]) -> AsyncIterator[TimedEvent | RpcOutcome]:
+        """Run a streaming operation (``SendStreamingMessage``, ``SubscribeToTask``) and yield each event
+        as a ``TimedEvent``; an error answer (JSON body or an SSE error frame) is yielded as an
+        ``RpcOutcome`` and ends the iteration.
+
+        Raises ``ProtocolViolation`` for malformed SSE, a non-JSON ``data:`` field or a wrong envelope.
+        """
+        from httpx_sse import EventSource, SSEError
+
+        rid = str(uuid.uuid4())
+        if self.binding == BINDING_HTTP_JSON:
+            verb, path = self.wire.rest[operation]
+            url = self.url + path.format(id=params.get("id", ""))
+            body: Any = {k: v for k, v in params.items() if k != "id"}
+            method = f"{verb} {path}"
+        else:
+            verb, url, method = "POST", self.url, self.wire.methods[operation]
+            body = build_request(method, self._with_tenant(params), rid)
+        response, clock = await self.transport.open_stream(verb, url, json_body=body,
+                                                           headers=self._headers(streaming=True))
+        try:
+            ctype = response.headers.get("content-type", "")
+            if "text/event-stream" not in ctype:
+                raw = await response.aread()
+                clock.finish()
+                res = HttpResult(response.status_code, response.reason_phrase, response.headers, raw, url,
+                                 clock.timing, clock.traceparent)
+                yield self._decode_unary_error(operation, method, res, rid)
+                return
+            try:
+                async for sse in EventSource(response).aiter_sse():
+                    at = time.perf_counter() - clock.t0
+                    self.transport.sink.on_body("<", sse.data.encode())
+                    try:
+                        obj = json.loads(sse.data)
+                    except ValueError as exc:
+                        raise ProtocolViolation(f"SSE data from {url} is not JSON: {sse.data[:80]!r}") from exc
+                    if self.binding == BINDING_HTTP_JSON:
+                        result = obj
+                    else:
+                        try:
+                            result, error = split_response(obj, rid)
+                        except EnvelopeError as exc:
+                            raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
+                        if error is not None:
+                            res = HttpResult(response.status_code, response.reason_phrase, response.headers,
+                                             sse.data.encode(), url, clock.timing, clock.traceparent)
+                            yield RpcOutcome(operation, method, None,
+                                             decode_jsonrpc_error(error, method=method, family=self.family), res)
+                            return
+                    yield TimedEvent(at, len(sse.data.encode()), classify_event(result))
+            except SSEError as exc:
+                raise ProtocolViolation(f"malformed SSE from {url}: {exc}") from exc
+        finally:
+            await response.aclose()
+
+    def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
+        try:
+            obj = json.loads(res.body) if res.body else None
+        except ValueError as exc:
+            raise ProtocolViolation(
+                f"{res.url} answered a streaming call with HTTP {res.status} "
+                f"{res.headers.get('content-type', '?')}, neither SSE nor JSON") from exc
+        if self.binding == BINDING_HTTP_JSON:
+            return RpcOutcome(operation, method, None,
+                              decode_rest_error(res.status, obj, operation=operation, family=self.family), res)
+        try:
+            result, error = split_response(obj, rid)
+        except EnvelopeError as exc:
+            raise ProtocolViolation(f"{res.url}: {exc}") from exc
+        if error is None:
+            raise ProtocolViolation(f"{res.url} answered a streaming call with a plain JSON result, not SSE")
+        return RpcOutcome(operation, method, None, decode_jsonrpc_error(error, method=method, family=self.family), res)
+
+
+__all__ = ["A2AClient", "RpcOutcome", "TimedEvent", "Timing"]

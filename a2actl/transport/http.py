@@ -1,0 +1,378 @@
+"""HTTP client construction and timed, bounded requests.
+
+* Timeouts: ``connect_timeout`` and ``read_timeout`` (per read) go to ``httpx.Timeout``; ``max_time``
+  bounds the whole operation and is applied by the caller (``a2actl.cli``) around the core coroutine.
+* TLS: ``--cacert`` / ``--cert`` + ``--key`` (mTLS) / ``--insecure`` build one ``ssl.SSLContext``.
+* Every request carries the invocation's W3C ``traceparent`` (``00-<trace-id>-<span-id>-01``, a new
+  span id per request) and, when a token is set, ``Authorization: Bearer …``.
+* Timings (curl's names, cumulative seconds from the start of the request, see ``Timing``) come from
+  name resolution done here (so it can be timed apart from TCP connect, as curl does) and from the
+  connection and stream events of httpx's request ``trace`` extension.
+
+httpx errors are mapped to the ``a2actl.errors`` tree: DNS, refused and TLS failures →
+``UnreachableError`` (3), timeouts → ``TimeoutError_`` (5), 401/403 → ``AuthError`` (4), malformed
+HTTP or an oversized body → ``ProtocolViolation`` (6).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import secrets
+import socket
+import ssl
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from a2actl import __version__
+from a2actl.config import Settings
+from a2actl.errors import (
+    A2ACtlError,
+    AuthError,
+    ProtocolViolation,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
+from a2actl.events import EventSink, NullSink
+from a2actl.redact import redact_headers, redact_text
+
+USER_AGENT = f"a2actl/{__version__}"
+
+
+@dataclass
+class Timing:
+    """Per-request timings in seconds, cumulative from the start of the request (curl ``-w`` names).
+
+    ``time_namelookup`` name resolution done; ``time_connect`` TCP connected; ``time_appconnect`` TLS
+    done (0.0 on plain HTTP, as curl reports); ``time_pretransfer`` about to send the request;
+    ``time_starttransfer`` response headers received (first byte); ``time_total`` body read.
+    ``new_connection`` is false when a pooled connection was reused (connect and TLS are then 0).
+    """
+
+    time_namelookup: float = 0.0
+    time_connect: float = 0.0
+    time_appconnect: float = 0.0
+    time_pretransfer: float = 0.0
+    time_starttransfer: float = 0.0
+    time_total: float = 0.0
+    new_connection: bool = False
+    remote_ip: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "time_namelookup": self.time_namelookup,
+            "time_connect": self.time_connect,
+            "time_appconnect": self.time_appconnect,
+            "time_pretransfer": self.time_pretransfer,
+            "time_starttransfer": self.time_starttransfer,
+            "time_total": self.time_total,
+            "newConnection": self.new_connection,
+            "remoteIp": self.remote_ip,
+        }
+
+    def phases(self) -> dict[str, float]:
+        """Non-overlapping durations (seconds): ``dns``, ``connect``, ``tls``, ``ttfb`` (server
+        processing: request sent → first byte), ``transfer`` (first byte → body read)."""
+        connect_end = self.time_connect or self.time_namelookup
+        tls_end = self.time_appconnect or connect_end
+        return {
+            "dns": self.time_namelookup,
+            "connect": max(0.0, connect_end - self.time_namelookup),
+            "tls": max(0.0, tls_end - connect_end),
+            "ttfb": max(0.0, self.time_starttransfer - max(self.time_pretransfer, tls_end)),
+            "transfer": max(0.0, self.time_total - self.time_starttransfer),
+        }
+
+
+@dataclass
+class HttpResult:
+    """A completed HTTP exchange. ``body`` is the full (bounded) body as bytes."""
+
+    status: int
+    reason: str
+    headers: httpx.Headers
+    body: bytes
+    url: str
+    timing: Timing
+    traceparent: str
+
+    def json(self) -> Any:
+        """Decode the body as JSON; raises ``ProtocolViolation`` (exit 6) when it is not JSON."""
+        try:
+            return json.loads(self.body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            snippet = self.body[:80].decode("utf-8", "replace")
+            ctype = self.headers.get("content-type", "?")
+            raise ProtocolViolation(
+                f"{self.url} answered HTTP {self.status} with a body that is not JSON "
+                f"(content-type {ctype}): {snippet!r}", hint="check the URL: is this the agent's endpoint?") from exc
+
+
+def build_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context for ``--cacert``, ``--cert``/``--key`` and ``--insecure``.
+
+    Raises ``UsageError`` when a certificate or key file cannot be loaded.
+    """
+    try:
+        ctx = ssl.create_default_context(cafile=settings.cacert) if settings.cacert \
+            else ssl.create_default_context()
+        if settings.cert:
+            ctx.load_cert_chain(settings.cert, settings.key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats") from exc
+    if settings.insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _traceparent(trace_id: str) -> str:
+    return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        return False
+
+
+def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
+    """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``."""
+    if isinstance(exc, A2ACtlError):
+        return exc
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TimeoutError_(f"connect to {url} timed out after {settings.connect_timeout:g}s",
+                             hint="raise --connect-timeout, or check firewalls and the host")
+    if isinstance(exc, httpx.TimeoutException):
+        return TimeoutError_(f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
+                             hint="the agent is slower than --timeout; raise it or look at the agent")
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return UnreachableError(f"TLS handshake with {url} failed: {cause.verify_message or cause}",
+                                    hint="pass the CA with --cacert FILE (or --insecure to skip checks)")
+        if isinstance(cause, ssl.SSLError):
+            return UnreachableError(f"TLS handshake with {url} failed: {cause}",
+                                    hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?")
+        if isinstance(cause, ConnectionRefusedError):
+            return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc) or type(exc).__name__
+        if "refused" in text.lower() or "errno 111" in text.lower():
+            return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+        return UnreachableError(f"cannot connect to {url}: {text}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return A2ACtlError(f"connection to {url} lost: {exc or type(exc).__name__}")
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return UsageError(f"unsupported URL {url!r}: {exc}", hint="use an http:// or https:// URL")
+    if isinstance(exc, httpx.InvalidURL):
+        return UsageError(f"invalid URL {url!r}: {exc}")
+    return A2ACtlError(f"request to {url} failed: {type(exc).__name__}: {exc}")
+
+
+class HttpTransport:
+    """One pooled ``httpx.AsyncClient`` with the invocation's settings. Use as an async context manager.
+
+    A new ``HttpTransport`` means new connections: ``handshake probe`` creates one per sample unless
+    ``--reuse``.
+    """
+
+    def __init__(self, settings: Settings, sink: EventSink | None = None) -> None:
+        self.settings = settings
+        self.sink: EventSink = sink or NullSink()
+        self._dns_cache: dict[tuple[str, int], str] = {}
+        verify: ssl.SSLContext = build_ssl_context(settings)
+        self.client = httpx.AsyncClient(
+            verify=verify,
+            timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
+            follow_redirects=False,
+            trust_env=False,
+            headers={"User-Agent": USER_AGENT},
+        )
+
+    async def __aenter__(self) -> HttpTransport:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+
+    def base_headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
+        """``-H`` headers, the bearer token and per-call ``extra`` headers (extra wins)."""
+        headers: dict[str, str] = {}
+        for k, v in self.settings.headers:
+            headers[k] = v
+        if self.settings.token and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        if extra:
+            headers.update(extra)
+        return headers
+
+    async def _resolve(self, host: str, port: int, reuse: bool) -> tuple[str, float]:
+        """Resolve ``host`` to one address (seconds spent). IP literals cost nothing."""
+        if _is_ip(host):
+            return host, 0.0
+        if reuse and (host, port) in self._dns_cache:
+            return self._dns_cache[(host, port)], 0.0
+        t0 = time.perf_counter()
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise UnreachableError(f"DNS lookup for {host!r} failed: {exc.strerror or exc}",
+                                   hint="check the host name and the resolver") from exc
+        addr = str(infos[0][4][0])
+        self._dns_cache[(host, port)] = addr
+        return addr, time.perf_counter() - t0
+
+    async def _prepare(self, method: str, url: str, json_body: Any, content: bytes | None,
+                       headers: dict[str, str] | None) -> tuple[httpx.Request, _Clock]:
+        """Resolve, build and announce a request; the clock collects trace marks."""
+        try:
+            parsed = httpx.URL(url)
+        except Exception as exc:  # noqa: BLE001 - httpx raises several types for bad URLs
+            raise UsageError(f"invalid URL {url!r}: {exc}") from exc
+        if parsed.scheme not in ("http", "https") or not parsed.host:
+            raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
+        clock = _Clock()
+        host = parsed.host
+        port = parsed.port or (443 if parsed.scheme == "https" else 80)
+        ip, dns_s = await self._resolve(host, port, reuse=True)
+        clock.timing.time_namelookup = dns_s
+        clock.timing.remote_ip = ip
+        hdrs = self.base_headers(headers)
+        clock.traceparent = _traceparent(self.settings.trace_id)
+        hdrs["traceparent"] = clock.traceparent
+        extensions: dict[str, Any] = {"trace": clock.trace}
+        send_url = parsed
+        if ip != host:
+            # Connect to the address resolved above (curl --resolve style); Host and SNI keep the name.
+            send_url = parsed.copy_with(host=ip)
+            hdrs["Host"] = parsed.netloc.decode("ascii")
+            if parsed.scheme == "https":
+                extensions["sni_hostname"] = host
+        request = self.client.build_request(method, send_url, json=json_body, content=content,
+                                            headers=hdrs, extensions=extensions)
+        self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
+        if request.content:
+            self.sink.on_body(">", self._redact_body(request.content))
+        return request, clock
+
+    def _redact_body(self, body: bytes) -> bytes:
+        return redact_text(body.decode("utf-8", "replace"), self.settings.secrets()).encode()
+
+    def _check_auth(self, response: httpx.Response, url: str) -> None:
+        if response.status_code in (401, 403):
+            challenge = response.headers.get("www-authenticate")
+            raise AuthError(
+                f"{url} answered HTTP {response.status_code} {response.reason_phrase}"
+                + (f" (WWW-Authenticate: {challenge})" if challenge else ""),
+                hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
+                if not self.settings.token else "the token was sent and refused: check its scope and expiry")
+
+    async def request(self, method: str, url: str, *, json_body: Any = None, content: bytes | None = None,
+                      headers: dict[str, str] | None = None, max_bytes: int | None = None) -> HttpResult:
+        """Send one request and read the whole body (at most ``max_bytes``; default
+        ``settings.max_body_bytes``), with curl-style timings.
+
+        Raises ``UnreachableError``, ``TimeoutError_``, ``AuthError`` (401/403), ``ProtocolViolation``
+        (malformed HTTP, body over the limit), ``UsageError`` (bad URL). Other statuses are returned.
+        """
+        limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
+        request, clock = await self._prepare(method, url, json_body, content, headers)
+        body = bytearray()
+        try:
+            response = await self.client.send(request, stream=True)
+            try:
+                declared = response.headers.get("content-length")
+                if declared and declared.isdigit() and int(declared) > limit:
+                    raise ProtocolViolation(
+                        f"{url} declares a {int(declared):,}-byte body, over the {limit:,}-byte limit",
+                        hint="a body this large is a misconfiguration or an attack")
+                async for chunk in response.aiter_raw():
+                    body += chunk
+                    if len(body) > limit:
+                        raise ProtocolViolation(
+                            f"{url} sent more than {limit:,} bytes; stopped reading",
+                            hint="a body this large is a misconfiguration or an attack")
+            finally:
+                await response.aclose()
+        except A2ACtlError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
+            raise map_httpx_error(exc, url, self.settings) from exc
+        clock.finish()
+        self.sink.on_response(response.status_code, response.reason_phrase,
+                              redact_headers(list(response.headers.items())), clock.timing.time_total)
+        if body:
+            self.sink.on_body("<", self._redact_body(bytes(body)))
+        self._check_auth(response, url)
+        return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
+                          clock.timing, clock.traceparent)
+
+    async def open_stream(self, method: str, url: str, *, json_body: Any = None,
+                          headers: dict[str, str] | None = None) -> tuple[httpx.Response, _Clock]:
+        """Send a request and return the response unread (for SSE); the caller must ``aclose()`` it.
+
+        Raises like ``request`` for connection failures and 401/403.
+        """
+        request, clock = await self._prepare(method, url, json_body, None, headers)
+        try:
+            response = await self.client.send(request, stream=True)
+        except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
+            raise map_httpx_error(exc, url, self.settings) from exc
+        clock.headers_received()
+        self.sink.on_response(response.status_code, response.reason_phrase,
+                              redact_headers(list(response.headers.items())), clock.elapsed())
+        try:
+            self._check_auth(response, url)
+        except AuthError:
+            await response.aclose()
+            raise
+        return response, clock
+
+
+class _Clock:
+    """Collects httpx ``trace`` marks for one request and turns them into a ``Timing``."""
+
+    def __init__(self) -> None:
+        self.t0 = time.perf_counter()
+        self.marks: dict[str, float] = {}
+        self.timing = Timing()
+        self.traceparent = ""
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        self.marks[event] = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def _at(self, *names: str) -> float | None:
+        for n in names:
+            if n in self.marks:
+                return self.marks[n] - self.t0
+        return None
+
+    def headers_received(self) -> None:
+        t = self.timing
+        connect = self._at("connection.connect_tcp.complete")
+        tls = self._at("connection.start_tls.complete")
+        t.new_connection = connect is not None
+        t.time_connect = connect if connect is not None else t.time_namelookup
+        t.time_appconnect = tls if tls is not None else 0.0
+        pre = self._at("http11.send_request_headers.started", "http2.send_request_headers.started")
+        t.time_pretransfer = pre if pre is not None else max(t.time_connect, t.time_appconnect)
+        first = self._at("http11.receive_response_headers.complete", "http2.receive_response_headers.complete")
+        t.time_starttransfer = first if first is not None else self.elapsed()
+
+    def finish(self) -> None:
+        self.headers_received()
+        self.timing.time_total = self.elapsed()
