@@ -133,8 +133,6 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
         routes.append(Route("/.well-known/agent.json", legacy_card, methods=["GET"]))
     else:
         routes += create_agent_card_routes(card)
-    routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
-    routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
 
     async def handshake(request: Request) -> JSONResponse:
         try:
@@ -148,5 +146,8 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
             "capabilities": {"streaming": True, "pushNotifications": False},
             "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
         })
+    # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
+    routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
+    routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     return FaultMiddleware(Starlette(routes=routes), opts)

@@ -18,7 +18,9 @@ from a2actl.sandbox.options import SandboxOptions
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when the listening
+    # socket says TCP explicitly; with proto 0 every keep-alive response stalls ~40 ms (Nagle + delayed ACK).
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
@@ -56,6 +58,10 @@ class RunningSandbox:
     """A sandbox serving in a background thread. ``url`` is its base URL; ``stop()`` shuts it down."""
 
     def __init__(self, opts: SandboxOptions, log_level: str = "error") -> None:
+        import logging
+
+        # The SDK warns on every rejected version header; in the background that is noise.
+        logging.getLogger("a2a").setLevel(logging.ERROR if log_level == "error" else logging.WARNING)
         self.sock = bind_socket(opts.host, opts.port)
         self.opts = replace(opts, port=self.sock.getsockname()[1])
         self.url = base_url_of(self.sock, opts.host)

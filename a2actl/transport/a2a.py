@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from a2actl.errors import ProtocolViolation
+from a2actl.errors import HTTPStatusError, ProtocolViolation
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.jsonrpc import (
@@ -29,6 +29,15 @@ from a2actl.protocol.jsonrpc import (
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
 from a2actl.transport.http import HttpResult, HttpTransport, Timing
+
+
+def _http_error(res: HttpResult) -> HTTPStatusError:
+    snippet = res.body[:60].decode("utf-8", "replace").strip()
+    return HTTPStatusError(f"{res.url} answered HTTP {res.status} {res.reason}"
+                           + (f": {snippet!r}" if snippet else ""),
+                           hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"
+                           if res.status >= 500 else "is this URL the agent's A2A endpoint?",
+                           details={"httpStatus": res.status})
 
 
 @dataclass
@@ -106,8 +115,7 @@ class A2AClient:
         res = await self.transport.request("POST", self.url, json_body=build_request(method, self._with_tenant(params), rid),
                                            headers=self._headers())
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
-            return RpcOutcome(operation, method, None, decode_rest_error(res.status, None, operation=method,
-                                                                         family=self.family), res)
+            raise _http_error(res)
         try:
             result, error = split_response(res.json(), rid)
         except EnvelopeError as exc:
@@ -125,11 +133,12 @@ class A2AClient:
         res = await self.transport.request(verb, url, json_body=body, headers=self._headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
-            parsed: Any = None
             try:
                 parsed = json.loads(res.body) if res.body else None
             except ValueError:
-                parsed = None
+                raise _http_error(res) from None
+            if not isinstance(parsed, dict):
+                raise _http_error(res)
             return RpcOutcome(operation, method, None,
                               decode_rest_error(res.status, parsed, operation=operation, family=self.family), res)
         return RpcOutcome(operation, method, res.json(), None, res)

@@ -192,7 +192,12 @@ class HttpTransport:
         self.sink: EventSink = sink or NullSink()
         self._dns_cache: dict[tuple[str, int], str] = {}
         verify: ssl.SSLContext = build_ssl_context(settings)
+        # TCP_NODELAY as curl sets it: h11 writes headers and body separately, and without it Nagle's
+        # algorithm plus delayed ACKs add ~40 ms to every POST, which would be reported as agent latency.
+        transport = httpx.AsyncHTTPTransport(
+            verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
         self.client = httpx.AsyncClient(
+            transport=transport,
             verify=verify,
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=False,

@@ -1,0 +1,44 @@
+"""Percentiles and histograms over samples (seconds)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in [0, 100]) of an already sorted, non-empty sequence
+    (the same definition as NumPy's default and ``statistics.quantiles(method="inclusive")``)."""
+    if not sorted_values:
+        raise ValueError("percentile of no values")
+    if len(sorted_values) == 1:
+        return float(sorted_values[0])
+    pos = (len(sorted_values) - 1) * q / 100.0
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    frac = pos - lo
+    return float(sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * frac)
+
+
+def summarize(values: Sequence[float]) -> dict[str, Any]:
+    """``{"count", "min", "p50", "p90", "p99", "max", "mean"}`` in seconds (``count`` 0: all ``None``)."""
+    if not values:
+        return {"count": 0, "min": None, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
+    s = sorted(values)
+    return {"count": len(s), "min": s[0], "p50": percentile(s, 50), "p90": percentile(s, 90),
+            "p99": percentile(s, 99), "max": s[-1], "mean": sum(s) / len(s)}
+
+
+def histogram(values: Sequence[float], buckets: int = 8) -> list[dict[str, float | int]]:
+    """Equal-width buckets between min and max: ``[{"from": s, "to": s, "count": n}, ...]``."""
+    if not values:
+        return []
+    lo, hi = min(values), max(values)
+    if hi - lo < 1e-9:
+        return [{"from": lo, "to": hi, "count": len(values)}]
+    width = (hi - lo) / buckets
+    counts = [0] * buckets
+    for v in values:
+        counts[min(int((v - lo) / width), buckets - 1)] += 1
+    return [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": c} for i, c in enumerate(counts)]
