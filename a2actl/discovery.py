@@ -146,3 +146,26 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
         return CardFetch(source=url, raw=raw, view=view, http=res, fallback_used=fallback, notes=notes,
                          parse_seconds=parse_s)
     raise A2ACtlError(f"no card URL to try for {target.value}" if last is None else "unreachable")
+
+
+async def get_card(target_text: str, settings: Any, card_path: str | None = None,
+                   sink: Any = None) -> dict[str, Any]:
+    """``card get``: load a card from a URL (with discovery) or a file and return the output document
+    ``{"source", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"}``
+    (shape documented in ``docs/output-formats.md``; timings in seconds)."""
+    from a2actl.transport.http import HttpTransport
+
+    target = parse_target(target_text)
+    if target.is_remote:
+        async with HttpTransport(settings, sink) as transport:
+            fetched = await fetch_card(transport, target, card_path)
+    else:
+        fetched = load_card_file(target.value, settings.max_card_bytes)
+    http = None
+    if fetched.http is not None:
+        http = {"status": fetched.http.status, "contentType": fetched.http.headers.get("content-type"),
+                "etag": fetched.http.headers.get("etag"), "cacheControl": fetched.http.headers.get("cache-control"),
+                "bytes": len(fetched.http.body), "timing": fetched.http.timing.to_json()}
+    return {"source": fetched.source, "traceId": settings.trace_id if target.is_remote else None,
+            "fallbackUsed": fetched.fallback_used, "notes": fetched.notes, "http": http,
+            "card": fetched.raw, "normalized": fetched.view.to_json()}

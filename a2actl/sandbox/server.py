@@ -72,6 +72,8 @@ class RunningSandbox:
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def start(self, timeout: float = 10.0) -> RunningSandbox:
+        if self.thread.is_alive():
+            return self
         self.thread.start()
         deadline = time.monotonic() + timeout
         while not self.server.started:

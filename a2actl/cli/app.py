@@ -1,0 +1,256 @@
+"""Root of the CLI: global options, the error boundary and the command groups.
+
+Global options are declared once here and accepted anywhere on the command line
+(``a2actl -o json card get URL`` and ``a2actl card get URL -o json`` are the same): the root group
+moves them in front of the subcommand before parsing.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from a2actl import __version__
+from a2actl.cli import card as card_cmd
+from a2actl.cli import demo as demo_cmd
+from a2actl.cli import handshake as handshake_cmd
+from a2actl.cli import sandbox as sandbox_cmd
+from a2actl.cli.context import Invocation, invocation
+from a2actl.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
+from a2actl.errors import A2ACtlError, UsageError
+from a2actl.exit_codes import ExitCode
+
+_click_exceptions = typer.core._click.exceptions
+
+
+class OutputFormat(str, Enum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+
+
+class A2AVersion(str, Enum):
+    auto = "auto"
+    v0_3 = "0.3"
+    v1_0 = "1.0"
+
+
+class Binding(str, Enum):
+    auto = "auto"
+    jsonrpc = "JSONRPC"
+    http_json = "HTTP+JSON"
+
+
+class A2AGroup(TyperGroup):
+    """Root group: hoists global options and converts errors to one line plus an exit code."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, _hoist_globals(self, args))
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except A2ACtlError as err:
+            _report(ctx, err)
+            raise typer.Exit(int(err.exit_code)) from None
+        except (_click_exceptions.ClickException, typer.Exit, typer.Abort):
+            raise
+        except KeyboardInterrupt:
+            sys.stderr.write("a2actl: interrupted\n")
+            raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+        except BrokenPipeError:
+            _quiet_broken_pipe()
+            raise typer.Exit(0) from None
+        except Exception as exc:  # noqa: BLE001 - the boundary: one line unless --debug
+            if _debug(ctx):
+                raise
+            _report(ctx, A2ACtlError(f"unexpected {type(exc).__name__}: {exc}",
+                                     hint="rerun with --debug for a traceback"))
+            raise typer.Exit(int(ExitCode.ERROR)) from None
+
+
+def _debug(ctx: Any) -> bool:
+    obj = ctx.find_root().obj
+    return bool(getattr(obj, "debug", False)) or env_flag(ENV_DEBUG)
+
+
+def _report(ctx: Any, err: A2ACtlError) -> None:
+    obj = ctx.find_root().obj
+    output = obj.output if isinstance(obj, Invocation) else os.environ.get(ENV_OUTPUT, "table")
+    from a2actl.render import Renderer
+
+    secrets = obj.settings.secrets() if isinstance(obj, Invocation) else []
+    payload = err.to_json()
+    if secrets:
+        from a2actl.redact import redact_text
+
+        payload["error"]["message"] = redact_text(payload["error"]["message"], secrets)
+    Renderer(output if output in ("table", "json", "jsonl") else "table").error(payload)
+
+
+def _quiet_broken_pipe() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+
+
+def _hoist_globals(group: TyperGroup, args: list[str]) -> list[str]:
+    """Move the root's own options found after the subcommand to the front, so global options work
+    in any position. Stops at ``--``."""
+    takes_value: dict[str, bool] = {}
+    for p in group.params:
+        if isinstance(p, typer.core.TyperOption):
+            for name in p.opts:
+                takes_value[name] = not (p.is_flag or p.count)
+    front: list[str] = []
+    rest: list[str] = []
+    i = 0
+    while i < len(args):
+        a = args[i]
+        if a == "--":
+            rest.extend(args[i:])
+            break
+        name = a.split("=", 1)[0] if a.startswith("--") else a
+        if name in takes_value:
+            front.append(a)
+            if takes_value[name] and "=" not in a and i + 1 < len(args):
+                front.append(args[i + 1])
+                i += 1
+        elif a.startswith("-v") and set(a[1:]) == {"v"}:
+            front.append(a)
+        elif len(a) > 2 and a[:2] in ("-o", "-H") and a[:2] in takes_value:
+            front.append(a)  # -ojson / -H'X: y'
+        else:
+            rest.append(a)
+        i += 1
+    return front + rest
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"a2actl {__version__}")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=A2AGroup,
+    name="a2actl",
+    help="Debug and test A2A (Agent2Agent) deployments: handshake timing, agent cards, a sandbox agent.\n\n"
+         "Examples:\n\n"
+         "  a2actl demo\n\n"
+         "  a2actl card get http://localhost:9999\n\n"
+         "  a2actl handshake probe http://localhost:9999 -n 50 -c 4 --budget 5s\n\n"
+         "Exit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol violation, "
+         "7 check failed, 130 interrupted.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+app.add_typer(card_cmd.app, name="card")
+app.add_typer(handshake_cmd.app, name="handshake")
+app.add_typer(sandbox_cmd.app, name="sandbox")
+app.command("demo")(demo_cmd.demo)
+
+
+def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
+    if token_file is not None:
+        try:
+            token = token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
+        if not token:
+            raise UsageError(f"--token-file {token_file} is empty")
+        return token
+    if token_env is not None:
+        token = os.environ.get(token_env, "").strip()
+        if not token:
+            raise UsageError(f"--token-env {token_env}: that environment variable is not set or empty")
+        return token
+    return os.environ.get(ENV_TOKEN, "").strip() or None
+
+
+def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+    out = []
+    for v in values:
+        name, sep, value = v.partition(":")
+        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
+            raise UsageError(f"bad --header {v!r}", hint="use -H 'Name: value'")
+        out.append((name.strip(), value.strip()))
+    return tuple(out)
+
+
+def _seconds(option: str, value: str | None) -> float | None:
+    if value is None:
+        return None
+    from a2actl.durations import parse_duration
+
+    try:
+        secs = parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from exc
+    if secs <= 0:
+        raise UsageError(f"{option} must be positive, got {value!r}")
+    return secs
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    output: Annotated[OutputFormat, typer.Option("-o", "--output", envvar=ENV_OUTPUT,
+                      help="table for people; json (one document) or jsonl (one object per line) for scripts. [env var: A2ACTL_OUTPUT]")] = OutputFormat.table,
+    header: Annotated[list[str] | None, typer.Option("-H", "--header", metavar="'NAME: VALUE'",
+                      help="Extra request header, repeatable.")] = None,
+    token_file: Annotated[Path | None, typer.Option("--token-file", metavar="PATH",
+                          help="Read the bearer token from a file. Default: the A2ACTL_TOKEN environment variable.")] = None,
+    token_env: Annotated[str | None, typer.Option("--token-env", metavar="NAME",
+                         help="Read the bearer token from this environment variable.")] = None,
+    cacert: Annotated[Path | None, typer.Option("--cacert", metavar="FILE", help="CA bundle to verify the agent's TLS certificate.")] = None,
+    cert: Annotated[Path | None, typer.Option("--cert", metavar="FILE", help="Client certificate (PEM) for mTLS.")] = None,
+    key: Annotated[Path | None, typer.Option("--key", metavar="FILE", help="Client private key (PEM) for mTLS.")] = None,
+    insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates (warns).")] = False,
+    connect_timeout: Annotated[str, typer.Option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout, e.g. 10s.")] = "10s",
+    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Timeout per read, e.g. 30s.")] = "30s",
+    max_time: Annotated[str | None, typer.Option("--max-time", metavar="DURATION", help="Bound on the whole operation, e.g. 60s.")] = None,
+    a2a_version: Annotated[A2AVersion, typer.Option("--a2a-version", help="Protocol version to speak; auto picks from the card.")] = A2AVersion.auto,
+    binding: Annotated[Binding, typer.Option("--binding", help="Protocol binding; auto picks from the card.")] = Binding.auto,
+    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v wire headers, -vv bodies and timings (stderr; secrets redacted).")] = 0,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (never with local variables). [env var: A2ACTL_DEBUG]")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+) -> None:
+    """Global options; they may appear before or after the command."""
+    inv = Invocation(Settings(), output=output.value, verbose=verbose, debug=debug or env_flag(ENV_DEBUG))
+    ctx.obj = inv  # set early so errors below render in the chosen format
+    inv.settings = Settings(
+        headers=_parse_headers(header or []),
+        token=_read_token(token_file, token_env),
+        cacert=str(cacert) if cacert else None,
+        cert=str(cert) if cert else None,
+        key=str(key) if key else None,
+        insecure=insecure,
+        connect_timeout=_seconds("--connect-timeout", connect_timeout) or 10.0,
+        read_timeout=_seconds("--timeout", timeout) or 30.0,
+        max_time=_seconds("--max-time", max_time),
+        a2a_version=a2a_version.value,
+        binding=binding.value,
+    )
+    if key and not cert:
+        raise UsageError("--key needs --cert")
+    if insecure:
+        inv.renderer.warn("--insecure: TLS certificates are not verified")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+__all__ = ["app", "invocation", "main"]

@@ -1,0 +1,44 @@
+"""``a2actl demo``: start the sandbox in the background and probe it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+
+def demo(
+    ctx: typer.Context,
+    samples: Annotated[int, typer.Option("-n", "--samples", min=1, max=1000, help="Probe repetitions.")] = 1,
+) -> None:
+    """Start the built-in sandbox agent on a free loopback port and run a real handshake probe
+    against it, with a streamed send, so you see every phase in a minute.
+
+    Examples:
+
+      a2actl demo
+
+      a2actl demo -n 20 -o json
+    """
+    from a2actl.cli.sandbox import require_sandbox_extra, sandbox_options
+    from a2actl.discovery import parse_target
+    from a2actl.probe.handshake import ProbeOptions, run_probe
+    from a2actl.sandbox.options import HANDSHAKE_PATH
+    from a2actl.sandbox.server import start_in_thread
+
+    run = invocation(ctx)
+    require_sandbox_extra()
+    with start_in_thread(sandbox_options()) as sandbox:  # type: ignore[arg-type]
+        run.renderer.note(f"sandbox agent (a2a-sdk) listening on {sandbox.url}; probing it")
+        opts = ProbeOptions(target=parse_target(sandbox.url), samples=samples, send_text="hello from a2actl demo",
+                            handshake_path=HANDSHAKE_PATH)
+        report = run.run(run_probe(opts, run.settings, run.sink))
+    doc = report.to_json()
+    if run.output == "table":
+        run.renderer.probe(doc)
+        run.renderer.note(f"next: a2actl sandbox serve --port 9999, then a2actl card get http://127.0.0.1:9999")
+    else:
+        run.renderer.data(doc)
+    raise typer.Exit(int(report.exit_code()))

@@ -1,0 +1,66 @@
+"""``a2actl handshake``: time discovery, negotiation and the first RPC."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+app = typer.Typer(help="Handshake timing: discovery + negotiation + first RPC.", no_args_is_help=True)
+
+
+@app.command("probe")
+def probe(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Agent base URL or full card URL.")],
+    samples: Annotated[int, typer.Option("-n", "--samples", min=1, max=100000, help="Timed repetitions.")] = 1,
+    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1, max=256, help="Samples in flight at once.")] = 1,
+    warmup: Annotated[int, typer.Option("--warmup", min=0, max=1000, help="Untimed repetitions first.")] = 0,
+    reuse: Annotated[bool, typer.Option("--reuse", help="Reuse connections across samples (warm path); default: a new connection per sample.")] = False,
+    send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Also time a real SendMessage up to the first event and the terminal state.")] = None,
+    handshake_path: Annotated[str | None, typer.Option("--handshake-path", metavar="PATH", help="Also time an explicit session handshake POST (token never printed).")] = None,
+    budget: Annotated[list[str] | None, typer.Option("--budget", metavar="[PHASE=]DURATION", help="p99 bound: 5s (total) or rpc=2s, ttfb=300ms; repeatable. Exit 7 when exceeded.")] = None,
+    card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
+) -> None:
+    """Time an A2A handshake phase by phase: DNS, TCP, TLS, card TTFB and transfer, card parse,
+    negotiation (interface and version, with the reason), and a side-effect-free first RPC
+    (GetTask on a random id: TaskNotFound means routing, version and auth work).
+
+    Phases curl also measures use curl's names in JSON (time_namelookup, time_connect,
+    time_appconnect, time_starttransfer). All JSON times are seconds.
+
+    Examples:
+
+      a2actl handshake probe http://localhost:9999
+
+      a2actl handshake probe http://localhost:9999 -n 100 -c 4 --budget 5s --budget rpc=2s
+
+      a2actl handshake probe https://agent.example.com --send hello -o json
+    """
+    from a2actl.discovery import parse_target
+    from a2actl.errors import UsageError
+    from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
+
+    run = invocation(ctx)
+    try:
+        budgets = tuple(parse_budgets(budget or []))
+    except ValueError as exc:
+        raise UsageError(f"--budget: {exc}") from exc
+    opts = ProbeOptions(target=parse_target(target), card_path=card_path, samples=samples,
+                        concurrency=concurrency, warmup=warmup, reuse=reuse, send_text=send,
+                        handshake_path=handshake_path, budgets=budgets)
+    on_sample = None
+    if run.output == "jsonl":
+        def on_sample(s: object) -> None:
+            run.renderer.jsonl({"type": "sample", **s.to_json()})  # type: ignore[attr-defined]
+    report = run.run(run_probe(opts, run.settings, run.sink, on_sample=on_sample))
+    doc = report.to_json()
+    if run.output == "table":
+        run.renderer.probe(doc)
+    elif run.output == "jsonl":
+        run.renderer.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "samples"}})
+    else:
+        run.renderer.json(doc)
+    raise typer.Exit(int(report.exit_code()))

@@ -1,0 +1,95 @@
+"""``a2actl sandbox``: the embedded reference agent (needs the ``sandbox`` extra)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+app = typer.Typer(help="The embedded reference A2A agent (a2a-sdk), with fault knobs.", no_args_is_help=True)
+
+
+def sandbox_options(**kw: object) -> object:
+    from a2actl.sandbox.options import SandboxOptions
+
+    return SandboxOptions(**kw)  # type: ignore[arg-type]
+
+
+def require_sandbox_extra() -> None:
+    from a2actl.errors import UsageError
+
+    try:
+        import a2a  # noqa: F401
+        import uvicorn  # noqa: F401
+    except ImportError as exc:
+        raise UsageError("the sandbox needs the 'sandbox' extra",
+                         hint="pip install 'a2actl[sandbox]'") from exc
+
+
+@app.command("serve")
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 9999,
+    v1_only: Annotated[bool, typer.Option("--v1-only", help="Serve A2A 1.0 only (no 0.3 compatibility, pure 1.0 card).")] = False,
+    v03_only: Annotated[bool, typer.Option("--v03-only", help="Declare only 0.3 interfaces on the card.")] = False,
+    legacy_card: Annotated[bool, typer.Option("--legacy-card", help="Serve a 0.2.5-style card at /.well-known/agent.json only.")] = False,
+    handshake_delay: Annotated[str, typer.Option("--handshake-delay", metavar="DURATION", help="Delay before serving the card, e.g. 8s.")] = "0",
+    rpc_delay: Annotated[str, typer.Option("--rpc-delay", metavar="DURATION", help="Delay before every RPC.")] = "0",
+    fail_rate: Annotated[float, typer.Option("--fail-rate", min=0.0, max=1.0, help="Fraction of RPCs answered with HTTP 503.")] = 0.0,
+    stream_interval: Annotated[str, typer.Option("--stream-interval", metavar="DURATION", help="Pause between streamed events.")] = "50ms",
+    require_token_env: Annotated[str | None, typer.Option("--require-token-env", metavar="NAME", help="Require 'Authorization: Bearer <value of env NAME>' on RPCs.")] = None,
+    strip_version_header: Annotated[bool, typer.Option("--strip-version-header", help="Drop A2A-Version before the agent sees it (a misbehaving proxy).")] = False,
+) -> None:
+    """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
+    an echo skill, a session handshake endpoint at /a2a/handshake, and fault knobs.
+
+    Examples:
+
+      a2actl sandbox serve --port 0
+
+      a2actl sandbox serve --handshake-delay 8s      # the seed incident: a slow sub-agent
+
+      a2actl sandbox serve --v1-only --fail-rate 0.1
+    """
+    import os
+
+    from a2actl.durations import parse_duration
+    from a2actl.errors import UsageError
+
+    run = invocation(ctx)
+    require_sandbox_extra()
+    if v1_only and (v03_only or legacy_card):
+        raise UsageError("--v1-only excludes --v03-only and --legacy-card")
+    token = None
+    if require_token_env:
+        token = os.environ.get(require_token_env)
+        if not token:
+            raise UsageError(f"--require-token-env {require_token_env}: that environment variable is empty")
+    try:
+        delays = {k: parse_duration(v) for k, v in (("handshake_delay", handshake_delay), ("rpc_delay", rpc_delay),
+                                                    ("stream_interval", stream_interval))}
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
+    opts = sandbox_options(host=host, port=port, versions=versions, card_style="0.2" if legacy_card else "current",
+                           fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
+                           **delays)
+    from a2actl.sandbox.server import serve as serve_forever
+
+    def ready(url: str) -> None:
+        # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
+        if run.output == "table":
+            print(url, flush=True)  # noqa: T201
+        else:
+            run.renderer.data({"url": url, "cardUrl": url + ("/.well-known/agent.json" if legacy_card
+                                                               else "/.well-known/agent-card.json")})
+        run.renderer.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
+
+    try:
+        serve_forever(opts, on_ready=ready)  # type: ignore[arg-type]
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+                         hint="pick another --port, or --port 0 for a free one") from exc

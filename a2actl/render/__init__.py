@@ -1,0 +1,267 @@
+"""The one module that owns rich: human tables, waterfalls, histograms, JSON/JSONL, errors, and the
+verbose wire log.
+
+Consoles are created with ``markup=False, highlight=False, emoji=False``: agent-supplied strings are
+untrusted, so ``[bold]`` in an agent name is printed as text, and control characters are escaped by
+``safe()`` before display. Data goes to stdout; narration, warnings and ``-v`` output to stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from typing import IO, Any
+
+from rich import box
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.durations import format_seconds
+
+
+def safe(value: Any, limit: int = 500) -> str:
+    """Text for display: control characters escaped (``\\x1b`` → ``\\x1b`` literally), truncated."""
+    s = "" if value is None else str(value)
+    out = []
+    for ch in s[:limit]:
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in ("\n", "\t"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out) + ("…" if len(s) > limit else "")
+
+
+def _console(file: IO[str]) -> Console:
+    return Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True)
+
+
+class Renderer:
+    """Writes results in the chosen format (``table``, ``json``, ``jsonl``)."""
+
+    def __init__(self, output: str, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> None:
+        self.output = output
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+        self.out = _console(self.stdout)
+        self.err = _console(self.stderr)
+
+    # -- machine output ------------------------------------------------------------------------
+    def json(self, obj: Any) -> None:
+        """One JSON document on stdout."""
+        self.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.stdout.flush()
+
+    def jsonl(self, obj: Any) -> None:
+        """One compact JSON object on its own line, flushed at once."""
+        self.stdout.write(json.dumps(obj, ensure_ascii=False, default=str, separators=(",", ":")) + "\n")
+        self.stdout.flush()
+
+    def data(self, obj: Any) -> None:
+        """``json`` or ``jsonl`` according to the output format."""
+        (self.jsonl if self.output == "jsonl" else self.json)(obj)
+
+    # -- narration -----------------------------------------------------------------------------
+    def warn(self, text: str) -> None:
+        self.err.print(Text("warning: " + safe(text), style="yellow"))
+
+    def note(self, text: str) -> None:
+        self.err.print(Text(safe(text), style="dim"))
+
+    def error(self, err_json: dict[str, Any]) -> None:
+        """An error: one line on stderr (message and hint); with json/jsonl also the object on stdout."""
+        e = err_json["error"]
+        line = Text("a2actl: ", style="bold red")
+        line.append(safe(e["message"], 2000))
+        if e.get("hint"):
+            line.append(" (hint: " + safe(e["hint"]) + ")", style="yellow")
+        self.err.print(line)
+        if self.output in ("json", "jsonl"):
+            self.data(err_json)
+
+    # -- card ------------------------------------------------------------------------------------
+    def card(self, doc: dict[str, Any]) -> None:
+        """Human view of ``card get``: identity, interfaces, capabilities, skills, security."""
+        v = doc["normalized"]
+        ident = Table(box=box.SIMPLE_HEAD, show_header=False, pad_edge=False)
+        ident.add_column(style="bold")
+        ident.add_column()
+        provider = v.get("provider") or {}
+        rows = [("name", v.get("name")), ("description", v.get("description")), ("version", v.get("version")),
+                ("provider", provider.get("organization")), ("source", doc.get("source")),
+                ("card shape", f"{v['shape']} (declares {', '.join(v['declaredVersions']) or 'no version'})"),
+                ("signed", "yes" if v.get("signed") else "no")]
+        for k, val in rows:
+            ident.add_row(k, Text(safe(val)))
+        self.out.print(ident)
+        ifs = Table(title="Interfaces", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("#", "binding", "version", "url", "declared by"):
+            ifs.add_column(col)
+        for i, iface in enumerate(v["interfaces"], 1):
+            ifs.add_row(str(i), Text(safe(iface["protocolBinding"])), Text(safe(iface["protocolVersion"] or "?")),
+                        Text(safe(iface["url"])), iface["source"])
+        self.out.print(ifs)
+        caps = v["capabilities"]
+        self.out.print(Text("Capabilities: " + ", ".join(f"{k}={'yes' if val else 'no'}" for k, val in caps.items())
+                            + (f"; extensions: {len(v['extensions'])}" if v["extensions"] else "")))
+        sk = Table(title=f"Skills ({len(v['skills'])})", box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("id", "name", "tags", "examples"):
+            sk.add_column(col)
+        for s in v["skills"]:
+            sk.add_row(Text(safe(s["id"])), Text(safe(s["name"])), Text(safe(", ".join(s["tags"]))),
+                       Text(safe("; ".join(s["examples"]), 120)))
+        self.out.print(sk)
+        if v["securitySchemes"] or v["securityRequirements"]:
+            sec = Table(title="Security", box=box.SIMPLE_HEAD, title_justify="left")
+            sec.add_column("scheme")
+            sec.add_column("type")
+            sec.add_column("required")
+            required = {name for req in v["securityRequirements"] for name in req}
+            for name, scheme in v["securitySchemes"].items():
+                detail = scheme.get("scheme") or scheme.get("location") or ""
+                sec.add_row(Text(safe(name)), Text(safe(f"{scheme.get('type')} {detail}".strip())),
+                            "yes" if name in required else "no")
+            self.out.print(sec)
+        else:
+            self.out.print(Text("Security: none declared"))
+        for note in doc.get("notes", []) + v.get("warnings", []):
+            self.warn(note)
+
+    # -- probe -----------------------------------------------------------------------------------
+    def probe(self, report: dict[str, Any]) -> None:
+        """Human view of ``handshake probe``: a waterfall for one sample, percentiles and a histogram
+        for many, then failures and budget verdicts."""
+        from a2actl.probe.handshake import PHASE_LABELS
+
+        neg = report["negotiation"]
+        head = Text()
+        head.append("card        ", style="bold")
+        head.append(safe(report["cardUrl"]))
+        head.append(f"  ({report['card']['shape']} card; declares {', '.join(report['card']['declaredVersions']) or '?'})")
+        self.out.print(head)
+        line = Text()
+        line.append("negotiated  ", style="bold")
+        line.append(f"{neg['protocolBinding']} {neg['protocolVersion']} at {safe(neg['url'])}")
+        self.out.print(line)
+        self.out.print(Text("            " + safe(neg["reason"]), style="dim"))
+        for n in report["discovery"]["notes"]:
+            self.note(n)
+        samples = report["samples"]
+        ok = [s for s in samples if s["ok"]]
+        if len(samples) == 1:
+            self._waterfall(samples[0], PHASE_LABELS)
+        else:
+            self._percentiles(report, PHASE_LABELS)
+            self._histogram(report["histogram"])
+        if ok and ok[0].get("rpc"):
+            rpc = ok[0]["rpc"]
+            err = rpc.get("error")
+            what = f"{err['code']} {err['name']}" if err else "a task"
+            self.out.print(Text(f"first RPC   {rpc['method']} → {what}: {rpc.get('meaning', '')}"))
+        if ok and ok[0].get("send"):
+            s = ok[0]["send"]
+            self.out.print(Text(f"send        {s['method']}: {s['events']} event(s), final state {s['finalState']}"))
+        if ok and ok[0].get("session"):
+            ses = ok[0]["session"]
+            self.out.print(Text(f"session     {safe(ses['url'])}: HTTP {ses['status']}, token issued: "
+                                f"{'yes (not shown)' if ses['tokenIssued'] else 'no'}"))
+        if report["failures"]:
+            total = len(samples)
+            fails = ", ".join(f"{k} {v}" for k, v in report["failures"].items())
+            self.out.print(Text(f"failures    {sum(report['failures'].values())} of {total}: {fails}", style="red"))
+            first = next(s for s in samples if not s["ok"])
+            e = first["error"]
+            self.out.print(Text(f"            in {first['failedPhase']}: {safe(e['message'], 400)}", style="red"))
+            if e.get("hint"):
+                self.out.print(Text(f"            hint: {safe(e['hint'])}", style="yellow"))
+        vc = report.get("versionCheck")
+        if vc and vc.get("conclusion"):
+            self.out.print(Text(f"version     {vc['conclusion']}", style="yellow"))
+        budget = report["budget"]
+        for v in budget["violations"]:
+            self.out.print(Text(f"budget      FAIL {v['message']}", style="bold red"))
+        if budget["limits"] and budget["ok"] and ok:
+            limits = ", ".join(f"{b['metric']}≤{format_seconds(b['limit'])}" for b in budget["limits"])
+            self.out.print(Text(f"budget      ok ({limits}, on p99)", style="green"))
+        self.out.print(Text(f"trace id    {report['traceId']}", style="dim"))
+
+    def _waterfall(self, sample: dict[str, Any], labels: dict[str, str]) -> None:
+        phases = sample["phases"]
+        total = sum(phases.values()) or 1e-9
+        width = 40
+        t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        t.add_column("phase")
+        t.add_column("time", justify="right")
+        t.add_column("", no_wrap=True)
+        start = 0.0
+        for name, dur in phases.items():
+            left = int(start / total * width)
+            bar = max(1, round(dur / total * width)) if dur > 0 else 0
+            t.add_row(labels.get(name, name), format_seconds(dur), " " * left + "█" * min(bar, width - left))
+            start += dur
+        t.add_row("total", format_seconds(sum(phases.values())), "")
+        self.out.print(t)
+        curl = sample.get("curl") or {}
+        if curl:
+            self.out.print(Text("curl-style  " + "  ".join(
+                f"{k}={curl[k]:.6f}" for k in ("time_namelookup", "time_connect", "time_appconnect",
+                                                "time_starttransfer", "time_total") if k in curl), style="dim"))
+        if not sample["ok"]:
+            self.out.print(Text(f"FAILED in {sample['failedPhase']}", style="bold red"))
+
+    def _percentiles(self, report: dict[str, Any], labels: dict[str, str]) -> None:
+        ok = sum(1 for s in report["samples"] if s["ok"])
+        t = Table(title=f"{ok} of {len(report['samples'])} samples ok "
+                        f"(concurrency {report['options']['concurrency']}, "
+                        f"{'reused connections' if report['options']['reuse'] else 'new connection each'})",
+                  box=box.SIMPLE_HEAD, title_justify="left")
+        for col in ("phase", "min", "p50", "p90", "p99", "max"):
+            t.add_column(col, justify="left" if col == "phase" else "right")
+        for name, st in report["stats"].items():
+            if st["count"] == 0:
+                continue
+            t.add_row(labels.get(name, name), *(format_seconds(st[k]) for k in ("min", "p50", "p90", "p99", "max")),
+                      style="bold" if name == "total" else None)
+        self.out.print(t)
+
+    def _histogram(self, buckets: list[dict[str, Any]]) -> None:
+        if not buckets:
+            return
+        top = max(b["count"] for b in buckets) or 1
+        self.out.print(Text("total latency histogram", style="bold"))
+        for b in buckets:
+            bar = "█" * max(1 if b["count"] else 0, round(b["count"] / top * 30))
+            self.out.print(Text(f"  {format_seconds(b['from']):>8} – {format_seconds(b['to']):<8} {bar} {b['count']}"))
+
+
+class VerboseSink:
+    """``-v``: request and response lines with headers; ``-vv``: also bodies (first 2 KiB) and timings.
+    Everything goes to stderr; headers and bodies arrive already redacted."""
+
+    def __init__(self, renderer: Renderer, level: int) -> None:
+        self.err = renderer.err
+        self.level = level
+
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        self.err.print(Text(f"> {method} {safe(url)}", style="cyan"))
+        for k, v in headers:
+            self.err.print(Text(f"> {k}: {safe(v)}", style="cyan"))
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        self.err.print(Text(f"< {status} {safe(reason)} ({format_seconds(elapsed)})", style="green"))
+        for k, v in headers:
+            self.err.print(Text(f"< {k}: {safe(v)}", style="green"))
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        if self.level >= 2:
+            text = body[:2048].decode("utf-8", "replace")
+            more = f" … ({len(body):,} bytes)" if len(body) > 2048 else ""
+            self.err.print(Text(f"{direction} {safe(text, 2048)}{more}", style="dim"))
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        if self.level >= 2:
+            self.err.print(Text(f"* {name}: {format_seconds(seconds)}", style="dim"))
+
+    def on_note(self, text: str) -> None:
+        self.err.print(Text(f"* {safe(text)}", style="dim"))
