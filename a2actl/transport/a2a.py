@@ -175,7 +175,7 @@ class A2AClient:
             try:
                 async for sse in EventSource(response).aiter_sse():
                     at = time.perf_counter() - clock.t0
-                    self.transport.sink.on_body("<", sse.data.encode())
+                    self.transport.sink.on_body("<", self.transport.redact_body(sse.data.encode()))
                     try:
                         obj = json.loads(sse.data)
                     except ValueError as exc:

@@ -39,7 +39,7 @@ from a2actl.errors import (
     UsageError,
 )
 from a2actl.events import EventSink, NullSink
-from a2actl.redact import redact_headers, redact_text
+from a2actl.redact import redact_headers, redact_json, redact_text
 
 USER_AGENT = f"a2actl/{__version__}"
 
@@ -268,11 +268,19 @@ class HttpTransport:
                                             headers=hdrs, extensions=extensions)
         self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
         if request.content:
-            self.sink.on_body(">", self._redact_body(request.content))
+            self.sink.on_body(">", self.redact_body(request.content))
         return request, clock
 
-    def _redact_body(self, body: bytes) -> bytes:
-        return redact_text(body.decode("utf-8", "replace"), self.settings.secrets()).encode()
+    def redact_body(self, body: bytes) -> bytes:
+        """Body for the event sink: known secrets masked, and in JSON bodies the values of
+        credential-like keys (``sessionToken``, ``access_token``, ...) masked too."""
+        text = body.decode("utf-8", "replace")
+        if len(body) <= 1024 * 1024 and text.lstrip()[:1] in ("{", "["):
+            try:
+                text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
+            except ValueError:
+                pass
+        return redact_text(text, self.settings.secrets()).encode()
 
     def _check_auth(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
@@ -318,7 +326,7 @@ class HttpTransport:
         self.sink.on_response(response.status_code, response.reason_phrase,
                               redact_headers(list(response.headers.items())), clock.timing.time_total)
         if body:
-            self.sink.on_body("<", self._redact_body(bytes(body)))
+            self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
         return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
                           clock.timing, clock.traceparent)

@@ -1,0 +1,56 @@
+"""``a2actl card get``: URLs, files, discovery fallback, table and JSON views."""
+
+from __future__ import annotations
+
+import json
+
+
+def test_card_get_json_has_raw_and_normalized(cli, sandbox):
+    r = cli("card", "get", sandbox.url, "-o", "json")
+    assert r.exit_code == 0
+    doc = r.json
+    assert doc["source"] == sandbox.url + "/.well-known/agent-card.json"
+    assert doc["card"]["name"] == "a2actl sandbox agent"
+    n = doc["normalized"]
+    assert n["shape"] == "hybrid"
+    assert [(i["protocolBinding"], i["protocolVersion"]) for i in n["interfaces"]] == [
+        ("JSONRPC", "1.0"), ("HTTP+JSON", "1.0"), ("JSONRPC", "0.3"), ("HTTP+JSON", "0.3")]
+    assert n["capabilities"]["streaming"] is True
+    assert n["skills"][0]["id"] == "echo"
+    assert doc["http"]["status"] == 200 and doc["http"]["timing"]["time_total"] > 0
+
+
+def test_card_get_global_option_before_command(cli, sandbox_v1):
+    r = cli("-o", "json", "card", "get", sandbox_v1.url)
+    assert r.exit_code == 0
+    assert r.json["normalized"]["shape"] == "1.0"
+
+
+def test_card_get_legacy_fallback_noted(cli, sandbox_legacy):
+    doc = cli("card", "get", sandbox_legacy.url, "-o", "json").json
+    assert doc["fallbackUsed"] is True
+    assert doc["normalized"]["shape"] == "0.2"
+    assert doc["normalized"]["interfaces"][0]["protocolVersion"] == "0.2.5"
+
+
+def test_card_get_file_and_table(cli, sandbox, tmp_path):
+    raw = cli("card", "get", sandbox.url, "-o", "json").json["card"]
+    f = tmp_path / "card.json"
+    f.write_text(json.dumps(raw))
+    r = cli("card", "get", str(f))
+    assert r.exit_code == 0
+    assert "Interfaces" in r.stdout and "HTTP+JSON" in r.stdout and "echo" in r.stdout
+    assert cli("card", "get", str(f), "-o", "json").json["source"] == str(f)
+
+
+def test_card_get_missing_file_is_usage_error(cli, tmp_path):
+    r = cli("card", "get", str(tmp_path / "nope.json"), "-o", "json")
+    assert r.exit_code == 2
+    assert r.json["error"]["code"] == "usage"
+
+
+def test_agent_strings_are_not_markup_and_escapes_are_escaped(cli, fault):
+    r = cli("card", "get", fault + "/markup/agent-card.json")
+    assert r.exit_code == 0
+    assert "[bold red]pwned[/bold red]" in r.stdout
+    assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout

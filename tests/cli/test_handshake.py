@@ -1,0 +1,161 @@
+"""``a2actl handshake probe`` against real a2a-sdk agents: negotiation, phases, budgets, failures."""
+
+from __future__ import annotations
+
+import pytest
+
+PHASES_BASE = {"dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "rpc"}
+
+
+def test_probe_v1_only_agent_negotiates_1_0(cli, sandbox_v1):
+    r = cli("handshake", "probe", sandbox_v1.url, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    assert doc["card"]["shape"] == "1.0"
+    assert doc["card"]["declaredVersions"] == ["1.0"]
+    assert doc["negotiation"]["protocolVersion"] == "1.0"
+    assert doc["negotiation"]["protocolBinding"] == "JSONRPC"
+    s = doc["samples"][0]
+    assert s["ok"] is True
+    assert PHASES_BASE <= set(s["phases"])
+    assert all(isinstance(v, float) and v >= 0 for v in s["phases"].values())
+    assert s["rpc"]["method"] == "GetTask"
+    assert s["rpc"]["error"]["code"] == -32001 and s["rpc"]["healthy"] is True
+    assert set(s["curl"]) >= {"time_namelookup", "time_connect", "time_appconnect", "time_starttransfer", "time_total"}
+    assert s["curl"]["time_connect"] <= s["curl"]["time_starttransfer"] <= s["curl"]["time_total"]
+    assert len(doc["traceId"]) == 32
+
+
+def test_probe_v03_compat_agent_negotiates_0_3(cli, sandbox_v03):
+    doc = cli("handshake", "probe", sandbox_v03.url, "-o", "json").json
+    assert doc["exitCode"] == 0
+    assert doc["card"]["declaredVersions"] == ["0.3"]
+    assert doc["negotiation"]["protocolVersion"] == "0.3"
+    assert doc["samples"][0]["rpc"]["method"] == "tasks/get"
+    assert doc["samples"][0]["rpc"]["error"]["code"] == -32001
+
+
+def test_probe_hybrid_agent_prefers_1_0_and_honours_a2a_version(cli, sandbox):
+    doc = cli("handshake", "probe", sandbox.url, "-o", "json").json
+    assert doc["card"]["shape"] == "hybrid"
+    assert doc["negotiation"]["protocolVersion"] == "1.0"
+    doc03 = cli("handshake", "probe", sandbox.url, "--a2a-version", "0.3", "-o", "json").json
+    assert doc03["negotiation"]["protocolVersion"] == "0.3"
+    assert doc03["samples"][0]["ok"] is True
+    assert doc03["samples"][0]["rpc"]["method"] == "tasks/get"
+
+
+@pytest.mark.parametrize(("version", "method"), [("1.0", "POST /message:stream"), ("0.3", "POST /v1/message:stream")])
+def test_probe_http_json_binding_with_streaming_send(cli, sandbox, version, method):
+    doc = cli("handshake", "probe", sandbox.url, "--binding", "HTTP+JSON", "--a2a-version", version,
+              "--send", "hello", "-o", "json").json
+    s = doc["samples"][0]
+    assert s["ok"] is True, s["error"]
+    assert doc["negotiation"]["protocolBinding"] == "HTTP+JSON"
+    assert s["send"] == {"method": method, "streaming": True, "events": 5, "finalState": "completed"}
+    assert s["phases"]["first_event"] > 0 and s["phases"]["terminal"] > 0
+
+
+def test_probe_legacy_agent_json_card(cli, sandbox_legacy):
+    doc = cli("handshake", "probe", sandbox_legacy.url, "-o", "json").json
+    assert doc["exitCode"] == 0
+    assert doc["cardUrl"].endswith("/.well-known/agent.json")
+    assert doc["card"]["shape"] == "0.2"
+    assert any("legacy path" in n for n in doc["discovery"]["notes"])
+    assert doc["samples"][0]["rpc"]["method"] == "tasks/get"
+
+
+def test_probe_many_samples_percentiles_and_jsonl(cli, sandbox):
+    r = cli("handshake", "probe", sandbox.url, "-n", "6", "-c", "3", "--warmup", "1", "-o", "jsonl")
+    assert r.exit_code == 0
+    lines = r.jsonl
+    assert [x["type"] for x in lines] == ["sample"] * 6 + ["summary"]
+    summary = lines[-1]
+    st = summary["stats"]["total"]
+    assert st["count"] == 6
+    assert st["min"] <= st["p50"] <= st["p90"] <= st["p99"] <= st["max"]
+    assert sum(b["count"] for b in summary["histogram"]) == 6
+
+
+def test_probe_reuse_skips_connect_after_first(cli, sandbox):
+    doc = cli("handshake", "probe", sandbox.url, "-n", "3", "--reuse", "-o", "json").json
+    assert [s["curl"]["newConnection"] for s in doc["samples"]] == [False, False, False]
+    fresh = cli("handshake", "probe", sandbox.url, "-n", "2", "-o", "json").json
+    assert [s["curl"]["newConnection"] for s in fresh["samples"]] == [True, True]
+
+
+def test_budget_exceeded_exits_7_and_names_the_phase(cli, sandbox_slow):
+    r = cli("handshake", "probe", sandbox_slow.url, "-n", "2", "--budget", "200ms", "-o", "json")
+    assert r.exit_code == 7
+    v = r.json["budget"]["violations"]
+    assert len(v) == 1 and v[0]["metric"] == "total" and v[0]["culprit"] == "ttfb"
+    assert v[0]["p99"] > 0.3
+    ok = cli("handshake", "probe", sandbox_slow.url, "--budget", "rpc=2s", "-o", "json")
+    assert ok.exit_code == 0 and ok.json["budget"]["ok"] is True
+
+
+def test_budget_per_phase_table_output(cli, sandbox_slow):
+    r = cli("handshake", "probe", sandbox_slow.url, "--budget", "ttfb=100ms")
+    assert r.exit_code == 7
+    assert "budget      FAIL card TTFB p99" in r.stdout
+
+
+def test_version_header_dropped_is_explained(cli, sandbox_strip):
+    r = cli("handshake", "probe", sandbox_strip.url, "-o", "json")
+    assert r.exit_code == 1
+    doc = r.json
+    err = doc["samples"][0]["error"]
+    assert err["a2aCode"] == -32009
+    assert "A2A-Version" in err["hint"] and "--a2a-version 0.3" in err["hint"]
+    assert doc["versionCheck"]["retriedAs"] == "0.3" and doc["versionCheck"]["retryOk"] is True
+    assert cli("handshake", "probe", sandbox_strip.url, "--a2a-version", "0.3", "-o", "json").exit_code == 0
+
+
+def test_session_handshake_token_never_printed(cli, sandbox):
+    r = cli("handshake", "probe", sandbox.url, "--handshake-path", "/a2a/handshake", "-vv", "-o", "json")
+    assert r.exit_code == 0
+    s = r.json["samples"][0]
+    assert s["session"]["tokenIssued"] is True
+    assert s["session"]["response"]["sessionToken"] == "***"
+    assert "phases" in s and s["phases"]["session"] > 0
+    # -vv prints response bodies: the token must be masked there too
+    assert '"sessionToken": "***"' in r.stderr or '"sessionToken":"***"' in r.stderr
+
+
+def test_auth_401_exits_4_and_token_from_env_works_redacted(cli, sandbox_auth):
+    from tests.conftest import TOKEN
+
+    r = cli("handshake", "probe", sandbox_auth.url, "-o", "json")
+    assert r.exit_code == 4
+    assert r.json["failures"] == {"auth": 1}
+    ok = cli("handshake", "probe", sandbox_auth.url, "-vv", "-o", "json", env={"A2ACTL_TOKEN": TOKEN})
+    assert ok.exit_code == 0, ok.stderr
+    assert TOKEN not in ok.stdout and TOKEN not in ok.stderr
+    assert "authorization: Bearer ***" in ok.stderr.lower().replace("bearer", "Bearer")
+
+
+def test_token_env_and_file_options(cli, sandbox_auth, tmp_path, monkeypatch):
+    from tests.conftest import TOKEN
+
+    monkeypatch.setenv("MY_AGENT_TOKEN", TOKEN)
+    assert cli("handshake", "probe", sandbox_auth.url, "--token-env", "MY_AGENT_TOKEN").exit_code == 0
+    f = tmp_path / "tok"
+    f.write_text(TOKEN + "\n")
+    assert cli("handshake", "probe", sandbox_auth.url, "--token-file", str(f)).exit_code == 0
+    r = cli("handshake", "probe", sandbox_auth.url, "--token-env", "NOT_SET_ANYWHERE")
+    assert r.exit_code == 2
+
+
+def test_single_run_waterfall_table(cli, sandbox):
+    r = cli("handshake", "probe", sandbox.url, "--send", "hi")
+    assert r.exit_code == 0
+    for label in ("DNS lookup", "TCP connect", "TLS handshake", "card TTFB", "first RPC", "send: terminal state"):
+        assert label in r.stdout
+    assert "negotiated  JSONRPC 1.0" in r.stdout
+
+
+def test_demo_runs_probe_of_sandbox(cli):
+    r = cli("demo", "-o", "json")
+    assert r.exit_code == 0
+    s = r.json["samples"][0]
+    assert s["ok"] and {"session", "rpc", "first_event", "terminal"} <= set(s["phases"])

@@ -1,0 +1,138 @@
+"""Fixtures: real a2a-sdk sandbox agents on 127.0.0.1:0, the fault server, a TLS server, and ``cli``
+(the real app through typer's CliRunner, with parsed JSON)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from a2actl.cli.app import app
+from a2actl.sandbox.options import SandboxOptions
+from a2actl.sandbox.server import RunningSandbox
+from tests.servers import LoopbackServer, fault_app
+
+TOKEN = "s3cr3t-token-for-tests-only"
+
+
+@pytest.fixture(autouse=True)
+def _isolation(monkeypatch: pytest.MonkeyPatch) -> None:
+    for k in list(os.environ):
+        if k.startswith("A2ACTL_"):
+            monkeypatch.delenv(k)
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.setenv("COLUMNS", "120")
+
+
+@dataclass
+class Result:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+    @property
+    def jsonl(self) -> list[Any]:
+        return [json.loads(line) for line in self.stdout.splitlines() if line.strip()]
+
+
+@pytest.fixture
+def cli() -> Any:
+    """Run ``a2actl ARGS`` in-process; returns exit code, stdout and stderr apart."""
+    runner = CliRunner()
+
+    def run(*args: str, env: dict[str, str] | None = None) -> Result:
+        r = runner.invoke(app, list(args), env=env, catch_exceptions=False)
+        return Result(r.exit_code, r.stdout, r.stderr)
+    return run
+
+
+def _sandbox(**kw: Any) -> Iterator[RunningSandbox]:
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, **kw)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture(scope="session")
+def sandbox() -> Iterator[RunningSandbox]:
+    """Default sandbox: A2A 1.0 with 0.3 compatibility (hybrid card)."""
+    yield from _sandbox()
+
+
+@pytest.fixture(scope="session")
+def sandbox_v1() -> Iterator[RunningSandbox]:
+    yield from _sandbox(versions=("1.0",))
+
+
+@pytest.fixture(scope="session")
+def sandbox_v03() -> Iterator[RunningSandbox]:
+    """The card declares only 0.3 interfaces (an a2a-sdk agent in 0.3-compat mode)."""
+    yield from _sandbox(versions=("0.3",))
+
+
+@pytest.fixture(scope="session")
+def sandbox_legacy() -> Iterator[RunningSandbox]:
+    """A 0.2.5-style card at /.well-known/agent.json only."""
+    yield from _sandbox(card_style="0.2", versions=("0.3",))
+
+
+@pytest.fixture(scope="session")
+def sandbox_slow() -> Iterator[RunningSandbox]:
+    yield from _sandbox(handshake_delay=0.3)
+
+
+@pytest.fixture(scope="session")
+def sandbox_auth() -> Iterator[RunningSandbox]:
+    yield from _sandbox(require_token=TOKEN)
+
+
+@pytest.fixture(scope="session")
+def sandbox_strip() -> Iterator[RunningSandbox]:
+    """A proxy in front dropped the A2A-Version header."""
+    yield from _sandbox(strip_version_header=True)
+
+
+@pytest.fixture(scope="session")
+def fault() -> Iterator[str]:
+    with LoopbackServer(fault_app) as srv:
+        yield srv.url
+
+
+@pytest.fixture(scope="session")
+def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    """The sandbox app over HTTPS with a trustme certificate for 127.0.0.1: ``(url, ca_path)``."""
+    import trustme
+
+    from a2actl.sandbox.app import build_app
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    d = tmp_path_factory.mktemp("tls")
+    ca_path, cert_path, key_path = d / "ca.pem", d / "cert.pem", d / "key.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    cert.private_key_pem.write_to_path(str(key_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    with LoopbackServer(lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
+                        certfile=str(cert_path), keyfile=str(key_path)) as srv:
+        yield srv.url, str(ca_path)
+
+
+@pytest.fixture
+def refused_url() -> str:
+    """A loopback port with nothing listening."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,101 @@
+"""Every exit code in docs/exit-codes.md, produced by real failures on loopback servers."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+
+def test_0_ok(cli, sandbox):
+    assert cli("card", "get", sandbox.url).exit_code == 0
+
+
+def test_1_jsonrpc_error(cli, fault):
+    r = cli("handshake", "probe", fault + "/rpcerror/agent-card.json", "-o", "json")
+    assert r.exit_code == 1
+    err = r.json["samples"][0]["error"]
+    assert err["a2aCode"] == -32603 and "database is on fire" in err["message"]
+    assert r.json["failures"] == {"a2a_error": 1}
+
+
+def test_1_http_5xx(cli, fault):
+    r = cli("card", "get", fault + "/http500/agent-card.json", "-o", "json")
+    assert r.exit_code == 1
+    assert r.json["error"]["code"] == "http_status" and r.json["error"]["details"]["httpStatus"] == 500
+
+
+def test_2_usage(cli, sandbox):
+    assert cli("handshake", "probe", sandbox.url, "--budget", "fast").exit_code == 2
+    assert cli("handshake", "probe", sandbox.url, "-H", "no colon").exit_code == 2
+    assert cli("card", "get", "ftp://example.invalid/x").exit_code == 2
+    assert cli("nosuchcommand").exit_code == 2
+
+
+def test_3_refused(cli, refused_url):
+    r = cli("handshake", "probe", refused_url, "-o", "json")
+    assert r.exit_code == 3
+    assert r.json["error"]["code"] == "unreachable" and "refused" in r.json["error"]["message"]
+    assert r.stderr.count("\n") == 1  # one line, no traceback
+
+
+def test_3_tls_without_cacert_then_0_with_it(cli, tls_server):
+    url, ca = tls_server
+    r = cli("card", "get", url, "-o", "json")
+    assert r.exit_code == 3
+    assert "--cacert" in r.json["error"]["hint"]
+    ok = cli("handshake", "probe", url, "--cacert", ca, "-o", "json")
+    assert ok.exit_code == 0, ok.stderr
+    s = ok.json["samples"][0]
+    assert s["phases"]["tls"] > 0 and s["curl"]["time_appconnect"] >= s["curl"]["time_connect"]
+    insecure = cli("card", "get", url, "--insecure")
+    assert insecure.exit_code == 0 and "not verified" in insecure.stderr
+
+
+def test_4_unauthorized(cli, fault):
+    r = cli("card", "get", fault + "/http401/agent-card.json", "-o", "json")
+    assert r.exit_code == 4
+    assert "A2ACTL_TOKEN" in r.json["error"]["hint"]
+
+
+def test_5_timeout(cli, fault):
+    r = cli("card", "get", fault + "/hang/agent-card.json", "--timeout", "300ms", "-o", "json")
+    assert r.exit_code == 5 and r.json["error"]["code"] == "timeout"
+    r = cli("card", "get", fault + "/hang/agent-card.json", "--max-time", "300ms", "-o", "json")
+    assert r.exit_code == 5 and "--max-time" in r.json["error"]["message"]
+
+
+def test_6_non_json_card(cli, fault):
+    r = cli("card", "get", fault + "/nonjson/agent-card.json", "-o", "json")
+    assert r.exit_code == 6 and r.json["error"]["code"] == "protocol"
+
+
+def test_6_huge_card_read_is_bounded(cli, fault):
+    t0 = time.monotonic()
+    r = cli("card", "get", fault + "/big/agent-card.json", "-o", "json")
+    assert r.exit_code == 6
+    assert "stopped reading" in r.json["error"]["message"]
+    assert time.monotonic() - t0 < 20
+
+
+def test_6_bad_jsonrpc_envelope(cli, fault):
+    r = cli("handshake", "probe", fault + "/badenvelope/agent-card.json", "-o", "json")
+    assert r.exit_code == 6
+    assert r.json["failures"] == {"protocol": 1}
+
+
+def test_7_budget(cli, sandbox_slow):
+    assert cli("handshake", "probe", sandbox_slow.url, "--budget", "100ms").exit_code == 7
+
+
+def test_130_interrupted(fault):
+    env = {**os.environ, "NO_COLOR": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "a2actl", "card", "get", fault + "/hang/agent-card.json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    time.sleep(1.5)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 130, err
+    assert b"Traceback" not in err
