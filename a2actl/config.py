@@ -7,7 +7,6 @@ come from the environment or a file only, never from argv; see ``docs/environmen
 from __future__ import annotations
 
 import os
-import secrets
 from dataclasses import dataclass, field
 
 ENV_OUTPUT = "A2ACTL_OUTPUT"
@@ -22,6 +21,8 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # bytes, for RPC answers
 
 def new_trace_id() -> str:
     """A W3C trace-id: 16 random bytes as 32 lower-case hex digits (never all zero)."""
+    import secrets
+
     while True:
         tid = secrets.token_hex(16)
         if tid != "0" * 32:

@@ -6,7 +6,6 @@ transport, core) are imported lazily so ``--help`` and ``--version`` stay fast.
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +45,8 @@ class Invocation:
 
     def run(self, coro: Any) -> Any:
         """Run a core coroutine under ``--max-time``; ``asyncio.TimeoutError`` → exit 5."""
+        import asyncio
+
         from a2actl.errors import TimeoutError_
 
         async def bounded() -> Any:
