@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from a2actl.errors import A2ACtlError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.errors import HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.protocol.card import CardView, parse_card
 from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
 
@@ -119,15 +120,11 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
     when no path serves a card, ``ProtocolViolation`` (6) for a non-JSON or oversized card, and the
     transport's errors (3/4/5).
     """
-    import time
-
     urls = card_urls(target, card_path)
     notes: list[str] = []
-    last: HttpResult | None = None
     for idx, url in enumerate(urls):
         res = await transport.request("GET", url, headers={"Accept": "application/json", **(extra_headers or {})},
                                       max_bytes=transport.settings.max_card_bytes)
-        last = res
         if res.status == 404 and idx + 1 < len(urls):
             notes.append(f"{url} answered 404; trying the next discovery path")
             continue
@@ -145,7 +142,7 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
                          "A2A 0.3+ serves /.well-known/agent-card.json")
         return CardFetch(source=url, raw=raw, view=view, http=res, fallback_used=fallback, notes=notes,
                          parse_seconds=parse_s)
-    raise A2ACtlError(f"no card URL to try for {target.value}" if last is None else "unreachable")
+    raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list
 
 
 async def get_card(target_text: str, settings: Any, card_path: str | None = None,

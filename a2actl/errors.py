@@ -89,6 +89,3 @@ class CheckFailed(A2ACtlError):
     exit_code = ExitCode.CHECK_FAILED
     code = "check_failed"
 
-
-#: Failure classes counted by ``handshake probe``, keyed by the error's ``code``.
-FAILURE_CLASSES = ("timeout", "unreachable", "auth", "a2a_error", "protocol", "http_status", "error")

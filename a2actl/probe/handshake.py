@@ -257,12 +257,10 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
                 sample.failed_phase = "terminal"
             ev = item.event
             state = ev.state or state
-            if ev.final or (state and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
-                            and ev.kind != "task"):
-                final = True
-                sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
-                break
-            if ev.kind == "message":
+            # classify_event applies the family's end rule (0.3 `final`, 1.0 terminal/interrupted state,
+            # a bare Message); also accept a 0.3 server that reaches a terminal state without `final`.
+            if ev.final or (ev.kind != "task" and state and state_kind(state) in (StateKind.TERMINAL,
+                                                                                   StateKind.INTERRUPTED)):
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break

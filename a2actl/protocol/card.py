@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 from a2actl.protocol.versions import (
     BINDING_HTTP_JSON,
@@ -374,11 +373,3 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     why = (f"forced by --a2a-version {family.value}: the card declares only {declared} here; "
            f"trying {family.value} on interface #{view.interfaces.index(chosen) + 1}")
     return Selection(chosen, family, why, forced=True, candidates=callable_ifaces)
-
-
-def interface_origin_matches(card_url: str, iface_url: str) -> bool:
-    """Whether an interface URL has the same scheme/host/port as the URL the card came from."""
-    a, b = urlsplit(card_url), urlsplit(iface_url)
-    return (a.scheme, a.hostname, a.port) == (b.scheme, b.hostname, b.port)
-
-

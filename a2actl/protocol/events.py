@@ -78,8 +78,3 @@ def classify_event(result: Any) -> StreamEvent:
         final = final or state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
     return StreamEvent(kind, state, task_id if isinstance(task_id, str) else None, final, body)
 
-
-def result_state(result: Any) -> tuple[str, str | None]:
-    """``(kind, state)`` of a non-streaming ``SendMessage`` result (1.0 wrapper or 0.x bare object)."""
-    ev = classify_event(result)
-    return ev.kind, ev.state

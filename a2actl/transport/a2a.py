@@ -28,7 +28,7 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
-from a2actl.transport.http import HttpResult, HttpTransport, Timing
+from a2actl.transport.http import HttpResult, HttpTransport
 
 
 def _http_error(res: HttpResult) -> HTTPStatusError:
@@ -218,4 +218,4 @@ class A2AClient:
         return RpcOutcome(operation, method, None, decode_jsonrpc_error(error, method=method, family=self.family), res)
 
 
-__all__ = ["A2AClient", "RpcOutcome", "TimedEvent", "Timing"]
+__all__ = ["A2AClient", "RpcOutcome", "TimedEvent"]

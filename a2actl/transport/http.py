@@ -143,6 +143,10 @@ def _is_ip(host: str) -> bool:
         return False
 
 
+def _refused(url: str) -> UnreachableError:
+    return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+
+
 def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
     """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``."""
     if isinstance(exc, A2ACtlError):
@@ -162,12 +166,12 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
             return UnreachableError(f"TLS handshake with {url} failed: {cause}",
                                     hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?")
         if isinstance(cause, ConnectionRefusedError):
-            return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+            return _refused(url)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.ConnectError):
         text = str(exc) or type(exc).__name__
         if "refused" in text.lower() or "errno 111" in text.lower():
-            return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+            return _refused(url)
         return UnreachableError(f"cannot connect to {url}: {text}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
@@ -222,11 +226,12 @@ class HttpTransport:
             headers.update(extra)
         return headers
 
-    async def _resolve(self, host: str, port: int, reuse: bool) -> tuple[str, float]:
-        """Resolve ``host`` to one address (seconds spent). IP literals cost nothing."""
+    async def _resolve(self, host: str, port: int) -> tuple[str, float]:
+        """Resolve ``host`` to one address (seconds spent), once per transport: a new transport (a new
+        probe sample) resolves again, as a new curl process does. IP literals cost nothing."""
         if _is_ip(host):
             return host, 0.0
-        if reuse and (host, port) in self._dns_cache:
+        if (host, port) in self._dns_cache:
             return self._dns_cache[(host, port)], 0.0
         t0 = time.perf_counter()
         try:
@@ -250,7 +255,7 @@ class HttpTransport:
         clock = _Clock()
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        ip, dns_s = await self._resolve(host, port, reuse=True)
+        ip, dns_s = await self._resolve(host, port)
         clock.timing.time_namelookup = dns_s
         clock.timing.remote_ip = ip
         hdrs = self.base_headers(headers)
