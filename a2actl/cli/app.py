@@ -17,6 +17,7 @@ import typer
 from typer.core import TyperGroup
 
 from a2actl import __version__
+from a2actl.cli import caps as caps_cmd
 from a2actl.cli import card as card_cmd
 from a2actl.cli import demo as demo_cmd
 from a2actl.cli import handshake as handshake_cmd
@@ -156,6 +157,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 app.add_typer(card_cmd.app, name="card")
+app.add_typer(caps_cmd.app, name="caps")
 app.add_typer(handshake_cmd.app, name="handshake")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.command("demo")(demo_cmd.demo)

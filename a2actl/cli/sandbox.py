@@ -42,6 +42,8 @@ def serve(
     stream_interval: Annotated[str, typer.Option("--stream-interval", metavar="DURATION", help="Pause between streamed events.")] = "50ms",
     require_token_env: Annotated[str | None, typer.Option("--require-token-env", metavar="NAME", help="Require 'Authorization: Bearer <value of env NAME>' on RPCs.")] = None,
     strip_version_header: Annotated[bool, typer.Option("--strip-version-header", help="Drop A2A-Version before the agent sees it (a misbehaving proxy).")] = False,
+    claim: Annotated[list[str] | None, typer.Option("--claim-capability", metavar="NAME", help="Claim a capability on the card that the agent does not implement: streaming, pushNotifications, extendedAgentCard (repeatable).")] = None,
+    vary_card: Annotated[bool, typer.Option("--vary-card", help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).")] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
     an echo skill, a session handshake endpoint at /a2a/handshake, and fault knobs.
@@ -53,6 +55,8 @@ def serve(
       a2actl sandbox serve --handshake-delay 8s      # the seed incident: a slow sub-agent
 
       a2actl sandbox serve --v1-only --fail-rate 0.1
+
+      a2actl sandbox serve --claim-capability pushNotifications   # a card that lies (caps validate --live)
     """
     import os
 
@@ -73,10 +77,14 @@ def serve(
                                                     ("stream_interval", stream_interval))}
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    known_caps = ("streaming", "pushNotifications", "extendedAgentCard")
+    for name in claim or []:
+        if name not in known_caps:
+            raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
     opts = sandbox_options(host=host, port=port, versions=versions, card_style="0.2" if legacy_card else "current",
                            fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
-                           **delays)
+                           claim_capabilities=tuple(claim or ()), vary_card=vary_card, **delays)
     from a2actl.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:

@@ -118,11 +118,38 @@ async def _plain(send: Any, status: int, body: bytes, headers: list[tuple[bytes,
     await send({"type": "http.response.body", "body": body})
 
 
+def _served_card(opts: SandboxOptions, card: pb.AgentCard) -> pb.AgentCard:
+    """The card as served: ``opts.claim_capabilities`` switched on (the handler keeps the honest one)."""
+    served = pb.AgentCard()
+    served.CopyFrom(card)
+    fields = {"streaming": "streaming", "pushNotifications": "push_notifications",
+              "extendedAgentCard": "extended_agent_card"}
+    for name in opts.claim_capabilities:
+        setattr(served.capabilities, fields[name], True)
+    return served
+
+
+def _varying_card_route(card: pb.AgentCard) -> Route:
+    """The card endpoint as the JS SDK serves it (shared doc §2, §3): pure 1.0 for ``A2A-Version: 1.0``,
+    hybrid otherwise, ``Vary: A2A-Version``."""
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+    from google.protobuf.json_format import MessageToDict
+
+    async def serve_card(request: Request) -> JSONResponse:
+        if request.headers.get("a2a-version", "").startswith("1."):
+            body = MessageToDict(card)
+        else:
+            body = agent_card_to_dict(card)
+        return JSONResponse(body, headers={"Vary": "A2A-Version"})
+    return Route("/.well-known/agent-card.json", serve_card, methods=["GET"])
+
+
 def build_app(opts: SandboxOptions, base_url: str) -> Any:
     """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``)."""
     card = build_card(opts, base_url)
     handler = DefaultRequestHandler(agent_executor=EchoExecutor(opts.stream_interval),
                                     task_store=InMemoryTaskStore(), agent_card=card)
+    served = _served_card(opts, card)
     compat = "0.3" in opts.versions or opts.card_style == "0.2"
     routes: list[Any] = []
     if opts.card_style == "0.2":
@@ -131,8 +158,10 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
         async def legacy_card(_: Request) -> JSONResponse:
             return JSONResponse(legacy)
         routes.append(Route("/.well-known/agent.json", legacy_card, methods=["GET"]))
+    elif opts.vary_card:
+        routes.append(_varying_card_route(served))
     else:
-        routes += create_agent_card_routes(card)
+        routes += create_agent_card_routes(served)
 
     async def handshake(request: Request) -> JSONResponse:
         try:

@@ -19,7 +19,11 @@ class SandboxOptions:
     (the card declares only 0.3 interfaces). ``card_style="0.2"`` serves a 0.2.5-style card at the
     legacy ``/.well-known/agent.json`` only. ``require_token``: RPCs and the handshake need
     ``Authorization: Bearer <token>`` (the card stays public). ``strip_version_header`` emulates a
-    proxy that drops ``A2A-Version`` before the agent sees it.
+    proxy that drops ``A2A-Version`` before the agent sees it. ``claim_capabilities`` names
+    capabilities (``streaming``, ``pushNotifications``, ``extendedAgentCard``) the served card claims
+    although the agent does not implement them (a card that lies, for ``caps validate --live``).
+    ``vary_card`` serves the card the way the JS SDK does: a pure 1.0 card for ``A2A-Version: 1.0``,
+    the hybrid card otherwise, with ``Vary: A2A-Version``.
     """
 
     host: str = "127.0.0.1"
@@ -32,5 +36,7 @@ class SandboxOptions:
     stream_interval: float = 0.05
     require_token: str | None = None
     strip_version_header: bool = False
+    claim_capabilities: tuple[str, ...] = ()
+    vary_card: bool = False
     name: str = "a2actl sandbox agent"
     seed: int | None = None

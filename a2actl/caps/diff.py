@@ -1,0 +1,221 @@
+"""``caps diff``: field-level changes between two capability snapshots, each classed as
+``breaking``, ``risky`` or ``cosmetic`` with the reason.
+
+Changes are computed on the normalised snapshot (``a2actl.caps.snapshot``), so a 0.3 card and its
+1.0 successor compare field by field. Objects are compared by key, lists as sets (snapshots keep
+every list sorted), scalars by value. Paths are RFC 6901 JSON pointers into the snapshot; for a set
+member the path is the list's and the member is in ``before`` (removed) or ``after`` (added).
+
+Classification (the rules in ``classify``; anything not covered is ``risky``, "unclassified"):
+
+* breaking: a skill, interface, binding, protocol version, input/output mode or security scheme
+  removed; ``streaming``/``pushNotifications``/``extendedAgentCard`` true→false; a security
+  requirement added to an open agent, or an accepted requirement removed/tightened.
+* risky: an interface url/tenant changed or the preferred interface moved; an extension removed,
+  made required, or its params changed; a security scheme's settings changed; security dropped.
+* cosmetic: descriptions, names, tags, examples, provider, links; anything added (a skill, mode,
+  interface, capability turned on).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from a2actl.caps.snapshot import SNAPSHOT_KEY
+
+BREAKING = "breaking"
+RISKY = "risky"
+COSMETIC = "cosmetic"
+CLASSES = (BREAKING, RISKY, COSMETIC)
+_RANK = {BREAKING: 0, RISKY: 1, COSMETIC: 2}
+#: ``--fail-on`` values → the classes that fail.
+FAIL_ON = {"breaking": {BREAKING}, "risky": {BREAKING, RISKY}, "any": set(CLASSES), "none": set()}
+
+_CAPABILITIES = ("streaming", "pushNotifications", "extendedAgentCard")
+
+
+@dataclass(frozen=True)
+class Change:
+    """One field-level change. ``op`` is ``added``, ``removed`` or ``changed``; ``path`` a JSON
+    pointer into the snapshot; ``klass`` one of ``CLASSES``."""
+
+    path: str
+    op: str
+    before: Any
+    after: Any
+    klass: str = RISKY
+    reason: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"path": self.path, "op": self.op, "before": self.before, "after": self.after,
+                "class": self.klass, "reason": self.reason}
+
+
+def _esc(key: Any) -> str:
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
+def _unesc(seg: str) -> str:
+    return seg.replace("~1", "/").replace("~0", "~")
+
+
+def _canon(v: Any) -> str:
+    return json.dumps(v, sort_keys=True, ensure_ascii=False)
+
+
+def raw_changes(before: Any, after: Any, path: str = "") -> list[Change]:
+    """Structural changes from ``before`` to ``after`` (any JSON values), unclassified. Never raises."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        out: list[Change] = []
+        for key in sorted(set(before) | set(after), key=str):
+            p = f"{path}/{_esc(key)}"
+            if key not in after:
+                out.append(Change(p, "removed", before[key], None))
+            elif key not in before:
+                out.append(Change(p, "added", None, after[key]))
+            else:
+                out += raw_changes(before[key], after[key], p)
+        return out
+    if isinstance(before, list) and isinstance(after, list):
+        b = {_canon(v): v for v in before}
+        a = {_canon(v): v for v in after}
+        return ([Change(path, "removed", b[k], None) for k in sorted(set(b) - set(a))]
+                + [Change(path, "added", None, a[k]) for k in sorted(set(a) - set(b))])
+    if _canon(before) != _canon(after):
+        return [Change(path, "changed", before, after)]
+    return []
+
+
+def _get(doc: Any, segs: list[str]) -> Any:
+    for s in segs:
+        if isinstance(doc, dict):
+            doc = doc.get(s)
+        else:
+            return None
+    return doc
+
+
+def _security_class(ch: Change, segs: list[str], before_doc: Any, after_doc: Any) -> tuple[str, str]:
+    where = "the agent" if segs[0] == "securityRequirements" else f"skill {segs[1]!r}"
+    after_list = _get(after_doc, segs)
+    before_list = _get(before_doc, segs)
+    item = _canon(ch.before if ch.op == "removed" else ch.after)
+    if ch.op == "added":
+        if not before_list:
+            return BREAKING, f"{where} now requires authentication ({item}); clients without credentials fail"
+        return RISKY, f"{where} accepts a new way to authenticate ({item}): the security posture changed"
+    if ch.op == "removed":
+        if not after_list:
+            return RISKY, f"{where} no longer requires authentication: check this is intended"
+        return BREAKING, f"{where} no longer accepts {item} (removed or tightened); clients using it fail"
+    return BREAKING, f"{where}'s security requirements changed"
+
+
+def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Change:
+    """Return ``ch`` with its class and reason (rules in the module docstring)."""
+    segs = [_unesc(s) for s in ch.path.split("/")[1:]]
+
+    def out(klass: str, reason: str) -> Change:
+        return Change(ch.path, ch.op, ch.before, ch.after, klass, reason)
+
+    if not segs:
+        return out(BREAKING, "the document is not a capability snapshot")
+    top = segs[0]
+    if top == SNAPSHOT_KEY:
+        return out(RISKY, "snapshot format version differs; regenerate the snapshot")
+    if top in ("name", "description", "provider", "documentationUrl", "iconUrl"):
+        return out(COSMETIC, f"{top} edited")
+    if top in ("protocolVersions", "bindings"):
+        what = "protocol version" if top == "protocolVersions" else "binding"
+        if ch.op == "removed":
+            return out(BREAKING, f"{what} {ch.before} dropped: clients that speak only it cannot call the agent")
+        if ch.op == "added":
+            return out(COSMETIC, f"{what} {ch.after} added (additive)")
+    if top == "interfaces":
+        if len(segs) == 2:
+            if ch.op == "removed":
+                return out(BREAKING, f"interface {segs[1]} dropped: clients using it fail")
+            if ch.op == "added":
+                return out(COSMETIC, f"interface {segs[1]} added (additive)")
+        if len(segs) == 3 and segs[2] == "url":
+            return out(RISKY, f"interface {segs[1]} moved to another url: pinned clients and firewalls may break")
+        if len(segs) == 3 and segs[2] == "tenant":
+            return out(RISKY, f"interface {segs[1]} tenant changed: requests carry the tenant")
+        if len(segs) == 3 and segs[2] == "preferred":
+            return out(RISKY, f"preferred interface changed ({segs[1]} now {'first' if ch.after else 'not first'}): "
+                       "clients following card order switch binding or version")
+    if top == "capabilities" and len(segs) == 2 and segs[1] in _CAPABILITIES:
+        if ch.before is True and ch.after is not True:
+            return out(BREAKING, f"capabilities.{segs[1]} true→false: clients relying on it fail "
+                       + ("(UnsupportedOperationError -32004)" if segs[1] == "streaming" else
+                          "(PushNotificationNotSupportedError -32003)" if segs[1] == "pushNotifications"
+                          else "(no extended card)"))
+        if ch.after is True:
+            return out(COSMETIC, f"capabilities.{segs[1]} turned on (additive)")
+    if top in ("defaultInputModes", "defaultOutputModes"):
+        if ch.op == "removed":
+            return out(BREAKING, f"{top} no longer includes {ch.before}: requests or answers in it are rejected")
+        return out(COSMETIC, f"{top} gained {ch.after} (additive)")
+    if top == "skills":
+        if len(segs) == 2:
+            if ch.op == "removed":
+                return out(BREAKING, f"skill {segs[1]!r} removed: clients calling it fail")
+            if ch.op == "added":
+                return out(COSMETIC, f"new skill {segs[1]!r} (additive)")
+        if len(segs) >= 3:
+            field = segs[2]
+            if field in ("inputModes", "outputModes"):
+                if ch.op == "removed":
+                    return out(BREAKING, f"skill {segs[1]!r} no longer supports {field[:-5]} mode {ch.before}")
+                return out(COSMETIC, f"skill {segs[1]!r} gained {field[:-5]} mode {ch.after} (additive)")
+            if field == "securityRequirements":
+                return out(*_security_class(ch, segs[:3], before_doc, after_doc))
+            if field in ("name", "description", "tags", "examples"):
+                return out(COSMETIC, f"skill {segs[1]!r} {field} edited")
+    if top == "securityRequirements":
+        return out(*_security_class(ch, segs[:1], before_doc, after_doc))
+    if top == "securitySchemes":
+        if len(segs) == 2 and ch.op == "removed":
+            return out(BREAKING, f"security scheme {segs[1]!r} removed: clients using it cannot authenticate")
+        if len(segs) == 2 and ch.op == "added":
+            return out(COSMETIC, f"security scheme {segs[1]!r} added")
+        if len(segs) >= 3 and segs[2] == "description":
+            return out(COSMETIC, f"security scheme {segs[1]!r} description edited")
+        return out(RISKY, f"security scheme {segs[1] if len(segs) > 1 else ''!r} settings changed "
+                   "(flows, urls, location): clients may authenticate against the wrong place")
+    if top == "extensions":
+        if len(segs) == 2:
+            if ch.op == "removed":
+                return out(RISKY, f"extension {segs[1]} removed: clients activating it lose the behaviour")
+            if ch.op == "added":
+                required = isinstance(ch.after, dict) and ch.after.get("required") is True
+                return (out(RISKY, f"new required extension {segs[1]}: clients without it are rejected (-32008)")
+                        if required else out(COSMETIC, f"extension {segs[1]} added (optional)"))
+        if len(segs) == 3 and segs[2] == "required":
+            if ch.after is True:
+                return out(RISKY, f"extension {segs[1]} became required: clients without it are rejected (-32008)")
+            return out(COSMETIC, f"extension {segs[1]} no longer required")
+        if len(segs) >= 3 and segs[2] == "description":
+            return out(COSMETIC, f"extension {segs[1]} description edited")
+        if len(segs) >= 3 and segs[2] == "params":
+            return out(RISKY, f"extension {segs[1]} params changed")
+    return out(RISKY, "unclassified change: review it")
+
+
+def diff_snapshots(before: Any, after: Any) -> list[Change]:
+    """Classified changes from snapshot ``before`` (the expectation, or blue) to ``after`` (the
+    target, or green), most severe first, then by path. Never raises for any JSON values."""
+    changes = [classify(c, before, after) for c in raw_changes(before, after)]
+    return sorted(changes, key=lambda c: (_RANK[c.klass], c.path, c.op))
+
+
+def failed(changes: list[Change], fail_on: str) -> bool:
+    """Whether ``changes`` fail ``--fail-on fail_on`` (``breaking``, ``risky``, ``any``, ``none``)."""
+    classes = FAIL_ON[fail_on]
+    return any(c.klass in classes for c in changes)
+
+
+def counts(changes: list[Change]) -> dict[str, int]:
+    return {k: sum(1 for c in changes if c.klass == k) for k in CLASSES}

@@ -1,0 +1,348 @@
+"""``caps fingerprint``: what an endpoint actually speaks, set against what its card claims.
+
+Only side-effect-free calls are made (GetTask / ``tasks/get`` on a random task id, card GETs).
+For each distinct (url, binding) of the card's JSON-RPC and HTTP+JSON interfaces:
+
+* **1.0**: ``GetTask`` (JSON-RPC) or ``GET {url}/tasks/{id}`` (HTTP+JSON) with ``A2A-Version: 1.0``
+  (spec v1.0 §3.2.6, §9, §11).
+* **0.3**: ``tasks/get`` or ``GET {url}/v1/tasks/{id}`` without the header (a missing header means
+  0.3, spec v1.0 §3.2.6; shared doc §14.1).
+* A version "answers" when the call returns a result or ``TaskNotFoundError`` (-32001, HTTP 404
+  with reason ``TASK_NOT_FOUND``): the method exists and the version is accepted. ``-32009``,
+  ``-32601``, HTTP 400 ``VERSION_NOT_SUPPORTED`` or a bare 404 mean it is not spoken.
+* **A2A-Version honoured**: where 1.0 answers, ``GetTask`` is repeated with ``A2A-Version: 99.0``
+  (must be rejected, -32009) and without the header (must not be read as 1.0).
+* **Card variants**: the card URL is fetched with no header, ``A2A-Version: 0.3`` and ``1.0``; a
+  server that serves different cards (the JS SDK does) should send ``Vary: A2A-Version``.
+* **Bindings agree**: JSON-RPC and HTTP+JSON of the same agent should speak the same versions
+  (spec v1.0 §5.1 functional equivalence).
+
+Each mismatch has a plain-language ``message``, a ``suggestion`` (usually a flag) and a severity;
+``error`` mismatches (the card claims a version the endpoint rejects) make the command exit 7.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from a2actl.discovery import CardFetch
+from a2actl.errors import A2ACtlError, AuthError
+from a2actl.protocol.jsonrpc import EnvelopeError, build_request, decode_jsonrpc_error, split_response
+from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, VERSION_HEADER, Family
+
+if TYPE_CHECKING:
+    from a2actl.transport.http import HttpResult, HttpTransport
+
+FAMILIES = ("1.0", "0.3")
+
+
+@dataclass
+class Probe:
+    """One probe call. ``verdict``: ``answers``, ``rejects`` (version/method not spoken), ``error``
+    (something else went wrong: see ``detail``). ``status`` is the HTTP status (``None`` when the call
+    never completed); ``code`` the decoded A2A/JSON-RPC error code."""
+
+    call: str
+    headers: dict[str, str]
+    verdict: str
+    detail: str
+    status: int | None = None
+    code: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"call": self.call, "headers": self.headers, "verdict": self.verdict, "detail": self.detail,
+                "httpStatus": self.status, "code": self.code}
+
+
+@dataclass
+class Mismatch:
+    """A difference between the card and the endpoint, with a suggested flag or fix."""
+
+    severity: str  # error | warning | info
+    message: str
+    suggestion: str
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"severity": self.severity, "message": self.message, "suggestion": self.suggestion, "url": self.url}
+
+
+@dataclass
+class EndpointPrint:
+    """What one (url, binding) answers. ``declared`` are the card's families for it."""
+
+    url: str
+    binding: str
+    tenant: str | None
+    declared: list[str]
+    probes: dict[str, Probe] = field(default_factory=dict)
+    header_probes: dict[str, Probe] = field(default_factory=dict)
+
+    @property
+    def speaks(self) -> list[str]:
+        return [f for f in FAMILIES if f in self.probes and self.probes[f].verdict == "answers"]
+
+    def header_honoured(self) -> bool | None:
+        """True when an unknown ``A2A-Version`` is rejected; ``None`` when not measurable."""
+        p = self.header_probes.get("unknown")
+        if p is None or p.verdict == "error":
+            return None
+        return p.verdict == "rejects"
+
+    def missing_header_as(self) -> str | None:
+        """What a 1.0 call *without* the header is read as: ``0.3`` (spec), ``1.0`` (lenient)."""
+        p = self.header_probes.get("missing")
+        if p is None or p.verdict == "error":
+            return None
+        return "1.0" if p.verdict == "answers" else "0.3"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"url": self.url, "protocolBinding": self.binding, "tenant": self.tenant,
+                "declaredVersions": self.declared, "speaks": self.speaks,
+                "versionHeader": {"honoured": self.header_honoured(), "missingHeaderReadAs": self.missing_header_as()},
+                "probes": {k: v.to_json() for k, v in self.probes.items()},
+                "headerProbes": {k: v.to_json() for k, v in self.header_probes.items()}}
+
+
+@dataclass
+class Fingerprint:
+    """The whole report. ``verdict`` is ``1.0-only``, ``0.3-only``, ``0.3-compat`` (both) or ``none``."""
+
+    source: str
+    shape: str
+    endpoints: list[EndpointPrint]
+    card_variants: dict[str, Any] | None
+    mismatches: list[Mismatch]
+
+    @property
+    def speaks(self) -> list[str]:
+        return [f for f in FAMILIES if any(f in e.speaks for e in self.endpoints)]
+
+    @property
+    def verdict(self) -> str:
+        s = set(self.speaks)
+        return {frozenset({"1.0"}): "1.0-only", frozenset({"0.3"}): "0.3-only",
+                frozenset({"1.0", "0.3"}): "0.3-compat"}.get(frozenset(s), "none")
+
+    def exit_code(self) -> int:
+        """7 when the card claims something the endpoint rejects (an ``error`` mismatch), else 0."""
+        return 7 if any(m.severity == "error" for m in self.mismatches) else 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {"source": self.source, "shape": self.shape, "verdict": self.verdict, "speaks": self.speaks,
+                "declared": sorted({f for e in self.endpoints for f in e.declared}, reverse=True),
+                "endpoints": [e.to_json() for e in self.endpoints], "cardVariants": self.card_variants,
+                "bindingsAgree": _bindings_agree(self.endpoints),
+                "mismatches": [m.to_json() for m in self.mismatches]}
+
+
+def _bindings_agree(endpoints: list[EndpointPrint]) -> bool | None:
+    by_binding: dict[str, set[str]] = {}
+    for e in endpoints:
+        by_binding.setdefault(e.binding, set()).update(e.speaks)
+    if len(by_binding) < 2:
+        return None
+    return len({frozenset(v) for v in by_binding.values()}) == 1
+
+
+def _classify_rpc(res: HttpResult, rid: str, method: str) -> tuple[str, str, int | None]:
+    try:
+        obj = json.loads(res.body)
+        result, error = split_response(obj, rid)
+    except (ValueError, EnvelopeError) as exc:
+        return "error", f"HTTP {res.status}, not a JSON-RPC answer ({exc.__class__.__name__})", None
+    if error is None:
+        return "answers", "result", None
+    dec = decode_jsonrpc_error(error, method=method)
+    if dec.code == -32001:
+        return "answers", f"{dec.name} {dec.code} (expected for a random id)", dec.code
+    if dec.code in (-32009, -32601) or dec.version_mismatch:
+        return "rejects", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
+    if dec.code == -32603 and "version" in dec.message.lower():
+        return "rejects", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
+    return "error", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
+
+
+def _classify_rest(res: HttpResult) -> tuple[str, str, int | None]:
+    if 200 <= res.status < 300:
+        return "answers", f"HTTP {res.status}", None
+    try:
+        body = json.loads(res.body) if res.body else None
+    except ValueError:
+        body = None
+    err = body.get("error") if isinstance(body, dict) else None
+    reason = None
+    message = ""
+    if isinstance(err, dict):
+        message = str(err.get("message", ""))
+        for d in err.get("details") or []:
+            if isinstance(d, dict) and isinstance(d.get("reason"), str):
+                reason = d["reason"]
+    elif isinstance(body, dict) and isinstance(body.get("code"), int):  # JS SDK v0.3 REST shape
+        message = str(body.get("message", ""))
+        reason = "TASK_NOT_FOUND" if body["code"] == -32001 else None
+    if res.status == 404 and (reason == "TASK_NOT_FOUND" or "task not found" in message.lower()):
+        return "answers", "HTTP 404 TaskNotFound (expected for a random id)", -32001
+    if reason == "VERSION_NOT_SUPPORTED" or "version" in message.lower():
+        return "rejects", f"HTTP {res.status} {reason or ''} {message[:100]}".strip(), -32009
+    if res.status in (404, 405):
+        return "rejects", f"HTTP {res.status}: no such route", None
+    return "error", f"HTTP {res.status} {message[:100]}".strip(), None
+
+
+async def _probe(transport: HttpTransport, ep: EndpointPrint, family: str, version_header: str | None,
+                 method_family: str | None = None) -> Probe:
+    """GetTask on a random id, spoken as ``method_family``'s method, with ``version_header``."""
+    task_id = "a2actl-fingerprint-" + uuid.uuid4().hex[:12]
+    headers = {VERSION_HEADER: version_header} if version_header else {}
+    mf = method_family or family
+    try:
+        if ep.binding == BINDING_JSONRPC:
+            method = "GetTask" if mf == "1.0" else "tasks/get"
+            params: dict[str, Any] = {"id": task_id}
+            if mf == "1.0" and ep.tenant:
+                params["tenant"] = ep.tenant
+            rid = uuid.uuid4().hex
+            res = await transport.request("POST", ep.url, json_body=build_request(method, params, rid), headers=headers)
+            verdict, detail, code = _classify_rpc(res, rid, method)
+            call = method
+        else:
+            base = ep.url.rstrip("/")
+            path = (f"/{ep.tenant}" if ep.tenant and mf == "1.0" else "") + \
+                (f"/tasks/{task_id}" if mf == "1.0" else f"/v1/tasks/{task_id}")
+            res = await transport.request("GET", base + path, headers=headers)
+            verdict, detail, code = _classify_rest(res)
+            call = "GET " + path.replace(task_id, "{id}")
+        return Probe(call, headers, verdict, detail, res.status, code)
+    except AuthError as exc:
+        return Probe("GetTask" if mf == "1.0" else "tasks/get", headers, "error",
+                     f"auth required: {exc.message}; set A2ACTL_TOKEN", None, None)
+    except A2ACtlError as exc:
+        return Probe("GetTask" if mf == "1.0" else "tasks/get", headers, "error", exc.message, None, None)
+
+
+async def probe_endpoint(transport: HttpTransport, ep: EndpointPrint) -> EndpointPrint:
+    """Fill ``ep.probes`` and ``ep.header_probes`` (see the module docstring)."""
+    ep.probes["1.0"] = await _probe(transport, ep, "1.0", "1.0")
+    ep.probes["0.3"] = await _probe(transport, ep, "0.3", None)
+    if ep.probes["1.0"].verdict == "answers":
+        ep.header_probes["unknown"] = await _probe(transport, ep, "1.0", "99.0")
+        ep.header_probes["missing"] = await _probe(transport, ep, "1.0", None)
+    return ep
+
+
+def _digest(body: bytes) -> str:
+    try:
+        canon = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
+    except ValueError:
+        canon = body
+    return hashlib.sha256(canon).hexdigest()[:16]
+
+
+async def card_variants(transport: HttpTransport, card_url: str) -> dict[str, Any]:
+    """Fetch ``card_url`` with no ``A2A-Version``, ``0.3`` and ``1.0``; report digests (sha256 of the
+    canonical JSON, 16 hex chars), the ``Vary`` header and whether the card changes."""
+    out: dict[str, Any] = {"url": card_url, "byHeader": {}}
+    vary = None
+    for label, header in (("none", None), ("0.3", "0.3"), ("1.0", "1.0")):
+        try:
+            res = await transport.request("GET", card_url, headers={VERSION_HEADER: header} if header else {},
+                                          max_bytes=transport.settings.max_card_bytes)
+        except A2ACtlError as exc:
+            out["byHeader"][label] = {"error": exc.message}
+            continue
+        vary = vary or res.headers.get("vary")
+        out["byHeader"][label] = {"status": res.status, "sha256": _digest(res.body), "bytes": len(res.body)}
+    digests = {v.get("sha256") for v in out["byHeader"].values() if "sha256" in v}
+    out["varies"] = len(digests) > 1
+    out["vary"] = vary
+    out["varyNamesVersion"] = bool(vary and VERSION_HEADER.lower() in vary.lower())
+    return out
+
+
+def endpoints_of(fetched: CardFetch) -> list[EndpointPrint]:
+    """The distinct (url, binding) pairs of the card's JSON-RPC and HTTP+JSON interfaces."""
+    eps: dict[tuple[str, str], EndpointPrint] = {}
+    for iface in fetched.view.interfaces:
+        if iface.protocol_binding not in (BINDING_JSONRPC, BINDING_HTTP_JSON):
+            continue
+        key = (iface.url.rstrip("/"), iface.protocol_binding)
+        ep = eps.setdefault(key, EndpointPrint(iface.url, iface.protocol_binding, iface.tenant, []))
+        fam = iface.family
+        label = "1.0" if fam is Family.V1_0 else "0.3" if fam in (Family.V0_3, Family.V0_2) else None
+        if label and label not in ep.declared:
+            ep.declared.append(label)
+    return list(eps.values())
+
+
+def explain(endpoints: list[EndpointPrint], variants: dict[str, Any] | None) -> list[Mismatch]:
+    """Plain-language mismatches between the card and the probes."""
+    out: list[Mismatch] = []
+    for ep in endpoints:
+        name = f"{ep.binding} {ep.url}"
+        speaks = ep.speaks
+        for fam in ep.declared:
+            probe = ep.probes.get(fam)
+            if probe is None or probe.verdict == "answers":
+                continue
+            if probe.verdict == "error":
+                out.append(Mismatch("warning", f"{name}: could not check the declared {fam}: {probe.detail}",
+                                    "check connectivity and credentials (A2ACTL_TOKEN), then rerun", ep.url))
+                continue
+            other = [f for f in speaks if f != fam]
+            if fam == "1.0" and "0.3" in speaks:
+                msg = (f"{name}: the card declares 1.0 but 1.0 calls are rejected ({probe.detail}) while 0.3 "
+                       "calls answer: the server is 0.3-only, or a proxy strips the A2A-Version header")
+                sug = "--a2a-version 0.3 (and fix the card, or let A2A-Version through the proxy)"
+            elif other:
+                msg = f"{name}: the card declares {fam} but the endpoint rejects it ({probe.detail}); it speaks {', '.join(other)}"
+                sug = f"--a2a-version {other[0]} (and fix the card's protocolVersion)"
+            else:
+                msg = f"{name}: the card declares {fam} but the endpoint rejects it ({probe.detail})"
+                sug = "check the interface url and binding in the card"
+            out.append(Mismatch("error", msg, sug, ep.url))
+        for fam in speaks:
+            if fam not in ep.declared:
+                out.append(Mismatch("info", f"{name}: also answers {fam}, which the card does not declare here",
+                                    f"--a2a-version {fam} works on this url; declare it in supportedInterfaces "
+                                    "if clients should use it", ep.url))
+        if ep.header_honoured() is False:
+            out.append(Mismatch("warning", f"{name}: A2A-Version is ignored (GetTask with 'A2A-Version: 99.0' "
+                                "answered instead of VersionNotSupportedError -32009)",
+                                "do not rely on version negotiation here; pin --a2a-version", ep.url))
+        if ep.missing_header_as() == "1.0":
+            out.append(Mismatch("info", f"{name}: 1.0 calls without A2A-Version are accepted (the spec reads a "
+                                "missing header as 0.3)",
+                                "clients that omit the header work here but will fail on spec-strict servers", ep.url))
+    agree = _bindings_agree(endpoints)
+    if agree is False:
+        by = {}
+        for e in endpoints:
+            by.setdefault(e.binding, set()).update(e.speaks)
+        desc = "; ".join(f"{b} speaks {', '.join(sorted(v, reverse=True)) or 'nothing'}" for b, v in sorted(by.items()))
+        best = max(by, key=lambda b: len(by[b]))
+        out.append(Mismatch("warning", f"the bindings disagree: {desc} (spec v1.0 §5.1 wants them equivalent)",
+                            f"--binding {best}", None))
+    if variants and variants.get("varies"):
+        if variants.get("varyNamesVersion"):
+            out.append(Mismatch("info", "the served card changes with A2A-Version (Vary: A2A-Version is set)",
+                                "compare them with 'a2actl card get URL -H \"A2A-Version: 1.0\"' and without", None))
+        else:
+            out.append(Mismatch("warning", "the served card changes with A2A-Version but the response has no "
+                                "'Vary: A2A-Version': caches and CDNs may hand clients the wrong card",
+                                "add Vary: A2A-Version on the card endpoint", None))
+    return out
+
+
+async def fingerprint(fetched: CardFetch, transport: HttpTransport) -> Fingerprint:
+    """Probe every JSON-RPC / HTTP+JSON endpoint of a loaded card (see the module docstring).
+    Per-call failures are recorded in the probes, never raised."""
+    endpoints = endpoints_of(fetched)
+    for ep in endpoints:
+        await probe_endpoint(transport, ep)
+    variants = await card_variants(transport, fetched.source) if fetched.http is not None else None
+    return Fingerprint(fetched.source, fetched.view.shape, endpoints, variants, explain(endpoints, variants))

@@ -1,0 +1,132 @@
+"""``caps snapshot``: a normalised, sorted, stable capability document for any card version.
+
+The same agent gives the same snapshot whether its card is 0.2, 0.3, 1.0 or hybrid, so a snapshot
+committed today still diffs cleanly after a migration. The shape (``a2actlSnapshot: 1``) is
+documented in ``docs/caps.md``; keyed maps replace card lists so diffs get stable JSON-pointer paths:
+
+* ``interfaces``: ``{"JSONRPC@1.0": {"url", "tenant", "preferred"}}`` keyed by binding and wire
+  family (``preferred`` marks the card's first interface, spec v1.0 §4.4.1 ``supportedInterfaces``).
+* ``skills``: ``{id: {...}}``; ``extensions``: ``{uri: {...}}``; ``securitySchemes``: ``{name: {...}}``.
+* Every list is a set, sorted: modes, tags, examples, protocol versions, bindings, and the security
+  requirements (each ``{scheme: [scopes]}``, an OR of ANDs as in spec v1.0 §4.5).
+
+Left out as volatile: the agent's ``version`` string (changes every deploy), ``signatures`` (change
+on every signing), the exact ``protocolVersion`` spelling (``1.0`` vs ``1.0.0``: only the family
+counts) and the card's shape (hybrid vs pure depends on the request for some SDKs).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2actl.protocol.card import CardView, parse_card
+
+SNAPSHOT_KEY = "a2actlSnapshot"
+SNAPSHOT_VERSION = 1
+
+
+def _set(values: Any) -> list[Any]:
+    """A list of JSON values as a sorted, de-duplicated list (sorted by canonical JSON text)."""
+    import json
+
+    if not isinstance(values, list):
+        return []
+    seen: dict[str, Any] = {}
+    for v in values:
+        seen.setdefault(json.dumps(v, sort_keys=True, ensure_ascii=False), v)
+    return [seen[k] for k in sorted(seen)]
+
+
+def _requirements(reqs: list[dict[str, list[str]]]) -> list[dict[str, list[str]]]:
+    return _set([{k: sorted(set(v)) for k, v in sorted(r.items())} for r in reqs])
+
+
+def _skill_requirements(raw_skill: Any) -> list[dict[str, list[str]]]:
+    """Per-skill ``securityRequirements`` (1.0) or ``security`` (0.3) as ``[{scheme: [scopes]}]``."""
+    if not isinstance(raw_skill, dict):
+        return []
+    out: list[dict[str, list[str]]] = []
+    v1 = raw_skill.get("securityRequirements")
+    if isinstance(v1, list):
+        for req in v1:
+            if isinstance(req, dict) and isinstance(req.get("schemes"), dict):
+                out.append({str(k): [s for s in (v.get("list") if isinstance(v, dict) else v) or []
+                                     if isinstance(s, str)] if isinstance(v, (dict, list)) else []
+                            for k, v in req["schemes"].items()})
+    v0 = raw_skill.get("security")
+    if not out and isinstance(v0, list):
+        for req in v0:
+            if isinstance(req, dict):
+                out.append({str(k): [s for s in v if isinstance(s, str)] if isinstance(v, list) else []
+                            for k, v in req.items()})
+    return _requirements(out)
+
+
+def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
+    """The snapshot document of a parsed card (``raw`` is needed for per-skill security)."""
+    interfaces: dict[str, Any] = {}
+    for pos, iface in enumerate(view.interfaces):
+        fam = iface.family.value if iface.family else "unknown"
+        key = f"{iface.protocol_binding}@{fam}"
+        if key in interfaces:
+            continue  # the same binding+family twice: the first (preferred) one counts
+        interfaces[key] = {"url": iface.url, "tenant": iface.tenant, "preferred": pos == 0}
+    raw_skills = {}
+    if isinstance(raw.get("skills"), list):
+        for idx, s in enumerate(raw["skills"]):
+            sid = s.get("id") if isinstance(s, dict) and isinstance(s.get("id"), str) else f"#{idx}"
+            raw_skills.setdefault(sid, s)
+    skills: dict[str, Any] = {}
+    for s in view.skills:
+        if s.id in skills:
+            continue
+        skills[s.id] = {
+            "name": s.name, "description": s.description, "tags": _set(s.tags), "examples": _set(s.examples),
+            # Effective modes: a skill without its own modes inherits the card defaults (spec v1.0 §4.4.5).
+            "inputModes": _set(s.input_modes or view.default_input_modes),
+            "outputModes": _set(s.output_modes or view.default_output_modes),
+            "securityRequirements": _skill_requirements(raw_skills.get(s.id)),
+        }
+    extensions: dict[str, Any] = {}
+    for ext in view.extensions:
+        uri = ext.get("uri")
+        if isinstance(uri, str) and uri not in extensions:
+            extensions[uri] = {"required": bool(ext.get("required", False)),
+                               "description": ext.get("description") if isinstance(ext.get("description"), str)
+                               else None,
+                               "params": ext.get("params") if isinstance(ext.get("params"), dict) else None}
+    caps = {k: bool(view.capabilities.get(k, False)) for k in ("streaming", "pushNotifications", "extendedAgentCard")}
+    provider = None
+    if view.provider:
+        provider = {k: v for k, v in sorted(view.provider.items()) if isinstance(v, str)}
+    return {
+        SNAPSHOT_KEY: SNAPSHOT_VERSION,
+        "name": view.name,
+        "description": view.description,
+        "provider": provider,
+        "documentationUrl": view.documentation_url,
+        "iconUrl": view.icon_url,
+        "protocolVersions": sorted({k.split("@", 1)[1] for k in interfaces}),
+        "bindings": sorted({k.split("@", 1)[0] for k in interfaces}),
+        "interfaces": dict(sorted(interfaces.items())),
+        "capabilities": caps,
+        "extensions": dict(sorted(extensions.items())),
+        "defaultInputModes": _set(view.default_input_modes),
+        "defaultOutputModes": _set(view.default_output_modes),
+        "skills": dict(sorted(skills.items())),
+        "securitySchemes": {k: dict(sorted(v.items())) for k, v in sorted(view.security_schemes.items())},
+        "securityRequirements": _requirements(view.security_requirements),
+    }
+
+
+def snapshot(raw: Any) -> dict[str, Any]:
+    """The snapshot of a decoded card of any version. Never raises: a non-object gives an empty
+    snapshot (every field empty/None), so ``diff`` still has something to compare."""
+    if not isinstance(raw, dict):
+        raw = {}
+    return snapshot_view(parse_card(raw), raw)
+
+
+def is_snapshot(doc: Any) -> bool:
+    """True when ``doc`` is an a2actl snapshot document."""
+    return isinstance(doc, dict) and doc.get(SNAPSHOT_KEY) == SNAPSHOT_VERSION
