@@ -104,6 +104,18 @@ def sandbox_strip() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="session")
+def sandbox_lying() -> Iterator[RunningSandbox]:
+    """The card claims pushNotifications, which the agent does not implement."""
+    yield from _sandbox(claim_capabilities=("pushNotifications",))
+
+
+@pytest.fixture(scope="session")
+def sandbox_vary() -> Iterator[RunningSandbox]:
+    """The card differs by A2A-Version (pure 1.0 vs hybrid), with Vary: A2A-Version (the JS SDK's way)."""
+    yield from _sandbox(vary_card=True)
+
+
+@pytest.fixture(scope="session")
 def fault() -> Iterator[str]:
     with LoopbackServer(fault_app) as srv:
         yield srv.url

@@ -245,7 +245,10 @@ def parse_card(raw: Any) -> CardView:
         capabilities["stateTransitionHistory"] = bool(caps_raw["stateTransitionHistory"])
 
     skills: list[Skill] = []
-    for idx, s in enumerate(raw.get("skills") or []):
+    skills_raw = raw.get("skills")
+    if skills_raw is not None and not isinstance(skills_raw, list):
+        warnings.append("skills is not a list")
+    for idx, s in enumerate(skills_raw if isinstance(skills_raw, list) else []):
         if not isinstance(s, dict):
             warnings.append(f"skills[{idx}] is not an object")
             continue

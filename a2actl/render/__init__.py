@@ -170,7 +170,7 @@ class Renderer:
             for col in ("path", "change", "reason"):
                 t.add_column(col, overflow="fold")
             for c in rows:
-                t.add_row(Text(safe(c["path"] or "/")), Text(safe(self._change_text(c), 160)), Text(safe(c["reason"])))
+                t.add_row(Text(safe(c["path"] or "/")), Text(safe(self._change_text(c), 70)), Text(safe(c["reason"])))
             self.out.print(t)
         n = doc["counts"]
         line = f"{n['breaking']} breaking, {n['risky']} risky, {n['cosmetic']} cosmetic; --fail-on {doc['failOn']}: "

@@ -10,7 +10,7 @@ Apache-2.0 license: ``LICENSE-A2A.txt`` in this directory.
 from __future__ import annotations
 
 import json
-from functools import cache, lru_cache
+from functools import cache
 from importlib import resources
 from typing import Any
 

@@ -1,0 +1,385 @@
+"""``a2actl caps``: validate, snapshot, diff, fingerprint, run as the real CLI against a2a-sdk
+sandboxes (1.0-only, 0.3-compat with a hybrid card, 0.2 legacy card, a card that lies, a card that
+varies by A2A-Version) and crafted card files."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+CARD_URL = "/.well-known/agent-card.json"
+
+
+def fetch_card(sb: Any) -> dict[str, Any]:
+    return httpx.get(sb.url + CARD_URL, timeout=5).json()
+
+
+def write(tmp_path: Path, name: str, doc: Any) -> str:
+    p = tmp_path / name
+    p.write_text(json.dumps(doc), encoding="utf-8")
+    return str(p)
+
+
+def valid_v1_card(url: str = "https://agent.example.com/a2a") -> dict[str, Any]:
+    return {
+        "name": "crafted", "description": "a crafted 1.0 card", "version": "3.1.4",
+        "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+        "capabilities": {"streaming": True, "pushNotifications": False},
+        "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "summarize", "name": "Summarize", "description": "d", "tags": ["t"]}],
+    }
+
+
+def pointers(doc: dict[str, Any], kind: str | None = None) -> set[str]:
+    return {f["pointer"] for f in doc["findings"] if kind is None or f["kind"] == kind}
+
+
+# ------------------------------------------------------------------------------------------ validate
+
+def test_validate_hybrid_card_against_both_schemas(cli: Any, sandbox: Any) -> None:
+    r = cli("caps", "validate", sandbox.url, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    assert doc["shape"] == "hybrid"
+    assert doc["schemas"] == ["1.0", "0.3"]
+    assert doc["valid"] is True and doc["checksPassed"] is True
+    assert [f for f in doc["findings"] if f["severity"] == "error"] == []
+
+
+def test_validate_hybrid_card_strict_fails_with_pointers(cli: Any, sandbox: Any) -> None:
+    r = cli("caps", "validate", sandbox.url, "--strict", "-o", "json")
+    assert r.exit_code == 6
+    doc = r.json
+    schema_errors = [f for f in doc["findings"] if f["kind"] == "schema"]
+    # The closed 1.0 schema rejects the v0.3 fields the SDK adds next to supportedInterfaces.
+    assert all(f["schema"] == "1.0" for f in schema_errors)
+    assert any("additionalInterfaces" in f["message"] for f in schema_errors)
+    assert {f["check"] for f in doc["findings"] if f["kind"] == "check"} == {"hybrid-card"}
+
+
+def test_validate_v1_only_card(cli: Any, sandbox_v1: Any) -> None:
+    doc = cli("caps", "validate", sandbox_v1.url, "--strict", "-o", "json").json
+    assert (doc["shape"], doc["schemas"], doc["valid"]) == ("1.0", ["1.0"], True)
+
+
+def test_validate_v1_card_as_03_names_the_missing_url(cli: Any, sandbox_v1: Any) -> None:
+    r = cli("caps", "validate", sandbox_v1.url, "--a2a-version", "0.3", "-o", "json")
+    assert r.exit_code == 6
+    assert pointers(r.json, "schema") == {"/url"}
+    assert r.json["findings"][0]["section"].startswith("v0.3 §")
+
+
+def test_validate_legacy_02_card(cli: Any, sandbox_legacy: Any) -> None:
+    r = cli("caps", "validate", sandbox_legacy.url, "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert r.json["shape"] == "0.2" and r.json["schemas"] == ["0.3"]
+    assert r.json["source"].endswith("/.well-known/agent.json")
+
+
+def test_validate_reports_every_violation_with_pointers(cli: Any, tmp_path: Path) -> None:
+    card = valid_v1_card()
+    del card["description"], card["version"]
+    card["capabilities"]["streaming"] = "yes"
+    card["defaultInputModes"] = []
+    card["skills"] = [{"id": "s1"}]
+    del card["supportedInterfaces"][0]["protocolVersion"]
+    r = cli("caps", "validate", write(tmp_path, "broken.json", card), "-o", "json")
+    assert r.exit_code == 6
+    found = pointers(r.json, "schema")
+    assert {"/description", "/version", "/capabilities/streaming", "/defaultInputModes", "/skills/0/name",
+            "/skills/0/description", "/skills/0/tags", "/supportedInterfaces/0/protocolVersion"} <= found
+    sections = {f["pointer"]: f["section"] for f in r.json["findings"] if f["kind"] == "schema"}
+    assert sections["/skills/0/name"] == "v1.0 §4.4.5 AgentSkill"
+    assert sections["/capabilities/streaming"] == "v1.0 §4.4.3 AgentCapabilities"
+    assert r.json["counts"]["schemaErrors"] == len(r.json["findings"]) - r.json["counts"]["checkErrors"] \
+        - r.json["counts"]["warnings"]
+
+
+def test_10_schema_enforces_at_most_one_oneof_member() -> None:
+    from jsonschema import Draft202012Validator
+
+    from a2actl.schemas import load_schema
+
+    schema = load_schema("1.0")
+    schema["$ref"] = "#/$defs/Part"
+    errors = list(Draft202012Validator(schema).iter_errors({"text": "a", "url": "https://x"}))
+    assert len(errors) == 1 and errors[0].validator == "not"
+    assert list(Draft202012Validator(schema).iter_errors({"text": "a"})) == []
+
+
+def test_validate_non_routable_urls_fail_the_checks(cli: Any, tmp_path: Path) -> None:
+    card = valid_v1_card("http://0.0.0.0:8080/a2a")
+    card["supportedInterfaces"].append({"url": "http://[::]:8080/rest", "protocolBinding": "HTTP+JSON",
+                                        "protocolVersion": "1.0"})
+    r = cli("caps", "validate", write(tmp_path, "unroutable.json", card), "-o", "json")
+    assert r.exit_code == 7
+    bad = [f for f in r.json["findings"] if f["check"] == "non-routable-url"]
+    assert {f["pointer"] for f in bad} == {"/supportedInterfaces/0/url", "/supportedInterfaces/1/url"}
+    assert all(f["severity"] == "error" for f in bad)
+
+
+def test_operational_checks_for_a_public_card() -> None:
+    from a2actl.caps.validate import validate_card
+
+    card = valid_v1_card("http://127.0.0.1:9999/a2a")
+    card["supportedInterfaces"].append({"url": "http://api.other.example/a2a", "protocolBinding": "HTTP+JSON",
+                                        "protocolVersion": "1.0"})
+    card["securitySchemes"] = {"bearer": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}
+    report = validate_card(card, "https://agent.example.com/.well-known/agent-card.json")
+    by_check: dict[str, list[Any]] = {}
+    for f in report.findings:
+        by_check.setdefault(f.check or "schema", []).append(f)
+    assert [f.pointer for f in by_check["non-routable-url"]] == ["/supportedInterfaces/0/url"]
+    assert {f.severity for f in by_check["origin-mismatch"]} == {"warning"}
+    assert {f.pointer for f in by_check["plaintext-with-security"] if f.severity == "error"} == \
+        {"/supportedInterfaces/1/url"}
+    assert report.exit_code() == 7
+    strict = validate_card(card, "https://agent.example.com/.well-known/agent-card.json", strict=True)
+    assert {f.severity for f in strict.findings if f.check == "origin-mismatch"} == {"error"}
+
+
+def test_validate_missing_protocol_version_on_03_card(cli: Any, tmp_path: Path) -> None:
+    card = {"name": "old", "description": "d", "version": "1", "url": "http://127.0.0.1:1/rpc",
+            "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
+            "skills": [{"id": "a", "name": "a", "description": "a", "tags": []}]}
+    r = cli("caps", "validate", write(tmp_path, "agent.json", card), "-o", "json")
+    assert r.exit_code == 7
+    assert [(f["check"], f["pointer"]) for f in r.json["findings"] if f["severity"] == "error"] == \
+        [("protocol-version", "/protocolVersion")]
+    card["protocolVersion"] = "banana"
+    r = cli("caps", "validate", write(tmp_path, "agent.json", card), "-o", "json")
+    assert r.exit_code == 7 and "banana" in r.json["findings"][0]["message"]
+
+
+def test_validate_live_finds_a_capability_the_agent_does_not_have(cli: Any, sandbox_lying: Any) -> None:
+    r = cli("caps", "validate", sandbox_lying.url, "--live", "-o", "json")
+    assert r.exit_code == 7
+    contradicted = [f for f in r.json["findings"] if f["check"] == "capability-contradicted"]
+    assert [(f["pointer"], f["severity"]) for f in contradicted] == [("/capabilities/pushNotifications", "error")]
+    assert "-32003" in contradicted[0]["message"]
+
+
+def test_validate_live_on_an_honest_agent_passes(cli: Any, sandbox: Any) -> None:
+    r = cli("caps", "validate", sandbox.url, "--live", "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert r.json["live"] is True
+    assert [f for f in r.json["findings"] if f["severity"] == "error"] == []
+
+
+def test_validate_live_finds_a_declared_version_the_endpoint_rejects(cli: Any, sandbox_strip: Any) -> None:
+    r = cli("caps", "validate", sandbox_strip.url, "--live", "-o", "json")
+    assert r.exit_code == 7
+    assert {f["check"] for f in r.json["findings"] if f["severity"] == "error"} == {"interface-contradicted"}
+
+
+def test_validate_table_output(cli: Any, tmp_path: Path) -> None:
+    r = cli("caps", "validate", write(tmp_path, "c.json", {"name": 1}))
+    assert r.exit_code == 6
+    assert "schema violations" in r.stdout and "/description" in r.stdout
+
+
+# ------------------------------------------------------------------------------------------ snapshot
+
+def test_snapshot_is_stable_and_leaves_out_volatile_fields(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    first = cli("caps", "snapshot", sandbox.url)
+    assert first.exit_code == 0
+    assert first.stdout == cli("caps", "snapshot", sandbox.url).stdout
+    snap = first.json
+    assert snap["a2actlSnapshot"] == 1
+    assert "version" not in snap and "signatures" not in snap
+    assert snap["protocolVersions"] == ["0.3", "1.0"]
+    assert snap["interfaces"]["JSONRPC@1.0"]["preferred"] is True
+    card = fetch_card(sandbox)
+    card["version"] = "9.9.9"
+    card["signatures"] = [{"protected": "x", "signature": "y"}]
+    again = cli("caps", "snapshot", write(tmp_path, "card.json", card)).json
+    assert again == snap
+
+
+def test_snapshot_is_the_same_for_a_03_and_a_10_card_of_one_agent(cli: Any, tmp_path: Path) -> None:
+    v1 = valid_v1_card()
+    v03 = {k: v for k, v in v1.items() if k != "supportedInterfaces"}
+    v03 |= {"url": "https://agent.example.com/a2a", "protocolVersion": "0.3.0", "preferredTransport": "JSONRPC"}
+    s1 = cli("caps", "snapshot", write(tmp_path, "v1.json", v1)).json
+    s03 = cli("caps", "snapshot", write(tmp_path, "v03.json", v03)).json
+    assert {k: v for k, v in s1.items() if k not in ("interfaces", "protocolVersions")} == \
+        {k: v for k, v in s03.items() if k not in ("interfaces", "protocolVersions")}
+    assert s1["interfaces"]["JSONRPC@1.0"]["url"] == s03["interfaces"]["JSONRPC@0.3"]["url"]
+
+
+# ------------------------------------------------------------------------------------------ diff
+
+def test_diff_against_own_snapshot_exits_0(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    snap = cli("caps", "snapshot", sandbox.url).stdout
+    (tmp_path / "expected.json").write_text(snap)
+    r = cli("caps", "diff", sandbox.url, "--expect", str(tmp_path / "expected.json"), "-o", "json")
+    assert r.exit_code == 0
+    assert r.json["changes"] == [] and r.json["expectation"] == "snapshot" and r.json["failed"] is False
+
+
+def test_diff_streaming_flip_is_breaking_and_named(cli: Any, sandbox_v1: Any, tmp_path: Path) -> None:
+    card = fetch_card(sandbox_v1)
+    flipped = copy.deepcopy(card)
+    flipped["capabilities"]["streaming"] = False
+    snap = write(tmp_path, "expected.json", cli("caps", "snapshot", sandbox_v1.url).json)
+    r = cli("caps", "diff", write(tmp_path, "flipped.json", flipped), "--expect", snap,
+            "--fail-on", "breaking", "-o", "json")
+    assert r.exit_code == 7
+    assert [(c["path"], c["before"], c["after"], c["class"]) for c in r.json["changes"]] == \
+        [("/capabilities/streaming", True, False, "breaking")]
+    table = cli("caps", "diff", write(tmp_path, "flipped.json", flipped), "--expect", snap)
+    assert table.exit_code == 7 and "/capabilities/streaming" in table.stdout
+
+
+def test_diff_blue_green_deployments(cli: Any, sandbox: Any, sandbox_v1: Any) -> None:
+    r = cli("caps", "diff", sandbox.url, sandbox_v1.url, "-o", "json")
+    assert r.exit_code == 7
+    changes = {(c["path"], c["op"]): c for c in r.json["changes"]}
+    assert changes[("/interfaces/JSONRPC@0.3", "removed")]["class"] == "breaking"
+    assert changes[("/protocolVersions", "removed")]["before"] == "0.3"
+    assert changes[("/interfaces/JSONRPC@1.0/url", "changed")]["class"] == "risky"
+    assert r.json["mode"] == "targets" and r.json["expectation"] is None
+    assert cli("caps", "diff", sandbox.url, sandbox_v1.url, "--fail-on", "none").exit_code == 0
+
+
+def test_diff_fail_on_levels(cli: Any, tmp_path: Path) -> None:
+    a = valid_v1_card()
+    b = copy.deepcopy(a)
+    b["description"] = "edited"
+    pa, pb = write(tmp_path, "a.json", a), write(tmp_path, "b.json", b)
+    assert cli("caps", "diff", pa, pb).exit_code == 0
+    assert cli("caps", "diff", pa, pb, "--fail-on", "risky").exit_code == 0
+    r = cli("caps", "diff", pa, pb, "--fail-on", "any", "-o", "json")
+    assert r.exit_code == 7 and r.json["counts"] == {"breaking": 0, "risky": 0, "cosmetic": 1}
+
+
+def test_diff_requirements_document(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    ok = {"a2actlRequirements": 1, "skills": ["echo"], "capabilities": {"streaming": True},
+          "protocolVersion": ">=1.0", "bindings": ["JSONRPC"],
+          "interfaces": [{"binding": "HTTP+JSON", "protocolVersion": "0.3"}], "defaultInputModes": ["text/plain"],
+          "security": "none", "maxRequiredExtensions": 0}
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "req.json", ok), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert r.json["expectation"] == "requirements"
+    unmet = {"a2actlRequirements": 1, "skills": ["summarize"], "capabilities": {"pushNotifications": True},
+             "protocolVersion": ">=2.0", "bindings": ["GRPC"]}
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "req.json", unmet), "-o", "json")
+    assert r.exit_code == 7
+    assert sorted(c["path"] for c in r.json["changes"]) == \
+        ["/bindings", "/capabilities/pushNotifications", "/protocolVersions", "/skills/summarize"]
+    assert {c["class"] for c in r.json["changes"]} == {"breaking"}
+
+
+def test_diff_json_schema_expectation(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+              "properties": {"capabilities": {"properties": {"pushNotifications": {"const": True},
+                                                             "streaming": {"const": True}}}},
+              "required": ["skills"]}
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", schema), "-o", "json")
+    assert r.exit_code == 7
+    assert r.json["expectation"] == "jsonSchema"
+    assert [c["path"] for c in r.json["changes"]] == ["/capabilities/pushNotifications"]
+
+
+@pytest.mark.parametrize("doc, needle", [
+    ({"hello": "world"}, "neither a snapshot"),
+    ({"a2actlRequirements": 1, "skils": ["x"]}, "unknown key"),
+    ({"a2actlRequirements": 1, "protocolVersion": "latest"}, "not a version requirement"),
+    ({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 12}, "JSON Schema is invalid"),
+])
+def test_diff_bad_expectation_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path, doc: Any, needle: str) -> None:
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "bad.json", doc), "-o", "json")
+    assert r.exit_code == 2
+    assert needle in r.json["error"]["message"]
+    assert "Traceback" not in r.stderr
+
+
+def test_diff_needs_exactly_one_comparison(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    assert cli("caps", "diff", sandbox.url).exit_code == 2
+    snap = write(tmp_path, "s.json", {"a2actlSnapshot": 1})
+    assert cli("caps", "diff", sandbox.url, sandbox.url, "--expect", snap).exit_code == 2
+    notjson = tmp_path / "x.json"
+    notjson.write_text("{nope")
+    r = cli("caps", "diff", sandbox.url, "--expect", str(notjson))
+    assert r.exit_code == 2 and "not JSON" in r.stderr
+
+
+def test_classification_rules() -> None:
+    from a2actl.caps.diff import diff_snapshots
+    from a2actl.caps.snapshot import snapshot
+
+    before = valid_v1_card()
+    before["capabilities"]["extensions"] = [{"uri": "https://ext/a", "required": False}]
+    after = copy.deepcopy(before)
+    after["skills"] = [{"id": "translate", "name": "T", "description": "d", "tags": []}]
+    after["defaultOutputModes"] = ["application/json"]
+    after["supportedInterfaces"][0]["url"] = "https://agent.example.com/a2a/v2"
+    after["capabilities"]["extensions"][0]["required"] = True
+    after["securitySchemes"] = {"bearer": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}
+    after["securityRequirements"] = [{"schemes": {"bearer": {"list": []}}}]
+    got = {(c.path, c.op): c.klass for c in diff_snapshots(snapshot(before), snapshot(after))}
+    assert got[("/skills/summarize", "removed")] == "breaking"
+    assert got[("/skills/translate", "added")] == "cosmetic"
+    assert got[("/defaultOutputModes", "removed")] == "breaking"
+    assert got[("/defaultOutputModes", "added")] == "cosmetic"
+    assert got[("/interfaces/JSONRPC@1.0/url", "changed")] == "risky"
+    assert got[("/extensions/https:~1~1ext~1a/required", "changed")] == "risky"
+    assert got[("/securityRequirements", "added")] == "breaking"
+    # Tightening an existing requirement (a scope added) removes the old alternative: breaking.
+    tighter = copy.deepcopy(after)
+    tighter["securityRequirements"] = [{"schemes": {"bearer": {"list": ["admin"]}}}]
+    got = {(c.path, c.op): c.klass for c in diff_snapshots(snapshot(after), snapshot(tighter))}
+    assert got[("/securityRequirements", "removed")] == "breaking"
+
+
+# ------------------------------------------------------------------------------------------ fingerprint
+
+def test_fingerprint_tells_10_only_from_03_compat(cli: Any, sandbox: Any, sandbox_v1: Any) -> None:
+    v1 = cli("caps", "fingerprint", sandbox_v1.url, "-o", "json")
+    compat = cli("caps", "fingerprint", sandbox.url, "-o", "json")
+    assert (v1.exit_code, compat.exit_code) == (0, 0)
+    assert (v1.json["verdict"], v1.json["speaks"]) == ("1.0-only", ["1.0"])
+    assert (compat.json["verdict"], compat.json["speaks"]) == ("0.3-compat", ["1.0", "0.3"])
+    for ep in v1.json["endpoints"]:
+        assert ep["probes"]["0.3"]["verdict"] == "rejects"
+        assert ep["versionHeader"] == {"honoured": True, "missingHeaderReadAs": "0.3"}
+    assert v1.json["bindingsAgree"] is True
+    assert [m for m in v1.json["mismatches"] if m["severity"] != "info"] == []
+
+
+def test_fingerprint_explains_a_stripped_version_header(cli: Any, sandbox_strip: Any) -> None:
+    r = cli("caps", "fingerprint", sandbox_strip.url, "-o", "json")
+    assert r.exit_code == 7
+    errors = [m for m in r.json["mismatches"] if m["severity"] == "error"]
+    assert len(errors) == 2  # JSON-RPC and HTTP+JSON
+    assert all("--a2a-version 0.3" in m["suggestion"] for m in errors)
+    assert r.json["verdict"] == "0.3-only"
+    table = cli("caps", "fingerprint", sandbox_strip.url)
+    assert table.exit_code == 7 and "try: --a2a-version 0.3" in table.stdout
+
+
+def test_fingerprint_notes_undeclared_versions(cli: Any, sandbox_v03: Any) -> None:
+    r = cli("caps", "fingerprint", sandbox_v03.url, "-o", "json")
+    assert r.exit_code == 0
+    assert r.json["declared"] == ["0.3"] and r.json["speaks"] == ["1.0", "0.3"]
+    assert {m["severity"] for m in r.json["mismatches"]} == {"info"}
+    assert all("--a2a-version 1.0" in m["suggestion"] for m in r.json["mismatches"])
+
+
+def test_fingerprint_card_that_varies_by_version(cli: Any, sandbox_vary: Any, sandbox: Any) -> None:
+    r = cli("caps", "fingerprint", sandbox_vary.url, "-o", "json")
+    assert r.exit_code == 0
+    cv = r.json["cardVariants"]
+    assert cv["varies"] is True and cv["varyNamesVersion"] is True
+    assert cv["byHeader"]["1.0"]["sha256"] != cv["byHeader"]["none"]["sha256"]
+    assert cli("caps", "fingerprint", sandbox.url, "-o", "json").json["cardVariants"]["varies"] is False
+
+
+def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
+    for sub in ("validate", "snapshot", "fingerprint"):
+        assert cli("caps", sub, refused_url).exit_code == 3
