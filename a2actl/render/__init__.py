@@ -180,6 +180,8 @@ class Renderer:
     @staticmethod
     def _change_text(c: dict[str, Any]) -> str:
         def short(v: Any) -> str:
+            if isinstance(v, dict) and isinstance(v.get("url"), str):
+                return v["url"]  # a whole interface: its url says which one
             return json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v
         if c["op"] == "added":
             return f"+ {short(c['after'])}"
