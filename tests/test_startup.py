@@ -8,10 +8,10 @@ import sys
 import pytest
 
 HEAVY = ("httpx", "httpx_sse", "websockets", "jsonschema", "a2a", "uvicorn", "a2actl.transport",
-         "a2actl.probe", "a2actl.protocol", "a2actl.discovery", "a2actl.sandbox")
+         "a2actl.probe", "a2actl.protocol", "a2actl.discovery", "a2actl.sandbox", "a2actl.caps")
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["handshake", "probe", "--help"]])
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["handshake", "probe", "--help"], ["caps", "diff", "--help"]])
 def test_no_heavy_imports(args):
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "a2actl", *args],
                           capture_output=True, text=True, timeout=30)

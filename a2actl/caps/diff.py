@@ -127,18 +127,36 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
         return out(RISKY, "snapshot format version differs; regenerate the snapshot")
     if top in ("name", "description", "provider", "documentationUrl", "iconUrl"):
         return out(COSMETIC, f"{top} edited")
+
+    def membership(removed: str, added: str) -> Change | None:
+        """Losing a member breaks the clients that use it; gaining one is additive."""
+        if ch.op == "removed":
+            return out(BREAKING, removed)
+        if ch.op == "added":
+            return out(COSMETIC, added + " (additive)")
+        return None
+
+    verdict: Change | None = None
     if top in ("protocolVersions", "bindings"):
         what = "protocol version" if top == "protocolVersions" else "binding"
-        if ch.op == "removed":
-            return out(BREAKING, f"{what} {ch.before} dropped: clients that speak only it cannot call the agent")
-        if ch.op == "added":
-            return out(COSMETIC, f"{what} {ch.after} added (additive)")
+        verdict = membership(f"{what} {ch.before} dropped: clients that speak only it cannot call the agent",
+                             f"{what} {ch.after} added")
+    elif top in ("interfaces", "skills") and len(segs) == 2:
+        what = "interface" if top == "interfaces" else "skill"
+        verdict = membership(f"{what} {segs[1]!r} removed: clients using it fail", f"new {what} {segs[1]!r}")
+    elif top in ("defaultInputModes", "defaultOutputModes"):
+        verdict = membership(f"{top} no longer includes {ch.before}: requests or answers in it are rejected",
+                             f"{top} gained {ch.after}")
+    elif top == "skills" and len(segs) == 3 and segs[2] in ("inputModes", "outputModes"):
+        mode = segs[2][:-5]
+        verdict = membership(f"skill {segs[1]!r} no longer supports {mode} mode {ch.before}",
+                             f"skill {segs[1]!r} gained {mode} mode {ch.after}")
+    elif top == "securitySchemes" and len(segs) == 2:
+        verdict = membership(f"security scheme {segs[1]!r} removed: clients using it cannot authenticate",
+                             f"security scheme {segs[1]!r} added")
+    if verdict is not None:
+        return verdict
     if top == "interfaces":
-        if len(segs) == 2:
-            if ch.op == "removed":
-                return out(BREAKING, f"interface {segs[1]} dropped: clients using it fail")
-            if ch.op == "added":
-                return out(COSMETIC, f"interface {segs[1]} added (additive)")
         if len(segs) == 3 and segs[2] == "url":
             return out(RISKY, f"interface {segs[1]} moved to another url: pinned clients and firewalls may break")
         if len(segs) == 3 and segs[2] == "tenant":
@@ -154,33 +172,15 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
                           else "(no extended card)"))
         if ch.after is True:
             return out(COSMETIC, f"capabilities.{segs[1]} turned on (additive)")
-    if top in ("defaultInputModes", "defaultOutputModes"):
-        if ch.op == "removed":
-            return out(BREAKING, f"{top} no longer includes {ch.before}: requests or answers in it are rejected")
-        return out(COSMETIC, f"{top} gained {ch.after} (additive)")
-    if top == "skills":
-        if len(segs) == 2:
-            if ch.op == "removed":
-                return out(BREAKING, f"skill {segs[1]!r} removed: clients calling it fail")
-            if ch.op == "added":
-                return out(COSMETIC, f"new skill {segs[1]!r} (additive)")
-        if len(segs) >= 3:
-            field = segs[2]
-            if field in ("inputModes", "outputModes"):
-                if ch.op == "removed":
-                    return out(BREAKING, f"skill {segs[1]!r} no longer supports {field[:-5]} mode {ch.before}")
-                return out(COSMETIC, f"skill {segs[1]!r} gained {field[:-5]} mode {ch.after} (additive)")
-            if field == "securityRequirements":
-                return out(*_security_class(ch, segs[:3], before_doc, after_doc))
-            if field in ("name", "description", "tags", "examples"):
-                return out(COSMETIC, f"skill {segs[1]!r} {field} edited")
+    if top == "skills" and len(segs) >= 3:
+        field = segs[2]
+        if field == "securityRequirements":
+            return out(*_security_class(ch, segs[:3], before_doc, after_doc))
+        if field in ("name", "description", "tags", "examples"):
+            return out(COSMETIC, f"skill {segs[1]!r} {field} edited")
     if top == "securityRequirements":
         return out(*_security_class(ch, segs[:1], before_doc, after_doc))
     if top == "securitySchemes":
-        if len(segs) == 2 and ch.op == "removed":
-            return out(BREAKING, f"security scheme {segs[1]!r} removed: clients using it cannot authenticate")
-        if len(segs) == 2 and ch.op == "added":
-            return out(COSMETIC, f"security scheme {segs[1]!r} added")
         if len(segs) >= 3 and segs[2] == "description":
             return out(COSMETIC, f"security scheme {segs[1]!r} description edited")
         return out(RISKY, f"security scheme {segs[1] if len(segs) > 1 else ''!r} settings changed "

@@ -49,10 +49,7 @@ def validate(
 
     run = invocation(ctx)
     doc, code = run.run(validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live))
-    if run.output == "table":
-        run.renderer.caps_validate(doc)
-    else:
-        run.renderer.data(doc)
+    run.show(doc, "caps_validate")
     raise typer.Exit(code)
 
 
@@ -107,10 +104,7 @@ def diff(
     run = invocation(ctx)
     doc, code = run.run(diff_job(target, other, expect, run.settings, run.sink, card_path=card_path,
                                  fail_on=fail_on.value))
-    if run.output == "table":
-        run.renderer.caps_diff(doc)
-    else:
-        run.renderer.data(doc)
+    run.show(doc, "caps_diff")
     raise typer.Exit(code)
 
 
@@ -137,8 +131,5 @@ def fingerprint(
 
     run = invocation(ctx)
     doc, code = run.run(fingerprint_job(target, run.settings, run.sink, card_path))
-    if run.output == "table":
-        run.renderer.caps_fingerprint(doc)
-    else:
-        run.renderer.data(doc)
+    run.show(doc, "caps_fingerprint")
     raise typer.Exit(code)

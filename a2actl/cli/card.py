@@ -33,7 +33,4 @@ def get(
 
     run = invocation(ctx)
     doc = run.run(get_card(target, run.settings, card_path, run.sink))
-    if run.output == "table":
-        run.renderer.card(doc)
-    else:
-        run.renderer.data(doc)
+    run.show(doc, "card")

@@ -43,6 +43,14 @@ class Invocation:
 
         return VerboseSink(self.renderer, self.verbose) if self.verbose else NullSink()
 
+    def show(self, doc: Any, table_view: str) -> None:
+        """Render ``doc``: with ``table`` through the ``Renderer`` method named ``table_view``,
+        otherwise as JSON / JSONL."""
+        if self.output == "table":
+            getattr(self.renderer, table_view)(doc)
+        else:
+            self.renderer.data(doc)
+
     def run(self, coro: Any) -> Any:
         """Run a core coroutine under ``--max-time``; ``asyncio.TimeoutError`` → exit 5."""
         import asyncio
