@@ -25,3 +25,29 @@ def format_seconds(seconds: float | None) -> str:
     if seconds < 1.0:
         return f"{seconds * 1e3:.1f}ms"
     return f"{seconds:.2f}s"
+
+
+_SIZE_UNITS = {"": 1, "b": 1, "k": 1000, "kb": 1000, "kib": 1024, "m": 1000**2, "mb": 1000**2, "mib": 1024**2,
+               "g": 1000**3, "gb": 1000**3, "gib": 1024**3}
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d*)?)\s*([a-zA-Z]*)\s*$")
+
+
+def parse_size(text: str) -> int:
+    """``"4MiB"``, ``"512KiB"``, ``"1MB"``, ``"1000"`` → bytes (IEC units are powers of 1024, SI of
+    1000). Raises ``ValueError``."""
+    m = _SIZE_RE.match(text)
+    unit = m.group(2).lower() if m else ""
+    if not m or unit not in _SIZE_UNITS:
+        raise ValueError(f"not a size: {text!r} (examples: 4MiB, 512KiB, 1MB, 1000)")
+    return int(float(m.group(1)) * _SIZE_UNITS[unit])
+
+
+def format_bytes(n: int | None) -> str:
+    """Human form: ``512 B``, ``4.0 KiB``, ``5.00 MiB``; ``-`` for ``None``."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024**2:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024**2:.2f} MiB"

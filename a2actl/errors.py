@@ -73,6 +73,13 @@ class ProtocolViolation(A2ACtlError):
     code = "protocol"
 
 
+class StreamCut(ProtocolViolation):
+    """The connection ended (reset, incomplete chunked body, read timeout) before the stream did.
+    ``stream tail`` resubscribes after one; elsewhere it is a protocol violation (exit 6)."""
+
+    code = "stream_cut"
+
+
 class A2AError(A2ACtlError):
     """The agent answered with a JSON-RPC or A2A error (``a2a_code`` holds the JSON-RPC code)."""
 

@@ -22,6 +22,7 @@ from a2actl.cli import card as card_cmd
 from a2actl.cli import demo as demo_cmd
 from a2actl.cli import handshake as handshake_cmd
 from a2actl.cli import sandbox as sandbox_cmd
+from a2actl.cli import stream as stream_cmd
 from a2actl.cli.context import Invocation, invocation
 from a2actl.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
 from a2actl.errors import A2ACtlError, UsageError
@@ -160,6 +161,7 @@ app.add_typer(card_cmd.app, name="card")
 app.add_typer(caps_cmd.app, name="caps")
 app.add_typer(handshake_cmd.app, name="handshake")
 app.add_typer(sandbox_cmd.app, name="sandbox")
+app.add_typer(stream_cmd.app, name="stream")
 app.command("demo")(demo_cmd.demo)
 
 

@@ -51,14 +51,15 @@ class Invocation:
         else:
             self.renderer.data(doc)
 
-    def run(self, coro: Any) -> Any:
-        """Run a core coroutine under ``--max-time``; ``asyncio.TimeoutError`` → exit 5."""
+    def run(self, coro: Any, *, bounded: bool = True) -> Any:
+        """Run a core coroutine under ``--max-time`` (``asyncio.TimeoutError`` → exit 5). Commands that
+        end gracefully at ``--max-time`` themselves (``stream tail``) pass ``bounded=False``."""
         import asyncio
 
         from a2actl.errors import TimeoutError_
 
         async def bounded() -> Any:
-            if self.settings.max_time is None:
+            if self.settings.max_time is None or not bounded:
                 return await coro
             try:
                 return await asyncio.wait_for(coro, self.settings.max_time)

@@ -43,6 +43,11 @@ def serve(
     require_token_env: Annotated[str | None, typer.Option("--require-token-env", metavar="NAME", help="Require 'Authorization: Bearer <value of env NAME>' on RPCs.")] = None,
     strip_version_header: Annotated[bool, typer.Option("--strip-version-header", help="Drop A2A-Version before the agent sees it (a misbehaving proxy).")] = False,
     claim: Annotated[list[str] | None, typer.Option("--claim-capability", metavar="NAME", help="Claim a capability on the card that the agent does not implement: streaming, pushNotifications, extendedAgentCard (repeatable).")] = None,
+    sse_heartbeat: Annotated[str | None, typer.Option("--sse-heartbeat", metavar="DURATION", help="Send ': ping' SSE comments at this interval (the SDK's own come every 15s).")] = None,
+    drop_after: Annotated[int | None, typer.Option("--drop-after", metavar="N", min=0, help="Cut every send stream abruptly after N events (resubscribes are not cut).")] = None,
+    stall: Annotated[str, typer.Option("--stall", metavar="DURATION", help="Pause streams (events and pings) this long after --stall-after events.")] = "0",
+    stall_after: Annotated[int, typer.Option("--stall-after", metavar="N", min=0, help="Events before the --stall pause.")] = 1,
+    ws_ping_interval: Annotated[str, typer.Option("--ws-ping-interval", metavar="DURATION", help="Ping interval of the WebSocket channel (/a2a/ws).")] = "5s",
     vary_card: Annotated[bool, typer.Option("--vary-card", help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).")] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
@@ -57,6 +62,8 @@ def serve(
       a2actl sandbox serve --v1-only --fail-rate 0.1
 
       a2actl sandbox serve --claim-capability pushNotifications   # a card that lies (caps validate --live)
+
+      a2actl sandbox serve --sse-heartbeat 1s --stall 12s --drop-after 3   # stream faults for stream tail
     """
     import os
 
@@ -74,7 +81,10 @@ def serve(
             raise UsageError(f"--require-token-env {require_token_env}: that environment variable is empty")
     try:
         delays = {k: parse_duration(v) for k, v in (("handshake_delay", handshake_delay), ("rpc_delay", rpc_delay),
-                                                    ("stream_interval", stream_interval))}
+                                                    ("stream_interval", stream_interval), ("stall", stall),
+                                                    ("ws_ping_interval", ws_ping_interval))}
+        if sse_heartbeat:
+            delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     known_caps = ("streaming", "pushNotifications", "extendedAgentCard")
@@ -84,7 +94,8 @@ def serve(
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
     opts = sandbox_options(host=host, port=port, versions=versions, card_style="0.2" if legacy_card else "current",
                            fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
-                           claim_capabilities=tuple(claim or ()), vary_card=vary_card, **delays)
+                           claim_capabilities=tuple(claim or ()), vary_card=vary_card, drop_after=drop_after,
+                           stall_after=stall_after, **delays)
     from a2actl.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:

@@ -229,6 +229,60 @@ class Renderer:
         for note in doc.get("notes", []):
             self.warn(note)
 
+    # -- stream tail ---------------------------------------------------------------------------------
+    def tail_record(self, rec: dict[str, Any]) -> None:
+        """One line per ``stream tail`` record; the summary as a table."""
+        from a2actl.durations import format_bytes
+
+        kind = rec["type"]
+        if kind == "summary":
+            self._tail_summary(rec)
+            return
+        clock = str(rec.get("wall", ""))[11:23]
+        if kind == "event":
+            line = Text(f"{clock}  {'+' + format_seconds(rec['delta']):>9}  {safe(rec['kind']):<16}"
+                        f"{safe(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}")
+            if rec["oversize"]:
+                line.append("  OVER --max-event-bytes", style="bold red")
+            for v in rec["violations"]:
+                line.append(f"  ! {v['rule']}: {safe(v['message'])}", style="bold red")
+        elif kind == "heartbeat":
+            rtt = f" rtt {format_seconds(rec['rtt'])}" if rec.get("rtt") is not None else ""
+            line = Text(f"{clock}  {'+' + format_seconds(rec['delta']):>9}  heartbeat ({rec['source']}){rtt}", style="dim")
+        elif kind == "gap":
+            line = Text(f"{clock}  silence of {format_seconds(rec['seconds'])}, over --heartbeat "
+                        f"{format_seconds(rec['expected'])}", style="bold yellow")
+        elif kind == "cut":
+            line = Text(f"{clock}  CUT (attempt {rec['attempt']}): {safe(rec['reason'])}", style="bold red")
+        else:  # reconnect
+            line = Text(f"{clock}  reconnected via {rec['via']} after {format_seconds(rec['outage'])}", style="cyan")
+            for m in rec["missed"]:
+                line.append(f"; missed: {safe(m)}", style="bold yellow")
+        self.out.print(line)
+
+    def _tail_summary(self, s: dict[str, Any]) -> None:
+        from a2actl.durations import format_bytes
+
+        t = Table(title="Summary", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+        t.add_column(style="bold")
+        t.add_column()
+        gaps = s["gaps"]
+        rows = [("outcome", f"{s['outcome']} (exit {s['exitCode']})"), ("final state", s["finalState"] or "-"),
+                ("events", f"{s['events']} ({format_bytes(s['bytes'])}, largest {format_bytes(s['maxEventBytes'])})"),
+                ("duration", format_seconds(s["duration"])), ("first event", format_seconds(s["firstEvent"])),
+                ("gaps", f"p50 {format_seconds(gaps['p50'])}, p99 {format_seconds(gaps['p99'])}, "
+                         f"max {format_seconds(gaps['max'])}"),
+                ("heartbeats", str(s["heartbeats"]) + (f" (rtt p50 {format_seconds(s['rtt']['p50'])})"
+                                                       if s.get("rtt") else "")),
+                ("silences over --heartbeat", ", ".join(format_seconds(g["seconds"]) for g in s["stalls"]) or "none"),
+                ("oversized events", str(len(s["oversize"]))),
+                ("cuts / reconnects", f"{len(s['cuts'])} / {len(s['reconnects'])}"),
+                ("missed", "; ".join(s["missed"]) or "nothing"),
+                ("violations", "; ".join(f"{v['rule']}: {v['message']}" for v in s["violations"]) or "none")]
+        for k, v in rows:
+            t.add_row(k, Text(safe(v)))
+        self.out.print(t)
+
     # -- probe -----------------------------------------------------------------------------------
     def probe(self, report: dict[str, Any]) -> None:
         """Human view of ``handshake probe``: a waterfall for one sample, percentiles and a histogram

@@ -1,7 +1,8 @@
 """The sandbox's agent logic: an echo skill that streams status and artifact events.
 
 Commands in the message text: ``/fail`` ends ``failed``, ``/input`` ends ``input-required``,
-``/msg TEXT`` answers with a bare Message, ``/slow N`` waits N seconds between events.
+``/msg TEXT`` answers with a bare Message, ``/slow N`` waits N seconds between events,
+``/stream N BYTES`` streams N artifact chunks of BYTES bytes each (events over 4 MiB included).
 """
 
 from __future__ import annotations
@@ -47,6 +48,14 @@ class EchoExecutor(AgentExecutor):
         if text.startswith("/input"):
             await updater.requires_input(updater.new_agent_message([pb.Part(text="more input, please")]))
             return
+        if text.startswith("/stream"):
+            count, size = _stream_args(text)
+            for i in range(count):
+                await updater.add_artifact([pb.Part(text=_filler(i, size))], artifact_id="stream-artifact",
+                                           name="stream", append=i > 0, last_chunk=i == count - 1)
+                await asyncio.sleep(interval)
+            await updater.complete()
+            return
         await updater.add_artifact([pb.Part(text="echo: ")], artifact_id="echo-artifact", name="echo")
         await asyncio.sleep(interval)
         await updater.add_artifact([pb.Part(text=text)], artifact_id="echo-artifact", name="echo",
@@ -57,3 +66,23 @@ class EchoExecutor(AgentExecutor):
         task = context.current_task
         if task is not None:
             await TaskUpdater(event_queue, task.id, task.context_id).cancel()
+
+
+#: Upper bound for ``/stream``: 1,000,000 chunks and 128 MiB per chunk.
+_MAX_CHUNKS, _MAX_CHUNK_BYTES = 1_000_000, 128 * 1024 * 1024
+
+
+def _stream_args(text: str) -> tuple[int, int]:
+    """``/stream N BYTES`` → ``(N, BYTES)``; defaults 10 chunks of 64 bytes, clamped to the bounds."""
+    parts = text.split()
+    try:
+        count = int(parts[1]) if len(parts) > 1 else 10
+        size = int(parts[2]) if len(parts) > 2 else 64
+    except ValueError:
+        count, size = 10, 64
+    return max(1, min(count, _MAX_CHUNKS)), max(1, min(size, _MAX_CHUNK_BYTES))
+
+
+def _filler(index: int, size: int) -> str:
+    head = f"chunk {index}:"
+    return (head + "x" * size)[:size]

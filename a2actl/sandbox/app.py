@@ -77,6 +77,103 @@ def legacy_card_json(opts: SandboxOptions, base_url: str) -> dict[str, Any]:
     }
 
 
+class SandboxDrop(Exception):
+    """Raised inside the app to cut a stream abruptly (``drop_after``); filtered from uvicorn's log."""
+
+
+class _DropFilter:
+    """A logging filter that hides the deliberate ``SandboxDrop`` tracebacks."""
+
+    def filter(self, record: Any) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, SandboxDrop)
+
+
+def install_drop_filter() -> None:
+    import logging
+
+    logger = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, _DropFilter) for f in logger.filters):
+        logger.addFilter(_DropFilter())
+
+
+async def _is_send_stream(scope: dict[str, Any], receive: Any) -> tuple[bool, Any]:
+    """Whether the request opens a *send* stream (SendStreamingMessage / message/stream / REST
+    ``message:stream``); returns a ``receive`` that replays the body it had to read."""
+    if scope.get("path", "").endswith("message:stream"):
+        return True, receive
+    if scope.get("method") != "POST":
+        return False, receive
+    chunks = []
+    more = True
+    while more:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        more = message.get("more_body", False)
+    body = b"".join(chunks)
+    replayed = False
+
+    async def replay() -> dict[str, Any]:
+        nonlocal replayed
+        if not replayed:
+            replayed = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+    return (b'"SendStreamingMessage"' in body or b'"message/stream"' in body), replay
+
+
+class _StreamKnobs:
+    """Wraps ``send`` for one SSE response: extra ``: ping`` comments, a stall, an abrupt drop."""
+
+    def __init__(self, send: Any, opts: SandboxOptions, may_drop: bool) -> None:
+        self._send = send
+        self.opts = opts
+        self.may_drop = may_drop
+        self.lock = asyncio.Lock()
+        self.sse = False
+        self.frames = 0
+        self.paused = False
+        self.done = False
+        self.pinger: asyncio.Task[None] | None = None
+
+    async def _ping(self, interval: float) -> None:
+        while not self.done:
+            await asyncio.sleep(interval)
+            if self.paused or self.done:
+                continue
+            async with self.lock:
+                if not self.done:
+                    await self._send({"type": "http.response.body", "body": b": ping - sandbox\r\n\r\n",
+                                      "more_body": True})
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            ctype = dict(message.get("headers", [])).get(b"content-type", b"")
+            self.sse = b"text/event-stream" in ctype
+            await self._send(message)
+            if self.sse and self.opts.sse_heartbeat:
+                self.pinger = asyncio.create_task(self._ping(self.opts.sse_heartbeat))
+            return
+        if self.sse and message["type"] == "http.response.body" and b"data:" in message.get("body", b""):
+            self.frames += 1
+            if self.opts.stall and self.frames == self.opts.stall_after + 1:
+                self.paused = True
+                await asyncio.sleep(self.opts.stall)
+                self.paused = False
+            if self.may_drop and self.opts.drop_after is not None and self.frames > self.opts.drop_after:
+                self.close()
+                raise SandboxDrop(f"stream cut after {self.opts.drop_after} events (--drop-after)")
+        if message["type"] == "http.response.body" and not message.get("more_body", False):
+            self.close()
+        async with self.lock:
+            await self._send(message)
+
+    def close(self) -> None:
+        self.done = True
+        if self.pinger is not None:
+            self.pinger.cancel()
+
+
 class FaultMiddleware:
     """ASGI middleware for the fault knobs: card delay, RPC delay, random 503s, bearer check and
     stripping ``A2A-Version``. Streaming-safe (pure ASGI, never buffers the response)."""
@@ -108,6 +205,16 @@ class FaultMiddleware:
             if opts.strip_version_header:
                 scope = dict(scope)
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"a2a-version"]
+            if opts.sse_heartbeat or opts.drop_after is not None or opts.stall:
+                may_drop = False
+                if opts.drop_after is not None:
+                    may_drop, receive = await _is_send_stream(scope, receive)
+                knobs = _StreamKnobs(send, opts, may_drop)
+                try:
+                    await self.app(scope, receive, knobs.send)
+                finally:
+                    knobs.close()
+                return
         await self.app(scope, receive, send)
 
 
@@ -179,4 +286,6 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
     routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
+    if opts.drop_after is not None:
+        install_drop_filter()
     return FaultMiddleware(Starlette(routes=routes), opts)

@@ -24,6 +24,12 @@ class SandboxOptions:
     although the agent does not implement them (a card that lies, for ``caps validate --live``).
     ``vary_card`` serves the card the way the JS SDK does: a pure 1.0 card for ``A2A-Version: 1.0``,
     the hybrid card otherwise, with ``Vary: A2A-Version``.
+
+    Stream knobs (seconds / counts), applied to SSE responses by the fault middleware:
+    ``sse_heartbeat`` sends ``: ping`` comments at that interval (the SDK's own are every 15 s);
+    ``drop_after`` cuts a *send* stream (not a resubscribe) abruptly after that many events;
+    ``stall`` pauses everything (events and pings) for that long after ``stall_after`` events.
+    ``ws_ping_interval`` is the WebSocket channel's ping interval.
     """
 
     host: str = "127.0.0.1"
@@ -38,5 +44,10 @@ class SandboxOptions:
     strip_version_header: bool = False
     claim_capabilities: tuple[str, ...] = ()
     vary_card: bool = False
+    sse_heartbeat: float | None = None
+    drop_after: int | None = None
+    stall: float = 0.0
+    stall_after: int = 1
+    ws_ping_interval: float | None = 5.0
     name: str = "a2actl sandbox agent"
     seed: int | None = None

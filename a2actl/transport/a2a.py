@@ -16,7 +16,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from a2actl.errors import HTTPStatusError, ProtocolViolation
+from a2actl.errors import A2ACtlError, HTTPStatusError, ProtocolViolation, StreamCut
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.jsonrpc import (
@@ -28,7 +28,7 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
-from a2actl.transport.http import HttpResult, HttpTransport
+from a2actl.transport.http import HttpResult, HttpTransport, map_httpx_error
 
 
 def _http_error(res: HttpResult) -> HTTPStatusError:
@@ -58,6 +58,14 @@ class RpcOutcome:
     def to_json(self) -> dict[str, Any]:
         return {"operation": self.operation, "method": self.method, "httpStatus": self.http.status,
                 "ok": self.ok, "error": self.error.to_json() if self.error else None}
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """An SSE comment line (``: ping``) seen at ``at`` seconds since the request started."""
+
+    at: float
+    text: str
 
 
 @dataclass(frozen=True)
@@ -143,14 +151,17 @@ class A2AClient:
                               decode_rest_error(res.status, parsed, operation=operation, family=self.family), res)
         return RpcOutcome(operation, method, res.json(), None, res)
 
-    async def stream(self, operation: str, params: dict[str, Any]) -> AsyncIterator[TimedEvent | RpcOutcome]:
+    async def stream(self, operation: str, params: dict[str, Any], *,
+                     heartbeats: bool = False) -> AsyncIterator[TimedEvent | RpcOutcome | Heartbeat]:
         """Run a streaming operation (``SendStreamingMessage``, ``SubscribeToTask``) and yield each event
         as a ``TimedEvent``; an error answer (JSON body or an SSE error frame) is yielded as an
-        ``RpcOutcome`` and ends the iteration.
+        ``RpcOutcome`` and ends the iteration. With ``heartbeats``, SSE comment lines are yielded as
+        ``Heartbeat`` too.
 
-        Raises ``ProtocolViolation`` for malformed SSE, a non-JSON ``data:`` field or a wrong envelope.
+        Raises ``ProtocolViolation`` for a non-JSON ``data:`` field or a wrong envelope; a connection
+        cut mid-stream raises the transport's error (``UnreachableError``/``ProtocolViolation``).
         """
-        from httpx_sse import EventSource, SSEError
+        from a2actl.transport.sse import iter_sse
 
         rid = str(uuid.uuid4())
         if self.binding == BINDING_HTTP_JSON:
@@ -173,13 +184,17 @@ class A2AClient:
                 yield self._decode_unary_error(operation, method, res, rid)
                 return
             try:
-                async for sse in EventSource(response).aiter_sse():
-                    at = time.perf_counter() - clock.t0
-                    self.transport.sink.on_body("<", self.transport.redact_body(sse.data.encode()))
+                async for item in iter_sse(response):
+                    at = item.at - clock.t0
+                    if item.kind == "comment":
+                        if heartbeats:
+                            yield Heartbeat(at, item.data)
+                        continue
+                    self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
                     try:
-                        obj = json.loads(sse.data)
+                        obj = json.loads(item.data)
                     except ValueError as exc:
-                        raise ProtocolViolation(f"SSE data from {url} is not JSON: {sse.data[:80]!r}") from exc
+                        raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
                     if self.binding == BINDING_HTTP_JSON:
                         result = obj
                     else:
@@ -189,13 +204,18 @@ class A2AClient:
                             raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
                         if error is not None:
                             res = HttpResult(response.status_code, response.reason_phrase, response.headers,
-                                             sse.data.encode(), url, clock.timing, clock.traceparent)
+                                             item.data.encode(), url, clock.timing, clock.traceparent)
                             yield RpcOutcome(operation, method, None,
                                              decode_jsonrpc_error(error, method=method, family=self.family), res)
                             return
-                    yield TimedEvent(at, len(sse.data.encode()), classify_event(result))
-            except SSEError as exc:
-                raise ProtocolViolation(f"malformed SSE from {url}: {exc}") from exc
+                    yield TimedEvent(at, item.size, classify_event(result))
+            except A2ACtlError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a cut mid-stream, mapped to the a2actl tree
+                mapped = map_httpx_error(exc, url, self.transport.settings)
+                raise StreamCut(f"the stream from {url} was cut: {mapped.message}",
+                                hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' "
+                                "resubscribes") from exc
         finally:
             await response.aclose()
 
@@ -218,4 +238,4 @@ class A2AClient:
         return RpcOutcome(operation, method, None, decode_jsonrpc_error(error, method=method, family=self.family), res)
 
 
-__all__ = ["A2AClient", "RpcOutcome", "TimedEvent"]
+__all__ = ["A2AClient", "Heartbeat", "RpcOutcome", "TimedEvent"]

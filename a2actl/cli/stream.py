@@ -1,0 +1,73 @@
+"""``a2actl stream``: follow SSE and WebSocket streams."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+app = typer.Typer(help="Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit.",
+                  no_args_is_help=True)
+
+
+@app.command("tail")
+def tail(
+    ctx: typer.Context,
+    target: Annotated[str | None, typer.Argument(help="Agent base URL (with --send/--task), or a ws:// / wss:// URL.")] = None,
+    send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Start a streaming send (SendStreamingMessage / message/stream) and follow it.")] = None,
+    task: Annotated[str | None, typer.Option("--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe).")] = None,
+    sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET).")] = None,
+    heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: flag every silence longer than this (exit 7).")] = None,
+    max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7).")] = None,
+    reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe attempts after a cut (backoff 0.25s doubling, at most 5s).")] = 5,
+    card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
+) -> None:
+    """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
+    (SSE ': ping' comments, WebSocket pongs with RTT); silences over --heartbeat; events over
+    --max-event-bytes; an inline lifecycle audit; cuts, resubscribes and what was missed; and a
+    summary. --max-time ends the tail with a summary (exit 5).
+
+    Exit codes: 0 the task settled cleanly; 5 --max-time; 6 the stream ended without a terminal
+    state (not recovered) or broke the lifecycle rules; 7 a bound was exceeded or events were missed.
+
+    Examples:
+
+      a2actl stream tail http://localhost:9999 --send hi
+
+      a2actl stream tail http://localhost:9999 --task 5f0c... --heartbeat 10s -o jsonl | jq .
+
+      a2actl stream tail http://localhost:9999 --send '/stream 3 5000000' --max-event-bytes 4MiB
+
+      a2actl stream tail ws://localhost:9999/a2a/ws --send hi --heartbeat 10s
+    """
+    from a2actl.durations import parse_duration, parse_size
+    from a2actl.errors import UsageError
+    from a2actl.stream.jobs import tail_job
+    from a2actl.stream.tail import TailOptions
+
+    run = invocation(ctx)
+    try:
+        hb = parse_duration(heartbeat) if heartbeat else None
+        limit = parse_size(max_event_bytes) if max_event_bytes else None
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect,
+                       max_time=run.settings.max_time)
+
+    records: list[dict] = []  # type: ignore[type-arg]
+
+    def emit(record: dict) -> None:  # type: ignore[type-arg]
+        if run.output == "table":
+            run.renderer.tail_record(record)
+        elif run.output == "jsonl":
+            run.renderer.jsonl(record)
+        elif record["type"] == "summary":  # -o json: one document, the summary with every record
+            run.renderer.json({**record, "records": records})
+        else:
+            records.append(record)
+
+    summary = run.run(tail_job(target, run.settings, run.sink, emit, send=send, task=task, sse=sse, opts=opts,
+                               card_path=card_path), bounded=False)
+    raise typer.Exit(int(summary["exitCode"]))

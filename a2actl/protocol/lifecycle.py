@@ -1,0 +1,124 @@
+"""Inline lifecycle audit of a task's stream events (pure; no I/O).
+
+Rules (spec v1.0 §3.1.2 stream patterns, §4.1.3 TaskState, §4.2.2 TaskArtifactUpdateEvent; v0.3
+§7.2 ``final``; shared doc §5.1, §5.3):
+
+* ``illegal-transition``: a state that goes back (``working`` → ``submitted``), or any state change
+  after a terminal state (completed, failed, canceled, rejected are final).
+* ``event-after-end``: an event after the stream should have ended: after ``final: true`` (0.3) or
+  after a terminal / interrupted state (1.0 closes the stream there).
+* ``final-not-terminal`` (0.3): ``final: true`` on a state that is neither terminal nor interrupted.
+* ``append-after-last-chunk``: an artifact chunk for an ``artifactId`` whose ``lastChunk`` was seen.
+* ``append-to-unknown-artifact``: ``append: true`` for an artifact never seen: an earlier chunk is
+  missing (an artifact chunk gap).
+* ``other-task``: an event for another ``taskId`` than the stream's task.
+* ``missing-terminal``: the stream closed without a terminal or interrupted state (``finish``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.versions import Family, StateKind, state_kind
+
+_RANK = {"submitted": 0, "working": 1, "input-required": 1, "auth-required": 1,
+         "completed": 2, "failed": 2, "canceled": 2, "rejected": 2}
+
+
+@dataclass
+class Violation:
+    """One broken rule: ``rule`` (ids above) and a one-line ``message``."""
+
+    rule: str
+    message: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"rule": self.rule, "message": self.message}
+
+
+@dataclass
+class Lifecycle:
+    """The audited state of one task stream. Feed events with ``observe``; call ``finish`` at the end."""
+
+    family: Family
+    task_id: str | None = None
+    state: str | None = None
+    ended: bool = False
+    artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    violations: list[Violation] = field(default_factory=list)
+
+    @property
+    def terminal(self) -> bool:
+        return self.state is not None and state_kind(self.state) is StateKind.TERMINAL
+
+    @property
+    def settled(self) -> bool:
+        """Terminal or interrupted: a stream may end here."""
+        return self.state is not None and state_kind(self.state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
+
+    def _flag(self, rule: str, message: str) -> Violation:
+        v = Violation(rule, message)
+        self.violations.append(v)
+        return v
+
+    def observe(self, ev: StreamEvent, *, resync: bool = False) -> list[Violation]:
+        """Audit one event; returns the violations it caused. ``resync`` marks the first event after a
+        resubscribe (a Task snapshot): it may jump forward, and its artifacts reset chunk tracking."""
+        found: list[Violation] = []
+        if ev.kind == "message" and self.task_id is None:
+            self.ended = True
+            return found
+        if self.ended and not resync:
+            found.append(self._flag("event-after-end", f"{ev.kind} event after the stream should have ended"
+                                    f" (state {self.state})"))
+        if ev.task_id:
+            if self.task_id is None:
+                self.task_id = ev.task_id
+            elif ev.task_id != self.task_id:
+                found.append(self._flag("other-task", f"{ev.kind} event for task {ev.task_id}, "
+                                        f"the stream is for {self.task_id}"))
+                return found
+        if ev.state is not None and ev.state in _RANK:
+            if self.state is not None and self.state != ev.state:
+                if self.terminal:
+                    found.append(self._flag("illegal-transition", f"{self.state} → {ev.state}: "
+                                            "a terminal state is final"))
+                elif _RANK[ev.state] < _RANK[self.state]:
+                    found.append(self._flag("illegal-transition", f"{self.state} → {ev.state} goes back"))
+            self.state = ev.state
+        if ev.kind == "artifact-update":
+            art = ev.payload.get("artifact") if isinstance(ev.payload.get("artifact"), dict) else {}
+            aid = str(art.get("artifactId", ""))
+            append = bool(ev.payload.get("append"))
+            last = bool(ev.payload.get("lastChunk"))
+            seen = self.artifacts.get(aid)
+            if seen is not None and seen["last"] and not resync:
+                found.append(self._flag("append-after-last-chunk", f"artifact {aid!r} got a chunk after lastChunk"))
+            if append and seen is None:
+                found.append(self._flag("append-to-unknown-artifact", f"artifact {aid!r}: append to an artifact "
+                                        "never seen; an earlier chunk is missing"))
+            entry = self.artifacts.setdefault(aid, {"chunks": 0, "last": False})
+            entry["chunks"] += 1
+            entry["last"] = entry["last"] or last
+        if ev.kind == "task" and resync:
+            for art in ev.payload.get("artifacts") or []:
+                if isinstance(art, dict):
+                    self.artifacts.setdefault(str(art.get("artifactId", "")), {"chunks": 1, "last": False})
+        if self.family is not Family.V1_0 and ev.payload.get("final") is True and ev.kind != "message":
+            if ev.state is None or state_kind(ev.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+                found.append(self._flag("final-not-terminal", f"final: true on state {ev.state}"))
+            self.ended = True
+        elif self.family is Family.V1_0 and self.settled and ev.kind != "task":
+            self.ended = True
+        elif ev.final:
+            self.ended = True
+        return found
+
+    def finish(self) -> list[Violation]:
+        """Call when the stream closed normally; flags a missing terminal/interrupted state."""
+        if self.ended or self.settled:
+            return []
+        return [self._flag("missing-terminal", f"the stream closed in state {self.state or 'none'} without "
+                           "a terminal or interrupted state")]

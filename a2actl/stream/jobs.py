@@ -1,0 +1,122 @@
+"""``stream tail`` sources: a streaming send, an existing task, a raw SSE URL, a WebSocket URL."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import TYPE_CHECKING, Any
+
+from a2actl.errors import A2ACtlError, HTTPStatusError, StreamCut, UsageError
+from a2actl.stream.tail import Emit, Tail, TailOptions, tail_a2a
+
+if TYPE_CHECKING:
+    from a2actl.config import Settings
+    from a2actl.events import EventSink
+
+
+async def a2a_client(target: str, settings: Settings, sink: EventSink | None, transport: Any,
+                     card_path: str | None = None) -> Any:
+    """Discover the card of ``target`` and return an ``A2AClient`` on the negotiated interface.
+    Raises ``UsageError`` (2) when no interface fits ``--a2a-version``/``--binding``."""
+    from a2actl.discovery import fetch_card, load_card_file, parse_target
+    from a2actl.protocol.card import NegotiationFailed, select_interface
+    from a2actl.transport.a2a import A2AClient
+
+    parsed = parse_target(target)
+    fetched = (await fetch_card(transport, parsed, card_path) if parsed.is_remote
+               else load_card_file(parsed.value, settings.max_card_bytes))
+    for note in fetched.notes:
+        transport.sink.on_note(note)
+    try:
+        selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
+    except NegotiationFailed as exc:
+        raise UsageError(str(exc), hint="see the card's interfaces with 'a2actl card get TARGET'") from exc
+    transport.sink.on_note(f"negotiated {selection.interface.protocol_binding} {selection.family.value} at "
+                           f"{selection.interface.url}: {selection.reason}")
+    return A2AClient(transport, selection)
+
+
+async def tail_job(target: str | None, settings: Settings, sink: EventSink | None, emit: Emit, *,
+                   send: str | None, task: str | None, sse: str | None, opts: TailOptions,
+                   card_path: str | None = None) -> dict[str, Any]:
+    """Run one tail; returns the summary record. Exactly one source must be given (``UsageError``)."""
+    from a2actl.transport.http import HttpTransport
+
+    is_ws = bool(target) and target.lower().startswith(("ws://", "wss://"))  # type: ignore[union-attr]
+    sources = [s for s in (send is not None and not is_ws, task is not None, sse is not None, is_ws) if s]
+    if len(sources) != 1:
+        raise UsageError("give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
+                         hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/ws --send hi")
+    if is_ws:
+        from a2actl.stream.websocket import tail_websocket
+
+        return await tail_websocket(target, settings, opts, emit, send)  # type: ignore[arg-type]
+    async with HttpTransport(settings, sink) as transport:
+        if sse is not None:
+            return await tail_raw_sse(transport, sse, opts, emit)
+        if target is None:
+            raise UsageError("TARGET (the agent's URL) is needed with --send and --task")
+        client = await a2a_client(target, settings, sink, transport, card_path)
+        if send is not None:
+            from a2actl.protocol.events import text_message_params
+
+            params = text_message_params(send, client.family, client.binding,
+                                         tenant=client.selection.interface.tenant)
+            return await tail_a2a(client, "SendStreamingMessage", params, opts, emit)
+        return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
+
+
+async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) -> dict[str, Any]:
+    """Tail any SSE URL (GET). Events that look like A2A (a JSON-RPC ``result`` or a StreamResponse)
+    are classified and audited; others are ``kind: data``. No resubscribe: a cut ends the tail."""
+    import asyncio
+
+    from a2actl.protocol.events import StreamEvent, classify_event
+    from a2actl.transport.http import map_httpx_error
+    from a2actl.transport.sse import iter_sse
+
+    tail = Tail(opts, emit)
+
+    async def run() -> str:
+        response, _clock = await transport.open_stream("GET", url, headers={"Accept": "text/event-stream"})
+        try:
+            if response.status_code >= 400:
+                raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}",
+                                      details={"httpStatus": response.status_code})
+            try:
+                async for item in iter_sse(response):
+                    if item.kind == "comment":
+                        tail.heartbeat("sse-comment", item.data)
+                        continue
+                    try:
+                        obj = json.loads(item.data)
+                    except ValueError:
+                        obj = None
+                    if isinstance(obj, dict) and "jsonrpc" in obj:
+                        obj = obj.get("result")
+                    ev = classify_event(obj)
+                    if ev.kind == "unknown":
+                        ev = StreamEvent("data", None, None, False, {})
+                    tail.event(ev, item.size)
+            except A2ACtlError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - a cut, mapped
+                raise StreamCut(map_httpx_error(exc, url, transport.settings).message) from exc
+        finally:
+            await response.aclose()
+        return "completed" if tail.lifecycle.settled or tail.lifecycle.task_id is None else "closed-without-terminal"
+
+    started = time.perf_counter()
+    try:
+        if opts.max_time is not None:
+            outcome = await asyncio.wait_for(run(), max(0.0, opts.max_time - (time.perf_counter() - started)))
+        else:
+            outcome = await run()
+    except asyncio.TimeoutError:
+        outcome = "max-time"
+    except StreamCut as exc:
+        tail.cut(exc.message, 1)
+        outcome = "cut"
+    summary = tail.summary(outcome)
+    emit(summary)
+    return summary

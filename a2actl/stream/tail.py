@@ -1,0 +1,283 @@
+"""``stream tail``: follow a stream and account for every event, heartbeat, silence, cut and reconnect.
+
+Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``type``:
+
+* ``event``: ``wall`` (ISO 8601 UTC), ``t`` and ``delta`` (seconds since the start / the previous
+  received item), ``kind``, ``state``, ``taskId``, ``bytes``, ``oversize``, ``violations``.
+* ``heartbeat``: an SSE comment (``: ping``) or a WebSocket pong (``rtt`` in seconds).
+* ``gap``: a silence longer than ``--heartbeat`` (``seconds``, ``expected``), emitted when it ends.
+* ``cut``: the connection ended before the stream did (``reason``, ``attempt``).
+* ``reconnect``: a resubscribe after a cut: ``outage`` seconds and ``missed`` (what was lost:
+  a state jump, artifact chunks, or a terminal state seen only via GetTask).
+* ``summary`` (last): counts, bytes, duration, first-event latency, gap percentiles, heartbeats,
+  violations, cuts, final state, ``outcome`` (``completed``, ``recovered`` after cuts, ``cut``,
+  ``closed-without-terminal``, ``max-time``) and ``exitCode``.
+
+Exit codes: 5 ``--max-time`` reached; 6 the stream ended without a terminal (or interrupted) state and
+could not be recovered, or the lifecycle audit found a violation; 7 a bound was exceeded (a silence
+over ``--heartbeat``, an event over ``--max-event-bytes``) or events were missed across a reconnect;
+else 0. A dropped stream is never reported as success.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from a2actl.errors import A2AError, StreamCut, TimeoutError_
+from a2actl.probe.stats import percentile
+from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.lifecycle import Lifecycle
+from a2actl.protocol.versions import Family
+
+if TYPE_CHECKING:
+    from a2actl.transport.a2a import A2AClient
+
+Emit = Callable[[dict[str, Any]], None]
+
+
+@dataclass(frozen=True)
+class TailOptions:
+    """Bounds and reconnect policy. Seconds and bytes. ``reconnect_attempts`` resubscribes after a
+    cut, waiting ``backoff`` seconds doubled each time (at most ``max_backoff``)."""
+
+    heartbeat: float | None = None
+    max_event_bytes: int | None = None
+    reconnect_attempts: int = 5
+    backoff: float = 0.25
+    max_backoff: float = 5.0
+    max_time: float | None = None
+
+
+def _wall() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class Tail:
+    """The running account of one tail. ``emit`` receives every record as soon as it is known."""
+
+    opts: TailOptions
+    emit: Emit
+    family: Family = Family.V1_0
+    t0: float = field(default_factory=time.perf_counter)
+    last: float | None = None
+    events: int = 0
+    total_bytes: int = 0
+    max_bytes: int = 0
+    heartbeats: int = 0
+    rtts: list[float] = field(default_factory=list)
+    intervals: list[float] = field(default_factory=list)
+    stalls: list[dict[str, Any]] = field(default_factory=list)
+    oversize: list[dict[str, Any]] = field(default_factory=list)
+    cuts: list[dict[str, Any]] = field(default_factory=list)
+    reconnects: list[dict[str, Any]] = field(default_factory=list)
+    missed: list[str] = field(default_factory=list)
+    first_event: float | None = None
+    cut_at: float | None = None
+    lifecycle: Lifecycle = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.lifecycle = Lifecycle(self.family)
+
+    # -- arrivals ---------------------------------------------------------------------------------
+    def _arrive(self, now: float) -> float:
+        """Account the silence before an arrival at ``now``; returns the delta in seconds."""
+        delta = now - (self.last if self.last is not None else self.t0)
+        if self.last is not None:
+            self.intervals.append(delta)
+        self._check_silence(delta, now)
+        self.last = now
+        return delta
+
+    def _check_silence(self, seconds: float, now: float) -> None:
+        hb = self.opts.heartbeat
+        if hb is not None and seconds > hb:
+            gap = {"type": "gap", "wall": _wall(), "t": round(now - self.t0, 6), "seconds": round(seconds, 6),
+                   "expected": hb}
+            self.stalls.append(gap)
+            self.emit(gap)
+
+    def event(self, ev: StreamEvent, size: int, *, resync: bool = False) -> None:
+        now = time.perf_counter()
+        delta = self._arrive(now)
+        self.events += 1
+        self.total_bytes += size
+        self.max_bytes = max(self.max_bytes, size)
+        if self.first_event is None:
+            self.first_event = now - self.t0
+        over = self.opts.max_event_bytes is not None and size > self.opts.max_event_bytes
+        violations = [v.to_json() for v in self.lifecycle.observe(ev, resync=resync)]
+        rec = {"type": "event", "wall": _wall(), "t": round(now - self.t0, 6), "delta": round(delta, 6),
+               "kind": ev.kind, "state": ev.state, "taskId": ev.task_id, "bytes": size, "oversize": over,
+               "violations": violations}
+        if over:
+            self.oversize.append({"t": rec["t"], "bytes": size, "limit": self.opts.max_event_bytes})
+        self.emit(rec)
+
+    def heartbeat(self, source: str, text: str = "", rtt: float | None = None) -> None:
+        now = time.perf_counter()
+        delta = self._arrive(now)
+        self.heartbeats += 1
+        if rtt is not None:
+            self.rtts.append(rtt)
+        self.emit({"type": "heartbeat", "wall": _wall(), "t": round(now - self.t0, 6), "delta": round(delta, 6),
+                   "source": source, "text": text[:80], "rtt": round(rtt, 6) if rtt is not None else None})
+
+    def cut(self, reason: str, attempt: int) -> None:
+        now = time.perf_counter()
+        self.cut_at = now
+        rec = {"type": "cut", "wall": _wall(), "t": round(now - self.t0, 6), "reason": reason, "attempt": attempt,
+               "state": self.lifecycle.state}
+        self.cuts.append(rec)
+        self.emit(rec)
+
+    def reconnected(self, how: str, missed: list[str]) -> None:
+        now = time.perf_counter()
+        outage = now - self.cut_at if self.cut_at is not None else 0.0
+        rec = {"type": "reconnect", "wall": _wall(), "t": round(now - self.t0, 6),
+               "outage": round(outage, 6), "via": how, "missed": missed}
+        self.missed += missed
+        self.reconnects.append(rec)
+        self.emit(rec)
+
+    # -- the end ------------------------------------------------------------------------------------
+    def summary(self, outcome: str) -> dict[str, Any]:
+        now = time.perf_counter()
+        if self.last is not None and outcome in ("max-time", "cut", "closed-without-terminal"):
+            self._check_silence(now - self.last, now)  # a stall still going on at the end
+        violations = [v.to_json() for v in self.lifecycle.violations]
+        if outcome in ("cut", "closed-without-terminal", "max-time") and not self.lifecycle.settled \
+                and not self.lifecycle.ended:
+            violations.append({"rule": "missing-terminal",
+                               "message": f"no terminal state seen (last state {self.lifecycle.state or 'none'})"})
+        if outcome == "max-time":
+            code = 5
+        elif outcome in ("cut", "closed-without-terminal") or violations:
+            code = 6
+        elif self.stalls or self.oversize or self.missed:
+            code = 7
+        else:
+            code = 0
+        iv = sorted(self.intervals)
+        return {
+            "type": "summary", "outcome": outcome, "exitCode": code, "events": self.events,
+            "bytes": self.total_bytes, "maxEventBytes": self.max_bytes, "duration": round(now - self.t0, 6),
+            "firstEvent": round(self.first_event, 6) if self.first_event is not None else None,
+            "gaps": {"p50": percentile(iv, 50) if iv else None, "p99": percentile(iv, 99) if iv else None,
+                     "max": iv[-1] if iv else None},
+            "heartbeats": self.heartbeats,
+            "rtt": {"p50": percentile(sorted(self.rtts), 50), "max": max(self.rtts)} if self.rtts else None,
+            "stalls": self.stalls, "oversize": self.oversize, "cuts": self.cuts, "reconnects": self.reconnects,
+            "missed": self.missed, "violations": violations, "finalState": self.lifecycle.state,
+            "taskId": self.lifecycle.task_id,
+        }
+
+
+def _missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
+    """What a resubscribe's first Task snapshot says was lost during the outage."""
+    missed = []
+    before = tail.lifecycle.state
+    if snapshot.state and before and snapshot.state != before:
+        missed.append(f"state {before} → {snapshot.state} happened during the outage")
+    for art in snapshot.payload.get("artifacts") or []:
+        if not isinstance(art, dict):
+            continue
+        aid = str(art.get("artifactId", ""))
+        parts = len(art.get("parts") or art.get("content") or [])
+        seen = tail.lifecycle.artifacts.get(aid, {}).get("chunks", 0)
+        if parts > seen:
+            missed.append(f"artifact {aid!r}: {parts - seen} chunk(s) arrived during the outage")
+    return missed
+
+
+async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[str, Any],
+                   resync: bool) -> str:
+    """Read one stream into ``tail``. Returns ``settled`` or ``closed``; raises ``StreamCut`` /
+    ``TimeoutError_`` on a cut and ``A2AError`` for an error answer before any event."""
+    from a2actl.transport.a2a import Heartbeat
+
+    first = True
+    async for item in client.stream(operation, params, heartbeats=True):
+        if isinstance(item, Heartbeat):
+            tail.heartbeat("sse-comment", item.text)
+            continue
+        if not hasattr(item, "event"):
+            err = item.error
+            raise A2AError(f"{item.method}: {err.name} {err.code}: {err.message}", hint=err.hint, a2a_code=err.code)
+        if first and resync and item.event.kind == "task":
+            missed = _missed_after_resync(tail, item.event)
+            tail.reconnected(operation, missed)
+        tail.event(item.event, item.size, resync=first and resync)
+        first = False
+        if tail.lifecycle.ended and tail.lifecycle.settled or (item.event.kind == "message"
+                                                                and tail.lifecycle.task_id is None):
+            return "settled"
+    return "settled" if tail.lifecycle.settled else "closed"
+
+
+async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], opts: TailOptions,
+                   emit: Emit) -> dict[str, Any]:
+    """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with reconnects; returns
+    the summary record (also emitted). Raises ``A2AError`` when the first call is refused."""
+    tail = Tail(opts, emit, client.family)
+
+    async def run() -> str:
+        op, prm, resync, attempt = operation, params, False, 0
+        while True:
+            try:
+                result = await _consume(tail, client, op, prm, resync)
+                if result == "settled":
+                    return "completed"
+                reason = "the server closed the stream before a terminal state"
+            except (StreamCut, TimeoutError_) as exc:
+                reason = exc.message
+            except A2AError as exc:
+                if not resync:
+                    raise
+                # Resubscribe refused: the task ended during the outage (terminal tasks cannot be
+                # subscribed to, -32004) or is gone. GetTask tells which.
+                return await _settle_via_get_task(tail, client, exc)
+            task_id = tail.lifecycle.task_id
+            attempt += 1
+            tail.cut(reason, attempt)
+            if task_id is None or attempt > opts.reconnect_attempts:
+                return "cut" if tail.events else "closed-without-terminal"
+            await asyncio.sleep(min(opts.backoff * 2 ** (attempt - 1), opts.max_backoff))
+            op, prm, resync = "SubscribeToTask", {"id": task_id}, True
+
+    try:
+        if opts.max_time is not None:
+            outcome = await asyncio.wait_for(run(), opts.max_time)
+        else:
+            outcome = await run()
+    except asyncio.TimeoutError:
+        outcome = "max-time"
+    if outcome == "completed" and tail.cuts:
+        outcome = "recovered"
+    summary = tail.summary(outcome)
+    emit(summary)
+    return summary
+
+
+async def _settle_via_get_task(tail: Tail, client: A2AClient, exc: A2AError) -> str:
+    task_id = tail.lifecycle.task_id
+    out = await client.call("GetTask", {"id": task_id})
+    if out.error is not None or not isinstance(out.result, dict):
+        tail.reconnected("GetTask", [f"resubscribe refused ({exc.message}) and GetTask "
+                                                           "failed: the task's end is unknown"])
+        return "cut"
+    from a2actl.protocol.events import classify_event
+
+    result = out.result
+    task = result.get("task", result) if isinstance(result, dict) else {}
+    snap = classify_event({"task": task} if "kind" not in task else task)
+    missed = _missed_after_resync(tail, snap)
+    missed.append(f"terminal state {snap.state} seen only via GetTask: the stream's last events were lost")
+    tail.reconnected("GetTask", missed)
+    tail.lifecycle.observe(snap, resync=True)
+    return "completed" if tail.lifecycle.settled else "cut"

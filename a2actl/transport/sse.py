@@ -1,0 +1,69 @@
+"""Server-Sent Events with heartbeats: httpx-sse's decoders, comment lines kept.
+
+``httpx_sse.EventSource.aiter_sse`` drops comment lines, but SSE comments (``: ping``) are exactly
+the heartbeats an operator needs to see (a2a-sdk sends ``: ping - <time>`` every 15 s, shared doc
+§6.1). So this module drives httpx-sse's own line and event decoders (``SSELineDecoder``,
+``SSEDecoder``: CRLF/LF/CR, multi-line ``data:``, per the WHATWG SSE spec) and reports comment lines
+before handing each line on. Nothing is parsed by hand here.
+
+Memory and time are linear in the event size: the decoders buffer chunks in lists and join once, so a
+single 64 MiB ``data:`` line is read without quadratic copying.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse has no public comment hook
+
+from a2actl.errors import ProtocolViolation
+
+
+@dataclass(frozen=True)
+class SSEItem:
+    """One SSE item. ``kind`` is ``event`` (``data`` holds the joined data field, ``size`` its UTF-8
+    size in bytes) or ``comment`` (``data`` the comment text). ``at`` is ``time.perf_counter()`` when
+    the item was complete."""
+
+    kind: str
+    data: str
+    size: int
+    at: float
+    event: str | None = None
+    id: str | None = None
+
+
+async def iter_sse(response: Any) -> AsyncIterator[SSEItem]:
+    """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``.
+
+    Raises ``ProtocolViolation`` for another content type. Transport errors (a cut connection)
+    propagate as the httpx exceptions, for the caller to classify.
+    """
+    ctype = response.headers.get("content-type", "")
+    if "text/event-stream" not in ctype:
+        raise ProtocolViolation(f"expected Content-Type text/event-stream, got {ctype or 'none'!r}")
+    lines = SSELineDecoder()
+    events = SSEDecoder()
+
+    def feed(line: str) -> SSEItem | None:
+        if line.startswith(":"):
+            return SSEItem("comment", line[1:].strip(), len(line), time.perf_counter())
+        sse = events.decode(line)
+        if sse is None:
+            return None
+        data = sse.data
+        return SSEItem("event", data, len(data.encode("utf-8")), time.perf_counter(), sse.event or None,
+                       sse.id or None)
+
+    async for text in response.aiter_text():
+        for line in lines.decode(text):
+            item = feed(line)
+            if item is not None:
+                yield item
+    for line in lines.flush():
+        item = feed(line)
+        if item is not None:
+            yield item
