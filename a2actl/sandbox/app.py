@@ -25,11 +25,12 @@ from a2a.types import a2a_pb2 as pb
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 
 from a2actl import __version__
 from a2actl.sandbox.agent import EchoExecutor
 from a2actl.sandbox.options import HANDSHAKE_PATH, JSONRPC_PATH, REST_PATH, RPC_PREFIX, SandboxOptions
+from a2actl.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
 
 
 def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
@@ -40,6 +41,8 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
                                             protocol_version=version))
         interfaces.append(pb.AgentInterface(url=base_url + REST_PATH, protocol_binding="HTTP+JSON",
                                             protocol_version=version))
+    ws_base = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
+    interfaces.append(pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING, protocol_version="1.0"))
     card = pb.AgentCard(
         name=opts.name,
         description="Reference A2A agent embedded in a2actl: echoes text, streams status and artifact events.",
@@ -284,6 +287,7 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
         })
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
+    routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler)))
     routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     if opts.drop_after is not None:

@@ -43,14 +43,14 @@ async def tail_job(target: str | None, settings: Settings, sink: EventSink | Non
     from a2actl.transport.http import HttpTransport
 
     is_ws = bool(target) and target.lower().startswith(("ws://", "wss://"))  # type: ignore[union-attr]
-    sources = [s for s in (send is not None and not is_ws, task is not None, sse is not None, is_ws) if s]
-    if len(sources) != 1:
+    sources = [s for s in (send is not None, task is not None, sse is not None) if s]
+    if len(sources) != 1 or (is_ws and sse is not None):
         raise UsageError("give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
-                         hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/ws --send hi")
+                         hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/a2a/ws --send hi")
     if is_ws:
         from a2actl.stream.websocket import tail_websocket
 
-        return await tail_websocket(target, settings, opts, emit, send)  # type: ignore[arg-type]
+        return await tail_websocket(target, settings, opts, emit, send, task)  # type: ignore[arg-type]
     async with HttpTransport(settings, sink) as transport:
         if sse is not None:
             return await tail_raw_sse(transport, sse, opts, emit)

@@ -204,7 +204,7 @@ async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[s
     first = True
     async for item in client.stream(operation, params, heartbeats=True):
         if isinstance(item, Heartbeat):
-            tail.heartbeat("sse-comment", item.text)
+            tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
             continue
         if not hasattr(item, "event"):
             err = item.error

@@ -10,7 +10,6 @@ way (shared doc §6.1).
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -62,10 +61,12 @@ class RpcOutcome:
 
 @dataclass(frozen=True)
 class Heartbeat:
-    """An SSE comment line (``: ping``) seen at ``at`` seconds since the request started."""
+    """An SSE comment line (``: ping``) or a WebSocket pong seen at ``at`` seconds since the request
+    started; ``rtt`` is the ping round trip in seconds where measurable (WebSocket)."""
 
     at: float
     text: str
+    rtt: float | None = None
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,169 @@
+"""The WebSocket transport (``websockets``): the sandbox's custom binding ``urn:a2actl:websocket:1``
+(``docs/websocket.md``), with client pings for heartbeats and RTT.
+
+A2A defines no WebSocket binding (shared doc §0, §14.11); this client speaks the contract a2actl's
+sandbox documents: one JSON-RPC request frame in, A2A 1.0 ``StreamResponse`` text frames out, close
+1000 at the end, ``{"error": {...}}`` then close 1008 on errors. ``WebSocketClient`` offers the
+``stream``/``call`` surface ``stream tail`` uses for ``A2AClient``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from a2actl.config import Settings
+from a2actl.errors import (
+    A2ACtlError,
+    AuthError,
+    HTTPStatusError,
+    ProtocolViolation,
+    StreamCut,
+    UnreachableError,
+)
+from a2actl.protocol.events import classify_event
+from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
+from a2actl.protocol.versions import Family
+from a2actl.transport.a2a import Heartbeat, TimedEvent
+
+#: Close codes that end a stream normally (RFC 6455 §7.4.1).
+NORMAL_CLOSE = (1000, 1001)
+
+
+@dataclass
+class WsOutcome:
+    """An error answer (or a ``GetTask`` result) over the WebSocket channel."""
+
+    operation: str
+    method: str
+    result: Any
+    error: DecodedError | None
+
+
+class WebSocketClient:
+    """Calls on one WebSocket URL. ``ping_interval`` (seconds) paces client pings; a pong later than
+    ``pong_timeout`` counts as a dead peer (``StreamCut``)."""
+
+    family = Family.V1_0
+    binding = "urn:a2actl:websocket:1"
+
+    def __init__(self, url: str, settings: Settings, ping_interval: float = 5.0,
+                 pong_timeout: float | None = None) -> None:
+        self.url = url
+        self.settings = settings
+        self.ping_interval = ping_interval
+        self.pong_timeout = pong_timeout if pong_timeout is not None else max(ping_interval * 2, 1.0)
+
+    def _headers(self) -> dict[str, str]:
+        headers = {k: v for k, v in self.settings.headers}
+        if self.settings.token and not any(k.lower() == "authorization" for k in headers):
+            headers["Authorization"] = f"Bearer {self.settings.token}"
+        headers["traceparent"] = f"00-{self.settings.trace_id}-{uuid.uuid4().hex[:16]}-01"
+        return headers
+
+    async def _connect(self) -> Any:
+        from websockets.asyncio.client import connect
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
+
+        try:
+            return await connect(self.url, additional_headers=self._headers(), ping_interval=None,
+                                 open_timeout=self.settings.connect_timeout,
+                                 max_size=max(self.settings.max_body_bytes * 2, 2**20))
+        except InvalidStatus as exc:
+            status = exc.response.status_code
+            if status in (401, 403):
+                raise AuthError(f"{self.url} answered HTTP {status} to the WebSocket upgrade",
+                                hint="set a token with A2ACTL_TOKEN, --token-env or --token-file") from exc
+            raise HTTPStatusError(f"{self.url} refused the WebSocket upgrade: HTTP {status}",
+                                  details={"httpStatus": status}) from exc
+        except InvalidHandshake as exc:
+            raise ProtocolViolation(f"WebSocket handshake with {self.url} failed: {exc}") from exc
+        except asyncio.TimeoutError as exc:
+            from a2actl.errors import TimeoutError_
+
+            raise TimeoutError_(f"WebSocket connect to {self.url} timed out") from exc
+        except OSError as exc:
+            raise UnreachableError(f"cannot connect to {self.url}: {exc.strerror or exc}",
+                                   hint="is the agent running and listening on that port?") from exc
+
+    async def stream(self, operation: str, params: dict[str, Any], *,
+                     heartbeats: bool = False) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
+        """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
+        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong."""
+        from websockets.exceptions import ConnectionClosed
+
+        ws = await self._connect()
+        t0 = time.perf_counter()
+        queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
+
+        async def reader() -> None:
+            try:
+                async for frame in ws:
+                    await queue.put(("frame", frame, time.perf_counter()))
+                await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
+            except ConnectionClosed as exc:
+                rcvd = exc.rcvd
+                await queue.put(("closed", (rcvd.code if rcvd else 1006, rcvd.reason if rcvd else ""),
+                                 time.perf_counter()))
+
+        async def pinger() -> None:
+            while True:
+                await asyncio.sleep(self.ping_interval)
+                sent = time.perf_counter()
+                try:
+                    waiter = await ws.ping()
+                    await asyncio.wait_for(waiter, self.pong_timeout)
+                except asyncio.TimeoutError:
+                    await queue.put(("nopong", self.pong_timeout, time.perf_counter()))
+                    return
+                except ConnectionClosed:
+                    return
+                await queue.put(("pong", time.perf_counter() - sent, time.perf_counter()))
+
+        tasks = [asyncio.create_task(reader())]
+        if heartbeats:
+            tasks.append(asyncio.create_task(pinger()))
+        try:
+            await ws.send(json.dumps(build_request(operation, params, str(uuid.uuid4()))))
+            while True:
+                kind, value, at = await queue.get()
+                if kind == "pong":
+                    yield Heartbeat(at - t0, "pong", value)
+                elif kind == "nopong":
+                    raise StreamCut(f"no pong from {self.url} within {value:g}s: the peer or the path is dead")
+                elif kind == "closed":
+                    code, reason = value
+                    if code in NORMAL_CLOSE:
+                        return
+                    raise StreamCut(f"WebSocket {self.url} closed abnormally: code {code}"
+                                    + (f" ({reason})" if reason else ""))
+                else:
+                    try:
+                        obj = json.loads(value)
+                    except ValueError as exc:
+                        raise ProtocolViolation(f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}") from exc
+                    if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+                        yield WsOutcome(operation, operation, None, decode_jsonrpc_error(obj["error"], method=operation,
+                                                                                         family=Family.V1_0))
+                        return
+                    size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
+                    yield TimedEvent(at - t0, size, classify_event(obj))
+        finally:
+            for task in tasks:
+                task.cancel()
+            await ws.close()
+
+    async def call(self, operation: str, params: dict[str, Any]) -> WsOutcome:
+        """A unary call (``GetTask``): the first frame is the answer."""
+        async for item in self.stream(operation, params):
+            if isinstance(item, WsOutcome):
+                return item
+            if isinstance(item, TimedEvent):
+                payload = item.event.payload if item.event.kind == "task" else None
+                return WsOutcome(operation, operation, {"task": payload}, None)
+        raise A2ACtlError(f"{self.url} closed without answering {operation}")
