@@ -42,7 +42,9 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
         interfaces.append(pb.AgentInterface(url=base_url + REST_PATH, protocol_binding="HTTP+JSON",
                                             protocol_version=version))
     ws_base = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
-    interfaces.append(pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING, protocol_version="1.0"))
+    if "1.0" in opts.versions:  # the WebSocket channel speaks 1.0 shapes only
+        interfaces.append(pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING,
+                                            protocol_version="1.0"))
     card = pb.AgentCard(
         name=opts.name,
         description="Reference A2A agent embedded in a2actl: echoes text, streams status and artifact events.",
