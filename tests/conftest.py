@@ -16,7 +16,7 @@ from typer.testing import CliRunner
 from a2actl.cli.app import app
 from a2actl.sandbox.options import SandboxOptions
 from a2actl.sandbox.server import RunningSandbox
-from tests.servers import LoopbackServer, fault_app
+from tests.servers import LoopbackServer, SilentWebSocketServer, fault_app, stream_app, ws_fault_app
 
 TOKEN = "s3cr3t-token-for-tests-only"
 
@@ -113,6 +113,36 @@ def sandbox_lying() -> Iterator[RunningSandbox]:
 def sandbox_vary() -> Iterator[RunningSandbox]:
     """The card differs by A2A-Version (pure 1.0 vs hybrid), with Vary: A2A-Version (the JS SDK's way)."""
     yield from _sandbox(vary_card=True)
+
+
+@pytest.fixture(scope="session")
+def sandbox_streams() -> Iterator[RunningSandbox]:
+    """Stream faults: ': ping' every 20 ms, send streams cut after 3 events."""
+    yield from _sandbox(sse_heartbeat=0.02, drop_after=3, ws_ping_interval=0.05)
+
+
+@pytest.fixture(scope="session")
+def sandbox_stall() -> Iterator[RunningSandbox]:
+    """A stream that stalls 400 ms (events and pings) after 2 events; pings every 30 ms otherwise."""
+    yield from _sandbox(sse_heartbeat=0.03, stall=0.4, stall_after=2)
+
+
+@pytest.fixture(scope="session")
+def streams() -> Iterator[str]:
+    with LoopbackServer(stream_app) as srv:
+        yield srv.url
+
+
+@pytest.fixture(scope="session")
+def ws_fault() -> Iterator[str]:
+    with LoopbackServer(ws_fault_app) as srv:
+        yield srv.url.replace("http://", "ws://")
+
+
+@pytest.fixture
+def silent_ws() -> Iterator[str]:
+    with SilentWebSocketServer() as srv:
+        yield srv.url
 
 
 @pytest.fixture(scope="session")

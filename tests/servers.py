@@ -118,3 +118,155 @@ def fault_app(base: str) -> Starlette:
         Route("/badenvelope/jsonrpc", badenv, methods=["POST"]),
         Route("/hang/agent-card.json", hang), Route("/markup/agent-card.json", markup),
     ])
+
+
+# ---------------------------------------------------------------------------------------------------
+# Streams that misbehave (SSE over JSON-RPC 1.0) and WebSockets that do
+# ---------------------------------------------------------------------------------------------------
+
+TASK_ID = "t-fault-1"
+
+
+def _status(state: str, task_id: str = TASK_ID) -> dict[str, Any]:
+    return {"statusUpdate": {"taskId": task_id, "contextId": "c1", "status": {"state": state}}}
+
+
+def _artifact(text: str, append: bool = False, last: bool = False, aid: str = "a1") -> dict[str, Any]:
+    return {"artifactUpdate": {"taskId": TASK_ID, "contextId": "c1", "append": append, "lastChunk": last,
+                               "artifact": {"artifactId": aid, "parts": [{"text": text}]}}}
+
+
+def _task(state: str = "TASK_STATE_SUBMITTED") -> dict[str, Any]:
+    return {"task": {"id": TASK_ID, "contextId": "c1", "status": {"state": state}}}
+
+
+STREAMS: dict[str, list[dict[str, Any]]] = {
+    "lf": [_task(), _status("TASK_STATE_WORKING"), _artifact("hello", last=True), _status("TASK_STATE_COMPLETED")],
+    "multiline": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_COMPLETED")],
+    "othertask": [_task(), _status("TASK_STATE_WORKING", task_id="someone-else"), _status("TASK_STATE_COMPLETED")],
+    "regress": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_SUBMITTED"),
+                _status("TASK_STATE_COMPLETED")],
+    "afterlast": [_task(), _artifact("a", last=True), _artifact("b", append=True), _status("TASK_STATE_COMPLETED")],
+    "big": [_task(), _artifact("x" * (5 * 1024 * 1024), last=True), _status("TASK_STATE_COMPLETED")],
+    "noterminal": [_task(), _status("TASK_STATE_WORKING")],
+}
+
+
+def stream_app(base: str) -> Starlette:
+    """JSON-RPC 1.0 agents whose SSE misbehaves; ``/<mode>/agent-card.json`` is the card URL TARGET.
+
+    Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
+    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
+    (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
+    ``noterminal`` (closes while working), ``endless`` (pings forever while working). ``GET /raw``
+    is a plain SSE source (not A2A).
+    """
+
+    def card(mode: str) -> Any:
+        async def handler(_: Request) -> Response:
+            c = v1_card(base, f"/{mode}/jsonrpc")
+            c["capabilities"]["streaming"] = True
+            return JSONResponse(c)
+        return handler
+
+    def rpc(mode: str) -> Any:
+        async def handler(request: Request) -> Response:
+            rid = json.loads(await request.body()).get("id")
+
+            def frame(result: Any) -> str:
+                body = {"jsonrpc": "2.0", "id": rid, "result": result}
+                if mode == "multiline":
+                    return "".join(f"data: {line}\r\n" for line in json.dumps(body, indent=1).splitlines()) + "\r\n"
+                return "data: " + json.dumps(body, separators=(",", ":")) + "\n\n"
+
+            async def gen() -> Any:
+                if mode == "badjson":
+                    yield frame(_task())
+                    yield "data: {this is not json\n\n"
+                    return
+                if mode == "endless":
+                    yield frame(_task())
+                    yield frame(_status("TASK_STATE_WORKING"))
+                    while True:
+                        await asyncio.sleep(0.05)
+                        yield ": ping\n\n"
+                for event in STREAMS[mode]:
+                    yield frame(event)
+                    await asyncio.sleep(0.005)
+            return StreamingResponse(gen(), media_type="text/event-stream")
+        return handler
+
+    async def raw(_: Request) -> Response:
+        async def gen() -> Any:
+            yield ": hello\n\n"
+            for i in range(3):
+                yield f"data: plain event {i}\n\n"
+                await asyncio.sleep(0.01)
+        return StreamingResponse(gen(), media_type="text/event-stream")
+
+    modes = [*STREAMS, "badjson", "endless"]
+    routes = [Route("/raw", raw)]
+    for mode in modes:
+        routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]
+    return Starlette(routes=routes)
+
+
+def ws_fault_app(_: str) -> Starlette:
+    """``/abnormal``: one event, then close 1011 (server error) — the client must report a cut."""
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def abnormal(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_text()
+        await ws.send_text(json.dumps(_task()))
+        await ws.close(1011, "agent crashed")
+
+    return Starlette(routes=[WebSocketRoute("/abnormal", abnormal)])
+
+
+class SilentWebSocketServer:
+    """A WebSocket server that completes the handshake, sends one event and then never answers
+    pings (a half-dead peer: the case client pings exist for). Raw RFC 6455 on purpose."""
+
+    GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+
+    def __init__(self) -> None:
+        import socket
+
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.url = f"ws://127.0.0.1:{self.sock.getsockname()[1]}/silent"
+        self.conns: list[Any] = []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+
+    def _serve(self) -> None:
+        import base64
+        import hashlib
+
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.conns.append(conn)
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(4096)
+            key = next(line.split(b":", 1)[1].strip() for line in data.split(b"\r\n")
+                       if line.lower().startswith(b"sec-websocket-key"))
+            accept = base64.b64encode(hashlib.sha1(key + self.GUID.encode()).digest())
+            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            payload = json.dumps(_task()).encode()
+            conn.sendall(bytes([0x81, len(payload)]) + payload)  # one unmasked text frame (< 126 bytes)
+
+    def __enter__(self) -> SilentWebSocketServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+        for c in self.conns:
+            c.close()

@@ -23,6 +23,7 @@ from a2actl.cli import demo as demo_cmd
 from a2actl.cli import handshake as handshake_cmd
 from a2actl.cli import sandbox as sandbox_cmd
 from a2actl.cli import stream as stream_cmd
+from a2actl.cli import tasks as tasks_cmd
 from a2actl.cli.context import Invocation, invocation
 from a2actl.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
 from a2actl.errors import A2ACtlError, UsageError
@@ -162,6 +163,8 @@ app.add_typer(caps_cmd.app, name="caps")
 app.add_typer(handshake_cmd.app, name="handshake")
 app.add_typer(sandbox_cmd.app, name="sandbox")
 app.add_typer(stream_cmd.app, name="stream")
+app.add_typer(tasks_cmd.task_app, name="task")
+app.command("send")(tasks_cmd.send)
 app.command("demo")(demo_cmd.demo)
 
 

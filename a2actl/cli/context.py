@@ -58,7 +58,7 @@ class Invocation:
 
         from a2actl.errors import TimeoutError_
 
-        async def bounded() -> Any:
+        async def under_max_time() -> Any:
             if self.settings.max_time is None or not bounded:
                 return await coro
             try:
@@ -67,7 +67,7 @@ class Invocation:
                 raise TimeoutError_(f"gave up after --max-time {self.settings.max_time:g}s",
                                     hint="raise --max-time, or look for the slow phase with -vv") from exc
 
-        return asyncio.run(bounded())
+        return asyncio.run(under_max_time())
 
 
 def invocation(ctx: typer.Context) -> Invocation:

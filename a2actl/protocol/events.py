@@ -78,3 +78,128 @@ def classify_event(result: Any) -> StreamEvent:
         final = final or state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
     return StreamEvent(kind, state, task_id if isinstance(task_id, str) else None, final, body)
 
+
+
+@dataclass(frozen=True)
+class PartSpec:
+    """One message part to send: ``kind`` ``text`` (``text``), ``data`` (``data``: any JSON) or
+    ``file`` (``raw`` bytes with ``media_type`` and ``filename``)."""
+
+    kind: str
+    text: str | None = None
+    data: Any = None
+    raw: bytes | None = None
+    media_type: str | None = None
+    filename: str | None = None
+
+
+def _part(p: PartSpec, family: Family, binding: str) -> dict[str, Any]:
+    """A part on the wire: 1.0 ``Part`` oneof (``text``/``data``/``raw``, spec v1.0 §4.1.6); 0.3
+    JSON-RPC ``TextPart``/``DataPart``/``FilePart`` with ``kind``; 0.3 HTTP+JSON proto JSON
+    (``text``, ``data.data``, ``file.fileWithBytes``) — shared doc §5.2, §4.3."""
+    import base64
+
+    b64 = base64.b64encode(p.raw).decode("ascii") if p.raw is not None else None
+    if family is Family.V1_0:
+        if p.kind == "text":
+            return {"text": p.text}
+        if p.kind == "data":
+            return {"data": p.data}
+        out: dict[str, Any] = {"raw": b64}
+        if p.media_type:
+            out["mediaType"] = p.media_type
+        if p.filename:
+            out["filename"] = p.filename
+        return out
+    if binding == BINDING_HTTP_JSON:
+        if p.kind == "text":
+            return {"text": p.text}
+        if p.kind == "data":
+            return {"data": {"data": p.data}}
+        f: dict[str, Any] = {"fileWithBytes": b64}
+        if p.media_type:
+            f["mimeType"] = p.media_type
+        if p.filename:
+            f["name"] = p.filename
+        return {"file": f}
+    if p.kind == "text":
+        return {"kind": "text", "text": p.text}
+    if p.kind == "data":
+        return {"kind": "data", "data": p.data}
+    f = {"bytes": b64}
+    if p.media_type:
+        f["mimeType"] = p.media_type
+    if p.filename:
+        f["name"] = p.filename
+    return {"kind": "file", "file": f}
+
+
+def message_params(parts: list[PartSpec], family: Family, binding: str, *, message_id: str | None = None,
+                   context_id: str | None = None, task_id: str | None = None, tenant: str | None = None,
+                   no_wait: bool = False) -> dict[str, Any]:
+    """``SendMessage`` params for any family and binding. ``no_wait`` asks the agent to return at
+    once: ``configuration.returnImmediately`` (1.0) or ``configuration.blocking: false`` (0.x; the
+    senses are inverted, shared doc §5.2). ``message_id`` is the idempotency key (a new UUID if None)."""
+    params = text_message_params("", family, binding, message_id=message_id, context_id=context_id, tenant=tenant)
+    msg = params["message"]
+    key = "content" if family is not Family.V1_0 and binding == BINDING_HTTP_JSON else "parts"
+    msg[key] = [_part(p, family, binding) for p in parts]
+    if task_id:
+        msg["taskId"] = task_id
+    if no_wait:
+        params["configuration"] = {"returnImmediately": True} if family is Family.V1_0 else {"blocking": False}
+    return params
+
+
+def part_texts(parts: Any) -> list[str]:
+    """Human text of parts of any shape: text parts as is, data parts as compact JSON, files by name."""
+    import json
+
+    out: list[str] = []
+    for p in parts if isinstance(parts, list) else []:
+        if not isinstance(p, dict):
+            continue
+        if isinstance(p.get("text"), str):
+            out.append(p["text"])
+        elif "data" in p:
+            d = p["data"]
+            out.append(json.dumps(d.get("data", d) if isinstance(d, dict) and set(d) == {"data"} else d,
+                                  ensure_ascii=False)[:500])
+        elif "file" in p or "raw" in p or "url" in p:
+            f = p.get("file") if isinstance(p.get("file"), dict) else p
+            out.append(f"[file {f.get('name') or f.get('filename') or f.get('uri') or f.get('url') or ''}]".strip())
+    return out
+
+
+def task_view(result: Any) -> dict[str, Any]:
+    """Summarise a SendMessage / GetTask / CancelTask result of any family: ``{"kind": "task" |
+    "message", "id", "contextId", "state" (canonical), "statusMessage", "artifacts": [{"artifactId",
+    "name", "text"}], "historyLength", "text" (a bare Message's text)}``. Never raises."""
+    if not isinstance(result, dict):
+        return {"kind": "unknown"}
+    body: Any = result
+    kind = result.get("kind")
+    if kind is None:
+        for key, k in (("task", "task"), ("message", "message"), ("msg", "message")):
+            if isinstance(result.get(key), dict):
+                body, kind = result[key], k
+                break
+        else:
+            kind = "task" if "status" in result else "unknown"
+    if kind == "message":
+        return {"kind": "message", "id": body.get("messageId"), "contextId": body.get("contextId"),
+                "taskId": body.get("taskId"), "state": None,
+                "text": "\n".join(part_texts(body.get("parts") or body.get("content")))}
+    status = body.get("status") if isinstance(body.get("status"), dict) else {}
+    smsg = status.get("message") if isinstance(status.get("message"), dict) else None
+    if smsg is None and isinstance(status.get("update"), dict):  # v0.3 proto JSON names it `update`
+        smsg = status["update"]
+    artifacts = []
+    for a in body.get("artifacts") or []:
+        if isinstance(a, dict):
+            artifacts.append({"artifactId": a.get("artifactId"), "name": a.get("name"),
+                              "text": "".join(part_texts(a.get("parts") or a.get("content")))})
+    return {"kind": "task", "id": body.get("id"), "contextId": body.get("contextId"),
+            "state": canonical_state(status.get("state")) if status.get("state") else None,
+            "statusMessage": "\n".join(part_texts((smsg or {}).get("parts") or (smsg or {}).get("content"))) or None,
+            "artifacts": artifacts, "historyLength": len(body.get("history") or [])}

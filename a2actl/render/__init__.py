@@ -229,6 +229,56 @@ class Renderer:
         for note in doc.get("notes", []):
             self.warn(note)
 
+    # -- send / task ------------------------------------------------------------------------------
+    _STATE_STYLE = {"completed": "bold green", "failed": "bold red", "rejected": "bold red", "canceled": "yellow",
+                    "input-required": "bold yellow", "auth-required": "bold yellow", "working": "cyan",
+                    "submitted": "cyan"}
+
+    def send_result(self, doc: dict[str, Any]) -> None:
+        """Human view of ``send``: the dry run, or the task / message it produced."""
+        if doc.get("dryRun"):
+            self.out.print(Text(f"{doc['method']}  {safe(doc['url'])}", style="bold"))
+            for k, v in doc["headers"].items():
+                self.out.print(Text(f"{safe(k)}: {safe(v)}"))
+            self.out.print(Text(json.dumps(doc["body"], indent=2, ensure_ascii=False)))
+            self.out.print(Text("\n" + doc["curl"]))
+            return
+        if doc.get("streaming"):
+            self.out.print(Text(f"task {safe(doc['taskId'])}: ", style="bold").append(
+                safe(doc["state"] or "-"), style=self._STATE_STYLE.get(doc["state"] or "", "")))
+            return
+        self.task_result({"task": doc["result"], "method": doc["method"]})
+
+    def task_result(self, doc: dict[str, Any]) -> None:
+        """Human view of one task (or a bare Message answer)."""
+        v = doc["task"]
+        if v.get("kind") == "message":
+            self.out.print(Text(f"message {safe(v.get('id'))} (no task)", style="bold"))
+            self.out.print(Text(safe(v.get("text"), 4000)))
+            return
+        head = Text(f"task {safe(v.get('id'))}  ", style="bold")
+        head.append(safe(v.get("state") or "-"), style=self._STATE_STYLE.get(v.get("state") or "", ""))
+        head.append(f"  context {safe(v.get('contextId'))}", style="dim")
+        self.out.print(head)
+        if v.get("statusMessage"):
+            self.out.print(Text("status: " + safe(v["statusMessage"], 2000)))
+        for a in v.get("artifacts") or []:
+            self.out.print(Text(f"artifact {safe(a.get('name') or a.get('artifactId'))}: ", style="bold")
+                           .append(safe(a.get("text"), 2000)))
+
+    def task_list(self, doc: dict[str, Any]) -> None:
+        """Human view of ``task list``."""
+        t = Table(box=box.SIMPLE_HEAD)
+        for col in ("id", "state", "contextId", "artifacts"):
+            t.add_column(col, overflow="fold")
+        for v in doc["tasks"]:
+            t.add_row(Text(safe(v.get("id"))), Text(safe(v.get("state") or "-"),
+                                                    style=self._STATE_STYLE.get(v.get("state") or "", "")),
+                      Text(safe(v.get("contextId"))), str(len(v.get("artifacts") or [])))
+        self.out.print(t)
+        more = f"; next page: --page-token {doc['nextPageToken']}" if doc.get("nextPageToken") else ""
+        self.out.print(Text(f"{len(doc['tasks'])} task(s) (total {doc.get('totalSize')}){more}", style="dim"))
+
     # -- stream tail ---------------------------------------------------------------------------------
     def tail_record(self, rec: dict[str, Any]) -> None:
         """One line per ``stream tail`` record; the summary as a table."""

@@ -1,6 +1,7 @@
 """The sandbox's agent logic: an echo skill that streams status and artifact events.
 
 Commands in the message text: ``/fail`` ends ``failed``, ``/input`` ends ``input-required``,
+``/auth`` ``auth-required``, ``/reject`` ``rejected``, ``/cancel`` ``canceled``,
 ``/msg TEXT`` answers with a bare Message, ``/slow N`` waits N seconds between events,
 ``/stream N BYTES`` streams N artifact chunks of BYTES bytes each (events over 4 MiB included).
 """
@@ -47,6 +48,15 @@ class EchoExecutor(AgentExecutor):
             return
         if text.startswith("/input"):
             await updater.requires_input(updater.new_agent_message([pb.Part(text="more input, please")]))
+            return
+        if text.startswith("/auth"):
+            await updater.requires_auth(updater.new_agent_message([pb.Part(text="sign in first")]))
+            return
+        if text.startswith("/reject"):
+            await updater.reject(updater.new_agent_message([pb.Part(text="rejected on request (/reject)")]))
+            return
+        if text.startswith("/cancel"):
+            await updater.cancel(updater.new_agent_message([pb.Part(text="canceled on request (/cancel)")]))
             return
         if text.startswith("/stream"):
             count, size = _stream_args(text)

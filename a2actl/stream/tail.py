@@ -233,9 +233,9 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
                     return "completed"
-                reason = "the server closed the stream before a terminal state"
+                reason, ending = "the server closed the stream before a terminal state", "closed-without-terminal"
             except (StreamCut, TimeoutError_) as exc:
-                reason = exc.message
+                reason, ending = exc.message, "cut"
             except A2AError as exc:
                 if not resync:
                     raise
@@ -246,7 +246,7 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
             attempt += 1
             tail.cut(reason, attempt)
             if task_id is None or attempt > opts.reconnect_attempts:
-                return "cut" if tail.events else "closed-without-terminal"
+                return ending
             await asyncio.sleep(min(opts.backoff * 2 ** (attempt - 1), opts.max_backoff))
             op, prm, resync = "SubscribeToTask", {"id": task_id}, True
 

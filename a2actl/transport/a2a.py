@@ -138,7 +138,16 @@ class A2AClient:
         tenant = self.selection.interface.tenant
         prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
         url = self.url + prefix + path.format(id=task_id)
-        body = None if verb == "GET" else {k: v for k, v in params.items() if k != "id"}
+        rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
+        body = None
+        if verb == "GET":
+            if rest:  # query parameters are camelCase, repeated ones comma-joined (shared doc §4.3)
+                from urllib.parse import urlencode
+
+                url += "?" + urlencode({k: ",".join(map(str, v)) if isinstance(v, list) else v
+                                        for k, v in rest.items()})
+        else:
+            body = rest
         res = await self.transport.request(verb, url, json_body=body, headers=self._headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:

@@ -1,0 +1,210 @@
+"""``a2actl send`` and ``a2actl task get|list|cancel|subscribe``: the operations of the official
+a2a-cli spec, on any negotiated family (0.3, 1.0) and binding (JSON-RPC, HTTP+JSON)."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from a2actl.errors import A2AError, UsageError
+from a2actl.protocol.events import PartSpec, message_params, task_view
+from a2actl.protocol.versions import TASK_STATES, VERSION_HEADER, Family, canonical_state
+
+if TYPE_CHECKING:
+    from a2actl.config import Settings
+    from a2actl.events import EventSink
+
+#: States ``--fail-on`` accepts (a task ending in one of them → exit 7).
+FAIL_STATES = ("failed", "rejected", "canceled", "input-required", "auth-required")
+
+
+@dataclass
+class SendOptions:
+    """What ``send`` sends. ``parts`` in order; ``fail_on`` canonical state names."""
+
+    parts: list[PartSpec]
+    context_id: str | None = None
+    task_id: str | None = None
+    stream: bool = False
+    no_wait: bool = False
+    fail_on: set[str] = field(default_factory=set)
+    dry_run: bool = False
+    message_id: str | None = None
+
+
+def parse_fail_on(values: list[str]) -> set[str]:
+    """``["failed,rejected", "canceled"]`` → canonical names. Raises ``UsageError`` for others."""
+    out: set[str] = set()
+    for v in values:
+        for name in (x.strip() for x in v.split(",") if x.strip()):
+            canon = canonical_state(name)
+            if canon not in FAIL_STATES:
+                raise UsageError(f"--fail-on {name!r}: use {', '.join(FAIL_STATES)}")
+            out.add(canon)
+    return out
+
+
+def build_parts(text: str | None, data: list[str], files: list[str], stdin: Any = None) -> list[PartSpec]:
+    """Parts from the command line: TEXT (``-`` reads stdin), ``--data @file.json`` or inline JSON,
+    ``--file PATH`` (bytes, media type guessed from the name). Raises ``UsageError``."""
+    parts: list[PartSpec] = []
+    if text is not None:
+        if text == "-":
+            import sys
+
+            text = (stdin or sys.stdin).read()
+        parts.append(PartSpec("text", text=text))
+    for d in data:
+        raw = d
+        if d.startswith("@"):
+            try:
+                raw = Path(d[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--data {d}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            parts.append(PartSpec("data", data=json.loads(raw)))
+        except ValueError as exc:
+            raise UsageError(f"--data {d[:40]!r} is not JSON: {exc}") from exc
+    for f in files:
+        p = Path(f)
+        try:
+            content = p.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--file {f}: cannot read: {exc.strerror or exc}") from exc
+        parts.append(PartSpec("file", raw=content, media_type=mimetypes.guess_type(p.name)[0]
+                              or "application/octet-stream", filename=p.name))
+    if not parts:
+        raise UsageError("nothing to send: give TEXT, '-' for stdin, --data or --file")
+    return parts
+
+
+def curl_command(method: str, url: str, headers: dict[str, str], body: Any, token_set: bool) -> str:
+    """An equivalent curl command. The token is never printed: it is referenced as ``$A2ACTL_TOKEN``."""
+    args = ["curl", "-sS"] + (["-N"] if headers.get("Accept") == "text/event-stream" else []) + ["-X", method]
+    for k, v in headers.items():
+        if k.lower() == "authorization":
+            continue
+        args += ["-H", f"{k}: {v}"]
+    cmd = " ".join(shlex.quote(a) for a in args)
+    if token_set:
+        cmd += ' -H "Authorization: Bearer $A2ACTL_TOKEN"'
+    if body is not None:
+        cmd += " -H 'Content-Type: application/json' --data " + shlex.quote(json.dumps(body, ensure_ascii=False))
+    return cmd + " " + shlex.quote(url)
+
+
+def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
+    """The exact request ``operation`` would send on ``client`` and an equivalent curl command."""
+    from a2actl.protocol.jsonrpc import build_request
+    from a2actl.protocol.versions import BINDING_HTTP_JSON
+
+    headers = {}
+    if client.wire.version_header:
+        headers[VERSION_HEADER] = client.wire.version_header
+    if operation == "SendStreamingMessage":
+        headers["Accept"] = "text/event-stream"
+    for k, v in settings.headers:
+        headers[k] = v
+    if client.binding == BINDING_HTTP_JSON:
+        verb, path = client.wire.rest[operation]
+        url = client.url + path
+        body: Any = params
+        method = f"{verb} {path}"
+    else:
+        verb, url, method = "POST", client.url, client.wire.methods[operation]
+        body = build_request(method, params, "a2actl-dry-run")
+    return {"dryRun": True, "method": method, "url": url, "headers": headers, "body": body,
+            "curl": curl_command(verb, url, headers, body, bool(settings.token)),
+            "negotiation": client.selection.to_json()}
+
+
+async def send_job(target: str, settings: Settings, sink: EventSink | None, opts: SendOptions,
+                   card_path: str | None, emit: Any = None) -> tuple[dict[str, Any], int]:
+    """``send``: returns ``(document, exit code)``. Exit 7 when the task ends in a ``--fail-on``
+    state; a failed task is otherwise exit 0 (official a2a-cli spec) with its state shown."""
+    from a2actl.stream.jobs import a2a_client
+    from a2actl.transport.http import HttpTransport
+
+    async with HttpTransport(settings, sink) as transport:
+        client = await a2a_client(target, settings, sink, transport, card_path)
+        params = message_params(opts.parts, client.family, client.binding, message_id=opts.message_id,
+                                context_id=opts.context_id, task_id=opts.task_id,
+                                tenant=client.selection.interface.tenant, no_wait=opts.no_wait)
+        operation = "SendStreamingMessage" if opts.stream else "SendMessage"
+        if opts.dry_run:
+            return dry_run_doc(client, operation, params, settings), 0
+        if opts.stream:
+            from a2actl.stream.tail import TailOptions, tail_a2a
+
+            summary = await tail_a2a(client, operation, params, TailOptions(reconnect_attempts=0),
+                                     emit or (lambda _r: None))
+            state = summary["finalState"]
+            doc = {"method": client.method_name(operation), "streaming": True, "messageId":
+                   params["message"]["messageId"], "taskId": summary["taskId"], "state": state,
+                   "events": summary["events"], "outcome": summary["outcome"], "traceId": settings.trace_id}
+            code = summary["exitCode"] if summary["exitCode"] in (5, 6) else 0
+        else:
+            out = await client.call(operation, params)
+            if out.error is not None:
+                raise A2AError(f"{out.method}: {out.error.name} {out.error.code}: {out.error.message}",
+                               hint=out.error.hint, a2a_code=out.error.code)
+            view = task_view(out.result)
+            state = view.get("state")
+            doc = {"method": out.method, "streaming": False, "messageId": params["message"]["messageId"],
+                   "result": view, "taskId": view.get("id") if view.get("kind") == "task" else view.get("taskId"),
+                   "state": state, "raw": out.result, "traceId": settings.trace_id}
+            code = 0
+    if state in opts.fail_on:
+        doc["failedOn"] = state
+        code = 7
+    return doc, code
+
+
+async def task_job(verb: str, target: str, settings: Settings, sink: EventSink | None, *,
+                   task_id: str | None = None, history: int | None = None, context_id: str | None = None,
+                   state: str | None = None, page_size: int | None = None, page_token: str | None = None,
+                   card_path: str | None = None) -> dict[str, Any]:
+    """``task get|cancel|list``: the answer, summarised. Raises ``A2AError`` for an A2A error and
+    ``UsageError`` for ``list`` on a 0.x endpoint (ListTasks exists only in 1.0)."""
+    from a2actl.stream.jobs import a2a_client
+    from a2actl.transport.http import HttpTransport
+
+    async with HttpTransport(settings, sink) as transport:
+        client = await a2a_client(target, settings, sink, transport, card_path)
+        if verb == "list":
+            if client.family is not Family.V1_0:
+                raise UsageError(f"ListTasks does not exist in A2A {client.family.value} (0.3 has no tasks/list; "
+                                 "it is new in 1.0)", hint="use --a2a-version 1.0 if the agent also speaks 1.0")
+            params: dict[str, Any] = {}
+            if context_id:
+                params["contextId"] = context_id
+            if state:
+                canon = canonical_state(state)
+                if canon == "unknown":
+                    raise UsageError(f"--state {state!r}: use one of {', '.join(TASK_STATES)}")
+                params["status"] = TASK_STATES[canon][1]
+            if page_size:
+                params["pageSize"] = page_size
+            if page_token:
+                params["pageToken"] = page_token
+            out = await client.call("ListTasks", params)
+        elif verb == "get":
+            params = {"id": task_id}
+            if history is not None:
+                params["historyLength"] = history
+            out = await client.call("GetTask", params)
+        else:
+            out = await client.call("CancelTask", {"id": task_id})
+    if out.error is not None:
+        raise A2AError(f"{out.method}: {out.error.name} {out.error.code}: {out.error.message}",
+                       hint=out.error.hint, a2a_code=out.error.code)
+    if verb == "list":
+        result = out.result if isinstance(out.result, dict) else {}
+        return {"method": out.method, "tasks": [task_view({"task": t}) for t in result.get("tasks") or []],
+                "nextPageToken": result.get("nextPageToken") or None, "totalSize": result.get("totalSize"),
+                "traceId": settings.trace_id}
+    return {"method": out.method, "task": task_view(out.result), "raw": out.result, "traceId": settings.trace_id}

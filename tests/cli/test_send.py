@@ -1,0 +1,132 @@
+"""``a2actl send`` and ``a2actl task`` against the a2a-sdk sandbox, on every family and binding."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+FAMILIES = [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"], ["--a2a-version", "0.3", "--binding", "HTTP+JSON"]]
+
+
+@pytest.mark.parametrize("args", FAMILIES)
+def test_send_text_everywhere(cli: Any, sandbox: Any, args: list[str]) -> None:
+    r = cli("send", sandbox.url, "hello", "-o", "json", *args)
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    assert doc["state"] == "completed"
+    assert doc["result"]["artifacts"][0]["text"] == "echo: hello"
+    assert doc["messageId"] and doc["taskId"] == doc["result"]["id"]
+
+
+@pytest.mark.parametrize("command, state", [("/fail", "failed"), ("/reject", "rejected"), ("/cancel", "canceled"),
+                                            ("/input", "input-required"), ("/auth", "auth-required")])
+def test_fail_on_each_end_state(cli: Any, sandbox: Any, command: str, state: str) -> None:
+    plain = cli("send", sandbox.url, command, "-o", "json")
+    assert plain.exit_code == 0 and plain.json["state"] == state  # a failed task is still exit 0 by default
+    r = cli("send", sandbox.url, command, "--fail-on", "failed,rejected,canceled,input-required,auth-required",
+            "-o", "json")
+    assert r.exit_code == 7 and r.json["failedOn"] == state
+    other = [s for s in ("failed", "rejected", "canceled") if s != state][0]
+    assert cli("send", sandbox.url, command, "--fail-on", other).exit_code == 0
+
+
+def test_fail_on_with_stream(cli: Any, sandbox: Any) -> None:
+    r = cli("send", sandbox.url, "/fail", "--stream", "--fail-on", "failed", "-o", "jsonl")
+    assert r.exit_code == 7
+    assert r.jsonl[-1]["type"] == "result" and r.jsonl[-1]["state"] == "failed"
+    assert any(x.get("type") == "event" for x in r.jsonl)
+
+
+def test_send_data_and_file_parts(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    data = tmp_path / "q.json"
+    data.write_text('{"q": 1}')
+    r = cli("send", sandbox.url, "hi", "--data", f"@{data}", "--data", '{"inline": true}', "--file", str(data),
+            "--dry-run", "-o", "json")
+    assert r.exit_code == 0
+    parts = r.json["body"]["params"]["message"]["parts"]
+    assert parts[0] == {"text": "hi"} and parts[1] == {"data": {"q": 1}} and parts[2] == {"data": {"inline": True}}
+    assert parts[3]["filename"] == "q.json" and parts[3]["mediaType"] == "application/json"
+    assert base64.b64decode(parts[3]["raw"]) == b'{"q": 1}'
+    sent = cli("send", sandbox.url, "hi", "--data", f"@{data}", "--file", str(data), "-o", "json")
+    assert sent.exit_code == 0 and sent.json["state"] == "completed"
+
+
+def test_send_reads_stdin(cli: Any, sandbox: Any) -> None:
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+
+    r = CliRunner().invoke(app, ["send", sandbox.url, "-", "-o", "json"], input="from stdin")
+    assert r.exit_code == 0
+    assert json.loads(r.stdout)["result"]["artifacts"][0]["text"] == "echo: from stdin"
+
+
+@pytest.mark.parametrize("args, key, value", [
+    ([], "returnImmediately", True),
+    (["--a2a-version", "0.3"], "blocking", False),
+])
+def test_no_wait_per_family(cli: Any, sandbox: Any, args: list[str], key: str, value: bool) -> None:
+    dry = cli("send", sandbox.url, "hi", "--no-wait", "--dry-run", "-o", "json", *args).json
+    assert dry["body"]["params"]["configuration"] == {key: value}
+    r = cli("send", sandbox.url, "/slow 0.3", "--no-wait", "-o", "json", *args)
+    assert r.exit_code == 0 and r.json["state"] in ("submitted", "working")
+
+
+def test_dry_run_curl_never_prints_the_token(cli: Any, sandbox: Any) -> None:
+    secret = "tok-" + "x" * 20
+    r = cli("send", sandbox.url, "hi", "--dry-run", env={"A2ACTL_TOKEN": secret})
+    assert r.exit_code == 0
+    assert secret not in r.stdout + r.stderr
+    assert "$A2ACTL_TOKEN" in r.stdout and "curl" in r.stdout
+
+
+def test_context_and_task_follow_up(cli: Any, sandbox: Any) -> None:
+    first = cli("send", sandbox.url, "/input", "-o", "json").json
+    assert first["state"] == "input-required"
+    ctx = first["result"]["contextId"]
+    r = cli("send", sandbox.url, "more", "--task-id", first["taskId"], "--context-id", ctx, "-o", "json")
+    assert r.exit_code == 0 and r.json["taskId"] == first["taskId"] and r.json["state"] == "completed"
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_task_get_and_cancel(cli: Any, sandbox: Any, args: list[str]) -> None:
+    running = cli("send", sandbox.url, "/slow 2", "--no-wait", "-o", "json").json
+    got = cli("task", "get", sandbox.url, running["taskId"], "-o", "json", *args)
+    assert got.exit_code == 0 and got.json["task"]["id"] == running["taskId"]
+    cancel = cli("task", "cancel", sandbox.url, running["taskId"], "-o", "json", *args)
+    assert cancel.exit_code == 0 and cancel.json["task"]["state"] == "canceled"
+    again = cli("task", "cancel", sandbox.url, running["taskId"], "-o", "json", *args)
+    assert again.exit_code == 1 and again.json["error"]["a2aCode"] == -32002
+
+
+def test_task_get_unknown_is_task_not_found(cli: Any, sandbox: Any) -> None:
+    r = cli("task", "get", sandbox.url, "nope", "-o", "json")
+    assert r.exit_code == 1 and r.json["error"]["a2aCode"] == -32001
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_task_list_filters(cli: Any, sandbox: Any, binding: str) -> None:
+    ctx = cli("send", sandbox.url, "first", "-o", "json").json["result"]["contextId"]
+    cli("send", sandbox.url, "second", "--context-id", ctx)
+    r = cli("task", "list", sandbox.url, "--context-id", ctx, "--state", "completed", "--binding", binding,
+            "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert len(r.json["tasks"]) == 2 and {t["contextId"] for t in r.json["tasks"]} == {ctx}
+    page = cli("task", "list", sandbox.url, "--context-id", ctx, "--page-size", "1", "-o", "json").json
+    assert len(page["tasks"]) == 1 and page["nextPageToken"]
+
+
+def test_task_list_on_03_explains(cli: Any, sandbox_v03: Any) -> None:
+    r = cli("task", "list", sandbox_v03.url, "-o", "json")
+    assert r.exit_code == 2 and "ListTasks does not exist in A2A 0.3" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("args", [["--fail-on", "exploded"], ["--data", "{not json"], ["--file", "/no/such/file"], []])
+def test_send_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
+    text = [] if not args else ["hi"]
+    r = cli("send", sandbox.url, *text, *args)
+    assert r.exit_code == 2 and "Traceback" not in r.stderr

@@ -1,0 +1,210 @@
+"""``a2actl stream tail`` against a2a-sdk sandboxes (CRLF SSE with ': ping' comments, drops, stalls,
+WebSocket) and our own fault servers (LF frames, multi-line data, bad JSON, other task, endless
+stream, 5 MiB event, abnormal WebSocket close, a peer that never answers pings)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+
+def records(r: Any) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    lines = r.jsonl
+    assert lines and lines[-1]["type"] == "summary", r.stdout[-500:]
+    return lines[:-1], lines[-1]
+
+
+def events(recs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [x for x in recs if x["type"] == "event"]
+
+
+def test_send_stream_gives_valid_jsonl_ending_in_terminal_state(cli: Any, sandbox: Any) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    recs, summary = records(r)
+    evs = events(recs)
+    assert [e["kind"] for e in evs][0] == "task"
+    assert evs[-1]["state"] == "completed"
+    assert summary["outcome"] == "completed" and summary["finalState"] == "completed"
+    assert summary["events"] == len(evs) and summary["bytes"] == sum(e["bytes"] for e in evs)
+    assert all(e["delta"] >= 0 and e["wall"].endswith("Z") for e in evs)
+    assert summary["violations"] == [] and summary["cuts"] == []
+
+
+@pytest.mark.parametrize("args", [["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"],
+                                  ["--a2a-version", "0.3", "--binding", "HTTP+JSON"]])
+def test_tail_every_family_and_binding(cli: Any, sandbox: Any, args: list[str]) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "jsonl", *args)
+    assert r.exit_code == 0, r.stdout
+    _, summary = records(r)
+    assert summary["finalState"] == "completed"
+
+
+def test_sse_ping_comments_are_heartbeats(cli: Any, sandbox_streams: Any) -> None:
+    r = cli("stream", "tail", sandbox_streams.url, "--send", "/slow 0.1", "-o", "jsonl")
+    recs, summary = records(r)
+    beats = [x for x in recs if x["type"] == "heartbeat"]
+    assert beats and all(b["source"] == "sse-comment" for b in beats)
+    assert summary["heartbeats"] == len(beats)
+
+
+def test_a_stall_longer_than_the_heartbeat_is_flagged(cli: Any, sandbox_stall: Any) -> None:
+    r = cli("stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "200ms", "-o", "jsonl")
+    assert r.exit_code == 7
+    recs, summary = records(r)
+    gaps = [x for x in recs if x["type"] == "gap"]
+    assert len(gaps) == 1 and gaps[0]["seconds"] >= 0.35 and gaps[0]["expected"] == 0.2
+    assert summary["stalls"] == gaps and summary["finalState"] == "completed"
+    # The same stream with a generous interval passes.
+    assert cli("stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "2s").exit_code == 0
+
+
+def test_oversized_event_is_flagged_and_read(cli: Any, sandbox: Any) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "/stream 2 5000000", "--max-event-bytes", "4MiB",
+            "-o", "jsonl")
+    assert r.exit_code == 7
+    recs, summary = records(r)
+    over = [e for e in events(recs) if e["oversize"]]
+    assert len(over) == 2 and all(e["bytes"] > 5_000_000 for e in over)
+    assert summary["oversize"][0]["limit"] == 4 * 1024 * 1024 and summary["finalState"] == "completed"
+
+
+def test_drop_is_a_cut_recovered_by_resubscribe(cli: Any, sandbox_streams: Any) -> None:
+    r = cli("stream", "tail", sandbox_streams.url, "--send", "/stream 60 100", "-o", "jsonl")
+    recs, summary = records(r)
+    kinds = [x["type"] for x in recs]
+    assert "cut" in kinds and "reconnect" in kinds
+    assert kinds.index("cut") < kinds.index("reconnect")
+    reconnect = next(x for x in recs if x["type"] == "reconnect")
+    assert reconnect["via"] == "SubscribeToTask" and reconnect["outage"] > 0
+    assert summary["outcome"] == "recovered" and summary["finalState"] == "completed"
+    assert summary["exitCode"] in (0, 7) and r.exit_code == summary["exitCode"]
+    # Chunks sent while disconnected are reported, never silently lost.
+    assert any("chunk" in m for m in summary["missed"])
+
+
+def test_task_finished_during_outage_is_seen_via_get_task(cli: Any, sandbox_streams: Any) -> None:
+    r = cli("stream", "tail", sandbox_streams.url, "--send", "/stream 4 10", "-o", "jsonl")
+    recs, summary = records(r)
+    reconnect = next(x for x in recs if x["type"] == "reconnect")
+    assert reconnect["via"] == "GetTask"
+    assert any("only via GetTask" in m for m in summary["missed"])
+    assert summary["finalState"] == "completed" and r.exit_code == 7
+
+
+def test_drop_without_reconnect_is_never_success(cli: Any, sandbox_streams: Any) -> None:
+    r = cli("stream", "tail", sandbox_streams.url, "--send", "/stream 60 100", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6
+    _, summary = records(r)
+    assert summary["outcome"] == "cut" and summary["finalState"] != "completed"
+
+
+def test_subscribe_to_existing_task(cli: Any, sandbox: Any) -> None:
+    sent = cli("send", sandbox.url, "/slow 0.3", "--no-wait", "-o", "json")
+    assert sent.exit_code == 0, sent.stderr
+    r = cli("stream", "tail", sandbox.url, "--task", sent.json["taskId"], "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout
+    recs, summary = records(r)
+    assert events(recs)[0]["kind"] == "task" and summary["finalState"] == "completed"
+    unknown = cli("stream", "tail", sandbox.url, "--task", "no-such-task", "-o", "json")
+    assert unknown.exit_code == 1 and unknown.json["error"]["a2aCode"] == -32001
+
+
+@pytest.mark.parametrize("mode, code, check", [
+    ("lf", 0, lambda s: s["finalState"] == "completed" and s["events"] == 4),
+    ("multiline", 0, lambda s: s["finalState"] == "completed" and s["events"] == 3),
+    ("othertask", 6, lambda s: [v["rule"] for v in s["violations"]] == ["other-task"]),
+    ("regress", 6, lambda s: [v["rule"] for v in s["violations"]] == ["illegal-transition"]),
+    ("afterlast", 6, lambda s: [v["rule"] for v in s["violations"]] == ["append-after-last-chunk"]),
+    ("noterminal", 6, lambda s: s["outcome"] == "closed-without-terminal"),
+])
+def test_fault_streams(cli: Any, streams: str, mode: str, code: int, check: Any) -> None:
+    r = cli("stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "--reconnect", "0",
+            "-o", "jsonl")
+    assert r.exit_code == code, r.stdout[-400:]
+    _, summary = records(r)
+    assert check(summary), summary
+
+
+def test_5mib_event_from_our_server(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", f"{streams}/big/agent-card.json", "--send", "hi", "--max-event-bytes", "4MiB",
+            "-o", "jsonl")
+    assert r.exit_code == 7
+    recs, summary = records(r)
+    assert max(e["bytes"] for e in events(recs)) > 5 * 1024 * 1024
+    assert len(summary["oversize"]) == 1
+
+
+def test_malformed_json_frame_is_a_protocol_violation(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", f"{streams}/badjson/agent-card.json", "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 6
+    assert r.jsonl[-1]["error"]["code"] == "protocol" and "not JSON" in r.jsonl[-1]["error"]["message"]
+
+
+def test_endless_stream_ends_at_max_time_with_a_summary(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", f"{streams}/endless/agent-card.json", "--send", "hi", "--max-time", "0.6",
+            "-o", "jsonl")
+    assert r.exit_code == 5
+    recs, summary = records(r)
+    assert summary["outcome"] == "max-time" and summary["finalState"] == "working"
+    assert summary["heartbeats"] >= 3 and 0.5 < summary["duration"] < 3
+
+
+def test_raw_sse_url(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", "--sse", f"{streams}/raw", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout
+    recs, summary = records(r)
+    assert [e["kind"] for e in events(recs)] == ["data"] * 3 and summary["heartbeats"] == 1
+
+
+def test_json_output_is_one_document(cli: Any, sandbox: Any) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json")
+    doc = r.json
+    assert doc["type"] == "summary" and len([x for x in doc["records"] if x["type"] == "event"]) == doc["events"]
+
+
+def test_table_output(cli: Any, sandbox: Any) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "hi")
+    assert r.exit_code == 0 and "status-update" in r.stdout and "Summary" in r.stdout
+
+
+@pytest.mark.parametrize("args", [[], ["--send", "a", "--task", "b"], ["--heartbeat", "soon", "--send", "x"],
+                                  ["--max-event-bytes", "4 parsecs", "--send", "x"]])
+def test_tail_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
+    r = cli("stream", "tail", sandbox.url, *args)
+    assert r.exit_code == 2
+    assert "Traceback" not in r.stderr
+
+
+# ------------------------------------------------------------------------------------------ WebSocket
+
+def test_websocket_tail_with_ping_rtt(cli: Any, sandbox: Any) -> None:
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    r = cli("stream", "tail", ws, "--send", "/slow 0.15", "--heartbeat", "100ms", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-500:]
+    recs, summary = records(r)
+    beats = [x for x in recs if x["type"] == "heartbeat"]
+    assert beats and all(b["source"] == "ws-pong" and b["rtt"] > 0 for b in beats)
+    assert summary["finalState"] == "completed" and summary["rtt"]["p50"] > 0
+
+
+def test_websocket_abnormal_close_is_a_cut(cli: Any, ws_fault: str) -> None:
+    r = cli("stream", "tail", ws_fault + "/abnormal", "--send", "hi", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6
+    recs, summary = records(r)
+    cut = next(x for x in recs if x["type"] == "cut")
+    assert "1011" in cut["reason"] and "agent crashed" in cut["reason"]
+
+
+def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
+    r = cli("stream", "tail", silent_ws, "--send", "hi", "--heartbeat", "200ms", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6
+    recs, summary = records(r)
+    assert any(x["type"] == "cut" and "no pong" in x["reason"] for x in recs)
+    assert summary["events"] == 1
+
+
+def test_websocket_unreachable(cli: Any, refused_url: str) -> None:
+    r = cli("stream", "tail", refused_url.replace("http://", "ws://") + "/ws", "--send", "hi")
+    assert r.exit_code == 3
