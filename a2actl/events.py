@@ -10,7 +10,10 @@ from typing import Protocol
 
 
 class EventSink(Protocol):
-    """Receives wire events. ``elapsed`` values are seconds."""
+    """Receives wire events. ``elapsed`` values are seconds. ``wants_bodies`` tells the transport
+    whether to pay for redacting bodies at all (false on quiet runs: streams skip that per event)."""
+
+    wants_bodies: bool
 
     def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None: ...
     def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None: ...
@@ -21,6 +24,8 @@ class EventSink(Protocol):
 
 class NullSink:
     """A sink that ignores everything (the default for quiet runs and for tests)."""
+
+    wants_bodies = False
 
     def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
         pass

@@ -42,3 +42,36 @@ def histogram(values: Sequence[float], buckets: int = 8) -> list[dict[str, float
     for v in values:
         counts[min(int((v - lo) / width), buckets - 1)] += 1
     return [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": c} for i, c in enumerate(counts)]
+
+
+class LogHistogram:
+    """Constant-memory quantiles of positive durations (seconds): counts in log-spaced buckets,
+    ``per_decade`` per factor of 10 from 1 µs, so a quantile is exact to within one bucket
+    (10**(1/per_decade) - 1, 2.3% with 100). ``max`` and ``count`` are exact. Used where samples are
+    unbounded (``stream tail`` over millions of events)."""
+
+    def __init__(self, per_decade: int = 100, floor: float = 1e-6) -> None:
+        self.per_decade = per_decade
+        self.floor = floor
+        self.buckets: dict[int, int] = {}
+        self.count = 0
+        self.max: float | None = None
+
+    def add(self, seconds: float) -> None:
+        idx = 0 if seconds <= self.floor else int(math.log10(seconds / self.floor) * self.per_decade) + 1
+        self.buckets[idx] = self.buckets.get(idx, 0) + 1
+        self.count += 1
+        self.max = seconds if self.max is None or seconds > self.max else self.max
+
+    def quantile(self, q: float) -> float | None:
+        """The upper edge of the bucket holding the ``q``-th percentile (``None`` when empty)."""
+        if not self.count:
+            return None
+        rank = max(1, math.ceil(self.count * q / 100.0))
+        seen = 0
+        for idx in sorted(self.buckets):
+            seen += self.buckets[idx]
+            if seen >= rank:
+                edge = self.floor * 10 ** (idx / self.per_decade)
+                return min(edge, self.max) if self.max is not None else edge
+        return self.max

@@ -65,8 +65,10 @@ def classify_event(result: Any) -> StreamEvent:
         body = result
         final = bool(result.get("final")) or kind == "message"
     else:
-        key = next((k for k in _V1_KEYS if k in result), None)
-        if key is None:
+        for key in result:
+            if key in _V1_KEYS:
+                break
+        else:
             return StreamEvent("unknown", None, None, False, result)
         kind = _V1_KEYS[key]
         body = result[key] if isinstance(result[key], dict) else {}

@@ -219,6 +219,8 @@ for _short, (_v0, _v1, _kind) in TASK_STATES.items():
 # v0.3 gRPC/REST spelled it the British way (shared doc §14.8).
 _STATE_ALIASES["task_state_cancelled"] = "canceled"
 _STATE_ALIASES["cancelled"] = "canceled"
+#: Exact spellings seen on the wire, for a lookup without normalising (the per-event fast path).
+_EXACT_STATES = {**_STATE_ALIASES, **{k.upper(): v for k, v in _STATE_ALIASES.items() if k.startswith("task_state")}}
 
 
 def canonical_state(state: str | None) -> str:
@@ -226,6 +228,9 @@ def canonical_state(state: str | None) -> str:
 
     Unknown or missing values map to ``"unknown"``.
     """
+    exact = _EXACT_STATES.get(state) if isinstance(state, str) else None
+    if exact is not None:
+        return exact
     if not state or not isinstance(state, str):
         return "unknown"
     return _STATE_ALIASES.get(state.strip().lower(), "unknown")

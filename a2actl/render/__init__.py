@@ -458,6 +458,10 @@ class VerboseSink:
         for k, v in headers:
             self.err.print(Text(f"< {k}: {safe(v)}", style="green"))
 
+    @property
+    def wants_bodies(self) -> bool:
+        return self.level >= 2
+
     def on_body(self, direction: str, body: bytes) -> None:
         if self.level >= 2:
             text = body[:2048].decode("utf-8", "replace")

@@ -9,7 +9,8 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
 * ``cut``: the connection ended before the stream did (``reason``, ``attempt``).
 * ``reconnect``: a resubscribe after a cut: ``outage`` seconds and ``missed`` (what was lost:
   a state jump, artifact chunks, or a terminal state seen only via GetTask).
-* ``summary`` (last): counts, bytes, duration, first-event latency, gap percentiles, heartbeats,
+* ``summary`` (last): counts, bytes, duration, first-event latency, gap percentiles (constant
+  memory: log buckets, exact to 2.3%; ``max`` exact), heartbeats,
   violations, cuts, final state, ``outcome`` (``completed``, ``recovered`` after cuts, ``cut``,
   ``closed-without-terminal``, ``max-time``) and ``exitCode``.
 
@@ -29,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from a2actl.errors import A2AError, StreamCut, TimeoutError_
-from a2actl.probe.stats import percentile
+from a2actl.probe.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import Family
@@ -53,8 +54,19 @@ class TailOptions:
     max_time: float | None = None
 
 
+_WALL_CACHE: list[Any] = [-1, ""]
+
+
 def _wall() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """UTC wall time, ISO 8601 with milliseconds and ``Z``; formatted once per millisecond (a stream
+    delivers many events per millisecond and formatting dominated the per-event cost)."""
+    now = time.time()
+    ms = int(now * 1000)
+    if ms != _WALL_CACHE[0]:
+        _WALL_CACHE[0] = ms
+        _WALL_CACHE[1] = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(
+            timespec="milliseconds").replace("+00:00", "Z")
+    return _WALL_CACHE[1]
 
 
 @dataclass
@@ -70,8 +82,8 @@ class Tail:
     total_bytes: int = 0
     max_bytes: int = 0
     heartbeats: int = 0
-    rtts: list[float] = field(default_factory=list)
-    intervals: list[float] = field(default_factory=list)
+    rtts: LogHistogram = field(default_factory=LogHistogram)
+    intervals: LogHistogram = field(default_factory=LogHistogram)
     stalls: list[dict[str, Any]] = field(default_factory=list)
     oversize: list[dict[str, Any]] = field(default_factory=list)
     cuts: list[dict[str, Any]] = field(default_factory=list)
@@ -89,7 +101,7 @@ class Tail:
         """Account the silence before an arrival at ``now``; returns the delta in seconds."""
         delta = now - (self.last if self.last is not None else self.t0)
         if self.last is not None:
-            self.intervals.append(delta)
+            self.intervals.add(delta)
         self._check_silence(delta, now)
         self.last = now
         return delta
@@ -124,7 +136,7 @@ class Tail:
         delta = self._arrive(now)
         self.heartbeats += 1
         if rtt is not None:
-            self.rtts.append(rtt)
+            self.rtts.add(rtt)
         self.emit({"type": "heartbeat", "wall": _wall(), "t": round(now - self.t0, 6), "delta": round(delta, 6),
                    "source": source, "text": text[:80], "rtt": round(rtt, 6) if rtt is not None else None})
 
@@ -163,15 +175,14 @@ class Tail:
             code = 7
         else:
             code = 0
-        iv = sorted(self.intervals)
+        iv = self.intervals
         return {
             "type": "summary", "outcome": outcome, "exitCode": code, "events": self.events,
             "bytes": self.total_bytes, "maxEventBytes": self.max_bytes, "duration": round(now - self.t0, 6),
             "firstEvent": round(self.first_event, 6) if self.first_event is not None else None,
-            "gaps": {"p50": percentile(iv, 50) if iv else None, "p99": percentile(iv, 99) if iv else None,
-                     "max": iv[-1] if iv else None},
+            "gaps": {"p50": iv.quantile(50), "p99": iv.quantile(99), "max": iv.max},
             "heartbeats": self.heartbeats,
-            "rtt": {"p50": percentile(sorted(self.rtts), 50), "max": max(self.rtts)} if self.rtts else None,
+            "rtt": {"p50": self.rtts.quantile(50), "max": self.rtts.max} if self.rtts.count else None,
             "stalls": self.stalls, "oversize": self.oversize, "cuts": self.cuts, "reconnects": self.reconnects,
             "missed": self.missed, "violations": violations, "finalState": self.lifecycle.state,
             "taskId": self.lifecycle.task_id,

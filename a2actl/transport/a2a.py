@@ -200,7 +200,8 @@ class A2AClient:
                         if heartbeats:
                             yield Heartbeat(at, item.data)
                         continue
-                    self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
+                    if self.transport.sink.wants_bodies:
+                        self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
                     try:
                         obj = json.loads(item.data)
                     except ValueError as exc:

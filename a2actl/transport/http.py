@@ -272,7 +272,7 @@ class HttpTransport:
         request = self.client.build_request(method, send_url, json=json_body, content=content,
                                             headers=hdrs, extensions=extensions)
         self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
-        if request.content:
+        if request.content and self.sink.wants_bodies:
             self.sink.on_body(">", self.redact_body(request.content))
         return request, clock
 
@@ -330,7 +330,7 @@ class HttpTransport:
         clock.finish()
         self.sink.on_response(response.status_code, response.reason_phrase,
                               redact_headers(list(response.headers.items())), clock.timing.time_total)
-        if body:
+        if body and self.sink.wants_bodies:
             self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
         return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
