@@ -36,11 +36,17 @@ class SSEItem:
     id: str | None = None
 
 
-async def iter_sse(response: Any) -> AsyncIterator[SSEItem]:
+#: Default bound on one event (its buffered text): far above the 64 MiB a2actl must handle, low
+#: enough that a server streaming one endless line cannot exhaust memory.
+MAX_EVENT_CHARS = 256 * 1024 * 1024
+
+
+async def iter_sse(response: Any, max_event_chars: int = MAX_EVENT_CHARS) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``.
 
-    Raises ``ProtocolViolation`` for another content type. Transport errors (a cut connection)
-    propagate as the httpx exceptions, for the caller to classify.
+    Raises ``ProtocolViolation`` for another content type, or when more than ``max_event_chars``
+    characters arrive without completing an event. Transport errors (a cut connection) propagate as
+    the httpx exceptions, for the caller to classify.
     """
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
@@ -55,13 +61,20 @@ async def iter_sse(response: Any) -> AsyncIterator[SSEItem]:
         if sse is None:
             return None
         data = sse.data
-        return SSEItem("event", data, len(data.encode("utf-8")), time.perf_counter(), sse.event or None,
+        size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
+        return SSEItem("event", data, size, time.perf_counter(), sse.event or None,
                        sse.id or None)
 
+    pending = 0  # characters received since the last complete item
     async for text in response.aiter_text():
+        pending += len(text)
+        if pending > max_event_chars:
+            raise ProtocolViolation(f"an SSE event exceeded {max_event_chars:,} characters without ending",
+                                    hint="a server streaming one endless line; a2actl stopped reading")
         for line in lines.decode(text):
             item = feed(line)
             if item is not None:
+                pending = 0
                 yield item
     for line in lines.flush():
         item = feed(line)

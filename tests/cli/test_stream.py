@@ -70,6 +70,14 @@ def test_oversized_event_is_flagged_and_read(cli: Any, sandbox: Any) -> None:
     assert summary["oversize"][0]["limit"] == 4 * 1024 * 1024 and summary["finalState"] == "completed"
 
 
+def test_a_64mib_event_is_read_whole(cli: Any, sandbox: Any) -> None:
+    size = 64 * 1024 * 1024
+    r = cli("stream", "tail", sandbox.url, "--send", f"/stream 1 {size}", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-300:]
+    recs, summary = records(r)
+    assert summary["maxEventBytes"] > size and summary["finalState"] == "completed"
+
+
 def test_drop_is_a_cut_recovered_by_resubscribe(cli: Any, sandbox_streams: Any) -> None:
     r = cli("stream", "tail", sandbox_streams.url, "--send", "/stream 60 100", "-o", "jsonl")
     recs, summary = records(r)
