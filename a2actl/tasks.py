@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2AError, UsageError
+from a2actl.errors import UsageError
 from a2actl.protocol.events import PartSpec, message_params, task_view
 from a2actl.protocol.versions import TASK_STATES, VERSION_HEADER, Family, canonical_state
 
@@ -150,8 +150,7 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
         else:
             out = await client.call(operation, params)
             if out.error is not None:
-                raise A2AError(f"{out.method}: {out.error.name} {out.error.code}: {out.error.message}",
-                               hint=out.error.hint, a2a_code=out.error.code)
+                raise out.error.to_exception(out.method)
             view = task_view(out.result)
             state = view.get("state")
             doc = {"method": out.method, "streaming": False, "messageId": params["message"]["messageId"],
@@ -200,8 +199,7 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
         else:
             out = await client.call("CancelTask", {"id": task_id})
     if out.error is not None:
-        raise A2AError(f"{out.method}: {out.error.name} {out.error.code}: {out.error.message}",
-                       hint=out.error.hint, a2a_code=out.error.code)
+        raise out.error.to_exception(out.method)
     if verb == "list":
         result = out.result if isinstance(out.result, dict) else {}
         return {"method": out.method, "tasks": [task_view({"task": t}) for t in result.get("tasks") or []],

@@ -36,8 +36,6 @@ from a2actl.config import Settings
 from a2actl.discovery import Target, decode_card, fetch_card
 from a2actl.errors import (
     A2ACtlError,
-    A2AError,
-    AuthError,
     HTTPStatusError,
     ProtocolViolation,
     UsageError,
@@ -47,7 +45,6 @@ from a2actl.exit_codes import ExitCode
 from a2actl.probe.stats import histogram, summarize
 from a2actl.protocol.card import NegotiationFailed, Selection, select_interface
 from a2actl.protocol.events import classify_event, text_message_params
-from a2actl.protocol.jsonrpc import DecodedError
 from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.redact import redact_json
 
@@ -227,12 +224,6 @@ def _error_class(err: A2ACtlError) -> str:
     return err.code if err.code in _CLASS_EXIT else "error"
 
 
-def _a2a_error(decoded: DecodedError, what: str) -> A2ACtlError:
-    cls = AuthError if decoded.reason in ("UNAUTHENTICATED", "PERMISSION_DENIED") else A2AError
-    return cls(f"{what}: {decoded.code} {decoded.name}: {decoded.message}".rstrip(": "),
-               hint=decoded.hint, a2a_code=decoded.code, details={"reason": decoded.reason} if decoded.reason else None)
-
-
 def _session_url(card_url: str, path: str) -> str:
     p = urlsplit(card_url)
     return urlunsplit((p.scheme, p.netloc, path if path.startswith("/") else "/" + path, "", ""))
@@ -250,7 +241,7 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
         sample.failed_phase = "first_event"
         async for item in client.stream("SendStreamingMessage", params):
             if not hasattr(item, "event"):
-                raise _a2a_error(item.error, f"{item.method} failed")
+                raise item.error.to_exception(f"{item.method} failed")
             events += 1
             if events == 1:
                 sample.phases["first_event"] = time.perf_counter() - t0
@@ -275,7 +266,7 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
         out = await client.call("SendMessage", params)
         elapsed = time.perf_counter() - t0
         if out.error:
-            raise _a2a_error(out.error, f"{out.method} failed")
+            raise out.error.to_exception(f"{out.method} failed")
         ev = classify_event(out.result)
         sample.phases["first_event"] = elapsed
         sample.phases["terminal"] = 0.0
@@ -332,7 +323,7 @@ async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOpti
         sample.phases["rpc"] = time.perf_counter() - t
         sample.rpc = out.to_json()
         if out.error is not None and out.error.code != -32001:
-            raise _a2a_error(out.error, f"{out.method} on {selection.interface.url} failed")
+            raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
         sample.rpc["healthy"] = True
         sample.rpc["meaning"] = ("TaskNotFound for a random id: routing, version and auth work"
                                  if out.error is not None else "the agent returned a task for a random id")

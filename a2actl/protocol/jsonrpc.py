@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from a2actl.errors import A2ACtlError, A2AError, AuthError
 from a2actl.protocol.versions import VERSION_HEADER, Family
 
 TRANSIENT = "transient"
@@ -88,6 +89,13 @@ class DecodedError:
     reason: str | None = None
     version_mismatch: bool = False
     details: list[Any] = field(default_factory=list)
+
+    def to_exception(self, what: str) -> A2ACtlError:
+        """The a2actl error for this answer to ``what`` (a method name): ``AuthError`` (exit 4) for
+        ``UNAUTHENTICATED``/``PERMISSION_DENIED`` reasons, else ``A2AError`` (exit 1)."""
+        cls = AuthError if self.reason in ("UNAUTHENTICATED", "PERMISSION_DENIED") else A2AError
+        return cls(f"{what}: {self.code} {self.name}: {self.message}".rstrip(": "), hint=self.hint,
+                   a2a_code=self.code, details={"reason": self.reason} if self.reason else None)
 
     def to_json(self) -> dict[str, Any]:
         return {"code": self.code, "name": self.name, "message": self.message, "class": self.error_class,

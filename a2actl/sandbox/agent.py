@@ -16,6 +16,15 @@ from a2a.server.events import EventQueue
 from a2a.server.tasks import TaskUpdater
 from a2a.types import a2a_pb2 as pb
 
+#: Message commands that end the task in a given state: prefix → (TaskUpdater method, status text).
+_ENDINGS = {
+    "/fail": ("failed", "failed on request (/fail)"),
+    "/input": ("requires_input", "more input, please"),
+    "/auth": ("requires_auth", "sign in first"),
+    "/reject": ("reject", "rejected on request (/reject)"),
+    "/cancel": ("cancel", "canceled on request (/cancel)"),
+}
+
 
 class EchoExecutor(AgentExecutor):
     """Echoes the user's text back as a two-chunk artifact, streaming every step."""
@@ -43,21 +52,10 @@ class EchoExecutor(AgentExecutor):
                 interval = 1.0
         await updater.start_work(updater.new_agent_message([pb.Part(text="working on it")]))
         await asyncio.sleep(interval)
-        if text.startswith("/fail"):
-            await updater.failed(updater.new_agent_message([pb.Part(text="failed on request (/fail)")]))
-            return
-        if text.startswith("/input"):
-            await updater.requires_input(updater.new_agent_message([pb.Part(text="more input, please")]))
-            return
-        if text.startswith("/auth"):
-            await updater.requires_auth(updater.new_agent_message([pb.Part(text="sign in first")]))
-            return
-        if text.startswith("/reject"):
-            await updater.reject(updater.new_agent_message([pb.Part(text="rejected on request (/reject)")]))
-            return
-        if text.startswith("/cancel"):
-            await updater.cancel(updater.new_agent_message([pb.Part(text="canceled on request (/cancel)")]))
-            return
+        for prefix, (ending, note) in _ENDINGS.items():
+            if text.startswith(prefix):
+                await getattr(updater, ending)(updater.new_agent_message([pb.Part(text=note)]))
+                return
         if text.startswith("/stream"):
             count, size = _stream_args(text)
             for i in range(count):

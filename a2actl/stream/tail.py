@@ -219,7 +219,7 @@ async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[s
             continue
         if not hasattr(item, "event"):
             err = item.error
-            raise A2AError(f"{item.method}: {err.name} {err.code}: {err.message}", hint=err.hint, a2a_code=err.code)
+            raise err.to_exception(item.method)
         if first and resync and item.event.kind == "task":
             missed = _missed_after_resync(tail, item.event)
             tail.reconnected(operation, missed)
