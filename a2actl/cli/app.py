@@ -17,13 +17,6 @@ import typer
 from typer.core import TyperGroup
 
 from a2actl import __version__
-from a2actl.cli import caps as caps_cmd
-from a2actl.cli import card as card_cmd
-from a2actl.cli import demo as demo_cmd
-from a2actl.cli import handshake as handshake_cmd
-from a2actl.cli import sandbox as sandbox_cmd
-from a2actl.cli import stream as stream_cmd
-from a2actl.cli import tasks as tasks_cmd
 from a2actl.cli.context import Invocation, invocation
 from a2actl.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
 from a2actl.errors import A2ACtlError, UsageError
@@ -50,8 +43,56 @@ class Binding(str, Enum):
     http_json = "HTTP+JSON"
 
 
+#: The subcommands, built on first use: name → (module, attribute, short help). Typer turns each
+#: command's annotations into click objects when the tree is built (~1 ms a command), and
+#: ``--help``/``--version`` need only the names and short help, so nothing is built for them.
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "caps": ("a2actl.cli.caps", "app", "Capability schemas: validate, snapshot, diff, fingerprint."),
+    "card": ("a2actl.cli.card", "app", "Agent cards: fetch, show."),
+    "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
+    "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
+    "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
+    "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),
+    "stream": ("a2actl.cli.stream", "app", "Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit."),
+    "task": ("a2actl.cli.tasks", "task_app", "Tasks: get, list, cancel, subscribe."),
+}
+
+
+def _build_command(name: str) -> Any:
+    import importlib
+
+    module, attr, _ = LAZY_COMMANDS[name]
+    obj = getattr(importlib.import_module(module), attr)
+    is_group = isinstance(obj, typer.Typer)
+    if not is_group:  # a plain command function
+        single = typer.Typer()
+        single.command(name)(obj)
+        obj = single
+    obj.rich_markup_mode = None  # plain help, like the root's
+    obj._add_completion = False  # completion options belong to the root only
+    # get_group keeps a one-command group (`card get`) a group; get_command would collapse it.
+    cmd = typer.main.get_group(obj) if is_group else typer.main.get_command(obj)
+    cmd.name = name
+    return cmd
+
+
 class A2AGroup(TyperGroup):
-    """Root group: hoists global options and converts errors to one line plus an exit code."""
+    """Root group: hoists global options, builds subcommands lazily and converts errors to one line
+    plus an exit code."""
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
+            self.commands[cmd_name] = _build_command(cmd_name)
+        return self.commands.get(cmd_name)
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:
+        rows = [(name, self.commands[name].get_short_help_str(80) if name in self.commands
+                 else LAZY_COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, _hoist_globals(self, args))
@@ -146,11 +187,13 @@ def _version(value: bool) -> None:
 app = typer.Typer(
     cls=A2AGroup,
     name="a2actl",
-    help="Debug and test A2A (Agent2Agent) deployments: handshake timing, agent cards, a sandbox agent.\n\n"
+    help="Debug and test A2A (Agent2Agent) deployments: handshake timing, agent cards and capability "
+         "schemas, messages, tasks and streams, a sandbox agent.\n\n"
          "Examples:\n\n"
          "  a2actl demo\n\n"
-         "  a2actl card get http://localhost:9999\n\n"
          "  a2actl handshake probe http://localhost:9999 -n 50 -c 4 --budget 5s\n\n"
+         "  a2actl caps diff http://localhost:9999 --expect expected-caps.json\n\n"
+         "  a2actl stream tail http://localhost:9999 --send hi --heartbeat 10s\n\n"
          "Exit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol violation, "
          "7 check failed, 130 interrupted.",
     no_args_is_help=True,
@@ -158,14 +201,6 @@ app = typer.Typer(
     rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-app.add_typer(card_cmd.app, name="card")
-app.add_typer(caps_cmd.app, name="caps")
-app.add_typer(handshake_cmd.app, name="handshake")
-app.add_typer(sandbox_cmd.app, name="sandbox")
-app.add_typer(stream_cmd.app, name="stream")
-app.add_typer(tasks_cmd.task_app, name="task")
-app.command("send")(tasks_cmd.send)
-app.command("demo")(demo_cmd.demo)
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
