@@ -1,6 +1,7 @@
 """Probe accuracy: a2actl's `time_starttransfer` against curl's `-w '%{time_starttransfer}'` on the
 same sandbox card URL, interleaved, median of N each (new connection every time for both).
-Prints both medians and the difference in ms.
+Prints both medians and the difference in ms. The sandbox runs in its own process (as the agent
+does for curl): sharing a process with the client would charge its GIL and event loop to a2actl.
 
 Target (issue #2): TTFB within 1 ms of curl.
 
@@ -16,8 +17,6 @@ import subprocess
 import sys
 
 from a2actl.config import Settings
-from a2actl.sandbox.options import SandboxOptions
-from a2actl.sandbox.server import start_in_thread
 from a2actl.transport.http import HttpTransport
 
 
@@ -41,8 +40,10 @@ def main() -> None:
     if not shutil.which("curl"):
         sys.exit("curl is not installed")
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    with start_in_thread(SandboxOptions()) as sb:
-        url = sb.url + "/.well-known/agent-card.json"
+    server = subprocess.Popen([sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().strip() + "/.well-known/agent-card.json"  # type: ignore[union-attr]
         ours, theirs = [], []
         for _ in range(3):  # warm both paths
             asyncio.run(a2actl_ttfb(url))
@@ -50,6 +51,9 @@ def main() -> None:
         for _ in range(n):
             ours.append(asyncio.run(a2actl_ttfb(url)))
             theirs.append(curl_ttfb(url))
+    finally:
+        server.terminate()
+        server.wait()
     def med(xs: list[tuple[float, float]], i: int) -> float:
         return statistics.median(x[i] for x in xs) * 1000
 

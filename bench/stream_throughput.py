@@ -68,8 +68,9 @@ def serve(port: int) -> None:
 
 
 # ------------------------------------------------------------------------------------------ baseline
-def baseline(url: str) -> None:
-    """The bare loop: httpx-sse over httpx, json.loads per event, nothing else."""
+def baseline(url: str, write_jsonl: bool = False) -> None:
+    """The bare loop: httpx-sse over httpx, json.loads per event, nothing else (``write_jsonl``: also
+    json.dumps one small record per event to stdout and flush, the least a JSONL tail must do)."""
     import httpx
     from httpx_sse import connect_sse
 
@@ -78,9 +79,14 @@ def baseline(url: str) -> None:
            "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}}}
     with httpx.Client(timeout=60) as client, connect_sse(client, "POST", url + "/rpc", json=req,
                                                          headers={"A2A-Version": "1.0"}) as es:
+        out = sys.stdout
         for sse in es.iter_sse():
-            json.loads(sse.data)
+            obj = json.loads(sse.data)
             count += 1
+            if write_jsonl:
+                out.write(json.dumps({"n": count, "bytes": len(sse.data), "keys": list(obj)},
+                                     separators=(",", ":")) + "\n")
+                out.flush()
     print(count)
 
 
@@ -137,17 +143,21 @@ def main() -> None:
             except OSError:
                 time.sleep(0.05)
         tail_cmd = [sys.executable, "-m", "a2actl", "stream", "tail", url, "--send", "x", "-o", "jsonl"]
-        runs = {"baseline": [], "a2actl": []}
+        runs: dict[str, list[float]] = {"baseline": [], "baseline+jsonl": [], "a2actl": []}
         for _ in range(3):
             runs["baseline"].append(timed([sys.executable, HERE, "--baseline", url], env)[0])
+            runs["baseline+jsonl"].append(timed([sys.executable, HERE, "--baseline-jsonl", url], env)[0])
             runs["a2actl"].append(timed(tail_cmd, env)[0])
         events = n_rate + 2
         best = {k: min(v) for k, v in runs.items()}
         rate = {k: events / v for k, v in best.items()}
         print(f"events per run: {events:,} (best of 3, wall time incl. process start)")
         print(f"bare httpx-sse loop : {best['baseline']:.2f} s  {rate['baseline']:>10,.0f} events/s")
+        print(f"bare loop + JSONL   : {best['baseline+jsonl']:.2f} s  {rate['baseline+jsonl']:>10,.0f} events/s"
+              "  (one small record per event, flushed)")
         print(f"a2actl stream tail  : {best['a2actl']:.2f} s  {rate['a2actl']:>10,.0f} events/s  (JSONL to /dev/null)")
         print(f"ratio a2actl / bare : {rate['a2actl'] / rate['baseline']:.2f}x   (target >= 0.8x, >= 50k events/s)")
+        print(f"ratio a2actl / bare+JSONL: {rate['a2actl'] / rate['baseline+jsonl']:.2f}x")
     finally:
         server.terminate()
         server.wait()
@@ -176,5 +186,7 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]))
     elif len(sys.argv) > 2 and sys.argv[1] == "--baseline":
         baseline(sys.argv[2])
+    elif len(sys.argv) > 2 and sys.argv[1] == "--baseline-jsonl":
+        baseline(sys.argv[2], write_jsonl=True)
     else:
         main()
