@@ -38,7 +38,8 @@ def demo(
     doc = report.to_json()
     if run.output == "table":
         run.renderer.probe(doc)
-        run.renderer.note("next: a2actl sandbox serve --port 9999, then a2actl card get http://127.0.0.1:9999")
+        run.renderer.note("next: a2actl sandbox serve --port 9999, then a2actl caps validate http://127.0.0.1:9999 "
+                          "or a2actl stream tail http://127.0.0.1:9999 --send hi")
     else:
         run.renderer.data(doc)
     raise typer.Exit(int(report.exit_code()))
