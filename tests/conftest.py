@@ -127,6 +127,26 @@ def sandbox_stall() -> Iterator[RunningSandbox]:
     yield from _sandbox(sse_heartbeat=0.03, stall=0.4, stall_after=2)
 
 
+DEBUG_TOKEN = "debug-s3cr3t-for-tests"
+
+
+@pytest.fixture(scope="session")
+def sandbox_leaky() -> Iterator[RunningSandbox]:
+    """Sessions stay open after their tasks end (seed 001's leak); the debug API needs DEBUG_TOKEN."""
+    yield from _sandbox(leak_sessions=True, debug_token=DEBUG_TOKEN)
+
+
+@pytest.fixture(scope="session")
+def sandbox_plain() -> Iterator[RunningSandbox]:
+    """A plain a2a-sdk agent: no debug router (the sessions fallback path)."""
+    yield from _sandbox(debug=False)
+
+
+@pytest.fixture(scope="session")
+def sandbox_plain_v03() -> Iterator[RunningSandbox]:
+    yield from _sandbox(debug=False, versions=("0.3",))
+
+
 @pytest.fixture(scope="session")
 def streams() -> Iterator[str]:
     with LoopbackServer(stream_app) as srv:

@@ -52,6 +52,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
     "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
+    "sessions": ("a2actl.cli.sessions", "app", "Sessions: list, show, kill, and find leaks."),
     "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),
     "stream": ("a2actl.cli.stream", "app", "Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit."),
     "task": ("a2actl.cli.tasks", "task_app", "Tasks: get, list, cancel, subscribe."),

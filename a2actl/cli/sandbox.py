@@ -48,6 +48,10 @@ def serve(
     stall: Annotated[str, typer.Option("--stall", metavar="DURATION", help="Pause streams (events and pings) this long after --stall-after events.")] = "0",
     stall_after: Annotated[int, typer.Option("--stall-after", metavar="N", min=0, help="Events before the --stall pause.")] = 1,
     ws_ping_interval: Annotated[str, typer.Option("--ws-ping-interval", metavar="DURATION", help="Ping interval of the WebSocket channel (/a2a/ws).")] = "5s",
+    debug_token_env: Annotated[str | None, typer.Option("--debug-token-env", metavar="NAME", help="Protect the debug API (/debug/a2a) with 'Authorization: Bearer <value of env NAME>'; without it the debug API is open (a2actl warns).")] = None,
+    max_session_age: Annotated[str, typer.Option("--max-session-age", metavar="DURATION", help="Close sessions older than this (their running tasks are cancelled, tokens revoked).")] = "5m",
+    leak_sessions: Annotated[bool, typer.Option("--leak-sessions", help="Keep sessions open after their tasks end (seed 001's leak).")] = False,
+    no_debug: Annotated[bool, typer.Option("--no-debug", help="No debug API: a plain a2a-sdk agent.")] = False,
     vary_card: Annotated[bool, typer.Option("--vary-card", help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).")] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
@@ -64,6 +68,8 @@ def serve(
       a2actl sandbox serve --claim-capability pushNotifications   # a card that lies (caps validate --live)
 
       a2actl sandbox serve --sse-heartbeat 1s --stall 12s --drop-after 3   # stream faults for stream tail
+
+      a2actl sandbox serve --leak-sessions --debug-token-env DEBUG_TOKEN     # sessions that leak
     """
     import os
 
@@ -74,6 +80,11 @@ def serve(
     require_sandbox_extra()
     if v1_only and (v03_only or legacy_card):
         raise UsageError("--v1-only excludes --v03-only and --legacy-card")
+    debug_token = None
+    if debug_token_env:
+        debug_token = os.environ.get(debug_token_env)
+        if not debug_token:
+            raise UsageError(f"--debug-token-env {debug_token_env}: that environment variable is empty")
     token = None
     if require_token_env:
         token = os.environ.get(require_token_env)
@@ -82,7 +93,8 @@ def serve(
     try:
         delays = {k: parse_duration(v) for k, v in (("handshake_delay", handshake_delay), ("rpc_delay", rpc_delay),
                                                     ("stream_interval", stream_interval), ("stall", stall),
-                                                    ("ws_ping_interval", ws_ping_interval))}
+                                                    ("ws_ping_interval", ws_ping_interval),
+                                                    ("max_session_age", max_session_age))}
         if sse_heartbeat:
             delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
     except ValueError as exc:
@@ -95,7 +107,8 @@ def serve(
     opts = sandbox_options(host=host, port=port, versions=versions, card_style="0.2" if legacy_card else "current",
                            fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
                            claim_capabilities=tuple(claim or ()), vary_card=vary_card, drop_after=drop_after,
-                           stall_after=stall_after, **delays)
+                           stall_after=stall_after, debug=not no_debug, debug_token=debug_token,
+                           leak_sessions=leak_sessions, **delays)
     from a2actl.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:

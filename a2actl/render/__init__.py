@@ -279,6 +279,99 @@ class Renderer:
         more = f"; next page: --page-token {doc['nextPageToken']}" if doc.get("nextPageToken") else ""
         self.out.print(Text(f"{len(doc['tasks'])} task(s) (total {doc.get('totalSize')}){more}", style="dim"))
 
+    # -- sessions ---------------------------------------------------------------------------------
+    @staticmethod
+    def _age(seconds: float | None) -> str:
+        """``45s``, ``4m12s``, ``2h03m``, ``3d04h``."""
+        if seconds is None:
+            return "-"
+        s = int(seconds)
+        if s < 60:
+            return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
+        if s < 3600:
+            return f"{s // 60}m{s % 60:02d}s"
+        if s < 86400:
+            return f"{s // 3600}h{s % 3600 // 60:02d}m"
+        return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+    def _sessions_table_obj(self, doc: dict[str, Any]) -> Table:
+        t = Table(box=box.SIMPLE_HEAD, title=f"{len(doc['sessions'])} session(s) from {doc['source']}",
+                  title_justify="left")
+        for col in ("id", "state", "age", "idle", "tasks", "peer", "token"):
+            t.add_column(col, overflow="fold")
+        for s in doc["sessions"]:
+            tasks = s.get("tasks") or []
+            running = sum(1 for x in tasks if x["state"] not in ("completed", "failed", "canceled", "rejected"))
+            tok = s.get("token")
+            tok_text = "-" if not tok else ("revoked" if tok["revoked"] else f"{tok['scope']} until {tok['expiresAt']}")
+            t.add_row(Text(safe(s["id"])), Text(s["state"], style={"active": "cyan", "idle": "yellow",
+                                                                    "closed": "dim"}.get(s["state"], "")),
+                      self._age(s.get("ageSeconds")), self._age(s.get("idleSeconds")),
+                      f"{len(tasks)} ({running} running)", Text(safe(s.get("peer") or "-")), Text(safe(tok_text)))
+        return t
+
+    def sessions_table(self, doc: dict[str, Any]) -> None:
+        """Human view of ``sessions list``."""
+        self.out.print(self._sessions_table_obj(doc))
+
+    def sessions_live(self, doc: dict[str, Any]) -> None:
+        """``sessions list --watch``: one live table, redrawn in place."""
+        from rich.live import Live
+
+        if getattr(self, "_live", None) is None:
+            self._live = Live(self._sessions_table_obj(doc), console=self.out, auto_refresh=False)
+            self._live.start()
+        self._live.update(self._sessions_table_obj(doc), refresh=True)
+
+    def session_detail(self, doc: dict[str, Any]) -> None:
+        """Human view of ``sessions show``."""
+        s = doc["session"]
+        t = Table(box=box.SIMPLE_HEAD, show_header=False)
+        t.add_column(style="bold")
+        t.add_column()
+        tok = s.get("token")
+        rows = [("id", s["id"]), ("state", s["state"]), ("peer", s.get("peer") or "-"),
+                ("contexts", ", ".join(s.get("contextIds") or []) or "-"),
+                ("created", f"{s['createdAt']} ({self._age(s['ageSeconds'])} ago)"),
+                ("last activity", f"{s['lastActivityAt']} ({self._age(s['idleSeconds'])} ago)"),
+                ("token", "-" if not tok else f"scope {tok['scope']}, expires {tok['expiresAt']}"
+                 + (", revoked" if tok["revoked"] else "")),
+                ("messages", f"{s.get('messages')} ({s.get('bytesIn') if s.get('bytesIn') is not None else '?'} bytes in)"),
+                ("closed", f"{s['closedAt']} ({s['closeReason']})" if s.get("closedAt") else "-")]
+        for k, v in rows:
+            t.add_row(k, Text(safe(v)))
+        for task in s.get("tasks") or []:
+            t.add_row("task", Text(f"{safe(task['id'])}  {task['state']}"))
+        self.out.print(t)
+
+    def sessions_killed(self, doc: dict[str, Any]) -> None:
+        """Human view of ``sessions kill``: the plan (dry run) or what was cancelled and revoked."""
+        if doc["dryRun"] or not doc["results"]:
+            verb = "would kill" if doc["dryRun"] else "nothing to kill:"
+            self.out.print(Text(f"{verb} {len(doc['selected'])} session(s): " + ", ".join(doc["selected"])))
+            return
+        t = Table(box=box.SIMPLE_HEAD)
+        for col in ("session", "result", "cancelled tasks", "already ended", "token revoked"):
+            t.add_column(col, overflow="fold")
+        for r in doc["results"]:
+            result = "not found" if not r["found"] else ("already closed" if r["alreadyClosed"] else "killed")
+            t.add_row(Text(safe(r["id"])), Text(result, style="red" if not r["found"] else ""),
+                      Text(safe(", ".join(r["canceledTasks"]) or "-")),
+                      Text(safe(", ".join(r["alreadyTerminalTasks"]) or "-")), "yes" if r["tokenRevoked"] else "no")
+        self.out.print(t)
+
+    def sessions_leaks(self, doc: dict[str, Any]) -> None:
+        """Human view of ``sessions leaks``."""
+        if doc["ok"]:
+            self.out.print(Text(f"no leaks: {doc['checked']} open session(s), none over --max-age "
+                                f"{self._age(doc['maxAge'])} or open after their tasks ended", style="bold green"))
+            return
+        for leak in doc["leaks"]:
+            line = Text(f"LEAK {safe(leak['id'])}: ", style="bold red")
+            line.append(safe("; ".join(leak["reasons"])))
+            self.out.print(line)
+        self.out.print(Text(f"{len(doc['leaks'])} leaked of {doc['checked']} open session(s)", style="bold red"))
+
     # -- stream tail ---------------------------------------------------------------------------------
     def tail_record(self, rec: dict[str, Any]) -> None:
         """One line per ``stream tail`` record; the summary as a table."""

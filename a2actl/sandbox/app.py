@@ -259,8 +259,17 @@ def _varying_card_route(card: pb.AgentCard) -> Route:
 def build_app(opts: SandboxOptions, base_url: str) -> Any:
     """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``)."""
     card = build_card(opts, base_url)
-    handler = DefaultRequestHandler(agent_executor=EchoExecutor(opts.stream_interval),
-                                    task_store=InMemoryTaskStore(), agent_card=card)
+    registry = None
+    if opts.debug:
+        from a2actl.debug.registry import SessionRegistry
+        from a2actl.debug.server import TrackingRequestHandler
+
+        registry = SessionRegistry(max_age=opts.max_session_age, close_on_task_end=not opts.leak_sessions)
+        handler: Any = TrackingRequestHandler(registry, agent_executor=EchoExecutor(opts.stream_interval),
+                                              task_store=InMemoryTaskStore(), agent_card=card)
+    else:
+        handler = DefaultRequestHandler(agent_executor=EchoExecutor(opts.stream_interval),
+                                        task_store=InMemoryTaskStore(), agent_card=card)
     served = _served_card(opts, card)
     compat = "0.3" in opts.versions or opts.card_style == "0.2"
     routes: list[Any] = []
@@ -280,7 +289,10 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
             offered = json.loads(await request.body() or b"{}")
         except ValueError:
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
+        session = registry.open_session(request.headers.get("x-a2a-peer") or request.headers.get("user-agent")) \
+            if registry is not None else None
         return JSONResponse({
+            "sessionId": session.id if session else None,
             "sessionToken": secrets.token_urlsafe(24),
             "expiresIn": 300,
             "protocolVersions": list(opts.versions),
@@ -290,6 +302,10 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler)))
+    if registry is not None:
+        from a2actl.debug.server import debug_routes
+
+        routes += debug_routes(registry, handler, token=opts.debug_token)
     routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     if opts.drop_after is not None:

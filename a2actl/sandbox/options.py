@@ -30,6 +30,10 @@ class SandboxOptions:
     ``drop_after`` cuts a *send* stream (not a resubscribe) abruptly after that many events;
     ``stall`` pauses everything (events and pings) for that long after ``stall_after`` events.
     ``ws_ping_interval`` is the WebSocket channel's ping interval.
+
+    Debug API (``docs/debug-endpoints.md``): ``debug`` mounts it at ``/debug/a2a`` (off: a plain
+    a2a-sdk agent); ``debug_token`` protects it (``None``: open, and a2actl warns);
+    ``max_session_age`` seconds; ``leak_sessions`` keeps sessions open after their tasks end.
     """
 
     host: str = "127.0.0.1"
@@ -49,5 +53,9 @@ class SandboxOptions:
     stall: float = 0.0
     stall_after: int = 1
     ws_ping_interval: float | None = 5.0
+    debug: bool = True
+    debug_token: str | None = None
+    max_session_age: float | None = 300.0
+    leak_sessions: bool = False
     name: str = "a2actl sandbox agent"
     seed: int | None = None

@@ -1,0 +1,212 @@
+"""The debug API for a2a-sdk apps: session tracking and the ``/debug/a2a`` router.
+
+Mounting it on an existing a2a-sdk Starlette app takes a few lines::
+
+    from a2actl.debug import SessionRegistry, TrackingRequestHandler, debug_routes
+
+    registry = SessionRegistry(max_age=300)                       # seconds
+    handler = TrackingRequestHandler(registry, agent_executor=MyExecutor(),
+                                     task_store=InMemoryTaskStore(), agent_card=card)
+    routes = [*create_jsonrpc_routes(handler, rpc_url="/a2a"),
+              *debug_routes(registry, handler, token=os.environ["A2A_DEBUG_TOKEN"])]
+    app = Starlette(routes=routes)
+
+(FastAPI: ``app.router.routes.extend(debug_routes(...))``.) The contract is ``docs/debug-endpoints.md``
+and the OpenAPI 3.1 document ``a2actl/schemas/debug-api.openapi.json``. Needs ``a2a-sdk[http-server]``.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+from collections.abc import AsyncGenerator
+from typing import Any
+
+from a2a.server.context import ServerCallContext
+from a2a.server.request_handlers import DefaultRequestHandler
+from a2a.types import a2a_pb2 as pb
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from a2actl.debug.registry import TERMINAL_STATES, KillResult, SessionRegistry
+from a2actl.protocol.versions import canonical_state
+
+CONTRACT_VERSION = "1"
+SESSION_HEADER = "a2a-session"
+PEER_HEADER = "x-a2a-peer"
+
+
+def _state_name(state: int) -> str:
+    return canonical_state(pb.TaskState.Name(state))
+
+
+def _who(context: ServerCallContext) -> tuple[str | None, str | None]:
+    """``(session id, peer)`` from the request headers the a2a-sdk context carries."""
+    headers = context.state.get("headers") or {}
+    user = context.user.user_name if context.user.is_authenticated else None
+    peer = user or headers.get(PEER_HEADER) or headers.get("user-agent")
+    return headers.get(SESSION_HEADER), peer
+
+
+class TrackingRequestHandler(DefaultRequestHandler):
+    """``DefaultRequestHandler`` that records every message and task event in a ``SessionRegistry``."""
+
+    def __init__(self, registry: SessionRegistry, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.registry = registry
+
+    def _record(self, event: Any, context: ServerCallContext, message: bool, size: int = 0) -> None:
+        sid, peer = _who(context)
+        if isinstance(event, pb.Task):
+            self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.id,
+                                state=_state_name(event.status.state), peer=peer, size=size, message=message)
+        elif isinstance(event, pb.TaskStatusUpdateEvent):
+            self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.task_id,
+                                state=_state_name(event.status.state), peer=peer, message=False)
+        elif isinstance(event, pb.Message) and message:
+            self.registry.touch(session_id=sid, context_id=event.context_id or None, task_id=None, state=None,
+                                peer=peer, size=size)
+
+    async def on_message_send(self, params: pb.SendMessageRequest, context: ServerCallContext) -> Any:
+        result = await super().on_message_send(params, context)
+        self._record(result, context, message=True, size=params.ByteSize())
+        return result
+
+    async def on_message_send_stream(self, params: pb.SendMessageRequest,
+                                     context: ServerCallContext) -> AsyncGenerator[Any, None]:
+        first = True
+        async for event in super().on_message_send_stream(params, context):
+            self._record(event, context, message=first, size=params.ByteSize() if first else 0)
+            first = False
+            yield event
+
+    # -- upkeep -----------------------------------------------------------------------------------
+    async def refresh(self) -> None:
+        """Refresh task states from the task store, apply the registry's rules, and cancel the
+        running tasks of sessions closed for ``max-age``."""
+        ctx = ServerCallContext()
+        for s in self.registry.sessions.values():
+            if s.closed_at is not None:
+                continue
+            for tid in s.running_tasks():
+                task = await self.task_store.get(tid, ctx)
+                if task is not None:
+                    s.task_states[tid] = _state_name(task.status.state)
+        for s in self.registry.sweep():
+            await self._cancel(s.running_tasks())
+
+    async def _cancel(self, task_ids: list[str]) -> tuple[list[str], list[str]]:
+        canceled, ended = [], []
+        for tid in task_ids:
+            try:
+                await self.on_cancel_task(pb.CancelTaskRequest(id=tid), ServerCallContext())
+                canceled.append(tid)
+            except Exception:  # noqa: BLE001 - TaskNotCancelable / TaskNotFound: it had already ended
+                ended.append(tid)
+        return canceled, ended
+
+    async def kill(self, session_id: str) -> KillResult:
+        """Cancel the session's running tasks and revoke its token. Idempotent."""
+        await self.refresh()
+        s = self.registry.sessions.get(session_id)
+        if s is None:
+            return KillResult(session_id, found=False)
+        result = KillResult(session_id, found=True, already_closed=s.closed_at is not None)
+        result.already_terminal_tasks = [t for t, st in s.task_states.items() if st in TERMINAL_STATES]
+        result.canceled_tasks, ended = await self._cancel(s.running_tasks())
+        result.already_terminal_tasks += ended
+        for tid in result.canceled_tasks:
+            s.task_states[tid] = "canceled"
+        result.token_revoked = s.token is not None and not s.token.revoked
+        self.registry.close(s, "killed")
+        return result
+
+
+# ---------------------------------------------------------------------------------------------------
+# The router
+# ---------------------------------------------------------------------------------------------------
+
+def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
+
+
+def _encode_cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+    if not raw.startswith("o:"):
+        raise ValueError("bad cursor")
+    return int(raw[2:])
+
+
+def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, prefix: str = "/debug/a2a",
+                 token: str | None = None) -> list[Route]:
+    """The debug API routes under ``prefix``. With ``token``, every call needs
+    ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns."""
+    prefix = "/" + prefix.strip("/")
+
+    def authorized(request: Request) -> JSONResponse | None:
+        if token is None:
+            return None
+        given = request.headers.get("authorization", "")
+        if secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
+            return None
+        return _error(401, "unauthenticated", "the debug API needs a bearer token",
+                      {"WWW-Authenticate": 'Bearer realm="a2a-debug"'})
+
+    async def discovery(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        return JSONResponse({"contractVersion": CONTRACT_VERSION, "features": ["sessions"],
+                             "authRequired": token is not None, "maxSessionAge": registry.max_age,
+                             "sessionsUrl": prefix + "/sessions"})
+
+    async def list_sessions(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        q = request.query_params
+        try:
+            older = float(q["olderThan"]) if "olderThan" in q else None
+            idle = float(q["idleFor"]) if "idleFor" in q else None
+            size = int(q.get("pageSize", "50"))
+            offset = _decode_cursor(q["cursor"]) if "cursor" in q else 0
+            if size < 1 or size > 500 or offset < 0:
+                raise ValueError("pageSize must be 1..500")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, "invalid_argument", f"bad query parameter: {exc}")
+        state = q.get("state")
+        if state is not None and state not in ("active", "idle", "closed"):
+            return _error(400, "invalid_argument", "state must be active, idle or closed")
+        await handler.refresh()
+        found = registry.query(older_than=older, idle_for=idle, state=state, peer=q.get("peer"))
+        page = found[offset:offset + size]
+        now = registry.clock()
+        nxt = _encode_cursor(offset + size) if offset + size < len(found) else None
+        return JSONResponse({"sessions": [s.to_json(now) for s in page], "nextCursor": nxt, "total": len(found)})
+
+    async def get_session(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        await handler.refresh()
+        s = registry.sessions.get(request.path_params["id"])
+        if s is None:
+            return _error(404, "not_found", f"no session {request.path_params['id']!r}")
+        return JSONResponse(s.to_json(registry.clock()))
+
+    async def kill_session(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        result = await handler.kill(request.path_params["id"])
+        if not result.found:
+            return _error(404, "not_found", f"no session {request.path_params['id']!r}")
+        return JSONResponse(result.to_json())
+
+    return [
+        Route(prefix, discovery, methods=["GET"]),
+        Route(prefix + "/sessions", list_sessions, methods=["GET"]),
+        Route(prefix + "/sessions/{id}", get_session, methods=["GET"]),
+        Route(prefix + "/sessions/{id}", kill_session, methods=["DELETE"]),
+    ]
