@@ -49,6 +49,7 @@ class Binding(str, Enum):
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "caps": ("a2actl.cli.caps", "app", "Capability schemas: validate, snapshot, diff, fingerprint."),
     "card": ("a2actl.cli.card", "app", "Agent cards: fetch, show."),
+    "dlq": ("a2actl.cli.dlq", "app", "Dead letters: list, show, stats, replay, purge."),
     "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
     "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),

@@ -52,6 +52,8 @@ def serve(
     max_session_age: Annotated[str, typer.Option("--max-session-age", metavar="DURATION", help="Close sessions older than this (their running tasks are cancelled, tokens revoked).")] = "5m",
     leak_sessions: Annotated[bool, typer.Option("--leak-sessions", help="Keep sessions open after their tasks end (seed 001's leak).")] = False,
     no_debug: Annotated[bool, typer.Option("--no-debug", help="No debug API: a plain a2a-sdk agent.")] = False,
+    dlq: Annotated[str | None, typer.Option("--dlq", metavar="URL", help="Enable the queue worker (POST /a2a/queue) dead-lettering into file://PATH.jsonl or redis://HOST:PORT/DB?stream=KEY.")] = None,
+    worker_fault: Annotated[str | None, typer.Option("--worker-fault", metavar="CLASS", help="Make the queue worker fail: transient or permanent (messages end in the DLQ).")] = None,
     vary_card: Annotated[bool, typer.Option("--vary-card", help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).")] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
@@ -70,6 +72,8 @@ def serve(
       a2actl sandbox serve --sse-heartbeat 1s --stall 12s --drop-after 3   # stream faults for stream tail
 
       a2actl sandbox serve --leak-sessions --debug-token-env DEBUG_TOKEN     # sessions that leak
+
+      a2actl sandbox serve --dlq file://dlq.jsonl --worker-fault transient   # messages die
     """
     import os
 
@@ -99,6 +103,10 @@ def serve(
             delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if worker_fault not in (None, "transient", "permanent"):
+        raise UsageError(f"--worker-fault {worker_fault!r}: use transient or permanent")
+    if worker_fault and not dlq:
+        raise UsageError("--worker-fault needs --dlq URL (where the dead letters go)")
     known_caps = ("streaming", "pushNotifications", "extendedAgentCard")
     for name in claim or []:
         if name not in known_caps:
@@ -108,7 +116,7 @@ def serve(
                            fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
                            claim_capabilities=tuple(claim or ()), vary_card=vary_card, drop_after=drop_after,
                            stall_after=stall_after, debug=not no_debug, debug_token=debug_token,
-                           leak_sessions=leak_sessions, **delays)
+                           leak_sessions=leak_sessions, dlq=dlq, worker_fault=worker_fault, **delays)
     from a2actl.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:

@@ -50,11 +50,30 @@ def _who(context: ServerCallContext) -> tuple[str | None, str | None]:
 
 
 class TrackingRequestHandler(DefaultRequestHandler):
-    """``DefaultRequestHandler`` that records every message and task event in a ``SessionRegistry``."""
+    """``DefaultRequestHandler`` that records every message and task event in a ``SessionRegistry``.
 
-    def __init__(self, registry: SessionRegistry, *args: Any, **kwargs: Any) -> None:
+    With ``dedupe=True`` it is also an *idempotent* agent: a ``SendMessage`` whose ``messageId`` was
+    already processed returns the task it produced instead of running again (what at-least-once
+    redelivery needs, seed 000). ``received`` counts deliveries per messageId (``GET /received``).
+    """
+
+    def __init__(self, registry: SessionRegistry, *args: Any, dedupe: bool = True, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.registry = registry
+        self.dedupe = dedupe
+        self.received: dict[str, dict[str, Any]] = {}
+
+    def _receipt(self, params: pb.SendMessageRequest) -> dict[str, Any] | None:
+        import time
+
+        mid = params.message.message_id
+        if not mid:
+            return None
+        rec = self.received.get(mid)
+        if rec is None:
+            rec = self.received[mid] = {"deliveries": 0, "firstAt": time.time(), "taskId": None, "processed": 0}
+        rec["deliveries"] += 1
+        return rec
 
     def _record(self, event: Any, context: ServerCallContext, message: bool, size: int = 0) -> None:
         sid, peer = _who(context)
@@ -69,7 +88,16 @@ class TrackingRequestHandler(DefaultRequestHandler):
                                 peer=peer, size=size)
 
     async def on_message_send(self, params: pb.SendMessageRequest, context: ServerCallContext) -> Any:
+        rec = self._receipt(params)
+        if self.dedupe and rec is not None and rec["taskId"] is not None:
+            task = await self.task_store.get(rec["taskId"], context)
+            if task is not None:
+                return task  # already processed: acknowledge again, do not run again
         result = await super().on_message_send(params, context)
+        if rec is not None:
+            rec["processed"] += 1
+            if isinstance(result, pb.Task):
+                rec["taskId"] = result.id
         self._record(result, context, message=True, size=params.ByteSize())
         return result
 
@@ -143,9 +171,10 @@ def _decode_cursor(cursor: str) -> int:
 
 
 def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, prefix: str = "/debug/a2a",
-                 token: str | None = None) -> list[Route]:
+                 token: str | None = None, dlq: Any = None) -> list[Route]:
     """The debug API routes under ``prefix``. With ``token``, every call needs
-    ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns."""
+    ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns.
+    ``dlq`` (an ``a2actl.dlq.backends`` backend) adds ``/dlq`` and ``/dlq/{id}``."""
     prefix = "/" + prefix.strip("/")
 
     def authorized(request: Request) -> JSONResponse | None:
@@ -160,7 +189,8 @@ def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, 
     async def discovery(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
             return denied
-        return JSONResponse({"contractVersion": CONTRACT_VERSION, "features": ["sessions"],
+        return JSONResponse({"contractVersion": CONTRACT_VERSION, "features": ["sessions", "received"]
+                             + (["dlq"] if dlq is not None else []),
                              "authRequired": token is not None, "maxSessionAge": registry.max_age,
                              "sessionsUrl": prefix + "/sessions"})
 
@@ -204,9 +234,65 @@ def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, 
             return _error(404, "not_found", f"no session {request.path_params['id']!r}")
         return JSONResponse(result.to_json())
 
-    return [
+    async def received(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        return JSONResponse({"messages": {k: {"deliveries": v["deliveries"], "processed": v["processed"],
+                                              "firstAt": v["firstAt"]} for k, v in handler.received.items()}})
+
+    routes = [Route(prefix + "/received", received, methods=["GET"])]
+    if dlq is not None:
+        routes += _dlq_routes(dlq, prefix, authorized)
+    return routes + [
         Route(prefix, discovery, methods=["GET"]),
         Route(prefix + "/sessions", list_sessions, methods=["GET"]),
         Route(prefix + "/sessions/{id}", get_session, methods=["GET"]),
         Route(prefix + "/sessions/{id}", kill_session, methods=["DELETE"]),
     ]
+
+
+def _dlq_routes(dlq: Any, prefix: str, authorized: Any) -> list[Route]:
+    """``GET /dlq`` (cursor pages), ``GET|PATCH|DELETE /dlq/{id}`` over a DLQ backend."""
+    import json
+
+    async def page(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        q = request.query_params
+        try:
+            size = int(q.get("pageSize", "100"))
+            offset = _decode_cursor(q["cursor"]) if "cursor" in q else 0
+            if not 1 <= size <= 1000:
+                raise ValueError("pageSize must be 1..1000")
+        except (ValueError, UnicodeDecodeError) as exc:
+            return _error(400, "invalid_argument", f"bad query parameter: {exc}")
+        out, i = [], 0
+        async for e in dlq.iter_entries():
+            if i >= offset + size + 1:
+                break
+            if i >= offset:
+                out.append(e)
+            i += 1
+        more = len(out) > size
+        return JSONResponse({"entries": out[:size], "nextCursor": _encode_cursor(offset + size) if more else None})
+
+    async def one(request: Request) -> JSONResponse:
+        if (denied := authorized(request)) is not None:
+            return denied
+        eid = request.path_params["id"]
+        if request.method == "DELETE":
+            return JSONResponse({"id": eid, "removed": await dlq.remove(eid)})
+        entry = await dlq.get(eid)
+        if entry is None:
+            return _error(404, "not_found", f"no dead letter {eid!r}")
+        if request.method == "PATCH":
+            try:
+                body = json.loads(await request.body())
+                await dlq.update(eid, int(body["attempts"]), body.get("lastError"))
+            except (ValueError, KeyError, TypeError) as exc:
+                return _error(400, "invalid_argument", f"body must be {{attempts, lastError}}: {exc}")
+            entry = await dlq.get(eid)
+        return JSONResponse(entry)
+
+    return [Route(prefix + "/dlq", page, methods=["GET"]),
+            Route(prefix + "/dlq/{id}", one, methods=["GET", "PATCH", "DELETE"])]

@@ -29,7 +29,14 @@ from starlette.routing import Route, WebSocketRoute
 
 from a2actl import __version__
 from a2actl.sandbox.agent import EchoExecutor
-from a2actl.sandbox.options import HANDSHAKE_PATH, JSONRPC_PATH, REST_PATH, RPC_PREFIX, SandboxOptions
+from a2actl.sandbox.options import (
+    HANDSHAKE_PATH,
+    JSONRPC_PATH,
+    QUEUE_PATH,
+    REST_PATH,
+    RPC_PREFIX,
+    SandboxOptions,
+)
 from a2actl.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
 
 
@@ -302,10 +309,18 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler)))
+    dlq = None
+    if opts.dlq:
+        from a2actl.dlq.backends import open_backend
+        from a2actl.sandbox.worker import QueueWorker
+
+        dlq = open_backend(opts.dlq)
+        worker = QueueWorker(handler, dlq, base_url + JSONRPC_PATH, opts.worker_fault, opts.worker_attempts)
+        routes.append(Route(QUEUE_PATH, worker.route(), methods=["POST"]))
     if registry is not None:
         from a2actl.debug.server import debug_routes
 
-        routes += debug_routes(registry, handler, token=opts.debug_token)
+        routes += debug_routes(registry, handler, token=opts.debug_token, dlq=dlq)
     routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     if opts.drop_after is not None:

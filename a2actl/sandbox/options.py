@@ -8,6 +8,7 @@ RPC_PREFIX = "/a2a"
 JSONRPC_PATH = "/a2a/jsonrpc"
 REST_PATH = "/a2a/rest"
 HANDSHAKE_PATH = "/a2a/handshake"
+QUEUE_PATH = "/a2a/queue"
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ class SandboxOptions:
     Debug API (``docs/debug-endpoints.md``): ``debug`` mounts it at ``/debug/a2a`` (off: a plain
     a2a-sdk agent); ``debug_token`` protects it (``None``: open, and a2actl warns);
     ``max_session_age`` seconds; ``leak_sessions`` keeps sessions open after their tasks end.
+
+    Dead letters (``docs/dlq.md``): ``dlq`` (a file or redis URL) enables the queue-backed worker at
+    ``POST /a2a/queue``; ``worker_fault`` (``transient``/``permanent``) makes it fail and dead-letter.
     """
 
     host: str = "127.0.0.1"
@@ -57,5 +61,8 @@ class SandboxOptions:
     debug_token: str | None = None
     max_session_age: float | None = 300.0
     leak_sessions: bool = False
+    dlq: str | None = None
+    worker_fault: str | None = None
+    worker_attempts: int = 3
     name: str = "a2actl sandbox agent"
     seed: int | None = None

@@ -43,4 +43,9 @@ def load_schema(version: str, *, closed: bool = False) -> dict[str, Any]:
     return schema
 
 
-__all__ = ["SCHEMA_FILES", "load_schema"]
+def load_named(name: str) -> dict[str, Any]:
+    """Another shipped schema by file name (``dlq-entry.schema.json``, ``debug-api.openapi.json``)."""
+    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+
+
+__all__ = ["SCHEMA_FILES", "load_named", "load_schema"]

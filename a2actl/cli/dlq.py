@@ -1,0 +1,207 @@
+"""``a2actl dlq``: inspect and replay dead-lettered messages without losing one."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+app = typer.Typer(help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).",
+                  no_args_is_help=True)
+
+Src = Annotated[str, typer.Argument(metavar="SRC", help="file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq.")]
+Since = Annotated[str | None, typer.Option("--since", metavar="DURATION|ISO", help="Only entries enqueued in the last DURATION (1h) or since an ISO 8601 time.")]
+ErrClass = Annotated[str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")]
+Method = Annotated[str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")]
+Limit = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many entries.")]
+
+
+def _selection(ids: list[str] | None, since: str | None, error_class: str | None, method: str | None,
+               limit: int | None) -> object:
+    import time
+
+    from a2actl.dlq.entry import parse_iso
+    from a2actl.dlq.replay import Selection
+    from a2actl.durations import parse_duration
+    from a2actl.errors import UsageError
+
+    if error_class not in (None, "transient", "permanent"):
+        raise UsageError(f"--error-class {error_class!r}: use transient or permanent")
+    since_ts = None
+    if since:
+        since_ts = parse_iso(since)
+        if since_ts is None:
+            try:
+                since_ts = time.time() - parse_duration(since)
+            except ValueError as exc:
+                raise UsageError(f"--since {since!r}: give a duration (1h) or an ISO 8601 time") from exc
+    return Selection(ids=set(ids) if ids else None, since=since_ts, error_class=error_class, method=method,
+                     limit=limit)
+
+
+@app.command("list")
+def list_entries(ctx: typer.Context, src: Src, since: Since = None, error_class: ErrClass = None,
+                 method: Method = None, limit: Limit = None) -> None:
+    """List dead letters: id, method, messageId, target, age, attempts, error class and code.
+    With -o jsonl entries stream out one per line (memory stays flat over millions).
+
+    Examples:
+
+      a2actl dlq list file://dlq.jsonl --error-class transient
+
+      a2actl dlq list 'redis://localhost:6379/0?stream=a2a:dlq' --since 1h -o jsonl | jq .messageId
+    """
+    from a2actl.dlq.jobs import list_job
+
+    run = invocation(ctx)
+    sel = _selection(None, since, error_class, method, limit)
+    if run.output == "jsonl":
+        run.run(list_job(src, run.settings, run.sink, sel, emit=run.renderer.jsonl))  # type: ignore[arg-type]
+        return
+    run.show(run.run(list_job(src, run.settings, run.sink, sel)), "dlq_list")  # type: ignore[arg-type]
+
+
+@app.command("show")
+def show(ctx: typer.Context, src: Src,
+         entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry id.")]) -> None:
+    """Show one dead letter in full, pretty-printed.
+
+    Examples:
+
+      a2actl dlq show file://dlq.jsonl dlq-3f2a...
+    """
+    from a2actl.dlq.jobs import show_job
+    from a2actl.errors import A2ACtlError
+
+    run = invocation(ctx)
+    entry = run.run(show_job(src, run.settings, run.sink, entry_id))
+    if entry is None:
+        raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
+    run.renderer.json(entry) if run.output != "jsonl" else run.renderer.jsonl(entry)
+
+
+@app.command("stats")
+def stats(ctx: typer.Context, src: Src) -> None:
+    """Depth, oldest entry, an age histogram, top error codes and counts by target.
+
+    Examples:
+
+      a2actl dlq stats file://dlq.jsonl
+    """
+    from a2actl.dlq.jobs import stats_job
+
+    run = invocation(ctx)
+    run.show(run.run(stats_job(src, run.settings, run.sink)), "dlq_stats")
+
+
+@app.command("replay")
+def replay(
+    ctx: typer.Context,
+    src: Src,
+    to: Annotated[str | None, typer.Option("--to", metavar="URL", help="Deliver to this agent instead of each entry's target.")] = None,
+    ids: Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="Only these entries (repeatable).")] = None,
+    since: Since = None, error_class: ErrClass = None, method: Method = None, limit: Limit = None,
+    rate: Annotated[str | None, typer.Option("--rate", metavar="N/s", help="At most N messages per second, e.g. 50/s.")] = None,
+    max_in_flight: Annotated[int, typer.Option("--max-in-flight", min=1, max=1024, help="Requests in flight at once.")] = 16,
+    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=100, help="Attempts per entry for transient failures (backoff with jitter).")] = 3,
+    breaker: Annotated[int, typer.Option("--breaker", min=1, help="Pause after this many consecutive failures to one target.")] = 5,
+    breaker_cooldown: Annotated[str, typer.Option("--breaker-cooldown", metavar="DURATION", help="How long the breaker pauses.")] = "5s",
+    journal: Annotated[str | None, typer.Option("--journal", metavar="PATH", help="Replay journal (default: $XDG_STATE_HOME/a2actl/journals/<hash of SRC>.jsonl).")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed; deliver nothing.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")] = False,
+) -> None:
+    """Redeliver dead letters, at least once, keeping each messageId (idempotent agents dedupe). An
+    entry leaves its source only after the agent answered without an error. Transient failures are
+    retried with backoff and jitter up to --max-attempts; permanent ones are not. An interrupted or
+    killed replay resumes from its journal without loss.
+
+    Exit codes: 0 every selected entry acknowledged; 7 some are still dead (attempts and lastError
+    updated in the source).
+
+    Examples:
+
+      a2actl dlq replay file://dlq.jsonl --dry-run
+
+      a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq' --rate 50/s --max-in-flight 16 --yes
+
+      a2actl dlq replay file://dlq.jsonl --to http://localhost:9999 --error-class transient --yes
+    """
+    from pathlib import Path
+
+    from a2actl.dlq.jobs import list_job, replay_job
+    from a2actl.dlq.replay import ReplayOptions, default_journal
+    from a2actl.durations import parse_duration
+    from a2actl.errors import UsageError
+
+    run = invocation(ctx)
+    sel = _selection(ids, since, error_class, method, limit)
+    try:
+        per_second = float(rate.removesuffix("/s")) if rate else None
+        cooldown = parse_duration(breaker_cooldown)
+    except ValueError as exc:
+        raise UsageError(f"--rate {rate!r} or --breaker-cooldown: {exc}") from exc
+    if dry_run:
+        doc = run.run(list_job(src, run.settings, run.sink, sel))  # type: ignore[arg-type]
+        run.show({**doc, "dryRun": True}, "dlq_list")
+        return
+    if not yes and not sys.stdin.isatty():
+        raise UsageError("refusing to replay without confirmation: stdin is not a terminal", hint="add --yes")
+    if not yes and not typer.confirm(f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"):
+        raise typer.Exit(1)
+    opts = ReplayOptions(to=to, rate=per_second, max_in_flight=max_in_flight, max_attempts=max_attempts,
+                         breaker_failures=breaker, breaker_cooldown=cooldown)
+    results: list[dict] = []  # type: ignore[type-arg]
+    progress = run.renderer.replay_progress() if run.output == "table" else None
+
+    def emit(rec: dict) -> None:  # type: ignore[type-arg]
+        if rec["type"] == "result":
+            if run.output == "jsonl":
+                run.renderer.jsonl(rec)
+            elif run.output == "json":
+                results.append(rec)
+            if progress is not None:
+                progress.advance(rec)
+        elif progress is not None:
+            progress.notice(rec["message"])
+        else:
+            run.renderer.warn(rec["message"])
+
+    path = Path(journal) if journal else default_journal(src)
+    try:
+        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, path, emit))
+    finally:
+        if progress is not None:
+            progress.stop()
+    if run.output == "json":
+        run.renderer.json({**summary, "results": results})
+    elif run.output == "jsonl":
+        run.renderer.jsonl(summary)
+    else:
+        run.renderer.replay_summary(summary)
+    raise typer.Exit(int(summary["exitCode"]))
+
+
+@app.command("purge")
+def purge(
+    ctx: typer.Context,
+    src: Src,
+    ids: Annotated[list[str], typer.Option("--ids", metavar="ID", help="The entries to remove (repeatable). Filters are not accepted.")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging deletes dead letters for good.")] = False,
+) -> None:
+    """Remove explicit dead letters for good (never by filter).
+
+    Examples:
+
+      a2actl dlq purge file://dlq.jsonl --ids dlq-3f2a... --ids dlq-9b01... --yes
+    """
+    from a2actl.dlq.jobs import purge_job
+    from a2actl.errors import UsageError
+
+    run = invocation(ctx)
+    if not yes:
+        raise UsageError("purge deletes dead letters for good: add --yes")
+    doc = run.run(purge_job(src, run.settings, run.sink, ids))
+    run.show(doc, "dlq_purged")

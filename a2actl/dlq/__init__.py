@@ -1,0 +1,1 @@
+"""Dead letters: the entry format, backends (file, Redis, HTTP) and replay with a journal."""

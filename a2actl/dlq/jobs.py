@@ -1,0 +1,111 @@
+"""The dlq operator jobs: list, show, stats, replay, purge (documents per ``docs/output-formats.md``)."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from typing import TYPE_CHECKING, Any
+
+from a2actl.dlq.backends import open_backend
+from a2actl.dlq.entry import parse_iso
+from a2actl.dlq.replay import Selection, select
+
+if TYPE_CHECKING:
+    from a2actl.config import Settings
+    from a2actl.events import EventSink
+
+#: Age histogram buckets for ``stats`` (upper bounds in seconds).
+AGE_BUCKETS = [(60, "<1m"), (600, "<10m"), (3600, "<1h"), (86400, "<1d"), (7 * 86400, "<7d"), (float("inf"), ">=7d")]
+
+
+def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
+    """A one-line view of an entry for ``list``."""
+    err = e.get("lastError") or {}
+    req = e.get("request") or {}
+    params = req.get("params") or {}
+    msg = params.get("message") if isinstance(params, dict) else None
+    enq = parse_iso(e.get("enqueuedAt"))
+    return {"id": e.get("id"), "method": req.get("method"), "messageId": (msg or {}).get("messageId")
+            if isinstance(msg, dict) else None, "target": (e.get("target") or {}).get("url"),
+            "enqueuedAt": e.get("enqueuedAt"), "ageSeconds": round(now - enq, 3) if enq else None,
+            "attempts": e.get("attempts"), "errorClass": err.get("class"), "errorCode": err.get("code"),
+            "error": err.get("message"), "source": e.get("source")}
+
+
+async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, emit: Any = None) -> dict[str, Any]:
+    """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream out."""
+    backend = open_backend(src, settings, sink)
+    now = time.time()
+    out = []
+    try:
+        async for e in select(backend, sel):
+            row = summary_of(e, now)
+            if emit is not None:
+                emit(row)
+            else:
+                out.append(row)
+    finally:
+        await backend.close()
+    return {"source": src, "entries": out, "count": len(out)}
+
+
+async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_id: str) -> dict[str, Any] | None:
+    backend = open_backend(src, settings, sink)
+    try:
+        return await backend.get(entry_id)
+    finally:
+        await backend.close()
+
+
+async def stats_job(src: str, settings: Settings, sink: EventSink | None) -> dict[str, Any]:
+    """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass)."""
+    backend = open_backend(src, settings, sink)
+    now = time.time()
+    depth, oldest, oldest_id = 0, None, None
+    ages: Counter[str] = Counter()
+    codes: Counter[str] = Counter()
+    targets: Counter[str] = Counter()
+    classes: Counter[str] = Counter()
+    try:
+        async for e in backend.iter_entries():
+            depth += 1
+            enq = parse_iso(e.get("enqueuedAt"))
+            if enq is not None:
+                if oldest is None or enq < oldest:
+                    oldest, oldest_id = enq, e.get("id")
+                age = now - enq
+                ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
+            err = e.get("lastError") or {}
+            codes[str(err.get("code"))] += 1
+            classes[str(err.get("class"))] += 1
+            targets[str((e.get("target") or {}).get("url"))] += 1
+    finally:
+        await backend.close()
+    return {"source": src, "depth": depth,
+            "oldest": {"id": oldest_id, "ageSeconds": round(now - oldest, 3)} if oldest is not None else None,
+            "ageHistogram": [{"bucket": label, "count": ages.get(label, 0)} for _, label in AGE_BUCKETS],
+            "topErrorCodes": [{"code": c, "count": n} for c, n in codes.most_common(10)],
+            "byClass": dict(classes), "byTarget": [{"target": t, "count": n} for t, n in targets.most_common(20)]}
+
+
+async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: list[str]) -> dict[str, Any]:
+    """``dlq purge``: remove exactly these ids (never by filter)."""
+    backend = open_backend(src, settings, sink)
+    try:
+        results = [{"id": i, "removed": await backend.remove(i)} for i in ids]
+    finally:
+        await backend.close()
+    return {"source": src, "results": results}
+
+
+async def replay_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, opts: Any,
+                     journal_path: Any, emit: Any) -> dict[str, Any]:
+    from a2actl.dlq.replay import Journal, Replayer
+
+    backend = open_backend(src, settings, sink)
+    journal = Journal(journal_path)
+    try:
+        return await Replayer(backend, opts, journal, settings, sink, emit).run(sel)
+    finally:
+        journal.close()
+        await backend.close()
