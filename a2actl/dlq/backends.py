@@ -212,7 +212,7 @@ class RedisBackend:
             if not rows:
                 return
             metas = await self._call(self.client.hmget(self.meta, [sid for sid, _ in rows]))
-            for (sid, fields), meta in zip(rows, metas):
+            for (sid, fields), meta in zip(rows, metas, strict=True):
                 yield self._decode(sid, fields, meta)
             if len(rows) < page:
                 return
