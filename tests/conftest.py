@@ -148,6 +148,47 @@ def sandbox_plain_v03() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="session")
+def sandbox_down() -> Iterator[RunningSandbox]:
+    """Every RPC answers HTTP 503 (a target that is down: transient failures)."""
+    yield from _sandbox(fail_rate=1.0, seed=1)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real redis-server on a free loopback port in a temp dir. Missing redis-server: a skip with a
+    reason, except in CI (CI=true), where it is a failure (.ci/run installs it)."""
+    import shutil
+    import subprocess
+    import time
+
+    exe = shutil.which("redis-server")
+    if exe is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("redis-server is not installed; .ci/run must apt-get install -y redis-server")
+        pytest.skip("redis-server is not installed (apt-get install -y redis-server)")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    d = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and proc.poll() is None, "redis-server did not start"
+            time.sleep(0.05)
+    try:
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
 def streams() -> Iterator[str]:
     with LoopbackServer(stream_app) as srv:
         yield srv.url

@@ -126,14 +126,16 @@ class FileBackend:
             self._scan()
         assert self._tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones:
-            return False
+        if k in self._tombstones or not any(
+                "id" in r and "$update" not in r and str(r["id"]) == entry_id for r in self._lines()):
+            return False  # already removed, or never there
         self._append([{"$tombstone": entry_id, "at": time.time()}])
         self._tombstones.add(k)
         return True
 
     async def remove_many(self, entry_ids: list[str]) -> int:
-        """Tombstone the live ones among ``entry_ids`` in one append and one fsync; returns how many."""
+        """Tombstone ``entry_ids`` not yet tombstoned, in one append and one fsync; returns how many.
+        The ids must come from this queue (replay passes ids it read or journalled)."""
         if self._tombstones is None:
             self._scan()
         assert self._tombstones is not None

@@ -1,0 +1,224 @@
+"""``a2actl dlq`` over the file, Redis (a real redis-server) and HTTP backends, replaying into a real
+a2a-sdk sandbox that dedupes by messageId; crash safety by kill -9 at random points."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from a2actl.dlq.backends import FileBackend, RedisBackend
+from a2actl.dlq.entry import new_entry, validation_errors
+from a2actl.sandbox.options import SandboxOptions
+from a2actl.sandbox.server import RunningSandbox
+
+
+def entries_for(url: str, n: int, prefix: str | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+    prefix = prefix or uuid.uuid4().hex[:8]
+    target = {"url": url + "/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    out = []
+    for i in range(n):
+        p = params or {"message": {"messageId": f"{prefix}-{i}", "role": "ROLE_USER", "parts": [{"text": f"order {i}"}]}}
+        out.append(new_entry("SendMessage", p, target, attempts=3, source="orders",
+                             error={"code": -32603, "message": "db down", "class": "transient"}))
+    return out
+
+
+def fill(backend: Any, entries: list[dict[str, Any]]) -> list[str]:
+    async def go() -> list[str]:
+        ids = [await backend.append(e) for e in entries]
+        await backend.close()
+        return ids
+    return asyncio.run(go())
+
+
+def received(sb: Any) -> dict[str, Any]:
+    return httpx.get(sb.url + "/debug/a2a/received").json()["messages"]
+
+
+def test_entries_match_the_schema(sandbox: Any) -> None:
+    for e in entries_for(sandbox.url, 2):
+        assert validation_errors(e) == []
+    assert validation_errors({"id": "x"})  # missing fields are reported
+
+
+def test_file_list_show_stats(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    src = f"file://{tmp_path}/dlq.jsonl"
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox.url, 5))
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert listed["count"] == 5 and [e["id"] for e in listed["entries"]] == ids
+    assert all(e["errorClass"] == "transient" and e["attempts"] == 3 for e in listed["entries"])
+    lines = cli("dlq", "list", src, "--limit", "2", "-o", "jsonl").jsonl
+    assert [x["id"] for x in lines] == ids[:2]
+    assert cli("dlq", "list", src, "--error-class", "permanent", "-o", "json").json["count"] == 0
+    shown = cli("dlq", "show", src, ids[0], "-o", "json").json
+    assert shown["id"] == ids[0] and shown["request"]["params"]["message"]["messageId"]
+    assert cli("dlq", "show", src, "nope").exit_code == 1
+    stats = cli("dlq", "stats", src, "-o", "json").json
+    assert stats["depth"] == 5 and stats["topErrorCodes"] == [{"code": "-32603", "count": 5}]
+    assert stats["ageHistogram"][0] == {"bucket": "<1m", "count": 5}
+    assert stats["byTarget"][0]["count"] == 5
+    table = cli("dlq", "stats", src)
+    assert table.exit_code == 0 and "depth 5" in table.stdout
+
+
+def _replay_all(cli: Any, src: str, sb: Any, tmp_path: Path, ids: list[str], mids: list[str]) -> None:
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j.jsonl"), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-500:]
+    doc = r.json
+    assert doc["acknowledged"] == len(ids) and doc["stillDead"] == {"transient": 0, "permanent": 0}
+    assert sorted(x["id"] for x in doc["results"]) == sorted(ids)
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+    got = received(sb)
+    assert all(got[m]["processed"] == 1 for m in mids)  # acknowledged exactly once per messageId
+
+
+def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    es = entries_for(sandbox.url, 20)
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
+    _replay_all(cli, f"file://{tmp_path}/dlq.jsonl", sandbox, tmp_path, ids,
+                [e["request"]["params"]["message"]["messageId"] for e in es])
+    counts = FileBackend(str(tmp_path / "dlq.jsonl")).removal_counts()
+    assert counts == {i: 1 for i in ids}
+
+
+def test_replay_over_redis(cli: Any, sandbox: Any, redis_url: str, tmp_path: Path) -> None:
+    src = f"{redis_url}?stream=dlq-{uuid.uuid4().hex[:6]}"
+    es = entries_for(sandbox.url, 20)
+    ids = fill(RedisBackend(src), es)
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert [e["id"] for e in listed["entries"]] == ids
+    _replay_all(cli, src, sandbox, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es])
+
+
+def test_http_backend(cli: Any, tmp_path: Path) -> None:
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.005, dlq=f"file://{tmp_path}/sb.jsonl")).start()
+    try:
+        es = entries_for(sb.url, 6)
+        ids = fill(FileBackend(str(tmp_path / "sb.jsonl")), es)
+        src = sb.url + "/debug/a2a/dlq"
+        listed = cli("dlq", "list", src, "-o", "json").json
+        assert [e["id"] for e in listed["entries"]] == ids
+        assert cli("dlq", "show", src, ids[1], "-o", "json").json["id"] == ids[1]
+        _replay_all(cli, src, sb, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es])
+    finally:
+        sb.stop()
+
+
+def test_poison_message_stays_after_max_attempts(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
+    src = f"file://{tmp_path}/dlq.jsonl"
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox_down.url, 1))
+    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 7
+    res = r.json["results"][0]
+    assert res["status"] == "dead-transient" and res["attempts"] == 3 and r.json["retried"] == 2
+    left = cli("dlq", "show", src, ids[0], "-o", "json").json
+    assert left["attempts"] == 3 + 3 and left["lastError"]["class"] == "transient"
+
+
+def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    src = f"file://{tmp_path}/dlq.jsonl"
+    bad = {"message": {"role": "ROLE_USER", "parts": "not a list"}}
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox.url, 1, params=bad))
+    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "5", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 7
+    res = r.json["results"][0]
+    assert res["status"] == "dead-permanent" and res["attempts"] == 1 and r.json["retried"] == 0
+    assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
+
+
+def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox_down.url, 8))
+    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "1", "--breaker", "3", "--breaker-cooldown", "0.2s",
+            "--max-in-flight", "1", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 7
+    assert r.json["breakerTrips"] >= 2
+    assert "consecutive failures" in r.stderr
+
+
+def test_dry_run_confirmation_and_purge(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    src = f"file://{tmp_path}/dlq.jsonl"
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox.url, 3))
+    dry = cli("dlq", "replay", src, "--dry-run", "-o", "json")
+    assert dry.exit_code == 0 and dry.json["dryRun"] is True and dry.json["count"] == 3
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 3  # nothing delivered or removed
+    refused = cli("dlq", "replay", src)
+    assert refused.exit_code == 2 and "--yes" in refused.stderr
+    assert cli("dlq", "purge", src, "--ids", ids[0]).exit_code == 2  # --yes required
+    purged = cli("dlq", "purge", src, "--ids", ids[0], "--ids", "ghost", "--yes", "-o", "json").json
+    assert purged["results"] == [{"id": ids[0], "removed": True}, {"id": "ghost", "removed": False}]
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 2
+
+
+def test_sandbox_story_break_fix_replay(cli: Any, tmp_path: Path) -> None:
+    dlq = f"file://{tmp_path}/story.jsonl"
+    broken = RunningSandbox(SandboxOptions(stream_interval=0.005, dlq=dlq, worker_fault="transient")).start()
+    try:
+        mids = [f"story-{i}" for i in range(5)]
+        for m in mids:
+            r = httpx.post(broken.url + "/a2a/queue",
+                           json={"message": {"messageId": m, "role": "ROLE_USER", "parts": [{"text": m}]}})
+            assert r.status_code == 202
+        deadline = time.monotonic() + 10
+        while cli("dlq", "list", dlq, "-o", "json").json["count"] < 5:
+            assert time.monotonic() < deadline, "messages did not die"
+            time.sleep(0.05)
+    finally:
+        broken.stop()
+    fixed = RunningSandbox(SandboxOptions(stream_interval=0.005)).start()
+    try:
+        r = cli("dlq", "replay", dlq, "--to", fixed.url, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+        assert r.exit_code == 0 and r.json["acknowledged"] == 5
+        got = received(fixed)
+        assert all(got[m]["processed"] == 1 for m in mids)
+        assert cli("dlq", "list", dlq, "-o", "json").json["count"] == 0
+    finally:
+        fixed.stop()
+
+
+def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> None:
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 300)
+    ids = fill(FileBackend(str(path)), es)
+    mid_of = {e["id"]: e["request"]["params"]["message"]["messageId"] for e in es}
+    cmd = [sys.executable, "-m", "a2actl", "dlq", "replay", f"file://{path}", "--yes", "--journal",
+           str(tmp_path / "journal.jsonl"), "--max-in-flight", "8", "-o", "jsonl"]
+    rng = random.Random(4)
+    for _ in range(4):  # kill -9 at random points
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(0.5, 1.2))
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert asyncio.run(_count(FileBackend(str(path)))) == 0
+    got = received(sandbox)
+    # Every entry was delivered at least once (and processed once: the agent dedupes by messageId).
+    assert all(mid_of[i] in got and got[mid_of[i]]["processed"] == 1 for i in ids)
+    # Every entry was removed exactly once, and never before its delivery.
+    tombstones: dict[str, list[float]] = {}
+    for line in path.read_text().splitlines():
+        try:
+            rec = json.loads(line)
+        except ValueError:
+            continue  # a line torn by kill -9
+        if "$tombstone" in rec:
+            tombstones.setdefault(rec["$tombstone"], []).append(rec["at"])
+    assert {i: len(tombstones.get(i, [])) for i in ids} == {i: 1 for i in ids}
+    assert all(tombstones[i][0] >= got[mid_of[i]]["firstAt"] for i in ids)
+
+
+async def _count(backend: Any) -> int:
+    return sum([1 async for _ in backend.iter_entries()])
