@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from a2actl.dlq.backends import FileBackend, RedisBackend
 from a2actl.dlq.entry import new_entry, validation_errors
