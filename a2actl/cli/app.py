@@ -55,6 +55,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
     "sessions": ("a2actl.cli.sessions", "app", "Sessions: list, show, kill, and find leaks."),
     "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),
+    "smoke": ("a2actl.cli.smoke", "app", "CI smoke tests: run a suite (JUnit out), init one from an agent, validate one."),
     "stream": ("a2actl.cli.stream", "app", "Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit."),
     "task": ("a2actl.cli.tasks", "task_app", "Tasks: get, list, cancel, subscribe."),
 }
@@ -250,7 +251,7 @@ def _seconds(option: str, value: str | None) -> float | None:
 def root(
     ctx: typer.Context,
     output: Annotated[OutputFormat, typer.Option("-o", "--output", envvar=ENV_OUTPUT,
-                      help="table for people; json (one document) or jsonl (one object per line) for scripts. [env var: A2ACTL_OUTPUT]")] = OutputFormat.table,
+                      help="table for people; json (one document) or jsonl (one object per line) for scripts.")] = OutputFormat.table,
     header: Annotated[list[str] | None, typer.Option("-H", "--header", metavar="'NAME: VALUE'",
                       help="Extra request header, repeatable.")] = None,
     token_file: Annotated[Path | None, typer.Option("--token-file", metavar="PATH",
@@ -293,8 +294,9 @@ def root(
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point (also ``python -m a2actl``): the program is always ``a2actl``, so
+    help, errors and the shell-completion variable ``_A2ACTL_COMPLETE`` are the same either way."""
+    app(prog_name="a2actl")
 
 
 __all__ = ["app", "invocation", "main"]

@@ -454,6 +454,29 @@ class Renderer:
             t.add_row(k, Text(safe(v)))
         self.out.print(t)
 
+    # -- smoke ------------------------------------------------------------------------------------
+    def smoke_results(self, doc: dict[str, Any]) -> None:
+        """Human view of ``smoke run``: one row per check."""
+        t = Table(box=box.SIMPLE_HEAD, title=f"{doc['suite']} ({doc['path']})", title_justify="left")
+        for col in ("check", "target", "status", "time", "measured", "bound"):
+            t.add_column(col, overflow="fold")
+        style = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
+        for r in doc["results"]:
+            t.add_row(Text(safe(r["name"])), Text(safe(r["target"] or "-")), Text(r["status"], style=style[r["status"]]),
+                      format_seconds(r["duration"]), Text(safe(r["measured"])), Text(safe(r["bound"])))
+        self.out.print(t)
+        for r in doc["results"]:
+            if r["status"] != "pass" and r["message"]:
+                self.out.print(Text(f"{r['status']}: {safe(r['name'])}: {safe(r['message'])}",
+                                    style=style[r["status"]]))
+        verdict = f"{doc['passed']} passed, {doc['failed']} failed, {doc['errors']} errors"
+        self.out.print(Text(verdict + (f"; JUnit: {doc['junit']}" if doc.get("junit") else ""),
+                            style="bold green" if doc["exitCode"] == 0 else "bold red"))
+
+    def smoke_valid(self, doc: dict[str, Any]) -> None:
+        self.out.print(Text(f"{doc['path']}: valid, {len(doc['checks'])} check(s) against "
+                            f"{', '.join(doc['targets']) or 'their own targets'}", style="bold green"))
+
     # -- stream tail ---------------------------------------------------------------------------------
     def tail_record(self, rec: dict[str, Any]) -> None:
         """One line per ``stream tail`` record; the summary as a table."""

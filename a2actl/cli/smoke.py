@@ -1,0 +1,104 @@
+"""``a2actl smoke``: scripted CI smoke tests: run a suite, write JUnit, start one from a live agent."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+
+app = typer.Typer(help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
+                  no_args_is_help=True)
+SuiteArg = Annotated[str, typer.Argument(metavar="SUITE", help="A suite file (YAML; docs/smoke.md).")]
+
+
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    suite_path: SuiteArg,
+    junit: Annotated[str | None, typer.Option("--junit", metavar="PATH", help="Also write JUnit XML here.")] = None,
+) -> None:
+    """Run every check of a suite against its targets: one row per check with status, duration, and
+    the figure measured against its bound. Checks reuse the commands' own code.
+
+    Exit codes: 0 all passed; 7 a check failed; 3/4/5 when the target could not be reached at all
+    (unreachable, auth, timeout); 2 a bad suite file.
+
+    Examples:
+
+      a2actl smoke run suite.yaml --junit smoke.xml
+
+      TARGET=https://agent.example.com a2actl smoke run suite.yaml -o json
+    """
+    from pathlib import Path
+
+    from a2actl.smoke.run import junit_xml, run_suite, suite_exit_code
+    from a2actl.smoke.suite import load_suite
+
+    run = invocation(ctx)
+    suite = load_suite(suite_path)
+
+    def on_result(res: object) -> None:
+        if run.output == "jsonl":
+            run.renderer.jsonl({"type": "check", **res.to_json()})  # type: ignore[attr-defined]
+
+    results = run.run(run_suite(suite, run.settings, run.sink, on_result))
+    code = suite_exit_code(results)
+    doc = {"suite": suite.name, "path": suite.path, "targets": suite.targets, "exitCode": code,
+           "passed": sum(r.status == "pass" for r in results), "failed": sum(r.status == "fail" for r in results),
+           "errors": sum(r.status == "error" for r in results), "results": [r.to_json() for r in results]}
+    if junit:
+        Path(junit).write_text(junit_xml(suite, results), encoding="utf-8")
+        doc["junit"] = junit
+    if run.output == "jsonl":
+        run.renderer.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "results"}})
+    else:
+        run.show(doc, "smoke_results")
+    raise typer.Exit(code)
+
+
+@app.command("init")
+def init(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Agent base URL.")],
+    snapshot: Annotated[str, typer.Option("--snapshot", metavar="PATH", help="Where to write the caps snapshot the suite expects.")] = "expected-caps.json",
+    samples: Annotated[int, typer.Option("--samples", min=1, max=1000, help="Probe samples for the budget.")] = 10,
+    margin: Annotated[float, typer.Option("--margin", min=1.0, help="Probe budget = measured p99 x this margin.")] = 3.0,
+) -> None:
+    """Write a starting suite for a live agent to stdout: a caps snapshot (written to --snapshot) as
+    the expectation, a probe budget of the measured p99 times --margin, and a send check when a
+    skill has examples.
+
+    Examples:
+
+      a2actl smoke init http://localhost:9999 > suite.yaml
+
+      a2actl smoke init https://agent.example.com --margin 5 --snapshot ci/caps.json > ci/smoke.yaml
+    """
+    import sys
+
+    from a2actl.smoke.init import init_suite
+
+    run = invocation(ctx)
+    text = run.run(init_suite(target, run.settings, run.sink, snapshot_path=snapshot, samples=samples, margin=margin))
+    sys.stdout.write(text)
+    run.renderer.note(f"wrote the caps snapshot to {snapshot}")
+
+
+@app.command("validate")
+def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
+    """Check a suite file without running it: schema, check kinds, durations, sizes and ${VARIABLES}.
+    Errors name the file and line; exit 2.
+
+    Examples:
+
+      a2actl smoke validate suite.yaml
+    """
+    from a2actl.smoke.suite import load_suite
+
+    run = invocation(ctx)
+    suite = load_suite(suite_path)
+    doc = {"path": suite.path, "valid": True, "targets": suite.targets,
+           "checks": [{"name": c.name, "kind": c.kind, "line": c.line} for c in suite.checks]}
+    run.show(doc, "smoke_valid")

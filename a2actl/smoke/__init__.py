@@ -1,0 +1,1 @@
+"""``a2actl smoke``: scripted CI smoke tests (suite files, runner, JUnit, init)."""

@@ -1,0 +1,62 @@
+"""``smoke init``: a starting suite from a live agent (a caps snapshot as the expectation, a probe
+budget from the measured p99 times a stated margin, a send check when a skill has examples)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from a2actl.config import Settings
+    from a2actl.events import EventSink
+
+
+def _budget(seconds: float) -> str:
+    ms = max(50, math.ceil(seconds * 1000 / 10) * 10)  # whole 10 ms, at least 50 ms
+    return f"{ms}ms" if ms < 10_000 else f"{math.ceil(ms / 1000)}s"
+
+
+async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: str,
+                     samples: int, margin: float) -> str:
+    """The suite YAML text; writes the caps snapshot to ``snapshot_path``."""
+    from a2actl.caps.jobs import snapshot_job
+    from a2actl.discovery import parse_target
+    from a2actl.probe.handshake import ProbeOptions, run_probe
+    from a2actl.protocol.events import PartSpec
+    from a2actl.tasks import SendOptions, send_job
+
+    snap = await snapshot_job(target, settings, sink, None)
+    Path(snapshot_path).write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
+    p99 = (report.to_json()["stats"].get("total") or {}).get("p99") or 0.1
+    lines = [
+        f"# a2actl smoke suite for {target}, written by 'a2actl smoke init'.",
+        "# Run: a2actl smoke run suite.yaml --junit smoke.xml   (TARGET overrides the agent URL)",
+        "version: 1",
+        "name: a2actl smoke",
+        "targets:",
+        f"  - ${{TARGET:-{target}}}",
+        "checks:",
+        "  - name: handshake within budget",
+        "    kind: probe",
+        f"    samples: {samples}",
+        f"    # measured total p99 {p99 * 1000:.1f} ms over {samples} samples x margin {margin:g}",
+        f"    budget: {_budget(p99 * margin)}",
+        "  - name: capabilities match the snapshot",
+        "    kind: caps-diff",
+        f"    expect: {snapshot_path}",
+        "    failOn: breaking",
+    ]
+    from a2actl.caps.load import load_card
+
+    card = await load_card(target, settings, sink)
+    example = next((ex for s in card.view.skills for ex in s.examples), None)  # card order: the author's first
+    if example is not None:
+        doc, _ = await send_job(target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None)
+        lines += ["  - name: skill example answers",
+                  "    kind: send",
+                  f"    text: {json.dumps(example)}",
+                  f"    expectState: {doc['state'] or 'completed'}   # what the agent answered when init ran"]
+    return "\n".join(lines) + "\n"

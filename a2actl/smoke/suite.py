@@ -1,0 +1,163 @@
+"""Smoke suite files (YAML): loading with line numbers, ``${VAR}`` expansion from the environment, and
+validation against the shipped JSON Schema ``a2actl/schemas/smoke-suite.schema.json``.
+
+Every problem is a ``UsageError`` (exit 2) whose message starts with ``FILE:LINE:``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from a2actl.errors import UsageError
+
+KINDS = ("probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth")
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+LINE = "__line__"
+
+
+@dataclass
+class Check:
+    """One check: ``kind`` (``KINDS``), its options, the target it runs against and its YAML line."""
+
+    name: str
+    kind: str
+    options: dict[str, Any]
+    target: str | None
+    line: int
+
+
+@dataclass
+class Suite:
+    path: str
+    targets: list[str]
+    checks: list[Check] = field(default_factory=list)
+    name: str = "a2actl smoke"
+
+
+def _loader() -> Any:
+    import yaml
+
+    class LineLoader(yaml.SafeLoader):
+        """SafeLoader that records each mapping's line (1-based) under ``__line__``."""
+
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[str, Any]:
+        mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
+        mapping[LINE] = node.start_mark.line + 1
+        return mapping
+
+    LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return LineLoader
+
+
+def _expand(value: Any, env: dict[str, str], where: str) -> Any:
+    if isinstance(value, str):
+        def sub(m: re.Match[str]) -> str:
+            name, default = m.group(1), m.group(2)
+            if name in env:
+                return env[name]
+            if default is not None:
+                return default
+            raise UsageError(f"{where}: variable ${{{name}}} is not set",
+                             hint=f"export {name}=… (secrets come from the environment only)")
+        return _VAR.sub(sub, value)
+    if isinstance(value, list):
+        return [_expand(v, env, where) for v in value]
+    if isinstance(value, dict):
+        line = value.get(LINE)
+        here = where.rsplit(":", 1)[0] + f":{line}" if line else where
+        return {k: (v if k == LINE else _expand(v, env, here)) for k, v in value.items()}
+    return value
+
+
+def _strip(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k != LINE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
+    """Read, expand and validate a suite file. Raises ``UsageError`` with ``FILE:LINE:``."""
+    import yaml
+    from jsonschema import Draft202012Validator
+
+    from a2actl.schemas import load_named
+
+    env = dict(os.environ) if env is None else env
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read suite {path}: {exc.strerror or exc}") from exc
+    try:
+        raw = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise UsageError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}:1: a suite is a mapping with 'checks:'")
+    doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}")
+    errors = sorted(Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
+                    key=lambda e: list(map(str, e.absolute_path)))
+    if errors:
+        err = errors[0]
+        node: Any = doc
+        line = doc.get(LINE, 1)
+        for part in err.absolute_path:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                break
+            if isinstance(node, dict) and LINE in node:
+                line = node[LINE]
+        where = "/".join(map(str, err.absolute_path)) or "suite"
+        message = err.message
+        if err.validator == "enum" and err.absolute_path and err.absolute_path[-1] == "kind":
+            message = f"unknown check kind {err.instance!r}; use one of {', '.join(KINDS)}"
+        elif err.validator in ("oneOf", "anyOf") and err.context:
+            from jsonschema.exceptions import best_match
+
+            message = best_match(err.context).message
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise UsageError(f"{path}:{line}: {where}: {message}{more}")
+    targets = doc.get("targets") or ([doc["target"]] if doc.get("target") else [])
+    suite = Suite(path=path, targets=[str(t) for t in targets], name=str(doc.get("name") or "a2actl smoke"))
+    for idx, c in enumerate(doc["checks"]):
+        options = {k: v for k, v in c.items() if k not in (LINE, "name", "kind", "target")}
+        suite.checks.append(Check(name=str(c.get("name") or f"{c['kind']} #{idx + 1}"), kind=c["kind"],
+                                  options=options, target=c.get("target"), line=c[LINE]))
+    needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
+    if needs_target and not suite.targets:
+        raise UsageError(f"{path}:{needs_target[0].line}: check {needs_target[0].name!r} has no target and the "
+                         "suite has no 'targets:'", hint="add targets: [${TARGET}] at the top")
+    _check_durations(suite)
+    return suite
+
+
+def _check_durations(suite: Suite) -> None:
+    from a2actl.durations import parse_duration, parse_size
+
+    for c in suite.checks:
+        for key in ("budget", "firstEvent", "heartbeat", "maxAge", "grace", "timeout"):
+            if key in c.options:
+                try:
+                    parse_duration(str(c.options[key]))
+                except ValueError:
+                    raise UsageError(f"{suite.path}:{c.line}: {c.name}: {key} {c.options[key]!r} is not a duration "
+                                     "(examples: 5s, 250ms, 2m)") from None
+        for phase, value in (c.options.get("budgets") or {}).items():
+            try:
+                parse_duration(str(value))
+            except ValueError:
+                raise UsageError(f"{suite.path}:{c.line}: {c.name}: budgets.{phase} {value!r} is not a duration") from None
+        if "maxEventBytes" in c.options:
+            try:
+                parse_size(str(c.options["maxEventBytes"]))
+            except ValueError:
+                raise UsageError(f"{suite.path}:{c.line}: {c.name}: maxEventBytes {c.options['maxEventBytes']!r} "
+                                 "is not a size (examples: 4MiB, 512KiB)") from None
