@@ -119,6 +119,8 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
         message = err.message
         if err.validator == "enum" and err.absolute_path and err.absolute_path[-1] == "kind":
             message = f"unknown check kind {err.instance!r}; use one of {', '.join(KINDS)}"
+        elif err.validator == "pattern" and "duration" in str(err.schema.get("description", "")):
+            message = f"{err.absolute_path[-1]} {err.instance!r} is not a duration (examples: 5s, 250ms, 2m)"
         elif err.validator in ("oneOf", "anyOf") and err.context:
             from jsonschema.exceptions import best_match
 

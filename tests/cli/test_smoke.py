@@ -1,0 +1,151 @@
+"""``a2actl smoke``: for each check kind a suite that passes and one that fails; JUnit parsed with a
+JUnit parser library; init → run against the sandbox, and exit 7 after a breaking card change;
+bad suite files get one-line errors with the YAML line, exit 2."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from junitparser import Error, Failure, JUnitXml
+
+from a2actl.dlq.backends import FileBackend
+from tests.cli.test_dlq import entries_for, fill
+
+
+def suite(tmp_path: Path, body: str, name: str = "suite.yaml") -> str:
+    p = tmp_path / name
+    p.write_text(body)
+    return str(p)
+
+
+def run(cli: Any, path: str, *extra: str, env: dict[str, str] | None = None) -> Any:
+    return cli("smoke", "run", path, "-o", "json", *extra, env=env)
+
+
+@pytest.fixture
+def snapshot(cli: Any, sandbox: Any, tmp_path: Path) -> str:
+    (tmp_path / "caps.json").write_text(cli("caps", "snapshot", sandbox.url).stdout)
+    return "caps.json"
+
+
+def cases(url: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """kind → (passing check YAML, failing check YAML)."""
+    empty = tmp_path / "empty.jsonl"
+    full = tmp_path / "full.jsonl"
+    empty.write_text("")
+    fill(FileBackend(str(full)), entries_for(url, 2))
+    (tmp_path / "req.json").write_text(json.dumps({"a2actlRequirements": 1, "skills": ["summarize"]}))
+    return {
+        "probe": ("kind: probe\n    samples: 2\n    budget: 5s", "kind: probe\n    samples: 2\n    budget: 1us"),
+        "caps-diff": ("kind: caps-diff\n    expect: caps.json", "kind: caps-diff\n    expect: req.json"),
+        "send": ("kind: send\n    text: hello\n    expectText: 'echo: hello'\n    firstEvent: 5s",
+                 "kind: send\n    text: /fail\n    expectState: completed"),
+        "stream": ("kind: stream\n    text: /stream 3 10\n    heartbeat: 5s\n    maxEventBytes: 1MiB",
+                   "kind: stream\n    text: /stream 2 5000\n    maxEventBytes: 1KiB"),
+        "sessions-leaks": ("kind: sessions-leaks\n    maxAge: 5m", "kind: sessions-leaks\n    maxAge: 0s"),
+        "dlq-depth": (f"kind: dlq-depth\n    source: file://{empty}\n    max: 0",
+                      f"kind: dlq-depth\n    source: file://{full}\n    max: 1"),
+    }
+
+
+@pytest.mark.parametrize("kind", ["probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth"])
+def test_each_check_kind_passes_and_fails(cli: Any, sandbox: Any, tmp_path: Path, snapshot: str, kind: str) -> None:
+    if kind == "sessions-leaks":
+        cli("send", sandbox.url, "/slow 5", "--no-wait")  # an open session, so maxAge 0s has something to flag
+    good, bad = cases(sandbox.url, tmp_path)[kind]
+    for body, code, status in ((good, 0, "pass"), (bad, 7, "fail")):
+        path = suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: {kind}\n    {body}\n")
+        r = run(cli, path)
+        assert r.exit_code == code, (body, r.stdout[-600:])
+        res = r.json["results"][0]
+        assert res["status"] == status and res["kind"] == kind and res["measured"] and res["bound"]
+
+
+def test_junit_output_parses(cli: Any, sandbox: Any, tmp_path: Path, snapshot: str) -> None:
+    path = suite(tmp_path, f"""name: ci smoke
+targets: [{sandbox.url}]
+checks:
+  - name: fast enough
+    kind: probe
+    budget: 5s
+  - name: too fast to be true
+    kind: probe
+    budget: 1us
+  - name: caps
+    kind: caps-diff
+    expect: caps.json
+  - name: other agent
+    kind: send
+    text: hi
+    target: http://127.0.0.1:9
+""")
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out))
+    assert r.exit_code == 7
+    xml = JUnitXml.fromfile(str(out))
+    cases_ = [case for ts in xml for case in ts]
+    assert [c.name for c in cases_] == ["fast enough", "too fast to be true", "caps", "other agent"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Failure", "ok", "Error"]
+    assert isinstance(cases_[1].result[0], Failure) and isinstance(cases_[3].result[0], Error)
+    assert xml.tests == 4 and xml.failures == 1 and xml.errors == 1
+
+
+def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refused_url: str) -> None:
+    path = suite(tmp_path, f"targets: [{refused_url}]\nchecks:\n  - kind: send\n    text: hi\n  - kind: caps-diff\n"
+                           f"    expect: nothing.json\n")
+    (tmp_path / "nothing.json").write_text('{"a2actlSnapshot": 1}')
+    r = run(cli, path)
+    assert r.exit_code == 3
+    assert {x["status"] for x in r.json["results"]} == {"error"}
+
+
+def test_init_then_run_passes_and_a_breaking_change_fails(cli: Any, sandbox: Any, sandbox_v1: Any,
+                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    r = cli("smoke", "init", sandbox.url, "--samples", "3")
+    assert r.exit_code == 0, r.stderr
+    path = suite(tmp_path, r.stdout)
+    assert (tmp_path / "expected-caps.json").exists()
+    ok = cli("smoke", "run", path, "--junit", "smoke.xml")
+    assert ok.exit_code == 0, ok.stdout
+    assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).failures == 0
+    # The same suite against an agent whose card dropped the 0.3 interfaces: breaking.
+    broken = cli("smoke", "run", path, "-o", "json", env={"TARGET": sandbox_v1.url})
+    assert broken.exit_code == 7
+    caps = next(x for x in broken.json["results"] if x["kind"] == "caps-diff")
+    assert caps["status"] == "fail" and "/interfaces/" in caps["message"]
+
+
+@pytest.mark.parametrize("body, needle, line", [
+    ("checks:\n  - kind: probe\n  - kind: teleport\n", "unknown check kind 'teleport'", 3),
+    ("targets: [x]\nchecks:\n  - kind: probe\n    budget: soon\n", "budget 'soon' is not a duration", 3),
+    ("targets: ['${NO_SUCH_VAR_A2ACTL}']\nchecks:\n  - kind: probe\n", "${NO_SUCH_VAR_A2ACTL} is not set", 1),
+    ("checks: [\n", "not valid YAML", 2),
+    ("targets: [x]\nchecks:\n  - kind: send\n", "'text' is a required property", 3),
+])
+def test_bad_suites_are_one_line_usage_errors(cli: Any, tmp_path: Path, body: str, needle: str, line: int) -> None:
+    path = suite(tmp_path, body)
+    for cmd in ("validate", "run"):
+        r = cli("smoke", cmd, path)
+        assert r.exit_code == 2
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and needle in lines[0] and f"{path}:{line}:" in lines[0], r.stderr
+        assert "Traceback" not in r.stderr
+
+
+def test_variables_and_defaults(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    path = suite(tmp_path, "targets: ['${AGENT:-http://127.0.0.1:9}']\nchecks:\n  - kind: probe\n    budget: 5s\n")
+    assert cli("smoke", "validate", path, "-o", "json").json["targets"] == ["http://127.0.0.1:9"]
+    r = run(cli, path, env={"AGENT": sandbox.url})
+    assert r.exit_code == 0 and r.json["targets"] == [sandbox.url]
+
+
+def test_suite_schema_is_valid_json_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from a2actl.schemas import load_named
+
+    Draft202012Validator.check_schema(load_named("smoke-suite.schema.json"))
