@@ -51,3 +51,22 @@ def format_bytes(n: int | None) -> str:
     if n < 1024**2:
         return f"{n / 1024:.1f} KiB"
     return f"{n / 1024**2:.2f} MiB"
+
+
+def format_timestamp(ts: float) -> str:
+    """Epoch seconds → ISO 8601 UTC with milliseconds and ``Z`` (``2026-11-22T04:30:01.695Z``)."""
+    from datetime import datetime, timezone
+
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_timestamp(value: object) -> float | None:
+    """ISO 8601 (``Z`` or an offset) → epoch seconds; ``None`` when it is not one."""
+    from datetime import datetime
+
+    if not isinstance(value, str):
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None

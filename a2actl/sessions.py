@@ -204,20 +204,10 @@ class Sessions:
         return result
 
 
-def _ts(value: Any) -> float | None:
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
 def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
     """Group ListTasks results by ``contextId`` into the contract's ``Session`` shape, oldest first."""
-
-    def iso(ts: float) -> str:
-        return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    from a2actl.durations import format_timestamp as iso
+    from a2actl.durations import parse_timestamp as _ts
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:

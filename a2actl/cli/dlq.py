@@ -23,9 +23,9 @@ def _selection(ids: list[str] | None, since: str | None, error_class: str | None
                limit: int | None) -> object:
     import time
 
-    from a2actl.dlq.entry import parse_iso
     from a2actl.dlq.replay import Selection
     from a2actl.durations import parse_duration
+    from a2actl.durations import parse_timestamp as parse_iso
     from a2actl.errors import UsageError
 
     if error_class not in (None, "transient", "permanent"):

@@ -19,8 +19,9 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any
+
+from a2actl.durations import format_timestamp
 
 ACTIVE, IDLE, CLOSED = "active", "idle", "closed"
 TERMINAL_STATES = {"completed", "failed", "canceled", "rejected"}
@@ -28,9 +29,7 @@ TERMINAL_STATES = {"completed", "failed", "canceled", "rejected"}
 
 def iso(ts: float | None) -> str | None:
     """``time.time()`` seconds → ISO 8601 UTC with milliseconds and ``Z``."""
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return None if ts is None else format_timestamp(ts)
 
 
 @dataclass

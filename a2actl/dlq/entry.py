@@ -15,24 +15,16 @@ idempotent agent dedupes (at-least-once delivery).
 from __future__ import annotations
 
 import secrets
-from datetime import datetime, timezone
+import time
 from typing import Any
+
+from a2actl.durations import format_timestamp
 
 TRANSIENT, PERMANENT = "transient", "permanent"
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def parse_iso(value: Any) -> float | None:
-    """ISO 8601 → epoch seconds (``None`` when unparseable)."""
-    if not isinstance(value, str):
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
+    return format_timestamp(time.time())
 
 
 def new_entry(method: str, params: dict[str, Any], target: dict[str, Any], *, error: dict[str, Any] | None = None,

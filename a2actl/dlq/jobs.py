@@ -7,8 +7,8 @@ from collections import Counter
 from typing import TYPE_CHECKING, Any
 
 from a2actl.dlq.backends import open_backend
-from a2actl.dlq.entry import parse_iso
 from a2actl.dlq.replay import Selection, select
+from a2actl.durations import parse_timestamp as parse_iso
 
 if TYPE_CHECKING:
     from a2actl.config import Settings

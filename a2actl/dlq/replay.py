@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.dlq.entry import PERMANENT, TRANSIENT, message_id, now_iso, parse_iso
+from a2actl.dlq.entry import PERMANENT, TRANSIENT, message_id, now_iso
+from a2actl.durations import parse_timestamp as parse_iso
 from a2actl.errors import A2ACtlError, AuthError, HTTPStatusError, TimeoutError_, UnreachableError, UsageError
 
 if TYPE_CHECKING:
