@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.errors import UsageError
 from a2actl.protocol.events import PartSpec, message_params, task_view
-from a2actl.protocol.versions import TASK_STATES, VERSION_HEADER, Family, canonical_state
+from a2actl.protocol.versions import TASK_STATES, Family, canonical_state
 
 if TYPE_CHECKING:
     from a2actl.config import Settings
@@ -102,11 +102,7 @@ def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: S
     from a2actl.protocol.jsonrpc import build_request
     from a2actl.protocol.versions import BINDING_HTTP_JSON
 
-    headers = {}
-    if client.wire.version_header:
-        headers[VERSION_HEADER] = client.wire.version_header
-    if operation == "SendStreamingMessage":
-        headers["Accept"] = "text/event-stream"
+    headers = client.headers(streaming=operation == "SendStreamingMessage")
     for k, v in settings.headers:
         headers[k] = v
     if client.binding == BINDING_HTTP_JSON:

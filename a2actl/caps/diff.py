@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2actl.caps.snapshot import SNAPSHOT_KEY
+from a2actl.caps.validate import pointer_token
 
 BREAKING = "breaking"
 RISKY = "risky"
@@ -53,10 +54,6 @@ class Change:
                 "class": self.klass, "reason": self.reason}
 
 
-def _esc(key: Any) -> str:
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
 def _unesc(seg: str) -> str:
     return seg.replace("~1", "/").replace("~0", "~")
 
@@ -70,7 +67,7 @@ def raw_changes(before: Any, after: Any, path: str = "") -> list[Change]:
     if isinstance(before, dict) and isinstance(after, dict):
         out: list[Change] = []
         for key in sorted(set(before) | set(after), key=str):
-            p = f"{path}/{_esc(key)}"
+            p = f"{path}/{pointer_token(key)}"
             if key not in after:
                 out.append(Change(p, "removed", before[key], None))
             elif key not in before:

@@ -30,6 +30,7 @@ from typing import Any
 
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
 from a2actl.caps.snapshot import is_snapshot, snapshot
+from a2actl.caps.validate import pointer_token
 from a2actl.errors import UsageError
 
 REQUIREMENTS_KEY = "a2actlRequirements"
@@ -95,7 +96,7 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
 
     for sid in _str_list(req, "skills"):
         if sid not in snap["skills"]:
-            miss(f"/skills/{sid.replace('~', '~0').replace('/', '~1')}", sid, None,
+            miss(f"/skills/{pointer_token(sid)}", sid, None,
                  f"required skill {sid!r} is missing")
     caps = req.get("capabilities", {})
     if not isinstance(caps, dict):
@@ -138,7 +139,7 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
                 miss(f"/{key}", mode, snap[key], f"{key} lacks {mode}")
     for uri in _str_list(req, "extensions"):
         if uri not in snap["extensions"]:
-            miss(f"/extensions/{uri.replace('~', '~0').replace('/', '~1')}", uri, None,
+            miss(f"/extensions/{pointer_token(uri)}", uri, None,
                  f"extension {uri} is not declared")
     if "maxRequiredExtensions" in req:
         limit = req["maxRequiredExtensions"]

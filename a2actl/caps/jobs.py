@@ -40,13 +40,7 @@ async def validate_job(target: str, settings: Settings, sink: EventSink | None, 
 async def snapshot_job(target: str, settings: Settings, sink: EventSink | None,
                        card_path: str | None) -> dict[str, Any]:
     """``caps snapshot``: the snapshot document of TARGET (a snapshot file is passed through)."""
-    from a2actl.caps.snapshot import is_snapshot, snapshot
-
-    doc = _read_json_file(target) if _is_local_json(target) else None
-    if is_snapshot(doc):
-        return doc  # type: ignore[return-value]
-    fetched = await load_card(target, settings, sink, card_path)
-    return snapshot(fetched.raw)
+    return (await _side(target, settings, sink, card_path))[0]
 
 
 def _is_local_json(target: str) -> bool:

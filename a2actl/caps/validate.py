@@ -27,7 +27,6 @@ findings are shown and never fail.
 from __future__ import annotations
 
 import ipaddress
-import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -75,9 +74,14 @@ def spec_section(pointer: str, version: str) -> str:
     return _SECTIONS[""][0 if version == "1.0" else 1]
 
 
+def pointer_token(key: Any) -> str:
+    """One RFC 6901 reference token: ``~`` → ``~0``, ``/`` → ``~1``."""
+    return str(key).replace("~", "~0").replace("/", "~1")
+
+
 def to_pointer(path: Any) -> str:
     """RFC 6901 JSON pointer for a sequence of keys/indexes (``["skills", 0]`` → ``/skills/0``)."""
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+    return "".join("/" + pointer_token(p) for p in path)
 
 
 @dataclass(frozen=True)
@@ -305,7 +309,3 @@ def validate_card(raw: Any, card_url: str | None = None, *, version: str = "auto
     report.findings += operational_findings(raw, view, card_url, strict=strict)
     return report
 
-
-def canonical(obj: Any) -> str:
-    """Canonical JSON text (sorted keys, no spaces) used to compare documents."""
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)

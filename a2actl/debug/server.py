@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+import time
 from collections.abc import AsyncGenerator
 from typing import Any
 
@@ -64,8 +65,6 @@ class TrackingRequestHandler(DefaultRequestHandler):
         self.received: dict[str, dict[str, Any]] = {}
 
     def _receipt(self, params: pb.SendMessageRequest) -> dict[str, Any] | None:
-        import time
-
         mid = params.message.message_id
         if not mid:
             return None

@@ -266,12 +266,16 @@ class Replayer:
         ids, self.acked = self.acked, []
         self.last_flush = now
         self.journal.write(ids, "delivered", sync=False)
+        await self._remove_all(ids)
+        self.journal.write(ids, "removed", sync=True)
+
+    async def _remove_all(self, ids: list[str]) -> None:
+        """Remove acknowledged entries: one batch where the backend has one (one fsync / one round trip)."""
         if hasattr(self.backend, "remove_many"):
             await self.backend.remove_many(ids)
         else:
             for eid in ids:
                 await self.backend.remove(eid)
-        self.journal.write(ids, "removed", sync=True)
 
     async def _one(self, transport: Any, entry: dict[str, Any], limiter: RateLimiter, sem: asyncio.Semaphore) -> None:
         target = (entry.get("target") or {}).get("url") or self.opts.to or "?"
@@ -315,11 +319,7 @@ class Replayer:
         # Resume: delivered before a crash but not yet removed.
         pending = list(self.journal.pending)
         if pending:
-            if hasattr(self.backend, "remove_many"):
-                await self.backend.remove_many(pending)
-            else:
-                for eid in pending:
-                    await self.backend.remove(eid)
+            await self._remove_all(pending)
             self.journal.write(pending, "removed", sync=True)
             self.stats["resumedRemovals"] = len(pending)
             self.emit({"type": "resume", "removed": len(pending),

@@ -25,13 +25,15 @@ def _budget(seconds: float) -> str:
 async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: str,
                      samples: int, margin: float) -> str:
     """The suite YAML text; writes the caps snapshot to ``snapshot_path``."""
-    from a2actl.caps.jobs import snapshot_job
+    from a2actl.caps.load import load_card
+    from a2actl.caps.snapshot import snapshot_view
     from a2actl.discovery import parse_target
     from a2actl.probe.handshake import ProbeOptions, run_probe
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks import SendOptions, send_job
 
-    snap = await snapshot_job(target, settings, sink, None)
+    card = await load_card(target, settings, sink)
+    snap = snapshot_view(card.view, card.raw)
     Path(snapshot_path).write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
     p99 = (report.to_json()["stats"].get("total") or {}).get("p99") or 0.1
@@ -54,9 +56,6 @@ async def init_suite(target: str, settings: Settings, sink: EventSink | None, *,
         f"    expect: {snapshot_path}",
         "    failOn: breaking",
     ]
-    from a2actl.caps.load import load_card
-
-    card = await load_card(target, settings, sink)
     example = next((ex for s in card.view.skills for ex in s.examples), None)  # card order: the author's first
     if example is not None:
         doc, _ = await send_job(target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2ACtlError, HTTPStatusError, StreamCut, UsageError
+from a2actl.errors import HTTPStatusError, StreamCut, UsageError
 from a2actl.stream.tail import Emit, Tail, TailOptions, tail_a2a
 
 if TYPE_CHECKING:
@@ -72,7 +71,6 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
     import asyncio
 
     from a2actl.protocol.events import StreamEvent, classify_event
-    from a2actl.transport.http import map_httpx_error
     from a2actl.transport.sse import iter_sse
 
     tail = Tail(opts, emit)
@@ -83,35 +81,26 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
             if response.status_code >= 400:
                 raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}",
                                       details={"httpStatus": response.status_code})
-            try:
-                async for item in iter_sse(response):
-                    if item.kind == "comment":
-                        tail.heartbeat("sse-comment", item.data)
-                        continue
-                    try:
-                        obj = json.loads(item.data)
-                    except ValueError:
-                        obj = None
-                    if isinstance(obj, dict) and "jsonrpc" in obj:
-                        obj = obj.get("result")
-                    ev = classify_event(obj)
-                    if ev.kind == "unknown":
-                        ev = StreamEvent("data", None, None, False, {})
-                    tail.event(ev, item.size)
-            except A2ACtlError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a cut, mapped
-                raise StreamCut(map_httpx_error(exc, url, transport.settings).message) from exc
+            async for item in iter_sse(response, url, transport.settings):
+                if item.kind == "comment":
+                    tail.heartbeat("sse-comment", item.data)
+                    continue
+                try:
+                    obj = json.loads(item.data)
+                except ValueError:
+                    obj = None
+                if isinstance(obj, dict) and "jsonrpc" in obj:
+                    obj = obj.get("result")
+                ev = classify_event(obj)
+                if ev.kind == "unknown":
+                    ev = StreamEvent("data", None, None, False, {})
+                tail.event(ev, item.size)
         finally:
             await response.aclose()
         return "completed" if tail.lifecycle.settled or tail.lifecycle.task_id is None else "closed-without-terminal"
 
-    started = time.perf_counter()
     try:
-        if opts.max_time is not None:
-            outcome = await asyncio.wait_for(run(), max(0.0, opts.max_time - (time.perf_counter() - started)))
-        else:
-            outcome = await run()
+        outcome = await (asyncio.wait_for(run(), opts.max_time) if opts.max_time is not None else run())
     except asyncio.TimeoutError:
         outcome = "max-time"
     except StreamCut as exc:

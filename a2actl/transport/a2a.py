@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from a2actl.errors import A2ACtlError, HTTPStatusError, ProtocolViolation, StreamCut
+from a2actl.errors import HTTPStatusError, ProtocolViolation
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.jsonrpc import (
@@ -27,7 +27,7 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
-from a2actl.transport.http import HttpResult, HttpTransport, map_httpx_error
+from a2actl.transport.http import HttpResult, HttpTransport
 
 
 def _http_error(res: HttpResult) -> HTTPStatusError:
@@ -90,7 +90,8 @@ class A2AClient:
         self.url = selection.interface.url.rstrip("/") if self.binding == BINDING_HTTP_JSON \
             else selection.interface.url
 
-    def _headers(self, streaming: bool = False) -> dict[str, str]:
+    def headers(self, streaming: bool = False) -> dict[str, str]:
+        """Per-call headers of this family: ``A2A-Version`` (1.0), ``Accept`` for SSE."""
         h: dict[str, str] = {}
         if self.wire.version_header:
             h[VERSION_HEADER] = self.wire.version_header
@@ -122,7 +123,7 @@ class A2AClient:
         method = self.wire.methods[operation]
         rid = str(uuid.uuid4())
         res = await self.transport.request("POST", self.url, json_body=build_request(method, self._with_tenant(params), rid),
-                                           headers=self._headers())
+                                           headers=self.headers())
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
             raise _http_error(res)
         try:
@@ -148,7 +149,7 @@ class A2AClient:
                                         for k, v in rest.items()})
         else:
             body = rest
-        res = await self.transport.request(verb, url, json_body=body, headers=self._headers())
+        res = await self.transport.request(verb, url, json_body=body, headers=self.headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
             try:
@@ -183,7 +184,7 @@ class A2AClient:
             verb, url, method = "POST", self.url, self.wire.methods[operation]
             body = build_request(method, self._with_tenant(params), rid)
         response, clock = await self.transport.open_stream(verb, url, json_body=body,
-                                                           headers=self._headers(streaming=True))
+                                                           headers=self.headers(streaming=True))
         try:
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
@@ -193,40 +194,32 @@ class A2AClient:
                                  clock.timing, clock.traceparent)
                 yield self._decode_unary_error(operation, method, res, rid)
                 return
-            try:
-                async for item in iter_sse(response):
-                    at = item.at - clock.t0
-                    if item.kind == "comment":
-                        if heartbeats:
-                            yield Heartbeat(at, item.data)
-                        continue
-                    if self.transport.sink.wants_bodies:
-                        self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
+            async for item in iter_sse(response, url, self.transport.settings):
+                at = item.at - clock.t0
+                if item.kind == "comment":
+                    if heartbeats:
+                        yield Heartbeat(at, item.data)
+                    continue
+                if self.transport.sink.wants_bodies:
+                    self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
+                try:
+                    obj = json.loads(item.data)
+                except ValueError as exc:
+                    raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
+                if self.binding == BINDING_HTTP_JSON:
+                    result = obj
+                else:
                     try:
-                        obj = json.loads(item.data)
-                    except ValueError as exc:
-                        raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
-                    if self.binding == BINDING_HTTP_JSON:
-                        result = obj
-                    else:
-                        try:
-                            result, error = split_response(obj, rid)
-                        except EnvelopeError as exc:
-                            raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
-                        if error is not None:
-                            res = HttpResult(response.status_code, response.reason_phrase, response.headers,
-                                             item.data.encode(), url, clock.timing, clock.traceparent)
-                            yield RpcOutcome(operation, method, None,
-                                             decode_jsonrpc_error(error, method=method, family=self.family), res)
-                            return
-                    yield TimedEvent(at, item.size, classify_event(result))
-            except A2ACtlError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - a cut mid-stream, mapped to the a2actl tree
-                mapped = map_httpx_error(exc, url, self.transport.settings)
-                raise StreamCut(f"the stream from {url} was cut: {mapped.message}",
-                                hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' "
-                                "resubscribes") from exc
+                        result, error = split_response(obj, rid)
+                    except EnvelopeError as exc:
+                        raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
+                    if error is not None:
+                        res = HttpResult(response.status_code, response.reason_phrase, response.headers,
+                                         item.data.encode(), url, clock.timing, clock.traceparent)
+                        yield RpcOutcome(operation, method, None,
+                                         decode_jsonrpc_error(error, method=method, family=self.family), res)
+                        return
+                yield TimedEvent(at, item.size, classify_event(result))
         finally:
             await response.aclose()
 

@@ -19,7 +19,7 @@ from typing import Any
 
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse has no public comment hook
 
-from a2actl.errors import ProtocolViolation
+from a2actl.errors import A2ACtlError, ProtocolViolation, StreamCut
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,14 @@ class SSEItem:
 MAX_EVENT_CHARS = 256 * 1024 * 1024
 
 
-async def iter_sse(response: Any, max_event_chars: int = MAX_EVENT_CHARS) -> AsyncIterator[SSEItem]:
-    """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``.
+async def iter_sse(response: Any, url: str, settings: Any,
+                   max_event_chars: int = MAX_EVENT_CHARS) -> AsyncIterator[SSEItem]:
+    """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
+    fetched from ``url`` (``settings`` name the timeouts in messages).
 
     Raises ``ProtocolViolation`` for another content type, or when more than ``max_event_chars``
-    characters arrive without completing an event. Transport errors (a cut connection) propagate as
-    the httpx exceptions, for the caller to classify.
+    characters arrive without completing an event, and ``StreamCut`` when the connection ends
+    (reset, incomplete body, read timeout) before the server closed the stream.
     """
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
@@ -66,7 +68,20 @@ async def iter_sse(response: Any, max_event_chars: int = MAX_EVENT_CHARS) -> Asy
                        sse.id or None)
 
     pending = 0  # characters received since the last complete item
-    async for text in response.aiter_text():
+    chunks = response.aiter_text()
+    while True:
+        try:
+            text = await chunks.__anext__()
+        except StopAsyncIteration:
+            break
+        except A2ACtlError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - a cut mid-stream, mapped to the a2actl tree
+            from a2actl.transport.http import map_httpx_error
+
+            raise StreamCut(f"the stream from {url} was cut: {map_httpx_error(exc, url, settings).message}",
+                            hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' "
+                            "resubscribes") from exc
         pending += len(text)
         if pending > max_event_chars:
             raise ProtocolViolation(f"an SSE event exceeded {max_event_chars:,} characters without ending",
