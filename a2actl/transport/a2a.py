@@ -194,8 +194,9 @@ class A2AClient:
                                  clock.timing, clock.traceparent)
                 yield self._decode_unary_error(operation, method, res, rid)
                 return
+            origin = clock.origin()
             async for item in iter_sse(response, url, self.transport.settings):
-                at = item.at - clock.t0
+                at = item.at - origin
                 if item.kind == "comment":
                     if heartbeats:
                         yield Heartbeat(at, item.data)

@@ -48,6 +48,10 @@ USER_AGENT = f"a2actl/{__version__}"
 class Timing:
     """Per-request timings in seconds, cumulative from the start of the request (curl ``-w`` names).
 
+    The start is the name lookup; what the HTTP client library does between the lookup and its first
+    network action (pool bookkeeping, ~0.3 ms in httpx) is not counted, so the phases are the
+    network's and the agent's, as curl's are (``_Clock.origin``).
+
     ``time_namelookup`` name resolution done; ``time_connect`` TCP connected; ``time_appconnect`` TLS
     done (0.0 on plain HTTP, as curl reports); ``time_pretransfer`` about to send the request;
     ``time_starttransfer`` response headers received (first byte); ``time_total`` body read.
@@ -252,28 +256,29 @@ class HttpTransport:
             raise UsageError(f"invalid URL {url!r}: {exc}") from exc
         if parsed.scheme not in ("http", "https") or not parsed.host:
             raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
-        clock = _Clock()
         host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
-        ip, dns_s = await self._resolve(host, port)
-        clock.timing.time_namelookup = dns_s
-        clock.timing.remote_ip = ip
         hdrs = self.base_headers(headers)
-        clock.traceparent = _traceparent(self.settings.trace_id)
-        hdrs["traceparent"] = clock.traceparent
-        extensions: dict[str, Any] = {"trace": clock.trace}
-        send_url = parsed
-        if ip != host:
-            # Connect to the address resolved above (curl --resolve style); Host and SNI keep the name.
-            send_url = parsed.copy_with(host=ip)
-            hdrs["Host"] = parsed.netloc.decode("ascii")
-            if parsed.scheme == "https":
-                extensions["sni_hostname"] = host
-        request = self.client.build_request(method, send_url, json=json_body, content=content,
-                                            headers=hdrs, extensions=extensions)
+        traceparent = _traceparent(self.settings.trace_id)
+        hdrs["traceparent"] = traceparent
+        # Build (and log) the request before the clock starts, as curl's clock starts in
+        # curl_easy_perform after the options are set: building is not the agent's time.
+        request = self.client.build_request(method, parsed, json=json_body, content=content, headers=hdrs)
         self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
         if request.content and self.sink.wants_bodies:
             self.sink.on_body(">", self.redact_body(request.content))
+        clock = _Clock()
+        clock.traceparent = traceparent
+        request.extensions["trace"] = clock.trace
+        ip, dns_s = await self._resolve(host, port)
+        clock.timing.time_namelookup = dns_s
+        clock.timing.remote_ip = ip
+        if ip != host:
+            # Connect to the address resolved above (curl --resolve style); Host (set from the name
+            # at build time) and SNI keep the name.
+            request.url = parsed.copy_with(host=ip)
+            if parsed.scheme == "https":
+                request.extensions["sni_hostname"] = host
         return request, clock
 
     def redact_body(self, body: bytes) -> bytes:
@@ -371,13 +376,26 @@ class _Clock:
         self.marks[event] = time.perf_counter()
 
     def elapsed(self) -> float:
-        return time.perf_counter() - self.t0
+        """Seconds since the wire clock's origin (see ``origin``)."""
+        return time.perf_counter() - self.origin()
 
     def _at(self, *names: str) -> float | None:
         for n in names:
             if n in self.marks:
-                return self.marks[n] - self.t0
+                return self.marks[n] - self.origin()
         return None
+
+    def origin(self) -> float:
+        """The instant the wire clock counts from: the first network action after name lookup
+        (``connect_tcp.started``, or the request write on a reused connection), moved back by
+        ``time_namelookup``. The client library's own bookkeeping between lookup and that action is
+        not the agent's or the network's time, and curl (whose clock this mirrors) spends ~20 µs
+        there, so it is left out."""
+        first = self.marks.get("connection.connect_tcp.started") or self.marks.get(
+            "http11.send_request_headers.started") or self.marks.get("http2.send_request_headers.started")
+        if first is None:
+            return self.t0
+        return first - self.timing.time_namelookup
 
     def headers_received(self) -> None:
         t = self.timing

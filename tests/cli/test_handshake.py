@@ -159,3 +159,28 @@ def test_demo_runs_probe_of_sandbox(cli):
     assert r.exit_code == 0
     s = r.json["samples"][0]
     assert s["ok"] and {"session", "rpc", "first_event", "terminal"} <= set(s["phases"])
+
+
+def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
+    """Timings count from the name lookup to the network's marks, like curl's: the gap between the
+    lookup and the client's first network action is bookkeeping, not connect time."""
+    from a2actl.transport.http import _Clock
+
+    c = _Clock()
+    c.timing.time_namelookup = 0.002
+    base = c.t0 + 1.0  # 1 s of library time before the first network action
+    c.marks = {"connection.connect_tcp.started": base, "connection.connect_tcp.complete": base + 0.003,
+               "http11.send_request_headers.started": base + 0.004,
+               "http11.receive_response_headers.complete": base + 0.010}
+    c.headers_received()
+    t = c.timing
+    assert t.new_connection
+    assert (t.time_connect, t.time_pretransfer, t.time_starttransfer) == pytest.approx((0.005, 0.006, 0.012))
+
+    reused = _Clock()  # a pooled connection: the clock starts at the request write
+    reused.marks = {"http11.send_request_headers.started": reused.t0 + 0.5,
+                    "http11.receive_response_headers.complete": reused.t0 + 0.501}
+    reused.headers_received()
+    assert not reused.timing.new_connection
+    assert reused.timing.time_pretransfer == pytest.approx(0.0)
+    assert reused.timing.time_starttransfer == pytest.approx(0.001)
