@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from a2actl.protocol.versions import BINDING_HTTP_JSON, Family, StateKind, canonical_state, state_kind
 
@@ -35,11 +35,10 @@ def text_message_params(text: str, family: Family, binding: str, *, message_id: 
     return params
 
 
-@dataclass(frozen=True)
-class StreamEvent:
+class StreamEvent(NamedTuple):
     """One classified event. ``kind`` is ``task``, ``message``, ``status-update`` or ``artifact-update``
     (``unknown`` when unrecognised); ``state`` the canonical task state it carries, if any; ``final``
-    true when the event ends the stream by the family's rule."""
+    true when the event ends the stream by the family's rule. (A NamedTuple: one is built per event.)"""
 
     kind: str
     state: str | None
@@ -48,6 +47,7 @@ class StreamEvent:
     payload: dict[str, Any]
 
 
+_SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
 _V1_KEYS = {"task": "task", "message": "message", "msg": "message",
             "statusUpdate": "status-update", "artifactUpdate": "artifact-update"}
 
@@ -58,9 +58,10 @@ def classify_event(result: Any) -> StreamEvent:
     A bare Message ends the stream in both families; 0.3 ends on ``final: true``; 1.0 on a terminal
     or interrupted state (spec v1.0 §11.7). Never raises: an unrecognised object is ``kind="unknown"``.
     """
-    if not isinstance(result, dict):
+    if type(result) is not dict:
         return StreamEvent("unknown", None, None, False, {})
-    if "kind" in result:  # 0.x
+    v0 = "kind" in result
+    if v0:  # 0.x
         kind = str(result["kind"])
         body = result
         final = bool(result.get("final")) or kind == "message"
@@ -71,14 +72,16 @@ def classify_event(result: Any) -> StreamEvent:
         else:
             return StreamEvent("unknown", None, None, False, result)
         kind = _V1_KEYS[key]
-        body = result[key] if isinstance(result[key], dict) else {}
+        body = result[key]
+        if type(body) is not dict:
+            body = {}
         final = kind == "message"
-    status = body.get("status") if isinstance(body.get("status"), dict) else None
-    state = canonical_state(status.get("state")) if status else None
+    status = body.get("status")
+    state = canonical_state(status.get("state")) if type(status) is dict and status else None
     task_id = body.get("taskId") or (body.get("id") if kind == "task" else None)
-    if state is not None and "kind" not in result and kind != "task":
-        final = final or state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
-    return StreamEvent(kind, state, task_id if isinstance(task_id, str) else None, final, body)
+    if state is not None and not v0 and kind != "task":
+        final = final or state_kind(state) in _SETTLED
+    return StreamEvent(kind, state, task_id if type(task_id) is str else None, final, body)
 
 
 

@@ -23,6 +23,7 @@ from typing import Any
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.versions import Family, StateKind, state_kind
 
+_SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
 _RANK = {"submitted": 0, "working": 1, "input-required": 1, "auth-required": 1,
          "completed": 2, "failed": 2, "canceled": 2, "rejected": 2}
 
@@ -56,7 +57,7 @@ class Lifecycle:
     @property
     def settled(self) -> bool:
         """Terminal or interrupted: a stream may end here."""
-        return self.state is not None and state_kind(self.state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
+        return self.state is not None and state_kind(self.state) in _SETTLED
 
     def _flag(self, rule: str, message: str) -> Violation:
         v = Violation(rule, message)

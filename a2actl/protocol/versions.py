@@ -238,7 +238,8 @@ def canonical_state(state: str | None) -> str:
 
 def state_kind(state: str | None) -> StateKind:
     """Whether a state (any spelling) is active, interrupted (input/auth required) or terminal."""
-    return TASK_STATES[canonical_state(state)][2]
+    entry = TASK_STATES.get(state) if type(state) is str else None  # a canonical name: the per-event case
+    return (entry or TASK_STATES[canonical_state(state)])[2]
 
 
 def wire_state(state: str, family: Family) -> str:

@@ -13,7 +13,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from a2actl.errors import HTTPStatusError, ProtocolViolation
 from a2actl.protocol.card import Selection
@@ -69,9 +69,9 @@ class Heartbeat:
     rtt: float | None = None
 
 
-@dataclass(frozen=True)
-class TimedEvent:
-    """A stream event with its arrival time (seconds since the request started) and size in bytes."""
+class TimedEvent(NamedTuple):
+    """A stream event with its arrival time (seconds since the request started) and size in bytes.
+    (A NamedTuple: one is built per event.)"""
 
     at: float
     size: int
@@ -195,19 +195,22 @@ class A2AClient:
                 yield self._decode_unary_error(operation, method, res, rid)
                 return
             origin = clock.origin()
+            sink = self.transport.sink
+            rest = self.binding == BINDING_HTTP_JSON
+            loads = json.loads
             async for item in iter_sse(response, url, self.transport.settings):
                 at = item.at - origin
                 if item.kind == "comment":
                     if heartbeats:
                         yield Heartbeat(at, item.data)
                     continue
-                if self.transport.sink.wants_bodies:
-                    self.transport.sink.on_body("<", self.transport.redact_body(item.data.encode()))
+                if sink.wants_bodies:
+                    sink.on_body("<", self.transport.redact_body(item.data.encode()))
                 try:
-                    obj = json.loads(item.data)
+                    obj = loads(item.data)
                 except ValueError as exc:
                     raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
-                if self.binding == BINDING_HTTP_JSON:
+                if rest:
                     result = obj
                 else:
                     try:
