@@ -158,6 +158,8 @@ def main() -> None:
         print(f"a2actl stream tail  : {best['a2actl']:.2f} s  {rate['a2actl']:>10,.0f} events/s  (JSONL to /dev/null)")
         print(f"ratio a2actl / bare : {rate['a2actl'] / rate['baseline']:.2f}x   (target >= 0.8x, >= 50k events/s)")
         print(f"ratio a2actl / bare+JSONL: {rate['a2actl'] / rate['baseline+jsonl']:.2f}x")
+        print(f"ratio bare+JSONL / bare: {rate['baseline+jsonl'] / rate['baseline']:.2f}x   (the ceiling for any "
+              "tail that writes one JSONL record per event, before any audit)")
     finally:
         server.terminate()
         server.wait()
