@@ -130,6 +130,49 @@ def bare_httpx(url: str, n: int, conc: int) -> float:
     return asyncio.run(run())
 
 
+def bare_httpcore(url: str, n: int, conc: int) -> float:
+    """The same POSTs straight through httpcore's pool (httpx's own transport, without httpx's client
+    layer): the ceiling of the chosen stack."""
+    import httpcore
+
+    async def run() -> float:
+        async with httpcore.AsyncConnectionPool(max_connections=conc) as pool:
+            sem = asyncio.Semaphore(conc)
+
+            async def one(i: int) -> None:
+                body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}}).encode()
+                async with sem:
+                    r = await pool.request("POST", url, content=body, headers=[
+                        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())])
+                    json.loads(r.content)
+            t = time.perf_counter()
+            await asyncio.gather(*[one(i) for i in range(n)])
+            return n / (time.perf_counter() - t)
+    return asyncio.run(run())
+
+
+def bare_aiohttp(url: str, n: int, conc: int) -> float | None:
+    """Reference only (aiohttp is not one of a2actl's dependencies): the same POSTs from aiohttp, to
+    show what another HTTP client reaches on this machine. ``None`` when aiohttp is not installed."""
+    try:
+        import aiohttp
+    except ImportError:
+        return None
+
+    async def run() -> float:
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
+            sem = asyncio.Semaphore(conc)
+
+            async def one(i: int) -> None:
+                async with sem, session.post(url, json={"jsonrpc": "2.0", "id": i, "method": "SendMessage",
+                                                        "params": {}}) as r:
+                    await r.json()
+            t = time.perf_counter()
+            await asyncio.gather(*[one(i) for i in range(n)])
+            return n / (time.perf_counter() - t)
+    return asyncio.run(run())
+
+
 def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, float]:
     out = subprocess.run([sys.executable, "-m", "a2actl", "dlq", "replay", src, "--yes", "--max-in-flight", str(in_flight),
                           "--journal", journal, "-o", "json"], capture_output=True, text=True)
@@ -159,6 +202,12 @@ def main() -> None:
         print(f"  file  : {rate:>8,.0f} msgs/s ({acked:,} acknowledged)   target >= 5,000")
         for conc in (1, 8, 64):
             print(f"  bare httpx.AsyncClient, {conc:>2} in flight: {bare_httpx(target, 3000, conc):>7,.0f} req/s (same sink)")
+        for conc in (1, 8, 64):
+            print(f"  bare httpcore pool,     {conc:>2} in flight: {bare_httpcore(target, 3000, conc):>7,.0f} req/s")
+        for conc in (1, 8, 64):
+            ref = bare_aiohttp(target, 3000, conc)
+            print(f"  reference aiohttp,      {conc:>2} in flight: " + (f"{ref:>7,.0f} req/s (not a dependency)"
+                  if ref is not None else "not installed (pip install aiohttp to compare)"))
         fill_file(path, n_replay, target)
         rate8, _ = replay_rate(f"file://{path}", os.path.join(tmp, "j1b"), 8)
         print(f"  file, --max-in-flight 8: {rate8:>7,.0f} msgs/s")
