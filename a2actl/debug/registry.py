@@ -54,6 +54,7 @@ class Session:
     token: Token | None = None
     messages: int = 0
     bytes_in: int = 0
+    bytes_out: int = 0
     closed_at: float | None = None
     close_reason: str | None = None
 
@@ -77,7 +78,7 @@ class Session:
             "tasks": [{"id": t, "state": s} for t, s in self.task_states.items()],
             "token": None if self.token is None else {"scope": self.token.scope, "expiresAt": iso(self.token.expires_at),
                                                       "revoked": self.token.revoked},
-            "messages": self.messages, "bytesIn": self.bytes_in, "bytesOut": None,
+            "messages": self.messages, "bytesIn": self.bytes_in, "bytesOut": self.bytes_out,
             "closedAt": iso(self.closed_at), "closeReason": self.close_reason,
         }
 
@@ -123,8 +124,10 @@ class SessionRegistry:
         return s
 
     def touch(self, *, session_id: str | None, context_id: str | None, task_id: str | None, state: str | None,
-              peer: str | None, size: int = 0, message: bool = True) -> Session | None:
-        """Record activity: a message (``message``) or an event for ``task_id`` in ``context_id``."""
+              peer: str | None, size: int = 0, message: bool = True, size_out: int = 0) -> Session | None:
+        """Record activity: a message (``message``, ``size`` payload bytes in) or an event for ``task_id``
+        in ``context_id``; ``size_out`` is the payload bytes of what the agent answered (the result or
+        one stream event)."""
         now = self.clock()
         sid = session_id if session_id in self.sessions else (f"ctx-{context_id}" if context_id else None)
         if sid is None:
@@ -141,6 +144,7 @@ class SessionRegistry:
         if message:
             s.messages += 1
             s.bytes_in += size
+        s.bytes_out += size_out
         return s
 
     # -- upkeep -----------------------------------------------------------------------------------

@@ -75,16 +75,21 @@ class TrackingRequestHandler(DefaultRequestHandler):
         return rec
 
     def _record(self, event: Any, context: ServerCallContext, message: bool, size: int = 0) -> None:
+        """Account one answer (a result or a stream event) to its session. Sizes are protobuf-encoded
+        payload bytes (``ByteSize()``): the request's in, the answer's out."""
         sid, peer = _who(context)
+        out = event.ByteSize() if hasattr(event, "ByteSize") else 0
         if isinstance(event, pb.Task):
             self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.id,
-                                state=_state_name(event.status.state), peer=peer, size=size, message=message)
-        elif isinstance(event, pb.TaskStatusUpdateEvent):
+                                state=_state_name(event.status.state), peer=peer, size=size, message=message,
+                                size_out=out)
+        elif isinstance(event, (pb.TaskStatusUpdateEvent, pb.TaskArtifactUpdateEvent)):
+            state = _state_name(event.status.state) if isinstance(event, pb.TaskStatusUpdateEvent) else None
             self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.task_id,
-                                state=_state_name(event.status.state), peer=peer, message=False)
-        elif isinstance(event, pb.Message) and message:
+                                state=state, peer=peer, size=size, message=message, size_out=out)
+        elif isinstance(event, pb.Message):
             self.registry.touch(session_id=sid, context_id=event.context_id or None, task_id=None, state=None,
-                                peer=peer, size=size)
+                                peer=peer, size=size, message=message, size_out=out)
 
     async def on_message_send(self, params: pb.SendMessageRequest, context: ServerCallContext) -> Any:
         rec = self._receipt(params)

@@ -38,6 +38,11 @@ def safe(value: Any, limit: int = 500) -> str:
 _JSONL = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
 
 
+def _count(value: Any) -> str:
+    """A count for display: thousands separated, ``?`` when unknown (``None``)."""
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
 def _console(file: IO[str]) -> Console:
     return Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True)
 
@@ -341,7 +346,8 @@ class Renderer:
                 ("last activity", f"{s['lastActivityAt']} ({self._age(s['idleSeconds'])} ago)"),
                 ("token", "-" if not tok else f"scope {tok['scope']}, expires {tok['expiresAt']}"
                  + (", revoked" if tok["revoked"] else "")),
-                ("messages", f"{s.get('messages')} ({s.get('bytesIn') if s.get('bytesIn') is not None else '?'} bytes in)"),
+                ("messages", f"{s.get('messages')} ({_count(s.get('bytesIn'))} bytes in, "
+                 f"{_count(s.get('bytesOut'))} out)"),
                 ("closed", f"{s['closedAt']} ({s['closeReason']})" if s.get("closedAt") else "-")]
         for k, v in rows:
             t.add_row(k, Text(safe(v)))

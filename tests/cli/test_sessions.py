@@ -59,6 +59,22 @@ def test_list_shows_live_sessions_with_ages(cli: Any, sandbox_leaky: Any) -> Non
     assert table.exit_code == 0 and "session(s) from debug" in table.stdout
 
 
+def test_session_counts_payload_bytes_in_and_out(cli: Any, sandbox_leaky: Any) -> None:
+    """bytesIn is the message's payload, bytesOut every answer's: three 1000-byte stream chunks and
+    the task's events must all be counted."""
+    sent = cli("send", sandbox_leaky.url, "/stream 3 1000", "--stream", "-o", "json")
+    assert sent.exit_code == 0 and sent.json["state"] == "completed", sent.stderr
+    r = cli("sessions", "list", sandbox_leaky.url, "-o", "json", env=AUTH)
+    assert r.exit_code == 0, r.stderr
+    mine = [s for s in r.json["sessions"] if {"id": sent.json["taskId"], "state": "completed"} in s["tasks"]]
+    assert len(mine) == 1
+    s = mine[0]
+    assert s["messages"] == 1
+    assert 0 < s["bytesIn"] < 1000  # "/stream 3 1000" plus ids, protobuf-encoded
+    assert s["bytesOut"] >= 3 * 1000
+    conforms(s, "Session")
+
+
 def test_leaks_on_a_leaking_sandbox_and_a_clean_one(cli: Any, sandbox_leaky: Any, sandbox: Any) -> None:
     done = finished(cli, sandbox_leaky.url)
     r = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "0s", "-o", "json", env=AUTH)
