@@ -47,10 +47,14 @@ def parse_target(target: str) -> Target:
         if os.path.exists(t) or t.endswith(".json"):
             return Target("file", t)
         t = "http://" + t
-    parts = urlsplit(t)
+    try:
+        parts = urlsplit(t)
+        host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed netloc
+    except ValueError as exc:
+        raise UsageError(f"TARGET {target!r} is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
         raise UsageError(f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path")
-    if not parts.hostname:
+    if not host:
         raise UsageError(f"TARGET {target!r} has no host")
     if parts.path.endswith(".json") or "/.well-known/" in parts.path:
         return Target("card_url", t)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from a2actl.cli.context import invocation
+from a2actl.cli.context import Invocation, invocation
 
 app = typer.Typer(help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).",
                   no_args_is_help=True)
@@ -17,6 +17,22 @@ Since = Annotated[str | None, typer.Option("--since", metavar="DURATION|ISO", he
 ErrClass = Annotated[str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")]
 Method = Annotated[str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many entries.")]
+
+
+def _reading(ctx: typer.Context, src: str) -> Invocation:
+    """The invocation, after checking a file SRC that a command reads: a missing directory is a usage
+    error (a typo, not an empty queue); a missing file in an existing directory is an empty DLQ
+    (nothing dead-lettered yet), said in a warning."""
+    from a2actl.dlq.backends import file_source_path
+    from a2actl.errors import UsageError
+
+    run = invocation(ctx)
+    path = file_source_path(src)
+    if path is not None and not path.exists():
+        if not path.parent.is_dir():
+            raise UsageError(f"DLQ file {path}: the directory {path.parent} does not exist", hint="check SRC")
+        run.renderer.warn(f"DLQ file {path} does not exist: nothing dead-lettered there yet (or a wrong path)")
+    return run
 
 
 def _selection(ids: list[str] | None, since: str | None, error_class: str | None, method: str | None,
@@ -56,7 +72,7 @@ def list_entries(ctx: typer.Context, src: Src, since: Since = None, error_class:
     """
     from a2actl.dlq.jobs import list_job
 
-    run = invocation(ctx)
+    run = _reading(ctx, src)
     sel = _selection(None, since, error_class, method, limit)
     if run.output == "jsonl":
         run.run(list_job(src, run.settings, run.sink, sel, emit=run.renderer.jsonl))  # type: ignore[arg-type]
@@ -76,7 +92,7 @@ def show(ctx: typer.Context, src: Src,
     from a2actl.dlq.jobs import show_job
     from a2actl.errors import A2ACtlError
 
-    run = invocation(ctx)
+    run = _reading(ctx, src)
     entry = run.run(show_job(src, run.settings, run.sink, entry_id))
     if entry is None:
         raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
@@ -93,7 +109,7 @@ def stats(ctx: typer.Context, src: Src) -> None:
     """
     from a2actl.dlq.jobs import stats_job
 
-    run = invocation(ctx)
+    run = _reading(ctx, src)
     run.show(run.run(stats_job(src, run.settings, run.sink)), "dlq_stats")
 
 
@@ -136,13 +152,18 @@ def replay(
     from a2actl.durations import parse_duration
     from a2actl.errors import UsageError
 
-    run = invocation(ctx)
+    run = _reading(ctx, src)
     sel = _selection(ids, since, error_class, method, limit)
     try:
         per_second = float(rate.removesuffix("/s")) if rate else None
+    except ValueError as exc:
+        raise UsageError(f"--rate {rate!r}: give messages per second, e.g. 50/s") from exc
+    if per_second is not None and not per_second > 0:
+        raise UsageError(f"--rate {rate!r}: give a positive rate, e.g. 50/s (leave it out for no limit)")
+    try:
         cooldown = parse_duration(breaker_cooldown)
     except ValueError as exc:
-        raise UsageError(f"--rate {rate!r} or --breaker-cooldown: {exc}") from exc
+        raise UsageError(f"--breaker-cooldown {breaker_cooldown!r}: {exc}") from exc
     if dry_run:
         doc = run.run(list_job(src, run.settings, run.sink, sel))  # type: ignore[arg-type]
         run.show({**doc, "dryRun": True}, "dlq_list")
@@ -200,7 +221,7 @@ def purge(
     from a2actl.dlq.jobs import purge_job
     from a2actl.errors import UsageError
 
-    run = invocation(ctx)
+    run = _reading(ctx, src)
     if not yes:
         raise UsageError("purge deletes dead letters for good: add --yes")
     doc = run.run(purge_job(src, run.settings, run.sink, ids))

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 
 def test_card_get_json_has_raw_and_normalized(cli, sandbox):
     r = cli("card", "get", sandbox.url, "-o", "json")
@@ -48,6 +50,13 @@ def test_card_get_missing_file_is_usage_error(cli, tmp_path):
     r = cli("card", "get", str(tmp_path / "nope.json"), "-o", "json")
     assert r.exit_code == 2
     assert r.json["error"]["code"] == "usage"
+
+
+@pytest.mark.parametrize("target", ["http://[::1", "http://host:99999", "http://host:abc/"])
+def test_malformed_target_url_is_usage_error(cli, target):
+    r = cli("card", "get", target, "-o", "json")
+    assert r.exit_code == 2
+    assert r.json["error"]["code"] == "usage" and "not a valid URL" in r.json["error"]["message"]
 
 
 def test_agent_strings_are_not_markup_and_escapes_are_escaped(cli, fault):

@@ -83,6 +83,18 @@ def _replay_all(cli: Any, src: str, sb: Any, tmp_path: Path, ids: list[str], mid
     assert all(got[m]["processed"] == 1 for m in mids)  # acknowledged exactly once per messageId
 
 
+def test_missing_file_sources(cli: Any, tmp_path: Path) -> None:
+    """A missing directory is a typo (exit 2); a missing file in an existing one is an empty DLQ, with a
+    warning. A non-positive --rate is refused."""
+    r = cli("dlq", "list", f"file://{tmp_path}/no-such-dir/dlq.jsonl", "-o", "json")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
+    r = cli("dlq", "stats", f"file://{tmp_path}/dlq.jsonl", "-o", "json")
+    assert r.exit_code == 0 and r.json["depth"] == 0
+    assert "does not exist" in r.stderr
+    r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--rate", "0/s", "--yes", "-o", "json")
+    assert r.exit_code == 2 and "--rate" in r.json["error"]["message"]
+
+
 def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     es = entries_for(sandbox.url, 20)
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
