@@ -164,9 +164,13 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
                    state: str | None = None, page_size: int | None = None, page_token: str | None = None,
                    card_path: str | None = None) -> dict[str, Any]:
     """``task get|cancel|list``: the answer, summarised. Raises ``A2AError`` for an A2A error and
-    ``UsageError`` for ``list`` on a 0.x endpoint (ListTasks exists only in 1.0)."""
+    ``UsageError`` for ``list`` on a 0.x endpoint (ListTasks exists only in 1.0) and for an empty
+    ``task_id``."""
     from a2actl.stream.jobs import a2a_client
     from a2actl.transport.http import HttpTransport
+
+    if verb != "list" and not (task_id or "").strip():
+        raise UsageError("TASK_ID is empty", hint="a2actl task list TARGET shows the task ids (A2A 1.0)")
 
     async with HttpTransport(settings, sink) as transport:
         client = await a2a_client(target, settings, sink, transport, card_path)

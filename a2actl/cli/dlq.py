@@ -164,6 +164,10 @@ def replay(
         cooldown = parse_duration(breaker_cooldown)
     except ValueError as exc:
         raise UsageError(f"--breaker-cooldown {breaker_cooldown!r}: {exc}") from exc
+    if to is not None:
+        from a2actl.discovery import parse_target
+
+        parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:
         doc = run.run(list_job(src, run.settings, run.sink, sel))  # type: ignore[arg-type]
         run.show({**doc, "dryRun": True}, "dlq_list")

@@ -110,6 +110,11 @@ class HttpResult:
         try:
             return json.loads(self.body)
         except (ValueError, UnicodeDecodeError) as exc:
+            location = self.headers.get("location")
+            if 300 <= self.status < 400 and location:
+                # a2actl does not follow redirects (a probe must time the URL it was given).
+                raise ProtocolViolation(f"{self.url} answered HTTP {self.status}, a redirect to {location}",
+                                        hint="use the redirect's URL (redirects are not followed)") from exc
             snippet = self.body[:80].decode("utf-8", "replace")
             ctype = self.headers.get("content-type", "?")
             raise ProtocolViolation(

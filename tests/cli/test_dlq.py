@@ -93,6 +93,8 @@ def test_missing_file_sources(cli: Any, tmp_path: Path) -> None:
     assert "does not exist" in r.stderr
     r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--rate", "0/s", "--yes", "-o", "json")
     assert r.exit_code == 2 and "--rate" in r.json["error"]["message"]
+    r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--to", "ftp://agent", "--yes", "-o", "json")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
 
 
 def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:

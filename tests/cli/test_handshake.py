@@ -184,3 +184,11 @@ def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     assert not reused.timing.new_connection
     assert reused.timing.time_pretransfer == pytest.approx(0.0)
     assert reused.timing.time_starttransfer == pytest.approx(0.001)
+
+
+def test_redirect_is_named_not_reported_as_bad_json(cli, sandbox):
+    """Starlette redirects /nope to /nope/: the failure names the redirect and its target."""
+    r = cli("handshake", "probe", sandbox.url, "--handshake-path", "/nope", "-o", "json")
+    assert r.exit_code == 6
+    err = r.json["samples"][0]["error"]
+    assert err["code"] == "protocol" and f"a redirect to {sandbox.url}/nope/" in err["message"]

@@ -130,3 +130,8 @@ def test_send_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
     text = [] if not args else ["hi"]
     r = cli("send", sandbox.url, *text, *args)
     assert r.exit_code == 2 and "Traceback" not in r.stderr
+
+
+def test_empty_task_id_is_usage_error(cli, sandbox):
+    r = cli("task", "get", sandbox.url, " ", "-o", "json")
+    assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
