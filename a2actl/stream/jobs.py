@@ -46,6 +46,8 @@ async def tail_job(target: str | None, settings: Settings, sink: EventSink | Non
     if len(sources) != 1 or (is_ws and sse is not None):
         raise UsageError("give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
                          hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/a2a/ws --send hi")
+    if task is not None and not task.strip():
+        raise UsageError("the task id is empty", hint="a2actl task list TARGET shows the task ids (A2A 1.0)")
     if is_ws:
         from a2actl.stream.websocket import tail_websocket
 

@@ -133,5 +133,7 @@ def test_send_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
 
 
 def test_empty_task_id_is_usage_error(cli, sandbox):
-    r = cli("task", "get", sandbox.url, " ", "-o", "json")
-    assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
+    for args in (["task", "get", sandbox.url, " "], ["task", "subscribe", sandbox.url, ""],
+                 ["stream", "tail", sandbox.url, "--task", ""]):
+        r = cli(*args, "-o", "json")
+        assert r.exit_code == 2 and r.json["error"]["code"] == "usage", args
