@@ -149,6 +149,7 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
     "afterlast": [_task(), _artifact("a", last=True), _artifact("b", append=True), _status("TASK_STATE_COMPLETED")],
     "big": [_task(), _artifact("x" * (5 * 1024 * 1024), last=True), _status("TASK_STATE_COMPLETED")],
     "noterminal": [_task(), _status("TASK_STATE_WORKING")],
+    "ids": [_task(), _status("TASK_STATE_WORKING"), _artifact("hi", last=True), _status("TASK_STATE_COMPLETED")],
 }
 
 
@@ -158,7 +159,8 @@ def stream_app(base: str) -> Starlette:
     Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
-    ``noterminal`` (closes while working), ``endless`` (pings forever while working). ``GET /raw``
+    ``noterminal`` (closes while working), ``endless`` (pings forever while working), ``ids`` (an
+    ``id:`` on every event and a ``: ping`` after each). ``GET /raw``
     is a plain SSE source (not A2A).
     """
 
@@ -190,8 +192,11 @@ def stream_app(base: str) -> Starlette:
                     while True:
                         await asyncio.sleep(0.05)
                         yield ": ping\n\n"
-                for event in STREAMS[mode]:
-                    yield frame(event)
+                for i, event in enumerate(STREAMS[mode]):
+                    if mode == "ids":  # ids and pings between events (httpx-sse#35 made empty events)
+                        yield f"id: {i}\n" + frame(event) + ": ping\n\n"
+                    else:
+                        yield frame(event)
                     await asyncio.sleep(0.005)
             return StreamingResponse(gen(), media_type="text/event-stream")
         return handler

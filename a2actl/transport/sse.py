@@ -8,6 +8,11 @@ before handing each line on. Nothing is parsed by hand here.
 
 Memory and time are linear in the event size: the decoders buffer chunks in lists and join once, so a
 single 64 MiB ``data:`` line is read without quadratic copying.
+
+One WHATWG rule is applied on top of the decoders: a block without a ``data`` field is not an event
+("If the data buffer is an empty string, ... return", §9.2.6 dispatch). httpx-sse 0.4 dispatches an
+empty event for every blank line once an ``id:`` was seen (httpx-sse#35; a2a-python#540 crashed on it),
+so a server that sends ids and ``: ping`` comments would otherwise yield empty, non-JSON events.
 """
 
 from __future__ import annotations
@@ -36,15 +41,28 @@ class SSEItem(NamedTuple):
     id: str | None = None
 
 
+class SSEState:
+    """What a stream said about reconnecting, for a caller that reconnects (WHATWG §9.2.4):
+    ``last_event_id`` (the last ``id:`` field, ``""`` for none; send it as ``Last-Event-ID``) and
+    ``retry`` (the last ``retry:`` field, milliseconds, or ``None``)."""
+
+    __slots__ = ("last_event_id", "retry")
+
+    def __init__(self) -> None:
+        self.last_event_id = ""
+        self.retry: int | None = None
+
+
 #: Default bound on one event (its buffered text): far above the 64 MiB a2actl must handle, low
 #: enough that a server streaming one endless line cannot exhaust memory.
 MAX_EVENT_CHARS = 256 * 1024 * 1024
 
 
-async def iter_sse(response: Any, url: str, settings: Any,
-                   max_event_chars: int = MAX_EVENT_CHARS) -> AsyncIterator[SSEItem]:
+async def iter_sse(response: Any, url: str, settings: Any, max_event_chars: int = MAX_EVENT_CHARS,
+                   state: SSEState | None = None) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
-    fetched from ``url`` (``settings`` name the timeouts in messages).
+    fetched from ``url`` (``settings`` name the timeouts in messages). ``state``, when given, is
+    kept up to date with the stream's ``id:`` and ``retry:`` fields.
 
     Raises ``ProtocolViolation`` for another content type, or when more than ``max_event_chars``
     characters arrive without completing an event, and ``StreamCut`` when the connection ends
@@ -56,12 +74,24 @@ async def iter_sse(response: Any, url: str, settings: Any,
     lines = SSELineDecoder()
     events = SSEDecoder()
 
+    has_data = False  # a data field since the last dispatch (WHATWG: no data, no event)
+
     def feed(line: str, at: float) -> SSEItem | None:
+        nonlocal has_data
         if line[:1] == ":":
             return SSEItem("comment", line[1:].strip(), len(line), at)
+        if line[:4] == "data" and (len(line) == 4 or line[4] == ":"):
+            has_data = True
         sse = events.decode(line)
         if sse is None:
             return None
+        if state is not None:
+            state.last_event_id = sse.id
+            if sse.retry is not None:
+                state.retry = sse.retry
+        if not has_data:
+            return None
+        has_data = False
         data = sse.data
         size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
         return SSEItem("event", data, size, at, sse.event or None, sse.id or None)

@@ -159,6 +159,16 @@ def test_endless_stream_ends_at_max_time_with_a_summary(cli: Any, streams: str) 
     assert summary["heartbeats"] >= 3 and 0.5 < summary["duration"] < 3
 
 
+def test_event_ids_with_ping_comments_are_not_empty_events(cli: Any, streams: str) -> None:
+    """After an ``id:``, a ``: ping`` block must not become an empty event (httpx-sse#35). The tail
+    stops at the terminal event, so the last ping is not read."""
+    r = cli("stream", "tail", f"{streams}/ids/agent-card.json", "--send", "x", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout
+    recs, summary = records(r)
+    assert [e["kind"] for e in events(recs)] == ["task", "status-update", "artifact-update", "status-update"]
+    assert summary["heartbeats"] == 3 and summary["finalState"] == "completed" and summary["violations"] == []
+
+
 def test_raw_sse_url(cli: Any, streams: str) -> None:
     r = cli("stream", "tail", "--sse", f"{streams}/raw", "-o", "jsonl")
     assert r.exit_code == 0, r.stdout
