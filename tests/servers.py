@@ -209,11 +209,35 @@ def stream_app(base: str) -> Starlette:
                 await asyncio.sleep(0.01)
         return StreamingResponse(gen(), media_type="text/event-stream")
 
+    async def raw_drop(request: Request) -> Response:
+        """Two events, then an abrupt cut; a reconnect carrying ``Last-Event-ID: 2`` gets events 3
+        and 4 and a clean end (anything else gets the first two again). ``?ids=0``: no ``id:``
+        fields; the next GET with the same ``key`` gets one more event and a clean end."""
+        with_ids = request.query_params.get("ids") != "0"
+        key = request.query_params.get("key", "")
+        resume = request.headers.get("last-event-id")
+
+        async def gen() -> Any:
+            if with_ids and resume == "2":
+                yield "id: 3\ndata: resumed\n\nid: 4\ndata: last\n\n"
+                return
+            if not with_ids and key in request.app.state.dropped:
+                yield "data: after the outage\n\n"
+                return
+            yield "retry: 20\n\n" + ("id: 1\n" if with_ids else "") + "data: first\n\n"
+            yield ("id: 2\n" if with_ids else "") + "data: second\n\n"
+            await asyncio.sleep(0.02)
+            request.app.state.dropped.add(key)
+            raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
+        return StreamingResponse(gen(), media_type="text/event-stream")
+
     modes = [*STREAMS, "badjson", "endless"]
-    routes = [Route("/raw", raw)]
+    routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
     for mode in modes:
         routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]
-    return Starlette(routes=routes)
+    app = Starlette(routes=routes)
+    app.state.dropped = set()
+    return app
 
 
 def ws_fault_app(_: str) -> Starlette:

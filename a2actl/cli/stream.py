@@ -18,10 +18,10 @@ def tail(
     target: Annotated[str | None, typer.Argument(help="Agent base URL (with --send/--task), or a ws:// / wss:// URL.")] = None,
     send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Start a streaming send (SendStreamingMessage / message/stream) and follow it.")] = None,
     task: Annotated[str | None, typer.Option("--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe).")] = None,
-    sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET).")] = None,
+    sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET); after a cut it reconnects with Last-Event-ID, as a browser's EventSource does.")] = None,
     heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: flag every silence longer than this (exit 7).")] = None,
     max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7).")] = None,
-    reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe attempts after a cut (backoff 0.25s doubling, at most 5s).")] = 5,
+    reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).")] = 5,
     card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
 ) -> None:
     """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
@@ -41,6 +41,8 @@ def tail(
       a2actl stream tail http://localhost:9999 --send '/stream 3 5000000' --max-event-bytes 4MiB
 
       a2actl stream tail ws://localhost:9999/a2a/ws --send hi --heartbeat 10s
+
+      a2actl stream tail --sse https://gateway.example/events -o jsonl
     """
     from a2actl.durations import parse_duration, parse_size
     from a2actl.errors import UsageError

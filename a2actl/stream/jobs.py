@@ -69,21 +69,35 @@ async def tail_job(target: str | None, settings: Settings, sink: EventSink | Non
 
 async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) -> dict[str, Any]:
     """Tail any SSE URL (GET). Events that look like A2A (a JSON-RPC ``result`` or a StreamResponse)
-    are classified and audited; others are ``kind: data``. No resubscribe: a cut ends the tail."""
+    are classified and audited; others are ``kind: data``.
+
+    A cut is followed, as a browser's EventSource would (WHATWG §9.2.4), by a new GET after the
+    server's ``retry:`` (at most ``opts.max_backoff``; else the tail's backoff) carrying
+    ``Last-Event-ID`` when the stream sent ids, at most ``opts.reconnect_attempts`` times. Without ids
+    nothing tells what was sent during the outage, and the ``reconnect`` record says so in ``missed``
+    (exit 7, as for any missed events)."""
     import asyncio
 
+    from a2actl.errors import TimeoutError_
     from a2actl.protocol.events import StreamEvent, classify_event
-    from a2actl.transport.sse import iter_sse
+    from a2actl.transport.sse import SSEState, iter_sse
 
     tail = Tail(opts, emit)
+    state = SSEState()
 
-    async def run() -> str:
-        response, _clock = await transport.open_stream("GET", url, headers={"Accept": "text/event-stream"})
+    async def once(resumed: bool) -> str:
+        headers = {"Accept": "text/event-stream"}
+        if state.last_event_id:
+            headers["Last-Event-ID"] = state.last_event_id
+        response, _clock = await transport.open_stream("GET", url, headers=headers)
         try:
             if response.status_code >= 400:
                 raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}",
                                       details={"httpStatus": response.status_code})
-            async for item in iter_sse(response, url, transport.settings):
+            if resumed:
+                tail.reconnected("Last-Event-ID" if state.last_event_id else "GET", [] if state.last_event_id else [
+                    "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"])
+            async for item in iter_sse(response, url, transport.settings, state=state):
                 if item.kind == "comment":
                     tail.heartbeat("sse-comment", item.data)
                     continue
@@ -101,13 +115,25 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
             await response.aclose()
         return "completed" if tail.lifecycle.settled or tail.lifecycle.task_id is None else "closed-without-terminal"
 
+    async def run() -> str:
+        attempt = 0
+        while True:
+            try:
+                return await once(resumed=attempt > 0)
+            except (StreamCut, TimeoutError_) as exc:
+                attempt += 1
+                tail.cut(exc.message, attempt)
+                if attempt > opts.reconnect_attempts:
+                    return "cut"
+            backoff = min(opts.backoff * 2 ** (attempt - 1), opts.max_backoff)
+            await asyncio.sleep(min(state.retry / 1000, opts.max_backoff) if state.retry is not None else backoff)
+
     try:
         outcome = await (asyncio.wait_for(run(), opts.max_time) if opts.max_time is not None else run())
     except asyncio.TimeoutError:
         outcome = "max-time"
-    except StreamCut as exc:
-        tail.cut(exc.message, 1)
-        outcome = "cut"
+    if outcome == "completed" and tail.cuts:
+        outcome = "recovered"
     summary = tail.summary(outcome)
     emit(summary)
     return summary

@@ -176,6 +176,33 @@ def test_raw_sse_url(cli: Any, streams: str) -> None:
     assert [e["kind"] for e in events(recs)] == ["data"] * 3 and summary["heartbeats"] == 1
 
 
+def test_raw_sse_reconnects_with_last_event_id(cli: Any, streams: str) -> None:
+    """A cut raw stream is reopened with Last-Event-ID, as an EventSource would: the server resumes
+    after id 2 (it would repeat events 1-2 otherwise), and the tail ends recovered, exit 0."""
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout
+    recs, summary = records(r)
+    assert len(events(recs)) == 4 and summary["outcome"] == "recovered"
+    [cut] = [x for x in recs if x["type"] == "cut"]
+    [again] = [x for x in recs if x["type"] == "reconnect"]
+    assert cut["attempt"] == 1 and again["via"] == "Last-Event-ID" and again["missed"] == []
+
+
+def test_raw_sse_reconnect_without_ids_says_events_may_be_lost(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop?ids=0&key=noids", "-o", "jsonl")
+    assert r.exit_code == 7, r.stdout
+    recs, summary = records(r)
+    assert len(events(recs)) == 3 and summary["outcome"] == "recovered"
+    assert "no event ids" in summary["missed"][0]
+
+
+def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None:
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop?key=noreconnect", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6, r.stdout
+    _, summary = records(r)
+    assert summary["outcome"] == "cut" and summary["events"] == 2
+
+
 def test_json_output_is_one_document(cli: Any, sandbox: Any) -> None:
     r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json")
     doc = r.json
