@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from a2actl.cli.context import Invocation, invocation
+from a2actl.cli.context import invocation
 
 app = typer.Typer(help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).",
                   no_args_is_help=True)
@@ -17,22 +17,6 @@ Since = Annotated[str | None, typer.Option("--since", metavar="DURATION|ISO", he
 ErrClass = Annotated[str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")]
 Method = Annotated[str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many entries.")]
-
-
-def _reading(ctx: typer.Context, src: str) -> Invocation:
-    """The invocation, after checking a file SRC that a command reads: a missing directory is a usage
-    error (a typo, not an empty queue); a missing file in an existing directory is an empty DLQ
-    (nothing dead-lettered yet), said in a warning."""
-    from a2actl.dlq.backends import file_source_path
-    from a2actl.errors import UsageError
-
-    run = invocation(ctx)
-    path = file_source_path(src)
-    if path is not None and not path.exists():
-        if not path.parent.is_dir():
-            raise UsageError(f"DLQ file {path}: the directory {path.parent} does not exist", hint="check SRC")
-        run.renderer.warn(f"DLQ file {path} does not exist: nothing dead-lettered there yet (or a wrong path)")
-    return run
 
 
 def _selection(ids: list[str] | None, since: str | None, error_class: str | None, method: str | None,
@@ -72,12 +56,12 @@ def list_entries(ctx: typer.Context, src: Src, since: Since = None, error_class:
     """
     from a2actl.dlq.jobs import list_job
 
-    run = _reading(ctx, src)
+    run = invocation(ctx)
     sel = _selection(None, since, error_class, method, limit)
     if run.output == "jsonl":
-        run.run(list_job(src, run.settings, run.sink, sel, emit=run.renderer.jsonl))  # type: ignore[arg-type]
+        run.run(list_job(src, run.settings, run.sink, sel, emit=run.renderer.jsonl, warn=run.renderer.warn))  # type: ignore[arg-type]
         return
-    run.show(run.run(list_job(src, run.settings, run.sink, sel)), "dlq_list")  # type: ignore[arg-type]
+    run.show(run.run(list_job(src, run.settings, run.sink, sel, warn=run.renderer.warn)), "dlq_list")  # type: ignore[arg-type]
 
 
 @app.command("show")
@@ -92,8 +76,8 @@ def show(ctx: typer.Context, src: Src,
     from a2actl.dlq.jobs import show_job
     from a2actl.errors import A2ACtlError
 
-    run = _reading(ctx, src)
-    entry = run.run(show_job(src, run.settings, run.sink, entry_id))
+    run = invocation(ctx)
+    entry = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.renderer.warn))
     if entry is None:
         raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
     run.renderer.json(entry) if run.output != "jsonl" else run.renderer.jsonl(entry)
@@ -109,8 +93,8 @@ def stats(ctx: typer.Context, src: Src) -> None:
     """
     from a2actl.dlq.jobs import stats_job
 
-    run = _reading(ctx, src)
-    run.show(run.run(stats_job(src, run.settings, run.sink)), "dlq_stats")
+    run = invocation(ctx)
+    run.show(run.run(stats_job(src, run.settings, run.sink, warn=run.renderer.warn)), "dlq_stats")
 
 
 @app.command("replay")
@@ -152,7 +136,7 @@ def replay(
     from a2actl.durations import parse_duration
     from a2actl.errors import UsageError
 
-    run = _reading(ctx, src)
+    run = invocation(ctx)
     sel = _selection(ids, since, error_class, method, limit)
     try:
         per_second = float(rate.removesuffix("/s")) if rate else None
@@ -169,7 +153,7 @@ def replay(
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:
-        doc = run.run(list_job(src, run.settings, run.sink, sel))  # type: ignore[arg-type]
+        doc = run.run(list_job(src, run.settings, run.sink, sel, warn=run.renderer.warn))  # type: ignore[arg-type]
         run.show({**doc, "dryRun": True}, "dlq_list")
         return
     if not yes and not sys.stdin.isatty():
@@ -196,7 +180,7 @@ def replay(
 
     path = Path(journal) if journal else default_journal(src)
     try:
-        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, path, emit))
+        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, path, emit, warn=run.renderer.warn))
     finally:
         if progress is not None:
             progress.stop()
@@ -225,8 +209,8 @@ def purge(
     from a2actl.dlq.jobs import purge_job
     from a2actl.errors import UsageError
 
-    run = _reading(ctx, src)
+    run = invocation(ctx)
     if not yes:
         raise UsageError("purge deletes dead letters for good: add --yes")
-    doc = run.run(purge_job(src, run.settings, run.sink, ids))
+    doc = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.renderer.warn))
     run.show(doc, "dlq_purged")

@@ -53,6 +53,16 @@ class FileBackend:
     async def close(self) -> None:
         return None
 
+    async def missing(self) -> str | None:
+        """Why the source reads as empty because it does not exist (a warning), else ``None``.
+        Raises ``UsageError`` when the directory does not exist either: a typo, not an empty queue."""
+        if self.path.exists():
+            return None
+        if not self.path.parent.is_dir():
+            raise UsageError(f"DLQ file {self.path}: the directory {self.path.parent} does not exist",
+                             hint="check SRC")
+        return f"DLQ file {self.path} does not exist: nothing dead-lettered there yet (or a wrong path)"
+
     def _append(self, records: list[dict[str, Any]]) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         data = "".join(json.dumps(r, separators=(",", ":"), ensure_ascii=False) + "\n" for r in records).encode()
@@ -183,6 +193,14 @@ class RedisBackend:
     async def close(self) -> None:
         await self.client.aclose()
 
+    async def missing(self) -> str | None:
+        """A warning when the stream key does not exist (``XADD`` creates it on the first dead letter),
+        else ``None``. Raises ``UnreachableError`` when Redis cannot be reached."""
+        if await self._call(self.client.exists(self.stream)):
+            return None
+        return (f"Redis stream {self.stream!r} does not exist in {self.url}: nothing dead-lettered there yet "
+                "(or a wrong key)")
+
     async def _call(self, coro: Any) -> Any:
         import redis.exceptions as rexc
 
@@ -262,6 +280,10 @@ class HttpBackend:
 
         self.url = url.rstrip("/")
         self.transport = HttpTransport(settings, sink)
+
+    async def missing(self) -> str | None:
+        """Always ``None``: the debug API answers for its own queue (an unknown path is a 404)."""
+        return None
 
     async def close(self) -> None:
         await self.transport.client.aclose()

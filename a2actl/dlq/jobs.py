@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from a2actl.dlq.backends import open_backend
@@ -13,6 +14,9 @@ from a2actl.durations import parse_timestamp as parse_iso
 if TYPE_CHECKING:
     from a2actl.config import Settings
     from a2actl.events import EventSink
+
+#: Receives one-line warnings (the CLI prints them on stderr).
+Warn = Callable[[str], None]
 
 #: Age histogram buckets for ``stats`` (upper bounds in seconds).
 AGE_BUCKETS = [(60, "<1m"), (600, "<10m"), (3600, "<1h"), (86400, "<1d"), (7 * 86400, "<7d"), (float("inf"), ">=7d")]
@@ -32,9 +36,25 @@ def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
             "error": err.get("message"), "source": e.get("source")}
 
 
-async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, emit: Any = None) -> dict[str, Any]:
-    """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream out."""
+async def open_source(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> Any:
+    """``open_backend`` for the commands that read SRC. A source that does not exist yet (a missing
+    file, a missing Redis stream key) reads as an empty DLQ and ``warn`` is told why; a file in a
+    directory that does not exist raises ``UsageError``; an unreachable Redis ``UnreachableError``."""
     backend = open_backend(src, settings, sink)
+    try:
+        why = await backend.missing()
+    except BaseException:
+        await backend.close()
+        raise
+    if why and warn is not None:
+        warn(why)
+    return backend
+
+
+async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, emit: Any = None,
+                   warn: Warn | None = None) -> dict[str, Any]:
+    """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream out."""
+    backend = await open_source(src, settings, sink, warn)
     now = time.time()
     out = []
     try:
@@ -49,17 +69,18 @@ async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Se
     return {"source": src, "entries": out, "count": len(out)}
 
 
-async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_id: str) -> dict[str, Any] | None:
-    backend = open_backend(src, settings, sink)
+async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_id: str,
+                   warn: Warn | None = None) -> dict[str, Any] | None:
+    backend = await open_source(src, settings, sink, warn)
     try:
         return await backend.get(entry_id)
     finally:
         await backend.close()
 
 
-async def stats_job(src: str, settings: Settings, sink: EventSink | None) -> dict[str, Any]:
+async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> dict[str, Any]:
     """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass)."""
-    backend = open_backend(src, settings, sink)
+    backend = await open_source(src, settings, sink, warn)
     now = time.time()
     depth, oldest, oldest_id = 0, None, None
     ages: Counter[str] = Counter()
@@ -88,9 +109,10 @@ async def stats_job(src: str, settings: Settings, sink: EventSink | None) -> dic
             "byClass": dict(classes), "byTarget": [{"target": t, "count": n} for t, n in targets.most_common(20)]}
 
 
-async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: list[str]) -> dict[str, Any]:
+async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: list[str],
+                    warn: Warn | None = None) -> dict[str, Any]:
     """``dlq purge``: remove exactly these ids (never by filter)."""
-    backend = open_backend(src, settings, sink)
+    backend = await open_source(src, settings, sink, warn)
     try:
         results = [{"id": i, "removed": await backend.remove(i)} for i in ids]
     finally:
@@ -99,10 +121,10 @@ async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: l
 
 
 async def replay_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, opts: Any,
-                     journal_path: Any, emit: Any) -> dict[str, Any]:
+                     journal_path: Any, emit: Any, warn: Warn | None = None) -> dict[str, Any]:
     from a2actl.dlq.replay import Journal, Replayer
 
-    backend = open_backend(src, settings, sink)
+    backend = await open_source(src, settings, sink, warn)
     journal = Journal(journal_path)
     try:
         return await Replayer(backend, opts, journal, settings, sink, emit).run(sel)

@@ -172,9 +172,10 @@ async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | No
 
 
 async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.dlq.backends import open_backend
+    from a2actl.dlq.jobs import open_source
 
-    backend = open_backend(str(c.options["source"]), settings, sink)
+    notes: list[str] = []  # a source that does not exist yet has depth 0; the row says why
+    backend = await open_source(str(c.options["source"]), settings, sink, notes.append)
     depth = 0
     try:
         async for _ in backend.iter_entries():
@@ -183,8 +184,9 @@ async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckRes
         await backend.close()
     bound = int(c.options["max"])
     return CheckResult(c.name, c.kind, str(c.options["source"]), "pass" if depth <= bound else "fail", 0,
-                       f"depth {depth}", f"depth <= {bound}", "" if depth <= bound else f"{depth - bound} over",
-                       details={"depth": depth})
+                       f"depth {depth}", f"depth <= {bound}",
+                       "; ".join(notes) if depth <= bound else f"{depth - bound} over",
+                       details={"depth": depth, **({"note": notes[0]} if notes else {})})
 
 
 _CLASS = ((UnreachableError, 3), (AuthError, 4), (TimeoutError_, 5))

@@ -97,6 +97,12 @@ def test_missing_file_sources(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
 
 
+def test_missing_redis_stream_warns(cli: Any, redis_url: str) -> None:
+    r = cli("dlq", "stats", f"{redis_url}?stream=never-written", "-o", "json")
+    assert r.exit_code == 0 and r.json["depth"] == 0
+    assert "does not exist" in r.stderr
+
+
 def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     es = entries_for(sandbox.url, 20)
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
