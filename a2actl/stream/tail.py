@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2AError, StreamCut, TimeoutError_
+from a2actl.errors import A2ACtlError, A2AError, StreamCut, TimeoutError_
 from a2actl.probe.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
-from a2actl.protocol.versions import Family
+from a2actl.protocol.versions import Family, StateKind, state_kind
 
 if TYPE_CHECKING:
     from a2actl.transport.a2a import A2AClient
@@ -261,6 +261,8 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
                 reason, ending = exc.message, "cut"
             except A2AError as exc:
                 if not resync:
+                    if op == "SubscribeToTask":
+                        await _explain_refused_subscribe(client, prm.get("id"), exc)
                     raise
                 # Resubscribe refused: the task ended during the outage (terminal tasks cannot be
                 # subscribed to, -32004) or is gone. GetTask tells which.
@@ -285,6 +287,28 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
     summary = tail.summary(outcome)
     emit(summary)
     return summary
+
+
+async def _explain_refused_subscribe(client: A2AClient, task_id: Any, exc: A2AError) -> None:
+    """A refused SubscribeToTask is usually a task that already ended (a2a-sdk answers a terminal task
+    with -32004 UnsupportedOperation, shared doc §6.1). Ask GetTask; when the task is terminal,
+    raise an ``A2AError`` that says so (same code) instead of the agent's generic one. Returns quietly
+    otherwise (the caller re-raises the original)."""
+    try:
+        out = await client.call("GetTask", {"id": task_id})
+    except A2ACtlError:
+        return
+    result = out.result if out.error is None and isinstance(out.result, dict) else None
+    if result is None:
+        return
+    from a2actl.protocol.events import classify_event
+
+    task = result.get("task", result)
+    snap = classify_event({"task": task} if "kind" not in task else task)
+    if snap.state and state_kind(snap.state) is StateKind.TERMINAL:
+        raise A2AError(f"task {task_id} already ended ({snap.state}): there is no stream to follow",
+                       hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
+                       a2a_code=exc.a2a_code) from exc
 
 
 async def _settle_via_get_task(tail: Tail, client: A2AClient, exc: A2AError) -> str:

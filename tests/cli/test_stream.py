@@ -169,6 +169,15 @@ def test_event_ids_with_ping_comments_are_not_empty_events(cli: Any, streams: st
     assert summary["heartbeats"] == 3 and summary["finalState"] == "completed" and summary["violations"] == []
 
 
+def test_tail_of_an_ended_task_says_so(cli: Any, sandbox: Any) -> None:
+    done = cli("send", sandbox.url, "hi", "-o", "json")
+    assert done.exit_code == 0 and done.json["state"] == "completed"
+    r = cli("stream", "tail", sandbox.url, "--task", done.json["taskId"], "-o", "json")
+    assert r.exit_code == 1
+    err = r.json["error"]
+    assert "already ended (completed)" in err["message"] and err["a2aCode"] == -32004
+
+
 def test_raw_sse_url(cli: Any, streams: str) -> None:
     r = cli("stream", "tail", "--sse", f"{streams}/raw", "-o", "jsonl")
     assert r.exit_code == 0, r.stdout
@@ -226,7 +235,9 @@ def test_tail_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
 
 def test_websocket_tail_with_ping_rtt(cli: Any, sandbox: Any) -> None:
     ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
-    r = cli("stream", "tail", ws, "--send", "/slow 0.15", "--heartbeat", "100ms", "-o", "jsonl")
+    # Pings every 250 ms (half of --heartbeat); the bound leaves room for a slow first event when the
+    # in-process sandbox shares the GIL with the test (a 100 ms bound was flaky at 108 ms).
+    r = cli("stream", "tail", ws, "--send", "/slow 0.6", "--heartbeat", "500ms", "-o", "jsonl")
     assert r.exit_code == 0, r.stdout[-500:]
     recs, summary = records(r)
     beats = [x for x in recs if x["type"] == "heartbeat"]
