@@ -173,6 +173,30 @@ def bare_aiohttp(url: str, n: int, conc: int) -> float | None:
     return asyncio.run(run())
 
 
+def bare_httpx_aiohttp(url: str, n: int, conc: int) -> float | None:
+    """Reference only: the httpx client on the ``httpx-aiohttp`` transport (neither is a dependency),
+    to show how much of httpx's cost is its client layer. ``None`` when not installed."""
+    try:
+        import aiohttp
+        import httpx
+        from httpx_aiohttp import AiohttpTransport
+    except ImportError:
+        return None
+
+    async def run() -> float:
+        transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)))
+        async with httpx.AsyncClient(transport=transport) as c:
+            sem = asyncio.Semaphore(conc)
+
+            async def one(i: int) -> None:
+                async with sem:
+                    (await c.post(url, json={"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}})).json()
+            t = time.perf_counter()
+            await asyncio.gather(*[one(i) for i in range(n)])
+            return n / (time.perf_counter() - t)
+    return asyncio.run(run())
+
+
 def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, float]:
     out = subprocess.run([sys.executable, "-m", "a2actl", "dlq", "replay", src, "--yes", "--max-in-flight", str(in_flight),
                           "--journal", journal, "-o", "json"], capture_output=True, text=True)
@@ -204,6 +228,10 @@ def main() -> None:
             print(f"  bare httpx.AsyncClient, {conc:>2} in flight: {bare_httpx(target, 3000, conc):>7,.0f} req/s (same sink)")
         for conc in (1, 8, 64):
             print(f"  bare httpcore pool,     {conc:>2} in flight: {bare_httpcore(target, 3000, conc):>7,.0f} req/s")
+        for conc in (1, 8, 64):
+            ref = bare_httpx_aiohttp(target, 3000, conc)
+            print(f"  reference httpx+aiohttp,{conc:>2} in flight: " + (f"{ref:>7,.0f} req/s (not a dependency)"
+                  if ref is not None else "not installed (pip install httpx-aiohttp to compare)"))
         for conc in (1, 8, 64):
             ref = bare_aiohttp(target, 3000, conc)
             print(f"  reference aiohttp,      {conc:>2} in flight: " + (f"{ref:>7,.0f} req/s (not a dependency)"
