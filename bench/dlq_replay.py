@@ -112,21 +112,33 @@ def peak_rss(cmd: list[str]) -> tuple[float, float, list[float]]:
     return time.perf_counter() - t0, max(samples or [0]), samples
 
 
-def bare_httpx(url: str, n: int, conc: int) -> float:
-    """The same POSTs from a bare httpx.AsyncClient loop (the ceiling for any httpx-based replayer)."""
+def _rpc(i: int) -> dict:  # type: ignore[type-arg]
+    return {"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}}
+
+
+async def _rate(one, n: int, conc: int) -> float:  # type: ignore[no-untyped-def]
+    """Requests per second of ``n`` calls of ``await one(i)``, at most ``conc`` at once."""
+    sem = asyncio.Semaphore(conc)
+
+    async def bounded(i: int) -> None:
+        async with sem:
+            await one(i)
+    t = time.perf_counter()
+    await asyncio.gather(*[bounded(i) for i in range(n)])
+    return n / (time.perf_counter() - t)
+
+
+def bare_httpx(url: str, n: int, conc: int, transport=None) -> float:  # type: ignore[no-untyped-def]
+    """The same POSTs from a bare httpx.AsyncClient loop (the ceiling for any httpx-based replayer);
+    ``transport`` replaces httpx's own (the httpx-aiohttp reference)."""
     import httpx
 
     async def run() -> float:
         limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-        async with httpx.AsyncClient(limits=limits) as c:
-            sem = asyncio.Semaphore(conc)
-
+        async with httpx.AsyncClient(limits=limits, transport=transport) as c:
             async def one(i: int) -> None:
-                async with sem:
-                    (await c.post(url, json={"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}})).json()
-            t = time.perf_counter()
-            await asyncio.gather(*[one(i) for i in range(n)])
-            return n / (time.perf_counter() - t)
+                (await c.post(url, json=_rpc(i))).json()
+            return await _rate(one, n, conc)
     return asyncio.run(run())
 
 
@@ -137,17 +149,12 @@ def bare_httpcore(url: str, n: int, conc: int) -> float:
 
     async def run() -> float:
         async with httpcore.AsyncConnectionPool(max_connections=conc) as pool:
-            sem = asyncio.Semaphore(conc)
-
             async def one(i: int) -> None:
-                body = json.dumps({"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}}).encode()
-                async with sem:
-                    r = await pool.request("POST", url, content=body, headers=[
-                        (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())])
-                    json.loads(r.content)
-            t = time.perf_counter()
-            await asyncio.gather(*[one(i) for i in range(n)])
-            return n / (time.perf_counter() - t)
+                body = json.dumps(_rpc(i)).encode()
+                r = await pool.request("POST", url, content=body, headers=[
+                    (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())])
+                json.loads(r.content)
+            return await _rate(one, n, conc)
     return asyncio.run(run())
 
 
@@ -161,15 +168,10 @@ def bare_aiohttp(url: str, n: int, conc: int) -> float | None:
 
     async def run() -> float:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
-            sem = asyncio.Semaphore(conc)
-
             async def one(i: int) -> None:
-                async with sem, session.post(url, json={"jsonrpc": "2.0", "id": i, "method": "SendMessage",
-                                                        "params": {}}) as r:
+                async with session.post(url, json=_rpc(i)) as r:
                     await r.json()
-            t = time.perf_counter()
-            await asyncio.gather(*[one(i) for i in range(n)])
-            return n / (time.perf_counter() - t)
+            return await _rate(one, n, conc)
     return asyncio.run(run())
 
 
@@ -178,23 +180,11 @@ def bare_httpx_aiohttp(url: str, n: int, conc: int) -> float | None:
     to show how much of httpx's cost is its client layer. ``None`` when not installed."""
     try:
         import aiohttp
-        import httpx
         from httpx_aiohttp import AiohttpTransport
     except ImportError:
         return None
-
-    async def run() -> float:
-        transport = AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)))
-        async with httpx.AsyncClient(transport=transport) as c:
-            sem = asyncio.Semaphore(conc)
-
-            async def one(i: int) -> None:
-                async with sem:
-                    (await c.post(url, json={"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}})).json()
-            t = time.perf_counter()
-            await asyncio.gather(*[one(i) for i in range(n)])
-            return n / (time.perf_counter() - t)
-    return asyncio.run(run())
+    return bare_httpx(url, n, conc, AiohttpTransport(
+        client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc))))
 
 
 def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, float]:

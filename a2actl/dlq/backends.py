@@ -324,18 +324,12 @@ class HttpBackend:
                                                  json_body={"attempts": attempts, "lastError": last_error}))
 
 
-def file_source_path(src: str) -> Path | None:
-    """The file of a ``file://PATH`` (or bare path) SRC; ``None`` for other sources."""
-    if src.startswith("file://"):
-        return Path(urlsplit(src).path)
-    return Path(src) if "://" not in src else None
-
-
 def open_backend(src: str, settings: Settings | None = None, sink: EventSink | None = None) -> Any:
     """The backend for SRC. Raises ``UsageError`` for an unknown scheme."""
-    path = file_source_path(src)
-    if path is not None:
-        return FileBackend(str(path))
+    if src.startswith("file://"):
+        return FileBackend(urlsplit(src).path)
+    if "://" not in src:
+        return FileBackend(src)
     if src.startswith(("redis://", "rediss://", "unix://")):
         return RedisBackend(src)
     if src.startswith(("http://", "https://")):

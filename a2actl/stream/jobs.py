@@ -125,15 +125,6 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
                 tail.cut(exc.message, attempt)
                 if attempt > opts.reconnect_attempts:
                     return "cut"
-            backoff = min(opts.backoff * 2 ** (attempt - 1), opts.max_backoff)
-            await asyncio.sleep(min(state.retry / 1000, opts.max_backoff) if state.retry is not None else backoff)
+            await asyncio.sleep(opts.delay(attempt, state.retry))
 
-    try:
-        outcome = await (asyncio.wait_for(run(), opts.max_time) if opts.max_time is not None else run())
-    except asyncio.TimeoutError:
-        outcome = "max-time"
-    if outcome == "completed" and tail.cuts:
-        outcome = "recovered"
-    summary = tail.summary(outcome)
-    emit(summary)
-    return summary
+    return await tail.finish(run())

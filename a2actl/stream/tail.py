@@ -53,6 +53,12 @@ class TailOptions:
     max_backoff: float = 5.0
     max_time: float | None = None
 
+    def delay(self, attempt: int, retry_ms: int | None = None) -> float:
+        """Seconds to wait before reconnect ``attempt`` (1-based): the server's ``retry:`` when it sent
+        one (SSE), else ``backoff`` doubled per attempt; never more than ``max_backoff``."""
+        wanted = retry_ms / 1000 if retry_ms is not None else self.backoff * 2 ** (attempt - 1)
+        return min(wanted, self.max_backoff)
+
 
 _WALL_CACHE: list[Any] = [-1, ""]
 
@@ -115,20 +121,11 @@ class Tail:
             self.emit(gap)
 
     def event(self, ev: StreamEvent, size: int, *, resync: bool = False) -> None:
-        # The per-event path (tens of thousands a second): _arrive inlined, no per-event allocations
-        # beyond the record itself.
+        # The per-event path (tens of thousands a second): no per-event allocations beyond the record.
         now = time.perf_counter()
-        last = self.last
-        if last is None:
-            delta = now - self.t0
-        else:
-            delta = now - last
-            self.intervals.add(delta)
+        delta = self._arrive(now)
         if self.first_event is None:
             self.first_event = now - self.t0
-        if self.opts.heartbeat is not None:
-            self._check_silence(delta, now)
-        self.last = now
         self.events += 1
         self.total_bytes += size
         if size > self.max_bytes:
@@ -170,6 +167,22 @@ class Tail:
         self.emit(rec)
 
     # -- the end ------------------------------------------------------------------------------------
+    async def finish(self, run: Any) -> dict[str, Any]:
+        """Await ``run`` (a coroutine returning the outcome) under ``--max-time``; emit and return the
+        summary. ``completed`` after cuts is ``recovered``."""
+        try:
+            if self.opts.max_time is not None:
+                outcome = await asyncio.wait_for(run, self.opts.max_time)
+            else:
+                outcome = await run
+        except asyncio.TimeoutError:
+            outcome = "max-time"
+        if outcome == "completed" and self.cuts:
+            outcome = "recovered"
+        summary = self.summary(outcome)
+        self.emit(summary)
+        return summary
+
     def summary(self, outcome: str) -> dict[str, Any]:
         now = time.perf_counter()
         if self.last is not None and outcome in ("max-time", "cut", "closed-without-terminal"):
@@ -272,21 +285,22 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
             tail.cut(reason, attempt)
             if task_id is None or attempt > opts.reconnect_attempts:
                 return ending
-            await asyncio.sleep(min(opts.backoff * 2 ** (attempt - 1), opts.max_backoff))
+            await asyncio.sleep(opts.delay(attempt))
             op, prm, resync = "SubscribeToTask", {"id": task_id}, True
 
-    try:
-        if opts.max_time is not None:
-            outcome = await asyncio.wait_for(run(), opts.max_time)
-        else:
-            outcome = await run()
-    except asyncio.TimeoutError:
-        outcome = "max-time"
-    if outcome == "completed" and tail.cuts:
-        outcome = "recovered"
-    summary = tail.summary(outcome)
-    emit(summary)
-    return summary
+    return await tail.finish(run())
+
+
+async def _task_snapshot(client: A2AClient, task_id: Any) -> StreamEvent | None:
+    """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
+    GetTask fails or answers no task."""
+    out = await client.call("GetTask", {"id": task_id})
+    if out.error is not None or not isinstance(out.result, dict):
+        return None
+    from a2actl.protocol.events import classify_event
+
+    task = out.result.get("task", out.result)
+    return classify_event({"task": task} if "kind" not in task else task)
 
 
 async def _explain_refused_subscribe(client: A2AClient, task_id: Any, exc: A2AError) -> None:
@@ -295,34 +309,21 @@ async def _explain_refused_subscribe(client: A2AClient, task_id: Any, exc: A2AEr
     raise an ``A2AError`` that says so (same code) instead of the agent's generic one. Returns quietly
     otherwise (the caller re-raises the original)."""
     try:
-        out = await client.call("GetTask", {"id": task_id})
+        snap = await _task_snapshot(client, task_id)
     except A2ACtlError:
         return
-    result = out.result if out.error is None and isinstance(out.result, dict) else None
-    if result is None:
-        return
-    from a2actl.protocol.events import classify_event
-
-    task = result.get("task", result)
-    snap = classify_event({"task": task} if "kind" not in task else task)
-    if snap.state and state_kind(snap.state) is StateKind.TERMINAL:
+    if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
         raise A2AError(f"task {task_id} already ended ({snap.state}): there is no stream to follow",
                        hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
                        a2a_code=exc.a2a_code) from exc
 
 
 async def _settle_via_get_task(tail: Tail, client: A2AClient, exc: A2AError) -> str:
-    task_id = tail.lifecycle.task_id
-    out = await client.call("GetTask", {"id": task_id})
-    if out.error is not None or not isinstance(out.result, dict):
+    snap = await _task_snapshot(client, tail.lifecycle.task_id)
+    if snap is None:
         tail.reconnected("GetTask", [f"resubscribe refused ({exc.message}) and GetTask "
                                                            "failed: the task's end is unknown"])
         return "cut"
-    from a2actl.protocol.events import classify_event
-
-    result = out.result
-    task = result.get("task", result) if isinstance(result, dict) else {}
-    snap = classify_event({"task": task} if "kind" not in task else task)
     missed = _missed_after_resync(tail, snap)
     missed.append(f"terminal state {snap.state} seen only via GetTask: the stream's last events were lost")
     tail.reconnected("GetTask", missed)

@@ -384,10 +384,10 @@ class _Clock:
         """Seconds since the wire clock's origin (see ``origin``)."""
         return time.perf_counter() - self.origin()
 
-    def _at(self, *names: str) -> float | None:
+    def _at(self, origin: float, *names: str) -> float | None:
         for n in names:
             if n in self.marks:
-                return self.marks[n] - self.origin()
+                return self.marks[n] - origin
         return None
 
     def origin(self) -> float:
@@ -404,15 +404,16 @@ class _Clock:
 
     def headers_received(self) -> None:
         t = self.timing
-        connect = self._at("connection.connect_tcp.complete")
-        tls = self._at("connection.start_tls.complete")
+        o = self.origin()
+        connect = self._at(o, "connection.connect_tcp.complete")
+        tls = self._at(o, "connection.start_tls.complete")
         t.new_connection = connect is not None
         t.time_connect = connect if connect is not None else t.time_namelookup
         t.time_appconnect = tls if tls is not None else 0.0
-        pre = self._at("http11.send_request_headers.started", "http2.send_request_headers.started")
+        pre = self._at(o, "http11.send_request_headers.started", "http2.send_request_headers.started")
         t.time_pretransfer = pre if pre is not None else max(t.time_connect, t.time_appconnect)
-        first = self._at("http11.receive_response_headers.complete", "http2.receive_response_headers.complete")
-        t.time_starttransfer = first if first is not None else self.elapsed()
+        first = self._at(o, "http11.receive_response_headers.complete", "http2.receive_response_headers.complete")
+        t.time_starttransfer = first if first is not None else time.perf_counter() - o
 
     def finish(self) -> None:
         self.headers_received()
