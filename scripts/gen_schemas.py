@@ -24,6 +24,7 @@ import argparse
 import inspect
 import itertools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,21 @@ def _strip_pydantic_noise(node: Any, in_properties: bool = False) -> Any:
     return out
 
 
+def _keep_named_and_referenced(defs: dict[str, Any], names: set[str]) -> dict[str, Any]:
+    """Only the definitions of the SDK's own models and what they reference. Pydantic versions differ
+    in the helper definitions they add (2.14 adds unreferenced ``RootModel_*`` ones for the generic
+    base of every ``RootModel``); pruning them keeps the output a function of the SDK alone."""
+    keep: set[str] = set()
+    todo = [n for n in defs if n in names]
+    while todo:
+        name = todo.pop()
+        if name in keep or name not in defs:
+            continue
+        keep.add(name)
+        todo.extend(re.findall(r'"#/\$defs/([^"]+)"', json.dumps(defs[name])))
+    return {k: v for k, v in defs.items() if k in keep}
+
+
 def build_v03() -> dict[str, Any]:
     """The v0.3 schema: every pydantic model of ``a2a.compat.v0_3.types`` under ``$defs``; the
     document itself validates an ``AgentCard``."""
@@ -81,7 +97,8 @@ def build_v03() -> dict[str, Any]:
               if inspect.isclass(c) and issubclass(c, BaseModel) and c.__module__ == t.__name__]
     _, schema = models_json_schema([(m, "validation") for m in models], by_alias=True,
                                    ref_template="#/$defs/{model}")
-    defs = _strip_pydantic_noise(schema["$defs"], in_properties=True)
+    defs = _keep_named_and_referenced(_strip_pydantic_noise(schema["$defs"], in_properties=True),
+                                      {m.__name__ for m in models})
     return {
         "$schema": DIALECT,
         "$id": "https://a2actl.invalid/schemas/a2a-v0.3.schema.json",
