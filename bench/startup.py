@@ -1,7 +1,12 @@
-"""Startup benchmark: `a2actl --version` and `--help` against `python -c "import typer"`, measured in
-the same run. Prints median wall times (ms) over N runs and the ratio to the baseline.
+"""Startup benchmark: the cost of one a2actl process, against baselines measured in the same run.
+Prints median wall times (ms) over N runs, interleaved, and ratios.
 
-Target (issue #2): `--help` at most 1.3x `import typer`.
+* ``a2actl --version`` against ``python -c pass``           (target, issue #12: <= 3x)
+* ``a2actl --help``    against ``python -c "import typer"`` (target, issue #2:  <= 1.3x)
+* ``a2actl card get URL`` (table and ``-o json``) against the bare one-liner
+  ``python -c "import httpx; httpx.get(URL).json()"``      (target, issue #12: <= 1x)
+
+The card is served by a sandbox this script starts in its own process on loopback.
 
     python bench/startup.py [N]
 """
@@ -14,13 +19,10 @@ import sys
 import time
 
 
-def median_ms(cmd: list[str], n: int) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-        times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+def wall_ms(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return (time.perf_counter() - t0) * 1000
 
 
 def main() -> None:
@@ -32,14 +34,44 @@ def main() -> None:
     from pathlib import Path
 
     compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "a2actl"), quiet=1)
-    median_ms([py, "-m", "a2actl", "--version"], 2)  # warm the file cache / bytecode
-    base = median_ms([py, "-c", "import typer"], n)
-    version = median_ms([py, "-m", "a2actl", "--version"], n)
-    helps = median_ms([py, "-m", "a2actl", "--help"], n)
-    print(f"runs each                 {n}")
-    print(f"python -c 'import typer'  {base:7.1f} ms  (baseline)")
-    print(f"a2actl --version          {version:7.1f} ms  ratio {version / base:.2f}x")
-    print(f"a2actl --help             {helps:7.1f} ms  ratio {helps / base:.2f}x  (target <= 1.30x)")
+    server = subprocess.Popen([py, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().strip()  # type: ignore[union-attr]
+        card_url = url + "/.well-known/agent-card.json"
+        a2actl = [py, "-m", "a2actl"]
+        rows: dict[str, list[str]] = {
+            "python -c pass": [py, "-c", "pass"],
+            "a2actl --version": [*a2actl, "--version"],
+            "python -c 'import typer'": [py, "-c", "import typer"],
+            "a2actl --help": [*a2actl, "--help"],
+            "python -c 'httpx.get(URL).json()'": [py, "-c", f"import httpx; httpx.get({card_url!r}).json()"],
+            "a2actl card get URL": [*a2actl, "card", "get", url],
+            "a2actl card get URL -o json": [*a2actl, "card", "get", url, "-o", "json"],
+        }
+        for cmd in rows.values():  # warm the file cache, bytecode and the server
+            wall_ms(cmd)
+        times: dict[str, list[float]] = {k: [] for k in rows}
+        for _ in range(n):  # interleaved, so load changes hit every row alike
+            for name, cmd in rows.items():
+                times[name].append(wall_ms(cmd))
+    finally:
+        server.terminate()
+        server.wait()
+    med = {k: statistics.median(v) for k, v in times.items()}
+
+    def line(name: str, base: str | None = None, target: str = "") -> None:
+        ratio = f"  {med[name] / med[base]:.2f}x {base}" if base else "  (baseline)"
+        print(f"{name:<36} {med[name]:7.1f} ms{ratio}{target}")
+
+    print(f"runs each (median, interleaved)      {n}")
+    line("python -c pass")
+    line("a2actl --version", "python -c pass", "  (target <= 3x)")
+    line("python -c 'import typer'")
+    line("a2actl --help", "python -c 'import typer'", "  (target <= 1.3x)")
+    line("python -c 'httpx.get(URL).json()'")
+    line("a2actl card get URL", "python -c 'httpx.get(URL).json()'", "  (target <= 1x)")
+    line("a2actl card get URL -o json", "python -c 'httpx.get(URL).json()'", "  (target <= 1x)")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,112 @@
+"""Probe concurrency: do concurrent samples report the same phase times as serial ones, and what does
+one sample cost in CPU?
+
+1. Runs ``a2actl handshake probe URL -n N -c 1`` and ``-c 4`` (separate processes, alternated, ROUNDS
+   rounds each) against one sandbox on loopback (its own process), and prints the per-phase medians
+   side by side with the difference in ms. Concurrent samples queue on the client's CPU; when a
+   sample costs much CPU, that wait lands in the network phases (connect, TTFB) of ``-c 4``.
+2. CPU seconds per sample (``resource.getrusage``, user + system, this process) of ``run_probe`` with
+   ``-n CPU_SAMPLES -c 1``, against a bare httpx loop doing the same requests per sample (new client,
+   GET card, POST JSON-RPC GetTask) with one shared SSL context, in the same run.
+
+Target (issue #12 item 7): ``-c 4`` medians within 1 ms of ``-c 1``; a sample's CPU at most 1 ms
+above the bare loop's.
+
+    python bench/probe_concurrency.py [N] [ROUNDS] [CPU_SAMPLES]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import ssl
+import statistics
+import subprocess
+import sys
+import uuid
+
+PHASES = ("dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "rpc", "total")
+
+
+def cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_utime + r.ru_stime
+
+
+def probe_medians(url: str, n: int, c: int) -> dict[str, float]:
+    """Per-phase p50 (seconds) of one ``handshake probe`` process."""
+    out = subprocess.run([sys.executable, "-m", "a2actl", "handshake", "probe", url, "-n", str(n), "-c", str(c),
+                          "-o", "json"], capture_output=True, text=True, check=True)
+    stats = json.loads(out.stdout)["stats"]
+    return {p: stats[p]["p50"] for p in PHASES if p in stats and stats[p]["p50"] is not None}
+
+
+async def a2actl_samples(url: str, n: int) -> None:
+    from a2actl.config import Settings
+    from a2actl.discovery import parse_target
+    from a2actl.probe.handshake import ProbeOptions, run_probe
+
+    report = await run_probe(ProbeOptions(target=parse_target(url), samples=n), Settings())
+    assert all(s.ok for s in report.samples), [s.error for s in report.samples if not s.ok][:1]
+
+
+async def bare_samples(url: str, n: int) -> None:
+    """What a sample needs, in plain httpx: a new client (new connection), the card, one GetTask."""
+    import httpx
+
+    ctx = ssl.create_default_context()  # one context for the run, as a2actl now keeps
+    card_url = url + "/.well-known/agent-card.json"
+    for _ in range(n):
+        async with httpx.AsyncClient(verify=ctx) as client:
+            card = (await client.get(card_url, headers={"Accept": "application/json"})).json()
+            rpc = next(i["url"] for i in card["supportedInterfaces"]
+                       if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+            rid = str(uuid.uuid4())
+            body = {"jsonrpc": "2.0", "id": rid, "method": "GetTask", "params": {"id": f"bare-{uuid.uuid4()}"}}
+            answer = (await client.post(rpc, json=body, headers={"A2A-Version": "1.0"})).json()
+            assert answer["error"]["code"] == -32001, answer
+
+
+def cpu_per_sample(fn: object, url: str, n: int) -> float:
+    asyncio.run(fn(url, 3))  # type: ignore[operator]  # warm imports and caches
+    c0 = cpu()
+    asyncio.run(fn(url, n))  # type: ignore[operator]
+    return (cpu() - c0) / n
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
+    rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
+    cpu_n = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    server = subprocess.Popen([sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = server.stdout.readline().strip()  # type: ignore[union-attr]
+        probe_medians(url, 3, 1)  # warm the server
+        runs: dict[int, list[dict[str, float]]] = {1: [], 4: []}
+        for _ in range(rounds):
+            for c in (1, 4):
+                runs[c].append(probe_medians(url, n, c))
+        ours = cpu_per_sample(a2actl_samples, url, cpu_n)
+        bare = cpu_per_sample(bare_samples, url, cpu_n)
+    finally:
+        server.terminate()
+        server.wait()
+
+    def med(c: int, phase: str) -> float:
+        return statistics.median(r[phase] for r in runs[c] if phase in r) * 1000
+
+    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms)")
+    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}")
+    for p in PHASES:
+        if all(p in r for r in runs[1] + runs[4]):
+            a, b = med(1, p), med(4, p)
+            print(f"{p:<10} {a:9.3f} {b:9.3f} {b - a:+9.3f}")
+    print(f"CPU per sample (-n {cpu_n}, -c 1, in process): a2actl {ours * 1000:.2f} ms, "
+          f"bare httpx (shared SSL context) {bare * 1000:.2f} ms, difference {(ours - bare) * 1000:+.2f} ms "
+          f"(target <= +1 ms)")
+
+
+if __name__ == "__main__":
+    main()
