@@ -8,6 +8,8 @@
     ├── AuthError (4)               HTTP 401/403, A2A auth failure
     ├── TimeoutError_ (5)           connect/read timeout, --max-time
     ├── ProtocolViolation (6)       malformed JSON, wrong envelope, oversized body, malformed SSE
+    │   ├── StreamCut               the connection ended before the stream did
+    │   └── NoSuchRoute             an HTTP+JSON 404/405 that no A2A server wrote
     ├── A2AError (1)                the agent answered with a JSON-RPC / A2A error
     ├── HTTPStatusError (1)         any other non-2xx answer
     └── CheckFailed (7)             a budget or expectation did not hold
@@ -78,6 +80,13 @@ class StreamCut(ProtocolViolation):
     ``stream tail`` resubscribes after one; elsewhere it is a protocol violation (exit 6)."""
 
     code = "stream_cut"
+
+
+class NoSuchRoute(ProtocolViolation):
+    """An HTTP+JSON URL answered 404/405 with a body no A2A server writes (a framework's or proxy's
+    "Not Found"): the route does not exist, which is not a TaskNotFound (exit 6)."""
+
+    code = "no_such_route"
 
 
 class A2AError(A2ACtlError):

@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import UsageError
+from a2actl.errors import TimeoutError_, UsageError
 from a2actl.protocol.events import PartSpec, message_params, task_view
-from a2actl.protocol.versions import TASK_STATES, Family, canonical_state
+from a2actl.protocol.versions import TASK_STATES, Family, StateKind, canonical_state, state_kind
 
 if TYPE_CHECKING:
     from a2actl.config import Settings
@@ -118,10 +118,21 @@ def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: S
             "negotiation": client.selection.to_json()}
 
 
+#: GetTask polling after a blocking send answered an active state: first delay and cap, in seconds.
+POLL_FIRST, POLL_MAX = 0.1, 1.0
+
+
 async def send_job(target: str, settings: Settings, sink: EventSink | None, opts: SendOptions,
                    card_path: str | None, emit: Any = None) -> tuple[dict[str, Any], int]:
-    """``send``: returns ``(document, exit code)``. Exit 7 when the task ends in a ``--fail-on``
-    state; a failed task is otherwise exit 0 (official a2a-cli spec) with its state shown."""
+    """``send``: returns ``(document, exit code)``; the document carries the same ``exitCode``.
+
+    Exit 7 when the task ends in a ``--fail-on`` state; a failed task is otherwise exit 0 (official
+    a2a-cli spec) with its state shown. A blocking send that an agent answers with an active state
+    (``submitted``/``working``: an agent that ignores ``blocking``) is followed with GetTask until the
+    task is terminal or interrupted, for at most ``settings.read_timeout`` seconds (``polled`` in the
+    document says so); past that ``TimeoutError_`` (5) names the task. A blocking send that times out
+    before any answer names the task it created when the agent can list tasks (1.0 ``ListTasks``).
+    """
     from a2actl.stream.jobs import a2a_client
     from a2actl.transport.http import HttpTransport
 
@@ -136,27 +147,108 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
         if opts.stream:
             from a2actl.stream.tail import TailOptions, tail_a2a
 
-            summary = await tail_a2a(client, operation, params, TailOptions(reconnect_attempts=0),
+            summary = await tail_a2a(client, operation, params,
+                                     TailOptions(reconnect_attempts=0, fail_on=frozenset(opts.fail_on)),
                                      emit or (lambda _r: None))
             state = summary["finalState"]
+            code = summary["exitCode"]
             doc = {"method": client.method_name(operation), "streaming": True, "messageId":
                    params["message"]["messageId"], "taskId": summary["taskId"], "state": state,
-                   "events": summary["events"], "outcome": summary["outcome"], "traceId": settings.trace_id}
-            code = summary["exitCode"] if summary["exitCode"] in (5, 6) else 0
-        else:
+                   "events": summary["events"], "outcome": summary["outcome"], "exitCode": code,
+                   "traceId": settings.trace_id}
+            if summary.get("failedOn"):
+                doc["failedOn"] = summary["failedOn"]
+            return doc, code
+        message_id = params["message"]["messageId"]
+        try:
             out = await client.call(operation, params)
-            if out.error is not None:
-                raise out.error.to_exception(out.method)
-            view = task_view(out.result)
-            state = view.get("state")
-            doc = {"method": out.method, "streaming": False, "messageId": params["message"]["messageId"],
-                   "result": view, "taskId": view.get("id") if view.get("kind") == "task" else view.get("taskId"),
-                   "state": state, "raw": out.result, "traceId": settings.trace_id}
-            code = 0
+        except TimeoutError_ as exc:
+            if opts.no_wait:
+                raise
+            raise await _timeout_with_task(client, message_id, exc) from exc
+        if out.error is not None:
+            raise out.error.to_exception(out.method)
+        view = task_view(out.result)
+        polled = None
+        if not opts.no_wait and view.get("kind") == "task" and view.get("id") \
+                and state_kind(view.get("state")) is StateKind.ACTIVE:
+            view, raw, polled = await _poll_until_settled(client, view, settings.read_timeout)
+        else:
+            raw = out.result
+        state = view.get("state")
+        doc = {"method": out.method, "streaming": False, "messageId": message_id,
+               "result": view, "taskId": view.get("id") if view.get("kind") == "task" else view.get("taskId"),
+               "state": state, "raw": raw, "traceId": settings.trace_id}
+        if polled is not None:
+            doc["polled"] = polled
+    code = 0
     if state in opts.fail_on:
         doc["failedOn"] = state
         code = 7
+    doc["exitCode"] = code
     return doc, code
+
+
+async def _poll_until_settled(client: Any, view: dict[str, Any], limit: float) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+    """GetTask every 0.1 s (doubling to 1 s) until the task leaves the active states; returns the
+    last view, its raw task and ``{"reason", "polls", "seconds"}``. Raises ``TimeoutError_`` after
+    ``limit`` seconds, ``A2AError`` when GetTask fails."""
+    import asyncio
+    import time
+
+    first_state = view.get("state")
+    reason = (f"the agent answered '{first_state}' to a blocking send (it ignored "
+              f"{'configuration.blocking' if client.family is not Family.V1_0 else 'blocking mode'}); "
+              "followed with GetTask until the task settled")
+    client.transport.sink.on_note(reason)
+    t0 = time.perf_counter()
+    polls, delay, raw = 0, POLL_FIRST, None
+    while state_kind(view.get("state")) is StateKind.ACTIVE:
+        if time.perf_counter() - t0 + delay > limit:
+            raise TimeoutError_(f"task {view.get('id')} is still '{view.get('state')}' after {polls} GetTask "
+                                f"poll(s) over {time.perf_counter() - t0:.1f}s (--timeout {limit:g}s)",
+                                hint=f"a2actl task get TARGET {view.get('id')} shows it later; raise --timeout "
+                                     "to wait longer", details={"taskId": view.get("id"), "state": view.get("state")})
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, POLL_MAX)
+        got = await client.call("GetTask", {"id": view["id"]})
+        polls += 1
+        if got.error is not None:
+            raise got.error.to_exception(got.method)
+        raw = got.result
+        view = task_view({"task": got.result} if isinstance(got.result, dict) and "kind" not in got.result
+                         and "task" not in got.result else got.result)
+    return view, raw, {"reason": reason, "polls": polls, "seconds": round(time.perf_counter() - t0, 6),
+                       "firstState": first_state}
+
+
+async def _timeout_with_task(client: Any, message_id: str, exc: TimeoutError_) -> TimeoutError_:
+    """The read timeout of a blocking send, with the task it created when the agent can say (1.0:
+    ``ListTasks``, newest first, looking for the task whose history holds ``message_id``)."""
+    from a2actl.errors import A2ACtlError
+
+    found: dict[str, Any] | None = None
+    if client.family is Family.V1_0:
+        try:
+            got = await client.call("ListTasks", {"pageSize": 50, "historyLength": 50})
+            tasks = (got.result or {}).get("tasks") if got.error is None and isinstance(got.result, dict) else None
+            for t in tasks or []:
+                if isinstance(t, dict) and any(isinstance(m, dict) and m.get("messageId") == message_id
+                                               for m in t.get("history") or []):
+                    found = task_view({"task": t})
+                    break
+        except A2ACtlError:
+            found = None
+    if found is not None:
+        return TimeoutError_(f"{exc.message}; the agent created task {found['id']} (state {found['state']}), "
+                             "which may still be running",
+                             hint=f"a2actl task get TARGET {found['id']}  or  a2actl stream tail TARGET --task "
+                                  f"{found['id']}; raise --timeout to wait longer",
+                             details={"taskId": found["id"], "state": found["state"], "messageId": message_id})
+    how = "0.3 has no ListTasks to find it" if client.family is not Family.V1_0 else "ListTasks did not show it"
+    return TimeoutError_(f"{exc.message}; the task this message ({message_id}) started is unknown ({how})",
+                         hint=exc.hint or "raise --timeout; --no-wait returns the task id at once",
+                         details={"messageId": message_id})
 
 
 async def task_job(verb: str, target: str, settings: Settings, sink: EventSink | None, *,

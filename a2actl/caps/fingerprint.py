@@ -31,7 +31,15 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.discovery import CardFetch
 from a2actl.errors import A2ACtlError, AuthError
-from a2actl.protocol.jsonrpc import EnvelopeError, build_request, decode_jsonrpc_error, split_response
+from a2actl.protocol.jsonrpc import (
+    DecodedError,
+    EnvelopeError,
+    build_request,
+    decode_jsonrpc_error,
+    decode_rest_error,
+    split_response,
+    verdict_of,
+)
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, VERSION_HEADER, Family
 
 if TYPE_CHECKING:
@@ -158,40 +166,33 @@ def _classify_rpc(res: HttpResult, rid: str, method: str) -> tuple[str, str, int
     if error is None:
         return "answers", "result", None
     dec = decode_jsonrpc_error(error, method=method)
-    if dec.code == -32001:
-        return "answers", f"{dec.name} {dec.code} (expected for a random id)", dec.code
-    if dec.code in (-32009, -32601) or dec.version_mismatch:
-        return "rejects", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
-    if dec.code == -32603 and "version" in dec.message.lower():
-        return "rejects", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
-    return "error", f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
+    return _verdict(dec)
 
 
-def _classify_rest(res: HttpResult) -> tuple[str, str, int | None]:
+def _verdict(dec: DecodedError) -> tuple[str, str, int | None]:
+    verdict = verdict_of(dec)
+    if verdict == "answers":
+        return verdict, f"{dec.name} {dec.code} (expected for a random id)", dec.code
+    return verdict, f"{dec.name} {dec.code}: {dec.message[:120]}", dec.code
+
+
+def _classify_rest(res: HttpResult, operation: str = "GetTask") -> tuple[str, str, int | None]:
+    """The HTTP+JSON answer to GetTask on a random id, read by the same classifier as every other
+    HTTP+JSON call (``decode_rest_error`` + ``verdict_of``): a 404 is TaskNotFound only when the body
+    says so; a 404/405 that no A2A server wrote is "no such route"."""
     if 200 <= res.status < 300:
         return "answers", f"HTTP {res.status}", None
     try:
-        body = json.loads(res.body) if res.body else None
-    except ValueError:
+        body = json.loads(res.body) if res.body.strip() else None
+    except (ValueError, UnicodeDecodeError):
         body = None
-    err = body.get("error") if isinstance(body, dict) else None
-    reason = None
-    message = ""
-    if isinstance(err, dict):
-        message = str(err.get("message", ""))
-        for d in err.get("details") or []:
-            if isinstance(d, dict) and isinstance(d.get("reason"), str):
-                reason = d["reason"]
-    elif isinstance(body, dict) and isinstance(body.get("code"), int):  # JS SDK v0.3 REST shape
-        message = str(body.get("message", ""))
-        reason = "TASK_NOT_FOUND" if body["code"] == -32001 else None
-    if res.status == 404 and (reason == "TASK_NOT_FOUND" or "task not found" in message.lower()):
-        return "answers", "HTTP 404 TaskNotFound (expected for a random id)", -32001
-    if reason == "VERSION_NOT_SUPPORTED" or "version" in message.lower():
-        return "rejects", f"HTTP {res.status} {reason or ''} {message[:100]}".strip(), -32009
-    if res.status in (404, 405):
-        return "rejects", f"HTTP {res.status}: no such route", None
-    return "error", f"HTTP {res.status} {message[:100]}".strip(), None
+    dec = decode_rest_error(res.status, body, operation=operation)
+    if dec is None:
+        if res.status in (404, 405):
+            return "rejects", f"HTTP {res.status}: no such route", None
+        return "error", f"HTTP {res.status} {res.reason}".strip(), None
+    verdict, detail, code = _verdict(dec)
+    return verdict, f"HTTP {res.status} {detail}", code
 
 
 async def _probe(transport: HttpTransport, ep: EndpointPrint, family: str, version_header: str | None,

@@ -22,6 +22,7 @@ def tail(
     heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: flag every silence longer than this (exit 7).")] = None,
     max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7).")] = None,
     reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).")] = 5,
+    fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
     card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
 ) -> None:
     """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
@@ -29,8 +30,9 @@ def tail(
     --max-event-bytes; an inline lifecycle audit; cuts, resubscribes and what was missed; and a
     summary. --max-time ends the tail with a summary (exit 5).
 
-    Exit codes: 0 the task settled cleanly; 5 --max-time; 6 the stream ended without a terminal
-    state (not recovered) or broke the lifecycle rules; 7 a bound was exceeded or events were missed.
+    Exit codes: 0 the stream reached the task's end (whatever the state, unless --fail-on names it);
+    5 --max-time; 6 the stream ended without a terminal state (not recovered) or broke the lifecycle
+    rules; 7 a bound was exceeded, events were missed, or the task ended in a --fail-on state.
 
     Examples:
 
@@ -48,6 +50,7 @@ def tail(
     from a2actl.errors import UsageError
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
+    from a2actl.tasks import parse_fail_on
 
     run = invocation(ctx)
     try:
@@ -56,7 +59,7 @@ def tail(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect,
-                       max_time=run.settings.max_time)
+                       max_time=run.settings.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
 
     records: list[dict] = []  # type: ignore[type-arg]
 

@@ -19,7 +19,10 @@ from a2actl.protocol.versions import BINDING_HTTP_JSON, Family, StateKind, canon
 
 def text_message_params(text: str, family: Family, binding: str, *, message_id: str | None = None,
                         context_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
-    """``SendMessage`` params (1.0 ``SendMessageRequest`` / 0.x ``MessageSendParams``) with one text part."""
+    """``SendMessage`` params (1.0 ``SendMessageRequest`` / 0.x ``MessageSendParams``) with one text part.
+
+    0.x params say ``configuration.blocking: true`` (see ``message_params``): a 0.3 agent may read a
+    missing value as non-blocking and answer ``submitted`` to a call that waits for the end."""
     mid = message_id or str(uuid.uuid4())
     if family is Family.V1_0:
         msg: dict[str, Any] = {"messageId": mid, "role": "ROLE_USER", "parts": [{"text": text}]}
@@ -32,6 +35,8 @@ def text_message_params(text: str, family: Family, binding: str, *, message_id: 
     params: dict[str, Any] = {"message": msg}
     if tenant and family is Family.V1_0:
         params["tenant"] = tenant
+    if family is not Family.V1_0:
+        params["configuration"] = {"blocking": True}
     return params
 
 
@@ -144,15 +149,22 @@ def message_params(parts: list[PartSpec], family: Family, binding: str, *, messa
                    no_wait: bool = False) -> dict[str, Any]:
     """``SendMessage`` params for any family and binding. ``no_wait`` asks the agent to return at
     once: ``configuration.returnImmediately`` (1.0) or ``configuration.blocking: false`` (0.x; the
-    senses are inverted, shared doc §5.2). ``message_id`` is the idempotency key (a new UUID if None)."""
+    senses are inverted, shared doc §5.2). Without it a 0.x send says ``configuration.blocking: true``
+    explicitly: the field is optional in 0.3 (``MessageSendConfiguration.blocking``) and a2a-sdk 0.3's
+    HTTP+JSON binding reads a missing one as non-blocking (shared doc §15), where 1.0's
+    ``returnImmediately`` defaults to false (blocking) everywhere. ``message_id`` is the idempotency
+    key (a new UUID if None)."""
     params = text_message_params("", family, binding, message_id=message_id, context_id=context_id, tenant=tenant)
     msg = params["message"]
     key = "content" if family is not Family.V1_0 and binding == BINDING_HTTP_JSON else "parts"
     msg[key] = [_part(p, family, binding) for p in parts]
     if task_id:
         msg["taskId"] = task_id
-    if no_wait:
-        params["configuration"] = {"returnImmediately": True} if family is Family.V1_0 else {"blocking": False}
+    if family is Family.V1_0:
+        if no_wait:
+            params["configuration"] = {"returnImmediately": True}
+    else:
+        params["configuration"] = {"blocking": not no_wait}
     return params
 
 

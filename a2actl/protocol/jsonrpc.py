@@ -63,8 +63,28 @@ ERRORS: dict[int, ErrorSpec] = {e.code: e for e in (
 )}
 
 _BY_REASON = {e.reason: e for e in ERRORS.values()}
-#: HTTP statuses the 1.0 REST binding uses, for bodies that carry no ErrorInfo (1.0.0 and 1.0.1 tables).
-_HTTP_DEFAULT_CODE = {404: -32001, 409: -32002, 415: -32005, 502: -32006, 500: -32603}
+#: The 1.0 HTTP+JSON statuses for a ``google.rpc.Status`` body that carries no ``ErrorInfo`` (spec
+#: v1.0.0 and v1.0.1 §5.4 tables; 404 is left out: see ``decode_rest_error``).
+_V1_HTTP_CODE = {409: -32002, 415: -32005, 502: -32006, 500: -32603}
+#: a2a-sdk 0.3's REST statuses (``a2a/utils/error_handlers.py`` ``A2AErrorToHttpStatus``, 0.3.26), for
+#: a ``{"message": ...}`` body whose text is not one of the defaults below (404 left out, as above).
+_V03_HTTP_CODE = {400: -32600, 409: -32002, 415: -32005, 422: -32602, 500: -32603, 501: -32004,
+                  502: -32006}
+#: The default ``message`` of each a2a-sdk 0.3 error class (``a2a/types.py``, 0.3.26): what its REST
+#: binding puts in ``{"message": ...}`` when the server raised the error without a text of its own.
+_V03_DEFAULT_MESSAGES = {
+    "task not found": -32001, "task cannot be canceled": -32002, "push notification is not supported": -32003,
+    "this operation is not supported": -32004, "incompatible content types": -32005,
+    "invalid agent response": -32006, "authenticated extended card is not configured": -32007,
+    "method not found": -32601, "invalid parameters": -32602, "request payload validation error": -32600,
+    "invalid json payload": -32700, "internal error": -32603,
+}
+
+
+def _mentions_missing_task(message: str) -> bool:
+    text = message.lower()
+    return "task" in text and "not found" in text
+
 
 VERSION_MISMATCH_HINT = (
     "the endpoint treated this call as A2A 0.3: it speaks 0.3 only, or the A2A-Version header was dropped "
@@ -148,19 +168,62 @@ def decode_jsonrpc_error(error: Any, *, method: str | None = None, family: Famil
 
 
 def decode_rest_error(status: int, body: Any, *, operation: str | None = None,
-                      family: Family | None = None) -> DecodedError:
-    """Explain a non-2xx HTTP+JSON answer: a 1.0 ``google.rpc.Status`` body, the JS SDK's v0.3
-    ``{"code": -32001, "message": ...}`` form, or anything else (decoded from the HTTP status)."""
-    err = body.get("error") if isinstance(body, dict) else None
+                      family: Family | None = None) -> DecodedError | None:
+    """Explain a non-2xx HTTP+JSON answer, or return ``None`` when the body is not an A2A error at all.
+
+    Shapes recognised (shared doc §7.2, §15):
+
+    * 1.0 ``google.rpc.Status``: ``{"error": {code, status, message, details: [ErrorInfo…]}}``; the
+      code comes from ``ErrorInfo.reason``, else from the HTTP status (v1.0 §5.4 table);
+    * the JS SDK's v0.3 REST form ``{"code": -32001, "message": "Task not found: nope"}``;
+    * a2a-sdk 0.3's REST form ``{"message": "Task not found"}`` (just a message; the code comes from
+      the SDK's default texts, else its status table).
+
+    A 404 is ``TaskNotFoundError`` only when the body says so (a reason, a code, or a message about a
+    missing task); a 404 in an A2A shape that says something else keeps its text, code ``None``.
+    ``None`` means no A2A server wrote this body: a framework's or proxy's page such as FastAPI's
+    ``{"detail": "Not Found"}``, HTML or an empty body; for 404/405 the route does not exist, and the
+    caller reports that (``no_such_route``), never a TaskNotFound. Never raises.
+    """
+    if not isinstance(body, dict):
+        return None
+    err = body.get("error")
     if isinstance(err, dict):
         details = err.get("details") if isinstance(err.get("details"), list) else []
         reason = _error_info_reason(details)
         message = err.get("message") if isinstance(err.get("message"), str) else f"HTTP {status}"
-        code = _BY_REASON[reason].code if reason in _BY_REASON else _HTTP_DEFAULT_CODE.get(status)
+        if reason in _BY_REASON:
+            code: int | None = _BY_REASON[reason].code
+        elif status == 404:
+            code = -32001 if _mentions_missing_task(message) else None
+        else:
+            code = _V1_HTTP_CODE.get(status)
         return _decode(code, message, reason, details, operation, family)
-    if isinstance(body, dict) and isinstance(body.get("code"), int) and body["code"] < 0:
-        return _decode(body["code"], str(body.get("message", "")), None, [], operation, family)
-    return _decode(_HTTP_DEFAULT_CODE.get(status), f"HTTP {status}", None, [], operation, family)
+    message = body.get("message")
+    if isinstance(body.get("code"), int) and body["code"] < 0:
+        return _decode(body["code"], str(message or ""), None, [], operation, family)
+    if isinstance(message, str) and set(body) <= {"message", "code", "details", "data"}:
+        code = _V03_DEFAULT_MESSAGES.get(message.strip().rstrip(".").lower())
+        if code is None:
+            code = (-32001 if _mentions_missing_task(message) else None) if status == 404 \
+                else _V03_HTTP_CODE.get(status)
+        return _decode(code, message, None, [], operation, family)
+    return None
+
+
+def verdict_of(decoded: DecodedError) -> str:
+    """How a version probe reads an A2A error to a GetTask on a random id: ``answers`` (TaskNotFound:
+    routing, version and auth work), ``rejects`` (the endpoint does not speak the version asked:
+    -32009, -32601 on that method, or a -32603 that names the version, as a2a-sdk's compat layer
+    answers a 0.3 method sent with ``A2A-Version: 1.0``) or ``error`` (anything else).
+    The one classifier for ``handshake probe`` and ``caps fingerprint`` (issue: they disagreed)."""
+    if decoded.code == -32001:
+        return "answers"
+    if decoded.code in (-32009, -32601) or decoded.version_mismatch:
+        return "rejects"
+    if decoded.code == -32603 and "version" in decoded.message.lower():
+        return "rejects"
+    return "error"
 
 
 def build_request(method: str, params: dict[str, Any], request_id: str | int) -> dict[str, Any]:

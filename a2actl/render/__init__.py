@@ -257,6 +257,10 @@ class Renderer:
             self.out.print(Text(f"task {safe(doc['taskId'])}: ", style="bold").append(
                 safe(doc["state"] or "-"), style=self._STATE_STYLE.get(doc["state"] or "", "")))
             return
+        if doc.get("polled"):
+            p = doc["polled"]
+            self.err.print(Text(f"note: {safe(p['reason'])} ({p['polls']} GetTask poll(s), "
+                                f"{format_seconds(p['seconds'])})", style="yellow"))
         self.task_result({"task": doc["result"], "method": doc["method"]})
 
     def task_result(self, doc: dict[str, Any]) -> None:
@@ -526,7 +530,13 @@ class Renderer:
         t.add_column(style="bold")
         t.add_column()
         gaps = s["gaps"]
-        rows = [("outcome", f"{s['outcome']} (exit {s['exitCode']})"), ("final state", s["finalState"] or "-"),
+        outcome = {"completed": "stream completed", "recovered": "stream recovered after cuts"}.get(
+            s["outcome"], s["outcome"])
+        if s.get("failedOn"):
+            outcome += f"; task {s['failedOn']} (--fail-on)"
+        elif s["outcome"] in ("completed", "recovered") and s.get("finalState"):
+            outcome += f"; task {s['finalState']}"
+        rows = [("outcome", f"{outcome} (exit {s['exitCode']})"), ("final state", s["finalState"] or "-"),
                 ("events", f"{s['events']} ({format_bytes(s['bytes'])}, largest {format_bytes(s['maxEventBytes'])})"),
                 ("duration", format_seconds(s["duration"])), ("first event", format_seconds(s["firstEvent"])),
                 ("gaps", f"p50 {format_seconds(gaps['p50'])}, p99 {format_seconds(gaps['p99'])}, "

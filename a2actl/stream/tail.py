@@ -16,8 +16,10 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
 
 Exit codes: 5 ``--max-time`` reached; 6 the stream ended without a terminal (or interrupted) state and
 could not be recovered, or the lifecycle audit found a violation; 7 a bound was exceeded (a silence
-over ``--heartbeat``, an event over ``--max-event-bytes``) or events were missed across a reconnect;
-else 0. A dropped stream is never reported as success.
+over ``--heartbeat``, an event over ``--max-event-bytes``), events were missed across a reconnect, or
+the task ended in a ``--fail-on`` state (``failedOn``); else 0. ``outcome`` describes the stream
+(``completed``: it reached the task's end), ``finalState`` the task. A dropped stream is never
+reported as success.
 """
 
 from __future__ import annotations
@@ -52,6 +54,8 @@ class TailOptions:
     backoff: float = 0.25
     max_backoff: float = 5.0
     max_time: float | None = None
+    #: Canonical task states that make a stream which reached them exit 7 (``--fail-on``).
+    fail_on: frozenset[str] = frozenset()
 
     def delay(self, attempt: int, retry_ms: int | None = None) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): the server's ``retry:`` when it sent
@@ -200,6 +204,9 @@ class Tail:
             code = 7
         else:
             code = 0
+        failed_on = self.lifecycle.state if self.lifecycle.state in self.opts.fail_on else None
+        if failed_on and code == 0:
+            code = 7
         iv = self.intervals
         return {
             "type": "summary", "outcome": outcome, "exitCode": code, "events": self.events,
@@ -210,7 +217,7 @@ class Tail:
             "rtt": {"p50": self.rtts.quantile(50), "max": self.rtts.max} if self.rtts.count else None,
             "stalls": self.stalls, "oversize": self.oversize, "cuts": self.cuts, "reconnects": self.reconnects,
             "missed": self.missed, "violations": violations, "finalState": self.lifecycle.state,
-            "taskId": self.lifecycle.task_id,
+            "taskId": self.lifecycle.task_id, "failedOn": failed_on,
         }
 
 

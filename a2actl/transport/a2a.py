@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from a2actl.errors import HTTPStatusError, ProtocolViolation
+from a2actl.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.jsonrpc import (
@@ -28,6 +28,27 @@ from a2actl.protocol.jsonrpc import (
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
 from a2actl.transport.http import HttpResult, HttpTransport
+
+
+def _rest_error(res: HttpResult, operation: str, method: str, family: Family) -> RpcOutcome:
+    """The outcome of a non-2xx HTTP+JSON answer: the decoded A2A error, or (a body no A2A server
+    wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised."""
+    try:
+        parsed = json.loads(res.body) if res.body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    decoded = decode_rest_error(res.status, parsed, operation=operation, family=family)
+    if decoded is not None:
+        return RpcOutcome(operation, method, None, decoded, res)
+    if res.status in (404, 405):
+        snippet = res.body[:80].decode("utf-8", "replace").strip()
+        raise NoSuchRoute(f"{res.url} answered HTTP {res.status} {res.reason}"
+                          + (f" {snippet!r}" if snippet else "") + f": no such route for {method}",
+                          hint=f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON "
+                               "expects this path under the card's interface URL; 'a2actl caps fingerprint "
+                               "TARGET' shows what the endpoint speaks",
+                          details={"httpStatus": res.status, "url": res.url})
+    raise _http_error(res)
 
 
 def _http_error(res: HttpResult) -> HTTPStatusError:
@@ -152,14 +173,7 @@ class A2AClient:
         res = await self.transport.request(verb, url, json_body=body, headers=self.headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
-            try:
-                parsed = json.loads(res.body) if res.body else None
-            except ValueError:
-                raise _http_error(res) from None
-            if not isinstance(parsed, dict):
-                raise _http_error(res)
-            return RpcOutcome(operation, method, None,
-                              decode_rest_error(res.status, parsed, operation=operation, family=self.family), res)
+            return _rest_error(res, operation, method, self.family)
         return RpcOutcome(operation, method, res.json(), None, res)
 
     async def stream(self, operation: str, params: dict[str, Any], *,
@@ -177,9 +191,13 @@ class A2AClient:
         rid = str(uuid.uuid4())
         if self.binding == BINDING_HTTP_JSON:
             verb, path = self.wire.rest[operation]
-            url = self.url + path.format(id=params.get("id", ""))
-            body: Any = {k: v for k, v in params.items() if k != "id"}
-            method = f"{verb} {path}"
+            tenant = self.selection.interface.tenant
+            prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
+            url = self.url + prefix + path.format(id=params.get("id", ""))
+            rest_params = {k: v for k, v in params.items() if k not in ("id", "tenant")}
+            # A GET carries no body (0.3's subscribe is GET …:subscribe; a body on it is not HTTP's).
+            body: Any = None if verb == "GET" else rest_params
+            method = f"{verb} {prefix}{path}"
         else:
             verb, url, method = "POST", self.url, self.wire.methods[operation]
             body = build_request(method, self._with_tenant(params), rid)
@@ -228,6 +246,8 @@ class A2AClient:
             await response.aclose()
 
     def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
+        if self.binding == BINDING_HTTP_JSON and res.status >= 400:
+            return _rest_error(res, operation, method, self.family)
         try:
             obj = json.loads(res.body) if res.body else None
         except ValueError as exc:
@@ -235,8 +255,8 @@ class A2AClient:
                 f"{res.url} answered a streaming call with HTTP {res.status} "
                 f"{res.headers.get('content-type', '?')}, neither SSE nor JSON") from exc
         if self.binding == BINDING_HTTP_JSON:
-            return RpcOutcome(operation, method, None,
-                              decode_rest_error(res.status, obj, operation=operation, family=self.family), res)
+            raise ProtocolViolation(f"{res.url} answered a streaming call with a plain JSON body "
+                                    f"(HTTP {res.status}), not SSE")
         try:
             result, error = split_response(obj, rid)
         except EnvelopeError as exc:
