@@ -1,7 +1,8 @@
 """Finding and loading an AgentCard: from a base URL, a full card URL, or a local file.
 
 Discovery order for a base URL: ``/.well-known/agent-card.json`` (v0.3.0+), then
-``/.well-known/agent.json`` (≤ v0.2.6) with a note that the legacy path was used (shared doc §2).
+``/.well-known/agent.json`` (≤ v0.2.6) with a note that the legacy path was used (shared doc §2); a
+base URL with a path tries both under that path first, then at the host root (``card_urls``).
 """
 
 from __future__ import annotations
@@ -62,17 +63,21 @@ def parse_target(target: str) -> Target:
 
 
 def card_urls(target: Target, card_path: str | None = None) -> list[str]:
-    """Candidate card URLs for a remote target, in the order they are tried."""
+    """Candidate card URLs for a remote target, in the order they are tried.
+
+    A base URL with a path (``http://host/agents/42``) is tried under that prefix first
+    (``…/agents/42/.well-known/agent-card.json``, as a2a-sdk's ``A2ACardResolver`` appends the
+    well-known path to the base URL it is given), then at the host root (RFC 8615 puts well-known
+    URIs at the origin). An explicit ``--card-path`` is relative to the base path."""
     if target.kind == "card_url":
         return [target.value]
     parts = urlsplit(target.value)
-    paths = [card_path if card_path.startswith("/") else "/" + card_path] if card_path else list(CARD_PATHS)
-    # The well-known paths hang off the origin; an explicit --card-path is relative to the base path too.
     base_path = parts.path.rstrip("/")
-    out = []
-    for p in paths:
-        out.append(urlunsplit((parts.scheme, parts.netloc, (base_path + p) if card_path else p, "", "")))
-    return out
+    if card_path:
+        p = card_path if card_path.startswith("/") else "/" + card_path
+        return [urlunsplit((parts.scheme, parts.netloc, base_path + p, "", ""))]
+    prefixes = [base_path, ""] if base_path else [""]
+    return [urlunsplit((parts.scheme, parts.netloc, prefix + p, "", "")) for prefix in prefixes for p in CARD_PATHS]
 
 
 @dataclass
@@ -125,8 +130,10 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
     transport's errors (3/4/5).
     """
     urls = card_urls(target, card_path)
+    prefix = urlsplit(target.value).path.rstrip("/") if target.kind == "base_url" and not card_path else ""
     notes: list[str] = []
     for idx, url in enumerate(urls):
+        under_prefix = bool(prefix) and urlsplit(url).path.startswith(prefix + "/.well-known/")
         res = await transport.request("GET", url, headers={"Accept": "application/json", **(extra_headers or {})},
                                       max_bytes=transport.settings.max_card_bytes)
         if res.status == 404 and idx + 1 < len(urls):
@@ -144,6 +151,9 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
         if fallback:
             notes.append("card found at the legacy path /.well-known/agent.json (A2A ≤ 0.2.6); "
                          "A2A 0.3+ serves /.well-known/agent-card.json")
+        if prefix:
+            notes.append(f"card found under the path prefix {prefix}" if under_prefix else
+                         f"no card under the path prefix {prefix}; the host root answered")
         return CardFetch(source=url, raw=raw, view=view, http=res, fallback_used=fallback, notes=notes,
                          parse_seconds=parse_s)
     raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list

@@ -117,9 +117,14 @@ class Sessions:
 
         self.client = await a2a_client(self.target, self.settings, self.sink, self.transport)
         if self.client.family is not Family.V1_0:
-            raise UsageError(f"sessions cannot be listed: {self.base} has no debug endpoints and the agent speaks "
-                             f"A2A {self.client.family.value}, which has no ListTasks",
-                             hint="mount the a2actl debug router (docs/debug-endpoints.md), or upgrade to A2A 1.0")
+            speaks_v1 = any(i.family is Family.V1_0 for i in self.client.selection.candidates)
+            forced = self.settings.a2a_version not in ("auto", "", None)
+            hint = ("the card declares A2A 1.0 too: drop --a2a-version " f"{self.settings.a2a_version} (ListTasks is 1.0)"
+                    if speaks_v1 and forced else
+                    "mount the a2actl debug router (docs/debug-endpoints.md), or upgrade the agent to A2A 1.0")
+            raise UsageError(f"sessions cannot be listed: {self.base} has no debug endpoints and A2A "
+                             f"{self.client.family.value} (spoken {'as asked' if forced else 'as the card declares'})"
+                             " has no ListTasks", hint=hint)
         self.source = "a2a-listtasks"
         self.warnings.append(f"no debug endpoints at {self.base}: sessions derived from ListTasks grouped by contextId")
 

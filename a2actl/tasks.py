@@ -268,8 +268,12 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
         client = await a2a_client(target, settings, sink, transport, card_path)
         if verb == "list":
             if client.family is not Family.V1_0:
+                speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
                 raise UsageError(f"ListTasks does not exist in A2A {client.family.value} (0.3 has no tasks/list; "
-                                 "it is new in 1.0)", hint="use --a2a-version 1.0 if the agent also speaks 1.0")
+                                 "it is new in 1.0)",
+                                 hint=f"the card declares 1.0 too: drop --a2a-version {settings.a2a_version}"
+                                 if speaks_v1 else "the agent declares no A2A 1.0 interface; 'a2actl sessions "
+                                 "list' works through debug endpoints instead")
             params: dict[str, Any] = {}
             if context_id:
                 params["contextId"] = context_id

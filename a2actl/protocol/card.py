@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2actl.protocol.versions import (
+    BINDING_GRPC,
     BINDING_HTTP_JSON,
     BINDING_JSONRPC,
     Family,
@@ -309,6 +310,24 @@ class NegotiationFailed(ValueError):
     """No interface of the card can be called with the requested version/binding."""
 
 
+def _skipped_note(skipped: list[Interface]) -> str:
+    """``; 1 gRPC interface and 1 WebSocket interface skipped``: each kind named as what it is (a
+    ``ws://``/``wss://`` URL is a WebSocket channel, whatever its custom binding URI says)."""
+    if not skipped:
+        return ""
+    counts: dict[str, int] = {}
+    for i in skipped:
+        if i.protocol_binding == BINDING_GRPC:
+            kind = "gRPC"
+        elif i.url.lower().startswith(("ws://", "wss://")):
+            kind = "WebSocket"
+        else:
+            kind = f"custom ({i.protocol_binding})"
+        counts[kind] = counts.get(kind, 0) + 1
+    return "; " + " and ".join(f"{n} {kind} interface{'s' if n > 1 else ''}" for kind, n in counts.items()) \
+        + " skipped"
+
+
 def select_interface(view: CardView, version: str = "auto", binding: str = "auto") -> Selection:
     """Choose the interface and wire family for RPCs.
 
@@ -345,7 +364,7 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     cands = [i for i in callable_ifaces
              if (want_binding is None or i.protocol_binding == want_binding)
              and (want_family is None or same_family(fam(i), want_family))]
-    note_grpc = f"; {len(skipped)} gRPC/custom interface(s) skipped" if skipped else ""
+    note_grpc = _skipped_note(skipped)
     if cands:
         if want_family is None:
             ordered = sorted(enumerate(cands), key=lambda p: (fam(p[1]) is not Family.V1_0, p[0]))

@@ -146,6 +146,10 @@ def _decode(code: int | None, message: str, reason: str | None, details: list[An
     is_v1_method = bool(method) and "/" not in (method or "") and method[:1].isupper()
     mismatch = spec.code == -32009 or (spec.code == -32601 and (family is Family.V1_0 or is_v1_method))
     hint = VERSION_MISMATCH_HINT if mismatch else spec.hint
+    if family in (Family.V0_2, Family.V0_3) and (mismatch or (spec.code == -32601 and "/" in (method or ""))):
+        # A 0.x call was refused: the endpoint does not speak 0.3 (suggesting 0.3 would be circular).
+        hint = ("the endpoint does not take this A2A 0.3 call (0.3 is what was sent: no A2A-Version header); "
+                "it may speak only 1.0: try --a2a-version 1.0, or leave --a2a-version auto to follow the card")
     if spec.code == -32601 and not mismatch and family is not Family.V1_0 and method == "tasks/list":
         hint = "0.3 has no tasks/list; ListTasks exists only in A2A 1.0"
     return DecodedError(spec.code, spec.name, message, spec.error_class, hint, reason or spec.reason,

@@ -287,6 +287,11 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
                 # Resubscribe refused: the task ended during the outage (terminal tasks cannot be
                 # subscribed to, -32004) or is gone. GetTask tells which.
                 return await _settle_via_get_task(tail, client, exc)
+            if op == "SubscribeToTask" and not resync and tail.events == 0:
+                # Some servers refuse a terminal task by opening the stream and dropping it (a2a-sdk
+                # 0.3's HTTP+JSON binding raises inside its SSE generator): the same question as a
+                # refusal, answered the same way (GetTask; "already ended" when it is terminal).
+                await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
             task_id = tail.lifecycle.task_id
             attempt += 1
             tail.cut(reason, attempt)

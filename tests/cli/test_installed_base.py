@@ -1,0 +1,131 @@
+"""Issue #12 regressions that the a2a-sdk 1.3 sandbox and our own servers can show: exit status and
+summary agree (item 4), blocking sends on every family (item 1), hints that do not suggest what was
+given (item 8), interfaces named for what they are (item 8), a timed-out blocking send names its
+task (item 8), cards under a path prefix (item 10). The rows that need a 0.3-only or JS agent are in
+tests/interop/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Mount
+
+from a2actl.sandbox.app import build_app
+from a2actl.sandbox.options import SandboxOptions
+from tests.servers import LoopbackServer
+
+PREFIX = "/agents/42"
+
+
+def test_stream_summary_carries_the_exit_code_and_the_state(cli: Any, sandbox: Any) -> None:
+    r = cli("send", sandbox.url, "/fail", "--stream", "--fail-on", "failed", "-o", "jsonl")
+    assert r.exit_code == 7
+    summary = next(x for x in r.jsonl if x["type"] == "summary")
+    assert (summary["exitCode"], summary["finalState"], summary["failedOn"]) == (7, "failed", "failed")
+    result = r.jsonl[-1]
+    assert (result["type"], result["exitCode"], result["state"], result["failedOn"]) == ("result", 7, "failed", "failed")
+    tail = cli("stream", "tail", sandbox.url, "--send", "/fail", "--fail-on", "failed", "-o", "json")
+    assert tail.exit_code == 7 and tail.json["exitCode"] == 7 and tail.json["finalState"] == "failed"
+    plain = cli("stream", "tail", sandbox.url, "--send", "/fail", "-o", "json")
+    assert plain.exit_code == 0 and plain.json["exitCode"] == 0 and plain.json["failedOn"] is None
+    table = cli("stream", "tail", sandbox.url, "--send", "/fail", "--fail-on", "failed")
+    assert table.exit_code == 7
+    outcome = next(line for line in table.stdout.splitlines() if line.strip().startswith("outcome"))
+    assert "task failed" in outcome and "exit 7" in outcome
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["--a2a-version", "0.3"], {"blocking": True}),
+    (["--a2a-version", "0.3", "--binding", "HTTP+JSON"], {"blocking": True}),
+    (["--a2a-version", "1.0"], None),
+])
+def test_blocking_send_says_so_on_every_family(cli: Any, sandbox: Any, args: list[str], expected: Any) -> None:
+    dry = cli("send", sandbox.url, "hi", "--dry-run", "-o", "json", *args).json
+    params = dry["body"] if "HTTP+JSON" in args else dry["body"]["params"]
+    assert params.get("configuration") == expected
+    r = cli("send", sandbox.url, "/fail", "--fail-on", "failed", "-o", "json", *args)
+    assert r.exit_code == 7 and r.json["state"] == "failed" and r.json["exitCode"] == 7
+
+
+def test_a_refused_03_call_does_not_suggest_03(cli: Any, sandbox_v1: Any) -> None:
+    r = cli("task", "get", sandbox_v1.url, "nope", "--a2a-version", "0.3", "-o", "json")
+    assert r.exit_code != 0
+    err = r.json["error"]
+    assert "--a2a-version 1.0" in err["hint"] and "try --a2a-version 0.3" not in err["hint"]
+
+
+def test_task_list_forced_03_on_a_10_agent_says_drop_the_flag(cli: Any, sandbox: Any) -> None:
+    r = cli("task", "list", sandbox.url, "--a2a-version", "0.3", "-o", "json")
+    assert r.exit_code == 2
+    assert "drop --a2a-version 0.3" in r.json["error"]["hint"]
+    s = cli("sessions", "list", sandbox.url, "--a2a-version", "0.3", "-o", "json")
+    # the default sandbox mounts the debug API, so sessions work without ListTasks
+    assert s.exit_code == 0
+
+
+def test_sessions_forced_03_without_debug_api_says_drop_the_flag(cli: Any, sandbox_plain: Any) -> None:
+    r = cli("sessions", "list", sandbox_plain.url, "--a2a-version", "0.3", "-o", "json")
+    assert r.exit_code == 2
+    assert "drop --a2a-version 0.3" in r.json["error"]["hint"]
+
+
+def test_websocket_interface_is_named_websocket(cli: Any, sandbox: Any) -> None:
+    dry = cli("send", sandbox.url, "hi", "--dry-run", "-o", "json").json
+    reason = dry["negotiation"]["reason"]
+    assert "1 WebSocket interface skipped" in reason and "gRPC" not in reason
+
+
+def test_timed_out_blocking_send_names_its_task(cli: Any, sandbox: Any) -> None:
+    r = cli("send", sandbox.url, "/slow 3", "--timeout", "1s", "-o", "json")
+    assert r.exit_code == 5
+    details = r.json["error"]["details"]
+    assert details["taskId"] and details["state"] in ("submitted", "working")
+    got = cli("task", "get", sandbox.url, details["taskId"], "-o", "json")
+    assert got.exit_code == 0 and got.json["task"]["id"] == details["taskId"]
+
+
+def test_timed_out_03_send_names_its_message(cli: Any, sandbox: Any) -> None:
+    r = cli("send", sandbox.url, "/slow 3", "--timeout", "1s", "--a2a-version", "0.3", "--message-id",
+            "mid-timeout-03", "-o", "json")
+    assert r.exit_code == 5
+    assert r.json["error"]["details"] == {"messageId": "mid-timeout-03"}
+
+
+def _prefixed(root_card: bool) -> Any:
+    def factory(url: str) -> Starlette:
+        routes = [Mount(PREFIX, app=build_app(SandboxOptions(stream_interval=0.01), url + PREFIX))]
+        if root_card:  # only a card at the host root (pointing at the prefixed agent)
+            routes = [Mount("/", app=build_app(SandboxOptions(stream_interval=0.01), url))]
+        return Starlette(routes=routes)
+    return factory
+
+
+@pytest.fixture(scope="module")
+def prefixed() -> Iterator[str]:
+    with LoopbackServer(_prefixed(root_card=False)) as srv:
+        yield srv.url
+
+
+@pytest.fixture(scope="module")
+def root_only() -> Iterator[str]:
+    with LoopbackServer(_prefixed(root_card=True)) as srv:
+        yield srv.url
+
+
+def test_card_under_a_path_prefix(cli: Any, prefixed: str) -> None:
+    r = cli("card", "get", prefixed + PREFIX, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["source"] == prefixed + PREFIX + "/.well-known/agent-card.json"
+    assert f"card found under the path prefix {PREFIX}" in r.json["notes"]
+    sent = cli("send", prefixed + PREFIX, "hi", "-o", "json")
+    assert sent.exit_code == 0 and sent.json["state"] == "completed"
+
+
+def test_card_at_the_root_when_the_prefix_has_none(cli: Any, root_only: str) -> None:
+    r = cli("card", "get", root_only + PREFIX, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["source"] == root_only + "/.well-known/agent-card.json"
+    assert f"no card under the path prefix {PREFIX}; the host root answered" in r.json["notes"]
