@@ -66,6 +66,9 @@ def fault_app(base: str) -> Starlette:
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
     * ``/hang/…`` answers after 5 s
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
+    * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
+    * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
+      without id or status
     """
 
     async def http500(_: Request) -> Response:
@@ -110,7 +113,29 @@ def fault_app(base: str) -> Starlette:
         card["name"] = "[bold red]pwned[/bold red]\x1b[2J"
         return JSONResponse(card)
 
+    def answering(name: str, status: int, body: Any) -> list[Route]:
+        """``/<name>/agent-card.json`` whose JSON-RPC endpoint answers ``body`` (``"ECHO_ID"`` in a
+        result envelope is replaced by the request's id) with HTTP ``status``."""
+
+        async def card(_: Request) -> Response:
+            return JSONResponse(v1_card(base, f"/{name}/jsonrpc"))
+
+        async def rpc(request: Request) -> Response:
+            rid = json.loads(await request.body()).get("id")
+            out = {**body, "id": rid} if isinstance(body, dict) and body.get("id") == "ECHO_ID" else body
+            return JSONResponse(out, status_code=status)
+        return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    extra = [
+        # A gateway's JSON error, not JSON-RPC: the agent's HTTP error (exit 1), not a violation (6).
+        *answering("gateway502", 502, {"message": "upstream timed out", "requestId": "r-1"}),
+        # Success envelopes whose result is not the method's response shape (exit 6).
+        *answering("resultlist", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": [1, 2, 3]}),
+        *answering("garbagetask", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": {"task": {"foo": 1}}}),
+    ]
+
     return Starlette(routes=[
+        *extra,
         Route("/http500/agent-card.json", http500), Route("/http401/agent-card.json", http401),
         Route("/nonjson/agent-card.json", nonjson), Route("/big/agent-card.json", big),
         Route("/rpcerror/agent-card.json", rpcerror_card), Route("/rpcerror/jsonrpc", rpcerror, methods=["POST"]),

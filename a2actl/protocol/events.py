@@ -220,3 +220,28 @@ def task_view(result: Any) -> dict[str, Any]:
             "state": canonical_state(status.get("state")) if status.get("state") else None,
             "statusMessage": "\n".join(part_texts((smsg or {}).get("parts") or (smsg or {}).get("content"))) or None,
             "artifacts": artifacts, "historyLength": len(body.get("history") or [])}
+
+
+def result_shape_error(operation: str, result: Any) -> str | None:
+    """Why ``result`` is not a response of ``operation``, or ``None`` when its shape fits.
+
+    The minimum every family shares (spec v1.0 §3.1 / v0.3.0 §7): ``SendMessage`` answers a Task or a
+    Message (a Task has a string ``id`` and a ``status.state``; a Message a string ``messageId``);
+    ``GetTask``/``CancelTask`` answer a Task; ``ListTasks`` an object with a ``tasks`` list. Other
+    operations are not checked. Field-level validation is ``caps validate``'s job, not this one's."""
+    if operation in ("SendMessage", "GetTask", "CancelTask"):
+        view = task_view(result)
+        if view["kind"] == "message" and operation == "SendMessage":
+            return None if isinstance(view.get("id"), str) and view["id"] else "is a Message without a messageId"
+        if view["kind"] != "task":
+            return "is neither a Task nor a Message" if operation == "SendMessage" else "is not a Task"
+        if not isinstance(view.get("id"), str) or not view["id"]:
+            return "is a Task without an id"
+        if not view.get("state") or view["state"] == "unknown":
+            return "is a Task without a known status.state"
+        return None
+    if operation == "ListTasks":
+        if not isinstance(result, dict) or not isinstance(result.get("tasks", []), list):
+            return "is not a ListTasksResponse (an object with a tasks list)"
+    return None
+

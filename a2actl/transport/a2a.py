@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 from a2actl.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Selection
-from a2actl.protocol.events import StreamEvent, classify_event
+from a2actl.protocol.events import StreamEvent, classify_event, result_shape_error
 from a2actl.protocol.jsonrpc import (
     DecodedError,
     EnvelopeError,
@@ -48,11 +48,34 @@ def _rest_error(res: HttpResult, operation: str, method: str, family: Family) ->
                                "expects this path under the card's interface URL; 'a2actl caps fingerprint "
                                "TARGET' shows what the endpoint speaks",
                           details={"httpStatus": res.status, "url": res.url})
-    raise _http_error(res)
+    raise _http_error(res, parsed)
 
 
-def _http_error(res: HttpResult) -> HTTPStatusError:
-    snippet = res.body[:60].decode("utf-8", "replace").strip()
+def _check_shape(operation: str, method: str, result: Any, url: str) -> None:
+    """Raise ``ProtocolViolation`` when a successful answer is not ``operation``'s response shape."""
+    why = result_shape_error(operation, result)
+    if why is not None:
+        snippet = json.dumps(result, ensure_ascii=False)[:80]
+        raise ProtocolViolation(f"{url}: the {method} result {why}: {snippet}",
+                                hint="the agent answered success with a body that is not this method's "
+                                     "response; check the agent (or a proxy rewriting bodies)")
+
+
+def _json_error_text(body: Any) -> str | None:
+    """The human message in a non-A2A JSON error body (``message``, ``error``, ``detail``, ``title``)."""
+    if isinstance(body, dict):
+        for key in ("message", "error", "detail", "title", "error_description"):
+            value = body.get(key)
+            if isinstance(value, str) and value.strip():
+                return value.strip()
+            if isinstance(value, dict) and isinstance(value.get("message"), str):
+                return value["message"].strip()
+    return None
+
+
+def _http_error(res: HttpResult, body: Any = None) -> HTTPStatusError:
+    text = _json_error_text(body)
+    snippet = text if text is not None else res.body[:60].decode("utf-8", "replace").strip()
     return HTTPStatusError(f"{res.url} answered HTTP {res.status} {res.reason}"
                            + (f": {snippet!r}" if snippet else ""),
                            hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"
@@ -147,11 +170,17 @@ class A2AClient:
                                            headers=self.headers())
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
             raise _http_error(res)
+        obj = res.json()
+        if res.status >= 400 and not (isinstance(obj, dict) and "jsonrpc" in obj):
+            # A gateway's or framework's JSON error, not a JSON-RPC answer: the HTTP error it is.
+            raise _http_error(res, obj)
         try:
-            result, error = split_response(res.json(), rid)
+            result, error = split_response(obj, rid)
         except EnvelopeError as exc:
             raise ProtocolViolation(f"{self.url}: {exc}") from exc
         decoded = decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
+        if decoded is None:
+            _check_shape(operation, method, result, res.url)
         return RpcOutcome(operation, method, result, decoded, res)
 
     async def _rest_call(self, operation: str, params: dict[str, Any]) -> RpcOutcome:
@@ -174,7 +203,9 @@ class A2AClient:
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
             return _rest_error(res, operation, method, self.family)
-        return RpcOutcome(operation, method, res.json(), None, res)
+        result = res.json()
+        _check_shape(operation, method, result, res.url)
+        return RpcOutcome(operation, method, result, None, res)
 
     async def stream(self, operation: str, params: dict[str, Any], *,
                      heartbeats: bool = False) -> AsyncIterator[TimedEvent | RpcOutcome | Heartbeat]:

@@ -129,3 +129,24 @@ def test_card_at_the_root_when_the_prefix_has_none(cli: Any, root_only: str) -> 
     assert r.exit_code == 0, r.stderr
     assert r.json["source"] == root_only + "/.well-known/agent-card.json"
     assert f"no card under the path prefix {PREFIX}; the host root answered" in r.json["notes"]
+
+
+# -- issue #13 items 9 and 10: answers that are not what they claim ---------------------------------
+
+def test_a_gateway_json_error_is_an_http_error(cli: Any, fault: str) -> None:
+    for args in (["send", fault + "/gateway502/agent-card.json", "hi"],
+                 ["task", "get", fault + "/gateway502/agent-card.json", "t1"]):
+        r = cli(*args, "-o", "json")
+        assert r.exit_code == 1, r.stdout
+        err = r.json["error"]
+        assert err["code"] == "http_status" and err["details"]["httpStatus"] == 502
+        assert "upstream timed out" in err["message"] and "a2aCode" not in err
+
+
+@pytest.mark.parametrize("mode", ["resultlist", "garbagetask"])
+def test_a_result_that_is_not_the_methods_shape_is_a_violation(cli: Any, fault: str, mode: str) -> None:
+    for args in (["send", fault + f"/{mode}/agent-card.json", "hi"],
+                 ["task", "get", fault + f"/{mode}/agent-card.json", "t1"]):
+        r = cli(*args, "-o", "json")
+        assert r.exit_code == 6, r.stdout
+        assert r.json["error"]["code"] == "protocol"
