@@ -2,7 +2,12 @@
 
 * Timeouts: ``connect_timeout`` and ``read_timeout`` (per read) go to ``httpx.Timeout``; ``max_time``
   bounds the whole operation and is applied by the caller (``a2actl.cli``) around the core coroutine.
-* TLS: ``--cacert`` / ``--cert`` + ``--key`` (mTLS) / ``--insecure`` build one ``ssl.SSLContext``.
+* TLS: ``--cacert`` / ``--cert`` + ``--key`` (mTLS) / ``--insecure`` build one ``ssl.SSLContext`` per
+  process and option set (``tls_context``), on the first ``https://`` request: loading the CA store
+  costs ~50 ms of CPU, which a probe paid on every sample and plain-HTTP runs never need.
+* Content codings: requests say ``Accept-Encoding: gzip, deflate`` and answers are decoded by httpx's
+  own decoders; body limits count decoded bytes (a decompression bomb stops at the limit), and
+  ``HttpResult.wire_bytes`` keeps what crossed the network.
 * Every request carries the invocation's W3C ``traceparent`` (``00-<trace-id>-<span-id>-01``, a new
   span id per request) and, when a token is set, ``Authorization: Bearer …``.
 * Timings (curl's names, cumulative seconds from the start of the request, see ``Timing``) come from
@@ -17,12 +22,15 @@ HTTP or an oversized body → ``ProtocolViolation`` (6).
 from __future__ import annotations
 
 import asyncio
+import functools
 import ipaddress
 import json
+import os
 import secrets
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +50,13 @@ from a2actl.events import EventSink, NullSink
 from a2actl.redact import redact_headers, redact_json, redact_text
 
 USER_AGENT = f"a2actl/{__version__}"
+#: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
+#: also offer br and zstd when those packages happen to be installed, whose bombs expand far more.
+ACCEPT_ENCODING = "gzip, deflate"
+_CODINGS = frozenset(c.strip() for c in ACCEPT_ENCODING.split(","))
+#: TCP_NODELAY as curl sets it: h11 writes headers and body separately, and without it Nagle's
+#: algorithm plus delayed ACKs add ~40 ms to every POST, which would be reported as agent latency.
+_SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
 @dataclass
@@ -95,7 +110,9 @@ class Timing:
 
 @dataclass
 class HttpResult:
-    """A completed HTTP exchange. ``body`` is the full (bounded) body as bytes."""
+    """A completed HTTP exchange. ``body`` is the full (bounded) body as bytes, decoded from its
+    content coding; ``wire_bytes`` the body's size on the wire (bytes; ``None`` when not measured),
+    ``content_encoding`` the coding it came in (``None`` for identity)."""
 
     status: int
     reason: str
@@ -104,6 +121,8 @@ class HttpResult:
     url: str
     timing: Timing
     traceparent: str
+    wire_bytes: int | None = None
+    content_encoding: str | None = None
 
     def json(self) -> Any:
         """Decode the body as JSON; raises ``ProtocolViolation`` (exit 6) when it is not JSON."""
@@ -123,21 +142,73 @@ class HttpResult:
 
 
 def build_ssl_context(settings: Settings) -> ssl.SSLContext:
-    """The TLS context for ``--cacert``, ``--cert``/``--key`` and ``--insecure``.
+    """The TLS context for ``--cacert``, ``--cert``/``--key`` and ``--insecure``, built once per process
+    and option set (see ``tls_context``). Costs ~50 ms of CPU the first time (the CA store).
 
     Raises ``UsageError`` when a certificate or key file cannot be loaded.
     """
+    return tls_context(settings.cacert, settings.cert, settings.key, settings.insecure)
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a TLS file, so a file replaced in a long-lived process is loaded again."""
     try:
-        ctx = ssl.create_default_context(cafile=settings.cacert) if settings.cacert \
-            else ssl.create_default_context()
-        if settings.cert:
-            ctx.load_cert_chain(settings.cert, settings.key)
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st else None
+
+
+def tls_context(cacert: str | None, cert: str | None, key: str | None, insecure: bool) -> ssl.SSLContext:
+    """The shared ``ssl.SSLContext`` for one TLS option set (paths of the CA bundle, client certificate
+    and key; ``insecure``: no verification). Every client of the process with the same options gets
+    the same context, as httpx shares one per client: building it loads the CA store (~50 ms of CPU).
+
+    Raises ``UsageError`` when a certificate or key file cannot be loaded.
+    """
+    return _tls_context(cacert, cert, key, insecure, (_stamp(cacert), _stamp(cert), _stamp(key)))
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(cacert: str | None, cert: str | None, key: str | None, insecure: bool,
+                 _stamps: tuple[Any, ...]) -> ssl.SSLContext:
+    try:
+        if insecure and not cacert:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # nothing is verified: no CA store to load
+        else:
+            ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
+        if cert:
+            ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats") from exc
-    if settings.insecure:
+    if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
     return ctx
+
+
+@functools.lru_cache(maxsize=1)
+def _plain_context() -> ssl.SSLContext:
+    """A context for the plain-HTTP pool, which never does TLS (httpx wants one for every pool)."""
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+
+
+class _LazyTLSTransport(httpx.AsyncBaseTransport):
+    """The ``https://`` pool of a client, created on its first request: a plain-HTTP run never builds
+    a TLS context, and a TLS one builds it once per process (``tls_context``)."""
+
+    def __init__(self, factory: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self._factory = factory
+        self._inner: httpx.AsyncBaseTransport | None = None
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if self._inner is None:
+            self._inner = self._factory()
+        return await self._inner.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        if self._inner is not None:
+            await self._inner.aclose()
 
 
 def _traceparent(trace_id: str) -> str:
@@ -184,6 +255,9 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
         return UnreachableError(f"cannot connect to {url}: {text}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
+    if isinstance(exc, httpx.DecodingError):
+        return ProtocolViolation(f"{url} sent a body that does not decode as its Content-Encoding says: {exc}",
+                                 hint="a proxy or the agent mangles compressed answers")
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
         return A2ACtlError(f"connection to {url} lost: {exc or type(exc).__name__}")
     if isinstance(exc, httpx.UnsupportedProtocol):
@@ -197,25 +271,33 @@ class HttpTransport:
     """One pooled ``httpx.AsyncClient`` with the invocation's settings. Use as an async context manager.
 
     A new ``HttpTransport`` means new connections: ``handshake probe`` creates one per sample unless
-    ``--reuse``.
+    ``--reuse``. Creating one is cheap (~0.1 ms): the TLS context is shared by the process and only
+    built for ``https://`` (``tls_context``), except that files named by ``--cacert``/``--cert`` are
+    loaded at once, so a bad one is a ``UsageError`` before any request.
     """
 
-    def __init__(self, settings: Settings, sink: EventSink | None = None) -> None:
+    def __init__(self, settings: Settings, sink: EventSink | None = None,
+                 http_transport: httpx.AsyncBaseTransport | None = None) -> None:
+        """``http_transport`` replaces the network for every scheme (tests pass an
+        ``httpx.MockTransport``); by default, one pool for ``http://`` and a lazily built one for
+        ``https://``."""
         self.settings = settings
         self.sink: EventSink = sink or NullSink()
         self._dns_cache: dict[tuple[str, int], str] = {}
-        verify: ssl.SSLContext = build_ssl_context(settings)
-        # TCP_NODELAY as curl sets it: h11 writes headers and body separately, and without it Nagle's
-        # algorithm plus delayed ACKs add ~40 ms to every POST, which would be reported as agent latency.
-        transport = httpx.AsyncHTTPTransport(
-            verify=verify, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)])
+        if settings.cacert or settings.cert:
+            build_ssl_context(settings)  # files the operator named: report a bad one now (cached)
+
+        def tls_pool() -> httpx.AsyncBaseTransport:
+            return httpx.AsyncHTTPTransport(verify=build_ssl_context(settings), socket_options=_SOCKET_OPTIONS)
+
         self.client = httpx.AsyncClient(
-            transport=transport,
-            verify=verify,
+            transport=http_transport or httpx.AsyncHTTPTransport(verify=_plain_context(),
+                                                                 socket_options=_SOCKET_OPTIONS),
+            mounts=None if http_transport else {"https://": _LazyTLSTransport(tls_pool)},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=False,
             trust_env=False,
-            headers={"User-Agent": USER_AGENT},
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
     async def __aenter__(self) -> HttpTransport:
@@ -308,11 +390,14 @@ class HttpTransport:
 
     async def request(self, method: str, url: str, *, json_body: Any = None, content: bytes | None = None,
                       headers: dict[str, str] | None = None, max_bytes: int | None = None) -> HttpResult:
-        """Send one request and read the whole body (at most ``max_bytes``; default
-        ``settings.max_body_bytes``), with curl-style timings.
+        """Send one request and read the whole body, decoded from its content coding (gzip, deflate),
+        with curl-style timings. At most ``max_bytes`` decoded bytes are read (default
+        ``settings.max_body_bytes``), so a decompression bomb stops at the limit; memory stays under
+        the limit plus one decoded network read (64 KiB on the wire, at most ~64 MiB of deflate).
 
         Raises ``UnreachableError``, ``TimeoutError_``, ``AuthError`` (401/403), ``ProtocolViolation``
-        (malformed HTTP, body over the limit), ``UsageError`` (bad URL). Other statuses are returned.
+        (malformed HTTP, body over the limit, a content coding that was not asked for or does not
+        decode), ``UsageError`` (bad URL, unreadable TLS files). Other statuses are returned.
         """
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         request, clock = await self._prepare(method, url, json_body, content, headers)
@@ -320,17 +405,16 @@ class HttpTransport:
         try:
             response = await self.client.send(request, stream=True)
             try:
+                coding = _content_coding(response, url)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > limit:
                     raise ProtocolViolation(
                         f"{url} declares a {int(declared):,}-byte body, over the {limit:,}-byte limit",
                         hint="a body this large is a misconfiguration or an attack")
-                async for chunk in response.aiter_raw():
+                async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limit:
-                        raise ProtocolViolation(
-                            f"{url} sent more than {limit:,} bytes; stopped reading",
-                            hint="a body this large is a misconfiguration or an attack")
+                        raise _over_limit(url, limit, coding, response.num_bytes_downloaded)
             finally:
                 await response.aclose()
         except A2ACtlError:
@@ -344,7 +428,7 @@ class HttpTransport:
             self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
         return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
-                          clock.timing, clock.traceparent)
+                          clock.timing, clock.traceparent, response.num_bytes_downloaded, coding)
 
     async def open_stream(self, method: str, url: str, *, json_body: Any = None,
                           headers: dict[str, str] | None = None) -> tuple[httpx.Response, _Clock]:
@@ -361,11 +445,41 @@ class HttpTransport:
         self.sink.on_response(response.status_code, response.reason_phrase,
                               redact_headers(list(response.headers.items())), clock.elapsed())
         try:
+            _content_coding(response, url)
             self._check_auth(response, url)
-        except AuthError:
+        except A2ACtlError:
             await response.aclose()
             raise
         return response, clock
+
+
+def _content_coding(response: httpx.Response, url: str) -> str | None:
+    """The one content coding of ``response`` that httpx will decode (``None``: identity).
+
+    Raises ``ProtocolViolation`` for a coding a2actl did not ask for, or for stacked codings
+    (``gzip, gzip``): each layer multiplies a bomb's expansion before any limit can be checked.
+    """
+    value = response.headers.get("content-encoding")
+    if not value:
+        return None
+    codings = [c.strip().lower() for c in value.split(",") if c.strip() and c.strip().lower() != "identity"]
+    if not codings:
+        return None
+    if len(codings) > 1 or codings[0] not in _CODINGS:
+        raise ProtocolViolation(f"{url} answered with Content-Encoding {value!r}; a2actl asked for "
+                                f"{ACCEPT_ENCODING} (one coding)",
+                                hint="a proxy or the agent ignores Accept-Encoding")
+    return codings[0]
+
+
+def _over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolViolation:
+    if coding is None:
+        return ProtocolViolation(f"{url} sent more than {limit:,} bytes; stopped reading",
+                                 hint="a body this large is a misconfiguration or an attack")
+    return ProtocolViolation(
+        f"{url} sent a {coding} body that decodes to more than {limit:,} bytes "
+        f"({wire:,} bytes on the wire so far); stopped reading",
+        hint="a compressed body this large is a misconfiguration or a decompression bomb")
 
 
 class _Clock:
