@@ -126,7 +126,14 @@ def fault_app(base: str) -> Starlette:
             return JSONResponse(out, status_code=status)
         return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
 
+    async def escapes(_: Request) -> Response:
+        card = v1_card(base, "/x/\x1b]0;pwned\x07\x1b[2J\u009b31m\u202etxt.exe")
+        card["description"] = "desc \x1b[31mred\x1b[0m \u202eevil"
+        card["supportedInterfaces"][0]["protocolVersion"] = "1.0\u009b2J"
+        return JSONResponse(card)
+
     extra = [
+        Route("/escapes/agent-card.json", escapes),
         # A gateway's JSON error, not JSON-RPC: the agent's HTTP error (exit 1), not a violation (6).
         *answering("gateway502", 502, {"message": "upstream timed out", "requestId": "r-1"}),
         # Success envelopes whose result is not the method's response shape (exit 6).

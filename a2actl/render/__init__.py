@@ -14,7 +14,7 @@ import unicodedata
 from typing import IO, Any
 
 from rich import box
-from rich.console import Console
+from rich.console import Console, RenderHook
 from rich.table import Table
 from rich.text import Text
 
@@ -43,8 +43,53 @@ def _count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else "?"
 
 
+def _unsafe_chars() -> dict[int, str]:
+    """Every C0/C1 control (but newline and tab) and every format character (bidi overrides such as
+    U+202E, zero-width joiners), mapped to its escaped spelling (``\\x1b``, ``\\u202e``)."""
+    table: dict[int, str] = {}
+    for cp in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
+        if chr(cp) not in "\n\t":
+            table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
+    for cp in (0x00AD, 0x061C, 0x180E, *range(0x200B, 0x2010), *range(0x202A, 0x202F), *range(0x2060, 0x2070),
+               0xFEFF, *range(0xFFF9, 0xFFFC)):
+        table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
+    return table
+
+
+_UNSAFE = _unsafe_chars()
+
+
+class _Neutralised:
+    """Renders another renderable and escapes control and bidi characters in its text segments.
+    Rich's own control segments (cursor moves) and styles pass through untouched: only text that
+    came from data is changed, so an agent's ``ESC]0;…BEL`` or U+202E cannot reach the terminal."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for seg in console.render(self.inner, options):
+            if seg.control or not seg.text:
+                yield seg
+            else:
+                text = seg.text.translate(_UNSAFE)
+                yield seg if text == seg.text else Segment(text, seg.style, seg.control)
+
+
+class _NeutraliseHook(RenderHook):
+    """The one choke point for terminal safety in table mode: every renderable printed on a console
+    of this module passes through ``_Neutralised`` (``safe()`` at call sites stays as a first line)."""
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_Neutralised(r) for r in renderables]
+
+
 def _console(file: IO[str]) -> Console:
-    return Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    console = Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    console.push_render_hook(_NeutraliseHook())
+    return console
 
 
 class Renderer:

@@ -150,3 +150,23 @@ def test_a_result_that_is_not_the_methods_shape_is_a_violation(cli: Any, fault: 
         r = cli(*args, "-o", "json")
         assert r.exit_code == 6, r.stdout
         assert r.json["error"]["code"] == "protocol"
+
+
+# -- issue #13 item 7: agent-supplied escape sequences never reach the terminal ---------------------
+
+UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
+
+
+@pytest.mark.parametrize("args", [
+    ["card", "get", "{fault}/escapes/agent-card.json"],
+    ["send", "{fault}/escapes/agent-card.json", "hi", "--dry-run"],
+    ["send", "{fault}/escapes/agent-card.json", "hi"],            # fails: the error line names the URL
+    ["caps", "validate", "{fault}/escapes/agent-card.json"],
+])
+def test_table_mode_neutralises_control_and_bidi_characters(cli: Any, fault: str, args: list[str]) -> None:
+    r = cli(*[a.format(fault=fault) for a in args])
+    assert r.exit_code in (0, 1, 2, 3, 6, 7)
+    for ch in UNSAFE:
+        assert ch not in r.stdout and ch not in r.stderr, (ch, args)
+    if args[0] != "caps":  # caps validate does not echo the URL's path
+        assert "\\x1b" in r.stdout + r.stderr  # shown escaped, not dropped
