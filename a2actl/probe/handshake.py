@@ -19,7 +19,12 @@ Phases (durations in seconds, non-overlapping, in this order; see ``PHASES``):
 =============  ==============================================================================
 
 Each sample also keeps the card request's curl-style cumulative timings (``time_namelookup`` …
-``time_total``). Timings come from ``a2actl.transport.http`` (httpx ``trace`` extension).
+``time_total``) and its size (``cardBytes``: on the wire and decoded, with the content coding).
+Timings come from ``a2actl.transport.http`` (httpx ``trace`` extension).
+
+The card is fetched once per sample: discovery's fetch (a new connection) is the first sample's card
+phase, so an agent whose card takes 8 s is probed in 8 s, not 16. With ``--reuse`` discovery is the
+request that opens the shared connection, and every sample times the warm path.
 """
 
 from __future__ import annotations
@@ -33,7 +38,7 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from a2actl.config import Settings
-from a2actl.discovery import Target, decode_card, fetch_card
+from a2actl.discovery import CardFetch, Target, decode_card, fetch_card
 from a2actl.errors import (
     A2ACtlError,
     HTTPStatusError,
@@ -121,6 +126,7 @@ class Sample:
     ok: bool = False
     phases: dict[str, float] = field(default_factory=dict)
     curl: dict[str, Any] = field(default_factory=dict)
+    card_bytes: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     error_class: str | None = None
     failed_phase: str | None = None
@@ -145,8 +151,8 @@ class Sample:
 
     def to_json(self) -> dict[str, Any]:
         return {"index": self.index, "ok": self.ok, "total": self.total, "phases": self.phases,
-                "curl": self.curl, "failedPhase": self.failed_phase, "error": self.error,
-                "errorClass": self.error_class, "rpc": self.rpc, "send": self.send, "session": self.session,
+                "curl": self.curl, "cardBytes": self.card_bytes, "failedPhase": self.failed_phase,
+                "error": self.error, "errorClass": self.error_class, "rpc": self.rpc, "send": self.send, "session": self.session,
                 "negotiated": self.negotiated}
 
 
@@ -273,23 +279,35 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
         sample.send = {"method": out.method, "streaming": False, "events": 1, "finalState": ev.state}
 
 
-async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOptions, settings: Settings) -> Sample:
+async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOptions, settings: Settings,
+                      fetched: CardFetch | None = None) -> Sample:
+    """Time one handshake on ``transport``. ``fetched``: discovery's fetch of the card on this
+    transport, used as this sample's card and parse phases instead of fetching the card again."""
     from a2actl.transport.a2a import A2AClient
 
     sample = Sample(index)
     try:
         sample.failed_phase = "card"
-        res = await transport.request("GET", card_url, headers={"Accept": "application/json"},
-                                      max_bytes=settings.max_card_bytes)
+        if fetched is not None and fetched.http is not None:
+            res = fetched.http
+        else:
+            res = await transport.request("GET", card_url, headers={"Accept": "application/json"},
+                                          max_bytes=settings.max_card_bytes)
         sample.phases.update(res.timing.phases())
         sample.curl = res.timing.to_json()
+        sample.card_bytes = {"wire": res.wire_bytes, "decoded": len(res.body),
+                             "contentEncoding": res.content_encoding}
         if res.status >= 400:
             raise HTTPStatusError(f"{card_url} answered HTTP {res.status} {res.reason}",
                                   details={"httpStatus": res.status})
         sample.failed_phase = "parse"
-        t = time.perf_counter()
-        _, view = decode_card(res.body, card_url)
-        sample.phases["parse"] = time.perf_counter() - t
+        if fetched is not None:
+            view = fetched.view
+            sample.phases["parse"] = fetched.parse_seconds
+        else:
+            t = time.perf_counter()
+            _, view = decode_card(res.body, card_url)
+            sample.phases["parse"] = time.perf_counter() - t
         sample.failed_phase = "negotiate"
         t = time.perf_counter()
         try:
@@ -402,22 +420,33 @@ async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | No
         raise UsageError("handshake probe needs a URL, not a card file")
     sink = sink or NullSink()
     shared = HttpTransport(settings, sink) if opts.reuse else None
+    first: list[tuple[HttpTransport, CardFetch]] = []
     try:
         disco_transport = shared or HttpTransport(settings, sink)
+        reusable = False
         try:
             fetched = await fetch_card(disco_transport, opts.target, opts.card_path)
+            try:
+                selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
+            except NegotiationFailed as exc:
+                raise A2ACtlError(f"negotiation failed: {exc}",
+                                  hint="see `a2actl card get` for what the card declares") from exc
+            # Without --reuse, discovery's fetch is the first sample's card phase (on the same
+            # transport) when it opened its own connection, i.e. not after a 404 on the first path.
+            reusable = shared is None and fetched.http is not None and fetched.http.timing.new_connection
         finally:
-            if shared is None:
+            if shared is None and not reusable:
                 await disco_transport.client.aclose()
-        try:
-            selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
-        except NegotiationFailed as exc:
-            raise A2ACtlError(f"negotiation failed: {exc}",
-                              hint="see `a2actl card get` for what the card declares") from exc
+        if reusable:
+            first.append((disco_transport, fetched))
 
         async def one(idx: int) -> Sample:
             if shared is not None:
                 return await _one_sample(idx, shared, fetched.source, opts, settings)
+            if first:
+                tr, prefetched = first.pop()
+                async with tr:
+                    return await _one_sample(idx, tr, fetched.source, opts, settings, prefetched)
             async with HttpTransport(settings, sink) as tr:
                 return await _one_sample(idx, tr, fetched.source, opts, settings)
 
@@ -452,3 +481,5 @@ async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | No
     finally:
         if shared is not None:
             await shared.client.aclose()
+        for tr, _ in first:  # not consumed (cancelled before the first sample)
+            await tr.client.aclose()

@@ -192,3 +192,29 @@ def test_redirect_is_named_not_reported_as_bad_json(cli, sandbox):
     assert r.exit_code == 6
     err = r.json["samples"][0]["error"]
     assert err["code"] == "protocol" and f"a redirect to {sandbox.url}/nope/" in err["message"]
+
+
+def card_gets(stderr: str) -> int:
+    """Card requests in the -v wire log."""
+    return sum(1 for line in stderr.splitlines() if line.startswith("> GET ") and "/.well-known/" in line)
+
+
+@pytest.mark.parametrize(("args", "fetches"), [([], 1), (["-n", "3", "-c", "2"], 3), (["--warmup", "1"], 2)])
+def test_probe_fetches_the_card_once_per_sample(cli, sandbox_slow, args, fetches):
+    """Discovery's fetch is the first sample's card phase (issue #12 item 8): against a card that
+    takes 0.3 s, a one-sample probe waits 0.3 s, not 0.6 s, and still times a new connection."""
+    r = cli("handshake", "probe", sandbox_slow.url, *args, "-v", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert card_gets(r.stderr) == fetches
+    samples = r.json["samples"]
+    assert all(s["curl"]["newConnection"] and s["phases"]["ttfb"] >= 0.3 for s in samples)
+    assert all(s["cardBytes"]["decoded"] > 0 and s["phases"]["parse"] > 0 for s in samples)
+
+
+def test_probe_after_a_discovery_fallback_fetches_a_fresh_card(cli, sandbox_legacy):
+    """After a 404 on the first discovery path the card came over a reused connection, which is not a
+    cold sample: the sample fetches the card itself on a new one."""
+    r = cli("handshake", "probe", sandbox_legacy.url, "-v", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert card_gets(r.stderr) == 3  # agent-card.json (404), agent.json (discovery), agent.json (sample)
+    assert r.json["samples"][0]["curl"]["newConnection"] is True
