@@ -53,8 +53,12 @@ class Settings:
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
 
     def secrets(self) -> list[str]:
-        """Values that must never appear in any output."""
-        return [self.token] if self.token else []
+        """Values that must never appear in any output: the token and the values of sensitive
+        ``-H`` headers (``Authorization``, ``X-Api-Key``, ``Cookie``, ``*-Token``, …)."""
+        from a2actl.redact import header_secrets
+
+        out = [self.token] if self.token else []
+        return out + header_secrets(self.headers)
 
 
 def env_flag(name: str) -> bool:

@@ -2,12 +2,23 @@
 
 Header names and JSON keys that conventionally carry credentials are masked; known secret values
 (the bearer token, a handshake session token) are masked wherever they appear in text.
+
+The known values of one process: ``Settings.secrets()`` (the token, the values of sensitive ``-H``
+headers) plus the registry below, to which the code that parses a URL adds its userinfo and the values
+of credential-like query parameters (``register_url``). ``Redactor`` applies them all, with their
+JSON- and XML-escaped spellings, to every string the renderer writes (stdout, stderr, ``-v`` logs)
+and to files a2actl writes (JUnit): the one choke point, so an agent that echoes a token back in an
+error text, a header or a body cannot make a2actl print it.
 """
 
 from __future__ import annotations
 
+import html
+import json
 import re
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
@@ -46,3 +57,77 @@ def redact_text(text: str, secrets: list[str]) -> str:
         if s and len(s) >= 4:
             text = text.replace(s, MASK)
     return text
+
+
+#: Query parameters that carry credentials by convention, besides names matching ``_SENSITIVE_KEY``
+#: (``token``, ``api_key``, …): pre-signed URL signatures and OAuth codes.
+_SENSITIVE_QUERY = re.compile(r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I)
+_REGISTRY: set[str] = set()
+_registry_version = [0]
+
+
+def register_secret(value: str | None) -> None:
+    """Add a value that must never be printed (values shorter than 4 characters are ignored)."""
+    if value and len(value) >= 4 and value not in _REGISTRY:
+        _REGISTRY.add(value)
+        _registry_version[0] += 1
+
+
+def register_url(url: str) -> None:
+    """Register the secrets a URL carries: its userinfo (``https://user:pass@host``; a lone user part
+    is often a token) and the values of credential-like query parameters. Never raises."""
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            register_secret(parts.password)
+        elif parts.username:
+            register_secret(parts.username)
+        for name, value in parse_qsl(parts.query, keep_blank_values=False):
+            if _SENSITIVE_KEY.search(name) or _SENSITIVE_QUERY.match(name):
+                register_secret(value)
+    except ValueError:
+        return
+
+
+def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The secret parts of sensitive headers: the whole value and, after an auth scheme, the
+    credential alone (``Bearer abc`` → ``Bearer abc``, ``abc``)."""
+    out: list[str] = []
+    for name, value in headers:
+        if _SENSITIVE_HEADER.match(name) and value.strip():
+            out.append(value.strip())
+            scheme, _, rest = value.strip().partition(" ")
+            if rest.strip() and scheme.lower() in ("bearer", "basic", "token", "digest"):
+                out.append(rest.strip())
+    return out
+
+
+def _spellings(secret: str) -> list[str]:
+    """A secret as it may appear in output: raw, JSON-escaped, XML-escaped."""
+    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
+             html.escape(secret, quote=False), html.escape(secret, quote=True)}
+    return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
+
+
+class Redactor:
+    """Masks every known secret in a string: ``secrets`` (the invocation's own, ``Settings.secrets()``,
+    fixed for the run) and the process registry. The needle list is rebuilt only when the registry
+    grows, so the per-write cost with no secrets is one comparison."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        self.own = [v for v in secrets if v]
+        self._version = -1
+        self._needles: list[str] = []
+
+    def needles(self) -> list[str]:
+        if self._version != _registry_version[0]:
+            values = {v for v in (*self.own, *_REGISTRY) if len(v) >= 4}
+            self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
+            self._version = _registry_version[0]
+        return self._needles
+
+    def __call__(self, text: str) -> str:
+        for needle in self.needles():
+            if needle in text:
+                text = text.replace(needle, MASK)
+        return text

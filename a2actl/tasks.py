@@ -34,6 +34,7 @@ class SendOptions:
     fail_on: set[str] = field(default_factory=set)
     dry_run: bool = False
     message_id: str | None = None
+    show_secrets: bool = False
 
 
 def parse_fail_on(values: list[str]) -> set[str]:
@@ -82,29 +83,49 @@ def build_parts(text: str | None, data: list[str], files: list[str], stdin: Any 
     return parts
 
 
-def curl_command(method: str, url: str, headers: dict[str, str], body: Any, token_set: bool) -> str:
-    """An equivalent curl command. The token is never printed: it is referenced as ``$A2ACTL_TOKEN``."""
+def secret_placeholder(name: str, value: str) -> str:
+    """What ``--dry-run`` shows instead of a sensitive header's value: an environment variable to set
+    (``Authorization: Bearer $A2ACTL_TOKEN``, ``X-Api-Key: $A2ACTL_HEADER_X_API_KEY``)."""
+    import re
+
+    scheme, _, rest = value.partition(" ")
+    if name.lower() == "authorization" and rest and scheme.lower() == "bearer":
+        return f"{scheme} $A2ACTL_TOKEN"
+    var = "A2ACTL_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    if rest and scheme.lower() in ("basic", "token", "digest"):
+        return f"{scheme} ${var}"
+    return f"${var}"
+
+
+def curl_command(method: str, url: str, headers: dict[str, str], body: Any) -> str:
+    """An equivalent curl command. Header values holding a ``$A2ACTL_…`` placeholder are double-quoted
+    so the shell expands them; everything else is single-quoted."""
     args = ["curl", "-sS"] + (["-N"] if headers.get("Accept") == "text/event-stream" else []) + ["-X", method]
-    for k, v in headers.items():
-        if k.lower() == "authorization":
-            continue
-        args += ["-H", f"{k}: {v}"]
     cmd = " ".join(shlex.quote(a) for a in args)
-    if token_set:
-        cmd += ' -H "Authorization: Bearer $A2ACTL_TOKEN"'
+    for k, v in headers.items():
+        if "$A2ACTL_" in v:
+            cmd += ' -H "' + f"{k}: {v}".replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+        else:
+            cmd += " -H " + shlex.quote(f"{k}: {v}")
     if body is not None:
         cmd += " -H 'Content-Type: application/json' --data " + shlex.quote(json.dumps(body, ensure_ascii=False))
     return cmd + " " + shlex.quote(url)
 
 
-def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: Settings) -> dict[str, Any]:
-    """The exact request ``operation`` would send on ``client`` and an equivalent curl command."""
+def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: Settings,
+                show_secrets: bool = False) -> dict[str, Any]:
+    """The exact request ``operation`` would send on ``client`` and an equivalent curl command.
+    Secrets (the token, sensitive ``-H`` values) are shown as ``$A2ACTL_…`` placeholders unless
+    ``show_secrets``."""
     from a2actl.protocol.jsonrpc import build_request
     from a2actl.protocol.versions import BINDING_HTTP_JSON
+    from a2actl.redact import header_secrets
 
     headers = client.headers(streaming=operation == "SendStreamingMessage")
     for k, v in settings.headers:
-        headers[k] = v
+        headers[k] = v if show_secrets or not header_secrets([(k, v)]) else secret_placeholder(k, v)
+    if settings.token and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {settings.token if show_secrets else '$A2ACTL_TOKEN'}"
     if client.binding == BINDING_HTTP_JSON:
         verb, path = client.wire.rest[operation]
         url = client.url + path
@@ -114,7 +135,7 @@ def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: S
         verb, url, method = "POST", client.url, client.wire.methods[operation]
         body = build_request(method, params, "a2actl-dry-run")
     return {"dryRun": True, "method": method, "url": url, "headers": headers, "body": body,
-            "curl": curl_command(verb, url, headers, body, bool(settings.token)),
+            "curl": curl_command(verb, url, headers, body), "secretsShown": show_secrets,
             "negotiation": client.selection.to_json()}
 
 
@@ -143,7 +164,7 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
                                 tenant=client.selection.interface.tenant, no_wait=opts.no_wait)
         operation = "SendStreamingMessage" if opts.stream else "SendMessage"
         if opts.dry_run:
-            return dry_run_doc(client, operation, params, settings), 0
+            return dry_run_doc(client, operation, params, settings, opts.show_secrets), 0
         if opts.stream:
             from a2actl.stream.tail import TailOptions, tail_a2a
 

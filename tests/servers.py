@@ -132,7 +132,28 @@ def fault_app(base: str) -> Starlette:
         card["supportedInterfaces"][0]["protocolVersion"] = "1.0\u009b2J"
         return JSONResponse(card)
 
+    async def echo_card(_: Request) -> Response:
+        return JSONResponse(v1_card(base, "/echoauth/jsonrpc"))
+
+    async def echo_rpc(request: Request) -> Response:
+        """Echoes every credential it was given: in the error text, a header and the body's data."""
+        creds = " ".join(v for k, v in request.headers.items() if k in ("authorization", "x-api-key"))
+        rid = json.loads(await request.body()).get("id")
+        return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": {
+            "code": -32603, "message": f"bad credentials: {creds}", "data": {"seen": creds}}},
+            headers={"X-Seen-Credentials": creds, "WWW-Authenticate": f'Bearer error="{creds}"'})
+
+    async def echo401_card(_: Request) -> Response:
+        return JSONResponse(v1_card(base, "/echo401/jsonrpc"))
+
+    async def echo401(request: Request) -> Response:
+        creds = request.headers.get("authorization", "")
+        return JSONResponse({"error": f"refused {creds}"}, status_code=401,
+                            headers={"WWW-Authenticate": f'Bearer realm="{creds}"'})
+
     extra = [
+        Route("/echoauth/agent-card.json", echo_card), Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
+        Route("/echo401/agent-card.json", echo401_card), Route("/echo401/jsonrpc", echo401, methods=["POST"]),
         Route("/escapes/agent-card.json", escapes),
         # A gateway's JSON error, not JSON-RPC: the agent's HTTP error (exit 1), not a violation (6).
         *answering("gateway502", 502, {"message": "upstream timed out", "requestId": "r-1"}),

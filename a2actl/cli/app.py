@@ -98,6 +98,12 @@ class A2AGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if any("://" in a for a in args):
+            from a2actl.redact import register_url
+
+            for a in args:  # every URL argument's userinfo and credential query values: never printed
+                if "://" in a:
+                    register_url(a)
         return super().parse_args(ctx, _hoist_globals(self, args))
 
     def invoke(self, ctx: Any) -> Any:
@@ -133,12 +139,7 @@ def _report(ctx: Any, err: A2ACtlError) -> None:
     from a2actl.render import Renderer
 
     secrets = obj.settings.secrets() if isinstance(obj, Invocation) else []
-    payload = err.to_json()
-    if secrets:
-        from a2actl.redact import redact_text
-
-        payload["error"]["message"] = redact_text(payload["error"]["message"], secrets)
-    Renderer(output if output in ("table", "json", "jsonl") else "table").error(payload)
+    Renderer(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(err.to_json())
 
 
 def _quiet_broken_pipe() -> None:
@@ -230,6 +231,14 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
         if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
             raise UsageError(f"bad --header {v!r}", hint="use -H 'Name: value'")
         out.append((name.strip(), value.strip()))
+    if out:
+        from a2actl.redact import header_secrets
+
+        sensitive = sorted({n for n, v in out if header_secrets([(n, v)])})
+        if sensitive:  # once per run: argv is readable by other users (ps, /proc, shell history)
+            sys.stderr.write(f"a2actl: warning: -H {', '.join(sensitive)} puts a secret on the command line, "
+                             "where other users can read it (ps, /proc, shell history); use A2ACTL_TOKEN, "
+                             "--token-env NAME or --token-file PATH\n")
     return tuple(out)
 
 

@@ -26,6 +26,8 @@ class Invocation:
     output: str = "table"
     verbose: int = 0
     debug: bool = False
+    #: ``send --dry-run --show-secrets``: the one place a2actl prints secrets, when asked to.
+    show_secrets: bool = False
     _renderer: Renderer | None = field(default=None, repr=False)
 
     @property
@@ -33,7 +35,7 @@ class Invocation:
         if self._renderer is None:
             from a2actl.render import Renderer
 
-            self._renderer = Renderer(self.output)
+            self._renderer = Renderer(self.output, secrets=self.settings.secrets(), redact=not self.show_secrets)
         return self._renderer
 
     @property

@@ -49,7 +49,10 @@ def run_cmd(
            "passed": sum(r.status == "pass" for r in results), "failed": sum(r.status == "fail" for r in results),
            "errors": sum(r.status == "error" for r in results), "results": [r.to_json() for r in results]}
     if junit:
-        Path(junit).write_text(junit_xml(suite, results), encoding="utf-8")
+        from a2actl.redact import Redactor
+
+        # The JUnit file is published by CI: the same redaction as stdout (an agent may echo a token).
+        Path(junit).write_text(Redactor(run.settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
         doc["junit"] = junit
     if run.output == "jsonl":
         run.renderer.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "results"}})

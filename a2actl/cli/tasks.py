@@ -26,6 +26,7 @@ def send(
     fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact request and an equivalent curl command; send nothing.")] = False,
     message_id: Annotated[str | None, typer.Option("--message-id", help="The messageId (idempotency key); a new UUID by default.")] = None,
+    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="With --dry-run: print the token and sensitive -H values instead of $A2ACTL_… placeholders.")] = False,
     card_path: CardPath = None,
 ) -> None:
     """Send a message (SendMessage / message/send) with text, data and file parts, and show the
@@ -45,9 +46,14 @@ def send(
     from a2actl.tasks import SendOptions, build_parts, parse_fail_on, send_job
 
     run = invocation(ctx)
+    if show_secrets and not dry_run:
+        from a2actl.errors import UsageError
+
+        raise UsageError("--show-secrets goes with --dry-run", hint="secrets are never printed otherwise")
+    run.show_secrets = show_secrets
     opts = SendOptions(parts=build_parts(text, data or [], file or []), context_id=context_id, task_id=task_id,
                        stream=stream, no_wait=no_wait, fail_on=parse_fail_on(fail_on or []), dry_run=dry_run,
-                       message_id=message_id)
+                       message_id=message_id, show_secrets=show_secrets)
 
     def emit(record: dict) -> None:  # type: ignore[type-arg]
         if run.output == "table":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import sys
 import unicodedata
+from collections.abc import Iterable
 from typing import IO, Any
 
 from rich import box
@@ -92,13 +93,43 @@ def _console(file: IO[str]) -> Console:
     return console
 
 
-class Renderer:
-    """Writes results in the chosen format (``table``, ``json``, ``jsonl``)."""
+class _RedactingStream:
+    """A text stream that masks every known secret (``a2actl.redact.Redactor``) in what is written
+    to it: the choke point between a2actl and its stdout/stderr. Everything else is delegated."""
 
-    def __init__(self, output: str, stdout: IO[str] | None = None, stderr: IO[str] | None = None) -> None:
+    def __init__(self, inner: IO[str], redact: Any) -> None:
+        self._inner = inner
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        if self._redact.needles():
+            text = self._redact(text)
+        return self._inner.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, … for rich
+        return getattr(self._inner, name)
+
+
+class Renderer:
+    """Writes results in the chosen format (``table``, ``json``, ``jsonl``). Every byte goes through
+    a ``_RedactingStream`` (known secrets masked) and, in table mode, through the terminal-safety
+    render hook (control and bidi characters escaped)."""
+
+    def __init__(self, output: str, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+                 secrets: Iterable[str] = (), redact: bool = True) -> None:
+        from a2actl.redact import Redactor
+
         self.output = output
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.redact = Redactor(secrets)
+        self.stdout: IO[str] = _RedactingStream(stdout or sys.stdout, self.redact) if redact else (stdout or sys.stdout)
+        self.stderr: IO[str] = _RedactingStream(stderr or sys.stderr, self.redact)
         self.out = _console(self.stdout)
         self.err = _console(self.stderr)
 

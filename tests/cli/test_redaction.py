@@ -1,0 +1,101 @@
+"""Issue #13 items 5 and 6: a secret a2actl was given never reaches stdout, stderr, JSON, JUnit or
+the -v log, even when the agent echoes it back (our fault server's /echoauth and /echo401 do, in
+the error text, the error data, response headers and WWW-Authenticate); -H secrets on the command
+line are warned about and shown as placeholders by --dry-run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+TOKEN = "tok-ECHOED-BACK-0123456789"
+API_KEY = "key-ECHOED-BACK-9876543210"
+
+
+def _assert_clean(r: Any, *secrets: str) -> None:
+    for secret in secrets:
+        assert secret not in r.stdout and secret not in r.stderr, secret
+
+
+@pytest.mark.parametrize("route", ["echoauth", "echo401"])
+@pytest.mark.parametrize("args", [
+    ["handshake", "probe", "{card}"],
+    ["handshake", "probe", "{card}", "-o", "json"],
+    ["handshake", "probe", "{card}", "-o", "jsonl"],
+    ["caps", "fingerprint", "{card}"],
+    ["caps", "fingerprint", "{card}", "-o", "json"],
+    ["send", "{card}", "hi"],
+    ["send", "{card}", "hi", "-o", "json"],
+    ["-vv", "send", "{card}", "hi"],
+    ["task", "get", "{card}", "t1", "-o", "jsonl"],
+])
+def test_an_echoed_token_is_never_printed(cli: Any, fault: str, route: str, args: list[str]) -> None:
+    card = f"{fault}/{route}/agent-card.json"
+    r = cli(*[a.format(card=card) for a in args], env={"A2ACTL_TOKEN": TOKEN})
+    assert r.exit_code != 0 or args[0] == "caps"  # the agent refuses: its answer carries the token
+    _assert_clean(r, TOKEN)
+    assert "***" in r.stdout + r.stderr  # masked where it was echoed, not silently dropped
+
+
+def test_an_echoed_header_secret_is_never_printed(cli: Any, fault: str) -> None:
+    card = f"{fault}/echoauth/agent-card.json"
+    r = cli("-vv", "-H", f"X-Api-Key: {API_KEY}", "send", card, "hi", "-o", "json")
+    assert r.exit_code == 1
+    _assert_clean(r, API_KEY)
+    assert "puts a secret on the command line" in r.stderr  # the argv warning, once
+    assert r.stderr.count("puts a secret on the command line") == 1
+
+
+def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
+    card = f"{fault}/echoauth/agent-card.json"
+    suite = tmp_path / "suite.yaml"
+    suite.write_text(f"version: 1\nname: echo\ntargets: [{card}]\nchecks:\n"
+                     "  - name: probe\n    kind: probe\n    samples: 1\n    budget: 5s\n"
+                     "  - name: send\n    kind: send\n    text: hi\n    expectState: completed\n")
+    junit = tmp_path / "smoke.xml"
+    r = cli("smoke", "run", str(suite), "--junit", str(junit), env={"A2ACTL_TOKEN": TOKEN})
+    assert r.exit_code == 7, r.stdout + r.stderr
+    text = junit.read_text()
+    assert TOKEN not in text and "***" in text
+    _assert_clean(r, TOKEN)
+
+
+def test_url_userinfo_and_query_secrets_are_masked(cli: Any, refused_url: str) -> None:
+    url = refused_url.replace("http://", "http://ops:pw-ECHOED-123@") + "/agent?api_key=qk-ECHOED-456"
+    r = cli("card", "get", url, "-o", "json")
+    assert r.exit_code == 3
+    _assert_clean(r, "pw-ECHOED-123", "qk-ECHOED-456")
+
+
+def test_dry_run_shows_placeholders_unless_asked(cli: Any, sandbox: Any) -> None:
+    r = cli("-H", "Authorization: Bearer " + TOKEN, "-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi",
+            "--dry-run", "-o", "json")
+    assert r.exit_code == 0
+    doc = r.json
+    assert doc["headers"]["Authorization"] == "Bearer $A2ACTL_TOKEN"
+    assert doc["headers"]["X-Api-Key"] == "$A2ACTL_HEADER_X_API_KEY"
+    assert '-H "X-Api-Key: $A2ACTL_HEADER_X_API_KEY"' in doc["curl"]
+    _assert_clean(r, TOKEN, API_KEY)
+    table = cli("-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi", "--dry-run")
+    _assert_clean(table, API_KEY)
+    shown = cli("-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi", "--dry-run", "--show-secrets", "-o", "json")
+    assert shown.exit_code == 0 and shown.json["headers"]["X-Api-Key"] == API_KEY
+    env_token = cli("send", sandbox.url, "hi", "--dry-run", "-o", "json", env={"A2ACTL_TOKEN": TOKEN})
+    assert env_token.json["headers"]["Authorization"] == "Bearer $A2ACTL_TOKEN"
+    assert '"Authorization: Bearer $A2ACTL_TOKEN"' in env_token.json["curl"]
+    _assert_clean(env_token, TOKEN)
+    assert cli("send", sandbox.url, "hi", "--show-secrets").exit_code == 2
+
+
+def test_redactor_spellings() -> None:
+    from a2actl.redact import Redactor
+
+    secret = 'a"b\\c<d>&e-long'
+    red = Redactor([secret])
+    for text in (secret, json.dumps(secret), "<x>" + 'a"b\\c&lt;d&gt;&amp;e-long' + "</x>",
+                 '<x a="a&quot;b\\c&lt;d&gt;&amp;e-long"/>'):
+        assert red(text).count("***") == 1, text
+    assert red("nothing here") == "nothing here"
