@@ -91,6 +91,18 @@ class A2AGroup(TyperGroup):
             self.commands[cmd_name] = _build_command(cmd_name)
         return self.commands.get(cmd_name)
 
+    def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        try:
+            return super().resolve_command(ctx, args)
+        except _click_exceptions.UsageError as exc:
+            import difflib
+
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=2, cutoff=0.6)
+            if close and "No such command" in str(exc.message):
+                exc.message = f"No such command {name!r}. Did you mean {' or '.join(repr(c) for c in close)}?"
+            raise
+
     def format_commands(self, ctx: Any, formatter: Any) -> None:
         rows = [(name, self.commands[name].get_short_help_str(80) if name in self.commands
                  else LAZY_COMMANDS[name][2]) for name in self.list_commands(ctx)]

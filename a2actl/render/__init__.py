@@ -87,8 +87,22 @@ class _NeutraliseHook(RenderHook):
         return [_Neutralised(r) for r in renderables]
 
 
+#: Width for output that is not a terminal (a CI log, a pipe) when ``COLUMNS`` is not set: wide
+#: enough that URLs and ids are never wrapped or cut (rich's default would be 80 columns).
+PIPE_WIDTH = 1000
+
+
 def _console(file: IO[str]) -> Console:
-    console = Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True)
+    import os
+
+    width = None
+    if not os.environ.get("COLUMNS"):
+        try:
+            if not file.isatty():
+                width = PIPE_WIDTH
+        except (AttributeError, ValueError):
+            width = PIPE_WIDTH
+    console = Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width)
     console.push_render_hook(_NeutraliseHook())
     return console
 

@@ -170,3 +170,31 @@ def test_table_mode_neutralises_control_and_bidi_characters(cli: Any, fault: str
         assert ch not in r.stdout and ch not in r.stderr, (ch, args)
     if args[0] != "caps":  # caps validate does not echo the URL's path
         assert "\\x1b" in r.stdout + r.stderr  # shown escaped, not dropped
+
+
+# -- issue #13: CI logs are not terminals --------------------------------------------------------------
+
+LONG_PREFIX = "/tenants/acme-corporation-production-eu-west-1/agents/order-fulfilment-agent-v2"
+
+
+@pytest.fixture(scope="module")
+def long_prefixed() -> Iterator[str]:
+    def factory(url: str) -> Starlette:
+        return Starlette(routes=[Mount(LONG_PREFIX, app=build_app(SandboxOptions(), url + LONG_PREFIX))])
+    with LoopbackServer(factory) as srv:
+        yield srv.url
+
+
+def test_tables_are_not_cut_at_80_columns_when_not_a_terminal(cli: Any, long_prefixed: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("COLUMNS", raising=False)
+    long_base = long_prefixed + LONG_PREFIX
+    r = cli("card", "get", long_base)
+    assert r.exit_code == 0
+    url = long_base + "/a2a/jsonrpc"
+    assert any(url in line for line in r.stdout.splitlines()), r.stdout
+
+
+def test_a_top_level_typo_suggests_the_command(cli: Any) -> None:
+    r = cli("handshak", "probe", "http://x")
+    assert r.exit_code == 2 and "Did you mean 'handshake'?" in r.stderr
