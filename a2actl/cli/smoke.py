@@ -65,28 +65,60 @@ def run_cmd(
 def init(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL.")],
-    snapshot: Annotated[str, typer.Option("--snapshot", metavar="PATH", help="Where to write the caps snapshot the suite expects.")] = "expected-caps.json",
+    out: Annotated[str | None, typer.Option("--out", metavar="SUITE", help="Write the suite to this file (not stdout); the snapshot goes beside it unless --snapshot says otherwise. (-o is the global --output.)")] = None,
+    snapshot: Annotated[str | None, typer.Option("--snapshot", metavar="PATH", help="Where to write the caps snapshot the suite expects (relative to the current directory). Default: expected-caps.json beside the suite.")] = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing suite or snapshot file.")] = False,
     samples: Annotated[int, typer.Option("--samples", min=1, max=1000, help="Probe samples for the budget.")] = 10,
     margin: Annotated[float, typer.Option("--margin", min=1.0, help="Probe budget = measured p99 x this margin.")] = 3.0,
 ) -> None:
-    """Write a starting suite for a live agent to stdout: a caps snapshot (written to --snapshot) as
-    the expectation, a probe budget of the measured p99 times --margin, and a send check when a
-    skill has examples.
+    """Write a starting suite for a live agent (to --out SUITE, or stdout): a caps snapshot as the
+    expectation, a probe budget of the measured p99 times --margin, and a send check when a skill
+    has examples. The suite names the snapshot relative to itself, as 'smoke run' reads it; existing
+    files are not overwritten without --force (exit 2).
 
     Examples:
 
-      a2actl smoke init http://localhost:9999 > suite.yaml
+      a2actl smoke init http://localhost:9999 --out suite.yaml
 
-      a2actl smoke init https://agent.example.com --margin 5 --snapshot ci/caps.json > ci/smoke.yaml
+      a2actl smoke init https://agent.example.com --margin 5 --out ci/smoke.yaml    # + ci/expected-caps.json
+
+      a2actl smoke init http://localhost:9999 > suite.yaml
     """
     import sys
 
-    from a2actl.smoke.init import init_suite
+    from a2actl.smoke.init import init_suite, plan_paths
 
     run = invocation(ctx)
-    text = run.run(init_suite(target, run.settings, run.sink, snapshot_path=snapshot, samples=samples, margin=margin))
-    sys.stdout.write(text)
-    run.renderer.note(f"wrote the caps snapshot to {snapshot}")
+    snap, expect, notes = plan_paths(snapshot, out, _stdout_file(), force)
+    text = run.run(init_suite(target, run.settings, run.sink, snapshot_path=snap, expect_path=expect,
+                              samples=samples, margin=margin))
+    if out:
+        from pathlib import Path
+
+        Path(out).write_text(text, encoding="utf-8")
+        run.renderer.note(f"wrote the suite to {out}")
+    else:
+        sys.stdout.write(text)
+    run.renderer.note(f"wrote the caps snapshot to {snap} (the suite expects {expect})")
+    for note in notes:
+        run.renderer.note("note: " + note)
+
+
+def _stdout_file() -> str | None:
+    """The regular file stdout is redirected to (``> ci/smoke.yaml``), where the OS says (Linux
+    ``/proc/self/fd/1``); ``None`` for a terminal, a pipe, or elsewhere."""
+    import os
+    import stat
+    import sys
+
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        path = os.readlink(f"/proc/self/fd/{fd}")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return path if path.startswith("/") and os.path.exists(path) else None
 
 
 @app.command("validate")

@@ -22,9 +22,40 @@ def _budget(seconds: float) -> str:
     return f"{ms}ms" if ms < 10_000 else f"{math.ceil(ms / 1000)}s"
 
 
-async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: str,
-                     samples: int, margin: float) -> str:
-    """The suite YAML text; writes the caps snapshot to ``snapshot_path``."""
+def plan_paths(snapshot: str | None, out: str | None, stdout_path: str | None, force: bool) -> tuple[Path, str, list[str]]:
+    """Where the snapshot goes and how the suite names it: ``(snapshot file, expect path, notes)``.
+
+    ``expect:`` paths are resolved relative to the suite file (``smoke run``), so the suite's own
+    directory decides how the snapshot is named in it: ``out`` (``--out SUITE``), else the file
+    stdout is redirected to (``stdout_path``), else the current directory (noted). The snapshot
+    (``--snapshot``, default ``expected-caps.json``) is relative to the current directory when
+    given, else written beside the suite. Raises ``UsageError`` (exit 2) when a file would be
+    overwritten without ``force`` or a directory does not exist."""
+    import os
+
+    from a2actl.errors import UsageError
+
+    notes: list[str] = []
+    suite_dir = Path(out).resolve().parent if out else (Path(stdout_path).resolve().parent if stdout_path else None)
+    if suite_dir is None:
+        notes.append("the suite goes to standard output: its expect: path is relative to the current "
+                     "directory; save the suite here, or use --out SUITE")
+        suite_dir = Path.cwd()
+    snap = Path(snapshot) if snapshot else suite_dir / "expected-caps.json"
+    for path, what in ((snap, "--snapshot"), *(((Path(out), "--out"),) if out else ())):
+        if not path.resolve().parent.is_dir():
+            raise UsageError(f"{what} {path}: the directory {path.parent} does not exist",
+                             hint=f"mkdir -p {path.parent}")
+        if path.exists() and not force:
+            raise UsageError(f"{what} {path} exists; not overwriting it", hint="pass --force to replace it")
+    expect = os.path.relpath(snap.resolve(), suite_dir)
+    return snap, Path(expect).as_posix(), notes
+
+
+async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: Path,
+                     expect_path: str, samples: int, margin: float) -> str:
+    """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
+    ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
     from a2actl.caps.load import load_card
     from a2actl.caps.snapshot import snapshot_view
     from a2actl.discovery import parse_target
@@ -34,7 +65,7 @@ async def init_suite(target: str, settings: Settings, sink: EventSink | None, *,
 
     card = await load_card(target, settings, sink)
     snap = snapshot_view(card.view, card.raw)
-    Path(snapshot_path).write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    snapshot_path.write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
     p99 = (report.to_json()["stats"].get("total") or {}).get("p99") or 0.1
     lines = [
@@ -53,7 +84,7 @@ async def init_suite(target: str, settings: Settings, sink: EventSink | None, *,
         f"    budget: {_budget(p99 * margin)}",
         "  - name: capabilities match the snapshot",
         "    kind: caps-diff",
-        f"    expect: {snapshot_path}",
+        f"    expect: {expect_path}",
         "    failOn: breaking",
     ]
     example = next((ex for s in card.view.skills for ex in s.examples), None)  # card order: the author's first

@@ -149,3 +149,38 @@ def test_suite_schema_is_valid_json_schema() -> None:
     from a2actl.schemas import load_named
 
     Draft202012Validator.check_schema(load_named("smoke-suite.schema.json"))
+
+
+def test_init_out_writes_suite_and_snapshot_relative_to_it(cli: Any, sandbox: Any, tmp_path: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The docs' recipe (issue #13): a suite in ci/ names its snapshot relative to itself."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "ci").mkdir()
+    r = cli("smoke", "init", sandbox.url, "--samples", "2", "--out", "ci/smoke.yaml")
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "ci" / "expected-caps.json").exists() and r.stdout == ""
+    import yaml
+
+    doc = yaml.safe_load((tmp_path / "ci" / "smoke.yaml").read_text())
+    assert next(c for c in doc["checks"] if c["kind"] == "caps-diff")["expect"] == "expected-caps.json"
+    ok = cli("smoke", "run", "ci/smoke.yaml", "-o", "json")
+    assert ok.exit_code == 0, ok.stdout
+    # --snapshot relative to the current directory, named relative to the suite.
+    r2 = cli("smoke", "init", sandbox.url, "--samples", "2", "--out", "ci/other.yaml", "--snapshot", "ci/caps.json")
+    assert r2.exit_code == 0, r2.stderr
+    doc2 = yaml.safe_load((tmp_path / "ci" / "other.yaml").read_text())
+    assert next(c for c in doc2["checks"] if c["kind"] == "caps-diff")["expect"] == "caps.json"
+    assert cli("smoke", "run", "ci/other.yaml").exit_code == 0
+
+
+def test_init_refuses_to_overwrite_and_missing_dirs(cli: Any, sandbox: Any, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "expected-caps.json").write_text("{}")
+    r = cli("smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "-o", "json")
+    assert r.exit_code == 2 and "--force" in r.json["error"]["hint"]
+    assert (tmp_path / "expected-caps.json").read_text() == "{}" and not (tmp_path / "suite.yaml").exists()
+    forced = cli("smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "--force")
+    assert forced.exit_code == 0 and (tmp_path / "expected-caps.json").read_text() != "{}"
+    missing = cli("smoke", "init", sandbox.url, "--samples", "1", "--snapshot", "nope/caps.json", "-o", "json")
+    assert missing.exit_code == 2 and "does not exist" in missing.json["error"]["message"]
