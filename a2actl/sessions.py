@@ -254,3 +254,16 @@ def envelope(conn: Sessions, **extra: Any) -> dict[str, Any]:
     """The common output fields: source, debug API URL, warnings."""
     return {"source": conn.source, "debugUrl": conn.base, "warnings": conn.warnings, **extra}
 
+
+def within_grace(sessions: list[dict[str, Any]], grace: float) -> list[str]:
+    """Ids of open sessions whose tasks all ended at most ``grace`` seconds ago: not leaks yet, but
+    ``find_leaks`` will call them leaks once ``grace`` has passed (said, so "no leaks" right after a
+    run is not taken as a pass it is not)."""
+    out = []
+    for s in sessions:
+        tasks = s.get("tasks") or []
+        if s["state"] != "closed" and tasks and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks) \
+                and s["idleSeconds"] <= grace:
+            out.append(s["id"])
+    return out
+

@@ -194,19 +194,23 @@ def leaks(
     ctx: typer.Context,
     target: Target,
     max_age: Annotated[str, typer.Option("--max-age", metavar="DURATION", help="Longest a session may live (seed 001: 5m).")] = "5m",
-    grace: Annotated[str, typer.Option("--grace", metavar="DURATION", help="How long a session may stay open after its last task ended.")] = "5s",
+    grace: Annotated[str, typer.Option("--grace", metavar="DURATION", help="How long a session may stay open after its last task ended before it counts as leaked (sessions inside it are reported as 'within grace'); 0 for none.")] = "5s",
     debug_prefix: Prefix = "/debug/a2a",
 ) -> None:
-    """Find leaked sessions: older than --max-age, or still open after all their tasks ended.
-    Exit 7 when there is one: seed 001's session leak as a CI check.
+    """Find leaked sessions: older than --max-age, or still open more than --grace (default 5s)
+    after all their tasks ended. Sessions still inside --grace are listed as 'within grace', not
+    as leaks: right after a run, check again later or pass --grace 0. Exit 7 when there is a leak:
+    seed 001's session leak as a CI check.
 
     Examples:
 
       a2actl sessions leaks http://localhost:9999 --max-age 5m
+
+      a2actl sessions leaks http://localhost:9999 --grace 0 -o json | jq .leaks
     """
     from a2actl.durations import parse_duration
     from a2actl.errors import UsageError
-    from a2actl.sessions import Filters, Sessions, envelope, find_leaks
+    from a2actl.sessions import Filters, Sessions, envelope, find_leaks, within_grace
 
     run = invocation(ctx)
     try:
@@ -217,7 +221,8 @@ def leaks(
     async def check() -> dict:  # type: ignore[type-arg]
         async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
             found = await conn.list(Filters())
-            return envelope(conn, maxAge=bound, grace=slack, checked=len(found), leaks=find_leaks(found, bound, slack))
+            return envelope(conn, maxAge=bound, grace=slack, checked=len(found), leaks=find_leaks(found, bound, slack),
+                            withinGrace=within_grace(found, slack))
 
     doc = run.run(check())
     doc["ok"] = not doc["leaks"]

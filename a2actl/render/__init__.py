@@ -436,8 +436,12 @@ class Renderer:
         tok = s.get("token")
         rows = [("id", s["id"]), ("state", s["state"]), ("peer", s.get("peer") or "-"),
                 ("contexts", ", ".join(s.get("contextIds") or []) or "-"),
-                ("created", f"{s['createdAt']} ({self._age(s['ageSeconds'])} ago)"),
-                ("last activity", f"{s['lastActivityAt']} ({self._age(s['idleSeconds'])} ago)"),
+                # ageSeconds/idleSeconds stop at closedAt (docs/debug-endpoints.md): for a closed
+                # session they are its lifetime and its last idle spell, not "ago".
+                ("created", f"{s['createdAt']} ({self._age(s['ageSeconds'])} ago)" if not s.get("closedAt")
+                 else f"{s['createdAt']} (lived {self._age(s['ageSeconds'])})"),
+                ("last activity", f"{s['lastActivityAt']} ({self._age(s['idleSeconds'])} ago)" if not s.get("closedAt")
+                 else f"{s['lastActivityAt']} ({self._age(s['idleSeconds'])} before it closed)"),
                 ("token", "-" if not tok else f"scope {tok['scope']}, expires {tok['expiresAt']}"
                  + (", revoked" if tok["revoked"] else "")),
                 ("messages", f"{s.get('messages')} ({_count(s.get('bytesIn'))} bytes in, "
@@ -467,9 +471,15 @@ class Renderer:
 
     def sessions_leaks(self, doc: dict[str, Any]) -> None:
         """Human view of ``sessions leaks``."""
+        pending = doc.get("withinGrace") or []
+        if pending:
+            self.err.print(Text(f"note: {len(pending)} session(s) have ended all their tasks but are still within "
+                                f"--grace {self._age(doc['grace'])}: not counted yet; check again later or pass "
+                                "--grace 0", style="yellow"))
         if doc["ok"]:
             self.out.print(Text(f"no leaks: {doc['checked']} open session(s), none over --max-age "
-                                f"{self._age(doc['maxAge'])} or open after their tasks ended", style="bold green"))
+                                f"{self._age(doc['maxAge'])} or open after their tasks ended"
+                                + (f" ({len(pending)} within --grace)" if pending else ""), style="bold green"))
             return
         for leak in doc["leaks"]:
             line = Text(f"LEAK {safe(leak['id'])}: ", style="bold red")

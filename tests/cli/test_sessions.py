@@ -239,3 +239,22 @@ def test_registry_rules_with_a_fake_clock() -> None:
 def test_sessions_usage(cli: Any, sandbox: Any, args: list[str]) -> None:
     r = cli("sessions", *args[:1], *([sandbox.url] if len(args) > 1 or args == ["list"] else []), *args[1:])
     assert r.exit_code in (0, 2) and "Traceback" not in r.stderr
+
+
+def test_leaks_says_what_is_still_within_grace(cli: Any, sandbox_leaky: Any) -> None:
+    """Issue #13: right after a run, 'no leaks' hid the sessions that --grace (5 s) had not counted yet."""
+    done = finished(cli, sandbox_leaky.url)
+    sid = f"ctx-{done['result']['contextId']}"
+    r = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "10m", "-o", "json", env=AUTH)
+    assert r.exit_code == 0 and sid in r.json["withinGrace"] and sid not in {x["id"] for x in r.json["leaks"]}
+    table = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "10m", env=AUTH)
+    assert table.exit_code == 0 and "within --grace" in table.stderr
+
+
+def test_show_of_a_closed_session_says_its_lifetime(cli: Any, sandbox_leaky: Any) -> None:
+    running = start(cli, sandbox_leaky.url)
+    sid = f"ctx-{running['result']['contextId']}"
+    assert cli("sessions", "kill", sandbox_leaky.url, sid, "--yes", env=AUTH).exit_code == 0
+    shown = cli("sessions", "show", sandbox_leaky.url, sid, env=AUTH)
+    created = next(line for line in shown.stdout.splitlines() if line.strip().startswith("created"))
+    assert "lived" in created and "ago" not in created
