@@ -1,6 +1,24 @@
-"""``python -m a2actl``."""
+"""``python -m a2actl`` (and, pointed at ``a2actl.__main__:main``, the ``a2actl`` console script).
 
-from a2actl.cli.app import main
+``a2actl --version`` is answered here, before typer, rich or any command module is imported: it is
+run by every CI step and support script, and the whole CLI costs ~150 ms more to import than Python
+takes to start. The output is the same as the root ``--version`` option's (``a2actl.cli.app``).
+"""
+
+import sys
+
+
+def main() -> None:
+    """Run the CLI with ``sys.argv``; exits with the command's exit code (see docs/exit-codes.md)."""
+    if sys.argv[1:] == ["--version"]:
+        from a2actl import __version__
+
+        sys.stdout.write(f"a2actl {__version__}\n")
+        return
+    from a2actl.cli.app import main as cli_main
+
+    cli_main()
+
 
 if __name__ == "__main__":
     main()
