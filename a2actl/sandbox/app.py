@@ -308,7 +308,7 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
         })
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
-    routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler)))
+    routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler, opts.stall, opts.stall_after)))
     dlq = None
     if opts.dlq:
         from a2actl.dlq.backends import open_backend

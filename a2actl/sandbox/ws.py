@@ -13,6 +13,7 @@ Contract (``docs/websocket.md``), declared on the card as ``protocolBinding`` ``
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -22,8 +23,12 @@ WS_PATH = "/a2a/ws"
 WS_BINDING = "urn:a2actl:websocket:1"
 
 
-def ws_endpoint(handler: Any) -> Any:
-    """The Starlette WebSocket endpoint serving ``handler`` (a2a-sdk ``DefaultRequestHandler``)."""
+def ws_endpoint(handler: Any, stall: float = 0.0, stall_after: int = 1) -> Any:
+    """The Starlette WebSocket endpoint serving ``handler`` (a2a-sdk ``DefaultRequestHandler``).
+
+    ``stall`` (seconds) pauses the event frames after ``stall_after`` of them, as ``--stall`` does
+    on SSE; the server's ping frames (uvicorn's, every ``ws_ping_interval``) go on, as they would
+    from a stuck agent behind a live connection."""
     from a2a.server.context import ServerCallContext
     from a2a.types import a2a_pb2 as pb
     from a2a.utils.proto_utils import to_stream_response
@@ -49,8 +54,12 @@ def ws_endpoint(handler: Any) -> Any:
             else:
                 await _error(websocket, -32601, f"Method not found: {method}")
                 return
+            sent = 0
             async for event in events:
+                if stall and sent == stall_after:
+                    await asyncio.sleep(stall)
                 await websocket.send_text(json.dumps(MessageToDict(to_stream_response(event))))
+                sent += 1
             await websocket.close(1000)
         except WebSocketDisconnect:
             return

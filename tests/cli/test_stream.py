@@ -264,3 +264,14 @@ def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
 def test_websocket_unreachable(cli: Any, refused_url: str) -> None:
     r = cli("stream", "tail", refused_url.replace("http://", "ws://") + "/ws", "--send", "hi")
     assert r.exit_code == 3
+
+
+def test_sandbox_stall_applies_to_the_websocket_channel(cli: Any, sandbox_stall: Any) -> None:
+    """Issue #13: --stall had no effect on the sandbox's WebSocket channel."""
+    ws = sandbox_stall.url.replace("http://", "ws://") + "/a2a/ws"
+    r = cli("stream", "tail", ws, "--send", "/stream 3 10", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout
+    events = [x["t"] for x in r.jsonl if x["type"] == "event"]
+    # the event frames pause 400 ms after the second; the server's pings (pongs here) go on
+    assert max(b - a for a, b in zip(events, events[1:])) >= 0.35
+    assert r.jsonl[-1]["finalState"] == "completed"
