@@ -5,6 +5,9 @@ one sample cost in CPU?
    rounds each) against one sandbox on loopback (its own process), and prints the per-phase medians
    side by side with the difference in ms. Concurrent samples queue on the client's CPU; when a
    sample costs much CPU, that wait lands in the network phases (connect, TTFB) of ``-c 4``.
+   The same, in the same run, for a bare httpx loop (one process, ``asyncio`` with C samples in
+   flight, phases from the same httpx trace marks): the inflation that doing C samples in one
+   Python event loop costs any httpx client, which a2actl cannot go below.
 2. CPU seconds per sample (``resource.getrusage``, user + system, this process) of ``run_probe`` with
    ``-n CPU_SAMPLES -c 1``, against a bare httpx loop doing the same requests per sample (new client,
    GET card, POST JSON-RPC GetTask) with one shared SSL context, in the same run.
@@ -68,6 +71,45 @@ async def bare_samples(url: str, n: int) -> None:
             assert answer["error"]["code"] == -32001, answer
 
 
+async def bare_phases(url: str, n: int, c: int) -> dict[str, float]:
+    """Per-phase p50 (seconds) of a bare httpx probe: n samples, c in flight, each a new client
+    (new connection), the card and one GetTask; connect and TTFB from httpx's trace marks."""
+    import time
+
+    import httpx
+
+    ctx = ssl.create_default_context()
+    card_url = url + "/.well-known/agent-card.json"
+    out: dict[str, list[float]] = {"connect": [], "ttfb": [], "rpc": [], "total": []}
+    sem = asyncio.Semaphore(c)
+
+    async def one() -> None:
+        marks: dict[str, float] = {}
+
+        async def trace(event: str, _: object) -> None:
+            marks[event] = time.perf_counter()
+
+        async with sem:
+            t0 = time.perf_counter()
+            async with httpx.AsyncClient(verify=ctx) as client:
+                card = (await client.get(card_url, headers={"Accept": "application/json"},
+                                         extensions={"trace": trace})).json()
+                rpc = next(i["url"] for i in card["supportedInterfaces"]
+                           if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+                t1 = time.perf_counter()
+                body = {"jsonrpc": "2.0", "id": "1", "method": "GetTask", "params": {"id": f"bare-{uuid.uuid4()}"}}
+                (await client.post(rpc, json=body, headers={"A2A-Version": "1.0"})).json()
+                t2 = time.perf_counter()
+            out["connect"].append(marks["connection.connect_tcp.complete"] - marks["connection.connect_tcp.started"])
+            out["ttfb"].append(marks["http11.receive_response_headers.complete"]
+                               - marks["http11.send_request_headers.started"])
+            out["rpc"].append(t2 - t1)
+            out["total"].append(t2 - t0)
+
+    await asyncio.gather(*(one() for _ in range(n)))
+    return {k: statistics.median(v) for k, v in out.items()}
+
+
 def cpu_per_sample(fn: object, url: str, n: int) -> float:
     asyncio.run(fn(url, 3))  # type: ignore[operator]  # warm imports and caches
     c0 = cpu()
@@ -85,26 +127,32 @@ def main() -> None:
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         probe_medians(url, 3, 1)  # warm the server
         runs: dict[int, list[dict[str, float]]] = {1: [], 4: []}
+        bare: dict[int, list[dict[str, float]]] = {1: [], 4: []}
         for _ in range(rounds):
             for c in (1, 4):
                 runs[c].append(probe_medians(url, n, c))
+                bare[c].append(asyncio.run(bare_phases(url, n, c)))
         ours = cpu_per_sample(a2actl_samples, url, cpu_n)
-        bare = cpu_per_sample(bare_samples, url, cpu_n)
+        bare_cpu = cpu_per_sample(bare_samples, url, cpu_n)
     finally:
         server.terminate()
         server.wait()
 
-    def med(c: int, phase: str) -> float:
-        return statistics.median(r[phase] for r in runs[c] if phase in r) * 1000
+    def med(src: dict[int, list[dict[str, float]]], c: int, phase: str) -> float:
+        return statistics.median(r[phase] for r in src[c] if phase in r) * 1000
 
-    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms)")
-    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}")
+    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms); bare httpx alike")
+    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}   {'bare c1':>9} {'bare c4':>9} {'c4 - c1':>9}")
     for p in PHASES:
         if all(p in r for r in runs[1] + runs[4]):
-            a, b = med(1, p), med(4, p)
-            print(f"{p:<10} {a:9.3f} {b:9.3f} {b - a:+9.3f}")
+            a, b = med(runs, 1, p), med(runs, 4, p)
+            row = f"{p:<10} {a:9.3f} {b:9.3f} {b - a:+9.3f}"
+            if p in bare[1][0]:
+                x, y = med(bare, 1, p), med(bare, 4, p)
+                row += f"   {x:9.3f} {y:9.3f} {y - x:+9.3f}"
+            print(row)
     print(f"CPU per sample (-n {cpu_n}, -c 1, in process): a2actl {ours * 1000:.2f} ms, "
-          f"bare httpx (shared SSL context) {bare * 1000:.2f} ms, difference {(ours - bare) * 1000:+.2f} ms "
+          f"bare httpx (shared SSL context) {bare_cpu * 1000:.2f} ms, difference {(ours - bare_cpu) * 1000:+.2f} ms "
           f"(target <= +1 ms)")
 
 

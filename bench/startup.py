@@ -6,13 +6,17 @@ Prints median wall times (ms) over N runs, interleaved, and ratios.
 * ``a2actl card get URL`` (table and ``-o json``) against the bare one-liner
   ``python -c "import httpx; httpx.get(URL).json()"``      (target, issue #12: <= 1x)
 
-The card is served by a sandbox this script starts in its own process on loopback.
+The card is served by a sandbox this script starts in its own process on loopback. ``a2actl`` is run
+as ``python -m a2actl``; the installed console script is timed too when it is on the venv's ``bin``
+(it takes the ``--version`` fast path only when its entry point is ``a2actl.__main__:main``).
+Breakdown rows (imports alone) say where the time of ``card get`` goes.
 
     python bench/startup.py [N]
 """
 
 from __future__ import annotations
 
+import os
 import statistics
 import subprocess
 import sys
@@ -49,6 +53,15 @@ def main() -> None:
             "a2actl card get URL": [*a2actl, "card", "get", url],
             "a2actl card get URL -o json": [*a2actl, "card", "get", url, "-o", "json"],
         }
+        script = os.path.join(os.path.dirname(py), "a2actl")
+        if os.path.exists(script):
+            rows["a2actl --version (console script)"] = [script, "--version"]
+        rows.update({  # where the time goes
+            "python -c 'import typer'+pydantic": [py, "-c", "import typer, typer._adapters"],
+            "python -c 'import rich.console'": [py, "-c", "import rich.console"],
+            "python -c 'import httpx'": [py, "-c", "import httpx"],
+            "python -c 'import asyncio, httpx, httpcore._async'": [py, "-c", "import asyncio, httpx, httpcore._async"],
+        })
         for cmd in rows.values():  # warm the file cache, bytecode and the server
             wall_ms(cmd)
         times: dict[str, list[float]] = {k: [] for k in rows}
@@ -62,9 +75,9 @@ def main() -> None:
 
     def line(name: str, base: str | None = None, target: str = "") -> None:
         ratio = f"  {med[name] / med[base]:.2f}x {base}" if base else "  (baseline)"
-        print(f"{name:<36} {med[name]:7.1f} ms{ratio}{target}")
+        print(f"{name:<52} {med[name]:7.1f} ms{ratio}{target}")
 
-    print(f"runs each (median, interleaved)      {n}")
+    print(f"{'runs each (median, interleaved)':<52} {n}")
     line("python -c pass")
     line("a2actl --version", "python -c pass", "  (target <= 3x)")
     line("python -c 'import typer'")
@@ -72,6 +85,12 @@ def main() -> None:
     line("python -c 'httpx.get(URL).json()'")
     line("a2actl card get URL", "python -c 'httpx.get(URL).json()'", "  (target <= 1x)")
     line("a2actl card get URL -o json", "python -c 'httpx.get(URL).json()'", "  (target <= 1x)")
+    if "a2actl --version (console script)" in med:
+        line("a2actl --version (console script)", "python -c pass")
+    print("where the time goes (imports only):")
+    for name in ("python -c 'import typer'+pydantic", "python -c 'import rich.console'", "python -c 'import httpx'",
+                 "python -c 'import asyncio, httpx, httpcore._async'"):
+        line(name, "python -c pass")
 
 
 if __name__ == "__main__":
