@@ -459,7 +459,7 @@ def _content_coding(response: httpx.Response, url: str) -> str | None:
     Raises ``ProtocolViolation`` for a coding a2actl did not ask for, or for stacked codings
     (``gzip, gzip``): each layer multiplies a bomb's expansion before any limit can be checked.
     """
-    value = response.headers.get("content-encoding")
+    value: str | None = response.headers.get("content-encoding")
     if not value:
         return None
     codings = [c.strip().lower() for c in value.split(",") if c.strip() and c.strip().lower() != "identity"]
