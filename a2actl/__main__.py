@@ -3,20 +3,27 @@
 ``a2actl --version`` is answered here, before typer, rich or any command module is imported: it is
 run by every CI step and support script, and the whole CLI costs ~150 ms more to import than Python
 takes to start. The output is the same as the root ``--version`` option's (``a2actl.cli.app``).
+
+An interrupt while the CLI is still being imported exits 130 with one line, as one during a command
+does (``a2actl.cli.app.A2AGroup.invoke``).
 """
 
 import sys
 
 
 def main() -> None:
-    """Run the CLI with ``sys.argv``; exits with the command's exit code (see docs/exit-codes.md)."""
-    if sys.argv[1:] == ["--version"]:
-        from a2actl import __version__
+    """Run the CLI with ``sys.argv``; exits with the command's exit code (docs/exit-codes.md), 130
+    on an interrupt during startup."""
+    try:
+        if sys.argv[1:] == ["--version"]:
+            from a2actl import __version__
 
-        sys.stdout.write(f"a2actl {__version__}\n")
-        return
-    from a2actl.cli.app import main as cli_main
-
+            sys.stdout.write(f"a2actl {__version__}\n")
+            return
+        from a2actl.cli.app import main as cli_main
+    except KeyboardInterrupt:
+        sys.stderr.write("a2actl: interrupted\n")
+        raise SystemExit(130) from None
     cli_main()
 
 
