@@ -173,10 +173,7 @@ def tls_context(cacert: str | None, cert: str | None, key: str | None, insecure:
 def _tls_context(cacert: str | None, cert: str | None, key: str | None, insecure: bool,
                  _stamps: tuple[Any, ...]) -> ssl.SSLContext:
     try:
-        if insecure and not cacert:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)  # nothing is verified: no CA store to load
-        else:
-            ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
+        ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
         if cert:
             ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
