@@ -22,9 +22,10 @@ Each sample also keeps the card request's curl-style cumulative timings (``time_
 ``time_total``) and its size (``cardBytes``: on the wire and decoded, with the content coding).
 Timings come from ``a2actl.transport.http`` (httpx ``trace`` extension).
 
-The card is fetched once per sample: discovery's fetch (a new connection) is the first sample's card
-phase, so an agent whose card takes 8 s is probed in 8 s, not 16. With ``--reuse`` discovery is the
-request that opens the shared connection, and every sample times the warm path.
+The card is fetched once per sample: discovery's fetch (a new connection) is the first warmup's or,
+with ``-c 1``, the first sample's card phase, so an agent whose card takes 8 s is probed in 8 s, not
+16. With ``-c N --warmup 0`` discovery is fetched apart, so that no timed sample ran uncontended; with
+``--reuse`` it is the request that opens the shared connection, and every sample times the warm path.
 """
 
 from __future__ import annotations
@@ -432,8 +433,11 @@ async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | No
                 raise A2ACtlError(f"negotiation failed: {exc}",
                                   hint="see `a2actl card get` for what the card declares") from exc
             # Without --reuse, discovery's fetch is the first sample's card phase (on the same
-            # transport) when it opened its own connection, i.e. not after a 404 on the first path.
-            reusable = shared is None and fetched.http is not None and fetched.http.timing.new_connection
+            # transport) when it opened its own connection (not after a 404 on the first path) and
+            # the sample it stands for is a warmup or runs alone: under -c N, a timed sample whose
+            # card was fetched before the others started would be the one uncontended sample.
+            reusable = (shared is None and fetched.http is not None and fetched.http.timing.new_connection
+                        and (opts.warmup > 0 or opts.concurrency == 1))
         finally:
             if shared is None and not reusable:
                 await disco_transport.client.aclose()

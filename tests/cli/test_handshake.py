@@ -199,10 +199,13 @@ def card_gets(stderr: str) -> int:
     return sum(1 for line in stderr.splitlines() if line.startswith("> GET ") and "/.well-known/" in line)
 
 
-@pytest.mark.parametrize(("args", "fetches"), [([], 1), (["-n", "3", "-c", "2"], 3), (["--warmup", "1"], 2)])
+@pytest.mark.parametrize(("args", "fetches"), [([], 1), (["-n", "3"], 3), (["--warmup", "1"], 2),
+                                               (["-n", "3", "-c", "3", "--warmup", "1"], 4),
+                                               (["-n", "3", "-c", "3"], 4)])
 def test_probe_fetches_the_card_once_per_sample(cli, sandbox_slow, args, fetches):
-    """Discovery's fetch is the first sample's card phase (issue #12 item 8): against a card that
-    takes 0.3 s, a one-sample probe waits 0.3 s, not 0.6 s, and still times a new connection."""
+    """Discovery's fetch is the first sample's (or warmup's) card phase (issue #12 item 8): against a
+    card that takes 0.3 s, a one-sample probe waits 0.3 s, not 0.6 s, and still times a new
+    connection. With -c N and no warmup discovery is apart: no timed sample may run uncontended."""
     r = cli("handshake", "probe", sandbox_slow.url, *args, "-v", "-o", "json")
     assert r.exit_code == 0, r.stderr
     assert card_gets(r.stderr) == fetches
