@@ -12,7 +12,7 @@ from a2actl.cli.context import invocation
 app = typer.Typer(help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).",
                   no_args_is_help=True)
 
-Src = Annotated[str, typer.Argument(metavar="SRC", help="file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq.")]
+Src = Annotated[str, typer.Argument(metavar="SRC", help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME] or http(s)://AGENT/debug/a2a/dlq.")]
 Since = Annotated[str | None, typer.Option("--since", metavar="DURATION|ISO", help="Only entries enqueued in the last DURATION (1h) or since an ISO 8601 time.")]
 ErrClass = Annotated[str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")]
 Method = Annotated[str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")]
@@ -110,6 +110,8 @@ def replay(
     breaker: Annotated[int, typer.Option("--breaker", min=1, help="Pause after this many consecutive failures to one target.")] = 5,
     breaker_cooldown: Annotated[str, typer.Option("--breaker-cooldown", metavar="DURATION", help="How long the breaker pauses.")] = "5s",
     journal: Annotated[str | None, typer.Option("--journal", metavar="PATH", help="Replay journal (default: $XDG_STATE_HOME/a2actl/journals/<hash of SRC>.jsonl).")] = None,
+    wait_lock: Annotated[bool, typer.Option("--wait-lock", help="If another replay of SRC is running, wait for it to end (bounded by --max-time) instead of exiting 1.")] = False,
+    claim_after: Annotated[str, typer.Option("--claim-after", metavar="DURATION", help="Redis consumer groups (group=): take over entries another replayer has left pending this long.")] = "1m",
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed; deliver nothing.")] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")] = False,
 ) -> None:
@@ -118,8 +120,12 @@ def replay(
     retried with backoff and jitter up to --max-attempts; permanent ones are not. An interrupted or
     killed replay resumes from its journal without loss.
 
+    One replay per source at a time: a second one exits 1 unless --wait-lock. To replay one Redis
+    stream from several processes or machines, give each the same group=NAME and its own consumer=NAME.
+    Entries that do not match the entry schema are skipped and reported (never block the rest).
+
     Exit codes: 0 every selected entry acknowledged; 7 some are still dead (attempts and lastError
-    updated in the source).
+    updated in the source) or invalid entries were skipped; 1 another replay holds SRC.
 
     Examples:
 
@@ -128,11 +134,13 @@ def replay(
       a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq' --rate 50/s --max-in-flight 16 --yes
 
       a2actl dlq replay file://dlq.jsonl --to http://localhost:9999 --error-class transient --yes
+
+      a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq&group=redrive&consumer=host-1' --yes
     """
     from pathlib import Path
 
     from a2actl.dlq.jobs import list_job, replay_job
-    from a2actl.dlq.replay import ReplayOptions, default_journal
+    from a2actl.dlq.replay import ReplayOptions
     from a2actl.durations import parse_duration
     from a2actl.errors import UsageError
 
@@ -148,6 +156,12 @@ def replay(
         cooldown = parse_duration(breaker_cooldown)
     except ValueError as exc:
         raise UsageError(f"--breaker-cooldown {breaker_cooldown!r}: {exc}") from exc
+    try:
+        claim = parse_duration(claim_after)
+    except ValueError as exc:
+        raise UsageError(f"--claim-after {claim_after!r}: {exc}") from exc
+    if not claim > 0:
+        raise UsageError(f"--claim-after {claim_after!r}: give a positive duration, longer than one delivery takes")
     if to is not None:
         from a2actl.discovery import parse_target
 
@@ -161,7 +175,7 @@ def replay(
     if not yes and not typer.confirm(f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"):
         raise typer.Exit(1)
     opts = ReplayOptions(to=to, rate=per_second, max_in_flight=max_in_flight, max_attempts=max_attempts,
-                         breaker_failures=breaker, breaker_cooldown=cooldown)
+                         breaker_failures=breaker, breaker_cooldown=cooldown, claim_after=claim)
     results: list[dict] = []  # type: ignore[type-arg]
     progress = run.renderer.replay_progress() if run.output == "table" else None
 
@@ -178,9 +192,9 @@ def replay(
         else:
             run.renderer.warn(rec["message"])
 
-    path = Path(journal) if journal else default_journal(src)
     try:
-        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, path, emit, warn=run.renderer.warn))
+        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, Path(journal) if journal else None,  # type: ignore[arg-type]
+                                     emit, warn=run.renderer.warn, wait_lock=wait_lock))
     finally:
         if progress is not None:
             progress.stop()

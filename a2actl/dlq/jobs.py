@@ -8,8 +8,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from a2actl.dlq.backends import open_backend
+from a2actl.dlq.entry import InvalidEntries, check
 from a2actl.dlq.replay import Selection, select
 from a2actl.durations import parse_timestamp as parse_iso
+from a2actl.errors import UsageError
 
 if TYPE_CHECKING:
     from a2actl.config import Settings
@@ -57,8 +59,9 @@ async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Se
     backend = await open_source(src, settings, sink, warn)
     now = time.time()
     out = []
+    invalid = InvalidEntries()
     try:
-        async for e in select(backend, sel):
+        async for e in select(backend, sel, invalid):
             row = summary_of(e, now)
             if emit is not None:
                 emit(row)
@@ -66,16 +69,27 @@ async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Se
                 out.append(row)
     finally:
         await backend.close()
-    return {"source": src, "entries": out, "count": len(out)}
+    _warn_invalid(invalid, warn)
+    return {"source": src, "entries": out, "count": len(out), "invalid": invalid.to_json()}
+
+
+def _warn_invalid(invalid: InvalidEntries, warn: Warn | None) -> None:
+    line = invalid.warning()
+    if line and warn is not None:
+        warn(line)
 
 
 async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_id: str,
                    warn: Warn | None = None) -> dict[str, Any] | None:
     backend = await open_source(src, settings, sink, warn)
     try:
-        return await backend.get(entry_id)
+        entry: dict[str, Any] | None = await backend.get(entry_id)
     finally:
         await backend.close()
+    why = check(entry) if entry is not None else None
+    if why is not None and warn is not None:
+        warn(f"{entry_id} is not a valid entry (skipped by list and replay until fixed or purged): {why}")
+    return entry
 
 
 async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> dict[str, Any]:
@@ -87,8 +101,9 @@ async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: 
     codes: Counter[str] = Counter()
     targets: Counter[str] = Counter()
     classes: Counter[str] = Counter()
+    invalid = InvalidEntries()
     try:
-        async for e in backend.iter_entries():
+        async for e in backend.iter_entries(invalid):
             depth += 1
             enq = parse_iso(e.get("enqueuedAt"))
             if enq is not None:
@@ -102,7 +117,8 @@ async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: 
             targets[str((e.get("target") or {}).get("url"))] += 1
     finally:
         await backend.close()
-    return {"source": src, "depth": depth,
+    _warn_invalid(invalid, warn)
+    return {"source": src, "depth": depth, "invalid": invalid.to_json(),
             "oldest": {"id": oldest_id, "ageSeconds": round(now - oldest, 3)} if oldest is not None else None,
             "ageHistogram": [{"bucket": label, "count": ages.get(label, 0)} for _, label in AGE_BUCKETS],
             "topErrorCodes": [{"code": c, "count": n} for c, n in codes.most_common(10)],
@@ -121,13 +137,50 @@ async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: l
 
 
 async def replay_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, opts: Any,
-                     journal_path: Any, emit: Any, warn: Warn | None = None) -> dict[str, Any]:
-    from a2actl.dlq.replay import Journal, Replayer
+                     journal_path: Any, emit: Any, warn: Warn | None = None, wait_lock: bool = False) -> dict[str, Any]:
+    """``dlq replay`` under the source's replay lock (``a2actl.dlq.lock``); ``journal_path`` ``None``:
+    the default journal of the source."""
+    from a2actl.dlq.lock import SourceLocked
+    from a2actl.dlq.replay import Journal, Replayer, default_journal
 
     backend = await open_source(src, settings, sink, warn)
-    journal = Journal(journal_path)
     try:
-        return await Replayer(backend, opts, journal, settings, sink, emit).run(sel)
+        if getattr(backend, "group", None) is not None:
+            if sel.ids is not None or sel.since is not None or sel.error_class is not None or sel.method is not None \
+                    or sel.limit is not None:
+                raise UsageError("a consumer-group replay (group=) takes what the group hands out: --ids, --since, "
+                                 "--error-class, --method and --limit do not apply",
+                                 hint="drop group= from SRC for a filtered replay")
+            backend.claim_after = opts.claim_after
+            if await backend.exclusive_holder():
+                raise SourceLocked(f"an exclusive replay (without group=) of {backend.stream} is running",
+                                   hint="wait for it; do not mix group and exclusive replays on one stream")
+        elif getattr(backend, "kind", None) == "redis":
+            busy = await _group_pending(backend)
+            if busy and warn is not None:
+                warn(f"consumer group(s) on {backend.stream} hold pending entries ({busy}): a group replay may be "
+                     "running, and this replay delivers every entry; use the same group= to share the stream")
+        lock = backend.replay_lock(src)
+        await lock.acquire(wait_lock, warn)
+        try:
+            journal = Journal(journal_path or default_journal(backend.journal_key))
+            try:
+                replayer = Replayer(backend, opts, journal, settings, sink, emit, guard=lock.check)
+                summary = await replayer.run(sel)
+                _warn_invalid(replayer.invalid, warn)
+                return summary
+            finally:
+                journal.close()
+        finally:
+            await lock.release()
     finally:
-        journal.close()
         await backend.close()
+
+
+async def _group_pending(backend: Any) -> str:
+    """``"NAME: N, …"`` for the stream's consumer groups with pending entries."""
+    try:
+        groups = await backend.client.xinfo_groups(backend.stream)
+    except Exception:  # noqa: BLE001 - only a warning: no stream, no groups, an old Redis
+        return ""
+    return ", ".join(f"{g.get('name')}: {g.get('pending')}" for g in groups if g.get("pending"))

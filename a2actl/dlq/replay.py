@@ -20,6 +20,7 @@ requests, an optional rate (messages per second), and a circuit breaker per targ
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.dlq.entry import PERMANENT, TRANSIENT, message_id, now_iso
+from a2actl.dlq.entry import PERMANENT, TRANSIENT, Invalid, InvalidEntries, OnInvalid, message_id, now_iso
 from a2actl.durations import parse_timestamp as parse_iso
 from a2actl.errors import A2ACtlError, AuthError, HTTPStatusError, TimeoutError_, UnreachableError, UsageError
 
@@ -67,10 +68,17 @@ class Selection:
         return self.method is None or (e.get("request") or {}).get("method") == self.method
 
 
-async def select(backend: Any, sel: Selection) -> Any:
-    """Stream the matching entries, at most ``sel.limit``."""
+async def select(backend: Any, sel: Selection, on_invalid: OnInvalid | None = None, replay: bool = False) -> Any:
+    """Stream the matching entries, at most ``sel.limit``. Invalid records go to ``on_invalid`` (with
+    ``sel.ids``, only those whose ref is among them). ``replay``: what a replay takes (a Redis
+    consumer group hands out this replayer's share)."""
     n = 0
-    async for e in backend.iter_entries():
+
+    def invalid(bad: Invalid) -> None:
+        if on_invalid is not None and (sel.ids is None or bad.ref in sel.ids):
+            on_invalid(bad)
+    source = backend.iter_replay(invalid) if replay and hasattr(backend, "iter_replay") else backend.iter_entries(invalid)
+    async for e in source:
         if sel.matches(e):
             yield e
             n += 1
@@ -92,6 +100,8 @@ class ReplayOptions:
     breaker_cooldown: float = 5.0
     batch: int = 256
     batch_interval: float = 0.05
+    #: Redis consumer groups: take over entries another replayer left pending this long.
+    claim_after: float = 60.0
 
 
 class Journal:
@@ -107,8 +117,10 @@ class Journal:
                 for line in f:
                     try:
                         rec = json.loads(line)
-                    except ValueError:
+                    except (ValueError, RecursionError):
                         continue  # a torn last line
+                    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+                        continue  # not a journal line
                     if rec.get("event") == "delivered":
                         self.pending[rec["id"]] = None
                     elif rec.get("event") == "removed":
@@ -203,6 +215,9 @@ class Replayer:
     settings: Settings
     sink: EventSink | None
     emit: Emit
+    #: Raises to stop before the next delivery (a lost Redis lease).
+    guard: Callable[[], None] | None = None
+    invalid: InvalidEntries = field(default_factory=InvalidEntries)
     clients: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     breakers: dict[str, Breaker] = field(default_factory=dict)
     stats: dict[str, Any] = field(default_factory=lambda: {
@@ -286,6 +301,8 @@ class Replayer:
             while True:
                 await breaker.wait()
                 await limiter.acquire()
+                if self.guard is not None:
+                    self.guard()
                 attempts += 1
                 outcome = await self._deliver(transport, entry)
                 if breaker.record(outcome.ok):
@@ -328,23 +345,37 @@ class Replayer:
         sem = asyncio.Semaphore(self.opts.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
         async with HttpTransport(self.settings, self.sink) as transport:
-            async for entry in select(self.backend, sel):
-                self.stats["selected"] += 1
-                while len(tasks) >= self.opts.max_in_flight * 2:  # bounded: memory stays flat
-                    done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[assignment]
-                    for t in done:
-                        t.result()  # surface an unexpected error now
-                task = asyncio.create_task(self._one(transport, entry, limiter, sem))
-                tasks.add(task)
-            if tasks:
-                await asyncio.gather(*tasks)
+            try:
+                async for entry in select(self.backend, sel, self.invalid, replay=True):
+                    self.stats["selected"] += 1
+                    while len(tasks) >= self.opts.max_in_flight * 2:  # bounded: memory stays flat
+                        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[assignment]
+                        for t in done:
+                            t.result()  # surface an unexpected error now
+                    task = asyncio.create_task(self._one(transport, entry, limiter, sem))
+                    tasks.add(task)
+                if tasks:
+                    await asyncio.gather(*tasks)
+            except A2ACtlError:
+                # Stopped (a lost lease, the source went away): keep what the agent acknowledged.
+                for t in tasks:
+                    t.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+                with contextlib.suppress(A2ACtlError):
+                    await self._flush(force=True)
+                raise
             await self._flush(force=True)
         duration = time.perf_counter() - started
         st = self.stats
-        return {"type": "summary", **st, "duration": round(duration, 6),
-                "rate": round(st["replayed"] / duration, 1) if duration > 0 else None,
-                "breakerTrips": sum(b.trips for b in self.breakers.values()), "journal": str(self.journal.path),
-                "exitCode": 0 if not (st["stillDead"][TRANSIENT] or st["stillDead"][PERMANENT]) else 7}
+        still_dead = st["stillDead"][TRANSIENT] + st["stillDead"][PERMANENT]
+        out = {"type": "summary", **st, "invalid": self.invalid.to_json(), "duration": round(duration, 6),
+               "rate": round(st["replayed"] / duration, 1) if duration > 0 else None,
+               "breakerTrips": sum(b.trips for b in self.breakers.values()), "journal": str(self.journal.path),
+               "exitCode": 7 if still_dead or self.invalid.count else 0}
+        if getattr(self.backend, "group", None) is not None:
+            out["group"] = {"name": self.backend.group, "consumer": self.backend.consumer,
+                            "claimed": self.backend.claimed}
+        return out
 
 
 def _operation(client: Any, method: str) -> str:

@@ -1,0 +1,195 @@
+"""One replay per source at a time (``docs/dlq.md``, "Concurrent replays").
+
+* a file source: ``flock`` on ``PATH.replay-lock`` beside the file, held for the whole run (the kernel
+  drops it when the process dies, so a killed replay never leaves a stale lock);
+* a Redis stream: a lease key ``KEY:replay-lock`` (redis-py's ``Lock``: ``SET NX PX`` with a random
+  token, renewed every ``ttl / 3`` seconds; a killed replay's lease expires after ``ttl``). With a
+  consumer group (``?group=``) replayers run in parallel and the lease is per consumer name instead;
+* an HTTP source: ``flock`` on a lock file in ``$XDG_STATE_HOME/a2actl/locks`` (this machine only:
+  the debug API has no lease).
+
+A second replay is refused with ``SourceLocked`` (exit 1) naming the holder, unless it waits
+(``--wait-lock``, bounded by ``--max-time``). A Redis lease that could not be renewed (Redis gone, or
+the lease expired and another replay took it) stops the run with ``LeaseLost`` (exit 1) before the
+next delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from a2actl.errors import A2ACtlError, UnreachableError, UsageError
+
+#: Receives "waiting for the lock held by …" notices.
+Notice = Callable[[str], None]
+
+POLL = 0.1
+
+
+class SourceLocked(A2ACtlError):
+    """Another replay holds the source (exit 1)."""
+
+    code = "locked"
+
+
+class LeaseLost(A2ACtlError):
+    """The Redis lease could not be renewed: stop before delivering more (exit 1)."""
+
+    code = "lease_lost"
+
+
+def holder_info(src: str) -> dict[str, Any]:
+    return {"pid": os.getpid(), "host": socket.gethostname(), "since": round(time.time(), 3), "source": src}
+
+
+def describe(info: Any) -> str:
+    if not isinstance(info, dict):
+        return "another process"
+    since = info.get("since")
+    age = f", for {time.time() - since:.0f}s" if isinstance(since, (int, float)) else ""
+    return f"pid {info.get('pid')} on {info.get('host')}{age}"
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``path`` (created if missing), with the holder written into it."""
+
+    def __init__(self, path: Path, src: str) -> None:
+        self.path = path
+        self.src = src
+        self.fd: int | None = None
+
+    def _holder(self) -> str:
+        try:
+            return describe(json.loads(self.path.read_text(encoding="utf-8") or "null"))
+        except (OSError, ValueError):
+            return "another process"
+
+    def _try(self) -> bool:
+        assert self.fd is not None
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        try:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise UsageError(f"cannot create the replay lock {self.path}: {exc.strerror or exc}",
+                             hint="the directory of SRC must be writable") from exc
+        try:
+            if not self._try():
+                holder = self._holder()
+                if not wait:
+                    raise SourceLocked(f"another replay of {self.src} is running ({holder}; lock {self.path})",
+                                       hint="wait for it, or add --wait-lock to start when it ends")
+                if notice is not None:
+                    notice(f"waiting for the replay of {self.src} held by {holder} (lock {self.path})")
+                while not self._try():
+                    await asyncio.sleep(POLL)
+            os.ftruncate(self.fd, 0)
+            os.pwrite(self.fd, json.dumps(holder_info(self.src)).encode(), 0)
+        except BaseException:
+            os.close(self.fd)
+            self.fd = None
+            raise
+
+    def check(self) -> None:
+        """A ``flock`` cannot be lost while the process lives."""
+
+    async def release(self) -> None:
+        if self.fd is not None:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, 0)
+            os.close(self.fd)  # releases the flock; the file stays (unlinking a lock file races)
+            self.fd = None
+
+
+class RedisLease:
+    """A lease key through redis-py's ``Lock``, renewed in the background while held."""
+
+    def __init__(self, client: Any, name: str, src: str, ttl: float = 15.0) -> None:
+        self.client = client
+        self.name = name
+        self.src = src
+        self.ttl = ttl
+        self.lock: Any = None
+        self.renewer: asyncio.Task[None] | None = None
+        self.lost: str | None = None
+
+    async def _holder(self) -> str:
+        try:
+            raw = await self.client.get(self.name)
+            ttl = await self.client.pttl(self.name)
+        except Exception:  # noqa: BLE001 - only for the message
+            return "another process"
+        info: Any = None
+        with contextlib.suppress(TypeError, ValueError):
+            info = json.loads(raw)
+        expires = f"; the lease expires in {ttl / 1000:.1f}s if it is not renewed" if ttl and ttl > 0 else ""
+        return describe(info) + expires
+
+    async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        import redis.exceptions as rexc
+
+        self.lock = self.client.lock(self.name, timeout=self.ttl, sleep=POLL, thread_local=False)
+        token = json.dumps(holder_info(self.src))
+        try:
+            got = await self.lock.acquire(blocking=False, token=token)
+            if not got:
+                holder = await self._holder()
+                if not wait:
+                    raise SourceLocked(f"another replay of {self.src} is running ({holder}; lease key {self.name})",
+                                       hint="wait for it, or add --wait-lock to start when it ends")
+                if notice is not None:
+                    notice(f"waiting for the replay of {self.src} held by {holder} (lease key {self.name})")
+                while not await self.lock.acquire(blocking=False, token=token):
+                    await asyncio.sleep(POLL)
+        except rexc.ConnectionError as exc:
+            raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
+        self.renewer = asyncio.create_task(self._renew())
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(self.ttl / 3)
+            try:
+                await self.lock.reacquire()
+            except Exception as exc:  # noqa: BLE001 - LockNotOwnedError, ConnectionError, ...: all mean stop
+                self.lost = f"{type(exc).__name__}: {exc}"
+                return
+
+    def check(self) -> None:
+        if self.lost is not None:
+            raise LeaseLost(f"lost the replay lease {self.name} on {self.src} ({self.lost}); stopped before "
+                            "delivering more", hint="rerun: acknowledged entries are journalled, nothing is lost")
+
+    async def release(self) -> None:
+        if self.renewer is not None:
+            self.renewer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.renewer
+            self.renewer = None
+        if self.lock is not None and self.lost is None:
+            with contextlib.suppress(Exception):  # expired or gone: nothing to release
+                await self.lock.release()
+        self.lock = None
+
+
+def state_lock_path(src: str) -> Path:
+    """``$XDG_STATE_HOME/a2actl/locks/<sha256(src)[:16]>.lock`` (for sources without a place of their own)."""
+    import hashlib
+
+    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    path = base / "a2actl" / "locks" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
