@@ -46,8 +46,17 @@ def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
     return uvicorn.Server(config)
 
 
+def check_startable(opts: SandboxOptions) -> None:
+    """Refuse to start a sandbox whose queue worker could not dead-letter (an ``A2ACtlError``)."""
+    if opts.dlq:
+        from a2actl.sandbox.worker import check_dlq
+
+        check_dlq(opts.dlq)
+
+
 def serve(opts: SandboxOptions, on_ready: Any = None, log_level: str = "warning") -> None:
     """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening."""
+    check_startable(opts)
     sock = bind_socket(opts.host, opts.port)
     server = _server(opts, sock, log_level)
     if on_ready is not None:
@@ -63,6 +72,7 @@ class RunningSandbox:
 
         # The SDK warns on every rejected version header; in the background that is noise.
         logging.getLogger("a2a").setLevel(logging.ERROR if log_level == "error" else logging.WARNING)
+        check_startable(opts)
         self.sock = bind_socket(opts.host, opts.port)
         self.opts = replace(opts, port=self.sock.getsockname()[1])
         self.url = base_url_of(self.sock, opts.host)

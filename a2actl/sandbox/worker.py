@@ -5,18 +5,35 @@
 ``attempts`` times with backoff; when ``fault`` is set (``transient``: the agent's dependency is down;
 ``permanent``: the payload is rejected) every attempt fails and the message is dead-lettered into the
 sandbox's DLQ (file or Redis) as a replayable entry aimed at the sandbox's own JSON-RPC interface.
+
+A worker that cannot dead-letter must not drop messages: ``check_dlq`` refuses to start the sandbox
+when its DLQ cannot be written (``a2actl.sandbox.server`` calls it first), a failed append is retried
+with backoff, and after the last try the message is logged whole (so it can be re-sent) and the queue
+answers ``503`` (the producer keeps its messages) until a dead letter is written again or the sandbox
+restarts.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from a2actl.dlq.entry import new_entry
+
+log = logging.getLogger("a2actl.sandbox.worker")
+
+
+def check_dlq(url: str) -> None:
+    """Raise an ``A2ACtlError`` (usage: a bad or unwritable file/URL; unreachable: Redis is down)
+    unless the sandbox can dead-letter into ``url``."""
+    from a2actl.dlq.backends import open_backend
+
+    open_backend(url).check_writable()
 
 
 class QueueWorker:
@@ -33,6 +50,8 @@ class QueueWorker:
         self.tasks: set[asyncio.Task[None]] = set()
         self.dead = 0
         self.processed = 0
+        self.append_retries = 5
+        self.broken: str | None = None  # why the last dead letter could not be written
 
     async def _process(self, body: dict[str, Any]) -> None:
         from a2a.server.context import ServerCallContext
@@ -53,9 +72,23 @@ class QueueWorker:
                 self.processed += 1
                 return
             await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        await self.dlq.append(new_entry("SendMessage", body, self.target, error=last, attempts=attempt,
-                                        source="sandbox-worker"))
-        self.dead += 1
+        await self._dead_letter(new_entry("SendMessage", body, self.target, error=last, attempts=attempt,
+                                          source="sandbox-worker"))
+
+    async def _dead_letter(self, entry: dict[str, Any]) -> None:
+        for attempt in range(self.append_retries):
+            try:
+                await self.dlq.append(entry)
+            except Exception as exc:  # noqa: BLE001 - any failure to write: retry, then keep the message in the log
+                self.broken = f"{type(exc).__name__}: {exc}"
+                await asyncio.sleep(min(2.0, self.backoff * 10 * 2 ** attempt))
+            else:
+                self.broken = None
+                self.dead += 1
+                return
+        log.error("could not dead-letter message %s (%s); the entry follows, re-send it: %s",
+                  (entry["request"]["params"].get("message") or {}).get("messageId"), self.broken,
+                  json.dumps(entry, separators=(",", ":")))
 
     def route(self) -> Any:
         async def enqueue(request: Request) -> JSONResponse:
@@ -66,6 +99,10 @@ class QueueWorker:
                 return JSONResponse({"error": {"code": "invalid_argument",
                                                "message": "body must be {\"message\": {\"messageId\": ...}}"}},
                                     status_code=400)
+            if self.broken is not None:  # the producer keeps the message rather than we lose it
+                return JSONResponse({"error": {"code": "unavailable",
+                                               "message": f"the dead-letter queue cannot be written: {self.broken}"}},
+                                    status_code=503, headers={"Retry-After": "5"})
             task = asyncio.create_task(self._process(body))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
