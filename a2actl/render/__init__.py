@@ -504,7 +504,8 @@ class Renderer:
         """Human view of ``dlq stats``."""
         oldest = doc["oldest"]
         self.out.print(Text(f"{doc['source']}: depth {doc['depth']}"
-                            + (f", oldest {safe(oldest['id'])} ({self._age(oldest['ageSeconds'])})" if oldest else ""),
+                            + (f", oldest {safe(oldest['id'])} ({self._age(oldest['ageSeconds'])})" if oldest else "")
+                            + (f", {doc['invalid']['count']} invalid (skipped)" if doc.get("invalid", {}).get("count") else ""),
                             style="bold"))
         peak = max([b["count"] for b in doc["ageHistogram"]] + [1])
         for b in doc["ageHistogram"]:
@@ -563,6 +564,7 @@ class Renderer:
         dead = s["stillDead"]
         for k, v in [("selected", s["selected"]), ("replayed", s["replayed"]), ("acknowledged", s["acknowledged"]),
                      ("retried", s["retried"]), ("still dead", f"{dead['transient']} transient, {dead['permanent']} permanent"),
+                     ("invalid (skipped)", s.get("invalid", {}).get("count", 0)),
                      ("resumed removals", s["resumedRemovals"]), ("breaker trips", s["breakerTrips"]),
                      ("duration", format_seconds(s["duration"])), ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
                      ("journal", s["journal"])]:
