@@ -297,6 +297,11 @@ class HttpTransport:
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         )
 
+    @property
+    def _logs(self) -> bool:
+        """Whether the sink shows wire events: quiet runs skip redacting headers for nobody."""
+        return not isinstance(self.sink, NullSink)
+
     async def __aenter__(self) -> HttpTransport:
         return self
 
@@ -348,7 +353,8 @@ class HttpTransport:
         # Build (and log) the request before the clock starts, as curl's clock starts in
         # curl_easy_perform after the options are set: building is not the agent's time.
         request = self.client.build_request(method, parsed, json=json_body, content=content, headers=hdrs)
-        self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
+        if self._logs:
+            self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
         if request.content and self.sink.wants_bodies:
             self.sink.on_body(">", self.redact_body(request.content))
         clock = _Clock()
@@ -419,8 +425,9 @@ class HttpTransport:
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
             raise map_httpx_error(exc, url, self.settings) from exc
         clock.finish()
-        self.sink.on_response(response.status_code, response.reason_phrase,
-                              redact_headers(list(response.headers.items())), clock.timing.time_total)
+        if self._logs:
+            self.sink.on_response(response.status_code, response.reason_phrase,
+                                  redact_headers(list(response.headers.items())), clock.timing.time_total)
         if body and self.sink.wants_bodies:
             self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
@@ -439,8 +446,9 @@ class HttpTransport:
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
             raise map_httpx_error(exc, url, self.settings) from exc
         clock.headers_received()
-        self.sink.on_response(response.status_code, response.reason_phrase,
-                              redact_headers(list(response.headers.items())), clock.elapsed())
+        if self._logs:
+            self.sink.on_response(response.status_code, response.reason_phrase,
+                                  redact_headers(list(response.headers.items())), clock.elapsed())
         try:
             _content_coding(response, url)
             self._check_auth(response, url)
