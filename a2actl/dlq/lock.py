@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a2actl.errors import A2ACtlError, UnreachableError, UsageError
+from a2actl.errors import A2ACtlError, ProtocolViolation, UnreachableError, UsageError
 
 #: Receives "waiting for the lock held by …" notices.
 Notice = Callable[[str], None]
@@ -157,6 +157,8 @@ class RedisLease:
                     await asyncio.sleep(POLL)
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
+        except rexc.RedisError as exc:
+            raise ProtocolViolation(f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}") from exc
         self.renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
@@ -191,5 +193,9 @@ def state_lock_path(src: str) -> Path:
 
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
     path = base / "a2actl" / "locks" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {path.parent} for the replay lock: {exc.strerror or exc}",
+                         hint="set XDG_STATE_HOME to a writable directory") from exc
     return path
