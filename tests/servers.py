@@ -55,6 +55,8 @@ def v1_card(base: str, rpc_path: str) -> dict[str, Any]:
 
 
 BIG_CARD_BYTES = 50 * 1024 * 1024
+#: Requests the fault server's ``/hang/`` route has received (tests wait on it instead of sleeping).
+HANG_HITS = [0]
 
 
 def fault_app(base: str) -> Starlette:
@@ -105,6 +107,7 @@ def fault_app(base: str) -> Starlette:
         return JSONResponse({"jsonrpc": "1.0", "result": {}, "id": 1})
 
     async def hang(_: Request) -> Response:
+        HANG_HITS[0] += 1
         await asyncio.sleep(5)
         return JSONResponse(v1_card(base, "/x"))
 
@@ -151,7 +154,16 @@ def fault_app(base: str) -> Starlette:
         return JSONResponse({"error": f"refused {creds}"}, status_code=401,
                             headers={"WWW-Authenticate": f'Bearer realm="{creds}"'})
 
+    async def norest_card(_: Request) -> Response:
+        card = v1_card(base, "/norest/rest")
+        card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
+        return JSONResponse(card)
+
     extra = [
+        # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
+        Route("/norest/agent-card.json", norest_card),
+        Route("/norest/rest/{path:path}", lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),
+              methods=["GET", "POST"]),
         Route("/echoauth/agent-card.json", echo_card), Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
         Route("/echo401/agent-card.json", echo401_card), Route("/echo401/jsonrpc", echo401, methods=["POST"]),
         Route("/escapes/agent-card.json", escapes),
@@ -213,7 +225,9 @@ def stream_app(base: str) -> Starlette:
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``endless`` (pings forever while working), ``ids`` (an
-    ``id:`` on every event and a ``: ping`` after each). ``GET /raw``
+    ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
+    as one line / as 1 KiB data lines, then the end), ``endlessline`` / ``endlessdata`` (one data line
+    that never ends / data lines that never make an event). ``GET /raw``
     is a plain SSE source (not A2A).
     """
 
@@ -245,6 +259,25 @@ def stream_app(base: str) -> Starlette:
                     while True:
                         await asyncio.sleep(0.05)
                         yield ": ping\n\n"
+                if mode in ("hugeline", "hugedata"):  # a 20 MiB event (one line / 20,480 lines), then the end
+                    yield frame(_task())
+                    body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": _artifact("x" * (20 << 20), last=True)})
+                    if mode == "hugeline":
+                        yield "data: " + body + "\n\n"
+                    else:
+                        for i in range(0, len(body), 1024):
+                            yield "data: " + body[i:i + 1024] + "\n"
+                        yield "\n"
+                    yield frame(_status("TASK_STATE_COMPLETED"))
+                    return
+                if mode in ("endlessline", "endlessdata"):  # never ends an event (bounded by the test's --max-time)
+                    yield frame(_task())
+                    chunk = "x" * 65536 if mode == "endlessline" else "data: " + "x" * 65530 + "\n"
+                    if mode == "endlessline":
+                        yield "data: "
+                    while True:
+                        yield chunk
+                        await asyncio.sleep(0)
                 for i, event in enumerate(STREAMS[mode]):
                     if mode == "ids":  # ids and pings between events (httpx-sse#35 made empty events)
                         yield f"id: {i}\n" + frame(event) + ": ping\n\n"
@@ -284,7 +317,7 @@ def stream_app(base: str) -> Starlette:
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    modes = [*STREAMS, "badjson", "endless"]
+    modes = [*STREAMS, "badjson", "endless", "hugeline", "hugedata", "endlessline", "endlessdata"]
     routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
     for mode in modes:
         routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]

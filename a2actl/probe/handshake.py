@@ -228,7 +228,12 @@ class ProbeReport:
 
 
 def _error_class(err: A2ACtlError) -> str:
-    return err.code if err.code in _CLASS_EXIT else "error"
+    """The failure class of a sample: the error's own code when it is a class, else the class of its
+    exit code (``no_such_route`` and ``stream_cut`` are protocol violations: exit 6)."""
+    if err.code in _CLASS_EXIT:
+        return err.code
+    by_exit = {code: name for name, code in _CLASS_EXIT.items() if name != "error"}
+    return by_exit.get(err.exit_code, "error")
 
 
 def _session_url(card_url: str, path: str) -> str:

@@ -198,3 +198,15 @@ def test_tables_are_not_cut_at_80_columns_when_not_a_terminal(cli: Any, long_pre
 def test_a_top_level_typo_suggests_the_command(cli: Any) -> None:
     r = cli("handshak", "probe", "http://x")
     assert r.exit_code == 2 and "Did you mean 'handshake'?" in r.stderr
+
+
+def test_probe_exit_6_for_no_such_route(cli: Any, fault: str) -> None:
+    """Issue #12 item 2: a card whose HTTP+JSON URL does not exist probed healthy (a 404 read as
+    TaskNotFound) and made send say "no task with that id"."""
+    r = cli("handshake", "probe", f"{fault}/norest/agent-card.json", "--binding", "HTTP+JSON", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    sample = r.json["samples"][0]
+    assert sample["errorClass"] == "protocol" and sample["error"]["code"] == "no_such_route"
+    sent = cli("send", f"{fault}/norest/agent-card.json", "hi", "-o", "json")
+    assert sent.exit_code == 6 and sent.json["error"]["code"] == "no_such_route"
+    assert "/norest/rest/message:send" in sent.json["error"]["details"]["url"]
