@@ -17,6 +17,7 @@ DEFAULT_CONNECT_TIMEOUT = 10.0  # seconds
 DEFAULT_READ_TIMEOUT = 30.0  # seconds, per read
 DEFAULT_MAX_CARD_BYTES = 10 * 1024 * 1024  # bytes; larger cards are a protocol violation (exit 6)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # bytes, for RPC answers
+DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # bytes buffered for one SSE event (stream tail --max-event-bytes)
 
 
 def new_trace_id() -> str:
@@ -51,6 +52,7 @@ class Settings:
     trace_id: str = field(default_factory=new_trace_id)
     max_card_bytes: int = DEFAULT_MAX_CARD_BYTES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output: the token and the values of sensitive

@@ -20,7 +20,7 @@ def tail(
     task: Annotated[str | None, typer.Option("--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe).")] = None,
     sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET); after a cut it reconnects with Last-Event-ID, as a browser's EventSource does.")] = None,
     heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: flag every silence longer than this (exit 7).")] = None,
-    max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7).")] = None,
+    max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7). It also bounds memory: at most this much of one event is buffered; a larger event is counted, not read (default 16MiB).")] = None,
     reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).")] = 5,
     fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
     card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
@@ -58,6 +58,10 @@ def tail(
         limit = parse_size(max_event_bytes) if max_event_bytes else None
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if limit is not None:
+        import dataclasses
+
+        run.settings = dataclasses.replace(run.settings, max_event_bytes=limit)
     opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect,
                        max_time=run.settings.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
 

@@ -101,6 +101,9 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
                 if item.kind == "comment":
                     tail.heartbeat("sse-comment", item.data)
                     continue
+                if item.truncated:
+                    tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True)
+                    continue
                 try:
                     obj = json.loads(item.data)
                 except ValueError:

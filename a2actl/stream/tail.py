@@ -124,7 +124,7 @@ class Tail:
             self.stalls.append(gap)
             self.emit(gap)
 
-    def event(self, ev: StreamEvent, size: int, *, resync: bool = False) -> None:
+    def event(self, ev: StreamEvent, size: int, *, resync: bool = False, truncated: bool = False) -> None:
         # The per-event path (tens of thousands a second): no per-event allocations beyond the record.
         now = time.perf_counter()
         delta = self._arrive(now)
@@ -135,7 +135,7 @@ class Tail:
         if size > self.max_bytes:
             self.max_bytes = size
         limit = self.opts.max_event_bytes
-        over = limit is not None and size > limit
+        over = truncated or (limit is not None and size > limit)
         found = self.lifecycle.observe(ev, resync=resync)
         t = round(now - self.t0, 6)
         self.emit({"type": "event", "wall": _wall(), "t": t, "delta": round(delta, 6), "kind": ev.kind,
@@ -255,7 +255,7 @@ async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[s
         if first and resync and item.event.kind == "task":
             missed = _missed_after_resync(tail, item.event)
             tail.reconnected(operation, missed)
-        tail.event(item.event, item.size, resync=first and resync)
+        tail.event(item.event, item.size, resync=first and resync, truncated=item.truncated)
         first = False
         if tail.lifecycle.ended and tail.lifecycle.settled or (item.event.kind == "message"
                                                                 and tail.lifecycle.task_id is None):

@@ -115,11 +115,17 @@ class Heartbeat:
 
 class TimedEvent(NamedTuple):
     """A stream event with its arrival time (seconds since the request started) and size in bytes.
-    (A NamedTuple: one is built per event.)"""
+    ``truncated``: the event was over the buffering bound (``Settings.max_event_bytes``) and was not
+    read; ``event`` is then of kind ``oversize``. (A NamedTuple: one is built per event.)"""
 
     at: float
     size: int
     event: StreamEvent
+    truncated: bool = False
+
+
+#: What a stream event over the buffering bound is classified as (its data was not kept).
+OVERSIZE_EVENT = StreamEvent("oversize", None, None, False, {})
 
 
 class A2AClient:
@@ -252,6 +258,9 @@ class A2AClient:
                 if item.kind == "comment":
                     if heartbeats:
                         yield Heartbeat(at, item.data)
+                    continue
+                if item.truncated:
+                    yield TimedEvent(at, item.size, OVERSIZE_EVENT, True)
                     continue
                 if sink.wants_bodies:
                     sink.on_body("<", self.transport.redact_body(item.data.encode()))

@@ -30,6 +30,8 @@ class SSEItem(NamedTuple):
     """One SSE item. ``kind`` is ``event`` (``data`` holds the joined data field, ``size`` its UTF-8
     size in bytes) or ``comment`` (``data`` the comment text). ``at`` is ``time.perf_counter()`` when
     the network read that completed the item returned (items completed by one read share it).
+    ``truncated`` marks an event over the buffering bound: its data was dropped while it arrived
+    (``data`` is ``""``), ``size`` counts what arrived (characters, a lower bound of its bytes).
 
     A NamedTuple, not a dataclass: one is built per event, and a frozen dataclass costs ~4x more."""
 
@@ -39,6 +41,7 @@ class SSEItem(NamedTuple):
     at: float
     event: str | None = None
     id: str | None = None
+    truncated: bool = False
 
 
 class SSEState:
@@ -53,35 +56,48 @@ class SSEState:
         self.retry: int | None = None
 
 
-#: Default bound on one event (its buffered text): far above the 64 MiB a2actl must handle, low
-#: enough that a server streaming one endless line cannot exhaust memory.
-MAX_EVENT_CHARS = 256 * 1024 * 1024
-
-
-async def iter_sse(response: Any, url: str, settings: Any, max_event_chars: int = MAX_EVENT_CHARS,
+async def iter_sse(response: Any, url: str, settings: Any, max_event_bytes: int | None = None,
                    state: SSEState | None = None) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
     fetched from ``url`` (``settings`` name the timeouts in messages). ``state``, when given, is
     kept up to date with the stream's ``id:`` and ``retry:`` fields.
 
-    Raises ``ProtocolViolation`` for another content type, or when more than ``max_event_chars``
-    characters arrive without completing an event, and ``StreamCut`` when the connection ends
-    (reset, incomplete body, read timeout) before the server closed the stream.
+    Memory is bounded by ``max_event_bytes`` (default ``settings.max_event_bytes``, 16 MiB; counted
+    in characters, which never exceed the bytes): a line, or an event's data lines together, past
+    it are dropped as they arrive, and the event is yielded with ``truncated=True`` and no data, so a
+    server that streams one endless line, endless ``data:`` lines or a decompression bomb cannot
+    grow a2actl past the bound (plus one network read). Dropping a line swaps it for a stub of its
+    field (``data:`` or a comment) in httpx-sse's line buffer, so the line structure is unchanged.
+
+    Raises ``ProtocolViolation`` for another content type, and ``StreamCut`` when the connection
+    ends (reset, incomplete body, read timeout) before the server closed the stream.
     """
     ctype = response.headers.get("content-type", "")
     if "text/event-stream" not in ctype:
         raise ProtocolViolation(f"expected Content-Type text/event-stream, got {ctype or 'none'!r}")
+    limit = max_event_bytes if max_event_bytes is not None else getattr(settings, "max_event_bytes", 16 << 20)
     lines = SSELineDecoder()
     events = SSEDecoder()
 
     has_data = False  # a data field since the last dispatch (WHATWG: no data, no event)
+    buffered = 0  # characters of data lines given to the event decoder since the last dispatch
+    dropped = 0  # characters of the current event not buffered (over the limit)
+    truncated = False
 
     def feed(line: str, at: float) -> SSEItem | None:
-        nonlocal has_data
+        nonlocal has_data, buffered, dropped, truncated
         if line[:1] == ":":
             return SSEItem("comment", line[1:].strip(), len(line), at)
         if line[:4] == "data" and (len(line) == 4 or line[4] == ":"):
             has_data = True
+            if truncated or buffered + len(line) > limit:
+                if not buffered:  # nothing buffered yet: one empty data field, so the block dispatches
+                    events.decode("data:")
+                    buffered = 1
+                truncated = True  # keep counting, stop buffering
+                dropped += len(line)
+                return None
+            buffered += len(line)
         sse = events.decode(line)
         if sse is None:
             return None
@@ -92,11 +108,18 @@ async def iter_sse(response: Any, url: str, settings: Any, max_event_chars: int 
         if not has_data:
             return None
         has_data = False
+        if truncated:
+            size = buffered + dropped
+            buffered = dropped = 0
+            truncated = False
+            return SSEItem("event", "", size, at, sse.event or None, sse.id or None, True)
+        buffered = 0
         data = sse.data
         size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
         return SSEItem("event", data, size, at, sse.event or None, sse.id or None)
 
-    pending = 0  # characters received since the last complete item
+    partial = 0  # characters of the unfinished line held by the line decoder
+    skipping = False  # dropping the rest of an over-long line until its newline
     chunks = response.aiter_text()
     perf_counter = time.perf_counter
     while True:
@@ -112,15 +135,29 @@ async def iter_sse(response: Any, url: str, settings: Any, max_event_chars: int 
             raise StreamCut(f"the stream from {url} was cut: {map_httpx_error(exc, url, settings).message}",
                             hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' "
                             "resubscribes") from exc
-        pending += len(text)
-        if pending > max_event_chars:
-            raise ProtocolViolation(f"an SSE event exceeded {max_event_chars:,} characters without ending",
-                                    hint="a server streaming one endless line; a2actl stopped reading")
+        if skipping:
+            cut = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
+            if cut < 0:
+                dropped += len(text)
+                continue
+            dropped += cut
+            text = text[cut:]
+            skipping = False
         at = perf_counter()
-        for line in lines.decode(text):
+        out = lines.decode(text)
+        partial = sum(map(len, lines.buffer)) if lines.buffer else 0
+        if partial > limit:  # one line longer than the bound: keep its field, drop its text
+            head = lines.buffer[0]
+            is_data = head[:4] == "data" and (len(head) == 4 or head[4] == ":")
+            lines.buffer = ["data:" if is_data else ":"]
+            if is_data:
+                truncated = True
+                dropped += partial
+            skipping = True
+            partial = 0
+        for line in out:
             item = feed(line, at)
             if item is not None:
-                pending = 0
                 yield item
     for line in lines.flush():
         item = feed(line, perf_counter())

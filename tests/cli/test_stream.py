@@ -71,8 +71,9 @@ def test_oversized_event_is_flagged_and_read(cli: Any, sandbox: Any) -> None:
 
 
 def test_a_64mib_event_is_read_whole(cli: Any, sandbox: Any) -> None:
+    """Read whole when --max-event-bytes allows it (the default bound is 16 MiB, issue #13)."""
     size = 64 * 1024 * 1024
-    r = cli("stream", "tail", sandbox.url, "--send", f"/stream 1 {size}", "-o", "jsonl")
+    r = cli("stream", "tail", sandbox.url, "--send", f"/stream 1 {size}", "--max-event-bytes", "80MiB", "-o", "jsonl")
     assert r.exit_code == 0, r.stdout[-300:]
     recs, summary = records(r)
     assert summary["maxEventBytes"] > size and summary["finalState"] == "completed"
@@ -275,3 +276,27 @@ def test_sandbox_stall_applies_to_the_websocket_channel(cli: Any, sandbox_stall:
     # the event frames pause 400 ms after the second; the server's pings (pongs here) go on
     assert max(b - a for a, b in zip(events, events[1:])) >= 0.35
     assert r.jsonl[-1]["finalState"] == "completed"
+
+
+@pytest.mark.parametrize("mode", ["hugeline", "hugedata"])
+def test_an_event_over_the_buffer_bound_is_counted_not_read(cli: Any, streams: str, mode: str) -> None:
+    """Issue #13 item 2: --max-event-bytes bounds what is buffered (default 16 MiB); a larger event
+    is flagged (exit 7) with its size, and the stream goes on to its end."""
+    r = cli("stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 7, r.stdout[-500:]
+    big = [x for x in r.jsonl if x["type"] == "event" and x["oversize"]]
+    assert len(big) == 1 and big[0]["kind"] == "oversize" and big[0]["bytes"] > 20 << 20
+    summary = r.jsonl[-1]
+    assert summary["finalState"] == "completed" and summary["oversize"][0]["bytes"] == big[0]["bytes"]
+    small = cli("stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "--max-event-bytes", "1MiB",
+                "-o", "json")
+    assert small.exit_code == 7 and small.json["oversize"][0]["limit"] == 1 << 20
+
+
+@pytest.mark.parametrize("mode", ["endlessline", "endlessdata"])
+def test_an_event_that_never_ends_does_not_grow_memory(cli: Any, streams: str, mode: str) -> None:
+    """Endless data (no newline / no blank line) runs into --max-time with bounded memory (the RSS
+    figures are in bench/sse_memory.py); the summary says what happened."""
+    r = cli("--max-time", "2s", "stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "-o", "json")
+    assert r.exit_code == 5, r.stdout[-500:]
+    assert r.json["outcome"] == "max-time" and r.json["finalState"] == "submitted"
