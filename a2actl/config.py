@@ -47,6 +47,7 @@ class Settings:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     read_timeout: float = DEFAULT_READ_TIMEOUT
     max_time: float | None = None
+    follow_redirects: bool = False
     a2a_version: str = "auto"
     binding: str = "auto"
     trace_id: str = field(default_factory=new_trace_id)

@@ -159,7 +159,21 @@ def fault_app(base: str) -> Starlette:
         card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
         return JSONResponse(card)
 
+    async def redirect(_: Request) -> Response:
+        """A 302 whose body is a valid card: it must never be read as the answer."""
+        return JSONResponse(v1_card(base, "/x"), status_code=302, headers={"Location": "/rpcerror/agent-card.json"})
+
+    async def dribble(_: Request) -> Response:
+        """Slowloris: a card promised in 10,000 bytes, sent one byte every 0.2 s (each read is quick)."""
+        async def gen() -> Any:
+            yield b"{"
+            while True:
+                await asyncio.sleep(0.2)
+                yield b" "
+        return StreamingResponse(gen(), media_type="application/json", headers={"Content-Length": "10000"})
+
     extra = [
+        Route("/redirect/agent-card.json", redirect), Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),
         Route("/norest/rest/{path:path}", lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),

@@ -285,7 +285,8 @@ def root(
     insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates (warns).")] = False,
     connect_timeout: Annotated[str, typer.Option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout, e.g. 10s.")] = "10s",
     timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Timeout per read, e.g. 30s.")] = "30s",
-    max_time: Annotated[str | None, typer.Option("--max-time", metavar="DURATION", help="Bound on the whole operation, e.g. 60s.")] = None,
+    max_time: Annotated[str | None, typer.Option("--max-time", metavar="DURATION", help="Bound on the whole operation, e.g. 60s. Each command has a default (docs/exit-codes.md: 60s for one request, longer for probes, sends, streams and replays).")] = None,
+    location: Annotated[bool, typer.Option("-L", "--location", help="Follow HTTP redirects (as curl -L); without it a 3xx is reported, never read as the answer.")] = False,
     a2a_version: Annotated[A2AVersion, typer.Option("--a2a-version", help="Protocol version to speak; auto picks from the card.")] = A2AVersion.auto,
     binding: Annotated[Binding, typer.Option("--binding", help="Protocol binding; auto picks from the card.")] = Binding.auto,
     verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v wire headers, -vv bodies and timings (stderr; secrets redacted).")] = 0,
@@ -305,6 +306,7 @@ def root(
         connect_timeout=_seconds("--connect-timeout", connect_timeout) or 10.0,
         read_timeout=_seconds("--timeout", timeout) or 30.0,
         max_time=_seconds("--max-time", max_time),
+        follow_redirects=location,
         a2a_version=a2a_version.value,
         binding=binding.value,
     )

@@ -18,6 +18,20 @@ if TYPE_CHECKING:
     from a2actl.render import Renderer
 
 
+#: Each command's overall deadline when ``--max-time`` is not given (seconds): a server that answers
+#: one byte at a time (each read within ``--timeout``) must still end the command, with exit 5. One
+#: request or a few: 60 s; several targets or many requests: 2-10 min; waits for a task, streams and
+#: replays: longer. ``sandbox serve`` and ``demo`` run until stopped. Documented in docs/exit-codes.md.
+DEFAULT_MAX_TIME: dict[str, float] = {
+    "card get": 60, "task get": 60, "task cancel": 60, "task list": 60,
+    "caps validate": 120, "caps snapshot": 120, "caps diff": 120, "caps fingerprint": 120,
+    "sessions list": 60, "sessions show": 60, "sessions kill": 120, "sessions leaks": 120,
+    "dlq list": 600, "dlq show": 60, "dlq stats": 600, "dlq purge": 600, "dlq replay": 3600,
+    "handshake probe": 600, "send": 600, "smoke init": 600, "smoke run": 1800,
+    "stream tail": 3600, "task subscribe": 3600,
+}
+
+
 @dataclass
 class Invocation:
     """Global options of one run. ``output`` is ``table``, ``json`` or ``jsonl``."""
@@ -29,6 +43,15 @@ class Invocation:
     #: ``send --dry-run --show-secrets``: the one place a2actl prints secrets, when asked to.
     show_secrets: bool = False
     _renderer: Renderer | None = field(default=None, repr=False)
+    #: The command being run, without the program name (``"card get"``): picks ``DEFAULT_MAX_TIME``.
+    command: str = ""
+
+    @property
+    def max_time(self) -> float | None:
+        """``--max-time`` when given, else this command's default deadline (``DEFAULT_MAX_TIME``)."""
+        if self.settings.max_time is not None:
+            return self.settings.max_time
+        return DEFAULT_MAX_TIME.get(self.command)
 
     @property
     def renderer(self) -> Renderer:
@@ -60,13 +83,17 @@ class Invocation:
 
         from a2actl.errors import TimeoutError_
 
+        limit = self.max_time
+
         async def under_max_time() -> Any:
-            if self.settings.max_time is None or not bounded:
+            if limit is None or not bounded:
                 return await coro
             try:
-                return await asyncio.wait_for(coro, self.settings.max_time)
+                return await asyncio.wait_for(coro, limit)
             except asyncio.TimeoutError as exc:
-                raise TimeoutError_(f"gave up after --max-time {self.settings.max_time:g}s",
+                given = self.settings.max_time is not None
+                raise TimeoutError_(f"gave up after --max-time {limit:g}s"
+                                    + ("" if given else f" (the default for '{self.command}')"),
                                     hint="raise --max-time, or look for the slow phase with -vv") from exc
 
         return asyncio.run(under_max_time())
@@ -77,4 +104,6 @@ def invocation(ctx: typer.Context) -> Invocation:
     root = ctx.find_root()
     if not isinstance(root.obj, Invocation):
         root.obj = Invocation(Settings())
+    if not root.obj.command:
+        root.obj.command = " ".join(ctx.command_path.split()[1:])
     return root.obj

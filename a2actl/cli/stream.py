@@ -63,7 +63,7 @@ def tail(
 
         run.settings = dataclasses.replace(run.settings, max_event_bytes=limit)
     opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect,
-                       max_time=run.settings.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
+                       max_time=run.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
 
     records: list[dict] = []  # type: ignore[type-arg]
 

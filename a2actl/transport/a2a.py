@@ -243,7 +243,7 @@ class A2AClient:
         try:
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
-                raw = await response.aread()
+                raw = await self.transport.read_rest(response, url)
                 clock.finish()
                 res = HttpResult(response.status_code, response.reason_phrase, response.headers, raw, url,
                                  clock.timing, clock.traceparent)

@@ -41,6 +41,7 @@ from a2actl.config import Settings
 from a2actl.errors import (
     A2ACtlError,
     AuthError,
+    HTTPStatusError,
     ProtocolViolation,
     TimeoutError_,
     UnreachableError,
@@ -224,6 +225,17 @@ def _refused(url: str) -> UnreachableError:
     return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
 
 
+def _reason(exc: BaseException) -> str:
+    """A non-empty description of ``exc``: its text, else its cause's, else its class name (a reset
+    often comes as a ``ReadError`` with no text, which printed an empty "lost: ")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if str(cause):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
 def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
     """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``."""
     if isinstance(exc, A2ACtlError):
@@ -256,7 +268,8 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
         return ProtocolViolation(f"{url} sent a body that does not decode as its Content-Encoding says: {exc}",
                                  hint="a proxy or the agent mangles compressed answers")
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-        return A2ACtlError(f"connection to {url} lost: {exc or type(exc).__name__}")
+        return UnreachableError(f"connection to {url} lost: {str(exc) or _reason(exc)}",
+                                hint="the agent or a proxy reset the connection; retry, then check the agent")
     if isinstance(exc, httpx.UnsupportedProtocol):
         return UsageError(f"unsupported URL {url!r}: {exc}", hint="use an http:// or https:// URL")
     if isinstance(exc, httpx.InvalidURL):
@@ -292,7 +305,7 @@ class HttpTransport:
                                                                  socket_options=_SOCKET_OPTIONS),
             mounts=None if http_transport else {"https://": _LazyTLSTransport(tls_pool)},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
-            follow_redirects=False,
+            follow_redirects=settings.follow_redirects,
             trust_env=False,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
         )
@@ -382,6 +395,16 @@ class HttpTransport:
                 pass
         return redact_text(text, self.settings.secrets()).encode()
 
+    def _check_redirect(self, response: httpx.Response, url: str) -> None:
+        """A 3xx that was not followed (no ``-L``) is reported, never read as the answer: a redirect's
+        body may look like a card. Raises ``HTTPStatusError`` (exit 1)."""
+        if 300 <= response.status_code < 400 and not self.settings.follow_redirects:
+            location = response.headers.get("location") or "(no Location header)"
+            raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}: "
+                                  f"redirected to {location}",
+                                  hint="pass -L to follow redirects (as curl -L), or use the redirect's URL",
+                                  details={"httpStatus": response.status_code, "location": location})
+
     def _check_auth(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
             challenge = response.headers.get("www-authenticate")
@@ -431,8 +454,30 @@ class HttpTransport:
         if body and self.sink.wants_bodies:
             self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
+        self._check_redirect(response, url)
         return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
                           clock.timing, clock.traceparent, response.num_bytes_downloaded, coding)
+
+    async def read_rest(self, response: httpx.Response, url: str, max_bytes: int | None = None) -> bytes:
+        """Read what is left of an ``open_stream`` response that turned out not to be a stream (a JSON
+        error answer), decoded and bounded like ``request`` (default ``settings.max_body_bytes``).
+
+        Raises ``ProtocolViolation`` over the limit and the mapped transport error (a reset mid-body is
+        ``UnreachableError``, saying how much had arrived)."""
+        limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
+        body = bytearray()
+        try:
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise _over_limit(url, limit, _content_coding(response, url), response.num_bytes_downloaded)
+        except A2ACtlError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
+            err = map_httpx_error(exc, url, self.settings)
+            err.message += f" (after {len(body):,} bytes of an HTTP {response.status_code} answer)"
+            raise err from exc
+        return bytes(body)
 
     async def open_stream(self, method: str, url: str, *, json_body: Any = None,
                           headers: dict[str, str] | None = None) -> tuple[httpx.Response, _Clock]:
@@ -452,6 +497,7 @@ class HttpTransport:
         try:
             _content_coding(response, url)
             self._check_auth(response, url)
+            self._check_redirect(response, url)
         except A2ACtlError:
             await response.aclose()
             raise

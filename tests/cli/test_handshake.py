@@ -187,11 +187,12 @@ def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
 
 
 def test_redirect_is_named_not_reported_as_bad_json(cli, sandbox):
-    """Starlette redirects /nope to /nope/: the failure names the redirect and its target."""
+    """Starlette redirects /nope to /nope/: the failure names the redirect and its target (an HTTP
+    status, exit 1; -L follows it, issue #13)."""
     r = cli("handshake", "probe", sandbox.url, "--handshake-path", "/nope", "-o", "json")
-    assert r.exit_code == 6
+    assert r.exit_code == 1
     err = r.json["samples"][0]["error"]
-    assert err["code"] == "protocol" and f"a redirect to {sandbox.url}/nope/" in err["message"]
+    assert err["code"] == "http_status" and f"redirected to {sandbox.url}/nope/" in err["message"]
 
 
 def card_gets(stderr: str) -> int:

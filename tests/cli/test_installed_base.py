@@ -210,3 +210,50 @@ def test_probe_exit_6_for_no_such_route(cli: Any, fault: str) -> None:
     sent = cli("send", f"{fault}/norest/agent-card.json", "hi", "-o", "json")
     assert sent.exit_code == 6 and sent.json["error"]["code"] == "no_such_route"
     assert "/norest/rest/message:send" in sent.json["error"]["details"]["url"]
+
+
+# -- issue #13 items 1 and 8: bounded time, redirects ------------------------------------------------
+
+def test_a_redirect_is_reported_not_read(cli: Any, fault: str) -> None:
+    r = cli("card", "get", f"{fault}/redirect/agent-card.json", "-o", "json")
+    assert r.exit_code == 1
+    err = r.json["error"]
+    assert err["details"]["httpStatus"] == 302 and err["details"]["location"] == "/rpcerror/agent-card.json"
+    assert "redirected to /rpcerror/agent-card.json" in err["message"] and "-L" in err["hint"]
+    sent = cli("send", f"{fault}/redirect/agent-card.json", "hi", "-o", "json")
+    assert sent.exit_code == 1 and sent.json["error"]["details"]["httpStatus"] == 302
+    followed = cli("-L", "card", "get", f"{fault}/redirect/agent-card.json", "-o", "json")
+    assert followed.exit_code == 0 and followed.json["card"]["supportedInterfaces"][0]["url"].endswith("/rpcerror/jsonrpc")
+
+
+def test_a_dribbling_server_ends_at_max_time(cli: Any, fault: str) -> None:
+    import time
+
+    t0 = time.monotonic()
+    r = cli("card", "get", f"{fault}/dribble/agent-card.json", "--timeout", "1s", "--max-time", "1.5s", "-o", "json")
+    assert r.exit_code == 5 and "--max-time 1.5s" in r.json["error"]["message"]
+    assert time.monotonic() - t0 < 10
+
+
+def test_every_command_has_a_default_deadline(cli: Any, fault: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from a2actl.cli import context
+    from a2actl.cli.app import LAZY_COMMANDS, app
+
+    monkeypatch.setitem(context.DEFAULT_MAX_TIME, "card get", 1.5)
+    r = cli("card", "get", f"{fault}/dribble/agent-card.json", "--timeout", "1s", "-o", "json")
+    assert r.exit_code == 5 and "the default for 'card get'" in r.json["error"]["message"]
+    # every network command of the tree is in the table (sandbox serve and demo run until stopped)
+    import typer.main
+
+    group = typer.main.get_command(app)
+    missing = []
+    for name in LAZY_COMMANDS:
+        cmd = group.get_command(None, name)  # type: ignore[arg-type]
+        subs = cmd.commands if hasattr(cmd, "commands") else {"": cmd}
+        for sub in subs:
+            path = f"{name} {sub}".strip()
+            if name in ("sandbox", "demo") or path == "smoke validate":
+                continue
+            if path not in context.DEFAULT_MAX_TIME:
+                missing.append(path)
+    assert missing == []
