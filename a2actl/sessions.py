@@ -119,7 +119,7 @@ class Sessions:
         if self.client.family is not Family.V1_0:
             speaks_v1 = any(i.family is Family.V1_0 for i in self.client.selection.candidates)
             forced = self.settings.a2a_version not in ("auto", "", None)
-            hint = ("the card declares A2A 1.0 too: drop --a2a-version " f"{self.settings.a2a_version} (ListTasks is 1.0)"
+            hint = ("the card declares A2A 1.0: drop --a2a-version " f"{self.settings.a2a_version} (ListTasks is 1.0)"
                     if speaks_v1 and forced else
                     "mount the a2actl debug router (docs/debug-endpoints.md), or upgrade the agent to A2A 1.0")
             raise UsageError(f"sessions cannot be listed: {self.base} has no debug endpoints and A2A "

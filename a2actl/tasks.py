@@ -292,7 +292,7 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
                 speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
                 raise UsageError(f"ListTasks does not exist in A2A {client.family.value} (0.3 has no tasks/list; "
                                  "it is new in 1.0)",
-                                 hint=f"the card declares 1.0 too: drop --a2a-version {settings.a2a_version}"
+                                 hint=f"the card declares 1.0: drop --a2a-version {settings.a2a_version}"
                                  if speaks_v1 else "the agent declares no A2A 1.0 interface; 'a2actl sessions "
                                  "list' works through debug endpoints instead")
             params: dict[str, Any] = {}
@@ -308,6 +308,14 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
             if page_token:
                 params["pageToken"] = page_token
             out = await client.call("ListTasks", params)
+            v1_declared = any(i.family is Family.V1_0 for i in client.selection.candidates)
+            if out.error is not None and out.error.version_mismatch and not v1_declared:
+                # forced 1.0 on a 0.x-only card: "try 0.3" would be a dead end (0.3 has no ListTasks)
+                declared = sorted({i.family.value for i in client.selection.candidates if i.family}) or ["0.x"]
+                raise UsageError(f"ListTasks is A2A 1.0 and this agent declares only {', '.join(declared)} "
+                                 f"(it answered {out.error.code} {out.error.name} to {out.method})",
+                                 hint="0.3 has no way to list tasks; 'a2actl sessions list' works through debug "
+                                      "endpoints, 'a2actl task get TARGET ID' reads one task")
         elif verb == "get":
             params = {"id": task_id}
             if history is not None:

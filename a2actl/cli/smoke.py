@@ -96,6 +96,8 @@ def init(
         from pathlib import Path
 
         Path(out).write_text(text, encoding="utf-8")
+        if run.output != "table":  # scripts get what was written where
+            run.renderer.data({"suite": out, "snapshot": str(snap), "expect": expect, "notes": notes})
         run.renderer.note(f"wrote the suite to {out}")
     else:
         sys.stdout.write(text)

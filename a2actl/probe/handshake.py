@@ -395,8 +395,10 @@ async def _version_check(transport: Any, selection: Selection, failures: list[Sa
     the operator what the endpoint really speaks."""
     from a2actl.transport.a2a import A2AClient
 
-    mismatch = [s for s in failures if s.error and s.error.get("a2aCode") in (-32009, -32601)
-                and s.failed_phase == "rpc"]
+    # -32009/-32601, or (HTTP+JSON) a path the endpoint does not route: 0.3 and 1.0 REST paths differ
+    # (/v1/tasks/{id} vs /tasks/{id}), so a version the endpoint does not speak shows as no route.
+    mismatch = [s for s in failures if s.error and s.failed_phase == "rpc"
+                and (s.error.get("a2aCode") in (-32009, -32601) or s.error.get("code") == "no_such_route")]
     if not mismatch:
         return None
     other = Family.V0_3 if selection.family is Family.V1_0 else Family.V1_0

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2ACtlError, A2AError, StreamCut, TimeoutError_
+from a2actl.errors import A2ACtlError, A2AError, HTTPStatusError, StreamCut, TimeoutError_
 from a2actl.probe.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
@@ -279,6 +279,12 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
                 reason, ending = "the server closed the stream before a terminal state", "closed-without-terminal"
             except (StreamCut, TimeoutError_) as exc:
                 reason, ending = exc.message, "cut"
+            except HTTPStatusError as exc:
+                # A server error instead of the stream (a2a-sdk's 0.3 compat answers 500 for a
+                # terminal task behind a buffering proxy): GetTask says whether the task ended.
+                if not resync and op == "SubscribeToTask":
+                    await _explain_refused_subscribe(client, prm.get("id"), A2AError(exc.message))
+                raise
             except A2AError as exc:
                 if not resync:
                     if op == "SubscribeToTask":

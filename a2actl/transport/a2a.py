@@ -30,9 +30,11 @@ from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VER
 from a2actl.transport.http import HttpResult, HttpTransport
 
 
-def _rest_error(res: HttpResult, operation: str, method: str, family: Family) -> RpcOutcome:
+def _rest_error(res: HttpResult, operation: str, method: str, family: Family,
+                selection: Selection | None = None) -> RpcOutcome:
     """The outcome of a non-2xx HTTP+JSON answer: the decoded A2A error, or (a body no A2A server
-    wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised."""
+    wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised. When ``selection``
+    was forced to a version the card does not declare for this interface, the hint says so."""
     try:
         parsed = json.loads(res.body) if res.body.strip() else None
     except (ValueError, UnicodeDecodeError):
@@ -42,12 +44,17 @@ def _rest_error(res: HttpResult, operation: str, method: str, family: Family) ->
         return RpcOutcome(operation, method, None, decoded, res)
     if res.status in (404, 405):
         snippet = res.body[:80].decode("utf-8", "replace").strip()
+        hint = (f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON expects this "
+                "path under the card's interface URL; 'a2actl caps fingerprint TARGET' shows what the endpoint "
+                "speaks")
+        declared = selection.interface.protocol_version if selection is not None else None
+        if selection is not None and selection.forced:
+            hint = (f"A2A {family.value} was forced (--a2a-version) and the card declares "
+                    f"{declared or 'another version'} for this interface; its {family.value} routes do not "
+                    f"exist: drop --a2a-version {family.value}, or see 'a2actl caps fingerprint TARGET'")
         raise NoSuchRoute(f"{res.url} answered HTTP {res.status} {res.reason}"
                           + (f" {snippet!r}" if snippet else "") + f": no such route for {method}",
-                          hint=f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON "
-                               "expects this path under the card's interface URL; 'a2actl caps fingerprint "
-                               "TARGET' shows what the endpoint speaks",
-                          details={"httpStatus": res.status, "url": res.url})
+                          hint=hint, details={"httpStatus": res.status, "url": res.url})
     raise _http_error(res, parsed)
 
 
@@ -208,7 +215,7 @@ class A2AClient:
         res = await self.transport.request(verb, url, json_body=body, headers=self.headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
-            return _rest_error(res, operation, method, self.family)
+            return _rest_error(res, operation, method, self.family, self.selection)
         result = res.json()
         _check_shape(operation, method, result, res.url)
         return RpcOutcome(operation, method, result, None, res)
@@ -287,7 +294,7 @@ class A2AClient:
 
     def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
-            return _rest_error(res, operation, method, self.family)
+            return _rest_error(res, operation, method, self.family, self.selection)
         try:
             obj = json.loads(res.body) if res.body else None
         except ValueError as exc:

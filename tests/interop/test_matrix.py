@@ -542,12 +542,23 @@ def _spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: str) -
 
 
 def _not_spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: str) -> None:
-    """The forced version is not one the agent speaks: every family must fail with exit 1 (an A2A or HTTP
-    error, docs/exit-codes.md; a 404 for a route of another version is no protocol violation by the agent)
-    and say what the agent does speak."""
+    """The forced version is not one the agent speaks: every family must fail and say what the agent
+    does speak. Where the agent answers an A2A error (-32009/-32601; JSON-RPC everywhere, the JS SDK's
+    REST too): exit 1. Where the other version's HTTP+JSON paths do not exist and the framework answers
+    a 404 no A2A server wrote (a2a-sdk's REST apps): issue #12 item 2 makes that "no such route" (exit
+    6, code ``no_such_route``, the URL tried), never a TaskNotFound. Either way the hint names the way
+    out."""
     url = agent.url
     (spoken,) = spec.versions  # only single-version agents have "not spoken" rows
     shown = "not spoken (exit {})"
+    want: Any = (1, 6) if binding == "HTTP+JSON" else 1
+
+    def no_route(r: Any) -> Check:
+        err = J(r).get("error") or J(r)  # -o json errors are {"error": {...}}
+        code, a2a = err.get("code"), err.get("a2aCode")
+        return (f"exit {r.exit_code} with code {code!r} a2aCode {a2a!r}: want 6 no_such_route or 1 -32009/-32601",
+                lambda: (r.exit_code == 6 and code == "no_such_route")
+                or (r.exit_code == 1 and a2a in (-32009, -32601)))
 
     def names_spoken(r: Any) -> Check:
         return (f"does not point at --a2a-version {spoken}: {error_text(r)!r}",
@@ -557,7 +568,7 @@ def _not_spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: st
     neg = J(r).get("negotiation") or {}
     rec.outcomes["negotiated"] = f"{neg.get('protocolBinding')} {neg.get('protocolVersion')} (forced)"
     conclusion = (J(r).get("versionCheck") or {}).get("conclusion") or ""
-    rec.judge("probe", r, 1, shown.format(1), [
+    rec.judge("probe", r, want, shown.format(r.exit_code), [
         (f"negotiation {neg.get('protocolBinding')} {neg.get('protocolVersion')} forced={neg.get('forced')}, "
          f"want {binding} {version} forced", lambda: (neg["protocolBinding"], neg["protocolVersion"], neg["forced"])
          == (binding, version, True)),
@@ -574,13 +585,13 @@ def _not_spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: st
                          ("subscribe", ("task", "subscribe", url, finished_task(spec, agent))),
                          ("tail_task", ("stream", "tail", url, "--task", finished_task(spec, agent)))):
         r, _ = rec.run(*args)
-        rec.judge(family, r, 1, shown.format(1), [names_spoken(r)])
+        rec.judge(family, r, want, shown.format(r.exit_code), [names_spoken(r), no_route(r)])
     r, _ = rec.run("task", "list", url)
     if version == "0.3":  # refused before sending: 0.3 has no ListTasks
         rec.judge("list", r, 2, shown.format(2), [
             names_spoken(r), ("a request was sent: 0.3 has no ListTasks", lambda: r.log == [])])
     else:  # 1.0 forced on a 0.3-only agent: ListTasks does not exist there in any version it speaks
-        rec.judge("list", r, (1, 2), shown.format(r.exit_code), [
+        rec.judge("list", r, (1, 2, 6), shown.format(r.exit_code), [
             (f"suggests --a2a-version 0.3, which has no ListTasks: {error_text(r)!r}",
              lambda: "try --a2a-version 0.3" not in error_text(r))])
 
