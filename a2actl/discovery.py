@@ -97,8 +97,10 @@ class CardFetch:
 def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
     """Decode and normalise card bytes. Raises ``ProtocolViolation`` (exit 6) when the body is not a
     JSON object."""
+    from a2actl.protocol.jsondoc import parse
+
     try:
-        raw = json.loads(body)
+        raw = parse(body, source)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ProtocolViolation(f"the agent card at {source} is not valid JSON: {exc}",
                                 hint="is this URL serving the card, or an HTML error page?") from exc

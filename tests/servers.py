@@ -172,7 +172,26 @@ def fault_app(base: str) -> Starlette:
                 yield b" "
         return StreamingResponse(gen(), media_type="application/json", headers={"Content-Length": "10000"})
 
+    def deep_card(levels: int) -> Any:
+        async def handler(_: Request) -> Response:
+            card = json.dumps(v1_card(base, "/deeprpc/jsonrpc"))
+            nested = "[" * levels + "]" * levels
+            return Response(card[:-1] + ', "metadata": ' + nested + "}", media_type="application/json")
+        return handler
+
+    async def deep_rpc_card(_: Request) -> Response:
+        return JSONResponse(v1_card(base, "/deeprpc/jsonrpc"))
+
+    async def deep_rpc(request: Request) -> Response:
+        rid = json.loads(await request.body()).get("id")
+        nested = "[" * 5000 + "]" * 5000
+        return Response(f'{{"jsonrpc": "2.0", "id": {json.dumps(rid)}, "result": {{"task": {{"id": "t", '
+                        f'"status": {{"state": "TASK_STATE_COMPLETED"}}, "metadata": {{"x": {nested}}}}}}}}}',
+                        media_type="application/json")
+
     extra = [
+        Route("/deep100k/agent-card.json", deep_card(100_000)), Route("/deep900/agent-card.json", deep_card(900)),
+        Route("/deeprpc/agent-card.json", deep_rpc_card), Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
         Route("/redirect/agent-card.json", redirect), Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),

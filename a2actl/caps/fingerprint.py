@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from a2actl.discovery import CardFetch
-from a2actl.errors import A2ACtlError, AuthError
+from a2actl.errors import A2ACtlError, AuthError, ProtocolViolation
+from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,
     EnvelopeError,
@@ -159,9 +160,9 @@ def _bindings_agree(endpoints: list[EndpointPrint]) -> bool | None:
 
 def _classify_rpc(res: HttpResult, rid: str, method: str) -> tuple[str, str, int | None]:
     try:
-        obj = json.loads(res.body)
+        obj = parse_json(res.body, res.url)
         result, error = split_response(obj, rid)
-    except (ValueError, EnvelopeError) as exc:
+    except (ValueError, EnvelopeError, ProtocolViolation) as exc:
         return "error", f"HTTP {res.status}, not a JSON-RPC answer ({exc.__class__.__name__})", None
     if error is None:
         return "answers", "result", None
@@ -183,8 +184,8 @@ def _classify_rest(res: HttpResult, operation: str = "GetTask") -> tuple[str, st
     if 200 <= res.status < 300:
         return "answers", f"HTTP {res.status}", None
     try:
-        body = json.loads(res.body) if res.body.strip() else None
-    except (ValueError, UnicodeDecodeError):
+        body = parse_json(res.body, res.url) if res.body.strip() else None
+    except (ValueError, UnicodeDecodeError, ProtocolViolation):
         body = None
     dec = decode_rest_error(res.status, body, operation=operation)
     if dec is None:
@@ -239,7 +240,7 @@ async def probe_endpoint(transport: HttpTransport, ep: EndpointPrint) -> Endpoin
 def _digest(body: bytes) -> str:
     try:
         canon = json.dumps(json.loads(body), sort_keys=True, separators=(",", ":")).encode()
-    except ValueError:
+    except (ValueError, RecursionError):
         canon = body
     return hashlib.sha256(canon).hexdigest()[:16]
 

@@ -106,7 +106,7 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
                     continue
                 try:
                     obj = json.loads(item.data)
-                except ValueError:
+                except (ValueError, RecursionError):  # not JSON (or too deep to be A2A): plain data
                     obj = None
                 if isinstance(obj, dict) and "jsonrpc" in obj:
                     obj = obj.get("result")

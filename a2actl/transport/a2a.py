@@ -18,6 +18,8 @@ from typing import Any, NamedTuple
 from a2actl.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event, result_shape_error
+from a2actl.protocol.jsondoc import MAX_NESTING, nesting
+from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,
     EnvelopeError,
@@ -36,7 +38,7 @@ def _rest_error(res: HttpResult, operation: str, method: str, family: Family,
     wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised. When ``selection``
     was forced to a version the card does not declare for this interface, the hint says so."""
     try:
-        parsed = json.loads(res.body) if res.body.strip() else None
+        parsed = parse_json(res.body, res.url) if res.body.strip() else None
     except (ValueError, UnicodeDecodeError):
         parsed = None
     decoded = decode_rest_error(res.status, parsed, operation=operation, family=family)
@@ -260,6 +262,7 @@ class A2AClient:
             sink = self.transport.sink
             rest = self.binding == BINDING_HTTP_JSON
             loads = json.loads
+            deep_limit = MAX_NESTING
             async for item in iter_sse(response, url, self.transport.settings):
                 at = item.at - origin
                 if item.kind == "comment":
@@ -273,8 +276,14 @@ class A2AClient:
                     sink.on_body("<", self.transport.redact_body(item.data.encode()))
                 try:
                     obj = loads(item.data)
+                except RecursionError:
+                    obj = parse_json(item.data, url)  # raises "nested too deep"
                 except ValueError as exc:
                     raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
+                data = item.data
+                if (data.count("{") + data.count("[") > deep_limit  # cheap necessary condition first
+                        and nesting(obj) > deep_limit):
+                    parse_json(data, url)  # raises "nested too deep"
                 if rest:
                     result = obj
                 else:
@@ -296,7 +305,7 @@ class A2AClient:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
             return _rest_error(res, operation, method, self.family, self.selection)
         try:
-            obj = json.loads(res.body) if res.body else None
+            obj = parse_json(res.body, res.url) if res.body else None
         except ValueError as exc:
             raise ProtocolViolation(
                 f"{res.url} answered a streaming call with HTTP {res.status} "

@@ -126,9 +126,12 @@ class HttpResult:
     content_encoding: str | None = None
 
     def json(self) -> Any:
-        """Decode the body as JSON; raises ``ProtocolViolation`` (exit 6) when it is not JSON."""
+        """Decode the body as JSON; raises ``ProtocolViolation`` (exit 6) when it is not JSON or is
+        nested too deep (``a2actl.protocol.jsondoc``)."""
+        from a2actl.protocol.jsondoc import parse
+
         try:
-            return json.loads(self.body)
+            return parse(self.body, self.url)
         except (ValueError, UnicodeDecodeError) as exc:
             location = self.headers.get("location")
             if 300 <= self.status < 400 and location:
@@ -391,7 +394,7 @@ class HttpTransport:
         if len(body) <= 1024 * 1024 and text.lstrip()[:1] in ("{", "["):
             try:
                 text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: text-level only
                 pass
         return redact_text(text, self.settings.secrets()).encode()
 

@@ -257,3 +257,19 @@ def test_every_command_has_a_default_deadline(cli: Any, fault: str, monkeypatch:
             if path not in context.DEFAULT_MAX_TIME:
                 missing.append(path)
     assert missing == []
+
+
+# -- issue #13 item 4: nesting ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("args", [
+    ["card", "get", "{fault}/deep100k/agent-card.json"],
+    ["card", "get", "{fault}/deep900/agent-card.json"],
+    ["-vv", "card", "get", "{fault}/deep900/agent-card.json"],
+    ["caps", "validate", "{fault}/deep900/agent-card.json"],
+    ["send", "{fault}/deeprpc/agent-card.json", "hi"],
+    ["-vv", "send", "{fault}/deeprpc/agent-card.json", "hi"],
+])
+def test_json_nested_too_deep_is_a_violation(cli: Any, fault: str, args: list[str]) -> None:
+    r = cli(*[a.format(fault=fault) for a in args], "-o", "json")
+    assert r.exit_code == 6, (r.stdout[-300:], r.stderr[-300:])
+    assert "nested too deep" in r.json["error"]["message"] and "Traceback" not in r.stderr

@@ -76,3 +76,40 @@ def test_a_refused_03_call_does_not_suggest_03() -> None:
 def test_never_raises(status: int, body: object) -> None:
     out = decode_rest_error(status, body)
     assert out is None or isinstance(out.message, str)
+
+
+_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+                     max_leaves=12)
+
+
+@given(st.one_of(_json, st.fixed_dictionaries({"jsonrpc": st.sampled_from(["2.0", "1.0"]),
+                                               "id": st.one_of(st.none(), st.integers(), st.text(max_size=5)),
+                                               "result": _json}),
+                 st.fixed_dictionaries({"jsonrpc": st.just("2.0"), "id": st.just(1), "error": _json})),
+       st.one_of(st.none(), st.integers(), st.text(max_size=5)))
+def test_split_response_raises_only_envelope_errors(obj: object, rid: object) -> None:
+    from a2actl.protocol.jsonrpc import EnvelopeError, split_response
+
+    try:
+        result, error = split_response(obj, rid)  # type: ignore[arg-type]
+    except EnvelopeError:
+        return
+    assert error is None or isinstance(error, dict)
+
+
+@given(_json, st.one_of(st.none(), st.sampled_from(["GetTask", "tasks/get", "SendMessage"])),
+       st.one_of(st.none(), st.sampled_from(list(Family))))
+def test_decode_jsonrpc_error_never_raises(error: object, method: str | None, family: Family | None) -> None:
+    out = decode_jsonrpc_error(error, method=method, family=family)
+    assert isinstance(out.name, str) and isinstance(out.message, str)
+    out.to_exception("x")
+
+
+@given(_json)
+def test_result_shape_check_never_raises(result: object) -> None:
+    from a2actl.protocol.events import result_shape_error
+
+    for op in ("SendMessage", "GetTask", "CancelTask", "ListTasks", "SubscribeToTask"):
+        why = result_shape_error(op, result)
+        assert why is None or isinstance(why, str)
