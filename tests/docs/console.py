@@ -14,15 +14,18 @@ What runs: ```console blocks only, in document order, in one ``bash`` per docume
 ``%%``, variables and ``cd`` carry over), started in a fresh temporary directory with the venv of
 this Python first on ``PATH``, ``NO_COLOR=1``, no ``COLUMNS`` (a2actl then prints tables at their
 natural width, as in a wide terminal), no ``A2ACTL_*`` variables and ``XDG_STATE_HOME`` inside the
-temp dir. ``sh``/``bash``/``yaml``/``json``/``python`` blocks are not run: they are synopses
-(``a2actl dlq list SRC [--since …]``), install commands, files or code, not transcripts.
+temp dir. Other blocks are not transcripts and are not run: README's ``bash`` set-up commands (.ci/run
+runs the test one itself), the ``sh`` synopses with placeholders in docs/caps.md (``caps diff
+TARGET --expect …``) and docs/dlq.md (``dlq list SRC [--since …]``), ``yaml`` suite and workflow
+files, ``json`` shapes and the ``python`` mounting example.
 Generated pages are not collected: docs/cli-reference.md (scripts/gen_cli_docs.py) and
 docs/interop.md (tests/interop).
 
 Conventions (for doc writers):
 
-* ``$ command`` starts a command; a line ending in ``\\`` continues it on the next line. Every other
-  line up to the next ``$`` is the command's expected output (stdout and stderr together).
+* ``$ command`` starts a command; a line ending in ``\\`` continues it on the next line (a leading
+  ``> `` prompt there is dropped). Every other line up to the next ``$`` is the command's expected
+  output (stdout and stderr together). A command gets 60 s; one that hangs ends the session.
 * Exit status: 0, unless the command has a trailing comment that starts with ``exit N`` followed by
   ``:`` or the end of the line (``# exit 7: over budget``), or the next command is ``echo $?``, whose
   output line then states it. Prose such as ``# exit 7 on a leak`` states nothing (it is a
@@ -365,16 +368,17 @@ def _missing_tools(cmds: list[Command]) -> list[str]:
 
 def evaluate(example: Any) -> str | None:
     """Sybil evaluator for a console block: None when it ran as shown, else what differed."""
+    where = f"{Path(example.path).name}:{example.line}"
     why = not_run_reason(example)
     if why:
-        pytest.skip(f"not run in CI: {why}")
+        pytest.skip(f"{where}: not run in CI: {why}")
     try:
         cmds = _block_commands(example)
     except ValueError as exc:
         return str(exc)
     missing = _missing_tools(cmds)
     if missing:
-        msg = f"{', '.join(missing)} not installed (apt-get install -y {' '.join(missing)})"
+        msg = f"{where}: {', '.join(missing)} not installed (apt-get install -y {' '.join(missing)})"
         if os.environ.get("CI") == "true":
             pytest.fail(msg, pytrace=False)
         pytest.skip(msg)
@@ -398,18 +402,18 @@ def evaluate(example: Any) -> str | None:
             break
         shown = i + 1 < len(cmds) and cmds[i + 1].is_echo_status  # `echo $?` shows (and checks) it
         want = cmd.pinned_exit if cmd.pinned_exit is not None else 0
-        where = f"line {cmd.line}: $ {cmd.text}"
+        at = f"line {cmd.line}: $ {cmd.text}"
         if not shown and rc != want:
-            problems.append(f"{where}\n  exit status {rc}, expected {want}; output:\n{_indent(out)}")
+            problems.append(f"{at}\n  exit status {rc}, expected {want}; output:\n{_indent(out)}")
             continue
         if cmd.background and cmd.ports:
             err = session.wait_server(cmd, pid)
             if err:
-                problems.append(f"{where}\n  {err}")
+                problems.append(f"{at}\n  {err}")
                 continue
         missing_line = match_output(cmd.output, out)
         if missing_line is not None:
-            problems.append(f"{where}\n  this line was not in the output (in order): {missing_line.strip()!r}\n"
+            problems.append(f"{at}\n  this line was not in the output (in order): {missing_line.strip()!r}\n"
                             f"  output:\n{_indent(out)}")
     return "\n\n".join(problems) or None
 

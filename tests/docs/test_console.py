@@ -134,7 +134,7 @@ def test_a_document_runs_in_one_session(tmp_path: Path) -> None:
         0
         ```
         """)
-    assert results[:2] == ["ok", "skip: not run in CI: needs a real deployment"]
+    assert results[:2] == ["ok", "skip: doc.md:21: not run in CI: needs a real deployment"]
     # `echo $?` states the status: the command itself is not checked against 0, the shown line is
     assert results[2].startswith("fail: line 28: $ echo $?\n  this line was not in the output (in order): '0'")
     assert "exit status 127" not in results[2]
