@@ -286,6 +286,11 @@ def stream_app(base: str) -> Starlette:
                     yield frame(_task())
                     yield "data: {this is not json\n\n"
                     return
+                if mode == "noterminal-hang":  # two events, then silence with the connection open
+                    yield frame(_task())
+                    yield frame(_status("TASK_STATE_WORKING"))
+                    await asyncio.sleep(3600)
+                    return
                 if mode == "endless":
                     yield frame(_task())
                     yield frame(_status("TASK_STATE_WORKING"))
@@ -350,7 +355,7 @@ def stream_app(base: str) -> Starlette:
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    modes = [*STREAMS, "badjson", "endless", "hugeline", "hugedata", "endlessline", "endlessdata"]
+    modes = [*STREAMS, "badjson", "endless", "noterminal-hang", "hugeline", "hugedata", "endlessline", "endlessdata"]
     routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
     for mode in modes:
         routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]

@@ -19,7 +19,8 @@ def tail(
     send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Start a streaming send (SendStreamingMessage / message/stream) and follow it.")] = None,
     task: Annotated[str | None, typer.Option("--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe).")] = None,
     sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET); after a cut it reconnects with Last-Event-ID, as a browser's EventSource does.")] = None,
-    heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: flag every silence longer than this (exit 7).")] = None,
+    heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: a timer reports every silence longer than this as it happens (exit 7).")] = None,
+    stall_timeout: Annotated[str | None, typer.Option("--stall-timeout", metavar="DURATION", help="End the tail after this much silence (outcome stalled, exit 7). Default: 3 x --heartbeat; none without --heartbeat.")] = None,
     max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7). It also bounds memory: at most this much of one event is buffered; a larger event is counted, not read (default 16MiB).")] = None,
     reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).")] = 5,
     fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
@@ -30,9 +31,14 @@ def tail(
     --max-event-bytes; an inline lifecycle audit; cuts, resubscribes and what was missed; and a
     summary. --max-time ends the tail with a summary (exit 5).
 
+    With --heartbeat a timer watches the stream: a silence longer than the heartbeat is reported
+    when it happens (a 'stall' record), and one longer than --stall-timeout (default 3 x heartbeat)
+    ends the tail (outcome stalled, exit 7).
+
     Exit codes: 0 the stream reached the task's end (whatever the state, unless --fail-on names it);
     5 --max-time; 6 the stream ended without a terminal state (not recovered) or broke the lifecycle
-    rules; 7 a bound was exceeded, events were missed, or the task ended in a --fail-on state.
+    rules; 7 a bound was exceeded (a silence, a stall, an oversized event), events were missed, or the
+    task ended in a --fail-on state.
 
     Examples:
 
@@ -55,6 +61,7 @@ def tail(
     run = invocation(ctx)
     try:
         hb = parse_duration(heartbeat) if heartbeat else None
+        stall = parse_duration(stall_timeout) if stall_timeout else None
         limit = parse_size(max_event_bytes) if max_event_bytes else None
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
@@ -62,7 +69,9 @@ def tail(
         import dataclasses
 
         run.settings = dataclasses.replace(run.settings, max_event_bytes=limit)
-    opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect,
+    if (hb is not None and hb <= 0) or (stall is not None and stall <= 0):
+        raise UsageError("--heartbeat and --stall-timeout must be positive")
+    opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect, stall_timeout=stall,
                        max_time=run.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
 
     records: list[dict] = []  # type: ignore[type-arg]

@@ -617,6 +617,11 @@ class Renderer:
         elif kind == "gap":
             line = Text(f"{clock}  silence of {format_seconds(rec['seconds'])}, over --heartbeat "
                         f"{format_seconds(rec['expected'])}", style="bold yellow")
+        elif kind == "stall":
+            limit = rec.get("stallTimeout")
+            line = Text(f"{clock}  STALL: silent for {format_seconds(rec['silentFor'])} (--heartbeat "
+                        f"{format_seconds(rec['expected'])}" + (f"; giving up at {format_seconds(limit)}"
+                                                                if limit else "") + ")", style="bold yellow")
         elif kind == "cut":
             line = Text(f"{clock}  CUT (attempt {rec['attempt']}): {safe(rec['reason'])}", style="bold red")
         else:  # reconnect
@@ -632,7 +637,8 @@ class Renderer:
         t.add_column(style="bold")
         t.add_column()
         gaps = s["gaps"]
-        outcome = {"completed": "stream completed", "recovered": "stream recovered after cuts"}.get(
+        outcome = {"completed": "stream completed", "recovered": "stream recovered after cuts",
+                   "stalled": f"stalled: silent past --stall-timeout {format_seconds(s.get('stallTimeout'))}"}.get(
             s["outcome"], s["outcome"])
         if s.get("failedOn"):
             outcome += f"; task {s['failedOn']} (--fail-on)"

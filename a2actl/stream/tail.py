@@ -5,6 +5,8 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
 * ``event``: ``wall`` (ISO 8601 UTC), ``t`` and ``delta`` (seconds since the start / the previous
   received item), ``kind``, ``state``, ``taskId``, ``bytes``, ``oversize``, ``violations``.
 * ``heartbeat``: an SSE comment (``: ping``) or a WebSocket pong (``rtt`` in seconds).
+* ``stall``: emitted by the heartbeat timer as soon as a silence passes ``--heartbeat``
+  (``silentFor``, ``expected``, ``stallTimeout``), once per silence.
 * ``gap``: a silence longer than ``--heartbeat`` (``seconds``, ``expected``), emitted when it ends.
 * ``cut``: the connection ended before the stream did (``reason``, ``attempt``).
 * ``reconnect``: a resubscribe after a cut: ``outage`` seconds and ``missed`` (what was lost:
@@ -12,11 +14,13 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
 * ``summary`` (last): counts, bytes, duration, first-event latency, gap percentiles (constant
   memory: log buckets, exact to 2.3%; ``max`` exact), heartbeats,
   violations, cuts, final state, ``outcome`` (``completed``, ``recovered`` after cuts, ``cut``,
-  ``closed-without-terminal``, ``max-time``) and ``exitCode``.
+  ``closed-without-terminal``, ``stalled`` (silent past ``--stall-timeout``), ``max-time``) and
+  ``exitCode``.
 
 Exit codes: 5 ``--max-time`` reached; 6 the stream ended without a terminal (or interrupted) state and
 could not be recovered, or the lifecycle audit found a violation; 7 a bound was exceeded (a silence
-over ``--heartbeat``, an event over ``--max-event-bytes``), events were missed across a reconnect, or
+over ``--heartbeat``, a silence past ``--stall-timeout`` (default 3 x heartbeat) that ended the tail,
+an event over ``--max-event-bytes``), events were missed across a reconnect, or
 the task ended in a ``--fail-on`` state (``failedOn``); else 0. ``outcome`` describes the stream
 (``completed``: it reached the task's end), ``finalState`` the task. A dropped stream is never
 reported as success.
@@ -56,6 +60,15 @@ class TailOptions:
     max_time: float | None = None
     #: Canonical task states that make a stream which reached them exit 7 (``--fail-on``).
     fail_on: frozenset[str] = frozenset()
+    #: Seconds of silence after which the tail gives up (outcome ``stalled``, exit 7); ``None``:
+    #: 3 x ``heartbeat`` when a heartbeat is expected, else no watchdog (``--stall-timeout``).
+    stall_timeout: float | None = None
+
+    def stall_limit(self) -> float | None:
+        """The silence (seconds) that ends the tail: ``stall_timeout``, else 3 x ``heartbeat``."""
+        if self.stall_timeout is not None:
+            return self.stall_timeout
+        return 3 * self.heartbeat if self.heartbeat is not None else None
 
     def delay(self, attempt: int, retry_ms: int | None = None) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): the server's ``retry:`` when it sent
@@ -101,6 +114,7 @@ class Tail:
     missed: list[str] = field(default_factory=list)
     first_event: float | None = None
     cut_at: float | None = None
+    stalled: bool = False
     lifecycle: Lifecycle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -171,16 +185,47 @@ class Tail:
         self.emit(rec)
 
     # -- the end ------------------------------------------------------------------------------------
+    async def _watchdog(self, main: asyncio.Future[Any]) -> None:
+        """The heartbeat timer: while ``main`` runs, emit a ``stall`` record as soon as the silence
+        passes ``--heartbeat`` (once per silence), and cancel ``main`` when it passes the stall
+        limit (``TailOptions.stall_limit``); ``finish`` then ends the tail as ``stalled``."""
+        hb, limit = self.opts.heartbeat, self.opts.stall_limit()
+        tick = min(x for x in (hb, limit) if x is not None) / 4
+        noticed: Any = object()  # the arrival whose following silence was reported
+        while not main.done():
+            await asyncio.sleep(tick)
+            now = time.perf_counter()
+            quiet = now - (self.last if self.last is not None else self.t0)
+            if hb is not None and quiet > hb and noticed is not self.last:
+                noticed = self.last
+                self.emit({"type": "stall", "wall": _wall(), "t": round(now - self.t0, 6),
+                           "silentFor": round(quiet, 6), "expected": hb, "stallTimeout": limit,
+                           "state": self.lifecycle.state})
+            if limit is not None and quiet > limit and not main.done():
+                self.stalled = True
+                main.cancel()
+                return
+
     async def finish(self, run: Any) -> dict[str, Any]:
-        """Await ``run`` (a coroutine returning the outcome) under ``--max-time``; emit and return the
-        summary. ``completed`` after cuts is ``recovered``."""
+        """Await ``run`` (a coroutine returning the outcome) under ``--max-time`` and the heartbeat
+        watchdog; emit and return the summary. ``completed`` after cuts is ``recovered``; a silence
+        over the stall limit ends it as ``stalled``."""
+        main = asyncio.ensure_future(run)
+        dog = asyncio.ensure_future(self._watchdog(main)) if self.opts.stall_limit() is not None else None
         try:
             if self.opts.max_time is not None:
-                outcome = await asyncio.wait_for(run, self.opts.max_time)
+                outcome = await asyncio.wait_for(main, self.opts.max_time)
             else:
-                outcome = await run
+                outcome = await main
         except asyncio.TimeoutError:
             outcome = "max-time"
+        except asyncio.CancelledError:
+            if not self.stalled:
+                raise
+            outcome = "stalled"
+        finally:
+            if dog is not None:
+                dog.cancel()
         if outcome == "completed" and self.cuts:
             outcome = "recovered"
         summary = self.summary(outcome)
@@ -189,8 +234,9 @@ class Tail:
 
     def summary(self, outcome: str) -> dict[str, Any]:
         now = time.perf_counter()
-        if self.last is not None and outcome in ("max-time", "cut", "closed-without-terminal"):
-            self._check_silence(now - self.last, now)  # a stall still going on at the end
+        if outcome in ("max-time", "cut", "closed-without-terminal", "stalled"):
+            # a silence still going on at the end
+            self._check_silence(now - (self.last if self.last is not None else self.t0), now)
         violations = [v.to_json() for v in self.lifecycle.violations]
         if outcome in ("cut", "closed-without-terminal", "max-time") and not self.lifecycle.settled \
                 and not self.lifecycle.ended:
@@ -198,6 +244,8 @@ class Tail:
                                "message": f"no terminal state seen (last state {self.lifecycle.state or 'none'})"})
         if outcome == "max-time":
             code = 5
+        elif outcome == "stalled" and not self.lifecycle.violations:
+            code = 7
         elif outcome in ("cut", "closed-without-terminal") or violations:
             code = 6
         elif self.stalls or self.oversize or self.missed:
@@ -217,7 +265,7 @@ class Tail:
             "rtt": {"p50": self.rtts.quantile(50), "max": self.rtts.max} if self.rtts.count else None,
             "stalls": self.stalls, "oversize": self.oversize, "cuts": self.cuts, "reconnects": self.reconnects,
             "missed": self.missed, "violations": violations, "finalState": self.lifecycle.state,
-            "taskId": self.lifecycle.task_id, "failedOn": failed_on,
+            "taskId": self.lifecycle.task_id, "failedOn": failed_on, "stallTimeout": self.opts.stall_limit(),
         }
 
 

@@ -73,6 +73,8 @@ class WebSocketClient:
         try:
             return await connect(self.url, additional_headers=self._headers(), ping_interval=None,
                                  open_timeout=self.settings.connect_timeout,
+                                 # closing a dead peer's socket must not wait websockets' 10 s default
+                                 close_timeout=min(self.pong_timeout, 2.0),
                                  max_size=max(self.settings.max_body_bytes * 2, 2**20))
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -115,9 +117,14 @@ class WebSocketClient:
             while True:
                 await asyncio.sleep(self.ping_interval)
                 sent = time.perf_counter()
+
+                async def ping_pong() -> None:
+                    waiter = await ws.ping()  # may itself wait: a peer that reads nothing fills the buffer
+                    await waiter
+
                 try:
-                    waiter = await ws.ping()
-                    await asyncio.wait_for(waiter, self.pong_timeout)
+                    # the bound covers sending the ping too, so a dead peer is found in pong_timeout
+                    await asyncio.wait_for(ping_pong(), self.pong_timeout)
                 except asyncio.TimeoutError:
                     await queue.put(("nopong", self.pong_timeout, time.perf_counter()))
                     return

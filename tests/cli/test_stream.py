@@ -255,7 +255,15 @@ def test_websocket_abnormal_close_is_a_cut(cli: Any, ws_fault: str) -> None:
 
 
 def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
-    r = cli("stream", "tail", silent_ws, "--send", "hi", "--heartbeat", "200ms", "--reconnect", "0", "-o", "jsonl")
+    # --stall-timeout above the pong timeout (1 s): the dead peer is diagnosed as such (a cut), not
+    # as a stall (which --heartbeat's default 3 x 200 ms calls it first); the ping's own send and the
+    # close are bounded too (the cut took 11 s: websockets' 10 s close timeout on a dead peer)
+    import time
+
+    t0 = time.monotonic()
+    r = cli("stream", "tail", silent_ws, "--send", "hi", "--heartbeat", "200ms", "--stall-timeout", "30s",
+            "--reconnect", "0", "-o", "jsonl")
+    assert time.monotonic() - t0 < 8
     assert r.exit_code == 6
     recs, summary = records(r)
     assert any(x["type"] == "cut" and "no pong" in x["reason"] for x in recs)
@@ -300,3 +308,24 @@ def test_an_event_that_never_ends_does_not_grow_memory(cli: Any, streams: str, m
     r = cli("--max-time", "2s", "stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "-o", "json")
     assert r.exit_code == 5, r.stdout[-500:]
     assert r.json["outcome"] == "max-time" and r.json["finalState"] == "submitted"
+
+
+def test_heartbeat_is_a_watchdog(cli: Any, streams: str) -> None:
+    """Issue #13 item 3: a silence is reported when it happens (a timer), and the tail ends with exit
+    7 after --stall-timeout (default 3 x heartbeat), not at the read timeout with exit 6."""
+    import time
+
+    t0 = time.monotonic()
+    r = cli("--timeout", "60s", "stream", "tail", f"{streams}/noterminal-hang/agent-card.json", "--send", "hi",
+            "--heartbeat", "200ms", "-o", "jsonl")
+    took = time.monotonic() - t0
+    assert r.exit_code == 7, r.stdout[-400:]
+    recs = r.jsonl
+    stall = next(x for x in recs if x["type"] == "stall")
+    assert stall["expected"] == 0.2 and 0.2 < stall["silentFor"] < 0.6 and stall["stallTimeout"] == pytest.approx(0.6)
+    summary = recs[-1]
+    assert summary["outcome"] == "stalled" and summary["exitCode"] == 7 and summary["stalls"]
+    assert took < 10  # the read timeout (60 s) never came into it
+    explicit = cli("stream", "tail", f"{streams}/noterminal-hang/agent-card.json", "--send", "hi",
+                   "--stall-timeout", "300ms", "-o", "json")
+    assert explicit.exit_code == 7 and explicit.json["outcome"] == "stalled" and explicit.json["stallTimeout"] == 0.3
