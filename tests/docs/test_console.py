@@ -220,3 +220,23 @@ def test_a_command_that_hangs_stops_the_session(tmp_path: Path, monkeypatch: pyt
         """)
     assert results[0].startswith("fail: ") and "did not finish within 1s" in results[0] and "before" in results[0]
     assert results[1].startswith("fail: not run: an earlier block broke the session")
+
+
+def test_a_missing_tool_leaves_out_its_command_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import tests.docs.console as console
+
+    monkeypatch.setattr(console, "TOOLS", ("no-such-tool-a2actl",))
+    doc = """\
+        ```console
+        $ echo made > file
+        $ no-such-tool-a2actl file
+        $ cat file
+        made
+        ```
+        """
+    monkeypatch.delenv("CI", raising=False)
+    assert _run_doc(tmp_path, doc) == ["skip: doc.md:1: the rest ran as shown; line 3: not run, no-such-tool-a2actl "
+                                       "not installed (apt-get install -y no-such-tool-a2actl)"]
+    monkeypatch.setenv("CI", "true")
+    assert _run_doc(tmp_path, doc) == ["fail: line 3: not run, no-such-tool-a2actl not installed "
+                                       "(apt-get install -y no-such-tool-a2actl)"]
