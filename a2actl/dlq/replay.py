@@ -270,8 +270,9 @@ class Replayer:
         if out.error is None:
             return Outcome(True)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
-        return Outcome(False, {"code": out.error.code, "message": f"{out.error.name}: {out.error.message}",
-                               "class": klass})
+        # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
+        code = out.error.code if out.error.code is not None else out.http.status
+        return Outcome(False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass})
 
     async def _flush(self, force: bool = False) -> None:
         now = time.monotonic()

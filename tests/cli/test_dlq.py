@@ -241,3 +241,16 @@ def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> Non
 
 async def _count(backend: Any) -> int:
     return sum([1 async for _ in backend.iter_entries()])
+
+
+def test_replay_into_a_gateway_error_records_the_http_status(cli: Any, fault: str, tmp_path: Path) -> None:
+    """Issue #13 item 9: an HTTP 502 whose JSON is not JSON-RPC is the agent's HTTP error; the dead
+    letter's lastError gets the status as its code (it got ``code: null``) and the gateway's text."""
+    target = {"url": fault + "/gateway502/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    entry = new_entry("SendMessage", {"message": {"messageId": "gw-1", "role": "ROLE_USER", "parts": [{"text": "x"}]}},
+                      target, attempts=1, source="orders", error={"code": -32603, "message": "x", "class": "transient"})
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [entry])
+    r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--yes", "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    shown = cli("dlq", "list", f"file://{tmp_path}/dlq.jsonl", "-o", "json").json["entries"][0]
+    assert shown["errorCode"] == 502 and shown["attempts"] > 1
