@@ -39,3 +39,18 @@ def test_bash_completion_answers() -> None:
     env = {**os.environ, "_A2ACTL_COMPLETE": "complete_bash", "COMP_WORDS": "a2actl ca", "COMP_CWORD": "1"}
     out = subprocess.run([sys.executable, "-m", "a2actl"], env=env, capture_output=True, text=True, timeout=30)
     assert {"caps", "card"} <= set(out.stdout.split())
+
+
+def test_default_deadlines_are_documented() -> None:
+    """docs/exit-codes.md's table of default deadlines says what DEFAULT_MAX_TIME does."""
+    import re
+
+    from a2actl.cli.context import DEFAULT_MAX_TIME
+
+    units = {"s": 1, "min": 60, "h": 3600}
+    text = (ROOT / "docs" / "exit-codes.md").read_text()
+    documented: dict[str, float] = {}
+    for row in re.findall(r"^\| (`.+?) \| (\d+) (s|min|h) \|$", text, re.M):
+        for cmd in re.findall(r"`([a-z ]+?)`", row[0]):
+            documented[cmd] = int(row[1]) * units[row[2]]
+    assert documented == DEFAULT_MAX_TIME

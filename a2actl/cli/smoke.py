@@ -91,7 +91,7 @@ def init(
     run = invocation(ctx)
     snap, expect, notes = plan_paths(snapshot, out, _stdout_file(), force)
     text = run.run(init_suite(target, run.settings, run.sink, snapshot_path=snap, expect_path=expect,
-                              samples=samples, margin=margin))
+                              samples=samples, margin=margin, suite_name=out or "suite.yaml"))
     if out:
         from pathlib import Path
 

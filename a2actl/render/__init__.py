@@ -267,7 +267,8 @@ class Renderer:
                 continue
             t = Table(title=f"{klass} ({len(rows)})", title_justify="left", title_style=self._CLASS_STYLE[klass],
                       box=box.SIMPLE_HEAD)
-            for col in ("path", "change", "reason"):
+            t.add_column("path", no_wrap=True)  # a JSON pointer is read whole: the prose columns wrap
+            for col in ("change", "reason"):
                 t.add_column(col, overflow="fold")
             for c in rows:
                 t.add_row(Text(safe(c["path"] or "/")), Text(safe(self._change_text(c), 70)), Text(safe(c["reason"])))
@@ -457,7 +458,8 @@ class Renderer:
         """Human view of ``sessions kill``: the plan (dry run) or what was cancelled and revoked."""
         if doc["dryRun"] or not doc["results"]:
             verb = "would kill" if doc["dryRun"] else "nothing to kill:"
-            self.out.print(Text(f"{verb} {len(doc['selected'])} session(s): " + ", ".join(doc["selected"])))
+            listed = ": " + ", ".join(doc["selected"]) if doc["selected"] else ""
+            self.out.print(Text(safe(f"{verb} {len(doc['selected'])} session(s){listed}", 4000)))
             return
         t = Table(box=box.SIMPLE_HEAD)
         for col in ("session", "result", "cancelled tasks", "already ended", "token revoked"):

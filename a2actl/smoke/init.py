@@ -53,7 +53,7 @@ def plan_paths(snapshot: str | None, out: str | None, stdout_path: str | None, f
 
 
 async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: Path,
-                     expect_path: str, samples: int, margin: float) -> str:
+                     expect_path: str, samples: int, margin: float, suite_name: str = "suite.yaml") -> str:
     """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
     ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
     from a2actl.caps.load import load_card
@@ -70,7 +70,7 @@ async def init_suite(target: str, settings: Settings, sink: EventSink | None, *,
     p99 = (report.to_json()["stats"].get("total") or {}).get("p99") or 0.1
     lines = [
         f"# a2actl smoke suite for {target}, written by 'a2actl smoke init'.",
-        "# Run: a2actl smoke run suite.yaml --junit smoke.xml   (TARGET overrides the agent URL)",
+        f"# Run: a2actl smoke run {suite_name} --junit smoke.xml   (TARGET overrides the agent URL)",
         "version: 1",
         "name: a2actl smoke",
         "targets:",

@@ -258,3 +258,9 @@ def test_show_of_a_closed_session_says_its_lifetime(cli: Any, sandbox_leaky: Any
     shown = cli("sessions", "show", sandbox_leaky.url, sid, env=AUTH)
     created = next(line for line in shown.stdout.splitlines() if line.strip().startswith("created"))
     assert "lived" in created and "ago" not in created
+
+
+def test_kill_dry_run_with_nothing_selected_reads_cleanly(cli: Any, sandbox_leaky: Any) -> None:
+    r = cli("sessions", "kill", sandbox_leaky.url, "--older-than", "1000h", "--dry-run", env=AUTH)
+    assert r.exit_code == 0
+    assert r.stdout.strip() == "would kill 0 session(s)"

@@ -161,6 +161,7 @@ def test_init_out_writes_suite_and_snapshot_relative_to_it(cli: Any, sandbox: An
     assert (tmp_path / "ci" / "expected-caps.json").exists() and r.stdout == ""
     import yaml
 
+    assert "# Run: a2actl smoke run ci/smoke.yaml" in (tmp_path / "ci" / "smoke.yaml").read_text()
     doc = yaml.safe_load((tmp_path / "ci" / "smoke.yaml").read_text())
     assert next(c for c in doc["checks"] if c["kind"] == "caps-diff")["expect"] == "expected-caps.json"
     ok = cli("smoke", "run", "ci/smoke.yaml", "-o", "json")
