@@ -274,6 +274,12 @@ def stream_app(base: str) -> Starlette:
     def rpc(mode: str) -> Any:
         async def handler(request: Request) -> Response:
             rid = json.loads(await request.body()).get("id")
+            if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body
+                async def cut() -> Any:
+                    yield b'{"jsonrpc": "2.0", "id": ' + json.dumps(rid).encode() + b', "error": {"code": -32603, '
+                    await asyncio.sleep(0.02)
+                    raise ConnectionResetError("deliberate reset")
+                return StreamingResponse(cut(), media_type="application/json", status_code=500)
 
             def frame(result: Any) -> str:
                 body = {"jsonrpc": "2.0", "id": rid, "result": result}
@@ -355,7 +361,7 @@ def stream_app(base: str) -> Starlette:
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    modes = [*STREAMS, "badjson", "endless", "noterminal-hang", "hugeline", "hugedata", "endlessline", "endlessdata"]
+    modes = [*STREAMS, "badjson", "endless", "noterminal-hang", "jsonreset", "hugeline", "hugedata", "endlessline", "endlessdata"]
     routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
     for mode in modes:
         routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]

@@ -4,6 +4,8 @@ stream, 5 MiB event, abnormal WebSocket close, a peer that never answers pings).
 
 from __future__ import annotations
 
+import re
+
 from typing import Any
 
 import pytest
@@ -329,3 +331,26 @@ def test_heartbeat_is_a_watchdog(cli: Any, streams: str) -> None:
     explicit = cli("stream", "tail", f"{streams}/noterminal-hang/agent-card.json", "--send", "hi",
                    "--stall-timeout", "300ms", "-o", "json")
     assert explicit.exit_code == 7 and explicit.json["outcome"] == "stalled" and explicit.json["stallTimeout"] == 0.3
+
+
+def test_a_reset_mid_json_answer_says_what_was_lost(cli: Any, streams: str) -> None:
+    """Issue #13 item 4: a JSON answer to `stream tail --send` cut mid-body was "unexpected ReadError"
+    (exit 1), and resets printed an empty "lost: "."""
+    r = cli("stream", "tail", f"{streams}/jsonreset/agent-card.json", "--send", "hi", "-o", "json")
+    assert r.exit_code in (3, 6), r.stdout
+    err = r.json["error"]
+    assert err["code"] in ("unreachable", "protocol") and not err["message"].startswith("unexpected")
+    assert re.search(r"\(after \d+ bytes of an HTTP 500 answer\)$", err["message"]), err["message"]
+
+
+def test_a_reset_is_never_an_empty_reason() -> None:
+    import httpx
+
+    from a2actl.config import Settings
+    from a2actl.transport.http import map_httpx_error
+
+    err = map_httpx_error(httpx.ReadError(""), "http://x", Settings())
+    assert err.exit_code == 3 and err.message == "connection to http://x lost: ReadError"
+    chained = httpx.ReadError("")
+    chained.__cause__ = ConnectionResetError(104, "Connection reset by peer")
+    assert map_httpx_error(chained, "http://x", Settings()).message.endswith("lost: [Errno 104] Connection reset by peer")
