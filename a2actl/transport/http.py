@@ -11,8 +11,11 @@
 * Every request carries the invocation's W3C ``traceparent`` (``00-<trace-id>-<span-id>-01``, a new
   span id per request) and, when a token is set, ``Authorization: Bearer …``.
 * Timings (curl's names, cumulative seconds from the start of the request, see ``Timing``) come from
-  name resolution done here (so it can be timed apart from TCP connect, as curl does) and from the
-  connection and stream events of httpx's request ``trace`` extension.
+  name resolution done here (so it can be timed apart from TCP connect, as curl does) and, for
+  ``http://``, from the connection itself (``a2actl.transport.netclock``: the kernel's handshake round
+  trip, the ``send()`` instant, kernel receive timestamps), so a busy event loop (``handshake probe
+  -c N``) is not charged to the network; for ``https://`` from the connection and stream events of
+  httpx's request ``trace`` extension (taken when the waiting coroutine resumes).
 
 httpx errors are mapped to the ``a2actl.errors`` tree: DNS, refused and TLS failures →
 ``UnreachableError`` (3), timeouts → ``TimeoutError_`` (5), 401/403 → ``AuthError`` (4), malformed
@@ -49,6 +52,7 @@ from a2actl.errors import (
 )
 from a2actl.events import EventSink, NullSink
 from a2actl.redact import redact_headers, redact_json, redact_text
+from a2actl.transport.netclock import TimedHTTPTransport, TimedStream
 
 USER_AGENT = f"a2actl/{__version__}"
 #: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
@@ -70,7 +74,9 @@ class Timing:
 
     ``time_namelookup`` name resolution done; ``time_connect`` TCP connected; ``time_appconnect`` TLS
     done (0.0 on plain HTTP, as curl reports); ``time_pretransfer`` about to send the request;
-    ``time_starttransfer`` response headers received (first byte); ``time_total`` body read.
+    ``time_starttransfer`` response headers received (first byte); ``time_total`` body read. On
+    ``http://`` the last three are when the request left (``send()``) and when the first and last
+    response bytes reached the socket (kernel timestamps), and connect is the kernel's handshake RTT.
     ``new_connection`` is false when a pooled connection was reused (connect and TLS are then 0).
     """
 
@@ -304,8 +310,7 @@ class HttpTransport:
             return httpx.AsyncHTTPTransport(verify=build_ssl_context(settings), socket_options=_SOCKET_OPTIONS)
 
         self.client = httpx.AsyncClient(
-            transport=http_transport or httpx.AsyncHTTPTransport(verify=_plain_context(),
-                                                                 socket_options=_SOCKET_OPTIONS),
+            transport=http_transport or TimedHTTPTransport(socket_options=_SOCKET_OPTIONS),
             mounts=None if http_transport else {"https://": _LazyTLSTransport(tls_pool)},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=settings.follow_redirects,
@@ -433,6 +438,7 @@ class HttpTransport:
         body = bytearray()
         try:
             response = await self.client.send(request, stream=True)
+            clock.attach(response.extensions.get("network_stream"))
             try:
                 coding = _content_coding(response, url)
                 declared = response.headers.get("content-length")
@@ -493,6 +499,7 @@ class HttpTransport:
             response = await self.client.send(request, stream=True)
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
             raise map_httpx_error(exc, url, self.settings) from exc
+        clock.attach(response.extensions.get("network_stream"))
         clock.headers_received()
         if self._logs:
             self.sink.on_response(response.status_code, response.reason_phrase,
@@ -537,16 +544,32 @@ def _over_limit(url: str, limit: int, coding: str | None, wire: int) -> Protocol
 
 
 class _Clock:
-    """Collects httpx ``trace`` marks for one request and turns them into a ``Timing``."""
+    """Collects httpx ``trace`` marks for one request and turns them into a ``Timing``.
+
+    On a ``TimedStream`` connection (the ``http://`` pool, ``a2actl.transport.netclock``) the times
+    come from the stream instead: connect from the kernel's handshake round trip, the request from the
+    ``send()`` call, the first and last response bytes from kernel receive timestamps; the marks say
+    whether the request opened the connection. The marks are taken when the coroutine resumes, so
+    under ``-c N`` they include the wait for the other samples' CPU; the stream's times do not.
+    """
 
     def __init__(self) -> None:
         self.t0 = time.perf_counter()
         self.marks: dict[str, float] = {}
         self.timing = Timing()
         self.traceparent = ""
+        self.stream: TimedStream | None = None
 
     async def trace(self, event: str, info: dict[str, Any]) -> None:
         self.marks[event] = time.perf_counter()
+        if event == "connection.connect_tcp.complete":
+            self.attach(info.get("return_value"))
+
+    def attach(self, stream: Any) -> None:
+        """Use ``stream`` (the request's network stream: the ``connect_tcp`` trace's return value, or
+        the response's ``network_stream`` extension) when it records network times."""
+        if isinstance(stream, TimedStream):
+            self.stream = stream
 
     def elapsed(self) -> float:
         """Seconds since the wire clock's origin (see ``origin``)."""
@@ -558,12 +581,20 @@ class _Clock:
                 return self.marks[n] - origin
         return None
 
+    def _new_connection(self) -> bool:
+        return "connection.connect_tcp.complete" in self.marks
+
     def origin(self) -> float:
         """The instant the wire clock counts from: the first network action after name lookup
-        (``connect_tcp.started``, or the request write on a reused connection), moved back by
+        (``connect()``, or the request write on a reused connection), moved back by
         ``time_namelookup``. The client library's own bookkeeping between lookup and that action is
         not the agent's or the network's time, and curl (whose clock this mirrors) spends ~20 µs
         there, so it is left out."""
+        st = self.stream
+        if st is not None:
+            first = st.connect_started if self._new_connection() else st.tx
+            if first is not None:
+                return first - self.timing.time_namelookup
         first = self.marks.get("connection.connect_tcp.started") or self.marks.get(
             "http11.send_request_headers.started") or self.marks.get("http2.send_request_headers.started")
         if first is None:
@@ -573,6 +604,14 @@ class _Clock:
     def headers_received(self) -> None:
         t = self.timing
         o = self.origin()
+        st = self.stream
+        if st is not None and st.tx is not None and st.rx_first is not None:
+            t.new_connection = self._new_connection()
+            t.time_connect = st.connected_at - o if t.new_connection else t.time_namelookup
+            t.time_appconnect = 0.0
+            t.time_pretransfer = max(t.time_connect, st.tx - o)
+            t.time_starttransfer = max(t.time_pretransfer, st.rx_first - o)
+            return
         connect = self._at(o, "connection.connect_tcp.complete")
         tls = self._at(o, "connection.start_tls.complete")
         t.new_connection = connect is not None
@@ -585,4 +624,8 @@ class _Clock:
 
     def finish(self) -> None:
         self.headers_received()
-        self.timing.time_total = self.elapsed()
+        st = self.stream
+        if st is not None and st.rx_last is not None and st.tx is not None:
+            self.timing.time_total = max(self.timing.time_starttransfer, st.rx_last - self.origin())
+        else:
+            self.timing.time_total = self.elapsed()
