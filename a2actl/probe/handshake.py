@@ -13,7 +13,9 @@ Phases (durations in seconds, non-overlapping, in this order; see ``PHASES``):
 ``negotiate``  interface and version selection
 ``session``    ``--handshake-path`` POST round trip (seed 001's explicit session handshake)
 ``rpc``        first RPC: GetTask / ``tasks/get`` on a random id; TaskNotFound (-32001) means healthy,
-               proving routing, version and auth without side effects
+               proving routing, version and auth without side effects. Timed on the wire: request
+               sent → answer's last byte (curl ``time_total`` on the reused connection); the wall
+               time, with the client's own encoding and decoding, is ``rpc.wallSeconds``
 ``first_event`` ``--send``: request → first event (streaming) or the answer (blocking)
 ``terminal``   ``--send``: request → terminal or interrupted state
 =============  ==============================================================================
@@ -344,8 +346,13 @@ async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOpti
         task_id = f"a2actl-probe-{uuid.uuid4()}"
         t = time.perf_counter()
         out = await client.call("GetTask", {"id": task_id})
-        sample.phases["rpc"] = time.perf_counter() - t
+        wall = time.perf_counter() - t
+        # The exchange on the wire (request sent → answer's last byte, as curl's time_total on a
+        # reused connection); the wall time also holds the client's encoding, decoding and, under
+        # -c N, the wait for the other samples' CPU.
+        sample.phases["rpc"] = out.http.timing.time_total if out.http.timing.time_total > 0 else wall
         sample.rpc = out.to_json()
+        sample.rpc["wallSeconds"] = wall
         if out.error is not None and out.error.code != -32001:
             raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
         sample.rpc["healthy"] = True
