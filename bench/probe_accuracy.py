@@ -11,6 +11,7 @@ Target (issue #2): TTFB within 1 ms of curl.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import statistics
 import subprocess
@@ -20,20 +21,21 @@ from a2actl.config import Settings
 from a2actl.transport.http import HttpTransport
 
 
-async def a2actl_ttfb(url: str) -> tuple[float, float]:
-    """(time_starttransfer, time_starttransfer - time_pretransfer) in seconds, new connection."""
+async def a2actl_ttfb(url: str) -> tuple[float, float, float]:
+    """(time_starttransfer, time_starttransfer - time_pretransfer, time_connect) in seconds, new
+    connection."""
     async with HttpTransport(Settings()) as tr:  # a new connection, as curl makes one per run
         res = await tr.request("GET", url, headers={"Accept": "application/json"})
         t = res.timing
-        return t.time_starttransfer, t.time_starttransfer - t.time_pretransfer
+        return t.time_starttransfer, t.time_starttransfer - t.time_pretransfer, t.time_connect
 
 
-def curl_ttfb(url: str) -> tuple[float, float]:
+def curl_ttfb(url: str) -> tuple[float, float, float]:
     out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Accept: application/json", "-w",
                           "%{time_starttransfer} %{time_pretransfer} %{time_connect}", url],
                          capture_output=True, text=True, check=True)
-    st, pre, _ = (float(x) for x in out.stdout.split())
-    return st, st - pre
+    st, pre, conn = (float(x) for x in out.stdout.split())
+    return st, st - pre, conn
 
 
 def main() -> None:
@@ -54,7 +56,7 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait()
-    def med(xs: list[tuple[float, float]], i: int) -> float:
+    def med(xs: list[tuple[float, float, float]], i: int) -> float:
         return statistics.median(x[i] for x in xs) * 1000
 
     print(f"samples each                                  {n}")
@@ -63,6 +65,9 @@ def main() -> None:
     print(f"difference (a2actl - curl)                    {med(ours, 0) - med(theirs, 0):+.3f} ms  (target within ±1 ms)")
     print(f"server processing (starttransfer-pretransfer) a2actl {med(ours, 1):.3f} ms, curl {med(theirs, 1):.3f} ms, "
           f"difference {med(ours, 1) - med(theirs, 1):+.3f} ms")
+    print(f"time_connect p50 (IP literal: TCP connect)   a2actl {med(ours, 2):.3f} ms, curl {med(theirs, 2):.3f} ms, "
+          f"difference {med(ours, 2) - med(theirs, 2):+.3f} ms")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min)")
 
 
 if __name__ == "__main__":

@@ -3,17 +3,21 @@ one sample cost in CPU?
 
 1. Runs ``a2actl handshake probe URL -n N -c 1`` and ``-c 4`` (separate processes, alternated, ROUNDS
    rounds each) against one sandbox on loopback (its own process), and prints the per-phase medians
-   side by side with the difference in ms. Concurrent samples queue on the client's CPU; when a
-   sample costs much CPU, that wait lands in the network phases (connect, TTFB) of ``-c 4``.
-   The same, in the same run, for a bare httpx loop (one process, ``asyncio`` with C samples in
-   flight, phases from the same httpx trace marks): the inflation that doing C samples in one
-   Python event loop costs any httpx client, which a2actl cannot go below.
+   side by side with the difference in ms. Concurrent samples queue on the client's CPU (httpx costs
+   ~5 ms per sample); a2actl's plain-HTTP phases come from the kernel (``a2actl.transport.netclock``:
+   handshake RTT, send() instant, receive timestamps), so that wait is not in them.
+   In the same run: a bare httpx loop (one process, ``asyncio`` with C samples in flight, phases from
+   httpx's trace marks, taken when the coroutine resumes: what the scheduler adds to resume-time
+   marks), and curl (C processes at a time, card then GetTask on one connection via ``--next``):
+   curl spends next to no CPU per sample, so what its ``-c 4`` adds is the agent's queueing under
+   four concurrent clients (and the machine's load), the floor for any client.
 2. CPU seconds per sample (``resource.getrusage``, user + system, this process) of ``run_probe`` with
    ``-n CPU_SAMPLES -c 1`` (median of three alternated runs), against a bare httpx loop doing the same requests per sample (new client,
    GET card, POST JSON-RPC GetTask) with one shared SSL context, in the same run.
 
 Target (issue #12 item 7): ``-c 4`` medians within 1 ms of ``-c 1``; a sample's CPU at most 1 ms
-above the bare loop's.
+above the bare loop's. Run it three times and note the load average it prints (the machine is
+shared; two cores).
 
     python bench/probe_concurrency.py [N] [ROUNDS] [CPU_SAMPLES]
 """
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import resource
 import ssl
 import statistics
@@ -110,6 +115,35 @@ async def bare_phases(url: str, n: int, c: int) -> dict[str, float]:
     return {k: statistics.median(v) for k, v in out.items()}
 
 
+def curl_sample(card_url: str, rpc_url: str) -> dict[str, float]:
+    """One sample in curl: a new connection, the card, then one GetTask on the same connection
+    (``--next``), phases from ``-w`` (seconds)."""
+    fmt = "%{time_namelookup} %{time_connect} %{time_pretransfer} %{time_starttransfer} %{time_total}\\n"
+    body = json.dumps({"jsonrpc": "2.0", "id": "1", "method": "GetTask", "params": {"id": f"curl-{uuid.uuid4()}"}})
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Accept: application/json", "-w", fmt, card_url,
+                          "--next", "-s", "-o", "/dev/null", "-H", "Content-Type: application/json",
+                          "-H", "A2A-Version: 1.0", "-d", body, "-w", fmt, rpc_url],
+                         capture_output=True, text=True, check=True).stdout.split("\n")
+    dns, conn, pre, start, total = (float(x) for x in out[0].split())
+    rpc = float(out[1].split()[4])
+    return {"connect": conn - dns, "ttfb": start - pre, "transfer": total - start, "rpc": rpc, "total": total + rpc}
+
+
+def curl_phases(url: str, n: int, c: int) -> dict[str, float]:
+    """Per-phase p50 (seconds) of n curl samples, c processes at a time: curl spends ~no CPU per
+    sample in the phases, so what -c 4 adds here is the agent's (and the machine's), not a client's."""
+    import httpx
+    from concurrent.futures import ThreadPoolExecutor
+
+    card_url = url + "/.well-known/agent-card.json"
+    card = httpx.get(card_url).json()
+    rpc_url = next(i["url"] for i in card["supportedInterfaces"]
+                   if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+    with ThreadPoolExecutor(c) as pool:
+        rows = list(pool.map(lambda _: curl_sample(card_url, rpc_url), range(n)))
+    return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
+
+
 def cpu_per_sample(fn: object, url: str, n: int) -> float:
     asyncio.run(fn(url, 3))  # type: ignore[operator]  # warm imports and caches
     c0 = cpu()
@@ -128,10 +162,12 @@ def main() -> None:
         probe_medians(url, 3, 1)  # warm the server
         runs: dict[int, list[dict[str, float]]] = {1: [], 4: []}
         bare: dict[int, list[dict[str, float]]] = {1: [], 4: []}
+        curl: dict[int, list[dict[str, float]]] = {1: [], 4: []}
         for _ in range(rounds):
             for c in (1, 4):
                 runs[c].append(probe_medians(url, n, c))
                 bare[c].append(asyncio.run(bare_phases(url, n, c)))
+                curl[c].append(curl_phases(url, n, c))
         cpu_runs: dict[str, list[float]] = {"a2actl": [], "bare": []}
         for _ in range(3):  # alternated, median of three: other load on the machine hits both alike
             cpu_runs["a2actl"].append(cpu_per_sample(a2actl_samples, url, cpu_n))
@@ -144,14 +180,21 @@ def main() -> None:
     def med(src: dict[int, list[dict[str, float]]], c: int, phase: str) -> float:
         return statistics.median(r[phase] for r in src[c] if phase in r) * 1000
 
-    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms); bare httpx alike")
-    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}   {'bare c1':>9} {'bare c4':>9} {'c4 - c1':>9}")
+    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms); bare httpx and curl alike")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the end")
+    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}   {'bare c1':>9} {'bare c4':>9} {'c4 - c1':>9}"
+          f"   {'curl c1':>9} {'curl c4':>9} {'c4 - c1':>9}")
     for p in PHASES:
         if all(p in r for r in runs[1] + runs[4]):
             a, b = med(runs, 1, p), med(runs, 4, p)
             row = f"{p:<10} {a:9.3f} {b:9.3f} {b - a:+9.3f}"
             if p in bare[1][0]:
                 x, y = med(bare, 1, p), med(bare, 4, p)
+                row += f"   {x:9.3f} {y:9.3f} {y - x:+9.3f}"
+            else:
+                row += " " * 33
+            if p in curl[1][0]:
+                x, y = med(curl, 1, p), med(curl, 4, p)
                 row += f"   {x:9.3f} {y:9.3f} {y - x:+9.3f}"
             print(row)
     print(f"CPU per sample (-n {cpu_n}, -c 1, in process, median of 3): a2actl {ours * 1000:.2f} ms, "
