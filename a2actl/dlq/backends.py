@@ -289,12 +289,16 @@ class RedisBackend:
         self.held: set[str] = set()  # read through the group and not finished: kept from XAUTOCLAIM
         self.seen: set[str] = set()  # read through the group in this run and not removed: not taken twice
         self._heartbeat: asyncio.Task[None] | None = None
+        #: Set by ``close``: the idle-time refresher ends on it even when a cancellation is swallowed
+        #: inside a Redis call (redis-py's connection handling can absorb one; the task then looped on).
+        self._stop = asyncio.Event()
         rest = urlencode({k: v[0] for k, v in q.items() if k not in ("stream", "group", "consumer")})
         self.client = redis.from_url(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
                                      decode_responses=True)
 
     async def close(self) -> None:
         if self._heartbeat is not None:
+            self._stop.set()
             self._heartbeat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._heartbeat
@@ -493,10 +497,14 @@ class RedisBackend:
     async def _keep_held(self) -> None:
         """Reset the idle time of the entries this replayer holds (``XCLAIM … 0 JUSTID``) every
         ``claim_after / 3`` s, so no other replayer claims an entry that is slow to deliver."""
-        while True:
-            await asyncio.sleep(max(self.claim_after / 3, 0.05))
+        interval = max(self.claim_after / 3, 0.05)
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
             ids = list(self.held)
             for i in range(0, len(ids), 500):
+                if self._stop.is_set():
+                    return
                 with contextlib.suppress(Exception):  # best effort; a gone entry is simply not claimed
                     await self.client.xclaim(self.stream, self._group, self.consumer, 0, list[Any](ids[i:i + 500]),
                                              justid=True)
