@@ -126,6 +126,10 @@ class RedisLease:
         self.lock: Any = None
         self.renewer: asyncio.Task[None] | None = None
         self.lost: str | None = None
+        #: Set by ``release``: the renewer ends on it even when its cancellation is absorbed inside a
+        #: Redis call (on Python 3.11 redis-py's send under ``asyncio.wait_for`` drops a cancel that
+        #: lands as the write completes; the renewer then looped on and ``release`` never returned).
+        self._stop = asyncio.Event()
 
     async def _holder(self) -> str:
         try:
@@ -162,8 +166,11 @@ class RedisLease:
         self.renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        while True:
-            await asyncio.sleep(self.ttl / 3)
+        while not self._stop.is_set():
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.ttl / 3)
+            if self._stop.is_set():
+                return
             try:
                 await self.lock.reacquire()
             except Exception as exc:  # noqa: BLE001 - LockNotOwnedError, ConnectionError, ...: all mean stop
@@ -177,6 +184,7 @@ class RedisLease:
 
     async def release(self) -> None:
         if self.renewer is not None:
+            self._stop.set()
             self.renewer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.renewer

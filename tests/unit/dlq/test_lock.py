@@ -1,0 +1,119 @@
+"""The background tasks of a Redis replay (the lease renewer, the group's idle-time refresher) end when
+the replay closes them, even when their cancellation is absorbed inside a Redis call.
+
+The hang they caused (``dlq replay`` of a consumer group, intermittently under load): on Python 3.11
+redis-py writes every command under ``asyncio.wait_for(..., socket_timeout)``, and 3.11's
+``wait_for`` returns the write's result instead of raising when the cancellation lands after the
+write finished but before the waiting task resumed. ``close()``/``release()`` cancelled the task
+once and awaited it; the task, never told, slept and looped on, and the await never returned.
+
+The real-Redis tests force that interleaving (the cancel is issued as soon as the command has been
+started on a pooled connection, so its first suspension is the write); the others stand in a client
+that swallows every cancellation, so they do not depend on the Python version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from a2actl.dlq.backends import RedisBackend
+from a2actl.dlq.lock import RedisLease
+
+
+async def _ends(task: asyncio.Task[Any], stopper: asyncio.Task[Any], timeout: float = 3.0) -> bool:
+    """Whether ``stopper`` (a ``close()``/``release()``) returns within ``timeout``; if not, cancels
+    ``task`` until it ends so the test fails instead of hanging."""
+    done, _ = await asyncio.wait({stopper}, timeout=timeout)
+    if done:
+        stopper.result()
+        return True
+    for _ in range(200):  # the cancellation was absorbed: repeat it until one lands outside Redis
+        task.cancel()
+        await asyncio.sleep(0.01)
+        if stopper.done():
+            break
+    return False
+
+
+def _on_start(obj: Any, name: str, started: asyncio.Event) -> None:
+    """Sets ``started`` when ``obj.name(...)`` is called (the command is then on its way)."""
+    real = getattr(obj, name)
+
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started.set()
+        return real(*args, **kwargs)
+    setattr(obj, name, wrapper)
+
+
+def test_backend_close_when_the_cancel_lands_on_a_redis_write(redis_url: str) -> None:
+    async def run() -> bool:
+        b = RedisBackend(f"{redis_url}?stream=hb-{uuid.uuid4().hex[:6]}&group=g&consumer=c")
+        try:
+            await b.client.ping()  # a pooled connection: XCLAIM's first suspension is its write
+            b.claim_after = 0.15  # the refresher runs every 50 ms
+            b.held.add("1-0")
+            started = asyncio.Event()
+            _on_start(b.client, "xclaim", started)
+            b._heartbeat = asyncio.create_task(b._keep_held())
+            await started.wait()
+            heartbeat = b._heartbeat
+            return await _ends(heartbeat, asyncio.create_task(b.close()))
+        finally:
+            await b.client.aclose()
+
+    for _ in range(5):
+        assert asyncio.run(run()), "close() did not return: the refresher outlived its cancellation"
+
+
+def test_lease_release_when_the_cancel_lands_on_a_redis_write(redis_url: str) -> None:
+    import redis.asyncio as redis
+
+    async def run() -> bool:
+        client = redis.from_url(redis_url, decode_responses=True)
+        try:
+            lease = RedisLease(client, f"lease-{uuid.uuid4().hex[:6]}", "test", ttl=0.15)  # renewed every 50 ms
+            await lease.acquire(wait=False)
+            started = asyncio.Event()
+            _on_start(lease.lock, "reacquire", started)
+            await started.wait()
+            assert lease.renewer is not None
+            renewer = lease.renewer
+            return await _ends(renewer, asyncio.create_task(lease.release()))
+        finally:
+            await client.aclose()
+
+    for _ in range(5):
+        assert asyncio.run(run()), "release() did not return: the renewer outlived its cancellation"
+
+
+class _SwallowingLock:
+    """A redis-py ``Lock`` whose renewal absorbs a cancellation (as redis-py's write may)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    async def reacquire(self) -> bool:
+        self.calls += 1
+        try:
+            await asyncio.sleep(0.05)
+        except asyncio.CancelledError:
+            pass  # swallowed
+        return True
+
+    async def release(self) -> None:
+        return None
+
+
+def test_lease_release_ends_the_renewer_even_if_a_call_swallows_the_cancel() -> None:
+    async def run() -> bool:
+        lease = RedisLease(None, "k:replay-lock", "test", ttl=0.15)
+        fake = _SwallowingLock()
+        lease.lock = fake
+        lease.renewer = asyncio.create_task(lease._renew())
+        while fake.calls == 0:
+            await asyncio.sleep(0.005)
+        return await _ends(lease.renewer, asyncio.create_task(lease.release()))
+
+    assert asyncio.run(run()), "release() did not return: the renewer outlived its cancellation"
