@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from a2actl.dlq.entry import Invalid, OnInvalid, check
+from a2actl.dlq.ticker import stop_task, ticks
 from a2actl.errors import HTTPStatusError, ProtocolViolation, UnreachableError, UsageError
 
 if TYPE_CHECKING:
@@ -297,11 +298,7 @@ class RedisBackend:
                                      decode_responses=True)
 
     async def close(self) -> None:
-        if self._heartbeat is not None:
-            self._stop.set()
-            self._heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+        await stop_task(self._heartbeat, self._stop)
         await self.client.aclose()
 
     async def missing(self) -> str | None:
@@ -497,10 +494,7 @@ class RedisBackend:
     async def _keep_held(self) -> None:
         """Reset the idle time of the entries this replayer holds (``XCLAIM … 0 JUSTID``) every
         ``claim_after / 3`` s, so no other replayer claims an entry that is slow to deliver."""
-        interval = max(self.claim_after / 3, 0.05)
-        while not self._stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), interval)
+        async for _ in ticks(self._stop, max(self.claim_after / 3, 0.05)):
             ids = list(self.held)
             for i in range(0, len(ids), 500):
                 if self._stop.is_set():

@@ -27,6 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from a2actl.dlq.ticker import stop_task, ticks
 from a2actl.errors import A2ACtlError, ProtocolViolation, UnreachableError, UsageError
 
 #: Receives "waiting for the lock held by …" notices.
@@ -166,11 +167,7 @@ class RedisLease:
         self.renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
-        while not self._stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.ttl / 3)
-            if self._stop.is_set():
-                return
+        async for _ in ticks(self._stop, self.ttl / 3):
             try:
                 await self.lock.reacquire()
             except Exception as exc:  # noqa: BLE001 - LockNotOwnedError, ConnectionError, ...: all mean stop
@@ -183,12 +180,8 @@ class RedisLease:
                             "delivering more", hint="rerun: acknowledged entries are journalled, nothing is lost")
 
     async def release(self) -> None:
-        if self.renewer is not None:
-            self._stop.set()
-            self.renewer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self.renewer
-            self.renewer = None
+        await stop_task(self.renewer, self._stop)
+        self.renewer = None
         if self.lock is not None and self.lost is None:
             with contextlib.suppress(Exception):  # expired or gone: nothing to release
                 await self.lock.release()
