@@ -7,7 +7,6 @@ base URL with a path tries both under that path first, then at the host root (``
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass, field
@@ -54,7 +53,9 @@ def parse_target(target: str) -> Target:
     except ValueError as exc:
         raise UsageError(f"TARGET {target!r} is not a valid URL: {exc}") from exc
     if parts.scheme not in ("http", "https"):
-        raise UsageError(f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path")
+        raise UsageError(
+            f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path"
+        )
     if not host:
         raise UsageError(f"TARGET {target!r} has no host")
     if parts.path.endswith(".json") or "/.well-known/" in parts.path:
@@ -77,7 +78,11 @@ def card_urls(target: Target, card_path: str | None = None) -> list[str]:
         p = card_path if card_path.startswith("/") else "/" + card_path
         return [urlunsplit((parts.scheme, parts.netloc, base_path + p, "", ""))]
     prefixes = [base_path, ""] if base_path else [""]
-    return [urlunsplit((parts.scheme, parts.netloc, prefix + p, "", "")) for prefix in prefixes for p in CARD_PATHS]
+    return [
+        urlunsplit((parts.scheme, parts.netloc, prefix + p, "", ""))
+        for prefix in prefixes
+        for p in CARD_PATHS
+    ]
 
 
 @dataclass
@@ -102,8 +107,10 @@ def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
     try:
         raw = parse(body, source)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise ProtocolViolation(f"the agent card at {source} is not valid JSON: {exc}",
-                                hint="is this URL serving the card, or an HTML error page?") from exc
+        raise ProtocolViolation(
+            f"the agent card at {source} is not valid JSON: {exc}",
+            hint="is this URL serving the card, or an HTML error page?",
+        ) from exc
     if not isinstance(raw, dict):
         raise ProtocolViolation(f"the agent card at {source} is a JSON {type(raw).__name__}, not an object")
     return raw, parse_card(raw)
@@ -123,8 +130,12 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
     return CardFetch(source=str(p), raw=raw, view=view)
 
 
-async def fetch_card(transport: HttpTransport, target: Target, card_path: str | None = None,
-                     extra_headers: dict[str, str] | None = None) -> CardFetch:
+async def fetch_card(
+    transport: HttpTransport,
+    target: Target,
+    card_path: str | None = None,
+    extra_headers: dict[str, str] | None = None,
+) -> CardFetch:
     """Fetch and decode the card of a remote target, trying the discovery paths in order.
 
     A 404 on one path moves to the next; any other failure stops. Raises ``HTTPStatusError`` (exit 1)
@@ -136,33 +147,52 @@ async def fetch_card(transport: HttpTransport, target: Target, card_path: str | 
     notes: list[str] = []
     for idx, url in enumerate(urls):
         under_prefix = bool(prefix) and urlsplit(url).path.startswith(prefix + "/.well-known/")
-        res = await transport.request("GET", url, headers={"Accept": "application/json", **(extra_headers or {})},
-                                      max_bytes=transport.settings.max_card_bytes)
+        res = await transport.request(
+            "GET",
+            url,
+            headers={"Accept": "application/json", **(extra_headers or {})},
+            max_bytes=transport.settings.max_card_bytes,
+        )
         if res.status == 404 and idx + 1 < len(urls):
             notes.append(f"{url} answered 404; trying the next discovery path")
             continue
         if res.status >= 400:
             tried = ", ".join(urls[: idx + 1])
-            raise HTTPStatusError(f"no agent card: {url} answered HTTP {res.status} {res.reason} (tried {tried})",
-                                  hint="pass --card-path PATH if the card lives elsewhere"
-                                  if res.status == 404 else None, details={"httpStatus": res.status})
+            raise HTTPStatusError(
+                f"no agent card: {url} answered HTTP {res.status} {res.reason} (tried {tried})",
+                hint="pass --card-path PATH if the card lives elsewhere" if res.status == 404 else None,
+                details={"httpStatus": res.status},
+            )
         t0 = time.perf_counter()
         raw, view = decode_card(res.body, url)
         parse_s = time.perf_counter() - t0
         fallback = url.endswith(LEGACY_CARD_PATH) and card_path is None and target.kind == "base_url"
         if fallback:
-            notes.append("card found at the legacy path /.well-known/agent.json (A2A ≤ 0.2.6); "
-                         "A2A 0.3+ serves /.well-known/agent-card.json")
+            notes.append(
+                "card found at the legacy path /.well-known/agent.json (A2A ≤ 0.2.6); "
+                "A2A 0.3+ serves /.well-known/agent-card.json"
+            )
         if prefix:
-            notes.append(f"card found under the path prefix {prefix}" if under_prefix else
-                         f"no card under the path prefix {prefix}; the host root answered")
-        return CardFetch(source=url, raw=raw, view=view, http=res, fallback_used=fallback, notes=notes,
-                         parse_seconds=parse_s)
+            notes.append(
+                f"card found under the path prefix {prefix}"
+                if under_prefix
+                else f"no card under the path prefix {prefix}; the host root answered"
+            )
+        return CardFetch(
+            source=url,
+            raw=raw,
+            view=view,
+            http=res,
+            fallback_used=fallback,
+            notes=notes,
+            parse_seconds=parse_s,
+        )
     raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list
 
 
-async def get_card(target_text: str, settings: Any, card_path: str | None = None,
-                   sink: Any = None) -> dict[str, Any]:
+async def get_card(
+    target_text: str, settings: Any, card_path: str | None = None, sink: Any = None
+) -> dict[str, Any]:
     """``card get``: load a card from a URL (with discovery) or a file and return the output document
     ``{"source", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"}``
     (shape documented in ``docs/output-formats.md``; timings in seconds)."""
@@ -176,9 +206,20 @@ async def get_card(target_text: str, settings: Any, card_path: str | None = None
         fetched = load_card_file(target.value, settings.max_card_bytes)
     http = None
     if fetched.http is not None:
-        http = {"status": fetched.http.status, "contentType": fetched.http.headers.get("content-type"),
-                "etag": fetched.http.headers.get("etag"), "cacheControl": fetched.http.headers.get("cache-control"),
-                "bytes": len(fetched.http.body), "timing": fetched.http.timing.to_json()}
-    return {"source": fetched.source, "traceId": settings.trace_id if target.is_remote else None,
-            "fallbackUsed": fetched.fallback_used, "notes": fetched.notes, "http": http,
-            "card": fetched.raw, "normalized": fetched.view.to_json()}
+        http = {
+            "status": fetched.http.status,
+            "contentType": fetched.http.headers.get("content-type"),
+            "etag": fetched.http.headers.get("etag"),
+            "cacheControl": fetched.http.headers.get("cache-control"),
+            "bytes": len(fetched.http.body),
+            "timing": fetched.http.timing.to_json(),
+        }
+    return {
+        "source": fetched.source,
+        "traceId": settings.trace_id if target.is_remote else None,
+        "fallbackUsed": fetched.fallback_used,
+        "notes": fetched.notes,
+        "http": http,
+        "card": fetched.raw,
+        "normalized": fetched.view.to_json(),
+    }

@@ -30,8 +30,14 @@ class A2ACtlError(Exception):
     exit_code: ExitCode = ExitCode.ERROR
     code: str = "error"
 
-    def __init__(self, message: str, *, hint: str | None = None, a2a_code: int | None = None,
-                 details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        hint: str | None = None,
+        a2a_code: int | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -104,4 +110,3 @@ class HTTPStatusError(A2ACtlError):
 class CheckFailed(A2ACtlError):
     exit_code = ExitCode.CHECK_FAILED
     code = "check_failed"
-

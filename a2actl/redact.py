@@ -23,7 +23,9 @@ from urllib.parse import parse_qsl, urlsplit
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
     r"^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|apikey|"
-    r"x-a2a-notification-token|x-auth-token|.*-token|.*-secret|.*session.*)$", re.I)
+    r"x-a2a-notification-token|x-auth-token|.*-token|.*-secret|.*session.*)$",
+    re.I,
+)
 _SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|api[-_]?key|credential|authorization)", re.I)
 
 
@@ -44,8 +46,14 @@ def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
 def redact_json(obj: Any) -> Any:
     """A copy of ``obj`` with the values of credential-like keys masked (recursively)."""
     if isinstance(obj, dict):
-        return {k: (MASK if isinstance(k, str) and _SENSITIVE_KEY.search(k) and v not in (None, "")
-                    else redact_json(v)) for k, v in obj.items()}
+        return {
+            k: (
+                MASK
+                if isinstance(k, str) and _SENSITIVE_KEY.search(k) and v not in (None, "")
+                else redact_json(v)
+            )
+            for k, v in obj.items()
+        }
     if isinstance(obj, list):
         return [redact_json(v) for v in obj]
     return obj
@@ -61,7 +69,9 @@ def redact_text(text: str, secrets: list[str]) -> str:
 
 #: Query parameters that carry credentials by convention, besides names matching ``_SENSITIVE_KEY``
 #: (``token``, ``api_key``, …): pre-signed URL signatures and OAuth codes.
-_SENSITIVE_QUERY = re.compile(r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I)
+_SENSITIVE_QUERY = re.compile(
+    r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I
+)
 _REGISTRY: set[str] = set()
 _registry_version = [0]
 
@@ -104,8 +114,13 @@ def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
 
 def _spellings(secret: str) -> list[str]:
     """A secret as it may appear in output: raw, JSON-escaped, XML-escaped."""
-    forms = {secret, json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1],
-             html.escape(secret, quote=False), html.escape(secret, quote=True)}
+    forms = {
+        secret,
+        json.dumps(secret)[1:-1],
+        json.dumps(secret, ensure_ascii=False)[1:-1],
+        html.escape(secret, quote=False),
+        html.escape(secret, quote=True),
+    }
     return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 

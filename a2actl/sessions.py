@@ -26,8 +26,10 @@ if TYPE_CHECKING:
     from a2actl.events import EventSink
 
 DEFAULT_PREFIX = "/debug/a2a"
-OPEN_API_WARNING = ("the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
-                    "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)")
+OPEN_API_WARNING = (
+    "the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
+    "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)"
+)
 
 
 @dataclasses.dataclass
@@ -53,7 +55,12 @@ class Filters:
 
     def keep(self, s: dict[str, Any]) -> bool:
         """The same filters applied client-side (the fallback source has no server filtering)."""
-        if self.state is None and s["state"] == "closed" or self.state is not None and s["state"] != self.state:
+        if (
+            self.state is None
+            and s["state"] == "closed"
+            or self.state is not None
+            and s["state"] != self.state
+        ):
             return False
         if self.older_than is not None and s["ageSeconds"] < self.older_than:
             return False
@@ -75,7 +82,9 @@ def _origin(target: str) -> str:
 class Sessions:
     """An open connection to one agent's sessions (use as an async context manager)."""
 
-    def __init__(self, target: str, settings: Settings, sink: EventSink | None, prefix: str = DEFAULT_PREFIX) -> None:
+    def __init__(
+        self, target: str, settings: Settings, sink: EventSink | None, prefix: str = DEFAULT_PREFIX
+    ) -> None:
         from a2actl.transport.http import HttpTransport
 
         self.target = target
@@ -97,8 +106,11 @@ class Sessions:
     async def _discover(self) -> None:
         from a2actl.transport.http import HttpTransport
 
-        anonymous = dataclasses.replace(self.settings, token=None,
-                                        headers=tuple(h for h in self.settings.headers if h[0].lower() != "authorization"))
+        anonymous = dataclasses.replace(
+            self.settings,
+            token=None,
+            headers=tuple(h for h in self.settings.headers if h[0].lower() != "authorization"),
+        )
         async with HttpTransport(anonymous, self.sink) as anon:
             try:
                 res = await anon.request("GET", self.base, headers={"Accept": "application/json"})
@@ -110,7 +122,9 @@ class Sessions:
         if res.status in (404, 405):
             await self._fallback()
             return
-        raise HTTPStatusError(f"{self.base} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status})
+        raise HTTPStatusError(
+            f"{self.base} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+        )
 
     async def _fallback(self) -> None:
         from a2actl.stream.jobs import a2a_client
@@ -119,14 +133,22 @@ class Sessions:
         if self.client.family is not Family.V1_0:
             speaks_v1 = any(i.family is Family.V1_0 for i in self.client.selection.candidates)
             forced = self.settings.a2a_version not in ("auto", "", None)
-            hint = ("the card declares A2A 1.0: drop --a2a-version " f"{self.settings.a2a_version} (ListTasks is 1.0)"
-                    if speaks_v1 and forced else
-                    "mount the a2actl debug router (docs/debug-endpoints.md), or upgrade the agent to A2A 1.0")
-            raise UsageError(f"sessions cannot be listed: {self.base} has no debug endpoints and A2A "
-                             f"{self.client.family.value} (spoken {'as asked' if forced else 'as the card declares'})"
-                             " has no ListTasks", hint=hint)
+            hint = (
+                "the card declares A2A 1.0: drop --a2a-version "
+                f"{self.settings.a2a_version} (ListTasks is 1.0)"
+                if speaks_v1 and forced
+                else "mount the a2actl debug router (docs/debug-endpoints.md), or upgrade the agent to A2A 1.0"
+            )
+            raise UsageError(
+                f"sessions cannot be listed: {self.base} has no debug endpoints and A2A "
+                f"{self.client.family.value} (spoken {'as asked' if forced else 'as the card declares'})"
+                " has no ListTasks",
+                hint=hint,
+            )
         self.source = "a2a-listtasks"
-        self.warnings.append(f"no debug endpoints at {self.base}: sessions derived from ListTasks grouped by contextId")
+        self.warnings.append(
+            f"no debug endpoints at {self.base}: sessions derived from ListTasks grouped by contextId"
+        )
 
     # -- debug API --------------------------------------------------------------------------------
     async def _get(self, url: str) -> Any:
@@ -139,11 +161,15 @@ class Sessions:
         body = res.json()
         if res.status >= 400:
             err = body.get("error", {}) if isinstance(body, dict) else {}
-            raise HTTPStatusError(f"{res.url}: HTTP {res.status}: {err.get('message', res.reason)}",
-                                  details={"httpStatus": res.status})
+            raise HTTPStatusError(
+                f"{res.url}: HTTP {res.status}: {err.get('message', res.reason)}",
+                details={"httpStatus": res.status},
+            )
         return body
 
-    async def list(self, filters: Filters, limit: int | None = None, page_size: int = 100) -> list[dict[str, Any]]:
+    async def list(
+        self, filters: Filters, limit: int | None = None, page_size: int = 100
+    ) -> list[dict[str, Any]]:
         """Sessions matching ``filters``, oldest first, following every page (at most ``limit``)."""
         if self.source != "debug":
             return [s for s in await self._derived() if filters.keep(s)][:limit]
@@ -170,12 +196,21 @@ class Sessions:
         """The contract's ``KillResult`` (``found: false`` for an unknown id)."""
         if self.source != "debug":
             return await self._kill_derived(session_id)
-        res = await self.transport.request("DELETE", f"{self.base}/sessions/{quote(session_id, safe='')}",
-                                           headers={"Accept": "application/json"})
+        res = await self.transport.request(
+            "DELETE",
+            f"{self.base}/sessions/{quote(session_id, safe='')}",
+            headers={"Accept": "application/json"},
+        )
         body = self._json(res)
         if body is None:
-            return {"id": session_id, "found": False, "alreadyClosed": False, "canceledTasks": [],
-                    "alreadyTerminalTasks": [], "tokenRevoked": False}
+            return {
+                "id": session_id,
+                "found": False,
+                "alreadyClosed": False,
+                "canceledTasks": [],
+                "alreadyTerminalTasks": [],
+                "tokenRevoked": False,
+            }
         return body
 
     # -- fallback ---------------------------------------------------------------------------------
@@ -198,8 +233,14 @@ class Sessions:
 
     async def _kill_derived(self, session_id: str) -> dict[str, Any]:
         s = next((x for x in await self._derived() if x["id"] == session_id), None)
-        result = {"id": session_id, "found": s is not None, "alreadyClosed": False, "canceledTasks": [],
-                  "alreadyTerminalTasks": [], "tokenRevoked": False}
+        result = {
+            "id": session_id,
+            "found": s is not None,
+            "alreadyClosed": False,
+            "canceledTasks": [],
+            "alreadyTerminalTasks": [],
+            "tokenRevoked": False,
+        }
         for t in (s or {}).get("tasks", []):
             if state_kind(t["state"]) is StateKind.TERMINAL:
                 result["alreadyTerminalTasks"].append(t["id"])
@@ -222,12 +263,29 @@ def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[dict[str, A
         stamps = [x for x in (_ts((t.get("status") or {}).get("timestamp")) for t in ts) if x is not None]
         created = min(stamps) if stamps else now
         last = max(stamps) if stamps else now
-        states = [{"id": t.get("id"), "state": canonical_state((t.get("status") or {}).get("state"))} for t in ts]
+        states = [
+            {"id": t.get("id"), "state": canonical_state((t.get("status") or {}).get("state"))} for t in ts
+        ]
         running = any(state_kind(s["state"]) is not StateKind.TERMINAL for s in states)
-        out.append({"id": f"ctx-{ctx}", "state": "active" if running else "idle", "peer": None, "contextIds": [ctx],
-                    "createdAt": iso(created), "lastActivityAt": iso(last), "ageSeconds": round(now - created, 3),
-                    "idleSeconds": round(now - last, 3), "tasks": states, "token": None, "messages": len(ts),
-                    "bytesIn": None, "bytesOut": None, "closedAt": None, "closeReason": None})
+        out.append(
+            {
+                "id": f"ctx-{ctx}",
+                "state": "active" if running else "idle",
+                "peer": None,
+                "contextIds": [ctx],
+                "createdAt": iso(created),
+                "lastActivityAt": iso(last),
+                "ageSeconds": round(now - created, 3),
+                "idleSeconds": round(now - last, 3),
+                "tasks": states,
+                "token": None,
+                "messages": len(ts),
+                "bytesIn": None,
+                "bytesOut": None,
+                "closedAt": None,
+                "closeReason": None,
+            }
+        )
     return sorted(out, key=lambda s: (s["createdAt"] or "", s["id"]))
 
 
@@ -242,11 +300,23 @@ def find_leaks(sessions: list[dict[str, Any]], max_age: float, grace: float) -> 
         if s["ageSeconds"] > max_age:
             reasons.append(f"open for {s['ageSeconds']:.0f}s, over --max-age {max_age:g}s")
         tasks = s.get("tasks") or []
-        if tasks and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks) and s["idleSeconds"] > grace:
+        if (
+            tasks
+            and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks)
+            and s["idleSeconds"] > grace
+        ):
             reasons.append(f"still open {s['idleSeconds']:.1f}s after all {len(tasks)} task(s) ended")
         if reasons:
-            leaks.append({"id": s["id"], "reasons": reasons, "ageSeconds": s["ageSeconds"],
-                          "idleSeconds": s["idleSeconds"], "tasks": tasks, "peer": s.get("peer")})
+            leaks.append(
+                {
+                    "id": s["id"],
+                    "reasons": reasons,
+                    "ageSeconds": s["ageSeconds"],
+                    "idleSeconds": s["idleSeconds"],
+                    "tasks": tasks,
+                    "peer": s.get("peer"),
+                }
+            )
     return leaks
 
 
@@ -262,8 +332,11 @@ def within_grace(sessions: list[dict[str, Any]], grace: float) -> list[str]:
     out = []
     for s in sessions:
         tasks = s.get("tasks") or []
-        if s["state"] != "closed" and tasks and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks) \
-                and s["idleSeconds"] <= grace:
+        if (
+            s["state"] != "closed"
+            and tasks
+            and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks)
+            and s["idleSeconds"] <= grace
+        ):
             out.append(s["id"])
     return out
-

@@ -76,8 +76,14 @@ def build_parts(text: str | None, data: list[str], files: list[str], stdin: Any 
             content = p.read_bytes()
         except OSError as exc:
             raise UsageError(f"--file {f}: cannot read: {exc.strerror or exc}") from exc
-        parts.append(PartSpec("file", raw=content, media_type=mimetypes.guess_type(p.name)[0]
-                              or "application/octet-stream", filename=p.name))
+        parts.append(
+            PartSpec(
+                "file",
+                raw=content,
+                media_type=mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+                filename=p.name,
+            )
+        )
     if not parts:
         raise UsageError("nothing to send: give TEXT, '-' for stdin, --data or --file")
     return parts
@@ -108,12 +114,15 @@ def curl_command(method: str, url: str, headers: dict[str, str], body: Any) -> s
         else:
             cmd += " -H " + shlex.quote(f"{k}: {v}")
     if body is not None:
-        cmd += " -H 'Content-Type: application/json' --data " + shlex.quote(json.dumps(body, ensure_ascii=False))
+        cmd += " -H 'Content-Type: application/json' --data " + shlex.quote(
+            json.dumps(body, ensure_ascii=False)
+        )
     return cmd + " " + shlex.quote(url)
 
 
-def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: Settings,
-                show_secrets: bool = False) -> dict[str, Any]:
+def dry_run_doc(
+    client: Any, operation: str, params: dict[str, Any], settings: Settings, show_secrets: bool = False
+) -> dict[str, Any]:
     """The exact request ``operation`` would send on ``client`` and an equivalent curl command.
     Secrets (the token, sensitive ``-H`` values) are shown as ``$A2ACTL_…`` placeholders unless
     ``show_secrets``."""
@@ -134,17 +143,30 @@ def dry_run_doc(client: Any, operation: str, params: dict[str, Any], settings: S
     else:
         verb, url, method = "POST", client.url, client.wire.methods[operation]
         body = build_request(method, params, "a2actl-dry-run")
-    return {"dryRun": True, "method": method, "url": url, "headers": headers, "body": body,
-            "curl": curl_command(verb, url, headers, body), "secretsShown": show_secrets,
-            "negotiation": client.selection.to_json()}
+    return {
+        "dryRun": True,
+        "method": method,
+        "url": url,
+        "headers": headers,
+        "body": body,
+        "curl": curl_command(verb, url, headers, body),
+        "secretsShown": show_secrets,
+        "negotiation": client.selection.to_json(),
+    }
 
 
 #: GetTask polling after a blocking send answered an active state: first delay and cap, in seconds.
 POLL_FIRST, POLL_MAX = 0.1, 1.0
 
 
-async def send_job(target: str, settings: Settings, sink: EventSink | None, opts: SendOptions,
-                   card_path: str | None, emit: Any = None) -> tuple[dict[str, Any], int]:
+async def send_job(
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    opts: SendOptions,
+    card_path: str | None,
+    emit: Any = None,
+) -> tuple[dict[str, Any], int]:
     """``send``: returns ``(document, exit code)``; the document carries the same ``exitCode``.
 
     Exit 7 when the task ends in a ``--fail-on`` state; a failed task is otherwise exit 0 (official
@@ -159,24 +181,42 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
 
     async with HttpTransport(settings, sink) as transport:
         client = await a2a_client(target, settings, sink, transport, card_path)
-        params = message_params(opts.parts, client.family, client.binding, message_id=opts.message_id,
-                                context_id=opts.context_id, task_id=opts.task_id,
-                                tenant=client.selection.interface.tenant, no_wait=opts.no_wait)
+        params = message_params(
+            opts.parts,
+            client.family,
+            client.binding,
+            message_id=opts.message_id,
+            context_id=opts.context_id,
+            task_id=opts.task_id,
+            tenant=client.selection.interface.tenant,
+            no_wait=opts.no_wait,
+        )
         operation = "SendStreamingMessage" if opts.stream else "SendMessage"
         if opts.dry_run:
             return dry_run_doc(client, operation, params, settings, opts.show_secrets), 0
         if opts.stream:
             from a2actl.stream.tail import TailOptions, tail_a2a
 
-            summary = await tail_a2a(client, operation, params,
-                                     TailOptions(reconnect_attempts=0, fail_on=frozenset(opts.fail_on)),
-                                     emit or (lambda _r: None))
+            summary = await tail_a2a(
+                client,
+                operation,
+                params,
+                TailOptions(reconnect_attempts=0, fail_on=frozenset(opts.fail_on)),
+                emit or (lambda _r: None),
+            )
             state = summary["finalState"]
             code = summary["exitCode"]
-            doc = {"method": client.method_name(operation), "streaming": True, "messageId":
-                   params["message"]["messageId"], "taskId": summary["taskId"], "state": state,
-                   "events": summary["events"], "outcome": summary["outcome"], "exitCode": code,
-                   "traceId": settings.trace_id}
+            doc = {
+                "method": client.method_name(operation),
+                "streaming": True,
+                "messageId": params["message"]["messageId"],
+                "taskId": summary["taskId"],
+                "state": state,
+                "events": summary["events"],
+                "outcome": summary["outcome"],
+                "exitCode": code,
+                "traceId": settings.trace_id,
+            }
             if summary.get("failedOn"):
                 doc["failedOn"] = summary["failedOn"]
             return doc, code
@@ -191,15 +231,26 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
             raise out.error.to_exception(out.method)
         view = task_view(out.result)
         polled = None
-        if not opts.no_wait and view.get("kind") == "task" and view.get("id") \
-                and state_kind(view.get("state")) is StateKind.ACTIVE:
+        if (
+            not opts.no_wait
+            and view.get("kind") == "task"
+            and view.get("id")
+            and state_kind(view.get("state")) is StateKind.ACTIVE
+        ):
             view, raw, polled = await _poll_until_settled(client, view, settings.read_timeout)
         else:
             raw = out.result
         state = view.get("state")
-        doc = {"method": out.method, "streaming": False, "messageId": message_id,
-               "result": view, "taskId": view.get("id") if view.get("kind") == "task" else view.get("taskId"),
-               "state": state, "raw": raw, "traceId": settings.trace_id}
+        doc = {
+            "method": out.method,
+            "streaming": False,
+            "messageId": message_id,
+            "result": view,
+            "taskId": view.get("id") if view.get("kind") == "task" else view.get("taskId"),
+            "state": state,
+            "raw": raw,
+            "traceId": settings.trace_id,
+        }
         if polled is not None:
             doc["polled"] = polled
     code = 0
@@ -210,7 +261,9 @@ async def send_job(target: str, settings: Settings, sink: EventSink | None, opts
     return doc, code
 
 
-async def _poll_until_settled(client: Any, view: dict[str, Any], limit: float) -> tuple[dict[str, Any], Any, dict[str, Any]]:
+async def _poll_until_settled(
+    client: Any, view: dict[str, Any], limit: float
+) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """GetTask every 0.1 s (doubling to 1 s) until the task leaves the active states; returns the
     last view, its raw task and ``{"reason", "polls", "seconds"}``. Raises ``TimeoutError_`` after
     ``limit`` seconds, ``A2AError`` when GetTask fails."""
@@ -218,18 +271,23 @@ async def _poll_until_settled(client: Any, view: dict[str, Any], limit: float) -
     import time
 
     first_state = view.get("state")
-    reason = (f"the agent answered '{first_state}' to a blocking send (it ignored "
-              f"{'configuration.blocking' if client.family is not Family.V1_0 else 'blocking mode'}); "
-              "followed with GetTask until the task settled")
+    reason = (
+        f"the agent answered '{first_state}' to a blocking send (it ignored "
+        f"{'configuration.blocking' if client.family is not Family.V1_0 else 'blocking mode'}); "
+        "followed with GetTask until the task settled"
+    )
     client.transport.sink.on_note(reason)
     t0 = time.perf_counter()
     polls, delay, raw = 0, POLL_FIRST, None
     while state_kind(view.get("state")) is StateKind.ACTIVE:
         if time.perf_counter() - t0 + delay > limit:
-            raise TimeoutError_(f"task {view.get('id')} is still '{view.get('state')}' after {polls} GetTask "
-                                f"poll(s) over {time.perf_counter() - t0:.1f}s (--timeout {limit:g}s)",
-                                hint=f"a2actl task get TARGET {view.get('id')} shows it later; raise --timeout "
-                                     "to wait longer", details={"taskId": view.get("id"), "state": view.get("state")})
+            raise TimeoutError_(
+                f"task {view.get('id')} is still '{view.get('state')}' after {polls} GetTask "
+                f"poll(s) over {time.perf_counter() - t0:.1f}s (--timeout {limit:g}s)",
+                hint=f"a2actl task get TARGET {view.get('id')} shows it later; raise --timeout "
+                "to wait longer",
+                details={"taskId": view.get("id"), "state": view.get("state")},
+            )
         await asyncio.sleep(delay)
         delay = min(delay * 2, POLL_MAX)
         got = await client.call("GetTask", {"id": view["id"]})
@@ -237,10 +295,21 @@ async def _poll_until_settled(client: Any, view: dict[str, Any], limit: float) -
         if got.error is not None:
             raise got.error.to_exception(got.method)
         raw = got.result
-        view = task_view({"task": got.result} if isinstance(got.result, dict) and "kind" not in got.result
-                         and "task" not in got.result else got.result)
-    return view, raw, {"reason": reason, "polls": polls, "seconds": round(time.perf_counter() - t0, 6),
-                       "firstState": first_state}
+        view = task_view(
+            {"task": got.result}
+            if isinstance(got.result, dict) and "kind" not in got.result and "task" not in got.result
+            else got.result
+        )
+    return (
+        view,
+        raw,
+        {
+            "reason": reason,
+            "polls": polls,
+            "seconds": round(time.perf_counter() - t0, 6),
+            "firstState": first_state,
+        },
+    )
 
 
 async def _timeout_with_task(client: Any, message_id: str, exc: TimeoutError_) -> TimeoutError_:
@@ -252,30 +321,51 @@ async def _timeout_with_task(client: Any, message_id: str, exc: TimeoutError_) -
     if client.family is Family.V1_0:
         try:
             got = await client.call("ListTasks", {"pageSize": 50, "historyLength": 50})
-            tasks = (got.result or {}).get("tasks") if got.error is None and isinstance(got.result, dict) else None
+            tasks = (
+                (got.result or {}).get("tasks")
+                if got.error is None and isinstance(got.result, dict)
+                else None
+            )
             for t in tasks or []:
-                if isinstance(t, dict) and any(isinstance(m, dict) and m.get("messageId") == message_id
-                                               for m in t.get("history") or []):
+                if isinstance(t, dict) and any(
+                    isinstance(m, dict) and m.get("messageId") == message_id for m in t.get("history") or []
+                ):
                     found = task_view({"task": t})
                     break
         except A2ACtlError:
             found = None
     if found is not None:
-        return TimeoutError_(f"{exc.message}; the agent created task {found['id']} (state {found['state']}), "
-                             "which may still be running",
-                             hint=f"a2actl task get TARGET {found['id']}  or  a2actl stream tail TARGET --task "
-                                  f"{found['id']}; raise --timeout to wait longer",
-                             details={"taskId": found["id"], "state": found["state"], "messageId": message_id})
-    how = "0.3 has no ListTasks to find it" if client.family is not Family.V1_0 else "ListTasks did not show it"
-    return TimeoutError_(f"{exc.message}; the task this message ({message_id}) started is unknown ({how})",
-                         hint=exc.hint or "raise --timeout; --no-wait returns the task id at once",
-                         details={"messageId": message_id})
+        return TimeoutError_(
+            f"{exc.message}; the agent created task {found['id']} (state {found['state']}), "
+            "which may still be running",
+            hint=f"a2actl task get TARGET {found['id']}  or  a2actl stream tail TARGET --task "
+            f"{found['id']}; raise --timeout to wait longer",
+            details={"taskId": found["id"], "state": found["state"], "messageId": message_id},
+        )
+    how = (
+        "0.3 has no ListTasks to find it" if client.family is not Family.V1_0 else "ListTasks did not show it"
+    )
+    return TimeoutError_(
+        f"{exc.message}; the task this message ({message_id}) started is unknown ({how})",
+        hint=exc.hint or "raise --timeout; --no-wait returns the task id at once",
+        details={"messageId": message_id},
+    )
 
 
-async def task_job(verb: str, target: str, settings: Settings, sink: EventSink | None, *,
-                   task_id: str | None = None, history: int | None = None, context_id: str | None = None,
-                   state: str | None = None, page_size: int | None = None, page_token: str | None = None,
-                   card_path: str | None = None) -> dict[str, Any]:
+async def task_job(
+    verb: str,
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    *,
+    task_id: str | None = None,
+    history: int | None = None,
+    context_id: str | None = None,
+    state: str | None = None,
+    page_size: int | None = None,
+    page_token: str | None = None,
+    card_path: str | None = None,
+) -> dict[str, Any]:
     """``task get|cancel|list``: the answer, summarised. Raises ``A2AError`` for an A2A error and
     ``UsageError`` for ``list`` on a 0.x endpoint (ListTasks exists only in 1.0) and for an empty
     ``task_id``."""
@@ -290,11 +380,14 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
         if verb == "list":
             if client.family is not Family.V1_0:
                 speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
-                raise UsageError(f"ListTasks does not exist in A2A {client.family.value} (0.3 has no tasks/list; "
-                                 "it is new in 1.0)",
-                                 hint=f"the card declares 1.0: drop --a2a-version {settings.a2a_version}"
-                                 if speaks_v1 else "the agent declares no A2A 1.0 interface; 'a2actl sessions "
-                                 "list' works through debug endpoints instead")
+                raise UsageError(
+                    f"ListTasks does not exist in A2A {client.family.value} (0.3 has no tasks/list; "
+                    "it is new in 1.0)",
+                    hint=f"the card declares 1.0: drop --a2a-version {settings.a2a_version}"
+                    if speaks_v1
+                    else "the agent declares no A2A 1.0 interface; 'a2actl sessions "
+                    "list' works through debug endpoints instead",
+                )
             params: dict[str, Any] = {}
             if context_id:
                 params["contextId"] = context_id
@@ -311,11 +404,15 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
             v1_declared = any(i.family is Family.V1_0 for i in client.selection.candidates)
             if out.error is not None and out.error.version_mismatch and not v1_declared:
                 # forced 1.0 on a 0.x-only card: "try 0.3" would be a dead end (0.3 has no ListTasks)
-                declared = sorted({i.family.value for i in client.selection.candidates if i.family}) or ["0.x"]
-                raise UsageError(f"ListTasks is A2A 1.0 and this agent declares only {', '.join(declared)} "
-                                 f"(it answered {out.error.code} {out.error.name} to {out.method})",
-                                 hint="0.3 has no way to list tasks; 'a2actl sessions list' works through debug "
-                                      "endpoints, 'a2actl task get TARGET ID' reads one task")
+                declared = sorted({i.family.value for i in client.selection.candidates if i.family}) or [
+                    "0.x"
+                ]
+                raise UsageError(
+                    f"ListTasks is A2A 1.0 and this agent declares only {', '.join(declared)} "
+                    f"(it answered {out.error.code} {out.error.name} to {out.method})",
+                    hint="0.3 has no way to list tasks; 'a2actl sessions list' works through debug "
+                    "endpoints, 'a2actl task get TARGET ID' reads one task",
+                )
         elif verb == "get":
             params = {"id": task_id}
             if history is not None:
@@ -327,7 +424,16 @@ async def task_job(verb: str, target: str, settings: Settings, sink: EventSink |
         raise out.error.to_exception(out.method)
     if verb == "list":
         result = out.result if isinstance(out.result, dict) else {}
-        return {"method": out.method, "tasks": [task_view({"task": t}) for t in result.get("tasks") or []],
-                "nextPageToken": result.get("nextPageToken") or None, "totalSize": result.get("totalSize"),
-                "traceId": settings.trace_id}
-    return {"method": out.method, "task": task_view(out.result), "raw": out.result, "traceId": settings.trace_id}
+        return {
+            "method": out.method,
+            "tasks": [task_view({"task": t}) for t in result.get("tasks") or []],
+            "nextPageToken": result.get("nextPageToken") or None,
+            "totalSize": result.get("totalSize"),
+            "traceId": settings.trace_id,
+        }
+    return {
+        "method": out.method,
+        "task": task_view(out.result),
+        "raw": out.result,
+        "traceId": settings.trace_id,
+    }

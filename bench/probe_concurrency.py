@@ -44,8 +44,12 @@ def cpu() -> float:
 
 def probe_medians(url: str, n: int, c: int) -> dict[str, float]:
     """Per-phase p50 (seconds) of one ``handshake probe`` process."""
-    out = subprocess.run([sys.executable, "-m", "a2actl", "handshake", "probe", url, "-n", str(n), "-c", str(c),
-                          "-o", "json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "a2actl", "handshake", "probe", url, "-n", str(n), "-c", str(c), "-o", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     stats = json.loads(out.stdout)["stats"]
     return {p: stats[p]["p50"] for p in PHASES if p in stats and stats[p]["p50"] is not None}
 
@@ -68,10 +72,18 @@ async def bare_samples(url: str, n: int) -> None:
     for _ in range(n):
         async with httpx.AsyncClient(verify=ctx) as client:
             card = (await client.get(card_url, headers={"Accept": "application/json"})).json()
-            rpc = next(i["url"] for i in card["supportedInterfaces"]
-                       if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+            rpc = next(
+                i["url"]
+                for i in card["supportedInterfaces"]
+                if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0"
+            )
             rid = str(uuid.uuid4())
-            body = {"jsonrpc": "2.0", "id": rid, "method": "GetTask", "params": {"id": f"bare-{uuid.uuid4()}"}}
+            body = {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "method": "GetTask",
+                "params": {"id": f"bare-{uuid.uuid4()}"},
+            }
             answer = (await client.post(rpc, json=body, headers={"A2A-Version": "1.0"})).json()
             assert answer["error"]["code"] == -32001, answer
 
@@ -97,17 +109,32 @@ async def bare_phases(url: str, n: int, c: int) -> dict[str, float]:
         async with sem:
             t0 = time.perf_counter()
             async with httpx.AsyncClient(verify=ctx) as client:
-                card = (await client.get(card_url, headers={"Accept": "application/json"},
-                                         extensions={"trace": trace})).json()
-                rpc = next(i["url"] for i in card["supportedInterfaces"]
-                           if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+                card = (
+                    await client.get(
+                        card_url, headers={"Accept": "application/json"}, extensions={"trace": trace}
+                    )
+                ).json()
+                rpc = next(
+                    i["url"]
+                    for i in card["supportedInterfaces"]
+                    if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0"
+                )
                 t1 = time.perf_counter()
-                body = {"jsonrpc": "2.0", "id": "1", "method": "GetTask", "params": {"id": f"bare-{uuid.uuid4()}"}}
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": "1",
+                    "method": "GetTask",
+                    "params": {"id": f"bare-{uuid.uuid4()}"},
+                }
                 (await client.post(rpc, json=body, headers={"A2A-Version": "1.0"})).json()
                 t2 = time.perf_counter()
-            out["connect"].append(marks["connection.connect_tcp.complete"] - marks["connection.connect_tcp.started"])
-            out["ttfb"].append(marks["http11.receive_response_headers.complete"]
-                               - marks["http11.send_request_headers.started"])
+            out["connect"].append(
+                marks["connection.connect_tcp.complete"] - marks["connection.connect_tcp.started"]
+            )
+            out["ttfb"].append(
+                marks["http11.receive_response_headers.complete"]
+                - marks["http11.send_request_headers.started"]
+            )
             out["rpc"].append(t2 - t1)
             out["total"].append(t2 - t0)
 
@@ -119,26 +146,63 @@ def curl_sample(card_url: str, rpc_url: str) -> dict[str, float]:
     """One sample in curl: a new connection, the card, then one GetTask on the same connection
     (``--next``), phases from ``-w`` (seconds)."""
     fmt = "%{time_namelookup} %{time_connect} %{time_pretransfer} %{time_starttransfer} %{time_total}\\n"
-    body = json.dumps({"jsonrpc": "2.0", "id": "1", "method": "GetTask", "params": {"id": f"curl-{uuid.uuid4()}"}})
-    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-H", "Accept: application/json", "-w", fmt, card_url,
-                          "--next", "-s", "-o", "/dev/null", "-H", "Content-Type: application/json",
-                          "-H", "A2A-Version: 1.0", "-d", body, "-w", fmt, rpc_url],
-                         capture_output=True, text=True, check=True).stdout.split("\n")
+    body = json.dumps(
+        {"jsonrpc": "2.0", "id": "1", "method": "GetTask", "params": {"id": f"curl-{uuid.uuid4()}"}}
+    )
+    out = subprocess.run(
+        [
+            "curl",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Accept: application/json",
+            "-w",
+            fmt,
+            card_url,
+            "--next",
+            "-s",
+            "-o",
+            "/dev/null",
+            "-H",
+            "Content-Type: application/json",
+            "-H",
+            "A2A-Version: 1.0",
+            "-d",
+            body,
+            "-w",
+            fmt,
+            rpc_url,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split("\n")
     dns, conn, pre, start, total = (float(x) for x in out[0].split())
     rpc = float(out[1].split()[4])
-    return {"connect": conn - dns, "ttfb": start - pre, "transfer": total - start, "rpc": rpc, "total": total + rpc}
+    return {
+        "connect": conn - dns,
+        "ttfb": start - pre,
+        "transfer": total - start,
+        "rpc": rpc,
+        "total": total + rpc,
+    }
 
 
 def curl_phases(url: str, n: int, c: int) -> dict[str, float]:
     """Per-phase p50 (seconds) of n curl samples, c processes at a time: curl spends ~no CPU per
     sample in the phases, so what -c 4 adds here is the agent's (and the machine's), not a client's."""
-    import httpx
     from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
 
     card_url = url + "/.well-known/agent-card.json"
     card = httpx.get(card_url).json()
-    rpc_url = next(i["url"] for i in card["supportedInterfaces"]
-                   if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0")
+    rpc_url = next(
+        i["url"]
+        for i in card["supportedInterfaces"]
+        if i["protocolBinding"] == "JSONRPC" and i["protocolVersion"] == "1.0"
+    )
     with ThreadPoolExecutor(c) as pool:
         rows = list(pool.map(lambda _: curl_sample(card_url, rpc_url), range(n)))
     return {k: statistics.median(r[k] for r in rows) for k in rows[0]}
@@ -155,8 +219,12 @@ def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 20
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 5
     cpu_n = int(sys.argv[3]) if len(sys.argv) > 3 else 100
-    server = subprocess.Popen([sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         probe_medians(url, 3, 1)  # warm the server
@@ -180,10 +248,14 @@ def main() -> None:
     def med(src: dict[int, list[dict[str, float]]], c: int, phase: str) -> float:
         return statistics.median(r[phase] for r in src[c] if phase in r) * 1000
 
-    print(f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms); bare httpx and curl alike")
+    print(
+        f"handshake probe -n {n}, median over {rounds} runs of each run's p50 (ms); bare httpx and curl alike"
+    )
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (1, 5, 15 min) at the end")
-    print(f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}   {'bare c1':>9} {'bare c4':>9} {'c4 - c1':>9}"
-          f"   {'curl c1':>9} {'curl c4':>9} {'c4 - c1':>9}")
+    print(
+        f"{'phase':<10} {'-c 1':>9} {'-c 4':>9} {'c4 - c1':>9}   {'bare c1':>9} {'bare c4':>9} {'c4 - c1':>9}"
+        f"   {'curl c1':>9} {'curl c4':>9} {'c4 - c1':>9}"
+    )
     for p in PHASES:
         if all(p in r for r in runs[1] + runs[4]):
             a, b = med(runs, 1, p), med(runs, 4, p)
@@ -197,9 +269,11 @@ def main() -> None:
                 x, y = med(curl, 1, p), med(curl, 4, p)
                 row += f"   {x:9.3f} {y:9.3f} {y - x:+9.3f}"
             print(row)
-    print(f"CPU per sample (-n {cpu_n}, -c 1, in process, median of 3): a2actl {ours * 1000:.2f} ms, "
-          f"bare httpx (shared SSL context) {bare_cpu * 1000:.2f} ms, difference {(ours - bare_cpu) * 1000:+.2f} ms "
-          f"(target <= +1 ms)")
+    print(
+        f"CPU per sample (-n {cpu_n}, -c 1, in process, median of 3): a2actl {ours * 1000:.2f} ms, "
+        f"bare httpx (shared SSL context) {bare_cpu * 1000:.2f} ms, difference {(ours - bare_cpu) * 1000:+.2f} ms "
+        f"(target <= +1 ms)"
+    )
 
 
 if __name__ == "__main__":

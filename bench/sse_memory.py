@@ -31,14 +31,30 @@ def main() -> None:
     base, _ = peak_rss_mib([py, "-c", "import a2actl.cli.app, httpx, httpx_sse, rich"])
     print(f"baseline (import a2actl.cli.app, httpx, httpx_sse, rich)   {base:7.1f} MiB")
     with LoopbackServer(stream_app) as srv:
-        for mode, extra in (("endlessline", ["--max-time", f"{seconds}s"]),
-                            ("endlessdata", ["--max-time", f"{seconds}s"]),
-                            ("hugeline", []), ("hugedata", [])):
-            cmd = [py, "-m", "a2actl", *extra, "stream", "tail", f"{srv.url}/{mode}/agent-card.json", "--send", "hi",
-                   "-o", "jsonl"]
+        for mode, extra in (
+            ("endlessline", ["--max-time", f"{seconds}s"]),
+            ("endlessdata", ["--max-time", f"{seconds}s"]),
+            ("hugeline", []),
+            ("hugedata", []),
+        ):
+            cmd = [
+                py,
+                "-m",
+                "a2actl",
+                *extra,
+                "stream",
+                "tail",
+                f"{srv.url}/{mode}/agent-card.json",
+                "--send",
+                "hi",
+                "-o",
+                "jsonl",
+            ]
             rss, code = peak_rss_mib(cmd)
-            print(f"stream tail {mode:<12} exit {code}   peak RSS {rss:7.1f} MiB   +{rss - base:6.1f} MiB over "
-                  f"baseline   ratio {rss / base:.2f}x")
+            print(
+                f"stream tail {mode:<12} exit {code}   peak RSS {rss:7.1f} MiB   +{rss - base:6.1f} MiB over "
+                f"baseline   ratio {rss / base:.2f}x"
+            )
 
 
 if __name__ == "__main__":

@@ -38,8 +38,12 @@ def main() -> None:
     from pathlib import Path
 
     compileall.compile_dir(str(Path(__file__).resolve().parent.parent / "a2actl"), quiet=1)
-    server = subprocess.Popen([py, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    server = subprocess.Popen(
+        [py, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         url = server.stdout.readline().strip()  # type: ignore[union-attr]
         card_url = url + "/.well-known/agent-card.json"
@@ -56,12 +60,18 @@ def main() -> None:
         script = os.path.join(os.path.dirname(py), "a2actl")
         if os.path.exists(script):
             rows["a2actl --version (console script)"] = [script, "--version"]
-        rows.update({  # where the time goes
-            "python -c 'import typer'+pydantic": [py, "-c", "import typer, typer._adapters"],
-            "python -c 'import rich.console'": [py, "-c", "import rich.console"],
-            "python -c 'import httpx'": [py, "-c", "import httpx"],
-            "python -c 'import asyncio, httpx, httpcore._async'": [py, "-c", "import asyncio, httpx, httpcore._async"],
-        })
+        rows.update(
+            {  # where the time goes
+                "python -c 'import typer'+pydantic": [py, "-c", "import typer, typer._adapters"],
+                "python -c 'import rich.console'": [py, "-c", "import rich.console"],
+                "python -c 'import httpx'": [py, "-c", "import httpx"],
+                "python -c 'import asyncio, httpx, httpcore._async'": [
+                    py,
+                    "-c",
+                    "import asyncio, httpx, httpcore._async",
+                ],
+            }
+        )
         for cmd in rows.values():  # warm the file cache, bytecode and the server
             wall_ms(cmd)
         times: dict[str, list[float]] = {k: [] for k in rows}
@@ -88,8 +98,12 @@ def main() -> None:
     if "a2actl --version (console script)" in med:
         line("a2actl --version (console script)", "python -c pass")
     print("where the time goes (imports only):")
-    for name in ("python -c 'import typer'+pydantic", "python -c 'import rich.console'", "python -c 'import httpx'",
-                 "python -c 'import asyncio, httpx, httpcore._async'"):
+    for name in (
+        "python -c 'import typer'+pydantic",
+        "python -c 'import rich.console'",
+        "python -c 'import httpx'",
+        "python -c 'import asyncio, httpx, httpcore._async'",
+    ):
         line(name, "python -c pass")
 
 

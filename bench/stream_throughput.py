@@ -34,11 +34,20 @@ def serve(port: int) -> None:
     base = f"http://127.0.0.1:{port}"
 
     async def card(_: Request) -> JSONResponse:
-        return JSONResponse({
-            "name": "bench", "description": "stream bench", "version": "1",
-            "supportedInterfaces": [{"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
-            "capabilities": {"streaming": True}, "defaultInputModes": ["text/plain"],
-            "defaultOutputModes": ["text/plain"], "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}]})
+        return JSONResponse(
+            {
+                "name": "bench",
+                "description": "stream bench",
+                "version": "1",
+                "supportedInterfaces": [
+                    {"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+                ],
+                "capabilities": {"streaming": True},
+                "defaultInputModes": ["text/plain"],
+                "defaultOutputModes": ["text/plain"],
+                "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}],
+            }
+        )
 
     async def rpc(request: Request) -> StreamingResponse:
         body = json.loads(await request.body())
@@ -47,23 +56,44 @@ def serve(port: int) -> None:
         n = int(os.environ.get("BENCH_EVENTS", n))
 
         def frame(result: dict) -> bytes:
-            return b"data: " + json.dumps({"jsonrpc": "2.0", "id": rid, "result": result},
-                                          separators=(",", ":")).encode() + b"\r\n\r\n"
+            return (
+                b"data: "
+                + json.dumps({"jsonrpc": "2.0", "id": rid, "result": result}, separators=(",", ":")).encode()
+                + b"\r\n\r\n"
+            )
 
-        status = frame({"statusUpdate": {"taskId": "t1", "contextId": "c1",
-                                         "status": {"state": "TASK_STATE_WORKING",
-                                                    "timestamp": "2026-11-22T00:00:00.000Z"}}})
+        status = frame(
+            {
+                "statusUpdate": {
+                    "taskId": "t1",
+                    "contextId": "c1",
+                    "status": {"state": "TASK_STATE_WORKING", "timestamp": "2026-11-22T00:00:00.000Z"},
+                }
+            }
+        )
 
         async def gen():  # type: ignore[no-untyped-def]
-            yield frame({"task": {"id": "t1", "contextId": "c1", "status": {"state": "TASK_STATE_SUBMITTED"}}})
+            yield frame(
+                {"task": {"id": "t1", "contextId": "c1", "status": {"state": "TASK_STATE_SUBMITTED"}}}
+            )
             batch = 500
             for i in range(0, n, batch):
                 yield status * min(batch, n - i)
-            yield frame({"statusUpdate": {"taskId": "t1", "contextId": "c1",
-                                          "status": {"state": "TASK_STATE_COMPLETED"}}})
+            yield frame(
+                {
+                    "statusUpdate": {
+                        "taskId": "t1",
+                        "contextId": "c1",
+                        "status": {"state": "TASK_STATE_COMPLETED"},
+                    }
+                }
+            )
+
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    app = Starlette(routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])])
+    app = Starlette(
+        routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+    )
     uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False)
 
 
@@ -75,10 +105,16 @@ def baseline(url: str, write_jsonl: bool = False) -> None:
     from httpx_sse import connect_sse
 
     count = 0
-    req = {"jsonrpc": "2.0", "id": "1", "method": "SendStreamingMessage",
-           "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}}}
-    with httpx.Client(timeout=60) as client, connect_sse(client, "POST", url + "/rpc", json=req,
-                                                         headers={"A2A-Version": "1.0"}) as es:
+    req = {
+        "jsonrpc": "2.0",
+        "id": "1",
+        "method": "SendStreamingMessage",
+        "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}},
+    }
+    with (
+        httpx.Client(timeout=60) as client,
+        connect_sse(client, "POST", url + "/rpc", json=req, headers={"A2A-Version": "1.0"}) as es,
+    ):
         out = sys.stdout
         encode = json.JSONEncoder(separators=(",", ":")).encode  # built once: the fastest stdlib JSONL
         for sse in es.iter_sse():
@@ -129,8 +165,10 @@ def timed(cmd: list[str], env: dict[str, str], sample_rss: bool = False) -> tupl
 def main() -> None:
     n_rate = int(sys.argv[1]) if len(sys.argv) > 1 else 300_000
     n_rss = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
-    subprocess.run([sys.executable, "-m", "compileall", "-q", os.path.join(os.path.dirname(HERE), "..", "a2actl")],
-                   check=False)
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", os.path.join(os.path.dirname(HERE), "..", "a2actl")],
+        check=False,
+    )
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, BENCH_EVENTS=str(n_rate))
@@ -153,13 +191,21 @@ def main() -> None:
         rate = {k: events / v for k, v in best.items()}
         print(f"events per run: {events:,} (best of 3, wall time incl. process start)")
         print(f"bare httpx-sse loop : {best['baseline']:.2f} s  {rate['baseline']:>10,.0f} events/s")
-        print(f"bare loop + JSONL   : {best['baseline+jsonl']:.2f} s  {rate['baseline+jsonl']:>10,.0f} events/s"
-              "  (one small record per event, flushed)")
-        print(f"a2actl stream tail  : {best['a2actl']:.2f} s  {rate['a2actl']:>10,.0f} events/s  (JSONL to /dev/null)")
-        print(f"ratio a2actl / bare : {rate['a2actl'] / rate['baseline']:.2f}x   (target >= 0.8x, >= 50k events/s)")
+        print(
+            f"bare loop + JSONL   : {best['baseline+jsonl']:.2f} s  {rate['baseline+jsonl']:>10,.0f} events/s"
+            "  (one small record per event, flushed)"
+        )
+        print(
+            f"a2actl stream tail  : {best['a2actl']:.2f} s  {rate['a2actl']:>10,.0f} events/s  (JSONL to /dev/null)"
+        )
+        print(
+            f"ratio a2actl / bare : {rate['a2actl'] / rate['baseline']:.2f}x   (target >= 0.8x, >= 50k events/s)"
+        )
         print(f"ratio a2actl / bare+JSONL: {rate['a2actl'] / rate['baseline+jsonl']:.2f}x")
-        print(f"ratio bare+JSONL / bare: {rate['baseline+jsonl'] / rate['baseline']:.2f}x   (the ceiling for any "
-              "tail that writes one JSONL record per event, before any audit)")
+        print(
+            f"ratio bare+JSONL / bare: {rate['baseline+jsonl'] / rate['baseline']:.2f}x   (the ceiling for any "
+            "tail that writes one JSONL record per event, before any audit)"
+        )
     finally:
         server.terminate()
         server.wait()
@@ -174,10 +220,14 @@ def main() -> None:
         elapsed, samples = timed(tail_cmd, env, sample_rss=True)
         if len(samples) >= 4:
             q = len(samples) // 4
-            print(f"RSS over {n_rss + 2:,} events ({elapsed:.1f} s): at 25% {samples[q] / 1024:.1f} MiB, "
-                  f"50% {samples[2 * q] / 1024:.1f} MiB, 75% {samples[3 * q] / 1024:.1f} MiB, "
-                  f"end {samples[-1] / 1024:.1f} MiB, max {max(samples) / 1024:.1f} MiB")
-            print(f"growth from 25% to end: {(samples[-1] - samples[q]) / 1024:+.1f} MiB (flat = within a few MiB)")
+            print(
+                f"RSS over {n_rss + 2:,} events ({elapsed:.1f} s): at 25% {samples[q] / 1024:.1f} MiB, "
+                f"50% {samples[2 * q] / 1024:.1f} MiB, 75% {samples[3 * q] / 1024:.1f} MiB, "
+                f"end {samples[-1] / 1024:.1f} MiB, max {max(samples) / 1024:.1f} MiB"
+            )
+            print(
+                f"growth from 25% to end: {(samples[-1] - samples[q]) / 1024:+.1f} MiB (flat = within a few MiB)"
+            )
     finally:
         server.terminate()
         server.wait()

@@ -53,6 +53,7 @@ def cli() -> Any:
     def run(*args: str, env: dict[str, str] | None = None) -> Result:
         r = runner.invoke(app, list(args), env=env, catch_exceptions=False)
         return Result(r.exit_code, r.stdout, r.stderr)
+
     return run
 
 
@@ -171,8 +172,23 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = s.getsockname()[1]
     s.close()
     d = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen([exe, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                             "--dir", str(d)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            exe,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(d),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     deadline = time.monotonic() + 10
     while True:
         try:
@@ -226,8 +242,11 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     ca.cert_pem.write_to_path(str(ca_path))
     cert.private_key_pem.write_to_path(str(key_path))
     cert.cert_chain_pems[0].write_to_path(str(cert_path))
-    with LoopbackServer(lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
-                        certfile=str(cert_path), keyfile=str(key_path)) as srv:
+    with LoopbackServer(
+        lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
+        certfile=str(cert_path),
+        keyfile=str(key_path),
+    ) as srv:
         yield srv.url, str(ca_path)
 
 

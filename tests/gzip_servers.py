@@ -25,8 +25,9 @@ def gzip_sandbox_app(base: str) -> Any:
     """The sandbox agent with every answer gzip-compressed: cards, JSON-RPC and REST answers, and SSE
     streams (``exclude_content_types=()``: starlette skips ``text/event-stream`` by default; each
     streamed chunk is sync-flushed, so events still arrive one by one)."""
-    return GZipMiddleware(build_app(SandboxOptions(stream_interval=0.01), base), minimum_size=1,
-                          exclude_content_types=())
+    return GZipMiddleware(
+        build_app(SandboxOptions(stream_interval=0.01), base), minimum_size=1, exclude_content_types=()
+    )
 
 
 #: What a bomb inflates to if read to the end (bytes): far past every a2actl limit.
@@ -58,8 +59,13 @@ class _Bomb:
 
         watcher = asyncio.create_task(watch())
         try:
-            await send({"type": "http.response.start", "status": 200,
-                        "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-type", b"application/json"), (b"content-encoding", b"gzip")],
+                }
+            )
             for chunk in _gzip_bomb():
                 if gone.is_set():
                     return
@@ -84,8 +90,9 @@ def bomb_app(base: str) -> Starlette:
         for _ in range(layers):
             comp = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
             body = comp.compress(body) + comp.flush()
-        return Response(body, media_type="application/json",
-                        headers={"Content-Encoding": ", ".join(["gzip"] * layers)})
+        return Response(
+            body, media_type="application/json", headers={"Content-Encoding": ", ".join(["gzip"] * layers)}
+        )
 
     async def rpcbomb_card(_: Request) -> Response:
         return gzip_json(v1_card(base, "/rpcbomb/jsonrpc"))
@@ -96,8 +103,12 @@ def bomb_app(base: str) -> Starlette:
     async def brotli(_: Request) -> Response:
         return JSONResponse(v1_card(base, "/x"), headers={"Content-Encoding": "br"})
 
-    return Starlette(routes=[
-        Route("/bomb/agent-card.json", _Bomb()),
-        Route("/rpcbomb/agent-card.json", rpcbomb_card), Route("/rpcbomb/jsonrpc", _Bomb(), methods=["POST"]),
-        Route("/double/agent-card.json", double), Route("/brotli/agent-card.json", brotli),
-    ])
+    return Starlette(
+        routes=[
+            Route("/bomb/agent-card.json", _Bomb()),
+            Route("/rpcbomb/agent-card.json", rpcbomb_card),
+            Route("/rpcbomb/jsonrpc", _Bomb(), methods=["POST"]),
+            Route("/double/agent-card.json", double),
+            Route("/brotli/agent-card.json", brotli),
+        ]
+    )

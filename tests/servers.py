@@ -25,11 +25,19 @@ class LoopbackServer:
         self.sock = bind_socket("127.0.0.1", 0)
         scheme = "https" if certfile else "http"
         self.url = base_url_of(self.sock, "127.0.0.1").replace("http://", f"{scheme}://")
-        config = uvicorn.Config(app_factory(self.url), log_level="error", access_log=False, lifespan="off",
-                                ssl_certfile=certfile, ssl_keyfile=keyfile, timeout_graceful_shutdown=1)
+        config = uvicorn.Config(
+            app_factory(self.url),
+            log_level="error",
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=certfile,
+            ssl_keyfile=keyfile,
+            timeout_graceful_shutdown=1,
+        )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=lambda: asyncio.run(self.server.serve(sockets=[self.sock])), daemon=True
+        )
 
     def __enter__(self) -> LoopbackServer:
         self.thread.start()
@@ -47,10 +55,16 @@ class LoopbackServer:
 
 def v1_card(base: str, rpc_path: str) -> dict[str, Any]:
     return {
-        "name": "fault agent", "description": "misbehaves on purpose", "version": "1",
-        "supportedInterfaces": [{"url": base + rpc_path, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
-        "capabilities": {"streaming": False}, "defaultInputModes": ["text/plain"],
-        "defaultOutputModes": ["text/plain"], "skills": [{"id": "x", "name": "x", "description": "x", "tags": []}],
+        "name": "fault agent",
+        "description": "misbehaves on purpose",
+        "version": "1",
+        "supportedInterfaces": [
+            {"url": base + rpc_path, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+        ],
+        "capabilities": {"streaming": False},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "x", "name": "x", "description": "x", "tags": []}],
     }
 
 
@@ -90,6 +104,7 @@ def fault_app(base: str) -> Starlette:
             for _ in range(BIG_CARD_BYTES // len(chunk)):
                 yield chunk
             yield b'"}'
+
         return StreamingResponse(gen(), media_type="application/json")
 
     async def rpcerror_card(_: Request) -> Response:
@@ -97,8 +112,13 @@ def fault_app(base: str) -> Starlette:
 
     async def rpcerror(request: Request) -> Response:
         body = json.loads(await request.body())
-        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"),
-                             "error": {"code": -32603, "message": "database is on fire"}})
+        return JSONResponse(
+            {
+                "jsonrpc": "2.0",
+                "id": body.get("id"),
+                "error": {"code": -32603, "message": "database is on fire"},
+            }
+        )
 
     async def badenv_card(_: Request) -> Response:
         return JSONResponse(v1_card(base, "/badenvelope/jsonrpc"))
@@ -127,6 +147,7 @@ def fault_app(base: str) -> Starlette:
             rid = json.loads(await request.body()).get("id")
             out = {**body, "id": rid} if isinstance(body, dict) and body.get("id") == "ECHO_ID" else body
             return JSONResponse(out, status_code=status)
+
         return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
 
     async def escapes(_: Request) -> Response:
@@ -142,17 +163,25 @@ def fault_app(base: str) -> Starlette:
         """Echoes every credential it was given: in the error text, a header and the body's data."""
         creds = " ".join(v for k, v in request.headers.items() if k in ("authorization", "x-api-key"))
         rid = json.loads(await request.body()).get("id")
-        return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": {
-            "code": -32603, "message": f"bad credentials: {creds}", "data": {"seen": creds}}},
-            headers={"X-Seen-Credentials": creds, "WWW-Authenticate": f'Bearer error="{creds}"'})
+        return JSONResponse(
+            {
+                "jsonrpc": "2.0",
+                "id": rid,
+                "error": {"code": -32603, "message": f"bad credentials: {creds}", "data": {"seen": creds}},
+            },
+            headers={"X-Seen-Credentials": creds, "WWW-Authenticate": f'Bearer error="{creds}"'},
+        )
 
     async def echo401_card(_: Request) -> Response:
         return JSONResponse(v1_card(base, "/echo401/jsonrpc"))
 
     async def echo401(request: Request) -> Response:
         creds = request.headers.get("authorization", "")
-        return JSONResponse({"error": f"refused {creds}"}, status_code=401,
-                            headers={"WWW-Authenticate": f'Bearer realm="{creds}"'})
+        return JSONResponse(
+            {"error": f"refused {creds}"},
+            status_code=401,
+            headers={"WWW-Authenticate": f'Bearer realm="{creds}"'},
+        )
 
     async def norest_card(_: Request) -> Response:
         card = v1_card(base, "/norest/rest")
@@ -161,15 +190,19 @@ def fault_app(base: str) -> Starlette:
 
     async def redirect(_: Request) -> Response:
         """A 302 whose body is a valid card: it must never be read as the answer."""
-        return JSONResponse(v1_card(base, "/x"), status_code=302, headers={"Location": "/rpcerror/agent-card.json"})
+        return JSONResponse(
+            v1_card(base, "/x"), status_code=302, headers={"Location": "/rpcerror/agent-card.json"}
+        )
 
     async def dribble(_: Request) -> Response:
         """Slowloris: a card promised in 10,000 bytes, sent one byte every 0.2 s (each read is quick)."""
+
         async def gen() -> Any:
             yield b"{"
             while True:
                 await asyncio.sleep(0.2)
                 yield b" "
+
         return StreamingResponse(gen(), media_type="application/json", headers={"Content-Length": "10000"})
 
     def deep_card(levels: int) -> Any:
@@ -177,6 +210,7 @@ def fault_app(base: str) -> Starlette:
             card = json.dumps(v1_card(base, "/deeprpc/jsonrpc"))
             nested = "[" * levels + "]" * levels
             return Response(card[:-1] + ', "metadata": ' + nested + "}", media_type="application/json")
+
         return handler
 
     async def deep_rpc_card(_: Request) -> Response:
@@ -185,20 +219,30 @@ def fault_app(base: str) -> Starlette:
     async def deep_rpc(request: Request) -> Response:
         rid = json.loads(await request.body()).get("id")
         nested = "[" * 5000 + "]" * 5000
-        return Response(f'{{"jsonrpc": "2.0", "id": {json.dumps(rid)}, "result": {{"task": {{"id": "t", '
-                        f'"status": {{"state": "TASK_STATE_COMPLETED"}}, "metadata": {{"x": {nested}}}}}}}}}',
-                        media_type="application/json")
+        return Response(
+            f'{{"jsonrpc": "2.0", "id": {json.dumps(rid)}, "result": {{"task": {{"id": "t", '
+            f'"status": {{"state": "TASK_STATE_COMPLETED"}}, "metadata": {{"x": {nested}}}}}}}}}',
+            media_type="application/json",
+        )
 
     extra = [
-        Route("/deep100k/agent-card.json", deep_card(100_000)), Route("/deep900/agent-card.json", deep_card(900)),
-        Route("/deeprpc/agent-card.json", deep_rpc_card), Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
-        Route("/redirect/agent-card.json", redirect), Route("/dribble/agent-card.json", dribble),
+        Route("/deep100k/agent-card.json", deep_card(100_000)),
+        Route("/deep900/agent-card.json", deep_card(900)),
+        Route("/deeprpc/agent-card.json", deep_rpc_card),
+        Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
+        Route("/redirect/agent-card.json", redirect),
+        Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),
-        Route("/norest/rest/{path:path}", lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),
-              methods=["GET", "POST"]),
-        Route("/echoauth/agent-card.json", echo_card), Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
-        Route("/echo401/agent-card.json", echo401_card), Route("/echo401/jsonrpc", echo401, methods=["POST"]),
+        Route(
+            "/norest/rest/{path:path}",
+            lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),
+            methods=["GET", "POST"],
+        ),
+        Route("/echoauth/agent-card.json", echo_card),
+        Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
+        Route("/echo401/agent-card.json", echo401_card),
+        Route("/echo401/jsonrpc", echo401, methods=["POST"]),
         Route("/escapes/agent-card.json", escapes),
         # A gateway's JSON error, not JSON-RPC: the agent's HTTP error (exit 1), not a violation (6).
         *answering("gateway502", 502, {"message": "upstream timed out", "requestId": "r-1"}),
@@ -207,15 +251,21 @@ def fault_app(base: str) -> Starlette:
         *answering("garbagetask", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": {"task": {"foo": 1}}}),
     ]
 
-    return Starlette(routes=[
-        *extra,
-        Route("/http500/agent-card.json", http500), Route("/http401/agent-card.json", http401),
-        Route("/nonjson/agent-card.json", nonjson), Route("/big/agent-card.json", big),
-        Route("/rpcerror/agent-card.json", rpcerror_card), Route("/rpcerror/jsonrpc", rpcerror, methods=["POST"]),
-        Route("/badenvelope/agent-card.json", badenv_card),
-        Route("/badenvelope/jsonrpc", badenv, methods=["POST"]),
-        Route("/hang/agent-card.json", hang), Route("/markup/agent-card.json", markup),
-    ])
+    return Starlette(
+        routes=[
+            *extra,
+            Route("/http500/agent-card.json", http500),
+            Route("/http401/agent-card.json", http401),
+            Route("/nonjson/agent-card.json", nonjson),
+            Route("/big/agent-card.json", big),
+            Route("/rpcerror/agent-card.json", rpcerror_card),
+            Route("/rpcerror/jsonrpc", rpcerror, methods=["POST"]),
+            Route("/badenvelope/agent-card.json", badenv_card),
+            Route("/badenvelope/jsonrpc", badenv, methods=["POST"]),
+            Route("/hang/agent-card.json", hang),
+            Route("/markup/agent-card.json", markup),
+        ]
+    )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -230,8 +280,15 @@ def _status(state: str, task_id: str = TASK_ID) -> dict[str, Any]:
 
 
 def _artifact(text: str, append: bool = False, last: bool = False, aid: str = "a1") -> dict[str, Any]:
-    return {"artifactUpdate": {"taskId": TASK_ID, "contextId": "c1", "append": append, "lastChunk": last,
-                               "artifact": {"artifactId": aid, "parts": [{"text": text}]}}}
+    return {
+        "artifactUpdate": {
+            "taskId": TASK_ID,
+            "contextId": "c1",
+            "append": append,
+            "lastChunk": last,
+            "artifact": {"artifactId": aid, "parts": [{"text": text}]},
+        }
+    }
 
 
 def _task(state: str = "TASK_STATE_SUBMITTED") -> dict[str, Any]:
@@ -239,15 +296,38 @@ def _task(state: str = "TASK_STATE_SUBMITTED") -> dict[str, Any]:
 
 
 STREAMS: dict[str, list[dict[str, Any]]] = {
-    "lf": [_task(), _status("TASK_STATE_WORKING"), _artifact("hello", last=True), _status("TASK_STATE_COMPLETED")],
+    "lf": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        _artifact("hello", last=True),
+        _status("TASK_STATE_COMPLETED"),
+    ],
     "multiline": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_COMPLETED")],
-    "othertask": [_task(), _status("TASK_STATE_WORKING", task_id="someone-else"), _status("TASK_STATE_COMPLETED")],
-    "regress": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_SUBMITTED"),
-                _status("TASK_STATE_COMPLETED")],
-    "afterlast": [_task(), _artifact("a", last=True), _artifact("b", append=True), _status("TASK_STATE_COMPLETED")],
+    "othertask": [
+        _task(),
+        _status("TASK_STATE_WORKING", task_id="someone-else"),
+        _status("TASK_STATE_COMPLETED"),
+    ],
+    "regress": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        _status("TASK_STATE_SUBMITTED"),
+        _status("TASK_STATE_COMPLETED"),
+    ],
+    "afterlast": [
+        _task(),
+        _artifact("a", last=True),
+        _artifact("b", append=True),
+        _status("TASK_STATE_COMPLETED"),
+    ],
     "big": [_task(), _artifact("x" * (5 * 1024 * 1024), last=True), _status("TASK_STATE_COMPLETED")],
     "noterminal": [_task(), _status("TASK_STATE_WORKING")],
-    "ids": [_task(), _status("TASK_STATE_WORKING"), _artifact("hi", last=True), _status("TASK_STATE_COMPLETED")],
+    "ids": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        _artifact("hi", last=True),
+        _status("TASK_STATE_COMPLETED"),
+    ],
 }
 
 
@@ -269,22 +349,32 @@ def stream_app(base: str) -> Starlette:
             c = v1_card(base, f"/{mode}/jsonrpc")
             c["capabilities"]["streaming"] = True
             return JSONResponse(c)
+
         return handler
 
     def rpc(mode: str) -> Any:
         async def handler(request: Request) -> Response:
             rid = json.loads(await request.body()).get("id")
             if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body
+
                 async def cut() -> Any:
-                    yield b'{"jsonrpc": "2.0", "id": ' + json.dumps(rid).encode() + b', "error": {"code": -32603, '
+                    yield (
+                        b'{"jsonrpc": "2.0", "id": '
+                        + json.dumps(rid).encode()
+                        + b', "error": {"code": -32603, '
+                    )
                     await asyncio.sleep(0.02)
                     raise ConnectionResetError("deliberate reset")
+
                 return StreamingResponse(cut(), media_type="application/json", status_code=500)
 
             def frame(result: Any) -> str:
                 body = {"jsonrpc": "2.0", "id": rid, "result": result}
                 if mode == "multiline":
-                    return "".join(f"data: {line}\r\n" for line in json.dumps(body, indent=1).splitlines()) + "\r\n"
+                    return (
+                        "".join(f"data: {line}\r\n" for line in json.dumps(body, indent=1).splitlines())
+                        + "\r\n"
+                    )
                 return "data: " + json.dumps(body, separators=(",", ":")) + "\n\n"
 
             async def gen() -> Any:
@@ -305,16 +395,21 @@ def stream_app(base: str) -> Starlette:
                         yield ": ping\n\n"
                 if mode in ("hugeline", "hugedata"):  # a 20 MiB event (one line / 20,480 lines), then the end
                     yield frame(_task())
-                    body = json.dumps({"jsonrpc": "2.0", "id": rid, "result": _artifact("x" * (20 << 20), last=True)})
+                    body = json.dumps(
+                        {"jsonrpc": "2.0", "id": rid, "result": _artifact("x" * (20 << 20), last=True)}
+                    )
                     if mode == "hugeline":
                         yield "data: " + body + "\n\n"
                     else:
                         for i in range(0, len(body), 1024):
-                            yield "data: " + body[i:i + 1024] + "\n"
+                            yield "data: " + body[i : i + 1024] + "\n"
                         yield "\n"
                     yield frame(_status("TASK_STATE_COMPLETED"))
                     return
-                if mode in ("endlessline", "endlessdata"):  # never ends an event (bounded by the test's --max-time)
+                if mode in (
+                    "endlessline",
+                    "endlessdata",
+                ):  # never ends an event (bounded by the test's --max-time)
                     yield frame(_task())
                     chunk = "x" * 65536 if mode == "endlessline" else "data: " + "x" * 65530 + "\n"
                     if mode == "endlessline":
@@ -328,7 +423,9 @@ def stream_app(base: str) -> Starlette:
                     else:
                         yield frame(event)
                     await asyncio.sleep(0.005)
+
             return StreamingResponse(gen(), media_type="text/event-stream")
+
         return handler
 
     async def raw(_: Request) -> Response:
@@ -337,6 +434,7 @@ def stream_app(base: str) -> Starlette:
             for i in range(3):
                 yield f"data: plain event {i}\n\n"
                 await asyncio.sleep(0.01)
+
         return StreamingResponse(gen(), media_type="text/event-stream")
 
     async def raw_drop(request: Request) -> Response:
@@ -359,12 +457,26 @@ def stream_app(base: str) -> Starlette:
             await asyncio.sleep(0.02)
             request.app.state.dropped.add(key)
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
+
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    modes = [*STREAMS, "badjson", "endless", "noterminal-hang", "jsonreset", "hugeline", "hugedata", "endlessline", "endlessdata"]
+    modes = [
+        *STREAMS,
+        "badjson",
+        "endless",
+        "noterminal-hang",
+        "jsonreset",
+        "hugeline",
+        "hugedata",
+        "endlessline",
+        "endlessdata",
+    ]
     routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
     for mode in modes:
-        routes += [Route(f"/{mode}/agent-card.json", card(mode)), Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"])]
+        routes += [
+            Route(f"/{mode}/agent-card.json", card(mode)),
+            Route(f"/{mode}/jsonrpc", rpc(mode), methods=["POST"]),
+        ]
     app = Starlette(routes=routes)
     app.state.dropped = set()
     return app
@@ -413,11 +525,16 @@ class SilentWebSocketServer:
             data = b""
             while b"\r\n\r\n" not in data:
                 data += conn.recv(4096)
-            key = next(line.split(b":", 1)[1].strip() for line in data.split(b"\r\n")
-                       if line.lower().startswith(b"sec-websocket-key"))
+            key = next(
+                line.split(b":", 1)[1].strip()
+                for line in data.split(b"\r\n")
+                if line.lower().startswith(b"sec-websocket-key")
+            )
             accept = base64.b64encode(hashlib.sha1(key + self.GUID.encode()).digest())
-            conn.sendall(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                         b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n")
+            conn.sendall(
+                b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+            )
             payload = json.dumps(_task()).encode()
             conn.sendall(bytes([0x81, len(payload)]) + payload)  # one unmasked text frame (< 126 bytes)
 

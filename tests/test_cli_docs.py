@@ -25,19 +25,31 @@ def test_generated_files_are_fresh_and_every_command_documented() -> None:
     files, problems = gen().build_all()
     assert problems == []
     for rel, text in files.items():
-        assert (ROOT / rel).read_text(encoding="utf-8") == text, f"{rel} is stale: run python3 scripts/gen_cli_docs.py"
+        assert (ROOT / rel).read_text(encoding="utf-8") == text, (
+            f"{rel} is stale: run python3 scripts/gen_cli_docs.py"
+        )
 
 
 def test_reference_covers_every_command() -> None:
     ref = (ROOT / "docs" / "cli-reference.md").read_text()
-    for cmd in ("a2actl caps diff", "a2actl stream tail", "a2actl sessions kill", "a2actl dlq replay",
-                "a2actl smoke run", "a2actl send", "a2actl task list", "a2actl handshake probe"):
+    for cmd in (
+        "a2actl caps diff",
+        "a2actl stream tail",
+        "a2actl sessions kill",
+        "a2actl dlq replay",
+        "a2actl smoke run",
+        "a2actl send",
+        "a2actl task list",
+        "a2actl handshake probe",
+    ):
         assert f"## `{cmd}`" in ref
 
 
 def test_bash_completion_answers() -> None:
     env = {**os.environ, "_A2ACTL_COMPLETE": "complete_bash", "COMP_WORDS": "a2actl ca", "COMP_CWORD": "1"}
-    out = subprocess.run([sys.executable, "-m", "a2actl"], env=env, capture_output=True, text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "a2actl"], env=env, capture_output=True, text=True, timeout=30
+    )
     assert {"caps", "card"} <= set(out.stdout.split())
 
 

@@ -33,9 +33,27 @@ def _mids(es: list[dict[str, Any]]) -> list[str]:
 
 
 def _replay(src: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "a2actl", "dlq", "replay", src, "--yes", "--journal", str(journal),
-                             "--max-in-flight", "8", "-o", "json", *extra],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "a2actl",
+            "dlq",
+            "replay",
+            src,
+            "--yes",
+            "--journal",
+            str(journal),
+            "--max-in-flight",
+            "8",
+            "-o",
+            "json",
+            *extra,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _done(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, dict[str, Any], str]:
@@ -73,7 +91,9 @@ def test_second_file_replay_is_refused_then_waits(cli: Any, sandbox: Any, tmp_pa
 
 
 @pytest.mark.parametrize("wait", [True, False])
-def test_two_concurrent_file_replays_deliver_each_entry_once(sandbox: Any, tmp_path: Path, wait: bool) -> None:
+def test_two_concurrent_file_replays_deliver_each_entry_once(
+    sandbox: Any, tmp_path: Path, wait: bool
+) -> None:
     path = tmp_path / "dlq.jsonl"
     es = entries_for(sandbox.url, 400)
     ids = fill(FileBackend(path), es)
@@ -91,7 +111,9 @@ def test_two_concurrent_file_replays_deliver_each_entry_once(sandbox: Any, tmp_p
     assert FileBackend(path).removal_counts() == {i: 1 for i in ids}
 
 
-def test_two_concurrent_redis_replays_deliver_each_entry_once(sandbox: Any, redis_url: str, tmp_path: Path) -> None:
+def test_two_concurrent_redis_replays_deliver_each_entry_once(
+    sandbox: Any, redis_url: str, tmp_path: Path
+) -> None:
     stream = f"dlq-lease-{uuid.uuid4().hex[:6]}"
     src = f"{redis_url}?stream={stream}"
     es = entries_for(sandbox.url, 400)
@@ -143,8 +165,9 @@ def test_three_group_replayers_share_one_stream(sandbox: Any, redis_url: str, tm
     assert r.xlen(stream) == 0 and r.xpending(stream, "redrive")["pending"] == 0
 
 
-def test_group_replay_claims_what_a_dead_replayer_left(cli: Any, sandbox: Any, redis_url: str,
-                                                       tmp_path: Path) -> None:
+def test_group_replay_claims_what_a_dead_replayer_left(
+    cli: Any, sandbox: Any, redis_url: str, tmp_path: Path
+) -> None:
     stream = f"dlq-claim-{uuid.uuid4().hex[:6]}"
     base = f"{redis_url}?stream={stream}&group=redrive"
     es = entries_for(sandbox.url, 30)
@@ -154,33 +177,58 @@ def test_group_replay_claims_what_a_dead_replayer_left(cli: Any, sandbox: Any, r
     taken: Any = r.xreadgroup("redrive", "dead", {stream: ">"}, count=10)  # then it died
     dead_mids = {json.loads(f["entry"])["request"]["params"]["message"]["messageId"] for _, f in taken[0][1]}
     # Not idle long enough yet: left to their owner.
-    res = cli("dlq", "replay", base + "&consumer=alive", "--yes", "--claim-after", "1h", "--journal",
-              str(tmp_path / "j"), "-o", "json")
+    res = cli(
+        "dlq",
+        "replay",
+        base + "&consumer=alive",
+        "--yes",
+        "--claim-after",
+        "1h",
+        "--journal",
+        str(tmp_path / "j"),
+        "-o",
+        "json",
+    )
     assert res.exit_code == 0 and res.json["acknowledged"] == 20 and res.json["group"]["claimed"] == 0
     assert r.xlen(stream) == 10 and r.xpending(stream, "redrive")["pending"] == 10
     assert deliveries(sandbox, sorted(dead_mids)) == {m: 0 for m in dead_mids}
     time.sleep(0.4)
-    res = cli("dlq", "replay", base + "&consumer=alive", "--yes", "--claim-after", "300ms", "--journal",
-              str(tmp_path / "j"), "-o", "json")
+    res = cli(
+        "dlq",
+        "replay",
+        base + "&consumer=alive",
+        "--yes",
+        "--claim-after",
+        "300ms",
+        "--journal",
+        str(tmp_path / "j"),
+        "-o",
+        "json",
+    )
     assert res.exit_code == 0 and res.json["acknowledged"] == 10 and res.json["group"]["claimed"] == 10
     assert deliveries(sandbox, _mids(es)) == {m: 1 for m in _mids(es)}
     assert r.xlen(stream) == 0 and r.xpending(stream, "redrive")["pending"] == 0
 
 
-def test_group_entries_still_dead_stay_pending_and_are_retried(cli: Any, sandbox: Any, sandbox_down: Any,
-                                                               redis_url: str, tmp_path: Path) -> None:
+def test_group_entries_still_dead_stay_pending_and_are_retried(
+    cli: Any, sandbox: Any, sandbox_down: Any, redis_url: str, tmp_path: Path
+) -> None:
     stream = f"dlq-dead-{uuid.uuid4().hex[:6]}"
     src = f"{redis_url}?stream={stream}&group=redrive&consumer=c1"
     es = entries_for(sandbox_down.url, 4)
     fill(RedisBackend(src), es)
-    res = cli("dlq", "replay", src, "--yes", "--max-attempts", "1", "--journal", str(tmp_path / "j"), "-o", "json")
+    res = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "1", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
     assert res.exit_code == 7 and res.json["stillDead"]["transient"] == 4
     r = redis.Redis.from_url(redis_url)
     assert r.xlen(stream) == 4 and r.xpending(stream, "redrive")["pending"] == 4
     shown = cli("dlq", "list", src, "-o", "json").json["entries"]
     assert [e["attempts"] for e in shown] == [4, 4, 4, 4]
     # The fix: the same consumer takes its pending entries back first.
-    res = cli("dlq", "replay", src, "--to", sandbox.url, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    res = cli(
+        "dlq", "replay", src, "--to", sandbox.url, "--yes", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
     assert res.exit_code == 0 and res.json["acknowledged"] == 4
     assert deliveries(sandbox, _mids(es)) == {m: 1 for m in _mids(es)}
     assert r.xlen(stream) == 0 and r.xpending(stream, "redrive")["pending"] == 0
@@ -211,7 +259,9 @@ def test_group_replayer_keeps_slow_entries_from_being_claimed(redis_url: str, tm
         base = f"{redis_url}?stream={stream}&group=redrive"
         es = entries_for(slow.url, 30)
         fill(RedisBackend(base), es)
-        first = _replay(f"{base}&consumer=a", tmp_path / "ja", "--claim-after", "300ms", "--max-in-flight", "2")
+        first = _replay(
+            f"{base}&consumer=a", tmp_path / "ja", "--claim-after", "300ms", "--max-in-flight", "2"
+        )
         time.sleep(1.5)  # a has taken all 30 and works through them 2 at a time (6 s)
         assert first.poll() is None
         code, doc, err = _done(_replay(f"{base}&consumer=b", tmp_path / "jb", "--claim-after", "300ms"))

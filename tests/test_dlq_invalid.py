@@ -26,15 +26,30 @@ def _mids(es: list[dict[str, Any]]) -> list[str]:
 
 
 BAD_LINES = [  # (line as stored, the ref dlq reports, the start of its error)
-    ('{"id":"bad-request","request":"oops","target":{"url":"http://x"},"enqueuedAt":"2026-01-01T00:00:00Z",'
-     '"attempts":1,"lastError":null}', "bad-request", "/request: 'oops' is not of type 'object'"),
-    ('{"id":"bad-target","request":{"method":"SendMessage","params":{}},"target":"http://x",'
-     '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":null}', "bad-target",
-     "/target: 'http://x' is not of type 'object'"),
-    ('{"id":"bad-error","request":{"method":"SendMessage","params":{}},"target":{"url":"http://x"},'
-     '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":"x"}', "bad-error", "/lastError: 'x' is not valid"),
-    ('{"request":{"method":"SendMessage","params":{}},"target":{"url":"http://x"},'
-     '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":null}', "line:{n}", "/: 'id' is a required property"),
+    (
+        '{"id":"bad-request","request":"oops","target":{"url":"http://x"},"enqueuedAt":"2026-01-01T00:00:00Z",'
+        '"attempts":1,"lastError":null}',
+        "bad-request",
+        "/request: 'oops' is not of type 'object'",
+    ),
+    (
+        '{"id":"bad-target","request":{"method":"SendMessage","params":{}},"target":"http://x",'
+        '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":null}',
+        "bad-target",
+        "/target: 'http://x' is not of type 'object'",
+    ),
+    (
+        '{"id":"bad-error","request":{"method":"SendMessage","params":{}},"target":{"url":"http://x"},'
+        '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":"x"}',
+        "bad-error",
+        "/lastError: 'x' is not valid",
+    ),
+    (
+        '{"request":{"method":"SendMessage","params":{}},"target":{"url":"http://x"},'
+        '"enqueuedAt":"2026-01-01T00:00:00Z","attempts":1,"lastError":null}',
+        "line:{n}",
+        "/: 'id' is a required property",
+    ),
     ("this is not json", "line:{n}", "not JSON"),
     ('{"id":"torn","request":{"meth', "line:{n}", "not JSON"),
 ]
@@ -47,7 +62,7 @@ def _mixed_file(path: Path, sandbox_url: str) -> tuple[list[dict[str, Any]], dic
     expected: dict[str, str] = {}
     for i, e in enumerate(good):
         lines.append(FileBackend.line(e).decode().rstrip("\n"))
-        if i % 3 == 1 and BAD_LINES[len(expected):]:
+        if i % 3 == 1 and BAD_LINES[len(expected) :]:
             raw, ref, err = BAD_LINES[len(expected)]
             lines.append(raw)
             expected[ref.format(n=len(lines))] = err
@@ -103,10 +118,24 @@ def test_file_queue_with_malformed_entries(cli: Any, sandbox: Any, tmp_path: Pat
 def test_replay_with_ids_counts_only_selected_invalid_entries(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     src = f"file://{tmp_path}/dlq.jsonl"
     good, _ = _mixed_file(tmp_path / "dlq.jsonl", sandbox.url)
-    r = cli("dlq", "replay", src, "--ids", good[0]["id"], "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    r = cli(
+        "dlq", "replay", src, "--ids", good[0]["id"], "--yes", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
     assert r.exit_code == 0 and r.json["acknowledged"] == 1 and r.json["invalid"]["count"] == 0
-    r = cli("dlq", "replay", src, "--ids", "bad-target", "--ids", good[1]["id"], "--yes", "--journal",
-            str(tmp_path / "j"), "-o", "json")
+    r = cli(
+        "dlq",
+        "replay",
+        src,
+        "--ids",
+        "bad-target",
+        "--ids",
+        good[1]["id"],
+        "--yes",
+        "--journal",
+        str(tmp_path / "j"),
+        "-o",
+        "json",
+    )
     assert r.exit_code == 7 and r.json["acknowledged"] == 1
     assert [b["ref"] for b in r.json["invalid"]["first"]] == ["bad-target"]
 
@@ -119,8 +148,11 @@ def test_redis_queue_with_malformed_entries(cli: Any, sandbox: Any, redis_url: s
     expected: dict[str, str] = {}
     ids = fill(RedisBackend(src), good[:5])
     bad: list[tuple[dict[Any, Any], str]] = [
-        ({"entry": "not json"}, "the 'entry' field is not JSON"), ({"entry": "[1, 2]"}, "the 'entry' field is a JSON list"),
-        ({"other": "x"}, "no 'entry' field"), ({"entry": json.dumps({"request": "oops"})}, "/")]
+        ({"entry": "not json"}, "the 'entry' field is not JSON"),
+        ({"entry": "[1, 2]"}, "the 'entry' field is a JSON list"),
+        ({"other": "x"}, "no 'entry' field"),
+        ({"entry": json.dumps({"request": "oops"})}, "/"),
+    ]
     for fields, err in bad:
         expected[str(r.xadd(stream, fields))] = err
     ids += fill(RedisBackend(src), good[5:])

@@ -18,38 +18,96 @@ from a2actl.dlq.backends import FileBackend, RedisBackend
 from a2actl.dlq.entry import InvalidEntries, _conforms, _validator, check
 from a2actl.errors import A2ACtlError
 
-SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+SETTINGS = settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-json_scalars = st.none() | st.booleans() | st.integers(-(10**12), 10**12) | st.floats(allow_nan=False) | st.text(max_size=8)
-json_values = st.recursive(json_scalars, lambda kids: st.lists(kids, max_size=3)
-                           | st.dictionaries(st.text(max_size=5), kids, max_size=3), max_leaves=8)
+json_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**12), 10**12)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=8)
+)
+json_values = st.recursive(
+    json_scalars,
+    lambda kids: st.lists(kids, max_size=3) | st.dictionaries(st.text(max_size=5), kids, max_size=3),
+    max_leaves=8,
+)
 ids = st.text(min_size=1, max_size=12).filter(lambda s: not s.startswith("line:"))
 integers = st.integers(0, 10**6) | st.integers(0, 10**6).map(float)  # JSON Schema: 3.0 is an integer
 
 last_errors = st.none() | st.fixed_dictionaries(
     {"message": st.text(max_size=10), "class": st.sampled_from(["transient", "permanent"])},
-    optional={"code": st.none() | st.integers(-40000, 600) | st.text(max_size=6), "at": st.text(max_size=5)})
+    optional={"code": st.none() | st.integers(-40000, 600) | st.text(max_size=6), "at": st.text(max_size=5)},
+)
 
 valid_entries = st.fixed_dictionaries(
-    {"id": ids,
-     "request": st.fixed_dictionaries({"method": st.text(max_size=12),
-                                       "params": st.dictionaries(st.text(max_size=6), json_values, max_size=3)}),
-     "target": st.fixed_dictionaries({"url": st.text(max_size=20)},
-                                     optional={"protocolBinding": st.text(max_size=8),
-                                               "protocolVersion": st.text(max_size=4),
-                                               "tenant": st.none() | st.text(max_size=4)}),
-     "enqueuedAt": st.text(max_size=24),
-     "attempts": integers,
-     "lastError": last_errors},
-    optional={"traceId": st.none() | st.text(max_size=8), "source": st.none() | st.text(max_size=8),
-              "extra": json_values})
+    {
+        "id": ids,
+        "request": st.fixed_dictionaries(
+            {
+                "method": st.text(max_size=12),
+                "params": st.dictionaries(st.text(max_size=6), json_values, max_size=3),
+            }
+        ),
+        "target": st.fixed_dictionaries(
+            {"url": st.text(max_size=20)},
+            optional={
+                "protocolBinding": st.text(max_size=8),
+                "protocolVersion": st.text(max_size=4),
+                "tenant": st.none() | st.text(max_size=4),
+            },
+        ),
+        "enqueuedAt": st.text(max_size=24),
+        "attempts": integers,
+        "lastError": last_errors,
+    },
+    optional={
+        "traceId": st.none() | st.text(max_size=8),
+        "source": st.none() | st.text(max_size=8),
+        "extra": json_values,
+    },
+)
 
 
-FIELDS = ["id", "request", "target", "enqueuedAt", "attempts", "lastError", "traceId", "source", "request.method",
-          "request.params", "target.url", "target.protocolBinding", "target.protocolVersion", "target.tenant",
-          "lastError.class", "lastError.code", "lastError.message"]
+FIELDS = [
+    "id",
+    "request",
+    "target",
+    "enqueuedAt",
+    "attempts",
+    "lastError",
+    "traceId",
+    "source",
+    "request.method",
+    "request.params",
+    "target.url",
+    "target.protocolBinding",
+    "target.protocolVersion",
+    "target.tenant",
+    "lastError.class",
+    "lastError.code",
+    "lastError.message",
+]
 #: Values at the edges of JSON Schema's types: booleans are not integers, 2.0 is one, null is no string.
-EDGES: list[Any] = [True, False, None, 0, -1, 1.5, 2.0, float("inf"), "", "x", "transient", "permanent", [], {}, {"a": 1}]
+EDGES: list[Any] = [
+    True,
+    False,
+    None,
+    0,
+    -1,
+    1.5,
+    2.0,
+    float("inf"),
+    "",
+    "x",
+    "transient",
+    "permanent",
+    [],
+    {},
+    {"a": 1},
+]
 tricky = st.sampled_from(EDGES) | json_values
 
 
@@ -70,10 +128,16 @@ def near_entries(draw: Any) -> Any:
 
 
 def _base() -> dict[str, Any]:
-    return {"id": "a", "request": {"method": "SendMessage", "params": {"message": {"messageId": "m"}}},
-            "target": {"url": "http://x", "protocolBinding": "JSONRPC", "protocolVersion": "1.0", "tenant": None},
-            "enqueuedAt": "2026-01-01T00:00:00Z", "attempts": 3, "traceId": None, "source": "s",
-            "lastError": {"code": -32603, "message": "down", "class": "transient"}}
+    return {
+        "id": "a",
+        "request": {"method": "SendMessage", "params": {"message": {"messageId": "m"}}},
+        "target": {"url": "http://x", "protocolBinding": "JSONRPC", "protocolVersion": "1.0", "tenant": None},
+        "enqueuedAt": "2026-01-01T00:00:00Z",
+        "attempts": 3,
+        "traceId": None,
+        "source": "s",
+        "lastError": {"code": -32603, "message": "down", "class": "transient"},
+    }
 
 
 @pytest.mark.parametrize("key", FIELDS)
@@ -108,6 +172,7 @@ def _read(path: Path) -> tuple[list[dict[str, Any]], InvalidEntries]:
 
     async def go() -> list[dict[str, Any]]:
         return [e async for e in FileBackend(path).iter_entries(invalid)]
+
     return asyncio.run(go()), invalid
 
 
@@ -119,11 +184,12 @@ def _is_meta(line: bytes) -> bool:
     return isinstance(rec, dict) and ("$tombstone" in rec or "$update" in rec)
 
 
-junk_lines = (st.binary(max_size=40)
-              | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
-              | json_values.map(lambda v: json.dumps(v).encode())
-              | valid_entries.map(lambda e: FileBackend.line(e)[:-1][: len(FileBackend.line(e)) // 2])  # torn
-              ).map(lambda b: b.replace(b"\n", b" "))
+junk_lines = (
+    st.binary(max_size=40)
+    | st.text(max_size=40).map(lambda s: s.encode("utf-8", "surrogatepass"))
+    | json_values.map(lambda v: json.dumps(v).encode())
+    | valid_entries.map(lambda e: FileBackend.line(e)[:-1][: len(FileBackend.line(e)) // 2])  # torn
+).map(lambda b: b.replace(b"\n", b" "))
 
 
 @SETTINGS
@@ -140,10 +206,14 @@ def test_arbitrary_lines_never_raise(dlq_file: Path, lines: list[bytes]) -> None
 
 
 @SETTINGS
-@given(st.lists(valid_entries, max_size=8, unique_by=lambda e: str(e["id"])),
-       st.lists(junk_lines.filter(lambda b: not _is_meta(b)), max_size=8), st.randoms(use_true_random=False))
-def test_valid_entries_always_come_through(dlq_file: Path, entries: list[dict[str, Any]], junk: list[bytes],
-                                           rnd: Any) -> None:
+@given(
+    st.lists(valid_entries, max_size=8, unique_by=lambda e: str(e["id"])),
+    st.lists(junk_lines.filter(lambda b: not _is_meta(b)), max_size=8),
+    st.randoms(use_true_random=False),
+)
+def test_valid_entries_always_come_through(
+    dlq_file: Path, entries: list[dict[str, Any]], junk: list[bytes], rnd: Any
+) -> None:
     # Junk must not itself be a valid entry (nor share an id with one: a duplicate id is another story).
     assume(all(check(_parsed(j)) is not None for j in junk))
     lines: list[tuple[str, bytes]] = [("entry", FileBackend.line(e)[:-1]) for e in entries]
@@ -181,10 +251,14 @@ def redis_backend() -> Iterator[RedisBackend]:
 
 
 @SETTINGS
-@given(st.dictionaries(st.text(max_size=6), st.text(max_size=30), max_size=3) | valid_entries.map(
-    lambda e: {"entry": json.dumps({k: v for k, v in e.items() if k != "id"})}),
-       st.none() | st.text(max_size=30) | json_values.map(json.dumps))
-def test_redis_records_never_raise(redis_backend: RedisBackend, fields: dict[str, str], meta: str | None) -> None:
+@given(
+    st.dictionaries(st.text(max_size=6), st.text(max_size=30), max_size=3)
+    | valid_entries.map(lambda e: {"entry": json.dumps({k: v for k, v in e.items() if k != "id"})}),
+    st.none() | st.text(max_size=30) | json_values.map(json.dumps),
+)
+def test_redis_records_never_raise(
+    redis_backend: RedisBackend, fields: dict[str, str], meta: str | None
+) -> None:
     entry, why = redis_backend._decode("1-0", fields, meta)
     if why is None:
         assert entry is not None and check(entry) is None and entry["id"] == "1-0"

@@ -99,8 +99,12 @@ def test_130_interrupted(fault):
 
     env = {**os.environ, "NO_COLOR": "1"}
     before = HANG_HITS[0]
-    proc = subprocess.Popen([sys.executable, "-m", "a2actl", "card", "get", fault + "/hang/agent-card.json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "card", "get", fault + "/hang/agent-card.json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
     deadline = time.monotonic() + 30
     while HANG_HITS[0] == before and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -59,14 +59,22 @@ def test_v10_schema_follows_protojson_rules() -> None:
 
     defs = load_schema("1.0")["$defs"]
     card = defs["AgentCard"]
-    assert set(card["required"]) == {"name", "description", "supportedInterfaces", "version", "capabilities",
-                                     "defaultInputModes", "defaultOutputModes", "skills"}
-    assert card["properties"]["skills"]["minItems"] == 1          # repeated REQUIRED
-    assert "documentationUrl" in card["properties"]               # camelCase json_name
+    assert set(card["required"]) == {
+        "name",
+        "description",
+        "supportedInterfaces",
+        "version",
+        "capabilities",
+        "defaultInputModes",
+        "defaultOutputModes",
+        "skills",
+    }
+    assert card["properties"]["skills"]["minItems"] == 1  # repeated REQUIRED
+    assert "documentationUrl" in card["properties"]  # camelCase json_name
     assert card["properties"]["securitySchemes"]["type"] == "object"  # map field
-    assert "TASK_STATE_COMPLETED" in defs["TaskState"]["enum"]    # enums by name
+    assert "TASK_STATE_COMPLETED" in defs["TaskState"]["enum"]  # enums by name
     assert "not" in defs["Part"] and "not" in defs["SecurityScheme"]  # oneof: at most one
-    assert "not" not in defs["AgentCapabilities"]                 # proto3 optional is not a oneof
+    assert "not" not in defs["AgentCapabilities"]  # proto3 optional is not a oneof
 
 
 def test_closed_schema_rejects_unknown_fields() -> None:
@@ -74,10 +82,17 @@ def test_closed_schema_rejects_unknown_fields() -> None:
 
     from a2actl.schemas import load_schema
 
-    card = {"name": "n", "description": "d", "version": "1", "capabilities": {}, "defaultInputModes": ["a"],
-            "defaultOutputModes": ["a"], "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}],
-            "supportedInterfaces": [{"url": "https://x", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
-            "url": "https://x"}
+    card = {
+        "name": "n",
+        "description": "d",
+        "version": "1",
+        "capabilities": {},
+        "defaultInputModes": ["a"],
+        "defaultOutputModes": ["a"],
+        "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}],
+        "supportedInterfaces": [{"url": "https://x", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+        "url": "https://x",
+    }
     assert list(Draft202012Validator(load_schema("1.0")).iter_errors(card)) == []
     errors = list(Draft202012Validator(load_schema("1.0", closed=True)).iter_errors(card))
     assert [e.validator for e in errors] == ["additionalProperties"]

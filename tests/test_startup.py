@@ -8,14 +8,32 @@ import sys
 
 import pytest
 
-HEAVY = ("httpx", "httpx_sse", "websockets", "jsonschema", "a2a", "uvicorn", "a2actl.transport",
-         "a2actl.probe", "a2actl.protocol", "a2actl.discovery", "a2actl.sandbox", "a2actl.caps")
+HEAVY = (
+    "httpx",
+    "httpx_sse",
+    "websockets",
+    "jsonschema",
+    "a2a",
+    "uvicorn",
+    "a2actl.transport",
+    "a2actl.probe",
+    "a2actl.protocol",
+    "a2actl.discovery",
+    "a2actl.sandbox",
+    "a2actl.caps",
+)
 
 
-@pytest.mark.parametrize("args", [["--version"], ["--help"], ["handshake", "probe", "--help"], ["caps", "diff", "--help"]])
+@pytest.mark.parametrize(
+    "args", [["--version"], ["--help"], ["handshake", "probe", "--help"], ["caps", "diff", "--help"]]
+)
 def test_no_heavy_imports(args):
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "a2actl", *args],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "a2actl", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr[-500:]
     imported = {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
     leaked = sorted(m for m in imported for h in HEAVY if m == h or m.startswith(h + "."))
@@ -23,8 +41,12 @@ def test_no_heavy_imports(args):
 
 
 def imports_of(*args: str) -> set[str]:
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "a2actl", *args],
-                          capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "a2actl", *args],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert proc.returncode == 0, proc.stderr[-500:]
     return {line.rsplit("|", 1)[-1].strip() for line in proc.stderr.splitlines() if "|" in line}
 
@@ -32,7 +54,9 @@ def imports_of(*args: str) -> set[str]:
 def test_version_output():
     from a2actl import __version__
 
-    proc = subprocess.run([sys.executable, "-m", "a2actl", "--version"], capture_output=True, text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "a2actl", "--version"], capture_output=True, text=True, timeout=30
+    )
     assert proc.returncode == 0 and proc.stderr == ""
     assert proc.stdout == f"a2actl {__version__}\n"
 
@@ -50,8 +74,12 @@ def test_version_fast_path_matches_the_root_option(cli):
 
     r = cli("--version")
     assert (r.exit_code, r.stdout) == (0, f"a2actl {__version__}\n")
-    proc = subprocess.run([sys.executable, "-m", "a2actl", "-o", "json", "--version"], capture_output=True,
-                          text=True, timeout=30)
+    proc = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "--version"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert (proc.returncode, proc.stdout) == (0, r.stdout)
 
 

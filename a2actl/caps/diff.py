@@ -50,8 +50,14 @@ class Change:
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        return {"path": self.path, "op": self.op, "before": self.before, "after": self.after,
-                "class": self.klass, "reason": self.reason}
+        return {
+            "path": self.path,
+            "op": self.op,
+            "before": self.before,
+            "after": self.after,
+            "class": self.klass,
+            "reason": self.reason,
+        }
 
 
 def _unesc(seg: str) -> str:
@@ -78,8 +84,9 @@ def raw_changes(before: Any, after: Any, path: str = "") -> list[Change]:
     if isinstance(before, list) and isinstance(after, list):
         b = {_canon(v): v for v in before}
         a = {_canon(v): v for v in after}
-        return ([Change(path, "removed", b[k], None) for k in sorted(set(b) - set(a))]
-                + [Change(path, "added", None, a[k]) for k in sorted(set(a) - set(b))])
+        return [Change(path, "removed", b[k], None) for k in sorted(set(b) - set(a))] + [
+            Change(path, "added", None, a[k]) for k in sorted(set(a) - set(b))
+        ]
     if _canon(before) != _canon(after):
         return [Change(path, "changed", before, after)]
     return []
@@ -136,37 +143,57 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
     verdict: Change | None = None
     if top in ("protocolVersions", "bindings"):
         what = "protocol version" if top == "protocolVersions" else "binding"
-        verdict = membership(f"{what} {ch.before} dropped: clients that speak only it cannot call the agent",
-                             f"{what} {ch.after} added")
+        verdict = membership(
+            f"{what} {ch.before} dropped: clients that speak only it cannot call the agent",
+            f"{what} {ch.after} added",
+        )
     elif top in ("interfaces", "skills") and len(segs) == 2:
         what = "interface" if top == "interfaces" else "skill"
         verdict = membership(f"{what} {segs[1]!r} removed: clients using it fail", f"new {what} {segs[1]!r}")
     elif top in ("defaultInputModes", "defaultOutputModes"):
-        verdict = membership(f"{top} no longer includes {ch.before}: requests or answers in it are rejected",
-                             f"{top} gained {ch.after}")
+        verdict = membership(
+            f"{top} no longer includes {ch.before}: requests or answers in it are rejected",
+            f"{top} gained {ch.after}",
+        )
     elif top == "skills" and len(segs) == 3 and segs[2] in ("inputModes", "outputModes"):
         mode = segs[2][:-5]
-        verdict = membership(f"skill {segs[1]!r} no longer supports {mode} mode {ch.before}",
-                             f"skill {segs[1]!r} gained {mode} mode {ch.after}")
+        verdict = membership(
+            f"skill {segs[1]!r} no longer supports {mode} mode {ch.before}",
+            f"skill {segs[1]!r} gained {mode} mode {ch.after}",
+        )
     elif top == "securitySchemes" and len(segs) == 2:
-        verdict = membership(f"security scheme {segs[1]!r} removed: clients using it cannot authenticate",
-                             f"security scheme {segs[1]!r} added")
+        verdict = membership(
+            f"security scheme {segs[1]!r} removed: clients using it cannot authenticate",
+            f"security scheme {segs[1]!r} added",
+        )
     if verdict is not None:
         return verdict
     if top == "interfaces":
         if len(segs) == 3 and segs[2] == "url":
-            return out(RISKY, f"interface {segs[1]} moved to another url: pinned clients and firewalls may break")
+            return out(
+                RISKY, f"interface {segs[1]} moved to another url: pinned clients and firewalls may break"
+            )
         if len(segs) == 3 and segs[2] == "tenant":
             return out(RISKY, f"interface {segs[1]} tenant changed: requests carry the tenant")
         if len(segs) == 3 and segs[2] == "preferred":
-            return out(RISKY, f"preferred interface changed ({segs[1]} now {'first' if ch.after else 'not first'}): "
-                       "clients following card order switch binding or version")
+            return out(
+                RISKY,
+                f"preferred interface changed ({segs[1]} now {'first' if ch.after else 'not first'}): "
+                "clients following card order switch binding or version",
+            )
     if top == "capabilities" and len(segs) == 2 and segs[1] in _CAPABILITIES:
         if ch.before is True and ch.after is not True:
-            return out(BREAKING, f"capabilities.{segs[1]} true→false: clients relying on it fail "
-                       + ("(UnsupportedOperationError -32004)" if segs[1] == "streaming" else
-                          "(PushNotificationNotSupportedError -32003)" if segs[1] == "pushNotifications"
-                          else "(no extended card)"))
+            return out(
+                BREAKING,
+                f"capabilities.{segs[1]} true→false: clients relying on it fail "
+                + (
+                    "(UnsupportedOperationError -32004)"
+                    if segs[1] == "streaming"
+                    else "(PushNotificationNotSupportedError -32003)"
+                    if segs[1] == "pushNotifications"
+                    else "(no extended card)"
+                ),
+            )
         if ch.after is True:
             return out(COSMETIC, f"capabilities.{segs[1]} turned on (additive)")
     if top == "skills" and len(segs) >= 3:
@@ -180,19 +207,27 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
     if top == "securitySchemes":
         if len(segs) >= 3 and segs[2] == "description":
             return out(COSMETIC, f"security scheme {segs[1]!r} description edited")
-        return out(RISKY, f"security scheme {segs[1] if len(segs) > 1 else ''!r} settings changed "
-                   "(flows, urls, location): clients may authenticate against the wrong place")
+        return out(
+            RISKY,
+            f"security scheme {segs[1] if len(segs) > 1 else ''!r} settings changed "
+            "(flows, urls, location): clients may authenticate against the wrong place",
+        )
     if top == "extensions":
         if len(segs) == 2:
             if ch.op == "removed":
                 return out(RISKY, f"extension {segs[1]} removed: clients activating it lose the behaviour")
             if ch.op == "added":
                 required = isinstance(ch.after, dict) and ch.after.get("required") is True
-                return (out(RISKY, f"new required extension {segs[1]}: clients without it are rejected (-32008)")
-                        if required else out(COSMETIC, f"extension {segs[1]} added (optional)"))
+                return (
+                    out(RISKY, f"new required extension {segs[1]}: clients without it are rejected (-32008)")
+                    if required
+                    else out(COSMETIC, f"extension {segs[1]} added (optional)")
+                )
         if len(segs) == 3 and segs[2] == "required":
             if ch.after is True:
-                return out(RISKY, f"extension {segs[1]} became required: clients without it are rejected (-32008)")
+                return out(
+                    RISKY, f"extension {segs[1]} became required: clients without it are rejected (-32008)"
+                )
             return out(COSMETIC, f"extension {segs[1]} no longer required")
         if len(segs) >= 3 and segs[2] == "description":
             return out(COSMETIC, f"extension {segs[1]} description edited")

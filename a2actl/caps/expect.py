@@ -34,9 +34,21 @@ from a2actl.caps.validate import pointer_token
 from a2actl.errors import UsageError
 
 REQUIREMENTS_KEY = "a2actlRequirements"
-_REQ_KEYS = {REQUIREMENTS_KEY, "skills", "capabilities", "protocolVersion", "bindings", "interfaces",
-             "defaultInputModes", "defaultOutputModes", "extensions", "maxRequiredExtensions", "security",
-             "description", "$comment"}
+_REQ_KEYS = {
+    REQUIREMENTS_KEY,
+    "skills",
+    "capabilities",
+    "protocolVersion",
+    "bindings",
+    "interfaces",
+    "defaultInputModes",
+    "defaultOutputModes",
+    "extensions",
+    "maxRequiredExtensions",
+    "security",
+    "description",
+    "$comment",
+}
 _VERSION_SPEC = re.compile(r"^\s*(>=|<=|==|>|<|=)?\s*(\d+)\.(\d+)(?:\.\d+)?\s*$")
 
 
@@ -49,19 +61,27 @@ def kind_of(doc: Any) -> str:
         return "requirements"
     if isinstance(doc, dict) and "$schema" in doc:
         return "jsonSchema"
-    if isinstance(doc, dict) and "name" in doc and any(k in doc for k in ("supportedInterfaces", "url", "skills")):
+    if (
+        isinstance(doc, dict)
+        and "name" in doc
+        and any(k in doc for k in ("supportedInterfaces", "url", "skills"))
+    ):
         return "card"
-    raise UsageError("the expectation is neither a snapshot, a JSON Schema ($schema), a requirements document "
-                     f"({REQUIREMENTS_KEY}) nor an agent card",
-                     hint="write one with 'a2actl caps snapshot TARGET > expected.json'; formats: docs/caps.md")
+    raise UsageError(
+        "the expectation is neither a snapshot, a JSON Schema ($schema), a requirements document "
+        f"({REQUIREMENTS_KEY}) nor an agent card",
+        hint="write one with 'a2actl caps snapshot TARGET > expected.json'; formats: docs/caps.md",
+    )
 
 
 def parse_version_spec(spec: Any, where: str) -> tuple[str, tuple[int, int]]:
     """``">=1.0"`` → ``(">=", (1, 0))``. Raises ``UsageError`` for anything else."""
     m = _VERSION_SPEC.match(spec) if isinstance(spec, str) else None
     if not m:
-        raise UsageError(f"{where}: {spec!r} is not a version requirement",
-                         hint='use e.g. "1.0", ">=1.0" or "<1.0" (operators >=, >, ==, <=, <)')
+        raise UsageError(
+            f"{where}: {spec!r} is not a version requirement",
+            hint='use e.g. "1.0", ">=1.0" or "<1.0" (operators >=, >, ==, <=, <)',
+        )
     op = m.group(1) or "=="
     return ("==" if op == "=" else op), (int(m.group(2)), int(m.group(3)))
 
@@ -72,7 +92,9 @@ def _version_ok(version: str, op: str, want: tuple[int, int]) -> bool:
     except ValueError:
         return False
     have = (major, minor)
-    return {">=": have >= want, ">": have > want, "==": have == want, "<=": have <= want, "<": have < want}[op]
+    return {">=": have >= want, ">": have > want, "==": have == want, "<=": have <= want, "<": have < want}[
+        op
+    ]
 
 
 def _str_list(doc: dict[str, Any], key: str) -> list[str]:
@@ -87,8 +109,10 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
     points into the snapshot. Raises ``UsageError`` for a malformed requirements document."""
     unknown = sorted(set(req) - _REQ_KEYS)
     if unknown:
-        raise UsageError(f"requirements: unknown key(s) {', '.join(map(repr, unknown))}",
-                         hint="known keys: " + ", ".join(sorted(_REQ_KEYS - {'$comment', 'description'})))
+        raise UsageError(
+            f"requirements: unknown key(s) {', '.join(map(repr, unknown))}",
+            hint="known keys: " + ", ".join(sorted(_REQ_KEYS - {"$comment", "description"})),
+        )
     out: list[Change] = []
 
     def miss(path: str, wanted: Any, actual: Any, reason: str) -> None:
@@ -96,8 +120,7 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
 
     for sid in _str_list(req, "skills"):
         if sid not in snap["skills"]:
-            miss(f"/skills/{pointer_token(sid)}", sid, None,
-                 f"required skill {sid!r} is missing")
+            miss(f"/skills/{pointer_token(sid)}", sid, None, f"required skill {sid!r} is missing")
     caps = req.get("capabilities", {})
     if not isinstance(caps, dict):
         raise UsageError("requirements: 'capabilities' must be an object like {\"streaming\": true}")
@@ -109,8 +132,12 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
     if "protocolVersion" in req:
         op, want = parse_version_spec(req["protocolVersion"], "requirements: protocolVersion")
         if not any(_version_ok(f, op, want) for f in families):
-            miss("/protocolVersions", req["protocolVersion"], families,
-                 f"no interface speaks protocol version {req['protocolVersion']} (declared: {', '.join(families) or 'none'})")
+            miss(
+                "/protocolVersions",
+                req["protocolVersion"],
+                families,
+                f"no interface speaks protocol version {req['protocolVersion']} (declared: {', '.join(families) or 'none'})",
+            )
     for binding in _str_list(req, "bindings"):
         if binding not in snap["bindings"]:
             miss("/bindings", binding, snap["bindings"], f"binding {binding} is not declared")
@@ -119,9 +146,14 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
         raise UsageError("requirements: 'interfaces' must be a list of {binding, protocolVersion}")
     for idx, wi in enumerate(wanted_ifaces):
         if not isinstance(wi, dict) or not set(wi) <= {"binding", "protocolVersion"}:
-            raise UsageError(f"requirements: interfaces[{idx}] must be an object with binding and/or protocolVersion")
-        spec = parse_version_spec(wi["protocolVersion"], f"requirements: interfaces[{idx}].protocolVersion") \
-            if "protocolVersion" in wi else None
+            raise UsageError(
+                f"requirements: interfaces[{idx}] must be an object with binding and/or protocolVersion"
+            )
+        spec = (
+            parse_version_spec(wi["protocolVersion"], f"requirements: interfaces[{idx}].protocolVersion")
+            if "protocolVersion" in wi
+            else None
+        )
         found = False
         for key in snap["interfaces"]:
             binding, _, fam = key.partition("@")
@@ -131,32 +163,50 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
                 continue
             found = True
         if not found:
-            miss("/interfaces", wi, sorted(snap["interfaces"]),
-                 f"no interface with {' '.join(f'{k}={v}' for k, v in wi.items())}")
+            miss(
+                "/interfaces",
+                wi,
+                sorted(snap["interfaces"]),
+                f"no interface with {' '.join(f'{k}={v}' for k, v in wi.items())}",
+            )
     for key in ("defaultInputModes", "defaultOutputModes"):
         for mode in _str_list(req, key):
             if mode not in snap[key]:
                 miss(f"/{key}", mode, snap[key], f"{key} lacks {mode}")
     for uri in _str_list(req, "extensions"):
         if uri not in snap["extensions"]:
-            miss(f"/extensions/{pointer_token(uri)}", uri, None,
-                 f"extension {uri} is not declared")
+            miss(f"/extensions/{pointer_token(uri)}", uri, None, f"extension {uri} is not declared")
     if "maxRequiredExtensions" in req:
         limit = req["maxRequiredExtensions"]
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
             raise UsageError("requirements: 'maxRequiredExtensions' must be a non-negative integer")
         required = sorted(u for u, e in snap["extensions"].items() if e.get("required"))
         if len(required) > limit:
-            miss("/extensions", limit, required, f"{len(required)} required extension(s), at most {limit} allowed")
+            miss(
+                "/extensions",
+                limit,
+                required,
+                f"{len(required)} required extension(s), at most {limit} allowed",
+            )
     if "security" in req:
         mode = req["security"]
         if mode not in ("none", "any"):
-            raise UsageError("requirements: 'security' must be \"none\" or \"any\"")
+            raise UsageError('requirements: \'security\' must be "none" or "any"')
         reqs = snap["securityRequirements"]
         if mode == "none" and reqs:
-            miss("/securityRequirements", [], reqs, "the agent requires authentication; the requirements say none")
+            miss(
+                "/securityRequirements",
+                [],
+                reqs,
+                "the agent requires authentication; the requirements say none",
+            )
         if mode == "any" and not reqs:
-            miss("/securityRequirements", "any", [], "the agent requires no authentication; the requirements say it must")
+            miss(
+                "/securityRequirements",
+                "any",
+                [],
+                "the agent requires no authentication; the requirements say it must",
+            )
     return out
 
 

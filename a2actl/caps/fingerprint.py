@@ -63,8 +63,14 @@ class Probe:
     code: int | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"call": self.call, "headers": self.headers, "verdict": self.verdict, "detail": self.detail,
-                "httpStatus": self.status, "code": self.code}
+        return {
+            "call": self.call,
+            "headers": self.headers,
+            "verdict": self.verdict,
+            "detail": self.detail,
+            "httpStatus": self.status,
+            "code": self.code,
+        }
 
 
 @dataclass
@@ -77,7 +83,12 @@ class Mismatch:
     url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"severity": self.severity, "message": self.message, "suggestion": self.suggestion, "url": self.url}
+        return {
+            "severity": self.severity,
+            "message": self.message,
+            "suggestion": self.suggestion,
+            "url": self.url,
+        }
 
 
 @dataclass
@@ -110,11 +121,19 @@ class EndpointPrint:
         return "1.0" if p.verdict == "answers" else "0.3"
 
     def to_json(self) -> dict[str, Any]:
-        return {"url": self.url, "protocolBinding": self.binding, "tenant": self.tenant,
-                "declaredVersions": self.declared, "speaks": self.speaks,
-                "versionHeader": {"honoured": self.header_honoured(), "missingHeaderReadAs": self.missing_header_as()},
-                "probes": {k: v.to_json() for k, v in self.probes.items()},
-                "headerProbes": {k: v.to_json() for k, v in self.header_probes.items()}}
+        return {
+            "url": self.url,
+            "protocolBinding": self.binding,
+            "tenant": self.tenant,
+            "declaredVersions": self.declared,
+            "speaks": self.speaks,
+            "versionHeader": {
+                "honoured": self.header_honoured(),
+                "missingHeaderReadAs": self.missing_header_as(),
+            },
+            "probes": {k: v.to_json() for k, v in self.probes.items()},
+            "headerProbes": {k: v.to_json() for k, v in self.header_probes.items()},
+        }
 
 
 @dataclass
@@ -134,19 +153,28 @@ class Fingerprint:
     @property
     def verdict(self) -> str:
         s = set(self.speaks)
-        return {frozenset({"1.0"}): "1.0-only", frozenset({"0.3"}): "0.3-only",
-                frozenset({"1.0", "0.3"}): "0.3-compat"}.get(frozenset(s), "none")
+        return {
+            frozenset({"1.0"}): "1.0-only",
+            frozenset({"0.3"}): "0.3-only",
+            frozenset({"1.0", "0.3"}): "0.3-compat",
+        }.get(frozenset(s), "none")
 
     def exit_code(self) -> int:
         """7 when the card claims something the endpoint rejects (an ``error`` mismatch), else 0."""
         return 7 if any(m.severity == "error" for m in self.mismatches) else 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"source": self.source, "shape": self.shape, "verdict": self.verdict, "speaks": self.speaks,
-                "declared": sorted({f for e in self.endpoints for f in e.declared}, reverse=True),
-                "endpoints": [e.to_json() for e in self.endpoints], "cardVariants": self.card_variants,
-                "bindingsAgree": _bindings_agree(self.endpoints),
-                "mismatches": [m.to_json() for m in self.mismatches]}
+        return {
+            "source": self.source,
+            "shape": self.shape,
+            "verdict": self.verdict,
+            "speaks": self.speaks,
+            "declared": sorted({f for e in self.endpoints for f in e.declared}, reverse=True),
+            "endpoints": [e.to_json() for e in self.endpoints],
+            "cardVariants": self.card_variants,
+            "bindingsAgree": _bindings_agree(self.endpoints),
+            "mismatches": [m.to_json() for m in self.mismatches],
+        }
 
 
 def _bindings_agree(endpoints: list[EndpointPrint]) -> bool | None:
@@ -196,8 +224,13 @@ def _classify_rest(res: HttpResult, operation: str = "GetTask") -> tuple[str, st
     return verdict, f"HTTP {res.status} {detail}", code
 
 
-async def _probe(transport: HttpTransport, ep: EndpointPrint, family: str, version_header: str | None,
-                 method_family: str | None = None) -> Probe:
+async def _probe(
+    transport: HttpTransport,
+    ep: EndpointPrint,
+    family: str,
+    version_header: str | None,
+    method_family: str | None = None,
+) -> Probe:
     """GetTask on a random id, spoken as ``method_family``'s method, with ``version_header``."""
     task_id = "a2actl-fingerprint-" + uuid.uuid4().hex[:12]
     headers = {VERSION_HEADER: version_header} if version_header else {}
@@ -209,20 +242,29 @@ async def _probe(transport: HttpTransport, ep: EndpointPrint, family: str, versi
             if mf == "1.0" and ep.tenant:
                 params["tenant"] = ep.tenant
             rid = uuid.uuid4().hex
-            res = await transport.request("POST", ep.url, json_body=build_request(method, params, rid), headers=headers)
+            res = await transport.request(
+                "POST", ep.url, json_body=build_request(method, params, rid), headers=headers
+            )
             verdict, detail, code = _classify_rpc(res, rid, method)
             call = method
         else:
             base = ep.url.rstrip("/")
-            path = (f"/{ep.tenant}" if ep.tenant and mf == "1.0" else "") + \
-                (f"/tasks/{task_id}" if mf == "1.0" else f"/v1/tasks/{task_id}")
+            path = (f"/{ep.tenant}" if ep.tenant and mf == "1.0" else "") + (
+                f"/tasks/{task_id}" if mf == "1.0" else f"/v1/tasks/{task_id}"
+            )
             res = await transport.request("GET", base + path, headers=headers)
             verdict, detail, code = _classify_rest(res)
             call = "GET " + path.replace(task_id, "{id}")
         return Probe(call, headers, verdict, detail, res.status, code)
     except AuthError as exc:
-        return Probe("GetTask" if mf == "1.0" else "tasks/get", headers, "error",
-                     f"auth required: {exc.message}; set A2ACTL_TOKEN", None, None)
+        return Probe(
+            "GetTask" if mf == "1.0" else "tasks/get",
+            headers,
+            "error",
+            f"auth required: {exc.message}; set A2ACTL_TOKEN",
+            None,
+            None,
+        )
     except A2ACtlError as exc:
         return Probe("GetTask" if mf == "1.0" else "tasks/get", headers, "error", exc.message, None, None)
 
@@ -252,8 +294,12 @@ async def card_variants(transport: HttpTransport, card_url: str) -> dict[str, An
     vary = None
     for label, header in (("none", None), ("0.3", "0.3"), ("1.0", "1.0")):
         try:
-            res = await transport.request("GET", card_url, headers={VERSION_HEADER: header} if header else {},
-                                          max_bytes=transport.settings.max_card_bytes)
+            res = await transport.request(
+                "GET",
+                card_url,
+                headers={VERSION_HEADER: header} if header else {},
+                max_bytes=transport.settings.max_card_bytes,
+            )
         except A2ACtlError as exc:
             out["byHeader"][label] = {"error": exc.message}
             continue
@@ -292,13 +338,21 @@ def explain(endpoints: list[EndpointPrint], variants: dict[str, Any] | None) -> 
             if probe is None or probe.verdict == "answers":
                 continue
             if probe.verdict == "error":
-                out.append(Mismatch("warning", f"{name}: could not check the declared {fam}: {probe.detail}",
-                                    "check connectivity and credentials (A2ACTL_TOKEN), then rerun", ep.url))
+                out.append(
+                    Mismatch(
+                        "warning",
+                        f"{name}: could not check the declared {fam}: {probe.detail}",
+                        "check connectivity and credentials (A2ACTL_TOKEN), then rerun",
+                        ep.url,
+                    )
+                )
                 continue
             other = [f for f in speaks if f != fam]
             if fam == "1.0" and "0.3" in speaks:
-                msg = (f"{name}: the card declares 1.0 but 1.0 calls are rejected ({probe.detail}) while 0.3 "
-                       "calls answer: the server is 0.3-only, or a proxy strips the A2A-Version header")
+                msg = (
+                    f"{name}: the card declares 1.0 but 1.0 calls are rejected ({probe.detail}) while 0.3 "
+                    "calls answer: the server is 0.3-only, or a proxy strips the A2A-Version header"
+                )
                 sug = "--a2a-version 0.3 (and fix the card, or let A2A-Version through the proxy)"
             elif other:
                 msg = f"{name}: the card declares {fam} but the endpoint rejects it ({probe.detail}); it speaks {', '.join(other)}"
@@ -309,34 +363,72 @@ def explain(endpoints: list[EndpointPrint], variants: dict[str, Any] | None) -> 
             out.append(Mismatch("error", msg, sug, ep.url))
         for fam in speaks:
             if fam not in ep.declared:
-                out.append(Mismatch("info", f"{name}: also answers {fam}, which the card does not declare here",
-                                    f"--a2a-version {fam} works on this url; declare it in supportedInterfaces "
-                                    "if clients should use it", ep.url))
+                out.append(
+                    Mismatch(
+                        "info",
+                        f"{name}: also answers {fam}, which the card does not declare here",
+                        f"--a2a-version {fam} works on this url; declare it in supportedInterfaces "
+                        "if clients should use it",
+                        ep.url,
+                    )
+                )
         if ep.header_honoured() is False:
-            out.append(Mismatch("warning", f"{name}: A2A-Version is ignored (GetTask with 'A2A-Version: 99.0' "
-                                "answered instead of VersionNotSupportedError -32009)",
-                                "do not rely on version negotiation here; pin --a2a-version", ep.url))
+            out.append(
+                Mismatch(
+                    "warning",
+                    f"{name}: A2A-Version is ignored (GetTask with 'A2A-Version: 99.0' "
+                    "answered instead of VersionNotSupportedError -32009)",
+                    "do not rely on version negotiation here; pin --a2a-version",
+                    ep.url,
+                )
+            )
         if ep.missing_header_as() == "1.0":
-            out.append(Mismatch("info", f"{name}: 1.0 calls without A2A-Version are accepted (the spec reads a "
-                                "missing header as 0.3)",
-                                "clients that omit the header work here but will fail on spec-strict servers", ep.url))
+            out.append(
+                Mismatch(
+                    "info",
+                    f"{name}: 1.0 calls without A2A-Version are accepted (the spec reads a "
+                    "missing header as 0.3)",
+                    "clients that omit the header work here but will fail on spec-strict servers",
+                    ep.url,
+                )
+            )
     agree = _bindings_agree(endpoints)
     if agree is False:
         by = {}
         for e in endpoints:
             by.setdefault(e.binding, set()).update(e.speaks)
-        desc = "; ".join(f"{b} speaks {', '.join(sorted(v, reverse=True)) or 'nothing'}" for b, v in sorted(by.items()))
+        desc = "; ".join(
+            f"{b} speaks {', '.join(sorted(v, reverse=True)) or 'nothing'}" for b, v in sorted(by.items())
+        )
         best = max(by, key=lambda b: len(by[b]))
-        out.append(Mismatch("warning", f"the bindings disagree: {desc} (spec v1.0 §5.1 wants them equivalent)",
-                            f"--binding {best}", None))
+        out.append(
+            Mismatch(
+                "warning",
+                f"the bindings disagree: {desc} (spec v1.0 §5.1 wants them equivalent)",
+                f"--binding {best}",
+                None,
+            )
+        )
     if variants and variants.get("varies"):
         if variants.get("varyNamesVersion"):
-            out.append(Mismatch("info", "the served card changes with A2A-Version (Vary: A2A-Version is set)",
-                                "compare them with 'a2actl card get URL -H \"A2A-Version: 1.0\"' and without", None))
+            out.append(
+                Mismatch(
+                    "info",
+                    "the served card changes with A2A-Version (Vary: A2A-Version is set)",
+                    "compare them with 'a2actl card get URL -H \"A2A-Version: 1.0\"' and without",
+                    None,
+                )
+            )
         else:
-            out.append(Mismatch("warning", "the served card changes with A2A-Version but the response has no "
-                                "'Vary: A2A-Version': caches and CDNs may hand clients the wrong card",
-                                "add Vary: A2A-Version on the card endpoint", None))
+            out.append(
+                Mismatch(
+                    "warning",
+                    "the served card changes with A2A-Version but the response has no "
+                    "'Vary: A2A-Version': caches and CDNs may hand clients the wrong card",
+                    "add Vary: A2A-Version on the card endpoint",
+                    None,
+                )
+            )
     return out
 
 

@@ -36,11 +36,14 @@ _SECTION = "v1.0 §4.4.3 AgentCapabilities; §3.3.4 capability validation"
 
 
 def _finding(severity: str, capability: str, message: str) -> Finding:
-    return Finding("check", severity, f"/capabilities/{capability}", message, _SECTION,
-                   check="capability-contradicted")
+    return Finding(
+        "check", severity, f"/capabilities/{capability}", message, _SECTION, check="capability-contradicted"
+    )
 
 
-async def _outcome(client: Any, operation: str, params: dict[str, Any], stream: bool = False) -> tuple[str, str]:
+async def _outcome(
+    client: Any, operation: str, params: dict[str, Any], stream: bool = False
+) -> tuple[str, str]:
     """``(state, detail)``: ``ok`` (a result), ``notfound`` (-32001), ``unsupported`` (-32003/-32004/
     -32007), ``other`` (anything else, incl. transport errors)."""
     try:
@@ -80,15 +83,23 @@ async def live_findings(fetched: CardFetch, transport: HttpTransport) -> list[Fi
         try:
             sel = select_interface(view)
         except NegotiationFailed as exc:
-            return [Finding("check", WARNING, "", f"--live skipped: {exc}", _SECTION, check="capability-contradicted")]
+            return [
+                Finding(
+                    "check", WARNING, "", f"--live skipped: {exc}", _SECTION, check="capability-contradicted"
+                )
+            ]
     client = A2AClient(transport, sel)
     v1 = sel.family is Family.V1_0
     rid = "a2actl-live-" + uuid.uuid4().hex[:12]
     caps = view.capabilities
     probes: list[tuple[str, str, dict[str, Any], bool]] = [
         ("streaming", "SubscribeToTask", {"id": rid}, True),
-        ("pushNotifications", "GetTaskPushNotificationConfig",
-         {"taskId": rid, "id": "a2actl"} if v1 else {"id": rid, "pushNotificationConfigId": "a2actl"}, False),
+        (
+            "pushNotifications",
+            "GetTaskPushNotificationConfig",
+            {"taskId": rid, "id": "a2actl"} if v1 else {"id": rid, "pushNotificationConfigId": "a2actl"},
+            False,
+        ),
         ("extendedAgentCard", "GetExtendedAgentCard", {}, False),
     ]
     table = client.wire.methods if sel.interface.protocol_binding == "JSONRPC" else client.wire.rest
@@ -102,15 +113,35 @@ async def live_findings(fetched: CardFetch, transport: HttpTransport) -> list[Fi
         works = state == "ok" if capability == "extendedAgentCard" else state in ("ok", "notfound")
         declared = bool(caps.get(capability))
         if declared and not works:
-            out.append(_finding(ERROR, capability, f"capabilities.{capability} is true but {operation} answers "
-                                f"{detail}: clients relying on it will fail"))
+            out.append(
+                _finding(
+                    ERROR,
+                    capability,
+                    f"capabilities.{capability} is true but {operation} answers "
+                    f"{detail}: clients relying on it will fail",
+                )
+            )
         elif not declared and works:
-            out.append(_finding(WARNING, capability, f"capabilities.{capability} is false but {operation} works "
-                                f"({detail}): clients will not use it"))
+            out.append(
+                _finding(
+                    WARNING,
+                    capability,
+                    f"capabilities.{capability} is false but {operation} works "
+                    f"({detail}): clients will not use it",
+                )
+            )
     for ep in endpoints_of(fetched):
         await probe_endpoint(transport, ep)
         for m in explain([ep], None):
             if m.severity == "error":
-                out.append(Finding("check", ERROR, "/supportedInterfaces", f"{m.message} → {m.suggestion}",
-                                   "v1.0 §4.4.6 AgentInterface; §3.2.6 A2A-Version", check="interface-contradicted"))
+                out.append(
+                    Finding(
+                        "check",
+                        ERROR,
+                        "/supportedInterfaces",
+                        f"{m.message} → {m.suggestion}",
+                        "v1.0 §4.4.6 AgentInterface; §3.2.6 A2A-Version",
+                        check="interface-contradicted",
+                    )
+                )
     return out

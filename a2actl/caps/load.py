@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from a2actl.events import EventSink
 
 
-async def load_card(target_text: str, settings: Settings, sink: EventSink | None = None,
-                    card_path: str | None = None) -> CardFetch:
+async def load_card(
+    target_text: str, settings: Settings, sink: EventSink | None = None, card_path: str | None = None
+) -> CardFetch:
     """Fetch (with discovery) or read one card. Raises what ``fetch_card``/``load_card_file`` raise:
     ``UsageError`` (2), ``UnreachableError`` (3), ``AuthError`` (4), ``TimeoutError_`` (5),
     ``ProtocolViolation`` (6, not JSON), ``HTTPStatusError`` (1, no card)."""
@@ -27,5 +28,8 @@ async def load_card(target_text: str, settings: Settings, sink: EventSink | None
 
 def source_json(fetched: CardFetch) -> dict[str, Any]:
     """Where a card came from, for JSON output: ``{"source", "kind": "url"|"file", "notes"}``."""
-    return {"source": fetched.source, "kind": "url" if fetched.http is not None else "file",
-            "notes": fetched.notes}
+    return {
+        "source": fetched.source,
+        "kind": "url" if fetched.http is not None else "file",
+        "notes": fetched.notes,
+    }

@@ -50,15 +50,28 @@ def _skill_requirements(raw_skill: Any) -> list[dict[str, list[str]]]:
     if isinstance(v1, list):
         for req in v1:
             if isinstance(req, dict) and isinstance(req.get("schemes"), dict):
-                out.append({str(k): [s for s in (v.get("list") if isinstance(v, dict) else v) or []
-                                     if isinstance(s, str)] if isinstance(v, (dict, list)) else []
-                            for k, v in req["schemes"].items()})
+                out.append(
+                    {
+                        str(k): [
+                            s
+                            for s in (v.get("list") if isinstance(v, dict) else v) or []
+                            if isinstance(s, str)
+                        ]
+                        if isinstance(v, (dict, list))
+                        else []
+                        for k, v in req["schemes"].items()
+                    }
+                )
     v0 = raw_skill.get("security")
     if not out and isinstance(v0, list):
         for req in v0:
             if isinstance(req, dict):
-                out.append({str(k): [s for s in v if isinstance(s, str)] if isinstance(v, list) else []
-                            for k, v in req.items()})
+                out.append(
+                    {
+                        str(k): [s for s in v if isinstance(s, str)] if isinstance(v, list) else []
+                        for k, v in req.items()
+                    }
+                )
     return _requirements(out)
 
 
@@ -81,7 +94,10 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         if s.id in skills:
             continue
         skills[s.id] = {
-            "name": s.name, "description": s.description, "tags": _set(s.tags), "examples": _set(s.examples),
+            "name": s.name,
+            "description": s.description,
+            "tags": _set(s.tags),
+            "examples": _set(s.examples),
             # Effective modes: a skill without its own modes inherits the card defaults (spec v1.0 §4.4.5).
             "inputModes": _set(s.input_modes or view.default_input_modes),
             "outputModes": _set(s.output_modes or view.default_output_modes),
@@ -91,11 +107,15 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
     for ext in view.extensions:
         uri = ext.get("uri")
         if isinstance(uri, str) and uri not in extensions:
-            extensions[uri] = {"required": bool(ext.get("required", False)),
-                               "description": ext.get("description") if isinstance(ext.get("description"), str)
-                               else None,
-                               "params": ext.get("params") if isinstance(ext.get("params"), dict) else None}
-    caps = {k: bool(view.capabilities.get(k, False)) for k in ("streaming", "pushNotifications", "extendedAgentCard")}
+            extensions[uri] = {
+                "required": bool(ext.get("required", False)),
+                "description": ext.get("description") if isinstance(ext.get("description"), str) else None,
+                "params": ext.get("params") if isinstance(ext.get("params"), dict) else None,
+            }
+    caps = {
+        k: bool(view.capabilities.get(k, False))
+        for k in ("streaming", "pushNotifications", "extendedAgentCard")
+    }
     provider = None
     if view.provider:
         provider = {k: v for k, v in sorted(view.provider.items()) if isinstance(v, str)}

@@ -49,7 +49,10 @@ _SECTIONS: dict[str, tuple[str, str]] = {
     "additionalInterfaces": ("v0.3 §5.5.5 AgentInterface", "v0.3 §5.5.5 AgentInterface"),
     "url": ("v0.3 §5.6 transport declaration", "v0.3 §5.6 transport declaration"),
     "preferredTransport": ("v0.3 §5.6 transport declaration", "v0.3 §5.6 transport declaration"),
-    "protocolVersion": ("v0.3 §5.5 AgentCard (required since v0.2.5)", "v0.3 §5.5 AgentCard (required since v0.2.5)"),
+    "protocolVersion": (
+        "v0.3 §5.5 AgentCard (required since v0.2.5)",
+        "v0.3 §5.5 AgentCard (required since v0.2.5)",
+    ),
     "signatures": ("v1.0 §4.4.7 AgentCardSignature", "v0.3 §5.5.6 AgentCardSignature"),
     "securitySchemes": ("v1.0 §4.5.1 SecurityScheme", "v0.3 §5.5.3 SecurityScheme"),
     "securityRequirements": ("v1.0 §4.5 Security Objects", "v1.0 §4.5 Security Objects"),
@@ -99,8 +102,15 @@ class Finding:
     check: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"kind": self.kind, "severity": self.severity, "pointer": self.pointer,
-                "message": self.message, "section": self.section, "schema": self.schema, "check": self.check}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "pointer": self.pointer,
+            "message": self.message,
+            "section": self.section,
+            "schema": self.schema,
+            "check": self.check,
+        }
 
 
 @dataclass
@@ -127,11 +137,19 @@ class ValidationReport:
         return 7 if self.check_errors else 0
 
     def to_json(self) -> dict[str, Any]:
-        return {"shape": self.shape, "schemas": self.schemas, "strict": self.strict,
-                "valid": not self.schema_errors, "checksPassed": not self.check_errors,
-                "counts": {"schemaErrors": len(self.schema_errors), "checkErrors": len(self.check_errors),
-                           "warnings": sum(1 for f in self.findings if f.severity == WARNING)},
-                "findings": [f.to_json() for f in self.findings]}
+        return {
+            "shape": self.shape,
+            "schemas": self.schemas,
+            "strict": self.strict,
+            "valid": not self.schema_errors,
+            "checksPassed": not self.check_errors,
+            "counts": {
+                "schemaErrors": len(self.schema_errors),
+                "checkErrors": len(self.check_errors),
+                "warnings": sum(1 for f in self.findings if f.severity == WARNING),
+            },
+            "findings": [f.to_json() for f in self.findings],
+        }
 
 
 def _schema_message(err: Any) -> str:
@@ -166,14 +184,18 @@ def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Fi
         if err.validator == "required" and isinstance(err.message, str) and err.message.startswith("'"):
             path.append(err.message[1:].split("'", 1)[0])  # point at the missing member itself
         pointer = to_pointer(path)
-        out.append(Finding("schema", ERROR, pointer, _schema_message(err), spec_section(pointer, version),
-                           schema=version))
+        out.append(
+            Finding(
+                "schema", ERROR, pointer, _schema_message(err), spec_section(pointer, version), schema=version
+            )
+        )
     return out
 
 
 # ---------------------------------------------------------------------------------------------------
 # Operational checks
 # ---------------------------------------------------------------------------------------------------
+
 
 def _host_class(host: str | None) -> str:
     """``unspecified`` (0.0.0.0, ::), ``loopback``, ``private``, ``public`` or ``name``."""
@@ -203,8 +225,9 @@ def _origin(url: str) -> tuple[str, str, int | None] | None:
     return parts.scheme, parts.hostname.lower(), port
 
 
-def operational_findings(raw: dict[str, Any], view: CardView, card_url: str | None,
-                         *, strict: bool = False) -> list[Finding]:
+def operational_findings(
+    raw: dict[str, Any], view: CardView, card_url: str | None, *, strict: bool = False
+) -> list[Finding]:
     """The operational checks listed in the module docstring. ``card_url`` is where the card was
     fetched from (``None`` for a file: origin checks are then skipped and loopback URLs only warned
     about). Never raises."""
@@ -215,25 +238,56 @@ def operational_findings(raw: dict[str, Any], view: CardView, card_url: str | No
     if view.shape in ("0.2", "0.3", "hybrid"):
         top = raw.get("protocolVersion")
         if top is None:
-            out.append(Finding("check", ERROR, "/protocolVersion",
-                               "protocolVersion is missing (required since v0.2.5); clients must guess the version",
-                               spec_section("/protocolVersion", "0.3"), check="protocol-version"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    "/protocolVersion",
+                    "protocolVersion is missing (required since v0.2.5); clients must guess the version",
+                    spec_section("/protocolVersion", "0.3"),
+                    check="protocol-version",
+                )
+            )
         elif not isinstance(top, str) or family_of(top) is None:
-            out.append(Finding("check", ERROR, "/protocolVersion", f"protocolVersion {top!r} is not a known "
-                               "A2A version (0.2.x, 0.3.x, 1.x)", spec_section("/protocolVersion", "0.3"),
-                               check="protocol-version"))
-    for idx, iface in enumerate(raw.get("supportedInterfaces") or [] if isinstance(
-            raw.get("supportedInterfaces"), list) else []):
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    "/protocolVersion",
+                    f"protocolVersion {top!r} is not a known A2A version (0.2.x, 0.3.x, 1.x)",
+                    spec_section("/protocolVersion", "0.3"),
+                    check="protocol-version",
+                )
+            )
+    for idx, iface in enumerate(
+        raw.get("supportedInterfaces") or [] if isinstance(raw.get("supportedInterfaces"), list) else []
+    ):
         if not isinstance(iface, dict):
             continue
         pv = iface.get("protocolVersion")
         ptr = f"/supportedInterfaces/{idx}/protocolVersion"
         if pv is None or pv == "":
-            out.append(Finding("check", ERROR, ptr, "protocolVersion is missing on this interface", sec_v1,
-                               check="protocol-version"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    "protocolVersion is missing on this interface",
+                    sec_v1,
+                    check="protocol-version",
+                )
+            )
         elif not isinstance(pv, str) or family_of(pv) is None:
-            out.append(Finding("check", ERROR, ptr, f"protocolVersion {pv!r} is not a known A2A version "
-                               "(use Major.Minor, e.g. \"1.0\")", sec_v1, check="protocol-version"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    f'protocolVersion {pv!r} is not a known A2A version (use Major.Minor, e.g. "1.0")',
+                    sec_v1,
+                    check="protocol-version",
+                )
+            )
 
     card_origin = _origin(card_url) if card_url else None
     card_host_class = _host_class(card_origin[1]) if card_origin else None
@@ -244,36 +298,92 @@ def operational_findings(raw: dict[str, Any], view: CardView, card_url: str | No
             continue  # gRPC urls are host:port; custom bindings have their own rules
         origin = _origin(iface.url)
         if origin is None or origin[0] not in ("http", "https"):
-            out.append(Finding("check", ERROR, ptr, f"interface url {iface.url!r} is not an absolute http(s) URL",
-                               sec_v1, check="invalid-url"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    f"interface url {iface.url!r} is not an absolute http(s) URL",
+                    sec_v1,
+                    check="invalid-url",
+                )
+            )
             continue
         host_class = _host_class(origin[1])
         if host_class == "unspecified":
-            out.append(Finding("check", ERROR, ptr, f"interface url {iface.url} uses the unspecified address "
-                               f"{origin[1]}: a bind address, not one a client can call; advertise the public "
-                               "host name", sec_v1, check="non-routable-url"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    f"interface url {iface.url} uses the unspecified address "
+                    f"{origin[1]}: a bind address, not one a client can call; advertise the public "
+                    "host name",
+                    sec_v1,
+                    check="non-routable-url",
+                )
+            )
         elif host_class == "loopback" and card_host_class not in (None, "loopback"):
-            out.append(Finding("check", ERROR, ptr, f"interface url {iface.url} is loopback, but the card was "
-                               f"served by {card_origin[1] if card_origin else '?'}: remote clients will call "
-                               "themselves", sec_v1, check="non-routable-url"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    f"interface url {iface.url} is loopback, but the card was "
+                    f"served by {card_origin[1] if card_origin else '?'}: remote clients will call "
+                    "themselves",
+                    sec_v1,
+                    check="non-routable-url",
+                )
+            )
         elif host_class == "loopback" and card_origin is None:
-            out.append(Finding("check", WARNING, ptr, f"interface url {iface.url} is loopback: only callable "
-                               "from the agent's own machine", sec_v1, check="non-routable-url"))
+            out.append(
+                Finding(
+                    "check",
+                    WARNING,
+                    ptr,
+                    f"interface url {iface.url} is loopback: only callable from the agent's own machine",
+                    sec_v1,
+                    check="non-routable-url",
+                )
+            )
         if card_origin is not None and origin != card_origin:
-            out.append(Finding("check", ERROR if strict else WARNING, ptr,
-                               f"interface origin {origin[0]}://{origin[1]}:{origin[2]} differs from the card's "
-                               f"{card_origin[0]}://{card_origin[1]}:{card_origin[2]}", sec_v1,
-                               check="origin-mismatch"))
+            out.append(
+                Finding(
+                    "check",
+                    ERROR if strict else WARNING,
+                    ptr,
+                    f"interface origin {origin[0]}://{origin[1]}:{origin[2]} differs from the card's "
+                    f"{card_origin[0]}://{card_origin[1]}:{card_origin[2]}",
+                    sec_v1,
+                    check="origin-mismatch",
+                )
+            )
         if has_security and origin[0] == "http":
             local = host_class == "loopback"
-            out.append(Finding("check", WARNING if local else ERROR, ptr,
-                               f"interface url {iface.url} is plain http while the card declares security "
-                               "schemes: credentials would cross the network in clear text", sec_v1,
-                               check="plaintext-with-security"))
+            out.append(
+                Finding(
+                    "check",
+                    WARNING if local else ERROR,
+                    ptr,
+                    f"interface url {iface.url} is plain http while the card declares security "
+                    "schemes: credentials would cross the network in clear text",
+                    sec_v1,
+                    check="plaintext-with-security",
+                )
+            )
     if strict and view.shape == "hybrid":
-        out.append(Finding("check", ERROR, "", "hybrid card: both 0.x fields (url, protocolVersion, ...) and "
-                           "1.0 supportedInterfaces; accepted by default, rejected with --strict",
-                           "shared doc §3 (hybrid cards)", check="hybrid-card"))
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                "",
+                "hybrid card: both 0.x fields (url, protocolVersion, ...) and "
+                "1.0 supportedInterfaces; accepted by default, rejected with --strict",
+                "shared doc §3 (hybrid cards)",
+                check="hybrid-card",
+            )
+        )
     return out
 
 
@@ -292,15 +402,28 @@ def choose_schemas(shape: str, version: str) -> list[str]:
     return {"1.0": ["1.0"], "0.3": ["0.3"], "0.2": ["0.3"], "hybrid": ["1.0", "0.3"]}.get(shape, ["1.0"])
 
 
-def validate_card(raw: Any, card_url: str | None = None, *, version: str = "auto",
-                  strict: bool = False) -> ValidationReport:
+def validate_card(
+    raw: Any, card_url: str | None = None, *, version: str = "auto", strict: bool = False
+) -> ValidationReport:
     """Validate a decoded card: schema findings for each chosen wire version, then the operational
     checks. ``version`` is ``auto``, ``0.3`` or ``1.0``; ``card_url`` where the card was served
     (``None`` for files). Never raises for any JSON value (a non-object is one schema finding)."""
     if not isinstance(raw, dict):
-        return ValidationReport("unknown", [], strict, [Finding(
-            "schema", ERROR, "", f"an agent card must be a JSON object, not {type(raw).__name__}",
-            spec_section("", "1.0"), schema=version if version != "auto" else "1.0")])
+        return ValidationReport(
+            "unknown",
+            [],
+            strict,
+            [
+                Finding(
+                    "schema",
+                    ERROR,
+                    "",
+                    f"an agent card must be a JSON object, not {type(raw).__name__}",
+                    spec_section("", "1.0"),
+                    schema=version if version != "auto" else "1.0",
+                )
+            ],
+        )
     view = parse_card(raw)
     schemas = choose_schemas(view.shape, version)
     report = ValidationReport(view.shape, schemas, strict)
@@ -308,4 +431,3 @@ def validate_card(raw: Any, card_url: str | None = None, *, version: str = "auto
         report.findings += schema_findings(raw, v, closed=strict and v == "1.0")
     report.findings += operational_findings(raw, view, card_url, strict=strict)
     return report
-

@@ -55,8 +55,16 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
     "sessions": ("a2actl.cli.sessions", "app", "Sessions: list, show, kill, and find leaks."),
     "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),
-    "smoke": ("a2actl.cli.smoke", "app", "CI smoke tests: run a suite (JUnit out), init one from an agent, validate one."),
-    "stream": ("a2actl.cli.stream", "app", "Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit."),
+    "smoke": (
+        "a2actl.cli.smoke",
+        "app",
+        "CI smoke tests: run a suite (JUnit out), init one from an agent, validate one.",
+    ),
+    "stream": (
+        "a2actl.cli.stream",
+        "app",
+        "Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit.",
+    ),
     "task": ("a2actl.cli.tasks", "task_app", "Tasks: get, list, cancel, subscribe."),
 }
 
@@ -104,8 +112,15 @@ class A2AGroup(TyperGroup):
             raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
-        rows = [(name, self.commands[name].get_short_help_str(80) if name in self.commands
-                 else LAZY_COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        rows = [
+            (
+                name,
+                self.commands[name].get_short_help_str(80)
+                if name in self.commands
+                else LAZY_COMMANDS[name][2],
+            )
+            for name in self.list_commands(ctx)
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
@@ -135,8 +150,12 @@ class A2AGroup(TyperGroup):
         except Exception as exc:  # noqa: BLE001 - the boundary: one line unless --debug
             if _debug(ctx):
                 raise
-            _report(ctx, A2ACtlError(f"unexpected {type(exc).__name__}: {exc}",
-                                     hint="rerun with --debug for a traceback"))
+            _report(
+                ctx,
+                A2ACtlError(
+                    f"unexpected {type(exc).__name__}: {exc}", hint="rerun with --debug for a traceback"
+                ),
+            )
             raise typer.Exit(int(ExitCode.ERROR)) from None
 
 
@@ -151,7 +170,9 @@ def _report(ctx: Any, err: A2ACtlError) -> None:
     from a2actl.render import Renderer
 
     secrets = obj.settings.secrets() if isinstance(obj, Invocation) else []
-    Renderer(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(err.to_json())
+    Renderer(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(
+        err.to_json()
+    )
 
 
 def _quiet_broken_pipe() -> None:
@@ -204,14 +225,14 @@ app = typer.Typer(
     cls=A2AGroup,
     name="a2actl",
     help="Debug and test A2A (Agent2Agent) deployments: handshake timing, agent cards and capability "
-         "schemas, messages, tasks and streams, a sandbox agent.\n\n"
-         "Examples:\n\n"
-         "  a2actl demo\n\n"
-         "  a2actl handshake probe http://localhost:9999 -n 50 -c 4 --budget 5s\n\n"
-         "  a2actl caps diff http://localhost:9999 --expect expected-caps.json\n\n"
-         "  a2actl stream tail http://localhost:9999 --send hi --heartbeat 10s\n\n"
-         "Exit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol violation, "
-         "7 check failed, 130 interrupted.",
+    "schemas, messages, tasks and streams, a sandbox agent.\n\n"
+    "Examples:\n\n"
+    "  a2actl demo\n\n"
+    "  a2actl handshake probe http://localhost:9999 -n 50 -c 4 --budget 5s\n\n"
+    "  a2actl caps diff http://localhost:9999 --expect expected-caps.json\n\n"
+    "  a2actl stream tail http://localhost:9999 --send hi --heartbeat 10s\n\n"
+    "Exit codes: 0 ok, 1 error, 2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol violation, "
+    "7 check failed, 130 interrupted.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,
     rich_markup_mode=None,
@@ -248,9 +269,11 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
 
         sensitive = sorted({n for n, v in out if header_secrets([(n, v)])})
         if sensitive:  # once per run: argv is readable by other users (ps, /proc, shell history)
-            sys.stderr.write(f"a2actl: warning: -H {', '.join(sensitive)} puts a secret on the command line, "
-                             "where other users can read it (ps, /proc, shell history); use A2ACTL_TOKEN, "
-                             "--token-env NAME or --token-file PATH\n")
+            sys.stderr.write(
+                f"a2actl: warning: -H {', '.join(sensitive)} puts a secret on the command line, "
+                "where other users can read it (ps, /proc, shell history); use A2ACTL_TOKEN, "
+                "--token-env NAME or --token-file PATH\n"
+            )
     return tuple(out)
 
 
@@ -271,27 +294,90 @@ def _seconds(option: str, value: str | None) -> float | None:
 @app.callback()
 def root(
     ctx: typer.Context,
-    output: Annotated[OutputFormat, typer.Option("-o", "--output", envvar=ENV_OUTPUT,
-                      help="table for people; json (one document) or jsonl (one object per line) for scripts.")] = OutputFormat.table,
-    header: Annotated[list[str] | None, typer.Option("-H", "--header", metavar="'NAME: VALUE'",
-                      help="Extra request header, repeatable.")] = None,
-    token_file: Annotated[Path | None, typer.Option("--token-file", metavar="PATH",
-                          help="Read the bearer token from a file. Default: the A2ACTL_TOKEN environment variable.")] = None,
-    token_env: Annotated[str | None, typer.Option("--token-env", metavar="NAME",
-                         help="Read the bearer token from this environment variable.")] = None,
-    cacert: Annotated[Path | None, typer.Option("--cacert", metavar="FILE", help="CA bundle to verify the agent's TLS certificate.")] = None,
-    cert: Annotated[Path | None, typer.Option("--cert", metavar="FILE", help="Client certificate (PEM) for mTLS.")] = None,
-    key: Annotated[Path | None, typer.Option("--key", metavar="FILE", help="Client private key (PEM) for mTLS.")] = None,
-    insecure: Annotated[bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates (warns).")] = False,
-    connect_timeout: Annotated[str, typer.Option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout, e.g. 10s.")] = "10s",
-    timeout: Annotated[str, typer.Option("--timeout", metavar="DURATION", help="Timeout per read, e.g. 30s.")] = "30s",
-    max_time: Annotated[str | None, typer.Option("--max-time", metavar="DURATION", help="Bound on the whole operation, e.g. 60s. Each command has a default (docs/exit-codes.md: 60s for one request, longer for probes, sends, streams and replays).")] = None,
-    location: Annotated[bool, typer.Option("-L", "--location", help="Follow HTTP redirects (as curl -L); without it a 3xx is reported, never read as the answer.")] = False,
-    a2a_version: Annotated[A2AVersion, typer.Option("--a2a-version", help="Protocol version to speak; auto picks from the card.")] = A2AVersion.auto,
-    binding: Annotated[Binding, typer.Option("--binding", help="Protocol binding; auto picks from the card.")] = Binding.auto,
-    verbose: Annotated[int, typer.Option("-v", "--verbose", count=True, help="-v wire headers, -vv bodies and timings (stderr; secrets redacted).")] = 0,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks (never with local variables). [env var: A2ACTL_DEBUG]")] = False,
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")] = False,
+    output: Annotated[
+        OutputFormat,
+        typer.Option(
+            "-o",
+            "--output",
+            envvar=ENV_OUTPUT,
+            help="table for people; json (one document) or jsonl (one object per line) for scripts.",
+        ),
+    ] = OutputFormat.table,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="Extra request header, repeatable."),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--token-file",
+            metavar="PATH",
+            help="Read the bearer token from a file. Default: the A2ACTL_TOKEN environment variable.",
+        ),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--token-env", metavar="NAME", help="Read the bearer token from this environment variable."
+        ),
+    ] = None,
+    cacert: Annotated[
+        Path | None,
+        typer.Option("--cacert", metavar="FILE", help="CA bundle to verify the agent's TLS certificate."),
+    ] = None,
+    cert: Annotated[
+        Path | None, typer.Option("--cert", metavar="FILE", help="Client certificate (PEM) for mTLS.")
+    ] = None,
+    key: Annotated[
+        Path | None, typer.Option("--key", metavar="FILE", help="Client private key (PEM) for mTLS.")
+    ] = None,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-k", help="Do not verify TLS certificates (warns).")
+    ] = False,
+    connect_timeout: Annotated[
+        str, typer.Option("--connect-timeout", metavar="DURATION", help="TCP/TLS connect timeout, e.g. 10s.")
+    ] = "10s",
+    timeout: Annotated[
+        str, typer.Option("--timeout", metavar="DURATION", help="Timeout per read, e.g. 30s.")
+    ] = "30s",
+    max_time: Annotated[
+        str | None,
+        typer.Option(
+            "--max-time",
+            metavar="DURATION",
+            help="Bound on the whole operation, e.g. 60s. Each command has a default (docs/exit-codes.md: 60s for one request, longer for probes, sends, streams and replays).",
+        ),
+    ] = None,
+    location: Annotated[
+        bool,
+        typer.Option(
+            "-L",
+            "--location",
+            help="Follow HTTP redirects (as curl -L); without it a 3xx is reported, never read as the answer.",
+        ),
+    ] = False,
+    a2a_version: Annotated[
+        A2AVersion, typer.Option("--a2a-version", help="Protocol version to speak; auto picks from the card.")
+    ] = A2AVersion.auto,
+    binding: Annotated[
+        Binding, typer.Option("--binding", help="Protocol binding; auto picks from the card.")
+    ] = Binding.auto,
+    verbose: Annotated[
+        int,
+        typer.Option(
+            "-v",
+            "--verbose",
+            count=True,
+            help="-v wire headers, -vv bodies and timings (stderr; secrets redacted).",
+        ),
+    ] = 0,
+    debug: Annotated[
+        bool,
+        typer.Option("--debug", help="Show tracebacks (never with local variables). [env var: A2ACTL_DEBUG]"),
+    ] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
 ) -> None:
     """Global options; they may appear before or after the command."""
     inv = Invocation(Settings(), output=output.value, verbose=verbose, debug=debug or env_flag(ENV_DEBUG))

@@ -11,8 +11,10 @@ from a2actl.cli.context import invocation
 
 app = typer.Typer(help="Capability schemas: validate, snapshot, diff, fingerprint.", no_args_is_help=True)
 
-CardPath = Annotated[str | None, typer.Option("--card-path", metavar="PATH",
-                     help="Card path instead of the well-known discovery paths.")]
+CardPath = Annotated[
+    str | None,
+    typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."),
+]
 
 
 class FailOn(str, Enum):
@@ -26,8 +28,20 @@ class FailOn(str, Enum):
 def validate(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Base URL, card URL or card file.")],
-    strict: Annotated[bool, typer.Option("--strict", help="Reject hybrid cards and unknown fields (closed 1.0 schema); origin mismatches fail.")] = False,
-    live: Annotated[bool, typer.Option("--live", help="Also call the endpoint (side-effect-free) to find capabilities and versions it contradicts.")] = False,
+    strict: Annotated[
+        bool,
+        typer.Option(
+            "--strict",
+            help="Reject hybrid cards and unknown fields (closed 1.0 schema); origin mismatches fail.",
+        ),
+    ] = False,
+    live: Annotated[
+        bool,
+        typer.Option(
+            "--live",
+            help="Also call the endpoint (side-effect-free) to find capabilities and versions it contradicts.",
+        ),
+    ] = False,
     card_path: CardPath = None,
 ) -> None:
     """Validate an AgentCard against the A2A JSON Schemas (0.3 and/or 1.0, chosen from the card
@@ -48,7 +62,9 @@ def validate(
     from a2actl.caps.jobs import validate_job
 
     run = invocation(ctx)
-    doc, code = run.run(validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live))
+    doc, code = run.run(
+        validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live)
+    )
     run.show(doc, "caps_validate")
     raise typer.Exit(code)
 
@@ -79,10 +95,29 @@ def snapshot(
 @app.command("diff")
 def diff(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="The deployment to check (URL, card file or snapshot); with a second target, the 'before' side.")],
-    other: Annotated[str | None, typer.Argument(metavar="[TARGET_B]", help="The 'after' side (blue/green): URL, card file or snapshot.")] = None,
-    expect: Annotated[str | None, typer.Option("--expect", metavar="FILE", help="Expectation: a snapshot, a JSON Schema ($schema) or a requirements document (a2actlRequirements).")] = None,
-    fail_on: Annotated[FailOn, typer.Option("--fail-on", help="Exit 7 when a change of this class or worse exists.")] = FailOn.breaking,
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="The deployment to check (URL, card file or snapshot); with a second target, the 'before' side."
+        ),
+    ],
+    other: Annotated[
+        str | None,
+        typer.Argument(
+            metavar="[TARGET_B]", help="The 'after' side (blue/green): URL, card file or snapshot."
+        ),
+    ] = None,
+    expect: Annotated[
+        str | None,
+        typer.Option(
+            "--expect",
+            metavar="FILE",
+            help="Expectation: a snapshot, a JSON Schema ($schema) or a requirements document (a2actlRequirements).",
+        ),
+    ] = None,
+    fail_on: Annotated[
+        FailOn, typer.Option("--fail-on", help="Exit 7 when a change of this class or worse exists.")
+    ] = FailOn.breaking,
     card_path: CardPath = None,
 ) -> None:
     """Compare capabilities field by field on the normalised view, and class every change as
@@ -102,8 +137,9 @@ def diff(
     from a2actl.caps.jobs import diff_job
 
     run = invocation(ctx)
-    doc, code = run.run(diff_job(target, other, expect, run.settings, run.sink, card_path=card_path,
-                                 fail_on=fail_on.value))
+    doc, code = run.run(
+        diff_job(target, other, expect, run.settings, run.sink, card_path=card_path, fail_on=fail_on.value)
+    )
     run.show(doc, "caps_diff")
     raise typer.Exit(code)
 
@@ -111,7 +147,9 @@ def diff(
 @app.command("fingerprint")
 def fingerprint(
     ctx: typer.Context,
-    target: Annotated[str, typer.Argument(help="Base URL, card URL or card file (whose interfaces are probed).")],
+    target: Annotated[
+        str, typer.Argument(help="Base URL, card URL or card file (whose interfaces are probed).")
+    ],
     card_path: CardPath = None,
 ) -> None:
     """Find out what an endpoint really speaks and set it against the card: which method families

@@ -15,8 +15,12 @@ app = typer.Typer(help="Agent cards: fetch, show.", no_args_is_help=True)
 def get(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Base URL, full card URL, or a local card file.")],
-    card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH",
-                         help="Card path to use instead of the well-known discovery paths.")] = None,
+    card_path: Annotated[
+        str | None,
+        typer.Option(
+            "--card-path", metavar="PATH", help="Card path to use instead of the well-known discovery paths."
+        ),
+    ] = None,
 ) -> None:
     """Fetch an AgentCard (any version: 0.2, 0.3, 1.0, hybrid) and show it normalised.
 

@@ -23,12 +23,29 @@ if TYPE_CHECKING:
 #: request or a few: 60 s; several targets or many requests: 2-10 min; waits for a task, streams and
 #: replays: longer. ``sandbox serve`` and ``demo`` run until stopped. Documented in docs/exit-codes.md.
 DEFAULT_MAX_TIME: dict[str, float] = {
-    "card get": 60, "task get": 60, "task cancel": 60, "task list": 60,
-    "caps validate": 120, "caps snapshot": 120, "caps diff": 120, "caps fingerprint": 120,
-    "sessions list": 60, "sessions show": 60, "sessions kill": 120, "sessions leaks": 120,
-    "dlq list": 600, "dlq show": 60, "dlq stats": 600, "dlq purge": 600, "dlq replay": 3600,
-    "handshake probe": 600, "send": 600, "smoke init": 600, "smoke run": 1800,
-    "stream tail": 3600, "task subscribe": 3600,
+    "card get": 60,
+    "task get": 60,
+    "task cancel": 60,
+    "task list": 60,
+    "caps validate": 120,
+    "caps snapshot": 120,
+    "caps diff": 120,
+    "caps fingerprint": 120,
+    "sessions list": 60,
+    "sessions show": 60,
+    "sessions kill": 120,
+    "sessions leaks": 120,
+    "dlq list": 600,
+    "dlq show": 60,
+    "dlq stats": 600,
+    "dlq purge": 600,
+    "dlq replay": 3600,
+    "handshake probe": 600,
+    "send": 600,
+    "smoke init": 600,
+    "smoke run": 1800,
+    "stream tail": 3600,
+    "task subscribe": 3600,
 }
 
 
@@ -58,7 +75,9 @@ class Invocation:
         if self._renderer is None:
             from a2actl.render import Renderer
 
-            self._renderer = Renderer(self.output, secrets=self.settings.secrets(), redact=not self.show_secrets)
+            self._renderer = Renderer(
+                self.output, secrets=self.settings.secrets(), redact=not self.show_secrets
+            )
         return self._renderer
 
     @property
@@ -92,9 +111,11 @@ class Invocation:
                 return await asyncio.wait_for(coro, limit)
             except asyncio.TimeoutError as exc:
                 given = self.settings.max_time is not None
-                raise TimeoutError_(f"gave up after --max-time {limit:g}s"
-                                    + ("" if given else f" (the default for '{self.command}')"),
-                                    hint="raise --max-time, or look for the slow phase with -vv") from exc
+                raise TimeoutError_(
+                    f"gave up after --max-time {limit:g}s"
+                    + ("" if given else f" (the default for '{self.command}')"),
+                    hint="raise --max-time, or look for the slow phase with -vv",
+                ) from exc
 
         return asyncio.run(under_max_time())
 

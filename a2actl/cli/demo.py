@@ -32,14 +32,20 @@ def demo(
     require_sandbox_extra()
     with start_in_thread(sandbox_options()) as sandbox:  # type: ignore[arg-type]
         run.renderer.note(f"sandbox agent (a2a-sdk) listening on {sandbox.url}; probing it")
-        opts = ProbeOptions(target=parse_target(sandbox.url), samples=samples, send_text="hello from a2actl demo",
-                            handshake_path=HANDSHAKE_PATH)
+        opts = ProbeOptions(
+            target=parse_target(sandbox.url),
+            samples=samples,
+            send_text="hello from a2actl demo",
+            handshake_path=HANDSHAKE_PATH,
+        )
         report = run.run(run_probe(opts, run.settings, run.sink))
     doc = report.to_json()
     if run.output == "table":
         run.renderer.probe(doc)
-        run.renderer.note("next: a2actl sandbox serve --port 9999, then a2actl caps validate http://127.0.0.1:9999 "
-                          "or a2actl stream tail http://127.0.0.1:9999 --send hi")
+        run.renderer.note(
+            "next: a2actl sandbox serve --port 9999, then a2actl caps validate http://127.0.0.1:9999 "
+            "or a2actl stream tail http://127.0.0.1:9999 --send hi"
+        )
     else:
         run.renderer.data(doc)
     raise typer.Exit(int(report.exit_code()))

@@ -9,18 +9,37 @@ import typer
 
 from a2actl.cli.context import invocation
 
-app = typer.Typer(help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).", no_args_is_help=True
+)
 
-Src = Annotated[str, typer.Argument(metavar="SRC", help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME] or http(s)://AGENT/debug/a2a/dlq.")]
-Since = Annotated[str | None, typer.Option("--since", metavar="DURATION|ISO", help="Only entries enqueued in the last DURATION (1h) or since an ISO 8601 time.")]
-ErrClass = Annotated[str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")]
-Method = Annotated[str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")]
+Src = Annotated[
+    str,
+    typer.Argument(
+        metavar="SRC",
+        help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME] or http(s)://AGENT/debug/a2a/dlq.",
+    ),
+]
+Since = Annotated[
+    str | None,
+    typer.Option(
+        "--since",
+        metavar="DURATION|ISO",
+        help="Only entries enqueued in the last DURATION (1h) or since an ISO 8601 time.",
+    ),
+]
+ErrClass = Annotated[
+    str | None, typer.Option("--error-class", metavar="CLASS", help="transient or permanent.")
+]
+Method = Annotated[
+    str | None, typer.Option("--method", help="Only this A2A method (SendMessage, message/send).")
+]
 Limit = Annotated[int | None, typer.Option("--limit", min=1, help="At most this many entries.")]
 
 
-def _selection(ids: list[str] | None, since: str | None, error_class: str | None, method: str | None,
-               limit: int | None) -> object:
+def _selection(
+    ids: list[str] | None, since: str | None, error_class: str | None, method: str | None, limit: int | None
+) -> object:
     import time
 
     from a2actl.dlq.replay import Selection
@@ -38,13 +57,20 @@ def _selection(ids: list[str] | None, since: str | None, error_class: str | None
                 since_ts = time.time() - parse_duration(since)
             except ValueError as exc:
                 raise UsageError(f"--since {since!r}: give a duration (1h) or an ISO 8601 time") from exc
-    return Selection(ids=set(ids) if ids else None, since=since_ts, error_class=error_class, method=method,
-                     limit=limit)
+    return Selection(
+        ids=set(ids) if ids else None, since=since_ts, error_class=error_class, method=method, limit=limit
+    )
 
 
 @app.command("list")
-def list_entries(ctx: typer.Context, src: Src, since: Since = None, error_class: ErrClass = None,
-                 method: Method = None, limit: Limit = None) -> None:
+def list_entries(
+    ctx: typer.Context,
+    src: Src,
+    since: Since = None,
+    error_class: ErrClass = None,
+    method: Method = None,
+    limit: Limit = None,
+) -> None:
     """List dead letters: id, method, messageId, target, age, attempts, error class and code.
     With -o jsonl entries stream out one per line (memory stays flat over millions).
 
@@ -65,8 +91,9 @@ def list_entries(ctx: typer.Context, src: Src, since: Since = None, error_class:
 
 
 @app.command("show")
-def show(ctx: typer.Context, src: Src,
-         entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry id.")]) -> None:
+def show(
+    ctx: typer.Context, src: Src, entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry id.")]
+) -> None:
     """Show one dead letter in full, pretty-printed.
 
     Examples:
@@ -101,19 +128,68 @@ def stats(ctx: typer.Context, src: Src) -> None:
 def replay(
     ctx: typer.Context,
     src: Src,
-    to: Annotated[str | None, typer.Option("--to", metavar="URL", help="Deliver to this agent instead of each entry's target.")] = None,
-    ids: Annotated[list[str] | None, typer.Option("--ids", metavar="ID", help="Only these entries (repeatable).")] = None,
-    since: Since = None, error_class: ErrClass = None, method: Method = None, limit: Limit = None,
-    rate: Annotated[str | None, typer.Option("--rate", metavar="N/s", help="At most N messages per second, e.g. 50/s.")] = None,
-    max_in_flight: Annotated[int, typer.Option("--max-in-flight", min=1, max=1024, help="Requests in flight at once.")] = 16,
-    max_attempts: Annotated[int, typer.Option("--max-attempts", min=1, max=100, help="Attempts per entry for transient failures (backoff with jitter).")] = 3,
-    breaker: Annotated[int, typer.Option("--breaker", min=1, help="Pause after this many consecutive failures to one target.")] = 5,
-    breaker_cooldown: Annotated[str, typer.Option("--breaker-cooldown", metavar="DURATION", help="How long the breaker pauses.")] = "5s",
-    journal: Annotated[str | None, typer.Option("--journal", metavar="PATH", help="Replay journal (default: $XDG_STATE_HOME/a2actl/journals/<hash of SRC>.jsonl).")] = None,
-    wait_lock: Annotated[bool, typer.Option("--wait-lock", help="If another replay of SRC is running, wait for it to end (bounded by --max-time) instead of exiting 1.")] = False,
-    claim_after: Annotated[str, typer.Option("--claim-after", metavar="DURATION", help="Redis consumer groups (group=): take over entries another replayer has left pending this long.")] = "1m",
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be replayed; deliver nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")] = False,
+    to: Annotated[
+        str | None,
+        typer.Option("--to", metavar="URL", help="Deliver to this agent instead of each entry's target."),
+    ] = None,
+    ids: Annotated[
+        list[str] | None, typer.Option("--ids", metavar="ID", help="Only these entries (repeatable).")
+    ] = None,
+    since: Since = None,
+    error_class: ErrClass = None,
+    method: Method = None,
+    limit: Limit = None,
+    rate: Annotated[
+        str | None, typer.Option("--rate", metavar="N/s", help="At most N messages per second, e.g. 50/s.")
+    ] = None,
+    max_in_flight: Annotated[
+        int, typer.Option("--max-in-flight", min=1, max=1024, help="Requests in flight at once.")
+    ] = 16,
+    max_attempts: Annotated[
+        int,
+        typer.Option(
+            "--max-attempts",
+            min=1,
+            max=100,
+            help="Attempts per entry for transient failures (backoff with jitter).",
+        ),
+    ] = 3,
+    breaker: Annotated[
+        int,
+        typer.Option("--breaker", min=1, help="Pause after this many consecutive failures to one target."),
+    ] = 5,
+    breaker_cooldown: Annotated[
+        str, typer.Option("--breaker-cooldown", metavar="DURATION", help="How long the breaker pauses.")
+    ] = "5s",
+    journal: Annotated[
+        str | None,
+        typer.Option(
+            "--journal",
+            metavar="PATH",
+            help="Replay journal (default: $XDG_STATE_HOME/a2actl/journals/<hash of SRC>.jsonl).",
+        ),
+    ] = None,
+    wait_lock: Annotated[
+        bool,
+        typer.Option(
+            "--wait-lock",
+            help="If another replay of SRC is running, wait for it to end (bounded by --max-time) instead of exiting 1.",
+        ),
+    ] = False,
+    claim_after: Annotated[
+        str,
+        typer.Option(
+            "--claim-after",
+            metavar="DURATION",
+            help="Redis consumer groups (group=): take over entries another replayer has left pending this long.",
+        ),
+    ] = "1m",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be replayed; deliver nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")
+    ] = False,
 ) -> None:
     """Redeliver dead letters, at least once, keeping each messageId (idempotent agents dedupe). An
     entry leaves its source only after the agent answered without an error. Transient failures are
@@ -161,7 +237,9 @@ def replay(
     except ValueError as exc:
         raise UsageError(f"--claim-after {claim_after!r}: {exc}") from exc
     if not claim > 0:
-        raise UsageError(f"--claim-after {claim_after!r}: give a positive duration, longer than one delivery takes")
+        raise UsageError(
+            f"--claim-after {claim_after!r}: give a positive duration, longer than one delivery takes"
+        )
     if to is not None:
         from a2actl.discovery import parse_target
 
@@ -172,10 +250,19 @@ def replay(
         return
     if not yes and not sys.stdin.isatty():
         raise UsageError("refusing to replay without confirmation: stdin is not a terminal", hint="add --yes")
-    if not yes and not typer.confirm(f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"):
+    if not yes and not typer.confirm(
+        f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"
+    ):
         raise typer.Exit(1)
-    opts = ReplayOptions(to=to, rate=per_second, max_in_flight=max_in_flight, max_attempts=max_attempts,
-                         breaker_failures=breaker, breaker_cooldown=cooldown, claim_after=claim)
+    opts = ReplayOptions(
+        to=to,
+        rate=per_second,
+        max_in_flight=max_in_flight,
+        max_attempts=max_attempts,
+        breaker_failures=breaker,
+        breaker_cooldown=cooldown,
+        claim_after=claim,
+    )
     results: list[dict] = []  # type: ignore[type-arg]
     progress = run.renderer.replay_progress() if run.output == "table" else None
 
@@ -193,8 +280,19 @@ def replay(
             run.renderer.warn(rec["message"])
 
     try:
-        summary = run.run(replay_job(src, run.settings, run.sink, sel, opts, Path(journal) if journal else None,  # type: ignore[arg-type]
-                                     emit, warn=run.renderer.warn, wait_lock=wait_lock))
+        summary = run.run(
+            replay_job(
+                src,
+                run.settings,
+                run.sink,
+                sel,
+                opts,
+                Path(journal) if journal else None,  # type: ignore[arg-type]
+                emit,
+                warn=run.renderer.warn,
+                wait_lock=wait_lock,
+            )
+        )
     finally:
         if progress is not None:
             progress.stop()
@@ -211,8 +309,15 @@ def replay(
 def purge(
     ctx: typer.Context,
     src: Src,
-    ids: Annotated[list[str], typer.Option("--ids", metavar="ID", help="The entries to remove (repeatable). Filters are not accepted.")],
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Required: purging deletes dead letters for good.")] = False,
+    ids: Annotated[
+        list[str],
+        typer.Option(
+            "--ids", metavar="ID", help="The entries to remove (repeatable). Filters are not accepted."
+        ),
+    ],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Required: purging deletes dead letters for good.")
+    ] = False,
 ) -> None:
     """Remove explicit dead letters for good (never by filter).
 

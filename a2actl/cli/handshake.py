@@ -15,14 +15,50 @@ app = typer.Typer(help="Handshake timing: discovery + negotiation + first RPC.",
 def probe(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL or full card URL.")],
-    samples: Annotated[int, typer.Option("-n", "--samples", min=1, max=100000, help="Timed repetitions.")] = 1,
-    concurrency: Annotated[int, typer.Option("-c", "--concurrency", min=1, max=256, help="Samples in flight at once.")] = 1,
+    samples: Annotated[
+        int, typer.Option("-n", "--samples", min=1, max=100000, help="Timed repetitions.")
+    ] = 1,
+    concurrency: Annotated[
+        int, typer.Option("-c", "--concurrency", min=1, max=256, help="Samples in flight at once.")
+    ] = 1,
     warmup: Annotated[int, typer.Option("--warmup", min=0, max=1000, help="Untimed repetitions first.")] = 0,
-    reuse: Annotated[bool, typer.Option("--reuse", help="Reuse connections across samples (warm path); default: a new connection per sample.")] = False,
-    send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Also time a real SendMessage up to the first event and the terminal state.")] = None,
-    handshake_path: Annotated[str | None, typer.Option("--handshake-path", metavar="PATH", help="Also time an explicit session handshake POST (token never printed).")] = None,
-    budget: Annotated[list[str] | None, typer.Option("--budget", metavar="[PHASE=]DURATION", help="p99 bound: 5s (total) or rpc=2s, ttfb=300ms; repeatable. Exit 7 when exceeded.")] = None,
-    card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
+    reuse: Annotated[
+        bool,
+        typer.Option(
+            "--reuse",
+            help="Reuse connections across samples (warm path); default: a new connection per sample.",
+        ),
+    ] = False,
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send",
+            metavar="TEXT",
+            help="Also time a real SendMessage up to the first event and the terminal state.",
+        ),
+    ] = None,
+    handshake_path: Annotated[
+        str | None,
+        typer.Option(
+            "--handshake-path",
+            metavar="PATH",
+            help="Also time an explicit session handshake POST (token never printed).",
+        ),
+    ] = None,
+    budget: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--budget",
+            metavar="[PHASE=]DURATION",
+            help="p99 bound: 5s (total) or rpc=2s, ttfb=300ms; repeatable. Exit 7 when exceeded.",
+        ),
+    ] = None,
+    card_path: Annotated[
+        str | None,
+        typer.Option(
+            "--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."
+        ),
+    ] = None,
 ) -> None:
     """Time an A2A handshake phase by phase: DNS, TCP, TLS, card TTFB and transfer, card parse,
     negotiation (interface and version, with the reason), and a side-effect-free first RPC
@@ -48,13 +84,23 @@ def probe(
         budgets = tuple(parse_budgets(budget or []))
     except ValueError as exc:
         raise UsageError(f"--budget: {exc}") from exc
-    opts = ProbeOptions(target=parse_target(target), card_path=card_path, samples=samples,
-                        concurrency=concurrency, warmup=warmup, reuse=reuse, send_text=send,
-                        handshake_path=handshake_path, budgets=budgets)
+    opts = ProbeOptions(
+        target=parse_target(target),
+        card_path=card_path,
+        samples=samples,
+        concurrency=concurrency,
+        warmup=warmup,
+        reuse=reuse,
+        send_text=send,
+        handshake_path=handshake_path,
+        budgets=budgets,
+    )
     on_sample = None
     if run.output == "jsonl":
+
         def on_sample(s: object) -> None:
             run.renderer.jsonl({"type": "sample", **s.to_json()})  # type: ignore[attr-defined]
+
     report = run.run(run_probe(opts, run.settings, run.sink, on_sample=on_sample))
     doc = report.to_json()
     if run.output == "table":

@@ -24,8 +24,9 @@ def require_sandbox_extra() -> None:
         import a2a  # noqa: F401
         import uvicorn  # noqa: F401
     except ImportError as exc:
-        raise UsageError("the sandbox needs the 'sandbox' extra",
-                         hint="pip install 'a2actl[sandbox]'") from exc
+        raise UsageError(
+            "the sandbox needs the 'sandbox' extra", hint="pip install 'a2actl[sandbox]'"
+        ) from exc
 
 
 @app.command("serve")
@@ -33,28 +34,130 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 9999,
-    v1_only: Annotated[bool, typer.Option("--v1-only", help="Serve A2A 1.0 only (no 0.3 compatibility, pure 1.0 card).")] = False,
-    v03_only: Annotated[bool, typer.Option("--v03-only", help="Declare only 0.3 interfaces on the card.")] = False,
-    legacy_card: Annotated[bool, typer.Option("--legacy-card", help="Serve a 0.2.5-style card at /.well-known/agent.json only.")] = False,
-    handshake_delay: Annotated[str, typer.Option("--handshake-delay", metavar="DURATION", help="Delay before serving the card, e.g. 8s.")] = "0",
-    rpc_delay: Annotated[str, typer.Option("--rpc-delay", metavar="DURATION", help="Delay before every RPC.")] = "0",
-    fail_rate: Annotated[float, typer.Option("--fail-rate", min=0.0, max=1.0, help="Fraction of RPCs answered with HTTP 503.")] = 0.0,
-    stream_interval: Annotated[str, typer.Option("--stream-interval", metavar="DURATION", help="Pause between streamed events.")] = "50ms",
-    require_token_env: Annotated[str | None, typer.Option("--require-token-env", metavar="NAME", help="Require 'Authorization: Bearer <value of env NAME>' on RPCs.")] = None,
-    strip_version_header: Annotated[bool, typer.Option("--strip-version-header", help="Drop A2A-Version before the agent sees it (a misbehaving proxy).")] = False,
-    claim: Annotated[list[str] | None, typer.Option("--claim-capability", metavar="NAME", help="Claim a capability on the card that the agent does not implement: streaming, pushNotifications, extendedAgentCard (repeatable).")] = None,
-    sse_heartbeat: Annotated[str | None, typer.Option("--sse-heartbeat", metavar="DURATION", help="Send ': ping' SSE comments at this interval (the SDK's own come every 15s).")] = None,
-    drop_after: Annotated[int | None, typer.Option("--drop-after", metavar="N", min=0, help="Cut every send stream abruptly after N events (resubscribes are not cut).")] = None,
-    stall: Annotated[str, typer.Option("--stall", metavar="DURATION", help="Pause streams (events and pings) this long after --stall-after events.")] = "0",
-    stall_after: Annotated[int, typer.Option("--stall-after", metavar="N", min=0, help="Events before the --stall pause.")] = 1,
-    ws_ping_interval: Annotated[str, typer.Option("--ws-ping-interval", metavar="DURATION", help="Ping interval of the WebSocket channel (/a2a/ws).")] = "5s",
-    debug_token_env: Annotated[str | None, typer.Option("--debug-token-env", metavar="NAME", help="Protect the debug API (/debug/a2a) with 'Authorization: Bearer <value of env NAME>'; without it the debug API is open (a2actl warns).")] = None,
-    max_session_age: Annotated[str, typer.Option("--max-session-age", metavar="DURATION", help="Close sessions older than this (their running tasks are cancelled, tokens revoked).")] = "5m",
-    leak_sessions: Annotated[bool, typer.Option("--leak-sessions", help="Keep sessions open after their tasks end (seed 001's leak).")] = False,
-    no_debug: Annotated[bool, typer.Option("--no-debug", help="No debug API: a plain a2a-sdk agent.")] = False,
-    dlq: Annotated[str | None, typer.Option("--dlq", metavar="URL", help="Enable the queue worker (POST /a2a/queue) dead-lettering into file://PATH.jsonl or redis://HOST:PORT/DB?stream=KEY.")] = None,
-    worker_fault: Annotated[str | None, typer.Option("--worker-fault", metavar="CLASS", help="Make the queue worker fail: transient or permanent (messages end in the DLQ).")] = None,
-    vary_card: Annotated[bool, typer.Option("--vary-card", help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).")] = False,
+    v1_only: Annotated[
+        bool, typer.Option("--v1-only", help="Serve A2A 1.0 only (no 0.3 compatibility, pure 1.0 card).")
+    ] = False,
+    v03_only: Annotated[
+        bool, typer.Option("--v03-only", help="Declare only 0.3 interfaces on the card.")
+    ] = False,
+    legacy_card: Annotated[
+        bool, typer.Option("--legacy-card", help="Serve a 0.2.5-style card at /.well-known/agent.json only.")
+    ] = False,
+    handshake_delay: Annotated[
+        str,
+        typer.Option("--handshake-delay", metavar="DURATION", help="Delay before serving the card, e.g. 8s."),
+    ] = "0",
+    rpc_delay: Annotated[
+        str, typer.Option("--rpc-delay", metavar="DURATION", help="Delay before every RPC.")
+    ] = "0",
+    fail_rate: Annotated[
+        float, typer.Option("--fail-rate", min=0.0, max=1.0, help="Fraction of RPCs answered with HTTP 503.")
+    ] = 0.0,
+    stream_interval: Annotated[
+        str, typer.Option("--stream-interval", metavar="DURATION", help="Pause between streamed events.")
+    ] = "50ms",
+    require_token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--require-token-env",
+            metavar="NAME",
+            help="Require 'Authorization: Bearer <value of env NAME>' on RPCs.",
+        ),
+    ] = None,
+    strip_version_header: Annotated[
+        bool,
+        typer.Option(
+            "--strip-version-header", help="Drop A2A-Version before the agent sees it (a misbehaving proxy)."
+        ),
+    ] = False,
+    claim: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--claim-capability",
+            metavar="NAME",
+            help="Claim a capability on the card that the agent does not implement: streaming, pushNotifications, extendedAgentCard (repeatable).",
+        ),
+    ] = None,
+    sse_heartbeat: Annotated[
+        str | None,
+        typer.Option(
+            "--sse-heartbeat",
+            metavar="DURATION",
+            help="Send ': ping' SSE comments at this interval (the SDK's own come every 15s).",
+        ),
+    ] = None,
+    drop_after: Annotated[
+        int | None,
+        typer.Option(
+            "--drop-after",
+            metavar="N",
+            min=0,
+            help="Cut every send stream abruptly after N events (resubscribes are not cut).",
+        ),
+    ] = None,
+    stall: Annotated[
+        str,
+        typer.Option(
+            "--stall",
+            metavar="DURATION",
+            help="Pause streams (events and pings) this long after --stall-after events.",
+        ),
+    ] = "0",
+    stall_after: Annotated[
+        int, typer.Option("--stall-after", metavar="N", min=0, help="Events before the --stall pause.")
+    ] = 1,
+    ws_ping_interval: Annotated[
+        str,
+        typer.Option(
+            "--ws-ping-interval", metavar="DURATION", help="Ping interval of the WebSocket channel (/a2a/ws)."
+        ),
+    ] = "5s",
+    debug_token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--debug-token-env",
+            metavar="NAME",
+            help="Protect the debug API (/debug/a2a) with 'Authorization: Bearer <value of env NAME>'; without it the debug API is open (a2actl warns).",
+        ),
+    ] = None,
+    max_session_age: Annotated[
+        str,
+        typer.Option(
+            "--max-session-age",
+            metavar="DURATION",
+            help="Close sessions older than this (their running tasks are cancelled, tokens revoked).",
+        ),
+    ] = "5m",
+    leak_sessions: Annotated[
+        bool,
+        typer.Option("--leak-sessions", help="Keep sessions open after their tasks end (seed 001's leak)."),
+    ] = False,
+    no_debug: Annotated[
+        bool, typer.Option("--no-debug", help="No debug API: a plain a2a-sdk agent.")
+    ] = False,
+    dlq: Annotated[
+        str | None,
+        typer.Option(
+            "--dlq",
+            metavar="URL",
+            help="Enable the queue worker (POST /a2a/queue) dead-lettering into file://PATH.jsonl or redis://HOST:PORT/DB?stream=KEY.",
+        ),
+    ] = None,
+    worker_fault: Annotated[
+        str | None,
+        typer.Option(
+            "--worker-fault",
+            metavar="CLASS",
+            help="Make the queue worker fail: transient or permanent (messages end in the DLQ).",
+        ),
+    ] = None,
+    vary_card: Annotated[
+        bool,
+        typer.Option(
+            "--vary-card",
+            help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
     an echo skill, a session handshake endpoint at /a2a/handshake, and fault knobs.
@@ -95,10 +198,17 @@ def serve(
         if not token:
             raise UsageError(f"--require-token-env {require_token_env}: that environment variable is empty")
     try:
-        delays = {k: parse_duration(v) for k, v in (("handshake_delay", handshake_delay), ("rpc_delay", rpc_delay),
-                                                    ("stream_interval", stream_interval), ("stall", stall),
-                                                    ("ws_ping_interval", ws_ping_interval),
-                                                    ("max_session_age", max_session_age))}
+        delays = {
+            k: parse_duration(v)
+            for k, v in (
+                ("handshake_delay", handshake_delay),
+                ("rpc_delay", rpc_delay),
+                ("stream_interval", stream_interval),
+                ("stall", stall),
+                ("ws_ping_interval", ws_ping_interval),
+                ("max_session_age", max_session_age),
+            )
+        }
         if sse_heartbeat:
             delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
     except ValueError as exc:
@@ -112,11 +222,25 @@ def serve(
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
-    opts = sandbox_options(host=host, port=port, versions=versions, card_style="0.2" if legacy_card else "current",
-                           fail_rate=fail_rate, require_token=token, strip_version_header=strip_version_header,
-                           claim_capabilities=tuple(claim or ()), vary_card=vary_card, drop_after=drop_after,
-                           stall_after=stall_after, debug=not no_debug, debug_token=debug_token,
-                           leak_sessions=leak_sessions, dlq=dlq, worker_fault=worker_fault, **delays)
+    opts = sandbox_options(
+        host=host,
+        port=port,
+        versions=versions,
+        card_style="0.2" if legacy_card else "current",
+        fail_rate=fail_rate,
+        require_token=token,
+        strip_version_header=strip_version_header,
+        claim_capabilities=tuple(claim or ()),
+        vary_card=vary_card,
+        drop_after=drop_after,
+        stall_after=stall_after,
+        debug=not no_debug,
+        debug_token=debug_token,
+        leak_sessions=leak_sessions,
+        dlq=dlq,
+        worker_fault=worker_fault,
+        **delays,
+    )
     from a2actl.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:
@@ -124,12 +248,19 @@ def serve(
         if run.output == "table":
             print(url, flush=True)  # noqa: T201
         else:
-            run.renderer.data({"url": url, "cardUrl": url + ("/.well-known/agent.json" if legacy_card
-                                                               else "/.well-known/agent-card.json")})
+            run.renderer.data(
+                {
+                    "url": url,
+                    "cardUrl": url
+                    + ("/.well-known/agent.json" if legacy_card else "/.well-known/agent-card.json"),
+                }
+            )
         run.renderer.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
 
     try:
         serve_forever(opts, on_ready=ready)  # type: ignore[arg-type]
     except OSError as exc:
-        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-                         hint="pick another --port, or --port 0 for a free one") from exc
+        raise UsageError(
+            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
+            hint="pick another --port, or --port 0 for a free one",
+        ) from exc

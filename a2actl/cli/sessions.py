@@ -9,14 +9,23 @@ import typer
 
 from a2actl.cli.context import invocation
 
-app = typer.Typer(help="Sessions: list, show, kill, and find leaks (debug API, or ListTasks as a fallback).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Sessions: list, show, kill, and find leaks (debug API, or ListTasks as a fallback).",
+    no_args_is_help=True,
+)
 
 Target = Annotated[str, typer.Argument(help="Agent base URL.")]
 Prefix = Annotated[str, typer.Option("--debug-prefix", metavar="PATH", help="Where the debug API lives.")]
-OlderThan = Annotated[str | None, typer.Option("--older-than", metavar="DURATION", help="Only sessions at least this old, e.g. 5m.")]
-Idle = Annotated[str | None, typer.Option("--idle", metavar="DURATION", help="Only sessions idle at least this long.")]
-State = Annotated[str | None, typer.Option("--state", help="active, idle or closed (default: active and idle).")]
+OlderThan = Annotated[
+    str | None,
+    typer.Option("--older-than", metavar="DURATION", help="Only sessions at least this old, e.g. 5m."),
+]
+Idle = Annotated[
+    str | None, typer.Option("--idle", metavar="DURATION", help="Only sessions idle at least this long.")
+]
+State = Annotated[
+    str | None, typer.Option("--state", help="active, idle or closed (default: active and idle).")
+]
 Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this peer.")]
 
 
@@ -28,8 +37,12 @@ def _filters(older_than: str | None, idle: str | None, state: str | None, peer: 
     if state is not None and state not in ("active", "idle", "closed"):
         raise UsageError(f"--state {state!r}: use active, idle or closed")
     try:
-        return Filters(parse_duration(older_than) if older_than else None, parse_duration(idle) if idle else None,
-                       state, peer)
+        return Filters(
+            parse_duration(older_than) if older_than else None,
+            parse_duration(idle) if idle else None,
+            state,
+            peer,
+        )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
@@ -42,8 +55,15 @@ def list_sessions(
     idle: Idle = None,
     state: State = None,
     peer: Peer = None,
-    watch: Annotated[bool, typer.Option("--watch", help="Refresh a live table until Ctrl-C (with -o jsonl: one line per refresh).")] = False,
-    interval: Annotated[str, typer.Option("--interval", metavar="DURATION", help="Refresh interval for --watch.")] = "2s",
+    watch: Annotated[
+        bool,
+        typer.Option(
+            "--watch", help="Refresh a live table until Ctrl-C (with -o jsonl: one line per refresh)."
+        ),
+    ] = False,
+    interval: Annotated[
+        str, typer.Option("--interval", metavar="DURATION", help="Refresh interval for --watch.")
+    ] = "2s",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many sessions.")] = None,
     debug_prefix: Prefix = "/debug/a2a",
 ) -> None:
@@ -133,13 +153,19 @@ def show(
 def kill(
     ctx: typer.Context,
     target: Target,
-    ids: Annotated[list[str] | None, typer.Argument(metavar="[ID]...", help="Session ids; or select with filters.")] = None,
+    ids: Annotated[
+        list[str] | None, typer.Argument(metavar="[ID]...", help="Session ids; or select with filters.")
+    ] = None,
     older_than: OlderThan = None,
     idle: Idle = None,
     state: State = None,
     peer: Peer = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be killed; kill nothing.")] = False,
-    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")] = False,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show what would be killed; kill nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask; required when stdin is not a terminal.")
+    ] = False,
     debug_prefix: Prefix = "/debug/a2a",
 ) -> None:
     """Kill sessions: cancel their non-terminal tasks and revoke their tokens. Idempotent. Give ids,
@@ -159,7 +185,9 @@ def kill(
     filters = _filters(older_than, idle, state, peer)
     by_filter = any(v is not None for v in (older_than, idle, state, peer))
     if bool(ids) == by_filter:
-        raise UsageError("give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither")
+        raise UsageError(
+            "give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither"
+        )
     if not dry_run and not yes and not sys.stdin.isatty():
         raise UsageError("refusing to kill without confirmation: stdin is not a terminal", hint="add --yes")
 
@@ -193,8 +221,17 @@ def kill(
 def leaks(
     ctx: typer.Context,
     target: Target,
-    max_age: Annotated[str, typer.Option("--max-age", metavar="DURATION", help="Longest a session may live (seed 001: 5m).")] = "5m",
-    grace: Annotated[str, typer.Option("--grace", metavar="DURATION", help="How long a session may stay open after its last task ended before it counts as leaked (sessions inside it are reported as 'within grace'); 0 for none.")] = "5s",
+    max_age: Annotated[
+        str, typer.Option("--max-age", metavar="DURATION", help="Longest a session may live (seed 001: 5m).")
+    ] = "5m",
+    grace: Annotated[
+        str,
+        typer.Option(
+            "--grace",
+            metavar="DURATION",
+            help="How long a session may stay open after its last task ended before it counts as leaked (sessions inside it are reported as 'within grace'); 0 for none.",
+        ),
+    ] = "5s",
     debug_prefix: Prefix = "/debug/a2a",
 ) -> None:
     """Find leaked sessions: older than --max-age, or still open more than --grace (default 5s)
@@ -221,8 +258,14 @@ def leaks(
     async def check() -> dict:  # type: ignore[type-arg]
         async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
             found = await conn.list(Filters())
-            return envelope(conn, maxAge=bound, grace=slack, checked=len(found), leaks=find_leaks(found, bound, slack),
-                            withinGrace=within_grace(found, slack))
+            return envelope(
+                conn,
+                maxAge=bound,
+                grace=slack,
+                checked=len(found),
+                leaks=find_leaks(found, bound, slack),
+                withinGrace=within_grace(found, slack),
+            )
 
     doc = run.run(check())
     doc["ok"] = not doc["leaks"]

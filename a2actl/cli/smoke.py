@@ -8,8 +8,10 @@ import typer
 
 from a2actl.cli.context import invocation
 
-app = typer.Typer(help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
+    no_args_is_help=True,
+)
 SuiteArg = Annotated[str, typer.Argument(metavar="SUITE", help="A suite file (YAML; docs/smoke.md).")]
 
 
@@ -17,7 +19,9 @@ SuiteArg = Annotated[str, typer.Argument(metavar="SUITE", help="A suite file (YA
 def run_cmd(
     ctx: typer.Context,
     suite_path: SuiteArg,
-    junit: Annotated[str | None, typer.Option("--junit", metavar="PATH", help="Also write JUnit XML here.")] = None,
+    junit: Annotated[
+        str | None, typer.Option("--junit", metavar="PATH", help="Also write JUnit XML here.")
+    ] = None,
 ) -> None:
     """Run every check of a suite against its targets: one row per check with status, duration, and
     the figure measured against its bound. Checks reuse the commands' own code.
@@ -45,9 +49,16 @@ def run_cmd(
 
     results = run.run(run_suite(suite, run.settings, run.sink, on_result))
     code = suite_exit_code(results)
-    doc = {"suite": suite.name, "path": suite.path, "targets": suite.targets, "exitCode": code,
-           "passed": sum(r.status == "pass" for r in results), "failed": sum(r.status == "fail" for r in results),
-           "errors": sum(r.status == "error" for r in results), "results": [r.to_json() for r in results]}
+    doc = {
+        "suite": suite.name,
+        "path": suite.path,
+        "targets": suite.targets,
+        "exitCode": code,
+        "passed": sum(r.status == "pass" for r in results),
+        "failed": sum(r.status == "fail" for r in results),
+        "errors": sum(r.status == "error" for r in results),
+        "results": [r.to_json() for r in results],
+    }
     if junit:
         from a2actl.redact import Redactor
 
@@ -65,11 +76,31 @@ def run_cmd(
 def init(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL.")],
-    out: Annotated[str | None, typer.Option("--out", metavar="SUITE", help="Write the suite to this file (not stdout); the snapshot goes beside it unless --snapshot says otherwise. (-o is the global --output.)")] = None,
-    snapshot: Annotated[str | None, typer.Option("--snapshot", metavar="PATH", help="Where to write the caps snapshot the suite expects (relative to the current directory). Default: expected-caps.json beside the suite.")] = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing suite or snapshot file.")] = False,
-    samples: Annotated[int, typer.Option("--samples", min=1, max=1000, help="Probe samples for the budget.")] = 10,
-    margin: Annotated[float, typer.Option("--margin", min=1.0, help="Probe budget = measured p99 x this margin.")] = 3.0,
+    out: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="SUITE",
+            help="Write the suite to this file (not stdout); the snapshot goes beside it unless --snapshot says otherwise. (-o is the global --output.)",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        str | None,
+        typer.Option(
+            "--snapshot",
+            metavar="PATH",
+            help="Where to write the caps snapshot the suite expects (relative to the current directory). Default: expected-caps.json beside the suite.",
+        ),
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite an existing suite or snapshot file.")
+    ] = False,
+    samples: Annotated[
+        int, typer.Option("--samples", min=1, max=1000, help="Probe samples for the budget.")
+    ] = 10,
+    margin: Annotated[
+        float, typer.Option("--margin", min=1.0, help="Probe budget = measured p99 x this margin.")
+    ] = 3.0,
 ) -> None:
     """Write a starting suite for a live agent (to --out SUITE, or stdout): a caps snapshot as the
     expectation, a probe budget of the measured p99 times --margin, and a send check when a skill
@@ -90,8 +121,18 @@ def init(
 
     run = invocation(ctx)
     snap, expect, notes = plan_paths(snapshot, out, _stdout_file(), force)
-    text = run.run(init_suite(target, run.settings, run.sink, snapshot_path=snap, expect_path=expect,
-                              samples=samples, margin=margin, suite_name=out or "suite.yaml"))
+    text = run.run(
+        init_suite(
+            target,
+            run.settings,
+            run.sink,
+            snapshot_path=snap,
+            expect_path=expect,
+            samples=samples,
+            margin=margin,
+            suite_name=out or "suite.yaml",
+        )
+    )
     if out:
         from pathlib import Path
 
@@ -136,6 +177,10 @@ def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
 
     run = invocation(ctx)
     suite = load_suite(suite_path)
-    doc = {"path": suite.path, "valid": True, "targets": suite.targets,
-           "checks": [{"name": c.name, "kind": c.kind, "line": c.line} for c in suite.checks]}
+    doc = {
+        "path": suite.path,
+        "valid": True,
+        "targets": suite.targets,
+        "checks": [{"name": c.name, "kind": c.kind, "line": c.line} for c in suite.checks],
+    }
     run.show(doc, "smoke_valid")

@@ -8,23 +8,87 @@ import typer
 
 from a2actl.cli.context import invocation
 
-app = typer.Typer(help="Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit.",
+    no_args_is_help=True,
+)
 
 
 @app.command("tail")
 def tail(
     ctx: typer.Context,
-    target: Annotated[str | None, typer.Argument(help="Agent base URL (with --send/--task), or a ws:// / wss:// URL.")] = None,
-    send: Annotated[str | None, typer.Option("--send", metavar="TEXT", help="Start a streaming send (SendStreamingMessage / message/stream) and follow it.")] = None,
-    task: Annotated[str | None, typer.Option("--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe).")] = None,
-    sse: Annotated[str | None, typer.Option("--sse", metavar="URL", help="Follow any SSE URL (GET); after a cut it reconnects with Last-Event-ID, as a browser's EventSource does.")] = None,
-    heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Expected heartbeat interval: a timer reports every silence longer than this as it happens (exit 7).")] = None,
-    stall_timeout: Annotated[str | None, typer.Option("--stall-timeout", metavar="DURATION", help="End the tail after this much silence (outcome stalled, exit 7). Default: 3 x --heartbeat; none without --heartbeat.")] = None,
-    max_event_bytes: Annotated[str | None, typer.Option("--max-event-bytes", metavar="SIZE", help="Flag events larger than this, e.g. 4MiB (exit 7). It also bounds memory: at most this much of one event is buffered; a larger event is counted, not read (default 16MiB).")] = None,
-    reconnect: Annotated[int, typer.Option("--reconnect", min=0, max=100, help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).")] = 5,
-    fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
-    card_path: Annotated[str | None, typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths.")] = None,
+    target: Annotated[
+        str | None, typer.Argument(help="Agent base URL (with --send/--task), or a ws:// / wss:// URL.")
+    ] = None,
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send",
+            metavar="TEXT",
+            help="Start a streaming send (SendStreamingMessage / message/stream) and follow it.",
+        ),
+    ] = None,
+    task: Annotated[
+        str | None,
+        typer.Option(
+            "--task", metavar="ID", help="Follow an existing task (SubscribeToTask / tasks/resubscribe)."
+        ),
+    ] = None,
+    sse: Annotated[
+        str | None,
+        typer.Option(
+            "--sse",
+            metavar="URL",
+            help="Follow any SSE URL (GET); after a cut it reconnects with Last-Event-ID, as a browser's EventSource does.",
+        ),
+    ] = None,
+    heartbeat: Annotated[
+        str | None,
+        typer.Option(
+            "--heartbeat",
+            metavar="DURATION",
+            help="Expected heartbeat interval: a timer reports every silence longer than this as it happens (exit 7).",
+        ),
+    ] = None,
+    stall_timeout: Annotated[
+        str | None,
+        typer.Option(
+            "--stall-timeout",
+            metavar="DURATION",
+            help="End the tail after this much silence (outcome stalled, exit 7). Default: 3 x --heartbeat; none without --heartbeat.",
+        ),
+    ] = None,
+    max_event_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--max-event-bytes",
+            metavar="SIZE",
+            help="Flag events larger than this, e.g. 4MiB (exit 7). It also bounds memory: at most this much of one event is buffered; a larger event is counted, not read (default 16MiB).",
+        ),
+    ] = None,
+    reconnect: Annotated[
+        int,
+        typer.Option(
+            "--reconnect",
+            min=0,
+            max=100,
+            help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).",
+        ),
+    ] = 5,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            metavar="STATES",
+            help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.",
+        ),
+    ] = None,
+    card_path: Annotated[
+        str | None,
+        typer.Option(
+            "--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."
+        ),
+    ] = None,
 ) -> None:
     """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
     (SSE ': ping' comments, WebSocket pongs with RTT); silences over --heartbeat; events over
@@ -71,8 +135,14 @@ def tail(
         run.settings = dataclasses.replace(run.settings, max_event_bytes=limit)
     if (hb is not None and hb <= 0) or (stall is not None and stall <= 0):
         raise UsageError("--heartbeat and --stall-timeout must be positive")
-    opts = TailOptions(heartbeat=hb, max_event_bytes=limit, reconnect_attempts=reconnect, stall_timeout=stall,
-                       max_time=run.max_time, fail_on=frozenset(parse_fail_on(fail_on or [])))
+    opts = TailOptions(
+        heartbeat=hb,
+        max_event_bytes=limit,
+        reconnect_attempts=reconnect,
+        stall_timeout=stall,
+        max_time=run.max_time,
+        fail_on=frozenset(parse_fail_on(fail_on or [])),
+    )
 
     records: list[dict] = []  # type: ignore[type-arg]
 
@@ -86,6 +156,18 @@ def tail(
         else:
             records.append(record)
 
-    summary = run.run(tail_job(target, run.settings, run.sink, emit, send=send, task=task, sse=sse, opts=opts,
-                               card_path=card_path), bounded=False)
+    summary = run.run(
+        tail_job(
+            target,
+            run.settings,
+            run.sink,
+            emit,
+            send=send,
+            task=task,
+            sse=sse,
+            opts=opts,
+            card_path=card_path,
+        ),
+        bounded=False,
+    )
     raise typer.Exit(int(summary["exitCode"]))

@@ -9,24 +9,65 @@ import typer
 from a2actl.cli.context import invocation
 
 task_app = typer.Typer(help="Tasks: get, list, cancel, subscribe.", no_args_is_help=True)
-CardPath = Annotated[str | None, typer.Option("--card-path", metavar="PATH",
-                     help="Card path instead of the well-known discovery paths.")]
+CardPath = Annotated[
+    str | None,
+    typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."),
+]
 
 
 def send(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL, card URL or card file.")],
     text: Annotated[str | None, typer.Argument(help="Text part; '-' reads standard input.")] = None,
-    data: Annotated[list[str] | None, typer.Option("--data", metavar="JSON|@FILE", help="A data part: inline JSON or @file.json (repeatable).")] = None,
-    file: Annotated[list[str] | None, typer.Option("--file", metavar="PATH", help="A file part, sent as bytes with its media type (repeatable).")] = None,
-    context_id: Annotated[str | None, typer.Option("--context-id", help="Continue a conversation (contextId).")] = None,
-    task_id: Annotated[str | None, typer.Option("--task-id", help="Continue a task (taskId), e.g. after input-required.")] = None,
-    stream: Annotated[bool, typer.Option("--stream", help="SendStreamingMessage, printing events as they come.")] = False,
-    no_wait: Annotated[bool, typer.Option("--no-wait", help="Return at once (1.0 returnImmediately, 0.3 blocking:false).")] = False,
-    fail_on: Annotated[list[str] | None, typer.Option("--fail-on", metavar="STATES", help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the exact request and an equivalent curl command; send nothing.")] = False,
-    message_id: Annotated[str | None, typer.Option("--message-id", help="The messageId (idempotency key); a new UUID by default.")] = None,
-    show_secrets: Annotated[bool, typer.Option("--show-secrets", help="With --dry-run: print the token and sensitive -H values instead of $A2ACTL_… placeholders.")] = False,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", metavar="JSON|@FILE", help="A data part: inline JSON or @file.json (repeatable)."
+        ),
+    ] = None,
+    file: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--file", metavar="PATH", help="A file part, sent as bytes with its media type (repeatable)."
+        ),
+    ] = None,
+    context_id: Annotated[
+        str | None, typer.Option("--context-id", help="Continue a conversation (contextId).")
+    ] = None,
+    task_id: Annotated[
+        str | None, typer.Option("--task-id", help="Continue a task (taskId), e.g. after input-required.")
+    ] = None,
+    stream: Annotated[
+        bool, typer.Option("--stream", help="SendStreamingMessage, printing events as they come.")
+    ] = False,
+    no_wait: Annotated[
+        bool, typer.Option("--no-wait", help="Return at once (1.0 returnImmediately, 0.3 blocking:false).")
+    ] = False,
+    fail_on: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--fail-on",
+            metavar="STATES",
+            help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run", help="Print the exact request and an equivalent curl command; send nothing."
+        ),
+    ] = False,
+    message_id: Annotated[
+        str | None,
+        typer.Option("--message-id", help="The messageId (idempotency key); a new UUID by default."),
+    ] = None,
+    show_secrets: Annotated[
+        bool,
+        typer.Option(
+            "--show-secrets",
+            help="With --dry-run: print the token and sensitive -H values instead of $A2ACTL_… placeholders.",
+        ),
+    ] = False,
     card_path: CardPath = None,
 ) -> None:
     """Send a message (SendMessage / message/send) with text, data and file parts, and show the
@@ -51,9 +92,17 @@ def send(
 
         raise UsageError("--show-secrets goes with --dry-run", hint="secrets are never printed otherwise")
     run.show_secrets = show_secrets
-    opts = SendOptions(parts=build_parts(text, data or [], file or []), context_id=context_id, task_id=task_id,
-                       stream=stream, no_wait=no_wait, fail_on=parse_fail_on(fail_on or []), dry_run=dry_run,
-                       message_id=message_id, show_secrets=show_secrets)
+    opts = SendOptions(
+        parts=build_parts(text, data or [], file or []),
+        context_id=context_id,
+        task_id=task_id,
+        stream=stream,
+        no_wait=no_wait,
+        fail_on=parse_fail_on(fail_on or []),
+        dry_run=dry_run,
+        message_id=message_id,
+        show_secrets=show_secrets,
+    )
 
     def emit(record: dict) -> None:  # type: ignore[type-arg]
         if run.output == "table":
@@ -74,7 +123,9 @@ def get(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL, card URL or card file.")],
     task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],
-    history: Annotated[int | None, typer.Option("--history", min=0, help="historyLength: messages of history to include.")] = None,
+    history: Annotated[
+        int | None, typer.Option("--history", min=0, help="historyLength: messages of history to include.")
+    ] = None,
     card_path: CardPath = None,
 ) -> None:
     """Show a task (GetTask / tasks/get): state, status message, artifacts.
@@ -88,8 +139,14 @@ def get(
     from a2actl.tasks import task_job
 
     run = invocation(ctx)
-    run.show(run.run(task_job("get", target, run.settings, run.sink, task_id=task_id, history=history,
-                              card_path=card_path)), "task_result")
+    run.show(
+        run.run(
+            task_job(
+                "get", target, run.settings, run.sink, task_id=task_id, history=history, card_path=card_path
+            )
+        ),
+        "task_result",
+    )
 
 
 @task_app.command("cancel")
@@ -109,18 +166,28 @@ def cancel(
     from a2actl.tasks import task_job
 
     run = invocation(ctx)
-    run.show(run.run(task_job("cancel", target, run.settings, run.sink, task_id=task_id, card_path=card_path)),
-             "task_result")
+    run.show(
+        run.run(task_job("cancel", target, run.settings, run.sink, task_id=task_id, card_path=card_path)),
+        "task_result",
+    )
 
 
 @task_app.command("list")
 def list_tasks(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL, card URL or card file.")],
-    context_id: Annotated[str | None, typer.Option("--context-id", help="Only tasks of this contextId.")] = None,
-    state: Annotated[str | None, typer.Option("--state", help="Only tasks in this state (working, completed, ...).")] = None,
-    page_size: Annotated[int | None, typer.Option("--page-size", min=1, max=1000, help="Tasks per page.")] = None,
-    page_token: Annotated[str | None, typer.Option("--page-token", help="Continue from a previous page's nextPageToken.")] = None,
+    context_id: Annotated[
+        str | None, typer.Option("--context-id", help="Only tasks of this contextId.")
+    ] = None,
+    state: Annotated[
+        str | None, typer.Option("--state", help="Only tasks in this state (working, completed, ...).")
+    ] = None,
+    page_size: Annotated[
+        int | None, typer.Option("--page-size", min=1, max=1000, help="Tasks per page.")
+    ] = None,
+    page_token: Annotated[
+        str | None, typer.Option("--page-token", help="Continue from a previous page's nextPageToken.")
+    ] = None,
     card_path: CardPath = None,
 ) -> None:
     """List tasks (ListTasks, A2A 1.0 only; 0.3 has no such method), newest first.
@@ -134,8 +201,22 @@ def list_tasks(
     from a2actl.tasks import task_job
 
     run = invocation(ctx)
-    run.show(run.run(task_job("list", target, run.settings, run.sink, context_id=context_id, state=state,
-                              page_size=page_size, page_token=page_token, card_path=card_path)), "task_list")
+    run.show(
+        run.run(
+            task_job(
+                "list",
+                target,
+                run.settings,
+                run.sink,
+                context_id=context_id,
+                state=state,
+                page_size=page_size,
+                page_token=page_token,
+                card_path=card_path,
+            )
+        ),
+        "task_list",
+    )
 
 
 @task_app.command("subscribe")
@@ -143,7 +224,10 @@ def subscribe(
     ctx: typer.Context,
     target: Annotated[str, typer.Argument(help="Agent base URL, card URL or card file.")],
     task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],
-    heartbeat: Annotated[str | None, typer.Option("--heartbeat", metavar="DURATION", help="Flag silences longer than this (exit 7).")] = None,
+    heartbeat: Annotated[
+        str | None,
+        typer.Option("--heartbeat", metavar="DURATION", help="Flag silences longer than this (exit 7)."),
+    ] = None,
     card_path: CardPath = None,
 ) -> None:
     """Re-attach to a running task's stream (SubscribeToTask / tasks/resubscribe); the same as
@@ -155,5 +239,14 @@ def subscribe(
     """
     from a2actl.cli.stream import tail
 
-    tail(ctx, target=target, send=None, task=task_id, sse=None, heartbeat=heartbeat, max_event_bytes=None,
-         reconnect=5, card_path=card_path)
+    tail(
+        ctx,
+        target=target,
+        send=None,
+        task=task_id,
+        sse=None,
+        heartbeat=heartbeat,
+        max_event_bytes=None,
+        reconnect=5,
+        card_path=card_path,
+    )

@@ -72,14 +72,27 @@ class Session:
         """The ``Session`` object of the contract (seconds for ages, ISO 8601 for instants)."""
         end = self.closed_at if self.closed_at is not None else now
         return {
-            "id": self.id, "state": self.state(), "peer": self.peer, "contextIds": list(self.context_ids),
-            "createdAt": iso(self.created_at), "lastActivityAt": iso(self.last_activity_at),
-            "ageSeconds": round(end - self.created_at, 3), "idleSeconds": round(end - self.last_activity_at, 3),
+            "id": self.id,
+            "state": self.state(),
+            "peer": self.peer,
+            "contextIds": list(self.context_ids),
+            "createdAt": iso(self.created_at),
+            "lastActivityAt": iso(self.last_activity_at),
+            "ageSeconds": round(end - self.created_at, 3),
+            "idleSeconds": round(end - self.last_activity_at, 3),
             "tasks": [{"id": t, "state": s} for t, s in self.task_states.items()],
-            "token": None if self.token is None else {"scope": self.token.scope, "expiresAt": iso(self.token.expires_at),
-                                                      "revoked": self.token.revoked},
-            "messages": self.messages, "bytesIn": self.bytes_in, "bytesOut": self.bytes_out,
-            "closedAt": iso(self.closed_at), "closeReason": self.close_reason,
+            "token": None
+            if self.token is None
+            else {
+                "scope": self.token.scope,
+                "expiresAt": iso(self.token.expires_at),
+                "revoked": self.token.revoked,
+            },
+            "messages": self.messages,
+            "bytesIn": self.bytes_in,
+            "bytesOut": self.bytes_out,
+            "closedAt": iso(self.closed_at),
+            "closeReason": self.close_reason,
         }
 
 
@@ -95,9 +108,14 @@ class KillResult:
     token_revoked: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "found": self.found, "alreadyClosed": self.already_closed,
-                "canceledTasks": self.canceled_tasks, "alreadyTerminalTasks": self.already_terminal_tasks,
-                "tokenRevoked": self.token_revoked}
+        return {
+            "id": self.id,
+            "found": self.found,
+            "alreadyClosed": self.already_closed,
+            "canceledTasks": self.canceled_tasks,
+            "alreadyTerminalTasks": self.already_terminal_tasks,
+            "tokenRevoked": self.token_revoked,
+        }
 
 
 class SessionRegistry:
@@ -105,8 +123,14 @@ class SessionRegistry:
     ``close_on_task_end=False`` keeps sessions open after their tasks end (the seed's leak, for
     demos and tests); closed sessions are kept ``retain`` seconds for inspection."""
 
-    def __init__(self, *, max_age: float | None = 300.0, close_on_task_end: bool = True, retain: float = 600.0,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        *,
+        max_age: float | None = 300.0,
+        close_on_task_end: bool = True,
+        retain: float = 600.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.max_age = max_age
         self.close_on_task_end = close_on_task_end
         self.retain = retain
@@ -118,13 +142,28 @@ class SessionRegistry:
         """A handshake session with a token (``ttl`` seconds, default ``max_age``)."""
         now = self.clock()
         ttl = ttl if ttl is not None else self.max_age
-        s = Session(id="sess-" + secrets.token_hex(8), created_at=now, last_activity_at=now, peer=peer,
-                    token=Token(scope, now + ttl if ttl else None))
+        s = Session(
+            id="sess-" + secrets.token_hex(8),
+            created_at=now,
+            last_activity_at=now,
+            peer=peer,
+            token=Token(scope, now + ttl if ttl else None),
+        )
         self.sessions[s.id] = s
         return s
 
-    def touch(self, *, session_id: str | None, context_id: str | None, task_id: str | None, state: str | None,
-              peer: str | None, size: int = 0, message: bool = True, size_out: int = 0) -> Session | None:
+    def touch(
+        self,
+        *,
+        session_id: str | None,
+        context_id: str | None,
+        task_id: str | None,
+        state: str | None,
+        peer: str | None,
+        size: int = 0,
+        message: bool = True,
+        size_out: int = 0,
+    ) -> Session | None:
         """Record activity: a message (``message``, ``size`` payload bytes in) or an event for ``task_id``
         in ``context_id``; ``size_out`` is the payload bytes of what the agent answered (the result or
         one stream event)."""
@@ -172,8 +211,14 @@ class SessionRegistry:
         return expired
 
     # -- queries ----------------------------------------------------------------------------------
-    def query(self, *, older_than: float | None = None, idle_for: float | None = None, state: str | None = None,
-              peer: str | None = None) -> list[Session]:
+    def query(
+        self,
+        *,
+        older_than: float | None = None,
+        idle_for: float | None = None,
+        state: str | None = None,
+        peer: str | None = None,
+    ) -> list[Session]:
         """Filtered sessions, oldest first. Without ``state``, closed sessions are left out."""
         now = self.clock()
         out = []

@@ -70,7 +70,12 @@ class TrackingRequestHandler(DefaultRequestHandler):
             return None
         rec = self.received.get(mid)
         if rec is None:
-            rec = self.received[mid] = {"deliveries": 0, "firstAt": time.time(), "taskId": None, "processed": 0}
+            rec = self.received[mid] = {
+                "deliveries": 0,
+                "firstAt": time.time(),
+                "taskId": None,
+                "processed": 0,
+            }
         rec["deliveries"] += 1
         return rec
 
@@ -80,16 +85,39 @@ class TrackingRequestHandler(DefaultRequestHandler):
         sid, peer = _who(context)
         out = event.ByteSize() if hasattr(event, "ByteSize") else 0
         if isinstance(event, pb.Task):
-            self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.id,
-                                state=_state_name(event.status.state), peer=peer, size=size, message=message,
-                                size_out=out)
+            self.registry.touch(
+                session_id=sid,
+                context_id=event.context_id,
+                task_id=event.id,
+                state=_state_name(event.status.state),
+                peer=peer,
+                size=size,
+                message=message,
+                size_out=out,
+            )
         elif isinstance(event, (pb.TaskStatusUpdateEvent, pb.TaskArtifactUpdateEvent)):
             state = _state_name(event.status.state) if isinstance(event, pb.TaskStatusUpdateEvent) else None
-            self.registry.touch(session_id=sid, context_id=event.context_id, task_id=event.task_id,
-                                state=state, peer=peer, size=size, message=message, size_out=out)
+            self.registry.touch(
+                session_id=sid,
+                context_id=event.context_id,
+                task_id=event.task_id,
+                state=state,
+                peer=peer,
+                size=size,
+                message=message,
+                size_out=out,
+            )
         elif isinstance(event, pb.Message):
-            self.registry.touch(session_id=sid, context_id=event.context_id or None, task_id=None, state=None,
-                                peer=peer, size=size, message=message, size_out=out)
+            self.registry.touch(
+                session_id=sid,
+                context_id=event.context_id or None,
+                task_id=None,
+                state=None,
+                peer=peer,
+                size=size,
+                message=message,
+                size_out=out,
+            )
 
     async def on_message_send(self, params: pb.SendMessageRequest, context: ServerCallContext) -> Any:
         rec = self._receipt(params)
@@ -105,8 +133,9 @@ class TrackingRequestHandler(DefaultRequestHandler):
         self._record(result, context, message=True, size=params.ByteSize())
         return result
 
-    async def on_message_send_stream(self, params: pb.SendMessageRequest,
-                                     context: ServerCallContext) -> AsyncGenerator[Any, None]:
+    async def on_message_send_stream(
+        self, params: pb.SendMessageRequest, context: ServerCallContext
+    ) -> AsyncGenerator[Any, None]:
         first = True
         async for event in super().on_message_send_stream(params, context):
             self._record(event, context, message=first, size=params.ByteSize() if first else 0)
@@ -159,6 +188,7 @@ class TrackingRequestHandler(DefaultRequestHandler):
 # The router
 # ---------------------------------------------------------------------------------------------------
 
+
 def _error(status: int, code: str, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
@@ -174,8 +204,14 @@ def _decode_cursor(cursor: str) -> int:
     return int(raw[2:])
 
 
-def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, prefix: str = "/debug/a2a",
-                 token: str | None = None, dlq: Any = None) -> list[Route]:
+def debug_routes(
+    registry: SessionRegistry,
+    handler: TrackingRequestHandler,
+    *,
+    prefix: str = "/debug/a2a",
+    token: str | None = None,
+    dlq: Any = None,
+) -> list[Route]:
     """The debug API routes under ``prefix``. With ``token``, every call needs
     ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns.
     ``dlq`` (an ``a2actl.dlq.backends`` backend) adds ``/dlq`` and ``/dlq/{id}``."""
@@ -187,16 +223,25 @@ def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, 
         given = request.headers.get("authorization", "")
         if secrets.compare_digest(given.encode(), f"Bearer {token}".encode()):
             return None
-        return _error(401, "unauthenticated", "the debug API needs a bearer token",
-                      {"WWW-Authenticate": 'Bearer realm="a2a-debug"'})
+        return _error(
+            401,
+            "unauthenticated",
+            "the debug API needs a bearer token",
+            {"WWW-Authenticate": 'Bearer realm="a2a-debug"'},
+        )
 
     async def discovery(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
             return denied
-        return JSONResponse({"contractVersion": CONTRACT_VERSION, "features": ["sessions", "received"]
-                             + (["dlq"] if dlq is not None else []),
-                             "authRequired": token is not None, "maxSessionAge": registry.max_age,
-                             "sessionsUrl": prefix + "/sessions"})
+        return JSONResponse(
+            {
+                "contractVersion": CONTRACT_VERSION,
+                "features": ["sessions", "received"] + (["dlq"] if dlq is not None else []),
+                "authRequired": token is not None,
+                "maxSessionAge": registry.max_age,
+                "sessionsUrl": prefix + "/sessions",
+            }
+        )
 
     async def list_sessions(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
@@ -216,10 +261,12 @@ def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, 
             return _error(400, "invalid_argument", "state must be active, idle or closed")
         await handler.refresh()
         found = registry.query(older_than=older, idle_for=idle, state=state, peer=q.get("peer"))
-        page = found[offset:offset + size]
+        page = found[offset : offset + size]
         now = registry.clock()
         nxt = _encode_cursor(offset + size) if offset + size < len(found) else None
-        return JSONResponse({"sessions": [s.to_json(now) for s in page], "nextCursor": nxt, "total": len(found)})
+        return JSONResponse(
+            {"sessions": [s.to_json(now) for s in page], "nextCursor": nxt, "total": len(found)}
+        )
 
     async def get_session(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
@@ -241,8 +288,14 @@ def debug_routes(registry: SessionRegistry, handler: TrackingRequestHandler, *, 
     async def received(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
             return denied
-        return JSONResponse({"messages": {k: {"deliveries": v["deliveries"], "processed": v["processed"],
-                                              "firstAt": v["firstAt"]} for k, v in handler.received.items()}})
+        return JSONResponse(
+            {
+                "messages": {
+                    k: {"deliveries": v["deliveries"], "processed": v["processed"], "firstAt": v["firstAt"]}
+                    for k, v in handler.received.items()
+                }
+            }
+        )
 
     routes = [Route(prefix + "/received", received, methods=["GET"])]
     if dlq is not None:
@@ -278,7 +331,9 @@ def _dlq_routes(dlq: Any, prefix: str, authorized: Any) -> list[Route]:
                 out.append(e)
             i += 1
         more = len(out) > size
-        return JSONResponse({"entries": out[:size], "nextCursor": _encode_cursor(offset + size) if more else None})
+        return JSONResponse(
+            {"entries": out[:size], "nextCursor": _encode_cursor(offset + size) if more else None}
+        )
 
     async def one(request: Request) -> JSONResponse:
         if (denied := authorized(request)) is not None:
@@ -298,5 +353,7 @@ def _dlq_routes(dlq: Any, prefix: str, authorized: Any) -> list[Route]:
             entry = await dlq.get(eid)
         return JSONResponse(entry)
 
-    return [Route(prefix + "/dlq", page, methods=["GET"]),
-            Route(prefix + "/dlq/{id}", one, methods=["GET", "PATCH", "DELETE"])]
+    return [
+        Route(prefix + "/dlq", page, methods=["GET"]),
+        Route(prefix + "/dlq/{id}", one, methods=["GET", "PATCH", "DELETE"]),
+    ]

@@ -58,14 +58,16 @@ def file_path(src: str) -> Path:
     plain path as written. ``file:`` forms are percent-decoded; ``~`` is expanded."""
     rest = src
     if src.startswith("file:"):
-        rest = src[len("file:"):]
+        rest = src[len("file:") :]
         if rest.startswith("//"):
             rest = rest[2:]
             if rest.startswith("localhost/"):
-                rest = rest[len("localhost"):]
+                rest = rest[len("localhost") :]
         rest = unquote(rest)
     if not rest or "\0" in rest:
-        raise UsageError(f"DLQ source {src!r} names no file", hint="file://dlq.jsonl, file:///var/lib/dlq.jsonl or a path")
+        raise UsageError(
+            f"DLQ source {src!r} names no file", hint="file://dlq.jsonl, file:///var/lib/dlq.jsonl or a path"
+        )
     return Path(rest).expanduser().absolute()
 
 
@@ -91,15 +93,18 @@ class FileBackend:
         if self.path.exists():
             return None
         if not self.path.parent.is_dir():
-            raise UsageError(f"DLQ file {self.path}: the directory {self.path.parent} does not exist",
-                             hint="check SRC")
+            raise UsageError(
+                f"DLQ file {self.path}: the directory {self.path.parent} does not exist", hint="check SRC"
+            )
         return f"DLQ file {self.path} does not exist: nothing dead-lettered there yet (or a wrong path)"
 
     def check_writable(self) -> None:
         """For producers (the sandbox worker) at start: raise ``UsageError`` unless entries can be
         appended (the directory exists, the path is not a directory, the file opens for appending)."""
         if not self.path.parent.is_dir():
-            raise UsageError(f"cannot dead-letter into {self.path}: the directory {self.path.parent} does not exist")
+            raise UsageError(
+                f"cannot dead-letter into {self.path}: the directory {self.path.parent} does not exist"
+            )
         try:
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as exc:
@@ -222,7 +227,8 @@ class FileBackend:
         assert self._tombstones is not None
         k = _key(entry_id)
         if k in self._tombstones or not any(
-                not self._meta(rec) and self._ref(n, rec) == entry_id for n, rec, _ in self._records()):
+            not self._meta(rec) and self._ref(n, rec) == entry_id for n, rec, _ in self._records()
+        ):
             return False  # already removed, or never there
         self._append([{"$tombstone": entry_id, "at": time.time()}])
         self._tombstones.add(k)
@@ -294,8 +300,9 @@ class RedisBackend:
         #: inside a Redis call (redis-py's connection handling can absorb one; the task then looped on).
         self._stop = asyncio.Event()
         rest = urlencode({k: v[0] for k, v in q.items() if k not in ("stream", "group", "consumer")})
-        self.client = redis.from_url(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
-                                     decode_responses=True)
+        self.client = redis.from_url(
+            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), decode_responses=True
+        )
 
     async def close(self) -> None:
         await stop_task(self._heartbeat, self._stop)
@@ -306,8 +313,10 @@ class RedisBackend:
         else ``None``. Raises ``UnreachableError`` when Redis cannot be reached."""
         if await self._call(self.client.exists(self.stream)):
             return None
-        return (f"Redis stream {self.stream!r} does not exist in {self.url}: nothing dead-lettered there yet "
-                "(or a wrong key)")
+        return (
+            f"Redis stream {self.stream!r} does not exist in {self.url}: nothing dead-lettered there yet "
+            "(or a wrong key)"
+        )
 
     def check_writable(self) -> None:
         """For producers at start (synchronous): Redis answers and ``KEY`` is a stream or absent."""
@@ -315,20 +324,30 @@ class RedisBackend:
         import redis.exceptions as rexc
 
         parts = urlsplit(self.url)
-        rest = urlencode({k: v[0] for k, v in parse_qs(parts.query).items() if k not in ("stream", "group", "consumer")})
-        client = redis.Redis.from_url(urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
-                                      decode_responses=True, socket_connect_timeout=5, socket_timeout=5)
+        rest = urlencode(
+            {k: v[0] for k, v in parse_qs(parts.query).items() if k not in ("stream", "group", "consumer")}
+        )
+        client = redis.Redis.from_url(
+            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=5,
+        )
         try:
             kind = client.type(self.stream)
             kind = kind.decode() if isinstance(kind, bytes) else str(kind)
         except rexc.ConnectionError as exc:
-            raise UnreachableError(f"cannot dead-letter into {self.url}: Redis is unreachable ({exc})") from exc
+            raise UnreachableError(
+                f"cannot dead-letter into {self.url}: Redis is unreachable ({exc})"
+            ) from exc
         except rexc.RedisError as exc:
             raise UsageError(f"cannot dead-letter into {self.url}: {exc}") from exc
         finally:
             client.close()
         if kind not in ("stream", "none"):
-            raise UsageError(f"cannot dead-letter into {self.url}: the key {self.stream!r} holds a {kind}, not a stream")
+            raise UsageError(
+                f"cannot dead-letter into {self.url}: the key {self.stream!r} holds a {kind}, not a stream"
+            )
 
     def replay_lock(self, src: str) -> RedisLease:
         """The stream's exclusive lease, or with ``group`` one per consumer name (two processes with the
@@ -346,7 +365,9 @@ class RedisBackend:
 
     @property
     def journal_key(self) -> str:
-        return self.url if self.group is None or self.consumer_given else f"{self.url}&consumer={self.consumer}"
+        return (
+            self.url if self.group is None or self.consumer_given else f"{self.url}&consumer={self.consumer}"
+        )
 
     async def _call(self, coro: Any) -> Any:
         import redis.exceptions as rexc
@@ -360,9 +381,15 @@ class RedisBackend:
 
     async def append(self, entry: dict[str, Any]) -> str:
         body = {k: v for k, v in entry.items() if k != "id"}
-        return str(await self._call(self.client.xadd(self.stream, {"entry": json.dumps(body, separators=(",", ":"))})))
+        return str(
+            await self._call(
+                self.client.xadd(self.stream, {"entry": json.dumps(body, separators=(",", ":"))})
+            )
+        )
 
-    def _decode(self, sid: str, fields: dict[str, str], meta: str | None) -> tuple[dict[str, Any] | None, str | None]:
+    def _decode(
+        self, sid: str, fields: dict[str, str], meta: str | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
         """``(entry, None)`` for a valid one, ``(record or None, why)`` for one that is not."""
         raw = fields.get("entry")
         if raw is None:
@@ -395,7 +422,9 @@ class RedisBackend:
                 on_invalid(Invalid(sid, f"stream id {sid}", why or "invalid"))
         return out
 
-    async def iter_entries(self, on_invalid: OnInvalid | None = None, page: int = 1000) -> AsyncIterator[dict[str, Any]]:
+    async def iter_entries(
+        self, on_invalid: OnInvalid | None = None, page: int = 1000
+    ) -> AsyncIterator[dict[str, Any]]:
         start = "-"
         while True:
             rows = await self._call(self.client.xrange(self.stream, min=start, max="+", count=page))
@@ -436,9 +465,16 @@ class RedisBackend:
                     yield e
             cursor = "0-0"
             while True:
-                cursor, claimed, deleted = await self._call(self.client.xautoclaim(
-                    self.stream, self._group, self.consumer, min_idle_time=int(self.claim_after * 1000),
-                    start_id=cursor, count=self.group_page))
+                cursor, claimed, deleted = await self._call(
+                    self.client.xautoclaim(
+                        self.stream,
+                        self._group,
+                        self.consumer,
+                        min_idle_time=int(self.claim_after * 1000),
+                        start_id=cursor,
+                        count=self.group_page,
+                    )
+                )
                 if deleted:  # removed from the stream while pending: nothing left to deliver
                     await self._call(self.client.xack(self.stream, self._group, *deleted))
                 fresh = [(sid, f) for sid, f in claimed if sid not in self.seen]
@@ -474,8 +510,9 @@ class RedisBackend:
         return True
 
     async def _read(self, start: str) -> list[Any]:
-        res = await self._call(self.client.xreadgroup(self._group, self.consumer, {self.stream: start},
-                                                      count=self.group_page))
+        res = await self._call(
+            self.client.xreadgroup(self._group, self.consumer, {self.stream: start}, count=self.group_page)
+        )
         if isinstance(res, dict):  # RESP3 (?protocol=3): {stream: [[rows]]}
             return list(res[self.stream][0]) if res.get(self.stream) else []
         return list(res[0][1]) if res else []
@@ -500,8 +537,9 @@ class RedisBackend:
                 if self._stop.is_set():
                     return
                 with contextlib.suppress(Exception):  # best effort; a gone entry is simply not claimed
-                    await self.client.xclaim(self.stream, self._group, self.consumer, 0, list[Any](ids[i:i + 500]),
-                                             justid=True)
+                    await self.client.xclaim(
+                        self.stream, self._group, self.consumer, 0, list[Any](ids[i : i + 500]), justid=True
+                    )
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this stream id, valid or not (``dlq show`` says which)."""
@@ -539,8 +577,9 @@ class RedisBackend:
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Record a failed replay. In a group the entry stays pending (no ``XACK``): a later replay of
         this consumer takes it back first, others after ``claim_after``."""
-        await self._call(self.client.hset(self.meta, entry_id,
-                                          json.dumps({"attempts": attempts, "lastError": last_error})))
+        await self._call(
+            self.client.hset(self.meta, entry_id, json.dumps({"attempts": attempts, "lastError": last_error}))
+        )
         self.held.discard(entry_id)
 
 
@@ -560,7 +599,9 @@ class HttpBackend:
         return None
 
     def check_writable(self) -> None:
-        raise UsageError("the HTTP DLQ is read/replay only; dead-letter into file://PATH.jsonl or redis://…?stream=KEY")
+        raise UsageError(
+            "the HTTP DLQ is read/replay only; dead-letter into file://PATH.jsonl or redis://…?stream=KEY"
+        )
 
     def replay_lock(self, src: str) -> FileLock:
         """A lock file in the state directory: one replay at a time from this machine."""
@@ -579,18 +620,25 @@ class HttpBackend:
         if res.status == 404:
             return None
         if res.status >= 400:
-            raise HTTPStatusError(f"{res.url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status})
+            raise HTTPStatusError(
+                f"{res.url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+            )
         return res.json() if res.body else {}
 
     async def append(self, entry: dict[str, Any]) -> str:
         raise UsageError("the HTTP DLQ is read/replay only; producers enqueue on the agent's side")
 
-    async def iter_entries(self, on_invalid: OnInvalid | None = None, page: int = 500) -> AsyncIterator[dict[str, Any]]:
+    async def iter_entries(
+        self, on_invalid: OnInvalid | None = None, page: int = 500
+    ) -> AsyncIterator[dict[str, Any]]:
         cursor, n = None, 0
         while True:
             q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
-            doc = self._check(await self.transport.request("GET", f"{self.url}?{urlencode(q)}",
-                                                          headers={"Accept": "application/json"}))
+            doc = self._check(
+                await self.transport.request(
+                    "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
+                )
+            )
             if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
                 raise ProtocolViolation(f"{self.url} did not answer a DLQ page")
             for e in doc["entries"]:
@@ -613,8 +661,13 @@ class HttpBackend:
         return bool(doc and doc.get("removed"))
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
-        self._check(await self.transport.request("PATCH", f"{self.url}/{quote(entry_id, safe='')}",
-                                                 json_body={"attempts": attempts, "lastError": last_error}))
+        self._check(
+            await self.transport.request(
+                "PATCH",
+                f"{self.url}/{quote(entry_id, safe='')}",
+                json_body={"attempts": attempts, "lastError": last_error},
+            )
+        )
 
 
 def open_backend(src: str, settings: Settings | None = None, sink: EventSink | None = None) -> Any:
@@ -627,5 +680,7 @@ def open_backend(src: str, settings: Settings | None = None, sink: EventSink | N
         from a2actl.config import Settings as _S
 
         return HttpBackend(src, settings or _S(), sink)
-    raise UsageError(f"unknown DLQ source {src!r}",
-                     hint="file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq")
+    raise UsageError(
+        f"unknown DLQ source {src!r}",
+        hint="file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq",
+    )

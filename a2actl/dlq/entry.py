@@ -30,13 +30,28 @@ def now_iso() -> str:
     return format_timestamp(time.time())
 
 
-def new_entry(method: str, params: dict[str, Any], target: dict[str, Any], *, error: dict[str, Any] | None = None,
-              attempts: int = 0, source: str | None = None, trace_id: str | None = None,
-              entry_id: str | None = None) -> dict[str, Any]:
+def new_entry(
+    method: str,
+    params: dict[str, Any],
+    target: dict[str, Any],
+    *,
+    error: dict[str, Any] | None = None,
+    attempts: int = 0,
+    source: str | None = None,
+    trace_id: str | None = None,
+    entry_id: str | None = None,
+) -> dict[str, Any]:
     """A new entry (``error``: ``{"code", "message", "class"}``)."""
-    return {"id": entry_id or "dlq-" + secrets.token_hex(8), "request": {"method": method, "params": params},
-            "target": target, "enqueuedAt": now_iso(), "attempts": attempts, "lastError": error,
-            "traceId": trace_id, "source": source}
+    return {
+        "id": entry_id or "dlq-" + secrets.token_hex(8),
+        "request": {"method": method, "params": params},
+        "target": target,
+        "enqueuedAt": now_iso(),
+        "attempts": attempts,
+        "lastError": error,
+        "traceId": trace_id,
+        "source": source,
+    }
 
 
 def message_id(entry: dict[str, Any]) -> str | None:
@@ -55,6 +70,7 @@ def validation_errors(entry: Any) -> list[str]:
 
 
 # -- reading: every entry is checked against the shipped schema, and a bad one never blocks the rest --
+
 
 @functools.cache
 def _validator() -> Any:
@@ -80,22 +96,38 @@ def _conforms(e: Any) -> bool:
     if not isinstance(e, dict):
         return False
     eid, req, tgt, err = e.get("id"), e.get("request"), e.get("target"), e.get("lastError", ())
-    if not (isinstance(eid, str) and eid and isinstance(req, dict) and isinstance(tgt, dict)
-            and isinstance(e.get("enqueuedAt"), str) and "attempts" in e and _int(e["attempts"])
-            and e["attempts"] >= 0 and _str_or_none(e.get("traceId")) and _str_or_none(e.get("source"))):
+    if not (
+        isinstance(eid, str)
+        and eid
+        and isinstance(req, dict)
+        and isinstance(tgt, dict)
+        and isinstance(e.get("enqueuedAt"), str)
+        and "attempts" in e
+        and _int(e["attempts"])
+        and e["attempts"] >= 0
+        and _str_or_none(e.get("traceId"))
+        and _str_or_none(e.get("source"))
+    ):
         return False
     if not (isinstance(req.get("method"), str) and isinstance(req.get("params"), dict)):
         return False
-    if not (isinstance(tgt.get("url"), str) and isinstance(tgt.get("protocolBinding", ""), str)
-            and isinstance(tgt.get("protocolVersion", ""), str) and _str_or_none(tgt.get("tenant"))):
+    if not (
+        isinstance(tgt.get("url"), str)
+        and isinstance(tgt.get("protocolBinding", ""), str)
+        and isinstance(tgt.get("protocolVersion", ""), str)
+        and _str_or_none(tgt.get("tenant"))
+    ):
         return False
     if err is None:
         return True
     if not isinstance(err, dict):
         return False  # missing (the default ``()``) or not an object
     code = err.get("code")
-    return (isinstance(err.get("message"), str) and err.get("class") in (TRANSIENT, PERMANENT)
-            and (code is None or isinstance(code, str) or _int(code)))
+    return (
+        isinstance(err.get("message"), str)
+        and err.get("class") in (TRANSIENT, PERMANENT)
+        and (code is None or isinstance(code, str) or _int(code))
+    )
 
 
 def check(entry: Any) -> str | None:
@@ -152,5 +184,7 @@ class InvalidEntries:
         if not self.count:
             return None
         b = self.first[0]
-        return (f"skipped {self.count} invalid entr{'y' if self.count == 1 else 'ies'} (not replayable until fixed or "
-                f"purged; -o json lists them); first: {b.where}: {b.error}")
+        return (
+            f"skipped {self.count} invalid entr{'y' if self.count == 1 else 'ies'} (not replayable until fixed or "
+            f"purged; -o json lists them); first: {b.where}: {b.error}"
+        )

@@ -21,7 +21,14 @@ if TYPE_CHECKING:
 Warn = Callable[[str], None]
 
 #: Age histogram buckets for ``stats`` (upper bounds in seconds).
-AGE_BUCKETS = [(60, "<1m"), (600, "<10m"), (3600, "<1h"), (86400, "<1d"), (7 * 86400, "<7d"), (float("inf"), ">=7d")]
+AGE_BUCKETS = [
+    (60, "<1m"),
+    (600, "<10m"),
+    (3600, "<1h"),
+    (86400, "<1d"),
+    (7 * 86400, "<7d"),
+    (float("inf"), ">=7d"),
+]
 
 
 def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
@@ -31,11 +38,19 @@ def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
     params = req.get("params") or {}
     msg = params.get("message") if isinstance(params, dict) else None
     enq = parse_iso(e.get("enqueuedAt"))
-    return {"id": e.get("id"), "method": req.get("method"), "messageId": (msg or {}).get("messageId")
-            if isinstance(msg, dict) else None, "target": (e.get("target") or {}).get("url"),
-            "enqueuedAt": e.get("enqueuedAt"), "ageSeconds": round(now - enq, 3) if enq else None,
-            "attempts": e.get("attempts"), "errorClass": err.get("class"), "errorCode": err.get("code"),
-            "error": err.get("message"), "source": e.get("source")}
+    return {
+        "id": e.get("id"),
+        "method": req.get("method"),
+        "messageId": (msg or {}).get("messageId") if isinstance(msg, dict) else None,
+        "target": (e.get("target") or {}).get("url"),
+        "enqueuedAt": e.get("enqueuedAt"),
+        "ageSeconds": round(now - enq, 3) if enq else None,
+        "attempts": e.get("attempts"),
+        "errorClass": err.get("class"),
+        "errorCode": err.get("code"),
+        "error": err.get("message"),
+        "source": e.get("source"),
+    }
 
 
 async def open_source(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> Any:
@@ -53,8 +68,14 @@ async def open_source(src: str, settings: Settings, sink: EventSink | None, warn
     return backend
 
 
-async def list_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, emit: Any = None,
-                   warn: Warn | None = None) -> dict[str, Any]:
+async def list_job(
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    sel: Selection,
+    emit: Any = None,
+    warn: Warn | None = None,
+) -> dict[str, Any]:
     """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream out."""
     backend = await open_source(src, settings, sink, warn)
     now = time.time()
@@ -79,8 +100,9 @@ def _warn_invalid(invalid: InvalidEntries, warn: Warn | None) -> None:
         warn(line)
 
 
-async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_id: str,
-                   warn: Warn | None = None) -> dict[str, Any] | None:
+async def show_job(
+    src: str, settings: Settings, sink: EventSink | None, entry_id: str, warn: Warn | None = None
+) -> dict[str, Any] | None:
     backend = await open_source(src, settings, sink, warn)
     try:
         entry: dict[str, Any] | None = await backend.get(entry_id)
@@ -92,7 +114,9 @@ async def show_job(src: str, settings: Settings, sink: EventSink | None, entry_i
     return entry
 
 
-async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> dict[str, Any]:
+async def stats_job(
+    src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None
+) -> dict[str, Any]:
     """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass)."""
     backend = await open_source(src, settings, sink, warn)
     now = time.time()
@@ -118,15 +142,21 @@ async def stats_job(src: str, settings: Settings, sink: EventSink | None, warn: 
     finally:
         await backend.close()
     _warn_invalid(invalid, warn)
-    return {"source": src, "depth": depth, "invalid": invalid.to_json(),
-            "oldest": {"id": oldest_id, "ageSeconds": round(now - oldest, 3)} if oldest is not None else None,
-            "ageHistogram": [{"bucket": label, "count": ages.get(label, 0)} for _, label in AGE_BUCKETS],
-            "topErrorCodes": [{"code": c, "count": n} for c, n in codes.most_common(10)],
-            "byClass": dict(classes), "byTarget": [{"target": t, "count": n} for t, n in targets.most_common(20)]}
+    return {
+        "source": src,
+        "depth": depth,
+        "invalid": invalid.to_json(),
+        "oldest": {"id": oldest_id, "ageSeconds": round(now - oldest, 3)} if oldest is not None else None,
+        "ageHistogram": [{"bucket": label, "count": ages.get(label, 0)} for _, label in AGE_BUCKETS],
+        "topErrorCodes": [{"code": c, "count": n} for c, n in codes.most_common(10)],
+        "byClass": dict(classes),
+        "byTarget": [{"target": t, "count": n} for t, n in targets.most_common(20)],
+    }
 
 
-async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: list[str],
-                    warn: Warn | None = None) -> dict[str, Any]:
+async def purge_job(
+    src: str, settings: Settings, sink: EventSink | None, ids: list[str], warn: Warn | None = None
+) -> dict[str, Any]:
     """``dlq purge``: remove exactly these ids (never by filter)."""
     backend = await open_source(src, settings, sink, warn)
     try:
@@ -136,8 +166,17 @@ async def purge_job(src: str, settings: Settings, sink: EventSink | None, ids: l
     return {"source": src, "results": results}
 
 
-async def replay_job(src: str, settings: Settings, sink: EventSink | None, sel: Selection, opts: Any,
-                     journal_path: Any, emit: Any, warn: Warn | None = None, wait_lock: bool = False) -> dict[str, Any]:
+async def replay_job(
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    sel: Selection,
+    opts: Any,
+    journal_path: Any,
+    emit: Any,
+    warn: Warn | None = None,
+    wait_lock: bool = False,
+) -> dict[str, Any]:
     """``dlq replay`` under the source's replay lock (``a2actl.dlq.lock``); ``journal_path`` ``None``:
     the default journal of the source."""
     from a2actl.dlq.lock import SourceLocked
@@ -146,20 +185,31 @@ async def replay_job(src: str, settings: Settings, sink: EventSink | None, sel: 
     backend = await open_source(src, settings, sink, warn)
     try:
         if getattr(backend, "group", None) is not None:
-            if sel.ids is not None or sel.since is not None or sel.error_class is not None or sel.method is not None \
-                    or sel.limit is not None:
-                raise UsageError("a consumer-group replay (group=) takes what the group hands out: --ids, --since, "
-                                 "--error-class, --method and --limit do not apply",
-                                 hint="drop group= from SRC for a filtered replay")
+            if (
+                sel.ids is not None
+                or sel.since is not None
+                or sel.error_class is not None
+                or sel.method is not None
+                or sel.limit is not None
+            ):
+                raise UsageError(
+                    "a consumer-group replay (group=) takes what the group hands out: --ids, --since, "
+                    "--error-class, --method and --limit do not apply",
+                    hint="drop group= from SRC for a filtered replay",
+                )
             backend.claim_after = opts.claim_after
             if await backend.exclusive_holder():
-                raise SourceLocked(f"an exclusive replay (without group=) of {backend.stream} is running",
-                                   hint="wait for it; do not mix group and exclusive replays on one stream")
+                raise SourceLocked(
+                    f"an exclusive replay (without group=) of {backend.stream} is running",
+                    hint="wait for it; do not mix group and exclusive replays on one stream",
+                )
         elif getattr(backend, "kind", None) == "redis":
             busy = await _group_pending(backend)
             if busy and warn is not None:
-                warn(f"consumer group(s) on {backend.stream} hold pending entries ({busy}): a group replay may be "
-                     "running, and this replay delivers every entry; use the same group= to share the stream")
+                warn(
+                    f"consumer group(s) on {backend.stream} hold pending entries ({busy}): a group replay may be "
+                    "running, and this replay delivers every entry; use the same group= to share the stream"
+                )
         lock = backend.replay_lock(src)
         await lock.acquire(wait_lock, warn)
         try:

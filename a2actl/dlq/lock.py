@@ -86,14 +86,18 @@ class FileLock:
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise UsageError(f"cannot create the replay lock {self.path}: {exc.strerror or exc}",
-                             hint="the directory of SRC must be writable") from exc
+            raise UsageError(
+                f"cannot create the replay lock {self.path}: {exc.strerror or exc}",
+                hint="the directory of SRC must be writable",
+            ) from exc
         try:
             if not self._try():
                 holder = self._holder()
                 if not wait:
-                    raise SourceLocked(f"another replay of {self.src} is running ({holder}; lock {self.path})",
-                                       hint="wait for it, or add --wait-lock to start when it ends")
+                    raise SourceLocked(
+                        f"another replay of {self.src} is running ({holder}; lock {self.path})",
+                        hint="wait for it, or add --wait-lock to start when it ends",
+                    )
                 if notice is not None:
                     notice(f"waiting for the replay of {self.src} held by {holder} (lock {self.path})")
                 while not self._try():
@@ -154,8 +158,10 @@ class RedisLease:
             if not got:
                 holder = await self._holder()
                 if not wait:
-                    raise SourceLocked(f"another replay of {self.src} is running ({holder}; lease key {self.name})",
-                                       hint="wait for it, or add --wait-lock to start when it ends")
+                    raise SourceLocked(
+                        f"another replay of {self.src} is running ({holder}; lease key {self.name})",
+                        hint="wait for it, or add --wait-lock to start when it ends",
+                    )
                 if notice is not None:
                     notice(f"waiting for the replay of {self.src} held by {holder} (lease key {self.name})")
                 while not await self.lock.acquire(blocking=False, token=token):
@@ -163,7 +169,9 @@ class RedisLease:
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
         except rexc.RedisError as exc:
-            raise ProtocolViolation(f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}") from exc
+            raise ProtocolViolation(
+                f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}"
+            ) from exc
         self.renewer = asyncio.create_task(self._renew())
 
     async def _renew(self) -> None:
@@ -176,8 +184,11 @@ class RedisLease:
 
     def check(self) -> None:
         if self.lost is not None:
-            raise LeaseLost(f"lost the replay lease {self.name} on {self.src} ({self.lost}); stopped before "
-                            "delivering more", hint="rerun: acknowledged entries are journalled, nothing is lost")
+            raise LeaseLost(
+                f"lost the replay lease {self.name} on {self.src} ({self.lost}); stopped before "
+                "delivering more",
+                hint="rerun: acknowledged entries are journalled, nothing is lost",
+            )
 
     async def release(self) -> None:
         await stop_task(self.renewer, self._stop)
@@ -197,6 +208,8 @@ def state_lock_path(src: str) -> Path:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise UsageError(f"cannot create {path.parent} for the replay lock: {exc.strerror or exc}",
-                         hint="set XDG_STATE_HOME to a writable directory") from exc
+        raise UsageError(
+            f"cannot create {path.parent} for the replay lock: {exc.strerror or exc}",
+            hint="set XDG_STATE_HOME to a writable directory",
+        ) from exc
     return path

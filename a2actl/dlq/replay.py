@@ -68,7 +68,9 @@ class Selection:
         return self.method is None or (e.get("request") or {}).get("method") == self.method
 
 
-async def select(backend: Any, sel: Selection, on_invalid: OnInvalid | None = None, replay: bool = False) -> Any:
+async def select(
+    backend: Any, sel: Selection, on_invalid: OnInvalid | None = None, replay: bool = False
+) -> Any:
     """Stream the matching entries, at most ``sel.limit``. Invalid records go to ``on_invalid`` (with
     ``sel.ids``, only those whose ref is among them). ``replay``: what a replay takes (a Redis
     consumer group hands out this replayer's share)."""
@@ -77,7 +79,12 @@ async def select(backend: Any, sel: Selection, on_invalid: OnInvalid | None = No
     def invalid(bad: Invalid) -> None:
         if on_invalid is not None and (sel.ids is None or bad.ref in sel.ids):
             on_invalid(bad)
-    source = backend.iter_replay(invalid) if replay and hasattr(backend, "iter_replay") else backend.iter_entries(invalid)
+
+    source = (
+        backend.iter_replay(invalid)
+        if replay and hasattr(backend, "iter_replay")
+        else backend.iter_entries(invalid)
+    )
     async for e in source:
         if sel.matches(e):
             yield e
@@ -220,9 +227,16 @@ class Replayer:
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
     clients: dict[tuple[str, str, str], Any] = field(default_factory=dict)
     breakers: dict[str, Breaker] = field(default_factory=dict)
-    stats: dict[str, Any] = field(default_factory=lambda: {
-        "selected": 0, "replayed": 0, "acknowledged": 0, "retried": 0, "resumedRemovals": 0,
-        "stillDead": {TRANSIENT: 0, PERMANENT: 0}})
+    stats: dict[str, Any] = field(
+        default_factory=lambda: {
+            "selected": 0,
+            "replayed": 0,
+            "acknowledged": 0,
+            "retried": 0,
+            "resumedRemovals": 0,
+            "stillDead": {TRANSIENT: 0, PERMANENT: 0},
+        }
+    )
     acked: list[str] = field(default_factory=list)
     last_flush: float = 0.0
 
@@ -250,8 +264,14 @@ class Replayer:
             from a2actl.transport.a2a import A2AClient
 
             fam = family_of(version) or Family.V1_0
-            iface = Interface(url=url, protocol_binding=binding, protocol_version=version, family=fam,
-                              source="dlq entry", tenant=target.get("tenant"))
+            iface = Interface(
+                url=url,
+                protocol_binding=binding,
+                protocol_version=version,
+                family=fam,
+                source="dlq entry",
+                tenant=target.get("tenant"),
+            )
             self.clients[key] = A2AClient(transport, Sel(iface, fam, "the dead letter's target"))
         return self.clients[key]
 
@@ -259,25 +279,38 @@ class Replayer:
         request = entry.get("request") or {}
         method, params = request.get("method"), request.get("params")
         if not isinstance(method, str) or not isinstance(params, dict):
-            return Outcome(False, {"code": None, "message": "entry has no request.method/params", "class": PERMANENT})
+            return Outcome(
+                False, {"code": None, "message": "entry has no request.method/params", "class": PERMANENT}
+            )
         try:
             client = await self._client(transport, entry)
             operation = _operation(client, method)
             out = await client.call(operation, params)
         except A2ACtlError as exc:
-            return Outcome(False, {"code": exc.details.get("httpStatus") if exc.details else None,
-                                   "message": exc.message, "class": classify_exception(exc)})
+            return Outcome(
+                False,
+                {
+                    "code": exc.details.get("httpStatus") if exc.details else None,
+                    "message": exc.message,
+                    "class": classify_exception(exc),
+                },
+            )
         if out.error is None:
             return Outcome(True)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
         # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
         code = out.error.code if out.error.code is not None else out.http.status
-        return Outcome(False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass})
+        return Outcome(
+            False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass}
+        )
 
     async def _flush(self, force: bool = False) -> None:
         now = time.monotonic()
-        if not self.acked or (not force and len(self.acked) < self.opts.batch
-                              and now - self.last_flush < self.opts.batch_interval):
+        if not self.acked or (
+            not force
+            and len(self.acked) < self.opts.batch
+            and now - self.last_flush < self.opts.batch_interval
+        ):
             return
         ids, self.acked = self.acked, []
         self.last_flush = now
@@ -293,9 +326,13 @@ class Replayer:
             for eid in ids:
                 await self.backend.remove(eid)
 
-    async def _one(self, transport: Any, entry: dict[str, Any], limiter: RateLimiter, sem: asyncio.Semaphore) -> None:
+    async def _one(
+        self, transport: Any, entry: dict[str, Any], limiter: RateLimiter, sem: asyncio.Semaphore
+    ) -> None:
         target = (entry.get("target") or {}).get("url") or self.opts.to or "?"
-        breaker = self.breakers.setdefault(target, Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown))
+        breaker = self.breakers.setdefault(
+            target, Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown)
+        )
         attempts, outcome = 0, Outcome(False)
         async with sem:
             self.stats["replayed"] += 1
@@ -307,18 +344,33 @@ class Replayer:
                 attempts += 1
                 outcome = await self._deliver(transport, entry)
                 if breaker.record(outcome.ok):
-                    self.emit({"type": "circuit-open", "target": target, "cooldown": self.opts.breaker_cooldown,
-                               "message": f"{self.opts.breaker_failures} consecutive failures to {target}: pausing "
-                                          f"{self.opts.breaker_cooldown:g}s"})
-                if outcome.ok or (outcome.error or {}).get("class") == PERMANENT or attempts >= self.opts.max_attempts:
+                    self.emit(
+                        {
+                            "type": "circuit-open",
+                            "target": target,
+                            "cooldown": self.opts.breaker_cooldown,
+                            "message": f"{self.opts.breaker_failures} consecutive failures to {target}: pausing "
+                            f"{self.opts.breaker_cooldown:g}s",
+                        }
+                    )
+                if (
+                    outcome.ok
+                    or (outcome.error or {}).get("class") == PERMANENT
+                    or attempts >= self.opts.max_attempts
+                ):
                     break
                 self.stats["retried"] += 1
                 cap = min(self.opts.max_backoff, self.opts.backoff * 2 ** (attempts - 1))
                 await asyncio.sleep(random.uniform(0, cap))  # full jitter
         eid = str(entry["id"])
-        result = {"type": "result", "id": eid, "messageId": message_id(entry), "attempts": attempts,
-                  "status": "acknowledged" if outcome.ok else f"dead-{outcome.error['class']}",  # type: ignore[index]
-                  "error": outcome.error}
+        result = {
+            "type": "result",
+            "id": eid,
+            "messageId": message_id(entry),
+            "attempts": attempts,
+            "status": "acknowledged" if outcome.ok else f"dead-{outcome.error['class']}",  # type: ignore[index]
+            "error": outcome.error,
+        }
         if outcome.ok:
             self.stats["acknowledged"] += 1
             self.acked.append(eid)
@@ -326,8 +378,9 @@ class Replayer:
         else:
             klass = outcome.error["class"]  # type: ignore[index]
             self.stats["stillDead"][klass] += 1
-            await self.backend.update(eid, int(entry.get("attempts") or 0) + attempts,
-                                      {**outcome.error, "at": now_iso()})  # type: ignore[dict-item]
+            await self.backend.update(
+                eid, int(entry.get("attempts") or 0) + attempts, {**outcome.error, "at": now_iso()}
+            )  # type: ignore[dict-item]
         self.emit(result)
 
     async def run(self, sel: Selection) -> dict[str, Any]:
@@ -340,8 +393,13 @@ class Replayer:
             await self._remove_all(pending)
             self.journal.write(pending, "removed", sync=True)
             self.stats["resumedRemovals"] = len(pending)
-            self.emit({"type": "resume", "removed": len(pending),
-                       "message": f"resumed: removed {len(pending)} entr(y/ies) delivered before the last run stopped"})
+            self.emit(
+                {
+                    "type": "resume",
+                    "removed": len(pending),
+                    "message": f"resumed: removed {len(pending)} entr(y/ies) delivered before the last run stopped",
+                }
+            )
         limiter = RateLimiter(self.opts.rate)
         sem = asyncio.Semaphore(self.opts.max_in_flight)
         tasks: set[asyncio.Task[None]] = set()
@@ -369,13 +427,22 @@ class Replayer:
         duration = time.perf_counter() - started
         st = self.stats
         still_dead = st["stillDead"][TRANSIENT] + st["stillDead"][PERMANENT]
-        out = {"type": "summary", **st, "invalid": self.invalid.to_json(), "duration": round(duration, 6),
-               "rate": round(st["replayed"] / duration, 1) if duration > 0 else None,
-               "breakerTrips": sum(b.trips for b in self.breakers.values()), "journal": str(self.journal.path),
-               "exitCode": 7 if still_dead or self.invalid.count else 0}
+        out = {
+            "type": "summary",
+            **st,
+            "invalid": self.invalid.to_json(),
+            "duration": round(duration, 6),
+            "rate": round(st["replayed"] / duration, 1) if duration > 0 else None,
+            "breakerTrips": sum(b.trips for b in self.breakers.values()),
+            "journal": str(self.journal.path),
+            "exitCode": 7 if still_dead or self.invalid.count else 0,
+        }
         if getattr(self.backend, "group", None) is not None:
-            out["group"] = {"name": self.backend.group, "consumer": self.backend.consumer,
-                            "claimed": self.backend.claimed}
+            out["group"] = {
+                "name": self.backend.group,
+                "consumer": self.backend.consumer,
+                "claimed": self.backend.claimed,
+            }
         return out
 
 

@@ -56,22 +56,55 @@ from a2actl.protocol.events import classify_event, text_message_params
 from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.redact import redact_json
 
-PHASES = ("dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "session", "rpc",
-          "first_event", "terminal")
+PHASES = (
+    "dns",
+    "connect",
+    "tls",
+    "ttfb",
+    "transfer",
+    "parse",
+    "negotiate",
+    "session",
+    "rpc",
+    "first_event",
+    "terminal",
+)
 CARD_PHASES = ("dns", "connect", "tls", "ttfb", "transfer")
-CURL_NAMES = ("time_namelookup", "time_connect", "time_appconnect", "time_pretransfer",
-              "time_starttransfer", "time_total")
+CURL_NAMES = (
+    "time_namelookup",
+    "time_connect",
+    "time_appconnect",
+    "time_pretransfer",
+    "time_starttransfer",
+    "time_total",
+)
 PHASE_LABELS = {
-    "dns": "DNS lookup", "connect": "TCP connect", "tls": "TLS handshake", "ttfb": "card TTFB",
-    "transfer": "card transfer", "parse": "card parse", "negotiate": "negotiation",
-    "session": "session handshake", "rpc": "first RPC", "first_event": "send: first event",
-    "terminal": "send: terminal state", "card": "card total", "total": "total",
+    "dns": "DNS lookup",
+    "connect": "TCP connect",
+    "tls": "TLS handshake",
+    "ttfb": "card TTFB",
+    "transfer": "card transfer",
+    "parse": "card parse",
+    "negotiate": "negotiation",
+    "session": "session handshake",
+    "rpc": "first RPC",
+    "first_event": "send: first event",
+    "terminal": "send: terminal state",
+    "card": "card total",
+    "total": "total",
 }
 #: Failure classes, most severe first (ties in counts resolve to the earlier one).
 FAILURE_ORDER = ("unreachable", "auth", "timeout", "protocol", "a2a_error", "http_status", "error")
-_CLASS_EXIT = {"unreachable": ExitCode.UNREACHABLE, "auth": ExitCode.AUTH, "timeout": ExitCode.TIMEOUT,
-               "protocol": ExitCode.PROTOCOL, "a2a_error": ExitCode.ERROR, "http_status": ExitCode.ERROR,
-               "error": ExitCode.ERROR, "usage": ExitCode.USAGE}
+_CLASS_EXIT = {
+    "unreachable": ExitCode.UNREACHABLE,
+    "auth": ExitCode.AUTH,
+    "timeout": ExitCode.TIMEOUT,
+    "protocol": ExitCode.PROTOCOL,
+    "a2a_error": ExitCode.ERROR,
+    "http_status": ExitCode.ERROR,
+    "error": ExitCode.ERROR,
+    "usage": ExitCode.USAGE,
+}
 
 
 @dataclass(frozen=True)
@@ -153,10 +186,21 @@ class Sample:
         return self.phases.get(name)
 
     def to_json(self) -> dict[str, Any]:
-        return {"index": self.index, "ok": self.ok, "total": self.total, "phases": self.phases,
-                "curl": self.curl, "cardBytes": self.card_bytes, "failedPhase": self.failed_phase,
-                "error": self.error, "errorClass": self.error_class, "rpc": self.rpc, "send": self.send, "session": self.session,
-                "negotiated": self.negotiated}
+        return {
+            "index": self.index,
+            "ok": self.ok,
+            "total": self.total,
+            "phases": self.phases,
+            "curl": self.curl,
+            "cardBytes": self.card_bytes,
+            "failedPhase": self.failed_phase,
+            "error": self.error,
+            "errorClass": self.error_class,
+            "rpc": self.rpc,
+            "send": self.send,
+            "session": self.session,
+            "negotiated": self.negotiated,
+        }
 
 
 @dataclass
@@ -214,17 +258,24 @@ class ProbeReport:
             "card": {"shape": self.card_shape, "declaredVersions": self.declared_versions},
             "negotiation": self.selection.to_json(),
             "versionCheck": self.version_check,
-            "options": {"samples": self.options.samples, "concurrency": self.options.concurrency,
-                        "warmup": self.warmup, "reuse": self.options.reuse,
-                        "send": self.options.send_text is not None,
-                        "handshakePath": self.options.handshake_path},
+            "options": {
+                "samples": self.options.samples,
+                "concurrency": self.options.concurrency,
+                "warmup": self.warmup,
+                "reuse": self.options.reuse,
+                "send": self.options.send_text is not None,
+                "handshakePath": self.options.handshake_path,
+            },
             "units": "seconds",
             "samples": [s.to_json() for s in self.samples],
             "stats": self.stats(),
             "histogram": histogram([s.total for s in self.ok_samples]),
             "failures": self.failures(),
-            "budget": {"limits": [{"metric": b.metric, "limit": b.limit} for b in self.options.budgets],
-                       "violations": self.budget_violations, "ok": not self.budget_violations},
+            "budget": {
+                "limits": [{"metric": b.metric, "limit": b.limit} for b in self.options.budgets],
+                "violations": self.budget_violations,
+                "ok": not self.budget_violations,
+            },
             "exitCode": int(self.exit_code()),
         }
 
@@ -245,8 +296,9 @@ def _session_url(card_url: str, path: str) -> str:
 
 async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample) -> None:
     """``--send``: a real SendMessage; fills ``first_event``/``terminal`` and ``sample.send``."""
-    params = text_message_params(text, client.family, client.binding,
-                                 tenant=client.selection.interface.tenant)
+    params = text_message_params(
+        text, client.family, client.binding, tenant=client.selection.interface.tenant
+    )
     t0 = time.perf_counter()
     if view_streaming:
         events = 0
@@ -264,17 +316,26 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
             state = ev.state or state
             # classify_event applies the family's end rule (0.3 `final`, 1.0 terminal/interrupted state,
             # a bare Message); also accept a 0.3 server that reaches a terminal state without `final`.
-            if ev.final or (ev.kind != "task" and state and state_kind(state) in (StateKind.TERMINAL,
-                                                                                   StateKind.INTERRUPTED)):
+            if ev.final or (
+                ev.kind != "task"
+                and state
+                and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
+            ):
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break
         if not final:
-            raise ProtocolViolation(f"the stream closed after {events} event(s) without a terminal state"
-                                    f" (last state: {state or 'none'})",
-                                    hint="a dropped stream is not a finished task; check the agent and proxies")
-        sample.send = {"method": client.method_name("SendStreamingMessage"), "streaming": True,
-                       "events": events, "finalState": state}
+            raise ProtocolViolation(
+                f"the stream closed after {events} event(s) without a terminal state"
+                f" (last state: {state or 'none'})",
+                hint="a dropped stream is not a finished task; check the agent and proxies",
+            )
+        sample.send = {
+            "method": client.method_name("SendStreamingMessage"),
+            "streaming": True,
+            "events": events,
+            "finalState": state,
+        }
     else:
         sample.failed_phase = "first_event"
         out = await client.call("SendMessage", params)
@@ -287,8 +348,14 @@ async def _run_send(client: Any, view_streaming: bool, text: str, sample: Sample
         sample.send = {"method": out.method, "streaming": False, "events": 1, "finalState": ev.state}
 
 
-async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOptions, settings: Settings,
-                      fetched: CardFetch | None = None) -> Sample:
+async def _one_sample(
+    index: int,
+    transport: Any,
+    card_url: str,
+    opts: ProbeOptions,
+    settings: Settings,
+    fetched: CardFetch | None = None,
+) -> Sample:
     """Time one handshake on ``transport``. ``fetched``: discovery's fetch of the card on this
     transport, used as this sample's card and parse phases instead of fetching the card again."""
     from a2actl.transport.a2a import A2AClient
@@ -299,15 +366,20 @@ async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOpti
         if fetched is not None and fetched.http is not None:
             res = fetched.http
         else:
-            res = await transport.request("GET", card_url, headers={"Accept": "application/json"},
-                                          max_bytes=settings.max_card_bytes)
+            res = await transport.request(
+                "GET", card_url, headers={"Accept": "application/json"}, max_bytes=settings.max_card_bytes
+            )
         sample.phases.update(res.timing.phases())
         sample.curl = res.timing.to_json()
-        sample.card_bytes = {"wire": res.wire_bytes, "decoded": len(res.body),
-                             "contentEncoding": res.content_encoding}
+        sample.card_bytes = {
+            "wire": res.wire_bytes,
+            "decoded": len(res.body),
+            "contentEncoding": res.content_encoding,
+        }
         if res.status >= 400:
-            raise HTTPStatusError(f"{card_url} answered HTTP {res.status} {res.reason}",
-                                  details={"httpStatus": res.status})
+            raise HTTPStatusError(
+                f"{card_url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+            )
         sample.failed_phase = "parse"
         if fetched is not None:
             view = fetched.view
@@ -321,26 +393,44 @@ async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOpti
         try:
             selection = select_interface(view, settings.a2a_version, settings.binding)
         except NegotiationFailed as exc:
-            raise A2ACtlError(f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares") from exc
+            raise A2ACtlError(
+                f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
+            ) from exc
         sample.phases["negotiate"] = time.perf_counter() - t
-        sample.negotiated = {"url": selection.interface.url, "protocolBinding": selection.interface.protocol_binding,
-                             "protocolVersion": selection.family.value}
+        sample.negotiated = {
+            "url": selection.interface.url,
+            "protocolBinding": selection.interface.protocol_binding,
+            "protocolVersion": selection.family.value,
+        }
         if opts.handshake_path:
             sample.failed_phase = "session"
             url = _session_url(card_url, opts.handshake_path)
             t = time.perf_counter()
-            hs = await transport.request("POST", url, json_body={
-                "client": "a2actl", "protocolVersions": [selection.family.value],
-                "capabilities": {"streaming": True, "pushNotifications": False}})
+            hs = await transport.request(
+                "POST",
+                url,
+                json_body={
+                    "client": "a2actl",
+                    "protocolVersions": [selection.family.value],
+                    "capabilities": {"streaming": True, "pushNotifications": False},
+                },
+            )
             sample.phases["session"] = time.perf_counter() - t
             if hs.status >= 400:
-                raise HTTPStatusError(f"session handshake {url} answered HTTP {hs.status} {hs.reason}",
-                                      details={"httpStatus": hs.status})
+                raise HTTPStatusError(
+                    f"session handshake {url} answered HTTP {hs.status} {hs.reason}",
+                    details={"httpStatus": hs.status},
+                )
             body = hs.json()
             got_token = isinstance(body, dict) and any(
-                isinstance(k, str) and "token" in k.lower() and body[k] for k in body)
-            sample.session = {"url": url, "status": hs.status, "tokenIssued": got_token,
-                              "response": redact_json(body)}
+                isinstance(k, str) and "token" in k.lower() and body[k] for k in body
+            )
+            sample.session = {
+                "url": url,
+                "status": hs.status,
+                "tokenIssued": got_token,
+                "response": redact_json(body),
+            }
         client = A2AClient(transport, selection)
         sample.failed_phase = "rpc"
         task_id = f"a2actl-probe-{uuid.uuid4()}"
@@ -356,8 +446,11 @@ async def _one_sample(index: int, transport: Any, card_url: str, opts: ProbeOpti
         if out.error is not None and out.error.code != -32001:
             raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
         sample.rpc["healthy"] = True
-        sample.rpc["meaning"] = ("TaskNotFound for a random id: routing, version and auth work"
-                                 if out.error is not None else "the agent returned a task for a random id")
+        sample.rpc["meaning"] = (
+            "TaskNotFound for a random id: routing, version and auth work"
+            if out.error is not None
+            else "the agent returned a task for a random id"
+        )
         if opts.send_text is not None:
             await _run_send(client, bool(view.capabilities.get("streaming")), opts.send_text, sample)
         sample.ok = True
@@ -383,29 +476,49 @@ def _check_budgets(report: ProbeReport) -> list[dict[str, Any]]:
         p99 = summarize(vals)["p99"]
         if p99 <= b.limit:
             continue
-        parts = CARD_PHASES if b.metric == "card" else (
-            tuple(p for p in PHASES if p in stats) if b.metric in ("total",) + CURL_NAMES else (b.metric,))
-        culprit = max((p for p in parts if p in stats and stats[p]["p99"] is not None),
-                      key=lambda p: stats[p]["p99"], default=b.metric)
+        parts = (
+            CARD_PHASES
+            if b.metric == "card"
+            else (
+                tuple(p for p in PHASES if p in stats) if b.metric in ("total",) + CURL_NAMES else (b.metric,)
+            )
+        )
+        culprit = max(
+            (p for p in parts if p in stats and stats[p]["p99"] is not None),
+            key=lambda p: stats[p]["p99"],
+            default=b.metric,
+        )
         label = PHASE_LABELS.get(culprit, culprit)
-        out.append({
-            "metric": b.metric, "p99": p99, "limit": b.limit, "culprit": culprit,
-            "culpritP99": stats.get(culprit, {}).get("p99"),
-            "message": f"{PHASE_LABELS.get(b.metric, b.metric)} p99 {format_seconds(p99)} is over the "
-                       f"{format_seconds(b.limit)} budget; {label} used {format_seconds(stats.get(culprit, {}).get('p99'))} of it",
-        })
+        out.append(
+            {
+                "metric": b.metric,
+                "p99": p99,
+                "limit": b.limit,
+                "culprit": culprit,
+                "culpritP99": stats.get(culprit, {}).get("p99"),
+                "message": f"{PHASE_LABELS.get(b.metric, b.metric)} p99 {format_seconds(p99)} is over the "
+                f"{format_seconds(b.limit)} budget; {label} used {format_seconds(stats.get(culprit, {}).get('p99'))} of it",
+            }
+        )
     return out
 
 
-async def _version_check(transport: Any, selection: Selection, failures: list[Sample]) -> dict[str, Any] | None:
+async def _version_check(
+    transport: Any, selection: Selection, failures: list[Sample]
+) -> dict[str, Any] | None:
     """When the first RPC hit a version mismatch, try the other family once on the same URL to tell
     the operator what the endpoint really speaks."""
     from a2actl.transport.a2a import A2AClient
 
     # -32009/-32601, or (HTTP+JSON) a path the endpoint does not route: 0.3 and 1.0 REST paths differ
     # (/v1/tasks/{id} vs /tasks/{id}), so a version the endpoint does not speak shows as no route.
-    mismatch = [s for s in failures if s.error and s.failed_phase == "rpc"
-                and (s.error.get("a2aCode") in (-32009, -32601) or s.error.get("code") == "no_such_route")]
+    mismatch = [
+        s
+        for s in failures
+        if s.error
+        and s.failed_phase == "rpc"
+        and (s.error.get("a2aCode") in (-32009, -32601) or s.error.get("code") == "no_such_route")
+    ]
     if not mismatch:
         return None
     other = Family.V0_3 if selection.family is Family.V1_0 else Family.V1_0
@@ -413,16 +526,28 @@ async def _version_check(transport: Any, selection: Selection, failures: list[Sa
     try:
         out = await A2AClient(transport, alt).call("GetTask", {"id": f"a2actl-probe-{uuid.uuid4()}"})
     except A2ACtlError as err:
-        return {"sent": selection.family.value, "retriedAs": other.value, "retryOk": False,
-                "retryError": err.message}
+        return {
+            "sent": selection.family.value,
+            "retriedAs": other.value,
+            "retryOk": False,
+            "retryError": err.message,
+        }
     works = out.error is None or out.error.code == -32001
-    return {"sent": selection.family.value, "retriedAs": other.value, "retryOk": works,
-            "conclusion": (f"{selection.interface.url} answers {other.value} but not {selection.family.value}"
-                           if works else f"{selection.interface.url} answers neither version cleanly")}
+    return {
+        "sent": selection.family.value,
+        "retriedAs": other.value,
+        "retryOk": works,
+        "conclusion": (
+            f"{selection.interface.url} answers {other.value} but not {selection.family.value}"
+            if works
+            else f"{selection.interface.url} answers neither version cleanly"
+        ),
+    }
 
 
-async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | None = None,
-                    on_sample: Any = None) -> ProbeReport:
+async def run_probe(
+    opts: ProbeOptions, settings: Settings, sink: EventSink | None = None, on_sample: Any = None
+) -> ProbeReport:
     """Probe ``opts.target``: discover the card once, then time ``opts.samples`` handshakes.
 
     ``on_sample(sample)`` is called as each sample completes (for JSONL streaming). Raises the
@@ -444,14 +569,19 @@ async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | No
             try:
                 selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
             except NegotiationFailed as exc:
-                raise A2ACtlError(f"negotiation failed: {exc}",
-                                  hint="see `a2actl card get` for what the card declares") from exc
+                raise A2ACtlError(
+                    f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
+                ) from exc
             # Without --reuse, discovery's fetch is the first sample's card phase (on the same
             # transport) when it opened its own connection (not after a 404 on the first path) and
             # the sample it stands for is a warmup or runs alone: under -c N, a timed sample whose
             # card was fetched before the others started would be the one uncontended sample.
-            reusable = (shared is None and fetched.http is not None and fetched.http.timing.new_connection
-                        and (opts.warmup > 0 or opts.concurrency == 1))
+            reusable = (
+                shared is None
+                and fetched.http is not None
+                and fetched.http.timing.new_connection
+                and (opts.warmup > 0 or opts.concurrency == 1)
+            )
         finally:
             if shared is None and not reusable:
                 await disco_transport.client.aclose()
@@ -483,10 +613,17 @@ async def run_probe(opts: ProbeOptions, settings: Settings, sink: EventSink | No
         await asyncio.gather(*(guarded(i) for i in range(opts.samples)))
         samples.sort(key=lambda s: s.index)
         report = ProbeReport(
-            trace_id=settings.trace_id, target=opts.target.value, card_url=fetched.source,
-            discovery_notes=fetched.notes, card_shape=fetched.view.shape,
-            declared_versions=fetched.view.declared_families(), selection=selection, samples=samples,
-            warmup=opts.warmup, options=opts)
+            trace_id=settings.trace_id,
+            target=opts.target.value,
+            card_url=fetched.source,
+            discovery_notes=fetched.notes,
+            card_shape=fetched.view.shape,
+            declared_versions=fetched.view.declared_families(),
+            selection=selection,
+            samples=samples,
+            warmup=opts.warmup,
+            options=opts,
+        )
         failed = [s for s in samples if not s.ok]
         if failed:
             if shared is not None:

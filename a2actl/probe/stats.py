@@ -26,8 +26,15 @@ def summarize(values: Sequence[float]) -> dict[str, Any]:
     if not values:
         return {"count": 0, "min": None, "p50": None, "p90": None, "p99": None, "max": None, "mean": None}
     s = sorted(values)
-    return {"count": len(s), "min": s[0], "p50": percentile(s, 50), "p90": percentile(s, 90),
-            "p99": percentile(s, 99), "max": s[-1], "mean": sum(s) / len(s)}
+    return {
+        "count": len(s),
+        "min": s[0],
+        "p50": percentile(s, 50),
+        "p90": percentile(s, 90),
+        "p99": percentile(s, 99),
+        "max": s[-1],
+        "mean": sum(s) / len(s),
+    }
 
 
 def histogram(values: Sequence[float], buckets: int = 8) -> list[dict[str, float | int]]:

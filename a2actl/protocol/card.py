@@ -111,8 +111,15 @@ class CardView:
             "interfaces": [i.to_json() for i in self.interfaces],
             "capabilities": self.capabilities,
             "skills": [
-                {"id": s.id, "name": s.name, "description": s.description, "tags": s.tags,
-                 "examples": s.examples, "inputModes": s.input_modes, "outputModes": s.output_modes}
+                {
+                    "id": s.id,
+                    "name": s.name,
+                    "description": s.description,
+                    "tags": s.tags,
+                    "examples": s.examples,
+                    "inputModes": s.input_modes,
+                    "outputModes": s.output_modes,
+                }
                 for s in self.skills
             ],
             "defaultInputModes": self.default_input_modes,
@@ -161,8 +168,12 @@ def _requirements(raw_card: dict[str, Any]) -> list[dict[str, list[str]]]:
     if isinstance(v1, list):
         for req in v1:
             if isinstance(req, dict) and isinstance(req.get("schemes"), dict):
-                out.append({k: _str_list(v.get("list") if isinstance(v, dict) else v)
-                            for k, v in req["schemes"].items()})
+                out.append(
+                    {
+                        k: _str_list(v.get("list") if isinstance(v, dict) else v)
+                        for k, v in req["schemes"].items()
+                    }
+                )
         if out:
             return out
     v0 = raw_card.get("security")
@@ -198,8 +209,16 @@ def parse_card(raw: Any) -> CardView:
         if key in seen:
             return
         seen.add(key)
-        interfaces.append(Interface(url=url, protocol_binding=b, protocol_version=_str(version),
-                                    family=fam, source=source, tenant=_str(tenant) or None))
+        interfaces.append(
+            Interface(
+                url=url,
+                protocol_binding=b,
+                protocol_version=_str(version),
+                family=fam,
+                source=source,
+                tenant=_str(tenant) or None,
+            )
+        )
 
     has_v1 = isinstance(raw.get("supportedInterfaces"), list)
     has_v0 = "url" in raw or "protocolVersion" in raw or "preferredTransport" in raw
@@ -208,8 +227,13 @@ def parse_card(raw: Any) -> CardView:
             if not isinstance(iface, dict):
                 warnings.append(f"supportedInterfaces[{idx}] is not an object")
                 continue
-            add(iface.get("url"), iface.get("protocolBinding"), iface.get("protocolVersion"),
-                f"supportedInterfaces[{idx}]", iface.get("tenant"))
+            add(
+                iface.get("url"),
+                iface.get("protocolBinding"),
+                iface.get("protocolVersion"),
+                f"supportedInterfaces[{idx}]",
+                iface.get("tenant"),
+            )
     top_version = raw.get("protocolVersion")
     if has_v0:
         if top_version is None:
@@ -234,13 +258,17 @@ def parse_card(raw: Any) -> CardView:
         warnings.append("no interfaces: neither supportedInterfaces (1.0) nor url (0.x)")
 
     caps_raw = raw.get("capabilities") if isinstance(raw.get("capabilities"), dict) else {}
-    extensions = [e for e in caps_raw.get("extensions", []) if isinstance(e, dict)] \
-        if isinstance(caps_raw.get("extensions"), list) else []
+    extensions = (
+        [e for e in caps_raw.get("extensions", []) if isinstance(e, dict)]
+        if isinstance(caps_raw.get("extensions"), list)
+        else []
+    )
     capabilities: dict[str, Any] = {
         "streaming": bool(caps_raw.get("streaming", False)),
         "pushNotifications": bool(caps_raw.get("pushNotifications", False)),
-        "extendedAgentCard": bool(caps_raw.get("extendedAgentCard",
-                                               raw.get("supportsAuthenticatedExtendedCard", False))),
+        "extendedAgentCard": bool(
+            caps_raw.get("extendedAgentCard", raw.get("supportsAuthenticatedExtendedCard", False))
+        ),
     }
     if "stateTransitionHistory" in caps_raw:  # removed in 1.0 (#1396), kept for display
         capabilities["stateTransitionHistory"] = bool(caps_raw["stateTransitionHistory"])
@@ -253,32 +281,47 @@ def parse_card(raw: Any) -> CardView:
         if not isinstance(s, dict):
             warnings.append(f"skills[{idx}] is not an object")
             continue
-        skills.append(Skill(
-            id=_str(s.get("id")) or f"#{idx}", name=_str(s.get("name")) or "",
-            description=_str(s.get("description")) or "", tags=_str_list(s.get("tags")),
-            examples=_str_list(s.get("examples")), input_modes=_str_list(s.get("inputModes")),
-            output_modes=_str_list(s.get("outputModes")),
-        ))
+        skills.append(
+            Skill(
+                id=_str(s.get("id")) or f"#{idx}",
+                name=_str(s.get("name")) or "",
+                description=_str(s.get("description")) or "",
+                tags=_str_list(s.get("tags")),
+                examples=_str_list(s.get("examples")),
+                input_modes=_str_list(s.get("inputModes")),
+                output_modes=_str_list(s.get("outputModes")),
+            )
+        )
 
     schemes_raw = raw.get("securitySchemes") if isinstance(raw.get("securitySchemes"), dict) else {}
     schemes = {name: _scheme_v1_to_flat(name, v, warnings) for name, v in schemes_raw.items()}
     provider = raw.get("provider") if isinstance(raw.get("provider"), dict) else None
 
     return CardView(
-        name=_str(raw.get("name")), description=_str(raw.get("description")),
-        version=_str(raw.get("version")), provider=provider, shape=shape, interfaces=interfaces,
-        capabilities=capabilities, skills=skills,
+        name=_str(raw.get("name")),
+        description=_str(raw.get("description")),
+        version=_str(raw.get("version")),
+        provider=provider,
+        shape=shape,
+        interfaces=interfaces,
+        capabilities=capabilities,
+        skills=skills,
         default_input_modes=_str_list(raw.get("defaultInputModes")),
         default_output_modes=_str_list(raw.get("defaultOutputModes")),
-        security_schemes=schemes, security_requirements=_requirements(raw), extensions=extensions,
-        documentation_url=_str(raw.get("documentationUrl")), icon_url=_str(raw.get("iconUrl")),
-        signed=bool(raw.get("signatures")), warnings=warnings,
+        security_schemes=schemes,
+        security_requirements=_requirements(raw),
+        extensions=extensions,
+        documentation_url=_str(raw.get("documentationUrl")),
+        icon_url=_str(raw.get("iconUrl")),
+        signed=bool(raw.get("signatures")),
+        warnings=warnings,
     )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Interface selection
 # ---------------------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Selection:
@@ -324,8 +367,11 @@ def _skipped_note(skipped: list[Interface]) -> str:
         else:
             kind = f"custom ({i.protocol_binding})"
         counts[kind] = counts.get(kind, 0) + 1
-    return "; " + " and ".join(f"{n} {kind} interface{'s' if n > 1 else ''}" for kind, n in counts.items()) \
+    return (
+        "; "
+        + " and ".join(f"{n} {kind} interface{'s' if n > 1 else ''}" for kind, n in counts.items())
         + " skipped"
+    )
 
 
 def select_interface(view: CardView, version: str = "auto", binding: str = "auto") -> Selection:
@@ -352,7 +398,9 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     skipped = [i for i in view.interfaces if i.protocol_binding not in CALLABLE_BINDINGS]
     if not callable_ifaces:
         declared = ", ".join(f"{i.protocol_binding} {i.protocol_version}" for i in view.interfaces) or "none"
-        raise NegotiationFailed(f"the card declares no JSON-RPC or HTTP+JSON interface (declared: {declared})")
+        raise NegotiationFailed(
+            f"the card declares no JSON-RPC or HTTP+JSON interface (declared: {declared})"
+        )
 
     def fam(i: Interface) -> Family:
         return i.family or Family.V0_3
@@ -361,26 +409,34 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
         # 0.2 and 0.3 share method names and shapes on JSON-RPC.
         return a is b or {a, b} <= {Family.V0_2, Family.V0_3}
 
-    cands = [i for i in callable_ifaces
-             if (want_binding is None or i.protocol_binding == want_binding)
-             and (want_family is None or same_family(fam(i), want_family))]
+    cands = [
+        i
+        for i in callable_ifaces
+        if (want_binding is None or i.protocol_binding == want_binding)
+        and (want_family is None or same_family(fam(i), want_family))
+    ]
     note_grpc = _skipped_note(skipped)
     if cands:
         if want_family is None:
             ordered = sorted(enumerate(cands), key=lambda p: (fam(p[1]) is not Family.V1_0, p[0]))
             chosen = ordered[0][1]
             pos = view.interfaces.index(chosen) + 1
-            why = (f"interface #{pos} of the card: "
-                   + ("the first 1.0 interface (1.0 preferred over 0.x, then card order)"
-                      if fam(chosen) is Family.V1_0 else "the card declares no 1.0 interface; first 0.x one"))
+            why = f"interface #{pos} of the card: " + (
+                "the first 1.0 interface (1.0 preferred over 0.x, then card order)"
+                if fam(chosen) is Family.V1_0
+                else "the card declares no 1.0 interface; first 0.x one"
+            )
         else:
             chosen = cands[0]
             pos = view.interfaces.index(chosen) + 1
             why = f"interface #{pos} of the card: first one matching --a2a-version {want_family.value}"
         if want_binding is not None:
             why += f" and --binding {want_binding}"
-        family = want_family if want_family is not None and not (
-            want_family is Family.V0_3 and fam(chosen) is Family.V0_2) else fam(chosen)
+        family = (
+            want_family
+            if want_family is not None and not (want_family is Family.V0_3 and fam(chosen) is Family.V0_2)
+            else fam(chosen)
+        )
         return Selection(chosen, family, why + note_grpc, candidates=callable_ifaces)
 
     # Nothing declared matches: try the requested version on a URL with the right binding.
@@ -388,10 +444,13 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     if not fallback:
         raise NegotiationFailed(
             f"the card declares no {want_binding} interface "
-            f"(declared: {', '.join(sorted({i.protocol_binding for i in callable_ifaces}))})")
+            f"(declared: {', '.join(sorted({i.protocol_binding for i in callable_ifaces}))})"
+        )
     chosen = fallback[0]
     family = want_family or fam(chosen)
-    declared = ", ".join(sorted({f'{fam(i).value}' for i in callable_ifaces}))
-    why = (f"forced by --a2a-version {family.value}: the card declares only {declared} here; "
-           f"trying {family.value} on interface #{view.interfaces.index(chosen) + 1}")
+    declared = ", ".join(sorted({f"{fam(i).value}" for i in callable_ifaces}))
+    why = (
+        f"forced by --a2a-version {family.value}: the card declares only {declared} here; "
+        f"trying {family.value} on interface #{view.interfaces.index(chosen) + 1}"
+    )
     return Selection(chosen, family, why, forced=True, candidates=callable_ifaces)

@@ -17,8 +17,15 @@ from typing import Any, NamedTuple
 from a2actl.protocol.versions import BINDING_HTTP_JSON, Family, StateKind, canonical_state, state_kind
 
 
-def text_message_params(text: str, family: Family, binding: str, *, message_id: str | None = None,
-                        context_id: str | None = None, tenant: str | None = None) -> dict[str, Any]:
+def text_message_params(
+    text: str,
+    family: Family,
+    binding: str,
+    *,
+    message_id: str | None = None,
+    context_id: str | None = None,
+    tenant: str | None = None,
+) -> dict[str, Any]:
     """``SendMessage`` params (1.0 ``SendMessageRequest`` / 0.x ``MessageSendParams``) with one text part.
 
     0.x params say ``configuration.blocking: true`` (see ``message_params``): a 0.3 agent may read a
@@ -53,8 +60,13 @@ class StreamEvent(NamedTuple):
 
 
 _SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
-_V1_KEYS = {"task": "task", "message": "message", "msg": "message",
-            "statusUpdate": "status-update", "artifactUpdate": "artifact-update"}
+_V1_KEYS = {
+    "task": "task",
+    "message": "message",
+    "msg": "message",
+    "statusUpdate": "status-update",
+    "artifactUpdate": "artifact-update",
+}
 
 
 def classify_event(result: Any) -> StreamEvent:
@@ -87,7 +99,6 @@ def classify_event(result: Any) -> StreamEvent:
     if state is not None and not v0 and kind != "task":
         final = final or state_kind(state) in _SETTLED
     return StreamEvent(kind, state, task_id if type(task_id) is str else None, final, body)
-
 
 
 @dataclass(frozen=True)
@@ -144,9 +155,17 @@ def _part(p: PartSpec, family: Family, binding: str) -> dict[str, Any]:
     return {"kind": "file", "file": f}
 
 
-def message_params(parts: list[PartSpec], family: Family, binding: str, *, message_id: str | None = None,
-                   context_id: str | None = None, task_id: str | None = None, tenant: str | None = None,
-                   no_wait: bool = False) -> dict[str, Any]:
+def message_params(
+    parts: list[PartSpec],
+    family: Family,
+    binding: str,
+    *,
+    message_id: str | None = None,
+    context_id: str | None = None,
+    task_id: str | None = None,
+    tenant: str | None = None,
+    no_wait: bool = False,
+) -> dict[str, Any]:
     """``SendMessage`` params for any family and binding. ``no_wait`` asks the agent to return at
     once: ``configuration.returnImmediately`` (1.0) or ``configuration.blocking: false`` (0.x; the
     senses are inverted, shared doc §5.2). Without it a 0.x send says ``configuration.blocking: true``
@@ -154,7 +173,9 @@ def message_params(parts: list[PartSpec], family: Family, binding: str, *, messa
     HTTP+JSON binding reads a missing one as non-blocking (shared doc §15), where 1.0's
     ``returnImmediately`` defaults to false (blocking) everywhere. ``message_id`` is the idempotency
     key (a new UUID if None)."""
-    params = text_message_params("", family, binding, message_id=message_id, context_id=context_id, tenant=tenant)
+    params = text_message_params(
+        "", family, binding, message_id=message_id, context_id=context_id, tenant=tenant
+    )
     msg = params["message"]
     key = "content" if family is not Family.V1_0 and binding == BINDING_HTTP_JSON else "parts"
     msg[key] = [_part(p, family, binding) for p in parts]
@@ -180,11 +201,16 @@ def part_texts(parts: Any) -> list[str]:
             out.append(p["text"])
         elif "data" in p:
             d = p["data"]
-            out.append(json.dumps(d.get("data", d) if isinstance(d, dict) and set(d) == {"data"} else d,
-                                  ensure_ascii=False)[:500])
+            out.append(
+                json.dumps(
+                    d.get("data", d) if isinstance(d, dict) and set(d) == {"data"} else d, ensure_ascii=False
+                )[:500]
+            )
         elif "file" in p or "raw" in p or "url" in p:
             f = p.get("file") if isinstance(p.get("file"), dict) else p
-            out.append(f"[file {f.get('name') or f.get('filename') or f.get('uri') or f.get('url') or ''}]".strip())
+            out.append(
+                f"[file {f.get('name') or f.get('filename') or f.get('uri') or f.get('url') or ''}]".strip()
+            )
     return out
 
 
@@ -204,9 +230,14 @@ def task_view(result: Any) -> dict[str, Any]:
         else:
             kind = "task" if "status" in result else "unknown"
     if kind == "message":
-        return {"kind": "message", "id": body.get("messageId"), "contextId": body.get("contextId"),
-                "taskId": body.get("taskId"), "state": None,
-                "text": "\n".join(part_texts(body.get("parts") or body.get("content")))}
+        return {
+            "kind": "message",
+            "id": body.get("messageId"),
+            "contextId": body.get("contextId"),
+            "taskId": body.get("taskId"),
+            "state": None,
+            "text": "\n".join(part_texts(body.get("parts") or body.get("content"))),
+        }
     status = body.get("status") if isinstance(body.get("status"), dict) else {}
     smsg = status.get("message") if isinstance(status.get("message"), dict) else None
     if smsg is None and isinstance(status.get("update"), dict):  # v0.3 proto JSON names it `update`
@@ -214,12 +245,23 @@ def task_view(result: Any) -> dict[str, Any]:
     artifacts = []
     for a in body.get("artifacts") or []:
         if isinstance(a, dict):
-            artifacts.append({"artifactId": a.get("artifactId"), "name": a.get("name"),
-                              "text": "".join(part_texts(a.get("parts") or a.get("content")))})
-    return {"kind": "task", "id": body.get("id"), "contextId": body.get("contextId"),
-            "state": canonical_state(status.get("state")) if status.get("state") else None,
-            "statusMessage": "\n".join(part_texts((smsg or {}).get("parts") or (smsg or {}).get("content"))) or None,
-            "artifacts": artifacts, "historyLength": len(body.get("history") or [])}
+            artifacts.append(
+                {
+                    "artifactId": a.get("artifactId"),
+                    "name": a.get("name"),
+                    "text": "".join(part_texts(a.get("parts") or a.get("content"))),
+                }
+            )
+    return {
+        "kind": "task",
+        "id": body.get("id"),
+        "contextId": body.get("contextId"),
+        "state": canonical_state(status.get("state")) if status.get("state") else None,
+        "statusMessage": "\n".join(part_texts((smsg or {}).get("parts") or (smsg or {}).get("content")))
+        or None,
+        "artifacts": artifacts,
+        "historyLength": len(body.get("history") or []),
+    }
 
 
 def result_shape_error(operation: str, result: Any) -> str | None:
@@ -232,7 +274,9 @@ def result_shape_error(operation: str, result: Any) -> str | None:
     if operation in ("SendMessage", "GetTask", "CancelTask"):
         view = task_view(result)
         if view["kind"] == "message" and operation == "SendMessage":
-            return None if isinstance(view.get("id"), str) and view["id"] else "is a Message without a messageId"
+            return (
+                None if isinstance(view.get("id"), str) and view["id"] else "is a Message without a messageId"
+            )
         if view["kind"] != "task":
             return "is neither a Task nor a Message" if operation == "SendMessage" else "is not a Task"
         if not isinstance(view.get("id"), str) or not view["id"]:
@@ -244,4 +288,3 @@ def result_shape_error(operation: str, result: Any) -> str | None:
         if not isinstance(result, dict) or not isinstance(result.get("tasks", []), list):
             return "is not a ListTasksResponse (an object with a tasks list)"
     return None
-

@@ -54,6 +54,8 @@ def parse(data: str | bytes, source: str) -> Any:
     else:
         deep = nesting(obj) > MAX_NESTING
     if deep:
-        raise ProtocolViolation(f"the JSON from {source} is nested too deep (over {MAX_NESTING} levels)",
-                                hint="no A2A document nests this deep: a broken or hostile agent")
+        raise ProtocolViolation(
+            f"the JSON from {source} is nested too deep (over {MAX_NESTING} levels)",
+            hint="no A2A document nests this deep: a broken or hostile agent",
+        )
     return obj

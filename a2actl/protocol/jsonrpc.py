@@ -31,36 +31,109 @@ class ErrorSpec:
     hint: str
 
 
-ERRORS: dict[int, ErrorSpec] = {e.code: e for e in (
-    ErrorSpec(-32700, "JSONParseError", "PARSE_ERROR", CLIENT,
-              "the agent could not parse the request body as JSON; check --data or a proxy rewriting bodies"),
-    ErrorSpec(-32600, "InvalidRequestError", "INVALID_REQUEST", CLIENT,
-              "the JSON-RPC envelope or params were rejected; a2a-sdk answers -32600 for bad params too"),
-    ErrorSpec(-32601, "MethodNotFoundError", "METHOD_NOT_FOUND", CLIENT,
-              "the endpoint does not know this method"),
-    ErrorSpec(-32602, "InvalidParamsError", "INVALID_PARAMS", CLIENT,
-              "the params do not match the method's schema for this protocol version"),
-    ErrorSpec(-32603, "InternalError", "INTERNAL_ERROR", TRANSIENT,
-              "the agent failed internally; retry, then check the agent's logs"),
-    ErrorSpec(-32001, "TaskNotFoundError", "TASK_NOT_FOUND", PERMANENT,
-              "no task with that id (expired, another tenant, or never created)"),
-    ErrorSpec(-32002, "TaskNotCancelableError", "TASK_NOT_CANCELABLE", PERMANENT,
-              "the task is already in a terminal state"),
-    ErrorSpec(-32003, "PushNotificationNotSupportedError", "PUSH_NOTIFICATION_NOT_SUPPORTED", PERMANENT,
-              "the agent does not support push notifications (capabilities.pushNotifications)"),
-    ErrorSpec(-32004, "UnsupportedOperationError", "UNSUPPORTED_OPERATION", PERMANENT,
-              "the agent does not support this operation (or the task is terminal)"),
-    ErrorSpec(-32005, "ContentTypeNotSupportedError", "CONTENT_TYPE_NOT_SUPPORTED", PERMANENT,
-              "a part's media type is not in the card's input modes"),
-    ErrorSpec(-32006, "InvalidAgentResponseError", "INVALID_AGENT_RESPONSE", TRANSIENT,
-              "the agent produced a response that does not conform to the spec"),
-    ErrorSpec(-32007, "ExtendedAgentCardNotConfiguredError", "EXTENDED_AGENT_CARD_NOT_CONFIGURED", PERMANENT,
-              "the agent has no extended card configured"),
-    ErrorSpec(-32008, "ExtensionSupportRequiredError", "EXTENSION_SUPPORT_REQUIRED", CLIENT,
-              "activate the required extension with -H 'A2A-Extensions: <uri>'"),
-    ErrorSpec(-32009, "VersionNotSupportedError", "VERSION_NOT_SUPPORTED", CLIENT,
-              "the endpoint does not speak the requested A2A version"),
-)}
+ERRORS: dict[int, ErrorSpec] = {
+    e.code: e
+    for e in (
+        ErrorSpec(
+            -32700,
+            "JSONParseError",
+            "PARSE_ERROR",
+            CLIENT,
+            "the agent could not parse the request body as JSON; check --data or a proxy rewriting bodies",
+        ),
+        ErrorSpec(
+            -32600,
+            "InvalidRequestError",
+            "INVALID_REQUEST",
+            CLIENT,
+            "the JSON-RPC envelope or params were rejected; a2a-sdk answers -32600 for bad params too",
+        ),
+        ErrorSpec(
+            -32601,
+            "MethodNotFoundError",
+            "METHOD_NOT_FOUND",
+            CLIENT,
+            "the endpoint does not know this method",
+        ),
+        ErrorSpec(
+            -32602,
+            "InvalidParamsError",
+            "INVALID_PARAMS",
+            CLIENT,
+            "the params do not match the method's schema for this protocol version",
+        ),
+        ErrorSpec(
+            -32603,
+            "InternalError",
+            "INTERNAL_ERROR",
+            TRANSIENT,
+            "the agent failed internally; retry, then check the agent's logs",
+        ),
+        ErrorSpec(
+            -32001,
+            "TaskNotFoundError",
+            "TASK_NOT_FOUND",
+            PERMANENT,
+            "no task with that id (expired, another tenant, or never created)",
+        ),
+        ErrorSpec(
+            -32002,
+            "TaskNotCancelableError",
+            "TASK_NOT_CANCELABLE",
+            PERMANENT,
+            "the task is already in a terminal state",
+        ),
+        ErrorSpec(
+            -32003,
+            "PushNotificationNotSupportedError",
+            "PUSH_NOTIFICATION_NOT_SUPPORTED",
+            PERMANENT,
+            "the agent does not support push notifications (capabilities.pushNotifications)",
+        ),
+        ErrorSpec(
+            -32004,
+            "UnsupportedOperationError",
+            "UNSUPPORTED_OPERATION",
+            PERMANENT,
+            "the agent does not support this operation (or the task is terminal)",
+        ),
+        ErrorSpec(
+            -32005,
+            "ContentTypeNotSupportedError",
+            "CONTENT_TYPE_NOT_SUPPORTED",
+            PERMANENT,
+            "a part's media type is not in the card's input modes",
+        ),
+        ErrorSpec(
+            -32006,
+            "InvalidAgentResponseError",
+            "INVALID_AGENT_RESPONSE",
+            TRANSIENT,
+            "the agent produced a response that does not conform to the spec",
+        ),
+        ErrorSpec(
+            -32007,
+            "ExtendedAgentCardNotConfiguredError",
+            "EXTENDED_AGENT_CARD_NOT_CONFIGURED",
+            PERMANENT,
+            "the agent has no extended card configured",
+        ),
+        ErrorSpec(
+            -32008,
+            "ExtensionSupportRequiredError",
+            "EXTENSION_SUPPORT_REQUIRED",
+            CLIENT,
+            "activate the required extension with -H 'A2A-Extensions: <uri>'",
+        ),
+        ErrorSpec(
+            -32009,
+            "VersionNotSupportedError",
+            "VERSION_NOT_SUPPORTED",
+            CLIENT,
+            "the endpoint does not speak the requested A2A version",
+        ),
+    )
+}
 
 _BY_REASON = {e.reason: e for e in ERRORS.values()}
 #: The 1.0 HTTP+JSON statuses for a ``google.rpc.Status`` body that carries no ``ErrorInfo`` (spec
@@ -68,16 +141,22 @@ _BY_REASON = {e.reason: e for e in ERRORS.values()}
 _V1_HTTP_CODE = {409: -32002, 415: -32005, 502: -32006, 500: -32603}
 #: a2a-sdk 0.3's REST statuses (``a2a/utils/error_handlers.py`` ``A2AErrorToHttpStatus``, 0.3.26), for
 #: a ``{"message": ...}`` body whose text is not one of the defaults below (404 left out, as above).
-_V03_HTTP_CODE = {400: -32600, 409: -32002, 415: -32005, 422: -32602, 500: -32603, 501: -32004,
-                  502: -32006}
+_V03_HTTP_CODE = {400: -32600, 409: -32002, 415: -32005, 422: -32602, 500: -32603, 501: -32004, 502: -32006}
 #: The default ``message`` of each a2a-sdk 0.3 error class (``a2a/types.py``, 0.3.26): what its REST
 #: binding puts in ``{"message": ...}`` when the server raised the error without a text of its own.
 _V03_DEFAULT_MESSAGES = {
-    "task not found": -32001, "task cannot be canceled": -32002, "push notification is not supported": -32003,
-    "this operation is not supported": -32004, "incompatible content types": -32005,
-    "invalid agent response": -32006, "authenticated extended card is not configured": -32007,
-    "method not found": -32601, "invalid parameters": -32602, "request payload validation error": -32600,
-    "invalid json payload": -32700, "internal error": -32603,
+    "task not found": -32001,
+    "task cannot be canceled": -32002,
+    "push notification is not supported": -32003,
+    "this operation is not supported": -32004,
+    "incompatible content types": -32005,
+    "invalid agent response": -32006,
+    "authenticated extended card is not configured": -32007,
+    "method not found": -32601,
+    "invalid parameters": -32602,
+    "request payload validation error": -32600,
+    "invalid json payload": -32700,
+    "internal error": -32603,
 }
 
 
@@ -114,13 +193,24 @@ class DecodedError:
         """The a2actl error for this answer to ``what`` (a method name): ``AuthError`` (exit 4) for
         ``UNAUTHENTICATED``/``PERMISSION_DENIED`` reasons, else ``A2AError`` (exit 1)."""
         cls = AuthError if self.reason in ("UNAUTHENTICATED", "PERMISSION_DENIED") else A2AError
-        return cls(f"{what}: {self.code} {self.name}: {self.message}".rstrip(": "), hint=self.hint,
-                   a2a_code=self.code, details={"reason": self.reason} if self.reason else None)
+        return cls(
+            f"{what}: {self.code} {self.name}: {self.message}".rstrip(": "),
+            hint=self.hint,
+            a2a_code=self.code,
+            details={"reason": self.reason} if self.reason else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
-        return {"code": self.code, "name": self.name, "message": self.message, "class": self.error_class,
-                "hint": self.hint, "reason": self.reason, "versionMismatch": self.version_mismatch,
-                "details": self.details}
+        return {
+            "code": self.code,
+            "name": self.name,
+            "message": self.message,
+            "class": self.error_class,
+            "hint": self.hint,
+            "reason": self.reason,
+            "versionMismatch": self.version_mismatch,
+            "details": self.details,
+        }
 
 
 def _error_info_reason(details: Any) -> str | None:
@@ -132,8 +222,14 @@ def _error_info_reason(details: Any) -> str | None:
     return None
 
 
-def _decode(code: int | None, message: str, reason: str | None, details: list[Any],
-            method: str | None, family: Family | None) -> DecodedError:
+def _decode(
+    code: int | None,
+    message: str,
+    reason: str | None,
+    details: list[Any],
+    method: str | None,
+    family: Family | None,
+) -> DecodedError:
     spec = ERRORS.get(code) if code is not None else None
     if spec is None and reason:
         spec = _BY_REASON.get(reason)
@@ -141,22 +237,35 @@ def _decode(code: int | None, message: str, reason: str | None, details: list[An
     if spec is None:
         is_a2a_range = code is not None and -32099 <= code <= -32000
         name = "ServerError" if is_a2a_range else "UnknownError"
-        return DecodedError(code, name, message, TRANSIENT if is_a2a_range else PERMANENT,
-                            "an agent-specific error code" if is_a2a_range else None, reason, False, details)
+        return DecodedError(
+            code,
+            name,
+            message,
+            TRANSIENT if is_a2a_range else PERMANENT,
+            "an agent-specific error code" if is_a2a_range else None,
+            reason,
+            False,
+            details,
+        )
     is_v1_method = bool(method) and "/" not in (method or "") and method[:1].isupper()
     mismatch = spec.code == -32009 or (spec.code == -32601 and (family is Family.V1_0 or is_v1_method))
     hint = VERSION_MISMATCH_HINT if mismatch else spec.hint
     if family in (Family.V0_2, Family.V0_3) and (mismatch or (spec.code == -32601 and "/" in (method or ""))):
         # A 0.x call was refused: the endpoint does not speak 0.3 (suggesting 0.3 would be circular).
-        hint = ("the endpoint does not take this A2A 0.3 call (0.3 is what was sent: no A2A-Version header); "
-                "it may speak only 1.0: try --a2a-version 1.0, or leave --a2a-version auto to follow the card")
+        hint = (
+            "the endpoint does not take this A2A 0.3 call (0.3 is what was sent: no A2A-Version header); "
+            "it may speak only 1.0: try --a2a-version 1.0, or leave --a2a-version auto to follow the card"
+        )
     if spec.code == -32601 and not mismatch and family is not Family.V1_0 and method == "tasks/list":
         hint = "0.3 has no tasks/list; ListTasks exists only in A2A 1.0"
-    return DecodedError(spec.code, spec.name, message, spec.error_class, hint, reason or spec.reason,
-                        mismatch, details)
+    return DecodedError(
+        spec.code, spec.name, message, spec.error_class, hint, reason or spec.reason, mismatch, details
+    )
 
 
-def decode_jsonrpc_error(error: Any, *, method: str | None = None, family: Family | None = None) -> DecodedError:
+def decode_jsonrpc_error(
+    error: Any, *, method: str | None = None, family: Family | None = None
+) -> DecodedError:
     """Explain a JSON-RPC ``error`` member (0.x ``data`` object or 1.0 ``ErrorInfo`` array).
 
     ``method`` and ``family`` are what was sent; they let -32601 on a 1.0 method be recognised as a
@@ -171,8 +280,9 @@ def decode_jsonrpc_error(error: Any, *, method: str | None = None, family: Famil
     return _decode(code, message, _error_info_reason(data), details, method, family)
 
 
-def decode_rest_error(status: int, body: Any, *, operation: str | None = None,
-                      family: Family | None = None) -> DecodedError | None:
+def decode_rest_error(
+    status: int, body: Any, *, operation: str | None = None, family: Family | None = None
+) -> DecodedError | None:
     """Explain a non-2xx HTTP+JSON answer, or return ``None`` when the body is not an A2A error at all.
 
     Shapes recognised (shared doc §7.2, §15):
@@ -209,8 +319,11 @@ def decode_rest_error(status: int, body: Any, *, operation: str | None = None,
     if isinstance(message, str) and set(body) <= {"message", "code", "details", "data"}:
         code = _V03_DEFAULT_MESSAGES.get(message.strip().rstrip(".").lower())
         if code is None:
-            code = (-32001 if _mentions_missing_task(message) else None) if status == 404 \
+            code = (
+                (-32001 if _mentions_missing_task(message) else None)
+                if status == 404
                 else _V03_HTTP_CODE.get(status)
+            )
         return _decode(code, message, None, [], operation, family)
     return None
 
@@ -253,7 +366,9 @@ def split_response(obj: Any, request_id: str | int | None) -> tuple[Any, dict[st
     if has_result == has_error:
         raise EnvelopeError("JSON-RPC response must have exactly one of 'result' and 'error'")
     if request_id is not None and obj.get("id") != request_id and not (has_error and obj.get("id") is None):
-        raise EnvelopeError(f"JSON-RPC response id {obj.get('id')!r} does not match request id {request_id!r}")
+        raise EnvelopeError(
+            f"JSON-RPC response id {obj.get('id')!r} does not match request id {request_id!r}"
+        )
     if has_error:
         err = obj["error"]
         if not isinstance(err, dict):

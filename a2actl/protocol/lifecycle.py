@@ -24,8 +24,16 @@ from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.versions import Family, StateKind, state_kind
 
 _SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
-_RANK = {"submitted": 0, "working": 1, "input-required": 1, "auth-required": 1,
-         "completed": 2, "failed": 2, "canceled": 2, "rejected": 2}
+_RANK = {
+    "submitted": 0,
+    "working": 1,
+    "input-required": 1,
+    "auth-required": 1,
+    "completed": 2,
+    "failed": 2,
+    "canceled": 2,
+    "rejected": 2,
+}
 
 
 @dataclass
@@ -72,20 +80,31 @@ class Lifecycle:
             self.ended = True
             return found
         if self.ended and not resync:
-            found.append(self._flag("event-after-end", f"{ev.kind} event after the stream should have ended"
-                                    f" (state {self.state})"))
+            found.append(
+                self._flag(
+                    "event-after-end",
+                    f"{ev.kind} event after the stream should have ended (state {self.state})",
+                )
+            )
         if ev.task_id:
             if self.task_id is None:
                 self.task_id = ev.task_id
             elif ev.task_id != self.task_id:
-                found.append(self._flag("other-task", f"{ev.kind} event for task {ev.task_id}, "
-                                        f"the stream is for {self.task_id}"))
+                found.append(
+                    self._flag(
+                        "other-task",
+                        f"{ev.kind} event for task {ev.task_id}, the stream is for {self.task_id}",
+                    )
+                )
                 return found
         if ev.state is not None and ev.state in _RANK:
             if self.state is not None and self.state != ev.state:
                 if self.terminal:
-                    found.append(self._flag("illegal-transition", f"{self.state} → {ev.state}: "
-                                            "a terminal state is final"))
+                    found.append(
+                        self._flag(
+                            "illegal-transition", f"{self.state} → {ev.state}: a terminal state is final"
+                        )
+                    )
                 elif _RANK[ev.state] < _RANK[self.state]:
                     found.append(self._flag("illegal-transition", f"{self.state} → {ev.state} goes back"))
             self.state = ev.state
@@ -96,10 +115,16 @@ class Lifecycle:
             last = bool(ev.payload.get("lastChunk"))
             seen = self.artifacts.get(aid)
             if seen is not None and seen["last"] and not resync:
-                found.append(self._flag("append-after-last-chunk", f"artifact {aid!r} got a chunk after lastChunk"))
+                found.append(
+                    self._flag("append-after-last-chunk", f"artifact {aid!r} got a chunk after lastChunk")
+                )
             if append and seen is None:
-                found.append(self._flag("append-to-unknown-artifact", f"artifact {aid!r}: append to an artifact "
-                                        "never seen; an earlier chunk is missing"))
+                found.append(
+                    self._flag(
+                        "append-to-unknown-artifact",
+                        f"artifact {aid!r}: append to an artifact never seen; an earlier chunk is missing",
+                    )
+                )
             entry = self.artifacts.setdefault(aid, {"chunks": 0, "last": False})
             entry["chunks"] += 1
             entry["last"] = entry["last"] or last
@@ -121,5 +146,9 @@ class Lifecycle:
         """Call when the stream closed normally; flags a missing terminal/interrupted state."""
         if self.ended or self.settled:
             return []
-        return [self._flag("missing-terminal", f"the stream closed in state {self.state or 'none'} without "
-                           "a terminal or interrupted state")]
+        return [
+            self._flag(
+                "missing-terminal",
+                f"the stream closed in state {self.state or 'none'} without a terminal or interrupted state",
+            )
+        ]

@@ -27,8 +27,14 @@ BINDING_HTTP_JSON = "HTTP+JSON"
 BINDING_GRPC = "GRPC"
 STANDARD_BINDINGS = (BINDING_JSONRPC, BINDING_HTTP_JSON, BINDING_GRPC)
 #: Non-standard spellings seen in the wild (a2a-python's TCK SUT declares ``REST``).
-BINDING_ALIASES = {"REST": BINDING_HTTP_JSON, "HTTP": BINDING_HTTP_JSON, "HTTP_JSON": BINDING_HTTP_JSON,
-                   "JSON-RPC": BINDING_JSONRPC, "JSON_RPC": BINDING_JSONRPC, "GRPC": BINDING_GRPC}
+BINDING_ALIASES = {
+    "REST": BINDING_HTTP_JSON,
+    "HTTP": BINDING_HTTP_JSON,
+    "HTTP_JSON": BINDING_HTTP_JSON,
+    "JSON-RPC": BINDING_JSONRPC,
+    "JSON_RPC": BINDING_JSONRPC,
+    "GRPC": BINDING_GRPC,
+}
 
 
 class Family(str, Enum):
@@ -125,11 +131,22 @@ V1_0 = WireVersion(
     family=Family.V1_0,
     card_path=CARD_PATH,
     version_header="1.0",
-    methods={name: name for name in (
-        "SendMessage", "SendStreamingMessage", "GetTask", "ListTasks", "CancelTask", "SubscribeToTask",
-        "CreateTaskPushNotificationConfig", "GetTaskPushNotificationConfig",
-        "ListTaskPushNotificationConfigs", "DeleteTaskPushNotificationConfig", "GetExtendedAgentCard",
-    )},
+    methods={
+        name: name
+        for name in (
+            "SendMessage",
+            "SendStreamingMessage",
+            "GetTask",
+            "ListTasks",
+            "CancelTask",
+            "SubscribeToTask",
+            "CreateTaskPushNotificationConfig",
+            "GetTaskPushNotificationConfig",
+            "ListTaskPushNotificationConfigs",
+            "DeleteTaskPushNotificationConfig",
+            "GetExtendedAgentCard",
+        )
+    },
     rest={
         "SendMessage": ("POST", "/message:send"),
         "SendStreamingMessage": ("POST", "/message:stream"),
@@ -192,6 +209,7 @@ def normalise_binding(binding: str | None) -> str:
 # Task states (spec v1.0 §4.1.3 TaskState; v0.3.0 §6.3; shared doc §5.1)
 # ---------------------------------------------------------------------------------------------------
 
+
 class StateKind(str, Enum):
     ACTIVE = "active"
     INTERRUPTED = "interrupted"
@@ -220,7 +238,10 @@ for _short, (_v0, _v1, _kind) in TASK_STATES.items():
 _STATE_ALIASES["task_state_cancelled"] = "canceled"
 _STATE_ALIASES["cancelled"] = "canceled"
 #: Exact spellings seen on the wire, for a lookup without normalising (the per-event fast path).
-_EXACT_STATES = {**_STATE_ALIASES, **{k.upper(): v for k, v in _STATE_ALIASES.items() if k.startswith("task_state")}}
+_EXACT_STATES = {
+    **_STATE_ALIASES,
+    **{k.upper(): v for k, v in _STATE_ALIASES.items() if k.startswith("task_state")},
+}
 
 
 def canonical_state(state: str | None) -> str:

@@ -36,8 +36,9 @@ class EchoExecutor(AgentExecutor):
         message = context.message
         text = get_message_text(message) if message is not None else ""
         if text.startswith("/msg"):
-            await event_queue.enqueue_event(new_text_message(f"echo: {text[4:].strip()}",
-                                                             context_id=context.context_id))
+            await event_queue.enqueue_event(
+                new_text_message(f"echo: {text[4:].strip()}", context_id=context.context_id)
+            )
             return
         task = context.current_task
         if task is None:
@@ -59,15 +60,21 @@ class EchoExecutor(AgentExecutor):
         if text.startswith("/stream"):
             count, size = _stream_args(text)
             for i in range(count):
-                await updater.add_artifact([pb.Part(text=_filler(i, size))], artifact_id="stream-artifact",
-                                           name="stream", append=i > 0, last_chunk=i == count - 1)
+                await updater.add_artifact(
+                    [pb.Part(text=_filler(i, size))],
+                    artifact_id="stream-artifact",
+                    name="stream",
+                    append=i > 0,
+                    last_chunk=i == count - 1,
+                )
                 await asyncio.sleep(interval)
             await updater.complete()
             return
         await updater.add_artifact([pb.Part(text="echo: ")], artifact_id="echo-artifact", name="echo")
         await asyncio.sleep(interval)
-        await updater.add_artifact([pb.Part(text=text)], artifact_id="echo-artifact", name="echo",
-                                   append=True, last_chunk=True)
+        await updater.add_artifact(
+            [pb.Part(text=text)], artifact_id="echo-artifact", name="echo", append=True, last_chunk=True
+        )
         await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:

@@ -44,14 +44,21 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
     """The sandbox's AgentCard (1.0 proto); interfaces per ``opts.versions``, JSON-RPC first."""
     interfaces = []
     for version in opts.versions:
-        interfaces.append(pb.AgentInterface(url=base_url + JSONRPC_PATH, protocol_binding="JSONRPC",
-                                            protocol_version=version))
-        interfaces.append(pb.AgentInterface(url=base_url + REST_PATH, protocol_binding="HTTP+JSON",
-                                            protocol_version=version))
+        interfaces.append(
+            pb.AgentInterface(
+                url=base_url + JSONRPC_PATH, protocol_binding="JSONRPC", protocol_version=version
+            )
+        )
+        interfaces.append(
+            pb.AgentInterface(
+                url=base_url + REST_PATH, protocol_binding="HTTP+JSON", protocol_version=version
+            )
+        )
     ws_base = base_url.replace("http://", "ws://", 1).replace("https://", "wss://", 1)
     if "1.0" in opts.versions:  # the WebSocket channel speaks 1.0 shapes only
-        interfaces.append(pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING,
-                                            protocol_version="1.0"))
+        interfaces.append(
+            pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING, protocol_version="1.0")
+        )
     card = pb.AgentCard(
         name=opts.name,
         description="Reference A2A agent embedded in a2actl: echoes text, streams status and artifact events.",
@@ -61,11 +68,16 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
         capabilities=pb.AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
-        skills=[pb.AgentSkill(
-            id="echo", name="Echo", description="Echoes text back as a streamed two-chunk artifact. "
-            "'/fail', '/input', '/msg TEXT' and '/slow N' change the outcome.",
-            tags=["test", "echo"], examples=["hello", "/slow 2", "/fail"],
-        )],
+        skills=[
+            pb.AgentSkill(
+                id="echo",
+                name="Echo",
+                description="Echoes text back as a streamed two-chunk artifact. "
+                "'/fail', '/input', '/msg TEXT' and '/slow N' change the outcome.",
+                tags=["test", "echo"],
+                examples=["hello", "/slow 2", "/fail"],
+            )
+        ],
     )
     if opts.require_token:
         card.security_schemes["bearer"].http_auth_security_scheme.scheme = "Bearer"
@@ -131,6 +143,7 @@ async def _is_send_stream(scope: dict[str, Any], receive: Any) -> tuple[bool, An
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
         return await receive()
+
     return (b'"SendStreamingMessage"' in body or b'"message/stream"' in body), replay
 
 
@@ -155,8 +168,9 @@ class _StreamKnobs:
                 continue
             async with self.lock:
                 if not self.done:
-                    await self._send({"type": "http.response.body", "body": b": ping - sandbox\r\n\r\n",
-                                      "more_body": True})
+                    await self._send(
+                        {"type": "http.response.body", "body": b": ping - sandbox\r\n\r\n", "more_body": True}
+                    )
 
     async def send(self, message: dict[str, Any]) -> None:
         if message["type"] == "http.response.start":
@@ -207,7 +221,12 @@ class FaultMiddleware:
             if opts.require_token:
                 auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
                 if not secrets.compare_digest(auth, f"Bearer {opts.require_token}"):
-                    await _plain(send, 401, b'{"error": "unauthorized"}', [(b"www-authenticate", b'Bearer realm="a2actl-sandbox"')])
+                    await _plain(
+                        send,
+                        401,
+                        b'{"error": "unauthorized"}',
+                        [(b"www-authenticate", b'Bearer realm="a2actl-sandbox"')],
+                    )
                     return
             if opts.rpc_delay > 0:
                 await asyncio.sleep(opts.rpc_delay)
@@ -230,10 +249,20 @@ class FaultMiddleware:
         await self.app(scope, receive, send)
 
 
-async def _plain(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                 ctype: bytes = b"application/json") -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *headers]})
+async def _plain(
+    send: Any,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    ctype: bytes = b"application/json",
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [(b"content-type", ctype), (b"content-length", str(len(body)).encode()), *headers],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -241,8 +270,11 @@ def _served_card(opts: SandboxOptions, card: pb.AgentCard) -> pb.AgentCard:
     """The card as served: ``opts.claim_capabilities`` switched on (the handler keeps the honest one)."""
     served = pb.AgentCard()
     served.CopyFrom(card)
-    fields = {"streaming": "streaming", "pushNotifications": "push_notifications",
-              "extendedAgentCard": "extended_agent_card"}
+    fields = {
+        "streaming": "streaming",
+        "pushNotifications": "push_notifications",
+        "extendedAgentCard": "extended_agent_card",
+    }
     for name in opts.claim_capabilities:
         setattr(served.capabilities, fields[name], True)
     return served
@@ -260,6 +292,7 @@ def _varying_card_route(card: pb.AgentCard) -> Route:
         else:
             body = agent_card_to_dict(card)
         return JSONResponse(body, headers={"Vary": "A2A-Version"})
+
     return Route("/.well-known/agent-card.json", serve_card, methods=["GET"])
 
 
@@ -272,11 +305,16 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
         from a2actl.debug.server import TrackingRequestHandler
 
         registry = SessionRegistry(max_age=opts.max_session_age, close_on_task_end=not opts.leak_sessions)
-        handler: Any = TrackingRequestHandler(registry, agent_executor=EchoExecutor(opts.stream_interval),
-                                              task_store=InMemoryTaskStore(), agent_card=card)
+        handler: Any = TrackingRequestHandler(
+            registry,
+            agent_executor=EchoExecutor(opts.stream_interval),
+            task_store=InMemoryTaskStore(),
+            agent_card=card,
+        )
     else:
-        handler = DefaultRequestHandler(agent_executor=EchoExecutor(opts.stream_interval),
-                                        task_store=InMemoryTaskStore(), agent_card=card)
+        handler = DefaultRequestHandler(
+            agent_executor=EchoExecutor(opts.stream_interval), task_store=InMemoryTaskStore(), agent_card=card
+        )
     served = _served_card(opts, card)
     compat = "0.3" in opts.versions or opts.card_style == "0.2"
     routes: list[Any] = []
@@ -285,6 +323,7 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
 
         async def legacy_card(_: Request) -> JSONResponse:
             return JSONResponse(legacy)
+
         routes.append(Route("/.well-known/agent.json", legacy_card, methods=["GET"]))
     elif opts.vary_card:
         routes.append(_varying_card_route(served))
@@ -296,16 +335,22 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
             offered = json.loads(await request.body() or b"{}")
         except ValueError:
             return JSONResponse({"error": "body must be JSON"}, status_code=400)
-        session = registry.open_session(request.headers.get("x-a2a-peer") or request.headers.get("user-agent")) \
-            if registry is not None else None
-        return JSONResponse({
-            "sessionId": session.id if session else None,
-            "sessionToken": secrets.token_urlsafe(24),
-            "expiresIn": 300,
-            "protocolVersions": list(opts.versions),
-            "capabilities": {"streaming": True, "pushNotifications": False},
-            "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
-        })
+        session = (
+            registry.open_session(request.headers.get("x-a2a-peer") or request.headers.get("user-agent"))
+            if registry is not None
+            else None
+        )
+        return JSONResponse(
+            {
+                "sessionId": session.id if session else None,
+                "sessionToken": secrets.token_urlsafe(24),
+                "expiresIn": 300,
+                "protocolVersions": list(opts.versions),
+                "capabilities": {"streaming": True, "pushNotifications": False},
+                "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
+            }
+        )
+
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler, opts.stall, opts.stall_after)))

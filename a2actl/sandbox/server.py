@@ -40,9 +40,16 @@ def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
     from a2actl.sandbox.app import build_app
 
     app = build_app(opts, base_url_of(sock, opts.host))
-    config = uvicorn.Config(app, log_level=log_level, access_log=False, lifespan="off",
-                            timeout_graceful_shutdown=1, ws_ping_interval=opts.ws_ping_interval,
-                            ws_ping_timeout=max(20.0, (opts.ws_ping_interval or 0) * 2), ws_max_size=16 * 1024 * 1024)
+    config = uvicorn.Config(
+        app,
+        log_level=log_level,
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+        ws_ping_interval=opts.ws_ping_interval,
+        ws_ping_timeout=max(20.0, (opts.ws_ping_interval or 0) * 2),
+        ws_max_size=16 * 1024 * 1024,
+    )
     return uvicorn.Server(config)
 
 

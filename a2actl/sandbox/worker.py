@@ -39,8 +39,15 @@ def check_dlq(url: str) -> None:
 class QueueWorker:
     """Processes queued messages; dead-letters the ones it cannot process."""
 
-    def __init__(self, handler: Any, dlq: Any, target_url: str, fault: str | None, attempts: int = 3,
-                 backoff: float = 0.01) -> None:
+    def __init__(
+        self,
+        handler: Any,
+        dlq: Any,
+        target_url: str,
+        fault: str | None,
+        attempts: int = 3,
+        backoff: float = 0.01,
+    ) -> None:
         self.handler = handler
         self.dlq = dlq
         self.target = {"url": target_url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
@@ -61,19 +68,29 @@ class QueueWorker:
         last = {"code": -32603, "message": "", "class": "transient"}
         for attempt in range(1, self.attempts + 1):
             if self.fault == "transient":
-                last = {"code": -32603, "message": "worker dependency unavailable (--worker-fault transient)",
-                        "class": "transient"}
+                last = {
+                    "code": -32603,
+                    "message": "worker dependency unavailable (--worker-fault transient)",
+                    "class": "transient",
+                }
             elif self.fault == "permanent":
-                last = {"code": -32602, "message": "payload rejected (--worker-fault permanent)", "class": "permanent"}
+                last = {
+                    "code": -32602,
+                    "message": "payload rejected (--worker-fault permanent)",
+                    "class": "permanent",
+                }
                 break
             else:
-                await self.handler.on_message_send(ParseDict(body, pb.SendMessageRequest(), ignore_unknown_fields=True),
-                                                   ServerCallContext(state={"headers": {"x-a2a-peer": "sandbox-worker"}}))
+                await self.handler.on_message_send(
+                    ParseDict(body, pb.SendMessageRequest(), ignore_unknown_fields=True),
+                    ServerCallContext(state={"headers": {"x-a2a-peer": "sandbox-worker"}}),
+                )
                 self.processed += 1
                 return
             await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
-        await self._dead_letter(new_entry("SendMessage", body, self.target, error=last, attempts=attempt,
-                                          source="sandbox-worker"))
+        await self._dead_letter(
+            new_entry("SendMessage", body, self.target, error=last, attempts=attempt, source="sandbox-worker")
+        )
 
     async def _dead_letter(self, entry: dict[str, Any]) -> None:
         for attempt in range(self.append_retries):
@@ -81,14 +98,17 @@ class QueueWorker:
                 await self.dlq.append(entry)
             except Exception as exc:  # noqa: BLE001 - any failure to write: retry, then keep the message in the log
                 self.broken = f"{type(exc).__name__}: {exc}"
-                await asyncio.sleep(min(2.0, self.backoff * 10 * 2 ** attempt))
+                await asyncio.sleep(min(2.0, self.backoff * 10 * 2**attempt))
             else:
                 self.broken = None
                 self.dead += 1
                 return
-        log.error("could not dead-letter message %s (%s); the entry follows, re-send it: %s",
-                  (entry["request"]["params"].get("message") or {}).get("messageId"), self.broken,
-                  json.dumps(entry, separators=(",", ":")))
+        log.error(
+            "could not dead-letter message %s (%s); the entry follows, re-send it: %s",
+            (entry["request"]["params"].get("message") or {}).get("messageId"),
+            self.broken,
+            json.dumps(entry, separators=(",", ":")),
+        )
 
     def route(self) -> Any:
         async def enqueue(request: Request) -> JSONResponse:
@@ -96,17 +116,31 @@ class QueueWorker:
                 body = json.loads(await request.body())
                 mid = body["message"]["messageId"]
             except (ValueError, KeyError, TypeError):
-                return JSONResponse({"error": {"code": "invalid_argument",
-                                               "message": "body must be {\"message\": {\"messageId\": ...}}"}},
-                                    status_code=400)
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "invalid_argument",
+                            "message": 'body must be {"message": {"messageId": ...}}',
+                        }
+                    },
+                    status_code=400,
+                )
             if self.broken is not None:  # the producer keeps the message rather than we lose it
-                return JSONResponse({"error": {"code": "unavailable",
-                                               "message": f"the dead-letter queue cannot be written: {self.broken}"}},
-                                    status_code=503, headers={"Retry-After": "5"})
+                return JSONResponse(
+                    {
+                        "error": {
+                            "code": "unavailable",
+                            "message": f"the dead-letter queue cannot be written: {self.broken}",
+                        }
+                    },
+                    status_code=503,
+                    headers={"Retry-After": "5"},
+                )
             task = asyncio.create_task(self._process(body))
             self.tasks.add(task)
             task.add_done_callback(self.tasks.discard)
             return JSONResponse({"queued": mid}, status_code=202)
+
         return enqueue
 
     async def drain(self) -> None:

@@ -43,7 +43,8 @@ def ws_endpoint(handler: Any, stall: float = 0.0, stall_after: int = 1) -> Any:
             ctx = ServerCallContext()
             if method == "SendStreamingMessage":
                 events = handler.on_message_send_stream(
-                    ParseDict(params, pb.SendMessageRequest(), ignore_unknown_fields=True), ctx)
+                    ParseDict(params, pb.SendMessageRequest(), ignore_unknown_fields=True), ctx
+                )
             elif method == "SubscribeToTask":
                 events = handler.on_subscribe_to_task(ParseDict(params, pb.SubscribeToTaskRequest()), ctx)
             elif method == "GetTask":

@@ -17,7 +17,6 @@ from typing import Any
 SCHEMA_FILES = {"0.3": "a2a-v0.3.schema.json", "1.0": "a2a-v1.0.schema.json"}
 
 
-
 @cache
 def _load(version: str) -> str:
     try:
@@ -37,8 +36,11 @@ def load_schema(version: str, *, closed: bool = False) -> dict[str, Any]:
     schema = json.loads(_load(version))
     if closed:
         for definition in schema["$defs"].values():
-            if isinstance(definition, dict) and "properties" in definition \
-                    and "additionalProperties" not in definition:
+            if (
+                isinstance(definition, dict)
+                and "properties" in definition
+                and "additionalProperties" not in definition
+            ):
                 definition["additionalProperties"] = False
     return schema
 

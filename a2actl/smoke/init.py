@@ -22,7 +22,9 @@ def _budget(seconds: float) -> str:
     return f"{ms}ms" if ms < 10_000 else f"{math.ceil(ms / 1000)}s"
 
 
-def plan_paths(snapshot: str | None, out: str | None, stdout_path: str | None, force: bool) -> tuple[Path, str, list[str]]:
+def plan_paths(
+    snapshot: str | None, out: str | None, stdout_path: str | None, force: bool
+) -> tuple[Path, str, list[str]]:
     """Where the snapshot goes and how the suite names it: ``(snapshot file, expect path, notes)``.
 
     ``expect:`` paths are resolved relative to the suite file (``smoke run``), so the suite's own
@@ -36,24 +38,38 @@ def plan_paths(snapshot: str | None, out: str | None, stdout_path: str | None, f
     from a2actl.errors import UsageError
 
     notes: list[str] = []
-    suite_dir = Path(out).resolve().parent if out else (Path(stdout_path).resolve().parent if stdout_path else None)
+    suite_dir = (
+        Path(out).resolve().parent if out else (Path(stdout_path).resolve().parent if stdout_path else None)
+    )
     if suite_dir is None:
-        notes.append("the suite goes to standard output: its expect: path is relative to the current "
-                     "directory; save the suite here, or use --out SUITE")
+        notes.append(
+            "the suite goes to standard output: its expect: path is relative to the current "
+            "directory; save the suite here, or use --out SUITE"
+        )
         suite_dir = Path.cwd()
     snap = Path(snapshot) if snapshot else suite_dir / "expected-caps.json"
     for path, what in ((snap, "--snapshot"), *(((Path(out), "--out"),) if out else ())):
         if not path.resolve().parent.is_dir():
-            raise UsageError(f"{what} {path}: the directory {path.parent} does not exist",
-                             hint=f"mkdir -p {path.parent}")
+            raise UsageError(
+                f"{what} {path}: the directory {path.parent} does not exist", hint=f"mkdir -p {path.parent}"
+            )
         if path.exists() and not force:
             raise UsageError(f"{what} {path} exists; not overwriting it", hint="pass --force to replace it")
     expect = os.path.relpath(snap.resolve(), suite_dir)
     return snap, Path(expect).as_posix(), notes
 
 
-async def init_suite(target: str, settings: Settings, sink: EventSink | None, *, snapshot_path: Path,
-                     expect_path: str, samples: int, margin: float, suite_name: str = "suite.yaml") -> str:
+async def init_suite(
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    *,
+    snapshot_path: Path,
+    expect_path: str,
+    samples: int,
+    margin: float,
+    suite_name: str = "suite.yaml",
+) -> str:
     """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
     ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
     from a2actl.caps.load import load_card
@@ -87,11 +103,17 @@ async def init_suite(target: str, settings: Settings, sink: EventSink | None, *,
         f"    expect: {expect_path}",
         "    failOn: breaking",
     ]
-    example = next((ex for s in card.view.skills for ex in s.examples), None)  # card order: the author's first
+    example = next(
+        (ex for s in card.view.skills for ex in s.examples), None
+    )  # card order: the author's first
     if example is not None:
-        doc, _ = await send_job(target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None)
-        lines += ["  - name: skill example answers",
-                  "    kind: send",
-                  f"    text: {json.dumps(example)}",
-                  f"    expectState: {doc['state'] or 'completed'}   # what the agent answered when init ran"]
+        doc, _ = await send_job(
+            target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None
+        )
+        lines += [
+            "  - name: skill example answers",
+            "    kind: send",
+            f"    text: {json.dumps(example)}",
+            f"    expectState: {doc['state'] or 'completed'}   # what the agent answered when init ran",
+        ]
     return "\n".join(lines) + "\n"

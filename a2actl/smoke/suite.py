@@ -55,14 +55,18 @@ def _loader() -> Any:
 
 def _expand(value: Any, env: dict[str, str], where: str) -> Any:
     if isinstance(value, str):
+
         def sub(m: re.Match[str]) -> str:
             name, default = m.group(1), m.group(2)
             if name in env:
                 return env[name]
             if default is not None:
                 return default
-            raise UsageError(f"{where}: variable ${{{name}}} is not set",
-                             hint=f"export {name}=… (secrets come from the environment only)")
+            raise UsageError(
+                f"{where}: variable ${{{name}}} is not set",
+                hint=f"export {name}=… (secrets come from the environment only)",
+            )
+
         return _VAR.sub(sub, value)
     if isinstance(value, list):
         return [_expand(v, env, where) for v in value]
@@ -102,8 +106,10 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
     if not isinstance(raw, dict):
         raise UsageError(f"{path}:1: a suite is a mapping with 'checks:'")
     doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}")
-    errors = sorted(Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
-                    key=lambda e: list(map(str, e.absolute_path)))
+    errors = sorted(
+        Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
+        key=lambda e: list(map(str, e.absolute_path)),
+    )
     if errors:
         err = errors[0]
         node: Any = doc
@@ -131,12 +137,22 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
     suite = Suite(path=path, targets=[str(t) for t in targets], name=str(doc.get("name") or "a2actl smoke"))
     for idx, c in enumerate(doc["checks"]):
         options = {k: v for k, v in c.items() if k not in (LINE, "name", "kind", "target")}
-        suite.checks.append(Check(name=str(c.get("name") or f"{c['kind']} #{idx + 1}"), kind=c["kind"],
-                                  options=options, target=c.get("target"), line=c[LINE]))
+        suite.checks.append(
+            Check(
+                name=str(c.get("name") or f"{c['kind']} #{idx + 1}"),
+                kind=c["kind"],
+                options=options,
+                target=c.get("target"),
+                line=c[LINE],
+            )
+        )
     needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
     if needs_target and not suite.targets:
-        raise UsageError(f"{path}:{needs_target[0].line}: check {needs_target[0].name!r} has no target and the "
-                         "suite has no 'targets:'", hint="add targets: [${TARGET}] at the top")
+        raise UsageError(
+            f"{path}:{needs_target[0].line}: check {needs_target[0].name!r} has no target and the "
+            "suite has no 'targets:'",
+            hint="add targets: [${TARGET}] at the top",
+        )
     _check_durations(suite)
     return suite
 
@@ -150,16 +166,22 @@ def _check_durations(suite: Suite) -> None:
                 try:
                     parse_duration(str(c.options[key]))
                 except ValueError:
-                    raise UsageError(f"{suite.path}:{c.line}: {c.name}: {key} {c.options[key]!r} is not a duration "
-                                     "(examples: 5s, 250ms, 2m)") from None
+                    raise UsageError(
+                        f"{suite.path}:{c.line}: {c.name}: {key} {c.options[key]!r} is not a duration "
+                        "(examples: 5s, 250ms, 2m)"
+                    ) from None
         for phase, value in (c.options.get("budgets") or {}).items():
             try:
                 parse_duration(str(value))
             except ValueError:
-                raise UsageError(f"{suite.path}:{c.line}: {c.name}: budgets.{phase} {value!r} is not a duration") from None
+                raise UsageError(
+                    f"{suite.path}:{c.line}: {c.name}: budgets.{phase} {value!r} is not a duration"
+                ) from None
         if "maxEventBytes" in c.options:
             try:
                 parse_size(str(c.options["maxEventBytes"]))
             except ValueError:
-                raise UsageError(f"{suite.path}:{c.line}: {c.name}: maxEventBytes {c.options['maxEventBytes']!r} "
-                                 "is not a size (examples: 4MiB, 512KiB)") from None
+                raise UsageError(
+                    f"{suite.path}:{c.line}: {c.name}: maxEventBytes {c.options['maxEventBytes']!r} "
+                    "is not a size (examples: 4MiB, 512KiB)"
+                ) from None

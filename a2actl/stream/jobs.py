@@ -13,8 +13,9 @@ if TYPE_CHECKING:
     from a2actl.events import EventSink
 
 
-async def a2a_client(target: str, settings: Settings, sink: EventSink | None, transport: Any,
-                     card_path: str | None = None) -> Any:
+async def a2a_client(
+    target: str, settings: Settings, sink: EventSink | None, transport: Any, card_path: str | None = None
+) -> Any:
     """Discover the card of ``target`` and return an ``A2AClient`` on the negotiated interface.
     Raises ``UsageError`` (2) when no interface fits ``--a2a-version``/``--binding``."""
     from a2actl.discovery import fetch_card, load_card_file, parse_target
@@ -22,30 +23,46 @@ async def a2a_client(target: str, settings: Settings, sink: EventSink | None, tr
     from a2actl.transport.a2a import A2AClient
 
     parsed = parse_target(target)
-    fetched = (await fetch_card(transport, parsed, card_path) if parsed.is_remote
-               else load_card_file(parsed.value, settings.max_card_bytes))
+    fetched = (
+        await fetch_card(transport, parsed, card_path)
+        if parsed.is_remote
+        else load_card_file(parsed.value, settings.max_card_bytes)
+    )
     for note in fetched.notes:
         transport.sink.on_note(note)
     try:
         selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
     except NegotiationFailed as exc:
         raise UsageError(str(exc), hint="see the card's interfaces with 'a2actl card get TARGET'") from exc
-    transport.sink.on_note(f"negotiated {selection.interface.protocol_binding} {selection.family.value} at "
-                           f"{selection.interface.url}: {selection.reason}")
+    transport.sink.on_note(
+        f"negotiated {selection.interface.protocol_binding} {selection.family.value} at "
+        f"{selection.interface.url}: {selection.reason}"
+    )
     return A2AClient(transport, selection)
 
 
-async def tail_job(target: str | None, settings: Settings, sink: EventSink | None, emit: Emit, *,
-                   send: str | None, task: str | None, sse: str | None, opts: TailOptions,
-                   card_path: str | None = None) -> dict[str, Any]:
+async def tail_job(
+    target: str | None,
+    settings: Settings,
+    sink: EventSink | None,
+    emit: Emit,
+    *,
+    send: str | None,
+    task: str | None,
+    sse: str | None,
+    opts: TailOptions,
+    card_path: str | None = None,
+) -> dict[str, Any]:
     """Run one tail; returns the summary record. Exactly one source must be given (``UsageError``)."""
     from a2actl.transport.http import HttpTransport
 
     is_ws = bool(target) and target.lower().startswith(("ws://", "wss://"))  # type: ignore[union-attr]
     sources = [s for s in (send is not None, task is not None, sse is not None) if s]
     if len(sources) != 1 or (is_ws and sse is not None):
-        raise UsageError("give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
-                         hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/a2a/ws --send hi")
+        raise UsageError(
+            "give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
+            hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/a2a/ws --send hi",
+        )
     if task is not None and not task.strip():
         raise UsageError("the task id is empty", hint="a2actl task list TARGET shows the task ids (A2A 1.0)")
     if is_ws:
@@ -61,8 +78,9 @@ async def tail_job(target: str | None, settings: Settings, sink: EventSink | Non
         if send is not None:
             from a2actl.protocol.events import text_message_params
 
-            params = text_message_params(send, client.family, client.binding,
-                                         tenant=client.selection.interface.tenant)
+            params = text_message_params(
+                send, client.family, client.binding, tenant=client.selection.interface.tenant
+            )
             return await tail_a2a(client, "SendStreamingMessage", params, opts, emit)
         return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
 
@@ -92,11 +110,19 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
         response, _clock = await transport.open_stream("GET", url, headers=headers)
         try:
             if response.status_code >= 400:
-                raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}",
-                                      details={"httpStatus": response.status_code})
+                raise HTTPStatusError(
+                    f"{url} answered HTTP {response.status_code} {response.reason_phrase}",
+                    details={"httpStatus": response.status_code},
+                )
             if resumed:
-                tail.reconnected("Last-Event-ID" if state.last_event_id else "GET", [] if state.last_event_id else [
-                    "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"])
+                tail.reconnected(
+                    "Last-Event-ID" if state.last_event_id else "GET",
+                    []
+                    if state.last_event_id
+                    else [
+                        "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"
+                    ],
+                )
             async for item in iter_sse(response, url, transport.settings, state=state):
                 if item.kind == "comment":
                     tail.heartbeat("sse-comment", item.data)
@@ -116,7 +142,11 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
                 tail.event(ev, item.size)
         finally:
             await response.aclose()
-        return "completed" if tail.lifecycle.settled or tail.lifecycle.task_id is None else "closed-without-terminal"
+        return (
+            "completed"
+            if tail.lifecycle.settled or tail.lifecycle.task_id is None
+            else "closed-without-terminal"
+        )
 
     async def run() -> str:
         attempt = 0

@@ -87,8 +87,11 @@ def _wall() -> str:
     ms = int(now * 1000)
     if ms != _WALL_CACHE[0]:
         _WALL_CACHE[0] = ms
-        _WALL_CACHE[1] = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(
-            timespec="milliseconds").replace("+00:00", "Z")
+        _WALL_CACHE[1] = (
+            datetime.fromtimestamp(ms / 1000, timezone.utc)
+            .isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z")
+        )
     return _WALL_CACHE[1]
 
 
@@ -133,8 +136,13 @@ class Tail:
     def _check_silence(self, seconds: float, now: float) -> None:
         hb = self.opts.heartbeat
         if hb is not None and seconds > hb:
-            gap = {"type": "gap", "wall": _wall(), "t": round(now - self.t0, 6), "seconds": round(seconds, 6),
-                   "expected": hb}
+            gap = {
+                "type": "gap",
+                "wall": _wall(),
+                "t": round(now - self.t0, 6),
+                "seconds": round(seconds, 6),
+                "expected": hb,
+            }
             self.stalls.append(gap)
             self.emit(gap)
 
@@ -152,9 +160,20 @@ class Tail:
         over = truncated or (limit is not None and size > limit)
         found = self.lifecycle.observe(ev, resync=resync)
         t = round(now - self.t0, 6)
-        self.emit({"type": "event", "wall": _wall(), "t": t, "delta": round(delta, 6), "kind": ev.kind,
-                   "state": ev.state, "taskId": ev.task_id, "bytes": size, "oversize": over,
-                   "violations": [v.to_json() for v in found] if found else []})
+        self.emit(
+            {
+                "type": "event",
+                "wall": _wall(),
+                "t": t,
+                "delta": round(delta, 6),
+                "kind": ev.kind,
+                "state": ev.state,
+                "taskId": ev.task_id,
+                "bytes": size,
+                "oversize": over,
+                "violations": [v.to_json() for v in found] if found else [],
+            }
+        )
         if over:
             self.oversize.append({"t": t, "bytes": size, "limit": limit})
 
@@ -164,22 +183,43 @@ class Tail:
         self.heartbeats += 1
         if rtt is not None:
             self.rtts.add(rtt)
-        self.emit({"type": "heartbeat", "wall": _wall(), "t": round(now - self.t0, 6), "delta": round(delta, 6),
-                   "source": source, "text": text[:80], "rtt": round(rtt, 6) if rtt is not None else None})
+        self.emit(
+            {
+                "type": "heartbeat",
+                "wall": _wall(),
+                "t": round(now - self.t0, 6),
+                "delta": round(delta, 6),
+                "source": source,
+                "text": text[:80],
+                "rtt": round(rtt, 6) if rtt is not None else None,
+            }
+        )
 
     def cut(self, reason: str, attempt: int) -> None:
         now = time.perf_counter()
         self.cut_at = now
-        rec = {"type": "cut", "wall": _wall(), "t": round(now - self.t0, 6), "reason": reason, "attempt": attempt,
-               "state": self.lifecycle.state}
+        rec = {
+            "type": "cut",
+            "wall": _wall(),
+            "t": round(now - self.t0, 6),
+            "reason": reason,
+            "attempt": attempt,
+            "state": self.lifecycle.state,
+        }
         self.cuts.append(rec)
         self.emit(rec)
 
     def reconnected(self, how: str, missed: list[str]) -> None:
         now = time.perf_counter()
         outage = now - self.cut_at if self.cut_at is not None else 0.0
-        rec = {"type": "reconnect", "wall": _wall(), "t": round(now - self.t0, 6),
-               "outage": round(outage, 6), "via": how, "missed": missed}
+        rec = {
+            "type": "reconnect",
+            "wall": _wall(),
+            "t": round(now - self.t0, 6),
+            "outage": round(outage, 6),
+            "via": how,
+            "missed": missed,
+        }
         self.missed += missed
         self.reconnects.append(rec)
         self.emit(rec)
@@ -198,9 +238,17 @@ class Tail:
             quiet = now - (self.last if self.last is not None else self.t0)
             if hb is not None and quiet > hb and noticed is not self.last:
                 noticed = self.last
-                self.emit({"type": "stall", "wall": _wall(), "t": round(now - self.t0, 6),
-                           "silentFor": round(quiet, 6), "expected": hb, "stallTimeout": limit,
-                           "state": self.lifecycle.state})
+                self.emit(
+                    {
+                        "type": "stall",
+                        "wall": _wall(),
+                        "t": round(now - self.t0, 6),
+                        "silentFor": round(quiet, 6),
+                        "expected": hb,
+                        "stallTimeout": limit,
+                        "state": self.lifecycle.state,
+                    }
+                )
             if limit is not None and quiet > limit and not main.done():
                 self.stalled = True
                 main.cancel()
@@ -238,10 +286,17 @@ class Tail:
             # a silence still going on at the end
             self._check_silence(now - (self.last if self.last is not None else self.t0), now)
         violations = [v.to_json() for v in self.lifecycle.violations]
-        if outcome in ("cut", "closed-without-terminal", "max-time") and not self.lifecycle.settled \
-                and not self.lifecycle.ended:
-            violations.append({"rule": "missing-terminal",
-                               "message": f"no terminal state seen (last state {self.lifecycle.state or 'none'})"})
+        if (
+            outcome in ("cut", "closed-without-terminal", "max-time")
+            and not self.lifecycle.settled
+            and not self.lifecycle.ended
+        ):
+            violations.append(
+                {
+                    "rule": "missing-terminal",
+                    "message": f"no terminal state seen (last state {self.lifecycle.state or 'none'})",
+                }
+            )
         if outcome == "max-time":
             code = 5
         elif outcome == "stalled" and not self.lifecycle.violations:
@@ -257,15 +312,27 @@ class Tail:
             code = 7
         iv = self.intervals
         return {
-            "type": "summary", "outcome": outcome, "exitCode": code, "events": self.events,
-            "bytes": self.total_bytes, "maxEventBytes": self.max_bytes, "duration": round(now - self.t0, 6),
+            "type": "summary",
+            "outcome": outcome,
+            "exitCode": code,
+            "events": self.events,
+            "bytes": self.total_bytes,
+            "maxEventBytes": self.max_bytes,
+            "duration": round(now - self.t0, 6),
             "firstEvent": round(self.first_event, 6) if self.first_event is not None else None,
             "gaps": {"p50": iv.quantile(50), "p99": iv.quantile(99), "max": iv.max},
             "heartbeats": self.heartbeats,
             "rtt": {"p50": self.rtts.quantile(50), "max": self.rtts.max} if self.rtts.count else None,
-            "stalls": self.stalls, "oversize": self.oversize, "cuts": self.cuts, "reconnects": self.reconnects,
-            "missed": self.missed, "violations": violations, "finalState": self.lifecycle.state,
-            "taskId": self.lifecycle.task_id, "failedOn": failed_on, "stallTimeout": self.opts.stall_limit(),
+            "stalls": self.stalls,
+            "oversize": self.oversize,
+            "cuts": self.cuts,
+            "reconnects": self.reconnects,
+            "missed": self.missed,
+            "violations": violations,
+            "finalState": self.lifecycle.state,
+            "taskId": self.lifecycle.task_id,
+            "failedOn": failed_on,
+            "stallTimeout": self.opts.stall_limit(),
         }
 
 
@@ -286,8 +353,9 @@ def _missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
     return missed
 
 
-async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[str, Any],
-                   resync: bool) -> str:
+async def _consume(
+    tail: Tail, client: A2AClient, operation: str, params: dict[str, Any], resync: bool
+) -> str:
     """Read one stream into ``tail``. Returns ``settled`` or ``closed``; raises ``StreamCut`` /
     ``TimeoutError_`` on a cut and ``A2AError`` for an error answer before any event."""
     from a2actl.transport.a2a import Heartbeat
@@ -305,14 +373,18 @@ async def _consume(tail: Tail, client: A2AClient, operation: str, params: dict[s
             tail.reconnected(operation, missed)
         tail.event(item.event, item.size, resync=first and resync, truncated=item.truncated)
         first = False
-        if tail.lifecycle.ended and tail.lifecycle.settled or (item.event.kind == "message"
-                                                                and tail.lifecycle.task_id is None):
+        if (
+            tail.lifecycle.ended
+            and tail.lifecycle.settled
+            or (item.event.kind == "message" and tail.lifecycle.task_id is None)
+        ):
             return "settled"
     return "settled" if tail.lifecycle.settled else "closed"
 
 
-async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], opts: TailOptions,
-                   emit: Emit) -> dict[str, Any]:
+async def tail_a2a(
+    client: A2AClient, operation: str, params: dict[str, Any], opts: TailOptions, emit: Emit
+) -> dict[str, Any]:
     """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with reconnects; returns
     the summary record (also emitted). Raises ``A2AError`` when the first call is refused."""
     tail = Tail(opts, emit, client.family)
@@ -324,7 +396,10 @@ async def tail_a2a(client: A2AClient, operation: str, params: dict[str, Any], op
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
                     return "completed"
-                reason, ending = "the server closed the stream before a terminal state", "closed-without-terminal"
+                reason, ending = (
+                    "the server closed the stream before a terminal state",
+                    "closed-without-terminal",
+                )
             except (StreamCut, TimeoutError_) as exc:
                 reason, ending = exc.message, "cut"
             except HTTPStatusError as exc:
@@ -379,16 +454,19 @@ async def _explain_refused_subscribe(client: A2AClient, task_id: Any, exc: A2AEr
     except A2ACtlError:
         return
     if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
-        raise A2AError(f"task {task_id} already ended ({snap.state}): there is no stream to follow",
-                       hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
-                       a2a_code=exc.a2a_code) from exc
+        raise A2AError(
+            f"task {task_id} already ended ({snap.state}): there is no stream to follow",
+            hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
+            a2a_code=exc.a2a_code,
+        ) from exc
 
 
 async def _settle_via_get_task(tail: Tail, client: A2AClient, exc: A2AError) -> str:
     snap = await _task_snapshot(client, tail.lifecycle.task_id)
     if snap is None:
-        tail.reconnected("GetTask", [f"resubscribe refused ({exc.message}) and GetTask "
-                                                           "failed: the task's end is unknown"])
+        tail.reconnected(
+            "GetTask", [f"resubscribe refused ({exc.message}) and GetTask failed: the task's end is unknown"]
+        )
         return "cut"
     missed = _missed_after_resync(tail, snap)
     missed.append(f"terminal state {snap.state} seen only via GetTask: the stream's last events were lost")

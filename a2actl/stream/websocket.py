@@ -10,8 +10,9 @@ if TYPE_CHECKING:
     from a2actl.config import Settings
 
 
-async def tail_websocket(url: str, settings: Settings, opts: TailOptions, emit: Emit, send: str | None,
-                         task: str | None) -> dict[str, Any]:
+async def tail_websocket(
+    url: str, settings: Settings, opts: TailOptions, emit: Emit, send: str | None, task: str | None
+) -> dict[str, Any]:
     """Tail a send (``SendStreamingMessage``) or a task (``SubscribeToTask``) over WebSocket. Client
     pings every ``--heartbeat / 2`` (5 s without it) are the heartbeats, each with its RTT."""
     from a2actl.protocol.events import text_message_params
@@ -21,6 +22,11 @@ async def tail_websocket(url: str, settings: Settings, opts: TailOptions, emit: 
     interval = opts.heartbeat / 2 if opts.heartbeat else 5.0
     client = WebSocketClient(url, settings, ping_interval=interval)
     if send is not None:
-        return await tail_a2a(client, "SendStreamingMessage",  # type: ignore[arg-type]
-                              text_message_params(send, Family.V1_0, BINDING_JSONRPC), opts, emit)
+        return await tail_a2a(
+            client,
+            "SendStreamingMessage",  # type: ignore[arg-type]
+            text_message_params(send, Family.V1_0, BINDING_JSONRPC),
+            opts,
+            emit,
+        )
     return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)  # type: ignore[arg-type]

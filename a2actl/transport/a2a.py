@@ -32,8 +32,9 @@ from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VER
 from a2actl.transport.http import HttpResult, HttpTransport
 
 
-def _rest_error(res: HttpResult, operation: str, method: str, family: Family,
-                selection: Selection | None = None) -> RpcOutcome:
+def _rest_error(
+    res: HttpResult, operation: str, method: str, family: Family, selection: Selection | None = None
+) -> RpcOutcome:
     """The outcome of a non-2xx HTTP+JSON answer: the decoded A2A error, or (a body no A2A server
     wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised. When ``selection``
     was forced to a version the card does not declare for this interface, the hint says so."""
@@ -46,17 +47,25 @@ def _rest_error(res: HttpResult, operation: str, method: str, family: Family,
         return RpcOutcome(operation, method, None, decoded, res)
     if res.status in (404, 405):
         snippet = res.body[:80].decode("utf-8", "replace").strip()
-        hint = (f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON expects this "
-                "path under the card's interface URL; 'a2actl caps fingerprint TARGET' shows what the endpoint "
-                "speaks")
+        hint = (
+            f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON expects this "
+            "path under the card's interface URL; 'a2actl caps fingerprint TARGET' shows what the endpoint "
+            "speaks"
+        )
         declared = selection.interface.protocol_version if selection is not None else None
         if selection is not None and selection.forced:
-            hint = (f"A2A {family.value} was forced (--a2a-version) and the card declares "
-                    f"{declared or 'another version'} for this interface; its {family.value} routes do not "
-                    f"exist: drop --a2a-version {family.value}, or see 'a2actl caps fingerprint TARGET'")
-        raise NoSuchRoute(f"{res.url} answered HTTP {res.status} {res.reason}"
-                          + (f" {snippet!r}" if snippet else "") + f": no such route for {method}",
-                          hint=hint, details={"httpStatus": res.status, "url": res.url})
+            hint = (
+                f"A2A {family.value} was forced (--a2a-version) and the card declares "
+                f"{declared or 'another version'} for this interface; its {family.value} routes do not "
+                f"exist: drop --a2a-version {family.value}, or see 'a2actl caps fingerprint TARGET'"
+            )
+        raise NoSuchRoute(
+            f"{res.url} answered HTTP {res.status} {res.reason}"
+            + (f" {snippet!r}" if snippet else "")
+            + f": no such route for {method}",
+            hint=hint,
+            details={"httpStatus": res.status, "url": res.url},
+        )
     raise _http_error(res, parsed)
 
 
@@ -65,9 +74,11 @@ def _check_shape(operation: str, method: str, result: Any, url: str) -> None:
     why = result_shape_error(operation, result)
     if why is not None:
         snippet = json.dumps(result, ensure_ascii=False)[:80]
-        raise ProtocolViolation(f"{url}: the {method} result {why}: {snippet}",
-                                hint="the agent answered success with a body that is not this method's "
-                                     "response; check the agent (or a proxy rewriting bodies)")
+        raise ProtocolViolation(
+            f"{url}: the {method} result {why}: {snippet}",
+            hint="the agent answered success with a body that is not this method's "
+            "response; check the agent (or a proxy rewriting bodies)",
+        )
 
 
 def _json_error_text(body: Any) -> str | None:
@@ -85,11 +96,13 @@ def _json_error_text(body: Any) -> str | None:
 def _http_error(res: HttpResult, body: Any = None) -> HTTPStatusError:
     text = _json_error_text(body)
     snippet = text if text is not None else res.body[:60].decode("utf-8", "replace").strip()
-    return HTTPStatusError(f"{res.url} answered HTTP {res.status} {res.reason}"
-                           + (f": {snippet!r}" if snippet else ""),
-                           hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"
-                           if res.status >= 500 else "is this URL the agent's A2A endpoint?",
-                           details={"httpStatus": res.status})
+    return HTTPStatusError(
+        f"{res.url} answered HTTP {res.status} {res.reason}" + (f": {snippet!r}" if snippet else ""),
+        hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"
+        if res.status >= 500
+        else "is this URL the agent's A2A endpoint?",
+        details={"httpStatus": res.status},
+    )
 
 
 @dataclass
@@ -108,8 +121,13 @@ class RpcOutcome:
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"operation": self.operation, "method": self.method, "httpStatus": self.http.status,
-                "ok": self.ok, "error": self.error.to_json() if self.error else None}
+        return {
+            "operation": self.operation,
+            "method": self.method,
+            "httpStatus": self.http.status,
+            "ok": self.ok,
+            "error": self.error.to_json() if self.error else None,
+        }
 
 
 @dataclass(frozen=True)
@@ -146,8 +164,11 @@ class A2AClient:
         self.family = selection.family
         self.wire = WIRE_VERSIONS[Family.V0_3 if selection.family is Family.V0_2 else selection.family]
         self.binding = selection.interface.protocol_binding
-        self.url = selection.interface.url.rstrip("/") if self.binding == BINDING_HTTP_JSON \
+        self.url = (
+            selection.interface.url.rstrip("/")
+            if self.binding == BINDING_HTTP_JSON
             else selection.interface.url
+        )
 
     def headers(self, streaming: bool = False) -> dict[str, str]:
         """Per-call headers of this family: ``A2A-Version`` (1.0), ``Accept`` for SSE."""
@@ -181,8 +202,12 @@ class A2AClient:
             return await self._rest_call(operation, params)
         method = self.wire.methods[operation]
         rid = str(uuid.uuid4())
-        res = await self.transport.request("POST", self.url, json_body=build_request(method, self._with_tenant(params), rid),
-                                           headers=self.headers())
+        res = await self.transport.request(
+            "POST",
+            self.url,
+            json_body=build_request(method, self._with_tenant(params), rid),
+            headers=self.headers(),
+        )
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
             raise _http_error(res)
         obj = res.json()
@@ -193,7 +218,9 @@ class A2AClient:
             result, error = split_response(obj, rid)
         except EnvelopeError as exc:
             raise ProtocolViolation(f"{self.url}: {exc}") from exc
-        decoded = decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
+        decoded = (
+            decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
+        )
         if decoded is None:
             _check_shape(operation, method, result, res.url)
         return RpcOutcome(operation, method, result, decoded, res)
@@ -210,8 +237,9 @@ class A2AClient:
             if rest:  # query parameters are camelCase, repeated ones comma-joined (shared doc §4.3)
                 from urllib.parse import urlencode
 
-                url += "?" + urlencode({k: ",".join(map(str, v)) if isinstance(v, list) else v
-                                        for k, v in rest.items()})
+                url += "?" + urlencode(
+                    {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in rest.items()}
+                )
         else:
             body = rest
         res = await self.transport.request(verb, url, json_body=body, headers=self.headers())
@@ -222,8 +250,9 @@ class A2AClient:
         _check_shape(operation, method, result, res.url)
         return RpcOutcome(operation, method, result, None, res)
 
-    async def stream(self, operation: str, params: dict[str, Any], *,
-                     heartbeats: bool = False) -> AsyncIterator[TimedEvent | RpcOutcome | Heartbeat]:
+    async def stream(
+        self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+    ) -> AsyncIterator[TimedEvent | RpcOutcome | Heartbeat]:
         """Run a streaming operation (``SendStreamingMessage``, ``SubscribeToTask``) and yield each event
         as a ``TimedEvent``; an error answer (JSON body or an SSE error frame) is yielded as an
         ``RpcOutcome`` and ends the iteration. With ``heartbeats``, SSE comment lines are yielded as
@@ -247,15 +276,23 @@ class A2AClient:
         else:
             verb, url, method = "POST", self.url, self.wire.methods[operation]
             body = build_request(method, self._with_tenant(params), rid)
-        response, clock = await self.transport.open_stream(verb, url, json_body=body,
-                                                           headers=self.headers(streaming=True))
+        response, clock = await self.transport.open_stream(
+            verb, url, json_body=body, headers=self.headers(streaming=True)
+        )
         try:
             ctype = response.headers.get("content-type", "")
             if "text/event-stream" not in ctype:
                 raw = await self.transport.read_rest(response, url)
                 clock.finish()
-                res = HttpResult(response.status_code, response.reason_phrase, response.headers, raw, url,
-                                 clock.timing, clock.traceparent)
+                res = HttpResult(
+                    response.status_code,
+                    response.reason_phrase,
+                    response.headers,
+                    raw,
+                    url,
+                    clock.timing,
+                    clock.traceparent,
+                )
                 yield self._decode_unary_error(operation, method, res, rid)
                 return
             origin = clock.origin()
@@ -281,8 +318,10 @@ class A2AClient:
                 except ValueError as exc:
                     raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
                 data = item.data
-                if (data.count("{") + data.count("[") > deep_limit  # cheap necessary condition first
-                        and nesting(obj) > deep_limit):
+                if (
+                    data.count("{") + data.count("[") > deep_limit  # cheap necessary condition first
+                    and nesting(obj) > deep_limit
+                ):
                     parse_json(data, url)  # raises "nested too deep"
                 if rest:
                     result = obj
@@ -292,10 +331,22 @@ class A2AClient:
                     except EnvelopeError as exc:
                         raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
                     if error is not None:
-                        res = HttpResult(response.status_code, response.reason_phrase, response.headers,
-                                         item.data.encode(), url, clock.timing, clock.traceparent)
-                        yield RpcOutcome(operation, method, None,
-                                         decode_jsonrpc_error(error, method=method, family=self.family), res)
+                        res = HttpResult(
+                            response.status_code,
+                            response.reason_phrase,
+                            response.headers,
+                            item.data.encode(),
+                            url,
+                            clock.timing,
+                            clock.traceparent,
+                        )
+                        yield RpcOutcome(
+                            operation,
+                            method,
+                            None,
+                            decode_jsonrpc_error(error, method=method, family=self.family),
+                            res,
+                        )
                         return
                 yield TimedEvent(at, item.size, classify_event(result))
         finally:
@@ -309,17 +360,21 @@ class A2AClient:
         except ValueError as exc:
             raise ProtocolViolation(
                 f"{res.url} answered a streaming call with HTTP {res.status} "
-                f"{res.headers.get('content-type', '?')}, neither SSE nor JSON") from exc
+                f"{res.headers.get('content-type', '?')}, neither SSE nor JSON"
+            ) from exc
         if self.binding == BINDING_HTTP_JSON:
-            raise ProtocolViolation(f"{res.url} answered a streaming call with a plain JSON body "
-                                    f"(HTTP {res.status}), not SSE")
+            raise ProtocolViolation(
+                f"{res.url} answered a streaming call with a plain JSON body (HTTP {res.status}), not SSE"
+            )
         try:
             result, error = split_response(obj, rid)
         except EnvelopeError as exc:
             raise ProtocolViolation(f"{res.url}: {exc}") from exc
         if error is None:
             raise ProtocolViolation(f"{res.url} answered a streaming call with a plain JSON result, not SSE")
-        return RpcOutcome(operation, method, None, decode_jsonrpc_error(error, method=method, family=self.family), res)
+        return RpcOutcome(
+            operation, method, None, decode_jsonrpc_error(error, method=method, family=self.family), res
+        )
 
 
 __all__ = ["A2AClient", "Heartbeat", "RpcOutcome", "TimedEvent"]

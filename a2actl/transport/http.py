@@ -142,13 +142,17 @@ class HttpResult:
             location = self.headers.get("location")
             if 300 <= self.status < 400 and location:
                 # a2actl does not follow redirects (a probe must time the URL it was given).
-                raise ProtocolViolation(f"{self.url} answered HTTP {self.status}, a redirect to {location}",
-                                        hint="use the redirect's URL (redirects are not followed)") from exc
+                raise ProtocolViolation(
+                    f"{self.url} answered HTTP {self.status}, a redirect to {location}",
+                    hint="use the redirect's URL (redirects are not followed)",
+                ) from exc
             snippet = self.body[:80].decode("utf-8", "replace")
             ctype = self.headers.get("content-type", "?")
             raise ProtocolViolation(
                 f"{self.url} answered HTTP {self.status} with a body that is not JSON "
-                f"(content-type {ctype}): {snippet!r}", hint="check the URL: is this the agent's endpoint?") from exc
+                f"(content-type {ctype}): {snippet!r}",
+                hint="check the URL: is this the agent's endpoint?",
+            ) from exc
 
 
 def build_ssl_context(settings: Settings) -> ssl.SSLContext:
@@ -180,14 +184,17 @@ def tls_context(cacert: str | None, cert: str | None, key: str | None, insecure:
 
 
 @functools.lru_cache(maxsize=8)
-def _tls_context(cacert: str | None, cert: str | None, key: str | None, insecure: bool,
-                 _stamps: tuple[Any, ...]) -> ssl.SSLContext:
+def _tls_context(
+    cacert: str | None, cert: str | None, key: str | None, insecure: bool, _stamps: tuple[Any, ...]
+) -> ssl.SSLContext:
     try:
         ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
         if cert:
             ctx.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as exc:
-        raise UsageError(f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats") from exc
+        raise UsageError(
+            f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats"
+        ) from exc
     if insecure:
         ctx.check_hostname = False
         ctx.verify_mode = ssl.CERT_NONE
@@ -231,7 +238,9 @@ def _is_ip(host: str) -> bool:
 
 
 def _refused(url: str) -> UnreachableError:
-    return UnreachableError(f"connection to {url} refused", hint="is the agent running and listening on that port?")
+    return UnreachableError(
+        f"connection to {url} refused", hint="is the agent running and listening on that port?"
+    )
 
 
 def _reason(exc: BaseException) -> str:
@@ -250,19 +259,27 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     if isinstance(exc, A2ACtlError):
         return exc
     if isinstance(exc, httpx.ConnectTimeout):
-        return TimeoutError_(f"connect to {url} timed out after {settings.connect_timeout:g}s",
-                             hint="raise --connect-timeout, or check firewalls and the host")
+        return TimeoutError_(
+            f"connect to {url} timed out after {settings.connect_timeout:g}s",
+            hint="raise --connect-timeout, or check firewalls and the host",
+        )
     if isinstance(exc, httpx.TimeoutException):
-        return TimeoutError_(f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
-                             hint="the agent is slower than --timeout; raise it or look at the agent")
+        return TimeoutError_(
+            f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
+            hint="the agent is slower than --timeout; raise it or look at the agent",
+        )
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return UnreachableError(f"TLS handshake with {url} failed: {cause.verify_message or cause}",
-                                    hint="pass the CA with --cacert FILE (or --insecure to skip checks)")
+            return UnreachableError(
+                f"TLS handshake with {url} failed: {cause.verify_message or cause}",
+                hint="pass the CA with --cacert FILE (or --insecure to skip checks)",
+            )
         if isinstance(cause, ssl.SSLError):
-            return UnreachableError(f"TLS handshake with {url} failed: {cause}",
-                                    hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?")
+            return UnreachableError(
+                f"TLS handshake with {url} failed: {cause}",
+                hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
+            )
         if isinstance(cause, ConnectionRefusedError):
             return _refused(url)
         cause = cause.__cause__ or cause.__context__
@@ -274,11 +291,15 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
     if isinstance(exc, httpx.DecodingError):
-        return ProtocolViolation(f"{url} sent a body that does not decode as its Content-Encoding says: {exc}",
-                                 hint="a proxy or the agent mangles compressed answers")
+        return ProtocolViolation(
+            f"{url} sent a body that does not decode as its Content-Encoding says: {exc}",
+            hint="a proxy or the agent mangles compressed answers",
+        )
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-        return UnreachableError(f"connection to {url} lost: {str(exc) or _reason(exc)}",
-                                hint="the agent or a proxy reset the connection; retry, then check the agent")
+        return UnreachableError(
+            f"connection to {url} lost: {str(exc) or _reason(exc)}",
+            hint="the agent or a proxy reset the connection; retry, then check the agent",
+        )
     if isinstance(exc, httpx.UnsupportedProtocol):
         return UsageError(f"unsupported URL {url!r}: {exc}", hint="use an http:// or https:// URL")
     if isinstance(exc, httpx.InvalidURL):
@@ -295,8 +316,12 @@ class HttpTransport:
     loaded at once, so a bad one is a ``UsageError`` before any request.
     """
 
-    def __init__(self, settings: Settings, sink: EventSink | None = None,
-                 http_transport: httpx.AsyncBaseTransport | None = None) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        sink: EventSink | None = None,
+        http_transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
         """``http_transport`` replaces the network for every scheme (tests pass an
         ``httpx.MockTransport``); by default, one pool for ``http://`` and a lazily built one for
         ``https://``."""
@@ -307,7 +332,9 @@ class HttpTransport:
             build_ssl_context(settings)  # files the operator named: report a bad one now (cached)
 
         def tls_pool() -> httpx.AsyncBaseTransport:
-            return httpx.AsyncHTTPTransport(verify=build_ssl_context(settings), socket_options=_SOCKET_OPTIONS)
+            return httpx.AsyncHTTPTransport(
+                verify=build_ssl_context(settings), socket_options=_SOCKET_OPTIONS
+            )
 
         self.client = httpx.AsyncClient(
             transport=http_transport or TimedHTTPTransport(socket_options=_SOCKET_OPTIONS),
@@ -351,14 +378,17 @@ class HttpTransport:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise UnreachableError(f"DNS lookup for {host!r} failed: {exc.strerror or exc}",
-                                   hint="check the host name and the resolver") from exc
+            raise UnreachableError(
+                f"DNS lookup for {host!r} failed: {exc.strerror or exc}",
+                hint="check the host name and the resolver",
+            ) from exc
         addr = str(infos[0][4][0])
         self._dns_cache[(host, port)] = addr
         return addr, time.perf_counter() - t0
 
-    async def _prepare(self, method: str, url: str, json_body: Any, content: bytes | None,
-                       headers: dict[str, str] | None) -> tuple[httpx.Request, _Clock]:
+    async def _prepare(
+        self, method: str, url: str, json_body: Any, content: bytes | None, headers: dict[str, str] | None
+    ) -> tuple[httpx.Request, _Clock]:
         """Resolve, build and announce a request; the clock collects trace marks."""
         try:
             parsed = httpx.URL(url)
@@ -408,10 +438,12 @@ class HttpTransport:
         body may look like a card. Raises ``HTTPStatusError`` (exit 1)."""
         if 300 <= response.status_code < 400 and not self.settings.follow_redirects:
             location = response.headers.get("location") or "(no Location header)"
-            raise HTTPStatusError(f"{url} answered HTTP {response.status_code} {response.reason_phrase}: "
-                                  f"redirected to {location}",
-                                  hint="pass -L to follow redirects (as curl -L), or use the redirect's URL",
-                                  details={"httpStatus": response.status_code, "location": location})
+            raise HTTPStatusError(
+                f"{url} answered HTTP {response.status_code} {response.reason_phrase}: "
+                f"redirected to {location}",
+                hint="pass -L to follow redirects (as curl -L), or use the redirect's URL",
+                details={"httpStatus": response.status_code, "location": location},
+            )
 
     def _check_auth(self, response: httpx.Response, url: str) -> None:
         if response.status_code in (401, 403):
@@ -420,10 +452,20 @@ class HttpTransport:
                 f"{url} answered HTTP {response.status_code} {response.reason_phrase}"
                 + (f" (WWW-Authenticate: {challenge})" if challenge else ""),
                 hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
-                if not self.settings.token else "the token was sent and refused: check its scope and expiry")
+                if not self.settings.token
+                else "the token was sent and refused: check its scope and expiry",
+            )
 
-    async def request(self, method: str, url: str, *, json_body: Any = None, content: bytes | None = None,
-                      headers: dict[str, str] | None = None, max_bytes: int | None = None) -> HttpResult:
+    async def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        json_body: Any = None,
+        content: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        max_bytes: int | None = None,
+    ) -> HttpResult:
         """Send one request and read the whole body, decoded from its content coding (gzip, deflate),
         with curl-style timings. At most ``max_bytes`` decoded bytes are read (default
         ``settings.max_body_bytes``), so a decompression bomb stops at the limit; memory stays under
@@ -445,7 +487,8 @@ class HttpTransport:
                 if declared and declared.isdigit() and int(declared) > limit:
                     raise ProtocolViolation(
                         f"{url} declares a {int(declared):,}-byte body, over the {limit:,}-byte limit",
-                        hint="a body this large is a misconfiguration or an attack")
+                        hint="a body this large is a misconfiguration or an attack",
+                    )
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limit:
@@ -458,14 +501,27 @@ class HttpTransport:
             raise map_httpx_error(exc, url, self.settings) from exc
         clock.finish()
         if self._logs:
-            self.sink.on_response(response.status_code, response.reason_phrase,
-                                  redact_headers(list(response.headers.items())), clock.timing.time_total)
+            self.sink.on_response(
+                response.status_code,
+                response.reason_phrase,
+                redact_headers(list(response.headers.items())),
+                clock.timing.time_total,
+            )
         if body and self.sink.wants_bodies:
             self.sink.on_body("<", self.redact_body(bytes(body)))
         self._check_auth(response, url)
         self._check_redirect(response, url)
-        return HttpResult(response.status_code, response.reason_phrase, response.headers, bytes(body), url,
-                          clock.timing, clock.traceparent, response.num_bytes_downloaded, coding)
+        return HttpResult(
+            response.status_code,
+            response.reason_phrase,
+            response.headers,
+            bytes(body),
+            url,
+            clock.timing,
+            clock.traceparent,
+            response.num_bytes_downloaded,
+            coding,
+        )
 
     async def read_rest(self, response: httpx.Response, url: str, max_bytes: int | None = None) -> bytes:
         """Read what is left of an ``open_stream`` response that turned out not to be a stream (a JSON
@@ -479,7 +535,9 @@ class HttpTransport:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise _over_limit(url, limit, _content_coding(response, url), response.num_bytes_downloaded)
+                    raise _over_limit(
+                        url, limit, _content_coding(response, url), response.num_bytes_downloaded
+                    )
         except A2ACtlError:
             raise
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
@@ -488,8 +546,9 @@ class HttpTransport:
             raise err from exc
         return bytes(body)
 
-    async def open_stream(self, method: str, url: str, *, json_body: Any = None,
-                          headers: dict[str, str] | None = None) -> tuple[httpx.Response, _Clock]:
+    async def open_stream(
+        self, method: str, url: str, *, json_body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, _Clock]:
         """Send a request and return the response unread (for SSE); the caller must ``aclose()`` it.
 
         Raises like ``request`` for connection failures and 401/403.
@@ -502,8 +561,12 @@ class HttpTransport:
         clock.attach(response.extensions.get("network_stream"))
         clock.headers_received()
         if self._logs:
-            self.sink.on_response(response.status_code, response.reason_phrase,
-                                  redact_headers(list(response.headers.items())), clock.elapsed())
+            self.sink.on_response(
+                response.status_code,
+                response.reason_phrase,
+                redact_headers(list(response.headers.items())),
+                clock.elapsed(),
+            )
         try:
             _content_coding(response, url)
             self._check_auth(response, url)
@@ -527,20 +590,25 @@ def _content_coding(response: httpx.Response, url: str) -> str | None:
     if not codings:
         return None
     if len(codings) > 1 or codings[0] not in _CODINGS:
-        raise ProtocolViolation(f"{url} answered with Content-Encoding {value!r}; a2actl asked for "
-                                f"{ACCEPT_ENCODING} (one coding)",
-                                hint="a proxy or the agent ignores Accept-Encoding")
+        raise ProtocolViolation(
+            f"{url} answered with Content-Encoding {value!r}; a2actl asked for "
+            f"{ACCEPT_ENCODING} (one coding)",
+            hint="a proxy or the agent ignores Accept-Encoding",
+        )
     return codings[0]
 
 
 def _over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolViolation:
     if coding is None:
-        return ProtocolViolation(f"{url} sent more than {limit:,} bytes; stopped reading",
-                                 hint="a body this large is a misconfiguration or an attack")
+        return ProtocolViolation(
+            f"{url} sent more than {limit:,} bytes; stopped reading",
+            hint="a body this large is a misconfiguration or an attack",
+        )
     return ProtocolViolation(
         f"{url} sent a {coding} body that decodes to more than {limit:,} bytes "
         f"({wire:,} bytes on the wire so far); stopped reading",
-        hint="a compressed body this large is a misconfiguration or a decompression bomb")
+        hint="a compressed body this large is a misconfiguration or a decompression bomb",
+    )
 
 
 class _Clock:
@@ -595,8 +663,11 @@ class _Clock:
             first = st.connect_started if self._new_connection() else st.tx
             if first is not None:
                 return first - self.timing.time_namelookup
-        first = self.marks.get("connection.connect_tcp.started") or self.marks.get(
-            "http11.send_request_headers.started") or self.marks.get("http2.send_request_headers.started")
+        first = (
+            self.marks.get("connection.connect_tcp.started")
+            or self.marks.get("http11.send_request_headers.started")
+            or self.marks.get("http2.send_request_headers.started")
+        )
         if first is None:
             return self.t0
         return first - self.timing.time_namelookup
@@ -619,7 +690,9 @@ class _Clock:
         t.time_appconnect = tls if tls is not None else 0.0
         pre = self._at(o, "http11.send_request_headers.started", "http2.send_request_headers.started")
         t.time_pretransfer = pre if pre is not None else max(t.time_connect, t.time_appconnect)
-        first = self._at(o, "http11.receive_response_headers.complete", "http2.receive_response_headers.complete")
+        first = self._at(
+            o, "http11.receive_response_headers.complete", "http2.receive_response_headers.complete"
+        )
         t.time_starttransfer = first if first is not None else time.perf_counter() - o
 
     def finish(self) -> None:

@@ -41,8 +41,12 @@ import httpx
 
 #: SO_TIMESTAMPNS (== SCM_TIMESTAMPNS) on Linux's generic socket ABI (x86, arm, riscv, ...); Python's
 #: socket module does not name it. Other ABIs (sparc, parisc, alpha, mips) use other numbers: off.
-_SO_TIMESTAMPNS = 35 if sys.platform.startswith("linux") and not any(
-    a in platform.machine().lower() for a in ("sparc", "parisc", "alpha", "mips")) else None
+_SO_TIMESTAMPNS = (
+    35
+    if sys.platform.startswith("linux")
+    and not any(a in platform.machine().lower() for a in ("sparc", "parisc", "alpha", "mips"))
+    else None
+)
 _TCP_INFO = getattr(socket, "TCP_INFO", None) if sys.platform.startswith("linux") else None
 _TCPI_ESTABLISHED = 1
 _TIMESPEC = struct.Struct("@qq")
@@ -153,8 +157,9 @@ class TimedStream(httpcore.AsyncNetworkStream):
     async def aclose(self) -> None:
         self.sock.close()
 
-    async def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                        timeout: float | None = None) -> httpcore.AsyncNetworkStream:
+    async def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("TimedStream carries plain HTTP only")  # the https pool is httpx's
 
     def get_extra_info(self, info: str) -> Any:
@@ -187,9 +192,14 @@ async def _wait(sock: socket.socket, writable: bool, timeout: float | None, exc:
 class TimedBackend(httpcore.AsyncNetworkBackend):
     """httpcore network backend of ``TimedStream`` connections (asyncio only)."""
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
         try:  # a2actl connects to the address it resolved: a literal, no lookup (and no thread hop)
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
         except socket.gaierror:
@@ -219,7 +229,7 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
                     await _wait(sock, True, timeout, httpcore.ConnectTimeout)
                 err = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
                 if err:
-                    raise OSError(err, os.strerror(err))
+                    raise OSError(err, os.strerror(err)) from None
             seen = time.perf_counter()
         except OSError as exc:
             sock.close()
@@ -230,8 +240,9 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
             raise
         return TimedStream(sock, started, handshake_end(started, seen, tcp_info(sock)))
 
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Any = None) -> httpcore.AsyncNetworkStream:
+    async def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Any = None
+    ) -> httpcore.AsyncNetworkStream:
         raise httpcore.ConnectError("unix sockets are not used by a2actl")  # pragma: no cover
 
     async def sleep(self, seconds: float) -> None:
@@ -240,20 +251,29 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
 
 def _specific(exc: OSError) -> OSError:
     """``OSError(ECONNREFUSED, ...)`` as ``ConnectionRefusedError`` (errors are mapped on the type)."""
-    kinds = {errno.ECONNREFUSED: ConnectionRefusedError, errno.ECONNRESET: ConnectionResetError,
-             errno.ECONNABORTED: ConnectionAbortedError}
+    kinds = {
+        errno.ECONNREFUSED: ConnectionRefusedError,
+        errno.ECONNRESET: ConnectionResetError,
+        errno.ECONNABORTED: ConnectionAbortedError,
+    }
     kind = kinds.get(exc.errno or 0)
     return kind(exc.errno, exc.strerror) if kind else exc
 
 
 _EXC_MAP: tuple[tuple[type[Exception], type[httpx.HTTPError]], ...] = (
-    (httpcore.ConnectTimeout, httpx.ConnectTimeout), (httpcore.ReadTimeout, httpx.ReadTimeout),
-    (httpcore.WriteTimeout, httpx.WriteTimeout), (httpcore.PoolTimeout, httpx.PoolTimeout),
-    (httpcore.TimeoutException, httpx.TimeoutException), (httpcore.ConnectError, httpx.ConnectError),
-    (httpcore.ReadError, httpx.ReadError), (httpcore.WriteError, httpx.WriteError),
-    (httpcore.NetworkError, httpx.NetworkError), (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
+    (httpcore.ConnectTimeout, httpx.ConnectTimeout),
+    (httpcore.ReadTimeout, httpx.ReadTimeout),
+    (httpcore.WriteTimeout, httpx.WriteTimeout),
+    (httpcore.PoolTimeout, httpx.PoolTimeout),
+    (httpcore.TimeoutException, httpx.TimeoutException),
+    (httpcore.ConnectError, httpx.ConnectError),
+    (httpcore.ReadError, httpx.ReadError),
+    (httpcore.WriteError, httpx.WriteError),
+    (httpcore.NetworkError, httpx.NetworkError),
+    (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
     (httpcore.LocalProtocolError, httpx.LocalProtocolError),
-    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError), (httpcore.ProtocolError, httpx.ProtocolError),
+    (httpcore.RemoteProtocolError, httpx.RemoteProtocolError),
+    (httpcore.ProtocolError, httpx.ProtocolError),
 )
 
 
@@ -287,20 +307,34 @@ class TimedHTTPTransport(httpx.AsyncBaseTransport):
     """An httpx transport for ``http://`` over ``TimedBackend`` connections (public httpx and httpcore
     API only; httpx's ``AsyncHTTPTransport`` builds its pool with the default backend)."""
 
-    def __init__(self, socket_options: Any = None, backend: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._pool = httpcore.AsyncConnectionPool(network_backend=backend or TimedBackend(),
-                                                  socket_options=socket_options, http1=True, http2=False,
-                                                  # httpx's defaults (httpx.Limits())
-                                                  max_connections=100, max_keepalive_connections=20,
-                                                  keepalive_expiry=5.0)
+    def __init__(
+        self, socket_options: Any = None, backend: httpcore.AsyncNetworkBackend | None = None
+    ) -> None:
+        self._pool = httpcore.AsyncConnectionPool(
+            network_backend=backend or TimedBackend(),
+            socket_options=socket_options,
+            http1=True,
+            http2=False,
+            # httpx's defaults (httpx.Limits())
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+        )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         assert isinstance(request.stream, httpx.AsyncByteStream)
         req = httpcore.Request(
             method=request.method,
-            url=httpcore.URL(scheme=request.url.raw_scheme, host=request.url.raw_host, port=request.url.port,
-                             target=request.url.raw_path),
-            headers=request.headers.raw, content=request.stream, extensions=request.extensions)
+            url=httpcore.URL(
+                scheme=request.url.raw_scheme,
+                host=request.url.raw_host,
+                port=request.url.port,
+                target=request.url.raw_path,
+            ),
+            headers=request.headers.raw,
+            content=request.stream,
+            extensions=request.extensions,
+        )
         try:
             resp = await self._pool.handle_async_request(req)
         except Exception as exc:  # noqa: BLE001 - httpcore errors as httpx's, as httpx does
@@ -308,8 +342,12 @@ class TimedHTTPTransport(httpx.AsyncBaseTransport):
             if mapped is exc:
                 raise
             raise mapped from exc
-        return httpx.Response(status_code=resp.status, headers=resp.headers, stream=_Body(resp.stream),
-                              extensions=resp.extensions)
+        return httpx.Response(
+            status_code=resp.status,
+            headers=resp.headers,
+            stream=_Body(resp.stream),
+            extensions=resp.extensions,
+        )
 
     async def aclose(self) -> None:
         await self._pool.aclose()

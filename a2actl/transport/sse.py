@@ -56,8 +56,9 @@ class SSEState:
         self.retry: int | None = None
 
 
-async def iter_sse(response: Any, url: str, settings: Any, max_event_bytes: int | None = None,
-                   state: SSEState | None = None) -> AsyncIterator[SSEItem]:
+async def iter_sse(
+    response: Any, url: str, settings: Any, max_event_bytes: int | None = None, state: SSEState | None = None
+) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
     fetched from ``url`` (``settings`` name the timeouts in messages). ``state``, when given, is
     kept up to date with the stream's ``id:`` and ``retry:`` fields.
@@ -132,9 +133,10 @@ async def iter_sse(response: Any, url: str, settings: Any, max_event_bytes: int 
         except Exception as exc:  # noqa: BLE001 - a cut mid-stream, mapped to the a2actl tree
             from a2actl.transport.http import map_httpx_error
 
-            raise StreamCut(f"the stream from {url} was cut: {map_httpx_error(exc, url, settings).message}",
-                            hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' "
-                            "resubscribes") from exc
+            raise StreamCut(
+                f"the stream from {url} was cut: {map_httpx_error(exc, url, settings).message}",
+                hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' resubscribes",
+            ) from exc
         if skipping:
             cut = min((i for i in (text.find("\n"), text.find("\r")) if i >= 0), default=-1)
             if cut < 0:

@@ -52,8 +52,9 @@ class WebSocketClient:
     family = Family.V1_0
     binding = "urn:a2actl:websocket:1"
 
-    def __init__(self, url: str, settings: Settings, ping_interval: float = 5.0,
-                 pong_timeout: float | None = None) -> None:
+    def __init__(
+        self, url: str, settings: Settings, ping_interval: float = 5.0, pong_timeout: float | None = None
+    ) -> None:
         self.url = url
         self.settings = settings
         self.ping_interval = ping_interval
@@ -71,18 +72,25 @@ class WebSocketClient:
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
         try:
-            return await connect(self.url, additional_headers=self._headers(), ping_interval=None,
-                                 open_timeout=self.settings.connect_timeout,
-                                 # closing a dead peer's socket must not wait websockets' 10 s default
-                                 close_timeout=min(self.pong_timeout, 2.0),
-                                 max_size=max(self.settings.max_body_bytes * 2, 2**20))
+            return await connect(
+                self.url,
+                additional_headers=self._headers(),
+                ping_interval=None,
+                open_timeout=self.settings.connect_timeout,
+                # closing a dead peer's socket must not wait websockets' 10 s default
+                close_timeout=min(self.pong_timeout, 2.0),
+                max_size=max(self.settings.max_body_bytes * 2, 2**20),
+            )
         except InvalidStatus as exc:
             status = exc.response.status_code
             if status in (401, 403):
-                raise AuthError(f"{self.url} answered HTTP {status} to the WebSocket upgrade",
-                                hint="set a token with A2ACTL_TOKEN, --token-env or --token-file") from exc
-            raise HTTPStatusError(f"{self.url} refused the WebSocket upgrade: HTTP {status}",
-                                  details={"httpStatus": status}) from exc
+                raise AuthError(
+                    f"{self.url} answered HTTP {status} to the WebSocket upgrade",
+                    hint="set a token with A2ACTL_TOKEN, --token-env or --token-file",
+                ) from exc
+            raise HTTPStatusError(
+                f"{self.url} refused the WebSocket upgrade: HTTP {status}", details={"httpStatus": status}
+            ) from exc
         except InvalidHandshake as exc:
             raise ProtocolViolation(f"WebSocket handshake with {self.url} failed: {exc}") from exc
         except asyncio.TimeoutError as exc:
@@ -90,11 +98,14 @@ class WebSocketClient:
 
             raise TimeoutError_(f"WebSocket connect to {self.url} timed out") from exc
         except OSError as exc:
-            raise UnreachableError(f"cannot connect to {self.url}: {exc.strerror or exc}",
-                                   hint="is the agent running and listening on that port?") from exc
+            raise UnreachableError(
+                f"cannot connect to {self.url}: {exc.strerror or exc}",
+                hint="is the agent running and listening on that port?",
+            ) from exc
 
-    async def stream(self, operation: str, params: dict[str, Any], *,
-                     heartbeats: bool = False) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
+    async def stream(
+        self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+    ) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
         ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong."""
         from websockets.exceptions import ConnectionClosed
@@ -110,8 +121,13 @@ class WebSocketClient:
                 await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
             except ConnectionClosed as exc:
                 rcvd = exc.rcvd
-                await queue.put(("closed", (rcvd.code if rcvd else 1006, rcvd.reason if rcvd else ""),
-                                 time.perf_counter()))
+                await queue.put(
+                    (
+                        "closed",
+                        (rcvd.code if rcvd else 1006, rcvd.reason if rcvd else ""),
+                        time.perf_counter(),
+                    )
+                )
 
         async def pinger() -> None:
             while True:
@@ -142,21 +158,31 @@ class WebSocketClient:
                 if kind == "pong":
                     yield Heartbeat(at - t0, "pong", value)
                 elif kind == "nopong":
-                    raise StreamCut(f"no pong from {self.url} within {value:g}s: the peer or the path is dead")
+                    raise StreamCut(
+                        f"no pong from {self.url} within {value:g}s: the peer or the path is dead"
+                    )
                 elif kind == "closed":
                     code, reason = value
                     if code in NORMAL_CLOSE:
                         return
-                    raise StreamCut(f"WebSocket {self.url} closed abnormally: code {code}"
-                                    + (f" ({reason})" if reason else ""))
+                    raise StreamCut(
+                        f"WebSocket {self.url} closed abnormally: code {code}"
+                        + (f" ({reason})" if reason else "")
+                    )
                 else:
                     try:
                         obj = json.loads(value)
                     except ValueError as exc:
-                        raise ProtocolViolation(f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}") from exc
+                        raise ProtocolViolation(
+                            f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}"
+                        ) from exc
                     if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
-                        yield WsOutcome(operation, operation, None, decode_jsonrpc_error(obj["error"], method=operation,
-                                                                                         family=Family.V1_0))
+                        yield WsOutcome(
+                            operation,
+                            operation,
+                            None,
+                            decode_jsonrpc_error(obj["error"], method=operation, family=Family.V1_0),
+                        )
                         return
                     size = len(value.encode("utf-8")) if isinstance(value, str) else len(value)
                     yield TimedEvent(at - t0, size, classify_event(obj))

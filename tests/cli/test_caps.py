@@ -27,10 +27,13 @@ def write(tmp_path: Path, name: str, doc: Any) -> str:
 
 def valid_v1_card(url: str = "https://agent.example.com/a2a") -> dict[str, Any]:
     return {
-        "name": "crafted", "description": "a crafted 1.0 card", "version": "3.1.4",
+        "name": "crafted",
+        "description": "a crafted 1.0 card",
+        "version": "3.1.4",
         "supportedInterfaces": [{"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
         "capabilities": {"streaming": True, "pushNotifications": False},
-        "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
         "skills": [{"id": "summarize", "name": "Summarize", "description": "d", "tags": ["t"]}],
     }
 
@@ -40,6 +43,7 @@ def pointers(doc: dict[str, Any], kind: str | None = None) -> set[str]:
 
 
 # ------------------------------------------------------------------------------------------ validate
+
 
 def test_validate_hybrid_card_against_both_schemas(cli: Any, sandbox: Any) -> None:
     r = cli("caps", "validate", sandbox.url, "-o", "json")
@@ -91,13 +95,23 @@ def test_validate_reports_every_violation_with_pointers(cli: Any, tmp_path: Path
     r = cli("caps", "validate", write(tmp_path, "broken.json", card), "-o", "json")
     assert r.exit_code == 6
     found = pointers(r.json, "schema")
-    assert {"/description", "/version", "/capabilities/streaming", "/defaultInputModes", "/skills/0/name",
-            "/skills/0/description", "/skills/0/tags", "/supportedInterfaces/0/protocolVersion"} <= found
+    assert {
+        "/description",
+        "/version",
+        "/capabilities/streaming",
+        "/defaultInputModes",
+        "/skills/0/name",
+        "/skills/0/description",
+        "/skills/0/tags",
+        "/supportedInterfaces/0/protocolVersion",
+    } <= found
     sections = {f["pointer"]: f["section"] for f in r.json["findings"] if f["kind"] == "schema"}
     assert sections["/skills/0/name"] == "v1.0 §4.4.5 AgentSkill"
     assert sections["/capabilities/streaming"] == "v1.0 §4.4.3 AgentCapabilities"
-    assert r.json["counts"]["schemaErrors"] == len(r.json["findings"]) - r.json["counts"]["checkErrors"] \
-        - r.json["counts"]["warnings"]
+    assert (
+        r.json["counts"]["schemaErrors"]
+        == len(r.json["findings"]) - r.json["counts"]["checkErrors"] - r.json["counts"]["warnings"]
+    )
 
 
 def test_10_schema_enforces_at_most_one_oneof_member() -> None:
@@ -114,8 +128,9 @@ def test_10_schema_enforces_at_most_one_oneof_member() -> None:
 
 def test_validate_non_routable_urls_fail_the_checks(cli: Any, tmp_path: Path) -> None:
     card = valid_v1_card("http://0.0.0.0:8080/a2a")
-    card["supportedInterfaces"].append({"url": "http://[::]:8080/rest", "protocolBinding": "HTTP+JSON",
-                                        "protocolVersion": "1.0"})
+    card["supportedInterfaces"].append(
+        {"url": "http://[::]:8080/rest", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"}
+    )
     r = cli("caps", "validate", write(tmp_path, "unroutable.json", card), "-o", "json")
     assert r.exit_code == 7
     bad = [f for f in r.json["findings"] if f["check"] == "non-routable-url"]
@@ -127,8 +142,9 @@ def test_operational_checks_for_a_public_card() -> None:
     from a2actl.caps.validate import validate_card
 
     card = valid_v1_card("http://127.0.0.1:9999/a2a")
-    card["supportedInterfaces"].append({"url": "http://api.other.example/a2a", "protocolBinding": "HTTP+JSON",
-                                        "protocolVersion": "1.0"})
+    card["supportedInterfaces"].append(
+        {"url": "http://api.other.example/a2a", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"}
+    )
     card["securitySchemes"] = {"bearer": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}
     report = validate_card(card, "https://agent.example.com/.well-known/agent-card.json")
     by_check: dict[str, list[Any]] = {}
@@ -136,21 +152,30 @@ def test_operational_checks_for_a_public_card() -> None:
         by_check.setdefault(f.check or "schema", []).append(f)
     assert [f.pointer for f in by_check["non-routable-url"]] == ["/supportedInterfaces/0/url"]
     assert {f.severity for f in by_check["origin-mismatch"]} == {"warning"}
-    assert {f.pointer for f in by_check["plaintext-with-security"] if f.severity == "error"} == \
-        {"/supportedInterfaces/1/url"}
+    assert {f.pointer for f in by_check["plaintext-with-security"] if f.severity == "error"} == {
+        "/supportedInterfaces/1/url"
+    }
     assert report.exit_code() == 7
     strict = validate_card(card, "https://agent.example.com/.well-known/agent-card.json", strict=True)
     assert {f.severity for f in strict.findings if f.check == "origin-mismatch"} == {"error"}
 
 
 def test_validate_missing_protocol_version_on_03_card(cli: Any, tmp_path: Path) -> None:
-    card = {"name": "old", "description": "d", "version": "1", "url": "http://127.0.0.1:1/rpc",
-            "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
-            "skills": [{"id": "a", "name": "a", "description": "a", "tags": []}]}
+    card = {
+        "name": "old",
+        "description": "d",
+        "version": "1",
+        "url": "http://127.0.0.1:1/rpc",
+        "capabilities": {},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "a", "name": "a", "description": "a", "tags": []}],
+    }
     r = cli("caps", "validate", write(tmp_path, "agent.json", card), "-o", "json")
     assert r.exit_code == 7
-    assert [(f["check"], f["pointer"]) for f in r.json["findings"] if f["severity"] == "error"] == \
-        [("protocol-version", "/protocolVersion")]
+    assert [(f["check"], f["pointer"]) for f in r.json["findings"] if f["severity"] == "error"] == [
+        ("protocol-version", "/protocolVersion")
+    ]
     card["protocolVersion"] = "banana"
     r = cli("caps", "validate", write(tmp_path, "agent.json", card), "-o", "json")
     assert r.exit_code == 7 and "banana" in r.json["findings"][0]["message"]
@@ -160,7 +185,9 @@ def test_validate_live_finds_a_capability_the_agent_does_not_have(cli: Any, sand
     r = cli("caps", "validate", sandbox_lying.url, "--live", "-o", "json")
     assert r.exit_code == 7
     contradicted = [f for f in r.json["findings"] if f["check"] == "capability-contradicted"]
-    assert [(f["pointer"], f["severity"]) for f in contradicted] == [("/capabilities/pushNotifications", "error")]
+    assert [(f["pointer"], f["severity"]) for f in contradicted] == [
+        ("/capabilities/pushNotifications", "error")
+    ]
     assert "-32003" in contradicted[0]["message"]
 
 
@@ -185,6 +212,7 @@ def test_validate_table_output(cli: Any, tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------------------------------ snapshot
 
+
 def test_snapshot_is_stable_and_leaves_out_volatile_fields(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     first = cli("caps", "snapshot", sandbox.url)
     assert first.exit_code == 0
@@ -204,15 +232,21 @@ def test_snapshot_is_stable_and_leaves_out_volatile_fields(cli: Any, sandbox: An
 def test_snapshot_is_the_same_for_a_03_and_a_10_card_of_one_agent(cli: Any, tmp_path: Path) -> None:
     v1 = valid_v1_card()
     v03 = {k: v for k, v in v1.items() if k != "supportedInterfaces"}
-    v03 |= {"url": "https://agent.example.com/a2a", "protocolVersion": "0.3.0", "preferredTransport": "JSONRPC"}
+    v03 |= {
+        "url": "https://agent.example.com/a2a",
+        "protocolVersion": "0.3.0",
+        "preferredTransport": "JSONRPC",
+    }
     s1 = cli("caps", "snapshot", write(tmp_path, "v1.json", v1)).json
     s03 = cli("caps", "snapshot", write(tmp_path, "v03.json", v03)).json
-    assert {k: v for k, v in s1.items() if k not in ("interfaces", "protocolVersions")} == \
-        {k: v for k, v in s03.items() if k not in ("interfaces", "protocolVersions")}
+    assert {k: v for k, v in s1.items() if k not in ("interfaces", "protocolVersions")} == {
+        k: v for k, v in s03.items() if k not in ("interfaces", "protocolVersions")
+    }
     assert s1["interfaces"]["JSONRPC@1.0"]["url"] == s03["interfaces"]["JSONRPC@0.3"]["url"]
 
 
 # ------------------------------------------------------------------------------------------ diff
+
 
 def test_diff_against_own_snapshot_exits_0(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     snap = cli("caps", "snapshot", sandbox.url).stdout
@@ -227,11 +261,21 @@ def test_diff_streaming_flip_is_breaking_and_named(cli: Any, sandbox_v1: Any, tm
     flipped = copy.deepcopy(card)
     flipped["capabilities"]["streaming"] = False
     snap = write(tmp_path, "expected.json", cli("caps", "snapshot", sandbox_v1.url).json)
-    r = cli("caps", "diff", write(tmp_path, "flipped.json", flipped), "--expect", snap,
-            "--fail-on", "breaking", "-o", "json")
+    r = cli(
+        "caps",
+        "diff",
+        write(tmp_path, "flipped.json", flipped),
+        "--expect",
+        snap,
+        "--fail-on",
+        "breaking",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 7
-    assert [(c["path"], c["before"], c["after"], c["class"]) for c in r.json["changes"]] == \
-        [("/capabilities/streaming", True, False, "breaking")]
+    assert [(c["path"], c["before"], c["after"], c["class"]) for c in r.json["changes"]] == [
+        ("/capabilities/streaming", True, False, "breaking")
+    ]
     table = cli("caps", "diff", write(tmp_path, "flipped.json", flipped), "--expect", snap)
     assert table.exit_code == 7 and "/capabilities/streaming" in table.stdout
 
@@ -259,40 +303,66 @@ def test_diff_fail_on_levels(cli: Any, tmp_path: Path) -> None:
 
 
 def test_diff_requirements_document(cli: Any, sandbox: Any, tmp_path: Path) -> None:
-    ok = {"a2actlRequirements": 1, "skills": ["echo"], "capabilities": {"streaming": True},
-          "protocolVersion": ">=1.0", "bindings": ["JSONRPC"],
-          "interfaces": [{"binding": "HTTP+JSON", "protocolVersion": "0.3"}], "defaultInputModes": ["text/plain"],
-          "security": "none", "maxRequiredExtensions": 0}
+    ok = {
+        "a2actlRequirements": 1,
+        "skills": ["echo"],
+        "capabilities": {"streaming": True},
+        "protocolVersion": ">=1.0",
+        "bindings": ["JSONRPC"],
+        "interfaces": [{"binding": "HTTP+JSON", "protocolVersion": "0.3"}],
+        "defaultInputModes": ["text/plain"],
+        "security": "none",
+        "maxRequiredExtensions": 0,
+    }
     r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "req.json", ok), "-o", "json")
     assert r.exit_code == 0, r.stdout
     assert r.json["expectation"] == "requirements"
-    unmet = {"a2actlRequirements": 1, "skills": ["summarize"], "capabilities": {"pushNotifications": True},
-             "protocolVersion": ">=2.0", "bindings": ["GRPC"]}
+    unmet = {
+        "a2actlRequirements": 1,
+        "skills": ["summarize"],
+        "capabilities": {"pushNotifications": True},
+        "protocolVersion": ">=2.0",
+        "bindings": ["GRPC"],
+    }
     r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "req.json", unmet), "-o", "json")
     assert r.exit_code == 7
-    assert sorted(c["path"] for c in r.json["changes"]) == \
-        ["/bindings", "/capabilities/pushNotifications", "/protocolVersions", "/skills/summarize"]
+    assert sorted(c["path"] for c in r.json["changes"]) == [
+        "/bindings",
+        "/capabilities/pushNotifications",
+        "/protocolVersions",
+        "/skills/summarize",
+    ]
     assert {c["class"] for c in r.json["changes"]} == {"breaking"}
 
 
 def test_diff_json_schema_expectation(cli: Any, sandbox: Any, tmp_path: Path) -> None:
-    schema = {"$schema": "https://json-schema.org/draft/2020-12/schema",
-              "properties": {"capabilities": {"properties": {"pushNotifications": {"const": True},
-                                                             "streaming": {"const": True}}}},
-              "required": ["skills"]}
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {
+            "capabilities": {
+                "properties": {"pushNotifications": {"const": True}, "streaming": {"const": True}}
+            }
+        },
+        "required": ["skills"],
+    }
     r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", schema), "-o", "json")
     assert r.exit_code == 7
     assert r.json["expectation"] == "jsonSchema"
     assert [c["path"] for c in r.json["changes"]] == ["/capabilities/pushNotifications"]
 
 
-@pytest.mark.parametrize("doc, needle", [
-    ({"hello": "world"}, "neither a snapshot"),
-    ({"a2actlRequirements": 1, "skils": ["x"]}, "unknown key"),
-    ({"a2actlRequirements": 1, "protocolVersion": "latest"}, "not a version requirement"),
-    ({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 12}, "JSON Schema is invalid"),
-])
-def test_diff_bad_expectation_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path, doc: Any, needle: str) -> None:
+@pytest.mark.parametrize(
+    "doc, needle",
+    [
+        ({"hello": "world"}, "neither a snapshot"),
+        ({"a2actlRequirements": 1, "skils": ["x"]}, "unknown key"),
+        ({"a2actlRequirements": 1, "protocolVersion": "latest"}, "not a version requirement"),
+        ({"$schema": "https://json-schema.org/draft/2020-12/schema", "type": 12}, "JSON Schema is invalid"),
+    ],
+)
+def test_diff_bad_expectation_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, doc: Any, needle: str
+) -> None:
     r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "bad.json", doc), "-o", "json")
     assert r.exit_code == 2
     assert needle in r.json["error"]["message"]
@@ -338,6 +408,7 @@ def test_classification_rules() -> None:
 
 
 # ------------------------------------------------------------------------------------------ fingerprint
+
 
 def test_fingerprint_tells_10_only_from_03_compat(cli: Any, sandbox: Any, sandbox_v1: Any) -> None:
     v1 = cli("caps", "fingerprint", sandbox_v1.url, "-o", "json")

@@ -16,8 +16,12 @@ def test_card_get_json_has_raw_and_normalized(cli, sandbox):
     n = doc["normalized"]
     assert n["shape"] == "hybrid"
     assert [(i["protocolBinding"], i["protocolVersion"]) for i in n["interfaces"]] == [
-        ("JSONRPC", "1.0"), ("HTTP+JSON", "1.0"), ("JSONRPC", "0.3"), ("HTTP+JSON", "0.3"),
-        ("urn:a2actl:websocket:1", "1.0")]  # the custom WebSocket binding (docs/websocket.md)
+        ("JSONRPC", "1.0"),
+        ("HTTP+JSON", "1.0"),
+        ("JSONRPC", "0.3"),
+        ("HTTP+JSON", "0.3"),
+        ("urn:a2actl:websocket:1", "1.0"),
+    ]  # the custom WebSocket binding (docs/websocket.md)
     assert n["capabilities"]["streaming"] is True
     assert n["skills"][0]["id"] == "echo"
     assert doc["http"]["status"] == 200 and doc["http"]["timing"]["time_total"] > 0

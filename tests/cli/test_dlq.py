@@ -23,14 +23,26 @@ from a2actl.sandbox.options import SandboxOptions
 from a2actl.sandbox.server import RunningSandbox
 
 
-def entries_for(url: str, n: int, prefix: str | None = None, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+def entries_for(
+    url: str, n: int, prefix: str | None = None, params: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
     prefix = prefix or uuid.uuid4().hex[:8]
     target = {"url": url + "/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
     out = []
     for i in range(n):
-        p = params or {"message": {"messageId": f"{prefix}-{i}", "role": "ROLE_USER", "parts": [{"text": f"order {i}"}]}}
-        out.append(new_entry("SendMessage", p, target, attempts=3, source="orders",
-                             error={"code": -32603, "message": "db down", "class": "transient"}))
+        p = params or {
+            "message": {"messageId": f"{prefix}-{i}", "role": "ROLE_USER", "parts": [{"text": f"order {i}"}]}
+        }
+        out.append(
+            new_entry(
+                "SendMessage",
+                p,
+                target,
+                attempts=3,
+                source="orders",
+                error={"code": -32603, "message": "db down", "class": "transient"},
+            )
+        )
     return out
 
 
@@ -39,6 +51,7 @@ def fill(backend: Any, entries: list[dict[str, Any]]) -> list[str]:
         ids = [await backend.append(e) for e in entries]
         await backend.close()
         return ids
+
     return asyncio.run(go())
 
 
@@ -106,8 +119,14 @@ def test_missing_redis_stream_warns(cli: Any, redis_url: str) -> None:
 def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     es = entries_for(sandbox.url, 20)
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
-    _replay_all(cli, f"file://{tmp_path}/dlq.jsonl", sandbox, tmp_path, ids,
-                [e["request"]["params"]["message"]["messageId"] for e in es])
+    _replay_all(
+        cli,
+        f"file://{tmp_path}/dlq.jsonl",
+        sandbox,
+        tmp_path,
+        ids,
+        [e["request"]["params"]["message"]["messageId"] for e in es],
+    )
     counts = FileBackend(str(tmp_path / "dlq.jsonl")).removal_counts()
     assert counts == {i: 1 for i in ids}
 
@@ -118,7 +137,9 @@ def test_replay_over_redis(cli: Any, sandbox: Any, redis_url: str, tmp_path: Pat
     ids = fill(RedisBackend(src), es)
     listed = cli("dlq", "list", src, "-o", "json").json
     assert [e["id"] for e in listed["entries"]] == ids
-    _replay_all(cli, src, sandbox, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es])
+    _replay_all(
+        cli, src, sandbox, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es]
+    )
 
 
 def test_http_backend(cli: Any, tmp_path: Path) -> None:
@@ -138,7 +159,9 @@ def test_http_backend(cli: Any, tmp_path: Path) -> None:
 def test_poison_message_stays_after_max_attempts(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
     src = f"file://{tmp_path}/dlq.jsonl"
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox_down.url, 1))
-    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json")
+    r = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
     assert r.exit_code == 7
     res = r.json["results"][0]
     assert res["status"] == "dead-transient" and res["attempts"] == 3 and r.json["retried"] == 2
@@ -150,7 +173,9 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     src = f"file://{tmp_path}/dlq.jsonl"
     bad = {"message": {"role": "ROLE_USER", "parts": "not a list"}}
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox.url, 1, params=bad))
-    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "5", "--journal", str(tmp_path / "j"), "-o", "json")
+    r = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "5", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
     assert r.exit_code == 7
     res = r.json["results"][0]
     assert res["status"] == "dead-permanent" and res["attempts"] == 1 and r.json["retried"] == 0
@@ -160,8 +185,24 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
 def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
     src = f"file://{tmp_path}/dlq.jsonl"
     fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox_down.url, 8))
-    r = cli("dlq", "replay", src, "--yes", "--max-attempts", "1", "--breaker", "3", "--breaker-cooldown", "0.2s",
-            "--max-in-flight", "1", "--journal", str(tmp_path / "j"), "-o", "json")
+    r = cli(
+        "dlq",
+        "replay",
+        src,
+        "--yes",
+        "--max-attempts",
+        "1",
+        "--breaker",
+        "3",
+        "--breaker-cooldown",
+        "0.2s",
+        "--max-in-flight",
+        "1",
+        "--journal",
+        str(tmp_path / "j"),
+        "-o",
+        "json",
+    )
     assert r.exit_code == 7
     assert r.json["breakerTrips"] >= 2
     assert "consecutive failures" in r.stderr
@@ -187,8 +228,10 @@ def test_sandbox_story_break_fix_replay(cli: Any, tmp_path: Path) -> None:
     try:
         mids = [f"story-{i}" for i in range(5)]
         for m in mids:
-            r = httpx.post(broken.url + "/a2a/queue",
-                           json={"message": {"messageId": m, "role": "ROLE_USER", "parts": [{"text": m}]}})
+            r = httpx.post(
+                broken.url + "/a2a/queue",
+                json={"message": {"messageId": m, "role": "ROLE_USER", "parts": [{"text": m}]}},
+            )
             assert r.status_code == 202
         deadline = time.monotonic() + 10
         while cli("dlq", "list", dlq, "-o", "json").json["count"] < 5:
@@ -198,7 +241,9 @@ def test_sandbox_story_break_fix_replay(cli: Any, tmp_path: Path) -> None:
         broken.stop()
     fixed = RunningSandbox(SandboxOptions(stream_interval=0.005)).start()
     try:
-        r = cli("dlq", "replay", dlq, "--to", fixed.url, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+        r = cli(
+            "dlq", "replay", dlq, "--to", fixed.url, "--yes", "--journal", str(tmp_path / "j"), "-o", "json"
+        )
         assert r.exit_code == 0 and r.json["acknowledged"] == 5
         got = received(fixed)
         assert all(got[m]["processed"] == 1 for m in mids)
@@ -212,8 +257,21 @@ def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> Non
     es = entries_for(sandbox.url, 300)
     ids = fill(FileBackend(str(path)), es)
     mid_of = {e["id"]: e["request"]["params"]["message"]["messageId"] for e in es}
-    cmd = [sys.executable, "-m", "a2actl", "dlq", "replay", f"file://{path}", "--yes", "--journal",
-           str(tmp_path / "journal.jsonl"), "--max-in-flight", "8", "-o", "jsonl"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "a2actl",
+        "dlq",
+        "replay",
+        f"file://{path}",
+        "--yes",
+        "--journal",
+        str(tmp_path / "journal.jsonl"),
+        "--max-in-flight",
+        "8",
+        "-o",
+        "jsonl",
+    ]
     rng = random.Random(4)
     for _ in range(4):  # kill -9 at random points
         proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -247,8 +305,14 @@ def test_replay_into_a_gateway_error_records_the_http_status(cli: Any, fault: st
     """Issue #13 item 9: an HTTP 502 whose JSON is not JSON-RPC is the agent's HTTP error; the dead
     letter's lastError gets the status as its code (it got ``code: null``) and the gateway's text."""
     target = {"url": fault + "/gateway502/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
-    entry = new_entry("SendMessage", {"message": {"messageId": "gw-1", "role": "ROLE_USER", "parts": [{"text": "x"}]}},
-                      target, attempts=1, source="orders", error={"code": -32603, "message": "x", "class": "transient"})
+    entry = new_entry(
+        "SendMessage",
+        {"message": {"messageId": "gw-1", "role": "ROLE_USER", "parts": [{"text": "x"}]}},
+        target,
+        attempts=1,
+        source="orders",
+        error={"code": -32603, "message": "x", "class": "transient"},
+    )
     fill(FileBackend(str(tmp_path / "dlq.jsonl")), [entry])
     r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--yes", "-o", "json")
     assert r.exit_code == 7, r.stdout

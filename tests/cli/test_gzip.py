@@ -101,9 +101,13 @@ def test_rpc_bomb_stops_at_the_body_limit(cli: Any, bombs: str, command: list[st
 def test_bomb_memory_is_bounded(bombs: str) -> None:
     """A 1 GiB bomb, read by a real process: its peak RSS stays far below what it would inflate to
     (the card limit plus one decoded read), measured against the same command on a plain card."""
+
     def peak_rss_kib(url: str) -> tuple[int, int]:
-        proc = subprocess.Popen([sys.executable, "-m", "a2actl", "card", "get", url, "-o", "json"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "card", "get", url, "-o", "json"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _, status, usage = os.wait4(proc.pid, 0)
         proc.returncode = os.waitstatus_to_exitcode(status)
         return proc.returncode, usage.ru_maxrss

@@ -21,7 +21,13 @@ def test_probe_v1_only_agent_negotiates_1_0(cli, sandbox_v1):
     assert all(isinstance(v, float) and v >= 0 for v in s["phases"].values())
     assert s["rpc"]["method"] == "GetTask"
     assert s["rpc"]["error"]["code"] == -32001 and s["rpc"]["healthy"] is True
-    assert set(s["curl"]) >= {"time_namelookup", "time_connect", "time_appconnect", "time_starttransfer", "time_total"}
+    assert set(s["curl"]) >= {
+        "time_namelookup",
+        "time_connect",
+        "time_appconnect",
+        "time_starttransfer",
+        "time_total",
+    }
     assert s["curl"]["time_connect"] <= s["curl"]["time_starttransfer"] <= s["curl"]["time_total"]
     assert len(doc["traceId"]) == 32
 
@@ -45,10 +51,23 @@ def test_probe_hybrid_agent_prefers_1_0_and_honours_a2a_version(cli, sandbox):
     assert doc03["samples"][0]["rpc"]["method"] == "tasks/get"
 
 
-@pytest.mark.parametrize(("version", "method"), [("1.0", "POST /message:stream"), ("0.3", "POST /v1/message:stream")])
+@pytest.mark.parametrize(
+    ("version", "method"), [("1.0", "POST /message:stream"), ("0.3", "POST /v1/message:stream")]
+)
 def test_probe_http_json_binding_with_streaming_send(cli, sandbox, version, method):
-    doc = cli("handshake", "probe", sandbox.url, "--binding", "HTTP+JSON", "--a2a-version", version,
-              "--send", "hello", "-o", "json").json
+    doc = cli(
+        "handshake",
+        "probe",
+        sandbox.url,
+        "--binding",
+        "HTTP+JSON",
+        "--a2a-version",
+        version,
+        "--send",
+        "hello",
+        "-o",
+        "json",
+    ).json
     s = doc["samples"][0]
     assert s["ok"] is True, s["error"]
     assert doc["negotiation"]["protocolBinding"] == "HTTP+JSON"
@@ -149,7 +168,14 @@ def test_token_env_and_file_options(cli, sandbox_auth, tmp_path, monkeypatch):
 def test_single_run_waterfall_table(cli, sandbox):
     r = cli("handshake", "probe", sandbox.url, "--send", "hi")
     assert r.exit_code == 0
-    for label in ("DNS lookup", "TCP connect", "TLS handshake", "card TTFB", "first RPC", "send: terminal state"):
+    for label in (
+        "DNS lookup",
+        "TCP connect",
+        "TLS handshake",
+        "card TTFB",
+        "first RPC",
+        "send: terminal state",
+    ):
         assert label in r.stdout
     assert "negotiated  JSONRPC 1.0" in r.stdout
 
@@ -169,17 +195,22 @@ def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     c = _Clock()
     c.timing.time_namelookup = 0.002
     base = c.t0 + 1.0  # 1 s of library time before the first network action
-    c.marks = {"connection.connect_tcp.started": base, "connection.connect_tcp.complete": base + 0.003,
-               "http11.send_request_headers.started": base + 0.004,
-               "http11.receive_response_headers.complete": base + 0.010}
+    c.marks = {
+        "connection.connect_tcp.started": base,
+        "connection.connect_tcp.complete": base + 0.003,
+        "http11.send_request_headers.started": base + 0.004,
+        "http11.receive_response_headers.complete": base + 0.010,
+    }
     c.headers_received()
     t = c.timing
     assert t.new_connection
     assert (t.time_connect, t.time_pretransfer, t.time_starttransfer) == pytest.approx((0.005, 0.006, 0.012))
 
     reused = _Clock()  # a pooled connection: the clock starts at the request write
-    reused.marks = {"http11.send_request_headers.started": reused.t0 + 0.5,
-                    "http11.receive_response_headers.complete": reused.t0 + 0.501}
+    reused.marks = {
+        "http11.send_request_headers.started": reused.t0 + 0.5,
+        "http11.receive_response_headers.complete": reused.t0 + 0.501,
+    }
     reused.headers_received()
     assert not reused.timing.new_connection
     assert reused.timing.time_pretransfer == pytest.approx(0.0)
@@ -200,9 +231,16 @@ def card_gets(stderr: str) -> int:
     return sum(1 for line in stderr.splitlines() if line.startswith("> GET ") and "/.well-known/" in line)
 
 
-@pytest.mark.parametrize(("args", "fetches"), [([], 1), (["-n", "3"], 3), (["--warmup", "1"], 2),
-                                               (["-n", "3", "-c", "3", "--warmup", "1"], 4),
-                                               (["-n", "3", "-c", "3"], 4)])
+@pytest.mark.parametrize(
+    ("args", "fetches"),
+    [
+        ([], 1),
+        (["-n", "3"], 3),
+        (["--warmup", "1"], 2),
+        (["-n", "3", "-c", "3", "--warmup", "1"], 4),
+        (["-n", "3", "-c", "3"], 4),
+    ],
+)
 def test_probe_fetches_the_card_once_per_sample(cli, sandbox_slow, args, fetches):
     """Discovery's fetch is the first sample's (or warmup's) card phase (issue #12 item 8): against a
     card that takes 0.3 s, a one-sample probe waits 0.3 s, not 0.6 s, and still times a new

@@ -26,7 +26,12 @@ def test_stream_summary_carries_the_exit_code_and_the_state(cli: Any, sandbox: A
     summary = next(x for x in r.jsonl if x["type"] == "summary")
     assert (summary["exitCode"], summary["finalState"], summary["failedOn"]) == (7, "failed", "failed")
     result = r.jsonl[-1]
-    assert (result["type"], result["exitCode"], result["state"], result["failedOn"]) == ("result", 7, "failed", "failed")
+    assert (result["type"], result["exitCode"], result["state"], result["failedOn"]) == (
+        "result",
+        7,
+        "failed",
+        "failed",
+    )
     tail = cli("stream", "tail", sandbox.url, "--send", "/fail", "--fail-on", "failed", "-o", "json")
     assert tail.exit_code == 7 and tail.json["exitCode"] == 7 and tail.json["finalState"] == "failed"
     plain = cli("stream", "tail", sandbox.url, "--send", "/fail", "-o", "json")
@@ -37,12 +42,17 @@ def test_stream_summary_carries_the_exit_code_and_the_state(cli: Any, sandbox: A
     assert "task failed" in outcome and "exit 7" in outcome
 
 
-@pytest.mark.parametrize("args, expected", [
-    (["--a2a-version", "0.3"], {"blocking": True}),
-    (["--a2a-version", "0.3", "--binding", "HTTP+JSON"], {"blocking": True}),
-    (["--a2a-version", "1.0"], None),
-])
-def test_blocking_send_says_so_on_every_family(cli: Any, sandbox: Any, args: list[str], expected: Any) -> None:
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (["--a2a-version", "0.3"], {"blocking": True}),
+        (["--a2a-version", "0.3", "--binding", "HTTP+JSON"], {"blocking": True}),
+        (["--a2a-version", "1.0"], None),
+    ],
+)
+def test_blocking_send_says_so_on_every_family(
+    cli: Any, sandbox: Any, args: list[str], expected: Any
+) -> None:
     dry = cli("send", sandbox.url, "hi", "--dry-run", "-o", "json", *args).json
     params = dry["body"] if "HTTP+JSON" in args else dry["body"]["params"]
     assert params.get("configuration") == expected
@@ -88,8 +98,19 @@ def test_timed_out_blocking_send_names_its_task(cli: Any, sandbox: Any) -> None:
 
 
 def test_timed_out_03_send_names_its_message(cli: Any, sandbox: Any) -> None:
-    r = cli("send", sandbox.url, "/slow 3", "--timeout", "1s", "--a2a-version", "0.3", "--message-id",
-            "mid-timeout-03", "-o", "json")
+    r = cli(
+        "send",
+        sandbox.url,
+        "/slow 3",
+        "--timeout",
+        "1s",
+        "--a2a-version",
+        "0.3",
+        "--message-id",
+        "mid-timeout-03",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 5
     assert r.json["error"]["details"] == {"messageId": "mid-timeout-03"}
 
@@ -100,6 +121,7 @@ def _prefixed(root_card: bool) -> Any:
         if root_card:  # only a card at the host root (pointing at the prefixed agent)
             routes = [Mount("/", app=build_app(SandboxOptions(stream_interval=0.01), url))]
         return Starlette(routes=routes)
+
     return factory
 
 
@@ -133,9 +155,12 @@ def test_card_at_the_root_when_the_prefix_has_none(cli: Any, root_only: str) -> 
 
 # -- issue #13 items 9 and 10: answers that are not what they claim ---------------------------------
 
+
 def test_a_gateway_json_error_is_an_http_error(cli: Any, fault: str) -> None:
-    for args in (["send", fault + "/gateway502/agent-card.json", "hi"],
-                 ["task", "get", fault + "/gateway502/agent-card.json", "t1"]):
+    for args in (
+        ["send", fault + "/gateway502/agent-card.json", "hi"],
+        ["task", "get", fault + "/gateway502/agent-card.json", "t1"],
+    ):
         r = cli(*args, "-o", "json")
         assert r.exit_code == 1, r.stdout
         err = r.json["error"]
@@ -145,8 +170,10 @@ def test_a_gateway_json_error_is_an_http_error(cli: Any, fault: str) -> None:
 
 @pytest.mark.parametrize("mode", ["resultlist", "garbagetask"])
 def test_a_result_that_is_not_the_methods_shape_is_a_violation(cli: Any, fault: str, mode: str) -> None:
-    for args in (["send", fault + f"/{mode}/agent-card.json", "hi"],
-                 ["task", "get", fault + f"/{mode}/agent-card.json", "t1"]):
+    for args in (
+        ["send", fault + f"/{mode}/agent-card.json", "hi"],
+        ["task", "get", fault + f"/{mode}/agent-card.json", "t1"],
+    ):
         r = cli(*args, "-o", "json")
         assert r.exit_code == 6, r.stdout
         assert r.json["error"]["code"] == "protocol"
@@ -157,13 +184,20 @@ def test_a_result_that_is_not_the_methods_shape_is_a_violation(cli: Any, fault: 
 UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
 
 
-@pytest.mark.parametrize("args", [
-    ["card", "get", "{fault}/escapes/agent-card.json"],
-    ["send", "{fault}/escapes/agent-card.json", "hi", "--dry-run"],
-    ["send", "{fault}/escapes/agent-card.json", "hi"],            # fails: the error line names the URL
-    ["caps", "validate", "{fault}/escapes/agent-card.json"],
-    ["handshake", "probe", "{fault}/escapes/agent-card.json"],   # the version line (U+009B in protocolVersion)
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["card", "get", "{fault}/escapes/agent-card.json"],
+        ["send", "{fault}/escapes/agent-card.json", "hi", "--dry-run"],
+        ["send", "{fault}/escapes/agent-card.json", "hi"],  # fails: the error line names the URL
+        ["caps", "validate", "{fault}/escapes/agent-card.json"],
+        [
+            "handshake",
+            "probe",
+            "{fault}/escapes/agent-card.json",
+        ],  # the version line (U+009B in protocolVersion)
+    ],
+)
 def test_table_mode_neutralises_control_and_bidi_characters(cli: Any, fault: str, args: list[str]) -> None:
     r = cli(*[a.format(fault=fault) for a in args])
     assert r.exit_code in (0, 1, 2, 3, 6, 7)
@@ -182,12 +216,14 @@ LONG_PREFIX = "/tenants/acme-corporation-production-eu-west-1/agents/order-fulfi
 def long_prefixed() -> Iterator[str]:
     def factory(url: str) -> Starlette:
         return Starlette(routes=[Mount(LONG_PREFIX, app=build_app(SandboxOptions(), url + LONG_PREFIX))])
+
     with LoopbackServer(factory) as srv:
         yield srv.url
 
 
-def test_tables_are_not_cut_at_80_columns_when_not_a_terminal(cli: Any, long_prefixed: str,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tables_are_not_cut_at_80_columns_when_not_a_terminal(
+    cli: Any, long_prefixed: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.delenv("COLUMNS", raising=False)
     long_base = long_prefixed + LONG_PREFIX
     r = cli("card", "get", long_base)
@@ -215,6 +251,7 @@ def test_probe_exit_6_for_no_such_route(cli: Any, fault: str) -> None:
 
 # -- issue #13 items 1 and 8: bounded time, redirects ------------------------------------------------
 
+
 def test_a_redirect_is_reported_not_read(cli: Any, fault: str) -> None:
     r = cli("card", "get", f"{fault}/redirect/agent-card.json", "-o", "json")
     assert r.exit_code == 1
@@ -224,14 +261,26 @@ def test_a_redirect_is_reported_not_read(cli: Any, fault: str) -> None:
     sent = cli("send", f"{fault}/redirect/agent-card.json", "hi", "-o", "json")
     assert sent.exit_code == 1 and sent.json["error"]["details"]["httpStatus"] == 302
     followed = cli("-L", "card", "get", f"{fault}/redirect/agent-card.json", "-o", "json")
-    assert followed.exit_code == 0 and followed.json["card"]["supportedInterfaces"][0]["url"].endswith("/rpcerror/jsonrpc")
+    assert followed.exit_code == 0 and followed.json["card"]["supportedInterfaces"][0]["url"].endswith(
+        "/rpcerror/jsonrpc"
+    )
 
 
 def test_a_dribbling_server_ends_at_max_time(cli: Any, fault: str) -> None:
     import time
 
     t0 = time.monotonic()
-    r = cli("card", "get", f"{fault}/dribble/agent-card.json", "--timeout", "1s", "--max-time", "1.5s", "-o", "json")
+    r = cli(
+        "card",
+        "get",
+        f"{fault}/dribble/agent-card.json",
+        "--timeout",
+        "1s",
+        "--max-time",
+        "1.5s",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 5 and "--max-time 1.5s" in r.json["error"]["message"]
     assert time.monotonic() - t0 < 10
 
@@ -262,14 +311,18 @@ def test_every_command_has_a_default_deadline(cli: Any, fault: str, monkeypatch:
 
 # -- issue #13 item 4: nesting ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("args", [
-    ["card", "get", "{fault}/deep100k/agent-card.json"],
-    ["card", "get", "{fault}/deep900/agent-card.json"],
-    ["-vv", "card", "get", "{fault}/deep900/agent-card.json"],
-    ["caps", "validate", "{fault}/deep900/agent-card.json"],
-    ["send", "{fault}/deeprpc/agent-card.json", "hi"],
-    ["-vv", "send", "{fault}/deeprpc/agent-card.json", "hi"],
-])
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["card", "get", "{fault}/deep100k/agent-card.json"],
+        ["card", "get", "{fault}/deep900/agent-card.json"],
+        ["-vv", "card", "get", "{fault}/deep900/agent-card.json"],
+        ["caps", "validate", "{fault}/deep900/agent-card.json"],
+        ["send", "{fault}/deeprpc/agent-card.json", "hi"],
+        ["-vv", "send", "{fault}/deeprpc/agent-card.json", "hi"],
+    ],
+)
 def test_json_nested_too_deep_is_a_violation(cli: Any, fault: str, args: list[str]) -> None:
     r = cli(*[a.format(fault=fault) for a in args], "-o", "json")
     assert r.exit_code == 6, (r.stdout[-300:], r.stderr[-300:])

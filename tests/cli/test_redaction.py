@@ -21,17 +21,20 @@ def _assert_clean(r: Any, *secrets: str) -> None:
 
 
 @pytest.mark.parametrize("route", ["echoauth", "echo401"])
-@pytest.mark.parametrize("args", [
-    ["handshake", "probe", "{card}"],
-    ["handshake", "probe", "{card}", "-o", "json"],
-    ["handshake", "probe", "{card}", "-o", "jsonl"],
-    ["caps", "fingerprint", "{card}"],
-    ["caps", "fingerprint", "{card}", "-o", "json"],
-    ["send", "{card}", "hi"],
-    ["send", "{card}", "hi", "-o", "json"],
-    ["-vv", "send", "{card}", "hi"],
-    ["task", "get", "{card}", "t1", "-o", "jsonl"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["handshake", "probe", "{card}"],
+        ["handshake", "probe", "{card}", "-o", "json"],
+        ["handshake", "probe", "{card}", "-o", "jsonl"],
+        ["caps", "fingerprint", "{card}"],
+        ["caps", "fingerprint", "{card}", "-o", "json"],
+        ["send", "{card}", "hi"],
+        ["send", "{card}", "hi", "-o", "json"],
+        ["-vv", "send", "{card}", "hi"],
+        ["task", "get", "{card}", "t1", "-o", "jsonl"],
+    ],
+)
 def test_an_echoed_token_is_never_printed(cli: Any, fault: str, route: str, args: list[str]) -> None:
     card = f"{fault}/{route}/agent-card.json"
     r = cli(*[a.format(card=card) for a in args], env={"A2ACTL_TOKEN": TOKEN})
@@ -52,9 +55,11 @@ def test_an_echoed_header_secret_is_never_printed(cli: Any, fault: str) -> None:
 def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
     card = f"{fault}/echoauth/agent-card.json"
     suite = tmp_path / "suite.yaml"
-    suite.write_text(f"version: 1\nname: echo\ntargets: [{card}]\nchecks:\n"
-                     "  - name: probe\n    kind: probe\n    samples: 1\n    budget: 5s\n"
-                     "  - name: send\n    kind: send\n    text: hi\n    expectState: completed\n")
+    suite.write_text(
+        f"version: 1\nname: echo\ntargets: [{card}]\nchecks:\n"
+        "  - name: probe\n    kind: probe\n    samples: 1\n    budget: 5s\n"
+        "  - name: send\n    kind: send\n    text: hi\n    expectState: completed\n"
+    )
     junit = tmp_path / "smoke.xml"
     r = cli("smoke", "run", str(suite), "--junit", str(junit), env={"A2ACTL_TOKEN": TOKEN})
     assert r.exit_code == 7, r.stdout + r.stderr
@@ -71,8 +76,18 @@ def test_url_userinfo_and_query_secrets_are_masked(cli: Any, refused_url: str) -
 
 
 def test_dry_run_shows_placeholders_unless_asked(cli: Any, sandbox: Any) -> None:
-    r = cli("-H", "Authorization: Bearer " + TOKEN, "-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi",
-            "--dry-run", "-o", "json")
+    r = cli(
+        "-H",
+        "Authorization: Bearer " + TOKEN,
+        "-H",
+        "X-Api-Key: " + API_KEY,
+        "send",
+        sandbox.url,
+        "hi",
+        "--dry-run",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0
     doc = r.json
     assert doc["headers"]["Authorization"] == "Bearer $A2ACTL_TOKEN"
@@ -81,7 +96,9 @@ def test_dry_run_shows_placeholders_unless_asked(cli: Any, sandbox: Any) -> None
     _assert_clean(r, TOKEN, API_KEY)
     table = cli("-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi", "--dry-run")
     _assert_clean(table, API_KEY)
-    shown = cli("-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi", "--dry-run", "--show-secrets", "-o", "json")
+    shown = cli(
+        "-H", "X-Api-Key: " + API_KEY, "send", sandbox.url, "hi", "--dry-run", "--show-secrets", "-o", "json"
+    )
     assert shown.exit_code == 0 and shown.json["headers"]["X-Api-Key"] == API_KEY
     env_token = cli("send", sandbox.url, "hi", "--dry-run", "-o", "json", env={"A2ACTL_TOKEN": TOKEN})
     assert env_token.json["headers"]["Authorization"] == "Bearer $A2ACTL_TOKEN"
@@ -95,7 +112,11 @@ def test_redactor_spellings() -> None:
 
     secret = 'a"b\\c<d>&e-long'
     red = Redactor([secret])
-    for text in (secret, json.dumps(secret), "<x>" + 'a"b\\c&lt;d&gt;&amp;e-long' + "</x>",
-                 '<x a="a&quot;b\\c&lt;d&gt;&amp;e-long"/>'):
+    for text in (
+        secret,
+        json.dumps(secret),
+        "<x>" + 'a"b\\c&lt;d&gt;&amp;e-long' + "</x>",
+        '<x a="a&quot;b\\c&lt;d&gt;&amp;e-long"/>',
+    ):
         assert red(text).count("***") == 1, text
     assert red("nothing here") == "nothing here"

@@ -9,7 +9,12 @@ from typing import Any
 
 import pytest
 
-FAMILIES = [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"], ["--a2a-version", "0.3", "--binding", "HTTP+JSON"]]
+FAMILIES = [
+    [],
+    ["--a2a-version", "0.3"],
+    ["--binding", "HTTP+JSON"],
+    ["--a2a-version", "0.3", "--binding", "HTTP+JSON"],
+]
 
 
 @pytest.mark.parametrize("args", FAMILIES)
@@ -22,13 +27,28 @@ def test_send_text_everywhere(cli: Any, sandbox: Any, args: list[str]) -> None:
     assert doc["messageId"] and doc["taskId"] == doc["result"]["id"]
 
 
-@pytest.mark.parametrize("command, state", [("/fail", "failed"), ("/reject", "rejected"), ("/cancel", "canceled"),
-                                            ("/input", "input-required"), ("/auth", "auth-required")])
+@pytest.mark.parametrize(
+    "command, state",
+    [
+        ("/fail", "failed"),
+        ("/reject", "rejected"),
+        ("/cancel", "canceled"),
+        ("/input", "input-required"),
+        ("/auth", "auth-required"),
+    ],
+)
 def test_fail_on_each_end_state(cli: Any, sandbox: Any, command: str, state: str) -> None:
     plain = cli("send", sandbox.url, command, "-o", "json")
     assert plain.exit_code == 0 and plain.json["state"] == state  # a failed task is still exit 0 by default
-    r = cli("send", sandbox.url, command, "--fail-on", "failed,rejected,canceled,input-required,auth-required",
-            "-o", "json")
+    r = cli(
+        "send",
+        sandbox.url,
+        command,
+        "--fail-on",
+        "failed,rejected,canceled,input-required,auth-required",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 7 and r.json["failedOn"] == state
     other = [s for s in ("failed", "rejected", "canceled") if s != state][0]
     assert cli("send", sandbox.url, command, "--fail-on", other).exit_code == 0
@@ -44,11 +64,27 @@ def test_fail_on_with_stream(cli: Any, sandbox: Any) -> None:
 def test_send_data_and_file_parts(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     data = tmp_path / "q.json"
     data.write_text('{"q": 1}')
-    r = cli("send", sandbox.url, "hi", "--data", f"@{data}", "--data", '{"inline": true}', "--file", str(data),
-            "--dry-run", "-o", "json")
+    r = cli(
+        "send",
+        sandbox.url,
+        "hi",
+        "--data",
+        f"@{data}",
+        "--data",
+        '{"inline": true}',
+        "--file",
+        str(data),
+        "--dry-run",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0
     parts = r.json["body"]["params"]["message"]["parts"]
-    assert parts[0] == {"text": "hi"} and parts[1] == {"data": {"q": 1}} and parts[2] == {"data": {"inline": True}}
+    assert (
+        parts[0] == {"text": "hi"}
+        and parts[1] == {"data": {"q": 1}}
+        and parts[2] == {"data": {"inline": True}}
+    )
     assert parts[3]["filename"] == "q.json" and parts[3]["mediaType"] == "application/json"
     assert base64.b64decode(parts[3]["raw"]) == b'{"q": 1}'
     sent = cli("send", sandbox.url, "hi", "--data", f"@{data}", "--file", str(data), "-o", "json")
@@ -65,10 +101,13 @@ def test_send_reads_stdin(cli: Any, sandbox: Any) -> None:
     assert json.loads(r.stdout)["result"]["artifacts"][0]["text"] == "echo: from stdin"
 
 
-@pytest.mark.parametrize("args, key, value", [
-    ([], "returnImmediately", True),
-    (["--a2a-version", "0.3"], "blocking", False),
-])
+@pytest.mark.parametrize(
+    "args, key, value",
+    [
+        ([], "returnImmediately", True),
+        (["--a2a-version", "0.3"], "blocking", False),
+    ],
+)
 def test_no_wait_per_family(cli: Any, sandbox: Any, args: list[str], key: str, value: bool) -> None:
     dry = cli("send", sandbox.url, "hi", "--no-wait", "--dry-run", "-o", "json", *args).json
     assert dry["body"]["params"]["configuration"] == {key: value}
@@ -112,8 +151,19 @@ def test_task_get_unknown_is_task_not_found(cli: Any, sandbox: Any) -> None:
 def test_task_list_filters(cli: Any, sandbox: Any, binding: str) -> None:
     ctx = cli("send", sandbox.url, "first", "-o", "json").json["result"]["contextId"]
     cli("send", sandbox.url, "second", "--context-id", ctx)
-    r = cli("task", "list", sandbox.url, "--context-id", ctx, "--state", "completed", "--binding", binding,
-            "-o", "json")
+    r = cli(
+        "task",
+        "list",
+        sandbox.url,
+        "--context-id",
+        ctx,
+        "--state",
+        "completed",
+        "--binding",
+        binding,
+        "-o",
+        "json",
+    )
     assert r.exit_code == 0, r.stderr
     assert len(r.json["tasks"]) == 2 and {t["contextId"] for t in r.json["tasks"]} == {ctx}
     page = cli("task", "list", sandbox.url, "--context-id", ctx, "--page-size", "1", "-o", "json").json
@@ -125,7 +175,9 @@ def test_task_list_on_03_explains(cli: Any, sandbox_v03: Any) -> None:
     assert r.exit_code == 2 and "ListTasks does not exist in A2A 0.3" in r.json["error"]["message"]
 
 
-@pytest.mark.parametrize("args", [["--fail-on", "exploded"], ["--data", "{not json"], ["--file", "/no/such/file"], []])
+@pytest.mark.parametrize(
+    "args", [["--fail-on", "exploded"], ["--data", "{not json"], ["--file", "/no/such/file"], []]
+)
 def test_send_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
     text = [] if not args else ["hi"]
     r = cli("send", sandbox.url, *text, *args)
@@ -133,7 +185,10 @@ def test_send_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
 
 
 def test_empty_task_id_is_usage_error(cli, sandbox):
-    for args in (["task", "get", sandbox.url, " "], ["task", "subscribe", sandbox.url, ""],
-                 ["stream", "tail", sandbox.url, "--task", ""]):
+    for args in (
+        ["task", "get", sandbox.url, " "],
+        ["task", "subscribe", sandbox.url, ""],
+        ["stream", "tail", sandbox.url, "--task", ""],
+    ):
         r = cli(*args, "-o", "json")
         assert r.exit_code == 2 and r.json["error"]["code"] == "usage", args

@@ -77,7 +77,9 @@ def test_session_counts_payload_bytes_in_and_out(cli: Any, sandbox_leaky: Any) -
 
 def test_leaks_on_a_leaking_sandbox_and_a_clean_one(cli: Any, sandbox_leaky: Any, sandbox: Any) -> None:
     done = finished(cli, sandbox_leaky.url)
-    r = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "0s", "-o", "json", env=AUTH)
+    r = cli(
+        "sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "0s", "-o", "json", env=AUTH
+    )
     assert r.exit_code == 7
     leaked = {x["id"] for x in r.json["leaks"]}
     assert f"ctx-{done['result']['contextId']}" in leaked
@@ -104,7 +106,9 @@ def test_kill_cancels_the_running_task_and_is_idempotent(cli: Any, sandbox_leaky
     # The agent reports the task canceled.
     task = cli("task", "get", sandbox_leaky.url, running["taskId"], "-o", "json")
     assert task.json["task"]["state"] == "canceled"
-    again = cli("sessions", "kill", sandbox_leaky.url, sid, "--yes", "-o", "json", env=AUTH).json["results"][0]
+    again = cli("sessions", "kill", sandbox_leaky.url, sid, "--yes", "-o", "json", env=AUTH).json["results"][
+        0
+    ]
     assert again["found"] and again["alreadyClosed"] and again["canceledTasks"] == []
     shown = cli("sessions", "show", sandbox_leaky.url, sid, "-o", "json", env=AUTH)
     assert shown.json["session"]["state"] == "closed" and shown.json["session"]["closeReason"] == "killed"
@@ -148,8 +152,9 @@ def test_pagination(cli: Any, sandbox_leaky: Any) -> None:
     first = httpx.get(sandbox_leaky.url + "/debug/a2a/sessions?pageSize=2", headers=headers).json()
     conforms(first, "SessionPage")
     assert len(first["sessions"]) == 2 and first["nextCursor"] and first["total"] >= 5
-    second = httpx.get(sandbox_leaky.url + f"/debug/a2a/sessions?pageSize=2&cursor={first['nextCursor']}",
-                       headers=headers).json()
+    second = httpx.get(
+        sandbox_leaky.url + f"/debug/a2a/sessions?pageSize=2&cursor={first['nextCursor']}", headers=headers
+    ).json()
     assert {s["id"] for s in first["sessions"]}.isdisjoint({s["id"] for s in second["sessions"]})
 
     from a2actl.config import Settings
@@ -158,6 +163,7 @@ def test_pagination(cli: Any, sandbox_leaky: Any) -> None:
     async def all_pages() -> list[dict[str, Any]]:
         async with Sessions(sandbox_leaky.url, Settings(token=DEBUG_TOKEN), None) as conn:
             return await conn.list(Filters(), page_size=2)
+
     everything = asyncio.run(all_pages())
     assert len(everything) == first["total"] and len({s["id"] for s in everything}) == len(everything)
     limited = cli("sessions", "list", sandbox_leaky.url, "--limit", "3", "-o", "json", env=AUTH).json
@@ -191,7 +197,9 @@ def test_list_filters(cli: Any, sandbox_leaky: Any) -> None:
 
 
 def test_watch_emits_refreshes_until_max_time(cli: Any, sandbox: Any) -> None:
-    r = cli("sessions", "list", sandbox.url, "--watch", "--interval", "0.2s", "--max-time", "1", "-o", "jsonl")
+    r = cli(
+        "sessions", "list", sandbox.url, "--watch", "--interval", "0.2s", "--max-time", "1", "-o", "jsonl"
+    )
     assert r.exit_code == 5
     assert len(r.jsonl) >= 3 and all("sessions" in line for line in r.jsonl[:-1])
 
@@ -208,9 +216,14 @@ def test_fallback_on_a_plain_agent(cli: Any, sandbox_plain: Any) -> None:
     assert ids[f"ctx-{done['result']['contextId']}"]["state"] == "idle"
     for s in doc["sessions"]:
         conforms(s, "Session")
-    k = cli("sessions", "kill", sandbox_plain.url, f"ctx-{running['result']['contextId']}", "--yes", "-o", "json")
+    k = cli(
+        "sessions", "kill", sandbox_plain.url, f"ctx-{running['result']['contextId']}", "--yes", "-o", "json"
+    )
     assert k.exit_code == 0 and k.json["results"][0]["canceledTasks"] == [running["taskId"]]
-    assert cli("task", "get", sandbox_plain.url, running["taskId"], "-o", "json").json["task"]["state"] == "canceled"
+    assert (
+        cli("task", "get", sandbox_plain.url, running["taskId"], "-o", "json").json["task"]["state"]
+        == "canceled"
+    )
 
 
 def test_fallback_impossible_on_03(cli: Any, sandbox_plain_v03: Any) -> None:
@@ -245,7 +258,9 @@ def test_leaks_says_what_is_still_within_grace(cli: Any, sandbox_leaky: Any) -> 
     """Issue #13: right after a run, 'no leaks' hid the sessions that --grace (5 s) had not counted yet."""
     done = finished(cli, sandbox_leaky.url)
     sid = f"ctx-{done['result']['contextId']}"
-    r = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "10m", "-o", "json", env=AUTH)
+    r = cli(
+        "sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "10m", "-o", "json", env=AUTH
+    )
     assert r.exit_code == 0 and sid in r.json["withinGrace"] and sid not in {x["id"] for x in r.json["leaks"]}
     table = cli("sessions", "leaks", sandbox_leaky.url, "--max-age", "5m", "--grace", "10m", env=AUTH)
     assert table.exit_code == 0 and "within --grace" in table.stderr

@@ -39,22 +39,35 @@ def cases(url: str, tmp_path: Path) -> dict[str, tuple[str, str]]:
     fill(FileBackend(str(full)), entries_for(url, 2))
     (tmp_path / "req.json").write_text(json.dumps({"a2actlRequirements": 1, "skills": ["summarize"]}))
     return {
-        "probe": ("kind: probe\n    samples: 2\n    budget: 5s", "kind: probe\n    samples: 2\n    budget: 1us"),
+        "probe": (
+            "kind: probe\n    samples: 2\n    budget: 5s",
+            "kind: probe\n    samples: 2\n    budget: 1us",
+        ),
         "caps-diff": ("kind: caps-diff\n    expect: caps.json", "kind: caps-diff\n    expect: req.json"),
-        "send": ("kind: send\n    text: hello\n    expectText: 'echo: hello'\n    firstEvent: 5s",
-                 "kind: send\n    text: /fail\n    expectState: completed"),
-        "stream": ("kind: stream\n    text: /stream 3 10\n    heartbeat: 5s\n    maxEventBytes: 1MiB",
-                   "kind: stream\n    text: /stream 2 5000\n    maxEventBytes: 1KiB"),
+        "send": (
+            "kind: send\n    text: hello\n    expectText: 'echo: hello'\n    firstEvent: 5s",
+            "kind: send\n    text: /fail\n    expectState: completed",
+        ),
+        "stream": (
+            "kind: stream\n    text: /stream 3 10\n    heartbeat: 5s\n    maxEventBytes: 1MiB",
+            "kind: stream\n    text: /stream 2 5000\n    maxEventBytes: 1KiB",
+        ),
         "sessions-leaks": ("kind: sessions-leaks\n    maxAge: 5m", "kind: sessions-leaks\n    maxAge: 0s"),
-        "dlq-depth": (f"kind: dlq-depth\n    source: file://{empty}\n    max: 0",
-                      f"kind: dlq-depth\n    source: file://{full}\n    max: 1"),
+        "dlq-depth": (
+            f"kind: dlq-depth\n    source: file://{empty}\n    max: 0",
+            f"kind: dlq-depth\n    source: file://{full}\n    max: 1",
+        ),
     }
 
 
 @pytest.mark.parametrize("kind", ["probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth"])
-def test_each_check_kind_passes_and_fails(cli: Any, sandbox: Any, tmp_path: Path, snapshot: str, kind: str) -> None:
+def test_each_check_kind_passes_and_fails(
+    cli: Any, sandbox: Any, tmp_path: Path, snapshot: str, kind: str
+) -> None:
     if kind == "sessions-leaks":
-        cli("send", sandbox.url, "/slow 5", "--no-wait")  # an open session, so maxAge 0s has something to flag
+        cli(
+            "send", sandbox.url, "/slow 5", "--no-wait"
+        )  # an open session, so maxAge 0s has something to flag
     good, bad = cases(sandbox.url, tmp_path)[kind]
     for body, code, status in ((good, 0, "pass"), (bad, 7, "fail")):
         path = suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: {kind}\n    {body}\n")
@@ -65,7 +78,9 @@ def test_each_check_kind_passes_and_fails(cli: Any, sandbox: Any, tmp_path: Path
 
 
 def test_junit_output_parses(cli: Any, sandbox: Any, tmp_path: Path, snapshot: str) -> None:
-    path = suite(tmp_path, f"""name: ci smoke
+    path = suite(
+        tmp_path,
+        f"""name: ci smoke
 targets: [{sandbox.url}]
 checks:
   - name: fast enough
@@ -81,29 +96,39 @@ checks:
     kind: send
     text: hi
     target: http://127.0.0.1:9
-""")
+""",
+    )
     out = tmp_path / "junit.xml"
     r = run(cli, path, "--junit", str(out))
     assert r.exit_code == 7
     xml = JUnitXml.fromfile(str(out))
     cases_ = [case for ts in xml for case in ts]
     assert [c.name for c in cases_] == ["fast enough", "too fast to be true", "caps", "other agent"]
-    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Failure", "ok", "Error"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == [
+        "ok",
+        "Failure",
+        "ok",
+        "Error",
+    ]
     assert isinstance(cases_[1].result[0], Failure) and isinstance(cases_[3].result[0], Error)
     assert xml.tests == 4 and xml.failures == 1 and xml.errors == 1
 
 
 def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refused_url: str) -> None:
-    path = suite(tmp_path, f"targets: [{refused_url}]\nchecks:\n  - kind: send\n    text: hi\n  - kind: caps-diff\n"
-                           f"    expect: nothing.json\n")
+    path = suite(
+        tmp_path,
+        f"targets: [{refused_url}]\nchecks:\n  - kind: send\n    text: hi\n  - kind: caps-diff\n"
+        f"    expect: nothing.json\n",
+    )
     (tmp_path / "nothing.json").write_text('{"a2actlSnapshot": 1}')
     r = run(cli, path)
     assert r.exit_code == 3
     assert {x["status"] for x in r.json["results"]} == {"error"}
 
 
-def test_init_then_run_passes_and_a_breaking_change_fails(cli: Any, sandbox: Any, sandbox_v1: Any,
-                                                          tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_then_run_passes_and_a_breaking_change_fails(
+    cli: Any, sandbox: Any, sandbox_v1: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     r = cli("smoke", "init", sandbox.url, "--samples", "3")
     assert r.exit_code == 0, r.stderr
@@ -119,14 +144,23 @@ def test_init_then_run_passes_and_a_breaking_change_fails(cli: Any, sandbox: Any
     assert caps["status"] == "fail" and "/interfaces/" in caps["message"]
 
 
-@pytest.mark.parametrize("body, needle, line", [
-    ("checks:\n  - kind: probe\n  - kind: teleport\n", "unknown check kind 'teleport'", 3),
-    ("targets: [x]\nchecks:\n  - kind: probe\n    budget: soon\n", "budget 'soon' is not a duration", 3),
-    ("targets: ['${NO_SUCH_VAR_A2ACTL}']\nchecks:\n  - kind: probe\n", "${NO_SUCH_VAR_A2ACTL} is not set", 1),
-    ("checks: [\n", "not valid YAML", 2),
-    ("targets: [x]\nchecks:\n  - kind: send\n", "'text' is a required property", 3),
-])
-def test_bad_suites_are_one_line_usage_errors(cli: Any, tmp_path: Path, body: str, needle: str, line: int) -> None:
+@pytest.mark.parametrize(
+    "body, needle, line",
+    [
+        ("checks:\n  - kind: probe\n  - kind: teleport\n", "unknown check kind 'teleport'", 3),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    budget: soon\n", "budget 'soon' is not a duration", 3),
+        (
+            "targets: ['${NO_SUCH_VAR_A2ACTL}']\nchecks:\n  - kind: probe\n",
+            "${NO_SUCH_VAR_A2ACTL} is not set",
+            1,
+        ),
+        ("checks: [\n", "not valid YAML", 2),
+        ("targets: [x]\nchecks:\n  - kind: send\n", "'text' is a required property", 3),
+    ],
+)
+def test_bad_suites_are_one_line_usage_errors(
+    cli: Any, tmp_path: Path, body: str, needle: str, line: int
+) -> None:
     path = suite(tmp_path, body)
     for cmd in ("validate", "run"):
         r = cli("smoke", cmd, path)
@@ -137,7 +171,9 @@ def test_bad_suites_are_one_line_usage_errors(cli: Any, tmp_path: Path, body: st
 
 
 def test_variables_and_defaults(cli: Any, sandbox: Any, tmp_path: Path) -> None:
-    path = suite(tmp_path, "targets: ['${AGENT:-http://127.0.0.1:9}']\nchecks:\n  - kind: probe\n    budget: 5s\n")
+    path = suite(
+        tmp_path, "targets: ['${AGENT:-http://127.0.0.1:9}']\nchecks:\n  - kind: probe\n    budget: 5s\n"
+    )
     assert cli("smoke", "validate", path, "-o", "json").json["targets"] == ["http://127.0.0.1:9"]
     r = run(cli, path, env={"AGENT": sandbox.url})
     assert r.exit_code == 0 and r.json["targets"] == [sandbox.url]
@@ -151,8 +187,9 @@ def test_suite_schema_is_valid_json_schema() -> None:
     Draft202012Validator.check_schema(load_named("smoke-suite.schema.json"))
 
 
-def test_init_out_writes_suite_and_snapshot_relative_to_it(cli: Any, sandbox: Any, tmp_path: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_out_writes_suite_and_snapshot_relative_to_it(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The docs' recipe (issue #13): a suite in ci/ names its snapshot relative to itself."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / "ci").mkdir()
@@ -167,15 +204,18 @@ def test_init_out_writes_suite_and_snapshot_relative_to_it(cli: Any, sandbox: An
     ok = cli("smoke", "run", "ci/smoke.yaml", "-o", "json")
     assert ok.exit_code == 0, ok.stdout
     # --snapshot relative to the current directory, named relative to the suite.
-    r2 = cli("smoke", "init", sandbox.url, "--samples", "2", "--out", "ci/other.yaml", "--snapshot", "ci/caps.json")
+    r2 = cli(
+        "smoke", "init", sandbox.url, "--samples", "2", "--out", "ci/other.yaml", "--snapshot", "ci/caps.json"
+    )
     assert r2.exit_code == 0, r2.stderr
     doc2 = yaml.safe_load((tmp_path / "ci" / "other.yaml").read_text())
     assert next(c for c in doc2["checks"] if c["kind"] == "caps-diff")["expect"] == "caps.json"
     assert cli("smoke", "run", "ci/other.yaml").exit_code == 0
 
 
-def test_init_refuses_to_overwrite_and_missing_dirs(cli: Any, sandbox: Any, tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_init_refuses_to_overwrite_and_missing_dirs(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "expected-caps.json").write_text("{}")
     r = cli("smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "-o", "json")
@@ -183,5 +223,7 @@ def test_init_refuses_to_overwrite_and_missing_dirs(cli: Any, sandbox: Any, tmp_
     assert (tmp_path / "expected-caps.json").read_text() == "{}" and not (tmp_path / "suite.yaml").exists()
     forced = cli("smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "--force")
     assert forced.exit_code == 0 and (tmp_path / "expected-caps.json").read_text() != "{}"
-    missing = cli("smoke", "init", sandbox.url, "--samples", "1", "--snapshot", "nope/caps.json", "-o", "json")
+    missing = cli(
+        "smoke", "init", sandbox.url, "--samples", "1", "--snapshot", "nope/caps.json", "-o", "json"
+    )
     assert missing.exit_code == 2 and "does not exist" in missing.json["error"]["message"]

@@ -5,7 +5,6 @@ stream, 5 MiB event, abnormal WebSocket close, a peer that never answers pings).
 from __future__ import annotations
 
 import re
-
 from typing import Any
 
 import pytest
@@ -34,8 +33,14 @@ def test_send_stream_gives_valid_jsonl_ending_in_terminal_state(cli: Any, sandbo
     assert summary["violations"] == [] and summary["cuts"] == []
 
 
-@pytest.mark.parametrize("args", [["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"],
-                                  ["--a2a-version", "0.3", "--binding", "HTTP+JSON"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--a2a-version", "0.3"],
+        ["--binding", "HTTP+JSON"],
+        ["--a2a-version", "0.3", "--binding", "HTTP+JSON"],
+    ],
+)
 def test_tail_every_family_and_binding(cli: Any, sandbox: Any, args: list[str]) -> None:
     r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "jsonl", *args)
     assert r.exit_code == 0, r.stdout
@@ -52,19 +57,32 @@ def test_sse_ping_comments_are_heartbeats(cli: Any, sandbox_streams: Any) -> Non
 
 
 def test_a_stall_longer_than_the_heartbeat_is_flagged(cli: Any, sandbox_stall: Any) -> None:
-    r = cli("stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "200ms", "-o", "jsonl")
+    r = cli(
+        "stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "200ms", "-o", "jsonl"
+    )
     assert r.exit_code == 7
     recs, summary = records(r)
     gaps = [x for x in recs if x["type"] == "gap"]
     assert len(gaps) == 1 and gaps[0]["seconds"] >= 0.35 and gaps[0]["expected"] == 0.2
     assert summary["stalls"] == gaps and summary["finalState"] == "completed"
     # The same stream with a generous interval passes.
-    assert cli("stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "2s").exit_code == 0
+    assert (
+        cli("stream", "tail", sandbox_stall.url, "--send", "/stream 3 10", "--heartbeat", "2s").exit_code == 0
+    )
 
 
 def test_oversized_event_is_flagged_and_read(cli: Any, sandbox: Any) -> None:
-    r = cli("stream", "tail", sandbox.url, "--send", "/stream 2 5000000", "--max-event-bytes", "4MiB",
-            "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        sandbox.url,
+        "--send",
+        "/stream 2 5000000",
+        "--max-event-bytes",
+        "4MiB",
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == 7
     recs, summary = records(r)
     over = [e for e in events(recs) if e["oversize"]]
@@ -75,7 +93,17 @@ def test_oversized_event_is_flagged_and_read(cli: Any, sandbox: Any) -> None:
 def test_a_64mib_event_is_read_whole(cli: Any, sandbox: Any) -> None:
     """Read whole when --max-event-bytes allows it (the default bound is 16 MiB, issue #13)."""
     size = 64 * 1024 * 1024
-    r = cli("stream", "tail", sandbox.url, "--send", f"/stream 1 {size}", "--max-event-bytes", "80MiB", "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        sandbox.url,
+        "--send",
+        f"/stream 1 {size}",
+        "--max-event-bytes",
+        "80MiB",
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == 0, r.stdout[-300:]
     recs, summary = records(r)
     assert summary["maxEventBytes"] > size and summary["finalState"] == "completed"
@@ -105,7 +133,9 @@ def test_task_finished_during_outage_is_seen_via_get_task(cli: Any, sandbox_stre
 
 
 def test_drop_without_reconnect_is_never_success(cli: Any, sandbox_streams: Any) -> None:
-    r = cli("stream", "tail", sandbox_streams.url, "--send", "/stream 60 100", "--reconnect", "0", "-o", "jsonl")
+    r = cli(
+        "stream", "tail", sandbox_streams.url, "--send", "/stream 60 100", "--reconnect", "0", "-o", "jsonl"
+    )
     assert r.exit_code == 6
     _, summary = records(r)
     assert summary["outcome"] == "cut" and summary["finalState"] != "completed"
@@ -122,25 +152,46 @@ def test_subscribe_to_existing_task(cli: Any, sandbox: Any) -> None:
     assert unknown.exit_code == 1 and unknown.json["error"]["a2aCode"] == -32001
 
 
-@pytest.mark.parametrize("mode, code, check", [
-    ("lf", 0, lambda s: s["finalState"] == "completed" and s["events"] == 4),
-    ("multiline", 0, lambda s: s["finalState"] == "completed" and s["events"] == 3),
-    ("othertask", 6, lambda s: [v["rule"] for v in s["violations"]] == ["other-task"]),
-    ("regress", 6, lambda s: [v["rule"] for v in s["violations"]] == ["illegal-transition"]),
-    ("afterlast", 6, lambda s: [v["rule"] for v in s["violations"]] == ["append-after-last-chunk"]),
-    ("noterminal", 6, lambda s: s["outcome"] == "closed-without-terminal"),
-])
+@pytest.mark.parametrize(
+    "mode, code, check",
+    [
+        ("lf", 0, lambda s: s["finalState"] == "completed" and s["events"] == 4),
+        ("multiline", 0, lambda s: s["finalState"] == "completed" and s["events"] == 3),
+        ("othertask", 6, lambda s: [v["rule"] for v in s["violations"]] == ["other-task"]),
+        ("regress", 6, lambda s: [v["rule"] for v in s["violations"]] == ["illegal-transition"]),
+        ("afterlast", 6, lambda s: [v["rule"] for v in s["violations"]] == ["append-after-last-chunk"]),
+        ("noterminal", 6, lambda s: s["outcome"] == "closed-without-terminal"),
+    ],
+)
 def test_fault_streams(cli: Any, streams: str, mode: str, code: int, check: Any) -> None:
-    r = cli("stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "--reconnect", "0",
-            "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        f"{streams}/{mode}/agent-card.json",
+        "--send",
+        "hi",
+        "--reconnect",
+        "0",
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == code, r.stdout[-400:]
     _, summary = records(r)
     assert check(summary), summary
 
 
 def test_5mib_event_from_our_server(cli: Any, streams: str) -> None:
-    r = cli("stream", "tail", f"{streams}/big/agent-card.json", "--send", "hi", "--max-event-bytes", "4MiB",
-            "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        f"{streams}/big/agent-card.json",
+        "--send",
+        "hi",
+        "--max-event-bytes",
+        "4MiB",
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == 7
     recs, summary = records(r)
     assert max(e["bytes"] for e in events(recs)) > 5 * 1024 * 1024
@@ -154,8 +205,17 @@ def test_malformed_json_frame_is_a_protocol_violation(cli: Any, streams: str) ->
 
 
 def test_endless_stream_ends_at_max_time_with_a_summary(cli: Any, streams: str) -> None:
-    r = cli("stream", "tail", f"{streams}/endless/agent-card.json", "--send", "hi", "--max-time", "0.6",
-            "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        f"{streams}/endless/agent-card.json",
+        "--send",
+        "hi",
+        "--max-time",
+        "0.6",
+        "-o",
+        "jsonl",
+    )
     assert r.exit_code == 5
     recs, summary = records(r)
     assert summary["outcome"] == "max-time" and summary["finalState"] == "working"
@@ -209,7 +269,9 @@ def test_raw_sse_reconnect_without_ids_says_events_may_be_lost(cli: Any, streams
 
 
 def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None:
-    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop?key=noreconnect", "--reconnect", "0", "-o", "jsonl")
+    r = cli(
+        "stream", "tail", "--sse", f"{streams}/raw-drop?key=noreconnect", "--reconnect", "0", "-o", "jsonl"
+    )
     assert r.exit_code == 6, r.stdout
     _, summary = records(r)
     assert summary["outcome"] == "cut" and summary["events"] == 2
@@ -218,7 +280,9 @@ def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None
 def test_json_output_is_one_document(cli: Any, sandbox: Any) -> None:
     r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json")
     doc = r.json
-    assert doc["type"] == "summary" and len([x for x in doc["records"] if x["type"] == "event"]) == doc["events"]
+    assert (
+        doc["type"] == "summary" and len([x for x in doc["records"] if x["type"] == "event"]) == doc["events"]
+    )
 
 
 def test_table_output(cli: Any, sandbox: Any) -> None:
@@ -226,8 +290,15 @@ def test_table_output(cli: Any, sandbox: Any) -> None:
     assert r.exit_code == 0 and "status-update" in r.stdout and "Summary" in r.stdout
 
 
-@pytest.mark.parametrize("args", [[], ["--send", "a", "--task", "b"], ["--heartbeat", "soon", "--send", "x"],
-                                  ["--max-event-bytes", "4 parsecs", "--send", "x"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        [],
+        ["--send", "a", "--task", "b"],
+        ["--heartbeat", "soon", "--send", "x"],
+        ["--max-event-bytes", "4 parsecs", "--send", "x"],
+    ],
+)
 def test_tail_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
     r = cli("stream", "tail", sandbox.url, *args)
     assert r.exit_code == 2
@@ -235,6 +306,7 @@ def test_tail_usage_errors(cli: Any, sandbox: Any, args: list[str]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ WebSocket
+
 
 def test_websocket_tail_with_ping_rtt(cli: Any, sandbox: Any) -> None:
     ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
@@ -263,8 +335,21 @@ def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
     import time
 
     t0 = time.monotonic()
-    r = cli("stream", "tail", silent_ws, "--send", "hi", "--heartbeat", "200ms", "--stall-timeout", "30s",
-            "--reconnect", "0", "-o", "jsonl")
+    r = cli(
+        "stream",
+        "tail",
+        silent_ws,
+        "--send",
+        "hi",
+        "--heartbeat",
+        "200ms",
+        "--stall-timeout",
+        "30s",
+        "--reconnect",
+        "0",
+        "-o",
+        "jsonl",
+    )
     assert time.monotonic() - t0 < 8
     assert r.exit_code == 6
     recs, summary = records(r)
@@ -284,7 +369,7 @@ def test_sandbox_stall_applies_to_the_websocket_channel(cli: Any, sandbox_stall:
     assert r.exit_code == 0, r.stdout
     events = [x["t"] for x in r.jsonl if x["type"] == "event"]
     # the event frames pause 400 ms after the second; the server's pings (pongs here) go on
-    assert max(b - a for a, b in zip(events, events[1:])) >= 0.35
+    assert max(b - a for a, b in zip(events, events[1:], strict=False)) >= 0.35
     assert r.jsonl[-1]["finalState"] == "completed"
 
 
@@ -298,8 +383,17 @@ def test_an_event_over_the_buffer_bound_is_counted_not_read(cli: Any, streams: s
     assert len(big) == 1 and big[0]["kind"] == "oversize" and big[0]["bytes"] > 20 << 20
     summary = r.jsonl[-1]
     assert summary["finalState"] == "completed" and summary["oversize"][0]["bytes"] == big[0]["bytes"]
-    small = cli("stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "--max-event-bytes", "1MiB",
-                "-o", "json")
+    small = cli(
+        "stream",
+        "tail",
+        f"{streams}/{mode}/agent-card.json",
+        "--send",
+        "hi",
+        "--max-event-bytes",
+        "1MiB",
+        "-o",
+        "json",
+    )
     assert small.exit_code == 7 and small.json["oversize"][0]["limit"] == 1 << 20
 
 
@@ -307,7 +401,17 @@ def test_an_event_over_the_buffer_bound_is_counted_not_read(cli: Any, streams: s
 def test_an_event_that_never_ends_does_not_grow_memory(cli: Any, streams: str, mode: str) -> None:
     """Endless data (no newline / no blank line) runs into --max-time with bounded memory (the RSS
     figures are in bench/sse_memory.py); the summary says what happened."""
-    r = cli("--max-time", "2s", "stream", "tail", f"{streams}/{mode}/agent-card.json", "--send", "hi", "-o", "json")
+    r = cli(
+        "--max-time",
+        "2s",
+        "stream",
+        "tail",
+        f"{streams}/{mode}/agent-card.json",
+        "--send",
+        "hi",
+        "-o",
+        "json",
+    )
     assert r.exit_code == 5, r.stdout[-500:]
     assert r.json["outcome"] == "max-time" and r.json["finalState"] == "submitted"
 
@@ -318,19 +422,47 @@ def test_heartbeat_is_a_watchdog(cli: Any, streams: str) -> None:
     import time
 
     t0 = time.monotonic()
-    r = cli("--timeout", "60s", "stream", "tail", f"{streams}/noterminal-hang/agent-card.json", "--send", "hi",
-            "--heartbeat", "200ms", "-o", "jsonl")
+    r = cli(
+        "--timeout",
+        "60s",
+        "stream",
+        "tail",
+        f"{streams}/noterminal-hang/agent-card.json",
+        "--send",
+        "hi",
+        "--heartbeat",
+        "200ms",
+        "-o",
+        "jsonl",
+    )
     took = time.monotonic() - t0
     assert r.exit_code == 7, r.stdout[-400:]
     recs = r.jsonl
     stall = next(x for x in recs if x["type"] == "stall")
-    assert stall["expected"] == 0.2 and 0.2 < stall["silentFor"] < 0.6 and stall["stallTimeout"] == pytest.approx(0.6)
+    assert (
+        stall["expected"] == 0.2
+        and 0.2 < stall["silentFor"] < 0.6
+        and stall["stallTimeout"] == pytest.approx(0.6)
+    )
     summary = recs[-1]
     assert summary["outcome"] == "stalled" and summary["exitCode"] == 7 and summary["stalls"]
     assert took < 10  # the read timeout (60 s) never came into it
-    explicit = cli("stream", "tail", f"{streams}/noterminal-hang/agent-card.json", "--send", "hi",
-                   "--stall-timeout", "300ms", "-o", "json")
-    assert explicit.exit_code == 7 and explicit.json["outcome"] == "stalled" and explicit.json["stallTimeout"] == 0.3
+    explicit = cli(
+        "stream",
+        "tail",
+        f"{streams}/noterminal-hang/agent-card.json",
+        "--send",
+        "hi",
+        "--stall-timeout",
+        "300ms",
+        "-o",
+        "json",
+    )
+    assert (
+        explicit.exit_code == 7
+        and explicit.json["outcome"] == "stalled"
+        and explicit.json["stallTimeout"] == 0.3
+    )
 
 
 def test_a_reset_mid_json_answer_says_what_was_lost(cli: Any, streams: str) -> None:
@@ -353,4 +485,6 @@ def test_a_reset_is_never_an_empty_reason() -> None:
     assert err.exit_code == 3 and err.message == "connection to http://x lost: ReadError"
     chained = httpx.ReadError("")
     chained.__cause__ = ConnectionResetError(104, "Connection reset by peer")
-    assert map_httpx_error(chained, "http://x", Settings()).message.endswith("lost: [Errno 104] Connection reset by peer")
+    assert map_httpx_error(chained, "http://x", Settings()).message.endswith(
+        "lost: [Errno 104] Connection reset by peer"
+    )

@@ -93,7 +93,7 @@ def line_pattern(doc_line: str) -> re.Pattern[str]:
     doc_line = doc_line.strip()
     out, pos = [], 0
     for m in _TOKEN.finditer(doc_line):
-        out.append(re.escape(doc_line[pos:m.start()]))
+        out.append(re.escape(doc_line[pos : m.start()]))
         if m.group("wild"):
             out.append(".*?")
         elif m.group("measure"):
@@ -144,7 +144,7 @@ class Command:
     @property
     def ports(self) -> list[int]:
         toks, ports = self.tokens, []
-        for a, b in zip(toks, toks[1:] + [""]):
+        for a, b in zip(toks, toks[1:] + [""], strict=True):
             if a == "--port" and b.isdigit():
                 ports.append(int(b))
             elif a.startswith("--port=") and a[7:].isdigit():
@@ -185,7 +185,7 @@ def parse_block(source: str, first_line: int) -> list[Command]:
 
 
 def not_run_reason(example: Any) -> str | None:
-    before = example.document.text[:example.start].rstrip().rsplit("\n", 1)[-1].strip()
+    before = example.document.text[: example.start].rstrip().rsplit("\n", 1)[-1].strip()
     m = NOT_RUN.match(before)
     return m.group("why") if m else None
 
@@ -233,18 +233,34 @@ class Session:
         self.broken: str | None = None
         self.stopped = False
         bindir = str(Path(sys.executable).parent)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("A2ACTL_") and k not in ("COLUMNS", "LINES", "FORCE_COLOR")}
-        env.update(PATH=bindir + os.pathsep + env.get("PATH", ""), NO_COLOR="1", PYTHONIOENCODING="utf-8",
-                   XDG_STATE_HOME=str(self.dir / ".state"), TERM="dumb")
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("A2ACTL_") and k not in ("COLUMNS", "LINES", "FORCE_COLOR")
+        }
+        env.update(
+            PATH=bindir + os.pathsep + env.get("PATH", ""),
+            NO_COLOR="1",
+            PYTHONIOENCODING="utf-8",
+            XDG_STATE_HOME=str(self.dir / ".state"),
+            TERM="dumb",
+        )
         self.err = open(self.dir / ".session.err", "wb")  # noqa: SIM115 - closed in stop()
-        self.proc = subprocess.Popen(["bash", "--noprofile", "--norc"], cwd=self.dir, env=env,
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.err,
-                                     start_new_session=True, text=True, encoding="utf-8")
+        self.proc = subprocess.Popen(
+            ["bash", "--noprofile", "--norc"],
+            cwd=self.dir,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.err,
+            start_new_session=True,
+            text=True,
+            encoding="utf-8",
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
         atexit.register(self.stop)  # pytest interrupted before the teardown: servers must not outlive it
-        self._send("__a2actl_setrc() { return \"$1\"; }\n__a2actl_rc=0\n")
+        self._send('__a2actl_setrc() { return "$1"; }\n__a2actl_rc=0\n')
 
     def _read(self) -> None:
         assert self.proc.stdout is not None
@@ -262,8 +278,10 @@ class Session:
         timeout = COMMAND_TIMEOUT
         self.n += 1
         out = self.dir / f".out.{self.n}"
-        self._send(f'__a2actl_setrc "$__a2actl_rc"\n{{ {cmd.text}\n}} > {shlex.quote(str(out))} 2>&1 < /dev/null\n'
-                   f'__a2actl_rc=$?\nprintf "\\n{self.DONE} {self.n} %s %s\\n" "$__a2actl_rc" "$!"\n')
+        self._send(
+            f'__a2actl_setrc "$__a2actl_rc"\n{{ {cmd.text}\n}} > {shlex.quote(str(out))} 2>&1 < /dev/null\n'
+            f'__a2actl_rc=$?\nprintf "\\n{self.DONE} {self.n} %s %s\\n" "$__a2actl_rc" "$!"\n'
+        )
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -358,9 +376,12 @@ def _check_ports(document: Any) -> None:
             if cmd.background:
                 taken += [(p, cmd.line) for p in cmd.ports if _port_taken(p)]
     if taken:
-        pytest.fail(f"{Path(document.path).name}: port(s) in use by another process: "
-                    + ", ".join(f"{p} (needed by line {line})" for p, line in taken)
-                    + "; stop it, then run the doc tests again", pytrace=False)
+        pytest.fail(
+            f"{Path(document.path).name}: port(s) in use by another process: "
+            + ", ".join(f"{p} (needed by line {line})" for p, line in taken)
+            + "; stop it, then run the doc tests again",
+            pytrace=False,
+        )
 
 
 def _missing_tools(cmd: Command) -> list[str]:
@@ -417,8 +438,10 @@ def evaluate(example: Any) -> str | None:
                 continue
         missing_line = match_output(cmd.output, out)
         if missing_line is not None:
-            problems.append(f"{at}\n  this line was not in the output (in order): {missing_line.strip()!r}\n"
-                            f"  output:\n{_indent(out)}")
+            problems.append(
+                f"{at}\n  this line was not in the output (in order): {missing_line.strip()!r}\n"
+                f"  output:\n{_indent(out)}"
+            )
     if problems:
         return "\n\n".join(problems)
     if not_run:

@@ -16,31 +16,46 @@ from sybil.parsers.markdown import CodeBlockParser
 from tests.docs.console import Command, evaluate, line_pattern, match_output, parse_block, teardown
 
 
-@pytest.mark.parametrize(("doc", "real"), [
-    ("TCP connect   1.2ms  █", "TCP connect      1.4ms   ███"),
-    ("card TTFB     1.5ms   █", "card TTFB        8.00s   ████████████████████████████████████████"),
-    ("DNS lookup      0µs", "DNS lookup         0µs"),
-    ("04:06:59.842    +25.5ms  task            submitted           449 B",
-     "00:40:58.037    +12.8ms  task            submitted           451 B"),
-    ("budget      FAIL total p99 8.01s is over the 5.00s budget; card TTFB used 8.00s of it",
-     "budget      FAIL total p99 8.02s is over the 5.00s budget; card TTFB used 8.00s of it"),
-    ("  dlq-…   SendMessage   order-1     0.6s   3          transient -32603",
-     "dlq-5f94e6e88e179127   SendMessage   order-1     4.4s   3          transient -32603"),
-    ("events 5 (1.8 KiB, largest 513 B)", "events 5 (12 KiB, largest 1.1 MiB)"),
-    ("protocol version 0.3 dropped: ...", "protocol version 0.3 dropped: clients that speak only it cannot call the agent"),
-])
+@pytest.mark.parametrize(
+    ("doc", "real"),
+    [
+        ("TCP connect   1.2ms  █", "TCP connect      1.4ms   ███"),
+        ("card TTFB     1.5ms   █", "card TTFB        8.00s   ████████████████████████████████████████"),
+        ("DNS lookup      0µs", "DNS lookup         0µs"),
+        (
+            "04:06:59.842    +25.5ms  task            submitted           449 B",
+            "00:40:58.037    +12.8ms  task            submitted           451 B",
+        ),
+        (
+            "budget      FAIL total p99 8.01s is over the 5.00s budget; card TTFB used 8.00s of it",
+            "budget      FAIL total p99 8.02s is over the 5.00s budget; card TTFB used 8.00s of it",
+        ),
+        (
+            "  dlq-…   SendMessage   order-1     0.6s   3          transient -32603",
+            "dlq-5f94e6e88e179127   SendMessage   order-1     4.4s   3          transient -32603",
+        ),
+        ("events 5 (1.8 KiB, largest 513 B)", "events 5 (12 KiB, largest 1.1 MiB)"),
+        (
+            "protocol version 0.3 dropped: ...",
+            "protocol version 0.3 dropped: clients that speak only it cannot call the agent",
+        ),
+    ],
+)
 def test_lines_that_match(doc: str, real: str) -> None:
     assert line_pattern(doc).fullmatch(real.strip())
 
 
-@pytest.mark.parametrize(("doc", "real"), [
-    ("7", "0"),  # echo $? and other bare numbers are exact
-    ("acknowledged        3", "acknowledged        2"),
-    ("declares 1.0, 0.3", "declares 1.0"),  # versions are not measurements
-    ("http://127.0.0.1:9999/a2a", "http://127.0.0.1:9998/a2a"),  # ports are exact
-    ("no changes", "no changes at all"),  # a whole line, not a substring
-    ("p99 8.01s", "p99 n/a"),
-])
+@pytest.mark.parametrize(
+    ("doc", "real"),
+    [
+        ("7", "0"),  # echo $? and other bare numbers are exact
+        ("acknowledged        3", "acknowledged        2"),
+        ("declares 1.0, 0.3", "declares 1.0"),  # versions are not measurements
+        ("http://127.0.0.1:9999/a2a", "http://127.0.0.1:9998/a2a"),  # ports are exact
+        ("no changes", "no changes at all"),  # a whole line, not a substring
+        ("p99 8.01s", "p99 n/a"),
+    ],
+)
 def test_lines_that_do_not_match(doc: str, real: str) -> None:
     assert not line_pattern(doc).fullmatch(real.strip())
 
@@ -102,7 +117,9 @@ def _run_doc(tmp_path: Path, text: str) -> list[str]:
 
 def test_a_document_runs_in_one_session(tmp_path: Path) -> None:
     pidfile = tmp_path / "pid"
-    results = _run_doc(tmp_path, f"""\
+    results = _run_doc(
+        tmp_path,
+        f"""\
         # doc
 
         ```console
@@ -133,10 +150,13 @@ def test_a_document_runs_in_one_session(tmp_path: Path) -> None:
         $ echo $?
         0
         ```
-        """)
+        """,
+    )
     assert results[:2] == ["ok", "skip: doc.md:21: not run in CI: needs a real deployment"]
     # `echo $?` states the status: the command itself is not checked against 0, the shown line is
-    assert results[2].startswith("fail: line 28: $ echo $?\n  this line was not in the output (in order): '0'")
+    assert results[2].startswith(
+        "fail: line 28: $ echo $?\n  this line was not in the output (in order): '0'"
+    )
     assert "exit status 127" not in results[2]
     pid = int(pidfile.read_text())
     deadline = time.monotonic() + 5
@@ -153,7 +173,9 @@ def _state(pid: int) -> str:
 
 
 def test_failures_say_what_differed(tmp_path: Path) -> None:
-    results = _run_doc(tmp_path, """\
+    results = _run_doc(
+        tmp_path,
+        """\
         ```console
         $ echo one; exit_code_is_nonzero_here
         one
@@ -161,7 +183,8 @@ def test_failures_say_what_differed(tmp_path: Path) -> None:
         three
         $ true   # exit 2: says the doc
         ```
-        """)
+        """,
+    )
     assert len(results) == 1 and results[0].startswith("fail: ")
     msg = results[0]
     assert "line 2: $ echo one; exit_code_is_nonzero_here\n  exit status 127, expected 0" in msg
@@ -177,15 +200,20 @@ def test_a_taken_port_fails_the_document_clearly(tmp_path: Path) -> None:
     s.listen()
     port = s.getsockname()[1]
     try:
-        results = _run_doc(tmp_path, f"""\
+        results = _run_doc(
+            tmp_path,
+            f"""\
             ```console
             $ a2actl sandbox serve --port {port} &
             ```
-            """)
+            """,
+        )
     finally:
         s.close()
-    assert results == [f"fail: doc.md: port(s) in use by another process: {port} (needed by line 2); "
-                       "stop it, then run the doc tests again"]
+    assert results == [
+        f"fail: doc.md: port(s) in use by another process: {port} (needed by line 2); "
+        "stop it, then run the doc tests again"
+    ]
 
 
 def test_a_server_that_dies_is_reported(tmp_path: Path) -> None:
@@ -195,11 +223,14 @@ def test_a_server_that_dies_is_reported(tmp_path: Path) -> None:
     s.bind(("127.0.0.1", 0))
     port = s.getsockname()[1]
     s.close()
-    results = _run_doc(tmp_path, f"""\
+    results = _run_doc(
+        tmp_path,
+        f"""\
         ```console
         $ a2actl sandbox serve --port {port} --no-such-option &
         ```
-        """)
+        """,
+    )
     assert results[0].startswith("fail: ") and "the server exited" in results[0]
     assert "No such option" in results[0] or "no such option" in results[0].lower()
 
@@ -209,7 +240,9 @@ def test_a_command_that_hangs_stops_the_session(tmp_path: Path, monkeypatch: pyt
     import tests.docs.console as console
 
     monkeypatch.setattr(console, "COMMAND_TIMEOUT", 1.0)
-    results = _run_doc(tmp_path, """\
+    results = _run_doc(
+        tmp_path,
+        """\
         ```console
         $ echo before; sleep 30
         ```
@@ -217,8 +250,13 @@ def test_a_command_that_hangs_stops_the_session(tmp_path: Path, monkeypatch: pyt
         ```console
         $ echo after
         ```
-        """)
-    assert results[0].startswith("fail: ") and "did not finish within 1s" in results[0] and "before" in results[0]
+        """,
+    )
+    assert (
+        results[0].startswith("fail: ")
+        and "did not finish within 1s" in results[0]
+        and "before" in results[0]
+    )
     assert results[1].startswith("fail: not run: an earlier block broke the session")
 
 
@@ -235,8 +273,11 @@ def test_a_missing_tool_leaves_out_its_command_only(tmp_path: Path, monkeypatch:
         ```
         """
     monkeypatch.delenv("CI", raising=False)
-    assert _run_doc(tmp_path, doc) == ["skip: doc.md:1: the rest ran as shown; line 3: not run, no-such-tool-a2actl "
-                                       "not installed (apt-get install -y no-such-tool-a2actl)"]
+    assert _run_doc(tmp_path, doc) == [
+        "skip: doc.md:1: the rest ran as shown; line 3: not run, no-such-tool-a2actl "
+        "not installed (apt-get install -y no-such-tool-a2actl)"
+    ]
     monkeypatch.setenv("CI", "true")
-    assert _run_doc(tmp_path, doc) == ["fail: line 3: not run, no-such-tool-a2actl not installed "
-                                       "(apt-get install -y no-such-tool-a2actl)"]
+    assert _run_doc(tmp_path, doc) == [
+        "fail: line 3: not run, no-such-tool-a2actl not installed (apt-get install -y no-such-tool-a2actl)"
+    ]

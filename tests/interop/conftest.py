@@ -48,7 +48,9 @@ _CACHE_ENV = os.environ.get("A2ACTL_TEST_CACHE")
 
 
 def _setup_module() -> Any:
-    spec = importlib.util.spec_from_file_location("a2actl_interop_sdk03_setup", AGENTS / "sdk03" / "setup_venv.py")
+    spec = importlib.util.spec_from_file_location(
+        "a2actl_interop_sdk03_setup", AGENTS / "sdk03" / "setup_venv.py"
+    )
     assert spec is not None and spec.loader is not None
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)
@@ -134,10 +136,16 @@ def _start(cmd: list[str], cwd: Path, label: str) -> tuple[subprocess.Popen[byte
             _stop(proc)
             pytest.fail(f"{label}: first stdout line is not a URL: {url!r}\nstderr:\n{err_path.read_text()}")
         if proc.poll() is not None or time.monotonic() > deadline:
-            why = f"exited {proc.returncode}" if proc.poll() is not None else f"no URL within {START_TIMEOUT:.0f}s"
+            why = (
+                f"exited {proc.returncode}"
+                if proc.poll() is not None
+                else f"no URL within {START_TIMEOUT:.0f}s"
+            )
             _stop(proc)
-            pytest.fail(f"{label} did not start ({why}): {' '.join(cmd)}\nstderr:\n"
-                        f"{err_path.read_text(errors='replace')[-4000:]}")
+            pytest.fail(
+                f"{label} did not start ({why}): {' '.join(cmd)}\nstderr:\n"
+                f"{err_path.read_text(errors='replace')[-4000:]}"
+            )
         time.sleep(0.05)
 
 
@@ -206,12 +214,20 @@ def js_node() -> str:
         with _lock(_cache_dir() / "npm-ci.lock"):
             if not js_ready():
                 try:
-                    r = subprocess.run([npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"], cwd=JS_DIR,
-                                       capture_output=True, text=True, timeout=600, stdin=subprocess.DEVNULL)
+                    r = subprocess.run(
+                        [npm, "ci", "--no-audit", "--no-fund", "--loglevel=error"],
+                        cwd=JS_DIR,
+                        capture_output=True,
+                        text=True,
+                        timeout=600,
+                        stdin=subprocess.DEVNULL,
+                    )
                 except subprocess.TimeoutExpired:
                     _missing("`npm ci` in tests/agents/js timed out after 600 s")
                 if r.returncode != 0 or not js_ready():
-                    _missing(f"`npm ci` in tests/agents/js failed ({r.returncode}):\n{(r.stdout + r.stderr)[-3000:]}")
+                    _missing(
+                        f"`npm ci` in tests/agents/js failed ({r.returncode}):\n{(r.stdout + r.stderr)[-3000:]}"
+                    )
     return exe
 
 
@@ -220,8 +236,10 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if sdk03_ready() and js_ready():
         return
     for item in items:
-        if any(name.startswith("agent_sdk03") or name.startswith("agent_js") for name in
-               getattr(item, "fixturenames", ())):
+        if any(
+            name.startswith("agent_sdk03") or name.startswith("agent_js")
+            for name in getattr(item, "fixturenames", ())
+        ):
             item.add_marker(pytest.mark.timeout(900))
 
 
@@ -234,8 +252,16 @@ def _sdk03(python: Path, preferred: str, name: str) -> Iterator[InteropAgent]:
     cmd = [str(python), str(AGENTS / "sdk03" / "agent.py"), "--port", "0", "--preferred", preferred]
     proc, url, err = _start(cmd, AGENTS / "sdk03", name)
     try:
-        yield InteropAgent(name=name, sdk=SDK03_NAME, url=url, bindings=("JSONRPC", "HTTP+JSON"), versions=("0.3",),
-                           preferred=preferred, stderr_path=err, proc=proc)
+        yield InteropAgent(
+            name=name,
+            sdk=SDK03_NAME,
+            url=url,
+            bindings=("JSONRPC", "HTTP+JSON"),
+            versions=("0.3",),
+            preferred=preferred,
+            stderr_path=err,
+            proc=proc,
+        )
     finally:
         _stop(proc)
         shutil.rmtree(err.parent, ignore_errors=True)
@@ -245,9 +271,16 @@ def _js(node: str, compat: bool, name: str) -> Iterator[InteropAgent]:
     cmd = [node, str(JS_DIR / "agent.mjs"), "--port", "0", *(["--compat"] if compat else [])]
     proc, url, err = _start(cmd, JS_DIR, name)
     try:
-        yield InteropAgent(name=name, sdk=JS_NAME, url=url, bindings=("JSONRPC", "HTTP+JSON"),
-                           versions=("1.0", "0.3") if compat else ("1.0",), preferred="JSONRPC",
-                           stderr_path=err, proc=proc)
+        yield InteropAgent(
+            name=name,
+            sdk=JS_NAME,
+            url=url,
+            bindings=("JSONRPC", "HTTP+JSON"),
+            versions=("1.0", "0.3") if compat else ("1.0",),
+            preferred="JSONRPC",
+            stderr_path=err,
+            proc=proc,
+        )
     finally:
         _stop(proc)
         shutil.rmtree(err.parent, ignore_errors=True)

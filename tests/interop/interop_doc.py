@@ -57,8 +57,12 @@ def _row(cells: Sequence[str]) -> str:
     return "| " + " | ".join(_escape(c) for c in cells) + " |"
 
 
-def render(agents: Sequence[AgentDoc], cells: Mapping[tuple[str, str, str], Mapping[str, str]],
-           agent_rows: Mapping[str, Mapping[str, str]], invocations: int) -> str:
+def render(
+    agents: Sequence[AgentDoc],
+    cells: Mapping[tuple[str, str, str], Mapping[str, str]],
+    agent_rows: Mapping[str, Mapping[str, str]],
+    invocations: int,
+) -> str:
     """The Markdown of docs/interop.md.
 
     ``cells[(agent, binding, version)]`` maps each CELL_COLUMNS key (and ``negotiated``) to its shown
@@ -97,11 +101,11 @@ def render(agents: Sequence[AgentDoc], cells: Mapping[tuple[str, str, str], Mapp
         "* `✓` worked as the protocol says (exit 0, the right state, the right method on the wire).",
         "* `exit N …` the expected non-zero exit: `send /fail` is exit 7 with `--fail-on failed` and 0 without;",
         "  an unknown task id is exit 1 with TaskNotFound (-32001); cancelling a finished task is exit 1 with",
-        "  TaskNotCancelable (-32002) and the agent's message; following a finished task is exit 1 \"already ended\";",
+        '  TaskNotCancelable (-32002) and the agent\'s message; following a finished task is exit 1 "already ended";',
         "  `task list` is exit 2 in 0.3 (ListTasks is new in 1.0).",
         "* `not spoken (exit N)` the agent does not speak the forced version and a2actl says so (exit N, with a",
         "  hint naming the version it does speak).",
-        "* `—` not run: in a \"not spoken\" row, `send /fail`, `/input` and `/msg` are the same call as `send hi`.",
+        '* `—` not run: in a "not spoken" row, `send /fail`, `/input` and `/msg` are the same call as `send hi`.',
         "* `✗ exit N` a2actl did not do what the protocol says (the test run lists why); a bug to fix.",
         "",
         "## Per binding and version",
@@ -118,8 +122,17 @@ def render(agents: Sequence[AgentDoc], cells: Mapping[tuple[str, str, str], Mapp
                 row = cells.get((a.key, b, v))
                 if row is None:
                     continue
-                out.append(_row([f"`{a.key}`", b, v, row.get("negotiated", "?"),
-                                 *[row.get(k, "?") for k, _ in CELL_COLUMNS]]))
+                out.append(
+                    _row(
+                        [
+                            f"`{a.key}`",
+                            b,
+                            v,
+                            row.get("negotiated", "?"),
+                            *[row.get(k, "?") for k, _ in CELL_COLUMNS],
+                        ]
+                    )
+                )
     out += [
         "",
         "## Card-level families",

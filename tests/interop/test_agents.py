@@ -104,10 +104,16 @@ def _id() -> str:
     return uuid.uuid4().hex
 
 
-def rpc(agent: InteropAgent, method: str, params: dict[str, Any], headers: dict[str, str] | None = None) -> Any:
+def rpc(
+    agent: InteropAgent, method: str, params: dict[str, Any], headers: dict[str, str] | None = None
+) -> Any:
     rid = _id()
-    r = http.post(agent.jsonrpc_url, json={"jsonrpc": "2.0", "id": rid, "method": method, "params": params},
-                   headers=headers, timeout=30)
+    r = http.post(
+        agent.jsonrpc_url,
+        json={"jsonrpc": "2.0", "id": rid, "method": method, "params": params},
+        headers=headers,
+        timeout=30,
+    )
     assert r.status_code == 200, r.text
     doc = r.json()
     assert doc["jsonrpc"] == "2.0" and doc["id"] == rid
@@ -174,7 +180,9 @@ def test_sdk03_card(which: str, request: pytest.FixtureRequest) -> None:
     assert card["preferredTransport"] == agent.preferred
     assert card["url"] == (agent.jsonrpc_url if agent.preferred == "JSONRPC" else agent.rest_url)
     assert {(i["transport"], i["url"]) for i in card["additionalInterfaces"]} == {
-        ("JSONRPC", agent.jsonrpc_url), ("HTTP+JSON", agent.rest_url)}
+        ("JSONRPC", agent.jsonrpc_url),
+        ("HTTP+JSON", agent.rest_url),
+    }
     # a2a-sdk 0.3 still serves the pre-0.3 path too
     assert json_body(http.get(f"{agent.url}/.well-known/agent.json"), 200, "application/json") == card
 
@@ -186,9 +194,16 @@ def test_sdk03_jsonrpc(agent_sdk03: InteropAgent) -> None:
     assert task["kind"] == "task" and task["status"]["state"] == "completed"
     assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
     assert task["artifacts"][0]["artifactId"] == "echo-artifact"
-    for text, state in [("/fail", "failed"), ("/input", "input-required"), ("/auth", "auth-required"),
-                        ("/reject", "rejected"), ("/cancel", "canceled")]:
-        assert rpc(agent, "message/send", {"message": msg03(text)})["result"]["status"]["state"] == state, text
+    for text, state in [
+        ("/fail", "failed"),
+        ("/input", "input-required"),
+        ("/auth", "auth-required"),
+        ("/reject", "rejected"),
+        ("/cancel", "canceled"),
+    ]:
+        assert rpc(agent, "message/send", {"message": msg03(text)})["result"]["status"]["state"] == state, (
+            text
+        )
     answer = rpc(agent, "message/send", {"message": msg03("/msg hi there")})["result"]
     assert answer["kind"] == "message" and answer["role"] == "agent"
     assert texts(answer["parts"]) == ["echo: hi there"]
@@ -196,31 +211,65 @@ def test_sdk03_jsonrpc(agent_sdk03: InteropAgent) -> None:
     assert got["id"] == task["id"] and got["status"]["state"] == "completed"
     assert rpc(agent, "tasks/get", {"id": "nope"})["error"] == {"code": -32001, "message": "Task not found"}
     assert rpc(agent, "tasks/cancel", {"id": task["id"]})["error"] == {
-        "code": -32002, "message": "Task cannot be canceled - current state: TaskState.completed"}
-    assert rpc(agent, "SendMessage", {"message": msg10("hi")})["error"] == {"code": -32601, "message": "Method not found"}
+        "code": -32002,
+        "message": "Task cannot be canceled - current state: TaskState.completed",
+    }
+    assert rpc(agent, "SendMessage", {"message": msg10("hi")})["error"] == {
+        "code": -32601,
+        "message": "Method not found",
+    }
     log = agent.requests()
-    assert [e["rpc_method"] for e in log] == ["message/send"] * 7 + ["tasks/get"] * 2 + ["tasks/cancel", "SendMessage"]
-    assert all(e["method"] == "POST" and e["path"] == "/a2a/jsonrpc" and e["a2a_version"] is None
-               and e["status"] == 200 for e in log)
+    assert [e["rpc_method"] for e in log] == ["message/send"] * 7 + ["tasks/get"] * 2 + [
+        "tasks/cancel",
+        "SendMessage",
+    ]
+    assert all(
+        e["method"] == "POST"
+        and e["path"] == "/a2a/jsonrpc"
+        and e["a2a_version"] is None
+        and e["status"] == 200
+        for e in log
+    )
 
 
 def test_sdk03_jsonrpc_stream_and_resubscribe(agent_sdk03: InteropAgent) -> None:
-    r = http.post(agent_sdk03.jsonrpc_url, json={"jsonrpc": "2.0", "id": 1, "method": "message/stream",
-                                                  "params": {"message": msg03("hi")}}, timeout=30)
+    r = http.post(
+        agent_sdk03.jsonrpc_url,
+        json={"jsonrpc": "2.0", "id": 1, "method": "message/stream", "params": {"message": msg03("hi")}},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     results = [data["result"] for _, data in sse(r)]
-    assert [e["kind"] for e in results] == ["task", "status-update", "artifact-update", "artifact-update",
-                                            "status-update"]
+    assert [e["kind"] for e in results] == [
+        "task",
+        "status-update",
+        "artifact-update",
+        "artifact-update",
+        "status-update",
+    ]
     assert results[-1]["status"]["state"] == "completed" and results[-1]["final"] is True
     tid = results[0]["id"]
-    r = http.post(agent_sdk03.jsonrpc_url, json={"jsonrpc": "2.0", "id": 2, "method": "tasks/resubscribe",
-                                                  "params": {"id": tid}}, timeout=30)
+    r = http.post(
+        agent_sdk03.jsonrpc_url,
+        json={"jsonrpc": "2.0", "id": 2, "method": "tasks/resubscribe", "params": {"id": tid}},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
-    assert sse(r) == [("message", {"error": {"code": -32602, "message": f"Task {tid} is in terminal state: completed"},
-                                   "id": 2, "jsonrpc": "2.0"})]
+    assert sse(r) == [
+        (
+            "message",
+            {
+                "error": {"code": -32602, "message": f"Task {tid} is in terminal state: completed"},
+                "id": 2,
+                "jsonrpc": "2.0",
+            },
+        )
+    ]
 
 
-def rest03_send(agent: InteropAgent, text: str, configuration: dict[str, Any] | None = None) -> httpx.Response:
+def rest03_send(
+    agent: InteropAgent, text: str, configuration: dict[str, Any] | None = None
+) -> httpx.Response:
     body: dict[str, Any] = {"message": msg03_rest(text)}
     if configuration is not None:
         body["configuration"] = configuration
@@ -234,9 +283,13 @@ def test_sdk03_rest_blocking(agent_sdk03_rest: InteropAgent) -> None:
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
     assert texts(task["history"][0]["content"]) == ["hello"]
-    for text, state in [("/fail", "TASK_STATE_FAILED"), ("/input", "TASK_STATE_INPUT_REQUIRED"),
-                        ("/auth", "TASK_STATE_AUTH_REQUIRED"), ("/reject", "TASK_STATE_REJECTED"),
-                        ("/cancel", "TASK_STATE_CANCELLED")]:
+    for text, state in [
+        ("/fail", "TASK_STATE_FAILED"),
+        ("/input", "TASK_STATE_INPUT_REQUIRED"),
+        ("/auth", "TASK_STATE_AUTH_REQUIRED"),
+        ("/reject", "TASK_STATE_REJECTED"),
+        ("/cancel", "TASK_STATE_CANCELLED"),
+    ]:
         answer = json_body(rest03_send(agent, text, {"blocking": True}), 200, "application/json")
         assert answer["task"]["status"]["state"] == state, text
     answer = json_body(rest03_send(agent, "/msg hi there", {"blocking": True}), 200, "application/json")
@@ -246,12 +299,15 @@ def test_sdk03_rest_blocking(agent_sdk03_rest: InteropAgent) -> None:
     assert got["id"] == task["id"] and got["status"]["state"] == "TASK_STATE_COMPLETED"
     log = agent.requests()
     assert [(e["method"], e["path"], e["rpc_method"], e["status"]) for e in log] == (
-        [("POST", "/a2a/rest/v1/message:send", None, 200)] * 7 + [("GET", f"/a2a/rest/v1/tasks/{task['id']}", None, 200)])
+        [("POST", "/a2a/rest/v1/message:send", None, 200)] * 7
+        + [("GET", f"/a2a/rest/v1/tasks/{task['id']}", None, 200)]
+    )
 
 
 @pytest.mark.parametrize("configuration", [None, {}], ids=["no-configuration", "empty-configuration"])
-def test_sdk03_rest_send_without_blocking_is_non_blocking(agent_sdk03: InteropAgent,
-                                                          configuration: dict[str, Any] | None) -> None:
+def test_sdk03_rest_send_without_blocking_is_non_blocking(
+    agent_sdk03: InteropAgent, configuration: dict[str, Any] | None
+) -> None:
     """The 0.3 REST app's documented trap: no ``configuration.blocking`` means non-blocking."""
     agent = agent_sdk03
     task = json_body(rest03_send(agent, "hello", configuration), 200, "application/json")["task"]
@@ -270,21 +326,28 @@ def test_sdk03_rest_send_without_blocking_is_non_blocking(agent_sdk03: InteropAg
 def test_sdk03_rest_errors(agent_sdk03: InteropAgent) -> None:
     agent = agent_sdk03
     assert json_body(http.get(f"{agent.rest_url}/v1/tasks/nope"), 404, "application/json") == {
-        "message": "Task not found"}
+        "message": "Task not found"
+    }
     assert json_body(http.post(f"{agent.rest_url}/v1/tasks/nope:cancel"), 404, "application/json") == {
-        "message": "Task not found"}
+        "message": "Task not found"
+    }
     for path in ("/nope", "/a2a/rest/v1/nope", "/a2a/rest/tasks/nope"):  # the last: a 1.0 path on a 0.3 agent
-        assert json_body(http.get(f"{agent.url}{path}"), 404, "application/json") == {"detail": "Not Found"}, path
+        assert json_body(http.get(f"{agent.url}{path}"), 404, "application/json") == {
+            "detail": "Not Found"
+        }, path
     task = json_body(rest03_send(agent, "hello", {"blocking": True}), 200, "application/json")["task"]
-    assert json_body(http.post(f"{agent.rest_url}/v1/tasks/{task['id']}:cancel"), 409, "application/json") == {
-        "message": "Task cannot be canceled - current state: TaskState.completed"}
+    assert json_body(
+        http.post(f"{agent.rest_url}/v1/tasks/{task['id']}:cancel"), 409, "application/json"
+    ) == {"message": "Task cannot be canceled - current state: TaskState.completed"}
 
 
 @pytest.mark.parametrize("task_id", ["finished", "nope"])
 def test_sdk03_rest_subscribe_to_finished_task(agent_sdk03: InteropAgent, task_id: str) -> None:
     agent = agent_sdk03
     if task_id == "finished":
-        task_id = json_body(rest03_send(agent, "hello", {"blocking": True}), 200, "application/json")["task"]["id"]
+        task_id = json_body(rest03_send(agent, "hello", {"blocking": True}), 200, "application/json")["task"][
+            "id"
+        ]
     url = f"{agent.rest_url}/v1/tasks/{task_id}:subscribe"
     with http.stream("GET", url, timeout=10) as r:
         assert r.status_code == 200
@@ -301,8 +364,13 @@ def test_sdk03_rest_stream(agent_sdk03: InteropAgent) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     assert "\ndata:   " in r.text  # pretty-printed proto JSON, several data: lines per event
     events = [data for _, data in sse(r)]
-    assert [next(iter(e)) for e in events] == ["task", "statusUpdate", "artifactUpdate", "artifactUpdate",
-                                               "statusUpdate"]
+    assert [next(iter(e)) for e in events] == [
+        "task",
+        "statusUpdate",
+        "artifactUpdate",
+        "artifactUpdate",
+        "statusUpdate",
+    ]
     assert events[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
     assert events[-1]["statusUpdate"]["final"] is True
 
@@ -338,10 +406,17 @@ def test_js_v1_jsonrpc(which: str, request: pytest.FixtureRequest) -> None:
     task = rpc(agent, "SendMessage", {"message": msg10("hello")}, V1)["result"]["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
-    for text, state in [("/fail", "TASK_STATE_FAILED"), ("/input", "TASK_STATE_INPUT_REQUIRED"),
-                        ("/auth", "TASK_STATE_AUTH_REQUIRED"), ("/reject", "TASK_STATE_REJECTED"),
-                        ("/cancel", "TASK_STATE_CANCELED")]:
-        assert rpc(agent, "SendMessage", {"message": msg10(text)}, V1)["result"]["task"]["status"]["state"] == state
+    for text, state in [
+        ("/fail", "TASK_STATE_FAILED"),
+        ("/input", "TASK_STATE_INPUT_REQUIRED"),
+        ("/auth", "TASK_STATE_AUTH_REQUIRED"),
+        ("/reject", "TASK_STATE_REJECTED"),
+        ("/cancel", "TASK_STATE_CANCELED"),
+    ]:
+        assert (
+            rpc(agent, "SendMessage", {"message": msg10(text)}, V1)["result"]["task"]["status"]["state"]
+            == state
+        )
     answer = rpc(agent, "SendMessage", {"message": msg10("/msg hi there")}, V1)["result"]
     assert list(answer) == ["message"] and answer["message"]["role"] == "ROLE_AGENT"
     assert texts(answer["message"]["parts"]) == ["echo: hi there"]
@@ -349,27 +424,54 @@ def test_js_v1_jsonrpc(which: str, request: pytest.FixtureRequest) -> None:
     assert got["id"] == task["id"] and got["status"]["state"] == "TASK_STATE_COMPLETED"
     info = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "domain": "a2a-protocol.org"}
     assert rpc(agent, "GetTask", {"id": "nope"}, V1)["error"] == {
-        "code": -32001, "message": "Task not found: nope", "data": [{**info, "reason": "TASK_NOT_FOUND"}]}
+        "code": -32001,
+        "message": "Task not found: nope",
+        "data": [{**info, "reason": "TASK_NOT_FOUND"}],
+    }
     assert rpc(agent, "CancelTask", {"id": task["id"]}, V1)["error"] == {
-        "code": -32002, "message": f"Task not cancelable: {task['id']}", "data": [{**info, "reason": "TASK_NOT_CANCELABLE"}]}
+        "code": -32002,
+        "message": f"Task not cancelable: {task['id']}",
+        "data": [{**info, "reason": "TASK_NOT_CANCELABLE"}],
+    }
     # SubscribeToTask of a finished task: a plain JSON error, not an SSE stream
-    r = http.post(agent.jsonrpc_url, headers=V1, json={"jsonrpc": "2.0", "id": 9, "method": "SubscribeToTask",
-                                                        "params": {"id": task["id"]}})
+    r = http.post(
+        agent.jsonrpc_url,
+        headers=V1,
+        json={"jsonrpc": "2.0", "id": 9, "method": "SubscribeToTask", "params": {"id": task["id"]}},
+    )
     assert json_body(r, 200, "application/json")["error"] == {
-        "code": -32004, "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
-        "data": [{**info, "reason": "UNSUPPORTED_OPERATION"}]}
+        "code": -32004,
+        "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
+        "data": [{**info, "reason": "UNSUPPORTED_OPERATION"}],
+    }
     log = agent.requests()
-    assert [e["rpc_method"] for e in log] == (["SendMessage"] * 7 + ["GetTask"] * 2 + ["CancelTask", "SubscribeToTask"])
+    assert [e["rpc_method"] for e in log] == (
+        ["SendMessage"] * 7 + ["GetTask"] * 2 + ["CancelTask", "SubscribeToTask"]
+    )
     assert all(e["path"] == "/a2a/jsonrpc" and e["a2a_version"] == "1.0" and e["status"] == 200 for e in log)
 
 
 def test_js_v1_stream(agent_js: InteropAgent) -> None:
-    r = http.post(agent_js.jsonrpc_url, headers=V1, timeout=30, json={
-        "jsonrpc": "2.0", "id": 1, "method": "SendStreamingMessage", "params": {"message": msg10("hi")}})
+    r = http.post(
+        agent_js.jsonrpc_url,
+        headers=V1,
+        timeout=30,
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendStreamingMessage",
+            "params": {"message": msg10("hi")},
+        },
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
     results = [data["result"] for _, data in sse(r)]
-    assert [next(iter(e)) for e in results] == ["task", "statusUpdate", "artifactUpdate", "artifactUpdate",
-                                                "statusUpdate"]
+    assert [next(iter(e)) for e in results] == [
+        "task",
+        "statusUpdate",
+        "artifactUpdate",
+        "artifactUpdate",
+        "statusUpdate",
+    ]
     assert results[-1]["statusUpdate"]["status"]["state"] == "TASK_STATE_COMPLETED"
 
 
@@ -387,7 +489,10 @@ def test_js_v1_rest(which: str, request: pytest.FixtureRequest) -> None:
     task = json_body(send("hello"), 200, a2a_json)["task"]  # 1.0 default: wait for the end
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
     assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
-    assert json_body(send("hello", blocking=True), 200, a2a_json)["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+    assert (
+        json_body(send("hello", blocking=True), 200, a2a_json)["task"]["status"]["state"]
+        == "TASK_STATE_COMPLETED"
+    )
     early = json_body(send("/slow 0.2", returnImmediately=True), 200, a2a_json)["task"]
     assert early["status"]["state"] == "TASK_STATE_SUBMITTED"
     assert json_body(send("/fail"), 200, a2a_json)["task"]["status"]["state"] == "TASK_STATE_FAILED"
@@ -395,40 +500,69 @@ def test_js_v1_rest(which: str, request: pytest.FixtureRequest) -> None:
     assert texts(json_body(send("/msg yo"), 200, a2a_json)["message"]["parts"]) == ["echo: yo"]
 
     def status(code: int, status: str, message: str, reason: str) -> dict[str, Any]:
-        return {"error": {"code": code, "status": status, "message": message, "details": [
-            {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "a2a-protocol.org"}]}}
+        return {
+            "error": {
+                "code": code,
+                "status": status,
+                "message": message,
+                "details": [
+                    {
+                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "reason": reason,
+                        "domain": "a2a-protocol.org",
+                    }
+                ],
+            }
+        }
+
     assert json_body(http.get(f"{agent.rest_url}/tasks/nope", headers=V1), 404, a2a_json) == status(
-        404, "NOT_FOUND", "Task not found: nope", "TASK_NOT_FOUND")
+        404, "NOT_FOUND", "Task not found: nope", "TASK_NOT_FOUND"
+    )
     r = http.get(f"{agent.rest_url}/nope", headers=V1)
     assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8"
     assert "<pre>Cannot GET /a2a/rest/nope</pre>" in r.text
-    assert json_body(http.post(f"{agent.rest_url}/tasks/{task['id']}:cancel", headers=V1), 400, a2a_json) == status(
-        400, "FAILED_PRECONDITION", f"Task not cancelable: {task['id']}", "TASK_NOT_CANCELABLE")
+    assert json_body(
+        http.post(f"{agent.rest_url}/tasks/{task['id']}:cancel", headers=V1), 400, a2a_json
+    ) == status(400, "FAILED_PRECONDITION", f"Task not cancelable: {task['id']}", "TASK_NOT_CANCELABLE")
     for method in ("GET", "POST"):
         r = http.request(method, f"{agent.rest_url}/tasks/{task['id']}:subscribe", headers=V1)
         assert json_body(r, 400, a2a_json) == status(
-            400, "FAILED_PRECONDITION", f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
-            "UNSUPPORTED_OPERATION"), method
-    r = http.post(f"{agent.rest_url}/message:send", content=json.dumps({"message": msg10("x")}),
-                   headers={**V1, "Content-Type": "text/plain"})
+            400,
+            "FAILED_PRECONDITION",
+            f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
+            "UNSUPPORTED_OPERATION",
+        ), method
+    r = http.post(
+        f"{agent.rest_url}/message:send",
+        content=json.dumps({"message": msg10("x")}),
+        headers={**V1, "Content-Type": "text/plain"},
+    )
     assert json_body(r, 400, a2a_json)["error"]["details"][0]["reason"] == "CONTENT_TYPE_NOT_SUPPORTED"
 
 
 def test_js_v1_only_refuses_headerless(agent_js: InteropAgent) -> None:
     message = "The requested A2A protocol version '0.3' is not supported. Supported versions: 1.0"
-    for method, params in [("SendMessage", {"message": msg10("hi")}), ("message/send", {"message": msg03("hi")})]:
+    for method, params in [
+        ("SendMessage", {"message": msg10("hi")}),
+        ("message/send", {"message": msg03("hi")}),
+    ]:
         error = rpc(agent_js, method, params)["error"]
         assert error["code"] == -32009 and error["message"] == message
         assert error["data"][0]["reason"] == "VERSION_NOT_SUPPORTED"
     r = http.post(f"{agent_js.rest_url}/message:send", json={"message": msg10("hi")})
     error = json_body(r, 400, "application/a2a+json")["error"]
     assert (error["status"], error["message"], error["details"][0]["reason"]) == (
-        "FAILED_PRECONDITION", message, "VERSION_NOT_SUPPORTED")
+        "FAILED_PRECONDITION",
+        message,
+        "VERSION_NOT_SUPPORTED",
+    )
     # No 0.3 routes without compat, but /v1/message:send matches the 1.0 tenant route /{tenant}/message:send:
     # header-less it is refused as 0.3; with A2A-Version: 1.0 it is a send for tenant "v1", and the 0.3
     # body's parts (``content``) are silently dropped.
     r = http.post(f"{agent_js.rest_url}/v1/message:send", json={"message": msg03_rest("hi")})
-    assert json_body(r, 400, "application/a2a+json")["error"]["details"][0]["reason"] == "VERSION_NOT_SUPPORTED"
+    assert (
+        json_body(r, 400, "application/a2a+json")["error"]["details"][0]["reason"] == "VERSION_NOT_SUPPORTED"
+    )
     r = http.post(f"{agent_js.rest_url}/v1/message:send", json={"message": msg03_rest("hi")}, headers=V1)
     task = json_body(r, 200, "application/a2a+json")["task"]
     assert task["status"]["state"] == "TASK_STATE_COMPLETED"
@@ -444,7 +578,11 @@ def test_js_compat_v03_card(agent_js_compat: InteropAgent) -> None:
     assert (card["url"], card["preferredTransport"]) == (agent.jsonrpc_url, "JSONRPC")
     assert card["additionalInterfaces"] == [{"url": agent.rest_url, "transport": "HTTP+JSON"}]
     assert {(i["protocolBinding"], i["protocolVersion"]) for i in card["supportedInterfaces"]} == {
-        ("JSONRPC", "1.0"), ("HTTP+JSON", "1.0"), ("JSONRPC", "0.3"), ("HTTP+JSON", "0.3")}
+        ("JSONRPC", "1.0"),
+        ("HTTP+JSON", "1.0"),
+        ("JSONRPC", "0.3"),
+        ("HTTP+JSON", "0.3"),
+    }
 
 
 def test_js_compat_v03_jsonrpc(agent_js_compat: InteropAgent) -> None:
@@ -454,22 +592,54 @@ def test_js_compat_v03_jsonrpc(agent_js_compat: InteropAgent) -> None:
     assert task["kind"] == "task" and task["status"]["state"] == "completed"
     assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
     assert rpc(agent, "message/send", {"message": msg03("/fail")})["result"]["status"]["state"] == "failed"
-    assert rpc(agent, "message/send", {"message": msg03("/input")})["result"]["status"]["state"] == "input-required"
+    assert (
+        rpc(agent, "message/send", {"message": msg03("/input")})["result"]["status"]["state"]
+        == "input-required"
+    )
     answer = rpc(agent, "message/send", {"message": msg03("/msg hi")})["result"]
     assert answer["kind"] == "message" and texts(answer["parts"]) == ["echo: hi"]
-    assert rpc(agent, "tasks/get", {"id": "nope"})["error"] == {"code": -32001, "message": "Task not found: nope"}
+    assert rpc(agent, "tasks/get", {"id": "nope"})["error"] == {
+        "code": -32001,
+        "message": "Task not found: nope",
+    }
     assert rpc(agent, "tasks/cancel", {"id": task["id"]})["error"] == {
-        "code": -32002, "message": f"Task not cancelable: {task['id']}"}
+        "code": -32002,
+        "message": f"Task not cancelable: {task['id']}",
+    }
     assert rpc(agent, "SendMessage", {"message": msg10("hi")})["error"] == {
-        "code": -32601, "message": "Method not found: SendMessage"}
-    assert rpc(agent, "tasks/get", {"id": "nope"}, V1)["error"] == {"code": -32601, "message": "Invalid method."}
-    r = http.post(agent.jsonrpc_url, json={"jsonrpc": "2.0", "id": 7, "method": "tasks/resubscribe",
-                                            "params": {"id": task["id"]}}, timeout=30)
+        "code": -32601,
+        "message": "Method not found: SendMessage",
+    }
+    assert rpc(agent, "tasks/get", {"id": "nope"}, V1)["error"] == {
+        "code": -32601,
+        "message": "Invalid method.",
+    }
+    r = http.post(
+        agent.jsonrpc_url,
+        json={"jsonrpc": "2.0", "id": 7, "method": "tasks/resubscribe", "params": {"id": task["id"]}},
+        timeout=30,
+    )
     assert r.status_code == 200 and r.headers["content-type"] == "text/event-stream"
-    assert sse(r) == [("error", {"jsonrpc": "2.0", "id": 7, "error": {
-        "code": -32004, "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to."}})]
-    assert agent.rpc_methods() == ["message/send"] * 4 + ["tasks/get", "tasks/cancel", "SendMessage", "tasks/get",
-                                                          "tasks/resubscribe"]
+    assert sse(r) == [
+        (
+            "error",
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "error": {
+                    "code": -32004,
+                    "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
+                },
+            },
+        )
+    ]
+    assert agent.rpc_methods() == ["message/send"] * 4 + [
+        "tasks/get",
+        "tasks/cancel",
+        "SendMessage",
+        "tasks/get",
+        "tasks/resubscribe",
+    ]
     assert [e["a2a_version"] for e in agent.requests()] == [None] * 7 + ["1.0", None]
 
 
@@ -479,25 +649,46 @@ def test_js_compat_v03_rest(agent_js_compat: InteropAgent) -> None:
         task = json_body(rest03_send(agent, "hello", configuration), 201, "application/json")["task"]
         assert task["status"]["state"] == "TASK_STATE_COMPLETED", configuration
         assert [texts(a["parts"]) for a in task["artifacts"]] == [["echo: ", "hello"]]
-    for configuration in ({}, {"historyLength": 5}, {"blocking": False}):  # a configuration without blocking: not
+    for configuration in (
+        {},
+        {"historyLength": 5},
+        {"blocking": False},
+    ):  # a configuration without blocking: not
         early = json_body(rest03_send(agent, "hello", configuration), 201, "application/json")["task"]
         assert early["status"]["state"] == "TASK_STATE_SUBMITTED", configuration
-    assert json_body(rest03_send(agent, "/fail"), 201, "application/json")["task"]["status"]["state"] == "TASK_STATE_FAILED"
+    assert (
+        json_body(rest03_send(agent, "/fail"), 201, "application/json")["task"]["status"]["state"]
+        == "TASK_STATE_FAILED"
+    )
     assert json_body(rest03_send(agent, "/input"), 201, "application/json")["task"]["status"]["state"] == (
-        "TASK_STATE_INPUT_REQUIRED")
-    assert texts(json_body(rest03_send(agent, "/msg yo"), 201, "application/json")["message"]["content"]) == ["echo: yo"]
+        "TASK_STATE_INPUT_REQUIRED"
+    )
+    assert texts(json_body(rest03_send(agent, "/msg yo"), 201, "application/json")["message"]["content"]) == [
+        "echo: yo"
+    ]
     assert json_body(http.get(f"{agent.rest_url}/v1/tasks/nope"), 404, "application/json") == {
-        "code": -32001, "message": "Task not found: nope"}
-    assert json_body(http.get(f"{agent.rest_url}/v1/tasks/nope", headers=V1), 404, "application/a2a+json")[
-        "error"]["status"] == "NOT_FOUND"
+        "code": -32001,
+        "message": "Task not found: nope",
+    }
+    assert (
+        json_body(http.get(f"{agent.rest_url}/v1/tasks/nope", headers=V1), 404, "application/a2a+json")[
+            "error"
+        ]["status"]
+        == "NOT_FOUND"
+    )
     r = http.get(f"{agent.rest_url}/v1/nope")
     assert r.status_code == 404 and r.headers["content-type"] == "text/html; charset=utf-8"
     assert "<pre>Cannot GET /a2a/rest/v1/nope</pre>" in r.text
-    assert json_body(http.post(f"{agent.rest_url}/v1/tasks/{task['id']}:cancel"), 400, "application/json") == {
-        "code": -32002, "message": f"Task not cancelable: {task['id']}"}
+    assert json_body(
+        http.post(f"{agent.rest_url}/v1/tasks/{task['id']}:cancel"), 400, "application/json"
+    ) == {"code": -32002, "message": f"Task not cancelable: {task['id']}"}
     for method in ("GET", "POST"):
         r = http.request(method, f"{agent.rest_url}/v1/tasks/{task['id']}:subscribe")
         assert json_body(r, 400, "application/json") == {
-            "code": -32004, "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to."}
+            "code": -32004,
+            "message": f"Task {task['id']} is in a terminal state (3) and cannot be subscribed to.",
+        }
     assert json_body(http.get(f"{agent.rest_url}/v1/tasks/nope:subscribe"), 404, "application/json") == {
-        "code": -32001, "message": "Task not found: nope"}
+        "code": -32001,
+        "message": "Task not found: nope",
+    }

@@ -63,20 +63,77 @@ class Spec:
 
 _SDK03_CANCEL = "Task cannot be canceled - current state: TaskState.completed"
 SPECS: tuple[Spec, ...] = (
-    Spec("sandbox", "mx_sandbox", SANDBOX_SDK, "1.0 + 0.3 compat, hybrid card", ("1.0", "0.3"), "JSONRPC",
-         "hybrid", "Task cannot be canceled"),
-    Spec("sandbox-v1", "mx_sandbox_v1", SANDBOX_SDK, "1.0 only (pure 1.0 card)", ("1.0",), "JSONRPC", "1.0",
-         "Task cannot be canceled"),
-    Spec("sdk03", "agent_sdk03", SDK03_NAME, "0.3 card, preferredTransport JSONRPC", ("0.3",), "JSONRPC", "0.3",
-         _SDK03_CANCEL),
-    Spec("sdk03-rest", "agent_sdk03_rest", SDK03_NAME, "0.3 card, preferredTransport HTTP+JSON", ("0.3",),
-         "HTTP+JSON", "0.3", _SDK03_CANCEL),
-    Spec("js", "agent_js", JS_NAME, "1.0 only (header-less calls refused as 0.3)", ("1.0",), "JSONRPC", "1.0",
-         "Task not cancelable: {id}"),
-    Spec("js-compat", "agent_js_compat", JS_NAME, "1.0 + 0.3 (legacyCompat), card varies by A2A-Version",
-         ("1.0", "0.3"), "JSONRPC", "hybrid", "Task not cancelable: {id}"),
-    Spec("sandbox-gzip", "mx_sandbox_gzip", SANDBOX_SDK, "the hybrid sandbox, every answer gzip-compressed "
-         "(SSE too)", ("1.0", "0.3"), "JSONRPC", "hybrid", "Task cannot be canceled", gzip=True),
+    Spec(
+        "sandbox",
+        "mx_sandbox",
+        SANDBOX_SDK,
+        "1.0 + 0.3 compat, hybrid card",
+        ("1.0", "0.3"),
+        "JSONRPC",
+        "hybrid",
+        "Task cannot be canceled",
+    ),
+    Spec(
+        "sandbox-v1",
+        "mx_sandbox_v1",
+        SANDBOX_SDK,
+        "1.0 only (pure 1.0 card)",
+        ("1.0",),
+        "JSONRPC",
+        "1.0",
+        "Task cannot be canceled",
+    ),
+    Spec(
+        "sdk03",
+        "agent_sdk03",
+        SDK03_NAME,
+        "0.3 card, preferredTransport JSONRPC",
+        ("0.3",),
+        "JSONRPC",
+        "0.3",
+        _SDK03_CANCEL,
+    ),
+    Spec(
+        "sdk03-rest",
+        "agent_sdk03_rest",
+        SDK03_NAME,
+        "0.3 card, preferredTransport HTTP+JSON",
+        ("0.3",),
+        "HTTP+JSON",
+        "0.3",
+        _SDK03_CANCEL,
+    ),
+    Spec(
+        "js",
+        "agent_js",
+        JS_NAME,
+        "1.0 only (header-less calls refused as 0.3)",
+        ("1.0",),
+        "JSONRPC",
+        "1.0",
+        "Task not cancelable: {id}",
+    ),
+    Spec(
+        "js-compat",
+        "agent_js_compat",
+        JS_NAME,
+        "1.0 + 0.3 (legacyCompat), card varies by A2A-Version",
+        ("1.0", "0.3"),
+        "JSONRPC",
+        "hybrid",
+        "Task not cancelable: {id}",
+    ),
+    Spec(
+        "sandbox-gzip",
+        "mx_sandbox_gzip",
+        SANDBOX_SDK,
+        "the hybrid sandbox, every answer gzip-compressed (SSE too)",
+        ("1.0", "0.3"),
+        "JSONRPC",
+        "hybrid",
+        "Task cannot be canceled",
+        gzip=True,
+    ),
 )
 SPEC = {s.key: s for s in SPECS}
 CELLS = [(s.key, b, v) for s in SPECS for b in BINDINGS for v in VERSIONS]
@@ -112,9 +169,15 @@ class RequestLog:
             except ValueError:
                 pass
         entry: dict[str, Any] = {
-            "method": scope["method"], "path": scope["path"], "query": scope["query_string"].decode("latin-1"),
-            "rpc_method": rpc_method, "a2a_version": headers.get("a2a-version"),
-            "content_type": headers.get("content-type"), "status": None, "content_encoding": None}
+            "method": scope["method"],
+            "path": scope["path"],
+            "query": scope["query_string"].decode("latin-1"),
+            "rpc_method": rpc_method,
+            "a2a_version": headers.get("a2a-version"),
+            "content_type": headers.get("content-type"),
+            "status": None,
+            "content_encoding": None,
+        }
         with self.lock:
             self.entries.append(entry)
         replayed = False
@@ -242,8 +305,9 @@ def describe(e: dict[str, Any]) -> str:
     return f"{what} [A2A-Version {e['a2a_version']}] -> {e['status']}"
 
 
-def wire_problems(log: list[dict[str, Any]], op: str, version: str, binding: str, task_id: str | None,
-                  gzip: bool) -> list[str]:
+def wire_problems(
+    log: list[dict[str, Any]], op: str, version: str, binding: str, task_id: str | None, gzip: bool
+) -> list[str]:
     """The first RPC the agent received must be ``op`` in ``version`` over ``binding``; every request of
     the invocation must stay on that binding and version (A2A-Version: 1.0 for 1.0, none for 0.3)."""
     if not log:
@@ -256,11 +320,14 @@ def wire_problems(log: list[dict[str, Any]], op: str, version: str, binding: str
             problems.append(f"first request {describe(first)}, want POST /a2a/jsonrpc {want}")
     else:
         verbs, tail = REST_ROUTES[op]
-        pattern = re.escape(rest_prefix(version) + tail).replace(re.escape("{id}"),
-                                                                 re.escape(task_id) if task_id else "[^/:]+")
+        pattern = re.escape(rest_prefix(version) + tail).replace(
+            re.escape("{id}"), re.escape(task_id) if task_id else "[^/:]+"
+        )
         if first["method"] not in verbs or not re.fullmatch(pattern, first["path"]):
-            problems.append(f"first request {describe(first)}, want {'|'.join(verbs)} {rest_prefix(version)}"
-                            f"{tail.format(id=task_id or '<id>')}")
+            problems.append(
+                f"first request {describe(first)}, want {'|'.join(verbs)} {rest_prefix(version)}"
+                f"{tail.format(id=task_id or '<id>')}"
+            )
     for e in log:
         if version == "1.0" and e["a2a_version"] != "1.0":
             problems.append(f"{describe(e)}: a 1.0 request without 'A2A-Version: 1.0'")
@@ -268,8 +335,10 @@ def wire_problems(log: list[dict[str, Any]], op: str, version: str, binding: str
             problems.append(f"{describe(e)}: a 0.3 request with A2A-Version {e['a2a_version']}")
         if binding == "JSONRPC" and e["path"] != "/a2a/jsonrpc":
             problems.append(f"{describe(e)}: left the JSON-RPC interface")
-        if binding == "HTTP+JSON" and (not e["path"].startswith(rest_prefix(version) + "/")
-                                       or (version == "1.0" and e["path"].startswith("/a2a/rest/v1/"))):
+        if binding == "HTTP+JSON" and (
+            not e["path"].startswith(rest_prefix(version) + "/")
+            or (version == "1.0" and e["path"].startswith("/a2a/rest/v1/"))
+        ):
             problems.append(f"{describe(e)}: not a {version} HTTP+JSON path")
         if gzip and e["status"] is not None and e["content_encoding"] != "gzip":
             problems.append(f"{describe(e)}: the answer was not gzip-compressed")
@@ -316,10 +385,19 @@ class Recorder:
         r.log = log  # type: ignore[attr-defined]
         return r, log
 
-    def judge(self, family: str, r: Any, want_exit: int | tuple[int, ...], shown: str, checks: list[Check],
-              wire: list[str] | None = None) -> bool:
+    def judge(
+        self,
+        family: str,
+        r: Any,
+        want_exit: int | tuple[int, ...],
+        shown: str,
+        checks: list[Check],
+        wire: list[str] | None = None,
+    ) -> bool:
         wants = want_exit if isinstance(want_exit, tuple) else (want_exit,)
-        problems = [] if r.exit_code in wants else [f"exit {r.exit_code}, want {' or '.join(map(str, wants))}"]
+        problems = (
+            [] if r.exit_code in wants else [f"exit {r.exit_code}, want {' or '.join(map(str, wants))}"]
+        )
         for desc, fn in checks:
             try:
                 ok = fn()
@@ -332,10 +410,12 @@ class Recorder:
             self.outcomes[family] = f"✗ exit {r.exit_code}"
             wire_log = "\n".join(f"      {describe(e)}" for e in r.log) or "      (no RPC)"
             self.problems.append(
-                f"[{self.label}] {family}: " + "; ".join(problems)
+                f"[{self.label}] {family}: "
+                + "; ".join(problems)
                 + f"\n    a2actl {' '.join(r.argv)}\n    stdout: {_compact(r)}"
                 + (f"\n    stderr: {r.stderr.strip()[:600]}" if r.stderr.strip() else "")
-                + f"\n    agent received:\n{wire_log}")
+                + f"\n    agent received:\n{wire_log}"
+            )
         elif family not in self.outcomes:  # a family of several invocations shows its first failure
             self.outcomes[family] = shown
         return not problems
@@ -382,13 +462,32 @@ def finished_task(spec: Spec, agent: Any) -> str:
         url = f"{agent.url}/a2a/jsonrpc"
         message_id = uuid.uuid4().hex
         if "1.0" in spec.versions:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "SendMessage", "params": {"message": {
-                "messageId": message_id, "role": "ROLE_USER", "parts": [{"text": "hi"}]}}}
-            task = http.post(url, json=body, headers={"A2A-Version": "1.0"}, timeout=30).json()["result"]["task"]
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "SendMessage",
+                "params": {
+                    "message": {"messageId": message_id, "role": "ROLE_USER", "parts": [{"text": "hi"}]}
+                },
+            }
+            task = http.post(url, json=body, headers={"A2A-Version": "1.0"}, timeout=30).json()["result"][
+                "task"
+            ]
             assert task["status"]["state"] == "TASK_STATE_COMPLETED", task
         else:
-            body = {"jsonrpc": "2.0", "id": 1, "method": "message/send", "params": {"message": {
-                "kind": "message", "messageId": message_id, "role": "user", "parts": [{"kind": "text", "text": "hi"}]}}}
+            body = {
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "message/send",
+                "params": {
+                    "message": {
+                        "kind": "message",
+                        "messageId": message_id,
+                        "role": "user",
+                        "parts": [{"kind": "text", "text": "hi"}],
+                    }
+                },
+            }
             task = http.post(url, json=body, timeout=30).json()["result"]
             assert task["status"]["state"] == "completed", task
         _finished_tasks[spec.key] = task["id"]
@@ -401,8 +500,9 @@ def finished_task(spec: Spec, agent: Any) -> str:
 
 
 @pytest.mark.parametrize("key, binding, version", CELLS, ids=[f"{k}-{b}-{v}" for k, b, v in CELLS])
-def test_cell(key: str, binding: str, version: str, cli: Any, request: pytest.FixtureRequest,
-              matrix: Matrix) -> None:
+def test_cell(
+    key: str, binding: str, version: str, cli: Any, request: pytest.FixtureRequest, matrix: Matrix
+) -> None:
     spec = SPEC[key]
     agent = request.getfixturevalue(spec.fixture)
     eff = version if version != "auto" else spec.versions[0]
@@ -415,8 +515,11 @@ def test_cell(key: str, binding: str, version: str, cli: Any, request: pytest.Fi
     matrix.cells[(key, binding, version)] = rec.outcomes
     matrix.invocations += rec.invocations
     if rec.problems:
-        pytest.fail(f"{len(rec.problems)} famil{'y' if len(rec.problems) == 1 else 'ies'} wrong:\n\n"
-                    + "\n\n".join(rec.problems), pytrace=False)
+        pytest.fail(
+            f"{len(rec.problems)} famil{'y' if len(rec.problems) == 1 else 'ies'} wrong:\n\n"
+            + "\n\n".join(rec.problems),
+            pytrace=False,
+        )
 
 
 def _spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: str) -> None:
@@ -425,120 +528,256 @@ def _spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: str) -
     def wire(r: Any, op: str, task_id: str | None = None) -> list[str]:
         return wire_problems(r.log, op, version, binding, task_id, gz)
 
-    rest = rest_prefix(version)[len("/a2a/rest"):]
+    rest = rest_prefix(version)[len("/a2a/rest") :]
     send_method = RPC_NAMES["send"][version] if binding == "JSONRPC" else f"POST {rest}/message:send"
 
     # handshake probe: the negotiated interface, and GetTask on a random id answers TaskNotFound
     r, _ = rec.run("handshake", "probe", url)
     neg = J(r).get("negotiation") or {}
     rec.outcomes["negotiated"] = f"{neg.get('protocolBinding')} {neg.get('protocolVersion')}"
-    rec.judge("probe", r, 0, "✓", [
-        (f"negotiation {neg.get('protocolBinding')} {neg.get('protocolVersion')}, want {binding} {version}",
-         lambda: (neg["protocolBinding"], neg["protocolVersion"]) == (binding, version)),
-        ("samples[0] not ok", lambda: J(r)["samples"][0]["ok"] is True),
-        ("first RPC did not answer TaskNotFound -32001", lambda: J(r)["samples"][0]["rpc"]["error"]["code"] == -32001),
-        ("first RPC not judged healthy", lambda: J(r)["samples"][0]["rpc"]["healthy"] is True),
-    ], wire(r, "get"))
+    rec.judge(
+        "probe",
+        r,
+        0,
+        "✓",
+        [
+            (
+                f"negotiation {neg.get('protocolBinding')} {neg.get('protocolVersion')}, want {binding} {version}",
+                lambda: (neg["protocolBinding"], neg["protocolVersion"]) == (binding, version),
+            ),
+            ("samples[0] not ok", lambda: J(r)["samples"][0]["ok"] is True),
+            (
+                "first RPC did not answer TaskNotFound -32001",
+                lambda: J(r)["samples"][0]["rpc"]["error"]["code"] == -32001,
+            ),
+            ("first RPC not judged healthy", lambda: J(r)["samples"][0]["rpc"]["healthy"] is True),
+        ],
+        wire(r, "get"),
+    )
 
     # send: completed with the echo artifact
     r, _ = rec.run("send", url, "hi")
     task_id = (J(r).get("taskId") if r.exit_code == 0 else None) or ""
-    rec.judge("send", r, 0, "✓", [
-        (f"method {J(r).get('method')!r}, want {send_method!r}", lambda: J(r)["method"] == send_method),
-        (f"state {J(r).get('state')!r}, want 'completed'", lambda: J(r)["state"] == "completed"),
-        ("result is not a task", lambda: J(r)["result"]["kind"] == "task" and J(r)["result"]["id"] == task_id),
-        ("no 'echo: hi' artifact", lambda: [a["text"] for a in J(r)["result"]["artifacts"]] == ["echo: hi"]),
-    ], wire(r, "send"))
+    rec.judge(
+        "send",
+        r,
+        0,
+        "✓",
+        [
+            (f"method {J(r).get('method')!r}, want {send_method!r}", lambda: J(r)["method"] == send_method),
+            (f"state {J(r).get('state')!r}, want 'completed'", lambda: J(r)["state"] == "completed"),
+            (
+                "result is not a task",
+                lambda: J(r)["result"]["kind"] == "task" and J(r)["result"]["id"] == task_id,
+            ),
+            (
+                "no 'echo: hi' artifact",
+                lambda: [a["text"] for a in J(r)["result"]["artifacts"]] == ["echo: hi"],
+            ),
+        ],
+        wire(r, "send"),
+    )
 
     # /fail: exit 7 with --fail-on failed, exit 0 without; the state is failed either way
     r, _ = rec.run("send", url, "/fail", "--fail-on", "failed")
-    rec.judge("fail", r, 7, "exit 7 / 0", [
-        (f"state {J(r).get('state')!r}, want 'failed'", lambda: J(r)["state"] == "failed"),
-        ("failedOn is not 'failed'", lambda: J(r)["failedOn"] == "failed"),
-        ("exitCode in the JSON is not 7", lambda: J(r)["exitCode"] == 7),
-    ], wire(r, "send"))
+    rec.judge(
+        "fail",
+        r,
+        7,
+        "exit 7 / 0",
+        [
+            (f"state {J(r).get('state')!r}, want 'failed'", lambda: J(r)["state"] == "failed"),
+            ("failedOn is not 'failed'", lambda: J(r)["failedOn"] == "failed"),
+            ("exitCode in the JSON is not 7", lambda: J(r)["exitCode"] == 7),
+        ],
+        wire(r, "send"),
+    )
     r, _ = rec.run("send", url, "/fail")
-    rec.judge("fail", r, 0, "exit 7 / 0", [
-        (f"state {J(r).get('state')!r}, want 'failed'", lambda: J(r)["state"] == "failed"),
-    ], wire(r, "send"))
+    rec.judge(
+        "fail",
+        r,
+        0,
+        "exit 7 / 0",
+        [
+            (f"state {J(r).get('state')!r}, want 'failed'", lambda: J(r)["state"] == "failed"),
+        ],
+        wire(r, "send"),
+    )
 
     r, _ = rec.run("send", url, "/input")
-    rec.judge("input", r, 0, "✓", [
-        (f"state {J(r).get('state')!r}, want 'input-required'", lambda: J(r)["state"] == "input-required"),
-    ], wire(r, "send"))
+    rec.judge(
+        "input",
+        r,
+        0,
+        "✓",
+        [
+            (
+                f"state {J(r).get('state')!r}, want 'input-required'",
+                lambda: J(r)["state"] == "input-required",
+            ),
+        ],
+        wire(r, "send"),
+    )
 
     # /msg: a bare Message, no task
     r, _ = rec.run("send", url, "/msg hi")
-    rec.judge("msg", r, 0, "✓", [
-        (f"result kind {J(r).get('result', {}).get('kind')!r}, want 'message'",
-         lambda: J(r)["result"]["kind"] == "message"),
-        ("a task id on a bare Message", lambda: J(r)["taskId"] is None and J(r)["state"] is None),
-        ("text is not 'echo: hi'", lambda: J(r)["result"]["text"] == "echo: hi"),
-    ], wire(r, "send"))
+    rec.judge(
+        "msg",
+        r,
+        0,
+        "✓",
+        [
+            (
+                f"result kind {J(r).get('result', {}).get('kind')!r}, want 'message'",
+                lambda: J(r)["result"]["kind"] == "message",
+            ),
+            ("a task id on a bare Message", lambda: J(r)["taskId"] is None and J(r)["state"] is None),
+            ("text is not 'echo: hi'", lambda: J(r)["result"]["text"] == "echo: hi"),
+        ],
+        wire(r, "send"),
+    )
 
     # stream tail --send: the whole lifecycle, ending completed
     r, _ = rec.run("stream", "tail", url, "--send", "hi", output="jsonl")
     lines = jsonl(r)
     events = [x for x in lines if x.get("type") == "event"]
     summary = lines[-1] if lines else {}
-    rec.judge("stream", r, 0, "✓", [
-        ("last line is not the summary", lambda: summary["type"] == "summary"),
-        (f"summary outcome {summary.get('outcome')!r} / finalState {summary.get('finalState')!r}, want completed",
-         lambda: (summary["outcome"], summary["finalState"]) == ("completed", "completed")),
-        (f"lifecycle violations {summary.get('violations')}", lambda: summary["violations"] == []),
-        ("first event is not the task", lambda: events[0]["kind"] == "task"),
-        ("last event is not status-update completed",
-         lambda: (events[-1]["kind"], events[-1]["state"]) == ("status-update", "completed")),
-        ("not two artifact-update events (the echo is two chunks)",
-         lambda: [e["kind"] for e in events].count("artifact-update") == 2),
-    ], wire(r, "stream"))
+    rec.judge(
+        "stream",
+        r,
+        0,
+        "✓",
+        [
+            ("last line is not the summary", lambda: summary["type"] == "summary"),
+            (
+                f"summary outcome {summary.get('outcome')!r} / finalState {summary.get('finalState')!r}, want completed",
+                lambda: (summary["outcome"], summary["finalState"]) == ("completed", "completed"),
+            ),
+            (f"lifecycle violations {summary.get('violations')}", lambda: summary["violations"] == []),
+            ("first event is not the task", lambda: events[0]["kind"] == "task"),
+            (
+                "last event is not status-update completed",
+                lambda: (events[-1]["kind"], events[-1]["state"]) == ("status-update", "completed"),
+            ),
+            (
+                "not two artifact-update events (the echo is two chunks)",
+                lambda: [e["kind"] for e in events].count("artifact-update") == 2,
+            ),
+        ],
+        wire(r, "stream"),
+    )
 
     # task get: the task sent above, then an unknown id (TaskNotFound, never "no such route")
     r, _ = rec.run("task", "get", url, task_id or "missing-task-id")
-    rec.judge("get", r, 0, "✓", [
-        ("task id differs", lambda: J(r)["task"]["id"] == task_id),
-        (f"state {J(r).get('task', {}).get('state')!r}, want 'completed'", lambda: J(r)["task"]["state"] == "completed"),
-    ], wire(r, "get", task_id))
+    rec.judge(
+        "get",
+        r,
+        0,
+        "✓",
+        [
+            ("task id differs", lambda: J(r)["task"]["id"] == task_id),
+            (
+                f"state {J(r).get('task', {}).get('state')!r}, want 'completed'",
+                lambda: J(r)["task"]["state"] == "completed",
+            ),
+        ],
+        wire(r, "get", task_id),
+    )
     unknown = f"a2actl-matrix-{uuid.uuid4().hex}"
     r, _ = rec.run("task", "get", url, unknown)
-    rec.judge("get_unknown", r, 1, "exit 1 (-32001)", [
-        (f"a2aCode {error(r).get('a2aCode')!r}, want -32001 TaskNotFound", lambda: error(r)["a2aCode"] == -32001),
-        (f"error code {error(r).get('code')!r}, want 'a2a_error'", lambda: error(r)["code"] == "a2a_error"),
-    ], wire(r, "get", unknown))
+    rec.judge(
+        "get_unknown",
+        r,
+        1,
+        "exit 1 (-32001)",
+        [
+            (
+                f"a2aCode {error(r).get('a2aCode')!r}, want -32001 TaskNotFound",
+                lambda: error(r)["a2aCode"] == -32001,
+            ),
+            (
+                f"error code {error(r).get('code')!r}, want 'a2a_error'",
+                lambda r=r: error(r)["code"] == "a2a_error",
+            ),
+        ],
+        wire(r, "get", unknown),
+    )
 
     # task cancel of a finished task: TaskNotCancelable with the agent's own message
     agent_message = spec.cancel_message.format(id=task_id)
     r, _ = rec.run("task", "cancel", url, task_id or "missing-task-id")
-    rec.judge("cancel", r, 1, "exit 1 (-32002)", [
-        (f"a2aCode {error(r).get('a2aCode')!r}, want -32002 TaskNotCancelable", lambda: error(r)["a2aCode"] == -32002),
-        (f"the agent's message {agent_message!r} is not kept", lambda: agent_message in error(r)["message"]),
-    ], wire(r, "cancel", task_id))
+    rec.judge(
+        "cancel",
+        r,
+        1,
+        "exit 1 (-32002)",
+        [
+            (
+                f"a2aCode {error(r).get('a2aCode')!r}, want -32002 TaskNotCancelable",
+                lambda: error(r)["a2aCode"] == -32002,
+            ),
+            (
+                f"the agent's message {agent_message!r} is not kept",
+                lambda: agent_message in error(r)["message"],
+            ),
+        ],
+        wire(r, "cancel", task_id),
+    )
 
     # task subscribe / stream tail --task of a finished task: "already ended", not a cut
-    for family, args in (("subscribe", ("task", "subscribe", url, task_id or "missing-task-id")),
-                         ("tail_task", ("stream", "tail", url, "--task", task_id or "missing-task-id"))):
+    for family, args in (
+        ("subscribe", ("task", "subscribe", url, task_id or "missing-task-id")),
+        ("tail_task", ("stream", "tail", url, "--task", task_id or "missing-task-id")),
+    ):
         r, _ = rec.run(*args)
-        rec.judge(family, r, 1, "exit 1 already ended", [
-            (f"message does not say the task already ended: {error(r).get('message')!r}",
-             lambda: "already ended" in error(r)["message"]),
-            (f"error code {error(r).get('code')!r} (a cut or protocol error, not an A2A answer)",
-             lambda: error(r)["code"] == "a2a_error"),
-        ], wire(r, "subscribe", task_id))
+        rec.judge(
+            family,
+            r,
+            1,
+            "exit 1 already ended",
+            [
+                (
+                    f"message does not say the task already ended: {error(r).get('message')!r}",
+                    lambda r=r: "already ended" in error(r)["message"],
+                ),
+                (
+                    f"error code {error(r).get('code')!r} (a cut or protocol error, not an A2A answer)",
+                    lambda r=r: error(r)["code"] == "a2a_error",
+                ),
+            ],
+            wire(r, "subscribe", task_id),
+        )
 
     # task list: 1.0 only; in 0.3 a usage error with a hint, and nothing sent
     r, _ = rec.run("task", "list", url)
     if version == "1.0":
         list_method = "ListTasks" if binding == "JSONRPC" else "GET /tasks"
-        rec.judge("list", r, 0, "✓", [
-            (f"method {J(r).get('method')!r}, want {list_method!r}", lambda: J(r)["method"] == list_method),
-            ("the task sent above is not listed", lambda: task_id in [t["id"] for t in J(r)["tasks"]]),
-        ], wire(r, "list"))
+        rec.judge(
+            "list",
+            r,
+            0,
+            "✓",
+            [
+                (
+                    f"method {J(r).get('method')!r}, want {list_method!r}",
+                    lambda: J(r)["method"] == list_method,
+                ),
+                ("the task sent above is not listed", lambda: task_id in [t["id"] for t in J(r)["tasks"]]),
+            ],
+            wire(r, "list"),
+        )
     else:
-        rec.judge("list", r, 2, "exit 2 (1.0 only)", [
-            (f"error code {error(r).get('code')!r}, want 'usage'", lambda: error(r)["code"] == "usage"),
-            ("no hint", lambda: bool(error(r).get("hint"))),
-            ("a request was sent: 0.3 has no ListTasks", lambda: r.log == []),
-        ])
+        rec.judge(
+            "list",
+            r,
+            2,
+            "exit 2 (1.0 only)",
+            [
+                (f"error code {error(r).get('code')!r}, want 'usage'", lambda: error(r)["code"] == "usage"),
+                ("no hint", lambda: bool(error(r).get("hint"))),
+                ("a request was sent: 0.3 has no ListTasks", lambda: r.log == []),
+            ],
+        )
 
 
 def _not_spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: str) -> None:
@@ -556,60 +795,108 @@ def _not_spoken(rec: Recorder, spec: Spec, agent: Any, binding: str, version: st
     def no_route(r: Any) -> Check:
         err = J(r).get("error") or J(r)  # -o json errors are {"error": {...}}
         code, a2a = err.get("code"), err.get("a2aCode")
-        return (f"exit {r.exit_code} with code {code!r} a2aCode {a2a!r}: want 6 no_such_route or 1 -32009/-32601",
-                lambda: (r.exit_code == 6 and code == "no_such_route")
-                or (r.exit_code == 1 and a2a in (-32009, -32601)))
+        return (
+            f"exit {r.exit_code} with code {code!r} a2aCode {a2a!r}: want 6 no_such_route or 1 -32009/-32601",
+            lambda: (
+                (r.exit_code == 6 and code == "no_such_route")
+                or (r.exit_code == 1 and a2a in (-32009, -32601))
+            ),
+        )
 
     def names_spoken(r: Any) -> Check:
-        return (f"does not point at --a2a-version {spoken}: {error_text(r)!r}",
-                lambda: f"--a2a-version {spoken}" in error_text(r) or "drop --a2a-version" in error_text(r))
+        return (
+            f"does not point at --a2a-version {spoken}: {error_text(r)!r}",
+            lambda: f"--a2a-version {spoken}" in error_text(r) or "drop --a2a-version" in error_text(r),
+        )
 
     r, _ = rec.run("handshake", "probe", url)
     neg = J(r).get("negotiation") or {}
     rec.outcomes["negotiated"] = f"{neg.get('protocolBinding')} {neg.get('protocolVersion')} (forced)"
     conclusion = (J(r).get("versionCheck") or {}).get("conclusion") or ""
-    rec.judge("probe", r, want, shown.format(r.exit_code), [
-        (f"negotiation {neg.get('protocolBinding')} {neg.get('protocolVersion')} forced={neg.get('forced')}, "
-         f"want {binding} {version} forced", lambda: (neg["protocolBinding"], neg["protocolVersion"], neg["forced"])
-         == (binding, version, True)),
-        (f"versionCheck {J(r).get('versionCheck')!r} does not conclude 'answers {spoken} but not {version}'",
-         lambda: f"answers {spoken} but not {version}" in conclusion),
-    ])
+    rec.judge(
+        "probe",
+        r,
+        want,
+        shown.format(r.exit_code),
+        [
+            (
+                f"negotiation {neg.get('protocolBinding')} {neg.get('protocolVersion')} forced={neg.get('forced')}, "
+                f"want {binding} {version} forced",
+                lambda: (
+                    (neg["protocolBinding"], neg["protocolVersion"], neg["forced"])
+                    == (binding, version, True)
+                ),
+            ),
+            (
+                f"versionCheck {J(r).get('versionCheck')!r} does not conclude 'answers {spoken} but not {version}'",
+                lambda: f"answers {spoken} but not {version}" in conclusion,
+            ),
+        ],
+    )
     for family in ("fail", "input", "msg"):
         rec.outcomes[family] = "—"
-    for family, args in (("send", ("send", url, "hi")),
-                         ("stream", ("stream", "tail", url, "--send", "hi")),
-                         ("get", ("task", "get", url, finished_task(spec, agent))),
-                         ("get_unknown", ("task", "get", url, f"a2actl-matrix-{uuid.uuid4().hex}")),
-                         ("cancel", ("task", "cancel", url, finished_task(spec, agent))),
-                         ("subscribe", ("task", "subscribe", url, finished_task(spec, agent))),
-                         ("tail_task", ("stream", "tail", url, "--task", finished_task(spec, agent)))):
+    for family, args in (
+        ("send", ("send", url, "hi")),
+        ("stream", ("stream", "tail", url, "--send", "hi")),
+        ("get", ("task", "get", url, finished_task(spec, agent))),
+        ("get_unknown", ("task", "get", url, f"a2actl-matrix-{uuid.uuid4().hex}")),
+        ("cancel", ("task", "cancel", url, finished_task(spec, agent))),
+        ("subscribe", ("task", "subscribe", url, finished_task(spec, agent))),
+        ("tail_task", ("stream", "tail", url, "--task", finished_task(spec, agent))),
+    ):
         r, _ = rec.run(*args)
         rec.judge(family, r, want, shown.format(r.exit_code), [names_spoken(r), no_route(r)])
     r, _ = rec.run("task", "list", url)
     if version == "0.3":  # refused before sending: 0.3 has no ListTasks
-        rec.judge("list", r, 2, shown.format(2), [
-            names_spoken(r), ("a request was sent: 0.3 has no ListTasks", lambda: r.log == [])])
+        rec.judge(
+            "list",
+            r,
+            2,
+            shown.format(2),
+            [names_spoken(r), ("a request was sent: 0.3 has no ListTasks", lambda: r.log == [])],
+        )
     else:  # 1.0 forced on a 0.3-only agent: ListTasks does not exist there in any version it speaks
-        rec.judge("list", r, (1, 2, 6), shown.format(r.exit_code), [
-            (f"suggests --a2a-version 0.3, which has no ListTasks: {error_text(r)!r}",
-             lambda: "try --a2a-version 0.3" not in error_text(r))])
+        rec.judge(
+            "list",
+            r,
+            (1, 2, 6),
+            shown.format(r.exit_code),
+            [
+                (
+                    f"suggests --a2a-version 0.3, which has no ListTasks: {error_text(r)!r}",
+                    lambda: "try --a2a-version 0.3" not in error_text(r),
+                )
+            ],
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
 # Card-level families, once per agent
 # ---------------------------------------------------------------------------------------------------
 
+
 def send_went(r: Any, want: str, what: str) -> Check:
     """The smoke send check went to the card's preferred interface, in the agent's preferred version."""
-    sends = [describe(e).split(" [")[0] for e in r.log
-             if e["rpc_method"] in ("message/send", "SendMessage") or e["path"].endswith("/message:send")]
-    return (f"{what}'s send check went {sends}, want [{want!r}] (the card's preferred interface)",
-            lambda: sends == [want])
+    sends = [
+        describe(e).split(" [")[0]
+        for e in r.log
+        if e["rpc_method"] in ("message/send", "SendMessage") or e["path"].endswith("/message:send")
+    ]
+    return (
+        f"{what}'s send check went {sends}, want [{want!r}] (the card's preferred interface)",
+        lambda: sends == [want],
+    )
 
 
 VERDICTS = {("1.0", "0.3"): "0.3-compat", ("1.0",): "1.0-only", ("0.3",): "0.3-only"}
-SIDE_EFFECTS = {"message/send", "message/stream", "tasks/cancel", "SendMessage", "SendStreamingMessage", "CancelTask"}
+SIDE_EFFECTS = {
+    "message/send",
+    "message/stream",
+    "tasks/cancel",
+    "SendMessage",
+    "SendStreamingMessage",
+    "CancelTask",
+}
 
 
 @pytest.mark.parametrize("key", [s.key for s in SPECS])
@@ -623,48 +910,96 @@ def test_agent(key: str, cli: Any, request: pytest.FixtureRequest, matrix: Matri
     r, _ = rec.run("card", "get", url)
     norm = J(r).get("normalized") or {}
     bindings = [i["protocolBinding"] for i in norm.get("interfaces", []) if i["protocolBinding"] in BINDINGS]
-    rec.judge("card", r, 0, "✓", [
-        (f"shape {norm.get('shape')!r}, want {spec.shape!r}", lambda: norm["shape"] == spec.shape),
-        (f"declaredVersions {norm.get('declaredVersions')}, want {versions}",
-         lambda: sorted(norm["declaredVersions"]) == versions),
-        (f"interfaces {bindings}: want both bindings, {spec.preferred} first",
-         lambda: set(bindings) == set(BINDINGS) and bindings[0] == spec.preferred),
-    ])
+    rec.judge(
+        "card",
+        r,
+        0,
+        "✓",
+        [
+            (f"shape {norm.get('shape')!r}, want {spec.shape!r}", lambda: norm["shape"] == spec.shape),
+            (
+                f"declaredVersions {norm.get('declaredVersions')}, want {versions}",
+                lambda: sorted(norm["declaredVersions"]) == versions,
+            ),
+            (
+                f"interfaces {bindings}: want both bindings, {spec.preferred} first",
+                lambda: set(bindings) == set(BINDINGS) and bindings[0] == spec.preferred,
+            ),
+        ],
+    )
 
     r, _ = rec.run("caps", "validate", url)
-    rec.judge("validate", r, 0, "✓", [
-        (f"valid {J(r).get('valid')}, counts {J(r).get('counts')}", lambda: J(r)["valid"] is True),
-        ("schema errors", lambda: J(r)["counts"]["schemaErrors"] == 0),
-        (f"shape {J(r).get('shape')!r}, want {spec.shape!r}", lambda: J(r)["shape"] == spec.shape),
-    ])
+    rec.judge(
+        "validate",
+        r,
+        0,
+        "✓",
+        [
+            (f"valid {J(r).get('valid')}, counts {J(r).get('counts')}", lambda: J(r)["valid"] is True),
+            ("schema errors", lambda: J(r)["counts"]["schemaErrors"] == 0),
+            (f"shape {J(r).get('shape')!r}, want {spec.shape!r}", lambda: J(r)["shape"] == spec.shape),
+        ],
+    )
 
     r, log = rec.run("caps", "fingerprint", url)
     doc = J(r)
-    rec.judge("fingerprint", r, 0, "✓ " + ", ".join(spec.versions), [
-        (f"speaks {doc.get('speaks')}, want {versions}", lambda: sorted(doc["speaks"]) == versions),
-        (f"verdict {doc.get('verdict')!r}, want {VERDICTS[spec.versions]!r}",
-         lambda: doc["verdict"] == VERDICTS[spec.versions]),
-        ("bindings disagree on a healthy agent", lambda: doc["bindingsAgree"] is True),
-        (f"per-endpoint speaks {[(e['protocolBinding'], e['speaks']) for e in doc.get('endpoints', [])]}",
-         lambda: all(sorted(e["speaks"]) == versions for e in doc["endpoints"])
-         and {e["protocolBinding"] for e in doc["endpoints"]} == set(BINDINGS)),
-        (f"errors or warnings on a healthy agent: {[m for m in doc.get('mismatches', []) if m['severity'] != 'info']}",
-         lambda: all(m["severity"] == "info" for m in doc["mismatches"])),
-        ("a call with side effects on the wire (fingerprint promises side-effect-free calls only)",
-         lambda: not any(e["rpc_method"] in SIDE_EFFECTS or re.search(r"message:|:cancel$", e["path"]) for e in log)),
-        ("no 1.0 GetTask and 0.3 tasks/get probes on the JSON-RPC interface",
-         lambda: {("GetTask", "1.0"), ("tasks/get", None)} <= {(e["rpc_method"], e["a2a_version"]) for e in log}),
-    ])
+    rec.judge(
+        "fingerprint",
+        r,
+        0,
+        "✓ " + ", ".join(spec.versions),
+        [
+            (f"speaks {doc.get('speaks')}, want {versions}", lambda: sorted(doc["speaks"]) == versions),
+            (
+                f"verdict {doc.get('verdict')!r}, want {VERDICTS[spec.versions]!r}",
+                lambda: doc["verdict"] == VERDICTS[spec.versions],
+            ),
+            ("bindings disagree on a healthy agent", lambda: doc["bindingsAgree"] is True),
+            (
+                f"per-endpoint speaks {[(e['protocolBinding'], e['speaks']) for e in doc.get('endpoints', [])]}",
+                lambda: (
+                    all(sorted(e["speaks"]) == versions for e in doc["endpoints"])
+                    and {e["protocolBinding"] for e in doc["endpoints"]} == set(BINDINGS)
+                ),
+            ),
+            (
+                f"errors or warnings on a healthy agent: {[m for m in doc.get('mismatches', []) if m['severity'] != 'info']}",
+                lambda: all(m["severity"] == "info" for m in doc["mismatches"]),
+            ),
+            (
+                "a call with side effects on the wire (fingerprint promises side-effect-free calls only)",
+                lambda: (
+                    not any(
+                        e["rpc_method"] in SIDE_EFFECTS or re.search(r"message:|:cancel$", e["path"])
+                        for e in log
+                    )
+                ),
+            ),
+            (
+                "no 1.0 GetTask and 0.3 tasks/get probes on the JSON-RPC interface",
+                lambda: (
+                    {("GetTask", "1.0"), ("tasks/get", None)}
+                    <= {(e["rpc_method"], e["a2a_version"]) for e in log}
+                ),
+            ),
+        ],
+    )
 
     r, _ = rec.run("caps", "snapshot", url, output=None)
     snapshot = tmp_path / "expected-caps.json"
     snapshot.write_text(r.stdout)
     rec.judge("snapdiff", r, 0, "✓", [("not a snapshot document", lambda: J(r)["a2actlSnapshot"] == 1)])
     r, _ = rec.run("caps", "diff", url, "--expect", str(snapshot))
-    rec.judge("snapdiff", r, 0, "✓", [
-        (f"changes against its own snapshot: {J(r).get('changes')}", lambda: J(r)["changes"] == []),
-        ("failed", lambda: J(r)["failed"] is False),
-    ])
+    rec.judge(
+        "snapdiff",
+        r,
+        0,
+        "✓",
+        [
+            (f"changes against its own snapshot: {J(r).get('changes')}", lambda: J(r)["changes"] == []),
+            ("failed", lambda: J(r)["failed"] is False),
+        ],
+    )
 
     suite = tmp_path / "smoke" / "suite.yaml"
     suite.parent.mkdir()
@@ -672,28 +1007,54 @@ def test_agent(key: str, cli: Any, request: pytest.FixtureRequest, matrix: Matri
     r, _ = rec.run("smoke", "init", url, "--out", str(suite), "--samples", "2", "--margin", "50", output=None)
     checks = (yaml.safe_load(suite.read_text()) or {}).get("checks", []) if suite.exists() else []
     sends = [c for c in checks if c.get("kind") == "send"]
-    rec.judge("smoke", r, 0, "✓", [
-        ("no suite file", lambda: suite.exists()),
-        ("no snapshot beside the suite", lambda: (suite.parent / "expected-caps.json").exists()),
-        (f"send check expectState {[c.get('expectState') for c in sends]}, want ['completed'] (the real final state)",
-         lambda: [c["expectState"] for c in sends] == ["completed"]),
-    ])
-    want_send = (f"POST {rest_prefix(spec.versions[0])}/message:send" if spec.preferred == "HTTP+JSON"
-                 else f"POST /a2a/jsonrpc {RPC_NAMES['send'][spec.versions[0]]}")
+    rec.judge(
+        "smoke",
+        r,
+        0,
+        "✓",
+        [
+            ("no suite file", lambda: suite.exists()),
+            ("no snapshot beside the suite", lambda: (suite.parent / "expected-caps.json").exists()),
+            (
+                f"send check expectState {[c.get('expectState') for c in sends]}, want ['completed'] (the real final state)",
+                lambda: [c["expectState"] for c in sends] == ["completed"],
+            ),
+        ],
+    )
+    want_send = (
+        f"POST {rest_prefix(spec.versions[0])}/message:send"
+        if spec.preferred == "HTTP+JSON"
+        else f"POST /a2a/jsonrpc {RPC_NAMES['send'][spec.versions[0]]}"
+    )
     rec.judge("smoke", r, 0, "✓", [send_went(r, want_send, "init")])
     r, _ = rec.run("smoke", "run", str(suite))
-    rec.judge("smoke", r, 0, "✓", [
-        send_went(r, want_send, "run"),
-        (f"results {[(x.get('name'), x.get('status'), x.get('message')) for x in J(r).get('results', [])]}",
-         lambda: J(r)["failed"] == 0 and J(r)["errors"] == 0
-         and all(x["status"] == "pass" for x in J(r)["results"]) and len(J(r)["results"]) == len(checks)),
-    ])
+    rec.judge(
+        "smoke",
+        r,
+        0,
+        "✓",
+        [
+            send_went(r, want_send, "run"),
+            (
+                f"results {[(x.get('name'), x.get('status'), x.get('message')) for x in J(r).get('results', [])]}",
+                lambda: (
+                    J(r)["failed"] == 0
+                    and J(r)["errors"] == 0
+                    and all(x["status"] == "pass" for x in J(r)["results"])
+                    and len(J(r)["results"]) == len(checks)
+                ),
+            ),
+        ],
+    )
 
     matrix.agents[key] = rec.outcomes
     matrix.invocations += rec.invocations
     if rec.problems:
-        pytest.fail(f"{len(rec.problems)} famil{'y' if len(rec.problems) == 1 else 'ies'} wrong:\n\n"
-                    + "\n\n".join(rec.problems), pytrace=False)
+        pytest.fail(
+            f"{len(rec.problems)} famil{'y' if len(rec.problems) == 1 else 'ies'} wrong:\n\n"
+            + "\n\n".join(rec.problems),
+            pytrace=False,
+        )
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -706,8 +1067,10 @@ def test_interop_doc(matrix: Matrix) -> None:
     missing = [f"{k} {b} {v}" for k, b, v in CELLS if (k, b, v) not in matrix.cells]
     missing += [k for k in SPEC if k not in matrix.agents]
     if missing:  # deselected, or skipped for missing setup (which the cells themselves fail with CI=true)
-        pytest.skip(f"the matrix did not run completely ({len(missing)} rows missing, e.g. {missing[0]}): "
-                    "docs/interop.md is neither checked nor written")
+        pytest.skip(
+            f"the matrix did not run completely ({len(missing)} rows missing, e.g. {missing[0]}): "
+            "docs/interop.md is neither checked nor written"
+        )
     agents = [AgentDoc(s.key, s.sdk, s.mode, s.versions) for s in SPECS]
     text = render(agents, matrix.cells, matrix.agents, matrix.invocations)
     if WRITE_DOC:

@@ -76,8 +76,9 @@ class EchoExecutor(AgentExecutor):
         message = context.message
         text = get_message_text(message) if message is not None else ""
         if text.startswith("/msg"):
-            await event_queue.enqueue_event(new_agent_text_message(f"echo: {text[4:].strip()}",
-                                                                   context_id=context.context_id))
+            await event_queue.enqueue_event(
+                new_agent_text_message(f"echo: {text[4:].strip()}", context_id=context.context_id)
+            )
             return
         task = context.current_task
         if task is None:
@@ -102,8 +103,13 @@ class EchoExecutor(AgentExecutor):
             if text.startswith("/stream"):
                 count, size = _stream_args(text)
                 for i in range(count):
-                    await updater.add_artifact([_text(_filler(i, size))], artifact_id="stream-artifact",
-                                               name="stream", append=i > 0, last_chunk=i == count - 1)
+                    await updater.add_artifact(
+                        [_text(_filler(i, size))],
+                        artifact_id="stream-artifact",
+                        name="stream",
+                        append=i > 0,
+                        last_chunk=i == count - 1,
+                    )
                     if await self._pause(task.id, interval):
                         return
                 await updater.complete()
@@ -111,8 +117,9 @@ class EchoExecutor(AgentExecutor):
             await updater.add_artifact([_text("echo: ")], artifact_id="echo-artifact", name="echo")
             if await self._pause(task.id, interval):
                 return
-            await updater.add_artifact([_text(text)], artifact_id="echo-artifact", name="echo",
-                                       append=True, last_chunk=True)
+            await updater.add_artifact(
+                [_text(text)], artifact_id="echo-artifact", name="echo", append=True, last_chunk=True
+            )
             await updater.complete()
         finally:
             self.canceled.discard(task.id)
@@ -159,8 +166,15 @@ def build_card(base: str, preferred: str) -> AgentCard:
         capabilities=AgentCapabilities(streaming=True, push_notifications=False),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
-        skills=[AgentSkill(id="echo", name="Echo", description="Echoes text back.", tags=["test"],
-                           examples=["hello", "/fail", "/input", "/msg hi", "/slow 2"])],
+        skills=[
+            AgentSkill(
+                id="echo",
+                name="Echo",
+                description="Echoes text back.",
+                tags=["test"],
+                examples=["hello", "/fail", "/input", "/msg hi", "/slow 2"],
+            )
+        ],
     )
 
 
@@ -178,10 +192,13 @@ class RequestLog:
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         entry: dict[str, Any] = {
-            "method": scope["method"], "path": scope["path"],
+            "method": scope["method"],
+            "path": scope["path"],
             "query": scope.get("query_string", b"").decode("latin-1"),
-            "rpc_method": None, "a2a_version": headers.get("a2a-version"),
-            "content_type": headers.get("content-type"), "status": None,
+            "rpc_method": None,
+            "a2a_version": headers.get("a2a-version"),
+            "content_type": headers.get("content-type"),
+            "status": None,
         }
         self.entries.append(entry)
         if scope["method"] == "POST" and scope["path"] == JSONRPC_PATH:
@@ -205,12 +222,14 @@ class RequestLog:
 
             async def replay() -> dict[str, Any]:
                 return messages.pop(0) if messages else await original()
+
             receive = replay
 
         async def send_wrapper(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 entry["status"] = message["status"]
             await send(message)
+
         await self.app(scope, receive, send_wrapper)
 
 
@@ -218,7 +237,9 @@ def build_app(base: str, preferred: str, interval: float) -> RequestLog:
     card = build_card(base, preferred)
     handler = DefaultRequestHandler(agent_executor=EchoExecutor(interval), task_store=InMemoryTaskStore())
     app = A2ARESTFastAPIApplication(agent_card=card, http_handler=handler).build(rpc_url=REST_PREFIX)
-    A2AStarletteApplication(agent_card=card, http_handler=handler).add_routes_to_app(app, rpc_url=JSONRPC_PATH)
+    A2AStarletteApplication(agent_card=card, http_handler=handler).add_routes_to_app(
+        app, rpc_url=JSONRPC_PATH
+    )
     log = RequestLog(app)
 
     async def get_requests(_: Request) -> JSONResponse:
@@ -241,8 +262,13 @@ async def serve(args: argparse.Namespace) -> None:
     sock.listen(128)
     host, port = sock.getsockname()[:2]
     base = f"http://{host}:{port}"
-    config = uvicorn.Config(build_app(base, args.preferred, args.interval), log_level="warning",
-                            access_log=False, lifespan="off", timeout_graceful_shutdown=1)
+    config = uvicorn.Config(
+        build_app(base, args.preferred, args.interval),
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
+        timeout_graceful_shutdown=1,
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:

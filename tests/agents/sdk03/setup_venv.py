@@ -91,8 +91,20 @@ def ensure_venv(cache: Path | None = None, python: str = sys.executable, timeout
         shutil.rmtree(venv, ignore_errors=True)
         _run([python, "-m", "venv", str(venv)], timeout=120)
         py = str(venv_python(venv))
-        _run([py, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-input",
-              "-r", str(REQUIREMENTS)], timeout=timeout)
+        _run(
+            [
+                py,
+                "-m",
+                "pip",
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+                "-r",
+                str(REQUIREMENTS),
+            ],
+            timeout=timeout,
+        )
         _run([py, "-c", "import a2a.server.apps, fastapi, uvicorn"], timeout=120)
         (venv / MARKER).write_text(_fingerprint() + "\n")
     return venv_python(venv)
@@ -100,7 +112,12 @@ def ensure_venv(cache: Path | None = None, python: str = sys.executable, timeout
 
 def main() -> None:
     p = argparse.ArgumentParser(description="Build the a2a-sdk 0.3 venv for a2actl's interop tests.")
-    p.add_argument("--cache", type=Path, default=None, help="cache dir (default $A2ACTL_TEST_CACHE or ~/.cache/a2actl-tests)")
+    p.add_argument(
+        "--cache",
+        type=Path,
+        default=None,
+        help="cache dir (default $A2ACTL_TEST_CACHE or ~/.cache/a2actl-tests)",
+    )
     args = p.parse_args()
     try:
         print(ensure_venv(args.cache))

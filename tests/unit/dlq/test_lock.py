@@ -44,6 +44,7 @@ def _on_start(obj: Any, name: str, started: asyncio.Event) -> None:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         started.set()
         return real(*args, **kwargs)
+
     setattr(obj, name, wrapper)
 
 
@@ -73,7 +74,9 @@ def test_lease_release_when_the_cancel_lands_on_a_redis_write(redis_url: str) ->
     async def run() -> bool:
         client = redis.from_url(redis_url, decode_responses=True)
         try:
-            lease = RedisLease(client, f"lease-{uuid.uuid4().hex[:6]}", "test", ttl=0.15)  # renewed every 50 ms
+            lease = RedisLease(
+                client, f"lease-{uuid.uuid4().hex[:6]}", "test", ttl=0.15
+            )  # renewed every 50 ms
             await lease.acquire(wait=False)
             started = asyncio.Event()
             _on_start(lease.lock, "reacquire", started)

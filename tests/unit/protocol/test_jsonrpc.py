@@ -14,13 +14,16 @@ from a2actl.protocol.versions import Family
 ERROR_INFO = "type.googleapis.com/google.rpc.ErrorInfo"
 
 
-@pytest.mark.parametrize("body", [
-    {"detail": "Not Found"},            # FastAPI's route-not-found
-    None,                               # empty / non-JSON body (Starlette's plain "Not Found")
-    {"error": "not found"},             # a gateway's own JSON
-    [1, 2, 3],
-    {"message": "Not Found", "path": "/x", "status": 404},   # a proxy page with extra fields
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"detail": "Not Found"},  # FastAPI's route-not-found
+        None,  # empty / non-JSON body (Starlette's plain "Not Found")
+        {"error": "not found"},  # a gateway's own JSON
+        [1, 2, 3],
+        {"message": "Not Found", "path": "/x", "status": 404},  # a proxy page with extra fields
+    ],
+)
 def test_a_404_no_a2a_server_wrote_is_not_task_not_found(body: object) -> None:
     assert decode_rest_error(404, body, operation="GetTask", family=Family.V1_0) is None
 
@@ -43,13 +46,30 @@ def test_a2a_sdk_03_message_bodies_decode_by_their_default_text() -> None:
 
 
 def test_v1_status_bodies_and_js_codes() -> None:
-    v1 = decode_rest_error(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "Task not found",
-                                           "details": [{"@type": ERROR_INFO, "reason": "TASK_NOT_FOUND"}]}})
+    v1 = decode_rest_error(
+        404,
+        {
+            "error": {
+                "code": 404,
+                "status": "NOT_FOUND",
+                "message": "Task not found",
+                "details": [{"@type": ERROR_INFO, "reason": "TASK_NOT_FOUND"}],
+            }
+        },
+    )
     assert v1.code == -32001 and v1.reason == "TASK_NOT_FOUND"
     no_reason = decode_rest_error(404, {"error": {"code": 404, "status": "NOT_FOUND", "message": "no route"}})
     assert no_reason is not None and no_reason.code is None and no_reason.message == "no route"
-    version = decode_rest_error(400, {"error": {"code": 400, "message": "A2A-Version 2.0 is not supported",
-                                                "details": [{"@type": ERROR_INFO, "reason": "VERSION_NOT_SUPPORTED"}]}})
+    version = decode_rest_error(
+        400,
+        {
+            "error": {
+                "code": 400,
+                "message": "A2A-Version 2.0 is not supported",
+                "details": [{"@type": ERROR_INFO, "reason": "VERSION_NOT_SUPPORTED"}],
+            }
+        },
+    )
     assert version.code == -32009 and verdict_of(version) == "rejects"
     js = decode_rest_error(404, {"code": -32001, "message": "Task not found: nope"})
     assert js.code == -32001 and js.message == "Task not found: nope"
@@ -69,25 +89,40 @@ def test_a_refused_03_call_does_not_suggest_03() -> None:
     assert "--a2a-version 0.3" in v1.hint
 
 
-@given(st.integers(min_value=100, max_value=599),
-       st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=20),
-                    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                    max_leaves=10))
+@given(
+    st.integers(min_value=100, max_value=599),
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+        max_leaves=10,
+    ),
+)
 def test_never_raises(status: int, body: object) -> None:
     out = decode_rest_error(status, body)
     assert out is None or isinstance(out.message, str)
 
 
-_json = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
-                     lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
-                     max_leaves=12)
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=8), c, max_size=4),
+    max_leaves=12,
+)
 
 
-@given(st.one_of(_json, st.fixed_dictionaries({"jsonrpc": st.sampled_from(["2.0", "1.0"]),
-                                               "id": st.one_of(st.none(), st.integers(), st.text(max_size=5)),
-                                               "result": _json}),
-                 st.fixed_dictionaries({"jsonrpc": st.just("2.0"), "id": st.just(1), "error": _json})),
-       st.one_of(st.none(), st.integers(), st.text(max_size=5)))
+@given(
+    st.one_of(
+        _json,
+        st.fixed_dictionaries(
+            {
+                "jsonrpc": st.sampled_from(["2.0", "1.0"]),
+                "id": st.one_of(st.none(), st.integers(), st.text(max_size=5)),
+                "result": _json,
+            }
+        ),
+        st.fixed_dictionaries({"jsonrpc": st.just("2.0"), "id": st.just(1), "error": _json}),
+    ),
+    st.one_of(st.none(), st.integers(), st.text(max_size=5)),
+)
 def test_split_response_raises_only_envelope_errors(obj: object, rid: object) -> None:
     from a2actl.protocol.jsonrpc import EnvelopeError, split_response
 
@@ -98,8 +133,11 @@ def test_split_response_raises_only_envelope_errors(obj: object, rid: object) ->
     assert error is None or isinstance(error, dict)
 
 
-@given(_json, st.one_of(st.none(), st.sampled_from(["GetTask", "tasks/get", "SendMessage"])),
-       st.one_of(st.none(), st.sampled_from(list(Family))))
+@given(
+    _json,
+    st.one_of(st.none(), st.sampled_from(["GetTask", "tasks/get", "SendMessage"])),
+    st.one_of(st.none(), st.sampled_from(list(Family))),
+)
 def test_decode_jsonrpc_error_never_raises(error: object, method: str | None, family: Family | None) -> None:
     out = decode_jsonrpc_error(error, method=method, family=family)
     assert isinstance(out.name, str) and isinstance(out.message, str)

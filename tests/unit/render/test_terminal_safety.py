@@ -13,9 +13,13 @@ from rich.text import Text
 
 from a2actl.render import Renderer, safe
 
-_hostile = st.text(alphabet=st.one_of(st.characters(blacklist_categories=("Cs",)),
-                                      st.sampled_from(["\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\r"])),
-                   max_size=60)
+_hostile = st.text(
+    alphabet=st.one_of(
+        st.characters(blacklist_categories=("Cs",)),
+        st.sampled_from(["\x1b", "\x07", "\x9b", "\u202e", "\u2066", "\u200b", "\r"]),
+    ),
+    max_size=60,
+)
 
 
 def _unsafe(text: str) -> list[str]:

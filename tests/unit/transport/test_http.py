@@ -22,20 +22,26 @@ URL = "http://127.0.0.1:9/card.json"  # an IP literal: no name lookup; MockTrans
 CARD = {"name": "gzip agent", "skills": [{"id": "x" * 2000}]}
 
 
-def fetch(handler: Callable[[httpx.Request], httpx.Response], max_bytes: int | None = None,
-          settings: Settings | None = None) -> HttpResult:
+def fetch(
+    handler: Callable[[httpx.Request], httpx.Response],
+    max_bytes: int | None = None,
+    settings: Settings | None = None,
+) -> HttpResult:
     async def go() -> HttpResult:
         async with HttpTransport(settings or Settings(), http_transport=httpx.MockTransport(handler)) as tr:
             return await tr.request("GET", URL, max_bytes=max_bytes)
+
     return asyncio.run(go())
 
 
 def streamed(chunks: Iterable[bytes], **headers: str) -> httpx.Response:
     """A response whose body arrives as a stream, as from the network (``content=bytes`` would make
     httpx read and decode it inside the mock)."""
+
     async def body() -> AsyncIterator[bytes]:
         for c in chunks:
             yield c
+
     return httpx.Response(200, content=body(), headers={k.replace("_", "-"): v for k, v in headers.items()})
 
 
@@ -63,8 +69,10 @@ def test_asks_for_the_codings_it_decodes() -> None:
     assert seen == [ACCEPT_ENCODING] == ["gzip, deflate"]
 
 
-@pytest.mark.parametrize(("coding", "encode"), [("gzip", gzip.compress), ("deflate", deflate),
-                                                ("deflate", raw_deflate), ("GZip", gzip.compress)])
+@pytest.mark.parametrize(
+    ("coding", "encode"),
+    [("gzip", gzip.compress), ("deflate", deflate), ("deflate", raw_deflate), ("GZip", gzip.compress)],
+)
 def test_decodes_and_counts_wire_bytes(coding: str, encode: Callable[[bytes], bytes]) -> None:
     plain = json.dumps(CARD).encode()
     wire = encode(plain)
@@ -139,6 +147,7 @@ def test_the_declared_length_over_the_limit_stops_before_reading() -> None:
 
 # -- TLS state: built once per process and option set, never for plain HTTP ----------------------
 
+
 def test_tls_context_is_shared_per_option_set(tmp_path: Any) -> None:
     a = tls_context(None, None, None, False)
     assert tls_context(None, None, None, False) is a
@@ -154,6 +163,7 @@ def test_plain_http_builds_no_tls_context() -> None:
             # A refused loopback port: the request goes through the real pools without a server.
             with pytest.raises(Exception):  # noqa: B017 - only the TLS cache is under test
                 await tr.request("GET", "http://127.0.0.1:1/")
+
     asyncio.run(go())
     assert http_mod._tls_context.cache_info().currsize == 0
 

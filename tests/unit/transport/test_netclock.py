@@ -78,14 +78,22 @@ class _Server:
                 buf += chunk
                 while b"\r\n\r\n" in buf:
                     head, _, buf = buf.partition(b"\r\n\r\n")
-                    length = next((int(line.split(b":")[1]) for line in head.split(b"\r\n")
-                                   if line.lower().startswith(b"content-length:")), 0)
+                    length = next(
+                        (
+                            int(line.split(b":")[1])
+                            for line in head.split(b"\r\n")
+                            if line.lower().startswith(b"content-length:")
+                        ),
+                        0,
+                    )
                     while len(buf) < length:
                         buf += conn.recv(65536)
                     buf = buf[length:]
                     time.sleep(self.delay)
                     self.sent_at.append(time.perf_counter())
-                    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}"
+                    )
 
     def close(self) -> None:
         self.sock.close()
@@ -105,6 +113,7 @@ def test_the_http_pool_records_network_times(server: _Server) -> None:
             first = await tr.request("GET", f"http://127.0.0.1:{server.port}/card")
             second = await tr.request("POST", f"http://127.0.0.1:{server.port}/rpc", json_body={"x": 1})
             return first, first.timing, second.timing
+
     _, t1, t2 = asyncio.run(go())
     assert t1.new_connection and not t2.new_connection
     assert 0 < t1.time_connect < 0.005  # the kernel's loopback handshake, not an event-loop turn
@@ -117,6 +126,7 @@ def test_the_http_pool_records_network_times(server: _Server) -> None:
 def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> None:
     """A sample whose answer arrived while another coroutine held the loop for 50 ms: the resume-time
     mark says ~55 ms (5 ms + 50 ms), the kernel's receive timestamp the server's 20 ms."""
+
     async def hog() -> None:
         await asyncio.sleep(0.005)  # the request is out; hold the loop past the answer's arrival
         time.sleep(0.05)
@@ -130,11 +140,16 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
                 request, clock = await real(*a, **k)  # type: ignore[arg-type]
                 seen.append(clock)
                 return request, clock
+
             tr._prepare = spy  # type: ignore[method-assign]
             res, _ = await asyncio.gather(tr.request("GET", f"http://127.0.0.1:{server.port}/card"), hog())
             return res.timing, seen[0]
+
     timing, clock = asyncio.run(go())
-    marked = clock.marks["http11.receive_response_headers.complete"] - clock.marks["http11.send_request_headers.started"]
+    marked = (
+        clock.marks["http11.receive_response_headers.complete"]
+        - clock.marks["http11.send_request_headers.started"]
+    )
     assert marked > 0.045
     assert 0.02 <= timing.time_starttransfer - timing.time_pretransfer < 0.03
     assert timing.time_connect < 0.005
@@ -142,8 +157,12 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
 
 def test_a_clock_without_a_timed_stream_uses_the_marks() -> None:
     c = _Clock()
-    c.marks = {"connection.connect_tcp.started": 1.0, "connection.connect_tcp.complete": 1.002,
-               "http11.send_request_headers.started": 1.003, "http11.receive_response_headers.complete": 1.010}
+    c.marks = {
+        "connection.connect_tcp.started": 1.0,
+        "connection.connect_tcp.complete": 1.002,
+        "http11.send_request_headers.started": 1.003,
+        "http11.receive_response_headers.complete": 1.010,
+    }
     c.attach(object())  # not a TimedStream: ignored
     c.headers_received()
     t = c.timing
@@ -156,14 +175,19 @@ def test_a_clock_on_a_timed_stream_uses_its_times() -> None:
     st.tx, st.rx_first, st.rx_last = 1.001, 1.004, 1.005
     c = _Clock()
     c.timing.time_namelookup = 0.0005
-    c.marks = {"connection.connect_tcp.started": 0.9, "connection.connect_tcp.complete": 1.5,
-               "http11.send_request_headers.started": 1.6, "http11.receive_response_headers.complete": 1.9}
+    c.marks = {
+        "connection.connect_tcp.started": 0.9,
+        "connection.connect_tcp.complete": 1.5,
+        "http11.send_request_headers.started": 1.6,
+        "http11.receive_response_headers.complete": 1.9,
+    }
     c.attach(st)
     c.finish()
     t = c.timing
     assert t.new_connection
     assert (t.time_connect, t.time_pretransfer, t.time_starttransfer, t.time_total) == pytest.approx(
-        (0.0006, 0.0015, 0.0045, 0.0055))
+        (0.0006, 0.0015, 0.0045, 0.0055)
+    )
     reused = _Clock()
     reused.marks = {"http11.send_request_headers.started": 1.6}
     reused.attach(st)
@@ -171,12 +195,14 @@ def test_a_clock_on_a_timed_stream_uses_its_times() -> None:
     r = reused.timing
     assert not r.new_connection
     assert (r.time_connect, r.time_pretransfer, r.time_starttransfer, r.time_total) == pytest.approx(
-        (0.0, 0.0, 0.003, 0.004))
+        (0.0, 0.0, 0.003, 0.004)
+    )
 
 
 def test_a_refused_connect_is_connection_refused() -> None:
     async def go() -> None:
         await TimedBackend().connect_tcp("127.0.0.1", 1, timeout=1.0)
+
     with pytest.raises(httpcore.ConnectError) as info:
         asyncio.run(go())
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
@@ -191,6 +217,7 @@ def test_a_read_timeout_is_httpcore_read_timeout() -> None:
             await stream.read(10, timeout=0.05)
         finally:
             await stream.aclose()
+
     try:
         with pytest.raises(httpcore.ReadTimeout):
             asyncio.run(go())
@@ -228,15 +255,18 @@ def test_a_peer_that_always_has_data_cannot_starve_cancellation() -> None:
         stream = await TimedBackend().connect_tcp("127.0.0.1", srv.getsockname()[1], timeout=1.0)
         n = 0
         try:
+
             async def drain() -> None:
                 nonlocal n
                 while True:
                     n += len(await stream.read(65536))
+
             with pytest.raises(asyncio.TimeoutError):
                 await asyncio.wait_for(drain(), 0.2)
         finally:
             await stream.aclose()
         return n
+
     try:
         assert asyncio.run(asyncio.wait_for(go(), 5)) > 0
     finally:
