@@ -79,7 +79,7 @@ def wait_port(port: int) -> None:
 
 
 def entries(n: int, target: str):  # type: ignore[no-untyped-def]
-    from a2actl.dlq.entry import new_entry
+    from a2actl.dlq.store.entry import new_entry
 
     t = {"url": target, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
     for i in range(n):

@@ -17,7 +17,7 @@ import statistics
 import subprocess
 import sys
 
-from a2actl.config import Settings
+from a2actl.core.config import Settings
 from a2actl.transport.http import HttpTransport
 
 

@@ -55,8 +55,8 @@ def probe_medians(url: str, n: int, c: int) -> dict[str, float]:
 
 
 async def a2actl_samples(url: str, n: int) -> None:
-    from a2actl.config import Settings
-    from a2actl.discovery import parse_target
+    from a2actl.agent.discovery import parse_target
+    from a2actl.core.config import Settings
     from a2actl.probe.handshake import ProbeOptions, run_probe
 
     report = await run_probe(ProbeOptions(target=parse_target(url), samples=n), Settings())

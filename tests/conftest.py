@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner
 
 from a2actl.cli.app import app
-from a2actl.sandbox.options import SandboxOptions
-from a2actl.sandbox.server import RunningSandbox
+from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.server import RunningSandbox
 from tests.servers import LoopbackServer, SilentWebSocketServer, fault_app, stream_app, ws_fault_app
 
 TOKEN = "s3cr3t-token-for-tests-only"
@@ -233,7 +233,7 @@ def tls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, 
     """The sandbox app over HTTPS with a trustme certificate for 127.0.0.1: ``(url, ca_path)``."""
     import trustme
 
-    from a2actl.sandbox.app import build_app
+    from a2actl.server.sandbox.app import build_app
 
     ca = trustme.CA()
     cert = ca.issue_cert("127.0.0.1", "localhost")

@@ -16,8 +16,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from a2actl.sandbox.app import build_app
-from a2actl.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.app import build_app
+from a2actl.server.sandbox.options import SandboxOptions
 from tests.servers import v1_card
 
 

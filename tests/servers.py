@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from a2actl.sandbox.server import base_url_of, bind_socket
+from a2actl.server.sandbox.server import base_url_of, bind_socket
 
 
 class LoopbackServer:

@@ -12,7 +12,7 @@ from a2actl.caps.diff import diff_snapshots, raw_changes
 from a2actl.caps.expect import REQUIREMENTS_KEY, check_requirements
 from a2actl.caps.snapshot import snapshot
 from a2actl.caps.validate import validate_card
-from a2actl.errors import UsageError
+from a2actl.core.errors import UsageError
 
 scalars = (
     st.none()

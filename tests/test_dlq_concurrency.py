@@ -19,7 +19,7 @@ import httpx
 import pytest
 import redis
 
-from a2actl.dlq.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.backends import FileBackend, RedisBackend
 from tests.cli.test_dlq import entries_for, fill
 
 
@@ -250,8 +250,8 @@ def test_group_replay_refuses_filters_and_bad_options(cli: Any, redis_url: str, 
 def test_group_replayer_keeps_slow_entries_from_being_claimed(redis_url: str, tmp_path: Path) -> None:
     """A replayer holding entries longer than --claim-after (a slow agent) keeps them: its heartbeat
     resets their idle time, so a second replayer claims none and nothing is delivered twice."""
-    from a2actl.sandbox.options import SandboxOptions
-    from a2actl.sandbox.server import RunningSandbox
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
 
     slow = RunningSandbox(SandboxOptions(stream_interval=0.005, rpc_delay=0.4)).start()
     try:

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import redis
 
-from a2actl.dlq.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.backends import FileBackend, RedisBackend
 from tests.cli.test_dlq import entries_for, fill
 
 

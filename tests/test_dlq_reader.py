@@ -14,9 +14,9 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from a2actl.dlq.backends import FileBackend, RedisBackend
-from a2actl.dlq.entry import InvalidEntries, _conforms, _validator, check
-from a2actl.errors import A2ACtlError
+from a2actl.core.errors import A2ACtlError
+from a2actl.dlq.store.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.entry import InvalidEntries, _conforms, _validator, check
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

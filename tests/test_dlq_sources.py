@@ -20,10 +20,10 @@ import httpx
 import pytest
 import redis
 
-from a2actl.dlq.backends import FileBackend
-from a2actl.errors import A2ACtlError
-from a2actl.sandbox.options import SandboxOptions
-from a2actl.sandbox.server import RunningSandbox
+from a2actl.core.errors import A2ACtlError
+from a2actl.dlq.store.backends import FileBackend
+from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.server import RunningSandbox
 from tests.cli.test_dlq import entries_for, fill
 
 
@@ -194,7 +194,7 @@ def test_worker_keeps_messages_it_cannot_dead_letter(
     try:
         path.unlink()
         path.mkdir()  # appends now fail (IsADirectoryError), even for root
-        with caplog.at_level(logging.ERROR, logger="a2actl.sandbox.worker"):
+        with caplog.at_level(logging.ERROR, logger="a2actl.server.sandbox.worker"):
             msg = {"message": {"messageId": "kept-1", "role": "ROLE_USER", "parts": [{"text": "x"}]}}
             assert httpx.post(sb.url + "/a2a/queue", json=msg).status_code == 202
             deadline = time.monotonic() + 15

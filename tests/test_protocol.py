@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from a2actl.core.stats import percentile, summarize
 from a2actl.probe.handshake import parse_budgets
-from a2actl.probe.stats import percentile, summarize
 from a2actl.protocol.card import NegotiationFailed, parse_card, select_interface
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsonrpc import EnvelopeError, decode_jsonrpc_error, decode_rest_error, split_response

@@ -18,8 +18,8 @@ HEAVY = (
     "a2actl.transport",
     "a2actl.probe",
     "a2actl.protocol",
-    "a2actl.discovery",
-    "a2actl.sandbox",
+    "a2actl.agent.discovery",
+    "a2actl.server.sandbox",
     "a2actl.caps",
 )
 

@@ -31,7 +31,7 @@ from typing import Any
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
 from a2actl.caps.snapshot import is_snapshot, snapshot
 from a2actl.caps.validate import pointer_token
-from a2actl.errors import UsageError
+from a2actl.core.errors import UsageError
 
 REQUIREMENTS_KEY = "a2actlRequirements"
 _REQ_KEYS = {

@@ -29,8 +29,8 @@ import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.discovery import CardFetch
-from a2actl.errors import A2ACtlError, AuthError, ProtocolViolation
+from a2actl.agent.discovery import CardFetch
+from a2actl.core.errors import A2ACtlError, AuthError, ProtocolViolation
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,

@@ -9,12 +9,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.load import load_card, source_json
-from a2actl.errors import UsageError
+from a2actl.agent.discovery import load_card, source_json
+from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 
 async def validate_job(
@@ -56,7 +56,7 @@ async def snapshot_job(
 
 
 def _is_local_json(target: str) -> bool:
-    from a2actl.discovery import parse_target
+    from a2actl.agent.discovery import parse_target
 
     try:
         return parse_target(target).kind == "file"
@@ -65,7 +65,7 @@ def _is_local_json(target: str) -> bool:
 
 
 def _read_json_file(path: str) -> Any:
-    from a2actl.discovery import parse_target
+    from a2actl.agent.discovery import parse_target
 
     p = Path(parse_target(path).value)
     try:

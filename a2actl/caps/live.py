@@ -24,12 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.caps.fingerprint import endpoints_of, explain, probe_endpoint
 from a2actl.caps.validate import ERROR, WARNING, Finding
-from a2actl.errors import A2ACtlError
+from a2actl.core.errors import A2ACtlError
 from a2actl.protocol.card import NegotiationFailed, select_interface
 from a2actl.protocol.versions import Family
 
 if TYPE_CHECKING:
-    from a2actl.discovery import CardFetch
+    from a2actl.agent.discovery import CardFetch
     from a2actl.transport.http import HttpTransport
 
 _SECTION = "v1.0 §4.4.3 AgentCapabilities; §3.3.4 capability validation"

@@ -18,9 +18,9 @@ from typer.core import TyperGroup
 
 from a2actl import __version__
 from a2actl.cli.context import Invocation, invocation
-from a2actl.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
-from a2actl.errors import A2ACtlError, UsageError
-from a2actl.exit_codes import ExitCode
+from a2actl.core.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
+from a2actl.core.errors import A2ACtlError, UsageError
+from a2actl.core.exit_codes import ExitCode
 
 _click_exceptions = typer.core._click.exceptions
 
@@ -126,7 +126,7 @@ class A2AGroup(TyperGroup):
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         if any("://" in a for a in args):
-            from a2actl.redact import register_url
+            from a2actl.core.redact import register_url
 
             for a in args:  # every URL argument's userinfo and credential query values: never printed
                 if "://" in a:
@@ -265,7 +265,7 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
             raise UsageError(f"bad --header {v!r}", hint="use -H 'Name: value'")
         out.append((name.strip(), value.strip()))
     if out:
-        from a2actl.redact import header_secrets
+        from a2actl.core.redact import header_secrets
 
         sensitive = sorted({n for n, v in out if header_secrets([(n, v)])})
         if sensitive:  # once per run: argv is readable by other users (ps, /proc, shell history)
@@ -280,7 +280,7 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
 def _seconds(option: str, value: str | None) -> float | None:
     if value is None:
         return None
-    from a2actl.durations import parse_duration
+    from a2actl.core.units import parse_duration
 
     try:
         secs = parse_duration(value)

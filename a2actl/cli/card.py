@@ -33,7 +33,7 @@ def get(
 
       a2actl card get ./agent-card.json -o json | jq .normalized.interfaces
     """
-    from a2actl.discovery import get_card
+    from a2actl.agent.discovery import get_card
 
     run = invocation(ctx)
     doc = run.run(get_card(target, run.settings, card_path, run.sink))

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import typer
 
-from a2actl.config import Settings
+from a2actl.core.config import Settings
 
 if TYPE_CHECKING:
-    from a2actl.events import EventSink
+    from a2actl.core.sink import EventSink
     from a2actl.render import Renderer
 
 
@@ -82,7 +82,7 @@ class Invocation:
 
     @property
     def sink(self) -> EventSink:
-        from a2actl.events import NullSink
+        from a2actl.core.sink import NullSink
         from a2actl.render import VerboseSink
 
         return VerboseSink(self.renderer, self.verbose) if self.verbose else NullSink()
@@ -100,7 +100,7 @@ class Invocation:
         end gracefully at ``--max-time`` themselves (``stream tail``) pass ``bounded=False``."""
         import asyncio
 
-        from a2actl.errors import TimeoutError_
+        from a2actl.core.errors import TimeoutError_
 
         limit = self.max_time
 

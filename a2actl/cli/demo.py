@@ -22,11 +22,11 @@ def demo(
 
       a2actl demo -n 20 -o json
     """
+    from a2actl.agent.discovery import parse_target
     from a2actl.cli.sandbox import require_sandbox_extra, sandbox_options
-    from a2actl.discovery import parse_target
     from a2actl.probe.handshake import ProbeOptions, run_probe
-    from a2actl.sandbox.options import HANDSHAKE_PATH
-    from a2actl.sandbox.server import start_in_thread
+    from a2actl.server.sandbox.options import HANDSHAKE_PATH
+    from a2actl.server.sandbox.server import start_in_thread
 
     run = invocation(ctx)
     require_sandbox_extra()

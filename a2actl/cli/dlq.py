@@ -42,10 +42,10 @@ def _selection(
 ) -> object:
     import time
 
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
+    from a2actl.core.units import parse_timestamp as parse_iso
     from a2actl.dlq.replay import Selection
-    from a2actl.durations import parse_duration
-    from a2actl.durations import parse_timestamp as parse_iso
-    from a2actl.errors import UsageError
 
     if error_class not in (None, "transient", "permanent"):
         raise UsageError(f"--error-class {error_class!r}: use transient or permanent")
@@ -100,8 +100,8 @@ def show(
 
       a2actl dlq show file://dlq.jsonl dlq-3f2a...
     """
+    from a2actl.core.errors import A2ACtlError
     from a2actl.dlq.jobs import show_job
-    from a2actl.errors import A2ACtlError
 
     run = invocation(ctx)
     entry = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.renderer.warn))
@@ -215,10 +215,10 @@ def replay(
     """
     from pathlib import Path
 
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
     from a2actl.dlq.jobs import list_job, replay_job
     from a2actl.dlq.replay import ReplayOptions
-    from a2actl.durations import parse_duration
-    from a2actl.errors import UsageError
 
     run = invocation(ctx)
     sel = _selection(ids, since, error_class, method, limit)
@@ -241,7 +241,7 @@ def replay(
             f"--claim-after {claim_after!r}: give a positive duration, longer than one delivery takes"
         )
     if to is not None:
-        from a2actl.discovery import parse_target
+        from a2actl.agent.discovery import parse_target
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:
@@ -325,8 +325,8 @@ def purge(
 
       a2actl dlq purge file://dlq.jsonl --ids dlq-3f2a... --ids dlq-9b01... --yes
     """
+    from a2actl.core.errors import UsageError
     from a2actl.dlq.jobs import purge_job
-    from a2actl.errors import UsageError
 
     run = invocation(ctx)
     if not yes:

@@ -75,8 +75,8 @@ def probe(
 
       a2actl handshake probe https://agent.example.com --send hello -o json
     """
-    from a2actl.discovery import parse_target
-    from a2actl.errors import UsageError
+    from a2actl.agent.discovery import parse_target
+    from a2actl.core.errors import UsageError
     from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
 
     run = invocation(ctx)

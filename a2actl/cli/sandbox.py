@@ -12,13 +12,13 @@ app = typer.Typer(help="The embedded reference A2A agent (a2a-sdk), with fault k
 
 
 def sandbox_options(**kw: object) -> object:
-    from a2actl.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.options import SandboxOptions
 
     return SandboxOptions(**kw)  # type: ignore[arg-type]
 
 
 def require_sandbox_extra() -> None:
-    from a2actl.errors import UsageError
+    from a2actl.core.errors import UsageError
 
     try:
         import a2a  # noqa: F401
@@ -180,8 +180,8 @@ def serve(
     """
     import os
 
-    from a2actl.durations import parse_duration
-    from a2actl.errors import UsageError
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
 
     run = invocation(ctx)
     require_sandbox_extra()
@@ -241,7 +241,7 @@ def serve(
         worker_fault=worker_fault,
         **delays,
     )
-    from a2actl.sandbox.server import serve as serve_forever
+    from a2actl.server.sandbox.server import serve as serve_forever
 
     def ready(url: str) -> None:
         # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).

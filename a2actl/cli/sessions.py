@@ -30,9 +30,9 @@ Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this 
 
 
 def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> object:
-    from a2actl.durations import parse_duration
-    from a2actl.errors import UsageError
-    from a2actl.sessions import Filters
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
+    from a2actl.sessions.jobs import Filters
 
     if state is not None and state not in ("active", "idle", "closed"):
         raise UsageError(f"--state {state!r}: use active, idle or closed")
@@ -80,9 +80,9 @@ def list_sessions(
     """
     import time
 
-    from a2actl.durations import parse_duration
-    from a2actl.errors import UsageError
-    from a2actl.sessions import Sessions, envelope
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
+    from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
@@ -113,7 +113,7 @@ def list_sessions(
             run.renderer.jsonl(doc)
         limit_s = run.settings.max_time
         if limit_s is not None and time.monotonic() - started + every > limit_s:
-            from a2actl.errors import TimeoutError_
+            from a2actl.core.errors import TimeoutError_
 
             raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
         time.sleep(every)
@@ -132,8 +132,8 @@ def show(
 
       a2actl sessions show http://localhost:9999 ctx-3f2a...
     """
-    from a2actl.errors import A2ACtlError
-    from a2actl.sessions import Sessions, envelope
+    from a2actl.core.errors import A2ACtlError
+    from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
 
@@ -178,8 +178,8 @@ def kill(
 
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
-    from a2actl.errors import UsageError
-    from a2actl.sessions import Sessions, envelope
+    from a2actl.core.errors import UsageError
+    from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
@@ -245,9 +245,9 @@ def leaks(
 
       a2actl sessions leaks http://localhost:9999 --grace 0 -o json | jq .leaks
     """
-    from a2actl.durations import parse_duration
-    from a2actl.errors import UsageError
-    from a2actl.sessions import Filters, Sessions, envelope, find_leaks, within_grace
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration
+    from a2actl.sessions.jobs import Filters, Sessions, envelope, find_leaks, within_grace
 
     run = invocation(ctx)
     try:

@@ -60,7 +60,7 @@ def run_cmd(
         "results": [r.to_json() for r in results],
     }
     if junit:
-        from a2actl.redact import Redactor
+        from a2actl.core.redact import Redactor
 
         # The JUnit file is published by CI: the same redaction as stdout (an agent may echo a token).
         Path(junit).write_text(Redactor(run.settings.secrets())(junit_xml(suite, results)), encoding="utf-8")

@@ -116,11 +116,11 @@ def tail(
 
       a2actl stream tail --sse https://gateway.example/events -o jsonl
     """
-    from a2actl.durations import parse_duration, parse_size
-    from a2actl.errors import UsageError
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_duration, parse_size
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
-    from a2actl.tasks import parse_fail_on
+    from a2actl.tasks.jobs import parse_fail_on
 
     run = invocation(ctx)
     try:

@@ -84,11 +84,11 @@ def send(
 
       a2actl send https://agent.example.com hi --dry-run     # the request and a curl command
     """
-    from a2actl.tasks import SendOptions, build_parts, parse_fail_on, send_job
+    from a2actl.tasks.jobs import SendOptions, build_parts, parse_fail_on, send_job
 
     run = invocation(ctx)
     if show_secrets and not dry_run:
-        from a2actl.errors import UsageError
+        from a2actl.core.errors import UsageError
 
         raise UsageError("--show-secrets goes with --dry-run", hint="secrets are never printed otherwise")
     run.show_secrets = show_secrets
@@ -136,7 +136,7 @@ def get(
 
       a2actl task get http://localhost:9999 5f0c2a1e-... --history 10 -o json | jq .raw
     """
-    from a2actl.tasks import task_job
+    from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
     run.show(
@@ -163,7 +163,7 @@ def cancel(
 
       a2actl task cancel http://localhost:9999 5f0c2a1e-...
     """
-    from a2actl.tasks import task_job
+    from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
     run.show(
@@ -198,7 +198,7 @@ def list_tasks(
 
       a2actl task list http://localhost:9999 --context-id ctx-42 --page-size 50 -o json
     """
-    from a2actl.tasks import task_job
+    from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
     run.show(

@@ -7,15 +7,15 @@ from collections import Counter
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from a2actl.dlq.backends import open_backend
-from a2actl.dlq.entry import InvalidEntries, check
+from a2actl.core.errors import UsageError
+from a2actl.core.units import parse_timestamp as parse_iso
 from a2actl.dlq.replay import Selection, select
-from a2actl.durations import parse_timestamp as parse_iso
-from a2actl.errors import UsageError
+from a2actl.dlq.store.backends import open_backend
+from a2actl.dlq.store.entry import InvalidEntries, check
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 #: Receives one-line warnings (the CLI prints them on stderr).
 Warn = Callable[[str], None]
@@ -177,10 +177,10 @@ async def replay_job(
     warn: Warn | None = None,
     wait_lock: bool = False,
 ) -> dict[str, Any]:
-    """``dlq replay`` under the source's replay lock (``a2actl.dlq.lock``); ``journal_path`` ``None``:
+    """``dlq replay`` under the source's replay lock (``a2actl.dlq.store.lock``); ``journal_path`` ``None``:
     the default journal of the source."""
-    from a2actl.dlq.lock import SourceLocked
     from a2actl.dlq.replay import Journal, Replayer, default_journal
+    from a2actl.dlq.store.lock import SourceLocked
 
     backend = await open_source(src, settings, sink, warn)
     try:

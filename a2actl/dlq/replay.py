@@ -31,13 +31,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.dlq.entry import PERMANENT, TRANSIENT, Invalid, InvalidEntries, OnInvalid, message_id, now_iso
-from a2actl.durations import parse_timestamp as parse_iso
-from a2actl.errors import A2ACtlError, AuthError, HTTPStatusError, TimeoutError_, UnreachableError, UsageError
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    HTTPStatusError,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
+from a2actl.core.units import parse_timestamp as parse_iso
+from a2actl.dlq.store.entry import (
+    PERMANENT,
+    TRANSIENT,
+    Invalid,
+    InvalidEntries,
+    OnInvalid,
+    message_id,
+    now_iso,
+)
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 Emit = Callable[[dict[str, Any]], None]
 

@@ -40,21 +40,21 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from a2actl.config import Settings
-from a2actl.discovery import CardFetch, Target, decode_card, fetch_card
-from a2actl.errors import (
+from a2actl.agent.discovery import CardFetch, Target, decode_card, fetch_card
+from a2actl.core.config import Settings
+from a2actl.core.errors import (
     A2ACtlError,
     HTTPStatusError,
     ProtocolViolation,
     UsageError,
 )
-from a2actl.events import EventSink, NullSink
-from a2actl.exit_codes import ExitCode
-from a2actl.probe.stats import histogram, summarize
+from a2actl.core.exit_codes import ExitCode
+from a2actl.core.redact import redact_json
+from a2actl.core.sink import EventSink, NullSink
+from a2actl.core.stats import histogram, summarize
 from a2actl.protocol.card import NegotiationFailed, Selection, select_interface
 from a2actl.protocol.events import classify_event, text_message_params
 from a2actl.protocol.versions import Family, StateKind, state_kind
-from a2actl.redact import redact_json
 
 PHASES = (
     "dns",
@@ -121,7 +121,7 @@ def parse_budgets(specs: list[str]) -> list[Budget]:
 
     Raises ``ValueError`` naming the bad item.
     """
-    from a2actl.durations import parse_duration
+    from a2actl.core.units import parse_duration
 
     out: list[Budget] = []
     allowed = set(PHASES) | {"card", "total"} | set(CURL_NAMES)
@@ -462,7 +462,7 @@ async def _one_sample(
 
 
 def _check_budgets(report: ProbeReport) -> list[dict[str, Any]]:
-    from a2actl.durations import format_seconds
+    from a2actl.core.units import format_seconds
 
     ok = report.ok_samples
     if not ok:

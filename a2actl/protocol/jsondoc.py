@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from a2actl.errors import ProtocolViolation
+from a2actl.core.errors import ProtocolViolation
 
 #: Deepest nesting of objects and arrays accepted in an agent's JSON.
 MAX_NESTING = 100

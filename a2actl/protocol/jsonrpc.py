@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2actl.errors import A2ACtlError, A2AError, AuthError
+from a2actl.core.errors import A2ACtlError, A2AError, AuthError
 from a2actl.protocol.versions import VERSION_HEADER, Family
 
 TRANSIENT = "transient"

@@ -19,7 +19,7 @@ from rich.console import Console, RenderHook
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.durations import format_seconds
+from a2actl.core.units import format_seconds
 
 
 def safe(value: Any, limit: int = 500) -> str:
@@ -116,7 +116,7 @@ def _console(file: IO[str]) -> Console:
 
 
 class _RedactingStream:
-    """A text stream that masks every known secret (``a2actl.redact.Redactor``) in what is written
+    """A text stream that masks every known secret (``a2actl.core.redact.Redactor``) in what is written
     to it: the choke point between a2actl and its stdout/stderr. Everything else is delegated."""
 
     def __init__(self, inner: IO[str], redact: Any) -> None:
@@ -152,7 +152,7 @@ class Renderer:
         secrets: Iterable[str] = (),
         redact: bool = True,
     ) -> None:
-        from a2actl.redact import Redactor
+        from a2actl.core.redact import Redactor
 
         self.output = output
         self.redact = Redactor(secrets)
@@ -816,7 +816,7 @@ class Renderer:
     # -- stream tail ---------------------------------------------------------------------------------
     def tail_record(self, rec: dict[str, Any]) -> None:
         """One line per ``stream tail`` record; the summary as a table."""
-        from a2actl.durations import format_bytes
+        from a2actl.core.units import format_bytes
 
         kind = rec["type"]
         if kind == "summary":
@@ -864,7 +864,7 @@ class Renderer:
         self.out.print(line)
 
     def _tail_summary(self, s: dict[str, Any]) -> None:
-        from a2actl.durations import format_bytes
+        from a2actl.core.units import format_bytes
 
         t = Table(title="Summary", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
         t.add_column(style="bold")

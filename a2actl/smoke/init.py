@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 
 #: The smallest budget init writes (ms): below it, scheduler noise on a busy CI runner fails suites.
@@ -35,7 +35,7 @@ def plan_paths(
     overwritten without ``force`` or a directory does not exist."""
     import os
 
-    from a2actl.errors import UsageError
+    from a2actl.core.errors import UsageError
 
     notes: list[str] = []
     suite_dir = (
@@ -72,12 +72,11 @@ async def init_suite(
 ) -> str:
     """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
     ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
-    from a2actl.caps.load import load_card
+    from a2actl.agent.discovery import load_card, parse_target
     from a2actl.caps.snapshot import snapshot_view
-    from a2actl.discovery import parse_target
     from a2actl.probe.handshake import ProbeOptions, run_probe
     from a2actl.protocol.events import PartSpec
-    from a2actl.tasks import SendOptions, send_job
+    from a2actl.tasks.jobs import SendOptions, send_job
 
     card = await load_card(target, settings, sink)
     snap = snapshot_view(card.view, card.raw)

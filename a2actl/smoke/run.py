@@ -16,12 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2ACtlError, AuthError, TimeoutError_, UnreachableError
+from a2actl.core.errors import A2ACtlError, AuthError, TimeoutError_, UnreachableError
 from a2actl.smoke.suite import Check, Suite
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 
 @dataclass
@@ -55,13 +55,13 @@ class CheckResult:
 
 
 def _fmt(seconds: float | None) -> str:
-    from a2actl.durations import format_seconds
+    from a2actl.core.units import format_seconds
 
     return format_seconds(seconds)
 
 
 async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.discovery import parse_target
+    from a2actl.agent.discovery import parse_target
     from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
 
     specs = [str(c.options["budget"])] if "budget" in c.options else []
@@ -157,9 +157,9 @@ async def _caps(
 
 
 async def _send(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.durations import parse_duration
+    from a2actl.core.units import parse_duration
     from a2actl.protocol.events import PartSpec
-    from a2actl.tasks import SendOptions, send_job
+    from a2actl.tasks.jobs import SendOptions, send_job
 
     doc, _ = await send_job(
         target, settings, sink, SendOptions(parts=[PartSpec("text", text=c.options["text"])]), None
@@ -221,7 +221,7 @@ async def _first_event(target: str, text: str, settings: Settings, sink: EventSi
 
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.durations import parse_duration, parse_size
+    from a2actl.core.units import parse_duration, parse_size
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
 
@@ -273,8 +273,8 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
 
 
 async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.durations import parse_duration
-    from a2actl.sessions import Filters, Sessions, find_leaks
+    from a2actl.core.units import parse_duration
+    from a2actl.sessions.jobs import Filters, Sessions, find_leaks
 
     max_age = parse_duration(str(c.options["maxAge"]))
     grace = parse_duration(str(c.options.get("grace", "5s")))

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from a2actl.errors import UsageError
+from a2actl.core.errors import UsageError
 
 KINDS = ("probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth")
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
@@ -158,7 +158,7 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
 
 
 def _check_durations(suite: Suite) -> None:
-    from a2actl.durations import parse_duration, parse_size
+    from a2actl.core.units import parse_duration, parse_size
 
     for c in suite.checks:
         for key in ("budget", "firstEvent", "heartbeat", "maxAge", "grace", "timeout"):

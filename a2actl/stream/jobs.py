@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import HTTPStatusError, StreamCut, UsageError
+from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
 from a2actl.stream.tail import Emit, Tail, TailOptions, tail_a2a
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 
 async def a2a_client(
@@ -18,7 +18,7 @@ async def a2a_client(
 ) -> Any:
     """Discover the card of ``target`` and return an ``A2AClient`` on the negotiated interface.
     Raises ``UsageError`` (2) when no interface fits ``--a2a-version``/``--binding``."""
-    from a2actl.discovery import fetch_card, load_card_file, parse_target
+    from a2actl.agent.discovery import fetch_card, load_card_file, parse_target
     from a2actl.protocol.card import NegotiationFailed, select_interface
     from a2actl.transport.a2a import A2AClient
 
@@ -96,7 +96,7 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
     (exit 7, as for any missed events)."""
     import asyncio
 
-    from a2actl.errors import TimeoutError_
+    from a2actl.core.errors import TimeoutError_
     from a2actl.protocol.events import StreamEvent, classify_event
     from a2actl.transport.sse import SSEState, iter_sse
 

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import A2ACtlError, A2AError, HTTPStatusError, StreamCut, TimeoutError_
-from a2actl.probe.stats import LogHistogram
+from a2actl.core.errors import A2ACtlError, A2AError, HTTPStatusError, StreamCut, TimeoutError_
+from a2actl.core.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import Family, StateKind, state_kind

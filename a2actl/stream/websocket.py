@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from a2actl.stream.tail import Emit, TailOptions, tail_a2a
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
+    from a2actl.core.config import Settings
 
 
 async def tail_websocket(

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from a2actl.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
+from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Selection
 from a2actl.protocol.events import StreamEvent, classify_event, result_shape_error
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting

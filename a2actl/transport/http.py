@@ -17,7 +17,7 @@
   -c N``) is not charged to the network; for ``https://`` from the connection and stream events of
   httpx's request ``trace`` extension (taken when the waiting coroutine resumes).
 
-httpx errors are mapped to the ``a2actl.errors`` tree: DNS, refused and TLS failures →
+httpx errors are mapped to the ``a2actl.core.errors`` tree: DNS, refused and TLS failures →
 ``UnreachableError`` (3), timeouts → ``TimeoutError_`` (5), 401/403 → ``AuthError`` (4), malformed
 HTTP or an oversized body → ``ProtocolViolation`` (6).
 """
@@ -40,8 +40,8 @@ from typing import Any
 import httpx
 
 from a2actl import __version__
-from a2actl.config import Settings
-from a2actl.errors import (
+from a2actl.core.config import Settings
+from a2actl.core.errors import (
     A2ACtlError,
     AuthError,
     HTTPStatusError,
@@ -50,8 +50,8 @@ from a2actl.errors import (
     UnreachableError,
     UsageError,
 )
-from a2actl.events import EventSink, NullSink
-from a2actl.redact import redact_headers, redact_json, redact_text
+from a2actl.core.redact import redact_headers, redact_json, redact_text
+from a2actl.core.sink import EventSink, NullSink
 from a2actl.transport.netclock import TimedHTTPTransport, TimedStream
 
 USER_AGENT = f"a2actl/{__version__}"

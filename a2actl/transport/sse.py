@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse has no public comment hook
 
-from a2actl.errors import A2ACtlError, ProtocolViolation, StreamCut
+from a2actl.core.errors import A2ACtlError, ProtocolViolation, StreamCut
 
 
 class SSEItem(NamedTuple):

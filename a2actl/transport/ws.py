@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from a2actl.config import Settings
-from a2actl.errors import (
+from a2actl.core.config import Settings
+from a2actl.core.errors import (
     A2ACtlError,
     AuthError,
     HTTPStatusError,
@@ -94,7 +94,7 @@ class WebSocketClient:
         except InvalidHandshake as exc:
             raise ProtocolViolation(f"WebSocket handshake with {self.url} failed: {exc}") from exc
         except asyncio.TimeoutError as exc:
-            from a2actl.errors import TimeoutError_
+            from a2actl.core.errors import TimeoutError_
 
             raise TimeoutError_(f"WebSocket connect to {self.url} timed out") from exc
         except OSError as exc:

@@ -17,10 +17,10 @@ from typing import Any
 
 import httpx
 
-from a2actl.dlq.backends import FileBackend, RedisBackend
-from a2actl.dlq.entry import new_entry, validation_errors
-from a2actl.sandbox.options import SandboxOptions
-from a2actl.sandbox.server import RunningSandbox
+from a2actl.dlq.store.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.entry import new_entry, validation_errors
+from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.server import RunningSandbox
 
 
 def entries_for(

@@ -13,8 +13,8 @@ import pytest
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from a2actl.sandbox.app import build_app
-from a2actl.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.app import build_app
+from a2actl.server.sandbox.options import SandboxOptions
 from tests.servers import LoopbackServer
 
 PREFIX = "/agents/42"

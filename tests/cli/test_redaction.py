@@ -108,7 +108,7 @@ def test_dry_run_shows_placeholders_unless_asked(cli: Any, sandbox: Any) -> None
 
 
 def test_redactor_spellings() -> None:
-    from a2actl.redact import Redactor
+    from a2actl.core.redact import Redactor
 
     secret = 'a"b\\c<d>&e-long'
     red = Redactor([secret])

@@ -157,8 +157,8 @@ def test_pagination(cli: Any, sandbox_leaky: Any) -> None:
     ).json()
     assert {s["id"] for s in first["sessions"]}.isdisjoint({s["id"] for s in second["sessions"]})
 
-    from a2actl.config import Settings
-    from a2actl.sessions import Filters, Sessions
+    from a2actl.core.config import Settings
+    from a2actl.sessions.jobs import Filters, Sessions
 
     async def all_pages() -> list[dict[str, Any]]:
         async with Sessions(sandbox_leaky.url, Settings(token=DEBUG_TOKEN), None) as conn:
@@ -233,7 +233,7 @@ def test_fallback_impossible_on_03(cli: Any, sandbox_plain_v03: Any) -> None:
 
 
 def test_registry_rules_with_a_fake_clock() -> None:
-    from a2actl.debug.registry import SessionRegistry
+    from a2actl.server.debug.registry import SessionRegistry
 
     now = [1000.0]
     reg = SessionRegistry(max_age=300, clock=lambda: now[0])

@@ -478,7 +478,7 @@ def test_a_reset_mid_json_answer_says_what_was_lost(cli: Any, streams: str) -> N
 def test_a_reset_is_never_an_empty_reason() -> None:
     import httpx
 
-    from a2actl.config import Settings
+    from a2actl.core.config import Settings
     from a2actl.transport.http import map_httpx_error
 
     err = map_httpx_error(httpx.ReadError(""), "http://x", Settings())

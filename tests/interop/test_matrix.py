@@ -227,8 +227,8 @@ def _recorded(make_app: Callable[[str], Any]) -> Iterator[RecordedSandbox]:
 
 
 def _sandbox_app(**kw: Any) -> Callable[[str], Any]:
-    from a2actl.sandbox.app import build_app
-    from a2actl.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
 
     return lambda url: build_app(SandboxOptions(stream_interval=0.01, **kw), url)
 

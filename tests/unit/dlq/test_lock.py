@@ -18,8 +18,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from a2actl.dlq.backends import RedisBackend
-from a2actl.dlq.lock import RedisLease
+from a2actl.dlq.store.backends import RedisBackend
+from a2actl.dlq.store.lock import RedisLease
 
 
 async def _ends(task: asyncio.Task[Any], stopper: asyncio.Task[Any], timeout: float = 3.0) -> bool:

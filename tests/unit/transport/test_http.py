@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from a2actl.config import Settings
-from a2actl.errors import ProtocolViolation, UsageError
+from a2actl.core.config import Settings
+from a2actl.core.errors import ProtocolViolation, UsageError
 from a2actl.transport import http as http_mod
 from a2actl.transport.http import ACCEPT_ENCODING, HttpResult, HttpTransport, tls_context
 

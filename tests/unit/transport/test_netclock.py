@@ -17,7 +17,7 @@ import httpcore
 import httpx
 import pytest
 
-from a2actl.config import Settings
+from a2actl.core.config import Settings
 from a2actl.transport import netclock
 from a2actl.transport.http import HttpTransport, _Clock
 from a2actl.transport.netclock import TimedBackend, TimedStream, handshake_end, real_to_perf, rx_timestamp

@@ -10,7 +10,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from a2actl.errors import A2ACtlError
+from a2actl.core.errors import A2ACtlError
 from a2actl.transport.sse import iter_sse
 
 

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from a2actl.errors import HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.protocol.card import CardView, parse_card
 from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
 
 if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
     from a2actl.transport.http import HttpResult, HttpTransport
 
 
@@ -222,4 +224,28 @@ async def get_card(
         "http": http,
         "card": fetched.raw,
         "normalized": fetched.view.to_json(),
+    }
+
+
+async def load_card(
+    target_text: str, settings: Settings, sink: EventSink | None = None, card_path: str | None = None
+) -> CardFetch:
+    """Fetch (with discovery) or read one card. Raises what ``fetch_card``/``load_card_file`` raise:
+    ``UsageError`` (2), ``UnreachableError`` (3), ``AuthError`` (4), ``TimeoutError_`` (5),
+    ``ProtocolViolation`` (6, not JSON), ``HTTPStatusError`` (1, no card)."""
+    target = parse_target(target_text)
+    if not target.is_remote:
+        return load_card_file(target.value, settings.max_card_bytes)
+    from a2actl.transport.http import HttpTransport
+
+    async with HttpTransport(settings, sink) as transport:
+        return await fetch_card(transport, target, card_path)
+
+
+def source_json(fetched: CardFetch) -> dict[str, Any]:
+    """Where a card came from, for JSON output: ``{"source", "kind": "url"|"file", "notes"}``."""
+    return {
+        "source": fetched.source,
+        "kind": "url" if fetched.http is not None else "file",
+        "notes": fetched.notes,
     }

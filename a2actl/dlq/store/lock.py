@@ -27,8 +27,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a2actl.dlq.ticker import stop_task, ticks
-from a2actl.errors import A2ACtlError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.errors import A2ACtlError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.dlq.store.ticker import stop_task, ticks
 
 #: Receives "waiting for the lock held by …" notices.
 Notice = Callable[[str], None]

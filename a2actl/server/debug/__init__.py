@@ -6,14 +6,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from a2actl.debug.registry import Session, SessionRegistry
+from a2actl.server.debug.registry import Session, SessionRegistry
 
 __all__ = ["Session", "SessionRegistry", "TrackingRequestHandler", "debug_routes"]
 
 
 def __getattr__(name: str) -> Any:  # the a2a-sdk parts load on first use
     if name in ("TrackingRequestHandler", "debug_routes"):
-        from a2actl.debug import server
+        from a2actl.server.debug import server
 
         return getattr(server, name)
     raise AttributeError(name)

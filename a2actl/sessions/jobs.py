@@ -18,12 +18,12 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from a2actl.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.protocol.versions import Family, StateKind, canonical_state, state_kind
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 DEFAULT_PREFIX = "/debug/a2a"
 OPEN_API_WARNING = (
@@ -70,7 +70,7 @@ class Filters:
 
 
 def _origin(target: str) -> str:
-    from a2actl.discovery import parse_target
+    from a2actl.agent.discovery import parse_target
 
     t = parse_target(target)
     if not t.is_remote:
@@ -252,8 +252,8 @@ class Sessions:
 
 def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[dict[str, Any]]:
     """Group ListTasks results by ``contextId`` into the contract's ``Session`` shape, oldest first."""
-    from a2actl.durations import format_timestamp as iso
-    from a2actl.durations import parse_timestamp as _ts
+    from a2actl.core.units import format_timestamp as iso
+    from a2actl.core.units import parse_timestamp as _ts
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:

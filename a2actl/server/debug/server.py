@@ -2,7 +2,7 @@
 
 Mounting it on an existing a2a-sdk Starlette app takes a few lines::
 
-    from a2actl.debug import SessionRegistry, TrackingRequestHandler, debug_routes
+    from a2actl.server.debug import SessionRegistry, TrackingRequestHandler, debug_routes
 
     registry = SessionRegistry(max_age=300)                       # seconds
     handler = TrackingRequestHandler(registry, agent_executor=MyExecutor(),
@@ -30,8 +30,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from a2actl.debug.registry import TERMINAL_STATES, KillResult, SessionRegistry
 from a2actl.protocol.versions import canonical_state
+from a2actl.server.debug.registry import TERMINAL_STATES, KillResult, SessionRegistry
 
 CONTRACT_VERSION = "1"
 SESSION_HEADER = "a2a-session"
@@ -214,7 +214,7 @@ def debug_routes(
 ) -> list[Route]:
     """The debug API routes under ``prefix``. With ``token``, every call needs
     ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns.
-    ``dlq`` (an ``a2actl.dlq.backends`` backend) adds ``/dlq`` and ``/dlq/{id}``."""
+    ``dlq`` (an ``a2actl.dlq.store.backends`` backend) adds ``/dlq`` and ``/dlq/{id}``."""
     prefix = "/" + prefix.strip("/")
 
     def authorized(request: Request) -> JSONResponse | None:

@@ -28,8 +28,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from a2actl import __version__
-from a2actl.sandbox.agent import EchoExecutor
-from a2actl.sandbox.options import (
+from a2actl.server.sandbox.agent import EchoExecutor
+from a2actl.server.sandbox.options import (
     HANDSHAKE_PATH,
     JSONRPC_PATH,
     QUEUE_PATH,
@@ -37,7 +37,7 @@ from a2actl.sandbox.options import (
     RPC_PREFIX,
     SandboxOptions,
 )
-from a2actl.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
+from a2actl.server.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
 
 
 def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
@@ -301,8 +301,8 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     card = build_card(opts, base_url)
     registry = None
     if opts.debug:
-        from a2actl.debug.registry import SessionRegistry
-        from a2actl.debug.server import TrackingRequestHandler
+        from a2actl.server.debug.registry import SessionRegistry
+        from a2actl.server.debug.server import TrackingRequestHandler
 
         registry = SessionRegistry(max_age=opts.max_session_age, close_on_task_end=not opts.leak_sessions)
         handler: Any = TrackingRequestHandler(
@@ -356,14 +356,14 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler, opts.stall, opts.stall_after)))
     dlq = None
     if opts.dlq:
-        from a2actl.dlq.backends import open_backend
-        from a2actl.sandbox.worker import QueueWorker
+        from a2actl.dlq.store.backends import open_backend
+        from a2actl.server.sandbox.worker import QueueWorker
 
         dlq = open_backend(opts.dlq)
         worker = QueueWorker(handler, dlq, base_url + JSONRPC_PATH, opts.worker_fault, opts.worker_attempts)
         routes.append(Route(QUEUE_PATH, worker.route(), methods=["POST"]))
     if registry is not None:
-        from a2actl.debug.server import debug_routes
+        from a2actl.server.debug.server import debug_routes
 
         routes += debug_routes(registry, handler, token=opts.debug_token, dlq=dlq)
     routes += create_jsonrpc_routes(handler, rpc_url=JSONRPC_PATH, enable_v0_3_compat=compat)

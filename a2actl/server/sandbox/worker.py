@@ -7,7 +7,7 @@
 sandbox's DLQ (file or Redis) as a replayable entry aimed at the sandbox's own JSON-RPC interface.
 
 A worker that cannot dead-letter must not drop messages: ``check_dlq`` refuses to start the sandbox
-when its DLQ cannot be written (``a2actl.sandbox.server`` calls it first), a failed append is retried
+when its DLQ cannot be written (``a2actl.server.sandbox.server`` calls it first), a failed append is retried
 with backoff, and after the last try the message is logged whole (so it can be re-sent) and the queue
 answers ``503`` (the producer keeps its messages) until a dead letter is written again or the sandbox
 restarts.
@@ -23,15 +23,15 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from a2actl.dlq.entry import new_entry
+from a2actl.dlq.store.entry import new_entry
 
-log = logging.getLogger("a2actl.sandbox.worker")
+log = logging.getLogger("a2actl.server.sandbox.worker")
 
 
 def check_dlq(url: str) -> None:
     """Raise an ``A2ACtlError`` (usage: a bad or unwritable file/URL; unreachable: Redis is down)
     unless the sandbox can dead-letter into ``url``."""
-    from a2actl.dlq.backends import open_backend
+    from a2actl.dlq.store.backends import open_backend
 
     open_backend(url).check_writable()
 

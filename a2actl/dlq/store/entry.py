@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2actl.durations import format_timestamp
+from a2actl.core.units import format_timestamp
 
 TRANSIENT, PERMANENT = "transient", "permanent"
 

@@ -58,7 +58,7 @@ class Settings:
     def secrets(self) -> list[str]:
         """Values that must never appear in any output: the token and the values of sensitive
         ``-H`` headers (``Authorization``, ``X-Api-Key``, ``Cookie``, ``*-Token``, …)."""
-        from a2actl.redact import header_secrets
+        from a2actl.core.redact import header_secrets
 
         out = [self.token] if self.token else []
         return out + header_secrets(self.headers)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from a2actl.exit_codes import ExitCode
+from a2actl.core.exit_codes import ExitCode
 
 
 class A2ACtlError(Exception):

@@ -10,13 +10,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.errors import TimeoutError_, UsageError
+from a2actl.core.errors import TimeoutError_, UsageError
 from a2actl.protocol.events import PartSpec, message_params, task_view
 from a2actl.protocol.versions import TASK_STATES, Family, StateKind, canonical_state, state_kind
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
 
 #: States ``--fail-on`` accepts (a task ending in one of them → exit 7).
 FAIL_STATES = ("failed", "rejected", "canceled", "input-required", "auth-required")
@@ -126,9 +126,9 @@ def dry_run_doc(
     """The exact request ``operation`` would send on ``client`` and an equivalent curl command.
     Secrets (the token, sensitive ``-H`` values) are shown as ``$A2ACTL_…`` placeholders unless
     ``show_secrets``."""
+    from a2actl.core.redact import header_secrets
     from a2actl.protocol.jsonrpc import build_request
     from a2actl.protocol.versions import BINDING_HTTP_JSON
-    from a2actl.redact import header_secrets
 
     headers = client.headers(streaming=operation == "SendStreamingMessage")
     for k, v in settings.headers:
@@ -315,7 +315,7 @@ async def _poll_until_settled(
 async def _timeout_with_task(client: Any, message_id: str, exc: TimeoutError_) -> TimeoutError_:
     """The read timeout of a blocking send, with the task it created when the agent can say (1.0:
     ``ListTasks``, newest first, looking for the task whose history holds ``message_id``)."""
-    from a2actl.errors import A2ACtlError
+    from a2actl.core.errors import A2ACtlError
 
     found: dict[str, Any] | None = None
     if client.family is Family.V1_0:

@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from a2actl.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.options import SandboxOptions
 
 
 def bind_socket(host: str, port: int) -> socket.socket:
@@ -37,7 +37,7 @@ def base_url_of(sock: socket.socket, host: str) -> str:
 def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
     import uvicorn
 
-    from a2actl.sandbox.app import build_app
+    from a2actl.server.sandbox.app import build_app
 
     app = build_app(opts, base_url_of(sock, opts.host))
     config = uvicorn.Config(
@@ -56,7 +56,7 @@ def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
 def check_startable(opts: SandboxOptions) -> None:
     """Refuse to start a sandbox whose queue worker could not dead-letter (an ``A2ACtlError``)."""
     if opts.dlq:
-        from a2actl.sandbox.worker import check_dlq
+        from a2actl.server.sandbox.worker import check_dlq
 
         check_dlq(opts.dlq)
 

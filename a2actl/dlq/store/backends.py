@@ -36,14 +36,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from a2actl.dlq.entry import Invalid, OnInvalid, check
-from a2actl.dlq.ticker import stop_task, ticks
-from a2actl.errors import HTTPStatusError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.dlq.store.entry import Invalid, OnInvalid, check
+from a2actl.dlq.store.ticker import stop_task, ticks
 
 if TYPE_CHECKING:
-    from a2actl.config import Settings
-    from a2actl.dlq.lock import FileLock, RedisLease
-    from a2actl.events import EventSink
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
+    from a2actl.dlq.store.lock import FileLock, RedisLease
 
 
 def _key(entry_id: str) -> int:
@@ -111,7 +111,7 @@ class FileBackend:
             raise UsageError(f"cannot dead-letter into {self.path}: {exc.strerror or exc}") from exc
 
     def replay_lock(self, src: str) -> FileLock:
-        from a2actl.dlq.lock import FileLock
+        from a2actl.dlq.store.lock import FileLock
 
         return FileLock(self.path.with_name(self.path.name + ".replay-lock"), src)
 
@@ -352,7 +352,7 @@ class RedisBackend:
     def replay_lock(self, src: str) -> RedisLease:
         """The stream's exclusive lease, or with ``group`` one per consumer name (two processes with the
         same explicit consumer= would otherwise both take its pending entries)."""
-        from a2actl.dlq.lock import RedisLease
+        from a2actl.dlq.store.lock import RedisLease
 
         name = self.stream + ":replay-lock"
         if self.group is not None:
@@ -605,7 +605,7 @@ class HttpBackend:
 
     def replay_lock(self, src: str) -> FileLock:
         """A lock file in the state directory: one replay at a time from this machine."""
-        from a2actl.dlq.lock import FileLock, state_lock_path
+        from a2actl.dlq.store.lock import FileLock, state_lock_path
 
         return FileLock(state_lock_path(self.url), src)
 
@@ -677,7 +677,7 @@ def open_backend(src: str, settings: Settings | None = None, sink: EventSink | N
     if src.startswith(("redis://", "rediss://", "unix://")):
         return RedisBackend(src)
     if src.startswith(("http://", "https://")):
-        from a2actl.config import Settings as _S
+        from a2actl.core.config import Settings as _S
 
         return HttpBackend(src, settings or _S(), sink)
     raise UsageError(

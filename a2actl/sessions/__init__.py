@@ -1,0 +1,1 @@
+"""``sessions list|show|kill|leaks`` through the debug API (docs/debug-endpoints.md)."""

@@ -1,0 +1,1 @@
+"""``send`` and ``task get|list|cancel|subscribe``: one task at a time."""
