@@ -166,13 +166,11 @@ def _debug(ctx: Any) -> bool:
 
 def _report(ctx: Any, err: A2ACtlError) -> None:
     obj = ctx.find_root().obj
-    output = obj.output if isinstance(obj, Invocation) else os.environ.get(ENV_OUTPUT, "table")
-    from a2actl.render import Renderer
+    output = obj.format if isinstance(obj, Invocation) else os.environ.get(ENV_OUTPUT, "table")
+    from a2actl.render.output import Output
 
     secrets = obj.settings.secrets() if isinstance(obj, Invocation) else []
-    Renderer(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(
-        err.to_json()
-    )
+    Output(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(err.to_json())
 
 
 def _quiet_broken_pipe() -> None:
@@ -380,7 +378,7 @@ def root(
     ] = False,
 ) -> None:
     """Global options; they may appear before or after the command."""
-    inv = Invocation(Settings(), output=output.value, verbose=verbose, debug=debug or env_flag(ENV_DEBUG))
+    inv = Invocation(Settings(), format=output.value, verbose=verbose, debug=debug or env_flag(ENV_DEBUG))
     ctx.obj = inv  # set early so errors below render in the chosen format
     inv.settings = Settings(
         headers=_parse_headers(header or []),
@@ -399,7 +397,7 @@ def root(
     if key and not cert:
         raise UsageError("--key needs --cert")
     if insecure:
-        inv.renderer.warn("--insecure: TLS certificates are not verified")
+        inv.out.warn("--insecure: TLS certificates are not verified")
 
 
 def main() -> None:

@@ -60,12 +60,13 @@ def validate(
       a2actl caps validate https://agent.example.com --live -o json | jq '.findings[]'
     """
     from a2actl.caps.jobs import validate_job
+    from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
     doc, code = run.run(
         validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live)
     )
-    run.show(doc, "caps_validate")
+    run.show(doc, render_caps.validate)
     raise typer.Exit(code)
 
 
@@ -89,7 +90,7 @@ def snapshot(
 
     run = invocation(ctx)
     doc = run.run(snapshot_job(target, run.settings, run.sink, card_path))
-    (run.renderer.jsonl if run.output == "jsonl" else run.renderer.json)(doc)
+    (run.out.jsonl if run.format == "jsonl" else run.out.json)(doc)
 
 
 @app.command("diff")
@@ -135,12 +136,13 @@ def diff(
       a2actl caps diff http://localhost:9999 --expect requirements.json -o json | jq '.changes[]'
     """
     from a2actl.caps.jobs import diff_job
+    from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
     doc, code = run.run(
         diff_job(target, other, expect, run.settings, run.sink, card_path=card_path, fail_on=fail_on.value)
     )
-    run.show(doc, "caps_diff")
+    run.show(doc, render_caps.diff)
     raise typer.Exit(code)
 
 
@@ -166,8 +168,9 @@ def fingerprint(
       a2actl caps fingerprint https://agent.example.com -o json | jq .verdict
     """
     from a2actl.caps.jobs import fingerprint_job
+    from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
     doc, code = run.run(fingerprint_job(target, run.settings, run.sink, card_path))
-    run.show(doc, "caps_fingerprint")
+    run.show(doc, render_caps.fingerprint)
     raise typer.Exit(code)

@@ -34,7 +34,8 @@ def get(
       a2actl card get ./agent-card.json -o json | jq .normalized.interfaces
     """
     from a2actl.agent.discovery import get_card
+    from a2actl.render import card as render_card
 
     run = invocation(ctx)
     doc = run.run(get_card(target, run.settings, card_path, run.sink))
-    run.show(doc, "card")
+    run.show(doc, render_card.card)

@@ -15,7 +15,7 @@ from a2actl.core.config import Settings
 
 if TYPE_CHECKING:
     from a2actl.core.sink import EventSink
-    from a2actl.render import Renderer
+    from a2actl.render.output import Output, View
 
 
 #: Each command's overall deadline when ``--max-time`` is not given (seconds): a server that answers
@@ -51,15 +51,16 @@ DEFAULT_MAX_TIME: dict[str, float] = {
 
 @dataclass
 class Invocation:
-    """Global options of one run. ``output`` is ``table``, ``json`` or ``jsonl``."""
+    """Global options of one run. ``format`` is ``table``, ``json`` or ``jsonl``; ``out`` is the one
+    ``Output`` of the run, built on first use (so ``--help`` never imports rich's tables)."""
 
     settings: Settings
-    output: str = "table"
+    format: str = "table"
     verbose: int = 0
     debug: bool = False
     #: ``send --dry-run --show-secrets``: the one place a2actl prints secrets, when asked to.
     show_secrets: bool = False
-    _renderer: Renderer | None = field(default=None, repr=False)
+    _out: Output | None = field(default=None, repr=False)
     #: The command being run, without the program name (``"card get"``): picks ``DEFAULT_MAX_TIME``.
     command: str = ""
 
@@ -71,29 +72,27 @@ class Invocation:
         return DEFAULT_MAX_TIME.get(self.command)
 
     @property
-    def renderer(self) -> Renderer:
-        if self._renderer is None:
-            from a2actl.render import Renderer
+    def out(self) -> Output:
+        """The run's ``Output`` (table | json | jsonl), masking the run's known secrets unless
+        ``show_secrets``; built on first use so ``--help`` never imports rich."""
+        if self._out is None:
+            from a2actl.render.output import Output
 
-            self._renderer = Renderer(
-                self.output, secrets=self.settings.secrets(), redact=not self.show_secrets
-            )
-        return self._renderer
+            self._out = Output(self.format, secrets=self.settings.secrets(), redact=not self.show_secrets)
+        return self._out
 
     @property
     def sink(self) -> EventSink:
+        """The verbose wire log (``-v``/``-vv``) or a sink that drops everything."""
         from a2actl.core.sink import NullSink
-        from a2actl.render import VerboseSink
+        from a2actl.render.verbose import VerboseSink
 
-        return VerboseSink(self.renderer, self.verbose) if self.verbose else NullSink()
+        return VerboseSink(self.out, self.verbose) if self.verbose else NullSink()
 
-    def show(self, doc: Any, table_view: str) -> None:
-        """Render ``doc``: with ``table`` through the ``Renderer`` method named ``table_view``,
-        otherwise as JSON / JSONL."""
-        if self.output == "table":
-            getattr(self.renderer, table_view)(doc)
-        else:
-            self.renderer.data(doc)
+    def show(self, doc: Any, view: View) -> None:
+        """Render one result (a ``-o json`` document, or an object with ``to_json()``): with ``table``
+        through the view function ``view`` (a ``render/<domain>.py`` function), else as JSON / JSONL."""
+        self.out.result(doc, view)
 
     def run(self, coro: Any, *, bounded: bool = True) -> Any:
         """Run a core coroutine under ``--max-time`` (``asyncio.TimeoutError`` → exit 5). Commands that

@@ -81,13 +81,14 @@ def list_entries(
       a2actl dlq list 'redis://localhost:6379/0?stream=a2a:dlq' --since 1h -o jsonl | jq .messageId
     """
     from a2actl.dlq.jobs import list_job
+    from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
     sel = _selection(None, since, error_class, method, limit)
-    if run.output == "jsonl":
-        run.run(list_job(src, run.settings, run.sink, sel, emit=run.renderer.jsonl, warn=run.renderer.warn))  # type: ignore[arg-type]
+    if run.format == "jsonl":
+        run.run(list_job(src, run.settings, run.sink, sel, emit=run.out.jsonl, warn=run.out.warn))  # type: ignore[arg-type]
         return
-    run.show(run.run(list_job(src, run.settings, run.sink, sel, warn=run.renderer.warn)), "dlq_list")  # type: ignore[arg-type]
+    run.show(run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn)), render_dlq.entries)  # type: ignore[arg-type]
 
 
 @app.command("show")
@@ -104,10 +105,10 @@ def show(
     from a2actl.dlq.jobs import show_job
 
     run = invocation(ctx)
-    entry = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.renderer.warn))
+    entry = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.out.warn))
     if entry is None:
         raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
-    run.renderer.json(entry) if run.output != "jsonl" else run.renderer.jsonl(entry)
+    run.out.json(entry) if run.format != "jsonl" else run.out.jsonl(entry)
 
 
 @app.command("stats")
@@ -119,9 +120,10 @@ def stats(ctx: typer.Context, src: Src) -> None:
       a2actl dlq stats file://dlq.jsonl
     """
     from a2actl.dlq.jobs import stats_job
+    from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
-    run.show(run.run(stats_job(src, run.settings, run.sink, warn=run.renderer.warn)), "dlq_stats")
+    run.show(run.run(stats_job(src, run.settings, run.sink, warn=run.out.warn)), render_dlq.stats)
 
 
 @app.command("replay")
@@ -219,6 +221,7 @@ def replay(
     from a2actl.core.units import parse_duration
     from a2actl.dlq.jobs import list_job, replay_job
     from a2actl.dlq.replay import ReplayOptions
+    from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
     sel = _selection(ids, since, error_class, method, limit)
@@ -245,8 +248,8 @@ def replay(
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:
-        doc = run.run(list_job(src, run.settings, run.sink, sel, warn=run.renderer.warn))  # type: ignore[arg-type]
-        run.show({**doc, "dryRun": True}, "dlq_list")
+        doc = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))  # type: ignore[arg-type]
+        run.show({**doc, "dryRun": True}, render_dlq.entries)
         return
     if not yes and not sys.stdin.isatty():
         raise UsageError("refusing to replay without confirmation: stdin is not a terminal", hint="add --yes")
@@ -264,20 +267,20 @@ def replay(
         claim_after=claim,
     )
     results: list[dict] = []  # type: ignore[type-arg]
-    progress = run.renderer.replay_progress() if run.output == "table" else None
+    progress = render_dlq.replay_progress(run.out) if run.format == "table" else None
 
     def emit(rec: dict) -> None:  # type: ignore[type-arg]
         if rec["type"] == "result":
-            if run.output == "jsonl":
-                run.renderer.jsonl(rec)
-            elif run.output == "json":
+            if run.format == "jsonl":
+                run.out.jsonl(rec)
+            elif run.format == "json":
                 results.append(rec)
             if progress is not None:
                 progress.advance(rec)
         elif progress is not None:
             progress.notice(rec["message"])
         else:
-            run.renderer.warn(rec["message"])
+            run.out.warn(rec["message"])
 
     try:
         summary = run.run(
@@ -289,19 +292,19 @@ def replay(
                 opts,
                 Path(journal) if journal else None,  # type: ignore[arg-type]
                 emit,
-                warn=run.renderer.warn,
+                warn=run.out.warn,
                 wait_lock=wait_lock,
             )
         )
     finally:
         if progress is not None:
             progress.stop()
-    if run.output == "json":
-        run.renderer.json({**summary, "results": results})
-    elif run.output == "jsonl":
-        run.renderer.jsonl(summary)
+    if run.format == "json":
+        run.out.json({**summary, "results": results})
+    elif run.format == "jsonl":
+        run.out.jsonl(summary)
     else:
-        run.renderer.replay_summary(summary)
+        render_dlq.replay_summary(run.out, summary)
     raise typer.Exit(int(summary["exitCode"]))
 
 
@@ -327,9 +330,10 @@ def purge(
     """
     from a2actl.core.errors import UsageError
     from a2actl.dlq.jobs import purge_job
+    from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
     if not yes:
         raise UsageError("purge deletes dead letters for good: add --yes")
-    doc = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.renderer.warn))
-    run.show(doc, "dlq_purged")
+    doc = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.out.warn))
+    run.show(doc, render_dlq.purged)

@@ -78,6 +78,7 @@ def probe(
     from a2actl.agent.discovery import parse_target
     from a2actl.core.errors import UsageError
     from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
+    from a2actl.render import probe as render_probe
 
     run = invocation(ctx)
     try:
@@ -96,17 +97,17 @@ def probe(
         budgets=budgets,
     )
     on_sample = None
-    if run.output == "jsonl":
+    if run.format == "jsonl":
 
         def on_sample(s: object) -> None:
-            run.renderer.jsonl({"type": "sample", **s.to_json()})  # type: ignore[attr-defined]
+            run.out.jsonl({"type": "sample", **s.to_json()})  # type: ignore[attr-defined]
 
     report = run.run(run_probe(opts, run.settings, run.sink, on_sample=on_sample))
     doc = report.to_json()
-    if run.output == "table":
-        run.renderer.probe(doc)
-    elif run.output == "jsonl":
-        run.renderer.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "samples"}})
+    if run.format == "table":
+        render_probe.report(run.out, doc)
+    elif run.format == "jsonl":
+        run.out.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "samples"}})
     else:
-        run.renderer.json(doc)
+        run.out.json(doc)
     raise typer.Exit(int(report.exit_code()))

@@ -245,17 +245,17 @@ def serve(
 
     def ready(url: str) -> None:
         # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
-        if run.output == "table":
+        if run.format == "table":
             print(url, flush=True)  # noqa: T201
         else:
-            run.renderer.data(
+            run.out.data(
                 {
                     "url": url,
                     "cardUrl": url
                     + ("/.well-known/agent.json" if legacy_card else "/.well-known/agent-card.json"),
                 }
             )
-        run.renderer.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
+        run.out.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
 
     try:
         serve_forever(opts, on_ready=ready)  # type: ignore[arg-type]

@@ -82,6 +82,7 @@ def list_sessions(
 
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
+    from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
@@ -102,15 +103,15 @@ def list_sessions(
         doc = run.run(fetch())
         if first:
             for w in doc["warnings"]:
-                run.renderer.warn(w)
+                run.out.warn(w)
             first = False
         if not watch:
-            run.show(doc, "sessions_table")
+            run.show(doc, render_sessions.table)
             return
-        if run.output == "table":
-            run.renderer.sessions_live(doc)
+        if run.format == "table":
+            render_sessions.live(run.out, doc)
         else:
-            run.renderer.jsonl(doc)
+            run.out.jsonl(doc)
         limit_s = run.settings.max_time
         if limit_s is not None and time.monotonic() - started + every > limit_s:
             from a2actl.core.errors import TimeoutError_
@@ -133,6 +134,7 @@ def show(
       a2actl sessions show http://localhost:9999 ctx-3f2a...
     """
     from a2actl.core.errors import A2ACtlError
+    from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
@@ -143,10 +145,10 @@ def show(
 
     doc = run.run(fetch())
     for w in doc["warnings"]:
-        run.renderer.warn(w)
+        run.out.warn(w)
     if doc["session"] is None:
         raise A2ACtlError(f"no session {session_id!r}", hint="list them with 'a2actl sessions list TARGET'")
-    run.show(doc, "session_detail")
+    run.show(doc, render_sessions.detail)
 
 
 @app.command("kill")
@@ -179,6 +181,7 @@ def kill(
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
     from a2actl.core.errors import UsageError
+    from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import Sessions, envelope
 
     run = invocation(ctx)
@@ -198,9 +201,9 @@ def kill(
 
     plan = run.run(select())
     for w in plan["warnings"]:
-        run.renderer.warn(w)
+        run.out.warn(w)
     if dry_run or not plan["selected"]:
-        run.show({**plan, "dryRun": dry_run, "results": []}, "sessions_killed")
+        run.show({**plan, "dryRun": dry_run, "results": []}, render_sessions.killed)
         return
     if not yes and not typer.confirm(f"kill {len(plan['selected'])} session(s) at {plan['debugUrl']}?"):
         raise typer.Exit(1)
@@ -210,10 +213,10 @@ def kill(
             return [await conn.kill(sid) for sid in plan["selected"]]
 
     results = run.run(do_kill())
-    run.show({**plan, "dryRun": False, "results": results}, "sessions_killed")
+    run.show({**plan, "dryRun": False, "results": results}, render_sessions.killed)
     missing = [r["id"] for r in results if not r["found"]]
     if missing:  # the results above are the one document; the miss is exit 1 and a line on stderr
-        run.renderer.warn(f"no such session: {', '.join(missing)}")
+        run.out.warn(f"no such session: {', '.join(missing)}")
         raise typer.Exit(1)
 
 
@@ -247,6 +250,7 @@ def leaks(
     """
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
+    from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import Filters, Sessions, envelope, find_leaks, within_grace
 
     run = invocation(ctx)
@@ -270,6 +274,6 @@ def leaks(
     doc = run.run(check())
     doc["ok"] = not doc["leaks"]
     for w in doc["warnings"]:
-        run.renderer.warn(w)
-    run.show(doc, "sessions_leaks")
+        run.out.warn(w)
+    run.show(doc, render_sessions.leaks)
     raise typer.Exit(0 if doc["ok"] else 7)

@@ -37,6 +37,7 @@ def run_cmd(
     """
     from pathlib import Path
 
+    from a2actl.render import smoke as render_smoke
     from a2actl.smoke.run import junit_xml, run_suite, suite_exit_code
     from a2actl.smoke.suite import load_suite
 
@@ -44,8 +45,8 @@ def run_cmd(
     suite = load_suite(suite_path)
 
     def on_result(res: object) -> None:
-        if run.output == "jsonl":
-            run.renderer.jsonl({"type": "check", **res.to_json()})  # type: ignore[attr-defined]
+        if run.format == "jsonl":
+            run.out.jsonl({"type": "check", **res.to_json()})  # type: ignore[attr-defined]
 
     results = run.run(run_suite(suite, run.settings, run.sink, on_result))
     code = suite_exit_code(results)
@@ -65,10 +66,10 @@ def run_cmd(
         # The JUnit file is published by CI: the same redaction as stdout (an agent may echo a token).
         Path(junit).write_text(Redactor(run.settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
         doc["junit"] = junit
-    if run.output == "jsonl":
-        run.renderer.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "results"}})
+    if run.format == "jsonl":
+        run.out.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "results"}})
     else:
-        run.show(doc, "smoke_results")
+        run.show(doc, render_smoke.results)
     raise typer.Exit(code)
 
 
@@ -137,14 +138,14 @@ def init(
         from pathlib import Path
 
         Path(out).write_text(text, encoding="utf-8")
-        if run.output != "table":  # scripts get what was written where
-            run.renderer.data({"suite": out, "snapshot": str(snap), "expect": expect, "notes": notes})
-        run.renderer.note(f"wrote the suite to {out}")
+        if run.format != "table":  # scripts get what was written where
+            run.out.data({"suite": out, "snapshot": str(snap), "expect": expect, "notes": notes})
+        run.out.note(f"wrote the suite to {out}")
     else:
         sys.stdout.write(text)
-    run.renderer.note(f"wrote the caps snapshot to {snap} (the suite expects {expect})")
+    run.out.note(f"wrote the caps snapshot to {snap} (the suite expects {expect})")
     for note in notes:
-        run.renderer.note("note: " + note)
+        run.out.note("note: " + note)
 
 
 def _stdout_file() -> str | None:
@@ -173,6 +174,7 @@ def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
 
       a2actl smoke validate suite.yaml
     """
+    from a2actl.render import smoke as render_smoke
     from a2actl.smoke.suite import load_suite
 
     run = invocation(ctx)
@@ -183,4 +185,4 @@ def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
         "targets": suite.targets,
         "checks": [{"name": c.name, "kind": c.kind, "line": c.line} for c in suite.checks],
     }
-    run.show(doc, "smoke_valid")
+    run.show(doc, render_smoke.valid)

@@ -118,6 +118,7 @@ def tail(
     """
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration, parse_size
+    from a2actl.render import stream as render_stream
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
     from a2actl.tasks.jobs import parse_fail_on
@@ -147,12 +148,12 @@ def tail(
     records: list[dict] = []  # type: ignore[type-arg]
 
     def emit(record: dict) -> None:  # type: ignore[type-arg]
-        if run.output == "table":
-            run.renderer.tail_record(record)
-        elif run.output == "jsonl":
-            run.renderer.jsonl(record)
+        if run.format == "table":
+            render_stream.record(run.out, record)
+        elif run.format == "jsonl":
+            run.out.jsonl(record)
         elif record["type"] == "summary":  # -o json: one document, the summary with every record
-            run.renderer.json({**record, "records": records})
+            run.out.json({**record, "records": records})
         else:
             records.append(record)
 

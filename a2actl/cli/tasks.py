@@ -84,6 +84,8 @@ def send(
 
       a2actl send https://agent.example.com hi --dry-run     # the request and a curl command
     """
+    from a2actl.render import stream as render_stream
+    from a2actl.render import tasks as render_tasks
     from a2actl.tasks.jobs import SendOptions, build_parts, parse_fail_on, send_job
 
     run = invocation(ctx)
@@ -105,16 +107,16 @@ def send(
     )
 
     def emit(record: dict) -> None:  # type: ignore[type-arg]
-        if run.output == "table":
-            run.renderer.tail_record(record)
-        elif run.output == "jsonl":
-            run.renderer.jsonl(record)
+        if run.format == "table":
+            render_stream.record(run.out, record)
+        elif run.format == "jsonl":
+            run.out.jsonl(record)
 
     doc, code = run.run(send_job(target, run.settings, run.sink, opts, card_path, emit))
-    if run.output == "jsonl" and stream:
-        run.renderer.jsonl({"type": "result", **doc})
+    if run.format == "jsonl" and stream:
+        run.out.jsonl({"type": "result", **doc})
     else:
-        run.show(doc, "send_result")
+        run.show(doc, render_tasks.send_result)
     raise typer.Exit(code)
 
 
@@ -136,6 +138,7 @@ def get(
 
       a2actl task get http://localhost:9999 5f0c2a1e-... --history 10 -o json | jq .raw
     """
+    from a2actl.render import tasks as render_tasks
     from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
@@ -145,7 +148,7 @@ def get(
                 "get", target, run.settings, run.sink, task_id=task_id, history=history, card_path=card_path
             )
         ),
-        "task_result",
+        render_tasks.task,
     )
 
 
@@ -163,12 +166,13 @@ def cancel(
 
       a2actl task cancel http://localhost:9999 5f0c2a1e-...
     """
+    from a2actl.render import tasks as render_tasks
     from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
     run.show(
         run.run(task_job("cancel", target, run.settings, run.sink, task_id=task_id, card_path=card_path)),
-        "task_result",
+        render_tasks.task,
     )
 
 
@@ -198,6 +202,7 @@ def list_tasks(
 
       a2actl task list http://localhost:9999 --context-id ctx-42 --page-size 50 -o json
     """
+    from a2actl.render import tasks as render_tasks
     from a2actl.tasks.jobs import task_job
 
     run = invocation(ctx)
@@ -215,7 +220,7 @@ def list_tasks(
                 card_path=card_path,
             )
         ),
-        "task_list",
+        render_tasks.task_list,
     )
 
 

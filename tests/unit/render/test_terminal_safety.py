@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render import Renderer, safe
+from a2actl.render.output import Output
+from a2actl.render.terminal import safe
 
 _hostile = st.text(
     alphabet=st.one_of(
@@ -30,7 +31,7 @@ def _unsafe(text: str) -> list[str]:
 @given(_hostile, _hostile)
 def test_nothing_unsafe_reaches_the_terminal(a: str, b: str) -> None:
     out = io.StringIO()
-    r = Renderer("table", stdout=out, stderr=out)
+    r = Output("table", stdout=out, stderr=out)
     r.out.print(Text("name: " + a))
     t = Table()
     t.add_column("x")

@@ -1,0 +1,177 @@
+"""Table views of ``caps validate|diff|fingerprint``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.render.terminal import safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+_SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
+
+_CLASS_STYLE = {"breaking": "bold red", "risky": "yellow", "cosmetic": "dim"}
+
+
+def validate(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps validate``: one row per finding, then a verdict line."""
+    counts = doc["counts"]
+    out.out.print(
+        Text(
+            f"{safe(doc['source'])}: {doc['shape']} card, checked against the "
+            f"{' and '.join(doc['schemas']) or 'no'} schema"
+            + ("s" if len(doc["schemas"]) > 1 else "")
+            + (" (strict)" if doc["strict"] else "")
+            + (" + live checks" if doc["live"] else "")
+        )
+    )
+    for f in doc["findings"]:
+        line = Text(f"{f['severity']:<8}", style=_SEVERITY_STYLE.get(f["severity"], ""))
+        line.append(safe(f["pointer"] or "/"), style="bold")
+        line.append("  " + safe(f["message"]))
+        out.out.print(line)
+        what = f"schema {f['schema']}" if f["kind"] == "schema" else f"check {f['check']}"
+        out.out.print(Text(f"{'':8}{what} · {safe(f['section'])}", style="dim"))
+    verdict = (
+        "schema violations"
+        if counts["schemaErrors"]
+        else "operational checks failed"
+        if counts["checkErrors"]
+        else "valid"
+    )
+    style = "bold green" if verdict == "valid" else "bold red"
+    out.out.print(
+        Text(
+            f"{verdict}: {counts['schemaErrors']} schema error(s), {counts['checkErrors']} "
+            f"failed check(s), {counts['warnings']} warning(s)",
+            style=style,
+        )
+    )
+    for note in doc.get("notes", []):
+        out.warn(note)
+
+
+def diff(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps diff``: changes grouped by class, then the verdict against --fail-on."""
+    before, after = doc["before"], doc["after"]
+    label = f" ({doc['expectation']})" if doc.get("expectation") else ""
+    out.out.print(Text(f"{safe(before['source'])}{label} → {safe(after['source'])}"))
+    if not doc["changes"]:
+        out.out.print(Text("no changes", style="bold green"))
+    for klass in ("breaking", "risky", "cosmetic"):
+        rows = [c for c in doc["changes"] if c["class"] == klass]
+        if not rows:
+            continue
+        t = Table(
+            title=f"{klass} ({len(rows)})",
+            title_justify="left",
+            title_style=_CLASS_STYLE[klass],
+            box=box.SIMPLE_HEAD,
+        )
+        t.add_column("path", no_wrap=True)  # a JSON pointer is read whole: the prose columns wrap
+        for col in ("change", "reason"):
+            t.add_column(col, overflow="fold")
+        for c in rows:
+            t.add_row(
+                Text(safe(c["path"] or "/")),
+                Text(safe(_change_text(c), 70)),
+                Text(safe(c["reason"])),
+            )
+        out.out.print(t)
+    n = doc["counts"]
+    line = (
+        f"{n['breaking']} breaking, {n['risky']} risky, {n['cosmetic']} cosmetic; --fail-on {doc['failOn']}: "
+    )
+    out.out.print(
+        Text(
+            line + ("FAIL" if doc["failed"] else "pass"),
+            style="bold red" if doc["failed"] else "bold green",
+        )
+    )
+
+
+def _change_text(c: dict[str, Any]) -> str:
+    def short(v: Any) -> str:
+        if isinstance(v, dict) and isinstance(v.get("url"), str):
+            return v["url"]  # a whole interface: its url says which one
+        return json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v
+
+    if c["op"] == "added":
+        return f"+ {short(c['after'])}"
+    if c["op"] == "removed":
+        return f"- {short(c['before'])}"
+    return f"{short(c['before'])} → {short(c['after'])}"
+
+
+def fingerprint(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps fingerprint``: per endpoint, declared vs answered; then mismatches."""
+    out.out.print(
+        Text(
+            f"{safe(doc['source'])}: speaks {', '.join(doc['speaks']) or 'nothing'} "
+            f"({doc['verdict']}); the card declares {', '.join(doc['declared']) or 'nothing'}",
+            style="bold",
+        )
+    )
+    t = Table(box=box.SIMPLE_HEAD)
+    t.add_column("binding", no_wrap=True)
+    t.add_column("url", overflow="fold", min_width=24)
+    for col in ("declared", "1.0", "0.3", "A2A-Version"):
+        t.add_column(col, no_wrap=True)
+    for e in doc["endpoints"]:
+        cells = []
+        for fam in ("1.0", "0.3"):
+            p = e["probes"].get(fam)
+            mark = (
+                {"answers": "answers", "rejects": "rejected", "error": "error"}.get(p["verdict"], "?")
+                if p
+                else "-"
+            )
+            style = (
+                {"answers": "green", "rejects": "red", "error": "yellow"}.get(p["verdict"], "") if p else ""
+            )
+            cells.append(Text(mark, style=style))
+        vh = e["versionHeader"]
+        header = "honoured" if vh["honoured"] else "ignored" if vh["honoured"] is False else "n/a"
+        if vh["missingHeaderReadAs"] == "1.0":
+            header += "; missing = 1.0"
+        t.add_row(
+            Text(safe(e["protocolBinding"])),
+            Text(safe(e["url"])),
+            ", ".join(e["declaredVersions"]) or "-",
+            *cells,
+            header,
+        )
+    out.out.print(t)
+    out.out.print(
+        Text(
+            "1.0 = GetTask with 'A2A-Version: 1.0'; 0.3 = tasks/get without the header; "
+            "both on a random task id (TaskNotFound = answers)",
+            style="dim",
+        )
+    )
+    cv = doc.get("cardVariants")
+    if cv:
+        out.out.print(
+            Text(
+                "card: "
+                + ("changes with A2A-Version" if cv["varies"] else "same for every A2A-Version")
+                + (f" (Vary: {safe(cv['vary'])})" if cv.get("vary") else "")
+            )
+        )
+    if doc["bindingsAgree"] is not None:
+        out.out.print(
+            Text("bindings: " + ("JSON-RPC and HTTP+JSON agree" if doc["bindingsAgree"] else "disagree"))
+        )
+    for m in doc["mismatches"]:
+        line = Text(f"{m['severity']}: ", style=_SEVERITY_STYLE.get(m["severity"], ""))
+        line.append(safe(m["message"]))
+        line.append(" → try: " + safe(m["suggestion"]), style="cyan")
+        out.out.print(line)
+    for note in doc.get("notes", []):
+        out.warn(note)

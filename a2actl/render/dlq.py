@@ -1,0 +1,134 @@
+"""Table views of ``dlq list|stats|purge|replay``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.core.units import format_seconds
+from a2actl.render.terminal import age, safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def entries(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``dlq list`` (and ``replay --dry-run``)."""
+    title = f"{doc['count']} dead letter(s) in {doc['source']}" + (
+        " would be replayed" if doc.get("dryRun") else ""
+    )
+    t = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left")
+    for col in ("id", "method", "messageId", "age", "attempts", "error"):
+        t.add_column(col, overflow="fold")
+    for e in doc["entries"]:
+        err = f"{e['errorClass'] or '-'} {e['errorCode'] if e['errorCode'] is not None else ''}".strip()
+        t.add_row(
+            Text(safe(e["id"])),
+            Text(safe(e["method"])),
+            Text(safe(e["messageId"])),
+            age(e["ageSeconds"]),
+            str(e["attempts"]),
+            Text(safe(err)),
+        )
+    out.out.print(t)
+
+
+def stats(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``dlq stats``."""
+    oldest = doc["oldest"]
+    out.out.print(
+        Text(
+            f"{doc['source']}: depth {doc['depth']}"
+            + (f", oldest {safe(oldest['id'])} ({age(oldest['ageSeconds'])})" if oldest else "")
+            + (
+                f", {doc['invalid']['count']} invalid (skipped)"
+                if doc.get("invalid", {}).get("count")
+                else ""
+            ),
+            style="bold",
+        )
+    )
+    peak = max([b["count"] for b in doc["ageHistogram"]] + [1])
+    for b in doc["ageHistogram"]:
+        out.out.print(Text(f"  {b['bucket']:>5} {b['count']:>8}  " + "█" * round(30 * b["count"] / peak)))
+    t = Table(box=box.SIMPLE_HEAD, title="top error codes", title_justify="left")
+    t.add_column("code")
+    t.add_column("count", justify="right")
+    for c in doc["topErrorCodes"]:
+        t.add_row(Text(safe(c["code"])), str(c["count"]))
+    out.out.print(t)
+    t = Table(box=box.SIMPLE_HEAD, title="by target", title_justify="left")
+    t.add_column("target", overflow="fold")
+    t.add_column("count", justify="right")
+    for c in doc["byTarget"]:
+        t.add_row(Text(safe(c["target"])), str(c["count"]))
+    out.out.print(t)
+
+
+def purged(out: Output, doc: dict[str, Any]) -> None:
+    for r in doc["results"]:
+        out.out.print(
+            Text(f"{safe(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
+        )
+
+
+def replay_progress(out: Output) -> Any:
+    """A progress display on stderr for ``dlq replay``: ``advance(result)``, ``notice(text)``, ``stop()``."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    renderer = out
+
+    class _P:
+        def __init__(self) -> None:
+            self.p = Progress(
+                TextColumn("replay"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[acked]} acked, {task.fields[dead]} dead"),
+                TimeElapsedColumn(),
+                console=renderer.err,
+                transient=False,
+            )
+            self.task = self.p.add_task("replay", total=None, acked=0, dead=0)
+            self.acked = self.dead = 0
+            self.p.start()
+
+        def advance(self, rec: dict[str, Any]) -> None:
+            if rec["status"] == "acknowledged":
+                self.acked += 1
+            else:
+                self.dead += 1
+            self.p.update(self.task, advance=1, acked=self.acked, dead=self.dead)
+
+        def notice(self, text: str) -> None:
+            self.p.console.print(Text(safe(text), style="yellow"))
+
+        def stop(self) -> None:
+            self.p.stop()
+
+    return _P()
+
+
+def replay_summary(out: Output, s: dict[str, Any]) -> None:
+    t = Table(box=box.SIMPLE_HEAD, show_header=False, title="Replay", title_justify="left")
+    t.add_column(style="bold")
+    t.add_column()
+    dead = s["stillDead"]
+    for k, v in [
+        ("selected", s["selected"]),
+        ("replayed", s["replayed"]),
+        ("acknowledged", s["acknowledged"]),
+        ("retried", s["retried"]),
+        ("still dead", f"{dead['transient']} transient, {dead['permanent']} permanent"),
+        ("invalid (skipped)", s.get("invalid", {}).get("count", 0)),
+        ("resumed removals", s["resumedRemovals"]),
+        ("breaker trips", s["breakerTrips"]),
+        ("duration", format_seconds(s["duration"])),
+        ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
+        ("journal", s["journal"]),
+    ]:
+        t.add_row(k, Text(safe(v)))
+    out.out.print(t)

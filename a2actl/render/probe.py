@@ -1,0 +1,156 @@
+"""Table views of ``handshake probe``: waterfall, percentiles, histogram, failures, budget. Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.core.units import format_seconds
+from a2actl.render.terminal import safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def report(out: Output, report: dict[str, Any]) -> None:
+    """Human view of ``handshake probe``: a waterfall for one sample, percentiles and a histogram
+    for many, then failures and budget verdicts."""
+    from a2actl.probe.handshake import PHASE_LABELS
+
+    neg = report["negotiation"]
+    head = Text()
+    head.append("card        ", style="bold")
+    head.append(safe(report["cardUrl"]))
+    head.append(
+        f"  ({report['card']['shape']} card; declares {', '.join(report['card']['declaredVersions']) or '?'})"
+    )
+    out.out.print(head)
+    line = Text()
+    line.append("negotiated  ", style="bold")
+    line.append(f"{neg['protocolBinding']} {neg['protocolVersion']} at {safe(neg['url'])}")
+    out.out.print(line)
+    out.out.print(Text("            " + safe(neg["reason"]), style="dim"))
+    for n in report["discovery"]["notes"]:
+        out.note(n)
+    samples = report["samples"]
+    ok = [s for s in samples if s["ok"]]
+    if len(samples) == 1:
+        _waterfall(out, samples[0], PHASE_LABELS)
+    else:
+        _percentiles(out, report, PHASE_LABELS)
+        _histogram(out, report["histogram"])
+    if ok and ok[0].get("rpc"):
+        rpc = ok[0]["rpc"]
+        err = rpc.get("error")
+        what = f"{err['code']} {err['name']}" if err else "a task"
+        out.out.print(Text(f"first RPC   {rpc['method']} → {what}: {rpc.get('meaning', '')}"))
+    if ok and ok[0].get("send"):
+        s = ok[0]["send"]
+        out.out.print(
+            Text(f"send        {s['method']}: {s['events']} event(s), final state {s['finalState']}")
+        )
+    if ok and ok[0].get("session"):
+        ses = ok[0]["session"]
+        out.out.print(
+            Text(
+                f"session     {safe(ses['url'])}: HTTP {ses['status']}, token issued: "
+                f"{'yes (not shown)' if ses['tokenIssued'] else 'no'}"
+            )
+        )
+    if report["failures"]:
+        total = len(samples)
+        fails = ", ".join(f"{k} {v}" for k, v in report["failures"].items())
+        out.out.print(
+            Text(f"failures    {sum(report['failures'].values())} of {total}: {fails}", style="red")
+        )
+        first = next(s for s in samples if not s["ok"])
+        e = first["error"]
+        out.out.print(Text(f"            in {first['failedPhase']}: {safe(e['message'], 400)}", style="red"))
+        if e.get("hint"):
+            out.out.print(Text(f"            hint: {safe(e['hint'])}", style="yellow"))
+    vc = report.get("versionCheck")
+    if vc and vc.get("conclusion"):
+        out.out.print(Text(f"version     {vc['conclusion']}", style="yellow"))
+    budget = report["budget"]
+    for v in budget["violations"]:
+        out.out.print(Text(f"budget      FAIL {v['message']}", style="bold red"))
+    if budget["limits"] and budget["ok"] and ok:
+        limits = ", ".join(f"{b['metric']}≤{format_seconds(b['limit'])}" for b in budget["limits"])
+        out.out.print(Text(f"budget      ok ({limits}, on p99)", style="green"))
+    out.out.print(Text(f"trace id    {report['traceId']}", style="dim"))
+
+
+def _waterfall(out: Output, sample: dict[str, Any], labels: dict[str, str]) -> None:
+    phases = sample["phases"]
+    total = sum(phases.values()) or 1e-9
+    width = 40
+    t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+    t.add_column("phase")
+    t.add_column("time", justify="right")
+    t.add_column("", no_wrap=True)
+    start = 0.0
+    for name, dur in phases.items():
+        left = int(start / total * width)
+        bar = max(1, round(dur / total * width)) if dur > 0 else 0
+        t.add_row(labels.get(name, name), format_seconds(dur), " " * left + "█" * min(bar, width - left))
+        start += dur
+    t.add_row("total", format_seconds(sum(phases.values())), "")
+    out.out.print(t)
+    curl = sample.get("curl") or {}
+    if curl:
+        out.out.print(
+            Text(
+                "curl-style  "
+                + "  ".join(
+                    f"{k}={curl[k]:.6f}"
+                    for k in (
+                        "time_namelookup",
+                        "time_connect",
+                        "time_appconnect",
+                        "time_starttransfer",
+                        "time_total",
+                    )
+                    if k in curl
+                ),
+                style="dim",
+            )
+        )
+    if not sample["ok"]:
+        out.out.print(Text(f"FAILED in {sample['failedPhase']}", style="bold red"))
+
+
+def _percentiles(out: Output, report: dict[str, Any], labels: dict[str, str]) -> None:
+    ok = sum(1 for s in report["samples"] if s["ok"])
+    t = Table(
+        title=f"{ok} of {len(report['samples'])} samples ok "
+        f"(concurrency {report['options']['concurrency']}, "
+        f"{'reused connections' if report['options']['reuse'] else 'new connection each'})",
+        box=box.SIMPLE_HEAD,
+        title_justify="left",
+    )
+    for col in ("phase", "min", "p50", "p90", "p99", "max"):
+        t.add_column(col, justify="left" if col == "phase" else "right")
+    for name, st in report["stats"].items():
+        if st["count"] == 0:
+            continue
+        t.add_row(
+            labels.get(name, name),
+            *(format_seconds(st[k]) for k in ("min", "p50", "p90", "p99", "max")),
+            style="bold" if name == "total" else None,
+        )
+    out.out.print(t)
+
+
+def _histogram(out: Output, buckets: list[dict[str, Any]]) -> None:
+    if not buckets:
+        return
+    top = max(b["count"] for b in buckets) or 1
+    out.out.print(Text("total latency histogram", style="bold"))
+    for b in buckets:
+        bar = "█" * max(1 if b["count"] else 0, round(b["count"] / top * 30))
+        out.out.print(
+            Text(f"  {format_seconds(b['from']):>8} – {format_seconds(b['to']):<8} {bar} {b['count']}")
+        )

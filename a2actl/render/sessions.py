@@ -1,0 +1,156 @@
+"""Table views of ``sessions list|show|kill|leaks``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.render.terminal import age, count, safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def _table(out: Output, doc: dict[str, Any]) -> Table:
+    t = Table(
+        box=box.SIMPLE_HEAD,
+        title=f"{len(doc['sessions'])} session(s) from {doc['source']}",
+        title_justify="left",
+    )
+    for col in ("id", "state", "age", "idle", "tasks", "peer", "token"):
+        t.add_column(col, overflow="fold")
+    for s in doc["sessions"]:
+        tasks = s.get("tasks") or []
+        running = sum(1 for x in tasks if x["state"] not in ("completed", "failed", "canceled", "rejected"))
+        tok = s.get("token")
+        tok_text = (
+            "-" if not tok else ("revoked" if tok["revoked"] else f"{tok['scope']} until {tok['expiresAt']}")
+        )
+        t.add_row(
+            Text(safe(s["id"])),
+            Text(
+                s["state"],
+                style={"active": "cyan", "idle": "yellow", "closed": "dim"}.get(s["state"], ""),
+            ),
+            age(s.get("ageSeconds")),
+            age(s.get("idleSeconds")),
+            f"{len(tasks)} ({running} running)",
+            Text(safe(s.get("peer") or "-")),
+            Text(safe(tok_text)),
+        )
+    return t
+
+
+def table(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``sessions list``."""
+    out.out.print(_table(out, doc))
+
+
+def live(out: Output, doc: dict[str, Any]) -> None:
+    """``sessions list --watch``: one live table, redrawn in place."""
+    from rich.live import Live
+
+    if getattr(out, "_live", None) is None:
+        out._live = Live(_table(out, doc), console=out.out, auto_refresh=False)
+        out._live.start()
+    out._live.update(_table(out, doc), refresh=True)
+
+
+def detail(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``sessions show``."""
+    s = doc["session"]
+    t = Table(box=box.SIMPLE_HEAD, show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    tok = s.get("token")
+    rows = [
+        ("id", s["id"]),
+        ("state", s["state"]),
+        ("peer", s.get("peer") or "-"),
+        ("contexts", ", ".join(s.get("contextIds") or []) or "-"),
+        # ageSeconds/idleSeconds stop at closedAt (docs/debug-endpoints.md): for a closed
+        # session they are its lifetime and its last idle spell, not "ago".
+        (
+            "created",
+            f"{s['createdAt']} ({age(s['ageSeconds'])} ago)"
+            if not s.get("closedAt")
+            else f"{s['createdAt']} (lived {age(s['ageSeconds'])})",
+        ),
+        (
+            "last activity",
+            f"{s['lastActivityAt']} ({age(s['idleSeconds'])} ago)"
+            if not s.get("closedAt")
+            else f"{s['lastActivityAt']} ({age(s['idleSeconds'])} before it closed)",
+        ),
+        (
+            "token",
+            "-"
+            if not tok
+            else f"scope {tok['scope']}, expires {tok['expiresAt']}"
+            + (", revoked" if tok["revoked"] else ""),
+        ),
+        (
+            "messages",
+            f"{s.get('messages')} ({count(s.get('bytesIn'))} bytes in, {count(s.get('bytesOut'))} out)",
+        ),
+        ("closed", f"{s['closedAt']} ({s['closeReason']})" if s.get("closedAt") else "-"),
+    ]
+    for k, v in rows:
+        t.add_row(k, Text(safe(v)))
+    for task in s.get("tasks") or []:
+        t.add_row("task", Text(f"{safe(task['id'])}  {task['state']}"))
+    out.out.print(t)
+
+
+def killed(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``sessions kill``: the plan (dry run) or what was cancelled and revoked."""
+    if doc["dryRun"] or not doc["results"]:
+        verb = "would kill" if doc["dryRun"] else "nothing to kill:"
+        listed = ": " + ", ".join(doc["selected"]) if doc["selected"] else ""
+        out.out.print(Text(safe(f"{verb} {len(doc['selected'])} session(s){listed}", 4000)))
+        return
+    t = Table(box=box.SIMPLE_HEAD)
+    for col in ("session", "result", "cancelled tasks", "already ended", "token revoked"):
+        t.add_column(col, overflow="fold")
+    for r in doc["results"]:
+        result = "not found" if not r["found"] else ("already closed" if r["alreadyClosed"] else "killed")
+        t.add_row(
+            Text(safe(r["id"])),
+            Text(result, style="red" if not r["found"] else ""),
+            Text(safe(", ".join(r["canceledTasks"]) or "-")),
+            Text(safe(", ".join(r["alreadyTerminalTasks"]) or "-")),
+            "yes" if r["tokenRevoked"] else "no",
+        )
+    out.out.print(t)
+
+
+def leaks(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``sessions leaks``."""
+    pending = doc.get("withinGrace") or []
+    if pending:
+        out.err.print(
+            Text(
+                f"note: {len(pending)} session(s) have ended all their tasks but are still within "
+                f"--grace {age(doc['grace'])}: not counted yet; check again later or pass "
+                "--grace 0",
+                style="yellow",
+            )
+        )
+    if doc["ok"]:
+        out.out.print(
+            Text(
+                f"no leaks: {doc['checked']} open session(s), none over --max-age "
+                f"{age(doc['maxAge'])} or open after their tasks ended"
+                + (f" ({len(pending)} within --grace)" if pending else ""),
+                style="bold green",
+            )
+        )
+        return
+    for leak in doc["leaks"]:
+        line = Text(f"LEAK {safe(leak['id'])}: ", style="bold red")
+        line.append(safe("; ".join(leak["reasons"])))
+        out.out.print(line)
+    out.out.print(Text(f"{len(doc['leaks'])} leaked of {doc['checked']} open session(s)", style="bold red"))

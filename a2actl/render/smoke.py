@@ -1,0 +1,55 @@
+"""Table views of ``smoke run|validate``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.core.units import format_seconds
+from a2actl.render.terminal import safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def results(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``smoke run``: one row per check."""
+    t = Table(box=box.SIMPLE_HEAD, title=f"{doc['suite']} ({doc['path']})", title_justify="left")
+    for col in ("check", "target", "status", "time", "measured", "bound"):
+        t.add_column(col, overflow="fold")
+    style = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
+    for r in doc["results"]:
+        t.add_row(
+            Text(safe(r["name"])),
+            Text(safe(r["target"] or "-")),
+            Text(r["status"], style=style[r["status"]]),
+            format_seconds(r["duration"]),
+            Text(safe(r["measured"])),
+            Text(safe(r["bound"])),
+        )
+    out.out.print(t)
+    for r in doc["results"]:
+        if r["status"] != "pass" and r["message"]:
+            out.out.print(
+                Text(f"{r['status']}: {safe(r['name'])}: {safe(r['message'])}", style=style[r["status"]])
+            )
+    verdict = f"{doc['passed']} passed, {doc['failed']} failed, {doc['errors']} errors"
+    out.out.print(
+        Text(
+            verdict + (f"; JUnit: {doc['junit']}" if doc.get("junit") else ""),
+            style="bold green" if doc["exitCode"] == 0 else "bold red",
+        )
+    )
+
+
+def valid(out: Output, doc: dict[str, Any]) -> None:
+    out.out.print(
+        Text(
+            f"{doc['path']}: valid, {len(doc['checks'])} check(s) against "
+            f"{', '.join(doc['targets']) or 'their own targets'}",
+            style="bold green",
+        )
+    )

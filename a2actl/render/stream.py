@@ -1,0 +1,109 @@
+"""Table views of ``stream tail`` records and summary (also ``send --stream`` and ``task subscribe``). Each view takes the ``Output`` and the command's ``-o json`` document."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.core.units import format_bytes, format_seconds
+from a2actl.render.terminal import safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def record(out: Output, rec: dict[str, Any]) -> None:
+    """One line per ``stream tail`` record; the summary as a table."""
+    kind = rec["type"]
+    if kind == "summary":
+        _summary(out, rec)
+        return
+    clock = str(rec.get("wall", ""))[11:23]
+    if kind == "event":
+        line = Text(
+            f"{clock}  {'+' + format_seconds(rec['delta']):>9}  {safe(rec['kind']):<16}"
+            f"{safe(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}"
+        )
+        if rec["oversize"]:
+            line.append("  OVER --max-event-bytes", style="bold red")
+        for v in rec["violations"]:
+            line.append(f"  ! {v['rule']}: {safe(v['message'])}", style="bold red")
+    elif kind == "heartbeat":
+        rtt = f" rtt {format_seconds(rec['rtt'])}" if rec.get("rtt") is not None else ""
+        line = Text(
+            f"{clock}  {'+' + format_seconds(rec['delta']):>9}  heartbeat ({rec['source']}){rtt}",
+            style="dim",
+        )
+    elif kind == "gap":
+        line = Text(
+            f"{clock}  silence of {format_seconds(rec['seconds'])}, over --heartbeat "
+            f"{format_seconds(rec['expected'])}",
+            style="bold yellow",
+        )
+    elif kind == "stall":
+        limit = rec.get("stallTimeout")
+        line = Text(
+            f"{clock}  STALL: silent for {format_seconds(rec['silentFor'])} (--heartbeat "
+            f"{format_seconds(rec['expected'])}"
+            + (f"; giving up at {format_seconds(limit)}" if limit else "")
+            + ")",
+            style="bold yellow",
+        )
+    elif kind == "cut":
+        line = Text(f"{clock}  CUT (attempt {rec['attempt']}): {safe(rec['reason'])}", style="bold red")
+    else:  # reconnect
+        line = Text(
+            f"{clock}  reconnected via {rec['via']} after {format_seconds(rec['outage'])}", style="cyan"
+        )
+        for m in rec["missed"]:
+            line.append(f"; missed: {safe(m)}", style="bold yellow")
+    out.out.print(line)
+
+
+def _summary(out: Output, s: dict[str, Any]) -> None:
+    t = Table(title="Summary", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
+    t.add_column(style="bold")
+    t.add_column()
+    gaps = s["gaps"]
+    outcome = {
+        "completed": "stream completed",
+        "recovered": "stream recovered after cuts",
+        "stalled": f"stalled: silent past --stall-timeout {format_seconds(s.get('stallTimeout'))}",
+    }.get(s["outcome"], s["outcome"])
+    if s.get("failedOn"):
+        outcome += f"; task {s['failedOn']} (--fail-on)"
+    elif s["outcome"] in ("completed", "recovered") and s.get("finalState"):
+        outcome += f"; task {s['finalState']}"
+    rows = [
+        ("outcome", f"{outcome} (exit {s['exitCode']})"),
+        ("final state", s["finalState"] or "-"),
+        (
+            "events",
+            f"{s['events']} ({format_bytes(s['bytes'])}, largest {format_bytes(s['maxEventBytes'])})",
+        ),
+        ("duration", format_seconds(s["duration"])),
+        ("first event", format_seconds(s["firstEvent"])),
+        (
+            "gaps",
+            f"p50 {format_seconds(gaps['p50'])}, p99 {format_seconds(gaps['p99'])}, "
+            f"max {format_seconds(gaps['max'])}",
+        ),
+        (
+            "heartbeats",
+            str(s["heartbeats"]) + (f" (rtt p50 {format_seconds(s['rtt']['p50'])})" if s.get("rtt") else ""),
+        ),
+        (
+            "silences over --heartbeat",
+            ", ".join(format_seconds(g["seconds"]) for g in s["stalls"]) or "none",
+        ),
+        ("oversized events", str(len(s["oversize"]))),
+        ("cuts / reconnects", f"{len(s['cuts'])} / {len(s['reconnects'])}"),
+        ("missed", "; ".join(s["missed"]) or "nothing"),
+        ("violations", "; ".join(f"{v['rule']}: {v['message']}" for v in s["violations"]) or "none"),
+    ]
+    for k, v in rows:
+        t.add_row(k, Text(safe(v)))
+    out.out.print(t)

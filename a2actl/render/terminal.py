@@ -1,0 +1,138 @@
+"""Terminal safety and small text helpers shared by every view: ``safe()`` for untrusted strings,
+the render hook that escapes control and bidi characters, the consoles, the redacting stream, and
+``count``/``age`` formatting. Agent-supplied strings are untrusted: consoles are created with
+``markup=False, highlight=False, emoji=False``."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterable
+from typing import IO, Any
+
+from rich.console import Console, RenderHook
+
+
+def safe(value: Any, limit: int = 500) -> str:
+    """Text for display: control characters escaped (``\\x1b`` → ``\\x1b`` literally), truncated."""
+    s = "" if value is None else str(value)
+    out = []
+    for ch in s[:limit]:
+        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in ("\n", "\t"):
+            out.append(ch.encode("unicode_escape").decode("ascii"))
+        else:
+            out.append(ch)
+    return "".join(out) + ("…" if len(s) > limit else "")
+
+
+def count(value: Any) -> str:
+    """A count for display: thousands separated, ``?`` when unknown (``None``)."""
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def _unsafe_chars() -> dict[int, str]:
+    """Every C0/C1 control (but newline and tab) and every format character (bidi overrides such as
+    U+202E, zero-width joiners), mapped to its escaped spelling (``\\x1b``, ``\\u202e``)."""
+    table: dict[int, str] = {}
+    for cp in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
+        if chr(cp) not in "\n\t":
+            table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
+    for cp in (
+        0x00AD,
+        0x061C,
+        0x180E,
+        *range(0x200B, 0x2010),
+        *range(0x202A, 0x202F),
+        *range(0x2060, 0x2070),
+        0xFEFF,
+        *range(0xFFF9, 0xFFFC),
+    ):
+        table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
+    return table
+
+
+_UNSAFE = _unsafe_chars()
+
+
+class _Neutralised:
+    """Renders another renderable and escapes control and bidi characters in its text segments.
+    Rich's own control segments (cursor moves) and styles pass through untouched: only text that
+    came from data is changed, so an agent's ``ESC]0;…BEL`` or U+202E cannot reach the terminal."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __rich_console__(self, console: Console, options: Any) -> Any:
+        from rich.segment import Segment
+
+        for seg in console.render(self.inner, options):
+            if seg.control or not seg.text:
+                yield seg
+            else:
+                text = seg.text.translate(_UNSAFE)
+                yield seg if text == seg.text else Segment(text, seg.style, seg.control)
+
+
+class _NeutraliseHook(RenderHook):
+    """The one choke point for terminal safety in table mode: every renderable printed on a console
+    of this module passes through ``_Neutralised`` (``safe()`` at call sites stays as a first line)."""
+
+    def process_renderables(self, renderables: list[Any]) -> list[Any]:
+        return [_Neutralised(r) for r in renderables]
+
+
+#: Width for output that is not a terminal (a CI log, a pipe) when ``COLUMNS`` is not set: wide
+#: enough that URLs and ids are never wrapped or cut (rich's default would be 80 columns).
+PIPE_WIDTH = 1000
+
+
+def _console(file: IO[str]) -> Console:
+    import os
+
+    width = None
+    if not os.environ.get("COLUMNS"):
+        try:
+            if not file.isatty():
+                width = PIPE_WIDTH
+        except (AttributeError, ValueError):
+            width = PIPE_WIDTH
+    console = Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width)
+    console.push_render_hook(_NeutraliseHook())
+    return console
+
+
+class _RedactingStream:
+    """A text stream that masks every known secret (``a2actl.core.redact.Redactor``) in what is written
+    to it: the choke point between a2actl and its stdout/stderr. Everything else is delegated."""
+
+    def __init__(self, inner: IO[str], redact: Any) -> None:
+        self._inner = inner
+        self._redact = redact
+
+    def write(self, text: str) -> int:
+        if self._redact.needles():
+            text = self._redact(text)
+        return self._inner.write(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        self._inner.flush()
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, … for rich
+        return getattr(self._inner, name)
+
+
+def age(seconds: float | None) -> str:
+    """``45s``, ``4m12s``, ``2h03m``, ``3d04h``."""
+    if seconds is None:
+        return "-"
+    s = int(seconds)
+    if s < 60:
+        return f"{seconds:.1f}s" if seconds < 10 else f"{s}s"
+    if s < 3600:
+        return f"{s // 60}m{s % 60:02d}s"
+    if s < 86400:
+        return f"{s // 3600}h{s % 3600 // 60:02d}m"
+    return f"{s // 86400}d{s % 86400 // 3600:02d}h"
