@@ -55,7 +55,7 @@ def probe_medians(url: str, n: int, c: int) -> dict[str, float]:
 
 
 async def a2actl_samples(url: str, n: int) -> None:
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
     from a2actl.core.config import Settings
     from a2actl.probe.handshake import ProbeOptions, run_probe
 

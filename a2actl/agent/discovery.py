@@ -7,13 +7,13 @@ base URL with a path tries both under that path first, then at the host root (``
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
+from a2actl.agent.target import Target, parse_target
 from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.protocol.card import CardView, parse_card
 from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
@@ -22,47 +22,6 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.http import HttpResult, HttpTransport
-
-
-@dataclass(frozen=True)
-class Target:
-    """A parsed TARGET argument. ``kind`` is ``file``, ``card_url`` or ``base_url``."""
-
-    kind: str
-    value: str
-
-    @property
-    def is_remote(self) -> bool:
-        return self.kind != "file"
-
-
-def parse_target(target: str) -> Target:
-    """Classify TARGET. An existing path or ``file://`` URL is a file; an http(s) URL whose path ends
-    in ``.json`` or contains ``/.well-known/`` is a card URL; any other URL a base URL. A bare
-    ``host:port`` gets ``http://`` (as curl does). Raises ``UsageError`` for other schemes."""
-    t = target.strip()
-    if not t:
-        raise UsageError("TARGET is empty", hint="give a base URL, a card URL or a card file")
-    if t.startswith("file://"):
-        return Target("file", urlsplit(t).path)
-    if "://" not in t:
-        if os.path.exists(t) or t.endswith(".json"):
-            return Target("file", t)
-        t = "http://" + t
-    try:
-        parts = urlsplit(t)
-        host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed netloc
-    except ValueError as exc:
-        raise UsageError(f"TARGET {target!r} is not a valid URL: {exc}") from exc
-    if parts.scheme not in ("http", "https"):
-        raise UsageError(
-            f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path"
-        )
-    if not host:
-        raise UsageError(f"TARGET {target!r} has no host")
-    if parts.path.endswith(".json") or "/.well-known/" in parts.path:
-        return Target("card_url", t)
-    return Target("base_url", t)
 
 
 def card_urls(target: Target, card_path: str | None = None) -> list[str]:

@@ -56,7 +56,7 @@ async def snapshot_job(
 
 
 def _is_local_json(target: str) -> bool:
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
 
     try:
         return parse_target(target).kind == "file"
@@ -65,7 +65,7 @@ def _is_local_json(target: str) -> bool:
 
 
 def _read_json_file(path: str) -> Any:
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
 
     p = Path(parse_target(path).value)
     try:

@@ -22,7 +22,7 @@ def demo(
 
       a2actl demo -n 20 -o json
     """
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
     from a2actl.cli.sandbox import require_sandbox_extra, sandbox_options
     from a2actl.probe.handshake import ProbeOptions, run_probe
     from a2actl.render import probe as render_probe

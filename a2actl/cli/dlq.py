@@ -244,7 +244,7 @@ def replay(
             f"--claim-after {claim_after!r}: give a positive duration, longer than one delivery takes"
         )
     if to is not None:
-        from a2actl.agent.discovery import parse_target
+        from a2actl.agent.target import parse_target
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:

@@ -75,7 +75,7 @@ def probe(
 
       a2actl handshake probe https://agent.example.com --send hello -o json
     """
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
     from a2actl.core.errors import UsageError
     from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
     from a2actl.render import probe as render_probe

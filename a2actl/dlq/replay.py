@@ -264,9 +264,9 @@ class Replayer:
         if self.opts.to:
             key = (self.opts.to, "", "")
             if key not in self.clients:
-                from a2actl.stream.jobs import a2a_client
+                from a2actl.agent.connect import connect
 
-                self.clients[key] = await a2a_client(self.opts.to, self.settings, self.sink, transport)
+                self.clients[key] = await connect(self.opts.to, self.settings, transport)
             return self.clients[key]
         url = target.get("url")
         if not isinstance(url, str) or not url:

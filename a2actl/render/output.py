@@ -92,4 +92,3 @@ class Output:
             view(self, doc)
         else:
             self.data(doc)
-

@@ -70,7 +70,7 @@ class Filters:
 
 
 def _origin(target: str) -> str:
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
 
     t = parse_target(target)
     if not t.is_remote:
@@ -127,9 +127,9 @@ class Sessions:
         )
 
     async def _fallback(self) -> None:
-        from a2actl.stream.jobs import a2a_client
+        from a2actl.agent.connect import connect
 
-        self.client = await a2a_client(self.target, self.settings, self.sink, self.transport)
+        self.client = await connect(self.target, self.settings, self.transport)
         if self.client.family is not Family.V1_0:
             speaks_v1 = any(i.family is Family.V1_0 for i in self.client.selection.candidates)
             forced = self.settings.a2a_version not in ("auto", "", None)

@@ -72,7 +72,8 @@ async def init_suite(
 ) -> str:
     """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
     ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
-    from a2actl.agent.discovery import load_card, parse_target
+    from a2actl.agent.discovery import load_card
+    from a2actl.agent.target import parse_target
     from a2actl.caps.snapshot import snapshot_view
     from a2actl.probe.handshake import ProbeOptions, run_probe
     from a2actl.protocol.events import PartSpec

@@ -61,7 +61,7 @@ def _fmt(seconds: float | None) -> str:
 
 
 async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
-    from a2actl.agent.discovery import parse_target
+    from a2actl.agent.target import parse_target
     from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
 
     specs = [str(c.options["budget"])] if "budget" in c.options else []

@@ -5,40 +5,14 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
+from a2actl.agent.connect import connect
+from a2actl.agent.target import parse_target
 from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
 from a2actl.stream.tail import Emit, Tail, TailOptions, tail_a2a
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
-
-
-async def a2a_client(
-    target: str, settings: Settings, sink: EventSink | None, transport: Any, card_path: str | None = None
-) -> Any:
-    """Discover the card of ``target`` and return an ``A2AClient`` on the negotiated interface.
-    Raises ``UsageError`` (2) when no interface fits ``--a2a-version``/``--binding``."""
-    from a2actl.agent.discovery import fetch_card, load_card_file, parse_target
-    from a2actl.protocol.card import NegotiationFailed, select_interface
-    from a2actl.transport.a2a import A2AClient
-
-    parsed = parse_target(target)
-    fetched = (
-        await fetch_card(transport, parsed, card_path)
-        if parsed.is_remote
-        else load_card_file(parsed.value, settings.max_card_bytes)
-    )
-    for note in fetched.notes:
-        transport.sink.on_note(note)
-    try:
-        selection = select_interface(fetched.view, settings.a2a_version, settings.binding)
-    except NegotiationFailed as exc:
-        raise UsageError(str(exc), hint="see the card's interfaces with 'a2actl card get TARGET'") from exc
-    transport.sink.on_note(
-        f"negotiated {selection.interface.protocol_binding} {selection.family.value} at "
-        f"{selection.interface.url}: {selection.reason}"
-    )
-    return A2AClient(transport, selection)
 
 
 async def tail_job(
@@ -56,7 +30,11 @@ async def tail_job(
     """Run one tail; returns the summary record. Exactly one source must be given (``UsageError``)."""
     from a2actl.transport.http import HttpTransport
 
-    is_ws = bool(target) and target.lower().startswith(("ws://", "wss://"))  # type: ignore[union-attr]
+    try:
+        parsed = parse_target(target, websocket=True) if target else None
+    except UsageError:
+        parsed = None  # a bad TARGET is reported where it is used, after the source check
+    is_ws = parsed is not None and parsed.is_websocket
     sources = [s for s in (send is not None, task is not None, sse is not None) if s]
     if len(sources) != 1 or (is_ws and sse is not None):
         raise UsageError(
@@ -68,13 +46,13 @@ async def tail_job(
     if is_ws:
         from a2actl.stream.websocket import tail_websocket
 
-        return await tail_websocket(target, settings, opts, emit, send, task)  # type: ignore[arg-type]
+        return await tail_websocket(parsed.value, settings, opts, emit, send, task)  # type: ignore[union-attr]
     async with HttpTransport(settings, sink) as transport:
         if sse is not None:
             return await tail_raw_sse(transport, sse, opts, emit)
         if target is None:
             raise UsageError("TARGET (the agent's URL) is needed with --send and --task")
-        client = await a2a_client(target, settings, sink, transport, card_path)
+        client = await connect(target, settings, transport, card_path)
         if send is not None:
             from a2actl.protocol.events import text_message_params
 

@@ -176,11 +176,11 @@ async def send_job(
     document says so); past that ``TimeoutError_`` (5) names the task. A blocking send that times out
     before any answer names the task it created when the agent can list tasks (1.0 ``ListTasks``).
     """
-    from a2actl.stream.jobs import a2a_client
+    from a2actl.agent.connect import connect
     from a2actl.transport.http import HttpTransport
 
     async with HttpTransport(settings, sink) as transport:
-        client = await a2a_client(target, settings, sink, transport, card_path)
+        client = await connect(target, settings, transport, card_path)
         params = message_params(
             opts.parts,
             client.family,
@@ -369,14 +369,14 @@ async def task_job(
     """``task get|cancel|list``: the answer, summarised. Raises ``A2AError`` for an A2A error and
     ``UsageError`` for ``list`` on a 0.x endpoint (ListTasks exists only in 1.0) and for an empty
     ``task_id``."""
-    from a2actl.stream.jobs import a2a_client
+    from a2actl.agent.connect import connect
     from a2actl.transport.http import HttpTransport
 
     if verb != "list" and not (task_id or "").strip():
         raise UsageError("TASK_ID is empty", hint="a2actl task list TARGET shows the task ids (A2A 1.0)")
 
     async with HttpTransport(settings, sink) as transport:
-        client = await a2a_client(target, settings, sink, transport, card_path)
+        client = await connect(target, settings, transport, card_path)
         if verb == "list":
             if client.family is not Family.V1_0:
                 speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
