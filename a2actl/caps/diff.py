@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2actl.caps.snapshot import SNAPSHOT_KEY
-from a2actl.caps.validate import pointer_token
+from a2actl.core.pointer import pointer_token
 
 BREAKING = "breaking"
 RISKY = "risky"

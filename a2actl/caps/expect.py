@@ -30,8 +30,8 @@ from typing import Any
 
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
 from a2actl.caps.snapshot import is_snapshot, snapshot
-from a2actl.caps.validate import pointer_token
 from a2actl.core.errors import UsageError
+from a2actl.core.pointer import pointer_token
 
 REQUIREMENTS_KEY = "a2actlRequirements"
 _REQ_KEYS = {
@@ -216,7 +216,7 @@ def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
 
-    from a2actl.caps.validate import to_pointer
+    from a2actl.core.pointer import to_pointer
 
     cls = validator_for(schema)
     try:

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from a2actl.core.pointer import to_pointer
 from a2actl.protocol.card import CardView, parse_card
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, family_of
 
@@ -75,16 +76,6 @@ def spec_section(pointer: str, version: str) -> str:
             v1, v03 = _SECTIONS[key]
             return v1 if version == "1.0" else v03
     return _SECTIONS[""][0 if version == "1.0" else 1]
-
-
-def pointer_token(key: Any) -> str:
-    """One RFC 6901 reference token: ``~`` → ``~0``, ``/`` → ``~1``."""
-    return str(key).replace("~", "~0").replace("/", "~1")
-
-
-def to_pointer(path: Any) -> str:
-    """RFC 6901 JSON pointer for a sequence of keys/indexes (``["skills", 0]`` → ``/skills/0``)."""
-    return "".join("/" + pointer_token(p) for p in path)
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def message_id(entry: dict[str, Any]) -> str | None:
 
 def validation_errors(entry: Any) -> list[str]:
     """Violations of the shipped entry schema, ``pointer: message`` each (empty when valid)."""
-    from a2actl.caps.validate import to_pointer
+    from a2actl.core.pointer import to_pointer
 
     return [f"{to_pointer(e.absolute_path) or '/'}: {e.message}" for e in _validator().iter_errors(entry)]
 
@@ -137,7 +137,7 @@ def check(entry: Any) -> str | None:
         return None
     from jsonschema.exceptions import best_match
 
-    from a2actl.caps.validate import to_pointer
+    from a2actl.core.pointer import to_pointer
 
     err = best_match(_validator().iter_errors(entry))
     if err is None:  # the mirror is stricter than the schema somewhere: trust the schema
