@@ -92,3 +92,66 @@ class Output:
             view(self, doc)
         else:
             self.data(doc)
+
+    def records(
+        self,
+        *,
+        key: str,
+        summary_view: View,
+        record_view: View | None = None,
+        record_type: str | None = None,
+        summary_type: str | None = None,
+    ) -> RecordWriter:
+        """A writer for commands that produce records as they go and one summary at the end
+        (``stream tail``, ``send --stream``, ``handshake probe``, ``smoke run``, ``dlq replay``)."""
+        return RecordWriter(self, key, summary_view, record_view, record_type, summary_type)
+
+
+class RecordWriter:
+    """Records as they come, then one summary, in the run's format:
+
+    * ``jsonl``: each record on its own line as it comes (``{"type": record_type, **record}`` when
+      ``record_type`` is set), then the summary without ``key`` (tagged ``summary_type`` when set);
+    * ``json``: nothing until the end, then one document: the summary with the records under ``key``
+      (unless the summary already carries ``key``);
+    * ``table``: ``record_view`` per record (when given), then ``summary_view`` on the summary.
+    """
+
+    def __init__(
+        self,
+        out: Output,
+        key: str,
+        summary_view: View,
+        record_view: View | None,
+        record_type: str | None,
+        summary_type: str | None,
+    ) -> None:
+        self.out = out
+        self.key = key
+        self.summary_view = summary_view
+        self.record_view = record_view
+        self.record_type = record_type
+        self.summary_type = summary_type
+        #: The records kept for ``-o json``.
+        self.kept: list[dict[str, Any]] = []
+
+    def record(self, rec: dict[str, Any]) -> None:
+        """One record (a JSON-ready dict), written at once in ``jsonl`` and ``table``."""
+        fmt = self.out.output
+        if fmt == "jsonl":
+            self.out.jsonl({"type": self.record_type, **rec} if self.record_type else rec)
+        elif fmt == "json":
+            self.kept.append(rec)
+        elif self.record_view is not None:
+            self.record_view(self.out, rec)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        """The summary document (a JSON-ready dict), written last."""
+        fmt = self.out.output
+        if fmt == "jsonl":
+            rest = {k: v for k, v in summary.items() if k != self.key}
+            self.out.jsonl({"type": self.summary_type, **rest} if self.summary_type else rest)
+        elif fmt == "json":
+            self.out.json(summary if self.key in summary else {**summary, self.key: self.kept})
+        else:
+            self.summary_view(self.out, summary)
