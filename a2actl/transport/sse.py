@@ -149,7 +149,7 @@ async def iter_sse(
         out = lines.decode(text)
         partial = sum(map(len, lines.buffer)) if lines.buffer else 0
         if partial > limit:  # one line longer than the bound: keep its field, drop its text
-            head = lines.buffer[0]
+            head = "".join(lines.buffer)[:5]  # the line may arrive split: "d" + "ata: xxx…"
             is_data = head[:4] == "data" and (len(head) == 4 or head[4] == ":")
             lines.buffer = ["data:" if is_data else ":"]
             if is_data:

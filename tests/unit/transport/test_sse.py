@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import A2ACtlError
@@ -97,6 +97,7 @@ def test_arbitrary_text_never_raises_outside_our_errors(text: str, cuts: list[in
 
 
 @settings(max_examples=60, deadline=None)
+@example(size=11, limit=16, cuts=[1, 17], one_line=True)  # "d" + "ata: x…": the field name split across reads
 @given(
     st.integers(min_value=1, max_value=5000),
     st.integers(min_value=16, max_value=2048),
