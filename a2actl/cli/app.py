@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+
+#: typer 0.29 vendors click as ``typer._click``: its exceptions are the ones raised here.
+from typer._click import exceptions as _click_exceptions
 from typer.core import TyperGroup
 
 from a2actl import __version__
@@ -21,8 +24,6 @@ from a2actl.cli.context import Invocation, invocation
 from a2actl.core.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.exit_codes import ExitCode
-
-_click_exceptions = typer.core._click.exceptions
 
 
 class OutputFormat(str, Enum):

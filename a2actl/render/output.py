@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from rich.text import Text
 
@@ -42,10 +42,13 @@ class Output:
 
         self.output = output
         self.redact = Redactor(secrets)
+        # _RedactingStream delegates every other attribute of IO[str] to the stream it wraps
         self.stdout: IO[str] = (
-            _RedactingStream(stdout or sys.stdout, self.redact) if redact else (stdout or sys.stdout)
+            cast("IO[str]", _RedactingStream(stdout or sys.stdout, self.redact))
+            if redact
+            else (stdout or sys.stdout)
         )
-        self.stderr: IO[str] = _RedactingStream(stderr or sys.stderr, self.redact)
+        self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
         self.out = _console(self.stdout)
         self.err = _console(self.stderr)
 

@@ -20,6 +20,8 @@ class VerboseSink:
     def __init__(self, renderer: Output, level: int) -> None:
         self.err = renderer.err
         self.level = level
+        #: ``-vv`` shows bodies: only then does the transport pay for redacting them.
+        self.wants_bodies = level >= 2
 
     def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
         self.err.print(Text(f"> {method} {safe(url)}", style="cyan"))
@@ -30,10 +32,6 @@ class VerboseSink:
         self.err.print(Text(f"< {status} {safe(reason)} ({format_seconds(elapsed)})", style="green"))
         for k, v in headers:
             self.err.print(Text(f"< {k}: {safe(v)}", style="green"))
-
-    @property
-    def wants_bodies(self) -> bool:
-        return self.level >= 2
 
     def on_body(self, direction: str, body: bytes) -> None:
         if self.level >= 2:
