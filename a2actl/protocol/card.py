@@ -257,7 +257,8 @@ def parse_card(raw: Any) -> CardView:
         shape = "unknown"
         warnings.append("no interfaces: neither supportedInterfaces (1.0) nor url (0.x)")
 
-    caps_raw = raw.get("capabilities") if isinstance(raw.get("capabilities"), dict) else {}
+    caps_val = raw.get("capabilities")
+    caps_raw: dict[str, Any] = caps_val if isinstance(caps_val, dict) else {}
     extensions = (
         [e for e in caps_raw.get("extensions", []) if isinstance(e, dict)]
         if isinstance(caps_raw.get("extensions"), list)
@@ -293,7 +294,8 @@ def parse_card(raw: Any) -> CardView:
             )
         )
 
-    schemes_raw = raw.get("securitySchemes") if isinstance(raw.get("securitySchemes"), dict) else {}
+    schemes_val = raw.get("securitySchemes")
+    schemes_raw: dict[str, Any] = schemes_val if isinstance(schemes_val, dict) else {}
     schemes = {name: _scheme_v1_to_flat(name, v, warnings) for name, v in schemes_raw.items()}
     provider = raw.get("provider") if isinstance(raw.get("provider"), dict) else None
 

@@ -207,7 +207,8 @@ def part_texts(parts: Any) -> list[str]:
                 )[:500]
             )
         elif "file" in p or "raw" in p or "url" in p:
-            f = p.get("file") if isinstance(p.get("file"), dict) else p
+            file_val = p.get("file")
+            f: dict[str, Any] = file_val if isinstance(file_val, dict) else p
             out.append(
                 f"[file {f.get('name') or f.get('filename') or f.get('uri') or f.get('url') or ''}]".strip()
             )

@@ -247,7 +247,7 @@ def _decode(
             False,
             details,
         )
-    is_v1_method = bool(method) and "/" not in (method or "") and method[:1].isupper()
+    is_v1_method = bool(method) and "/" not in (method or "") and (method or "")[:1].isupper()
     mismatch = spec.code == -32009 or (spec.code == -32601 and (family is Family.V1_0 or is_v1_method))
     hint = VERSION_MISMATCH_HINT if mismatch else spec.hint
     if family in (Family.V0_2, Family.V0_3) and (mismatch or (spec.code == -32601 and "/" in (method or ""))):
@@ -273,8 +273,9 @@ def decode_jsonrpc_error(
     """
     if not isinstance(error, dict):
         return DecodedError(None, "UnknownError", repr(error)[:200], PERMANENT, "malformed error member")
-    code = error.get("code") if isinstance(error.get("code"), int) else None
-    message = error.get("message") if isinstance(error.get("message"), str) else ""
+    code_val, message_val = error.get("code"), error.get("message")
+    code = code_val if isinstance(code_val, int) else None
+    message = message_val if isinstance(message_val, str) else ""
     data = error.get("data")
     details = data if isinstance(data, list) else ([data] if isinstance(data, dict) else [])
     return _decode(code, message, _error_info_reason(data), details, method, family)
@@ -303,9 +304,10 @@ def decode_rest_error(
         return None
     err = body.get("error")
     if isinstance(err, dict):
-        details = err.get("details") if isinstance(err.get("details"), list) else []
+        details_val, message_val = err.get("details"), err.get("message")
+        details: list[Any] = details_val if isinstance(details_val, list) else []
         reason = _error_info_reason(details)
-        message = err.get("message") if isinstance(err.get("message"), str) else f"HTTP {status}"
+        message = message_val if isinstance(message_val, str) else f"HTTP {status}"
         if reason in _BY_REASON:
             code: int | None = _BY_REASON[reason].code
         elif status == 404:
@@ -313,18 +315,18 @@ def decode_rest_error(
         else:
             code = _V1_HTTP_CODE.get(status)
         return _decode(code, message, reason, details, operation, family)
-    message = body.get("message")
+    plain = body.get("message")
     if isinstance(body.get("code"), int) and body["code"] < 0:
-        return _decode(body["code"], str(message or ""), None, [], operation, family)
-    if isinstance(message, str) and set(body) <= {"message", "code", "details", "data"}:
-        code = _V03_DEFAULT_MESSAGES.get(message.strip().rstrip(".").lower())
+        return _decode(body["code"], str(plain or ""), None, [], operation, family)
+    if isinstance(plain, str) and set(body) <= {"message", "code", "details", "data"}:
+        code = _V03_DEFAULT_MESSAGES.get(plain.strip().rstrip(".").lower())
         if code is None:
             code = (
-                (-32001 if _mentions_missing_task(message) else None)
+                (-32001 if _mentions_missing_task(plain) else None)
                 if status == 404
                 else _V03_HTTP_CODE.get(status)
             )
-        return _decode(code, message, None, [], operation, family)
+        return _decode(code, plain, None, [], operation, family)
     return None
 
 

@@ -109,7 +109,8 @@ class Lifecycle:
                     found.append(self._flag("illegal-transition", f"{self.state} → {ev.state} goes back"))
             self.state = ev.state
         if ev.kind == "artifact-update":
-            art = ev.payload.get("artifact") if isinstance(ev.payload.get("artifact"), dict) else {}
+            art_val = ev.payload.get("artifact")
+            art: dict[str, Any] = art_val if isinstance(art_val, dict) else {}
             aid = str(art.get("artifactId", ""))
             append = bool(ev.payload.get("append"))
             last = bool(ev.payload.get("lastChunk"))

@@ -33,7 +33,7 @@ def load_schema(version: str, *, closed: bool = False) -> dict[str, Any]:
     ``properties`` (what ``caps validate --strict`` uses, so hybrid cards' v0.3 fields are flagged).
     Raises ``ValueError`` for another version.
     """
-    schema = json.loads(_load(version))
+    schema: dict[str, Any] = json.loads(_load(version))
     if closed:
         for definition in schema["$defs"].values():
             if (
@@ -47,7 +47,8 @@ def load_schema(version: str, *, closed: bool = False) -> dict[str, Any]:
 
 def load_named(name: str) -> dict[str, Any]:
     """Another shipped schema by file name (``dlq-entry.schema.json``, ``debug-api.openapi.json``)."""
-    return json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+    doc: dict[str, Any] = json.loads(resources.files(__name__).joinpath(name).read_text(encoding="utf-8"))
+    return doc
 
 
 __all__ = ["SCHEMA_FILES", "load_named", "load_schema"]

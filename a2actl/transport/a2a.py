@@ -88,8 +88,9 @@ def _json_error_text(body: Any) -> str | None:
             value = body.get(key)
             if isinstance(value, str) and value.strip():
                 return value.strip()
-            if isinstance(value, dict) and isinstance(value.get("message"), str):
-                return value["message"].strip()
+            nested = value.get("message") if isinstance(value, dict) else None
+            if isinstance(nested, str):
+                return nested.strip()
     return None
 
 

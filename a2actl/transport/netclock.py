@@ -66,7 +66,8 @@ def rx_timestamp(ancdata: list[tuple[int, int, bytes]]) -> int | None:
     for level, kind, data in ancdata:
         if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(data) >= _TIMESPEC.size:
             sec, nsec = _TIMESPEC.unpack_from(data)
-            return sec * 1_000_000_000 + nsec
+            stamp: int = sec * 1_000_000_000 + nsec
+            return stamp
     return None
 
 
@@ -180,7 +181,12 @@ async def _wait(sock: socket.socket, writable: bool, timeout: float | None, exc:
     loop = asyncio.get_running_loop()
     fut = loop.create_future()
     fd = sock.fileno()
-    (loop.add_writer if writable else loop.add_reader)(fd, lambda: fut.done() or fut.set_result(None))
+
+    def wake() -> None:
+        if not fut.done():
+            fut.set_result(None)
+
+    (loop.add_writer if writable else loop.add_reader)(fd, wake)
     try:
         await asyncio.wait_for(fut, timeout)
     except asyncio.TimeoutError:
