@@ -277,17 +277,10 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
 
 
 def _seconds(option: str, value: str | None) -> float | None:
-    if value is None:
-        return None
-    from a2actl.core.units import parse_duration
+    """A global duration option (``--connect-timeout``, ``--timeout``, ``--max-time``): seconds, > 0."""
+    from a2actl.cli.params import duration
 
-    try:
-        secs = parse_duration(value)
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from exc
-    if secs <= 0:
-        raise UsageError(f"{option} must be positive, got {value!r}")
-    return secs
+    return duration(value, option, positive=True)
 
 
 @app.callback()

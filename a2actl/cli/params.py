@@ -1,0 +1,56 @@
+"""Option values parsed once, in the CLI layer, into typed values: durations (seconds), sizes (bytes)
+and TARGETs. Each raises ``UsageError`` (exit 2) naming the option, so a bad value never reaches a job.
+
+These are plain functions rather than click parameter types on purpose: a click type reports a bad
+value in click's own format (usage text, "Invalid value for …"), outside the one-line error and the
+``-o json`` error object every other usage error gets (docs/exit-codes.md).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from a2actl.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from a2actl.agent.target import Target
+
+
+def duration(value: str | None, option: str | None = None, *, positive: bool = False) -> float | None:
+    """``"250ms"``, ``"1.5"``, ``"2m"``, ``"1h"`` → seconds (``float``); ``None`` stays ``None``.
+
+    Raises ``UsageError`` (exit 2) for text that is not a duration (the message starts with ``option``
+    when given) and, with ``positive``, for zero or a negative value."""
+    if value is None:
+        return None
+    from a2actl.core.units import parse_duration
+
+    try:
+        secs = parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}" if option else str(exc)) from exc
+    if positive and secs <= 0:
+        raise UsageError(f"{option or 'the duration'} must be positive, got {value!r}")
+    return secs
+
+
+def size(value: str | None, option: str | None = None) -> int | None:
+    """``"4MiB"``, ``"512KiB"``, ``"1MB"``, ``"1000"`` → bytes (``int``); ``None`` stays ``None``.
+
+    Raises ``UsageError`` (exit 2) for text that is not a size (prefixed by ``option`` when given)."""
+    if value is None:
+        return None
+    from a2actl.core.units import parse_size
+
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}" if option else str(exc)) from exc
+
+
+def target(text: str, *, websocket: bool = False) -> Target:
+    """TARGET → ``Target`` (a card file, a card URL, a base URL, or with ``websocket`` a ``ws://`` /
+    ``wss://`` URL). Raises ``UsageError`` (exit 2), see ``a2actl.agent.target.parse_target``."""
+    from a2actl.agent.target import parse_target
+
+    return parse_target(text, websocket=websocket)
