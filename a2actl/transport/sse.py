@@ -131,7 +131,7 @@ async def iter_sse(
         except A2ACtlError:
             raise
         except Exception as exc:  # noqa: BLE001 - a cut mid-stream, mapped to the a2actl tree
-            from a2actl.transport.http import map_httpx_error
+            from a2actl.transport.failures import map_httpx_error
 
             raise StreamCut(
                 f"the stream from {url} was cut: {map_httpx_error(exc, url, settings).message}",

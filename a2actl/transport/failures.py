@@ -1,0 +1,134 @@
+"""How an HTTP exchange fails: httpx and OS exceptions mapped to the ``a2actl.core.errors`` tree
+(with exit codes, ``docs/exit-codes.md``), and the checks on an answer's content coding and size.
+
+DNS, refused and TLS failures → ``UnreachableError`` (3), timeouts → ``TimeoutError_`` (5), malformed
+HTTP, an undecodable or unasked-for content coding, or an oversized body → ``ProtocolViolation`` (6),
+a bad URL → ``UsageError`` (2).
+"""
+
+from __future__ import annotations
+
+import ssl
+
+import httpx
+
+from a2actl.core.config import Settings
+from a2actl.core.errors import (
+    A2ACtlError,
+    ProtocolViolation,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
+
+#: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
+#: also offer br and zstd when those packages happen to be installed, whose bombs expand far more.
+ACCEPT_ENCODING = "gzip, deflate"
+_CODINGS = frozenset(c.strip() for c in ACCEPT_ENCODING.split(","))
+
+
+def _refused(url: str) -> UnreachableError:
+    return UnreachableError(
+        f"connection to {url} refused", hint="is the agent running and listening on that port?"
+    )
+
+
+def _reason(exc: BaseException) -> str:
+    """A non-empty description of ``exc``: its text, else its cause's, else its class name (a reset
+    often comes as a ``ReadError`` with no text, which printed an empty "lost: ")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if str(cause):
+            return str(cause)
+        cause = cause.__cause__ or cause.__context__
+    return type(exc).__name__
+
+
+def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
+    """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``."""
+    if isinstance(exc, A2ACtlError):
+        return exc
+    if isinstance(exc, httpx.ConnectTimeout):
+        return TimeoutError_(
+            f"connect to {url} timed out after {settings.connect_timeout:g}s",
+            hint="raise --connect-timeout, or check firewalls and the host",
+        )
+    if isinstance(exc, httpx.TimeoutException):
+        return TimeoutError_(
+            f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
+            hint="the agent is slower than --timeout; raise it or look at the agent",
+        )
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return UnreachableError(
+                f"TLS handshake with {url} failed: {cause.verify_message or cause}",
+                hint="pass the CA with --cacert FILE (or --insecure to skip checks)",
+            )
+        if isinstance(cause, ssl.SSLError):
+            return UnreachableError(
+                f"TLS handshake with {url} failed: {cause}",
+                hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
+            )
+        if isinstance(cause, ConnectionRefusedError):
+            return _refused(url)
+        cause = cause.__cause__ or cause.__context__
+    if isinstance(exc, httpx.ConnectError):
+        text = str(exc) or type(exc).__name__
+        if "refused" in text.lower() or "errno 111" in text.lower():
+            return _refused(url)
+        return UnreachableError(f"cannot connect to {url}: {text}")
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
+    if isinstance(exc, httpx.DecodingError):
+        return ProtocolViolation(
+            f"{url} sent a body that does not decode as its Content-Encoding says: {exc}",
+            hint="a proxy or the agent mangles compressed answers",
+        )
+    if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
+        return UnreachableError(
+            f"connection to {url} lost: {str(exc) or _reason(exc)}",
+            hint="the agent or a proxy reset the connection; retry, then check the agent",
+        )
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return UsageError(f"unsupported URL {url!r}: {exc}", hint="use an http:// or https:// URL")
+    if isinstance(exc, httpx.InvalidURL):
+        return UsageError(f"invalid URL {url!r}: {exc}")
+    return A2ACtlError(f"request to {url} failed: {type(exc).__name__}: {exc}")
+
+
+def content_coding(response: httpx.Response, url: str) -> str | None:
+    """The one content coding of ``response`` that httpx will decode (``None``: identity).
+
+    Raises ``ProtocolViolation`` for a coding a2actl did not ask for, or for stacked codings
+    (``gzip, gzip``): each layer multiplies a bomb's expansion before any limit can be checked.
+    """
+    value: str | None = response.headers.get("content-encoding")
+    if not value:
+        return None
+    codings = [c.strip().lower() for c in value.split(",") if c.strip() and c.strip().lower() != "identity"]
+    if not codings:
+        return None
+    if len(codings) > 1 or codings[0] not in _CODINGS:
+        raise ProtocolViolation(
+            f"{url} answered with Content-Encoding {value!r}; a2actl asked for "
+            f"{ACCEPT_ENCODING} (one coding)",
+            hint="a proxy or the agent ignores Accept-Encoding",
+        )
+    return codings[0]
+
+
+def over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolViolation:
+    if coding is None:
+        return ProtocolViolation(
+            f"{url} sent more than {limit:,} bytes; stopped reading",
+            hint="a body this large is a misconfiguration or an attack",
+        )
+    return ProtocolViolation(
+        f"{url} sent a {coding} body that decodes to more than {limit:,} bytes "
+        f"({wire:,} bytes on the wire so far); stopped reading",
+        hint="a compressed body this large is a misconfiguration or a decompression bomb",
+    )
+
+
+__all__ = ["ACCEPT_ENCODING", "content_coding", "map_httpx_error", "over_limit"]
