@@ -13,11 +13,11 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Selection
-from a2actl.protocol.events import StreamEvent, classify_event, result_shape_error
+from a2actl.protocol.events import classify_event, result_shape_error
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
@@ -29,7 +29,9 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
-from a2actl.transport.http import HttpResult, HttpTransport
+from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
+from a2actl.transport.http import HttpTransport
+from a2actl.transport.timing import HttpResult
 
 
 def _rest_error(
@@ -129,31 +131,6 @@ class RpcOutcome:
             "ok": self.ok,
             "error": self.error.to_json() if self.error else None,
         }
-
-
-@dataclass(frozen=True)
-class Heartbeat:
-    """An SSE comment line (``: ping``) or a WebSocket pong seen at ``at`` seconds since the request
-    started; ``rtt`` is the ping round trip in seconds where measurable (WebSocket)."""
-
-    at: float
-    text: str
-    rtt: float | None = None
-
-
-class TimedEvent(NamedTuple):
-    """A stream event with its arrival time (seconds since the request started) and size in bytes.
-    ``truncated``: the event was over the buffering bound (``Settings.max_event_bytes``) and was not
-    read; ``event`` is then of kind ``oversize``. (A NamedTuple: one is built per event.)"""
-
-    at: float
-    size: int
-    event: StreamEvent
-    truncated: bool = False
-
-
-#: What a stream event over the buffering bound is classified as (its data was not kept).
-OVERSIZE_EVENT = StreamEvent("oversize", None, None, False, {})
 
 
 class A2AClient:
@@ -378,4 +355,4 @@ class A2AClient:
         )
 
 
-__all__ = ["A2AClient", "Heartbeat", "RpcOutcome", "TimedEvent"]
+__all__ = ["OVERSIZE_EVENT", "A2AClient", "Heartbeat", "RpcOutcome", "TimedEvent"]

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from httpx_sse._decoders import SSEDecoder, SSELineDecoder  # httpx-sse has no public comment hook
 
 from a2actl.core.errors import A2ACtlError, ProtocolViolation, StreamCut
+
+if TYPE_CHECKING:
+    import httpx
+
+    from a2actl.core.config import Settings
 
 
 class SSEItem(NamedTuple):
@@ -57,7 +62,11 @@ class SSEState:
 
 
 async def iter_sse(
-    response: Any, url: str, settings: Any, max_event_bytes: int | None = None, state: SSEState | None = None
+    response: httpx.Response,
+    url: str,
+    settings: Settings,
+    max_event_bytes: int | None = None,
+    state: SSEState | None = None,
 ) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
     fetched from ``url`` (``settings`` name the timeouts in messages). ``state``, when given, is

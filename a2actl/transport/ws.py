@@ -15,7 +15,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
@@ -29,7 +29,10 @@ from a2actl.core.errors import (
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
-from a2actl.transport.a2a import Heartbeat, TimedEvent
+from a2actl.transport.channel import Heartbeat, TimedEvent
+
+if TYPE_CHECKING:
+    from websockets.asyncio.client import ClientConnection
 
 #: Close codes that end a stream normally (RFC 6455 §7.4.1).
 NORMAL_CLOSE = (1000, 1001)
@@ -67,7 +70,7 @@ class WebSocketClient:
         headers["traceparent"] = f"00-{self.settings.trace_id}-{uuid.uuid4().hex[:16]}-01"
         return headers
 
-    async def _connect(self) -> Any:
+    async def _connect(self) -> ClientConnection:
         from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 

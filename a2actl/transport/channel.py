@@ -1,0 +1,127 @@
+"""One way to call an agent, whatever carries the calls: the ``Channel`` protocol and the items a
+channel's stream yields.
+
+Two clients satisfy ``Channel``: ``a2actl.transport.a2a.A2AClient`` (the JSON-RPC and HTTP+JSON
+bindings of A2A, spec v1.0 §9 and §11; v0.3.0 §7 and §3.2.3) and ``a2actl.transport.ws.WebSocketClient``
+(a2actl's custom binding ``urn:a2actl:websocket:1``, ``docs/websocket.md``). Domain code that only
+sends operations and reads events (``stream tail``, resubscribe, ``GetTask``) types its client as
+``Channel`` and works over either; code that needs HTTP details (``RpcOutcome.http``, the wire table
+of the family) keeps ``A2AClient``, which ``a2actl.agent.connect.connect`` returns.
+
+Operation names are the A2A 1.0 (gRPC, PascalCase) names for every family: ``SendMessage``,
+``SendStreamingMessage``, ``GetTask``, ``ListTasks``, ``CancelTask``, ``SubscribeToTask`` (spec v1.0
+§3.1, the JSON-RPC table of ``a2actl.protocol.versions``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+
+from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.jsonrpc import DecodedError
+from a2actl.protocol.versions import Family
+
+
+@dataclass(frozen=True)
+class Heartbeat:
+    """An SSE comment line (``: ping``) or a WebSocket pong seen at ``at`` seconds since the request
+    started; ``rtt`` is the ping round trip in seconds where measurable (WebSocket), else ``None``."""
+
+    at: float
+    text: str
+    rtt: float | None = None
+
+
+class TimedEvent(NamedTuple):
+    """A stream event with its arrival time (seconds since the request started) and size in bytes.
+    ``truncated``: the event was over the buffering bound (``Settings.max_event_bytes``) and was not
+    read; ``event`` is then of kind ``oversize``. (A NamedTuple: one is built per event.)"""
+
+    at: float
+    size: int
+    event: StreamEvent
+    truncated: bool = False
+
+
+#: What a stream event over the buffering bound is classified as (its data was not kept).
+OVERSIZE_EVENT = StreamEvent("oversize", None, None, False, {})
+
+
+class Outcome(Protocol):
+    """The answer to one operation on a channel: ``result`` (the decoded JSON result) when ``error``
+    is ``None``, else the decoded A2A error. ``method`` is what was sent (the JSON-RPC method, or
+    ``VERB /path`` on HTTP+JSON). ``RpcOutcome`` (HTTP) and ``WsOutcome`` (WebSocket) satisfy it."""
+
+    @property
+    def operation(self) -> str:
+        """The A2A 1.0 operation name (``GetTask``, …)."""
+        ...
+
+    @property
+    def method(self) -> str:
+        """The method or route that was sent for ``operation``."""
+        ...
+
+    @property
+    def result(self) -> Any:  # a JSON value whose shape depends on the operation
+        """The decoded JSON result (``None`` on error)."""
+        ...
+
+    @property
+    def error(self) -> DecodedError | None:
+        """The decoded A2A error, or ``None`` on success."""
+        ...
+
+
+class Channel(Protocol):
+    """What a domain needs from a client connected to one agent interface.
+
+    ``family`` is the A2A wire family spoken (``Family.V1_0`` over WebSocket); ``binding`` the
+    protocol binding (``JSONRPC``, ``HTTP+JSON`` or ``urn:a2actl:websocket:1``); ``url`` the
+    interface URL the calls go to.
+    """
+
+    @property
+    def family(self) -> Family:
+        """The wire family the calls are spoken in."""
+        ...
+
+    @property
+    def binding(self) -> str:
+        """The protocol binding of the interface."""
+        ...
+
+    @property
+    def url(self) -> str:
+        """The interface URL the calls go to."""
+        ...
+
+    async def call(self, operation: str, params: dict[str, Any]) -> Outcome:
+        """Run a unary ``operation`` with ``params`` (the A2A request message as JSON). A2A errors are
+        returned in ``Outcome.error``; transport failures raise the ``a2actl.core.errors`` tree
+        (3 unreachable, 4 auth, 5 timeout, 6 protocol violation; ``docs/exit-codes.md``)."""
+        ...
+
+    def stream(
+        self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+    ) -> AsyncIterator[TimedEvent | Outcome | Heartbeat]:
+        """Run a streaming ``operation`` and yield its events as ``TimedEvent``; an error answer is
+        yielded as an ``Outcome`` and ends the stream; with ``heartbeats``, keep-alives are yielded
+        as ``Heartbeat``. A cut stream raises ``StreamCut`` or the transport's error."""
+        ...
+
+
+if TYPE_CHECKING:  # mypy proves both clients satisfy the protocol
+    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.ws import WebSocketClient
+
+    def _a2a_is_a_channel(client: A2AClient) -> Channel:
+        return client
+
+    def _ws_is_a_channel(client: WebSocketClient) -> Channel:
+        return client
+
+
+__all__ = ["OVERSIZE_EVENT", "Channel", "Heartbeat", "Outcome", "TimedEvent"]
