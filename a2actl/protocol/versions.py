@@ -7,7 +7,7 @@ methods), §4.3 (HTTP+JSON paths), §5.1 (task states and roles), §5.3 (stream 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 
 #: Well-known card paths, newest first (spec v0.3.0 §5.3 renamed ``agent.json`` → ``agent-card.json``).
@@ -17,9 +17,6 @@ CARD_PATHS = (CARD_PATH, LEGACY_CARD_PATH)
 
 #: Service-parameter header a 1.0 client MUST send; servers read a missing one as 0.3 (v1.0 §3.2.6 / §6.2).
 VERSION_HEADER = "A2A-Version"
-#: Extension activation header: 1.0 name and the 0.3 name (``X-A2A-Extensions``).
-EXTENSIONS_HEADER = "A2A-Extensions"
-LEGACY_EXTENSIONS_HEADER = "X-A2A-Extensions"
 
 #: Protocol bindings named by the spec (v1.0 ``AgentInterface.protocol_binding``). Others are custom URIs.
 BINDING_JSONRPC = "JSONRPC"
@@ -57,19 +54,9 @@ class WireVersion:
     """
 
     family: Family
-    card_path: str
     version_header: str | None
     methods: dict[str, str]
     rest: dict[str, tuple[str, str]]
-    extensions_header: str
-    #: v0.x messages and events carry ``kind``; 1.0 uses ProtoJSON ``oneof`` wrappers (no ``kind``).
-    uses_kind: bool
-    #: v0.3 marks the last stream event with ``final: true``; 1.0 closes the stream instead.
-    stream_final_flag: bool
-    role_user: str
-    role_agent: str
-    rest_content_type: str = "application/json"
-    notes: tuple[str, ...] = field(default_factory=tuple)
 
 
 _V0_METHODS = {
@@ -84,7 +71,6 @@ _V0_METHODS = {
 
 V0_2 = WireVersion(
     family=Family.V0_2,
-    card_path=LEGACY_CARD_PATH,
     version_header=None,
     methods={
         **_V0_METHODS,
@@ -93,17 +79,10 @@ V0_2 = WireVersion(
         "DeleteTaskPushNotificationConfig": "tasks/pushNotificationConfig/delete",
     },
     rest={},
-    extensions_header=LEGACY_EXTENSIONS_HEADER,
-    uses_kind=True,
-    stream_final_flag=True,
-    role_user="user",
-    role_agent="agent",
-    notes=("card at /.well-known/agent.json", "no HTTP+JSON binding before 0.2.2"),
 )
 
 V0_3 = WireVersion(
     family=Family.V0_3,
-    card_path=CARD_PATH,
     version_header=None,
     methods={
         **_V0_METHODS,
@@ -119,17 +98,10 @@ V0_3 = WireVersion(
         "SubscribeToTask": ("GET", "/v1/tasks/{id}:subscribe"),
         "GetExtendedAgentCard": ("GET", "/v1/card"),
     },
-    extensions_header=LEGACY_EXTENSIONS_HEADER,
-    uses_kind=True,
-    stream_final_flag=True,
-    role_user="user",
-    role_agent="agent",
-    notes=("no ListTasks method", "REST bodies are v0.3 proto JSON (parts field is `content`)"),
 )
 
 V1_0 = WireVersion(
     family=Family.V1_0,
-    card_path=CARD_PATH,
     version_header="1.0",
     methods={
         name: name
@@ -156,13 +128,6 @@ V1_0 = WireVersion(
         "SubscribeToTask": ("POST", "/tasks/{id}:subscribe"),
         "GetExtendedAgentCard": ("GET", "/extendedAgentCard"),
     },
-    extensions_header=EXTENSIONS_HEADER,
-    uses_kind=False,
-    stream_final_flag=False,
-    role_user="ROLE_USER",
-    role_agent="ROLE_AGENT",
-    rest_content_type="application/a2a+json",
-    notes=("send A2A-Version: 1.0 on every request", "stream closes on terminal or interrupted state"),
 )
 
 WIRE_VERSIONS: dict[Family, WireVersion] = {Family.V0_2: V0_2, Family.V0_3: V0_3, Family.V1_0: V1_0}
@@ -261,9 +226,3 @@ def state_kind(state: str | None) -> StateKind:
     """Whether a state (any spelling) is active, interrupted (input/auth required) or terminal."""
     entry = TASK_STATES.get(state) if type(state) is str else None  # a canonical name: the per-event case
     return (entry or TASK_STATES[canonical_state(state)])[2]
-
-
-def wire_state(state: str, family: Family) -> str:
-    """The spelling of a canonical state on the given family's JSON-RPC wire."""
-    v0, v1, _ = TASK_STATES[canonical_state(state)]
-    return v1 if family is Family.V1_0 else v0
