@@ -23,15 +23,15 @@ def demo(
       a2actl demo -n 20 -o json
     """
     from a2actl.agent.target import parse_target
-    from a2actl.cli.sandbox import require_sandbox_extra, sandbox_options
-    from a2actl.probe.handshake import ProbeOptions, run_probe
+    from a2actl.cli.sandbox import require_sandbox_extra
+    from a2actl.probe.handshake import ProbeOptions, ProbeReport, run_probe
     from a2actl.render import probe as render_probe
-    from a2actl.server.sandbox.options import HANDSHAKE_PATH
+    from a2actl.server.sandbox.options import HANDSHAKE_PATH, SandboxOptions
     from a2actl.server.sandbox.server import start_in_thread
 
     run = invocation(ctx)
     require_sandbox_extra()
-    with start_in_thread(sandbox_options()) as sandbox:  # type: ignore[arg-type]
+    with start_in_thread(SandboxOptions()) as sandbox:
         run.out.note(f"sandbox agent (a2a-sdk) listening on {sandbox.url}; probing it")
         opts = ProbeOptions(
             target=parse_target(sandbox.url),
@@ -39,14 +39,6 @@ def demo(
             send_text="hello from a2actl demo",
             handshake_path=HANDSHAKE_PATH,
         )
-        report = run.run(run_probe(opts, run.settings, run.sink))
-    doc = report.to_json()
-    if run.format == "table":
-        render_probe.report(run.out, doc)
-        run.out.note(
-            "next: a2actl sandbox serve --port 9999, then a2actl caps validate http://127.0.0.1:9999 "
-            "or a2actl stream tail http://127.0.0.1:9999 --send hi"
-        )
-    else:
-        run.out.data(doc)
-    raise typer.Exit(int(report.exit_code()))
+        report: ProbeReport = run.run(run_probe(opts, run.settings, run.sink))
+    run.show(report, render_probe.demo)
+    raise typer.Exit(int(report.exit))

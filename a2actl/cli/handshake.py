@@ -1,4 +1,4 @@
-"""``a2actl handshake``: time discovery, negotiation and the first RPC."""
+"""``a2actl handshake``: time discovery, negotiation and the first RPC (``a2actl.probe``)."""
 
 from __future__ import annotations
 
@@ -77,7 +77,7 @@ def probe(
     """
     from a2actl.agent.target import parse_target
     from a2actl.core.errors import UsageError
-    from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
+    from a2actl.probe.handshake import ProbeOptions, ProbeReport, parse_budgets, run_probe
     from a2actl.render import probe as render_probe
 
     run = invocation(ctx)
@@ -96,18 +96,13 @@ def probe(
         handshake_path=handshake_path,
         budgets=budgets,
     )
-    on_sample = None
-    if run.format == "jsonl":
-
-        def on_sample(s: object) -> None:
-            run.out.jsonl({"type": "sample", **s.to_json()})  # type: ignore[attr-defined]
-
-    report = run.run(run_probe(opts, run.settings, run.sink, on_sample=on_sample))
-    doc = report.to_json()
-    if run.format == "table":
-        render_probe.report(run.out, doc)
-    elif run.format == "jsonl":
-        run.out.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "samples"}})
-    else:
-        run.out.json(doc)
-    raise typer.Exit(int(report.exit_code()))
+    # jsonl: a "sample" record per sample as it completes, then the "summary" without "samples";
+    # json: the whole report; table: the report view.
+    records = run.out.records(
+        key="samples", summary_view=render_probe.report, record_type="sample", summary_type="summary"
+    )
+    report: ProbeReport = run.run(
+        run_probe(opts, run.settings, run.sink, on_sample=lambda s: records.record(s.to_json()))
+    )
+    records.finish(report.to_json())
+    raise typer.Exit(int(report.exit))

@@ -1,4 +1,6 @@
-"""Table views of ``handshake probe``: waterfall, percentiles, histogram, failures, budget. Each view takes the ``Output`` and the command's ``-o json`` document."""
+"""Table views of ``handshake probe`` and ``demo``: waterfall, percentiles, histogram, failures,
+budget. Each view takes the ``Output`` and the command's ``-o json`` document (``ProbeReport.to_json``,
+shape in ``docs/output-formats.md``; times in seconds, shown with ``format_seconds``)."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from a2actl.core.phases import PHASE_LABELS
 from a2actl.core.units import format_seconds
 from a2actl.render.terminal import safe
 
@@ -18,8 +21,6 @@ if TYPE_CHECKING:
 def report(out: Output, report: dict[str, Any]) -> None:
     """Human view of ``handshake probe``: a waterfall for one sample, percentiles and a histogram
     for many, then failures and budget verdicts."""
-    from a2actl.probe.handshake import PHASE_LABELS
-
     neg = report["negotiation"]
     head = Text()
     head.append("card        ", style="bold")
@@ -81,6 +82,15 @@ def report(out: Output, report: dict[str, Any]) -> None:
         limits = ", ".join(f"{b['metric']}≤{format_seconds(b['limit'])}" for b in budget["limits"])
         out.out.print(Text(f"budget      ok ({limits}, on p99)", style="green"))
     out.out.print(Text(f"trace id    {report['traceId']}", style="dim"))
+
+
+def demo(out: Output, report_doc: dict[str, Any]) -> None:
+    """Human view of ``demo``: the probe report, then where to go next (on stderr)."""
+    report(out, report_doc)
+    out.note(
+        "next: a2actl sandbox serve --port 9999, then a2actl caps validate http://127.0.0.1:9999 "
+        "or a2actl stream tail http://127.0.0.1:9999 --send hi"
+    )
 
 
 def _waterfall(out: Output, sample: dict[str, Any], labels: dict[str, str]) -> None:

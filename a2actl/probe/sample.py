@@ -1,0 +1,220 @@
+"""One timed handshake of ``handshake probe``: card fetch, parse, negotiation, the optional session
+handshake, the first RPC and the optional real send, each phase timed (seconds) into a ``Sample``.
+
+Phase meanings are in ``a2actl.probe.handshake``; the first RPC is GetTask (``tasks/get`` in 0.3)
+on a random id, whose TaskNotFoundError (-32001, spec v1.0 §3.1.2 errors) proves routing, version
+and auth without side effects.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit, urlunsplit
+
+from a2actl.agent.discovery import CardFetch, decode_card
+from a2actl.core.errors import A2ACtlError, HTTPStatusError, ProtocolViolation
+from a2actl.core.redact import redact_json
+from a2actl.probe.report import (
+    CLASS_EXIT,
+    CardBytes,
+    Negotiated,
+    ProbeOptions,
+    Sample,
+    SendOutcome,
+    SessionOutcome,
+)
+from a2actl.protocol.card import NegotiationFailed, select_interface
+from a2actl.protocol.events import classify_event, text_message_params
+from a2actl.protocol.versions import StateKind, state_kind
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.http import HttpTransport
+
+
+def error_class(err: A2ACtlError) -> str:
+    """The failure class of a sample: the error's own code when it is a class, else the class of its
+    exit code (``no_such_route`` and ``stream_cut`` are protocol violations: exit 6)."""
+    if err.code in CLASS_EXIT:
+        return err.code
+    by_exit = {code: name for name, code in CLASS_EXIT.items() if name != "error"}
+    return by_exit.get(err.exit_code, "error")
+
+
+def session_url(card_url: str, path: str) -> str:
+    """The ``--handshake-path`` URL: ``path`` (a leading ``/`` added) on the card URL's origin."""
+    p = urlsplit(card_url)
+    return urlunsplit((p.scheme, p.netloc, path if path.startswith("/") else "/" + path, "", ""))
+
+
+async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: Sample) -> None:
+    """``--send``: a real SendMessage of ``text``; fills the ``first_event`` and ``terminal`` phases
+    and ``sample.send``. Streams (SendStreamingMessage) when the card declares ``streaming``.
+
+    Raises the A2A error of the answer as an ``A2ACtlError``, and ``ProtocolViolation`` (exit 6) when
+    a stream closes before a terminal or interrupted state (spec v1.0 §3.1.2 stream patterns;
+    v0.3 §7.2 ``final``).
+    """
+    from a2actl.transport.a2a import RpcOutcome, TimedEvent
+
+    params = text_message_params(
+        text, client.family, client.binding, tenant=client.selection.interface.tenant
+    )
+    t0 = time.perf_counter()
+    if view_streaming:
+        events = 0
+        state = None
+        final = False
+        sample.failed_phase = "first_event"
+        async for item in client.stream("SendStreamingMessage", params):
+            if isinstance(item, RpcOutcome) and item.error is not None:
+                raise item.error.to_exception(f"{item.method} failed")
+            if not isinstance(item, TimedEvent):
+                continue  # a heartbeat (only yielded with heartbeats=True)
+            events += 1
+            if events == 1:
+                sample.phases["first_event"] = time.perf_counter() - t0
+                sample.failed_phase = "terminal"
+            ev = item.event
+            state = ev.state or state
+            # classify_event applies the family's end rule (0.3 `final`, 1.0 terminal/interrupted state,
+            # a bare Message); also accept a 0.3 server that reaches a terminal state without `final`.
+            if ev.final or (
+                ev.kind != "task"
+                and state
+                and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
+            ):
+                final = True
+                sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
+                break
+        if not final:
+            raise ProtocolViolation(
+                f"the stream closed after {events} event(s) without a terminal state (last state: {state or 'none'})",
+                hint="a dropped stream is not a finished task; check the agent and proxies",
+            )
+        sample.send = SendOutcome(client.method_name("SendStreamingMessage"), True, events, state)
+    else:
+        sample.failed_phase = "first_event"
+        out = await client.call("SendMessage", params)
+        elapsed = time.perf_counter() - t0
+        if out.error:
+            raise out.error.to_exception(f"{out.method} failed")
+        ev = classify_event(out.result)
+        sample.phases["first_event"] = elapsed
+        sample.phases["terminal"] = 0.0
+        sample.send = SendOutcome(out.method, False, 1, ev.state)
+
+
+async def _session(transport: HttpTransport, card_url: str, path: str, family: str, sample: Sample) -> None:
+    """``--handshake-path``: POST the client's versions and capabilities; fills ``session``.
+    Raises ``HTTPStatusError`` (exit 1) for an HTTP error status."""
+    sample.failed_phase = "session"
+    url = session_url(card_url, path)
+    t = time.perf_counter()
+    hs = await transport.request(
+        "POST",
+        url,
+        json_body={
+            "client": "a2actl",
+            "protocolVersions": [family],
+            "capabilities": {"streaming": True, "pushNotifications": False},
+        },
+    )
+    sample.phases["session"] = time.perf_counter() - t
+    if hs.status >= 400:
+        raise HTTPStatusError(
+            f"session handshake {url} answered HTTP {hs.status} {hs.reason}",
+            details={"httpStatus": hs.status},
+        )
+    body = hs.json()
+    got_token = isinstance(body, dict) and any(
+        isinstance(k, str) and "token" in k.lower() and body[k] for k in body
+    )
+    sample.session = SessionOutcome(url, hs.status, got_token, redact_json(body))
+
+
+async def one_sample(
+    index: int,
+    transport: HttpTransport,
+    card_url: str,
+    opts: ProbeOptions,
+    settings: Settings,
+    fetched: CardFetch | None = None,
+) -> Sample:
+    """Time one handshake on ``transport``. ``fetched``: discovery's fetch of the card on this
+    transport, used as this sample's card and parse phases instead of fetching the card again.
+
+    Never raises an ``A2ACtlError``: a failure is recorded in the sample (``error``,
+    ``error_class``, ``failed_phase``) and the sample is returned with ``ok`` false.
+    """
+    from a2actl.transport.a2a import A2AClient
+
+    sample = Sample(index)
+    try:
+        sample.failed_phase = "card"
+        if fetched is not None and fetched.http is not None:
+            res = fetched.http
+        else:
+            res = await transport.request(
+                "GET", card_url, headers={"Accept": "application/json"}, max_bytes=settings.max_card_bytes
+            )
+        sample.phases.update(res.timing.phases())
+        sample.curl = res.timing.to_json()
+        sample.card_bytes = CardBytes(res.wire_bytes, len(res.body), res.content_encoding)
+        if res.status >= 400:
+            raise HTTPStatusError(
+                f"{card_url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+            )
+        sample.failed_phase = "parse"
+        if fetched is not None:
+            view = fetched.view
+            sample.phases["parse"] = fetched.parse_seconds
+        else:
+            t = time.perf_counter()
+            _, view = decode_card(res.body, card_url)
+            sample.phases["parse"] = time.perf_counter() - t
+        sample.failed_phase = "negotiate"
+        t = time.perf_counter()
+        try:
+            selection = select_interface(view, settings.a2a_version, settings.binding)
+        except NegotiationFailed as exc:
+            raise A2ACtlError(
+                f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
+            ) from exc
+        sample.phases["negotiate"] = time.perf_counter() - t
+        sample.negotiated = Negotiated(
+            selection.interface.url, selection.interface.protocol_binding, selection.family.value
+        )
+        if opts.handshake_path:
+            await _session(transport, card_url, opts.handshake_path, selection.family.value, sample)
+        client = A2AClient(transport, selection)
+        sample.failed_phase = "rpc"
+        task_id = f"a2actl-probe-{uuid.uuid4()}"
+        t = time.perf_counter()
+        out = await client.call("GetTask", {"id": task_id})
+        wall = time.perf_counter() - t
+        # The exchange on the wire (request sent → answer's last byte, as curl's time_total on a
+        # reused connection); the wall time also holds the client's encoding, decoding and, under
+        # -c N, the wait for the other samples' CPU.
+        sample.phases["rpc"] = out.http.timing.time_total if out.http.timing.time_total > 0 else wall
+        sample.rpc = out.to_json()
+        sample.rpc["wallSeconds"] = wall
+        if out.error is not None and out.error.code != -32001:
+            raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
+        sample.rpc["healthy"] = True
+        sample.rpc["meaning"] = (
+            "TaskNotFound for a random id: routing, version and auth work"
+            if out.error is not None
+            else "the agent returned a task for a random id"
+        )
+        if opts.send_text is not None:
+            await run_send(client, bool(view.capabilities.get("streaming")), opts.send_text, sample)
+        sample.ok = True
+        sample.failed_phase = None
+    except A2ACtlError as err:
+        sample.error = err.to_json()["error"]
+        sample.error_class = error_class(err)
+    return sample
