@@ -1,0 +1,363 @@
+"""``a2actl.transport.a2a.A2AClient`` over ``httpx.MockTransport``: what each binding and family sends,
+how JSON-RPC and HTTP+JSON error answers decode, the result-shape checks, and SSE streams."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from a2actl.core.config import Settings
+from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
+from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
+from a2actl.transport.a2a import A2AClient, Heartbeat, RpcOutcome, TimedEvent
+from a2actl.transport.http import HttpTransport
+
+BASE = "http://127.0.0.1:9/a2a"
+TASK_V1 = {"id": "t1", "contextId": "c1", "status": {"state": "TASK_STATE_COMPLETED"}}
+TASK_V03 = {"kind": "task", "id": "t1", "contextId": "c1", "status": {"state": "completed"}}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def selection(
+    binding: str = BINDING_JSONRPC,
+    family: Family = Family.V1_0,
+    tenant: str | None = None,
+    forced: bool = False,
+    url: str = BASE,
+) -> Selection:
+    iface = Interface(url, binding, family.value, family, "test", tenant)
+    return Selection(iface, family, "test", forced)
+
+
+def call(
+    handler: Handler, operation: str, params: dict[str, Any], sel: Selection | None = None
+) -> RpcOutcome:
+    async def go() -> RpcOutcome:
+        async with HttpTransport(Settings(), http_transport=httpx.MockTransport(handler)) as tr:
+            return await A2AClient(tr, sel or selection()).call(operation, params)
+
+    return asyncio.run(go())
+
+
+def rpc_answer(request: httpx.Request, **member: Any) -> httpx.Response:
+    """A JSON-RPC response echoing the request's id, with ``result=`` or ``error=``."""
+    rid = json.loads(request.content)["id"]
+    return httpx.Response(200, json={"jsonrpc": "2.0", "id": rid, **member})
+
+
+# -- JSON-RPC -----------------------------------------------------------------------------------------
+
+
+def test_jsonrpc_1_0_sends_pascal_case_the_version_header_and_the_tenant() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return rpc_answer(request, result={"task": TASK_V1})
+
+    out = call(handler, "GetTask", {"id": "t1"}, selection(tenant="acme"))
+    body = json.loads(sent[0].content)
+    assert (sent[0].method, str(sent[0].url)) == ("POST", BASE)
+    assert sent[0].headers["a2a-version"] == "1.0"
+    assert (body["jsonrpc"], body["method"], body["params"]) == (
+        "2.0",
+        "GetTask",
+        {"id": "t1", "tenant": "acme"},
+    )
+    assert out.ok and out.result == {"task": TASK_V1} and out.method == "GetTask"
+    assert out.to_json() == {
+        "operation": "GetTask",
+        "method": "GetTask",
+        "httpStatus": 200,
+        "ok": True,
+        "error": None,
+    }
+
+
+@pytest.mark.parametrize("family", [Family.V0_3, Family.V0_2])
+def test_jsonrpc_0_x_sends_slash_names_no_version_header_and_no_tenant(family: Family) -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return rpc_answer(request, result=TASK_V03)
+
+    out = call(handler, "GetTask", {"id": "t1"}, selection(family=family, tenant="acme"))
+    body = json.loads(sent[0].content)
+    assert "a2a-version" not in sent[0].headers
+    assert (body["method"], body["params"]) == ("tasks/get", {"id": "t1"})
+    assert out.ok and out.method == "tasks/get"
+
+
+def test_a_jsonrpc_error_is_returned_decoded_not_raised() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return rpc_answer(request, error={"code": -32001, "message": "Task not found", "data": None})
+
+    out = call(handler, "GetTask", {"id": "nope"}, selection(family=Family.V0_3))
+    assert not out.ok and out.result is None and out.error is not None
+    assert (out.error.code, out.error.name, out.error.message) == (
+        -32001,
+        "TaskNotFoundError",
+        "Task not found",
+    )
+    assert out.to_json()["error"]["code"] == -32001
+
+
+def test_method_not_found_on_a_1_0_method_is_a_version_mismatch() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return rpc_answer(request, error={"code": -32601, "message": "Method not found"})
+
+    out = call(handler, "GetTask", {"id": "t1"})
+    assert out.error is not None and out.error.version_mismatch
+
+
+def test_an_answer_with_another_id_is_a_protocol_violation() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": "someone-else", "result": {"task": TASK_V1}})
+
+    with pytest.raises(ProtocolViolation) as info:
+        call(handler, "GetTask", {"id": "t1"})
+    assert info.value.message.startswith(f"{BASE}: ") and int(info.value.exit_code) == 6
+
+
+@pytest.mark.parametrize(
+    ("result", "why"),
+    [
+        ({"message": {"messageId": "m1"}}, "is not a Task"),
+        ({"foo": 1}, "is a Task without an id"),
+        ({"task": {"contextId": "c", "status": {"state": "TASK_STATE_WORKING"}}}, "is a Task without an id"),
+        ({"task": {"id": "t1", "status": {}}}, "is a Task without a known status.state"),
+    ],
+)
+def test_a_success_that_is_not_the_operations_shape_is_a_protocol_violation(
+    result: dict[str, Any], why: str
+) -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        call(lambda r: rpc_answer(r, result=result), "GetTask", {"id": "t1"})
+    assert f"{BASE}: the GetTask result {why}: " in info.value.message
+
+
+def test_a_list_tasks_answer_must_carry_a_tasks_list() -> None:
+    with pytest.raises(ProtocolViolation, match="is not a ListTasksResponse"):
+        call(lambda r: rpc_answer(r, result={"tasks": "none"}), "ListTasks", {})
+    assert call(lambda r: rpc_answer(r, result={"tasks": []}), "ListTasks", {}).ok
+
+
+def test_a_gateway_page_on_jsonrpc_is_an_http_status_error() -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        call(lambda _: httpx.Response(502, text="<html>Bad Gateway</html>"), "GetTask", {"id": "t1"})
+    assert info.value.message == f"{BASE} answered HTTP 502 Bad Gateway: '<html>Bad Gateway</html>'"
+    assert info.value.details == {"httpStatus": 502} and int(info.value.exit_code) == 1
+    assert "a 5xx from a gateway" in (info.value.hint or "")
+
+
+def test_a_framework_json_error_on_jsonrpc_names_its_message() -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        call(lambda _: httpx.Response(400, json={"error": {"message": "bad input"}}), "GetTask", {"id": "t1"})
+    assert info.value.message == f"{BASE} answered HTTP 400 Bad Request: 'bad input'"
+    assert info.value.hint == "is this URL the agent's A2A endpoint?"
+
+
+def test_a_non_json_200_on_jsonrpc_is_a_protocol_violation() -> None:
+    with pytest.raises(ProtocolViolation, match="with a body that is not JSON"):
+        call(lambda _: httpx.Response(200, text="hello"), "GetTask", {"id": "t1"})
+
+
+# -- HTTP+JSON ----------------------------------------------------------------------------------------
+
+
+def test_http_json_1_0_builds_the_route_with_the_tenant_prefix() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=TASK_V1)
+
+    out = call(handler, "GetTask", {"id": "t1"}, selection(BINDING_HTTP_JSON, tenant="acme", url=BASE + "/"))
+    assert (sent[0].method, str(sent[0].url)) == ("GET", BASE + "/acme/tasks/t1")
+    assert sent[0].content == b"" and sent[0].headers["a2a-version"] == "1.0"
+    assert out.ok and out.method == "GET /acme/tasks/{id}"
+
+
+def test_http_json_get_parameters_go_to_the_query_lists_comma_joined() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json={"tasks": []})
+
+    call(handler, "ListTasks", {"pageSize": 5, "status": ["a", "b"]}, selection(BINDING_HTTP_JSON))
+    assert sent[0].url.path == "/a2a/tasks"
+    assert dict(sent[0].url.params) == {"pageSize": "5", "status": "a,b"}
+
+
+def test_http_json_0_3_posts_the_body_under_v1() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(200, json=TASK_V03)
+
+    out = call(
+        handler, "CancelTask", {"id": "t1", "metadata": {"k": 1}}, selection(BINDING_HTTP_JSON, Family.V0_3)
+    )
+    assert (sent[0].method, str(sent[0].url)) == ("POST", BASE + "/v1/tasks/t1:cancel")
+    assert json.loads(sent[0].content) == {"metadata": {"k": 1}}
+    assert out.method == "POST /v1/tasks/{id}:cancel"
+
+
+def test_http_json_google_rpc_status_decodes_by_reason() -> None:
+    body = {
+        "error": {
+            "code": 404,
+            "status": "NOT_FOUND",
+            "message": "Task not found",
+            "details": [{"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "TASK_NOT_FOUND"}],
+        }
+    }
+    out = call(
+        lambda _: httpx.Response(404, json=body), "GetTask", {"id": "t1"}, selection(BINDING_HTTP_JSON)
+    )
+    assert out.error is not None and (out.error.code, out.error.reason) == (-32001, "TASK_NOT_FOUND")
+    assert out.http.status == 404 and out.method == "GET /tasks/{id}"
+
+
+def test_http_json_0_3_message_only_error_decodes() -> None:
+    out = call(
+        lambda _: httpx.Response(404, json={"message": "Task not found"}),
+        "GetTask",
+        {"id": "t1"},
+        selection(BINDING_HTTP_JSON, Family.V0_3),
+    )
+    assert out.error is not None and out.error.code == -32001
+
+
+def test_a_framework_404_on_http_json_is_no_such_route() -> None:
+    with pytest.raises(NoSuchRoute) as info:
+        call(
+            lambda _: httpx.Response(404, json={"detail": "Not Found"}),
+            "GetTask",
+            {"id": "t1"},
+            selection(BINDING_HTTP_JSON),
+        )
+    err = info.value
+    assert int(err.exit_code) == 6
+    assert (
+        err.message
+        == f'{BASE}/tasks/t1 answered HTTP 404 Not Found \'{{"detail":"Not Found"}}\': no such route for GET /tasks/{{id}}'
+    )
+    assert err.details == {"httpStatus": 404, "url": f"{BASE}/tasks/t1"}
+    assert "the interface URL or the A2A version is wrong" in (err.hint or "")
+
+
+def test_no_such_route_on_a_forced_version_says_it_was_forced() -> None:
+    with pytest.raises(NoSuchRoute) as info:
+        call(
+            lambda _: httpx.Response(405), "GetTask", {"id": "t1"}, selection(BINDING_HTTP_JSON, forced=True)
+        )
+    assert "A2A 1.0 was forced (--a2a-version)" in (info.value.hint or "")
+
+
+def test_a_non_a2a_500_on_http_json_is_an_http_status_error() -> None:
+    with pytest.raises(HTTPStatusError) as info:
+        call(
+            lambda _: httpx.Response(500, text="oops"), "GetTask", {"id": "t1"}, selection(BINDING_HTTP_JSON)
+        )
+    assert info.value.message == f"{BASE}/tasks/t1 answered HTTP 500 Internal Server Error: 'oops'"
+
+
+def test_http_json_success_shape_is_checked_too() -> None:
+    with pytest.raises(ProtocolViolation, match="the GET /tasks/{id} result is not a Task"):
+        call(
+            lambda _: httpx.Response(200, json=[1, 2]), "GetTask", {"id": "t1"}, selection(BINDING_HTTP_JSON)
+        )
+
+
+# -- streams ------------------------------------------------------------------------------------------
+
+
+def sse(*chunks: str, status: int = 200) -> httpx.Response:
+    async def body() -> AsyncIterator[bytes]:
+        for c in chunks:
+            yield c.encode()
+
+    return httpx.Response(status, content=body(), headers={"Content-Type": "text/event-stream"})
+
+
+def stream(
+    handler: Handler,
+    sel: Selection | None = None,
+    heartbeats: bool = False,
+    operation: str = "SendStreamingMessage",
+) -> list[TimedEvent | RpcOutcome | Heartbeat]:
+    async def go() -> list[TimedEvent | RpcOutcome | Heartbeat]:
+        async with HttpTransport(Settings(), http_transport=httpx.MockTransport(handler)) as tr:
+            client = A2AClient(tr, sel or selection())
+            return [item async for item in client.stream(operation, {"message": {}}, heartbeats=heartbeats)]
+
+    return asyncio.run(go())
+
+
+def test_a_jsonrpc_stream_yields_timed_events_and_heartbeats_when_asked() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        assert request.headers["accept"] == "text/event-stream"
+        frame = json.dumps({"jsonrpc": "2.0", "id": rid, "result": {"task": TASK_V1}})
+        return sse(": ping\n\n", f"data: {frame}\n\n")
+
+    items = stream(handler, heartbeats=True)
+    assert [type(i) for i in items] == [Heartbeat, TimedEvent]
+    hb, ev = items
+    assert isinstance(hb, Heartbeat) and hb.text == "ping" and hb.rtt is None
+    assert isinstance(ev, TimedEvent) and ev.event.kind == "task" and ev.size > 0 and not ev.truncated
+    assert [type(i) for i in stream(handler)] == [TimedEvent]
+
+
+def test_an_sse_error_frame_ends_the_stream_as_an_outcome() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        frame = json.dumps({"jsonrpc": "2.0", "id": rid, "error": {"code": -32004, "message": "nope"}})
+        return sse(f"data: {frame}\n\n", 'data: {"never": "read"}\n\n')
+
+    items = stream(handler, selection(family=Family.V0_3), operation="SubscribeToTask")
+    assert len(items) == 1 and isinstance(items[0], RpcOutcome)
+    assert items[0].error is not None and items[0].error.code == -32004
+    assert items[0].method == "tasks/resubscribe"
+
+
+def test_a_json_error_answer_to_a_streaming_call_is_an_outcome() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return rpc_answer(request, error={"code": -32001, "message": "Task not found"})
+
+    items = stream(handler, operation="SubscribeToTask")
+    assert len(items) == 1 and isinstance(items[0], RpcOutcome)
+    assert items[0].error is not None and items[0].error.code == -32001
+
+
+def test_a_plain_json_result_to_a_streaming_call_is_a_protocol_violation() -> None:
+    with pytest.raises(ProtocolViolation, match="with a plain JSON result, not SSE"):
+        stream(lambda r: rpc_answer(r, result={"task": TASK_V1}))
+
+
+def test_non_json_sse_data_is_a_protocol_violation() -> None:
+    with pytest.raises(ProtocolViolation, match="SSE data from .* is not JSON: 'hello'"):
+        stream(lambda _: sse("data: hello\n\n"))
+
+
+def test_an_http_json_stream_yields_bare_events() -> None:
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return sse(f"data: {json.dumps({'task': TASK_V1})}\n\n")
+
+    items = stream(handler, selection(BINDING_HTTP_JSON))
+    assert str(sent[0].url) == BASE + "/message:stream" and sent[0].method == "POST"
+    assert len(items) == 1 and isinstance(items[0], TimedEvent) and items[0].event.kind == "task"
