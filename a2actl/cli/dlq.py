@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from a2actl.cli.context import invocation
+
+if TYPE_CHECKING:
+    from a2actl.dlq.filter import EntryFilter
 
 app = typer.Typer(
     help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).", no_args_is_help=True
@@ -39,13 +42,15 @@ Limit = Annotated[int | None, typer.Option("--limit", min=1, help="At most this 
 
 def _selection(
     ids: list[str] | None, since: str | None, error_class: str | None, method: str | None, limit: int | None
-) -> object:
+) -> EntryFilter:
+    """The ``EntryFilter`` of the filter options. Raises ``UsageError`` (exit 2) for a bad
+    ``--error-class`` or ``--since``."""
     import time
 
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
     from a2actl.core.units import parse_timestamp as parse_iso
-    from a2actl.dlq.replay import Selection
+    from a2actl.dlq.filter import EntryFilter
 
     if error_class not in (None, "transient", "permanent"):
         raise UsageError(f"--error-class {error_class!r}: use transient or permanent")
@@ -57,7 +62,7 @@ def _selection(
                 since_ts = time.time() - parse_duration(since)
             except ValueError as exc:
                 raise UsageError(f"--since {since!r}: give a duration (1h) or an ISO 8601 time") from exc
-    return Selection(
+    return EntryFilter(
         ids=set(ids) if ids else None, since=since_ts, error_class=error_class, method=method, limit=limit
     )
 
@@ -85,10 +90,12 @@ def list_entries(
 
     run = invocation(ctx)
     sel = _selection(None, since, error_class, method, limit)
-    if run.format == "jsonl":
-        run.run(list_job(src, run.settings, run.sink, sel, emit=run.out.jsonl, warn=run.out.warn))  # type: ignore[arg-type]
+    if run.format == "jsonl":  # rows stream out as they are read; no summary line
+        run.run(list_job(src, run.settings, run.sink, sel, emit=run.out.jsonl, warn=run.out.warn))
         return
-    run.show(run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn)), render_dlq.entries)  # type: ignore[arg-type]
+    result = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))
+    run.show(result, render_dlq.entries)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("show")
@@ -101,14 +108,13 @@ def show(
 
       a2actl dlq show file://dlq.jsonl dlq-3f2a...
     """
-    from a2actl.core.errors import A2ACtlError
     from a2actl.dlq.jobs import show_job
+    from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
-    entry = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.out.warn))
-    if entry is None:
-        raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
-    run.out.json(entry) if run.format != "jsonl" else run.out.jsonl(entry)
+    result = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.out.warn))
+    run.show(result, render_dlq.entry)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("stats")
@@ -123,7 +129,9 @@ def stats(ctx: typer.Context, src: Src) -> None:
     from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
-    run.show(run.run(stats_job(src, run.settings, run.sink, warn=run.out.warn)), render_dlq.stats)
+    result = run.run(stats_job(src, run.settings, run.sink, warn=run.out.warn))
+    run.show(result, render_dlq.stats)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("replay")
@@ -215,7 +223,9 @@ def replay(
 
       a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq&group=redrive&consumer=host-1' --yes
     """
+    from dataclasses import replace
     from pathlib import Path
+    from typing import Any
 
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
@@ -248,9 +258,9 @@ def replay(
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
     if dry_run:
-        doc = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))  # type: ignore[arg-type]
-        run.show({**doc, "dryRun": True}, render_dlq.entries)
-        return
+        listed = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))
+        run.show(replace(listed, dry_run=True), render_dlq.entries)
+        raise typer.Exit(int(listed.exit))
     if not yes and not sys.stdin.isatty():
         raise UsageError("refusing to replay without confirmation: stdin is not a terminal", hint="add --yes")
     if not yes and not typer.confirm(
@@ -266,31 +276,32 @@ def replay(
         breaker_cooldown=cooldown,
         claim_after=claim,
     )
-    results: list[dict] = []  # type: ignore[type-arg]
+    # jsonl: each result as it comes, then the summary; json: the summary with "results"; table: a
+    # progress bar on stderr, then the summary table.
     progress = render_dlq.replay_progress(run.out) if run.format == "table" else None
+    records = run.out.records(
+        key="results",
+        summary_view=render_dlq.replay_summary,
+        record_view=progress.record if progress is not None else None,
+    )
 
-    def emit(rec: dict) -> None:  # type: ignore[type-arg]
+    def emit(rec: dict[str, Any]) -> None:
         if rec["type"] == "result":
-            if run.format == "jsonl":
-                run.out.jsonl(rec)
-            elif run.format == "json":
-                results.append(rec)
-            if progress is not None:
-                progress.advance(rec)
+            records.record(rec)
         elif progress is not None:
             progress.notice(rec["message"])
         else:
             run.out.warn(rec["message"])
 
     try:
-        summary = run.run(
+        result = run.run(
             replay_job(
                 src,
                 run.settings,
                 run.sink,
                 sel,
                 opts,
-                Path(journal) if journal else None,  # type: ignore[arg-type]
+                Path(journal) if journal else None,
                 emit,
                 warn=run.out.warn,
                 wait_lock=wait_lock,
@@ -299,13 +310,8 @@ def replay(
     finally:
         if progress is not None:
             progress.stop()
-    if run.format == "json":
-        run.out.json({**summary, "results": results})
-    elif run.format == "jsonl":
-        run.out.jsonl(summary)
-    else:
-        render_dlq.replay_summary(run.out, summary)
-    raise typer.Exit(int(summary["exitCode"]))
+    records.finish(result.to_json())
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("purge")
@@ -335,5 +341,6 @@ def purge(
     run = invocation(ctx)
     if not yes:
         raise UsageError("purge deletes dead letters for good: add --yes")
-    doc = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.out.warn))
-    run.show(doc, render_dlq.purged)
+    result = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.out.warn))
+    run.show(result, render_dlq.purged)
+    raise typer.Exit(int(result.exit))

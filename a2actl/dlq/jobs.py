@@ -1,17 +1,25 @@
-"""The dlq operator jobs: list, show, stats, replay, purge (documents per ``docs/output-formats.md``)."""
+"""The dlq operator jobs: list, show, stats, replay, purge. Each returns a typed result whose
+``to_json()`` is the command's ``-o json`` document (docs/output-formats.md) and whose ``exit`` is its
+exit code (docs/exit-codes.md)."""
 
 from __future__ import annotations
 
 import time
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import A2ACtlError, UsageError
+from a2actl.core.exit_codes import ExitCode
 from a2actl.core.units import parse_timestamp as parse_iso
-from a2actl.dlq.replay import Selection, select
+from a2actl.dlq.filter import EntryFilter, select
+from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
 from a2actl.dlq.store.backends import open_backend
+from a2actl.dlq.store.base import Backend
 from a2actl.dlq.store.entry import InvalidEntries, check
+from a2actl.dlq.store.redis import RedisBackend
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -32,7 +40,7 @@ AGE_BUCKETS = [
 
 
 def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
-    """A one-line view of an entry for ``list``."""
+    """A one-line view of an entry for ``list`` (``now`` in epoch seconds; ``ageSeconds`` in seconds)."""
     err = e.get("lastError") or {}
     req = e.get("request") or {}
     params = req.get("params") or {}
@@ -53,10 +61,13 @@ def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
     }
 
 
-async def open_source(src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None) -> Any:
+async def open_source(
+    src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None
+) -> Backend:
     """``open_backend`` for the commands that read SRC. A source that does not exist yet (a missing
     file, a missing Redis stream key) reads as an empty DLQ and ``warn`` is told why; a file in a
-    directory that does not exist raises ``UsageError``; an unreachable Redis ``UnreachableError``."""
+    directory that does not exist raises ``UsageError`` (exit 2); an unreachable Redis
+    ``UnreachableError`` (exit 3)."""
     backend = open_backend(src, settings, sink)
     try:
         why = await backend.missing()
@@ -68,15 +79,51 @@ async def open_source(src: str, settings: Settings, sink: EventSink | None, warn
     return backend
 
 
+def _warn_invalid(invalid: InvalidEntries, warn: Warn | None) -> None:
+    line = invalid.warning()
+    if line and warn is not None:
+        warn(line)
+
+
+@dataclass
+class EntryList:
+    """``dlq list`` (and ``replay --dry-run``, with ``dry_run``): the matching entries as
+    ``summary_of`` rows (empty when they were streamed out through ``emit``); exit 0."""
+
+    source: str
+    entries: list[dict[str, Any]]
+    count: int
+    invalid: InvalidEntries
+    dry_run: bool = False
+
+    @property
+    def exit(self) -> ExitCode:
+        """Always 0: listing never fails on content (invalid entries are counted and warned about)."""
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"source", "entries", "count", "invalid"[, "dryRun": true]}``."""
+        doc: dict[str, Any] = {
+            "source": self.source,
+            "entries": self.entries,
+            "count": self.count,
+            "invalid": self.invalid.to_json(),
+        }
+        if self.dry_run:
+            doc["dryRun"] = True
+        return doc
+
+
 async def list_job(
     src: str,
     settings: Settings,
     sink: EventSink | None,
-    sel: Selection,
-    emit: Any = None,
+    sel: EntryFilter,
+    emit: Callable[[dict[str, Any]], None] | None = None,
     warn: Warn | None = None,
-) -> dict[str, Any]:
-    """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream out."""
+) -> EntryList:
+    """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream
+    out and the result holds none (``count`` then counts what was kept: 0)."""
     backend = await open_source(src, settings, sink, warn)
     now = time.time()
     out = []
@@ -91,107 +138,161 @@ async def list_job(
     finally:
         await backend.close()
     _warn_invalid(invalid, warn)
-    return {"source": src, "entries": out, "count": len(out), "invalid": invalid.to_json()}
+    return EntryList(src, out, len(out), invalid)
 
 
-def _warn_invalid(invalid: InvalidEntries, warn: Warn | None) -> None:
-    line = invalid.warning()
-    if line and warn is not None:
-        warn(line)
+@dataclass
+class ShownEntry:
+    """``dlq show``: one stored record, as stored (valid or not); exit 0."""
+
+    entry: dict[str, Any]
+
+    @property
+    def exit(self) -> ExitCode:
+        """Always 0 (an absent entry raises instead)."""
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The record itself."""
+        return self.entry
 
 
 async def show_job(
     src: str, settings: Settings, sink: EventSink | None, entry_id: str, warn: Warn | None = None
-) -> dict[str, Any] | None:
+) -> ShownEntry:
+    """``dlq show``: the record with ``entry_id``; an invalid one is shown with a warning. Raises
+    ``A2ACtlError`` (exit 1) when there is none."""
     backend = await open_source(src, settings, sink, warn)
     try:
-        entry: dict[str, Any] | None = await backend.get(entry_id)
+        entry = await backend.get(entry_id)
     finally:
         await backend.close()
     why = check(entry) if entry is not None else None
     if why is not None and warn is not None:
         warn(f"{entry_id} is not a valid entry (skipped by list and replay until fixed or purged): {why}")
-    return entry
+    if entry is None:
+        raise A2ACtlError(f"no dead letter {entry_id!r} in {src}")
+    return ShownEntry(entry)
+
+
+@dataclass
+class DlqStats:
+    """``dlq stats``: ``depth`` valid entries; ``oldest`` ``(id, age seconds)``; counters by age
+    bucket (``AGE_BUCKETS`` labels), error code, error class and target URL; exit 0."""
+
+    source: str
+    depth: int
+    invalid: InvalidEntries
+    oldest: tuple[Any, float] | None
+    ages: Counter[str] = field(default_factory=Counter)
+    codes: Counter[str] = field(default_factory=Counter)
+    classes: Counter[str] = field(default_factory=Counter)
+    targets: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def exit(self) -> ExitCode:
+        """Always 0."""
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"source", "depth", "invalid", "oldest": {"id", "ageSeconds"} | null, "ageHistogram",
+        "topErrorCodes" (10), "byClass", "byTarget" (20)}``."""
+        return {
+            "source": self.source,
+            "depth": self.depth,
+            "invalid": self.invalid.to_json(),
+            "oldest": (
+                {"id": self.oldest[0], "ageSeconds": round(self.oldest[1], 3)}
+                if self.oldest is not None
+                else None
+            ),
+            "ageHistogram": [{"bucket": label, "count": self.ages.get(label, 0)} for _, label in AGE_BUCKETS],
+            "topErrorCodes": [{"code": c, "count": n} for c, n in self.codes.most_common(10)],
+            "byClass": dict(self.classes),
+            "byTarget": [{"target": t, "count": n} for t, n in self.targets.most_common(20)],
+        }
 
 
 async def stats_job(
     src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None
-) -> dict[str, Any]:
+) -> DlqStats:
     """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass)."""
     backend = await open_source(src, settings, sink, warn)
     now = time.time()
-    depth, oldest, oldest_id = 0, None, None
-    ages: Counter[str] = Counter()
-    codes: Counter[str] = Counter()
-    targets: Counter[str] = Counter()
-    classes: Counter[str] = Counter()
-    invalid = InvalidEntries()
+    oldest: float | None = None
+    oldest_id: Any = None
+    stats = DlqStats(src, 0, InvalidEntries(), None)
     try:
-        async for e in backend.iter_entries(invalid):
-            depth += 1
+        async for e in backend.iter_entries(stats.invalid):
+            stats.depth += 1
             enq = parse_iso(e.get("enqueuedAt"))
             if enq is not None:
                 if oldest is None or enq < oldest:
                     oldest, oldest_id = enq, e.get("id")
                 age = now - enq
-                ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
+                stats.ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
             err = e.get("lastError") or {}
-            codes[str(err.get("code"))] += 1
-            classes[str(err.get("class"))] += 1
-            targets[str((e.get("target") or {}).get("url"))] += 1
+            stats.codes[str(err.get("code"))] += 1
+            stats.classes[str(err.get("class"))] += 1
+            stats.targets[str((e.get("target") or {}).get("url"))] += 1
     finally:
         await backend.close()
-    _warn_invalid(invalid, warn)
-    return {
-        "source": src,
-        "depth": depth,
-        "invalid": invalid.to_json(),
-        "oldest": {"id": oldest_id, "ageSeconds": round(now - oldest, 3)} if oldest is not None else None,
-        "ageHistogram": [{"bucket": label, "count": ages.get(label, 0)} for _, label in AGE_BUCKETS],
-        "topErrorCodes": [{"code": c, "count": n} for c, n in codes.most_common(10)],
-        "byClass": dict(classes),
-        "byTarget": [{"target": t, "count": n} for t, n in targets.most_common(20)],
-    }
+    _warn_invalid(stats.invalid, warn)
+    stats.oldest = (oldest_id, now - oldest) if oldest is not None else None
+    return stats
+
+
+@dataclass
+class PurgeResult:
+    """``dlq purge``: per id whether a live entry was removed (``False``: not found); exit 0."""
+
+    source: str
+    removed: list[tuple[str, bool]]
+
+    @property
+    def exit(self) -> ExitCode:
+        """Always 0 (an id not found is reported, not an error)."""
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"source", "results": [{"id", "removed"}]}``."""
+        return {"source": self.source, "results": [{"id": i, "removed": r} for i, r in self.removed]}
 
 
 async def purge_job(
     src: str, settings: Settings, sink: EventSink | None, ids: list[str], warn: Warn | None = None
-) -> dict[str, Any]:
-    """``dlq purge``: remove exactly these ids (never by filter)."""
+) -> PurgeResult:
+    """``dlq purge``: remove exactly these ids (never by filter), in order."""
     backend = await open_source(src, settings, sink, warn)
     try:
-        results = [{"id": i, "removed": await backend.remove(i)} for i in ids]
+        removed = [(i, await backend.remove(i)) for i in ids]
     finally:
         await backend.close()
-    return {"source": src, "results": results}
+    return PurgeResult(src, removed)
 
 
 async def replay_job(
     src: str,
     settings: Settings,
     sink: EventSink | None,
-    sel: Selection,
-    opts: Any,
-    journal_path: Any,
-    emit: Any,
+    sel: EntryFilter,
+    opts: ReplayOptions,
+    journal_path: Path | None,
+    emit: Emit,
     warn: Warn | None = None,
     wait_lock: bool = False,
-) -> dict[str, Any]:
-    """``dlq replay`` under the source's replay lock (``a2actl.dlq.store.lock``); ``journal_path`` ``None``:
-    the default journal of the source."""
-    from a2actl.dlq.replay import Journal, Replayer, default_journal
+) -> ReplayResult:
+    """``dlq replay`` under the source's replay lock (``a2actl.dlq.store.lock``); ``journal_path``
+    ``None``: the default journal of the source. Raises ``UsageError`` (exit 2) for filters on a
+    consumer-group replay, ``SourceLocked`` (exit 1) when another replay holds the source."""
+    from a2actl.dlq.journal import Journal, default_journal
+    from a2actl.dlq.replay import Replayer
     from a2actl.dlq.store.lock import SourceLocked
 
     backend = await open_source(src, settings, sink, warn)
     try:
-        if getattr(backend, "group", None) is not None:
-            if (
-                sel.ids is not None
-                or sel.since is not None
-                or sel.error_class is not None
-                or sel.method is not None
-                or sel.limit is not None
-            ):
+        if isinstance(backend, RedisBackend) and backend.group is not None:
+            if sel.filtered:
                 raise UsageError(
                     "a consumer-group replay (group=) takes what the group hands out: --ids, --since, "
                     "--error-class, --method and --limit do not apply",
@@ -203,7 +304,7 @@ async def replay_job(
                     f"an exclusive replay (without group=) of {backend.stream} is running",
                     hint="wait for it; do not mix group and exclusive replays on one stream",
                 )
-        elif getattr(backend, "kind", None) == "redis":
+        elif isinstance(backend, RedisBackend):
             busy = await _group_pending(backend)
             if busy and warn is not None:
                 warn(
@@ -216,9 +317,9 @@ async def replay_job(
             journal = Journal(journal_path or default_journal(backend.journal_key))
             try:
                 replayer = Replayer(backend, opts, journal, settings, sink, emit, guard=lock.check)
-                summary = await replayer.run(sel)
+                result = await replayer.run(sel)
                 _warn_invalid(replayer.invalid, warn)
-                return summary
+                return result
             finally:
                 journal.close()
         finally:
@@ -227,7 +328,7 @@ async def replay_job(
         await backend.close()
 
 
-async def _group_pending(backend: Any) -> str:
+async def _group_pending(backend: RedisBackend) -> str:
     """``"NAME: N, …"`` for the stream's consumer groups with pending entries."""
     try:
         groups = await backend.client.xinfo_groups(backend.stream)

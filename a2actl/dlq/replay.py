@@ -1,8 +1,8 @@
 """``dlq replay``: redeliver dead letters at least once, without losing or double-removing one.
 
-Order for every entry (``docs/dlq.md``): deliver → the agent answers without an error (the ack) →
-journal ``delivered`` → remove from the source → journal ``removed``. Acks are committed in small
-batches (one ``fsync`` per batch, not per message). A crash anywhere loses nothing:
+Order for every entry (``docs/dlq.md``, "Replay semantics"): deliver → the agent answers without an
+error (the ack) → journal ``delivered`` → remove from the source → journal ``removed``. Acks are
+committed in small batches (one ``fsync`` per batch, not per message). A crash anywhere loses nothing:
 
 * before the ack was journalled: the entry is still in the source and is delivered again (at least
   once; ``messageId`` is kept, so an idempotent agent dedupes);
@@ -21,14 +21,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
-import json
-import os
 import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import (
@@ -39,78 +35,29 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
-from a2actl.core.units import parse_timestamp as parse_iso
-from a2actl.dlq.store.entry import (
-    PERMANENT,
-    TRANSIENT,
-    Invalid,
-    InvalidEntries,
-    OnInvalid,
-    message_id,
-    now_iso,
-)
+from a2actl.core.exit_codes import ExitCode
+from a2actl.dlq.filter import EntryFilter, select
+from a2actl.dlq.journal import Journal
+from a2actl.dlq.pacing import Breaker, RateLimiter
+from a2actl.dlq.store.base import Backend
+from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, message_id, now_iso
+from a2actl.dlq.store.redis import RedisBackend
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
+    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.http import HttpTransport
 
+#: Receives the replay's records as they happen: ``{"type": "result", …}`` per entry (the JSONL
+#: record of docs/output-formats.md), ``{"type": "resume" | "circuit-open", …, "message"}`` notices.
 Emit = Callable[[dict[str, Any]], None]
-
-
-def default_journal(src: str) -> Path:
-    """``$XDG_STATE_HOME/a2actl/journals/<sha256(SRC)[:16]>.jsonl`` (``~/.local/state`` by default)."""
-    base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    return base / "a2actl" / "journals" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".jsonl")
-
-
-@dataclass
-class Selection:
-    """Which entries: explicit ``ids``, or filters (``since`` epoch seconds, ``error_class``, ``method``), ``limit``."""
-
-    ids: set[str] | None = None
-    since: float | None = None
-    error_class: str | None = None
-    method: str | None = None
-    limit: int | None = None
-
-    def matches(self, e: dict[str, Any]) -> bool:
-        if self.ids is not None and e.get("id") not in self.ids:
-            return False
-        if self.since is not None and (parse_iso(e.get("enqueuedAt")) or 0) < self.since:
-            return False
-        if self.error_class is not None and ((e.get("lastError") or {}).get("class") != self.error_class):
-            return False
-        return self.method is None or (e.get("request") or {}).get("method") == self.method
-
-
-async def select(
-    backend: Any, sel: Selection, on_invalid: OnInvalid | None = None, replay: bool = False
-) -> Any:
-    """Stream the matching entries, at most ``sel.limit``. Invalid records go to ``on_invalid`` (with
-    ``sel.ids``, only those whose ref is among them). ``replay``: what a replay takes (a Redis
-    consumer group hands out this replayer's share)."""
-    n = 0
-
-    def invalid(bad: Invalid) -> None:
-        if on_invalid is not None and (sel.ids is None or bad.ref in sel.ids):
-            on_invalid(bad)
-
-    source = (
-        backend.iter_replay(invalid)
-        if replay and hasattr(backend, "iter_replay")
-        else backend.iter_entries(invalid)
-    )
-    async for e in source:
-        if sel.matches(e):
-            yield e
-            n += 1
-            if sel.limit is not None and n >= sel.limit:
-                return
 
 
 @dataclass(frozen=True)
 class ReplayOptions:
-    """Seconds for times; ``rate`` messages per second (``None``: unlimited)."""
+    """Seconds for times; ``rate`` messages per second (``None``: unlimited); ``to``: deliver every
+    entry to this agent instead of its stored target."""
 
     to: str | None = None
     rate: float | None = None
@@ -126,93 +73,18 @@ class ReplayOptions:
     claim_after: float = 60.0
 
 
-class Journal:
-    """The replay journal: JSONL of ``{"id", "event": "delivered"|"removed", "at"}``."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.pending: dict[str, None] = {}  # delivered, not yet removed (ordered)
-        self.done = 0
-        if path.exists():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except (ValueError, RecursionError):
-                        continue  # a torn last line
-                    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-                        continue  # not a journal line
-                    if rec.get("event") == "delivered":
-                        self.pending[rec["id"]] = None
-                    elif rec.get("event") == "removed":
-                        self.pending.pop(rec["id"], None)
-                        self.done += 1
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
-
-    def write(self, ids: list[str], event: str, sync: bool) -> None:
-        if not ids:
-            return
-        at = time.time()
-        data = "".join(json.dumps({"id": i, "event": event, "at": at}) + "\n" for i in ids).encode()
-        os.write(self.fd, data)
-        if sync:
-            os.fsync(self.fd)
-
-    def close(self) -> None:
-        os.close(self.fd)
-
-
-class RateLimiter:
-    """``rate`` acquisitions per second, evenly spaced (no bursts)."""
-
-    def __init__(self, rate: float | None) -> None:
-        self.interval = 1.0 / rate if rate else 0.0
-        self.next = 0.0
-
-    async def acquire(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        slot = max(now, self.next)
-        self.next = slot + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
-
-
-@dataclass
-class Breaker:
-    """Consecutive failures per target; open (pausing deliveries) for ``cooldown`` seconds after ``limit``."""
-
-    limit: int
-    cooldown: float
-    failures: int = 0
-    open_until: float = 0.0
-    trips: int = 0
-
-    async def wait(self) -> None:
-        delay = self.open_until - time.monotonic()
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def record(self, ok: bool) -> bool:
-        """Returns True when this failure trips the breaker."""
-        if ok:
-            self.failures = 0
-            return False
-        self.failures += 1
-        if self.failures >= self.limit and time.monotonic() >= self.open_until:
-            self.open_until = time.monotonic() + self.cooldown
-            self.failures = 0
-            self.trips += 1
-            return True
-        return False
-
-
 @dataclass
 class Outcome:
+    """One delivery attempt: ``ok`` (the agent answered without an error), else ``error``
+    (``{"code", "message", "class"}``, the entry's ``lastError`` shape)."""
+
     ok: bool
     error: dict[str, Any] | None = None
+
+    @property
+    def error_class(self) -> str:
+        """``transient`` or ``permanent`` (a failed outcome always has an error)."""
+        return str((self.error or {}).get("class", TRANSIENT))
 
 
 def classify_exception(exc: A2ACtlError) -> str:
@@ -228,10 +100,78 @@ def classify_exception(exc: A2ACtlError) -> str:
 
 
 @dataclass
+class ReplayCounts:
+    """Running counts of one replay (entries)."""
+
+    selected: int = 0
+    replayed: int = 0
+    acknowledged: int = 0
+    retried: int = 0
+    resumed_removals: int = 0
+    still_dead: dict[str, int] = field(default_factory=lambda: {TRANSIENT: 0, PERMANENT: 0})
+
+
+@dataclass(frozen=True)
+class GroupShare:
+    """A consumer-group replay's share: the group, this consumer, entries claimed from others."""
+
+    name: str
+    consumer: str
+    claimed: int
+
+
+@dataclass
+class ReplayResult:
+    """The outcome of ``dlq replay`` (the summary document of docs/output-formats.md). ``duration``
+    in seconds; ``journal`` the journal's path."""
+
+    counts: ReplayCounts
+    invalid: InvalidEntries
+    duration: float
+    breaker_trips: int
+    journal: str
+    group: GroupShare | None = None
+
+    @property
+    def exit(self) -> ExitCode:
+        """0 every selected entry acknowledged; 7 some are still dead or invalid entries were skipped
+        (docs/exit-codes.md)."""
+        dead = self.counts.still_dead[TRANSIENT] + self.counts.still_dead[PERMANENT]
+        return ExitCode.CHECK_FAILED if dead or self.invalid.count else ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"type": "summary", selected, replayed, acknowledged, retried, resumedRemovals,
+        stillDead, invalid, duration, rate (messages/s), breakerTrips, journal, exitCode[, group]}``."""
+        c = self.counts
+        out: dict[str, Any] = {
+            "type": "summary",
+            "selected": c.selected,
+            "replayed": c.replayed,
+            "acknowledged": c.acknowledged,
+            "retried": c.retried,
+            "resumedRemovals": c.resumed_removals,
+            "stillDead": c.still_dead,
+            "invalid": self.invalid.to_json(),
+            "duration": round(self.duration, 6),
+            "rate": round(c.replayed / self.duration, 1) if self.duration > 0 else None,
+            "breakerTrips": self.breaker_trips,
+            "journal": self.journal,
+            "exitCode": int(self.exit),
+        }
+        if self.group is not None:
+            out["group"] = {
+                "name": self.group.name,
+                "consumer": self.group.consumer,
+                "claimed": self.group.claimed,
+            }
+        return out
+
+
+@dataclass
 class Replayer:
     """One replay run over ``backend``; ``emit`` receives per-entry results and notices."""
 
-    backend: Any
+    backend: Backend
     opts: ReplayOptions
     journal: Journal
     settings: Settings
@@ -240,24 +180,16 @@ class Replayer:
     #: Raises to stop before the next delivery (a lost Redis lease).
     guard: Callable[[], None] | None = None
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
-    clients: dict[tuple[str, str, str], Any] = field(default_factory=dict)
+    clients: dict[tuple[str, str, str], A2AClient] = field(default_factory=dict)
     breakers: dict[str, Breaker] = field(default_factory=dict)
-    stats: dict[str, Any] = field(
-        default_factory=lambda: {
-            "selected": 0,
-            "replayed": 0,
-            "acknowledged": 0,
-            "retried": 0,
-            "resumedRemovals": 0,
-            "stillDead": {TRANSIENT: 0, PERMANENT: 0},
-        }
-    )
+    counts: ReplayCounts = field(default_factory=ReplayCounts)
     acked: list[str] = field(default_factory=list)
     last_flush: float = 0.0
 
-    async def _client(self, transport: Any, entry: dict[str, Any]) -> Any:
-        from a2actl.protocol.card import Interface
-        from a2actl.protocol.card import Selection as Sel
+    async def _client(self, transport: HttpTransport, entry: Entry) -> A2AClient:
+        """The client for ``--to`` (discovered once) or the entry's stored target (its binding and
+        protocol version as stored; no discovery)."""
+        from a2actl.protocol.card import Interface, Selection
         from a2actl.protocol.versions import family_of, normalise_binding
 
         target = entry.get("target") or {}
@@ -287,10 +219,10 @@ class Replayer:
                 source="dlq entry",
                 tenant=target.get("tenant"),
             )
-            self.clients[key] = A2AClient(transport, Sel(iface, fam, "the dead letter's target"))
+            self.clients[key] = A2AClient(transport, Selection(iface, fam, "the dead letter's target"))
         return self.clients[key]
 
-    async def _deliver(self, transport: Any, entry: dict[str, Any]) -> Outcome:
+    async def _deliver(self, transport: HttpTransport, entry: Entry) -> Outcome:
         request = entry.get("request") or {}
         method, params = request.get("method"), request.get("params")
         if not isinstance(method, str) or not isinstance(params, dict):
@@ -299,7 +231,7 @@ class Replayer:
             )
         try:
             client = await self._client(transport, entry)
-            operation = _operation(client, method)
+            operation = _operation(method)
             out = await client.call(operation, params)
         except A2ACtlError as exc:
             return Outcome(
@@ -320,6 +252,7 @@ class Replayer:
         )
 
     async def _flush(self, force: bool = False) -> None:
+        """Commit the acknowledged batch: journal ``delivered``, remove, journal ``removed`` (fsync)."""
         now = time.monotonic()
         if not self.acked or (
             not force
@@ -330,19 +263,11 @@ class Replayer:
         ids, self.acked = self.acked, []
         self.last_flush = now
         self.journal.write(ids, "delivered", sync=False)
-        await self._remove_all(ids)
+        await self.backend.remove_many(ids)
         self.journal.write(ids, "removed", sync=True)
 
-    async def _remove_all(self, ids: list[str]) -> None:
-        """Remove acknowledged entries: one batch where the backend has one (one fsync / one round trip)."""
-        if hasattr(self.backend, "remove_many"):
-            await self.backend.remove_many(ids)
-        else:
-            for eid in ids:
-                await self.backend.remove(eid)
-
     async def _one(
-        self, transport: Any, entry: dict[str, Any], limiter: RateLimiter, sem: asyncio.Semaphore
+        self, transport: HttpTransport, entry: Entry, limiter: RateLimiter, sem: asyncio.Semaphore
     ) -> None:
         target = (entry.get("target") or {}).get("url") or self.opts.to or "?"
         breaker = self.breakers.setdefault(
@@ -350,7 +275,7 @@ class Replayer:
         )
         attempts, outcome = 0, Outcome(False)
         async with sem:
-            self.stats["replayed"] += 1
+            self.counts.replayed += 1
             while True:
                 await breaker.wait()
                 await limiter.acquire()
@@ -374,7 +299,7 @@ class Replayer:
                     or attempts >= self.opts.max_attempts
                 ):
                     break
-                self.stats["retried"] += 1
+                self.counts.retried += 1
                 cap = min(self.opts.max_backoff, self.opts.backoff * 2 ** (attempts - 1))
                 await asyncio.sleep(random.uniform(0, cap))  # full jitter
         eid = str(entry["id"])
@@ -383,31 +308,33 @@ class Replayer:
             "id": eid,
             "messageId": message_id(entry),
             "attempts": attempts,
-            "status": "acknowledged" if outcome.ok else f"dead-{outcome.error['class']}",  # type: ignore[index]
+            "status": "acknowledged" if outcome.ok else f"dead-{outcome.error_class}",
             "error": outcome.error,
         }
         if outcome.ok:
-            self.stats["acknowledged"] += 1
+            self.counts.acknowledged += 1
             self.acked.append(eid)
             await self._flush()
         else:
-            klass = outcome.error["class"]  # type: ignore[index]
-            self.stats["stillDead"][klass] += 1
+            self.counts.still_dead[outcome.error_class] += 1
             await self.backend.update(
-                eid, int(entry.get("attempts") or 0) + attempts, {**outcome.error, "at": now_iso()}
-            )  # type: ignore[dict-item]
+                eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
+            )
         self.emit(result)
 
-    async def run(self, sel: Selection) -> dict[str, Any]:
+    async def run(self, sel: EntryFilter) -> ReplayResult:
+        """Finish the removals a crashed run journalled, then deliver every selected entry. Raises
+        what stops the run (a lost lease ``LeaseLost``, the source gone); acknowledged entries are
+        removed first."""
         from a2actl.transport.http import HttpTransport
 
         started = time.perf_counter()
         # Resume: delivered before a crash but not yet removed.
         pending = list(self.journal.pending)
         if pending:
-            await self._remove_all(pending)
+            await self.backend.remove_many(pending)
             self.journal.write(pending, "removed", sync=True)
-            self.stats["resumedRemovals"] = len(pending)
+            self.counts.resumed_removals = len(pending)
             self.emit(
                 {
                     "type": "resume",
@@ -421,9 +348,9 @@ class Replayer:
         async with HttpTransport(self.settings, self.sink) as transport:
             try:
                 async for entry in select(self.backend, sel, self.invalid, replay=True):
-                    self.stats["selected"] += 1
+                    self.counts.selected += 1
                     while len(tasks) >= self.opts.max_in_flight * 2:  # bounded: memory stays flat
-                        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)  # type: ignore[assignment]
+                        done, tasks = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
                         for t in done:
                             t.result()  # surface an unexpected error now
                     task = asyncio.create_task(self._one(transport, entry, limiter, sem))
@@ -439,30 +366,22 @@ class Replayer:
                     await self._flush(force=True)
                 raise
             await self._flush(force=True)
-        duration = time.perf_counter() - started
-        st = self.stats
-        still_dead = st["stillDead"][TRANSIENT] + st["stillDead"][PERMANENT]
-        out = {
-            "type": "summary",
-            **st,
-            "invalid": self.invalid.to_json(),
-            "duration": round(duration, 6),
-            "rate": round(st["replayed"] / duration, 1) if duration > 0 else None,
-            "breakerTrips": sum(b.trips for b in self.breakers.values()),
-            "journal": str(self.journal.path),
-            "exitCode": 7 if still_dead or self.invalid.count else 0,
-        }
-        if getattr(self.backend, "group", None) is not None:
-            out["group"] = {
-                "name": self.backend.group,
-                "consumer": self.backend.consumer,
-                "claimed": self.backend.claimed,
-            }
-        return out
+        group = None
+        if isinstance(self.backend, RedisBackend) and self.backend.group is not None:
+            group = GroupShare(self.backend.group, self.backend.consumer, self.backend.claimed)
+        return ReplayResult(
+            counts=self.counts,
+            invalid=self.invalid,
+            duration=time.perf_counter() - started,
+            breaker_trips=sum(b.trips for b in self.breakers.values()),
+            journal=str(self.journal.path),
+            group=group,
+        )
 
 
-def _operation(client: Any, method: str) -> str:
-    """The operation name for a stored method (``SendMessage`` or ``message/send``)."""
+def _operation(method: str) -> str:
+    """The operation name for a stored method (``SendMessage`` or ``message/send``). Raises
+    ``UsageError`` for a method no supported A2A version has."""
     from a2actl.protocol.versions import WIRE_VERSIONS
 
     for wire in WIRE_VERSIONS.values():

@@ -1,4 +1,4 @@
-"""Table views of ``dlq list|stats|purge|replay``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+"""Table views of ``dlq list|show|stats|purge|replay``. Each view takes the ``Output`` and the command's ``-o json`` document."""
 
 from __future__ import annotations
 
@@ -68,51 +68,69 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     out.out.print(t)
 
 
+def entry(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``dlq show``: the record pretty-printed as JSON (the same as ``-o json``)."""
+    out.json(doc)
+
+
 def purged(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``dlq purge``: one line per id."""
     for r in doc["results"]:
         out.out.print(
             Text(f"{safe(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
         )
 
 
-def replay_progress(out: Output) -> Any:
-    """A progress display on stderr for ``dlq replay``: ``advance(result)``, ``notice(text)``, ``stop()``."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+class ReplayProgress:
+    """A progress bar on stderr for ``dlq replay`` in table mode: ``record`` per result (a
+    ``RecordWriter`` record view), ``notice(text)`` for resume and breaker notices, ``stop()`` at the end."""
 
-    renderer = out
+    def __init__(self, out: Output) -> None:
+        """Start the bar on ``out.err``."""
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    class _P:
-        def __init__(self) -> None:
-            self.p = Progress(
-                TextColumn("replay"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[acked]} acked, {task.fields[dead]} dead"),
-                TimeElapsedColumn(),
-                console=renderer.err,
-                transient=False,
-            )
-            self.task = self.p.add_task("replay", total=None, acked=0, dead=0)
-            self.acked = self.dead = 0
-            self.p.start()
+        self.p = Progress(
+            TextColumn("replay"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[acked]} acked, {task.fields[dead]} dead"),
+            TimeElapsedColumn(),
+            console=out.err,
+            transient=False,
+        )
+        self.task = self.p.add_task("replay", total=None, acked=0, dead=0)
+        self.acked = self.dead = 0
+        self.p.start()
 
-        def advance(self, rec: dict[str, Any]) -> None:
-            if rec["status"] == "acknowledged":
-                self.acked += 1
-            else:
-                self.dead += 1
-            self.p.update(self.task, advance=1, acked=self.acked, dead=self.dead)
+    def record(self, out: Output, rec: dict[str, Any]) -> None:
+        """Count one ``{"type": "result", "status", …}`` record (``status`` ``acknowledged`` or
+        ``dead-…``)."""
+        self.advance(rec)
 
-        def notice(self, text: str) -> None:
-            self.p.console.print(Text(safe(text), style="yellow"))
+    def advance(self, rec: dict[str, Any]) -> None:
+        """Count one result record."""
+        if rec["status"] == "acknowledged":
+            self.acked += 1
+        else:
+            self.dead += 1
+        self.p.update(self.task, advance=1, acked=self.acked, dead=self.dead)
 
-        def stop(self) -> None:
-            self.p.stop()
+    def notice(self, text: str) -> None:
+        """One line above the bar."""
+        self.p.console.print(Text(safe(text), style="yellow"))
 
-    return _P()
+    def stop(self) -> None:
+        """Stop refreshing (the bar stays on screen)."""
+        self.p.stop()
+
+
+def replay_progress(out: Output) -> ReplayProgress:
+    """A started ``ReplayProgress`` on ``out``'s stderr."""
+    return ReplayProgress(out)
 
 
 def replay_summary(out: Output, s: dict[str, Any]) -> None:
+    """Human view of the ``dlq replay`` summary (docs/output-formats.md); ``duration`` in seconds."""
     t = Table(box=box.SIMPLE_HEAD, show_header=False, title="Replay", title_justify="left")
     t.add_column(style="bold")
     t.add_column()

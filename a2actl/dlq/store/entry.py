@@ -25,8 +25,12 @@ from a2actl.core.units import format_timestamp
 
 TRANSIENT, PERMANENT = "transient", "permanent"
 
+#: One dead-letter entry as stored (the JSON object above).
+Entry = dict[str, Any]
+
 
 def now_iso() -> str:
+    """The current time as an RFC 3339 UTC timestamp with milliseconds (``2026-11-22T04:30:01.695Z``)."""
     return format_timestamp(time.time())
 
 

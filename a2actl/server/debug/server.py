@@ -214,7 +214,7 @@ def debug_routes(
 ) -> list[Route]:
     """The debug API routes under ``prefix``. With ``token``, every call needs
     ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns.
-    ``dlq`` (an ``a2actl.dlq.store.backends`` backend) adds ``/dlq`` and ``/dlq/{id}``."""
+    ``dlq`` (an ``a2actl.dlq.store.base.Backend``: file or Redis) adds ``/dlq`` and ``/dlq/{id}``."""
     prefix = "/" + prefix.strip("/")
 
     def authorized(request: Request) -> JSONResponse | None:

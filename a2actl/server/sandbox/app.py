@@ -356,10 +356,10 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler, opts.stall, opts.stall_after)))
     dlq = None
     if opts.dlq:
-        from a2actl.dlq.store.backends import open_backend
+        from a2actl.dlq.store.local import open_producer
         from a2actl.server.sandbox.worker import QueueWorker
 
-        dlq = open_backend(opts.dlq)
+        dlq = open_producer(opts.dlq)
         worker = QueueWorker(handler, dlq, base_url + JSONRPC_PATH, opts.worker_fault, opts.worker_attempts)
         routes.append(Route(QUEUE_PATH, worker.route(), methods=["POST"]))
     if registry is not None:

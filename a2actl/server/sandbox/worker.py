@@ -31,9 +31,9 @@ log = logging.getLogger("a2actl.server.sandbox.worker")
 def check_dlq(url: str) -> None:
     """Raise an ``A2ACtlError`` (usage: a bad or unwritable file/URL; unreachable: Redis is down)
     unless the sandbox can dead-letter into ``url``."""
-    from a2actl.dlq.store.backends import open_backend
+    from a2actl.dlq.store.local import open_producer
 
-    open_backend(url).check_writable()
+    open_producer(url).check_writable()
 
 
 class QueueWorker:
@@ -142,7 +142,3 @@ class QueueWorker:
             return JSONResponse({"queued": mid}, status_code=202)
 
         return enqueue
-
-    async def drain(self) -> None:
-        while self.tasks:
-            await asyncio.gather(*list(self.tasks), return_exceptions=True)

@@ -18,7 +18,7 @@ import asyncio
 import uuid
 from typing import Any
 
-from a2actl.dlq.store.backends import RedisBackend
+from a2actl.dlq.store.redis import RedisBackend
 from a2actl.dlq.store.lock import RedisLease
 
 

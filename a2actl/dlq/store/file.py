@@ -1,0 +1,261 @@
+"""The file store: an append-only **tombstone log** of JSON lines (``docs/dlq.md``).
+
+A source is ``file:PATH`` in the forms users write (``file://dlq.jsonl``, ``file:dlq.jsonl``,
+``file://./dlq.jsonl``, ``file:///abs/dlq.jsonl``, ``file://localhost/abs/dlq.jsonl``) or a plain path.
+Entries, updates (``{"$update": id, "attempts", "lastError"}``) and removals (``{"$tombstone": id}``)
+are appended as whole lines with one ``write`` under ``flock``, then ``fsync``; readers fold the log. A
+crash can leave at most one torn last line: it is reported as invalid when reading and terminated
+before the next append. Nothing is rewritten in place, so no crash can lose or duplicate an entry.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote
+
+from a2actl.core.errors import UsageError
+from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+
+if TYPE_CHECKING:
+    from a2actl.dlq.store.lock import FileLock
+
+
+def _key(entry_id: str) -> int:
+    """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
+    return int.from_bytes(hashlib.blake2b(entry_id.encode(), digest_size=8).digest(), "big")
+
+
+def file_path(src: str) -> Path:
+    """The absolute path of a file source. ``file://X`` with a relative X (``file://dlq.jsonl``,
+    ``file://./dlq.jsonl``, ``file://sub/dlq.jsonl``) is relative to the working directory, as users
+    mean it; ``file:///abs`` and ``file://localhost/abs`` are absolute (RFC 8089); ``file:X`` and a
+    plain path as written. ``file:`` forms are percent-decoded; ``~`` is expanded. Raises
+    ``UsageError`` (exit 2) when ``src`` names no file."""
+    rest = src
+    if src.startswith("file:"):
+        rest = src[len("file:") :]
+        if rest.startswith("//"):
+            rest = rest[2:]
+            if rest.startswith("localhost/"):
+                rest = rest[len("localhost") :]
+        rest = unquote(rest)
+    if not rest or "\0" in rest:
+        raise UsageError(
+            f"DLQ source {src!r} names no file", hint="file://dlq.jsonl, file:///var/lib/dlq.jsonl or a path"
+        )
+    return Path(rest).expanduser().absolute()
+
+
+class FileBackend:
+    """The tombstone-log file store (see the module docstring); satisfies ``Backend``."""
+
+    kind = "file"
+
+    def __init__(self, path: str | Path) -> None:
+        """``path``: the log file (need not exist yet); made absolute, ``~`` expanded."""
+        self.path = Path(path).expanduser().absolute()
+        self.url = f"file://{self.path}"
+        self._tombstones: set[int] | None = None
+
+    async def close(self) -> None:
+        """Nothing to release: every operation opens and closes the file."""
+        return None
+
+    async def missing(self) -> str | None:
+        """Why the source reads as empty because it does not exist (a warning), else ``None``.
+        Raises ``UsageError`` (exit 2) when the directory does not exist either (a typo, not an empty
+        queue) or the path is a directory."""
+        if self.path.is_dir():
+            raise UsageError(f"DLQ file {self.path} is a directory", hint="SRC names a .jsonl file")
+        if self.path.exists():
+            return None
+        if not self.path.parent.is_dir():
+            raise UsageError(
+                f"DLQ file {self.path}: the directory {self.path.parent} does not exist", hint="check SRC"
+            )
+        return f"DLQ file {self.path} does not exist: nothing dead-lettered there yet (or a wrong path)"
+
+    def check_writable(self) -> None:
+        """For producers (the sandbox worker) at start: raise ``UsageError`` (exit 2) unless entries
+        can be appended (the directory exists, the path is not a directory, the file opens for
+        appending)."""
+        if not self.path.parent.is_dir():
+            raise UsageError(
+                f"cannot dead-letter into {self.path}: the directory {self.path.parent} does not exist"
+            )
+        try:
+            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
+        except OSError as exc:
+            raise UsageError(f"cannot dead-letter into {self.path}: {exc.strerror or exc}") from exc
+
+    def replay_lock(self, src: str) -> FileLock:
+        """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``)."""
+        from a2actl.dlq.store.lock import FileLock
+
+        return FileLock(self.path.with_name(self.path.name + ".replay-lock"), src)
+
+    @property
+    def journal_key(self) -> str:
+        """The ``file://`` URL of the absolute path (the same file however SRC was written)."""
+        return self.url
+
+    @staticmethod
+    def line(record: dict[str, Any]) -> bytes:
+        """One log line: UTF-8 JSON, or ASCII-escaped when the record holds text UTF-8 cannot encode
+        (a lone surrogate from a ``\\ud800`` escape), so every record can be written and read back."""
+        try:
+            return (json.dumps(record, separators=(",", ":"), ensure_ascii=False) + "\n").encode()
+        except UnicodeEncodeError:
+            return (json.dumps(record, separators=(",", ":")) + "\n").encode()
+
+    def _append(self, records: list[dict[str, Any]]) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        data = b"".join(self.line(r) for r in records)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
+                data = b"\n" + data
+            os.write(fd, data)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _records(self) -> Iterator[tuple[int, Any, str | None]]:
+        """``(line number, record, None)`` for every JSON line, ``(line number, None, why)`` for a line
+        that is not (torn by a crash, or garbage). Blank lines are skipped."""
+        try:
+            f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
+        with f:
+            for n, raw in enumerate(f, 1):
+                if not raw.strip():
+                    continue
+                try:
+                    rec = json.loads(raw.decode("utf-8"))
+                except UnicodeDecodeError:
+                    yield n, None, "not UTF-8 text"
+                except (ValueError, RecursionError):
+                    yield n, None, "not JSON (a torn or garbage line)"
+                else:
+                    yield n, rec, None
+
+    @staticmethod
+    def _meta(rec: Any) -> bool:
+        return isinstance(rec, dict) and ("$tombstone" in rec or "$update" in rec)
+
+    @staticmethod
+    def _ref(n: int, rec: Any) -> str:
+        """What ``purge --ids`` takes: the entry's id, or ``line:N`` for a line without a usable one."""
+        eid = rec.get("id") if isinstance(rec, dict) else None
+        return eid if isinstance(eid, str) and eid else f"line:{n}"
+
+    def _scan(self) -> tuple[set[int], dict[str, dict[str, Any]]]:
+        tombstones: set[int] = set()
+        updates: dict[str, dict[str, Any]] = {}
+        for _, rec, _why in self._records():
+            if isinstance(rec, dict):
+                if "$tombstone" in rec:
+                    tombstones.add(_key(str(rec["$tombstone"])))
+                elif "$update" in rec:
+                    updates[str(rec["$update"])] = rec
+        self._tombstones = tombstones
+        return tombstones, updates
+
+    def _live(self) -> Iterator[tuple[int, str, Any, str | None]]:
+        """``(line, ref, record, why)`` for every record not tombstoned, updates folded in."""
+        tombstones, updates = self._scan()
+        for n, rec, why in self._records():
+            if self._meta(rec):
+                continue
+            ref = self._ref(n, rec)
+            if _key(ref) in tombstones:
+                continue
+            if why is None and isinstance(rec, dict):
+                upd = updates.get(ref)
+                if upd is not None:
+                    rec["attempts"] = upd.get("attempts", rec.get("attempts"))
+                    rec["lastError"] = upd.get("lastError", rec.get("lastError"))
+            yield n, ref, rec, why
+
+    async def append(self, entry: Entry) -> str:
+        """Append ``entry`` as one line (``flock`` + ``fsync``); returns its ``id``."""
+        self._append([entry])
+        return str(entry["id"])
+
+    async def iter_entries(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """Every live, valid entry in file order, updates folded in; a torn, garbage or
+        schema-invalid line goes to ``on_invalid`` (``where``: ``line N``)."""
+        for n, ref, rec, why in self._live():
+            why = why or check(rec)
+            if why is None:
+                yield rec
+            elif on_invalid is not None:
+                on_invalid(Invalid(ref, f"line {n}", why))
+
+    def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """What a replay takes: every entry (``iter_entries``)."""
+        return self.iter_entries(on_invalid)
+
+    async def get(self, entry_id: str) -> dict[str, Any] | None:
+        """The record with this id (or ``line:N``), valid or not (``dlq show`` says which)."""
+        for _, ref, rec, _why in self._live():
+            if ref == entry_id and isinstance(rec, dict):
+                return rec
+        return None
+
+    async def remove(self, entry_id: str) -> bool:
+        """Tombstone one live entry (``id`` or ``line:N``); ``False`` when already removed or never
+        there (nothing is written then)."""
+        if self._tombstones is None:
+            self._scan()
+        assert self._tombstones is not None
+        k = _key(entry_id)
+        if k in self._tombstones or not any(
+            not self._meta(rec) and self._ref(n, rec) == entry_id for n, rec, _ in self._records()
+        ):
+            return False  # already removed, or never there
+        self._append([{"$tombstone": entry_id, "at": time.time()}])
+        self._tombstones.add(k)
+        return True
+
+    async def remove_many(self, entry_ids: list[str]) -> int:
+        """Tombstone ``entry_ids`` not yet tombstoned, in one append and one fsync; returns how many.
+        The ids must come from this queue (replay passes ids it read or journalled)."""
+        if self._tombstones is None:
+            self._scan()
+        assert self._tombstones is not None
+        fresh: list[dict[str, Any]] = []
+        at = time.time()
+        for eid in entry_ids:
+            k = _key(eid)
+            if k not in self._tombstones:
+                self._tombstones.add(k)
+                fresh.append({"$tombstone": eid, "at": at})
+        if fresh:
+            self._append(fresh)
+        return len(fresh)
+
+    async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
+        """Append an ``$update`` line; readers fold it into the entry."""
+        self._append([{"$update": entry_id, "attempts": attempts, "lastError": last_error}])
+
+    def removal_counts(self) -> dict[str, int]:
+        """Tombstones per id. Used by the crash tests (``tests/cli/test_dlq.py``,
+        ``tests/test_dlq_concurrency.py``): every id must be removed exactly once."""
+        counts: dict[str, int] = {}
+        for _, rec, _why in self._records():
+            if isinstance(rec, dict) and "$tombstone" in rec:
+                counts[str(rec["$tombstone"])] = counts.get(str(rec["$tombstone"]), 0) + 1
+        return counts

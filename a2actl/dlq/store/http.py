@@ -1,0 +1,135 @@
+"""The debug API's DLQ as a store: ``http(s)://AGENT/debug/a2a/dlq`` (``docs/debug-endpoints.md``):
+``GET /dlq?pageSize=N&cursor=C`` pages (``{"entries": [...], "nextCursor": ...}``), ``GET``, ``PATCH``
+and ``DELETE /dlq/{id}``. Read and replay only: producers enqueue on the agent's side.
+
+Client side only: it goes through a2actl's ``HttpTransport``, which the server side (``a2actl.server``)
+never imports.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Any, cast
+from urllib.parse import quote, urlencode
+
+from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.local import HTTP_READ_ONLY
+
+if TYPE_CHECKING:
+    from a2actl.dlq.store.lock import FileLock
+    from a2actl.transport.http import HttpResult, HttpTransport
+
+
+class HttpBackend:
+    """The debug API's DLQ (``GET /dlq``, ``GET|PATCH|DELETE /dlq/{id}``) through a2actl's transport;
+    satisfies ``Backend``. Errors of the transport propagate (``UnreachableError`` exit 3,
+    ``TimeoutError_`` exit 5, ``AuthError`` exit 4, ``ProtocolViolation`` exit 6)."""
+
+    kind = "http"
+
+    def __init__(self, url: str, transport: HttpTransport) -> None:
+        """``url``: the DLQ endpoint (a trailing ``/`` is dropped); ``transport``: owned from now on
+        (``close`` closes it)."""
+        self.url = url.rstrip("/")
+        self.transport = transport
+
+    async def missing(self) -> str | None:
+        """Always ``None``: the debug API answers for its own queue (an unknown path is a 404)."""
+        return None
+
+    def check_writable(self) -> None:
+        """Always raises ``UsageError`` (exit 2): the HTTP DLQ is read/replay only."""
+        raise UsageError(HTTP_READ_ONLY)
+
+    def replay_lock(self, src: str) -> FileLock:
+        """A lock file in the state directory: one replay at a time from this machine."""
+        from a2actl.dlq.store.lock import FileLock, state_lock_path
+
+        return FileLock(state_lock_path(self.url), src)
+
+    @property
+    def journal_key(self) -> str:
+        """The endpoint URL."""
+        return self.url
+
+    async def close(self) -> None:
+        """Close the transport's connection pool."""
+        await self.transport.client.aclose()
+
+    def _check(self, res: HttpResult) -> Any:
+        """The answer's JSON (``{}`` for an empty body); ``None`` for a 404; ``HTTPStatusError``
+        (exit 1) for any other status >= 400."""
+        if res.status == 404:
+            return None
+        if res.status >= 400:
+            raise HTTPStatusError(
+                f"{res.url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+            )
+        return res.json() if res.body else {}
+
+    def _one(self, entry_id: str) -> str:
+        return f"{self.url}/{quote(entry_id, safe='')}"
+
+    async def append(self, entry: Entry) -> str:
+        """Always raises ``UsageError`` (exit 2): producers enqueue on the agent's side."""
+        raise UsageError("the HTTP DLQ is read/replay only; producers enqueue on the agent's side")
+
+    async def iter_entries(
+        self, on_invalid: OnInvalid | None = None, page: int = 500
+    ) -> AsyncIterator[Entry]:
+        """Every valid entry, following ``nextCursor`` (``page`` entries a request); invalid ones go
+        to ``on_invalid`` (``where``: ``entry N``, counted from 1 over all pages). Raises
+        ``ProtocolViolation`` (exit 6) when an answer is not a DLQ page."""
+        cursor, n = None, 0
+        while True:
+            q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
+            doc = self._check(
+                await self.transport.request(
+                    "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
+                )
+            )
+            if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
+                raise ProtocolViolation(f"{self.url} did not answer a DLQ page")
+            for e in doc["entries"]:
+                n += 1
+                why = check(e)
+                if why is None:
+                    yield e
+                elif on_invalid is not None:
+                    eid = e.get("id") if isinstance(e, dict) else None
+                    on_invalid(Invalid(eid if isinstance(eid, str) and eid else None, f"entry {n}", why))
+            cursor = doc.get("nextCursor")
+            if not cursor:
+                return
+
+    def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """What a replay takes: every entry (``iter_entries``)."""
+        return self.iter_entries(on_invalid)
+
+    async def get(self, entry_id: str) -> dict[str, Any] | None:
+        """``GET /dlq/{id}``: the record, valid or not; ``None`` on 404. The answer is passed on as
+        the agent sent it (an entry object per docs/debug-endpoints.md; ``dlq show`` checks it)."""
+        return cast(
+            "dict[str, Any] | None", self._check(await self.transport.request("GET", self._one(entry_id)))
+        )
+
+    async def remove(self, entry_id: str) -> bool:
+        """``DELETE /dlq/{id}``: whether the agent says it removed a live entry (``{"removed": true}``)."""
+        doc = self._check(await self.transport.request("DELETE", self._one(entry_id)))
+        return bool(doc and doc.get("removed"))
+
+    async def remove_many(self, entry_ids: list[str]) -> int:
+        """One ``DELETE`` per id, in order (the API has no batch); returns how many were removed."""
+        removed = 0
+        for eid in entry_ids:
+            removed += await self.remove(eid)
+        return removed
+
+    async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
+        """``PATCH /dlq/{id}`` with ``{"attempts", "lastError"}``."""
+        self._check(
+            await self.transport.request(
+                "PATCH", self._one(entry_id), json_body={"attempts": attempts, "lastError": last_error}
+            )
+        )

@@ -1,0 +1,376 @@
+"""The Redis Streams store (``docs/dlq.md``), through redis-py.
+
+Source: ``redis://HOST:PORT/DB?stream=KEY[&group=NAME[&consumer=NAME]]`` (also ``rediss://`` and
+``unix://``; other query parameters go to redis-py). Entries are ``XADD`` ed (field ``entry``: the
+JSON without its ``id``); the stream id is the entry id; ``XRANGE`` pages through them; removal is
+``XDEL``; attempts and lastError updates live in the hash ``KEY:meta``. With ``group``, a replay reads
+through the consumer group (``XREADGROUP``; ``XACK`` with the ``XDEL`` after the agent's ack;
+``XAUTOCLAIM`` for entries a dead replayer left pending), so several replayers share one stream.
+
+redis-py is imported on first use, so importing this module stays cheap (``--help``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
+
+from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
+from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.ticker import stop_task, ticks
+
+if TYPE_CHECKING:
+    from a2actl.dlq.store.lock import RedisLease
+
+#: A stream row as redis-py returns it: ``(stream id, {field: value})`` (fields empty when the entry
+#: was deleted while pending in a group).
+Row = tuple[str, dict[str, str]]
+
+#: The query parameters a2actl reads; the rest go to redis-py's ``from_url``.
+_OURS = ("stream", "group", "consumer")
+
+
+def _client_url(url: str) -> str:
+    """``url`` without the parameters a2actl reads (what redis-py's ``from_url`` gets)."""
+    parts = urlsplit(url)
+    rest = urlencode({k: v[0] for k, v in parse_qs(parts.query).items() if k not in _OURS})
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+
+
+class RedisBackend:
+    """Redis Streams (see the module docstring); satisfies ``Backend``.
+    ``url``: ``redis://HOST:PORT/DB?stream=KEY[&group=NAME[&consumer=NAME]]``."""
+
+    kind = "redis"
+    #: Entries read per XREADGROUP in a group replay (small: the rest of the group shares the stream).
+    group_page = 64
+
+    def __init__(self, url: str) -> None:
+        """Parse ``url`` and build the client (no connection yet). Raises ``UsageError`` (exit 2)
+        without ``stream=``, with an empty ``group=`` or ``consumer=``, or ``consumer=`` without
+        ``group=``."""
+        import redis.asyncio as redis
+
+        parts = urlsplit(url)
+        q = parse_qs(parts.query, keep_blank_values=True)
+        if not q.get("stream", [""])[0]:
+            raise UsageError(f"{url}: name the stream, e.g. redis://localhost:6379/0?stream=a2a:dlq")
+        self.stream = q["stream"][0]
+        self.meta = self.stream + ":meta"
+        self.url = url
+        self.group: str | None = q["group"][0] if "group" in q else None
+        if self.group == "":
+            raise UsageError(f"{url}: group= needs a name")
+        if "consumer" in q and self.group is None:
+            raise UsageError(f"{url}: consumer= needs group=NAME")
+        given = q["consumer"][0] if "consumer" in q else None
+        if given == "":
+            raise UsageError(f"{url}: consumer= needs a name")
+        #: A stable name lets a restarted replayer take back its own pending entries at once.
+        self.consumer = given or f"{socket.gethostname()}-{os.getpid()}"
+        self.consumer_given = given is not None
+        #: Seconds another consumer's pending entry must be idle before this one claims it.
+        self.claim_after = 60.0
+        #: Entries taken over from other consumers in this run (``XAUTOCLAIM``).
+        self.claimed = 0
+        self.held: set[str] = set()  # read through the group and not finished: kept from XAUTOCLAIM
+        self.seen: set[str] = set()  # read through the group in this run and not removed: not taken twice
+        self._heartbeat: asyncio.Task[None] | None = None
+        #: Set by ``close``: the idle-time refresher ends on it even when a cancellation is swallowed
+        #: inside a Redis call (redis-py's connection handling can absorb one; the task then looped on).
+        self._stop = asyncio.Event()
+        rest = urlencode({k: v[0] for k, v in q.items() if k not in _OURS})
+        self.client = redis.from_url(
+            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), decode_responses=True
+        )
+
+    async def close(self) -> None:
+        """Stop the idle-time refresher (group replays) and close the connection pool."""
+        await stop_task(self._heartbeat, self._stop)
+        await self.client.aclose()
+
+    async def missing(self) -> str | None:
+        """A warning when the stream key does not exist (``XADD`` creates it on the first dead letter),
+        else ``None``. Raises ``UnreachableError`` (exit 3) when Redis cannot be reached."""
+        if await self._call(self.client.exists(self.stream)):
+            return None
+        return (
+            f"Redis stream {self.stream!r} does not exist in {self.url}: nothing dead-lettered there yet "
+            "(or a wrong key)"
+        )
+
+    def check_writable(self) -> None:
+        """For producers at start (synchronous): Redis answers and ``KEY`` is a stream or absent.
+        Raises ``UnreachableError`` (exit 3) when Redis is down, ``UsageError`` (exit 2) otherwise."""
+        import redis
+        import redis.exceptions as rexc
+
+        client = redis.Redis.from_url(
+            _client_url(self.url),
+            decode_responses=True,
+            socket_connect_timeout=5,
+            socket_timeout=5,
+        )
+        try:
+            got = client.type(self.stream)
+            kind = got.decode() if isinstance(got, bytes) else str(got)
+        except rexc.ConnectionError as exc:
+            raise UnreachableError(
+                f"cannot dead-letter into {self.url}: Redis is unreachable ({exc})"
+            ) from exc
+        except rexc.RedisError as exc:
+            raise UsageError(f"cannot dead-letter into {self.url}: {exc}") from exc
+        finally:
+            client.close()
+        if kind not in ("stream", "none"):
+            raise UsageError(
+                f"cannot dead-letter into {self.url}: the key {self.stream!r} holds a {kind}, not a stream"
+            )
+
+    def replay_lock(self, src: str) -> RedisLease:
+        """The stream's exclusive lease, or with ``group`` one per consumer name (two processes with the
+        same explicit consumer= would otherwise both take its pending entries)."""
+        from a2actl.dlq.store.lock import RedisLease
+
+        name = self.stream + ":replay-lock"
+        if self.group is not None:
+            name += f":{self.group}:{self.consumer}"
+        return RedisLease(self.client, name, src)
+
+    async def exclusive_holder(self) -> bool:
+        """Whether an exclusive (group-less) replay holds the stream now."""
+        return bool(await self._call(self.client.exists(self.stream + ":replay-lock")))
+
+    @property
+    def journal_key(self) -> str:
+        """The URL; in a group with a generated consumer name, the URL with that name (each
+        process journals its own share)."""
+        return (
+            self.url if self.group is None or self.consumer_given else f"{self.url}&consumer={self.consumer}"
+        )
+
+    async def _call(self, coro: Awaitable[Any]) -> Any:
+        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), an error reply
+        ``ProtocolViolation`` (exit 6)."""
+        import redis.exceptions as rexc
+
+        try:
+            return await coro
+        except rexc.ConnectionError as exc:
+            raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except rexc.ResponseError as exc:
+            raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
+
+    async def append(self, entry: Entry) -> str:
+        """``XADD`` the entry (without its ``id``); returns the stream id, which becomes its id."""
+        body = {k: v for k, v in entry.items() if k != "id"}
+        return str(
+            await self._call(
+                self.client.xadd(self.stream, {"entry": json.dumps(body, separators=(",", ":"))})
+            )
+        )
+
+    def _decode(
+        self, sid: str, fields: dict[str, str], meta: str | None
+    ) -> tuple[dict[str, Any] | None, str | None]:
+        """``(entry, None)`` for a valid one, ``(record or None, why)`` for one that is not."""
+        raw = fields.get("entry")
+        if raw is None:
+            return None, "no 'entry' field"
+        try:
+            entry = json.loads(raw)
+        except (ValueError, RecursionError):
+            return None, "the 'entry' field is not JSON"
+        if not isinstance(entry, dict):
+            return None, f"the 'entry' field is a JSON {type(entry).__name__}, not an object"
+        entry["id"] = sid
+        if meta:
+            try:
+                m = json.loads(meta)
+            except (ValueError, RecursionError):
+                return entry, f"{self.meta}[{sid}] is not JSON"
+            if not isinstance(m, dict):
+                return entry, f"{self.meta}[{sid}] is not a JSON object"
+            entry.update({k: m[k] for k in ("attempts", "lastError") if k in m})
+        return entry, check(entry)
+
+    async def _rows(self, rows: list[Row], on_invalid: OnInvalid | None) -> list[Entry]:
+        metas = await self._call(self.client.hmget(self.meta, [sid for sid, _ in rows])) if rows else []
+        out = []
+        for (sid, fields), meta in zip(rows, metas, strict=True):
+            entry, why = self._decode(sid, fields or {}, meta)
+            if why is None and entry is not None:
+                out.append(entry)
+            elif on_invalid is not None:
+                on_invalid(Invalid(sid, f"stream id {sid}", why or "invalid"))
+        return out
+
+    async def iter_entries(
+        self, on_invalid: OnInvalid | None = None, page: int = 1000
+    ) -> AsyncIterator[Entry]:
+        """Every valid entry in stream order (``XRANGE`` pages of ``page``); invalid ones go to
+        ``on_invalid`` (``where``: ``stream id ID``)."""
+        start = "-"
+        while True:
+            rows = await self._call(self.client.xrange(self.stream, min=start, max="+", count=page))
+            if not rows:
+                return
+            for e in await self._rows(rows, on_invalid):
+                yield e
+            if len(rows) < page:
+                return
+            start = "(" + rows[-1][0]
+
+    async def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """What a replay takes: every entry (``XRANGE``), or with ``group`` this consumer's share:
+        its own pending entries first (a run that stopped, or entries still dead last time), then new
+        ones (``XREADGROUP >``) and entries other consumers left pending for ``claim_after`` seconds
+        (``XAUTOCLAIM``), until the group has nothing more for it."""
+        if self.group is None:
+            async for e in self.iter_entries(on_invalid):
+                yield e
+            return
+        if not await self._ensure_group():
+            return
+        if self._heartbeat is None:
+            self._heartbeat = asyncio.create_task(self._keep_held())
+        start = "0-0"
+        while True:  # our own pending entries
+            rows = await self._read(start)
+            if not rows:
+                break
+            start = rows[-1][0]
+            async for e in self._take(rows, on_invalid):
+                yield e
+        while True:
+            progressed = False
+            while rows := await self._read(">"):
+                progressed = True
+                async for e in self._take(rows, on_invalid):
+                    yield e
+            cursor = "0-0"
+            while True:
+                cursor, claimed, deleted = await self._call(
+                    self.client.xautoclaim(
+                        self.stream,
+                        self._group,
+                        self.consumer,
+                        min_idle_time=int(self.claim_after * 1000),
+                        start_id=cursor,
+                        count=self.group_page,
+                    )
+                )
+                if deleted:  # removed from the stream while pending: nothing left to deliver
+                    await self._call(self.client.xack(self.stream, self._group, *deleted))
+                fresh = [(sid, f) for sid, f in claimed if sid not in self.seen]
+                self.claimed += len(fresh)
+                if fresh:
+                    progressed = True
+                    async for e in self._take(fresh, on_invalid):
+                        yield e
+                if cursor in ("0-0", "0"):
+                    break
+            if not progressed:
+                return
+
+    @property
+    def _group(self) -> str:
+        assert self.group is not None, "a consumer-group operation without group="
+        return self.group
+
+    async def _ensure_group(self) -> bool:
+        """Create the group at the start of the stream unless it exists; ``False`` without a stream."""
+        import redis.exceptions as rexc
+
+        try:
+            await self.client.xgroup_create(self.stream, self._group, id="0")
+        except rexc.ResponseError as exc:
+            if "BUSYGROUP" in str(exc):
+                return True
+            if "requires the key to exist" in str(exc):
+                return False
+            raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
+        except rexc.ConnectionError as exc:
+            raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        return True
+
+    async def _read(self, start: str) -> list[Row]:
+        res = await self._call(
+            self.client.xreadgroup(self._group, self.consumer, {self.stream: start}, count=self.group_page)
+        )
+        if isinstance(res, dict):  # RESP3 (?protocol=3): {stream: [[rows]]}
+            return list(res[self.stream][0]) if res.get(self.stream) else []
+        return list(res[0][1]) if res else []
+
+    async def _take(self, rows: list[Row], on_invalid: OnInvalid | None) -> AsyncIterator[Entry]:
+        gone = [sid for sid, fields in rows if not fields]  # deleted while pending
+        if gone:
+            await self._call(self.client.xack(self.stream, self._group, *gone))
+        live = [(sid, fields) for sid, fields in rows if fields and sid not in self.seen]
+        self.seen.update(sid for sid, _ in live)
+        entries = await self._rows(live, on_invalid)
+        self.held.update(e["id"] for e in entries)  # from now on: the page waits in this process
+        for e in entries:
+            yield e
+
+    async def _keep_held(self) -> None:
+        """Reset the idle time of the entries this replayer holds (``XCLAIM … 0 JUSTID``) every
+        ``claim_after / 3`` s, so no other replayer claims an entry that is slow to deliver."""
+        async for _ in ticks(self._stop, max(self.claim_after / 3, 0.05)):
+            ids = list(self.held)
+            for i in range(0, len(ids), 500):
+                if self._stop.is_set():
+                    return
+                with contextlib.suppress(Exception):  # best effort; a gone entry is simply not claimed
+                    await self.client.xclaim(
+                        self.stream, self._group, self.consumer, 0, list[Any](ids[i : i + 500]), justid=True
+                    )
+
+    async def get(self, entry_id: str) -> dict[str, Any] | None:
+        """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
+        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``."""
+        try:
+            rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
+        except ProtocolViolation:
+            return None  # not a stream id at all
+        if not rows:
+            return None
+        sid, fields = rows[0]
+        entry, _ = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
+        return entry if entry is not None else {"id": sid, "fields": fields}
+
+    async def remove(self, entry_id: str) -> bool:
+        """Remove one entry (``remove_many``); ``False`` when it was not there or is not a stream id."""
+        try:
+            return bool(await self.remove_many([entry_id]))
+        except ProtocolViolation:
+            return False
+
+    async def remove_many(self, entry_ids: list[str]) -> int:
+        """``XDEL`` (with the meta ``HDEL`` and, in a group, the ``XACK``) in one ``MULTI``; returns
+        how many were still there."""
+        if not entry_ids:
+            return 0
+        pipe = self.client.pipeline(transaction=True)
+        if self.group is not None:
+            pipe.xack(self.stream, self.group, *entry_ids)
+        pipe.xdel(self.stream, *entry_ids)
+        pipe.hdel(self.meta, *entry_ids)
+        res = await self._call(pipe.execute())
+        self.held.difference_update(entry_ids)
+        self.seen.difference_update(entry_ids)  # gone from the stream: cannot come back
+        return int(res[-2])
+
+    async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
+        """Record a failed replay in ``KEY:meta``. In a group the entry stays pending (no ``XACK``): a
+        later replay of this consumer takes it back first, others after ``claim_after``."""
+        await self._call(
+            self.client.hset(self.meta, entry_id, json.dumps({"attempts": attempts, "lastError": last_error}))
+        )
+        self.held.discard(entry_id)
