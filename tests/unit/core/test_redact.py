@@ -1,0 +1,51 @@
+"""``a2actl.core.redact``: credential headers, JSON keys and known secret values masked."""
+
+from __future__ import annotations
+
+from a2actl.core.redact import (
+    MASK,
+    Redactor,
+    header_secrets,
+    redact_header,
+    redact_headers,
+    redact_json,
+    redact_text,
+    register_url,
+)
+
+
+def test_credential_headers_keep_their_scheme() -> None:
+    assert redact_header("Authorization", "Bearer abc") == "Bearer ***"
+    assert redact_header("X-Api-Key", "k123") == MASK
+    assert redact_header("X-Session-Id", "s") == MASK
+    assert redact_header("Content-Type", "application/json") == "application/json"
+    assert redact_headers([("Cookie", "a=b"), ("Accept", "x")]) == [("Cookie", MASK), ("Accept", "x")]
+
+
+def test_json_keys_that_carry_credentials_are_masked_recursively() -> None:
+    doc = {"user": "u", "password": "pw", "nested": [{"apiKey": "k", "x": 1}], "token": ""}
+    assert redact_json(doc) == {
+        "user": "u",
+        "password": MASK,
+        "nested": [{"apiKey": MASK, "x": 1}],
+        "token": "",
+    }
+
+
+def test_known_values_are_masked_in_text_short_ones_are_not() -> None:
+    assert redact_text("tok=abcd1234 and abc", ["abcd1234", "abc"]) == f"tok={MASK} and abc"
+
+
+def test_header_secrets_include_the_bare_credential() -> None:
+    assert header_secrets([("Authorization", "Bearer abc123"), ("Accept", "x")]) == [
+        "Bearer abc123",
+        "abc123",
+    ]
+
+
+def test_the_redactor_masks_escaped_spellings_and_registered_url_secrets() -> None:
+    red = Redactor(['p"ss/word'])
+    assert red('{"v": "p\\"ss/word"}') == '{"v": "' + MASK + '"}'
+    register_url("https://user:h1-url-secret@example.test/x?sig=h1-signature-value&page=2")
+    out = red("h1-url-secret h1-signature-value page=2")
+    assert out == f"{MASK} {MASK} page=2"
