@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.agent.discovery import CardFetch
 from a2actl.core.errors import A2ACtlError, AuthError, ProtocolViolation
+from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,
@@ -159,9 +160,11 @@ class Fingerprint:
             frozenset({"1.0", "0.3"}): "0.3-compat",
         }.get(frozenset(s), "none")
 
-    def exit_code(self) -> int:
-        """7 when the card claims something the endpoint rejects (an ``error`` mismatch), else 0."""
-        return 7 if any(m.severity == "error" for m in self.mismatches) else 0
+    @property
+    def exit(self) -> ExitCode:
+        """7 (``CHECK_FAILED``) when the card claims something the endpoint rejects (an ``error``
+        mismatch), else 0."""
+        return ExitCode.CHECK_FAILED if any(m.severity == "error" for m in self.mismatches) else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -394,7 +397,7 @@ def explain(endpoints: list[EndpointPrint], variants: dict[str, Any] | None) -> 
             )
     agree = _bindings_agree(endpoints)
     if agree is False:
-        by = {}
+        by: dict[str, set[str]] = {}
         for e in endpoints:
             by.setdefault(e.binding, set()).update(e.speaks)
         desc = "; ".join(

@@ -84,11 +84,11 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         if key in interfaces:
             continue  # the same binding+family twice: the first (preferred) one counts
         interfaces[key] = {"url": iface.url, "tenant": iface.tenant, "preferred": pos == 0}
-    raw_skills = {}
+    raw_skills: dict[str, Any] = {}
     if isinstance(raw.get("skills"), list):
         for idx, s in enumerate(raw["skills"]):
-            sid = s.get("id") if isinstance(s, dict) and isinstance(s.get("id"), str) else f"#{idx}"
-            raw_skills.setdefault(sid, s)
+            sid = s.get("id") if isinstance(s, dict) else None
+            raw_skills.setdefault(sid if isinstance(sid, str) else f"#{idx}", s)
     skills: dict[str, Any] = {}
     for s in view.skills:
         if s.id in skills:

@@ -28,12 +28,16 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from a2actl.core.exit_codes import ExitCode
 from a2actl.core.pointer import to_pointer
 from a2actl.protocol.card import CardView, parse_card
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, family_of
+
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 ERROR = "error"
 WARNING = "warning"
@@ -121,11 +125,17 @@ class ValidationReport:
     def check_errors(self) -> list[Finding]:
         return [f for f in self.findings if f.kind == "check" and f.severity == ERROR]
 
-    def exit_code(self) -> int:
-        """6 when the card violates a schema, else 7 when an operational check failed, else 0."""
+    @property
+    def exit(self) -> ExitCode:
+        """6 (``PROTOCOL``) when the card violates a schema, else 7 (``CHECK_FAILED``) when an
+        operational check failed, else 0."""
         if self.schema_errors:
-            return 6
-        return 7 if self.check_errors else 0
+            return ExitCode.PROTOCOL
+        return ExitCode.CHECK_FAILED if self.check_errors else ExitCode.OK
+
+    def exit_code(self) -> ExitCode:
+        """The same as ``exit`` (kept for callers of the function form)."""
+        return self.exit
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -143,7 +153,7 @@ class ValidationReport:
         }
 
 
-def _schema_message(err: Any) -> str:
+def _schema_message(err: ValidationError) -> str:
     """A short message for a ``jsonschema.ValidationError`` (no multi-kilobyte instance reprs)."""
     schema = err.schema if isinstance(err.schema, dict) else {}
     if err.validator == "not" and "oneof" in str(schema.get("$comment", "")):

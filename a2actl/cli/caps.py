@@ -1,4 +1,5 @@
-"""``a2actl caps``: capability schemas: validate, snapshot, diff, fingerprint."""
+"""``a2actl caps``: capability schemas: validate, snapshot, diff, fingerprint (``a2actl.caps``;
+formats and change classes in ``docs/caps.md``)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ CardPath = Annotated[
 
 
 class FailOn(str, Enum):
+    """``--fail-on``: the least severe change class that fails ``caps diff`` (``none``: never)."""
+
     breaking = "breaking"
     risky = "risky"
     any = "any"
@@ -60,14 +63,15 @@ def validate(
       a2actl caps validate https://agent.example.com --live -o json | jq '.findings[]'
     """
     from a2actl.caps.jobs import validate_job
+    from a2actl.caps.results import ValidateResult
     from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
-    doc, code = run.run(
+    result: ValidateResult = run.run(
         validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live)
     )
-    run.show(doc, render_caps.validate)
-    raise typer.Exit(code)
+    run.show(result, render_caps.validate)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("snapshot")
@@ -87,10 +91,13 @@ def snapshot(
       a2actl caps diff http://localhost:9999 --expect expected-caps.json
     """
     from a2actl.caps.jobs import snapshot_job
+    from a2actl.caps.results import SnapshotResult
+    from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
-    doc = run.run(snapshot_job(target, run.settings, run.sink, card_path))
-    (run.out.jsonl if run.format == "jsonl" else run.out.json)(doc)
+    result: SnapshotResult = run.run(snapshot_job(target, run.settings, run.sink, card_path))
+    run.show(result, render_caps.snapshot)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("diff")
@@ -136,14 +143,15 @@ def diff(
       a2actl caps diff http://localhost:9999 --expect requirements.json -o json | jq '.changes[]'
     """
     from a2actl.caps.jobs import diff_job
+    from a2actl.caps.results import DiffResult
     from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
-    doc, code = run.run(
+    result: DiffResult = run.run(
         diff_job(target, other, expect, run.settings, run.sink, card_path=card_path, fail_on=fail_on.value)
     )
-    run.show(doc, render_caps.diff)
-    raise typer.Exit(code)
+    run.show(result, render_caps.diff)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("fingerprint")
@@ -168,9 +176,10 @@ def fingerprint(
       a2actl caps fingerprint https://agent.example.com -o json | jq .verdict
     """
     from a2actl.caps.jobs import fingerprint_job
+    from a2actl.caps.results import FingerprintResult
     from a2actl.render import caps as render_caps
 
     run = invocation(ctx)
-    doc, code = run.run(fingerprint_job(target, run.settings, run.sink, card_path))
-    run.show(doc, render_caps.fingerprint)
-    raise typer.Exit(code)
+    result: FingerprintResult = run.run(fingerprint_job(target, run.settings, run.sink, card_path))
+    run.show(result, render_caps.fingerprint)
+    raise typer.Exit(int(result.exit))

@@ -33,9 +33,10 @@ def get(
 
       a2actl card get ./agent-card.json -o json | jq .normalized.interfaces
     """
-    from a2actl.agent.discovery import get_card
+    from a2actl.caps.card import CardResult, get_card
     from a2actl.render import card as render_card
 
     run = invocation(ctx)
-    doc = run.run(get_card(target, run.settings, card_path, run.sink))
-    run.show(doc, render_card.card)
+    result: CardResult = run.run(get_card(target, run.settings, card_path, run.sink))
+    run.show(result, render_card.card)
+    raise typer.Exit(int(result.exit))

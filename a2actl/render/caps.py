@@ -1,4 +1,6 @@
-"""Table views of ``caps validate|diff|fingerprint``. Each view takes the ``Output`` and the command's ``-o json`` document."""
+"""Table views of ``caps validate|snapshot|diff|fingerprint``. Each view takes the ``Output`` and the
+command's ``-o json`` document (shapes in ``docs/output-formats.md``; change classes, expectation
+kinds and fingerprint verdicts in ``docs/caps.md``)."""
 
 from __future__ import annotations
 
@@ -57,6 +59,12 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
         out.warn(note)
 
 
+def snapshot(out: Output, doc: dict[str, Any]) -> None:
+    """``caps snapshot`` has no table: the snapshot is always written as JSON (it is meant to be
+    committed and read back by ``caps diff --expect``)."""
+    out.json(doc)
+
+
 def diff(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``caps diff``: changes grouped by class, then the verdict against --fail-on."""
     before, after = doc["before"], doc["after"]
@@ -97,9 +105,11 @@ def diff(out: Output, doc: dict[str, Any]) -> None:
 
 
 def _change_text(c: dict[str, Any]) -> str:
+    """A change's value(s) in one line: ``+ after``, ``- before`` or ``before → after``."""
+
     def short(v: Any) -> str:
         if isinstance(v, dict) and isinstance(v.get("url"), str):
-            return v["url"]  # a whole interface: its url says which one
+            return str(v["url"])  # a whole interface: its url says which one
         return json.dumps(v, ensure_ascii=False, default=str) if not isinstance(v, str) else v
 
     if c["op"] == "added":
