@@ -1,7 +1,7 @@
 """Finding and loading an AgentCard: from a base URL, a full card URL, or a local file.
 
 Discovery order for a base URL: ``/.well-known/agent-card.json`` (v0.3.0+), then
-``/.well-known/agent.json`` (≤ v0.2.6) with a note that the legacy path was used (shared doc §2); a
+``/.well-known/agent.json`` (≤ v0.2.6) with a note that the legacy path was used (A2A 0.3.0 renamed it; RFC 8615 well-known URIs); a
 base URL with a path tries both under that path first, then at the host root (``card_urls``).
 """
 

@@ -65,4 +65,5 @@ class Settings:
 
 
 def env_flag(name: str) -> bool:
+    """Whether environment variable ``name`` is set to a true value (``1``, ``true``, ``yes``, ``on``)."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")

@@ -57,26 +57,37 @@ class A2ACtlError(Exception):
 
 
 class UsageError(A2ACtlError):
+    """Bad command line or bad local input (an option value, an unreadable file): exit 2."""
+
     exit_code = ExitCode.USAGE
     code = "usage"
 
 
 class UnreachableError(A2ACtlError):
+    """The agent cannot be reached: DNS failure, connection refused or reset, TLS handshake: exit 3."""
+
     exit_code = ExitCode.UNREACHABLE
     code = "unreachable"
 
 
 class AuthError(A2ACtlError):
+    """HTTP 401/403, or an A2A answer whose reason is ``UNAUTHENTICATED``/``PERMISSION_DENIED``: exit 4."""
+
     exit_code = ExitCode.AUTH
     code = "auth"
 
 
 class TimeoutError_(A2ACtlError):  # noqa: N801 - avoid shadowing the builtin TimeoutError
+    """A connect, read or ``--max-time`` timeout: exit 5."""
+
     exit_code = ExitCode.TIMEOUT
     code = "timeout"
 
 
 class ProtocolViolation(A2ACtlError):
+    """The agent broke the protocol: malformed JSON or HTTP, a wrong envelope or result shape,
+    an oversized body, malformed SSE: exit 6."""
+
     exit_code = ExitCode.PROTOCOL
     code = "protocol"
 
@@ -103,10 +114,15 @@ class A2AError(A2ACtlError):
 
 
 class HTTPStatusError(A2ACtlError):
+    """A non-2xx answer that is neither an A2A error nor auth (``details["httpStatus"]``), or an
+    unfollowed redirect: exit 1."""
+
     exit_code = ExitCode.ERROR
     code = "http_status"
 
 
 class CheckFailed(A2ACtlError):
+    """A budget, expectation, diff or smoke check did not hold: exit 7."""
+
     exit_code = ExitCode.CHECK_FAILED
     code = "check_failed"

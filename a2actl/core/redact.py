@@ -40,6 +40,7 @@ def redact_header(name: str, value: str) -> str:
 
 
 def redact_headers(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``redact_header`` over a header list (order and names kept)."""
     return [(k, redact_header(k, v)) for k, v in headers]
 
 
@@ -135,6 +136,7 @@ class Redactor:
         self._needles: list[str] = []
 
     def needles(self) -> list[str]:
+        """The spellings to mask, longest first (rebuilt when the process registry grew)."""
         if self._version != _registry_version[0]:
             values = {v for v in (*self.own, *_REGISTRY) if len(v) >= 4}
             self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
@@ -142,6 +144,7 @@ class Redactor:
         return self._needles
 
     def __call__(self, text: str) -> str:
+        """``text`` with every known secret spelling replaced by ``***``."""
         for needle in self.needles():
             if needle in text:
                 text = text.replace(needle, MASK)

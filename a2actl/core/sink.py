@@ -1,5 +1,5 @@
 """The event sink through which core and transport code report progress; verbosity is the renderer's
-choice (architecture practice 5). Nothing here prints.
+choice (``docs/architecture.md``). Nothing here prints.
 
 Header lists and bodies passed to a sink are already redacted by the transport.
 """
@@ -15,13 +15,26 @@ class EventSink(Protocol):
 
     wants_bodies: bool
 
-    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None: ...
-    def on_response(
-        self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float
-    ) -> None: ...
-    def on_body(self, direction: str, body: bytes) -> None: ...
-    def on_timing(self, name: str, seconds: float) -> None: ...
-    def on_note(self, text: str) -> None: ...
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        """A request is about to be sent (``headers`` redacted)."""
+        ...
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        """Response headers arrived ``elapsed`` seconds after the request started (``headers`` redacted)."""
+        ...
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        """A body went out (``direction`` ``">"``) or came in (``"<"``), redacted; only sent when
+        ``wants_bodies``."""
+        ...
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        """A named duration in seconds."""
+        ...
+
+    def on_note(self, text: str) -> None:
+        """A human note (discovery fallbacks, the negotiated interface)."""
+        ...
 
 
 class NullSink:
@@ -30,16 +43,16 @@ class NullSink:
     wants_bodies = False
 
     def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
-        pass
+        """Ignored."""
 
     def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
-        pass
+        """Ignored."""
 
     def on_body(self, direction: str, body: bytes) -> None:
-        pass
+        """Ignored."""
 
     def on_timing(self, name: str, seconds: float) -> None:
-        pass
+        """Ignored."""
 
     def on_note(self, text: str) -> None:
-        pass
+        """Ignored."""

@@ -65,6 +65,7 @@ class LogHistogram:
         self.max: float | None = None
 
     def add(self, seconds: float) -> None:
+        """Count one sample (seconds)."""
         idx = 0 if seconds <= self.floor else int(math.log10(seconds / self.floor) * self.per_decade) + 1
         self.buckets[idx] = self.buckets.get(idx, 0) + 1
         self.count += 1

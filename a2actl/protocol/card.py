@@ -1,6 +1,7 @@
 """Reading an AgentCard of any version into one normalised view, and choosing an interface.
 
-Sources (shared doc §3): v0.2.x/v0.3.0 cards carry ``url`` + ``preferredTransport`` (default ``JSONRPC``)
+Sources (spec v0.3.0 §5.5 ``AgentCard``; v1.0 ``specification/a2a.proto`` ``AgentCard``,
+``AgentInterface``): v0.2.x/v0.3.0 cards carry ``url`` + ``preferredTransport`` (default ``JSONRPC``)
 + ``additionalInterfaces[{url, transport}]`` + top-level ``protocolVersion``; v1.0 cards carry
 ``supportedInterfaces[{url, protocolBinding, protocolVersion, tenant}]`` (first = preferred, spec v1.0
 §5.8). Hybrid cards (both SDKs with 0.3 compat on) carry both sets. The upgrade rules follow a2a-sdk's
@@ -50,6 +51,7 @@ class Interface:
     tenant: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The interface as JSON (camelCase keys; ``family`` as its version string)."""
         return {
             "url": self.url,
             "protocolBinding": self.protocol_binding,
@@ -62,6 +64,8 @@ class Interface:
 
 @dataclass(frozen=True)
 class Skill:
+    """One ``skills[]`` entry of a card, normalised (missing strings are ``""``, lists ``[]``)."""
+
     id: str
     name: str
     description: str
@@ -101,6 +105,7 @@ class CardView:
         return [f.value for f in (Family.V1_0, Family.V0_3, Family.V0_2) if f in fams]
 
     def to_json(self) -> dict[str, Any]:
+        """The normalised card as the ``normalized`` member of ``card get -o json`` (``docs/output-formats.md``)."""
         return {
             "name": self.name,
             "description": self.description,
@@ -271,7 +276,7 @@ def parse_card(raw: Any) -> CardView:
             caps_raw.get("extendedAgentCard", raw.get("supportsAuthenticatedExtendedCard", False))
         ),
     }
-    if "stateTransitionHistory" in caps_raw:  # removed in 1.0 (#1396), kept for display
+    if "stateTransitionHistory" in caps_raw:  # removed in 1.0 (a2aproject/A2A#1396), kept for display
         capabilities["stateTransitionHistory"] = bool(caps_raw["stateTransitionHistory"])
 
     skills: list[Skill] = []
@@ -340,6 +345,7 @@ class Selection:
     candidates: list[Interface] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
+        """The negotiation as JSON (the ``negotiation`` member of task and stream documents)."""
         return {
             "url": self.interface.url,
             "protocolBinding": self.interface.protocol_binding,

@@ -1,6 +1,7 @@
 """Message construction and stream-event classification for 0.x and 1.0.
 
-Shapes (shared doc §5.2, §5.3): 0.x JSON-RPC messages carry ``kind`` and lower-case roles; 1.0 uses
+Shapes (v1.0 ``specification/a2a.proto`` ``Message``, ``Part``, ``StreamResponse``; v0.3.0
+``specification/json/a2a.json`` for JSON-RPC and ``specification/grpc/a2a.proto`` for HTTP+JSON): 0.x JSON-RPC messages carry ``kind`` and lower-case roles; 1.0 uses
 ProtoJSON (``ROLE_USER``, parts as ``{"text": ...}``); 0.3 HTTP+JSON uses v0.3 proto JSON (parts field
 ``content``). Stream events: 0.3 ``result`` objects with ``kind`` in ``task | message | status-update |
 artifact-update`` and ``final: true`` on the last; 1.0 ``StreamResponse`` wrappers ``{task | message |
@@ -117,7 +118,7 @@ class PartSpec:
 def _part(p: PartSpec, family: Family, binding: str) -> dict[str, Any]:
     """A part on the wire: 1.0 ``Part`` oneof (``text``/``data``/``raw``, spec v1.0 §4.1.6); 0.3
     JSON-RPC ``TextPart``/``DataPart``/``FilePart`` with ``kind``; 0.3 HTTP+JSON proto JSON
-    (``text``, ``data.data``, ``file.fileWithBytes``) — shared doc §5.2, §4.3."""
+    (``text``, ``data.data``, ``file.fileWithBytes``; v0.3.0 ``specification/grpc/a2a.proto`` ``Part``)."""
     import base64
 
     b64 = base64.b64encode(p.raw).decode("ascii") if p.raw is not None else None
@@ -168,9 +169,10 @@ def message_params(
 ) -> dict[str, Any]:
     """``SendMessage`` params for any family and binding. ``no_wait`` asks the agent to return at
     once: ``configuration.returnImmediately`` (1.0) or ``configuration.blocking: false`` (0.x; the
-    senses are inverted, shared doc §5.2). Without it a 0.x send says ``configuration.blocking: true``
+    senses are inverted: v1.0 ``SendMessageConfiguration.return_immediately``, v0.3.0
+    ``MessageSendConfiguration.blocking``). Without it a 0.x send says ``configuration.blocking: true``
     explicitly: the field is optional in 0.3 (``MessageSendConfiguration.blocking``) and a2a-sdk 0.3's
-    HTTP+JSON binding reads a missing one as non-blocking (shared doc §15), where 1.0's
+    HTTP+JSON binding reads a missing one as non-blocking (the ``sdk03-rest`` agent of ``docs/interop.md``), where 1.0's
     ``returnImmediately`` defaults to false (blocking) everywhere. ``message_id`` is the idempotency
     key (a new UUID if None)."""
     params = text_message_params(

@@ -1,7 +1,7 @@
 """JSON-RPC 2.0 envelopes and A2A error decoding.
 
 Error codes: JSON-RPC 2.0 §5.1 (-32700…-32603) and A2A (-32001…-32009): spec v0.2.x §8, v0.3.0 §8,
-v1.0.1 §5.4 (table) and §9.5; shared doc §7. Payload shapes: 0.x ``data`` is an object or null; 1.0
+v1.0.1 §5.4 (table) and §9.5. Payload shapes: 0.x ``data`` is an object or null; 1.0
 ``data`` is an array of ProtoJSON ``Any`` objects, at least a ``google.rpc.ErrorInfo``
 (``reason`` = the error name in UPPER_SNAKE without ``Error``, ``domain`` = ``a2a-protocol.org``);
 the 1.0 HTTP+JSON binding answers with a ``google.rpc.Status`` body ``{"error": {code, status, message, details}}``.
@@ -201,6 +201,7 @@ class DecodedError:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """The error object of ``-o json`` documents (``docs/output-formats.md``)."""
         return {
             "code": self.code,
             "name": self.name,
@@ -286,7 +287,8 @@ def decode_rest_error(
 ) -> DecodedError | None:
     """Explain a non-2xx HTTP+JSON answer, or return ``None`` when the body is not an A2A error at all.
 
-    Shapes recognised (shared doc §7.2, §15):
+    Shapes recognised (spec v1.0.1 §11 HTTP+JSON errors; the 0.3 forms as the SDKs in ``docs/interop.md``
+    write them):
 
     * 1.0 ``google.rpc.Status``: ``{"error": {code, status, message, details: [ErrorInfo…]}}``; the
       code comes from ``ErrorInfo.reason``, else from the HTTP status (v1.0 §5.4 table);
@@ -335,7 +337,7 @@ def verdict_of(decoded: DecodedError) -> str:
     routing, version and auth work), ``rejects`` (the endpoint does not speak the version asked:
     -32009, -32601 on that method, or a -32603 that names the version, as a2a-sdk's compat layer
     answers a 0.3 method sent with ``A2A-Version: 1.0``) or ``error`` (anything else).
-    The one classifier for ``handshake probe`` and ``caps fingerprint`` (issue: they disagreed)."""
+    The one classifier for ``handshake probe`` and ``caps fingerprint`` (they used to disagree)."""
     if decoded.code == -32001:
         return "answers"
     if decoded.code in (-32009, -32601) or decoded.version_mismatch:

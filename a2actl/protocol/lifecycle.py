@@ -1,7 +1,7 @@
 """Inline lifecycle audit of a task's stream events (pure; no I/O).
 
 Rules (spec v1.0 §3.1.2 stream patterns, §4.1.3 TaskState, §4.2.2 TaskArtifactUpdateEvent; v0.3
-§7.2 ``final``; shared doc §5.1, §5.3):
+§7.2 ``final``):
 
 * ``illegal-transition``: a state that goes back (``working`` → ``submitted``), or any state change
   after a terminal state (completed, failed, canceled, rejected are final).
@@ -44,6 +44,7 @@ class Violation:
     message: str
 
     def to_json(self) -> dict[str, str]:
+        """The violation as a JSON record (``docs/output-formats.md``)."""
         return {"rule": self.rule, "message": self.message}
 
 
@@ -60,6 +61,7 @@ class Lifecycle:
 
     @property
     def terminal(self) -> bool:
+        """Whether the task has reached a terminal state (completed, failed, canceled, rejected)."""
         return self.state is not None and state_kind(self.state) is StateKind.TERMINAL
 
     @property

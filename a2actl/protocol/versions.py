@@ -1,8 +1,11 @@
 """The three A2A wire families (0.2.x, 0.3, 1.0) in one table.
 
 Sources: A2A spec ``docs/specification.md`` at tags v0.2.6, v0.3.0, v1.0.1 and ``specification/a2a.proto``
-(v1.x); summarised with references in ``shared/docs/a2a-protocol.md`` §2 (card paths), §4.1 (JSON-RPC
-methods), §4.3 (HTTP+JSON paths), §5.1 (task states and roles), §5.3 (stream events), §6.2 (headers).
+(v1.x), github.com/a2aproject/A2A: card paths (v0.3.0 §5.3; the 0.3.0 CHANGELOG renames ``agent.json``),
+JSON-RPC methods (v0.3.0 §7 and the ``method`` constants of ``specification/json/a2a.json``; v1.0 §9:
+the ``A2AService`` RPC names), HTTP+JSON paths (the ``google.api.http`` annotations of the 0.3.0
+``specification/grpc/a2a.proto`` and the 1.0 ``specification/a2a.proto``; v1.0 §11), task states (v1.0
+§4.1.3 ``TaskState``, v0.3.0 §6.3) and the ``A2A-Version`` header (v1.0 §3.2.6).
 """
 
 from __future__ import annotations
@@ -171,11 +174,14 @@ def normalise_binding(binding: str | None) -> str:
 
 
 # ---------------------------------------------------------------------------------------------------
-# Task states (spec v1.0 §4.1.3 TaskState; v0.3.0 §6.3; shared doc §5.1)
+# Task states (spec v1.0 §4.1.3 TaskState; v0.3.0 §6.3)
 # ---------------------------------------------------------------------------------------------------
 
 
 class StateKind(str, Enum):
+    """What a task state means for a client: still running, waiting for input or auth
+    (interrupted), finished (terminal), or not a known state (spec v1.0 §4.1.3)."""
+
     ACTIVE = "active"
     INTERRUPTED = "interrupted"
     TERMINAL = "terminal"
@@ -199,7 +205,7 @@ _STATE_ALIASES: dict[str, str] = {}
 for _short, (_v0, _v1, _kind) in TASK_STATES.items():
     _STATE_ALIASES[_v0] = _short
     _STATE_ALIASES[_v1.lower()] = _short
-# v0.3 gRPC/REST spelled it the British way (shared doc §14.8).
+# v0.3 gRPC/REST spelled it the British way (``TASK_STATE_CANCELLED``, v0.3.0 specification/grpc/a2a.proto).
 _STATE_ALIASES["task_state_cancelled"] = "canceled"
 _STATE_ALIASES["cancelled"] = "canceled"
 #: Exact spellings seen on the wire, for a lookup without normalising (the per-event fast path).

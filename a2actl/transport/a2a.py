@@ -4,7 +4,7 @@ Per family (``a2actl.protocol.versions``): 1.0 sends ``A2A-Version: 1.0`` and Pa
 0.x omits the header (servers read a missing header as 0.3, spec v1.0 §3.2.6) and uses
 ``message/send``-style names. Streaming answers are SSE parsed by httpx-sse; a JSON (non-SSE) answer
 to a streaming call is decoded as a JSON-RPC/REST error, since SDKs answer some streaming errors that
-way (shared doc §6.1).
+way (a2a-sdk answers ``SubscribeToTask`` on a terminal task with a plain JSON-RPC error).
 """
 
 from __future__ import annotations
@@ -121,9 +121,11 @@ class RpcOutcome:
 
     @property
     def ok(self) -> bool:
+        """True when the agent answered without an A2A error."""
         return self.error is None
 
     def to_json(self) -> dict[str, Any]:
+        """A summary for JSON documents: operation, method, HTTP status, ``ok``, the decoded error."""
         return {
             "operation": self.operation,
             "method": self.method,
@@ -212,7 +214,7 @@ class A2AClient:
         rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
         body = None
         if verb == "GET":
-            if rest:  # query parameters are camelCase, repeated ones comma-joined (shared doc §4.3)
+            if rest:  # query parameters are camelCase, repeated ones comma-joined (spec v1.0 §11)
                 from urllib.parse import urlencode
 
                 url += "?" + urlencode(

@@ -119,6 +119,8 @@ def content_coding(response: httpx.Response, url: str) -> str | None:
 
 
 def over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolViolation:
+    """The ``ProtocolViolation`` (exit 6) for a body past ``limit`` decoded bytes, naming the coding
+    and the ``wire`` bytes read so far when the body was compressed."""
     if coding is None:
         return ProtocolViolation(
             f"{url} sent more than {limit:,} bytes; stopped reading",

@@ -107,9 +107,6 @@ class TimedStream(httpcore.AsyncNetworkStream):
         self.rx_last: float | None = None
         self._reading = False
 
-    def exchange(self) -> tuple[float | None, float | None, float | None]:
-        return self.tx, self.rx_first, self.rx_last
-
     def _received(self, real_ns: int | None) -> None:
         t = real_to_perf(real_ns) if real_ns is not None else time.perf_counter()
         if self.rx_first is None:
@@ -118,6 +115,8 @@ class TimedStream(httpcore.AsyncNetworkStream):
         self._reading = True
 
     async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        """Read up to ``max_bytes``, stamping the first and last arrival (kernel receive time). Raises
+        ``httpcore.ReadTimeout`` after ``timeout`` seconds without data, ``httpcore.ReadError`` on a reset."""
         waited = False
         while True:
             try:
@@ -141,6 +140,8 @@ class TimedStream(httpcore.AsyncNetworkStream):
             return data
 
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        """Send ``buffer`` whole; the first write of a request stamps ``tx``. Raises
+        ``httpcore.WriteTimeout`` / ``httpcore.WriteError``."""
         if self._reading or self.tx is None:  # a new request on this connection
             self.tx, self.rx_first, self.rx_last, self._reading = time.perf_counter(), None, None, False
         view = memoryview(buffer)
@@ -156,14 +157,18 @@ class TimedStream(httpcore.AsyncNetworkStream):
         await asyncio.sleep(0)  # a checkpoint, as in read(); the request's time is already taken
 
     async def aclose(self) -> None:
+        """Close the socket."""
         self.sock.close()
 
     async def start_tls(
         self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
     ) -> httpcore.AsyncNetworkStream:
+        """Never used: ``https://`` goes through httpx's own pool. Raises ``httpcore.ConnectError``."""
         raise httpcore.ConnectError("TimedStream carries plain HTTP only")  # the https pool is httpx's
 
     def get_extra_info(self, info: str) -> Any:
+        """``socket``, ``client_addr``, ``server_addr`` or ``is_readable`` (httpcore's stream API); ``None``
+        for anything else."""
         if info == "socket":
             return self.sock
         if info == "client_addr":
@@ -206,6 +211,8 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
         local_address: str | None = None,
         socket_options: Any = None,
     ) -> httpcore.AsyncNetworkStream:
+        """Connect to ``host`` (an address a2actl resolved) non-blocking and time the handshake.
+        Raises ``httpcore.ConnectError`` (refused, unreachable) or ``httpcore.ConnectTimeout``."""
         try:  # a2actl connects to the address it resolved: a literal, no lookup (and no thread hop)
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_NUMERICHOST)
         except socket.gaierror:
@@ -249,9 +256,11 @@ class TimedBackend(httpcore.AsyncNetworkBackend):
     async def connect_unix_socket(
         self, path: str, timeout: float | None = None, socket_options: Any = None
     ) -> httpcore.AsyncNetworkStream:
+        """Not supported (a2actl never connects to unix sockets)."""
         raise httpcore.ConnectError("unix sockets are not used by a2actl")  # pragma: no cover
 
     async def sleep(self, seconds: float) -> None:
+        """``asyncio.sleep`` (httpcore's backend API)."""
         await asyncio.sleep(seconds)
 
 
@@ -328,6 +337,7 @@ class TimedHTTPTransport(httpx.AsyncBaseTransport):
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Send ``request`` through the timed pool; httpcore errors are raised as httpx's."""
         assert isinstance(request.stream, httpx.AsyncByteStream)
         req = httpcore.Request(
             method=request.method,
@@ -356,4 +366,5 @@ class TimedHTTPTransport(httpx.AsyncBaseTransport):
         )
 
     async def aclose(self) -> None:
+        """Close the pool and its connections."""
         await self._pool.aclose()

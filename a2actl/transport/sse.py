@@ -1,8 +1,8 @@
 """Server-Sent Events with heartbeats: httpx-sse's decoders, comment lines kept.
 
 ``httpx_sse.EventSource.aiter_sse`` drops comment lines, but SSE comments (``: ping``) are exactly
-the heartbeats an operator needs to see (a2a-sdk sends ``: ping - <time>`` every 15 s, shared doc
-§6.1). So this module drives httpx-sse's own line and event decoders (``SSELineDecoder``,
+the heartbeats an operator needs to see (a2a-sdk sends ``: ping - <time>`` every 15 s through
+sse-starlette). So this module drives httpx-sse's own line and event decoders (``SSELineDecoder``,
 ``SSEDecoder``: CRLF/LF/CR, multi-line ``data:``, per the WHATWG SSE spec) and reports comment lines
 before handing each line on. Nothing is parsed by hand here.
 

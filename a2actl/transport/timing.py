@@ -46,6 +46,7 @@ class Timing:
     remote_ip: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """The ``timing`` object of JSON documents (curl's names, seconds; ``docs/output-formats.md``)."""
         return {
             "time_namelookup": self.time_namelookup,
             "time_connect": self.time_connect,
@@ -129,6 +130,7 @@ class Clock:
         self.stream: TimedStream | None = None
 
     async def trace(self, event: str, info: dict[str, Any]) -> None:
+        """httpx's ``trace`` extension callback: record when ``event`` happened."""
         self.marks[event] = time.perf_counter()
         if event == "connection.connect_tcp.complete":
             self.attach(info.get("return_value"))
@@ -173,6 +175,7 @@ class Clock:
         return first - self.timing.time_namelookup
 
     def headers_received(self) -> None:
+        """Fill ``timing`` up to the first response byte (call once the headers arrived)."""
         t = self.timing
         o = self.origin()
         st = self.stream
@@ -196,6 +199,7 @@ class Clock:
         t.time_starttransfer = first if first is not None else time.perf_counter() - o
 
     def finish(self) -> None:
+        """Fill ``timing`` completely (call once the body was read)."""
         self.headers_received()
         st = self.stream
         if st is not None and st.rx_last is not None and st.tx is not None:

@@ -74,11 +74,13 @@ class LazyTLSTransport(httpx.AsyncBaseTransport):
         self._inner: httpx.AsyncBaseTransport | None = None
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        """Build the pool on the first request, then send ``request`` through it."""
         if self._inner is None:
             self._inner = self._factory()
         return await self._inner.handle_async_request(request)
 
     async def aclose(self) -> None:
+        """Close the pool if one was built."""
         if self._inner is not None:
             await self._inner.aclose()
 

@@ -1,7 +1,8 @@
 """The WebSocket transport (``websockets``): the sandbox's custom binding ``urn:a2actl:websocket:1``
 (``docs/websocket.md``), with client pings for heartbeats and RTT.
 
-A2A defines no WebSocket binding (shared doc §0, §14.11); this client speaks the contract a2actl's
+A2A defines no WebSocket binding (custom bindings are named by a URI, spec v1.0 §5.8; one is only
+proposed: https://github.com/a2aproject/A2A/issues/1864); this client speaks the contract a2actl's
 sandbox documents: one JSON-RPC request frame in, A2A 1.0 ``StreamResponse`` text frames out, close
 1000 at the end, ``{"error": {...}}`` then close 1008 on errors. ``WebSocketClient`` offers the
 ``stream``/``call`` surface ``stream tail`` uses for ``A2AClient``.
