@@ -22,8 +22,9 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.fingerprint import endpoints_of, explain, probe_endpoint
-from a2actl.caps.validate import ERROR, WARNING, Finding
+from a2actl.caps.endpoints import endpoints_of, probe_endpoint
+from a2actl.caps.findings import ERROR, WARNING, Finding
+from a2actl.caps.fingerprint import explain
 from a2actl.core.errors import A2ACtlError
 from a2actl.protocol.card import NegotiationFailed, select_interface
 from a2actl.protocol.versions import Family
