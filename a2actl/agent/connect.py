@@ -1,5 +1,5 @@
 """Connect to an agent: fetch or read its card, choose an interface for ``--a2a-version`` /
-``--binding`` (``protocol.card.select_interface``, spec §3.2 / §5.6 version negotiation) and return a
+``--binding`` (``protocol.negotiation.select_interface``, spec v1.0 §3.2.6 and §5.8) and return a
 typed client on it. Every domain that calls an agent over A2A goes through ``connect``."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ async def connect(
     Raises ``UsageError`` (exit 2) when no interface fits ``--a2a-version``/``--binding`` or TARGET is
     malformed, and what ``fetch_card``/``load_card_file`` raise (3/4/5 transport, 6 not a card)."""
     from a2actl.agent.discovery import fetch_card, load_card_file
-    from a2actl.protocol.card import NegotiationFailed, select_interface
+    from a2actl.protocol.negotiation import NegotiationFailed, select_interface
     from a2actl.transport.a2a import A2AClient
 
     parsed = parse_target(target) if isinstance(target, str) else target

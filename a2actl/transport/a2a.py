@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
-from a2actl.protocol.card import Selection
 from a2actl.protocol.events import classify_event, result_shape_error
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
@@ -28,6 +27,7 @@ from a2actl.protocol.jsonrpc import (
     decode_rest_error,
     split_response,
 )
+from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
 from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
 from a2actl.transport.http import HttpTransport
