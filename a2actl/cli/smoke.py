@@ -35,42 +35,20 @@ def run_cmd(
 
       TARGET=https://agent.example.com a2actl smoke run suite.yaml -o json
     """
-    from pathlib import Path
-
     from a2actl.render import smoke as render_smoke
-    from a2actl.smoke.run import junit_xml, run_suite, suite_exit_code
-    from a2actl.smoke.suite import load_suite
+    from a2actl.smoke.run import run_job
 
     run = invocation(ctx)
-    suite = load_suite(suite_path)
-
-    def on_result(res: object) -> None:
-        if run.format == "jsonl":
-            run.out.jsonl({"type": "check", **res.to_json()})  # type: ignore[attr-defined]
-
-    results = run.run(run_suite(suite, run.settings, run.sink, on_result))
-    code = suite_exit_code(results)
-    doc = {
-        "suite": suite.name,
-        "path": suite.path,
-        "targets": suite.targets,
-        "exitCode": code,
-        "passed": sum(r.status == "pass" for r in results),
-        "failed": sum(r.status == "fail" for r in results),
-        "errors": sum(r.status == "error" for r in results),
-        "results": [r.to_json() for r in results],
-    }
-    if junit:
-        from a2actl.core.redact import Redactor
-
-        # The JUnit file is published by CI: the same redaction as stdout (an agent may echo a token).
-        Path(junit).write_text(Redactor(run.settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
-        doc["junit"] = junit
-    if run.format == "jsonl":
-        run.out.jsonl({"type": "summary", **{k: v for k, v in doc.items() if k != "results"}})
-    else:
-        run.show(doc, render_smoke.results)
-    raise typer.Exit(code)
+    # jsonl: a "check" record as each check ends, then the "summary"; json: the whole document;
+    # table: the results table at the end.
+    records = run.out.records(
+        key="results", summary_view=render_smoke.results, record_type="check", summary_type="summary"
+    )
+    result = run.run(
+        run_job(suite_path, run.settings, run.sink, lambda res: records.record(res.to_json()), junit)
+    )
+    records.finish(result.to_json())
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("init")
@@ -118,34 +96,32 @@ def init(
     """
     import sys
 
-    from a2actl.smoke.init import init_suite, plan_paths
+    from a2actl.smoke.init import init_job
 
     run = invocation(ctx)
-    snap, expect, notes = plan_paths(snapshot, out, _stdout_file(), force)
-    text = run.run(
-        init_suite(
+    result = run.run(
+        init_job(
             target,
             run.settings,
             run.sink,
-            snapshot_path=snap,
-            expect_path=expect,
+            out=out,
+            snapshot=snapshot,
+            stdout_path=_stdout_file(),
+            force=force,
             samples=samples,
             margin=margin,
-            suite_name=out or "suite.yaml",
         )
     )
     if out:
-        from pathlib import Path
-
-        Path(out).write_text(text, encoding="utf-8")
         if run.format != "table":  # scripts get what was written where
-            run.out.data({"suite": out, "snapshot": str(snap), "expect": expect, "notes": notes})
+            run.out.data(result.to_json())
         run.out.note(f"wrote the suite to {out}")
     else:
-        sys.stdout.write(text)
-    run.out.note(f"wrote the caps snapshot to {snap} (the suite expects {expect})")
-    for note in notes:
+        sys.stdout.write(result.text)
+    run.out.note(f"wrote the caps snapshot to {result.snapshot} (the suite expects {result.expect})")
+    for note in result.notes:
         run.out.note("note: " + note)
+    raise typer.Exit(int(result.exit))
 
 
 def _stdout_file() -> str | None:
@@ -175,14 +151,9 @@ def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
       a2actl smoke validate suite.yaml
     """
     from a2actl.render import smoke as render_smoke
-    from a2actl.smoke.suite import load_suite
+    from a2actl.smoke.run import validate_job
 
     run = invocation(ctx)
-    suite = load_suite(suite_path)
-    doc = {
-        "path": suite.path,
-        "valid": True,
-        "targets": suite.targets,
-        "checks": [{"name": c.name, "kind": c.kind, "line": c.line} for c in suite.checks],
-    }
-    run.show(doc, render_smoke.valid)
+    result = validate_job(suite_path)
+    run.show(result, render_smoke.valid)
+    raise typer.Exit(int(result.exit))

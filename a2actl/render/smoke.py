@@ -16,7 +16,8 @@ if TYPE_CHECKING:
 
 
 def results(out: Output, doc: dict[str, Any]) -> None:
-    """Human view of ``smoke run``: one row per check."""
+    """Human view of ``smoke run``: one row per check (``duration`` in seconds), a line per check that
+    did not pass, then the verdict."""
     t = Table(box=box.SIMPLE_HEAD, title=f"{doc['suite']} ({doc['path']})", title_justify="left")
     for col in ("check", "target", "status", "time", "measured", "bound"):
         t.add_column(col, overflow="fold")
@@ -46,6 +47,7 @@ def results(out: Output, doc: dict[str, Any]) -> None:
 
 
 def valid(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``smoke validate``: one line with the number of checks and the targets."""
     out.out.print(
         Text(
             f"{doc['path']}: valid, {len(doc['checks'])} check(s) against "

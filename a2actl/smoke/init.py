@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -18,6 +21,7 @@ MIN_BUDGET_MS = 250
 
 
 def _budget(seconds: float) -> str:
+    """A budget for the suite file: ``seconds`` rounded up to whole 10 ms, at least ``MIN_BUDGET_MS``."""
     ms = max(MIN_BUDGET_MS, math.ceil(seconds * 1000 / 10) * 10)  # whole 10 ms
     return f"{ms}ms" if ms < 10_000 else f"{math.ceil(ms / 1000)}s"
 
@@ -83,7 +87,7 @@ async def init_suite(
     snap = snapshot_view(card.view, card.raw)
     snapshot_path.write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
-    p99 = (report.to_json()["stats"].get("total") or {}).get("p99") or 0.1
+    p99 = report.total_p99 or 0.1
     lines = [
         f"# a2actl smoke suite for {target}, written by 'a2actl smoke init'.",
         f"# Run: a2actl smoke run {suite_name} --junit smoke.xml   (TARGET overrides the agent URL)",
@@ -117,3 +121,61 @@ async def init_suite(
             f"    expectState: {doc['state'] or 'completed'}   # what the agent answered when init ran",
         ]
     return "\n".join(lines) + "\n"
+
+
+@dataclass
+class InitResult:
+    """``smoke init``: the suite ``text`` (YAML), written to ``suite`` when given (else for stdout);
+    ``snapshot`` the caps snapshot file written; ``expect`` how the suite names it; ``notes`` for
+    the operator."""
+
+    text: str
+    suite: str | None
+    snapshot: Path
+    expect: str
+    notes: list[str]
+
+    @property
+    def exit(self) -> ExitCode:
+        """Always 0 (failures raise)."""
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"suite", "snapshot", "expect", "notes"}`` (printed with ``-o json|jsonl`` and ``--out``)."""
+        return {
+            "suite": self.suite,
+            "snapshot": str(self.snapshot),
+            "expect": self.expect,
+            "notes": self.notes,
+        }
+
+
+async def init_job(
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    *,
+    out: str | None,
+    snapshot: str | None,
+    stdout_path: str | None,
+    force: bool,
+    samples: int,
+    margin: float,
+) -> InitResult:
+    """``smoke init``: plan the paths (``plan_paths``: ``UsageError``, exit 2, before any request),
+    write the snapshot and build the suite (``init_suite``), and write the suite to ``out`` when
+    given. ``stdout_path``: the regular file stdout is redirected to, if any."""
+    snap, expect, notes = plan_paths(snapshot, out, stdout_path, force)
+    text = await init_suite(
+        target,
+        settings,
+        sink,
+        snapshot_path=snap,
+        expect_path=expect,
+        samples=samples,
+        margin=margin,
+        suite_name=out or "suite.yaml",
+    )
+    if out:
+        Path(out).write_text(text, encoding="utf-8")
+    return InitResult(text, out, snap, expect, notes)

@@ -1,0 +1,339 @@
+"""The smoke checks (docs/smoke.md, "The suite file"): each reuses the job of its command (never a
+subprocess) and returns a ``CheckResult``. ``run_check`` turns an ``A2ACtlError`` into ``status:
+error`` with the error's exit class (3 unreachable, 4 auth, 5 timeout)."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import A2ACtlError, AuthError, TimeoutError_, UnreachableError
+from a2actl.core.exit_codes import ExitCode
+from a2actl.smoke.result import CheckResult
+from a2actl.smoke.suite import Check
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
+
+
+def _fmt(seconds: float | None) -> str:
+    from a2actl.core.units import format_seconds
+
+    return format_seconds(seconds)
+
+
+async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
+    """``kind: probe``: ``handshake probe`` with ``samples``, ``concurrency``, ``budget``/``budgets``;
+    pass when its exit is 0, fail on a budget violation (exit 7), error otherwise."""
+    from a2actl.agent.target import parse_target
+    from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
+
+    specs = [str(c.options["budget"])] if "budget" in c.options else []
+    specs += [f"{k}={v}" for k, v in (c.options.get("budgets") or {}).items()]
+    budgets = tuple(parse_budgets(specs))
+    report = await run_probe(
+        ProbeOptions(
+            target=parse_target(target),
+            samples=int(c.options.get("samples", 5)),
+            concurrency=int(c.options.get("concurrency", 1)),
+            budgets=budgets,
+        ),
+        settings,
+        sink,
+    )
+    p99 = report.total_p99
+    code = report.exit
+    bound = ", ".join(f"{b.metric} p99 <= {_fmt(b.limit)}" for b in report.budget.limits) or "no budget"
+    if code == ExitCode.OK:
+        return CheckResult(
+            c.name,
+            c.kind,
+            target,
+            "pass",
+            0,
+            f"total p99 {_fmt(p99)}",
+            bound,
+            details={"p99": p99, "stats": report.stats()},
+        )
+    if code == ExitCode.CHECK_FAILED:
+        violations = report.budget.violations
+        return CheckResult(
+            c.name,
+            c.kind,
+            target,
+            "fail",
+            0,
+            f"total p99 {_fmt(p99)}",
+            bound,
+            f"over budget: {violations[0].message}",
+            details={"p99": p99, "violations": [v.to_json() for v in violations]},
+        )
+    return CheckResult(
+        c.name,
+        c.kind,
+        target,
+        "error",
+        0,
+        f"{len(report.samples)} sample(s)",
+        bound,
+        f"samples failed: {report.failures()}",
+        exit_class=code,
+    )
+
+
+#: Which change classes fail a ``caps-diff`` check at each ``failOn`` level.
+_FAILING = {
+    "breaking": ["breaking"],
+    "risky": ["breaking", "risky"],
+    "any": ["breaking", "risky", "cosmetic"],
+}
+
+
+async def _caps(
+    c: Check, target: str, suite_dir: Path, settings: Settings, sink: EventSink | None
+) -> CheckResult:
+    """``kind: caps-diff``: ``caps diff TARGET --expect FILE`` (relative to the suite file) with
+    ``failOn``; fail when a change reaches it."""
+    from a2actl.caps.jobs import diff_job
+
+    expect = Path(c.options["expect"])
+    if not expect.is_absolute():
+        expect = suite_dir / expect
+    fail_on = c.options.get("failOn", "breaking")
+    doc, code = await diff_job(target, None, str(expect), settings, sink, card_path=None, fail_on=fail_on)
+    n = doc["counts"]
+    measured = f"{n['breaking']} breaking, {n['risky']} risky, {n['cosmetic']} cosmetic"
+    failing = [ch for ch in doc["changes"] if code == 7 and ch["class"] in _FAILING[fail_on]]
+    return CheckResult(
+        c.name,
+        c.kind,
+        target,
+        "fail" if code == 7 else "pass",
+        0,
+        measured,
+        f"no {fail_on} change" if fail_on != "any" else "no change",
+        "; ".join(f"{ch['path']}: {ch['reason']}" for ch in failing[:3]),
+        details={"counts": n},
+    )
+
+
+async def _send(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
+    """``kind: send``: ``send TEXT``; fail when the state is not ``expectState`` (default
+    ``completed``, not checked for a message reply unless given), the text does not match
+    ``expectText``, or the first streamed event comes after ``firstEvent``."""
+    from a2actl.core.units import parse_duration
+    from a2actl.protocol.events import PartSpec
+    from a2actl.tasks.jobs import SendOptions, send_job
+
+    doc, _ = await send_job(
+        target, settings, sink, SendOptions(parts=[PartSpec("text", text=c.options["text"])]), None
+    )
+    state = doc["state"]
+    view = doc["result"]
+    text = (
+        view.get("text")
+        if view.get("kind") == "message"
+        else "\n".join(
+            [a.get("text") or "" for a in view.get("artifacts") or []] + [view.get("statusMessage") or ""]
+        )
+    )
+    problems = []
+    want_state = c.options.get("expectState", "completed")
+    if state != want_state and not (view.get("kind") == "message" and "expectState" not in c.options):
+        problems.append(f"state {state}, expected {want_state}")
+    pattern = c.options.get("expectText")
+    if pattern is not None and not re.search(pattern, text or ""):
+        problems.append(f"text {text[:80]!r} does not match /{pattern}/")
+    measured, bound = f"state {state}", f"state {want_state}" + (f", text /{pattern}/" if pattern else "")
+    details: dict[str, Any] = {"state": state, "taskId": doc.get("taskId")}
+    if "firstEvent" in c.options:
+        deadline = parse_duration(str(c.options["firstEvent"]))
+        first = await _first_event(target, c.options["text"], settings, sink)
+        details["firstEvent"] = first
+        measured += f", first event {_fmt(first)}"
+        bound += f", first event <= {_fmt(deadline)}"
+        if first is None or first > deadline:
+            problems.append(f"first event after {_fmt(first)}, deadline {_fmt(deadline)}")
+    return CheckResult(
+        c.name,
+        c.kind,
+        target,
+        "fail" if problems else "pass",
+        0,
+        measured,
+        bound,
+        "; ".join(problems),
+        details=details,
+    )
+
+
+async def _first_event(target: str, text: str, settings: Settings, sink: EventSink | None) -> float | None:
+    """Seconds from sending ``text`` with streaming to the first event (``None``: none came)."""
+    from a2actl.stream.jobs import tail_job
+    from a2actl.stream.tail import TailOptions
+
+    summary = await tail_job(
+        target,
+        settings,
+        sink,
+        lambda _r: None,
+        send=text,
+        task=None,
+        sse=None,
+        opts=TailOptions(reconnect_attempts=0),
+    )
+    first: float | None = summary["firstEvent"]
+    return first
+
+
+async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
+    """``kind: stream``: ``stream tail --send TEXT`` with ``heartbeat`` (longest silence) and
+    ``maxEventBytes``; fail on a stall, an oversize event or a stream violation; error at --max-time."""
+    from a2actl.core.units import parse_duration, parse_size
+    from a2actl.stream.jobs import tail_job
+    from a2actl.stream.tail import TailOptions
+
+    hb = parse_duration(str(c.options["heartbeat"])) if "heartbeat" in c.options else None
+    limit = parse_size(str(c.options["maxEventBytes"])) if "maxEventBytes" in c.options else None
+    s = await tail_job(
+        target,
+        settings,
+        sink,
+        lambda _r: None,
+        send=c.options["text"],
+        task=None,
+        sse=None,
+        opts=TailOptions(heartbeat=hb, max_event_bytes=limit, max_time=settings.max_time),
+    )
+    gaps = s["gaps"]
+    measured = (
+        f"{s['events']} events, max gap {_fmt(gaps['max'])}, largest {s['maxEventBytes']} B, {s['outcome']}"
+    )
+    bound = ", ".join(
+        x
+        for x in (
+            f"silence <= {_fmt(hb)}" if hb else "",
+            f"event <= {limit} B" if limit else "",
+            "terminal state",
+        )
+        if x
+    )
+    problems = (
+        [f"silence {_fmt(g['seconds'])}" for g in s["stalls"]]
+        + [f"event of {o['bytes']} B" for o in s["oversize"]]
+        + [v["message"] for v in s["violations"]]
+    )
+    if s["exitCode"] == ExitCode.TIMEOUT:
+        return CheckResult(
+            c.name,
+            c.kind,
+            target,
+            "error",
+            0,
+            measured,
+            bound,
+            "--max-time reached",
+            exit_class=ExitCode.TIMEOUT,
+        )
+    return CheckResult(
+        c.name,
+        c.kind,
+        target,
+        "pass" if s["exitCode"] == 0 else "fail",
+        0,
+        measured,
+        bound,
+        "; ".join(problems) or s["outcome"],
+        details={k: s[k] for k in ("events", "maxEventBytes", "gaps", "finalState", "outcome")},
+    )
+
+
+async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
+    """``kind: sessions-leaks``: ``sessions leaks`` with ``maxAge`` and ``grace`` (default 5s)
+    through the debug API at ``debugPrefix``; fail when any session leaks."""
+    from a2actl.core.units import parse_duration
+    from a2actl.sessions.jobs import Filters, Sessions, find_leaks
+
+    max_age = parse_duration(str(c.options["maxAge"]))
+    grace = parse_duration(str(c.options.get("grace", "5s")))
+    async with Sessions(target, settings, sink, c.options.get("debugPrefix", "/debug/a2a")) as conn:
+        found = await conn.list(Filters())
+        leaks = find_leaks(found, max_age, grace)
+    return CheckResult(
+        c.name,
+        c.kind,
+        target,
+        "fail" if leaks else "pass",
+        0,
+        f"{len(leaks)} leaked of {len(found)} open",
+        f"none older than {_fmt(max_age)} or open after their tasks",
+        "; ".join(f"{x['id']}: {x['reasons'][0]}" for x in leaks[:3]),
+        details={"leaks": len(leaks), "open": len(found), "source": conn.source},
+    )
+
+
+async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckResult:
+    """``kind: dlq-depth``: the valid entries in ``source`` (any DLQ source) at most ``max``; a
+    source that does not exist yet has depth 0 and the row says why."""
+    from a2actl.dlq.jobs import open_source
+
+    notes: list[str] = []
+    backend = await open_source(str(c.options["source"]), settings, sink, notes.append)
+    depth = 0
+    try:
+        async for _ in backend.iter_entries():
+            depth += 1
+    finally:
+        await backend.close()
+    bound = int(c.options["max"])
+    return CheckResult(
+        c.name,
+        c.kind,
+        str(c.options["source"]),
+        "pass" if depth <= bound else "fail",
+        0,
+        f"depth {depth}",
+        f"depth <= {bound}",
+        "; ".join(notes) if depth <= bound else f"{depth - bound} over",
+        details={"depth": depth, **({"note": notes[0]} if notes else {})},
+    )
+
+
+#: The connection classes whose exit code an ``error`` row keeps (docs/exit-codes.md).
+_CLASS = (
+    (UnreachableError, ExitCode.UNREACHABLE),
+    (AuthError, ExitCode.AUTH),
+    (TimeoutError_, ExitCode.TIMEOUT),
+)
+
+
+async def run_check(
+    c: Check, target: str | None, suite_dir: Path, settings: Settings, sink: EventSink | None
+) -> CheckResult:
+    """Run one check against ``target`` (``None`` only for ``dlq-depth``, which names its source);
+    never raises for agent behaviour (an ``A2ACtlError`` becomes ``status: error``). ``duration``
+    is the check's wall time in seconds."""
+    t0 = time.perf_counter()
+    try:
+        if c.kind == "dlq-depth":
+            res = await _dlq(c, settings, sink)
+        else:
+            assert target is not None, f"a {c.kind} check runs against a target"
+            if c.kind == "probe":
+                res = await _probe(c, target, settings, sink)
+            elif c.kind == "caps-diff":
+                res = await _caps(c, target, suite_dir, settings, sink)
+            elif c.kind == "send":
+                res = await _send(c, target, settings, sink)
+            elif c.kind == "stream":
+                res = await _stream(c, target, settings, sink)
+            else:
+                res = await _leaks(c, target, settings, sink)
+    except A2ACtlError as exc:
+        klass = next((code for cls, code in _CLASS if isinstance(exc, cls)), None)
+        res = CheckResult(c.name, c.kind, target, "error", 0, message=exc.message, exit_class=klass)
+    res.duration = time.perf_counter() - t0
+    return res
