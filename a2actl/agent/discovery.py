@@ -78,7 +78,8 @@ def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
 
 
 def load_card_file(path: str, max_bytes: int) -> CardFetch:
-    """Load a card from a local file. Raises ``UsageError`` (exit 2) when it cannot be read."""
+    """Load a card from a local file of at most ``max_bytes`` bytes. Raises ``UsageError`` (exit 2) when
+    it cannot be read, ``ProtocolViolation`` (6) when it is over the limit or not a JSON object."""
     p = Path(path)
     try:
         size = p.stat().st_size
@@ -149,41 +150,6 @@ async def fetch_card(
             parse_seconds=parse_s,
         )
     raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list
-
-
-async def get_card(
-    target_text: str, settings: Any, card_path: str | None = None, sink: Any = None
-) -> dict[str, Any]:
-    """``card get``: load a card from a URL (with discovery) or a file and return the output document
-    ``{"source", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"}``
-    (shape documented in ``docs/output-formats.md``; timings in seconds)."""
-    from a2actl.transport.http import HttpTransport
-
-    target = parse_target(target_text)
-    if target.is_remote:
-        async with HttpTransport(settings, sink) as transport:
-            fetched = await fetch_card(transport, target, card_path)
-    else:
-        fetched = load_card_file(target.value, settings.max_card_bytes)
-    http = None
-    if fetched.http is not None:
-        http = {
-            "status": fetched.http.status,
-            "contentType": fetched.http.headers.get("content-type"),
-            "etag": fetched.http.headers.get("etag"),
-            "cacheControl": fetched.http.headers.get("cache-control"),
-            "bytes": len(fetched.http.body),
-            "timing": fetched.http.timing.to_json(),
-        }
-    return {
-        "source": fetched.source,
-        "traceId": settings.trace_id if target.is_remote else None,
-        "fallbackUsed": fetched.fallback_used,
-        "notes": fetched.notes,
-        "http": http,
-        "card": fetched.raw,
-        "normalized": fetched.view.to_json(),
-    }
 
 
 async def load_card(
