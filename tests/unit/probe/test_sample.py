@@ -1,0 +1,160 @@
+"""One timed handshake (``one_sample``) and the version diagnosis (``version_check``) against an agent
+simulated with ``httpx.MockTransport``: phases, the healthy first RPC, the session handshake, a
+blocking send, and how failures are classed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from a2actl.agent.target import Target
+from a2actl.core.config import Settings
+from a2actl.probe.handshake import version_check
+from a2actl.probe.report import ProbeOptions, Sample
+from a2actl.probe.sample import error_class, one_sample, session_url
+from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.versions import Family
+from a2actl.transport.http import HttpTransport
+
+ORIGIN = "http://127.0.0.1:9"
+CARD_URL = ORIGIN + "/.well-known/agent-card.json"
+RPC_URL = ORIGIN + "/a2a"
+CARD = {
+    "name": "Mock",
+    "description": "a mock agent",
+    "version": "1",
+    "supportedInterfaces": [{"url": RPC_URL, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+    "capabilities": {"streaming": False},
+    "defaultInputModes": ["text/plain"],
+    "defaultOutputModes": ["text/plain"],
+    "skills": [],
+}
+CARD_BYTES = json.dumps(CARD).encode()
+NOT_FOUND = {"code": -32001, "message": "Task not found"}
+VERSION = {"code": -32009, "message": "version not supported"}
+
+Handler = Callable[[httpx.Request], httpx.Response]
+
+
+def agent(
+    rpc: Callable[[str, dict[str, Any], httpx.Request], dict[str, Any]], card_status: int = 200
+) -> Handler:
+    """A handler serving ``CARD`` and answering JSON-RPC with ``rpc(method, params, request)``'s member."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/agent-card.json":
+            return httpx.Response(
+                card_status, content=CARD_BYTES, headers={"Content-Type": "application/json"}
+            )
+        if request.url.path == "/hs":
+            return httpx.Response(200, json={"sessionId": "s1", "sessionToken": "tok-123", "expiresIn": 5})
+        body = json.loads(request.content)
+        return httpx.Response(
+            200, json={"jsonrpc": "2.0", "id": body["id"], **rpc(body["method"], body["params"], request)}
+        )
+
+    return handle
+
+
+def probe(handler: Handler, **opts: Any) -> Sample:
+    async def go() -> Sample:
+        settings = Settings()
+        async with HttpTransport(settings, http_transport=httpx.MockTransport(handler)) as tr:
+            return await one_sample(
+                0, tr, CARD_URL, ProbeOptions(Target("base_url", ORIGIN), **opts), settings
+            )
+
+    return asyncio.run(go())
+
+
+def test_healthy_handshake_times_every_phase_and_reads_task_not_found_as_healthy() -> None:
+    s = probe(agent(lambda method, params, req: {"error": NOT_FOUND}))
+    assert s.ok and s.failed_phase is None and s.error is None
+    assert list(s.phases) == ["dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "rpc"]
+    assert all(v >= 0 for v in s.phases.values())
+    assert s.card_bytes is not None and s.card_bytes.decoded == len(CARD_BYTES)
+    assert s.negotiated is not None and s.negotiated.to_json() == {
+        "url": RPC_URL,
+        "protocolBinding": "JSONRPC",
+        "protocolVersion": "1.0",
+    }
+    assert s.rpc is not None and s.rpc["method"] == "GetTask" and s.rpc["healthy"] is True
+    assert s.rpc["meaning"] == "TaskNotFound for a random id: routing, version and auth work"
+    assert "wallSeconds" in s.rpc
+
+
+def test_session_handshake_and_blocking_send() -> None:
+    seen: list[str] = []
+
+    def rpc(method: str, params: dict[str, Any], req: httpx.Request) -> dict[str, Any]:
+        seen.append(method)
+        if method == "SendMessage":
+            return {
+                "result": {
+                    "task": {"id": "t1", "contextId": "c1", "status": {"state": "TASK_STATE_COMPLETED"}}
+                }
+            }
+        return {"error": NOT_FOUND}
+
+    s = probe(agent(rpc), send_text="hi", handshake_path="hs")
+    assert s.ok, s.error
+    assert seen == ["GetTask", "SendMessage"]
+    assert s.session is not None
+    assert s.session.to_json() == {
+        "url": ORIGIN + "/hs",
+        "status": 200,
+        "tokenIssued": True,
+        "response": {"sessionId": "s1", "sessionToken": "***", "expiresIn": 5},
+    }
+    assert s.send is not None and s.send.to_json() == {
+        "method": "SendMessage",
+        "streaming": False,
+        "events": 1,
+        "finalState": "completed",  # normalised from TASK_STATE_COMPLETED
+    }
+    assert s.phases["terminal"] == 0.0 and "session" in s.phases
+
+
+def test_version_error_on_the_first_rpc_fails_the_sample_in_the_rpc_phase() -> None:
+    s = probe(agent(lambda method, params, req: {"error": VERSION}))
+    assert not s.ok and s.failed_phase == "rpc" and s.error_class == "a2a_error"
+    assert s.error is not None and s.error["a2aCode"] == -32009
+
+
+def test_card_http_error_fails_the_sample_in_the_card_phase() -> None:
+    s = probe(agent(lambda method, params, req: {"error": NOT_FOUND}, card_status=503))
+    assert (s.ok, s.failed_phase, s.error_class) == (False, "card", "http_status")
+    assert s.error is not None and s.error["message"] == f"{CARD_URL} answered HTTP 503 Service Unavailable"
+
+
+def test_version_check_retries_in_the_other_family_and_concludes() -> None:
+    def rpc(method: str, params: dict[str, Any], req: httpx.Request) -> dict[str, Any]:
+        return {"error": NOT_FOUND if method == "tasks/get" else VERSION}  # speaks only 0.3
+
+    iface = Interface(RPC_URL, "JSONRPC", "1.0", Family.V1_0, "supportedInterfaces[0]", None)
+    failed = [Sample(0, ok=False, failed_phase="rpc", error={"code": "a2a_error", "a2aCode": -32009})]
+
+    async def go() -> Any:
+        async with HttpTransport(Settings(), http_transport=httpx.MockTransport(agent(rpc))) as tr:
+            return await version_check(tr, Selection(iface, Family.V1_0, "r"), failed)
+
+    check = asyncio.run(go())
+    assert check is not None and check.to_json() == {
+        "sent": "1.0",
+        "retriedAs": "0.3",
+        "retryOk": True,
+        "conclusion": f"{RPC_URL} answers 0.3 but not 1.0",
+    }
+
+
+def test_error_class_and_session_url() -> None:
+    from a2actl.core.errors import A2ACtlError, NoSuchRoute, TimeoutError_
+
+    assert error_class(TimeoutError_("slow")) == "timeout"
+    assert error_class(NoSuchRoute("no route")) == "protocol"  # classed by its exit code, 6
+    assert error_class(A2ACtlError("anything")) == "error"
+    assert session_url("https://h:8443/.well-known/agent-card.json?x=1", "a2a/hs") == "https://h:8443/a2a/hs"
