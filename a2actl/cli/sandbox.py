@@ -11,13 +11,8 @@ from a2actl.cli.context import invocation
 app = typer.Typer(help="The embedded reference A2A agent (a2a-sdk), with fault knobs.", no_args_is_help=True)
 
 
-def sandbox_options(**kw: object) -> object:
-    from a2actl.server.sandbox.options import SandboxOptions
-
-    return SandboxOptions(**kw)  # type: ignore[arg-type]
-
-
 def require_sandbox_extra() -> None:
+    """Raise ``UsageError`` (exit 2) unless the ``sandbox`` extra (a2a-sdk, uvicorn) is installed."""
     from a2actl.core.errors import UsageError
 
     try:
@@ -222,7 +217,9 @@ def serve(
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
-    opts = sandbox_options(
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    opts = SandboxOptions(
         host=host,
         port=port,
         versions=versions,
@@ -239,7 +236,13 @@ def serve(
         leak_sessions=leak_sessions,
         dlq=dlq,
         worker_fault=worker_fault,
-        **delays,
+        handshake_delay=delays["handshake_delay"],
+        rpc_delay=delays["rpc_delay"],
+        stream_interval=delays["stream_interval"],
+        stall=delays["stall"],
+        ws_ping_interval=delays["ws_ping_interval"],
+        max_session_age=delays["max_session_age"],
+        sse_heartbeat=delays.get("sse_heartbeat"),
     )
     from a2actl.server.sandbox.server import serve as serve_forever
 
@@ -258,7 +261,7 @@ def serve(
         run.out.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
 
     try:
-        serve_forever(opts, on_ready=ready)  # type: ignore[arg-type]
+        serve_forever(opts, on_ready=ready)
     except OSError as exc:
         raise UsageError(
             f"cannot listen on {host}:{port}: {exc.strerror or exc}",

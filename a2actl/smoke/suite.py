@@ -44,7 +44,7 @@ def _loader() -> Any:
     class LineLoader(yaml.SafeLoader):
         """SafeLoader that records each mapping's line (1-based) under ``__line__``."""
 
-    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[str, Any]:
+    def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
         mapping[LINE] = node.start_mark.line + 1
         return mapping

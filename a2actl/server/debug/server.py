@@ -20,8 +20,8 @@ from __future__ import annotations
 import base64
 import secrets
 import time
-from collections.abc import AsyncGenerator
-from typing import Any
+from collections.abc import AsyncGenerator, Callable
+from typing import TYPE_CHECKING, Any
 
 from a2a.server.context import ServerCallContext
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -32,6 +32,9 @@ from starlette.routing import Route
 
 from a2actl.protocol.versions import canonical_state
 from a2actl.server.debug.registry import TERMINAL_STATES, KillResult, SessionRegistry
+
+if TYPE_CHECKING:
+    from a2actl.dlq.store.base import Backend
 
 CONTRACT_VERSION = "1"
 SESSION_HEADER = "a2a-session"
@@ -153,7 +156,8 @@ class TrackingRequestHandler(DefaultRequestHandler):
             for tid in s.running_tasks():
                 task = await self.task_store.get(tid, ctx)
                 if task is not None:
-                    s.task_states[tid] = _state_name(task.status.state)
+                    # A VersionedTaskStore returns a StoredTask (no .status): not supported here yet.
+                    s.task_states[tid] = _state_name(task.status.state)  # type: ignore[union-attr]
         for s in self.registry.sweep():
             await self._cancel(s.running_tasks())
 
@@ -210,7 +214,7 @@ def debug_routes(
     *,
     prefix: str = "/debug/a2a",
     token: str | None = None,
-    dlq: Any = None,
+    dlq: Backend | None = None,
 ) -> list[Route]:
     """The debug API routes under ``prefix``. With ``token``, every call needs
     ``Authorization: Bearer <token>`` (401 otherwise); without, the API is open and a2actl warns.
@@ -308,7 +312,9 @@ def debug_routes(
     ]
 
 
-def _dlq_routes(dlq: Any, prefix: str, authorized: Any) -> list[Route]:
+def _dlq_routes(
+    dlq: Backend, prefix: str, authorized: Callable[[Request], JSONResponse | None]
+) -> list[Route]:
     """``GET /dlq`` (cursor pages), ``GET|PATCH|DELETE /dlq/{id}`` over a DLQ backend."""
     import json
 

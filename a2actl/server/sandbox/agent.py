@@ -42,6 +42,7 @@ class EchoExecutor(AgentExecutor):
             return
         task = context.current_task
         if task is None:
+            assert message is not None, "a request without a task carries a message (SendMessage)"
             task = new_task_from_user_message(message)
             await event_queue.enqueue_event(task)
         updater = TaskUpdater(event_queue, task.id, task.context_id)

@@ -142,7 +142,8 @@ async def _is_send_stream(scope: dict[str, Any], receive: Any) -> tuple[bool, An
         if not replayed:
             replayed = True
             return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
+        later: dict[str, Any] = await receive()
+        return later
 
     return (b'"SendStreamingMessage"' in body or b'"message/stream"' in body), replay
 
