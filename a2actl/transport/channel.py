@@ -17,13 +17,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, final
 
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.jsonrpc import DecodedError
 from a2actl.protocol.versions import Family
 
 
+@final  # lets a ``type(item) is Heartbeat`` test narrow a stream item on both branches
 @dataclass(frozen=True)
 class Heartbeat:
     """An SSE comment line (``: ping``) or a WebSocket pong seen at ``at`` seconds since the request
@@ -34,6 +35,7 @@ class Heartbeat:
     rtt: float | None = None
 
 
+@final
 class TimedEvent(NamedTuple):
     """A stream event with its arrival time (seconds since the request started) and size in bytes.
     ``truncated``: the event was over the buffering bound (``Settings.max_event_bytes``) and was not
