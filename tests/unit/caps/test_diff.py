@@ -1,0 +1,154 @@
+"""``caps diff``'s classification (breaking / risky / cosmetic, with the reason), the structural
+diff underneath it, and ``--fail-on``."""
+
+from __future__ import annotations
+
+import pytest
+
+from a2actl.caps.diff import Change, classify, counts, diff_snapshots, failed, raw_changes
+
+
+@pytest.mark.parametrize(
+    ("path", "op", "before", "after", "klass", "reason"),
+    [
+        (
+            "/skills/summarize",
+            "removed",
+            {},
+            None,
+            "breaking",
+            "skill 'summarize' removed: clients using it fail",
+        ),
+        ("/skills/summarize", "added", None, {}, "cosmetic", "new skill 'summarize' (additive)"),
+        ("/protocolVersions", "removed", "0.3", None, "breaking", "protocol version 0.3 dropped"),
+        ("/bindings", "added", None, "GRPC", "cosmetic", "binding GRPC added (additive)"),
+        (
+            "/defaultInputModes",
+            "removed",
+            "text/plain",
+            None,
+            "breaking",
+            "defaultInputModes no longer includes",
+        ),
+        (
+            "/skills/s/inputModes",
+            "removed",
+            "image/png",
+            None,
+            "breaking",
+            "skill 's' no longer supports input mode",
+        ),
+        ("/capabilities/streaming", "changed", True, False, "breaking", "capabilities.streaming true→false"),
+        (
+            "/capabilities/pushNotifications",
+            "changed",
+            False,
+            True,
+            "cosmetic",
+            "capabilities.pushNotifications turned on",
+        ),
+        (
+            "/interfaces/JSONRPC@1.0/url",
+            "changed",
+            "http://a",
+            "http://b",
+            "risky",
+            "interface JSONRPC@1.0 moved",
+        ),
+        ("/interfaces/JSONRPC@1.0/preferred", "changed", True, False, "risky", "preferred interface changed"),
+        ("/extensions/urn:x", "added", None, {"required": True}, "risky", "new required extension urn:x"),
+        (
+            "/extensions/urn:x",
+            "added",
+            None,
+            {"required": False},
+            "cosmetic",
+            "extension urn:x added (optional)",
+        ),
+        ("/extensions/urn:x/required", "changed", False, True, "risky", "extension urn:x became required"),
+        ("/securitySchemes/bearer", "removed", {}, None, "breaking", "security scheme 'bearer' removed"),
+        (
+            "/securitySchemes/bearer/description",
+            "changed",
+            "a",
+            "b",
+            "cosmetic",
+            "security scheme 'bearer' description",
+        ),
+        (
+            "/securitySchemes/bearer/scheme",
+            "changed",
+            "Bearer",
+            "Basic",
+            "risky",
+            "security scheme 'bearer' settings",
+        ),
+        ("/description", "changed", "a", "b", "cosmetic", "description edited"),
+        ("/skills/s/tags", "added", None, "new", "cosmetic", "skill 's' tags edited"),
+        ("/a2actlSnapshot", "changed", 1, 2, "risky", "snapshot format version differs"),
+        ("/somethingElse", "changed", 1, 2, "risky", "unclassified change: review it"),
+        ("", "changed", 1, 2, "breaking", "the document is not a capability snapshot"),
+    ],
+)
+def test_classification(path: str, op: str, before: object, after: object, klass: str, reason: str) -> None:
+    ch = classify(Change(path, op, before, after))
+    assert (ch.klass, ch.path, ch.op) == (klass, path, op)
+    assert ch.reason.startswith(reason), ch.reason
+
+
+def test_security_requirements_added_to_an_open_agent_break_it() -> None:
+    before = {"securityRequirements": []}
+    after = {"securityRequirements": [{"bearer": []}]}
+    [ch] = diff_snapshots(before, after)
+    assert ch.klass == "breaking" and ch.reason.startswith("the agent now requires authentication")
+    [back] = diff_snapshots(after, before)
+    assert back.klass == "risky" and "no longer requires authentication" in back.reason
+
+
+def test_a_removed_alternative_is_breaking_an_added_one_risky() -> None:
+    before = {"securityRequirements": [{"bearer": []}, {"oauth": ["read"]}]}
+    after = {"securityRequirements": [{"bearer": []}, {"oauth": ["read", "write"]}]}
+    changes = diff_snapshots(before, after)
+    assert [(c.op, c.klass) for c in changes] == [("removed", "breaking"), ("added", "risky")]
+
+
+def test_raw_changes_compare_lists_as_sets_and_escape_pointer_tokens() -> None:
+    assert raw_changes({"a": [1, 2]}, {"a": [2, 1]}) == []
+    assert raw_changes({"a/b": [1]}, {"a/b": [1, 3]}) == [Change("/a~1b", "added", None, 3)]
+    assert raw_changes({"x": 1}, {"x": "1"}) == [Change("/x", "changed", 1, "1")]
+
+
+def test_changes_come_most_severe_first_then_by_path() -> None:
+    before = {"description": "a", "skills": {"s": {}, "t": {}}, "capabilities": {"streaming": False}}
+    after = {"description": "b", "skills": {}, "capabilities": {"streaming": True}}
+    changes = diff_snapshots(before, after)
+    assert [(c.klass, c.path) for c in changes] == [
+        ("breaking", "/skills/s"),
+        ("breaking", "/skills/t"),
+        ("cosmetic", "/capabilities/streaming"),
+        ("cosmetic", "/description"),
+    ]
+    assert counts(changes) == {"breaking": 2, "risky": 0, "cosmetic": 2}
+
+
+@pytest.mark.parametrize(
+    ("fail_on", "classes", "expected"),
+    [
+        ("breaking", ["risky", "cosmetic"], False),
+        ("breaking", ["breaking"], True),
+        ("risky", ["risky"], True),
+        ("any", ["cosmetic"], True),
+        ("none", ["breaking"], False),
+    ],
+)
+def test_fail_on(fail_on: str, classes: list[str], expected: bool) -> None:
+    changes = [Change("/x", "changed", 1, 2, k) for k in classes]
+    assert failed(changes, fail_on) is expected
+    assert Change("/x", "added", None, 2, "risky", "r").to_json() == {
+        "path": "/x",
+        "op": "added",
+        "before": None,
+        "after": 2,
+        "class": "risky",
+        "reason": "r",
+    }
