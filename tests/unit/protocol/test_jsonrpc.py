@@ -127,7 +127,7 @@ def test_split_response_raises_only_envelope_errors(obj: object, rid: object) ->
     from a2actl.protocol.jsonrpc import EnvelopeError, split_response
 
     try:
-        result, error = split_response(obj, rid)  # type: ignore[arg-type]
+        result, error = split_response(obj, rid)  # type: ignore[arg-type]  # fuzzing: any JSON value as the id
     except EnvelopeError:
         return
     assert error is None or isinstance(error, dict)

@@ -137,11 +137,11 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
             real = tr._prepare
 
             async def spy(*a: object, **k: object) -> object:
-                request, clock = await real(*a, **k)  # type: ignore[arg-type]
+                request, clock = await real(*a, **k)  # type: ignore[arg-type]  # a pass-through spy
                 seen.append(clock)
                 return request, clock
 
-            tr._prepare = spy  # type: ignore[method-assign]
+            tr._prepare = spy  # type: ignore[method-assign]  # spy on the clock it builds
             res, _ = await asyncio.gather(tr.request("GET", f"http://127.0.0.1:{server.port}/card"), hog())
             return res.timing, seen[0]
 
