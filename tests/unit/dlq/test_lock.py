@@ -18,8 +18,8 @@ import asyncio
 import uuid
 from typing import Any
 
-from a2actl.dlq.store.redis import RedisBackend
 from a2actl.dlq.store.lock import RedisLease
+from a2actl.dlq.store.redis import RedisBackend
 
 
 async def _ends(task: asyncio.Task[Any], stopper: asyncio.Task[Any], timeout: float = 3.0) -> bool:

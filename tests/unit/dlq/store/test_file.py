@@ -1,0 +1,178 @@
+"""The file store (a tombstone log): append, list, read, remove, update; torn and garbage lines are
+skipped and counted, never block the rest; removal is idempotent."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from a2actl.core.errors import UsageError
+from a2actl.dlq.store.entry import InvalidEntries
+from a2actl.dlq.store.file import FileBackend, file_path
+from tests.unit.dlq.store.entries import entry
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+async def _all(it: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e async for e in it]
+
+
+def _filled(tmp_path: Path, n: int) -> FileBackend:
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i in range(n):
+        assert run(store.append(entry(i))) == f"e{i}"
+    return store
+
+
+def test_append_then_list_in_order(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 3)
+    got = run(_all(store.iter_entries()))
+    assert [e["id"] for e in got] == ["e0", "e1", "e2"]
+    assert got[1] == entry(1) | {"enqueuedAt": got[1]["enqueuedAt"]}
+    assert run(_all(store.iter_replay())) == got
+
+
+def test_each_append_is_one_line(tmp_path: Path) -> None:
+    _filled(tmp_path, 2)
+    lines = (tmp_path / "dlq.jsonl").read_bytes().splitlines()
+    assert [json.loads(line)["id"] for line in lines] == ["e0", "e1"]
+
+
+def test_get_and_missing_id(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 2)
+    got = run(store.get("e1"))
+    assert got is not None and got["request"]["params"]["message"]["messageId"] == "m1"
+    assert run(store.get("nope")) is None
+
+
+def test_remove_is_idempotent_and_writes_one_tombstone(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 3)
+    assert run(store.remove("e1")) is True
+    assert run(store.remove("e1")) is False
+    assert run(store.remove("never")) is False
+    assert [e["id"] for e in run(_all(store.iter_entries()))] == ["e0", "e2"]
+    assert store.removal_counts() == {"e1": 1}
+    # a fresh reader (another process) folds the same log
+    assert [e["id"] for e in run(_all(FileBackend(store.path).iter_entries()))] == ["e0", "e2"]
+
+
+def test_remove_many_counts_only_fresh_ids(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 4)
+    assert run(store.remove_many(["e0", "e2"])) == 2
+    assert run(store.remove_many(["e0", "e3"])) == 1
+    assert run(store.remove_many([])) == 0
+    assert [e["id"] for e in run(_all(store.iter_entries()))] == ["e1"]
+    assert store.removal_counts() == {"e0": 1, "e2": 1, "e3": 1}
+
+
+def test_update_is_folded_into_the_entry(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 1)
+    err = {"code": 503, "message": "again", "class": "transient"}
+    run(store.update("e0", 4, err))
+    (got,) = run(_all(store.iter_entries()))
+    assert (got["attempts"], got["lastError"]) == (4, err)
+
+
+def test_malformed_lines_are_skipped_and_counted(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b"not json at all\n")
+        f.write(b"\n")  # blank lines are not records
+        f.write(json.dumps({"id": "bad", "request": {}}).encode() + b"\n")  # schema-invalid
+        f.write(b"\xff\xfe\n")  # not UTF-8
+    run(store.append(entry(1)))
+    f2 = open(store.path, "ab")  # a torn last line (a crash mid-write)
+    f2.write(b'{"id": "e9", "requ')
+    f2.close()
+    invalid = InvalidEntries()
+    got = run(_all(store.iter_entries(invalid)))
+    assert [e["id"] for e in got] == ["e0", "e1"]
+    assert invalid.count == 4
+    assert [(b.ref, b.where) for b in invalid.first] == [
+        ("line:2", "line 2"),
+        ("bad", "line 4"),
+        ("line:5", "line 5"),
+        ("line:7", "line 7"),
+    ]
+    assert invalid.first[0].error == "not JSON (a torn or garbage line)"
+    assert invalid.first[2].error == "not UTF-8 text"
+    warning = invalid.warning()
+    assert warning is not None and warning.startswith("skipped 4 invalid entries")
+
+
+def test_append_after_a_torn_line_starts_a_new_line(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b'{"id": "torn"')
+    run(store.append(entry(1)))
+    assert [e["id"] for e in run(_all(store.iter_entries()))] == ["e0", "e1"]
+
+
+def test_an_invalid_line_can_be_purged_by_its_line_ref(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b"garbage\n")
+    assert run(store.get("line:2")) is None  # not a record: nothing to show
+    assert run(store.remove("line:2")) is True
+    invalid = InvalidEntries()
+    run(_all(store.iter_entries(invalid)))
+    assert invalid.count == 0
+
+
+def test_missing_file_reads_empty_with_a_warning(tmp_path: Path) -> None:
+    store = FileBackend(tmp_path / "none.jsonl")
+    why = run(store.missing())
+    assert why is not None and "does not exist" in why
+    assert run(_all(store.iter_entries())) == []
+
+
+def test_missing_directory_and_directory_path_are_usage_errors(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="does not exist"):
+        run(FileBackend(tmp_path / "nodir" / "dlq.jsonl").missing())
+    with pytest.raises(UsageError, match="is a directory"):
+        run(FileBackend(tmp_path).missing())
+    with pytest.raises(UsageError, match="cannot dead-letter"):
+        FileBackend(tmp_path / "nodir" / "dlq.jsonl").check_writable()
+    FileBackend(tmp_path / "ok.jsonl").check_writable()
+    assert (tmp_path / "ok.jsonl").exists()
+
+
+def test_replay_lock_and_journal_key(tmp_path: Path) -> None:
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    assert store.journal_key == f"file://{tmp_path}/dlq.jsonl"
+    assert store.replay_lock("SRC").path == tmp_path / "dlq.jsonl.replay-lock"
+
+
+@pytest.mark.parametrize(
+    ("src", "want"),
+    [
+        ("file:///abs/dlq.jsonl", "/abs/dlq.jsonl"),
+        ("file://localhost/abs/dlq.jsonl", "/abs/dlq.jsonl"),
+        ("file:/abs/d%20q.jsonl", "/abs/d q.jsonl"),
+        ("/abs/dlq.jsonl", "/abs/dlq.jsonl"),
+    ],
+)
+def test_file_path_forms(src: str, want: str) -> None:
+    assert file_path(src) == Path(want)
+
+
+def test_relative_file_urls_are_relative_to_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for src in ("file://dlq.jsonl", "file:dlq.jsonl", "file://./dlq.jsonl", "dlq.jsonl"):
+        assert file_path(src) == tmp_path / "dlq.jsonl", src
+
+
+@pytest.mark.parametrize("src", ["file:", "file://", "file:a%00b"])
+def test_a_file_url_without_a_path_is_a_usage_error(src: str) -> None:
+    with pytest.raises(UsageError, match="names no file"):
+        file_path(src)

@@ -1,0 +1,210 @@
+"""The Redis Streams store on a real redis-server (the ``redis_url`` fixture of tests/conftest.py):
+XADD/XRANGE/XDEL, updates in ``KEY:meta``, invalid records skipped and counted, a consumer group
+handing out each entry once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from a2actl.core.errors import UnreachableError, UsageError
+from a2actl.dlq.store.entry import InvalidEntries
+from a2actl.dlq.store.redis import RedisBackend
+from tests.unit.dlq.store.entries import entry
+
+
+def _src(redis_url: str, **params: str) -> str:
+    q = "&".join(f"{k}={v}" for k, v in {"stream": f"unit-{uuid.uuid4().hex[:8]}", **params}.items())
+    return f"{redis_url}?{q}"
+
+
+async def _all(it: AsyncIterator[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [e async for e in it]
+
+
+async def _filled(src: str, n: int) -> tuple[RedisBackend, list[str]]:
+    store = RedisBackend(src)
+    ids = [await store.append(entry(i)) for i in range(n)]
+    return store, ids
+
+
+def test_append_list_get_remove(redis_url: str) -> None:
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 3)
+        try:
+            got = await _all(store.iter_entries())
+            assert [e["id"] for e in got] == ids  # the stream id is the entry id
+            assert [e["request"]["params"]["message"]["messageId"] for e in got] == ["m0", "m1", "m2"]
+            one = await store.get(ids[1])
+            assert one is not None and one["source"] == "unit"
+            assert await store.get("0-1") is None
+            assert await store.get("not-a-stream-id") is None
+            assert await store.remove(ids[1]) is True
+            assert await store.remove(ids[1]) is False
+            assert await store.remove("not-a-stream-id") is False
+            assert await store.remove_many([ids[0], ids[1]]) == 1
+            assert [e["id"] for e in await _all(store.iter_entries())] == [ids[2]]
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_paging_keeps_order(redis_url: str) -> None:
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 5)
+        try:
+            assert [e["id"] async for e in store.iter_entries(page=2)] == ids
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_update_lives_in_the_meta_hash(redis_url: str) -> None:
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 1)
+        try:
+            err = {"code": 503, "message": "again", "class": "transient"}
+            await store.update(ids[0], 5, err)
+            (got,) = await _all(store.iter_entries())
+            assert (got["attempts"], got["lastError"]) == (5, err)
+            meta = await store.client.hget(store.meta, ids[0])
+            assert json.loads(meta) == {"attempts": 5, "lastError": err}
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_invalid_records_are_skipped_and_counted(redis_url: str) -> None:
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 1)
+        try:
+            c = store.client
+            bad = [
+                await c.xadd(store.stream, {"other": "x"}),
+                await c.xadd(store.stream, {"entry": "{not json"}),
+                await c.xadd(store.stream, {"entry": "[1, 2]"}),
+                await c.xadd(store.stream, {"entry": json.dumps({"request": {}})}),
+            ]
+            ids.append(await store.append(entry(1)))
+            await c.hset(store.meta, ids[1], "not json")  # a bad meta makes a good entry invalid
+            invalid = InvalidEntries()
+            got = await _all(store.iter_entries(invalid))
+            assert [e["id"] for e in got] == ids[:1]
+            assert invalid.count == 5
+            assert [b.ref for b in invalid.first] == [*bad, ids[1]]
+            assert [b.error for b in invalid.first[:3]] == [
+                "no 'entry' field",
+                "the 'entry' field is not JSON",
+                "the 'entry' field is a JSON list, not an object",
+            ]
+            assert invalid.first[4].error == f"{store.meta}[{ids[1]}] is not JSON"
+            # dlq show still shows a record it cannot decode
+            assert await store.get(bad[0]) == {"id": bad[0], "fields": {"other": "x"}}
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_missing_stream_and_writability(redis_url: str) -> None:
+    async def go() -> None:
+        store = RedisBackend(_src(redis_url))
+        try:
+            why = await store.missing()
+            assert why is not None and "does not exist" in why
+            store.check_writable()  # absent key: fine
+            await store.client.set(store.stream, "a string")
+            with pytest.raises(UsageError, match="holds a string, not a stream"):
+                store.check_writable()
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_unreachable_redis() -> None:
+    async def go() -> None:
+        store = RedisBackend("redis://127.0.0.1:1/0?stream=x")
+        try:
+            with pytest.raises(UnreachableError):
+                await store.missing()
+            with pytest.raises(UnreachableError):
+                store.check_writable()
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("", "name the stream"),
+        ("stream=s&group=", "group= needs a name"),
+        ("stream=s&consumer=c", "consumer= needs group=NAME"),
+        ("stream=s&group=g&consumer=", "consumer= needs a name"),
+    ],
+)
+def test_bad_urls(query: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        RedisBackend(f"redis://127.0.0.1:1/0?{query}")
+
+
+def test_journal_key_names_a_generated_consumer() -> None:
+    assert RedisBackend("redis://h:1/0?stream=s").journal_key == "redis://h:1/0?stream=s"
+    named = RedisBackend("redis://h:1/0?stream=s&group=g&consumer=c")
+    assert named.journal_key == "redis://h:1/0?stream=s&group=g&consumer=c"
+    generated = RedisBackend("redis://h:1/0?stream=s&group=g")
+    assert generated.journal_key == f"redis://h:1/0?stream=s&group=g&consumer={generated.consumer}"
+
+
+def test_a_group_hands_each_entry_to_one_consumer(redis_url: str) -> None:
+    async def go() -> None:
+        src = _src(redis_url)
+        filler, ids = await _filled(src, 4)
+        await filler.close()
+        a = RedisBackend(src + "&group=g&consumer=a")
+        b = RedisBackend(src + "&group=g&consumer=b")
+        a.group_page = b.group_page = 2
+        try:
+            it = a.iter_replay()
+            first = [await it.__anext__(), await it.__anext__()]  # a holds one page
+            rest = await _all(b.iter_replay())  # b takes what a has not read
+            assert sorted(e["id"] for e in first + rest) == ids
+            assert not {e["id"] for e in first} & {e["id"] for e in rest}
+            assert await a.remove_many([e["id"] for e in first]) == 2
+            assert await _all(it) == []  # nothing left for a
+            assert (a.claimed, b.claimed) == (0, 0)
+        finally:
+            await a.close()
+            await b.close()
+
+    asyncio.run(go())
+
+
+def test_a_group_takes_back_its_own_pending_entries_first(redis_url: str) -> None:
+    async def go() -> None:
+        src = _src(redis_url) + "&group=g&consumer=c"
+        filler, ids = await _filled(src.split("&group")[0], 2)
+        await filler.close()
+        first = RedisBackend(src)
+        try:
+            got = await _all(first.iter_replay())
+            await first.update(got[0]["id"], 2, {"code": 1, "message": "x", "class": "transient"})
+        finally:
+            await first.close()
+        again = RedisBackend(src)  # a rerun with the same consumer name
+        try:
+            assert [e["id"] for e in await _all(again.iter_replay())] == ids
+        finally:
+            await again.close()
+
+    asyncio.run(go())

@@ -1,0 +1,79 @@
+"""The suite's exit code (docs/exit-codes.md), the ``smoke run`` document and its JUnit XML."""
+
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.smoke.result import CheckResult, SmokeRun, Status, suite_exit_code
+from a2actl.smoke.run import junit_xml
+from a2actl.smoke.suite import Suite
+
+
+def _r(status: Status, klass: ExitCode | None = None, target: str | None = "http://a") -> CheckResult:
+    return CheckResult(f"c-{status}", "probe", target, status, 0.25, "m", "b", "msg", exit_class=klass)
+
+
+@pytest.mark.parametrize(
+    ("results", "code"),
+    [
+        ([], ExitCode.OK),
+        ([_r("pass"), _r("pass")], ExitCode.OK),
+        ([_r("pass"), _r("fail")], ExitCode.CHECK_FAILED),
+        ([_r("error", ExitCode.UNREACHABLE), _r("error", ExitCode.UNREACHABLE)], ExitCode.UNREACHABLE),
+        ([_r("error", ExitCode.AUTH)], ExitCode.AUTH),
+        ([_r("error", ExitCode.TIMEOUT), _r("error", ExitCode.AUTH)], ExitCode.CHECK_FAILED),
+        ([_r("error", ExitCode.TIMEOUT), _r("fail")], ExitCode.CHECK_FAILED),
+        ([_r("error", ExitCode.TIMEOUT), _r("pass")], ExitCode.CHECK_FAILED),
+        ([_r("error")], ExitCode.CHECK_FAILED),  # an error of no connection class
+    ],
+)
+def test_suite_exit_code(results: list[CheckResult], code: ExitCode) -> None:
+    assert suite_exit_code(results) is code
+
+
+def test_run_document_in_order() -> None:
+    suite = Suite(path="s.yaml", targets=["http://a"], name="n")
+    run = SmokeRun(suite, [_r("pass"), _r("fail")], junit="j.xml")
+    assert run.exit == ExitCode.CHECK_FAILED
+    doc = run.to_json()
+    assert list(doc) == [
+        "suite",
+        "path",
+        "targets",
+        "exitCode",
+        "passed",
+        "failed",
+        "errors",
+        "results",
+        "junit",
+    ]
+    assert (doc["exitCode"], doc["passed"], doc["failed"], doc["errors"]) == (7, 1, 1, 0)
+    assert doc["results"][1] == {
+        "name": "c-fail",
+        "kind": "probe",
+        "target": "http://a",
+        "status": "fail",
+        "duration": 0.25,
+        "measured": "m",
+        "bound": "b",
+        "message": "msg",
+        "details": {},
+    }
+    assert "junit" not in SmokeRun(suite, []).to_json()
+
+
+def test_junit_one_testsuite_per_target() -> None:
+    suite = Suite(path="s.yaml", targets=[], name="n")
+    results = [_r("pass"), _r("fail"), _r("error", target=None)]
+    root = ET.fromstring(junit_xml(suite, results).split("?>", 1)[1])
+    assert root.attrib == {"name": "n", "tests": "3", "failures": "1", "errors": "1", "time": "0.750"}
+    assert [ts.attrib["name"] for ts in root] == ["n @ http://a", "n @ local"]
+    first, second = root
+    assert [tc.attrib["name"] for tc in first] == ["c-pass", "c-fail"]
+    failure = first[1].find("failure")
+    assert failure is not None and failure.attrib == {"message": "msg", "type": "probe"}
+    assert failure.text == "measured: m\nbound: b\nmsg"
+    assert second[0].find("error") is not None
