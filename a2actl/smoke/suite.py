@@ -32,6 +32,9 @@ class Check:
 
 @dataclass
 class Suite:
+    """A loaded suite: its ``path`` as given, the ``targets`` every check runs against (a check's own
+    ``target`` overrides), the checks in file order and the suite's ``name``."""
+
     path: str
     targets: list[str]
     checks: list[Check] = field(default_factory=list)

@@ -160,6 +160,7 @@ class Invalid:
     error: str
 
     def to_json(self) -> dict[str, Any]:
+        """``{"ref", "where", "error"}``."""
         return {"ref": self.ref, "where": self.where, "error": self.error}
 
 
@@ -181,6 +182,7 @@ class InvalidEntries:
             self.first.append(bad)
 
     def to_json(self) -> dict[str, Any]:
+        """``{"count", "first": [Invalid…]}`` (the documents' ``invalid``)."""
         return {"count": self.count, "first": [b.to_json() for b in self.first]}
 
     def warning(self) -> str | None:

@@ -49,10 +49,12 @@ class LeaseLost(A2ACtlError):
 
 
 def holder_info(src: str) -> dict[str, Any]:
+    """What a lock records about its holder: ``{"pid", "host", "since" (epoch seconds), "source"}``."""
     return {"pid": os.getpid(), "host": socket.gethostname(), "since": round(time.time(), 3), "source": src}
 
 
 def describe(info: Any) -> str:
+    """``pid N on HOST, for Ss`` from ``holder_info`` (``another process`` when unreadable)."""
     if not isinstance(info, dict):
         return "another process"
     since = info.get("since")
@@ -83,6 +85,9 @@ class FileLock:
         return True
 
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        """Take the ``flock`` and record the holder; with ``wait`` poll every ``POLL`` seconds. Raises
+        ``SourceLocked`` (exit 1) when held and not ``wait``, ``UsageError`` (exit 2) when the lock file
+        cannot be created."""
         try:
             self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
@@ -113,6 +118,7 @@ class FileLock:
         """A ``flock`` cannot be lost while the process lives."""
 
     async def release(self) -> None:
+        """Clear the holder and close the file (which drops the ``flock``); idempotent."""
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, 0)
@@ -149,6 +155,9 @@ class RedisLease:
         return describe(info) + expires
 
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        """Take the lease (``SET NX PX``, ``ttl`` seconds) and start renewing it every ``ttl / 3`` s.
+        Raises ``SourceLocked`` (exit 1) when held and not ``wait``, ``UnreachableError`` (exit 3),
+        ``ProtocolViolation`` (exit 6) for a Redis error."""
         import redis.exceptions as rexc
 
         self.lock = self.client.lock(self.name, timeout=self.ttl, sleep=POLL, thread_local=False)
@@ -183,6 +192,7 @@ class RedisLease:
                 return
 
     def check(self) -> None:
+        """Raise ``LeaseLost`` (exit 1) when a renewal failed: stop before the next delivery."""
         if self.lost is not None:
             raise LeaseLost(
                 f"lost the replay lease {self.name} on {self.src} ({self.lost}); stopped before "
@@ -191,6 +201,7 @@ class RedisLease:
             )
 
     async def release(self) -> None:
+        """Stop the renewer and release the lease unless it was lost (then it is not ours)."""
         await stop_task(self.renewer, self._stop)
         self.renewer = None
         if self.lock is not None and self.lost is None:

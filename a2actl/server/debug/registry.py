@@ -1,15 +1,16 @@
 """The session registry behind the debug API (``docs/debug-endpoints.md``). Pure Python, no I/O.
 
-A2A defines no sessions (shared doc §14.11). a2actl's contract: a *session* is either
+The A2A specification defines no sessions. a2actl's contract (``docs/debug-endpoints.md``, "What a
+session is"): a *session* is either
 
 * a handshake session (``open_session``: a peer got a token scoped to its tasks; requests that carry
   its id in the ``A2A-Session`` header belong to it), or
 * a conversation: all tasks of one ``contextId`` (id ``ctx-<contextId>``), for clients that never
   handshake.
 
-Seed 001's rules: trust delegation is scoped to a single task, so a session ends (token revoked)
-when all its tasks have ended — unless ``close_on_task_end`` is off, which is exactly the leak the
-seed describes; and no session outlives ``max_age`` seconds (its running tasks are then cancelled
+The rules: trust delegation is scoped to a single task, so a session ends (token revoked) when all its
+tasks have ended — unless ``close_on_task_end`` is off, which is exactly the leak the debug API
+exists to find; and no session outlives ``max_age`` seconds (its running tasks are then cancelled
 and its token revoked). Times are ``time.time()`` seconds; durations are seconds.
 """
 
@@ -59,6 +60,7 @@ class Session:
     close_reason: str | None = None
 
     def state(self) -> str:
+        """``closed``, ``active`` (a task is running) or ``idle`` (open, nothing running)."""
         if self.closed_at is not None:
             return CLOSED
         if any(s not in TERMINAL_STATES for s in self.task_states.values()):
@@ -66,6 +68,7 @@ class Session:
         return IDLE
 
     def running_tasks(self) -> list[str]:
+        """The ids of this session's tasks not in a terminal state."""
         return [t for t, s in self.task_states.items() if s not in TERMINAL_STATES]
 
     def to_json(self, now: float) -> dict[str, Any]:
@@ -108,6 +111,7 @@ class KillResult:
     token_revoked: bool = False
 
     def to_json(self) -> dict[str, Any]:
+        """The ``DELETE /sessions/{id}`` answer of the contract (``docs/debug-endpoints.md``)."""
         return {
             "id": self.id,
             "found": self.found,
@@ -188,6 +192,7 @@ class SessionRegistry:
 
     # -- upkeep -----------------------------------------------------------------------------------
     def close(self, s: Session, reason: str) -> None:
+        """Close ``s`` now (idempotent; the first ``reason`` stays) and revoke its token."""
         if s.closed_at is None:
             s.closed_at = self.clock()
             s.close_reason = reason

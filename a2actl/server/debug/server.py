@@ -58,7 +58,7 @@ class TrackingRequestHandler(DefaultRequestHandler):
 
     With ``dedupe=True`` it is also an *idempotent* agent: a ``SendMessage`` whose ``messageId`` was
     already processed returns the task it produced instead of running again (what at-least-once
-    redelivery needs, seed 000). ``received`` counts deliveries per messageId (``GET /received``).
+    redelivery needs, ``docs/dlq.md``, "Replay semantics"). ``received`` counts deliveries per messageId (``GET /received``).
     """
 
     def __init__(self, registry: SessionRegistry, *args: Any, dedupe: bool = True, **kwargs: Any) -> None:
@@ -123,6 +123,8 @@ class TrackingRequestHandler(DefaultRequestHandler):
             )
 
     async def on_message_send(self, params: pb.SendMessageRequest, context: ServerCallContext) -> Any:
+        """``SendMessage``: with ``dedupe``, a ``messageId`` already processed returns its task
+        without running again; every answer is recorded in the registry."""
         rec = self._receipt(params)
         if self.dedupe and rec is not None and rec["taskId"] is not None:
             task = await self.task_store.get(rec["taskId"], context)
@@ -139,6 +141,8 @@ class TrackingRequestHandler(DefaultRequestHandler):
     async def on_message_send_stream(
         self, params: pb.SendMessageRequest, context: ServerCallContext
     ) -> AsyncGenerator[Any, None]:
+        """``SendStreamingMessage``: the SDK's events, each recorded in the registry (the request's
+        size counted once, with the first event)."""
         first = True
         async for event in super().on_message_send_stream(params, context):
             self._record(event, context, message=first, size=params.ByteSize() if first else 0)

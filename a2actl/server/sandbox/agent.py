@@ -33,6 +33,9 @@ class EchoExecutor(AgentExecutor):
         self.interval = interval
 
     async def execute(self, context: RequestContext, event_queue: EventQueue) -> None:
+        """Answer one message: ``/msg TEXT`` with a message; else a task that works for
+        ``interval`` seconds (``/slow N``: N seconds) and ends as the text's prefix asks (``_ENDINGS``)
+        or completes with the echo as an artifact."""
         message = context.message
         text = get_message_text(message) if message is not None else ""
         if text.startswith("/msg"):
@@ -79,6 +82,7 @@ class EchoExecutor(AgentExecutor):
         await updater.complete()
 
     async def cancel(self, context: RequestContext, event_queue: EventQueue) -> None:
+        """Cancel the current task, if any."""
         task = context.current_task
         if task is not None:
             await TaskUpdater(event_queue, task.id, task.context_id).cancel()

@@ -6,8 +6,9 @@ Routes (``{base}`` = ``http://host:port``):
 * ``GET  /.well-known/agent-card.json`` (or ``/.well-known/agent.json`` with ``card_style="0.2"``)
 * ``POST /a2a/jsonrpc``: JSON-RPC, 1.0 methods (+ 0.3 ``message/send``-style with compat)
 * ``/a2a/rest/...``: HTTP+JSON (+ ``/a2a/rest/v1/...`` for 0.3 with compat)
-* ``POST /a2a/handshake``: seed 001's session handshake: capabilities in, capabilities and a session
-  token out (the token is random per call and never logged)
+* ``POST /a2a/handshake``: an explicit session handshake (``docs/debug-endpoints.md``, "What a session
+  is"): capabilities in, capabilities and a session token out (the token is random per call and never
+  logged)
 """
 
 from __future__ import annotations
@@ -109,11 +110,13 @@ class _DropFilter:
     """A logging filter that hides the deliberate ``SandboxDrop`` tracebacks."""
 
     def filter(self, record: Any) -> bool:
+        """Drop the log record of a deliberate stream cut (``SandboxDrop``); keep the rest."""
         exc = record.exc_info[1] if record.exc_info else None
         return not isinstance(exc, SandboxDrop)
 
 
 def install_drop_filter() -> None:
+    """Silence uvicorn's traceback for the streams ``--drop-after`` cuts on purpose (once per process)."""
     import logging
 
     logger = logging.getLogger("uvicorn.error")
@@ -174,6 +177,9 @@ class _StreamKnobs:
                     )
 
     async def send(self, message: dict[str, Any]) -> None:
+        """The ASGI ``send`` with the knobs: SSE heartbeats (``sse_heartbeat`` seconds), a stall of
+        ``stall`` seconds after ``stall_after`` events, a cut after ``drop_after`` events (raises
+        ``SandboxDrop``)."""
         if message["type"] == "http.response.start":
             ctype = dict(message.get("headers", [])).get(b"content-type", b"")
             self.sse = b"text/event-stream" in ctype
@@ -196,6 +202,7 @@ class _StreamKnobs:
             await self._send(message)
 
     def close(self) -> None:
+        """The response ended: stop the heartbeat."""
         self.done = True
         if self.pinger is not None:
             self.pinger.cancel()
@@ -282,8 +289,8 @@ def _served_card(opts: SandboxOptions, card: pb.AgentCard) -> pb.AgentCard:
 
 
 def _varying_card_route(card: pb.AgentCard) -> Route:
-    """The card endpoint as the JS SDK serves it (shared doc §2, §3): pure 1.0 for ``A2A-Version: 1.0``,
-    hybrid otherwise, ``Vary: A2A-Version``."""
+    """The card endpoint as the JS SDK serves it (``docs/interop.md``): pure 1.0 for ``A2A-Version: 1.0``,
+    hybrid (1.0 and 0.3 fields) otherwise, ``Vary: A2A-Version``."""
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
     from google.protobuf.json_format import MessageToDict
 

@@ -29,6 +29,7 @@ def bind_socket(host: str, port: int) -> socket.socket:
 
 
 def base_url_of(sock: socket.socket, host: str) -> str:
+    """``http://HOST:PORT`` of a bound socket (an IPv6 host in brackets)."""
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
@@ -90,6 +91,7 @@ class RunningSandbox:
         asyncio.run(self.server.serve(sockets=[self.sock]))
 
     def start(self, timeout: float = 10.0) -> RunningSandbox:
+        """Start serving and wait until it listens (``timeout`` seconds; ``RuntimeError`` if not)."""
         if self.thread.is_alive():
             return self
         self.thread.start()
@@ -101,6 +103,7 @@ class RunningSandbox:
         return self
 
     def stop(self) -> None:
+        """Ask uvicorn to exit, wait for the thread (5 s at most) and close the socket."""
         self.server.should_exit = True
         self.thread.join(timeout=5)
         self.sock.close()

@@ -111,6 +111,10 @@ class QueueWorker:
         )
 
     def route(self) -> Any:
+        """The ``POST /a2a/queue`` endpoint: 400 for a body without ``message.messageId``, 503 while
+        dead letters cannot be written, else ``202 {"queued": messageId}`` and the message is processed
+        in the background."""
+
         async def enqueue(request: Request) -> JSONResponse:
             try:
                 body = json.loads(await request.body())
