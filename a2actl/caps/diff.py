@@ -50,6 +50,7 @@ class Change:
     reason: str = ""
 
     def to_json(self) -> dict[str, Any]:
+        """``{"path", "op", "before", "after", "class", "reason"}``: one entry of ``changes``."""
         return {
             "path": self.path,
             "op": self.op,
@@ -250,4 +251,5 @@ def failed(changes: list[Change], fail_on: str) -> bool:
 
 
 def counts(changes: list[Change]) -> dict[str, int]:
+    """Changes per class: ``{"breaking": n, "risky": n, "cosmetic": n}``."""
     return {k: sum(1 for c in changes if c.klass == k) for k in CLASSES}

@@ -45,6 +45,7 @@ class Probe:
     code: int | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """``{"call", "headers", "verdict", "detail", "httpStatus", "code"}``."""
         return {
             "call": self.call,
             "headers": self.headers,
@@ -68,6 +69,7 @@ class EndpointPrint:
 
     @property
     def speaks(self) -> list[str]:
+        """The families (``1.0``, ``0.3``) whose probe answered, newest first."""
         return [f for f in FAMILIES if f in self.probes and self.probes[f].verdict == "answers"]
 
     def header_honoured(self) -> bool | None:
@@ -85,6 +87,8 @@ class EndpointPrint:
         return "1.0" if p.verdict == "answers" else "0.3"
 
     def to_json(self) -> dict[str, Any]:
+        """``{"url", "protocolBinding", "tenant", "declaredVersions", "speaks", "versionHeader",
+        "probes", "headerProbes"}``."""
         return {
             "url": self.url,
             "protocolBinding": self.binding,

@@ -68,6 +68,7 @@ class Finding:
     check: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """``{"kind", "severity", "pointer", "message", "section", "schema", "check"}``."""
         return {
             "kind": self.kind,
             "severity": self.severity,

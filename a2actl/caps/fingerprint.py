@@ -65,6 +65,7 @@ class Mismatch:
     url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        """``{"severity", "message", "suggestion", "url"}``."""
         return {
             "severity": self.severity,
             "message": self.message,
@@ -85,10 +86,12 @@ class Fingerprint:
 
     @property
     def speaks(self) -> list[str]:
+        """The families any endpoint answered, newest first."""
         return [f for f in FAMILIES if any(f in e.speaks for e in self.endpoints)]
 
     @property
     def verdict(self) -> str:
+        """``1.0-only``, ``0.3-only``, ``0.3-compat`` (both answer) or ``none``."""
         s = set(self.speaks)
         return {
             frozenset({"1.0"}): "1.0-only",
@@ -103,6 +106,8 @@ class Fingerprint:
         return ExitCode.CHECK_FAILED if any(m.severity == "error" for m in self.mismatches) else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
+        """``{"source", "shape", "verdict", "speaks", "declared", "endpoints", "cardVariants",
+        "bindingsAgree", "mismatches"}`` (``caps fingerprint`` adds ``notes``)."""
         return {
             "source": self.source,
             "shape": self.shape,

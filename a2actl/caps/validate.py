@@ -63,10 +63,12 @@ class ValidationReport:
 
     @property
     def schema_errors(self) -> list[Finding]:
+        """Schema findings of severity ``error`` (they make the command exit 6)."""
         return [f for f in self.findings if f.kind == "schema" and f.severity == ERROR]
 
     @property
     def check_errors(self) -> list[Finding]:
+        """Operational-check findings of severity ``error`` (exit 7 when there is no schema error)."""
         return [f for f in self.findings if f.kind == "check" and f.severity == ERROR]
 
     @property
@@ -82,6 +84,7 @@ class ValidationReport:
         return self.exit
 
     def to_json(self) -> dict[str, Any]:
+        """``{"shape", "schemas", "strict", "valid", "checksPassed", "counts", "findings"}``."""
         return {
             "shape": self.shape,
             "schemas": self.schemas,

@@ -3,6 +3,8 @@ diff underneath it, and ``--fail-on``."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from a2actl.caps.diff import Change, classify, counts, diff_snapshots, failed, raw_changes
@@ -97,8 +99,8 @@ def test_classification(path: str, op: str, before: object, after: object, klass
 
 
 def test_security_requirements_added_to_an_open_agent_break_it() -> None:
-    before = {"securityRequirements": []}
-    after = {"securityRequirements": [{"bearer": []}]}
+    before: dict[str, Any] = {"securityRequirements": []}
+    after: dict[str, Any] = {"securityRequirements": [{"bearer": []}]}
     [ch] = diff_snapshots(before, after)
     assert ch.klass == "breaking" and ch.reason.startswith("the agent now requires authentication")
     [back] = diff_snapshots(after, before)
