@@ -103,15 +103,17 @@ async def _caps(
     if not expect.is_absolute():
         expect = suite_dir / expect
     fail_on = c.options.get("failOn", "breaking")
-    doc, code = await diff_job(target, None, str(expect), settings, sink, card_path=None, fail_on=fail_on)
+    result = await diff_job(target, None, str(expect), settings, sink, card_path=None, fail_on=fail_on)
+    doc = result.to_json()
+    failed = result.exit == ExitCode.CHECK_FAILED
     n = doc["counts"]
     measured = f"{n['breaking']} breaking, {n['risky']} risky, {n['cosmetic']} cosmetic"
-    failing = [ch for ch in doc["changes"] if code == 7 and ch["class"] in _FAILING[fail_on]]
+    failing = [ch for ch in doc["changes"] if failed and ch["class"] in _FAILING[fail_on]]
     return CheckResult(
         c.name,
         c.kind,
         target,
-        "fail" if code == 7 else "pass",
+        "fail" if failed else "pass",
         0,
         measured,
         f"no {fail_on} change" if fail_on != "any" else "no change",
