@@ -5,7 +5,6 @@ Exit codes: ``docs/exit-codes.md``; the expectation kinds and change classes: ``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,12 +89,6 @@ class DiffResult:
     def exit(self) -> ExitCode:
         """7 (``CHECK_FAILED``) when a change reaches ``--fail-on``, else 0."""
         return ExitCode.CHECK_FAILED if self.failed else ExitCode.OK
-
-    def __iter__(self) -> Iterator[Any]:
-        """Transitional, to be removed: ``doc, code = await diff_job(...)`` in ``a2actl.smoke.run``
-        still unpacks the old ``(document, exit code)`` pair; it should read ``.to_json()`` and
-        ``.exit`` instead."""
-        return iter((self.to_json(), int(self.exit)))
 
     def to_json(self) -> dict[str, Any]:
         """``{"mode", "before", "after", "expectation", "failOn", "failed", "counts", "changes"}``."""
