@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from a2actl.cli.context import invocation
+from a2actl.cli.context import Invocation, invocation
+
+if TYPE_CHECKING:
+    from a2actl.sessions.results import Source
+    from a2actl.sessions.rules import Filters
 
 app = typer.Typer(
     help="Sessions: list, show, kill, and find leaks (debug API, or ListTasks as a fallback).",
@@ -29,10 +33,11 @@ State = Annotated[
 Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this peer.")]
 
 
-def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> object:
+def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> Filters:
+    """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration."""
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
-    from a2actl.sessions.jobs import Filters
+    from a2actl.sessions.rules import Filters
 
     if state is not None and state not in ("active", "idle", "closed"):
         raise UsageError(f"--state {state!r}: use active, idle or closed")
@@ -45,6 +50,12 @@ def _filters(older_than: str | None, idle: str | None, state: str | None, peer: 
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+
+
+def _warn(run: Invocation, origin: Source) -> None:
+    """The source's warnings on stderr (an unprotected debug API, the ListTasks fallback)."""
+    for w in origin.warnings:
+        run.out.warn(w)
 
 
 @app.command("list")
@@ -83,7 +94,7 @@ def list_sessions(
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
     from a2actl.render import sessions as render_sessions
-    from a2actl.sessions.jobs import Sessions, envelope
+    from a2actl.sessions.jobs import list_job
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
@@ -92,26 +103,20 @@ def list_sessions(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
-    async def fetch() -> dict:  # type: ignore[type-arg]
-        async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
-            found = await conn.list(filters, limit)  # type: ignore[arg-type]
-            return envelope(conn, sessions=found, count=len(found))
-
     first = True
     started = time.monotonic()
     while True:
-        doc = run.run(fetch())
+        result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
         if first:
-            for w in doc["warnings"]:
-                run.out.warn(w)
+            _warn(run, result.origin)
             first = False
         if not watch:
-            run.show(doc, render_sessions.table)
-            return
+            run.show(result, render_sessions.table)
+            raise typer.Exit(int(result.exit))
         if run.format == "table":
-            render_sessions.live(run.out, doc)
+            render_sessions.live(run.out, result.to_json())
         else:
-            run.out.jsonl(doc)
+            run.out.jsonl(result.to_json())
         limit_s = run.settings.max_time
         if limit_s is not None and time.monotonic() - started + every > limit_s:
             from a2actl.core.errors import TimeoutError_
@@ -133,22 +138,15 @@ def show(
 
       a2actl sessions show http://localhost:9999 ctx-3f2a...
     """
-    from a2actl.core.errors import A2ACtlError
     from a2actl.render import sessions as render_sessions
-    from a2actl.sessions.jobs import Sessions, envelope
+    from a2actl.sessions.jobs import show_job
 
     run = invocation(ctx)
-
-    async def fetch() -> dict:  # type: ignore[type-arg]
-        async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
-            return envelope(conn, session=await conn.get(session_id))
-
-    doc = run.run(fetch())
-    for w in doc["warnings"]:
-        run.out.warn(w)
-    if doc["session"] is None:
-        raise A2ACtlError(f"no session {session_id!r}", hint="list them with 'a2actl sessions list TARGET'")
-    run.show(doc, render_sessions.detail)
+    result = run.run(show_job(target, run.settings, run.sink, session_id, prefix=debug_prefix))
+    _warn(run, result.origin)
+    result.check()
+    run.show(result, render_sessions.detail)
+    raise typer.Exit(int(result.exit))
 
 
 @app.command("kill")
@@ -180,44 +178,27 @@ def kill(
 
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
-    from a2actl.core.errors import UsageError
     from a2actl.render import sessions as render_sessions
-    from a2actl.sessions.jobs import Sessions, envelope
+    from a2actl.sessions.jobs import kill_job, plan_kill_job, skip_kill
+    from a2actl.sessions.rules import check_kill_request
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
     by_filter = any(v is not None for v in (older_than, idle, state, peer))
-    if bool(ids) == by_filter:
-        raise UsageError(
-            "give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither"
-        )
-    if not dry_run and not yes and not sys.stdin.isatty():
-        raise UsageError("refusing to kill without confirmation: stdin is not a terminal", hint="add --yes")
+    check_kill_request(ids or [], by_filter, confirm=dry_run or yes, can_prompt=sys.stdin.isatty)
 
-    async def select() -> dict:  # type: ignore[type-arg]
-        async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
-            chosen = list(ids or []) if ids else [s["id"] for s in await conn.list(filters)]  # type: ignore[arg-type]
-            return envelope(conn, selected=chosen)
-
-    plan = run.run(select())
-    for w in plan["warnings"]:
-        run.out.warn(w)
-    if dry_run or not plan["selected"]:
-        run.show({**plan, "dryRun": dry_run, "results": []}, render_sessions.killed)
+    plan = run.run(plan_kill_job(target, run.settings, run.sink, ids or [], filters, prefix=debug_prefix))
+    _warn(run, plan.origin)
+    if dry_run or not plan.selected:
+        run.show(skip_kill(plan, dry_run), render_sessions.killed)
         return
-    if not yes and not typer.confirm(f"kill {len(plan['selected'])} session(s) at {plan['debugUrl']}?"):
+    if not yes and not typer.confirm(f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
         raise typer.Exit(1)
-
-    async def do_kill() -> list:  # type: ignore[type-arg]
-        async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
-            return [await conn.kill(sid) for sid in plan["selected"]]
-
-    results = run.run(do_kill())
-    run.show({**plan, "dryRun": False, "results": results}, render_sessions.killed)
-    missing = [r["id"] for r in results if not r["found"]]
-    if missing:  # the results above are the one document; the miss is exit 1 and a line on stderr
-        run.out.warn(f"no such session: {', '.join(missing)}")
-        raise typer.Exit(1)
+    report = run.run(kill_job(target, run.settings, run.sink, plan, prefix=debug_prefix))
+    run.show(report, render_sessions.killed)
+    if report.missing:  # the results above are the one document; the miss is exit 1 and a line on stderr
+        run.out.warn(f"no such session: {', '.join(report.missing)}")
+    raise typer.Exit(int(report.exit))
 
 
 @app.command("leaks")
@@ -251,29 +232,14 @@ def leaks(
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
     from a2actl.render import sessions as render_sessions
-    from a2actl.sessions.jobs import Filters, Sessions, envelope, find_leaks, within_grace
+    from a2actl.sessions.jobs import leaks_job
 
     run = invocation(ctx)
     try:
         bound, slack = parse_duration(max_age), parse_duration(grace)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-
-    async def check() -> dict:  # type: ignore[type-arg]
-        async with Sessions(target, run.settings, run.sink, debug_prefix) as conn:
-            found = await conn.list(Filters())
-            return envelope(
-                conn,
-                maxAge=bound,
-                grace=slack,
-                checked=len(found),
-                leaks=find_leaks(found, bound, slack),
-                withinGrace=within_grace(found, slack),
-            )
-
-    doc = run.run(check())
-    doc["ok"] = not doc["leaks"]
-    for w in doc["warnings"]:
-        run.out.warn(w)
-    run.show(doc, render_sessions.leaks)
-    raise typer.Exit(0 if doc["ok"] else 7)
+    result = run.run(leaks_job(target, run.settings, run.sink, bound, slack, prefix=debug_prefix))
+    _warn(run, result.origin)
+    run.show(result, render_sessions.leaks)
+    raise typer.Exit(int(result.exit))

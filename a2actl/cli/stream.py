@@ -121,7 +121,7 @@ def tail(
     from a2actl.render import stream as render_stream
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
-    from a2actl.tasks.jobs import parse_fail_on
+    from a2actl.tasks.request import parse_fail_on
 
     run = invocation(ctx)
     try:
@@ -145,24 +145,15 @@ def tail(
         fail_on=frozenset(parse_fail_on(fail_on or [])),
     )
 
-    records: list[dict] = []  # type: ignore[type-arg]
-
-    def emit(record: dict) -> None:  # type: ignore[type-arg]
-        if run.format == "table":
-            render_stream.record(run.out, record)
-        elif run.format == "jsonl":
-            run.out.jsonl(record)
-        elif record["type"] == "summary":  # -o json: one document, the summary with every record
-            run.out.json({**record, "records": records})
-        else:
-            records.append(record)
-
+    writer = run.out.records(
+        key="records", record_view=render_stream.record, summary_view=render_stream.summary
+    )
     summary = run.run(
         tail_job(
             target,
             run.settings,
             run.sink,
-            emit,
+            writer.record,
             send=send,
             task=task,
             sse=sse,
@@ -171,4 +162,5 @@ def tail(
         ),
         bounded=False,
     )
-    raise typer.Exit(int(summary["exitCode"]))
+    writer.finish(summary.to_json())
+    raise typer.Exit(int(summary.exit))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -86,7 +86,8 @@ def send(
     """
     from a2actl.render import stream as render_stream
     from a2actl.render import tasks as render_tasks
-    from a2actl.tasks.jobs import SendOptions, build_parts, parse_fail_on, send_job
+    from a2actl.tasks.jobs import send_job
+    from a2actl.tasks.request import SendOptions, build_parts, parse_fail_on
 
     run = invocation(ctx)
     if show_secrets and not dry_run:
@@ -106,18 +107,20 @@ def send(
         show_secrets=show_secrets,
     )
 
-    def emit(record: dict) -> None:  # type: ignore[type-arg]
+    # --stream: the records as they come (not RecordWriter: with -o json this command's document is
+    # the send result alone, without the records, and with -o jsonl its last line is "type": "result").
+    def emit(record: dict[str, Any]) -> None:
         if run.format == "table":
             render_stream.record(run.out, record)
         elif run.format == "jsonl":
             run.out.jsonl(record)
 
-    doc, code = run.run(send_job(target, run.settings, run.sink, opts, card_path, emit))
+    result = run.run(send_job(target, run.settings, run.sink, opts, card_path, emit))
     if run.format == "jsonl" and stream:
-        run.out.jsonl({"type": "result", **doc})
+        run.out.jsonl({"type": "result", **result.to_json()})
     else:
-        run.show(doc, render_tasks.send_result)
-    raise typer.Exit(code)
+        run.show(result, render_tasks.send_result)
+    raise typer.Exit(int(result.exit))
 
 
 @task_app.command("get")
@@ -139,17 +142,14 @@ def get(
       a2actl task get http://localhost:9999 5f0c2a1e-... --history 10 -o json | jq .raw
     """
     from a2actl.render import tasks as render_tasks
-    from a2actl.tasks.jobs import task_job
+    from a2actl.tasks.jobs import get_task_job
 
     run = invocation(ctx)
-    run.show(
-        run.run(
-            task_job(
-                "get", target, run.settings, run.sink, task_id=task_id, history=history, card_path=card_path
-            )
-        ),
-        render_tasks.task,
+    result = run.run(
+        get_task_job(target, run.settings, run.sink, task_id, history=history, card_path=card_path)
     )
+    run.show(result, render_tasks.task)
+    raise typer.Exit(int(result.exit))
 
 
 @task_app.command("cancel")
@@ -167,13 +167,12 @@ def cancel(
       a2actl task cancel http://localhost:9999 5f0c2a1e-...
     """
     from a2actl.render import tasks as render_tasks
-    from a2actl.tasks.jobs import task_job
+    from a2actl.tasks.jobs import cancel_task_job
 
     run = invocation(ctx)
-    run.show(
-        run.run(task_job("cancel", target, run.settings, run.sink, task_id=task_id, card_path=card_path)),
-        render_tasks.task,
-    )
+    result = run.run(cancel_task_job(target, run.settings, run.sink, task_id, card_path=card_path))
+    run.show(result, render_tasks.task)
+    raise typer.Exit(int(result.exit))
 
 
 @task_app.command("list")
@@ -203,25 +202,23 @@ def list_tasks(
       a2actl task list http://localhost:9999 --context-id ctx-42 --page-size 50 -o json
     """
     from a2actl.render import tasks as render_tasks
-    from a2actl.tasks.jobs import task_job
+    from a2actl.tasks.jobs import list_tasks_job
 
     run = invocation(ctx)
-    run.show(
-        run.run(
-            task_job(
-                "list",
-                target,
-                run.settings,
-                run.sink,
-                context_id=context_id,
-                state=state,
-                page_size=page_size,
-                page_token=page_token,
-                card_path=card_path,
-            )
-        ),
-        render_tasks.task_list,
+    result = run.run(
+        list_tasks_job(
+            target,
+            run.settings,
+            run.sink,
+            context_id=context_id,
+            state=state,
+            page_size=page_size,
+            page_token=page_token,
+            card_path=card_path,
+        )
     )
+    run.show(result, render_tasks.task_list)
+    raise typer.Exit(int(result.exit))
 
 
 @task_app.command("subscribe")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
 
 from rich import box
 from rich.table import Table
@@ -11,6 +12,8 @@ from rich.text import Text
 from a2actl.render.terminal import age, count, safe
 
 if TYPE_CHECKING:
+    from rich.live import Live
+
     from a2actl.render.output import Output
 
 
@@ -49,14 +52,19 @@ def table(out: Output, doc: dict[str, Any]) -> None:
     out.out.print(_table(out, doc))
 
 
+#: The live table of each ``Output`` that shows ``sessions list --watch`` (one per run).
+_LIVE: WeakKeyDictionary[Output, Live] = WeakKeyDictionary()
+
+
 def live(out: Output, doc: dict[str, Any]) -> None:
-    """``sessions list --watch``: one live table, redrawn in place."""
+    """``sessions list --watch``: one live table (the ``sessions list`` document), redrawn in place."""
     from rich.live import Live
 
-    if getattr(out, "_live", None) is None:
-        out._live = Live(_table(out, doc), console=out.out, auto_refresh=False)
-        out._live.start()
-    out._live.update(_table(out, doc), refresh=True)
+    shown = _LIVE.get(out)
+    if shown is None:
+        shown = _LIVE[out] = Live(_table(out, doc), console=out.out, auto_refresh=False)
+        shown.start()
+    shown.update(_table(out, doc), refresh=True)
 
 
 def detail(out: Output, doc: dict[str, Any]) -> None:

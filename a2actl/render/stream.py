@@ -16,10 +16,12 @@ if TYPE_CHECKING:
 
 
 def record(out: Output, rec: dict[str, Any]) -> None:
-    """One line per ``stream tail`` record; the summary as a table."""
+    """One line per ``stream tail`` record (``docs/output-formats.md``: ``event``, ``heartbeat``,
+    ``gap``, ``stall``, ``cut``, ``reconnect``; times in seconds, sizes in bytes); a ``summary``
+    record as the summary table."""
     kind = rec["type"]
     if kind == "summary":
-        _summary(out, rec)
+        summary(out, rec)
         return
     clock = str(rec.get("wall", ""))[11:23]
     if kind == "event":
@@ -63,7 +65,9 @@ def record(out: Output, rec: dict[str, Any]) -> None:
     out.out.print(line)
 
 
-def _summary(out: Output, s: dict[str, Any]) -> None:
+def summary(out: Output, s: dict[str, Any]) -> None:
+    """The ``stream tail`` summary (the ``summary`` record) as a two-column table: outcome and exit
+    code, final state, counts, sizes, timings, silences, cuts, what was missed, violations."""
     t = Table(title="Summary", title_justify="left", box=box.SIMPLE_HEAD, show_header=False)
     t.add_column(style="bold")
     t.add_column()

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from a2actl.agent.connect import connect
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
-from a2actl.stream.tail import Emit, Tail, TailOptions, tail_a2a
+from a2actl.stream.follow import tail_a2a
+from a2actl.stream.tail import Emit, Tail, TailOptions, TailSummary
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
+    from a2actl.transport.http import HttpTransport
 
 
 async def tail_job(
@@ -26,27 +28,31 @@ async def tail_job(
     sse: str | None,
     opts: TailOptions,
     card_path: str | None = None,
-) -> dict[str, Any]:
-    """Run one tail; returns the summary record. Exactly one source must be given (``UsageError``)."""
+) -> TailSummary:
+    """Run one tail: ``emit`` gets every record as it comes; returns the summary (its ``exit`` is the
+    command's). Sources: ``send`` (SendStreamingMessage of that text), ``task`` (SubscribeToTask),
+    ``sse`` (any SSE URL), or a ``ws://``/``wss://`` ``target`` with ``send``/``task``
+    (docs/websocket.md). Raises ``UsageError`` (exit 2) unless exactly one source is given or for an
+    empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream)."""
     from a2actl.transport.http import HttpTransport
 
     try:
         parsed = parse_target(target, websocket=True) if target else None
     except UsageError:
         parsed = None  # a bad TARGET is reported where it is used, after the source check
-    is_ws = parsed is not None and parsed.is_websocket
+    ws_url = parsed.value if parsed is not None and parsed.is_websocket else None
     sources = [s for s in (send is not None, task is not None, sse is not None) if s]
-    if len(sources) != 1 or (is_ws and sse is not None):
+    if len(sources) != 1 or (ws_url is not None and sse is not None):
         raise UsageError(
             "give exactly one source: --send TEXT, --task ID, --sse URL, or a ws:// TARGET",
             hint="a2actl stream tail http://agent --send hi | a2actl stream tail ws://agent/a2a/ws --send hi",
         )
     if task is not None and not task.strip():
         raise UsageError("the task id is empty", hint="a2actl task list TARGET shows the task ids (A2A 1.0)")
-    if is_ws:
+    if ws_url is not None:
         from a2actl.stream.websocket import tail_websocket
 
-        return await tail_websocket(parsed.value, settings, opts, emit, send, task)  # type: ignore[union-attr]
+        return await tail_websocket(ws_url, settings, opts, emit, send, task)
     async with HttpTransport(settings, sink) as transport:
         if sse is not None:
             return await tail_raw_sse(transport, sse, opts, emit)
@@ -63,7 +69,7 @@ async def tail_job(
         return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
 
 
-async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) -> dict[str, Any]:
+async def tail_raw_sse(transport: HttpTransport, url: str, opts: TailOptions, emit: Emit) -> TailSummary:
     """Tail any SSE URL (GET). Events that look like A2A (a JSON-RPC ``result`` or a StreamResponse)
     are classified and audited; others are ``kind: data``.
 
@@ -71,7 +77,8 @@ async def tail_raw_sse(transport: Any, url: str, opts: TailOptions, emit: Emit) 
     server's ``retry:`` (at most ``opts.max_backoff``; else the tail's backoff) carrying
     ``Last-Event-ID`` when the stream sent ids, at most ``opts.reconnect_attempts`` times. Without ids
     nothing tells what was sent during the outage, and the ``reconnect`` record says so in ``missed``
-    (exit 7, as for any missed events)."""
+    (exit 7, as for any missed events). Raises ``HTTPStatusError`` (exit 1) for an HTTP error answer
+    and the transport's errors for the first connection (3/4/5)."""
     import asyncio
 
     from a2actl.core.errors import TimeoutError_

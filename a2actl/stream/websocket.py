@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from a2actl.stream.tail import Emit, TailOptions, tail_a2a
+from a2actl.stream.follow import tail_a2a
+from a2actl.stream.tail import Emit, TailOptions, TailSummary
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -12,9 +13,10 @@ if TYPE_CHECKING:
 
 async def tail_websocket(
     url: str, settings: Settings, opts: TailOptions, emit: Emit, send: str | None, task: str | None
-) -> dict[str, Any]:
-    """Tail a send (``SendStreamingMessage``) or a task (``SubscribeToTask``) over WebSocket. Client
-    pings every ``--heartbeat / 2`` (5 s without it) are the heartbeats, each with its RTT."""
+) -> TailSummary:
+    """Tail a send (``SendStreamingMessage`` of the text ``send``) or a task (``SubscribeToTask`` of
+    ``task``) over WebSocket at ``url``. Client pings every ``--heartbeat / 2`` seconds (5 s without
+    it) are the heartbeats, each with its RTT in seconds. Raises what ``tail_a2a`` raises."""
     from a2actl.protocol.events import text_message_params
     from a2actl.protocol.versions import BINDING_JSONRPC, Family
     from a2actl.transport.ws import WebSocketClient
@@ -24,9 +26,9 @@ async def tail_websocket(
     if send is not None:
         return await tail_a2a(
             client,
-            "SendStreamingMessage",  # type: ignore[arg-type]
+            "SendStreamingMessage",
             text_message_params(send, Family.V1_0, BINDING_JSONRPC),
             opts,
             emit,
         )
-    return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)  # type: ignore[arg-type]
+    return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)

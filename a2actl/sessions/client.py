@@ -1,0 +1,247 @@
+"""One agent's sessions, through the debug API (``docs/debug-endpoints.md``) or, where a deployment
+has none, derived from standard A2A.
+
+Sources:
+
+* ``debug``: ``GET {origin}{prefix}`` answers (default prefix ``/debug/a2a``). a2actl first probes it
+  *without* credentials: a deployment that answers is flagged loudly (anyone could kill sessions).
+* ``a2a-listtasks`` (fallback, A2A 1.0): ``ListTasks`` grouped by ``contextId``; ``createdAt`` /
+  ``lastActivityAt`` are the earliest / latest status timestamps of the context's tasks, and kill is
+  ``CancelTask`` on each non-terminal task. A 0.3 endpoint without debug endpoints cannot list
+  sessions (0.3 has no ListTasks), and a2actl says so.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+
+from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.protocol.versions import Family, StateKind, state_kind
+from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
+    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.http import HttpResult, HttpTransport
+
+    #: Builds the HTTP transport of a ``Sessions`` (a seam: tests inject ``httpx.MockTransport``).
+    OpenTransport = Callable[[Settings, EventSink | None], HttpTransport]
+
+#: A list of sessions (an alias: inside ``Sessions`` the name ``list`` is the method).
+SessionDocs = list[Session]
+
+DEFAULT_PREFIX = "/debug/a2a"
+OPEN_API_WARNING = (
+    "the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
+    "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)"
+)
+
+
+def _origin(target: str) -> str:
+    """``scheme://host:port`` of TARGET; ``UsageError`` (exit 2) for a card file or bad URL."""
+    from a2actl.agent.target import parse_target
+
+    t = parse_target(target)
+    if not t.is_remote:
+        raise UsageError("sessions need a live agent URL, not a card file")
+    p = urlsplit(t.value)
+    return urlunsplit((p.scheme, p.netloc, "", "", ""))
+
+
+def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
+    from a2actl.transport.http import HttpTransport
+
+    return HttpTransport(settings, sink)
+
+
+class Sessions:
+    """An open connection to one agent's sessions (use as an async context manager: entering it
+    discovers the source). ``source`` is ``debug`` or ``a2a-listtasks``; ``warnings`` what the user
+    must hear (an unprotected debug API, the fallback). ``open_transport`` builds the HTTP transport
+    (default ``HttpTransport(settings, sink)``).
+
+    Entering raises ``UsageError`` (2) when neither source is possible (no debug API and no A2A 1.0),
+    ``HTTPStatusError`` (1) for an unexpected HTTP status from the debug API, plus what
+    ``agent.connect.connect`` raises on the fallback."""
+
+    def __init__(
+        self,
+        target: str,
+        settings: Settings,
+        sink: EventSink | None,
+        prefix: str = DEFAULT_PREFIX,
+        *,
+        open_transport: OpenTransport | None = None,
+    ) -> None:
+        self.target = target
+        self.settings = settings
+        self.sink = sink
+        self.base = _origin(target) + "/" + prefix.strip("/")
+        self._open = open_transport or _http_transport
+        self.transport = self._open(settings, sink)
+        self.source = "debug"
+        self.warnings: list[str] = []
+        self.client: A2AClient | None = None
+
+    async def __aenter__(self) -> Sessions:
+        await self._discover()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.transport.client.aclose()
+
+    async def _discover(self) -> None:
+        """Probe the debug API without credentials: 200 → ``debug`` with a warning; 401/403 →
+        ``debug`` (protected, as the contract asks); 404/405 → the ListTasks fallback."""
+        anonymous = dataclasses.replace(
+            self.settings,
+            token=None,
+            headers=tuple(h for h in self.settings.headers if h[0].lower() != "authorization"),
+        )
+        async with self._open(anonymous, self.sink) as anon:
+            try:
+                res = await anon.request("GET", self.base, headers={"Accept": "application/json"})
+            except AuthError:
+                return  # present and protected: what the contract asks for
+        if res.status == 200:
+            self.warnings.append(OPEN_API_WARNING.format(url=self.base))
+            return
+        if res.status in (404, 405):
+            await self._fallback()
+            return
+        raise HTTPStatusError(
+            f"{self.base} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+        )
+
+    async def _fallback(self) -> None:
+        from a2actl.agent.connect import connect
+
+        client = self.client = await connect(self.target, self.settings, self.transport)
+        if client.family is not Family.V1_0:
+            speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
+            forced = self.settings.a2a_version not in ("auto", "", None)
+            hint = (
+                "the card declares A2A 1.0: drop --a2a-version "
+                f"{self.settings.a2a_version} (ListTasks is 1.0)"
+                if speaks_v1 and forced
+                else "mount the a2actl debug router (docs/debug-endpoints.md), or upgrade the agent to A2A 1.0"
+            )
+            raise UsageError(
+                f"sessions cannot be listed: {self.base} has no debug endpoints and A2A "
+                f"{client.family.value} (spoken {'as asked' if forced else 'as the card declares'})"
+                " has no ListTasks",
+                hint=hint,
+            )
+        self.source = "a2a-listtasks"
+        self.warnings.append(
+            f"no debug endpoints at {self.base}: sessions derived from ListTasks grouped by contextId"
+        )
+
+    # -- debug API --------------------------------------------------------------------------------
+    async def _get(self, url: str) -> Any:
+        res = await self.transport.request("GET", url, headers={"Accept": "application/json"})
+        return self._json(res)
+
+    def _json(self, res: HttpResult) -> Any:
+        """The JSON body; ``None`` for a 404; ``HTTPStatusError`` (1) for another error status."""
+        if res.status == 404:
+            return None
+        body = res.json()
+        if res.status >= 400:
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            raise HTTPStatusError(
+                f"{res.url}: HTTP {res.status}: {err.get('message', res.reason)}",
+                details={"httpStatus": res.status},
+            )
+        return body
+
+    async def list(self, filters: Filters, limit: int | None = None, page_size: int = 100) -> SessionDocs:
+        """Sessions matching ``filters``, oldest first, following every page (at most ``limit``).
+        Raises ``ProtocolViolation`` (6) when the debug API answers no ``SessionPage``."""
+        if self.source != "debug":
+            return [s for s in await self._derived() if filters.keep(s)][:limit]
+        out: list[Session] = []
+        cursor = None
+        while True:
+            q = {**filters.query(), "pageSize": page_size}
+            if cursor:
+                q["cursor"] = cursor
+            page = await self._get(f"{self.base}/sessions?{urlencode(q)}")
+            if not isinstance(page, dict) or not isinstance(page.get("sessions"), list):
+                raise ProtocolViolation(f"{self.base}/sessions did not answer a SessionPage")
+            out += page["sessions"]
+            cursor = page.get("nextCursor")
+            if not cursor or (limit is not None and len(out) >= limit):
+                return out[:limit] if limit is not None else out
+
+    async def get(self, session_id: str) -> Session | None:
+        """One session, ``None`` when unknown."""
+        if self.source != "debug":
+            return next((s for s in await self._derived() if s["id"] == session_id), None)
+        found: Session | None = await self._get(f"{self.base}/sessions/{quote(session_id, safe='')}")
+        return found
+
+    async def kill(self, session_id: str) -> dict[str, Any]:
+        """Kill one session: the contract's ``KillResult`` (``found: false`` for an unknown id)."""
+        if self.source != "debug":
+            return await self._kill_derived(session_id)
+        res = await self.transport.request(
+            "DELETE",
+            f"{self.base}/sessions/{quote(session_id, safe='')}",
+            headers={"Accept": "application/json"},
+        )
+        body: dict[str, Any] | None = self._json(res)
+        return killed_nothing(session_id) if body is None else body
+
+    # -- fallback ---------------------------------------------------------------------------------
+    def _a2a(self) -> A2AClient:
+        if self.client is None:  # only the fallback source calls A2A, after _fallback connected
+            raise UsageError(f"sessions at {self.base}: no A2A client for the ListTasks fallback")
+        return self.client
+
+    async def _derived(self) -> SessionDocs:
+        """Every task (ListTasks, 100 a page) grouped into sessions (``rules.derive_sessions``)."""
+        client = self._a2a()
+        tasks: list[dict[str, Any]] = []
+        token = None
+        while True:
+            params: dict[str, Any] = {"pageSize": 100}
+            if token:
+                params["pageToken"] = token
+            out = await client.call("ListTasks", params)
+            if out.error is not None:
+                raise out.error.to_exception(out.method)
+            result = out.result if isinstance(out.result, dict) else {}
+            tasks += [t for t in result.get("tasks") or [] if isinstance(t, dict)]
+            token = result.get("nextPageToken")
+            if not token:
+                break
+        return derive_sessions(tasks, datetime.now(timezone.utc).timestamp())
+
+    async def _kill_derived(self, session_id: str) -> dict[str, Any]:
+        """CancelTask on each non-terminal task of the derived session (a refusal counts the task as
+        already ended); nothing to revoke."""
+        s = next((x for x in await self._derived() if x["id"] == session_id), None)
+        canceled: list[str] = []
+        ended: list[str] = []
+        result = {
+            "id": session_id,
+            "found": s is not None,
+            "alreadyClosed": False,
+            "canceledTasks": canceled,
+            "alreadyTerminalTasks": ended,
+            "tokenRevoked": False,
+        }
+        client = self._a2a()
+        for t in (s or {}).get("tasks", []):
+            if state_kind(t["state"]) is StateKind.TERMINAL:
+                ended.append(t["id"])
+                continue
+            out = await client.call("CancelTask", {"id": t["id"]})
+            (canceled if out.error is None else ended).append(t["id"])
+        return result

@@ -1,0 +1,167 @@
+"""The pure rules of ``a2actl sessions`` (no I/O): filters, sessions derived from ListTasks, leak
+detection and what a kill request must give. Sessions are the debug API's ``Session`` documents
+(``docs/debug-endpoints.md``): ``id``, ``state`` (``active``/``idle``/``closed``), ``ageSeconds``,
+``idleSeconds``, ``tasks`` (``[{"id", "state"}]``), ``peer``, …; durations in seconds."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from a2actl.core.errors import UsageError
+from a2actl.protocol.versions import StateKind, canonical_state, state_kind
+
+#: One session: the debug API's ``Session`` document (``docs/debug-endpoints.md``), passed through.
+Session = dict[str, Any]
+
+
+@dataclasses.dataclass
+class Filters:
+    """Session filters; durations in seconds. ``state`` ``None`` means active and idle."""
+
+    older_than: float | None = None
+    idle_for: float | None = None
+    state: str | None = None
+    peer: str | None = None
+
+    def query(self) -> dict[str, Any]:
+        """The debug API's query parameters (``olderThan``, ``idleFor`` in seconds, ``state``, ``peer``)."""
+        q: dict[str, Any] = {}
+        if self.older_than is not None:
+            q["olderThan"] = self.older_than
+        if self.idle_for is not None:
+            q["idleFor"] = self.idle_for
+        if self.state:
+            q["state"] = self.state
+        if self.peer:
+            q["peer"] = self.peer
+        return q
+
+    def keep(self, s: Session) -> bool:
+        """The same filters applied client-side (the fallback source has no server filtering)."""
+        if (
+            self.state is None
+            and s["state"] == "closed"
+            or self.state is not None
+            and s["state"] != self.state
+        ):
+            return False
+        if self.older_than is not None and s["ageSeconds"] < self.older_than:
+            return False
+        if self.idle_for is not None and s["idleSeconds"] < self.idle_for:
+            return False
+        return self.peer is None or s.get("peer") == self.peer
+
+
+def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[Session]:
+    """Group ListTasks results (A2A 1.0 ``Task`` objects) by ``contextId`` into the ``Session`` shape,
+    oldest first: ``createdAt`` / ``lastActivityAt`` are the earliest / latest status timestamps of
+    the context's tasks (``now``, a Unix time in seconds, when none has one); a context with a
+    non-terminal task is ``active``, else ``idle``."""
+    from a2actl.core.units import format_timestamp as iso
+    from a2actl.core.units import parse_timestamp as _ts
+
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for t in tasks:
+        groups.setdefault(str(t.get("contextId") or "-"), []).append(t)
+    out = []
+    for ctx, ts in groups.items():
+        stamps = [x for x in (_ts((t.get("status") or {}).get("timestamp")) for t in ts) if x is not None]
+        created = min(stamps) if stamps else now
+        last = max(stamps) if stamps else now
+        states = [
+            {"id": t.get("id"), "state": canonical_state((t.get("status") or {}).get("state"))} for t in ts
+        ]
+        running = any(state_kind(s["state"]) is not StateKind.TERMINAL for s in states)
+        out.append(
+            {
+                "id": f"ctx-{ctx}",
+                "state": "active" if running else "idle",
+                "peer": None,
+                "contextIds": [ctx],
+                "createdAt": iso(created),
+                "lastActivityAt": iso(last),
+                "ageSeconds": round(now - created, 3),
+                "idleSeconds": round(now - last, 3),
+                "tasks": states,
+                "token": None,
+                "messages": len(ts),
+                "bytesIn": None,
+                "bytesOut": None,
+                "closedAt": None,
+                "closeReason": None,
+            }
+        )
+    return sorted(out, key=lambda s: (s["createdAt"] or "", s["id"]))
+
+
+def _all_tasks_ended(s: Session) -> bool:
+    tasks = s.get("tasks") or []
+    return bool(tasks) and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks)
+
+
+def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[dict[str, Any]]:
+    """Open sessions that outlive ``max_age`` seconds, or stay open more than ``grace`` seconds after
+    all their tasks ended (a session leak: ``docs/debug-endpoints.md``). Each leak: ``{"id",
+    "reasons", "ageSeconds", "idleSeconds", "tasks", "peer"}``."""
+    leaks = []
+    for s in sessions:
+        if s["state"] == "closed":
+            continue
+        reasons = []
+        if s["ageSeconds"] > max_age:
+            reasons.append(f"open for {s['ageSeconds']:.0f}s, over --max-age {max_age:g}s")
+        tasks = s.get("tasks") or []
+        if _all_tasks_ended(s) and s["idleSeconds"] > grace:
+            reasons.append(f"still open {s['idleSeconds']:.1f}s after all {len(tasks)} task(s) ended")
+        if reasons:
+            leaks.append(
+                {
+                    "id": s["id"],
+                    "reasons": reasons,
+                    "ageSeconds": s["ageSeconds"],
+                    "idleSeconds": s["idleSeconds"],
+                    "tasks": tasks,
+                    "peer": s.get("peer"),
+                }
+            )
+    return leaks
+
+
+def within_grace(sessions: list[Session], grace: float) -> list[str]:
+    """Ids of open sessions whose tasks all ended at most ``grace`` seconds ago: not leaks yet, but
+    ``find_leaks`` will call them leaks once ``grace`` has passed (said, so "no leaks" right after a
+    run is not taken as a pass it is not)."""
+    return [
+        s["id"]
+        for s in sessions
+        if s["state"] != "closed" and _all_tasks_ended(s) and s["idleSeconds"] <= grace
+    ]
+
+
+def check_kill_request(
+    ids: list[str], by_filter: bool, *, confirm: bool, can_prompt: Callable[[], bool]
+) -> None:
+    """What ``sessions kill`` needs before it touches the agent: ids or filters (``by_filter``: a
+    filter option was given), not both and not neither; and a confirmation it can get (``confirm``:
+    ``--yes`` or ``--dry-run``; ``can_prompt()``: stdin is a terminal, asked only when needed). Raises ``UsageError`` (exit 2,
+    docs/exit-codes.md) otherwise."""
+    if bool(ids) == by_filter:
+        raise UsageError(
+            "give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither"
+        )
+    if not confirm and not can_prompt():
+        raise UsageError("refusing to kill without confirmation: stdin is not a terminal", hint="add --yes")
+
+
+def killed_nothing(session_id: str) -> dict[str, Any]:
+    """The debug API's ``KillResult`` for an unknown session (``found: false``)."""
+    return {
+        "id": session_id,
+        "found": False,
+        "alreadyClosed": False,
+        "canceledTasks": [],
+        "alreadyTerminalTasks": [],
+        "tokenRevoked": False,
+    }

@@ -1,0 +1,165 @@
+"""Follow an A2A task stream into a ``Tail``: ``SendStreamingMessage`` or ``SubscribeToTask`` (A2A 1.0
+spec §3.1.2 stream patterns; 0.3 ``message/stream`` / ``tasks/resubscribe``) on any
+``transport.channel.Channel`` (JSON-RPC, HTTP+JSON or WebSocket), resubscribing after cuts and asking ``GetTask`` what a
+refused or lost stream missed."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import (
+    A2ACtlError,
+    A2AError,
+    HTTPStatusError,
+    ProtocolViolation,
+    StreamCut,
+    TimeoutError_,
+)
+from a2actl.protocol.events import StreamEvent, classify_event
+from a2actl.protocol.versions import StateKind, state_kind
+from a2actl.stream.tail import Emit, Tail, TailOptions, TailSummary
+
+if TYPE_CHECKING:
+    from a2actl.transport.channel import Channel
+
+
+def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
+    """What a resubscribe's first Task snapshot (or a ``GetTask`` answer) says was lost during the
+    outage: a state change, and artifact chunks beyond those the stream delivered."""
+    missed = []
+    before = tail.lifecycle.state
+    if snapshot.state and before and snapshot.state != before:
+        missed.append(f"state {before} → {snapshot.state} happened during the outage")
+    for art in snapshot.payload.get("artifacts") or []:
+        if not isinstance(art, dict):
+            continue
+        aid = str(art.get("artifactId", ""))
+        parts = len(art.get("parts") or art.get("content") or [])
+        seen = tail.lifecycle.artifacts.get(aid, {}).get("chunks", 0)
+        if parts > seen:
+            missed.append(f"artifact {aid!r}: {parts - seen} chunk(s) arrived during the outage")
+    return missed
+
+
+async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str, Any], resync: bool) -> str:
+    """Read one stream into ``tail``. Returns ``settled`` or ``closed``; raises ``StreamCut`` /
+    ``TimeoutError_`` on a cut and ``A2AError`` for an error answer before any event."""
+    from a2actl.transport.channel import Heartbeat, TimedEvent
+
+    first = True
+    async for item in client.stream(operation, params, heartbeats=True):
+        if type(item) is Heartbeat:
+            tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
+            continue
+        if type(item) is not TimedEvent:  # an error answer (it ends the stream)
+            if item.error is None:
+                raise ProtocolViolation(f"{item.method}: the stream ended with an answer that is no event")
+            raise item.error.to_exception(item.method)
+        if first and resync and item.event.kind == "task":
+            tail.reconnected(operation, missed_after_resync(tail, item.event))
+        tail.event(item.event, item.size, resync=first and resync, truncated=item.truncated)
+        first = False
+        if (
+            tail.lifecycle.ended
+            and tail.lifecycle.settled
+            or (item.event.kind == "message" and tail.lifecycle.task_id is None)
+        ):
+            return "settled"
+    return "settled" if tail.lifecycle.settled else "closed"
+
+
+async def tail_a2a(
+    client: Channel, operation: str, params: dict[str, Any], opts: TailOptions, emit: Emit
+) -> TailSummary:
+    """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with up to
+    ``opts.reconnect_attempts`` resubscribes after cuts; ``emit`` gets every record, the summary is
+    returned (the caller writes it). Raises ``A2AError`` (exit 1) when the first call is refused
+    (``task … already ended`` when GetTask says the task is terminal) and ``HTTPStatusError`` (1) for
+    an HTTP error instead of the stream."""
+    tail = Tail(opts, emit, client.family)
+
+    async def run() -> str:
+        op, prm, resync, attempt = operation, params, False, 0
+        while True:
+            try:
+                result = await _consume(tail, client, op, prm, resync)
+                if result == "settled":
+                    return "completed"
+                reason, ending = (
+                    "the server closed the stream before a terminal state",
+                    "closed-without-terminal",
+                )
+            except (StreamCut, TimeoutError_) as exc:
+                reason, ending = exc.message, "cut"
+            except HTTPStatusError as exc:
+                # A server error instead of the stream (a2a-sdk's 0.3 compat answers 500 for a
+                # terminal task behind a buffering proxy): GetTask says whether the task ended.
+                if not resync and op == "SubscribeToTask":
+                    await _explain_refused_subscribe(client, prm.get("id"), A2AError(exc.message))
+                raise
+            except A2AError as exc:
+                if not resync:
+                    if op == "SubscribeToTask":
+                        await _explain_refused_subscribe(client, prm.get("id"), exc)
+                    raise
+                # Resubscribe refused: the task ended during the outage (terminal tasks cannot be
+                # subscribed to, -32004) or is gone. GetTask tells which.
+                return await _settle_via_get_task(tail, client, exc)
+            if op == "SubscribeToTask" and not resync and tail.events == 0:
+                # Some servers refuse a terminal task by opening the stream and dropping it (a2a-sdk
+                # 0.3's HTTP+JSON binding raises inside its SSE generator): the same question as a
+                # refusal, answered the same way (GetTask; "already ended" when it is terminal).
+                await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
+            task_id = tail.lifecycle.task_id
+            attempt += 1
+            tail.cut(reason, attempt)
+            if task_id is None or attempt > opts.reconnect_attempts:
+                return ending
+            await asyncio.sleep(opts.delay(attempt))
+            op, prm, resync = "SubscribeToTask", {"id": task_id}, True
+
+    return await tail.finish(run())
+
+
+async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None:
+    """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
+    GetTask fails or answers no task."""
+    out = await client.call("GetTask", {"id": task_id})
+    if out.error is not None or not isinstance(out.result, dict):
+        return None
+    task = out.result.get("task", out.result)
+    return classify_event({"task": task} if "kind" not in task else task)
+
+
+async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AError) -> None:
+    """A refused SubscribeToTask is usually a task that already ended (A2A 1.0 spec §10.4.6 /
+    §11.3.2: UnsupportedOperationError for a terminal task; a2a-sdk answers -32004). Ask GetTask; when the task
+    is terminal, raise an ``A2AError`` (exit 1) that says so (same code) instead of the agent's
+    generic one. Returns quietly otherwise (the caller re-raises the original)."""
+    try:
+        snap = await _task_snapshot(client, task_id)
+    except A2ACtlError:
+        return
+    if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
+        raise A2AError(
+            f"task {task_id} already ended ({snap.state}): there is no stream to follow",
+            hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
+            a2a_code=exc.a2a_code,
+        ) from exc
+
+
+async def _settle_via_get_task(tail: Tail, client: Channel, exc: A2AError) -> str:
+    """A refused resubscribe: ``GetTask`` says how the task ended; what the stream lost is reported
+    as missed. Returns ``completed`` when the task settled, else ``cut``."""
+    snap = await _task_snapshot(client, tail.lifecycle.task_id)
+    if snap is None:
+        tail.reconnected(
+            "GetTask", [f"resubscribe refused ({exc.message}) and GetTask failed: the task's end is unknown"]
+        )
+        return "cut"
+    missed = missed_after_resync(tail, snap)
+    missed.append(f"terminal state {snap.state} seen only via GetTask: the stream's last events were lost")
+    tail.reconnected("GetTask", missed)
+    tail.lifecycle.observe(snap, resync=True)
+    return "completed" if tail.lifecycle.settled else "cut"

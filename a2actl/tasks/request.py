@@ -1,0 +1,162 @@
+"""What ``send`` sends: the options, the message parts read from the command line, ``--fail-on``
+states, and the ``--dry-run`` view of the request (with an equivalent curl command)."""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any
+
+from a2actl.core.errors import UsageError
+from a2actl.protocol.events import PartSpec
+from a2actl.protocol.versions import canonical_state
+from a2actl.tasks.results import SendDryRun
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.transport.a2a import A2AClient
+
+#: States ``--fail-on`` accepts (a task ending in one of them → exit 7; A2A spec §4.1.3 TaskState).
+FAIL_STATES = ("failed", "rejected", "canceled", "input-required", "auth-required")
+
+
+@dataclass
+class SendOptions:
+    """What ``send`` sends. ``parts`` in order; ``fail_on`` canonical state names; ``message_id`` the
+    idempotency key (a new UUID when ``None``); ``no_wait``: 1.0 ``returnImmediately`` / 0.3
+    ``blocking: false``."""
+
+    parts: list[PartSpec]
+    context_id: str | None = None
+    task_id: str | None = None
+    stream: bool = False
+    no_wait: bool = False
+    fail_on: set[str] = field(default_factory=set)
+    dry_run: bool = False
+    message_id: str | None = None
+    show_secrets: bool = False
+
+
+def parse_fail_on(values: list[str]) -> set[str]:
+    """``["failed,rejected", "canceled"]`` → canonical names. Raises ``UsageError`` (exit 2) for a
+    state outside ``FAIL_STATES``."""
+    out: set[str] = set()
+    for v in values:
+        for name in (x.strip() for x in v.split(",") if x.strip()):
+            canon = canonical_state(name)
+            if canon not in FAIL_STATES:
+                raise UsageError(f"--fail-on {name!r}: use {', '.join(FAIL_STATES)}")
+            out.add(canon)
+    return out
+
+
+def build_parts(
+    text: str | None, data: list[str], files: list[str], stdin: IO[str] | None = None
+) -> list[PartSpec]:
+    """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``), ``--data
+    @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name). Raises
+    ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, or nothing to send."""
+    parts: list[PartSpec] = []
+    if text is not None:
+        if text == "-":
+            import sys
+
+            text = (stdin or sys.stdin).read()
+        parts.append(PartSpec("text", text=text))
+    for d in data:
+        raw = d
+        if d.startswith("@"):
+            try:
+                raw = Path(d[1:]).read_text(encoding="utf-8")
+            except OSError as exc:
+                raise UsageError(f"--data {d}: cannot read: {exc.strerror or exc}") from exc
+        try:
+            parts.append(PartSpec("data", data=json.loads(raw)))
+        except ValueError as exc:
+            raise UsageError(f"--data {d[:40]!r} is not JSON: {exc}") from exc
+    for f in files:
+        p = Path(f)
+        try:
+            content = p.read_bytes()
+        except OSError as exc:
+            raise UsageError(f"--file {f}: cannot read: {exc.strerror or exc}") from exc
+        parts.append(
+            PartSpec(
+                "file",
+                raw=content,
+                media_type=mimetypes.guess_type(p.name)[0] or "application/octet-stream",
+                filename=p.name,
+            )
+        )
+    if not parts:
+        raise UsageError("nothing to send: give TEXT, '-' for stdin, --data or --file")
+    return parts
+
+
+def secret_placeholder(name: str, value: str) -> str:
+    """What ``--dry-run`` shows instead of a sensitive header's value: an environment variable to set
+    (``Authorization: Bearer $A2ACTL_TOKEN``, ``X-Api-Key: $A2ACTL_HEADER_X_API_KEY``); the scheme of
+    ``Basic``/``Token``/``Digest`` values is kept."""
+    import re
+
+    scheme, _, rest = value.partition(" ")
+    if name.lower() == "authorization" and rest and scheme.lower() == "bearer":
+        return f"{scheme} $A2ACTL_TOKEN"
+    var = "A2ACTL_HEADER_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+    if rest and scheme.lower() in ("basic", "token", "digest"):
+        return f"{scheme} ${var}"
+    return f"${var}"
+
+
+def curl_command(method: str, url: str, headers: dict[str, str], body: Any) -> str:
+    """An equivalent curl command (``-N`` for an SSE request). Header values holding a ``$A2ACTL_…``
+    placeholder are double-quoted so the shell expands them; everything else is single-quoted."""
+    args = ["curl", "-sS"] + (["-N"] if headers.get("Accept") == "text/event-stream" else []) + ["-X", method]
+    cmd = " ".join(shlex.quote(a) for a in args)
+    for k, v in headers.items():
+        if "$A2ACTL_" in v:
+            cmd += ' -H "' + f"{k}: {v}".replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`") + '"'
+        else:
+            cmd += " -H " + shlex.quote(f"{k}: {v}")
+    if body is not None:
+        cmd += " -H 'Content-Type: application/json' --data " + shlex.quote(
+            json.dumps(body, ensure_ascii=False)
+        )
+    return cmd + " " + shlex.quote(url)
+
+
+def dry_run(
+    client: A2AClient, operation: str, params: dict[str, Any], settings: Settings, show_secrets: bool = False
+) -> SendDryRun:
+    """The exact request ``operation`` would send on ``client`` (JSON-RPC: a POST of the envelope;
+    HTTP+JSON: the binding's verb and path) and an equivalent curl command. Secrets (the token,
+    sensitive ``-H`` values) are shown as ``$A2ACTL_…`` placeholders unless ``show_secrets``."""
+    from a2actl.core.redact import header_secrets
+    from a2actl.protocol.jsonrpc import build_request
+    from a2actl.protocol.versions import BINDING_HTTP_JSON
+
+    headers = client.headers(streaming=operation == "SendStreamingMessage")
+    for k, v in settings.headers:
+        headers[k] = v if show_secrets or not header_secrets([(k, v)]) else secret_placeholder(k, v)
+    if settings.token and not any(k.lower() == "authorization" for k in headers):
+        headers["Authorization"] = f"Bearer {settings.token if show_secrets else '$A2ACTL_TOKEN'}"
+    if client.binding == BINDING_HTTP_JSON:
+        verb, path = client.wire.rest[operation]
+        url = client.url + path
+        body: Any = params
+        method = f"{verb} {path}"
+    else:
+        verb, url, method = "POST", client.url, client.wire.methods[operation]
+        body = build_request(method, params, "a2actl-dry-run")
+    return SendDryRun(
+        method=method,
+        url=url,
+        headers=headers,
+        body=body,
+        curl=curl_command(verb, url, headers, body),
+        secrets_shown=show_secrets,
+        negotiation=client.selection.to_json(),
+    )
