@@ -1,0 +1,158 @@
+"""``a2actl.stream.follow.tail_a2a`` over a scripted channel (no network): heartbeats, a cut followed by
+a resubscribe that shows what was missed, a refused resubscribe settled through GetTask, a refused
+first subscribe on a terminal task, and a stream closed without a terminal state."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from a2actl.core.errors import A2AError, StreamCut
+from a2actl.core.exit_codes import ExitCode
+from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.versions import Family
+from a2actl.stream.follow import tail_a2a
+from a2actl.stream.tail import TailOptions, TailSummary
+from a2actl.transport.channel import Heartbeat, TimedEvent
+
+FAST = TailOptions(backoff=0.001, max_backoff=0.001)
+
+
+@dataclass
+class Answer:
+    operation: str
+    method: str
+    result: Any
+    error: Any = None
+
+
+def ev(kind: str, state: str | None, payload: dict[str, Any] | None = None) -> TimedEvent:
+    return TimedEvent(0.0, 100, StreamEvent(kind, state, "t1", False, payload or {}))
+
+
+CUT = StreamCut("connection reset by peer")
+
+
+class Scripted:
+    """A ``Channel`` whose n-th ``stream`` call plays the n-th script: items, or an exception to raise
+    after them; ``call`` answers GetTask with ``task``."""
+
+    family = Family.V1_0
+    binding = "JSONRPC"
+    url = "http://127.0.0.1:9/a2a"
+
+    def __init__(self, scripts: list[list[Any]], task: dict[str, Any] | None = None) -> None:
+        self.scripts = scripts
+        self.task = task
+        self.streamed: list[tuple[str, dict[str, Any]]] = []
+        self.called: list[str] = []
+
+    async def call(self, operation: str, params: dict[str, Any]) -> Answer:
+        self.called.append(operation)
+        return Answer(operation, operation, {"task": self.task} if self.task else None)
+
+    async def stream(
+        self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+    ) -> AsyncIterator[Any]:
+        self.streamed.append((operation, params))
+        for item in self.scripts.pop(0):
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+
+def run(
+    client: Scripted, operation: str = "SendStreamingMessage", opts: TailOptions = FAST
+) -> tuple[TailSummary, list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+    params: dict[str, Any] = {"id": "t1"} if operation == "SubscribeToTask" else {"message": {}}
+    s = asyncio.run(tail_a2a(client, operation, params, opts, records.append))
+    return s, records
+
+
+def test_a_whole_stream_with_heartbeats_completes() -> None:
+    client = Scripted(
+        [
+            [
+                ev("task", "submitted"),
+                Heartbeat(0.0, "ping"),
+                ev("status-update", "working"),
+                ev("status-update", "completed"),
+            ]
+        ]
+    )
+    s, records = run(client)
+    assert [r["type"] for r in records] == ["event", "heartbeat", "event", "event"]
+    assert s.outcome == "completed" and s.exit is ExitCode.OK and s.heartbeats == 1 and s.task_id == "t1"
+
+
+def test_a_cut_is_resubscribed_and_missed_chunks_are_exit_7() -> None:
+    snapshot = {"artifacts": [{"artifactId": "a", "parts": [{}, {}, {}]}]}
+    client = Scripted(
+        [
+            [
+                ev("task", "submitted"),
+                ev("status-update", "working"),
+                ev("artifact-update", None, {"artifact": {"artifactId": "a"}}),
+                CUT,
+            ],
+            [ev("task", "working", snapshot), ev("status-update", "completed")],
+        ]
+    )
+    s, records = run(client)
+    assert [r["type"] for r in records] == ["event"] * 3 + ["cut", "reconnect", "event", "event"]
+    assert client.streamed[1] == ("SubscribeToTask", {"id": "t1"})
+    assert records[3]["reason"] == "connection reset by peer" and records[3]["attempt"] == 1
+    assert records[4]["missed"] == ["artifact 'a': 2 chunk(s) arrived during the outage"]
+    assert s.outcome == "recovered" and s.exit is ExitCode.CHECK_FAILED
+
+
+def test_a_refused_resubscribe_is_settled_through_get_task() -> None:
+    client = Scripted(
+        [
+            [ev("task", "submitted"), ev("status-update", "working"), CUT],
+            [A2AError("task is terminal", a2a_code=-32004)],
+        ],
+        task={"id": "t1", "status": {"state": "TASK_STATE_COMPLETED"}, "artifacts": []},
+    )
+    s, records = run(client)
+    reconnect = records[-1]
+    assert reconnect["type"] == "reconnect" and reconnect["via"] == "GetTask"
+    assert reconnect["missed"] == [
+        "state working → completed happened during the outage",
+        "terminal state completed seen only via GetTask: the stream's last events were lost",
+    ]
+    assert s.outcome == "recovered" and s.final_state == "completed" and s.exit is ExitCode.CHECK_FAILED
+
+
+def test_a_refused_subscribe_to_an_ended_task_says_so() -> None:
+    client = Scripted(
+        [[A2AError("unsupported operation", a2a_code=-32004)]],
+        task={"id": "t1", "status": {"state": "TASK_STATE_FAILED"}},
+    )
+    with pytest.raises(A2AError) as caught:
+        run(client, "SubscribeToTask")
+    assert str(caught.value.message) == "task t1 already ended (failed): there is no stream to follow"
+    assert caught.value.a2a_code == -32004 and client.called == ["GetTask"]
+
+
+def test_a_close_without_terminal_state_and_no_reconnects_is_exit_6() -> None:
+    client = Scripted([[ev("task", "submitted"), ev("status-update", "working")]])
+    s, records = run(client, opts=TailOptions(reconnect_attempts=0))
+    assert (
+        records[-1]["type"] == "cut"
+        and records[-1]["reason"] == "the server closed the stream before a terminal state"
+    )
+    assert s.outcome == "closed-without-terminal" and s.exit is ExitCode.PROTOCOL
+    assert [v["rule"] for v in s.violations] == ["missing-terminal"]
+
+
+def test_reconnects_stop_after_the_attempts_allowed() -> None:
+    client = Scripted([[ev("task", "working"), CUT], [CUT], [CUT]])
+    s, records = run(client, opts=TailOptions(reconnect_attempts=2, backoff=0.001))
+    assert [r["attempt"] for r in records if r["type"] == "cut"] == [1, 2, 3]
+    assert s.outcome == "cut" and s.exit is ExitCode.PROTOCOL and len(client.streamed) == 3

@@ -1,0 +1,305 @@
+"""The ``stream tail`` state machine (``a2actl.stream.tail``) fed with synthetic events on a fake
+clock: gaps, heartbeats, oversize, lifecycle violations, unfinished ends, ``--fail-on``, the exit
+code table, the summary document, and the stall watchdog / ``--max-time`` on the real clock."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.versions import Family
+from a2actl.stream.tail import Tail, TailOptions, TailSummary, tail_exit, wall
+
+WALL = "2026-01-02T03:04:05.678Z"
+
+
+class Clock:
+    """A settable monotonic clock (seconds)."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def make(
+    opts: TailOptions | None = None, family: Family = Family.V1_0
+) -> tuple[Tail, Clock, list[dict[str, Any]]]:
+    clock, records = Clock(), list[dict[str, Any]]()
+    tail = Tail(opts or TailOptions(), records.append, family, clock=clock, wall_clock=lambda: WALL)
+    return tail, clock, records
+
+
+def status(state: str, task: str = "t1") -> StreamEvent:
+    return StreamEvent("status-update", state, task, False, {})
+
+
+def task(state: str, task_id: str = "t1", artifacts: list[dict[str, Any]] | None = None) -> StreamEvent:
+    return StreamEvent("task", state, task_id, False, {"artifacts": artifacts or []})
+
+
+def test_event_records_time_delta_and_size() -> None:
+    tail, clock, records = make()
+    clock.now += 0.25
+    tail.event(task("submitted"), 120)
+    clock.now += 0.5
+    tail.event(status("working"), 80)
+    assert records == [
+        {
+            "type": "event",
+            "wall": WALL,
+            "t": 0.25,
+            "delta": 0.25,
+            "kind": "task",
+            "state": "submitted",
+            "taskId": "t1",
+            "bytes": 120,
+            "oversize": False,
+            "violations": [],
+        },
+        {
+            "type": "event",
+            "wall": WALL,
+            "t": 0.75,
+            "delta": 0.5,
+            "kind": "status-update",
+            "state": "working",
+            "taskId": "t1",
+            "bytes": 80,
+            "oversize": False,
+            "violations": [],
+        },
+    ]
+    assert (tail.events, tail.total_bytes, tail.max_bytes, tail.first_event) == (2, 200, 120, 0.25)
+
+
+def test_completed_stream_is_exit_0_with_the_documented_summary() -> None:
+    tail, clock, records = make()
+    for state in ("submitted", "working", "completed"):
+        clock.now += 0.1
+        tail.event(status(state), 10)
+    clock.now += 0.05
+    s = tail.summary("completed")
+    assert s.exit is ExitCode.OK
+    doc = s.to_json()
+    assert list(doc) == [
+        "type",
+        "outcome",
+        "exitCode",
+        "events",
+        "bytes",
+        "maxEventBytes",
+        "duration",
+        "firstEvent",
+        "gaps",
+        "heartbeats",
+        "rtt",
+        "stalls",
+        "oversize",
+        "cuts",
+        "reconnects",
+        "missed",
+        "violations",
+        "finalState",
+        "taskId",
+        "failedOn",
+        "stallTimeout",
+    ]
+    assert doc["type"] == "summary" and doc["exitCode"] == 0 and type(doc["exitCode"]) is int
+    assert doc["events"] == 3 and doc["bytes"] == 30 and doc["duration"] == pytest.approx(0.35)
+    assert doc["finalState"] == "completed" and doc["taskId"] == "t1" and doc["violations"] == []
+    assert doc["gaps"]["max"] == pytest.approx(0.1) and doc["rtt"] is None
+    assert records[-1]["type"] == "event"  # the summary is returned, not emitted
+
+
+def test_a_silence_over_heartbeat_is_a_gap_and_exit_7() -> None:
+    tail, clock, records = make(TailOptions(heartbeat=1.0))
+    clock.now += 0.5
+    tail.event(status("working"), 10)
+    clock.now += 1.5
+    tail.heartbeat("sse-comment", ": ping")
+    assert records[1] == {"type": "gap", "wall": WALL, "t": 2.0, "seconds": 1.5, "expected": 1.0}
+    assert records[2]["type"] == "heartbeat" and records[2]["source"] == "sse-comment"
+    assert records[2]["delta"] == 1.5 and records[2]["rtt"] is None
+    clock.now += 0.2
+    tail.event(status("completed"), 10)
+    s = tail.summary("completed")
+    assert s.exit is ExitCode.CHECK_FAILED and s.stalls == [records[1]] and s.heartbeats == 1
+
+
+def test_a_silence_still_going_at_an_unfinished_end_is_reported() -> None:
+    tail, clock, records = make(TailOptions(heartbeat=1.0))
+    tail.event(status("working"), 10)
+    clock.now += 3.0
+    s = tail.summary("max-time")
+    assert records[-1]["type"] == "gap" and records[-1]["seconds"] == 3.0
+    assert s.exit is ExitCode.TIMEOUT
+    assert [v["rule"] for v in s.violations] == ["missing-terminal"]
+
+
+def test_websocket_pongs_give_rtt_percentiles() -> None:
+    tail, clock, records = make()
+    tail.heartbeat("ws-pong", rtt=0.002)
+    tail.heartbeat("ws-pong", rtt=0.004)
+    assert records[0]["rtt"] == 0.002 and records[0]["text"] == ""
+    s = tail.summary("completed")
+    assert s.rtt is not None and s.rtt["max"] == 0.004 and s.heartbeats == 2
+
+
+def test_oversize_events_are_flagged_and_exit_7() -> None:
+    tail, clock, records = make(TailOptions(max_event_bytes=100))
+    tail.event(status("working"), 100)
+    tail.event(status("working"), 101)
+    tail.event(StreamEvent("oversize", None, None, False, {}), 50, truncated=True)
+    assert [r["oversize"] for r in records] == [False, True, True]
+    tail.event(status("completed"), 10)
+    s = tail.summary("completed")
+    assert [o["bytes"] for o in s.oversize] == [101, 50] and s.oversize[0]["limit"] == 100
+    assert s.exit is ExitCode.CHECK_FAILED and s.max_event_bytes == 101
+
+
+def test_a_lifecycle_violation_is_recorded_inline_and_exit_6() -> None:
+    tail, clock, records = make()
+    tail.event(status("working"), 10)
+    tail.event(status("submitted"), 10)
+    assert records[1]["violations"] == [
+        {"rule": "illegal-transition", "message": "working → submitted goes back"}
+    ]
+    tail.event(status("completed"), 10)
+    s = tail.summary("completed")
+    assert s.exit is ExitCode.PROTOCOL and s.violations[0]["rule"] == "illegal-transition"
+
+
+@pytest.mark.parametrize("outcome", ["cut", "closed-without-terminal"])
+def test_an_unrecovered_end_without_terminal_state_is_exit_6(outcome: str) -> None:
+    tail, clock, records = make()
+    tail.event(status("working"), 10)
+    s = tail.summary(outcome)
+    assert s.exit is ExitCode.PROTOCOL and s.outcome == outcome
+    assert s.violations == [
+        {"rule": "missing-terminal", "message": "no terminal state seen (last state working)"}
+    ]
+
+
+def test_cut_and_reconnect_records_the_outage_and_what_was_missed() -> None:
+    tail, clock, records = make()
+    tail.event(status("working"), 10)
+    clock.now += 1.0
+    tail.cut("connection reset", 1)
+    clock.now += 0.25
+    tail.reconnected("SubscribeToTask", ["artifact 'a': 2 chunk(s) arrived during the outage"])
+    assert records[1] == {
+        "type": "cut",
+        "wall": WALL,
+        "t": 1.0,
+        "reason": "connection reset",
+        "attempt": 1,
+        "state": "working",
+    }
+    assert records[2] == {
+        "type": "reconnect",
+        "wall": WALL,
+        "t": 1.25,
+        "outage": 0.25,
+        "via": "SubscribeToTask",
+        "missed": ["artifact 'a': 2 chunk(s) arrived during the outage"],
+    }
+    tail.event(task("completed"), 10, resync=True)
+    s = tail.summary("completed")
+    assert s.exit is ExitCode.CHECK_FAILED and len(s.cuts) == 1 and len(s.reconnects) == 1
+
+
+def test_fail_on_turns_a_clean_end_into_exit_7() -> None:
+    tail, clock, records = make(TailOptions(fail_on=frozenset({"failed"})))
+    tail.event(status("working"), 10)
+    tail.event(status("failed"), 10)
+    s = tail.summary("completed")
+    assert s.exit is ExitCode.CHECK_FAILED and s.failed_on == "failed" and s.to_json()["failedOn"] == "failed"
+    other, _, _ = make(TailOptions(fail_on=frozenset({"rejected"})))
+    other.event(status("failed"), 10)
+    assert other.summary("completed").exit is ExitCode.OK
+
+
+@pytest.mark.parametrize(
+    ("outcome", "audit", "violations", "bounds", "failed_on", "code"),
+    [
+        ("completed", False, False, False, None, ExitCode.OK),
+        ("recovered", False, False, False, None, ExitCode.OK),
+        ("max-time", True, True, True, "failed", ExitCode.TIMEOUT),
+        ("stalled", False, False, False, None, ExitCode.CHECK_FAILED),
+        ("stalled", True, True, False, None, ExitCode.PROTOCOL),
+        ("cut", False, True, True, None, ExitCode.PROTOCOL),
+        ("closed-without-terminal", False, False, False, None, ExitCode.PROTOCOL),
+        ("completed", True, True, True, None, ExitCode.PROTOCOL),
+        ("completed", False, False, True, None, ExitCode.CHECK_FAILED),
+        ("completed", False, False, False, "canceled", ExitCode.CHECK_FAILED),
+        ("completed", False, True, False, "canceled", ExitCode.PROTOCOL),
+    ],
+)
+def test_exit_code_table(
+    outcome: str, audit: bool, violations: bool, bounds: bool, failed_on: str | None, code: ExitCode
+) -> None:
+    got = tail_exit(
+        outcome, audit_failed=audit, violations=violations, bounds_exceeded=bounds, failed_on=failed_on
+    )
+    assert got is code
+
+
+def test_options_delay_and_stall_limit() -> None:
+    opts = TailOptions(backoff=0.25, max_backoff=1.0)
+    assert [opts.delay(n) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 1.0]
+    assert opts.delay(1, retry_ms=300) == 0.3 and opts.delay(1, retry_ms=9000) == 1.0
+    assert opts.stall_limit() is None
+    assert TailOptions(heartbeat=2.0).stall_limit() == 6.0
+    assert TailOptions(heartbeat=2.0, stall_timeout=1.0).stall_limit() == 1.0
+
+
+def test_wall_is_iso_utc_with_milliseconds() -> None:
+    text = wall()
+    assert len(text) == 24 and text.endswith("Z") and text[10] == "T" and text[19] == "."
+
+
+def test_the_watchdog_reports_a_stall_once_then_ends_the_tail() -> None:
+    records: list[dict[str, Any]] = []
+    tail = Tail(TailOptions(heartbeat=0.02, stall_timeout=0.08), records.append)
+
+    async def silent() -> str:
+        await asyncio.sleep(10)
+        return "completed"
+
+    s = asyncio.run(tail.finish(silent()))
+    assert s.outcome == "stalled" and s.exit is ExitCode.CHECK_FAILED and s.stall_timeout == 0.08
+    stalls = [r for r in records if r["type"] == "stall"]
+    assert len(stalls) == 1 and stalls[0]["expected"] == 0.02 and stalls[0]["stallTimeout"] == 0.08
+    assert stalls[0]["silentFor"] > 0.02
+    assert records[-1]["type"] == "gap"  # the silence still going on when it ended
+
+
+def test_max_time_ends_the_tail_with_exit_5() -> None:
+    tail = Tail(TailOptions(max_time=0.02), lambda _r: None)
+
+    async def endless() -> str:
+        await asyncio.sleep(10)
+        return "completed"
+
+    s = asyncio.run(tail.finish(endless()))
+    assert s.outcome == "max-time" and s.exit is ExitCode.TIMEOUT
+
+
+def test_completed_after_cuts_is_recovered() -> None:
+    tail, clock, records = make()
+
+    async def source() -> str:
+        tail.event(status("working"), 10)
+        tail.cut("reset", 1)
+        tail.reconnected("SubscribeToTask", [])
+        tail.event(task("completed"), 10, resync=True)
+        return "completed"
+
+    s: TailSummary = asyncio.run(tail.finish(source()))
+    assert s.outcome == "recovered" and s.exit is ExitCode.OK
