@@ -129,14 +129,16 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     from a2actl.core.units import parse_duration
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.jobs import SendOptions, send_job
+    from a2actl.tasks.results import SentMessage
 
-    doc, _ = await send_job(
+    sent = await send_job(
         target, settings, sink, SendOptions(parts=[PartSpec("text", text=c.options["text"])]), None
     )
-    state = doc["state"]
-    view = doc["result"]
-    text = (
-        view.get("text")
+    assert isinstance(sent, SentMessage), "a blocking send answers a SentMessage"
+    state = sent.state
+    view = sent.result
+    text: str = (
+        (view.get("text") or "")  # a message's joined text parts (protocol.events.task_view): a str
         if view.get("kind") == "message"
         else "\n".join(
             [a.get("text") or "" for a in view.get("artifacts") or []] + [view.get("statusMessage") or ""]
@@ -147,10 +149,10 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     if state != want_state and not (view.get("kind") == "message" and "expectState" not in c.options):
         problems.append(f"state {state}, expected {want_state}")
     pattern = c.options.get("expectText")
-    if pattern is not None and not re.search(pattern, text or ""):
+    if pattern is not None and not re.search(pattern, text):
         problems.append(f"text {text[:80]!r} does not match /{pattern}/")
     measured, bound = f"state {state}", f"state {want_state}" + (f", text /{pattern}/" if pattern else "")
-    details: dict[str, Any] = {"state": state, "taskId": doc.get("taskId")}
+    details: dict[str, Any] = {"state": state, "taskId": sent.task_id}
     if "firstEvent" in c.options:
         deadline = parse_duration(str(c.options["firstEvent"]))
         first = await _first_event(target, c.options["text"], settings, sink)
@@ -187,8 +189,7 @@ async def _first_event(target: str, text: str, settings: Settings, sink: EventSi
         sse=None,
         opts=TailOptions(reconnect_attempts=0),
     )
-    first: float | None = summary["firstEvent"]
-    return first
+    return summary.first_event
 
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
@@ -210,10 +211,7 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         sse=None,
         opts=TailOptions(heartbeat=hb, max_event_bytes=limit, max_time=settings.max_time),
     )
-    gaps = s["gaps"]
-    measured = (
-        f"{s['events']} events, max gap {_fmt(gaps['max'])}, largest {s['maxEventBytes']} B, {s['outcome']}"
-    )
+    measured = f"{s.events} events, max gap {_fmt(s.gaps['max'])}, largest {s.max_event_bytes} B, {s.outcome}"
     bound = ", ".join(
         x
         for x in (
@@ -224,11 +222,11 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         if x
     )
     problems = (
-        [f"silence {_fmt(g['seconds'])}" for g in s["stalls"]]
-        + [f"event of {o['bytes']} B" for o in s["oversize"]]
-        + [v["message"] for v in s["violations"]]
+        [f"silence {_fmt(g['seconds'])}" for g in s.stalls]
+        + [f"event of {o['bytes']} B" for o in s.oversize]
+        + [v["message"] for v in s.violations]
     )
-    if s["exitCode"] == ExitCode.TIMEOUT:
+    if s.exit == ExitCode.TIMEOUT:
         return CheckResult(
             c.name,
             c.kind,
@@ -244,12 +242,18 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         c.name,
         c.kind,
         target,
-        "pass" if s["exitCode"] == 0 else "fail",
+        "pass" if s.exit == ExitCode.OK else "fail",
         0,
         measured,
         bound,
-        "; ".join(problems) or s["outcome"],
-        details={k: s[k] for k in ("events", "maxEventBytes", "gaps", "finalState", "outcome")},
+        "; ".join(problems) or s.outcome,
+        details={
+            "events": s.events,
+            "maxEventBytes": s.max_event_bytes,
+            "gaps": s.gaps,
+            "finalState": s.final_state,
+            "outcome": s.outcome,
+        },
     )
 
 

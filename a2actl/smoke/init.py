@@ -82,6 +82,7 @@ async def init_suite(
     from a2actl.probe.handshake import ProbeOptions, run_probe
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.jobs import SendOptions, send_job
+    from a2actl.tasks.results import SentMessage
 
     card = await load_card(target, settings, sink)
     snap = snapshot_view(card.view, card.raw)
@@ -111,14 +112,15 @@ async def init_suite(
         (ex for s in card.view.skills for ex in s.examples), None
     )  # card order: the author's first
     if example is not None:
-        doc, _ = await send_job(
+        sent = await send_job(
             target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None
         )
+        state = sent.state if isinstance(sent, SentMessage) else None
         lines += [
             "  - name: skill example answers",
             "    kind: send",
             f"    text: {json.dumps(example)}",
-            f"    expectState: {doc['state'] or 'completed'}   # what the agent answered when init ran",
+            f"    expectState: {state or 'completed'}   # what the agent answered when init ran",
         ]
     return "\n".join(lines) + "\n"
 
