@@ -18,7 +18,8 @@ from a2actl.core.errors import (
 )
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.versions import StateKind, state_kind
-from a2actl.stream.tail import Emit, Tail, TailOptions, TailSummary
+from a2actl.stream.summary import TailSummary
+from a2actl.stream.tail import Emit, Tail, TailOptions
 
 if TYPE_CHECKING:
     from a2actl.transport.channel import Channel

@@ -9,7 +9,8 @@ from a2actl.agent.connect import connect
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
 from a2actl.stream.follow import tail_a2a
-from a2actl.stream.tail import Emit, Tail, TailOptions, TailSummary
+from a2actl.stream.summary import TailSummary
+from a2actl.stream.tail import Emit, Tail, TailOptions
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings

@@ -1,7 +1,7 @@
 """``stream tail``: the account of one stream: every event, heartbeat, silence, cut and reconnect.
 
 ``Tail`` is the state machine (no I/O of its own: the sources in ``stream/follow.py`` and
-``stream/jobs.py`` feed it); ``TailSummary`` is the typed result of a tail.
+``stream/jobs.py`` feed it); ``TailSummary`` (``stream/summary.py``) is the typed result of a tail.
 
 Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``type``:
 
@@ -20,7 +20,7 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
   ``closed-without-terminal``, ``stalled`` (silent past ``--stall-timeout``), ``max-time``) and
   ``exitCode``.
 
-Exit codes (docs/exit-codes.md, ``tail_exit``): 5 ``--max-time`` reached; 6 the stream ended without
+Exit codes (docs/exit-codes.md, ``summary.tail_exit``): 5 ``--max-time`` reached; 6 the stream ended without
 a terminal (or interrupted) state and could not be recovered, or the lifecycle audit
 (``protocol/lifecycle.py``, A2A spec §3.1.2 / §4.1.3) found a violation; 7 a bound was exceeded (a
 silence over ``--heartbeat``, a silence past ``--stall-timeout`` (default 3 x heartbeat) that ended
@@ -39,11 +39,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from a2actl.core.exit_codes import ExitCode
 from a2actl.core.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import Family
+from a2actl.stream.summary import TailSummary, tail_exit
 
 #: Receives every record (a JSON-ready dict with ``type``) as soon as it is known.
 Emit = Callable[[dict[str, Any]], None]
@@ -100,103 +100,6 @@ def wall() -> str:
             .replace("+00:00", "Z")
         )
     return _wall_text
-
-
-def tail_exit(
-    outcome: str,
-    *,
-    audit_failed: bool,
-    violations: bool,
-    bounds_exceeded: bool,
-    failed_on: str | None,
-) -> ExitCode:
-    """The exit code of a tail (docs/exit-codes.md, ``stream tail``).
-
-    ``audit_failed``: the lifecycle audit flagged an event; ``violations``: the summary lists any
-    violation (the audit's, or ``missing-terminal`` for a stream that ended unsettled);
-    ``bounds_exceeded``: a silence over ``--heartbeat``, an event over ``--max-event-bytes`` or events
-    missed across a reconnect; ``failed_on``: the final state when ``--fail-on`` names it.
-
-    ``max-time`` is 5; ``stalled`` is 7 unless the audit failed (then 6); an unrecovered cut, a close
-    without a terminal state or any violation is 6; an exceeded bound or a ``--fail-on`` state is 7."""
-    if outcome == "max-time":
-        code = ExitCode.TIMEOUT
-    elif outcome == "stalled" and not audit_failed:
-        code = ExitCode.CHECK_FAILED
-    elif outcome in ("cut", "closed-without-terminal") or violations:
-        code = ExitCode.PROTOCOL
-    elif bounds_exceeded:
-        code = ExitCode.CHECK_FAILED
-    else:
-        code = ExitCode.OK
-    if failed_on and code is ExitCode.OK:
-        code = ExitCode.CHECK_FAILED
-    return code
-
-
-@dataclass(frozen=True)
-class TailSummary:
-    """The result of one tail (the ``summary`` record). Seconds and bytes; ``exit`` is the process's
-    exit code (``tail_exit``), written as ``exitCode`` in the JSON document."""
-
-    outcome: str
-    exit: ExitCode
-    events: int
-    total_bytes: int
-    max_event_bytes: int
-    duration: float
-    #: Seconds from the start to the first event (``None``: no event).
-    first_event: float | None
-    #: Silences between received items: ``{"p50", "p99", "max"}`` seconds (``None`` when fewer than two).
-    gaps: dict[str, float | None]
-    heartbeats: int
-    #: WebSocket ping round trips ``{"p50", "max"}`` seconds; ``None`` without pongs.
-    rtt: dict[str, float | None] | None
-    #: ``gap`` records: silences over ``--heartbeat``.
-    stalls: list[dict[str, Any]]
-    #: ``{"t", "bytes", "limit"}`` per event over ``--max-event-bytes``.
-    oversize: list[dict[str, Any]]
-    cuts: list[dict[str, Any]]
-    reconnects: list[dict[str, Any]]
-    missed: list[str]
-    #: ``{"rule", "message"}`` per lifecycle violation (``protocol/lifecycle.py``).
-    violations: list[dict[str, str]]
-    final_state: str | None
-    task_id: str | None
-    failed_on: str | None
-    stall_timeout: float | None
-
-    def __getitem__(self, key: str) -> Any:
-        """Transitional: ``summary["firstEvent"]`` as before the typed result, for the callers not
-        moved yet (smoke/checks.py). Remove once they read the fields, ``.exit`` and ``.to_json()``."""
-        return self.to_json()[key]
-
-    def to_json(self) -> dict[str, Any]:
-        """The ``summary`` record (docs/output-formats.md); with ``-o json`` the records go under
-        ``records``."""
-        return {
-            "type": "summary",
-            "outcome": self.outcome,
-            "exitCode": int(self.exit),
-            "events": self.events,
-            "bytes": self.total_bytes,
-            "maxEventBytes": self.max_event_bytes,
-            "duration": self.duration,
-            "firstEvent": self.first_event,
-            "gaps": self.gaps,
-            "heartbeats": self.heartbeats,
-            "rtt": self.rtt,
-            "stalls": self.stalls,
-            "oversize": self.oversize,
-            "cuts": self.cuts,
-            "reconnects": self.reconnects,
-            "missed": self.missed,
-            "violations": self.violations,
-            "finalState": self.final_state,
-            "taskId": self.task_id,
-            "failedOn": self.failed_on,
-            "stallTimeout": self.stall_timeout,
-        }
 
 
 @dataclass

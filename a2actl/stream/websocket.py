@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from a2actl.stream.follow import tail_a2a
-from a2actl.stream.tail import Emit, TailOptions, TailSummary
+from a2actl.stream.summary import TailSummary
+from a2actl.stream.tail import Emit, TailOptions
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings

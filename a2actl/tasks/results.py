@@ -3,24 +3,14 @@ its exit code and its ``-o json`` document (``docs/output-formats.md``)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from a2actl.core.exit_codes import ExitCode
 
 
-class _Unpackable:
-    """Transitional: ``doc, code = await send_job(...)`` as before the typed results, for the callers
-    not moved yet (smoke/checks.py and smoke/init.py). Remove once they read ``.to_json()``/``.exit``."""
-
-    def __iter__(self) -> Iterator[Any]:
-        """``(document, exit code)``, the old pair."""
-        return iter((self.to_json(), int(self.exit)))  # type: ignore[attr-defined]  # the subclasses have both
-
-
 @dataclass(frozen=True)
-class SendDryRun(_Unpackable):
+class SendDryRun:
     """``send --dry-run``: the exact request (``method``: the JSON-RPC method or ``VERB /path``;
     ``headers`` with secrets as ``$A2ACTL_…`` placeholders unless ``secrets_shown``), an equivalent
     ``curl`` command line and the negotiated interface. Nothing was sent: exit 0."""
@@ -53,7 +43,7 @@ class SendDryRun(_Unpackable):
 
 
 @dataclass(frozen=True)
-class SentMessage(_Unpackable):
+class SentMessage:
     """A blocking (or ``--no-wait``) ``send``: ``result`` is the answer summarised by
     ``protocol.events.task_view`` (a task or a bare message), ``raw`` the answer as received (the last
     GetTask's task when the send was ``polled``). ``exit`` is 7 when the task ended in a ``--fail-on``
@@ -93,7 +83,7 @@ class SentMessage(_Unpackable):
 
 
 @dataclass(frozen=True)
-class StreamedSend(_Unpackable):
+class StreamedSend:
     """``send --stream``: the task the stream followed, its final ``state``, the number of ``events``
     and the stream's ``outcome``; ``exit`` is the tail's (docs/exit-codes.md, ``stream tail``)."""
 

@@ -16,7 +16,8 @@ from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.versions import Family
 from a2actl.stream.follow import tail_a2a
-from a2actl.stream.tail import TailOptions, TailSummary
+from a2actl.stream.summary import TailSummary
+from a2actl.stream.tail import TailOptions
 from a2actl.transport.channel import Heartbeat, TimedEvent
 
 FAST = TailOptions(backoff=0.001, max_backoff=0.001)

@@ -12,7 +12,8 @@ import pytest
 from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.versions import Family
-from a2actl.stream.tail import Tail, TailOptions, TailSummary, tail_exit, wall
+from a2actl.stream.summary import TailSummary, tail_exit
+from a2actl.stream.tail import Tail, TailOptions, wall
 
 WALL = "2026-01-02T03:04:05.678Z"
 
