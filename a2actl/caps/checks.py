@@ -207,9 +207,7 @@ def operational_findings(
                 "",
                 "hybrid card: both 0.x fields (url, protocolVersion, ...) and "
                 "1.0 supportedInterfaces; accepted by default, rejected with --strict",
-                # The section text is part of the frozen -o json document (docs/output-formats.md);
-                # the rule itself is in docs/caps.md ("hybrid-card").
-                "shared doc §3 (hybrid cards)",
+                "docs/caps.md (hybrid-card)",
                 check="hybrid-card",
             )
         )

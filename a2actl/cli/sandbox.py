@@ -125,7 +125,10 @@ def serve(
     ] = "5m",
     leak_sessions: Annotated[
         bool,
-        typer.Option("--leak-sessions", help="Keep sessions open after their tasks end (seed 001's leak)."),
+        typer.Option(
+            "--leak-sessions",
+            help="Keep sessions open after their tasks end (the leak 'sessions leaks' finds).",
+        ),
     ] = False,
     no_debug: Annotated[
         bool, typer.Option("--no-debug", help="No debug API: a plain a2a-sdk agent.")

@@ -206,7 +206,12 @@ def leaks(
     ctx: typer.Context,
     target: Target,
     max_age: Annotated[
-        str, typer.Option("--max-age", metavar="DURATION", help="Longest a session may live (seed 001: 5m).")
+        str,
+        typer.Option(
+            "--max-age",
+            metavar="DURATION",
+            help="Longest a session may live (the sandbox closes sessions at 5m).",
+        ),
     ] = "5m",
     grace: Annotated[
         str,
@@ -221,7 +226,7 @@ def leaks(
     """Find leaked sessions: older than --max-age, or still open more than --grace (default 5s)
     after all their tasks ended. Sessions still inside --grace are listed as 'within grace', not
     as leaks: right after a run, check again later or pass --grace 0. Exit 7 when there is a leak:
-    seed 001's session leak as a CI check.
+    the session leak of docs/debug-endpoints.md as a CI check.
 
     Examples:
 
