@@ -19,7 +19,8 @@ import httpx
 import pytest
 import redis
 
-from a2actl.dlq.store.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
 from tests.cli.test_dlq import entries_for, fill
 
 

@@ -12,7 +12,8 @@ from typing import Any
 import httpx
 import redis
 
-from a2actl.dlq.store.backends import FileBackend, RedisBackend
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
 from tests.cli.test_dlq import entries_for, fill
 
 

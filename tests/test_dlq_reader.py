@@ -15,8 +15,9 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import A2ACtlError
-from a2actl.dlq.store.backends import FileBackend, RedisBackend
 from a2actl.dlq.store.entry import InvalidEntries, _conforms, _validator, check
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
 
 SETTINGS = settings(
     max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

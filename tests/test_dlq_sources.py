@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from a2actl.core.errors import A2ACtlError
-from a2actl.dlq.store.backends import FileBackend
+from a2actl.dlq.store.file import FileBackend
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.cli.test_dlq import entries_for, fill

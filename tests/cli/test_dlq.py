@@ -17,8 +17,9 @@ from typing import Any
 
 import httpx
 
-from a2actl.dlq.store.backends import FileBackend, RedisBackend
 from a2actl.dlq.store.entry import new_entry, validation_errors
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from junitparser import Error, Failure, JUnitXml
 
-from a2actl.dlq.store.backends import FileBackend
+from a2actl.dlq.store.file import FileBackend
 from tests.cli.test_dlq import entries_for, fill
 
 

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
 
-__all__ = ["Backend", "FileBackend", "HttpBackend", "RedisBackend", "open_backend"]
+__all__ = ["open_backend"]
 
 
 def open_backend(src: str, settings: Settings | None = None, sink: EventSink | None = None) -> Backend:
