@@ -57,7 +57,8 @@ def probe_medians(url: str, n: int, c: int) -> dict[str, float]:
 async def a2actl_samples(url: str, n: int) -> None:
     from a2actl.agent.target import parse_target
     from a2actl.core.config import Settings
-    from a2actl.probe.handshake import ProbeOptions, run_probe
+    from a2actl.probe.handshake import run_probe
+    from a2actl.probe.report import ProbeOptions
 
     report = await run_probe(ProbeOptions(target=parse_target(url), samples=n), Settings())
     assert all(s.ok for s in report.samples), [s.error for s in report.samples if not s.ok][:1]

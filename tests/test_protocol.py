@@ -5,10 +5,11 @@ from __future__ import annotations
 import pytest
 
 from a2actl.core.stats import percentile, summarize
-from a2actl.probe.handshake import parse_budgets
-from a2actl.protocol.card import NegotiationFailed, parse_card, select_interface
+from a2actl.probe.budget import parse_budgets
+from a2actl.protocol.card import parse_card
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsonrpc import EnvelopeError, decode_jsonrpc_error, decode_rest_error, split_response
+from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import (
     CARD_PATHS,
     V0_3,

@@ -21,7 +21,8 @@ from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
-    from a2actl.transport.http import HttpResult, HttpTransport
+    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.timing import HttpResult
 
 
 def card_urls(target: Target, card_path: str | None = None) -> list[str]:

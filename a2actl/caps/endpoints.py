@@ -26,7 +26,8 @@ from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, VERSION
 
 if TYPE_CHECKING:
     from a2actl.agent.discovery import CardFetch
-    from a2actl.transport.http import HttpResult, HttpTransport
+    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.timing import HttpResult
 
 FAMILIES = ("1.0", "0.3")
 

@@ -31,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 from a2actl.caps.endpoints import (
     FAMILIES,
     EndpointPrint,
-    Probe,
     bindings_agree,
     card_variants,
     endpoints_of,
@@ -43,16 +42,7 @@ if TYPE_CHECKING:
     from a2actl.agent.discovery import CardFetch
     from a2actl.transport.http import HttpTransport
 
-__all__ = [
-    "EndpointPrint",
-    "Fingerprint",
-    "Mismatch",
-    "Probe",
-    "endpoints_of",
-    "explain",
-    "fingerprint",
-    "probe_endpoint",
-]
+__all__ = ["Fingerprint", "Mismatch", "explain", "fingerprint"]
 
 
 @dataclass

@@ -26,7 +26,7 @@ from a2actl.caps.endpoints import endpoints_of, probe_endpoint
 from a2actl.caps.findings import ERROR, WARNING, Finding
 from a2actl.caps.fingerprint import explain
 from a2actl.core.errors import A2ACtlError
-from a2actl.protocol.card import NegotiationFailed, select_interface
+from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import Family
 
 if TYPE_CHECKING:

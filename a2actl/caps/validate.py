@@ -39,17 +39,7 @@ from a2actl.protocol.card import parse_card
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-__all__ = [
-    "ERROR",
-    "WARNING",
-    "Finding",
-    "ValidationReport",
-    "choose_schemas",
-    "operational_findings",
-    "schema_findings",
-    "spec_section",
-    "validate_card",
-]
+__all__ = ["ValidationReport", "choose_schemas", "schema_findings", "validate_card"]
 
 
 @dataclass

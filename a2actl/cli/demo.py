@@ -24,7 +24,8 @@ def demo(
     """
     from a2actl.agent.target import parse_target
     from a2actl.cli.sandbox import require_sandbox_extra
-    from a2actl.probe.handshake import ProbeOptions, ProbeReport, run_probe
+    from a2actl.probe.handshake import run_probe
+    from a2actl.probe.report import ProbeOptions, ProbeReport
     from a2actl.render import probe as render_probe
     from a2actl.server.sandbox.options import HANDSHAKE_PATH, SandboxOptions
     from a2actl.server.sandbox.server import start_in_thread

@@ -77,7 +77,9 @@ def probe(
     """
     from a2actl.agent.target import parse_target
     from a2actl.core.errors import UsageError
-    from a2actl.probe.handshake import ProbeOptions, ProbeReport, parse_budgets, run_probe
+    from a2actl.probe.budget import parse_budgets
+    from a2actl.probe.handshake import run_probe
+    from a2actl.probe.report import ProbeOptions, ProbeReport
     from a2actl.render import probe as render_probe
 
     run = invocation(ctx)

@@ -189,7 +189,8 @@ class Replayer:
     async def _client(self, transport: HttpTransport, entry: Entry) -> A2AClient:
         """The client for ``--to`` (discovered once) or the entry's stored target (its binding and
         protocol version as stored; no discovery)."""
-        from a2actl.protocol.card import Interface, Selection
+        from a2actl.protocol.card import Interface
+        from a2actl.protocol.negotiation import Selection
         from a2actl.protocol.versions import family_of, normalise_binding
 
         target = entry.get("target") or {}

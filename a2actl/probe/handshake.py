@@ -44,28 +44,17 @@ from typing import TYPE_CHECKING
 from a2actl.agent.discovery import CardFetch, fetch_card
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.sink import EventSink, NullSink
-from a2actl.probe.budget import Budget, BudgetVerdict, BudgetViolation, check_budgets, parse_budgets
+from a2actl.probe.budget import BudgetVerdict, check_budgets
 from a2actl.probe.report import ProbeOptions, ProbeReport, Sample, VersionCheck, phase_stats
 from a2actl.probe.sample import one_sample
-from a2actl.protocol.card import NegotiationFailed, Selection, select_interface
+from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
 from a2actl.protocol.versions import Family
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.transport.http import HttpTransport
 
-__all__ = [
-    "Budget",
-    "BudgetVerdict",
-    "BudgetViolation",
-    "ProbeOptions",
-    "ProbeReport",
-    "Sample",
-    "VersionCheck",
-    "needs_version_check",
-    "parse_budgets",
-    "run_probe",
-]
+__all__ = ["needs_version_check", "run_probe", "version_check"]
 
 
 def needs_version_check(failed: Sequence[Sample]) -> bool:

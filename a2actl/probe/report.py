@@ -19,9 +19,7 @@ from a2actl.probe.budget import Budget, BudgetVerdict
 
 if TYPE_CHECKING:
     from a2actl.agent.target import Target
-    from a2actl.protocol.card import Selection
-
-#: Failure classes, most severe first (ties in counts resolve to the earlier one).
+    from a2actl.protocol.negotiation import Selection
 FAILURE_ORDER = ("unreachable", "auth", "timeout", "protocol", "a2a_error", "http_status", "error")
 
 #: The exit code of each failure class (``docs/exit-codes.md``).
@@ -71,7 +69,7 @@ class CardBytes:
 
 @dataclass(frozen=True)
 class Negotiated:
-    """The interface a sample negotiated from the card (``a2actl.protocol.card.select_interface``)."""
+    """The interface a sample negotiated from the card (``a2actl.protocol.negotiation.select_interface``)."""
 
     url: str
     protocol_binding: str

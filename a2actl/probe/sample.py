@@ -25,8 +25,8 @@ from a2actl.probe.report import (
     SendOutcome,
     SessionOutcome,
 )
-from a2actl.protocol.card import NegotiationFailed, select_interface
 from a2actl.protocol.events import classify_event, text_message_params
+from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import StateKind, state_kind
 
 if TYPE_CHECKING:
@@ -58,7 +58,8 @@ async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: S
     a stream closes before a terminal or interrupted state (spec v1.0 §3.1.2 stream patterns;
     v0.3 §7.2 ``final``).
     """
-    from a2actl.transport.a2a import RpcOutcome, TimedEvent
+    from a2actl.transport.a2a import RpcOutcome
+    from a2actl.transport.channel import TimedEvent
 
     params = text_message_params(
         text, client.family, client.binding, tenant=client.selection.interface.tenant

@@ -14,8 +14,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-# Interface selection lives in ``a2actl.protocol.negotiation``; these names stay importable from here.
-from a2actl.protocol.negotiation import CALLABLE_BINDINGS, NegotiationFailed, Selection, select_interface
 from a2actl.protocol.versions import (
     Family,
     family_of,
@@ -322,12 +320,8 @@ def parse_card(raw: Any) -> CardView:
 
 
 __all__ = [
-    "CALLABLE_BINDINGS",
     "CardView",
     "Interface",
-    "NegotiationFailed",
-    "Selection",
     "Skill",
     "parse_card",
-    "select_interface",
 ]

@@ -27,7 +27,8 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.a2a import A2AClient
-    from a2actl.transport.http import HttpResult, HttpTransport
+    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.timing import HttpResult
 
     #: Builds the HTTP transport of a ``Sessions`` (a seam: tests inject ``httpx.MockTransport``).
     OpenTransport = Callable[[Settings, EventSink | None], HttpTransport]

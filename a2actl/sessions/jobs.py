@@ -27,10 +27,6 @@ if TYPE_CHECKING:
     from a2actl.core.sink import EventSink
 
 __all__ = [
-    "DEFAULT_PREFIX",
-    "Filters",
-    "Sessions",
-    "find_leaks",
     "kill_job",
     "leaks_job",
     "list_job",

@@ -29,7 +29,9 @@ async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | No
     """``kind: probe``: ``handshake probe`` with ``samples``, ``concurrency``, ``budget``/``budgets``;
     pass when its exit is 0, fail on a budget violation (exit 7), error otherwise."""
     from a2actl.agent.target import parse_target
-    from a2actl.probe.handshake import ProbeOptions, parse_budgets, run_probe
+    from a2actl.probe.budget import parse_budgets
+    from a2actl.probe.handshake import run_probe
+    from a2actl.probe.report import ProbeOptions
 
     specs = [str(c.options["budget"])] if "budget" in c.options else []
     specs += [f"{k}={v}" for k, v in (c.options.get("budgets") or {}).items()]
@@ -128,7 +130,8 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     ``expectText``, or the first streamed event comes after ``firstEvent``."""
     from a2actl.core.units import parse_duration
     from a2actl.protocol.events import PartSpec
-    from a2actl.tasks.jobs import SendOptions, send_job
+    from a2actl.tasks.jobs import send_job
+    from a2actl.tasks.request import SendOptions
     from a2actl.tasks.results import SentMessage
 
     sent = await send_job(
@@ -261,7 +264,8 @@ async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | No
     """``kind: sessions-leaks``: ``sessions leaks`` with ``maxAge`` and ``grace`` (default 5s)
     through the debug API at ``debugPrefix``; fail when any session leaks."""
     from a2actl.core.units import parse_duration
-    from a2actl.sessions.jobs import Filters, Sessions, find_leaks
+    from a2actl.sessions.client import Sessions
+    from a2actl.sessions.rules import Filters, find_leaks
 
     max_age = parse_duration(str(c.options["maxAge"]))
     grace = parse_duration(str(c.options.get("grace", "5s")))

@@ -79,9 +79,11 @@ async def init_suite(
     from a2actl.agent.discovery import load_card
     from a2actl.agent.target import parse_target
     from a2actl.caps.snapshot import snapshot_view
-    from a2actl.probe.handshake import ProbeOptions, run_probe
+    from a2actl.probe.handshake import run_probe
+    from a2actl.probe.report import ProbeOptions
     from a2actl.protocol.events import PartSpec
-    from a2actl.tasks.jobs import SendOptions, send_job
+    from a2actl.tasks.jobs import send_job
+    from a2actl.tasks.request import SendOptions
     from a2actl.tasks.results import SentMessage
 
     card = await load_card(target, settings, sink)

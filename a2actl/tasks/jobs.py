@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 __all__ = [
     "POLL_FIRST",
     "POLL_MAX",
-    "SendOptions",
     "cancel_task_job",
     "get_task_job",
     "list_tasks_job",

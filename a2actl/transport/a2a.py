@@ -357,4 +357,4 @@ class A2AClient:
         )
 
 
-__all__ = ["OVERSIZE_EVENT", "A2AClient", "Heartbeat", "RpcOutcome", "TimedEvent"]
+__all__ = ["A2AClient", "RpcOutcome"]

@@ -20,8 +20,9 @@ httpx errors are mapped to the ``a2actl.core.errors`` tree (``a2actl.transport.f
 refused and TLS failures → ``UnreachableError`` (3), timeouts → ``TimeoutError_`` (5), 401/403 →
 ``AuthError`` (4), malformed HTTP or an oversized body → ``ProtocolViolation`` (6).
 
-``Timing``, ``HttpResult``, ``Clock`` (also as ``_Clock``), ``tls_context``, ``build_ssl_context``,
-``map_httpx_error`` and ``ACCEPT_ENCODING`` live in those modules and stay importable from here.
+``Timing``, ``HttpResult`` and ``Clock`` live in ``a2actl.transport.timing``; ``tls_context`` and
+``build_ssl_context`` in ``a2actl.transport.tls``; ``map_httpx_error`` and ``ACCEPT_ENCODING`` in
+``a2actl.transport.failures``: import them from there.
 """
 
 from __future__ import annotations
@@ -50,11 +51,8 @@ from a2actl.core.redact import redact_headers, redact_json, redact_text
 from a2actl.core.sink import EventSink, NullSink
 from a2actl.transport.failures import ACCEPT_ENCODING, content_coding, map_httpx_error, over_limit
 from a2actl.transport.netclock import TimedHTTPTransport
-from a2actl.transport.timing import Clock, HttpResult, Timing
-from a2actl.transport.tls import LazyTLSTransport, _tls_context, build_ssl_context, tls_context
-
-#: Kept importable from here (``from a2actl.transport.http import _Clock``) for existing callers.
-_Clock = Clock
+from a2actl.transport.timing import Clock, HttpResult
+from a2actl.transport.tls import LazyTLSTransport, build_ssl_context
 
 USER_AGENT = f"a2actl/{__version__}"
 #: TCP_NODELAY as curl sets it: h11 writes headers and body separately, and without it Nagle's
@@ -352,16 +350,4 @@ class HttpTransport:
         return response, clock
 
 
-__all__ = [
-    "ACCEPT_ENCODING",
-    "USER_AGENT",
-    "Clock",
-    "HttpResult",
-    "HttpTransport",
-    "Timing",
-    "_Clock",
-    "_tls_context",
-    "build_ssl_context",
-    "map_httpx_error",
-    "tls_context",
-]
+__all__ = ["USER_AGENT", "HttpTransport"]

@@ -190,9 +190,9 @@ def test_demo_runs_probe_of_sandbox(cli):
 def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     """Timings count from the name lookup to the network's marks, like curl's: the gap between the
     lookup and the client's first network action is bookkeeping, not connect time."""
-    from a2actl.transport.http import _Clock
+    from a2actl.transport.timing import Clock
 
-    c = _Clock()
+    c = Clock()
     c.timing.time_namelookup = 0.002
     base = c.t0 + 1.0  # 1 s of library time before the first network action
     c.marks = {
@@ -206,7 +206,7 @@ def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     assert t.new_connection
     assert (t.time_connect, t.time_pretransfer, t.time_starttransfer) == pytest.approx((0.005, 0.006, 0.012))
 
-    reused = _Clock()  # a pooled connection: the clock starts at the request write
+    reused = Clock()  # a pooled connection: the clock starts at the request write
     reused.marks = {
         "http11.send_request_headers.started": reused.t0 + 0.5,
         "http11.receive_response_headers.complete": reused.t0 + 0.501,

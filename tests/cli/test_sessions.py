@@ -158,7 +158,8 @@ def test_pagination(cli: Any, sandbox_leaky: Any) -> None:
     assert {s["id"] for s in first["sessions"]}.isdisjoint({s["id"] for s in second["sessions"]})
 
     from a2actl.core.config import Settings
-    from a2actl.sessions.jobs import Filters, Sessions
+    from a2actl.sessions.client import Sessions
+    from a2actl.sessions.rules import Filters
 
     async def all_pages() -> list[dict[str, Any]]:
         async with Sessions(sandbox_leaky.url, Settings(token=DEBUG_TOKEN), None) as conn:

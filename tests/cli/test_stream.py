@@ -480,7 +480,7 @@ def test_a_reset_is_never_an_empty_reason() -> None:
     import httpx
 
     from a2actl.core.config import Settings
-    from a2actl.transport.http import map_httpx_error
+    from a2actl.transport.failures import map_httpx_error
 
     err = map_httpx_error(httpx.ReadError(""), "http://x", Settings())
     assert err.exit_code == 3 and err.message == "connection to http://x lost: ReadError"

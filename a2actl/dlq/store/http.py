@@ -18,7 +18,8 @@ from a2actl.dlq.store.local import HTTP_READ_ONLY
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
-    from a2actl.transport.http import HttpResult, HttpTransport
+    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.timing import HttpResult
 
 
 class HttpBackend:

@@ -21,7 +21,8 @@ from a2actl.probe.report import (
     failure_counts,
     phase_stats,
 )
-from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.card import Interface
+from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import Family
 
 

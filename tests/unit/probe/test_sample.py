@@ -16,7 +16,8 @@ from a2actl.core.config import Settings
 from a2actl.probe.handshake import version_check
 from a2actl.probe.report import ProbeOptions, Sample
 from a2actl.probe.sample import error_class, one_sample, session_url
-from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.card import Interface
+from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import Family
 from a2actl.transport.http import HttpTransport
 

@@ -17,7 +17,8 @@ import pytest
 from a2actl.core.config import Settings
 from a2actl.core.errors import A2AError, TimeoutError_, UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.card import Interface
+from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
 from a2actl.tasks.jobs import needs_poll, poll_until_settled
 from a2actl.tasks.request import (

@@ -13,9 +13,11 @@ import pytest
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
-from a2actl.protocol.card import Interface, Selection
+from a2actl.protocol.card import Interface
+from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
-from a2actl.transport.a2a import A2AClient, Heartbeat, RpcOutcome, TimedEvent
+from a2actl.transport.a2a import A2AClient, RpcOutcome
+from a2actl.transport.channel import Heartbeat, TimedEvent
 from a2actl.transport.http import HttpTransport
 
 BASE = "http://127.0.0.1:9/a2a"

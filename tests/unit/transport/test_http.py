@@ -25,8 +25,11 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
-from a2actl.transport import http as http_mod
-from a2actl.transport.http import ACCEPT_ENCODING, HttpResult, HttpTransport, tls_context
+from a2actl.transport import tls as tls_mod
+from a2actl.transport.failures import ACCEPT_ENCODING
+from a2actl.transport.http import HttpTransport
+from a2actl.transport.timing import HttpResult
+from a2actl.transport.tls import tls_context
 
 URL = "http://127.0.0.1:9/card.json"  # an IP literal: no name lookup; MockTransport never connects
 CARD = {"name": "gzip agent", "skills": [{"id": "x" * 2000}]}
@@ -166,7 +169,7 @@ def test_tls_context_is_shared_per_option_set(tmp_path: Any) -> None:
 
 
 def test_plain_http_builds_no_tls_context() -> None:
-    http_mod._tls_context.cache_clear()
+    tls_mod._tls_context.cache_clear()
 
     async def go() -> None:
         async with HttpTransport(Settings()) as tr:
@@ -175,7 +178,7 @@ def test_plain_http_builds_no_tls_context() -> None:
                 await tr.request("GET", "http://127.0.0.1:1/")
 
     asyncio.run(go())
-    assert http_mod._tls_context.cache_info().currsize == 0
+    assert tls_mod._tls_context.cache_info().currsize == 0
 
 
 def test_an_unreadable_cacert_is_a_usage_error_at_once(tmp_path: Any) -> None:

@@ -19,8 +19,9 @@ import pytest
 
 from a2actl.core.config import Settings
 from a2actl.transport import netclock
-from a2actl.transport.http import HttpTransport, _Clock
+from a2actl.transport.http import HttpTransport
 from a2actl.transport.netclock import TimedBackend, TimedStream, handshake_end, real_to_perf, rx_timestamp
+from a2actl.transport.timing import Clock
 
 linux = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="SO_TIMESTAMPNS/TCP_INFO are Linux's")
 
@@ -131,9 +132,9 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
         await asyncio.sleep(0.005)  # the request is out; hold the loop past the answer's arrival
         time.sleep(0.05)
 
-    async def go() -> tuple[object, _Clock]:
+    async def go() -> tuple[object, Clock]:
         async with HttpTransport(Settings()) as tr:
-            seen: list[_Clock] = []
+            seen: list[Clock] = []
             real = tr._prepare
 
             async def spy(*a: object, **k: object) -> object:
@@ -156,7 +157,7 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
 
 
 def test_a_clock_without_a_timed_stream_uses_the_marks() -> None:
-    c = _Clock()
+    c = Clock()
     c.marks = {
         "connection.connect_tcp.started": 1.0,
         "connection.connect_tcp.complete": 1.002,
@@ -173,7 +174,7 @@ def test_a_clock_on_a_timed_stream_uses_its_times() -> None:
     st = TimedStream(socket.socket(), connect_started=1.0, connected_at=1.0001)
     st.sock.close()
     st.tx, st.rx_first, st.rx_last = 1.001, 1.004, 1.005
-    c = _Clock()
+    c = Clock()
     c.timing.time_namelookup = 0.0005
     c.marks = {
         "connection.connect_tcp.started": 0.9,
@@ -188,7 +189,7 @@ def test_a_clock_on_a_timed_stream_uses_its_times() -> None:
     assert (t.time_connect, t.time_pretransfer, t.time_starttransfer, t.time_total) == pytest.approx(
         (0.0006, 0.0015, 0.0045, 0.0055)
     )
-    reused = _Clock()
+    reused = Clock()
     reused.marks = {"http11.send_request_headers.started": 1.6}
     reused.attach(st)
     reused.finish()
