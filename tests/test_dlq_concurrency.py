@@ -22,6 +22,7 @@ import redis
 from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from tests.cli.test_dlq import entries_for, fill
+from tests.dlq_helpers import removal_counts
 
 
 def deliveries(sb: Any, mids: list[str]) -> dict[str, int]:
@@ -109,7 +110,7 @@ def test_two_concurrent_file_replays_deliver_each_entry_once(
         assert codes in ([0, 1], [0, 0])
         assert all(doc["error"]["code"] == "locked" for code, doc, _ in results if code == 1)
     assert deliveries(sandbox, _mids(es)) == {m: 1 for m in _mids(es)}
-    assert FileBackend(path).removal_counts() == {i: 1 for i in ids}
+    assert removal_counts(FileBackend(path)) == {i: 1 for i in ids}
 
 
 def test_two_concurrent_redis_replays_deliver_each_entry_once(

@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 
-from a2actl.dlq.store.entry import new_entry, validation_errors
+from a2actl.dlq.store.entry import new_entry
 from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
+from tests.dlq_helpers import removal_counts, validation_errors
 
 
 def entries_for(
@@ -128,7 +129,7 @@ def test_replay_over_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
         ids,
         [e["request"]["params"]["message"]["messageId"] for e in es],
     )
-    counts = FileBackend(str(tmp_path / "dlq.jsonl")).removal_counts()
+    counts = removal_counts(FileBackend(str(tmp_path / "dlq.jsonl")))
     assert counts == {i: 1 for i in ids}
 
 

@@ -66,13 +66,6 @@ def message_id(entry: dict[str, Any]) -> str | None:
     return mid if isinstance(mid, str) else None
 
 
-def validation_errors(entry: Any) -> list[str]:
-    """Violations of the shipped entry schema, ``pointer: message`` each (empty when valid)."""
-    from a2actl.core.pointer import to_pointer
-
-    return [f"{to_pointer(e.absolute_path) or '/'}: {e.message}" for e in _validator().iter_errors(entry)]
-
-
 # -- reading: every entry is checked against the shipped schema, and a bad one never blocks the rest --
 
 

@@ -250,12 +250,3 @@ class FileBackend:
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Append an ``$update`` line; readers fold it into the entry."""
         self._append([{"$update": entry_id, "attempts": attempts, "lastError": last_error}])
-
-    def removal_counts(self) -> dict[str, int]:
-        """Tombstones per id. Used by the crash tests (``tests/cli/test_dlq.py``,
-        ``tests/test_dlq_concurrency.py``): every id must be removed exactly once."""
-        counts: dict[str, int] = {}
-        for _, rec, _why in self._records():
-            if isinstance(rec, dict) and "$tombstone" in rec:
-                counts[str(rec["$tombstone"])] = counts.get(str(rec["$tombstone"]), 0) + 1
-        return counts
