@@ -1,5 +1,8 @@
 """Root of the CLI: global options, the error boundary and the command groups.
 
+(Over 400 lines on purpose: the root group, the global options and the error boundary belong
+together, and the lazy command table is what keeps ``--help`` from importing any command.)
+
 Global options are declared once here and accepted anywhere on the command line
 (``a2actl -o json card get URL`` and ``a2actl card get URL -o json`` are the same): the root group
 moves them in front of the subcommand before parsing.
@@ -27,18 +30,24 @@ from a2actl.core.exit_codes import ExitCode
 
 
 class OutputFormat(str, Enum):
+    """``-o``: human tables, one JSON document, or JSON Lines (docs/output-formats.md)."""
+
     table = "table"
     json = "json"
     jsonl = "jsonl"
 
 
 class A2AVersion(str, Enum):
+    """``--a2a-version``: negotiate from the card (``auto``) or force a wire version."""
+
     auto = "auto"
     v0_3 = "0.3"
     v1_0 = "1.0"
 
 
 class Binding(str, Enum):
+    """``--binding``: the card's preference (``auto``) or one protocolBinding."""
+
     auto = "auto"
     jsonrpc = "JSONRPC"
     http_json = "HTTP+JSON"
@@ -93,14 +102,17 @@ class A2AGroup(TyperGroup):
     plus an exit code."""
 
     def list_commands(self, ctx: Any) -> list[str]:
+        """Every subcommand name, built or not, sorted."""
         return sorted({*self.commands, *LAZY_COMMANDS})
 
     def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        """The subcommand ``cmd_name``, built on first use (``None`` when there is none)."""
         if cmd_name not in self.commands and cmd_name in LAZY_COMMANDS:
             self.commands[cmd_name] = _build_command(cmd_name)
         return self.commands.get(cmd_name)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> Any:
+        """Click's resolution, with "Did you mean …?" for a mistyped subcommand."""
         try:
             return super().resolve_command(ctx, args)
         except _click_exceptions.UsageError as exc:
@@ -113,6 +125,8 @@ class A2AGroup(TyperGroup):
             raise
 
     def format_commands(self, ctx: Any, formatter: Any) -> None:
+        """The "Commands" section of ``--help`` from the short help in ``LAZY_COMMANDS``, so
+        nothing is built to print it."""
         rows = [
             (
                 name,
@@ -126,6 +140,7 @@ class A2AGroup(TyperGroup):
             formatter.write_dl(rows)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        """Register URL credentials for redaction, then parse with the global options hoisted."""
         if any("://" in a for a in args):
             from a2actl.core.redact import register_url
 
@@ -135,6 +150,9 @@ class A2AGroup(TyperGroup):
         return super().parse_args(ctx, _hoist_globals(self, args))
 
     def invoke(self, ctx: Any) -> Any:
+        """The error boundary: an ``A2ACtlError`` is one line (and the JSON error object with
+        ``-o json``) plus its exit code; Ctrl-C is 130; a closed pipe ends quietly; anything else is
+        exit 1 with a hint to rerun with ``--debug``."""
         try:
             return super().invoke(ctx)
         except A2ACtlError as err:

@@ -69,9 +69,11 @@ class Output:
 
     # -- narration -----------------------------------------------------------------------------
     def warn(self, text: str) -> None:
+        """A warning on stderr (``warning: …``, yellow in a terminal)."""
         self.err.print(Text("warning: " + safe(text), style="yellow"))
 
     def note(self, text: str) -> None:
+        """A note on stderr (dim in a terminal): narration that is not data."""
         self.err.print(Text(safe(text), style="dim"))
 
     def error(self, err_json: dict[str, Any]) -> None:
