@@ -119,18 +119,20 @@ def test_the_http_pool_records_network_times(server: _Server) -> None:
     assert t1.new_connection and not t2.new_connection
     assert 0 < t1.time_connect < 0.005  # the kernel's loopback handshake, not an event-loop turn
     assert t1.time_connect <= t1.time_pretransfer < t1.time_starttransfer <= t1.time_total
-    assert 0.02 <= t1.time_starttransfer - t1.time_pretransfer < 0.03  # the server's 20 ms
-    assert 0.02 <= t2.time_total < 0.03 and t2.time_connect == 0.0
+    # the server's 20 ms; the upper bound leaves room for a busy CI machine's scheduling
+    assert 0.02 <= t1.time_starttransfer - t1.time_pretransfer < 0.08
+    assert 0.02 <= t2.time_total < 0.08 and t2.time_connect == 0.0
 
 
 @linux
 def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> None:
-    """A sample whose answer arrived while another coroutine held the loop for 50 ms: the resume-time
-    mark says ~55 ms (5 ms + 50 ms), the kernel's receive timestamp the server's 20 ms."""
+    """A sample whose answer arrived while another coroutine held the loop for 150 ms: the resume-time
+    mark says ~155 ms (5 ms + 150 ms), the kernel's receive timestamp the server's 20 ms (under 80 ms
+    even on a busy machine, so the two cannot be confused)."""
 
     async def hog() -> None:
         await asyncio.sleep(0.005)  # the request is out; hold the loop past the answer's arrival
-        time.sleep(0.05)
+        time.sleep(0.15)
 
     async def go() -> tuple[object, Clock]:
         async with HttpTransport(Settings()) as tr:
@@ -151,8 +153,8 @@ def test_a_busy_event_loop_is_not_charged_to_the_network(server: _Server) -> Non
         clock.marks["http11.receive_response_headers.complete"]
         - clock.marks["http11.send_request_headers.started"]
     )
-    assert marked > 0.045
-    assert 0.02 <= timing.time_starttransfer - timing.time_pretransfer < 0.03
+    assert marked > 0.145
+    assert 0.02 <= timing.time_starttransfer - timing.time_pretransfer < 0.08
     assert timing.time_connect < 0.005
 
 
