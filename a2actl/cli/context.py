@@ -99,6 +99,7 @@ class Invocation:
         end gracefully at ``--max-time`` themselves (``stream tail``) pass ``bounded=False``."""
         import asyncio
 
+        from a2actl.core.deadline import within
         from a2actl.core.errors import TimeoutError_
 
         limit = self.max_time
@@ -107,7 +108,7 @@ class Invocation:
             if limit is None or not bounded:
                 return await coro
             try:
-                return await asyncio.wait_for(coro, limit)
+                return await within(coro, limit)
             except asyncio.TimeoutError as exc:
                 given = self.settings.max_time is not None
                 raise TimeoutError_(

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import Lifecycle
@@ -274,7 +275,9 @@ class Tail:
                 )
             if limit is not None and quiet > limit and not main.done():
                 self.stalled = True
-                main.cancel()
+                while not main.done():  # again until it stops: a cancel can be absorbed below
+                    main.cancel()
+                    await asyncio.wait({main}, timeout=0.05)
                 return
 
     async def finish(self, run: Coroutine[Any, Any, str]) -> TailSummary:
@@ -286,7 +289,7 @@ class Tail:
         dog = asyncio.ensure_future(self._watchdog(main)) if self.opts.stall_limit() is not None else None
         try:
             if self.opts.max_time is not None:
-                outcome = await asyncio.wait_for(main, self.opts.max_time)
+                outcome = await within(main, self.opts.max_time)
             else:
                 outcome = await main
         except asyncio.TimeoutError:
@@ -298,6 +301,8 @@ class Tail:
         finally:
             if dog is not None:
                 dog.cancel()
+        if self.stalled:  # the watchdog gave up, even if the source absorbed the cancel and returned
+            outcome = "stalled"
         if outcome == "completed" and self.cuts:
             outcome = "recovered"
         return self.summary(outcome)

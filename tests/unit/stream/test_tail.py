@@ -292,6 +292,31 @@ def test_max_time_ends_the_tail_with_exit_5() -> None:
     assert s.outcome == "max-time" and s.exit is ExitCode.TIMEOUT
 
 
+async def _absorbs_one_cancel() -> str:
+    """A source that swallows the first cancellation (as a library can, below a read) and then
+    finishes the stream normally."""
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        pass
+    await asyncio.sleep(0.3)
+    return "completed"
+
+
+def test_max_time_holds_when_the_source_absorbs_the_cancel() -> None:
+    """``asyncio.wait_for`` returned such a source's "completed" (exit 0): the deadline must win."""
+    tail = Tail(TailOptions(max_time=0.02), lambda _r: None)
+    s = asyncio.run(tail.finish(_absorbs_one_cancel()))
+    assert s.outcome == "max-time" and s.exit is ExitCode.TIMEOUT
+    assert s.duration < 0.2  # the second cancel stopped it: it did not run the whole stream
+
+
+def test_a_stall_holds_when_the_source_absorbs_the_cancel() -> None:
+    tail = Tail(TailOptions(heartbeat=0.02, stall_timeout=0.06), lambda _r: None)
+    s = asyncio.run(tail.finish(_absorbs_one_cancel()))
+    assert s.outcome == "stalled" and s.exit is ExitCode.CHECK_FAILED and s.duration < 0.25
+
+
 def test_completed_after_cuts_is_recovered() -> None:
     tail, clock, records = make()
 
