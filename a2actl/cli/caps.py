@@ -9,13 +9,9 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath
 
 app = typer.Typer(help="Capability schemas: validate, snapshot, diff, fingerprint.", no_args_is_help=True)
-
-CardPath = Annotated[
-    str | None,
-    typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."),
-]
 
 
 class FailOn(str, Enum):

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath
 
 app = typer.Typer(help="Handshake timing: discovery + negotiation + first RPC.", no_args_is_help=True)
 
@@ -53,12 +54,7 @@ def probe(
             help="p99 bound: 5s (total) or rpc=2s, ttfb=300ms; repeatable. Exit 7 when exceeded.",
         ),
     ] = None,
-    card_path: Annotated[
-        str | None,
-        typer.Option(
-            "--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."
-        ),
-    ] = None,
+    card_path: CardPath = None,
 ) -> None:
     """Time an A2A handshake phase by phase: DNS, TCP, TLS, card TTFB and transfer, card parse,
     negotiation (interface and version, with the reason), and a side-effect-free first RPC

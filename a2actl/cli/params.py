@@ -1,5 +1,5 @@
-"""Option values parsed once, in the CLI layer, into typed values: durations (seconds), sizes (bytes)
-and TARGETs. Each raises ``UsageError`` (exit 2) naming the option, so a bad value never reaches a job.
+"""Options shared by several commands (``CardPath``, ``FailOnStates``), and option values parsed once,
+in the CLI layer, into typed values: durations (seconds), sizes (bytes) and TARGETs. Each raises ``UsageError`` (exit 2) naming the option, so a bad value never reaches a job.
 
 These are plain functions rather than click parameter types on purpose: a click type reports a bad
 value in click's own format (usage text, "Invalid value for …"), outside the one-line error and the
@@ -8,12 +8,30 @@ value in click's own format (usage text, "Invalid value for …"), outside the o
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Annotated
+
+import typer
 
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
     from a2actl.agent.target import Target
+
+#: ``--card-path``: the options every command that discovers a card shares.
+CardPath = Annotated[
+    str | None,
+    typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."),
+]
+
+#: ``--fail-on STATES`` of ``send`` and ``stream tail``: terminal states that make the exit 7.
+FailOnStates = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-on",
+        metavar="STATES",
+        help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.",
+    ),
+]
 
 
 def duration(value: str | None, option: str | None = None, *, positive: bool = False) -> float | None:

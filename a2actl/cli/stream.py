@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath, FailOnStates
 
 app = typer.Typer(
     help="Streams: follow SSE and WebSocket streams with timing, heartbeats and an audit.",
@@ -75,20 +76,8 @@ def tail(
             help="Resubscribe (or, with --sse, reconnect) attempts after a cut (backoff 0.25s doubling, at most 5s; --sse honours the server's retry: up to 5s).",
         ),
     ] = 5,
-    fail_on: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-on",
-            metavar="STATES",
-            help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.",
-        ),
-    ] = None,
-    card_path: Annotated[
-        str | None,
-        typer.Option(
-            "--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."
-        ),
-    ] = None,
+    fail_on: FailOnStates = None,
+    card_path: CardPath = None,
 ) -> None:
     """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
     (SSE ': ping' comments, WebSocket pongs with RTT); silences over --heartbeat; events over

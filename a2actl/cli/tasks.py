@@ -7,12 +7,9 @@ from typing import Annotated, Any
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath, FailOnStates
 
 task_app = typer.Typer(help="Tasks: get, list, cancel, subscribe.", no_args_is_help=True)
-CardPath = Annotated[
-    str | None,
-    typer.Option("--card-path", metavar="PATH", help="Card path instead of the well-known discovery paths."),
-]
 
 
 def send(
@@ -43,14 +40,7 @@ def send(
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Return at once (1.0 returnImmediately, 0.3 blocking:false).")
     ] = False,
-    fail_on: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--fail-on",
-            metavar="STATES",
-            help="Exit 7 when the task ends in one of: failed,rejected,canceled,input-required,auth-required.",
-        ),
-    ] = None,
+    fail_on: FailOnStates = None,
     dry_run: Annotated[
         bool,
         typer.Option(

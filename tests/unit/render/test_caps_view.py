@@ -4,7 +4,6 @@ hand-built fingerprint."""
 
 from __future__ import annotations
 
-import io
 import json
 from typing import Any
 
@@ -15,7 +14,7 @@ from a2actl.caps.results import DiffResult, Source, ValidateResult
 from a2actl.caps.snapshot import snapshot
 from a2actl.caps.validate import validate_card
 from a2actl.render import caps as render_caps
-from a2actl.render.output import Output, View
+from tests.unit.render.rendering import lines, render
 
 CARD: dict[str, Any] = {
     "name": "Echo",
@@ -70,19 +69,6 @@ FINGERPRINT: dict[str, Any] = {
     ],
     "notes": ["a note"],
 }
-
-
-def render(view: View, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("NO_COLOR", "1")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    view(Output("table", stdout=stdout, stderr=stderr), doc)
-    return stdout.getvalue(), stderr.getvalue()
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
 def validate_doc(

@@ -4,7 +4,6 @@ capabilities, skills, security, and the discovery notes and card warnings on std
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
@@ -13,7 +12,8 @@ from a2actl.agent.discovery import CardFetch
 from a2actl.caps.card import card_result
 from a2actl.protocol.card import parse_card
 from a2actl.render import card as render_card
-from a2actl.render.output import Output
+from tests.unit.render import rendering
+from tests.unit.render.rendering import lines
 
 CARD: dict[str, Any] = {
     "name": "Echo \x1b]0;pwned\x07",
@@ -102,16 +102,7 @@ Security: none declared
 
 
 def render(doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("NO_COLOR", "1")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    render_card.card(Output("table", stdout=stdout, stderr=stderr), doc)
-    return stdout.getvalue(), stderr.getvalue()
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+    return rendering.render(render_card.card, doc, monkeypatch)
 
 
 def doc_of(card: dict[str, Any], notes: list[str] | None = None) -> dict[str, Any]:

@@ -4,13 +4,12 @@ failures, the version diagnosis and budget verdicts."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 
 from a2actl.render import probe as render_probe
-from a2actl.render.output import Output, View
+from tests.unit.render.rendering import lines, render
 
 PHASES_ONE = {
     "dns": 0.0,
@@ -129,14 +128,6 @@ MANY: dict[str, Any] = {
 }
 
 
-def render(view: View, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("NO_COLOR", "1")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    view(Output("table", stdout=stdout, stderr=stderr), doc)
-    return stdout.getvalue(), stderr.getvalue()
-
-
 ONE_TABLE = """\
 card        http://127.0.0.1:9/.well-known/agent-card.json  (hybrid card; declares 1.0, 0.3)
 negotiated  JSONRPC 1.0 at http://127.0.0.1:9/a2a/jsonrpc
@@ -189,11 +180,6 @@ version     it answers 0.3 but not 1.0
 budget      FAIL first RPC p99 12.0ms is over the 10.0ms budget; first RPC used 12.0ms of it
 trace id    0af7651916cd43dd8448eb211c80319c
 """
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
 def test_one_sample_is_a_waterfall(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3,16 +3,14 @@ documents the typed results build (``a2actl.sessions.results``, leaks by ``rules
 
 from __future__ import annotations
 
-import io
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 
 from a2actl.render import sessions as render_sessions
-from a2actl.render.output import Output, View
 from a2actl.sessions.results import KillPlan, KillReport, LeakReport, SessionDetail, SessionList, Source
 from a2actl.sessions.rules import find_leaks
+from tests.unit.render.rendering import lines, render
 
 SOURCE = Source("debug", "http://127.0.0.1:9/debug/a2a", [])
 SESSIONS = [
@@ -121,17 +119,6 @@ CASES: dict[str, Callable[[], tuple[str, str]]] = {
 def _width(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "100")
     monkeypatch.setenv("NO_COLOR", "1")
-
-
-def render(view: View, doc: dict[str, Any]) -> tuple[str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    view(Output("table", stdout=stdout, stderr=stderr), doc)
-    return stdout.getvalue(), stderr.getvalue()
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
 LIST_OUT = """\

@@ -2,23 +2,12 @@
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 
 from a2actl.render import smoke as view
-from a2actl.render.output import Output, View
-
-
-def render(view: View, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch, columns: int = 80) -> str:
-    """The whole stdout of ``view(out, doc)`` in table mode, ``columns`` wide, NO_COLOR, with trailing
-    spaces trimmed from each line."""
-    monkeypatch.setenv("COLUMNS", str(columns))
-    monkeypatch.setenv("NO_COLOR", "1")
-    stdout = io.StringIO()
-    view(Output("table", stdout=stdout, stderr=io.StringIO()), doc)
-    return "\n".join(line.rstrip() for line in stdout.getvalue().split("\n"))
+from tests.unit.render.rendering import stdout_trimmed as render
 
 
 def _check(

@@ -14,6 +14,8 @@ from a2actl.protocol.events import StreamEvent
 from a2actl.render import stream as render_stream
 from a2actl.render.output import Output, View
 from a2actl.stream.tail import Tail, TailOptions
+from tests.unit.render import rendering
+from tests.unit.render.rendering import lines
 
 WALL = "2026-01-02T03:04:05.678Z"
 
@@ -88,14 +90,7 @@ def _width(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def render(view: View, doc: dict[str, Any]) -> str:
-    stdout = io.StringIO()
-    view(Output("table", stdout=stdout, stderr=io.StringIO()), doc)
-    return stdout.getvalue()
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
+    return rendering.render(view, doc)[0]
 
 
 RECORDS_OUT = """\

@@ -3,15 +3,14 @@ documents the typed results build (``a2actl.tasks.results``)."""
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import pytest
 
 from a2actl.core.exit_codes import ExitCode
 from a2actl.render import tasks as render_tasks
-from a2actl.render.output import Output, View
 from a2actl.tasks.results import SendDryRun, SentMessage, StreamedSend, TaskListResult, TaskResult
+from tests.unit.render.rendering import lines, render
 
 TASK: dict[str, Any] = {
     "kind": "task",
@@ -24,19 +23,6 @@ TASK: dict[str, Any] = {
         {"artifactId": "a2", "name": None, "text": "second"},
     ],
 }
-
-
-def render(view: View, doc: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> tuple[str, str]:
-    monkeypatch.setenv("COLUMNS", "100")
-    monkeypatch.setenv("NO_COLOR", "1")
-    stdout, stderr = io.StringIO(), io.StringIO()
-    view(Output("table", stdout=stdout, stderr=stderr), doc)
-    return stdout.getvalue(), stderr.getvalue()
-
-
-def lines(text: str) -> str:
-    """The rendered text with each line's trailing spaces dropped (rich pads table rows)."""
-    return "".join(line.rstrip() + "\n" for line in text.splitlines())
 
 
 def sent(view: dict[str, Any], polled: dict[str, Any] | None = None) -> dict[str, Any]:
