@@ -12,11 +12,11 @@ from a2actl.core.errors import UsageError
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.transport.a2a import A2AClient
-    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.base import Transport
 
 
 async def connect(
-    target: Target | str, settings: Settings, transport: HttpTransport, card_path: str | None = None
+    target: Target | str, settings: Settings, transport: Transport, card_path: str | None = None
 ) -> A2AClient:
     """Discover the card of ``target`` (a parsed ``Target``, or TARGET text parsed here) and return an
     ``A2AClient`` on the negotiated interface. Discovery notes and the negotiation go to the

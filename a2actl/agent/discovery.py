@@ -21,7 +21,7 @@ from a2actl.protocol.versions import CARD_PATHS, LEGACY_CARD_PATH
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
-    from a2actl.transport.http import HttpTransport
+    from a2actl.transport.base import Transport
     from a2actl.transport.timing import HttpResult
 
 
@@ -94,7 +94,7 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
 
 
 async def fetch_card(
-    transport: HttpTransport,
+    transport: Transport,
     target: Target,
     card_path: str | None = None,
     extra_headers: dict[str, str] | None = None,

@@ -149,3 +149,18 @@ class Redactor:
             if needle in text:
                 text = text.replace(needle, MASK)
         return text
+
+
+def redact_body(body: bytes, secrets: list[str]) -> bytes:
+    """A wire body for the event sink (``-vv``): ``secrets`` masked as text (``redact_text``) and, in
+    a JSON body of at most 1 MiB, the values of credential-like keys (``sessionToken``,
+    ``access_token``, …) masked too (``redact_json``). Never raises."""
+    import json
+
+    text = body.decode("utf-8", "replace")
+    if len(body) <= 1024 * 1024 and text.lstrip()[:1] in ("{", "["):
+        try:
+            text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
+        except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: text-level only
+            pass
+    return redact_text(text, secrets).encode()

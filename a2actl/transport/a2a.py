@@ -29,8 +29,8 @@ from a2actl.protocol.jsonrpc import (
 )
 from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
+from a2actl.transport.base import Transport
 from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
-from a2actl.transport.http import HttpTransport
 from a2actl.transport.timing import HttpResult
 
 
@@ -136,9 +136,10 @@ class RpcOutcome:
 
 
 class A2AClient:
-    """Calls operations on ``selection.interface`` speaking ``selection.family``."""
+    """Calls operations on ``selection.interface`` speaking ``selection.family``, over any
+    ``Transport`` (httpx's ``HttpTransport`` or aiohttp's ``FastTransport``)."""
 
-    def __init__(self, transport: HttpTransport, selection: Selection) -> None:
+    def __init__(self, transport: Transport, selection: Selection) -> None:
         self.transport = transport
         self.selection = selection
         self.family = selection.family

@@ -9,12 +9,16 @@ a bad URL → ``UsageError`` (2).
 from __future__ import annotations
 
 import ssl
+from collections.abc import Mapping
+from typing import Any
 
 import httpx
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
+    AuthError,
+    HTTPStatusError,
     ProtocolViolation,
     TimeoutError_,
     UnreachableError,
@@ -97,7 +101,35 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     return A2ACtlError(f"request to {url} failed: {type(exc).__name__}: {exc}")
 
 
-def content_coding(response: httpx.Response, url: str) -> str | None:
+def check_redirect(
+    status: int, reason: str, headers: Mapping[str, str], url: str, settings: Settings
+) -> None:
+    """A 3xx that was not followed (no ``-L``) is reported, never read as the answer: a redirect's
+    body may look like a card. Raises ``HTTPStatusError`` (exit 1)."""
+    if 300 <= status < 400 and not settings.follow_redirects:
+        location = headers.get("location") or "(no Location header)"
+        raise HTTPStatusError(
+            f"{url} answered HTTP {status} {reason}: redirected to {location}",
+            hint="pass -L to follow redirects (as curl -L), or use the redirect's URL",
+            details={"httpStatus": status, "location": location},
+        )
+
+
+def check_auth(status: int, reason: str, headers: Mapping[str, str], url: str, settings: Settings) -> None:
+    """A 401/403 is ``AuthError`` (exit 4), with the ``WWW-Authenticate`` challenge and a hint that
+    says whether a token was sent."""
+    if status in (401, 403):
+        challenge = headers.get("www-authenticate")
+        raise AuthError(
+            f"{url} answered HTTP {status} {reason}"
+            + (f" (WWW-Authenticate: {challenge})" if challenge else ""),
+            hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
+            if not settings.token
+            else "the token was sent and refused: check its scope and expiry",
+        )
+
+
+def content_coding(response: httpx.Response | Any, url: str) -> str | None:
     """The one content coding of ``response`` that httpx will decode (``None``: identity).
 
     Raises ``ProtocolViolation`` for a coding a2actl did not ask for, or for stacked codings
@@ -133,4 +165,11 @@ def over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolV
     )
 
 
-__all__ = ["ACCEPT_ENCODING", "content_coding", "map_httpx_error", "over_limit"]
+__all__ = [
+    "ACCEPT_ENCODING",
+    "check_auth",
+    "check_redirect",
+    "content_coding",
+    "map_httpx_error",
+    "over_limit",
+]

@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import json
 import secrets
 import socket
 import time
@@ -41,15 +40,20 @@ from a2actl import __version__
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
-    AuthError,
-    HTTPStatusError,
     ProtocolViolation,
     UnreachableError,
     UsageError,
 )
-from a2actl.core.redact import redact_headers, redact_json, redact_text
+from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
-from a2actl.transport.failures import ACCEPT_ENCODING, content_coding, map_httpx_error, over_limit
+from a2actl.transport.failures import (
+    ACCEPT_ENCODING,
+    check_auth,
+    check_redirect,
+    content_coding,
+    map_httpx_error,
+    over_limit,
+)
 from a2actl.transport.netclock import TimedHTTPTransport
 from a2actl.transport.timing import Clock, HttpResult
 from a2actl.transport.tls import LazyTLSTransport, build_ssl_context
@@ -200,36 +204,13 @@ class HttpTransport:
     def redact_body(self, body: bytes) -> bytes:
         """Body for the event sink: known secrets masked, and in JSON bodies the values of
         credential-like keys (``sessionToken``, ``access_token``, ...) masked too."""
-        text = body.decode("utf-8", "replace")
-        if len(body) <= 1024 * 1024 and text.lstrip()[:1] in ("{", "["):
-            try:
-                text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
-            except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: text-level only
-                pass
-        return redact_text(text, self.settings.secrets()).encode()
+        return redact_body(body, self.settings.secrets())
 
     def _check_redirect(self, response: httpx.Response, url: str) -> None:
-        """A 3xx that was not followed (no ``-L``) is reported, never read as the answer: a redirect's
-        body may look like a card. Raises ``HTTPStatusError`` (exit 1)."""
-        if 300 <= response.status_code < 400 and not self.settings.follow_redirects:
-            location = response.headers.get("location") or "(no Location header)"
-            raise HTTPStatusError(
-                f"{url} answered HTTP {response.status_code} {response.reason_phrase}: "
-                f"redirected to {location}",
-                hint="pass -L to follow redirects (as curl -L), or use the redirect's URL",
-                details={"httpStatus": response.status_code, "location": location},
-            )
+        check_redirect(response.status_code, response.reason_phrase, response.headers, url, self.settings)
 
     def _check_auth(self, response: httpx.Response, url: str) -> None:
-        if response.status_code in (401, 403):
-            challenge = response.headers.get("www-authenticate")
-            raise AuthError(
-                f"{url} answered HTTP {response.status_code} {response.reason_phrase}"
-                + (f" (WWW-Authenticate: {challenge})" if challenge else ""),
-                hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
-                if not self.settings.token
-                else "the token was sent and refused: check its scope and expiry",
-            )
+        check_auth(response.status_code, response.reason_phrase, response.headers, url, self.settings)
 
     async def request(
         self,
