@@ -62,6 +62,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "dlq": ("a2actl.cli.dlq", "app", "Dead letters: list, show, stats, replay, purge."),
     "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
     "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
+    "load": ("a2actl.cli.load", "app", "Load tests: open or closed load, A2A scenarios, thresholds."),
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
     "sessions": ("a2actl.cli.sessions", "app", "Sessions: list, show, kill, and find leaks."),
     "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),

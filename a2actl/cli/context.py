@@ -41,6 +41,8 @@ DEFAULT_MAX_TIME: dict[str, float] = {
     "dlq purge": 600,
     "dlq replay": 3600,
     "handshake probe": 600,
+    "load run": 3600,
+    "load report": 60,
     "send": 600,
     "smoke init": 600,
     "smoke run": 1800,

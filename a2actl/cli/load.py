@@ -1,0 +1,317 @@
+"""``a2actl load``: load-test an A2A agent (``run``) and merge runs (``report``); ``a2actl.load``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath
+
+if TYPE_CHECKING:
+    from a2actl.protocol.events import PartSpec
+
+app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
+
+_SCENARIO_HELP = (
+    "send (blocking SendMessage), stream (SendStreamingMessage to the end), get (GetTask), card, handshake."
+)
+
+
+def _rate(text: str | None) -> float | None:
+    """``--rate``: ``100``, ``100/s``, ``6000/m`` or ``360000/h`` → requests per second."""
+    from a2actl.core.errors import UsageError
+
+    if text is None:
+        return None
+    value, _, unit = text.strip().partition("/")
+    per = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}.get(unit.strip().lower())
+    try:
+        rate = float(value) / per if per else None
+    except ValueError:
+        rate = None
+    if rate is None or rate <= 0 or rate != rate or rate == float("inf"):
+        raise UsageError(f"--rate {text!r}: give a positive rate such as 50, 50/s or 3000/m")
+    return rate
+
+
+def _messages(text: str | None, data: list[str], messages_file: str | None) -> list[list[PartSpec]]:
+    """The messages to cycle: one per line of ``--messages FILE.jsonl`` (a JSON string is a text
+    part; an object ``{"text": …}`` or ``{"data": …}``, or several under ``"parts"``), else one
+    message from ``--text``/``--data`` (default text ``hello``)."""
+    import json
+    from pathlib import Path
+
+    from a2actl.core.errors import UsageError
+    from a2actl.protocol.events import PartSpec
+    from a2actl.tasks.request import build_parts
+
+    if messages_file is None:
+        return [list(build_parts(text if (text is not None or data) else "hello", data, []))]
+    try:
+        lines = Path(messages_file).read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise UsageError(f"--messages {messages_file}: cannot read: {exc.strerror or exc}") from exc
+    out: list[list[PartSpec]] = []
+
+    def part(obj: object, where: str) -> PartSpec:
+        if isinstance(obj, str):
+            return PartSpec("text", text=obj)
+        if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+            return PartSpec("text", text=obj["text"])
+        if isinstance(obj, dict) and "data" in obj:
+            return PartSpec("data", data=obj["data"])
+        raise UsageError(
+            f'--messages {where}: expected a string, {{"text": …}}, {{"data": …}} or {{"parts": […]}}'
+        )
+
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{messages_file}:{number}"
+        try:
+            obj = json.loads(line)
+        except ValueError as exc:
+            raise UsageError(f"--messages {where}: not JSON: {exc}") from exc
+        if isinstance(obj, dict) and isinstance(obj.get("parts"), list) and obj["parts"]:
+            out.append([part(p, where) for p in obj["parts"]])
+        else:
+            out.append([part(obj, where)])
+    if not out:
+        raise UsageError(f"--messages {messages_file}: no messages in the file")
+    return out
+
+
+@app.command("run")
+def run_cmd(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Agent base URL or full card URL.")],
+    scenario: Annotated[str, typer.Option("--scenario", "-s", metavar="NAME", help=_SCENARIO_HELP)] = "send",
+    concurrency: Annotated[
+        int | None,
+        typer.Option("-c", "--concurrency", min=1, max=10000, help="Closed model: N workers (default 10)."),
+    ] = None,
+    requests: Annotated[
+        int | None,
+        typer.Option("-n", "--requests", min=1, help="Stop after N requests (default 200 for -c)."),
+    ] = None,
+    duration: Annotated[
+        str | None,
+        typer.Option("--duration", "-d", metavar="DURATION", help="Stop after this long, e.g. 30s."),
+    ] = None,
+    rate: Annotated[
+        str | None,
+        typer.Option("--rate", metavar="N[/s|/m]", help="Open model: N arrivals per second, on schedule."),
+    ] = None,
+    ramp: Annotated[
+        str | None,
+        typer.Option(
+            "--ramp", metavar="DURATION", help="Open model: ramp linearly from 0 to --rate over this."
+        ),
+    ] = None,
+    max_in_flight: Annotated[
+        int,
+        typer.Option(
+            "--max-in-flight",
+            min=1,
+            max=100000,
+            help="Open model: the safety cap; later arrivals wait (schedule lag), then are dropped.",
+        ),
+    ] = 500,
+    text: Annotated[
+        str | None, typer.Option("--text", metavar="TEXT", help="Message text (default: hello).")
+    ] = None,
+    data: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--data", metavar="JSON|@FILE", help="A data part (inline JSON or @file.json); repeatable."
+        ),
+    ] = None,
+    messages: Annotated[
+        str | None,
+        typer.Option(
+            "--messages",
+            metavar="FILE.jsonl",
+            help='One message per line, cycled: "text", {"text":…}, {"data":…}.',
+        ),
+    ] = None,
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            metavar="EXPR",
+            help="Pass/fail criterion, e.g. 'p99<1s', 'errors<1%', 'ttfe.p95<300ms'; repeatable. Exit 7 if any fails.",
+        ),
+    ] = None,
+    abort_on_fail: Annotated[
+        bool,
+        typer.Option("--abort-on-fail", help="Stop as soon as a threshold fails (checked twice a second)."),
+    ] = False,
+    out_file: Annotated[
+        str | None,
+        typer.Option("--out", metavar="FILE.json", help="Also write the full -o json report here."),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="The live line on stderr (terminals only).")
+    ] = True,
+    card_path: CardPath = None,
+) -> None:
+    """Load-test an A2A agent with one scenario, in the closed model (-c N workers, -n or --duration)
+    or the open model (--rate R/s on a fixed schedule, latency counted from each request's intended
+    send time, so a stalled agent shows in the percentiles: no coordinated omission).
+
+    Reports throughput achieved vs asked, latency percentiles from an HDR histogram (p50 … p99.9,
+    max), stream timings (time to first event, first artifact, terminal state, gaps), errors by
+    class and code, task states (a failed task is counted apart, never as a success), schedule
+    lag and drops. -o json is the full report (histograms encoded, mergeable with 'load report');
+    -o jsonl one record per request, then the summary. The global --timeout bounds each request.
+
+    Examples:
+
+      a2actl load run http://localhost:9999 -c 8 -n 500
+
+      a2actl load run http://localhost:9999 --rate 50/s --duration 30s --threshold 'p99<1s'
+
+      a2actl load run http://localhost:9999 -s stream --rate 20 -d 10s --threshold 'ttfe.p95<300ms'
+
+      a2actl load run http://localhost:9999 -s handshake -c 40 -d 10s --out run.json
+    """
+    from a2actl.agent.target import parse_target
+    from a2actl.cli.params import duration as parse_duration_option
+    from a2actl.core.errors import UsageError
+    from a2actl.load.report import LoadReport, ModelSpec
+    from a2actl.load.run import LoadOptions, run_load
+    from a2actl.load.scenarios import SCENARIOS, Messages
+    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.render import load as render_load
+
+    run = invocation(ctx)
+    if scenario not in SCENARIOS:
+        raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
+    thresholds = parse_thresholds(threshold)
+    per_second = _rate(rate)
+    seconds = parse_duration_option(duration, "--duration", positive=True)
+    ramp_s = parse_duration_option(ramp, "--ramp", positive=True)
+    if per_second is None:
+        if ramp_s is not None:
+            raise UsageError("--ramp needs --rate (it ramps the open model's arrival rate)")
+        model = ModelSpec(
+            "closed",
+            concurrency=concurrency or 10,
+            requests=requests if requests or seconds else 200,
+            duration=seconds,
+        )
+    else:
+        if concurrency is not None:
+            raise UsageError("-c is the closed model's workers; with --rate use --max-in-flight as the cap")
+        model = ModelSpec(
+            "open",
+            requests=requests,
+            duration=seconds if seconds or requests else 10.0,
+            rate=per_second,
+            ramp=ramp_s,
+            max_in_flight=max_in_flight,
+        )
+    limit = run.max_time
+    if limit is not None and model.duration is not None and model.duration >= limit:
+        raise UsageError(
+            f"--duration {duration} is not shorter than --max-time {limit:g}s",
+            hint="pass a longer --max-time (the default for 'load run' is 1h)",
+        )
+    opts = LoadOptions(
+        target=parse_target(target),
+        scenario=scenario,
+        model=model,
+        messages=Messages(_messages(text, data or [], messages)),
+        timeout=run.settings.read_timeout,
+        thresholds=thresholds,
+        abort_on_fail=abort_on_fail,
+        card_path=card_path,
+    )
+    out = run.out
+    line = render_load.ProgressLine(out, enabled=progress)
+    on_record = (lambda r: out.jsonl({"type": "request", **r.to_json()})) if run.format == "jsonl" else None
+    try:
+        report: LoadReport = run.run(run_load(opts, run.settings, run.sink, on_record, line.update))
+    finally:
+        line.close()
+    doc = report.to_json()
+    if out_file:
+        _write_report(out_file, doc)
+    if run.format == "jsonl":
+        out.jsonl({"type": "summary", **doc})
+    else:
+        run.show(doc, render_load.report)
+    raise typer.Exit(int(report.exit))
+
+
+def _write_report(path: str, doc: dict[str, object]) -> None:
+    import json
+
+    from a2actl.core.errors import UsageError
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str], typer.Argument(metavar="REPORT.json...", help="'load run -o json' / --out reports.")
+    ],
+    threshold: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--threshold",
+            metavar="EXPR",
+            help="Judge the merged data by these (default: the runs' own thresholds).",
+        ),
+    ] = None,
+    out_file: Annotated[
+        str | None, typer.Option("--out", metavar="FILE.json", help="Also write the merged report here.")
+    ] = None,
+) -> None:
+    """Merge load reports of runs that shared one load (N machines or CI jobs each running a
+    --rate share) into one report: counts and HDR histograms add exactly, asked rates add, the
+    elapsed time is the longest run's. Thresholds are judged on the merged data; exit 7 if any
+    fails. One file shows that report again.
+
+    Examples:
+
+      a2actl load report a.json b.json --threshold 'p99<1s'
+
+      a2actl load report run.json -o json
+    """
+    import json
+
+    from a2actl.core.errors import UsageError
+    from a2actl.load.report import merge_reports
+    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.render import load as render_load
+
+    run = invocation(ctx)
+    extra = parse_thresholds(threshold)
+    docs = []
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                docs.append((path, json.load(fh)))
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except ValueError as exc:
+            raise UsageError(f"{path}: not JSON: {exc}") from exc
+    try:
+        merged = merge_reports(docs, extra)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from exc
+    doc = merged.to_json()
+    if out_file:
+        _write_report(out_file, doc)
+    run.show(doc, render_load.report)
+    raise typer.Exit(int(merged.exit))

@@ -1,0 +1,291 @@
+"""What a load run measures: one ``RequestRecord`` per request and the ``Recorder`` that folds them
+into HDR histograms (``hdrhistogram``, the Python port of Gil Tene's HdrHistogram) and counters.
+
+Histograms record microseconds (integers, 1 µs to 1 h, 3 significant digits: a value is reported
+within 0.1 % of what was recorded); every figure in reports is in **seconds**. Histograms encode to
+HdrHistogram's compressed base64 form (``V2`` encoding), so reports from several runs merge exactly
+(``Recorder.merge``): counts add, percentiles are those of the union.
+
+Metric names (``METRICS``): ``latency`` (every answered request: from its *intended* send time in the
+open model, from its actual start in the closed one), ``lag`` (schedule lag: actual start minus
+intended start), ``ttfe`` (time to first event), ``ttfa`` (time to first artifact event),
+``terminal`` (time to a terminal or interrupted task state), ``gap`` (every gap between two events of
+one stream); the handshake scenario adds ``phase.<name>`` for each ``handshake probe`` phase.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+#: The histograms every run has (``phase.*`` are added by the handshake scenario).
+METRICS = ("latency", "lag", "ttfe", "ttfa", "terminal", "gap")
+#: Percentiles reported for every metric, in order: name → percentile.
+PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
+_LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
+
+#: ``RequestRecord.status`` values. ``task-failed``: the agent answered, and the task ended
+#: ``failed``, ``rejected`` or ``canceled`` (not a transport error, not a success either).
+STATUSES = ("ok", "task-failed", "a2a-error", "http-error", "transport-error", "dropped")
+#: Canonical task states that make a request ``task-failed`` (A2A spec v1.0 §4.1.3 TaskState).
+FAILED_STATES = frozenset({"failed", "rejected", "canceled"})
+
+
+def new_histogram() -> HdrHistogram:
+    """An empty histogram of microseconds, 1 µs to 1 h, 3 significant digits."""
+    return HdrHistogram(_LOWEST_US, _HIGHEST_US, _DIGITS)
+
+
+def _filled(hist: HdrHistogram) -> list[tuple[int, int]]:
+    """``(index, count)`` of the histogram's non-empty buckets, in value order."""
+    return [(i, c) for i, c in enumerate(hist.counts[: hist.counts_len]) if c]
+
+
+def _us(seconds: float) -> int:
+    return min(_HIGHEST_US, max(_LOWEST_US, int(seconds * 1_000_000 + 0.5)))
+
+
+@dataclass
+class RequestRecord:
+    """One request of a load run. Times are seconds: ``scheduled`` since the run started (the
+    intended send time), ``lag`` how late it actually started, the others since the request's base
+    (intended time in the open model, actual start in the closed one; ``lag`` is ``None`` in the
+    closed model, which has no schedule). ``status`` is one of
+    ``STATUSES``; ``code`` says more: the A2A error (``"TaskNotFoundError -32001"``), the HTTP
+    status (``"503"``), the transport error class (``"timeout"``, ``"unreachable"`` …) or the
+    failed task's state. ``state`` is the task's last state (canonical), ``events``/``bytes`` what
+    a stream delivered, ``gaps`` the gaps between its events, ``phases`` the handshake phases."""
+
+    seq: int
+    scheduled: float
+    lag: float | None = None
+    latency: float | None = None
+    status: str = "ok"
+    code: str | None = None
+    message: str | None = None
+    state: str | None = None
+    ttfe: float | None = None
+    ttfa: float | None = None
+    terminal: float | None = None
+    events: int = 0
+    bytes: int = 0
+    gaps: list[float] = field(default_factory=list)
+    phases: dict[str, float] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``-o jsonl`` record (one per request; ``docs/load.md``): seconds as floats, ``null``
+        where a figure does not apply; ``gapMax`` instead of every gap."""
+        return {
+            "seq": self.seq,
+            "scheduled": round(self.scheduled, 6),
+            "lag": None if self.lag is None else round(self.lag, 6),
+            "latency": None if self.latency is None else round(self.latency, 6),
+            "status": self.status,
+            "code": self.code,
+            "state": self.state,
+            "ttfe": None if self.ttfe is None else round(self.ttfe, 6),
+            "ttfa": None if self.ttfa is None else round(self.ttfa, 6),
+            "terminal": None if self.terminal is None else round(self.terminal, 6),
+            "events": self.events,
+            "bytes": self.bytes,
+            "gapMax": round(max(self.gaps), 6) if self.gaps else None,
+            "phases": {k: round(v, 6) for k, v in self.phases.items()} if self.phases else None,
+            "message": self.message,
+        }
+
+
+class Recorder:
+    """Folds ``RequestRecord``s into histograms and counters (``add``), merges other recorders or
+    reports (``merge``) and summarises (``stats``, ``to_json``). Not thread-safe; one per run."""
+
+    def __init__(self) -> None:
+        self.histograms: dict[str, HdrHistogram] = {name: new_histogram() for name in METRICS}
+        self.statuses: Counter[str] = Counter()
+        self.errors: Counter[tuple[str, str]] = Counter()
+        self.examples: dict[tuple[str, str], str] = {}
+        self.states: Counter[str] = Counter()
+        self.events = 0
+        self.bytes = 0
+
+    def _record(self, name: str, seconds: float) -> None:
+        hist = self.histograms.get(name)
+        if hist is None:
+            hist = self.histograms[name] = new_histogram()
+        hist.record_value(_us(seconds))
+
+    def add(self, rec: RequestRecord) -> None:
+        """Count one request: its status, error class and code, task state, and every timing it has."""
+        self.statuses[rec.status] += 1
+        if rec.status == "dropped":
+            return
+        if rec.status != "ok":
+            key = (rec.status, rec.code or "?")
+            self.errors[key] += 1
+            if rec.message and key not in self.examples:
+                self.examples[key] = rec.message
+        if rec.state:
+            self.states[rec.state] += 1
+        if rec.lag is not None:
+            self._record("lag", rec.lag)
+        if rec.latency is not None:
+            self._record("latency", rec.latency)
+        for name, value in (("ttfe", rec.ttfe), ("ttfa", rec.ttfa), ("terminal", rec.terminal)):
+            if value is not None:
+                self._record(name, value)
+        for gap in rec.gaps:
+            self._record("gap", gap)
+        if rec.phases:
+            for phase, value in rec.phases.items():
+                self._record(f"phase.{phase}", value)
+        self.events += rec.events
+        self.bytes += rec.bytes
+
+    @property
+    def total(self) -> int:
+        """Requests scheduled (sent or dropped)."""
+        return sum(self.statuses.values())
+
+    @property
+    def answered(self) -> int:
+        """Requests sent and finished (any status but ``dropped``)."""
+        return self.total - self.statuses["dropped"]
+
+    @property
+    def failures(self) -> int:
+        """Requests sent that did not end ``ok`` (task failures included)."""
+        return self.answered - self.statuses["ok"]
+
+    def names(self) -> list[str]:
+        """Metric names with data: ``METRICS`` order, then ``phase.*`` sorted."""
+        have = [n for n, h in self.histograms.items() if h.get_total_count()]
+        return [n for n in METRICS if n in have] + sorted(n for n in have if n not in METRICS)
+
+    def percentile(self, name: str, pct: float) -> float | None:
+        """One percentile of metric ``name`` in seconds (``None`` without data); ~1 ms, for the
+        live progress line."""
+        hist = self.histograms.get(name)
+        if hist is None or hist.get_total_count() == 0:
+            return None
+        return float(hist.get_value_at_percentile(pct)) / 1e6
+
+    def stats(self, name: str) -> dict[str, Any] | None:
+        """``{"count", "min", "mean", "stddev", "p50" … "p99.9", "max"}`` of metric ``name`` in
+        seconds, or ``None`` when nothing was recorded under it. Same values as hdrhistogram's own
+        getters (percentiles: the highest value equivalent to the bucket; mean and stddev over
+        bucket medians), in one pass over the non-empty buckets (its ``get_mean_value`` and
+        ``get_stddev`` walk every value and took ~0.1-0.3 s each, which stalled the run)."""
+        hist = self.histograms.get(name)
+        if hist is None or hist.get_total_count() == 0:
+            return None
+        total = hist.get_total_count()
+        filled = _filled(hist)
+        medians = [(hist._hdr_median_equiv_value(hist.get_value_from_index(i)), c) for i, c in filled]
+        mean = sum(v * c for v, c in medians) / total
+        var = sum(c * (v - mean) ** 2 for v, c in medians) / total
+        out: dict[str, Any] = {
+            "count": total,
+            "min": hist.get_min_value() / 1e6,
+            "mean": mean / 1e6,
+            "stddev": math.sqrt(var) / 1e6,
+        }
+        targets = [(label, hist.get_target_count_at_percentile(pct)) for label, pct in PERCENTILES]
+        seen, t = 0, 0
+        for i, c in filled:
+            seen += c
+            while t < len(targets) and seen >= targets[t][1]:
+                out[targets[t][0]] = hist.get_highest_equivalent_value(hist.get_value_from_index(i)) / 1e6
+                t += 1
+        out["max"] = hist.get_max_value() / 1e6
+        return {k: out[k] for k in ("count", "min", "mean", "stddev", *(p for p, _ in PERCENTILES), "max")}
+
+    def buckets(self, name: str = "latency", count: int = 12) -> list[dict[str, Any]]:
+        """Counts of metric ``name`` in ``count`` log-spaced buckets from its min to its max:
+        ``[{"le": seconds, "count": n}, …]`` (the terminal histogram; empty when no data)."""
+        hist = self.histograms.get(name)
+        if hist is None or hist.get_total_count() == 0:
+            return []
+        lo, hi = max(1, hist.get_min_value()), max(1, hist.get_max_value())
+        if hi <= lo:
+            return [{"le": hi / 1e6, "count": hist.get_total_count()}]
+        ratio = (hi / lo) ** (1 / count)
+        edges = [lo * ratio ** (i + 1) for i in range(count)]
+        edges[-1] = hi
+        counts = [0] * count
+        for i, c in _filled(hist):
+            value = hist.get_value_from_index(i)
+            idx = 0
+            while idx < count - 1 and value > edges[idx]:
+                idx += 1
+            counts[idx] += c
+        return [{"le": e / 1e6, "count": c} for e, c in zip(edges, counts, strict=True)]
+
+    def encoded(self) -> dict[str, str]:
+        """Every non-empty histogram in HdrHistogram's compressed base64 encoding, by metric name."""
+        return {
+            name: hist.encode().decode("ascii")
+            for name, hist in sorted(self.histograms.items())
+            if hist.get_total_count()
+        }
+
+    def counts_json(self) -> dict[str, Any]:
+        """``{"statuses", "errors": [{"status", "code", "count", "example"}], "states", "events",
+        "bytes"}``: the counters, errors sorted by count (largest first)."""
+        return {
+            "statuses": {s: self.statuses[s] for s in STATUSES if self.statuses[s]},
+            "errors": [
+                {"status": status, "code": code, "count": n, "example": self.examples.get((status, code))}
+                for (status, code), n in sorted(self.errors.items(), key=lambda kv: (-kv[1], kv[0]))
+            ],
+            "states": dict(sorted(self.states.items())),
+            "events": self.events,
+            "bytes": self.bytes,
+        }
+
+    def merge_json(self, counts: dict[str, Any], histograms: dict[str, str]) -> None:
+        """Add a report's counters (``counts_json`` shape) and encoded histograms to this recorder.
+
+        Raises ``ValueError`` for a histogram that does not decode."""
+        for status, n in (counts.get("statuses") or {}).items():
+            self.statuses[str(status)] += int(n)
+        for err in counts.get("errors") or []:
+            key = (str(err["status"]), str(err["code"]))
+            self.errors[key] += int(err["count"])
+            if err.get("example") and key not in self.examples:
+                self.examples[key] = str(err["example"])
+        for state, n in (counts.get("states") or {}).items():
+            self.states[str(state)] += int(n)
+        self.events += int(counts.get("events") or 0)
+        self.bytes += int(counts.get("bytes") or 0)
+        for name, text in histograms.items():
+            other = HdrHistogram.decode(text.encode("ascii"))
+            if other is None:
+                raise ValueError(f"histogram {name!r} does not decode")
+            hist = self.histograms.get(name)
+            if hist is None:
+                hist = self.histograms[name] = new_histogram()
+            hist.add(other)
+
+
+def merge_recorders(recorders: Iterable[Recorder]) -> Recorder:
+    """One recorder holding the union of ``recorders`` (exact: histogram counts add)."""
+    out = Recorder()
+    for rec in recorders:
+        out.merge_json(rec.counts_json(), rec.encoded())
+    return out
+
+
+__all__ = [
+    "FAILED_STATES",
+    "METRICS",
+    "PERCENTILES",
+    "STATUSES",
+    "Recorder",
+    "RequestRecord",
+    "merge_recorders",
+    "new_histogram",
+]

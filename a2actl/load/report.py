@@ -1,0 +1,273 @@
+"""The result of a load run (``LoadReport``), its load model (``ModelSpec``), the live progress
+snapshot (``Progress``) and merging reports (``merge_reports``, ``a2actl load report``).
+
+The ``-o json`` document (``LoadReport.to_json``, documented in docs/load.md) carries the counters,
+per-metric statistics in seconds, the error table, the terminal histogram's buckets, the threshold
+results and every histogram in HdrHistogram's encoding, so ``load report a.json b.json`` can merge
+runs exactly: counts add, percentiles are those of the union, thresholds are judged on the union.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.load.metrics import Recorder
+from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
+
+#: ``kind`` of the report documents, so ``load report`` can refuse other JSON.
+REPORT_KIND = "a2actl.load.report"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """The load model. ``kind`` ``closed``: ``concurrency`` workers. ``kind`` ``open``: ``rate``
+    arrivals per second, reached by a linear ramp from 0 over ``ramp`` seconds when set, with
+    ``max_in_flight`` the cap. Either ends after ``requests`` arrivals and/or ``duration`` seconds."""
+
+    kind: str
+    concurrency: int = 1
+    requests: int | None = None
+    duration: float | None = None
+    rate: float | None = None
+    ramp: float | None = None
+    max_in_flight: int = 1000
+
+    def arrival(self, seq: int) -> float | None:
+        """Open model: the intended start of arrival ``seq`` in seconds after the run's start, or
+        ``None`` when the run has ended (``requests`` reached or past ``duration``). During a ramp
+        from 0 to R over T, arrivals so far are ``R t² / 2T``, so arrival n is at ``sqrt(2 T n / R)``."""
+        if self.requests is not None and seq >= self.requests:
+            return None
+        rate = self.rate or 1.0
+        ramp = self.ramp or 0.0
+        in_ramp = rate * ramp / 2.0
+        at = math.sqrt(2.0 * ramp * seq / rate) if seq < in_ramp else ramp + (seq - in_ramp) / rate
+        if self.duration is not None and at >= self.duration:
+            return None
+        return at
+
+    def asked_rate(self) -> float | None:
+        """The asked steady arrival rate (req/s; ``None`` for the closed model)."""
+        return self.rate if self.kind == "open" else None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"kind", "concurrency"|"rate","ramp","maxInFlight", "requests", "duration"}``."""
+        doc: dict[str, Any] = {"kind": self.kind}
+        if self.kind == "closed":
+            doc["concurrency"] = self.concurrency
+        else:
+            doc.update(rate=self.rate, ramp=self.ramp, maxInFlight=self.max_in_flight)
+        doc.update(requests=self.requests, duration=self.duration)
+        return doc
+
+
+@dataclass(frozen=True)
+class Progress:
+    """A live snapshot: ``elapsed`` seconds, requests ``sent``, ``answered``, ``in_flight``, the
+    ``rate`` of answers in the last second, ``p99`` latency so far (seconds; ``None`` before the
+    first answer), ``failures`` and ``dropped`` so far."""
+
+    elapsed: float
+    sent: int
+    answered: int
+    in_flight: int
+    rate: float
+    p99: float | None
+    failures: int
+    dropped: int
+
+
+def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
+    """The rate metrics thresholds can name: ``errors`` (not ok / answered), ``failed`` (task-failed
+    / answered), ``dropped`` (dropped / scheduled) as fractions, ``rps`` (answered / ``elapsed``
+    seconds). ``None`` where the denominator is zero."""
+    answered, total = recorder.answered, recorder.total
+    return {
+        "errors": recorder.failures / answered if answered else None,
+        "failed": recorder.statuses["task-failed"] / answered if answered else None,
+        "dropped": recorder.statuses["dropped"] / total if total else None,
+        "rps": answered / elapsed if elapsed > 0 and answered else None,
+    }
+
+
+@dataclass
+class LoadReport:
+    """A load run's (or a merge's) result. Durations in seconds; ``started_at`` a Unix time;
+    ``runs`` how many runs were merged into it (1 for a plain run); ``asked_rate`` the sum of the
+    runs' asked rates (req/s; ``None`` for closed runs)."""
+
+    target: str
+    scenario: str
+    model: dict[str, Any]
+    negotiated: dict[str, Any] | None
+    recorder: Recorder
+    started_at: float
+    elapsed: float
+    asked_rate: float | None
+    thresholds: list[ThresholdResult] = field(default_factory=list)
+    aborted: str | None = None
+    timeout: float | None = None
+    runs: int = 1
+    sources: list[str] = field(default_factory=list)
+
+    @classmethod
+    def build(
+        cls,
+        *,
+        target: str,
+        scenario: str,
+        model: Any,
+        negotiated: dict[str, Any] | None,
+        recorder: Recorder,
+        started_at: float,
+        elapsed: float,
+        thresholds: tuple[Threshold, ...],
+        aborted: str | None = None,
+        timeout: float | None = None,
+    ) -> LoadReport:
+        """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``)."""
+        report = cls(
+            target=target,
+            scenario=scenario,
+            model=model.to_json(),
+            negotiated=negotiated,
+            recorder=recorder,
+            started_at=started_at,
+            elapsed=elapsed,
+            asked_rate=model.asked_rate(),
+            aborted=aborted,
+            timeout=timeout,
+        )
+        report.judge(thresholds)
+        return report
+
+    def judge(self, thresholds: tuple[Threshold, ...]) -> None:
+        """Evaluate ``thresholds`` on this report (replacing earlier results)."""
+        rec = self.recorder
+        self.thresholds = evaluate(
+            thresholds, {n: rec.stats(n) for n in rec.histograms}, rates_of(rec, self.elapsed)
+        )
+
+    @property
+    def exit(self) -> ExitCode:
+        """7 when a threshold failed or the run aborted on one, else 0 (docs/exit-codes.md)."""
+        if self.aborted or any(not t.ok for t in self.thresholds):
+            return ExitCode.CHECK_FAILED
+        return ExitCode.OK
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``-o json`` document (docs/load.md): ``kind``, ``target``, ``scenario``, ``model``,
+        ``negotiated``, ``startedAt`` (ISO 8601 UTC), ``elapsed`` (s), ``requests`` (scheduled,
+        sent, answered, ok, failures, dropped), ``throughput`` (asked, achieved, ok; req/s),
+        ``metrics`` (name → stats in seconds), ``errors``, ``states``, ``events``, ``bytes``,
+        ``latencyBuckets``, ``thresholds``, ``aborted``, ``exitCode``, ``histograms`` (encoded)."""
+        rec = self.recorder
+        counts = rec.counts_json()
+        elapsed = self.elapsed
+        return {
+            "kind": REPORT_KIND,
+            "target": self.target,
+            "scenario": self.scenario,
+            "model": self.model,
+            "negotiated": self.negotiated,
+            "runs": self.runs,
+            "sources": self.sources or None,
+            "startedAt": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "elapsed": round(elapsed, 6),
+            "timeout": self.timeout,
+            "requests": {
+                "scheduled": rec.total,
+                "sent": rec.answered,
+                "ok": rec.statuses["ok"],
+                "failures": rec.failures,
+                "dropped": rec.statuses["dropped"],
+            },
+            "statuses": counts["statuses"],
+            "throughput": {
+                "asked": self.asked_rate,
+                "achieved": round(rec.answered / elapsed, 3) if elapsed > 0 else None,
+                "ok": round(rec.statuses["ok"] / elapsed, 3) if elapsed > 0 else None,
+            },
+            "metrics": {name: rec.stats(name) for name in rec.names()},
+            "errors": counts["errors"],
+            "states": counts["states"],
+            "events": counts["events"],
+            "bytes": counts["bytes"],
+            "latencyBuckets": rec.buckets("latency"),
+            "thresholds": [t.to_json() for t in self.thresholds],
+            "aborted": self.aborted,
+            "exitCode": int(self.exit),
+            "histograms": rec.encoded(),
+        }
+
+
+def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
+    """Merge ``-o json`` report documents (``(source name, document)`` pairs) of runs that ran side
+    by side (N machines or CI jobs sharing one load): counters and histograms add exactly, the
+    elapsed time is the longest run's, asked rates add. Thresholds: ``extra`` when given, else the
+    union of the runs' own (by text), judged on the merged data.
+
+    Raises ``ValueError`` (the caller's exit 2) naming the source for a document that is not a
+    load report or whose histograms do not decode, or when the runs' scenarios differ."""
+    if not docs:
+        raise ValueError("no reports to merge")
+    recorder = Recorder()
+    scenarios = set()
+    asked: float | None = None
+    elapsed = 0.0
+    started = math.inf
+    texts: dict[str, None] = {}
+    for source, doc in docs:
+        if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
+            raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
+        scenarios.add(doc.get("scenario"))
+        try:
+            recorder.merge_json(
+                {
+                    "statuses": doc.get("statuses") or {},
+                    "errors": doc.get("errors") or [],
+                    "states": doc.get("states") or {},
+                    "events": doc.get("events") or 0,
+                    "bytes": doc.get("bytes") or 0,
+                },
+                doc.get("histograms") or {},
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"{source}: {exc}") from exc
+        rate = (doc.get("throughput") or {}).get("asked")
+        if rate is not None:
+            asked = (asked or 0.0) + float(rate)
+        elapsed = max(elapsed, float(doc.get("elapsed") or 0.0))
+        try:
+            ts = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
+            started = min(started, ts)
+        except ValueError:
+            pass
+        for t in doc.get("thresholds") or []:
+            texts[str(t.get("threshold"))] = None
+    if len(scenarios) > 1:
+        raise ValueError(f"the reports ran different scenarios ({', '.join(sorted(map(str, scenarios)))})")
+    first = docs[0][1]
+    report = LoadReport(
+        target=str(first.get("target")),
+        scenario=str(first.get("scenario")),
+        model={"kind": "merged", "models": [d.get("model") for _, d in docs]},
+        negotiated=first.get("negotiated"),
+        recorder=recorder,
+        started_at=started if started != math.inf else 0.0,
+        elapsed=elapsed,
+        asked_rate=asked,
+        runs=sum(int(d.get("runs") or 1) for _, d in docs),
+        sources=[s for s, _ in docs],
+    )
+    report.judge(extra or tuple(parse_threshold(t) for t in texts))
+    return report
+
+
+__all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "rates_of"]

@@ -1,0 +1,240 @@
+"""The load scenarios: what one request of ``a2actl load run --scenario NAME`` does and measures.
+
+=============  ======================================================================================
+``card``       GET the agent card (the URL discovery found); ok when HTTP 2xx with a JSON object.
+``handshake``  what ``handshake probe`` times, on a new connection each time: card fetch, parse,
+               negotiation, first RPC (GetTask on a random id: TaskNotFound is healthy). Phases go
+               to ``phase.<name>`` histograms. Runs on the httpx transport, whose connection clock
+               the phases come from.
+``send``       a blocking ``SendMessage`` / ``message/send``: ok when the agent answers without an
+               A2A error and the task does not end failed/rejected/canceled.
+``stream``     ``SendStreamingMessage`` / ``message/stream`` read to the end: time to first event,
+               to first artifact, to a terminal (or interrupted) state, gaps, events and bytes.
+``get``        ``GetTask`` on a task created once before the run starts.
+=============  ======================================================================================
+
+Every request carries a fresh ``messageId`` (idempotency key: a retried message is a new message).
+Scenarios fill a ``RequestRecord``; they never raise an ``A2ACtlError`` (it is recorded).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import A2ACtlError, HTTPStatusError
+from a2actl.load.metrics import FAILED_STATES, RequestRecord
+from a2actl.protocol.events import PartSpec, message_params, task_view
+from a2actl.protocol.versions import StateKind, canonical_state, state_kind
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.probe.report import ProbeOptions
+    from a2actl.transport.a2a import A2AClient, RpcOutcome
+
+SCENARIOS = ("send", "stream", "get", "card", "handshake")
+
+#: A scenario: fills the record for request ``seq`` whose timing base is ``base`` (perf_counter s).
+Scenario = Callable[[RequestRecord, float], Awaitable[None]]
+
+
+def error_code(err: A2ACtlError) -> tuple[str, str]:
+    """``(status, code)`` of a request that raised: ``http-error`` with the HTTP status for an
+    unexpected status, else ``transport-error`` with the error class (``unreachable``,
+    ``timeout``, ``auth``, ``protocol_violation``, …; the exit-code classes of docs/exit-codes.md)."""
+    from a2actl.probe.sample import error_class
+
+    if isinstance(err, HTTPStatusError) and err.details.get("httpStatus"):
+        return "http-error", str(err.details["httpStatus"])
+    return "transport-error", error_class(err)
+
+
+def _a2a_error(rec: RequestRecord, out: RpcOutcome) -> None:
+    assert out.error is not None
+    rec.status = "a2a-error"
+    rec.code = f"{out.error.name} {out.error.code}" if out.error.code is not None else out.error.name
+    rec.message = out.error.message[:200] if out.error.message else None
+
+
+def _settle(rec: RequestRecord, state: str | None) -> None:
+    """Set the task's last state; a failed/rejected/canceled task makes the request ``task-failed``."""
+    rec.state = state
+    if state in FAILED_STATES and rec.status == "ok":
+        rec.status = "task-failed"
+        rec.code = state
+
+
+@dataclass
+class Messages:
+    """The messages to send, cycled one per request: lists of ``PartSpec``."""
+
+    items: list[list[PartSpec]]
+
+    def at(self, seq: int) -> list[PartSpec]:
+        """The parts of request ``seq`` (cycled)."""
+        return self.items[seq % len(self.items)]
+
+
+@dataclass
+class ScenarioContext:
+    """What scenarios share: the client (on the fast transport), the card URL, the settings, the
+    messages, and for ``get`` the task id created before the run."""
+
+    client: A2AClient
+    card_url: str
+    settings: Settings
+    messages: Messages
+    task_id: str | None = None
+    probe_options: ProbeOptions | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def params(self, seq: int) -> dict[str, Any]:
+        """SendMessage params for request ``seq``: its parts, a fresh ``messageId``."""
+        c = self.client
+        return message_params(
+            self.messages.at(seq),
+            c.family,
+            c.binding,
+            message_id=str(uuid.uuid4()),
+            tenant=c.selection.interface.tenant,
+        )
+
+
+def build(name: str, ctx: ScenarioContext) -> Scenario:
+    """The scenario function for ``name`` (one of ``SCENARIOS``); ``KeyError`` otherwise."""
+    perf = time.perf_counter
+    client = ctx.client
+
+    async def card(rec: RequestRecord, base: float) -> None:
+        import orjson
+
+        res = await client.transport.request(
+            "GET", ctx.card_url, headers={"Accept": "application/json"}, max_bytes=ctx.settings.max_card_bytes
+        )
+        rec.latency = perf() - base
+        rec.bytes = len(res.body)
+        if res.status >= 400:
+            rec.status, rec.code = "http-error", str(res.status)
+            return
+        try:
+            ok = isinstance(orjson.loads(res.body), dict)
+        except orjson.JSONDecodeError:
+            ok = False
+        if not ok:
+            rec.status, rec.code, rec.message = (
+                "transport-error",
+                "protocol_violation",
+                "card is not a JSON object",
+            )
+
+    async def send(rec: RequestRecord, base: float) -> None:
+        out = await client.call("SendMessage", ctx.params(rec.seq))
+        rec.latency = perf() - base
+        rec.bytes = len(out.http.body)
+        if out.error is not None:
+            _a2a_error(rec, out)
+            return
+        view = task_view(out.result)
+        _settle(rec, view.get("state"))
+
+    async def stream(rec: RequestRecord, base: float) -> None:
+        from a2actl.transport.a2a import RpcOutcome
+        from a2actl.transport.channel import TimedEvent
+
+        last: float | None = None
+        async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
+            now = perf() - base
+            if isinstance(item, RpcOutcome):
+                _a2a_error(rec, item)
+                break
+            if not isinstance(item, TimedEvent):
+                continue
+            rec.events += 1
+            rec.bytes += item.size
+            if last is None:
+                rec.ttfe = now
+            else:
+                rec.gaps.append(now - last)
+            last = now
+            ev = item.event
+            if ev.kind == "artifact-update" and rec.ttfa is None:
+                rec.ttfa = now
+            if ev.state:
+                state = canonical_state(ev.state)
+                rec.state = state
+                if rec.terminal is None and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+                    rec.terminal = now
+        rec.latency = perf() - base
+        if rec.status == "ok":
+            _settle(rec, rec.state)
+
+    async def get(rec: RequestRecord, base: float) -> None:
+        out = await client.call("GetTask", {"id": ctx.task_id})
+        rec.latency = perf() - base
+        rec.bytes = len(out.http.body)
+        if out.error is not None:
+            _a2a_error(rec, out)
+            return
+        rec.state = task_view(out.result).get("state")
+
+    async def handshake(rec: RequestRecord, base: float) -> None:
+        from a2actl.probe.sample import one_sample
+        from a2actl.transport.http import HttpTransport
+
+        assert ctx.probe_options is not None
+        async with HttpTransport(ctx.settings) as transport:
+            sample = await one_sample(rec.seq, transport, ctx.card_url, ctx.probe_options, ctx.settings)
+        rec.latency = perf() - base
+        rec.phases = dict(sample.phases)
+        if not sample.ok and sample.error is not None:
+            status = sample.error.get("details", {}).get("httpStatus") if sample.error else None
+            rec.status = "http-error" if status else "transport-error"
+            a2a = sample.error.get("a2aCode")
+            rec.code = (
+                str(status)
+                if status
+                else (f"{sample.error.get('code')} {a2a}" if a2a else sample.error_class)
+            )
+            if a2a:
+                rec.status = "a2a-error"
+            rec.message = str(sample.error.get("message", ""))[:200] or None
+
+    table: dict[str, Scenario] = {
+        "card": card,
+        "send": send,
+        "stream": stream,
+        "get": get,
+        "handshake": handshake,
+    }
+    return table[name]
+
+
+async def run_one(scenario: Scenario, rec: RequestRecord, base: float, timeout: float) -> RequestRecord:
+    """Run ``scenario`` for ``rec`` with a total ``timeout`` (seconds); an ``A2ACtlError`` or the
+    timeout is recorded in ``rec`` (``transport-error``/``http-error``), never raised."""
+    import asyncio
+    import sys
+
+    from a2actl.core.errors import TimeoutError_
+
+    try:
+        if sys.version_info >= (3, 11):  # a context manager: no extra task per request
+            async with asyncio.timeout(timeout):
+                await scenario(rec, base)
+        else:
+            await asyncio.wait_for(scenario(rec, base), timeout)
+    except asyncio.TimeoutError:
+        rec.latency = time.perf_counter() - base
+        rec.status, rec.code = "transport-error", "timeout"
+        rec.message = TimeoutError_(f"no complete answer within --timeout {timeout:g}s").message
+    except A2ACtlError as err:
+        rec.latency = time.perf_counter() - base
+        rec.status, rec.code = error_code(err)
+        rec.message = err.message[:200]
+    return rec
+
+
+__all__ = ["SCENARIOS", "Messages", "Scenario", "ScenarioContext", "build", "error_code", "run_one"]

@@ -1,0 +1,164 @@
+"""Pass/fail criteria for a load run, in the style of k6's thresholds (``--threshold 'p99<1s'``).
+
+Grammar: ``[METRIC.]STAT OP VALUE`` or ``RATE OP VALUE``.
+
+* timing metrics (``a2actl.load.metrics.METRICS`` plus ``phase.<name>``): ``latency`` (the default
+  when only a STAT is given: ``p99<1s``), ``ttfe``, ``ttfa``, ``terminal``, ``gap``, ``lag``;
+  STAT is ``p50``/``p90``/``p95``/``p99``/``p99.9`` (or k6's ``p(99)``), ``min``, ``max``,
+  ``mean``/``avg``, ``med``; VALUE is a duration (``300ms``, ``1.5s``; a bare number means
+  milliseconds, as in k6).
+* rates: ``errors`` (requests that did not end ``ok``, task failures included), ``failed`` (tasks
+  that ended failed/rejected/canceled), ``dropped`` (arrivals the ``--max-in-flight`` cap dropped),
+  each over the requests scheduled, VALUE a percentage (``1%``) or a fraction (``0.01``); ``rps``
+  (answered requests per second achieved), VALUE a number.
+* OP: ``<``, ``<=``, ``>``, ``>=``.
+
+A threshold over a metric with no data fails ("no samples"): a criterion that cannot be checked is
+not passed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from a2actl.core.errors import UsageError
+from a2actl.core.units import parse_duration
+
+_RATES = ("errors", "failed", "dropped", "rps")
+_STATS = {
+    "min": "min",
+    "max": "max",
+    "mean": "mean",
+    "avg": "mean",
+    "med": "p50",
+    "p50": "p50",
+    "p90": "p90",
+    "p95": "p95",
+    "p99": "p99",
+    "p99.9": "p99.9",
+}
+_TIMINGS = ("latency", "ttfe", "ttfa", "terminal", "gap", "lag")
+_OPS = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
+_METRIC_STAT = re.compile(r"^(?:(.+?)\.)?(p\d+(?:\.\d+)?|min|max|mean|avg|med)$")
+_SYNTAX = re.compile(r"^\s*([A-Za-z][\w.()]*?)\s*(<=|>=|<|>)\s*(\S+)\s*$")
+
+
+@dataclass(frozen=True)
+class Threshold:
+    """One criterion: ``metric`` (a timing metric or a rate name), ``stat`` (for timings; ``None``
+    for rates), ``op`` and ``limit`` (seconds for timings, a fraction for rates, req/s for
+    ``rps``); ``text`` as the operator wrote it."""
+
+    text: str
+    metric: str
+    stat: str | None
+    op: str
+    limit: float
+
+    def holds(self, actual: float) -> bool:
+        """Whether ``actual`` (same unit as ``limit``) meets the criterion."""
+        return bool(_OPS[self.op](float(actual), self.limit))
+
+
+def parse_threshold(text: str) -> Threshold:
+    """Parse one ``--threshold`` value. Raises ``UsageError`` (exit 2) naming the text and what is
+    wrong with it."""
+    m = _SYNTAX.match(text)
+    if not m:
+        raise UsageError(
+            f"--threshold {text!r}: expected [METRIC.]STAT OP VALUE, e.g. 'p99<1s', 'ttfe.p95<300ms', "
+            "'errors<1%'"
+        )
+    name, op, value = m.group(1).lower(), m.group(2), m.group(3)
+    name = re.sub(r"p\((\d+(?:\.\d+)?)\)", r"p\1", name)  # k6's p(99)
+    if name in _RATES:
+        return Threshold(text, name, None, op, _rate_value(text, name, value))
+    split = _METRIC_STAT.match(name)
+    if split is None:
+        raise UsageError(
+            f"--threshold {text!r}: {name!r} names no statistic; use [METRIC.]STAT with STAT one of "
+            f"{', '.join(_STATS)} (or a rate: {', '.join(_RATES)})"
+        )
+    metric, stat = split.group(1) or "latency", split.group(2)
+    if stat not in _STATS:
+        raise UsageError(
+            f"--threshold {text!r}: unknown statistic {stat!r}; use one of {', '.join(_STATS)} "
+            f"(or a rate: {', '.join(_RATES)})"
+        )
+    if metric not in _TIMINGS and not metric.startswith("phase."):
+        raise UsageError(
+            f"--threshold {text!r}: unknown metric {metric!r}; use {', '.join(_TIMINGS)} or phase.NAME"
+        )
+    try:
+        limit = float(value) / 1000.0 if re.fullmatch(r"\d+(\.\d+)?", value) else parse_duration(value)
+    except ValueError as exc:
+        raise UsageError(f"--threshold {text!r}: {value!r} is not a duration (300ms, 1s)") from exc
+    return Threshold(text, metric, _STATS[stat], op, limit)
+
+
+def _rate_value(text: str, name: str, value: str) -> float:
+    try:
+        if name == "rps":
+            return float(value.removesuffix("/s"))
+        if value.endswith("%"):
+            return float(value[:-1]) / 100.0
+        number = float(value)
+    except ValueError as exc:
+        raise UsageError(
+            f"--threshold {text!r}: {value!r} is not a "
+            + ("number" if name == "rps" else "percentage (1%) or fraction (0.01)")
+        ) from exc
+    if number > 1:
+        raise UsageError(f"--threshold {text!r}: a fraction is at most 1; write percentages with %")
+    return number
+
+
+def parse_thresholds(texts: list[str] | None) -> tuple[Threshold, ...]:
+    """Parse every ``--threshold``; raises ``UsageError`` (exit 2) at the first bad one."""
+    return tuple(parse_threshold(t) for t in texts or ())
+
+
+@dataclass(frozen=True)
+class ThresholdResult:
+    """A threshold checked against a report: ``actual`` in the threshold's unit (``None``: no
+    samples), ``ok`` whether it held."""
+
+    threshold: Threshold
+    actual: float | None
+    ok: bool
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"threshold", "metric", "stat", "op", "limit", "actual", "ok"}`` (seconds for timings,
+        fractions for rates, req/s for ``rps``)."""
+        t = self.threshold
+        return {
+            "threshold": t.text,
+            "metric": t.metric,
+            "stat": t.stat,
+            "op": t.op,
+            "limit": t.limit,
+            "actual": self.actual,
+            "ok": self.ok,
+        }
+
+
+def evaluate(
+    thresholds: tuple[Threshold, ...], stats: dict[str, dict[str, Any] | None], rates: dict[str, float | None]
+) -> list[ThresholdResult]:
+    """Check each threshold against ``stats`` (metric → ``Recorder.stats`` dict, seconds) and
+    ``rates`` (``errors``/``failed``/``dropped`` fractions, ``rps``; ``None`` when undefined)."""
+    out = []
+    for t in thresholds:
+        actual: float | None
+        if t.stat is None:
+            actual = rates.get(t.metric)
+        else:
+            metric_stats = stats.get(t.metric)
+            actual = None if metric_stats is None else float(metric_stats[t.stat])
+        out.append(ThresholdResult(t, actual, actual is not None and t.holds(actual)))
+    return out
+
+
+__all__ = ["Threshold", "ThresholdResult", "evaluate", "parse_threshold", "parse_thresholds"]
