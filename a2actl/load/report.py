@@ -159,12 +159,38 @@ class LoadReport:
             return ExitCode.CHECK_FAILED
         return ExitCode.OK
 
+    def notes(self) -> list[str]:
+        """What the figures mean for this model: the closed model hides stalls in its arrivals;
+        the open model's drops and lag say the cap or the generator limited it."""
+        out = []
+        kind = self.model.get("kind")
+        rec = self.recorder
+        if kind == "closed":
+            out.append(
+                "closed model: latency counts from each request's actual start, so a stalled agent "
+                "delays the next requests instead of showing in the percentiles (coordinated omission); "
+                "use --rate for the open model"
+            )
+        if rec.statuses["dropped"]:
+            out.append(
+                f"{rec.statuses['dropped']} arrivals were dropped: --max-in-flight was full and so was "
+                "its backlog; the agent could not keep up with --rate (or raise the cap)"
+            )
+        lag = rec.percentile("lag", 99.0)
+        if kind == "open" and lag is not None and lag > 0.005:
+            out.append(
+                f"schedule lag p99 {lag * 1000:.1f} ms: requests started late (a full --max-in-flight "
+                "cap, or a busy client); their latency counts from the intended time"
+            )
+        return out
+
     def to_json(self) -> dict[str, Any]:
         """The ``-o json`` document (docs/load.md): ``kind``, ``target``, ``scenario``, ``model``,
         ``negotiated``, ``startedAt`` (ISO 8601 UTC), ``elapsed`` (s), ``requests`` (scheduled,
         sent, answered, ok, failures, dropped), ``throughput`` (asked, achieved, ok; req/s),
         ``metrics`` (name → stats in seconds), ``errors``, ``states``, ``events``, ``bytes``,
-        ``latencyBuckets``, ``thresholds``, ``aborted``, ``exitCode``, ``histograms`` (encoded)."""
+        ``latencyBuckets``, ``thresholds``, ``aborted``, ``notes``, ``exitCode``, ``histograms``
+        (encoded)."""
         rec = self.recorder
         counts = rec.counts_json()
         elapsed = self.elapsed
@@ -202,6 +228,7 @@ class LoadReport:
             "latencyBuckets": rec.buckets("latency"),
             "thresholds": [t.to_json() for t in self.thresholds],
             "aborted": self.aborted,
+            "notes": self.notes(),
             "exitCode": int(self.exit),
             "histograms": rec.encoded(),
         }

@@ -85,14 +85,8 @@ def report(out: Output, doc: dict[str, Any]) -> None:
             )
             table.add_row(label, str(stats["count"]), *(format_seconds(stats[c]) for c in _COLUMNS))
         o.print(table)
-    if doc["model"].get("kind") == "closed" and metrics.get("latency"):
-        o.print(
-            Text(
-                "            closed model: latency counts from each request's actual start; a stalled agent "
-                "delays the next requests instead (use --rate for the open model)",
-                style="dim",
-            )
-        )
+    for note in doc.get("notes") or []:
+        o.print(Text("note        " + safe(note), style="dim"))
     _histogram(out, doc.get("latencyBuckets") or [])
     if doc["errors"]:
         errors = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="errors", title_justify="left")
