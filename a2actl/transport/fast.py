@@ -1,26 +1,32 @@
 """The throughput path: an aiohttp client with orjson bodies (``FastTransport``).
 
 ``load run`` and ``dlq replay`` are limited by the HTTP client's CPU per request. Measured on this
-2-core machine against one small raw-ASGI sink (issue #15's table, and ``bench/load_capacity.py``),
-httpx spends 1.3-3.8 ms of client CPU per request and gets slower as connections grow; aiohttp spends
+2-core machine against one small raw-ASGI sink (issue #15's table, ``bench/load_client.py``), httpx
+spends 1.3-3.8 ms of client CPU per request and gets slower as connections grow; aiohttp spends
 0.3-0.5 ms. So the throughput jobs use aiohttp, behind the same ``Transport`` protocol
 (``a2actl.transport.base``) as ``HttpTransport``: ``A2AClient`` and card discovery work over either.
 ``handshake probe`` stays on httpx, whose connection-level clock (``a2actl.transport.netclock``) its
 phase timings depend on.
 
-What is the same as ``HttpTransport``: ``-H`` headers, the bearer token, ``traceparent`` per request,
-``User-Agent``, ``Accept-Encoding: gzip, deflate`` (answers decoded, limits count decoded bytes, an
-unasked-for coding is exit 6), TLS options (the same ``SSLContext``), ``-L``, the 401/403 and 3xx
-checks, body limits, the ``-v`` sink and the error tree (3 unreachable, 4 auth, 5 timeout,
-6 protocol). What differs: ``Timing`` has only ``time_starttransfer`` (headers received) and
-``time_total`` (body read), from ``time.perf_counter`` when the coroutine resumes; connect and TLS
-phases are not split (use ``handshake probe`` for those).
+What is the same as ``HttpTransport``: ``-H`` headers (case-insensitive: ``-H 'user-agent: x'``
+replaces a2actl's), the bearer token, ``traceparent`` per request, ``User-Agent``,
+``Accept-Encoding: gzip, deflate`` (answers decoded, limits count decoded bytes, an unasked-for
+coding is exit 6), TLS options (the same ``SSLContext``, also for an ``https://`` redirect target
+under ``-L``), ``-L``, the 401/403 and 3xx checks, body limits, the ``-v`` sink and the error tree
+(3 unreachable, 4 auth, 5 timeout, 6 protocol) with the same classes for the same failures: a reset
+(RST) mid-body is ``UnreachableError`` "connection lost" (3), a clean close before the promised
+length is ``ProtocolViolation`` (6), as httpx's ``ReadError`` and ``RemoteProtocolError`` are mapped.
+What differs: ``Timing`` has only ``time_starttransfer`` (headers received) and ``time_total`` (body
+read), from ``time.perf_counter`` when the coroutine resumes; connect and TLS phases are not split
+(use ``handshake probe`` for those). Header names go out (and to ``-v``) lowercased, as httpx lists them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import codecs
+import errno
+import re
 import secrets
 import socket
 import ssl
@@ -29,12 +35,15 @@ from typing import Any
 
 import aiohttp
 import orjson
+from aiohttp.http_exceptions import ContentEncodingError
 
 from a2actl import __version__
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
+    HTTPStatusError,
     ProtocolViolation,
+    StreamCut,
     TimeoutError_,
     UnreachableError,
     UsageError,
@@ -46,22 +55,80 @@ from a2actl.transport.timing import Clock, HttpResult
 
 USER_AGENT = f"a2actl/{__version__}"
 _READ_CHUNK = 64 * 1024
+#: aiohttp >= 3.10 names its connect and read timeouts; older versions raise ServerTimeoutError.
+_CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
+    t for t in (getattr(aiohttp, "ConnectionTimeoutError", None),) if t is not None
+)
+#: The OS errors that mean the peer (or a middlebox) dropped the connection, not that it ended it.
+_LOST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
+#: Answers that have no body whatever their headers say (RFC 9110 §6.4.1).
+_NO_BODY = frozenset((204, 304))
+
+
+def _lost(url: str, what: object) -> UnreachableError:
+    return UnreachableError(
+        f"connection to {url} lost: {what}",
+        hint="the agent or a proxy reset the connection; retry, then check the agent",
+    )
+
+
+_UNDECODABLE = "Can not decode content-encoding"
+_PARSER_DETAIL = re.compile(r"message='([^']*)'")
+_OS_ERROR = re.compile(r"(?:ConnectionResetError|ConnectionAbortedError|BrokenPipeError)\((\d+), '([^']*)'\)")
+
+
+def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> A2ACtlError:
+    """An unfinished or undecodable body. aiohttp says why only in the text (the parser's error,
+    then the connection's, ``"… . ConnectionResetError(104, …)"``) and the cause chain."""
+    text = str(exc)
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ContentEncodingError) or _UNDECODABLE in str(cause):
+            said = str(cause)
+            return ProtocolViolation(
+                f"{url} sent a body that does not decode as its Content-Encoding says: "
+                + said[max(0, said.find(_UNDECODABLE)) :].strip(),
+                hint="a proxy or the agent mangles compressed answers",
+            )
+        if isinstance(cause, _LOST):
+            return _lost(url, cause)
+        cause = cause.__cause__ or cause.__context__
+    found = _PARSER_DETAIL.search(text)
+    detail = found.group(1) if found else text
+    reset = _OS_ERROR.search(text)
+    if reset is not None:
+        return _lost(url, f"[Errno {reset.group(1)}] {reset.group(2)} mid-body ({detail})")
+    return ProtocolViolation(f"malformed HTTP from {url}: incomplete body: {detail}")
+
+
+def _is_refused(os_error: BaseException | None) -> bool:
+    """A refused connect, also inside the ``OSError("Multiple exceptions: …")`` that happy eyeballs
+    raises when a name has several addresses (``localhost``: ::1 and 127.0.0.1)."""
+    if os_error is None:
+        return False
+    if isinstance(os_error, ConnectionRefusedError) or getattr(os_error, "errno", None) == errno.ECONNREFUSED:
+        return True
+    text = str(os_error).lower()
+    return "multiple exceptions" in text and "refused" in text
 
 
 def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACtlError:
     """Translate an aiohttp/asyncio/OS exception raised while talking to ``url`` into the
-    ``a2actl.core.errors`` tree, with the same messages and exit codes as ``map_httpx_error``:
-    DNS, refused, TLS and a lost connection → ``UnreachableError`` (3); connect and read timeouts →
-    ``TimeoutError_`` (5); malformed HTTP or an incomplete/undecodable body → ``ProtocolViolation``
-    (6); a bad URL → ``UsageError`` (2)."""
+    ``a2actl.core.errors`` tree, with the same classes (exit codes) as ``map_httpx_error`` for the same
+    failure: DNS, refused, TLS, a reset (also mid-body) → ``UnreachableError`` (3); connect and read
+    timeouts → ``TimeoutError_`` (5); malformed HTTP, a close before the whole body or any answer, a
+    body that does not decode → ``ProtocolViolation`` (6); a bad URL → ``UsageError`` (2); too many
+    redirects under ``-L`` → ``HTTPStatusError`` (1). Never raises."""
     if isinstance(exc, A2ACtlError):
         return exc
-    if isinstance(exc, aiohttp.ConnectionTimeoutError):
+    if isinstance(exc, _CONNECT_TIMEOUT) or (
+        isinstance(exc, aiohttp.ServerTimeoutError) and str(exc).startswith("Connection timeout")
+    ):
         return TimeoutError_(
             f"connect to {url} timed out after {settings.connect_timeout:g}s",
             hint="raise --connect-timeout, or check firewalls and the host",
         )
-    if isinstance(exc, (aiohttp.SocketTimeoutError, asyncio.TimeoutError, TimeoutError)):
+    if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError)):
         return TimeoutError_(
             f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
             hint="the agent is slower than --timeout; raise it or look at the agent",
@@ -85,23 +152,73 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
                 f"DNS lookup for {exc.host!r} failed: {os_error.strerror or os_error}",
                 hint="check the host name and the resolver",
             )
-        if isinstance(os_error, ConnectionRefusedError):
+        if _is_refused(os_error):
             return UnreachableError(
                 f"connection to {url} refused", hint="is the agent running and listening on that port?"
             )
         return UnreachableError(f"cannot connect to {url}: {os_error.strerror or os_error}")
     if isinstance(exc, aiohttp.InvalidURL):
         return UsageError(f"invalid URL {url!r}: {exc}")
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return ProtocolViolation(f"malformed or incomplete body from {url}: {exc}")
-    if isinstance(exc, aiohttp.ClientResponseError):
-        return ProtocolViolation(f"malformed HTTP from {url}: {exc.message or exc}")
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, aiohttp.ClientOSError, ConnectionError)):
-        return UnreachableError(
-            f"connection to {url} lost: {exc or type(exc).__name__}",
-            hint="the agent or a proxy reset the connection; retry, then check the agent",
+    if isinstance(exc, aiohttp.TooManyRedirects):
+        return HTTPStatusError(
+            f"{url} redirected more than {len(exc.history)} times",
+            hint="a redirect loop; use the final URL without -L",
+            details={"httpStatus": exc.status},
         )
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        return _payload_error(exc, url)
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        # httpx: RemoteProtocolError "Server disconnected without sending a response" (6).
+        return ProtocolViolation(
+            f"malformed HTTP from {url}: the server closed the connection without an answer"
+        )
+    if isinstance(exc, aiohttp.ClientResponseError):
+        if _UNDECODABLE in str(exc.message):
+            # aiohttp fails at the headers on a coding it has no decoder for (zstd, br without Brotli)
+            return ProtocolViolation(
+                f"{url} answered with a Content-Encoding a2actl did not ask for ({exc.message}); "
+                f"a2actl asked for {ACCEPT_ENCODING} (one coding)",
+                hint="a proxy or the agent ignores Accept-Encoding",
+            )
+        return ProtocolViolation(f"malformed HTTP from {url}: {exc.message or exc}")
+    if isinstance(exc, (aiohttp.ClientOSError, ConnectionError)):
+        return _lost(url, str(exc) or type(exc).__name__)
+    if isinstance(exc, ValueError):  # yarl's URL parser
+        return UsageError(f"invalid URL {url!r}: {exc}")
     return A2ACtlError(f"request to {url} failed: {type(exc).__name__}: {exc}")
+
+
+def _until_close(response: aiohttp.ClientResponse) -> asyncio.Future[None] | None:
+    """For a body delimited by the connection's close (no Content-Length, not chunked): the
+    connection's ``closed`` future, which holds the error when the close was a reset. aiohttp ends
+    such a body as if complete either way; this tells a cut body from a whole one."""
+    if (
+        response.content_length is not None
+        or "transfer-encoding" in response.headers
+        or response.status in _NO_BODY
+        or response.method == "HEAD"
+    ):
+        return None
+    connection = response.connection
+    protocol = connection.protocol if connection is not None else None
+    closed = protocol.closed if protocol is not None else None
+    if closed is not None:
+        closed.add_done_callback(_retrieve)
+    return closed
+
+
+def _retrieve(fut: asyncio.Future[None]) -> None:
+    if not fut.cancelled():
+        fut.exception()  # read, so asyncio does not log "exception was never retrieved"
+
+
+def _reset_error(closed: asyncio.Future[None] | None) -> BaseException | None:
+    """The OS error a read-until-close body ended with (``None``: a clean close or still open)."""
+    if closed is None or not closed.done() or closed.cancelled():
+        return None
+    err = closed.exception()
+    cause = err.__cause__ if err is not None else None
+    return cause or err
 
 
 class AiohttpStream:
@@ -109,31 +226,64 @@ class AiohttpStream:
     ``reason_phrase``, ``headers``, ``aiter_text()`` (UTF-8, decoded incrementally, chunks of at most
     64 KiB) and ``aclose()``."""
 
-    def __init__(self, response: aiohttp.ClientResponse) -> None:
+    def __init__(
+        self, response: aiohttp.ClientResponse, url: str = "", settings: Settings | None = None
+    ) -> None:
         self.response = response
         self.status_code = response.status
         self.reason_phrase = response.reason or ""
         self.headers: Mapping[str, str] = response.headers
+        self.url = url or str(response.url)
+        self.settings = settings or Settings()
+        self._closed = _until_close(response)
 
     async def aiter_text(self) -> AsyncIterator[str]:
-        """The body as text chunks, as the bytes arrive (``errors="replace"`` for invalid UTF-8)."""
+        """The body as text chunks, as the bytes arrive (``errors="replace"`` for invalid UTF-8; a
+        multi-byte character split across reads is held until complete). A connection that ends
+        before the body does (reset, incomplete chunked body, read timeout) raises ``StreamCut``
+        (exit 6; ``stream tail`` resubscribes) with the transport error's message."""
         decoder = codecs.getincrementaldecoder("utf-8")("replace")
-        async for chunk in self.response.content.iter_any():
-            text = decoder.decode(chunk)
-            if text:
-                yield text
+        try:
+            async for chunk in self.response.content.iter_any():
+                text = decoder.decode(chunk)
+                if text:
+                    yield text
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            raise self._cut(map_aiohttp_error(exc, self.url, self.settings)) from exc
+        reset = _reset_error(self._closed)
+        if reset is not None:
+            raise self._cut(_lost(self.url, reset))
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
 
+    def _cut(self, err: A2ACtlError) -> StreamCut:
+        return StreamCut(
+            f"the stream from {self.url} was cut: {err.message}",
+            hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' resubscribes",
+        )
+
     async def aiter_bytes(self) -> AsyncIterator[bytes]:
-        """The body as byte chunks, as they arrive."""
+        """The body as byte chunks (decoded from its content coding), as they arrive; aiohttp's and
+        OS exceptions pass through unmapped (``FastTransport.read_rest`` maps them)."""
         async for chunk in self.response.content.iter_any():
             yield chunk
+        reset = _reset_error(self._closed)
+        if reset is not None:
+            raise reset
+
+    @property
+    def wire_bytes(self) -> int:
+        """Body bytes received so far as they crossed the network (before decoding)."""
+        content = self.response.content
+        return int(getattr(content, "total_raw_bytes", content.total_bytes))
 
     async def aclose(self) -> None:
-        """Release the connection (an unfinished body closes it)."""
-        self.response.release()
+        """Release the connection: back to the pool when the body was read to the end, else closed."""
+        if self.response.content.is_eof():
+            self.response.release()
+        else:
+            self.response.close()
 
 
 class FastTransport:
@@ -145,9 +295,9 @@ class FastTransport:
     """
 
     def __init__(self, settings: Settings, sink: EventSink | None = None, max_connections: int = 100) -> None:
-        """A client for ``settings`` (timeouts, TLS files, headers, token, ``-L``, limits); wire events
-        go to ``sink`` (``-v``). Raises ``UsageError`` (exit 2) at once when ``--cacert``/``--cert``/
-        ``--key`` cannot be loaded."""
+        """A client for ``settings`` (timeouts in seconds, TLS files, headers, token, ``-L``, limits in
+        bytes); wire events go to ``sink`` (``-v``). Raises ``UsageError`` (exit 2) at once when
+        ``--cacert``/``--cert``/``--key`` cannot be loaded."""
         from a2actl.transport.tls import build_ssl_context
 
         self.settings = settings
@@ -158,11 +308,12 @@ class FastTransport:
             self._ssl = build_ssl_context(settings)  # report a bad file now
         self._session: aiohttp.ClientSession | None = None
         self._logs = not isinstance(self.sink, NullSink)
-        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING}
+        # Lowercased names: one value per header whatever the case it was given in (-H wins).
+        headers = {"user-agent": USER_AGENT, "accept-encoding": ACCEPT_ENCODING}
         for k, v in settings.headers:
-            headers[k] = v
-        if settings.token and not any(k.lower() == "authorization" for k in headers):
-            headers["Authorization"] = f"Bearer {settings.token}"
+            headers[k.lower()] = v
+        if settings.token and "authorization" not in headers:
+            headers["authorization"] = f"Bearer {settings.token}"
         self._base_headers = headers
 
     async def __aenter__(self) -> FastTransport:
@@ -172,10 +323,10 @@ class FastTransport:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=self.settings.connect_timeout, sock_read=self.settings.read_timeout
             ),
-            json_serialize=lambda obj: orjson.dumps(obj).decode(),
             auto_decompress=True,
             trust_env=False,
-            skip_auto_headers=("User-Agent", "Accept-Encoding"),
+            # ours are set per request; no Content-Type is invented for raw bytes (httpx sends none)
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
         )
         return self
 
@@ -185,8 +336,11 @@ class FastTransport:
             self._session = None
 
     def _ssl_for(self, url: str) -> ssl.SSLContext | bool:
-        if not url.startswith("https:"):
-            return False
+        """The TLS context for ``url``: a2actl's (``--cacert``, ``--insecure``, …) for ``https://``, and
+        for ``http://`` under ``-L`` too, since a redirect may lead to ``https://`` (aiohttp's
+        ``ssl=False`` would mean *no certificate checks* there). Plain HTTP without ``-L``: unused."""
+        if not (url.startswith("https:") or self.settings.follow_redirects):
+            return True
         if self._ssl is None:
             from a2actl.transport.tls import build_ssl_context
 
@@ -202,15 +356,17 @@ class FastTransport:
     ) -> tuple[dict[str, str], bytes | None, str]:
         if not url.startswith(("http://", "https://")):
             raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
-        hdrs = dict(self._base_headers)
+        hdrs = self._base_headers.copy()
         if headers:
-            hdrs.update(headers)
+            for k, v in headers.items():
+                hdrs[k.lower()] = v
         traceparent = f"00-{self.settings.trace_id}-{secrets.token_hex(8)}-01"
         hdrs["traceparent"] = traceparent
         data = content
         if json_body is not None:
             data = orjson.dumps(json_body)
-            hdrs.setdefault("Content-Type", "application/json")
+            if "content-type" not in hdrs:
+                hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent
 
     def _session_or_fail(self) -> aiohttp.ClientSession:
@@ -249,17 +405,21 @@ class FastTransport:
         headers: dict[str, str] | None = None,
         max_bytes: int | None = None,
     ) -> HttpResult:
-        """Send one request and read the whole body (decoded from gzip/deflate, at most ``max_bytes``
-        decoded bytes, default ``settings.max_body_bytes``). Same contract as
-        ``HttpTransport.request``: raises ``UnreachableError`` (3), ``TimeoutError_`` (5),
-        ``AuthError`` (4, on 401/403), ``HTTPStatusError`` (1, an unfollowed 3xx),
-        ``ProtocolViolation`` (6: malformed HTTP, body over the limit, an unasked-for coding),
-        ``UsageError`` (2: bad URL); other statuses are returned."""
+        """Send one request (``json_body`` encoded with orjson, or raw ``content`` bytes) and read the
+        whole body, decoded from gzip/deflate, at most ``max_bytes`` decoded bytes (default
+        ``settings.max_body_bytes``); ``HttpResult.wire_bytes`` is the body's size on the wire.
+
+        Same contract as ``HttpTransport.request``: raises ``UnreachableError`` (3: DNS, refused, TLS,
+        a reset), ``TimeoutError_`` (5), ``AuthError`` (4, on 401/403), ``HTTPStatusError`` (1, an
+        unfollowed 3xx), ``ProtocolViolation`` (6: malformed HTTP, a body cut short or over the limit
+        or declared over it, an unasked-for or undecodable coding), ``UsageError`` (2: bad URL);
+        other statuses are returned."""
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         hdrs, data, traceparent = self._prepare(url, json_body, content, headers)
         clock = Clock()
         clock.traceparent = traceparent
         response = await self._send(method, url, hdrs, data)
+        complete = False
         try:
             clock.headers_received()
             coding = content_coding(response, url)
@@ -269,23 +429,30 @@ class FastTransport:
                     f"{url} declares a {declared:,}-byte body, over the {limit:,}-byte limit",
                     hint="a body this large is a misconfiguration or an attack",
                 )
+            stream = response.content
             if declared is not None and coding is None:
-                body = await response.read()
+                body = await response.read()  # exactly Content-Length bytes, under the limit
             else:
+                closed = _until_close(response)
                 buf = bytearray()
-                async for chunk in response.content.iter_chunked(_READ_CHUNK):
+                async for chunk in stream.iter_chunked(_READ_CHUNK):
                     buf += chunk
                     if len(buf) > limit:
-                        raise over_limit(url, limit, coding, len(buf))
+                        raise over_limit(url, limit, coding, _wire(stream, len(buf)))
+                reset = _reset_error(closed)
+                if reset is not None:
+                    raise _lost(url, reset)
                 body = bytes(buf)
-            if len(body) > limit:
-                raise over_limit(url, limit, coding, len(body))
+            complete = True
         except A2ACtlError:
             raise
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             raise map_aiohttp_error(exc, url, self.settings) from exc
         finally:
-            response.release()
+            if complete:
+                response.release()
+            else:
+                response.close()  # an unread rest is not drained into a pooled connection
         clock.finish()
         reason = response.reason or ""
         if self._logs:
@@ -307,7 +474,7 @@ class FastTransport:
             url,
             clock.timing,
             traceparent,
-            None,
+            _wire(stream, len(body)),
             coding,
         )
 
@@ -315,13 +482,14 @@ class FastTransport:
         self, method: str, url: str, *, json_body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[AiohttpStream, Clock]:
         """Send a request and return the response unread (for SSE) as an ``AiohttpStream``; the caller
-        must ``aclose()`` it. Raises like ``request`` for connection failures, 401/403 and 3xx."""
+        must ``aclose()`` it. Raises like ``request`` for connection failures, 401/403, 3xx and an
+        unasked-for coding; a cut while reading is ``StreamCut`` (6) from ``aiter_text``."""
         hdrs, data, traceparent = self._prepare(url, json_body, None, headers)
         clock = Clock()
         clock.traceparent = traceparent
         response = await self._send(method, url, hdrs, data)
         clock.headers_received()
-        stream = AiohttpStream(response)
+        stream = AiohttpStream(response, url, self.settings)
         if self._logs:
             self.sink.on_response(
                 stream.status_code,
@@ -340,22 +508,30 @@ class FastTransport:
 
     async def read_rest(self, response: AiohttpStream, url: str, max_bytes: int | None = None) -> bytes:
         """Read what is left of an ``open_stream`` response that is not a stream (a JSON error answer),
-        bounded like ``request``. Raises ``ProtocolViolation`` over the limit and the mapped transport
-        error, saying how many bytes had arrived."""
+        decoded and bounded like ``request`` (default ``settings.max_body_bytes``). Raises
+        ``ProtocolViolation`` (6) over the limit and the mapped transport error (a reset mid-body is
+        ``UnreachableError``, 3), saying how many bytes had arrived."""
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         body = bytearray()
         try:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise over_limit(url, limit, content_coding(response, url), len(body))
+                    raise over_limit(url, limit, content_coding(response, url), response.wire_bytes)
         except A2ACtlError:
             raise
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             err = map_aiohttp_error(exc, url, self.settings)
             err.message += f" (after {len(body):,} bytes of an HTTP {response.status_code} answer)"
+            err.args = (err.message,)
             raise err from exc
         return bytes(body)
+
+
+def _wire(stream: aiohttp.StreamReader, decoded: int) -> int:
+    """Body bytes as they crossed the network (aiohttp >= 3.12 counts compressed bytes apart)."""
+    raw = getattr(stream, "total_raw_bytes", None)
+    return int(raw) if raw is not None else decoded
 
 
 __all__ = ["AiohttpStream", "FastTransport", "map_aiohttp_error"]
