@@ -1,0 +1,268 @@
+"""``a2actl load run`` / ``load report`` end to end: the real CLI against the sandbox (a2a-sdk), a
+fast agent with an injectable stall (tests/load_agent.py) and the fault server; exit codes and
+parsed JSON."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from a2actl.load.metrics import Recorder, RequestRecord
+from tests.load_agent import LoadAgent, start_load_agent
+
+
+@pytest.fixture
+def fast_agent() -> Iterator[tuple[str, LoadAgent]]:
+    srv, agent = start_load_agent()
+    with srv:
+        yield srv.url, agent
+
+
+def _json(cli: Any, *args: str, code: int = 0, options: tuple[str, ...] = ()) -> dict[str, Any]:
+    r = cli("-o", "json", *options, "load", "run", *args)
+    assert r.exit_code == code, (r.exit_code, r.stderr, r.stdout[:2000])
+    doc: dict[str, Any] = r.json
+    return doc
+
+
+def test_closed_model_sends_the_asked_requests(cli: Any, sandbox: Any) -> None:
+    doc = _json(cli, sandbox.url, "-c", "4", "-n", "40")
+    assert doc["kind"] == "a2actl.load.report"
+    assert doc["model"] == {"kind": "closed", "concurrency": 4, "requests": 40, "duration": None}
+    assert doc["requests"] == {"scheduled": 40, "sent": 40, "ok": 40, "failures": 0, "dropped": 0}
+    assert doc["states"] == {"completed": 40}
+    assert doc["metrics"]["latency"]["count"] == 40
+    assert "lag" not in doc["metrics"]  # the closed model has no schedule
+    assert doc["negotiated"]["protocolVersion"] == "1.0"
+    assert doc["exitCode"] == 0
+    assert any("closed model" in n for n in doc["notes"])
+
+
+def test_open_model_holds_the_asked_rate(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
+    url, agent = fast_agent
+    doc = _json(cli, url, "--rate", "100/s", "--duration", "2s")
+    assert doc["model"]["kind"] == "open"
+    # arrivals at n/100 s for n/100 < 2 s: exactly 200
+    assert doc["requests"]["scheduled"] == 200
+    assert doc["requests"]["ok"] == 200
+    assert doc["throughput"]["asked"] == 100
+    assert 85 <= doc["throughput"]["achieved"] <= 105
+    assert doc["metrics"]["lag"]["p50"] < 0.02
+    assert agent.requests == 200  # nothing sent twice, nothing left out
+
+
+def test_a_stall_shows_in_the_open_models_p99_and_lag_not_in_the_closed_models(
+    cli: Any, fast_agent: tuple[str, LoadAgent]
+) -> None:
+    url, agent = fast_agent
+    agent.stall(after=0.5, seconds=1.0)
+    open_doc = _json(cli, url, "--rate", "50", "--duration", "3s", "--max-in-flight", "10")
+    lat, lag = open_doc["metrics"]["latency"], open_doc["metrics"]["lag"]
+    # everything that arrived during the stall waited for its end: counted from the intended time
+    assert lat["p99"] >= 0.8, lat
+    assert lat["p90"] >= 0.3, lat  # ~50 of 150 arrivals fell in or queued behind the stall
+    assert lag["p99"] >= 0.4, lag  # the cap (10) filled: later arrivals started late
+    assert any("schedule lag" in n for n in open_doc["notes"])
+
+    agent.stall(after=0.5, seconds=1.0)
+    closed = _json(cli, url, "-c", "2", "--duration", "3s")
+    clat = closed["metrics"]["latency"]
+    assert clat["max"] >= 0.8, clat  # the stall happened ...
+    assert clat["p99"] < 0.3, clat  # ... but two slow requests among hundreds hide it
+    assert closed["requests"]["sent"] > 200
+    assert any("coordinated omission" in n for n in closed["notes"])
+
+
+def test_thresholds_pass_and_fail_with_exit_0_and_7(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
+    url, _ = fast_agent
+    ok = _json(cli, url, "-n", "20", "--threshold", "p99<10s", "--threshold", "errors<1%")
+    assert [t["ok"] for t in ok["thresholds"]] == [True, True]
+    bad = _json(cli, url, "-n", "20", "--threshold", "p99<1us", "--threshold", "errors<1%", code=7)
+    assert [(t["threshold"], t["ok"]) for t in bad["thresholds"]] == [("p99<1us", False), ("errors<1%", True)]
+    assert bad["thresholds"][0]["actual"] > 0
+    assert bad["exitCode"] == 7
+
+
+def test_a_failed_task_is_counted_as_such(cli: Any, sandbox: Any) -> None:
+    doc = _json(
+        cli, sandbox.url, "-n", "6", "-c", "2", "--text", "/fail now", "--threshold", "errors<1%", code=7
+    )
+    assert doc["requests"]["ok"] == 0
+    assert doc["statuses"] == {"task-failed": 6}
+    assert doc["states"] == {"failed": 6}
+    assert doc["errors"] == [{"status": "task-failed", "code": "failed", "count": 6, "example": None}]
+    assert doc["thresholds"][0]["actual"] == 1.0
+
+
+def test_stream_metrics_are_ordered(cli: Any, sandbox: Any) -> None:
+    r = cli("-o", "jsonl", "load", "run", sandbox.url, "-s", "stream", "-n", "8", "-c", "2")
+    assert r.exit_code == 0, r.stderr
+    lines = r.jsonl
+    records, summary = lines[:-1], lines[-1]
+    assert [x["type"] for x in records] == ["request"] * 8 and summary["type"] == "summary"
+    for rec in records:
+        assert rec["status"] == "ok" and rec["state"] == "completed"
+        assert rec["events"] >= 3 and rec["bytes"] > 0
+        assert 0 < rec["ttfe"] <= rec["ttfa"] <= rec["terminal"] <= rec["latency"]
+    m = summary["metrics"]
+    assert m["ttfe"]["count"] == m["ttfa"]["count"] == m["terminal"]["count"] == 8
+    assert m["gap"]["count"] == sum(x["events"] - 1 for x in records)
+    assert summary["events"] == sum(x["events"] for x in records)
+
+
+def test_get_and_card_and_handshake_scenarios(cli: Any, sandbox: Any) -> None:
+    get = _json(cli, sandbox.url, "-s", "get", "-n", "5")
+    assert get["requests"]["ok"] == 5 and get["states"] == {"completed": 5}
+    card = _json(cli, sandbox.url, "-s", "card", "-n", "5")
+    assert card["requests"]["ok"] == 5 and card["bytes"] > 0
+    hs = _json(cli, sandbox.url, "-s", "handshake", "-n", "3")
+    assert hs["requests"]["ok"] == 3
+    assert {"phase.connect", "phase.ttfb", "phase.rpc"} <= set(hs["metrics"])
+    assert all(v["count"] == 3 for k, v in hs["metrics"].items() if k.startswith("phase."))
+
+
+def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, LoadAgent]) -> None:
+    rpc = _json(cli, f"{fault}/rpcerror/agent-card.json", "-n", "3")
+    assert rpc["errors"][0]["status"] == "a2a-error"
+    assert rpc["errors"][0]["code"].endswith("-32603") and rpc["errors"][0]["count"] == 3
+    gw = _json(cli, f"{fault}/gateway502/agent-card.json", "-n", "2")
+    assert gw["errors"] == [
+        {"status": "http-error", "code": "502", "count": 2, "example": gw["errors"][0]["example"]}
+    ]
+    url, agent = fast_agent
+    agent.stall(after=0.0, seconds=2.0)
+    slow = _json(cli, url, "-n", "2", "-c", "2", options=("--timeout", "0.3s"))
+    assert slow["errors"][0]["status"] == "transport-error" and slow["errors"][0]["code"] == "timeout"
+
+
+def _run_json(cli: Any, *args: str) -> dict[str, Any]:
+    r = cli("-o", "json", *args)
+    assert r.exit_code == 0, r.stderr
+    doc: dict[str, Any] = r.json
+    return doc
+
+
+def test_load_report_merges_runs_exactly(cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path) -> None:
+    url, _ = fast_agent
+    union = Recorder()
+    for name, n in (("a", "30"), ("b", "45")):
+        r = cli(
+            "-o", "jsonl", "load", "run", url, "-n", n, "-c", "3", "--out", str(tmp_path / f"{name}.json")
+        )
+        assert r.exit_code == 0, r.stderr
+        for rec in r.jsonl[:-1]:
+            union.add(
+                RequestRecord(rec["seq"], rec["scheduled"], latency=rec["latency"], status=rec["status"])
+            )
+    merged = _run_json(cli, "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert merged["runs"] == 2 and merged["requests"]["sent"] == 75
+    # the merged histogram is the sum of the two, bucket for bucket
+    a = json.loads((tmp_path / "a.json").read_text())
+    b = json.loads((tmp_path / "b.json").read_text())
+    ha = HdrHistogram.decode(a["histograms"]["latency"].encode())
+    hb = HdrHistogram.decode(b["histograms"]["latency"].encode())
+    hm = HdrHistogram.decode(merged["histograms"]["latency"].encode())
+    assert list(hm.counts) == [x + y for x, y in zip(ha.counts, hb.counts, strict=True)]
+    # and equals one recorder over the union of the per-request records
+    assert merged["metrics"]["latency"]["count"] == 75
+    for key in ("p50", "p90", "p99", "max"):
+        assert merged["metrics"]["latency"][key] == union.stats("latency")[key]  # type: ignore[index]
+
+
+def test_load_report_judges_thresholds_on_the_merged_data(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    url, _ = fast_agent
+    for name in ("a", "b"):
+        r = cli("load", "run", url, "-n", "10", "--out", str(tmp_path / f"{name}.json"))
+        assert r.exit_code == 0, r.stderr
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    r = cli("-o", "json", "load", "report", *files, "--threshold", "p99<1us")
+    assert r.exit_code == 7 and r.json["thresholds"][0]["ok"] is False
+    assert cli("load", "report", *files, "--threshold", "p99<10s").exit_code == 0
+
+
+def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
+    url, _ = fast_agent
+    doc = _json(
+        cli, url, "--rate", "20", "--duration", "20s", "--threshold", "p99<1us", "--abort-on-fail", code=7
+    )
+    assert doc["aborted"] and "p99<1us" in doc["aborted"]
+    assert doc["elapsed"] < 5 and doc["requests"]["scheduled"] < 100
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("--rate", "fast"), "--rate 'fast'"),
+        (("--rate", "-5"), "--rate '-5'"),
+        (("--threshold", "p99<<1s"), "--threshold 'p99<<1s'"),
+        (("--threshold", "p42<1s"), "unknown statistic 'p42'"),
+        (("--scenario", "bogus"), "--scenario 'bogus'"),
+        (("--rate", "10", "-c", "2"), "-c is the closed model"),
+        (("--ramp", "5s"), "--ramp needs --rate"),
+        (("--duration", "soon"), "--duration"),
+        (("--messages", "/nonexistent.jsonl"), "--messages /nonexistent.jsonl"),
+    ],
+)
+def test_bad_input_is_exit_2_naming_it(
+    cli: Any, refused_url: str, args: tuple[str, ...], needle: str
+) -> None:
+    r = cli("load", "run", refused_url, *args)
+    assert r.exit_code == 2, (r.exit_code, r.stderr)
+    assert needle in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) -> None:
+    r = cli("-o", "json", "load", "run", refused_url, "-n", "5")
+    assert r.exit_code == 3
+    assert r.json["error"]["code"] == "unreachable"
+
+
+def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    f = tmp_path / "m.jsonl"
+    f.write_text('"hello"\n{"text": "/fail"}\n{"data": {"k": 1}}\n', encoding="utf-8")
+    doc = _json(cli, sandbox.url, "-n", "6", "-c", "1", "--messages", str(f))
+    assert doc["statuses"] == {"ok": 4, "task-failed": 2}
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('"ok"\n{not json\n', encoding="utf-8")
+    r = cli("load", "run", sandbox.url, "--messages", str(bad))
+    assert r.exit_code == 2 and f"{bad}:2" in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("version", "binding"), [("0.3", "JSONRPC"), ("1.0", "HTTP+JSON"), ("0.3", "HTTP+JSON")]
+)
+def test_every_version_and_binding(cli: Any, sandbox: Any, version: str, binding: str) -> None:
+    for scenario in ("send", "stream"):
+        doc = _json(
+            cli,
+            sandbox.url,
+            "-s",
+            scenario,
+            "-n",
+            "4",
+            options=("--a2a-version", version, "--binding", binding),
+        )
+        assert doc["negotiated"]["protocolVersion"] == version
+        assert doc["negotiated"]["protocolBinding"] == binding
+        assert doc["requests"]["ok"] == 4, doc["errors"]
+        assert doc["states"] == {"completed": 4}
+
+
+def test_table_view_and_out_file(cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path) -> None:
+    url, _ = fast_agent
+    out = tmp_path / "run.json"
+    r = cli("load", "run", url, "-n", "10", "--threshold", "p99<10s", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].startswith("load        send on ")
+    assert any(line.split()[:2] == ["latency", "10"] for line in lines)
+    assert any("✓ p99<10s" in line for line in lines)
+    assert json.loads(out.read_text())["requests"]["sent"] == 10
