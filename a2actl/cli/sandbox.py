@@ -156,6 +156,31 @@ def serve(
             help="Serve a pure 1.0 card to 'A2A-Version: 1.0' and the hybrid card otherwise, with Vary: A2A-Version (as the JS SDK does).",
         ),
     ] = False,
+    service_time: Annotated[
+        str | None,
+        typer.Option(
+            "--service-time",
+            metavar="DIST",
+            help="Service time added to every A2A request (under /a2a; for a stream, before its first event), without blocking other requests: 50ms (constant), exp:50ms (exponential, that mean), uniform:10ms-90ms, normal:50ms,10ms (clamped at 0). E.g. --service-time exp:50ms.",
+        ),
+    ] = None,
+    max_concurrency: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrency",
+            metavar="N",
+            min=0,
+            help="Serve at most N A2A requests at once (the service time counts inside); the rest wait in a FIFO queue, none is rejected. Card requests are not limited. 0: unlimited. E.g. --max-concurrency 4.",
+        ),
+    ] = 0,
+    blocking_handshake: Annotated[
+        str,
+        typer.Option(
+            "--blocking-handshake",
+            metavar="DURATION",
+            help="Block the event loop (time.sleep) for DURATION in every card request: a blocking call in the handshake handler. Every other request, cards, RPCs and streams alike, waits behind it, so card latency grows with concurrent card fetches. E.g. --blocking-handshake 50ms.",
+        ),
+    ] = "0",
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
     an echo skill, a session handshake endpoint at /a2a/handshake, and fault knobs.
@@ -175,6 +200,10 @@ def serve(
       a2actl sandbox serve --leak-sessions --debug-token-env DEBUG_TOKEN     # sessions that leak
 
       a2actl sandbox serve --dlq file://dlq.jsonl --worker-fault transient   # messages die
+
+      a2actl sandbox serve --blocking-handshake 50ms   # 50 ms alone, seconds under load
+
+      a2actl sandbox serve --service-time exp:50ms --max-concurrency 4   # a load target that queues
     """
     import os
 
@@ -205,12 +234,19 @@ def serve(
                 ("stall", stall),
                 ("ws_ping_interval", ws_ping_interval),
                 ("max_session_age", max_session_age),
+                ("blocking_handshake", blocking_handshake),
             )
         }
         if sse_heartbeat:
             delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
+
+    try:
+        service = ServiceTime.parse(service_time) if service_time is not None else None
+    except ValueError as exc:
+        raise UsageError(f"--service-time: {exc}") from exc
     if worker_fault not in (None, "transient", "permanent"):
         raise UsageError(f"--worker-fault {worker_fault!r}: use transient or permanent")
     if worker_fault and not dlq:
@@ -220,8 +256,6 @@ def serve(
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
-    from a2actl.server.sandbox.options import SandboxOptions
-
     opts = SandboxOptions(
         host=host,
         port=port,
@@ -246,6 +280,9 @@ def serve(
         ws_ping_interval=delays["ws_ping_interval"],
         max_session_age=delays["max_session_age"],
         sse_heartbeat=delays.get("sse_heartbeat"),
+        service_time=service,
+        max_concurrency=max_concurrency,
+        blocking_handshake=delays["blocking_handshake"],
     )
     from a2actl.server.sandbox.server import serve as serve_forever
 

@@ -17,6 +17,7 @@ import asyncio
 import json
 import random
 import secrets
+import time
 from typing import Any
 
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -210,12 +211,21 @@ class _StreamKnobs:
 
 class FaultMiddleware:
     """ASGI middleware for the fault knobs: card delay, RPC delay, random 503s, bearer check and
-    stripping ``A2A-Version``. Streaming-safe (pure ASGI, never buffers the response)."""
+    stripping ``A2A-Version``; and the load knobs: a blocking card handler, a per-request service time
+    and a concurrency limit that queues. Streaming-safe (pure ASGI, never buffers the response).
+
+    Order for a request under ``/a2a``: bearer check, ``rpc_delay``, ``fail_rate`` (a 503 is answered
+    before the queue), then a slot of ``max_concurrency`` (FIFO wait), the service time, the agent; the
+    slot is held until the response (a whole stream) ends."""
 
     def __init__(self, app: Any, opts: SandboxOptions) -> None:
         self.app = app
         self.opts = opts
         self.random = random.Random(opts.seed)
+        # Its own generator, so a seeded --fail-rate draws the same sequence with or without --service-time.
+        self.service_random = random.Random(opts.seed)
+        # asyncio.Semaphore wakes its waiters in FIFO order; it binds to the loop on first use.
+        self.slots = asyncio.Semaphore(opts.max_concurrency) if opts.max_concurrency > 0 else None
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
@@ -223,8 +233,12 @@ class FaultMiddleware:
             return
         path: str = scope.get("path", "")
         opts = self.opts
-        if path.startswith("/.well-known/") and opts.handshake_delay > 0:
-            await asyncio.sleep(opts.handshake_delay)
+        if path.startswith("/.well-known/"):
+            if opts.handshake_delay > 0:
+                await asyncio.sleep(opts.handshake_delay)
+            if opts.blocking_handshake > 0:
+                # On purpose: a blocking call in the handshake handler stalls the whole event loop.
+                time.sleep(opts.blocking_handshake)
         if path.startswith(RPC_PREFIX):
             if opts.require_token:
                 auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")
@@ -244,16 +258,30 @@ class FaultMiddleware:
             if opts.strip_version_header:
                 scope = dict(scope)
                 scope["headers"] = [(k, v) for k, v in scope["headers"] if k.lower() != b"a2a-version"]
-            if opts.sse_heartbeat or opts.drop_after is not None or opts.stall:
-                may_drop = False
-                if opts.drop_after is not None:
-                    may_drop, receive = await _is_send_stream(scope, receive)
-                knobs = _StreamKnobs(send, opts, may_drop)
-                try:
-                    await self.app(scope, receive, knobs.send)
-                finally:
-                    knobs.close()
-                return
+            if self.slots is not None:
+                async with self.slots:
+                    await self._serve_rpc(scope, receive, send)
+            else:
+                await self._serve_rpc(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _serve_rpc(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """One request under ``/a2a`` after the fault checks: the service time, then the agent (with
+        the stream knobs when any is set)."""
+        opts = self.opts
+        if opts.service_time is not None:
+            await asyncio.sleep(opts.service_time.sample(self.service_random))
+        if opts.sse_heartbeat or opts.drop_after is not None or opts.stall:
+            may_drop = False
+            if opts.drop_after is not None:
+                may_drop, receive = await _is_send_stream(scope, receive)
+            knobs = _StreamKnobs(send, opts, may_drop)
+            try:
+                await self.app(scope, receive, knobs.send)
+            finally:
+                knobs.close()
+            return
         await self.app(scope, receive, send)
 
 

@@ -2,13 +2,72 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
+
+from a2actl.core.units import parse_duration
 
 RPC_PREFIX = "/a2a"
 JSONRPC_PATH = "/a2a/jsonrpc"
 REST_PATH = "/a2a/rest"
 HANDSHAKE_PATH = "/a2a/handshake"
 QUEUE_PATH = "/a2a/queue"
+
+SERVICE_TIME_EXAMPLES = "50ms, exp:50ms, uniform:10ms-90ms, normal:50ms,10ms"
+
+
+@dataclass(frozen=True)
+class ServiceTime:
+    """A per-request service time distribution, in seconds (``--service-time DIST``).
+
+    ``kind`` and its parameters (seconds): ``const`` (``a``: the time), ``exp`` (``a``: the mean of an
+    exponential distribution), ``uniform`` (between ``a`` and ``b``), ``normal`` (mean ``a``, standard
+    deviation ``b``; samples below 0 are clamped to 0). ``text`` is the DIST it was parsed from.
+    """
+
+    kind: str
+    a: float
+    b: float = 0.0
+    text: str = ""
+
+    @classmethod
+    def parse(cls, text: str) -> ServiceTime:
+        """``"50ms"`` (constant), ``"exp:50ms"``, ``"uniform:10ms-90ms"``, ``"normal:50ms,10ms"`` → a
+        ``ServiceTime``; durations as ``a2actl.core.units.parse_duration`` reads them (``1.5`` is
+        seconds). Raises ``ValueError`` naming ``text`` (the CLI turns it into exit 2)."""
+        kind, sep, rest = text.strip().partition(":")
+        try:
+            if not sep:
+                return cls("const", parse_duration(kind), text=text)
+            if kind == "exp":
+                return cls("exp", parse_duration(rest), text=text)
+            if kind == "uniform":
+                lo_text, dash, hi_text = rest.partition("-")
+                lo, hi = parse_duration(lo_text), parse_duration(hi_text)
+                if dash and lo <= hi:
+                    return cls("uniform", lo, hi, text=text)
+            if kind == "normal":
+                mean_text, comma, sd_text = rest.partition(",")
+                if comma:
+                    return cls("normal", parse_duration(mean_text), parse_duration(sd_text), text=text)
+        except ValueError:
+            pass
+        raise ValueError(f"not a service-time distribution: {text!r} (examples: {SERVICE_TIME_EXAMPLES})")
+
+    @property
+    def mean(self) -> float:
+        """The distribution's mean in seconds (for ``normal``, before clamping at 0)."""
+        return (self.a + self.b) / 2 if self.kind == "uniform" else self.a
+
+    def sample(self, rng: random.Random) -> float:
+        """One service time in seconds (never negative), drawn with ``rng``."""
+        if self.kind == "exp":
+            return rng.expovariate(1.0 / self.a) if self.a > 0 else 0.0
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        if self.kind == "normal":
+            return max(0.0, rng.gauss(self.a, self.b))
+        return self.a
 
 
 @dataclass(frozen=True)
@@ -64,5 +123,8 @@ class SandboxOptions:
     dlq: str | None = None
     worker_fault: str | None = None
     worker_attempts: int = 3
+    service_time: ServiceTime | None = None
+    max_concurrency: int = 0
+    blocking_handshake: float = 0.0
     name: str = "a2actl sandbox agent"
     seed: int | None = None
