@@ -367,6 +367,42 @@ def test_302_without_dash_l_is_an_http_status_error() -> None:
     assert res.json() == {"card": "real"} and [s.path for s in srv.seen] == ["/old", "/new"]
 
 
+def test_an_https_redirect_under_dash_l_is_verified_with_a2actls_tls_options(tmp_path: Any) -> None:
+    """``http://`` → 302 → ``https://`` under ``-L``: the TLS hop checks the certificate against
+    ``--cacert`` (aiohttp's ``ssl=False``, once passed for http URLs, meant *no checks* there)."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+
+    async def go(settings: Settings) -> HttpResult:
+        async def tls_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            if await _read_request(reader) is not None:
+                writer.write(response(b'{"over": "tls"}', headers={"Connection": "close"}))
+                await writer.drain()
+            writer.close()
+
+        tls = await asyncio.start_server(tls_answer, "127.0.0.1", 0, ssl=server_ctx)
+        target = f"https://127.0.0.1:{tls.sockets[0].getsockname()[1]}/card"
+        try:
+            async with raw_server(answer_with(response(b"", "302 Found", {"Location": target}))) as srv:
+                async with FastTransport(settings) as tr:
+                    return await tr.request("GET", srv.url + "/card")
+        finally:
+            tls.close()
+
+    with pytest.raises(
+        UnreachableError, match="TLS handshake with .* failed: unable to get local issuer certificate"
+    ):
+        run(go(Settings(follow_redirects=True)))
+    assert run(go(Settings(follow_redirects=True, cacert=str(ca_file)))).json() == {"over": "tls"}
+
+
 # --- failures to connect, timeouts, cuts -------------------------------------------------------------
 
 
@@ -376,12 +412,14 @@ def test_a_refused_port_is_unreachable() -> None:
     port = sock.getsockname()[1]
     sock.close()  # bound, never listened: nothing accepts on it
 
-    async def go() -> None:
+    async def go(host: str) -> None:
         async with FastTransport(Settings()) as tr:
-            await tr.request("GET", f"http://127.0.0.1:{port}/")
+            await tr.request("GET", f"http://{host}:{port}/")
 
     with pytest.raises(UnreachableError, match=rf"connection to http://127.0.0.1:{port}/ refused"):
-        run(go())
+        run(go("127.0.0.1"))
+    with pytest.raises(UnreachableError, match=rf"connection to http://localhost:{port}/ refused"):
+        run(go("localhost"))  # a name: aiohttp may try several addresses and report them together
 
 
 def test_an_invalid_host_is_a_dns_failure() -> None:
