@@ -1,7 +1,7 @@
 """What a load run measures: one ``RequestRecord`` per request and the ``Recorder`` that folds them
 into HDR histograms (``hdrhistogram``, the Python port of Gil Tene's HdrHistogram) and counters.
 
-Histograms record microseconds (integers, 1 µs to 1 h, 3 significant digits: a value is reported
+Histograms record microseconds (integers, 0 to 1 h, 3 significant digits: a value is reported
 within 0.1 % of what was recorded); every figure in reports is in **seconds**. Histograms encode to
 HdrHistogram's compressed base64 form (``V2`` encoding), so reports from several runs merge exactly
 (``Recorder.merge``): counts add, percentiles are those of the union.
@@ -23,11 +23,14 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
+from a2actl.core.phases import PHASES
+
 #: The histograms every run has (``phase.*`` are added by the handshake scenario).
 METRICS = ("latency", "lag", "ttfe", "ttfa", "terminal", "gap")
 #: Percentiles reported for every metric, in order: name → percentile.
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
 _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
+_PHASE_ORDER = {f"phase.{name}": i for i, name in enumerate(PHASES)}
 
 #: ``RequestRecord.status`` values. ``task-failed``: the agent answered, and the task ended
 #: ``failed``, ``rejected`` or ``canceled`` (not a transport error, not a success either).
@@ -47,7 +50,7 @@ def _filled(hist: HdrHistogram) -> list[tuple[int, int]]:
 
 
 def _us(seconds: float) -> int:
-    return min(_HIGHEST_US, max(_LOWEST_US, int(seconds * 1_000_000 + 0.5)))
+    return min(_HIGHEST_US, max(0, int(seconds * 1_000_000 + 0.5)))  # 0 is its own bucket
 
 
 @dataclass
@@ -161,9 +164,11 @@ class Recorder:
         return self.answered - self.statuses["ok"]
 
     def names(self) -> list[str]:
-        """Metric names with data: ``METRICS`` order, then ``phase.*`` sorted."""
+        """Metric names with data: ``METRICS`` order, then ``phase.*`` in ``handshake probe``'s
+        phase order (``a2actl.core.phases.PHASES``)."""
         have = [n for n, h in self.histograms.items() if h.get_total_count()]
-        return [n for n in METRICS if n in have] + sorted(n for n in have if n not in METRICS)
+        rest = sorted((n for n in have if n not in METRICS), key=lambda n: (_PHASE_ORDER.get(n, 99), n))
+        return [n for n in METRICS if n in have] + rest
 
     def percentile(self, name: str, pct: float) -> float | None:
         """One percentile of metric ``name`` in seconds (``None`` without data); ~1 ms, for the

@@ -39,7 +39,8 @@ def _model_line(doc: dict[str, Any]) -> str:
     if m.get("duration") is not None:
         ends.append(f"{format_seconds(m['duration'])}")
     if m["kind"] == "closed":
-        return f"closed model: {m['concurrency']} workers, " + " or ".join(ends)
+        workers = f"{m['concurrency']} worker" + ("s" if m["concurrency"] != 1 else "")
+        return f"closed model: {workers}, " + " or ".join(ends)
     ramp = f", ramp {format_seconds(m['ramp'])}" if m.get("ramp") else ""
     return f"open model: {m['rate']:g} req/s{ramp}, max in flight {m['maxInFlight']}, " + " or ".join(ends)
 
