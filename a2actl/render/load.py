@@ -71,7 +71,12 @@ def report(out: Output, doc: dict[str, Any]) -> None:
     o.print(line)
     if doc["events"] or doc["bytes"]:
         o.print(
-            Text(f"            {doc['events']} events, {format_bytes(doc['bytes'])} received", style="dim")
+            Text(
+                "            "
+                + (f"{doc['events']} events, " if doc["events"] else "")
+                + f"{format_bytes(doc['bytes'])} received",
+                style="dim",
+            )
         )
     metrics = doc["metrics"]
     if metrics:
