@@ -23,8 +23,10 @@ What Locust's stats show (request type, name):
   ``response_length`` the body's bytes. A failure is named by what went wrong: the A2A error
   (``TaskNotFoundError -32001``), ``task failed`` / ``task rejected`` (a task that ended ``failed`` or
   ``rejected`` is not a success), ``HTTP 503``, the transport error's class
-  (``ConnectionRefusedError``), ``stream ended before a final event`` or ``protocol violation: …``.
-* ``A2A-TTFE``, ``SendStreamingMessage (JSONRPC 1.0)``: time to first event of each stream that had one.
+  (``ConnectionRefusedError``; ``stream cut: HTTPParseError`` when a stream's connection ends
+  mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``.
+* ``A2A-TTFE``, ``SendStreamingMessage (JSONRPC 1.0)``: time to first event of each stream that had
+  one (``response_length``: the bytes read up to it).
 * ``A2A``, ``handshake (JSONRPC 1.0)``: the handshake task, card to first RPC answer.
 * ``A2A``, ``agent card``: each user's card fetch and negotiation in ``on_start``.
 
@@ -79,7 +81,15 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
-from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family, WireVersion
+from a2actl.protocol.versions import (
+    BINDING_HTTP_JSON,
+    VERSION_HEADER,
+    WIRE_VERSIONS,
+    Family,
+    StateKind,
+    WireVersion,
+    state_kind,
+)
 from a2actl.transport.sse_sync import iter_sse_events
 
 log = logging.getLogger(__name__)
@@ -89,6 +99,9 @@ REQUEST_TYPE = "A2A"
 TTFE_REQUEST_TYPE = "A2A-TTFE"
 #: Task end states reported as failures (a failed task is not a success, issue #15).
 FAILED_STATES = ("failed", "rejected")
+#: The failure of a stream that closed before a terminal or interrupted state.
+STREAM_CUT = "stream closed before a terminal or interrupted state"
+_SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
 #: Largest card read (bytes), as ``Settings.max_card_bytes``.
 MAX_CARD_BYTES = 1 << 20
 #: Network errors of geventhttpclient (socket errors and timeouts are ``OSError``s, its parse errors
@@ -273,7 +286,7 @@ class A2AUser(FastHttpUser):
         except A2ACtlError as exc:
             raise _ConfigError(exc.message) from exc
         for i, url in enumerate(urls):
-            status, _, body = self._exchange(pool, "GET", url, None, headers, limit=MAX_CARD_BYTES)
+            status, body = self._exchange(pool, "GET", url, None, headers, limit=MAX_CARD_BYTES)
             if status == 404 and i + 1 < len(urls):
                 continue
             if status >= 400:
@@ -400,8 +413,8 @@ class A2AUser(FastHttpUser):
         body: bytes | None,
         headers: dict[str, str],
         limit: int | None = None,
-    ) -> tuple[int, Any, bytes]:
-        """One request, body read whole: ``(status, headers, body)``. Raises ``A2AFailure`` named by
+    ) -> tuple[int, bytes]:
+        """One request, body read whole: ``(status, body)``. Raises ``A2AFailure`` named by
         the network error's class, or ``body over N bytes`` past ``limit``."""
         response = self._open(pool, verb, url, body, headers)
         try:
@@ -413,7 +426,7 @@ class A2AUser(FastHttpUser):
         if limit is not None and len(data) > limit:
             raise A2AFailure(f"body over {limit:,} bytes")
         _check_encoding(response)
-        return response.status_code, response, data
+        return response.status_code, data
 
     def _open(
         self, pool: HTTPClientPool, verb: str, url: str, body: bytes | None, headers: dict[str, str]
@@ -430,7 +443,7 @@ class A2AUser(FastHttpUser):
         raises ``A2AFailure`` for an A2A error, a failed or rejected task, an HTTP error, a body that
         is not this operation's answer, or the network."""
         req = self._request(ep, operation, params)
-        status, _, body = self._exchange(pool, req.verb, req.url, req.body, ep.unary_headers)
+        status, body = self._exchange(pool, req.verb, req.url, req.body, ep.unary_headers)
         obj = _loads_or_none(body)
         if ep.rest:
             if status >= 400:
@@ -466,16 +479,23 @@ class A2AUser(FastHttpUser):
     def _stream(self, pool: HTTPClientPool, ep: Endpoint, name: str, t0: float, start: float) -> int:
         """Send ``SendStreamingMessage`` and read the SSE answer to its end; fire the ``A2A-TTFE``
         entry at the first event. Returns the body's bytes; raises ``A2AFailure`` as ``_call`` does,
-        plus ``stream ended before a final event`` when the stream closes before the task's last
-        event (1.0: a terminal or interrupted state; 0.3: ``final: true``; spec v1.0 §11.7)."""
+        plus ``STREAM_CUT`` when the stream closes before its end: no event ended it (0.3 ``final:
+        true``, a bare Message, 1.0 a terminal or interrupted status update, spec v1.0 §11.7) and the
+        last state seen is neither terminal nor interrupted (``protocol.lifecycle``'s
+        ``missing-terminal`` rule)."""
         req = self._request(ep, "SendStreamingMessage", self._message_params(ep))
         response = self._open(pool, req.verb, req.url, req.body, ep.stream_headers)
         size = 0
+        state: str | None = None
+        final = False
         try:
             status = response.status_code
             ctype = str(response.get("content-type") or "")
             if "text/event-stream" not in ctype:
-                body = response.read()
+                try:
+                    body = response.read()
+                except _NETWORK_ERRORS as exc:
+                    raise A2AFailure(type(exc).__name__) from exc
                 _check_encoding(response)
                 raise self._unary_stream_error(ep, status, body, req.request_id)
             _check_encoding(response)
@@ -490,8 +510,6 @@ class A2AUser(FastHttpUser):
                     size += len(line)
                     yield line
 
-            state: str | None = None
-            final = False
             first = True
             try:
                 for event in iter_sse_events(lines()):
@@ -532,14 +550,14 @@ class A2AUser(FastHttpUser):
                 raise _explain_once(
                     A2AFailure("protocol violation: SSE event too large"), exc.message
                 ) from exc
-            except _NETWORK_ERRORS as exc:
-                raise A2AFailure(type(exc).__name__) from exc
+            except _NETWORK_ERRORS as exc:  # the connection ended mid-body
+                raise A2AFailure(f"stream cut: {type(exc).__name__}") from exc
         finally:
             response.release()
         if state in FAILED_STATES:
             raise A2AFailure(f"task {state}")
-        if not final:
-            raise A2AFailure("stream ended before a final event")
+        if not final and (state is None or state_kind(state) not in _SETTLED):
+            raise A2AFailure(STREAM_CUT)
         return size
 
     def _unary_stream_error(self, ep: Endpoint, status: int, body: bytes, rid: str | None) -> A2AFailure:
@@ -585,4 +603,12 @@ def _check_encoding(response: Any) -> None:
         raise A2AFailure(f"Content-Encoding {coding} not decoded (drop Accept-Encoding from headers)")
 
 
-__all__ = ["FAILED_STATES", "REQUEST_TYPE", "TTFE_REQUEST_TYPE", "A2AFailure", "A2AUser", "Endpoint"]
+__all__ = [
+    "FAILED_STATES",
+    "REQUEST_TYPE",
+    "STREAM_CUT",
+    "TTFE_REQUEST_TYPE",
+    "A2AFailure",
+    "A2AUser",
+    "Endpoint",
+]

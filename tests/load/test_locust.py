@@ -1,0 +1,247 @@
+"""The Locust plugin (``a2actl.load.locust``, issue #15 item 2) run by real ``locust`` processes against
+the sandbox agent: headless (``-u 4 -r 4 -t 5s``, the issue's command) and as a master with one
+worker. Locust runs as a subprocess, never imported here: gevent monkey-patches the standard library
+of the process that imports it. The assertions read Locust's own CSV output (``--csv PREFIX``:
+``PREFIX_stats.csv``, ``PREFIX_failures.csv``, ``PREFIX_exceptions.csv``).
+
+Locust rewrites the CSV files every second and closes them at exit, so their counts lag the final
+console summary by up to a second; the assertions need non-zero counts, not exact ones."""
+
+from __future__ import annotations
+
+import csv
+import importlib.util
+import socket
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from a2actl.server.sandbox.server import RunningSandbox
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("locust") is None,
+    reason="locust is not installed (pip install 'a2actl[locust]')",
+)
+
+LOCUSTFILE = textwrap.dedent(
+    """
+    from locust import task
+
+    from a2actl.load.locust import A2AUser
+
+
+    class V1(A2AUser):  # auto: the card's first 1.0 interface, JSON-RPC
+        @task
+        def send(self):
+            self.a2a_send()
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+        @task
+        def handshake(self):
+            self.a2a_handshake()
+
+
+    class V03(A2AUser):
+        a2a_version = "0.3"
+
+        @task
+        def send(self):
+            self.a2a_send()
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class V03Rest(A2AUser):
+        a2a_version = "0.3"
+        binding = "HTTP+JSON"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class Fail(A2AUser):  # the sandbox ends a '/fail' task failed
+        binding = "HTTP+JSON"
+        text = "/fail"
+
+        @task
+        def send(self):
+            self.a2a_send()
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+    """
+)
+
+DISTRIBUTED_LOCUSTFILE = textwrap.dedent(
+    """
+    from locust import task
+
+    from a2actl.load.locust import A2AUser
+
+
+    class FailV03(A2AUser):  # no @task: the default task set, a2a_send
+        host = "{sandbox}"
+        a2a_version = "0.3"
+        text = "/fail"
+
+
+    class NoToken(A2AUser):
+        host = "{sandbox}"
+        token_env = "A2ACTL_LOCUST_TEST_UNSET_TOKEN"
+
+
+    class Cut(A2AUser):  # ': ping' every 20 ms, and every send stream cut after 3 events
+        host = "{streams}"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+    """
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _locust(*args: str, cwd: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "locust", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def _finish(proc: subprocess.Popen[str], timeout: float = 40) -> tuple[int, str]:
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+        pytest.fail(f"locust did not finish in {timeout} s:\n{err[-3000:]}")
+    return proc.returncode, out + err
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _stats(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    return {(r["Type"], r["Name"]): r for r in _rows(Path(f"{prefix}_stats.csv")) if r["Type"]}
+
+
+def _failures(prefix: Path) -> dict[tuple[str, str], str]:
+    return {(r["Name"], r["Error"]): r["Occurrences"] for r in _rows(Path(f"{prefix}_failures.csv"))}
+
+
+def _check_no_crash(output: str, prefix: Path) -> None:
+    assert "Traceback" not in output, output[-3000:]
+    assert _rows(Path(f"{prefix}_exceptions.csv")) == []  # no task raised out of the plugin
+
+
+def test_headless_run_reports_a2a_entries_per_operation_binding_and_version(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "locustfile.py").write_text(LOCUSTFILE)
+    prefix = tmp_path / "run"
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "4", "-r", "4", "-t", "5s"),
+        *("--host", sandbox.url, "--csv", str(prefix), "--only-summary"),
+        cwd=tmp_path,
+    )
+    code, output = _finish(proc)
+    assert code == 1, output[-3000:]  # Locust's exit status when any request failed (the /fail user)
+    _check_no_crash(output, prefix)
+    stats = _stats(prefix)
+
+    def count(kind: str, name: str) -> tuple[int, int]:
+        row = stats[(kind, name)]
+        return int(row["Request Count"]), int(row["Failure Count"])
+
+    # one user per class (4 users, 4 classes); each class negotiated its own interface
+    assert count("A2A", "agent card") == (4, 0)
+    for name in (
+        "SendMessage (JSONRPC 1.0)",
+        "SendStreamingMessage (JSONRPC 1.0)",
+        "handshake (JSONRPC 1.0)",
+        "SendMessage (JSONRPC 0.3)",
+        "SendStreamingMessage (JSONRPC 0.3)",
+        "SendStreamingMessage (HTTP+JSON 0.3)",
+    ):
+        requests, failures = count("A2A", name)
+        assert requests > 0 and failures == 0, (name, stats[("A2A", name)])
+    # time to first event: its own entry per stream, never later than the stream's end
+    for label in ("JSONRPC 1.0", "JSONRPC 0.3", "HTTP+JSON 0.3"):
+        stream = stats[("A2A", f"SendStreamingMessage ({label})")]
+        ttfe = stats[("A2A-TTFE", f"SendStreamingMessage ({label})")]
+        assert int(ttfe["Request Count"]) > 0 and int(ttfe["Failure Count"]) == 0
+        assert float(ttfe["Median Response Time"]) <= float(stream["Median Response Time"])
+        assert float(ttfe["Min Response Time"]) <= float(stream["Min Response Time"])
+        assert float(stream["Average Content Size"]) > float(ttfe["Average Content Size"]) > 0  # bytes
+    assert float(stats[("A2A", "SendMessage (JSONRPC 1.0)")]["Average Content Size"]) > 0
+    # a task that ends failed is a failure named "task failed", blocking and streaming alike
+    failures = _failures(prefix)
+    for name in ("SendMessage (HTTP+JSON 1.0)", "SendStreamingMessage (HTTP+JSON 1.0)"):
+        requests, failed = count("A2A", name)
+        assert requests > 0 and failed == requests
+        assert int(failures[(name, "task failed")]) == failed
+    assert {error for _, error in failures} == {"task failed"}
+
+
+def test_master_and_worker_a_cut_stream_and_a_configuration_error(
+    sandbox: RunningSandbox, sandbox_streams: RunningSandbox, tmp_path: Path
+) -> None:
+    (tmp_path / "locustfile.py").write_text(
+        DISTRIBUTED_LOCUSTFILE.format(sandbox=sandbox.url, streams=sandbox_streams.url)
+    )
+    prefix = tmp_path / "dist"
+    port = _free_port()
+    master = _locust(  # no --host: each class names its own (--host would override them all)
+        *("-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "4s"),
+        *("--csv", str(prefix), "--only-summary"),
+        *("--master", "--expect-workers", "1", "--master-bind-host", "127.0.0.1"),
+        *("--master-bind-port", str(port)),
+        cwd=tmp_path,
+    )
+    worker = _locust(
+        *("-f", "locustfile.py", "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)),
+        cwd=tmp_path,
+    )
+    worker_code, worker_output = _finish(worker)
+    code, output = _finish(master)
+    assert code == 1, output[-3000:]
+    assert worker_code == 0, worker_output[-3000:]
+    _check_no_crash(output + worker_output, prefix)
+    stats = _stats(prefix)
+    failures = _failures(prefix)
+    # the failure's name survives the trip from worker to master (Locust sends errors as text)
+    requests = int(stats[("A2A", "SendMessage (JSONRPC 0.3)")]["Request Count"])
+    assert requests > 0
+    assert int(failures[("SendMessage (JSONRPC 0.3)", "task failed")]) == requests
+    # a stream whose connection ends mid-body is a failure, after its first events arrived
+    streams = stats[("A2A", "SendStreamingMessage (JSONRPC 1.0)")]
+    assert int(streams["Request Count"]) > 0 and streams["Failure Count"] == streams["Request Count"]
+    cut = {e for (n, e) in failures if n == "SendStreamingMessage (JSONRPC 1.0)"}
+    assert len(cut) == 1 and cut.pop().startswith("stream cut: "), failures
+    assert int(stats[("A2A-TTFE", "SendStreamingMessage (JSONRPC 1.0)")]["Request Count"]) > 0
+    # an unset token_env: one line in the worker's log, one failed card entry, and that user stops
+    message = "token_env names 'A2ACTL_LOCUST_TEST_UNSET_TOKEN', which is not set or empty"
+    assert f"a2actl A2AUser NoToken: {message}; this user stops" in worker_output
+    assert int(failures[("agent card", f"configuration: {message}")]) == 1
+    assert ("A2A", "SendMessage (JSONRPC 1.0)") not in stats  # NoToken sent nothing else
