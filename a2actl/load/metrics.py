@@ -210,18 +210,20 @@ class Recorder:
 
     def buckets(self, name: str = "latency", count: int = 12) -> list[dict[str, Any]]:
         """Counts of metric ``name`` in ``count`` log-spaced buckets from its min to its max:
-        ``[{"le": seconds, "count": n}, …]`` (the terminal histogram; empty when no data)."""
+        ``[{"le": seconds, "count": n}, …]`` (the terminal histogram; empty when no data, one bucket
+        when every value is the same to the histogram's precision)."""
         hist = self.histograms.get(name)
         if hist is None or hist.get_total_count() == 0:
             return []
+        filled = _filled(hist)
         lo, hi = max(1, hist.get_min_value()), max(1, hist.get_max_value())
-        if hi <= lo:
+        if len(filled) == 1 or hi <= lo:  # one value (to 3 digits): one bucket, not 11 empty ones
             return [{"le": hi / 1e6, "count": hist.get_total_count()}]
         ratio = (hi / lo) ** (1 / count)
         edges = [lo * ratio ** (i + 1) for i in range(count)]
         edges[-1] = hi
         counts = [0] * count
-        for i, c in _filled(hist):
+        for i, c in filled:
             value = hist.get_value_from_index(i)
             idx = 0
             while idx < count - 1 and value > edges[idx]:
@@ -254,26 +256,55 @@ class Recorder:
     def merge_json(self, counts: dict[str, Any], histograms: dict[str, str]) -> None:
         """Add a report's counters (``counts_json`` shape) and encoded histograms to this recorder.
 
-        Raises ``ValueError`` for a histogram that does not decode."""
-        for status, n in (counts.get("statuses") or {}).items():
-            self.statuses[str(status)] += int(n)
-        for err in counts.get("errors") or []:
-            key = (str(err["status"]), str(err["code"]))
-            self.errors[key] += int(err["count"])
-            if err.get("example") and key not in self.examples:
-                self.examples[key] = str(err["example"])
-        for state, n in (counts.get("states") or {}).items():
-            self.states[str(state)] += int(n)
-        self.events += int(counts.get("events") or 0)
-        self.bytes += int(counts.get("bytes") or 0)
-        for name, text in histograms.items():
-            other = HdrHistogram.decode(text.encode("ascii"))
-            if other is None:
-                raise ValueError(f"histogram {name!r} does not decode")
+        All or nothing: raises ``ValueError`` naming the histogram or counter when one does not
+        decode (hdrhistogram raises its own ``HdrCookieException``/``HdrLengthException``,
+        ``zlib.error``, ``IndexError``, ``OverflowError`` … on damaged input: all become
+        ``ValueError``), or holds values beyond 1 h; the recorder is then unchanged."""
+        decoded: list[tuple[str, HdrHistogram]] = []
+        for name, text in _items(histograms, "histograms"):
+            try:
+                other = HdrHistogram.decode(text.encode("ascii"))
+                if other is None:
+                    raise ValueError("nothing decoded")
+                check = new_histogram()
+                check.add(other)  # raises IndexError for values our histograms cannot hold
+            except Exception as exc:  # noqa: BLE001 - hdrhistogram raises many unrelated types
+                raise ValueError(f"histogram {name!r} does not decode ({type(exc).__name__}: {exc})") from exc
+            decoded.append((str(name), check))
+        try:
+            statuses = Counter({str(k): int(v) for k, v in _items(counts.get("statuses"), "statuses")})
+            errors: Counter[tuple[str, str]] = Counter()
+            examples: dict[tuple[str, str], str] = {}
+            for err in counts.get("errors") or []:
+                key = (str(err["status"]), str(err["code"]))
+                errors[key] += int(err["count"])
+                if err.get("example") and key not in examples:
+                    examples[key] = str(err["example"])
+            states = Counter({str(k): int(v) for k, v in _items(counts.get("states"), "states")})
+            events, nbytes = int(counts.get("events") or 0), int(counts.get("bytes") or 0)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ValueError(f"malformed counters ({type(exc).__name__}: {exc})") from exc
+        self.statuses.update(statuses)
+        self.errors.update(errors)
+        for key, text in examples.items():
+            self.examples.setdefault(key, text)
+        self.states.update(states)
+        self.events += events
+        self.bytes += nbytes
+        for name, other in decoded:
             hist = self.histograms.get(name)
             if hist is None:
                 hist = self.histograms[name] = new_histogram()
             hist.add(other)
+
+
+def _items(obj: Any, what: str) -> list[tuple[Any, Any]]:
+    """The ``(key, value)`` pairs of a JSON object (``None`` is empty); ``ValueError`` otherwise."""
+    if obj is None:
+        return []
+    if not isinstance(obj, dict):
+        raise ValueError(f"{what} is not a JSON object")
+    return list(obj.items())
 
 
 def merge_recorders(recorders: Iterable[Recorder]) -> Recorder:

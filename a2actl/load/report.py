@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
+from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.load.metrics import Recorder
 from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
@@ -94,6 +95,15 @@ def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
     }
 
 
+def _model_kinds(model: Any) -> set[str]:
+    """The load models (``closed``/``open``) behind a report's ``model`` object, through merges."""
+    if not isinstance(model, dict):
+        return set()
+    if model.get("kind") == "merged":
+        return set().union(*(_model_kinds(m) for m in model.get("models") or []))
+    return {str(model.get("kind"))}
+
+
 @dataclass
 class LoadReport:
     """A load run's (or a merge's) result. Durations in seconds; ``started_at`` a Unix time;
@@ -161,11 +171,12 @@ class LoadReport:
 
     def notes(self) -> list[str]:
         """What the figures mean for this model: the closed model hides stalls in its arrivals;
-        the open model's drops and lag say the cap or the generator limited it."""
+        the open model's drops and lag say the cap or the generator limited it. A merged report
+        speaks for the models of its runs (the closed note when every run was closed)."""
         out = []
-        kind = self.model.get("kind")
+        kinds = _model_kinds(self.model)
         rec = self.recorder
-        if kind == "closed":
+        if kinds == {"closed"}:
             out.append(
                 "closed model: latency counts from each request's actual start, so a stalled agent "
                 "delays the next requests instead of showing in the percentiles (coordinated omission); "
@@ -177,7 +188,7 @@ class LoadReport:
                 "its backlog; the agent could not keep up with --rate (or raise the cap)"
             )
         lag = rec.percentile("lag", 99.0)
-        if kind == "open" and lag is not None and lag > 0.005:
+        if "open" in kinds and lag is not None and lag > 0.005:
             out.append(
                 f"schedule lag p99 {lag * 1000:.1f} ms: requests started late (a full --max-in-flight "
                 "cap, or a busy client); their latency counts from the intended time"
@@ -234,14 +245,77 @@ class LoadReport:
         }
 
 
+@dataclass
+class _Run:
+    """What ``merge_reports`` reads from one document (seconds, req/s, a Unix time)."""
+
+    asked: float | None
+    elapsed: float
+    started: float | None
+    runs: int
+    thresholds: list[Threshold]
+
+
+def _number(value: Any, what: str) -> float:
+    """A finite, non-negative JSON number; ``ValueError`` naming ``what`` otherwise."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+    ):
+        raise ValueError(f"{what} is not a non-negative number: {value!r}")
+    return float(value)
+
+
+def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
+    """Add one report document's counters and histograms to ``recorder`` and read the rest.
+    Raises ``ValueError`` (``KeyError``/``TypeError``/``AttributeError`` from a malformed field
+    become ``ValueError`` at the caller), the recorder unchanged when its data does not decode."""
+    throughput = doc.get("throughput") or {}
+    if not isinstance(throughput, dict):
+        raise ValueError("throughput is not a JSON object")
+    rate = throughput.get("asked")
+    asked = None if rate is None else _number(rate, "throughput.asked")
+    elapsed = _number(doc.get("elapsed") or 0.0, "elapsed")
+    runs = doc.get("runs") or 1
+    if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
+        raise ValueError(f"runs is not a positive integer: {runs!r}")
+    try:
+        started: float | None = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
+    except ValueError:
+        started = None
+    thresholds = []
+    for t in doc.get("thresholds") or []:
+        if not isinstance(t, dict):
+            raise ValueError(f"thresholds: {t!r} is not a JSON object")
+        try:
+            thresholds.append(parse_threshold(str(t.get("threshold"))))
+        except UsageError as exc:
+            raise ValueError(exc.message) from exc
+    recorder.merge_json(
+        {
+            "statuses": doc.get("statuses") or {},
+            "errors": doc.get("errors") or [],
+            "states": doc.get("states") or {},
+            "events": doc.get("events") or 0,
+            "bytes": doc.get("bytes") or 0,
+        },
+        doc.get("histograms") or {},
+    )
+    return _Run(asked, elapsed, started, runs, thresholds)
+
+
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
     """Merge ``-o json`` report documents (``(source name, document)`` pairs) of runs that ran side
     by side (N machines or CI jobs sharing one load): counters and histograms add exactly, the
-    elapsed time is the longest run's, asked rates add. Thresholds: ``extra`` when given, else the
-    union of the runs' own (by text), judged on the merged data.
+    elapsed time is the longest run's, the start the earliest, asked rates add. Thresholds:
+    ``extra`` when given, else the union of the runs' own (by text, in order of appearance),
+    judged on the merged data.
 
-    Raises ``ValueError`` (the caller's exit 2) naming the source for a document that is not a
-    load report or whose histograms do not decode, or when the runs' scenarios differ."""
+    Raises ``ValueError`` (the caller's exit 2) naming the source (``"b.json: …"``) for a document
+    that is not a load report, whose histograms do not decode or whose fields are malformed, and
+    when the runs' scenarios differ (or ``docs`` is empty)."""
     if not docs:
         raise ValueError("no reports to merge")
     recorder = Recorder()
@@ -249,35 +323,22 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     asked: float | None = None
     elapsed = 0.0
     started = math.inf
-    texts: dict[str, None] = {}
+    texts: dict[str, Threshold] = {}
     for source, doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
             raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
         scenarios.add(doc.get("scenario"))
         try:
-            recorder.merge_json(
-                {
-                    "statuses": doc.get("statuses") or {},
-                    "errors": doc.get("errors") or [],
-                    "states": doc.get("states") or {},
-                    "events": doc.get("events") or 0,
-                    "bytes": doc.get("bytes") or 0,
-                },
-                doc.get("histograms") or {},
-            )
-        except (ValueError, KeyError, TypeError) as exc:
+            run = _read_run(doc, recorder)
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise ValueError(f"{source}: {exc}") from exc
-        rate = (doc.get("throughput") or {}).get("asked")
-        if rate is not None:
-            asked = (asked or 0.0) + float(rate)
-        elapsed = max(elapsed, float(doc.get("elapsed") or 0.0))
-        try:
-            ts = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
-            started = min(started, ts)
-        except ValueError:
-            pass
-        for t in doc.get("thresholds") or []:
-            texts[str(t.get("threshold"))] = None
+        if run.asked is not None:
+            asked = (asked or 0.0) + run.asked
+        elapsed = max(elapsed, run.elapsed)
+        if run.started is not None:
+            started = min(started, run.started)
+        for t in run.thresholds:
+            texts.setdefault(t.text, t)
     if len(scenarios) > 1:
         raise ValueError(f"the reports ran different scenarios ({', '.join(sorted(map(str, scenarios)))})")
     first = docs[0][1]
@@ -293,7 +354,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],
     )
-    report.judge(extra or tuple(parse_threshold(t) for t in texts))
+    report.judge(extra or tuple(texts.values()))
     return report
 
 

@@ -19,6 +19,7 @@ not passed.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -42,6 +43,8 @@ _STATS = {
 _TIMINGS = ("latency", "ttfe", "ttfa", "terminal", "gap", "lag")
 _OPS = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
 _METRIC_STAT = re.compile(r"^(?:(.+?)\.)?(p\d+(?:\.\d+)?|min|max|mean|avg|med)$")
+#: A bare number (milliseconds, as in k6): ``50``, ``1.5``, ``.5``.
+_BARE = re.compile(r"\d+(?:\.\d*)?|\.\d+")
 _SYNTAX = re.compile(r"^\s*([A-Za-z][\w.()]*?)\s*(<=|>=|<|>)\s*(\S+)\s*$")
 
 
@@ -92,24 +95,33 @@ def parse_threshold(text: str) -> Threshold:
             f"--threshold {text!r}: unknown metric {metric!r}; use {', '.join(_TIMINGS)} or phase.NAME"
         )
     try:
-        limit = float(value) / 1000.0 if re.fullmatch(r"\d+(\.\d+)?", value) else parse_duration(value)
+        limit = float(value) / 1000.0 if _BARE.fullmatch(value) else parse_duration(value)
     except ValueError as exc:
         raise UsageError(f"--threshold {text!r}: {value!r} is not a duration (300ms, 1s)") from exc
     return Threshold(text, metric, _STATS[stat], op, limit)
 
 
 def _rate_value(text: str, name: str, value: str) -> float:
+    """The limit of a rate threshold: req/s for ``rps``, else a fraction from ``1%`` or ``0.01``.
+    Raises ``UsageError`` (exit 2) for anything that is not a finite number, a negative one, or a
+    fraction above 1 (100 %)."""
+    what = "number" if name == "rps" else "percentage (1%) or fraction (0.01)"
+    percent = name != "rps" and value.endswith("%")
+    raw = value.removesuffix("/s") if name == "rps" else value.removesuffix("%")
     try:
-        if name == "rps":
-            return float(value.removesuffix("/s"))
-        if value.endswith("%"):
-            return float(value[:-1]) / 100.0
-        number = float(value)
-    except ValueError as exc:
-        raise UsageError(
-            f"--threshold {text!r}: {value!r} is not a "
-            + ("number" if name == "rps" else "percentage (1%) or fraction (0.01)")
-        ) from exc
+        number = float(raw)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise UsageError(f"--threshold {text!r}: {value!r} is not a {what}")
+    if number < 0:
+        raise UsageError(f"--threshold {text!r}: {value!r} is negative; a rate is not negative")
+    if name == "rps":
+        return number
+    if percent:
+        if number > 100:
+            raise UsageError(f"--threshold {text!r}: a percentage is at most 100%")
+        return number / 100.0
     if number > 1:
         raise UsageError(f"--threshold {text!r}: a fraction is at most 1; write percentages with %")
     return number

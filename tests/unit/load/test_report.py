@@ -1,0 +1,440 @@
+"""The load report (a2actl.load.report): the load models' arrival schedules, the rates thresholds
+read, the ``-o json`` document and its exit code, the notes, and merging reports exactly."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from typing import Any
+
+import pytest
+from hdrh.histogram import HdrHistogram
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.load.metrics import Recorder, RequestRecord
+from a2actl.load.report import REPORT_KIND, LoadReport, ModelSpec, merge_reports, rates_of
+from a2actl.load.thresholds import parse_thresholds
+
+NEGOTIATED = {"protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+STARTED = 1_800_000_000.0
+
+
+# --- ModelSpec -----------------------------------------------------------------------------------
+
+
+def _arrivals(model: ModelSpec, limit: int = 100_000) -> list[float]:
+    out: list[float] = []
+    for n in range(limit):
+        at = model.arrival(n)
+        if at is None:
+            return out
+        out.append(at)
+    raise AssertionError("the schedule does not end")
+
+
+def test_constant_rate_arrivals() -> None:
+    model = ModelSpec("open", rate=40.0, duration=2.0)
+    times = _arrivals(model)
+    assert len(times) == 80  # 40/s for 2 s: arrival 80 would be at 2.0, the end
+    assert times == pytest.approx([n / 40.0 for n in range(80)], abs=1e-12)
+    assert model.arrival(80) is None
+    by_count = ModelSpec("open", rate=40.0, requests=7)
+    assert _arrivals(by_count) == pytest.approx([n / 40.0 for n in range(7)], abs=1e-12)
+    both = ModelSpec("open", rate=10.0, requests=5, duration=100.0)  # whichever ends first
+    assert len(_arrivals(both)) == 5
+    both = ModelSpec("open", rate=10.0, requests=500, duration=1.0)
+    assert len(_arrivals(both)) == 10
+
+
+def test_ramp_arrivals() -> None:
+    """A linear ramp 0 → 100/s over 10 s: arrivals by time t are R t² / 2T during the ramp (500 at
+    its end), then R per second."""
+    rate, ramp = 100.0, 10.0
+    model = ModelSpec("open", rate=rate, ramp=ramp, duration=15.0)
+    times = _arrivals(model)
+    assert times[0] == 0.0
+    assert all(a < b for a, b in zip(times, times[1:], strict=False))  # strictly rising
+    for t in [x / 4 for x in range(0, 61)]:  # every 0.25 s over 15 s
+        arrived = sum(1 for at in times if at <= t)
+        expected = rate * t * t / (2 * ramp) if t <= ramp else rate * ramp / 2 + rate * (t - ramp)
+        assert abs(arrived - expected) <= 1, (t, arrived, expected)
+    assert sum(1 for at in times if at < ramp) == 500
+    assert len(times) == 500 + 500  # then 5 s at 100/s
+    after = [b - a for a, b in zip(times[500:], times[501:], strict=False)]
+    assert after == pytest.approx([0.01] * len(after))
+    ten = _arrivals(ModelSpec("open", rate=rate, ramp=ramp, duration=10.0))
+    assert abs(len(ten) - 500) <= 1
+    # the gaps shrink during the ramp: the rate rises
+    gaps = [b - a for a, b in zip(times[:500], times[1:501], strict=False)]
+    assert all(a >= b for a, b in zip(gaps, gaps[1:], strict=False))
+
+
+def test_asked_rate_and_json() -> None:
+    closed = ModelSpec("closed", concurrency=8, requests=100)
+    assert closed.asked_rate() is None
+    assert closed.to_json() == {"kind": "closed", "concurrency": 8, "requests": 100, "duration": None}
+    opened = ModelSpec("open", rate=25.0, ramp=2.0, max_in_flight=50, duration=3.0)
+    assert opened.asked_rate() == 25.0
+    assert opened.to_json() == {
+        "kind": "open",
+        "rate": 25.0,
+        "ramp": 2.0,
+        "maxInFlight": 50,
+        "requests": None,
+        "duration": 3.0,
+    }
+
+
+# --- rates_of ------------------------------------------------------------------------------------
+
+
+def _rec(statuses: dict[str, int], latency: float = 0.01) -> Recorder:
+    r = Recorder()
+    seq = 0
+    for status, n in statuses.items():
+        for _ in range(n):
+            code = {"task-failed": "failed", "http-error": "503"}.get(status)
+            r.add(RequestRecord(seq, 0.0, latency=latency, status=status, code=code))
+            seq += 1
+    return r
+
+
+def test_rates_of() -> None:
+    r = _rec({"ok": 6, "task-failed": 2, "http-error": 2, "dropped": 10})
+    assert rates_of(r, 5.0) == {"errors": 0.4, "failed": 0.2, "dropped": 0.5, "rps": 2.0}
+    assert rates_of(r, 0.0)["rps"] is None
+    assert rates_of(Recorder(), 1.0) == {"errors": None, "failed": None, "dropped": None, "rps": None}
+    only_dropped = rates_of(_rec({"dropped": 3}), 1.0)
+    assert only_dropped == {"errors": None, "failed": None, "dropped": 1.0, "rps": None}
+
+
+# --- LoadReport ----------------------------------------------------------------------------------
+
+
+def _report(
+    recorder: Recorder,
+    model: ModelSpec,
+    thresholds: tuple[str, ...] = (),
+    elapsed: float = 2.0,
+    aborted: str | None = None,
+    scenario: str = "send",
+) -> LoadReport:
+    return LoadReport.build(
+        target="http://127.0.0.1:9",
+        scenario=scenario,
+        model=model,
+        negotiated=NEGOTIATED,
+        recorder=recorder,
+        started_at=STARTED,
+        elapsed=elapsed,
+        thresholds=parse_thresholds(list(thresholds)),
+        aborted=aborted,
+        timeout=30.0,
+    )
+
+
+CLOSED = ModelSpec("closed", concurrency=4, requests=10)
+OPEN = ModelSpec("open", rate=5.0, duration=2.0, max_in_flight=10)
+
+KEYS = [
+    "kind",
+    "target",
+    "scenario",
+    "model",
+    "negotiated",
+    "runs",
+    "sources",
+    "startedAt",
+    "elapsed",
+    "timeout",
+    "requests",
+    "statuses",
+    "throughput",
+    "metrics",
+    "errors",
+    "states",
+    "events",
+    "bytes",
+    "latencyBuckets",
+    "thresholds",
+    "aborted",
+    "notes",
+    "exitCode",
+    "histograms",
+]
+
+
+def test_to_json() -> None:
+    rec = _rec({"ok": 8, "http-error": 1, "dropped": 1}, latency=0.02)
+    doc = _report(rec, OPEN, ("p99<1s", "errors<20%")).to_json()
+    assert list(doc) == KEYS
+    assert json.loads(json.dumps(doc)) == doc  # plain JSON
+    assert doc["kind"] == REPORT_KIND
+    assert doc["model"] == OPEN.to_json()
+    assert (doc["runs"], doc["sources"]) == (1, None)
+    assert doc["startedAt"] == "2027-01-15T08:00:00.000+00:00"
+    assert (doc["elapsed"], doc["timeout"]) == (2.0, 30.0)
+    assert doc["requests"] == {"scheduled": 10, "sent": 9, "ok": 8, "failures": 1, "dropped": 1}
+    assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
+    assert doc["throughput"] == {"asked": 5.0, "achieved": 4.5, "ok": 4.0}
+    assert list(doc["metrics"]) == ["latency"]
+    assert doc["metrics"]["latency"]["count"] == 9
+    assert doc["metrics"]["latency"]["p99"] == pytest.approx(0.02, rel=1e-3)
+    assert doc["errors"] == [{"status": "http-error", "code": "503", "count": 1, "example": None}]
+    assert sum(b["count"] for b in doc["latencyBuckets"]) == 9
+    assert [(t["threshold"], t["ok"]) for t in doc["thresholds"]] == [("p99<1s", True), ("errors<20%", True)]
+    assert doc["exitCode"] == 0 and doc["aborted"] is None
+    assert list(doc["histograms"]) == ["latency"]
+    assert HdrHistogram.decode(doc["histograms"]["latency"].encode()).get_total_count() == 9
+    closed = _report(rec, CLOSED, elapsed=0.0).to_json()
+    assert closed["throughput"] == {"asked": None, "achieved": None, "ok": None}
+
+
+def test_exit_codes() -> None:
+    rec = _rec({"ok": 9, "http-error": 1}, latency=0.2)
+    passing = _report(rec, CLOSED, ("p99<1s", "errors<=10%"))
+    assert passing.exit == ExitCode.OK and passing.to_json()["exitCode"] == 0
+    failing = _report(rec, CLOSED, ("p99<1s", "p99<100ms"))
+    assert failing.exit == ExitCode.CHECK_FAILED
+    assert int(failing.exit) == 7
+    assert [t.ok for t in failing.thresholds] == [True, False]
+    assert failing.to_json()["exitCode"] == 7
+    no_samples = _report(rec, CLOSED, ("ttfe.p99<1s",))
+    assert no_samples.exit == 7 and no_samples.thresholds[0].actual is None
+    aborted = _report(rec, CLOSED, ("p99<1s",), aborted="threshold failed after 1.0s: p99<1s")
+    assert aborted.exit == 7
+    assert aborted.to_json()["aborted"] == "threshold failed after 1.0s: p99<1s"
+    assert _report(rec, CLOSED).exit == ExitCode.OK  # no thresholds: nothing to fail
+    # judge() replaces the results
+    failing.judge(parse_thresholds(["p99<10s"]))
+    assert int(failing.exit) == 0 and len(failing.thresholds) == 1
+
+
+def test_notes_per_model() -> None:
+    fast = _rec({"ok": 5})
+    closed = _report(fast, CLOSED).notes()
+    assert len(closed) == 1 and closed[0].startswith("closed model:") and "coordinated omission" in closed[0]
+    assert _report(fast, OPEN).notes() == []  # no lag recorded, nothing dropped
+
+    late = Recorder()
+    for i in range(100):
+        late.add(RequestRecord(i, i / 5, lag=0.0001 if i < 90 else 0.250, latency=0.3))
+    late.add(RequestRecord(100, 20.0, status="dropped"))
+    late.add(RequestRecord(101, 20.2, status="dropped"))
+    notes = _report(late, OPEN).notes()
+    assert len(notes) == 2
+    assert notes[0].startswith("2 arrivals were dropped: --max-in-flight was full")
+    assert notes[1].startswith("schedule lag p99 250.") and "intended time" in notes[1]
+
+    punctual = Recorder()
+    for i in range(100):
+        punctual.add(RequestRecord(i, i / 5, lag=0.004, latency=0.3))
+    assert _report(punctual, OPEN).notes() == []  # lag p99 under 5 ms: not worth a note
+    assert _report(late, OPEN).to_json()["notes"] == notes
+
+
+# --- merge_reports -------------------------------------------------------------------------------
+
+
+def _records(n: int, seed: int) -> list[RequestRecord]:
+    rnd = random.Random(seed)
+    out = []
+    for i in range(n):
+        latency = rnd.lognormvariate(-4, 1)
+        rec = RequestRecord(i, i / 50, lag=rnd.uniform(0, 0.003), latency=latency)
+        roll = rnd.random()
+        if roll < 0.05:
+            rec.status, rec.code, rec.message = "transport-error", "timeout", "no answer"
+        elif roll < 0.1:
+            rec.status, rec.code, rec.state = "task-failed", "failed", "failed"
+        elif roll < 0.12:
+            rec.status = "dropped"
+        else:
+            rec.state = "completed"
+            rec.ttfe, rec.gaps, rec.events, rec.bytes = latency / 3, [latency / 3], 2, 300
+        out.append(rec)
+    return out
+
+
+def _recorder(records: list[RequestRecord]) -> Recorder:
+    r = Recorder()
+    for rec in records:
+        r.add(rec)
+    return r
+
+
+def _doc(report: LoadReport) -> dict[str, Any]:
+    """The document as ``load report`` reads it back from a file."""
+    doc: dict[str, Any] = json.loads(json.dumps(report.to_json()))
+    return doc
+
+
+def test_merging_two_runs_equals_one_run_over_the_union() -> None:
+    records = _records(900, seed=1)
+    a = _report(
+        _recorder(records[:400]), ModelSpec("open", rate=50.0, duration=8.0), ("p99<1s",), elapsed=8.0
+    )
+    b = _report(
+        _recorder(records[400:]), ModelSpec("open", rate=50.0, duration=10.0), ("p99<1s",), elapsed=10.02
+    )
+    b.started_at = STARTED + 0.5
+    whole = _report(
+        _recorder(records), ModelSpec("open", rate=100.0, duration=10.0), ("p99<1s",), elapsed=10.02
+    )
+
+    merged = merge_reports([("a.json", _doc(a)), ("b.json", _doc(b))])
+    got, want = merged.to_json(), whole.to_json()
+    for key in ("requests", "statuses", "metrics", "errors", "states", "events", "bytes", "latencyBuckets"):
+        assert got[key] == want[key], key
+    assert got["histograms"].keys() == want["histograms"].keys()
+    for name, text in want["histograms"].items():
+        mine = HdrHistogram.decode(got["histograms"][name].encode())
+        theirs = HdrHistogram.decode(text.encode())
+        assert list(mine.counts[: mine.counts_len]) == list(theirs.counts[: theirs.counts_len]), name
+    assert got["throughput"] == want["throughput"]  # asked 50 + 50, elapsed the longest run's
+    assert got["throughput"]["asked"] == 100.0
+    assert got["elapsed"] == 10.02
+    assert got["startedAt"] == want["startedAt"]  # the earliest start
+    assert got["runs"] == 2 and got["sources"] == ["a.json", "b.json"]
+    assert got["model"] == {"kind": "merged", "models": [a.model, b.model]}
+    assert got["kind"] == REPORT_KIND and got["scenario"] == "send"
+    assert got["negotiated"] == NEGOTIATED
+    assert got["thresholds"] == want["thresholds"]
+    # a merged report merges again, and counts runs
+    again = merge_reports([("ab.json", json.loads(json.dumps(got))), ("b.json", _doc(b))])
+    assert again.runs == 3
+    assert again.recorder.total == len(records) + 500
+
+
+def test_merged_thresholds_are_the_union_by_text_or_extra_judged_on_the_merged_data() -> None:
+    # each run answers 100 requests in 10 s: 10/s each, 20/s together
+    a = _report(_rec({"ok": 100}), CLOSED, ("rps>=15", "p99<1s"), elapsed=10.0)
+    b = _report(_rec({"ok": 90, "http-error": 10}), CLOSED, ("p99<1s", "errors<=5%"), elapsed=10.0)
+    assert a.exit == 7 and b.exit == 7  # rps 10 < 15; errors 10 % > 5 %
+    merged = merge_reports([("a", _doc(a)), ("b", _doc(b))])
+    assert [(t.threshold.text, t.actual, t.ok) for t in merged.thresholds] == [
+        ("rps>=15", 20.0, True),
+        ("p99<1s", pytest.approx(0.01, rel=1e-3), True),
+        ("errors<=5%", 0.05, True),
+    ]
+    assert merged.exit == ExitCode.OK
+    extra = merge_reports([("a", _doc(a)), ("b", _doc(b))], parse_thresholds(["rps>=25", "errors<1%"]))
+    assert [(t.threshold.text, t.ok) for t in extra.thresholds] == [("rps>=25", False), ("errors<1%", False)]
+    assert extra.exit == 7
+    none = merge_reports([("a", _doc(_report(_rec({"ok": 1}), CLOSED)))])
+    assert none.thresholds == [] and none.exit == 0
+
+
+def test_one_report_merges_to_itself() -> None:
+    run = _report(_recorder(_records(300, seed=4)), OPEN, ("p99<1s",))
+    doc = _doc(run)
+    again = merge_reports([("run.json", doc)]).to_json()
+    for key in ("requests", "statuses", "throughput", "metrics", "errors", "latencyBuckets", "histograms"):
+        assert again[key] == doc[key], key
+    assert again["thresholds"] == doc["thresholds"]
+
+
+def _good() -> dict[str, Any]:
+    return _doc(_report(_recorder(_records(50, seed=2)), OPEN, ("p99<1s",)))
+
+
+def _with(**changes: Any) -> dict[str, Any]:
+    doc = _good()
+    doc.update(changes)
+    return doc
+
+
+@pytest.mark.parametrize(
+    ("doc", "says"),
+    [
+        ({"kind": None}, "not an 'a2actl load run -o json' report"),
+        ({}, "not an 'a2actl load run -o json' report"),
+        (["not", "an", "object"], "not an 'a2actl load run -o json' report"),
+        ("text", "not an 'a2actl load run -o json' report"),
+        ({"kind": "a2actl.probe.report"}, "not an 'a2actl load run -o json' report"),
+        ("histogram", "histogram 'latency' does not decode"),
+        ("not-a-string histogram", "histogram 'latency' does not decode"),
+        ("histograms list", "histograms"),
+        ("statuses list", "statuses"),
+        ("errors without count", "count"),
+        ("bad count", "counters"),
+        ("elapsed text", "elapsed"),
+        ("throughput text", "throughput"),
+        ("asked text", "asked"),
+        ("bad threshold", "p99<<1s"),
+        ("threshold not an object", "thresholds"),
+    ],
+)
+def test_bad_documents_are_value_errors_naming_the_source(doc: Any, says: str) -> None:
+    if doc == {"kind": None}:
+        doc = _with(kind=None)
+    elif doc == {}:
+        doc = {k: v for k, v in _good().items() if k != "kind"}
+    elif doc == "histogram":
+        good = _good()
+        doc = _with(
+            histograms={**good["histograms"], "latency": good["histograms"]["latency"][:-8] + "AAAAAAAA"}
+        )
+    elif doc == "not-a-string histogram":
+        doc = _with(histograms={"latency": 12})
+    elif doc == "histograms list":
+        doc = _with(histograms=["latency"])
+    elif doc == "statuses list":
+        doc = _with(statuses=["ok"])
+    elif doc == "errors without count":
+        doc = _with(errors=[{"status": "http-error", "code": "503"}])
+    elif doc == "bad count":
+        doc = _with(statuses={"ok": "many"})
+    elif doc == "elapsed text":
+        doc = _with(elapsed="long")
+    elif doc == "throughput text":
+        doc = _with(throughput="fast")
+    elif doc == "asked text":
+        doc = _with(throughput={"asked": "lots"})
+    elif doc == "bad threshold":
+        doc = _with(thresholds=[{"threshold": "p99<<1s"}])
+    elif doc == "threshold not an object":
+        doc = _with(thresholds=["p99<1s"])
+    with pytest.raises(ValueError) as info:
+        merge_reports([("good.json", _good()), ("runs/bad.json", doc)])
+    message = str(info.value)
+    assert message.startswith("runs/bad.json: "), message
+    assert says in message
+
+
+def test_a_corrupt_histogram_names_source_and_histogram() -> None:
+    doc = _good()
+    doc["histograms"]["lag"] = "HISTFAAAAB"
+    with pytest.raises(ValueError, match=r"^b\.json: histogram 'lag' does not decode"):
+        merge_reports([("a.json", _good()), ("b.json", doc)])
+
+
+def test_different_scenarios_do_not_merge() -> None:
+    send = _doc(_report(_rec({"ok": 1}), CLOSED, scenario="send"))
+    stream = _doc(_report(_rec({"ok": 1}), CLOSED, scenario="stream"))
+    with pytest.raises(ValueError, match=r"different scenarios \(send, stream\)"):
+        merge_reports([("a.json", send), ("b.json", stream)])
+    with pytest.raises(ValueError, match="no reports"):
+        merge_reports([])
+
+
+def test_merged_start_ignores_an_unreadable_start() -> None:
+    a, b = _good(), _good()
+    a["startedAt"] = "yesterday"
+    merged = merge_reports([("a", a), ("b", b)])
+    assert merged.started_at == pytest.approx(STARTED)
+    assert not math.isinf(merge_reports([("a", a)]).started_at)
+
+
+def test_merged_notes_speak_for_the_runs_models() -> None:
+    closed = _doc(_report(_rec({"ok": 3}), CLOSED))
+    assert merge_reports([("a", closed), ("b", closed)]).notes() == _report(_rec({"ok": 3}), CLOSED).notes()
+    late = Recorder()
+    for i in range(20):
+        late.add(RequestRecord(i, i / 5, lag=0.1, latency=0.3))
+    opened = _doc(_report(late, OPEN))
+    notes = merge_reports([("a", opened), ("b", closed)]).notes()
+    assert len(notes) == 1 and notes[0].startswith("schedule lag p99 ")
+    twice = merge_reports([("ab", merge_reports([("a", closed), ("b", closed)]).to_json()), ("c", closed)])
+    assert twice.notes()[0].startswith("closed model:")

@@ -1,0 +1,214 @@
+"""``--threshold`` parsing (every grammar form, every operator, every kind of bad input) and
+``evaluate`` against statistics and rates (a2actl.load.thresholds)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from a2actl.core.errors import UsageError
+from a2actl.core.exit_codes import ExitCode
+from a2actl.load.thresholds import (
+    Threshold,
+    evaluate,
+    parse_threshold,
+    parse_thresholds,
+)
+
+
+@pytest.mark.parametrize(
+    ("text", "metric", "stat", "op", "limit"),
+    [
+        ("p99<1s", "latency", "p99", "<", 1.0),
+        ("p50<=250ms", "latency", "p50", "<=", 0.25),
+        ("p90>1ms", "latency", "p90", ">", 0.001),
+        ("p95>=2m", "latency", "p95", ">=", 120.0),
+        ("p99.9<3s", "latency", "p99.9", "<", 3.0),
+        ("ttfe.p95<300ms", "ttfe", "p95", "<", 0.3),
+        ("ttfa.p99<1.5s", "ttfa", "p99", "<", 1.5),
+        ("terminal.p50<2s", "terminal", "p50", "<", 2.0),
+        ("gap.max<100ms", "gap", "max", "<", 0.1),
+        ("lag.p99<5ms", "lag", "p99", "<", 0.005),
+        ("latency.p99.9<2s", "latency", "p99.9", "<", 2.0),
+        # k6's p(N) spelling
+        ("p(99)<1s", "latency", "p99", "<", 1.0),
+        ("p(99.9)<=2s", "latency", "p99.9", "<=", 2.0),
+        ("ttfe.p(95)<300ms", "ttfe", "p95", "<", 0.3),
+        # handshake phases; a bare number is milliseconds, as in k6
+        ("phase.ttfb.p99<50", "phase.ttfb", "p99", "<", 0.05),
+        ("phase.connect.max<=1.5", "phase.connect", "max", "<=", 0.0015),
+        ("p99<.5", "latency", "p99", "<", 0.0005),
+        ("p99<250us", "latency", "p99", "<", 0.00025),
+        # min/max/mean/avg/med
+        ("latency.max<1s", "latency", "max", "<", 1.0),
+        ("latency.min>1ms", "latency", "min", ">", 0.001),
+        ("latency.mean<100ms", "latency", "mean", "<", 0.1),
+        ("latency.avg<100ms", "latency", "mean", "<", 0.1),
+        ("latency.med<100ms", "latency", "p50", "<", 0.1),
+        ("max<1s", "latency", "max", "<", 1.0),
+        ("avg<=10", "latency", "mean", "<=", 0.01),
+        # rates
+        ("errors<1%", "errors", None, "<", 0.01),
+        ("errors<=0.5%", "errors", None, "<=", 0.005),
+        ("failed<0.5", "failed", None, "<", 0.5),
+        ("dropped<=0", "dropped", None, "<=", 0.0),
+        ("dropped<100%", "dropped", None, "<", 1.0),
+        ("rps>=10", "rps", None, ">=", 10.0),
+        ("rps>99.5/s", "rps", None, ">", 99.5),
+        # spaces and case
+        ("  p99 < 1s  ", "latency", "p99", "<", 1.0),
+        ("TTFE.P95 >= 300ms", "ttfe", "p95", ">=", 0.3),
+        ("Errors < 1%", "errors", None, "<", 0.01),
+    ],
+)
+def test_grammar(text: str, metric: str, stat: str | None, op: str, limit: float) -> None:
+    t = parse_threshold(text)
+    assert (t.metric, t.stat, t.op) == (metric, stat, op)
+    assert t.limit == pytest.approx(limit, rel=1e-12, abs=0.0)
+    assert t.text == text
+
+
+@pytest.mark.parametrize(
+    ("op", "below", "equal", "above"),
+    [
+        ("<", True, False, False),
+        ("<=", True, True, False),
+        (">", False, False, True),
+        (">=", False, True, True),
+    ],
+)
+def test_every_operator(op: str, below: bool, equal: bool, above: bool) -> None:
+    t = parse_threshold(f"p99{op}100ms")
+    assert t.op == op
+    assert (t.holds(0.099), t.holds(0.1), t.holds(0.101)) == (below, equal, above)
+    assert t.holds(0) is below  # an int is compared as a float
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("", "expected [METRIC.]STAT OP VALUE"),
+        ("p99", "expected [METRIC.]STAT OP VALUE"),
+        ("p99<", "expected [METRIC.]STAT OP VALUE"),
+        ("<1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99 1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99==1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99=1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99=<1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99<1s 2s", "expected [METRIC.]STAT OP VALUE"),
+        ("1p99<1s", "expected [METRIC.]STAT OP VALUE"),
+        ("p99<<1s", "is not a duration"),
+        ("p99<1parsec", "is not a duration"),
+        ("p99<-1s", "is not a duration"),
+        ("p99<1e3", "is not a duration"),
+        ("p99<inf", "is not a duration"),
+        ("latency<1s", "names no statistic"),
+        ("ttfe<1s", "names no statistic"),
+        ("p(99<1s", "names no statistic"),
+        ("latency.p75<1s", "unknown statistic 'p75'"),
+        ("p0<1s", "unknown statistic 'p0'"),
+        ("foo.p99<1s", "unknown metric 'foo'"),
+        ("latencies.p99<1s", "unknown metric 'latencies'"),
+        ("errors<2", "a fraction is at most 1"),
+        ("errors<x%", "is not a percentage (1%) or fraction (0.01)"),
+        ("errors<1s", "is not a percentage (1%) or fraction (0.01)"),
+        ("failed<150%", "at most 100%"),
+        ("dropped<-1%", "not negative"),
+        ("errors<-0.1", "not negative"),
+        ("errors<nan", "is not a percentage (1%) or fraction (0.01)"),
+        ("rps>fast", "is not a number"),
+        ("rps>-5", "not negative"),
+        ("rps>inf", "is not a number"),
+        ("rps>nan", "is not a number"),
+    ],
+)
+def test_bad_input_is_a_usage_error_naming_the_text(text: str, says: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_threshold(text)
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE
+    assert f"--threshold {text!r}" in err.message
+    assert says in err.message
+
+
+def test_parse_thresholds_keeps_order_and_stops_at_the_first_bad_one() -> None:
+    assert parse_thresholds(None) == ()
+    assert parse_thresholds([]) == ()
+    got = parse_thresholds(["errors<1%", "p99<1s"])
+    assert [t.text for t in got] == ["errors<1%", "p99<1s"]
+    with pytest.raises(UsageError) as info:
+        parse_thresholds(["p99<1s", "bogus<1s", "nope"])
+    assert "'bogus<1s'" in info.value.message
+
+
+def _stats(**values: float) -> dict[str, Any]:
+    base = {"count": 10, "min": 0.001, "mean": 0.05, "stddev": 0.01, "p50": 0.04, "p90": 0.08}
+    base.update({"p95": 0.09, "p99": 0.2, "p99.9": 0.4, "max": 0.5})
+    base.update(values)
+    return base
+
+
+def test_evaluate_timings_and_rates() -> None:
+    ts = parse_thresholds(
+        [
+            "p99<1s",  # 0.2 < 1: ok
+            "p99<100ms",  # 0.2 !< 0.1: fails
+            "latency.med<=40ms",  # p50 0.04 <= 0.04: ok
+            "latency.avg>60ms",  # mean 0.05: fails
+            "ttfe.max<=500ms",  # ttfe max 0.3: ok
+            "errors<1%",  # 0.02: fails
+            "failed<=0.02",  # 0.02: ok
+            "dropped<=0",  # 0: ok
+            "rps>=10",  # 12.5: ok
+        ]
+    )
+    stats: dict[str, dict[str, Any] | None] = {"latency": _stats(), "ttfe": _stats(max=0.3)}
+    rates: dict[str, float | None] = {"errors": 0.02, "failed": 0.02, "dropped": 0.0, "rps": 12.5}
+    results = evaluate(ts, stats, rates)
+    assert [(r.threshold.text, r.actual, r.ok) for r in results] == [
+        ("p99<1s", 0.2, True),
+        ("p99<100ms", 0.2, False),
+        ("latency.med<=40ms", 0.04, True),
+        ("latency.avg>60ms", 0.05, False),
+        ("ttfe.max<=500ms", 0.3, True),
+        ("errors<1%", 0.02, False),
+        ("failed<=0.02", 0.02, True),
+        ("dropped<=0", 0.0, True),
+        ("rps>=10", 12.5, True),
+    ]
+
+
+def test_no_samples_is_not_ok() -> None:
+    """A criterion that cannot be checked is not passed: a metric without data (``None`` stats, or
+    absent), a rate without a denominator (``None``), a rate nobody computed."""
+    ts = parse_thresholds(["ttfe.p95<300ms", "phase.ttfb.p99<50", "errors<1%", "rps>=0", "dropped<=0"])
+    results = evaluate(ts, {"latency": _stats(), "ttfe": None}, {"errors": None, "rps": None})
+    assert [(r.actual, r.ok) for r in results] == [(None, False)] * 5
+
+
+def test_threshold_result_json() -> None:
+    (ok, bad) = evaluate(parse_thresholds(["p99<1s", "errors<1%"]), {"latency": _stats()}, {"errors": 0.5})
+    assert ok.to_json() == {
+        "threshold": "p99<1s",
+        "metric": "latency",
+        "stat": "p99",
+        "op": "<",
+        "limit": 1.0,
+        "actual": 0.2,
+        "ok": True,
+    }
+    assert bad.to_json() == {
+        "threshold": "errors<1%",
+        "metric": "errors",
+        "stat": None,
+        "op": "<",
+        "limit": 0.01,
+        "actual": 0.5,
+        "ok": False,
+    }
+
+
+def test_threshold_is_a_value() -> None:
+    assert parse_threshold("p99<1s") == Threshold("p99<1s", "latency", "p99", "<", 1.0)
+    assert len({parse_threshold("p99<1s"), parse_threshold("p99<1s")}) == 1
