@@ -21,8 +21,8 @@ What Locust's stats show (request type, name):
 * ``A2A``, ``SendMessage (JSONRPC 1.0)`` (the operation, then the negotiated binding and version): one
   entry per call, latency from sending the request to the answer's last byte (a stream: to its end),
   ``response_length`` the body's bytes. A failure is named by what went wrong: the A2A error
-  (``TaskNotFoundError -32001``), ``task failed`` / ``task rejected`` (a task that ended ``failed`` or
-  ``rejected`` is not a success), ``HTTP 503``, the transport error's class
+  (``TaskNotFoundError -32001``), ``task failed`` / ``task rejected`` / ``task canceled`` (a task
+  that ended so is not a success, as in ``a2actl load run``), ``HTTP 503``, the transport error's class
   (``ConnectionRefusedError``; ``stream cut: HTTPParseError`` when a stream's connection ends
   mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``.
 * ``A2A-TTFE``, ``SendStreamingMessage (JSONRPC 1.0)``: time to first event of each stream that had
@@ -36,7 +36,8 @@ per request (measured: docs/load.md). Requests go through the user's geventhttpc
 ``ssl_context_factory``, proxy, ``client_pool``, ``default_headers``) apply, and events are fired
 with A2A names rather than HTTP verbs. SSE is decoded by ``a2actl.transport.sse_sync`` (httpx-sse's
 decoders); each body line is handed on as soon as it arrives, so time to first event is not held
-back by buffering (``\\n`` line ends; a stream using bare ``\\r`` ones is read at the end of the body).
+back by buffering (``\\n`` line ends; a stream that ends its lines with a bare ``\\r`` is decoded
+when its body ends).
 
 Operator settings are class attributes of the subclass: ``a2a_version`` (``auto``, ``0.3``, ``1.0``),
 ``binding`` (``auto``, ``JSONRPC``, ``HTTP+JSON``), ``text`` (the message text; override
@@ -71,6 +72,7 @@ from a2actl import __version__
 from a2actl.agent.discovery import card_urls, decode_card
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import A2ACtlError
+from a2actl.load.metrics import FAILED_STATES  # failed, rejected, canceled: as 'a2actl load run'
 from a2actl.protocol.events import classify_event, result_shape_error, task_view, text_message_params
 from a2actl.protocol.jsonrpc import (
     DecodedError,
@@ -97,8 +99,6 @@ log = logging.getLogger(__name__)
 #: Request types in Locust's stats.
 REQUEST_TYPE = "A2A"
 TTFE_REQUEST_TYPE = "A2A-TTFE"
-#: Task end states reported as failures (a failed task is not a success, issue #15).
-FAILED_STATES = ("failed", "rejected")
 #: The failure of a stream that closed before a terminal or interrupted state.
 STREAM_CUT = "stream closed before a terminal or interrupted state"
 _SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
@@ -440,7 +440,7 @@ class A2AUser(FastHttpUser):
 
     def _call(self, pool: HTTPClientPool, ep: Endpoint, operation: str, params: dict[str, Any]) -> int:
         """A unary operation, decoded as ``A2AClient.call`` decodes it. Returns the answer's bytes;
-        raises ``A2AFailure`` for an A2A error, a failed or rejected task, an HTTP error, a body that
+        raises ``A2AFailure`` for an A2A error, a failed, rejected or canceled task, an HTTP error, a body that
         is not this operation's answer, or the network."""
         req = self._request(ep, operation, params)
         status, body = self._exchange(pool, req.verb, req.url, req.body, ep.unary_headers)
@@ -505,7 +505,11 @@ class A2AUser(FastHttpUser):
                 readline: Callable[[bytes], bytes] = response.readline
                 while True:
                     line = readline(b"\n")
-                    if not line:
+                    if not line:  # the body ended; readline leaves a last piece without "\n" behind
+                        rest = response.read()
+                        size += len(rest)
+                        if rest:
+                            yield rest
                         return
                     size += len(line)
                     yield line
@@ -604,7 +608,6 @@ def _check_encoding(response: Any) -> None:
 
 
 __all__ = [
-    "FAILED_STATES",
     "REQUEST_TYPE",
     "STREAM_CUT",
     "TTFE_REQUEST_TYPE",
