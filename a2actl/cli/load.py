@@ -10,6 +10,8 @@ from a2actl.cli.context import invocation
 from a2actl.cli.params import CardPath
 
 if TYPE_CHECKING:
+    import asyncio
+
     from a2actl.protocol.events import PartSpec
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
@@ -155,6 +157,14 @@ def run_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="The live line on stderr (terminals only).")
     ] = True,
+    loop: Annotated[
+        str,
+        typer.Option(
+            "--loop",
+            metavar="auto|asyncio|uvloop",
+            help="Event loop: uvloop (pip install 'a2actl[fast]') when installed (auto), or asyncio.",
+        ),
+    ] = "auto",
     card_path: CardPath = None,
 ) -> None:
     """Load-test an A2A agent with one scenario, in the closed model (-c N workers, -n or --duration)
@@ -229,13 +239,21 @@ def run_cmd(
         abort_on_fail=abort_on_fail,
         card_path=card_path,
     )
+    policy = _loop_policy(loop)
     out = run.out
     line = render_load.ProgressLine(out, enabled=progress)
     on_record = (lambda r: out.jsonl({"type": "request", **r.to_json()})) if run.format == "jsonl" else None
+    import asyncio
+
+    previous = asyncio.get_event_loop_policy()
     try:
+        if policy is not None:
+            asyncio.set_event_loop_policy(policy)
         report: LoadReport = run.run(run_load(opts, run.settings, run.sink, on_record, line.update))
     finally:
         line.close()
+        if policy is not None:
+            asyncio.set_event_loop_policy(previous)
     doc = report.to_json()
     if out_file:
         _write_report(out_file, doc)
@@ -244,6 +262,28 @@ def run_cmd(
     else:
         run.show(doc, render_load.report)
     raise typer.Exit(int(report.exit))
+
+
+def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
+    """The event-loop policy for ``--loop``: uvloop's when asked or (``auto``) installed, else
+    ``None`` (asyncio's own). Raises ``UsageError`` (exit 2) for another value, or ``uvloop``
+    asked but not installed."""
+    from a2actl.core.errors import UsageError
+
+    if choice not in ("auto", "asyncio", "uvloop"):
+        raise UsageError(f"--loop {choice!r}: use auto, asyncio or uvloop")
+    if choice == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError as exc:
+        if choice == "uvloop":
+            raise UsageError(
+                "--loop uvloop: uvloop is not installed", hint="pip install 'a2actl[fast]'"
+            ) from exc
+        return None
+    policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
+    return policy
 
 
 def _write_report(path: str, doc: dict[str, object]) -> None:

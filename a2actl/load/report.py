@@ -121,6 +121,7 @@ class LoadReport:
     thresholds: list[ThresholdResult] = field(default_factory=list)
     aborted: str | None = None
     timeout: float | None = None
+    client: dict[str, Any] | None = None
     runs: int = 1
     sources: list[str] = field(default_factory=list)
 
@@ -138,6 +139,7 @@ class LoadReport:
         thresholds: tuple[Threshold, ...],
         aborted: str | None = None,
         timeout: float | None = None,
+        client: dict[str, Any] | None = None,
     ) -> LoadReport:
         """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``)."""
         report = cls(
@@ -151,6 +153,7 @@ class LoadReport:
             asked_rate=model.asked_rate(),
             aborted=aborted,
             timeout=timeout,
+            client=client,
         )
         report.judge(thresholds)
         return report
@@ -197,7 +200,8 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         """The ``-o json`` document (docs/load.md): ``kind``, ``target``, ``scenario``, ``model``,
-        ``negotiated``, ``startedAt`` (ISO 8601 UTC), ``elapsed`` (s), ``requests`` (scheduled,
+        ``negotiated``, ``startedAt`` (ISO 8601 UTC), ``elapsed`` (s), ``timeout`` (s, per request),
+        ``client`` (``{"http", "loop"}``: the HTTP client and event loop that generated the load), ``requests`` (scheduled,
         sent, answered, ok, failures, dropped), ``throughput`` (asked, achieved, ok; req/s),
         ``metrics`` (name → stats in seconds), ``errors``, ``states``, ``events``, ``bytes``,
         ``latencyBuckets``, ``thresholds``, ``aborted``, ``notes``, ``exitCode``, ``histograms``
@@ -218,6 +222,7 @@ class LoadReport:
             ),
             "elapsed": round(elapsed, 6),
             "timeout": self.timeout,
+            "client": self.client,
             "requests": {
                 "scheduled": rec.total,
                 "sent": rec.answered,
@@ -346,7 +351,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         target=str(first.get("target")),
         scenario=str(first.get("scenario")),
         model={"kind": "merged", "models": [d.get("model") for _, d in docs]},
-        negotiated=first.get("negotiated"),
+        negotiated=first.get("negotiated") if isinstance(first.get("negotiated"), dict) else None,
         recorder=recorder,
         started_at=started if started != math.inf else 0.0,
         elapsed=elapsed,

@@ -162,6 +162,7 @@ class LoadRun:
             thresholds=opts.thresholds,
             aborted=state.aborted,
             timeout=opts.timeout,
+            client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()},
         )
 
     async def _closed(
@@ -280,6 +281,11 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
+
+
+def _loop_name() -> str:
+    """``uvloop`` or ``asyncio``: the running event loop's kind."""
+    return "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
 
 
 async def run_load(

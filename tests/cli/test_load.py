@@ -208,6 +208,7 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--ramp", "5s"), "--ramp needs --rate"),
         (("--duration", "soon"), "--duration"),
         (("--messages", "/nonexistent.jsonl"), "--messages /nonexistent.jsonl"),
+        (("--loop", "trio"), "--loop 'trio'"),
     ],
 )
 def test_bad_input_is_exit_2_naming_it(
@@ -266,3 +267,10 @@ def test_table_view_and_out_file(cli: Any, fast_agent: tuple[str, LoadAgent], tm
     assert any(line.split()[:2] == ["latency", "10"] for line in lines)
     assert any("✓ p99<10s" in line for line in lines)
     assert json.loads(out.read_text())["requests"]["sent"] == 10
+
+
+def test_loop_choice_is_reported(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
+    url, _ = fast_agent
+    assert _json(cli, url, "-n", "5", "--loop", "asyncio")["client"] == {"http": "aiohttp", "loop": "asyncio"}
+    assert _json(cli, url, "-n", "5", "--loop", "uvloop")["client"] == {"http": "aiohttp", "loop": "uvloop"}
+    assert _json(cli, url, "-n", "5", "-s", "handshake", "--loop", "asyncio")["client"]["http"] == "httpx"

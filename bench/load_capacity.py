@@ -1,0 +1,214 @@
+"""Generator capacity of `a2actl load run` (open model) against a fast raw-ASGI loopback sink.
+
+Issue #15's target: the highest `--rate` a2actl holds with schedule lag p99 < 5 ms is >= 0.8x the
+throughput of a bare aiohttp loop (orjson bodies, 64 requests in flight, nothing else) on the same
+sink; `hey` and `wrk` (when installed) give the machine's ceiling for the same POST.
+
+    python bench/load_capacity.py [SECONDS_PER_STEP]
+
+The sink (its own process, uvicorn with httptools when installed) answers every JSON-RPC
+SendMessage at once with a completed Task and serves a 1.0 card. a2actl runs as its own process
+(`a2actl -o json load run SINK --rate R -d S --max-in-flight 256 --no-progress`) at rising rates;
+"held" means lag p99 < 5 ms, no drops and achieved >= 95 % of asked. The bare loop runs before and
+after the sweep (interleaved), and each figure is printed as it is measured.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+
+HERE = os.path.abspath(__file__)
+A2ACTL = [sys.executable, "-m", "a2actl"]
+BODY = {
+    "jsonrpc": "2.0",
+    "id": "1",
+    "method": "SendMessage",
+    "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hello"}]}},
+}
+
+
+def sink(port: int) -> None:
+    import uvicorn
+
+    answer_head = b'{"jsonrpc":"2.0","id":'
+    answer_tail = b',"result":{"task":{"id":"t","contextId":"c","status":{"state":"TASK_STATE_COMPLETED"}}}}'
+    base = f"http://127.0.0.1:{port}"
+    card = json.dumps(
+        {
+            "name": "sink",
+            "description": "answers at once",
+            "version": "1",
+            "supportedInterfaces": [{"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}],
+            "capabilities": {},
+            "defaultInputModes": ["text/plain"],
+            "defaultOutputModes": ["text/plain"],
+            "skills": [],
+        }
+    ).encode()
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        body = b""
+        while True:
+            msg = await receive()
+            body += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        if scope["method"] == "GET":
+            out = card
+        else:
+            rid = json.loads(body).get("id")
+            out = answer_head + json.dumps(rid).encode() + answer_tail
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(out)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": out})
+
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
+
+
+def free_port() -> int:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = int(s.getsockname()[1])
+    s.close()
+    return port
+
+
+def wait_port(port: int) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise SystemExit("sink did not start")
+
+
+async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
+    """Requests per second of a bare aiohttp closed loop posting the same body (orjson)."""
+    import aiohttp
+    import orjson
+
+    done = 0
+    stop = time.perf_counter() + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+
+        async def worker() -> None:
+            nonlocal done
+            while time.perf_counter() < stop:
+                async with session.post(
+                    url, data=orjson.dumps(BODY), headers={"Content-Type": "application/json"}
+                ) as r:
+                    orjson.loads(await r.read())
+                done += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
+        return done / (time.perf_counter() - t0)
+
+
+def a2actl_at(url: str, rate: float, seconds: float) -> dict[str, float]:
+    out = subprocess.run(
+        [*A2ACTL, "-o", "json", "load", "run", url, "--rate", str(rate), "-d", f"{seconds}s",
+         "--max-in-flight", "256", "--no-progress"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    doc = json.loads(out.stdout)
+    lag = doc["metrics"].get("lag") or {}
+    return {
+        "asked": rate,
+        "achieved": doc["throughput"]["achieved"] or 0.0,
+        "lag_p99_ms": (lag.get("p99") or 0.0) * 1000,
+        "latency_p99_ms": doc["metrics"]["latency"]["p99"] * 1000,
+        "dropped": doc["requests"]["dropped"],
+        "failures": doc["requests"]["failures"],
+    }
+
+
+def held(r: dict[str, float]) -> bool:
+    return r["lag_p99_ms"] < 5.0 and not r["dropped"] and not r["failures"] and r["achieved"] >= 0.95 * r["asked"]
+
+
+def external(url: str, seconds: float) -> dict[str, float]:
+    """hey and wrk (when on PATH) posting the same body with 64 connections: requests per second."""
+    body = json.dumps(BODY)
+    out: dict[str, float] = {}
+    if shutil.which("hey"):
+        r = subprocess.run(
+            ["hey", "-z", f"{seconds}s", "-c", "64", "-m", "POST", "-T", "application/json", "-d", body, url],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        for line in r.stdout.splitlines():
+            if "Requests/sec" in line:
+                out["hey"] = float(line.split()[-1])
+    if shutil.which("wrk"):
+        script = f"/tmp/a2actl-wrk-{os.getpid()}.lua"
+        with open(script, "w") as fh:
+            fh.write(
+                'wrk.method = "POST"\nwrk.headers["Content-Type"] = "application/json"\n'
+                f"wrk.body = {json.dumps(body)}\n"
+            )
+        r = subprocess.run(
+            ["wrk", "-t", "1", "-c", "64", "-d", f"{int(seconds)}s", "-s", script, url],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        for line in r.stdout.splitlines():
+            if line.startswith("Requests/sec"):
+                out["wrk"] = float(line.split()[-1])
+    return out
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, HERE, "--serve", str(port)])
+    try:
+        wait_port(port)
+        base, rpc = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/rpc"
+        bare1 = asyncio.run(bare_loop(rpc, seconds))
+        print(f"bare aiohttp loop (64 in flight): {bare1:,.0f} req/s", flush=True)
+        best = 0.0
+        for rate in (250, 500, 1000, 1500, 2000, 2500, 3000, 3500, 4000, 5000, 6000):
+            r = a2actl_at(base, rate, seconds)
+            ok = held(r)
+            print(
+                f"a2actl --rate {rate:>5}: achieved {r['achieved']:>7,.0f} req/s, lag p99 {r['lag_p99_ms']:6.1f} ms, "
+                f"latency p99 {r['latency_p99_ms']:6.1f} ms, dropped {r['dropped']:.0f}, failures {r['failures']:.0f}"
+                f" -> {'held' if ok else 'NOT held'}",
+                flush=True,
+            )
+            if not ok:
+                break
+            best = rate
+        bare2 = asyncio.run(bare_loop(rpc, seconds))
+        print(f"bare aiohttp loop again: {bare2:,.0f} req/s", flush=True)
+        ext = external(rpc, seconds)
+        for name, value in ext.items():
+            print(f"{name} (64 connections): {value:,.0f} req/s", flush=True)
+        bare = (bare1 + bare2) / 2
+        print(
+            f"\nhighest rate held (lag p99 < 5 ms): {best:,.0f} req/s = {best / bare:.2f}x the bare aiohttp loop "
+            f"({bare:,.0f} req/s; target >= 0.8x)"
+        )
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) > 2 and sys.argv[1] == "--serve":
+        sink(int(sys.argv[2]))
+    else:
+        main()
