@@ -43,8 +43,9 @@ Operator settings are class attributes of the subclass: ``a2a_version`` (``auto`
 ``binding`` (``auto``, ``JSONRPC``, ``HTTP+JSON``), ``text`` (the message text; override
 ``message_text()`` to vary it), ``token_env`` (the NAME of an environment variable holding a bearer
 token, never the token), ``headers`` (extra request headers). A configuration that cannot work (no
-interface fits, the token variable is unset, a bad host) is logged once as one line and stops the
-user; an agent that cannot be reached is a failure, and the user tries the card again on its next task.
+interface fits, the token variable is unset, a bad host) is a failed ``agent card`` entry named
+``configuration: …``, logged as one line per class, and stops the user; an agent that cannot be
+reached is a failure, and the user tries the card again on its next task.
 
 Only ``locust`` imports this module (import-linter forbids it elsewhere): importing gevent patches the
 standard library of the process that does it.
@@ -119,7 +120,7 @@ class A2AFailure(Exception):
 
 
 class _ConfigError(Exception):
-    """A setting that cannot work for this user: logged once, and the user stops."""
+    """A setting that cannot work for this user: logged once per class and reason; the user stops."""
 
 
 def _a2a_failure(decoded: DecodedError) -> A2AFailure:
@@ -128,6 +129,7 @@ def _a2a_failure(decoded: DecodedError) -> A2AFailure:
 
 
 _explained: set[str] = set()
+_config_logged: set[tuple[str, str]] = set()
 
 
 def _explain_once(failure: A2AFailure, detail: str) -> A2AFailure:
@@ -267,7 +269,10 @@ class A2AUser(FastHttpUser):
             endpoint, size = self._fetch_endpoint(session.client.clientpool)
         except _ConfigError as exc:
             self._stop_reason = str(exc)
-            log.error("a2actl A2AUser %s: %s; this user stops", type(self).__name__, exc)
+            said = (type(self).__name__, str(exc))
+            if said not in _config_logged:  # one line per class and reason, not one per user
+                _config_logged.add(said)
+                log.error("a2actl A2AUser %s: %s; its users stop", *said)
             self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {exc}"))
             return
         except A2AFailure as exc:
@@ -289,7 +294,7 @@ class A2AUser(FastHttpUser):
             status, body = self._exchange(pool, "GET", url, None, headers, limit=MAX_CARD_BYTES)
             if status == 404 and i + 1 < len(urls):
                 continue
-            if status >= 400:
+            if status >= 300:  # a redirect is not followed (a2actl's rule without -L)
                 raise A2AFailure(f"card: HTTP {status}")
             try:
                 _, view = decode_card(body, url)
@@ -337,9 +342,10 @@ class A2AUser(FastHttpUser):
     def a2a_handshake(self) -> None:
         """On a new connection (a new pool, closed after): the card, parse, negotiation and a first
         RPC, ``GetTask`` on a random id, whose healthy answer is ``TaskNotFoundError``. Reported as
-        ``handshake (…)`` with the negotiated label; any other answer is the failure."""
-        if self._ready() is None:
-            return
+        ``handshake (…)`` with the negotiated label (``handshake`` when it failed before the
+        negotiation); any other answer is the failure. Needs no earlier card: it fetches its own."""
+        if self._stop_reason is not None:
+            raise StopUser()
         session = FastHttpSession(
             base_url=self.host,
             request_event=self.environment.events.request,

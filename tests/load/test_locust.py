@@ -242,6 +242,6 @@ def test_master_and_worker_a_cut_stream_and_a_configuration_error(
     assert int(stats[("A2A-TTFE", "SendStreamingMessage (JSONRPC 1.0)")]["Request Count"]) > 0
     # an unset token_env: one line in the worker's log, one failed card entry, and that user stops
     message = "token_env names 'A2ACTL_LOCUST_TEST_UNSET_TOKEN', which is not set or empty"
-    assert f"a2actl A2AUser NoToken: {message}; this user stops" in worker_output
+    assert f"a2actl A2AUser NoToken: {message}; its users stop" in worker_output
     assert int(failures[("agent card", f"configuration: {message}")]) == 1
     assert ("A2A", "SendMessage (JSONRPC 1.0)") not in stats  # NoToken sent nothing else
