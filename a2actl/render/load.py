@@ -32,7 +32,15 @@ _COLUMNS = ("p50", "p90", "p95", "p99", "p99.9", "max")
 def _model_line(doc: dict[str, Any]) -> str:
     m = doc["model"]
     if m["kind"] == "merged":
-        return f"merged {doc['runs']} runs: {', '.join(map(safe, doc.get('sources') or []))}"
+        models, sources = m.get("models") or [], doc.get("sources") or []
+        one = models[0] if len(models) == 1 and len(sources) == 1 else None
+        if isinstance(one, dict) and one.get("kind") in ("open", "closed"):
+            try:  # one report shown again: its own model (a model line from a file may lack fields)
+                return f"{_model_line({**doc, 'model': one})} (from {safe(sources[0])})"
+            except (KeyError, TypeError, ValueError):
+                pass
+        runs = doc["runs"]
+        return f"merged {runs} run{'s' if runs != 1 else ''}: {', '.join(map(safe, sources))}"
     ends = []
     if m.get("requests") is not None:
         ends.append(f"{m['requests']} requests")

@@ -148,6 +148,7 @@ KEYS = [
     "startedAt",
     "elapsed",
     "timeout",
+    "client",
     "requests",
     "statuses",
     "throughput",
@@ -174,7 +175,7 @@ def test_to_json() -> None:
     assert doc["model"] == OPEN.to_json()
     assert (doc["runs"], doc["sources"]) == (1, None)
     assert doc["startedAt"] == "2027-01-15T08:00:00.000+00:00"
-    assert (doc["elapsed"], doc["timeout"]) == (2.0, 30.0)
+    assert (doc["elapsed"], doc["timeout"], doc["client"]) == (2.0, 30.0, None)
     assert doc["requests"] == {"scheduled": 10, "sent": 9, "ok": 8, "failures": 1, "dropped": 1}
     assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
     assert doc["throughput"] == {"asked": 5.0, "achieved": 4.5, "ok": 4.0}
@@ -438,3 +439,10 @@ def test_merged_notes_speak_for_the_runs_models() -> None:
     assert len(notes) == 1 and notes[0].startswith("schedule lag p99 ")
     twice = merge_reports([("ab", merge_reports([("a", closed), ("b", closed)]).to_json()), ("c", closed)])
     assert twice.notes()[0].startswith("closed model:")
+
+
+def test_merged_negotiated_is_the_first_runs_when_it_is_an_object() -> None:
+    good, odd = _good(), _good()
+    assert merge_reports([("a", good), ("b", odd)]).negotiated == NEGOTIATED
+    odd["negotiated"] = ["JSONRPC"]
+    assert merge_reports([("b", odd), ("a", good)]).negotiated is None
