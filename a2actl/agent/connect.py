@@ -10,6 +10,7 @@ from a2actl.agent.target import Target, parse_target
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from a2actl.agent.discovery import CardFetch
     from a2actl.core.config import Settings
     from a2actl.transport.a2a import A2AClient
     from a2actl.transport.base import Transport
@@ -25,8 +26,6 @@ async def connect(
     Raises ``UsageError`` (exit 2) when no interface fits ``--a2a-version``/``--binding`` or TARGET is
     malformed, and what ``fetch_card``/``load_card_file`` raise (3/4/5 transport, 6 not a card)."""
     from a2actl.agent.discovery import fetch_card, load_card_file
-    from a2actl.protocol.negotiation import NegotiationFailed, select_interface
-    from a2actl.transport.a2a import A2AClient
 
     parsed = parse_target(target) if isinstance(target, str) else target
     fetched = (
@@ -34,6 +33,16 @@ async def connect(
         if parsed.is_remote
         else load_card_file(parsed.value, settings.max_card_bytes)
     )
+    return client_for(fetched, settings, transport)
+
+
+def client_for(fetched: CardFetch, settings: Settings, transport: Transport) -> A2AClient:
+    """An ``A2AClient`` on the interface of an already fetched card that fits ``--a2a-version`` /
+    ``--binding``; the discovery notes and the negotiation go to the transport's sink. Raises
+    ``UsageError`` (exit 2) when no interface fits."""
+    from a2actl.protocol.negotiation import NegotiationFailed, select_interface
+    from a2actl.transport.a2a import A2AClient
+
     for note in fetched.notes:
         transport.sink.on_note(note)
     try:

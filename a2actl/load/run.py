@@ -86,7 +86,7 @@ class LoadRun:
     async def _prepare(self, transport: Transport) -> ScenarioContext:
         """Connect (card, negotiation) and, for ``get``, create the task. Raises the connection's
         error (``UnreachableError`` 3 …) before any load is sent."""
-        from a2actl.agent.connect import connect
+        from a2actl.agent.connect import client_for
         from a2actl.agent.discovery import fetch_card
         from a2actl.probe.report import ProbeOptions
 
@@ -94,7 +94,7 @@ class LoadRun:
         if not opts.target.is_remote:
             raise UsageError("load run needs a URL, not a card file")
         fetched = await fetch_card(transport, opts.target, opts.card_path)
-        client = await connect(opts.target, self.settings, transport, opts.card_path)
+        client = client_for(fetched, self.settings, transport)
         ctx = ScenarioContext(client, fetched.source, self.settings, opts.messages)
         if opts.scenario == "handshake":
             ctx.probe_options = ProbeOptions(target=opts.target, card_path=opts.card_path)

@@ -274,3 +274,22 @@ def test_loop_choice_is_reported(cli: Any, fast_agent: tuple[str, LoadAgent]) ->
     assert _json(cli, url, "-n", "5", "--loop", "asyncio")["client"] == {"http": "aiohttp", "loop": "asyncio"}
     assert _json(cli, url, "-n", "5", "--loop", "uvloop")["client"] == {"http": "aiohttp", "loop": "uvloop"}
     assert _json(cli, url, "-n", "5", "-s", "handshake", "--loop", "asyncio")["client"]["http"] == "httpx"
+
+
+def test_token_and_tls_options_apply_and_the_token_is_never_printed(
+    cli: Any, sandbox_auth: Any, tls_server: Any
+) -> None:
+    from tests.conftest import TOKEN
+
+    denied = _json(cli, sandbox_auth.url, "-n", "3")
+    assert denied["statuses"] == {"transport-error": 3}
+    assert denied["errors"][0]["code"] == "auth"
+    r = cli("-o", "jsonl", "-v", "load", "run", sandbox_auth.url, "-n", "3", env={"A2ACTL_TOKEN": TOKEN})
+    assert r.exit_code == 0, r.stderr
+    assert r.jsonl[-1]["requests"]["ok"] == 3
+    assert "authorization: bearer ***" in r.stderr.lower()  # -v shows the header ...
+    assert TOKEN not in r.stderr + r.stdout  # ... masked
+    url, ca = tls_server
+    assert _json(cli, url, "-n", "3", options=("--cacert", ca))["requests"]["ok"] == 3
+    untrusted = cli("-o", "json", "load", "run", url, "-n", "3")
+    assert untrusted.exit_code == 3 and "TLS" in untrusted.json["error"]["message"]
