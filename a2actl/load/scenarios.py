@@ -44,7 +44,7 @@ Scenario = Callable[[RequestRecord, float], Awaitable[None]]
 def error_code(err: A2ACtlError) -> tuple[str, str]:
     """``(status, code)`` of a request that raised: ``http-error`` with the HTTP status for an
     unexpected status, else ``transport-error`` with the error class (``unreachable``,
-    ``timeout``, ``auth``, ``protocol_violation``, …; the exit-code classes of docs/exit-codes.md)."""
+    ``timeout``, ``auth``, ``protocol``, …; the exit-code classes of docs/exit-codes.md)."""
     from a2actl.probe.sample import error_class
 
     if isinstance(err, HTTPStatusError) and err.details.get("httpStatus"):
@@ -126,7 +126,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         if not ok:
             rec.status, rec.code, rec.message = (
                 "transport-error",
-                "protocol_violation",
+                "protocol",
                 "card is not a JSON object",
             )
 
@@ -213,8 +213,9 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
 
 
 async def run_one(scenario: Scenario, rec: RequestRecord, base: float, timeout: float) -> RequestRecord:
-    """Run ``scenario`` for ``rec`` with a total ``timeout`` (seconds); an ``A2ACtlError`` or the
-    timeout is recorded in ``rec`` (``transport-error``/``http-error``), never raised."""
+    """Run ``scenario`` for ``rec`` with a total ``timeout`` (seconds); an ``A2ACtlError``, the
+    timeout or any other exception (its class as the code: an unmapped failure is counted, never
+    lost) is recorded in ``rec`` (``transport-error``/``http-error``), never raised."""
     import asyncio
     import sys
 
@@ -234,6 +235,10 @@ async def run_one(scenario: Scenario, rec: RequestRecord, base: float, timeout: 
         rec.latency = time.perf_counter() - base
         rec.status, rec.code = error_code(err)
         rec.message = err.message[:200]
+    except Exception as exc:  # noqa: BLE001 - a bug or an unmapped library error: counted, never lost
+        rec.latency = time.perf_counter() - base
+        rec.status, rec.code = "transport-error", type(exc).__name__
+        rec.message = f"unexpected {type(exc).__name__}: {exc}"[:200]
     return rec
 
 

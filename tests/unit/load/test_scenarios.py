@@ -60,6 +60,16 @@ def test_run_one_passes_a_success_through() -> None:
     assert rec.latency is not None and rec.latency >= 0
 
 
+def test_run_one_counts_an_unexpected_exception_instead_of_losing_the_request() -> None:
+    async def buggy(rec: RequestRecord, base: float) -> None:
+        raise RuntimeError("an unmapped library error")
+
+    rec = _run(buggy)
+    assert (rec.status, rec.code) == ("transport-error", "RuntimeError")
+    assert rec.message == "unexpected RuntimeError: an unmapped library error"
+    assert rec.latency is not None
+
+
 def test_run_one_records_a_timeout() -> None:
     async def stalls(rec: RequestRecord, base: float) -> None:
         await asyncio.sleep(10)
