@@ -36,15 +36,28 @@ def _unsafe_chars() -> dict[int, str]:
     for cp in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
         if chr(cp) not in "\n\t":
             table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
-    for cp in (
+    for cp in (  # every format character (Cf) of Unicode 15, plus U+180E (Cf before Unicode 6.3)
         0x00AD,
+        *range(0x0600, 0x0606),
         0x061C,
+        0x06DD,
+        0x070F,
+        0x0890,
+        0x0891,
+        0x08E2,
         0x180E,
         *range(0x200B, 0x2010),
         *range(0x202A, 0x202F),
         *range(0x2060, 0x2070),
         0xFEFF,
         *range(0xFFF9, 0xFFFC),
+        0x110BD,
+        0x110CD,
+        *range(0x13430, 0x13440),
+        *range(0x1BCA0, 0x1BCA4),
+        *range(0x1D173, 0x1D17B),
+        0xE0001,
+        *range(0xE0020, 0xE0080),
     ):
         table[cp] = chr(cp).encode("unicode_escape").decode("ascii")
     return table

@@ -45,3 +45,16 @@ def test_nothing_unsafe_reaches_the_terminal(a: str, b: str) -> None:
 @given(_hostile)
 def test_safe_escapes_everything_unsafe(text: str) -> None:
     assert _unsafe(safe(text, 10_000).replace("\t", "")) == []
+
+
+def test_the_render_hook_escapes_every_control_and_format_character() -> None:
+    """Found by the fuzz test above: a tag character (U+E0020, category Cf) passed the render hook,
+    whose table listed only some format characters. Every Cc/Cf code point of this Python's Unicode
+    database is now escaped in table mode."""
+    import sys
+
+    out = io.StringIO()
+    r = Output("table", stdout=out, stderr=out)
+    unsafe = "".join(chr(c) for c in range(sys.maxunicode + 1) if _unsafe(chr(c)) and chr(c) != "\t")
+    r.out.print(Text(unsafe + "\U000e0020"))
+    assert _unsafe(out.getvalue()) == []
