@@ -31,6 +31,7 @@ import secrets
 import socket
 import ssl
 from collections.abc import AsyncIterator, Mapping
+from time import perf_counter
 from typing import Any
 
 import aiohttp
@@ -51,7 +52,7 @@ from a2actl.core.errors import (
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
 from a2actl.transport.failures import ACCEPT_ENCODING, check_auth, check_redirect, content_coding, over_limit
-from a2actl.transport.timing import Clock, HttpResult
+from a2actl.transport.timing import Clock, HttpResult, Timing
 
 USER_AGENT = f"a2actl/{__version__}"
 _READ_CHUNK = 64 * 1024
@@ -416,12 +417,12 @@ class FastTransport:
         other statuses are returned."""
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         hdrs, data, traceparent = self._prepare(url, json_body, content, headers)
-        clock = Clock()
-        clock.traceparent = traceparent
+        started = perf_counter()
         response = await self._send(method, url, hdrs, data)
+        # Connect and TLS are not split here (see the module docstring): only first byte and total.
+        timing = Timing(time_starttransfer=perf_counter() - started)
         complete = False
         try:
-            clock.headers_received()
             coding = content_coding(response, url)
             declared = response.content_length
             if declared is not None and declared > limit:
@@ -453,14 +454,14 @@ class FastTransport:
                 response.release()
             else:
                 response.close()  # an unread rest is not drained into a pooled connection
-        clock.finish()
+        timing.time_total = perf_counter() - started
         reason = response.reason or ""
         if self._logs:
             self.sink.on_response(
                 response.status,
                 reason,
                 redact_headers(list(response.headers.items())),
-                clock.timing.time_total,
+                timing.time_total,
             )
             if body and self.sink.wants_bodies:
                 self.sink.on_body("<", self.redact_body(body))
@@ -472,7 +473,7 @@ class FastTransport:
             response.headers,  # type: ignore[arg-type]  # a CIMultiDictProxy: .get/.items as httpx.Headers
             body,
             url,
-            clock.timing,
+            timing,
             traceparent,
             _wire(stream, len(body)),
             coding,
