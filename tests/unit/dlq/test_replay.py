@@ -1,0 +1,131 @@
+"""``Replayer``'s delivery transport: ``FastTransport`` by default with a pool of at least
+``max_in_flight`` connections, and the ``transport_factory`` seam (here ``HttpTransport`` over an
+``httpx.MockTransport``) through which every delivery goes, with acks and dead entries as usual."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from a2actl.core.config import Settings
+from a2actl.core.sink import EventSink
+from a2actl.dlq.filter import EntryFilter
+from a2actl.dlq.journal import Journal
+from a2actl.dlq.replay import Replayer, ReplayOptions, fast_transport
+from a2actl.dlq.store.file import FileBackend
+from a2actl.transport.base import Transport
+from a2actl.transport.fast import FastTransport
+from a2actl.transport.http import HttpTransport
+from tests.unit.dlq.store.entries import entry
+
+
+def test_the_default_transport_is_fast_with_a_pool_of_max_in_flight() -> None:
+    tr = fast_transport(Settings(), None, 64)
+    assert isinstance(tr, FastTransport) and tr.max_connections == 64
+    assert Replayer.__dataclass_fields__["transport_factory"].default is fast_transport
+
+
+def test_a_transport_factory_carries_every_delivery(tmp_path: Path) -> None:
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i in range(5):
+        asyncio.run(store.append(entry(i, "permanent" if i == 4 else "transient")))
+    seen: list[str] = []
+    opened: list[int] = []
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        mid = doc["params"]["message"]["messageId"]
+        seen.append(mid)
+        if mid == "m4":  # refused for good: stays dead, not retried
+            return httpx.Response(
+                200, json={"jsonrpc": "2.0", "id": doc["id"], "error": {"code": -32602, "message": "bad"}}
+            )
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        opened.append(max_connections)
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+    try:
+        replayer = Replayer(
+            store,
+            ReplayOptions(max_in_flight=3, max_attempts=2, backoff=0.0),
+            journal,
+            Settings(),
+            None,
+            records.append,
+            transport_factory=mock,
+        )
+        result = asyncio.run(replayer.run(EntryFilter()))
+    finally:
+        journal.close()
+    assert opened == [3]
+    assert sorted(seen) == ["m0", "m1", "m2", "m3", "m4"]
+    doc = result.to_json()
+    assert (doc["selected"], doc["acknowledged"], doc["stillDead"], doc["exitCode"]) == (
+        5,
+        4,
+        {"transient": 0, "permanent": 1},
+        7,
+    )
+    status = {r["id"]: r["status"] for r in records if r["type"] == "result"}
+    assert status == {
+        "e0": "acknowledged",
+        "e1": "acknowledged",
+        "e2": "acknowledged",
+        "e3": "acknowledged",
+        "e4": "dead-permanent",
+    }
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in store.iter_entries()]
+
+    assert asyncio.run(left()) == ["e4"]
+
+
+def test_entries_for_one_agent_keep_their_own_tenant(tmp_path: Path) -> None:
+    """Clients are cached per target including its tenant: two tenants of one agent are two clients
+    (the first entry's tenant was reused for both)."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i, tenant in enumerate(["acme", "globex", "acme", None]):
+        e = entry(i)
+        if tenant is not None:
+            e["target"]["tenant"] = tenant
+        asyncio.run(store.append(e))
+    tenants: dict[str, str | None] = {}
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        tenants[doc["params"]["message"]["messageId"]] = doc["params"].get("tenant")
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    journal = Journal(tmp_path / "journal")
+    try:
+        opts = ReplayOptions(max_in_flight=1)
+        replayer = Replayer(store, opts, journal, Settings(), None, lambda _: None, transport_factory=mock)
+        assert asyncio.run(replayer.run(EntryFilter())).counts.acknowledged == 4
+    finally:
+        journal.close()
+    assert tenants == {"m0": "acme", "m1": "globex", "m2": "acme", "m3": None}
+    assert len(replayer.clients) == 3
