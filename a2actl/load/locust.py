@@ -380,9 +380,18 @@ class A2AUser(FastHttpUser):
 
     # -- the wire ----------------------------------------------------------------------------------
 
-    def _fire(self, name: str, t0: float, start: float, size: int, exc: Exception | None) -> None:
+    def _fire(
+        self,
+        name: str,
+        t0: float,
+        start: float,
+        size: int,
+        exc: Exception | None,
+        request_type: str = REQUEST_TYPE,
+    ) -> None:
+        """Report one entry to Locust's stats: response time in ms since ``t0`` (perf_counter s)."""
         self.environment.events.request.fire(
-            request_type=REQUEST_TYPE,
+            request_type=request_type,
             name=name,
             response_time=(time.perf_counter() - t0) * 1000.0,
             response_length=size,
@@ -543,15 +552,7 @@ class A2AUser(FastHttpUser):
                             raise _a2a_failure(decode_jsonrpc_error(error, method=method, family=ep.family))
                     if first:
                         first = False
-                        self.environment.events.request.fire(
-                            request_type=TTFE_REQUEST_TYPE,
-                            name=name,
-                            response_time=(time.perf_counter() - t0) * 1000.0,
-                            response_length=size,
-                            exception=None,
-                            context=self.context(),
-                            start_time=start,
-                        )
+                        self._fire(name, t0, start, size, None, TTFE_REQUEST_TYPE)
                     ev = classify_event(result)
                     if ev.state is not None:
                         state = ev.state
