@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.events import classify_event, result_shape_error
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting
@@ -242,7 +244,7 @@ class A2AClient:
         Raises ``ProtocolViolation`` for a non-JSON ``data:`` field or a wrong envelope; a connection
         cut mid-stream raises the transport's error (``UnreachableError``/``ProtocolViolation``).
         """
-        from a2actl.transport.sse import iter_sse
+        from a2actl.transport.sse import iter_sse_batches
 
         rid = str(uuid.uuid4())
         if self.binding == BINDING_HTTP_JSON:
@@ -278,58 +280,81 @@ class A2AClient:
                 return
             origin = clock.origin()
             sink = self.transport.sink
+            bodies = sink.wants_bodies  # -vv: each data field to the sink (fixed for the run)
             rest = self.binding == BINDING_HTTP_JSON
-            loads = json.loads
+            loads = orjson.loads  # the per-event decode: ~5x the stdlib's speed on event-sized objects
             deep_limit = MAX_NESTING
-            async for item in iter_sse(response, url, self.transport.settings):
-                at = item.at - origin
-                if item.kind == "comment":
-                    if heartbeats:
-                        yield Heartbeat(at, item.data)
-                    continue
-                if item.truncated:
-                    yield TimedEvent(at, item.size, OVERSIZE_EVENT, True)
-                    continue
-                if sink.wants_bodies:
-                    sink.on_body("<", self.transport.redact_body(item.data.encode()))
+
+            def stdlib(data: str) -> Any:
+                """A ``data`` field orjson refused, read by the stdlib as before orjson, so JSON that
+                only Python's reader takes (lone surrogates, ``NaN``, integers past 64 bits, read
+                exactly) still passes. Raises ``ProtocolViolation`` (6): not JSON, or too deep."""
                 try:
-                    obj = loads(item.data)
+                    return json.loads(data)
                 except RecursionError:
-                    obj = parse_json(item.data, url)  # raises "nested too deep"
+                    return parse_json(data, url)  # raises "nested too deep"
                 except ValueError as exc:
-                    raise ProtocolViolation(f"SSE data from {url} is not JSON: {item.data[:80]!r}") from exc
-                data = item.data
-                if (
-                    data.count("{") + data.count("[") > deep_limit  # cheap necessary condition first
-                    and nesting(obj) > deep_limit
-                ):
-                    parse_json(data, url)  # raises "nested too deep"
-                if rest:
-                    result = obj
-                else:
+                    raise ProtocolViolation(f"SSE data from {url} is not JSON: {data[:80]!r}") from exc
+
+            new_event = tuple.__new__  # TimedEvent(...) without the NamedTuple's Python-level __new__
+            async for batch in iter_sse_batches(response, url, self.transport.settings):
+                for kind, data, size, at, _, _, truncated in batch:  # unpacked once, not read five times
+                    at -= origin
+                    if kind == "comment":
+                        if heartbeats:
+                            yield Heartbeat(at, data)
+                        continue
+                    if truncated:
+                        yield TimedEvent(at, size, OVERSIZE_EVENT, True)
+                        continue
+                    if bodies:
+                        sink.on_body("<", self.transport.redact_body(data.encode()))
                     try:
-                        result, error = split_response(obj, rid)
-                    except EnvelopeError as exc:
-                        raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
-                    if error is not None:
-                        res = HttpResult(
-                            response.status_code,
-                            response.reason_phrase,
-                            response.headers,
-                            item.data.encode(),
-                            url,
-                            clock.timing,
-                            clock.traceparent,
-                        )
-                        yield RpcOutcome(
-                            operation,
-                            method,
-                            None,
-                            decode_jsonrpc_error(error, method=method, family=self.family),
-                            res,
-                        )
-                        return
-                yield TimedEvent(at, item.size, classify_event(result))
+                        obj = loads(data)
+                    except ValueError:  # orjson's JSONDecodeError, or its 1024-level depth limit
+                        obj = stdlib(data)
+                    if (  # cheap necessary conditions first: depth d takes d brackets and d closers
+                        len(data) > 2 * deep_limit
+                        and data.count("{") + data.count("[") > deep_limit
+                        and nesting(obj) > deep_limit
+                    ):
+                        parse_json(data, url)  # raises "nested too deep"
+                    if rest:
+                        result = obj
+                    elif (  # the common case, exactly split_response's success: a result echoing our id
+                        type(obj) is dict
+                        and obj.get("id") == rid
+                        and obj.get("jsonrpc") == "2.0"
+                        and "result" in obj
+                        and "error" not in obj
+                    ):
+                        result = obj["result"]
+                    else:
+                        try:
+                            result, error = split_response(obj, rid)
+                        except EnvelopeError as exc:
+                            raise ProtocolViolation(f"SSE event from {url}: {exc}") from exc
+                        if error is not None:
+                            # decoded again by the stdlib: orjson reads integers past 64 bits as floats
+                            error = split_response(stdlib(data), rid)[1] or error
+                            res = HttpResult(
+                                response.status_code,
+                                response.reason_phrase,
+                                response.headers,
+                                data.encode(),
+                                url,
+                                clock.timing,
+                                clock.traceparent,
+                            )
+                            yield RpcOutcome(
+                                operation,
+                                method,
+                                None,
+                                decode_jsonrpc_error(error, method=method, family=self.family),
+                                res,
+                            )
+                            return
+                    yield new_event(TimedEvent, (at, size, classify_event(result), False))
         finally:
             await response.aclose()
 

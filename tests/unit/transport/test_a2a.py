@@ -363,3 +363,99 @@ def test_an_http_json_stream_yields_bare_events() -> None:
     items = stream(handler, selection(BINDING_HTTP_JSON))
     assert str(sent[0].url) == BASE + "/message:stream" and sent[0].method == "POST"
     assert len(items) == 1 and isinstance(items[0], TimedEvent) and items[0].event.kind == "task"
+
+
+# -- the per-event decode (orjson, with the stdlib for what orjson refuses) ---------------------------
+
+
+def _frames(*results: str) -> Handler:
+    """A JSON-RPC stream of ``data:`` fields given as raw JSON text for ``result`` (``{rid}`` is the
+    request's id)."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        return sse(*(f'data: {{"jsonrpc":"2.0","id":"{rid}","result":{r}}}\n\n' for r in results))
+
+    return handler
+
+
+def test_json_only_pythons_reader_takes_still_decodes() -> None:
+    """orjson refuses a lone surrogate escape, NaN and Infinity; a2actl read them before orjson (with
+    the stdlib) and still does: each is an event, not a protocol violation."""
+    items = stream(
+        _frames(
+            '{"task":{"id":"t\\ud800","contextId":"c","status":{"state":"TASK_STATE_WORKING"}}}',
+            '{"statusUpdate":{"taskId":"t\\ud800","status":{"state":"TASK_STATE_WORKING"},"metadata":{"x":NaN}}}',
+            '{"statusUpdate":{"taskId":"t\\ud800","status":{"state":"TASK_STATE_COMPLETED"},"m":[Infinity]}}',
+        )
+    )
+    assert [(i.event.kind, i.event.state, i.event.task_id) for i in items if isinstance(i, TimedEvent)] == [
+        ("task", "working", "t\ud800"),
+        ("status-update", "working", "t\ud800"),
+        ("status-update", "completed", "t\ud800"),
+    ]
+
+
+@pytest.mark.parametrize("depth", [101, 1000, 1024, 1025, 5000])
+def test_a_data_field_nested_too_deep_is_a_protocol_violation(depth: int) -> None:
+    """Over MAX_NESTING (100) levels: 'nested too deep' (exit 6), below orjson's own limit of 1024,
+    at it, past it (orjson refuses, the stdlib's recursion limit is hit) and far past it."""
+    deep = '{"task":{"id":"t","status":{"state":"TASK_STATE_WORKING"},"m":' + "[" * depth + "]" * depth + "}}"
+    with pytest.raises(ProtocolViolation, match="nested too deep") as err:
+        stream(_frames(deep))
+    assert err.value.exit_code == 6
+
+
+def test_a_data_field_at_the_nesting_bound_decodes() -> None:
+    ok = '{"task":{"id":"t","status":{"state":"TASK_STATE_WORKING"},"m":' + "[" * 97 + "]" * 97 + "}}"
+    items = stream(_frames(ok))  # 100 levels: result, task, m and 97 lists
+    assert len(items) == 1 and isinstance(items[0], TimedEvent) and items[0].event.kind == "task"
+
+
+@pytest.mark.parametrize("data", ["hello", '{"a": 1', "[1, 2,]", "\ufeff{}"])
+def test_data_no_json_reader_takes_is_a_protocol_violation(data: str) -> None:
+    with pytest.raises(ProtocolViolation, match="SSE data from .* is not JSON") as err:
+        stream(lambda _: sse(f"data: {data}\n\n"))
+    assert err.value.exit_code == 6
+
+
+def test_an_error_frame_keeps_integers_past_64_bits_exact() -> None:
+    """orjson reads an integer past 64 bits as a float; the error frame (it ends the stream, so this
+    costs nothing per event) is decoded again by the stdlib, so its details keep the exact value."""
+    big = 2**70 + 1
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        frame = f'{{"jsonrpc":"2.0","id":"{rid}","error":{{"code":-32004,"message":"nope","data":{{"n":{big}}}}}}}'
+        return sse(f"data: {frame}\n\n")
+
+    items = stream(handler, selection(family=Family.V0_3), operation="SubscribeToTask")
+    assert len(items) == 1 and isinstance(items[0], RpcOutcome) and items[0].error is not None
+    assert items[0].error.details == [{"n": big}] and type(items[0].error.details[0]["n"]) is int
+
+
+def test_an_answer_with_another_id_in_a_stream_is_a_protocol_violation() -> None:
+    """The per-event fast check takes only a result echoing the request's id; anything else goes
+    through split_response, which refuses it."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return sse('data: {"jsonrpc":"2.0","id":"someone-else","result":{"task":{"id":"t"}}}\n\n')
+
+    with pytest.raises(ProtocolViolation, match="does not match request id"):
+        stream(handler)
+
+
+def test_events_of_one_read_and_across_reads_are_all_yielded_in_order() -> None:
+    """A read holding many events (the fast path), an event split across reads, CRLF endings."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        frames = "".join(
+            f'data: {{"jsonrpc":"2.0","id":"{rid}","result":{{"statusUpdate":{{"taskId":"t{i}",'
+            f'"status":{{"state":"TASK_STATE_WORKING"}}}}}}}}\r\n\r\n'
+            for i in range(50)
+        )
+        return sse(frames[:1000], frames[1000:1001], frames[1001:])
+
+    items = stream(handler)
+    assert [i.event.task_id for i in items if isinstance(i, TimedEvent)] == [f"t{i}" for i in range(50)]

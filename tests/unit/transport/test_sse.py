@@ -98,6 +98,8 @@ def test_arbitrary_text_never_raises_outside_our_errors(text: str, cuts: list[in
 
 @settings(max_examples=60, deadline=None)
 @example(size=11, limit=16, cuts=[1, 17], one_line=True)  # "d" + "ata: x…": the field name split across reads
+@example(size=100, limit=16, cuts=[], one_line=True)  # in one read: the fast path's bound
+@example(size=100, limit=16, cuts=[], one_line=False)
 @given(
     st.integers(min_value=1, max_value=5000),
     st.integers(min_value=16, max_value=2048),
@@ -121,3 +123,72 @@ def test_an_event_over_the_bound_is_truncated_and_the_stream_goes_on(
         assert truncated and data == ""
     else:
         assert not truncated and data == "\n".join(line[6:] for line in lines)
+
+
+def _reference(text: str) -> tuple[list[tuple[Any, ...]], str, int | None]:
+    """What httpx-sse's own decoders make of ``text`` (``SSELineDecoder`` and ``SSEDecoder``, with the
+    WHATWG rule iter_sse adds: a block without data is no event): the items and the last id/retry."""
+    from httpx_sse._decoders import SSEDecoder, SSELineDecoder
+
+    line_decoder, decoder = SSELineDecoder(), SSEDecoder()
+    items: list[tuple[Any, ...]] = []
+    has_data, last_id, retry = False, "", None
+    for line in line_decoder.decode(text) + line_decoder.flush():
+        if line.startswith(":"):
+            items.append(("comment", line[1:].strip(), None, None, False))
+            continue
+        if line.partition(":")[0] == "data":
+            has_data = True
+        sse = decoder.decode(line)
+        if sse is None:
+            continue
+        last_id, retry = sse.id, sse.retry if sse.retry is not None else retry
+        if has_data:
+            has_data = False
+            items.append(("event", sse.data, sse.event, sse.id or None, False))
+    return items, last_id, retry
+
+
+_line = st.one_of(
+    st.just(""),
+    st.tuples(
+        st.sampled_from(["data", "event", "id", "retry", "", "dat", "datas", "DATA", "x"]),
+        st.sampled_from(["", ":", ": ", ":  "]),
+        st.one_of(_field_text, st.integers(-5, 99).map(str), st.just("a\0b"), st.just(" 7"), st.just("1_0")),
+    ).map("".join),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@example(
+    lines=["data: a", "id: 1", "", "retry: 5", "", "data", "", ": ping", "event: e", "data:b"],
+    newline="\n",
+    cuts=[3],
+)
+@example(lines=["data: x", "", ""], newline="\r", cuts=[])
+@example(lines=["data: a", "", "data: b", "event: e", "", "data: c", ""], newline="\r\n", cuts=[8, 9, 20])
+@given(
+    st.lists(_line, max_size=14),
+    st.sampled_from(["\n", "\r\n", "\r"]),
+    st.lists(st.integers(min_value=0, max_value=400), max_size=8),
+)
+def test_events_ids_and_retries_are_what_httpx_sse_decodes(
+    lines: list[str], newline: str, cuts: list[int]
+) -> None:
+    """Any lines (fields, comments, unknown fields, bad retries, NUL in ids), any line ending, any
+    chunking: what iter_sse (its own fast path for whole ``data: …`` events included) yields is what
+    httpx-sse's decoders read from the whole text."""
+    from a2actl.transport.sse import SSEState
+
+    text = "".join(line + newline for line in lines)
+    state = SSEState()
+
+    async def run() -> list[tuple[Any, ...]]:
+        return [
+            (i.kind, i.data, i.event, i.id, i.truncated)
+            async for i in iter_sse(_Response(_split(text, cuts)), "http://x", _Settings(), state=state)
+        ]
+
+    items, last_id, retry = _reference(text)
+    assert asyncio.run(run()) == items
+    assert (state.last_event_id, state.retry) == (last_id, retry)
