@@ -1,0 +1,86 @@
+"""protocol.jsondoc.parse: orjson's speed with the stdlib's results and errors, and the nesting bound."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from a2actl.core.errors import ProtocolViolation
+from a2actl.protocol.jsondoc import MAX_NESTING, parse
+
+_scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(10**30), max_value=10**30)  # past 64 bits too: must stay exact ints
+    | st.floats(allow_nan=False)
+    | st.text()
+)
+_docs = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal values of equal types all the way down (1 and 1.0 differ)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float):
+        return repr(a) == repr(b)  # NaN too
+    return bool(a == b)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_docs, st.booleans())
+def test_parse_gives_what_the_stdlib_gives(doc: Any, as_bytes: bool) -> None:
+    text = json.dumps(doc, ensure_ascii=False)
+    data: str | bytes = text.encode("utf-8", "surrogatepass") if as_bytes else text
+    try:
+        expected = json.loads(data)
+    except ValueError:
+        with pytest.raises(ValueError):
+            parse(data, "src")
+        return
+    assert _same(parse(data, "src"), expected)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        '{"a": 123456789012345678901234567890}',
+        b'{"a": -9223372036854775809}',
+        '{"a": NaN, "b": Infinity}',
+        b'\xef\xbb\xbf{"a": 1}',
+        '"\\ud800"',
+        '{"a": 1, "a": 2}',
+        "1e400",
+        json.dumps({"x": 1}).encode("utf-16"),
+    ],
+)
+def test_what_only_the_stdlib_reads_still_parses_exactly(data: str | bytes) -> None:
+    assert _same(parse(data, "src"), json.loads(data))
+
+
+@pytest.mark.parametrize("data", ["[1,2", "{'a': 1}", b"\xff", ""])
+def test_not_json_raises_as_the_stdlib_does(data: str | bytes) -> None:
+    with pytest.raises(ValueError) as ours:
+        parse(data, "src")
+    with pytest.raises(ValueError) as theirs:
+        json.loads(data)
+    assert type(ours.value) is type(theirs.value)
+
+
+@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 2000, 100_000])
+def test_deeper_than_the_bound_is_a_protocol_violation(depth: int) -> None:
+    with pytest.raises(ProtocolViolation, match="nested too deep"):
+        parse("[" * depth + "]" * depth, "http://agent")
+    assert parse("[" * MAX_NESTING + "]" * MAX_NESTING, "src") is not None
