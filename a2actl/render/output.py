@@ -1,7 +1,8 @@
 """The one output object of a run: ``Output`` writes results as a table (through a view function of
 one of the per-domain modules ``render/<domain>.py``), JSON or JSONL, and narration to stderr. Chosen
-once per run (``table | json | jsonl``); every byte goes through a redacting stream, and in table mode
-through the terminal-safety render hook (``render/terminal.py``).
+once per run (``table | json | jsonl``); every byte is redacted (known secrets masked: a redacting
+stream, and for JSONL records the JSONL writer's own check, ``_jsonl_writer``), and in table mode
+goes through the terminal-safety render hook (``render/terminal.py``).
 
 Data goes to stdout; narration, warnings and ``-v`` output to stderr.
 """
@@ -11,24 +12,124 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Iterable
-from typing import IO, Any, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 
+import orjson
 from rich.text import Text
 
 from a2actl.render.terminal import _console, _RedactingStream, safe
 
-#: One compact encoder for every JSONL record: ``json.dumps`` with options builds a new encoder per
-#: call, which was a fifth of the per-event cost of ``stream tail -o jsonl``.
-_JSONL = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+if TYPE_CHECKING:
+    from a2actl.core.redact import Redactor
+
+#: The stdlib encoder for the records orjson refuses (integers past 64 bits, keys that are not
+#: strings, lone surrogates): the same bytes a2actl wrote before orjson.
+_JSONL_STDLIB = json.JSONEncoder(ensure_ascii=False, default=str, separators=(",", ":")).encode
+#: orjson writes compact UTF-8 JSON (non-ASCII as is, as ``ensure_ascii=False`` did); dataclasses and
+#: datetimes go to ``default=str`` as they did with the stdlib encoder.
+_JSONL_OPTIONS = (
+    orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+)
+
+
+def jsonl_line(obj: Any) -> bytes:
+    """One JSONL line (``docs/output-formats.md``): ``obj`` as compact JSON, UTF-8, ending in one
+    ``\\n``. orjson encodes it (numbers may be spelt differently from Python's ``json``: ``1e-6``
+    for ``1e-06``; ``NaN`` and infinities become ``null``, valid JSON); what orjson refuses is
+    encoded by the stdlib, a lone surrogate as its ``\\udXXX`` JSON escape. Objects JSON does not
+    know are written as ``str(obj)``. Raises ``ValueError`` for a circular structure."""
+    try:
+        return orjson.dumps(obj, default=str, option=_JSONL_OPTIONS)
+    except TypeError:  # orjson.JSONEncodeError
+        return (_JSONL_STDLIB(obj) + "\n").encode("utf-8", "backslashreplace")
+
 
 #: A table view: renders one JSON document (the ``-o json`` shape) on ``Output.out``.
 View = Callable[["Output", dict[str, Any]], None]
 
 
+def _jsonl_writer(stream: IO[str], redactor: Redactor | None) -> Callable[[Any], None]:
+    """The JSONL writer of an ``Output``: ``obj`` → ``jsonl_line(obj)`` → every known secret masked
+    (``redactor``; ``None`` with ``--show-secrets``) → ``stream``, flushed at once. One frame per
+    record: this is the per-event path of ``stream tail -o jsonl``.
+
+    Redaction: with no secrets known (the registry can grow during a run, so this is asked per
+    record) the line is written as orjson encoded it; with secrets it is searched for their UTF-8
+    spellings and, on a hit, masked by ``redactor`` (orjson escapes a string as the stdlib's
+    ``ensure_ascii=False`` does, a spelling ``Redactor`` masks).
+
+    Writing: to the binary file under a UTF-8 text ``stream`` (``sys.stdout``), after flushing the
+    text written before so the order holds; on a plain file descriptor in one ``write`` (what a flush
+    would do, without the copy into the buffer; a short write, after a signal or on a non-blocking
+    pipe, is finished by ``_write_rest``). A stream without a binary buffer (``io.StringIO``) or not
+    UTF-8 gets the line as text."""
+    import codecs
+    import io
+
+    dumps, options = orjson.dumps, _JSONL_OPTIONS
+    flush_text = stream.flush
+    buffer = getattr(stream, "buffer", None)
+    encoding = getattr(stream, "encoding", None)
+    try:
+        utf8 = isinstance(encoding, str) and codecs.lookup(encoding).name == "utf-8"
+    except LookupError:
+        utf8 = False
+    if buffer is None or not utf8:
+        buffer = None
+    # the file descriptor: under the buffer, or the buffer itself (PYTHONUNBUFFERED=1, python -u)
+    raw = buffer if isinstance(buffer, io.FileIO) else getattr(buffer, "raw", None)
+    raw_write = raw.write if isinstance(raw, io.FileIO) else None
+    seen: list[str] = []
+    byte_needles: list[bytes] = []
+
+    def write(obj: Any) -> None:
+        nonlocal seen, byte_needles
+        try:
+            line = dumps(obj, default=str, option=options)
+        except TypeError:  # orjson.JSONEncodeError: jsonl_line's stdlib path
+            line = jsonl_line(obj)
+        if redactor is not None:
+            needles = redactor.needles()
+            if needles:
+                if needles is not seen:  # the registry grew: encode the spellings again
+                    seen, byte_needles = needles, [n.encode() for n in needles]
+                for needle in byte_needles:
+                    if needle in line:
+                        line = redactor(line.decode()).encode()
+                        break
+        if raw_write is not None:
+            flush_text()  # text written before goes first (this also empties the buffer)
+            done = raw_write(line)
+            if done is None or done < len(line):
+                _write_rest(raw, memoryview(line)[done or 0 :])
+        elif buffer is not None:
+            flush_text()
+            buffer.write(line)
+            buffer.flush()
+        else:
+            stream.write(line.decode())
+            stream.flush()
+
+    return write
+
+
+def _write_rest(raw: Any, data: memoryview) -> None:
+    """Write all of ``data`` to the file ``raw`` after a short write: again until it is taken,
+    waiting until the file is writable when it is non-blocking and full."""
+    import select
+
+    while data:
+        done = raw.write(data)
+        if done is None:
+            select.select([], [raw], [])
+            continue
+        data = data[done:]
+
+
 class Output:
-    """Writes results in the chosen format (``table``, ``json``, ``jsonl``). Every byte goes through
-    a ``_RedactingStream`` (known secrets masked) and, in table mode, through the terminal-safety
-    render hook (control and bidi characters escaped)."""
+    """Writes results in the chosen format (``table``, ``json``, ``jsonl``). Every byte has the known
+    secrets masked (text through a ``_RedactingStream``, JSONL records by ``_jsonl_writer``) and, in
+    table mode, goes through the terminal-safety render hook (control and bidi characters escaped)."""
 
     def __init__(
         self,
@@ -42,12 +143,11 @@ class Output:
 
         self.output = output
         self.redact = Redactor(secrets)
+        base = stdout or sys.stdout
         # _RedactingStream delegates every other attribute of IO[str] to the stream it wraps
-        self.stdout: IO[str] = (
-            cast("IO[str]", _RedactingStream(stdout or sys.stdout, self.redact))
-            if redact
-            else (stdout or sys.stdout)
-        )
+        self.stdout: IO[str] = cast("IO[str]", _RedactingStream(base, self.redact)) if redact else base
+        #: ``jsonl``'s writer (``RecordWriter`` calls it directly, one call per record).
+        self._jsonl = _jsonl_writer(base, self.redact if redact else None)
         self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
         self.out = _console(self.stdout)
         self.err = _console(self.stderr)
@@ -59,9 +159,9 @@ class Output:
         self.stdout.flush()
 
     def jsonl(self, obj: Any) -> None:
-        """One compact JSON object on its own line, flushed at once."""
-        self.stdout.write(_JSONL(obj) + "\n")
-        self.stdout.flush()
+        """One compact JSON object on its own line (``jsonl_line``), flushed at once, with every known
+        secret masked (the redaction choke point, as for any other output; ``_jsonl_writer``)."""
+        self._jsonl(obj)
 
     def data(self, obj: Any) -> None:
         """``json`` or ``jsonl`` according to the output format."""
@@ -139,9 +239,13 @@ class RecordWriter:
         self.summary_type = summary_type
         #: The records kept for ``-o json``.
         self.kept: list[dict[str, Any]] = []
+        #: One record (a JSON-ready dict), written at once in ``jsonl`` and ``table``: in ``jsonl``
+        #: without ``record_type``, the output's JSONL writer itself (one call per record).
+        self.record: Callable[[dict[str, Any]], None] = (
+            out._jsonl if out.output == "jsonl" and record_type is None else self._record
+        )
 
-    def record(self, rec: dict[str, Any]) -> None:
-        """One record (a JSON-ready dict), written at once in ``jsonl`` and ``table``."""
+    def _record(self, rec: dict[str, Any]) -> None:
         fmt = self.out.output
         if fmt == "jsonl":
             self.out.jsonl({"type": self.record_type, **rec} if self.record_type else rec)
