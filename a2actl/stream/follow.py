@@ -49,23 +49,25 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
     from a2actl.transport.channel import Heartbeat, TimedEvent
 
     first = True
+    lifecycle = tail.lifecycle
     async for item in client.stream(operation, params, heartbeats=True):
-        if type(item) is Heartbeat:
+        if type(item) is TimedEvent:
+            _, size, ev, truncated = item
+        elif type(item) is Heartbeat:
             tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
             continue
-        if type(item) is not TimedEvent:  # an error answer (it ends the stream)
+        else:  # an error answer (it ends the stream)
             if item.error is None:
                 raise ProtocolViolation(f"{item.method}: the stream ended with an answer that is no event")
             raise item.error.to_exception(item.method)
-        if first and resync and item.event.kind == "task":
-            tail.reconnected(operation, missed_after_resync(tail, item.event))
-        tail.event(item.event, item.size, resync=first and resync, truncated=item.truncated)
-        first = False
-        if (
-            tail.lifecycle.ended
-            and tail.lifecycle.settled
-            or (item.event.kind == "message" and tail.lifecycle.task_id is None)
-        ):
+        if first:
+            if resync and ev.kind == "task":
+                tail.reconnected(operation, missed_after_resync(tail, ev))
+            tail.event(ev, size, resync=resync, truncated=truncated)
+            first = False
+        else:
+            tail.event(ev, size, truncated=truncated)
+        if lifecycle.ended and lifecycle.settled or (ev.kind == "message" and lifecycle.task_id is None):
             return "settled"
     return "settled" if tail.lifecycle.settled else "closed"
 

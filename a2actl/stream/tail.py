@@ -86,20 +86,24 @@ class TailOptions:
 
 _wall_ms = -1
 _wall_text = ""
+_wall_s = -1
+_wall_prefix = ""
 
 
-def wall() -> str:
-    """UTC wall time, ISO 8601 with milliseconds and ``Z``; formatted once per millisecond (a stream
-    delivers many events per millisecond and formatting dominated the per-event cost)."""
-    global _wall_ms, _wall_text
-    ms = int(time.time() * 1000)
+def wall(_time_ns: Callable[[], int] = time.time_ns) -> str:
+    """UTC wall time, ISO 8601 with milliseconds and ``Z`` (``2026-11-22T04:07:00.643Z``); formatted
+    once per millisecond from a prefix formatted once per second (a stream delivers many events per
+    millisecond and formatting dominated the per-event cost). Takes no argument (``_time_ns`` is
+    the clock, bound once)."""
+    global _wall_ms, _wall_text, _wall_s, _wall_prefix
+    ms = _time_ns() // 1_000_000
     if ms != _wall_ms:
+        sec, frac = divmod(ms, 1000)
+        if sec != _wall_s:
+            _wall_s = sec
+            _wall_prefix = datetime.fromtimestamp(sec, timezone.utc).isoformat(timespec="seconds")[:19]
         _wall_ms = ms
-        _wall_text = (
-            datetime.fromtimestamp(ms / 1000, timezone.utc)
-            .isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z")
-        )
+        _wall_text = f"{_wall_prefix}.{frac:03d}Z"
     return _wall_text
 
 
@@ -136,6 +140,8 @@ class Tail:
     def __post_init__(self) -> None:
         self.t0 = self.clock()
         self.lifecycle = Lifecycle(self.family)
+        self._heartbeat = self.opts.heartbeat  # read per event: one attribute, not two
+        self._limit = self.opts.max_event_bytes
 
     # -- arrivals ---------------------------------------------------------------------------------
     def _arrive(self, now: float) -> float:
@@ -165,25 +171,35 @@ class Tail:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
         and not read, so it counts as oversize whatever ``--max-event-bytes`` says."""
-        # The per-event path (tens of thousands a second): no per-event allocations beyond the record.
+        # The per-event path (100k a second): ``_arrive`` inlined, no allocation beyond the record, and
+        # times to the microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two
+        # differ only on an exact tie, by 1 µs).
         now = self.clock()
-        delta = self._arrive(now)
+        last = self.last
+        delta = now - (last if last is not None else self.t0)
+        if last is not None:
+            self.intervals.add(delta)
+        hb = self._heartbeat
+        if hb is not None and delta > hb:
+            self._check_silence(delta, now)
+        self.last = now
+        t0 = self.t0
         if self.first_event is None:
-            self.first_event = now - self.t0
+            self.first_event = now - t0
         self.events += 1
         self.total_bytes += size
         if size > self.max_bytes:
             self.max_bytes = size
-        limit = self.opts.max_event_bytes
+        limit = self._limit
         over = truncated or (limit is not None and size > limit)
         found = self.lifecycle.observe(ev, resync=resync)
-        t = round(now - self.t0, 6)
+        t = round((now - t0) * 1e6) / 1e6
         self.emit(
             {
                 "type": "event",
                 "wall": self.wall_clock(),
                 "t": t,
-                "delta": round(delta, 6),
+                "delta": round(delta * 1e6) / 1e6,
                 "kind": ev.kind,
                 "state": ev.state,
                 "taskId": ev.task_id,

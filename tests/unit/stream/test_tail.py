@@ -5,9 +5,13 @@ code table, the summary document, and the stall watchdog / ``--max-time`` on the
 from __future__ import annotations
 
 import asyncio
+import itertools
+from datetime import datetime, timezone
 from typing import Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import StreamEvent
@@ -263,6 +267,39 @@ def test_options_delay_and_stall_limit() -> None:
 def test_wall_is_iso_utc_with_milliseconds() -> None:
     text = wall()
     assert len(text) == 24 and text.endswith("Z") and text[10] == "T" and text[19] == "."
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), min_size=1, max_size=6))
+@example([1_764_130_020_999_999_999, 1_764_130_021_000_000_000, 1_764_130_021_000_999_999, 0])
+def test_wall_is_the_milliseconds_of_the_clock_however_it_moves(times_ns: list[int]) -> None:
+    """Formatted once per millisecond from a prefix formatted once per second: the same text as
+    formatting the whole time each call, across millisecond and second boundaries, in any order."""
+    for ns in times_ns:
+        ms = ns // 1_000_000
+        expected = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+        assert wall(itertools.repeat(ns).__next__) == expected.replace("+00:00", "Z")
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        [100.000001, 100.000011, 100.000026],  # microsecond steps (a busy stream)
+        [100.1234564, 100.9999996, 101.5000004],  # around the microsecond rounding
+        [100.000015, 100.0000154, 1e6 + 0.000123],
+    ],
+)
+def test_event_times_are_to_the_microsecond(times: list[float]) -> None:
+    """``t`` and ``delta`` are seconds to 6 decimals (``round(x * 1e6) / 1e6`` on the per-event path,
+    ``round(x, 6)`` elsewhere: the same values but on an exact tie)."""
+    tail, clock, records = make()
+    start, last = clock.now, clock.now
+    for now in times:
+        clock.now = now
+        tail.event(status("working"), 10)
+        rec = records[-1]
+        assert rec["t"] == round(now - start, 6) and rec["delta"] == round(now - last, 6)
+        last = now
 
 
 def test_the_watchdog_reports_a_stall_once_then_ends_the_tail() -> None:
