@@ -1,13 +1,20 @@
-"""DLQ benchmark: `a2actl dlq replay --max-in-flight 64` throughput into a fast loopback sink (file and
-Redis sources), and a2actl's peak RSS while listing 1M entries from a file and from Redis, and
-while replaying a large file.
+"""DLQ benchmark: `a2actl dlq replay --max-in-flight 64` throughput into a fast loopback sink, next to
+a bare aiohttp loop (the baseline, measured in the same run, interleaved round by round), plus the file
+and Redis sources, and a2actl's peak RSS while listing 1M entries and while replaying a large file.
 
-Targets (issue #6): >= 5k msgs/s; <= 150 MB RSS, flat.
+Targets (issue #15): replay >= 5k msgs/s or >= 0.8x the bare aiohttp loop, whichever this machine
+allows; RSS flat (issue #6: <= 150 MB).
 
-    python bench/dlq_replay.py [REPLAY_N] [LIST_N]
+    python bench/dlq_replay.py [REPLAY_N] [LIST_N] [--rounds R]
 
-The sink (its own process, uvicorn) answers every JSON-RPC SendMessage at once with a completed Task.
-Redis runs as its own redis-server on a free port. Every a2actl run is a separate process.
+The sink (its own process, uvicorn, raw ASGI) answers every JSON-RPC SendMessage at once with a
+completed Task. The bare loop (its own process too, as every a2actl run is) is what a throughput job
+on aiohttp cannot beat: one ``aiohttp.ClientSession`` (default event loop, as a2actl's), 64 requests in
+flight, each POSTing the JSON-RPC ``SendMessage`` body a2actl sends for the same dead letter (built
+from the same file, orjson-encoded per request) and decoding the answer with orjson. Replay's rate is
+its own summary's (replayed / duration: journal, fsyncs and removals included); the bare loop's is
+requests / the time from the first send to the last answer. Client CPU per message is the child
+process's whole CPU time (startup and imports included) over the messages.
 """
 
 from __future__ import annotations
@@ -15,8 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -137,99 +146,79 @@ def _rpc(i: int) -> dict:  # type: ignore[type-arg]
     return {"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}}
 
 
-async def _rate(one, n: int, conc: int) -> float:  # type: ignore[no-untyped-def]
-    """Requests per second of ``n`` calls of ``await one(i)``, at most ``conc`` at once."""
-    sem = asyncio.Semaphore(conc)
+def bare_aiohttp(url: str, path: str, conc: int) -> dict[str, float]:
+    """The baseline, run in its own process (``--bare-aiohttp``): the dead letters of ``path`` POSTed
+    from one aiohttp session, ``conc`` in flight, each as the JSON-RPC ``SendMessage`` a2actl sends
+    (orjson-encoded per request, a fresh id), each answer decoded with orjson. ``{"rate": req/s,
+    "n": requests}``."""
+    import uuid
 
-    async def bounded(i: int) -> None:
-        async with sem:
-            await one(i)
+    import aiohttp
+    import orjson
 
-    t = time.perf_counter()
-    await asyncio.gather(*[bounded(i) for i in range(n)])
-    return n / (time.perf_counter() - t)
+    with open(path, "rb") as f:
+        params = [orjson.loads(line)["request"]["params"] for line in f if line.strip()]
+
+    async def run() -> float:
+        connector = aiohttp.TCPConnector(limit=conc)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            headers = {"Content-Type": "application/json"}
+            it = iter(params)
+
+            async def worker() -> None:
+                for p in it:
+                    body = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "SendMessage", "params": p}
+                    async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
+                        doc = orjson.loads(await r.read())
+                        assert doc["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+
+            t = time.perf_counter()
+            await asyncio.gather(*[worker() for _ in range(conc)])
+            return len(params) / (time.perf_counter() - t)
+
+    return {"rate": asyncio.run(run()), "n": len(params)}
 
 
-def bare_httpx(url: str, n: int, conc: int, transport=None) -> float:  # type: ignore[no-untyped-def]
-    """The same POSTs from a bare httpx.AsyncClient loop (the ceiling for any httpx-based replayer);
-    ``transport`` replaces httpx's own (the httpx-aiohttp reference)."""
+def bare_httpx(url: str, n: int, conc: int) -> float:
+    """Reference: the same kind of POSTs from a bare ``httpx.AsyncClient`` (the ceiling of a replay on
+    ``HttpTransport``, the path before issue #15)."""
     import httpx
 
     async def run() -> float:
         limits = httpx.Limits(max_connections=conc, max_keepalive_connections=conc)
-        async with httpx.AsyncClient(limits=limits, transport=transport) as c:
+        async with httpx.AsyncClient(limits=limits) as c:
+            sem = asyncio.Semaphore(conc)
 
             async def one(i: int) -> None:
-                (await c.post(url, json=_rpc(i))).json()
+                async with sem:
+                    (await c.post(url, json=_rpc(i))).json()
 
-            return await _rate(one, n, conc)
+            t = time.perf_counter()
+            await asyncio.gather(*[one(i) for i in range(n)])
+            return n / (time.perf_counter() - t)
 
     return asyncio.run(run())
 
 
-def bare_httpcore(url: str, n: int, conc: int) -> float:
-    """The same POSTs straight through httpcore's pool (httpx's own transport, without httpx's client
-    layer): the ceiling of the chosen stack."""
-    import httpcore
-
-    async def run() -> float:
-        async with httpcore.AsyncConnectionPool(max_connections=conc) as pool:
-
-            async def one(i: int) -> None:
-                body = json.dumps(_rpc(i)).encode()
-                r = await pool.request(
-                    "POST",
-                    url,
-                    content=body,
-                    headers=[
-                        (b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                    ],
-                )
-                json.loads(r.content)
-
-            return await _rate(one, n, conc)
-
-    return asyncio.run(run())
+def _child_cpu() -> float:
+    """CPU seconds (user + system) of this process's waited-for children so far."""
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
 
 
-def bare_aiohttp(url: str, n: int, conc: int) -> float | None:
-    """Reference only (aiohttp is not one of a2actl's dependencies): the same POSTs from aiohttp, to
-    show what another HTTP client reaches on this machine. ``None`` when aiohttp is not installed."""
-    try:
-        import aiohttp
-    except ImportError:
-        return None
-
-    async def run() -> float:
-        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc)) as session:
-
-            async def one(i: int) -> None:
-                async with session.post(url, json=_rpc(i)) as r:
-                    await r.json()
-
-            return await _rate(one, n, conc)
-
-    return asyncio.run(run())
+def in_child(args: list[str]) -> tuple[dict[str, float], float]:
+    """Run ``bench/dlq_replay.py ARGS`` as its own process: (its JSON line, its CPU seconds)."""
+    cpu = _child_cpu()
+    out = subprocess.run([sys.executable, HERE, *args], capture_output=True, text=True, check=False)
+    if out.returncode != 0:
+        raise SystemExit(f"{args[:2]} failed: {out.stderr[-600:]}")
+    return json.loads(out.stdout), _child_cpu() - cpu
 
 
-def bare_httpx_aiohttp(url: str, n: int, conc: int) -> float | None:
-    """Reference only: the httpx client on the ``httpx-aiohttp`` transport (neither is a dependency),
-    to show how much of httpx's cost is its client layer. ``None`` when not installed."""
-    try:
-        import aiohttp
-        from httpx_aiohttp import AiohttpTransport
-    except ImportError:
-        return None
-    return bare_httpx(
-        url,
-        n,
-        conc,
-        AiohttpTransport(client=lambda: aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=conc))),
-    )
-
-
-def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, float]:
+def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, int, float]:
+    """``a2actl dlq replay SRC`` as its own process: (its summary's rate in msgs/s, entries
+    acknowledged, the process's CPU seconds)."""
+    cpu = _child_cpu()
     out = subprocess.run(
         [
             sys.executable,
@@ -248,14 +237,25 @@ def replay_rate(src: str, journal: str, in_flight: int = 64) -> tuple[float, flo
         ],
         capture_output=True,
         text=True,
+        check=False,
     )
-    doc = json.loads(out.stdout)
-    return doc["rate"], doc["acknowledged"]
+    cpu = _child_cpu() - cpu
+    try:
+        doc = json.loads(out.stdout)
+    except ValueError:
+        raise SystemExit(f"dlq replay exited {out.returncode}: {out.stderr[-600:]}") from None
+    return doc["rate"], doc["acknowledged"], cpu
 
 
 def main() -> None:
-    n_replay = int(sys.argv[1]) if len(sys.argv) > 1 else 20_000
-    n_list = int(sys.argv[2]) if len(sys.argv) > 2 else 1_000_000
+    argv = sys.argv[1:]
+    rounds = 3
+    if "--rounds" in argv:
+        i = argv.index("--rounds")
+        rounds = int(argv[i + 1])
+        del argv[i : i + 2]
+    n_replay = int(argv[0]) if len(argv) > 0 else 20_000
+    n_list = int(argv[1]) if len(argv) > 1 else 1_000_000
     py = sys.executable
     subprocess.run(
         [py, "-m", "compileall", "-q", os.path.join(os.path.dirname(HERE), "..", "a2actl")], check=False
@@ -276,48 +276,46 @@ def main() -> None:
     try:
         wait_port(port)
         target = f"http://127.0.0.1:{port}/rpc"
-        print(f"replay into a fast loopback sink, --max-in-flight 64, {n_replay:,} entries")
         path = os.path.join(tmp, "dlq.jsonl")
+        print(
+            f"dlq replay vs a bare aiohttp loop, 64 in flight, same sink, same bodies, {n_replay:,} entries, "
+            f"{rounds} interleaved rounds ({os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f})"
+        )
+        print(
+            "  round   dlq replay msgs/s (CPU ms/msg)   bare aiohttp req/s (CPU ms/req)   ratio   bare httpx req/s"
+        )
+        replays, bares, ratios = [], [], []
+        for r in range(1, rounds + 1):
+            fill_file(path, n_replay, target)
+            rate, acked, cpu = replay_rate(f"file://{path}", os.path.join(tmp, f"j{r}"))
+            if acked != n_replay:
+                raise SystemExit(f"replay acknowledged {acked:,} of {n_replay:,}")
+            fill_file(path, n_replay, target)
+            bare, bare_cpu = in_child(["--bare-aiohttp", target, path, "64"])
+            ref = in_child(["--bare-httpx", target, str(min(n_replay, 3000)), "64"])[0]["rate"]
+            replays.append(rate)
+            bares.append(bare["rate"])
+            ratios.append(rate / bare["rate"])
+            print(
+                f"  {r:>5}   {rate:>9,.0f} ({1000 * cpu / n_replay:.2f})"
+                f"{'':16}{bare['rate']:>9,.0f} ({1000 * bare_cpu / bare['n']:.2f})"
+                f"{'':17}{rate / bare['rate']:>5.2f}x  {ref:>9,.0f}"
+            )
+        med, bmed = statistics.median(replays), statistics.median(bares)
+        print(
+            f"  median  dlq replay {med:,.0f} msgs/s, bare aiohttp {bmed:,.0f} req/s, ratio {statistics.median(ratios):.2f}x "
+            f"(per round {min(ratios):.2f}-{max(ratios):.2f}x)   targets: >= 5,000 msgs/s or >= 0.80x -> "
+            + ("met" if med >= 5000 or statistics.median(ratios) >= 0.8 else "NOT met")
+        )
         fill_file(path, n_replay, target)
-        rate, acked = replay_rate(f"file://{path}", os.path.join(tmp, "j1"))
-        print(f"  file  : {rate:>8,.0f} msgs/s ({acked:,} acknowledged)   target >= 5,000")
-        for conc in (1, 8, 64):
-            print(
-                f"  bare httpx.AsyncClient, {conc:>2} in flight: {bare_httpx(target, 3000, conc):>7,.0f} req/s (same sink)"
-            )
-        for conc in (1, 8, 64):
-            print(
-                f"  bare httpcore pool,     {conc:>2} in flight: {bare_httpcore(target, 3000, conc):>7,.0f} req/s"
-            )
-        for conc in (1, 8, 64):
-            ref = bare_httpx_aiohttp(target, 3000, conc)
-            print(
-                f"  reference httpx+aiohttp,{conc:>2} in flight: "
-                + (
-                    f"{ref:>7,.0f} req/s (not a dependency)"
-                    if ref is not None
-                    else "not installed (pip install httpx-aiohttp to compare)"
-                )
-            )
-        for conc in (1, 8, 64):
-            ref = bare_aiohttp(target, 3000, conc)
-            print(
-                f"  reference aiohttp,      {conc:>2} in flight: "
-                + (
-                    f"{ref:>7,.0f} req/s (not a dependency)"
-                    if ref is not None
-                    else "not installed (pip install aiohttp to compare)"
-                )
-            )
-        fill_file(path, n_replay, target)
-        rate8, _ = replay_rate(f"file://{path}", os.path.join(tmp, "j1b"), 8)
+        rate8, _, _ = replay_rate(f"file://{path}", os.path.join(tmp, "j8"), 8)
         print(f"  file, --max-in-flight 8: {rate8:>7,.0f} msgs/s")
         if rproc:
             wait_port(rport)
             rurl = f"redis://127.0.0.1:{rport}/0"
             fill_redis(rurl, "bench", n_replay, target)
-            rate, acked = replay_rate(f"{rurl}?stream=bench", os.path.join(tmp, "j2"))
-            print(f"  redis : {rate:>8,.0f} msgs/s ({acked:,} acknowledged)")
+            rate, acked, _ = replay_rate(f"{rurl}?stream=bench", os.path.join(tmp, "jr"))
+            print(f"  redis source, --max-in-flight 64: {rate:>8,.0f} msgs/s ({acked:,} acknowledged)")
         print(f"peak RSS, {n_list:,} entries (target <= 150 MB, flat)")
         big = os.path.join(tmp, "big.jsonl")
         fill_file(big, n_list, target)
@@ -356,19 +354,25 @@ def main() -> None:
         )
         q = len(samples) // 4 or 1
         print(
-            f"  replay file, {n_rep:,} entries: {peak:6.1f} MiB peak in {secs:.1f} s "
+            f"  replay file, {n_rep:,} entries, 64 in flight: {peak:6.1f} MiB peak in {secs:.1f} s "
             f"(25%: {samples[q] if samples else 0:.0f}, 75%: {samples[3 * q] if len(samples) > 3 * q else 0:.0f} MiB)"
         )
     finally:
         server.terminate()
+        server.wait()
         if rproc:
             rproc.terminate()
+            rproc.wait()
         shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--sink":
         sink(int(sys.argv[2]))
+    elif len(sys.argv) > 4 and sys.argv[1] == "--bare-aiohttp":
+        print(json.dumps(bare_aiohttp(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+    elif len(sys.argv) > 4 and sys.argv[1] == "--bare-httpx":
+        print(json.dumps({"rate": bare_httpx(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))}))
     else:
         asyncio.set_event_loop_policy(None)
         main()
