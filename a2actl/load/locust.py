@@ -74,7 +74,7 @@ from a2actl.agent.discovery import card_urls, decode_card
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import A2ACtlError
 from a2actl.load.metrics import FAILED_STATES  # failed, rejected, canceled: as 'a2actl load run'
-from a2actl.protocol.events import classify_event, result_shape_error, task_view, text_message_params
+from a2actl.protocol.events import classify_event, result_shape_error, result_state, text_message_params
 from a2actl.protocol.jsonrpc import (
     DecodedError,
     EnvelopeError,
@@ -486,7 +486,7 @@ class A2AUser(FastHttpUser):
             raise _explain_once(
                 A2AFailure(f"protocol violation: the {operation} result {why}"), repr(body[:120])
             )
-        state = task_view(result).get("state") if operation == "SendMessage" else None
+        state = result_state(result)[2] if operation == "SendMessage" else None
         if state in FAILED_STATES:
             raise A2AFailure(f"task {state}")
         return len(body)

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import A2ACtlError, HTTPStatusError
 from a2actl.load.metrics import FAILED_STATES, RequestRecord
-from a2actl.protocol.events import PartSpec, message_params, task_view
+from a2actl.protocol.events import PartSpec, message_params, result_state
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 
 if TYPE_CHECKING:
@@ -137,8 +137,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         if out.error is not None:
             _a2a_error(rec, out)
             return
-        view = task_view(out.result)
-        _settle(rec, view.get("state"))
+        _settle(rec, result_state(out.result)[2])
 
     async def stream(rec: RequestRecord, base: float) -> None:
         from a2actl.transport.a2a import RpcOutcome
@@ -178,7 +177,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         if out.error is not None:
             _a2a_error(rec, out)
             return
-        rec.state = task_view(out.result).get("state")
+        rec.state = result_state(out.result)[2]
 
     async def handshake(rec: RequestRecord, base: float) -> None:
         from a2actl.probe.sample import one_sample

@@ -267,6 +267,28 @@ def task_view(result: Any) -> dict[str, Any]:
     }
 
 
+def result_state(result: Any) -> tuple[str, str | None, str | None]:
+    """``(kind, id, state)`` of a SendMessage / GetTask result of any family, as ``task_view`` reads
+    them (``kind`` ``task`` | ``message``, ``unknown`` for a non-object; ``state`` canonical or
+    ``None``), without
+    building the rest of the view: the per-request path of ``load run``. Never raises."""
+    if not isinstance(result, dict):
+        return "unknown", None, None
+    body: Any = result
+    kind = result.get("kind")
+    if kind is None:
+        task = result.get("task")
+        if isinstance(task, dict):
+            body, kind = task, "task"
+        elif isinstance(result.get("message"), dict) or isinstance(result.get("msg"), dict):
+            return "message", None, None
+    if kind == "message":
+        return "message", None, None
+    status = body.get("status")
+    state = status.get("state") if isinstance(status, dict) else None
+    return "task", body.get("id"), canonical_state(state) if state else None
+
+
 def result_shape_error(operation: str, result: Any) -> str | None:
     """Why ``result`` is not a response of ``operation``, or ``None`` when its shape fits.
 

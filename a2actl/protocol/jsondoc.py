@@ -58,7 +58,7 @@ def parse(data: str | bytes, source: str) -> Any:
     so only larger ones are walked."""
     try:
         # 19+ digits in a row may be an integer past 64 bits, which orjson reads as a float
-        if (_LONG_DIGITS if isinstance(data, str) else _LONG_DIGITS_B).search(data):
+        if _LONG_DIGITS.search(data) if isinstance(data, str) else _LONG_DIGITS_B.search(data):
             raise orjson.JSONDecodeError("a long number: the stdlib reads it exactly", "", 0)
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:

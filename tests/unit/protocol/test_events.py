@@ -1,0 +1,58 @@
+"""protocol.events.result_state reads what task_view reads (kind, id, state), for every result shape."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from a2actl.protocol.events import result_state, task_view
+
+SHAPES: list[Any] = [
+    {"task": {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}},  # 1.0
+    {"task": {"id": "t", "status": {"state": "TASK_STATE_FAILED"}}},
+    {"kind": "task", "id": "t", "status": {"state": "failed"}},  # 0.3 JSON-RPC
+    {"kind": "task", "id": "t", "status": {"state": "TASK_STATE_CANCELLED"}},  # 0.3 gRPC/REST spelling
+    {"id": "t", "status": {"state": "input-required"}},  # a bare Task without kind
+    {"id": "t", "status": {}},
+    {"id": "t", "status": "weird"},
+    {"message": {"messageId": "m", "parts": [{"text": "hi"}]}},
+    {"msg": {"messageId": "m"}},
+    {"kind": "message", "messageId": "m"},
+    {"nothing": 1},
+    [],
+    None,
+    "text",
+]
+
+
+@pytest.mark.parametrize("result", SHAPES)
+def test_result_state_agrees_with_task_view(result: Any) -> None:
+    view = task_view(result)
+    kind, task_id, state = result_state(result)
+    assert kind == view["kind"]
+    assert state == view.get("state")
+    if kind == "task":
+        assert task_id == view["id"]
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(
+            st.sampled_from(["task", "message", "msg", "kind", "id", "status", "state"]), inner, max_size=4
+        )
+    ),
+    max_leaves=12,
+)
+
+
+@given(_json)
+def test_result_state_never_raises_and_agrees_on_anything(result: Any) -> None:
+    view = task_view(result)
+    kind, _, state = result_state(result)
+    assert kind == view["kind"]
+    assert state == view.get("state")
