@@ -11,10 +11,14 @@ from a2actl.cli.params import CardPath
 
 if TYPE_CHECKING:
     import asyncio
+    from collections.abc import Callable
 
     from a2actl.protocol.events import PartSpec
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
+
+#: The most arrivals one open-model run may schedule (``--rate`` x ``--duration``).
+_MAX_ARRIVALS = 10_000_000
 
 _SCENARIO_HELP = (
     "send (blocking SendMessage), stream (SendStreamingMessage to the end), get (GetTask), card, handshake."
@@ -49,12 +53,19 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.request import build_parts
 
+    if text is not None:
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise UsageError("--text is not valid UTF-8 (a terminal or shell in another encoding?)") from exc
     if messages_file is None:
         return [list(build_parts(text if (text is not None or data) else "hello", data, []))]
     try:
         lines = Path(messages_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
         raise UsageError(f"--messages {messages_file}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--messages {messages_file}: not UTF-8 text (byte {exc.start})") from exc
     out: list[list[PartSpec]] = []
 
     def part(obj: object, where: str) -> PartSpec:
@@ -223,6 +234,19 @@ def run_cmd(
             ramp=ramp_s,
             max_in_flight=max_in_flight,
         )
+    if model.kind == "open":
+        planned = (per_second or 0.0) * (model.duration if model.duration is not None else float("inf"))
+        if model.requests is not None:
+            planned = min(planned, model.requests)
+        if planned > _MAX_ARRIVALS:
+            raise UsageError(
+                f"--rate {rate} for {duration or f'{model.duration:g}s'} would schedule {planned:,.0f} arrivals "
+                f"(at most {_MAX_ARRIVALS:,})",
+                hint="one process generates a few thousand requests per second; split the load across "
+                "machines and merge with 'a2actl load report'",
+            )
+    if out_file:
+        _check_writable(out_file)
     limit = run.max_time
     if limit is not None and model.duration is not None and model.duration >= limit:
         raise UsageError(
@@ -238,6 +262,7 @@ def run_cmd(
         thresholds=thresholds,
         abort_on_fail=abort_on_fail,
         card_path=card_path,
+        max_time=limit,
     )
     policy = _loop_policy(loop)
     out = run.out
@@ -249,14 +274,17 @@ def run_cmd(
     try:
         if policy is not None:
             asyncio.set_event_loop_policy(policy)
-        report: LoadReport = run.run(run_load(opts, run.settings, run.sink, on_record, line.update))
+        # --max-time ends the run inside (a report of what was measured, exit 5), not by cancelling it
+        report: LoadReport = run.run(
+            run_load(opts, run.settings, run.sink, on_record, line.update), bounded=False
+        )
     finally:
         line.close()
         if policy is not None:
             asyncio.set_event_loop_policy(previous)
     doc = report.to_json()
     if out_file:
-        _write_report(out_file, doc)
+        _write_report(out_file, doc, run.out.redact)
     if run.format == "jsonl":
         out.jsonl({"type": "summary", **doc})
     else:
@@ -286,15 +314,32 @@ def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
     return policy
 
 
-def _write_report(path: str, doc: dict[str, object]) -> None:
+def _check_writable(path: str) -> None:
+    """Fail before the run (exit 2) when ``--out`` cannot be written: a report measured for minutes
+    must not be lost at the end. The file is created empty if missing."""
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    if os.path.isdir(path):
+        raise UsageError(f"--out {path}: is a directory")
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> None:
+    """Write the ``-o json`` report to ``path``, with the run's secrets masked (``redact``: the
+    output's redactor, the same masking as stdout). Raises ``UsageError`` (exit 2)."""
     import json
 
     from a2actl.core.errors import UsageError
 
     try:
         with open(path, "w", encoding="utf-8") as fh:
-            json.dump(doc, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
+            fh.write(redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     except OSError as exc:
         raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
 
@@ -352,6 +397,6 @@ def report_cmd(
         raise UsageError(str(exc)) from exc
     doc = merged.to_json()
     if out_file:
-        _write_report(out_file, doc)
+        _write_report(out_file, doc, run.out.redact)
     run.show(doc, render_load.report)
     raise typer.Exit(int(merged.exit))

@@ -85,7 +85,7 @@ class Progress:
 def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
     """The rate metrics thresholds can name: ``errors`` (not ok / answered), ``failed`` (task-failed
     / answered), ``dropped`` (dropped / scheduled) as fractions, ``rps`` (answered / ``elapsed``
-    seconds). ``None`` where the denominator is zero."""
+    seconds: the sending window for a finished run). ``None`` where the denominator is zero."""
     answered, total = recorder.answered, recorder.total
     return {
         "errors": recorder.failures / answered if answered else None,
@@ -120,6 +120,9 @@ class LoadReport:
     asked_rate: float | None
     thresholds: list[ThresholdResult] = field(default_factory=list)
     aborted: str | None = None
+    #: seconds from the start to the last request started (the rate's denominator; None: elapsed)
+    window: float | None = None
+    timed_out: bool = False
     timeout: float | None = None
     client: dict[str, Any] | None = None
     runs: int = 1
@@ -138,6 +141,8 @@ class LoadReport:
         elapsed: float,
         thresholds: tuple[Threshold, ...],
         aborted: str | None = None,
+        window: float | None = None,
+        timed_out: bool = False,
         timeout: float | None = None,
         client: dict[str, Any] | None = None,
     ) -> LoadReport:
@@ -152,6 +157,8 @@ class LoadReport:
             elapsed=elapsed,
             asked_rate=model.asked_rate(),
             aborted=aborted,
+            window=window,
+            timed_out=timed_out,
             timeout=timeout,
             client=client,
         )
@@ -162,12 +169,21 @@ class LoadReport:
         """Evaluate ``thresholds`` on this report (replacing earlier results)."""
         rec = self.recorder
         self.thresholds = evaluate(
-            thresholds, {n: rec.stats(n) for n in rec.histograms}, rates_of(rec, self.elapsed)
+            thresholds, {n: rec.stats(n) for n in rec.histograms}, rates_of(rec, self.sending)
         )
 
     @property
+    def sending(self) -> float:
+        """The sending window in seconds: from the start to the last request started (the answers
+        still in flight after it are not time the generator spent sending)."""
+        return self.window if self.window else self.elapsed
+
+    @property
     def exit(self) -> ExitCode:
-        """7 when a threshold failed or the run aborted on one, else 0 (docs/exit-codes.md)."""
+        """5 when ``--max-time`` stopped the run, 7 when a threshold failed or the run aborted on
+        one, else 0 (docs/exit-codes.md)."""
+        if self.timed_out:
+            return ExitCode.TIMEOUT
         if self.aborted or any(not t.ok for t in self.thresholds):
             return ExitCode.CHECK_FAILED
         return ExitCode.OK
@@ -221,6 +237,7 @@ class LoadReport:
                 timespec="milliseconds"
             ),
             "elapsed": round(elapsed, 6),
+            "sendingWindow": round(self.sending, 6),
             "timeout": self.timeout,
             "client": self.client,
             "requests": {
@@ -233,8 +250,8 @@ class LoadReport:
             "statuses": counts["statuses"],
             "throughput": {
                 "asked": self.asked_rate,
-                "achieved": round(rec.answered / elapsed, 3) if elapsed > 0 else None,
-                "ok": round(rec.statuses["ok"] / elapsed, 3) if elapsed > 0 else None,
+                "achieved": round(rec.answered / self.sending, 3) if self.sending > 0 else None,
+                "ok": round(rec.statuses["ok"] / self.sending, 3) if self.sending > 0 else None,
             },
             "metrics": {name: rec.stats(name) for name in rec.names()},
             "errors": counts["errors"],
@@ -256,9 +273,11 @@ class _Run:
 
     asked: float | None
     elapsed: float
+    window: float
     started: float | None
     runs: int
     thresholds: list[Threshold]
+    aborted: str | None
 
 
 def _number(value: Any, what: str) -> float:
@@ -283,6 +302,8 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     rate = throughput.get("asked")
     asked = None if rate is None else _number(rate, "throughput.asked")
     elapsed = _number(doc.get("elapsed") or 0.0, "elapsed")
+    window = _number(doc.get("sendingWindow") or elapsed, "sendingWindow")
+    aborted = doc.get("aborted")
     runs = doc.get("runs") or 1
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
         raise ValueError(f"runs is not a positive integer: {runs!r}")
@@ -308,7 +329,7 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         },
         doc.get("histograms") or {},
     )
-    return _Run(asked, elapsed, started, runs, thresholds)
+    return _Run(asked, elapsed, window, started, runs, thresholds, str(aborted) if aborted else None)
 
 
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
@@ -326,7 +347,8 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     recorder = Recorder()
     scenarios = set()
     asked: float | None = None
-    elapsed = 0.0
+    elapsed = window = 0.0
+    aborted: list[str] = []
     started = math.inf
     texts: dict[str, Threshold] = {}
     for source, doc in docs:
@@ -340,6 +362,9 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         if run.asked is not None:
             asked = (asked or 0.0) + run.asked
         elapsed = max(elapsed, run.elapsed)
+        window = max(window, run.window)
+        if run.aborted:
+            aborted.append(f"{source}: {run.aborted}")
         if run.started is not None:
             started = min(started, run.started)
         for t in run.thresholds:
@@ -355,6 +380,8 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         recorder=recorder,
         started_at=started if started != math.inf else 0.0,
         elapsed=elapsed,
+        window=window,
+        aborted="; ".join(aborted) or None,
         asked_rate=asked,
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],

@@ -61,6 +61,9 @@ class LoadOptions:
     abort_on_fail: bool = False
     card_path: str | None = None
     progress_every: float = 0.5
+    #: ``--max-time`` (seconds): at this point of the run nothing new starts, requests in flight
+    #: are cancelled, and the report is written as it stands (exit 5).
+    max_time: float | None = None
 
 
 @dataclass
@@ -73,6 +76,9 @@ class _State:
     sent: int = 0
     stop: bool = False
     aborted: str | None = None
+    #: perf_counter when the last request was started (the end of the sending window)
+    sending_ended: float | None = None
+    timed_out: bool = False
     recent: deque[float] = field(default_factory=deque)
 
 
@@ -145,14 +151,31 @@ class LoadRun:
             watcher = asyncio.ensure_future(self._watch(state, on_progress))
             try:
                 with _quiet_gc():
-                    if model.kind == "open":
-                        await self._open(scenario, state, finished)
+                    work = (
+                        self._open(scenario, state, finished)
+                        if model.kind == "open"
+                        else self._closed(scenario, state, finished)
+                    )
+                    if opts.max_time is None:
+                        await work
                     else:
-                        await self._closed(scenario, state, finished)
+                        from a2actl.core.deadline import within
+
+                        try:
+                            await within(
+                                work, max(0.0, opts.max_time - (time.perf_counter() - state.started))
+                            )
+                        except asyncio.TimeoutError:
+                            state.timed_out = True
+                            state.aborted = (
+                                f"stopped at --max-time {opts.max_time:g}s; requests in flight were cancelled "
+                                "and are not counted"
+                            )
             finally:
                 watcher.cancel()
                 await asyncio.gather(watcher, return_exceptions=True)
             elapsed = time.perf_counter() - state.started
+            window = (state.sending_ended or time.perf_counter()) - state.started
         return LoadReport.build(
             target=opts.target.value,
             scenario=opts.scenario,
@@ -161,8 +184,10 @@ class LoadRun:
             recorder=state.recorder,
             started_at=wall_start,
             elapsed=elapsed,
+            window=window,
             thresholds=opts.thresholds,
             aborted=state.aborted,
+            timed_out=state.timed_out,
             timeout=opts.timeout,
             client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()},
         )
@@ -181,6 +206,7 @@ class LoadRun:
                 now = perf()
                 if deadline is not None and now >= deadline:
                     return
+                state.sending_ended = now
                 seq = state.sent
                 state.sent += 1
                 state.in_flight += 1
@@ -202,6 +228,7 @@ class LoadRun:
         start = state.started
         tasks: set[asyncio.Task[None]] = set()
         backlog: deque[RequestRecord] = deque()
+        schedule_over = False
 
         async def one(rec: RequestRecord) -> None:
             now = perf()
@@ -212,12 +239,13 @@ class LoadRun:
             finally:
                 state.in_flight -= 1
             finished(rec)
-            while backlog and state.in_flight < cap and not state.stop:
+            while backlog and state.in_flight < cap and not state.stop and not schedule_over:
                 launch(backlog.popleft())
 
         def launch(rec: RequestRecord) -> None:
             state.in_flight += 1
             state.sent += 1
+            state.sending_ended = perf()
             task = asyncio.ensure_future(one(rec))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
@@ -248,10 +276,18 @@ class LoadRun:
                 drop(rec)
             if wait <= 0.001 and seq % 64 == 0:
                 await asyncio.sleep(0)  # behind schedule: let the requests run between bursts
-        while tasks:
-            await asyncio.gather(*list(tasks), return_exceptions=True)
-        while backlog:  # the run ended (or aborted) before they could start
+        # The schedule is over (or aborted): arrivals still waiting for the cap never started, so
+        # they are dropped now, not sent after the end of --duration.
+        schedule_over = True
+        while backlog:
             drop(backlog.popleft())
+        try:
+            while tasks:
+                await asyncio.gather(*list(tasks), return_exceptions=True)
+        except asyncio.CancelledError:  # --max-time: stop what is in flight too
+            for task in list(tasks):
+                task.cancel()
+            raise
 
     async def _watch(self, state: _State, on_progress: Callable[[Progress], None] | None) -> None:
         """Every ``progress_every`` seconds: a progress snapshot, and the ``--abort-on-fail`` check."""
@@ -278,7 +314,9 @@ class LoadRun:
                 )
             if opts.abort_on_fail and opts.thresholds and elapsed >= 1.0 and not state.stop:
                 named = {t.metric for t in opts.thresholds if t.stat is not None}
-                results = evaluate(opts.thresholds, {n: rec.stats(n) for n in named}, rates_of(rec, elapsed))
+                # rps is only known at the end (the first seconds of a run, or a ramp, are below it)
+                judged = tuple(t for t in opts.thresholds if t.metric != "rps")
+                results = evaluate(judged, {n: rec.stats(n) for n in named}, rates_of(rec, elapsed))
                 failed = [r.threshold.text for r in results if not r.ok and r.actual is not None]
                 if failed:
                     state.stop = True

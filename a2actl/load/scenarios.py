@@ -144,6 +144,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         from a2actl.transport.channel import TimedEvent
 
         last: float | None = None
+        answered_by_message = False
         async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
             now = perf() - base
             if isinstance(item, RpcOutcome):
@@ -159,6 +160,8 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
                 rec.gaps.append(now - last)
             last = now
             ev = item.event
+            if ev.kind == "message":
+                answered_by_message = True
             if ev.kind == "artifact-update" and rec.ttfa is None:
                 rec.ttfa = now
             if ev.state:
@@ -167,6 +170,14 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
                 if rec.terminal is None and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
                     rec.terminal = now
         rec.latency = perf() - base
+        if rec.status == "ok" and rec.terminal is None and not answered_by_message:
+            # as stream tail's lifecycle audit (missing-terminal): a stream that closes before a
+            # terminal or interrupted state is a broken stream, not a finished task
+            rec.status, rec.code = "transport-error", "protocol"
+            rec.message = (
+                f"the stream closed in state {rec.state or 'none'} without a terminal or interrupted state"
+            )
+            return
         if rec.status == "ok":
             _settle(rec, rec.state)
 

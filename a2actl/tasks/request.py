@@ -73,6 +73,8 @@ def build_parts(
                 raw = Path(d[1:]).read_text(encoding="utf-8")
             except OSError as exc:
                 raise UsageError(f"--data {d}: cannot read: {exc.strerror or exc}") from exc
+            except UnicodeDecodeError as exc:
+                raise UsageError(f"--data {d}: not UTF-8 text (byte {exc.start})") from exc
         try:
             parts.append(PartSpec("data", data=json.loads(raw)))
         except ValueError as exc:

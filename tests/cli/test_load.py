@@ -209,6 +209,8 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--duration", "soon"), "--duration"),
         (("--messages", "/nonexistent.jsonl"), "--messages /nonexistent.jsonl"),
         (("--loop", "trio"), "--loop 'trio'"),
+        (("--rate", "1e9", "-d", "1s"), "would schedule 1,000,000,000 arrivals"),
+        (("--out", "/nonexistent-dir/r.json"), "--out /nonexistent-dir/r.json: cannot write"),
     ],
 )
 def test_bad_input_is_exit_2_naming_it(
@@ -293,3 +295,38 @@ def test_token_and_tls_options_apply_and_the_token_is_never_printed(
     assert _json(cli, url, "-n", "3", options=("--cacert", ca))["requests"]["ok"] == 3
     untrusted = cli("-o", "json", "load", "run", url, "-n", "3")
     assert untrusted.exit_code == 3 and "TLS" in untrusted.json["error"]["message"]
+
+
+def test_max_time_ends_the_run_with_the_report_it_has(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    url, _ = fast_agent
+    out = tmp_path / "r.json"
+    r = cli(
+        "-o", "json", "--max-time", "1.5s", "load", "run", url, "-c", "2", "-n", "1000000", "--out", str(out)
+    )
+    assert r.exit_code == 5, r.stderr
+    doc = r.json
+    assert doc["exitCode"] == 5 and doc["aborted"].startswith("stopped at --max-time 1.5s")
+    assert 0 < doc["requests"]["ok"] < 1000000
+    assert json.loads(out.read_text())["requests"] == doc["requests"]
+
+
+def test_the_out_file_is_masked_like_stdout(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    url = sandbox.url.replace("http://", "http://user:pw-secret-777@") + "/?api_key=q-secret-888"
+    out = tmp_path / "r.json"
+    r = cli("load", "run", url, "-n", "2", "--out", str(out))
+    assert r.exit_code == 0, r.stderr
+    text = out.read_text()
+    assert json.loads(text)["requests"]["sent"] == 2
+    for secret in ("pw-secret-777", "q-secret-888"):
+        assert secret not in text and secret not in r.stdout + r.stderr
+
+
+def test_files_that_are_not_utf8_are_usage_errors(cli: Any, refused_url: str, tmp_path: Path) -> None:
+    bad = tmp_path / "latin1.jsonl"
+    bad.write_bytes(b'"caf\xe9"\n')
+    r = cli("load", "run", refused_url, "--messages", str(bad))
+    assert r.exit_code == 2 and "not UTF-8" in r.stderr
+    r = cli("load", "run", refused_url, "--data", f"@{bad}")
+    assert r.exit_code == 2 and "not UTF-8" in r.stderr

@@ -147,6 +147,7 @@ KEYS = [
     "sources",
     "startedAt",
     "elapsed",
+    "sendingWindow",
     "timeout",
     "client",
     "requests",

@@ -132,26 +132,39 @@ def test_open_ramp_schedule() -> None:
 
 
 def test_max_in_flight_cap_backlog_then_drops() -> None:
-    """Requests of 1 s at 100/s for 0.3 s under a cap of 5: 5 start, 5 wait in the backlog (and
-    start late, their lag in their latency), the 20 others are dropped on arrival."""
+    """Requests of 1 s at 100/s for 0.3 s under a cap of 5: 5 start, 5 wait in the backlog, the 20
+    others are dropped on arrival; when the schedule ends (0.3 s) the 5 still waiting are dropped
+    too, not sent after the end of --duration."""
     agent = Agent(1.0)
     model = ModelSpec("open", rate=100.0, duration=0.3, max_in_flight=5)
     state, done = _drive(model, agent)
     assert len(done) == 30 and state.in_flight == 0
     assert agent.peak == 5
-    assert dict(state.recorder.statuses) == {"ok": 10, "dropped": 20}
+    assert dict(state.recorder.statuses) == {"ok": 5, "dropped": 25}
     by_seq = {r.seq: r for r in done}
-    assert {s for s, r in by_seq.items() if r.status == "dropped"} == set(range(10, 30))
-    assert [r.status for r in done[:20]] == ["dropped"] * 20  # dropped on arrival, before any ended
+    assert {s for s, r in by_seq.items() if r.status == "dropped"} == set(range(5, 30))
+    assert [r.status for r in done[:25]] == ["dropped"] * 25  # dropped before any request ended
     for seq in range(5):  # started on time
         lag = by_seq[seq].lag
         assert lag is not None and lag < 0.5
-    for seq in range(5, 10):  # the backlog: started when one of the first five ended
-        rec = by_seq[seq]
-        assert rec.lag is not None and rec.lag > 0.5
-        assert rec.latency is not None and rec.latency >= rec.lag + 1.0
     assert all(r.lag is None and r.latency is None for r in done if r.status == "dropped")
-    assert state.recorder.histograms["latency"].get_total_count() == 10
+    assert state.recorder.histograms["latency"].get_total_count() == 5
+
+
+def test_the_backlog_starts_late_and_counts_its_wait() -> None:
+    """Requests of 0.2 s at 100/s for 0.5 s under a cap of 5: arrivals 5-9 wait in the backlog and
+    start when the first requests end; their lag (~0.15 s) is in their latency."""
+    agent = Agent(0.2)
+    model = ModelSpec("open", rate=100.0, duration=0.5, max_in_flight=5)
+    state, done = _drive(model, agent)
+    assert len(done) == 50 and state.in_flight == 0 and agent.peak == 5
+    by_seq = {r.seq: r for r in done}
+    for seq in range(5, 10):
+        rec = by_seq[seq]
+        assert rec.status == "ok"
+        assert rec.lag is not None and rec.lag > 0.1
+        assert rec.latency is not None and rec.latency >= rec.lag + 0.2
+    assert state.recorder.statuses["ok"] + state.recorder.statuses["dropped"] == 50
 
 
 # --- the whole run, abort on fail ----------------------------------------------------------------

@@ -281,7 +281,14 @@ def test_stream_of_a_failed_task_and_of_an_interrupted_one() -> None:
     assert asked.terminal == asked.ttfe  # interrupted counts as settled
     assert asked.gaps == []
     unsettled = _scenario("stream", FakeClient(events=[_event("status-update", "working")]))
-    assert (unsettled.status, unsettled.state, unsettled.terminal) == ("ok", "working", None)
+    # closed before a terminal or interrupted state: a broken stream, not a success (missing-terminal)
+    assert (unsettled.status, unsettled.code, unsettled.state, unsettled.terminal) == (
+        "transport-error",
+        "protocol",
+        "working",
+        None,
+    )
+    assert unsettled.message == "the stream closed in state working without a terminal or interrupted state"
 
 
 def test_stream_error_ends_the_request() -> None:
