@@ -272,17 +272,20 @@ class Recorder:
                 raise ValueError(f"histogram {name!r} does not decode ({type(exc).__name__}: {exc})") from exc
             decoded.append((str(name), check))
         try:
-            statuses = Counter({str(k): int(v) for k, v in _items(counts.get("statuses"), "statuses")})
+            statuses = Counter({str(k): _count(v) for k, v in _items(counts.get("statuses"), "statuses")})
+            unknown = set(statuses) - set(STATUSES)
+            if unknown:
+                raise ValueError(f"unknown status {sorted(unknown)[0]!r} (known: {', '.join(STATUSES)})")
             errors: Counter[tuple[str, str]] = Counter()
             examples: dict[tuple[str, str], str] = {}
             for err in counts.get("errors") or []:
                 key = (str(err["status"]), str(err["code"]))
-                errors[key] += int(err["count"])
+                errors[key] += _count(err["count"])
                 if err.get("example") and key not in examples:
                     examples[key] = str(err["example"])
-            states = Counter({str(k): int(v) for k, v in _items(counts.get("states"), "states")})
-            events, nbytes = int(counts.get("events") or 0), int(counts.get("bytes") or 0)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            states = Counter({str(k): _count(v) for k, v in _items(counts.get("states"), "states")})
+            events, nbytes = _count(counts.get("events") or 0), _count(counts.get("bytes") or 0)
+        except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"malformed counters ({type(exc).__name__}: {exc})") from exc
         self.statuses.update(statuses)
         self.errors.update(errors)
@@ -296,6 +299,14 @@ class Recorder:
             if hist is None:
                 hist = self.histograms[name] = new_histogram()
             hist.add(other)
+
+
+def _count(value: Any) -> int:
+    """A counter read from a report: an integer from 0 to 2**63 - 1; ``ValueError`` otherwise (a
+    hand-edited report with ``-50`` or ``10**400`` must not become a table of nonsense)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise ValueError(f"{repr(value)[:40]} is not a count (an integer from 0)")
+    return value
 
 
 def _items(obj: Any, what: str) -> list[tuple[Any, Any]]:

@@ -100,7 +100,8 @@ def _model_kinds(model: Any) -> set[str]:
     if not isinstance(model, dict):
         return set()
     if model.get("kind") == "merged":
-        return set().union(*(_model_kinds(m) for m in model.get("models") or []))
+        models = model.get("models")
+        return set().union(*(_model_kinds(m) for m in models)) if isinstance(models, list) else set()
     return {str(model.get("kind"))}
 
 
@@ -375,7 +376,10 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     report = LoadReport(
         target=str(first.get("target")),
         scenario=str(first.get("scenario")),
-        model={"kind": "merged", "models": [d.get("model") for _, d in docs]},
+        model={
+            "kind": "merged",
+            "models": [d.get("model") if isinstance(d.get("model"), dict) else None for _, d in docs],
+        },
         negotiated=first.get("negotiated") if isinstance(first.get("negotiated"), dict) else None,
         recorder=recorder,
         started_at=started if started != math.inf else 0.0,

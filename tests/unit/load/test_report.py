@@ -447,3 +447,24 @@ def test_merged_negotiated_is_the_first_runs_when_it_is_an_object() -> None:
     assert merge_reports([("a", good), ("b", odd)]).negotiated == NEGOTIATED
     odd["negotiated"] = ["JSONRPC"]
     assert merge_reports([("b", odd), ("a", good)]).negotiated is None
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        ({"statuses": {"ok": -50}}, "-50 is not a count"),
+        ({"bytes": 10**400}, "is not a count"),
+        ({"statuses": {"ok": 5, "bogus": 1000}}, "unknown status 'bogus'"),
+        ({"states": {"completed": 1.5}}, "1.5 is not a count"),
+    ],
+)
+def test_hand_edited_counters_are_refused(change: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=says) as err:
+        merge_reports([("edited.json", _with(**change))])
+    assert str(err.value).startswith("edited.json: ")
+
+
+def test_a_nested_or_odd_model_does_not_break_the_merge() -> None:
+    odd = _with(model={"kind": "merged", "models": [{"kind": "merged", "models": 5}]})
+    merged = merge_reports([("a.json", odd), ("b.json", _good())])
+    assert merged.to_json()["requests"]["sent"] == 100
