@@ -24,67 +24,15 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
+from loopback import free_port, sink, wait_port
+
 HERE = os.path.abspath(__file__)
-
-
-def sink(port: int) -> None:
-    import uvicorn
-
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        rid = json.loads(body).get("id")
-        out = json.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": rid,
-                "result": {
-                    "task": {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-                },
-            }
-        ).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(out)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": out})
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 def entries(n: int, target: str):  # type: ignore[no-untyped-def]

@@ -19,10 +19,11 @@ import asyncio
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
+
+from loopback import free_port, sink, wait_port
 
 HERE = os.path.abspath(__file__)
 A2ACTL = [sys.executable, "-m", "a2actl"]
@@ -32,73 +33,6 @@ BODY = {
     "method": "SendMessage",
     "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hello"}]}},
 }
-
-
-def sink(port: int) -> None:
-    import uvicorn
-
-    answer_head = b'{"jsonrpc":"2.0","id":'
-    answer_tail = b',"result":{"task":{"id":"t","contextId":"c","status":{"state":"TASK_STATE_COMPLETED"}}}}'
-    base = f"http://127.0.0.1:{port}"
-    card = json.dumps(
-        {
-            "name": "sink",
-            "description": "answers at once",
-            "version": "1",
-            "supportedInterfaces": [
-                {"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
-            ],
-            "capabilities": {},
-            "defaultInputModes": ["text/plain"],
-            "defaultOutputModes": ["text/plain"],
-            "skills": [],
-        }
-    ).encode()
-
-    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        if scope["method"] == "GET":
-            out = card
-        else:
-            rid = json.loads(body).get("id")
-            out = answer_head + json.dumps(rid).encode() + answer_tail
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(out)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": out})
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
-
-
-def free_port() -> int:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
-
-
-def wait_port(port: int) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit("sink did not start")
 
 
 async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:

@@ -30,7 +30,6 @@ import json
 import os
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -38,6 +37,8 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from loopback import free_port, sink, wait_port
 
 HERE = os.path.abspath(__file__)
 BODY: dict[str, Any] = {
@@ -69,58 +70,6 @@ TITLES = {
 
 
 # --- the sink -----------------------------------------------------------------------------------
-
-
-def sink(port: int) -> None:
-    """Serve the raw-ASGI sink on 127.0.0.1:``port`` until killed."""
-    import orjson
-    import uvicorn
-
-    head = [(b"content-type", b"application/json")]
-
-    async def app(scope: Any, receive: Any, send: Any) -> None:
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        rid = orjson.loads(body).get("id") if body else None
-        out = orjson.dumps(
-            {
-                "jsonrpc": "2.0",
-                "id": rid,
-                "result": {
-                    "task": {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-                },
-            }
-        )
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [*head, (b"content-length", str(len(out)).encode())],
-            }
-        )
-        await send({"type": "http.response.body", "body": out})
-
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_port(port: int) -> None:
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"nothing listens on {port}")
 
 
 # --- one cell: a client process ---------------------------------------------------------------------

@@ -19,21 +19,27 @@ Scenarios fill a ``RequestRecord``; they never raise an ``A2ACtlError`` (it is r
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.core.errors import A2ACtlError, HTTPStatusError
+import orjson
+
+from a2actl.core.errors import A2ACtlError, HTTPStatusError, TimeoutError_
 from a2actl.load.metrics import FAILED_STATES, RequestRecord
 from a2actl.protocol.events import PartSpec, message_params, result_state
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
+from a2actl.transport.a2a import RpcOutcome
+from a2actl.transport.channel import TimedEvent
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.probe.report import ProbeOptions
-    from a2actl.transport.a2a import A2AClient, RpcOutcome
+    from a2actl.transport.a2a import A2AClient
 
 SCENARIOS = ("send", "stream", "get", "card", "handshake")
 
@@ -109,8 +115,6 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
     client = ctx.client
 
     async def card(rec: RequestRecord, base: float) -> None:
-        import orjson
-
         res = await client.transport.request(
             "GET", ctx.card_url, headers={"Accept": "application/json"}, max_bytes=ctx.settings.max_card_bytes
         )
@@ -140,9 +144,6 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         _settle(rec, result_state(out.result)[2])
 
     async def stream(rec: RequestRecord, base: float) -> None:
-        from a2actl.transport.a2a import RpcOutcome
-        from a2actl.transport.channel import TimedEvent
-
         last: float | None = None
         answered_by_message = False
         async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
@@ -226,11 +227,6 @@ async def run_one(scenario: Scenario, rec: RequestRecord, base: float, timeout: 
     """Run ``scenario`` for ``rec`` with a total ``timeout`` (seconds); an ``A2ACtlError``, the
     timeout or any other exception (its class as the code: an unmapped failure is counted, never
     lost) is recorded in ``rec`` (``transport-error``/``http-error``), never raised."""
-    import asyncio
-    import sys
-
-    from a2actl.core.errors import TimeoutError_
-
     try:
         if sys.version_info >= (3, 11):  # a context manager: no extra task per request
             async with asyncio.timeout(timeout):

@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_bytes, format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import bar, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -142,8 +142,8 @@ def _histogram(out: Output, buckets: list[dict[str, Any]]) -> None:
     top = max(b["count"] for b in buckets) or 1
     out.out.print(Text("latency histogram", style="bold"))
     for b in buckets:
-        bar = "█" * max(1 if b["count"] else 0, round(b["count"] / top * 40))
-        out.out.print(Text(f"  ≤ {format_seconds(b['le']):>8} {bar} {b['count']}"))
+        drawn = bar(b["count"], top, 40)
+        out.out.print(Text(f"  ≤ {format_seconds(b['le']):>8} {drawn} {b['count']}"))
 
 
 class ProgressLine:

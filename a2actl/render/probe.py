@@ -12,7 +12,7 @@ from rich.text import Text
 
 from a2actl.core.phases import PHASE_LABELS
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import bar, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -160,7 +160,7 @@ def _histogram(out: Output, buckets: list[dict[str, Any]]) -> None:
     top = max(b["count"] for b in buckets) or 1
     out.out.print(Text("total latency histogram", style="bold"))
     for b in buckets:
-        bar = "█" * max(1 if b["count"] else 0, round(b["count"] / top * 30))
+        drawn = bar(b["count"], top, 30)
         out.out.print(
-            Text(f"  {format_seconds(b['from']):>8} – {format_seconds(b['to']):<8} {bar} {b['count']}")
+            Text(f"  {format_seconds(b['from']):>8} – {format_seconds(b['to']):<8} {drawn} {b['count']}")
         )

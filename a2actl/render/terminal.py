@@ -29,6 +29,12 @@ def count(value: Any) -> str:
     return f"{value:,}" if isinstance(value, int) else "?"
 
 
+def bar(count: int, top: int, width: int) -> str:
+    """A histogram bar: ``count`` out of ``top`` as up to ``width`` block characters, at least one
+    for a non-zero count."""
+    return "█" * max(1 if count else 0, round(count / (top or 1) * width))
+
+
 def _unsafe_chars() -> dict[int, str]:
     """Every C0/C1 control (but newline and tab) and every format character (bidi overrides such as
     U+202E, zero-width joiners), mapped to its escaped spelling (``\\x1b``, ``\\u202e``)."""

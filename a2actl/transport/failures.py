@@ -31,9 +31,55 @@ ACCEPT_ENCODING = "gzip, deflate"
 _CODINGS = frozenset(c.strip() for c in ACCEPT_ENCODING.split(","))
 
 
-def _refused(url: str) -> UnreachableError:
+# The failures both transports report (httpx here, aiohttp in transport/fast.py), built in one
+# place so the same failure reads the same whichever client met it.
+
+
+def refused(url: str) -> UnreachableError:
+    """A refused connect (exit 3)."""
     return UnreachableError(
         f"connection to {url} refused", hint="is the agent running and listening on that port?"
+    )
+
+
+def dns_failed(host: str, reason: object) -> UnreachableError:
+    """A failed name lookup for ``host`` (exit 3)."""
+    return UnreachableError(
+        f"DNS lookup for {host!r} failed: {reason}", hint="check the host name and the resolver"
+    )
+
+
+def connection_lost(url: str, reason: object) -> UnreachableError:
+    """A connection reset or lost while talking to ``url`` (exit 3)."""
+    return UnreachableError(
+        f"connection to {url} lost: {reason}",
+        hint="the agent or a proxy reset the connection; retry, then check the agent",
+    )
+
+
+def tls_failed(url: str, detail: object, *, verify: bool) -> UnreachableError:
+    """A failed TLS handshake (exit 3); ``verify``: the certificate did not verify."""
+    return UnreachableError(
+        f"TLS handshake with {url} failed: {detail}",
+        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
+        if verify
+        else "is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
+    )
+
+
+def connect_timed_out(url: str, settings: Settings) -> TimeoutError_:
+    """``--connect-timeout`` passed (exit 5)."""
+    return TimeoutError_(
+        f"connect to {url} timed out after {settings.connect_timeout:g}s",
+        hint="raise --connect-timeout, or check firewalls and the host",
+    )
+
+
+def read_timed_out(url: str, settings: Settings) -> TimeoutError_:
+    """``--timeout`` (per read) passed (exit 5)."""
+    return TimeoutError_(
+        f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
+        hint="the agent is slower than --timeout; raise it or look at the agent",
     )
 
 
@@ -53,34 +99,22 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     if isinstance(exc, A2ACtlError):
         return exc
     if isinstance(exc, httpx.ConnectTimeout):
-        return TimeoutError_(
-            f"connect to {url} timed out after {settings.connect_timeout:g}s",
-            hint="raise --connect-timeout, or check firewalls and the host",
-        )
+        return connect_timed_out(url, settings)
     if isinstance(exc, httpx.TimeoutException):
-        return TimeoutError_(
-            f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
-            hint="the agent is slower than --timeout; raise it or look at the agent",
-        )
+        return read_timed_out(url, settings)
     cause: BaseException | None = exc
     while cause is not None:
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return UnreachableError(
-                f"TLS handshake with {url} failed: {cause.verify_message or cause}",
-                hint="pass the CA with --cacert FILE (or --insecure to skip checks)",
-            )
+            return tls_failed(url, cause.verify_message or cause, verify=True)
         if isinstance(cause, ssl.SSLError):
-            return UnreachableError(
-                f"TLS handshake with {url} failed: {cause}",
-                hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
-            )
+            return tls_failed(url, cause, verify=False)
         if isinstance(cause, ConnectionRefusedError):
-            return _refused(url)
+            return refused(url)
         cause = cause.__cause__ or cause.__context__
     if isinstance(exc, httpx.ConnectError):
         text = str(exc) or type(exc).__name__
         if "refused" in text.lower() or "errno 111" in text.lower():
-            return _refused(url)
+            return refused(url)
         return UnreachableError(f"cannot connect to {url}: {text}")
     if isinstance(exc, httpx.RemoteProtocolError):
         return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
@@ -90,10 +124,7 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
             hint="a proxy or the agent mangles compressed answers",
         )
     if isinstance(exc, (httpx.ReadError, httpx.WriteError)):
-        return UnreachableError(
-            f"connection to {url} lost: {str(exc) or _reason(exc)}",
-            hint="the agent or a proxy reset the connection; retry, then check the agent",
-        )
+        return connection_lost(url, str(exc) or _reason(exc))
     if isinstance(exc, httpx.UnsupportedProtocol):
         return UsageError(f"unsupported URL {url!r}: {exc}", hint="use an http:// or https:// URL")
     if isinstance(exc, httpx.InvalidURL):
@@ -169,6 +200,12 @@ __all__ = [
     "ACCEPT_ENCODING",
     "check_auth",
     "check_redirect",
+    "connect_timed_out",
+    "connection_lost",
+    "dns_failed",
+    "read_timed_out",
+    "refused",
+    "tls_failed",
     "content_coding",
     "map_httpx_error",
     "over_limit",

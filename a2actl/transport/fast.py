@@ -45,13 +45,24 @@ from a2actl.core.errors import (
     HTTPStatusError,
     ProtocolViolation,
     StreamCut,
-    TimeoutError_,
     UnreachableError,
     UsageError,
 )
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
-from a2actl.transport.failures import ACCEPT_ENCODING, check_auth, check_redirect, content_coding, over_limit
+from a2actl.transport.failures import (
+    ACCEPT_ENCODING,
+    check_auth,
+    check_redirect,
+    connect_timed_out,
+    connection_lost,
+    content_coding,
+    dns_failed,
+    over_limit,
+    read_timed_out,
+    refused,
+    tls_failed,
+)
 from a2actl.transport.timing import Clock, HttpResult, Timing
 
 USER_AGENT = f"a2actl/{__version__}"
@@ -64,13 +75,6 @@ _CONNECT_TIMEOUT: tuple[type[BaseException], ...] = tuple(
 _LOST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 #: Answers that have no body whatever their headers say (RFC 9110 §6.4.1).
 _NO_BODY = frozenset((204, 304))
-
-
-def _lost(url: str, what: object) -> UnreachableError:
-    return UnreachableError(
-        f"connection to {url} lost: {what}",
-        hint="the agent or a proxy reset the connection; retry, then check the agent",
-    )
 
 
 _UNDECODABLE = "Can not decode content-encoding"
@@ -92,13 +96,13 @@ def _payload_error(exc: aiohttp.ClientPayloadError, url: str) -> A2ACtlError:
                 hint="a proxy or the agent mangles compressed answers",
             )
         if isinstance(cause, _LOST):
-            return _lost(url, cause)
+            return connection_lost(url, cause)
         cause = cause.__cause__ or cause.__context__
     found = _PARSER_DETAIL.search(text)
     detail = found.group(1) if found else text
     reset = _OS_ERROR.search(text)
     if reset is not None:
-        return _lost(url, f"[Errno {reset.group(1)}] {reset.group(2)} mid-body ({detail})")
+        return connection_lost(url, f"[Errno {reset.group(1)}] {reset.group(2)} mid-body ({detail})")
     return ProtocolViolation(f"malformed HTTP from {url}: incomplete body: {detail}")
 
 
@@ -125,38 +129,21 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
     if isinstance(exc, _CONNECT_TIMEOUT) or (
         isinstance(exc, aiohttp.ServerTimeoutError) and str(exc).startswith("Connection timeout")
     ):
-        return TimeoutError_(
-            f"connect to {url} timed out after {settings.connect_timeout:g}s",
-            hint="raise --connect-timeout, or check firewalls and the host",
-        )
+        return connect_timed_out(url, settings)
     if isinstance(exc, (aiohttp.ServerTimeoutError, asyncio.TimeoutError, TimeoutError)):
-        return TimeoutError_(
-            f"no answer from {url} within {settings.read_timeout:g}s (read timeout)",
-            hint="the agent is slower than --timeout; raise it or look at the agent",
-        )
+        return read_timed_out(url, settings)
     if isinstance(exc, aiohttp.ClientConnectorCertificateError):
         cert_error = exc.certificate_error
         verify = getattr(cert_error, "verify_message", None) or cert_error
-        return UnreachableError(
-            f"TLS handshake with {url} failed: {verify}",
-            hint="pass the CA with --cacert FILE (or --insecure to skip checks)",
-        )
+        return tls_failed(url, verify, verify=True)
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
-        return UnreachableError(
-            f"TLS handshake with {url} failed: {exc}",
-            hint="is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
-        )
+        return tls_failed(url, exc, verify=False)
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
         if isinstance(os_error, socket.gaierror):
-            return UnreachableError(
-                f"DNS lookup for {exc.host!r} failed: {os_error.strerror or os_error}",
-                hint="check the host name and the resolver",
-            )
+            return dns_failed(exc.host, os_error.strerror or os_error)
         if _is_refused(os_error):
-            return UnreachableError(
-                f"connection to {url} refused", hint="is the agent running and listening on that port?"
-            )
+            return refused(url)
         return UnreachableError(f"cannot connect to {url}: {os_error.strerror or os_error}")
     if isinstance(exc, aiohttp.InvalidURL):
         return UsageError(f"invalid URL {url!r}: {exc}")
@@ -183,7 +170,7 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
             )
         return ProtocolViolation(f"malformed HTTP from {url}: {exc.message or exc}")
     if isinstance(exc, (aiohttp.ClientOSError, ConnectionError)):
-        return _lost(url, str(exc) or type(exc).__name__)
+        return connection_lost(url, str(exc) or type(exc).__name__)
     if isinstance(exc, ValueError):  # yarl's URL parser
         return UsageError(f"invalid URL {url!r}: {exc}")
     return A2ACtlError(f"request to {url} failed: {type(exc).__name__}: {exc}")
@@ -253,7 +240,7 @@ class AiohttpStream:
             raise self._cut(map_aiohttp_error(exc, self.url, self.settings)) from exc
         reset = _reset_error(self._closed)
         if reset is not None:
-            raise self._cut(_lost(self.url, reset))
+            raise self._cut(connection_lost(self.url, reset))
         tail = decoder.decode(b"", final=True)
         if tail:
             yield tail
@@ -442,7 +429,7 @@ class FastTransport:
                         raise over_limit(url, limit, coding, _wire(stream, len(buf)))
                 reset = _reset_error(closed)
                 if reset is not None:
-                    raise _lost(url, reset)
+                    raise connection_lost(url, reset)
                 body = bytes(buf)
             complete = True
         except A2ACtlError:

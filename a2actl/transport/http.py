@@ -41,7 +41,6 @@ from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
     ProtocolViolation,
-    UnreachableError,
     UsageError,
 )
 from a2actl.core.redact import redact_body, redact_headers
@@ -51,6 +50,7 @@ from a2actl.transport.failures import (
     check_auth,
     check_redirect,
     content_coding,
+    dns_failed,
     map_httpx_error,
     over_limit,
 )
@@ -157,10 +157,7 @@ class HttpTransport:
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise UnreachableError(
-                f"DNS lookup for {host!r} failed: {exc.strerror or exc}",
-                hint="check the host name and the resolver",
-            ) from exc
+            raise dns_failed(host, exc.strerror or exc) from exc
         addr = str(infos[0][4][0])
         self._dns_cache[(host, port)] = addr
         return addr, time.perf_counter() - t0
