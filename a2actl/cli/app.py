@@ -61,6 +61,12 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "card": ("a2actl.cli.card", "app", "Agent cards: fetch, show."),
     "dlq": ("a2actl.cli.dlq", "app", "Dead letters: list, show, stats, replay, purge."),
     "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
+    "exporter": (
+        "a2actl.cli.exporter",
+        "app",
+        "Prometheus exporter: /probe?target=URL like blackbox_exporter, /metrics for an inventory.",
+    ),
+    "fleet": ("a2actl.cli.fleet", "app", "Fleets: probe thousands of agents, a funnel report, merge shards."),
     "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
     "load": ("a2actl.cli.load", "app", "Load tests: open or closed load, A2A scenarios, thresholds."),
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
