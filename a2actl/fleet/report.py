@@ -1,0 +1,476 @@
+"""The result of a fleet probe (``FleetReport``): the funnel, failures by cause, the slowest agents,
+the version/binding distribution, totals and the exit rule; its ``-o json`` document, JUnit XML, and
+the merge of shard reports (``a2actl fleet report a.json b.json``). docs/fleet.md shows the shapes.
+
+Everything here is computed from the per-agent records (``AgentResult``), so a merged report counts
+exactly what one unsharded run over the same agents counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import urlsplit
+
+from a2actl.core.errors import UsageError
+from a2actl.core.exit_codes import ExitCode
+from a2actl.fleet.inventory import normalise_url
+from a2actl.fleet.result import CAUSES, STAGE_LABELS, STAGES, AgentResult
+
+#: ``kind`` of the report documents, so ``fleet report`` can refuse other JSON.
+REPORT_KIND = "a2actl.fleet.report"
+#: How many agents the "slowest" table lists.
+SLOWEST = 10
+#: How many example agents each failure cause lists.
+EXAMPLES = 3
+#: Labels whose value names an agent's JUnit classname, in order of preference (else the host).
+CLASSNAME_LABELS = ("group", "team", "env")
+
+
+def parse_percent(text: str) -> float:
+    """``--fail-under``: ``"95%"`` or ``"95"`` → ``0.95``; a bare number is a percentage too (``0.5`` is
+    0.5 %, not 50 %). Returns a fraction in ``[0, 1]``. Raises ``UsageError`` (exit 2) outside 0-100."""
+    raw = text.strip().removesuffix("%").strip()
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 <= value <= 100:
+        raise UsageError(f"--fail-under {text!r}: give a percentage between 0 and 100, e.g. 95%")
+    return value / 100.0
+
+
+def _version_family(version: str) -> str:
+    """``"0.3.0"`` → ``"0.3"``, ``"1.0"`` → ``"1.0"``: versions are compared by major.minor."""
+    parts = version.strip().lstrip("vV").split(".")
+    return ".".join(parts[:2]) if len(parts) >= 2 else version.strip()
+
+
+def declared_label(versions: Sequence[str]) -> str:
+    """The distribution key of a card's declared versions: families joined by ``+`` (``0.3+1.0``), or
+    ``none declared``."""
+    families = sorted({_version_family(v) for v in versions if v.strip()})
+    return "+".join(families) if families else "none declared"
+
+
+def classname(result: AgentResult) -> str:
+    """The JUnit classname of an agent: the first of ``CLASSNAME_LABELS`` it carries, else its URL's
+    ``host[:port]``."""
+    for key in CLASSNAME_LABELS:
+        value = result.spec.labels.get(key)
+        if value:
+            return value
+    try:
+        parts = urlsplit(result.spec.url)
+        host = parts.hostname or result.spec.url
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return result.spec.url
+
+
+@dataclass
+class FleetReport:
+    """A fleet probe's (or a merge's) result. ``results``: one per agent, in inventory order;
+    ``stages``: the funnel stages the checks asked for (``stages_for``); ``options``: the run's
+    ``FleetOptions.to_json()`` (``None`` in a merge of differing runs); ``source``: inventory name;
+    ``shard``: ``(index, count)`` 1-based, or ``None``; ``shards``: the shards merged; ``duplicates``:
+    inventory entries dropped as duplicates; ``started_at``: Unix time; ``elapsed``: seconds (a merge:
+    from the earliest start to the latest end); ``fail_under``: the ``--fail-under`` fraction or
+    ``None``; ``sources``: the files merged."""
+
+    results: list[AgentResult]
+    stages: tuple[str, ...]
+    source: str = ""
+    options: dict[str, Any] | None = None
+    shard: tuple[int, int] | None = None
+    duplicates: int = 0
+    started_at: float = 0.0
+    elapsed: float = 0.0
+    fail_under: float | None = None
+    shards: list[tuple[int, int] | None] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    # ------------------------------------------------------------------------------ figures
+
+    @property
+    def total(self) -> int:
+        """Agents checked."""
+        return len(self.results)
+
+    @property
+    def ok_count(self) -> int:
+        """Agents whose every requested check passed."""
+        return sum(r.ok for r in self.results)
+
+    @property
+    def ok_share(self) -> float:
+        """``ok_count / total`` (1.0 for an empty report)."""
+        return self.ok_count / self.total if self.total else 1.0
+
+    @property
+    def rate(self) -> float | None:
+        """Agents checked per second of ``elapsed`` (``None`` when nothing was timed)."""
+        return self.total / self.elapsed if self.elapsed > 0 else None
+
+    def funnel(self) -> list[dict[str, Any]]:
+        """``[{"stage", "label", "count", "percent"}]`` for ``stages``: how many agents reached each
+        stage; ``percent`` of the listed agents (0-100, one decimal)."""
+        counts = Counter(stage for r in self.results for stage in r.passed)
+        counts["listed"] = listed = self.total
+        return [
+            {
+                "stage": s,
+                "label": STAGE_LABELS[s],
+                "count": counts[s],
+                "percent": round(100.0 * counts[s] / listed, 1) if listed else 0.0,
+            }
+            for s in self.stages
+        ]
+
+    def causes(self) -> list[dict[str, Any]]:
+        """Failures grouped by cause, most frequent first: ``[{"cause", "meaning", "count", "stage",
+        "codes": {code: count}, "examples": [{"name", "url", "detail"}]}]``. ``stage``: the funnel
+        stage the agents of this cause failed to reach (the most common); ``codes``: JSON-RPC error
+        codes or HTTP statuses seen; ``examples``: the first ``EXAMPLES`` agents in inventory order
+        (for ``invalid-card``, ``detail`` is the first schema error)."""
+        groups: dict[str, list[AgentResult]] = {}
+        for r in self.results:
+            if not r.ok:
+                groups.setdefault(r.cause or "protocol", []).append(r)
+        out = []
+        for cause, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            codes = Counter(
+                str(r.error_code) if r.error_code is not None else f"HTTP {r.http_status}"
+                for r in rs
+                if r.error_code is not None or r.http_status is not None
+            )
+            stage = Counter(r.failed_stage or "listed" for r in rs).most_common(1)[0][0]
+            out.append(
+                {
+                    "cause": cause,
+                    "meaning": CAUSES.get(cause, ""),
+                    "count": len(rs),
+                    "stage": stage,
+                    "codes": dict(codes.most_common()),
+                    "examples": [
+                        {"name": r.spec.name, "url": r.spec.url, "detail": r.detail} for r in rs[:EXAMPLES]
+                    ],
+                }
+            )
+        return out
+
+    def slowest(self, n: int = SLOWEST) -> list[dict[str, Any]]:
+        """The ``n`` agents with the longest ``total`` (seconds), longest first: ``[{"name", "url",
+        "total", "phases", "ok", "cause"}]``."""
+        top = sorted(self.results, key=lambda r: -r.total)[:n]
+        return [
+            {
+                "name": r.spec.name,
+                "url": r.spec.url,
+                "total": round(r.total, 6),
+                "phases": {k: round(v, 6) for k, v in r.phases.items()},
+                "ok": r.ok,
+                "cause": r.cause,
+            }
+            for r in top
+        ]
+
+    def distribution(self) -> dict[str, Any]:
+        """``{"declared": {label: count}, "negotiated": {"version binding": count}, "legacyOnly": n,
+        "withCard": n}``: ``declared`` groups the agents whose card was read by the version families
+        it declares (``declared_label``); ``negotiated`` the agents that reached ``negotiated`` by what
+        was chosen; ``legacyOnly`` how many cards declare only versions before 1.0 (A2A 0.x)."""
+        with_card = [r for r in self.results if r.declared_versions or "card" in r.passed]
+        declared = Counter(declared_label(r.declared_versions) for r in with_card)
+        negotiated = Counter(
+            f"{r.version or '?'} {r.binding or '?'}" for r in self.results if "negotiated" in r.passed
+        )
+        legacy = sum(
+            1
+            for r in with_card
+            if r.declared_versions and all(_version_family(v).startswith("0.") for v in r.declared_versions)
+        )
+        return {
+            "declared": dict(declared.most_common()),
+            "negotiated": dict(negotiated.most_common()),
+            "legacyOnly": legacy,
+            "withCard": len(with_card),
+        }
+
+    @property
+    def exit(self) -> ExitCode:
+        """0 when every agent passed its checks; 7 when one failed (docs/exit-codes.md). With
+        ``fail_under``: 7 only when the ok share is below it (``--fail-under 95%``; ``0`` never
+        fails)."""
+        if self.fail_under is not None:
+            return ExitCode.CHECK_FAILED if self.ok_share < self.fail_under else ExitCode.OK
+        return ExitCode.OK if self.ok_count == self.total else ExitCode.CHECK_FAILED
+
+    # ---------------------------------------------------------------------------- documents
+
+    def summary_json(self) -> dict[str, Any]:
+        """The report without per-agent records (the ``-o jsonl`` summary line)."""
+        rate = self.rate
+        return {
+            "kind": REPORT_KIND,
+            "source": self.source,
+            "sources": self.sources or None,
+            "shard": _shard_text(self.shard),
+            "shards": [_shard_text(s) for s in self.shards] or None,
+            "options": self.options,
+            "startedAt": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(
+                timespec="milliseconds"
+            ),
+            "elapsed": round(self.elapsed, 6),
+            "totals": {
+                "agents": self.total,
+                "ok": self.ok_count,
+                "failed": self.total - self.ok_count,
+                "okPercent": round(100.0 * self.ok_share, 2),
+                "duplicates": self.duplicates,
+                "agentsPerSecond": round(rate, 3) if rate is not None else None,
+            },
+            "stages": list(self.stages),
+            "funnel": self.funnel(),
+            "causes": self.causes(),
+            "slowest": self.slowest(),
+            "distribution": self.distribution(),
+            "failUnder": round(self.fail_under * 100.0, 4) if self.fail_under is not None else None,
+            "notes": self.notes,
+            "exitCode": int(self.exit),
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``-o json`` / ``--out`` document: ``summary_json()`` plus ``agents`` (every
+        ``AgentResult.to_json()`` record, in inventory order). ``fleet report`` reads it back."""
+        return {**self.summary_json(), "agents": [r.to_json() for r in self.results]}
+
+    def junit_xml(self) -> str:
+        """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read, as ``smoke run --junit``):
+        one ``testsuite`` for the run, one ``testcase`` per agent (``classname``: ``classname()``,
+        ``name``: the agent's name, ``time``: its total seconds); a ``failure`` (``type`` the cause,
+        ``message`` cause and detail) for an agent that failed its checks. The caller masks secrets
+        before writing (``Redactor``)."""
+        import xml.etree.ElementTree as ET
+
+        failures = self.total - self.ok_count
+        name = "a2actl fleet probe" + (f" {self.source}" if self.source else "")
+        if self.shard:
+            name += f" (shard {_shard_text(self.shard)})"
+        root = ET.Element(
+            "testsuites",
+            name=name,
+            tests=str(self.total),
+            failures=str(failures),
+            errors="0",
+            time=f"{self.elapsed:.3f}",
+        )
+        suite = ET.SubElement(
+            root,
+            "testsuite",
+            name=name,
+            tests=str(self.total),
+            failures=str(failures),
+            errors="0",
+            skipped="0",
+            time=f"{self.elapsed:.3f}",
+            timestamp=datetime.fromtimestamp(self.started_at, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S"),
+        )
+        for r in self.results:
+            case = ET.SubElement(
+                suite, "testcase", classname=classname(r), name=r.spec.name, time=f"{r.total:.3f}"
+            )
+            lines = [
+                f"url: {r.spec.url}",
+                "reached: " + " > ".join(STAGE_LABELS[s] for s in r.passed),
+            ]
+            if r.version or r.binding:
+                lines.append(f"negotiated: {r.version or '?'} {r.binding or '?'}")
+            if r.declared_versions:
+                lines.append("declared versions: " + ", ".join(r.declared_versions))
+            if r.phases:
+                lines.append("phases: " + ", ".join(f"{k} {v * 1000:.1f} ms" for k, v in r.phases.items()))
+            if r.attempts > 1:
+                lines.append(f"attempts: {r.attempts}")
+            if not r.ok:
+                cause = r.cause or "protocol"
+                message = cause + (f": {r.detail}" if r.detail else "")
+                failed = r.failed_stage
+                text = f"failed at: {STAGE_LABELS.get(failed or '', failed or '-')}\n" + "\n".join(lines)
+                ET.SubElement(case, "failure", message=message, type=cause).text = text
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
+        return ET.tostring(root, encoding="unicode", xml_declaration=True)
+
+    @classmethod
+    def from_json(cls, doc: Any, source: str) -> FleetReport:
+        """Read a report document (``to_json``; a file written by ``--out`` or ``-o json``). Raises
+        ``UsageError`` (exit 2) naming ``source`` for anything else: another kind of JSON, a missing
+        or malformed field, an invalid agent record (``agents[3]: …``)."""
+        if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
+            raise UsageError(f"{source}: not an 'a2actl fleet probe -o json' report")
+        stages = doc.get("stages")
+        if (
+            not isinstance(stages, list)
+            or not stages
+            or any(s not in STAGES for s in stages)
+            or stages != sorted(set(stages), key=STAGES.index)
+        ):
+            raise UsageError(f"{source}: 'stages' must list funnel stages in order ({', '.join(STAGES)})")
+        agents = doc.get("agents")
+        if not isinstance(agents, list):
+            raise UsageError(
+                f"{source}: 'agents' (the per-agent records) is missing; write the report with -o json or --out"
+            )
+        results = [AgentResult.from_json(a, f"{source}: agents[{i}]") for i, a in enumerate(agents)]
+        for i, r in enumerate(results):
+            extra = [p for p in r.passed if p not in stages]
+            if extra:
+                raise UsageError(
+                    f"{source}: agents[{i}]: stage {extra[0]!r} is not one of this report's stages"
+                )
+        elapsed = doc.get("elapsed", 0.0)
+        if (
+            isinstance(elapsed, bool)
+            or not isinstance(elapsed, (int, float))
+            or not math.isfinite(elapsed)
+            or elapsed < 0
+        ):
+            raise UsageError(f"{source}: 'elapsed' is not a non-negative number of seconds")
+        try:
+            started = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
+        except ValueError as exc:
+            raise UsageError(f"{source}: 'startedAt' is not an ISO 8601 time") from exc
+        shard = _parse_shard_field(doc.get("shard"), source)
+        options = doc.get("options")
+        totals_doc = doc.get("totals")
+        totals: dict[str, Any] = totals_doc if isinstance(totals_doc, dict) else {}
+        dups = totals.get("duplicates", 0)
+        fail_under = doc.get("failUnder")
+        if fail_under is not None and (
+            isinstance(fail_under, bool)
+            or not isinstance(fail_under, (int, float))
+            or not 0 <= fail_under <= 100
+        ):
+            raise UsageError(f"{source}: 'failUnder' is not a percentage")
+        sources = doc.get("sources")
+        shards_doc = doc.get("shards")
+        return cls(
+            results=results,
+            stages=tuple(stages),
+            source=str(doc.get("source") or ""),
+            options=options if isinstance(options, dict) else None,
+            shard=shard,
+            duplicates=dups if isinstance(dups, int) and not isinstance(dups, bool) and dups >= 0 else 0,
+            started_at=started,
+            elapsed=float(elapsed),
+            fail_under=fail_under / 100.0 if fail_under is not None else None,
+            shards=[_parse_shard_field(s, source) for s in shards_doc]
+            if isinstance(shards_doc, list)
+            else [],
+            sources=[str(s) for s in sources] if isinstance(sources, list) else [],
+            notes=[str(n) for n in doc.get("notes") or [] if isinstance(n, str)],
+        )
+
+
+def _shard_text(shard: tuple[int, int] | None) -> str | None:
+    return f"{shard[0]}/{shard[1]}" if shard else None
+
+
+def _parse_shard_field(value: Any, source: str) -> tuple[int, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        index, _, count = value.partition("/")
+        if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+            return int(index), int(count)
+    raise UsageError(f"{source}: 'shard' {value!r} is not I/N")
+
+
+def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float | None = None) -> FleetReport:
+    """Merge the reports of shards (or of any runs over disjoint agents) into one, as one run over
+    their union would have counted: records concatenated in the order given, the funnel, causes,
+    slowest and distribution recomputed; ``elapsed`` from the earliest start to the latest end;
+    ``duplicates`` added. ``fail_under``: the merged run's ``--fail-under`` (default: the strictest
+    of the reports').
+
+    Raises ``UsageError`` (exit 2) naming the files when: no reports; two reports of the same shard
+    (same ``I/N`` of the same inventory); an agent (by normalised URL) in two reports; the reports
+    counted different stages (``--checks`` differ)."""
+    items = list(reports)
+    if not items:
+        raise UsageError("no reports to merge")
+    stages = {r.stages for _, r in items}
+    if len(stages) > 1:
+        raise UsageError(
+            "the reports ran different checks (stages "
+            + " vs ".join(",".join(s) for s in sorted(stages))
+            + "): merge runs of the same --checks"
+        )
+    seen_shards: dict[tuple[str, tuple[int, int]], str] = {}
+    owner: dict[str, str] = {}
+    results: list[AgentResult] = []
+    shards: list[tuple[int, int] | None] = []
+    sources: list[str] = []
+    for name, report in items:
+        own_shards = report.shards or [report.shard]
+        for shard in own_shards:
+            if shard is not None:
+                shard_key = (report.source, shard)
+                if shard_key in seen_shards:
+                    raise UsageError(
+                        f"{name}: shard {_shard_text(shard)} of {report.source or 'the inventory'} "
+                        f"is already in {seen_shards[shard_key]}"
+                    )
+                seen_shards[shard_key] = name
+        for r in report.results:
+            key = normalise_url(r.spec.url)
+            if key in owner:
+                raise UsageError(
+                    f"{name}: agent {r.spec.url} is also in {owner[key]} (the reports overlap)",
+                    hint="merge the reports of disjoint shards (--shard 1/N … N/N)",
+                )
+            owner[key] = name
+        results += report.results
+        shards += own_shards
+        sources += report.sources or [name]
+    starts = [r.started_at for _, r in items]
+    ends = [r.started_at + r.elapsed for _, r in items]
+    given = [r.fail_under for _, r in items if r.fail_under is not None]
+    options = {_options_key(r.options) for _, r in items}
+    first = items[0][1]
+    sources_set = {r.source for _, r in items}
+    return FleetReport(
+        results=results,
+        stages=first.stages,
+        source=first.source if len(sources_set) == 1 else "merged",
+        options=first.options if len(options) == 1 else None,
+        shard=None,
+        duplicates=sum(r.duplicates for _, r in items),
+        started_at=min(starts),
+        elapsed=max(ends) - min(starts),
+        fail_under=fail_under if fail_under is not None else (max(given) if given else None),
+        shards=shards,
+        sources=sources,
+        notes=sorted({n for _, r in items for n in r.notes}),
+    )
+
+
+def _options_key(options: dict[str, Any] | None) -> str:
+    import json
+
+    return json.dumps(options, sort_keys=True, default=str)
+
+
+__all__ = [
+    "REPORT_KIND",
+    "FleetReport",
+    "classname",
+    "declared_label",
+    "merge_reports",
+    "parse_percent",
+]

@@ -1,0 +1,292 @@
+"""a2actl.fleet.inventory: the five formats, errors with file and line/entry, dedup, secrets, shards."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from a2actl.core.errors import UsageError
+from a2actl.core.redact import Redactor
+from a2actl.fleet.inventory import (
+    AgentSpec,
+    load_inventory,
+    normalise_url,
+    parse_inventory,
+    parse_shard,
+    select_shard,
+    shard_index,
+)
+
+
+def urls(inv: object) -> list[str]:
+    return [a.url for a in inv.agents]  # type: ignore[attr-defined]
+
+
+def test_text_comments_blank_lines_and_bare_host_port() -> None:
+    inv = parse_inventory(
+        b"# agents of team a\n\nhttp://a.example:8000\n  localhost:9000   # trailing comment\nhttps://b.example/x\n",
+        "agents.txt",
+    )
+    assert inv.format == "text"
+    assert urls(inv) == ["http://a.example:8000", "http://localhost:9000", "https://b.example/x"]
+    assert [a.name for a in inv.agents] == urls(inv)
+    assert inv.duplicates == 0
+
+
+def test_text_duplicates_are_dropped_and_counted() -> None:
+    inv = parse_inventory(b"http://A.example:80/\nhttp://a.example\nhttp://a.example/#frag\nhttp://b\n", "t")
+    assert urls(inv) == ["http://A.example:80/", "http://b"]
+    assert inv.duplicates == 2
+
+
+@pytest.mark.parametrize(
+    ("body", "line"),
+    [(b"http://ok\nftp://nope\n", 2), (b"\n\nhttp://a b\n", 3), (b"http://ok\nhttp://:80\n", 2)],
+)
+def test_text_errors_name_file_and_line(body: bytes, line: int) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(body, "agents.txt")
+    assert err.value.message.startswith(f"inventory agents.txt, line {line}:")
+    assert int(err.value.exit_code) == 2
+
+
+def test_yaml_inventory_with_defaults_labels_headers_token_env_budgets(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ALPHA_KEY", "alpha-secret-key-value")
+    monkeypatch.setenv("ALPHA_TOKEN", "alpha-bearer-token")
+    doc = """
+defaults:
+  labels: {env: prod}
+  headers: {X-Tenant: acme}
+  budget: 5s
+agents:
+  - url: https://alpha.example
+    name: alpha
+    labels: {team: search}
+    headers: {X-Api-Key: "${ALPHA_KEY}"}
+    tokenEnv: ALPHA_TOKEN
+    budget: 250ms
+  - http://beta.example:8080
+"""
+    inv = parse_inventory(doc.encode(), "fleet.yaml")
+    assert inv.format == "yaml"
+    alpha, beta = inv.agents
+    assert alpha.name == "alpha"
+    assert dict(alpha.labels) == {"env": "prod", "team": "search"}
+    assert dict(alpha.headers) == {"X-Tenant": "acme", "X-Api-Key": "alpha-secret-key-value"}
+    assert alpha.token_env == "ALPHA_TOKEN" and alpha.token() == "alpha-bearer-token"
+    assert alpha.budget == pytest.approx(0.25)
+    assert beta.url == "http://beta.example:8080" and beta.budget == 5.0
+    assert dict(beta.labels) == {"env": "prod"} and dict(beta.headers) == {"X-Tenant": "acme"}
+    # the header secret and the token are registered: every output's redactor masks them
+    masked = Redactor()("key alpha-secret-key-value token alpha-bearer-token")
+    assert "alpha-secret" not in masked and "alpha-bearer" not in masked
+    assert "alpha-secret" not in repr(alpha)
+    assert alpha.to_json()["headerNames"] == ["X-Api-Key", "X-Tenant"]
+    assert "alpha-secret" not in json.dumps(alpha.to_json())
+
+
+@pytest.mark.parametrize(
+    ("doc", "expect"),
+    [
+        (
+            "agents:\n  - url: http://a\n  - url: http://b\n    budget: soon\n",
+            "agents[1] (line 3): budget 'soon'",
+        ),
+        (
+            "agents:\n  - url: http://a\n  - name: no-url\n",
+            "agents[1] (line 3): 'url' (a string) is required",
+        ),
+        ("agents:\n  - url: http://a\n    colour: red\n", "agents[0] (line 2): unknown key(s) colour"),
+        (
+            "agents:\n  - url: http://a\n    tokenEnv: 'not a name'\n",
+            "tokenEnv must be an environment variable NAME",
+        ),
+        (
+            "agents:\n  - url: http://a\n    headers: {X-Key: '${NOPE_UNSET_VAR}'}\n",
+            "NOPE_UNSET_VAR is not set",
+        ),
+        ("agents: [http://a\n", "line"),
+        ("agents: 3\n", "'agents' must be a list"),
+        ("nothing: here\n", "without 'agents'"),
+    ],
+)
+def test_yaml_errors_name_file_and_entry(doc: str, expect: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc.encode(), "fleet.yaml")
+    assert "fleet.yaml" in err.value.message
+    assert expect in err.value.message
+
+
+def test_json_inventory_and_plain_lists() -> None:
+    inv = parse_inventory(json.dumps({"agents": [{"url": "http://a", "name": "A"}, "http://b"]}), "f.json")
+    assert inv.format == "json" and [a.name for a in inv.agents] == ["A", "http://b"]
+    lst = parse_inventory(json.dumps(["http://a", {"url": "http://b", "labels": {"team": "x"}}]), "l.json")
+    assert lst.format == "list" and urls(lst) == ["http://a", "http://b"]
+    assert dict(lst.agents[1].labels) == {"team": "x"}
+    ylst = parse_inventory(b"- http://a\n- url: http://b\n", "l.yml")
+    assert ylst.format == "list" and urls(ylst) == ["http://a", "http://b"]
+
+
+def test_json_syntax_error_names_line_and_column() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(b'{"agents": [\n  "http://a",\n  oops\n]}', "f.json")
+    assert "inventory f.json, line 3 column 3: not JSON" in err.value.message
+
+
+def test_json_entry_error_names_the_entry() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(json.dumps(["http://a", 5, "http://b"]), "l.json")
+    assert "[1] must be a URL or an object, not a number" in err.value.message
+
+
+def test_ai_catalog_agents_inline_cards_nested_and_other_types() -> None:
+    catalog = {
+        "specVersion": "1.0",
+        "host": {"displayName": "Acme"},
+        "entries": [
+            {
+                "identifier": "urn:air:acme.com:a2a:research",
+                "type": "application/a2a-agent-card+json",
+                "url": "https://agents.acme.com/research/.well-known/agent-card.json",
+                "tags": ["research", "beta"],
+            },
+            {
+                "identifier": "urn:air:acme.com:mcp:weather",
+                "type": "application/mcp-server-card+json",
+                "url": "https://m",
+            },
+            {
+                "identifier": "urn:air:acme.com:a2a:inline",
+                "displayName": "Inline",
+                "type": "application/a2a-agent-card+json",
+                "data": {"name": "x", "supportedInterfaces": [{"url": "https://inline.acme.com/a2a"}]},
+            },
+            {
+                "identifier": "urn:air:acme.com:catalog:sub",
+                "type": "application/ai-catalog+json",
+                "data": {
+                    "specVersion": "1.0",
+                    "entries": [
+                        {
+                            "identifier": "n",
+                            "type": "application/a2a-agent-card+json",
+                            "data": {"url": "http://legacy:9"},
+                        }
+                    ],
+                },
+            },
+            {
+                "identifier": "urn:air:acme.com:catalog:far",
+                "type": "application/ai-catalog+json",
+                "url": "https://far",
+            },
+        ],
+    }
+    inv = parse_inventory(json.dumps(catalog), "ai-catalog.json")
+    assert inv.format == "ai-catalog"
+    assert urls(inv) == [
+        "https://agents.acme.com/research/.well-known/agent-card.json",
+        "https://inline.acme.com/a2a",
+        "http://legacy:9",
+    ]
+    assert inv.agents[0].name == "urn:air:acme.com:a2a:research"
+    assert inv.agents[0].labels["tags"] == "research,beta"
+    assert inv.agents[1].name == "Inline"
+    assert inv.skipped == 2  # the MCP server and the nested catalog by URL
+    assert any("not followed" in n for n in inv.notes)
+
+
+def test_ai_catalog_agent_entry_without_url() -> None:
+    doc = {
+        "specVersion": "1.0",
+        "entries": [{"identifier": "x", "type": "application/a2a-agent-card+json", "data": {}}],
+    }
+    with pytest.raises(UsageError) as err:
+        parse_inventory(json.dumps(doc), "c.json")
+    assert "entries[0]: an agent entry needs 'url'" in err.value.message
+
+
+def test_legacy_catalog_draft_card_url() -> None:
+    doc = {
+        "specVersion": "1.0.0",
+        "host": {"name": "h"},
+        "agents": [{"id": "a", "name": "A", "cardUrl": "https://a/card.json"}],
+    }
+    inv = parse_inventory(json.dumps(doc), "old.json")
+    assert urls(inv) == ["https://a/card.json"] and inv.agents[0].name == "A"
+
+
+def test_stdin_and_files(tmp_path: Path) -> None:
+    inv = load_inventory("-", stdin=io.BytesIO(b"http://a\nhttp://b\n"))
+    assert inv.source == "<stdin>" and urls(inv) == ["http://a", "http://b"]
+    p = tmp_path / "x.yaml"
+    p.write_text("- http://c\n")
+    assert urls(load_inventory(str(p))) == ["http://c"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        (None, "cannot read inventory"),
+        (b"\xff\xfe\x00garbage", "not UTF-8"),
+        (b"# only comments\n\n", "lists no agents"),
+    ],
+)
+def test_unreadable_files(tmp_path: Path, content: bytes | None, expect: str) -> None:
+    p = tmp_path / "inv.txt"
+    if content is not None:
+        p.write_bytes(content)
+    with pytest.raises(UsageError) as err:
+        load_inventory(str(p))
+    assert expect in err.value.message and str(p) in err.value.message
+
+
+def test_directory_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="directory"):
+        load_inventory(str(tmp_path))
+
+
+def test_normalise_url() -> None:
+    assert normalise_url("HTTP://A.Example:80/x/") == "http://a.example/x"
+    assert normalise_url("https://a:443") == "https://a"
+    assert normalise_url("https://a:8443/") == "https://a:8443"
+    assert normalise_url("http://[::1]:9000/p") == "http://[::1]:9000/p"
+    assert normalise_url("http://u:p@h/?q=1#f") == "http://u:p@h?q=1"
+
+
+def test_shards_partition_any_inventory() -> None:
+    agents = [AgentSpec(url=f"http://agent-{i}.example:{8000 + i % 7}/a2a") for i in range(500)]
+    for count in (1, 2, 3, 7):
+        parts = [select_shard(agents, i, count) for i in range(1, count + 1)]
+        flat = [a.url for p in parts for a in p]
+        assert sorted(flat) == sorted(a.url for a in agents)  # union = all
+        assert len(flat) == len(set(flat))  # intersection = none
+        if count > 1:
+            assert all(parts)  # 500 agents: no empty shard for these counts
+    # order-independent and stable: the same URL lands in the same shard, however spelt
+    assert shard_index("http://A.example:80/", 5) == shard_index("http://a.example", 5)
+    reversed_parts = select_shard(list(reversed(agents)), 2, 3)
+    assert {a.url for a in reversed_parts} == {a.url for a in select_shard(agents, 2, 3)}
+
+
+def test_shard_index_is_a_fixed_function() -> None:
+    # sha256("http://a.example")[:8] big-endian, mod 1000: pinned so that shards stay put across releases
+    import hashlib
+
+    expected = int.from_bytes(hashlib.sha256(b"http://a.example").digest()[:8], "big") % 1000
+    assert shard_index("http://a.example/", 1000) == expected
+
+
+@pytest.mark.parametrize("text", ["0/4", "5/4", "1/0", "x", "1-4", "/4"])
+def test_bad_shard(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_shard(text)
+
+
+def test_parse_shard() -> None:
+    assert parse_shard(" 2 / 4 ") == (2, 4)

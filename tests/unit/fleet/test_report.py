@@ -1,0 +1,262 @@
+"""a2actl.fleet.report and result: funnel, causes, slowest, distribution, exit rule, JSON round trip,
+merges of shards, JUnit XML."""
+
+from __future__ import annotations
+
+import json
+import random
+from typing import Any
+
+import pytest
+from junitparser import Failure, JUnitXml
+
+from a2actl.core.errors import UsageError
+from a2actl.fleet.inventory import AgentSpec, select_shard
+from a2actl.fleet.report import FleetReport, declared_label, merge_reports, parse_percent
+from a2actl.fleet.result import STAGES, AgentResult, parse_checks, progress_of, stages_for
+
+FULL = ("listed", "reachable", "card", "negotiated", "rpc")
+
+
+def ok(url: str, total: float = 0.01, versions: tuple[str, ...] = ("1.0",), **labels: str) -> AgentResult:
+    return AgentResult(
+        spec=AgentSpec(url=url, labels=labels),
+        passed=FULL,
+        ok=True,
+        declared_versions=versions,
+        version=versions[-1],
+        binding="JSONRPC",
+        phases={"connect": total / 4, "card": total / 4, "rpc": total / 2},
+        total=total,
+    )
+
+
+def bad(url: str, passed: tuple[str, ...], cause: str, detail: str | None = None, **kw: Any) -> AgentResult:
+    return AgentResult(spec=AgentSpec(url=url), passed=passed, ok=False, cause=cause, detail=detail, **kw)
+
+
+def fleet() -> list[AgentResult]:
+    return [
+        ok("http://h1", 0.02),
+        ok("http://h2", 0.5, versions=("0.3.0",)),
+        ok("http://h3", 0.03, versions=("0.3.0", "1.0")),
+        bad("http://dead:1", ("listed",), "refused", "connection refused", total=0.001),
+        bad("http://dead:2", ("listed",), "refused", "connection refused", total=0.001),
+        bad(
+            "http://inv1",
+            ("listed", "reachable"),
+            "invalid-card",
+            "/name: 'name' is a required property",
+            declared_versions=("1.0",),
+            total=0.01,
+        ),
+        bad(
+            "http://rpc",
+            ("listed", "reachable", "card", "negotiated"),
+            "rpc-error",
+            "-32601 Method not found",
+            error_code=-32601,
+            declared_versions=("1.0",),
+            version="1.0",
+            binding="JSONRPC",
+            total=2.0,
+        ),
+        bad("http://5xx", ("listed",), "http-5xx", "HTTP 503", http_status=503, total=0.004),
+    ]
+
+
+def report(results: list[AgentResult] | None = None, **kw: Any) -> FleetReport:
+    return FleetReport(
+        results=results if results is not None else fleet(),
+        stages=stages_for({"card", "validate", "rpc"}),
+        source="agents.txt",
+        started_at=1_700_000_000.0,
+        elapsed=2.0,
+        **kw,
+    )
+
+
+def test_funnel_counts_and_percent() -> None:
+    funnel = report().funnel()
+    assert [(f["stage"], f["count"]) for f in funnel] == [
+        ("listed", 8),
+        ("reachable", 5),
+        ("card", 4),
+        ("negotiated", 4),
+        ("rpc", 3),
+    ]
+    assert funnel[1]["percent"] == 62.5 and funnel[4]["label"] == "first RPC answers"
+
+
+def test_funnel_only_counts_the_requested_stages() -> None:
+    assert stages_for({"card"}) == ("listed", "reachable", "card")
+    assert stages_for(parse_checks("send")) == STAGES
+    assert parse_checks("rpc") == {"rpc", "card"}
+    with pytest.raises(UsageError):
+        parse_checks("card,bogus")
+
+
+def test_causes_grouped_with_counts_codes_and_examples() -> None:
+    causes = {c["cause"]: c for c in report().causes()}
+    assert list(causes)[0] == "refused"  # most frequent first
+    assert causes["refused"]["count"] == 2 and causes["refused"]["stage"] == "reachable"
+    assert causes["invalid-card"]["examples"][0]["detail"] == "/name: 'name' is a required property"
+    assert causes["invalid-card"]["stage"] == "card"
+    assert causes["rpc-error"]["codes"] == {"-32601": 1} and causes["rpc-error"]["stage"] == "rpc"
+    assert causes["http-5xx"]["codes"] == {"HTTP 503": 1}
+    assert sum(c["count"] for c in causes.values()) == 5
+
+
+def test_slowest_top_ten_by_total() -> None:
+    results = [ok(f"http://a{i}", total=i / 100) for i in range(25)]
+    random.Random(4).shuffle(results)
+    slow = report(results).slowest()
+    assert [s["url"] for s in slow] == [f"http://a{i}" for i in range(24, 14, -1)]
+
+
+def test_distribution_declared_negotiated_and_legacy_only() -> None:
+    dist = report().distribution()
+    assert dist["declared"] == {"1.0": 3, "0.3": 1, "0.3+1.0": 1}
+    assert dist["legacyOnly"] == 1
+    assert dist["negotiated"] == {"1.0 JSONRPC": 3, "0.3.0 JSONRPC": 1}
+    assert declared_label(()) == "none declared"
+
+
+def test_exit_rule_and_fail_under() -> None:
+    assert int(report().exit) == 7
+    assert int(report([ok("http://a")]).exit) == 0
+    assert int(report(fail_under=0.0).exit) == 0
+    assert int(report(fail_under=parse_percent("37.5%")).exit) == 0  # 3/8 ok = 37.5 %
+    assert int(report(fail_under=parse_percent("38")).exit) == 7
+    for text in ("-1", "101%", "lots", "nan"):
+        with pytest.raises(UsageError):
+            parse_percent(text)
+
+
+def test_totals_and_rate() -> None:
+    doc = report().to_json()
+    assert doc["totals"] == {
+        "agents": 8,
+        "ok": 3,
+        "failed": 5,
+        "okPercent": 37.5,
+        "duplicates": 0,
+        "agentsPerSecond": 4.0,
+    }
+    assert doc["exitCode"] == 7 and len(doc["agents"]) == 8
+
+
+def test_json_round_trip() -> None:
+    original = report(shard=(2, 3), fail_under=0.9)
+    doc = json.loads(json.dumps(original.to_json()))
+    back = FleetReport.from_json(doc, "r.json")
+    assert back.to_json() == original.to_json()
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expect"),
+    [
+        (lambda d: d.update(kind="a2actl.load.report"), "not an 'a2actl fleet probe -o json' report"),
+        (lambda d: d.pop("agents"), "'agents'"),
+        (lambda d: d["agents"][2].update(total=-1), "agents[2]: 'total' is negative"),
+        (lambda d: d["agents"][2].update(cause="gremlins", ok=False), "agents[2]: unknown cause"),
+        (lambda d: d["agents"][0].update(passed=["rpc", "listed"]), "agents[0]: 'passed'"),
+        (lambda d: d["agents"][0].update(ok="yes"), "agents[0]: 'ok' has the wrong type"),
+        (lambda d: d["agents"][0].update(passed=["listed", "send"]), "not one of this report's stages"),
+        (lambda d: d.update(stages=["rpc", "listed"]), "'stages'"),
+        (lambda d: d.update(shard="3/2"), "'shard'"),
+        (lambda d: d.update(startedAt="yesterday"), "startedAt"),
+    ],
+)
+def test_hand_edited_reports_are_refused(mutate: Any, expect: str) -> None:
+    doc = json.loads(json.dumps(report().to_json()))
+    mutate(doc)
+    with pytest.raises(UsageError) as err:
+        FleetReport.from_json(doc, "edited.json")
+    assert err.value.message.startswith("edited.json") and expect in err.value.message
+
+
+def _shard_reports(results: list[AgentResult], count: int) -> list[tuple[str, FleetReport]]:
+    out = []
+    for i in range(1, count + 1):
+        mine = {a.url for a in select_shard([r.spec for r in results], i, count)}
+        part = [r for r in results if r.spec.url in mine]
+        rep = report(part, shard=(i, count))
+        rep.started_at += i  # shards start a little apart
+        doc = json.loads(json.dumps(rep.to_json()))
+        out.append((f"shard{i}.json", FleetReport.from_json(doc, f"shard{i}.json")))
+    return out
+
+
+def test_merge_of_shards_counts_as_the_unsharded_run() -> None:
+    results = fleet() + [ok(f"http://x{i}", total=i / 1000) for i in range(40)]
+    whole = report(results).to_json()
+    merged = merge_reports(_shard_reports(results, 3)).to_json()
+    for key in ("funnel", "causes", "distribution", "exitCode", "stages"):
+        assert merged[key] == whole[key], key
+    assert merged["totals"]["agents"] == whole["totals"]["agents"]
+    assert sorted(merged["slowest"], key=lambda s: s["url"]) == sorted(
+        whole["slowest"], key=lambda s: s["url"]
+    )
+    assert merged["shards"] == ["1/3", "2/3", "3/3"]
+    assert merged["elapsed"] == pytest.approx(2.0 + 2)  # earliest start to latest end
+
+
+def test_merge_refuses_the_same_shard_twice_and_overlaps() -> None:
+    parts = _shard_reports(fleet(), 2)
+    with pytest.raises(UsageError, match="shard 1/2 of agents.txt is already in shard1.json"):
+        merge_reports([parts[0], ("again.json", parts[0][1])])
+    one = report([ok("http://a")])
+    two = report([ok("http://A:80/")])
+    with pytest.raises(UsageError, match="agent http://A:80/ is also in a.json"):
+        merge_reports([("a.json", one), ("b.json", two)])
+    other_checks = FleetReport(results=[ok("http://z")], stages=stages_for({"card"}))
+    with pytest.raises(UsageError, match="different checks"):
+        merge_reports([("a.json", one), ("c.json", other_checks)])
+    with pytest.raises(UsageError):
+        merge_reports([])
+
+
+def test_merge_of_a_merge_still_refuses_a_repeated_shard() -> None:
+    parts = _shard_reports(fleet(), 3)
+    first_two = merge_reports(parts[:2])
+    again = FleetReport.from_json(json.loads(json.dumps(first_two.to_json())), "m.json")
+    assert merge_reports([("m.json", again), parts[2]]).total == len(fleet())
+    with pytest.raises(UsageError, match="already in"):
+        merge_reports([("m.json", again), parts[1]])
+
+
+def test_junit_one_testcase_per_agent(tmp_path: Any) -> None:
+    results = fleet()
+    results[0] = ok("http://h1", team="search")
+    path = tmp_path / "fleet.xml"
+    path.write_text(report(results).junit_xml())
+    xml = JUnitXml.fromfile(str(path))
+    cases = [c for suite in xml for c in suite]
+    assert len(cases) == 8
+    by_name = {c.name: c for c in cases}
+    assert by_name["http://h1"].classname == "search"
+    assert by_name["http://dead:1"].classname == "dead:1"
+    failed = {c.name: c.result[0] for c in cases if c.result}
+    assert set(failed) == {"http://dead:1", "http://dead:2", "http://inv1", "http://rpc", "http://5xx"}
+    assert all(isinstance(f, Failure) for f in failed.values())
+    assert failed["http://inv1"].type == "invalid-card"
+    assert failed["http://inv1"].message == "invalid-card: /name: 'name' is a required property"
+    assert by_name["http://rpc"].time == pytest.approx(2.0)
+
+
+def test_agent_result_json_round_trip_and_failed_stage() -> None:
+    r = bad(
+        "http://x", ("listed", "reachable"), "invalid-card", "/x: bad", declared_versions=("1.0",), attempts=2
+    )
+    back = AgentResult.from_json(json.loads(json.dumps(r.to_json())))
+    assert back.to_json() == r.to_json()
+    assert r.failed_stage == "card" and ok("http://y").failed_stage is None
+    with pytest.raises(UsageError, match="an ok record carries a cause"):
+        AgentResult.from_json({**ok("http://y").to_json(), "cause": "dns"}, "r")
+
+
+def test_progress_of() -> None:
+    p = progress_of(fleet(), total=10, elapsed=1.5)
+    assert (p.done, p.total, p.failures) == (8, 10, 5)
+    assert p.stages["listed"] == 8 and p.stages["rpc"] == 3 and p.stages["send"] == 0
