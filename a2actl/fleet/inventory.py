@@ -48,6 +48,8 @@ from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
 
 if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
     from a2actl.transport.base import Transport
 
 #: Media types of AI Catalog entries that are A2A agents (ai-catalog specification, "Catalog Entry").
@@ -264,6 +266,20 @@ async def fetch_inventory(url: str, transport: Transport) -> Inventory:
     if res.status >= 300:
         raise UsageError(f"inventory {url}: HTTP {res.status} {res.reason}".rstrip())
     return parse_inventory(res.body, url)
+
+
+async def open_inventory(
+    source: str, settings: Settings, sink: EventSink | None = None, *, stdin: IO[bytes] | None = None
+) -> Inventory:
+    """``fleet probe INVENTORY``: an http(s) URL is fetched (``fetch_inventory`` over an
+    ``HttpTransport`` with the invocation's ``settings``: headers, token, TLS, timeouts, ``-L``);
+    anything else is ``load_inventory`` (a path, ``-`` for stdin). Raises what those raise."""
+    if source.startswith(("http://", "https://")):
+        from a2actl.transport.http import HttpTransport
+
+        async with HttpTransport(settings, sink) as transport:
+            return await fetch_inventory(source, transport)
+    return load_inventory(source, stdin=stdin)
 
 
 def parse_inventory(data: bytes | str, source: str, *, yaml_hint: bool = False) -> Inventory:
@@ -618,6 +634,7 @@ __all__ = [
     "fetch_inventory",
     "load_inventory",
     "normalise_url",
+    "open_inventory",
     "parse_inventory",
     "parse_shard",
     "select_shard",

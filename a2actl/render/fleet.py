@@ -1,0 +1,201 @@
+"""Table views of ``fleet probe`` / ``fleet report`` and the live progress line on stderr.
+
+Views take the ``Output`` and the ``-o json`` document (``FleetReport.to_json`` or ``summary_json``,
+shape in docs/fleet.md; times in seconds, shown with ``format_seconds``). Agent names, URLs and
+details are untrusted text: every one goes through ``safe``."""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+from rich.text import Text
+
+from a2actl.core.units import format_seconds
+from a2actl.render.terminal import bar, safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+_BAR = 30
+_DETAIL = 100
+
+
+def _head(doc: dict[str, Any]) -> Text:
+    totals = doc["totals"]
+    head = Text()
+    head.append("fleet       ", style="bold")
+    sources = doc.get("sources") or []
+    where = (
+        f"merged {len(sources)} reports: {', '.join(map(safe, sources))}"
+        if len(sources) > 1
+        else safe(doc.get("source") or (sources[0] if sources else "-"))
+    )
+    head.append(where)
+    if doc.get("shard"):
+        head.append(f"  shard {doc['shard']}", style="dim")
+    rate = totals.get("agentsPerSecond")
+    line = f"\n            {totals['agents']:,} agents in {format_seconds(doc['elapsed'])}" + (
+        f", {rate:,.1f} agents/s" if rate else ""
+    )
+    if totals.get("duplicates"):
+        line += f"; {totals['duplicates']:,} duplicate URLs dropped"
+    options = doc.get("options") or {}
+    if options:
+        checks = ",".join(options.get("checks") or [])
+        line += f"; checks {checks}, -c {options.get('concurrency')}"
+        if options.get("budget"):
+            line += f", budget {format_seconds(options['budget'])}"
+    head.append(line, style="dim")
+    return head
+
+
+def funnel(out: Output, doc: dict[str, Any]) -> None:
+    """The funnel: one row per counted stage with its count, share of the listed agents and a bar."""
+    rows = doc["funnel"]
+    top = rows[0]["count"] if rows else 0
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="funnel", title_justify="left")
+    table.add_column("stage")
+    table.add_column("agents", justify="right")
+    table.add_column("%", justify="right")
+    table.add_column("")
+    for row in rows:
+        table.add_row(
+            row["label"],
+            f"{row['count']:,}",
+            f"{row['percent']:.1f}",
+            Text(bar(row["count"], top, _BAR), style="green" if row["count"] == top else "yellow"),
+        )
+    out.out.print(table)
+
+
+def causes(out: Output, doc: dict[str, Any]) -> None:
+    """Failures grouped by cause: count, the stage they failed at, codes seen, the first example
+    (for an invalid card: its first schema error)."""
+    rows = doc["causes"]
+    if not rows:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="failures by cause", title_justify="left")
+    table.add_column("cause")
+    table.add_column("agents", justify="right")
+    table.add_column("failed at")
+    table.add_column("codes")
+    table.add_column("example", overflow="fold")
+    labels = {f["stage"]: f["label"] for f in doc["funnel"]}
+    for row in rows:
+        example = row["examples"][0] if row["examples"] else {}
+        detail = example.get("detail")
+        shown = safe(example.get("name") or example.get("url") or "", 80)
+        if detail:
+            shown += ": " + safe(detail, _DETAIL)
+        codes = ", ".join(f"{safe(k)}×{v}" if v > 1 else safe(k) for k, v in list(row["codes"].items())[:4])
+        table.add_row(
+            Text(row["cause"], style="red"),
+            f"{row['count']:,}",
+            labels.get(row["stage"], row["stage"]),
+            codes,
+            shown,
+        )
+    out.out.print(table)
+
+
+def slowest(out: Output, doc: dict[str, Any]) -> None:
+    """The slowest agents (by total time, all attempts), with their phases."""
+    rows = doc["slowest"]
+    if not rows:
+        return
+    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, title="slowest", title_justify="left")
+    table.add_column("agent", overflow="fold")
+    table.add_column("total", justify="right")
+    table.add_column("phases")
+    table.add_column("result")
+    for row in rows:
+        phases = "  ".join(f"{k} {format_seconds(v)}" for k, v in row["phases"].items())
+        table.add_row(
+            safe(row["name"], 80),
+            format_seconds(row["total"]),
+            phases,
+            Text("ok", style="green") if row["ok"] else Text(safe(row["cause"] or "failed"), style="red"),
+        )
+    out.out.print(table)
+
+
+def distribution(out: Output, doc: dict[str, Any]) -> None:
+    """Declared versions of the cards read, negotiated version/binding, and how many are 0.x-only."""
+    dist = doc["distribution"]
+    if not dist["withCard"]:
+        return
+    line = Text()
+    line.append("declared    ", style="bold")
+    line.append(", ".join(f"{safe(k)} {v:,}" for k, v in dist["declared"].items()))
+    if dist["legacyOnly"]:
+        line.append(f"   ({dist['legacyOnly']:,} still 0.x-only)", style="yellow")
+    out.out.print(line)
+    if dist["negotiated"]:
+        neg = Text()
+        neg.append("negotiated  ", style="bold")
+        neg.append(", ".join(f"{safe(k)} {v:,}" for k, v in dist["negotiated"].items()))
+        out.out.print(neg)
+
+
+def report(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of a fleet report: the run line, the funnel, failures by cause, the slowest agents,
+    the version distribution, the verdict."""
+    out.out.print(_head(doc))
+    funnel(out, doc)
+    causes(out, doc)
+    slowest(out, doc)
+    distribution(out, doc)
+    for note in doc.get("notes") or []:
+        out.out.print(Text("note        " + safe(note), style="dim"))
+    totals = doc["totals"]
+    verdict = f"{totals['ok']:,} of {totals['agents']:,} agents ok ({totals['okPercent']:g}%)"
+    if doc.get("failUnder") is not None:
+        verdict += f"; --fail-under {doc['failUnder']:g}%"
+    if doc.get("junit"):
+        verdict += f"; JUnit: {safe(doc['junit'])}"
+    out.out.print(Text(verdict, style="bold green" if doc["exitCode"] == 0 else "bold red"))
+
+
+class ProgressLine:
+    """The live line on stderr while a fleet runs: agents done of total, the running funnel (stage
+    counts among the finished agents), failures, agents/s. Drawn only when stderr is a terminal
+    (redrawn in place at most 5 times a second, cleared at the end); otherwise nothing."""
+
+    _SHORT = {"reachable": "reach", "card": "card", "negotiated": "neg", "rpc": "rpc", "send": "send"}
+
+    def __init__(self, out: Output, stages: tuple[str, ...], enabled: bool = True) -> None:
+        self.out = out
+        self.stages = [s for s in stages if s != "listed"]
+        self.enabled = enabled and out.err.is_terminal
+        self._last = 0.0
+
+    def text(self, p: Any) -> str:
+        """The line for a ``FleetProgress`` snapshot (``a2actl.fleet.result.FleetProgress``)."""
+        width = 20
+        filled = round(width * p.done / p.total) if p.total else width
+        rate = p.done / p.elapsed if p.elapsed > 0 else 0.0
+        funnel = " > ".join(f"{self._SHORT[s]} {p.stages.get(s, 0):,}" for s in self.stages)
+        return (
+            f"[{'#' * filled}{'.' * (width - filled)}] {p.done:,}/{p.total:,}  {funnel}  "
+            f"failed {p.failures:,}  {rate:,.0f}/s  {format_seconds(p.elapsed)}"
+        )
+
+    def update(self, p: Any) -> None:
+        """Redraw from a snapshot (throttled to 5 per second, and always the last one)."""
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if now - self._last < 0.2 and p.done < p.total:
+            return
+        self._last = now
+        self.out.stderr.write("\r\x1b[2K" + self.text(p))
+        self.out.stderr.flush()
+
+    def close(self) -> None:
+        """Clear the line."""
+        if self.enabled:
+            self.out.stderr.write("\r\x1b[2K")
+            self.out.stderr.flush()
