@@ -1,0 +1,209 @@
+"""The exporter's HTTP side (Starlette on uvicorn), blackbox_exporter's endpoints:
+
+* ``GET /probe?target=URL[&module=NAME][&debug=true]``: one probe (``a2actl.exporter.probe``),
+  answered in the Prometheus exposition format (a fresh registry per request) with HTTP 200 whatever
+  the agent did: a dead agent is ``probe_success 0``, never a 5xx. HTTP 400 without probing for a
+  missing or malformed ``target`` or an unknown ``module``; 403 for a target outside a credentialed
+  module's ``allow_targets``. ``debug=true`` answers the probe as JSON (``ProbeResult.to_json``;
+  secrets masked). The probe's deadline is the module's ``timeout``, and at most Prometheus' scrape
+  timeout (header ``X-Prometheus-Scrape-Timeout-Seconds``) less 0.5 s, as blackbox_exporter does.
+* ``GET /metrics``: ``ExporterMetrics`` (the exporter's own metrics and the inventory's).
+* ``GET /-/healthy``: ``OK``; ``GET /``: a short index page (text).
+
+Only the exporter command imports this module (it imports Starlette at module level).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import socket
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from starlette.applications import Starlette  # noqa: TID253 - only `a2actl exporter`'s body imports this
+from starlette.requests import Request  # noqa: TID253
+from starlette.responses import PlainTextResponse, Response  # noqa: TID253
+from starlette.routing import Route  # noqa: TID253
+
+from a2actl.core.errors import UsageError
+from a2actl.exporter.metrics import ExporterMetrics, encode, probe_registry
+from a2actl.exporter.probe import normalise_target, probe_target
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.exporter.config import Module
+    from a2actl.exporter.schedule import InventoryLoop, Prober
+
+#: blackbox_exporter's ``--timeout-offset``: the probe ends this long (seconds) before Prometheus
+#: gives up on the scrape, so that the answer still arrives.
+TIMEOUT_OFFSET = 0.5
+_TEXT = "text/plain; charset=utf-8"
+
+
+@dataclass
+class Exporter:
+    """What the server serves: ``modules`` by name, the ``base`` settings of every probe (the
+    command's TLS options and timeouts, no credentials), the ``metrics`` registry, and the
+    ``loop`` over the inventory (``None`` without ``--inventory``). ``prober``: a test seam."""
+
+    modules: dict[str, Module]
+    base: Settings
+    metrics: ExporterMetrics
+    loop: InventoryLoop | None = None
+    prober: Prober | None = None
+
+
+def probe_timeout(module: Module, scrape_timeout: str | None) -> float:
+    """The deadline of a ``/probe`` probe in seconds: the module's ``timeout``, lowered to Prometheus'
+    scrape timeout (the header's value) less ``TIMEOUT_OFFSET`` (less 10 % when that leaves nothing)."""
+    limit = module.timeout
+    try:
+        scrape = float(scrape_timeout) if scrape_timeout else None
+    except ValueError:
+        scrape = None
+    if scrape is not None and scrape > 0:
+        limit = min(limit, scrape - TIMEOUT_OFFSET if scrape > 2 * TIMEOUT_OFFSET else scrape * 0.9)
+    return limit
+
+
+def build_app(exporter: Exporter) -> Starlette:
+    """The Starlette application; its lifespan runs the inventory loop (when there is one) as a task
+    of the server's event loop and cancels it at shutdown."""
+
+    async def probe(request: Request) -> Response:
+        params = request.query_params
+        raw_target = params.get("target")
+        name = params.get("module") or "default"
+        if not raw_target:
+            exporter.metrics.rejected.labels("missing_target").inc()
+            return PlainTextResponse("Target parameter is missing\n", status_code=400)
+        module = exporter.modules.get(name)
+        if module is None:
+            exporter.metrics.rejected.labels("unknown_module").inc()
+            known = ", ".join(sorted(exporter.modules))
+            return PlainTextResponse(f"Unknown module {name!r} (modules: {known})\n", status_code=400)
+        try:
+            target = normalise_target(raw_target)
+        except UsageError as err:
+            exporter.metrics.rejected.labels("bad_target").inc()
+            return PlainTextResponse(f"Bad target: {_masked(err.message)}\n", status_code=400)
+        if not module.allows(target):
+            exporter.metrics.rejected.labels("target_not_allowed").inc()
+            why = (
+                "it sends credentials and has no allow_targets"
+                if not module.allow_targets
+                else "the target is not under its allow_targets"
+            )
+            return PlainTextResponse(f"Module {name!r} may not probe this target: {why}\n", status_code=403)
+        prober = exporter.prober or probe_target
+        timeout = probe_timeout(module, request.headers.get("x-prometheus-scrape-timeout-seconds"))
+        result = await prober(target, module, exporter.base, timeout=timeout)
+        exporter.metrics.probed(name, result)
+        if params.get("debug", "").lower() in ("1", "true", "yes"):
+            doc = {
+                "target": _masked(target),
+                "module": module.to_json(),
+                "timeout": timeout,
+                **result.to_json(),
+            }
+            return Response(json.dumps(doc, indent=2) + "\n", media_type="application/json")
+        body, content_type = encode(probe_registry(result), request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def metrics(request: Request) -> Response:
+        body, content_type = encode(exporter.metrics.registry, request.headers.get("accept"))
+        return Response(body, headers={"Content-Type": content_type})
+
+    async def healthy(request: Request) -> Response:
+        return PlainTextResponse("OK\n")
+
+    async def index(request: Request) -> Response:
+        lines = [
+            "a2actl exporter",
+            "",
+            "/probe?target=URL&module=NAME   one A2A handshake probe (Prometheus text)",
+            "/probe?target=URL&debug=true    the same probe as JSON",
+            "/metrics                        the exporter's own metrics and the inventory's",
+            "",
+            "modules: " + ", ".join(sorted(exporter.modules)),
+        ]
+        if exporter.loop is not None:
+            lines.append(
+                f"inventory: {len(exporter.loop.agents)} agents every {exporter.loop.interval:g}s "
+                f"(module {exporter.loop.module.name})"
+            )
+        return PlainTextResponse("\n".join(lines) + "\n")
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        import asyncio
+
+        task = asyncio.ensure_future(exporter.loop.run()) if exporter.loop is not None else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    return Starlette(
+        routes=[
+            Route("/probe", probe, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+            Route("/-/healthy", healthy, methods=["GET"]),
+            Route("/", index, methods=["GET"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port`` (``0``: a free port). Raises ``OSError``."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY on accept
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str) -> str:
+    """``http://HOST:PORT`` of a bound socket (an IPv6 host in brackets)."""
+    port = sock.getsockname()[1]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+def serve(exporter: Exporter, sock: socket.socket, on_ready: Callable[[], None] | None = None) -> None:
+    """Serve on ``sock`` until interrupted (uvicorn: Ctrl-C or SIGTERM finishes the requests in
+    flight, at most 2 s, stops the inventory loop, then ``KeyboardInterrupt`` reaches the caller for
+    Ctrl-C). No access log: a ``/probe`` query holds the target URL."""
+    import uvicorn
+
+    config = uvicorn.Config(
+        build_app(exporter),
+        log_level="warning",
+        access_log=False,
+        lifespan="on",
+        timeout_graceful_shutdown=2,
+    )
+    server = uvicorn.Server(config)
+    if on_ready is not None:
+        on_ready()
+    server.run(sockets=[sock])
+
+
+def _masked(text: str) -> str:
+    from a2actl.core.redact import Redactor
+
+    return Redactor()(text)
+
+
+__all__ = ["TIMEOUT_OFFSET", "Exporter", "bind", "build_app", "probe_timeout", "serve", "url_of"]

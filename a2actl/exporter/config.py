@@ -1,0 +1,316 @@
+"""Exporter modules: named probe settings, read from ``--config exporter.yml`` (blackbox_exporter's
+``modules:`` file, docs/monitoring.md) and validated before the server starts.
+
+::
+
+    modules:
+      default:                  # replaces the built-in default module
+        timeout: 10s
+      send_check:
+        checks: [card, rpc, send]   # card and rpc always run (the handshake); send adds a real SendMessage
+        send_text: ping
+        timeout: 15s            # the whole probe; /probe also stops 0.5 s before Prometheus' scrape timeout
+        budgets: {total: 2s, rpc: 500ms}   # p99 bounds of `handshake probe --budget`: over → probe_success 0
+        a2a_version: auto       # auto | 0.3 | 1.0
+        binding: auto           # auto | JSONRPC | HTTP+JSON
+        card_path: /.well-known/agent-card.json
+        headers: {X-Tenant: acme, X-Api-Key: "${AGENT_API_KEY}"}   # credentials only as ${ENV_VAR}
+        token_env: AGENT_TOKEN  # the NAME of an environment variable holding a bearer token
+        allow_targets: [https://agents.example.com/]   # /probe targets this module may be used on
+
+Secrets never live in the file: ``token_env`` names an environment variable and a credential header
+(``Authorization``, ``X-Api-Key``, ``*-Token``, … as ``a2actl.core.redact`` judges them) must be a
+``${ENV_VAR}`` reference; both are read once at start and registered for redaction. A module that sends
+credentials answers ``/probe`` only for targets under its ``allow_targets`` prefixes, so that whoever
+can reach the exporter cannot make it send the token to a host of their choosing.
+
+Standard library and PyYAML only. Errors are ``UsageError`` (exit 2) naming the file and the key
+(``exporter.yml: modules.send_check.timeout: not a duration: 'soon'``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import UsageError
+
+if TYPE_CHECKING:
+    from a2actl.probe.budget import Budget
+
+#: Every check name a module may list (the names ``fleet probe --checks`` uses). ``card`` and ``rpc``
+#: always run: they are the handshake probe's phases; ``send`` adds a real SendMessage.
+CHECKS: tuple[str, ...] = ("card", "rpc", "send")
+DEFAULT_TIMEOUT = 10.0  # seconds, the whole probe
+DEFAULT_SEND_TEXT = "ping"
+MODULE_KEYS = (
+    "timeout",
+    "checks",
+    "send_text",
+    "budgets",
+    "a2a_version",
+    "binding",
+    "card_path",
+    "headers",
+    "token_env",
+    "allow_targets",
+)
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+_MODULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_VERSIONS = ("auto", "0.3", "1.0")
+_BINDINGS = ("auto", "JSONRPC", "HTTP+JSON")
+
+
+@dataclass(frozen=True)
+class Module:
+    """One named probe setting. ``timeout``: seconds for the whole probe; ``checks``: a subset of
+    ``CHECKS`` (``card`` and ``rpc`` always included); ``send_text``: the message of the send check;
+    ``budgets``: p99 bounds (``a2actl.probe.budget.Budget``, seconds); ``headers``: extra request
+    headers (credential values resolved from the environment: secrets, never shown by ``repr``);
+    ``token``: the bearer token read from ``token_env`` (secret); ``allow_targets``: URL prefixes
+    ``/probe`` accepts for this module (empty: any target, refused when the module sends credentials)."""
+
+    name: str
+    timeout: float = DEFAULT_TIMEOUT
+    checks: frozenset[str] = frozenset({"card", "rpc"})
+    send_text: str = DEFAULT_SEND_TEXT
+    budgets: tuple[Budget, ...] = ()
+    a2a_version: str = "auto"
+    binding: str = "auto"
+    card_path: str | None = None
+    headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    token_env: str | None = None
+    token: str | None = field(default=None, repr=False)
+    allow_targets: tuple[str, ...] = ()
+
+    @property
+    def sends(self) -> bool:
+        """Whether the module runs the send check (a real SendMessage after the first RPC)."""
+        return "send" in self.checks
+
+    @property
+    def has_credentials(self) -> bool:
+        """Whether probes with this module carry a secret (a token or a credential header)."""
+        from a2actl.core.redact import header_secrets
+
+        return bool(self.token) or bool(header_secrets(self.headers))
+
+    def allows(self, target: str) -> bool:
+        """Whether ``/probe`` may use this module on ``target``: any target when the module has no
+        ``allow_targets`` and no credentials; else only a target starting with one of the prefixes."""
+        if not self.allow_targets:
+            return not self.has_credentials
+        return any(target.startswith(prefix) for prefix in self.allow_targets)
+
+    def to_json(self) -> dict[str, Any]:
+        """What the module does, without secrets: header NAMES only, the token's variable name."""
+        return {
+            "name": self.name,
+            "timeout": self.timeout,
+            "checks": [c for c in CHECKS if c in self.checks],
+            "sendText": self.send_text if self.sends else None,
+            "budgets": [b.to_json() for b in self.budgets],
+            "a2aVersion": self.a2a_version,
+            "binding": self.binding,
+            "cardPath": self.card_path,
+            "headerNames": [n for n, _ in self.headers],
+            "tokenEnv": self.token_env,
+            "allowTargets": list(self.allow_targets),
+        }
+
+
+def default_module() -> Module:
+    """The built-in ``default`` module: the handshake (card, negotiation, first RPC), 10 s timeout,
+    no budget, no credentials."""
+    return Module("default")
+
+
+def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> dict[str, Module]:
+    """The modules of config file ``path`` (``None``: only the built-in ``default``), by name; a
+    ``default`` in the file replaces the built-in one. ``environ`` (default ``os.environ``) resolves
+    ``token_env`` and ``${VAR}`` header references. Registers every resolved secret for redaction.
+
+    Raises ``UsageError`` (exit 2) naming the file and key: an unreadable file, YAML syntax (with the
+    line), an unknown key, a bad value, an unset environment variable, a literal credential."""
+    modules = {"default": default_module()}
+    if path is None:
+        return modules
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except OSError as exc:
+        raise UsageError(f"--config {path}: cannot read: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--config {path}: not UTF-8 text (byte {exc.start})") from exc
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UsageError(f"--config {path}:{where}: not YAML: {problem}") from exc
+    env = os.environ if environ is None else environ
+    if doc is None:
+        return modules
+    if not isinstance(doc, dict):
+        raise UsageError(f"{path}: expected a mapping with 'modules:', got {type(doc).__name__}")
+    unknown = sorted(str(k) for k in doc if k != "modules")
+    if unknown:
+        raise UsageError(f"{path}: {unknown[0]}: unknown key (the file holds 'modules:')")
+    raw = doc.get("modules")
+    if raw is None:
+        return modules
+    if not isinstance(raw, dict):
+        raise UsageError(f"{path}: modules: expected a mapping of module names to settings")
+    for name, body in raw.items():
+        key = f"modules.{name}"
+        if not isinstance(name, str) or not _MODULE_NAME.match(name):
+            raise UsageError(f"{path}: {key}: a module name is 1-64 of A-Z a-z 0-9 _ . -")
+        modules[name] = parse_module(name, body, f"{path}: {key}", env)
+    return modules
+
+
+def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Module:
+    """One module from its YAML mapping ``body`` (``None``: the defaults). ``where`` prefixes errors
+    (``file: modules.NAME``). Raises ``UsageError`` (exit 2)."""
+    from a2actl.core.redact import header_secrets, register_secret
+    from a2actl.core.units import parse_duration
+    from a2actl.probe.budget import parse_budgets
+
+    if body is None:
+        body = {}
+    if not isinstance(body, dict):
+        raise UsageError(f"{where}: expected a mapping of settings")
+    for k in body:
+        if k not in MODULE_KEYS:
+            raise UsageError(f"{where}.{k}: unknown key; use one of {', '.join(MODULE_KEYS)}")
+    mod = Module(name)
+
+    def text(key: str) -> str:
+        value = body[key]
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise UsageError(f"{where}.{key}: expected a string")
+        return str(value)
+
+    if "timeout" in body:
+        try:
+            timeout = parse_duration(text("timeout"))
+        except ValueError as exc:
+            raise UsageError(f"{where}.timeout: {exc}") from exc
+        if timeout <= 0:
+            raise UsageError(f"{where}.timeout: must be positive")
+        mod = replace(mod, timeout=timeout)
+    if "checks" in body:
+        checks = body["checks"]
+        if isinstance(checks, str):
+            checks = [c.strip() for c in checks.split(",") if c.strip()]
+        if not isinstance(checks, list) or not all(isinstance(c, str) for c in checks):
+            raise UsageError(f"{where}.checks: expected a list such as [card, rpc, send]")
+        for c in checks:
+            if c == "validate":
+                raise UsageError(
+                    f"{where}.checks: validate (card schema validation) is not run by the exporter",
+                    hint="use 'a2actl fleet probe --checks validate' or 'a2actl caps validate'",
+                )
+            if c not in CHECKS:
+                raise UsageError(f"{where}.checks: unknown check {c!r}; use {', '.join(CHECKS)}")
+        mod = replace(mod, checks=frozenset({"card", "rpc", *checks}))
+    if "send_text" in body:
+        send_text = text("send_text")
+        if not send_text:
+            raise UsageError(f"{where}.send_text: empty")
+        mod = replace(mod, send_text=send_text)
+    if "budgets" in body:
+        budgets = body["budgets"]
+        if isinstance(budgets, dict):
+            specs = [f"{k}={v}" for k, v in budgets.items()]
+        elif isinstance(budgets, (str, list)):
+            specs = [budgets] if isinstance(budgets, str) else [str(b) for b in budgets]
+        else:
+            raise UsageError(f"{where}.budgets: expected a mapping such as {{total: 2s, rpc: 500ms}}")
+        try:
+            mod = replace(mod, budgets=tuple(parse_budgets(specs)))
+        except ValueError as exc:
+            raise UsageError(f"{where}.budgets: {exc}") from exc
+    if "a2a_version" in body:
+        version = text("a2a_version")
+        if version not in _VERSIONS:
+            raise UsageError(f"{where}.a2a_version: {version!r}; use one of {', '.join(_VERSIONS)}")
+        mod = replace(mod, a2a_version=version)
+    if "binding" in body:
+        binding = text("binding")
+        if binding not in _BINDINGS:
+            raise UsageError(f"{where}.binding: {binding!r}; use one of {', '.join(_BINDINGS)}")
+        mod = replace(mod, binding=binding)
+    if "card_path" in body:
+        mod = replace(mod, card_path=text("card_path"))
+    if "headers" in body:
+        mod = replace(mod, headers=_headers(body["headers"], f"{where}.headers", env))
+    if "token_env" in body:
+        var = text("token_env")
+        if not _ENV_NAME.match(var):
+            raise UsageError(f"{where}.token_env: {var!r} is not an environment variable name")
+        token = env.get(var, "").strip()
+        if not token:
+            raise UsageError(f"{where}.token_env: the environment variable {var} is not set or empty")
+        register_secret(token)
+        mod = replace(mod, token_env=var, token=token)
+    if "allow_targets" in body:
+        allow = body["allow_targets"]
+        if isinstance(allow, str):
+            allow = [allow]
+        if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
+            raise UsageError(f"{where}.allow_targets: expected a list of URL prefixes")
+        for a in allow:
+            if not a.startswith(("http://", "https://")):
+                raise UsageError(f"{where}.allow_targets: {a!r} is not an http(s) URL prefix")
+        mod = replace(mod, allow_targets=tuple(allow))
+    for secret in header_secrets(mod.headers):
+        register_secret(secret)
+    return mod
+
+
+def _headers(raw: Any, where: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
+    """``headers:`` as name/value pairs; ``${VAR}`` references resolved from ``env``. A credential
+    header (``a2actl.core.redact`` rules) must be written as a reference, never as a literal."""
+    from a2actl.core.redact import header_secrets
+
+    if not isinstance(raw, dict):
+        raise UsageError(f"{where}: expected a mapping of header names to values")
+    out: list[tuple[str, str]] = []
+    for name, value in raw.items():
+        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+            raise UsageError(f"{where}: {name!r} is not a header name")
+        if not isinstance(value, (str, int, float)) or isinstance(value, bool):
+            raise UsageError(f"{where}.{name}: expected a string")
+        text = str(value)
+        refs = _ENV_REF.findall(text)
+        if header_secrets([(name, text)]) and not refs:
+            raise UsageError(
+                f"{where}.{name}: a credential written in the config file",
+                hint=f'write it as "${{ENV_VAR}}" (or use token_env for a bearer token): {name}: "${{AGENT_KEY}}"',
+            )
+        for var in refs:
+            if not env.get(var, "").strip():
+                raise UsageError(f"{where}.{name}: the environment variable {var} is not set or empty")
+        resolved = _ENV_REF.sub(lambda m: env.get(m.group(1), "").strip(), text)
+        if "\r" in resolved or "\n" in resolved:
+            raise UsageError(f"{where}.{name}: a header value cannot hold a line break")
+        out.append((name, resolved))
+    return tuple(out)
+
+
+__all__ = [
+    "CHECKS",
+    "DEFAULT_TIMEOUT",
+    "MODULE_KEYS",
+    "Module",
+    "default_module",
+    "load_config",
+    "parse_module",
+]

@@ -1,0 +1,60 @@
+"""Table view of ``a2actl exporter --check-config``: the modules (what each probe does, never a
+secret: header names and the token's variable name only) and the inventory the schedule would probe.
+
+The document: ``{"modules": [Module.to_json()...], "inventory": {"source", "format", "agents",
+"module", "interval"} | null}`` (seconds)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from rich import box
+from rich.table import Table
+
+from a2actl.core.units import format_seconds
+from a2actl.render.terminal import safe
+
+if TYPE_CHECKING:
+    from a2actl.render.output import Output
+
+
+def config(out: Output, doc: dict[str, Any]) -> None:
+    """One row per module (timeout, checks, budgets, version/binding, credentials, allowed targets),
+    then the inventory line."""
+    table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
+    for col in (
+        "module",
+        "timeout",
+        "checks",
+        "budgets",
+        "version",
+        "binding",
+        "credentials",
+        "allow_targets",
+    ):
+        table.add_column(col)
+    for m in doc["modules"]:
+        creds = [f"token from ${m['tokenEnv']}"] if m.get("tokenEnv") else []
+        creds += [f"header {n}" for n in m.get("headerNames") or []]
+        budgets = ", ".join(f"{b['metric']}<{format_seconds(b['limit'])}" for b in m.get("budgets") or [])
+        allow = ", ".join(m.get("allowTargets") or [])
+        allowed = safe(allow) if allow else ("none: /probe refuses it" if creds else "any")
+        checks = ",".join(m["checks"]) + (f" ({m['sendText']!r})" if m.get("sendText") else "")
+        table.add_row(
+            safe(m["name"]),
+            format_seconds(m["timeout"]),
+            safe(checks),
+            budgets or "-",
+            m["a2aVersion"],
+            m["binding"],
+            safe(", ".join(creds)) or "-",
+            allowed,
+        )
+    out.out.print(table)
+    inv = doc.get("inventory")
+    if inv:
+        out.out.print(
+            f"inventory   {safe(inv['source'])} ({inv['format']}): {inv['agents']} agents every "
+            f"{format_seconds(inv['interval'])} with module {safe(inv['module'])}"
+        )
+    out.out.print("config ok")
