@@ -33,6 +33,7 @@ never carry messages, URLs or header values.
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -52,6 +53,7 @@ if TYPE_CHECKING:
 HANDSHAKE_PHASES: tuple[str, ...] = ("dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "rpc")
 SEND_PHASES: tuple[str, ...] = ("first_event", "terminal")
 _BAD_FINAL_STATES = ("failed", "rejected", "canceled")
+_HTTP_STATUS = re.compile(r"answered HTTP (\d{3})\b")
 
 
 @dataclass
@@ -263,7 +265,10 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
     if code == "timeout":
         return "timeout", "timeout"
     if code == "auth":
-        return "auth", f"http_{status}" if isinstance(status, int) else "auth"
+        if not isinstance(status, int):  # check_auth says the status in its message only
+            m = _HTTP_STATUS.search(message)
+            status = int(m.group(1)) if m else None
+        return "auth", f"http_{status}" if status is not None else "auth"
     if isinstance(a2a, int) and not isinstance(a2a, bool):
         if sending:
             return "send-failed", str(a2a)

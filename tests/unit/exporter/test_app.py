@@ -1,0 +1,217 @@
+"""a2actl.exporter.app: the Starlette routes (Starlette's TestClient, in process) with a fake
+prober: status codes, the probe deadline from Prometheus' scrape timeout, debug JSON, content
+negotiation, /metrics counters and the lifespan that runs the inventory loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import warnings
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from a2actl.core.config import Settings
+from a2actl.exporter.app import Exporter, build_app, probe_timeout
+from a2actl.exporter.config import Module
+from a2actl.exporter.metrics import ExporterMetrics
+from a2actl.exporter.probe import ProbeResult
+from a2actl.exporter.schedule import InventoryLoop
+
+with warnings.catch_warnings():  # starlette 1.x: "use httpx2" (the client is httpx 0.28 here)
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, float | None]] = []
+
+    async def __call__(self, url: str, module: Module, base: Settings, **kw: Any) -> ProbeResult:
+        self.calls.append((url, module.name, kw.get("timeout")))
+        if "dead" in url:
+            return ProbeResult(False, 0.001, cause="refused", error_code="refused", failed_phase="card")
+        return ProbeResult(True, 0.02, phases={"rpc": 0.01}, handshake=0.01, version="1.0", binding="JSONRPC")
+
+
+def _samples(text: str) -> dict[str, list[tuple[dict[str, str], float]]]:
+    out: dict[str, list[tuple[dict[str, str], float]]] = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out.setdefault(s.name, []).append((dict(s.labels), s.value))
+    return out
+
+
+@pytest.fixture
+def client() -> Any:
+    prober = Recorder()
+    modules = {
+        "default": Module("default"),
+        "quick": Module("quick", timeout=2.0),
+        "secret": Module("secret", token="s3cret-module-token", token_env="T"),
+        "scoped": Module(
+            "scoped", token="s3cret-module-token", token_env="T", allow_targets=("http://10.1.",)
+        ),
+    }
+    exporter = Exporter(modules=modules, base=Settings(), metrics=ExporterMetrics("t"), prober=prober)
+    with TestClient(build_app(exporter)) as c:
+        c.prober = prober
+        yield c
+
+
+def test_probe_answers_prometheus_text(client: Any) -> None:
+    r = client.get("/probe", params={"target": "http://10.0.0.1:9999"})
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
+    s = _samples(r.text)
+    assert s["probe_success"] == [({}, 1.0)]
+    assert client.prober.calls == [("http://10.0.0.1:9999", "default", 10.0)]
+
+
+def test_a_dead_target_is_200_with_probe_success_0(client: Any) -> None:
+    r = client.get("/probe", params={"target": "dead.example:1", "module": "quick"})
+    assert r.status_code == 200
+    s = _samples(r.text)
+    assert s["probe_success"] == [({}, 0.0)]
+    assert s["probe_failure_info"][0][0]["cause"] == "refused"
+    assert client.prober.calls[-1][:2] == ("http://dead.example:1", "quick")
+
+
+@pytest.mark.parametrize(
+    ("params", "status", "text", "reason"),
+    [
+        ({}, 400, "Target parameter is missing", "missing_target"),
+        (
+            {"target": "http://x", "module": "nope"},
+            400,
+            "Unknown module 'nope' (modules: default, quick, scoped, secret)",
+            "unknown_module",
+        ),
+        ({"target": "ftp://x"}, 400, "Bad target:", "bad_target"),
+        (
+            {"target": "http://x", "module": "secret"},
+            403,
+            "it sends credentials and has no allow_targets",
+            "target_not_allowed",
+        ),
+        (
+            {"target": "http://10.2.0.1", "module": "scoped"},
+            403,
+            "not under its allow_targets",
+            "target_not_allowed",
+        ),
+    ],
+)
+def test_requests_refused_without_probing(
+    client: Any, params: dict[str, str], status: int, text: str, reason: str
+) -> None:
+    r = client.get("/probe", params=params)
+    assert r.status_code == status and text in r.text
+    assert client.prober.calls == []
+    s = _samples(client.get("/metrics").text)
+    assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": reason}, 1.0)]
+
+
+def test_a_scoped_credentialed_module_probes_its_targets(client: Any) -> None:
+    r = client.get("/probe", params={"target": "http://10.1.0.5:80", "module": "scoped"})
+    assert r.status_code == 200 and "s3cret-module-token" not in r.text
+
+
+def test_the_deadline_follows_the_scrape_timeout(client: Any) -> None:
+    client.get("/probe", params={"target": "http://a"}, headers={"X-Prometheus-Scrape-Timeout-Seconds": "5"})
+    client.get(
+        "/probe",
+        params={"target": "http://a", "module": "quick"},
+        headers={"X-Prometheus-Scrape-Timeout-Seconds": "5"},
+    )
+    client.get(
+        "/probe", params={"target": "http://a"}, headers={"X-Prometheus-Scrape-Timeout-Seconds": "junk"}
+    )
+    assert [c[2] for c in client.prober.calls] == [4.5, 2.0, 10.0]
+
+
+@pytest.mark.parametrize(
+    ("module_timeout", "header", "expected"),
+    [(10.0, None, 10.0), (10.0, "10", 9.5), (3.0, "10", 3.0), (10.0, "0.5", 0.45), (10.0, "-1", 10.0)],
+)
+def test_probe_timeout(module_timeout: float, header: str | None, expected: float) -> None:
+    assert probe_timeout(Module("m", timeout=module_timeout), header) == pytest.approx(expected)
+
+
+def test_debug_answers_json(client: Any) -> None:
+    r = client.get("/probe", params={"target": "http://dead.example", "debug": "true"})
+    doc = r.json()
+    assert r.headers["content-type"] == "application/json"
+    assert (doc["success"], doc["cause"], doc["target"], doc["module"]["name"]) == (
+        False,
+        "refused",
+        "http://dead.example",
+        "default",
+    )
+
+
+def test_openmetrics_on_request(client: Any) -> None:
+    r = client.get(
+        "/probe",
+        params={"target": "http://a"},
+        headers={"Accept": "application/openmetrics-text;version=1.0.0"},
+    )
+    assert r.headers["content-type"].startswith("application/openmetrics-text") and r.text.endswith("# EOF\n")
+
+
+def test_metrics_counts_probes_by_module_and_result(client: Any) -> None:
+    client.get("/probe", params={"target": "http://a"})
+    client.get("/probe", params={"target": "http://dead"})
+    client.get("/probe", params={"target": "http://dead"})
+    s = _samples(client.get("/metrics").text)
+    got = {(lab["module"], lab["result"]): v for lab, v in s["a2actl_exporter_probes_total"]}
+    assert got == {("default", "success"): 1.0, ("default", "failure"): 2.0}
+    assert s["a2actl_exporter_probe_failures_total"] == [({"module": "default", "cause": "refused"}, 2.0)]
+
+
+def test_health_and_index(client: Any) -> None:
+    assert client.get("/-/healthy").text == "OK\n"
+    assert "modules: default, quick, scoped, secret" in client.get("/").text
+
+
+def test_the_lifespan_runs_the_inventory_loop_and_stops_it() -> None:
+    class Spec:
+        def __init__(self, url: str) -> None:
+            self.url, self.name, self.headers, self.budget, self.labels = url, url, {}, None, {}
+
+        def token(self) -> None:
+            return None
+
+    metrics = ExporterMetrics("t")
+    agents = [Spec("http://a"), Spec("http://dead")]
+    inv = metrics.add_inventory([(a.name, a.url, a.labels) for a in agents], sends=False)
+    prober = Recorder()
+    loop = InventoryLoop(
+        agents, Module("default"), Settings(), inv, interval=0.05, concurrency=2, prober=prober
+    )
+    exporter = Exporter(modules={"default": Module("default")}, base=Settings(), metrics=metrics, loop=loop)
+    with TestClient(build_app(exporter)) as c:
+        deadline = asyncio.run(_wait_rounds(loop, 2))
+        s = _samples(c.get("/metrics").text)
+        assert deadline
+    counts = {lab["agent"]: v for lab, v in s["a2a_handshake_duration_seconds_count"]}
+    assert counts["http://a"] >= 2 and counts["http://dead"] == 0
+    errors = {lab["agent"]: v for lab, v in s["a2a_errors_total"]}
+    assert errors["http://dead"] >= 2
+    done = loop.stats.rounds
+    asyncio.run(asyncio.sleep(0.2))
+    assert loop.stats.rounds == done  # the shutdown cancelled the loop
+
+
+async def _wait_rounds(loop: InventoryLoop, n: int) -> bool:
+    for _ in range(500):
+        if loop.stats.rounds >= n:
+            return True
+        await asyncio.sleep(0.01)
+    return False
+
+
+def test_debug_json_masks_secrets(client: Any) -> None:
+    r = client.get("/probe", params={"target": "http://10.1.0.5", "module": "scoped", "debug": "1"})
+    assert "s3cret-module-token" not in r.text
+    assert json.loads(r.text)["module"]["tokenEnv"] == "T"

@@ -1,0 +1,125 @@
+"""a2actl.exporter.config: modules from YAML, validated (exit 2 naming the key), secrets only by
+environment variable name."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from a2actl.core.errors import UsageError
+from a2actl.core.redact import Redactor
+from a2actl.exporter.config import default_module, load_config
+
+TOKEN = "exporter-cfg-t0ken-1234"
+KEY = "exporter-cfg-api-key-5678"
+
+
+def _write(tmp_path: Path, text: str) -> str:
+    p = tmp_path / "exporter.yml"
+    p.write_text(text, encoding="utf-8")
+    return str(p)
+
+
+def test_without_a_file_only_the_builtin_default() -> None:
+    mods = load_config(None)
+    assert list(mods) == ["default"]
+    d = mods["default"]
+    assert (d.timeout, d.checks, d.sends, d.budgets, d.token) == (10.0, {"card", "rpc"}, False, (), None)
+
+
+def test_a_full_module(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        """
+modules:
+  send_check:
+    timeout: 15s
+    checks: [card, rpc, send]
+    send_text: hello there
+    budgets: {total: 2s, rpc: 500ms}
+    a2a_version: "1.0"
+    binding: JSONRPC
+    card_path: /.well-known/agent-card.json
+    headers: {X-Tenant: acme, X-Api-Key: "${AGENT_KEY}"}
+    token_env: AGENT_TOKEN
+    allow_targets: ["http://127.0.0.1:"]
+""",
+    )
+    mods = load_config(path, {"AGENT_TOKEN": TOKEN, "AGENT_KEY": KEY})
+    assert sorted(mods) == ["default", "send_check"]
+    m = mods["send_check"]
+    assert m.timeout == 15.0 and m.sends and m.send_text == "hello there"
+    assert [(b.metric, b.limit) for b in m.budgets] == [("total", 2.0), ("rpc", 0.5)]
+    assert (m.a2a_version, m.binding, m.card_path) == ("1.0", "JSONRPC", "/.well-known/agent-card.json")
+    assert dict(m.headers) == {"X-Tenant": "acme", "X-Api-Key": KEY}
+    assert m.token == TOKEN and m.token_env == "AGENT_TOKEN"
+    assert m.allows("http://127.0.0.1:9999") and not m.allows("http://evil.example")
+    doc = m.to_json()
+    assert doc["headerNames"] == ["X-Tenant", "X-Api-Key"] and doc["tokenEnv"] == "AGENT_TOKEN"
+    assert TOKEN not in repr(m) and KEY not in repr(m) and TOKEN not in str(doc) and KEY not in str(doc)
+    # both secrets are known to the redactor from now on
+    assert Redactor()(f"a {TOKEN} b {KEY}") == "a *** b ***"
+
+
+def test_a_default_in_the_file_replaces_the_builtin(tmp_path: Path) -> None:
+    mods = load_config(_write(tmp_path, "modules:\n  default:\n    timeout: 3s\n"))
+    assert mods["default"].timeout == 3.0 and default_module().timeout == 10.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("modules:\n  m:\n    timeuot: 5s\n", "modules.m.timeuot: unknown key"),
+        ("modules:\n  m:\n    timeout: soon\n", "modules.m.timeout: not a duration"),
+        ("modules:\n  m:\n    timeout: 0s\n", "modules.m.timeout: must be positive"),
+        ("modules:\n  m:\n    checks: [card, pong]\n", "modules.m.checks: unknown check 'pong'"),
+        ("modules:\n  m:\n    checks: [validate]\n", "modules.m.checks: validate"),
+        ("modules:\n  m:\n    budgets: {rcp: 1s}\n", "modules.m.budgets: unknown budget phase 'rcp'"),
+        ("modules:\n  m:\n    a2a_version: '2.0'\n", "modules.m.a2a_version: '2.0'"),
+        ("modules:\n  m:\n    binding: GRPC\n", "modules.m.binding: 'GRPC'"),
+        (
+            "modules:\n  m:\n    token_env: NOT_SET_ANYWHERE_42\n",
+            "modules.m.token_env: the environment variable NOT_SET_ANYWHERE_42",
+        ),
+        ("modules:\n  m:\n    token_env: 'a b'\n", "modules.m.token_env: 'a b' is not"),
+        (
+            "modules:\n  m:\n    headers: {Authorization: Bearer abcdefgh}\n",
+            "modules.m.headers.Authorization: a credential written in the config file",
+        ),
+        (
+            "modules:\n  m:\n    headers: {X-Key: '${NOT_SET_ANYWHERE_42}'}\n",
+            "modules.m.headers.X-Key: the environment variable NOT_SET_ANYWHERE_42",
+        ),
+        (
+            "modules:\n  m:\n    headers: {'bad name': x}\n",
+            "modules.m.headers: 'bad name' is not a header name",
+        ),
+        ("modules:\n  m:\n    allow_targets: [ftp://x]\n", "modules.m.allow_targets: 'ftp://x'"),
+        ("modules:\n  m: [1, 2]\n", "modules.m: expected a mapping"),
+        ("modules:\n  'a b': {}\n", "modules.a b: a module name"),
+        ("moduls:\n  m: {}\n", "moduls: unknown key"),
+        ("modules: [a]\n", "modules: expected a mapping"),
+        ("- 1\n", "expected a mapping with 'modules:'"),
+        ("modules:\n  m: {timeout: 1s\n", "line 3"),
+    ],
+)
+def test_a_bad_file_is_a_usage_error_naming_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(UsageError) as info:
+        load_config(path, {})
+    assert message in info.value.message
+    assert info.value.message.startswith(("--config " + path, path))
+    assert int(info.value.exit_code) == 2
+
+
+def test_an_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(UsageError, match="cannot read"):
+        load_config(str(tmp_path / "missing.yml"))
+
+
+def test_credentials_without_allow_targets_refuse_every_probe_target(tmp_path: Path) -> None:
+    path = _write(tmp_path, "modules:\n  m:\n    token_env: TOK\n  plain: {}\n")
+    mods = load_config(path, {"TOK": TOKEN})
+    assert mods["m"].has_credentials and not mods["m"].allows("http://127.0.0.1:9999")
+    assert not mods["plain"].has_credentials and mods["plain"].allows("http://anything.example")
