@@ -146,6 +146,11 @@ class Sample:
     send: SendOutcome | None = None
     session: SessionOutcome | None = None
     negotiated: Negotiated | None = None
+    #: For ``--otlp`` spans (``a2actl.telemetry.tree``), not in ``to_json``: when the sample started
+    #: (nanoseconds since the Unix epoch) and the ``traceparent`` each of its requests carried, by
+    #: phase (``card``, ``session``, ``rpc``, ``send``; a streamed ``--send`` is not recorded).
+    started_ns: int = 0
+    traceparents: dict[str, str] = field(default_factory=dict)
 
     @property
     def total(self) -> float:

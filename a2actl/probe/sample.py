@@ -101,6 +101,7 @@ async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: S
         sample.failed_phase = "first_event"
         out = await client.call("SendMessage", params)
         elapsed = time.perf_counter() - t0
+        sample.traceparents["send"] = out.http.traceparent
         if out.error:
             raise out.error.to_exception(f"{out.method} failed")
         ev = classify_event(out.result)
@@ -125,6 +126,7 @@ async def _session(transport: HttpTransport, card_url: str, path: str, family: s
         },
     )
     sample.phases["session"] = time.perf_counter() - t
+    sample.traceparents["session"] = hs.traceparent
     if hs.status >= 400:
         raise HTTPStatusError(
             f"session handshake {url} answered HTTP {hs.status} {hs.reason}",
@@ -153,16 +155,19 @@ async def one_sample(
     """
     from a2actl.transport.a2a import A2AClient
 
-    sample = Sample(index)
+    sample = Sample(index, started_ns=time.time_ns())
     try:
         sample.failed_phase = "card"
         if fetched is not None and fetched.http is not None:
             res = fetched.http
+            # discovery fetched and parsed this card before the sample began: start where it did
+            sample.started_ns -= round((res.timing.time_total + fetched.parse_seconds) * 1e9)
         else:
             res = await transport.request(
                 "GET", card_url, headers={"Accept": "application/json"}, max_bytes=settings.max_card_bytes
             )
         sample.phases.update(res.timing.phases())
+        sample.traceparents["card"] = res.traceparent
         sample.curl = res.timing.to_json()
         sample.card_bytes = CardBytes(res.wire_bytes, len(res.body), res.content_encoding)
         if res.status >= 400:
@@ -197,6 +202,7 @@ async def one_sample(
         t = time.perf_counter()
         out = await client.call("GetTask", {"id": task_id})
         wall = time.perf_counter() - t
+        sample.traceparents["rpc"] = out.http.traceparent
         # The exchange on the wire (request sent → answer's last byte, as curl's time_total on a
         # reused connection); the wall time also holds the client's encoding, decoding and, under
         # -c N, the wait for the other samples' CPU.
