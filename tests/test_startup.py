@@ -33,6 +33,8 @@ HEAVY = (
     "a2actl.smoke",
     "a2actl.server",
     "a2actl.schemas",
+    "opentelemetry",
+    "a2actl.telemetry",
 )
 
 
@@ -132,3 +134,18 @@ def test_console_entry_point_answers_version(capsys, monkeypatch):
     monkeypatch.setattr(sys, "argv", ["a2actl", "--version"])
     main()
     assert capsys.readouterr().out == f"a2actl {__version__}\n"
+
+
+def test_opentelemetry_is_imported_only_with_otlp(sandbox):
+    """A command run without ``--otlp`` never imports OpenTelemetry (nor a2actl.telemetry); the same
+    command with ``--otlp`` (a collector that is down: a warning, exit 0) does."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    plain = imports_of("send", sandbox.url, "hi")
+    assert not {m for m in plain if m.split(".")[0] == "opentelemetry" or m.startswith("a2actl.telemetry")}
+    traced = imports_of("send", sandbox.url, "hi", "--otlp", dead)
+    assert "a2actl.telemetry.otel" in traced
+    assert any(m.startswith("opentelemetry.sdk.") for m in traced)

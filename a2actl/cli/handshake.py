@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.otel import OtlpOpt, traced
 from a2actl.cli.params import CardPath
 
 app = typer.Typer(help="Handshake timing: discovery + negotiation + first RPC.", no_args_is_help=True)
@@ -55,6 +56,7 @@ def probe(
         ),
     ] = None,
     card_path: CardPath = None,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Time an A2A handshake phase by phase: DNS, TCP, TLS, card TTFB and transfer, card parse,
     negotiation (interface and version, with the reason), and a side-effect-free first RPC
@@ -99,7 +101,8 @@ def probe(
     records = run.out.records(
         key="samples", summary_view=render_probe.report, record_type="sample", summary_type="summary"
     )
-    report: ProbeReport = run.run(
+    trace = traced(ctx, otlp)
+    report: ProbeReport = trace.run(
         run_probe(opts, run.settings, run.sink, on_sample=lambda s: records.record(s.to_json()))
     )
     records.finish(report.to_json())

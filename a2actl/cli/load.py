@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.otel import OtlpOpt, traced
 from a2actl.cli.params import CardPath
 
 if TYPE_CHECKING:
@@ -177,6 +178,7 @@ def run_cmd(
         ),
     ] = "auto",
     card_path: CardPath = None,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Load-test an A2A agent with one scenario, in the closed model (-c N workers, -n or --duration)
     or the open model (--rate R/s on a fixed schedule, latency counted from each request's intended
@@ -264,6 +266,7 @@ def run_cmd(
         card_path=card_path,
         max_time=limit,
     )
+    trace = traced(ctx, otlp, ramp=model.ramp)
     policy = _loop_policy(loop)
     out = run.out
     line = render_load.ProgressLine(out, enabled=progress)
@@ -275,7 +278,7 @@ def run_cmd(
         if policy is not None:
             asyncio.set_event_loop_policy(policy)
         # --max-time ends the run inside (a report of what was measured, exit 5), not by cancelling it
-        report: LoadReport = run.run(
+        report: LoadReport = trace.run(
             run_load(opts, run.settings, run.sink, on_record, line.update), bounded=False
         )
     finally:

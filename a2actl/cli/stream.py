@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.otel import OtlpOpt, traced
 from a2actl.cli.params import CardPath, FailOnStates
 
 app = typer.Typer(
@@ -78,6 +79,7 @@ def tail(
     ] = 5,
     fail_on: FailOnStates = None,
     card_path: CardPath = None,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Follow a stream event by event: wall time, +delta, kind, task state and size; heartbeats
     (SSE ': ping' comments, WebSocket pongs with RTT); silences over --heartbeat; events over
@@ -137,12 +139,13 @@ def tail(
     writer = run.out.records(
         key="records", record_view=render_stream.record, summary_view=render_stream.summary
     )
-    summary = run.run(
+    trace = traced(ctx, otlp)
+    summary = trace.run(
         tail_job(
             target,
             run.settings,
-            run.sink,
-            writer.record,
+            trace.sink,
+            trace.records(writer.record),
             send=send,
             task=task,
             sse=sse,

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.otel import OtlpOpt, traced
 from a2actl.cli.params import CardPath, FailOnStates
 
 task_app = typer.Typer(help="Tasks: get, list, cancel, subscribe.", no_args_is_help=True)
@@ -59,6 +60,7 @@ def send(
         ),
     ] = False,
     card_path: CardPath = None,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Send a message (SendMessage / message/send) with text, data and file parts, and show the
     task's state, status message and artifacts. A task that ends failed is still exit 0 unless
@@ -105,7 +107,8 @@ def send(
         elif run.format == "jsonl":
             run.out.jsonl(record)
 
-    result = run.run(send_job(target, run.settings, run.sink, opts, card_path, emit))
+    trace = traced(ctx, otlp)
+    result = trace.run(send_job(target, run.settings, trace.sink, opts, card_path, trace.records(emit)))
     if run.format == "jsonl" and stream:
         run.out.jsonl({"type": "result", **result.to_json()})
     else:
