@@ -1,0 +1,330 @@
+"""``a2actl fleet``: probe many agents at once (``probe``) and merge shard reports (``report``);
+``a2actl.fleet``. docs/fleet.md."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from a2actl.cli.context import invocation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from a2actl.cli.context import Invocation
+    from a2actl.fleet.report import FleetReport
+
+app = typer.Typer(
+    help="Fleets: probe thousands of agents, a funnel report, merge shards.", no_args_is_help=True
+)
+
+#: Seconds per request (connect, and each read) when the global --timeout is not given.
+DEFAULT_TIMEOUT = 10.0
+
+_CHECKS_HELP = (
+    "Comma-separated: card (fetch and parse the card), validate (schema-check it), rpc (negotiate and "
+    "answer a first GetTask), send (a blocking SendMessage). Default card,validate,rpc."
+)
+
+
+def _check_writable(path: str, option: str) -> None:
+    """Fail before the run (exit 2) when ``option``'s file cannot be written: a sweep of thousands of
+    agents must not be lost at the end. The file is created empty if missing."""
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _write(path: str, text: str, option: str, redact: Callable[[str], str]) -> None:
+    """Write ``text`` to ``path`` with the run's secrets masked (``redact``: the output's redactor,
+    which knows the per-agent header values and tokens). Raises ``UsageError`` (exit 2)."""
+    from a2actl.core.errors import UsageError
+
+    try:
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(redact(text))
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+
+def _emit(
+    run: Invocation,
+    report: FleetReport,
+    *,
+    out_file: str | None,
+    junit: str | None,
+    records_streamed: bool,
+) -> None:
+    """Write ``--out`` and ``--junit``, then the report in the run's format (table, the whole ``-o
+    json`` document, or ``-o jsonl``: one ``agent`` record per agent unless already streamed, then the
+    ``summary``), and exit with the report's code (0, or 7: docs/exit-codes.md)."""
+    import json
+
+    from a2actl.render import fleet as render_fleet
+
+    doc = report.to_json()
+    if out_file:
+        _write(out_file, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "--out", run.out.redact)
+    if junit:
+        _write(junit, report.junit_xml(), "--junit", run.out.redact)
+        doc["junit"] = junit
+    out = run.out
+    if run.format == "jsonl":
+        if not records_streamed:
+            for record in doc["agents"]:
+                out.jsonl({"type": "agent", **record})
+        summary = {k: v for k, v in doc.items() if k != "agents"}
+        out.jsonl({"type": "summary", **summary})
+    else:
+        run.show(doc, render_fleet.report)
+    raise typer.Exit(int(report.exit))
+
+
+def _request_timeout(ctx: typer.Context, settings_timeout: float) -> float:
+    """Seconds per request: the global ``--timeout`` when given (command line or its environment),
+    else ``DEFAULT_TIMEOUT`` (a fleet should not wait the single-agent default of 30 s on each of
+    thousands of hung agents)."""
+    # compared by name: typer vendors click (typer._click), whose enum is not click's
+    source = ctx.find_root().get_parameter_source("timeout")
+    if getattr(source, "name", None) in ("COMMANDLINE", "ENVIRONMENT"):
+        return settings_timeout
+    return DEFAULT_TIMEOUT
+
+
+@app.command("probe")
+def probe_cmd(
+    ctx: typer.Context,
+    inventory: Annotated[
+        str,
+        typer.Argument(
+            metavar="INVENTORY",
+            help="A text file of URLs, a YAML/JSON inventory, an AI Catalog (file or https URL), a "
+            "JSON list; - reads standard input.",
+        ),
+    ],
+    concurrency: Annotated[
+        int, typer.Option("-c", "--concurrency", min=1, max=10000, help="Agents checked at once.")
+    ] = 50,
+    budget: Annotated[
+        str | None,
+        typer.Option(
+            "--budget",
+            metavar="DURATION",
+            help="Total time per agent (all checks and retries), e.g. 5s; over it the agent fails "
+            "(over-budget). An inventory's per-agent budget wins.",
+        ),
+    ] = None,
+    checks: Annotated[str, typer.Option("--checks", metavar="LIST", help=_CHECKS_HELP)] = "card,validate,rpc",
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send", metavar="TEXT", help="Also send this text, blocking (implies the send check)."
+        ),
+    ] = None,
+    shard: Annotated[
+        str | None,
+        typer.Option(
+            "--shard",
+            metavar="I/N",
+            help="Check only shard I of N (1-based), by a stable hash of each URL: N jobs with 1/N … N/N "
+            "cover the inventory exactly once.",
+        ),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option(
+            "--retries",
+            min=0,
+            max=10,
+            help="Extra attempts for a transient failure (refused, timeout, 5xx).",
+        ),
+    ] = 1,
+    fail_under: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-under",
+            metavar="PCT",
+            help="Exit 7 only when fewer than PCT of the agents pass (e.g. 95%); default: any failure.",
+        ),
+    ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML: one test case per agent."),
+    ] = None,
+    out_file: Annotated[
+        str | None,
+        typer.Option(
+            "--out",
+            metavar="FILE.json",
+            help="Also write the full -o json report (per-agent records): 'fleet report' merges these.",
+        ),
+    ] = None,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="The live line on stderr (terminals only).")
+    ] = True,
+) -> None:
+    """Probe every agent of an inventory at once: fetch the card, validate it, negotiate a version
+    and binding, answer a first RPC (GetTask on a random id: TaskNotFound is healthy), and with
+    --send complete a blocking SendMessage.
+
+    Prints the funnel (listed > reachable > card valid > version negotiated > first RPC answers >
+    send completes, counts and %), the failures grouped by cause with an example each (the first
+    schema error of an invalid card), the slowest agents, and the distribution of declared and
+    negotiated versions (how many are still 0.x-only). -o json is the full report with one record per
+    agent; -o jsonl one record per agent as it finishes, then the summary. The global --timeout bounds
+    each request, connect included (default 10s here); -H/--token-env/--cacert/... apply to every
+    agent (an inventory's per-agent headers and tokenEnv win).
+
+    Exit codes: 0 every agent passed (or at least --fail-under); 7 an agent failed its checks; 2 a bad
+    inventory or option.
+
+    Examples:
+
+      a2actl fleet probe agents.txt
+
+      a2actl fleet probe fleet.yaml -c 200 --budget 5s --junit fleet.xml
+
+      a2actl fleet probe https://registry.example.com/.well-known/ai-catalog.json --fail-under 95%
+
+      a2actl fleet probe agents.txt --shard 2/4 --out shard2.json
+
+      cat agents.txt | a2actl fleet probe - --checks card,validate -o jsonl
+    """
+    import time
+
+    from a2actl.cli.params import duration
+    from a2actl.fleet.inventory import open_inventory, parse_shard
+    from a2actl.fleet.report import FleetReport, parse_percent
+    from a2actl.fleet.result import FleetOptions, parse_checks
+    from a2actl.render import fleet as render_fleet
+
+    run = invocation(ctx)
+    settings = run.settings
+    wanted = parse_checks(checks + (",send" if send is not None else ""))
+    if "send" in wanted and send is None:
+        send = "ping"
+    budget_s = duration(budget, "--budget", positive=True)
+    shard_spec = parse_shard(shard) if shard is not None else None
+    tolerance = parse_percent(fail_under) if fail_under is not None else None
+    for path, option in ((out_file, "--out"), (junit, "--junit")):
+        if path:
+            _check_writable(path, option)
+    inv = run.run(open_inventory(inventory, settings, run.sink))
+    notes = list(inv.notes)
+    if inv.skipped:
+        notes.append(
+            f"{inv.skipped} catalog entries are not A2A agents (MCP servers, skills, …) and were skipped"
+        )
+    if shard_spec is not None:
+        listed = len(inv.agents)
+        inv = inv.shard(*shard_spec)
+        notes.append(f"shard {shard_spec[0]}/{shard_spec[1]}: {len(inv.agents):,} of {listed:,} agents")
+    options = FleetOptions(
+        concurrency=concurrency,
+        timeout=_request_timeout(ctx, settings.read_timeout),
+        budget=budget_s,
+        checks=wanted,
+        retries=retries,
+        send_text=send if send is not None else "ping",
+        a2a_version=settings.a2a_version,
+        binding=settings.binding,
+        headers=settings.headers,
+        token=settings.token,
+    )
+    from a2actl.fleet.run import run_fleet
+
+    out = run.out
+    line = render_fleet.ProgressLine(out, options.stages, enabled=progress)
+    kwargs: dict[str, Any] = {"progress": line.update, "sink": run.sink}
+    streamed = run.format == "jsonl"
+    if streamed:  # one record per agent as it finishes (the order agents finish in)
+        kwargs["on_result"] = lambda _index, r: out.jsonl({"type": "agent", **r.to_json()})
+    started = time.time()
+    t0 = time.perf_counter()
+    try:
+        results = run.run(run_fleet(inv, options, settings, **kwargs)) if inv.agents else []
+    finally:
+        line.close()
+    report = FleetReport(
+        results=list(results),
+        stages=options.stages,
+        source=inv.source,
+        options=options.to_json(),
+        shard=shard_spec,
+        duplicates=inv.duplicates,
+        started_at=started,
+        elapsed=time.perf_counter() - t0,
+        fail_under=tolerance,
+        notes=notes,
+    )
+    _emit(run, report, out_file=out_file, junit=junit, records_streamed=streamed)
+
+
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    files: Annotated[
+        list[str],
+        typer.Argument(metavar="REPORT.json...", help="'fleet probe --out' / '-o json' reports (shards)."),
+    ],
+    fail_under: Annotated[
+        str | None,
+        typer.Option(
+            "--fail-under",
+            metavar="PCT",
+            help="Judge the merged report by this (default: the strictest of the reports').",
+        ),
+    ] = None,
+    junit: Annotated[
+        str | None,
+        typer.Option("--junit", metavar="FILE", help="Also write JUnit XML of the merged report."),
+    ] = None,
+    out_file: Annotated[
+        str | None, typer.Option("--out", metavar="FILE.json", help="Also write the merged report here.")
+    ] = None,
+) -> None:
+    """Merge the reports of shards (N CI jobs or machines, each running 'fleet probe --shard I/N
+    --out shardI.json') into the report one run over the whole inventory would give: the funnel,
+    causes, slowest agents and distribution are recomputed from the per-agent records. The same shard
+    twice, or an agent in two reports, is refused (exit 2). One file shows that report again.
+
+    Exit codes: 0 every agent passed (or at least --fail-under); 7 an agent failed; 2 unreadable,
+    overlapping or foreign reports.
+
+    Examples:
+
+      a2actl fleet report shard1.json shard2.json shard3.json --junit fleet.xml
+
+      a2actl fleet report shard*.json --fail-under 95% -o json
+    """
+    import json
+
+    from a2actl.core.errors import UsageError
+    from a2actl.fleet.report import FleetReport, merge_reports, parse_percent
+
+    run = invocation(ctx)
+    tolerance = parse_percent(fail_under) if fail_under is not None else None
+    for path, option in ((out_file, "--out"), (junit, "--junit")):
+        if path:
+            _check_writable(path, option)
+    reports = []
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as fh:
+                doc = json.load(fh)
+        except OSError as exc:
+            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+        except (ValueError, RecursionError) as exc:
+            raise UsageError(f"{path}: not JSON: {exc}") from exc
+        reports.append((path, FleetReport.from_json(doc, path)))
+    merged = merge_reports(reports, tolerance)
+    _emit(run, merged, out_file=out_file, junit=junit, records_streamed=False)

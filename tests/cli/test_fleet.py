@@ -1,0 +1,361 @@
+"""``a2actl fleet probe`` / ``fleet report`` end to end: the real CLI against the fleet fixture server
+(tests/fleet_server.py: many agents in one loopback process, healthy and broken, plus dead ports) and
+the real sandbox agent. Funnel counts and causes are asserted exactly against what each agent kind
+must produce (``fleet_server.EXPECTED``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from junitparser import Failure, JUnitXml
+from typer.testing import CliRunner
+
+from a2actl.cli.app import app
+from a2actl.server.sandbox.server import RunningSandbox
+from tests.conftest import TOKEN
+from tests.fleet_server import FleetServer, Planned, expected_causes, expected_funnel, plan, write_inventory
+
+#: One of each way to fail, several healthy kinds, Host-routed agents, a transient (flaky) kind.
+MIX: dict[str, int] = {
+    "healthy": 4,
+    "rest": 2,
+    "healthy03": 2,
+    "hybrid": 2,
+    "flaky": 2,
+    "invalid": 2,
+    "notjson": 1,
+    "nocard": 1,
+    "error500": 1,
+    "rpcerror": 1,
+    "rpc401": 1,
+    "badversion": 1,
+    "grpconly": 1,
+    "slow": 1,
+    "refused": 2,
+    "dns": 1,
+}
+#: Per request: the 'slow' kind (3 s) must time out; everything else answers in milliseconds.
+TIMEOUT = ("--timeout", "1s")
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[FleetServer]:
+    with FleetServer(slow=3.0) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def mixed(fleet: FleetServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Planned]]:
+    agents = plan(fleet.url, MIX, by_host=1)
+    path = tmp_path_factory.mktemp("fleet") / "fleet.json"
+    write_inventory(path, agents)
+    return path, agents
+
+
+def funnel_of(doc: dict[str, Any]) -> dict[str, int]:
+    return {row["stage"]: row["count"] for row in doc["funnel"]}
+
+
+def causes_of(doc: dict[str, Any]) -> dict[str, int]:
+    return {row["cause"]: row["count"] for row in doc["causes"]}
+
+
+@pytest.fixture(scope="module")
+def unsharded(mixed: tuple[Path, list[Planned]]) -> dict[str, Any]:
+    """One -o json run over the whole mixed inventory (shared by the tests that compare with it)."""
+    r = CliRunner().invoke(app, ["fleet", "probe", str(mixed[0]), *TIMEOUT, "-o", "json"])
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc: dict[str, Any] = json.loads(r.stdout)
+    return doc
+
+
+def test_mixed_fleet_funnel_and_causes_exactly(
+    unsharded: dict[str, Any], mixed: tuple[Path, list[Planned]]
+) -> None:
+    agents = mixed[1]
+    doc = unsharded
+    assert doc["exitCode"] == 7
+    assert funnel_of(doc) == expected_funnel(agents)
+    assert causes_of(doc) == expected_causes(agents)
+    assert doc["totals"]["agents"] == len(agents)
+    ok = sum(1 for a in agents if expected_causes([a]) == {})
+    assert doc["totals"]["ok"] == ok and doc["totals"]["failed"] == len(agents) - ok
+    # per-agent records in inventory order, each with the cause its kind must produce
+    assert [a["name"] for a in doc["agents"]] == [a.name for a in agents]
+    for record, planned in zip(doc["agents"], agents, strict=True):
+        assert record["labels"] == {"kind": planned.kind}
+        want = expected_causes([planned])
+        assert (record["cause"] is None) == (not want)
+        if want:
+            assert record["cause"] == next(iter(want))
+    invalid = next(c for c in doc["causes"] if c["cause"] == "invalid-card")
+    assert any(e["detail"] and "/name" in e["detail"] for e in invalid["examples"])  # the first schema error
+    flaky = [a for a in doc["agents"] if a["labels"]["kind"] == "flaky"]
+    assert all(a["ok"] and a["attempts"] == 2 for a in flaky)  # 503 once, retried
+    dist = doc["distribution"]
+    assert dist["legacyOnly"] == MIX["healthy03"]
+    assert len(doc["slowest"]) == 10
+    assert doc["slowest"][0]["name"] == "slow-0"
+
+
+def test_table_output_and_exit_7(mixed: tuple[Path, list[Planned]], cli: Any) -> None:
+    r = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--no-progress")
+    assert r.exit_code == 7
+    lines = [line.strip() for line in r.stdout.splitlines()]
+    assert "funnel" in lines and "failures by cause" in lines and "slowest" in lines
+    assert lines[-1].startswith(
+        f"{sum(1 for a in mixed[1] if not expected_causes([a]))} of {len(mixed[1])} agents ok"
+    )
+    assert "Traceback" not in r.stdout + r.stderr
+
+
+def test_jsonl_one_record_per_agent_then_summary(mixed: tuple[Path, list[Planned]], cli: Any) -> None:
+    r = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "-o", "jsonl")
+    assert r.exit_code == 7
+    records = r.jsonl
+    assert [x["type"] for x in records] == ["agent"] * len(mixed[1]) + ["summary"]
+    assert sorted(x["name"] for x in records[:-1]) == sorted(a.name for a in mixed[1])
+    assert funnel_of(records[-1]) == expected_funnel(mixed[1]) and "agents" not in records[-1]
+
+
+def test_shards_partition_and_merge_equals_unsharded(
+    mixed: tuple[Path, list[Planned]], unsharded: dict[str, Any], cli: Any, tmp_path: Path
+) -> None:
+    names: list[list[str]] = []
+    files = []
+    for i in (1, 2, 3):
+        out = tmp_path / f"shard{i}.json"
+        r = cli(
+            "fleet", "probe", str(mixed[0]), *TIMEOUT, "--shard", f"{i}/3", "--out", str(out), "-o", "json"
+        )
+        assert r.exit_code in (0, 7)
+        assert json.loads(out.read_text()) == r.json
+        names.append([a["name"] for a in r.json["agents"]])
+        files.append(str(out))
+    flat = [n for part in names for n in part]
+    assert sorted(flat) == sorted(a.name for a in mixed[1])  # union = all
+    assert len(flat) == len(set(flat))  # intersection = none
+    assert all(names)
+    merged = cli("fleet", "report", *files, "-o", "json")
+    assert merged.exit_code == 7
+    doc = merged.json
+    for key in ("funnel", "causes", "distribution", "stages", "exitCode"):
+        if key == "causes":  # examples are the first agents in file order: compare counts and codes
+            assert [(c["cause"], c["count"], c["codes"]) for c in doc[key]] == [
+                (c["cause"], c["count"], c["codes"]) for c in unsharded[key]
+            ]
+        else:
+            assert doc[key] == unsharded[key], key
+    assert doc["totals"]["agents"] == unsharded["totals"]["agents"]
+    assert doc["shards"] == ["1/3", "2/3", "3/3"]
+    # the same shard twice, or a shard and the unsharded run: exit 2, naming the files
+    again = cli("fleet", "report", files[0], files[1], files[0])
+    assert again.exit_code == 2 and "already in" in again.stderr
+    whole = tmp_path / "whole.json"
+    whole.write_text(json.dumps(unsharded))
+    overlap = cli("fleet", "report", str(whole), files[1], "-o", "json")
+    assert overlap.exit_code == 2
+    assert overlap.json["error"]["code"] == "usage" and "overlap" in overlap.json["error"]["message"]
+
+
+def test_junit_one_testcase_per_agent(mixed: tuple[Path, list[Planned]], cli: Any, tmp_path: Path) -> None:
+    junit = tmp_path / "fleet.xml"
+    r = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--junit", str(junit), "-o", "json")
+    assert r.exit_code == 7 and r.json["junit"] == str(junit)
+    xml = JUnitXml.fromfile(str(junit))
+    cases = [case for suite in xml for case in suite]
+    assert len(cases) == len(mixed[1])
+    failed = {case.name: case.result[0] for case in cases if case.result}
+    want = {a.name: next(iter(expected_causes([a]))) for a in mixed[1] if expected_causes([a])}
+    assert {n: f.type for n, f in failed.items()} == want
+    assert all(isinstance(f, Failure) for f in failed.values())
+    hosts = {a.name: urlsplit(a.url).netloc for a in mixed[1]}  # no group/team/env label: host[:port]
+    assert {case.name: case.classname for case in cases} == hosts
+
+
+def test_fail_under(mixed: tuple[Path, list[Planned]], cli: Any) -> None:
+    agents = mixed[1]
+    ok_pct = 100.0 * sum(1 for a in agents if not expected_causes([a])) / len(agents)
+    assert cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--fail-under", "0").exit_code == 0
+    below = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--fail-under", f"{ok_pct - 1:.1f}%", "-o", "json")
+    assert below.exit_code == 0 and below.json["failUnder"] == pytest.approx(ok_pct - 1, abs=0.05)
+    above = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--fail-under", f"{ok_pct + 1:.1f}%", "-o", "json")
+    assert above.exit_code == 7 and above.json["exitCode"] == 7
+
+
+@pytest.fixture
+def fresh_fleet() -> Iterator[FleetServer]:
+    """A fleet server of its own (cards are cached per agent id with the URL first used)."""
+    with FleetServer() as server:
+        yield server
+
+
+def test_healthy_only_exits_0(fresh_fleet: FleetServer, cli: Any, tmp_path: Path) -> None:
+    agents = plan(fresh_fleet.url, {"healthy": 3, "healthy03": 1, "rest": 1})
+    path = write_inventory(tmp_path / "ok.txt", agents, fmt="text")
+    r = cli("fleet", "probe", str(path), "-o", "json", "--send", "hello fleet")
+    assert r.exit_code == 0, r.stdout
+    assert funnel_of(r.json) == dict.fromkeys(("listed", "reachable", "card", "negotiated", "rpc", "send"), 5)
+    assert r.json["options"]["checks"] == ["card", "validate", "rpc", "send"]
+
+
+def test_checks_select_the_funnel_stages(mixed: tuple[Path, list[Planned]], cli: Any) -> None:
+    r = cli("fleet", "probe", str(mixed[0]), *TIMEOUT, "--checks", "card", "-o", "json")
+    assert [row["stage"] for row in r.json["funnel"]] == ["listed", "reachable", "card"]
+    # without validation the schema-invalid cards pass the card stage (they parse)
+    assert funnel_of(r.json)["card"] == expected_funnel(mixed[1])["card"] + MIX["invalid"]
+
+
+def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
+    agents = plan(fresh_fleet.url, {"healthy": 2, "refused": 1})
+    text = "# from a pipe\n" + "".join(a.url + "\n" for a in agents) + agents[0].url + "\n"
+    r = CliRunner().invoke(app, ["fleet", "probe", "-", "-o", "json"], input=text)
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["source"] == "<stdin>" and doc["totals"]["agents"] == 3 and doc["totals"]["duplicates"] == 1
+    assert funnel_of(doc)["rpc"] == 2
+
+
+@pytest.mark.parametrize(
+    ("content", "expect"),
+    [
+        ("http://ok.example\nftp://nope\n", "line 2"),
+        ('{"agents": [{"url": "http://a"}, {"name": "no url"}]}', "agents[1]"),
+        ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
+        ("# nothing\n", "lists no agents"),
+    ],
+)
+def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect: str) -> None:
+    path = tmp_path / ("inv.yaml" if content.startswith("agents:") else "inv.txt")
+    path.write_text(content)
+    r = cli("fleet", "probe", str(path), "-o", "json")
+    assert r.exit_code == 2
+    err = r.json["error"]
+    assert err["code"] == "usage" and str(path) in err["message"] and expect in err["message"]
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("--shard", "4/3"),
+        ("--checks", "card,ping"),
+        ("--fail-under", "120%"),
+        ("--budget", "soon"),
+        ("-c", "0"),
+    ],
+)
+def test_bad_options_are_exit_2(mixed: tuple[Path, list[Planned]], cli: Any, args: tuple[str, ...]) -> None:
+    assert cli("fleet", "probe", str(mixed[0]), *args).exit_code == 2
+
+
+def test_missing_inventory_and_foreign_report(cli: Any, tmp_path: Path) -> None:
+    assert cli("fleet", "probe", str(tmp_path / "nope.txt")).exit_code == 2
+    foreign = tmp_path / "load.json"
+    foreign.write_text(json.dumps({"kind": "a2actl.load.report"}))
+    r = cli("fleet", "report", str(foreign), "-o", "json")
+    assert r.exit_code == 2 and "not an 'a2actl fleet probe -o json' report" in r.json["error"]["message"]
+
+
+def test_sandbox_one_healthy_agent(sandbox: RunningSandbox, cli: Any, tmp_path: Path) -> None:
+    path = tmp_path / "one.txt"
+    path.write_text(sandbox.url + "\n")
+    r = cli("fleet", "probe", str(path), "-o", "json", "--send", "hi")
+    assert r.exit_code == 0, r.stdout
+    (agent,) = r.json["agents"]
+    assert agent["ok"] and agent["passed"] == ["listed", "reachable", "card", "negotiated", "rpc", "send"]
+    assert agent["version"] == "1.0" and agent["binding"] == "JSONRPC"
+    assert set(agent["declaredVersions"]) >= {"1.0"}
+    assert set(agent["phases"]) >= {"card", "validate", "rpc", "send"}
+
+
+def test_per_agent_token_and_headers_are_never_printed(
+    sandbox_auth: RunningSandbox, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLEET_AGENT_TOKEN", TOKEN)
+    monkeypatch.setenv("FLEET_API_KEY", "api-key-value-never-shown")
+    inv = tmp_path / "auth.yaml"
+    inv.write_text(
+        "agents:\n"
+        f"  - url: {sandbox_auth.url}\n"
+        "    name: with-token\n"
+        "    tokenEnv: FLEET_AGENT_TOKEN\n"
+        "    headers: {X-Api-Key: '${FLEET_API_KEY}'}\n"
+        f"  - url: {sandbox_auth.url}/.well-known/agent-card.json\n"
+        "    name: without-token\n"
+    )
+    out, junit = tmp_path / "out.json", tmp_path / "j.xml"
+    r = cli("fleet", "probe", str(inv), "-o", "json", "--out", str(out), "--junit", str(junit))
+    assert r.exit_code == 7
+    by_name = {a["name"]: a for a in r.json["agents"]}
+    assert by_name["with-token"]["ok"] and by_name["without-token"]["cause"] == "auth"
+    table = cli("fleet", "probe", str(inv), "--no-progress", "-vv")
+    for text in (r.stdout, r.stderr, out.read_text(), junit.read_text(), table.stdout, table.stderr):
+        assert TOKEN not in text and "api-key-value-never-shown" not in text
+
+
+@pytest.fixture
+def catalog_server(fresh_fleet: FleetServer) -> Iterator[tuple[str, list[Planned]]]:
+    """A loopback HTTP server answering /.well-known/ai-catalog.json with an AI Catalog of three fleet
+    agents and one MCP server entry, and 404 elsewhere."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    agents = plan(fresh_fleet.url, {"healthy": 2, "invalid": 1})
+    catalog = {
+        "specVersion": "1.0",
+        "host": {"displayName": "test registry"},
+        "entries": [
+            {
+                "identifier": f"urn:air:test:a2a:{a.name}",
+                "type": "application/a2a-agent-card+json",
+                "url": a.url,
+            }
+            for a in agents
+        ]
+        + [
+            {
+                "identifier": "urn:air:test:mcp:x",
+                "type": "application/mcp-server-card+json",
+                "url": "http://x",
+            }
+        ],
+    }
+    body = json.dumps(catalog).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            found = self.path == "/.well-known/ai-catalog.json"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/ai-catalog+json")
+            self.send_header("Content-Length", str(len(body) if found else 0))
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", agents
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_ai_catalog_by_url(catalog_server: tuple[str, list[Planned]], cli: Any) -> None:
+    base, agents = catalog_server
+    r = cli("fleet", "probe", f"{base}/.well-known/ai-catalog.json", "-o", "json")
+    assert r.exit_code == 7, r.stdout + r.stderr
+    assert [a["name"] for a in r.json["agents"]] == [f"urn:air:test:a2a:{a.name}" for a in agents]
+    assert funnel_of(r.json) == expected_funnel(agents)
+    assert any("not A2A agents" in n for n in r.json["notes"])
+    missing = cli("fleet", "probe", f"{base}/nothing.json", "-o", "json")
+    assert missing.exit_code == 2 and "HTTP 404" in missing.json["error"]["message"]
