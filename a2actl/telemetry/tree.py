@@ -12,7 +12,8 @@ to its end) with the children its result explains (docs/tracing.md lists them):
   as span events on its request (the first ``MAX_EVENTS``).
 * ``load run``: one ``load`` span with the run's summary as attributes and a span per phase of the
   run (``ramp``, ``steady``, ``drain``); never a span per request.
-* ``fleet probe``: a span per agent, the first ``MAX_AGENTS`` (failed agents first).
+* ``fleet probe``: an ``agent`` span per agent with its phases, the first ``MAX_AGENTS`` (failed
+  agents first).
 
 Times are nanoseconds since the Unix epoch. Nothing here imports OpenTelemetry.
 """
@@ -199,42 +200,72 @@ def load_children(report: LoadReport, ramp: float | None) -> list[Span]:
     return [run]
 
 
-def fleet_children(doc: dict[str, Any], start_ns: int) -> list[Span]:
-    """``fleet probe``: a span per agent record of ``doc["agents"]`` (the ``-o json`` document), at
-    most ``MAX_AGENTS``, failed agents first. Each starts at its ``startedAt`` (seconds since the
-    epoch) when the record has one, else at ``start_ns``, and lasts its ``seconds``/``duration``."""
-    agents = [a for a in doc.get("agents") or [] if isinstance(a, dict)]
-    agents.sort(key=lambda a: bool(a.get("ok")))  # stable: failed first, inventory order kept
+def fleet_children(report: Any, start_ns: int) -> list[Span]:
+    """``fleet probe``: an ``agent`` span per ``report.results`` entry (``AgentResult``), at most
+    ``MAX_AGENTS``, failed agents first (then inventory order), with its phases (``connect``, ``card``,
+    ``validate``, ``rpc``, ``send``) laid end to end and the outcome as attributes.
+
+    An agent span starts at the result's ``started_ns`` (nanoseconds since the epoch) and carries the
+    span id of its ``traceparent`` when the result records them; a result without them starts at the
+    run's start (``report.started_at``, Unix seconds; else ``start_ns``), so only durations are exact."""
+    results = [r for r in getattr(report, "results", None) or [] if hasattr(r, "to_json")]
+    results.sort(key=lambda r: bool(getattr(r, "ok", False)))  # stable: failed first, inventory order kept
+    run_start = getattr(report, "started_at", 0.0)
+    fallback = round(run_start * 1e9) if isinstance(run_start, (int, float)) and run_start > 0 else start_ns
     out = []
-    for a in agents[:MAX_AGENTS]:
-        started = a.get("startedAt")
-        begin = round(started * 1e9) if isinstance(started, (int, float)) else start_ns
-        secs = a.get("seconds", a.get("duration"))
-        span = Span(
-            "agent",
-            begin,
-            begin + (seconds_ns(secs) if isinstance(secs, (int, float)) else 0),
-            scalar_attrs(
-                a,
-                {
-                    "url": "a2a.target",
-                    "name": "a2actl.agent.name",
-                    "ok": "a2actl.agent.ok",
-                    "stage": "a2actl.agent.stage",
-                    "cause": "error.type",
-                    "version": "a2a.protocol.version",
-                    "binding": "a2a.protocol.binding",
-                },
-            ),
-            span_id=span_id_of(a.get("traceparent") if isinstance(a.get("traceparent"), str) else None),
+    for r in results[:MAX_AGENTS]:
+        doc = r.to_json()
+        started = getattr(r, "started_ns", None)
+        cursor = started if isinstance(started, int) and started > 0 else fallback
+        attrs = scalar_attrs(
+            doc,
+            {
+                "url": "a2a.target",
+                "name": "a2actl.agent.name",
+                "ok": "a2actl.agent.ok",
+                "cause": "error.type",
+                "version": "a2a.protocol.version",
+                "binding": "a2a.protocol.binding",
+                "errorCode": "rpc.jsonrpc.error_code",
+                "httpStatus": "http.response.status_code",
+                "attempts": "a2actl.agent.attempts",
+            },
         )
-        if a.get("ok") is False:
-            err = a.get("error")
-            span.error = str(
-                err.get("message") if isinstance(err, dict) else err or a.get("cause") or "failed"
-            )
+        passed = doc.get("passed") or []
+        if passed:
+            attrs["a2actl.agent.reached"] = str(passed[-1])
+        tp = getattr(r, "traceparent", None)
+        span = Span("agent", cursor, cursor, attrs, span_id=span_id_of(tp if isinstance(tp, str) else None))
+        phases = doc.get("phases") or {}
+        for name, secs in phases.items():
+            if isinstance(secs, (int, float)):
+                child = _phase(str(name), cursor, float(secs))
+                span.children.append(child)
+                cursor = child.end_ns
+        total = doc.get("total")
+        span.end_ns = max(
+            cursor, span.start_ns + (seconds_ns(total) if isinstance(total, (int, float)) else 0)
+        )
+        if doc.get("ok") is False:
+            span.error = str(doc.get("detail") or doc.get("cause") or "failed")
         out.append(span)
     return out
+
+
+def fleet_attrs(report: Any) -> dict[str, AttrValue]:
+    """Root attributes of ``fleet probe``: agents checked and ok, the inventory and the shard."""
+    results = getattr(report, "results", None) or []
+    attrs: dict[str, AttrValue] = {
+        "a2actl.fleet.agents": len(results),
+        "a2actl.fleet.ok": sum(1 for r in results if getattr(r, "ok", False)),
+    }
+    source = getattr(report, "source", None)
+    if isinstance(source, str) and source:
+        attrs["a2actl.fleet.inventory"] = source
+    shard = getattr(report, "shard", None)
+    if isinstance(shard, tuple) and len(shard) == 2:
+        attrs["a2actl.fleet.shard"] = f"{shard[0]}/{shard[1]}"
+    return attrs
 
 
 #: ``send`` / ``send --stream`` / ``stream tail`` result documents → root attributes.
@@ -305,9 +336,8 @@ def command_tree(
         root.children.extend(load_children(result, (options or {}).get("ramp")))
 
     def fleet() -> None:
-        doc = result.to_json() if hasattr(result, "to_json") else result
-        if isinstance(doc, dict):
-            root.children.extend(fleet_children(doc, start_ns))
+        root.attributes.update(fleet_attrs(result))
+        root.children.extend(fleet_children(result, start_ns))
 
     builders.update({"handshake probe": probe, "send": send, "stream tail": tail, "load run": load})
     builders["fleet probe"] = fleet
@@ -341,6 +371,7 @@ __all__ = [
     "MAX_SAMPLES",
     "command_tree",
     "event_attrs",
+    "fleet_attrs",
     "fleet_children",
     "load_children",
     "probe_children",

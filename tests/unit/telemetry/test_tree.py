@@ -124,14 +124,33 @@ def test_load_without_ramp_or_drain() -> None:
     assert [c.name for c in run.children] == ["steady"]
 
 
+class Agent:
+    def __init__(self, i: int) -> None:
+        self.ok = i % 3 != 0
+        self.doc: dict[str, Any] = {
+            "url": f"http://a{i}",
+            "ok": self.ok,
+            "passed": ["listed", "reachable"] if not self.ok else ["listed", "reachable", "card", "rpc"],
+            "cause": None if self.ok else "refused",
+            "detail": None if self.ok else "connection refused",
+            "phases": {"connect": 0.1, "card": 0.2} if self.ok else {"connect": 0.1},
+            "total": 0.5,
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        return self.doc
+
+
 def test_fleet_draws_failed_agents_first_and_caps() -> None:
-    agents: list[dict[str, Any]] = [
-        {"url": f"http://a{i}", "ok": i % 3 != 0, "seconds": 0.5, "cause": None if i % 3 else "refused"}
-        for i in range(MAX_AGENTS + 50)
-    ]
-    agents[3]["traceparent"] = TP.format("c" * 16)
-    agents[3]["error"] = {"message": "connection refused"}
-    spans = fleet_children({"agents": agents}, T0)
+    class Report:
+        results = [Agent(i) for i in range(MAX_AGENTS + 50)]
+        started_at = T0 / 1e9
+        source = "agents.txt"
+        shard = (1, 2)
+
+    Report.results[3].started_ns = T0 + 7  # type: ignore[attr-defined]
+    Report.results[3].traceparent = TP.format("c" * 16)  # type: ignore[attr-defined]
+    spans = fleet_children(Report(), 0)
     assert len(spans) == MAX_AGENTS
     failed = [s for s in spans if s.error]
     assert spans[: len(failed)] == failed and len(failed) == (MAX_AGENTS + 50 + 2) // 3
@@ -141,7 +160,16 @@ def test_fleet_draws_failed_agents_first_and_caps() -> None:
         "connection refused",
         "refused",
     )
-    assert all(s.end_ns - s.start_ns == 500_000_000 for s in spans)
+    assert third.attributes["a2actl.agent.reached"] == "reachable"
+    assert (third.start_ns, third.end_ns) == (T0 + 7, T0 + 7 + 500_000_000)
+    first_ok = spans[len(failed)]
+    assert [(c.name, c.start_ns - T0, c.end_ns - T0) for c in first_ok.children] == [
+        ("connect", 0, 100_000_000),
+        ("card", 100_000_000, 300_000_000),
+    ]
+    root = command_tree("fleet probe", T0, T0 + 1, result=Report())
+    assert root.attributes["a2actl.fleet.agents"] == MAX_AGENTS + 50
+    assert root.attributes["a2actl.fleet.shard"] == "1/2" and len(root.children) == MAX_AGENTS
 
 
 def test_command_tree_errors_and_exit_codes() -> None:
