@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from rich import box
 from rich.table import Table
@@ -41,7 +42,8 @@ def _head(doc: dict[str, Any]) -> Text:
         f", {rate:,.1f} agents/s" if rate else ""
     )
     if totals.get("duplicates"):
-        line += f"; {totals['duplicates']:,} duplicate URLs dropped"
+        n = totals["duplicates"]
+        line += f"; {n:,} duplicate URL{'s' if n != 1 else ''} dropped"
     options = doc.get("options") or {}
     if options:
         checks = ",".join(options.get("checks") or [])
@@ -50,6 +52,20 @@ def _head(doc: dict[str, Any]) -> Text:
             line += f", budget {format_seconds(options['budget'])}"
     head.append(line, style="dim")
     return head
+
+
+def _example(example: dict[str, Any]) -> str:
+    """``name: detail``; the name left out when it is the URL and the detail already names it."""
+    name, url, detail = example.get("name") or "", example.get("url") or "", example.get("detail")
+    if not detail:
+        return safe(name or url, 80)
+    try:
+        host = urlsplit(url).netloc if name == url else ""
+    except ValueError:  # a hand-edited report's URL
+        host = ""
+    if host and host in detail:
+        return safe(detail, _DETAIL)
+    return safe(name or url, 80) + ": " + safe(detail, _DETAIL)
 
 
 def funnel(out: Output, doc: dict[str, Any]) -> None:
@@ -86,10 +102,7 @@ def causes(out: Output, doc: dict[str, Any]) -> None:
     labels = {f["stage"]: f["label"] for f in doc["funnel"]}
     for row in rows:
         example = row["examples"][0] if row["examples"] else {}
-        detail = example.get("detail")
-        shown = safe(example.get("name") or example.get("url") or "", 80)
-        if detail:
-            shown += ": " + safe(detail, _DETAIL)
+        shown = _example(example)
         codes = ", ".join(f"{safe(k)}×{v}" if v > 1 else safe(k) for k, v in list(row["codes"].items())[:4])
         table.add_row(
             Text(row["cause"], style="red"),
