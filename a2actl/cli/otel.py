@@ -6,7 +6,8 @@ A command adds two lines (docs/tracing.md)::
         ...
         trace = traced(ctx, otlp)                  # checks --otlp (exit 2) before any request
         report = trace.run(run_probe(...))         # was run.run(...); trace.sink / trace.records
-                                                   # where the command's requests should be spans
+                                                   # where the command's requests should be spans,
+                                                   # trace.keep(report) when the result is built later
 
 Without ``--otlp`` (and ``A2ACTL_OTLP``) ``traced`` returns a pass-through and nothing of
 OpenTelemetry is imported. With it, the result (or the error) of ``trace.run`` is turned into a span
@@ -107,6 +108,10 @@ class Traced:
         """The record callback to hand a streaming job."""
         return emit
 
+    def keep(self, result: Any) -> None:
+        """The result the spans describe, when the command builds it after ``run`` (``fleet probe``
+        assembles its report from ``run``'s list of agent results). Ignored without ``--otlp``."""
+
     def run(self, coro: Coroutine[Any, Any, T], *, bounded: bool = True) -> T:
         """``Invocation.run``."""
         result: T = self.inv.run(coro, bounded=bounded)
@@ -154,6 +159,10 @@ class Exporting(Traced):
                     left[0] -= 1
 
         return record
+
+    def keep(self, result: Any) -> None:
+        """Describe ``result`` instead of what ``run`` returned."""
+        self.result = result
 
     def run(self, coro: Coroutine[Any, Any, T], *, bounded: bool = True) -> T:
         """``Invocation.run``, keeping the result or the exception (re-raised) for the spans."""
