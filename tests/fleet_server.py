@@ -254,7 +254,7 @@ class FleetApp:
         self.origin = f"http://127.0.0.1:{port}"
         self.slow = slow
         self.lag = lag
-        self.cards: dict[str, bytes] = {}
+        self.cards: dict[str, bytes] = {}  # "<id> <base>" → the rendered response
         self.hits: Counter[str] = Counter()
         self.requests = 0
         self.inflight = 0
@@ -275,10 +275,11 @@ class FleetApp:
         self.requests = self.max_inflight = 0
 
     def _card(self, agent_id: str, base: str) -> bytes:
-        out = self.cards.get(agent_id)
+        key = f"{agent_id} {base}"  # one id may be served by path and by Host (different URLs inside)
+        out = self.cards.get(key)
         if out is None:
             out = _response(200, orjson.dumps(card_for(agent_id, base)))
-            self.cards[agent_id] = out
+            self.cards[key] = out
         return out
 
     def answer(self, method: str, path: str, host: str, body: bytes) -> tuple[bytes, float]:
@@ -428,9 +429,12 @@ class FleetServer:
         return self.app.stats()
 
     def reset(self) -> None:
-        """Forget the counters."""
-        self._loop.call_soon_threadsafe(self.app.reset)
-        time.sleep(0.01)
+        """Forget the counters (done on the server's loop; returns when done)."""
+
+        async def reset() -> None:
+            self.app.reset()
+
+        asyncio.run_coroutine_threadsafe(reset(), self._loop).result(5)
 
 
 class FleetProcess:
