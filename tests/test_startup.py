@@ -35,6 +35,10 @@ HEAVY = (
     "a2actl.schemas",
     "opentelemetry",
     "a2actl.telemetry",
+    # the exporter's server stack (uvicorn is above): imported only when `a2actl exporter` runs
+    "prometheus_client",
+    "starlette",
+    "a2actl.exporter",
 )
 
 
@@ -82,6 +86,13 @@ def test_no_heavy_imports(args):
     imported = imports_of(*args)
     leaked = sorted(m for m in imported for h in HEAVY if m == h or m.startswith(h + "."))
     assert leaked == []
+
+
+def test_exporter_help_imports_no_server_stack():
+    """`a2actl exporter --help` is built from the lazy table: no prometheus-client, Starlette, uvicorn,
+    nor the exporter package (the walk above covers it too; this names it)."""
+    imported = imports_of("exporter", "--help")
+    assert {"prometheus_client", "starlette", "uvicorn", "a2actl.exporter"}.isdisjoint(imported)
 
 
 def imports_of(*args: str) -> set[str]:

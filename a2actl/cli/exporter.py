@@ -169,11 +169,17 @@ def _serve(
     host: str,
     port: int,
 ) -> None:
+    import importlib
+
     from a2actl import __version__
     from a2actl.core.errors import UsageError
     from a2actl.exporter.app import Exporter, bind, serve, url_of
     from a2actl.exporter.metrics import ExporterMetrics
     from a2actl.exporter.schedule import InventoryLoop
+
+    # the probe's modules now, not inside the first /probe's deadline (httpx and the transport: ~0.3 s)
+    for name in ("a2actl.probe.handshake", "a2actl.transport.http", "a2actl.transport.a2a"):
+        importlib.import_module(name)
 
     metrics = ExporterMetrics(__version__)
     loop = None

@@ -19,34 +19,23 @@ if TYPE_CHECKING:
 
 
 def config(out: Output, doc: dict[str, Any]) -> None:
-    """One row per module (timeout, checks, budgets, version/binding, credentials, allowed targets),
-    then the inventory line."""
+    """One row per module (timeout, checks, budgets, version/binding, credentials, the targets /probe
+    accepts), then the inventory line and ``config ok``."""
     table = Table(box=box.SIMPLE, show_edge=False, pad_edge=False)
-    for col in (
-        "module",
-        "timeout",
-        "checks",
-        "budgets",
-        "version",
-        "binding",
-        "credentials",
-        "allow_targets",
-    ):
+    for col in ("module", "timeout", "checks", "budgets", "a2a", "credentials", "/probe targets"):
         table.add_column(col)
     for m in doc["modules"]:
-        creds = [f"token from ${m['tokenEnv']}"] if m.get("tokenEnv") else []
+        creds = [f"token ${m['tokenEnv']}"] if m.get("tokenEnv") else []
         creds += [f"header {n}" for n in m.get("headerNames") or []]
         budgets = ", ".join(f"{b['metric']}<{format_seconds(b['limit'])}" for b in m.get("budgets") or [])
         allow = ", ".join(m.get("allowTargets") or [])
-        allowed = safe(allow) if allow else ("none: /probe refuses it" if creds else "any")
-        checks = ",".join(m["checks"]) + (f" ({m['sendText']!r})" if m.get("sendText") else "")
+        allowed = safe(allow) if allow else ("none (credentials)" if creds else "any")
         table.add_row(
             safe(m["name"]),
             format_seconds(m["timeout"]),
-            safe(checks),
+            ",".join(m["checks"]),
             budgets or "-",
-            m["a2aVersion"],
-            m["binding"],
+            f"{m['a2aVersion']}/{m['binding']}",
             safe(", ".join(creds)) or "-",
             allowed,
         )

@@ -1,0 +1,614 @@
+"""``a2actl exporter`` end to end: the real CLI in its own process (``python -m a2actl exporter
+--port 0``, the URL read from its stdout) against real sandboxes, scraped over loopback and parsed with
+prometheus_client's parser; usage errors through the in-process CLI; the shipped Prometheus files
+under ``promtool``; and the Done-when check: a real ``prometheus`` scraping the exporter with the
+documented config until the seed's alert fires for a sandbox started with ``--handshake-delay 2s``.
+
+promtool and prometheus come from Debian's ``prometheus`` package (.ci/run installs it): missing, the
+tests that need them are skipped with the reason, except in CI (``CI=true``), where that is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from prometheus_client.parser import text_string_to_metric_families
+
+from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.server import RunningSandbox
+from tests.conftest import TOKEN
+
+ROOT = Path(__file__).resolve().parents[2]
+MONITORING = ROOT / "docs" / "monitoring"
+SEED_EXPR = (
+    "histogram_quantile(0.99, sum by (le, agent) (rate(a2a_handshake_duration_seconds_bucket[5m]))) > 1"
+)
+
+Samples = dict[str, list[tuple[dict[str, str], float]]]
+
+
+def samples(text: str) -> Samples:
+    """Every sample of an exposition text by sample name: ``[(labels, value), ...]``."""
+    out: Samples = {}
+    for fam in text_string_to_metric_families(text):
+        for s in fam.samples:
+            out.setdefault(s.name, []).append((dict(s.labels), s.value))
+    return out
+
+
+def by_agent(s: Samples, name: str) -> dict[str, float]:
+    return {labels["agent"]: value for labels, value in s.get(name, [])}
+
+
+class Exporter:
+    """``a2actl exporter --port 0 ARGS`` in its own process; ``url`` from its first stdout line."""
+
+    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "exporter", "--port", "0", *args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: lines.put(self.proc.stdout.readline()), daemon=True).start()  # type: ignore[union-attr]
+        try:
+            self.url = lines.get(timeout=30).strip()
+        except queue.Empty:
+            self.proc.kill()
+            raise AssertionError("the exporter printed no URL within 30 s") from None
+        assert self.url.startswith("http://127.0.0.1:"), (
+            self.url,
+            self.proc.stderr.read() if self.proc.poll() is not None else "",
+        )  # type: ignore[union-attr]
+        self.port = int(self.url.rsplit(":", 1)[1])
+
+    def get(self, path: str, headers: dict[str, str] | None = None, **params: str) -> tuple[int, str]:
+        url = self.url + path + ("?" + urllib.parse.urlencode(params) if params else "")
+        req = urllib.request.Request(url, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as r:
+                return r.status, r.read().decode()
+        except urllib.error.HTTPError as e:
+            return e.code, e.read().decode()
+
+    def metrics(self) -> Samples:
+        status, text = self.get("/metrics")
+        assert status == 200
+        return samples(text)
+
+    def stop(self) -> tuple[int, str]:
+        """Ctrl-C (SIGINT), as a person stops it: ``(exit status, stderr)``."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            _, err = self.proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            _, err = self.proc.communicate()
+        return self.proc.returncode, err
+
+
+@pytest.fixture
+def exporter() -> Iterator[Any]:
+    started: list[Exporter] = []
+
+    def start(*args: str, env: dict[str, str] | None = None) -> Exporter:
+        e = Exporter(*args, env=env)
+        started.append(e)
+        return e
+
+    yield start
+    for e in started:
+        e.stop()
+
+
+def wait_for(check: Any, timeout: float = 20.0, every: float = 0.1) -> Any:
+    """Poll ``check()`` until it returns something truthy (returned) or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = check()
+        if got or time.monotonic() > deadline:
+            return got
+        time.sleep(every)
+
+
+# ------------------------------------------------------------------------------------------ /probe
+
+
+def test_probe_of_the_sandbox(exporter: Any, sandbox: Any) -> None:
+    e = exporter()
+    status, text = e.get("/probe", target=sandbox.url)
+    assert status == 200
+    s = samples(text)
+    assert s["probe_success"] == [({}, 1.0)]
+    phases = {labels["phase"]: v for labels, v in s["a2a_probe_phase_seconds"]}
+    assert {"connect", "ttfb", "transfer", "parse", "negotiate", "rpc"} <= set(phases)
+    assert all(v >= 0 for v in phases.values())
+    (duration,) = (v for _, v in s["probe_duration_seconds"])
+    (handshake,) = (v for _, v in s["a2a_probe_handshake_duration_seconds"])
+    assert 0 < handshake <= duration
+    ((info, one),) = s["a2a_probe_info"]
+    assert one == 1 and info["version"] == "1.0" and info["binding"] == "JSONRPC"
+    assert set(info["declared_versions"].split(",")) == {"1.0", "0.3"}
+    assert "probe_failure_info" not in s
+    own = e.metrics()
+    assert own["a2actl_exporter_probes_total"] == [({"module": "default", "result": "success"}, 1.0)]
+
+
+def test_probe_of_a_dead_target_is_probe_success_0(exporter: Any, refused_url: str) -> None:
+    e = exporter()
+    status, text = e.get("/probe", target=refused_url)
+    assert status == 200  # blackbox convention: the scrape worked, the probe did not
+    s = samples(text)
+    assert s["probe_success"] == [({}, 0.0)]
+    assert s["probe_failure_info"] == [({"cause": "refused", "error_code": "refused", "phase": "card"}, 1.0)]
+
+
+def test_probe_with_an_unknown_module_is_400(exporter: Any, sandbox: Any) -> None:
+    e = exporter()
+    status, text = e.get("/probe", target=sandbox.url, module="nope")
+    assert (status, text) == (400, "Unknown module 'nope' (modules: default)\n")
+    status, text = e.get("/probe")
+    assert (status, text) == (400, "Target parameter is missing\n")
+
+
+def test_a_slow_agent_ends_before_prometheus_gives_up(exporter: Any, sandbox_slow: Any) -> None:
+    e = exporter()
+    # the card takes 0.3 s; a scrape timeout of 0.3 s leaves the probe 0.27 s (90 % of a scrape
+    # timeout under 1 s; above, 0.5 s less as blackbox_exporter does)
+    status, text = e.get(
+        "/probe", headers={"X-Prometheus-Scrape-Timeout-Seconds": "0.3"}, target=sandbox_slow.url
+    )
+    s = samples(text)
+    assert status == 200 and s["probe_success"] == [({}, 0.0)]
+    assert s["probe_failure_info"][0][0]["cause"] == "timeout"
+    status, text = e.get("/probe", target=sandbox_slow.url)  # the module's 10 s: it succeeds
+    assert samples(text)["probe_success"] == [({}, 1.0)]
+
+
+def test_a_send_module(exporter: Any, sandbox: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text("modules:\n  send:\n    checks: [card, rpc, send]\n    send_text: hello\n")
+    e = exporter("--config", str(cfg))
+    s = samples(e.get("/probe", target=sandbox.url, module="send")[1])
+    assert s["probe_success"] == [({}, 1.0)]
+    phases = {labels["phase"] for labels, _ in s["a2a_probe_phase_seconds"]}
+    assert {"rpc", "first_event", "terminal"} <= phases
+    (task,) = (v for _, v in s["a2a_probe_task_duration_seconds"])
+    assert task > 0
+
+
+# ------------------------------------------------------------------------------- the inventory loop
+
+
+def test_the_interval_loop_updates_the_histograms(
+    exporter: Any, sandbox: Any, refused_url: str, tmp_path: Path
+) -> None:
+    inv = tmp_path / "agents.yaml"
+    inv.write_text(
+        yaml.safe_dump(
+            {
+                "agents": [
+                    {"url": sandbox.url, "name": "sandbox", "labels": {"team": "a2a"}},
+                    {"url": refused_url, "name": "dead", "labels": {"team": "ops", "region": "eu"}},
+                ]
+            }
+        )
+    )
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text("modules:\n  send:\n    checks: [card, rpc, send]\n")
+    e = exporter("--config", str(cfg), "--inventory", str(inv), "--interval", "300ms", "--module", "send")
+    first = wait_for(
+        lambda: (
+            (m := e.metrics())
+            and by_agent(m, "a2a_handshake_duration_seconds_count").get("sandbox", 0) >= 1
+            and m
+        )
+    )
+    assert first, "no handshake observed within 20 s"
+    n1 = by_agent(first, "a2a_handshake_duration_seconds_count")["sandbox"]
+    second = wait_for(
+        lambda: (
+            (m := e.metrics())
+            and by_agent(m, "a2a_handshake_duration_seconds_count")["sandbox"] >= n1 + 2
+            and m
+        )
+    )
+    assert second, "the histogram did not grow"
+    hs = by_agent(second, "a2a_handshake_duration_seconds_count")
+    assert hs["dead"] == 0  # failures are counted as errors, not as handshakes
+    assert by_agent(second, "a2a_task_duration_seconds_count")["sandbox"] >= 1
+    errors = {(lab["agent"], lab["error_code"]): v for lab, v in second["a2a_errors_total"]}
+    assert set(errors) == {("dead", "refused")} and errors[("dead", "refused")] >= 2
+    labels = {lab["agent"]: lab for lab, _ in second["a2a_agent_up"]}
+    assert (
+        labels["dead"]["region"] == "eu"
+        and labels["sandbox"]["region"] == ""
+        and labels["sandbox"]["team"] == "a2a"
+    )
+    assert by_agent(second, "a2a_agent_up") == {"sandbox": 1.0, "dead": 0.0}
+    assert {lab["agent"]: lab["version"] for lab, _ in second["a2a_agent_info"]} == {"sandbox": "1.0"}
+    buckets = {
+        lab["le"]: v
+        for lab, v in second["a2a_handshake_duration_seconds_bucket"]
+        if lab["agent"] == "sandbox"
+    }
+    assert "1.0" in buckets and "10.0" in buckets and buckets["+Inf"] == hs["sandbox"]
+    assert second["a2actl_exporter_inventory_agents"] == [({}, 2.0)]
+    assert second["a2actl_exporter_inventory_rounds_total"][0][1] >= 3
+
+
+def test_ctrl_c_stops_it_cleanly(exporter: Any, sandbox: Any, tmp_path: Path) -> None:
+    inv = tmp_path / "agents.txt"
+    inv.write_text(sandbox.url + "\n")
+    e = exporter("--inventory", str(inv), "--interval", "100ms")
+    assert wait_for(lambda: by_agent(e.metrics(), "a2a_handshake_duration_seconds_count").get(sandbox.url))
+    code, err = e.stop()
+    assert code == 130
+    assert "a2actl exporter listening on http://127.0.0.1:" in err and "a2actl: interrupted" in err
+    assert "Traceback" not in err
+
+
+def test_secrets_stay_out_of_metrics_and_logs(exporter: Any, sandbox_auth: Any, tmp_path: Path) -> None:
+    host_port = sandbox_auth.url.removeprefix("http://")
+    inv = tmp_path / "agents.json"
+    inv.write_text(
+        json.dumps(
+            {"agents": [{"url": f"http://scrape-user:url-pa55word@{host_port}", "tokenEnv": "AGENT_TOKEN"}]}
+        )
+    )
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text(
+        f"modules:\n  auth:\n    token_env: AGENT_TOKEN\n    allow_targets: ['{sandbox_auth.url}']\n"
+        "    headers: {X-Api-Key: '${AGENT_KEY}'}\n"
+    )
+    env = {"AGENT_TOKEN": TOKEN, "AGENT_KEY": "api-key-for-tests-9876"}
+    e = exporter(
+        "--config", str(cfg), "--inventory", str(inv), "--interval", "200ms", "--module", "auth", env=env
+    )
+    status, probe = e.get("/probe", target=sandbox_auth.url, module="auth")
+    assert status == 200 and samples(probe)["probe_success"] == [({}, 1.0)]  # the token was sent
+    status, debug = e.get("/probe", target=sandbox_auth.url, module="auth", debug="true")
+    assert json.loads(debug)["module"]["tokenEnv"] == "AGENT_TOKEN"
+    status, forbidden = e.get("/probe", target="http://203.0.113.9:1", module="auth")
+    assert status == 403  # a credentialed module never sends its token to a target it does not list
+    m = wait_for(lambda: (m := e.metrics()) and m.get("a2a_agent_up") and m)
+    assert [(lab["agent"], lab["url"], v) for lab, v in m["a2a_agent_up"]] == [
+        (sandbox_auth.url, sandbox_auth.url, 1.0)  # userinfo dropped from the labels
+    ]
+    _, text = e.get("/metrics")
+    _, err = e.stop()
+    for out in (probe, debug, forbidden, text, err):
+        assert TOKEN not in out and "api-key-for-tests-9876" not in out and "url-pa55word" not in out
+
+
+# ---------------------------------------------------------------------------------- usage errors
+
+
+def test_bad_config_is_exit_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text("modules:\n  fast:\n    timeout: soon\n")
+    r = cli("exporter", "--config", str(cfg))
+    assert r.exit_code == 2
+    assert f"{cfg}: modules.fast.timeout: not a duration: 'soon'" in r.stderr
+    r = cli("-o", "json", "exporter", "--config", str(cfg))
+    assert (
+        r.exit_code == 2
+        and r.json["error"]["code"] == "usage"
+        and "modules.fast.timeout" in r.json["error"]["message"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-H", "X-Tenant: acme", "exporter"], "-H: the exporter sends the headers of its modules"),
+        (["exporter", "--interval", "10s"], "--interval and --module choose how --inventory is probed"),
+        (["exporter", "--module", "nope"], "--module 'nope': no such module (modules: default)"),
+        (["exporter", "--interval", "soon", "--inventory", "x"], "--interval: not a duration"),
+        (
+            ["exporter", "--inventory", "/nonexistent/agents.txt"],
+            "cannot read inventory /nonexistent/agents.txt",
+        ),
+        (
+            ["exporter", "--config", "/nonexistent/exporter.yml"],
+            "--config /nonexistent/exporter.yml: cannot read",
+        ),
+    ],
+)
+def test_usage_errors(cli: Any, args: list[str], message: str) -> None:
+    r = cli(*args)
+    assert r.exit_code == 2, r.stderr
+    assert message in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_bad_inventory_labels_and_unset_token_env(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inv = tmp_path / "agents.json"
+    inv.write_text(
+        json.dumps({"agents": [{"url": "http://127.0.0.1:1", "name": "a", "labels": {"team-name": "x"}}]})
+    )
+    r = cli("exporter", "--inventory", str(inv))
+    assert (
+        r.exit_code == 2
+        and "inventory agent 'a': label 'team-name' is not a Prometheus label name" in r.stderr
+    )
+    monkeypatch.delenv("UNSET_TOKEN_FOR_TESTS", raising=False)
+    inv.write_text(
+        json.dumps(
+            {"agents": [{"url": "http://127.0.0.1:1", "name": "b", "tokenEnv": "UNSET_TOKEN_FOR_TESTS"}]}
+        )
+    )
+    r = cli("exporter", "--inventory", str(inv))
+    assert r.exit_code == 2 and "inventory agent 'b': tokenEnv UNSET_TOKEN_FOR_TESTS" in r.stderr
+
+
+def test_a_port_in_use_is_exit_2(cli: Any) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = cli("exporter", "--port", str(port))
+    assert r.exit_code == 2 and f"cannot listen on 127.0.0.1:{port}" in r.stderr
+
+
+@pytest.mark.parametrize("missing", ["prometheus_client", "starlette", "uvicorn"])
+def test_without_the_extra_it_says_what_to_install(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, missing: str
+) -> None:
+    monkeypatch.setitem(sys.modules, missing, None)  # `import missing` raises ImportError
+    r = cli("exporter")
+    assert r.exit_code == 2
+    assert (
+        "the exporter needs the 'exporter' extra" in r.stderr and "pip install 'a2actl[exporter]'" in r.stderr
+    )
+
+
+def test_check_config(cli: Any, tmp_path: Path, sandbox: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CHECK_TOKEN", "check-config-token-1234")
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text(
+        "modules:\n  secure:\n    token_env: CHECK_TOKEN\n    budgets: {total: 2s}\n    checks: [card, rpc, send]\n"
+    )
+    inv = tmp_path / "agents.txt"
+    inv.write_text(f"{sandbox.url}\nhttp://127.0.0.1:1\n")
+    r = cli(
+        "-o",
+        "json",
+        "exporter",
+        "--config",
+        str(cfg),
+        "--check-config",
+        "--inventory",
+        str(inv),
+        "--module",
+        "secure",
+    )
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    mods = {m["name"]: m for m in doc["modules"]}
+    assert set(mods) == {"default", "secure"}
+    assert mods["secure"]["tokenEnv"] == "CHECK_TOKEN" and mods["secure"]["checks"] == ["card", "rpc", "send"]
+    assert mods["secure"]["budgets"] == [{"metric": "total", "limit": 2.0}]
+    assert doc["inventory"] == {
+        "source": str(inv),
+        "format": "text",
+        "agents": 2,
+        "module": "secure",
+        "interval": 30.0,
+    }
+    assert "check-config-token-1234" not in r.stdout
+    table = cli("exporter", "--config", str(cfg), "--check-config")
+    assert table.exit_code == 0 and "config ok" in table.stdout and "token $CHECK_TOKEN" in table.stdout
+    assert "none (credentials)" in table.stdout
+
+
+# ------------------------------------------------------------------------- promtool / prometheus
+
+
+def tool(name: str) -> str:
+    """The path of ``name`` (promtool, prometheus); skip when missing, fail in CI."""
+    path = shutil.which(name)
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{name} is not installed; .ci/run must apt-get install prometheus")
+        pytest.skip(f"{name} is not installed (Debian: apt-get install --no-install-recommends prometheus)")
+    return path
+
+
+def test_promtool_unit_tests_of_the_alert_rules() -> None:
+    r = subprocess.run(
+        [tool("promtool"), "test", "rules", "alerts_test.yml"],
+        cwd=MONITORING,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "SUCCESS" in r.stdout
+
+
+def test_the_rule_tests_catch_a_wrong_threshold(tmp_path: Path) -> None:
+    """The promtool tests can fail: the same tests against the rule with its threshold raised to 3 s
+    (above the synthetic 2.495 s p99) must report the missing alert."""
+    rules = (MONITORING / "alerts.yml").read_text()
+    assert SEED_EXPR in rules
+    (tmp_path / "alerts.yml").write_text(rules.replace(SEED_EXPR, SEED_EXPR.removesuffix("> 1") + "> 3"))
+    shutil.copy(MONITORING / "alerts_test.yml", tmp_path / "alerts_test.yml")
+    r = subprocess.run(
+        [tool("promtool"), "test", "rules", "alerts_test.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode != 0 and "A2AHandshakeSlow" in r.stdout + r.stderr
+
+
+def test_promtool_checks_the_shipped_config_and_rules() -> None:
+    promtool = tool("promtool")
+    r = subprocess.run(
+        [promtool, "check", "rules", "alerts.yml"], cwd=MONITORING, capture_output=True, text=True, timeout=60
+    )
+    assert r.returncode == 0 and "SUCCESS: 3 rules found" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(
+        [promtool, "check", "config", "prometheus.yml"],
+        cwd=MONITORING,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_grafana_dashboard(tmp_path: Path) -> None:
+    """Valid dashboard JSON whose every query is valid PromQL (checked by promtool as recording rules,
+    Grafana's $variables replaced by values) and uses the exporter's metric names."""
+    dash = json.loads((MONITORING / "grafana-dashboard.json").read_text())
+    assert dash["title"] and dash["uid"] == "a2actl-exporter"
+    exprs = [t["expr"] for p in dash["panels"] for t in p["targets"]]
+    titles = " ".join(p["title"] for p in dash["panels"])
+    assert "p99" in titles and "p50" in titles and "Errors by code" in titles and "Probe success" in titles
+    joined = " ".join(exprs)
+    for metric in (
+        "a2a_handshake_duration_seconds_bucket",
+        "a2a_errors_total",
+        "probe_success",
+        "a2a_agent_up",
+        "a2a_task_duration_seconds_bucket",
+    ):
+        assert metric in joined
+    ids = [p["id"] for p in dash["panels"]]
+    assert len(ids) == len(set(ids))
+    concrete = [e.replace("$__rate_interval", "5m").replace('"$agent"', '".*"') for e in exprs]
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [{"record": f"dashboard:query{i}", "expr": e} for i, e in enumerate(concrete)],
+            }
+        ]
+    }
+    (tmp_path / "dashboard-rules.yml").write_text(yaml.safe_dump(rules))
+    r = subprocess.run(
+        [tool("promtool"), "check", "rules", "dashboard-rules.yml"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _api(port: int, path: str) -> Any:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+
+
+def test_prometheus_scrapes_the_exporter_and_the_seed_alert_fires(
+    exporter: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Done when: Prometheus scrapes ``a2actl exporter`` with the documented config
+    (docs/monitoring/prometheus.yml: the blackbox-style /probe job and the /metrics job) and the
+    seed's alert (docs/monitoring/alerts.yml, A2AHandshakeSlow) fires for a sandbox started with
+    ``--handshake-delay 2s``.
+
+    Shortened for a test, and only in these ways: scrape and evaluation every 1 s; the rule's
+    ``rate(...[5m])`` window becomes ``[10s]`` and its ``for: 5m`` becomes ``0s``; the inventory is
+    probed every second. The /probe job probes a second, fast sandbox (a 2 s probe would outlast a
+    1 s scrape timeout)."""
+    prometheus = tool("prometheus")
+    slow = RunningSandbox(SandboxOptions(handshake_delay=2.0, stream_interval=0.01)).start()
+    prom: subprocess.Popen[str] | None = None
+    try:
+        inv = tmp_path / "agents.txt"
+        inv.write_text(slow.url + "\n")
+        e = exporter("--inventory", str(inv), "--interval", "1s")
+        rules = yaml.safe_load((MONITORING / "alerts.yml").read_text())
+        (seed,) = [r for g in rules["groups"] for r in g["rules"] if r.get("alert") == "A2AHandshakeSlow"]
+        assert seed["expr"] == SEED_EXPR
+        seed["expr"] = seed["expr"].replace("[5m]", "[10s]")
+        seed["for"] = "0s"
+        (tmp_path / "alerts.yml").write_text(yaml.safe_dump({"groups": [{"name": "a2a", "rules": [seed]}]}))
+        config = yaml.safe_load((MONITORING / "prometheus.yml").read_text())
+        config["global"] = {"scrape_interval": "1s", "scrape_timeout": "1s", "evaluation_interval": "1s"}
+        config["rule_files"] = [str(tmp_path / "alerts.yml")]
+        jobs = {job["job_name"]: job for job in config["scrape_configs"]}
+        probe_job, metrics_job = jobs["a2a-probe"], jobs["a2actl-exporter"]
+        probe_job["static_configs"] = [{"targets": [sandbox.url]}]
+        (address,) = [r for r in probe_job["relabel_configs"] if r.get("target_label") == "__address__"]
+        assert address["replacement"] == "127.0.0.1:9197"  # the documented default port
+        address["replacement"] = f"127.0.0.1:{e.port}"
+        assert metrics_job["static_configs"] == [{"targets": ["127.0.0.1:9197"]}]
+        metrics_job["static_configs"] = [{"targets": [f"127.0.0.1:{e.port}"]}]
+        (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+        port = _free_port()
+        prom = subprocess.Popen(
+            [
+                prometheus,
+                f"--config.file={tmp_path / 'prometheus.yml'}",
+                f"--storage.tsdb.path={tmp_path / 'data'}",
+                f"--web.listen-address=127.0.0.1:{port}",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        started = time.monotonic()
+
+        def firing() -> Any:
+            doc = _api(port, "/api/v1/alerts")
+            alerts = (doc or {}).get("data", {}).get("alerts", [])
+            return [
+                a
+                for a in alerts
+                if a["labels"].get("alertname") == "A2AHandshakeSlow" and a["state"] == "firing"
+            ]
+
+        alerts = wait_for(firing, timeout=60, every=0.5)
+        took = time.monotonic() - started
+        assert prom.poll() is None, prom.stderr.read() if prom.stderr else ""
+        assert alerts, f"A2AHandshakeSlow did not fire within 60 s: {_api(port, '/api/v1/alerts')}"
+        assert alerts[0]["labels"]["agent"] == slow.url and float(alerts[0]["value"]) > 1.9
+        # the documented /probe job: relabelled to ?target=<agent>, instance=<agent>
+        up = _api(
+            port, "/api/v1/query?" + urllib.parse.urlencode({"query": 'probe_success{job="a2a-probe"}'})
+        )
+        result = up["data"]["result"]
+        assert [(r["metric"]["instance"], r["value"][1]) for r in result] == [(sandbox.url, "1")]
+        print(f"A2AHandshakeSlow firing {took:.1f} s after Prometheus started")
+    finally:
+        if prom is not None:
+            prom.terminate()
+            prom.wait(timeout=15)
+        slow.stop()
