@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -184,8 +184,8 @@ def probe_cmd(
     each request, connect included (default 10s here); -H/--token-env/--cacert/... apply to every
     agent (an inventory's per-agent headers and tokenEnv win).
 
-    Exit codes: 0 every agent passed (or at least --fail-under); 7 an agent failed its checks; 2 a bad
-    inventory or option.
+    Exit codes: 0 every agent passed (or at least --fail-under); 7 an agent failed its checks; 5
+    --max-time ended the run (the report holds the agents checked so far); 2 a bad inventory or option.
 
     Examples:
 
@@ -202,9 +202,10 @@ def probe_cmd(
     import time
 
     from a2actl.cli.params import duration
+    from a2actl.core.errors import TimeoutError_
     from a2actl.fleet.inventory import open_inventory, parse_shard
     from a2actl.fleet.report import FleetReport, parse_percent
-    from a2actl.fleet.result import FleetOptions, parse_checks
+    from a2actl.fleet.result import AgentResult, FleetOptions, parse_checks
     from a2actl.render import fleet as render_fleet
 
     run = invocation(ctx)
@@ -244,14 +245,26 @@ def probe_cmd(
 
     out = run.out
     line = render_fleet.ProgressLine(out, options.stages, enabled=progress)
-    kwargs: dict[str, Any] = {"progress": line.update, "sink": run.sink}
     streamed = run.format == "jsonl"
-    if streamed:  # one record per agent as it finishes (the order agents finish in)
-        kwargs["on_result"] = lambda _index, r: out.jsonl({"type": "agent", **r.to_json()})
+    finished: dict[int, AgentResult] = {}
+
+    def on_result(index: int, result: AgentResult) -> None:
+        finished[index] = result  # kept for --max-time: the report of what was checked
+        if streamed:  # one record per agent as it finishes (the order agents finish in)
+            out.jsonl({"type": "agent", **result.to_json()})
+
     started = time.time()
     t0 = time.perf_counter()
+    timed_out = False
     try:
-        results = run.run(run_fleet(inv, options, settings, **kwargs)) if inv.agents else []
+        coro = run_fleet(inv, options, settings, progress=line.update, sink=run.sink, on_result=on_result)
+        results = run.run(coro) if inv.agents else []
+    except TimeoutError_ as exc:  # --max-time: the agents checked so far, exit 5
+        results = [finished[i] for i in sorted(finished)]
+        timed_out = True
+        notes.append(
+            f"{exc.message}: {len(inv.agents) - len(results):,} of {len(inv.agents):,} agents not checked"
+        )
     finally:
         line.close()
     report = FleetReport(
@@ -265,6 +278,8 @@ def probe_cmd(
         elapsed=time.perf_counter() - t0,
         fail_under=tolerance,
         notes=notes,
+        unchecked=len(inv.agents) - len(results),
+        timed_out=timed_out,
     )
     _emit(run, report, out_file=out_file, junit=junit, records_streamed=streamed)
 

@@ -80,7 +80,8 @@ class FleetReport:
     ``shard``: ``(index, count)`` 1-based, or ``None``; ``shards``: the shards merged; ``duplicates``:
     inventory entries dropped as duplicates; ``started_at``: Unix time; ``elapsed``: seconds (a merge:
     from the earliest start to the latest end); ``fail_under``: the ``--fail-under`` fraction or
-    ``None``; ``sources``: the files merged."""
+    ``None``; ``sources``: the files merged; ``unchecked``: agents of the inventory (shard) left
+    unchecked because ``--max-time`` ended the run (``timed_out``)."""
 
     results: list[AgentResult]
     stages: tuple[str, ...]
@@ -94,6 +95,8 @@ class FleetReport:
     shards: list[tuple[int, int] | None] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    unchecked: int = 0
+    timed_out: bool = False
 
     # ------------------------------------------------------------------------------ figures
 
@@ -204,9 +207,11 @@ class FleetReport:
 
     @property
     def exit(self) -> ExitCode:
-        """0 when every agent passed its checks; 7 when one failed (docs/exit-codes.md). With
-        ``fail_under``: 7 only when the ok share is below it (``--fail-under 95%``; ``0`` never
-        fails)."""
+        """5 when ``--max-time`` ended the run before every agent was checked; else 0 when every agent
+        passed its checks, 7 when one failed (docs/exit-codes.md). With ``fail_under``: 7 only when the
+        ok share is below it (``--fail-under 95%``; ``0`` never fails)."""
+        if self.timed_out:
+            return ExitCode.TIMEOUT
         if self.fail_under is not None:
             return ExitCode.CHECK_FAILED if self.ok_share < self.fail_under else ExitCode.OK
         return ExitCode.OK if self.ok_count == self.total else ExitCode.CHECK_FAILED
@@ -233,6 +238,7 @@ class FleetReport:
                 "failed": self.total - self.ok_count,
                 "okPercent": round(100.0 * self.ok_share, 2),
                 "duplicates": self.duplicates,
+                "unchecked": self.unchecked,
                 "agentsPerSecond": round(rate, 3) if rate is not None else None,
             },
             "stages": list(self.stages),
@@ -242,6 +248,7 @@ class FleetReport:
             "distribution": self.distribution(),
             "failUnder": round(self.fail_under * 100.0, 4) if self.fail_under is not None else None,
             "notes": self.notes,
+            "timedOut": self.timed_out,
             "exitCode": int(self.exit),
         }
 
@@ -350,6 +357,12 @@ class FleetReport:
         totals_doc = doc.get("totals")
         totals: dict[str, Any] = totals_doc if isinstance(totals_doc, dict) else {}
         dups = totals.get("duplicates", 0)
+        unchecked = totals.get("unchecked", 0)
+        if isinstance(unchecked, bool) or not isinstance(unchecked, int) or not 0 <= unchecked < 2**63:
+            raise UsageError(f"{source}: 'totals.unchecked' is not a count")
+        timed_out = doc.get("timedOut", False)
+        if not isinstance(timed_out, bool):
+            raise UsageError(f"{source}: 'timedOut' is not true or false")
         fail_under = doc.get("failUnder")
         if fail_under is not None and (
             isinstance(fail_under, bool)
@@ -374,6 +387,8 @@ class FleetReport:
             else [],
             sources=[str(s) for s in sources] if isinstance(sources, list) else [],
             notes=[str(n) for n in doc.get("notes") or [] if isinstance(n, str)],
+            unchecked=unchecked,
+            timed_out=timed_out,
         )
 
 
@@ -395,7 +410,7 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
     """Merge the reports of shards (or of any runs over disjoint agents) into one, as one run over
     their union would have counted: records concatenated in the order given, the funnel, causes,
     slowest and distribution recomputed; ``elapsed`` from the earliest start to the latest end;
-    ``duplicates`` added. ``fail_under``: the merged run's ``--fail-under`` (default: the strictest
+    ``duplicates`` and ``unchecked`` added; timed out when one of them was. ``fail_under``: the merged run's ``--fail-under`` (default: the strictest
     of the reports').
 
     Raises ``UsageError`` (exit 2) naming the files when: no reports; two reports of the same shard
@@ -457,6 +472,8 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
         shards=shards,
         sources=sources,
         notes=sorted({n for _, r in items for n in r.notes}),
+        unchecked=sum(r.unchecked for _, r in items),
+        timed_out=any(r.timed_out for _, r in items),
     )
 
 

@@ -165,6 +165,8 @@ def report(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(Text("note        " + safe(note), style="dim"))
     totals = doc["totals"]
     verdict = f"{totals['ok']:,} of {totals['agents']:,} agents ok ({totals['okPercent']:g}%)"
+    if totals.get("unchecked"):
+        verdict += f"; {totals['unchecked']:,} not checked (--max-time)"
     if doc.get("failUnder") is not None:
         verdict += f"; --fail-under {doc['failUnder']:g}%"
     if doc.get("junit"):

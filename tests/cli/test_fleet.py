@@ -359,3 +359,19 @@ def test_ai_catalog_by_url(catalog_server: tuple[str, list[Planned]], cli: Any) 
     assert any("not A2A agents" in n for n in r.json["notes"])
     missing = cli("fleet", "probe", f"{base}/nothing.json", "-o", "json")
     assert missing.exit_code == 2 and "HTTP 404" in missing.json["error"]["message"]
+
+
+def test_max_time_keeps_the_report_of_what_was_checked(fleet: FleetServer, cli: Any, tmp_path: Path) -> None:
+    agents = plan(fleet.url, {"healthy": 3, "slow": 1, "refused": 1})
+    path = write_inventory(tmp_path / "inv.json", agents)
+    out = tmp_path / "partial.json"
+    r = cli("fleet", "probe", str(path), "--max-time", "1.5s", "--out", str(out), "-o", "json")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    doc = r.json
+    assert doc["timedOut"] and doc["exitCode"] == 5
+    assert doc["totals"]["agents"] == 4 and doc["totals"]["unchecked"] == 1
+    assert "slow-0" not in {a["name"] for a in doc["agents"]}
+    assert any("--max-time" in n and "1 of 5 agents not checked" in n for n in doc["notes"])
+    assert json.loads(out.read_text())["timedOut"] is True
+    merged = cli("fleet", "report", str(out), "-o", "json")  # a merge keeps the verdict
+    assert merged.exit_code == 5 and merged.json["totals"]["unchecked"] == 1

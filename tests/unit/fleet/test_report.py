@@ -128,6 +128,7 @@ def test_exit_rule_and_fail_under() -> None:
     assert int(report(fail_under=0.0).exit) == 0
     assert int(report(fail_under=parse_percent("37.5%")).exit) == 0  # 3/8 ok = 37.5 %
     assert int(report(fail_under=parse_percent("38")).exit) == 7
+    assert int(report(timed_out=True, fail_under=0.0).exit) == 5  # --max-time ended it: incomplete
     for text in ("-1", "101%", "lots", "nan"):
         with pytest.raises(UsageError):
             parse_percent(text)
@@ -141,6 +142,7 @@ def test_totals_and_rate() -> None:
         "failed": 5,
         "okPercent": 37.5,
         "duplicates": 0,
+        "unchecked": 0,
         "agentsPerSecond": 4.0,
     }
     assert doc["exitCode"] == 7 and len(doc["agents"]) == 8
