@@ -190,7 +190,7 @@ def test_fail_under(mixed: tuple[Path, list[Planned]], cli: Any) -> None:
 
 @pytest.fixture
 def fresh_fleet() -> Iterator[FleetServer]:
-    """A fleet server of its own (cards are cached per agent id with the URL first used)."""
+    """A fleet server of its own: the test's agent ids start with no history (hits, flaky 503s)."""
     with FleetServer() as server:
         yield server
 
