@@ -40,6 +40,8 @@ DEFAULT_MAX_TIME: dict[str, float] = {
     "dlq stats": 600,
     "dlq purge": 600,
     "dlq replay": 3600,
+    "fleet probe": 3600,
+    "fleet report": 60,
     "handshake probe": 600,
     "load run": 3600,
     "load report": 60,
