@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.otel import OtlpOpt, traced
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -171,6 +172,7 @@ def probe_cmd(
     progress: Annotated[
         bool, typer.Option("--progress/--no-progress", help="The live line on stderr (terminals only).")
     ] = True,
+    otlp: OtlpOpt = None,
 ) -> None:
     """Probe every agent of an inventory at once: fetch the card, validate it, negotiate a version
     and binding, answer a first RPC (GetTask on a random id: TaskNotFound is healthy), and with
@@ -219,6 +221,7 @@ def probe_cmd(
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             _check_writable(path, option)
+    trace = traced(ctx, otlp)
     inv = run.run(open_inventory(inventory, settings, run.sink))
     notes = list(inv.notes)
     if inv.skipped:
@@ -258,7 +261,7 @@ def probe_cmd(
     timed_out = False
     try:
         coro = run_fleet(inv, options, settings, progress=line.update, sink=run.sink, on_result=on_result)
-        results = run.run(coro) if inv.agents else []
+        results = trace.run(coro) if inv.agents else []
     except TimeoutError_ as exc:  # --max-time: the agents checked so far, exit 5
         results = [finished[i] for i in sorted(finished)]
         timed_out = True
@@ -281,6 +284,7 @@ def probe_cmd(
         unchecked=len(inv.agents) - len(results),
         timed_out=timed_out,
     )
+    trace.keep(report)
     _emit(run, report, out_file=out_file, junit=junit, records_streamed=streamed)
 
 

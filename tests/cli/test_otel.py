@@ -346,3 +346,25 @@ def test_secrets_in_the_endpoint_are_never_printed(cli, traced):
     assert r.exit_code == 0
     assert "hunter2-secret" not in r.stderr + r.stdout
     assert "warning: --otlp" in r.stderr
+
+
+def test_fleet_probe_is_one_span_per_agent_failed_first(cli, traced, tmp_path):
+    c, url, sb, _ = traced
+    dead = f"http://127.0.0.1:{_dead_port()}"
+    inventory = tmp_path / "agents.txt"
+    inventory.write_text(f"# two agents\n{sb.url}\n{dead}\n")
+    r = cli("fleet", "probe", str(inventory), "-o", "json", "--no-progress", "--otlp", url)
+    assert r.exit_code == 7, r.stderr
+    spans = c.take()
+    kids = _tree(spans)
+    (root,) = kids[None]
+    assert root["name"] == "a2actl fleet probe"
+    assert root["attrs"]["a2actl.fleet.agents"] == 2 and root["attrs"]["a2actl.fleet.ok"] == 1
+    assert root["attrs"]["a2actl.exit_code"] == 7 and root["status"] == 2
+    agents = kids[root["span_id"]]
+    assert [(a["attrs"]["a2a.target"], a["attrs"]["a2actl.agent.ok"]) for a in agents] == [
+        (dead, False),
+        (sb.url, True),
+    ]
+    assert agents[0]["status"] == 2 and agents[0]["attrs"]["error.type"] == "refused"
+    assert [p["name"] for p in kids[agents[1]["span_id"]]][:2] == ["connect", "card"]
