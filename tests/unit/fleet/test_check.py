@@ -378,3 +378,103 @@ def test_validators_are_compiled_once_not_per_agent(
         check.compiled_validator.cache_clear()
     assert [r.detail for r in results if not r.ok] == []
     assert len(built) == 2  # the 1.0 and the 0.3 schema, whatever the number of agents
+
+
+def _mutations(card: dict[str, Any]) -> Iterator[Any]:
+    """``card`` and every card one change away from it: any member or list item, at any depth,
+    dropped or given a value of another JSON type."""
+    wrong: list[Any] = [42, "x", None, [], {"a": 1}]
+
+    def paths(node: Any, at: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        keys = range(len(node)) if isinstance(node, list) else node if isinstance(node, dict) else ()
+        for k in keys:
+            yield (*at, k)
+            yield from paths(node[k], (*at, k))
+
+    def changed(node: Any, path: tuple[Any, ...], value: Any) -> Any:
+        key, rest = path[0], path[1:]
+        copy = list(node) if isinstance(node, list) else dict(node)
+        if rest:
+            copy[key] = changed(node[key], rest, value)
+        elif value is _DROP:
+            del copy[key]
+        else:
+            copy[key] = value
+        return copy
+
+    def at(path: tuple[Any, ...]) -> Any:
+        node: Any = card
+        for k in path:
+            node = node[k]
+        return node
+
+    yield card
+    for path in paths(card, ()):
+        for value in [_DROP, *wrong]:
+            yield changed(card, path, value)
+        # members a sibling object has, added here too (two members of a ProtoJSON oneof, …)
+        node, parent = at(path), at(path[:-1])
+        if isinstance(node, dict):
+            siblings = parent.values() if isinstance(parent, dict) else parent
+            for other in siblings:
+                for k, v in other.items() if isinstance(other, dict) else ():
+                    if k not in node:
+                        yield changed(card, path, {**node, k: v})
+
+
+_DROP = object()
+
+
+def _with_security(card: dict[str, Any], v1: bool) -> dict[str, Any]:
+    if v1:
+        schemes = {
+            "key": {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}},
+            "oauth": {
+                "oauth2SecurityScheme": {
+                    "flows": {"clientCredentials": {"tokenUrl": "https://a/t", "scopes": {"r": "read"}}}
+                }
+            },
+        }
+        return {
+            **card,
+            "securitySchemes": schemes,
+            "securityRequirements": [{"schemes": {"key": {"list": []}}}],
+        }
+    schemes = {
+        "key": {"type": "apiKey", "in": "header", "name": "X-Key"},
+        "oauth": {
+            "type": "oauth2",
+            "flows": {"clientCredentials": {"tokenUrl": "https://a/t", "scopes": {"r": "read"}}},
+        },
+    }
+    return {**card, "securitySchemes": schemes, "security": [{"key": []}]}
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_inlined_schema_accepts_exactly_what_the_shipped_one_does(version: str) -> None:
+    from jsonschema import Draft202012Validator
+
+    from a2actl.schemas import load_schema
+
+    schema = load_schema(version)
+    flat = check.inline_refs(schema)
+    assert flat is not None and "$defs" not in flat and "$ref" not in str(flat)
+    original, inlined = Draft202012Validator(schema), Draft202012Validator(flat)
+    kinds = ["healthy", "rest", "hybrid", "invalid"] if version == "1.0" else ["healthy03", "hybrid"]
+    verdicts = []
+    for kind in kinds:
+        base = card_for(f"{kind}-0", f"http://127.0.0.1:1/a/{kind}-0")
+        for card in [base, _with_security(base, version == "1.0")]:
+            for mutated in _mutations(card):
+                verdicts.append((original.is_valid(mutated), inlined.is_valid(mutated)))
+    assert all(a == b for a, b in verdicts)
+    assert len(verdicts) > 500 and 0.1 < sum(a for a, _ in verdicts) / len(verdicts) < 0.9  # both kinds
+
+
+def test_inline_refs_refuses_what_it_cannot_inline() -> None:
+    recursive = {"$ref": "#/$defs/A", "$defs": {"A": {"properties": {"a": {"$ref": "#/$defs/A"}}}}}
+    assert check.inline_refs(recursive) is None
+    remote = {"$ref": "https://example.com/s.json", "$defs": {}}
+    assert check.inline_refs(remote) is None
+    named = {"properties": {"$ref": {"type": "string"}}, "$defs": {}}  # a property named $ref stays one
+    assert check.inline_refs(named) == {"properties": {"$ref": {"type": "string"}}}
