@@ -72,8 +72,9 @@ class Module:
     ``CHECKS`` (``card`` and ``rpc`` always included); ``send_text``: the message of the send check;
     ``budgets``: p99 bounds (``a2actl.probe.budget.Budget``, seconds); ``headers``: extra request
     headers (credential values resolved from the environment: secrets, never shown by ``repr``);
-    ``token``: the bearer token read from ``token_env`` (secret); ``allow_targets``: URL prefixes
-    ``/probe`` accepts for this module (empty: any target, refused when the module sends credentials)."""
+    ``token``: the bearer token read from ``token_env`` (secret); ``allow_targets``: the URLs
+    ``/probe`` accepts for this module (``target_allowed``; empty: any target, refused when the
+    module sends credentials)."""
 
     name: str
     timeout: float = DEFAULT_TIMEOUT
@@ -102,10 +103,11 @@ class Module:
 
     def allows(self, target: str) -> bool:
         """Whether ``/probe`` may use this module on ``target``: any target when the module has no
-        ``allow_targets`` and no credentials; else only a target starting with one of the prefixes."""
+        ``allow_targets`` and no credentials; else only a target under one of them
+        (``target_allowed``: same scheme and host, never a userinfo)."""
         if not self.allow_targets:
             return not self.has_credentials
-        return any(target.startswith(prefix) for prefix in self.allow_targets)
+        return any(target_allowed(prefix, target) for prefix in self.allow_targets)
 
     def to_json(self) -> dict[str, Any]:
         """What the module does, without secrets: header NAMES only, the token's variable name."""
@@ -122,6 +124,30 @@ class Module:
             "tokenEnv": self.token_env,
             "allowTargets": list(self.allow_targets),
         }
+
+
+def target_allowed(allowed: str, target: str) -> bool:
+    """Whether ``target`` is under the ``allow_targets`` entry ``allowed``, compared as URLs, not as
+    text (a text prefix ``https://agents.example`` would let ``https://agents.example.evil.net/`` or
+    ``https://agents.example@evil.net/`` receive the module's token): the same scheme and host
+    (case-insensitive); the same port when ``allowed`` names one (else any port of that host); a path
+    under ``allowed``'s path, at a ``/`` boundary. A target with userinfo is never allowed."""
+    from urllib.parse import urlsplit
+
+    try:
+        a, t = urlsplit(allowed), urlsplit(target)
+        a_port, t_port = a.port, t.port
+    except ValueError:
+        return False
+    if "@" in t.netloc or not t.hostname:
+        return False
+    if a.scheme.lower() != t.scheme.lower() or a.hostname != t.hostname:
+        return False
+    if a_port is not None and a_port != (t_port or (443 if t.scheme.lower() == "https" else 80)):
+        return False
+    base = a.path.rstrip("/")
+    path = t.path or "/"
+    return not base or path == base or path.startswith(base + "/")
 
 
 def default_module() -> Module:
@@ -267,12 +293,29 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
         if not isinstance(allow, list) or not all(isinstance(a, str) and a for a in allow):
             raise UsageError(f"{where}.allow_targets: expected a list of URL prefixes")
         for a in allow:
-            if not a.startswith(("http://", "https://")):
-                raise UsageError(f"{where}.allow_targets: {a!r} is not an http(s) URL prefix")
+            _check_allowed(a, f"{where}.allow_targets")
         mod = replace(mod, allow_targets=tuple(allow))
     for secret in header_secrets(mod.headers):
         register_secret(secret)
     return mod
+
+
+def _check_allowed(prefix: str, where: str) -> None:
+    """An ``allow_targets`` entry: an http(s) URL with a host, without userinfo, query or fragment.
+    Raises ``UsageError`` (exit 2)."""
+    from urllib.parse import urlsplit
+
+    try:
+        p = urlsplit(prefix)
+        p.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        p = None
+    if p is None or p.scheme.lower() not in ("http", "https") or not p.hostname:
+        raise UsageError(f"{where}: {prefix!r} is not an http(s) URL with a host")
+    if "@" in p.netloc or p.query or p.fragment:
+        raise UsageError(
+            f"{where}: {prefix!r}: no userinfo, query or fragment (scheme, host, port, path only)"
+        )
 
 
 def _headers(raw: Any, where: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
@@ -313,4 +356,5 @@ __all__ = [
     "default_module",
     "load_config",
     "parse_module",
+    "target_allowed",
 ]

@@ -51,7 +51,7 @@ def client() -> Any:
         "quick": Module("quick", timeout=2.0),
         "secret": Module("secret", token="s3cret-module-token", token_env="T"),
         "scoped": Module(
-            "scoped", token="s3cret-module-token", token_env="T", allow_targets=("http://10.1.",)
+            "scoped", token="s3cret-module-token", token_env="T", allow_targets=("http://10.1.0.5",)
         ),
     }
     exporter = Exporter(modules=modules, base=Settings(), metrics=ExporterMetrics("t"), prober=prober)

@@ -123,3 +123,38 @@ def test_credentials_without_allow_targets_refuse_every_probe_target(tmp_path: P
     mods = load_config(path, {"TOK": TOKEN})
     assert mods["m"].has_credentials and not mods["m"].allows("http://127.0.0.1:9999")
     assert not mods["plain"].has_credentials and mods["plain"].allows("http://anything.example")
+
+
+@pytest.mark.parametrize(
+    ("allowed", "target", "ok"),
+    [
+        ("https://agents.example/", "https://agents.example/a2a", True),
+        ("https://agents.example", "https://agents.example:8443/x", True),  # no port: any port of the host
+        ("https://AGENTS.example/", "https://agents.EXAMPLE/", True),
+        ("https://agents.example/team", "https://agents.example/team/a", True),
+        ("https://agents.example/team", "https://agents.example/team", True),
+        ("http://127.0.0.1:", "http://127.0.0.1:9999", True),
+        # a text prefix would let every one of these receive the module's token
+        ("https://agents.example", "https://agents.example.evil.net/", False),
+        ("https://agents.example", "https://agents.example@evil.net/", False),
+        ("https://agents.example/", "https://user:pw@agents.example/", False),
+        ("http://127.0.0.1:2800", "http://127.0.0.1:28002/", False),
+        ("http://10.1.", "http://10.1.attacker.example/", False),
+        ("https://agents.example/team", "https://agents.example/teamevil/", False),
+        ("https://agents.example/", "http://agents.example/", False),
+        ("https://agents.example:443/", "https://agents.example/", True),
+        ("https://agents.example:443/", "https://agents.example:8443/", False),
+    ],
+)
+def test_allow_targets_compare_urls_not_text(tmp_path: Path, allowed: str, target: str, ok: bool) -> None:
+    path = _write(tmp_path, f"modules:\n  m:\n    token_env: TOK\n    allow_targets: ['{allowed}']\n")
+    assert load_config(path, {"TOK": TOKEN})["m"].allows(target) is ok
+
+
+@pytest.mark.parametrize(
+    "allowed", ["https://", "https://user@agents.example/", "https://a.example/?x=1", "a.example"]
+)
+def test_an_allow_target_is_a_url_with_a_host_and_nothing_else(tmp_path: Path, allowed: str) -> None:
+    path = _write(tmp_path, f"modules:\n  m:\n    allow_targets: ['{allowed}']\n")
+    with pytest.raises(UsageError, match="modules.m.allow_targets"):
+        load_config(path, {})
