@@ -72,9 +72,10 @@ class Module:
     ``CHECKS`` (``card`` and ``rpc`` always included); ``send_text``: the message of the send check;
     ``budgets``: p99 bounds (``a2actl.probe.budget.Budget``, seconds); ``headers``: extra request
     headers (credential values resolved from the environment: secrets, never shown by ``repr``);
-    ``token``: the bearer token read from ``token_env`` (secret); ``allow_targets``: the URLs
-    ``/probe`` accepts for this module (``target_allowed``; empty: any target, refused when the
-    module sends credentials)."""
+    ``secret_headers``: the names of the headers whose value came from a ``${ENV_VAR}`` reference
+    (secrets whatever the header's name); ``token``: the bearer token read from ``token_env``
+    (secret); ``allow_targets``: the URLs ``/probe`` accepts for this module (``target_allowed``;
+    empty: any target, refused when the module sends credentials)."""
 
     name: str
     timeout: float = DEFAULT_TIMEOUT
@@ -85,6 +86,7 @@ class Module:
     binding: str = "auto"
     card_path: str | None = None
     headers: tuple[tuple[str, str], ...] = field(default=(), repr=False)
+    secret_headers: frozenset[str] = frozenset()
     token_env: str | None = None
     token: str | None = field(default=None, repr=False)
     allow_targets: tuple[str, ...] = ()
@@ -99,7 +101,15 @@ class Module:
         """Whether probes with this module carry a secret (a token or a credential header)."""
         from a2actl.core.redact import header_secrets
 
-        return bool(self.token) or bool(header_secrets(self.headers))
+        return bool(self.token) or bool(self.secret_headers) or bool(header_secrets(self.headers))
+
+    @property
+    def credential_headers(self) -> list[str]:
+        """The names of the headers that carry a secret: a credential header by name
+        (``a2actl.core.redact``) or a value taken from the environment."""
+        from a2actl.core.redact import header_secrets
+
+        return [n for n, v in self.headers if n in self.secret_headers or header_secrets([(n, v)])]
 
     def allows(self, target: str) -> bool:
         """Whether ``/probe`` may use this module on ``target``: any target when the module has no
@@ -121,6 +131,7 @@ class Module:
             "binding": self.binding,
             "cardPath": self.card_path,
             "headerNames": [n for n, _ in self.headers],
+            "credentialHeaders": self.credential_headers,
             "tokenEnv": self.token_env,
             "allowTargets": list(self.allow_targets),
         }
@@ -276,7 +287,8 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
     if "card_path" in body:
         mod = replace(mod, card_path=text("card_path"))
     if "headers" in body:
-        mod = replace(mod, headers=_headers(body["headers"], f"{where}.headers", env))
+        headers, from_env = _headers(body["headers"], f"{where}.headers", env)
+        mod = replace(mod, headers=headers, secret_headers=from_env)
     if "token_env" in body:
         var = text("token_env")
         if not _ENV_NAME.match(var):
@@ -297,6 +309,9 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
         mod = replace(mod, allow_targets=tuple(allow))
     for secret in header_secrets(mod.headers):
         register_secret(secret)
+    for name, value in mod.headers:
+        if name in mod.secret_headers:
+            register_secret(value)
     return mod
 
 
@@ -318,14 +333,19 @@ def _check_allowed(prefix: str, where: str) -> None:
         )
 
 
-def _headers(raw: Any, where: str, env: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """``headers:`` as name/value pairs; ``${VAR}`` references resolved from ``env``. A credential
-    header (``a2actl.core.redact`` rules) must be written as a reference, never as a literal."""
+def _headers(
+    raw: Any, where: str, env: Mapping[str, str]
+) -> tuple[tuple[tuple[str, str], ...], frozenset[str]]:
+    """``headers:`` as name/value pairs, and the names of those whose value came from the
+    environment; ``${VAR}`` references resolved from ``env``. A credential header
+    (``a2actl.core.redact`` rules) must be written as a reference, never as a literal; a value taken
+    from the environment is a secret whatever the header's name."""
     from a2actl.core.redact import header_secrets
 
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: expected a mapping of header names to values")
     out: list[tuple[str, str]] = []
+    from_env: set[str] = set()
     for name, value in raw.items():
         if not isinstance(name, str) or not _HEADER_NAME.match(name):
             raise UsageError(f"{where}: {name!r} is not a header name")
@@ -345,7 +365,9 @@ def _headers(raw: Any, where: str, env: Mapping[str, str]) -> tuple[tuple[str, s
         if "\r" in resolved or "\n" in resolved:
             raise UsageError(f"{where}.{name}: a header value cannot hold a line break")
         out.append((name, resolved))
-    return tuple(out)
+        if refs:
+            from_env.add(name)
+    return tuple(out), frozenset(from_env)
 
 
 __all__ = [

@@ -26,7 +26,7 @@ def config(out: Output, doc: dict[str, Any]) -> None:
         table.add_column(col)
     for m in doc["modules"]:
         creds = [f"token ${m['tokenEnv']}"] if m.get("tokenEnv") else []
-        creds += [f"header {n}" for n in m.get("headerNames") or []]
+        creds += [f"header {n}" for n in m.get("credentialHeaders") or []]
         budgets = ", ".join(f"{b['metric']}<{format_seconds(b['limit'])}" for b in m.get("budgets") or [])
         allow = ", ".join(m.get("allowTargets") or [])
         allowed = safe(allow) if allow else ("none (credentials)" if creds else "any")

@@ -424,6 +424,30 @@ def test_check_config(cli: Any, tmp_path: Path, sandbox: Any, monkeypatch: pytes
     assert "none (credentials)" in table.stdout
 
 
+def test_check_config_shows_which_modules_send_credentials(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CHECK_FOO", "check-config-env-header-4321")
+    cfg = tmp_path / "exporter.yml"
+    cfg.write_text(
+        "modules:\n  tenant:\n    headers: {X-Tenant: acme}\n  env:\n    headers: {X-Foo: '${CHECK_FOO}'}\n"
+    )
+    r = cli("-o", "json", "exporter", "--config", str(cfg), "--check-config")
+    assert r.exit_code == 0, r.stderr
+    mods = {m["name"]: m for m in r.json["modules"]}
+    assert mods["tenant"]["headerNames"] == ["X-Tenant"] and mods["tenant"]["credentialHeaders"] == []
+    assert mods["env"]["credentialHeaders"] == ["X-Foo"]
+    rows = {
+        line.split()[0]: line
+        for line in cli("exporter", "--config", str(cfg), "--check-config").stdout.splitlines()
+        if line.split()
+    }
+    # a plain header is not a credential: /probe takes any target with that module
+    assert rows["tenant"].rstrip().endswith("any") and "header X-Tenant" not in rows["tenant"]
+    assert "header X-Foo" in rows["env"] and "none (credentials)" in rows["env"]
+    assert "check-config-env-header-4321" not in r.stdout
+
+
 # ------------------------------------------------------------------------- promtool / prometheus
 
 

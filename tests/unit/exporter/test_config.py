@@ -158,3 +158,17 @@ def test_an_allow_target_is_a_url_with_a_host_and_nothing_else(tmp_path: Path, a
     path = _write(tmp_path, f"modules:\n  m:\n    allow_targets: ['{allowed}']\n")
     with pytest.raises(UsageError, match="modules.m.allow_targets"):
         load_config(path, {})
+
+
+def test_a_header_value_from_the_environment_is_a_secret_whatever_its_name(tmp_path: Path) -> None:
+    value = "exporter-env-header-9876"
+    path = _write(tmp_path, "modules:\n  m:\n    headers: {X-Foo: '${FOO_VALUE}', X-Tenant: acme}\n")
+    m = load_config(path, {"FOO_VALUE": value})["m"]
+    assert dict(m.headers) == {"X-Foo": value, "X-Tenant": "acme"}
+    # sent only to the targets the operator allowed, masked wherever a2actl writes text
+    assert m.has_credentials and not m.allows("http://anything.example/")
+    assert Redactor()(f"echoed {value}") == "echoed ***"
+    assert m.to_json()["credentialHeaders"] == ["X-Foo"]
+    plain = load_config(_write(tmp_path, "modules:\n  p:\n    headers: {X-Tenant: acme}\n"), {})["p"]
+    assert not plain.has_credentials and plain.allows("http://anything.example/")
+    assert plain.to_json()["credentialHeaders"] == []
