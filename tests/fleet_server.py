@@ -52,6 +52,7 @@ KINDS: dict[str, str] = {
     "notjson": "the card URL answers an HTML page with 200",
     "nocard": "404 on every card path",
     "error500": "500 on the card",
+    "cardauth": "401 with a Bearer challenge on the card",
     "flaky": "503 on the first card request of each id, healthy afterwards",
     "slow": "the card answers after the server's --slow seconds (beyond any test timeout)",
     "lag": "healthy, the card answers after the server's --lag seconds",
@@ -103,6 +104,7 @@ EXPECTED: dict[str, Expect] = {
     "notjson": Expect("invalid-card", "reachable"),
     "nocard": Expect("http-4xx", "reachable"),
     "error500": Expect("http-5xx", "reachable"),
+    "cardauth": Expect("auth", "reachable"),
     "slow": Expect("timeout", "listed"),
     "rpcerror": Expect("rpc-error", "negotiated"),
     "rpc401": Expect("auth", "negotiated"),
@@ -170,6 +172,7 @@ _TASK_NOT_FOUND_INFO = {
     "domain": "a2a-protocol.org",
 }
 _V1_METHODS = {"GetTask", "SendMessage"}
+_CHALLENGE = ((b"www-authenticate", b'Bearer realm="fleet"'),)
 _V03_METHODS = {"tasks/get", "message/send"}
 
 
@@ -185,7 +188,7 @@ def _rpc_answer(kind: str, body: bytes) -> tuple[int, bytes, tuple[tuple[bytes, 
             (),
         )
     if kind == "rpc401":
-        return 401, b'{"error":"unauthenticated"}', ((b"www-authenticate", b'Bearer realm="fleet"'),)
+        return 401, b'{"error":"unauthenticated"}', _CHALLENGE
 
     def answer(doc: dict[str, Any]) -> tuple[int, bytes, tuple[tuple[bytes, bytes], ...]]:
         return 200, orjson.dumps({"jsonrpc": "2.0", "id": rid, **doc}), ()
@@ -313,6 +316,8 @@ class FleetApp:
                 return _HTML, 0.0
             if kind == "error500":
                 return _response(500, b"upstream exploded", b"text/plain"), 0.0
+            if kind == "cardauth":
+                return _response(401, b'{"error":"unauthenticated"}', extra=_CHALLENGE), 0.0
             if kind == "flaky" and self.hits[agent_id] == 1:
                 return _response(503, b"warming up", b"text/plain"), 0.0
             delay = self.slow if kind == "slow" else self.lag if kind == "lag" else 0.0

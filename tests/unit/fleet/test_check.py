@@ -87,7 +87,17 @@ def test_every_kind_gives_its_cause_and_stages(fleet: FleetServer, send: bool) -
 
 
 def test_details_name_what_failed(fleet: FleetServer) -> None:
-    kinds = ["invalid", "notjson", "nocard", "error500", "rpcerror", "rpc401", "badversion", "grpconly"]
+    kinds = [
+        "invalid",
+        "notjson",
+        "nocard",
+        "error500",
+        "cardauth",
+        "rpcerror",
+        "rpc401",
+        "badversion",
+        "grpconly",
+    ]
     agents = plan(fleet.url, dict.fromkeys(kinds, 1))
     results = {
         a.kind: r
@@ -103,6 +113,8 @@ def test_details_name_what_failed(fleet: FleetServer) -> None:
         "-32603 InternalError",
     )
     assert results["rpc401"].http_status == 401
+    assert (results["cardauth"].http_status, results["cardauth"].passed[-1]) == (401, "reachable")
+    assert "WWW-Authenticate: Bearer" in (results["cardauth"].detail or "")
     assert "2.0" in results["badversion"].detail and results["badversion"].declared_versions == ("2.0",)
     assert "GRPC" in results["grpconly"].detail
     for r in results.values():
