@@ -79,6 +79,7 @@ def build_app(exporter: Exporter) -> Starlette:
         if not raw_target:
             exporter.metrics.rejected.labels("missing_target").inc()
             return PlainTextResponse("Target parameter is missing\n", status_code=400)
+        masked = _masker(raw_target)
         module = exporter.modules.get(name)
         if module is None:
             exporter.metrics.rejected.labels("unknown_module").inc()
@@ -88,7 +89,7 @@ def build_app(exporter: Exporter) -> Starlette:
             target = normalise_target(raw_target)
         except UsageError as err:
             exporter.metrics.rejected.labels("bad_target").inc()
-            return PlainTextResponse(f"Bad target: {_masked(err.message)}\n", status_code=400)
+            return PlainTextResponse(f"Bad target: {masked(err.message)}\n", status_code=400)
         if not module.allows(target):
             exporter.metrics.rejected.labels("target_not_allowed").inc()
             why = (
@@ -103,12 +104,12 @@ def build_app(exporter: Exporter) -> Starlette:
         exporter.metrics.probed(name, result)
         if params.get("debug", "").lower() in ("1", "true", "yes"):
             doc = {
-                "target": _masked(target),
+                "target": _without_userinfo(target),
                 "module": module.to_json(),
                 "timeout": timeout,
                 **result.to_json(),
             }
-            return Response(json.dumps(doc, indent=2) + "\n", media_type="application/json")
+            return Response(masked(json.dumps(doc, indent=2)) + "\n", media_type="application/json")
         body, content_type = encode(probe_registry(result), request.headers.get("accept"))
         return Response(body, headers={"Content-Type": content_type})
 
@@ -200,10 +201,35 @@ def serve(exporter: Exporter, sock: socket.socket, on_ready: Callable[[], None] 
     server.run(sockets=[sock])
 
 
-def _masked(text: str) -> str:
+def _masker(target: str) -> Callable[[str], str]:
+    """A masker for one ``/probe`` request's answers: every secret the process knows, plus the
+    target's own URL credentials: its userinfo (the password, else a lone user part, often a token)
+    and every query value (a debug answer loses nothing by masking a harmless one). They are not
+    registered process-wide: anyone may send any target, and a long-running exporter must not grow
+    its secret registry (and the cost of every redaction) with each request."""
+    from urllib.parse import parse_qsl, urlsplit
+
     from a2actl.core.redact import Redactor
 
-    return Redactor()(text)
+    own: list[str] = []
+    try:
+        p = urlsplit(target if "://" in target else "http://" + target)
+        user = p.password or p.username
+        own += [user] if user else []
+        own += [v for _, v in parse_qsl(p.query)]
+    except ValueError:
+        pass
+    return Redactor([v for v in own if len(v) >= 4])
+
+
+def _without_userinfo(url: str) -> str:
+    from urllib.parse import urlsplit, urlunsplit
+
+    try:
+        p = urlsplit(url)
+    except ValueError:
+        return url
+    return urlunsplit(p._replace(netloc=p.netloc.rpartition("@")[2]))
 
 
 __all__ = ["TIMEOUT_OFFSET", "Exporter", "bind", "build_app", "probe_timeout", "serve", "url_of"]

@@ -215,3 +215,32 @@ def test_debug_json_masks_secrets(client: Any) -> None:
     r = client.get("/probe", params={"target": "http://10.1.0.5", "module": "scoped", "debug": "1"})
     assert "s3cret-module-token" not in r.text
     assert json.loads(r.text)["module"]["tokenEnv"] == "T"
+
+
+def test_debug_json_masks_the_targets_own_credentials() -> None:
+    async def echoing(url: str, module: Module, base: Settings, **kw: Any) -> ProbeResult:
+        # as the real probe does: the error message names the URL it tried
+        return ProbeResult(
+            False, 0.001, cause="refused", error_code="refused", message=f"connection to {url} refused"
+        )
+
+    exporter = Exporter(
+        modules={"default": Module("default")}, base=Settings(), metrics=ExporterMetrics("t"), prober=echoing
+    )
+    with TestClient(build_app(exporter)) as c:
+        for target in (
+            "http://probe-user:probe-pass-1234@10.0.0.1:9/x?api_key=probe-key-5678",
+            "probe-user:probe-pass-1234@10.0.0.1:9/x?api_key=probe-key-5678",
+        ):
+            r = c.get("/probe", params={"target": target, "debug": "true"})
+            doc = json.loads(r.text)
+            assert r.status_code == 200 and doc["target"] == "http://10.0.0.1:9/x?api_key=***"
+            for secret in ("probe-pass-1234", "probe-key-5678"):
+                assert secret not in r.text
+            assert doc["message"] == "connection to http://probe-user:***@10.0.0.1:9/x?api_key=*** refused"
+        bad = c.get("/probe", params={"target": "http://u:probe-pass-1234@10.0.0.1:99999/"})
+        assert bad.status_code == 400 and "probe-pass-1234" not in bad.text
+    from a2actl.core.redact import Redactor
+
+    # not registered process-wide: every request would grow the registry of a long-running exporter
+    assert Redactor()("probe-pass-1234") == "probe-pass-1234"
