@@ -21,7 +21,8 @@ version-mismatch  no interface to negotiate, or the first RPC answered          
 rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``)
 send-failed       the send check failed, or its task ended failed/rejected/    the A2A code, or
                   canceled                                                     ``task_failed`` …
-protocol          a protocol violation after the card (malformed JSON-RPC …)   ``protocol``, ``no_such_route``, ``stream_cut``
+protocol          a protocol violation after the card (malformed JSON-RPC …),  ``protocol``, ``no_such_route``, ``stream_cut``,
+                  or a redirect a2actl does not follow (without ``-L``)        ``http_302`` …
 over-budget       every check passed but a module budget was exceeded         ``over_budget``
 error             anything else                                                the error's code
 ================  ===========================================================  ===================
@@ -276,6 +277,8 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
     if isinstance(status, int) and not isinstance(status, bool):
         if sending:
             return "send-failed", f"http_{status}"
+        if status < 400:  # an unfollowed redirect (without -L): not an HTTP error, as fleet probe says
+            return "protocol", f"http_{status}"
         return ("http-5xx" if status >= 500 else "http-4xx"), f"http_{status}"
     if code in ("protocol", "no_such_route", "stream_cut"):
         if phase in ("card", "parse"):

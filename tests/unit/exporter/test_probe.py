@@ -195,3 +195,35 @@ def test_probe_settings_layer_module_then_agent() -> None:
     s2 = probe_settings(base, mod, timeout=60.0, token="agent-token")
     assert s2.token == "agent-token" and (s2.read_timeout, s2.connect_timeout) == (30.0, 10.0)
     assert s.trace_id != s2.trace_id  # one trace per probe
+
+
+@pytest.fixture
+def redirecting(sandbox: Any) -> Iterator[str]:
+    """A loopback server that answers every request with a 302 to the sandbox's card."""
+    import http.server
+    import threading
+
+    class Redirect(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+            self.send_response(302)
+            self.send_header("Location", sandbox.url + "/.well-known/agent-card.json")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_is_not_an_http_4xx(redirecting: str) -> None:
+    r = _probe(redirecting)  # not followed without -L, as handshake probe does
+    assert (r.success, r.cause, r.error_code, r.failed_phase) == (False, "protocol", "http_302", "card")
+    followed = asyncio.run(probe_target(redirecting, Module("default"), Settings(follow_redirects=True)))
+    assert followed.success, followed.message
