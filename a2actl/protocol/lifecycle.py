@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2actl.protocol.events import StreamEvent
-from a2actl.protocol.versions import Family, StateKind, state_kind
+from a2actl.protocol.versions import TASK_STATES, Family, StateKind, state_kind
 
 _SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
 _RANK = {
@@ -34,6 +34,11 @@ _RANK = {
     "canceled": 2,
     "rejected": 2,
 }
+#: Canonical state name → whether it is terminal / settled (terminal or interrupted): the per-event
+#: lookups (``versions.TASK_STATES``); other spellings ask ``state_kind``.
+_TERMINAL = {name: kind is StateKind.TERMINAL for name, (_, _, kind) in TASK_STATES.items()}
+_SETTLES = {name: kind in _SETTLED for name, (_, _, kind) in TASK_STATES.items()}
+_V1 = Family.V1_0
 
 
 @dataclass
@@ -62,12 +67,20 @@ class Lifecycle:
     @property
     def terminal(self) -> bool:
         """Whether the task has reached a terminal state (completed, failed, canceled, rejected)."""
-        return self.state is not None and state_kind(self.state) is StateKind.TERMINAL
+        state = self.state
+        if state is None:
+            return False
+        known = _TERMINAL.get(state)
+        return known if known is not None else state_kind(state) is StateKind.TERMINAL
 
     @property
     def settled(self) -> bool:
         """Terminal or interrupted: a stream may end here."""
-        return self.state is not None and state_kind(self.state) in _SETTLED
+        state = self.state
+        if state is None:
+            return False
+        known = _SETTLES.get(state)
+        return known if known is not None else state_kind(state) in _SETTLED
 
     def _flag(self, rule: str, message: str) -> Violation:
         v = Violation(rule, message)
@@ -76,74 +89,86 @@ class Lifecycle:
 
     def observe(self, ev: StreamEvent, *, resync: bool = False) -> list[Violation]:
         """Audit one event; returns the violations it caused. ``resync`` marks the first event after a
-        resubscribe (a Task snapshot): it may jump forward, and its artifacts reset chunk tracking."""
+        resubscribe (a Task snapshot): it may jump forward, and its artifacts reset chunk tracking.
+
+        The per-event path of ``stream tail``: the event's fields are read once and a state's kind is
+        one lookup in a table of the canonical names (any other spelling asks ``state_kind``)."""
+        kind, state, task_id, final, payload = ev
         found: list[Violation] = []
-        if ev.kind == "message" and self.task_id is None:
+        if kind == "message" and self.task_id is None:
             self.ended = True
             return found
         if self.ended and not resync:
             found.append(
                 self._flag(
                     "event-after-end",
-                    f"{ev.kind} event after the stream should have ended (state {self.state})",
+                    f"{kind} event after the stream should have ended (state {self.state})",
                 )
             )
-        if ev.task_id:
-            if self.task_id is None:
-                self.task_id = ev.task_id
-            elif ev.task_id != self.task_id:
+        if task_id:
+            own = self.task_id
+            if own is None:
+                self.task_id = task_id
+            elif task_id != own:
                 found.append(
-                    self._flag(
-                        "other-task",
-                        f"{ev.kind} event for task {ev.task_id}, the stream is for {self.task_id}",
-                    )
+                    self._flag("other-task", f"{kind} event for task {task_id}, the stream is for {own}")
                 )
                 return found
-        if ev.state is not None and ev.state in _RANK:
-            if self.state is not None and self.state != ev.state:
+        if state is not None and state in _RANK:
+            before = self.state
+            if before is not None and before != state:
                 if self.terminal:
                     found.append(
-                        self._flag(
-                            "illegal-transition", f"{self.state} → {ev.state}: a terminal state is final"
-                        )
+                        self._flag("illegal-transition", f"{before} → {state}: a terminal state is final")
                     )
-                elif _RANK[ev.state] < _RANK[self.state]:
-                    found.append(self._flag("illegal-transition", f"{self.state} → {ev.state} goes back"))
-            self.state = ev.state
-        if ev.kind == "artifact-update":
-            art_val = ev.payload.get("artifact")
-            art: dict[str, Any] = art_val if isinstance(art_val, dict) else {}
-            aid = str(art.get("artifactId", ""))
-            append = bool(ev.payload.get("append"))
-            last = bool(ev.payload.get("lastChunk"))
-            seen = self.artifacts.get(aid)
-            if seen is not None and seen["last"] and not resync:
-                found.append(
-                    self._flag("append-after-last-chunk", f"artifact {aid!r} got a chunk after lastChunk")
-                )
-            if append and seen is None:
-                found.append(
-                    self._flag(
-                        "append-to-unknown-artifact",
-                        f"artifact {aid!r}: append to an artifact never seen; an earlier chunk is missing",
-                    )
-                )
-            entry = self.artifacts.setdefault(aid, {"chunks": 0, "last": False})
-            entry["chunks"] += 1
-            entry["last"] = entry["last"] or last
-        if ev.kind == "task" and resync:
-            for art in ev.payload.get("artifacts") or []:
+                elif _RANK[state] < _RANK[before]:
+                    found.append(self._flag("illegal-transition", f"{before} → {state} goes back"))
+            self.state = state
+        if kind == "artifact-update":
+            self._artifact_chunk(payload, resync, found)
+        elif kind == "task" and resync:
+            for art in payload.get("artifacts") or []:
                 if isinstance(art, dict):
                     self.artifacts.setdefault(str(art.get("artifactId", "")), {"chunks": 1, "last": False})
-        if self.family is not Family.V1_0 and ev.payload.get("final") is True and ev.kind != "message":
-            if ev.state is None or state_kind(ev.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
-                found.append(self._flag("final-not-terminal", f"final: true on state {ev.state}"))
+        if self.family is not _V1:
+            if payload.get("final") is True and kind != "message":
+                if state is None or state_kind(state) not in _SETTLED:
+                    found.append(self._flag("final-not-terminal", f"final: true on state {state}"))
+                self.ended = True
+            elif final:
+                self.ended = True
+        elif final:
             self.ended = True
-        elif self.family is Family.V1_0 and self.settled and ev.kind != "task":
-            self.ended = True
-        elif ev.final:
-            self.ended = True
+        elif kind != "task" and (now := self.state) is not None:
+            # 1.0 closes the stream at a terminal or interrupted state (§3.1.2): the settled property
+            # inlined (a canonical name is one lookup; another spelling asks state_kind)
+            settles = _SETTLES.get(now)
+            if settles if settles is not None else state_kind(now) in _SETTLED:
+                self.ended = True
         return found
+
+    def _artifact_chunk(self, payload: dict[str, Any], resync: bool, found: list[Violation]) -> None:
+        """An artifact-update: chunk bookkeeping per ``artifactId``, violations appended to ``found``."""
+        art_val = payload.get("artifact")
+        art: dict[str, Any] = art_val if isinstance(art_val, dict) else {}
+        aid = str(art.get("artifactId", ""))
+        append = bool(payload.get("append"))
+        last = bool(payload.get("lastChunk"))
+        seen = self.artifacts.get(aid)
+        if seen is not None and seen["last"] and not resync:
+            found.append(
+                self._flag("append-after-last-chunk", f"artifact {aid!r} got a chunk after lastChunk")
+            )
+        if append and seen is None:
+            found.append(
+                self._flag(
+                    "append-to-unknown-artifact",
+                    f"artifact {aid!r}: append to an artifact never seen; an earlier chunk is missing",
+                )
+            )
+        entry = self.artifacts.setdefault(aid, {"chunks": 0, "last": False})
+        entry["chunks"] += 1
+        entry["last"] = entry["last"] or last
 
     def finish(self) -> list[Violation]:
         """Call when the stream closed normally; flags a missing terminal/interrupted state."""
