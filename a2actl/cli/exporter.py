@@ -144,12 +144,15 @@ def exporter(
 
 
 def _inventory(path: str, module: Module) -> Inventory:
-    """Load ``--inventory`` and check what the loop will need: every ``token_env`` set. Raises
-    ``UsageError`` (exit 2)."""
+    """Load ``--inventory`` and check what the loop will need: every ``token_env`` set, every label
+    name one Prometheus accepts and the exporter does not set itself (``--check-config`` refuses
+    what serving would). Raises ``UsageError`` (exit 2)."""
     from a2actl.core.errors import UsageError
+    from a2actl.exporter.metrics import label_names
     from a2actl.fleet.inventory import load_inventory
 
     inv = load_inventory(path)
+    label_names([(a.name, a.url, a.labels) for a in inv.agents])
     for spec in inv.agents:
         if spec.token_env and spec.token() is None:
             raise UsageError(

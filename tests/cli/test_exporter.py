@@ -349,11 +349,12 @@ def test_bad_inventory_labels_and_unset_token_env(
     inv.write_text(
         json.dumps({"agents": [{"url": "http://127.0.0.1:1", "name": "a", "labels": {"team-name": "x"}}]})
     )
-    r = cli("exporter", "--inventory", str(inv))
-    assert (
-        r.exit_code == 2
-        and "inventory agent 'a': label 'team-name' is not a Prometheus label name" in r.stderr
-    )
+    for check in ([], ["--check-config"]):  # --check-config refuses what serving would refuse
+        r = cli("exporter", "--inventory", str(inv), *check)
+        assert (
+            r.exit_code == 2
+            and "inventory agent 'a': label 'team-name' is not a Prometheus label name" in r.stderr
+        ), (check, r.stdout)
     monkeypatch.delenv("UNSET_TOKEN_FOR_TESTS", raising=False)
     inv.write_text(
         json.dumps(
