@@ -24,8 +24,12 @@ same normalised URL, ``normalise_url``) are dropped, the first kept, and counted
 ``Inventory.duplicates``. A bad file raises ``UsageError`` (exit 2) naming the file and the line
 (text, YAML, JSON syntax) or the entry (``agents[3]``).
 
-Per-agent header values and the tokens named by ``tokenEnv`` are secrets: loading registers them with
-``a2actl.core.redact`` so no output prints them; ``AgentSpec`` never shows them in ``repr``.
+Secrets: every header value read from ``${VAR}`` (and the variable's value), the value of a header
+whose name says credential (``Authorization``, ``X-Api-Key``, any name with ``auth``, ``key``,
+``secret``, ``token``, ``sign``, ``session``, ``cookie``, ``pass`` or ``credential`` in it) and the
+tokens named by ``tokenEnv``: loading registers them with ``a2actl.core.redact`` so no output prints
+them. A literal value of another header (``X-Tenant: acme``) is not masked. ``AgentSpec`` never shows
+header values in ``repr``.
 
 Shards: ``shard_index`` hashes the normalised URL (SHA-256), so N jobs with ``--shard 1/N`` … ``N/N``
 cover the inventory exactly once, whatever its order.
@@ -33,7 +37,9 @@ cover the inventory exactly once, whatever its order.
 
 from __future__ import annotations
 
+import datetime as _dt
 import hashlib
+import ipaddress
 import json
 import os
 import re
@@ -68,6 +74,11 @@ _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+#: Header names whose values are credentials even when ``a2actl.core.redact`` does not know the name
+#: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
+_CREDENTIAL_HEADER = re.compile(r"auth|key|secret|token|sign|session|cookie|pass|credential", re.I)
+#: A host name's characters (IDN letters allowed; ``_`` is common in internal names).
+_HOST_CHARS = re.compile(r"^[\w.-]+$")
 
 
 @dataclass(frozen=True)
@@ -119,7 +130,8 @@ class AgentSpec:
 class Inventory:
     """A loaded inventory: ``agents`` in file order without duplicates; ``source`` the file name, URL
     or ``<stdin>``; ``format`` one of ``FORMATS``; ``duplicates`` how many entries repeated an earlier
-    URL and were dropped; ``skipped`` how many AI Catalog entries were not A2A agents; ``notes`` one-line
+    URL and were dropped; ``skipped`` how many AI Catalog entries were not A2A agents (MCP servers, skills; a nested catalog by
+URL is not counted: it has a note of its own); ``notes`` one-line
     remarks for the report (a nested catalog skipped, …)."""
 
     agents: tuple[AgentSpec, ...]
@@ -168,7 +180,30 @@ def check_url(text: str) -> str:
         raise ValueError(f"{t!r} is not a valid URL: {exc}") from exc
     if not host:
         raise ValueError(f"{t!r} has no host")
+    problem = _host_problem(host)
+    if problem:
+        raise ValueError(f"{t!r} is not a valid URL: {problem}")
     return t
+
+
+def _host_problem(host: str) -> str | None:
+    """Why ``host`` (``urlsplit(...).hostname``) cannot be requested, or ``None``: an IPv6 literal
+    that does not parse, a character no host name has (a control character, ``<``), a numeric host
+    that is not a dotted IPv4 address (``http://42``: the HTTP client refuses it)."""
+    if ":" in host:
+        try:
+            ipaddress.IPv6Address(host.split("%", 1)[0])
+        except ValueError:
+            return f"{host!r} is not an IPv6 address"
+        return None
+    if not _HOST_CHARS.match(host) or ".." in host:
+        return f"the host {host!r} has characters a host name cannot have"
+    if re.fullmatch(r"[0-9.]+", host):
+        try:
+            ipaddress.IPv4Address(host)
+        except ValueError:
+            return f"the host {host!r} is neither a name nor a dotted IPv4 address"
+    return None
 
 
 def normalise_url(url: str) -> str:
@@ -248,23 +283,49 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
         raise UsageError(f"cannot read inventory {name}: {exc.strerror or exc}") from exc
     if len(data) > MAX_INVENTORY_BYTES:
         raise UsageError(f"inventory {name} is larger than {MAX_INVENTORY_BYTES // (1024 * 1024)} MiB")
-    return parse_inventory(data, name, yaml_hint=name.endswith((".yaml", ".yml")))
+    lowered = name.lower()
+    return parse_inventory(
+        data, name, yaml_hint=lowered.endswith((".yaml", ".yml")), json_hint=lowered.endswith(".json")
+    )
 
 
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:
     """Fetch an inventory (typically an AI Catalog, ``https://host/.well-known/ai-catalog.json``) over
-    ``transport`` and parse it as ``parse_inventory`` does. Raises ``UsageError`` (exit 2) for a non-2xx
-    answer or a bad document (naming the URL), and the transport's errors for a network failure
-    (3 unreachable, 4 auth, 5 timeout)."""
+    ``transport`` and parse it as ``parse_inventory`` does. The whole fetch is bounded by the
+    transport's read timeout (``--timeout``), so a server that drips its body cannot hold the run.
+    Raises ``UsageError`` (exit 2) for a non-2xx answer (an unfollowed redirect included), an HTML
+    page (a login or error page, not an inventory) or a bad document (naming the URL); the transport's
+    errors for a network failure (3 unreachable, 4 auth, 6 oversized body) and ``TimeoutError_``
+    (exit 5) past the timeout."""
+    import asyncio
+
+    from a2actl.core.errors import HTTPStatusError, TimeoutError_
+
     try:
         checked = check_url(url)
     except ValueError as exc:
         raise UsageError(f"inventory URL: {exc}") from exc
-    res = await transport.request(
+    limit = transport.settings.read_timeout
+    call = transport.request(
         "GET", checked, headers={"Accept": f"{CATALOG_TYPE}, application/json"}, max_bytes=MAX_INVENTORY_BYTES
     )
+    try:
+        res = await asyncio.wait_for(call, limit)
+    except HTTPStatusError as exc:
+        raise UsageError(f"inventory {url}: {exc.message}", hint=exc.hint) from exc
+    except asyncio.TimeoutError:
+        raise TimeoutError_(
+            f"inventory {url}: no complete answer within {limit:g}s (--timeout)",
+            hint="raise --timeout, or download the catalog and pass the file",
+        ) from None
     if res.status >= 300:
         raise UsageError(f"inventory {url}: HTTP {res.status} {res.reason}".rstrip())
+    ctype = str(res.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if ctype in ("text/html", "application/xhtml+xml"):
+        raise UsageError(
+            f"inventory {url}: answered an HTML page ({ctype}), not an inventory",
+            hint="a login or error page? check the URL and the credentials",
+        )
     return parse_inventory(res.body, url)
 
 
@@ -282,9 +343,12 @@ async def open_inventory(
     return load_inventory(source, stdin=stdin)
 
 
-def parse_inventory(data: bytes | str, source: str, *, yaml_hint: bool = False) -> Inventory:
+def parse_inventory(
+    data: bytes | str, source: str, *, yaml_hint: bool = False, json_hint: bool = False
+) -> Inventory:
     """Parse an inventory document (``source`` names it in errors). See the module docstring for the
-    formats. Raises ``UsageError`` (exit 2)."""
+    formats; ``json_hint`` (a ``.json`` file name) reads the document as JSON whatever it starts with,
+    so ``42`` or ``null`` there is an error rather than a text line. Raises ``UsageError`` (exit 2)."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -293,7 +357,7 @@ def parse_inventory(data: bytes | str, source: str, *, yaml_hint: bool = False) 
     else:
         text = data
     head = _first_significant(text)
-    if head.startswith(("{", "[")):
+    if head.startswith(("{", "[")) or (json_hint and head):
         doc, lines = _load_json(text, source), None
         fmt = "json"
     elif yaml_hint or _looks_yaml(head):
@@ -332,6 +396,9 @@ def _finish(
         register_url(spec.url)
         for secret in header_secrets(spec.headers.items()):
             register_secret(secret)
+        for name, value in spec.headers.items():
+            if _CREDENTIAL_HEADER.search(name):
+                register_secret(value.strip())
         token = spec.token()
         if token:
             register_secret(token)
@@ -433,7 +500,14 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(k, str) or isinstance(v, (dict, list)) or v is None:
             raise _EntryError(f"{what}: {k!r} must map to a string")
-        out[k] = v if isinstance(v, str) else json.dumps(v)
+        if isinstance(v, (_dt.date, _dt.datetime)):  # YAML reads 2024-01-01 as a date
+            out[k] = v.isoformat()
+        elif isinstance(v, str):
+            out[k] = v
+        elif isinstance(v, (bool, int, float)):
+            out[k] = json.dumps(v)
+        else:  # a YAML timestamp or binary: not a label or header value
+            raise _EntryError(f"{what}: {k!r} must map to a string")
     return out
 
 
@@ -447,11 +521,14 @@ def _headers(value: Any, what: str) -> dict[str, str]:
             var = m.group(1)
             if var not in os.environ:
                 raise _EntryError(f"{what}.{name}: environment variable {var} is not set")
+            register_secret(os.environ[var])  # kept out of the file: a secret whatever the header
             return os.environ[var]
 
         value_ = _ENV_REF.sub(env, raw)
         if "\n" in value_ or "\r" in value_:
             raise _EntryError(f"{what}.{name}: a header value cannot hold a line break")
+        if value_ != raw:
+            register_secret(value_)
         headers[name] = value_
     return headers
 
@@ -598,8 +675,7 @@ def _agents_from_catalog(
                 specs += nested
                 skipped += n_skipped
                 notes += n_notes
-            else:
-                skipped += 1
+            else:  # noted on its own, not counted with the MCP servers and skills
                 notes.append(f"{path}: a nested catalog by URL is not followed; list it as its own inventory")
             continue
         if kind not in AGENT_CARD_TYPES:

@@ -375,3 +375,114 @@ def test_max_time_keeps_the_report_of_what_was_checked(fleet: FleetServer, cli: 
     assert json.loads(out.read_text())["timedOut"] is True
     merged = cli("fleet", "report", str(out), "-o", "json")  # a merge keeps the verdict
     assert merged.exit_code == 5 and merged.json["totals"]["unchecked"] == 1
+
+
+@pytest.fixture
+def echo_agent() -> Iterator[str]:
+    """A loopback agent with a valid 1.0 card whose JSON-RPC endpoint answers every call with an
+    InternalError that echoes the request's headers (as some error pages do), and
+    ``/html-catalog.json`` (an HTML login page), ``/moved.json`` (302) and ``/drip.json`` (a body sent
+    a byte every 0.3 s) for the inventory-URL checks."""
+    import threading
+    import time
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, status: int, body: bytes, ctype: str = "application/json", **extra: str) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", ctype)
+            self.send_header("Content-Length", str(len(body)))
+            for k, v in extra.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            if self.path == "/.well-known/agent-card.json":
+                card = {
+                    "name": "echo",
+                    "description": "echoes headers in errors",
+                    "version": "1.0.0",
+                    "supportedInterfaces": [
+                        {"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+                    ],
+                    "capabilities": {},
+                    "defaultInputModes": ["text/plain"],
+                    "defaultOutputModes": ["text/plain"],
+                    "skills": [{"id": "e", "name": "e", "description": "e", "tags": ["t"]}],
+                }
+                self._send(200, json.dumps(card).encode())
+            elif self.path == "/html-catalog.json":
+                self._send(200, b"<html><body>Sign in</body></html>", "text/html; charset=utf-8")
+            elif self.path == "/moved.json":
+                self._send(302, b"", Location="/elsewhere.json")
+            elif self.path == "/drip.json":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "100")
+                self.end_headers()
+                try:
+                    for _ in range(100):
+                        self.wfile.write(b" ")
+                        self.wfile.flush()
+                        time.sleep(0.3)
+                except OSError:  # the client gave up: what the test wants
+                    return
+            else:
+                self._send(404, b"{}")
+
+        def do_POST(self) -> None:  # noqa: N802
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            echoed = "; ".join(f"{k}={v}" for k, v in self.headers.items())
+            body = {"jsonrpc": "2.0", "id": req["id"], "error": {"code": -32603, "message": echoed}}
+            self._send(200, json.dumps(body).encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_header_values_an_agent_echoes_are_never_printed(
+    echo_agent: str, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # header names redact.py does not know: the inventory's ${VAR} values and credential-like names
+    monkeypatch.setenv("R1_FLEET_TENANT", "tenant-value-from-env-4711")
+    inv = tmp_path / "echo.yaml"
+    inv.write_text(
+        "defaults:\n"
+        "  headers: {X-Tenant-Key: '${R1_FLEET_TENANT}'}\n"
+        "agents:\n"
+        f"  - url: {echo_agent}\n"
+        "    headers: {X-Custom-Auth: custom-auth-literal-4712, X-Trace-Tag: trace-literal-4713}\n"
+    )
+    out, junit = tmp_path / "out.json", tmp_path / "j.xml"
+    outputs = []
+    for fmt in ("json", "jsonl", "table"):
+        r = cli("-v", "fleet", "probe", str(inv), "-o", fmt, "--out", str(out), "--junit", str(junit))
+        assert r.exit_code == 7, r.stdout + r.stderr
+        outputs += [r.stdout, r.stderr, out.read_text(), junit.read_text()]
+    (agent,) = json.loads(outputs[0])["agents"]
+    # the agent did echo the headers: the plain one shows, so the test would see a leak
+    assert agent["cause"] == "rpc-error" and "trace-literal-4713" in agent["detail"]
+    for text in outputs:
+        assert "tenant-value-from-env-4711" not in text and "custom-auth-literal-4712" not in text
+
+
+def test_inventory_url_answering_html_a_redirect_or_a_dripping_body(echo_agent: str, cli: Any) -> None:
+    html = cli("fleet", "probe", f"{echo_agent}/html-catalog.json", "-o", "json")
+    assert (
+        html.exit_code == 2 and "an HTML page (text/html), not an inventory" in html.json["error"]["message"]
+    )
+    moved = cli("fleet", "probe", f"{echo_agent}/moved.json", "-o", "json")
+    assert moved.exit_code == 2 and "HTTP 302" in moved.json["error"]["message"]
+    drip = cli("--timeout", "1s", "fleet", "probe", f"{echo_agent}/drip.json", "-o", "json")
+    assert drip.exit_code == 5 and "within 1s (--timeout)" in drip.json["error"]["message"]

@@ -197,8 +197,9 @@ def test_ai_catalog_agents_inline_cards_nested_and_other_types() -> None:
     assert inv.agents[0].name == "urn:air:acme.com:a2a:research"
     assert inv.agents[0].labels["tags"] == "research,beta"
     assert inv.agents[1].name == "Inline"
-    assert inv.skipped == 2  # the MCP server and the nested catalog by URL
-    assert any("not followed" in n for n in inv.notes)
+    # the MCP server; the nested catalog by URL has a note of its own, not "not an A2A agent"
+    assert inv.skipped == 1
+    assert any("entries[4]" in n and "not followed" in n for n in inv.notes)
 
 
 def test_ai_catalog_agent_entry_without_url() -> None:
@@ -290,3 +291,65 @@ def test_bad_shard(text: str) -> None:
 
 def test_parse_shard() -> None:
     assert parse_shard(" 2 / 4 ") == (2, 4)
+
+
+def test_header_values_from_env_and_of_credential_names_are_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    # redact.py knows Authorization/X-Api-Key/*-token; an inventory has its own header names
+    monkeypatch.setenv("R1_TENANT_KEY", "tenant-key-from-env-77")
+    monkeypatch.setenv("R1_PLAIN_ENV", "plain-env-value-78")
+    doc = """
+defaults:
+  headers: {X-Tenant-Key: "${R1_TENANT_KEY}"}
+agents:
+  - url: http://a.example
+    headers:
+      X-Custom-Auth: custom-auth-literal-79
+      X-Region: "${R1_PLAIN_ENV}"
+      X-Trace-Tag: visible-literal-80
+"""
+    inv = parse_inventory(doc.encode(), "fleet.yaml")
+    assert dict(inv.agents[0].headers)["X-Tenant-Key"] == "tenant-key-from-env-77"
+    masked = Redactor()("tenant-key-from-env-77 custom-auth-literal-79 plain-env-value-78 visible-literal-80")
+    # from ${VAR} (whatever the name) or a credential-like name: masked; another literal: not a secret
+    assert masked == "*** *** *** visible-literal-80"
+
+
+def test_yaml_dates_and_numbers_in_labels_and_headers_are_text() -> None:
+    doc = "agents:\n  - url: http://a\n    labels: {since: 2024-01-01, tier: 2, enabled: yes}\n"
+    inv = parse_inventory(doc.encode(), "fleet.yaml")
+    assert dict(inv.agents[0].labels) == {"since": "2024-01-01", "tier": "2", "enabled": "true"}
+    with pytest.raises(UsageError, match=r"agents\[0\] \(line 2\)\.labels: 'b' must map to a string"):
+        parse_inventory(b"agents:\n  - url: http://a\n    labels: {b: !!binary aGk=}\n", "fleet.yaml")
+
+
+@pytest.mark.parametrize(
+    ("line", "expect"),
+    [
+        ("http://42", "neither a name nor a dotted IPv4 address"),
+        ("http://1.2.3.999:80", "neither a name nor a dotted IPv4 address"),
+        ("\x00\x01junk", "characters a host name cannot have"),
+        ("http://<html>hi</html>", "characters a host name cannot have"),
+        ("http://a..b", "characters a host name cannot have"),
+        ("http://[fe80::zz]:1/", "fe80::zz"),
+    ],
+)
+def test_hosts_no_client_can_request_are_refused(line: str, expect: str) -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(f"http://ok.example\n{line}\n".encode(), "agents.txt")
+    assert err.value.message.startswith("inventory agents.txt, line 2:") and expect in err.value.message
+
+
+def test_hosts_that_are_fine() -> None:
+    good = ["http://127.0.0.1:1", "http://[::1]:2", "https://bücher.example", "http://my_host.internal:3"]
+    assert urls(parse_inventory("\n".join(good).encode(), "agents.txt")) == good
+
+
+@pytest.mark.parametrize(
+    ("body", "expect"), [("42", "a number"), ("null", "a null"), ('"http://a"', "a string")]
+)
+def test_a_json_file_is_read_as_json(tmp_path: Path, body: str, expect: str) -> None:
+    path = tmp_path / "agents.json"
+    path.write_text(body + "\n")
+    with pytest.raises(UsageError) as err:
+        load_inventory(str(path))
+    assert f"the document is {expect}; expected a list or an object" in err.value.message
