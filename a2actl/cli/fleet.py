@@ -11,9 +11,10 @@ from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from a2actl.cli.context import Invocation
+    from a2actl.fleet.inventory import AgentSpec
     from a2actl.fleet.report import FleetReport
 
 app = typer.Typer(
@@ -29,20 +30,46 @@ _CHECKS_HELP = (
 )
 
 
-def _check_writable(path: str, option: str) -> None:
+def _check_writable(ctx: typer.Context, path: str, option: str) -> None:
     """Fail before the run (exit 2) when ``option``'s file cannot be written: a sweep of thousands of
-    agents must not be lost at the end. The file is created empty if missing."""
+    agents must not be lost at the end. The file is created empty if missing, and removed again when
+    the command ends without writing it (a bad inventory, Ctrl-C, a crash), so no empty file is left
+    for a later ``fleet report shard-*.json`` to trip on."""
     import os
 
     from a2actl.core.errors import UsageError
 
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a directory")
+    existed = os.path.exists(path)
     try:
         with open(path, "a", encoding="utf-8"):
             pass
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+    if not existed:
+
+        def remove_if_unwritten() -> None:
+            try:
+                if os.path.isfile(path) and os.path.getsize(path) == 0:
+                    os.remove(path)
+            except OSError:
+                pass
+
+        ctx.call_on_close(remove_if_unwritten)
+
+
+def _check_tokens(agents: Iterable[AgentSpec]) -> None:
+    """Every ``tokenEnv`` an agent names must be set (exit 2 otherwise, as the global ``--token-env``
+    and ``a2actl exporter --inventory``): a typo must not send the agent no token and report ``auth``."""
+    from a2actl.core.errors import UsageError
+
+    for spec in agents:
+        if spec.token_env and spec.token() is None:
+            raise UsageError(
+                f"inventory agent {spec.name!r}: tokenEnv {spec.token_env}: that environment variable "
+                "is not set or empty"
+            )
 
 
 def _write(path: str, text: str, option: str, redact: Callable[[str], str]) -> None:
@@ -220,9 +247,10 @@ def probe_cmd(
     tolerance = parse_percent(fail_under) if fail_under is not None else None
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
-            _check_writable(path, option)
+            _check_writable(ctx, path, option)
     trace = traced(ctx, otlp)
     inv = run.run(open_inventory(inventory, settings, run.sink))
+    _check_tokens(inv.agents)
     notes = list(inv.notes)
     if inv.skipped:
         notes.append(
@@ -260,8 +288,13 @@ def probe_cmd(
     t0 = time.perf_counter()
     timed_out = False
     try:
-        coro = run_fleet(inv, options, settings, progress=line.update, sink=run.sink, on_result=on_result)
-        results = trace.run(coro) if inv.agents else []
+        results = (
+            trace.run(
+                run_fleet(inv, options, settings, progress=line.update, sink=run.sink, on_result=on_result)
+            )
+            if inv.agents
+            else []
+        )
     except TimeoutError_ as exc:  # --max-time: the agents checked so far, exit 5
         results = [finished[i] for i in sorted(finished)]
         timed_out = True
@@ -334,7 +367,7 @@ def report_cmd(
     tolerance = parse_percent(fail_under) if fail_under is not None else None
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
-            _check_writable(path, option)
+            _check_writable(ctx, path, option)
     reports = []
     for path in files:
         try:

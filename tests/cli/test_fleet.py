@@ -477,6 +477,51 @@ def test_header_values_an_agent_echoes_are_never_printed(
         assert "tenant-value-from-env-4711" not in text and "custom-auth-literal-4712" not in text
 
 
+def test_an_unset_token_env_is_exit_2(fresh_fleet: FleetServer, cli: Any, tmp_path: Path) -> None:
+    inv = tmp_path / "t.yaml"
+    inv.write_text(f"agents:\n  - url: {fresh_fleet.url}/a/healthy-0\n    tokenEnv: R1_NEVER_SET_TOKEN_42\n")
+    r = cli("fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert (
+        "tokenEnv R1_NEVER_SET_TOKEN_42: that environment variable is not set" in r.json["error"]["message"]
+    )
+
+
+def test_an_empty_shard_is_a_clean_empty_report(fresh_fleet: FleetServer, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    inv = tmp_path / "one.txt"
+    inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
+    empty = next(f"{i}/2" for i in (1, 2) if cli_shard_count(inv, i) == 0)
+    # its own process: a coroutine created and never awaited warns on stderr at exit
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "fleet", "probe", str(inv), "--shard", empty, "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and json.loads(r.stdout)["totals"]["agents"] == 0
+    assert r.stderr == ""
+
+
+def cli_shard_count(inv: Path, index: int) -> int:
+    from a2actl.fleet.inventory import load_inventory
+
+    return len(load_inventory(str(inv)).shard(index, 2).agents)
+
+
+def test_out_and_junit_are_not_left_empty_when_the_run_fails(cli: Any, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.txt"
+    bad.write_text("ftp://nope\n")
+    out, junit = tmp_path / "s1.json", tmp_path / "j.xml"
+    assert cli("fleet", "probe", str(bad), "--out", str(out), "--junit", str(junit)).exit_code == 2
+    assert not out.exists() and not junit.exists()  # else 'fleet report s*.json' trips on it later
+    out.write_text("earlier content\n")  # a file that was there stays as it was
+    assert cli("fleet", "probe", str(bad), "--out", str(out)).exit_code == 2
+    assert out.read_text() == "earlier content\n"
+
+
 def test_inventory_url_answering_html_a_redirect_or_a_dripping_body(echo_agent: str, cli: Any) -> None:
     html = cli("fleet", "probe", f"{echo_agent}/html-catalog.json", "-o", "json")
     assert (
