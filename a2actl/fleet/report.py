@@ -27,6 +27,8 @@ REPORT_KIND = "a2actl.fleet.report"
 SLOWEST = 10
 #: How many example agents each failure cause lists.
 EXAMPLES = 3
+#: The end of a merge's note naming the shards it lacks.
+_MISSING = " missing: their agents are not in this report"
 #: Labels whose value names an agent's JUnit classname, in order of preference (else the host).
 CLASSNAME_LABELS = ("group", "team", "env")
 
@@ -340,6 +342,16 @@ class FleetReport:
                 raise UsageError(
                     f"{source}: agents[{i}]: stage {extra[0]!r} is not one of this report's stages"
                 )
+            if r.ok and list(r.passed) != stages:
+                raise UsageError(f"{source}: agents[{i}]: an ok record must pass every stage of the report")
+        totals_agents = (
+            (doc.get("totals") or {}).get("agents") if isinstance(doc.get("totals"), dict) else None
+        )
+        if totals_agents is not None and totals_agents != len(results):
+            raise UsageError(
+                f"{source}: 'totals.agents' is {totals_agents!r} but the report holds {len(results)} agent "
+                "records (a truncated or edited file?)"
+            )
         elapsed = doc.get("elapsed", 0.0)
         if (
             isinstance(elapsed, bool)
@@ -414,8 +426,10 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
     of the reports').
 
     Raises ``UsageError`` (exit 2) naming the files when: no reports; two reports of the same shard
-    (same ``I/N`` of the same inventory); an agent (by normalised URL) in two reports; the reports
-    counted different stages (``--checks`` differ)."""
+    (same ``I/N`` of the same inventory); shards of one inventory with different ``N``; an agent (by
+    normalised URL) in two reports; the reports counted different stages (``--checks`` differ). Shards
+    of an inventory left out of a merge of several reports (``1/4`` and ``2/4`` only) are named in a
+    note: their agents are not counted."""
     items = list(reports)
     if not items:
         raise UsageError("no reports to merge")
@@ -441,6 +455,13 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
                         f"{name}: shard {_shard_text(shard)} of {report.source or 'the inventory'} "
                         f"is already in {seen_shards[shard_key]}"
                     )
+                other = next((k for k in seen_shards if k[0] == report.source and k[1][1] != shard[1]), None)
+                if other is not None:
+                    raise UsageError(
+                        f"{name}: shard {_shard_text(shard)} of {report.source or 'the inventory'}, but "
+                        f"{seen_shards[other]} is shard {_shard_text(other[1])}: different shard counts",
+                        hint="merge the shards of one run: --shard 1/N … N/N with the same N",
+                    )
                 seen_shards[shard_key] = name
         for r in report.results:
             key = normalise_url(r.spec.url)
@@ -453,6 +474,18 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
         results += report.results
         shards += own_shards
         sources += report.sources or [name]
+    # a merge of merges recomputes which shards are missing: an earlier merge's note may be stale
+    notes = sorted({n for _, r in items for n in r.notes if not n.endswith(_MISSING)})
+    counts: dict[str, set[int]] = {}
+    for source, (_index, count) in seen_shards:
+        counts.setdefault(source, set()).add(count)
+    for source, ns in sorted(counts.items()):
+        what = source or "the inventory"
+        (count,) = ns  # one N per inventory (checked above)
+        missing = [i for i in range(1, count + 1) if (source, (i, count)) not in seen_shards]
+        if missing and len(items) > 1:
+            shown = ", ".join(f"{i}/{count}" for i in missing[:10]) + (" …" if len(missing) > 10 else "")
+            notes.append(f"{what}: shard(s) {shown}{_MISSING}")
     starts = [r.started_at for _, r in items]
     ends = [r.started_at + r.elapsed for _, r in items]
     given = [r.fail_under for _, r in items if r.fail_under is not None]
@@ -471,7 +504,7 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
         fail_under=fail_under if fail_under is not None else (max(given) if given else None),
         shards=shards,
         sources=sources,
-        notes=sorted({n for _, r in items for n in r.notes}),
+        notes=notes,
         unchecked=sum(r.unchecked for _, r in items),
         timed_out=any(r.timed_out for _, r in items),
     )

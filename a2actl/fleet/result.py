@@ -54,7 +54,7 @@ CAUSES: Mapping[str, str] = {
     "refused": "connection refused (or reset before an answer)",
     "tls": "TLS handshake or certificate failure",
     "timeout": "connect or read timeout",
-    "http-4xx": "the card request answered 4xx (not 401/403)",
+    "http-4xx": "the card request or an RPC answered 4xx (not 401/403)",
     "http-5xx": "the card request or an RPC answered 5xx",
     "auth": "HTTP 401/403 or an A2A auth error",
     "invalid-card": "the card is not JSON, not an object, or not schema-valid",
@@ -257,6 +257,8 @@ class AgentResult:
         ok = get("ok", (bool,))
         if ok and cause is not None:
             raise bad("an ok record carries a cause")
+        if not ok and cause is None:
+            raise bad("a failed record has no cause")
         phases_doc = get("phases", (dict,), optional=True) or {}
         phases = {str(k): seconds(v, f"phases.{k}") for k, v in phases_doc.items()}
         attempts = get("attempts", (int,), optional=True)

@@ -168,6 +168,11 @@ def test_json_round_trip() -> None:
         (lambda d: d.update(stages=["rpc", "listed"]), "'stages'"),
         (lambda d: d.update(shard="3/2"), "'shard'"),
         (lambda d: d.update(startedAt="yesterday"), "startedAt"),
+        # a failure turned into a success by hand: ok without passing every stage
+        (lambda d: d["agents"][3].update(ok=True, cause=None), "agents[3]: an ok record must pass every"),
+        (lambda d: d["agents"][3].update(cause=None), "agents[3]: a failed record has no cause"),
+        # records cut off (a truncated copy, an edit): the totals no longer match
+        (lambda d: d["agents"].pop(), "'totals.agents' is 8 but the report holds 7"),
     ],
 )
 def test_hand_edited_reports_are_refused(mutate: Any, expect: str) -> None:
@@ -262,3 +267,20 @@ def test_progress_of() -> None:
     p = progress_of(fleet(), total=10, elapsed=1.5)
     assert (p.done, p.total, p.failures) == (8, 10, 5)
     assert p.stages["listed"] == 8 and p.stages["rpc"] == 3 and p.stages["send"] == 0
+
+
+def test_merge_refuses_different_shard_counts_and_notes_missing_shards() -> None:
+    results = fleet() + [ok(f"http://x{i}") for i in range(20)]
+    thirds, halves = _shard_reports(results, 3), _shard_reports(results, 2)
+    with pytest.raises(
+        UsageError, match=r"^shard2.json: shard 2/2 of agents.txt, but shard1.json is shard 1/3"
+    ):
+        merge_reports([thirds[0], halves[1]])
+    partial = merge_reports(thirds[:2])  # the job of shard 3/3 never uploaded its report
+    assert partial.total < len(results)
+    assert "agents.txt: shard(s) 3/3 missing: their agents are not in this report" in partial.notes
+    # merged again with the missing shard: the earlier note does not survive
+    again = FleetReport.from_json(json.loads(json.dumps(partial.to_json())), "m.json")
+    whole = merge_reports([("m.json", again), thirds[2]])
+    assert whole.total == len(results) and not any("missing" in n for n in whole.notes)
+    assert not any("missing" in n for n in merge_reports(thirds[:1]).notes)  # one file: shown as is
