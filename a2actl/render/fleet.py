@@ -38,8 +38,10 @@ def _head(doc: dict[str, Any]) -> Text:
     if doc.get("shard"):
         head.append(f"  shard {doc['shard']}", style="dim")
     rate = totals.get("agentsPerSecond")
-    line = f"\n            {totals['agents']:,} agents in {format_seconds(doc['elapsed'])}" + (
-        f", {rate:,.1f} agents/s" if rate else ""
+    n_agents = totals["agents"]
+    line = (
+        f"\n            {n_agents:,} agent{'s' if n_agents != 1 else ''} in {format_seconds(doc['elapsed'])}"
+        + (f", {rate:,.1f} agents/s" if rate else "")
     )
     if totals.get("duplicates"):
         n = totals["duplicates"]
@@ -164,7 +166,10 @@ def report(out: Output, doc: dict[str, Any]) -> None:
     for note in doc.get("notes") or []:
         out.out.print(Text("note        " + safe(note), style="dim"))
     totals = doc["totals"]
-    verdict = f"{totals['ok']:,} of {totals['agents']:,} agents ok ({totals['okPercent']:g}%)"
+    verdict = (
+        f"{totals['ok']:,} of {totals['agents']:,} agent{'s' if totals['agents'] != 1 else ''} ok "
+        f"({totals['okPercent']:g}%)"
+    )
     if totals.get("unchecked"):
         verdict += f"; {totals['unchecked']:,} not checked (--max-time)"
     if doc.get("failUnder") is not None:

@@ -101,6 +101,14 @@ def test_merged_report_head_and_fail_under(monkeypatch: pytest.MonkeyPatch) -> N
     assert text.rstrip().endswith("3 of 5 agents ok (60%); --fail-under 50%")
 
 
+def test_one_agent_is_singular(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = _doc()
+    one = FleetReport.from_json({**doc, "agents": doc["agents"][:1], "totals": {"agents": 1}}, "one.json")
+    text = stdout_trimmed(view.report, one.to_json(), monkeypatch, columns=110)
+    assert "\n            1 agent in " in text
+    assert text.rstrip().endswith("1 of 1 agent ok (100%)")
+
+
 class _Tty(io.StringIO):
     def isatty(self) -> bool:
         return True
