@@ -214,7 +214,8 @@ def probe_cmd(
     agent (an inventory's per-agent headers and tokenEnv win).
 
     Exit codes: 0 every agent passed (or at least --fail-under); 7 an agent failed its checks; 5
-    --max-time ended the run (the report holds the agents checked so far); 2 a bad inventory or option.
+    --max-time ended the run, 130 Ctrl-C stopped it (either way the report, --out and --junit hold
+    the agents checked so far); 2 a bad inventory or option.
 
     Examples:
 
@@ -286,7 +287,8 @@ def probe_cmd(
 
     started = time.time()
     t0 = time.perf_counter()
-    timed_out = False
+    timed_out = interrupted = False
+    left = ""
     try:
         results = (
             trace.run(
@@ -301,8 +303,16 @@ def probe_cmd(
         notes.append(
             f"{exc.message}: {len(inv.agents) - len(results):,} of {len(inv.agents):,} agents not checked"
         )
+    except KeyboardInterrupt:  # Ctrl-C: as --max-time (the report of what was checked), exit 130
+        results = [finished[i] for i in sorted(finished)]
+        interrupted = True
+        left = f"{len(inv.agents) - len(results):,} of {len(inv.agents):,} agents not checked"
+        notes.append(f"interrupted (Ctrl-C): {left}")
     finally:
         line.close()
+    if interrupted:
+        out.stderr.write(f"a2actl: interrupted: {left}; the report holds the agents checked so far\n")
+        out.stderr.flush()
     report = FleetReport(
         results=list(results),
         stages=options.stages,
@@ -316,6 +326,7 @@ def probe_cmd(
         notes=notes,
         unchecked=len(inv.agents) - len(results),
         timed_out=timed_out,
+        interrupted=interrupted,
     )
     trace.keep(report)
     _emit(run, report, out_file=out_file, junit=junit, records_streamed=streamed)

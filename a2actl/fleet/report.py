@@ -83,7 +83,8 @@ class FleetReport:
     inventory entries dropped as duplicates; ``started_at``: Unix time; ``elapsed``: seconds (a merge:
     from the earliest start to the latest end); ``fail_under``: the ``--fail-under`` fraction or
     ``None``; ``sources``: the files merged; ``unchecked``: agents of the inventory (shard) left
-    unchecked because ``--max-time`` ended the run (``timed_out``)."""
+    unchecked because ``--max-time`` ended the run (``timed_out``) or Ctrl-C stopped it
+    (``interrupted``)."""
 
     results: list[AgentResult]
     stages: tuple[str, ...]
@@ -99,6 +100,7 @@ class FleetReport:
     notes: list[str] = field(default_factory=list)
     unchecked: int = 0
     timed_out: bool = False
+    interrupted: bool = False
 
     # ------------------------------------------------------------------------------ figures
 
@@ -209,9 +211,13 @@ class FleetReport:
 
     @property
     def exit(self) -> ExitCode:
-        """5 when ``--max-time`` ended the run before every agent was checked; else 0 when every agent
-        passed its checks, 7 when one failed (docs/exit-codes.md). With ``fail_under``: 7 only when the
-        ok share is below it (``--fail-under 95%``; ``0`` never fails)."""
+        """130 when Ctrl-C (SIGINT) stopped the run, 5 when ``--max-time`` ended it, before every agent
+        was checked (a merge with such a report keeps its code: its agents were not all checked);
+        else 0 when every agent passed its checks, 7 when one failed (docs/exit-codes.md). With
+        ``fail_under``: 7 only when the ok share is below it (``--fail-under 95%``; ``0`` never
+        fails)."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if self.timed_out:
             return ExitCode.TIMEOUT
         if self.fail_under is not None:
@@ -251,6 +257,7 @@ class FleetReport:
             "failUnder": round(self.fail_under * 100.0, 4) if self.fail_under is not None else None,
             "notes": self.notes,
             "timedOut": self.timed_out,
+            "interrupted": self.interrupted,
             "exitCode": int(self.exit),
         }
 
@@ -375,6 +382,9 @@ class FleetReport:
         timed_out = doc.get("timedOut", False)
         if not isinstance(timed_out, bool):
             raise UsageError(f"{source}: 'timedOut' is not true or false")
+        interrupted = doc.get("interrupted", False)  # absent from reports of a2actl before it
+        if not isinstance(interrupted, bool):
+            raise UsageError(f"{source}: 'interrupted' is not true or false")
         fail_under = doc.get("failUnder")
         if fail_under is not None and (
             isinstance(fail_under, bool)
@@ -401,6 +411,7 @@ class FleetReport:
             notes=[str(n) for n in doc.get("notes") or [] if isinstance(n, str)],
             unchecked=unchecked,
             timed_out=timed_out,
+            interrupted=interrupted,
         )
 
 
@@ -422,7 +433,7 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
     """Merge the reports of shards (or of any runs over disjoint agents) into one, as one run over
     their union would have counted: records concatenated in the order given, the funnel, causes,
     slowest and distribution recomputed; ``elapsed`` from the earliest start to the latest end;
-    ``duplicates`` and ``unchecked`` added; timed out when one of them was. ``fail_under``: the merged run's ``--fail-under`` (default: the strictest
+    ``duplicates`` and ``unchecked`` added; timed out (interrupted) when one of them was. ``fail_under``: the merged run's ``--fail-under`` (default: the strictest
     of the reports').
 
     Raises ``UsageError`` (exit 2) naming the files when: no reports; two reports of the same shard
@@ -507,6 +518,7 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
         notes=notes,
         unchecked=sum(r.unchecked for _, r in items),
         timed_out=any(r.timed_out for _, r in items),
+        interrupted=any(r.interrupted for _, r in items),
     )
 
 

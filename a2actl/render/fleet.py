@@ -171,7 +171,8 @@ def report(out: Output, doc: dict[str, Any]) -> None:
         f"({totals['okPercent']:g}%)"
     )
     if totals.get("unchecked"):
-        verdict += f"; {totals['unchecked']:,} not checked (--max-time)"
+        why = "interrupted" if doc.get("interrupted") else "--max-time"
+        verdict += f"; {totals['unchecked']:,} not checked ({why})"
     if doc.get("failUnder") is not None:
         verdict += f"; --fail-under {doc['failUnder']:g}%"
     if doc.get("junit"):

@@ -531,3 +531,47 @@ def test_inventory_url_answering_html_a_redirect_or_a_dripping_body(echo_agent: 
     assert moved.exit_code == 2 and "HTTP 302" in moved.json["error"]["message"]
     drip = cli("--timeout", "1s", "fleet", "probe", f"{echo_agent}/drip.json", "-o", "json")
     assert drip.exit_code == 5 and "within 1s (--timeout)" in drip.json["error"]["message"]
+
+
+def test_ctrl_c_keeps_the_report_of_what_was_checked(tmp_path: Path) -> None:
+    """A real SIGINT to a real ``python -m a2actl fleet probe`` while two agents hang: the report of
+    the three checked (``-o jsonl`` summary, ``--out`` and ``--junit``), the rest counted
+    ``unchecked``, exit 130."""
+    import signal
+    import subprocess
+    import sys
+    import threading
+
+    with FleetServer(slow=120.0) as server:
+        agents = plan(server.url, {"healthy": 3, "slow": 2})
+        inv = write_inventory(tmp_path / "inv.json", agents)
+        out, junit = tmp_path / "partial.json", tmp_path / "partial.xml"
+        args = [sys.executable, "-m", "a2actl", "--timeout", "100s", "fleet", "probe", str(inv)]
+        args += ["-o", "jsonl", "--out", str(out), "--junit", str(junit), "--no-progress"]
+        proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        watchdog = threading.Timer(90, proc.kill)  # a hung run fails the test instead of blocking it
+        watchdog.start()
+        try:
+            assert proc.stdout is not None and proc.stderr is not None
+            lines = [proc.stdout.readline() for _ in range(3)]  # the healthy agents, as they finish
+            assert all(json.loads(x)["type"] == "agent" for x in lines), lines
+            proc.send_signal(signal.SIGINT)
+            rest, err = proc.communicate()
+        finally:
+            watchdog.cancel()
+    assert proc.returncode == 130, err
+    records = [json.loads(x) for x in lines + rest.splitlines()]
+    assert [r["type"] for r in records] == ["agent"] * 3 + ["summary"]
+    summary = records[-1]
+    assert summary["interrupted"] is True and summary["exitCode"] == 130 and not summary["timedOut"]
+    assert summary["totals"]["agents"] == 3 and summary["totals"]["unchecked"] == 2
+    assert any(n == "interrupted (Ctrl-C): 2 of 5 agents not checked" for n in summary["notes"])
+    assert "a2actl: interrupted: 2 of 5 agents not checked" in err and "Traceback" not in err
+    doc = json.loads(out.read_text())  # the --out report is whole and merges
+    assert doc["interrupted"] is True and doc["totals"]["unchecked"] == 2
+    assert sorted(a["name"] for a in doc["agents"]) == ["healthy-0", "healthy-1", "healthy-2"]
+    assert all(a["ok"] for a in doc["agents"])
+    suites = JUnitXml.fromfile(str(junit))
+    assert sum(1 for suite in suites for _case in suite) == 3
+    merged = CliRunner().invoke(app, ["fleet", "report", str(out), "-o", "json"])
+    assert merged.exit_code == 130 and json.loads(merged.stdout)["totals"]["unchecked"] == 2

@@ -129,6 +129,7 @@ def test_exit_rule_and_fail_under() -> None:
     assert int(report(fail_under=parse_percent("37.5%")).exit) == 0  # 3/8 ok = 37.5 %
     assert int(report(fail_under=parse_percent("38")).exit) == 7
     assert int(report(timed_out=True, fail_under=0.0).exit) == 5  # --max-time ended it: incomplete
+    assert int(report(interrupted=True, timed_out=True, fail_under=0.0).exit) == 130  # Ctrl-C
     for text in ("-1", "101%", "lots", "nan"):
         with pytest.raises(UsageError):
             parse_percent(text)
@@ -153,6 +154,23 @@ def test_json_round_trip() -> None:
     doc = json.loads(json.dumps(original.to_json()))
     back = FleetReport.from_json(doc, "r.json")
     assert back.to_json() == original.to_json()
+
+
+def test_an_interrupted_report_reads_back_and_merges_as_interrupted() -> None:
+    stopped = report(shard=(1, 2), interrupted=True, unchecked=4)
+    doc = json.loads(json.dumps(stopped.to_json()))
+    assert doc["interrupted"] is True and doc["exitCode"] == 130
+    back = FleetReport.from_json(doc, "s1.json")
+    assert back.interrupted and back.unchecked == 4
+    older = json.loads(json.dumps(report([ok("http://other")], shard=(2, 2)).to_json()))
+    del older["interrupted"]  # a report written before the key existed reads as not interrupted
+    rest = FleetReport.from_json(older, "s2.json")
+    assert not rest.interrupted
+    merged = merge_reports([("s1.json", back), ("s2.json", rest)])
+    assert merged.interrupted and merged.unchecked == 4 and int(merged.exit) == 130
+    doc["interrupted"] = "yes"
+    with pytest.raises(UsageError, match="'interrupted' is not true or false"):
+        FleetReport.from_json(doc, "s1.json")
 
 
 @pytest.mark.parametrize(
