@@ -15,6 +15,7 @@ Only the exporter command imports this module (it imports Starlette at module le
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import socket
@@ -100,7 +101,12 @@ def build_app(exporter: Exporter) -> Starlette:
             return PlainTextResponse(f"Module {name!r} may not probe this target: {why}\n", status_code=403)
         prober = exporter.prober or probe_target
         timeout = probe_timeout(module, request.headers.get("x-prometheus-scrape-timeout-seconds"))
-        result = await prober(target, module, exporter.base, timeout=timeout)
+        try:
+            result = await prober(target, module, exporter.base, timeout=timeout)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running 2 s after Ctrl-C/SIGTERM: an answer that
+            # says so, not a traceback on stderr and a 500
+            return PlainTextResponse("the exporter is shutting down\n", status_code=503)
         exporter.metrics.probed(name, result)
         if params.get("debug", "").lower() in ("1", "true", "yes"):
             doc = {
@@ -139,8 +145,6 @@ def build_app(exporter: Exporter) -> Starlette:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        import asyncio
-
         task = asyncio.ensure_future(exporter.loop.run()) if exporter.loop is not None else None
         try:
             yield

@@ -268,6 +268,28 @@ def test_ctrl_c_stops_it_cleanly(exporter: Any, sandbox: Any, tmp_path: Path) ->
     assert "Traceback" not in err
 
 
+def test_ctrl_c_with_a_probe_still_running_past_the_grace_period(exporter: Any) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        target = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        e = exporter()
+        answers: queue.Queue[tuple[int, str] | BaseException] = queue.Queue()
+
+        def scrape() -> None:
+            try:
+                answers.put(e.get("/probe", target=target))
+            except BaseException as exc:  # noqa: BLE001 - the connection may close instead
+                answers.put(exc)
+
+        threading.Thread(target=scrape, daemon=True).start()
+        time.sleep(1.0)  # the probe waits for the card (10 s deadline); uvicorn gives it 2 s
+        code, err = e.stop()
+        answer = answers.get(timeout=15)
+    assert code == 130 and "Traceback" not in err and "Exception in ASGI application" not in err, err
+    assert not isinstance(answer, tuple) or answer[0] == 503, answer
+
+
 def test_secrets_stay_out_of_metrics_and_logs(exporter: Any, sandbox_auth: Any, tmp_path: Path) -> None:
     host_port = sandbox_auth.url.removeprefix("http://")
     inv = tmp_path / "agents.json"
