@@ -206,6 +206,10 @@ class Exporting(Traced):
             sent, problem = 0, f"{type(exc).__name__}: {exc}"
         if problem:
             self.inv.out.warn(f"--otlp: spans not exported to {self.shown}: {problem}")
+        elif self.inv.verbose and sent == 0:
+            self.inv.out.note(
+                "--otlp: nothing exported (OTEL_SDK_DISABLED, or the sampler dropped the trace)"
+            )
         elif self.inv.verbose:
             self.inv.out.note(
                 f"--otlp: {sent} spans of trace {self.inv.settings.trace_id} sent to {self.shown}"

@@ -368,3 +368,13 @@ def test_fleet_probe_is_one_span_per_agent_failed_first(cli, traced, tmp_path):
     ]
     assert agents[0]["status"] == 2 and agents[0]["attrs"]["error.type"] == "refused"
     assert [p["name"] for p in kids[agents[1]["span_id"]]][:2] == ["connect", "card"]
+
+
+def test_otel_sdk_disabled_sends_nothing_and_says_so(cli, traced):
+    c, url, sb, _ = traced
+    r = cli("-v", "send", sb.url, "hi", "--otlp", url, env={"OTEL_SDK_DISABLED": "true"})
+    assert r.exit_code == 0, r.stderr
+    assert c.take() == [] and list(c.exports) == []
+    # -v must not claim "0 spans ... sent to URL": nothing was sent, and why
+    assert "spans of trace" not in r.stderr and "sent to" not in r.stderr
+    assert "--otlp: nothing exported (OTEL_SDK_DISABLED, or the sampler dropped the trace)" in r.stderr
