@@ -193,8 +193,9 @@ def export_tree(
 
 
 def failure_reason(messages: list[str]) -> str:
-    """One short line from the exporter's log messages: ``connection refused``, ``HTTP 400 …``, ``no
-    answer within the timeout``, else its first message (whitespace folded, at most 200 characters)."""
+    """One short line from the exporter's log messages: ``connection refused``, ``HTTP 400 …``, a TLS
+    failure (checked before the timeout: the SDK's last line says "timeout, max retries" for any
+    failure), ``no answer within the timeout``, else its first message (whitespace folded, at most 200 characters)."""
     import re
 
     text = " ".join(messages)
@@ -203,6 +204,14 @@ def failure_reason(messages: list[str]) -> str:
         return f"HTTP {code[1]} {code[2] or ''}".strip()
     if "Connection refused" in text or "ConnectionRefused" in text:
         return "connection refused"
+    tls = re.search(r"certificate verify failed: ([^'(]*)", text)
+    if tls:
+        return (
+            f"TLS: certificate verify failed: {tls[1].strip()} "
+            "(OTEL_EXPORTER_OTLP_CERTIFICATE names the collector's CA)"
+        )
+    if "SSLError" in text:
+        return "TLS handshake with the collector failed"
     if "Name or service not known" in text or "NameResolutionError" in text or "getaddrinfo" in text:
         return "the collector's host name does not resolve"
     if "timed out" in text.lower() or "timeout" in text.lower():

@@ -129,6 +129,17 @@ def test_a_failed_export_is_a_reason_not_an_exception(capsys: pytest.CaptureFixt
         ),
         (["Transient error Read timed out. (read timeout=2.0)"], "no answer within the timeout"),
         (["NameResolutionError: Failed to resolve 'nope'"], "the collector's host name does not resolve"),
+        (
+            [  # what the SDK logs for an https collector with a self-signed certificate
+                "Transient error HTTPSConnectionPool(host='127.0.0.1', port=4318): Max retries exceeded "
+                "with url: /v1/traces (Caused by SSLError(SSLCertVerificationError(1, '[SSL: "
+                "CERTIFICATE_VERIFY_FAILED] certificate verify failed: self-signed certificate "
+                "(_ssl.c:1006)'))) encountered while exporting spans batch,",
+                "Failed to export spans batch due to timeout, max retries or shutdown.",
+            ],
+            "TLS: certificate verify failed: self-signed certificate "
+            "(OTEL_EXPORTER_OTLP_CERTIFICATE names the collector's CA)",
+        ),
         (["something  odd\nhappened"], "something odd happened"),
         ([], "the collector did not accept the spans"),
     ],
