@@ -27,11 +27,12 @@ import os
 import secrets
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from a2actl.core.spans import AttrValue, Span
 
 if TYPE_CHECKING:
+    import requests
     from opentelemetry.sdk.trace import ReadableSpan
     from opentelemetry.sdk.trace.export import SpanExporter
 
@@ -157,6 +158,29 @@ def resolve_timeout() -> float | None:
     return None if any(os.environ.get(v) for v in TIMEOUT_VARS) else DEFAULT_TIMEOUT
 
 
+CERTIFICATE_VARS = ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", "OTEL_EXPORTER_OTLP_CERTIFICATE")
+
+
+def _session() -> requests.Session | None:
+    """A requests session for the OTLP exporter when a collector CA is set
+    (``OTEL_EXPORTER_OTLP_[TRACES_]CERTIFICATE``), else ``None`` (the exporter's own). requests
+    replaces a session's CA file with ``$REQUESTS_CA_BUNDLE`` / ``$CURL_CA_BUNDLE`` when those are set
+    (as on many Debian and corporate hosts), which silently dropped the collector's CA; this session
+    keeps the CA file the exporter gives it, and the proxy variables still apply."""
+    if not any(os.environ.get(v) for v in CERTIFICATE_VARS):
+        return None
+    import requests
+
+    class _KeepsItsCA(requests.Session):
+        def merge_environment_settings(self, *args: Any, **kwargs: Any) -> dict[str, Any]:
+            merged: dict[str, Any] = super().merge_environment_settings(*args, **kwargs)
+            if isinstance(self.verify, str):
+                merged["verify"] = self.verify
+            return merged
+
+    return _KeepsItsCA()
+
+
 def export_tree(
     root: Span,
     trace_id: str,
@@ -182,7 +206,7 @@ def export_tree(
             if exporter is None:
                 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 
-                exporter = OTLPSpanExporter(endpoint=endpoint, timeout=resolve_timeout())
+                exporter = OTLPSpanExporter(endpoint=endpoint, timeout=resolve_timeout(), session=_session())
             result = exporter.export(spans)
             exporter.shutdown()
         except Exception as exc:  # noqa: BLE001 - a broken collector or setting must not fail the command

@@ -146,3 +146,19 @@ def test_a_failed_export_is_a_reason_not_an_exception(capsys: pytest.CaptureFixt
 )
 def test_failure_reason(messages: list[str], reason: str) -> None:
     assert failure_reason(messages) == reason
+
+
+@pytest.mark.parametrize("var", ["OTEL_EXPORTER_OTLP_CERTIFICATE", "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE"])
+def test_the_collector_ca_wins_over_requests_ca_bundle(
+    tls_server: tuple[str, str], monkeypatch: pytest.MonkeyPatch, var: str
+) -> None:
+    """requests lets $REQUESTS_CA_BUNDLE (set system-wide on many hosts) replace a session's own CA
+    file, so the collector's CA variable was silently ignored and the export failed TLS."""
+    import certifi
+
+    url, ca = tls_server  # an HTTPS server with its own CA; /v1/traces there is not a collector
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", certifi.where())
+    monkeypatch.setenv(var, ca)
+    sent, problem = export_tree(_tree(), TRACE, url + "/v1/traces")
+    assert sent == 0 and problem is not None
+    assert problem.startswith("HTTP 4"), problem  # TLS passed: the server's own answer
