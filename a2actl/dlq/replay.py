@@ -352,9 +352,9 @@ class Replayer:
         self, transport: Transport, entry: Entry, limiter: RateLimiter, sem: asyncio.Semaphore
     ) -> None:
         target = (entry.get("target") or {}).get("url") or self.opts.to or "?"
-        breaker = self.breakers.setdefault(
-            target, Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown)
-        )
+        breaker = self.breakers.get(target)
+        if breaker is None:
+            breaker = self.breakers[target] = Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown)
         attempts, outcome = 0, Outcome(False)
         async with sem:
             self.counts.replayed += 1

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.load.report import LoadReport, ModelSpec, Progress, rates_of
-from a2actl.load.scenarios import Messages, Scenario, ScenarioContext, build, run_one
+from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext, build, run_one
 from a2actl.load.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
@@ -140,6 +140,9 @@ class LoadRun:
         async with FastTransport(self.settings, self.sink, max_connections=max(1, connections)) as transport:
             ctx = await self._prepare(transport)
             scenario = build(opts.scenario, ctx)
+            # From here every request's whole time is bounded by --timeout (run_one), which is the
+            # read timeout: no per-read timer on top.
+            transport.read_timeouts = opts.timeout > self.settings.read_timeout
             state = _State(Recorder(), time.perf_counter())
 
             def finished(rec: RequestRecord) -> None:
@@ -198,6 +201,7 @@ class LoadRun:
         model, timeout = self.opts.model, self.opts.timeout
         deadline = state.started + model.duration if model.duration else None
         perf = time.perf_counter
+        deadlines = Deadlines(timeout)
 
         async def worker() -> None:
             while not state.stop:
@@ -212,12 +216,15 @@ class LoadRun:
                 state.in_flight += 1
                 rec = RequestRecord(seq, now - state.started)
                 try:
-                    await run_one(scenario, rec, now, timeout)
+                    await run_one(scenario, rec, now, timeout, deadlines)
                 finally:
                     state.in_flight -= 1
                 finished(rec)
 
-        await asyncio.gather(*(worker() for _ in range(model.concurrency)))
+        try:
+            await asyncio.gather(*(worker() for _ in range(model.concurrency)))
+        finally:
+            deadlines.close()
 
     async def _open(
         self, scenario: Scenario, state: _State, finished: Callable[[RequestRecord], None]
@@ -229,13 +236,14 @@ class LoadRun:
         tasks: set[asyncio.Task[None]] = set()
         backlog: deque[RequestRecord] = deque()
         schedule_over = False
+        deadlines = Deadlines(timeout)
 
         async def one(rec: RequestRecord) -> None:
             now = perf()
             base = min(start + rec.scheduled, now)  # woken up to 0.8 ms early: count from the start
             rec.lag = now - base
             try:
-                await run_one(scenario, rec, base, timeout)
+                await run_one(scenario, rec, base, timeout, deadlines)
             finally:
                 state.in_flight -= 1
             finished(rec)
@@ -288,6 +296,8 @@ class LoadRun:
             for task in list(tasks):
                 task.cancel()
             raise
+        finally:
+            deadlines.close()
 
     async def _watch(self, state: _State, on_progress: Callable[[Progress], None] | None) -> None:
         """Every ``progress_every`` seconds: a progress snapshot, and the ``--abort-on-fail`` check."""

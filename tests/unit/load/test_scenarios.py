@@ -6,6 +6,7 @@ client: no network."""
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from collections.abc import AsyncIterator
 from types import SimpleNamespace
@@ -26,6 +27,7 @@ from a2actl.core.errors import (
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.load.scenarios import (
     SCENARIOS,
+    Deadlines,
     Messages,
     ScenarioContext,
     _settle,
@@ -33,49 +35,57 @@ from a2actl.load.scenarios import (
     error_code,
     run_one,
 )
-from a2actl.protocol.events import PartSpec, StreamEvent
+from a2actl.protocol.events import PartSpec, StreamEvent, message_params
 from a2actl.protocol.jsonrpc import DecodedError
-from a2actl.protocol.versions import BINDING_JSONRPC, Family
+from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
 from a2actl.transport.a2a import RpcOutcome
 from a2actl.transport.channel import TimedEvent
 
 # --- run_one -------------------------------------------------------------------------------------
 
 
-def _run(scenario: Any, timeout: float = 5.0) -> RequestRecord:
+def _run(scenario: Any, timeout: float = 5.0, deadlines: bool = False) -> RequestRecord:
     async def go() -> RequestRecord:
         base = time.perf_counter()
-        return await run_one(scenario, RequestRecord(3, 0.0), base, timeout)
+        kept = Deadlines(timeout) if deadlines else None
+        try:
+            return await run_one(scenario, RequestRecord(3, 0.0), base, timeout, kept)
+        finally:
+            if kept is not None:
+                kept.close()
 
     return asyncio.run(go())
 
 
-def test_run_one_passes_a_success_through() -> None:
+@pytest.mark.parametrize("deadlines", [False, True])
+def test_run_one_passes_a_success_through(deadlines: bool) -> None:
     async def fine(rec: RequestRecord, base: float) -> None:
         rec.latency = time.perf_counter() - base
         rec.state = "completed"
 
-    rec = _run(fine)
+    rec = _run(fine, deadlines=deadlines)
     assert (rec.status, rec.code, rec.message, rec.state) == ("ok", None, None, "completed")
     assert rec.latency is not None and rec.latency >= 0
 
 
-def test_run_one_counts_an_unexpected_exception_instead_of_losing_the_request() -> None:
+@pytest.mark.parametrize("deadlines", [False, True])
+def test_run_one_counts_an_unexpected_exception_instead_of_losing_the_request(deadlines: bool) -> None:
     async def buggy(rec: RequestRecord, base: float) -> None:
         raise RuntimeError("an unmapped library error")
 
-    rec = _run(buggy)
+    rec = _run(buggy, deadlines=deadlines)
     assert (rec.status, rec.code) == ("transport-error", "RuntimeError")
     assert rec.message == "unexpected RuntimeError: an unmapped library error"
     assert rec.latency is not None
 
 
-def test_run_one_records_a_timeout() -> None:
+@pytest.mark.parametrize("deadlines", [False, True])
+def test_run_one_records_a_timeout(deadlines: bool) -> None:
     async def stalls(rec: RequestRecord, base: float) -> None:
         await asyncio.sleep(10)
         rec.latency = 10.0  # never reached
 
-    rec = _run(stalls, timeout=0.05)
+    rec = _run(stalls, timeout=0.05, deadlines=deadlines)
     assert (rec.status, rec.code) == ("transport-error", "timeout")
     assert rec.message == "no complete answer within --timeout 0.05s"
     assert rec.latency is not None and 0.05 <= rec.latency < 5  # from the base to the timeout
@@ -105,6 +115,75 @@ def test_run_one_records_errors_by_class(err: A2ACtlError, status: str, code: st
     rec = _run(fails)
     assert (rec.status, rec.code, rec.message) == (status, code, err.message)
     assert rec.latency is not None and rec.latency >= 0
+
+
+def test_deadlines_time_out_each_request_at_its_own_deadline_and_only_those() -> None:
+    """Requests started one after another, some stalling: the stalled ones are timed out (each
+    no earlier than its own start + timeout), the quick ones are not, and a task whose request
+    ended before its deadline is not cancelled later."""
+    timeout = 0.1
+
+    async def go() -> tuple[list[RequestRecord], list[float], str]:
+        deadlines = Deadlines(timeout)
+        loop = asyncio.get_running_loop()
+
+        async def request(i: int) -> tuple[RequestRecord, float]:
+            await asyncio.sleep(0.02 * i)  # staggered starts
+
+            async def scenario(rec: RequestRecord, base: float) -> None:
+                await asyncio.sleep(10 if i % 2 else 0.01)
+                rec.state = "completed"
+
+            started = loop.time()
+            rec = await run_one(scenario, RequestRecord(i, 0.0), time.perf_counter(), timeout, deadlines)
+            return rec, loop.time() - started
+
+        async def ended_early() -> str:
+            async def quick(rec: RequestRecord, base: float) -> None:
+                await asyncio.sleep(0)
+
+            await run_one(quick, RequestRecord(99, 0.0), time.perf_counter(), timeout, deadlines)
+            await asyncio.sleep(2 * timeout)  # past its deadline: must not be cancelled now
+            return "not cancelled"
+
+        try:
+            pairs = await asyncio.gather(*(request(i) for i in range(6)))
+            early = await ended_early()
+        finally:
+            deadlines.close()
+        return [p[0] for p in pairs], [p[1] for p in pairs], early
+
+    recs, took, early = asyncio.run(go())
+    assert early == "not cancelled"
+    for i, (rec, seconds) in enumerate(zip(recs, took, strict=True)):
+        if i % 2:
+            assert (rec.status, rec.code) == ("transport-error", "timeout")
+            assert seconds >= timeout - 0.002  # the loop's clock granularity
+        else:
+            assert (rec.status, rec.state) == ("ok", "completed")
+
+
+def test_deadlines_let_another_cancellation_through() -> None:
+    """A run cancelled from outside (--max-time) is cancelled, not recorded as a timeout."""
+
+    async def go() -> None:
+        deadlines = Deadlines(5.0)
+
+        async def stalls(rec: RequestRecord, base: float) -> None:
+            await asyncio.sleep(10)
+
+        task = asyncio.ensure_future(
+            run_one(stalls, RequestRecord(1, 0.0), time.perf_counter(), 5.0, deadlines)
+        )
+        await asyncio.sleep(0.01)
+        task.cancel()
+        try:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+        finally:
+            deadlines.close()
+
+    asyncio.run(go())
 
 
 def test_run_one_keeps_200_characters_of_the_message() -> None:
@@ -209,6 +288,31 @@ def test_build_knows_every_scenario() -> None:
         assert callable(build(name, _ctx(client)))
     with pytest.raises(KeyError):
         build("nope", _ctx(client))
+
+
+@pytest.mark.parametrize("family", [Family.V1_0, Family.V0_3])
+@pytest.mark.parametrize("binding", [BINDING_JSONRPC, BINDING_HTTP_JSON])
+def test_params_are_message_params_with_a_fresh_message_id(family: Family, binding: str) -> None:
+    """The per-request params are the document message_params builds (key order included), with a
+    new messageId each time, for every family and binding; the template is never modified."""
+    client = FakeClient()
+    client.family, client.binding = family, binding
+    client.selection = SimpleNamespace(interface=SimpleNamespace(tenant="acme"))
+    parts = [PartSpec("text", text="a"), PartSpec("data", data={"k": [1, 2]})]
+    ctx = ScenarioContext(
+        cast(Any, client),
+        "http://127.0.0.1:9/card",
+        Settings(),
+        Messages([parts, [PartSpec("text", text="b")]]),
+    )
+    seen = [ctx.params(seq) for seq in range(4)]
+    for seq, params in enumerate(seen):
+        mid = params["message"]["messageId"]
+        expected = message_params(ctx.messages.at(seq), family, binding, message_id=mid, tenant="acme")
+        assert json.dumps(params) == json.dumps(expected)  # same keys, same order, same values
+    assert len({p["message"]["messageId"] for p in seen}) == 4
+    seen[0]["message"]["messageId"] = "changed"
+    assert ctx.params(0)["message"]["messageId"] != "changed"
 
 
 def test_messages_cycle_with_a_fresh_message_id() -> None:

@@ -5,18 +5,24 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import re
+import uuid
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import httpx
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
 from a2actl.protocol.card import Interface
+from a2actl.protocol.events import result_shape_error
 from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
-from a2actl.transport.a2a import A2AClient, RpcOutcome
+from a2actl.transport.a2a import A2AClient, RpcOutcome, _check_shape, new_id
 from a2actl.transport.channel import Heartbeat, TimedEvent
 from a2actl.transport.http import HttpTransport
 
@@ -459,3 +465,75 @@ def test_events_of_one_read_and_across_reads_are_all_yielded_in_order() -> None:
 
     items = stream(handler)
     assert [i.event.task_id for i in items if isinstance(i, TimedEvent)] == [f"t{i}" for i in range(50)]
+
+
+# -- fresh ids and the shape check's fast path --------------------------------------------------------
+
+
+def test_new_id_gives_fresh_version_4_uuids_as_uuid4_writes_them() -> None:
+    ids = [new_id() for _ in range(3 * 256 + 7)]  # across several refills
+    assert len(set(ids)) == len(ids)
+    for text in ids:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_does_not_hand_out_its_parents_ids() -> None:
+    new_id()  # the pool now holds ids the child would inherit
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.write(write, new_id().encode())
+        os._exit(0)
+    os.close(write)
+    child = os.read(read, 100).decode()
+    os.close(read)
+    os.waitpid(pid, 0)
+    assert uuid.UUID(child).version == 4
+    assert child != new_id()
+
+
+_field = st.one_of(
+    st.none(), st.integers(), st.text(max_size=3), st.sampled_from(["t1", "", "task", "message"])
+)
+_state = st.one_of(
+    st.none(), st.integers(), st.sampled_from(["TASK_STATE_COMPLETED", "working", "bogus", "", "failed"])
+)
+_status = st.one_of(_field, st.fixed_dictionaries({}, optional={"state": _state}))
+_body = st.fixed_dictionaries(
+    {}, optional={"id": _field, "kind": _field, "status": _status, "messageId": _field}
+)
+_result = st.one_of(
+    _field,
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "task": st.one_of(_field, _body),
+            "message": st.one_of(_field, _body),
+            "msg": st.one_of(_field, _body),
+            "kind": _field,
+            "id": _field,
+            "status": _status,
+            "messageId": _field,
+        },
+    ),
+)
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.sampled_from(["SendMessage", "GetTask", "CancelTask", "ListTasks"]), _result)
+@example("GetTask", {"task": {"id": "t1", "status": {"state": "bogus"}}})
+@example("SendMessage", {"id": "t1", "status": {"state": "working"}})
+@example("SendMessage", {"id": "t1", "status": {}})
+@example("GetTask", {"id": "t1"})
+@example("SendMessage", {"kind": "message", "messageId": "m1"})
+@example("GetTask", {"task": 5, "id": "t1", "status": {"state": "working"}})
+@example("CancelTask", {"kind": "task", "id": "", "status": {"state": "canceled"}})
+def test_the_shape_check_accepts_exactly_what_result_shape_error_accepts(operation: str, result: Any) -> None:
+    why = result_shape_error(operation, result)
+    if why is None:
+        _check_shape(operation, operation, result, BASE)
+    else:
+        with pytest.raises(ProtocolViolation, match=re.escape(f"the {operation} result {why}")):
+            _check_shape(operation, operation, result, BASE)

@@ -244,6 +244,63 @@ def test_per_call_content_type_is_kept_and_raw_bytes_get_no_invented_type() -> N
     assert raw.body == b"raw" and raw.header("content-type") == []
 
 
+def test_the_header_names_on_the_wire_are_these_and_in_this_order() -> None:
+    """Exactly what aiohttp sends for a2actl (names, order, the values it fills in): nothing added to
+    or dropped from a JSON call, a body-less POST, raw bytes or a GET; no Content-Type is invented."""
+
+    async def go() -> RawServer:
+        async with raw_server(answer_with(response(b"{}"))) as srv, FastTransport(Settings()) as tr:
+            await tr.request("POST", srv.url + "/rpc", json_body={"a": 1}, headers={"A2A-Version": "1.0"})
+            await tr.request("POST", srv.url + "/rpc")
+            await tr.request("GET", srv.url + "/card", headers={"Accept": "application/json"})
+            await tr.request("POST", srv.url + "/rpc", content=b"x")
+            return srv
+
+    json_call, empty, get, raw = run(go()).seen
+    base = ["host", "user-agent", "accept-encoding"]
+    assert [k for k, _ in json_call.headers] == [
+        *base,
+        "a2a-version",
+        "traceparent",
+        "content-type",
+        "accept",
+        "content-length",
+    ]
+    assert (json_call.header("accept"), json_call.header("content-length")) == (["*/*"], ["7"])
+    assert [k for k, _ in empty.headers] == [*base, "traceparent", "accept", "content-length"]
+    assert empty.header("content-length") == ["0"]
+    assert [k for k, _ in get.headers] == [*base, "accept", "traceparent"]
+    assert get.header("accept") == ["application/json"]
+    assert [k for k, _ in raw.headers] == [*base, "traceparent", "accept", "content-length"]
+
+
+def test_span_ids_are_fresh_and_never_all_zero() -> None:
+    from a2actl.transport.fast import _span_id
+
+    spans = [_span_id() for _ in range(3 * 512 + 5)]  # across several refills
+    assert len(set(spans)) == len(spans)
+    assert all(re.fullmatch(r"[0-9a-f]{16}", s) and s != "0" * 16 for s in spans)
+
+
+def test_without_read_timeouts_a_slow_answer_is_waited_for() -> None:
+    """``read_timeouts = False`` (load run bounds every request itself): a read slower than
+    --timeout is not cut by the transport; with the default it is (the read-timeout test below)."""
+
+    async def slow(_: Seen, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(0.4)
+        writer.write(response(b'{"late": true}'))
+        await writer.drain()
+
+    async def go() -> HttpResult:
+        async with raw_server(slow) as srv, FastTransport(Settings(read_timeout=0.1)) as tr:
+            tr.read_timeouts = False
+            return await tr.request("POST", srv.url + "/rpc", json_body={})
+
+    assert run(go()).json() == {"late": True}
+    with pytest.raises(TimeoutError_):
+        run(fetch(slow, Settings(read_timeout=0.1)))
+
+
 # --- content codings and limits ------------------------------------------------------------------
 
 
