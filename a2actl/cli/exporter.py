@@ -69,6 +69,17 @@ def exporter(
         int,
         typer.Option("-c", "--concurrency", min=1, max=1000, help="Inventory probes in flight at once."),
     ] = 16,
+    max_concurrent: Annotated[
+        int,
+        typer.Option(
+            "--max-concurrent",
+            min=1,
+            max=10000,
+            metavar="N",
+            help="/probe probes running at once (each may hold a card of up to 10 MiB in memory); "
+            "more wait for a slot within their own deadline, then get HTTP 503.",
+        ),
+    ] = 32,  # a2actl.exporter.app.DEFAULT_MAX_CONCURRENT (not imported here: Starlette)
     check_config: Annotated[
         bool,
         typer.Option(
@@ -140,7 +151,7 @@ def exporter(
         }
         run.show(doc, render_exporter.config)
         raise typer.Exit(0)
-    _serve(run, modules, base, inv, modules[module_name], seconds, concurrency, host, port)
+    _serve(run, modules, base, inv, modules[module_name], seconds, concurrency, host, port, max_concurrent)
 
 
 def _inventory(path: str, module: Module) -> Inventory:
@@ -171,6 +182,7 @@ def _serve(
     concurrency: int,
     host: str,
     port: int,
+    max_concurrent: int,
 ) -> None:
     import importlib
 
@@ -201,7 +213,7 @@ def _serve(
             hint="pick another --port, or --port 0 for a free one",
         ) from exc
     url = url_of(sock, host)
-    app = Exporter(modules=modules, base=base, metrics=metrics, loop=loop)
+    app = Exporter(modules=modules, base=base, metrics=metrics, loop=loop, max_concurrent=max_concurrent)
     for m in modules.values():
         if m.has_credentials and not m.allow_targets:
             run.out.warn(

@@ -6,7 +6,11 @@
   missing or malformed ``target`` or an unknown ``module``; 403 for a target outside a credentialed
   module's ``allow_targets``. ``debug=true`` answers the probe as JSON (``ProbeResult.to_json``;
   secrets masked). The probe's deadline is the module's ``timeout``, and at most Prometheus' scrape
-  timeout (header ``X-Prometheus-Scrape-Timeout-Seconds``) less 0.5 s, as blackbox_exporter does.
+  timeout (header ``X-Prometheus-Scrape-Timeout-Seconds``) less 0.5 s, as blackbox_exporter does,
+  counted from the request's arrival. At most ``Exporter.max_concurrent`` probes run at once; a
+  request beyond that waits for a slot inside its own deadline (the wait is spent from the probe's
+  budget) and, when the deadline passes first, is answered HTTP 503 ``exporter busy`` without
+  probing: Prometheus records a failed scrape (``up 0``), not a failed agent.
 * ``GET /metrics``: ``ExporterMetrics`` (the exporter's own metrics and the inventory's).
 * ``GET /-/healthy``: ``OK``; ``GET /``: a short index page (text).
 
@@ -19,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -40,6 +45,14 @@ if TYPE_CHECKING:
 #: blackbox_exporter's ``--timeout-offset``: the probe ends this long (seconds) before Prometheus
 #: gives up on the scrape, so that the answer still arrives.
 TIMEOUT_OFFSET = 0.5
+#: ``--max-concurrent``'s default: ``/probe`` probes running at once. blackbox_exporter has no such
+#: limit, but an a2actl probe holds the agent's card in memory (up to ``Settings.max_card_bytes``,
+#: 10 MiB: 40 probes of a 10 MB card took the exporter from 54 to 584 MB) and builds an HTTP client;
+#: 1,500 at once kept the event loop so busy that ``/-/healthy`` took 7 s. 32 bounds the worst case
+#: near 500 MB (measured: 14 MB per probe of a 10 MB card) and leaves room for slow agents: a healthy
+#: probe takes milliseconds, a hung one holds its slot up to its deadline (32 slots / 10 s deadlines
+#: = 3 hung probes a second).
+DEFAULT_MAX_CONCURRENT = 32
 _TEXT = "text/plain; charset=utf-8"
 
 
@@ -47,13 +60,15 @@ _TEXT = "text/plain; charset=utf-8"
 class Exporter:
     """What the server serves: ``modules`` by name, the ``base`` settings of every probe (the
     command's TLS options and timeouts, no credentials), the ``metrics`` registry, and the
-    ``loop`` over the inventory (``None`` without ``--inventory``). ``prober``: a test seam."""
+    ``loop`` over the inventory (``None`` without ``--inventory``), ``max_concurrent``: ``/probe``
+    probes running at once (the inventory loop has its own ``concurrency``). ``prober``: a test seam."""
 
     modules: dict[str, Module]
     base: Settings
     metrics: ExporterMetrics
     loop: InventoryLoop | None = None
     prober: Prober | None = None
+    max_concurrent: int = DEFAULT_MAX_CONCURRENT
 
 
 def probe_timeout(module: Module, scrape_timeout: str | None) -> float:
@@ -72,8 +87,11 @@ def probe_timeout(module: Module, scrape_timeout: str | None) -> float:
 def build_app(exporter: Exporter) -> Starlette:
     """The Starlette application; its lifespan runs the inventory loop (when there is one) as a task
     of the server's event loop and cancels it at shutdown."""
+    slots = asyncio.Semaphore(max(1, exporter.max_concurrent))
+    exporter.metrics.max_concurrent.set(max(1, exporter.max_concurrent))
 
     async def probe(request: Request) -> Response:
+        arrived = time.monotonic()
         params = request.query_params
         raw_target = params.get("target")
         name = params.get("module") or "default"
@@ -102,17 +120,37 @@ def build_app(exporter: Exporter) -> Starlette:
         prober = exporter.prober or probe_target
         timeout = probe_timeout(module, request.headers.get("x-prometheus-scrape-timeout-seconds"))
         try:
-            result = await prober(target, module, exporter.base, timeout=timeout)
+            waited = await _take_slot(slots, exporter.metrics, arrived + timeout)
+        except asyncio.CancelledError:
+            return PlainTextResponse("the exporter is shutting down\n", status_code=503)
+        if waited is None:
+            exporter.metrics.rejected.labels("busy").inc()
+            return PlainTextResponse(
+                f"exporter busy: {exporter.max_concurrent} probes in flight (--max-concurrent) for the "
+                f"whole {timeout:g}s deadline of this probe\n",
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
+        budget = timeout - (time.monotonic() - arrived)
+        exporter.metrics.in_flight.inc()
+        try:
+            result = await prober(target, module, exporter.base, timeout=budget)
         except asyncio.CancelledError:
             # uvicorn cancels the requests still running 2 s after Ctrl-C/SIGTERM: an answer that
             # says so, not a traceback on stderr and a 500
             return PlainTextResponse("the exporter is shutting down\n", status_code=503)
+        finally:
+            exporter.metrics.in_flight.dec()
+            slots.release()
+        if waited > 0 and result.cause == "timeout" and result.message:
+            result.message += f" (after waiting {waited:.2f}s for a free slot: --max-concurrent)"
         exporter.metrics.probed(name, result)
         if params.get("debug", "").lower() in ("1", "true", "yes"):
             doc = {
                 "target": _without_userinfo(target),
                 "module": module.to_json(),
                 "timeout": timeout,
+                "waitedForSlot": waited,
                 **result.to_json(),
             }
             return Response(masked(json.dumps(doc, indent=2)) + "\n", media_type="application/json")
@@ -165,6 +203,26 @@ def build_app(exporter: Exporter) -> Starlette:
     )
 
 
+async def _take_slot(slots: asyncio.Semaphore, metrics: ExporterMetrics, deadline: float) -> float | None:
+    """Acquire one of ``slots`` before ``deadline`` (``time.monotonic()``): the seconds waited, or
+    ``None`` when the deadline passed first (nothing acquired). Counted in the waiting gauge."""
+    t0 = time.monotonic()
+    if not slots.locked():
+        await slots.acquire()  # free: returns at once
+        return 0.0
+    metrics.waiting.inc()
+    try:
+        await asyncio.wait_for(slots.acquire(), max(0.0, deadline - t0))
+    except asyncio.TimeoutError:
+        return None
+    finally:
+        metrics.waiting.dec()
+    if time.monotonic() >= deadline:  # acquired, but nothing left of the budget
+        slots.release()
+        return None
+    return time.monotonic() - t0
+
+
 def bind(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (``0``: a free port). Raises ``OSError``."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -172,7 +230,9 @@ def bind(host: str, port: int) -> socket.socket:
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
-        sock.listen(128)
+        sock.listen(
+            2048
+        )  # uvicorn's default backlog: a burst of scrapes is not answered with SYN retries (1 s each)
     except OSError:
         sock.close()
         raise
@@ -236,4 +296,13 @@ def _without_userinfo(url: str) -> str:
     return urlunsplit(p._replace(netloc=p.netloc.rpartition("@")[2]))
 
 
-__all__ = ["TIMEOUT_OFFSET", "Exporter", "bind", "build_app", "probe_timeout", "serve", "url_of"]
+__all__ = [
+    "DEFAULT_MAX_CONCURRENT",
+    "TIMEOUT_OFFSET",
+    "Exporter",
+    "bind",
+    "build_app",
+    "probe_timeout",
+    "serve",
+    "url_of",
+]

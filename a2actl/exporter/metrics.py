@@ -15,7 +15,7 @@ carry text as labels); every metric is documented in docs/monitoring.md.
   ``rate()`` reads as a reset each time; ``_total`` is reserved for counters.
 
 ``/metrics``: process and Python collectors, ``a2actl_exporter_*`` (probes served, failures by
-cause, rejected requests, inventory rounds) and, with an inventory, ``a2a_handshake_duration_seconds``,
+cause, rejected requests, probes in flight and waiting, inventory rounds) and, with an inventory, ``a2a_handshake_duration_seconds``,
 ``a2a_task_duration_seconds`` (histograms), ``a2a_errors_total{error_code}`` (counter), ``a2a_agent_up``
 and ``a2a_agent_info`` per agent, labelled ``agent``, ``url`` and the inventory's labels.
 
@@ -193,9 +193,25 @@ class ExporterMetrics:
         )
         self.rejected = Counter(
             "a2actl_exporter_requests_rejected",
-            "/probe requests answered 4xx without probing, by reason (missing_target, bad_target, "
-            "unknown_module, target_not_allowed).",
+            "/probe requests answered without probing, by reason: 4xx for missing_target, "
+            "bad_target, unknown_module, target_not_allowed; 503 for busy (no free --max-concurrent "
+            "slot within the probe's deadline).",
             ["reason"],
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "a2actl_exporter_probes_in_flight",
+            "/probe probes running now (at most a2actl_exporter_probes_max_concurrent).",
+            registry=self.registry,
+        )
+        self.waiting = Gauge(
+            "a2actl_exporter_probes_waiting",
+            "/probe requests waiting for a free slot (--max-concurrent) now.",
+            registry=self.registry,
+        )
+        self.max_concurrent = Gauge(
+            "a2actl_exporter_probes_max_concurrent",
+            "--max-concurrent: /probe probes that may run at once.",
             registry=self.registry,
         )
         self.inventory: InventoryMetrics | None = None

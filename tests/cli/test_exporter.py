@@ -290,6 +290,30 @@ def test_ctrl_c_with_a_probe_still_running_past_the_grace_period(exporter: Any) 
     assert not isinstance(answer, tuple) or answer[0] == 503, answer
 
 
+def test_max_concurrent_probes_wait_then_503_and_health_stays_up(exporter: Any) -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(16)
+        target = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        e = exporter("--max-concurrent", "1")
+        answers: queue.Queue[tuple[int, str]] = queue.Queue()
+        slow = {"X-Prometheus-Scrape-Timeout-Seconds": "3"}
+        threading.Thread(
+            target=lambda: answers.put(e.get("/probe", slow, target=target)), daemon=True
+        ).start()
+        assert wait_for(lambda: e.metrics().get("a2actl_exporter_probes_in_flight") == [({}, 1.0)])
+        # the one slot is taken: a 1 s scrape spends its 0.5 s deadline waiting, then 503
+        status, text = e.get("/probe", {"X-Prometheus-Scrape-Timeout-Seconds": "1"}, target=target)
+        assert status == 503 and text.startswith("exporter busy: 1 probes in flight (--max-concurrent)")
+        assert e.get("/-/healthy") == (200, "OK\n")
+        m = e.metrics()
+        assert m["a2actl_exporter_requests_rejected_total"] == [({"reason": "busy"}, 1.0)]
+        assert m["a2actl_exporter_probes_max_concurrent"] == [({}, 1.0)]
+        status, text = answers.get(timeout=15)  # the first ends at its own 2.5 s deadline
+    assert status == 200 and samples(text)["probe_failure_info"][0][0]["cause"] == "timeout"
+    assert e.metrics()["a2actl_exporter_probes_in_flight"] == [({}, 0.0)]
+
+
 def test_secrets_stay_out_of_metrics_and_logs(exporter: Any, sandbox_auth: Any, tmp_path: Path) -> None:
     host_port = sandbox_auth.url.removeprefix("http://")
     inv = tmp_path / "agents.json"

@@ -65,7 +65,7 @@ def test_probe_answers_prometheus_text(client: Any) -> None:
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/plain")
     s = _samples(r.text)
     assert s["probe_success"] == [({}, 1.0)]
-    assert client.prober.calls == [("http://10.0.0.1:9999", "default", 10.0)]
+    assert client.prober.calls == [("http://10.0.0.1:9999", "default", pytest.approx(10.0, abs=0.05))]
 
 
 def test_a_dead_target_is_200_with_probe_success_0(client: Any) -> None:
@@ -127,7 +127,9 @@ def test_the_deadline_follows_the_scrape_timeout(client: Any) -> None:
     client.get(
         "/probe", params={"target": "http://a"}, headers={"X-Prometheus-Scrape-Timeout-Seconds": "junk"}
     )
-    assert [c[2] for c in client.prober.calls] == [4.5, 2.0, 10.0]
+    # counted from the request's arrival: what is left of it when the probe starts
+    assert [c[2] for c in client.prober.calls] == pytest.approx([4.5, 2.0, 10.0], abs=0.05)
+    assert all(c[2] < d for c, d in zip(client.prober.calls, [4.5, 2.0, 10.0], strict=True))
 
 
 @pytest.mark.parametrize(
@@ -244,3 +246,99 @@ def test_debug_json_masks_the_targets_own_credentials() -> None:
 
     # not registered process-wide: every request would grow the registry of a long-running exporter
     assert Redactor()("probe-pass-1234") == "probe-pass-1234"
+
+
+class Gate:
+    """A prober that holds its slot until ``release`` is set; records the timeout it was given."""
+
+    def __init__(self) -> None:
+        self.release = asyncio.Event()
+        self.timeouts: list[float] = []
+
+    async def __call__(self, url: str, module: Module, base: Settings, **kw: Any) -> ProbeResult:
+        self.timeouts.append(kw["timeout"])
+        await self.release.wait()
+        return ProbeResult(True, 0.01, phases={"rpc": 0.01}, handshake=0.01, version="1.0", binding="JSONRPC")
+
+
+async def _until(check: Any) -> None:
+    for _ in range(1000):
+        if check():
+            return
+        await asyncio.sleep(0.005)
+    raise AssertionError("condition not reached")
+
+
+def _gauge(exporter: Exporter, name: str) -> float:
+    value = exporter.metrics.registry.get_sample_value(name)
+    assert value is not None
+    return value
+
+
+async def _limited(max_concurrent: int) -> tuple[Exporter, Gate, Any]:
+    import httpx
+
+    gate = Gate()
+    exporter = Exporter(
+        modules={"default": Module("default")},
+        base=Settings(),
+        metrics=ExporterMetrics("t"),
+        prober=gate,
+        max_concurrent=max_concurrent,
+    )
+    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(exporter)), base_url="http://x")
+    return exporter, gate, client
+
+
+def test_a_probe_without_a_free_slot_within_its_deadline_is_503() -> None:
+    async def main() -> None:
+        exporter, gate, client = await _limited(1)
+        async with client:
+            first = asyncio.ensure_future(client.get("/probe", params={"target": "http://a"}))
+            await _until(lambda: gate.timeouts)
+            assert _gauge(exporter, "a2actl_exporter_probes_in_flight") == 1
+            # a 0.6 s scrape timeout: a 0.54 s deadline, all spent waiting for the one slot
+            second = await client.get(
+                "/probe",
+                params={"target": "http://b"},
+                headers={"X-Prometheus-Scrape-Timeout-Seconds": "0.6"},
+            )
+            assert second.status_code == 503 and second.text.startswith("exporter busy: 1 probes in flight")
+            assert len(gate.timeouts) == 1  # never probed
+            # the server's own endpoints answer while the slot is taken
+            assert (await client.get("/-/healthy")).status_code == 200
+            s = _samples((await client.get("/metrics")).text)
+            assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": "busy"}, 1.0)]
+            assert s["a2actl_exporter_probes_waiting"] == [({}, 0.0)]
+            assert s["a2actl_exporter_probes_max_concurrent"] == [({}, 1.0)]
+            gate.release.set()
+            assert (await first).status_code == 200
+            assert _gauge(exporter, "a2actl_exporter_probes_in_flight") == 0
+
+    asyncio.run(main())
+
+
+def test_a_probe_that_waited_for_a_slot_gets_what_is_left_of_its_deadline() -> None:
+    async def main() -> None:
+        exporter, gate, client = await _limited(1)
+        async with client:
+            first = asyncio.ensure_future(client.get("/probe", params={"target": "http://a"}))
+            await _until(lambda: gate.timeouts)
+            second = asyncio.ensure_future(
+                client.get(
+                    "/probe",
+                    params={"target": "http://b", "debug": "true"},
+                    headers={"X-Prometheus-Scrape-Timeout-Seconds": "5"},
+                )
+            )
+            await _until(lambda: _gauge(exporter, "a2actl_exporter_probes_waiting") == 1)
+            await asyncio.sleep(0.05)
+            gate.release.set()
+            assert (await first).status_code == 200
+            doc = (await second).json()
+        assert gate.timeouts[0] == pytest.approx(10.0, abs=0.05)  # the slot at once: its whole deadline
+        waited = doc["waitedForSlot"]
+        assert doc["timeout"] == 4.5 and waited >= 0.05
+        assert gate.timeouts[1] == pytest.approx(4.5 - waited, abs=0.05) and gate.timeouts[1] < 4.5
+
+    asyncio.run(main())
