@@ -13,6 +13,7 @@ refused           nothing listens on the port                                  `
 tls               the TLS handshake failed                                     ``tls``
 unreachable       the connection was lost or could not be made otherwise      ``unreachable``
 timeout           a connect/read timeout, or the module's deadline passed      ``timeout``
+                  (``failed_phase``: where it was caught, ``phases``: those done)
 auth              HTTP 401/403, or an A2A auth error                           ``http_401`` …
 http-4xx/-5xx     any other HTTP error status                                  ``http_503`` …
 invalid-card      the card is not JSON or not a card (protocol, card phases)   ``protocol``
@@ -168,6 +169,7 @@ async def probe_target(
     from a2actl.core.deadline import within
     from a2actl.probe.handshake import run_probe
     from a2actl.probe.report import ProbeOptions
+    from a2actl.probe.sample import watch_samples
 
     limit = module.timeout if timeout is None else timeout
     settings = probe_settings(base, module, timeout=limit, headers=headers, token=token)
@@ -181,15 +183,26 @@ async def probe_target(
     )
     t0 = time.perf_counter()
     try:
-        report = await within(run_probe(opts, settings), limit)
+        with watch_samples() as watch:
+            report = await within(run_probe(opts, settings), limit)
     except asyncio.TimeoutError:
-        return ProbeResult(
+        # where the deadline caught it: the sample's phase and those completed before it; no
+        # sample yet means discovery, the card request
+        sample = watch.sample
+        phase = (sample.failed_phase if sample is not None else None) or "card"
+        result = ProbeResult(
             False,
             time.perf_counter() - t0,
+            phases=dict(sample.phases) if sample is not None else {},
             cause="timeout",
             error_code="timeout",
-            message=f"no result within the probe's {limit:g}s deadline",
+            failed_phase=phase,
+            message=f"no result within the probe's {limit:g}s deadline (in the {phase} phase)",
         )
+        if sample is not None and sample.negotiated is not None:
+            result.version = sample.negotiated.protocol_version
+            result.binding = sample.negotiated.protocol_binding
+        return result
     except A2ACtlError as err:  # discovery or negotiation: no sample ran
         cause, code = classify(err.to_json()["error"], "card")
         phase = "card"

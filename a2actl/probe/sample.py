@@ -8,8 +8,11 @@ and auth without side effects.
 
 from __future__ import annotations
 
+import contextlib
 import time
 import uuid
+from collections.abc import Iterator
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit, urlunsplit
 
@@ -33,6 +36,32 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.transport.a2a import A2AClient
     from a2actl.transport.http import HttpTransport
+
+
+class SampleWatch:
+    """The sample a probe is timing right now, for a caller whose deadline may cancel the probe
+    (``a2actl.exporter.probe``): ``sample`` is the last ``Sample`` that ``one_sample`` started in
+    the watching context (``None`` before the first: the probe was still in discovery, the card
+    phase). Its ``phases`` hold the phases completed so far and ``failed_phase`` the one it is in."""
+
+    def __init__(self) -> None:
+        self.sample: Sample | None = None
+
+
+_WATCH: ContextVar[SampleWatch | None] = ContextVar("a2actl_sample_watch", default=None)
+
+
+@contextlib.contextmanager
+def watch_samples() -> Iterator[SampleWatch]:
+    """Within the block, every ``one_sample`` started from this context (also in the tasks it
+    creates, which copy the context) records its ``Sample`` in the yielded ``SampleWatch`` as it
+    begins, so that a caller that cancels the probe still knows where it was."""
+    watch = SampleWatch()
+    token = _WATCH.set(watch)
+    try:
+        yield watch
+    finally:
+        _WATCH.reset(token)
 
 
 def error_class(err: A2ACtlError) -> str:
@@ -156,6 +185,9 @@ async def one_sample(
     from a2actl.transport.a2a import A2AClient
 
     sample = Sample(index, started_ns=time.time_ns())
+    watch = _WATCH.get()
+    if watch is not None:
+        watch.sample = sample
     try:
         sample.failed_phase = "card"
         if fetched is not None and fetched.http is not None:

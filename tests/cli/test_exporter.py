@@ -180,7 +180,8 @@ def test_a_slow_agent_ends_before_prometheus_gives_up(exporter: Any, sandbox_slo
     )
     s = samples(text)
     assert status == 200 and s["probe_success"] == [({}, 0.0)]
-    assert s["probe_failure_info"][0][0]["cause"] == "timeout"
+    failure = s["probe_failure_info"][0][0]
+    assert (failure["cause"], failure["phase"]) == ("timeout", "card")
     status, text = e.get("/probe", target=sandbox_slow.url)  # the module's 10 s: it succeeds
     assert samples(text)["probe_success"] == [({}, 1.0)]
 

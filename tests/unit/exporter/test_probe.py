@@ -59,6 +59,29 @@ def test_the_deadline_ends_a_slow_agent(sandbox_slow: Any) -> None:
     r = _probe(sandbox_slow.url, timeout=0.1)  # the card takes 0.3 s
     assert (r.success, r.cause, r.error_code) == (False, "timeout", "timeout")
     assert r.duration < 0.3
+    # caught in discovery: the card phase, nothing completed before it
+    assert (r.failed_phase, r.phases, r.version) == ("card", {}, None)
+    assert r.message == "no result within the probe's 0.1s deadline (in the card phase)"
+
+
+@pytest.fixture(scope="module")
+def sandbox_rpc_hangs() -> Iterator[Any]:
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=5.0)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def test_a_deadline_in_the_rpc_keeps_the_phase_and_the_phases_before_it(sandbox_rpc_hangs: Any) -> None:
+    r = _probe(sandbox_rpc_hangs.url, timeout=0.5)
+    assert (r.success, r.cause, r.error_code, r.failed_phase) == (False, "timeout", "timeout", "rpc")
+    assert {"connect", "ttfb", "parse", "negotiate"} <= set(r.phases) and "rpc" not in r.phases
+    assert (r.version, r.binding) == ("1.0", "JSONRPC")  # negotiated before the RPC hung
+    assert r.handshake is None
 
 
 def test_an_rpc_that_answers_503(sandbox_down: Any) -> None:
