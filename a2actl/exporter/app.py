@@ -3,8 +3,8 @@
 * ``GET /probe?target=URL[&module=NAME][&debug=true]``: one probe (``a2actl.exporter.probe``),
   answered in the Prometheus exposition format (a fresh registry per request) with HTTP 200 whatever
   the agent did: a dead agent is ``probe_success 0``, never a 5xx. HTTP 400 without probing for a
-  missing or malformed ``target`` or an unknown ``module``; 403 for a target outside a credentialed
-  module's ``allow_targets``. ``debug=true`` answers the probe as JSON (``ProbeResult.to_json``;
+  missing, repeated or malformed ``target``, a repeated or unknown ``module``; 403 for a target
+  outside a credentialed module's ``allow_targets``. ``debug=true`` answers the probe as JSON (``ProbeResult.to_json``;
   secrets masked). The probe's deadline is the module's ``timeout``, and at most Prometheus' scrape
   timeout (header ``X-Prometheus-Scrape-Timeout-Seconds``) less 0.5 s, as blackbox_exporter does,
   counted from the request's arrival. At most ``Exporter.max_concurrent`` probes run at once; a
@@ -93,6 +93,10 @@ def build_app(exporter: Exporter) -> Starlette:
     async def probe(request: Request) -> Response:
         arrived = time.monotonic()
         params = request.query_params
+        for key in ("target", "module"):
+            if len(params.getlist(key)) > 1:
+                exporter.metrics.rejected.labels("repeated_parameter").inc()
+                return PlainTextResponse(f"Parameter {key!r} given more than once\n", status_code=400)
         raw_target = params.get("target")
         name = params.get("module") or "default"
         if not raw_target:

@@ -25,7 +25,8 @@ credentials answers ``/probe`` only for targets under its ``allow_targets`` pref
 can reach the exporter cannot make it send the token to a host of their choosing.
 
 Standard library and PyYAML only. Errors are ``UsageError`` (exit 2) naming the file and the key
-(``exporter.yml: modules.send_check.timeout: not a duration: 'soon'``).
+(``exporter.yml: modules.send_check.timeout: not a duration: 'soon'``); a key repeated in one
+mapping is one too (PyYAML would keep the last silently).
 """
 
 from __future__ import annotations
@@ -181,7 +182,12 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> d
 
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            doc = yaml.load(fh, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise UsageError(
+            f"--config {path}: line {exc.line}: {exc.key!r} appears twice in one mapping",
+            hint="YAML would silently keep only the last one; remove or rename one of them",
+        ) from exc
     except OSError as exc:
         raise UsageError(f"--config {path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
@@ -210,6 +216,39 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> d
             raise UsageError(f"{path}: {key}: a module name is 1-64 of A-Z a-z 0-9 _ . -")
         modules[name] = parse_module(name, body, f"{path}: {key}", env)
     return modules
+
+
+class _DuplicateKey(Exception):
+    """A key repeated in one YAML mapping (``line``: 1-based, of the repeated key)."""
+
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key, line)
+        self.key = key
+        self.line = line
+
+
+def _unique_key_loader() -> type:
+    """A ``yaml.SafeLoader`` subclass that raises ``_DuplicateKey`` for a key repeated in one
+    mapping (PyYAML keeps the last one silently: two ``default:`` modules, the first lost). Merge
+    keys (``<<``) still override as YAML defines."""
+    import yaml
+
+    class Loader(yaml.SafeLoader):
+        def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[object, object]:
+            seen: set[object] = set()
+            for key_node, _ in node.value:
+                if key_node.tag == "tag:yaml.org,2002:merge":
+                    continue
+                key = self.construct_object(key_node, deep=deep)
+                try:
+                    if key in seen:
+                        raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                    seen.add(key)
+                except TypeError:  # unhashable: the base class says so
+                    break
+            return super().construct_mapping(node, deep)
+
+    return Loader
 
 
 def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Module:
@@ -285,7 +324,7 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
             raise UsageError(f"{where}.binding: {binding!r}; use one of {', '.join(_BINDINGS)}")
         mod = replace(mod, binding=binding)
     if "card_path" in body:
-        mod = replace(mod, card_path=text("card_path"))
+        mod = replace(mod, card_path=_card_path(body["card_path"], f"{where}.card_path"))
     if "headers" in body:
         headers, from_env = _headers(body["headers"], f"{where}.headers", env)
         mod = replace(mod, headers=headers, secret_headers=from_env)
@@ -313,6 +352,25 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
         if name in mod.secret_headers:
             register_secret(value)
     return mod
+
+
+def _card_path(value: Any, where: str) -> str:
+    """A module's ``card_path``: a URL path on the target (``/.well-known/agent-card.json``, relative
+    to the target's base path as ``--card-path`` is): a string starting with one ``/``, without a
+    scheme or host, ``..`` or ``.`` segments, query, fragment, backslash, whitespace or control
+    characters. Raises ``UsageError`` (exit 2)."""
+    if not isinstance(value, str):
+        raise UsageError(f"{where}: expected a path such as /.well-known/agent-card.json, got {value!r}")
+    if not value.startswith("/") or value.startswith("//") or "://" in value:
+        raise UsageError(
+            f"{where}: {value!r} is not a path: it starts with one '/' and names no scheme or host",
+            hint="the card is fetched from the probed target; e.g. card_path: /.well-known/agent-card.json",
+        )
+    if any(seg in (".", "..") for seg in value.split("/")):
+        raise UsageError(f"{where}: {value!r}: no '.' or '..' segments")
+    if any(c in value for c in "?#\\") or any(c.isspace() or ord(c) < 0x20 or ord(c) == 0x7F for c in value):
+        raise UsageError(f"{where}: {value!r}: a path only (no query, fragment, backslash or whitespace)")
+    return value
 
 
 def _check_allowed(prefix: str, where: str) -> None:

@@ -194,7 +194,7 @@ class ExporterMetrics:
         self.rejected = Counter(
             "a2actl_exporter_requests_rejected",
             "/probe requests answered without probing, by reason: 4xx for missing_target, "
-            "bad_target, unknown_module, target_not_allowed; 503 for busy (no free --max-concurrent "
+            "bad_target, repeated_parameter, unknown_module, target_not_allowed; 503 for busy (no free --max-concurrent "
             "slot within the probe's deadline).",
             ["reason"],
             registry=self.registry,

@@ -363,6 +363,15 @@ def test_bad_config_is_exit_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
         and r.json["error"]["code"] == "usage"
         and "modules.fast.timeout" in r.json["error"]["message"]
     )
+    cfg.write_text("modules:\n  fast:\n    card_path: http://evil.example/card.json\n")
+    r = cli("exporter", "--config", str(cfg), "--check-config")
+    assert (
+        r.exit_code == 2
+        and f"{cfg}: modules.fast.card_path: 'http://evil.example/card.json' is not a path" in r.stderr
+    )
+    cfg.write_text("modules:\n  fast:\n    timeout: 1s\n  fast:\n    timeout: 2s\n")
+    r = cli("exporter", "--config", str(cfg), "--check-config")
+    assert r.exit_code == 2 and f"--config {cfg}: line 4: 'fast' appears twice in one mapping" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -342,3 +342,18 @@ def test_a_probe_that_waited_for_a_slot_gets_what_is_left_of_its_deadline() -> N
         assert gate.timeouts[1] == pytest.approx(4.5 - waited, abs=0.05) and gate.timeouts[1] < 4.5
 
     asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        [("target", "http://a"), ("module", "default"), ("module", "quick")],
+        [("target", "http://a"), ("target", "http://b")],
+    ],
+)
+def test_a_repeated_parameter_is_400_without_probing(client: Any, query: list[tuple[str, str]]) -> None:
+    r = client.get("/probe", params=query)
+    assert r.status_code == 400 and r.text == f"Parameter {query[-1][0]!r} given more than once\n"
+    assert client.prober.calls == []
+    s = _samples(client.get("/metrics").text)
+    assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": "repeated_parameter"}, 1.0)]

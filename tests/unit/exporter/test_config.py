@@ -172,3 +172,58 @@ def test_a_header_value_from_the_environment_is_a_secret_whatever_its_name(tmp_p
     plain = load_config(_write(tmp_path, "modules:\n  p:\n    headers: {X-Tenant: acme}\n"), {})["p"]
     assert not plain.has_credentials and plain.allows("http://anything.example/")
     assert plain.to_json()["credentialHeaders"] == []
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("5", "modules.m.card_path: expected a path such as /.well-known/agent-card.json, got 5"),
+        ('"5"', "modules.m.card_path: '5' is not a path"),
+        ("http://evil.example/card.json", "'http://evil.example/card.json' is not a path"),
+        ("//evil.example/card.json", "'//evil.example/card.json' is not a path"),
+        ("/x/http://evil.example/c", "is not a path"),
+        ("../../etc/passwd", "'../../etc/passwd' is not a path"),
+        ("/../../etc/passwd", "no '.' or '..' segments"),
+        ("/a/./card.json", "no '.' or '..' segments"),
+        ("/card.json?x=1", "a path only"),
+        ('"/card json"', "a path only"),
+        ("[/a]", "expected a path such as /.well-known/agent-card.json"),
+    ],
+)
+def test_card_path_is_a_path_on_the_target(tmp_path: Path, value: str, message: str) -> None:
+    path = _write(tmp_path, f"modules:\n  m:\n    card_path: {value}\n")
+    with pytest.raises(UsageError) as e:
+        load_config(path, {})
+    assert e.value.exit_code == 2 and "modules.m.card_path" in e.value.message
+    assert message in e.value.message, e.value.message
+
+
+def test_good_card_paths(tmp_path: Path) -> None:
+    for value in ("/.well-known/agent-card.json", "/agents/42/card..json", "/a2a/v1/card"):
+        path = _write(tmp_path, f"modules:\n  m:\n    card_path: {value}\n")
+        assert load_config(path, {})["m"].card_path == value
+
+
+@pytest.mark.parametrize(
+    ("text", "key", "line"),
+    [
+        ("modules:\n  m:\n    timeout: 1s\n  m:\n    timeout: 9s\n", "m", 4),
+        ("modules:\n  m:\n    timeout: 1s\n    timeout: 9s\n", "timeout", 4),
+        ("modules: {}\nmodules:\n  m: {}\n", "modules", 2),
+    ],
+)
+def test_a_repeated_key_is_refused(tmp_path: Path, text: str, key: str, line: int) -> None:
+    path = _write(tmp_path, text)
+    with pytest.raises(UsageError) as e:
+        load_config(path, {})
+    assert e.value.exit_code == 2
+    assert e.value.message == f"--config {path}: line {line}: {key!r} appears twice in one mapping"
+
+
+def test_merge_keys_still_override(tmp_path: Path) -> None:
+    path = _write(
+        tmp_path,
+        "modules:\n  a: &b {timeout: 1s, send_text: hi}\n  c:\n    <<: *b\n    timeout: 3s\n",
+    )
+    mods = load_config(path, {})
+    assert (mods["c"].timeout, mods["c"].send_text) == (3.0, "hi")
