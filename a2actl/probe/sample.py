@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextvars import ContextVar
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from a2actl.agent.discovery import CardFetch, decode_card
@@ -62,6 +62,41 @@ def watch_samples() -> Iterator[SampleWatch]:
         yield watch
     finally:
         _WATCH.reset(token)
+
+
+#: The sample whose request is being sent in this task (``one_sample`` sets it for its duration).
+_CURRENT: ContextVar[Sample | None] = ContextVar("a2actl_current_sample", default=None)
+#: ``Sample.traceparents`` key of a request sent while the sample is in a phase.
+_TRACEPARENT_KEY = {
+    "card": "card",
+    "session": "session",
+    "rpc": "rpc",
+    "first_event": "send",
+    "terminal": "send",
+}
+
+
+async def _note_traceparent(request: Any) -> None:
+    """HTTP client request hook (called as each request leaves, redirects included): record the
+    request's ``traceparent`` in the current sample under its phase, first one kept. So a request
+    that then fails or times out (or is cancelled by a deadline) still has the span id the agent saw,
+    and its span nests the agent's server span (W3C Trace Context ``traceparent`` parent-id)."""
+    sample = _CURRENT.get()
+    key = _TRACEPARENT_KEY.get(sample.failed_phase or "") if sample is not None else None
+    if sample is not None and key is not None:
+        traceparent = request.headers.get("traceparent")
+        if traceparent:
+            sample.traceparents.setdefault(key, traceparent)
+
+
+def _hook_traceparents(transport: HttpTransport) -> None:
+    """Install ``_note_traceparent`` on ``transport``'s HTTP client once (a shared transport under
+    ``--reuse`` serves several samples: the context variable tells them apart)."""
+    hooks = getattr(getattr(transport, "client", None), "event_hooks", None)
+    if isinstance(hooks, dict):
+        request_hooks = hooks.setdefault("request", [])
+        if _note_traceparent not in request_hooks:
+            request_hooks.append(_note_traceparent)
 
 
 def error_class(err: A2ACtlError) -> str:
@@ -188,6 +223,8 @@ async def one_sample(
     watch = _WATCH.get()
     if watch is not None:
         watch.sample = sample
+    current = _CURRENT.set(sample)
+    _hook_traceparents(transport)
     try:
         sample.failed_phase = "card"
         if fetched is not None and fetched.http is not None:
@@ -256,4 +293,6 @@ async def one_sample(
     except A2ACtlError as err:
         sample.error = err.to_json()["error"]
         sample.error_class = error_class(err)
+    finally:
+        _CURRENT.reset(current)
     return sample

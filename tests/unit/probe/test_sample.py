@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 
 from a2actl.agent.target import Target
 from a2actl.core.config import Settings
@@ -159,3 +160,71 @@ def test_error_class_and_session_url() -> None:
     assert error_class(NoSuchRoute("no route")) == "protocol"  # classed by its exit code, 6
     assert error_class(A2ACtlError("anything")) == "error"
     assert session_url("https://h:8443/.well-known/agent-card.json?x=1", "a2a/hs") == "https://h:8443/a2a/hs"
+
+
+def _failing_rpc(fail: Callable[[httpx.Request], httpx.Response]) -> tuple[Handler, list[str]]:
+    """``agent`` whose JSON-RPC request gets ``fail(request)`` (or raises), recording the
+    ``traceparent`` each request arrived with."""
+    seen: list[str] = []
+    ok = agent(lambda m, p, r: {"error": NOT_FOUND})
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["traceparent"])
+        if request.url.path == "/a2a":
+            return fail(request)
+        return ok(request)
+
+    return handle, seen
+
+
+def _read_timeout(request: httpx.Request) -> httpx.Response:
+    raise httpx.ReadTimeout("timed out", request=request)
+
+
+def _bad_gateway(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(502, content=b"<html>bad gateway</html>")
+
+
+def _garbage(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, content=b"\x00\xffnot json", headers={"Content-Type": "application/json"})
+
+
+@pytest.mark.parametrize(
+    ("fail", "error_class"),
+    [(_read_timeout, "timeout"), (_bad_gateway, "http_status"), (_garbage, "protocol")],
+)
+def test_a_failed_rpc_keeps_the_traceparent_the_agent_received(
+    fail: Callable[[httpx.Request], httpx.Response], error_class: str
+) -> None:
+    handler, seen = _failing_rpc(fail)
+    s = probe(handler)
+    assert (s.ok, s.failed_phase, s.error_class) == (False, "rpc", error_class)
+    # the card's and the RPC's: the span ids an OTLP trace gives them, and the agent's parents
+    assert [s.traceparents["card"], s.traceparents["rpc"]] == seen
+
+
+def test_an_rpc_cancelled_by_a_deadline_keeps_its_traceparent_and_phase() -> None:
+    from a2actl.core.deadline import within
+    from a2actl.probe.sample import watch_samples
+
+    seen: list[str] = []
+    ok = agent(lambda m, p, r: {"error": NOT_FOUND})
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers["traceparent"])
+        if request.url.path == "/a2a":
+            await asyncio.sleep(30)
+        return ok(request)
+
+    async def go() -> Sample | None:
+        settings = Settings()
+        async with HttpTransport(settings, http_transport=httpx.MockTransport(handle)) as tr:
+            with watch_samples() as watch:
+                opts = ProbeOptions(Target("base_url", ORIGIN))
+                with pytest.raises(asyncio.TimeoutError):
+                    await within(one_sample(0, tr, CARD_URL, opts, settings), 0.2)
+            return watch.sample
+
+    s = asyncio.run(go())
+    assert s is not None and s.failed_phase == "rpc" and {"parse", "negotiate"} <= set(s.phases)
+    assert [s.traceparents["card"], s.traceparents["rpc"]] == seen
