@@ -5,9 +5,10 @@ interleaved rounds against one fleet server; and a2actl's peak RSS with 1,000 vs
 Target (issue #16): fleet probe of 10,000 agents at -c 200 in <= 30 s on this 2-core machine; the
 ratio to the bare card loop measured in the same run; RSS flat as the inventory grows.
 
-    python bench/fleet_probe.py [AGENTS] [ROUNDS]
+    python bench/fleet_probe.py [AGENTS] [ROUNDS] [RSS_SIZES]
 
-Defaults: 10,000 agents, 3 rounds. Port: BENCH_PORT (default 22100).
+Defaults: 10,000 agents, 3 rounds, RSS at 1,000 and AGENTS agents (``RSS_SIZES``: a comma-separated
+list, e.g. ``1000,10000,50000``). Port: BENCH_PORT (default 22100).
 
 * The server is ``tests/fleet_server.py`` in its own process (raw asyncio HTTP/1.1 on uvloop, every
   agent's card rendered once and cached): agent ``healthy-<n>`` under ``/a/healthy-<n>``, a schema-valid
@@ -24,12 +25,13 @@ Defaults: 10,000 agents, 3 rounds. Port: BENCH_PORT (default 22100).
 * Each client reports its CPU seconds (``resource.getrusage(RUSAGE_SELF)``, user + system, after the
   imports) and its peak RSS (``ru_maxrss``). On a machine shared with other work the wall time moves
   with the load; CPU seconds much less so.
-* RSS: a2actl's peak RSS (the whole process) for 1,000 and for AGENTS agents, with the default
-  table output and with ``-o json`` (which builds the whole report document), one run each. The
-  engine keeps one small ``AgentResult`` per agent (the report needs them all); what grows beyond
-  that is the inventory and the output.
+* RSS: a2actl's peak RSS (the whole process) for each of ``RSS_SIZES`` agents, with the default
+  table output and with ``-o json`` (written record by record, ``FleetReport.json_chunks``), one run
+  each, and the growth per agent between the smallest and the largest size (KiB per agent). The
+  engine keeps one small ``AgentResult`` per agent (the report needs them all) and the inventory's
+  ``AgentSpec``s; the output no longer grows with the fleet.
 
-ROUNDS 0 runs only the RSS part.
+ROUNDS 0 runs only the RSS part (no warm-up runs; each ``-o json`` report's funnel is checked).
 """
 
 from __future__ import annotations
@@ -156,6 +158,11 @@ def check_report(path: str, count: int) -> None:
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     rounds = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+    sizes = (
+        tuple(int(x) for x in sys.argv[3].split(","))
+        if len(sys.argv) > 3
+        else tuple(sorted({min(1000, count), count}))
+    )
     port = int(os.environ.get("BENCH_PORT", "22100"))
     sys.path.insert(0, ROOT)
     from tests.fleet_server import FleetProcess, plan, write_inventory
@@ -164,13 +171,11 @@ def main() -> None:
     with FleetProcess(port=port, slow=5.0, lag=0.2) as server:
         inv = os.path.join(tmp, "fleet.txt")
         write_inventory(inv, plan(server.url, {"healthy": count}, interleave=False), "text")
-        small = os.path.join(tmp, "fleet-1k.txt")
-        write_inventory(small, plan(server.url, {"healthy": min(1000, count)}, interleave=False), "text")
         out = os.path.join(tmp, "report.json")
-        # warm the server's card cache (both clients then see cached cards) and check the funnel once
-        run_client(["--bare", server.url, str(count)])
-        run_client(["--a2actl", inv, out])
-        check_report(out, count)
+        if rounds:  # warm the server's card cache (both clients then see cached cards), check the funnel
+            run_client(["--bare", server.url, str(count)])
+            run_client(["--a2actl", inv, out])
+            check_report(out, count)
         print(
             f"fleet probe of {count:,} agents (card + validate + first RPC) vs a bare aiohttp card loop, "
             f"-c {CONCURRENCY}, {rounds} interleaved rounds; seconds after imports; cpu = client CPU s"
@@ -207,16 +212,31 @@ def main() -> None:
                 f"{med(a_c) / count * 1e3:.2f} ms client CPU per agent); bare: {med(b_c) / count * 1e3:.2f} ms CPU "
                 f"per card; target <= 30 s: {'met' if med(a_s) <= 30 else 'NOT met'} (range {min(a_s):.1f}-{max(a_s):.1f} s)"
             )
-        sizes = (min(1000, count), count)
+        paths = {}
+        for n in sizes:
+            paths[n] = os.path.join(tmp, f"fleet-{n}.txt")
+            write_inventory(paths[n], plan(server.url, {"healthy": n}, interleave=False), "text")
         peaks = {}
         for fmt in ("table", "json"):
-            for n, path in zip(sizes, (small, inv), strict=True):
-                peaks[fmt, n] = run_client(["--a2actl", path, out, fmt])["maxrss"]
+            for n in sizes:
+                got = run_client(["--a2actl", paths[n], out, fmt])
+                peaks[fmt, n] = got["maxrss"]
+                if fmt == "json":
+                    check_report(out, n)
+                print(
+                    f"  -o {fmt:5} {n:>7,} agents: peak RSS {got['maxrss']:6.1f} MiB, {got['seconds']:6.1f} s"
+                )
+        lo, hi = sizes[0], sizes[-1]
         print(
             "peak RSS of fleet probe (the whole process): "
             + "; ".join(
-                f"-o {fmt}: {sizes[0]:,} agents {peaks[fmt, sizes[0]]:.0f} MiB, "
-                f"{sizes[1]:,} agents {peaks[fmt, sizes[1]]:.0f} MiB"
+                f"-o {fmt}: "
+                + ", ".join(f"{n:,} agents {peaks[fmt, n]:.0f} MiB" for n in sizes)
+                + (
+                    f" ({(peaks[fmt, hi] - peaks[fmt, lo]) * 1024 / (hi - lo):.2f} KiB per agent)"
+                    if hi > lo
+                    else ""
+                )
                 for fmt in ("table", "json")
             )
         )

@@ -11,7 +11,7 @@ from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable
+    from collections.abc import Callable, Iterable, Iterator
 
     from a2actl.cli.context import Invocation
     from a2actl.fleet.inventory import AgentSpec
@@ -72,14 +72,16 @@ def _check_tokens(agents: Iterable[AgentSpec]) -> None:
             )
 
 
-def _write(path: str, text: str, option: str, redact: Callable[[str], str]) -> None:
-    """Write ``text`` to ``path`` with the run's secrets masked (``redact``: the output's redactor,
-    which knows the per-agent header values and tokens). Raises ``UsageError`` (exit 2)."""
+def _write(path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]) -> None:
+    """Write ``chunks`` to ``path`` as they come, with the run's secrets masked (``redact``: the
+    output's redactor, which knows the per-agent header values and tokens). Raises ``UsageError``
+    (exit 2)."""
     from a2actl.core.errors import UsageError
 
     try:
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(redact(text))
+            for chunk in chunks:
+                fh.write(redact(chunk))
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
 
@@ -94,27 +96,32 @@ def _emit(
 ) -> None:
     """Write ``--out`` and ``--junit``, then the report in the run's format (table, the whole ``-o
     json`` document, or ``-o jsonl``: one ``agent`` record per agent unless already streamed, then the
-    ``summary``), and exit with the report's code (0, or 7: docs/exit-codes.md)."""
-    import json
-
+    ``summary``), and exit with the report's code (0, 7, 5 or 130: docs/exit-codes.md). The agent
+    records are encoded one at a time as they are written (``FleetReport.json_chunks``): the whole
+    document never sits in memory."""
     from a2actl.render import fleet as render_fleet
 
-    doc = report.to_json()
+    summary = report.summary_json()
     if out_file:
-        _write(out_file, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "--out", run.out.redact)
+        _write(out_file, _with_newline(report.json_chunks(summary)), "--out", run.out.redact)
     if junit:
-        _write(junit, report.junit_xml(), "--junit", run.out.redact)
-        doc["junit"] = junit
+        _write(junit, [report.junit_xml()], "--junit", run.out.redact)
     out = run.out
     if run.format == "jsonl":
         if not records_streamed:
-            for record in doc["agents"]:
-                out.jsonl({"type": "agent", **record})
-        summary = {k: v for k, v in doc.items() if k != "agents"}
-        out.jsonl({"type": "summary", **summary})
+            for r in report.results:
+                out.jsonl({"type": "agent", **r.to_json()})
+        out.jsonl({"type": "summary", **summary, **({"junit": junit} if junit else {})})
+    elif run.format == "json":
+        render_fleet.write_json(out, report.json_chunks(summary, {"junit": junit} if junit else None))
     else:
-        run.show(doc, render_fleet.report)
+        run.show({**summary, **({"junit": junit} if junit else {})}, render_fleet.report)
     raise typer.Exit(int(report.exit))
+
+
+def _with_newline(chunks: Iterable[str]) -> Iterator[str]:
+    yield from chunks
+    yield "\n"
 
 
 def _request_timeout(ctx: typer.Context, settings_timeout: float) -> float:
@@ -278,10 +285,11 @@ def probe_cmd(
     out = run.out
     line = render_fleet.ProgressLine(out, options.stages, enabled=progress)
     streamed = run.format == "jsonl"
-    finished: dict[int, AgentResult] = {}
+    # kept for --max-time and Ctrl-C (the report of what was checked): one slot per agent, no dict
+    finished: list[AgentResult | None] = [None] * len(inv.agents)
 
     def on_result(index: int, result: AgentResult) -> None:
-        finished[index] = result  # kept for --max-time: the report of what was checked
+        finished[index] = result
         if streamed:  # one record per agent as it finishes (the order agents finish in)
             out.jsonl({"type": "agent", **result.to_json()})
 
@@ -298,13 +306,13 @@ def probe_cmd(
             else []
         )
     except TimeoutError_ as exc:  # --max-time: the agents checked so far, exit 5
-        results = [finished[i] for i in sorted(finished)]
+        results = [r for r in finished if r is not None]
         timed_out = True
         notes.append(
             f"{exc.message}: {len(inv.agents) - len(results):,} of {len(inv.agents):,} agents not checked"
         )
     except KeyboardInterrupt:  # Ctrl-C: as --max-time (the report of what was checked), exit 130
-        results = [finished[i] for i in sorted(finished)]
+        results = [r for r in finished if r is not None]
         interrupted = True
         left = f"{len(inv.agents) - len(results):,} of {len(inv.agents):,} agents not checked"
         notes.append(f"interrupted (Ctrl-C): {left}")
@@ -314,7 +322,7 @@ def probe_cmd(
         out.stderr.write(f"a2actl: interrupted: {left}; the report holds the agents checked so far\n")
         out.stderr.flush()
     report = FleetReport(
-        results=list(results),
+        results=results,
         stages=options.stages,
         source=inv.source,
         options=options.to_json(),

@@ -456,8 +456,8 @@ async def _stages(
     tr: AgentTransport,
     result: AgentResult,
     keep_alive: bool,
+    phases: dict[str, float],
 ) -> None:
-    phases = result.phases
     checks = options.checks
     wants_rpc = bool(checks & {"rpc", "send"})
     tr.closing = not keep_alive and not wants_rpc
@@ -545,20 +545,21 @@ async def check_agent(
     bug, is ``protocol`` with its class name in ``detail``). Only cancellation propagates."""
     del settings
     result = AgentResult(spec=spec)
+    phases: dict[str, float] = {}  # filled as the checks go (connect: by the transport), kept compact
     budget = spec.budget if spec.budget is not None else options.budget
     tr = AgentTransport(
         transport, agent_headers(spec, options), timeout=options.timeout, retries=options.retries
     )
-    marks = CONNECT_PHASES.set(result.phases)
+    marks = CONNECT_PHASES.set(phases)
     started = time.perf_counter()
     try:
         if budget is None:
-            await _stages(spec, options, tr, result, keep_alive)
+            await _stages(spec, options, tr, result, keep_alive, phases)
         elif sys.version_info >= (3, 11):
             async with asyncio.timeout(budget):
-                await _stages(spec, options, tr, result, keep_alive)
+                await _stages(spec, options, tr, result, keep_alive, phases)
         else:
-            await asyncio.wait_for(_stages(spec, options, tr, result, keep_alive), budget)
+            await asyncio.wait_for(_stages(spec, options, tr, result, keep_alive, phases), budget)
         result.ok = True
     except _Failed as f:
         result.cause, result.detail = f.cause, f.detail
@@ -578,6 +579,8 @@ async def check_agent(
         CONNECT_PHASES.reset(marks)
         result.total = time.perf_counter() - started
         result.attempts = 1 + tr.retried
+        result.phases = phases
+        result.compact()
     return result
 
 

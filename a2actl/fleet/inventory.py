@@ -44,8 +44,9 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -81,7 +82,16 @@ _CREDENTIAL_HEADER = re.compile(r"auth|key|secret|token|sign|session|cookie|pass
 _HOST_CHARS = re.compile(r"^[\w.-]+$")
 
 
-@dataclass(frozen=True)
+#: The labels/headers of an agent that has none: one shared read-only mapping, not two empty dicts
+#: per agent of a 10,000-line text inventory.
+_NONE: Mapping[str, str] = MappingProxyType({})
+
+
+def _no_map() -> Mapping[str, str]:
+    return _NONE
+
+
+@dataclass(frozen=True, slots=True)
 class AgentSpec:
     """One agent to check. ``url``: a base URL or card URL (http/https, as written, ``http://`` added
     to a bare ``host:port``); ``name``: a display name (defaults to ``url``); ``labels``: free
@@ -92,8 +102,8 @@ class AgentSpec:
 
     url: str
     name: str = ""
-    labels: Mapping[str, str] = field(default_factory=dict)
-    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    labels: Mapping[str, str] = field(default_factory=_no_map)
+    headers: Mapping[str, str] = field(default_factory=_no_map, repr=False)
     token_env: str | None = None
     budget: float | None = None
 
@@ -130,8 +140,8 @@ class AgentSpec:
 class Inventory:
     """A loaded inventory: ``agents`` in file order without duplicates; ``source`` the file name, URL
     or ``<stdin>``; ``format`` one of ``FORMATS``; ``duplicates`` how many entries repeated an earlier
-    URL and were dropped; ``skipped`` how many AI Catalog entries were not A2A agents (MCP servers, skills; a nested catalog by
-URL is not counted: it has a note of its own); ``notes`` one-line
+    URL and were dropped; ``skipped`` how many AI Catalog entries were not A2A agents (MCP servers,
+    skills; a nested catalog by URL is not counted: it has a note of its own); ``notes`` one-line
     remarks for the report (a nested catalog skipped, …)."""
 
     agents: tuple[AgentSpec, ...]
@@ -414,8 +424,23 @@ def _finish(
     )
 
 
+#: One line as ``str.splitlines`` cuts them (the same line boundaries), matched in place.
+_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_LINE = re.compile(f"([^{_BREAKS}]*)(?:\r\n|[{_BREAKS}]|\\Z)")
+
+
+def iter_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` as ``text.splitlines()`` gives them (plus one empty line at the end
+    when ``text`` ends with a line break), one at a time: a 10 MiB inventory is not copied into a
+    list of lines."""
+    for m in _LINE.finditer(text):
+        yield m.group(1)
+        if m.end() == len(text):
+            return
+
+
 def _first_significant(text: str) -> str:
-    for line in text.splitlines():
+    for line in iter_lines(text):
         s = line.strip()
         if s and not s.startswith("#"):
             return s
@@ -427,10 +452,13 @@ def _looks_yaml(head: str) -> bool:
     return head == "---" or bool(re.match(r"^(-\s|[A-Za-z_][\w-]*:(\s|$))", head))
 
 
+_COMMENT = re.compile(r"(^|\s)#.*$")
+
+
 def _parse_text(text: str, source: str) -> list[AgentSpec]:
     specs = []
-    for number, line in enumerate(text.splitlines(), 1):
-        s = re.sub(r"(^|\s)#.*$", "", line).strip()
+    for number, line in enumerate(iter_lines(text), 1):
+        s = _COMMENT.sub("", line).strip()
         if not s:
             continue
         try:
@@ -580,8 +608,8 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
         try:
             return AgentSpec(
                 url=check_url(entry),
-                labels=dict(defaults.get("labels", {})),
-                headers=dict(defaults.get("headers", {})),
+                labels=dict(defaults.get("labels", {})) or _NONE,
+                headers=dict(defaults.get("headers", {})) or _NONE,
                 token_env=defaults.get("token_env"),
                 budget=defaults.get("budget"),
             )
@@ -612,8 +640,8 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
     return AgentSpec(
         url=url,
         name=name,
-        labels=labels,
-        headers=headers,
+        labels=labels or _NONE,
+        headers=headers or _NONE,
         token_env=token_env,
         budget=budget if budget is not None else defaults.get("budget"),
     )

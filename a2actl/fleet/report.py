@@ -8,9 +8,10 @@ exactly what one unsharded run over the same agents counts.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -27,6 +28,8 @@ REPORT_KIND = "a2actl.fleet.report"
 SLOWEST = 10
 #: How many example agents each failure cause lists.
 EXAMPLES = 3
+#: Agent records per piece of ``FleetReport.json_chunks``.
+JSON_BATCH = 200
 #: The end of a merge's note naming the shards it lacks.
 _MISSING = " missing: their agents are not in this report"
 #: Labels whose value names an agent's JUnit classname, in order of preference (else the host).
@@ -265,6 +268,36 @@ class FleetReport:
         """The ``-o json`` / ``--out`` document: ``summary_json()`` plus ``agents`` (every
         ``AgentResult.to_json()`` record, in inventory order). ``fleet report`` reads it back."""
         return {**self.summary_json(), "agents": [r.to_json() for r in self.results]}
+
+    def json_chunks(
+        self, summary: dict[str, Any] | None = None, after: dict[str, Any] | None = None
+    ) -> Iterator[str]:
+        """The text of ``json.dumps({**summary, "agents": [records], **after}, indent=2,
+        ensure_ascii=False)``, the same bytes, in pieces: the summary, then ``JSON_BATCH`` agent
+        records at a time, each encoded as it is written (``AgentResult.to_json``), so a report of
+        100,000 agents never exists as one dict or one string (``--out``, ``-o json``). ``summary``:
+        ``summary_json()`` when ``None``; ``after``: keys written after ``agents`` (``junit``)."""
+        head = json.dumps(self.summary_json() if summary is None else summary, indent=2, ensure_ascii=False)
+        if not self.results:
+            yield head[:-2] + ',\n  "agents": []'
+        else:
+            yield head[:-2] + ',\n  "agents": ['
+            batch: list[str] = []
+            sep = "\n    "
+            for r in self.results:
+                batch.append(
+                    sep + json.dumps(r.to_json(), indent=2, ensure_ascii=False).replace("\n", "\n    ")
+                )
+                sep = ",\n    "
+                if len(batch) >= JSON_BATCH:
+                    yield "".join(batch)
+                    batch.clear()
+            batch.append("\n  ]")
+            yield "".join(batch)
+        for key, value in (after or {}).items():
+            text = json.dumps(value, indent=2, ensure_ascii=False).replace("\n", "\n  ")
+            yield f",\n  {json.dumps(key, ensure_ascii=False)}: {text}"
+        yield "\n}"
 
     def junit_xml(self) -> str:
         """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read, as ``smoke run --junit``):
@@ -523,8 +556,6 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
 
 
 def _options_key(options: dict[str, Any] | None) -> str:
-    import json
-
     return json.dumps(options, sort_keys=True, default=str)
 
 

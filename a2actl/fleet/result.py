@@ -25,10 +25,12 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from a2actl.core.errors import UsageError
 from a2actl.fleet.inventory import AgentSpec
+
+_T = TypeVar("_T")
 
 #: The funnel, in order.
 STAGES: tuple[str, ...] = ("listed", "reachable", "card", "negotiated", "rpc", "send")
@@ -65,8 +67,9 @@ CAUSES: Mapping[str, str] = {
     "protocol": "a malformed answer (not JSON, wrong envelope, oversized, wrong content type)",
 }
 
-#: The phases ``AgentResult.phases`` may carry (seconds).
+#: The phases ``AgentResult.phases`` may carry (seconds), in the order they happen.
 PHASES: tuple[str, ...] = ("connect", "card", "validate", "rpc", "send")
+_PHASE_INDEX: Mapping[str, int] = {name: i for i, name in enumerate(PHASES)}
 
 #: Transient causes ``--retries`` retries (never a check that the agent answered and failed).
 TRANSIENT_CAUSES: frozenset[str] = frozenset({"refused", "timeout", "http-5xx"})
@@ -142,7 +145,27 @@ class FleetOptions:
         }
 
 
-@dataclass
+#: Shared instances of the small values many agents repeat (``passed`` tuples, declared-version
+#: tuples, version and binding names): 10,000 agents hold 10,000 references to one object, not
+#: 10,000 equal copies. Bounded (``_SHARED_MAX``): a fleet of cards declaring odd versions does not
+#: grow it without end; past the bound a value is kept as it is.
+_SHARED: dict[Any, Any] = {}
+_SHARED_MAX = 4096
+#: Missing phase in ``AgentResult.timings``.
+_NO_TIME = None
+
+
+def shared(value: _T) -> _T:
+    """The shared instance equal to ``value`` (a string, or a tuple of strings): see ``_SHARED``."""
+    out = _SHARED.get(value)
+    if out is not None:
+        return cast("_T", out)
+    if len(_SHARED) < _SHARED_MAX:
+        _SHARED[value] = value
+    return value
+
+
+@dataclass(slots=True, init=False)
 class AgentResult:
     """One agent's outcome. ``passed``: the funnel stages it reached, in ``STAGES`` order (``listed``
     always); ``ok``: every requested check passed within budget; ``cause``: one of ``CAUSES`` when not
@@ -152,22 +175,90 @@ class AgentResult:
     (``protocolVersion`` of 0.3, ``supportedInterfaces[].protocolVersion`` of 1.0); ``version`` /
     ``binding`` / ``interface_url``: what was negotiated; ``phases``: seconds per phase (``PHASES``;
     ``connect`` is coarse: aiohttp's connection-setup marks, DNS+TCP+TLS together); ``total``: seconds
-    for all attempts of this agent; ``attempts``: 1 + retries used."""
+    for all attempts of this agent; ``attempts``: 1 + retries used.
+
+    Compact on purpose (a fleet keeps one per agent until the report is written): slots, the phases
+    held as ``timings`` (a tuple of seconds or ``None`` in ``PHASES`` order; ``phases`` is the dict
+    view), and the values agents repeat shared (``compact``)."""
 
     spec: AgentSpec
-    passed: tuple[str, ...] = ("listed",)
-    ok: bool = False
-    cause: str | None = None
-    detail: str | None = None
-    error_code: int | None = None
-    http_status: int | None = None
-    declared_versions: tuple[str, ...] = ()
-    version: str | None = None
-    binding: str | None = None
-    interface_url: str | None = None
-    phases: dict[str, float] = field(default_factory=dict)
-    total: float = 0.0
-    attempts: int = 1
+    passed: tuple[str, ...]
+    ok: bool
+    cause: str | None
+    detail: str | None
+    error_code: int | None
+    http_status: int | None
+    declared_versions: tuple[str, ...]
+    version: str | None
+    binding: str | None
+    interface_url: str | None
+    timings: tuple[float | None, ...] | dict[str, float]
+    total: float
+    attempts: int
+
+    def __init__(
+        self,
+        spec: AgentSpec,
+        passed: tuple[str, ...] = ("listed",),
+        ok: bool = False,
+        cause: str | None = None,
+        detail: str | None = None,
+        error_code: int | None = None,
+        http_status: int | None = None,
+        declared_versions: tuple[str, ...] = (),
+        version: str | None = None,
+        binding: str | None = None,
+        interface_url: str | None = None,
+        phases: Mapping[str, float] | None = None,
+        total: float = 0.0,
+        attempts: int = 1,
+    ) -> None:
+        self.spec = spec
+        self.passed = passed
+        self.ok = ok
+        self.cause = cause
+        self.detail = detail
+        self.error_code = error_code
+        self.http_status = http_status
+        self.declared_versions = declared_versions
+        self.version = version
+        self.binding = binding
+        self.interface_url = interface_url
+        self.timings = ()
+        self.phases = phases or {}
+        self.total = total
+        self.attempts = attempts
+
+    @property
+    def phases(self) -> dict[str, float]:
+        """Seconds per phase, in ``PHASES`` order, only the phases timed (a new dict each time)."""
+        t = self.timings
+        if isinstance(t, dict):
+            return dict(t)
+        return {name: v for name, v in zip(PHASES, t, strict=False) if v is not None}
+
+    @phases.setter
+    def phases(self, value: Mapping[str, float]) -> None:
+        if all(k in _PHASE_INDEX for k in value):
+            times: list[float | None] = [_NO_TIME] * len(PHASES)
+            for k, v in value.items():
+                times[_PHASE_INDEX[k]] = v
+            while times and times[-1] is None:
+                times.pop()
+            self.timings = tuple(times)
+        else:  # a phase this a2actl does not know (a report of a newer one): kept as given
+            self.timings = dict(value)
+
+    def compact(self) -> AgentResult:
+        """Share the values many agents repeat (``shared``): ``passed``, ``declared_versions``,
+        ``version``, ``binding``. Returns ``self``."""
+        self.passed = shared(self.passed)
+        self.declared_versions = shared(self.declared_versions)
+        if self.version is not None:
+            self.version = shared(self.version)
+        if self.binding is not None:
+            self.binding = shared(self.binding)
+        return self
 
     @property
     def reached(self) -> str:
@@ -284,7 +375,7 @@ class AgentResult:
             phases=phases,
             total=seconds(get("total", (int, float)), "total"),
             attempts=attempts or 1,
-        )
+        ).compact()
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from a2actl.core.units import format_seconds
 from a2actl.render.terminal import bar, safe
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from a2actl.render.output import Output
 
 _BAR = 30
@@ -178,6 +180,15 @@ def report(out: Output, doc: dict[str, Any]) -> None:
     if doc.get("junit"):
         verdict += f"; JUnit: {safe(doc['junit'])}"
     out.out.print(Text(verdict, style="bold green" if doc["exitCode"] == 0 else "bold red"))
+
+
+def write_json(out: Output, chunks: Iterable[str]) -> None:
+    """``-o json`` of a fleet report written in pieces (``FleetReport.json_chunks``): each piece
+    through ``out.stdout`` (secrets masked), then a newline, as ``Output.json`` ends a document."""
+    for chunk in chunks:
+        out.stdout.write(chunk)
+    out.stdout.write("\n")
+    out.stdout.flush()
 
 
 class ProgressLine:

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from a2actl.core.errors import UsageError
 from a2actl.core.redact import Redactor
@@ -353,3 +355,13 @@ def test_a_json_file_is_read_as_json(tmp_path: Path, body: str, expect: str) -> 
     with pytest.raises(UsageError) as err:
         load_inventory(str(path))
     assert f"the document is {expect}; expected a list or an object" in err.value.message
+
+
+@given(st.text(alphabet=st.sampled_from(list("ab #\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029 "))))
+def test_iter_lines_cuts_lines_as_splitlines(text: str) -> None:
+    """The text inventory is read line by line in place: the same lines (and line numbers in errors)
+    as ``str.splitlines``, at most one extra empty line at the end."""
+    from a2actl.fleet.inventory import iter_lines
+
+    got, want = list(iter_lines(text)), text.splitlines()
+    assert got[: len(want)] == want and got[len(want) :] in ([], [""])

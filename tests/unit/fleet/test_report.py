@@ -302,3 +302,36 @@ def test_merge_refuses_different_shard_counts_and_notes_missing_shards() -> None
     whole = merge_reports([("m.json", again), thirds[2]])
     assert whole.total == len(results) and not any("missing" in n for n in whole.notes)
     assert not any("missing" in n for n in merge_reports(thirds[:1]).notes)  # one file: shown as is
+
+
+@pytest.mark.parametrize("after", [None, {"junit": "fleet.xml"}, {"junit": 'dir/ä "x".xml'}])
+@pytest.mark.parametrize("size", [0, 1, 2, 450])
+def test_json_chunks_are_the_bytes_of_the_whole_document(size: int, after: dict[str, Any] | None) -> None:
+    """-o json / --out are written record by record: the text must be exactly what one json.dumps of
+    the whole document gave (what a2actl wrote before), whatever the records hold."""
+    base = fleet()
+    results = [base[i % len(base)] for i in range(size)]
+    for i, r in enumerate(results):  # distinct agents, some with text JSON escapes or non-ASCII
+        results[i] = AgentResult.from_json(
+            {**r.to_json(), "url": f"http://h{i}", "name": f'agent {i} "ü\\n\t€"', "labels": {"k": "ä"}},
+            "r",
+        )
+    rep = report(results, notes=["a note: ü"])
+    whole = {**rep.to_json(), **(after or {})}
+    text = "".join(rep.json_chunks(None, after))
+    assert text == json.dumps(whole, indent=2, ensure_ascii=False)
+    assert json.loads(text) == whole
+    if size > 200:  # a large report comes in several pieces, not one string
+        assert len(list(rep.json_chunks())) > 3
+
+
+def test_agent_results_share_repeated_values_and_keep_phases_in_order() -> None:
+    a = AgentResult.from_json(ok("http://a").to_json(), "r")
+    b = AgentResult.from_json(ok("http://b").to_json(), "r")
+    assert a.passed is b.passed and a.declared_versions is b.declared_versions and a.binding is b.binding
+    assert not hasattr(a, "__dict__")  # slots: no per-agent attribute dict
+    r = AgentResult(spec=AgentSpec(url="http://c"), phases={"rpc": 0.3, "connect": 0.1})
+    assert list(r.phases.items()) == [("connect", 0.1), ("rpc", 0.3)]  # PHASES order
+    odd = AgentResult(spec=AgentSpec(url="http://d"), phases={"card": 0.2, "tls": 0.1})
+    assert odd.phases == {"card": 0.2, "tls": 0.1}  # a phase this version does not know is kept
+    assert AgentSpec(url="http://e").labels is AgentSpec(url="http://f").labels  # one shared empty map
