@@ -129,7 +129,11 @@ def sample_span(sample: Sample) -> Span:
         if failed in spans:
             spans[failed].error = message
         elif failed:
-            root.children.append(Span(failed, cursor, cursor, error=message))
+            span = Span(failed, cursor, cursor, error=message)
+            key = {"first_event": "send", "terminal": "send"}.get(failed, failed)
+            if key in tps:  # the request that failed: the span id the agent received
+                span.span_id, span.kind = span_id_of(tps[key]), "client"
+            root.children.append(span)
     return root
 
 

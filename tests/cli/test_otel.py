@@ -378,3 +378,22 @@ def test_otel_sdk_disabled_sends_nothing_and_says_so(cli, traced):
     # -v must not claim "0 spans ... sent to URL": nothing was sent, and why
     assert "spans of trace" not in r.stderr and "sent to" not in r.stderr
     assert "--otlp: nothing exported (OTEL_SDK_DISABLED, or the sampler dropped the trace)" in r.stderr
+
+
+def test_a_timed_out_rpc_span_carries_the_span_id_the_agent_received(cli, collector):
+    """The failed request is the one an operator traces: its span id must be the parent-id of the
+    traceparent the agent received, so the agent's server span nests under it."""
+    c, url = collector
+    sb = RunningSandbox(SandboxOptions(rpc_delay=5.0))
+    recorder = HeaderRecorder(sb.server.config.app)
+    sb.server.config.app = recorder
+    with sb:
+        c.take()
+        r = cli("handshake", "probe", sb.url, "-n", "1", "--timeout", "0.5", "-o", "json", "--otlp", url)
+        assert r.exit_code != 0
+        spans = c.take()
+        posts = [sid for m, p, _, sid in _received(recorder) if m == "POST"]
+    assert posts, "the agent received no RPC"
+    rpc = [s for s in spans if s["name"] == "rpc"]
+    assert rpc and rpc[-1]["span_id"] == posts[-1]
+    assert rpc[-1]["kind"] == 3  # SPAN_KIND_CLIENT
