@@ -144,31 +144,51 @@ class FleetReport:
 
     def causes(self) -> list[dict[str, Any]]:
         """Failures grouped by cause, most frequent first: ``[{"cause", "meaning", "count", "stage",
-        "codes": {code: count}, "examples": [{"name", "url", "detail"}]}]``. ``stage``: the funnel
-        stage the agents of this cause failed to reach (the most common); ``codes``: JSON-RPC error
-        codes or HTTP statuses seen; ``examples``: the first ``EXAMPLES`` agents in inventory order
-        (for ``invalid-card``, ``detail`` is the first schema error)."""
+        "codes": {code: count}, "examples": [{"name", "url", "detail", "stage"}], "byStage": [{"stage",
+        "count", "codes"}]}]``. ``stage``: the funnel stage most of this cause's agents failed to reach;
+        ``byStage``: the agents of this cause by the stage they failed at, most first (``stage`` is the
+        first; one cause can fail agents at several stages: ``protocol`` for a malformed card and for
+        a malformed RPC answer); ``codes``: JSON-RPC error codes or HTTP statuses seen; ``examples``:
+        at most ``EXAMPLES`` agents (more when the cause spans more stages), the first agent (in
+        inventory order) of each ``byStage`` entry first, in that order, then more of the row's
+        stage, then of the others; each names its ``stage`` (for ``invalid-card``, ``detail`` is the
+        first schema error)."""
         groups: dict[str, list[AgentResult]] = {}
         for r in self.results:
             if not r.ok:
                 groups.setdefault(r.cause or "protocol", []).append(r)
         out = []
         for cause, rs in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
-            codes = Counter(
-                str(r.error_code) if r.error_code is not None else f"HTTP {r.http_status}"
-                for r in rs
-                if r.error_code is not None or r.http_status is not None
-            )
-            stage = Counter(r.failed_stage or "listed" for r in rs).most_common(1)[0][0]
+            by_stage: dict[str, list[AgentResult]] = {}
+            for r in rs:
+                by_stage.setdefault(r.failed_stage or "listed", []).append(r)
+            # most agents first; a tie goes to the stage met first in inventory order (dict order)
+            parts = sorted(by_stage.items(), key=lambda kv: -len(kv[1]))
+            picks = [members[0] for _, members in parts]
+            for _, members in parts:
+                for r in members[1:]:
+                    if len(picks) >= EXAMPLES:
+                        break
+                    picks.append(r)
             out.append(
                 {
                     "cause": cause,
                     "meaning": CAUSES.get(cause, ""),
                     "count": len(rs),
-                    "stage": stage,
-                    "codes": dict(codes.most_common()),
+                    "stage": parts[0][0],
+                    "codes": _codes(rs),
                     "examples": [
-                        {"name": r.spec.name, "url": r.spec.url, "detail": r.detail} for r in rs[:EXAMPLES]
+                        {
+                            "name": r.spec.name,
+                            "url": r.spec.url,
+                            "detail": r.detail,
+                            "stage": r.failed_stage or "listed",
+                        }
+                        for r in picks
+                    ],
+                    "byStage": [
+                        {"stage": stage, "count": len(members), "codes": _codes(members)}
+                        for stage, members in parts
                     ],
                 }
             )
@@ -446,6 +466,17 @@ class FleetReport:
             timed_out=timed_out,
             interrupted=interrupted,
         )
+
+
+def _codes(results: Iterable[AgentResult]) -> dict[str, int]:
+    """``{code: count}``, most frequent first: each agent's JSON-RPC error code, else its HTTP status
+    (``"HTTP 503"``); agents with neither are not counted."""
+    codes = Counter(
+        str(r.error_code) if r.error_code is not None else f"HTTP {r.http_status}"
+        for r in results
+        if r.error_code is not None or r.http_status is not None
+    )
+    return dict(codes.most_common())
 
 
 def _shard_text(shard: tuple[int, int] | None) -> str | None:

@@ -92,8 +92,9 @@ def funnel(out: Output, doc: dict[str, Any]) -> None:
 
 
 def causes(out: Output, doc: dict[str, Any]) -> None:
-    """Failures grouped by cause: count, the stage they failed at, codes seen, the first example
-    (for an invalid card: its first schema error)."""
+    """Failures grouped by cause, one line per stage they failed at (``byStage``): count, the stage,
+    codes seen, an example that failed at that stage (for an invalid card: its first schema error).
+    A report without ``byStage`` (an older a2actl's) shows one line per cause."""
     rows = doc["causes"]
     if not rows:
         return
@@ -105,16 +106,24 @@ def causes(out: Output, doc: dict[str, Any]) -> None:
     table.add_column("example", overflow="fold")
     labels = {f["stage"]: f["label"] for f in doc["funnel"]}
     for row in rows:
-        example = row["examples"][0] if row["examples"] else {}
-        shown = _example(example)
-        codes = ", ".join(f"{safe(k)}×{v}" if v > 1 else safe(k) for k, v in list(row["codes"].items())[:4])
-        table.add_row(
-            Text(row["cause"], style="red"),
-            f"{row['count']:,}",
-            labels.get(row["stage"], row["stage"]),
-            codes,
-            shown,
-        )
+        examples = row.get("examples") or []
+        parts = row.get("byStage") or [{"stage": row["stage"], "count": row["count"], "codes": row["codes"]}]
+        for i, part in enumerate(parts):
+            stage = part["stage"]
+            example = next(
+                (e for e in examples if e.get("stage") == stage),
+                examples[0] if examples and i == 0 and "byStage" not in row else None,
+            )
+            codes = ", ".join(
+                f"{safe(k)}×{v}" if v > 1 else safe(k) for k, v in list((part.get("codes") or {}).items())[:4]
+            )
+            table.add_row(
+                Text(row["cause"], style="red"),
+                f"{part['count']:,}",
+                labels.get(stage, safe(str(stage))),
+                codes,
+                _example(example) if example else "",
+            )
     out.out.print(table)
 
 

@@ -335,3 +335,29 @@ def test_agent_results_share_repeated_values_and_keep_phases_in_order() -> None:
     odd = AgentResult(spec=AgentSpec(url="http://d"), phases={"card": 0.2, "tls": 0.1})
     assert odd.phases == {"card": 0.2, "tls": 0.1}  # a phase this version does not know is kept
     assert AgentSpec(url="http://e").labels is AgentSpec(url="http://f").labels  # one shared empty map
+
+
+def test_a_cause_at_several_stages_shows_an_example_of_each() -> None:
+    """The first failing agent in inventory order is a malformed card (fails at 'card'); two later
+    ones answer malformed RPCs (fail at 'rpc'): the row's stage is 'rpc' and its first example must
+    be one of those, not the card; the card's agent gets its own byStage entry and example."""
+    negotiated = ("listed", "reachable", "card", "negotiated")
+    results = [
+        bad("http://bomb", ("listed", "reachable"), "protocol", "card: body over 512 KiB (gzip)"),
+        ok("http://fine"),
+        bad("http://rpc1", negotiated, "protocol", "GetTask: not JSON", http_status=200),
+        bad("http://rpc2", negotiated, "protocol", "GetTask: wrong envelope", http_status=200),
+        bad("http://rpc3", negotiated, "protocol", "GetTask: not JSON", http_status=502),
+    ]
+    (row,) = report(results).causes()
+    assert row["cause"] == "protocol" and row["count"] == 4 and row["stage"] == "rpc"
+    assert [(e["url"], e["stage"]) for e in row["examples"]] == [
+        ("http://rpc1", "rpc"),
+        ("http://bomb", "card"),
+        ("http://rpc2", "rpc"),
+    ]
+    assert row["byStage"] == [
+        {"stage": "rpc", "count": 3, "codes": {"HTTP 200": 2, "HTTP 502": 1}},
+        {"stage": "card", "count": 1, "codes": {}},
+    ]
+    assert row["codes"] == {"HTTP 200": 2, "HTTP 502": 1}  # the row's own keys are unchanged

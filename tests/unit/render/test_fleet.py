@@ -137,3 +137,33 @@ def test_progress_line_on_a_terminal_only(monkeypatch: pytest.MonkeyPatch) -> No
     line.update(snapshot)
     line.close()
     assert quiet.getvalue() == ""
+
+
+def test_causes_one_line_per_stage_with_an_example_of_that_stage(monkeypatch: pytest.MonkeyPatch) -> None:
+    negotiated = ("listed", "reachable", "card", "negotiated")
+    results = [
+        AgentResult(
+            spec=AgentSpec(url="http://bomb"),
+            passed=("listed", "reachable"),
+            cause="protocol",
+            detail="card: body over the limit",
+        ),
+        AgentResult(
+            spec=AgentSpec(url="http://r1"), passed=negotiated, cause="protocol", detail="rpc: not JSON"
+        ),
+        AgentResult(
+            spec=AgentSpec(url="http://r2"), passed=negotiated, cause="protocol", detail="rpc: not JSON"
+        ),
+    ]
+    doc = FleetReport(results=results, stages=stages_for({"card", "validate", "rpc"})).to_json()
+    text = stdout_trimmed(view.causes, doc, monkeypatch, columns=110)
+    lines = [line.split() for line in text.splitlines() if line.strip().startswith("protocol")]
+    assert lines == [
+        ["protocol", "2", "first", "RPC", "answers", "http://r1:", "rpc:", "not", "JSON"],
+        ["protocol", "1", "card", "valid", "http://bomb:", "card:", "body", "over", "the", "limit"],
+    ]
+    del doc["causes"][0]["byStage"]  # a report of an older a2actl: one line, its first example
+    old = stdout_trimmed(view.causes, doc, monkeypatch, columns=110)
+    assert [line.split()[:2] for line in old.splitlines() if line.strip().startswith("protocol")] == [
+        ["protocol", "3"]
+    ]
