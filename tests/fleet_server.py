@@ -61,6 +61,7 @@ KINDS: dict[str, str] = {
     "badversion": "a 1.0 card whose only interface declares protocolVersion 2.0",
     "grpconly": "a 1.0 card whose only interface is GRPC",
     "sendfail": "healthy, but SendMessage answers a task in state failed",
+    "elsewhere": "healthy, but the card's interface URL names host localhost, not 127.0.0.1 (same server)",
 }
 #: Kinds the client side adds: a port nothing listens on, a name that does not resolve (RFC 2606).
 CLIENT_KINDS = ("refused", "dns")
@@ -99,6 +100,7 @@ EXPECTED: dict[str, Expect] = {
     "hybrid": _healthy(),
     "lag": _healthy(),
     "flaky": _healthy(),
+    "elsewhere": _healthy(),
     "sendfail": Expect(None, "rpc", "send-failed", "rpc"),
     "invalid": Expect("invalid-card", "reachable"),
     "notjson": Expect("invalid-card", "reachable"),
@@ -156,6 +158,8 @@ def card_for(agent_id: str, base: str) -> dict[str, Any]:
         v1 |= {"url": base + "/rpc", "protocolVersion": "0.3.0", "preferredTransport": "JSONRPC"}
     elif kind == "invalid":
         v1["name"] = 42
+    elif kind == "elsewhere":
+        v1["supportedInterfaces"][0]["url"] = base.replace("//127.0.0.1:", "//localhost:", 1) + "/rpc"
     elif kind == "badversion":
         v1["supportedInterfaces"][0]["protocolVersion"] = "2.0"
     elif kind == "grpconly":

@@ -50,6 +50,7 @@ import uuid
 from collections.abc import Mapping
 from functools import cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from a2actl.agent.discovery import card_urls, decode_card
 from a2actl.agent.target import parse_target
@@ -63,7 +64,7 @@ from a2actl.core.errors import (
     TimeoutError_,
     UnreachableError,
 )
-from a2actl.fleet.result import AgentResult, FleetOptions
+from a2actl.fleet.result import CROSS_HOST_NOTE, AgentResult, FleetOptions
 from a2actl.protocol.events import result_state, text_message_params
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
 from a2actl.transport.connmarks import CONNECT_PHASES
@@ -392,6 +393,22 @@ def declared_versions(view: CardView) -> tuple[str, ...]:
     return tuple(out)
 
 
+def cross_host_note(card_url: str, interface_url: str) -> str | None:
+    """The per-agent note when the negotiated interface URL's host differs from the host that served
+    the card (``CROSS_HOST_NOTE`` + both hosts), else ``None``. Hosts are compared by name,
+    lower-cased (ports and schemes are not: another port of the same host is the same machine); an
+    unparseable URL is left to the RPC. Not refused: a card may rightly point at a gateway, but a
+    catalog from an untrusted registry can steer a sweep's requests at other hosts this way."""
+    try:
+        card_host = (urlsplit(card_url).hostname or "").rstrip(".")
+        iface_host = (urlsplit(interface_url).hostname or "").rstrip(".")
+    except ValueError:
+        return None
+    if not card_host or not iface_host or card_host == iface_host:
+        return None
+    return f"{CROSS_HOST_NOTE}{iface_host} differs from the card's host {card_host}"
+
+
 def negotiate(view: CardView, version: str, binding: str) -> Selection:
     """``select_interface`` for a fleet row. With ``version`` ``auto``, only interfaces of a version
     a2actl knows are candidates. Raises ``_Failed("version-mismatch")`` when nothing fits."""
@@ -463,7 +480,7 @@ async def _stages(
     tr.closing = not keep_alive and not wants_rpc
     t0 = time.perf_counter()
     try:
-        raw, view, _card_url = await _fetch_card(tr, spec, result)
+        raw, view, card_url = await _fetch_card(tr, spec, result)
     finally:
         phases["card"] = time.perf_counter() - t0
     result.declared_versions = declared_versions(view)
@@ -480,6 +497,9 @@ async def _stages(
     result.version = selection.family.value
     result.binding = selection.interface.protocol_binding
     result.interface_url = selection.interface.url
+    elsewhere = cross_host_note(card_url, selection.interface.url)
+    if elsewhere:
+        result.notes += (elsewhere,)
     result.passed += ("negotiated",)
 
     from a2actl.transport.a2a import A2AClient
@@ -597,6 +617,7 @@ __all__ = [
     "agent_headers",
     "cause_of",
     "check_agent",
+    "cross_host_note",
     "compiled_validator",
     "declared_versions",
     "first_schema_error",

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.fleet.inventory import normalise_url
-from a2actl.fleet.result import CAUSES, STAGE_LABELS, STAGES, AgentResult
+from a2actl.fleet.result import CAUSES, CROSS_HOST_NOTE, STAGE_LABELS, STAGES, AgentResult
 
 #: ``kind`` of the report documents, so ``fleet report`` can refuse other JSON.
 REPORT_KIND = "a2actl.fleet.report"
@@ -210,6 +210,20 @@ class FleetReport:
             for r in top
         ]
 
+    def cross_host(self) -> dict[str, Any]:
+        """``{"agents": n, "examples": [{"name", "url", "interfaceUrl", "note"}]}``: the agents whose
+        negotiated interface URL is on another host than the one that served their card (their
+        ``notes`` hold a ``CROSS_HOST_NOTE``), ok or not; the first ``EXAMPLES`` in inventory order.
+        A registry's operator wants these: a catalog can steer a sweep's requests at other hosts."""
+        found = [(r, n) for r in self.results for n in r.notes[:8] if n.startswith(CROSS_HOST_NOTE)]
+        return {
+            "agents": len({id(r) for r, _ in found}),
+            "examples": [
+                {"name": r.spec.name, "url": r.spec.url, "interfaceUrl": r.interface_url, "note": n}
+                for r, n in found[:EXAMPLES]
+            ],
+        }
+
     def distribution(self) -> dict[str, Any]:
         """``{"declared": {label: count}, "negotiated": {"version binding": count}, "legacyOnly": n,
         "withCard": n}``: ``declared`` groups the agents whose card was read by the version families
@@ -277,6 +291,7 @@ class FleetReport:
             "causes": self.causes(),
             "slowest": self.slowest(),
             "distribution": self.distribution(),
+            "crossHost": self.cross_host(),
             "failUnder": round(self.fail_under * 100.0, 4) if self.fail_under is not None else None,
             "notes": self.notes,
             "timedOut": self.timed_out,

@@ -71,6 +71,10 @@ CAUSES: Mapping[str, str] = {
 PHASES: tuple[str, ...] = ("connect", "card", "validate", "rpc", "send")
 _PHASE_INDEX: Mapping[str, int] = {name: i for i, name in enumerate(PHASES)}
 
+#: How a per-agent note on an interface URL at another host than the card's begins
+#: (``AgentResult.notes``; ``fleet.check.cross_host_note``); ``FleetReport`` counts these agents.
+CROSS_HOST_NOTE = "interface host "
+
 #: Transient causes ``--retries`` retries (never a check that the agent answered and failed).
 TRANSIENT_CAUSES: frozenset[str] = frozenset({"refused", "timeout", "http-5xx"})
 
@@ -175,7 +179,8 @@ class AgentResult:
     (``protocolVersion`` of 0.3, ``supportedInterfaces[].protocolVersion`` of 1.0); ``version`` /
     ``binding`` / ``interface_url``: what was negotiated; ``phases``: seconds per phase (``PHASES``;
     ``connect`` is coarse: aiohttp's connection-setup marks, DNS+TCP+TLS together); ``total``: seconds
-    for all attempts of this agent; ``attempts``: 1 + retries used.
+    for all attempts of this agent; ``attempts``: 1 + retries used; ``notes``: one-line remarks that
+    do not fail the agent (its interface URL on another host than its card: ``CROSS_HOST_NOTE``).
 
     Compact on purpose (a fleet keeps one per agent until the report is written): slots, the phases
     held as ``timings`` (a tuple of seconds or ``None`` in ``PHASES`` order; ``phases`` is the dict
@@ -195,6 +200,7 @@ class AgentResult:
     timings: tuple[float | None, ...] | dict[str, float]
     total: float
     attempts: int
+    notes: tuple[str, ...]
 
     def __init__(
         self,
@@ -212,6 +218,7 @@ class AgentResult:
         phases: Mapping[str, float] | None = None,
         total: float = 0.0,
         attempts: int = 1,
+        notes: tuple[str, ...] = (),
     ) -> None:
         self.spec = spec
         self.passed = passed
@@ -228,6 +235,7 @@ class AgentResult:
         self.phases = phases or {}
         self.total = total
         self.attempts = attempts
+        self.notes = notes
 
     @property
     def phases(self) -> dict[str, float]:
@@ -294,6 +302,7 @@ class AgentResult:
             "phases": {k: round(v, 6) for k, v in self.phases.items()},
             "total": round(self.total, 6),
             "attempts": self.attempts,
+            "notes": list(self.notes),
         }
 
     @classmethod
@@ -375,6 +384,7 @@ class AgentResult:
             phases=phases,
             total=seconds(get("total", (int, float)), "total"),
             attempts=attempts or 1,
+            notes=strings("notes"),
         ).compact()
 
 
@@ -406,6 +416,7 @@ def progress_of(results: Iterable[AgentResult], total: int, elapsed: float) -> F
 __all__ = [
     "CAUSES",
     "CHECKS",
+    "CROSS_HOST_NOTE",
     "DEFAULT_CHECKS",
     "PHASES",
     "STAGES",

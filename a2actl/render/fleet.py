@@ -166,6 +166,27 @@ def distribution(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(neg)
 
 
+def cross_host(out: Output, doc: dict[str, Any]) -> None:
+    """How many agents' interface URL is on another host than their card, with the first example."""
+    found = doc.get("crossHost") or {}
+    n = found.get("agents") or 0
+    if not n:
+        return
+    line = Text()
+    line.append("cross-host  ", style="bold")
+    line.append(
+        f"{n:,} agent{'s' if n != 1 else ''} with an interface URL on another host than the card",
+        style="yellow",
+    )
+    examples = found.get("examples") or []
+    if examples:
+        first = examples[0]
+        line.append(
+            f" (e.g. {safe(first.get('name') or first.get('url') or '', 60)}: {safe(first.get('note') or '', 120)})"
+        )
+    out.out.print(line)
+
+
 def report(out: Output, doc: dict[str, Any]) -> None:
     """Human view of a fleet report: the run line, the funnel, failures by cause, the slowest agents,
     the version distribution, the verdict."""
@@ -174,6 +195,7 @@ def report(out: Output, doc: dict[str, Any]) -> None:
     causes(out, doc)
     slowest(out, doc)
     distribution(out, doc)
+    cross_host(out, doc)
     for note in doc.get("notes") or []:
         out.out.print(Text("note        " + safe(note), style="dim"))
     totals = doc["totals"]

@@ -575,3 +575,24 @@ def test_ctrl_c_keeps_the_report_of_what_was_checked(tmp_path: Path) -> None:
     assert sum(1 for suite in suites for _case in suite) == 3
     merged = CliRunner().invoke(app, ["fleet", "report", str(out), "-o", "json"])
     assert merged.exit_code == 130 and json.loads(merged.stdout)["totals"]["unchecked"] == 2
+
+
+def test_an_interface_on_another_host_is_probed_noted_and_counted(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path
+) -> None:
+    """A card whose interface URL names another host than the card's (here localhost for a card
+    served by 127.0.0.1) is checked as usual (not refused) and noted: per agent, counted in the
+    report, on the table."""
+    agents = plan(fresh_fleet.url, {"healthy": 2, "elsewhere": 2})
+    path = write_inventory(tmp_path / "cross.json", agents)
+    r = cli("fleet", "probe", str(path), "-o", "json")
+    table = cli("fleet", "probe", str(path), "--no-progress")
+    assert r.exit_code == 0 and table.exit_code == 0, r.stdout
+    notes = {a["name"]: a["notes"] for a in r.json["agents"]}
+    want = ["interface host localhost differs from the card's host 127.0.0.1"]
+    assert notes == {"healthy-0": [], "healthy-1": [], "elsewhere-0": want, "elsewhere-1": want}
+    cross = r.json["crossHost"]
+    assert cross["agents"] == 2 and [e["name"] for e in cross["examples"]] == ["elsewhere-0", "elsewhere-1"]
+    assert all(urlsplit(e["interfaceUrl"]).hostname == "localhost" for e in cross["examples"])
+    line = next(x for x in table.stdout.splitlines() if x.startswith("cross-host"))
+    assert "2 agents with an interface URL on another host than the card" in line

@@ -84,6 +84,9 @@ def test_every_kind_gives_its_cause_and_stages(fleet: FleetServer, send: bool) -
         for a in agents
     }
     assert got == want
+    # only the agent whose card names another host for its interface carries a note (and stays ok)
+    noted = {a.kind: r.notes for a, r in zip(agents, results, strict=True) if r.notes}
+    assert noted == {"elsewhere": ("interface host localhost differs from the card's host 127.0.0.1",)}
 
 
 def test_details_name_what_failed(fleet: FleetServer) -> None:

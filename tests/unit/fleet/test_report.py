@@ -361,3 +361,22 @@ def test_a_cause_at_several_stages_shows_an_example_of_each() -> None:
         {"stage": "card", "count": 1, "codes": {}},
     ]
     assert row["codes"] == {"HTTP 200": 2, "HTTP 502": 1}  # the row's own keys are unchanged
+
+
+def test_cross_host_interfaces_are_counted_and_survive_a_merge() -> None:
+    note = "interface host 10.0.0.5 differs from the card's host agents.example.com"
+    a = ok("http://agents.example.com/a")
+    a.notes, a.interface_url = (note,), "http://10.0.0.5/rpc"
+    b = bad("http://agents.example.com/b", FULL[:4], "rpc-error", "-32603", error_code=-32603)
+    b.notes = (note,)
+    one = report([a, ok("http://c")], shard=(1, 2))
+    two = report([b], shard=(2, 2))
+    assert (
+        one.cross_host()["agents"] == 1 and one.cross_host()["examples"][0]["interfaceUrl"] == a.interface_url
+    )
+    docs = [json.loads(json.dumps(r.to_json())) for r in (one, two)]
+    assert docs[0]["agents"][0]["notes"] == [note] and docs[0]["crossHost"]["agents"] == 1
+    merged = merge_reports(
+        [(f"s{i}.json", FleetReport.from_json(d, f"s{i}.json")) for i, d in enumerate(docs)]
+    )
+    assert merged.cross_host()["agents"] == 2  # recomputed from the records
