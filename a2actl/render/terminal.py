@@ -104,6 +104,18 @@ class _NeutraliseHook(RenderHook):
 PIPE_WIDTH = 1000
 
 
+class _Console(Console):
+    """rich's Console, except that a closed stdout (``a2actl … | head -2``) raises BrokenPipeError,
+    which the CLI boundary (``cli/app.py``) ends quietly with exit 0, as for ``-o jsonl``. rich's own
+    ``on_broken_pipe`` raises ``SystemExit(1)``, so a table piped into ``head`` exited 1 silently."""
+
+    def on_broken_pipe(self) -> None:
+        import errno
+
+        self.quiet = True
+        raise BrokenPipeError(errno.EPIPE, "Broken pipe")
+
+
 def _console(file: IO[str]) -> Console:
     import os
 
@@ -114,7 +126,7 @@ def _console(file: IO[str]) -> Console:
                 width = PIPE_WIDTH
         except (AttributeError, ValueError):
             width = PIPE_WIDTH
-    console = Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width)
+    console = _Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width)
     console.push_render_hook(_NeutraliseHook())
     return console
 
