@@ -81,6 +81,21 @@ def parse(data: str | bytes, source: str) -> Any:
     return obj
 
 
+def loads_utf8(raw: bytes) -> Any:
+    """``json.loads(raw.decode("utf-8"))``, same result and same errors, decoded by orjson when it
+    can (~9x faster on a DLQ entry line): what orjson refuses (``NaN``, lone surrogates, a BOM, a
+    document past its depth limit, bytes that are not UTF-8) and 19+ digits in a row (an integer
+    past 64 bits, which orjson reads as a float) go to the stdlib. Raises ``UnicodeDecodeError``
+    (not UTF-8), ``ValueError`` (not JSON) or ``RecursionError`` (too deep for the stdlib). No
+    nesting bound (``parse`` has one)."""
+    if _NINETEEN not in raw.translate(_DIGIT_MAP):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(raw.decode("utf-8"))
+
+
 def _too_deep(source: str) -> NoReturn:
     raise ProtocolViolation(
         f"the JSON from {source} is nested too deep (over {MAX_NESTING} levels)",

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import ProtocolViolation
-from a2actl.protocol.jsondoc import MAX_NESTING, parse
+from a2actl.protocol.jsondoc import MAX_NESTING, loads_utf8, parse
 
 _scalars = (
     st.none()
@@ -84,3 +84,48 @@ def test_deeper_than_the_bound_is_a_protocol_violation(depth: int) -> None:
     with pytest.raises(ProtocolViolation, match="nested too deep"):
         parse("[" * depth + "]" * depth, "http://agent")
     assert parse("[" * MAX_NESTING + "]" * MAX_NESTING, "src") is not None
+
+
+@settings(max_examples=300, deadline=None)
+@given(_docs)
+def test_loads_utf8_gives_what_the_stdlib_gives(doc: Any) -> None:
+    raw = json.dumps(doc, ensure_ascii=False).encode("utf-8", "surrogatepass")
+    try:
+        expected = json.loads(raw.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        with pytest.raises(type(exc)):
+            loads_utf8(raw)
+        return
+    assert _same(loads_utf8(raw), expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": 123456789012345678901234567890}',
+        b'{"a": NaN}',
+        b'"\\ud800"',
+        b"1e400",
+        b'{"a": 1, "a": 2}',
+        b"[" * 200 + b"]" * 200,
+    ],
+)
+def test_loads_utf8_reads_what_only_the_stdlib_reads(raw: bytes) -> None:
+    assert _same(loads_utf8(raw), json.loads(raw.decode("utf-8")))
+
+
+@pytest.mark.parametrize(
+    ("raw", "error"),
+    [
+        (b"\xff{}", UnicodeDecodeError),
+        (b'\xef\xbb\xbf{"a": 1}', ValueError),  # a BOM: json.loads(str) refuses it
+        (b"[1,2", ValueError),
+        (b"", ValueError),
+        (b"[" * 100_000 + b"]" * 100_000, RecursionError),
+    ],
+)
+def test_loads_utf8_raises_what_the_stdlib_raises(raw: bytes, error: type[Exception]) -> None:
+    with pytest.raises(error):
+        json.loads(raw.decode("utf-8"))
+    with pytest.raises(error):
+        loads_utf8(raw)
