@@ -10,8 +10,9 @@ allows; RSS flat (issue #6: <= 150 MB).
 The sink (its own process, uvicorn, raw ASGI) answers every JSON-RPC SendMessage at once with a
 completed Task. The bare loop (its own process too, as every a2actl run is) is what a throughput job
 on aiohttp cannot beat: one ``aiohttp.ClientSession`` (default event loop, as a2actl's), 64 requests in
-flight, each POSTing the JSON-RPC ``SendMessage`` body a2actl sends for the same dead letter (built
-from the same file, orjson-encoded per request) and decoding the answer with orjson. Replay's rate is
+flight, each POSTing the JSON-RPC ``SendMessage`` body a2actl sends for the same dead letter (read
+from the same file as it goes, orjson-encoded per request, a fresh id, a2actl's ``A2A-Version`` and
+``traceparent`` headers) and decoding the answer with orjson. Replay's rate is
 its own summary's (replayed / duration: journal, fsyncs and removals included); the bare loop's is
 requests / the time from the first send to the last answer. Client CPU per message is the child
 process's whole CPU time (startup and imports included) over the messages.
@@ -104,27 +105,40 @@ def bare_aiohttp(url: str, path: str, conc: int) -> dict[str, float]:
     import aiohttp
     import orjson
 
-    with open(path, "rb") as f:
-        params = [orjson.loads(line)["request"]["params"] for line in f if line.strip()]
-
-    async def run() -> float:
+    async def run() -> tuple[float, int]:
         connector = aiohttp.TCPConnector(limit=conc)
+        trace = os.urandom(16).hex()
+        sent = 0
         async with aiohttp.ClientSession(connector=connector) as session:
-            headers = {"Content-Type": "application/json"}
-            it = iter(params)
+            with open(path, "rb") as f:  # read as it goes, as a replay reads its source
+                lines = (line for line in f if line.strip())
 
-            async def worker() -> None:
-                for p in it:
-                    body = {"jsonrpc": "2.0", "id": str(uuid.uuid4()), "method": "SendMessage", "params": p}
-                    async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
-                        doc = orjson.loads(await r.read())
-                        assert doc["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+                async def worker() -> None:
+                    nonlocal sent
+                    for line in lines:
+                        p = orjson.loads(line)["request"]["params"]
+                        body = {
+                            "jsonrpc": "2.0",
+                            "id": str(uuid.uuid4()),
+                            "method": "SendMessage",
+                            "params": p,
+                        }
+                        headers = {
+                            "Content-Type": "application/json",
+                            "A2A-Version": "1.0",
+                            "traceparent": f"00-{trace}-{os.urandom(8).hex()}-01",
+                        }
+                        async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
+                            doc = orjson.loads(await r.read())
+                            assert doc["result"]["task"]["status"]["state"] == "TASK_STATE_COMPLETED"
+                        sent += 1
 
-            t = time.perf_counter()
-            await asyncio.gather(*[worker() for _ in range(conc)])
-            return len(params) / (time.perf_counter() - t)
+                t = time.perf_counter()
+                await asyncio.gather(*[worker() for _ in range(conc)])
+                return sent / (time.perf_counter() - t), sent
 
-    return {"rate": asyncio.run(run()), "n": len(params)}
+    rate, n = asyncio.run(run())
+    return {"rate": rate, "n": n}
 
 
 def bare_httpx(url: str, n: int, conc: int) -> float:

@@ -4,7 +4,12 @@ Issue #15's target: the highest `--rate` a2actl holds with schedule lag p99 < 5 
 throughput of a bare aiohttp loop (orjson bodies, 64 requests in flight, nothing else) on the same
 sink; `hey` and `wrk` (when installed) give the machine's ceiling for the same POST.
 
-    python bench/load_capacity.py [SECONDS_PER_STEP]
+    python bench/load_capacity.py [SECONDS_PER_STEP] [--loop auto|asyncio]
+
+Apples to apples: the bare loop sends the bytes a2actl sends (a fresh JSON-RPC id and messageId per
+request, ``A2A-Version: 1.0``, a ``traceparent`` with a fresh span id), decodes every answer with
+orjson, and runs on the event loop a2actl's ``load run`` uses (``--loop auto``: uvloop when
+installed; ``--loop asyncio`` runs both on asyncio's).
 
 The sink (its own process, uvicorn with httptools when installed) answers every JSON-RPC
 SendMessage at once with a completed Task and serves a 1.0 card. a2actl runs as its own process
@@ -27,6 +32,8 @@ from loopback import free_port, sink, wait_port
 
 HERE = os.path.abspath(__file__)
 A2ACTL = [sys.executable, "-m", "a2actl"]
+#: The event loops a2actl's reports say it ran on.
+LOOPS: set[str] = set()
 BODY = {
     "jsonrpc": "2.0",
     "id": "1",
@@ -35,21 +42,48 @@ BODY = {
 }
 
 
+def use_loop(choice: str) -> str:
+    """Set the event-loop policy a2actl's ``load run --loop CHOICE`` would use; its name."""
+    if choice == "auto":
+        try:
+            import uvloop
+        except ImportError:
+            return "asyncio"
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+        return "uvloop"
+    asyncio.set_event_loop_policy(None)
+    return "asyncio"
+
+
 async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
-    """Requests per second of a bare aiohttp closed loop posting the same body (orjson)."""
+    """Requests per second of a bare aiohttp closed loop posting what a2actl posts (orjson): a fresh
+    id and messageId, the A2A-Version header and a traceparent per request; answers decoded."""
+    import uuid
+
     import aiohttp
     import orjson
 
     done = 0
     stop = time.perf_counter() + seconds
+    trace = os.urandom(16).hex()
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
 
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < stop:
-                async with session.post(
-                    url, data=orjson.dumps(BODY), headers={"Content-Type": "application/json"}
-                ) as r:
+                message = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": "hello"}]}
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": str(uuid.uuid4()),
+                    "method": "SendMessage",
+                    "params": {"message": message},
+                }
+                headers = {
+                    "Content-Type": "application/json",
+                    "A2A-Version": "1.0",
+                    "traceparent": f"00-{trace}-{os.urandom(8).hex()}-01",
+                }
+                async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
                     orjson.loads(await r.read())
                 done += 1
 
@@ -58,13 +92,14 @@ async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
         return done / (time.perf_counter() - t0)
 
 
-def a2actl_at(url: str, rate: float, seconds: float) -> dict[str, float]:
+def a2actl_at(url: str, rate: float, seconds: float, loop: str = "auto") -> dict[str, float]:
     out = subprocess.run(
         [*A2ACTL, "-o", "json", "load", "run", url, "--rate", str(rate), "-d", f"{seconds}s",
-         "--max-in-flight", "256", "--no-progress"],
+         "--max-in-flight", "256", "--no-progress", "--loop", loop],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
     doc = json.loads(out.stdout)
+    LOOPS.add(doc.get("client", {}).get("loop", "?"))
     lag = doc["metrics"].get("lag") or {}
     return {
         "asked": rate,
@@ -76,13 +111,16 @@ def a2actl_at(url: str, rate: float, seconds: float) -> dict[str, float]:
     }
 
 
-def a2actl_closed(url: str, seconds: float, workers: int = 64) -> float:
+def a2actl_closed(url: str, seconds: float, workers: int = 64, loop: str = "auto") -> float:
     """a2actl's own saturation throughput: the closed model with as many workers as the bare loop."""
     out = subprocess.run(
-        [*A2ACTL, "-o", "json", "load", "run", url, "-c", str(workers), "-d", f"{seconds}s", "--no-progress"],
+        [*A2ACTL, "-o", "json", "load", "run", url, "-c", str(workers), "-d", f"{seconds}s", "--no-progress",
+         "--loop", loop],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    return float(json.loads(out.stdout)["throughput"]["achieved"] or 0.0)
+    doc = json.loads(out.stdout)
+    LOOPS.add(doc.get("client", {}).get("loop", "?"))
+    return float(doc["throughput"]["achieved"] or 0.0)
 
 
 def held(r: dict[str, float]) -> bool:
@@ -124,19 +162,26 @@ def external(url: str, seconds: float) -> dict[str, float]:
 
 
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5.0
+    argv = sys.argv[1:]
+    loop = "auto"
+    if "--loop" in argv:
+        i = argv.index("--loop")
+        loop = argv[i + 1]
+        del argv[i : i + 2]
+    seconds = float(argv[0]) if argv else 5.0
+    bare_on = use_loop(loop)
     port = free_port()
     proc = subprocess.Popen([sys.executable, HERE, "--serve", str(port)])
     try:
         wait_port(port)
         base, rpc = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/rpc"
         bare1 = asyncio.run(bare_loop(rpc, seconds))
-        print(f"bare aiohttp loop (64 in flight): {bare1:,.0f} req/s", flush=True)
-        closed1 = a2actl_closed(base, seconds)
+        print(f"bare aiohttp loop (64 in flight, {bare_on}): {bare1:,.0f} req/s", flush=True)
+        closed1 = a2actl_closed(base, seconds, loop=loop)
         print(f"a2actl load run -c 64 (closed, saturation): {closed1:,.0f} req/s", flush=True)
         best = 0.0
         for rate in (250, 500, 1000, 1500, 1750, 2000, 2250, 2500, 2750, 3000, 3500, 4000, 5000, 6000):
-            r = a2actl_at(base, rate, seconds)
+            r = a2actl_at(base, rate, seconds, loop)
             ok = held(r)
             print(
                 f"a2actl --rate {rate:>5}: achieved {r['achieved']:>7,.0f} req/s, lag p99 {r['lag_p99_ms']:6.1f} ms, "
@@ -149,7 +194,7 @@ def main() -> None:
             best = rate
         bare2 = asyncio.run(bare_loop(rpc, seconds))
         print(f"bare aiohttp loop again: {bare2:,.0f} req/s", flush=True)
-        closed2 = a2actl_closed(base, seconds)
+        closed2 = a2actl_closed(base, seconds, loop=loop)
         print(f"a2actl load run -c 64 again: {closed2:,.0f} req/s", flush=True)
         ext = external(rpc, seconds)
         for name, value in ext.items():
@@ -159,7 +204,8 @@ def main() -> None:
         print(
             f"\nhighest rate held (lag p99 < 5 ms): {best:,.0f} req/s = {best / bare:.2f}x the bare aiohttp loop "
             f"({bare:,.0f} req/s; target >= 0.8x)\n"
-            f"saturation, closed model at 64 in flight: a2actl {closed:,.0f} req/s = {closed / bare:.2f}x the bare loop"
+            f"saturation, closed model at 64 in flight: a2actl {closed:,.0f} req/s = {closed / bare:.2f}x the bare loop\n"
+            f"event loops: bare {bare_on}, a2actl {', '.join(sorted(LOOPS))} (as its report says)"
         )
     finally:
         proc.terminate()
