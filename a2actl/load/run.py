@@ -250,11 +250,13 @@ class LoadRun:
             while backlog and state.in_flight < cap and not state.stop and not schedule_over:
                 launch(backlog.popleft())
 
+        create_task = asyncio.get_running_loop().create_task  # not ensure_future's checks per arrival
+
         def launch(rec: RequestRecord) -> None:
             state.in_flight += 1
             state.sent += 1
             state.sending_ended = perf()
-            task = asyncio.ensure_future(one(rec))
+            task = create_task(one(rec))
             tasks.add(task)
             task.add_done_callback(tasks.discard)
 

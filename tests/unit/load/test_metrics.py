@@ -14,11 +14,13 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from a2actl.load.metrics import (
+    _HIGHEST_US,
     METRICS,
     PERCENTILES,
     STATUSES,
     Recorder,
     RequestRecord,
+    _record_us,
     merge_recorders,
     new_histogram,
 )
@@ -199,6 +201,28 @@ def test_recorded_values_are_microseconds_within_the_precision() -> None:
     for key in ("min", "mean", "p50", "p99.9", "max"):
         assert s[key] == pytest.approx(0.0123456, rel=1e-3)
     assert s["stddev"] == 0.0 and s["count"] == 1
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_recording_equals_hdrhistograms_record_value(seed: int) -> None:
+    """Recorder's own bucket arithmetic (``_record_us``) leaves exactly the histogram hdrhistogram's
+    ``record_value`` leaves: counts, total, min, max and the encoding, over every bucket boundary."""
+    rnd = random.Random(seed)
+    edges = [0, 1, 2, 1023, 1024, 2047, 2048, 2049, 4095, 4096, 4097, _HIGHEST_US - 1, _HIGHEST_US]
+    values = edges + [2**k + d for k in range(11, 32) for d in (-1, 0, 1)]
+    values += [min(_HIGHEST_US, int(rnd.lognormvariate(8, 3))) for _ in range(20_000)]
+    rnd.shuffle(values)
+    theirs, ours = new_histogram(), new_histogram()
+    for v in values:
+        theirs.record_value(v)
+        _record_us(ours, v)
+    assert _counts(ours) == _counts(theirs)
+    assert (ours.total_count, ours.min_value, ours.max_value) == (
+        theirs.total_count,
+        theirs.min_value,
+        theirs.max_value,
+    )
+    assert ours.encode() == theirs.encode()
 
 
 # --- stats() against hdrhistogram's getters ------------------------------------------------------
