@@ -49,7 +49,7 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
     from a2actl.transport.channel import Heartbeat, TimedEvent
 
     first = True
-    lifecycle = tail.lifecycle
+    lifecycle, event = tail.lifecycle, tail.event  # read once: this loop runs per event
     async for item in client.stream(operation, params, heartbeats=True):
         if type(item) is TimedEvent:
             _, size, ev, truncated = item
@@ -63,10 +63,10 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
         if first:
             if resync and ev.kind == "task":
                 tail.reconnected(operation, missed_after_resync(tail, ev))
-            tail.event(ev, size, resync=resync, truncated=truncated)
+            event(ev, size, resync=resync, truncated=truncated)
             first = False
         else:
-            tail.event(ev, size, truncated=truncated)
+            event(ev, size, truncated=truncated)
         if lifecycle.ended and lifecycle.settled or (ev.kind == "message" and lifecycle.task_id is None):
             return "settled"
     return "settled" if tail.lifecycle.settled else "closed"

@@ -84,19 +84,22 @@ class TailOptions:
         return min(wanted, self.max_backoff)
 
 
+#: The clock of ``wall`` (nanoseconds since the epoch); a seam for tests.
+_wall_ns: Callable[[], int] = time.time_ns
 _wall_ms = -1
 _wall_text = ""
 _wall_s = -1
 _wall_prefix = ""
 
 
-def wall(_time_ns: Callable[[], int] = time.time_ns) -> str:
+def wall(_time_ns: Callable[[], int] | None = None) -> str:
     """UTC wall time, ISO 8601 with milliseconds and ``Z`` (``2026-11-22T04:07:00.643Z``); formatted
     once per millisecond from a prefix formatted once per second (a stream delivers many events per
-    millisecond and formatting dominated the per-event cost). Takes no argument (``_time_ns`` is
-    the clock, bound once)."""
+    millisecond and formatting dominated the per-event cost). Takes no argument (``_time_ns``: a
+    clock in nanoseconds instead of ``time.time_ns``, for tests). ``Tail.event`` inlines the
+    once-a-millisecond check."""
     global _wall_ms, _wall_text, _wall_s, _wall_prefix
-    ms = _time_ns() // 1_000_000
+    ms = (_time_ns or _wall_ns)() // 1_000_000
     if ms != _wall_ms:
         sec, frac = divmod(ms, 1000)
         if sec != _wall_s:
@@ -140,8 +143,10 @@ class Tail:
     def __post_init__(self) -> None:
         self.t0 = self.clock()
         self.lifecycle = Lifecycle(self.family)
-        self._heartbeat = self.opts.heartbeat  # read per event: one attribute, not two
+        # read per event: one attribute each, not two
+        self._heartbeat = self.opts.heartbeat
         self._limit = self.opts.max_event_bytes
+        self._wall_cached = self.wall_clock is wall
 
     # -- arrivals ---------------------------------------------------------------------------------
     def _arrive(self, now: float) -> float:
@@ -171,21 +176,24 @@ class Tail:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
         and not read, so it counts as oversize whatever ``--max-event-bytes`` says."""
-        # The per-event path (100k a second): ``_arrive`` inlined, no allocation beyond the record, and
-        # times to the microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two
-        # differ only on an exact tie, by 1 µs).
+        # The per-event path (100k a second): ``_arrive`` inlined, the options read once
+        # (``__post_init__``), no allocation beyond the record, and times to the microsecond as
+        # round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an exact tie, by
+        # 1 µs).
         now = self.clock()
         last = self.last
-        delta = now - (last if last is not None else self.t0)
-        if last is not None:
+        t = now - self.t0
+        if last is None:
+            delta = t
+        else:
+            delta = now - last
             self.intervals.add(delta)
         hb = self._heartbeat
         if hb is not None and delta > hb:
             self._check_silence(delta, now)
         self.last = now
-        t0 = self.t0
         if self.first_event is None:
-            self.first_event = now - t0
+            self.first_event = t
         self.events += 1
         self.total_bytes += size
         if size > self.max_bytes:
@@ -193,11 +201,15 @@ class Tail:
         limit = self._limit
         over = truncated or (limit is not None and size > limit)
         found = self.lifecycle.observe(ev, resync=resync)
-        t = round((now - t0) * 1e6) / 1e6
+        t = round(t * 1e6) / 1e6
+        if self._wall_cached:  # wall() inlined: its text changes once a millisecond
+            text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
+        else:
+            text = self.wall_clock()
         self.emit(
             {
                 "type": "event",
-                "wall": self.wall_clock(),
+                "wall": text,
                 "t": t,
                 "delta": round(delta * 1e6) / 1e6,
                 "kind": ev.kind,

@@ -281,6 +281,26 @@ def test_wall_is_the_milliseconds_of_the_clock_however_it_moves(times_ns: list[i
         assert wall(itertools.repeat(ns).__next__) == expected.replace("+00:00", "Z")
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=4_102_444_800 * 10**9), min_size=1, max_size=8))
+@example([1_764_130_020_999_999_999, 1_764_130_020_999_000_001, 1_764_130_021_000_000_000, 0, 0])
+def test_event_wall_is_walls_text_for_the_wall_clock_of_each_event(times_ns: list[int]) -> None:
+    """``Tail.event`` inlines ``wall``'s once-a-millisecond check (the default wall clock): each event
+    record's ``wall`` is that millisecond's text, whatever the order, repeats and boundaries."""
+    import a2actl.stream.tail as tail_module
+
+    clock = Clock()
+    tail = Tail(TailOptions(), (records := list[dict[str, Any]]()).append, clock=clock)
+    with pytest.MonkeyPatch.context() as patch:
+        for ns in times_ns:
+            patch.setattr(tail_module, "_wall_ns", itertools.repeat(ns).__next__)
+            clock.now += 0.001
+            tail.event(status("working"), 10)
+            ms = ns // 1_000_000
+            expected = datetime.fromtimestamp(ms / 1000, timezone.utc).isoformat(timespec="milliseconds")
+            assert records[-1]["wall"] == expected.replace("+00:00", "Z")
+
+
 @pytest.mark.parametrize(
     "times",
     [
