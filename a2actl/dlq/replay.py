@@ -217,6 +217,8 @@ class Replayer:
     _journaller: ThreadPoolExecutor | None = field(default=None, repr=False)
     #: Commits running as their own tasks (``_commit_shielded``).
     _flushes: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
+    #: The commit task created and not yet started, which a due batch joins.
+    _queued_flush: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def _client(self, transport: Transport, entry: Entry) -> A2AClient:
         """The client for ``--to`` (discovered once) or the entry's stored target (its binding,
@@ -317,11 +319,22 @@ class Replayer:
 
     async def _commit_shielded(self) -> None:
         """``_flush`` as its own task, awaited but not cancelled with the delivery that started it:
-        a stopped run waits for it (``run``) instead of leaving a batch half committed."""
-        task = asyncio.ensure_future(self._flush())
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
+        a stopped run waits for it (``run``) instead of leaving a batch half committed.
+
+        Deliveries that find the batch due before that task has started join it instead of starting
+        another: it takes every id acknowledged until it starts, theirs included. (Answers arrive in
+        bursts; each of a burst found the batch due and started its own commit task, ~0.9 per
+        message, all but one finding nothing left to commit.)"""
+        task = self._queued_flush
+        if task is None:
+            task = self._queued_flush = asyncio.ensure_future(self._queued())
+            self._flushes.add(task)
+            task.add_done_callback(self._flushes.discard)
         await asyncio.shield(task)
+
+    async def _queued(self) -> None:
+        self._queued_flush = None  # started: what is acknowledged from now on waits for the next one
+        await self._flush()
 
     async def _flush(self, force: bool = False) -> None:
         """Commit the acknowledged batch: journal ``delivered``, remove, journal ``removed`` (fsync).
