@@ -23,7 +23,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Iterable, Iterator
 from itertools import repeat
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from httpx_sse._decoders import SSELineDecoder  # httpx-sse has no public comment hook
 
@@ -51,6 +51,12 @@ class SSEItem(NamedTuple):
     event: str | None = None
     id: str | None = None
     truncated: bool = False
+
+
+#: The fields of an ``SSEItem`` as a plain tuple, in its order: what ``iter_sse_batches`` yields for
+#: the events its fast path splits (a NamedTuple costs ~2k CPU instructions more an event to build and
+#: free, a tenth of a2actl's per-event budget); ``SSEItem._make`` makes one an ``SSEItem``.
+SSEFields = tuple[str, str, int, float, str, "str | None", bool]
 
 
 class SSEState:
@@ -86,7 +92,7 @@ def _whole_data_events(text: str, blank: str, limit: int) -> tuple[list[str], in
     return values, end, joined.isascii()
 
 
-def _event_fields(values: list[str], ascii_only: bool, at: float, last_id: str) -> Iterator[tuple[Any, ...]]:
+def _event_fields(values: list[str], ascii_only: bool, at: float, last_id: str) -> Iterator[SSEFields]:
     """``SSEItem`` fields of message events of data ``values`` read at ``at``, their size the UTF-8
     bytes of each (characters, when ``ascii_only``), built in C (``zip``), not a Python step per
     event."""
@@ -108,10 +114,12 @@ async def iter_sse(
     state: SSEState | None = None,
 ) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
-    fetched from ``url``, one by one: ``iter_sse_batches``, whose docstring has the rules."""
+    fetched from ``url``, one by one, each an ``SSEItem``: ``iter_sse_batches``, whose docstring
+    has the rules."""
+    make = SSEItem._make
     async for batch in iter_sse_batches(response, url, settings, max_event_bytes, state):
         for item in batch:
-            yield item
+            yield item if type(item) is SSEItem else make(item)
 
 
 async def iter_sse_batches(
@@ -120,11 +128,12 @@ async def iter_sse_batches(
     settings: Settings,
     max_event_bytes: int | None = None,
     state: SSEState | None = None,
-) -> AsyncIterator[list[SSEItem]]:
+) -> AsyncIterator[list[SSEItem | SSEFields]]:
     """Yield the events and comments of an ``httpx.Response`` with ``Content-Type:
     text/event-stream`` fetched from ``url`` (``settings`` name the timeouts in messages), as a
     list per network read (never empty): the items that read completed, in stream order, before
-    the next read. ``state``, when given, is kept up to date with the stream's ``id:`` and
+    the next read, each an ``SSEItem`` or (the usual events, split in bulk) a plain tuple of its
+    fields (``SSEFields``): unpack them, or use ``iter_sse``. ``state``, when given, is kept up to date with the stream's ``id:`` and
     ``retry:`` fields. (A list per read, not an item at a time: ``A2AClient.stream`` reads tens of
     thousands of events a second, and one generator step per event less is a tenth of its cost.)
 
@@ -244,7 +253,6 @@ async def iter_sse_batches(
     pending_cr = False  # a read ended in CR: half a CRLF, or a line ending of its own
     chunks = response.aiter_text()
     perf_counter = time.perf_counter
-    new_item = tuple.__new__  # SSEItem(...) without the NamedTuple's Python-level __new__
     while True:
         try:
             text = await chunks.__anext__()
@@ -269,7 +277,7 @@ async def iter_sse_batches(
             pending_cr = True
             text = text[:-1]
         at = perf_counter()
-        batch: list[SSEItem] = []
+        batch: list[SSEItem | SSEFields] = []
         # The usual read, at the start of an event with nothing pending: every whole event in it is
         # one ``data: …`` line (``_whole_data_events``), split at once and made items without a
         # Python step per event; a CRLF stream's before its line endings are rewritten.
@@ -277,7 +285,7 @@ async def iter_sse_batches(
         if "\r" in text:
             whole = _whole_data_events(text, "\r\n\r\n", limit) if clean else None
             if whole is not None:
-                batch += map(new_item, repeat(SSEItem), _event_fields(whole[0], whole[2], at, last_id))
+                batch += _event_fields(whole[0], whole[2], at, last_id)
                 text = text[whole[1] :]
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if skipping:
@@ -299,7 +307,7 @@ async def iter_sse_batches(
             else:
                 end = text.find("\n\n")
                 end = len(text) if end < 0 else end + 2
-            batch = lines_of(text[:end], at)
+            batch += lines_of(text[:end], at)
             text = text[end:]
         # At the start of an event with nothing pending: whole events of one ``data: …`` line at
         # once, as above; else whole events are split at their blank line, one of a single ``data:
@@ -307,7 +315,7 @@ async def iter_sse_batches(
         # goes to the line decoder.
         whole = _whole_data_events(text, "\n\n", limit)
         if whole is not None:
-            batch += map(new_item, repeat(SSEItem), _event_fields(whole[0], whole[2], at, last_id))
+            batch += _event_fields(whole[0], whole[2], at, last_id)
             rest = text[whole[1] :]
         else:
             blocks = text.split("\n\n") if text else [""]
@@ -318,7 +326,7 @@ async def iter_sse_batches(
                     value = block[6:]
                     size = len(value) if value.isascii() else len(value.encode("utf-8"))
                     # (``state`` already has ``last_id``: it changes only in ``feed``, then ``dispatch`` sets it)
-                    append(new_item(SSEItem, ("event", value, size, at, "message", last_id or None, False)))
+                    append(("event", value, size, at, "message", last_id or None, False))
                 else:
                     batch += lines_of(block + "\n\n", at)
         if rest:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import A2ACtlError
-from a2actl.transport.sse import iter_sse, iter_sse_batches
+from a2actl.transport.sse import SSEItem, iter_sse, iter_sse_batches
 
 
 class _Response:
@@ -230,8 +230,9 @@ def test_runs_of_whole_data_events_are_what_httpx_sse_decodes(
     async def run() -> list[tuple[Any, ...]]:
         out = []
         async for batch in iter_sse_batches(_Response(_split(text, cuts)), "http://x", _Settings(), limit):
-            assert batch and len({i.at for i in batch}) == 1  # one read time per read's batch
-            out += [(i.kind, i.data, i.event, i.id, i.truncated, i.size) for i in batch]
+            items = [SSEItem._make(i) for i in batch]  # SSEItems, or plain tuples of their fields
+            assert items and len({i.at for i in items}) == 1  # one read time per read's batch
+            out += [(i.kind, i.data, i.event, i.id, i.truncated, i.size) for i in items]
         return out
 
     got = asyncio.run(run())
