@@ -278,10 +278,11 @@ def test_stats_equal_hdrhistogram_getters(name: str) -> None:
     assert stats["p99"] <= stats["p99.9"] <= stats["max"]
 
 
-def test_percentile_equals_hdrhistogram() -> None:
-    r = _recorder(_values("lognormal tail"))
+@pytest.mark.parametrize("name", list(DISTRIBUTIONS))
+def test_percentile_equals_hdrhistogram(name: str) -> None:
+    r = _recorder(_values(name))
     hist = r.histograms["latency"]
-    for pct in (0.1, 50.0, 99.0, 99.99, 100.0):
+    for pct in (0.0, 0.1, 1.0, 50.0, 90.0, 99.0, 99.9, 99.99, 100.0):
         assert r.percentile("latency", pct) == hist.get_value_at_percentile(pct) / 1e6
 
 
