@@ -21,8 +21,7 @@ so a server that sends ids and ``: ping`` comments would otherwise yield empty, 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterable, Iterator
-from itertools import repeat
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, NamedTuple
 
 from httpx_sse._decoders import SSELineDecoder  # httpx-sse has no public comment hook
@@ -53,12 +52,6 @@ class SSEItem(NamedTuple):
     truncated: bool = False
 
 
-#: The fields of an ``SSEItem`` as a plain tuple, in its order: what ``iter_sse_batches`` yields for
-#: the events its fast path splits (a NamedTuple costs ~2k CPU instructions more an event to build and
-#: free, a tenth of a2actl's per-event budget); ``SSEItem._make`` makes one an ``SSEItem``.
-SSEFields = tuple[str, str, int, float, str, "str | None", bool]
-
-
 class SSEState:
     """What a stream said about reconnecting, for a caller that reconnects (WHATWG §9.2.4):
     ``last_event_id`` (the last ``id:`` field, ``""`` for none; send it as ``Last-Event-ID``) and
@@ -71,41 +64,6 @@ class SSEState:
         self.retry: int | None = None
 
 
-def _whole_data_events(text: str, blank: str, limit: int) -> tuple[list[str], int, bool] | None:
-    """The whole events at the start of ``text`` (a read at the start of an event; ``blank``, the
-    line end twice: ``"\\n\\n"``, or ``"\\r\\n\\r\\n"`` for a CRLF read) when each of them is a
-    single ``data: …`` line and together they fit the bound ``limit`` (characters): their data, where
-    they end and whether it is all ASCII; else ``None`` (no whole event, or any other field, comment,
-    line or line end among them).
-
-    Exact without a step per event: the text up to the last blank line is split at ``blank`` +
-    ``data: ``; when it starts with ``data: `` and no piece holds a CR or LF, it is ``data: v1``,
-    blank line, ``data: v2``, blank line, … and nothing else."""
-    step = len(blank)
-    end = text.rfind(blank) + step
-    if end < step or end > limit or text[:6] != "data: ":
-        return None
-    values = text[6 : end - step].split(blank + "data: ")
-    joined = "".join(values)
-    if "\n" in joined or "\r" in joined:
-        return None
-    return values, end, joined.isascii()
-
-
-def _event_fields(values: list[str], ascii_only: bool, at: float, last_id: str) -> Iterator[SSEFields]:
-    """``SSEItem`` fields of message events of data ``values`` read at ``at``, their size the UTF-8
-    bytes of each (characters, when ``ascii_only``), built in C (``zip``), not a Python step per
-    event."""
-    sizes: Iterable[int] = (
-        map(len, values)
-        if ascii_only
-        else [len(v) if v.isascii() else len(v.encode("utf-8")) for v in values]
-    )
-    return zip(
-        repeat("event"), values, sizes, repeat(at), repeat("message"), repeat(last_id or None), repeat(False)
-    )
-
-
 async def iter_sse(
     response: httpx.Response,
     url: str,
@@ -114,12 +72,10 @@ async def iter_sse(
     state: SSEState | None = None,
 ) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
-    fetched from ``url``, one by one, each an ``SSEItem``: ``iter_sse_batches``, whose docstring
-    has the rules."""
-    make = SSEItem._make
+    fetched from ``url``, one by one: ``iter_sse_batches``, whose docstring has the rules."""
     async for batch in iter_sse_batches(response, url, settings, max_event_bytes, state):
         for item in batch:
-            yield item if type(item) is SSEItem else make(item)
+            yield item
 
 
 async def iter_sse_batches(
@@ -128,12 +84,11 @@ async def iter_sse_batches(
     settings: Settings,
     max_event_bytes: int | None = None,
     state: SSEState | None = None,
-) -> AsyncIterator[list[SSEItem | SSEFields]]:
+) -> AsyncIterator[list[SSEItem]]:
     """Yield the events and comments of an ``httpx.Response`` with ``Content-Type:
     text/event-stream`` fetched from ``url`` (``settings`` name the timeouts in messages), as a
     list per network read (never empty): the items that read completed, in stream order, before
-    the next read, each an ``SSEItem`` or (the usual events, split in bulk) a plain tuple of its
-    fields (``SSEFields``): unpack them, or use ``iter_sse``. ``state``, when given, is kept up to date with the stream's ``id:`` and
+    the next read. ``state``, when given, is kept up to date with the stream's ``id:`` and
     ``retry:`` fields. (A list per read, not an item at a time: ``A2AClient.stream`` reads tens of
     thousands of events a second, and one generator step per event less is a tenth of its cost.)
 
@@ -253,6 +208,7 @@ async def iter_sse_batches(
     pending_cr = False  # a read ended in CR: half a CRLF, or a line ending of its own
     chunks = response.aiter_text()
     perf_counter = time.perf_counter
+    new_item = tuple.__new__  # SSEItem(...) without the NamedTuple's Python-level __new__
     while True:
         try:
             text = await chunks.__anext__()
@@ -268,25 +224,14 @@ async def iter_sse_batches(
                 hint="a dropped stream is not a finished task; 'a2actl stream tail --task ID' resubscribes",
             ) from exc
         # Line endings as SSELineDecoder reads them: CRLF, CR and LF; a CR ending a read is held
-        # back, it may be the first half of a CRLF. The rest of this loop sees LF only, but for
-        # whole events read at once in CRLF (below).
+        # back, it may be the first half of a CRLF. The rest of this loop sees LF only.
         if pending_cr:
             text = "\r" + text
             pending_cr = False
         if text[-1:] == "\r":
             pending_cr = True
             text = text[:-1]
-        at = perf_counter()
-        batch: list[SSEItem | SSEFields] = []
-        # The usual read, at the start of an event with nothing pending: every whole event in it is
-        # one ``data: …`` line (``_whole_data_events``), split at once and made items without a
-        # Python step per event; a CRLF stream's before its line endings are rewritten.
-        clean = not (skipping or lines.buffer or event or data or retry is not None or has_data or truncated)
         if "\r" in text:
-            whole = _whole_data_events(text, "\r\n\r\n", limit) if clean else None
-            if whole is not None:
-                batch += _event_fields(whole[0], whole[2], at, last_id)
-                text = text[whole[1] :]
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         if skipping:
             cut = text.find("\n")
@@ -297,38 +242,32 @@ async def iter_sse_batches(
             text = text[cut:]
             skipping = False
         if not text:
-            if batch:
-                yield batch
             continue
-        if not clean:
+        at = perf_counter()
+        batch: list[SSEItem] = []
+        if lines.buffer or event or data or retry is not None or has_data or truncated:
             # The stream is inside a line or an event: read up to the end of that event first.
             if not lines.buffer and text[0] == "\n":
                 end = 1  # a blank line right away
             else:
                 end = text.find("\n\n")
                 end = len(text) if end < 0 else end + 2
-            batch += lines_of(text[:end], at)
+            batch = lines_of(text[:end], at)
             text = text[end:]
-        # At the start of an event with nothing pending: whole events of one ``data: …`` line at
-        # once, as above; else whole events are split at their blank line, one of a single ``data:
-        # …`` line within the bound yielded here, any other read line by line. The unfinished end
-        # goes to the line decoder.
-        whole = _whole_data_events(text, "\n\n", limit)
-        if whole is not None:
-            batch += _event_fields(whole[0], whole[2], at, last_id)
-            rest = text[whole[1] :]
-        else:
-            blocks = text.split("\n\n") if text else [""]
-            rest = blocks.pop()
-            append = batch.append
-            for block in blocks:
-                if block[:6] == "data: " and "\n" not in block and len(block) <= limit:
-                    value = block[6:]
-                    size = len(value) if value.isascii() else len(value.encode("utf-8"))
-                    # (``state`` already has ``last_id``: it changes only in ``feed``, then ``dispatch`` sets it)
-                    append(("event", value, size, at, "message", last_id or None, False))
-                else:
-                    batch += lines_of(block + "\n\n", at)
+        # Fast path, at the start of an event with nothing pending: whole events split at their
+        # blank line; one of a single ``data: …`` line within the bound is yielded here, any other
+        # goes line by line. The unfinished end goes to the line decoder.
+        blocks = text.split("\n\n") if text else [""]
+        rest = blocks.pop()
+        append = batch.append
+        for block in blocks:
+            if block[:6] == "data: " and "\n" not in block and len(block) <= limit:
+                value = block[6:]
+                size = len(value) if value.isascii() else len(value.encode("utf-8"))
+                # (``state`` already has ``last_id``: it changes only in ``feed``, then ``dispatch`` sets it)
+                append(new_item(SSEItem, ("event", value, size, at, "message", last_id or None, False)))
+            else:
+                batch += lines_of(block + "\n\n", at)
         if rest:
             batch += lines_of(rest, at)
         if batch:

@@ -11,7 +11,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import A2ACtlError
-from a2actl.transport.sse import SSEItem, iter_sse, iter_sse_batches
+from a2actl.transport.sse import iter_sse
 
 
 class _Response:
@@ -192,56 +192,3 @@ def test_events_ids_and_retries_are_what_httpx_sse_decodes(
     items, last_id, retry = _reference(text)
     assert asyncio.run(run()) == items
     assert (state.last_event_id, state.retry) == (last_id, retry)
-
-
-# Runs of whole one-line ``data:`` events in one read (the usual stream, split at once by
-# ``_whole_data_events``), now and then broken by anything else a stream may hold there.
-_odd_line = st.sampled_from(
-    [": ping", "id: 7", "event: e", "retry: 9", "data", "data:x", "data:  two", "datas: x", "", "data: a\rb"]
-)
-_run_event = st.one_of(
-    _field_text.map(lambda d: ["data: " + d]),  # the usual event, non-ASCII and empty data included
-    st.lists(_odd_line, min_size=1, max_size=2),  # anything else (a stray CR is a line end of its own)
-)
-
-
-@settings(max_examples=300, deadline=None)
-@example(blocks=[["data: a"], ["data: b"]], newline="\r\n", cuts=[], limit=1 << 20)
-@example(blocks=[["data: a"], ["data: é"], [": ping"], ["data: c"]], newline="\n", cuts=[30], limit=1 << 20)
-@example(blocks=[["data: a"], ["data: b"]], newline="\r\n", cuts=[9, 10], limit=1 << 20)
-@example(
-    blocks=[["data: a"], ["data: a\rb"]], newline="\r\n", cuts=[], limit=1 << 20
-)  # a lone CR: a line end
-@example(blocks=[["data: aaaa"], ["data: bbbb"]], newline="\n", cuts=[], limit=14)
-@given(
-    st.lists(_run_event, min_size=1, max_size=12),
-    st.sampled_from(["\n", "\r\n", "\r"]),
-    st.lists(st.integers(min_value=0, max_value=600), max_size=4),
-    st.sampled_from([1 << 20, 24, 40]),
-)
-def test_runs_of_whole_data_events_are_what_httpx_sse_decodes(
-    blocks: list[list[str]], newline: str, cuts: list[int], limit: int
-) -> None:
-    """Whole events read at once, in LF or CRLF (or CR: line by line), cut anywhere, near the
-    bound or not: the same items (data, event, id, size in UTF-8 bytes, one read time per read) as
-    httpx-sse's decoders read, event by event."""
-    text = "".join("".join(line + newline for line in block) + newline for block in blocks)
-
-    async def run() -> list[tuple[Any, ...]]:
-        out = []
-        async for batch in iter_sse_batches(_Response(_split(text, cuts)), "http://x", _Settings(), limit):
-            items = [SSEItem._make(i) for i in batch]  # SSEItems, or plain tuples of their fields
-            assert items and len({i.at for i in items}) == 1  # one read time per read's batch
-            out += [(i.kind, i.data, i.event, i.id, i.truncated, i.size) for i in items]
-        return out
-
-    got = asyncio.run(run())
-    want, _, _ = _reference(text)
-    assert len(got) == len(want)
-    for (kind, data, event, eid, truncated, size), ref in zip(got, want, strict=True):
-        if truncated:  # an event over a small bound: no data, at least the bound's worth counted
-            assert (kind, data, event, eid) == ("event", "", *ref[2:4]) and size > limit - 6
-            continue
-        assert (kind, data, event, eid, truncated) == ref
-        if kind == "event":
-            assert size == len(data.encode("utf-8"))
