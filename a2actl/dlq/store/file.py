@@ -22,6 +22,7 @@ from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
 from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.protocol.jsondoc import loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -143,7 +144,7 @@ class FileBackend:
                 if not raw.strip():
                     continue
                 try:
-                    rec = json.loads(raw.decode("utf-8"))
+                    rec = loads_utf8(raw)  # json.loads(raw.decode()), orjson where it can
                 except UnicodeDecodeError:
                     yield n, None, "not UTF-8 text"
                 except (ValueError, RecursionError):
