@@ -45,6 +45,8 @@ import tempfile
 import time
 from typing import BinaryIO
 
+from loopback import wait_port
+
 HERE = os.path.abspath(__file__)
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
@@ -313,18 +315,6 @@ def a2actl_runner(url: str) -> None:
 
 
 # ------------------------------------------------------------------------------------------ driver
-def wait_for(port: int) -> None:
-    import socket
-
-    for _ in range(200):
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.1).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise SystemExit(f"the bench server on port {port} did not start")
-
-
 def rss_kib(pid: int) -> int | None:
     try:
         with open(f"/proc/{pid}/status") as f:
@@ -443,7 +433,7 @@ def main() -> None:
     cpu: dict[str, list[float]] = {"bare": [], "bare+jsonl": [], "a2actl": []}
     walls: dict[str, list[float]] = {"bare+jsonl": [], "a2actl": []}
     try:
-        wait_for(port)
+        wait_port(port)
         # apples to apples: both write one record per event, with the same keys (a2actl adds its summary)
         scratch = tempfile.mkdtemp(
             prefix="a2actl-bench-", dir="/dev/shm" if os.path.isdir("/dev/shm") else None
@@ -533,8 +523,8 @@ def main() -> None:
             for k, n in ((2, small), (3, big))
         ]
         try:
-            wait_for(port + 2)
-            wait_for(port + 3)
+            wait_port(port + 2)
+            wait_port(port + 3)
             urls = (f"http://127.0.0.1:{port + 2}", f"http://127.0.0.1:{port + 3}")
             ir = {
                 who: instructions_per_event([py, HERE, flag], *urls, big - small)
@@ -555,7 +545,7 @@ def main() -> None:
     url = f"http://127.0.0.1:{port}"
     server = subprocess.Popen([py, HERE, "--serve", str(port)], env=dict(os.environ, BENCH_EVENTS=str(n_rss)))
     try:
-        wait_for(port)
+        wait_port(port)
         tail_cmd = [py, "-m", "a2actl", "stream", "tail", url, "--send", "x", "-o", "jsonl"]
         elapsed, _, samples = run(tail_cmd, os.devnull, sample_rss=True)
         if len(samples) >= 4:

@@ -18,14 +18,13 @@ with coarse connect marks). Issue #16, docs/fleet.md.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
-import gc
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from a2actl.core.gcpause import quiet_gc
 from a2actl.fleet.check import check_agent, compiled_validator
 from a2actl.fleet.inventory import AgentSpec, Inventory
 from a2actl.fleet.result import STAGES, AgentResult, FleetOptions, FleetProgress
@@ -60,21 +59,6 @@ def last_of_origin(agents: Sequence[AgentSpec]) -> list[bool]:
             out[i] = True
             seen.add(origin)
     return out
-
-
-@contextlib.contextmanager
-def _quiet_gc(threshold: int = 50_000) -> Iterator[None]:
-    """Fewer garbage-collector passes while the fleet runs (as ``load run`` does): what was allocated
-    before moves to the permanent generation (``gc.freeze``) and the youngest generation is collected
-    every ``threshold`` allocations instead of 700; the previous settings come back at the end."""
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(threshold, before[1], before[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 async def run_fleet(
@@ -145,7 +129,7 @@ async def run_fleet(
 
     report(force=True)
     transport = MarkedFastTransport(tsettings, sink, max_connections=concurrency)
-    with _quiet_gc():
+    with quiet_gc():
         async with transport:
             tasks = [asyncio.ensure_future(worker(transport)) for _ in range(concurrency)]
             try:

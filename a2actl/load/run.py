@@ -26,14 +26,14 @@ per request, as ``handshake probe`` does.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from a2actl.core.errors import A2ACtlError, UsageError
+from a2actl.core.gcpause import quiet_gc
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.load.report import LoadReport, ModelSpec, Progress, rates_of
 from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext, build, run_one
@@ -153,7 +153,7 @@ class LoadRun:
 
             watcher = asyncio.ensure_future(self._watch(state, on_progress))
             try:
-                with _quiet_gc():
+                with quiet_gc():
                     work = (
                         self._open(scenario, state, finished)
                         if model.kind == "open"
@@ -333,26 +333,6 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
-
-
-@contextlib.contextmanager
-def _quiet_gc(threshold: int = 50_000) -> Iterator[None]:
-    """Fewer, shorter garbage-collector pauses while load runs: everything allocated before the run
-    (modules, the card, the client) moves to the permanent generation (``gc.freeze``), so a full
-    collection no longer walks it, and the youngest generation is collected every ``threshold``
-    allocations instead of 700. Measured at 1,000 req/s (open model, this 2-core machine): schedule
-    lag p99 114 ms with the defaults, 19 ms with this. Cycles are still collected; the previous
-    settings come back at the end."""
-    import gc
-
-    before = gc.get_threshold()
-    gc.freeze()
-    gc.set_threshold(threshold, before[1], before[2])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*before)
-        gc.unfreeze()
 
 
 def _loop_name() -> str:
