@@ -30,11 +30,13 @@ from a2actl.core.exit_codes import ExitCode
 
 
 class OutputFormat(str, Enum):
-    """``-o``: human tables, one JSON document, or JSON Lines (docs/output-formats.md)."""
+    """``-o``: human tables, one JSON document, or JSON Lines (docs/output-formats.md); ``sarif``
+    (SARIF 2.1.0) only for ``caps lint``, any other command refuses it with exit 2."""
 
     table = "table"
     json = "json"
     jsonl = "jsonl"
+    sarif = "sarif"
 
 
 class A2AVersion(str, Enum):
@@ -51,6 +53,7 @@ class Binding(str, Enum):
     auto = "auto"
     jsonrpc = "JSONRPC"
     http_json = "HTTP+JSON"
+    grpc = "GRPC"
 
 
 #: The subcommands, built on first use: name → (module, attribute, short help). Typer turns each
@@ -207,6 +210,14 @@ def _quiet_broken_pipe() -> None:
         pass
 
 
+#: Subcommands with an option of the same name as a root option: after the subcommand, the name is
+#: the subcommand's (``caps sign --key`` is the signing key, not the mTLS client key ``--key``).
+_OWN_OPTIONS: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("caps", "sign"): ("--key",),
+    ("caps", "verify"): ("--key",),
+}
+
+
 def _hoist_globals(group: TyperGroup, args: list[str]) -> list[str]:
     """Move the root's own options found after the subcommand to the front, so global options work
     in any position. Stops at ``--``."""
@@ -215,6 +226,9 @@ def _hoist_globals(group: TyperGroup, args: list[str]) -> list[str]:
         if isinstance(p, typer.core.TyperOption):
             for name in p.opts:
                 takes_value[name] = not (p.is_flag or p.count)
+    for pair in zip(args, args[1:]):
+        for own in _OWN_OPTIONS.get(pair, ()):
+            takes_value.pop(own, None)  # the subcommand's own option of the same name wins after it
     front: list[str] = []
     rest: list[str] = []
     i = 0

@@ -53,6 +53,10 @@ DEFAULT_MAX_TIME: dict[str, float] = {
 }
 
 
+#: The commands that write ``-o sarif`` (SARIF 2.1.0); any other command refuses it (exit 2).
+SARIF_COMMANDS = frozenset({"caps lint"})
+
+
 @dataclass
 class Invocation:
     """Global options of one run. ``format`` is ``table``, ``json`` or ``jsonl``; ``out`` is the one
@@ -82,7 +86,8 @@ class Invocation:
         if self._out is None:
             from a2actl.render.output import Output
 
-            self._out = Output(self.format, secrets=self.settings.secrets(), redact=not self.show_secrets)
+            fmt = "json" if self.format == "sarif" else self.format  # sarif: the command writes it
+            self._out = Output(fmt, secrets=self.settings.secrets(), redact=not self.show_secrets)
         return self._out
 
     @property
@@ -131,4 +136,11 @@ def invocation(ctx: typer.Context) -> Invocation:
         root.obj = Invocation(Settings())
     if not root.obj.command:
         root.obj.command = " ".join(ctx.command_path.split()[1:])
+    if root.obj.format == "sarif" and root.obj.command not in SARIF_COMMANDS:
+        from a2actl.core.errors import UsageError
+
+        root.obj.format = "table"
+        raise UsageError(
+            f"-o sarif is only for {', '.join(sorted(SARIF_COMMANDS))}; '{root.obj.command}' writes table, json or jsonl"
+        )
     return root.obj
