@@ -9,6 +9,14 @@ Routes (``{base}`` = ``http://host:port``):
 * ``POST /a2a/handshake``: an explicit session handshake (``docs/debug-endpoints.md``, "What a session
   is"): capabilities in, capabilities and a session token out (the token is random per call and never
   logged)
+
+Push notifications (``docs/push.md``): a2a-sdk's ``BasePushNotificationSender`` over an
+``InMemoryPushNotificationConfigStore``; the card says ``pushNotifications: true`` (unless
+``--claim-capability pushNotifications`` asks for an agent that only claims them). It POSTs each event
+as a 1.0 ``StreamResponse`` (whatever version the config was set with) with ``X-A2A-Notification-Token``
+and ``Authorization: <scheme> <credentials>`` when set; at most once per event, no retries. No URL
+screening: the sandbox is a QA agent and pushes to loopback receivers, which the spec says a real agent
+SHOULD refuse (A2A v1.0 §13.2).
 """
 
 from __future__ import annotations
@@ -67,7 +75,7 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
         supported_interfaces=interfaces,
         provider=pb.AgentProvider(organization="a2actl", url="https://example.invalid/a2actl"),
         version=__version__,
-        capabilities=pb.AgentCapabilities(streaming=True, push_notifications=False),
+        capabilities=pb.AgentCapabilities(streaming=True, push_notifications=_pushes(opts)),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=[
@@ -96,7 +104,11 @@ def legacy_card_json(opts: SandboxOptions, base_url: str) -> dict[str, Any]:
         "url": base_url + JSONRPC_PATH,
         "version": __version__,
         "protocolVersion": "0.2.5",
-        "capabilities": {"streaming": True, "pushNotifications": False, "stateTransitionHistory": False},
+        "capabilities": {
+            "streaming": True,
+            "pushNotifications": _pushes(opts),
+            "stateTransitionHistory": False,
+        },
         "defaultInputModes": ["text/plain"],
         "defaultOutputModes": ["text/plain"],
         "skills": [{"id": "echo", "name": "Echo", "description": "Echoes text back.", "tags": ["test"]}],
@@ -332,9 +344,31 @@ def _varying_card_route(card: pb.AgentCard) -> Route:
     return Route("/.well-known/agent-card.json", serve_card, methods=["GET"])
 
 
+def _pushes(opts: SandboxOptions) -> bool:
+    """Whether the agent implements push notifications: yes, unless ``--claim-capability
+    pushNotifications`` asks for a card that claims them although the agent does not (then the
+    honest card says false and the handler refuses the push methods with -32003)."""
+    return "pushNotifications" not in opts.claim_capabilities
+
+
+def _push_kwargs(opts: SandboxOptions) -> dict[str, Any]:
+    """The request handler's push arguments (none when ``_pushes`` is false): an in-memory config
+    store and a2a-sdk's sender on an ``httpx.AsyncClient`` (10 s timeout per delivery; the spec
+    recommends 10-30 s, A2A v1.0 §13.2)."""
+    if not _pushes(opts):
+        return {}
+    import httpx
+    from a2a.server.tasks import BasePushNotificationSender, InMemoryPushNotificationConfigStore
+
+    store = InMemoryPushNotificationConfigStore()
+    sender = BasePushNotificationSender(httpx.AsyncClient(timeout=10.0), store)
+    return {"push_config_store": store, "push_sender": sender}
+
+
 def build_app(opts: SandboxOptions, base_url: str) -> Any:
     """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``)."""
     card = build_card(opts, base_url)
+    push = _push_kwargs(opts)
     registry = None
     if opts.debug:
         from a2actl.server.debug.registry import SessionRegistry
@@ -346,10 +380,14 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
             agent_executor=EchoExecutor(opts.stream_interval),
             task_store=InMemoryTaskStore(),
             agent_card=card,
+            **push,
         )
     else:
         handler = DefaultRequestHandler(
-            agent_executor=EchoExecutor(opts.stream_interval), task_store=InMemoryTaskStore(), agent_card=card
+            agent_executor=EchoExecutor(opts.stream_interval),
+            task_store=InMemoryTaskStore(),
+            agent_card=card,
+            **push,
         )
     served = _served_card(opts, card)
     compat = "0.3" in opts.versions or opts.card_style == "0.2"
@@ -382,7 +420,7 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
                 "sessionToken": secrets.token_urlsafe(24),
                 "expiresIn": 300,
                 "protocolVersions": list(opts.versions),
-                "capabilities": {"streaming": True, "pushNotifications": False},
+                "capabilities": {"streaming": True, "pushNotifications": _pushes(opts)},
                 "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
             }
         )
