@@ -50,8 +50,9 @@ from a2actl.server.sandbox.options import (
 from a2actl.server.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
 
 
-def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
-    """The sandbox's AgentCard (1.0 proto); interfaces per ``opts.versions``, JSON-RPC first."""
+def build_card(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) -> pb.AgentCard:
+    """The sandbox's AgentCard (1.0 proto); interfaces per ``opts.versions``, JSON-RPC first, the
+    gRPC ones (``grpc_url``: ``host:port``, when the gRPC side is on) last."""
     interfaces = []
     for version in opts.versions:
         interfaces.append(
@@ -69,6 +70,11 @@ def build_card(opts: SandboxOptions, base_url: str) -> pb.AgentCard:
         interfaces.append(
             pb.AgentInterface(url=ws_base + WS_PATH, protocol_binding=WS_BINDING, protocol_version="1.0")
         )
+    if grpc_url is not None:  # last: clients that auto-select keep JSON-RPC
+        for version in opts.versions:
+            interfaces.append(
+                pb.AgentInterface(url=grpc_url, protocol_binding="GRPC", protocol_version=version)
+            )
     card = pb.AgentCard(
         name=opts.name,
         description="Reference A2A agent embedded in a2actl: echoes text, streams status and artifact events.",
@@ -230,6 +236,8 @@ class FaultMiddleware:
     before the queue), then a slot of ``max_concurrency`` (FIFO wait), the service time, the agent; the
     slot is held until the response (a whole stream) ends."""
 
+    request_handler: Any = None  # set by build_app: the a2a-sdk handler (shared with the gRPC side)
+
     def __init__(self, app: Any, opts: SandboxOptions) -> None:
         self.app = app
         self.opts = opts
@@ -365,9 +373,11 @@ def _push_kwargs(opts: SandboxOptions) -> dict[str, Any]:
     return {"push_config_store": store, "push_sender": sender}
 
 
-def build_app(opts: SandboxOptions, base_url: str) -> Any:
-    """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``)."""
-    card = build_card(opts, base_url)
+def build_app(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) -> Any:
+    """The sandbox ASGI app for an agent reachable at ``base_url`` (``http://host:port``); its
+    ``request_handler`` attribute is the a2a-sdk request handler (the gRPC side serves the same one),
+    ``grpc_url`` the card's gRPC interface (``host:port``) or ``None``."""
+    card = build_card(opts, base_url, grpc_url)
     push = _push_kwargs(opts)
     registry = None
     if opts.debug:
@@ -444,4 +454,6 @@ def build_app(opts: SandboxOptions, base_url: str) -> Any:
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     if opts.drop_after is not None:
         install_drop_filter()
-    return FaultMiddleware(Starlette(routes=routes), opts)
+    app = FaultMiddleware(Starlette(routes=routes), opts)
+    app.request_handler = handler
+    return app

@@ -97,6 +97,11 @@ class SandboxOptions:
 
     Dead letters (``docs/dlq.md``): ``dlq`` (a file or redis URL) enables the queue-backed worker at
     ``POST /a2a/queue``; ``worker_fault`` (``transient``/``permanent``) makes it fail and dead-letter.
+
+    gRPC (``docs/grpc.md``, needs the ``grpc`` extra): ``grpc`` serves a2a-sdk's gRPC handler on its own
+    port ``grpc_port`` (0: a free one) over the same agent and task store, declared last on the card
+    (``a2actl.server.sandbox.grpc``). Off here by default; ``a2actl sandbox serve`` turns it on when
+    grpcio is importable.
     """
 
     host: str = "127.0.0.1"
@@ -126,5 +131,7 @@ class SandboxOptions:
     service_time: ServiceTime | None = None
     max_concurrency: int = 0
     blocking_handshake: float = 0.0
+    grpc: bool = False
+    grpc_port: int = 0
     name: str = "a2actl sandbox agent"
     seed: int | None = None

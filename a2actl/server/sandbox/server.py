@@ -35,12 +35,12 @@ def base_url_of(sock: socket.socket, host: str) -> str:
     return f"http://{shown}:{port}"
 
 
-def _server(opts: SandboxOptions, sock: socket.socket, log_level: str) -> Any:
+def _server(opts: SandboxOptions, sock: socket.socket, log_level: str, grpc_url: str | None = None) -> Any:
     import uvicorn
 
     from a2actl.server.sandbox.app import build_app
 
-    app = build_app(opts, base_url_of(sock, opts.host))
+    app = build_app(opts, base_url_of(sock, opts.host), grpc_url)
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -62,18 +62,51 @@ def check_startable(opts: SandboxOptions) -> None:
         check_dlq(opts.dlq)
 
 
-def serve(opts: SandboxOptions, on_ready: Any = None, log_level: str = "warning") -> None:
-    """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening."""
+def _grpc_side(opts: SandboxOptions) -> Any:
+    """The gRPC side (``a2actl.server.sandbox.grpc.GrpcSide``, its port reserved) when ``opts.grpc``,
+    else ``None``. Raises ``OSError`` when ``opts.grpc_port`` cannot be bound."""
+    if not opts.grpc:
+        return None
+    from a2actl.server.sandbox.grpc import GrpcSide, reserve_port
+
+    return GrpcSide(opts, opts.host, reserve_port(opts.host, opts.grpc_port))
+
+
+async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any) -> None:
+    """Serve HTTP (uvicorn) and, when on, gRPC in the running loop; gRPC starts first and stops last."""
+    if grpc_side is not None:
+        await grpc_side.start(server.config.app.request_handler)
+    try:
+        await server.serve(sockets=[sock])
+    finally:
+        if grpc_side is not None:
+            await grpc_side.stop()
+
+
+def serve(
+    opts: SandboxOptions, on_ready: Any = None, log_level: str = "warning", on_grpc: Any = None
+) -> None:
+    """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening;
+    ``on_grpc(target)`` before it with the gRPC interface (``host:port``) when ``opts.grpc``."""
     check_startable(opts)
     sock = bind_socket(opts.host, opts.port)
-    server = _server(opts, sock, log_level)
+    grpc_side = _grpc_side(opts)
+    server = _server(opts, sock, log_level, grpc_side.url if grpc_side else None)
+    if grpc_side is not None and on_grpc is not None:
+        on_grpc(grpc_side.url)
     if on_ready is not None:
         on_ready(base_url_of(sock, opts.host))
-    server.run(sockets=[sock])
+    if grpc_side is None:
+        server.run(sockets=[sock])
+        return
+    from uvicorn._compat import asyncio_run
+
+    asyncio_run(_serve_all(server, sock, grpc_side), loop_factory=server.config.get_loop_factory())
 
 
 class RunningSandbox:
-    """A sandbox serving in a background thread. ``url`` is its base URL; ``stop()`` shuts it down."""
+    """A sandbox serving in a background thread. ``url`` is its base URL; ``grpc_url`` its gRPC
+    interface (``host:port``, as the card declares it) or ``None``; ``stop()`` shuts it down."""
 
     def __init__(self, opts: SandboxOptions, log_level: str = "error") -> None:
         import logging
@@ -84,11 +117,15 @@ class RunningSandbox:
         self.sock = bind_socket(opts.host, opts.port)
         self.opts = replace(opts, port=self.sock.getsockname()[1])
         self.url = base_url_of(self.sock, opts.host)
-        self.server = _server(opts, self.sock, log_level)
+        self.grpc = _grpc_side(opts)
+        self.grpc_url: str | None = self.grpc.url if self.grpc is not None else None
+        if self.grpc is not None:
+            self.opts = replace(self.opts, grpc_port=self.grpc.port)
+        self.server = _server(opts, self.sock, log_level, self.grpc_url)
         self.thread = threading.Thread(target=self._run, name="a2actl-sandbox", daemon=True)
 
     def _run(self) -> None:
-        asyncio.run(self.server.serve(sockets=[self.sock]))
+        asyncio.run(_serve_all(self.server, self.sock, self.grpc))
 
     def start(self, timeout: float = 10.0) -> RunningSandbox:
         """Start serving and wait until it listens (``timeout`` seconds; ``RuntimeError`` if not)."""
