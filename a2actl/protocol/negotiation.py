@@ -3,7 +3,9 @@
 
 Rules: spec v1.0 §5.8 (``supportedInterfaces``: the first is the agent's preference), §3.2.6 (version
 negotiation: the client names the version it speaks; patch versions are not negotiated). a2actl calls
-JSON-RPC and HTTP+JSON interfaces; gRPC and custom bindings are listed and skipped.
+JSON-RPC and HTTP+JSON interfaces, and gRPC ones when the caller can (``grpc=True``: the extra
+``a2actl[grpc]`` is installed and the command speaks gRPC, ``docs/grpc.md``); other bindings are listed
+and skipped.
 """
 
 from __future__ import annotations
@@ -58,15 +60,20 @@ class NegotiationFailed(ValueError):
     """No interface of the card can be called with the requested version/binding."""
 
 
-def _skipped_note(skipped: list[Interface]) -> str:
+#: What a skipped gRPC interface needs when the extra is missing (``grpc_hint`` of ``select_interface``).
+GRPC_EXTRA_HINT = "needs `pip install 'a2actl[grpc]'`"
+
+
+def _skipped_note(skipped: list[Interface], grpc_hint: str | None = None) -> str:
     """``; 1 gRPC interface and 1 WebSocket interface skipped``: each kind named as what it is (a
-    ``ws://``/``wss://`` URL is a WebSocket channel, whatever its custom binding URI says)."""
+    ``ws://``/``wss://`` URL is a WebSocket channel, whatever its custom binding URI says); a gRPC
+    interface says ``grpc_hint`` when given (``gRPC (needs `pip install 'a2actl[grpc]'`)``)."""
     if not skipped:
         return ""
     counts: dict[str, int] = {}
     for i in skipped:
         if i.protocol_binding == BINDING_GRPC:
-            kind = "gRPC"
+            kind = f"gRPC ({grpc_hint})" if grpc_hint else "gRPC"
         elif i.url.lower().startswith(("ws://", "wss://")):
             kind = "WebSocket"
         else:
@@ -79,7 +86,14 @@ def _skipped_note(skipped: list[Interface]) -> str:
     )
 
 
-def select_interface(view: CardView, version: str = "auto", binding: str = "auto") -> Selection:
+def select_interface(
+    view: CardView,
+    version: str = "auto",
+    binding: str = "auto",
+    *,
+    grpc: bool = False,
+    grpc_hint: str | None = None,
+) -> Selection:
     """Choose the interface and wire family for RPCs.
 
     Rules: candidates are the card's interfaces in card order (spec v1.0 §5.8: the first is the agent's
@@ -90,21 +104,30 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     If the filters leave nothing but a URL with the wanted binding exists, that URL is used with the
     requested version and ``forced=True``, so an operator can test what a card does not declare.
 
+    ``grpc``: GRPC interfaces are callable too (in card order with the others, under the same 1.0
+    preference; ``--binding GRPC`` picks them alone). ``grpc_hint``: why they are not (the missing
+    extra), said in the skipped note and in the failure for ``--binding GRPC``.
+
     Raises ``NegotiationFailed`` when no callable interface fits at all.
     """
     want_family = None if version == "auto" else family_of(version)
     if version != "auto" and want_family is None:
         raise NegotiationFailed(f"unknown --a2a-version {version!r}; use auto, 0.3 or 1.0")
     want_binding = None if binding == "auto" else normalise_binding(binding)
-    if want_binding is not None and want_binding not in CALLABLE_BINDINGS:
+    bindings = (*CALLABLE_BINDINGS, BINDING_GRPC) if grpc else CALLABLE_BINDINGS
+    if want_binding == BINDING_GRPC and not grpc:
+        raise NegotiationFailed(f"--binding GRPC {grpc_hint or 'is not available for this command'}")
+    if want_binding is not None and want_binding not in bindings:
         raise NegotiationFailed(f"binding {binding!r} cannot be called by a2actl; use JSONRPC or HTTP+JSON")
 
-    callable_ifaces = [i for i in view.interfaces if i.protocol_binding in CALLABLE_BINDINGS]
-    skipped = [i for i in view.interfaces if i.protocol_binding not in CALLABLE_BINDINGS]
+    callable_ifaces = [i for i in view.interfaces if i.protocol_binding in bindings]
+    skipped = [i for i in view.interfaces if i.protocol_binding not in bindings]
     if not callable_ifaces:
         declared = ", ".join(f"{i.protocol_binding} {i.protocol_version}" for i in view.interfaces) or "none"
+        grpc_only = bool(view.interfaces) and all(i.protocol_binding == BINDING_GRPC for i in view.interfaces)
         raise NegotiationFailed(
             f"the card declares no JSON-RPC or HTTP+JSON interface (declared: {declared})"
+            + (f"; its gRPC interface {grpc_hint}" if grpc_only and grpc_hint else "")
         )
 
     def fam(i: Interface) -> Family:
@@ -120,7 +143,7 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
         if (want_binding is None or i.protocol_binding == want_binding)
         and (want_family is None or same_family(fam(i), want_family))
     ]
-    note_grpc = _skipped_note(skipped)
+    note_grpc = _skipped_note(skipped, grpc_hint)
     if cands:
         if want_family is None:
             ordered = sorted(enumerate(cands), key=lambda p: (fam(p[1]) is not Family.V1_0, p[0]))
@@ -161,4 +184,4 @@ def select_interface(view: CardView, version: str = "auto", binding: str = "auto
     return Selection(chosen, family, why, forced=True, candidates=callable_ifaces)
 
 
-__all__ = ["CALLABLE_BINDINGS", "NegotiationFailed", "Selection", "select_interface"]
+__all__ = ["CALLABLE_BINDINGS", "GRPC_EXTRA_HINT", "NegotiationFailed", "Selection", "select_interface"]

@@ -34,7 +34,7 @@ def send_result(out: Output, doc: dict[str, Any]) -> None:
         for k, v in doc["headers"].items():
             out.out.print(Text(f"{safe(k)}: {safe(v)}"))
         out.out.print(Text(json.dumps(doc["body"], indent=2, ensure_ascii=False)))
-        out.out.print(Text("\n" + doc["curl"]))
+        out.out.print(Text("\n" + (doc.get("grpcurl") or doc["curl"])))
         return
     if doc.get("streaming"):
         out.out.print(

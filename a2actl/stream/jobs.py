@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING
 
-from a2actl.agent.connect import connect
+from a2actl.agent.connect import connected
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
 from a2actl.stream.follow import tail_a2a
@@ -59,15 +59,15 @@ async def tail_job(
             return await tail_raw_sse(transport, sse, opts, emit)
         if target is None:
             raise UsageError("TARGET (the agent's URL) is needed with --send and --task")
-        client = await connect(target, settings, transport, card_path)
-        if send is not None:
-            from a2actl.protocol.events import text_message_params
+        async with connected(target, settings, transport, card_path) as client:
+            if send is not None:
+                from a2actl.protocol.events import text_message_params
 
-            params = text_message_params(
-                send, client.family, client.binding, tenant=client.selection.interface.tenant
-            )
-            return await tail_a2a(client, "SendStreamingMessage", params, opts, emit)
-        return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
+                params = text_message_params(
+                    send, client.family, client.binding, tenant=client.selection.interface.tenant
+                )
+                return await tail_a2a(client, "SendStreamingMessage", params, opts, emit)
+            return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
 
 
 async def tail_raw_sse(transport: HttpTransport, url: str, opts: TailOptions, emit: Emit) -> TailSummary:

@@ -1,6 +1,6 @@
 """``a2actl send`` and ``a2actl task get|list|cancel``: the operations of the official a2a-cli spec,
-on any negotiated family (0.3, 1.0) and binding (JSON-RPC, HTTP+JSON). Each job returns a typed
-result (``tasks/results.py``)."""
+on any negotiated family (0.3, 1.0) and binding (JSON-RPC, HTTP+JSON, and gRPC with the ``grpc`` extra:
+``docs/grpc.md``). Each job returns a typed result (``tasks/results.py``)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from a2actl.tasks.request import SendOptions, dry_run
 from a2actl.tasks.results import SendResult, SentMessage, StreamedSend, TaskListResult, TaskResult
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.stream.tail import Emit
-    from a2actl.transport.a2a import A2AClient
 
 __all__ = [
     "POLL_FIRST",
@@ -56,11 +56,13 @@ async def send_job(
     before any answer names the task it created when the agent can list tasks (1.0 ``ListTasks``).
     An A2A error answer raises ``A2AError`` (1); discovery and transport errors as ``connect``.
     """
-    from a2actl.agent.connect import connect
+    from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
-    async with HttpTransport(settings, sink) as transport:
-        client = await connect(target, settings, transport, card_path)
+    async with (
+        HttpTransport(settings, sink) as transport,
+        connected(target, settings, transport, card_path) as client,
+    ):
         params = message_params(
             opts.parts,
             client.family,
@@ -108,7 +110,7 @@ async def send_job(
 
 
 async def _send_streaming(
-    client: A2AClient,
+    client: AgentClient,
     params: dict[str, Any],
     message_id: str,
     opts: SendOptions,
@@ -153,7 +155,7 @@ def needs_poll(view: dict[str, Any], no_wait: bool) -> bool:
 
 
 async def poll_until_settled(
-    client: A2AClient,
+    client: AgentClient,
     view: dict[str, Any],
     limit: float,
     *,
@@ -206,7 +208,7 @@ async def poll_until_settled(
     )
 
 
-async def _timeout_with_task(client: A2AClient, message_id: str, exc: TimeoutError_) -> TimeoutError_:
+async def _timeout_with_task(client: AgentClient, message_id: str, exc: TimeoutError_) -> TimeoutError_:
     """The read timeout of a blocking send, with the task it created when the agent can say (1.0:
     ``ListTasks``, newest first, looking for the task whose history holds ``message_id``)."""
     from a2actl.core.errors import A2ACtlError
@@ -264,15 +266,17 @@ async def get_task_job(
     """``task get``: GetTask (``historyLength`` = ``history`` messages when given). Raises
     ``UsageError`` (2) for an empty ``task_id``, ``A2AError`` (1) for an A2A error (TaskNotFound
     -32001), and what ``connect`` raises."""
-    from a2actl.agent.connect import connect
+    from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
     _require_task_id(task_id)
     params: dict[str, Any] = {"id": task_id}
     if history is not None:
         params["historyLength"] = history
-    async with HttpTransport(settings, sink) as transport:
-        client = await connect(target, settings, transport, card_path)
+    async with (
+        HttpTransport(settings, sink) as transport,
+        connected(target, settings, transport, card_path) as client,
+    ):
         out = await client.call("GetTask", params)
     if out.error is not None:
         raise out.error.to_exception(out.method)
@@ -284,12 +288,14 @@ async def cancel_task_job(
 ) -> TaskResult:
     """``task cancel``: CancelTask. Raises ``UsageError`` (2) for an empty ``task_id``, ``A2AError``
     (1) for an A2A error (a terminal task: TaskNotCancelable -32002), and what ``connect`` raises."""
-    from a2actl.agent.connect import connect
+    from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
     _require_task_id(task_id)
-    async with HttpTransport(settings, sink) as transport:
-        client = await connect(target, settings, transport, card_path)
+    async with (
+        HttpTransport(settings, sink) as transport,
+        connected(target, settings, transport, card_path) as client,
+    ):
         out = await client.call("CancelTask", {"id": task_id})
     if out.error is not None:
         raise out.error.to_exception(out.method)
@@ -310,11 +316,13 @@ async def list_tasks_job(
     """``task list``: one page of ListTasks (A2A 1.0 only; 0.3 has no tasks/list). Raises
     ``UsageError`` (2) on a 0.x endpoint or for an unknown ``state``, ``A2AError`` (1) for an A2A
     error, and what ``connect`` raises."""
-    from a2actl.agent.connect import connect
+    from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
-    async with HttpTransport(settings, sink) as transport:
-        client = await connect(target, settings, transport, card_path)
+    async with (
+        HttpTransport(settings, sink) as transport,
+        connected(target, settings, transport, card_path) as client,
+    ):
         if client.family is not Family.V1_0:
             speaks_v1 = any(i.family is Family.V1_0 for i in client.selection.candidates)
             raise UsageError(

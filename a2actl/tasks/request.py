@@ -1,5 +1,6 @@
 """What ``send`` sends: the options, the message parts read from the command line, ``--fail-on``
-states, and the ``--dry-run`` view of the request (with an equivalent curl command)."""
+states, and the ``--dry-run`` view of the request (with an equivalent curl command, or grpcurl over
+gRPC)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from a2actl.protocol.versions import canonical_state
 from a2actl.tasks.results import SendDryRun
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
-    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.grpc import GrpcClient
 
 #: States ``--fail-on`` accepts (a task ending in one of them → exit 7; A2A spec §4.1.3 TaskState).
 FAIL_STATES = ("failed", "rejected", "canceled", "input-required", "auth-required")
@@ -130,15 +132,85 @@ def curl_command(method: str, url: str, headers: dict[str, str], body: Any) -> s
     return cmd + " " + shlex.quote(url)
 
 
+def _quoted_header(flag: str, name: str, value: str) -> str:
+    """`` -H 'name: value'``; double-quoted when the value holds a ``$A2ACTL_…`` placeholder so the
+    shell expands it."""
+    if "$A2ACTL_" in value:
+        return (
+            f' {flag} "'
+            + f"{name}: {value}".replace("\\", "\\\\").replace('"', '\\"').replace("`", "\\`")
+            + '"'
+        )
+    return f" {flag} " + shlex.quote(f"{name}: {value}")
+
+
+def grpcurl_command(
+    target: str, method: str, metadata: dict[str, str], body: Any, *, tls: bool, settings: Settings
+) -> str:
+    """An equivalent ``grpcurl`` command (github.com/fullstorydev/grpcurl): ``-plaintext`` or the TLS
+    files (``-cacert``/``-cert``/``-key``), ``-H`` per metadata entry, ``-d`` the request as JSON,
+    then the target and ``service/method``. grpcurl needs the schema: from the server's reflection,
+    or add ``-import-path DIR -proto a2a.proto`` (``docs/grpc.md``)."""
+    cmd = "grpcurl"
+    if not tls:
+        cmd += " -plaintext"
+    for flag, path in (("-cacert", settings.cacert), ("-cert", settings.cert), ("-key", settings.key)):
+        if tls and path:
+            cmd += f" {flag} " + shlex.quote(path)
+    for k, v in metadata.items():
+        cmd += _quoted_header("-H", k, v)
+    cmd += " -d " + shlex.quote(json.dumps(body, ensure_ascii=False))
+    return cmd + " " + shlex.quote(target) + " " + shlex.quote(method.lstrip("/"))
+
+
+def _grpc_dry_run(
+    client: GrpcClient, operation: str, params: dict[str, Any], settings: Settings, show_secrets: bool
+) -> SendDryRun:
+    """``dry_run`` for a gRPC interface: the metadata (``traceparent`` left out: it is new per call),
+    the request message as ProtoJSON and a ``grpcurl`` command."""
+    from a2actl.core.redact import header_secrets
+    from a2actl.transport.grpc import metadata_for
+
+    pairs, _notes = metadata_for(settings)
+    metadata: dict[str, str] = {}
+    for k, v in pairs:
+        if k == "traceparent":
+            continue
+        secret = k == "authorization" or bool(header_secrets([(k, v)]))
+        metadata[k] = v if show_secrets or not secret else secret_placeholder(k, v)
+    method = client.method_name(operation)
+    return SendDryRun(
+        method=method,
+        url=client.endpoint.target,
+        headers=metadata,
+        body=params,
+        curl="",
+        secrets_shown=show_secrets,
+        negotiation=client.selection.to_json(),
+        grpcurl=grpcurl_command(
+            client.endpoint.target, method, metadata, params, tls=client.endpoint.tls, settings=settings
+        ),
+    )
+
+
 def dry_run(
-    client: A2AClient, operation: str, params: dict[str, Any], settings: Settings, show_secrets: bool = False
+    client: AgentClient,
+    operation: str,
+    params: dict[str, Any],
+    settings: Settings,
+    show_secrets: bool = False,
 ) -> SendDryRun:
     """The exact request ``operation`` would send on ``client`` (JSON-RPC: a POST of the envelope;
-    HTTP+JSON: the binding's verb and path) and an equivalent curl command. Secrets (the token,
-    sensitive ``-H`` values) are shown as ``$A2ACTL_…`` placeholders unless ``show_secrets``."""
+    HTTP+JSON: the binding's verb and path; gRPC: the metadata and message) and an equivalent curl
+    (gRPC: grpcurl) command. Secrets (the token, sensitive ``-H`` values) are shown as ``$A2ACTL_…``
+    placeholders unless ``show_secrets``."""
     from a2actl.core.redact import header_secrets
     from a2actl.protocol.jsonrpc import build_request
     from a2actl.protocol.versions import BINDING_HTTP_JSON
+    from a2actl.transport.a2a import A2AClient
+
+    if not isinstance(client, A2AClient):
+        return _grpc_dry_run(client, operation, params, settings, show_secrets)
 
     headers = client.headers(streaming=operation == "SendStreamingMessage")
     for k, v in settings.headers:

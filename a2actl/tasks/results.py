@@ -13,7 +13,9 @@ from a2actl.core.exit_codes import ExitCode
 class SendDryRun:
     """``send --dry-run``: the exact request (``method``: the JSON-RPC method or ``VERB /path``;
     ``headers`` with secrets as ``$A2ACTL_…`` placeholders unless ``secrets_shown``), an equivalent
-    ``curl`` command line and the negotiated interface. Nothing was sent: exit 0."""
+    ``curl`` command line and the negotiated interface. Nothing was sent: exit 0. Over gRPC
+    (``docs/grpc.md``) ``headers`` is the call's metadata, ``body`` the request message as ProtoJSON,
+    ``url`` the gRPC target and ``grpcurl`` the equivalent ``grpcurl`` command (``curl`` then empty)."""
 
     method: str
     url: str
@@ -22,6 +24,7 @@ class SendDryRun:
     curl: str
     secrets_shown: bool
     negotiation: dict[str, Any]
+    grpcurl: str | None = None
 
     @property
     def exit(self) -> ExitCode:
@@ -39,7 +42,7 @@ class SendDryRun:
             "curl": self.curl,
             "secretsShown": self.secrets_shown,
             "negotiation": self.negotiation,
-        }
+        } | ({"grpcurl": self.grpcurl} if self.grpcurl is not None else {})
 
 
 @dataclass(frozen=True)

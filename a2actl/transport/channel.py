@@ -1,9 +1,11 @@
 """One way to call an agent, whatever carries the calls: the ``Channel`` protocol and the items a
 channel's stream yields.
 
-Two clients satisfy ``Channel``: ``a2actl.transport.a2a.A2AClient`` (the JSON-RPC and HTTP+JSON
-bindings of A2A, spec v1.0 §9 and §11; v0.3.0 §7 and §3.2.3) and ``a2actl.transport.ws.WebSocketClient``
-(a2actl's custom binding ``urn:a2actl:websocket:1``, ``docs/websocket.md``). Domain code that only
+Three clients satisfy ``Channel``: ``a2actl.transport.a2a.A2AClient`` (the JSON-RPC and HTTP+JSON
+bindings of A2A, spec v1.0 §9 and §11; v0.3.0 §7 and §3.2.3), ``a2actl.transport.grpc.GrpcClient`` (the
+gRPC binding, spec v1.0 §10; the ``grpc`` extra, ``docs/grpc.md``) and
+``a2actl.transport.ws.WebSocketClient`` (a2actl's custom binding ``urn:a2actl:websocket:1``,
+``docs/websocket.md``). Domain code that only
 sends operations and reads events (``stream tail``, resubscribe, ``GetTask``) types its client as
 ``Channel`` and works over either; code that needs HTTP details (``RpcOutcome.http``, the wire table
 of the family) keeps ``A2AClient``, which ``a2actl.agent.connect.connect`` returns.
@@ -123,6 +125,11 @@ if TYPE_CHECKING:  # mypy proves both clients satisfy the protocol
         return client
 
     def _ws_is_a_channel(client: WebSocketClient) -> Channel:
+        return client
+
+    from a2actl.transport.grpc import GrpcClient
+
+    def _grpc_is_a_channel(client: GrpcClient) -> Channel:
         return client
 
 

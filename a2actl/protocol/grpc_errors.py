@@ -1,0 +1,149 @@
+"""The gRPC binding's errors as data: status codes, the A2A error ↔ gRPC status table, and the decoding
+of a ``google.rpc.Status`` (already turned into JSON) into the same ``DecodedError`` as JSON-RPC.
+
+No grpc import here (``a2actl.transport.grpc`` unpacks the ``grpc-status-details-bin`` trailer with
+protobuf and hands the details over as ProtoJSON ``Any`` objects, the shape JSON-RPC 1.0 ``data`` has).
+
+Sources: A2A spec v1.0.1 §5.4 (error table, gRPC column after 1.0.1's change: UNIMPLEMENTED →
+FAILED_PRECONDITION for -32003/-32004/-32009), §10 (gRPC binding: ``google.rpc.Status`` with a
+``google.rpc.ErrorInfo`` in domain ``a2a-protocol.org``, ``reason`` = the error name in UPPER_SNAKE without
+``Error``); the gRPC status codes are ``grpc/doc/statuscodes.md`` (0 OK … 16 UNAUTHENTICATED);
+a2a-sdk 1.3's server table is ``a2a/server/request_handlers/grpc_handler.py`` ``_ERROR_CODE_MAP``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from a2actl.protocol.jsonrpc import DecodedError, decode_jsonrpc_error
+from a2actl.protocol.versions import Family
+
+#: ``google.rpc.ErrorInfo.domain`` of A2A errors (spec v1.0 §10).
+A2A_DOMAIN = "a2a-protocol.org"
+#: The trailer that carries the serialized ``google.rpc.Status`` (gRPC "richer error model").
+STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+#: gRPC status code number → name (``grpc/doc/statuscodes.md``).
+STATUS_NAMES: dict[int, str] = {
+    0: "OK",
+    1: "CANCELLED",
+    2: "UNKNOWN",
+    3: "INVALID_ARGUMENT",
+    4: "DEADLINE_EXCEEDED",
+    5: "NOT_FOUND",
+    6: "ALREADY_EXISTS",
+    7: "PERMISSION_DENIED",
+    8: "RESOURCE_EXHAUSTED",
+    9: "FAILED_PRECONDITION",
+    10: "ABORTED",
+    11: "OUT_OF_RANGE",
+    12: "UNIMPLEMENTED",
+    13: "INTERNAL",
+    14: "UNAVAILABLE",
+    15: "DATA_LOSS",
+    16: "UNAUTHENTICATED",
+}
+
+#: ``ErrorInfo.reason`` → (JSON-RPC code, gRPC status name the spec v1.0.1 §5.4 table gives).
+#: The first three are a2a-sdk's additions (``a2a/utils/errors.py``), not in the spec's gRPC column.
+REASON_TABLE: dict[str, tuple[int, str]] = {
+    "TASK_NOT_FOUND": (-32001, "NOT_FOUND"),
+    "TASK_NOT_CANCELABLE": (-32002, "FAILED_PRECONDITION"),
+    "PUSH_NOTIFICATION_NOT_SUPPORTED": (-32003, "FAILED_PRECONDITION"),
+    "UNSUPPORTED_OPERATION": (-32004, "FAILED_PRECONDITION"),
+    "CONTENT_TYPE_NOT_SUPPORTED": (-32005, "INVALID_ARGUMENT"),
+    "INVALID_AGENT_RESPONSE": (-32006, "INTERNAL"),
+    "EXTENDED_AGENT_CARD_NOT_CONFIGURED": (-32007, "FAILED_PRECONDITION"),
+    "EXTENSION_SUPPORT_REQUIRED": (-32008, "FAILED_PRECONDITION"),
+    "VERSION_NOT_SUPPORTED": (-32009, "FAILED_PRECONDITION"),
+    "INVALID_PARAMS": (-32602, "INVALID_ARGUMENT"),
+    "INVALID_REQUEST": (-32600, "INVALID_ARGUMENT"),
+    "METHOD_NOT_FOUND": (-32601, "NOT_FOUND"),
+    "INTERNAL_ERROR": (-32603, "INTERNAL"),
+}
+
+#: A gRPC status without an A2A ``ErrorInfo``: the JSON-RPC code it is read as (``None``: no A2A
+#: meaning; the error keeps the status's name). NOT_FOUND is TaskNotFound only when the message
+#: says a task is missing (as for HTTP+JSON 404s, ``decode_rest_error``).
+STATUS_FALLBACK: dict[str, int | None] = {
+    "INVALID_ARGUMENT": -32602,
+    "UNIMPLEMENTED": -32601,
+    "INTERNAL": -32603,
+}
+
+#: Statuses that are not answers of the agent but failures of the call: the exit code they map to
+#: (``docs/exit-codes.md``: 3 unreachable, 4 auth, 5 timeout). ``a2actl.transport.grpc`` raises them.
+TRANSPORT_STATUSES: dict[str, int] = {
+    "UNAVAILABLE": 3,
+    "UNAUTHENTICATED": 4,
+    "PERMISSION_DENIED": 4,
+    "DEADLINE_EXCEEDED": 5,
+}
+
+
+def error_info(details: list[Any]) -> dict[str, Any] | None:
+    """The first ``google.rpc.ErrorInfo`` among ProtoJSON ``Any`` ``details`` (any domain), or ``None``."""
+    for d in details:
+        if isinstance(d, dict) and str(d.get("@type", "")).endswith("google.rpc.ErrorInfo"):
+            return d
+    return None
+
+
+def decode_grpc_error(
+    status: str,
+    message: str,
+    details: list[Any],
+    *,
+    method: str | None = None,
+    family: Family | None = Family.V1_0,
+) -> DecodedError:
+    """Explain a non-OK gRPC answer: ``status`` is the gRPC status name (``NOT_FOUND``), ``message``
+    the status message, ``details`` the ``google.rpc.Status.details`` as ProtoJSON ``Any`` objects.
+
+    The JSON-RPC code comes from ``ErrorInfo.reason`` in domain ``a2a-protocol.org`` (``REASON_TABLE``),
+    else from the status (``STATUS_FALLBACK``; NOT_FOUND only when the message names a missing task).
+    The result is what ``decode_jsonrpc_error`` gives for the same code, so names, classes and hints
+    are the JSON-RPC ones; ``details`` gains ``{"grpcStatus": status}`` first. Never raises."""
+    info = error_info(details)
+    reason = info.get("reason") if info is not None and info.get("domain") == A2A_DOMAIN else None
+    code: int | None = None
+    if isinstance(reason, str) and reason in REASON_TABLE:
+        code = REASON_TABLE[reason][0]
+    elif status == "NOT_FOUND":
+        text = message.lower()
+        code = -32001 if "task" in text and "not found" in text else None
+    elif status in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+        reason = status  # DecodedError.to_exception: AuthError (exit 4)
+    else:
+        code = STATUS_FALLBACK.get(status)
+    data: list[Any] = [{"grpcStatus": status}, *details]
+    error: dict[str, Any] = {"message": message, "data": data}
+    if code is not None:
+        error["code"] = code
+    decoded = decode_jsonrpc_error(error, method=method, family=family)
+    if code is None and decoded.name == "UnknownError":
+        from dataclasses import replace
+
+        decoded = replace(
+            decoded,
+            name=f"GrpcStatus{''.join(w.capitalize() for w in status.split('_'))}",
+            reason=reason if isinstance(reason, str) else decoded.reason,
+            hint=f"the agent answered gRPC status {status} without an A2A ErrorInfo",
+        )
+    elif isinstance(reason, str) and decoded.reason is None:
+        from dataclasses import replace
+
+        decoded = replace(decoded, reason=reason)
+    return decoded
+
+
+__all__ = [
+    "A2A_DOMAIN",
+    "REASON_TABLE",
+    "STATUS_DETAILS_KEY",
+    "STATUS_FALLBACK",
+    "STATUS_NAMES",
+    "TRANSPORT_STATUSES",
+    "decode_grpc_error",
+    "error_info",
+]

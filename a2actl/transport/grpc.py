@@ -1,0 +1,524 @@
+"""A2A over gRPC (spec v1.0 §10): ``GrpcClient``, a ``Channel`` on a card's ``GRPC`` interface.
+
+Service ``lf.a2a.v1.A2AService`` through the official stubs that ``a2a-sdk[grpc]`` ships
+(``a2a.types.a2a_pb2`` / ``a2a_pb2_grpc``; not generated here) on ``grpc.aio``. Requests and answers
+cross this module as the JSON the rest of a2actl uses: ProtoJSON (``google.protobuf.json_format``:
+camelCase names, enum names such as ``TASK_STATE_COMPLETED``, default values left out), the same
+shapes as the 1.0 JSON-RPC and HTTP+JSON bindings.
+
+* **URL and TLS** (the card's ``AgentInterface.url``; spec v1.0: ``host:port`` for gRPC):
+  ``grpc://host:port`` and ``http://host:port`` are plaintext (h2c); ``grpcs://host:port`` and
+  ``https://host:port`` are TLS; a bare ``host:port`` is TLS when the port is 443 or ``--cacert`` /
+  ``--cert`` is given, plaintext otherwise. TLS uses ``--cacert`` (else the system roots grpcio
+  ships) and ``--cert``/``--key`` for mutual TLS. ``--insecure`` cannot be honoured: grpcio cannot
+  skip certificate verification (``UsageError``, exit 2).
+* **Metadata** (spec v1.0 §10: service parameters as lowercase metadata): ``a2a-version: 1.0``, every
+  ``-H`` header lowercased (``A2A-Extensions`` → ``a2a-extensions``; names gRPC reserves, such as
+  ``content-type``, ``te``, ``host`` and ``grpc-*``, are left out with a note), ``authorization:
+  Bearer <token>`` when a token is set and no ``-H Authorization`` is given, and the invocation's W3C
+  ``traceparent`` with a fresh span id per call.
+* **Timeouts**: ``--connect-timeout`` bounds the wait for the channel to be ready (exit 5); each unary
+  RPC has ``--timeout`` as its deadline (DEADLINE_EXCEEDED, exit 5); a stream waits at most
+  ``--timeout`` for each message (``TimeoutError_``, which ``stream tail`` treats as a cut).
+* **Errors**: a non-OK status with a ``google.rpc.Status`` in ``grpc-status-details-bin`` is decoded
+  by ``a2actl.protocol.grpc_errors.decode_grpc_error`` into the JSON-RPC names, codes and hints;
+  UNAVAILABLE raises ``UnreachableError`` (3), UNAUTHENTICATED/PERMISSION_DENIED ``AuthError`` (4),
+  DEADLINE_EXCEEDED ``TimeoutError_`` (5), a stream that ends with a non-A2A error after its first
+  event ``StreamCut`` (6; resubscribed by ``stream tail``). The gRPC status name is in every error's
+  ``details`` (``grpcStatus``).
+
+Only code that already chose a gRPC interface imports this module (``a2actl.agent.connect``): grpc
+is an optional extra (``pip install 'a2actl[grpc]'``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import grpc  # type: ignore[import-untyped,unused-ignore]
+import grpc.aio  # type: ignore[import-untyped,unused-ignore]
+from a2a.types import a2a_pb2, a2a_pb2_grpc
+from google.protobuf import json_format
+from google.protobuf.message import Message
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
+
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    ProtocolViolation,
+    StreamCut,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
+from a2actl.core.redact import redact_headers
+from a2actl.protocol.events import classify_event
+from a2actl.protocol.grpc_errors import STATUS_DETAILS_KEY, decode_grpc_error
+from a2actl.protocol.jsonrpc import DecodedError
+from a2actl.protocol.versions import BINDING_GRPC, Family
+from a2actl.transport.channel import Heartbeat, TimedEvent
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.protocol.negotiation import Selection
+    from a2actl.transport.base import Transport
+
+_ = error_details_pb2  # imported for its descriptors: ErrorInfo / BadRequest details decode to JSON
+
+#: The service's full name (spec v1.0 §10; ``specification/a2a.proto`` package ``lf.a2a.v1``).
+SERVICE = "lf.a2a.v1.A2AService"
+#: operation → (request message class, streaming?)
+OPERATIONS: dict[str, tuple[type[Message], bool]] = {
+    "SendMessage": (a2a_pb2.SendMessageRequest, False),
+    "SendStreamingMessage": (a2a_pb2.SendMessageRequest, True),
+    "GetTask": (a2a_pb2.GetTaskRequest, False),
+    "ListTasks": (a2a_pb2.ListTasksRequest, False),
+    "CancelTask": (a2a_pb2.CancelTaskRequest, False),
+    "SubscribeToTask": (a2a_pb2.SubscribeToTaskRequest, True),
+    "GetExtendedAgentCard": (a2a_pb2.GetExtendedAgentCardRequest, False),
+    "CreateTaskPushNotificationConfig": (a2a_pb2.TaskPushNotificationConfig, False),
+    "GetTaskPushNotificationConfig": (a2a_pb2.GetTaskPushNotificationConfigRequest, False),
+    "ListTaskPushNotificationConfigs": (a2a_pb2.ListTaskPushNotificationConfigsRequest, False),
+    "DeleteTaskPushNotificationConfig": (a2a_pb2.DeleteTaskPushNotificationConfigRequest, False),
+}
+#: Metadata names gRPC itself owns (HTTP/2 pseudo and transport headers): never sent from ``-H``.
+_RESERVED = frozenset(("content-type", "te", "host", "user-agent", "connection", "content-length"))
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a gRPC interface URL points: ``target`` (``host:port`` for grpcio), ``tls`` and the host
+    and port apart (for ``handshake probe``'s own phases)."""
+
+    url: str
+    target: str
+    host: str
+    port: int
+    tls: bool
+
+
+def parse_endpoint(url: str, settings: Settings) -> Endpoint:
+    """Read a card's gRPC interface URL (rules in the module docstring). Raises ``UsageError`` (exit 2)
+    for a URL without a host or port, or another scheme."""
+    text = url.strip()
+    scheme = ""
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        rest = text.split("://", 1)[1]
+    else:
+        rest = text
+    if scheme not in ("", "grpc", "grpcs", "http", "https", "dns"):
+        raise UsageError(
+            f"gRPC interface URL {url!r}: unsupported scheme {scheme!r}",
+            hint="a gRPC interface is host:port, grpc://host:port (plaintext) or grpcs://host:port (TLS)",
+        )
+    try:
+        parts = urlsplit("//" + rest.split("/", 1)[0] if rest else "//")
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise UsageError(f"gRPC interface URL {url!r} is malformed: {exc}") from exc
+    if not host:
+        raise UsageError(f"gRPC interface URL {url!r} has no host")
+    if port is None:
+        port = 443 if scheme in ("grpcs", "https") else 80 if scheme == "http" else 0
+    if not port:
+        raise UsageError(
+            f"gRPC interface URL {url!r} has no port", hint="the card should give host:port (spec v1.0 §10)"
+        )
+    if scheme in ("grpcs", "https"):
+        tls = True
+    elif scheme in ("grpc", "http"):
+        tls = False
+    else:
+        tls = port == 443 or bool(settings.cacert or settings.cert)
+    shown = f"[{host}]" if ":" in host else host
+    return Endpoint(url, f"{shown}:{port}", host, port, tls)
+
+
+def credentials(settings: Settings) -> grpc.ChannelCredentials:
+    """TLS channel credentials from ``--cacert`` (else grpcio's roots) and ``--cert``/``--key``.
+    Raises ``UsageError`` (exit 2) for an unreadable file, ``--key`` without ``--cert`` or
+    ``--insecure`` (grpcio has no way to skip verification)."""
+    if settings.insecure:
+        raise UsageError(
+            "--insecure cannot be honoured over gRPC: grpcio cannot skip certificate verification",
+            hint="pass the server's CA with --cacert FILE",
+        )
+
+    def read(flag: str, path: str | None) -> bytes | None:
+        if path is None:
+            return None
+        try:
+            with open(path, "rb") as f:
+                return f.read()
+        except OSError as exc:
+            raise UsageError(f"{flag} {path}: cannot read: {exc.strerror or exc}") from exc
+
+    if settings.key and not settings.cert:
+        raise UsageError("--key needs --cert (the client certificate for mutual TLS)")
+    return grpc.ssl_channel_credentials(
+        root_certificates=read("--cacert", settings.cacert),
+        private_key=read("--key", settings.key or settings.cert),
+        certificate_chain=read("--cert", settings.cert),
+    )
+
+
+def metadata_for(
+    settings: Settings, *, trace_span: str | None = None
+) -> tuple[list[tuple[str, str]], list[str]]:
+    """The metadata of one call and notes about ``-H`` headers left out (module docstring rules):
+    ``[(name, value)]`` with lowercase names, ``a2a-version`` first."""
+    md: list[tuple[str, str]] = [("a2a-version", "1.0")]
+    notes: list[str] = []
+    has_auth = False
+    for name, value in settings.headers:
+        key = name.strip().lower()
+        if key in _RESERVED or key.startswith((":", "grpc-")):
+            notes.append(f"-H {name}: not sent over gRPC (the name is reserved by gRPC/HTTP/2)")
+            continue
+        if key == "a2a-version":
+            md = [m for m in md if m[0] != "a2a-version"]
+        has_auth = has_auth or key == "authorization"
+        md.append((key, value))
+    if settings.token and not has_auth:
+        md.append(("authorization", f"Bearer {settings.token}"))
+    md.append(("traceparent", f"00-{settings.trace_id}-{trace_span or secrets.token_hex(8)}-01"))
+    return md, notes
+
+
+def _wire_md(md: list[tuple[str, str]]) -> list[tuple[str, str | bytes]]:
+    """Metadata as grpcio takes it: values of ``-bin`` keys as bytes."""
+    return [(k, v.encode() if k.endswith("-bin") else v) for k, v in md]
+
+
+def _to_json(msg: Message) -> Any:
+    return json_format.MessageToDict(msg)
+
+
+def _details_json(status: status_pb2.Status) -> list[Any]:
+    out: list[Any] = []
+    for d in status.details:
+        try:
+            out.append(json_format.MessageToDict(d))
+        except (TypeError, KeyError, json_format.Error):
+            out.append({"@type": d.type_url})
+    return out
+
+
+def status_details(trailers: Any) -> list[Any]:
+    """The ``google.rpc.Status.details`` of a call's trailing metadata as ProtoJSON ``Any`` objects
+    (``[]`` when the trailer is missing or unreadable)."""
+    for k, v in trailers or ():
+        if k == STATUS_DETAILS_KEY:
+            try:
+                return _details_json(status_pb2.Status.FromString(v if isinstance(v, bytes) else v.encode()))
+            except Exception:  # noqa: BLE001 - a malformed trailer: no details, never a crash
+                return []
+    return []
+
+
+@dataclass
+class GrpcOutcome:
+    """The answer to one operation over gRPC (satisfies ``transport.channel.Outcome``): ``result`` (the
+    ProtoJSON of the response) or ``error``; ``method`` the gRPC method path
+    (``/lf.a2a.v1.A2AService/GetTask``); ``status`` the gRPC status name; ``initial_metadata`` the
+    response headers; ``seconds`` from the call's start to its end."""
+
+    operation: str
+    method: str
+    result: Any
+    error: DecodedError | None
+    status: str = "OK"
+    initial_metadata: list[tuple[str, str]] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the agent answered without an error."""
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """A summary for JSON documents: operation, method, gRPC status, ``ok``, the decoded error."""
+        return {
+            "operation": self.operation,
+            "method": self.method,
+            "grpcStatus": self.status,
+            "ok": self.ok,
+            "error": self.error.to_json() if self.error else None,
+        }
+
+
+class GrpcClient:
+    """Calls operations on a card's ``GRPC`` interface (``selection.interface``) over one ``grpc.aio``
+    channel, opened on the first call and closed by ``aclose`` (``agent.connect.connected`` does it).
+
+    ``transport`` is the HTTP transport the card came through: its ``settings`` and ``sink`` (``-v``)
+    are used here; no HTTP request is made. Satisfies ``transport.channel.Channel``; also offers
+    what the task jobs read on ``A2AClient`` (``selection``, ``method_name``, ``transport``)."""
+
+    binding = BINDING_GRPC
+
+    def __init__(self, transport: Transport, selection: Selection) -> None:
+        self.transport = transport
+        self.settings = transport.settings
+        self.selection = selection
+        self.family = selection.family
+        self.url = selection.interface.url
+        if self.family is not Family.V1_0:
+            raise UsageError(
+                f"the gRPC interface {self.url} speaks A2A {self.family.value}; a2actl speaks A2A 1.0 "
+                "over gRPC (lf.a2a.v1.A2AService) only",
+                hint="use the card's JSON-RPC or HTTP+JSON interface for 0.3 (--binding auto)",
+            )
+        self.endpoint = parse_endpoint(self.url, self.settings)
+        self._channel: grpc.aio.Channel | None = None
+        self._stub: Any = None
+        self._ready = False
+
+    def method_name(self, operation: str) -> str:
+        """The gRPC method path of ``operation`` (``/lf.a2a.v1.A2AService/GetTask``)."""
+        return f"/{SERVICE}/{operation}"
+
+    def open_channel(self) -> grpc.aio.Channel:
+        """The channel (created on first use; no connection is made until a call or ``wait_ready``).
+        Raises ``UsageError`` (exit 2) for TLS files that cannot be read."""
+        if self._channel is None:
+            limit = max(self.settings.max_body_bytes, self.settings.max_event_bytes)
+            options = [
+                ("grpc.max_receive_message_length", limit),
+                ("grpc.primary_user_agent", _user_agent()),
+                ("grpc.enable_retries", 0),
+            ]
+            if self.endpoint.tls:
+                self._channel = grpc.aio.secure_channel(
+                    self.endpoint.target, credentials(self.settings), options=options
+                )
+            else:
+                self._channel = grpc.aio.insecure_channel(self.endpoint.target, options=options)
+            self._stub = a2a_pb2_grpc.A2AServiceStub(self._channel)  # type: ignore[no-untyped-call,unused-ignore]
+        return self._channel
+
+    async def wait_ready(self) -> None:
+        """Wait until the channel is READY or has failed once (TRANSIENT_FAILURE: the next RPC then
+        says why), at most ``--connect-timeout`` seconds. Raises ``TimeoutError_`` (exit 5)."""
+        if self._ready:
+            return
+        channel = self.open_channel()
+        deadline = time.perf_counter() + self.settings.connect_timeout
+        state = channel.get_state(try_to_connect=True)
+        while state not in (grpc.ChannelConnectivity.READY, grpc.ChannelConnectivity.TRANSIENT_FAILURE):
+            left = deadline - time.perf_counter()
+            if left <= 0:
+                raise _connect_timeout(self.url, self.settings)
+            try:
+                await asyncio.wait_for(channel.wait_for_state_change(state), left)
+            except asyncio.TimeoutError as exc:
+                raise _connect_timeout(self.url, self.settings) from exc
+            state = channel.get_state(try_to_connect=True)
+        self._ready = state is grpc.ChannelConnectivity.READY
+
+    async def aclose(self) -> None:
+        """Close the channel (idempotent)."""
+        if self._channel is not None:
+            channel, self._channel = self._channel, None
+            await channel.close()
+
+    def _request(self, operation: str, params: dict[str, Any]) -> Message:
+        try:
+            cls, _ = OPERATIONS[operation]
+        except KeyError:
+            raise UsageError(f"{operation} is not an RPC of {SERVICE}") from None
+        msg = cls()
+        try:
+            json_format.ParseDict(params, msg)
+        except json_format.ParseError as exc:
+            raise UsageError(
+                f"{operation}: the request does not fit {cls.DESCRIPTOR.full_name}: {exc}"
+            ) from exc
+        return msg
+
+    def _metadata(self, method: str) -> list[tuple[str, str | bytes]]:
+        md, notes = metadata_for(self.settings)
+        sink = self.transport.sink
+        for note in notes:
+            sink.on_note(note)
+        sink.on_request("POST", f"{self.endpoint.target}{method}", redact_headers(md))
+        return _wire_md(md)
+
+    async def call(self, operation: str, params: dict[str, Any]) -> GrpcOutcome:
+        """Run a unary RPC with ``params`` (its request message as ProtoJSON) and ``--timeout`` as the
+        deadline. A2A errors come back in ``GrpcOutcome.error``; transport failures raise (module
+        docstring: 3 unreachable, 4 auth, 5 timeout, 6 protocol)."""
+        method = self.method_name(operation)
+        request = self._request(operation, params)
+        await self.wait_ready()
+        rpc = getattr(self._stub, operation)
+        sink = self.transport.sink
+        t0 = time.perf_counter()
+        call = rpc(request, timeout=self.settings.read_timeout, metadata=self._metadata(method))
+        try:
+            response = await call
+        except grpc.aio.AioRpcError as exc:
+            return self._error(operation, method, exc, t0, streaming=False, events=0)
+        except asyncio.CancelledError:
+            call.cancel()
+            raise
+        initial = _text_md(await call.initial_metadata())
+        elapsed = time.perf_counter() - t0
+        sink.on_response(0, "OK", redact_headers(initial), elapsed)
+        if sink.wants_bodies:
+            sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
+        return GrpcOutcome(operation, method, _to_json(response), None, "OK", initial, elapsed)
+
+    async def stream(
+        self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+    ) -> AsyncIterator[TimedEvent | GrpcOutcome | Heartbeat]:
+        """Run a server-streaming RPC (``SendStreamingMessage``, ``SubscribeToTask``) and yield each
+        ``StreamResponse`` as a ``TimedEvent`` (``at`` seconds since the call started, ``size`` the
+        message's protobuf bytes). An A2A error is yielded as a ``GrpcOutcome`` and ends the stream.
+        gRPC shows no keep-alives to the application, so no ``Heartbeat`` is ever yielded.
+
+        Raises ``StreamCut`` when the stream ends with a non-A2A error after its first event,
+        ``TimeoutError_`` (5) when a message takes longer than ``--timeout``, and what ``call`` raises.
+        """
+        method = self.method_name(operation)
+        request = self._request(operation, params)
+        await self.wait_ready()
+        rpc = getattr(self._stub, operation)
+        t0 = time.perf_counter()
+        call = rpc(request, metadata=self._metadata(method))
+        events = 0
+        read_timeout = self.settings.read_timeout
+        sink = self.transport.sink
+        bodies = sink.wants_bodies
+        try:
+            while True:
+                try:
+                    msg = await asyncio.wait_for(call.read(), read_timeout)
+                except asyncio.TimeoutError as exc:
+                    call.cancel()
+                    raise TimeoutError_(
+                        f"no message from {self.url} within {read_timeout:g}s on {method} (read timeout)",
+                        hint="the agent is slower than --timeout; raise it or look at the agent",
+                        details={"grpcStatus": "DEADLINE_EXCEEDED"},
+                    ) from exc
+                except grpc.aio.AioRpcError as exc:
+                    yield self._error(operation, method, exc, t0, streaming=True, events=events)
+                    return
+                if msg is grpc.aio.EOF:
+                    return
+                at = time.perf_counter() - t0
+                if events == 0:
+                    initial = _text_md(await call.initial_metadata())
+                    sink.on_response(0, "OK", redact_headers(initial), at)
+                events += 1
+                if bodies:
+                    sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(msg).encode()))
+                yield TimedEvent(at, msg.ByteSize(), classify_event(_to_json(msg)))
+        finally:
+            if not call.done():
+                call.cancel()
+
+    def _error(
+        self,
+        operation: str,
+        method: str,
+        exc: grpc.aio.AioRpcError,
+        t0: float,
+        *,
+        streaming: bool,
+        events: int,
+    ) -> GrpcOutcome:
+        """A failed call: raise the transport errors, return the decoded A2A error."""
+        code = exc.code()
+        name = code.name if code is not None else "UNKNOWN"
+        message = exc.details() or ""
+        details = status_details(exc.trailing_metadata())
+        elapsed = time.perf_counter() - t0
+        self.transport.sink.on_response(
+            code.value[0] if code is not None else 2, name, [("grpc-message", message)], elapsed
+        )
+        a2a = any(
+            isinstance(d, dict)
+            and str(d.get("@type", "")).endswith("google.rpc.ErrorInfo")
+            and d.get("domain") == "a2a-protocol.org"
+            for d in details
+        )
+        info = {"grpcStatus": name, "grpcMessage": message}
+        if name == "DEADLINE_EXCEEDED":
+            raise TimeoutError_(
+                f"{method} on {self.url}: no answer within {self.settings.read_timeout:g}s "
+                "(gRPC DEADLINE_EXCEEDED)",
+                hint="the agent is slower than --timeout; raise it or look at the agent",
+                details=info,
+            )
+        if name in ("UNAUTHENTICATED", "PERMISSION_DENIED"):
+            raise AuthError(
+                f"{method} on {self.url}: gRPC {name}" + (f": {message}" if message else ""),
+                hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
+                if not self.settings.token
+                else "the token was sent (authorization metadata) and refused: check its scope and expiry",
+                details=info,
+            )
+        if streaming and events > 0 and not a2a:
+            raise StreamCut(
+                f"the gRPC stream {method} from {self.url} ended after {events} event(s) with status "
+                f"{name}" + (f": {message}" if message else ""),
+                details=info,
+            )
+        if name == "UNAVAILABLE" and not a2a:
+            raise UnreachableError(
+                f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
+                hint="is the agent running and serving gRPC on that port (plaintext vs TLS: see docs/grpc.md)?",
+                details=info,
+            )
+        if name == "RESOURCE_EXHAUSTED" and "larger than max" in message:
+            raise ProtocolViolation(
+                f"{self.url} sent a gRPC message over the limit: {message}",
+                hint="a message this large is a misconfiguration (--max-event-bytes raises the limit)",
+                details=info,
+            )
+        if name == "CANCELLED" and not a2a:
+            raise A2ACtlError(f"{method} on {self.url} was cancelled: {message}", details=info)
+        decoded = decode_grpc_error(name, message, details, method=operation, family=self.family)
+        return GrpcOutcome(operation, method, None, decoded, name, [], elapsed)
+
+
+def _text_md(md: Any) -> list[tuple[str, str]]:
+    """grpcio metadata as text pairs (``-bin`` values shown as their byte count)."""
+    out: list[tuple[str, str]] = []
+    for k, v in md or ():
+        out.append((str(k), v if isinstance(v, str) else f"<{len(v)} bytes>"))
+    return out
+
+
+def _connect_timeout(url: str, settings: Settings) -> TimeoutError_:
+    return TimeoutError_(
+        f"gRPC channel to {url} not ready after {settings.connect_timeout:g}s (connect timeout)",
+        hint="raise --connect-timeout, or check firewalls, the host, and plaintext vs TLS (docs/grpc.md)",
+    )
+
+
+def _user_agent() -> str:
+    from a2actl import __version__
+
+    return f"a2actl/{__version__}"
+
+
+__all__ = [
+    "OPERATIONS",
+    "SERVICE",
+    "Endpoint",
+    "GrpcClient",
+    "GrpcOutcome",
+    "credentials",
+    "metadata_for",
+    "parse_endpoint",
+    "status_details",
+]
