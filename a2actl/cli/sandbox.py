@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from a2actl.cli.context import invocation
+from a2actl.cli.context import Invocation, invocation
 
 app = typer.Typer(help="The embedded reference A2A agent (a2a-sdk), with fault knobs.", no_args_is_help=True)
 
@@ -181,9 +181,21 @@ def serve(
             help="Block the event loop (time.sleep) for DURATION in every card request: a blocking call in the handshake handler. Every other request, cards, RPCs and streams alike, waits behind it, so card latency grows with concurrent card fetches. E.g. --blocking-handshake 50ms.",
         ),
     ] = "0",
+    grpc_port: Annotated[
+        int,
+        typer.Option(
+            "--grpc-port",
+            min=0,
+            max=65535,
+            metavar="PORT",
+            help="Port of the gRPC interface (0 picks a free one). gRPC is on when grpcio is installed (the grpc extra); the card declares it last, as host:port. Its address is printed on stderr.",
+        ),
+    ] = 0,
+    no_grpc: Annotated[bool, typer.Option("--no-grpc", help="Serve no gRPC interface.")] = False,
 ) -> None:
     """Serve the sandbox agent until Ctrl-C: card, JSON-RPC and HTTP+JSON bindings, SSE streaming,
-    an echo skill, a session handshake endpoint at /a2a/handshake, and fault knobs.
+    a gRPC interface (with the grpc extra), an echo skill, a session handshake endpoint at
+    /a2a/handshake, and fault knobs.
 
     Examples:
 
@@ -204,6 +216,8 @@ def serve(
       a2actl sandbox serve --blocking-handshake 50ms   # 50 ms alone, seconds under load
 
       a2actl sandbox serve --service-time exp:50ms --max-concurrency 4   # a load target that queues
+
+      a2actl sandbox serve --port 0 --grpc-port 50051   # gRPC on a fixed port (--no-grpc: none)
     """
     import os
 
@@ -256,6 +270,7 @@ def serve(
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
+    grpc_on = _grpc_wanted(run, grpc_port, no_grpc, legacy_card)
     opts = SandboxOptions(
         host=host,
         port=port,
@@ -283,8 +298,15 @@ def serve(
         service_time=service,
         max_concurrency=max_concurrency,
         blocking_handshake=delays["blocking_handshake"],
+        grpc=grpc_on,
+        grpc_port=grpc_port,
     )
     from a2actl.server.sandbox.server import serve as serve_forever
+
+    grpc_url: list[str] = []
+
+    def grpc_ready(target: str) -> None:
+        grpc_url.append(target)
 
     def ready(url: str) -> None:
         # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
@@ -296,14 +318,41 @@ def serve(
                     "url": url,
                     "cardUrl": url
                     + ("/.well-known/agent.json" if legacy_card else "/.well-known/agent-card.json"),
+                    **({"grpcUrl": grpc_url[0]} if grpc_url else {}),
                 }
             )
         run.out.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
+        if grpc_url:
+            run.out.note(f"gRPC interface on {grpc_url[0]} (plaintext, reflection on)")
 
     try:
-        serve_forever(opts, on_ready=ready)
+        if grpc_on:
+            serve_forever(opts, on_ready=ready, on_grpc=grpc_ready)
+        else:
+            serve_forever(opts, on_ready=ready)
     except OSError as exc:
         raise UsageError(
-            f"cannot listen on {host}:{port}: {exc.strerror or exc}",
-            hint="pick another --port, or --port 0 for a free one",
+            f"cannot listen on {host}:{port}{f' or gRPC port {grpc_port}' if grpc_on else ''}: "
+            f"{exc.strerror or exc}",
+            hint="pick other ports, or 0 for free ones (--port 0, --grpc-port 0)",
         ) from exc
+
+
+def _grpc_wanted(run: Invocation, grpc_port: int, no_grpc: bool, legacy_card: bool) -> bool:
+    """Whether to serve gRPC: on when grpcio imports, unless ``--no-grpc`` or ``--legacy-card`` (a 0.2
+    card declares one URL). Raises ``UsageError`` (exit 2) for an explicit ``--grpc-port`` that cannot
+    be honoured; without grpcio and no explicit port, a one-line note on stderr and HTTP only."""
+    from a2actl.core.errors import UsageError
+
+    if no_grpc or legacy_card:
+        if grpc_port:
+            raise UsageError(f"--grpc-port excludes {'--no-grpc' if no_grpc else '--legacy-card'}")
+        return False
+    from a2actl.server.sandbox.grpc import grpc_importable
+
+    if grpc_importable():
+        return True
+    if grpc_port:
+        raise UsageError("--grpc-port needs the grpc extra", hint="pip install 'a2actl[grpc]'")
+    run.out.note("no gRPC interface: grpcio is not installed (pip install 'a2actl[grpc]')")
+    return False

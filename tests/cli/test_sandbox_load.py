@@ -116,7 +116,9 @@ def test_blocking_handshake_stalls_every_request() -> None:
 
 def test_cli_passes_the_load_knobs(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     seen: list[SandboxOptions] = []
-    monkeypatch.setattr("a2actl.server.sandbox.server.serve", lambda opts, on_ready=None: seen.append(opts))
+    monkeypatch.setattr(
+        "a2actl.server.sandbox.server.serve", lambda opts, on_ready=None, **kw: seen.append(opts)
+    )
     r = cli(
         "sandbox", "serve", "--port", "0", "--service-time", "normal:50ms,10ms",
         "--max-concurrency", "4", "--blocking-handshake", "50ms",
