@@ -13,14 +13,23 @@ if TYPE_CHECKING:
     from a2actl.dlq.filter import EntryFilter
 
 app = typer.Typer(
-    help="Dead letters: list, show, stats, replay, purge (file, Redis or HTTP sources).", no_args_is_help=True
+    help="Dead letters: list, show, stats, replay, purge (file, Redis, HTTP or SQS sources).",
+    no_args_is_help=True,
 )
 
 Src = Annotated[
     str,
     typer.Argument(
         metavar="SRC",
-        help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME] or http(s)://AGENT/debug/a2a/dlq.",
+        help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME], http(s)://AGENT/debug/a2a/dlq, or sqs://REGION/QUEUE_NAME or an SQS queue URL (AWS credentials from the standard chain).",
+    ),
+]
+EndpointUrl = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint-url",
+        metavar="URL",
+        help="SQS sources: the endpoint to call instead of AWS's (an emulator, a VPC endpoint).",
     ),
 ]
 Since = Annotated[
@@ -75,6 +84,7 @@ def list_entries(
     error_class: ErrClass = None,
     method: Method = None,
     limit: Limit = None,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """List dead letters: id, method, messageId, target, age, attempts, error class and code.
     With -o jsonl entries stream out one per line (memory stays flat over millions).
@@ -84,6 +94,8 @@ def list_entries(
       a2actl dlq list file://dlq.jsonl --error-class transient
 
       a2actl dlq list 'redis://localhost:6379/0?stream=a2a:dlq' --since 1h -o jsonl | jq .messageId
+
+      a2actl dlq list sqs://eu-west-1/orders-dlq
     """
     from a2actl.dlq.jobs import list_job
     from a2actl.render import dlq as render_dlq
@@ -91,16 +103,29 @@ def list_entries(
     run = invocation(ctx)
     sel = _selection(None, since, error_class, method, limit)
     if run.format == "jsonl":  # rows stream out as they are read; no summary line
-        run.run(list_job(src, run.settings, run.sink, sel, emit=run.out.jsonl, warn=run.out.warn))
+        run.run(
+            list_job(
+                src,
+                run.settings,
+                run.sink,
+                sel,
+                emit=run.out.jsonl,
+                warn=run.out.warn,
+                endpoint_url=endpoint_url,
+            )
+        )
         return
-    result = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))
+    result = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn, endpoint_url=endpoint_url))
     run.show(result, render_dlq.entries)
     raise typer.Exit(int(result.exit))
 
 
 @app.command("show")
 def show(
-    ctx: typer.Context, src: Src, entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry id.")]
+    ctx: typer.Context,
+    src: Src,
+    entry_id: Annotated[str, typer.Argument(metavar="ID", help="The entry id.")],
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Show one dead letter in full, pretty-printed.
 
@@ -112,13 +137,15 @@ def show(
     from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
-    result = run.run(show_job(src, run.settings, run.sink, entry_id, warn=run.out.warn))
+    result = run.run(
+        show_job(src, run.settings, run.sink, entry_id, warn=run.out.warn, endpoint_url=endpoint_url)
+    )
     run.show(result, render_dlq.entry)
     raise typer.Exit(int(result.exit))
 
 
 @app.command("stats")
-def stats(ctx: typer.Context, src: Src) -> None:
+def stats(ctx: typer.Context, src: Src, endpoint_url: EndpointUrl = None) -> None:
     """Depth, oldest entry, an age histogram, top error codes and counts by target.
 
     Examples:
@@ -129,7 +156,7 @@ def stats(ctx: typer.Context, src: Src) -> None:
     from a2actl.render import dlq as render_dlq
 
     run = invocation(ctx)
-    result = run.run(stats_job(src, run.settings, run.sink, warn=run.out.warn))
+    result = run.run(stats_job(src, run.settings, run.sink, warn=run.out.warn, endpoint_url=endpoint_url))
     run.show(result, render_dlq.stats)
     raise typer.Exit(int(result.exit))
 
@@ -194,6 +221,14 @@ def replay(
             help="Redis consumer groups (group=): take over entries another replayer has left pending this long.",
         ),
     ] = "1m",
+    to_broker: Annotated[
+        bool,
+        typer.Option(
+            "--to-broker",
+            help="Back into the broker instead of the agent: SQS's own redrive (StartMessageMoveTask) to the source queues; RabbitMQ: the original exchange and routing key.",
+        ),
+    ] = False,
+    endpoint_url: EndpointUrl = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Show what would be replayed; deliver nothing.")
     ] = False,
@@ -222,6 +257,8 @@ def replay(
       a2actl dlq replay file://dlq.jsonl --to http://localhost:9999 --error-class transient --yes
 
       a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq&group=redrive&consumer=host-1' --yes
+
+      a2actl dlq replay sqs://eu-west-1/orders-dlq --to-broker --yes
     """
     from dataclasses import replace
     from pathlib import Path
@@ -257,8 +294,12 @@ def replay(
         from a2actl.agent.target import parse_target
 
         parse_target(to)  # a bad --to is a usage error now, not after the first entry
+    if to is not None and to_broker:
+        raise UsageError("--to and --to-broker: choose one (the agent, or back into the broker)")
     if dry_run:
-        listed = run.run(list_job(src, run.settings, run.sink, sel, warn=run.out.warn))
+        listed = run.run(
+            list_job(src, run.settings, run.sink, sel, warn=run.out.warn, endpoint_url=endpoint_url)
+        )
         run.show(replace(listed, dry_run=True), render_dlq.entries)
         raise typer.Exit(int(listed.exit))
     if not yes and not sys.stdin.isatty():
@@ -305,6 +346,8 @@ def replay(
                 emit,
                 warn=run.out.warn,
                 wait_lock=wait_lock,
+                endpoint_url=endpoint_url,
+                to_broker=to_broker,
             )
         )
     finally:
@@ -327,6 +370,7 @@ def purge(
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Required: purging deletes dead letters for good.")
     ] = False,
+    endpoint_url: EndpointUrl = None,
 ) -> None:
     """Remove explicit dead letters for good (never by filter).
 
@@ -341,6 +385,8 @@ def purge(
     run = invocation(ctx)
     if not yes:
         raise UsageError("purge deletes dead letters for good: add --yes")
-    result = run.run(purge_job(src, run.settings, run.sink, ids, warn=run.out.warn))
+    result = run.run(
+        purge_job(src, run.settings, run.sink, ids, warn=run.out.warn, endpoint_url=endpoint_url)
+    )
     run.show(result, render_dlq.purged)
     raise typer.Exit(int(result.exit))

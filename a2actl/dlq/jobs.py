@@ -4,10 +4,11 @@ exit code (docs/exit-codes.md)."""
 
 from __future__ import annotations
 
+import functools
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,6 +21,7 @@ from a2actl.dlq.store.backends import open_backend
 from a2actl.dlq.store.base import Backend
 from a2actl.dlq.store.entry import InvalidEntries, check
 from a2actl.dlq.store.redis import RedisBackend
+from a2actl.dlq.store.sqs import Redrive, SqsBackend
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -62,13 +64,19 @@ def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
 
 
 async def open_source(
-    src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    warn: Warn | None = None,
+    *,
+    endpoint_url: str | None = None,
 ) -> Backend:
-    """``open_backend`` for the commands that read SRC. A source that does not exist yet (a missing
-    file, a missing Redis stream key) reads as an empty DLQ and ``warn`` is told why; a file in a
-    directory that does not exist raises ``UsageError`` (exit 2); an unreachable Redis
-    ``UnreachableError`` (exit 3)."""
-    backend = open_backend(src, settings, sink)
+    """``open_backend`` for the commands that read SRC (``endpoint_url``: an SQS source's endpoint,
+    ``--endpoint-url``). A source that does not exist yet (a missing file, a missing Redis stream
+    key) reads as an empty DLQ and ``warn`` is told why; a file in a directory that does not exist
+    or a missing SQS queue raises ``UsageError`` (exit 2); an unreachable Redis or SQS endpoint
+    ``UnreachableError`` (exit 3); missing or refused AWS credentials ``AuthError`` (exit 4)."""
+    backend = open_backend(src, settings, sink, endpoint_url=endpoint_url)
     try:
         why = await backend.missing()
     except BaseException:
@@ -121,10 +129,12 @@ async def list_job(
     sel: EntryFilter,
     emit: Callable[[dict[str, Any]], None] | None = None,
     warn: Warn | None = None,
+    *,
+    endpoint_url: str | None = None,
 ) -> EntryList:
     """``dlq list``: matching entries, oldest first as stored. With ``emit`` (JSONL), entries stream
     out and the result holds none (``count`` then counts what was kept: 0)."""
-    backend = await open_source(src, settings, sink, warn)
+    backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     now = time.time()
     out = []
     invalid = InvalidEntries()
@@ -158,11 +168,17 @@ class ShownEntry:
 
 
 async def show_job(
-    src: str, settings: Settings, sink: EventSink | None, entry_id: str, warn: Warn | None = None
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    entry_id: str,
+    warn: Warn | None = None,
+    *,
+    endpoint_url: str | None = None,
 ) -> ShownEntry:
     """``dlq show``: the record with ``entry_id``; an invalid one is shown with a warning. Raises
     ``A2ACtlError`` (exit 1) when there is none."""
-    backend = await open_source(src, settings, sink, warn)
+    backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
         entry = await backend.get(entry_id)
     finally:
@@ -188,6 +204,9 @@ class DlqStats:
     codes: Counter[str] = field(default_factory=Counter)
     classes: Counter[str] = field(default_factory=Counter)
     targets: Counter[str] = field(default_factory=Counter)
+    #: The broker's own counts, read before the entries (SQS: ``{"messages", "notVisible",
+    #: "delayed"}``; RabbitMQ: ``{"messages"}``); ``None`` for file, Redis and HTTP sources.
+    broker: dict[str, int] | None = None
 
     @property
     def exit(self) -> ExitCode:
@@ -196,8 +215,8 @@ class DlqStats:
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "depth", "invalid", "oldest": {"id", "ageSeconds"} | null, "ageHistogram",
-        "topErrorCodes" (10), "byClass", "byTarget" (20)}``."""
-        return {
+        "topErrorCodes" (10), "byClass", "byTarget" (20)[, "broker"]}``."""
+        doc = {
             "source": self.source,
             "depth": self.depth,
             "invalid": self.invalid.to_json(),
@@ -211,18 +230,30 @@ class DlqStats:
             "byClass": dict(self.classes),
             "byTarget": [{"target": t, "count": n} for t, n in self.targets.most_common(20)],
         }
+        if self.broker is not None:
+            doc["broker"] = self.broker
+        return doc
 
 
 async def stats_job(
-    src: str, settings: Settings, sink: EventSink | None, warn: Warn | None = None
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    warn: Warn | None = None,
+    *,
+    endpoint_url: str | None = None,
 ) -> DlqStats:
-    """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass)."""
-    backend = await open_source(src, settings, sink, warn)
+    """``dlq stats``: depth, oldest, an age histogram, top error codes, counts by target (one pass);
+    for a broker source (SQS, RabbitMQ) also the broker's own counts, read first (``broker``)."""
+    backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     now = time.time()
     oldest: float | None = None
     oldest_id: Any = None
     stats = DlqStats(src, 0, InvalidEntries(), None)
     try:
+        broker_depth = getattr(backend, "broker_depth", None)
+        if broker_depth is not None:
+            stats.broker = await broker_depth()
         async for e in backend.iter_entries(stats.invalid):
             stats.depth += 1
             enq = parse_iso(e.get("enqueuedAt"))
@@ -260,10 +291,16 @@ class PurgeResult:
 
 
 async def purge_job(
-    src: str, settings: Settings, sink: EventSink | None, ids: list[str], warn: Warn | None = None
+    src: str,
+    settings: Settings,
+    sink: EventSink | None,
+    ids: list[str],
+    warn: Warn | None = None,
+    *,
+    endpoint_url: str | None = None,
 ) -> PurgeResult:
     """``dlq purge``: remove exactly these ids (never by filter), in order."""
-    backend = await open_source(src, settings, sink, warn)
+    backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
         removed = [(i, await backend.remove(i)) for i in ids]
     finally:
@@ -281,16 +318,36 @@ async def replay_job(
     emit: Emit,
     warn: Warn | None = None,
     wait_lock: bool = False,
-) -> ReplayResult:
+    *,
+    endpoint_url: str | None = None,
+    to_broker: bool = False,
+) -> ReplayResult | Redrive:
     """``dlq replay`` under the source's replay lock (``a2actl.dlq.store.lock``); ``journal_path``
-    ``None``: the default journal of the source. Raises ``UsageError`` (exit 2) for filters on a
-    consumer-group replay, ``SourceLocked`` (exit 1) when another replay holds the source."""
+    ``None``: the default journal of the source. ``to_broker``: back into the broker instead of the
+    agent (SQS: its native redrive, ``SqsBackend.to_broker``, whose ``Redrive`` is returned). A FIFO
+    SQS queue is replayed one message at a time (its group order). Raises ``UsageError`` (exit 2)
+    for filters on a consumer-group replay or an SQS ``--to-broker``, and for ``--to-broker`` on a
+    source that is not a broker; ``SourceLocked`` (exit 1) when another replay holds the source."""
     from a2actl.dlq.journal import Journal, default_journal
     from a2actl.dlq.replay import Replayer
     from a2actl.dlq.store.lock import SourceLocked
 
-    backend = await open_source(src, settings, sink, warn)
+    backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
+        if to_broker and not hasattr(backend, "to_broker") and not hasattr(backend, "republish"):
+            raise UsageError(f"--to-broker needs a broker source (amqp:// or sqs://), not {backend.kind}")
+        if to_broker and isinstance(backend, SqsBackend) and sel.filtered:
+            raise UsageError(
+                "--to-broker on SQS moves the whole queue (StartMessageMoveTask): --ids, --since, "
+                "--error-class, --method and --limit do not apply",
+                hint="replay to the agent for a filtered replay",
+            )
+        if isinstance(backend, SqsBackend) and backend.fifo and opts.max_in_flight > 1 and not to_broker:
+            opts = replace(opts, max_in_flight=1)
+            if warn is not None:
+                warn(
+                    f"{backend.url} is a FIFO queue: replaying one message at a time to keep its group order"
+                )
         if isinstance(backend, RedisBackend) and backend.group is not None:
             if sel.filtered:
                 raise UsageError(
@@ -314,9 +371,13 @@ async def replay_job(
         lock = backend.replay_lock(src)
         await lock.acquire(wait_lock, warn)
         try:
+            if to_broker and isinstance(backend, SqsBackend):
+                return await backend.to_broker(emit, opts.rate)
             journal = Journal(journal_path or default_journal(backend.journal_key))
             try:
                 replayer = Replayer(backend, opts, journal, settings, sink, emit, guard=lock.check)
+                if isinstance(backend, SqsBackend):  # a FIFO replay waiting for its removals commits them
+                    backend.on_blocked = functools.partial(replayer._flush, True)
                 result = await replayer.run(sel)
                 _warn_invalid(replayer.invalid, warn)
                 return result

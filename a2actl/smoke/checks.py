@@ -287,15 +287,23 @@ async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | No
 
 async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: dlq-depth``: the valid entries in ``source`` (any DLQ source) at most ``max``; a
-    source that does not exist yet has depth 0 and the row says why."""
+    source that does not exist yet has depth 0 and the row says why. A broker source (SQS, RabbitMQ)
+    is not read: its depth is the broker's own count (SQS: ``ApproximateNumberOfMessages`` +
+    ``…NotVisible`` + ``…Delayed``; ``details.broker`` has them apart)."""
     from a2actl.dlq.jobs import open_source
 
     notes: list[str] = []
     backend = await open_source(str(c.options["source"]), settings, sink, notes.append)
     depth = 0
+    broker: dict[str, int] | None = None
     try:
-        async for _ in backend.iter_entries():
-            depth += 1
+        broker_depth = getattr(backend, "broker_depth", None)
+        if broker_depth is not None:
+            broker = await broker_depth()
+            depth = sum(broker.values())
+        else:
+            async for _ in backend.iter_entries():
+                depth += 1
     finally:
         await backend.close()
     bound = int(c.options["max"])
@@ -308,7 +316,11 @@ async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckRes
         f"depth {depth}",
         f"depth <= {bound}",
         "; ".join(notes) if depth <= bound else f"{depth - bound} over",
-        details={"depth": depth, **({"note": notes[0]} if notes else {})},
+        details={
+            "depth": depth,
+            **({"note": notes[0]} if notes else {}),
+            **({"broker": broker} if broker is not None else {}),
+        },
     )
 
 
