@@ -1,0 +1,231 @@
+"""``a2actl push``: push notifications: a webhook receiver that checks every delivery
+(``a2actl.push``, docs/push.md). Needs uvicorn and starlette (the ``exporter`` extra)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from a2actl.cli.context import invocation
+from a2actl.cli.params import CardPath
+
+app = typer.Typer(
+    help="Push notifications: a webhook receiver that checks deliveries.",
+    no_args_is_help=True,
+)
+
+
+def _require_server_extra() -> None:
+    """Raise ``UsageError`` (exit 2) unless starlette and uvicorn (the ``exporter`` extra) are installed."""
+    from a2actl.core.errors import UsageError
+
+    try:
+        import starlette  # noqa: F401, TID253
+        import uvicorn  # noqa: F401, TID253
+    except ImportError as exc:
+        raise UsageError(
+            f"push listen needs starlette and uvicorn ({exc.name or 'a module'} is not installed)",
+            hint="pip install 'a2actl[exporter]'",
+        ) from exc
+
+
+def _secret_env(option: str, name: str | None) -> str | None:
+    """The value of the environment variable ``name`` (``None`` when not asked for); raises
+    ``UsageError`` (2) when it is unset or empty."""
+    if name is None:
+        return None
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    value = os.environ.get(name, "").strip()
+    if not value:
+        raise UsageError(f"{option} {name}: that environment variable is not set or empty")
+    return value
+
+
+@app.command("listen")
+def listen(
+    ctx: typer.Context,
+    listen_on: Annotated[
+        str,
+        typer.Option(
+            "--listen",
+            metavar="HOST:PORT",
+            help="Address to receive on (port 0: a free one); the webhook URL is printed on stderr.",
+        ),
+    ] = "127.0.0.1:0",
+    tls_cert: Annotated[
+        str | None,
+        typer.Option("--tls-cert", metavar="FILE", help="Serve HTTPS with this PEM certificate (chain)."),
+    ] = None,
+    tls_key: Annotated[
+        str | None, typer.Option("--tls-key", metavar="FILE", help="The private key of --tls-cert (PEM).")
+    ] = None,
+    register: Annotated[
+        str | None,
+        typer.Option(
+            "--register",
+            metavar="TARGET",
+            help="Tell this agent to push here, with a generated token: for --task ID "
+            "(CreateTaskPushNotificationConfig / tasks/pushNotificationConfig/set) or for a new task "
+            "(--send TEXT). Without it the config to register is printed on stderr.",
+        ),
+    ] = None,
+    task: Annotated[
+        str | None, typer.Option("--task", metavar="ID", help="With --register: the existing task to watch.")
+    ] = None,
+    send: Annotated[
+        str | None,
+        typer.Option(
+            "--send",
+            metavar="TEXT",
+            help="With --register: send this message with the push config in its configuration and watch the new task.",
+        ),
+    ] = None,
+    token_env: Annotated[
+        str | None,
+        typer.Option(
+            "--push-token-env",
+            metavar="NAME",
+            help="The webhook token (X-A2A-Notification-Token) from this environment variable; default: a fresh random one with --register, none without.",
+        ),
+    ] = None,
+    auth_scheme: Annotated[
+        str | None,
+        typer.Option(
+            "--auth-scheme",
+            metavar="SCHEME",
+            help="Also require 'Authorization: SCHEME <credentials>' (the config's authentication), e.g. Bearer.",
+        ),
+    ] = None,
+    credentials_env: Annotated[
+        str | None,
+        typer.Option(
+            "--push-credentials-env",
+            metavar="NAME",
+            help="The --auth-scheme credentials from this environment variable; default: random (with --register).",
+        ),
+    ] = None,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            metavar="URL",
+            help="The webhook URL to give the agent when it differs from the listening one (a tunnel, NAT).",
+        ),
+    ] = None,
+    strict_order: Annotated[
+        bool,
+        typer.Option(
+            "--strict-order", help="Order problems (a state going back, a chunk early) fail the run (exit 7)."
+        ),
+    ] = False,
+    card_path: CardPath = None,
+) -> None:
+    """Receive an agent's push notifications and check every delivery: the token
+    (X-A2A-Notification-Token) and Authorization match the config, the body is the version's push
+    payload (1.0: a StreamResponse; 0.3: the Task), duplicates (at-least-once: counted, not failures),
+    order, latency from the event's timestamp, and the final state. One record per delivery as it
+    arrives (table or -o jsonl), a summary at the end (-o json: one document).
+
+    It ends when the task reaches a terminal state, or at --max-time (default 1h) with the summary.
+    A delivery whose credentials do not match is answered 401, an invalid body 400, others 204. The
+    token and credentials are never printed.
+
+    Exit codes: 0 the task ended and every delivery passed; 7 a credential mismatch, an invalid body
+    (also a version mismatch or a delivery for another task), --strict-order problems, or the agent
+    answered a Message (no task to push about); 5 --max-time without any of those; 1/3/4/6 the
+    registration failed (A2A error, unreachable, auth, protocol); 2 bad options.
+
+    Examples:
+
+      a2actl push listen --register http://localhost:9999 --send hi
+
+      a2actl push listen --register http://localhost:9999 --task 5f0c... -o jsonl
+
+      a2actl push listen --listen 0.0.0.0:8443 --tls-cert cert.pem --tls-key key.pem --push-token-env HOOK_TOKEN
+    """
+    from a2actl.core.errors import UsageError
+    from a2actl.core.redact import register_secret, register_url
+    from a2actl.protocol.versions import Family
+    from a2actl.push.app import ListenOptions, listen_job, parse_listen
+    from a2actl.push.checks import PushConfig, new_token
+    from a2actl.render import push as render_push
+
+    run = invocation(ctx)
+    _require_server_extra()
+    host, port = parse_listen(listen_on)
+    token = _secret_env("--push-token-env", token_env)
+    credentials = _secret_env("--push-credentials-env", credentials_env)
+    if credentials is not None and not auth_scheme:
+        raise UsageError("--push-credentials-env needs --auth-scheme SCHEME")
+    if auth_scheme is not None and (not auth_scheme.strip() or " " in auth_scheme.strip()):
+        raise UsageError(f"--auth-scheme {auth_scheme!r}: one word, e.g. Bearer")
+    if register is not None:
+        token = token or new_token()
+        if auth_scheme and credentials is None:
+            credentials = new_token()
+    elif auth_scheme and credentials is None:
+        raise UsageError(
+            "--auth-scheme without --register needs --push-credentials-env NAME (you register the config yourself)"
+        )
+    for value in (token, credentials):
+        register_secret(value)
+    if public_url is not None:
+        register_url(public_url)
+    opts = ListenOptions(
+        host=host,
+        port=port,
+        tls_cert=tls_cert,
+        tls_key=tls_key,
+        public_url=public_url,
+        max_time=run.max_time,
+        strict_order=strict_order,
+    )
+
+    def ready(url: str, config: PushConfig) -> None:
+        run.out.note(f"a2actl push listen: receiving on {url}")
+        if register is None:
+            fam = Family.V0_3 if run.settings.a2a_version in ("0.3", "0.2") else Family.V1_0
+            doc = config.config_json(fam, "TASK_ID")
+            how = (
+                "CreateTaskPushNotificationConfig"
+                if fam is Family.V1_0
+                else "tasks/pushNotificationConfig/set"
+            )
+            run.out.note(
+                f"register this config with the agent ({how}; TASK_ID: the task's id)"
+                + (f"; token: the value of ${token_env}" if token_env else "; no token checked")
+                + (f"; credentials: the value of ${credentials_env}" if credentials_env else "")
+                + ":"
+            )
+            render_push.config(run.out, doc)
+
+    def registered(info: dict[str, Any], config: PushConfig, family: Family) -> None:
+        cid = f" (config {info['configId']})" if info.get("configId") else ""
+        what = f"task {info['taskId']}" if info.get("taskId") else "no task: the agent answered a Message"
+        run.out.note(f"registered with {info['method']}{cid}: {what}")
+
+    writer = run.out.records(key="records", record_view=render_push.record, summary_view=render_push.summary)
+    summary = run.run(
+        listen_job(
+            run.settings,
+            run.sink,
+            writer.record,
+            opts=opts,
+            token=token,
+            scheme=auth_scheme.strip() if auth_scheme else None,
+            credentials=credentials,
+            register_target=register,
+            task=task,
+            send=send,
+            card_path=card_path,
+            on_ready=ready,
+            on_registered=registered,
+        ),
+        bounded=False,
+    )
+    writer.finish(summary.to_json())
+    raise typer.Exit(int(summary.exit))

@@ -1,0 +1,254 @@
+"""The webhook receiver of ``push listen``: a Starlette app on uvicorn, on a socket bound here (port
+0: a free one), HTTPS with a certificate and key. Every POST (any path) becomes a ``Delivery`` for the
+``PushChecker`` and is answered 204 (accepted), 400 (invalid body) or 401 (credentials do not match);
+anything else is 405. No access log: the request headers carry the token.
+
+starlette and uvicorn (the ``exporter`` extra) are imported inside the functions, so importing this
+module costs nothing; only the ``push listen`` command body imports it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import UsageError
+from a2actl.protocol.versions import Family
+from a2actl.push.checks import MAX_BODY, Delivery, PushChecker, PushConfig, PushSummary
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+    from a2actl.core.sink import EventSink
+    from a2actl.push.checks import Emit
+
+
+@dataclass(frozen=True)
+class ListenOptions:
+    """Where and how to listen. ``host``/``port`` (0: a free port), ``tls_cert``/``tls_key`` (PEM
+    files: HTTPS), ``public_url`` (the URL given to the agent when it differs from the listening one,
+    e.g. behind NAT; default the listening URL), ``max_time`` seconds (``None``: no bound),
+    ``strict_order`` (order problems fail the run)."""
+
+    host: str = "127.0.0.1"
+    port: int = 0
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    public_url: str | None = None
+    max_time: float | None = None
+    strict_order: bool = False
+    #: The path of the webhook URL (deliveries to any path are accepted and recorded).
+    path: str = "/a2a/push"
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:0`` for IPv6; ``:PORT`` means 127.0.0.1) → ``(host, port)``. Raises
+    ``UsageError`` (exit 2) for anything else."""
+    host, sep, port = text.strip().rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise UsageError(f"--listen {text!r}: expected HOST:PORT, e.g. 127.0.0.1:0 or [::1]:8443")
+    host = host.strip("[]") or "127.0.0.1"
+    return host, int(port)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on ``host:port``. Raises ``UsageError`` (exit 2) when it cannot bind."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+    sock.setblocking(False)
+    return sock
+
+
+def url_of(sock: socket.socket, host: str, tls: bool) -> str:
+    """``http(s)://HOST:PORT`` of a bound socket (an IPv6 host in brackets)."""
+    port = sock.getsockname()[1]
+    scheme = "https" if tls else "http"
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+def check_tls(cert: str | None, key: str | None) -> None:
+    """Raise ``UsageError`` (exit 2) unless both or neither of ``cert``/``key`` are given and they
+    load as a PEM certificate chain and its private key."""
+    if (cert is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together (PEM certificate and its private key)")
+    if cert is None or key is None:
+        return
+    import ssl
+
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        ctx.load_cert_chain(cert, key)
+    except (OSError, ssl.SSLError) as exc:
+        raise UsageError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc}") from exc
+
+
+async def _read_body(request: Any) -> tuple[bytes | None, int]:
+    """The body, or ``None`` past ``MAX_BODY`` (its size then what was announced or read so far)."""
+    announced = request.headers.get("content-length")
+    if announced and announced.isdigit() and int(announced) > MAX_BODY:
+        return None, int(announced)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            return None, size
+        chunks.append(chunk)
+    return b"".join(chunks), size
+
+
+def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
+    """The receiver's Starlette app: each POST is checked by ``checker``; ``on_delivery`` runs after
+    each (the listen loop looks at ``checker.done``)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    async def receive(request: Request) -> Response:
+        wall = time.time_ns()
+        body, size = await _read_body(request)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall))
+        on_delivery()
+        return Response(status_code=verdict.status)
+
+    return Starlette(routes=[Route("/{path:path}", receive, methods=["POST"])])
+
+
+async def listen_job(
+    settings: Settings,
+    sink: EventSink | None,
+    emit: Emit,
+    *,
+    opts: ListenOptions,
+    token: str | None,
+    scheme: str | None,
+    credentials: str | None,
+    register_target: str | None,
+    task: str | None,
+    send: str | None,
+    card_path: str | None,
+    on_ready: Callable[[str, PushConfig], None],
+    on_registered: Callable[[dict[str, Any], PushConfig, Family], None],
+) -> PushSummary:
+    """Listen until the task reaches a terminal state or ``opts.max_time`` passes; returns the summary
+    (its ``exit`` is the command's, ``checks.push_exit``). ``on_ready(url, config)`` runs once the
+    receiver accepts connections; then, with ``register_target``, the agent is connected
+    (``agent.connect``) and told about the config: ``--task`` registers it (``register.register``),
+    ``--send`` sends a message carrying it (``register.send_with_push``); ``on_registered(info,
+    config, family)`` runs after. The config is the webhook URL with ``token`` and, when ``scheme`` is
+    given, ``authentication {scheme, credentials}``. Without an agent the bodies are checked as
+    ``--a2a-version`` says (``0.3``; else 1.0); with one, as the negotiated family.
+
+    Raises ``UsageError`` (2) for a bad address, TLS files or option mix; the registration's errors
+    (1 A2A error, 3/4/5 transport, 6 protocol)."""
+    import uvicorn
+
+    check_tls(opts.tls_cert, opts.tls_key)
+    if register_target is None and (task is not None or send is not None):
+        raise UsageError("--task and --send need --register TARGET (the agent to tell)")
+    if register_target is not None and (task is None) == (send is None):
+        raise UsageError(
+            "with --register give exactly one of --task ID (an existing task) or --send TEXT (a new one)"
+        )
+    if task is not None and not task.strip():
+        raise UsageError("the task id is empty")
+    sock = bind(opts.host, opts.port)
+    tls = opts.tls_cert is not None
+    url = (opts.public_url or url_of(sock, opts.host, tls)).rstrip("/")
+    hook = url + opts.path if opts.public_url is None else url
+    cfg = PushConfig(hook, token, scheme, credentials)
+    expected = Family.V0_3 if settings.a2a_version in ("0.3", "0.2") else Family.V1_0
+    arrived = asyncio.Event()
+    checker = PushChecker(cfg, emit, family=expected, strict_order=opts.strict_order, task_id=task)
+    server = uvicorn.Server(
+        uvicorn.Config(
+            build_app(checker, arrived.set),
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            ssl_certfile=opts.tls_cert,
+            ssl_keyfile=opts.tls_key,
+        )
+    )
+    serving = asyncio.ensure_future(server.serve(sockets=[sock]))
+    registration: dict[str, Any] | None = None
+    outcome = "max-time"
+    deadline = None if opts.max_time is None else time.monotonic() + opts.max_time
+    try:
+        while not server.started:
+            if serving.done():
+                serving.result()  # raises what stopped it
+                raise UsageError(f"the receiver on {url} stopped before it started")
+            await asyncio.sleep(0.01)
+        on_ready(hook, cfg)
+        if register_target is not None:
+            registration = await _tell_agent(
+                settings, sink, register_target, card_path, checker, cfg, task, send, on_registered
+            )
+            if registration.get("taskId") is None:
+                outcome = "no-task"
+        while outcome != "no-task" and not checker.done and not serving.done():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                break
+            arrived.clear()
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(arrived.wait(), timeout=min(left, 0.5) if left is not None else 0.5)
+        if checker.done:
+            outcome = "completed"
+        elif serving.done() and outcome != "no-task":
+            outcome = "interrupted"
+    finally:
+        server.should_exit = True
+        with contextlib.suppress(Exception, asyncio.CancelledError):
+            await serving
+        sock.close()
+    return checker.summary(outcome, url=hook, registration=registration)
+
+
+async def _tell_agent(
+    settings: Settings,
+    sink: EventSink | None,
+    target: str,
+    card_path: str | None,
+    checker: PushChecker,
+    cfg: PushConfig,
+    task: str | None,
+    send: str | None,
+    on_registered: Callable[[dict[str, Any], PushConfig, Family], None],
+) -> dict[str, Any]:
+    """Connect to ``target`` and register ``cfg`` (``--task``) or send ``send`` with it; the checker
+    learns the family and the task id."""
+    from a2actl.agent.connect import connect
+    from a2actl.push.register import register, send_with_push
+    from a2actl.transport.http import HttpTransport
+
+    async with HttpTransport(settings, sink) as transport:
+        client = await connect(target, settings, transport, card_path)
+        checker.family = client.family
+        if task is not None:
+            checker.expect_task(task)
+            info = await register(client, task, cfg)
+        else:
+            tid, info = await send_with_push(client, send or "", cfg)
+            if tid is not None:
+                checker.expect_task(tid)
+    on_registered(info, cfg, client.family)
+    return info
+
+
+__all__ = ["ListenOptions", "bind", "build_app", "check_tls", "listen_job", "parse_listen", "url_of"]

@@ -1,0 +1,501 @@
+"""``push listen``: the checks on every push-notification delivery and the account of a listen.
+
+``PushChecker`` is the state machine (no I/O: the receiver in ``push/app.py`` feeds it one
+``Delivery`` per webhook POST); ``PushSummary`` is the typed result. Pure: it never prints and imports
+no web framework.
+
+Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; ``/work/shared/docs/a2a-protocol.md`` §8):
+
+* **auth**: when the config carries a ``token``, ``X-A2A-Notification-Token`` must equal it; when it
+  carries ``authentication {scheme, credentials}``, ``Authorization`` must be ``<scheme>
+  <credentials>`` (the scheme compared case-insensitively, RFC 9110 §11.1). Compared in constant time.
+  A delivery that fails is answered 401 and is not trusted: it moves neither the order check nor the
+  final state. Rules ``missing-token``, ``wrong-token``, ``missing-authorization``,
+  ``wrong-authorization``: failures (exit 7).
+* **body**: JSON whose shape is the family's push payload. 1.0: a ``StreamResponse`` (exactly one of
+  ``task``, ``message``, ``statusUpdate``, ``artifactUpdate``); 0.3: the Task (``kind: "task"``; the
+  0.3 stream events ``status-update``/``artifact-update`` are accepted too, as a2a-sdk 0.3 sent them).
+  Then the minimum fields: a Task has a string ``id`` and a known ``status.state``; a status update a
+  ``taskId`` and a known ``status.state``; an artifact update a ``taskId`` and an ``artifact`` object;
+  a Message a ``messageId``. The classification is ``protocol.events.classify_event``'s. A body of the
+  *other* family is ``version-mismatch`` (a 1.0 StreamResponse for a 0.3 registration: what a2a-sdk
+  1.x sends whatever version the config was set with). Rules ``not-json``, ``not-an-object``,
+  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``other-task`` (a
+  delivery for another task than the one registered): failures (exit 7); answered 400.
+* **duplicates**: delivery is at-least-once, so a body equal (as JSON, key order ignored) to an
+  earlier one is counted as a ``duplicate`` and is not a failure; it is not audited again.
+* **order**: the lifecycle audit of ``protocol.lifecycle`` over the unique, valid deliveries: a state
+  that goes back or changes after a terminal state (``illegal-transition``), an artifact chunk after
+  its ``lastChunk`` or an ``append`` to an artifact never seen (a chunk delivered early or lost).
+  Order is not promised by the spec, so these are warnings unless ``strict_order`` (exit 7).
+* **latency**: receive time minus the event's own timestamp (``status.timestamp``; messages and
+  artifact updates carry none), seconds; negative values mean the clocks disagree.
+* **final state**: the last state of the task seen in a trusted delivery; the listen ends when it is
+  terminal (completed, failed, canceled, rejected).
+
+Exit codes (docs/exit-codes.md, ``push_exit``): 7 any failure above (also when ``--max-time`` ended
+the listen: a known failure says more than the clock), or the agent answered a Message so there is
+no task to push about; 5 ``--max-time`` with no failure; 0 the task reached a terminal state and
+every delivery passed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.core.stats import summarize
+from a2actl.protocol.events import StreamEvent, classify_event
+from a2actl.protocol.lifecycle import Lifecycle
+from a2actl.protocol.versions import Family
+
+#: Receives every delivery record (a JSON-ready dict with ``type: "delivery"``) as soon as it is known.
+Emit = Callable[[dict[str, Any]], None]
+
+#: Header the token travels in (v0.3.0 §9; still sent by both SDKs' 1.x senders).
+TOKEN_HEADER = "x-a2a-notification-token"
+#: Failure rules about credentials (answered 401).
+AUTH_RULES = ("missing-token", "wrong-token", "missing-authorization", "wrong-authorization")
+#: Order rules of the lifecycle audit kept for push (``event-after-end`` is not: pushes go on after
+#: an interrupted state when the task resumes).
+ORDER_RULES = ("illegal-transition", "append-after-last-chunk", "append-to-unknown-artifact")
+#: Bodies larger than this many bytes are not read (``oversize``): 16 MiB, ``stream tail``'s bound.
+MAX_BODY = 16 * 1024 * 1024
+#: How many problems the summary lists (all are counted).
+MAX_LISTED = 50
+
+
+@dataclass(frozen=True)
+class PushConfig:
+    """What the agent was (or is to be) told: the webhook ``url``, the ``token`` it must echo in
+    ``X-A2A-Notification-Token`` and optional ``authentication`` (``scheme`` + ``credentials``, sent
+    back as ``Authorization: <scheme> <credentials>``). ``token`` and ``credentials`` are secrets:
+    ``to_json`` never includes them unless asked (``config_json(reveal=True)``)."""
+
+    url: str
+    token: str | None
+    scheme: str | None = None
+    credentials: str | None = None
+
+    def config_json(
+        self, family: Family, task_id: str | None = None, *, reveal: bool = False
+    ) -> dict[str, Any]:
+        """The push config as the agent's version spells it: 1.0 flat ``TaskPushNotificationConfig``
+        ``{taskId, url, token, authentication{scheme, credentials}}``; 0.x ``TaskPushNotificationConfig``
+        ``{taskId, pushNotificationConfig{url, token, authentication{schemes[], credentials}}}`` (spec
+        v1.0 §4.3.2, v0.3.0 §6.10). Secrets are ``***`` unless ``reveal``."""
+
+        def secret(value: str | None) -> str | None:
+            return value if reveal or value is None else "***"
+
+        inner: dict[str, Any] = {"url": self.url}
+        if self.token is not None:
+            inner["token"] = secret(self.token)
+        if self.scheme:
+            if family is Family.V1_0:
+                inner["authentication"] = {"scheme": self.scheme, "credentials": secret(self.credentials)}
+            else:
+                inner["authentication"] = {"schemes": [self.scheme], "credentials": secret(self.credentials)}
+        if family is Family.V1_0:
+            return {"taskId": task_id, **inner} if task_id is not None else inner
+        out: dict[str, Any] = {"pushNotificationConfig": inner}
+        if task_id is not None:
+            out = {"taskId": task_id, **out}
+        return out
+
+    def secrets(self) -> list[str]:
+        """The values never to print: the token and the credentials."""
+        return [v for v in (self.token, self.credentials) if v]
+
+
+def new_token() -> str:
+    """A fresh webhook token: 32 random bytes, URL-safe base64 (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One webhook POST as received: ``headers`` (lower-case names → values), the raw ``body``
+    (``None`` when it was over ``MAX_BODY`` and not read; ``size`` is then the announced length), the
+    request ``path`` and the ``wall_ns`` receive time (nanoseconds since the epoch)."""
+
+    headers: dict[str, str]
+    body: bytes | None
+    size: int
+    path: str = "/"
+    wall_ns: int = 0
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the receiver answers: an HTTP ``status`` (204 accepted, 401 auth failed, 400 invalid)
+    and the ``record`` emitted for the delivery."""
+
+    status: int
+    record: dict[str, Any]
+
+
+def _problem(rule: str, message: str) -> dict[str, str]:
+    return {"rule": rule, "message": message}
+
+
+_FRACTION = re.compile(r"(\.\d{6})\d+")
+
+
+def parse_timestamp(text: Any) -> float | None:
+    """Seconds since the epoch of an ISO 8601 timestamp (``2026-11-22T02:45:07.365954Z``, any
+    precision, ``Z`` or an offset; no offset is read as UTC); ``None`` when absent or unreadable."""
+    if not isinstance(text, str) or not text:
+        return None
+    s = _FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00").replace("z", "+00:00")
+    try:
+        dt = datetime.fromisoformat(s)
+    except ValueError:
+        return None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def _event_timestamp(ev: StreamEvent) -> float | None:
+    status = ev.payload.get("status")
+    return parse_timestamp(status.get("timestamp")) if isinstance(status, dict) else None
+
+
+def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[str, str]]]:
+    """Classify a parsed push body for ``family`` and check its shape (module docstring, "body").
+    Returns the event (``None`` when it is no push payload at all) and the problems found (empty: it
+    is valid). Never raises."""
+    if not isinstance(obj, dict):
+        return None, [_problem("not-an-object", f"the body is a JSON {type(obj).__name__}, not an object")]
+    ev = classify_event(obj)
+    if ev.kind == "unknown":
+        return None, [
+            _problem(
+                "not-a-push-payload",
+                "neither a 1.0 StreamResponse (task | message | statusUpdate | artifactUpdate) nor a 0.3 "
+                f"Task (kind: task); keys: {', '.join(sorted(map(str, obj))[:6])}",
+            )
+        ]
+    body_family = Family.V0_3 if "kind" in obj else Family.V1_0
+    want = Family.V1_0 if family is Family.V1_0 else Family.V0_3
+    problems: list[dict[str, str]] = []
+    if body_family is not want:
+        problems.append(
+            _problem(
+                "version-mismatch",
+                f"a {body_family.value} {ev.kind} body for a {want.value} registration (A2A {want.value} "
+                + ("pushes a StreamResponse)" if want is Family.V1_0 else "pushes the Task, kind: task)"),
+            )
+        )
+    elif body_family is Family.V1_0:
+        members = [k for k in ("task", "message", "msg", "statusUpdate", "artifactUpdate") if k in obj]
+        if len(members) != 1:
+            problems.append(
+                _problem("not-a-push-payload", f"a StreamResponse has exactly one member, this has {members}")
+            )
+        if not isinstance(obj.get(members[0]) if members else None, dict):
+            problems.append(
+                _problem("missing-field", f"{members[0] if members else 'member'} is not an object")
+            )
+    body = ev.payload
+    if ev.kind == "task":
+        if not isinstance(body.get("id"), str) or not body.get("id"):
+            problems.append(_problem("missing-field", "a Task without an id"))
+    elif ev.kind in ("status-update", "artifact-update"):
+        if not isinstance(body.get("taskId"), str) or not body.get("taskId"):
+            problems.append(_problem("missing-field", f"a {ev.kind} without a taskId"))
+    if ev.kind in ("task", "status-update") and (ev.state is None or ev.state == "unknown"):
+        problems.append(_problem("missing-field", f"a {ev.kind} without a known status.state"))
+    if ev.kind == "artifact-update" and not isinstance(body.get("artifact"), dict):
+        problems.append(_problem("missing-field", "an artifact-update without an artifact object"))
+    if ev.kind == "message" and not body.get("messageId"):
+        problems.append(_problem("missing-field", "a Message without a messageId"))
+    return ev, problems
+
+
+def push_exit(outcome: str, *, failures: int, order_failures: int) -> ExitCode:
+    """The exit code of a listen (docs/exit-codes.md, ``push listen``): 7 for any failed delivery
+    (``failures``: auth or body; ``order_failures``: order problems under ``--strict-order``) or the
+    outcome ``no-task``; 5 for ``max-time`` without failures; else 0."""
+    if failures or order_failures or outcome == "no-task":
+        return ExitCode.CHECK_FAILED
+    if outcome == "max-time":
+        return ExitCode.TIMEOUT
+    return ExitCode.OK
+
+
+@dataclass(frozen=True)
+class PushSummary:
+    """The result of one listen (the ``summary`` record). Seconds and bytes; ``exit`` is the
+    process's exit code (``push_exit``), ``exitCode`` in the JSON document."""
+
+    outcome: str
+    exit: ExitCode
+    url: str | None
+    task_id: str | None
+    registration: dict[str, Any] | None
+    deliveries: int
+    unique: int
+    duplicates: int
+    auth_failures: int
+    invalid: int
+    out_of_order: int
+    bytes: int
+    duration: float
+    first_delivery: float | None
+    latency: dict[str, float | None]
+    final_state: str | None
+    problems: list[dict[str, Any]]
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``summary`` record (docs/push.md); with ``-o json`` the records go under ``records``."""
+        return {
+            "type": "summary",
+            "outcome": self.outcome,
+            "exitCode": int(self.exit),
+            "url": self.url,
+            "taskId": self.task_id,
+            "registration": self.registration,
+            "deliveries": self.deliveries,
+            "unique": self.unique,
+            "duplicates": self.duplicates,
+            "authFailures": self.auth_failures,
+            "invalid": self.invalid,
+            "outOfOrder": self.out_of_order,
+            "bytes": self.bytes,
+            "duration": self.duration,
+            "firstDelivery": self.first_delivery,
+            "latency": self.latency,
+            "finalState": self.final_state,
+            "problems": self.problems,
+        }
+
+
+@dataclass
+class PushChecker:
+    """The running account of one listen. ``deliver`` checks one ``Delivery`` and returns the
+    ``Verdict``; ``done`` turns true once a trusted delivery carried a terminal state of the task;
+    ``summary`` ends it. ``emit`` gets every delivery record. ``task_id``: the task the config was
+    registered for (``None``: adopted from the first trusted delivery). ``clock`` (seconds,
+    monotonic) and ``wall_ns`` (nanoseconds since the epoch) are seams for tests."""
+
+    config: PushConfig
+    emit: Emit
+    family: Family = Family.V1_0
+    task_id: str | None = None
+    strict_order: bool = False
+    clock: Callable[[], float] = time.perf_counter
+    wall_ns: Callable[[], int] = time.time_ns
+    t0: float = field(init=False)
+    last: float | None = None
+    count: int = 0
+    unique: int = 0
+    duplicates: int = 0
+    auth_failures: int = 0
+    invalid: int = 0
+    out_of_order: int = 0
+    total_bytes: int = 0
+    first: float | None = None
+    latencies: list[float] = field(default_factory=list)
+    problems: list[dict[str, Any]] = field(default_factory=list)
+    lifecycle: Lifecycle = field(init=False)
+    _seen: set[str] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.t0 = self.clock()
+        self.lifecycle = Lifecycle(Family.V1_0)  # push ends on terminal states, not on final: true
+
+    @property
+    def done(self) -> bool:
+        """Whether a trusted delivery brought the task to a terminal state."""
+        return self.lifecycle.terminal
+
+    @property
+    def final_state(self) -> str | None:
+        """The last task state seen in a trusted, valid delivery (canonical name)."""
+        return self.lifecycle.state
+
+    def expect_task(self, task_id: str) -> None:
+        """The task the config is for, once known (``--send`` learns it from the SendMessage answer)."""
+        self.task_id = task_id
+
+    def _auth(self, headers: dict[str, str]) -> list[dict[str, str]]:
+        cfg = self.config
+        found: list[dict[str, str]] = []
+        if cfg.token is not None:
+            got = headers.get(TOKEN_HEADER)
+            if got is None:
+                found.append(_problem("missing-token", "no X-A2A-Notification-Token header"))
+            elif not secrets.compare_digest(got.encode(), cfg.token.encode()):
+                found.append(
+                    _problem("wrong-token", "X-A2A-Notification-Token does not match the registered token")
+                )
+        if cfg.scheme:
+            got = headers.get("authorization")
+            if got is None:
+                found.append(
+                    _problem("missing-authorization", f"no Authorization header ({cfg.scheme} expected)")
+                )
+            else:
+                scheme, _, cred = got.strip().partition(" ")
+                if scheme.lower() != cfg.scheme.lower() or not secrets.compare_digest(
+                    cred.strip().encode(), (cfg.credentials or "").encode()
+                ):
+                    found.append(
+                        _problem(
+                            "wrong-authorization",
+                            f"Authorization does not match the registered {cfg.scheme} credentials",
+                        )
+                    )
+        return found
+
+    def deliver(self, d: Delivery) -> Verdict:
+        """Check one delivery (module docstring), emit its record and return the answer to give."""
+        now = self.clock()
+        delta = now - (self.last if self.last is not None else self.t0)
+        self.last = now
+        if self.first is None:
+            self.first = now - self.t0
+        self.count += 1
+        self.total_bytes += d.size
+        problems = self._auth(d.headers)
+        trusted = not problems
+        if not trusted:
+            self.auth_failures += 1
+        ev: StreamEvent | None = None
+        duplicate = False
+        order: list[dict[str, str]] = []
+        latency: float | None = None
+        body_problems: list[dict[str, str]] = []
+        if d.body is None:
+            body_problems.append(_problem("oversize", f"a body of {d.size} bytes, over {MAX_BODY}: not read"))
+        else:
+            try:
+                obj = json.loads(d.body)
+            except (ValueError, RecursionError):
+                obj = None
+                body_problems.append(_problem("not-json", f"the body is not JSON: {d.body[:60]!r}"))
+            if not body_problems:
+                ev, body_problems = check_body(obj, self.family)
+                if ev is not None and trusted:
+                    key = hashlib.sha256(
+                        json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+                    ).hexdigest()
+                    duplicate = key in self._seen
+                    self._seen.add(key)
+        if ev is not None and ev.task_id and all(p["rule"] == "version-mismatch" for p in body_problems):
+            if self.task_id is None and trusted:
+                self.task_id = ev.task_id
+            elif self.task_id is not None and ev.task_id != self.task_id:
+                body_problems.append(
+                    _problem(
+                        "other-task", f"a delivery for task {ev.task_id}; the config is for {self.task_id}"
+                    )
+                )
+        if body_problems:
+            self.invalid += 1
+        problems += body_problems
+        # A body of the other family is a failure, but readable: it still counts for duplicates,
+        # order, latency and the final state (so the listen ends when the task does).
+        readable = all(p["rule"] == "version-mismatch" for p in body_problems)
+        if ev is not None and trusted and readable:
+            ts = _event_timestamp(ev)
+            if ts is not None:
+                latency = round(d.wall_ns / 1e9 - ts, 6)
+            if duplicate:
+                self.duplicates += 1
+            else:
+                self.unique += 1
+                if latency is not None:
+                    self.latencies.append(latency)
+                order = self._audit(ev)
+                if order:
+                    self.out_of_order += 1
+        for p in problems + order:
+            if len(self.problems) < MAX_LISTED:
+                self.problems.append({"delivery": self.count, **p})
+        wall = datetime.fromtimestamp(d.wall_ns / 1e9, timezone.utc).isoformat(timespec="milliseconds")
+        record = {
+            "type": "delivery",
+            "n": self.count,
+            "wall": wall.replace("+00:00", "Z"),
+            "t": round(now - self.t0, 6),
+            "delta": round(delta, 6),
+            "path": d.path,
+            "kind": ev.kind if ev is not None else None,
+            "state": ev.state if ev is not None else None,
+            "taskId": ev.task_id if ev is not None else None,
+            "bytes": d.size,
+            "contentType": d.headers.get("content-type"),
+            "auth": "ok" if trusted else problems[0]["rule"],
+            "valid": not body_problems,
+            "duplicate": duplicate,
+            "latency": latency,
+            "problems": problems,
+            "order": order,
+        }
+        self.emit(record)
+        status = 401 if not trusted else 400 if body_problems else 204
+        return Verdict(status, record)
+
+    def _audit(self, ev: StreamEvent) -> list[dict[str, str]]:
+        """The order rules for one unique, trusted, valid delivery."""
+        lc = self.lifecycle
+        if lc.ended and not lc.terminal:  # interrupted, then resumed: pushes go on
+            lc.ended = False
+        found = lc.observe(ev)
+        return [v.to_json() for v in found if v.rule in ORDER_RULES]
+
+    def summary(
+        self, outcome: str, *, url: str | None = None, registration: dict[str, Any] | None = None
+    ) -> PushSummary:
+        """The summary of the listen ending now with ``outcome`` (``completed``: the task reached a
+        terminal state; ``max-time``; ``no-task``: the agent answered a Message)."""
+        now = self.clock()
+        lat = summarize(self.latencies)
+        failures = self.auth_failures + self.invalid
+        return PushSummary(
+            outcome=outcome,
+            exit=push_exit(
+                outcome, failures=failures, order_failures=self.out_of_order if self.strict_order else 0
+            ),
+            url=url,
+            task_id=self.task_id,
+            registration=registration,
+            deliveries=self.count,
+            unique=self.unique,
+            duplicates=self.duplicates,
+            auth_failures=self.auth_failures,
+            invalid=self.invalid,
+            out_of_order=self.out_of_order,
+            bytes=self.total_bytes,
+            duration=round(now - self.t0, 6),
+            first_delivery=round(self.first, 6) if self.first is not None else None,
+            latency={"p50": lat["p50"], "p99": lat["p99"], "max": lat["max"]},
+            final_state=self.final_state,
+            problems=self.problems,
+        )
+
+
+__all__ = [
+    "AUTH_RULES",
+    "MAX_BODY",
+    "Delivery",
+    "PushChecker",
+    "PushConfig",
+    "PushSummary",
+    "Verdict",
+    "check_body",
+    "new_token",
+    "parse_timestamp",
+    "push_exit",
+]

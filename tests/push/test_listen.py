@@ -1,0 +1,238 @@
+"""``a2actl push listen`` end to end: the real CLI (typer's CliRunner, in a thread when the test
+POSTs to the receiver itself) against the sandbox, which pushes with a2a-sdk's sender."""
+
+from __future__ import annotations
+
+import json
+import ssl
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+TOKEN = "push-token-for-tests-0123456789"
+ENV = {"PUSH_TOKEN": TOKEN}
+
+
+def kinds(records: list[dict[str, Any]]) -> set[str]:
+    return {r["kind"] for r in records}
+
+
+def post(url: str, body: Any, token: str | None = TOKEN, verify: Any = True) -> int:
+    headers = {"X-A2A-Notification-Token": token} if token is not None else {}
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    headers["Content-Type"] = "application/json"
+    deadline = time.monotonic() + 20
+    while True:  # the receiver starts in another thread: retry until it listens
+        try:
+            return httpx.post(url, content=raw, headers=headers, verify=verify, timeout=5).status_code
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def status(state: str, task: str = "t-1") -> dict[str, Any]:
+    return {
+        "statusUpdate": {
+            "taskId": task,
+            "contextId": "c-1",
+            "status": {"state": state, "timestamp": "2026-01-01T00:00:00Z"},
+        }
+    }
+
+
+def start_task(url: str, text: str) -> str:
+    """A task started with returnImmediately (A2A 1.0 JSON-RPC): its id."""
+    r = httpx.post(
+        url + "/a2a/jsonrpc",
+        headers={"A2A-Version": "1.0"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": f"m-{time.time_ns()}",
+                    "role": "ROLE_USER",
+                    "parts": [{"text": text}],
+                },
+                "configuration": {"returnImmediately": True},
+            },
+        },
+        timeout=10,
+    )
+    return str(r.json()["result"]["task"]["id"])
+
+
+# -- with the sandbox ------------------------------------------------------------------------------
+
+
+def test_send_end_to_end_1_0(push_cli: Any, push_sandbox: Any) -> None:
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--push-token-env", "PUSH_TOKEN",
+        "--max-time", "30", "-o", "json", env=ENV,
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout + r.stderr
+    doc = r.json
+    assert doc["outcome"] == "completed" and doc["finalState"] == "completed"
+    assert doc["registration"]["method"] == "SendMessage"
+    assert doc["taskId"] == doc["registration"]["taskId"]
+    assert (doc["invalid"], doc["authFailures"]) == (0, 0)
+    assert doc["deliveries"] == len(doc["records"]) >= 4
+    assert {"task", "status-update", "artifact-update"} <= kinds(doc["records"])
+    assert all(rec["auth"] == "ok" and rec["valid"] for rec in doc["records"])
+    assert all(rec["taskId"] == doc["taskId"] for rec in doc["records"])
+    assert doc["latency"]["max"] is not None and doc["latency"]["max"] >= 0
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_register_an_existing_task_jsonl(push_cli: Any, push_sandbox: Any) -> None:
+    task = start_task(push_sandbox.url, "/slow 1.5")
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--task", task, "--max-time", "30", "-o", "jsonl",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout + r.stderr
+    *records, summary = r.jsonl
+    assert summary["type"] == "summary" and summary["finalState"] == "completed"
+    assert summary["registration"]["method"] == "CreateTaskPushNotificationConfig"
+    assert summary["registration"]["configId"]
+    assert records and all(rec["type"] == "delivery" and rec["taskId"] == task for rec in records)
+    assert records[-1]["state"] == "completed"
+
+
+def test_bearer_authentication_is_sent_and_checked(push_cli: Any, push_sandbox: Any) -> None:
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--auth-scheme", "Bearer",
+        "--max-time", "30", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.json["authFailures"] == 0 and r.json["deliveries"] >= 4
+
+
+@pytest.mark.parametrize("how", [["--send", "hi"], ["--task", "SLOW"]])
+def test_a_0_3_registration_gets_1_0_bodies_from_a2a_sdk(
+    push_cli: Any, push_sandbox: Any, how: list[str]
+) -> None:
+    """a2a-sdk 1.3 pushes 1.0 StreamResponses whatever version the config was set with: a 0.3
+    client expects the Task (kind: task), so every delivery is a version mismatch (exit 7); the
+    listen still ends with the task."""
+    if how[1] == "SLOW":
+        how = ["--task", start_task(push_sandbox.url, "/slow 1.5")]
+    r = push_cli(
+        "push", "listen", "--a2a-version", "0.3", "--register", push_sandbox.url, *how, "--max-time", "30",
+        "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    method = "message/send" if how[0] == "--send" else "tasks/pushNotificationConfig/set"
+    assert doc["registration"]["method"] == method
+    assert doc["outcome"] == "completed" and doc["finalState"] == "completed"
+    assert doc["invalid"] == doc["deliveries"] > 0
+    assert {p["rule"] for p in doc["problems"]} == {"version-mismatch"}
+
+
+def test_an_agent_without_push_refuses_the_registration(push_cli: Any, sandbox_lying: Any) -> None:
+    task = start_task(sandbox_lying.url, "/slow 1")
+    r = push_cli(
+        "push", "listen", "--register", sandbox_lying.url, "--task", task, "--max-time", "20", "-o", "json"
+    )
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert r.json["error"]["a2aCode"] == -32003
+
+
+# -- the test POSTs ---------------------------------------------------------------------------------
+
+
+def listen(push_cli: Any, port: int, *extra: str) -> Any:
+    return push_cli(
+        "push", "listen", "--listen", f"127.0.0.1:{port}", "--push-token-env", "PUSH_TOKEN", "--max-time", "30",
+        "-o", "json", *extra, env=ENV, background=True,
+    )  # fmt: skip
+
+
+def test_a_duplicate_is_counted_once_as_a_duplicate(push_cli: Any, free_port: int) -> None:
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    working = status("TASK_STATE_WORKING")
+    assert post(url, working) == 204
+    assert post(url, working) == 204
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["deliveries"], doc["unique"], doc["duplicates"]) == (3, 2, 1)
+    assert [rec["duplicate"] for rec in doc["records"]] == [False, True, False]
+    config = next(json.loads(line) for line in r.stderr.splitlines() if line.startswith("{"))
+    assert config == {"taskId": "TASK_ID", "url": url, "token": "***"}
+
+
+def test_a_wrong_token_is_reported_and_exits_7(push_cli: Any, free_port: int) -> None:
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    assert post(url, status("TASK_STATE_WORKING"), token="a-wrong-token") == 401
+    assert post(url, status("TASK_STATE_COMPLETED"), token=None) == 401
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    r = bg.result()
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert [rec["auth"] for rec in doc["records"]] == ["wrong-token", "missing-token", "ok"]
+    assert doc["authFailures"] == 2 and doc["finalState"] == "completed"
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_an_invalid_body_exits_7(push_cli: Any, free_port: int) -> None:
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    assert post(url, b"{not json") == 400
+    assert post(url, {"statusUpdate": {"taskId": "t-1", "status": {"state": "BANANA"}}}) == 400
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    r = bg.result()
+    assert r.exit_code == 7, r.stdout + r.stderr
+    assert r.json["invalid"] == 2
+    assert [p["rule"] for p in r.json["problems"]] == ["not-json", "missing-field"]
+
+
+def test_https_receiver(push_cli: Any, free_port: int, tmp_path: Path) -> None:
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    bg = listen(
+        push_cli, free_port, "--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem")
+    )
+    url = f"https://127.0.0.1:{free_port}/a2a/push"
+    trusted = ssl.create_default_context(cafile=str(tmp_path / "ca.pem"))
+    assert post(url, status("TASK_STATE_COMPLETED"), verify=trusted) == 204
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.json["url"] == url and r.json["deliveries"] == 1
+
+
+def test_max_time_ends_with_the_summary_and_exit_5(push_cli: Any) -> None:
+    r = push_cli("push", "listen", "--max-time", "1", "-o", "json")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert r.json["outcome"] == "max-time" and r.json["deliveries"] == 0
+    assert r.json["url"].startswith("http://127.0.0.1:")
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--task", "x"], "--register"),
+        (["--register", "http://127.0.0.1:1"], "exactly one"),
+        (["--listen", "nowhere"], "HOST:PORT"),
+        (["--tls-cert", "c.pem"], "go together"),
+        (["--tls-cert", "missing.pem", "--tls-key", "missing.pem"], "cannot load"),
+        (["--push-token-env", "PUSH_TOKEN_UNSET"], "not set"),
+        (["--auth-scheme", "Bearer"], "--push-credentials-env"),
+    ],
+)
+def test_bad_options_exit_2(push_cli: Any, args: list[str], needle: str) -> None:
+    r = push_cli("push", "listen", *args, "--max-time", "5", "-o", "json")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert needle in r.json["error"]["message"]

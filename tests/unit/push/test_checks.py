@@ -1,0 +1,199 @@
+"""Unit tests of ``a2actl.push.checks``: the per-delivery checks and the summary, fed with
+hand-built deliveries (no server)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from a2actl.core.exit_codes import ExitCode
+from a2actl.protocol.versions import Family
+from a2actl.push.checks import (
+    MAX_BODY,
+    Delivery,
+    PushChecker,
+    PushConfig,
+    check_body,
+    parse_timestamp,
+    push_exit,
+)
+
+TOKEN = "tok-0123456789abcdef"
+TASK = "task-1"
+WALL_NS = 1_800_000_000 * 10**9  # 2027-01-15T08:00:00Z
+
+
+def status(state: str, ts: str | None = "2027-01-15T07:59:59.750Z", task: str = TASK) -> dict[str, Any]:
+    st: dict[str, Any] = {"state": state}
+    if ts is not None:
+        st["timestamp"] = ts
+    return {"statusUpdate": {"taskId": task, "contextId": "c", "status": st}}
+
+
+def artifact(text: str, *, append: bool = False, last: bool = False) -> dict[str, Any]:
+    return {
+        "artifactUpdate": {
+            "taskId": TASK,
+            "artifact": {"artifactId": "a1", "parts": [{"text": text}]},
+            "append": append,
+            "lastChunk": last,
+        }
+    }
+
+
+def delivery(body: Any, token: str | None = TOKEN, **headers: str) -> Delivery:
+    h = {k.replace("_", "-"): v for k, v in headers.items()}
+    if token is not None:
+        h["x-a2a-notification-token"] = token
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return Delivery(h, raw, len(raw), "/a2a/push", WALL_NS)
+
+
+def checker(**kw: Any) -> tuple[PushChecker, list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+    cfg = kw.pop("config", PushConfig("http://127.0.0.1:1/a2a/push", TOKEN))
+    return PushChecker(cfg, records.append, **kw), records
+
+
+def test_a_clean_run_completes_with_latency_from_the_event_timestamp() -> None:
+    c, records = checker(task_id=TASK)
+    for body in (status("TASK_STATE_WORKING"), artifact("x", last=True), status("TASK_STATE_COMPLETED")):
+        assert c.deliver(delivery(body)).status == 204
+    assert c.done and c.final_state == "completed"
+    s = c.summary("completed").to_json()
+    assert s["exitCode"] == 0
+    assert (s["deliveries"], s["unique"], s["duplicates"], s["invalid"], s["authFailures"]) == (3, 3, 0, 0, 0)
+    assert [r["latency"] for r in records] == [0.25, None, 0.25]
+    assert s["latency"]["max"] == pytest.approx(0.25)
+
+
+def test_a_duplicate_is_counted_not_failed_and_key_order_does_not_matter() -> None:
+    c, records = checker()
+    first = status("TASK_STATE_WORKING")
+    c.deliver(delivery(first))
+    reordered = json.dumps(first["statusUpdate"], sort_keys=True)
+    assert c.deliver(delivery(f'{{"statusUpdate": {reordered}}}'.encode())).status == 204
+    c.deliver(delivery(status("TASK_STATE_COMPLETED")))
+    s = c.summary("completed")
+    assert [r["duplicate"] for r in records] == [False, True, False]
+    assert (s.unique, s.duplicates, s.exit) == (2, 1, ExitCode.OK)
+
+
+@pytest.mark.parametrize("token, rule", [(None, "missing-token"), ("not-the-token", "wrong-token")])
+def test_a_token_mismatch_is_401_and_exit_7(token: str | None, rule: str) -> None:
+    c, records = checker()
+    v = c.deliver(delivery(status("TASK_STATE_COMPLETED"), token=token))
+    assert v.status == 401 and records[0]["auth"] == rule
+    assert not c.done, "an untrusted delivery must not end the listen"
+    s = c.summary("max-time")
+    assert (s.auth_failures, s.exit) == (1, ExitCode.CHECK_FAILED)
+    assert TOKEN not in json.dumps(s.to_json()) + json.dumps(records)
+
+
+def test_authorization_is_checked_when_a_scheme_is_configured() -> None:
+    cfg = PushConfig("http://h/a2a/push", TOKEN, "Bearer", "cred-abcdef")
+    c, records = checker(config=cfg)
+    assert c.deliver(delivery(status("TASK_STATE_WORKING"), authorization="bearer cred-abcdef")).status == 204
+    assert c.deliver(delivery(status("TASK_STATE_WORKING"), authorization="Bearer nope")).status == 401
+    assert c.deliver(delivery(status("TASK_STATE_WORKING"))).status == 401
+    assert [r["auth"] for r in records] == ["ok", "wrong-authorization", "missing-authorization"]
+
+
+@pytest.mark.parametrize(
+    "body, rule",
+    [
+        (b"not json", "not-json"),
+        ([1, 2], "not-an-object"),
+        ({"hello": "world"}, "not-a-push-payload"),
+        ({"statusUpdate": {"taskId": TASK, "status": {}}}, "missing-field"),
+        ({"task": {"status": {"state": "TASK_STATE_WORKING"}}}, "missing-field"),
+        ({"artifactUpdate": {"taskId": TASK}}, "missing-field"),
+        ({"kind": "task", "id": TASK, "status": {"state": "working"}}, "version-mismatch"),
+        (status("TASK_STATE_WORKING", task="someone-else"), "other-task"),
+    ],
+)
+def test_an_invalid_body_is_400_and_exit_7(body: Any, rule: str) -> None:
+    c, records = checker(task_id=TASK)
+    assert c.deliver(delivery(body)).status == 400
+    assert rule in [p["rule"] for p in records[0]["problems"]]
+    assert records[0]["valid"] is False
+    assert c.summary("max-time").exit == ExitCode.CHECK_FAILED
+
+
+def test_an_oversized_body_is_not_read() -> None:
+    c, records = checker()
+    v = c.deliver(Delivery({"x-a2a-notification-token": TOKEN}, None, MAX_BODY + 1))
+    assert v.status == 400 and records[0]["problems"][0]["rule"] == "oversize"
+
+
+def test_a_0_3_registration_takes_the_task_and_flags_a_1_0_body() -> None:
+    ev, problems = check_body({"kind": "task", "id": TASK, "status": {"state": "completed"}}, Family.V0_3)
+    assert ev is not None and ev.state == "completed" and problems == []
+    ev, problems = check_body(status("TASK_STATE_COMPLETED"), Family.V0_3)
+    assert [p["rule"] for p in problems] == ["version-mismatch"]
+    # readable all the same: the listen still ends on the terminal state
+    c, _ = checker(family=Family.V0_3)
+    c.deliver(delivery(status("TASK_STATE_COMPLETED")))
+    assert c.done and c.summary("completed").exit == ExitCode.CHECK_FAILED
+
+
+def test_order_problems_warn_unless_strict() -> None:
+    for strict, code in ((False, ExitCode.OK), (True, ExitCode.CHECK_FAILED)):
+        c, records = checker(strict_order=strict)
+        c.deliver(delivery(artifact("late chunk", append=True)))  # its first chunk never came
+        c.deliver(delivery(status("TASK_STATE_COMPLETED")))
+        assert records[0]["order"][0]["rule"] == "append-to-unknown-artifact"
+        s = c.summary("completed")
+        assert (s.out_of_order, s.exit) == (1, code)
+
+
+def test_a_state_going_back_is_out_of_order_and_interrupted_tasks_may_resume() -> None:
+    c, records = checker()
+    c.deliver(delivery(status("TASK_STATE_INPUT_REQUIRED")))
+    c.deliver(delivery(status("TASK_STATE_WORKING", ts="2027-01-15T07:59:59.800Z")))
+    c.deliver(delivery(status("TASK_STATE_SUBMITTED", ts="2027-01-15T07:59:59.900Z")))
+    assert [r["order"] for r in records[:2]] == [[], []]
+    assert records[2]["order"][0]["rule"] == "illegal-transition"
+
+
+def test_max_time_without_failures_is_5() -> None:
+    c, _ = checker()
+    c.deliver(delivery(status("TASK_STATE_WORKING")))
+    assert c.summary("max-time").exit == ExitCode.TIMEOUT
+    assert push_exit("no-task", failures=0, order_failures=0) == ExitCode.CHECK_FAILED
+
+
+def test_config_json_spells_each_version_and_hides_secrets() -> None:
+    cfg = PushConfig("https://h/hook", TOKEN, "Bearer", "cred-abcdef")
+    assert cfg.config_json(Family.V1_0, "t") == {
+        "taskId": "t",
+        "url": "https://h/hook",
+        "token": "***",
+        "authentication": {"scheme": "Bearer", "credentials": "***"},
+    }
+    assert cfg.config_json(Family.V0_3, "t", reveal=True) == {
+        "taskId": "t",
+        "pushNotificationConfig": {
+            "url": "https://h/hook",
+            "token": TOKEN,
+            "authentication": {"schemes": ["Bearer"], "credentials": "cred-abcdef"},
+        },
+    }
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("2027-01-15T08:00:00Z", 1_800_000_000.0),
+        ("2027-01-15T08:00:00.365954123Z", 1_800_000_000.365954),
+        ("2027-01-15T09:00:00+01:00", 1_800_000_000.0),
+        ("2027-01-15T08:00:00", 1_800_000_000.0),
+        ("yesterday", None),
+        (None, None),
+    ],
+)
+def test_parse_timestamp(text: Any, expected: float | None) -> None:
+    got = parse_timestamp(text)
+    assert got == (pytest.approx(expected) if expected is not None else None)
