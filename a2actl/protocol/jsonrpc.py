@@ -191,13 +191,21 @@ class DecodedError:
 
     def to_exception(self, what: str) -> A2ACtlError:
         """The a2actl error for this answer to ``what`` (a method name): ``AuthError`` (exit 4) for
-        ``UNAUTHENTICATED``/``PERMISSION_DENIED`` reasons, else ``A2AError`` (exit 1)."""
+        ``UNAUTHENTICATED``/``PERMISSION_DENIED`` reasons, else ``A2AError`` (exit 1). An error that
+        came over gRPC (``protocol.grpc_errors``: a ``{"grpcStatus": …}`` first detail) names its gRPC
+        status in the message and in ``details.grpcStatus``."""
         cls = AuthError if self.reason in ("UNAUTHENTICATED", "PERMISSION_DENIED") else A2AError
+        details: dict[str, Any] = {"reason": self.reason} if self.reason else {}
+        first = self.details[0] if self.details else None
+        grpc_status = first.get("grpcStatus") if isinstance(first, dict) else None
+        if isinstance(grpc_status, str):
+            details["grpcStatus"] = grpc_status
         return cls(
-            f"{what}: {self.code} {self.name}: {self.message}".rstrip(": "),
+            f"{what}: {self.code} {self.name}: {self.message}".rstrip(": ")
+            + (f" (gRPC {grpc_status})" if isinstance(grpc_status, str) else ""),
             hint=self.hint,
             a2a_code=self.code,
-            details={"reason": self.reason} if self.reason else None,
+            details=details or None,
         )
 
     def to_json(self) -> dict[str, Any]:
