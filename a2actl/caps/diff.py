@@ -12,9 +12,10 @@ Classification (the rules in ``classify``; anything not covered is ``risky``, "u
   removed; ``streaming``/``pushNotifications``/``extendedAgentCard`` true→false; a security
   requirement added to an open agent, or an accepted requirement removed/tightened.
 * risky: an interface url/tenant changed or the preferred interface moved; an extension removed,
-  made required, or its params changed; a security scheme's settings changed; security dropped.
+  made required, or its params changed; a security scheme's settings changed; security dropped;
+  a card signature disappeared or its key id changed (``signatureKids``, spec v1.0 §8.4).
 * cosmetic: descriptions, names, tags, examples, provider, links; anything added (a skill, mode,
-  interface, capability turned on).
+  interface, capability turned on, a signature).
 """
 
 from __future__ import annotations
@@ -118,6 +119,24 @@ def _security_class(ch: Change, segs: list[str], before_doc: Any, after_doc: Any
     return BREAKING, f"{where}'s security requirements changed"
 
 
+def _signature_class(ch: Change, after_doc: Any) -> tuple[str, str]:
+    """A change of ``signatureKids`` (the key ids of the card's signatures, spec v1.0 §8.4)."""
+    after_kids = _get(after_doc, ["signatureKids"]) or []
+    if ch.op == "removed" and (ch.path == "/signatureKids" and not after_kids):
+        if isinstance(ch.before, list):  # the whole member: the card is no longer signed
+            return RISKY, "the card is no longer signed: clients that verify signatures reject it"
+        return RISKY, (
+            f"the signature with kid {ch.before!r} disappeared and the card is no longer signed: "
+            "clients that verify signatures reject it"
+        )
+    if ch.op == "removed":
+        return RISKY, (
+            f"the signature with kid {ch.before!r} disappeared (now {', '.join(map(repr, after_kids))}): "
+            "clients that pinned that key reject the card"
+        )
+    return COSMETIC, f"signed with kid {ch.after!r} (additive)"
+
+
 def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Change:
     """Return ``ch`` with its class and reason (rules in the module docstring)."""
     segs = [_unesc(s) for s in ch.path.split("/")[1:]]
@@ -132,6 +151,8 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
         return out(RISKY, "snapshot format version differs; regenerate the snapshot")
     if top in ("name", "description", "provider", "documentationUrl", "iconUrl"):
         return out(COSMETIC, f"{top} edited")
+    if top == "signatureKids":
+        return out(*_signature_class(ch, after_doc))
 
     def membership(removed: str, added: str) -> Change | None:
         """Losing a member breaks the clients that use it; gaining one is additive."""

@@ -8,12 +8,23 @@ JSON) or ``HTTPStatusError`` (1, no card); every job lets those through.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from a2actl.agent.discovery import CardFetch, load_card
-from a2actl.caps.results import DiffResult, FingerprintResult, SnapshotResult, Source, ValidateResult
+from a2actl.caps.results import (
+    DiffResult,
+    FingerprintResult,
+    SignatureReport,
+    SignResult,
+    SnapshotResult,
+    Source,
+    ValidateResult,
+    VerifyResult,
+)
+from a2actl.caps.signature import KeyRef, KeyRing
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -35,12 +46,15 @@ async def validate_job(
     card_path: str | None,
     strict: bool,
     live: bool,
+    jwks: str | None = None,
 ) -> ValidateResult:
     """``caps validate``: schema findings and operational checks (``a2actl.caps.validate``), plus
     with ``live`` the capabilities the endpoint contradicts (``a2actl.caps.live``). The result exits
-    6 for schema violations, 7 for failed checks, else 0. Raises ``UsageError`` (exit 2) for
-    ``--live`` on a card file that declares no interface."""
-    from a2actl.caps.validate import validate_card
+    6 for schema violations, 7 for failed checks, else 0. The signature check uses ``jwks`` and a
+    same-host https ``jku`` (``check_signatures``). Raises ``UsageError`` (exit 2) for ``--live`` on
+    a card file that declares no interface and for a bad ``--jwks`` file."""
+    from a2actl.caps.signature import CanonicalizationError
+    from a2actl.caps.validate import signature_findings, validate_card
 
     fetched = await load_card(target, settings, sink, card_path)
     report = validate_card(
@@ -57,6 +71,15 @@ async def validate_job(
 
         async with HttpTransport(settings, sink) as transport:
             report.findings += await live_findings(fetched, transport)
+    ring = await load_keyring(settings, sink, jwks=jwks, key=None)
+    try:
+        sig = await check_signatures(fetched, settings, sink, ring, allow_jku=False)
+    except CanonicalizationError as exc:
+        report.signature = {"state": "invalid", "reason": exc.message}
+        report.findings += signature_findings("invalid", [], exc.message)
+    else:
+        report.signature = sig.to_json()
+        report.findings += signature_findings(sig.state, sig.checks)
     return ValidateResult(source_of(fetched), live, report)
 
 
@@ -164,3 +187,203 @@ async def fingerprint_job(
     async with HttpTransport(settings, sink) as transport:
         fp = await fingerprint(fetched, transport)
     return FingerprintResult(fp, fetched.notes)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Signed cards: caps verify, caps sign, and the signature check of caps validate (spec v1.0 §8.4)
+
+
+async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, what: str) -> list[KeyRef]:
+    """The keys of the JWK Set at ``url``, fetched through the transport layer without the agent's
+    credentials (``--token`` and ``-H`` headers are for the agent, not for a key server). Raises the
+    transport's errors (3/4/5), ``HTTPStatusError`` (1) for an HTTP error status and
+    ``ProtocolViolation`` (6) when the body is not a JWK Set."""
+    from a2actl.caps.signature import parse_jwks
+    from a2actl.core.errors import HTTPStatusError, ProtocolViolation
+    from a2actl.transport.http import HttpTransport
+
+    bare = dataclasses.replace(settings, token=None, headers=())
+    async with HttpTransport(bare, sink) as transport:
+        res = await transport.request(
+            "GET",
+            url,
+            headers={"Accept": "application/jwk-set+json, application/json"},
+            max_bytes=settings.max_card_bytes,
+        )
+    if res.status >= 400:
+        raise HTTPStatusError(
+            f"{what} {url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+        )
+    try:
+        return parse_jwks(res.body, f"{what} {url}")
+    except ValueError as exc:
+        raise ProtocolViolation(str(exc)) from None
+
+
+async def load_keyring(
+    settings: Settings, sink: EventSink | None, *, jwks: str | None, key: str | None
+) -> KeyRing:
+    """The operator's keys: ``--jwks FILE|URL`` and ``--key PEM``. Raises ``UsageError`` (exit 2)
+    naming the file for a missing or unreadable file, a bad PEM or a file that is not a JWK Set;
+    for a JWKS URL what ``_fetch_jwks_url`` raises."""
+    from a2actl.caps.signature import load_pem_key, parse_jwks
+
+    refs: list[KeyRef] = []
+    if jwks is not None:
+        if jwks.startswith(("http://", "https://")):
+            refs = await _fetch_jwks_url(jwks, settings, sink, "--jwks")
+        else:
+            try:
+                data = Path(jwks).read_bytes()
+            except OSError as exc:
+                raise UsageError(f"--jwks {jwks}: cannot read the file: {exc.strerror or exc}") from exc
+            try:
+                refs = parse_jwks(data, f"--jwks {jwks}")
+            except ValueError as exc:
+                raise UsageError(str(exc)) from None
+    return KeyRing(refs, load_pem_key(key) if key is not None else None)
+
+
+async def check_signatures(
+    fetched: CardFetch,
+    settings: Settings,
+    sink: EventSink | None,
+    ring: KeyRing,
+    *,
+    allow_jku: bool,
+) -> SignatureReport:
+    """Every signature on the card checked: the key by ``kid`` from ``ring`` (``--jwks``, then
+    ``--key``), else from the protected header's ``jku`` when ``jku_decision`` allows it (each URL
+    fetched once; a failed fetch leaves that signature ``unknown-key`` with the reason). Raises
+    ``CanonicalizationError`` (exit 6) for a signed card with no canonical form."""
+    from a2actl.caps.signature import (
+        UNKNOWN_KEY,
+        canonical,
+        check_signature,
+        jku_decision,
+        parse_signatures,
+        sha256_hex,
+    )
+    from a2actl.core.errors import A2ACtlError
+
+    sigs = parse_signatures(fetched.raw)
+    card_url = fetched.source if fetched.http is not None else None
+    if not sigs:
+        return SignatureReport(source_of(fetched), [], None, None, [])
+    payload, uncovered = canonical(fetched.raw)
+    fetched_sets: dict[str, list[KeyRef] | str] = {}
+    checks = []
+    for sig in sigs:
+        ref = ring.find(sig.kid)
+        use: str | None = None
+        if sig.jku is not None:
+            use = "not needed" if ref is not None else jku_decision(sig.jku, card_url, allow_jku)
+        if ref is None and sig.jku is not None and use is not None and not use.startswith("refused"):
+            if sig.jku not in fetched_sets:
+                try:
+                    fetched_sets[sig.jku] = await _fetch_jwks_url(sig.jku, settings, sink, "jku")
+                except A2ACtlError as exc:
+                    fetched_sets[sig.jku] = exc.message
+            got = fetched_sets[sig.jku]
+            if isinstance(got, str):
+                use = f"failed: {got}"
+            else:
+                ref = (
+                    KeyRing(got).find(sig.kid) if sig.kid is not None else (got[0] if len(got) == 1 else None)
+                )
+        check = check_signature(sig, payload, ref, use)
+        if check.status == UNKNOWN_KEY and use and not use.startswith(("same-host", "allowed", "not needed")):
+            check = dataclasses.replace(check, reason=f"{check.reason}; jku {use}")
+        checks.append(check)
+    return SignatureReport(source_of(fetched), checks, payload, sha256_hex(payload), uncovered)
+
+
+async def verify_job(
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    *,
+    card_path: str | None,
+    jwks: str | None,
+    key: str | None,
+    allow_jku: bool,
+    require_signature: bool,
+    show_canonical: bool,
+) -> VerifyResult:
+    """``caps verify``: every signature on TARGET's card (URL or file). The result exits 0 when all
+    are valid, 6 for a malformed JWS, 7 for an invalid one, an unknown key, or with
+    ``require_signature`` none at all. Raises what ``load_card`` and ``load_keyring`` raise, and
+    ``CanonicalizationError`` (6)."""
+    ring = await load_keyring(settings, sink, jwks=jwks, key=key)
+    fetched = await load_card(target, settings, sink, card_path)
+    report = await check_signatures(fetched, settings, sink, ring, allow_jku=allow_jku)
+    return VerifyResult(report, require_signature, show_canonical)
+
+
+async def sign_job(
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    *,
+    card_path: str | None,
+    key: str,
+    kid: str,
+    alg: str | None,
+    jku: str | None,
+    out: str | None,
+    jwks_out: str | None,
+) -> SignResult:
+    """``caps sign``: TARGET's card (file or URL) with one more signature by the PEM private key
+    ``key`` under ``kid``, written to ``out`` (else returned for stdout); the public key as a JWK Set to
+    ``jwks_out``. The key itself is never written or printed. Raises ``UsageError`` (exit 2) for key
+    and output-file problems, ``CanonicalizationError`` (6) for a card with no canonical form."""
+    from a2actl.caps.signature import (
+        canonical,
+        load_pem_key,
+        parse_signatures,
+        public_jwks,
+        sha256_hex,
+        sign_card,
+    )
+
+    if not kid:
+        raise UsageError("--kid must not be empty")
+    if jku is not None and not jku.startswith("https://"):
+        raise UsageError(f"--jku {jku}: must be an https URL (verifiers fetch keys over https only)")
+    ref = load_pem_key(key)
+    fetched = await load_card(target, settings, sink, card_path)
+    signed = sign_card(fetched.raw, ref, kid, alg, jku)
+    payload, uncovered = canonical(signed)
+    if out is not None:
+        _write_json(out, signed, "--out")
+    if jwks_out is not None:
+        _write_json(jwks_out, public_jwks(ref, kid), "--jwks-out")
+    alg_used = parse_signatures(signed)[-1].alg or ""
+    return SignResult(
+        source=source_of(fetched),
+        card=signed,
+        out=out,
+        jwks_out=jwks_out,
+        kid=kid,
+        alg=alg_used,
+        sha256=sha256_hex(payload),
+        signatures=len(signed["signatures"]),
+        uncovered=uncovered,
+    )
+
+
+def _write_json(path: str, doc: Any, option: str) -> None:
+    """Write ``doc`` as indented JSON to ``path`` atomically (a temp file renamed over it). Raises
+    ``UsageError`` (exit 2) naming the option and the path."""
+    import os
+    import tempfile
+
+    target = Path(path)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent if str(target.parent) else ".")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(doc, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+        os.replace(tmp, target)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc

@@ -10,8 +10,9 @@ documented in ``docs/caps.md``; keyed maps replace card lists so diffs get stabl
 * Every list is a set, sorted: modes, tags, examples, protocol versions, bindings, and the security
   requirements (each ``{scheme: [scopes]}``, an OR of ANDs as in spec v1.0 §4.5).
 
-Left out as volatile: the agent's ``version`` string (changes every deploy), ``signatures`` (change
-on every signing), the exact ``protocolVersion`` spelling (``1.0`` vs ``1.0.0``: only the family
+Left out as volatile: the agent's ``version`` string (changes every deploy), the ``signatures``
+themselves (they change on every signing; only their key ids are kept, as ``signatureKids``, and
+only on a signed card, so older snapshots and unsigned cards compare as before), the exact ``protocolVersion`` spelling (``1.0`` vs ``1.0.0``: only the family
 counts) and the card's shape (hybrid vs pure depends on the request for some SDKs).
 """
 
@@ -141,10 +142,17 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
 
 def snapshot(raw: Any) -> dict[str, Any]:
     """The snapshot of a decoded card of any version. Never raises: a non-object gives an empty
-    snapshot (every field empty/None), so ``diff`` still has something to compare."""
+    snapshot (every field empty/None), so ``diff`` still has something to compare. A signed card
+    (spec v1.0 §8.4) adds ``signatureKids``: the sorted key ids of its well-formed signatures."""
+    from a2actl.caps.signature import signature_kids
+
     if not isinstance(raw, dict):
         raw = {}
-    return snapshot_view(parse_card(raw), raw)
+    snap = snapshot_view(parse_card(raw), raw)
+    kids = signature_kids(raw)
+    if kids:
+        snap["signatureKids"] = kids
+    return snap
 
 
 def is_snapshot(doc: Any) -> bool:

@@ -20,6 +20,9 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
   (credentials in clear text; a warning on loopback).
 * ``hybrid-card`` (``strict`` only): the card carries both 0.x and 1.0 field sets.
 * ``capability-contradicted`` (``--live``): see ``a2actl.caps.live``.
+* ``signature`` (added by ``caps validate``, ``signature_findings``): the card's signatures (spec v1.0
+  §8.4) checked with ``--jwks`` or a same-host https ``jku``: an invalid or malformed one is an error,
+  one with no key a warning; an unsigned card is no finding (its state, ``absent``, is reported).
 
 Severity: ``error`` findings fail the command (schema → exit 6, checks → exit 7); ``warning``
 findings are shown and never fail.
@@ -32,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.caps.checks import operational_findings
 from a2actl.caps.findings import ERROR, WARNING, Finding, spec_section
+from a2actl.caps.signature import SignatureCheck
 from a2actl.core.exit_codes import ExitCode
 from a2actl.core.pointer import to_pointer
 from a2actl.protocol.card import parse_card
@@ -39,7 +43,7 @@ from a2actl.protocol.card import parse_card
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["ValidationReport", "choose_schemas", "schema_findings", "validate_card"]
+__all__ = ["ValidationReport", "choose_schemas", "schema_findings", "signature_findings", "validate_card"]
 
 
 @dataclass
@@ -50,6 +54,8 @@ class ValidationReport:
     schemas: list[str]
     strict: bool
     findings: list[Finding] = field(default_factory=list)
+    #: The signature check (``SignatureReport.to_json``), when the caller ran it (``caps validate``).
+    signature: dict[str, Any] | None = None
 
     @property
     def schema_errors(self) -> list[Finding]:
@@ -74,8 +80,9 @@ class ValidationReport:
         return self.exit
 
     def to_json(self) -> dict[str, Any]:
-        """``{"shape", "schemas", "strict", "valid", "checksPassed", "counts", "findings"}``."""
-        return {
+        """``{"shape", "schemas", "strict", "valid", "checksPassed", "counts", "findings"}``, and
+        ``signature`` when the signature check ran."""
+        doc = {
             "shape": self.shape,
             "schemas": self.schemas,
             "strict": self.strict,
@@ -88,6 +95,9 @@ class ValidationReport:
             },
             "findings": [f.to_json() for f in self.findings],
         }
+        if self.signature is not None:
+            doc["signature"] = self.signature
+        return doc
 
 
 def _schema_message(err: ValidationError) -> str:
@@ -125,6 +135,36 @@ def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Fi
         out.append(
             Finding(
                 "schema", ERROR, pointer, _schema_message(err), spec_section(pointer, version), schema=version
+            )
+        )
+    return out
+
+
+def signature_findings(state: str, checks: list[SignatureCheck], problem: str | None = None) -> list[Finding]:
+    """The ``signature`` check's findings (spec v1.0 §8.4): an ``error`` per invalid or malformed
+    signature (and for ``problem``, a card with no canonical form), a ``warning`` per signature with no
+    known key; none for an unsigned card or all-valid signatures. ``state`` is
+    ``SignatureReport.state``."""
+    section = "v1.0 §8.4 Agent Card Signing"
+    if problem is not None:
+        return [Finding("check", ERROR, "/signatures", problem, section, check="signature")]
+    out = []
+    for c in checks:
+        if c.status == "valid":
+            continue
+        severity = WARNING if c.status == "unknown-key" else ERROR
+        what = {"unknown-key": "unverified", "malformed": "not a JWS", "invalid": "invalid"}.get(
+            c.status, c.status
+        )
+        kid = f" (kid {c.kid})" if c.kid is not None else ""
+        out.append(
+            Finding(
+                "check",
+                severity,
+                f"/signatures/{c.index}",
+                f"signature {what}{kid}: {c.reason}",
+                section,
+                check="signature",
             )
         )
     return out

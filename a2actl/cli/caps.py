@@ -1,5 +1,5 @@
-"""``a2actl caps``: capability schemas: validate, snapshot, diff, fingerprint (``a2actl.caps``;
-formats and change classes in ``docs/caps.md``)."""
+"""``a2actl caps``: capability schemas: validate, snapshot, diff, fingerprint; signed cards: verify,
+sign (``a2actl.caps``; formats, change classes and signatures in ``docs/caps.md``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ import typer
 from a2actl.cli.context import invocation
 from a2actl.cli.params import CardPath
 
-app = typer.Typer(help="Capability schemas: validate, snapshot, diff, fingerprint.", no_args_is_help=True)
+app = typer.Typer(
+    help="Capability schemas: validate, snapshot, diff, fingerprint; signed cards: verify, sign.",
+    no_args_is_help=True,
+)
 
 
 class FailOn(str, Enum):
@@ -41,12 +44,20 @@ def validate(
             help="Also call the endpoint (side-effect-free) to find capabilities and versions it contradicts.",
         ),
     ] = False,
+    jwks: Annotated[
+        str | None,
+        typer.Option(
+            "--jwks", metavar="FILE|URL", help="Keys to check the card's signatures with (see caps verify)."
+        ),
+    ] = None,
     card_path: CardPath = None,
 ) -> None:
     """Validate an AgentCard against the A2A JSON Schemas (0.3 and/or 1.0, chosen from the card
     or --a2a-version) and run operational checks: unroutable or invalid interface URLs, origin
     mismatches, plain http next to security schemes, a missing protocolVersion, and with --live
     capabilities the endpoint contradicts. Every finding has a JSON pointer and a spec section.
+    The signature state is reported too (absent, valid, invalid, unverified-no-key; keys from
+    --jwks or a same-host https jku): an invalid signature fails, an unsigned card does not.
 
     Exit codes: 0 valid; 6 schema violations; 7 failed operational checks.
 
@@ -64,7 +75,7 @@ def validate(
 
     run = invocation(ctx)
     result: ValidateResult = run.run(
-        validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live)
+        validate_job(target, run.settings, run.sink, card_path=card_path, strict=strict, live=live, jwks=jwks)
     )
     run.show(result, render_caps.validate)
     raise typer.Exit(int(result.exit))
@@ -178,4 +189,142 @@ def fingerprint(
     run = invocation(ctx)
     result: FingerprintResult = run.run(fingerprint_job(target, run.settings, run.sink, card_path))
     run.show(result, render_caps.fingerprint)
+    raise typer.Exit(int(result.exit))
+
+
+@app.command("verify")
+def verify(
+    ctx: typer.Context,
+    target: Annotated[str, typer.Argument(help="Base URL, card URL or card file.")],
+    jwks: Annotated[
+        str | None,
+        typer.Option(
+            "--jwks", metavar="FILE|URL", help="Trusted public keys: a JWK Set file or URL (keys by kid)."
+        ),
+    ] = None,
+    key: Annotated[
+        str | None,
+        typer.Option(
+            "--key",
+            metavar="PEM",
+            help="A trusted key (PEM, public or private) for signatures whose kid --jwks lacks.",
+        ),
+    ] = None,
+    allow_jku: Annotated[
+        bool,
+        typer.Option(
+            "--allow-jku",
+            help="Fetch keys from a signature's jku on another host than the card's (https only).",
+        ),
+    ] = False,
+    require_signature: Annotated[
+        bool, typer.Option("--require-signature", help="Exit 7 when the card carries no signature.")
+    ] = False,
+    card_path: CardPath = None,
+) -> None:
+    """Verify every signature on an Agent Card (A2A v1.0 §8.4: JWS over the RFC 8785 canonical
+    card, defaults and signatures removed). A hybrid card is verified in its 1.0 form, as a2a-sdk
+    does: its v0.3 compatibility fields are not signed, and are listed. Keys by kid from --jwks,
+    then --key, then the signature's jku (https only; on the card's own host, or anywhere with
+    --allow-jku). Each signature: kid, alg, key source, valid / invalid / unknown-key, and the
+    sha256 of the signed bytes; -vv shows the canonical JSON.
+
+    Exit codes: 0 all valid (or unsigned); 7 one invalid, a kid with no key, or no signature with
+    --require-signature; 6 a signature that is not a JWS; 2 a bad key or JWKS file.
+
+    Examples:
+
+      a2actl caps verify https://agent.example.com --jwks keys.json --require-signature
+
+      a2actl caps verify ./agent-card.json --key signer-public.pem -o json | jq '.signatures[]'
+    """
+    from a2actl.caps.jobs import verify_job
+    from a2actl.caps.results import VerifyResult
+    from a2actl.render import caps as render_caps
+
+    run = invocation(ctx)
+    result: VerifyResult = run.run(
+        verify_job(
+            target,
+            run.settings,
+            run.sink,
+            card_path=card_path,
+            jwks=jwks,
+            key=key,
+            allow_jku=allow_jku,
+            require_signature=require_signature,
+            show_canonical=run.verbose >= 2,
+        )
+    )
+    run.show(result, render_caps.verify)
+    raise typer.Exit(int(result.exit))
+
+
+@app.command("sign")
+def sign(
+    ctx: typer.Context,
+    card: Annotated[str, typer.Argument(metavar="CARD", help="Card file (or URL) to sign.")],
+    key: Annotated[
+        str,
+        typer.Option(
+            "--key", metavar="PEM", help="Private key file (PEM: RSA, EC P-256/384/521 or Ed25519)."
+        ),
+    ],
+    kid: Annotated[str, typer.Option("--kid", metavar="K", help="Key id for the protected header.")],
+    out: Annotated[
+        str | None,
+        typer.Option("--out", metavar="FILE", help="Write the signed card here (default: stdout)."),
+    ] = None,
+    alg: Annotated[
+        str | None,
+        typer.Option(
+            "--alg", metavar="ALG", help="JWS algorithm (default from the key: RS256, ES256/384/512, EdDSA)."
+        ),
+    ] = None,
+    jku: Annotated[
+        str | None,
+        typer.Option("--jku", metavar="URL", help="https URL of the JWK Set verifiers fetch the key from."),
+    ] = None,
+    jwks_out: Annotated[
+        str | None,
+        typer.Option(
+            "--jwks-out", metavar="FILE", help="Also write the public key as a JWK Set (for --jwks / jku)."
+        ),
+    ] = None,
+    card_path: CardPath = None,
+) -> None:
+    """Sign an Agent Card (A2A v1.0 §8.4.2): one more JWS signature over its canonical 1.0 form,
+    protected header {alg, typ: JOSE, kid[, jku]}; earlier signatures are kept (key rotation). For
+    test fixtures and for teams that sign in CI. The key is read from the PEM file and never
+    printed; only the signed card (and with --jwks-out the public key) is written.
+
+    Exit codes: 0; 2 a missing or bad key file, a public key, an unwritable --out; 6 a card with no
+    canonical form.
+
+    Examples:
+
+      a2actl caps sign agent-card.json --key signer.pem --kid 2026-11 --out signed-card.json
+
+      a2actl caps sign agent-card.json --key signer.pem --kid k1 --jwks-out keys.json > signed.json
+    """
+    from a2actl.caps.jobs import sign_job
+    from a2actl.caps.results import SignResult
+    from a2actl.render import caps as render_caps
+
+    run = invocation(ctx)
+    result: SignResult = run.run(
+        sign_job(
+            card,
+            run.settings,
+            run.sink,
+            card_path=card_path,
+            key=key,
+            kid=kid,
+            alg=alg,
+            jku=jku,
+            out=out,
+            jwks_out=jwks_out,
+        )
+    )
+    run.show(result, render_caps.sign)
     raise typer.Exit(int(result.exit))

@@ -20,6 +20,9 @@ _SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "info": "dim"}
 
 _CLASS_STYLE = {"breaking": "bold red", "risky": "yellow", "cosmetic": "dim"}
 
+_STATUS_STYLE = {"valid": "green", "invalid": "bold red", "unknown-key": "yellow", "malformed": "bold red"}
+_SIGNATURE_STYLE = {"valid": "green", "invalid": "bold red", "unverified-no-key": "yellow", "absent": "dim"}
+
 
 def validate(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``caps validate``: one row per finding, then a verdict line."""
@@ -55,6 +58,15 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
             style=style,
         )
     )
+    sig = doc.get("signature")
+    if sig is not None:
+        n = len(sig.get("signatures", []))
+        out.out.print(
+            Text(
+                f"signature: {sig['state']}" + (f" ({n} signature{'s' if n != 1 else ''})" if n else ""),
+                style=_SIGNATURE_STYLE.get(sig["state"], ""),
+            )
+        )
     for note in doc.get("notes", []):
         out.warn(note)
 
@@ -185,3 +197,81 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(line)
     for note in doc.get("notes", []):
         out.warn(note)
+
+
+def verify(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps verify``: one row per signature (kid, alg, key source, status, why), what
+    was signed (sha256), the fields the signature does not cover, the verdict; with ``-vv`` the
+    canonical JSON that was signed."""
+    sigs = doc["signatures"]
+    out.out.print(
+        Text(f"{safe(doc['source'])}: {len(sigs)} signature{'s' if len(sigs) != 1 else ''}", style="bold")
+    )
+    if sigs:
+        t = Table(box=box.SIMPLE_HEAD)
+        for col in ("#", "kid", "alg", "key source", "status"):
+            t.add_column(col, no_wrap=col != "key source", overflow="fold")
+        t.add_column("why", overflow="fold")
+        for s in sigs:
+            why = s["reason"] or ""
+            if s.get("jkuUse") and s["status"] == "valid" and s["jkuUse"] in ("same-host", "allowed"):
+                why = f"key from jku ({s['jkuUse']})"
+            t.add_row(
+                str(s["index"]),
+                Text(safe(s["kid"] if s["kid"] is not None else "-")),
+                Text(safe(s["alg"] or "-")),
+                Text(safe(s["keySource"] or "-")),
+                Text(s["status"], style=_STATUS_STYLE.get(s["status"], "")),
+                Text(safe(why)),
+            )
+        out.out.print(t)
+        out.out.print(Text(f"signed bytes: sha256 {doc['sha256']}", style="dim"))
+    if doc["uncovered"]:
+        out.out.print(
+            Text(
+                "not covered by the signature (v0.3 compatibility or unknown fields): "
+                + ", ".join(safe(p) for p in doc["uncovered"]),
+                style="dim",
+            )
+        )
+    if doc.get("canonical") is not None:
+        out.out.print(Text("canonical JSON (the signed payload):", style="dim"))
+        out.out.print(Text(safe(doc["canonical"], 1_000_000)))
+    c = doc["counts"]
+    if not sigs:
+        verdict = "no signature (--require-signature: FAIL)" if doc["requireSignature"] else "no signature"
+    else:
+        verdict = f"{c['valid']} valid, {c['invalid']} invalid, {c['unknownKey']} unknown key, {c['malformed']} malformed"
+    out.out.print(
+        Text(
+            verdict + (": verified" if doc["verified"] and sigs else ""),
+            style="bold green"
+            if doc["verified"] and sigs
+            else "bold red"
+            if not doc["verified"]
+            else "yellow",
+        )
+    )
+    for note in doc.get("notes", []):
+        out.warn(note)
+
+
+def sign(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps sign``: without ``--out`` the signed card as JSON (it is meant to be
+    redirected to a file); with ``--out`` one summary line (never any key material)."""
+    if "out" not in doc or "kid" not in doc or "sha256" not in doc:
+        out.json(doc)
+        return
+    out.out.print(
+        Text(
+            f"signed {safe(doc['source'])} → {safe(doc['out'])}: kid {safe(doc['kid'])}, {doc['alg']}, "
+            f"{doc['signatures']} signature{'s' if doc['signatures'] != 1 else ''} on the card"
+        )
+    )
+    out.out.print(Text(f"signed bytes: sha256 {doc['sha256']}", style="dim"))
+    if doc.get("jwksOut"):
+        out.out.print(Text(f"public key (JWK Set): {safe(doc['jwksOut'])}", style="dim"))
+    if doc["uncovered"]:
+        out.out.print(
+            Text("not covered by the signature: " + ", ".join(safe(p) for p in doc["uncovered"]), style="dim")
+        )

@@ -46,9 +46,10 @@ def test_validate_a_valid_card_file(tmp_path: Path) -> None:
     doc = result.to_json()
     assert list(doc) == [
         "source", "kind", "notes", "live", "shape", "schemas", "strict", "valid", "checksPassed", "counts",
-        "findings",
+        "findings", "signature",
     ]  # fmt: skip
     assert (doc["source"], doc["kind"], doc["shape"], doc["schemas"]) == (path, "file", "1.0", ["1.0"])
+    assert doc["signature"]["state"] == "absent" and doc["signature"]["signatures"] == []
 
 
 def test_validate_exit_6_for_schema_violations_and_7_for_failed_checks(tmp_path: Path) -> None:

@@ -1,0 +1,756 @@
+"""Signed Agent Cards (A2A spec v1.0 §8.4): the canonical form, JWS signatures, keys. No I/O beyond
+reading the key files it is given, no printing; ``caps verify``/``caps sign`` and ``caps validate``
+build on it (``a2actl.caps.jobs``), fetching any JWKS URL through the transport layer.
+
+**What is signed** (spec v1.0 §8.4.1-§8.4.3): the JWS payload is the RFC 8785 (JCS) canonical form of
+the card with ``signatures`` excluded and default values removed, carried detached: a card's
+``signatures`` entries hold ``protected`` and ``signature`` only (§4.4.7 ``AgentCardSignature``).
+
+"Default values removed" is done exactly as a2a-sdk 1.3 does it (``a2a.utils.signing``:
+``_canonicalize_agent_card`` after ``a2a.client.card_resolver.parse_agent_card``), because that is
+what its signer produces and its verifier checks (``v1_form``):
+
+1. The card is read as a 1.0 ``AgentCard``: the v0.3 compatibility fields that a2a-sdk's compat mode
+   adds (``url``, ``preferredTransport``, ``protocolVersion``, ``additionalInterfaces``, ``security``,
+   ``skills[].security``, ``supportsAuthenticatedExtendedCard``, a security scheme's ``type``/``in``
+   and flat fields) are mapped to their 1.0 fields when the 1.0 field is missing and dropped
+   otherwise; any other field the 1.0 proto does not define is dropped (``ParseDict`` with
+   ``ignore_unknown_fields``). One deliberate difference: a security scheme that carries both a 1.0
+   wrapper (``httpAuthSecurityScheme``…) and the v0.3 ``type`` keeps its 1.0 wrapper. a2a-sdk
+   re-wraps the v0.3 fields there, which loses 1.0-only fields (``pkceRequired``, ``deviceCode``)
+   and makes its own verifier reject hybrid cards its own signer signed.
+2. Proto3 defaults are dropped as ``MessageToDict`` drops them: empty strings, ``false`` and empty
+   lists of fields without explicit presence; ``optional`` fields (``capabilities.streaming``,
+   ``pushNotifications``, ``extendedAgentCard``, ``documentationUrl``, ``iconUrl``) stay when set,
+   even to ``false``. Numbers in ``params`` (a ``google.protobuf.Struct``) are doubles.
+3. ``signatures`` is removed, then every empty string, empty list, empty object and ``null`` is
+   removed recursively (a2a-sdk's ``_clean_empty``). So a security requirement with no scopes
+   (``{"schemes": {"bearer": {"list": []}}}``) is not covered by the signature; nor is a REQUIRED
+   field left empty (the spec's own example in §8.4.1 keeps ``"description": ""``; a2a-sdk drops it).
+4. RFC 8785 via ``rfc8785``; the bytes are the UTF-8 of that text.
+
+JWS (RFC 7515) with ``joserfc``; asymmetric algorithms only (``ALGORITHMS``): ``none`` and the HMAC
+algorithms are refused (a card signature is checked with a public key).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from a2actl.core.errors import ProtocolViolation, UsageError
+from a2actl.core.pointer import pointer_token
+
+__all__ = [
+    "ALGORITHMS",
+    "INVALID",
+    "MALFORMED",
+    "UNKNOWN_KEY",
+    "VALID",
+    "CanonicalizationError",
+    "KeyRef",
+    "KeyRing",
+    "ParsedSignature",
+    "SignatureCheck",
+    "canonical",
+    "check_signature",
+    "default_alg",
+    "jku_decision",
+    "load_pem_key",
+    "parse_jwks",
+    "parse_signatures",
+    "sign_card",
+    "signature_kids",
+    "v1_form",
+]
+
+#: Algorithms accepted for card signatures (RFC 7518 §3.1, RFC 8037): asymmetric only.
+ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+
+VALID = "valid"
+INVALID = "invalid"
+UNKNOWN_KEY = "unknown-key"
+MALFORMED = "malformed"
+
+# ---------------------------------------------------------------------------------------------------
+# The 1.0 AgentCard message tree (lf.a2a.v1, a2a.proto as shipped by a2a-sdk 1.3; pinned against the
+# installed descriptors by tests/unit/caps/test_signature.py). Field kinds: "str"/"bool" (implicit
+# presence: default dropped), "str?"/"bool?" (explicit presence, proto3 ``optional``), "[str]",
+# "Msg" (a message: present when given), "[Msg]", "{Msg}" (map string → message), "{str}" (map
+# string → string), "struct" (google.protobuf.Struct).
+_TREE: dict[str, dict[str, str]] = {
+    "AgentCard": {
+        "name": "str",
+        "description": "str",
+        "supportedInterfaces": "[AgentInterface]",
+        "provider": "AgentProvider",
+        "version": "str",
+        "documentationUrl": "str?",
+        "capabilities": "AgentCapabilities",
+        "securitySchemes": "{SecurityScheme}",
+        "securityRequirements": "[SecurityRequirement]",
+        "defaultInputModes": "[str]",
+        "defaultOutputModes": "[str]",
+        "skills": "[AgentSkill]",
+        "signatures": "[AgentCardSignature]",
+        "iconUrl": "str?",
+    },
+    "AgentInterface": {"url": "str", "protocolBinding": "str", "tenant": "str", "protocolVersion": "str"},
+    "AgentProvider": {"url": "str", "organization": "str"},
+    "AgentCapabilities": {
+        "streaming": "bool?",
+        "pushNotifications": "bool?",
+        "extensions": "[AgentExtension]",
+        "extendedAgentCard": "bool?",
+    },
+    "AgentExtension": {"uri": "str", "description": "str", "required": "bool", "params": "struct"},
+    "SecurityScheme": {
+        "apiKeySecurityScheme": "APIKeySecurityScheme",
+        "httpAuthSecurityScheme": "HTTPAuthSecurityScheme",
+        "oauth2SecurityScheme": "OAuth2SecurityScheme",
+        "openIdConnectSecurityScheme": "OpenIdConnectSecurityScheme",
+        "mtlsSecurityScheme": "MutualTlsSecurityScheme",
+    },
+    "APIKeySecurityScheme": {"description": "str", "location": "str", "name": "str"},
+    "HTTPAuthSecurityScheme": {"description": "str", "scheme": "str", "bearerFormat": "str"},
+    "OAuth2SecurityScheme": {"description": "str", "flows": "OAuthFlows", "oauth2MetadataUrl": "str"},
+    "OAuthFlows": {
+        "authorizationCode": "AuthorizationCodeOAuthFlow",
+        "clientCredentials": "ClientCredentialsOAuthFlow",
+        "implicit": "ImplicitOAuthFlow",
+        "password": "PasswordOAuthFlow",
+        "deviceCode": "DeviceCodeOAuthFlow",
+    },
+    "AuthorizationCodeOAuthFlow": {
+        "authorizationUrl": "str",
+        "tokenUrl": "str",
+        "refreshUrl": "str",
+        "scopes": "{str}",
+        "pkceRequired": "bool",
+    },
+    "ClientCredentialsOAuthFlow": {"tokenUrl": "str", "refreshUrl": "str", "scopes": "{str}"},
+    "ImplicitOAuthFlow": {"authorizationUrl": "str", "refreshUrl": "str", "scopes": "{str}"},
+    "PasswordOAuthFlow": {"tokenUrl": "str", "refreshUrl": "str", "scopes": "{str}"},
+    "DeviceCodeOAuthFlow": {
+        "deviceAuthorizationUrl": "str",
+        "tokenUrl": "str",
+        "refreshUrl": "str",
+        "scopes": "{str}",
+    },
+    "OpenIdConnectSecurityScheme": {"description": "str", "openIdConnectUrl": "str"},
+    "MutualTlsSecurityScheme": {"description": "str"},
+    "SecurityRequirement": {"schemes": "{StringList}"},
+    "StringList": {"list": "[str]"},
+    "AgentSkill": {
+        "id": "str",
+        "name": "str",
+        "description": "str",
+        "tags": "[str]",
+        "examples": "[str]",
+        "inputModes": "[str]",
+        "outputModes": "[str]",
+        "securityRequirements": "[SecurityRequirement]",
+    },
+    "AgentCardSignature": {"protected": "str", "signature": "str", "header": "struct"},
+}
+#: Messages whose fields form one proto ``oneof`` (at most one may be set).
+_ONEOF = frozenset({"SecurityScheme", "OAuthFlows"})
+
+#: a2a-sdk's v0.3 security scheme ``type`` → the 1.0 wrapper field (``parse_agent_card``).
+_SCHEME_WRAPPERS = {
+    "apiKey": "apiKeySecurityScheme",
+    "http": "httpAuthSecurityScheme",
+    "oauth2": "oauth2SecurityScheme",
+    "openIdConnect": "openIdConnectSecurityScheme",
+    "mutualTLS": "mtlsSecurityScheme",
+}
+
+
+def _snake(name: str) -> str:
+    """The proto field name of a JSON name (``protocolBinding`` → ``protocol_binding``); ParseDict
+    accepts both spellings."""
+    return "".join("_" + c.lower() if c.isupper() else c for c in name)
+
+
+class CanonicalizationError(ProtocolViolation):
+    """The card has no 1.0 canonical form (a field of the wrong type, two members of a oneof, a
+    number or string JCS cannot encode): exit 6. a2a-sdk's verifier fails the same cards (its
+    ``parse_agent_card`` raises ``ParseError``)."""
+
+    code = "canonicalization"
+
+
+def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
+    """a2a-sdk's ``parse_agent_card`` v0.3 → 1.0 mapping, in place (``dropped`` collects the
+    pointers of the v0.3 fields removed). Raises ``CanonicalizationError`` where a2a-sdk raises."""
+    try:
+        if "supportsAuthenticatedExtendedCard" in card:
+            dropped.append("/supportsAuthenticatedExtendedCard")
+            if card.pop("supportsAuthenticatedExtendedCard"):
+                caps = card.setdefault("capabilities", {})
+                if "extendedAgentCard" not in caps:
+                    caps["extendedAgentCard"] = True
+        for legacy in ("url", "preferredTransport", "protocolVersion", "additionalInterfaces"):
+            if legacy in card:
+                dropped.append("/" + legacy)
+        main_url = card.pop("url", None)
+        transport = card.pop("preferredTransport", "JSONRPC")
+        version = card.pop("protocolVersion", "0.3.0")
+        additional = card.pop("additionalInterfaces", None) or []
+        if "supportedInterfaces" not in card and main_url:
+            card["supportedInterfaces"] = [
+                {"url": main_url, "protocolBinding": transport, "protocolVersion": version},
+                *(
+                    {"url": i.get("url"), "protocolBinding": i.get("transport"), "protocolVersion": version}
+                    for i in additional
+                ),
+            ]
+
+        def legacy_security(reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+            return [{"schemes": {name: {"list": scopes} for name, scopes in r.items()}} for r in reqs]
+
+        if "security" in card:
+            dropped.append("/security")
+        legacy = card.pop("security", None)
+        if "securityRequirements" not in card and legacy is not None:
+            card["securityRequirements"] = legacy_security(legacy)
+        for idx, skill in enumerate(card.get("skills", [])):
+            if "security" in skill:
+                dropped.append(f"/skills/{idx}/security")
+            legacy = skill.pop("security", None)
+            if "securityRequirements" not in skill and legacy is not None:
+                skill["securityRequirements"] = legacy_security(legacy)
+        schemes = card.get("securitySchemes", {})
+        for name, scheme in schemes.items() if schemes else ():
+            kind = scheme.get("type")
+            if kind not in _SCHEME_WRAPPERS:
+                scheme.pop("type", None)
+                continue
+            wrapper = _SCHEME_WRAPPERS[kind]
+            here = f"/securitySchemes/{pointer_token(name)}"
+            if any(k in _TREE["SecurityScheme"] for k in scheme):
+                # A hybrid entry: keep the 1.0 wrapper; the v0.3 fields beside it are not signed.
+                dropped.extend(
+                    f"{here}/{pointer_token(k)}" for k in scheme if k not in _TREE["SecurityScheme"]
+                )
+                for k in [k for k in scheme if k not in _TREE["SecurityScheme"]]:
+                    del scheme[k]
+                continue
+            dropped.append(f"{here}/type")
+            scheme.pop("type")
+            if kind == "apiKey" and "in" in scheme:
+                scheme["location"] = scheme.pop("in")
+            inner = dict(scheme)
+            scheme.clear()
+            scheme[wrapper] = inner
+    except (TypeError, AttributeError) as exc:
+        raise CanonicalizationError(f"invalid agent card structure: {exc}") from exc
+
+
+def _struct(value: Any, where: str, depth: int) -> Any:
+    """A ``google.protobuf.Struct``/``Value`` as ``MessageToDict`` gives it back: numbers as floats."""
+    if depth > 100:
+        raise CanonicalizationError(f"{where or '/'} nests deeper than 100 levels")
+    if isinstance(value, dict):
+        return {str(k): _struct(v, f"{where}/{pointer_token(k)}", depth + 1) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_struct(v, f"{where}/{i}", depth + 1) for i, v in enumerate(value)]
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, (int, float)):
+        return float(value)
+    raise CanonicalizationError(f"{where}: {type(value).__name__} is not a JSON value")
+
+
+def _message(msg: str, value: Any, where: str, dropped: list[str]) -> dict[str, Any]:
+    """One proto message, read as ``ParseDict(ignore_unknown_fields=True)`` reads it and written back
+    as ``MessageToDict`` writes it (unknown fields dropped and listed in ``dropped``)."""
+    if not isinstance(value, dict):
+        raise CanonicalizationError(
+            f"{where or '/'}: expected an object for {msg}, got {type(value).__name__}"
+        )
+    fields = _TREE[msg]
+    by_name = {**{_snake(k): k for k in fields}, **{k: k for k in fields}}
+    out: dict[str, Any] = {}
+    oneof_set: str | None = None
+    for key, item in value.items():
+        name = by_name.get(key)
+        here = f"{where}/{pointer_token(key)}"
+        if name is None:
+            dropped.append(here)
+            continue
+        if item is None:
+            out.pop(name, None)  # JSON null clears a field (ParseDict)
+            continue
+        if msg in _ONEOF:
+            if oneof_set is not None and oneof_set != name:
+                raise CanonicalizationError(f"{where or '/'}: both {oneof_set} and {name} set (one of)")
+            oneof_set = name
+        kind = fields[name]
+        out[name] = _field(kind, item, here, dropped)
+        if out[name] is _OMIT:
+            del out[name]
+    return out
+
+
+_OMIT = object()
+
+
+def _field(kind: str, item: Any, here: str, dropped: list[str]) -> Any:
+    """One field's value in ``MessageToDict`` form, or ``_OMIT`` for a proto3 default."""
+    if kind in ("str", "str?"):
+        if not isinstance(item, str):
+            raise CanonicalizationError(f"{here}: expected a string, got {type(item).__name__}")
+        return item if item or kind == "str?" else _OMIT
+    if kind in ("bool", "bool?"):
+        if not isinstance(item, bool):
+            raise CanonicalizationError(f"{here}: expected true or false, got {type(item).__name__}")
+        return item if item or kind == "bool?" else _OMIT
+    if kind == "struct":
+        if not isinstance(item, dict):
+            raise CanonicalizationError(f"{here}: expected an object, got {type(item).__name__}")
+        return _struct(item, here, 1)
+    if kind.startswith("["):
+        if not isinstance(item, list):
+            raise CanonicalizationError(f"{here}: expected a list, got {type(item).__name__}")
+        inner = kind[1:-1]
+        vals = [
+            _field(inner if inner == "str" else inner, v, f"{here}/{i}", dropped) for i, v in enumerate(item)
+        ]
+        if inner == "str":
+            vals = [v if v is not _OMIT else "" for v in vals]  # a list keeps its empty strings
+        return vals or _OMIT
+    if kind.startswith("{"):
+        if not isinstance(item, dict):
+            raise CanonicalizationError(f"{here}: expected an object, got {type(item).__name__}")
+        inner = kind[1:-1]
+        out: dict[str, Any] = {}
+        for k, v in item.items():
+            if inner == "str":
+                if not isinstance(v, str):
+                    raise CanonicalizationError(f"{here}/{pointer_token(k)}: expected a string")
+                out[str(k)] = v
+            else:
+                out[str(k)] = {} if v is None else _message(inner, v, f"{here}/{pointer_token(k)}", dropped)
+        return out or _OMIT
+    return _message(kind, item, here, dropped)
+
+
+def _clean_empty(value: Any) -> Any:
+    """a2a-sdk's ``_clean_empty``: drop empty strings, lists and objects and ``null``, recursively
+    (``None`` for a value that is itself empty)."""
+    if isinstance(value, dict):
+        cleaned = {k: c for k, v in value.items() if (c := _clean_empty(v)) is not None}
+        return cleaned or None
+    if isinstance(value, list):
+        items = [c for v in value if (c := _clean_empty(v)) is not None]
+        return items or None
+    if value == "" and isinstance(value, str):
+        return None
+    return value
+
+
+def v1_form(raw: Any) -> tuple[dict[str, Any], list[str]]:
+    """The card as signed: its 1.0 form with defaults and ``signatures`` removed (module docstring),
+    and the RFC 6901 pointers of the fields present in ``raw`` that the signature does not cover
+    (v0.3 compatibility fields, fields the 1.0 proto does not define), in document order.
+
+    ``raw`` is not modified. Raises ``CanonicalizationError`` (exit 6) for a card with no 1.0 form."""
+    if not isinstance(raw, dict):
+        raise CanonicalizationError(f"an agent card is a JSON object, not {type(raw).__name__}")
+    card = copy.deepcopy(raw)
+    dropped: list[str] = []
+    _apply_compat(card, dropped)
+    form = _message("AgentCard", card, "", dropped)
+    form.pop("signatures", None)
+    dropped = [d for d in dropped if not d.startswith("/signatures/")]
+    return _clean_empty(form) or {}, dropped
+
+
+def canonical(raw: Any) -> tuple[bytes, list[str]]:
+    """``(canonical bytes, uncovered pointers)``: the RFC 8785 UTF-8 bytes of ``v1_form(raw)``, the
+    exact JWS payload of every signature on the card. Raises ``CanonicalizationError`` (exit 6)."""
+    import rfc8785
+
+    form, dropped = v1_form(raw)
+    try:
+        return rfc8785.dumps(form), dropped
+    except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
+        raise CanonicalizationError(f"the card has no RFC 8785 canonical form: {exc}") from exc
+
+
+def sha256_hex(data: bytes) -> str:
+    """Lower-case hex SHA-256 of ``data`` (what was signed, in reports)."""
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------------------------------------------
+# Signatures on a card
+
+
+def _b64url_json(segment: str) -> Any:
+    """Decode a base64url (no padding, RFC 7515 §2) JSON segment. Raises ``ValueError``."""
+    if not isinstance(segment, str) or not segment or any(c in segment for c in "=+/ \n"):
+        raise ValueError("not base64url")
+    data = base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    return json.loads(data.decode("utf-8"))
+
+
+@dataclass(frozen=True)
+class ParsedSignature:
+    """One ``signatures[index]`` entry (spec v1.0 §4.4.7): the base64url ``protected`` and
+    ``signature`` segments, the decoded protected ``header`` (``{}`` when it could not be decoded) and
+    ``problem``: why the entry is not a JWS (then it is ``MALFORMED``, exit 6), else ``None``."""
+
+    index: int
+    protected: str
+    signature: str
+    header: dict[str, Any]
+    problem: str | None = None
+
+    @property
+    def kid(self) -> str | None:
+        """The protected header's ``kid`` (a string), else ``None``."""
+        kid = self.header.get("kid")
+        return kid if isinstance(kid, str) else None
+
+    @property
+    def alg(self) -> str | None:
+        """The protected header's ``alg`` (a string), else ``None``."""
+        alg = self.header.get("alg")
+        return alg if isinstance(alg, str) else None
+
+    @property
+    def jku(self) -> str | None:
+        """The protected header's ``jku`` (a JWK Set URL, RFC 7515 §4.1.2), else ``None``."""
+        jku = self.header.get("jku")
+        return jku if isinstance(jku, str) and jku else None
+
+
+def parse_signatures(raw: Any) -> list[ParsedSignature]:
+    """The card's ``signatures``, each parsed (a malformed entry carries its ``problem``; a
+    ``signatures`` that is not a list is one malformed entry). ``[]`` when the card is unsigned.
+    Never raises."""
+    if not isinstance(raw, dict) or raw.get("signatures") in (None, []):
+        return []
+    sigs = raw["signatures"]
+    if not isinstance(sigs, list):
+        return [ParsedSignature(0, "", "", {}, f"signatures is a {type(sigs).__name__}, not a list")]
+    out = []
+    for i, entry in enumerate(sigs):
+        if not isinstance(entry, dict):
+            out.append(ParsedSignature(i, "", "", {}, f"signatures[{i}] is not an object"))
+            continue
+        protected, signature = entry.get("protected"), entry.get("signature")
+        if not isinstance(protected, str) or not isinstance(signature, str):
+            out.append(
+                ParsedSignature(i, "", "", {}, "protected and signature must be strings (JWS, RFC 7515)")
+            )
+            continue
+        try:
+            header = _b64url_json(protected)
+        except (ValueError, binascii.Error, UnicodeDecodeError):
+            out.append(
+                ParsedSignature(i, protected, signature, {}, "protected is not a base64url JSON header")
+            )
+            continue
+        if not isinstance(header, dict):
+            out.append(
+                ParsedSignature(i, protected, signature, {}, "the protected header is not a JSON object")
+            )
+            continue
+        problem = None
+        if not isinstance(header.get("alg"), str):
+            problem = "the protected header has no alg"
+        elif not signature or any(c in signature for c in "=+/ .\n"):
+            problem = "signature is not base64url"
+        out.append(ParsedSignature(i, protected, signature, header, problem))
+    return out
+
+
+def signature_kids(raw: Any) -> list[str]:
+    """Sorted, distinct ``kid`` values of the card's well-formed signatures (``""`` for one without
+    a kid): what ``caps snapshot`` keeps so ``caps diff`` sees a signature vanish or change keys."""
+    return sorted({s.kid or "" for s in parse_signatures(raw) if s.problem is None})
+
+
+# ---------------------------------------------------------------------------------------------------
+# Keys
+
+
+@dataclass(frozen=True)
+class KeyRef:
+    """A verification key (a joserfc key object) and where it came from, for reports: ``--key
+    FILE``, ``--jwks FILE|URL`` or ``jku URL``. ``kid`` is the JWK's ``kid`` (``None`` for a PEM)."""
+
+    key: Any
+    source: str
+    kid: str | None = None
+
+
+@dataclass
+class KeyRing:
+    """The operator's keys: JWKS keys by ``kid`` and a ``--key`` PEM key that applies to any kid the
+    JWKS does not hold."""
+
+    jwks: list[KeyRef]
+    pem: KeyRef | None = None
+
+    def find(self, kid: str | None) -> KeyRef | None:
+        """The JWKS key with ``kid``, else the PEM key, else ``None``."""
+        for ref in self.jwks:
+            if ref.kid is not None and ref.kid == kid:
+                return ref
+        return self.pem
+
+
+def _import_pem(data: bytes) -> Any:
+    """A joserfc key from PEM bytes (private or public; RSA, EC or OKP). Raises ``ValueError``."""
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, rsa
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key, load_pem_public_key
+    from joserfc.jwk import ECKey, OKPKey, RSAKey
+
+    try:
+        obj: Any = load_pem_private_key(data, password=None)
+    except TypeError as exc:  # encrypted without a password
+        raise ValueError("is an encrypted PEM key; give an unencrypted one") from exc
+    except ValueError:
+        try:
+            obj = load_pem_public_key(data)
+        except ValueError as exc:
+            raise ValueError("is not a PEM private or public key") from exc
+    if isinstance(obj, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
+        return RSAKey.import_key(data)
+    if isinstance(obj, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
+        return ECKey.import_key(data)
+    if isinstance(
+        obj,
+        (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey, ed448.Ed448PrivateKey, ed448.Ed448PublicKey),
+    ):
+        return OKPKey.import_key(data)
+    raise ValueError(f"holds a {type(obj).__name__}; RSA, EC or Ed25519 keys only")
+
+
+def load_pem_key(path: str, option: str = "--key") -> KeyRef:
+    """The key in PEM file ``path`` (private or public). Raises ``UsageError`` (exit 2) naming the file
+    when it cannot be read or holds no usable key; the message never quotes the file's content."""
+    try:
+        data = Path(path).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot read the key file: {exc.strerror or exc}") from exc
+    try:
+        key = _import_pem(data)
+    except (ValueError, TypeError) as exc:
+        raise UsageError(f"{option} {path}: {exc}") from None
+    return KeyRef(key, f"{option} {path}")
+
+
+def parse_jwks(data: bytes, source: str) -> list[KeyRef]:
+    """The public keys of a JWK Set (RFC 7517 §5) document; ``source`` names it in reports and errors.
+    Keys of a type or ``use`` that cannot verify a signature (``oct``, ``use: enc``) are skipped.
+    Raises ``ValueError`` with a one-line reason naming nothing secret when ``data`` is not a JWKS."""
+    from joserfc.errors import JoseError
+    from joserfc.jwk import import_key
+
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"{source} is not JSON") from exc
+    if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
+        raise ValueError(f'{source} is not a JWK Set (an object with a "keys" list)')
+    out: list[KeyRef] = []
+    for i, jwk in enumerate(doc["keys"]):
+        if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
+            raise ValueError(f"{source}: keys[{i}] is not a JWK (no kty)")
+        if jwk["kty"] == "oct" or jwk.get("use") == "enc":
+            continue
+        public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "oth", "k")}
+        try:
+            key = import_key(public, jwk["kty"])
+        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            raise ValueError(f"{source}: keys[{i}] is not a valid {jwk['kty']} key") from exc
+        kid = jwk.get("kid")
+        out.append(KeyRef(key, source, kid if isinstance(kid, str) else None))
+    return out
+
+
+def public_jwks(ref: KeyRef, kid: str) -> dict[str, Any]:
+    """The public half of ``ref`` as a one-key JWK Set with ``kid`` (for ``caps sign --jwks-out``)."""
+    jwk = dict(ref.key.as_dict(private=False))
+    jwk.update({"kid": kid, "use": "sig"})
+    return {"keys": [jwk]}
+
+
+def default_alg(ref: KeyRef) -> str:
+    """The JWS algorithm for a key (RFC 7518 §3.1): RSA → RS256; EC P-256/384/521 → ES256/384/512;
+    Ed25519 → EdDSA. Raises ``UsageError`` (exit 2) for other curves."""
+    key = ref.key
+    kty = getattr(key, "key_type", "")
+    if kty == "RSA":
+        return "RS256"
+    crv = key.as_dict(private=False).get("crv")
+    if kty == "EC":
+        alg = {"P-256": "ES256", "P-384": "ES384", "P-521": "ES512"}.get(crv)
+        if alg:
+            return alg
+    if kty == "OKP" and crv == "Ed25519":
+        return "EdDSA"
+    raise UsageError(
+        f"{ref.source}: no JWS algorithm for a {kty} {crv} key; use RSA, EC P-256/384/521 or Ed25519"
+    )
+
+
+def _registry(alg: str, payload_len: int) -> Any:
+    """A joserfc JWS registry for one algorithm: lenient about ``"jku": null``/``"kid": null`` (a2a-sdk
+    writes them) and sized for whole cards (joserfc's default payload limit is 128 kB)."""
+    from joserfc.jws import JWSRegistry
+    from joserfc.registry import HeaderParameter
+
+    def str_or_null(value: Any) -> None:
+        if value is not None and not isinstance(value, str):
+            raise ValueError("must be a str")
+
+    reg = JWSRegistry(
+        header_registry={
+            "jku": HeaderParameter("JWK Set URL", str_or_null),
+            "kid": HeaderParameter("Key ID", str_or_null),
+        },
+        algorithms=[alg],
+        strict_check_header=False,
+    )
+    reg.max_payload_length = max(payload_len + 1, 128000)
+    reg.max_header_length = 16384
+    return reg
+
+
+@dataclass(frozen=True)
+class SignatureCheck:
+    """The verdict on one signature: ``status`` is ``VALID``, ``INVALID``, ``UNKNOWN_KEY`` or
+    ``MALFORMED``; ``key_source`` where its key came from (``None`` when no key); ``reason`` a one-line
+    why for every status but ``VALID``; ``jku`` the header's JWK Set URL and ``jku_use`` what was
+    done with it (``same-host``, ``allowed``, ``refused: …``, ``not needed``)."""
+
+    index: int
+    kid: str | None
+    alg: str | None
+    status: str
+    key_source: str | None = None
+    reason: str | None = None
+    jku: str | None = None
+    jku_use: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """``{"index", "kid", "alg", "status", "keySource", "reason", "jku", "jkuUse"}``."""
+        return {
+            "index": self.index,
+            "kid": self.kid,
+            "alg": self.alg,
+            "status": self.status,
+            "keySource": self.key_source,
+            "reason": self.reason,
+            "jku": self.jku,
+            "jkuUse": self.jku_use,
+        }
+
+
+def check_signature(
+    sig: ParsedSignature, payload: bytes, ref: KeyRef | None, jku_use: str | None = None
+) -> SignatureCheck:
+    """Verify one parsed signature over ``payload`` (the canonical bytes) with ``ref``'s key
+    (RFC 7515 §5.2 with a detached payload). Never raises: every failure is a status with a reason."""
+    from joserfc import jws
+    from joserfc.errors import BadSignatureError, JoseError
+
+    def verdict(status: str, reason: str | None = None) -> SignatureCheck:
+        source = ref.source if ref is not None and status in (VALID, INVALID) else None
+        return SignatureCheck(sig.index, sig.kid, sig.alg, status, source, reason, sig.jku, jku_use)
+
+    if sig.problem is not None:
+        return verdict(MALFORMED, sig.problem)
+    if ref is None:
+        return verdict(
+            UNKNOWN_KEY,
+            f"no key for kid {sig.kid!r}" if sig.kid is not None else "no key (the signature has no kid)",
+        )
+    alg = sig.alg or ""
+    if alg not in ALGORITHMS:
+        return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")
+    try:
+        jws.deserialize_compact(
+            f"{sig.protected}..{sig.signature}",
+            ref.key,
+            algorithms=[alg],
+            registry=_registry(alg, len(payload) * 2),
+            payload=payload,
+        )
+    except BadSignatureError:
+        return verdict(INVALID, "the signature does not match the card")
+    except JoseError as exc:
+        return verdict(INVALID, exc.description or exc.error)
+    except (ValueError, TypeError) as exc:
+        return verdict(INVALID, f"the key does not fit alg {alg}: {exc}")
+    return verdict(VALID)
+
+
+def jku_decision(jku: str, card_url: str | None, allow_jku: bool) -> str:
+    """Whether a protected header's ``jku`` may be fetched (spec v1.0 §8.4.3: keys SHOULD come over
+    secure channels): ``"same-host"`` (https, same host and port as the card), ``"allowed"`` (https,
+    ``--allow-jku``) or ``"refused: <why>"``."""
+    parts = urlsplit(jku)
+    if parts.scheme != "https" or not parts.hostname:
+        return "refused: jku is not an https URL"
+    if card_url is not None:
+        card = urlsplit(card_url)
+        if card.scheme == "https" and (card.hostname, card.port or 443) == (
+            parts.hostname,
+            parts.port or 443,
+        ):
+            return "same-host"
+    if allow_jku:
+        return "allowed"
+    where = f"the card's host {urlsplit(card_url).netloc}" if card_url else "a card file"
+    return f"refused: jku host {parts.netloc} is not {where} (pass --allow-jku to fetch it)"
+
+
+def sign_card(
+    raw: dict[str, Any], ref: KeyRef, kid: str, alg: str | None = None, jku: str | None = None
+) -> dict[str, Any]:
+    """A copy of ``raw`` with one more signature (spec v1.0 §8.4.2): protected header ``{"alg", "typ":
+    "JOSE", "kid"[, "jku"]}``, detached payload ``canonical(raw)``. Earlier signatures are kept (key
+    rotation: several signatures, spec v1.0 §8.4.3).
+
+    Raises ``UsageError`` (exit 2) for a public key, an unsupported ``alg`` or an ``alg`` that does not
+    fit the key; ``CanonicalizationError`` (6) for a card with no canonical form."""
+    from joserfc import jws
+    from joserfc.errors import JoseError
+
+    alg = alg or default_alg(ref)
+    if alg not in ALGORITHMS:
+        raise UsageError(f"--alg {alg}: not one of {', '.join(ALGORITHMS)}")
+    if not ref.key.is_private:
+        raise UsageError(f"{ref.source} holds a public key; signing needs the private key")
+    payload, _ = canonical(raw)
+    header: dict[str, Any] = {"alg": alg, "typ": "JOSE", "kid": kid}
+    if jku:
+        header["jku"] = jku
+    try:
+        token = jws.serialize_compact(
+            header, payload, ref.key, algorithms=[alg], registry=_registry(alg, len(payload) * 2)
+        )
+    except (JoseError, ValueError, TypeError) as exc:
+        raise UsageError(f"{ref.source}: cannot sign with alg {alg} ({type(exc).__name__})") from None
+    protected, _, signature = token.split(".")
+    out = copy.deepcopy(raw)
+    sigs = out.get("signatures")
+    out["signatures"] = [
+        *(sigs if isinstance(sigs, list) else []),
+        {"protected": protected, "signature": signature},
+    ]
+    return out
