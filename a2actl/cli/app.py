@@ -72,6 +72,7 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
     "fleet": ("a2actl.cli.fleet", "app", "Fleets: probe thousands of agents, a funnel report, merge shards."),
     "handshake": ("a2actl.cli.handshake", "app", "Handshake timing: discovery + negotiation + first RPC."),
     "load": ("a2actl.cli.load", "app", "Load tests: open or closed load, A2A scenarios, thresholds."),
+    "push": ("a2actl.cli.push", "app", "Push notifications: a webhook receiver that checks deliveries."),
     "sandbox": ("a2actl.cli.sandbox", "app", "The embedded reference A2A agent (a2a-sdk), with fault knobs."),
     "sessions": ("a2actl.cli.sessions", "app", "Sessions: list, show, kill, and find leaks."),
     "send": ("a2actl.cli.tasks", "send", "Send a message (text, data, file parts) and show the task."),
