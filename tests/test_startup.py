@@ -39,6 +39,10 @@ HEAVY = (
     "prometheus_client",
     "starlette",
     "a2actl.exporter",
+    # the gRPC binding (optional extra a2actl[grpc], #18): only gRPC paths import it
+    "grpc",
+    "grpc_reflection",
+    "google.rpc",
 )
 
 
