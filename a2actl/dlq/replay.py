@@ -31,7 +31,7 @@ import contextlib
 import functools
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
@@ -204,6 +204,11 @@ class Replayer:
     guard: Callable[[], None] | None = None
     #: Opens the delivery transport (default ``FastTransport``, pool >= ``max_in_flight``).
     transport_factory: TransportFactory = field(default=fast_transport)
+    #: Delivers an entry instead of the agent (``dlq replay --to-broker``: the broker the entry died
+    #: in, e.g. ``AmqpBackend.republish``): ``None`` when it acknowledged, else the ``lastError``
+    #: dict (``{"code", "message", "class"}``). The rest of the replay (journal, rate, in-flight,
+    #: retries, breaker, lock) is unchanged.
+    redeliver: Callable[[Entry], Awaitable[dict[str, Any] | None]] | None = None
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
     #: Clients by (url, binding, version, tenant): ``--to`` is ``(URL, "", "", None)``.
     clients: dict[tuple[str, str, str, str | None], A2AClient] = field(default_factory=dict)
@@ -280,6 +285,9 @@ class Replayer:
         return self.clients[key]
 
     async def _deliver(self, transport: Transport, entry: Entry) -> Outcome:
+        if self.redeliver is not None:
+            error = await self.redeliver(entry)
+            return Outcome(error is None, error)
         request = entry.get("request") or {}
         method, params = request.get("method"), request.get("params")
         if not isinstance(method, str) or not isinstance(params, dict):

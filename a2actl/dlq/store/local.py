@@ -1,19 +1,28 @@
-"""Choosing a store from a source URL without a2actl's HTTP transport: the file and Redis stores, the
-ones a producer writes to. The server side (``a2actl.server``) uses this; the CLI uses
+"""Choosing a store from a source URL without a2actl's HTTP transport: the file, Redis and RabbitMQ
+stores, the ones a producer writes to. The server side (``a2actl.server``) uses this; the CLI uses
 ``a2actl.dlq.store.backends.open_backend``, which adds the debug API's HTTP DLQ (``docs/dlq.md``)."""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from a2actl.core.errors import UsageError
 from a2actl.dlq.store.file import FileBackend, file_path
 from a2actl.dlq.store.redis import RedisBackend
 
+if TYPE_CHECKING:
+    from a2actl.dlq.store.amqp import AmqpBackend
+
 #: The message for a source of no known scheme (the same whichever factory is asked).
-UNKNOWN_HINT = "file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq"
+UNKNOWN_HINT = (
+    "file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY, amqp://USER@HOST:5672/VHOST?queue=NAME, "
+    "sqs://REGION/QUEUE_NAME or http(s)://AGENT/debug/a2a/dlq"
+)
 
 #: Why a producer cannot write to the debug API's DLQ.
 HTTP_READ_ONLY = (
-    "the HTTP DLQ is read/replay only; dead-letter into file://PATH.jsonl or redis://…?stream=KEY"
+    "the HTTP DLQ is read/replay only; dead-letter into file://PATH.jsonl, redis://…?stream=KEY or "
+    "amqp://…?queue=NAME"
 )
 
 
@@ -27,6 +36,11 @@ def is_redis_source(src: str) -> bool:
     return src.startswith(("redis://", "rediss://", "unix://"))
 
 
+def is_amqp_source(src: str) -> bool:
+    """``amqp://`` or ``amqps://`` (TLS): a RabbitMQ dead-letter queue."""
+    return src.startswith(("amqp://", "amqps://"))
+
+
 def is_http_source(src: str) -> bool:
     """``http://`` or ``https://``: the debug API's DLQ."""
     return src.startswith(("http://", "https://"))
@@ -37,13 +51,18 @@ def unknown_source(src: str) -> UsageError:
     return UsageError(f"unknown DLQ source {src!r}", hint=UNKNOWN_HINT)
 
 
-def open_producer(src: str) -> FileBackend | RedisBackend:
+def open_producer(src: str) -> FileBackend | RedisBackend | AmqpBackend:
     """The store a producer dead-letters into. Raises ``UsageError`` (exit 2) for the read-only HTTP
-    DLQ, an unknown scheme, a file URL without a path or a Redis URL without ``stream=``."""
+    DLQ, an unknown scheme, a file URL without a path, a Redis URL without ``stream=`` or an AMQP
+    URL without ``queue=`` (or with a password in it)."""
     if is_file_source(src):
         return FileBackend(file_path(src))
     if is_redis_source(src):
         return RedisBackend(src)
+    if is_amqp_source(src):
+        from a2actl.dlq.store.amqp import AmqpBackend
+
+        return AmqpBackend(src)
     if is_http_source(src):
         raise UsageError(HTTP_READ_ONLY)
     raise unknown_source(src)

@@ -34,7 +34,8 @@ def test_unknown_scheme_names_the_forms() -> None:
         with pytest.raises(UsageError, match="unknown DLQ source 'ftp://x'") as info:
             opener("ftp://x")
         assert info.value.hint == (
-            "file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or http(s)://AGENT/debug/a2a/dlq"
+            "file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY, amqp://USER@HOST:5672/VHOST?queue=NAME, "
+            "sqs://REGION/QUEUE_NAME or http(s)://AGENT/debug/a2a/dlq"
         )
 
 

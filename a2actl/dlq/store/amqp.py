@@ -1,0 +1,880 @@
+"""RabbitMQ dead-letter queues as a store (``docs/dlq.md``, "RabbitMQ"), through aio-pika.
+
+Source: ``amqp://USER@HOST:5672/VHOST?queue=NAME`` (``amqps://`` for TLS, port 5671 by default,
+with the global ``--cacert``/``--cert``/``--key``/``--insecure``). The password is never on the
+command line: ``password-env=NAME`` (an environment variable), ``password-file=PATH``, else
+``$A2ACTL_AMQP_PASSWORD``; a URL with a password in it is refused (exit 2). Without a user name the
+broker's default ``guest`` is used. Other query parameters: ``to=URL`` (the agent for bare bodies
+without a target header), ``work=NAME`` (producers only: the work queue, default ``NAME.work``).
+
+Reading never loses or reorders a message: ``list``, ``show`` and ``stats`` take the queue's
+messages with ``basic.get`` and manual acknowledgement (one message in flight at a time, the way
+``rabbitmqadmin get ackmode=ack_requeue_true`` inspects a queue) up to the count the queue had when
+the read started, and then close their channel, which returns every unacknowledged message to its
+place (RabbitMQ requeues in the original order). A listing therefore holds the messages it has read
+until it ends. A replay holds what it reads the same way and acknowledges a message only after the
+agent acknowledged it (or, with ``--to-broker``, after the broker confirmed its republication); a
+killed replay's connection drops and the broker requeues everything it held.
+
+The entry of a message (``entry_of``): a body in a2actl's entry format (what the sandbox worker
+dead-letters) is taken as it is; a bare JSON-RPC request (``{"jsonrpc", "method", "params"}``) or an
+HTTP+JSON ``SendMessageRequest`` body (``{"message": …}``) from any producer becomes ``request``,
+with the target from the ``x-a2a-target`` header (``x-a2a-protocol-binding``,
+``x-a2a-protocol-version``, ``x-a2a-tenant``) or ``to=``. The ``x-death`` header the broker adds
+when it dead-letters gives ``attempts`` (its largest ``count``), ``lastError`` (``reason``:
+``rejected`` / ``expired`` / ``maxlen`` / ``delivery_limit``, or the producer's ``x-a2a-error``,
+``x-a2a-error-code``, ``x-a2a-error-class`` headers), ``enqueuedAt`` (its ``time``) and ``source``
+(the queue it died in); the full ``x-death`` and ``x-first-death-*`` go to the entry's ``amqp``
+member (``dlq show``). The id is the message's ``message_id`` property, else the body's ``id``, else
+``amqp-`` and a hash of the body and its first death.
+
+RabbitMQ messages cannot be changed in place: an entry a replay could not deliver stays as it was,
+``x-death`` intact, and goes back to its place when the replay ends; its new attempts and error are
+in the replay's results, not in the queue.
+
+aio-pika is imported inside this module's functions only (``--help`` stays cheap); the module is
+imported by ``a2actl.dlq.store.backends`` and ``local`` only when a source is ``amqp(s)://``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from a2actl.core.errors import AuthError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.units import format_timestamp
+from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, Invalid, OnInvalid, check, now_iso
+from a2actl.dlq.store.lock import POLL, LeaseLost, Notice, SourceLocked
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
+
+T = TypeVar("T")
+
+#: The environment variable with the password when the URL names none.
+ENV_PASSWORD = "A2ACTL_AMQP_PASSWORD"
+#: Headers a producer may set (``docs/dlq.md``, "RabbitMQ").
+H_TARGET, H_BINDING, H_VERSION, H_TENANT, H_METHOD = (
+    "x-a2a-target",
+    "x-a2a-protocol-binding",
+    "x-a2a-protocol-version",
+    "x-a2a-tenant",
+    "x-a2a-method",
+)
+H_ERROR, H_ERROR_CODE, H_ERROR_CLASS = "x-a2a-error", "x-a2a-error-code", "x-a2a-error-class"
+#: Dead-letter reasons that say the message may go through later (the rest are permanent).
+_TRANSIENT_REASONS = ("expired", "maxlen", "rejected")
+_OURS = ("queue", "password-env", "password-file", "to", "work")
+
+
+@dataclass(frozen=True)
+class AmqpSource:
+    """A parsed ``amqp(s)://`` source. ``url`` is the source as given (it carries no password)."""
+
+    url: str
+    tls: bool
+    host: str
+    port: int
+    vhost: str
+    user: str | None
+    queue: str
+    password_env: str | None
+    password_file: str | None
+    to: str | None
+    work: str
+
+    def password(self) -> str | None:
+        """From ``password-file=``, ``password-env=`` or ``$A2ACTL_AMQP_PASSWORD`` (``None``: none
+        given). Raises ``UsageError`` (exit 2) for an unreadable or empty file, an unset variable."""
+        from a2actl.core.redact import register_secret
+
+        value: str | None = None
+        if self.password_file is not None:
+            path = Path(self.password_file).expanduser()
+            try:
+                value = path.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise UsageError(
+                    f"{self.url}: cannot read password-file {path}: {exc.strerror or exc}"
+                ) from exc
+            if not value:
+                raise UsageError(f"{self.url}: password-file {path} is empty")
+        elif self.password_env is not None:
+            value = os.environ.get(self.password_env, "").strip()
+            if not value:
+                raise UsageError(
+                    f"{self.url}: password-env {self.password_env}: that environment variable is not set or empty"
+                )
+        else:
+            value = os.environ.get(ENV_PASSWORD, "").strip() or None
+        register_secret(value)
+        return value
+
+
+def parse_source(url: str) -> AmqpSource:
+    """Parse ``amqp(s)://[USER@]HOST[:PORT]/[VHOST]?queue=NAME[&password-env=NAME|&password-file=PATH]
+    [&to=URL][&work=NAME]``. The vhost is the percent-decoded path (``/`` when empty; ``%2F`` is
+    ``/``). Raises ``UsageError`` (exit 2) without ``queue=``, with a password in the URL (it is
+    never echoed), for a bad port or both password options."""
+    from a2actl.core.redact import register_secret
+
+    try:
+        parts = urlsplit(url)
+        port_given = parts.port
+    except ValueError as exc:
+        raise UsageError(f"{_shown(url)}: not a valid amqp:// URL ({exc})") from exc
+    if parts.password is not None:
+        register_secret(parts.password)  # masked wherever it might still show up
+        raise UsageError(
+            f"{_shown(url)}: do not put the password in the URL (the command line is readable by other users)",
+            hint=f"give it in an environment variable (password-env=NAME in the URL, or {ENV_PASSWORD}) "
+            "or a file (password-file=PATH)",
+        )
+    q = parse_qs(parts.query, keep_blank_values=True)
+    queue = q.get("queue", [""])[0]
+    if not queue:
+        raise UsageError(
+            f"{url}: name the dead-letter queue, e.g. amqp://guest@localhost:5672/%2F?queue=a2a.dlq"
+        )
+    if "password-env" in q and "password-file" in q:
+        raise UsageError(f"{url}: give password-env= or password-file=, not both")
+    unknown = sorted(k for k in q if k not in _OURS)
+    if unknown:
+        raise UsageError(
+            f"{url}: unknown parameter(s) {', '.join(unknown)}", hint="known: " + ", ".join(_OURS)
+        )
+    if not parts.hostname:
+        raise UsageError(f"{url}: no host")
+    tls = parts.scheme == "amqps"
+    path = parts.path[1:] if parts.path.startswith("/") else parts.path
+    return AmqpSource(
+        url=url,
+        tls=tls,
+        host=parts.hostname,
+        port=port_given or (5671 if tls else 5672),
+        vhost=unquote(path) or "/",
+        user=unquote(parts.username) if parts.username else None,
+        queue=queue,
+        password_env=q["password-env"][0] if "password-env" in q else None,
+        password_file=q["password-file"][0] if "password-file" in q else None,
+        to=q["to"][0] if q.get("to", [""])[0] else None,
+        work=q["work"][0] if q.get("work", [""])[0] else queue + ".work",
+    )
+
+
+def _shown(url: str) -> str:
+    """``url`` with any userinfo masked (for the messages of a refused URL)."""
+    scheme, sep, rest = url.partition("://")
+    host = rest.split("/", 1)
+    if "@" in host[0]:
+        host[0] = "***@" + host[0].rsplit("@", 1)[1]
+    return scheme + sep + "/".join(host)
+
+
+# -- the entry of a message ------------------------------------------------------------------
+
+
+def _jsonable(v: Any) -> Any:
+    """A header value as JSON (AMQP timestamps as RFC 3339, bytes as text)."""
+    if isinstance(v, datetime):
+        return format_timestamp((v if v.tzinfo else v.replace(tzinfo=timezone.utc)).timestamp())
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    if isinstance(v, dict):
+        return {str(k): _jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_jsonable(x) for x in v]
+    return v
+
+
+def _text(v: Any) -> str | None:
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return v if isinstance(v, str) and v else None
+
+
+def death_of(headers: dict[str, Any]) -> dict[str, Any]:
+    """The ``amqp`` member of an entry: ``{"xDeath": [...], "firstDeath": {"queue", "reason",
+    "exchange"}}`` from the headers RabbitMQ sets when it dead-letters (``x-death``, newest first;
+    ``x-first-death-*``). Empty members are left out."""
+    out: dict[str, Any] = {}
+    deaths = headers.get("x-death")
+    if isinstance(deaths, list) and deaths:
+        out["xDeath"] = _jsonable(deaths)
+    first = {
+        k: _text(headers.get(f"x-first-death-{k}"))
+        for k in ("queue", "reason", "exchange")
+        if f"x-first-death-{k}" in headers
+    }
+    if first:
+        out["firstDeath"] = first
+    return out
+
+
+def _request_of(body: Any, headers: dict[str, Any]) -> dict[str, Any] | None:
+    """``{"method", "params"}`` of a bare JSON-RPC request or an HTTP+JSON ``SendMessageRequest``."""
+    if not isinstance(body, dict):
+        return None
+    if isinstance(body.get("method"), str) and "jsonrpc" in body:
+        return {"method": body["method"], "params": body.get("params")}
+    if isinstance(body.get("message"), dict):
+        return {"method": _text(headers.get(H_METHOD)) or "SendMessage", "params": body}
+    return None
+
+
+def entry_of(
+    body: bytes,
+    headers: dict[str, Any] | None,
+    message_id: str | None = None,
+    timestamp: datetime | None = None,
+    to: str | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The entry of one dead-lettered message (see the module docstring): ``(entry, None)`` when
+    it is valid, ``(record, why)`` when not (``record`` holds what could be read: the body as text
+    when it is not JSON). ``to``: the target for bare bodies without an ``x-a2a-target`` header."""
+    headers = headers or {}
+    amqp = death_of(headers)
+    raw_deaths = headers.get("x-death")
+    deaths: list[Any] = raw_deaths if isinstance(raw_deaths, list) else []
+    newest = deaths[0] if deaths and isinstance(deaths[0], dict) else {}
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        doc = None
+    digest = hashlib.sha256(
+        bytes(body) + json.dumps(_jsonable(deaths[-1:] if deaths else []), sort_keys=True).encode()
+    ).hexdigest()[:16]
+    eid = message_id or (doc.get("id") if isinstance(doc, dict) and isinstance(doc.get("id"), str) else None)
+    eid = eid or "amqp-" + digest
+    if isinstance(doc, dict) and isinstance(doc.get("request"), dict) and "target" in doc:
+        entry = dict(doc)  # a2actl's own entry format
+        entry["id"] = eid
+    else:
+        request = _request_of(doc, headers)
+        if request is None:
+            why = (
+                "the body is not JSON"
+                if doc is None
+                else "the body is not an A2A request or a dead-letter entry"
+            )
+            rec: dict[str, Any] = {
+                "id": eid,
+                "body": doc if doc is not None else body.decode("utf-8", "replace"),
+            }
+            if amqp:
+                rec["amqp"] = amqp
+            return rec, why
+        url = _text(headers.get(H_TARGET)) or to or ""
+        binding = _text(headers.get(H_BINDING)) or "JSONRPC"
+        target: dict[str, Any] = {"url": url, "protocolBinding": binding}
+        if _text(headers.get(H_VERSION)):
+            target["protocolVersion"] = _text(headers.get(H_VERSION))
+        if _text(headers.get(H_TENANT)):
+            target["tenant"] = _text(headers.get(H_TENANT))
+        counts = [d.get("count") for d in deaths if isinstance(d, dict)]
+        attempts = max((c for c in counts if isinstance(c, int)), default=0)
+        reason = _text(newest.get("reason"))
+        message = _text(headers.get(H_ERROR))
+        error: dict[str, Any] | None = None
+        if reason or message:
+            klass = _text(headers.get(H_ERROR_CLASS))
+            if klass not in (TRANSIENT, PERMANENT):
+                klass = TRANSIENT if reason in _TRANSIENT_REASONS or reason is None else PERMANENT
+            code = headers.get(H_ERROR_CODE)
+            if isinstance(code, (bytes, bytearray)):
+                code = bytes(code).decode("utf-8", "replace")
+            if not isinstance(code, (int, str)) or isinstance(code, bool):
+                code = reason
+            queue = _text(newest.get("queue"))
+            message = message or f"dead-lettered by RabbitMQ: {reason}" + (
+                f" in queue {queue}" if queue else ""
+            )
+            error = {"code": code, "message": message, "class": klass}
+        when = newest.get("time") if isinstance(newest.get("time"), datetime) else timestamp
+        entry = {
+            "id": eid,
+            "request": request,
+            "target": target,
+            "enqueuedAt": _jsonable(when) if isinstance(when, datetime) else now_iso(),
+            "attempts": attempts,
+            "lastError": error,
+            "traceId": _text(headers.get("traceparent")),
+            "source": _text(newest.get("queue")),
+        }
+    if amqp:
+        entry["amqp"] = amqp
+    return entry, check(entry)
+
+
+def origin_of(headers: dict[str, Any] | None) -> tuple[str, str] | None:
+    """``(exchange, routing key)`` a message was published to before it died: the newest ``x-death``
+    record's ``exchange`` and first ``routing-keys`` (``None`` without one)."""
+    deaths = (headers or {}).get("x-death")
+    if not isinstance(deaths, list) or not deaths or not isinstance(deaths[0], dict):
+        return None
+    d = deaths[0]
+    keys = d.get("routing-keys")
+    key = _text(keys[0]) if isinstance(keys, list) and keys else None
+    exchange = _text(d.get("exchange")) or ""
+    if key is None:
+        return None
+    return exchange, key
+
+
+# -- the store --------------------------------------------------------------------------------
+
+
+def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a coroutine to completion from synchronous code, also when an event loop runs in this
+    thread (then in a thread of its own)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(factory())
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = asyncio.run(factory())
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the caller's thread
+            box["error"] = exc
+
+    t = threading.Thread(target=target)
+    t.start()
+    t.join()
+    if "error" in box:
+        raise box["error"]
+    return box["value"]  # type: ignore[no-any-return]
+
+
+class AmqpBackend:
+    """A RabbitMQ dead-letter queue (see the module docstring); satisfies ``Backend``. Errors:
+    ``UnreachableError`` (exit 3) when the broker cannot be reached, ``AuthError`` (exit 4) when it
+    refuses the credentials or the vhost, ``ProtocolViolation`` (exit 6) for other broker errors."""
+
+    kind = "amqp"
+
+    def __init__(self, url: str, settings: Settings | None = None) -> None:
+        """Parse ``url`` (``parse_source``; ``UsageError`` exit 2) and read the password; no
+        connection yet."""
+        from a2actl.core.config import Settings as _Settings
+
+        self.src = parse_source(url)
+        self.url = url
+        self.settings = settings or _Settings()
+        self._password = self.src.password()
+        self._conn: Any = None
+        #: The replay's channel and what it holds: id -> the message (until acknowledged or released).
+        self._replay_ch: Any = None
+        self.held: dict[str, list[Any]] = {}
+        self._publish_ch: Any = None
+        self.lost: str | None = None
+
+    # -- connection --
+
+    def _ssl_context(self) -> Any:
+        import ssl
+
+        s = self.settings
+        ctx = ssl.create_default_context(cafile=s.cacert) if s.cacert else ssl.create_default_context()
+        if s.insecure:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if s.cert:
+            ctx.load_cert_chain(s.cert, s.key)
+        return ctx
+
+    async def _connection(self) -> Any:
+        """The connection, opened on first use. Raises ``UnreachableError`` (exit 3), ``AuthError``
+        (exit 4)."""
+        if self._conn is not None and not self._conn.is_closed:
+            return self._conn
+        import aio_pika
+        import aiormq.exceptions as aexc
+
+        kwargs: dict[str, Any] = {
+            "host": self.src.host,
+            "port": self.src.port,
+            "virtualhost": self.src.vhost,
+            "timeout": self.settings.connect_timeout,
+            "client_properties": {"connection_name": "a2actl dlq"},
+        }
+        if self.src.user is not None:
+            kwargs["login"] = self.src.user
+        if self._password is not None:
+            kwargs["password"] = self._password
+        if self.src.tls:
+            kwargs["ssl"] = True
+            kwargs["ssl_context"] = self._ssl_context()
+        where = f"RabbitMQ at {self.src.host}:{self.src.port} (vhost {self.src.vhost!r})"
+        try:
+            self._conn = await aio_pika.connect(**kwargs)
+        except (aexc.AuthenticationError, aexc.ProbableAuthenticationError) as exc:
+            raise AuthError(
+                f"{where} refused the credentials of user {self.src.user or 'guest'!r}",
+                hint=f"the password comes from password-env=, password-file= or {ENV_PASSWORD}",
+            ) from exc
+        except (aexc.ConnectionNotAllowed, aexc.InvalidFrameError) as exc:
+            # RabbitMQ closes the connection instead of Connection.OpenOk for an unknown vhost or
+            # one the user may not use (aiormq: InvalidFrameError "got Connection.Close")
+            if isinstance(exc, aexc.InvalidFrameError) and "Connection.Close" not in str(exc):
+                raise ProtocolViolation(f"{where}: {_why(exc)}") from exc
+            raise AuthError(
+                f"{where}: access refused (does the vhost exist, and may the user use it?)"
+            ) from exc
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise UnreachableError(
+                f"cannot reach {where}: no answer within {self.settings.connect_timeout:g}s"
+            ) from exc
+        except (OSError, aexc.AMQPConnectionError) as exc:
+            raise UnreachableError(f"cannot reach {where}: {_why(exc)}") from exc
+        except aexc.AMQPError as exc:
+            raise ProtocolViolation(f"{where}: {_why(exc)}") from exc
+        self._conn.close_callbacks.add(self._on_close)
+        return self._conn
+
+    def _on_close(self, _conn: Any, exc: BaseException | None = None) -> None:
+        if exc is not None and self.lost is None:
+            self.lost = _why(exc)
+
+    async def _call(self, what: str, aw: Awaitable[T]) -> T:
+        """Await one broker operation; connection loss is ``UnreachableError`` (exit 3), a channel
+        error ``ProtocolViolation`` (exit 6)."""
+        import aiormq.exceptions as aexc
+
+        try:
+            return await aw
+        except aexc.ChannelAccessRefused as exc:
+            raise AuthError(f"RabbitMQ {self.url}: {what}: access refused ({_why(exc)})") from exc
+        except (aexc.AMQPConnectionError, ConnectionError) as exc:
+            raise UnreachableError(f"lost RabbitMQ {self.url} ({what}): {_why(exc)}") from exc
+        except aexc.AMQPError as exc:
+            raise ProtocolViolation(f"RabbitMQ {self.url}: {what}: {_why(exc)}") from exc
+
+    async def close(self) -> None:
+        """Close the connection: every message still held returns to its place in the queue."""
+        self.held.clear()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                await self._conn.close()
+        self._conn = self._replay_ch = self._publish_ch = None
+
+    async def _depth(self) -> int | None:
+        """The queue's ready-message count (passive declare), ``None`` when the queue does not exist."""
+        import aiormq.exceptions as aexc
+
+        conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        try:
+            q = await ch.declare_queue(self.src.queue, passive=True)
+        except aexc.ChannelNotFoundEntity:
+            return None
+        except aexc.AMQPError as exc:
+            raise ProtocolViolation(f"RabbitMQ {self.url}: declare {self.src.queue!r}: {_why(exc)}") from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await ch.close()
+        return int(q.declaration_result.message_count or 0)
+
+    async def broker_depth(self) -> dict[str, int]:
+        """``{"messages": N}``: the ready messages the broker counts (``queue.declare`` passive; 0
+        for a missing queue). Messages held by a consumer right now are not counted."""
+        return {"messages": await self._depth() or 0}
+
+    async def missing(self) -> str | None:
+        """A warning when the queue does not exist (it then reads as empty), else ``None``. Raises
+        ``UnreachableError`` (exit 3) or ``AuthError`` (exit 4)."""
+        if await self._depth() is not None:
+            return None
+        return (
+            f"RabbitMQ queue {self.src.queue!r} does not exist in vhost {self.src.vhost!r}: "
+            "nothing dead-lettered there yet (or a wrong name)"
+        )
+
+    @property
+    def journal_key(self) -> str:
+        """The source URL (it carries no password)."""
+        return self.url
+
+    # -- reading --
+
+    async def _messages(self, ch: Any) -> AsyncIterator[Any]:
+        """The queue's messages by ``basic.get`` with manual ack, at most as many as it held when
+        this started (messages dead-lettered meanwhile wait for the next read)."""
+        queue = await self._call("get the queue", ch.get_queue(self.src.queue, ensure=False))
+        budget = await self._depth()
+        n = 0
+        while budget and n < budget:
+            msg = await self._call(
+                "basic.get", queue.get(no_ack=False, fail=False, timeout=self.settings.read_timeout)
+            )
+            if msg is None:
+                return
+            n += 1
+            yield msg
+
+    def _decode(self, msg: Any) -> tuple[dict[str, Any] | None, str | None]:
+        ts = msg.timestamp if isinstance(msg.timestamp, datetime) else None
+        return entry_of(bytes(msg.body), dict(msg.headers or {}), msg.message_id or None, ts, self.src.to)
+
+    async def iter_entries(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """Every valid entry in queue order; invalid ones go to ``on_invalid`` (``where``: ``message
+        N``). The messages are held (unacknowledged) until the iteration ends, then return to their
+        places."""
+        conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        try:
+            n = 0
+            async for msg in self._messages(ch):
+                n += 1
+                entry, why = self._decode(msg)
+                if why is None and entry is not None:
+                    yield entry
+                elif on_invalid is not None:
+                    ref = entry.get("id") if entry else None
+                    on_invalid(Invalid(ref, f"message {n}", why or "invalid"))
+        finally:
+            with contextlib.suppress(Exception):
+                await ch.close()  # requeues every message read, in order
+
+    async def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
+        """What a replay takes: every valid entry (as ``iter_entries``), read on the replay's own
+        channel and held there until ``remove_many`` acknowledges it or the replay ends (then it
+        returns to its place)."""
+        conn = await self._connection()
+        if self._replay_ch is None:
+            self._replay_ch = await self._call("open a channel", conn.channel())
+        n = 0
+        async for msg in self._messages(self._replay_ch):
+            n += 1
+            entry, why = self._decode(msg)
+            if why is None and entry is not None:
+                self.held.setdefault(str(entry["id"]), []).append(msg)
+                yield entry
+            elif on_invalid is not None:
+                ref = entry.get("id") if entry else None
+                on_invalid(Invalid(ref, f"message {n}", why or "invalid"))
+
+    async def get(self, entry_id: str) -> dict[str, Any] | None:
+        """The message with this id as an entry (with its ``amqp`` member: ``x-death`` and
+        ``x-first-death-*``), valid or not; ``None`` when no message in the queue has it."""
+        if await self._depth() is None:
+            return None
+        conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        try:
+            async for msg in self._messages(ch):
+                entry, _ = self._decode(msg)
+                if entry is not None and entry.get("id") == entry_id:
+                    amqp = entry.setdefault("amqp", {})
+                    amqp.update(
+                        {
+                            "messageId": msg.message_id,
+                            "exchange": msg.exchange,
+                            "routingKey": msg.routing_key,
+                            "redelivered": bool(msg.redelivered),
+                            "headers": _jsonable(
+                                {k: v for k, v in (msg.headers or {}).items() if not k.startswith("x-death")}
+                            ),
+                        }
+                    )
+                    return entry
+        finally:
+            with contextlib.suppress(Exception):
+                await ch.close()
+        return None
+
+    # -- removal --
+
+    async def remove(self, entry_id: str) -> bool:
+        """Acknowledge (remove) the message with this id; ``False`` when none has it."""
+        return bool(await self.remove_many([entry_id]))
+
+    async def remove_many(self, entry_ids: list[str]) -> int:
+        """Acknowledge one message per id: those the replay holds at once, the others by reading
+        the queue (what is not removed returns to its place). Returns how many were found."""
+        done = 0
+        rest: list[str] = []
+        for eid in entry_ids:
+            msgs = self.held.get(eid)
+            if msgs:
+                msg = msgs.pop(0)
+                if not msgs:
+                    del self.held[eid]
+                await self._call("basic.ack", msg.ack())
+                done += 1
+            else:
+                rest.append(eid)
+        if rest and await self._depth() is not None:
+            wanted: dict[str, int] = {}
+            for eid in rest:
+                wanted[eid] = wanted.get(eid, 0) + 1
+            conn = await self._connection()
+            ch = await self._call("open a channel", conn.channel())
+            try:
+                async for msg in self._messages(ch):
+                    entry, _ = self._decode(msg)
+                    got = entry.get("id") if entry else None
+                    if isinstance(got, str) and wanted.get(got):
+                        await self._call("basic.ack", msg.ack())
+                        wanted[got] -= 1
+                        done += 1
+                        if not any(wanted.values()):
+                            break
+            finally:
+                with contextlib.suppress(Exception):
+                    await ch.close()
+        return done
+
+    async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
+        """A replay could not deliver it: the message stays unchanged (``x-death`` intact) and
+        returns to its place when the replay ends (RabbitMQ messages cannot be rewritten)."""
+        self.held.pop(entry_id, None)  # still unacknowledged on the replay channel until it closes
+
+    # -- --to-broker --
+
+    async def republish(self, entry: Entry) -> dict[str, Any] | None:
+        """Publish the held message of ``entry`` again to the exchange and routing key it died from
+        (newest ``x-death`` record), body and headers unchanged (``x-death`` kept, so the broker
+        counts further deaths), and wait for the broker's confirm. ``None`` when confirmed (the
+        replay then acknowledges the dead letter), else a ``lastError`` dict (``permanent`` without
+        an origin or when the broker cannot route it; ``transient`` for a nack or a lost
+        connection)."""
+        import aio_pika
+        import aiormq.exceptions as aexc
+
+        msgs = self.held.get(str(entry["id"]))
+        if not msgs:
+            return {
+                "code": None,
+                "message": "the message is no longer held by this replay",
+                "class": TRANSIENT,
+            }
+        msg = msgs[0]
+        origin = origin_of(dict(msg.headers or {}))
+        if origin is None:
+            return {
+                "code": None,
+                "message": "no x-death header with an exchange and routing key to republish to",
+                "class": PERMANENT,
+            }
+        exchange, key = origin
+        try:
+            if self._publish_ch is None or self._publish_ch.is_closed:
+                conn = await self._connection()
+                self._publish_ch = await conn.channel(publisher_confirms=True, on_return_raises=True)
+            ex = (
+                self._publish_ch.default_exchange
+                if exchange == ""
+                else await self._publish_ch.get_exchange(exchange, ensure=False)
+            )
+            copy = aio_pika.Message(
+                bytes(msg.body),
+                headers=dict(msg.headers or {}),
+                content_type=msg.content_type,
+                content_encoding=msg.content_encoding,
+                delivery_mode=msg.delivery_mode,
+                priority=msg.priority,
+                correlation_id=msg.correlation_id,
+                reply_to=msg.reply_to,
+                message_id=msg.message_id,
+                timestamp=msg.timestamp,
+                type=msg.type,
+                app_id=msg.app_id,
+            )
+            await ex.publish(copy, key, mandatory=True, timeout=self.settings.read_timeout)
+        except aio_pika.exceptions.PublishError as exc:
+            return {
+                "code": "unroutable",
+                "message": f"exchange {exchange!r} cannot route {key!r} ({_why(exc)})",
+                "class": PERMANENT,
+            }
+        except aexc.ChannelNotFoundEntity as exc:
+            self._publish_ch = None
+            return {"code": "not_found", "message": f"exchange {exchange!r}: {_why(exc)}", "class": PERMANENT}
+        except aexc.DeliveryError as exc:
+            return {"code": "nack", "message": f"the broker did not confirm: {_why(exc)}", "class": TRANSIENT}
+        except (aexc.AMQPError, ConnectionError, TimeoutError, asyncio.TimeoutError) as exc:
+            self._publish_ch = None
+            return {"code": None, "message": f"republish failed: {_why(exc)}", "class": TRANSIENT}
+        return None
+
+    # -- producers --
+
+    def check_writable(self) -> None:
+        """For producers at start (synchronous): the broker answers and the dead-letter topology can
+        be declared (``declare_topology``). Raises ``UnreachableError`` (exit 3), ``AuthError`` (exit
+        4), ``UsageError`` (exit 2) when a queue exists with other arguments."""
+
+        async def probe() -> None:
+            try:
+                await self.declare_topology()
+            finally:
+                await self.close()
+
+        _run_sync(probe)
+
+    async def declare_topology(self) -> None:
+        """Declare the dead-letter queue ``queue`` and the work queue ``work`` (durable) whose
+        dead-letter exchange is the default exchange with ``queue`` as its routing key: what a
+        consumer of ``work`` rejects lands in ``queue`` with ``x-death``. Raises ``UsageError`` (exit
+        2) when a queue already exists with other arguments."""
+        import aiormq.exceptions as aexc
+
+        conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        try:
+            await ch.declare_queue(self.src.queue, durable=True)
+            await ch.declare_queue(
+                self.src.work,
+                durable=True,
+                arguments={"x-dead-letter-exchange": "", "x-dead-letter-routing-key": self.src.queue},
+            )
+        except aexc.ChannelPreconditionFailed as exc:
+            raise UsageError(
+                f"cannot dead-letter into {self.url}: a queue exists with other settings ({_why(exc)})",
+                hint=f"give {self.src.work!r} x-dead-letter-exchange '' and x-dead-letter-routing-key "
+                f"{self.src.queue!r}, or name another work= queue",
+            ) from exc
+        except aexc.AMQPError as exc:
+            raise ProtocolViolation(f"RabbitMQ {self.url}: {_why(exc)}") from exc
+        finally:
+            with contextlib.suppress(Exception):
+                await ch.close()
+
+    async def append(self, entry: Entry) -> str:
+        """Publish ``entry`` (a2actl's format; ``message_id`` its id, persistent, confirmed) to the
+        work queue. Its consumer (``consume_work``) dead-letters it by rejecting it, so it reaches the
+        dead-letter queue through RabbitMQ with ``x-death``. Returns the id."""
+        import aio_pika
+
+        if self._publish_ch is None or self._publish_ch.is_closed:
+            conn = await self._connection()
+            self._publish_ch = await self._call(
+                "open a channel", conn.channel(publisher_confirms=True, on_return_raises=True)
+            )
+        eid = str(entry["id"])
+        msg = aio_pika.Message(
+            json.dumps(entry, separators=(",", ":")).encode(),
+            content_type="application/json",
+            message_id=eid,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            timestamp=datetime.now(timezone.utc),
+            headers={H_ERROR: (entry.get("lastError") or {}).get("message") or ""},
+        )
+        await self._call("publish", self._publish_ch.default_exchange.publish(msg, self.src.work))
+        return eid
+
+    async def consume_work(self, process: Callable[[Entry], Awaitable[bool]], prefetch: int = 16) -> Any:
+        """Consume the work queue: each message's entry goes to ``process``; ``True`` acknowledges
+        it, ``False`` (or an error) rejects it without requeue, so RabbitMQ dead-letters it into the
+        dead-letter queue with ``x-death``. Returns the channel (closing it stops consuming)."""
+        conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        await ch.set_qos(prefetch_count=prefetch)
+        queue = await ch.get_queue(self.src.work, ensure=False)
+
+        async def on_message(msg: Any) -> None:
+            entry, _ = self._decode(msg)
+            ok = False
+            if entry is not None and isinstance(entry.get("request"), dict):
+                try:
+                    ok = await process(entry)
+                except Exception:  # noqa: BLE001 - a failed processing is a rejection
+                    ok = False
+            if ok:
+                await msg.ack()
+            else:
+                await msg.reject(requeue=False)
+
+        await queue.consume(on_message)
+        return ch
+
+    # -- the replay lock --
+
+    def replay_lock(self, src: str) -> AmqpLock:
+        """An exclusive queue ``QUEUE.replay-lock`` on the broker (see ``AmqpLock``)."""
+        return AmqpLock(self, src)
+
+
+class AmqpLock:
+    """One replay per queue across hosts: an exclusive, auto-delete queue ``QUEUE.replay-lock``,
+    which RabbitMQ lets one connection declare at a time (another gets ``RESOURCE_LOCKED``) and
+    deletes when that connection closes, so a killed replay leaves no stale lock. A lost connection
+    is ``LeaseLost`` (exit 1) before the next delivery; its held messages are requeued by the broker."""
+
+    def __init__(self, backend: AmqpBackend, src: str) -> None:
+        self.backend = backend
+        self.src = src
+        self.name = backend.src.queue + ".replay-lock"
+        self.ch: Any = None
+
+    async def _try(self) -> bool:
+        import aiormq.exceptions as aexc
+
+        conn = await self.backend._connection()
+        ch = await self.backend._call("open a channel", conn.channel())
+        try:
+            await ch.declare_queue(self.name, exclusive=True, auto_delete=True)
+        except aexc.ChannelLockedResource:
+            with contextlib.suppress(Exception):
+                await ch.close()
+            return False
+        except aexc.AMQPError as exc:
+            raise ProtocolViolation(
+                f"RabbitMQ {self.src}: cannot take the replay lock {self.name}: {_why(exc)}"
+            ) from exc
+        self.ch = ch
+        return True
+
+    async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        """Declare the lock queue; with ``wait`` poll until it is free. Raises ``SourceLocked`` (exit
+        1) when another connection holds it and not ``wait``."""
+        if await self._try():
+            return
+        if not wait:
+            raise SourceLocked(
+                f"another replay of {self.src} is running (it holds the exclusive queue {self.name!r})",
+                hint="wait for it, or add --wait-lock to start when it ends",
+            )
+        if notice is not None:
+            notice(f"waiting for the replay of {self.src} holding the exclusive queue {self.name!r}")
+        while not await self._try():
+            await asyncio.sleep(POLL)
+
+    def check(self) -> None:
+        """Raise ``LeaseLost`` (exit 1) when the connection holding the lock was lost."""
+        conn = self.backend._conn
+        if self.backend.lost is not None or conn is None or conn.is_closed:
+            raise LeaseLost(
+                f"lost the connection to RabbitMQ holding the replay lock of {self.src} "
+                f"({self.backend.lost or 'closed'}); stopped before delivering more",
+                hint="rerun: acknowledged entries are journalled, held messages are back in the queue",
+            )
+
+    async def release(self) -> None:
+        """Delete the lock queue (idempotent; the broker deletes it anyway with the connection)."""
+        if self.ch is not None:
+            with contextlib.suppress(Exception):
+                await self.ch.queue_delete(self.name)
+            with contextlib.suppress(Exception):
+                await self.ch.close()
+            self.ch = None
+
+
+def _why(exc: BaseException) -> str:
+    """A one-line reason for an aio-pika/aiormq exception (their ``str`` can be a tuple's repr)."""
+    args = getattr(exc, "args", ())
+    parts = [str(a) for a in args if a not in (None, "")]
+    text = "; ".join(parts) if parts else type(exc).__name__
+    return " ".join(text.split())[:300]
