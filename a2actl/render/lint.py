@@ -22,7 +22,8 @@ def lint(out: Output, doc: dict[str, Any]) -> None:
     and the fix), the ``--live`` checks, the rules not run, then the verdict against ``--fail-on``."""
     out.out.print(
         Text(
-            f"{safe(doc['source'])}: {doc['shape']} card, {len(doc['rulesRun'])} rules"
+            f"{safe(doc['source'])}: {doc['shape']} card, {len(doc['rulesRun'])} "
+            + ("rule" if len(doc["rulesRun"]) == 1 else "rules")
             + (" + live checks" if doc["live"] else "")
             + (f", config {safe(doc['config'])}" if doc.get("config") else "")
         )
