@@ -328,3 +328,8 @@ def sign(
     )
     run.show(result, render_caps.sign)
     raise typer.Exit(int(result.exit))
+
+
+from a2actl.cli.caps_lint import lint as _lint  # noqa: E402
+
+app.command("lint")(_lint)
