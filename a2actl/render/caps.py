@@ -177,6 +177,24 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
             style="dim",
         )
     )
+    grpc = [e for e in doc["endpoints"] if e["protocolBinding"] == "GRPC"]
+    if grpc:
+        out.out.print(
+            Text(
+                "GRPC: 1.0 = lf.a2a.v1.A2AService/GetTask with 'a2a-version: 1.0'; "
+                "0.3 = a2a.v1.A2AService/GetTask without it",
+                style="dim",
+            )
+        )
+    for e in grpc:
+        refl = e.get("reflection")
+        if refl is None:
+            continue
+        if refl["enabled"]:
+            text = f"{', '.join(refl['services']) or 'no services'} ({refl['service']})"
+        else:
+            text = "off" + (f" ({refl['status']})" if refl["status"] != "OK" else "")
+        out.out.print(Text(f"reflection on {safe(e['url'])}: {safe(text)}"))
     cv = doc.get("cardVariants")
     if cv:
         out.out.print(
@@ -187,9 +205,12 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
             )
         )
     if doc["bindingsAgree"] is not None:
-        out.out.print(
-            Text("bindings: " + ("JSON-RPC and HTTP+JSON agree" if doc["bindingsAgree"] else "disagree"))
+        names = {"JSONRPC": "JSON-RPC", "GRPC": "gRPC"}
+        seen = list(
+            dict.fromkeys(names.get(e["protocolBinding"], e["protocolBinding"]) for e in doc["endpoints"])
         )
+        both = ", ".join(seen[:-1]) + f" and {seen[-1]}" if len(seen) > 1 else "".join(seen)
+        out.out.print(Text("bindings: " + (f"{both} agree" if doc["bindingsAgree"] else "disagree")))
     for m in doc["mismatches"]:
         line = Text(f"{m['severity']}: ", style=_SEVERITY_STYLE.get(m["severity"], ""))
         line.append(safe(m["message"]))
