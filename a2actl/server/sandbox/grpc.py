@@ -49,8 +49,8 @@ FAIL_MESSAGE = "injected failure (--fail-rate)"
 def grpc_importable() -> bool:
     """Whether grpcio, grpcio-reflection and a2a-sdk's gRPC stubs import (the ``grpc`` extra)."""
     try:
-        import grpc  # noqa: F401
-        import grpc_reflection  # noqa: F401
+        import grpc  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
+        import grpc_reflection  # type: ignore[import-untyped,unused-ignore]  # noqa: F401
         from a2a.server.request_handlers import grpc_handler  # noqa: F401
     except ImportError:
         return False
@@ -98,10 +98,10 @@ class GrpcSide:
     async def start(self, handler: Any) -> None:
         """Create, bind and start the server in the running loop, serving ``handler`` (an a2a-sdk
         ``RequestHandler``). Raises ``RuntimeError`` when grpc cannot bind the port."""
-        import grpc
+        import grpc  # type: ignore[import-untyped,unused-ignore]
         from a2a.server.request_handlers.grpc_handler import GrpcHandler
         from a2a.types import a2a_pb2_grpc
-        from grpc_reflection.v1alpha import reflection
+        from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped,unused-ignore]
 
         server = grpc.aio.server(
             interceptors=[fault_interceptor(self.opts)],
@@ -132,7 +132,7 @@ class GrpcSide:
 def fault_interceptor(opts: SandboxOptions) -> Any:
     """A ``grpc.aio.ServerInterceptor`` with the fault knobs of ``opts`` (``FaultKnobs``); the class is
     made here so that grpc is imported only when a gRPC server is built."""
-    import grpc
+    import grpc  # type: ignore[import-untyped,unused-ignore]
 
     cls = type("FaultInterceptor", (FaultKnobs, grpc.aio.ServerInterceptor), {})
     return cls(opts)
@@ -153,7 +153,7 @@ class FaultKnobs:
 
     async def intercept_service(self, continuation: Callable[[Any], Awaitable[Any]], details: Any) -> Any:
         """Wrap the A2A methods (not reflection) with the knobs."""
-        import grpc
+        import grpc  # type: ignore[import-untyped,unused-ignore]
 
         handler = await continuation(details)
         method: str = details.method
@@ -201,7 +201,7 @@ class FaultKnobs:
 
     async def _before(self, context: Any) -> None:
         """Bearer check, handshake delay (first RPC of a connection), RPC delay, injected failure."""
-        import grpc
+        import grpc  # type: ignore[import-untyped,unused-ignore]
 
         opts = self.opts
         if opts.require_token:
@@ -229,7 +229,7 @@ class FaultKnobs:
 
     async def _knobs(self, items: Any, context: Any, may_drop: bool) -> AsyncIterator[Any]:
         """Stream knobs: a ``stall`` after ``stall_after`` events, a cut after ``drop_after``."""
-        import grpc
+        import grpc  # type: ignore[import-untyped,unused-ignore]
 
         opts = self.opts
         count = 0
