@@ -136,8 +136,9 @@ def listen(
 
     Exit codes: 0 the task ended and every delivery passed; 7 a credential mismatch, an invalid body
     (also a version mismatch or a delivery for another task), --strict-order problems, or the agent
-    answered a Message (no task to push about); 5 --max-time without any of those; 1/3/4/6 the
-    registration failed (A2A error, unreachable, auth, protocol); 2 bad options.
+    answered a Message (no task to push about); 5 --max-time without any of those; 130 Ctrl-C
+    (the summary is still written); 1/3/4/6 the registration failed (A2A error, unreachable, auth,
+    protocol); 2 bad options.
 
     Examples:
 

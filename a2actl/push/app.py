@@ -173,7 +173,7 @@ async def listen_job(
     expected = Family.V0_3 if settings.a2a_version in ("0.3", "0.2") else Family.V1_0
     arrived = asyncio.Event()
     checker = PushChecker(cfg, emit, family=expected, strict_order=opts.strict_order, task_id=task)
-    server = uvicorn.Server(
+    server = _receiver_server(
         uvicorn.Config(
             build_app(checker, arrived.set),
             log_level="warning",
@@ -218,6 +218,23 @@ async def listen_job(
             await serving
         sock.close()
     return checker.summary(outcome, url=hook, registration=registration)
+
+
+def _receiver_server(config: Any) -> Any:
+    """A ``uvicorn.Server`` for ``config`` that turns Ctrl-C / SIGTERM into a graceful stop and
+    does not raise the signal again afterwards (uvicorn's own ``handle_exit`` records it and
+    re-raises it once serving ends, which would lose the summary): the listen ends as
+    ``interrupted`` (exit 130) with its summary. Handlers are installed by uvicorn in the main
+    thread only."""
+    import uvicorn
+
+    class Receiver(uvicorn.Server):
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            if self.should_exit:
+                self.force_exit = True  # a second Ctrl-C: do not wait for open connections
+            self.should_exit = True
+
+    return Receiver(config)
 
 
 async def _tell_agent(

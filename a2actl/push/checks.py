@@ -35,8 +35,8 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; ``/work/shared/doc
 
 Exit codes (docs/exit-codes.md, ``push_exit``): 7 any failure above (also when ``--max-time`` ended
 the listen: a known failure says more than the clock), or the agent answered a Message so there is
-no task to push about; 5 ``--max-time`` with no failure; 0 the task reached a terminal state and
-every delivery passed.
+no task to push about; 5 ``--max-time`` with no failure; 130 Ctrl-C (the summary is still written);
+0 the task reached a terminal state and every delivery passed.
 """
 
 from __future__ import annotations
@@ -225,11 +225,14 @@ def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[
 def push_exit(outcome: str, *, failures: int, order_failures: int) -> ExitCode:
     """The exit code of a listen (docs/exit-codes.md, ``push listen``): 7 for any failed delivery
     (``failures``: auth or body; ``order_failures``: order problems under ``--strict-order``) or the
-    outcome ``no-task``; 5 for ``max-time`` without failures; else 0."""
+    outcome ``no-task``; 5 for ``max-time`` and 130 for ``interrupted`` (Ctrl-C stopped the receiver)
+    without failures; else 0."""
     if failures or order_failures or outcome == "no-task":
         return ExitCode.CHECK_FAILED
     if outcome == "max-time":
         return ExitCode.TIMEOUT
+    if outcome == "interrupted":
+        return ExitCode.INTERRUPTED
     return ExitCode.OK
 
 
@@ -459,7 +462,8 @@ class PushChecker:
         self, outcome: str, *, url: str | None = None, registration: dict[str, Any] | None = None
     ) -> PushSummary:
         """The summary of the listen ending now with ``outcome`` (``completed``: the task reached a
-        terminal state; ``max-time``; ``no-task``: the agent answered a Message)."""
+        terminal state; ``max-time``; ``no-task``: the agent answered a Message; ``interrupted``:
+        the receiver stopped first, on Ctrl-C)."""
         now = self.clock()
         lat = summarize(self.latencies)
         failures = self.auth_failures + self.invalid

@@ -54,7 +54,7 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         "completed": "task ended",
         "max-time": "--max-time reached",
         "no-task": "no task: the agent answered a Message",
-        "interrupted": "receiver stopped",
+        "interrupted": "interrupted (Ctrl-C)",
     }.get(s["outcome"], s["outcome"])
     reg = s.get("registration") or {}
     rows = [

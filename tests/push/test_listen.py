@@ -236,3 +236,45 @@ def test_bad_options_exit_2(push_cli: Any, args: list[str], needle: str) -> None
     r = push_cli("push", "listen", *args, "--max-time", "5", "-o", "json")
     assert r.exit_code == 2, r.stdout + r.stderr
     assert needle in r.json["error"]["message"]
+
+
+def test_ctrl_c_ends_with_the_summary_and_exit_130(tmp_path: Path) -> None:
+    """A real process (uvicorn handles SIGINT only in the main thread): Ctrl-C stops the receiver,
+    the summary is still written."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("A2ACTL_")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "push", "listen", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # "a2actl push listen: receiving on URL"
+        assert "receiving on" in line, line
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    doc = json.loads(out)
+    assert doc["outcome"] == "interrupted" and doc["exitCode"] == 130
+
+
+def test_the_token_stays_hidden_in_the_wire_log(push_cli: Any, push_sandbox: Any) -> None:
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--push-token-env", "PUSH_TOKEN",
+        "--auth-scheme", "Bearer", "--push-credentials-env", "PUSH_CRED", "-vv", "--max-time", "30",
+        env={**ENV, "PUSH_CRED": "cred-for-tests-0123456789"},
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert "SendMessage" in r.stderr  # -vv did log the request that carries the config
+    for secret in (TOKEN, "cred-for-tests-0123456789"):
+        assert secret not in r.stdout + r.stderr

@@ -163,6 +163,8 @@ def test_max_time_without_failures_is_5() -> None:
     c.deliver(delivery(status("TASK_STATE_WORKING")))
     assert c.summary("max-time").exit == ExitCode.TIMEOUT
     assert push_exit("no-task", failures=0, order_failures=0) == ExitCode.CHECK_FAILED
+    assert push_exit("interrupted", failures=0, order_failures=0) == ExitCode.INTERRUPTED
+    assert push_exit("interrupted", failures=1, order_failures=0) == ExitCode.CHECK_FAILED
 
 
 def test_config_json_spells_each_version_and_hides_secrets() -> None:
