@@ -65,13 +65,13 @@ def test_endpoint_url_only_for_sqs(tmp_path: Any) -> None:
         SqsBackend("sqs://eu-west-1/q", "127.0.0.1:4566")
 
 
-def _msg(body: Any, received: int = 3, **attrs: Any) -> dict[str, Any]:
+def _msg(body: Any, received: int = 3, attrs: dict[str, str] | None = None) -> dict[str, Any]:
     return {
         "MessageId": "m-1",
         "ReceiptHandle": "rh",
         "Body": body if isinstance(body, str) else json.dumps(body),
         "Attributes": {"ApproximateReceiveCount": str(received), "SentTimestamp": "1795680000123"},
-        "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in attrs.items()},
+        "MessageAttributes": {k: {"DataType": "String", "StringValue": v} for k, v in (attrs or {}).items()},
     }
 
 
@@ -100,13 +100,13 @@ def test_our_entry_body() -> None:
 
 def test_bare_bodies_and_attributes() -> None:
     rpc = {"jsonrpc": "2.0", "id": 7, "method": "message/send", "params": REQ}
-    e, why = decode_message(_msg(rpc, **{"a2a.target": "http://b/rpc", "a2a.error": "stock service 503"}))
+    e, why = decode_message(_msg(rpc, attrs={"a2a.target": "http://b/rpc", "a2a.error": "stock service 503"}))
     assert why is None and e is not None
     assert e["request"] == {"method": "message/send", "params": REQ}
     assert e["target"] == {"url": "http://b/rpc"}
     assert e["lastError"] == {"code": None, "message": "stock service 503", "class": "transient"}
     err = json.dumps({"code": 400, "message": "bad part", "class": "permanent"})
-    e, why = decode_message(_msg(REQ, received=1, **{"a2a.error": err}))
+    e, why = decode_message(_msg(REQ, received=1, attrs={"a2a.error": err}))
     assert why is None and e is not None
     assert e["request"] == {"method": "SendMessage", "params": REQ}
     assert e["attempts"] == 0 and e["lastError"]["class"] == "permanent"
