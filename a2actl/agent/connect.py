@@ -45,7 +45,7 @@ def _wants_grpc(settings: Settings) -> bool:
     return settings.binding.strip().upper() == "GRPC"
 
 
-def _check_grpc_extra(settings: Settings) -> None:
+def check_grpc_extra(settings: Settings) -> None:
     """``--binding GRPC`` without the extra: ``UsageError`` (exit 2) with the install hint."""
     if _wants_grpc(settings) and not grpc_available():
         raise UsageError("--binding GRPC needs the gRPC extra, which is not installed", hint=GRPC_INSTALL)
@@ -73,7 +73,7 @@ async def connect(
 
     Raises ``UsageError`` (exit 2) when no interface fits ``--a2a-version``/``--binding`` or TARGET is
     malformed, and what ``fetch_card``/``load_card_file`` raise (3/4/5 transport, 6 not a card)."""
-    _check_grpc_extra(settings)
+    check_grpc_extra(settings)
     fetched = await _fetch(target, settings, transport, card_path)
     return client_for(fetched, settings, transport)
 
@@ -138,7 +138,7 @@ async def connected(
     """``connect`` for the commands that speak gRPC too: yields an ``A2AClient`` or a ``GrpcClient``
     (``channel_for``) and closes the gRPC channel on exit. Raises as ``connect``, plus ``UsageError``
     (exit 2, hint ``pip install 'a2actl[grpc]'``) for ``--binding GRPC`` without the extra."""
-    _check_grpc_extra(settings)
+    check_grpc_extra(settings)
     fetched = await _fetch(target, settings, transport, card_path)
     client = channel_for(fetched, settings, transport)
     try:

@@ -12,10 +12,15 @@ Phases (durations in seconds, non-overlapping, in this order; see ``PHASES``):
 ``parse``      card JSON decode and normalisation
 ``negotiate``  interface and version selection
 ``session``    ``--handshake-path`` POST round trip (an explicit session handshake, docs/debug-endpoints.md)
+``grpc_dns``   ``--binding GRPC``: name resolution of the gRPC interface's host (``getaddrinfo``)
+``grpc_ready`` ``--binding GRPC``: channel created → READY; TCP connect, TLS and the HTTP/2 SETTINGS
+               exchange in one (grpcio does not expose them apart; ``probe.sample.GRPC_NOT_MEASURED``)
 ``rpc``        first RPC: GetTask / ``tasks/get`` on a random id; TaskNotFound (-32001) means healthy,
                proving routing, version and auth without side effects. Timed on the wire: request
                sent → answer's last byte (curl ``time_total`` on the reused connection); the wall
                time, with the client's own encoding and decoding, is ``rpc.wallSeconds``
+               Over gRPC: GetTask's call → its status (NOT_FOUND + TASK_NOT_FOUND is healthy);
+               ``rpc.headersSeconds`` the response headers (initial metadata) when they came apart
 ``first_event`` ``--send``: request → first event (streaming) or the answer (blocking)
 ``terminal``   ``--send``: request → terminal or interrupted state
 =============  ==============================================================================
@@ -46,9 +51,9 @@ from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.sink import EventSink, NullSink
 from a2actl.probe.budget import BudgetVerdict, check_budgets
 from a2actl.probe.report import ProbeOptions, ProbeReport, Sample, VersionCheck, phase_stats
-from a2actl.probe.sample import one_sample
+from a2actl.probe.sample import grpc_choice, one_sample
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
-from a2actl.protocol.versions import Family
+from a2actl.protocol.versions import BINDING_GRPC, Family
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -77,8 +82,8 @@ async def version_check(
     ``None`` when no failure looks like a mismatch. Never raises an ``A2ACtlError``."""
     from a2actl.transport.a2a import A2AClient
 
-    if not needs_version_check(failed):
-        return None
+    if not needs_version_check(failed) or selection.interface.protocol_binding == BINDING_GRPC:
+        return None  # over gRPC a2actl speaks only 1.0: there is no other family to try
     other = Family.V0_3 if selection.family is Family.V1_0 else Family.V1_0
     alt = Selection(selection.interface, other, f"diagnostic retry in {other.value}")
     try:
@@ -92,7 +97,7 @@ async def version_check(
 def _select(fetched: CardFetch, settings: Settings) -> Selection:
     """Negotiate the interface of the discovered card; ``A2ACtlError`` (exit 1) when none fits."""
     try:
-        return select_interface(fetched.view, settings.a2a_version, settings.binding)
+        return select_interface(fetched.view, settings.a2a_version, settings.binding, **grpc_choice(settings))
     except NegotiationFailed as exc:
         raise A2ACtlError(
             f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
@@ -109,15 +114,18 @@ async def run_probe(
     ``opts.samples`` timed handshakes, ``opts.concurrency`` at a time.
 
     ``on_sample(sample)`` is called as each timed sample completes (for JSONL streaming). Raises
-    ``UsageError`` (exit 2) for a card file target, ``A2ACtlError`` (1) when negotiation fails, and
+    ``UsageError`` (exit 2) for a card file target or ``--binding GRPC`` without the ``grpc`` extra, ``A2ACtlError`` (1) when negotiation fails, and
     the discovery error (``UnreachableError`` 3, ``TimeoutError_`` 5, ``HTTPStatusError`` 1,
     ``ProtocolViolation`` 6, ...) when the card cannot be found at all; per-sample failures are
     counted in the report instead.
     """
     from a2actl.transport.http import HttpTransport
 
+    from a2actl.agent.connect import check_grpc_extra
+
     if not opts.target.is_remote:
         raise UsageError("handshake probe needs a URL, not a card file")
+    check_grpc_extra(settings)  # --binding GRPC without the extra: exit 2 with the pip hint
     sink = sink or NullSink()
     shared = HttpTransport(settings, sink) if opts.reuse else None
     first: list[tuple[HttpTransport, CardFetch]] = []

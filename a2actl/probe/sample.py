@@ -30,12 +30,103 @@ from a2actl.probe.report import (
 )
 from a2actl.protocol.events import classify_event, text_message_params
 from a2actl.protocol.negotiation import NegotiationFailed, select_interface
-from a2actl.protocol.versions import StateKind, state_kind
+from a2actl.protocol.versions import BINDING_GRPC, StateKind, state_kind
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
-    from a2actl.transport.a2a import A2AClient
+    from a2actl.protocol.negotiation import Selection
+    from a2actl.transport.grpc import GrpcClient
     from a2actl.transport.http import HttpTransport
+
+#: What ``handshake probe --binding GRPC`` cannot time apart through grpcio (``sample.rpc["grpc"]``).
+GRPC_NOT_MEASURED = (
+    "TCP connect, TLS handshake and the HTTP/2 SETTINGS exchange are one phase (grpc_ready): "
+    "grpcio connects inside the channel and exposes only its state changes; the first RPC's "
+    "request write and server time are one phase (rpc), its response headers (initial metadata) "
+    "are timed apart only when the answer has them before its message (rpc.headersSeconds)"
+)
+
+
+def client_traceparent(client: object) -> str | None:
+    """The ``traceparent`` a ``GrpcClient``'s last call carried (``None`` for other clients)."""
+    value = getattr(client, "last_traceparent", None)
+    return value if isinstance(value, str) else None
+
+
+async def grpc_first_rpc(
+    transport: HttpTransport, selection: Selection, settings: Settings, sample: Sample
+) -> GrpcClient:
+    """The gRPC part of a sample (``--binding GRPC``): ``grpc_dns`` (the interface host resolved
+    here, as the HTTP transport does; the channel then connects to that address), ``grpc_ready``
+    (channel created → READY: TCP, TLS and the HTTP/2 settings exchange together), ``rpc`` (GetTask
+    on a random id; NOT_FOUND with reason TASK_NOT_FOUND is healthy). Fills ``sample.phases`` and
+    ``sample.rpc``; returns the client (the caller closes it: ``aclose``). Raises the
+    ``A2ACtlError`` of the failing phase (``UnreachableError`` 3 for DNS or a failed connect,
+    ``TimeoutError_`` 5, the A2A error of any other answer)."""
+    import asyncio
+    import ipaddress
+    import socket
+
+    from a2actl.transport.failures import dns_failed
+    from a2actl.transport.grpc import GrpcClient, parse_endpoint
+
+    endpoint = parse_endpoint(selection.interface.url, settings)
+    sample.failed_phase = "grpc_dns"
+    t = time.perf_counter()
+    try:
+        ipaddress.ip_address(endpoint.host)
+        address = endpoint.host
+    except ValueError:
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                endpoint.host, endpoint.port, type=socket.SOCK_STREAM
+            )
+        except OSError as exc:
+            raise dns_failed(endpoint.host, exc.strerror or exc) from exc
+        address = str(infos[0][4][0])
+    sample.phases["grpc_dns"] = time.perf_counter() - t
+    client = GrpcClient(transport, selection, address=address)
+    sample.failed_phase = "grpc_ready"
+    t = time.perf_counter()
+    await client.wait_ready()
+    ready = time.perf_counter() - t
+    task_id = f"a2actl-probe-{uuid.uuid4()}"
+    if not client.ready:  # the channel failed to connect: the RPC says why (UNAVAILABLE, exit 3)
+        await client.call("GetTask", {"id": task_id})
+    sample.phases["grpc_ready"] = ready
+    sample.failed_phase = "rpc"
+    t = time.perf_counter()
+    out = await client.call("GetTask", {"id": task_id})
+    wall = time.perf_counter() - t
+    if client.last_traceparent:
+        sample.traceparents["rpc"] = client.last_traceparent
+    sample.phases["rpc"] = out.seconds or wall
+    sample.rpc = out.to_json()
+    sample.rpc["wallSeconds"] = wall
+    sample.rpc["headersSeconds"] = out.headers_seconds
+    sample.rpc["grpc"] = {
+        "target": endpoint.target,
+        "address": address,
+        "tls": endpoint.tls,
+        "notMeasured": GRPC_NOT_MEASURED,
+    }
+    if out.error is not None and out.error.code != -32001:
+        raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
+    return client
+
+
+def grpc_choice(settings: Settings) -> dict[str, Any]:
+    """``select_interface``'s gRPC arguments for the probe: a GRPC interface is probed only when asked
+    (``--binding GRPC``) and the extra is installed; without the extra it is skipped with the install
+    hint (``a2actl.agent.connect``). Under ``--binding auto`` the probe keeps its HTTP choice (the
+    exporter and fleet read a gRPC-only card as a negotiation failure, as before #18)."""
+    from a2actl.agent.connect import grpc_available
+    from a2actl.protocol.negotiation import GRPC_EXTRA_HINT
+
+    extra = grpc_available()
+    asked = settings.binding.strip().upper() == "GRPC"
+    return {"grpc": extra and asked, "grpc_hint": None if extra else GRPC_EXTRA_HINT}
 
 
 class SampleWatch:
@@ -114,16 +205,17 @@ def session_url(card_url: str, path: str) -> str:
     return urlunsplit((p.scheme, p.netloc, path if path.startswith("/") else "/" + path, "", ""))
 
 
-async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: Sample) -> None:
+async def run_send(client: AgentClient, view_streaming: bool, text: str, sample: Sample) -> None:
     """``--send``: a real SendMessage of ``text``; fills the ``first_event`` and ``terminal`` phases
     and ``sample.send``. Streams (SendStreamingMessage) when the card declares ``streaming``.
 
     Raises the A2A error of the answer as an ``A2ACtlError``, and ``ProtocolViolation`` (exit 6) when
     a stream closes before a terminal or interrupted state (spec v1.0 §3.1.2 stream patterns;
-    v0.3 §7.2 ``final``).
+    v0.3 §7.2 ``final``). ``client`` is an ``A2AClient`` or a ``GrpcClient`` (first message of
+    ``SendStreamingMessage`` / the unary answer, the same phases).
     """
     from a2actl.transport.a2a import RpcOutcome
-    from a2actl.transport.channel import TimedEvent
+    from a2actl.transport.channel import Heartbeat, TimedEvent
 
     params = text_message_params(
         text, client.family, client.binding, tenant=client.selection.interface.tenant
@@ -135,10 +227,12 @@ async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: S
         final = False
         sample.failed_phase = "first_event"
         async for item in client.stream("SendStreamingMessage", params):
-            if isinstance(item, RpcOutcome) and item.error is not None:
-                raise item.error.to_exception(f"{item.method} failed")
+            if isinstance(item, Heartbeat):
+                continue  # only yielded with heartbeats=True
             if not isinstance(item, TimedEvent):
-                continue  # a heartbeat (only yielded with heartbeats=True)
+                if item.error is not None:
+                    raise item.error.to_exception(f"{item.method} failed")
+                continue
             events += 1
             if events == 1:
                 sample.phases["first_event"] = time.perf_counter() - t0
@@ -165,7 +259,9 @@ async def run_send(client: A2AClient, view_streaming: bool, text: str, sample: S
         sample.failed_phase = "first_event"
         out = await client.call("SendMessage", params)
         elapsed = time.perf_counter() - t0
-        sample.traceparents["send"] = out.http.traceparent
+        traceparent = out.http.traceparent if isinstance(out, RpcOutcome) else client_traceparent(client)
+        if traceparent:
+            sample.traceparents["send"] = traceparent
         if out.error:
             raise out.error.to_exception(f"{out.method} failed")
         ev = classify_event(out.result)
@@ -220,6 +316,7 @@ async def one_sample(
     from a2actl.transport.a2a import A2AClient
 
     sample = Sample(index, started_ns=time.time_ns())
+    grpc_client: GrpcClient | None = None
     watch = _WATCH.get()
     if watch is not None:
         watch.sample = sample
@@ -254,7 +351,9 @@ async def one_sample(
         sample.failed_phase = "negotiate"
         t = time.perf_counter()
         try:
-            selection = select_interface(view, settings.a2a_version, settings.binding)
+            selection = select_interface(
+                view, settings.a2a_version, settings.binding, **grpc_choice(settings)
+            )
         except NegotiationFailed as exc:
             raise A2ACtlError(
                 f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
@@ -265,6 +364,20 @@ async def one_sample(
         )
         if opts.handshake_path:
             await _session(transport, card_url, opts.handshake_path, selection.family.value, sample)
+        if selection.interface.protocol_binding == BINDING_GRPC:
+            grpc_client = await grpc_first_rpc(transport, selection, settings, sample)
+            sample.rpc = sample.rpc or {}
+            sample.rpc["healthy"] = True
+            sample.rpc["meaning"] = (
+                "TASK_NOT_FOUND (gRPC NOT_FOUND) for a random id: routing, version and auth work"
+                if sample.rpc.get("error")
+                else "the agent returned a task for a random id"
+            )
+            if opts.send_text is not None:
+                await run_send(grpc_client, bool(view.capabilities.get("streaming")), opts.send_text, sample)
+            sample.ok = True
+            sample.failed_phase = None
+            return sample
         client = A2AClient(transport, selection)
         sample.failed_phase = "rpc"
         task_id = f"a2actl-probe-{uuid.uuid4()}"
@@ -295,4 +408,6 @@ async def one_sample(
         sample.error_class = error_class(err)
     finally:
         _CURRENT.reset(current)
+        if grpc_client is not None:
+            await grpc_client.aclose()
     return sample

@@ -228,7 +228,9 @@ class GrpcOutcome:
     """The answer to one operation over gRPC (satisfies ``transport.channel.Outcome``): ``result`` (the
     ProtoJSON of the response) or ``error``; ``method`` the gRPC method path
     (``/lf.a2a.v1.A2AService/GetTask``); ``status`` the gRPC status name; ``initial_metadata`` the
-    response headers; ``seconds`` from the call's start to its end."""
+    response headers; ``seconds`` from the call's start to its end; ``headers_seconds`` from the start
+    to the response headers (initial metadata; an error answered trailers-only has none apart: then
+    ``None``)."""
 
     operation: str
     method: str
@@ -237,6 +239,7 @@ class GrpcOutcome:
     status: str = "OK"
     initial_metadata: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
+    headers_seconds: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -264,7 +267,11 @@ class GrpcClient:
 
     binding = BINDING_GRPC
 
-    def __init__(self, transport: Transport, selection: Selection) -> None:
+    def __init__(self, transport: Transport, selection: Selection, *, address: str | None = None) -> None:
+        """``address``: an IP address already resolved for the interface's host (``handshake probe``
+        times name resolution itself): the channel connects there, with the host name kept as the
+        HTTP/2 authority and the TLS server name. Raises ``UsageError`` (exit 2) for a 0.x
+        interface or a URL ``parse_endpoint`` refuses."""
         self.transport = transport
         self.settings = transport.settings
         self.selection = selection
@@ -277,9 +284,17 @@ class GrpcClient:
                 hint="use the card's JSON-RPC or HTTP+JSON interface for 0.3 (--binding auto)",
             )
         self.endpoint = parse_endpoint(self.url, self.settings)
+        self.address = address
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
         self._ready = False
+        #: The ``traceparent`` the last call carried (``handshake probe`` records it per phase).
+        self.last_traceparent: str | None = None
+
+    @property
+    def ready(self) -> bool:
+        """Whether ``wait_ready`` saw the channel READY (``False``: it failed to connect, or has not run)."""
+        return self._ready
 
     def method_name(self, operation: str) -> str:
         """The gRPC method path of ``operation`` (``/lf.a2a.v1.A2AService/GetTask``)."""
@@ -290,17 +305,22 @@ class GrpcClient:
         Raises ``UsageError`` (exit 2) for TLS files that cannot be read."""
         if self._channel is None:
             limit = max(self.settings.max_body_bytes, self.settings.max_event_bytes)
-            options = [
+            options: list[tuple[str, Any]] = [
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.primary_user_agent", _user_agent()),
                 ("grpc.enable_retries", 0),
             ]
+            target = self.endpoint.target
+            if self.address is not None:
+                shown = f"[{self.address}]" if ":" in self.address else self.address
+                target = f"{shown}:{self.endpoint.port}"
+                options.append(("grpc.default_authority", self.endpoint.target))
+                if self.endpoint.tls:
+                    options.append(("grpc.ssl_target_name_override", self.endpoint.host))
             if self.endpoint.tls:
-                self._channel = grpc.aio.secure_channel(
-                    self.endpoint.target, credentials(self.settings), options=options
-                )
+                self._channel = grpc.aio.secure_channel(target, credentials(self.settings), options=options)
             else:
-                self._channel = grpc.aio.insecure_channel(self.endpoint.target, options=options)
+                self._channel = grpc.aio.insecure_channel(target, options=options)
             self._stub = a2a_pb2_grpc.A2AServiceStub(self._channel)  # type: ignore[no-untyped-call,unused-ignore]
         return self._channel
 
@@ -345,6 +365,7 @@ class GrpcClient:
 
     def _metadata(self, method: str) -> list[tuple[str, str | bytes]]:
         md, notes = metadata_for(self.settings)
+        self.last_traceparent = md[-1][1]
         sink = self.transport.sink
         for note in notes:
             sink.on_note(note)
@@ -363,18 +384,20 @@ class GrpcClient:
         t0 = time.perf_counter()
         call = rpc(request, timeout=self.settings.read_timeout, metadata=self._metadata(method))
         try:
+            # the response headers first: their arrival is a phase of its own (``headers_seconds``)
+            initial = _text_md(await call.initial_metadata())
+            headers_at = time.perf_counter() - t0
             response = await call
         except grpc.aio.AioRpcError as exc:
             return self._error(operation, method, exc, t0, streaming=False, events=0)
         except asyncio.CancelledError:
             call.cancel()
             raise
-        initial = _text_md(await call.initial_metadata())
         elapsed = time.perf_counter() - t0
         sink.on_response(0, "OK", redact_headers(initial), elapsed)
         if sink.wants_bodies:
             sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
-        return GrpcOutcome(operation, method, _to_json(response), None, "OK", initial, elapsed)
+        return GrpcOutcome(operation, method, _to_json(response), None, "OK", initial, elapsed, headers_at)
 
     async def stream(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False

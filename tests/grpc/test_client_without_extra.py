@@ -103,3 +103,9 @@ def test_non_grpc_paths_never_import_grpc(sandbox_grpc) -> None:
     }
     over_grpc = _imports("send", sandbox_grpc.url, "hi", "--binding", "GRPC")
     assert {"grpc", "a2actl.transport.grpc"} <= over_grpc
+
+
+def test_probe_binding_grpc_without_the_extra_is_exit_2(hidden: Path, sandbox_grpc) -> None:
+    proc = run(hidden, "handshake", "probe", sandbox_grpc.url, "--binding", "GRPC", "-o", "json")
+    assert proc.returncode == 2, proc.stderr
+    assert json.loads(proc.stdout)["error"]["hint"] == HINT
