@@ -1,0 +1,81 @@
+"""Unit tests of ``a2actl.push.app``: the address parser and the receiver app through httpx's ASGI
+transport (plain request/response, no streaming)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from a2actl.core.errors import UsageError
+from a2actl.push.app import build_app, check_tls, parse_listen
+from a2actl.push.checks import MAX_BODY, PushChecker, PushConfig
+
+TOKEN = "tok-0123456789abcdef"
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("127.0.0.1:0", ("127.0.0.1", 0)),
+        ("0.0.0.0:8443", ("0.0.0.0", 8443)),
+        ("[::1]:9000", ("::1", 9000)),
+        (":7000", ("127.0.0.1", 7000)),
+    ],
+)
+def test_parse_listen(text: str, expected: tuple[str, int]) -> None:
+    assert parse_listen(text) == expected
+
+
+@pytest.mark.parametrize("text", ["localhost", "host:port", "host:70000", ""])
+def test_parse_listen_refuses(text: str) -> None:
+    with pytest.raises(UsageError):
+        parse_listen(text)
+
+
+def test_check_tls_needs_both_files() -> None:
+    check_tls(None, None)
+    with pytest.raises(UsageError, match="go together"):
+        check_tls("cert.pem", None)
+
+
+def post_all(
+    requests: list[tuple[str, str, bytes, dict[str, str]]],
+) -> tuple[list[int], list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+    checker = PushChecker(PushConfig("http://h/a2a/push", TOKEN), records.append)
+    seen: list[int] = []
+
+    async def run() -> list[int]:
+        app = build_app(checker, lambda: seen.append(checker.count))
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://h") as c:
+            return [
+                (await c.request(method, path, content=body, headers=headers)).status_code
+                for method, path, body, headers in requests
+            ]
+
+    statuses = asyncio.run(run())
+    assert seen == list(range(1, len(records) + 1)), "on_delivery runs after each checked delivery"
+    return statuses, records
+
+
+def test_the_receiver_answers_each_verdict() -> None:
+    ok = json.dumps({"statusUpdate": {"taskId": "t", "status": {"state": "TASK_STATE_WORKING"}}}).encode()
+    good = {"x-a2a-notification-token": TOKEN, "content-type": "application/json"}
+    statuses, records = post_all(
+        [
+            ("POST", "/a2a/push", ok, good),
+            ("POST", "/any/path", ok, good),
+            ("POST", "/a2a/push", ok, {"x-a2a-notification-token": "nope"}),
+            ("POST", "/a2a/push", b"[]", good),
+            ("POST", "/a2a/push", b"", {**good, "content-length": str(MAX_BODY + 1)}),
+            ("GET", "/a2a/push", b"", good),
+        ]
+    )
+    assert statuses == [204, 204, 401, 400, 400, 405]
+    assert [r["path"] for r in records] == ["/a2a/push", "/any/path", "/a2a/push", "/a2a/push", "/a2a/push"]
+    assert records[1]["duplicate"] is True
+    assert records[4]["problems"][0]["rule"] == "oversize"
