@@ -40,6 +40,7 @@ import binascii
 import copy
 import hashlib
 import json
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,7 +73,19 @@ __all__ = [
 ]
 
 #: Algorithms accepted for card signatures (RFC 7518 §3.1, RFC 8037): asymmetric only.
-ALGORITHMS = ("RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA")
+ALGORITHMS = (
+    "RS256",
+    "RS384",
+    "RS512",
+    "PS256",
+    "PS384",
+    "PS512",
+    "ES256",
+    "ES384",
+    "ES512",
+    "EdDSA",
+    "Ed25519",
+)
 
 VALID = "valid"
 INVALID = "invalid"
@@ -357,21 +370,22 @@ def _clean_empty(value: Any) -> Any:
     return value
 
 
-def v1_form(raw: Any) -> tuple[dict[str, Any], list[str]]:
+def v1_form(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     """The card as signed: its 1.0 form with defaults and ``signatures`` removed (module docstring),
     and the RFC 6901 pointers of the fields present in ``raw`` that the signature does not cover
-    (v0.3 compatibility fields, fields the 1.0 proto does not define), in document order.
+    (v0.3 compatibility fields, fields the 1.0 proto does not define), in document order. The form
+    is ``None`` for a card with nothing left (a2a-sdk then signs ``null``).
 
     ``raw`` is not modified. Raises ``CanonicalizationError`` (exit 6) for a card with no 1.0 form."""
     if not isinstance(raw, dict):
         raise CanonicalizationError(f"an agent card is a JSON object, not {type(raw).__name__}")
     card = copy.deepcopy(raw)
+    card.pop("signatures", None)  # excluded before reading: a malformed entry is reported on its own
     dropped: list[str] = []
     _apply_compat(card, dropped)
     form = _message("AgentCard", card, "", dropped)
-    form.pop("signatures", None)
-    dropped = [d for d in dropped if not d.startswith("/signatures/")]
-    return _clean_empty(form) or {}, dropped
+    cleaned: dict[str, Any] | None = _clean_empty(form)
+    return cleaned, dropped
 
 
 def canonical(raw: Any) -> tuple[bytes, list[str]]:
@@ -683,13 +697,15 @@ def check_signature(
     if alg not in ALGORITHMS:
         return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")
     try:
-        jws.deserialize_compact(
-            f"{sig.protected}..{sig.signature}",
-            ref.key,
-            algorithms=[alg],
-            registry=_registry(alg, len(payload) * 2),
-            payload=payload,
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joserfc: "EdDSA is deprecated via RFC 9864"
+            jws.deserialize_compact(
+                f"{sig.protected}..{sig.signature}",
+                ref.key,
+                algorithms=[alg],
+                registry=_registry(alg, len(payload) * 2),
+                payload=payload,
+            )
     except BadSignatureError:
         return verdict(INVALID, "the signature does not match the card")
     except JoseError as exc:
@@ -741,9 +757,11 @@ def sign_card(
     if jku:
         header["jku"] = jku
     try:
-        token = jws.serialize_compact(
-            header, payload, ref.key, algorithms=[alg], registry=_registry(alg, len(payload) * 2)
-        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # joserfc: "EdDSA is deprecated via RFC 9864"
+            token = jws.serialize_compact(
+                header, payload, ref.key, algorithms=[alg], registry=_registry(alg, len(payload) * 2)
+            )
     except (JoseError, ValueError, TypeError) as exc:
         raise UsageError(f"{ref.source}: cannot sign with alg {alg} ({type(exc).__name__})") from None
     protected, _, signature = token.split(".")

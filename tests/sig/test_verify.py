@@ -1,0 +1,508 @@
+"""``a2actl caps verify`` / ``caps sign`` through the real CLI (issue #17): keys made in the tests (RSA
+and EC, several kids), cards from files and from loopback servers (HTTP, and HTTPS for ``jku``),
+exit codes and the parsed ``-o json`` documents; a2a-sdk's own signer and verifier for the
+round trips."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sig.conftest import CardServer, Keys, plain_card, write_json
+
+
+def sign(cli: Any, card: str, key: str, kid: str, tmp_path: Path, *extra: str) -> dict[str, Any]:
+    """``caps sign CARD --key KEY --kid KID`` into a new file; returns the signed card."""
+    out = tmp_path / f"signed-{kid}-{len(list(tmp_path.iterdir()))}.json"
+    r = cli("caps", "sign", card, "--key", key, "--kid", kid, "--out", str(out), *extra)
+    assert r.exit_code == 0, r.stderr
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def signed_file(cli: Any, tmp_path: Path, keys: Keys, *pairs: tuple[str, str], card: Any = None) -> str:
+    """A card file signed with each ``(private PEM, kid)`` in turn."""
+    path = write_json(tmp_path / "card.json", card if card is not None else plain_card())
+    for key, kid in pairs:
+        path = write_json(tmp_path / "card.json", sign(cli, path, key, kid, tmp_path))
+    return path
+
+
+def verify(cli: Any, *args: str) -> tuple[int, dict[str, Any]]:
+    r = cli("caps", "verify", *args, "-o", "json")
+    assert "Traceback" not in r.stderr
+    return r.exit_code, json.loads(r.stdout)
+
+
+def statuses(doc: dict[str, Any]) -> dict[str | None, str]:
+    return {s["kid"]: s["status"] for s in doc["signatures"]}
+
+
+def sdk_canonical(card: dict[str, Any]) -> bytes:
+    """What a2a-sdk 1.3's verifier signs/checks for this card (its own code path)."""
+    from a2a.client.card_resolver import parse_agent_card
+    from a2a.utils.signing import _canonicalize_agent_card
+
+    return _canonicalize_agent_card(parse_agent_card(copy.deepcopy(card))).encode("utf-8")
+
+
+# --- valid, tampered, defaults --------------------------------------------------------------------
+
+
+def test_rsa_and_ec_signatures_verify_with_a_jwks_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"), (keys.ec.private, "ec-1"))
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 0 and doc["verified"] is True and doc["state"] == "valid"
+    assert statuses(doc) == {"rsa-1": "valid", "ec-1": "valid"}
+    assert [s["alg"] for s in doc["signatures"]] == ["RS256", "ES256"]
+    assert {s["keySource"] for s in doc["signatures"]} == {f"--jwks {keys.jwks}"}
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    # what was signed: the sha256 of the canonical bytes, as a2a-sdk computes them independently
+    assert doc["sha256"] == hashlib.sha256(sdk_canonical(card)).hexdigest()
+    assert all(s["sha256"] == doc["sha256"] for s in doc["signatures"])
+    assert doc["counts"] == {"valid": 2, "invalid": 0, "unknownKey": 0, "malformed": 0}
+
+
+def test_one_byte_changed_is_invalid_exit_7(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    text = Path(path).read_text(encoding="utf-8")
+    assert '"version": "1.2.3"' in text
+    tampered = write_json(tmp_path / "t.json", json.loads(text.replace('"1.2.3"', '"1.2.4"')))
+    code, doc = verify(cli, tampered, "--jwks", keys.jwks)
+    assert code == 7 and doc["verified"] is False
+    assert statuses(doc) == {"ec-1": "invalid"}
+    assert doc["signatures"][0]["reason"] == "the signature does not match the card"
+    assert doc["state"] == "invalid"
+
+
+def test_default_values_added_back_still_verify(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    card["supportedInterfaces"][0]["tenant"] = ""
+    card["capabilities"]["extensions"] = []
+    card["skills"][0].update({"examples": [], "inputModes": [], "securityRequirements": []})
+    card["securitySchemes"]["bearer"]["httpAuthSecurityScheme"]["bearerFormat"] = ""
+    card["provider"]["organization"] = card["provider"]["organization"]  # unchanged
+    card["unknownVendorField"] = {"x": 1}  # not in the 1.0 proto: dropped, listed as uncovered
+    code, doc = verify(cli, write_json(tmp_path / "d.json", card), "--jwks", keys.jwks)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+    assert doc["uncovered"] == ["/unknownVendorField"]
+
+
+def test_an_optional_field_set_to_its_default_is_signed(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    # spec v1.0 §8.4.1: an `optional` field explicitly set (even to false) is part of the signed form
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    card["capabilities"]["extendedAgentCard"] = False
+    code, doc = verify(cli, write_json(tmp_path / "o.json", card), "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"ec-1": "invalid"}
+
+
+# --- keys: unknown kid, rotation, --key, JWKS URL --------------------------------------------------
+
+
+def test_unknown_kid_is_exit_7_naming_the_kid(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec2.private, "ec-2"))
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"ec-2": "unknown-key"}
+    assert "ec-2" in doc["signatures"][0]["reason"] and doc["signatures"][0]["keySource"] is None
+    table = cli("caps", "verify", path, "--jwks", keys.jwks)
+    assert table.exit_code == 7
+    assert "no key for kid 'ec-2'" in table.stdout
+
+
+def test_key_rotation_two_kids_one_from_jwks_one_from_key(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"), (keys.ec2.private, "ec-2"))
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"ec-1": "valid", "ec-2": "unknown-key"}
+    code, doc = verify(cli, path, "--jwks", keys.jwks, "--key", keys.ec2.public)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid", "ec-2": "valid"}
+    assert [s["keySource"] for s in doc["signatures"]] == [f"--jwks {keys.jwks}", f"--key {keys.ec2.public}"]
+
+
+def test_a_wrong_key_is_invalid_not_unknown(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    code, doc = verify(cli, path, "--key", keys.ec2.public)
+    assert code == 7 and statuses(doc) == {"ec-1": "invalid"}
+    code, doc = verify(cli, path, "--key", keys.rsa.public)  # an RSA key for an ES256 signature
+    assert code == 7 and statuses(doc) == {"ec-1": "invalid"}
+    code, doc = verify(cli, path, "--key", keys.ec.private)  # a private PEM verifies too
+    assert code == 0
+
+
+def test_jwks_and_card_from_urls(cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    card_http.docs["/.well-known/agent-card.json"] = json.loads(Path(path).read_text(encoding="utf-8"))
+    card_http.docs["/keys/jwks.json"] = json.loads(Path(keys.jwks).read_text(encoding="utf-8"))
+    code, doc = verify(cli, card_http.url, "--jwks", card_http.url + "/keys/jwks.json", "--require-signature")
+    assert code == 0 and statuses(doc) == {"rsa-1": "valid"}
+    assert doc["kind"] == "url" and doc["source"] == card_http.url + "/.well-known/agent-card.json"
+    assert doc["signatures"][0]["keySource"] == f"--jwks {card_http.url}/keys/jwks.json"
+    assert card_http.hits["/keys/jwks.json"] == 1
+
+
+def test_jwks_url_errors(cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    r = cli("caps", "verify", path, "--jwks", card_http.url + "/missing.json")
+    assert r.exit_code == 1 and "HTTP 404" in r.stderr and "Traceback" not in r.stderr
+    card_http.docs["/bad.json"] = {"not": "a jwks"}
+    r = cli("caps", "verify", path, "--jwks", card_http.url + "/bad.json")
+    assert r.exit_code == 6 and "not a JWK Set" in r.stderr
+
+
+# --- jku -----------------------------------------------------------------------------------------
+
+
+def _serve_signed_with_jku(cli: Any, tmp_path: Path, keys: Keys, srv: CardServer, jku: str) -> None:
+    card = plain_card(srv.url + "/a2a/jsonrpc")
+    path = write_json(tmp_path / "jku-card.json", card)
+    srv.docs["/.well-known/agent-card.json"] = sign(
+        cli, path, keys.ec.private, "ec-1", tmp_path, "--jku", jku
+    )
+    srv.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
+
+
+def test_jku_on_the_cards_own_host_is_used(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    assert card_https.ca is not None
+    _serve_signed_with_jku(cli, tmp_path, keys, card_https, card_https.url + "/jwks.json")
+    code, doc = verify(cli, "--cacert", card_https.ca, card_https.url)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+    sig = doc["signatures"][0]
+    assert sig["jkuUse"] == "same-host" and sig["keySource"] == f"jku {card_https.url}/jwks.json"
+    assert card_https.hits["/jwks.json"] == 1
+
+
+def test_jku_on_another_host_is_refused_unless_allowed(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    assert card_https.ca is not None
+    other = f"https://localhost:{card_https.port}/jwks.json"  # same server, another host name
+    _serve_signed_with_jku(cli, tmp_path, keys, card_https, other)
+    code, doc = verify(cli, "--cacert", card_https.ca, card_https.url)
+    assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
+    sig = doc["signatures"][0]
+    assert sig["jkuUse"].startswith("refused: jku host localhost:") and "--allow-jku" in sig["reason"]
+    assert card_https.hits.get("/jwks.json", 0) == 0  # never fetched
+    code, doc = verify(cli, "--cacert", card_https.ca, card_https.url, "--allow-jku")
+    assert code == 0 and doc["signatures"][0]["jkuUse"] == "allowed"
+    assert doc["signatures"][0]["keySource"] == f"jku {other}"
+    assert card_https.hits["/jwks.json"] == 1
+
+
+def test_jku_over_plain_http_is_refused_even_when_allowed(
+    cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer
+) -> None:
+    from a2actl.caps.signature import load_pem_key, sign_card
+
+    card = sign_card(plain_card(), load_pem_key(keys.ec.private), "ec-1", jku=card_http.url + "/jwks.json")
+    card_http.docs["/.well-known/agent-card.json"] = card
+    card_http.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
+    code, doc = verify(cli, card_http.url, "--allow-jku")
+    assert code == 7 and doc["signatures"][0]["jkuUse"] == "refused: jku is not an https URL"
+    assert card_http.hits.get("/jwks.json", 0) == 0
+
+
+def test_jku_from_a_card_file_needs_allow_jku(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    assert card_https.ca is not None
+    path = write_json(tmp_path / "c.json", plain_card())
+    card = sign(cli, path, keys.ec.private, "ec-1", tmp_path, "--jku", card_https.url + "/jwks.json")
+    card_https.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
+    signed = write_json(tmp_path / "s.json", card)
+    code, doc = verify(cli, signed)
+    assert code == 7 and "a card file" in doc["signatures"][0]["jkuUse"]
+    code, doc = verify(cli, "--cacert", card_https.ca, signed, "--allow-jku")
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+
+
+def test_jwks_key_wins_over_jku(cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer) -> None:
+    assert card_https.ca is not None
+    _serve_signed_with_jku(cli, tmp_path, keys, card_https, card_https.url + "/jwks.json")
+    code, doc = verify(cli, "--cacert", card_https.ca, card_https.url, "--jwks", keys.jwks)
+    assert code == 0 and doc["signatures"][0]["jkuUse"] == "not needed"
+    assert card_https.hits.get("/jwks.json", 0) == 0
+
+
+# --- malformed, unsigned, bad input -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "signatures",
+    [
+        [{"protected": "not base64 at all!", "signature": "abc"}],
+        [{"protected": "eyJraWQiOiJrMSJ9", "signature": "abc"}],  # {"kid":"k1"}: no alg
+        [{"protected": 7, "signature": "abc"}],
+        ["eyJhbGciOiJFUzI1NiJ9..abc"],  # a compact string, not the §4.4.7 object
+        "not a list",
+    ],
+)
+def test_not_a_jws_is_exit_6(cli: Any, tmp_path: Path, keys: Keys, signatures: Any) -> None:
+    path = write_json(tmp_path / "m.json", {**plain_card(), "signatures": signatures})
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 6 and doc["counts"]["malformed"] == 1
+    assert doc["signatures"][0]["status"] == "malformed" and doc["signatures"][0]["reason"]
+
+
+def test_alg_none_is_refused(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    import base64
+
+    header = base64.urlsafe_b64encode(b'{"alg":"none","kid":"ec-1"}').rstrip(b"=").decode()
+    path = write_json(
+        tmp_path / "n.json", {**plain_card(), "signatures": [{"protected": header, "signature": "AA"}]}
+    )
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"ec-1": "invalid"} and "'none'" in doc["signatures"][0]["reason"]
+
+
+def test_unsigned_card_passes_unless_a_signature_is_required(cli: Any, tmp_path: Path) -> None:
+    path = write_json(tmp_path / "u.json", plain_card())
+    code, doc = verify(cli, path)
+    assert code == 0 and doc["signatures"] == [] and doc["state"] == "absent" and doc["sha256"] is None
+    code, doc = verify(cli, path, "--require-signature")
+    assert code == 7 and doc["verified"] is False
+
+
+def _one_line_error(r: Any, *names: str) -> None:
+    assert r.exit_code == 2, (r.exit_code, r.stdout, r.stderr)
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("a2actl: "), r.stderr
+    for name in names:
+        assert name in lines[0]
+    assert "Traceback" not in r.stderr and "PRIVATE KEY" not in r.stderr + r.stdout
+
+
+def test_bad_key_and_jwks_files_exit_2_naming_the_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    missing = str(tmp_path / "missing.pem")
+    _one_line_error(cli("caps", "verify", path, "--key", missing), missing)
+    bad_pem = tmp_path / "bad.pem"
+    bad_pem.write_text("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n", encoding="utf-8")
+    _one_line_error(cli("caps", "verify", path, "--key", str(bad_pem)), str(bad_pem))
+    not_json = tmp_path / "jwks.txt"
+    not_json.write_text("{nope", encoding="utf-8")
+    _one_line_error(cli("caps", "verify", path, "--jwks", str(not_json)), str(not_json), "not JSON")
+    bad_jwks = write_json(tmp_path / "bad-jwks.json", {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA"}]})
+    _one_line_error(cli("caps", "verify", path, "--jwks", bad_jwks), bad_jwks)
+    _one_line_error(cli("caps", "verify", path, "--jwks", str(tmp_path / "nope.json")), "nope.json")
+    # the key file's content never shows up, not even a private key named as a JWKS
+    _one_line_error(cli("caps", "verify", path, "--jwks", keys.ec.private), keys.ec.private)
+    secret = Path(keys.ec.private).read_text(encoding="utf-8").splitlines()[1]
+    r = cli("caps", "verify", path, "--jwks", keys.ec.private)
+    assert secret not in r.stderr + r.stdout
+
+
+def test_encrypted_pem_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    enc = tmp_path / "enc.pem"
+    enc.write_bytes(
+        ec.generate_private_key(ec.SECP256R1()).private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pw"),
+        )
+    )
+    card = write_json(tmp_path / "c.json", plain_card())
+    _one_line_error(cli("caps", "sign", card, "--key", str(enc), "--kid", "k"), str(enc), "encrypted")
+
+
+def test_sign_with_a_public_key_or_bad_options_is_exit_2(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    card = write_json(tmp_path / "c.json", plain_card())
+    _one_line_error(
+        cli("caps", "sign", card, "--key", keys.ec.public, "--kid", "k"), keys.ec.public, "public key"
+    )
+    _one_line_error(
+        cli("caps", "sign", card, "--key", keys.ec.private, "--kid", "k", "--alg", "HS256"), "HS256"
+    )
+    _one_line_error(
+        cli("caps", "sign", card, "--key", keys.ec.private, "--kid", "k", "--alg", "RS256"), "RS256"
+    )
+    _one_line_error(
+        cli("caps", "sign", card, "--key", keys.ec.private, "--kid", "k", "--jku", "http://x/j"), "https"
+    )
+    out = str(tmp_path / "no-such-dir" / "out.json")
+    _one_line_error(cli("caps", "sign", card, "--key", keys.ec.private, "--kid", "k", "--out", out), out)
+
+
+def test_sign_writes_the_card_never_the_key(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    card = write_json(tmp_path / "c.json", plain_card())
+    r = cli("caps", "sign", card, "--key", keys.rsa.private, "--kid", "rsa-1")
+    assert r.exit_code == 0
+    signed = json.loads(r.stdout)  # without --out: the signed card on stdout
+    assert {k: v for k, v in signed.items() if k != "signatures"} == plain_card()
+    assert len(signed["signatures"]) == 1 and set(signed["signatures"][0]) == {"protected", "signature"}
+    header = json.loads(_b64(signed["signatures"][0]["protected"]))
+    assert header == {"alg": "RS256", "typ": "JOSE", "kid": "rsa-1"}
+    private_lines = Path(keys.rsa.private).read_text(encoding="utf-8").splitlines()[1:-1]
+    assert not any(line in r.stdout + r.stderr for line in private_lines)
+    jwks_out = tmp_path / "pub.json"
+    out = tmp_path / "signed.json"
+    r = cli(
+        "caps", "sign", card, "--key", keys.rsa.private, "--kid", "rsa-1", "--out", str(out),
+        "--jwks-out", str(jwks_out), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0
+    doc = json.loads(r.stdout)
+    assert (doc["out"], doc["kid"], doc["alg"], doc["signatures"]) == (str(out), "rsa-1", "RS256", 1)
+    pub = json.loads(jwks_out.read_text(encoding="utf-8"))
+    assert [k["kid"] for k in pub["keys"]] == ["rsa-1"] and "d" not in pub["keys"][0]
+    code, vdoc = verify(cli, str(out), "--jwks", str(jwks_out))
+    assert code == 0 and vdoc["sha256"] == doc["sha256"]
+
+
+def _b64(segment: str) -> bytes:
+    import base64
+
+    return base64.urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+
+
+def test_vv_shows_the_canonical_json(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    r = cli("caps", "verify", path, "--jwks", keys.jwks, "-vv", "-o", "json")
+    doc = json.loads(r.stdout)
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    assert doc["canonical"].encode("utf-8") == sdk_canonical(card)
+    code, plain = verify(cli, path, "--jwks", keys.jwks)
+    assert "canonical" not in plain
+    table = cli("caps", "verify", path, "--jwks", keys.jwks, "-vv")
+    assert doc["canonical"] in table.stdout
+
+
+# --- caps validate and caps diff ----------------------------------------------------------------
+
+
+def test_validate_reports_the_signature_state(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    unsigned = write_json(tmp_path / "u.json", plain_card())
+    r = cli("caps", "validate", unsigned, "-o", "json")
+    assert r.exit_code == 0 and r.json["signature"]["state"] == "absent"
+    assert not [f for f in r.json["findings"] if f["check"] == "signature"]
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    r = cli("caps", "validate", path, "-o", "json")
+    assert r.exit_code == 0 and r.json["signature"]["state"] == "unverified-no-key"
+    [finding] = [f for f in r.json["findings"] if f["check"] == "signature"]
+    assert finding["severity"] == "warning" and finding["pointer"] == "/signatures/0"
+    r = cli("caps", "validate", path, "--jwks", keys.jwks, "-o", "json")
+    assert r.exit_code == 0 and r.json["signature"]["state"] == "valid"
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    card["name"] = "someone else"
+    r = cli("caps", "validate", write_json(tmp_path / "t.json", card), "--jwks", keys.jwks, "-o", "json")
+    assert r.exit_code == 7 and r.json["signature"]["state"] == "invalid"
+    [finding] = [f for f in r.json["findings"] if f["check"] == "signature"]
+    assert finding["severity"] == "error" and "kid ec-1" in finding["message"]
+    table = cli("caps", "validate", write_json(tmp_path / "t.json", card), "--jwks", keys.jwks)
+    assert table.exit_code == 7 and "signature: invalid (1 signature)" in table.stdout
+
+
+def test_diff_reports_a_lost_or_rekeyed_signature_as_risky(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    unsigned = write_json(tmp_path / "u.json", plain_card())
+    signed = write_json(tmp_path / "s1.json", sign(cli, unsigned, keys.ec.private, "ec-1", tmp_path))
+    rekeyed = write_json(tmp_path / "s2.json", sign(cli, unsigned, keys.ec2.private, "ec-2", tmp_path))
+    r = cli("caps", "diff", signed, unsigned, "-o", "json", "--fail-on", "risky")
+    assert r.exit_code == 7
+    [change] = r.json["changes"]
+    assert (change["path"], change["op"], change["class"]) == ("/signatureKids", "removed", "risky")
+    assert "no longer signed" in change["reason"]
+    r = cli("caps", "diff", signed, rekeyed, "-o", "json", "--fail-on", "risky")
+    assert r.exit_code == 7
+    got = {(c["op"], c["before"], c["after"], c["class"]) for c in r.json["changes"]}
+    assert got == {("removed", "ec-1", None, "risky"), ("added", None, "ec-2", "cosmetic")}
+    r = cli("caps", "diff", unsigned, signed, "-o", "json", "--fail-on", "risky")
+    assert r.exit_code == 0 and [c["class"] for c in r.json["changes"]] == ["cosmetic"]
+    # a re-signature with the same kid (new signature bytes) is no change at all
+    again = write_json(tmp_path / "s3.json", sign(cli, unsigned, keys.ec.private, "ec-1", tmp_path))
+    r = cli("caps", "diff", signed, again, "-o", "json", "--fail-on", "any")
+    assert r.exit_code == 0 and r.json["changes"] == []
+
+
+# --- a2a-sdk's own signer and verifier (hybrid cards) -------------------------------------------
+
+
+def _sdk_card(url: str, *, pkce: bool = False) -> Any:
+    from a2a.types import AgentCard
+    from google.protobuf.json_format import ParseDict
+
+    card = plain_card(url)
+    card["supportedInterfaces"].append({"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "0.3"})
+    card["securitySchemes"]["key"] = {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}}
+    if pkce:
+        card["securitySchemes"]["oauth"] = {
+            "oauth2SecurityScheme": {
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "https://auth.example.com/a",
+                        "tokenUrl": "https://auth.example.com/t",
+                        "scopes": {"read": "read"},
+                        "pkceRequired": True,
+                    }
+                }
+            }
+        }
+    return ParseDict(card, AgentCard())
+
+
+def test_we_verify_a_hybrid_card_the_sdk_signed_and_served(
+    cli: Any, keys: Keys, card_http: CardServer
+) -> None:
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+    from a2a.utils.signing import create_agent_card_signer
+
+    pem = Path(keys.ec.private).read_bytes()
+    signer = create_agent_card_signer(pem, {"kid": "ec-1", "alg": "ES256", "typ": "JOSE", "jku": None})
+    served = agent_card_to_dict(signer(_sdk_card(card_http.url + "/a2a/jsonrpc")))
+    assert "preferredTransport" in served and "supportedInterfaces" in served  # hybrid (compat on)
+    card_http.docs["/.well-known/agent-card.json"] = served
+    code, doc = verify(cli, card_http.url, "--jwks", keys.jwks, "--require-signature")
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+    assert {"/url", "/preferredTransport", "/protocolVersion", "/securitySchemes/key/type"} <= set(
+        doc["uncovered"]
+    )
+
+
+def test_the_sdk_verifies_a_hybrid_card_we_signed(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    from a2a.client.card_resolver import parse_agent_card
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+    from a2a.utils.signing import InvalidSignaturesError, create_signature_verifier
+
+    hybrid = agent_card_to_dict(_sdk_card("https://agent.example.com/a2a"))
+    assert "preferredTransport" in hybrid and "security" in hybrid  # hybrid (compat on)
+    path = write_json(tmp_path / "h.json", hybrid)
+    signed = sign(cli, path, keys.rsa.private, "rsa-1", tmp_path)
+    signed = sign(cli, write_json(tmp_path / "h1.json", signed), keys.ec.private, "ec-1", tmp_path)
+    pems = {"rsa-1": Path(keys.rsa.public).read_bytes(), "ec-1": Path(keys.ec.public).read_bytes()}
+    for kid in pems:
+        verifier = create_signature_verifier(lambda k, _jku, kid=kid: pems[kid], ["RS256", "ES256"])
+        verifier(parse_agent_card(copy.deepcopy(signed)))  # raises InvalidSignaturesError when none is valid
+    # and the SDK rejects it once the card is changed (the test can fail)
+    tampered = copy.deepcopy(signed)
+    tampered["skills"][0]["description"] = "changed"
+    verifier = create_signature_verifier(lambda k, _jku: pems["ec-1"], ["ES256"])
+    with pytest.raises(InvalidSignaturesError):
+        verifier(parse_agent_card(tampered))
+
+
+def test_a_hybrid_card_with_1_0_only_scheme_fields_verifies_in_its_1_0_form(
+    cli: Any, tmp_path: Path, keys: Keys
+) -> None:
+    # a2a-sdk re-wraps the v0.3 copy of a security scheme and loses pkceRequired (1.0 only); a2actl
+    # keeps the 1.0 wrapper, so the card the SDK signed verifies (docs/caps.md, "Signed cards")
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+    from a2a.utils.signing import _canonicalize_agent_card, create_agent_card_signer
+
+    from a2actl.caps.signature import canonical
+
+    pem = Path(keys.ec.private).read_bytes()
+    proto = _sdk_card("https://agent.example.com/a2a", pkce=True)
+    signed_proto = create_agent_card_signer(pem, {"kid": "ec-1", "alg": "ES256", "typ": "JOSE"})(proto)
+    served = agent_card_to_dict(signed_proto)
+    assert served["securitySchemes"]["oauth"]["type"] == "oauth2"  # the v0.3 copy beside the wrapper
+    assert canonical(served)[0] == _canonicalize_agent_card(signed_proto).encode("utf-8")
+    code, doc = verify(cli, write_json(tmp_path / "p.json", served), "--jwks", keys.jwks)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
