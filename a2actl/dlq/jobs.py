@@ -375,7 +375,11 @@ async def replay_job(
                 return await backend.to_broker(emit, opts.rate)
             journal = Journal(journal_path or default_journal(backend.journal_key))
             try:
-                replayer = Replayer(backend, opts, journal, settings, sink, emit, guard=lock.check)
+                # --to-broker on RabbitMQ: the same replay, republishing instead of delivering
+                redeliver = getattr(backend, "republish", None) if to_broker else None
+                replayer = Replayer(
+                    backend, opts, journal, settings, sink, emit, guard=lock.check, redeliver=redeliver
+                )
                 if isinstance(backend, SqsBackend):  # a FIFO replay waiting for its removals commits them
                     backend.on_blocked = functools.partial(replayer._flush, True)
                 result = await replayer.run(sel)
