@@ -47,6 +47,11 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
                 f", {doc['invalid']['count']} invalid (skipped)"
                 if doc.get("invalid", {}).get("count")
                 else ""
+            )
+            + (
+                "; the broker counts " + ", ".join(f"{k} {v}" for k, v in doc["broker"].items())
+                if doc.get("broker")
+                else ""
             ),
             style="bold",
         )
@@ -130,7 +135,11 @@ def replay_progress(out: Output) -> ReplayProgress:
 
 
 def replay_summary(out: Output, s: dict[str, Any]) -> None:
-    """Human view of the ``dlq replay`` summary (docs/output-formats.md); ``duration`` in seconds."""
+    """Human view of the ``dlq replay`` summary (docs/output-formats.md); ``duration`` in seconds.
+    An SQS ``--to-broker`` summary (``"mode": "to-broker"``) is the message move task's end."""
+    if s.get("mode") == "to-broker":
+        _redrive_summary(out, s)
+        return
     t = Table(box=box.SIMPLE_HEAD, show_header=False, title="Replay", title_justify="left")
     t.add_column(style="bold")
     t.add_column()
@@ -148,5 +157,26 @@ def replay_summary(out: Output, s: dict[str, Any]) -> None:
         ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
         ("journal", s["journal"]),
     ]:
+        t.add_row(k, Text(safe(v)))
+    out.out.print(t)
+
+
+def _redrive_summary(out: Output, s: dict[str, Any]) -> None:
+    """``dlq replay --to-broker`` on SQS: the native redrive's task (``StartMessageMoveTask``)."""
+    t = Table(
+        box=box.SIMPLE_HEAD, show_header=False, title="Redrive to the source queues", title_justify="left"
+    )
+    t.add_column(style="bold")
+    t.add_column()
+    rows: list[tuple[str, Any]] = [
+        ("source", s["source"]),
+        ("task", s["taskHandle"] or "-"),
+        ("status", s["status"]),
+        ("moved", f"{s['moved']} of {s['toMove'] if s['toMove'] is not None else '?'}"),
+        ("duration", format_seconds(s["duration"])),
+    ]
+    if s.get("failureReason"):
+        rows.append(("failure", s["failureReason"]))
+    for k, v in rows:
         t.add_row(k, Text(safe(v)))
     out.out.print(t)

@@ -125,6 +125,24 @@ def test_stats_of_an_empty_queue(monkeypatch: pytest.MonkeyPatch) -> None:
     assert got.endswith("by target\n\n  target   count\n ────────────────\n\n")
 
 
+def test_stats_with_the_broker_counts(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = {
+        "source": "sqs://eu-west-1/q",
+        "depth": 0,
+        "invalid": {"count": 0, "first": []},
+        "oldest": None,
+        "ageHistogram": _histogram(0, 0, 0, 0, 0, 0),
+        "topErrorCodes": [],
+        "byClass": {},
+        "byTarget": [],
+        "broker": {"messages": 4, "notVisible": 1, "delayed": 0},
+    }
+    got = render(view.stats, doc, monkeypatch, 120)
+    assert got.split("\n")[0] == (
+        "sqs://eu-west-1/q: depth 0; the broker counts messages 4, notVisible 1, delayed 0"
+    )
+
+
 def test_purged(monkeypatch: pytest.MonkeyPatch) -> None:
     doc = {"source": "s", "results": [{"id": "e0", "removed": True}, {"id": "zz", "removed": False}]}
     assert render(view.purged, doc, monkeypatch) == "e0: removed\nzz: not found (nothing removed)\n"
@@ -185,3 +203,30 @@ def test_replay_progress_counts_results(monkeypatch: pytest.MonkeyPatch) -> None
     err = out.stderr._inner.getvalue()  # type: ignore[attr-defined]
     assert "resumed: removed 1 entr(y/ies)" in err and "2 acked, 1 dead" in err
     assert out.stdout._inner.getvalue() == ""  # type: ignore[attr-defined]
+
+
+def test_redrive_summary(monkeypatch: pytest.MonkeyPatch) -> None:
+    doc = {
+        "type": "summary",
+        "mode": "to-broker",
+        "source": "sqs://eu-west-1/orders-dlq",
+        "sourceArn": "arn:aws:sqs:eu-west-1:123456789012:orders-dlq",
+        "taskHandle": "task-1",
+        "status": "FAILED",
+        "moved": 2,
+        "toMove": 5,
+        "failureReason": "AccessDenied",
+        "duration": 1.5,
+        "exitCode": 7,
+    }
+    assert render(view.replay_summary, doc, monkeypatch) == (
+        "Redrive to the source queues\n"
+        "\n"
+        "  source     sqs://eu-west-1/orders-dlq\n"
+        "  task       task-1\n"
+        "  status     FAILED\n"
+        "  moved      2 of 5\n"
+        "  duration   1.50s\n"
+        "  failure    AccessDenied\n"
+        "\n"
+    )
