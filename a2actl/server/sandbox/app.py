@@ -237,6 +237,7 @@ class FaultMiddleware:
     slot is held until the response (a whole stream) ends."""
 
     request_handler: Any = None  # set by build_app: the a2a-sdk handler (shared with the gRPC side)
+    queue_worker: Any = None  # set by build_app with --dlq: the QueueWorker (server.py starts/stops it)
 
     def __init__(self, app: Any, opts: SandboxOptions) -> None:
         self.app = app
@@ -438,7 +439,7 @@ def build_app(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) 
     # Before the REST routes: their `/{tenant}` mount would swallow this path.
     routes.append(Route(HANDSHAKE_PATH, handshake, methods=["POST"]))
     routes.append(WebSocketRoute(WS_PATH, ws_endpoint(handler, opts.stall, opts.stall_after)))
-    dlq = None
+    dlq = worker = None
     if opts.dlq:
         from a2actl.dlq.store.local import open_producer
         from a2actl.server.sandbox.worker import QueueWorker
@@ -456,4 +457,5 @@ def build_app(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) 
         install_drop_filter()
     app = FaultMiddleware(Starlette(routes=routes), opts)
     app.request_handler = handler
+    app.queue_worker = worker
     return app

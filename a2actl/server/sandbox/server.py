@@ -73,7 +73,11 @@ def _grpc_side(opts: SandboxOptions) -> Any:
 
 
 async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any) -> None:
-    """Serve HTTP (uvicorn) and, when on, gRPC in the running loop; gRPC starts first and stops last."""
+    """Serve HTTP (uvicorn) and, when on, gRPC in the running loop; gRPC starts first and stops last.
+    A RabbitMQ DLQ's work-queue consumer (``QueueWorker.start``) runs on the same loop meanwhile."""
+    worker = getattr(server.config.app, "queue_worker", None)
+    if worker is not None:
+        await worker.start()
     if grpc_side is not None:
         await grpc_side.start(server.config.app.request_handler)
     try:
@@ -81,6 +85,8 @@ async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any) -> None:
     finally:
         if grpc_side is not None:
             await grpc_side.stop()
+        if worker is not None:
+            await worker.stop()
 
 
 def serve(
@@ -96,7 +102,7 @@ def serve(
         on_grpc(grpc_side.url)
     if on_ready is not None:
         on_ready(base_url_of(sock, opts.host))
-    if grpc_side is None:
+    if grpc_side is None and getattr(server.config.app, "queue_worker", None) is None:
         server.run(sockets=[sock])
         return
     from uvicorn._compat import asyncio_run

@@ -4,7 +4,16 @@
 ``202 {"queued": <messageId>}``. A background worker processes it through the agent, retrying
 ``attempts`` times with backoff; when ``fault`` is set (``transient``: the agent's dependency is down;
 ``permanent``: the payload is rejected) every attempt fails and the message is dead-lettered into the
-sandbox's DLQ (file or Redis) as a replayable entry aimed at the sandbox's own JSON-RPC interface.
+sandbox's DLQ (file, Redis or RabbitMQ) as a replayable entry aimed at the sandbox's own JSON-RPC
+interface.
+
+With a RabbitMQ DLQ (``--dlq amqp://…?queue=NAME``) the dead letter goes through the broker's own
+dead-lettering, the way a RabbitMQ consumer fails a message: the entry is published to the work queue
+``NAME.work`` (declared with the default exchange as its dead-letter exchange and ``NAME`` as the
+routing key), and the sandbox's consumer of that queue (``start``, on the server's loop) tries it once
+more and rejects it without requeue when it fails, so RabbitMQ moves it into ``NAME`` with ``x-death``.
+A message republished to the work queue (``dlq replay --to-broker``) is taken by the same consumer:
+processed and acknowledged by a sandbox without ``--worker-fault``, rejected again by a broken one.
 
 A worker that cannot dead-letter must not drop messages: ``check_dlq`` refuses to start the sandbox
 when its DLQ cannot be written (``a2actl.server.sandbox.server`` calls it first), a failed append is retried
@@ -29,8 +38,9 @@ log = logging.getLogger("a2actl.server.sandbox.worker")
 
 
 def check_dlq(url: str) -> None:
-    """Raise an ``A2ACtlError`` (usage: a bad or unwritable file/URL; unreachable: Redis is down)
-    unless the sandbox can dead-letter into ``url``."""
+    """Raise an ``A2ACtlError`` (usage: a bad or unwritable file/URL; unreachable: Redis or
+    RabbitMQ is down; auth: RabbitMQ refused the credentials) unless the sandbox can dead-letter into
+    ``url`` (for RabbitMQ: declares the DLQ and its work queue)."""
     from a2actl.dlq.store.local import open_producer
 
     open_producer(url).check_writable()
@@ -59,12 +69,52 @@ class QueueWorker:
         self.processed = 0
         self.append_retries = 5
         self.broken: str | None = None  # why the last dead letter could not be written
+        self._consumer: Any = None  # the work-queue channel of a RabbitMQ DLQ (``start``)
 
-    async def _process(self, body: dict[str, Any]) -> None:
+    async def start(self) -> None:
+        """On the server's loop before it serves: with a RabbitMQ DLQ, declare its topology and
+        consume the work queue (``AmqpBackend.consume_work``); nothing for file and Redis DLQs."""
+        consume = getattr(self.dlq, "consume_work", None)
+        if consume is None:
+            return
+        await self.dlq.declare_topology()
+        self._consumer = await consume(self._from_work_queue)
+
+    async def stop(self) -> None:
+        """Stop consuming and close the DLQ's connections (unacknowledged messages are requeued)."""
+        if self._consumer is not None:
+            try:
+                await self._consumer.close()
+            except Exception:  # noqa: BLE001 - closing anyway
+                log.debug("closing the work-queue channel failed", exc_info=True)
+            self._consumer = None
+        close = getattr(self.dlq, "close", None)
+        if close is not None:
+            await close()
+
+    async def _from_work_queue(self, entry: dict[str, Any]) -> bool:
+        """One message of the RabbitMQ work queue: ``True`` (acknowledge) when the agent processed
+        its request, ``False`` (reject: RabbitMQ dead-letters it) under ``--worker-fault``."""
+        if self.fault is not None:
+            return False
+        params = (entry.get("request") or {}).get("params")
+        if not isinstance(params, dict):
+            return False
+        await self._handle(params)
+        return True
+
+    async def _handle(self, body: dict[str, Any]) -> None:
         from a2a.server.context import ServerCallContext
         from a2a.types import a2a_pb2 as pb
         from google.protobuf.json_format import ParseDict
 
+        await self.handler.on_message_send(
+            ParseDict(body, pb.SendMessageRequest(), ignore_unknown_fields=True),
+            ServerCallContext(state={"headers": {"x-a2a-peer": "sandbox-worker"}}),
+        )
+        self.processed += 1
+
+    async def _process(self, body: dict[str, Any]) -> None:
         last = {"code": -32603, "message": "", "class": "transient"}
         for attempt in range(1, self.attempts + 1):
             if self.fault == "transient":
@@ -81,11 +131,7 @@ class QueueWorker:
                 }
                 break
             else:
-                await self.handler.on_message_send(
-                    ParseDict(body, pb.SendMessageRequest(), ignore_unknown_fields=True),
-                    ServerCallContext(state={"headers": {"x-a2a-peer": "sandbox-worker"}}),
-                )
-                self.processed += 1
+                await self._handle(body)
                 return
             await asyncio.sleep(self.backoff * 2 ** (attempt - 1))
         await self._dead_letter(
