@@ -13,6 +13,7 @@ a2a-sdk 1.3's server table is ``a2a/server/request_handlers/grpc_handler.py`` ``
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from a2actl.protocol.jsonrpc import DecodedError, decode_jsonrpc_error
@@ -116,23 +117,20 @@ def decode_grpc_error(
         reason = status  # DecodedError.to_exception: AuthError (exit 4)
     else:
         code = STATUS_FALLBACK.get(status)
-    data: list[Any] = [{"grpcStatus": status}, *details]
-    error: dict[str, Any] = {"message": message, "data": data}
+    # ErrorInfo of another domain must not lend its reason: decode from the code alone, then put
+    # every detail back (the gRPC status first, as ``DecodedError.to_exception`` reads it).
+    error: dict[str, Any] = {"message": message, "data": [{"grpcStatus": status}]}
     if code is not None:
         error["code"] = code
     decoded = decode_jsonrpc_error(error, method=method, family=family)
+    decoded = replace(decoded, details=[{"grpcStatus": status}, *details])
     if code is None and decoded.name == "UnknownError":
-        from dataclasses import replace
-
         decoded = replace(
             decoded,
             name=f"GrpcStatus{''.join(w.capitalize() for w in status.split('_'))}",
-            reason=reason if isinstance(reason, str) else decoded.reason,
             hint=f"the agent answered gRPC status {status} without an A2A ErrorInfo",
         )
-    elif isinstance(reason, str) and decoded.reason is None:
-        from dataclasses import replace
-
+    if isinstance(reason, str) and decoded.reason is None:
         decoded = replace(decoded, reason=reason)
     return decoded
 

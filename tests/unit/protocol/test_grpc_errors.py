@@ -1,0 +1,91 @@
+"""``a2actl.protocol.grpc_errors``: the reason ↔ code ↔ gRPC status table and the decoding of a
+``google.rpc.Status`` (as ProtoJSON details) into the JSON-RPC ``DecodedError``."""
+
+from __future__ import annotations
+
+import pytest
+
+from a2actl.core.errors import A2AError, AuthError
+from a2actl.protocol.grpc_errors import REASON_TABLE, STATUS_NAMES, decode_grpc_error
+from a2actl.protocol.jsonrpc import ERRORS
+
+
+def info(reason: str, domain: str = "a2a-protocol.org") -> dict[str, str]:
+    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain}
+
+
+def test_every_reason_has_the_jsonrpc_code_and_name_of_the_same_reason():
+    for reason, (code, status) in REASON_TABLE.items():
+        assert ERRORS[code].reason == reason
+        assert status in STATUS_NAMES.values()
+
+
+def test_every_a2a_error_code_has_a_reason_in_the_table():
+    """All A2A codes (-32001…-32009) and the JSON-RPC ones a2a-sdk gives a reason (not -32700)."""
+    assert {c for c, _ in REASON_TABLE.values()} == set(ERRORS) - {-32700}
+
+
+def test_the_table_agrees_with_a2a_sdk_server_statuses():
+    """a2a-sdk 1.3's GrpcHandler answers each error class with a status (``_ERROR_CODE_MAP``) and a
+    reason (``A2A_ERROR_REASONS``): both must be what the table says (spec v1.0.1 §5.4)."""
+    pytest.importorskip("grpc")
+    from a2a.server.request_handlers.grpc_handler import _ERROR_CODE_MAP
+    from a2a.utils.errors import A2A_ERROR_REASONS
+
+    checked = 0
+    for cls, status in _ERROR_CODE_MAP.items():
+        reason = A2A_ERROR_REASONS[cls]
+        if reason in REASON_TABLE and reason != "METHOD_NOT_FOUND":
+            assert REASON_TABLE[reason][1] == status.name, reason
+            checked += 1
+    assert checked >= 11
+
+
+@pytest.mark.parametrize(("reason", "code"), [(r, c) for r, (c, _) in REASON_TABLE.items()])
+def test_reason_decodes_to_the_jsonrpc_error(reason: str, code: int):
+    status = REASON_TABLE[reason][1]
+    d = decode_grpc_error(status, "text", [info(reason)], method="GetTask")
+    assert (d.code, d.name, d.reason) == (code, ERRORS[code].name, reason)
+    assert d.details[0] == {"grpcStatus": status}
+
+
+def test_reason_of_another_domain_is_not_read():
+    d = decode_grpc_error("FAILED_PRECONDITION", "x", [info("TASK_NOT_FOUND", domain="example.com")])
+    assert d.code is None and d.name == "GrpcStatusFailedPrecondition"
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code", "name"),
+    [
+        ("NOT_FOUND", "Task not found: t1", -32001, "TaskNotFoundError"),
+        ("NOT_FOUND", "no such route", None, "GrpcStatusNotFound"),
+        ("INVALID_ARGUMENT", "bad", -32602, "InvalidParamsError"),
+        ("UNIMPLEMENTED", "Method not found", -32601, "MethodNotFoundError"),
+        ("INTERNAL", "boom", -32603, "InternalError"),
+        ("RESOURCE_EXHAUSTED", "slow down", None, "GrpcStatusResourceExhausted"),
+    ],
+)
+def test_status_without_error_info(status: str, message: str, code: int | None, name: str):
+    d = decode_grpc_error(status, message, [])
+    assert (d.code, d.name, d.message) == (code, name, message)
+
+
+@pytest.mark.parametrize("status", ["UNAUTHENTICATED", "PERMISSION_DENIED"])
+def test_auth_statuses_become_auth_errors(status: str):
+    err = decode_grpc_error(status, "no", []).to_exception("GetTask")
+    assert isinstance(err, AuthError) and err.details["grpcStatus"] == status
+
+
+def test_exception_names_the_grpc_status():
+    err = decode_grpc_error("NOT_FOUND", "Task not found", [info("TASK_NOT_FOUND")]).to_exception(
+        "/s/GetTask"
+    )
+    assert isinstance(err, A2AError)
+    assert err.a2a_code == -32001
+    assert err.details == {"reason": "TASK_NOT_FOUND", "grpcStatus": "NOT_FOUND"}
+    assert err.message.endswith("(gRPC NOT_FOUND)")
+
+
+def test_version_not_supported_is_a_version_mismatch():
+    d = decode_grpc_error("FAILED_PRECONDITION", "no", [info("VERSION_NOT_SUPPORTED")], method="GetTask")
+    assert d.code == -32009 and d.version_mismatch
