@@ -43,11 +43,29 @@ def statuses(doc: dict[str, Any]) -> dict[str | None, str]:
 
 
 def sdk_canonical(card: dict[str, Any]) -> bytes:
-    """What a2a-sdk 1.3's verifier signs/checks for this card (its own code path)."""
+    """What a2a-sdk 1.3's verifier checks for this card: its own code path (``a2a.utils.signing``
+    needs PyJWT; without it the same steps from the parts that do not: ``parse_agent_card``,
+    ``MessageToDict``, ``_clean_empty``'s three lines and a2a-sdk's JCS)."""
     from a2a.client.card_resolver import parse_agent_card
-    from a2a.utils.signing import _canonicalize_agent_card
 
-    return _canonicalize_agent_card(parse_agent_card(copy.deepcopy(card))).encode("utf-8")
+    parsed = parse_agent_card(copy.deepcopy(card))
+    try:
+        from a2a.utils.signing import _canonicalize_agent_card
+    except ImportError:
+        from a2a.utils._jcs import canonicalize
+        from google.protobuf.json_format import MessageToDict
+
+        def clean(v: Any) -> Any:
+            if isinstance(v, dict):
+                v = {k: c for k, x in v.items() if (c := clean(x)) is not None}
+            elif isinstance(v, list):
+                v = [c for x in v if (c := clean(x)) is not None]
+            return None if v in ("", [], {}) else v
+
+        doc = MessageToDict(parsed)
+        doc.pop("signatures", None)
+        return canonicalize(clean(doc)).encode("utf-8")
+    return _canonicalize_agent_card(parsed).encode("utf-8")
 
 
 # --- valid, tampered, defaults --------------------------------------------------------------------
@@ -452,6 +470,8 @@ def test_we_verify_a_hybrid_card_the_sdk_signed_and_served(
     cli: Any, keys: Keys, card_http: CardServer
 ) -> None:
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+
+    pytest.importorskip("jwt", reason="a2a-sdk[signing] (PyJWT) not installed")
     from a2a.utils.signing import create_agent_card_signer
 
     pem = Path(keys.ec.private).read_bytes()
@@ -469,6 +489,8 @@ def test_we_verify_a_hybrid_card_the_sdk_signed_and_served(
 def test_the_sdk_verifies_a_hybrid_card_we_signed(cli: Any, tmp_path: Path, keys: Keys) -> None:
     from a2a.client.card_resolver import parse_agent_card
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+
+    pytest.importorskip("jwt", reason="a2a-sdk[signing] (PyJWT) not installed")
     from a2a.utils.signing import InvalidSignaturesError, create_signature_verifier
 
     hybrid = agent_card_to_dict(_sdk_card("https://agent.example.com/a2a"))
@@ -494,6 +516,8 @@ def test_a_hybrid_card_with_1_0_only_scheme_fields_verifies_in_its_1_0_form(
     # a2a-sdk re-wraps the v0.3 copy of a security scheme and loses pkceRequired (1.0 only); a2actl
     # keeps the 1.0 wrapper, so the card the SDK signed verifies (docs/caps.md, "Signed cards")
     from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+
+    pytest.importorskip("jwt", reason="a2a-sdk[signing] (PyJWT) not installed")
     from a2a.utils.signing import _canonicalize_agent_card, create_agent_card_signer
 
     from a2actl.caps.signature import canonical
