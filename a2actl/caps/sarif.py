@@ -4,12 +4,13 @@ code scanning reads (docs.github.com "SARIF support for code scanning").
 
 * ``tool.driver.rules``: every rule that ran, with ``id``, ``name``, ``shortDescription`` (title),
   ``fullDescription`` (why), ``help`` (why + fix), ``helpUri`` (the rule's anchor in
-  ``docs/lint-rules.md``) and ``defaultConfiguration.level``;
+  ``docs/lint-rules.md``), ``defaultConfiguration.level`` and GitHub's ``security-severity``
+  property (error 7.5 "high", warning 5.0 "medium", info 2.0 "low");
 * ``results``: one per finding, ``ruleId``/``ruleIndex``, ``level`` (``info`` → ``note``),
   ``message.text``, one location: ``physicalLocation.artifactLocation.uri`` (the card URL, or the
   card file's path as given, relative paths with ``uriBaseId`` ``%SRCROOT%``) with
-  ``region.startLine`` (the line of the pointed-to member in the card as served; 1 when it is
-  absent), a ``logicalLocations`` entry whose ``fullyQualifiedName`` is the JSON pointer, and
+  ``region.startLine`` (the line of the pointed-to member in the card as served; its nearest
+  ancestor's when it is absent), a ``logicalLocations`` entry whose ``fullyQualifiedName`` is the JSON pointer, and
   ``properties.jsonPointer``; ``partialFingerprints`` (rule, source, pointer hashed) so repeated
   uploads match; allowed findings carry ``suppressions`` (``external``, the reason).
 
@@ -32,6 +33,8 @@ SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schem
 #: Where ``docs/lint-rules.md`` is published; a rule's ``helpUri`` is this plus ``#a2a-sec-NNN``.
 DOCS_URL = "https://github.com/a2actl/a2actl/blob/main/docs/lint-rules.md"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+#: GitHub code scanning's ``security-severity`` (0.0-10.0; 7.0+ high, 4.0+ medium, below low).
+_SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "info": "2.0"}
 
 _WS = re.compile(r"[ \t\n\r]*")
 _STRING = re.compile(r'"(?:[^"\\\x00-\x1f]|\\.)*"')
@@ -204,7 +207,12 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
                 },
                 "helpUri": f"{DOCS_URL}#{r.anchor}",
                 "defaultConfiguration": {"level": _LEVEL[r.severity]},
-                "properties": {"tags": ["security", "a2a"], "live": r.live},
+                "properties": {
+                    "tags": ["security", "a2a"],
+                    "security-severity": _SECURITY_SEVERITY[r.severity],
+                    "precision": "high" if r.severity != "info" else "medium",
+                    "live": r.live,
+                },
             }
             for r in rules
         ],

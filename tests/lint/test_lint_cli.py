@@ -330,6 +330,8 @@ def test_sarif_file_target_validates_and_points_at_lines(
         assert x["shortDescription"]["text"] == rule.title
         assert x["fullDescription"]["text"] == rule.why
         assert x["helpUri"].endswith("docs/lint-rules.md#" + rule.id.lower())
+        severity = {"error": "7.5", "warning": "5.0", "info": "2.0"}[rule.severity]
+        assert x["properties"]["security-severity"] == severity
         assert (
             x["defaultConfiguration"]["level"]
             == {"error": "error", "warning": "warning", "info": "note"}[rule.severity]
