@@ -393,6 +393,11 @@ def _char_name(ch: str) -> str:
     return f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
 
 
+#: An emoji tag sequence (Unicode TS #51 §2.2.3, subdivision flags such as Scotland's): U+1F3F4, tag
+#: digits or lower-case letters, U+E007F CANCEL TAG. The only legitimate use of tag characters.
+_FLAG_TAGS = re.compile("\U0001f3f4([\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,6})\U000e007f")
+
+
 def _tag_text(s: str) -> str:
     """The ASCII that the tag characters of ``s`` spell (U+E0020-U+E007E → ' '..'~')."""
     return "".join(chr(ord(c) - 0xE0000) for c in s if 0xE0020 <= ord(c) <= 0xE007E)
@@ -535,9 +540,10 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
                 if m:
                     add("A2A-SEC-009", p, f"instruction-like {what}: {_snippet(s, m.start(), m.end())!r}")
                     break
-        tags = [c for c in s if 0xE0000 <= ord(c) <= 0xE007F]
+        bare = _FLAG_TAGS.sub("\U0001f3f4", s)  # subdivision flags (🏴 + tags) are emoji, not hidden text
+        tags = [c for c in bare if 0xE0000 <= ord(c) <= 0xE007F]
         if tags:
-            hidden = _tag_text(s)
+            hidden = _tag_text(bare)
             add(
                 "A2A-SEC-010",
                 p,

@@ -240,8 +240,11 @@ CLEAN: dict[str, Mutation] = {
         "skills/0/description",
         "Follows the formatting instructions in your message; previous orders are listed first.",
     ),
-    # plain emoji and CJK, no tag characters
-    "A2A-SEC-010": _set("description", "Looks up orders 📦 注文"),
+    # emoji, CJK, and a subdivision flag (tag characters in an emoji tag sequence: Scotland)
+    "A2A-SEC-010": _set(
+        "description",
+        "Looks up orders 📦 注文 \U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f",
+    ),
     # right-to-left text needs no control characters
     "A2A-SEC-011": _set("skills/0/examples/0", "איפה ההזמנה 1234?"),
     # one ZWJ inside an emoji sequence is not a run

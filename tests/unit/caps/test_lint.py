@@ -283,3 +283,12 @@ def test_pointer_lines_on_broken_text_never_raise() -> None:
     assert pointer_lines("not json") == {"": 1}
     partial = pointer_lines('{\n "a": 1,\n "b": [')
     assert partial["/a"] == 2
+
+
+def test_flag_tag_sequences_are_emoji_but_extra_tags_are_not() -> None:
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    assert "A2A-SEC-010" not in _text_findings(f"Made in {scotland}")
+    hidden = "".join(chr(0xE0000 + ord(c)) for c in "hi")
+    card = {"name": "x", "description": f"{scotland} ok{hidden}"}
+    (f,) = [f for f in L.static_findings(card, parse_card(card), None) if f.rule.id == "A2A-SEC-010"]
+    assert "2 hidden tag characters" in f.message and "'hi'" in f.message
