@@ -4,6 +4,7 @@ error`` with the error's exit class (3 unreachable, 4 auth, 5 timeout)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import time
 from pathlib import Path
@@ -324,6 +325,10 @@ async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckRes
     )
 
 
+#: The check kinds that take a ``binding`` (``auto``, ``JSONRPC``, ``HTTP+JSON``, ``GRPC``): the run's
+#: ``--binding`` for that check alone; the row's ``details.binding`` names it.
+BINDING_KINDS = ("probe", "send", "stream")
+
 #: The connection classes whose exit code an ``error`` row keeps (docs/exit-codes.md).
 _CLASS = (
     (UnreachableError, ExitCode.UNREACHABLE),
@@ -339,6 +344,10 @@ async def run_check(
     never raises for agent behaviour (an ``A2ACtlError`` becomes ``status: error``). ``duration``
     is the check's wall time in seconds."""
     t0 = time.perf_counter()
+    binding = c.options.get("binding")
+    if binding and c.kind in BINDING_KINDS:
+        # ``binding: GRPC`` on one check: that check goes through the card's gRPC interface (#18)
+        settings = dataclasses.replace(settings, binding=str(binding))
     try:
         if c.kind == "dlq-depth":
             res = await _dlq(c, settings, sink)
@@ -358,4 +367,6 @@ async def run_check(
         klass = next((code for cls, code in _CLASS if isinstance(exc, cls)), None)
         res = CheckResult(c.name, c.kind, target, "error", 0, message=exc.message, exit_class=klass)
     res.duration = time.perf_counter() - t0
+    if binding and c.kind in BINDING_KINDS:
+        res.details = {**res.details, "binding": str(binding)}
     return res
