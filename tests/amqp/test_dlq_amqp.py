@@ -346,18 +346,24 @@ def test_killed_replay_loses_nothing(topology: Topology, sandbox: Any, tmp_path:
         journal(tmp_path),
         "--max-in-flight",
         "8",
-        "--rate",
-        "150/s",
         "-o",
         "jsonl",
     ]
     rng = random.Random(19)
     midway = 0
-    for _ in range(4):  # kill -9 at random points
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-        time.sleep(rng.uniform(0.8, 2.0))
+    for _ in range(4):  # kill -9 at random points: after a random number of acknowledged results
+        at = rng.randint(5, 60)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        assert proc.stdout is not None
+        seen = 0
+        for line in proc.stdout:
+            seen += b'"result"' in line
+            if seen >= at:
+                break
+        time.sleep(rng.uniform(0, 0.05))
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        proc.stdout.close()
         # nothing lost at any point: what the agent has not processed is back in the queue
         processed = {m for m, v in received(sandbox).items() if m in mids and v["processed"]}
         asyncio.run(topology.wait_depth(n - len(processed), at_least=True))
