@@ -683,8 +683,8 @@ async def live_checks(view: CardView, settings: Settings, sink: EventSink | None
 
             try:
                 res = await client.call("GetTask", {"id": rid})
-            except AuthError as exc:
-                out.append(check("refused", exc.message))
+            except AuthError as exc:  # "<url> answered HTTP 401 …": the URL is in the check already
+                out.append(check("refused", exc.message.split(" answered ", 1)[-1]))
                 continue
             except A2ACtlError as exc:
                 out.append(check("unknown", exc.message))
