@@ -4,8 +4,12 @@ configuration carries one.
 * ``register``: 1.0 ``CreateTaskPushNotificationConfig`` with the flat ``TaskPushNotificationConfig``
   ``{taskId, url, token, authentication{scheme, credentials}}``; 0.x ``tasks/pushNotificationConfig/set``
   with ``{taskId, pushNotificationConfig{url, token, authentication{schemes[], credentials}}}`` (spec
-  v1.0 §9.4 and §4.3.2; v0.3.0 §7.5). JSON-RPC only: the HTTP+JSON routes for push configs are not in
-  ``protocol.versions`` (``--binding JSONRPC`` picks the JSON-RPC interface).
+  v1.0 §9.4 and §4.3.2; v0.3.0 §7.5). Over HTTP+JSON: 1.0 ``POST {url}[/{tenant}]/tasks/{id}/
+  pushNotificationConfigs`` with the same flat config (v1.0 §11); 0.3 ``POST {url}/v1/tasks/{id}/
+  pushNotificationConfigs`` with ``{parent: "tasks/{id}", config: {name, pushNotificationConfig}}``,
+  the ``CreateTaskPushNotificationConfigRequest`` of v0.3.0 ``specification/grpc/a2a.proto`` as
+  a2a-sdk's 0.3 REST client sends it. (These routes are not in ``protocol.versions``' tables, which
+  list the operations every command uses.)
 * ``send_with_push``: ``SendMessage`` with the config in ``configuration.taskPushNotificationConfig``
   (1.0), ``configuration.pushNotificationConfig`` (0.x JSON-RPC) or ``configuration.pushNotification``
   (0.3 HTTP+JSON, v0.3.0 ``specification/grpc/a2a.proto``), asking the agent to return at once
@@ -36,19 +40,63 @@ def _config_id(result: Any) -> str | None:
 
 async def register(client: A2AClient, task_id: str, config: PushConfig) -> dict[str, Any]:
     """Register ``config`` for ``task_id`` with the version's method. Returns ``{"method", "taskId",
-    "configId"}`` (no secret). Raises ``UsageError`` (exit 2) on an HTTP+JSON interface, the A2A
-    error as ``A2AError`` (exit 1; -32003 PushNotificationNotSupportedError when the agent has no push)
-    or ``AuthError`` (4), and the transport's errors (3/4/5/6)."""
+    "configId"}`` (no secret). Raises ``UsageError`` (exit 2) on a binding other than JSON-RPC and
+    HTTP+JSON, the A2A error as ``A2AError`` (exit 1; -32003 PushNotificationNotSupportedError when the
+    agent has no push) or ``AuthError`` (4), ``ProtocolViolation`` (6) for a success answer that is
+    not JSON, and the transport's errors (3/4/5)."""
+    if client.binding == BINDING_HTTP_JSON:
+        return await _register_rest(client, task_id, config)
     if client.binding != BINDING_JSONRPC:
         raise UsageError(
-            f"--register speaks JSON-RPC; the negotiated interface is {client.binding}",
-            hint="add --binding JSONRPC (or use --send, which works on every binding)",
+            f"--register speaks JSON-RPC and HTTP+JSON; the negotiated interface is {client.binding}",
+            hint="add --binding JSONRPC (or use --send)",
         )
     params = config.config_json(client.family, task_id, reveal=True)
     outcome = await client.call("CreateTaskPushNotificationConfig", params)
     if outcome.error is not None:
         raise outcome.error.to_exception(outcome.method)
     return {"method": outcome.method, "taskId": task_id, "configId": _config_id(outcome.result)}
+
+
+async def _register_rest(client: A2AClient, task_id: str, config: PushConfig) -> dict[str, Any]:
+    """``register`` over HTTP+JSON (module docstring)."""
+    from urllib.parse import quote
+
+    from a2actl.core.errors import HTTPStatusError, ProtocolViolation
+    from a2actl.protocol.jsondoc import parse as parse_json
+    from a2actl.protocol.jsonrpc import decode_rest_error
+
+    tid = quote(task_id, safe="")
+    if client.family is Family.V1_0:
+        tenant = client.selection.interface.tenant
+        path = (f"/{tenant}" if tenant else "") + f"/tasks/{tid}/pushNotificationConfigs"
+        body: dict[str, Any] = config.config_json(Family.V1_0, task_id, reveal=True)
+    else:
+        path = f"/v1/tasks/{tid}/pushNotificationConfigs"
+        inner = config.config_json(client.family, reveal=True)["pushNotificationConfig"]
+        body = {
+            "parent": f"tasks/{task_id}",
+            "config": {"name": f"tasks/{task_id}/pushNotificationConfigs/", "pushNotificationConfig": inner},
+        }
+    url = client.url + path
+    method = f"POST {path}"
+    res = await client.transport.request("POST", url, json_body=body, headers=client.headers())
+    try:
+        parsed = parse_json(res.body, res.url) if res.body.strip() else None
+    except (ValueError, UnicodeDecodeError):
+        parsed = None
+    if res.status >= 400:
+        decoded = decode_rest_error(
+            res.status, parsed, operation="CreateTaskPushNotificationConfig", family=client.family
+        )
+        if decoded is not None:
+            raise decoded.to_exception(method)
+        raise HTTPStatusError(
+            f"{url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
+        )
+    if not isinstance(parsed, dict):
+        raise ProtocolViolation(f"{url}: the {method} answer is not a JSON object")
+    return {"method": method, "taskId": task_id, "configId": _config_id(parsed)}
 
 
 async def send_with_push(

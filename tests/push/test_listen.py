@@ -103,6 +103,32 @@ def test_register_an_existing_task_jsonl(push_cli: Any, push_sandbox: Any) -> No
     assert records[-1]["state"] == "completed"
 
 
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_register_over_http_json(push_cli: Any, push_sandbox: Any, version: str) -> None:
+    task = start_task(push_sandbox.url, "/slow 1.5")
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--task", task, "--binding", "HTTP+JSON",
+        "--a2a-version", version, "--max-time", "30", "-o", "json",
+    )  # fmt: skip
+    doc = r.json
+    path = "/tasks/{}/pushNotificationConfigs" if version == "1.0" else "/v1/tasks/{}/pushNotificationConfigs"
+    assert doc["registration"]["method"] == "POST " + path.format(task)
+    assert doc["registration"]["configId"]
+    assert doc["outcome"] == "completed" and doc["finalState"] == "completed"
+    # a2a-sdk pushes 1.0 bodies for the 0.3 registration too (see the 0.3 test below)
+    assert (r.exit_code, doc["invalid"]) == ((0, 0) if version == "1.0" else (7, doc["deliveries"]))
+
+
+def test_register_an_unknown_task_is_the_agents_error(push_cli: Any, push_sandbox: Any) -> None:
+    for binding in ("JSONRPC", "HTTP+JSON"):
+        r = push_cli(
+            "push", "listen", "--register", push_sandbox.url, "--task", "no-such-task", "--binding", binding,
+            "--max-time", "20", "-o", "json",
+        )  # fmt: skip
+        assert r.exit_code == 1, r.stdout + r.stderr
+        assert r.json["error"]["a2aCode"] == -32001
+
+
 def test_bearer_authentication_is_sent_and_checked(push_cli: Any, push_sandbox: Any) -> None:
     r = push_cli(
         "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--auth-scheme", "Bearer",
