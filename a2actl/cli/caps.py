@@ -172,7 +172,9 @@ def fingerprint(
     """Find out what an endpoint really speaks and set it against the card: which method families
     answer on each interface (0.3 tasks/get, 1.0 GetTask; side-effect-free calls only), whether
     A2A-Version is honoured, whether the served card changes with A2A-Version, and whether
-    JSON-RPC and HTTP+JSON agree. Every mismatch comes with an explanation and a suggested flag.
+    JSON-RPC, HTTP+JSON and gRPC agree. gRPC interfaces (with the grpc extra) get the same probes
+    over the 1.0 and 0.3 services, the a2a-version metadata checks, and server reflection (on/off,
+    the services it lists). Every mismatch comes with an explanation and a suggested flag.
 
     Exit codes: 0; 7 when the card declares a version an endpoint rejects.
 
