@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.base import Transport
+    from a2actl.transport.fast import FastTransport
 
 
 @dataclass
@@ -93,15 +94,16 @@ class LoadRun:
     async def _prepare(self, transport: Transport) -> ScenarioContext:
         """Connect (card, negotiation) and, for ``get``, create the task. Raises the connection's
         error (``UnreachableError`` 3 …) before any load is sent."""
-        from a2actl.agent.connect import client_for
+        from a2actl.agent.connect import channel_for, check_grpc_extra
         from a2actl.agent.discovery import fetch_card
         from a2actl.probe.report import ProbeOptions
 
         opts = self.opts
         if not opts.target.is_remote:
             raise UsageError("load run needs a URL, not a card file")
+        check_grpc_extra(self.settings)
         fetched = await fetch_card(transport, opts.target, opts.card_path)
-        client = client_for(fetched, self.settings, transport)
+        client = channel_for(fetched, self.settings, transport)
         ctx = ScenarioContext(client, fetched.source, self.settings, opts.messages)
         if opts.scenario == "handshake":
             ctx.probe_options = ProbeOptions(target=opts.target, card_path=opts.card_path)
@@ -134,51 +136,66 @@ class LoadRun:
         request failures during the run are counted, never raised."""
         from a2actl.transport.fast import FastTransport
 
-        opts, model = self.opts, self.opts.model
+        model = self.opts.model
         connections = model.max_in_flight if model.kind == "open" else model.concurrency
         wall_start = time.time()
         async with FastTransport(self.settings, self.sink, max_connections=max(1, connections)) as transport:
             ctx = await self._prepare(transport)
-            scenario = build(opts.scenario, ctx)
-            # From here every request's whole time is bounded by --timeout (run_one), which is the
-            # read timeout: no per-read timer on top.
-            transport.read_timeouts = opts.timeout > self.settings.read_timeout
-            state = _State(Recorder(), time.perf_counter())
-
-            def finished(rec: RequestRecord) -> None:
-                state.recorder.add(rec)
-                state.recent.append(time.perf_counter())
-                if on_record is not None:
-                    on_record(rec)
-
-            watcher = asyncio.ensure_future(self._watch(state, on_progress))
             try:
-                with quiet_gc():
-                    work = (
-                        self._open(scenario, state, finished)
-                        if model.kind == "open"
-                        else self._closed(scenario, state, finished)
-                    )
-                    if opts.max_time is None:
-                        await work
-                    else:
-                        from a2actl.core.deadline import within
-
-                        try:
-                            await within(
-                                work, max(0.0, opts.max_time - (time.perf_counter() - state.started))
-                            )
-                        except asyncio.TimeoutError:
-                            state.timed_out = True
-                            state.aborted = (
-                                f"stopped at --max-time {opts.max_time:g}s; requests in flight were cancelled "
-                                "and are not counted"
-                            )
+                return await self._run(ctx, transport, wall_start, on_record, on_progress)
             finally:
-                watcher.cancel()
-                await asyncio.gather(watcher, return_exceptions=True)
-            elapsed = time.perf_counter() - state.started
-            window = (state.sending_ended or time.perf_counter()) - state.started
+                close = getattr(ctx.client, "aclose", None)  # a GrpcClient's channel
+                if close is not None:
+                    await close()
+
+    async def _run(
+        self,
+        ctx: ScenarioContext,
+        transport: FastTransport,
+        wall_start: float,
+        on_record: Callable[[RequestRecord], None] | None,
+        on_progress: Callable[[Progress], None] | None,
+    ) -> LoadReport:
+        """The run proper, on a prepared context (``run`` connects and closes)."""
+        opts, model = self.opts, self.opts.model
+        scenario = build(opts.scenario, ctx)
+        # From here every request's whole time is bounded by --timeout (run_one), which is the
+        # read timeout: no per-read timer on top.
+        transport.read_timeouts = opts.timeout > self.settings.read_timeout
+        state = _State(Recorder(), time.perf_counter())
+
+        def finished(rec: RequestRecord) -> None:
+            state.recorder.add(rec)
+            state.recent.append(time.perf_counter())
+            if on_record is not None:
+                on_record(rec)
+
+        watcher = asyncio.ensure_future(self._watch(state, on_progress))
+        try:
+            with quiet_gc():
+                work = (
+                    self._open(scenario, state, finished)
+                    if model.kind == "open"
+                    else self._closed(scenario, state, finished)
+                )
+                if opts.max_time is None:
+                    await work
+                else:
+                    from a2actl.core.deadline import within
+
+                    try:
+                        await within(work, max(0.0, opts.max_time - (time.perf_counter() - state.started)))
+                    except asyncio.TimeoutError:
+                        state.timed_out = True
+                        state.aborted = (
+                            f"stopped at --max-time {opts.max_time:g}s; requests in flight were cancelled "
+                            "and are not counted"
+                        )
+        finally:
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+        elapsed = time.perf_counter() - state.started
+        window = (state.sending_ended or time.perf_counter()) - state.started
         return LoadReport.build(
             target=opts.target.value,
             scenario=opts.scenario,
@@ -192,7 +209,8 @@ class LoadRun:
             aborted=state.aborted,
             timed_out=state.timed_out,
             timeout=opts.timeout,
-            client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()},
+            client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()}
+            | ({"grpc": "grpcio"} if getattr(ctx.client, "binding", None) == "GRPC" else {}),
         )
 
     async def _closed(

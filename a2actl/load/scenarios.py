@@ -34,12 +34,13 @@ from a2actl.load.metrics import FAILED_STATES, RequestRecord
 from a2actl.protocol.events import PartSpec, message_params, result_state
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 from a2actl.transport.a2a import RpcOutcome, new_id
-from a2actl.transport.channel import TimedEvent
+from a2actl.transport.channel import Heartbeat, TimedEvent
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
     from a2actl.probe.report import ProbeOptions
-    from a2actl.transport.a2a import A2AClient
+    from a2actl.transport.grpc import GrpcOutcome
 
 SCENARIOS = ("send", "stream", "get", "card", "handshake")
 #: ``Task.uncancel`` (Python 3.11+), which ``Deadlines`` needs.
@@ -60,7 +61,12 @@ def error_code(err: A2ACtlError) -> tuple[str, str]:
     return "transport-error", error_class(err)
 
 
-def _a2a_error(rec: RequestRecord, out: RpcOutcome) -> None:
+def _size(out: RpcOutcome | GrpcOutcome) -> int:
+    """The answer's size: the HTTP body's bytes, or the gRPC message's protobuf bytes."""
+    return len(out.http.body) if isinstance(out, RpcOutcome) else out.size
+
+
+def _a2a_error(rec: RequestRecord, out: RpcOutcome | GrpcOutcome) -> None:
     assert out.error is not None
     rec.status = "a2a-error"
     rec.code = f"{out.error.name} {out.error.code}" if out.error.code is not None else out.error.name
@@ -88,10 +94,11 @@ class Messages:
 
 @dataclass
 class ScenarioContext:
-    """What scenarios share: the client (on the fast transport), the card URL, the settings, the
-    messages, and for ``get`` the task id created before the run."""
+    """What scenarios share: the client (on the fast transport; a ``GrpcClient`` on a gRPC interface,
+    ``--binding GRPC``), the card URL, the settings, the messages, and for ``get`` the task id
+    created before the run."""
 
-    client: A2AClient
+    client: AgentClient
     card_url: str
     settings: Settings
     messages: Messages
@@ -147,7 +154,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
     async def send(rec: RequestRecord, base: float) -> None:
         out = await client.call("SendMessage", ctx.params(rec.seq))
         rec.latency = perf() - base
-        rec.bytes = len(out.http.body)
+        rec.bytes = _size(out)
         if out.error is not None:
             _a2a_error(rec, out)
             return
@@ -158,10 +165,10 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         answered_by_message = False
         async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
             now = perf() - base
-            if isinstance(item, RpcOutcome):
-                _a2a_error(rec, item)
-                break
             if not isinstance(item, TimedEvent):
+                if not isinstance(item, Heartbeat):  # an error answer (RpcOutcome / GrpcOutcome)
+                    _a2a_error(rec, item)
+                    break
                 continue
             rec.events += 1
             rec.bytes += item.size
@@ -195,7 +202,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
     async def get(rec: RequestRecord, base: float) -> None:
         out = await client.call("GetTask", {"id": ctx.task_id})
         rec.latency = perf() - base
-        rec.bytes = len(out.http.body)
+        rec.bytes = _size(out)
         if out.error is not None:
             _a2a_error(rec, out)
             return

@@ -240,6 +240,8 @@ class GrpcOutcome:
     initial_metadata: list[tuple[str, str]] = field(default_factory=list)
     seconds: float = 0.0
     headers_seconds: float | None = None
+    #: The answer's size in protobuf bytes (0 for an error).
+    size: int = 0
 
     @property
     def ok(self) -> bool:
@@ -397,7 +399,17 @@ class GrpcClient:
         sink.on_response(0, "OK", redact_headers(initial), elapsed)
         if sink.wants_bodies:
             sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
-        return GrpcOutcome(operation, method, _to_json(response), None, "OK", initial, elapsed, headers_at)
+        return GrpcOutcome(
+            operation,
+            method,
+            _to_json(response),
+            None,
+            "OK",
+            initial,
+            elapsed,
+            headers_at,
+            response.ByteSize(),
+        )
 
     async def stream(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
