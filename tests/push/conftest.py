@@ -72,9 +72,3 @@ def push_cli() -> Any:
 def push_sandbox() -> Iterator[RunningSandbox]:
     """A sandbox (1.0 + 0.3 compat) that pushes; '/slow N' keeps a task working N seconds."""
     yield from _sandbox()
-
-
-@pytest.fixture(scope="module")
-def push_sandbox_v03() -> Iterator[RunningSandbox]:
-    """A sandbox whose card declares only 0.3 interfaces."""
-    yield from _sandbox(versions=("0.3",))

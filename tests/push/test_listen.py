@@ -246,6 +246,18 @@ def test_max_time_ends_with_the_summary_and_exit_5(push_cli: Any) -> None:
     assert r.json["url"].startswith("http://127.0.0.1:")
 
 
+def test_public_url_is_the_webhook_given_out(push_cli: Any) -> None:
+    hook = "https://hooks.example.com/a2a/push?sig=s3cr3t-signature"
+    r = push_cli(
+        "push", "listen", "--public-url", hook, "--a2a-version", "0.3", "--max-time", "1", "-o", "json"
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    config = next(json.loads(line) for line in r.stderr.splitlines() if line.startswith("{"))
+    assert config == {"taskId": "TASK_ID", "pushNotificationConfig": {"url": r.json["url"]}}
+    assert r.json["url"].startswith("https://hooks.example.com/a2a/push?sig=")
+    assert "s3cr3t-signature" not in r.stdout + r.stderr  # a credential-like query value is masked
+
+
 @pytest.mark.parametrize(
     "args, needle",
     [
