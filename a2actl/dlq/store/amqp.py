@@ -203,6 +203,13 @@ def _text(v: Any) -> str | None:
     return v if isinstance(v, str) and v else None
 
 
+def _name(v: Any) -> str | None:
+    """A header's text, keeping ``""`` (the default exchange's name)."""
+    if isinstance(v, (bytes, bytearray)):
+        return bytes(v).decode("utf-8", "replace")
+    return v if isinstance(v, str) else None
+
+
 def death_of(headers: dict[str, Any]) -> dict[str, Any]:
     """The ``amqp`` member of an entry: ``{"xDeath": [...], "firstDeath": {"queue", "reason",
     "exchange"}}`` from the headers RabbitMQ sets when it dead-letters (``x-death``, newest first;
@@ -212,7 +219,7 @@ def death_of(headers: dict[str, Any]) -> dict[str, Any]:
     if isinstance(deaths, list) and deaths:
         out["xDeath"] = _jsonable(deaths)
     first = {
-        k: _text(headers.get(f"x-first-death-{k}"))
+        k: _name(headers.get(f"x-first-death-{k}"))
         for k in ("queue", "reason", "exchange")
         if f"x-first-death-{k}" in headers
     }

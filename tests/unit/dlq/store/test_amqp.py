@@ -170,3 +170,4 @@ def test_origin_and_death_of() -> None:
     assert origin_of({"x-death": [{"exchange": b"", "routing-keys": [b"work"]}]}) == ("", "work")
     assert death_of({}) == {}
     assert death_of({"x-first-death-reason": b"expired"}) == {"firstDeath": {"reason": "expired"}}
+    assert death_of({"x-first-death-exchange": ""}) == {"firstDeath": {"exchange": ""}}
