@@ -192,3 +192,20 @@ def test_without_the_extra_the_grpc_interface_is_skipped_with_the_hint(
     (m,) = [m for m in doc["mismatches"] if m["url"] == ep["url"]]
     assert (m["severity"], m["suggestion"]) == ("info", HINT)
     assert doc["verdict"] == "0.3-compat"  # the HTTP bindings are unchanged
+
+
+def test_a_card_without_grpc_never_imports_grpc(sandbox: RunningSandbox) -> None:
+    """The import footprint: fingerprinting a card with no GRPC interface loads neither grpc nor the
+    gRPC probes (a fresh interpreter; the sandbox fixture serves HTTP only)."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "from typer.testing import CliRunner\n"
+        "from a2actl.cli.app import app\n"
+        f"r = CliRunner().invoke(app, ['caps', 'fingerprint', {sandbox.url!r}, '-o', 'json'])\n"
+        "print(r.exit_code, sorted(m for m in sys.modules if m == 'grpc' or m.endswith('grpc_probe')))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.stdout.split(None, 1) == ["0", "[]\n"], proc.stderr
