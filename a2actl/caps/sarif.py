@@ -7,10 +7,10 @@ code scanning reads (docs.github.com "SARIF support for code scanning").
   ``docs/lint-rules.md``), ``defaultConfiguration.level`` and GitHub's ``security-severity``
   property (error 7.5 "high", warning 5.0 "medium", info 2.0 "low");
 * ``results``: one per finding, ``ruleId``/``ruleIndex``, ``level`` (``info`` → ``note``),
-  ``message.text``, one location: ``physicalLocation.artifactLocation.uri`` (the card URL, or the
-  card file's path as given, relative paths with ``uriBaseId`` ``%SRCROOT%``) with
-  ``region.startLine`` (the line of the pointed-to member in the card as served; its nearest
-  ancestor's when it is absent), a ``logicalLocations`` entry whose ``fullyQualifiedName`` is the JSON pointer, and
+  ``message.text``, one location: ``physicalLocation.artifactLocation`` (``_artifact``: the card
+  file's path, or ``HOST/PATH`` of the card URL with the URL beside it) with ``region.startLine``
+  (the line of the pointed-to member in the card as served; its nearest ancestor's when it is
+  absent), a ``logicalLocations`` entry whose ``fullyQualifiedName`` is the JSON pointer, and
   ``properties.jsonPointer``; ``partialFingerprints`` (rule, source, pointer hashed) so repeated
   uploads match; allowed findings carry ``suppressions`` (``external``, the reason).
 
@@ -140,11 +140,30 @@ def line_of(lines: dict[str, int], pointer: str) -> int:
 
 
 def _artifact(source: str, kind: str) -> dict[str, Any]:
-    if kind == "url" or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
-        return {"uri": source}
+    """The ``artifactLocation`` of the card: for a file, its path as given (relative, under
+    ``%SRCROOT%``) or its ``file://`` URI (absolute); for a URL, the relative reference
+    ``HOST[%3APORT]/PATH`` with the URL (userinfo and query left out) in ``description`` and
+    ``properties.url``. Not the ``https://`` URL itself: code scanning rejects an upload whose
+    absolute URIs do not share the checkout's ``file`` scheme (docs.github.com "SARIF support",
+    source root; github/codeql-action#754)."""
     from pathlib import PurePath
-    from urllib.parse import quote
+    from urllib.parse import quote, urlsplit
 
+    if kind == "url" or re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", source):
+        try:
+            parts = urlsplit(source)
+            host, port = parts.hostname or "card", parts.port
+        except ValueError:
+            parts, host, port = urlsplit(""), "card", None
+        if ":" in host:  # an IPv6 literal
+            host = f"[{host}]"
+        where = f"{host}:{port}" if port else host
+        url = f"{parts.scheme}://{where}{parts.path}" if parts.scheme else source
+        return {
+            "uri": quote(f"{where}{parts.path or '/'}", safe="/"),
+            "description": {"text": f"the agent card served at {url}"},
+            "properties": {"url": url},
+        }
     p = PurePath(source)
     if p.is_absolute():
         return {"uri": p.as_uri()}

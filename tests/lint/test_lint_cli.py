@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from a2actl.caps.lint_rules import BY_ID, RULES
@@ -381,10 +382,22 @@ def test_sarif_url_target_validates(cli: Any, sandbox: Any, sarif_validator: Any
     sarif_validator.validate(log)
     results = log["runs"][0]["results"]
     assert results
+    card_url = sandbox.url + "/.well-known/agent-card.json"
+    host_port = sandbox.url.split("://", 1)[1]
+    body = httpx.get(card_url, timeout=5).text
     for res in results:
-        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
-        assert uri == sandbox.url + "/.well-known/agent-card.json"
-        assert res["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1
+        loc = res["locations"][0]["physicalLocation"]
+        # a relative reference, not the http(s) URL: code scanning rejects absolute URIs whose scheme
+        # is not the checkout's (file)
+        assert (
+            loc["artifactLocation"]["uri"] == host_port.replace(":", "%3A") + "/.well-known/agent-card.json"
+        )
+        assert loc["artifactLocation"]["properties"]["url"] == card_url
+        assert "://" not in loc["artifactLocation"]["uri"]
+        pointer = res["locations"][0]["properties"]["jsonPointer"]
+        if pointer == "/capabilities/pushNotifications":  # a member that exists: its line in the body
+            assert loc["region"]["startLine"] == _line_of(body, '"pushNotifications"')
+        assert loc["region"]["startLine"] >= 1
 
 
 def test_sarif_clean_card_has_empty_results(cli: Any, card_file: Any, sarif_validator: Any) -> None:

@@ -292,3 +292,32 @@ def test_flag_tag_sequences_are_emoji_but_extra_tags_are_not() -> None:
     card = {"name": "x", "description": f"{scotland} ok{hidden}"}
     (f,) = [f for f in L.static_findings(card, parse_card(card), None) if f.rule.id == "A2A-SEC-010"]
     assert "2 hidden tag characters" in f.message and "'hi'" in f.message
+
+
+@pytest.mark.parametrize(
+    ("source", "uri", "url"),
+    [
+        (
+            "https://agent.example.com/.well-known/agent-card.json",
+            "agent.example.com/.well-known/agent-card.json",
+            None,
+        ),
+        ("http://127.0.0.1:9999/a/card.json", "127.0.0.1%3A9999/a/card.json", None),
+        ("https://u:pw@h.example/c.json?token=t0k", "h.example/c.json", "https://h.example/c.json"),
+        ("https://[::1]:8443/c", "%5B%3A%3A1%5D%3A8443/c", None),
+    ],
+)
+def test_sarif_artifact_of_a_url(source: str, uri: str, url: str | None) -> None:
+    from a2actl.caps.sarif import _artifact
+
+    art = _artifact(source, "url")
+    assert art["uri"] == uri
+    assert art["properties"]["url"] == (url or source)
+    assert "pw" not in json.dumps(art) and "t0k" not in json.dumps(art)
+
+
+def test_sarif_artifact_of_a_file(tmp_path: Path) -> None:
+    from a2actl.caps.sarif import _artifact
+
+    assert _artifact("cards/a b.json", "file") == {"uri": "cards/a%20b.json", "uriBaseId": "%SRCROOT%"}
+    assert _artifact(str(tmp_path / "c.json"), "file") == {"uri": (tmp_path / "c.json").as_uri()}
