@@ -246,3 +246,46 @@ def test_a_fixed_grpc_port_is_used(make_sandbox_grpc: Callable[..., RunningSandb
     sb = make_sandbox_grpc(grpc_port=port)
     assert sb.grpc_url == f"127.0.0.1:{port}"
     assert ("GRPC", f"127.0.0.1:{port}", "1.0") in interfaces(sb)
+
+
+def test_rpc_delay_and_a_queue_of_one_slot_hold_grpc_calls(
+    make_sandbox_grpc: Callable[..., RunningSandbox],
+) -> None:
+    """Lower bounds the knobs impose: each RPC waits ``rpc_delay``; with one slot and a constant
+    service time, three concurrent RPCs are served one after another."""
+    from a2actl.server.sandbox.options import ServiceTime
+
+    sb = make_sandbox_grpc(rpc_delay=0.1, max_concurrency=1, service_time=ServiceTime("const", 0.1))
+
+    async def go(channel: grpc.aio.Channel) -> tuple[list[float], float]:
+        stub = a2a_pb2_grpc.A2AServiceStub(channel)
+        await channel.channel_ready()
+
+        async def one() -> float:
+            start = time.monotonic()
+            with pytest.raises(grpc.aio.AioRpcError):
+                await stub.GetTask(pb.GetTaskRequest(id="x"))
+            return time.monotonic() - start
+
+        t0 = time.monotonic()
+        each = await asyncio.gather(one(), one(), one())
+        return list(each), time.monotonic() - t0
+
+    each, total = run(go, str(sb.grpc_url))
+    assert min(each) >= 0.2  # rpc_delay + its own service time
+    assert total >= 0.1 + 3 * 0.1  # the delays overlap; the three service times do not
+
+
+def test_a_stream_stalls_after_n_events(make_sandbox_grpc: Callable[..., RunningSandbox]) -> None:
+    sb = make_sandbox_grpc(stall=0.4, stall_after=2)
+
+    async def go(channel: grpc.aio.Channel) -> list[float]:
+        stub = a2a_pb2_grpc.A2AServiceStub(channel)
+        stamps = []
+        async for _ in stub.SendStreamingMessage(message()):
+            stamps.append(time.monotonic())
+        return stamps
+
+    stamps = run(go, str(sb.grpc_url))
+    assert len(stamps) > 3
+    assert stamps[2] - stamps[1] >= 0.4  # the pause falls between the 2nd and the 3rd event
