@@ -4,7 +4,7 @@
 ``Delivery`` per webhook POST); ``PushSummary`` is the typed result. Pure: it never prints and imports
 no web framework.
 
-Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; ``/work/shared/docs/a2a-protocol.md`` §8):
+Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
 
 * **auth**: when the config carries a ``token``, ``X-A2A-Notification-Token`` must equal it; when it
   carries ``authentication {scheme, credentials}``, ``Authorization`` must be ``<scheme>
@@ -78,7 +78,7 @@ class PushConfig:
     """What the agent was (or is to be) told: the webhook ``url``, the ``token`` it must echo in
     ``X-A2A-Notification-Token`` and optional ``authentication`` (``scheme`` + ``credentials``, sent
     back as ``Authorization: <scheme> <credentials>``). ``token`` and ``credentials`` are secrets:
-    ``to_json`` never includes them unless asked (``config_json(reveal=True)``)."""
+    ``config_json`` writes them as ``***`` unless asked (``reveal=True``)."""
 
     url: str
     token: str | None
@@ -386,7 +386,9 @@ class PushChecker:
                 obj = json.loads(d.body)
             except (ValueError, RecursionError):
                 obj = None
-                body_problems.append(_problem("not-json", f"the body is not JSON: {d.body[:60]!r}"))
+                body_problems.append(
+                    _problem("not-json", f"the body is not JSON: {d.body[:60].decode('utf-8', 'replace')!r}")
+                )
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)
                 if ev is not None and trusted:
@@ -423,9 +425,14 @@ class PushChecker:
                 order = self._audit(ev)
                 if order:
                     self.out_of_order += 1
-        for p in problems + order:
-            if len(self.problems) < MAX_LISTED:
-                self.problems.append({"delivery": self.count, **p})
+        for check, found in (
+            ("auth", problems[: len(problems) - len(body_problems)]),
+            ("body", body_problems),
+            ("order", order),
+        ):
+            for p in found:
+                if len(self.problems) < MAX_LISTED:
+                    self.problems.append({"delivery": self.count, "check": check, **p})
         wall = datetime.fromtimestamp(d.wall_ns / 1e9, timezone.utc).isoformat(timespec="milliseconds")
         record = {
             "type": "delivery",

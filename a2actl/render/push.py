@@ -80,7 +80,11 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         ("duration", format_seconds(s["duration"])),
         (
             "problems",
-            "; ".join(f"#{p['delivery']} {p['rule']}: {p['message']}" for p in s["problems"][:10]) or "none",
+            "; ".join(
+                f"#{p['delivery']} {p['rule']}{' (warning)' if p.get('check') == 'order' else ''}: {p['message']}"
+                for p in s["problems"][:10]
+            )
+            or "none",
         ),
     ]
     for k, v in rows:

@@ -89,6 +89,7 @@ def test_a_token_mismatch_is_401_and_exit_7(token: str | None, rule: str) -> Non
     assert not c.done, "an untrusted delivery must not end the listen"
     s = c.summary("max-time")
     assert (s.auth_failures, s.exit) == (1, ExitCode.CHECK_FAILED)
+    assert [(p["check"], p["rule"]) for p in s.problems] == [("auth", rule)]
     assert TOKEN not in json.dumps(s.to_json()) + json.dumps(records)
 
 
@@ -119,6 +120,7 @@ def test_an_invalid_body_is_400_and_exit_7(body: Any, rule: str) -> None:
     assert c.deliver(delivery(body)).status == 400
     assert rule in [p["rule"] for p in records[0]["problems"]]
     assert records[0]["valid"] is False
+    assert {p["check"] for p in c.summary("max-time").problems} == {"body"}
     assert c.summary("max-time").exit == ExitCode.CHECK_FAILED
 
 
@@ -147,6 +149,7 @@ def test_order_problems_warn_unless_strict() -> None:
         assert records[0]["order"][0]["rule"] == "append-to-unknown-artifact"
         s = c.summary("completed")
         assert (s.out_of_order, s.exit) == (1, code)
+        assert [(p["check"], p["rule"]) for p in s.problems] == [("order", "append-to-unknown-artifact")]
 
 
 def test_a_state_going_back_is_out_of_order_and_interrupted_tasks_may_resume() -> None:
