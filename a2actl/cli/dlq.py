@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from a2actl.dlq.filter import EntryFilter
 
 app = typer.Typer(
-    help="Dead letters: list, show, stats, replay, purge (file, Redis, HTTP or SQS sources).",
+    help="Dead letters: list, show, stats, replay, purge (file, Redis, HTTP, RabbitMQ or SQS sources).",
     no_args_is_help=True,
 )
 
@@ -21,7 +21,7 @@ Src = Annotated[
     str,
     typer.Argument(
         metavar="SRC",
-        help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME], http(s)://AGENT/debug/a2a/dlq, or sqs://REGION/QUEUE_NAME or an SQS queue URL (AWS credentials from the standard chain).",
+        help="file://dlq.jsonl (relative), file:///abs/dlq.jsonl, a path, redis://HOST:PORT/DB?stream=KEY[&group=NAME&consumer=NAME], http(s)://AGENT/debug/a2a/dlq, amqp(s)://USER@HOST:5672/VHOST?queue=NAME (password from $A2ACTL_AMQP_PASSWORD, password-env=NAME or password-file=PATH), or sqs://REGION/QUEUE_NAME or an SQS queue URL (AWS credentials from the standard chain).",
     ),
 ]
 EndpointUrl = Annotated[
@@ -96,6 +96,8 @@ def list_entries(
       a2actl dlq list 'redis://localhost:6379/0?stream=a2a:dlq' --since 1h -o jsonl | jq .messageId
 
       a2actl dlq list sqs://eu-west-1/orders-dlq
+
+      a2actl dlq list 'amqp://ops@rabbit:5672/%2F?queue=orders.dlq&password-env=RMQ_PASSWORD'
     """
     from a2actl.dlq.jobs import list_job
     from a2actl.render import dlq as render_dlq
@@ -259,6 +261,8 @@ def replay(
       a2actl dlq replay 'redis://localhost:6379/0?stream=a2a:dlq&group=redrive&consumer=host-1' --yes
 
       a2actl dlq replay sqs://eu-west-1/orders-dlq --to-broker --yes
+
+      a2actl dlq replay 'amqp://ops@rabbit:5672/%2F?queue=orders.dlq' --to-broker --rate 100/s --yes
     """
     from dataclasses import replace
     from pathlib import Path

@@ -138,7 +138,7 @@ def serve(
         typer.Option(
             "--dlq",
             metavar="URL",
-            help="Enable the queue worker (POST /a2a/queue) dead-lettering into file://PATH.jsonl or redis://HOST:PORT/DB?stream=KEY.",
+            help="Enable the queue worker (POST /a2a/queue) dead-lettering into file://PATH.jsonl, redis://HOST:PORT/DB?stream=KEY or amqp://USER@HOST:5672/VHOST?queue=NAME (RabbitMQ dead-letters it from NAME.work; password from $A2ACTL_AMQP_PASSWORD).",
         ),
     ] = None,
     worker_fault: Annotated[
