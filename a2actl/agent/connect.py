@@ -131,6 +131,16 @@ def channel_for(fetched: CardFetch, settings: Settings, transport: Transport) ->
     return A2AClient(transport, selection)
 
 
+async def connect_channel(
+    target: Target | str, settings: Settings, transport: Transport, card_path: str | None = None
+) -> AgentClient:
+    """``connect`` that may return a ``GrpcClient`` (``channel_for``); the caller closes it
+    (``aclose``) when it is one. Raises as ``connected``."""
+    check_grpc_extra(settings)
+    fetched = await _fetch(target, settings, transport, card_path)
+    return channel_for(fetched, settings, transport)
+
+
 @asynccontextmanager
 async def connected(
     target: Target | str, settings: Settings, transport: Transport, card_path: str | None = None
@@ -138,9 +148,7 @@ async def connected(
     """``connect`` for the commands that speak gRPC too: yields an ``A2AClient`` or a ``GrpcClient``
     (``channel_for``) and closes the gRPC channel on exit. Raises as ``connect``, plus ``UsageError``
     (exit 2, hint ``pip install 'a2actl[grpc]'``) for ``--binding GRPC`` without the extra."""
-    check_grpc_extra(settings)
-    fetched = await _fetch(target, settings, transport, card_path)
-    client = channel_for(fetched, settings, transport)
+    client = await connect_channel(target, settings, transport, card_path)
     try:
         yield client
     finally:

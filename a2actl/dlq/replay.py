@@ -54,9 +54,9 @@ from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, 
 from a2actl.dlq.store.redis import RedisBackend
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
-    from a2actl.transport.a2a import A2AClient
     from a2actl.transport.base import Transport
 
 #: Receives the replay's records as they happen: ``{"type": "result", …}`` per entry (the JSONL
@@ -211,9 +211,9 @@ class Replayer:
     redeliver: Callable[[Entry], Awaitable[dict[str, Any] | None]] | None = None
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
     #: Clients by (url, binding, version, tenant): ``--to`` is ``(URL, "", "", None)``.
-    clients: dict[tuple[str, str, str, str | None], A2AClient] = field(default_factory=dict)
+    clients: dict[tuple[str, str, str, str | None], AgentClient] = field(default_factory=dict)
     #: The same clients by the entry's ``target`` fields as stored (no normalising per entry).
-    _by_target: dict[tuple[Any, ...], A2AClient] = field(default_factory=dict, repr=False)
+    _by_target: dict[tuple[Any, ...], AgentClient] = field(default_factory=dict, repr=False)
     breakers: dict[str, Breaker] = field(default_factory=dict)
     counts: ReplayCounts = field(default_factory=ReplayCounts)
     acked: list[str] = field(default_factory=list)
@@ -225,9 +225,10 @@ class Replayer:
     #: The commit task created and not yet started, which a due batch joins.
     _queued_flush: asyncio.Task[None] | None = field(default=None, repr=False)
 
-    async def _client(self, transport: Transport, entry: Entry) -> A2AClient:
-        """The client for ``--to`` (discovered once) or the entry's stored target (its binding,
-        protocol version and tenant as stored; no discovery). Raises ``UsageError`` for an entry
+    async def _client(self, transport: Transport, entry: Entry) -> AgentClient:
+        """The client for ``--to`` (discovered once; a gRPC interface with ``--binding GRPC`` or a
+        gRPC-first card) or the entry's stored target (its binding, GRPC included, protocol version
+        and tenant as stored; no discovery). Raises ``UsageError`` for an entry
         without ``target.url`` (no ``--to``), and what discovery raises for ``--to``."""
         target = entry.get("target") or {}
         if not self.opts.to and isinstance(target, dict):
@@ -249,7 +250,7 @@ class Replayer:
             return known
         return await self._new_client(transport, entry, target)
 
-    async def _new_client(self, transport: Transport, entry: Entry, target: Any) -> A2AClient:
+    async def _new_client(self, transport: Transport, entry: Entry, target: Any) -> AgentClient:
         from a2actl.protocol.card import Interface
         from a2actl.protocol.negotiation import Selection
         from a2actl.protocol.versions import family_of, normalise_binding
@@ -257,9 +258,9 @@ class Replayer:
         if self.opts.to:
             key: tuple[str, str, str, str | None] = (self.opts.to, "", "", None)
             if key not in self.clients:
-                from a2actl.agent.connect import connect
+                from a2actl.agent.connect import connect_channel
 
-                self.clients[key] = await connect(self.opts.to, self.settings, transport)
+                self.clients[key] = await connect_channel(self.opts.to, self.settings, transport)
             return self.clients[key]
         url = target.get("url") if isinstance(target, dict) else None
         if not isinstance(url, str) or not url:
@@ -281,8 +282,29 @@ class Replayer:
                 source="dlq entry",
                 tenant=key[3],
             )
-            self.clients[key] = A2AClient(transport, Selection(iface, fam, "the dead letter's target"))
+            selection = Selection(iface, fam, "the dead letter's target")
+            if binding == "GRPC":
+                from a2actl.agent.connect import GRPC_INSTALL, grpc_available
+
+                if not grpc_available():
+                    raise UsageError(
+                        f"entry {entry.get('id')} targets a gRPC interface, which needs the gRPC extra",
+                        hint=GRPC_INSTALL,
+                    )
+                from a2actl.transport.grpc import GrpcClient
+
+                self.clients[key] = GrpcClient(transport, selection)
+            else:
+                self.clients[key] = A2AClient(transport, selection)
         return self.clients[key]
+
+    async def _close_clients(self) -> None:
+        """Close the gRPC channels the replay opened (HTTP clients share the transport)."""
+        for client in list(self.clients.values()):
+            close = getattr(client, "aclose", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
 
     async def _deliver(self, transport: Transport, entry: Entry) -> Outcome:
         if self.redeliver is not None:
@@ -311,7 +333,11 @@ class Replayer:
             return Outcome(True)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
         # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
-        code = out.error.code if out.error.code is not None else out.http.status
+        code = (
+            out.error.code
+            if out.error.code is not None
+            else getattr(getattr(out, "http", None), "status", None)
+        )
         return Outcome(
             False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass}
         )
@@ -460,6 +486,7 @@ class Replayer:
             # after the caller closes it (a re-cancel cannot interrupt this wait).
             self._journaller.shutdown(wait=True)
             self._journaller = None
+            await self._close_clients()
 
     async def _deliver_all(
         self, opened: AbstractAsyncContextManager[Transport], sel: EntryFilter, started: float
