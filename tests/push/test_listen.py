@@ -160,6 +160,29 @@ def test_a_0_3_registration_gets_1_0_bodies_from_a2a_sdk(
     assert {p["rule"] for p in doc["problems"]} == {"version-mismatch"}
 
 
+def test_an_agent_that_needs_a_bearer_token(push_cli: Any, sandbox_auth: Any) -> None:
+    from tests.conftest import TOKEN as AGENT_TOKEN
+
+    args = (
+        "push",
+        "listen",
+        "--register",
+        sandbox_auth.url,
+        "--send",
+        "hi",
+        "--max-time",
+        "30",
+        "-o",
+        "json",
+    )
+    r = push_cli(*args)
+    assert r.exit_code == 4, r.stdout + r.stderr  # the agent refused the SendMessage
+    r = push_cli(*args, "--token-env", "AGENT_TOKEN", env={"AGENT_TOKEN": AGENT_TOKEN})
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.json["finalState"] == "completed" and r.json["authFailures"] == 0
+    assert AGENT_TOKEN not in r.stdout + r.stderr
+
+
 def test_an_agent_without_push_refuses_the_registration(push_cli: Any, sandbox_lying: Any) -> None:
     task = start_task(sandbox_lying.url, "/slow 1")
     r = push_cli(
