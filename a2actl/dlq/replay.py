@@ -288,7 +288,8 @@ class Replayer:
 
                 if not grpc_available():
                     raise UsageError(
-                        f"entry {entry.get('id')} targets a gRPC interface, which needs the gRPC extra",
+                        f"entry {entry.get('id')} targets a gRPC interface, which needs the gRPC extra "
+                        f"({GRPC_INSTALL})",
                         hint=GRPC_INSTALL,
                     )
                 from a2actl.transport.grpc import GrpcClient
