@@ -201,18 +201,23 @@ class CanonicalizationError(ProtocolViolation):
 
 
 def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
-    """a2a-sdk's ``parse_agent_card`` v0.3 → 1.0 mapping, in place (``dropped`` collects the
-    pointers of the v0.3 fields removed). Raises ``CanonicalizationError`` where a2a-sdk raises."""
+    """a2a-sdk's ``parse_agent_card`` v0.3 → 1.0 mapping, in place. ``dropped`` collects the pointers
+    of the v0.3 fields removed without being mapped (a mapped field is covered through its 1.0
+    field). Raises ``CanonicalizationError`` where a2a-sdk raises."""
     try:
         if "supportsAuthenticatedExtendedCard" in card:
-            dropped.append("/supportsAuthenticatedExtendedCard")
+            mapped = False
             if card.pop("supportsAuthenticatedExtendedCard"):
                 caps = card.setdefault("capabilities", {})
                 if "extendedAgentCard" not in caps:
-                    caps["extendedAgentCard"] = True
-        for legacy in ("url", "preferredTransport", "protocolVersion", "additionalInterfaces"):
-            if legacy in card:
-                dropped.append("/" + legacy)
+                    caps["extendedAgentCard"] = mapped = True
+            if not mapped:
+                dropped.append("/supportsAuthenticatedExtendedCard")
+        legacy_fields = [
+            k for k in ("url", "preferredTransport", "protocolVersion", "additionalInterfaces") if k in card
+        ]
+        if "supportedInterfaces" in card or not card.get("url"):
+            dropped.extend("/" + k for k in legacy_fields)
         main_url = card.pop("url", None)
         transport = card.pop("preferredTransport", "JSONRPC")
         version = card.pop("protocolVersion", "0.3.0")
@@ -229,13 +234,13 @@ def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
         def legacy_security(reqs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [{"schemes": {name: {"list": scopes} for name, scopes in r.items()}} for r in reqs]
 
-        if "security" in card:
+        if "security" in card and ("securityRequirements" in card or card["security"] is None):
             dropped.append("/security")
         legacy = card.pop("security", None)
         if "securityRequirements" not in card and legacy is not None:
             card["securityRequirements"] = legacy_security(legacy)
         for idx, skill in enumerate(card.get("skills", [])):
-            if "security" in skill:
+            if "security" in skill and ("securityRequirements" in skill or skill["security"] is None):
                 dropped.append(f"/skills/{idx}/security")
             legacy = skill.pop("security", None)
             if "securityRequirements" not in skill and legacy is not None:
@@ -256,8 +261,7 @@ def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
                 for k in [k for k in scheme if k not in _TREE["SecurityScheme"]]:
                     del scheme[k]
                 continue
-            dropped.append(f"{here}/type")
-            scheme.pop("type")
+            scheme.pop("type")  # a v0.3-only scheme: mapped to its 1.0 wrapper, so covered
             if kind == "apiKey" and "in" in scheme:
                 scheme["location"] = scheme.pop("in")
             inner = dict(scheme)

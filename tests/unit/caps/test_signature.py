@@ -188,26 +188,48 @@ def test_canonical_form_is_a2a_sdks(card: dict[str, Any]) -> None:
 
 
 def test_uncovered_fields_are_listed() -> None:
-    card = {
+    # a v0.3 card: its fields are mapped to 1.0 fields, so they are covered; unknown ones are not
+    v03 = {
         "name": "n",
         "url": "http://h/a",
         "protocolVersion": "0.3.0",
-        "skills": [{"id": "s", "security": [{"b": []}], "x": 1}],
-        "securitySchemes": {
-            "b": {"httpAuthSecurityScheme": {"scheme": "Bearer"}, "type": "http", "scheme": "Bearer"},
-            "k": {"type": "apiKey", "in": "header", "name": "K"},
-        },
+        "supportsAuthenticatedExtendedCard": True,
+        "security": [{"k": []}],
+        "skills": [{"id": "s", "security": [{"k": ["r"]}], "x": 1}],
+        "securitySchemes": {"k": {"type": "apiKey", "in": "header", "name": "K"}},
         "signatures": [],
     }
-    _, dropped = S.v1_form(card)
+    form, dropped = S.v1_form(v03)
+    assert dropped == ["/skills/0/x"]
+    assert form is not None and form["supportedInterfaces"][0]["url"] == "http://h/a"
+    assert form["securitySchemes"] == {"k": {"apiKeySecurityScheme": {"location": "header", "name": "K"}}}
+    assert form["capabilities"] == {"extendedAgentCard": True}
+    # a hybrid card: the v0.3 copies beside the 1.0 fields are not covered
+    hybrid = {
+        "name": "n",
+        "supportedInterfaces": [
+            {"url": "http://h/a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+        ],
+        "url": "http://h/a",
+        "protocolVersion": "0.3.0",
+        "securityRequirements": [{"schemes": {"b": {"list": ["r"]}}}],
+        "security": [{"b": ["r"]}],
+        "capabilities": {"extendedAgentCard": False},
+        "supportsAuthenticatedExtendedCard": True,
+        "skills": [{"id": "s", "securityRequirements": [], "security": [{"b": []}]}],
+        "securitySchemes": {
+            "b": {"httpAuthSecurityScheme": {"scheme": "Bearer"}, "type": "http", "scheme": "Bearer"}
+        },
+    }
+    _, dropped = S.v1_form(hybrid)
     assert dropped == [
+        "/supportsAuthenticatedExtendedCard",
         "/url",
         "/protocolVersion",
+        "/security",
         "/skills/0/security",
         "/securitySchemes/b/type",
         "/securitySchemes/b/scheme",
-        "/securitySchemes/k/type",
-        "/skills/0/x",
     ]
 
 
