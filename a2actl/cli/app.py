@@ -60,7 +60,11 @@ class Binding(str, Enum):
 #: command's annotations into click objects when the tree is built (~1 ms a command), and
 #: ``--help``/``--version`` need only the names and short help, so nothing is built for them.
 LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
-    "caps": ("a2actl.cli.caps", "app", "Capability schemas: validate, snapshot, diff, fingerprint."),
+    "caps": (
+        "a2actl.cli.caps",
+        "app",
+        "Capability schemas: validate, snapshot, diff, fingerprint; signed cards: verify, sign; security lint.",
+    ),
     "card": ("a2actl.cli.card", "app", "Agent cards: fetch, show."),
     "dlq": ("a2actl.cli.dlq", "app", "Dead letters: list, show, stats, replay, purge."),
     "demo": ("a2actl.cli.demo", "demo", "Start the sandbox agent and show a real probe of it."),
