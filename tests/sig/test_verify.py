@@ -530,3 +530,27 @@ def test_a_hybrid_card_with_1_0_only_scheme_fields_verifies_in_its_1_0_form(
     assert canonical(served)[0] == _canonicalize_agent_card(signed_proto).encode("utf-8")
     code, doc = verify(cli, write_json(tmp_path / "p.json", served), "--jwks", keys.jwks)
     assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+
+
+def test_a_signed_card_with_no_canonical_form_is_exit_6(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    card = json.loads(Path(path).read_text(encoding="utf-8"))
+    card["capabilities"]["streaming"] = "yes"  # not a bool: no 1.0 form (a2a-sdk cannot read it either)
+    r = cli("caps", "verify", write_json(tmp_path / "x.json", card), "--jwks", keys.jwks)
+    assert r.exit_code == 6 and "/capabilities/streaming: expected true or false" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = cli("caps", "validate", write_json(tmp_path / "x.json", card), "-o", "json")
+    assert r.json["signature"]["state"] == "invalid"  # validate reports it as a failed check
+    assert [f["check"] for f in r.json["findings"] if f["check"] == "signature"] == ["signature"]
+
+
+def test_a_jku_that_cannot_be_fetched_leaves_the_key_unknown(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    assert card_https.ca is not None
+    _serve_signed_with_jku(cli, tmp_path, keys, card_https, card_https.url + "/gone.json")
+    code, doc = verify(cli, "--cacert", card_https.ca, card_https.url)
+    assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
+    sig = doc["signatures"][0]
+    assert sig["jkuUse"].startswith("failed: jku ") and "HTTP 404" in sig["jkuUse"]
+    assert "HTTP 404" in sig["reason"]
