@@ -289,3 +289,20 @@ def test_a_stream_stalls_after_n_events(make_sandbox_grpc: Callable[..., Running
     stamps = run(go, str(sb.grpc_url))
     assert len(stamps) > 3
     assert stamps[2] - stamps[1] >= 0.4  # the pause falls between the 2nd and the 3rd event
+
+
+def test_a_port_taken_after_the_reservation_is_an_oserror() -> None:
+    """``GrpcSide.start`` (in the serving loop) raises OSError, which ``sandbox serve`` turns into
+    exit 2, when the reserved port was taken in between."""
+    from a2actl.server.sandbox.grpc import GrpcSide
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        side = GrpcSide(SandboxOptions(), "127.0.0.1", taken.getsockname()[1])
+
+        async def go() -> None:
+            await side.start(handler=None)
+
+        with pytest.raises(OSError, match="gRPC could not listen on 127.0.0.1:"):
+            asyncio.run(go())

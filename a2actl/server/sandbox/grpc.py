@@ -27,6 +27,7 @@ Fault knobs (``SandboxOptions``) over gRPC, applied per RPC by ``fault_intercept
 from __future__ import annotations
 
 import asyncio
+import errno
 import random
 import secrets
 import socket
@@ -97,7 +98,8 @@ class GrpcSide:
 
     async def start(self, handler: Any) -> None:
         """Create, bind and start the server in the running loop, serving ``handler`` (an a2a-sdk
-        ``RequestHandler``). Raises ``RuntimeError`` when grpc cannot bind the port."""
+        ``RequestHandler``). Raises ``OSError`` (EADDRINUSE) when grpc cannot bind the port (the CLI:
+        exit 2), e.g. when another process took it after ``reserve_port``."""
         import grpc  # type: ignore[import-untyped,unused-ignore]
         from a2a.server.request_handlers.grpc_handler import GrpcHandler
         from a2a.types import a2a_pb2_grpc
@@ -116,9 +118,12 @@ class GrpcSide:
             add_v03: Any = a2a_v0_3_pb2_grpc.add_A2AServiceServicer_to_server
             add_v03(CompatGrpcHandler(handler), server)
         reflection.enable_server_reflection([*self.services(), reflection.SERVICE_NAME], server)
-        bound = server.add_insecure_port(self.url)
+        try:
+            bound = server.add_insecure_port(self.url)
+        except RuntimeError:  # grpcio's "Failed to bind to address"
+            bound = 0
         if bound != self.port:
-            raise RuntimeError(f"gRPC could not listen on {self.url}")
+            raise OSError(errno.EADDRINUSE, f"gRPC could not listen on {self.url}")
         await server.start()
         self.server = server
 
