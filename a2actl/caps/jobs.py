@@ -373,17 +373,25 @@ async def sign_job(
 
 
 def _write_json(path: str, doc: Any, option: str) -> None:
-    """Write ``doc`` as indented JSON to ``path`` atomically (a temp file renamed over it). Raises
-    ``UsageError`` (exit 2) naming the option and the path."""
+    """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
+    removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
+    public JWK Set is no secret). Raises ``UsageError`` (exit 2) naming the option and the path."""
     import os
     import tempfile
 
     target = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent if str(target.parent) else ".")
+        fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent)
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.fchmod(fd, 0o666 & ~umask)
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(doc, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
         os.replace(tmp, target)
     except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
         raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc

@@ -554,3 +554,28 @@ def test_a_jku_that_cannot_be_fetched_leaves_the_key_unknown(
     sig = doc["signatures"][0]
     assert sig["jkuUse"].startswith("failed: jku ") and "HTTP 404" in sig["jkuUse"]
     assert "HTTP 404" in sig["reason"]
+
+
+def test_sign_output_files_are_readable_like_any_new_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    import os
+
+    card = write_json(tmp_path / "c.json", plain_card())
+    out, pub = tmp_path / "o.json", tmp_path / "k.json"
+    r = cli(
+        "caps",
+        "sign",
+        card,
+        "--key",
+        keys.ec.private,
+        "--kid",
+        "k",
+        "--out",
+        str(out),
+        "--jwks-out",
+        str(pub),
+    )
+    assert r.exit_code == 0
+    umask = os.umask(0)
+    os.umask(umask)
+    assert (out.stat().st_mode & 0o777) == (pub.stat().st_mode & 0o777) == 0o666 & ~umask
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".a2actl-")]  # no temp file left
