@@ -26,7 +26,7 @@ def _require_server_extra() -> None:
     except ImportError as exc:
         raise UsageError(
             f"push listen needs starlette and uvicorn ({exc.name or 'a module'} is not installed)",
-            hint="pip install 'a2actl[exporter]'",
+            hint="pip install 'a2actl[push]'",
         ) from exc
 
 
