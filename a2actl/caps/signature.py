@@ -338,9 +338,7 @@ def _field(kind: str, item: Any, here: str, dropped: list[str]) -> Any:
         if not isinstance(item, list):
             raise CanonicalizationError(f"{here}: expected a list, got {type(item).__name__}")
         inner = kind[1:-1]
-        vals = [
-            _field(inner if inner == "str" else inner, v, f"{here}/{i}", dropped) for i, v in enumerate(item)
-        ]
+        vals = [_field(inner, v, f"{here}/{i}", dropped) for i, v in enumerate(item)]
         if inner == "str":
             vals = [v if v is not _OMIT else "" for v in vals]  # a list keeps its empty strings
         return vals or _OMIT
