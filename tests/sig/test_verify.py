@@ -579,3 +579,34 @@ def test_sign_output_files_are_readable_like_any_new_file(cli: Any, tmp_path: Pa
     os.umask(umask)
     assert (out.stat().st_mode & 0o777) == (pub.stat().st_mode & 0o777) == 0o666 & ~umask
     assert not [p.name for p in tmp_path.iterdir() if p.name.startswith(".a2actl-")]  # no temp file left
+
+
+def test_the_sdks_card_resolver_verifies_a_card_we_signed_and_serve(
+    cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer
+) -> None:
+    # a2a-sdk's own client path: A2ACardResolver.get_agent_card(signature_verifier=...) over HTTP
+    pytest.importorskip("jwt", reason="a2a-sdk[signing] (PyJWT) not installed")
+    import asyncio
+
+    import httpx
+    from a2a.client.card_resolver import A2ACardResolver
+    from a2a.client.errors import AgentCardResolutionError
+    from a2a.server.request_handlers.response_helpers import agent_card_to_dict
+    from a2a.utils.signing import InvalidSignaturesError, create_signature_verifier
+
+    hybrid = agent_card_to_dict(_sdk_card(card_http.url + "/a2a/jsonrpc"))
+    path = write_json(tmp_path / "h.json", hybrid)
+    signed = sign(cli, path, keys.rsa.private, "rsa-1", tmp_path)
+    card_http.docs["/.well-known/agent-card.json"] = signed
+    pems = {"rsa-1": Path(keys.rsa.public).read_bytes()}
+
+    async def resolve(card_pems: dict[str, bytes]) -> Any:
+        verifier = create_signature_verifier(lambda kid, _jku: card_pems[kid or ""], ["RS256", "ES256"])
+        async with httpx.AsyncClient() as client:
+            return await A2ACardResolver(client, card_http.url).get_agent_card(signature_verifier=verifier)
+
+    card = asyncio.run(resolve(pems))
+    assert card.name == "signed agent" and len(card.signatures) == 1
+    pems_wrong = {"rsa-1": Path(keys.ec.public).read_bytes()}
+    with pytest.raises((InvalidSignaturesError, AgentCardResolutionError)):
+        asyncio.run(resolve(pems_wrong))
