@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from a2actl.protocol.jsonrpc import DecodedError, decode_jsonrpc_error
+from a2actl.protocol.jsonrpc import ERRORS, DecodedError, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
 
 #: ``google.rpc.ErrorInfo.domain`` of A2A errors (spec v1.0 §10).
@@ -82,6 +82,11 @@ TRANSPORT_STATUSES: dict[str, int] = {
 }
 
 
+#: A JSON-RPC error name → its code: a2a-sdk's 0.3 gRPC handler (``CompatGrpcHandler.abort_context``)
+#: sends no ErrorInfo, only ``"<ErrorClassName>: <message>"`` as the status message.
+_BY_NAME: dict[str, int] = {e.name: e.code for e in ERRORS.values()}
+
+
 def error_info(details: list[Any]) -> dict[str, Any] | None:
     """The first ``google.rpc.ErrorInfo`` among ProtoJSON ``Any`` ``details`` (any domain), or ``None``."""
     for d in details:
@@ -102,14 +107,19 @@ def decode_grpc_error(
     the status message, ``details`` the ``google.rpc.Status.details`` as ProtoJSON ``Any`` objects.
 
     The JSON-RPC code comes from ``ErrorInfo.reason`` in domain ``a2a-protocol.org`` (``REASON_TABLE``),
+    else from an error name leading the message (``TaskNotFoundError: …``, a2a-sdk's 0.3 service),
     else from the status (``STATUS_FALLBACK``; NOT_FOUND only when the message names a missing task).
     The result is what ``decode_jsonrpc_error`` gives for the same code, so names, classes and hints
     are the JSON-RPC ones; ``details`` gains ``{"grpcStatus": status}`` first. Never raises."""
     info = error_info(details)
     reason = info.get("reason") if info is not None and info.get("domain") == A2A_DOMAIN else None
     code: int | None = None
+    named = _BY_NAME.get(message.split(":", 1)[0].strip()) if ":" in message else None
     if isinstance(reason, str) and reason in REASON_TABLE:
         code = REASON_TABLE[reason][0]
+    elif named is not None:  # a2a-sdk's 0.3 compat handler: "TaskNotFoundError: Task not found"
+        code = named
+        message = message.split(":", 1)[1].strip()
     elif status == "NOT_FOUND":
         text = message.lower()
         code = -32001 if "task" in text and "not found" in text else None

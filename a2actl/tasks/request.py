@@ -167,11 +167,12 @@ def _grpc_dry_run(
     client: GrpcClient, operation: str, params: dict[str, Any], settings: Settings, show_secrets: bool
 ) -> SendDryRun:
     """``dry_run`` for a gRPC interface: the metadata (``traceparent`` left out: it is new per call),
-    the request message as ProtoJSON and a ``grpcurl`` command."""
+    the request message as ProtoJSON (as sent: for 0.3 the 0.3 proto's form) and a ``grpcurl``
+    command."""
     from a2actl.core.redact import header_secrets
     from a2actl.transport.grpc import metadata_for
 
-    pairs, _notes = metadata_for(settings)
+    pairs, _notes = metadata_for(settings, version="0.3" if client.v03 else "1.0")
     metadata: dict[str, str] = {}
     for k, v in pairs:
         if k == "traceparent":
@@ -179,16 +180,17 @@ def _grpc_dry_run(
         secret = k == "authorization" or bool(header_secrets([(k, v)]))
         metadata[k] = v if show_secrets or not secret else secret_placeholder(k, v)
     method = client.method_name(operation)
+    body = client.wire_json(operation, params)  # the message as sent (0.3: the 0.3 proto's JSON)
     return SendDryRun(
         method=method,
         url=client.endpoint.target,
         headers=metadata,
-        body=params,
+        body=body,
         curl="",
         secrets_shown=show_secrets,
         negotiation=client.selection.to_json(),
         grpcurl=grpcurl_command(
-            client.endpoint.target, method, metadata, params, tls=client.endpoint.tls, settings=settings
+            client.endpoint.target, method, metadata, body, tls=client.endpoint.tls, settings=settings
         ),
     )
 

@@ -73,6 +73,17 @@ _ = error_details_pb2  # imported for its descriptors: ErrorInfo / BadRequest de
 
 #: The service's full name (spec v1.0 §10; ``specification/a2a.proto`` package ``lf.a2a.v1``).
 SERVICE = "lf.a2a.v1.A2AService"
+#: A2A 0.3's service (``specification/grpc/a2a.proto`` at v0.3.0, package ``a2a.v1``), as a2a-sdk's
+#: ``CompatGrpcHandler`` serves it; stubs ``a2a.compat.v0_3.a2a_v0_3_pb2_grpc``.
+SERVICE_V03 = "a2a.v1.A2AService"
+#: operation (1.0 name) → the 0.3 RPC name; ``ListTasks`` does not exist in 0.3.
+V03_RPCS = {
+    "SendMessage": "SendMessage",
+    "SendStreamingMessage": "SendStreamingMessage",
+    "GetTask": "GetTask",
+    "CancelTask": "CancelTask",
+    "SubscribeToTask": "TaskSubscription",
+}
 #: operation → (request message class, streaming?)
 OPERATIONS: dict[str, tuple[type[Message], bool]] = {
     "SendMessage": (a2a_pb2.SendMessageRequest, False),
@@ -170,11 +181,11 @@ def credentials(settings: Settings) -> grpc.ChannelCredentials:
 
 
 def metadata_for(
-    settings: Settings, *, trace_span: str | None = None
+    settings: Settings, *, trace_span: str | None = None, version: str = "1.0"
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The metadata of one call and notes about ``-H`` headers left out (module docstring rules):
-    ``[(name, value)]`` with lowercase names, ``a2a-version`` first."""
-    md: list[tuple[str, str]] = [("a2a-version", "1.0")]
+    ``[(name, value)]`` with lowercase names, ``a2a-version`` (``version``) first."""
+    md: list[tuple[str, str]] = [("a2a-version", version)]
     notes: list[str] = []
     has_auth = False
     for name, value in settings.headers:
@@ -272,19 +283,18 @@ class GrpcClient:
     def __init__(self, transport: Transport, selection: Selection, *, address: str | None = None) -> None:
         """``address``: an IP address already resolved for the interface's host (``handshake probe``
         times name resolution itself): the channel connects there, with the host name kept as the
-        HTTP/2 authority and the TLS server name. Raises ``UsageError`` (exit 2) for a 0.x
-        interface or a URL ``parse_endpoint`` refuses."""
+        HTTP/2 authority and the TLS server name. A 0.x interface is spoken as A2A 0.3's service
+        (``a2a.v1.A2AService``): params and results in the 0.3 JSON-RPC shapes, converted with
+        a2a-sdk's 0.3 compat types. Raises ``UsageError`` (exit 2) for a URL ``parse_endpoint``
+        refuses."""
         self.transport = transport
         self.settings = transport.settings
         self.selection = selection
         self.family = selection.family
         self.url = selection.interface.url
-        if self.family is not Family.V1_0:
-            raise UsageError(
-                f"the gRPC interface {self.url} speaks A2A {self.family.value}; a2actl speaks A2A 1.0 "
-                "over gRPC (lf.a2a.v1.A2AService) only",
-                hint="use the card's JSON-RPC or HTTP+JSON interface for 0.3 (--binding auto)",
-            )
+        #: A2A 0.3 over gRPC (``a2a.v1.A2AService``): 0.2 and 0.3 interfaces.
+        self.v03 = self.family is not Family.V1_0
+        self.service = SERVICE_V03 if self.v03 else SERVICE
         self.endpoint = parse_endpoint(self.url, self.settings)
         self.address = address
         self._channel: grpc.aio.Channel | None = None
@@ -299,8 +309,9 @@ class GrpcClient:
         return self._ready
 
     def method_name(self, operation: str) -> str:
-        """The gRPC method path of ``operation`` (``/lf.a2a.v1.A2AService/GetTask``)."""
-        return f"/{SERVICE}/{operation}"
+        """The gRPC method path of ``operation`` (``/lf.a2a.v1.A2AService/GetTask``; 0.3:
+        ``/a2a.v1.A2AService/TaskSubscription`` for ``SubscribeToTask``)."""
+        return f"/{self.service}/{V03_RPCS.get(operation, operation) if self.v03 else operation}"
 
     def open_channel(self) -> grpc.aio.Channel:
         """The channel (created on first use; no connection is made until a call or ``wait_ready``).
@@ -323,7 +334,12 @@ class GrpcClient:
                 self._channel = grpc.aio.secure_channel(target, credentials(self.settings), options=options)
             else:
                 self._channel = grpc.aio.insecure_channel(target, options=options)
-            self._stub = a2a_pb2_grpc.A2AServiceStub(self._channel)  # type: ignore[no-untyped-call,unused-ignore]
+            if self.v03:
+                from a2a.compat.v0_3 import a2a_v0_3_pb2_grpc
+
+                self._stub = a2a_v0_3_pb2_grpc.A2AServiceStub(self._channel)  # type: ignore[no-untyped-call,unused-ignore]
+            else:
+                self._stub = a2a_pb2_grpc.A2AServiceStub(self._channel)  # type: ignore[no-untyped-call,unused-ignore]
         return self._channel
 
     async def wait_ready(self) -> None:
@@ -351,7 +367,24 @@ class GrpcClient:
             channel, self._channel = self._channel, None
             await channel.close()
 
+    def wire_json(self, operation: str, params: dict[str, Any]) -> Any:
+        """The request message ``operation`` sends for ``params``, as ProtoJSON (what ``grpcurl -d``
+        takes). Raises ``UsageError`` (exit 2) as ``call`` does for params that do not fit."""
+        return json_format.MessageToDict(self._request(operation, params))
+
+    def _rpc(self, operation: str) -> Any:
+        self.open_channel()
+        return getattr(self._stub, V03_RPCS[operation] if self.v03 else operation)
+
+    def _result(self, msg: Message) -> Any:
+        """An answer as the JSON a2actl reads: 1.0 ProtoJSON, or (0.3) the 0.3 JSON-RPC shapes."""
+        if not self.v03:
+            return _to_json(msg)
+        return _v03_json(msg)
+
     def _request(self, operation: str, params: dict[str, Any]) -> Message:
+        if self.v03:
+            return _v03_request(operation, params)
         try:
             cls, _ = OPERATIONS[operation]
         except KeyError:
@@ -366,7 +399,7 @@ class GrpcClient:
         return msg
 
     def _metadata(self, method: str) -> list[tuple[str, str | bytes]]:
-        md, notes = metadata_for(self.settings)
+        md, notes = metadata_for(self.settings, version="0.3" if self.v03 else "1.0")
         self.last_traceparent = md[-1][1]
         sink = self.transport.sink
         for note in notes:
@@ -381,7 +414,7 @@ class GrpcClient:
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
-        rpc = getattr(self._stub, operation)
+        rpc = self._rpc(operation)
         sink = self.transport.sink
         t0 = time.perf_counter()
         call = rpc(request, timeout=self.settings.read_timeout, metadata=self._metadata(method))
@@ -402,7 +435,7 @@ class GrpcClient:
         return GrpcOutcome(
             operation,
             method,
-            _to_json(response),
+            self._result(response),
             None,
             "OK",
             initial,
@@ -425,7 +458,7 @@ class GrpcClient:
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
-        rpc = getattr(self._stub, operation)
+        rpc = self._rpc(operation)
         t0 = time.perf_counter()
         call = rpc(request, metadata=self._metadata(method))
         events = 0
@@ -455,7 +488,7 @@ class GrpcClient:
                 events += 1
                 if bodies:
                     sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(msg).encode()))
-                yield TimedEvent(at, msg.ByteSize(), classify_event(_to_json(msg)))
+                yield TimedEvent(at, msg.ByteSize(), classify_event(self._result(msg)))
         finally:
             if not call.done():
                 call.cancel()
@@ -525,6 +558,59 @@ class GrpcClient:
         return GrpcOutcome(operation, method, None, decoded, name, [], elapsed)
 
 
+def _v03_request(operation: str, params: dict[str, Any]) -> Message:
+    """The A2A 0.3 request message of ``operation`` for 0.3 JSON-RPC ``params`` (``MessageSendParams``,
+    ``TaskQueryParams``, ``TaskIdParams``), built as a2a-sdk's ``CompatGrpcTransport`` builds it
+    (resource names ``tasks/{id}``). Raises ``UsageError`` (exit 2) for an operation 0.3 lacks or
+    params that do not validate."""
+    from a2a.compat.v0_3 import a2a_v0_3_pb2 as pb03
+    from a2a.compat.v0_3 import types as t03
+    from a2a.compat.v0_3.proto_utils import ToProto
+    from pydantic import ValidationError
+
+    if operation not in V03_RPCS:
+        raise UsageError(f"{operation} is not an RPC of {SERVICE_V03} (A2A 0.3 over gRPC)")
+    try:
+        if operation in ("SendMessage", "SendStreamingMessage"):
+            p = t03.MessageSendParams.model_validate(params)
+            return pb03.SendMessageRequest(
+                request=ToProto.message(p.message),
+                configuration=ToProto.message_send_configuration(p.configuration),
+                metadata=ToProto.metadata(p.metadata),
+            )
+        task_id = params.get("id")
+        if not isinstance(task_id, str):
+            raise UsageError(f"{operation}: the task id is missing")
+        name = f"tasks/{task_id}"
+        if operation == "GetTask":
+            history = params.get("historyLength")
+            return pb03.GetTaskRequest(name=name, history_length=history if isinstance(history, int) else 0)
+        if operation == "CancelTask":
+            return pb03.CancelTaskRequest(name=name)
+        return pb03.TaskSubscriptionRequest(name=name)
+    except ValidationError as exc:
+        raise UsageError(f"{operation}: the params are not A2A 0.3 MessageSendParams: {exc}") from exc
+
+
+def _v03_json(msg: Message) -> Any:
+    """A 0.3 answer (``SendMessageResponse``, ``Task``, ``StreamResponse``) as the 0.3 JSON-RPC result
+    (``kind``-tagged Task / Message / events), through a2a-sdk's 0.3 compat types."""
+    from a2a.compat.v0_3 import a2a_v0_3_pb2 as pb03
+    from a2a.compat.v0_3.proto_utils import FromProto
+
+    obj: Any
+    if isinstance(msg, pb03.SendMessageResponse):
+        which = msg.WhichOneof("payload")
+        obj = FromProto.task(msg.task) if which == "task" else FromProto.message(msg.msg) if which else None
+    elif isinstance(msg, pb03.Task):
+        obj = FromProto.task(msg)
+    elif isinstance(msg, pb03.StreamResponse):
+        obj = FromProto.stream_response(msg)
+    else:
+        return json_format.MessageToDict(msg)
+    return obj.model_dump(mode="json", by_alias=True, exclude_none=True) if obj is not None else None
+
+
 def _text_md(md: Any) -> list[tuple[str, str]]:
     """grpcio metadata as text pairs (``-bin`` values shown as their byte count)."""
     out: list[tuple[str, str]] = []
@@ -549,6 +635,8 @@ def _user_agent() -> str:
 __all__ = [
     "OPERATIONS",
     "SERVICE",
+    "SERVICE_V03",
+    "V03_RPCS",
     "Endpoint",
     "GrpcClient",
     "GrpcOutcome",

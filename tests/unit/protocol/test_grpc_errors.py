@@ -89,3 +89,13 @@ def test_exception_names_the_grpc_status():
 def test_version_not_supported_is_a_version_mismatch():
     d = decode_grpc_error("FAILED_PRECONDITION", "no", [info("VERSION_NOT_SUPPORTED")], method="GetTask")
     assert d.code == -32009 and d.version_mismatch
+
+
+def test_an_error_name_leading_the_message_gives_the_code():
+    """a2a-sdk's 0.3 gRPC service: no ErrorInfo, ``"<ErrorName>: <message>"`` as the status message."""
+    d = decode_grpc_error(
+        "FAILED_PRECONDITION", "UnsupportedOperationError: task is terminal", [], method="GetTask"
+    )
+    assert (d.code, d.name, d.message) == (-32004, "UnsupportedOperationError", "task is terminal")
+    plain = decode_grpc_error("FAILED_PRECONDITION", "NotAnError: x", [])
+    assert plain.code is None and plain.message == "NotAnError: x"
