@@ -21,7 +21,8 @@ def sign(cli: Any, card: str, key: str, kid: str, tmp_path: Path, *extra: str) -
     out = tmp_path / f"signed-{kid}-{len(list(tmp_path.iterdir()))}.json"
     r = cli("caps", "sign", card, "--key", key, "--kid", kid, "--out", str(out), *extra)
     assert r.exit_code == 0, r.stderr
-    return json.loads(out.read_text(encoding="utf-8"))
+    signed: dict[str, Any] = json.loads(out.read_text(encoding="utf-8"))
+    return signed
 
 
 def signed_file(cli: Any, tmp_path: Path, keys: Keys, *pairs: tuple[str, str], card: Any = None) -> str:
@@ -500,7 +501,11 @@ def test_the_sdk_verifies_a_hybrid_card_we_signed(cli: Any, tmp_path: Path, keys
     signed = sign(cli, write_json(tmp_path / "h1.json", signed), keys.ec.private, "ec-1", tmp_path)
     pems = {"rsa-1": Path(keys.rsa.public).read_bytes(), "ec-1": Path(keys.ec.public).read_bytes()}
     for kid in pems:
-        verifier = create_signature_verifier(lambda k, _jku, kid=kid: pems[kid], ["RS256", "ES256"])
+
+        def provider(_kid: str | None, _jku: str | None, kid: str = kid) -> bytes:
+            return pems[kid]
+
+        verifier = create_signature_verifier(provider, ["RS256", "ES256"])
         verifier(parse_agent_card(copy.deepcopy(signed)))  # raises InvalidSignaturesError when none is valid
     # and the SDK rejects it once the card is changed (the test can fail)
     tampered = copy.deepcopy(signed)
@@ -524,7 +529,9 @@ def test_a_hybrid_card_with_1_0_only_scheme_fields_verifies_in_its_1_0_form(
 
     pem = Path(keys.ec.private).read_bytes()
     proto = _sdk_card("https://agent.example.com/a2a", pkce=True)
-    signed_proto = create_agent_card_signer(pem, {"kid": "ec-1", "alg": "ES256", "typ": "JOSE"})(proto)
+    signed_proto = create_agent_card_signer(pem, {"kid": "ec-1", "alg": "ES256", "typ": "JOSE", "jku": None})(
+        proto
+    )
     served = agent_card_to_dict(signed_proto)
     assert served["securitySchemes"]["oauth"]["type"] == "oauth2"  # the v0.3 copy beside the wrapper
     assert canonical(served)[0] == _canonicalize_agent_card(signed_proto).encode("utf-8")

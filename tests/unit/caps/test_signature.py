@@ -333,13 +333,14 @@ def pems(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
 
     d = tmp_path_factory.mktemp("pems")
     out = {}
-    for name, key in {
+    generated: dict[str, Any] = {
         "rsa": rsa.generate_private_key(public_exponent=65537, key_size=2048),
         "p256": ec.generate_private_key(ec.SECP256R1()),
         "p384": ec.generate_private_key(ec.SECP384R1()),
         "ed": ed25519.Ed25519PrivateKey.generate(),
         "k1": ec.generate_private_key(ec.SECP256K1()),
-    }.items():
+    }
+    for name, key in generated.items():
         priv = key.private_bytes(
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
