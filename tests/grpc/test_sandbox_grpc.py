@@ -306,3 +306,41 @@ def test_a_port_taken_after_the_reservation_is_an_oserror() -> None:
 
         with pytest.raises(OSError, match="gRPC could not listen on 127.0.0.1:"):
             asyncio.run(go())
+
+
+def test_sandbox_serve_in_the_foreground_serves_grpc_and_stops_cleanly() -> None:
+    """The real command in a subprocess (uvicorn's loop, uvloop when installed): stdout has the HTTP URL
+    and ``grpcUrl`` (``-o json``), the gRPC interface answers, SIGINT stops both without a traceback."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0", "--grpc-port", "0", "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else "no output"
+            lines.append(line)
+        doc = json.loads("".join(lines))
+        assert doc["url"].startswith("http://127.0.0.1:") and doc["grpcUrl"].startswith("127.0.0.1:")
+
+        async def go(channel: grpc.aio.Channel) -> Any:
+            return await a2a_pb2_grpc.A2AServiceStub(channel).SendMessage(message("foreground"))
+
+        assert run(go, doc["grpcUrl"]).task.status.state == pb.TASK_STATE_COMPLETED
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert "Traceback" not in err
+    assert f"gRPC interface on {doc['grpcUrl']} (plaintext, reflection on)" in err.splitlines()

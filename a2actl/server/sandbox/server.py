@@ -72,14 +72,18 @@ def _grpc_side(opts: SandboxOptions) -> Any:
     return GrpcSide(opts, opts.host, reserve_port(opts.host, opts.grpc_port))
 
 
-async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any) -> None:
+async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any, on_started: Any = None) -> None:
     """Serve HTTP (uvicorn) and, when on, gRPC in the running loop; gRPC starts first and stops last.
-    A RabbitMQ DLQ's work-queue consumer (``QueueWorker.start``) runs on the same loop meanwhile."""
+    A RabbitMQ DLQ's work-queue consumer (``QueueWorker.start``) runs on the same loop meanwhile.
+    ``on_started()`` runs once gRPC listens (the HTTP socket already does: it was bound and listening
+    before), so whoever reads the URLs it announces can call both at once."""
     worker = getattr(server.config.app, "queue_worker", None)
     if worker is not None:
         await worker.start()
     if grpc_side is not None:
         await grpc_side.start(server.config.app.request_handler)
+    if on_started is not None:
+        on_started()
     try:
         await server.serve(sockets=[sock])
     finally:
@@ -92,22 +96,27 @@ async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any) -> None:
 def serve(
     opts: SandboxOptions, on_ready: Any = None, log_level: str = "warning", on_grpc: Any = None
 ) -> None:
-    """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening;
-    ``on_grpc(target)`` before it with the gRPC interface (``host:port``) when ``opts.grpc``."""
+    """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening (with
+    gRPC on: once the gRPC server listens too); ``on_grpc(target)`` just before it with the gRPC
+    interface (``host:port``) when ``opts.grpc``. Raises ``OSError`` when a port cannot be bound."""
     check_startable(opts)
     sock = bind_socket(opts.host, opts.port)
     grpc_side = _grpc_side(opts)
     server = _server(opts, sock, log_level, grpc_side.url if grpc_side else None)
-    if grpc_side is not None and on_grpc is not None:
-        on_grpc(grpc_side.url)
-    if on_ready is not None:
-        on_ready(base_url_of(sock, opts.host))
+
+    def started() -> None:
+        if grpc_side is not None and on_grpc is not None:
+            on_grpc(grpc_side.url)
+        if on_ready is not None:
+            on_ready(base_url_of(sock, opts.host))
+
     if grpc_side is None and getattr(server.config.app, "queue_worker", None) is None:
+        started()
         server.run(sockets=[sock])
         return
     from uvicorn._compat import asyncio_run
 
-    asyncio_run(_serve_all(server, sock, grpc_side), loop_factory=server.config.get_loop_factory())
+    asyncio_run(_serve_all(server, sock, grpc_side, started), loop_factory=server.config.get_loop_factory())
 
 
 class RunningSandbox:
