@@ -22,6 +22,8 @@ Fault knobs (``SandboxOptions``) over gRPC, applied per RPC by ``fault_intercept
   after N events (what a client sees when the server goes away mid-stream)
 * not applicable: ``strip_version_header`` (a2a-sdk's gRPC handler does not read ``a2a-version``),
   ``sse_heartbeat``, ``ws_ping_interval``, the card knobs (no card over gRPC)
+* the reflection service is left alone (no knob applies to it, not even the token): it is not A2A,
+  and ``caps fingerprint`` reads it
 """
 
 from __future__ import annotations
