@@ -79,16 +79,29 @@ def url_of(sock: socket.socket, host: str, tls: bool) -> str:
 
 def check_tls(cert: str | None, key: str | None) -> None:
     """Raise ``UsageError`` (exit 2) unless both or neither of ``cert``/``key`` are given and they
-    load as a PEM certificate chain and its private key."""
+    load as a PEM certificate chain and its unencrypted private key. An encrypted key is refused
+    (OpenSSL would otherwise prompt for its pass phrase on the terminal, here and again in uvicorn,
+    and wait)."""
     if (cert is None) != (key is None):
         raise UsageError("--tls-cert and --tls-key go together (PEM certificate and its private key)")
     if cert is None or key is None:
         return
     import ssl
 
+    class _Encrypted(Exception):
+        pass
+
+    def no_pass_phrase() -> bytes:
+        raise _Encrypted
+
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        ctx.load_cert_chain(cert, key)
+        ctx.load_cert_chain(cert, key, password=no_pass_phrase)
+    except _Encrypted:
+        raise UsageError(
+            f"--tls-key {key}: the private key is encrypted (a pass phrase cannot be given)",
+            hint=f"decrypt a copy: openssl pkey -in {key} -out KEY.pem (and keep it private)",
+        ) from None
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc}") from exc
 

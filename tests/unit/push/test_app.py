@@ -79,3 +79,23 @@ def test_the_receiver_answers_each_verdict() -> None:
     assert [r["path"] for r in records] == ["/a2a/push", "/any/path", "/a2a/push", "/a2a/push", "/a2a/push"]
     assert records[1]["duplicate"] is True
     assert records[4]["problems"][0]["rule"] == "oversize"
+
+
+def test_check_tls_refuses_an_encrypted_key_without_prompting(tmp_path: Any) -> None:
+    """OpenSSL prompts for the pass phrase of an encrypted key on the terminal (a hang); the key
+    is refused with a usage error naming it instead."""
+    trustme = pytest.importorskip("trustme")
+    from cryptography.hazmat.primitives import serialization
+
+    cert = trustme.CA().issue_cert("127.0.0.1")
+    key = serialization.load_pem_private_key(cert.private_key_pem.bytes(), password=None)
+    encrypted = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"pass phrase"),
+    )
+    (tmp_path / "key.pem").write_bytes(encrypted)
+    cert.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    with pytest.raises(UsageError, match="encrypted") as info:
+        check_tls(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
+    assert info.value.exit_code == 2
