@@ -165,7 +165,8 @@ async def listen_job(
     given, ``authentication {scheme, credentials}``. Without an agent the bodies are checked as
     ``--a2a-version`` says (``0.3``; else 1.0); with one, as the negotiated family.
 
-    Raises ``UsageError`` (2) for a bad address, TLS files or option mix; the registration's errors
+    Raises ``UsageError`` (2) for a bad address, TLS files or option mix, or a ``--task`` that
+    already ended (GetTask, before anything is registered); the registration's errors
     (1 A2A error, 3/4/5 transport, 6 protocol)."""
     import uvicorn
 
@@ -264,13 +265,19 @@ async def _tell_agent(
     """Connect to ``target`` and register ``cfg`` (``--task``) or send ``send`` with it; the checker
     learns the family and the task id."""
     from a2actl.agent.connect import connect
-    from a2actl.push.register import register, send_with_push
+    from a2actl.push.register import ended_state, register, send_with_push
     from a2actl.transport.http import HttpTransport
 
     async with HttpTransport(settings, sink) as transport:
         client = await connect(target, settings, transport, card_path)
         checker.family = client.family
         if task is not None:
+            state = await ended_state(client, task)
+            if state is not None:
+                raise UsageError(
+                    f"--task {task}: the task already ended ({state}); an ended task gets no pushes",
+                    hint="watch a new task with --send TEXT",
+                )
             checker.expect_task(task)
             info = await register(client, task, cfg)
         else:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
 from a2actl.protocol.events import PartSpec, message_params, result_state
-from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
+from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family, StateKind, state_kind
 from a2actl.push.checks import PushConfig
 
 if TYPE_CHECKING:
@@ -36,6 +36,18 @@ def _config_id(result: Any) -> str | None:
     inner = result.get("pushNotificationConfig")
     got = (inner if isinstance(inner, dict) else result).get("id")
     return got if isinstance(got, str) else None
+
+
+async def ended_state(client: A2AClient, task_id: str) -> str | None:
+    """The terminal state (canonical name, e.g. ``completed``) of ``task_id`` when GetTask says it
+    already ended, else ``None``: an ended task gets no pushes, so watching it would only wait for
+    ``--max-time``. Any error answer is ``None`` too (the registration that follows reports it).
+    Raises the transport's errors (3/4/5)."""
+    out = await client.call("GetTask", {"id": task_id})
+    if out.error is not None:
+        return None
+    _, _, state = result_state(out.result)
+    return state if state and state_kind(state) is StateKind.TERMINAL else None
 
 
 async def register(client: A2AClient, task_id: str, config: PushConfig) -> dict[str, Any]:
@@ -128,4 +140,4 @@ async def send_with_push(
     return tid, {"method": outcome.method, "taskId": tid, "configId": None}
 
 
-__all__ = ["register", "send_with_push"]
+__all__ = ["ended_state", "register", "send_with_push"]

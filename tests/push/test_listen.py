@@ -129,6 +129,32 @@ def test_register_an_unknown_task_is_the_agents_error(push_cli: Any, push_sandbo
         assert r.json["error"]["a2aCode"] == -32001
 
 
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a_task_that_already_ended_is_refused_at_once(push_cli: Any, push_sandbox: Any, binding: str) -> None:
+    """An ended task gets no pushes: exit 2 before registering, not a wait until --max-time."""
+    task = start_task(push_sandbox.url, "hi")
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # returnImmediately: wait until the echo completed
+        got = httpx.post(
+            push_sandbox.url + "/a2a/jsonrpc",
+            headers={"A2A-Version": "1.0"},
+            json={"jsonrpc": "2.0", "id": 2, "method": "GetTask", "params": {"id": task}},
+            timeout=10,
+        ).json()
+        if got["result"]["status"]["state"] == "TASK_STATE_COMPLETED":
+            break
+        time.sleep(0.05)
+    started = time.monotonic()
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--task", task, "--binding", binding,
+        "--max-time", "20", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.json["error"]["code"] == "usage"
+    assert "already ended (completed)" in r.json["error"]["message"]
+    assert time.monotonic() - started < 15  # did not wait for --max-time
+
+
 def test_bearer_authentication_is_sent_and_checked(push_cli: Any, push_sandbox: Any) -> None:
     r = push_cli(
         "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--auth-scheme", "Bearer",
