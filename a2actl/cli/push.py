@@ -122,6 +122,15 @@ def listen(
             "--strict-order", help="Order problems (a state going back, a chunk early) fail the run (exit 7)."
         ),
     ] = False,
+    linger: Annotated[
+        float,
+        typer.Option(
+            "--linger",
+            metavar="SECONDS",
+            min=0,
+            help="Keep receiving this long after the terminal state arrives (late, concurrent or re-sent deliveries are checked too).",
+        ),
+    ] = 0.5,
     card_path: CardPath = None,
 ) -> None:
     """Receive an agent's push notifications and check every delivery: the token
@@ -130,7 +139,8 @@ def listen(
     order, latency from the event's timestamp, and the final state. One record per delivery as it
     arrives (table or -o jsonl), a summary at the end (-o json: one document).
 
-    It ends when the task reaches a terminal state, or at --max-time (default 1h) with the summary.
+    It ends --linger seconds (0.5) after the task reaches a terminal state, or at --max-time
+    (default 1h), with the summary.
     A delivery whose credentials do not match is answered 401, an invalid body 400, others 204. The
     token and credentials are never printed.
 
@@ -184,6 +194,7 @@ def listen(
         public_url=public_url,
         max_time=run.max_time,
         strict_order=strict_order,
+        linger=linger,
     )
 
     def ready(url: str, config: PushConfig) -> None:

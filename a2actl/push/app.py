@@ -32,7 +32,9 @@ class ListenOptions:
     """Where and how to listen. ``host``/``port`` (0: a free port), ``tls_cert``/``tls_key`` (PEM
     files: HTTPS), ``public_url`` (the URL given to the agent when it differs from the listening one,
     e.g. behind NAT; default the listening URL), ``max_time`` seconds (``None``: no bound),
-    ``strict_order`` (order problems fail the run)."""
+    ``strict_order`` (order problems fail the run), ``linger`` seconds to keep receiving after the
+    terminal state arrived (deliveries sent concurrently or re-sent after it: at-least-once,
+    order not promised; A2A v1.0 §4.3.3), within ``max_time``."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -41,6 +43,7 @@ class ListenOptions:
     public_url: str | None = None
     max_time: float | None = None
     strict_order: bool = False
+    linger: float = 0.5
     #: The path of the webhook URL (deliveries to any path are accepted and recorded).
     path: str = "/a2a/push"
 
@@ -156,7 +159,8 @@ async def listen_job(
     on_ready: Callable[[str, PushConfig], None],
     on_registered: Callable[[dict[str, Any], PushConfig, Family], None],
 ) -> PushSummary:
-    """Listen until the task reaches a terminal state or ``opts.max_time`` passes; returns the summary
+    """Listen until the task reached a terminal state (then ``opts.linger`` seconds more, for
+    deliveries sent concurrently with it or re-sent) or ``opts.max_time`` passes; returns the summary
     (its ``exit`` is the command's, ``checks.push_exit``). ``on_ready(url, config)`` runs once the
     receiver accepts connections; then, with ``register_target``, the agent is connected
     (``agent.connect``) and told about the config: ``--task`` registers it (``register.register``),
@@ -215,14 +219,20 @@ async def listen_job(
             )
             if registration.get("taskId") is None:
                 outcome = "no-task"
-        while outcome != "no-task" and not checker.done and not serving.done():
-            left = None if deadline is None else deadline - time.monotonic()
+        ended = False  # a terminal state arrived (a later delivery may still move the state)
+        until = deadline
+        while outcome != "no-task" and not serving.done():
+            if checker.done and not ended:
+                ended = True
+                lingered = time.monotonic() + opts.linger
+                until = lingered if deadline is None else min(deadline, lingered)
+            left = None if until is None else until - time.monotonic()
             if left is not None and left <= 0:
                 break
             arrived.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(arrived.wait(), timeout=min(left, 0.5) if left is not None else 0.5)
-        if checker.done:
+        if ended or checker.done:
             outcome = "completed"
         elif serving.done() and outcome != "no-task":
             outcome = "interrupted"

@@ -244,6 +244,26 @@ def test_a_duplicate_is_counted_once_as_a_duplicate(push_cli: Any, free_port: in
     assert config == {"taskId": "TASK_ID", "url": url, "token": "***"}
 
 
+def test_a_delivery_right_after_the_terminal_one_is_still_checked(push_cli: Any, free_port: int) -> None:
+    """Order is not promised: a state change sent after (or concurrently with) the terminal one is
+    received during --linger and fails --strict-order, instead of hitting a closed port."""
+    bg = listen(push_cli, free_port, "--strict-order", "--linger", "3")
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    try:
+        late: int | str = httpx.post(
+            url, json=status("TASK_STATE_WORKING"), headers={"X-A2A-Notification-Token": TOKEN}, timeout=5
+        ).status_code
+    except httpx.TransportError as exc:
+        late = type(exc).__name__
+    r = bg.result()
+    assert late == 204
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert doc["outcome"] == "completed" and doc["deliveries"] == 2
+    assert [o["rule"] for o in doc["records"][1]["order"]] == ["illegal-transition"]
+
+
 def test_a_wrong_token_is_reported_and_exits_7(push_cli: Any, free_port: int) -> None:
     bg = listen(push_cli, free_port)
     url = f"http://127.0.0.1:{free_port}/a2a/push"
