@@ -720,16 +720,34 @@ def check_signature(
 def jku_decision(jku: str, card_url: str | None, allow_jku: bool) -> str:
     """Whether a protected header's ``jku`` may be fetched (spec v1.0 §8.4.3: keys SHOULD come over
     secure channels): ``"same-host"`` (https, same host and port as the card), ``"allowed"`` (https,
-    ``--allow-jku``) or ``"refused: <why>"``."""
-    parts = urlsplit(jku)
+    ``--allow-jku``) or ``"refused: <why>"``. Never raises.
+
+    Refused whatever ``allow_jku`` says: a URL that does not parse (a port out of range, an unclosed
+    IPv6 literal) or holds a backslash, white space, a control or non-ASCII character (parsers
+    disagree on those, RFC 3986 §2 allows none of them), one with userinfo (``https://card-host@evil/``
+    names ``evil``; RFC 3986 §3.2.1), and anything but https. The fetch itself never follows a
+    redirect (``a2actl.caps.jobs``): this check is on the URL that is fetched."""
+    if any(c == "\\" or not "!" <= c <= "~" for c in jku):
+        return "refused: jku is not a valid URL"
+    try:
+        parts = urlsplit(jku)
+        port = parts.port
+    except ValueError:
+        return "refused: jku is not a valid URL"
     if parts.scheme != "https" or not parts.hostname:
         return "refused: jku is not an https URL"
+    if "@" in parts.netloc:
+        return "refused: jku carries userinfo (user@host)"
     if card_url is not None:
-        card = urlsplit(card_url)
-        if card.scheme == "https" and (card.hostname, card.port or 443) == (
-            parts.hostname,
-            parts.port or 443,
-        ):
+        try:
+            card = urlsplit(card_url)
+            same = card.scheme == "https" and (card.hostname, card.port or 443) == (
+                parts.hostname,
+                port or 443,
+            )
+        except ValueError:
+            same = False
+        if same:
             return "same-host"
     if allow_jku:
         return "allowed"

@@ -94,12 +94,13 @@ def write_json(path: Path, doc: Any) -> str:
 
 @dataclass
 class CardServer:
-    """A loopback server: ``docs`` maps a path to the JSON document served there (404 otherwise);
-    ``hits`` counts requests per path. ``url`` is its base URL (``https://127.0.0.1:PORT`` for the
+    """A loopback server: ``docs`` maps a path to the JSON document served there, ``redirects`` a
+    path to the ``Location`` of a 302 answer (404 otherwise); ``hits`` counts requests per path. ``url`` is its base URL (``https://127.0.0.1:PORT`` for the
     TLS one, whose certificate also names ``localhost``; ``ca`` is then the CA file)."""
 
     url: str
     docs: dict[str, Any] = field(default_factory=dict)
+    redirects: dict[str, str] = field(default_factory=dict)
     hits: dict[str, int] = field(default_factory=dict)
     ca: str | None = None
 
@@ -112,6 +113,8 @@ def _app(server: CardServer) -> Starlette:
     async def serve(request: Request) -> Response:
         path = request.url.path
         server.hits[path] = server.hits.get(path, 0) + 1
+        if path in server.redirects:
+            return Response(status_code=302, headers={"Location": server.redirects[path]})
         if path not in server.docs:
             return JSONResponse({"error": "not found"}, status_code=404)
         return JSONResponse(server.docs[path])
@@ -135,6 +138,7 @@ def _card_http() -> Iterator[CardServer]:
 def card_http(_card_http: CardServer) -> CardServer:
     """The plain-HTTP card server, emptied for each test."""
     _card_http.docs.clear()
+    _card_http.redirects.clear()
     _card_http.hits.clear()
     return _card_http
 
@@ -164,5 +168,6 @@ def _card_https(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CardServer
 def card_https(_card_https: CardServer) -> CardServer:
     """The HTTPS card server (trustme CA in ``.ca``), emptied for each test."""
     _card_https.docs.clear()
+    _card_https.redirects.clear()
     _card_https.hits.clear()
     return _card_https

@@ -320,6 +320,18 @@ def test_parsed_header_fields() -> None:
         ("http://h.example/j", "https://h.example/c", True, "refused: jku is not an https URL"),
         ("file:///etc/passwd", None, True, "refused: jku is not an https URL"),
         ("https://h.example/j", None, False, "refused: jku host h.example is not a card file (pass --allow-jku to fetch it)"),
+        ("HTTPS://H.EXAMPLE:0443/j", "https://h.example/c", False, "same-host"),
+        # parser-confusion and userinfo tricks: refused even with --allow-jku
+        ("https://h.example:99999/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://h.example:443:80/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://[::1/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://evil.example\\@h.example/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://h.example\t/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://h.example /j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://ｈ.example/j", "https://h.example/c", True, "refused: jku is not a valid URL"),
+        ("https://h.example@evil.example/j", "https://h.example/c", True, "refused: jku carries userinfo (user@host)"),
+        ("https://u:p@h.example/j", "https://h.example/c", True, "refused: jku carries userinfo (user@host)"),
+        ("https://evil.example#@h.example/j", "https://h.example/c", False, "refused: jku host evil.example is not the card's host h.example (pass --allow-jku to fetch it)"),
     ],
 )  # fmt: skip
 def test_jku_decision(jku: str, card_url: str | None, allow: bool, expected: str) -> None:

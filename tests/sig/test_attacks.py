@@ -1,0 +1,86 @@
+"""A security review of ``caps verify`` (issue #17): attempts to make it say ``valid`` when it must
+not, or to crash it, through the real CLI against loopback servers: a ``jku`` fetch that is
+redirected (with ``-L``), a ``jku`` that is not a fetchable URL or carries userinfo, a JWS extension
+(``crit``/``b64``), a JWK Set with a key it cannot use, a card whose own fields look like
+``caps sign``'s summary."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.sig.conftest import CardServer, Keys, plain_card, write_json
+from tests.sig.test_verify import sign, statuses, verify
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def test_a_jku_fetch_never_follows_a_redirect_even_with_L(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    """The same-host check is made on the jku URL; a redirect to another host (here another name of
+    the same server, which the certificate also covers) would bypass it: with ``-L`` the card may
+    follow redirects, the key fetch must not (spec v1.0 §8.4.3, RFC 7515 §4.1.2)."""
+    assert card_https.ca is not None
+    card = plain_card(card_https.url + "/a2a/jsonrpc")
+    path = write_json(tmp_path / "c.json", card)
+    jku = card_https.url + "/jwks-moved.json"
+    card_https.docs["/.well-known/agent-card.json"] = sign(
+        cli, path, keys.ec.private, "ec-1", tmp_path, "--jku", jku
+    )
+    card_https.redirects["/jwks-moved.json"] = f"https://localhost:{card_https.port}/jwks.json"
+    card_https.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
+    code, doc = verify(cli, "-L", "--cacert", card_https.ca, card_https.url)
+    assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
+    sig = doc["signatures"][0]
+    assert sig["keySource"] is None and sig["jkuUse"].startswith("failed:") and "302" in sig["jkuUse"]
+    assert card_https.hits.get("/jwks.json", 0) == 0  # the redirect's target was never fetched
+
+
+def _file_with_jku(cli: Any, tmp_path: Path, keys: Keys, jku: str) -> str:
+    """A card file signed by ``ec-1`` with ``jku`` in the protected header (written by sign_card
+    itself: ``caps sign --jku`` refuses URLs that are not https)."""
+    from a2actl.caps.signature import load_pem_key, sign_card
+
+    card = sign_card(plain_card(), load_pem_key(keys.ec.private), "ec-1", jku=jku)
+    return write_json(tmp_path / "jku-card.json", card)
+
+
+@pytest.mark.parametrize(
+    "jku",
+    [
+        "https://127.0.0.1:99999/jwks.json",  # port out of range
+        "https://127.0.0.1:443:80/jwks.json",  # two ports
+        "https://[::1/jwks.json",  # unclosed IPv6 literal
+    ],
+)
+def test_a_jku_that_is_no_url_is_refused_not_a_traceback(
+    cli: Any, tmp_path: Path, keys: Keys, jku: str
+) -> None:
+    path = _file_with_jku(cli, tmp_path, keys, jku)
+    code, doc = verify(cli, path, "--allow-jku")
+    assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
+    assert doc["signatures"][0]["jkuUse"] == "refused: jku is not a valid URL"
+
+
+def test_a_jku_with_userinfo_is_refused(cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer) -> None:
+    """``https://user:pw@card-host/…`` names the card's host, but a URL with userinfo is how
+    ``https://card-host@evil/`` tricks are written: refused whatever its host, never fetched."""
+    assert card_https.ca is not None
+    host = card_https.url.removeprefix("https://")
+    card = plain_card(card_https.url + "/a2a/jsonrpc")
+    path = write_json(tmp_path / "c.json", card)
+    card_https.docs["/.well-known/agent-card.json"] = sign(
+        cli, path, keys.ec.private, "ec-1", tmp_path, "--jku", f"https://user:pw@{host}/jwks.json"
+    )
+    card_https.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
+    for extra in ((), ("--allow-jku",)):
+        code, doc = verify(cli, "--cacert", card_https.ca, card_https.url, *extra)
+        assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
+        assert doc["signatures"][0]["jkuUse"] == "refused: jku carries userinfo (user@host)"
+    assert card_https.hits.get("/jwks.json", 0) == 0
