@@ -680,7 +680,11 @@ def check_signature(
     sig: ParsedSignature, payload: bytes, ref: KeyRef | None, jku_use: str | None = None
 ) -> SignatureCheck:
     """Verify one parsed signature over ``payload`` (the canonical bytes) with ``ref``'s key
-    (RFC 7515 §5.2 with a detached payload). Never raises: every failure is a status with a reason."""
+    (RFC 7515 §5.2 with a detached payload: a ``payload`` member in the entry, or anything else
+    beside ``protected``/``signature``, is never read). ``INVALID`` for an ``alg`` outside
+    ``ALGORITHMS`` (``none``, HMAC: RFC 8725 §3.1-3.2), a ``crit``/``b64`` header, a key whose type or
+    curve does not fit the ``alg``, or a JWK whose own ``alg``/``key_ops`` says otherwise (joserfc).
+    Never raises: every failure is a status with a reason."""
     from joserfc import jws
     from joserfc.errors import BadSignatureError, JoseError
 
@@ -698,6 +702,14 @@ def check_signature(
     alg = sig.alg or ""
     if alg not in ALGORITHMS:
         return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")
+    if "crit" in sig.header or "b64" in sig.header:
+        # Spec v1.0 §8.4.2 defines alg, typ, kid and jku and no JWS extension; a verifier that does not
+        # take an extension listed in crit MUST reject the JWS (RFC 7515 §4.1.11). joserfc would take
+        # b64: false (RFC 7797), which a2a-sdk's verifier does not: refused here, not left to joserfc.
+        return verdict(
+            INVALID,
+            "the protected header has crit or b64: card signatures use no JWS extension (RFC 7515 §4.1.11)",
+        )
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # joserfc: "EdDSA is deprecated via RFC 9864"

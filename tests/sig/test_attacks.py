@@ -7,6 +7,7 @@ redirected (with ``-L``), a ``jku`` that is not a fetchable URL or carries useri
 from __future__ import annotations
 
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -84,3 +85,81 @@ def test_a_jku_with_userinfo_is_refused(cli: Any, tmp_path: Path, keys: Keys, ca
         assert code == 7 and statuses(doc) == {"ec-1": "unknown-key"}
         assert doc["signatures"][0]["jkuUse"] == "refused: jku carries userinfo (user@host)"
     assert card_https.hits.get("/jwks.json", 0) == 0
+
+
+def _sign_raw(key_pem: str, header: dict[str, Any], signing_input: bytes) -> str:
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(Path(key_pem).read_bytes(), None)
+    assert isinstance(key, rsa.RSAPrivateKey)
+    return _b64(key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256()))
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"b64": False, "crit": ["b64"]},  # RFC 7797 unencoded payload: a different signing input
+        {"crit": ["exp"], "exp": 1},  # an extension nobody defined for cards
+    ],
+)
+def test_a_jws_extension_is_not_accepted(cli: Any, tmp_path: Path, keys: Keys, extra: dict[str, Any]) -> None:
+    """Spec v1.0 §8.4.2 defines the protected header (alg, typ, kid, jku) and no JWS extension; a
+    verifier that does not implement one MUST reject it (RFC 7515 §4.1.11), and a2a-sdk's verifier
+    does not take an unencoded payload: a signature another verifier rejects is not ``valid``."""
+    from a2actl.caps.signature import canonical
+
+    card = plain_card()
+    payload, _ = canonical(card)
+    header = {"alg": "RS256", "typ": "JOSE", "kid": "rsa-1", **extra}
+    protected = _b64(json.dumps(header).encode())
+    body = payload if extra.get("b64") is False else _b64(payload).encode()
+    card["signatures"] = [
+        {
+            "protected": protected,
+            "signature": _sign_raw(keys.rsa.private, header, protected.encode() + b"." + body),
+        }
+    ]
+    code, doc = verify(cli, write_json(tmp_path / "c.json", card), "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"rsa-1": "invalid"}
+    assert "crit" in doc["signatures"][0]["reason"]
+
+
+def test_an_attached_payload_or_unprotected_header_is_never_used(
+    cli: Any, tmp_path: Path, keys: Keys
+) -> None:
+    """The signature is detached over the card's canonical form (spec v1.0 §8.4.1): a ``payload``
+    member holding what was really signed (another card) does not count, and a ``kid``/``jku`` in the
+    unprotected ``header`` is not used to pick the key (RFC 7515 §4: only the protected header is
+    signed)."""
+    from a2actl.caps.signature import canonical
+
+    other = {**plain_card(), "description": "what the key holder really signed"}
+    payload, _ = canonical(other)
+    header = {"alg": "RS256", "typ": "JOSE", "kid": "rsa-1"}
+    protected = _b64(json.dumps(header).encode())
+    sig = _sign_raw(keys.rsa.private, header, protected.encode() + b"." + _b64(payload).encode())
+    card = {
+        **plain_card(),
+        "signatures": [{"protected": protected, "payload": _b64(payload), "signature": sig}],
+    }
+    code, doc = verify(cli, write_json(tmp_path / "c.json", card), "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"rsa-1": "invalid"}
+    code, doc = verify(
+        cli, write_json(tmp_path / "o.json", {**other, "signatures": card["signatures"]}), "--jwks", keys.jwks
+    )
+    assert code == 0  # the same entry on the card it was made for
+
+    no_kid = _b64(json.dumps({"alg": "RS256"}).encode())
+    sig = _sign_raw(keys.rsa.private, {}, no_kid.encode() + b"." + _b64(canonical(plain_card())[0]).encode())
+    entry = {
+        "protected": no_kid,
+        "signature": sig,
+        "header": {"kid": "rsa-1", "jku": "https://127.0.0.1:1/j"},
+    }
+    code, doc = verify(
+        cli, write_json(tmp_path / "u.json", {**plain_card(), "signatures": [entry]}), "--jwks", keys.jwks
+    )
+    assert (
+        code == 7 and doc["signatures"][0]["status"] == "unknown-key" and doc["signatures"][0]["jku"] is None
+    )
