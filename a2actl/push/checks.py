@@ -12,7 +12,8 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   A delivery that fails is answered 401 and is not trusted: it moves neither the order check nor the
   final state. Rules ``missing-token``, ``wrong-token``, ``missing-authorization``,
   ``wrong-authorization``: failures (exit 7).
-* **body**: JSON whose shape is the family's push payload. 1.0: a ``StreamResponse`` (exactly one of
+* **body**: JSON in UTF-8 without a byte order mark (RFC 8259 §8.1) whose shape is the family's
+  push payload. 1.0: a ``StreamResponse`` (exactly one of
   ``task``, ``message``, ``statusUpdate``, ``artifactUpdate``); 0.3: the Task (``kind: "task"``; the
   0.3 stream events ``status-update``/``artifact-update`` are accepted too, as a2a-sdk 0.3 sent them).
   Then the minimum fields: a Task has a string ``id`` and a known ``status.state``; a status update a
@@ -168,6 +169,24 @@ def parse_timestamp(text: Any) -> float | None:
 def _event_timestamp(ev: StreamEvent) -> float | None:
     status = ev.payload.get("status")
     return parse_timestamp(status.get("timestamp")) if isinstance(status, dict) else None
+
+
+def _parse_json(raw: bytes) -> tuple[Any, str | None]:
+    """``(value, None)`` for a JSON text in UTF-8, else ``(None, why)``. UTF-8 only, no byte order
+    mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would also take
+    UTF-16/32)."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1"
+    if text.startswith("\ufeff"):
+        return None, "a byte order mark, RFC 8259 §8.1"
+    try:
+        return json.loads(text), None
+    except RecursionError:
+        return None, "nested too deeply to read"
+    except ValueError as exc:
+        return None, str(exc).split("\n")[0][:120]
 
 
 def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[str, str]]]:
@@ -382,12 +401,13 @@ class PushChecker:
         if d.body is None:
             body_problems.append(_problem("oversize", f"a body of {d.size} bytes, over {MAX_BODY}: not read"))
         else:
-            try:
-                obj = json.loads(d.body)
-            except (ValueError, RecursionError):
-                obj = None
+            obj, why = _parse_json(d.body)
+            if why is not None:
                 body_problems.append(
-                    _problem("not-json", f"the body is not JSON: {d.body[:60].decode('utf-8', 'replace')!r}")
+                    _problem(
+                        "not-json",
+                        f"the body is not JSON ({why}): {d.body[:60].decode('utf-8', 'replace')!r}",
+                    )
                 )
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)

@@ -124,6 +124,25 @@ def test_an_invalid_body_is_400_and_exit_7(body: Any, rule: str) -> None:
     assert c.summary("max-time").exit == ExitCode.CHECK_FAILED
 
 
+@pytest.mark.parametrize(
+    "raw, why",
+    [
+        (json.dumps(status("TASK_STATE_WORKING")).encode("utf-16"), "not UTF-8"),
+        (b"\xef\xbb\xbf" + json.dumps(status("TASK_STATE_WORKING")).encode(), "byte order mark"),
+        (b"\xff{}", "not UTF-8 at byte 0"),
+        (b"", "Expecting value"),
+        (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+    ],
+)
+def test_a_body_that_is_not_utf8_json_says_why(raw: bytes, why: str) -> None:
+    """Networked JSON is UTF-8 without a BOM (RFC 8259 §8.1): a UTF-16 body that json.loads would
+    take is refused too; the message says what is wrong."""
+    c, records = checker()
+    assert c.deliver(Delivery({"x-a2a-notification-token": TOKEN}, raw, len(raw))).status == 400
+    (problem,) = records[0]["problems"]
+    assert problem["rule"] == "not-json" and why in problem["message"]
+
+
 def test_an_oversized_body_is_not_read() -> None:
     c, records = checker()
     v = c.deliver(Delivery({"x-a2a-notification-token": TOKEN}, None, MAX_BODY + 1))
