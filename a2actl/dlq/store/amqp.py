@@ -7,10 +7,10 @@ command line: ``password-env=NAME`` (an environment variable), ``password-file=P
 broker's default ``guest`` is used. Other query parameters: ``to=URL`` (the agent for bare bodies
 without a target header), ``work=NAME`` (producers only: the work queue, default ``NAME.work``).
 
-Reading never loses or reorders a message: ``list``, ``show`` and ``stats`` take the queue's
-messages with ``basic.get`` and manual acknowledgement (one message in flight at a time, the way
-``rabbitmqadmin get ackmode=ack_requeue_true`` inspects a queue) up to the count the queue had when
-the read started, and then close their channel, which returns every unacknowledged message to its
+Reading never loses or reorders a message: ``list``, ``show`` and ``stats`` consume the queue with
+manual acknowledgement and a bounded prefetch (``AmqpBackend._messages``; the effect of
+``rabbitmqadmin get ackmode=ack_requeue_true``, without a round trip per message) up to the count
+the queue had when the read started, and then close their channel, which returns every unacknowledged message to its
 place (RabbitMQ requeues in the original order). A listing therefore holds the messages it has read
 until it ends. A replay holds what it reads the same way and acknowledges a message only after the
 agent acknowledged it (or, with ``--to-broker``, after the broker confirmed its republication); a
@@ -45,7 +45,7 @@ import json
 import os
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -364,12 +364,28 @@ def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return box["value"]  # type: ignore[no-any-return]
 
 
+@dataclass
+class _Segment:
+    """One channel's part of a read: its consumer's buffer and how many of its messages are held
+    (delivered to the reader and not acknowledged)."""
+
+    buf: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
+    held: int = 0
+
+
 class AmqpBackend:
     """A RabbitMQ dead-letter queue (see the module docstring); satisfies ``Backend``. Errors:
     ``UnreachableError`` (exit 3) when the broker cannot be reached, ``AuthError`` (exit 4) when it
     refuses the credentials or the vhost, ``ProtocolViolation`` (exit 6) for other broker errors."""
 
     kind = "amqp"
+    #: Messages the broker may send ahead of what a read has taken (the bounded prefetch).
+    ahead = 256
+    #: Unacknowledged messages one channel may hold (``basic.qos`` takes 16 bits) before the read
+    #: goes on on another channel.
+    window_cap = 65535
+    #: Seconds without a delivery after which a read asks the broker whether the queue is empty.
+    idle = 0.5
 
     def __init__(self, url: str, settings: Settings | None = None) -> None:
         """Parse ``url`` (``parse_source``; ``UsageError`` exit 2) and read the password; no
@@ -381,9 +397,9 @@ class AmqpBackend:
         self.settings = settings or _Settings()
         self._password = self.src.password()
         self._conn: Any = None
-        #: The replay's channel and what it holds: id -> the message (until acknowledged or released).
-        self._replay_ch: Any = None
-        self.held: dict[str, list[Any]] = {}
+        #: The replay's channels and what it holds: id -> [(message, its segment)] until acknowledged.
+        self._replay_chs: list[Any] = []
+        self.held: dict[str, list[tuple[Any, _Segment]]] = {}
         self._publish_ch: Any = None
         self.lost: str | None = None
 
@@ -474,7 +490,8 @@ class AmqpBackend:
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
-        self._conn = self._replay_ch = self._publish_ch = None
+        self._conn = self._publish_ch = None
+        self._replay_chs = []
 
     async def _depth(self) -> int | None:
         """The queue's ready-message count (passive declare), ``None`` when the queue does not exist."""
@@ -515,20 +532,66 @@ class AmqpBackend:
 
     # -- reading --
 
-    async def _messages(self, ch: Any) -> AsyncIterator[Any]:
-        """The queue's messages by ``basic.get`` with manual ack, at most as many as it held when
-        this started (messages dead-lettered meanwhile wait for the next read)."""
-        queue = await self._call("get the queue", ch.get_queue(self.src.queue, ensure=False))
+    async def _messages(self, channels: list[Any]) -> AsyncIterator[tuple[Any, _Segment]]:
+        """The queue's messages in order, consumed with manual acknowledgement, at most as many as
+        it had when this started (what is dead-lettered meanwhile waits for the next read). Each
+        message comes with its ``_Segment`` (``held`` counts it until it is acknowledged).
+
+        The prefetch is bounded: the channel's limit (``basic.qos``) is what this read holds plus
+        ``ahead``, raised as it goes, so the client buffers at most about ``ahead`` messages
+        however long the queue. A channel may hold at most 65,535 unacknowledged messages (the
+        limit is 16 bits): past ``window_cap`` the consumer is cancelled, what it was sent is
+        yielded, and the read goes on on a new channel (``channels`` gets each one; closing them
+        requeues every message still held)."""
         budget = await self._depth()
+        if not budget:
+            return
+        conn = await self._connection()
         n = 0
-        while budget and n < budget:
-            msg = await self._call(
-                "basic.get", queue.get(no_ack=False, fail=False, timeout=self.settings.read_timeout)
-            )
-            if msg is None:
+        while n < budget:
+            ch = await self._call("open a channel", conn.channel())
+            channels.append(ch)
+            seg = _Segment()
+            queue = await self._call("get the queue", ch.get_queue(self.src.queue, ensure=False))
+            window = min(self.window_cap, self.ahead)
+            await self._call("basic.qos", ch.set_qos(prefetch_count=window, global_=True))
+            tag = await self._call("basic.consume", queue.consume(seg.buf.put, no_ack=False))
+            full = False
+            try:
+                while n < budget:
+                    try:
+                        msg = await asyncio.wait_for(seg.buf.get(), self.idle)
+                    except (TimeoutError, asyncio.TimeoutError):
+                        if await self._depth():  # still there: the broker is slow, keep waiting
+                            continue
+                        return  # taken by another consumer, expired, purged
+                    n += 1
+                    seg.held += 1
+                    yield msg, seg
+                    want = seg.held + self.ahead
+                    if want > self.window_cap:
+                        full = True
+                        break
+                    if abs(want - window) >= self.ahead // 2:
+                        window = want
+                        await self._call("basic.qos", ch.set_qos(prefetch_count=window, global_=True))
+            finally:
+                with contextlib.suppress(Exception):
+                    await queue.cancel(tag)
+            # what the broker sent before the cancel took effect, in order, before the next channel's
+            while n < budget and not seg.buf.empty():
+                n += 1
+                seg.held += 1
+                yield seg.buf.get_nowait(), seg
+            if not full:
                 return
-            n += 1
-            yield msg
+
+    @staticmethod
+    async def _close_all(channels: list[Any]) -> None:
+        """Close the channels of a read: every message still held returns to its place."""
+        for ch in channels:
+            with contextlib.suppress(Exception):
+                await ch.close()
 
     def _decode(self, msg: Any) -> tuple[dict[str, Any] | None, str | None]:
         ts = msg.timestamp if isinstance(msg.timestamp, datetime) else None
@@ -538,11 +601,10 @@ class AmqpBackend:
         """Every valid entry in queue order; invalid ones go to ``on_invalid`` (``where``: ``message
         N``). The messages are held (unacknowledged) until the iteration ends, then return to their
         places."""
-        conn = await self._connection()
-        ch = await self._call("open a channel", conn.channel())
+        channels: list[Any] = []
         try:
             n = 0
-            async for msg in self._messages(ch):
+            async for msg, _ in self._messages(channels):
                 n += 1
                 entry, why = self._decode(msg)
                 if why is None and entry is not None:
@@ -551,22 +613,18 @@ class AmqpBackend:
                     ref = entry.get("id") if entry else None
                     on_invalid(Invalid(ref, f"message {n}", why or "invalid"))
         finally:
-            with contextlib.suppress(Exception):
-                await ch.close()  # requeues every message read, in order
+            await self._close_all(channels)  # requeues every message read, in order
 
     async def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
         """What a replay takes: every valid entry (as ``iter_entries``), read on the replay's own
-        channel and held there until ``remove_many`` acknowledges it or the replay ends (then it
+        channels and held there until ``remove_many`` acknowledges it or the replay ends (then it
         returns to its place)."""
-        conn = await self._connection()
-        if self._replay_ch is None:
-            self._replay_ch = await self._call("open a channel", conn.channel())
         n = 0
-        async for msg in self._messages(self._replay_ch):
+        async for msg, seg in self._messages(self._replay_chs):
             n += 1
             entry, why = self._decode(msg)
             if why is None and entry is not None:
-                self.held.setdefault(str(entry["id"]), []).append(msg)
+                self.held.setdefault(str(entry["id"]), []).append((msg, seg))
                 yield entry
             elif on_invalid is not None:
                 ref = entry.get("id") if entry else None
@@ -575,12 +633,9 @@ class AmqpBackend:
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The message with this id as an entry (with its ``amqp`` member: ``x-death`` and
         ``x-first-death-*``), valid or not; ``None`` when no message in the queue has it."""
-        if await self._depth() is None:
-            return None
-        conn = await self._connection()
-        ch = await self._call("open a channel", conn.channel())
+        channels: list[Any] = []
         try:
-            async for msg in self._messages(ch):
+            async for msg, _ in self._messages(channels):
                 entry, _ = self._decode(msg)
                 if entry is not None and entry.get("id") == entry_id:
                     amqp = entry.setdefault("amqp", {})
@@ -597,8 +652,7 @@ class AmqpBackend:
                     )
                     return entry
         finally:
-            with contextlib.suppress(Exception):
-                await ch.close()
+            await self._close_all(channels)
         return None
 
     # -- removal --
@@ -612,24 +666,27 @@ class AmqpBackend:
         the queue (what is not removed returns to its place). Returns how many were found."""
         done = 0
         rest: list[str] = []
+        acks = []
         for eid in entry_ids:
             msgs = self.held.get(eid)
             if msgs:
-                msg = msgs.pop(0)
+                msg, seg = msgs.pop(0)
                 if not msgs:
                     del self.held[eid]
-                await self._call("basic.ack", msg.ack())
+                acks.append(msg.ack())
+                seg.held -= 1
                 done += 1
             else:
                 rest.append(eid)
-        if rest and await self._depth() is not None:
+        if acks:  # written together (one await per ack cost a loop round trip each)
+            await self._call("basic.ack", asyncio.gather(*acks))
+        if rest:
             wanted: dict[str, int] = {}
             for eid in rest:
                 wanted[eid] = wanted.get(eid, 0) + 1
-            conn = await self._connection()
-            ch = await self._call("open a channel", conn.channel())
+            channels: list[Any] = []
             try:
-                async for msg in self._messages(ch):
+                async for msg, _ in self._messages(channels):
                     entry, _ = self._decode(msg)
                     got = entry.get("id") if entry else None
                     if isinstance(got, str) and wanted.get(got):
@@ -639,8 +696,7 @@ class AmqpBackend:
                         if not any(wanted.values()):
                             break
             finally:
-                with contextlib.suppress(Exception):
-                    await ch.close()
+                await self._close_all(channels)
         return done
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
@@ -667,7 +723,7 @@ class AmqpBackend:
                 "message": "the message is no longer held by this replay",
                 "class": TRANSIENT,
             }
-        msg = msgs[0]
+        msg = msgs[0][0]
         origin = origin_of(dict(msg.headers or {}))
         if origin is None:
             return {
