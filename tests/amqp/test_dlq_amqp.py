@@ -404,3 +404,56 @@ def test_reads_past_one_channels_window_keep_order(
     assert r.exit_code == 0 and r.json["acknowledged"] == 4, r.stdout + r.stderr
     left = [e["id"] for e in cli("dlq", "list", topology.src, "-o", "json").json["entries"]]
     assert left == [i for i in ids if i not in pick]
+
+
+def test_quorum_queue_delivery_limit_is_a_permanent_error(
+    cli: Any, broker: Broker, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quorum queue with x-delivery-limit dead-letters a message requeued too often: reason
+    delivery_limit, which a2actl classes permanent (it was tried that many times)."""
+    import aio_pika
+
+    monkeypatch.setenv("A2ACTL_AMQP_PASSWORD", broker.password)
+    name = "q" + uuid.uuid4().hex[:8]
+    body = bare(1)[0]
+
+    async def go() -> None:
+        conn = await aio_pika.connect(broker.connect_url())
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            await ch.declare_queue(name + ".dlq", durable=True)
+            work = await ch.declare_queue(
+                name + ".work",
+                durable=True,
+                arguments={
+                    "x-queue-type": "quorum",
+                    "x-delivery-limit": 1,
+                    "x-dead-letter-exchange": "",
+                    "x-dead-letter-routing-key": name + ".dlq",
+                },
+            )
+            await ch.default_exchange.publish(
+                aio_pika.Message(
+                    json.dumps(body).encode(), headers={"x-a2a-target": sandbox.url + "/a2a/jsonrpc"}
+                ),
+                routing_key=name + ".work",
+            )
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:  # a consumer that keeps failing and requeueing it
+                msg = await work.get(no_ack=False, fail=False)
+                if msg is None:
+                    d = await ch.declare_queue(name + ".dlq", passive=True)
+                    if d.declaration_result.message_count:
+                        return
+                    await asyncio.sleep(0.05)
+                    continue
+                await msg.nack(requeue=True)
+            raise AssertionError("the message was not dead-lettered by the delivery limit")
+
+    asyncio.run(go())
+    src = f"{broker.base}?queue={name}.dlq"
+    doc = cli("dlq", "list", src, "-o", "json").json
+    assert doc["count"] == 1, doc
+    e = doc["entries"][0]
+    assert e["errorCode"] == "delivery_limit" and e["errorClass"] == "permanent"
+    assert e["messageId"] == body["message"]["messageId"] and e["source"] == name + ".work"
