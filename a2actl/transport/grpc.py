@@ -4,7 +4,9 @@ Service ``lf.a2a.v1.A2AService`` through the official stubs that ``a2a-sdk[grpc]
 (``a2a.types.a2a_pb2`` / ``a2a_pb2_grpc``; not generated here) on ``grpc.aio``. Requests and answers
 cross this module as the JSON the rest of a2actl uses: ProtoJSON (``google.protobuf.json_format``:
 camelCase names, enum names such as ``TASK_STATE_COMPLETED``, default values left out), the same
-shapes as the 1.0 JSON-RPC and HTTP+JSON bindings.
+shapes as the 1.0 JSON-RPC and HTTP+JSON bindings. A 0.x interface is spoken as A2A 0.3's service
+``a2a.v1.A2AService`` (a2a-sdk's ``a2a.compat.v0_3`` stubs and types: params and results in the 0.3
+JSON-RPC shapes).
 
 * **URL and TLS** (the card's ``AgentInterface.url``; spec v1.0: ``host:port`` for gRPC):
   ``grpc://host:port`` and ``http://host:port`` are plaintext (h2c); ``grpcs://host:port`` and
