@@ -256,12 +256,15 @@ async def check_signatures(
     *,
     allow_jku: bool,
 ) -> SignatureReport:
-    """Every signature on the card checked: the key by ``kid`` from ``ring`` (``--jwks``, then
-    ``--key``), else from the protected header's ``jku`` when ``jku_decision`` allows it (each URL
-    fetched once; a failed fetch leaves that signature ``unknown-key`` with the reason). Raises
+    """Every signature on the card checked: the keys by ``kid`` from ``ring`` (``--jwks``, then
+    ``--key``; ``KeyRing.candidates``), else from the protected header's ``jku`` when ``jku_decision``
+    allows it (each URL fetched once; a failed fetch leaves that signature ``unknown-key`` with the
+    reason). With several keys under one kid, the signature is valid when one of them verifies it,
+    else the verdict of the best-fitting key is reported. Raises
     ``CanonicalizationError`` (exit 6) for a signed card with no canonical form."""
     from a2actl.caps.signature import (
         UNKNOWN_KEY,
+        VALID,
         canonical,
         check_signature,
         jku_decision,
@@ -278,11 +281,11 @@ async def check_signatures(
     fetched_sets: dict[str, list[KeyRef] | str] = {}
     checks = []
     for sig in sigs:
-        ref = ring.find(sig.kid)
+        refs = ring.candidates(sig.kid, sig.alg)
         use: str | None = None
         if sig.jku is not None:
-            use = "not needed" if ref is not None else jku_decision(sig.jku, card_url, allow_jku)
-        if ref is None and sig.jku is not None and use is not None and not use.startswith("refused"):
+            use = "not needed" if refs else jku_decision(sig.jku, card_url, allow_jku)
+        if not refs and sig.jku is not None and use is not None and not use.startswith("refused"):
             if sig.jku not in fetched_sets:
                 try:
                     fetched_sets[sig.jku] = await _fetch_jwks_url(sig.jku, settings, sink, "jku")
@@ -291,11 +294,15 @@ async def check_signatures(
             got = fetched_sets[sig.jku]
             if isinstance(got, str):
                 use = f"failed: {got}"
-            else:
-                ref = (
-                    KeyRing(got).find(sig.kid) if sig.kid is not None else (got[0] if len(got) == 1 else None)
-                )
-        check = check_signature(sig, payload, ref, use)
+            elif sig.kid is not None:
+                refs = KeyRing(got).candidates(sig.kid, sig.alg)
+            else:  # no kid: the set's one usable key, if it has only one
+                usable = [r for r in got if r.problem is None]
+                refs = usable if len(usable) == 1 else []
+        tried = [check_signature(sig, payload, ref, use) for ref in refs] or [
+            check_signature(sig, payload, None, use)
+        ]
+        check = next((c for c in tried if c.status == VALID), tried[0])
         if check.status == UNKNOWN_KEY and use and not use.startswith(("same-host", "allowed", "not needed")):
             check = dataclasses.replace(check, reason=f"{check.reason}; jku {use}")
         checks.append(check)

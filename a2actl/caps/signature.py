@@ -504,11 +504,25 @@ def signature_kids(raw: Any) -> list[str]:
 @dataclass(frozen=True)
 class KeyRef:
     """A verification key (a joserfc key object) and where it came from, for reports: ``--key
-    FILE``, ``--jwks FILE|URL`` or ``jku URL``. ``kid`` is the JWK's ``kid`` (``None`` for a PEM)."""
+    FILE``, ``--jwks FILE|URL`` or ``jku URL``. ``kid`` is the JWK's ``kid`` (``None`` for a PEM).
+    ``problem`` says why a JWK of the set cannot be used (``key`` is then ``None``): kept so that a
+    signature naming its kid says why it has no key."""
 
     key: Any
     source: str
     kid: str | None = None
+    problem: str | None = None
+
+
+def _kty_of(alg: str | None) -> str | None:
+    """The JWK ``kty`` an ``alg`` needs (RFC 7518 §3.1, RFC 8037 §3.1), ``None`` when unknown."""
+    if alg is None:
+        return None
+    if alg.startswith(("RS", "PS")):
+        return "RSA"
+    if alg.startswith("ES"):
+        return "EC"
+    return "OKP" if alg in ("EdDSA", "Ed25519") else None
 
 
 @dataclass
@@ -519,12 +533,27 @@ class KeyRing:
     jwks: list[KeyRef]
     pem: KeyRef | None = None
 
-    def find(self, kid: str | None) -> KeyRef | None:
-        """The JWKS key with ``kid``, else the PEM key, else ``None``."""
-        for ref in self.jwks:
-            if ref.kid is not None and ref.kid == kid:
-                return ref
-        return self.pem
+    def candidates(self, kid: str | None, alg: str | None = None) -> list[KeyRef]:
+        """The keys to try for a signature with ``kid`` and ``alg``: the JWKS keys with that kid, usable
+        keys of the type ``alg`` needs first, then other usable ones, then unusable ones (``problem``);
+        else the PEM key; else ``[]``. Several keys may share a kid (RFC 7517 §4.5 allows it for keys
+        of different types); every one of them is trusted, so a signature is valid when one verifies."""
+        same = [r for r in self.jwks if r.kid is not None and r.kid == kid]
+        if same:
+            want = _kty_of(alg)
+
+            def rank(ref: KeyRef) -> int:
+                if ref.problem is not None:
+                    return 2
+                return 0 if want is None or getattr(ref.key, "key_type", None) == want else 1
+
+            return sorted(same, key=rank)
+        return [self.pem] if self.pem is not None else []
+
+    def find(self, kid: str | None, alg: str | None = None) -> KeyRef | None:
+        """The first of ``candidates(kid, alg)``, else ``None``."""
+        found = self.candidates(kid, alg)
+        return found[0] if found else None
 
 
 def _import_pem(data: bytes) -> Any:
@@ -570,8 +599,13 @@ def load_pem_key(path: str, option: str = "--key") -> KeyRef:
 
 def parse_jwks(data: bytes, source: str) -> list[KeyRef]:
     """The public keys of a JWK Set (RFC 7517 §5) document; ``source`` names it in reports and errors.
-    Keys of a type or ``use`` that cannot verify a signature (``oct``, ``use: enc``) are skipped.
-    Raises ``ValueError`` with a one-line reason naming nothing secret when ``data`` is not a JWKS."""
+    Keys of a type or ``use`` that cannot verify a signature (``oct``, ``use: enc``) are skipped. A JWK
+    that cannot be imported (a ``kty`` or curve not supported, members missing, a ``use``/``key_ops``
+    that contradict each other) is ignored as RFC 7517 §5 says implementations SHOULD: it is returned
+    as a ``KeyRef`` with its ``problem`` (and no key) when it has a ``kid``, so a signature naming it is
+    ``unknown-key`` with that reason. Raises ``ValueError`` with a one-line reason naming nothing
+    secret when ``data`` is not a JWKS, or when no JWK of a non-empty set is usable (the reason is the
+    first JWK's problem)."""
     from joserfc.errors import JoseError
     from joserfc.jwk import import_key
 
@@ -582,19 +616,34 @@ def parse_jwks(data: bytes, source: str) -> list[KeyRef]:
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise ValueError(f'{source} is not a JWK Set (an object with a "keys" list)')
     out: list[KeyRef] = []
+    problems: list[str] = []
     for i, jwk in enumerate(doc["keys"]):
         if not isinstance(jwk, dict) or not isinstance(jwk.get("kty"), str):
-            raise ValueError(f"{source}: keys[{i}] is not a JWK (no kty)")
+            problems.append(f"{source}: keys[{i}] is not a JWK (no kty)")
+            continue
         if jwk["kty"] == "oct" or jwk.get("use") == "enc":
             continue
+        kid = jwk.get("kid") if isinstance(jwk.get("kid"), str) else None
         public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "oth", "k")}
         try:
             key = import_key(public, jwk["kty"])
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
-            raise ValueError(f"{source}: keys[{i}] is not a valid {jwk['kty']} key") from exc
-        kid = jwk.get("kid")
-        out.append(KeyRef(key, source, kid if isinstance(kid, str) else None))
+        except (JoseError, ValueError, TypeError, KeyError):
+            problem = f"keys[{i}] is not a valid {_label(jwk['kty'])} key"
+            problems.append(f"{source}: {problem}")
+            if kid is not None:
+                out.append(KeyRef(None, source, kid, problem))
+            continue
+        out.append(KeyRef(key, source, kid))
+    if problems and not any(r.problem is None for r in out):
+        raise ValueError(problems[0])
     return out
+
+
+def _label(value: str, limit: int = 40) -> str:
+    """``value`` cut to ``limit`` characters, control characters replaced (a JWK's ``kty`` in a
+    message)."""
+    text = "".join(c if c.isprintable() else "?" for c in value[:limit])
+    return text + ("…" if len(value) > limit else "")
 
 
 def public_jwks(ref: KeyRef, kid: str) -> dict[str, Any]:
@@ -699,6 +748,8 @@ def check_signature(
             UNKNOWN_KEY,
             f"no key for kid {sig.kid!r}" if sig.kid is not None else "no key (the signature has no kid)",
         )
+    if ref.problem is not None:
+        return verdict(UNKNOWN_KEY, f"no usable key for kid {sig.kid!r}: {ref.source}: {ref.problem}")
     alg = sig.alg or ""
     if alg not in ALGORITHMS:
         return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.sig.conftest import CardServer, Keys, plain_card, write_json
-from tests.sig.test_verify import sign, statuses, verify
+from tests.sig.test_verify import sign, signed_file, statuses, verify
 
 
 def _b64(data: bytes) -> str:
@@ -163,3 +163,45 @@ def test_an_attached_payload_or_unprotected_header_is_never_used(
     assert (
         code == 7 and doc["signatures"][0]["status"] == "unknown-key" and doc["signatures"][0]["jku"] is None
     )
+
+
+def test_a_jwks_with_a_key_it_cannot_use_still_serves_the_others(
+    cli: Any, tmp_path: Path, keys: Keys
+) -> None:
+    """RFC 7517 §5: implementations SHOULD ignore JWKs with a kty they do not understand, missing
+    members or values out of range: one such key must not make the whole set unusable."""
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    jwks = {
+        "keys": [
+            {"kty": "AKP", "alg": "ML-DSA-44", "pub": "AAAA", "kid": "pq-1"},  # a newer key type
+            {"kty": "EC", "crv": "secp256k1", "x": "AAAA", "y": "AAAA", "kid": "k1"},  # a curve not supported
+            {"kty": "RSA", "kid": "broken"},  # members missing
+            keys.rsa.jwk,
+        ]
+    }
+    code, doc = verify(cli, path, "--jwks", write_json(tmp_path / "jwks.json", jwks))
+    assert code == 0 and statuses(doc) == {"rsa-1": "valid"}
+    # the kid of a skipped key names why it has no key
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "broken"))
+    code, doc = verify(cli, path, "--jwks", str(tmp_path / "jwks.json"))
+    assert code == 7 and statuses(doc) == {"broken": "unknown-key"}
+    assert doc["signatures"][0]["reason"].endswith("jwks.json: keys[2] is not a valid RSA key")
+
+
+def test_keys_of_two_types_under_one_kid(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """RFC 7517 §4.5 lets keys of different types share a kid: an ES256 signature is checked with the
+    EC key even when the RSA key of that kid comes first; a signature by neither stays invalid."""
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "shared"))
+    jwks = {
+        "keys": [
+            {**keys.rsa.jwk, "kid": "shared"},
+            {**keys.ec2.jwk, "kid": "shared"},
+            {**keys.ec.jwk, "kid": "shared"},
+        ]
+    }
+    code, doc = verify(cli, path, "--jwks", write_json(tmp_path / "jwks.json", jwks))
+    assert code == 0 and statuses(doc) == {"shared": "valid"}
+    jwks["keys"] = jwks["keys"][:2]
+    code, doc = verify(cli, path, "--jwks", write_json(tmp_path / "jwks.json", jwks))
+    assert code == 7 and statuses(doc) == {"shared": "invalid"}
+    assert doc["signatures"][0]["reason"] == "the signature does not match the card"  # the EC key's verdict

@@ -426,11 +426,23 @@ def test_parse_jwks(pems: dict[str, str]) -> None:
     }
     [ref] = S.parse_jwks(json.dumps(doc).encode(), "--jwks f")
     assert (ref.kid, ref.source, ref.key.is_private) == ("ec", "--jwks f", False)  # private parts ignored
+    doc["keys"][1:] = [
+        {"kty": "AKP", "kid": "pq"},
+        {"kty": "EC\x1b[2J", "crv": "P-256"},
+    ]  # RFC 7517 §5: ignored
+    ok, skipped = S.parse_jwks(json.dumps(doc).encode(), "--jwks f")
+    assert ok.problem is None and (skipped.key, skipped.kid, skipped.problem) == (
+        None,
+        "pq",
+        "keys[1] is not a valid AKP key",
+    )
+    assert [r.kid for r in S.KeyRing([skipped, ok]).candidates("pq")] == ["pq"]
     for bad, why in [
         (b"\xff", "--jwks f is not JSON"),
         (b"[]", '--jwks f is not a JWK Set (an object with a "keys" list)'),
         (b'{"keys": [1]}', "--jwks f: keys[0] is not a JWK (no kty)"),
         (b'{"keys": [{"kty": "RSA", "n": "x"}]}', "--jwks f: keys[0] is not a valid RSA key"),
+        (b'{"keys": [{"kty": "RSA\\u001b", "kid": "a"}, 2]}', "--jwks f: keys[0] is not a valid RSA? key"),
     ]:
         with pytest.raises(ValueError) as info:
             S.parse_jwks(bad, "--jwks f")
