@@ -328,7 +328,7 @@ def sign(
             jwks_out=jwks_out,
         )
     )
-    run.show(result, render_caps.sign)
+    run.show(result, render_caps.sign if result.out is not None else render_caps.signed_card)
     raise typer.Exit(int(result.exit))
 
 

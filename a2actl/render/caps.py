@@ -277,12 +277,16 @@ def verify(out: Output, doc: dict[str, Any]) -> None:
         out.warn(note)
 
 
+def signed_card(out: Output, doc: dict[str, Any]) -> None:
+    """Human view of ``caps sign`` without ``--out``: the signed card as JSON, whatever fields it has
+    (it is meant to be redirected to a file)."""
+    out.json(doc)
+
+
 def sign(out: Output, doc: dict[str, Any]) -> None:
-    """Human view of ``caps sign``: without ``--out`` the signed card as JSON (it is meant to be
-    redirected to a file); with ``--out`` one summary line (never any key material)."""
-    if "out" not in doc or "kid" not in doc or "sha256" not in doc:
-        out.json(doc)
-        return
+    """Human view of ``caps sign --out FILE``: one summary line, the sha256 of the signed bytes, the
+    JWK Set file and the uncovered fields (never any key material). Without ``--out`` the CLI uses
+    ``signed_card``: the document is then the card, not this summary."""
     out.out.print(
         Text(
             f"signed {safe(doc['source'])} → {safe(doc['out'])}: kid {safe(doc['kid'])}, {doc['alg']}, "

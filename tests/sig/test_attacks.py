@@ -205,3 +205,16 @@ def test_keys_of_two_types_under_one_kid(cli: Any, tmp_path: Path, keys: Keys) -
     code, doc = verify(cli, path, "--jwks", write_json(tmp_path / "jwks.json", jwks))
     assert code == 7 and statuses(doc) == {"shared": "invalid"}
     assert doc["signatures"][0]["reason"] == "the signature does not match the card"  # the EC key's verdict
+
+
+def test_sign_to_stdout_prints_the_card_whatever_fields_it_has(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """Without --out the signed card goes to stdout; a card whose own (unknown) fields are named like
+    the --out summary's must not be taken for the summary."""
+    card = {**plain_card(), "out": "x", "kid": "y", "sha256": "z", "uncovered": []}
+    path = write_json(tmp_path / "c.json", card)
+    r = cli("caps", "sign", path, "--key", keys.ec.private, "--kid", "ec-1")
+    assert r.exit_code == 0, r.stderr
+    signed = json.loads(r.stdout)
+    assert signed["out"] == "x" and len(signed["signatures"]) == 1
+    code, doc = verify(cli, write_json(tmp_path / "s.json", signed), "--jwks", keys.jwks)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
