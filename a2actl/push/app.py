@@ -204,6 +204,7 @@ async def listen_job(
     )
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     registration: dict[str, Any] | None = None
+    telling: asyncio.Future[dict[str, Any]] | None = None
     outcome = "max-time"
     deadline = None if opts.max_time is None else time.monotonic() + opts.max_time
     try:
@@ -214,11 +215,24 @@ async def listen_job(
             await asyncio.sleep(0.01)
         on_ready(hook, cfg)
         if register_target is not None:
-            registration = await _tell_agent(
-                settings, sink, register_target, card_path, checker, cfg, task, send, on_registered
+            # Ctrl-C (the receiver stops) and --max-time also end a registration the agent is slow
+            # to answer, instead of waiting for the transport's read timeout.
+            telling = asyncio.ensure_future(
+                _tell_agent(
+                    settings, sink, register_target, card_path, checker, cfg, task, send, on_registered
+                )
             )
-            if registration.get("taskId") is None:
-                outcome = "no-task"
+            left = None if deadline is None else max(0.0, deadline - time.monotonic())
+            await asyncio.wait({telling, serving}, timeout=left, return_when=asyncio.FIRST_COMPLETED)
+            if not telling.done():
+                telling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await telling
+                outcome = "interrupted" if serving.done() else "max-time"
+            else:
+                registration = telling.result()  # raises the registration's error
+                if registration.get("taskId") is None:
+                    outcome = "no-task"
         ended = False  # a terminal state arrived (a later delivery may still move the state)
         until = deadline
         while outcome != "no-task" and not serving.done():
@@ -237,6 +251,8 @@ async def listen_job(
         elif serving.done() and outcome != "no-task":
             outcome = "interrupted"
     finally:
+        if telling is not None and not telling.done():
+            telling.cancel()
         server.should_exit = True
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await serving

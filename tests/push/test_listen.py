@@ -375,6 +375,60 @@ def test_ctrl_c_ends_with_the_summary_and_exit_130(tmp_path: Path) -> None:
     assert doc["outcome"] == "interrupted" and doc["exitCode"] == 130
 
 
+def test_ctrl_c_or_max_time_end_a_registration_the_agent_never_answers(push_cli: Any, tmp_path: Path) -> None:
+    """An agent that accepts the connection and never answers: Ctrl-C ends the listen at once
+    (exit 130, the summary written) and so does --max-time (exit 5), not the 30 s read timeout."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as hole:  # listens, never accepts nor answers
+        hole.bind(("127.0.0.1", 0))
+        hole.listen(16)
+        agent = f"http://127.0.0.1:{hole.getsockname()[1]}"
+        started = time.monotonic()
+        r = push_cli("push", "listen", "--register", agent, "--send", "hi", "--max-time", "1", "-o", "json")
+        assert r.exit_code == 5, r.stdout + r.stderr
+        assert r.json["outcome"] == "max-time" and r.json["registration"] is None
+        assert time.monotonic() - started < 20
+
+        env = {k: v for k, v in os.environ.items() if not k.startswith("A2ACTL_")}
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "a2actl",
+                "push",
+                "listen",
+                "--register",
+                agent,
+                "--send",
+                "hi",
+                "-o",
+                "json",
+            ],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=env,
+            text=True,
+        )
+        try:
+            assert proc.stderr is not None
+            line = proc.stderr.readline()  # "a2actl push listen: receiving on URL": registering now
+            assert "receiving on" in line, line
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+    assert proc.returncode == 130, err
+    doc = json.loads(out)
+    assert doc["outcome"] == "interrupted" and doc["registration"] is None
+
+
 def test_the_token_stays_hidden_in_the_wire_log(push_cli: Any, push_sandbox: Any) -> None:
     r = push_cli(
         "push", "listen", "--register", push_sandbox.url, "--send", "hi", "--push-token-env", "PUSH_TOKEN",
