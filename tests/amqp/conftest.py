@@ -40,6 +40,8 @@ class Broker:
     ``$A2ACTL_AMQP_PASSWORD`` for tests that set it), the user and password."""
 
     port: int
+    tls_port: int
+    ca: str
     user: str = "guest"
     password: str = "guest"
 
@@ -59,10 +61,25 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
         if os.environ.get("CI") == "true":
             pytest.fail("rabbitmq-server is not installed; .ci/run must apt-get install -y rabbitmq-server")
         pytest.skip("rabbitmq-server is not installed (apt-get install -y rabbitmq-server)")
+    import trustme
+
     d = tmp_path_factory.mktemp("rabbitmq")
-    port, dist, epmd = _free_port(), _free_port(), _free_port()
+    port, tls_port, dist, epmd = _free_port(), _free_port(), _free_port(), _free_port()
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1", "localhost")
+    ca.cert_pem.write_to_path(str(d / "ca.pem"))
+    cert.private_key_pem.write_to_path(str(d / "key.pem"))
+    cert.cert_chain_pems[0].write_to_path(str(d / "cert.pem"))
     (d / "rabbitmq.conf").write_text(
-        f"listeners.tcp.default = 127.0.0.1:{port}\nloopback_users = none\n", encoding="utf-8"
+        f"listeners.tcp.default = 127.0.0.1:{port}\n"
+        f"listeners.ssl.default = 127.0.0.1:{tls_port}\n"
+        f"ssl_options.cacertfile = {d / 'ca.pem'}\n"
+        f"ssl_options.certfile = {d / 'cert.pem'}\n"
+        f"ssl_options.keyfile = {d / 'key.pem'}\n"
+        "ssl_options.verify = verify_none\n"
+        "ssl_options.fail_if_no_peer_cert = false\n"
+        "loopback_users = none\n",
+        encoding="utf-8",
     )
     (d / "enabled_plugins").write_text("[].\n", encoding="utf-8")
     (d / "mnesia").mkdir()
@@ -96,7 +113,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                     out = (d / "server.out").read_text(errors="replace")[-2000:]
                     pytest.fail(f"rabbitmq-server did not start (exit {proc.poll()}):\n{out}")
                 time.sleep(0.1)
-        yield Broker(port)
+        yield Broker(port, tls_port, str(d / "ca.pem"))
     finally:
         # the whole process group: the script, beam.smp, epmd and erl_child_setup
         try:

@@ -457,3 +457,17 @@ def test_quorum_queue_delivery_limit_is_a_permanent_error(
     e = doc["entries"][0]
     assert e["errorCode"] == "delivery_limit" and e["errorClass"] == "permanent"
     assert e["messageId"] == body["message"]["messageId"] and e["source"] == name + ".work"
+
+
+def test_amqps_with_the_global_tls_options(cli: Any, topology: Topology, sandbox: Any) -> None:
+    topology.dead_letter(bare(2), target_headers(sandbox, 2))
+    b = topology.broker
+    src = f"amqps://guest@127.0.0.1:{b.tls_port}/%2F?queue={topology.dlq}"
+    r = cli("--cacert", b.ca, "dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 0 and r.json["depth"] == 2, r.stderr
+    # a certificate no CA of ours signed: refused, one line
+    r = cli("dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 3 and "certificate" in r.stderr.lower(), r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1
+    r = cli("--insecure", "dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 0 and r.json["depth"] == 2, r.stderr
