@@ -449,6 +449,18 @@ def test_parse_jwks(pems: dict[str, str]) -> None:
         assert str(info.value) == why
 
 
+def test_a_jwks_with_too_many_keys_is_refused_before_any_is_imported() -> None:
+    """Every key is imported; a key server (a jku on the card's host) could send tens of thousands."""
+    doc = {"keys": [{"kty": "oct", "k": "AA"}] * (S.MAX_JWKS_KEYS + 1)}
+    with pytest.raises(ValueError) as info:
+        S.parse_jwks(json.dumps(doc).encode(), "jku https://h/j")
+    assert (
+        str(info.value)
+        == f"jku https://h/j holds {S.MAX_JWKS_KEYS + 1:,} keys, over the limit of {S.MAX_JWKS_KEYS:,}"
+    )
+    assert S.parse_jwks(json.dumps({"keys": doc["keys"][1:]}).encode(), "f") == []  # at the limit: read
+
+
 def test_load_pem_key_errors_name_the_file_not_the_content(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read the key file"):
         S.load_pem_key(str(tmp_path / "none.pem"))
