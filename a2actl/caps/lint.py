@@ -49,6 +49,12 @@ LIMIT_SKILLS = 200
 LIMIT_ITEMS = 50
 LIMIT_CARD_BYTES = 256 * 1024
 
+#: At most this many findings of one rule are listed; the rest are counted (``LintResult.omitted``)
+#: and still count for ``--fail-on``. A hostile card with 100,000 bidi characters must not make a
+#: 100 MB report, a table that takes minutes, or a SARIF log that GitHub code scanning rejects (over
+#: 25,000 results a run; it shows the first 5,000): 16 rules x 100 stays under both.
+MAX_PER_RULE = 100
+
 
 @dataclass(frozen=True)
 class Suppression:
@@ -161,7 +167,9 @@ def load_config(path: str) -> LintConfig:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise UsageError(f"--config: {path} is not YAML: {' '.join(str(exc).split())}") from exc
+        raise UsageError(f"--config: {path} is not YAML: {_cut(' '.join(str(exc).split()))}") from exc
+    except RecursionError as exc:  # PyYAML composes nested collections recursively
+        raise UsageError(f"--config: {path} nests too deep to be a lint configuration") from exc
     table = doc.get("lint") if isinstance(doc, dict) else None
     if not isinstance(table, dict):
         raise UsageError(f"--config: {path} has no 'lint:' mapping")
@@ -174,8 +182,10 @@ def load_config(path: str) -> LintConfig:
         v = table.get(key)
         if v is None:
             return None
-        if not isinstance(v, list) or not all(isinstance(x, str) for x in v):
-            raise UsageError(f"--config: {path}: lint.{key} must be a list of rule ids or prefixes")
+        if not isinstance(v, list) or not all(isinstance(x, str) and x.strip() for x in v):
+            raise UsageError(
+                f"--config: {path}: lint.{key} must be a list of rule ids, prefixes or names (none empty)"
+            )
         try:
             matching(v)
         except ValueError as exc:
@@ -217,15 +227,26 @@ def load_config(path: str) -> LintConfig:
     return LintConfig(path, str_list("select"), str_list("ignore"), fail_on, allow)
 
 
+def _cut(text: str, width: int = 200) -> str:
+    """``text`` cut to ``width`` characters (an error message stays one readable line)."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def selected_rules(select: list[str] | None, ignore: list[str] | None) -> list[Rule]:
     """The rules to run: those ``select`` matches (all when ``None`` or empty) minus those ``ignore``
-    matches. Raises ``UsageError`` (exit 2) for a pattern that matches no rule."""
+    matches. Raises ``UsageError`` (exit 2) for a pattern that matches no rule, and when no rule is
+    left to run (a lint that checks nothing must not pass silently)."""
     try:
         chosen = matching(select) if select else {r.id for r in RULES}
         dropped = matching(ignore) if ignore else set()
     except ValueError as exc:
         raise UsageError(f"--select/--ignore: {exc}") from exc
-    return [r for r in RULES if r.id in chosen and r.id not in dropped]
+    rules = [r for r in RULES if r.id in chosen and r.id not in dropped]
+    if not rules:
+        raise UsageError(
+            "--select/--ignore: no rule left to run (the ignore list covers every selected rule)"
+        )
+    return rules
 
 
 # -- walking the card ------------------------------------------------------------------------------
@@ -393,9 +414,15 @@ def _char_name(ch: str) -> str:
     return f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
 
 
-#: An emoji tag sequence (Unicode TS #51 §2.2.3, subdivision flags such as Scotland's): U+1F3F4, tag
-#: digits or lower-case letters, U+E007F CANCEL TAG. The only legitimate use of tag characters.
-_FLAG_TAGS = re.compile("\U0001f3f4([\U000e0030-\U000e0039\U000e0061-\U000e007a]{1,6})\U000e007f")
+#: The emoji tag sequences that are emoji (Unicode TS #51 §2.2.3): U+1F3F4 WAVING BLACK FLAG, the tag
+#: spelling of a subdivision, U+E007F CANCEL TAG. Only the three RGI ones (England, Scotland, Wales:
+#: Unicode emoji-test.txt) are rendered anywhere; any other tag run of that shape spells hidden text
+#: (🏴 + "ignore" + CANCEL TAG has the same shape as 🏴 + "gbsct"), so it fires.
+_FLAG_TAGS = re.compile(
+    "\U0001f3f4(?:"
+    + "|".join("".join(chr(0xE0000 + ord(c)) for c in sub) for sub in ("gbeng", "gbsct", "gbwls"))
+    + ")\U000e007f"
+)
 
 
 def _tag_text(s: str) -> str:
@@ -716,6 +743,56 @@ def live_findings(checks: list[LiveCheck], view: CardView) -> list[LintFinding]:
 # -- the job ---------------------------------------------------------------------------------------
 
 
+def register_card_urls(text: str) -> None:
+    """Register (``a2actl.core.redact.register_url``) the userinfo and credential-like query values
+    of every URL in ``text``, a card body as received (JSON: ``\\/`` escapes are read as ``/``), so
+    every output masks them. Never raises."""
+    from a2actl.core.redact import register_url
+
+    for u in _URL_IN_TEXT.findall(text.replace("\\/", "/")):
+        register_url(u.rstrip(".,;:!?"))
+    for m in re.finditer(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>@/]*@", text.replace("\\/", "/")):
+        register_url(m.group() + "h")  # userinfo of any scheme (ftp://u:p@…)
+
+
+class _CardSecretsSink:
+    """``card_secrets_sink``'s wrapper: registers the URL credentials of each body before passing it
+    on; every other event is passed on as is."""
+
+    def __init__(self, sink: EventSink) -> None:
+        self._sink = sink
+        self.wants_bodies = sink.wants_bodies
+
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        """Passed on."""
+        self._sink.on_request(method, url, headers)
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        """Passed on (``elapsed`` in seconds)."""
+        self._sink.on_response(status, reason, headers, elapsed)
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        """``register_card_urls`` over the body, then passed on."""
+        register_card_urls(body.decode("utf-8", "replace"))
+        self._sink.on_body(direction, body)
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        """Passed on."""
+        self._sink.on_timing(name, seconds)
+
+    def on_note(self, text: str) -> None:
+        """Passed on."""
+        self._sink.on_note(text)
+
+
+def card_secrets_sink(sink: EventSink) -> EventSink:
+    """``sink`` for loading a card to lint: with ``-vv`` the card body reaches the wire log before any
+    rule has run, and a card that carries ``https://user:pass@…`` or ``?access_token=…`` URLs
+    (A2A-SEC-006) must not have them printed there either; the transport's body redaction masks
+    credential-like JSON keys only. Bodies are scanned only when ``sink.wants_bodies``."""
+    return _CardSecretsSink(sink)
+
+
 def apply_allow(findings: list[LintFinding], allow: list[AllowEntry]) -> tuple[list[LintFinding], list[str]]:
     """``findings`` with the ones an allow entry covers marked ``suppressed`` (the first entry that
     covers it), and the sources of the entries that covered nothing."""
@@ -730,6 +807,23 @@ def apply_allow(findings: list[LintFinding], allow: list[AllowEntry]) -> tuple[l
     return out, [a.source for a in allow if a.source not in used]
 
 
+def capped(
+    findings: list[LintFinding], limit: int = MAX_PER_RULE
+) -> tuple[list[LintFinding], list[LintFinding]]:
+    """``(kept, dropped)``: at most ``limit`` findings per rule kept, in their order; when a rule has
+    more, its unsuppressed findings are kept first, so the kept ones still show why ``--fail-on``
+    failed."""
+    by_rule: dict[str, list[LintFinding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule.id, []).append(f)
+    keep: set[int] = set()
+    for group in by_rule.values():
+        if len(group) > limit:
+            group = sorted(group, key=lambda f: f.suppressed is not None)[:limit]
+        keep.update(id(f) for f in group)
+    return [f for f in findings if id(f) in keep], [f for f in findings if id(f) not in keep]
+
+
 def ordered(findings: list[LintFinding]) -> list[LintFinding]:
     """Most severe first, then by rule id, then in card order (stable)."""
     return sorted(findings, key=lambda f: (-SEVERITY_RANK[f.severity], f.rule.id))
@@ -739,8 +833,10 @@ def ordered(findings: list[LintFinding]) -> list[LintFinding]:
 class LintResult:
     """``caps lint``: where the card came from (``source``, ``kind`` ``url``/``file``, ``notes``),
     its ``shape``, the rules run (``rules``) and not run with why (``not_run``), the findings (most
-    severe first), the ``--live`` checks, ``fail_on`` and the unused allow entries. ``text`` is the
-    card as served (for SARIF line numbers; not in ``to_json``)."""
+    severe first; at most ``MAX_PER_RULE`` a rule), the ``--live`` checks, ``fail_on`` and the unused
+    allow entries. ``text`` is the card as served (for SARIF line numbers; not in ``to_json``);
+    ``dropped`` the findings over ``MAX_PER_RULE`` (counted in ``counts``, ``failed`` and
+    ``omitted``, not listed)."""
 
     source: str
     kind: str
@@ -755,14 +851,27 @@ class LintResult:
     unused_allow: list[str]
     config: str | None = None
     text: str | None = None
+    dropped: list[LintFinding] = field(default_factory=list)
+
+    @property
+    def omitted(self) -> dict[str, int]:
+        """Per rule id, how many findings are not listed (over ``MAX_PER_RULE``)."""
+        out: dict[str, int] = {}
+        for f in self.dropped:
+            out[f.rule.id] = out.get(f.rule.id, 0) + 1
+        return out
 
     @property
     def failed(self) -> bool:
-        """Whether an unsuppressed finding is at or above ``fail_on`` (never with ``none``)."""
+        """Whether an unsuppressed finding (listed or not) is at or above ``fail_on`` (never with
+        ``none``)."""
         if self.fail_on == "none":
             return False
         floor = SEVERITY_RANK[self.fail_on]
-        return any(f.suppressed is None and SEVERITY_RANK[f.severity] >= floor for f in self.findings)
+        return any(
+            f.suppressed is None and SEVERITY_RANK[f.severity] >= floor
+            for f in (*self.findings, *self.dropped)
+        )
 
     @property
     def exit(self) -> ExitCode:
@@ -770,15 +879,16 @@ class LintResult:
         return ExitCode.CHECK_FAILED if self.failed else ExitCode.OK
 
     def counts(self) -> dict[str, int]:
-        """Unsuppressed findings per severity, plus ``suppressed``."""
+        """Unsuppressed findings per severity, plus ``suppressed`` (listed or not)."""
         c = {"error": 0, "warning": 0, "info": 0, "suppressed": 0}
-        for f in self.findings:
+        for f in (*self.findings, *self.dropped):
             c["suppressed" if f.suppressed else f.severity] += 1
         return c
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "kind", "notes", "shape", "live", "config", "failOn", "failed", "counts",
-        "rulesRun", "notRun", "findings", "liveChecks", "unusedAllow"}`` (docs/lint-rules.md)."""
+        "rulesRun", "notRun", "findings", "omitted", "liveChecks", "unusedAllow"}``
+        (docs/lint-rules.md)."""
         return {
             "source": self.source,
             "kind": self.kind,
@@ -792,6 +902,7 @@ class LintResult:
             "rulesRun": [r.id for r in self.rules if r.id not in self.not_run],
             "notRun": [{"id": k, "reason": v} for k, v in self.not_run.items()],
             "findings": [f.to_json() for f in self.findings],
+            "omitted": self.omitted,
             "liveChecks": [c.to_json() for c in self.live_checks],
             "unusedAllow": self.unused_allow,
         }
@@ -827,6 +938,7 @@ def lint_fetched(
     if "A2A-SEC-008" in wanted and card_url is None:
         not_run["A2A-SEC-008"] = "a card file has no host to compare with"
     findings, unused = apply_allow(ordered(found), allow)
+    findings, dropped = capped(findings)
     return LintResult(
         source=fetched.source,
         kind="url" if fetched.http is not None else "file",
@@ -841,6 +953,7 @@ def lint_fetched(
         unused_allow=unused,
         config=config,
         text=text,
+        dropped=dropped,
     )
 
 
@@ -868,7 +981,12 @@ async def lint_job(
     fail = fail_on or cfg.fail_on or "error"
     if fail not in FAIL_ON:
         raise UsageError(f"--fail-on must be one of {', '.join(FAIL_ON)}, got {fail!r}")
-    fetched = await load_card(target, settings, sink, card_path)
+    fetched = await load_card(
+        target,
+        settings,
+        card_secrets_sink(sink) if sink is not None and sink.wants_bodies else sink,
+        card_path,
+    )
     if fetched.http is not None:
         text = fetched.http.body.decode("utf-8", "replace")
     else:

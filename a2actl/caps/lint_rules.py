@@ -244,6 +244,7 @@ def matching(patterns: list[str]) -> set[str]:
         up = pat.upper()
         hits = {r.id for r in RULES if r.id.startswith(up) or r.name == pat.lower()}
         if not hits:
-            raise ValueError(f"{pat!r} matches no lint rule (ids A2A-SEC-001 to {RULES[-1].id})")
+            shown = pat if len(pat) <= 60 else pat[:59] + "…"
+            raise ValueError(f"{shown!r} matches no lint rule (ids A2A-SEC-001 to {RULES[-1].id})")
         out |= hits
     return out

@@ -11,8 +11,12 @@ code scanning reads (docs.github.com "SARIF support for code scanning").
   file's path, or ``HOST/PATH`` of the card URL with the URL beside it) with ``region.startLine``
   (the line of the pointed-to member in the card as served; its nearest ancestor's when it is
   absent), a ``logicalLocations`` entry whose ``fullyQualifiedName`` is the JSON pointer, and
-  ``properties.jsonPointer``; ``partialFingerprints`` (rule, source, pointer hashed) so repeated
-  uploads match; allowed findings carry ``suppressions`` (``external``, the reason).
+  ``properties.jsonPointer``; ``partialFingerprints`` so repeated uploads match
+  (``primaryLocationLineHash``, the one key code scanning reads: rule, artifact and pointer
+  hashed, ``:N`` for the N-th finding of one rule on one member); allowed findings carry
+  ``suppressions`` (``external``, the reason);
+* ``run.properties.omitted``: per rule, the findings over ``a2actl.caps.lint.MAX_PER_RULE`` that are
+  not listed (code scanning rejects a run of over 25,000 results and shows 5,000).
 
 Pure: builds a dict, never prints.
 """
@@ -177,8 +181,10 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
     lines = pointer_lines(result.text) if result.text else {}
     artifact = _artifact(result.source, result.kind)
     results: list[dict[str, Any]] = []
+    seen: dict[str, int] = {}
     for f in result.findings:
-        fp = hashlib.sha256(f"{f.rule.id}\0{result.source}\0{f.pointer}".encode()).hexdigest()
+        fp = hashlib.sha256(f"{f.rule.id}\0{artifact['uri']}\0{f.pointer}".encode()).hexdigest()
+        seen[fp] = seen.get(fp, 0) + 1
         res: dict[str, Any] = {
             "ruleId": f.rule.id,
             "level": _LEVEL[f.severity],
@@ -195,7 +201,14 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
                     "properties": {"jsonPointer": f.pointer},
                 }
             ],
-            "partialFingerprints": {"a2actlLint/v1": fp},
+            # code scanning reads primaryLocationLineHash only (docs.github.com "SARIF support",
+            # result object) and upload-sarif computes it from the file's line text when absent,
+            # which a URL target has not: ours is the rule, the artifact and the pointer, with
+            # CodeQL's ":N" occurrence suffix, so moving lines never opens new alerts
+            "partialFingerprints": {
+                "primaryLocationLineHash": f"{fp[:16]}:{seen[fp]}",
+                "a2actlLint/v1": fp,
+            },
             "properties": {"jsonPointer": f.pointer, "severity": f.severity},
         }
         if f.rule.id in index:
@@ -250,7 +263,7 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
             }
         ],
         "results": results,
-        "properties": {"shape": result.shape, "source": result.source},
+        "properties": {"shape": result.shape, "source": result.source, "omitted": result.omitted},
     }
     if artifact.get("uriBaseId"):
         run["originalUriBaseIds"] = {"%SRCROOT%": {"description": {"text": "The directory a2actl ran in."}}}

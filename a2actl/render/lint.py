@@ -47,6 +47,8 @@ def lint(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(t)
     else:
         out.out.print(Text("no findings", style="bold green"))
+    for rule_id, n in doc.get("omitted", {}).items():
+        out.out.print(Text(f"… {n} more {rule_id} finding{'s' if n != 1 else ''} not listed", style="dim"))
     for c in doc.get("liveChecks", []):
         style = {"answered": "bold red", "refused": "green"}.get(c["outcome"], "yellow")
         line = Text("live     ", style="dim")

@@ -413,3 +413,91 @@ def test_sarif_schema_rejects_a_broken_log(sarif_validator: Any) -> None:
 
     with pytest.raises(jsonschema.ValidationError):
         sarif_validator.validate({"version": "2.1.0", "runs": [{"tool": {"driver": {}}}]})
+
+
+# -- review: hostile cards and options ---------------------------------------------------------------
+
+
+def test_verbose_wire_log_masks_card_url_credentials(cli: Any, card_server: Any) -> None:
+    # -vv prints the card body before any rule runs: its URL credentials must be masked there too
+    secrets = ("Vv-pass-7731", "Vv-token-7731", "Vv-ftp-7731")
+
+    def build_card(base: str) -> dict[str, Any]:
+        card = clean_v1()
+        card["provider"]["url"] = f"https://deploy:{secrets[0]}@example.com/agents"
+        card["documentationUrl"] = f"https://example.com/docs?access_token={secrets[1]}"
+        card["description"] = f"Mirror at ftp://mirror:{secrets[2]}@files.example.com/ ."
+        return card
+
+    with card_server(build_card) as url:
+        for fmt in ("table", "json", "sarif"):
+            r = cli("-vv", "caps", "lint", url, "-o", fmt)
+            assert r.exit_code == 7, r.stderr
+            assert "agent-card.json" in r.stderr  # the wire log did print the exchange
+            for s in secrets:
+                assert s not in r.stdout + r.stderr, (fmt, s)
+
+
+def test_a_card_with_thousands_of_findings_lists_a_bounded_number(
+    cli: Any, card_file: Any, sarif_validator: Any
+) -> None:
+    from a2actl.caps.lint import MAX_PER_RULE
+
+    card = clean_v1()
+    n = MAX_PER_RULE * 3
+    card["skills"] = [
+        {"id": f"s{i}", "name": f"n{i}", "description": f"d\u202e{i}", "tags": ["t"]} for i in range(n)
+    ]
+    path = card_file(card)
+    code, doc = lint_json(cli, path)
+    assert code == 7
+    assert ids(doc).count("A2A-SEC-011") == MAX_PER_RULE
+    assert doc["omitted"] == {"A2A-SEC-011": n - MAX_PER_RULE}
+    assert doc["counts"]["error"] == n
+    r = cli("caps", "lint", path, "-o", "sarif")
+    log = json.loads(r.stdout)
+    sarif_validator.validate(log)
+    (run,) = log["runs"]
+    assert len(run["results"]) <= 5000  # code scanning shows 5,000 and rejects over 25,000
+    assert run["properties"]["omitted"] == {"A2A-SEC-011": n - MAX_PER_RULE}
+    r = cli("caps", "lint", path)
+    assert f"{n - MAX_PER_RULE} more A2A-SEC-011" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "text", "needle"),
+    [
+        (("--select", "x" * 5000), None, "matches no lint rule"),
+        (("--ignore", "A2A-SEC"), None, "no rule left to run"),
+        ((), "lint:\n  select: ['']\n", "lint.select"),
+        ((), "lint:\n  select: " + "[" * 3000 + "]" * 3000 + "\n", "nests too deep"),
+    ],
+)
+def test_hostile_options_are_one_line_usage_errors(
+    cli: Any, card_file: Any, tmp_path: Path, args: tuple[str, ...], text: str | None, needle: str
+) -> None:
+    extra: tuple[str, ...] = ()
+    if text is not None:
+        cfg = tmp_path / "c.yaml"
+        cfg.write_text(text, encoding="utf-8")
+        extra = ("--config", str(cfg))
+    r = cli("caps", "lint", card_file(clean_v1()), *args, *extra)
+    assert r.exit_code == 2
+    assert needle in r.stderr
+    assert len(r.stderr.strip().splitlines()) == 1 and len(r.stderr) < 400
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [("not json {", 6), ("[]", 6), ("null", 6), ("[" * 100_000 + "]" * 100_000, 6)],
+    ids=["not-json", "array", "null", "deep"],
+)
+def test_sarif_stdout_is_empty_when_the_card_cannot_be_loaded(
+    cli: Any, tmp_path: Path, body: str, code: int
+) -> None:
+    p = tmp_path / "card.json"
+    p.write_text(body, encoding="utf-8")
+    r = cli("caps", "lint", str(p), "-o", "sarif")
+    assert r.exit_code == code
+    assert r.stdout == ""  # nothing an upload step could mistake for a SARIF log
+    assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from a2actl.caps import lint as L
-from a2actl.caps.lint_rules import BY_ID
+from a2actl.caps.lint_rules import BY_ID, RULES
 from a2actl.caps.sarif import line_of, pointer_lines
 from a2actl.core.config import Settings
 from a2actl.core.errors import UsageError
@@ -321,3 +321,146 @@ def test_sarif_artifact_of_a_file(tmp_path: Path) -> None:
 
     assert _artifact("cards/a b.json", "file") == {"uri": "cards/a%20b.json", "uriBaseId": "%SRCROOT%"}
     assert _artifact(str(tmp_path / "c.json"), "file") == {"uri": (tmp_path / "c.json").as_uri()}
+
+
+# -- review fixes (hostile input) -------------------------------------------------------------------
+
+
+def _tags(text: str) -> str:
+    return "".join(chr(0xE0000 + ord(c)) for c in text)
+
+
+@pytest.mark.parametrize("spelled", ["ignore", "sysrm", "usca"])
+def test_tag_text_dressed_as_a_subdivision_flag_still_fires(spelled: str) -> None:
+    # 🏴 + up to six tag letters + CANCEL TAG has the shape of a flag but spells text; only the
+    # RGI subdivision flags (England, Scotland, Wales: Unicode emoji-test.txt) are emoji
+    fake = f"\U0001f3f4{_tags(spelled)}\U000e007f"
+    card = {"name": "x", "description": f"Orders {fake}{fake}"}
+    (f,) = [f for f in L.static_findings(card, parse_card(card), None) if f.rule.id == "A2A-SEC-010"]
+    assert repr(spelled * 2) in f.message
+
+
+@pytest.mark.parametrize("sub", ["gbeng", "gbsct", "gbwls"])
+def test_rgi_subdivision_flags_do_not_fire(sub: str) -> None:
+    assert "A2A-SEC-010" not in _text_findings(f"Made in \U0001f3f4{_tags(sub)}\U000e007f")
+
+
+def test_load_config_nested_too_deep_is_usage_error(tmp_path: Path) -> None:
+    p = tmp_path / "deep.yaml"
+    p.write_text("lint:\n  select: " + "[" * 5000 + "]" * 5000 + "\n", encoding="utf-8")
+    with pytest.raises(UsageError) as exc:
+        L.load_config(str(p))
+    assert str(p) in exc.value.message
+
+
+def test_load_config_empty_pattern_is_usage_error(tmp_path: Path) -> None:
+    p = tmp_path / "c.yaml"
+    p.write_text("lint:\n  select: ['']\n", encoding="utf-8")
+    with pytest.raises(UsageError) as exc:
+        L.load_config(str(p))
+    assert "lint.select" in exc.value.message
+
+
+def test_no_rule_left_to_run_is_usage_error() -> None:
+    with pytest.raises(UsageError) as exc:
+        L.selected_rules(None, ["A2A-SEC"])
+    assert "no rule left" in exc.value.message
+
+
+def test_a_long_bad_pattern_is_cut_in_the_message() -> None:
+    with pytest.raises(UsageError) as exc:
+        L.selected_rules(["x" * 100_000], None)
+    assert len(exc.value.message) < 300
+
+
+def _fetched(card: dict[str, Any], source: str = "card.json") -> Any:
+    from a2actl.agent.discovery import CardFetch
+
+    return CardFetch(source=source, raw=card, view=parse_card(card), http=None, notes=[])
+
+
+def test_findings_are_capped_per_rule_and_still_counted() -> None:
+    card = {
+        "name": "x",
+        "skills": [
+            {"id": f"s{i}", "name": "n", "description": f"d\u202e{i}"} for i in range(L.MAX_PER_RULE + 50)
+        ],
+    }
+    res = L.lint_fetched(_fetched(card), list(RULES), live_results=None, allow=[], fail_on="error")
+    bidi = [f for f in res.findings if f.rule.id == "A2A-SEC-011"]
+    assert len(bidi) == L.MAX_PER_RULE
+    assert res.omitted == {"A2A-SEC-011": 50}
+    assert res.counts()["error"] == L.MAX_PER_RULE + 50
+    assert res.to_json()["omitted"] == {"A2A-SEC-011": 50}
+    assert res.failed
+
+
+def test_capping_keeps_an_unsuppressed_finding_when_one_exists() -> None:
+    card = {
+        "name": "x",
+        "skills": [
+            {"id": f"s{i}", "name": "n", "description": f"d\u202e{i}"} for i in range(L.MAX_PER_RULE + 1)
+        ],
+    }
+    n = L.MAX_PER_RULE
+    allow = [
+        L.AllowEntry("A2A-SEC-011", frozenset({"A2A-SEC-011"}), f"/skills/{i}", "ok", f"c#{i}")
+        for i in range(n)
+    ]
+    res = L.lint_fetched(_fetched(card), list(RULES), live_results=None, allow=allow, fail_on="error")
+    kept = [f for f in res.findings if f.rule.id == "A2A-SEC-011"]
+    assert any(f.suppressed is None for f in kept)
+    assert res.failed and res.counts()["suppressed"] == n
+
+
+def test_verbose_bodies_register_the_credentials_of_card_urls() -> None:
+    from a2actl.core.redact import Redactor
+
+    seen: list[bytes] = []
+
+    class Recorder:
+        wants_bodies = True
+
+        def on_request(self, *a: Any) -> None: ...
+        def on_response(self, *a: Any) -> None: ...
+        def on_timing(self, *a: Any) -> None: ...
+        def on_note(self, *a: Any) -> None: ...
+
+        def on_body(self, direction: str, body: bytes) -> None:
+            seen.append(body)
+
+    body = json.dumps(
+        {
+            "url": "https://deploy:Zq9-body-pass@agent.example.com/a2a",
+            "description": "see https://h.example/x?access_token=Zq9-body-token now",
+        }
+    ).replace("/", "\\/")  # JSON may escape slashes: the URLs must still be found
+    sink = L.card_secrets_sink(Recorder())
+    assert sink.wants_bodies
+    sink.on_body("<", body.encode())
+    assert seen == [body.encode()]
+    masked = Redactor()(body)
+    assert "Zq9-body-pass" not in masked and "Zq9-body-token" not in masked
+
+
+def test_sarif_fingerprints_are_what_code_scanning_reads() -> None:
+    from a2actl.caps.sarif import to_sarif
+
+    card = {"name": "x", "description": "a https://u:p1@h.example/ and https://u:p2@h.example/ b"}
+    text_a = json.dumps(card, indent=2)
+    text_b = "\n\n\n" + text_a  # the same card, every line moved
+
+    def prints(text: str) -> list[str]:
+        res = L.lint_fetched(
+            _fetched(card), list(RULES), live_results=None, allow=[], fail_on="error", text=text
+        )
+        log = to_sarif(res)
+        return [
+            r["partialFingerprints"]["primaryLocationLineHash"]
+            for r in log["runs"][0]["results"]
+            if r["ruleId"] == "A2A-SEC-006"
+        ]
+
+    a, b = prints(text_a), prints(text_b)
+    assert len(a) == 2 and len(set(a)) == 2  # two findings on one member stay two alerts
+    assert a == b  # moving lines does not make new alerts
