@@ -198,7 +198,8 @@ def listen(
     )
 
     def ready(url: str, config: PushConfig) -> None:
-        run.out.note(f"a2actl push listen: receiving on {url}")
+        given = f" (webhook given out: {config.url})" if config.url != url else ""
+        run.out.note(f"a2actl push listen: receiving on {url}{given}")
         if register is None:
             fam = Family.V0_3 if run.settings.a2a_version in ("0.3", "0.2") else Family.V1_0
             doc = config.config_json(fam, "TASK_ID")

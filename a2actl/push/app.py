@@ -80,6 +80,24 @@ def url_of(sock: socket.socket, host: str, tls: bool) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
+def check_public_url(url: str | None) -> None:
+    """Raise ``UsageError`` (exit 2) unless ``url`` (``--public-url``) is ``None`` or an absolute
+    ``http(s)://HOST…`` URL: the config's ``url`` is where the agent POSTs (A2A v1.0 §4.3.2)."""
+    if url is None:
+        return
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url.strip())
+        host = parts.hostname
+    except ValueError:
+        host, parts = None, None
+    if parts is None or parts.scheme not in ("http", "https") or not host:
+        raise UsageError(
+            "--public-url: expected an absolute http(s) URL with a host, e.g. https://hooks.example.com/a2a/push"
+        )
+
+
 def check_tls(cert: str | None, key: str | None) -> None:
     """Raise ``UsageError`` (exit 2) unless both or neither of ``cert``/``key`` are given and they
     load as a PEM certificate chain and its unencrypted private key. An encrypted key is refused
@@ -162,7 +180,8 @@ async def listen_job(
     """Listen until the task reached a terminal state (then ``opts.linger`` seconds more, for
     deliveries sent concurrently with it or re-sent) or ``opts.max_time`` passes; returns the summary
     (its ``exit`` is the command's, ``checks.push_exit``). ``on_ready(url, config)`` runs once the
-    receiver accepts connections; then, with ``register_target``, the agent is connected
+    receiver accepts connections on ``url`` (``config.url``, the webhook given out, differs with
+    ``opts.public_url``); then, with ``register_target``, the agent is connected
     (``agent.connect``) and told about the config: ``--task`` registers it (``register.register``),
     ``--send`` sends a message carrying it (``register.send_with_push``); ``on_registered(info,
     config, family)`` runs after. The config is the webhook URL with ``token`` and, when ``scheme`` is
@@ -175,6 +194,7 @@ async def listen_job(
     import uvicorn
 
     check_tls(opts.tls_cert, opts.tls_key)
+    check_public_url(opts.public_url)
     if register_target is None and (task is not None or send is not None):
         raise UsageError("--task and --send need --register TARGET (the agent to tell)")
     if register_target is not None and (task is None) == (send is None):
@@ -185,8 +205,8 @@ async def listen_job(
         raise UsageError("the task id is empty")
     sock = bind(opts.host, opts.port)
     tls = opts.tls_cert is not None
-    url = (opts.public_url or url_of(sock, opts.host, tls)).rstrip("/")
-    hook = url + opts.path if opts.public_url is None else url
+    url = url_of(sock, opts.host, tls)
+    hook = url + opts.path if opts.public_url is None else opts.public_url.strip()
     cfg = PushConfig(hook, token, scheme, credentials)
     expected = Family.V0_3 if settings.a2a_version in ("0.3", "0.2") else Family.V1_0
     arrived = asyncio.Event()
@@ -213,7 +233,7 @@ async def listen_job(
                 serving.result()  # raises what stopped it
                 raise UsageError(f"the receiver on {url} stopped before it started")
             await asyncio.sleep(0.01)
-        on_ready(hook, cfg)
+        on_ready(url + opts.path, cfg)
         if register_target is not None:
             # Ctrl-C (the receiver stops) and --max-time also end a registration the agent is slow
             # to answer, instead of waiting for the transport's read timeout.
@@ -314,4 +334,13 @@ async def _tell_agent(
     return info
 
 
-__all__ = ["ListenOptions", "bind", "build_app", "check_tls", "listen_job", "parse_listen", "url_of"]
+__all__ = [
+    "ListenOptions",
+    "bind",
+    "build_app",
+    "check_public_url",
+    "check_tls",
+    "listen_job",
+    "parse_listen",
+    "url_of",
+]

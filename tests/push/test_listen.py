@@ -325,6 +325,10 @@ def test_public_url_is_the_webhook_given_out(push_cli: Any) -> None:
     assert config == {"taskId": "TASK_ID", "pushNotificationConfig": {"url": r.json["url"]}}
     assert r.json["url"].startswith("https://hooks.example.com/a2a/push?sig=")
     assert "s3cr3t-signature" not in r.stdout + r.stderr  # a credential-like query value is masked
+    slash = "https://hooks.example.com/hook/"  # given out as is: the path is the receiver's business
+    r = push_cli("push", "listen", "--public-url", slash, "--max-time", "1", "-o", "json")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    assert r.json["url"] == slash
 
 
 @pytest.mark.parametrize(
@@ -337,6 +341,7 @@ def test_public_url_is_the_webhook_given_out(push_cli: Any) -> None:
         (["--tls-cert", "missing.pem", "--tls-key", "missing.pem"], "cannot load"),
         (["--push-token-env", "PUSH_TOKEN_UNSET"], "not set"),
         (["--auth-scheme", "Bearer"], "--push-credentials-env"),
+        (["--public-url", "hooks.example.com/a2a/push"], "--public-url"),
     ],
 )
 def test_bad_options_exit_2(push_cli: Any, args: list[str], needle: str) -> None:

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from a2actl.core.errors import UsageError
-from a2actl.push.app import build_app, check_tls, parse_listen
+from a2actl.push.app import build_app, check_public_url, check_tls, parse_listen
 from a2actl.push.checks import MAX_BODY, PushChecker, PushConfig
 
 TOKEN = "tok-0123456789abcdef"
@@ -99,3 +99,14 @@ def test_check_tls_refuses_an_encrypted_key_without_prompting(tmp_path: Any) -> 
     with pytest.raises(UsageError, match="encrypted") as info:
         check_tls(str(tmp_path / "cert.pem"), str(tmp_path / "key.pem"))
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize("url", ["notaurl", "ftp://h/hook", "http://", "https:///hook", "/a2a/push"])
+def test_check_public_url_refuses_what_an_agent_cannot_post_to(url: str) -> None:
+    with pytest.raises(UsageError, match="--public-url"):
+        check_public_url(url)
+
+
+@pytest.mark.parametrize("url", [None, "https://hooks.example.com/a2a/push/", "http://[::1]:8443/h?sig=x"])
+def test_check_public_url_takes_http_urls(url: str | None) -> None:
+    check_public_url(url)
