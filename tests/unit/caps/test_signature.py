@@ -297,6 +297,17 @@ def test_malformed_signatures(sigs: Any, problem: str) -> None:
     assert S.signature_kids({"signatures": sigs}) == []
 
 
+def test_too_many_signatures_are_one_malformed_entry() -> None:
+    """Each signature costs a public-key operation in a loop --max-time cannot interrupt."""
+    entry = {"protected": b64({"alg": "EdDSA", "kid": "k"}), "signature": "abc"}
+    assert len(S.parse_signatures({"signatures": [entry] * S.MAX_SIGNATURES})) == S.MAX_SIGNATURES
+    [sig] = S.parse_signatures({"signatures": [entry] * (S.MAX_SIGNATURES + 1)})
+    assert (
+        sig.problem
+        == f"the card has {S.MAX_SIGNATURES + 1:,} signatures, over the limit of {S.MAX_SIGNATURES}"
+    )
+
+
 def test_parsed_header_fields() -> None:
     header = {"alg": "ES256", "kid": "k1", "jku": "https://h/j", "typ": "JOSE"}
     [sig] = S.parse_signatures({"signatures": [{"protected": b64(header), "signature": "abc"}]})
