@@ -508,7 +508,8 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
                         add(
                             "A2A-SEC-004",
                             f"{ptr}/flows/{flow}",
-                            f"security scheme {name!r} offers the OAuth 2 {flow} flow, removed in A2A 1.0",
+                            f"security scheme {name!r} offers the OAuth 2 {flow} flow, ruled out by RFC 9700 "
+                            "and deprecated by A2A 1.0",
                         )
             loc_key = "in" if "in" in obj and obj.get("type") == "apiKey" else "location"
             loc = obj.get(loc_key)

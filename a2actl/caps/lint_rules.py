@@ -94,12 +94,12 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "A2A-SEC-004",
         "removed-oauth-flow",
-        "OAuth 2 flow removed from A2A 1.0 (implicit, password)",
+        "OAuth 2 flow deprecated by A2A 1.0 (implicit, password)",
         ERROR,
         "The implicit flow leaks tokens through redirects and the password flow hands the user's "
-        "password to the client; A2A 1.0 removed both.",
+        "password to the client; RFC 9700 rules both out and A2A 1.0 deprecates both.",
         "Use authorizationCode with PKCE (pkceRequired), clientCredentials or deviceCode.",
-        "A2A 1.0 OAuthFlows (a2aproject/A2A#1303); RFC 9700 §2.1.2 and §2.4 (OAuth 2.0 Security BCP)",
+        "A2A 1.0 OAuthFlows, implicit and password marked deprecated (a2aproject/A2A#1303); RFC 9700 §2.1.2 and §2.4 (OAuth 2.0 Security BCP)",
     ),
     Rule(
         "A2A-SEC-005",

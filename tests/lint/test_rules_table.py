@@ -18,7 +18,7 @@ PINNED = {
         "A declared credential is not required by the endpoint (--live)",
         "error",
     ),
-    "A2A-SEC-004": ("removed-oauth-flow", "OAuth 2 flow removed from A2A 1.0 (implicit, password)", "error"),
+    "A2A-SEC-004": ("removed-oauth-flow", "OAuth 2 flow deprecated by A2A 1.0 (implicit, password)", "error"),
     "A2A-SEC-005": ("push-without-auth", "Push notifications without an authentication scheme", "warning"),
     "A2A-SEC-006": ("credentials-in-url", "Credentials in a URL", "error"),
     "A2A-SEC-007": ("private-url", "Private, link-local or loopback URL in a public card", "error"),
@@ -71,3 +71,24 @@ def test_matching() -> None:
         assert "A2A-SEC-9" in str(exc)
     else:
         raise AssertionError("an unknown id must raise")
+
+
+def test_rules_fit_github_code_scanning() -> None:
+    # docs.github.com "SARIF support for code scanning", reportingDescriptor object: name up to 255
+    # characters, shortDescription and fullDescription up to 1,024, at most 20 tags; a rule's
+    # security-severity is over 0.0 and up to 10.0
+    from a2actl.caps.sarif import _SECURITY_SEVERITY
+
+    for r in RULES:
+        assert len(r.name) <= 255 and len(r.title) <= 1024 and len(r.why) <= 1024, r.id
+    assert all(0.0 < float(v) <= 10.0 for v in _SECURITY_SEVERITY.values())
+
+
+def test_deprecated_oauth_flows_are_not_called_removed() -> None:
+    # the 1.0 proto keeps OAuthFlows.implicit and .password, marked deprecated (a2a-sdk a2a_pb2)
+    from a2a.types import a2a_pb2
+
+    fields = a2a_pb2.OAuthFlows.DESCRIPTOR.fields_by_name
+    assert fields["implicit"].GetOptions().deprecated and fields["password"].GetOptions().deprecated
+    r = BY_ID["A2A-SEC-004"]
+    assert "removed" not in r.title + r.why
