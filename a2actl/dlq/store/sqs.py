@@ -270,6 +270,8 @@ class SqsBackend:
     kind = "sqs"
     #: Messages per ``ReceiveMessage`` (SQS's maximum).
     page = 10
+    #: ``ChangeMessageVisibilityBatch`` calls at once (extending or giving back many held messages).
+    parallel = 8
 
     def __init__(self, src: str, endpoint_url: str | None = None) -> None:
         """Parse ``src`` (no connection yet). Raises ``UsageError`` (exit 2) for a bad SRC or
@@ -497,23 +499,29 @@ class SqsBackend:
                 await self._visibility(due, self.visibility)
 
     async def _visibility(self, mids: list[str], seconds: int) -> None:
-        """``ChangeMessageVisibilityBatch`` of held messages, 10 a call."""
+        """``ChangeMessageVisibilityBatch`` of held messages, 10 a call, ``parallel`` calls at once."""
         url = await self.resolve()
         now = time.monotonic()
-        for i in range(0, len(mids), 10):
-            chunk = [(mid, self.held[mid]) for mid in mids[i : i + 10] if mid in self.held]
-            if not chunk:
-                continue
-            await self._call(
-                "change_message_visibility_batch",
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": h.receipt, "VisibilityTimeout": seconds}
-                    for n, (_, h) in enumerate(chunk)
-                ],
+        chunks = [
+            [(mid, self.held[mid]) for mid in mids[i : i + 10] if mid in self.held]
+            for i in range(0, len(mids), 10)
+        ]
+        for i in range(0, len(chunks), self.parallel):
+            await asyncio.gather(
+                *(self._change(url, c, seconds, now) for c in chunks[i : i + self.parallel] if c)
             )
-            for _, h in chunk:
-                h.since = now
+
+    async def _change(self, url: str, chunk: list[tuple[str, _Held]], seconds: int, now: float) -> None:
+        await self._call(
+            "change_message_visibility_batch",
+            QueueUrl=url,
+            Entries=[
+                {"Id": str(n), "ReceiptHandle": h.receipt, "VisibilityTimeout": seconds}
+                for n, (_, h) in enumerate(chunk)
+            ],
+        )
+        for _, h in chunk:
+            h.since = now
 
     def _decoded(self, msgs: list[dict[str, Any]], on_invalid: OnInvalid | None) -> list[Entry]:
         out = []
@@ -607,25 +615,29 @@ class SqsBackend:
             await self._find(missing)
         ids = [i for i in dict.fromkeys(entry_ids) if i in self.held]
         url = await self.resolve() if ids else ""
+        chunks = [ids[i : i + 10] for i in range(0, len(ids), 10)]
         deleted = 0
-        for i in range(0, len(ids), 10):
-            chunk = ids[i : i + 10]
-            out = await self._call(
-                "delete_message_batch",
-                QueueUrl=url,
-                Entries=[
-                    {"Id": str(n), "ReceiptHandle": self.held[mid].receipt} for n, mid in enumerate(chunk)
-                ],
+        for i in range(0, len(chunks), self.parallel):
+            deleted += sum(
+                await asyncio.gather(*(self._delete(url, c) for c in chunks[i : i + self.parallel]))
             )
-            ok = {int(x["Id"]) for x in out.get("Successful") or []}
-            deleted += len(ok)
-            for n, mid in enumerate(chunk):
-                if n in ok:
-                    self.held.pop(mid, None)
         gone = set(entry_ids)
         self.pending.difference_update(gone)
         self.buffer = deque(m for m in self.buffer if str(m["MessageId"]) not in gone)
         return deleted
+
+    async def _delete(self, url: str, chunk: list[str]) -> int:
+        """One ``DeleteMessageBatch`` of held messages; returns how many SQS deleted."""
+        out = await self._call(
+            "delete_message_batch",
+            QueueUrl=url,
+            Entries=[{"Id": str(n), "ReceiptHandle": self.held[mid].receipt} for n, mid in enumerate(chunk)],
+        )
+        ok = {int(x["Id"]) for x in out.get("Successful") or []}
+        for n, mid in enumerate(chunk):
+            if n in ok:
+                self.held.pop(mid, None)
+        return len(ok)
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """A failed replay: SQS messages cannot be changed, so the message stays as it is, held until
