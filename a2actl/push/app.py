@@ -127,19 +127,26 @@ def check_tls(cert: str | None, key: str | None) -> None:
         raise UsageError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc}") from exc
 
 
-async def _read_body(request: Any) -> tuple[bytes | None, int]:
-    """The body, or ``None`` past ``MAX_BODY`` (its size then what was announced or read so far)."""
+async def _read_body(request: Any) -> tuple[bytes | None, int, bool]:
+    """``(body, size, complete)``: the body, or ``None`` past ``MAX_BODY`` (``size``, in bytes, is
+    then what was announced or read so far); ``complete`` is false when the sender closed the
+    connection before the end of the body (what came is returned)."""
+    from starlette.requests import ClientDisconnect
+
     announced = request.headers.get("content-length")
     if announced and announced.isdigit() and int(announced) > MAX_BODY:
-        return None, int(announced)
+        return None, int(announced), True
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > MAX_BODY:
-            return None, size
-        chunks.append(chunk)
-    return b"".join(chunks), size
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > MAX_BODY:
+                return None, size, True
+            chunks.append(chunk)
+    except ClientDisconnect:
+        return b"".join(chunks), size, False
+    return b"".join(chunks), size, True
 
 
 def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
@@ -152,9 +159,9 @@ def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
 
     async def receive(request: Request) -> Response:
         wall = time.time_ns()
-        body, size = await _read_body(request)
+        body, size, complete = await _read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall))
+        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall, complete))
         on_delivery()
         return Response(status_code=verdict.status)
 

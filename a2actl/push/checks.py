@@ -21,7 +21,8 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   a Message a ``messageId``. The classification is ``protocol.events.classify_event``'s. A body of the
   *other* family is ``version-mismatch`` (a 1.0 StreamResponse for a 0.3 registration: what a2a-sdk
   1.x sends whatever version the config was set with). Rules ``not-json``, ``not-an-object``,
-  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``other-task`` (a
+  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``incomplete`` (the
+  sender closed the connection before the end of the body), ``other-task`` (a
   delivery for another task than the one registered): failures (exit 7); answered 400.
 * **duplicates**: delivery is at-least-once, so a body equal (as JSON, key order ignored) to an
   earlier one is counted as a ``duplicate`` and is not a failure; it is not audited again.
@@ -125,14 +126,17 @@ def new_token() -> str:
 @dataclass(frozen=True)
 class Delivery:
     """One webhook POST as received: ``headers`` (lower-case names → values), the raw ``body``
-    (``None`` when it was over ``MAX_BODY`` and not read; ``size`` is then the announced length), the
-    request ``path`` and the ``wall_ns`` receive time (nanoseconds since the epoch)."""
+    (``None`` when it was over ``MAX_BODY`` and not read; ``size``, bytes, is then the announced
+    length), the request ``path``, the ``wall_ns`` receive time (nanoseconds since the epoch) and
+    ``complete`` (false: the sender closed the connection before the end of the body, ``body`` is
+    what came)."""
 
     headers: dict[str, str]
     body: bytes | None
     size: int
     path: str = "/"
     wall_ns: int = 0
+    complete: bool = True
 
 
 @dataclass(frozen=True)
@@ -400,6 +404,10 @@ class PushChecker:
         body_problems: list[dict[str, str]] = []
         if d.body is None:
             body_problems.append(_problem("oversize", f"a body of {d.size} bytes, over {MAX_BODY}: not read"))
+        elif not d.complete:
+            body_problems.append(
+                _problem("incomplete", f"the sender closed the connection after {d.size} bytes of the body")
+            )
         else:
             obj, why = _parse_json(d.body)
             if why is not None:

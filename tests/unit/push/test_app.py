@@ -110,3 +110,43 @@ def test_check_public_url_refuses_what_an_agent_cannot_post_to(url: str) -> None
 @pytest.mark.parametrize("url", [None, "https://hooks.example.com/a2a/push/", "http://[::1]:8443/h?sig=x"])
 def test_check_public_url_takes_http_urls(url: str | None) -> None:
     check_public_url(url)
+
+
+def test_a_sender_that_hangs_up_mid_body_is_recorded_incomplete() -> None:
+    """The sender closes the connection before the end of the body (ASGI ``http.disconnect``): the
+    delivery is recorded (rule ``incomplete``) instead of the app raising ClientDisconnect (which
+    uvicorn printed as a traceback, the delivery lost)."""
+    records: list[dict[str, Any]] = []
+    checker = PushChecker(PushConfig("http://h/a2a/push", TOKEN), records.append)
+    app = build_app(checker, lambda: None)
+    incoming = [
+        {"type": "http.request", "body": b'{"statusUpdate": {"ta', "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return incoming.pop(0) if incoming else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/a2a/push",
+        "raw_path": b"/a2a/push",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"x-a2a-notification-token", TOKEN.encode()), (b"content-length", b"500")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+    asyncio.run(app(scope, receive, send))
+    (rec,) = records
+    assert [p["rule"] for p in rec["problems"]] == ["incomplete"]
+    assert rec["bytes"] == len(b'{"statusUpdate": {"ta') and rec["valid"] is False
+    assert checker.summary("max-time").invalid == 1
