@@ -392,6 +392,44 @@ def test_sign_and_verify_each_key_type(pems: dict[str, str], name: str, alg: str
     assert [s.kid for s in S.parse_signatures(again)] == ["kid-1", "kid-2"]  # rotation keeps the old one
 
 
+def test_alg_confusion_is_invalid(pems: dict[str, str]) -> None:
+    """Algorithm confusion (RFC 8725 §2.1, §3.1): a key only verifies the alg of its type and curve,
+    never an HMAC over its public bytes; a JWK's own alg and key_ops bind it (RFC 7517 §4.3-4.4)."""
+    import hashlib
+    import hmac
+
+    card = {"name": "n"}
+    payload, _ = S.canonical(card)
+    rsa_pub = S.load_pem_key(pems["rsa.pub"])
+
+    def entry(header: dict[str, Any], sig: bytes) -> S.ParsedSignature:
+        [parsed] = S.parse_signatures({"signatures": [{"protected": b64(header), "signature": b64url(sig)}]})
+        return parsed
+
+    def b64url(data: bytes) -> str:
+        return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+    for alg in ("HS256", "none", "None"):  # the public key's PEM as an HMAC secret
+        protected = b64({"alg": alg, "kid": "k"})
+        mac = hmac.new(
+            Path(pems["rsa.pub"]).read_bytes(), f"{protected}.{b64url(payload)}".encode(), hashlib.sha256
+        )
+        assert (
+            S.check_signature(entry({"alg": alg, "kid": "k"}, mac.digest()), payload, rsa_pub).status
+            == S.INVALID
+        )
+    signed = S.sign_card(card, S.load_pem_key(pems["rsa"]), "k")
+    [sig] = S.parse_signatures(signed)
+    assert S.check_signature(sig, payload, rsa_pub).status == S.VALID
+    es = S.parse_signatures(S.sign_card(card, S.load_pem_key(pems["p384"]), "k"))[0]  # ES384
+    assert S.check_signature(es, payload, rsa_pub).status == S.INVALID  # RSA key, ES alg
+    assert S.check_signature(es, payload, S.load_pem_key(pems["p256.pub"])).status == S.INVALID  # wrong curve
+    jwk = rsa_pub.key.as_dict(private=False)
+    for extra in ({"alg": "RS512"}, {"key_ops": ["encrypt"]}):
+        [ref] = S.parse_jwks(json.dumps({"keys": [{**jwk, "kid": "k", **extra}]}).encode(), "f")
+        assert S.check_signature(sig, payload, ref).status == S.INVALID, extra
+
+
 def test_ps256_and_unsupported_curves(pems: dict[str, str]) -> None:
     signed = S.sign_card({"name": "n"}, S.load_pem_key(pems["rsa"]), "k", alg="PS256")
     [sig] = S.parse_signatures(signed)
