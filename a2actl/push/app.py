@@ -130,7 +130,9 @@ def check_tls(cert: str | None, key: str | None) -> None:
 async def _read_body(request: Any) -> tuple[bytes | None, int, bool]:
     """``(body, size, complete)``: the body, or ``None`` past ``MAX_BODY`` (``size``, in bytes, is
     then what was announced or read so far); ``complete`` is false when the sender closed the
-    connection before the end of the body (what came is returned)."""
+    connection before the end of the body, or the body was still arriving when the listen ended
+    (uvicorn cancels the request after its graceful-shutdown delay): what came is returned, so the
+    delivery is recorded rather than lost (and uvicorn prints no traceback)."""
     from starlette.requests import ClientDisconnect
 
     announced = request.headers.get("content-length")
@@ -144,7 +146,7 @@ async def _read_body(request: Any) -> tuple[bytes | None, int, bool]:
             if size > MAX_BODY:
                 return None, size, True
             chunks.append(chunk)
-    except ClientDisconnect:
+    except (ClientDisconnect, asyncio.CancelledError):
         return b"".join(chunks), size, False
     return b"".join(chunks), size, True
 
@@ -283,6 +285,7 @@ async def listen_job(
         server.should_exit = True
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await serving
+        await asyncio.sleep(0)  # requests cancelled by the shutdown record what came of their body
         sock.close()
     return checker.summary(outcome, url=hook, registration=registration)
 

@@ -22,7 +22,7 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   *other* family is ``version-mismatch`` (a 1.0 StreamResponse for a 0.3 registration: what a2a-sdk
   1.x sends whatever version the config was set with). Rules ``not-json``, ``not-an-object``,
   ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``incomplete`` (the
-  sender closed the connection before the end of the body), ``other-task`` (a
+  sender hung up before the end of the body, or it was still arriving when the listen ended), ``other-task`` (a
   delivery for another task than the one registered): failures (exit 7); answered 400.
 * **duplicates**: delivery is at-least-once, so a body equal (as JSON, key order ignored) to an
   earlier one is counted as a ``duplicate`` and is not a failure; it is not audited again.
@@ -128,8 +128,8 @@ class Delivery:
     """One webhook POST as received: ``headers`` (lower-case names → values), the raw ``body``
     (``None`` when it was over ``MAX_BODY`` and not read; ``size``, bytes, is then the announced
     length), the request ``path``, the ``wall_ns`` receive time (nanoseconds since the epoch) and
-    ``complete`` (false: the sender closed the connection before the end of the body, ``body`` is
-    what came)."""
+    ``complete`` (false: the sender closed the connection before the end of the body, or it was
+    still arriving when the listen ended; ``body`` is what came)."""
 
     headers: dict[str, str]
     body: bytes | None
@@ -406,7 +406,11 @@ class PushChecker:
             body_problems.append(_problem("oversize", f"a body of {d.size} bytes, over {MAX_BODY}: not read"))
         elif not d.complete:
             body_problems.append(
-                _problem("incomplete", f"the sender closed the connection after {d.size} bytes of the body")
+                _problem(
+                    "incomplete",
+                    f"the body stopped after {d.size} bytes: the sender hung up, or it was still "
+                    "arriving when the listen ended",
+                )
             )
         else:
             obj, why = _parse_json(d.body)

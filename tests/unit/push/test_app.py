@@ -150,3 +150,50 @@ def test_a_sender_that_hangs_up_mid_body_is_recorded_incomplete() -> None:
     assert [p["rule"] for p in rec["problems"]] == ["incomplete"]
     assert rec["bytes"] == len(b'{"statusUpdate": {"ta') and rec["valid"] is False
     assert checker.summary("max-time").invalid == 1
+
+
+def test_a_body_still_arriving_when_the_listen_ends_is_recorded_incomplete() -> None:
+    """uvicorn cancels a request whose body is still arriving (a slow sender) at the end of its
+    graceful shutdown: what came is recorded (rule ``incomplete``) and the handler ends quietly,
+    rather than the delivery vanishing with a CancelledError traceback."""
+    records: list[dict[str, Any]] = []
+    checker = PushChecker(PushConfig("http://h/a2a/push", TOKEN), records.append)
+    app = build_app(checker, lambda: None)
+    first = [{"type": "http.request", "body": b'{"statusUpdate"', "more_body": True}]
+
+    async def receive() -> dict[str, Any]:
+        if first:
+            return first.pop()
+        await asyncio.Event().wait()  # the rest never comes
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        pass
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/a2a/push",
+        "raw_path": b"/a2a/push",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(b"x-a2a-notification-token", TOKEN.encode()), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 80),
+    }
+
+    async def run() -> None:
+        request = asyncio.ensure_future(app(scope, receive, send))
+        while first:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0.01)
+        request.cancel()  # what uvicorn's shutdown does after timeout_graceful_shutdown
+        await asyncio.gather(request, return_exceptions=True)
+
+    asyncio.run(run())
+    (rec,) = records
+    assert [p["rule"] for p in rec["problems"]] == ["incomplete"]
+    assert rec["bytes"] == len(b'{"statusUpdate"')
