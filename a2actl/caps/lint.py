@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import json
 import re
 import unicodedata
 import uuid
@@ -608,8 +609,6 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
             )
 
     # A2A-SEC-013 oversized-field
-    import json
-
     size = len(json.dumps(raw, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass"))
     if size > LIMIT_CARD_BYTES:
         add("A2A-SEC-013", "", f"the card is {size:,} bytes of JSON, over {LIMIT_CARD_BYTES:,}")
@@ -678,7 +677,7 @@ def without_credentials(settings: Settings) -> Settings:
 async def live_checks(view: CardView, settings: Settings, sink: EventSink | None) -> list[LiveCheck]:
     """``A2A-SEC-003``: when the card declares a bearer/API-key/OAuth/OpenID scheme, call each
     JSON-RPC and HTTP+JSON interface once with ``GetTask`` (``tasks/get`` on 0.x) on a random task id
-    and no credentials (``without_credentials``). Side-effect free: the task does not exist. Never
+    and no credentials (``without_credentials``; an interface URL's ``user:pass@`` is dropped too). Side-effect free: the task does not exist. Never
     raises for agent behaviour: transport failures are ``unknown`` checks. Returns ``[]`` when no
     such scheme is declared."""
     from a2actl.core.errors import A2ACtlError, AuthError
@@ -693,16 +692,19 @@ async def live_checks(view: CardView, settings: Settings, sink: EventSink | None
     seen: set[tuple[str, str, Family]] = set()
     async with HttpTransport(without_credentials(settings), sink) as transport:
         for iface in view.interfaces:
-            if iface.protocol_binding not in (BINDING_JSONRPC, BINDING_HTTP_JSON) or iface.family is None:
+            family = iface.family
+            if iface.protocol_binding not in (BINDING_JSONRPC, BINDING_HTTP_JSON) or family is None:
                 continue
             parsed = _split(iface.url)
             if parsed is None or parsed[0] not in ("http", "https"):
                 continue
-            key = (iface.url.rstrip("/"), iface.protocol_binding, iface.family)
+            # anonymous means no userinfo either: httpx would send it as Basic credentials
+            iface = dataclasses.replace(iface, url=_without_userinfo(iface.url))
+            key = (iface.url.rstrip("/"), iface.protocol_binding, family)
             if key in seen:
                 continue
             seen.add(key)
-            client = A2AClient(transport, Selection(iface, iface.family, "caps lint --live"))
+            client = A2AClient(transport, Selection(iface, family, "caps lint --live"))
             rid = "a2actl-lint-" + uuid.uuid4().hex[:12]
             ptr = _interface_pointer(iface.source)
 
@@ -724,6 +726,15 @@ async def live_checks(view: CardView, settings: Settings, sink: EventSink | None
             else:
                 out.append(check("unknown", f"{res.method} answered {res.error.name} {res.error.code}"))
     return out
+
+
+def _without_userinfo(url: str) -> str:
+    """``url`` without its ``user:pass@`` part (unchanged when it has none or does not parse)."""
+    parsed = _split(url)
+    if parsed is None or "@" not in parsed[2].netloc:
+        return url
+    parts = parsed[2]
+    return str(parts._replace(netloc=parts.netloc.rsplit("@", 1)[1]).geturl())
 
 
 def live_findings(checks: list[LiveCheck], view: CardView) -> list[LintFinding]:
@@ -995,6 +1006,8 @@ async def lint_job(
             text = Path(fetched.source).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = None
+    # before anything else is printed (-v request lines of --live, notes): the card's URL secrets
+    register_card_urls(text if text is not None else json.dumps(fetched.raw))
     checks: list[LiveCheck] | None = None
     if live and any(r.live for r in rules):
         if not fetched.view.interfaces:

@@ -501,3 +501,46 @@ def test_sarif_stdout_is_empty_when_the_card_cannot_be_loaded(
     assert r.exit_code == code
     assert r.stdout == ""  # nothing an upload step could mistake for a SARIF log
     assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
+
+
+def test_live_strips_url_credentials_and_never_prints_them(cli: Any) -> None:
+    # an interface URL with user:pass@ must not turn the anonymous --live call into a Basic-auth one
+    # (httpx sends userinfo as Authorization), nor be printed by -v's request line
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    secret = "Pw-live-4471"
+    seen: list[str | None] = []
+
+    def factory(base: str) -> Any:
+        async def card(_r: Request) -> JSONResponse:
+            c = clean_v1()
+            hostport = base.split("://", 1)[1]
+            c["supportedInterfaces"] = [
+                {
+                    "url": f"http://ops:{secret}@{hostport}/rpc",
+                    "protocolBinding": "JSONRPC",
+                    "protocolVersion": "1.0",
+                }
+            ]
+            return JSONResponse(c)
+
+        async def rpc(r: Request) -> Response:
+            seen.append(r.headers.get("authorization"))
+            return Response(status_code=401, headers={"WWW-Authenticate": "Bearer"})
+
+        return Starlette(
+            routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+        )
+
+    with LoopbackServer(factory) as srv:
+        r = cli("-v", "caps", "lint", srv.url, "--live", "--select", "A2A-SEC-003", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert seen == [None]
+    assert [c["outcome"] for c in r.json["liveChecks"]] == ["refused"]
+    assert secret not in r.stdout + r.stderr
+    assert "> POST" in r.stderr  # -v did print the request line
