@@ -41,6 +41,8 @@ import copy
 import hashlib
 import json
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -58,6 +60,7 @@ __all__ = [
     "CanonicalizationError",
     "MAX_JWKS_KEYS",
     "MAX_SIGNATURES",
+    "RSA_MIN_BITS",
     "KeyRef",
     "KeyRing",
     "ParsedSignature",
@@ -539,6 +542,31 @@ def _kty_of(alg: str | None) -> str | None:
     return "OKP" if alg in ("EdDSA", "Ed25519") else None
 
 
+#: The smallest RSA modulus accepted (RFC 7518 §3.3 and §3.5: "A key of size 2048 bits or larger MUST
+#: be used"); a 512-bit key is factored in hours, so a signature by one proves nothing.
+RSA_MIN_BITS = 2048
+
+
+def _weak_key(key: Any) -> str | None:
+    """Why ``key`` (a joserfc key) is too weak to sign or verify with, else ``None``."""
+    if getattr(key, "key_type", None) == "RSA":
+        bits = int(getattr(key.raw_value, "key_size", 0))
+        if bits < RSA_MIN_BITS:
+            return f"a {bits}-bit RSA key; RS/PS algorithms need {RSA_MIN_BITS} bits or more (RFC 7518 §3.3)"
+    return None
+
+
+@contextmanager
+def _quiet_key_warnings() -> Iterator[None]:
+    """Drop joserfc's ``SecurityWarning`` (a key size warning Python prints to stderr) while importing
+    a key: a2actl refuses small keys itself (``RSA_MIN_BITS``)."""
+    from joserfc.errors import SecurityWarning
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SecurityWarning)
+        yield
+
+
 @dataclass
 class KeyRing:
     """The operator's keys: JWKS keys by ``kid`` and a ``--key`` PEM key that applies to any kid the
@@ -586,7 +614,8 @@ def _import_pem(data: bytes) -> Any:
         except ValueError as exc:
             raise ValueError("is not a PEM private or public key") from exc
     if isinstance(obj, (rsa.RSAPrivateKey, rsa.RSAPublicKey)):
-        return RSAKey.import_key(data)
+        with _quiet_key_warnings():
+            return RSAKey.import_key(data)
     if isinstance(obj, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey)):
         return ECKey.import_key(data)
     if isinstance(
@@ -648,7 +677,8 @@ def parse_jwks(data: bytes, source: str) -> list[KeyRef]:
         kid = jwk.get("kid") if isinstance(jwk.get("kid"), str) else None
         public = {k: v for k, v in jwk.items() if k not in ("d", "p", "q", "dp", "dq", "qi", "oth", "k")}
         try:
-            key = import_key(public, jwk["kty"])
+            with _quiet_key_warnings():
+                key = import_key(public, jwk["kty"])
         except (JoseError, ValueError, TypeError, KeyError):
             problem = f"keys[{i}] is not a valid {_label(jwk['kty'])} key"
             problems.append(f"{source}: {problem}")
@@ -753,8 +783,8 @@ def check_signature(
     """Verify one parsed signature over ``payload`` (the canonical bytes) with ``ref``'s key
     (RFC 7515 §5.2 with a detached payload: a ``payload`` member in the entry, or anything else
     beside ``protected``/``signature``, is never read). ``INVALID`` for an ``alg`` outside
-    ``ALGORITHMS`` (``none``, HMAC: RFC 8725 §3.1-3.2), a ``crit``/``b64`` header, a key whose type or
-    curve does not fit the ``alg``, or a JWK whose own ``alg``/``key_ops`` says otherwise (joserfc).
+    ``ALGORITHMS`` (``none``, HMAC: RFC 8725 §3.1-3.2), a ``crit``/``b64`` header, an RSA key under
+    ``RSA_MIN_BITS``, a key whose type or curve does not fit the ``alg``, or a JWK whose own ``alg``/``key_ops`` says otherwise (joserfc).
     Never raises: every failure is a status with a reason."""
     from joserfc import jws
     from joserfc.errors import BadSignatureError, JoseError
@@ -772,6 +802,9 @@ def check_signature(
         )
     if ref.problem is not None:
         return verdict(UNKNOWN_KEY, f"no usable key for kid {sig.kid!r}: {ref.source}: {ref.problem}")
+    weak = _weak_key(ref.key)
+    if weak is not None:
+        return verdict(INVALID, f"{ref.source} holds {weak}")
     alg = sig.alg or ""
     if alg not in ALGORITHMS:
         return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")
@@ -847,8 +880,8 @@ def sign_card(
     "JOSE", "kid"[, "jku"]}``, detached payload ``canonical(raw)``. Earlier signatures are kept (key
     rotation: several signatures, spec v1.0 §8.4.3).
 
-    Raises ``UsageError`` (exit 2) for a public key, an unsupported ``alg`` or an ``alg`` that does not
-    fit the key; ``CanonicalizationError`` (6) for a card with no canonical form."""
+    Raises ``UsageError`` (exit 2) for a public key, an RSA key under ``RSA_MIN_BITS``, an unsupported
+    ``alg`` or an ``alg`` that does not fit the key; ``CanonicalizationError`` (6) for a card with no canonical form."""
     from joserfc import jws
     from joserfc.errors import JoseError
 
@@ -857,6 +890,9 @@ def sign_card(
         raise UsageError(f"--alg {alg}: not one of {', '.join(ALGORITHMS)}")
     if not ref.key.is_private:
         raise UsageError(f"{ref.source} holds a public key; signing needs the private key")
+    weak = _weak_key(ref.key)
+    if weak is not None:
+        raise UsageError(f"{ref.source} holds {weak}")
     payload, _ = canonical(raw)
     header: dict[str, Any] = {"alg": alg, "typ": "JOSE", "kid": kid}
     if jku:

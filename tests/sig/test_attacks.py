@@ -218,3 +218,48 @@ def test_sign_to_stdout_prints_the_card_whatever_fields_it_has(cli: Any, tmp_pat
     assert signed["out"] == "x" and len(signed["signatures"]) == 1
     code, doc = verify(cli, write_json(tmp_path / "s.json", signed), "--jwks", keys.jwks)
     assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+
+
+def test_an_rsa_key_under_2048_bits_neither_verifies_nor_signs(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """RFC 7518 §3.3: RSA keys for RS*/PS* MUST be 2048 bits or more (a 512-bit key is factored in
+    hours, then anything can be signed with it). joserfc only warns, on stderr, and verifies."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from joserfc.errors import SecurityWarning
+    from joserfc.jwk import import_key
+
+    from a2actl.caps.signature import canonical
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    priv = tmp_path / "weak.pem"
+    priv.write_bytes(
+        weak.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        )
+    )
+    pub_pem = weak.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    (tmp_path / "weak.pub").write_bytes(pub_pem)
+    card = plain_card()
+    header = {"alg": "RS256", "typ": "JOSE", "kid": "weak"}
+    protected = _b64(json.dumps(header).encode())
+    signing_input = protected.encode() + b"." + _b64(canonical(card)[0]).encode()
+    card["signatures"] = [{"protected": protected, "signature": _sign_raw(str(priv), header, signing_input)}]
+    path = write_json(tmp_path / "c.json", card)
+    with pytest.warns(SecurityWarning):  # joserfc warns and imports
+        jwk = {**import_key(pub_pem, "RSA").as_dict(private=False), "kid": "weak"}
+    jwks = write_json(tmp_path / "jwks.json", {"keys": [jwk]})
+    for option, value in (("--key", str(tmp_path / "weak.pub")), ("--jwks", jwks)):
+        r = cli("caps", "verify", path, option, value, "-o", "json")
+        assert r.exit_code == 7 and r.stderr == "", r.stderr  # no joserfc SecurityWarning either
+        [sig] = json.loads(r.stdout)["signatures"]
+        assert (
+            sig["status"] == "invalid" and "1024-bit RSA key" in sig["reason"] and "RFC 7518" in sig["reason"]
+        )
+    r = cli(
+        "caps", "sign", write_json(tmp_path / "u.json", plain_card()), "--key", str(priv), "--kid", "weak"
+    )
+    assert (
+        r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and "1024-bit RSA key" in r.stderr
+    )
