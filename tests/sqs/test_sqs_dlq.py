@@ -277,3 +277,49 @@ def test_smoke_dlq_depth_reads_the_broker_counts(
     row = next(x for x in r.json["results"] if x["kind"] == "dlq-depth")
     assert row["details"]["depth"] == 2 and row["details"]["broker"]["messages"] == 2
     assert queues.depth() == {"messages": 2, "notVisible": 0}  # read from the counts: nothing received
+
+
+def test_rerun_deletes_what_the_journal_says_was_delivered(
+    cli: Any, queues: Queues, sandbox: Any, tmp_path: Path
+) -> None:
+    """A replay killed after the agent's ack but before the delete: its journal says ``delivered``;
+    the rerun finds those messages (receiving until it has them), deletes them without delivering
+    them again, and replays the rest."""
+    es = filled(queues, sandbox.url, 12)
+    ep = ("--endpoint-url", queues.endpoint)
+    rows = cli("dlq", "list", queues.src(), *ep, "-o", "json").json["entries"]
+    done = [r for r in rows if r["messageId"] in set(mids_of(es)[-3:])]  # found late in the queue
+    journal = tmp_path / "j.jsonl"
+    journal.write_text(
+        "".join(json.dumps({"id": r["id"], "event": "delivered", "at": 0}) + "\n" for r in done)
+    )
+    r = cli("dlq", "replay", queues.src(), *ep, "--yes", "--journal", str(journal), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["resumedRemovals"], r.json["acknowledged"]) == (3, 9)
+    got = deliveries(sandbox, mids_of(es))
+    assert got == {m: (0 if m in {d["messageId"] for d in done} else 1) for m in mids_of(es)}
+    assert queues.depth() == {"messages": 0, "notVisible": 0}
+
+
+def test_second_replay_on_this_machine_is_refused(
+    cli: Any, queues: Queues, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    from a2actl.dlq.store.sqs import SqsBackend
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    es = filled(queues, sandbox.url, 2)
+    lock = SqsBackend(queues.src(), queues.endpoint).replay_lock(queues.src())
+    lock.path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(lock.path, os.O_RDWR | os.O_CREAT)
+    fcntl.flock(fd, fcntl.LOCK_EX)  # another replay of this queue holds it
+    try:
+        r = cli("dlq", "replay", queues.src(), "--endpoint-url", queues.endpoint, "--yes", "-o", "json")
+        assert r.exit_code == 1 and r.json["error"]["code"] == "locked", r.stdout
+    finally:
+        os.close(fd)
+    assert deliveries(sandbox, mids_of(es)) == {m: 0 for m in mids_of(es)}
+    assert queues.depth() == {"messages": 2, "notVisible": 0}  # nothing received, nothing deleted
+    r = cli("dlq", "replay", queues.src(), "--endpoint-url", queues.endpoint, "--yes", "-o", "json")
+    assert r.exit_code == 0 and r.json["acknowledged"] == 2
