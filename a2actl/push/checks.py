@@ -24,8 +24,11 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``incomplete`` (the
   sender hung up before the end of the body, or it was still arriving when the listen ended), ``other-task`` (a
   delivery for another task than the one registered): failures (exit 7); answered 400.
-* **duplicates**: delivery is at-least-once, so a body equal (as JSON, key order ignored) to an
-  earlier one is counted as a ``duplicate`` and is not a failure; it is not audited again.
+* **duplicates**: delivery is at-least-once, so a trusted body equal (as JSON, key order ignored)
+  to an earlier one is counted as a ``duplicate`` (every delivery whose record says ``duplicate:
+  true``, an invalid one included: it is still counted invalid) and is not a failure; it is not
+  audited again. Two distinct events with the same JSON (the same chunk appended twice, a status
+  repeated without a timestamp) cannot be told from a re-delivery: the second counts as a duplicate.
 * **order**: the lifecycle audit of ``protocol.lifecycle`` over the unique, valid deliveries: a state
   that goes back or changes after a terminal state (``illegal-transition``), an artifact chunk after
   its ``lastChunk`` or an ``append`` to an artifact never seen (a chunk delivered early or lost).
@@ -424,11 +427,15 @@ class PushChecker:
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)
                 if ev is not None and trusted:
-                    key = hashlib.sha256(
-                        json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
-                    ).hexdigest()
+                    try:
+                        canonical = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
+                    except (RecursionError, ValueError):
+                        canonical = d.body
+                    key = hashlib.sha256(canonical).hexdigest()
                     duplicate = key in self._seen
                     self._seen.add(key)
+                    if duplicate:
+                        self.duplicates += 1
         if ev is not None and ev.task_id and all(p["rule"] == "version-mismatch" for p in body_problems):
             if self.task_id is None and trusted:
                 self.task_id = ev.task_id
@@ -448,9 +455,7 @@ class PushChecker:
             ts = _event_timestamp(ev)
             if ts is not None:
                 latency = round(d.wall_ns / 1e9 - ts, 6)
-            if duplicate:
-                self.duplicates += 1
-            else:
+            if not duplicate:
                 self.unique += 1
                 if latency is not None:
                     self.latencies.append(latency)

@@ -81,6 +81,19 @@ def test_a_duplicate_is_counted_not_failed_and_key_order_does_not_matter() -> No
     assert (s.unique, s.duplicates, s.exit) == (2, 1, ExitCode.OK)
 
 
+def test_the_summary_counts_every_delivery_its_record_calls_a_duplicate() -> None:
+    """An invalid body sent twice: the second record says duplicate, and so does the summary (both
+    are still counted invalid); an untrusted copy is no duplicate (its body is not trusted)."""
+    c, records = checker(task_id=TASK)
+    broken = {"statusUpdate": {"taskId": TASK, "status": {}}}  # missing-field
+    for body, token in ((broken, TOKEN), (broken, TOKEN), (broken, "wrong")):
+        c.deliver(delivery(body, token=token))
+    s = c.summary("max-time")
+    assert [r["duplicate"] for r in records] == [False, True, False]
+    assert (s.duplicates, s.invalid, s.unique, s.auth_failures) == (1, 3, 0, 1)
+    assert s.duplicates == sum(r["duplicate"] for r in records)
+
+
 @pytest.mark.parametrize("token, rule", [(None, "missing-token"), ("not-the-token", "wrong-token")])
 def test_a_token_mismatch_is_401_and_exit_7(token: str | None, rule: str) -> None:
     c, records = checker()
