@@ -284,3 +284,24 @@ def test_auto_keeps_jsonrpc_on_the_sandbox(cli, sandbox_grpc):
     r = cli("send", sandbox_grpc.url, "hi", "-o", "json")
     assert r.exit_code == 0
     assert r.json["method"] == "SendMessage"
+
+
+def test_subscribe_to_a_running_task_over_grpc(cli, sandbox_grpc):
+    started = cli("send", sandbox_grpc.url, "/slow 1", *GRPC, "--no-wait", "-o", "json")
+    assert started.exit_code == 0, started.stderr
+    r = cli("stream", "tail", sandbox_grpc.url, "--task", started.json["taskId"], *GRPC, "-o", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    records = r.jsonl
+    assert records[0]["type"] == "event" and records[0]["kind"] == "task"
+    assert (records[-1]["outcome"], records[-1]["finalState"]) == ("completed", "completed")
+
+
+def test_auto_follows_the_card_order_on_a_grpc_first_card(cli, sdk_grpc_agent_jsonrpc):
+    """A card that lists GRPC first: --binding auto takes it (card order among the bindings a2actl
+    speaks); --binding JSONRPC still picks JSON-RPC."""
+    auto = cli("send", sdk_grpc_agent_jsonrpc.url, "hi", "-o", "json")
+    assert auto.exit_code == 0, auto.stderr
+    assert auto.json["method"] == SERVICE + "SendMessage"
+    jsonrpc = cli("send", sdk_grpc_agent_jsonrpc.url, "hi", "--binding", "JSONRPC", "-o", "json")
+    assert jsonrpc.exit_code == 0, jsonrpc.stderr
+    assert jsonrpc.json["method"] == "SendMessage"
