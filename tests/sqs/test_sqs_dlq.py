@@ -152,19 +152,23 @@ def test_poison_messages_stay(cli: Any, queues: Queues, sandbox: Any, sandbox_do
     assert queues.depth() == {"messages": 2, "notVisible": 0}
 
 
-def test_fifo_replay_keeps_group_order(cli: Any, sqs_endpoint: str, sandbox: Any) -> None:
+def test_fifo_replay_keeps_group_order(cli: Any, sqs_endpoint: str, sandbox_rpc_slow: Any) -> None:
+    sb = sandbox_rpc_slow  # 0.1 s per RPC: deliveries one at a time are >= 0.1 s apart
     q = make_queues(sqs_endpoint, fifo=True)
-    groups = {g: entries_for(sandbox.url, 14, prefix=f"{g}-{uuid.uuid4().hex[:6]}") for g in ("a", "b")}
+    groups = {g: entries_for(sb.url, 12, prefix=f"{g}-{uuid.uuid4().hex[:6]}") for g in ("a", "b")}
     for g, es in groups.items():  # more than one ReceiveMessage page (10) per group
         q.send(es, group=g)
-    q.dead_letter(28)
+    q.dead_letter(24)
     r = cli(
         "dlq", "replay", q.src(), "--endpoint-url", q.endpoint, "--yes", "--max-in-flight", "8", "-o", "json"
     )
     assert r.exit_code == 0, r.stderr
     assert "FIFO queue" in r.stderr
-    assert r.json["acknowledged"] == 28
-    got = httpx.get(sandbox.url + "/debug/a2a/received").json()["messages"]
+    assert r.json["acknowledged"] == 24
+    got = httpx.get(sb.url + "/debug/a2a/received").json()["messages"]
+    every = sorted(got[m]["firstAt"] for es in groups.values() for m in mids_of(es))
+    # one delivery at a time, whatever --max-in-flight said
+    assert min(b - a for a, b in zip(every, every[1:], strict=False)) >= 0.09
     for es in groups.values():
         mine = mids_of(es)
         assert {m: got[m]["deliveries"] for m in mine} == {m: 1 for m in mine}
