@@ -350,6 +350,7 @@ async def sign_job(
     and output-file problems, ``CanonicalizationError`` (6) for a card with no canonical form."""
     from a2actl.caps.signature import (
         canonical,
+        jku_decision,
         load_pem_key,
         parse_signatures,
         public_jwks,
@@ -359,8 +360,11 @@ async def sign_job(
 
     if not kid:
         raise UsageError("--kid must not be empty")
-    if jku is not None and not jku.startswith("https://"):
-        raise UsageError(f"--jku {jku}: must be an https URL (verifiers fetch keys over https only)")
+    if jku is not None and (verdict := jku_decision(jku, None, allow_jku=True)) != "allowed":
+        # the URL is not echoed: it may carry userinfo
+        raise UsageError(
+            f"--jku: {verdict.removeprefix('refused: ')}; verifiers would refuse it (https only)"
+        )
     ref = load_pem_key(key)
     fetched = await load_card(target, settings, sink, card_path)
     signed = sign_card(fetched.raw, ref, kid, alg, jku)

@@ -74,10 +74,11 @@ def test_a_jku_with_userinfo_is_refused(cli: Any, tmp_path: Path, keys: Keys, ca
     ``https://card-host@evil/`` tricks are written: refused whatever its host, never fetched."""
     assert card_https.ca is not None
     host = card_https.url.removeprefix("https://")
+    from a2actl.caps.signature import load_pem_key, sign_card  # caps sign --jku refuses userinfo
+
     card = plain_card(card_https.url + "/a2a/jsonrpc")
-    path = write_json(tmp_path / "c.json", card)
-    card_https.docs["/.well-known/agent-card.json"] = sign(
-        cli, path, keys.ec.private, "ec-1", tmp_path, "--jku", f"https://user:pw@{host}/jwks.json"
+    card_https.docs["/.well-known/agent-card.json"] = sign_card(
+        card, load_pem_key(keys.ec.private), "ec-1", jku=f"https://user:pw@{host}/jwks.json"
     )
     card_https.docs["/jwks.json"] = {"keys": [keys.ec.jwk]}
     for extra in ((), ("--allow-jku",)):
@@ -263,3 +264,31 @@ def test_an_rsa_key_under_2048_bits_neither_verifies_nor_signs(cli: Any, tmp_pat
     assert (
         r.exit_code == 2 and r.stdout == "" and r.stderr.count("\n") == 1 and "1024-bit RSA key" in r.stderr
     )
+
+
+@pytest.mark.parametrize(
+    ("jku", "why"),
+    [
+        ("http://keys.example/j", "jku is not an https URL"),
+        ("https://user:hunter2pw@keys.example/j", "jku carries userinfo (user@host)"),
+        ("https://keys.example:99999/j", "jku is not a valid URL"),
+    ],
+)
+def test_sign_refuses_a_jku_verifiers_would_refuse(
+    cli: Any, tmp_path: Path, keys: Keys, jku: str, why: str
+) -> None:
+    r = cli(
+        "caps",
+        "sign",
+        write_json(tmp_path / "c.json", plain_card()),
+        "--key",
+        keys.ec.private,
+        "--kid",
+        "k",
+        "--jku",
+        jku,
+    )
+    assert r.exit_code == 2 and r.stdout == ""
+    assert (
+        r.stderr == f"a2actl: --jku: {why}; verifiers would refuse it (https only)\n"
+    )  # the URL (userinfo) not echoed
