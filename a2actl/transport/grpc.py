@@ -536,6 +536,12 @@ class GrpcClient:
                 else "the token was sent (authorization metadata) and refused: check its scope and expiry",
                 details=info,
             )
+        if name == "RESOURCE_EXHAUSTED" and "larger than max" in message:
+            raise ProtocolViolation(
+                f"{self.url} sent a gRPC message over the limit: {message}",
+                hint="a message this large is a misconfiguration (--max-event-bytes raises the limit)",
+                details=info,
+            )
         if streaming and events > 0 and not a2a:
             raise StreamCut(
                 f"the gRPC stream {method} from {self.url} ended after {events} event(s) with status "
@@ -546,12 +552,6 @@ class GrpcClient:
             raise UnreachableError(
                 f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
                 hint="is the agent running and serving gRPC on that port (plaintext vs TLS: see docs/grpc.md)?",
-                details=info,
-            )
-        if name == "RESOURCE_EXHAUSTED" and "larger than max" in message:
-            raise ProtocolViolation(
-                f"{self.url} sent a gRPC message over the limit: {message}",
-                hint="a message this large is a misconfiguration (--max-event-bytes raises the limit)",
                 details=info,
             )
         if name == "CANCELLED" and not a2a:

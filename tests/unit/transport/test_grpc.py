@@ -145,6 +145,13 @@ class Recorder(a2a_pb2_grpc.A2AServiceServicer):
                 )
             )
             await asyncio.sleep(0.001 * i)
+        if end == "big":  # one message over a 4 KiB limit
+            yield a2a_pb2.StreamResponse(
+                message=a2a_pb2.Message(
+                    message_id="m", role=a2a_pb2.Role.ROLE_AGENT, parts=[a2a_pb2.Part(text="x" * 8192)]
+                )
+            )
+            return
         if end != "end":
             await self._abort(context, end)
 
@@ -319,3 +326,19 @@ def test_a_request_that_does_not_fit_the_message_is_a_usage_error():
             await c.call("GetTask", {"id": "x", "noSuchField": 1})
 
     asyncio.run(main())
+
+
+def test_a_message_over_the_limit_is_a_protocol_violation_not_a_cut():
+    from a2actl.core.errors import ProtocolViolation
+
+    items: list[Any] = []
+
+    async def t(c: GrpcClient, r: Recorder, port: int) -> None:
+        with pytest.raises(ProtocolViolation) as info:
+            async for i in c.stream("SendStreamingMessage", _stream_params("2 big")):
+                items.append(i)
+        assert len(items) == 2  # after events: still over the limit, not a cut to resubscribe
+        assert not isinstance(info.value, StreamCut)
+        assert info.value.details["grpcStatus"] == "RESOURCE_EXHAUSTED"  # type: ignore[attr-defined]
+
+    serve(t, max_body_bytes=4096, max_event_bytes=4096)
