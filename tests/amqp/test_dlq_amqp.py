@@ -302,30 +302,45 @@ def test_password_file(
     assert r.exit_code == 0 and r.json["depth"] == 1, r.stderr
 
 
-def test_second_replay_is_locked(cli: Any, topology: Topology, tmp_path: Path) -> None:
-    from a2actl.dlq.store.amqp import AmqpBackend
+class _Holder:
+    """Holds a source's replay lock from another thread (its own loop and connection), as another
+    replay would, until ``release_after`` seconds have passed."""
 
-    async def hold_and_try() -> int:
-        holder = AmqpBackend(topology.src)
-        lock = holder.replay_lock(topology.src)
+    def __init__(self, src: str, release_after: float) -> None:
+        import threading
+
+        self.src, self.release_after = src, release_after
+        self.taken = threading.Event()
+        self.thread = threading.Thread(target=lambda: asyncio.run(self._hold()), daemon=True)
+        self.thread.start()
+        assert self.taken.wait(15), "the holder did not take the lock"
+
+    async def _hold(self) -> None:
+        from a2actl.dlq.store.amqp import AmqpBackend
+
+        backend = AmqpBackend(self.src)
+        lock = backend.replay_lock(self.src)
         await lock.acquire(False)
-        try:
-            other = AmqpBackend(topology.src)
-            try:
-                await other.replay_lock(topology.src).acquire(False)
-            except Exception as exc:  # noqa: BLE001
-                return int(getattr(exc, "exit_code", 0) or 1) if type(exc).__name__ == "SourceLocked" else -1
-            finally:
-                await other.close()
-            return 0
-        finally:
-            await lock.release()
-            await holder.close()
+        self.taken.set()
+        await asyncio.sleep(self.release_after)
+        await lock.release()
+        await backend.close()
 
-    assert asyncio.run(hold_and_try()) == 1
-    # released: a replay can take it now
+
+def test_second_replay_is_locked_or_waits(cli: Any, topology: Topology, sandbox: Any, tmp_path: Path) -> None:
+    topology.dead_letter(bare(2), target_headers(sandbox, 2))
+    holder = _Holder(topology.src, 3.0)
     r = cli("dlq", "replay", topology.src, "--yes", "--journal", journal(tmp_path), "-o", "json")
-    assert r.exit_code == 0
+    assert r.exit_code == 1, r.stdout + r.stderr
+    assert r.json["error"]["code"] == "locked" and "replay-lock" in r.json["error"]["message"]
+    assert topology.depths() == (2, 0)
+    r = cli(
+        "dlq", "replay", topology.src, "--wait-lock", "--yes", "--journal", journal(tmp_path), "-o", "json"
+    )
+    assert r.exit_code == 0 and r.json["acknowledged"] == 2, r.stdout + r.stderr
+    assert "waiting for the replay" in r.stderr
+    holder.thread.join(10)
+    assert topology.depths() == (0, 0)
 
 
 def test_killed_replay_loses_nothing(topology: Topology, sandbox: Any, tmp_path: Path) -> None:
