@@ -15,7 +15,8 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
 * **body**: JSON in UTF-8 without a byte order mark (RFC 8259 §8.1) whose shape is the family's
   push payload. 1.0: a ``StreamResponse`` (exactly one of
   ``task``, ``message``, ``statusUpdate``, ``artifactUpdate``); 0.3: the Task (``kind: "task"``; the
-  0.3 stream events ``status-update``/``artifact-update`` are accepted too, as a2a-sdk 0.3 sent them).
+  0.3 stream events ``status-update``/``artifact-update`` are accepted too, a lenient reading:
+  a2a-sdk 0.x's sender posted the Task itself, ``task.model_dump(mode='json', exclude_none=True)``).
   Then the minimum fields: a Task has a string ``id`` and a known ``status.state``; a status update a
   ``taskId`` and a known ``status.state``; an artifact update a ``taskId`` and an ``artifact`` object;
   a Message a ``messageId``. The classification is ``protocol.events.classify_event``'s. A body of the
