@@ -119,9 +119,8 @@ async def run_probe(
     ``ProtocolViolation`` 6, ...) when the card cannot be found at all; per-sample failures are
     counted in the report instead.
     """
-    from a2actl.transport.http import HttpTransport
-
     from a2actl.agent.connect import check_grpc_extra
+    from a2actl.transport.http import HttpTransport
 
     if not opts.target.is_remote:
         raise UsageError("handshake probe needs a URL, not a card file")
@@ -201,6 +200,9 @@ async def run_probe(
         )
     finally:
         if shared is not None:
+            from a2actl.probe.sample import close_reused_grpc
+
+            await close_reused_grpc(shared)
             await shared.client.aclose()
         for tr, _ in first:  # not consumed (cancelled before the first sample)
             await tr.client.aclose()

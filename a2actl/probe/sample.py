@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -54,14 +55,29 @@ def client_traceparent(client: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+#: ``--reuse``: the gRPC client (one channel) each shared transport's samples use, closed by
+#: ``close_reused_grpc`` when the probe ends.
+_REUSED: weakref.WeakKeyDictionary[Any, GrpcClient] = weakref.WeakKeyDictionary()
+
+
+async def close_reused_grpc(transport: object) -> None:
+    """Close the gRPC channel ``--reuse`` samples shared on ``transport`` (none: nothing to do)."""
+    client = _REUSED.pop(transport, None)
+    if client is not None:
+        await client.aclose()
+
+
 async def grpc_first_rpc(
-    transport: HttpTransport, selection: Selection, settings: Settings, sample: Sample
-) -> GrpcClient:
+    transport: HttpTransport, selection: Selection, settings: Settings, sample: Sample, reuse: bool = False
+) -> GrpcClient | None:
     """The gRPC part of a sample (``--binding GRPC``): ``grpc_dns`` (the interface host resolved
     here, as the HTTP transport does; the channel then connects to that address), ``grpc_ready``
     (channel created → READY: TCP, TLS and the HTTP/2 settings exchange together), ``rpc`` (GetTask
     on a random id; NOT_FOUND with reason TASK_NOT_FOUND is healthy). Fills ``sample.phases`` and
-    ``sample.rpc``; returns the client (the caller closes it: ``aclose``). Raises the
+    ``sample.rpc``; returns the client (the caller closes it: ``aclose``), or ``None`` with
+    ``reuse`` (``--reuse``: one channel for every sample on ``transport``, already connected after
+    the first, so ``grpc_dns`` is 0 and ``grpc_ready`` the wait for a READY channel; the caller
+    gets it from ``reused_grpc`` and ``close_reused_grpc`` closes it). Raises the
     ``A2ACtlError`` of the failing phase (``UnreachableError`` 3 for DNS or a failed connect,
     ``TimeoutError_`` 5, the A2A error of any other answer)."""
     import asyncio
@@ -72,6 +88,15 @@ async def grpc_first_rpc(
     from a2actl.transport.grpc import GrpcClient, parse_endpoint
 
     endpoint = parse_endpoint(selection.interface.url, settings)
+    reused = _REUSED.get(transport) if reuse else None
+    if reused is not None:
+        sample.phases["grpc_dns"] = 0.0
+        sample.failed_phase = "grpc_ready"
+        t = time.perf_counter()
+        await reused.wait_ready()
+        sample.phases["grpc_ready"] = time.perf_counter() - t
+        await _grpc_rpc(reused, endpoint, reused.address or endpoint.host, selection, sample)
+        return None
     sample.failed_phase = "grpc_dns"
     t = time.perf_counter()
     try:
@@ -86,7 +111,10 @@ async def grpc_first_rpc(
             raise dns_failed(endpoint.host, exc.strerror or exc) from exc
         address = str(infos[0][4][0])
     sample.phases["grpc_dns"] = time.perf_counter() - t
-    client = GrpcClient(transport, selection, address=address)
+    raced = _REUSED.get(transport) if reuse else None  # another sample of -c N made it meanwhile
+    client = raced or GrpcClient(transport, selection, address=address)
+    if reuse:
+        _REUSED[transport] = client
     sample.failed_phase = "grpc_ready"
     t = time.perf_counter()
     await client.wait_ready()
@@ -95,7 +123,21 @@ async def grpc_first_rpc(
     if not client.ready:  # the channel failed to connect: the RPC says why (UNAVAILABLE, exit 3)
         await client.call("GetTask", {"id": task_id})
     sample.phases["grpc_ready"] = ready
+    await _grpc_rpc(client, endpoint, address, selection, sample)
+    return None if reuse else client
+
+
+def reused_grpc(transport: object) -> GrpcClient | None:
+    """The ``--reuse`` gRPC client of ``transport`` (``None`` before the first sample)."""
+    return _REUSED.get(transport)
+
+
+async def _grpc_rpc(
+    client: GrpcClient, endpoint: Any, address: str, selection: Selection, sample: Sample
+) -> None:
+    """The ``rpc`` phase over gRPC (``grpc_first_rpc``)."""
     sample.failed_phase = "rpc"
+    task_id = f"a2actl-probe-{uuid.uuid4()}"
     t = time.perf_counter()
     out = await client.call("GetTask", {"id": task_id})
     wall = time.perf_counter() - t
@@ -113,7 +155,6 @@ async def grpc_first_rpc(
     }
     if out.error is not None and out.error.code != -32001:
         raise out.error.to_exception(f"{out.method} on {selection.interface.url} failed")
-    return client
 
 
 def grpc_choice(settings: Settings) -> dict[str, Any]:
@@ -365,7 +406,8 @@ async def one_sample(
         if opts.handshake_path:
             await _session(transport, card_url, opts.handshake_path, selection.family.value, sample)
         if selection.interface.protocol_binding == BINDING_GRPC:
-            grpc_client = await grpc_first_rpc(transport, selection, settings, sample)
+            grpc_client = await grpc_first_rpc(transport, selection, settings, sample, reuse=opts.reuse)
+            sender = grpc_client or reused_grpc(transport)
             sample.rpc = sample.rpc or {}
             sample.rpc["healthy"] = True
             sample.rpc["meaning"] = (
@@ -373,8 +415,8 @@ async def one_sample(
                 if sample.rpc.get("error")
                 else "the agent returned a task for a random id"
             )
-            if opts.send_text is not None:
-                await run_send(grpc_client, bool(view.capabilities.get("streaming")), opts.send_text, sample)
+            if opts.send_text is not None and sender is not None:
+                await run_send(sender, bool(view.capabilities.get("streaming")), opts.send_text, sample)
             sample.ok = True
             sample.failed_phase = None
             return sample

@@ -85,3 +85,15 @@ def test_probe_grpc_port_closed_fails_in_grpc_ready(cli, sdk_grpc_agent_tls):
     assert r.exit_code == 3
     [s] = r.json["samples"]
     assert s["failedPhase"] == "grpc_ready"
+
+
+def test_probe_reuse_over_grpc_shares_one_channel(cli, sandbox_grpc_slow):
+    """--reuse: one channel for every sample. The sandbox delays the first RPC of each connection by
+    0.3 s, so only the first sample pays it; later samples resolve nothing (grpc_dns 0)."""
+    r = cli("handshake", "probe", sandbox_grpc_slow.url, *GRPC, "--reuse", "-n", "3", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    first, *rest = r.json["samples"]
+    assert first["phases"]["rpc"] >= 0.3
+    for s in rest:
+        assert s["phases"]["grpc_dns"] == 0.0
+        assert s["phases"]["rpc"] < 0.3
