@@ -411,6 +411,14 @@ _ZERO_WIDTH = {
 }
 
 
+#: Any character A2A-SEC-010..012 look for (a string without one skips them).
+_INVISIBLE = re.compile(
+    "[\U000e0000-\U000e007f" + "".join(sorted(_BIDI)) + "".join(sorted(_ZERO_WIDTH)) + "]"
+)
+#: Two or more zero-width characters in a row (A2A-SEC-012).
+_ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH)) + "]{2,}")
+
+
 def _char_name(ch: str) -> str:
     return f"U+{ord(ch):04X} {unicodedata.name(ch, '')}".rstrip()
 
@@ -569,6 +577,8 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
                 if m:
                     add("A2A-SEC-009", p, f"instruction-like {what}: {_snippet(s, m.start(), m.end())!r}")
                     break
+        if not _INVISIBLE.search(s):  # the common case: nothing for A2A-SEC-010..012 to look at
+            continue
         bare = _FLAG_TAGS.sub("\U0001f3f4", s)  # subdivision flags (🏴 + tags) are emoji, not hidden text
         tags = [c for c in bare if 0xE0000 <= ord(c) <= 0xE007F]
         if tags:
@@ -588,19 +598,10 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
                 f"{len(bidi)} bidi control character{'s' if len(bidi) != 1 else ''} in this {what}, "
                 f"first {_char_name(c)} at character {i}",
             )
-        run_start, run = -1, 0
-        longest: tuple[int, int] = (0, -1)
-        for i, c in enumerate(s + "\0"):
-            if c in _ZERO_WIDTH:
-                if run == 0:
-                    run_start = i
-                run += 1
-                continue
-            if run > longest[0]:
-                longest = (run, run_start)
-            run = 0
-        if longest[0] >= 2:
-            n, at = longest
+        runs = list(_ZERO_WIDTH_RUN.finditer(s))
+        if runs:
+            m = max(runs, key=lambda m: m.end() - m.start())  # the first of the longest
+            n, at = m.end() - m.start(), m.start()
             chars = " ".join(f"U+{ord(c):04X}" for c in s[at : at + min(n, 6)])
             add(
                 "A2A-SEC-012",
