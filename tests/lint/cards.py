@@ -298,3 +298,186 @@ def build(base: Callable[[], dict[str, Any]], mutation: Mutation) -> dict[str, A
     card = copy.deepcopy(base())
     mutation(card)
     return card
+
+
+def full_v1(host: str = HOST) -> dict[str, Any]:
+    """A correct 1.0 card using everything security-related the spec has (every scheme type, PKCE,
+    device code, OAuth metadata, push with auth, per-skill requirements, a gRPC interface without a
+    scheme, a wss:// interface, an extension, a signature) and text in many scripts with emoji
+    (ZWJ family, regional-indicator and RGI subdivision flags, keycap): no static rule may fire."""
+    H = host
+    return {
+        "name": "Travel agent",
+        "description": "Books trains and hotels. Uses the traveller's saved preferences.",
+        "version": "3.1.0",
+        "supportedInterfaces": [
+            {
+                "url": f"https://{H}/a2a/v1",
+                "protocolBinding": "JSONRPC",
+                "protocolVersion": "1.0",
+                "tenant": "acme",
+            },
+            {"url": f"https://{H}/a2a/rest", "protocolBinding": "HTTP+JSON", "protocolVersion": "1.0"},
+            {"url": f"https://grpc.{H}:443", "protocolBinding": "GRPC", "protocolVersion": "1.0"},
+            {"url": f"wss://{H}/a2a/ws", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        ],
+        "provider": {"organization": "Example Travel", "url": "https://example.com"},
+        "documentationUrl": "https://example.com/docs/travel-agent",
+        "iconUrl": "https://cdn.example.com/icons/travel.png",
+        "capabilities": {
+            "streaming": True,
+            "pushNotifications": True,
+            "extendedAgentCard": True,
+            "extensions": [
+                {
+                    "uri": "https://example.com/ext/loyalty/v1",
+                    "description": "Loyalty points",
+                    "required": False,
+                    "params": {"tier": "gold"},
+                }
+            ],
+        },
+        "securitySchemes": {
+            "apikey": {
+                "apiKeySecurityScheme": {
+                    "location": "header",
+                    "name": "X-API-Key",
+                    "description": "Partner key",
+                }
+            },
+            "bearer": {"httpAuthSecurityScheme": {"scheme": "Bearer", "bearerFormat": "JWT"}},
+            "oauth": {
+                "oauth2SecurityScheme": {
+                    "flows": {
+                        "authorizationCode": {
+                            "authorizationUrl": "https://login.example.com/authorize",
+                            "tokenUrl": "https://login.example.com/token",
+                            "refreshUrl": "https://login.example.com/refresh",
+                            "scopes": {"trips:write": "Book trips"},
+                            "pkceRequired": True,
+                        }
+                    },
+                    "oauth2MetadataUrl": "https://login.example.com/.well-known/oauth-authorization-server",
+                }
+            },
+            "cc": {
+                "oauth2SecurityScheme": {
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "https://login.example.com/token", "scopes": {}}
+                    }
+                }
+            },
+            "device": {
+                "oauth2SecurityScheme": {
+                    "flows": {
+                        "deviceCode": {
+                            "deviceAuthorizationUrl": "https://login.example.com/device",
+                            "tokenUrl": "https://login.example.com/token",
+                            "scopes": {},
+                        }
+                    }
+                }
+            },
+            "oidc": {
+                "openIdConnectSecurityScheme": {
+                    "openIdConnectUrl": "https://login.example.com/.well-known/openid-configuration"
+                }
+            },
+            "mtls": {"mtlsSecurityScheme": {"description": "Client certificates from the partner CA"}},
+        },
+        "securityRequirements": [
+            {"schemes": {"oauth": {"list": ["trips:write"]}}},
+            {"schemes": {"mtls": {"list": []}}},
+        ],
+        "defaultInputModes": ["text/plain", "application/json"],
+        "defaultOutputModes": ["text/plain", "application/json"],
+        "skills": [
+            {
+                "id": "book-train",
+                "name": "Book a train",
+                "description": "Books a train ticket between two stations. You are asked to confirm before payment.",
+                "tags": ["travel", "rail"],
+                "examples": [
+                    "Book me a train from Paris to Lyon tomorrow at 9",
+                    "I need 2 tickets to Berlin 🚆",
+                ],
+                "inputModes": ["text/plain"],
+                "outputModes": ["application/json"],
+                "securityRequirements": [{"schemes": {"oauth": {"list": ["trips:write"]}}}],
+            },
+            {
+                "id": "intl",
+                "name": "Réservation 予約 حجز",
+                "description": "Multilingual: Français, 日本語, العربية, עברית, हिन्दी क्षत्रिय, family 👨‍👩‍👧‍👦, flags 🇫🇷🇯🇵🏴󠁧󠁢󠁳󠁣󠁴󠁿, keycap 1️⃣, rainbow 🏳️‍🌈.",
+                "tags": ["i18n"],
+                "examples": ["Réserve un hôtel à Paris"],
+            },
+        ],
+        "signatures": [
+            {"protected": "eyJhbGciOiJFUzI1NiIsImtpZCI6ImsxIn0", "signature": "c2ln", "header": {"kid": "k1"}}
+        ],
+    }
+
+
+def full_v03(host: str = HOST) -> dict[str, Any]:
+    """The same agent as a correct 0.3 card (OpenAPI-style schemes, mutualTLS, oauth2MetadataUrl,
+    per-skill ``security``, a gRPC ``host:port`` interface): no static rule may fire."""
+    H = host
+    return {
+        "protocolVersion": "0.3.0",
+        "name": "Travel agent",
+        "description": "Books trains and hotels.",
+        "version": "3.1.0",
+        "url": f"https://{H}/a2a/v1",
+        "preferredTransport": "JSONRPC",
+        "additionalInterfaces": [
+            {"url": f"https://{H}/a2a/v1", "transport": "JSONRPC"},
+            {"url": f"https://{H}/a2a/rest", "transport": "HTTP+JSON"},
+            {"url": f"{H}:443", "transport": "GRPC"},
+        ],
+        "provider": {"organization": "Example Travel", "url": "https://example.com"},
+        "documentationUrl": "https://example.com/docs/travel-agent",
+        "iconUrl": "https://cdn.example.com/i.png",
+        "capabilities": {
+            "streaming": True,
+            "pushNotifications": True,
+            "stateTransitionHistory": False,
+            "extensions": [],
+        },
+        "securitySchemes": {
+            "apikey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+            "oauth": {
+                "type": "oauth2",
+                "oauth2MetadataUrl": "https://login.example.com/.well-known/oauth-authorization-server",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "https://login.example.com/authorize",
+                        "tokenUrl": "https://login.example.com/token",
+                        "scopes": {"trips:write": "Book"},
+                    },
+                    "clientCredentials": {"tokenUrl": "https://login.example.com/token", "scopes": {}},
+                },
+            },
+            "oidc": {
+                "type": "openIdConnect",
+                "openIdConnectUrl": "https://login.example.com/.well-known/openid-configuration",
+            },
+            "mtls": {"type": "mutualTLS"},
+        },
+        "security": [{"oauth": ["trips:write"]}, {"mtls": []}],
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [
+            {
+                "id": "book-train",
+                "name": "Book a train",
+                "description": "Books a train ticket.",
+                "tags": ["travel"],
+                "examples": ["Book me a train"],
+                "security": [{"oauth": ["trips:write"]}],
+            }
+        ],
+        "supportsAuthenticatedExtendedCard": True,
+        "signatures": [{"protected": "eyJhbGciOiJFUzI1NiJ9", "signature": "c2ln"}],
+    }

@@ -15,7 +15,18 @@ import pytest
 
 from a2actl.caps.lint_rules import BY_ID, RULES
 from tests.conftest import TOKEN
-from tests.lint.cards import CLEAN, FIRES, VERSIONS, build, clean_hybrid, clean_v02, clean_v03, clean_v1
+from tests.lint.cards import (
+    CLEAN,
+    FIRES,
+    VERSIONS,
+    build,
+    clean_hybrid,
+    clean_v02,
+    clean_v03,
+    clean_v1,
+    full_v03,
+    full_v1,
+)
 
 STATIC = [r.id for r in RULES if not r.live and r.id != "A2A-SEC-008"]
 
@@ -398,6 +409,10 @@ def test_sarif_url_target_validates(cli: Any, sandbox: Any, sarif_validator: Any
         if pointer == "/capabilities/pushNotifications":  # a member that exists: its line in the body
             assert loc["region"]["startLine"] == _line_of(body, '"pushNotifications"')
         assert loc["region"]["startLine"] >= 1
+    # the branch above ran: the sandbox offers push without a security scheme (A2A-SEC-005)
+    assert "/capabilities/pushNotifications" in [
+        r["locations"][0]["properties"]["jsonPointer"] for r in results
+    ]
 
 
 def test_sarif_clean_card_has_empty_results(cli: Any, card_file: Any, sarif_validator: Any) -> None:
@@ -544,3 +559,15 @@ def test_live_strips_url_credentials_and_never_prints_them(cli: Any) -> None:
     assert [c["outcome"] for c in r.json["liveChecks"]] == ["refused"]
     assert secret not in r.stdout + r.stderr
     assert "> POST" in r.stderr  # -v did print the request line
+
+
+@pytest.mark.parametrize("base", [full_v1, full_v03], ids=lambda f: f.__name__)
+def test_full_featured_correct_cards_have_no_findings(
+    cli: Any, card_file: Any, base: Callable[[], dict[str, Any]]
+) -> None:
+    # every security scheme shape of the version, PKCE and device code, push with auth, a gRPC
+    # interface, emoji (ZWJ family, flags, keycap) and many scripts: a correct card is clean
+    code, doc = lint_json(cli, card_file(base()))
+    assert code == 0
+    assert doc["findings"] == [], doc["findings"]
+    assert doc["shape"] == ("1.0" if base is full_v1 else "0.3")
