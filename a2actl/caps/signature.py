@@ -27,6 +27,8 @@ what its signer produces and its verifier checks (``v1_form``):
    removed recursively (a2a-sdk's ``_clean_empty``). So a security requirement with no scopes
    (``{"schemes": {"bearer": {"list": []}}}``) is not covered by the signature; nor is a REQUIRED
    field left empty (the spec's own example in §8.4.1 keeps ``"description": ""``; a2a-sdk drops it).
+   Map entries and list entries removed that way are listed as uncovered (``v1_form``): their keys
+   carry meaning (the scheme a requirement names, an OAuth scope), unlike a default value.
 4. RFC 8785 via ``rfc8785``; the bytes are the UTF-8 of that text.
 
 JWS (RFC 7515) with ``joserfc``; asymmetric algorithms only (``ALGORITHMS``): ``none`` and the HMAC
@@ -346,6 +348,16 @@ def _field(kind: str, item: Any, here: str, dropped: list[str]) -> Any:
         vals = [_field(inner, v, f"{here}/{i}", dropped) for i, v in enumerate(item)]
         if inner == "str":
             vals = [v if v is not _OMIT else "" for v in vals]  # a list keeps its empty strings
+        elif inner in _TREE:
+            for i, (raw_item, val) in enumerate(zip(item, vals, strict=True)):
+                # a non-empty entry that _clean_empty removes whole (e.g. a security requirement with
+                # no scopes): it vanishes from the signed form, so adding or removing it is unseen
+                if (
+                    raw_item
+                    and _clean_empty(val) is None
+                    and not any(p.startswith(f"{here}/{i}/") for p in dropped)
+                ):
+                    dropped.append(f"{here}/{i}")
         return vals or _OMIT
     if kind.startswith("{"):
         if not isinstance(item, dict):
@@ -353,12 +365,17 @@ def _field(kind: str, item: Any, here: str, dropped: list[str]) -> Any:
         inner = kind[1:-1]
         out: dict[str, Any] = {}
         for k, v in item.items():
+            entry = f"{here}/{pointer_token(k)}"
             if inner == "str":
                 if not isinstance(v, str):
-                    raise CanonicalizationError(f"{here}/{pointer_token(k)}: expected a string")
+                    raise CanonicalizationError(f"{entry}: expected a string")
                 out[str(k)] = v
             else:
-                out[str(k)] = {} if v is None else _message(inner, v, f"{here}/{pointer_token(k)}", dropped)
+                out[str(k)] = {} if v is None else _message(inner, v, entry, dropped)
+            if _clean_empty(out[str(k)]) is None and not any(p.startswith(entry + "/") for p in dropped):
+                # a map entry whose value is empty (a scheme with no scopes, a scope with no
+                # description) is removed by _clean_empty: its key is not signed either
+                dropped.append(entry)
         return out or _OMIT
     return _message(kind, item, here, dropped)
 
@@ -380,7 +397,10 @@ def _clean_empty(value: Any) -> Any:
 def v1_form(raw: Any) -> tuple[dict[str, Any] | None, list[str]]:
     """The card as signed: its 1.0 form with defaults and ``signatures`` removed (module docstring),
     and the RFC 6901 pointers of the fields present in ``raw`` that the signature does not cover
-    (v0.3 compatibility fields, fields the 1.0 proto does not define), in document order. The form
+    (v0.3 compatibility fields, fields the 1.0 proto does not define, map and list entries that
+    step 3 removes whole, such as a security requirement without scopes), in document order (an
+    entry after its members). The pointers of v0.3 fields mapped to 1.0 (``security``) name the
+    1.0 field they were mapped to (``/securityRequirements/0/schemes/bearer``). The form
     is ``None`` for a card with nothing left (a2a-sdk then signs ``null``).
 
     ``raw`` is not modified. Raises ``CanonicalizationError`` (exit 6) for a card with no 1.0 form."""

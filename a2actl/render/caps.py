@@ -250,7 +250,7 @@ def verify(out: Output, doc: dict[str, Any]) -> None:
     if doc["uncovered"]:
         out.out.print(
             Text(
-                "not covered by the signature (v0.3 compatibility or unknown fields): "
+                "not covered by the signature (v0.3 compatibility, unknown or emptied fields): "
                 + ", ".join(safe(p) for p in doc["uncovered"]),
                 style="dim",
             )

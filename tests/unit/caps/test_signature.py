@@ -200,7 +200,9 @@ def test_uncovered_fields_are_listed() -> None:
         "signatures": [],
     }
     form, dropped = S.v1_form(v03)
-    assert dropped == ["/skills/0/x"]
+    # the scopeless requirement [{"k": []}] is mapped, then removed whole by the empty-value
+    # cleaning: not covered, named by its 1.0 pointer
+    assert dropped == ["/skills/0/x", "/securityRequirements/0/schemes/k"]
     assert form is not None and form["supportedInterfaces"][0]["url"] == "http://h/a"
     assert form["securitySchemes"] == {"k": {"apiKeySecurityScheme": {"location": "header", "name": "K"}}}
     assert form["capabilities"] == {"extendedAgentCard": True}
@@ -251,6 +253,33 @@ def test_scopeless_security_requirements_are_not_covered() -> None:
     base = {"name": "n", "securitySchemes": {"b": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}}
     with_req = {**base, "securityRequirements": [{"schemes": {"b": {"list": []}}}]}
     assert S.canonical(base)[0] == S.canonical(with_req)[0] == sdk_canonical(with_req)
+    # ... so they are listed as uncovered: removing "bearer required" keeps the signature valid
+    assert S.canonical(base)[1] == [] and S.canonical(with_req)[1] == ["/securityRequirements/0/schemes/b"]
+    two = {
+        **base,
+        "securityRequirements": [{"schemes": {"b": {"list": []}}}, {"schemes": {"o": {"list": ["r"]}}}],
+    }
+    assert S.canonical(two)[1] == ["/securityRequirements/0/schemes/b"]  # the entry itself not twice
+    oauth = {
+        "name": "n",
+        "securitySchemes": {
+            "o": {
+                "oauth2SecurityScheme": {
+                    "flows": {
+                        "clientCredentials": {"tokenUrl": "https://t", "scopes": {"admin": "", "r": "read"}}
+                    }
+                }
+            }
+        },
+        "supportedInterfaces": [{"url": "https://a", "tenant": ""}, {"tenant": ""}],
+    }
+    assert (
+        S.canonical(oauth)[1]
+        == [
+            "/securitySchemes/o/oauth2SecurityScheme/flows/clientCredentials/scopes/admin",  # a scope without description
+            "/supportedInterfaces/1",  # an entry of defaults only vanishes
+        ]
+    )
 
 
 @pytest.mark.parametrize(
