@@ -49,6 +49,8 @@ LIMIT_STRING = 2048
 LIMIT_SKILLS = 200
 LIMIT_ITEMS = 50
 LIMIT_CARD_BYTES = 256 * 1024
+#: The most of a ``--config`` file read (bytes); a larger file is exit 2.
+LIMIT_CONFIG_BYTES = 1024 * 1024
 
 #: At most this many findings of one rule are listed; the rest are counted (``LintResult.omitted``)
 #: and still count for ``--fail-on``. A hostile card with 100,000 bidi characters must not make a
@@ -155,14 +157,20 @@ class LintConfig:
 def load_config(path: str) -> LintConfig:
     """Read a lint configuration file: YAML (JSON is YAML too) with a top-level ``lint`` mapping
     (``select``, ``ignore``, ``fail-on``, ``allow``; docs/lint-rules.md). Raises ``UsageError``
-    (exit 2) naming the file and the key when it cannot be read, is not YAML, has unknown keys or
+    (exit 2) naming the file and the key when it cannot be read, is over ``LIMIT_CONFIG_BYTES``,
+    is not YAML or nests too deep, has unknown keys or
     wrong types, names no rule, or an allow entry has no ``reason``."""
     import yaml
 
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # bounded: --config /dev/zero must not read forever
+            data = fh.read(LIMIT_CONFIG_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"--config: cannot read {path}: {exc.strerror or exc}") from exc
+    if len(data) > LIMIT_CONFIG_BYTES:
+        raise UsageError(f"--config: {path} is over {LIMIT_CONFIG_BYTES:,} bytes: not a lint configuration")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"--config: {path} is not UTF-8 text") from exc
     try:

@@ -464,3 +464,19 @@ def test_sarif_fingerprints_are_what_code_scanning_reads() -> None:
     a, b = prints(text_a), prints(text_b)
     assert len(a) == 2 and len(set(a)) == 2  # two findings on one member stay two alerts
     assert a == b  # moving lines does not make new alerts
+
+
+@pytest.mark.parametrize("kind", ["huge", "device"])
+def test_load_config_reads_a_bounded_amount(tmp_path: Path, kind: str) -> None:
+    # /dev/zero (or any endless stream) must be a usage error, not a process that eats memory forever
+    if kind == "huge":
+        p = tmp_path / "big.yaml"
+        p.write_bytes(b"#" * (L.LIMIT_CONFIG_BYTES + 1))
+        path = str(p)
+    else:
+        path = "/dev/zero"
+        if not Path(path).exists():
+            pytest.skip("no /dev/zero here")
+    with pytest.raises(UsageError) as exc:
+        L.load_config(path)
+    assert path in exc.value.message and "over" in exc.value.message
