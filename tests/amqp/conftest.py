@@ -42,8 +42,17 @@ class Broker:
     port: int
     tls_port: int
     ca: str
+    env: tuple[tuple[str, str], ...] = ()
     user: str = "guest"
     password: str = "guest"
+
+    def ctl(self, *args: str) -> str:
+        """``rabbitmqctl ARGS`` against this node (its name, cookie and epmd port); stdout."""
+        exe = os.path.join(os.path.dirname(SERVER), "rabbitmqctl")
+        out = subprocess.run(
+            [exe, *args], env=dict(self.env), capture_output=True, text=True, timeout=60, check=True
+        )
+        return out.stdout
 
     @property
     def base(self) -> str:
@@ -113,7 +122,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
                     out = (d / "server.out").read_text(errors="replace")[-2000:]
                     pytest.fail(f"rabbitmq-server did not start (exit {proc.poll()}):\n{out}")
                 time.sleep(0.1)
-        yield Broker(port, tls_port, str(d / "ca.pem"))
+        yield Broker(port, tls_port, str(d / "ca.pem"), tuple(env.items()))
     finally:
         # the whole process group: the script, beam.smp, epmd and erl_child_setup
         try:

@@ -486,3 +486,49 @@ def test_amqps_with_the_global_tls_options(cli: Any, topology: Topology, sandbox
     assert len(r.stderr.strip().splitlines()) == 1
     r = cli("--insecure", "dlq", "stats", src, "-o", "json")
     assert r.exit_code == 0 and r.json["depth"] == 2, r.stderr
+
+
+def test_lost_connection_stops_the_replay_and_loses_nothing(
+    topology: Topology, sandbox: Any, tmp_path: Path
+) -> None:
+    """The broker drops the replay's connection mid-run (rabbitmqctl close_all_connections): the
+    replay stops with one line and exit 1 (lease_lost) or 3 (unreachable), everything it held is back
+    in the queue, and a rerun finishes with each message processed once."""
+    n = 40
+    bodies = bare(n)
+    mids = {b["message"]["messageId"] for b in bodies}
+    topology.dead_letter(bodies, target_headers(sandbox, n))
+    env = {**os.environ, "A2ACTL_AMQP_PASSWORD": topology.broker.password}
+    cmd = [
+        sys.executable,
+        "-m",
+        "a2actl",
+        "dlq",
+        "replay",
+        topology.src,
+        "--yes",
+        "--journal",
+        journal(tmp_path),
+    ]
+    proc = subprocess.Popen(
+        [*cmd, "--rate", "4/s", "-o", "jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    seen = 0
+    for line in proc.stdout:
+        seen += b'"result"' in line
+        if seen >= 5:
+            break
+    topology.broker.ctl("close_all_connections", "test: broker gone")
+    proc.stdout.read()
+    err = proc.stderr.read().decode()
+    assert proc.wait(30) in (1, 3), err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    processed = {m for m, v in received(sandbox).items() if m in mids and v["processed"]}
+    assert 5 <= len(processed) < n
+    asyncio.run(topology.wait_depth(n - len(processed), at_least=True))
+    done = subprocess.run([*cmd, "-o", "json"], capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 0, done.stderr[-800:]
+    assert topology.depths() == (0, 0)
+    got = received(sandbox)
+    assert all(got[m]["processed"] == 1 for m in mids)

@@ -422,8 +422,15 @@ class AmqpBackend:
         (exit 4)."""
         if self._conn is not None and not self._conn.is_closed:
             return self._conn
+        import logging
+
         import aio_pika
         import aiormq.exceptions as aexc
+
+        # aiormq logs a lost connection with its traceback (through logging's last-resort handler
+        # on stderr); a2actl reports it as one line instead (UnreachableError / LeaseLost)
+        for name in ("aiormq", "aio_pika"):
+            logging.getLogger(name).setLevel(logging.CRITICAL)
 
         kwargs: dict[str, Any] = {
             "host": self.src.host,
