@@ -224,17 +224,44 @@ async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, 
         raise ProtocolViolation(str(exc)) from None
 
 
+def _is_loopback(url: str) -> bool:
+    """Whether ``url``'s host is a loopback name or address (``localhost``, ``*.localhost``, RFC 6761
+    §6.3; 127.0.0.0/8, ``::1``)."""
+    import ipaddress
+    from urllib.parse import urlsplit
+
+    try:
+        host = urlsplit(url).hostname or ""
+    except ValueError:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def load_keyring(
     settings: Settings, sink: EventSink | None, *, jwks: str | None, key: str | None
 ) -> KeyRing:
     """The operator's keys: ``--jwks FILE|URL`` and ``--key PEM``. Raises ``UsageError`` (exit 2)
-    naming the file for a missing or unreadable file, a bad PEM or a file that is not a JWK Set;
+    naming the file for a missing or unreadable file, a bad PEM or a file that is not a JWK Set, and
+    for an ``http://`` JWKS URL whose host is not loopback (spec v1.0 §8.4.3: secure channels);
     for a JWKS URL what ``_fetch_jwks_url`` raises."""
     from a2actl.caps.signature import load_pem_key, parse_jwks
 
     refs: list[KeyRef] = []
     if jwks is not None:
-        if jwks.startswith(("http://", "https://")):
+        if jwks.lower().startswith(("http://", "https://")):
+            if jwks.lower().startswith("http://") and not _is_loopback(jwks):
+                # the keys you trust, over a channel anyone on the path can rewrite (spec v1.0
+                # §8.4.3: keys SHOULD come over secure channels)
+                raise UsageError(
+                    "--jwks: an http:// URL can be rewritten on the way; use https:// (http is accepted "
+                    "for loopback hosts only)",
+                    hint="or fetch the JWK Set over a channel you trust and pass --jwks FILE",
+                )
             refs = await _fetch_jwks_url(jwks, settings, sink, "--jwks")
         else:
             try:

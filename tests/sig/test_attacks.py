@@ -292,3 +292,17 @@ def test_sign_refuses_a_jku_verifiers_would_refuse(
     assert (
         r.stderr == f"a2actl: --jku: {why}; verifiers would refuse it (https only)\n"
     )  # the URL (userinfo) not echoed
+
+
+def test_a_jwks_url_over_plain_http_is_refused_outside_loopback(
+    cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer
+) -> None:
+    """The trusted keys themselves over http: anyone on the path could substitute theirs (spec v1.0
+    §8.4.3). Loopback stays allowed (a local key server, tests); nothing is fetched otherwise."""
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    r = cli("caps", "verify", path, "--jwks", "http://keys.example.com/jwks.json")
+    assert r.exit_code == 2 and r.stdout == "" and r.stderr.startswith("a2actl: --jwks: an http:// URL")
+    card_http.docs["/jwks.json"] = json.loads(Path(keys.jwks).read_text(encoding="utf-8"))
+    for host in ("127.0.0.1", "localhost"):
+        code, doc = verify(cli, path, "--jwks", f"HTTP://{host}:{card_http.port}/jwks.json")
+        assert code == 0 and statuses(doc) == {"rsa-1": "valid"}
