@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from a2actl.push.checks import Emit
 
 
+#: Seconds an idle keep-alive connection stays open (nginx's default; uvicorn's is 5).
+KEEP_ALIVE = 75
+
+
 @dataclass(frozen=True)
 class ListenOptions:
     """Where and how to listen. ``host``/``port`` (0: a free port), ``tls_cert``/``tls_key`` (PEM
@@ -227,6 +231,10 @@ async def listen_job(
             access_log=False,
             lifespan="off",
             timeout_graceful_shutdown=2,
+            # Longer than the idle expiry of the agents' HTTP pools (httpx: 5 s, uvicorn's default
+            # here too): the agent drops an idle connection before the receiver closes it, so a
+            # delivery never races the close on a reused connection (and is not lost).
+            timeout_keep_alive=KEEP_ALIVE,
             ssl_certfile=opts.tls_cert,
             ssl_keyfile=opts.tls_key,
         )

@@ -264,6 +264,35 @@ def test_a_delivery_right_after_the_terminal_one_is_still_checked(push_cli: Any,
     assert [o["rule"] for o in doc["records"][1]["order"]] == ["illegal-transition"]
 
 
+def test_a_connection_idle_past_5_s_still_carries_a_delivery(push_cli: Any, free_port: int) -> None:
+    """An agent's HTTP pool keeps an idle connection 5 s (httpx's default) and reuses it: the
+    receiver must not close it first (uvicorn's default keep-alive is 5 s too, so the next
+    delivery raced the close and was lost)."""
+    import socket
+
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    assert post(url, status("TASK_STATE_WORKING")) == 204  # waits until the receiver listens
+
+    def request(sock: socket.socket, state: str) -> bytes:
+        body = json.dumps(status(state)).encode()
+        sock.sendall(
+            b"POST /a2a/push HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+            + f"X-A2A-Notification-Token: {TOKEN}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        return sock.recv(4096)
+
+    with socket.create_connection(("127.0.0.1", free_port), timeout=10) as sock:
+        assert request(sock, "TASK_STATE_WORKING").startswith(b"HTTP/1.1 204")
+        time.sleep(6)  # idle past 5 s, as a pooled connection between two pushes
+        late = request(sock, "TASK_STATE_COMPLETED")
+    r = bg.result()
+    assert late.startswith(b"HTTP/1.1 204"), late
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.json["deliveries"] == 3 and r.json["finalState"] == "completed"
+
+
 def test_a_wrong_token_is_reported_and_exits_7(push_cli: Any, free_port: int) -> None:
     bg = listen(push_cli, free_port)
     url = f"http://127.0.0.1:{free_port}/a2a/push"
