@@ -419,12 +419,16 @@ _ZERO_WIDTH = {
 }
 
 
+#: Variation selectors (U+FE00-FE0F, U+E0100-E01EF): one after a base character picks its glyph
+#: (❤️, 1️⃣, CJK ideographic variants); a run of them renders as nothing and can carry bytes
+#: ("emoji smuggling"). Counted apart from ``_ZERO_WIDTH``: VS16 + ZWJ is ordinary (🏳️‍🌈).
+_VARIATION = "\ufe00-\ufe0f\U000e0100-\U000e01ef"
 #: Any character A2A-SEC-010..012 look for (a string without one skips them).
 _INVISIBLE = re.compile(
-    "[\U000e0000-\U000e007f" + "".join(sorted(_BIDI)) + "".join(sorted(_ZERO_WIDTH)) + "]"
+    "[\U000e0000-\U000e007f" + _VARIATION + "".join(sorted(_BIDI)) + "".join(sorted(_ZERO_WIDTH)) + "]"
 )
-#: Two or more zero-width characters in a row (A2A-SEC-012).
-_ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH)) + "]{2,}")
+#: Two or more zero-width characters, or two or more variation selectors, in a row (A2A-SEC-012).
+_ZERO_WIDTH_RUN = re.compile("[" + "".join(sorted(_ZERO_WIDTH)) + "]{2,}|[" + _VARIATION + "]{2,}")
 
 
 def _char_name(ch: str) -> str:

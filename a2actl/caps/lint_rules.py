@@ -183,7 +183,8 @@ RULES: tuple[Rule, ...] = (
         WARNING,
         "Two or more invisible characters in a row carry no meaning for people; they hide data or "
         "split words so filters miss them.",
-        "Remove the zero-width characters (U+200B-U+200D, U+2060-U+2064, U+FEFF, U+180E).",
+        "Remove the zero-width characters (U+200B-U+200D, U+2060-U+2064, U+FEFF, U+180E) and runs of "
+        "variation selectors (U+FE00-U+FE0F, U+E0100-U+E01EF).",
         "Unicode UTS #39 §5 (invisible characters); OWASP LLM01:2025",
     ),
     Rule(
