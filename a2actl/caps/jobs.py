@@ -195,25 +195,31 @@ async def fingerprint_job(
 
 async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, what: str) -> list[KeyRef]:
     """The keys of the JWK Set at ``url``, fetched through the transport layer without the agent's
-    credentials (``--token`` and ``-H`` headers are for the agent, not for a key server). A ``jku``
-    (``what == "jku"``) is fetched without following redirects even under ``-L``: ``jku_decision``
-    judged that URL, and a redirect could lead to any host or to plain http (spec v1.0 §8.4.3).
+    credentials (``--token`` and ``-H`` headers are for the agent, not for a key server), and
+    without following redirects even under ``-L``: ``jku_decision`` (or the https check of
+    ``--jwks``) judged that URL, and a redirect could lead to any host or to plain http (spec v1.0
+    §8.4.3).
     Raises the transport's errors (3/4/5), ``HTTPStatusError`` (1) for an HTTP error status or a
     redirect not followed and ``ProtocolViolation`` (6) when the body is not a JWK Set."""
     from a2actl.caps.signature import parse_jwks
     from a2actl.core.errors import HTTPStatusError, ProtocolViolation
     from a2actl.transport.http import HttpTransport
 
-    bare = dataclasses.replace(settings, token=None, headers=())
-    if what == "jku":
-        bare = dataclasses.replace(bare, follow_redirects=False)
+    bare = dataclasses.replace(settings, token=None, headers=(), follow_redirects=False)
     async with HttpTransport(bare, sink) as transport:
-        res = await transport.request(
-            "GET",
-            url,
-            headers={"Accept": "application/jwk-set+json, application/json"},
-            max_bytes=settings.max_card_bytes,
-        )
+        try:
+            res = await transport.request(
+                "GET",
+                url,
+                headers={"Accept": "application/jwk-set+json, application/json"},
+                max_bytes=settings.max_card_bytes,
+            )
+        except HTTPStatusError as exc:  # a redirect: never followed here, -L does not help
+            raise HTTPStatusError(
+                exc.message,
+                hint="keys are never fetched through a redirect, even with -L: use the URL it names if you trust it",
+                details=exc.details,
+            ) from None
     if res.status >= 400:
         raise HTTPStatusError(
             f"{what} {url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}

@@ -306,3 +306,27 @@ def test_a_jwks_url_over_plain_http_is_refused_outside_loopback(
     for host in ("127.0.0.1", "localhost"):
         code, doc = verify(cli, path, "--jwks", f"HTTP://{host}:{card_http.port}/jwks.json")
         assert code == 0 and statuses(doc) == {"rsa-1": "valid"}
+
+
+def test_a_jwks_url_is_not_followed_through_a_redirect_either(
+    cli: Any, tmp_path: Path, keys: Keys, card_https: CardServer
+) -> None:
+    """An https --jwks URL redirecting to http would defeat the https rule under -L."""
+    assert card_https.ca is not None
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    card_https.redirects["/jwks.json"] = "http://keys.example.com/jwks.json"
+    r = cli(
+        "caps",
+        "verify",
+        path,
+        "-L",
+        "--cacert",
+        card_https.ca,
+        "--jwks",
+        card_https.url + "/jwks.json",
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 1
+    err = json.loads(r.stdout)["error"]
+    assert err["details"]["httpStatus"] == 302 and "never fetched through a redirect" in err["hint"]
