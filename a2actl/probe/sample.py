@@ -167,7 +167,10 @@ def grpc_choice(settings: Settings) -> dict[str, Any]:
 
     extra = grpc_available()
     asked = settings.binding.strip().upper() == "GRPC"
-    return {"grpc": extra and asked, "grpc_hint": None if extra else GRPC_EXTRA_HINT}
+    return {
+        "grpc": extra and asked,
+        "grpc_hint": GRPC_EXTRA_HINT if not extra else None if asked else "use --binding GRPC",
+    }
 
 
 class SampleWatch:

@@ -127,7 +127,7 @@ def select_interface(
         grpc_only = bool(view.interfaces) and all(i.protocol_binding == BINDING_GRPC for i in view.interfaces)
         raise NegotiationFailed(
             f"the card declares no JSON-RPC or HTTP+JSON interface (declared: {declared})"
-            + (f"; its gRPC interface {grpc_hint}" if grpc_only and grpc_hint else "")
+            + (f"; gRPC: {grpc_hint}" if grpc_only and grpc_hint else "")
         )
 
     def fam(i: Interface) -> Family:
