@@ -231,7 +231,7 @@ def _hoist_globals(group: TyperGroup, args: list[str]) -> list[str]:
         if isinstance(p, typer.core.TyperOption):
             for name in p.opts:
                 takes_value[name] = not (p.is_flag or p.count)
-    for pair in zip(args, args[1:]):
+    for pair in zip(args, args[1:], strict=False):
         for own in _OWN_OPTIONS.get(pair, ()):
             takes_value.pop(own, None)  # the subcommand's own option of the same name wins after it
     front: list[str] = []
