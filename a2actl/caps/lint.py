@@ -459,6 +459,9 @@ def _snippet(text: str, start: int, end: int, width: int = 60) -> str:
 # -- the rules -------------------------------------------------------------------------------------
 
 
+_JWS_PART = re.compile(r"^/signatures/\d+/(?:protected|signature)$")
+
+
 def _where(pointer: str) -> str:
     return pointer or "the card"
 
@@ -472,7 +475,9 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
     def add(rule_id: str, pointer: str, message: str) -> None:
         out.append(LintFinding(BY_ID[rule_id], pointer, message))
 
-    strings = [(p, k, s) for p, k, s in walk(raw) if not p.startswith("/signatures")]
+    # a signature's protected header and signature are base64url, not text; its unprotected
+    # header (kid, jku URL) is linted like the rest
+    strings = [(p, k, s) for p, k, s in walk(raw) if not _JWS_PART.match(p)]
     value_strings = [(p, k, s) for p, k, s in strings if k != "\0key"]
     url_fields = [(p, s) for p, k, s in value_strings if (_url_key(k) or _URL_VALUE.match(s)) and _split(s)]
     interface_urls = [(p, s) for p, s in url_fields if _INTERFACE_URL.match(p)]

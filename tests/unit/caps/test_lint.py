@@ -500,3 +500,20 @@ def test_single_variation_selectors_do_not_fire(text: str) -> None:
 )
 def test_emoji_zwj_sequences_with_vs16_do_not_fire(text: str) -> None:
     assert "A2A-SEC-012" not in _text_findings(text)
+
+
+def test_signature_headers_are_linted_but_not_the_jws_parts() -> None:
+    # the base64url protected header and signature are opaque; an unprotected header's jku is a URL
+    card = {
+        "name": "x",
+        "signatures": [
+            {
+                "protected": "eyJhbGciOiJFUzI1NiJ9" * 300,
+                "signature": "c2ln",
+                "header": {"kid": "k1", "jku": "https://ops:Jku-pass-55@keys.example.com/jwks.json"},
+            }
+        ],
+    }
+    got = [(f.rule.id, f.pointer) for f in L.static_findings(card, parse_card(card), None)]
+    assert ("A2A-SEC-006", "/signatures/0/header/jku") in got
+    assert not [p for _, p in got if p.startswith("/signatures/0/protected")]
