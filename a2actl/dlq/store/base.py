@@ -35,8 +35,10 @@ class ReplayLock(Protocol):
 
 
 class Backend(Protocol):
-    """A dead-letter store. ``kind`` is ``"file"``, ``"redis"`` or ``"http"``; ``url`` the normalised
-    source URL."""
+    """A dead-letter store. ``kind`` is ``"file"``, ``"redis"``, ``"http"``, ``"amqp"`` or ``"sqs"``;
+    ``url`` the normalised source URL. Broker stores may add ``broker_depth()`` (the broker's own
+    counts: ``dlq stats``, ``smoke``'s ``dlq-depth``) and a way back into the broker for
+    ``dlq replay --to-broker`` (``to_broker`` on SQS, ``republish`` on RabbitMQ)."""
 
     kind: str
     url: str
