@@ -475,6 +475,10 @@ class ParsedSignature:
         return jku if isinstance(jku, str) and jku else None
 
 
+#: The longest ``protected`` segment read (base64url characters): joserfc's header limit
+#: (``_registry``); a card header holds alg, typ, kid and jku.
+MAX_HEADER_CHARS = 16384
+
 #: The most signatures checked on one card: each costs a public-key operation (and maybe a jku fetch),
 #: in a loop ``--max-time`` cannot interrupt; a 10 MB card carried 61,000 Ed25519 signatures that took
 #: 76 s to check. Key rotation (spec v1.0 §8.4.3) needs a few.
@@ -484,7 +488,7 @@ MAX_SIGNATURES = 100
 def parse_signatures(raw: Any) -> list[ParsedSignature]:
     """The card's ``signatures``, each parsed (a malformed entry carries its ``problem``; a
     ``signatures`` that is not a list, or holds more than ``MAX_SIGNATURES`` entries, is one malformed
-    entry). ``[]`` when the card is unsigned. Never raises."""
+    entry; so is a ``protected`` over ``MAX_HEADER_CHARS`` or nested too deep to decode). ``[]`` when the card is unsigned. Never raises."""
     if not isinstance(raw, dict) or raw.get("signatures") in (None, []):
         return []
     sigs = raw["signatures"]
@@ -507,9 +511,17 @@ def parse_signatures(raw: Any) -> list[ParsedSignature]:
                 ParsedSignature(i, "", "", {}, "protected and signature must be strings (JWS, RFC 7515)")
             )
             continue
+        if len(protected) > MAX_HEADER_CHARS:
+            out.append(
+                ParsedSignature(
+                    i, protected, signature, {}, f"protected is over {MAX_HEADER_CHARS:,} characters"
+                )
+            )
+            continue
         try:
             header = _b64url_json(protected)
-        except (ValueError, binascii.Error, UnicodeDecodeError):
+        except (ValueError, binascii.Error, UnicodeDecodeError, RecursionError):
+            # RecursionError: JSON nested thousands deep (json.loads recurses per level)
             out.append(
                 ParsedSignature(i, protected, signature, {}, "protected is not a base64url JSON header")
             )
@@ -763,7 +775,7 @@ def _registry(alg: str, payload_len: int) -> Any:
         strict_check_header=False,
     )
     reg.max_payload_length = max(payload_len + 1, 128000)
-    reg.max_header_length = 16384
+    reg.max_header_length = MAX_HEADER_CHARS
     return reg
 
 

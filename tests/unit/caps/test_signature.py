@@ -337,6 +337,21 @@ def test_too_many_signatures_are_one_malformed_entry() -> None:
     )
 
 
+def test_a_huge_or_deeply_nested_protected_header_is_malformed() -> None:
+    """A header nested 100,000 deep made json.loads raise RecursionError: verify, validate, snapshot
+    and diff crashed ("unexpected RecursionError", exit 1)."""
+    deep = b'{"alg":"ES256","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+    protected = base64.urlsafe_b64encode(deep).rstrip(b"=").decode("ascii")
+    [sig] = S.parse_signatures({"signatures": [{"protected": protected, "signature": "abc"}]})
+    assert sig.problem == f"protected is over {S.MAX_HEADER_CHARS:,} characters"
+    deep = b"[" * 5_000 + b"]" * 5_000  # under the length limit, still too deep for json.loads
+    protected = base64.urlsafe_b64encode(deep).rstrip(b"=").decode("ascii")
+    assert len(protected) <= S.MAX_HEADER_CHARS
+    [sig] = S.parse_signatures({"signatures": [{"protected": protected, "signature": "abc"}]})
+    assert sig.problem == "protected is not a base64url JSON header"
+    assert S.signature_kids({"signatures": [{"protected": protected, "signature": "abc"}]}) == []
+
+
 def test_parsed_header_fields() -> None:
     header = {"alg": "ES256", "kid": "k1", "jku": "https://h/j", "typ": "JOSE"}
     [sig] = S.parse_signatures({"signatures": [{"protected": b64(header), "signature": "abc"}]})
