@@ -33,7 +33,7 @@ from loopback import free_port, wait_port  # noqa: E402
 HERE = os.path.abspath(__file__)
 
 
-def start_broker(d: str) -> tuple[subprocess.Popen[bytes], int]:
+def start_broker(d: str) -> tuple[subprocess.Popen[bytes], int, dict[str, str]]:
     exe = "/usr/lib/rabbitmq/bin/rabbitmq-server"
     if not os.path.exists(exe):
         exe = shutil.which("rabbitmq-server") or ""
@@ -63,7 +63,22 @@ def start_broker(d: str) -> tuple[subprocess.Popen[bytes], int]:
         [exe], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
     )
     wait_port(port, timeout=60)
-    return proc, port
+    return proc, port, env
+
+
+def stop_broker(proc: subprocess.Popen[bytes], env: dict[str, str]) -> None:
+    """The node's process group, then its epmd (which daemonizes out of the group)."""
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+    subprocess.run(
+        [shutil.which("epmd") or "/usr/bin/epmd", "-port", env["ERL_EPMD_PORT"], "-kill"],
+        env=env,
+        capture_output=True,
+        check=False,
+    )
 
 
 async def _fill(port: int, queue: str, n: int, target: str) -> None:
@@ -102,8 +117,9 @@ def main() -> None:
     py = sys.executable
     d = tempfile.mkdtemp(prefix="a2actl-bench-amqp-")
     broker = None
+    broker_env: dict[str, str] = {}
     if broker_port is None:
-        broker, broker_port = start_broker(d)
+        broker, broker_port, broker_env = start_broker(d)
     os.environ["A2ACTL_AMQP_PASSWORD"] = "guest"
     os.environ["XDG_STATE_HOME"] = d
     port = free_port()
@@ -151,11 +167,7 @@ def main() -> None:
         sink_proc.terminate()
         sink_proc.wait()
         if broker is not None:
-            os.killpg(broker.pid, signal.SIGTERM)
-            try:
-                broker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(broker.pid, signal.SIGKILL)
+            stop_broker(broker, broker_env)
         shutil.rmtree(d, ignore_errors=True)
 
 

@@ -134,6 +134,12 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
+        # epmd daemonizes out of the process group: stop the one on this session's port
+        epmd_exe = shutil.which("epmd") or "/usr/bin/epmd"
+        if os.path.exists(epmd_exe):
+            subprocess.run(
+                [epmd_exe, "-port", str(epmd), "-kill"], env=env, capture_output=True, timeout=10, check=False
+            )
         log.close()
 
 
