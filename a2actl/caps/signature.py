@@ -692,7 +692,7 @@ def parse_jwks(data: bytes, source: str) -> list[KeyRef]:
 
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # RecursionError: nested too deep
         raise ValueError(f"{source} is not JSON") from exc
     if not isinstance(doc, dict) or not isinstance(doc.get("keys"), list):
         raise ValueError(f'{source} is not a JWK Set (an object with a "keys" list)')

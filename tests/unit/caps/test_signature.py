@@ -532,6 +532,7 @@ def test_parse_jwks(pems: dict[str, str]) -> None:
     assert [r.kid for r in S.KeyRing([skipped, ok]).candidates("pq")] == ["pq"]
     for bad, why in [
         (b"\xff", "--jwks f is not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, "--jwks f is not JSON"),  # was an unexpected RecursionError
         (b"[]", '--jwks f is not a JWK Set (an object with a "keys" list)'),
         (b'{"keys": [1]}', "--jwks f: keys[0] is not a JWK (no kty)"),
         (b'{"keys": [{"kty": "RSA", "n": "x"}]}', "--jwks f: keys[0] is not a valid RSA key"),
