@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
 from a2actl.protocol.versions import Family
-from a2actl.push.checks import MAX_BODY, Delivery, PushChecker, PushConfig, PushSummary
+from a2actl.push.checks import MAX_BODY, MAX_UNTRUSTED_BODY, Delivery, PushChecker, PushConfig, PushSummary
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -131,8 +131,8 @@ def check_tls(cert: str | None, key: str | None) -> None:
         raise UsageError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc}") from exc
 
 
-async def _read_body(request: Any) -> tuple[bytes | None, int, bool]:
-    """``(body, size, complete)``: the body, or ``None`` past ``MAX_BODY`` (``size``, in bytes, is
+async def _read_body(request: Any, limit: int) -> tuple[bytes | None, int, bool]:
+    """``(body, size, complete)``: the body, or ``None`` past ``limit`` bytes (``size``, in bytes, is
     then what was announced or read so far); ``complete`` is false when the sender closed the
     connection before the end of the body, or the body was still arriving when the listen ended
     (uvicorn cancels the request after its graceful-shutdown delay): what came is returned, so the
@@ -140,14 +140,14 @@ async def _read_body(request: Any) -> tuple[bytes | None, int, bool]:
     from starlette.requests import ClientDisconnect
 
     announced = request.headers.get("content-length")
-    if announced and announced.isdigit() and int(announced) > MAX_BODY:
+    if announced and announced.isdigit() and int(announced) > limit:
         return None, int(announced), True
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
-            if size > MAX_BODY:
+            if size > limit:
                 return None, size, True
             chunks.append(chunk)
     except (ClientDisconnect, asyncio.CancelledError):
@@ -165,9 +165,10 @@ def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
 
     async def receive(request: Request) -> Response:
         wall = time.time_ns()
-        body, size, complete = await _read_body(request)
         headers = {k.lower(): v for k, v in request.headers.items()}
-        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall, complete))
+        limit = MAX_BODY if checker.trusts(headers) else MAX_UNTRUSTED_BODY
+        body, size, complete = await _read_body(request, limit)
+        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall, complete, limit))
         on_delivery()
         return Response(status_code=verdict.status)
 

@@ -75,6 +75,9 @@ AUTH_RULES = ("missing-token", "wrong-token", "missing-authorization", "wrong-au
 ORDER_RULES = ("illegal-transition", "append-after-last-chunk", "append-to-unknown-artifact")
 #: Bodies larger than this many bytes are not read (``oversize``): 16 MiB, ``stream tail``'s bound.
 MAX_BODY = 16 * 1024 * 1024
+#: Bodies of deliveries whose credentials fail are read up to this many bytes (64 KiB: enough to
+#: show what arrived), so unauthenticated senders cannot make the receiver buffer 16 MiB each.
+MAX_UNTRUSTED_BODY = 64 * 1024
 #: How many problems the summary lists (all are counted).
 MAX_LISTED = 50
 
@@ -141,6 +144,9 @@ class Delivery:
     path: str = "/"
     wall_ns: int = 0
     complete: bool = True
+    #: The bound ``body`` was read under (bytes): ``MAX_BODY``, or ``MAX_UNTRUSTED_BODY`` when the
+    #: credentials failed.
+    limit: int = MAX_BODY
 
 
 @dataclass(frozen=True)
@@ -358,6 +364,11 @@ class PushChecker:
         """The task the config is for, once known (``--send`` learns it from the SendMessage answer)."""
         self.task_id = task_id
 
+    def trusts(self, headers: dict[str, str]) -> bool:
+        """Whether these request headers (lower-case names) carry the config's credentials: the
+        receiver reads an untrusted body only up to ``MAX_UNTRUSTED_BODY``."""
+        return not self._auth(headers)
+
     def _auth(self, headers: dict[str, str]) -> list[dict[str, str]]:
         cfg = self.config
         found: list[dict[str, str]] = []
@@ -407,7 +418,10 @@ class PushChecker:
         latency: float | None = None
         body_problems: list[dict[str, str]] = []
         if d.body is None:
-            body_problems.append(_problem("oversize", f"a body of {d.size} bytes, over {MAX_BODY}: not read"))
+            small = "" if d.limit >= MAX_BODY else " (the credentials failed: only small bodies are read)"
+            body_problems.append(
+                _problem("oversize", f"a body of {d.size} bytes, over {d.limit}: not read{small}")
+            )
         elif not d.complete:
             body_problems.append(
                 _problem(
@@ -538,6 +552,7 @@ class PushChecker:
 __all__ = [
     "AUTH_RULES",
     "MAX_BODY",
+    "MAX_UNTRUSTED_BODY",
     "Delivery",
     "PushChecker",
     "PushConfig",

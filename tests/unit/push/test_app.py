@@ -197,3 +197,29 @@ def test_a_body_still_arriving_when_the_listen_ends_is_recorded_incomplete() -> 
     (rec,) = records
     assert [p["rule"] for p in rec["problems"]] == ["incomplete"]
     assert rec["bytes"] == len(b'{"statusUpdate"')
+
+
+def test_an_untrusted_body_is_read_only_up_to_64_kib() -> None:
+    """Credentials are checked on the headers first: a sender without them cannot make the
+    receiver buffer 16 MiB per request; a trusted body of the same size is read."""
+    untrusted_max = 64 * 1024
+    big = json.dumps(
+        {
+            "statusUpdate": {
+                "taskId": "t",
+                "status": {"state": "TASK_STATE_WORKING"},
+                "metadata": {"pad": "x" * 100_000},
+            }
+        }
+    ).encode()
+    assert len(big) > untrusted_max
+    statuses, records = post_all(
+        [
+            ("POST", "/a2a/push", big, {"x-a2a-notification-token": "nope"}),
+            ("POST", "/a2a/push", big, {"x-a2a-notification-token": TOKEN}),
+        ]
+    )
+    assert statuses == [401, 204]
+    assert [p["rule"] for p in records[0]["problems"]] == ["wrong-token", "oversize"]
+    assert f"over {untrusted_max}" in records[0]["problems"][1]["message"]
+    assert records[1]["valid"] is True and records[1]["bytes"] == len(big)
