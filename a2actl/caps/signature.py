@@ -784,7 +784,7 @@ class SignatureCheck:
     """The verdict on one signature: ``status`` is ``VALID``, ``INVALID``, ``UNKNOWN_KEY`` or
     ``MALFORMED``; ``key_source`` where its key came from (``None`` when no key); ``reason`` a one-line
     why for every status but ``VALID``; ``jku`` the header's JWK Set URL and ``jku_use`` what was
-    done with it (``same-host``, ``allowed``, ``refused: …``, ``not needed``)."""
+    done with it (``same-host``, ``allowed``, ``refused: …``, ``not needed``, ``failed: …``)."""
 
     index: int
     kid: str | None
