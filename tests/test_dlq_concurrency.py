@@ -58,6 +58,25 @@ def _replay(src: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
     )
 
 
+def _stderr_until(proc: subprocess.Popen[str], text: str, timeout: float = 60) -> str:
+    """Read ``proc``'s stderr line by line until a line holds ``text`` (what was read, returned), so
+    a test acts only once the process has reached that point, however slowly it started."""
+    import select
+
+    assert proc.stderr is not None
+    seen = ""
+    end = time.monotonic() + timeout
+    while text not in seen:
+        left = end - time.monotonic()
+        assert left > 0, f"no {text!r} on stderr within {timeout}s; got {seen!r}"
+        ready, _, _ = select.select([proc.stderr], [], [], left)
+        if ready:
+            line = proc.stderr.readline()
+            assert line, f"stderr closed before {text!r}; got {seen!r}"
+            seen += line
+    return seen
+
+
 def _done(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, dict[str, Any], str]:
     out, err = proc.communicate(timeout=timeout)
     return proc.returncode, json.loads(out), err
@@ -81,12 +100,14 @@ def test_second_file_replay_is_refused_then_waits(cli: Any, sandbox: Any, tmp_pa
         assert "--wait-lock" in r.json["error"]["hint"]
         assert deliveries(sandbox, _mids(es)) == {m: 0 for m in _mids(es)}
         waiting = _replay(src, tmp_path / "j2", "--wait-lock")
-        time.sleep(1.5)
+        seen = _stderr_until(waiting, "waiting for the replay")  # it reached the lock (slow starts too)
+        time.sleep(0.5)
         assert waiting.poll() is None  # still waiting, nothing delivered
         assert deliveries(sandbox, _mids(es)) == {m: 0 for m in _mids(es)}
     finally:
         os.close(fd)  # the other replay ends
     code, doc, err = _done(waiting)
+    err = seen + err
     assert code == 0 and doc["acknowledged"] == 5, err
     assert "waiting for the replay" in err and "pid 4242" in err
     assert deliveries(sandbox, _mids(es)) == {m: 1 for m in _mids(es)}
