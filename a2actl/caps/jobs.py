@@ -303,6 +303,7 @@ async def check_signatures(
         jku_decision,
         parse_signatures,
         sha256_hex,
+        unsigned_endpoints,
     )
     from a2actl.core.errors import A2ACtlError
 
@@ -339,7 +340,9 @@ async def check_signatures(
         if check.status == UNKNOWN_KEY and use and not use.startswith(("same-host", "allowed", "not needed")):
             check = dataclasses.replace(check, reason=f"{check.reason}; jku {use}")
         checks.append(check)
-    return SignatureReport(source_of(fetched), checks, payload, sha256_hex(payload), uncovered)
+    source = source_of(fetched)
+    source = dataclasses.replace(source, notes=[*source.notes, *unsigned_endpoints(fetched.raw)])
+    return SignatureReport(source, checks, payload, sha256_hex(payload), uncovered)
 
 
 async def verify_job(

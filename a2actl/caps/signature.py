@@ -76,6 +76,7 @@ __all__ = [
     "parse_signatures",
     "sign_card",
     "signature_kids",
+    "unsigned_endpoints",
     "v1_form",
 ]
 
@@ -425,6 +426,30 @@ def canonical(raw: Any) -> tuple[bytes, list[str]]:
         return rfc8785.dumps(form), dropped
     except (rfc8785.CanonicalizationError, UnicodeEncodeError, ValueError) as exc:
         raise CanonicalizationError(f"the card has no RFC 8785 canonical form: {exc}") from exc
+
+
+def unsigned_endpoints(raw: Any) -> list[str]:
+    """Warnings for a hybrid card whose unsigned v0.3 endpoint fields (``url``,
+    ``additionalInterfaces[].url``: a 0.3 client connects there) name a URL that none of the signed
+    ``supportedInterfaces`` has: a valid signature says nothing about where a 0.3 client goes, and a
+    changed ``url`` does not break it (spec v1.0 §8.4.1 signs the 1.0 form only, a2a-sdk's compat
+    mode serves both). ``[]`` for a card that is not hybrid. Never raises."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("supportedInterfaces"), list):
+        return []
+    signed = {i.get("url") for i in raw["supportedInterfaces"] if isinstance(i, dict)}
+    legacy: list[tuple[str, Any]] = [("/url", raw.get("url"))]
+    extra = raw.get("additionalInterfaces")
+    if isinstance(extra, list):
+        legacy += [
+            (f"/additionalInterfaces/{i}/url", e.get("url"))
+            for i, e in enumerate(extra)
+            if isinstance(e, dict)
+        ]
+    return [
+        f"{where} {url} is not a signed supportedInterfaces URL: a 0.3 client connects there, unverified"
+        for where, url in legacy
+        if isinstance(url, str) and url and url not in signed
+    ]
 
 
 def sha256_hex(data: bytes) -> str:

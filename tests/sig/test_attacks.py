@@ -330,3 +330,25 @@ def test_a_jwks_url_is_not_followed_through_a_redirect_either(
     assert r.exit_code == 1
     err = json.loads(r.stdout)["error"]
     assert err["details"]["httpStatus"] == 302 and "never fetched through a redirect" in err["hint"]
+
+
+def test_a_hybrid_cards_unsigned_url_elsewhere_is_a_warning(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """A hybrid card is signed in its 1.0 form: its v0.3 ``url`` can be changed without breaking the
+    signature, and a 0.3 client connects there. Still exit 0 (the signature is valid), with a note."""
+    card = plain_card()
+    card.update(url=card["supportedInterfaces"][0]["url"], protocolVersion="0.3.0")
+    card["additionalInterfaces"] = [{"url": card["url"], "transport": "JSONRPC"}]
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"), card=card)
+    code, doc = verify(cli, path, "--jwks", keys.jwks)
+    assert code == 0 and doc["notes"] == [] and "/url" in doc["uncovered"]
+    signed = json.loads(Path(path).read_text(encoding="utf-8"))
+    signed["url"] = "https://evil.example/a2a"
+    signed["additionalInterfaces"][0]["url"] = "https://evil.example/a2a"
+    code, doc = verify(cli, write_json(tmp_path / "t.json", signed), "--jwks", keys.jwks)
+    assert code == 0 and statuses(doc) == {"ec-1": "valid"}
+    assert doc["notes"] == [
+        f"{where} https://evil.example/a2a is not a signed supportedInterfaces URL: a 0.3 client connects there, unverified"
+        for where in ("/url", "/additionalInterfaces/0/url")
+    ]
+    r = cli("caps", "verify", str(tmp_path / "t.json"), "--jwks", keys.jwks)
+    assert r.exit_code == 0 and "warning: /url https://evil.example/a2a is not a signed" in r.stderr
