@@ -201,7 +201,9 @@ def verify(
     jwks: Annotated[
         str | None,
         typer.Option(
-            "--jwks", metavar="FILE|URL", help="Trusted public keys: a JWK Set file or https URL (keys by kid)."
+            "--jwks",
+            metavar="FILE|URL",
+            help="Trusted public keys: a JWK Set file or https URL (keys by kid).",
         ),
     ] = None,
     key: Annotated[
