@@ -459,6 +459,9 @@ def _snippet(text: str, start: int, end: int, width: int = 60) -> str:
 # -- the rules -------------------------------------------------------------------------------------
 
 
+#: URL schemes that run script when followed (javascript:, vbscript:, data:) or read the
+#: viewer's own files (file:), A2A-SEC-017.
+_SCRIPT_SCHEME = re.compile(r"(javascript|vbscript|data|file):", re.I)
 _JWS_PART = re.compile(r"^/signatures/\d+/(?:protected|signature)$")
 
 
@@ -584,6 +587,14 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
             host = _split(s)[1]  # type: ignore[index]
             if host and host.lower() != card_host.lower():
                 add("A2A-SEC-008", p, f"interface host {host} differs from the card's host {card_host}")
+
+    # A2A-SEC-017 script-url: URL members only (key url / *Url); browsers drop tabs and newlines
+    # and leading blanks and controls, and ignore the scheme's case
+    for p, k, s in value_strings:
+        if _url_key(k):
+            m = _SCRIPT_SCHEME.match(re.sub(r"[\t\n\r]", "", s).lstrip("\x00- "))
+            if m:
+                add("A2A-SEC-017", p, f"a {m.group(1).lower()}: URL ({_snippet(s, 0, len(s), 40)!r})")
 
     # A2A-SEC-009 .. 012: the prompt-injection surface
     for p, k, s in strings:

@@ -227,6 +227,17 @@ RULES: tuple[Rule, ...] = (
         'Send the key in a header ("location": "header").',
         "A2A v1.0 §4.5 APIKeySecurityScheme.location; RFC 6750 §5.3",
     ),
+    Rule(
+        "A2A-SEC-017",
+        "script-url",
+        "URL with a scheme that runs code or reads local files",
+        ERROR,
+        "Registries, dashboards and agent UIs render card links: a javascript:, vbscript: or data: "
+        "URL runs script in the viewer's browser (XSS), a file: URL points clients at their own disk.",
+        "Use https:// URLs for the interfaces, documentation, icon and provider links.",
+        "WHATWG URL and HTML (javascript: URL navigation); OWASP XSS Prevention Cheat Sheet (validate "
+        "URL schemes); RFC 8089 (file URI)",
+    ),
 )
 
 #: The rules by id.

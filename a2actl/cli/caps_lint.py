@@ -69,8 +69,8 @@ def lint(
     card_path: CardPath = None,
 ) -> None:
     """Lint an Agent Card (0.2, 0.3, 1.0 or hybrid) for security and hygiene: plain http
-    endpoints, missing or unenforced authentication, removed OAuth flows, credentials and private
-    addresses in URLs, the prompt-injection surface of its text (instruction-like phrases, hidden
+    endpoints, missing or unenforced authentication, deprecated OAuth flows, credentials and private
+    addresses in URLs, javascript:/data:/file: links, the prompt-injection surface of its text (instruction-like phrases, hidden
     Unicode tag characters, bidi controls, zero-width runs), oversized fields, missing provider or
     documentation. Every finding has a stable rule id (A2A-SEC-001 ...), a severity, a JSON pointer,
     why it matters and how to fix it (docs/lint-rules.md). -o sarif writes SARIF 2.1.0 for GitHub

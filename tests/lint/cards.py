@@ -188,6 +188,8 @@ FIRES: dict[str, tuple[str, Mutation]] = {
         "/securitySchemes/key/apiKeySecurityScheme/location",
         _set("securitySchemes/key", {"apiKeySecurityScheme": {"location": "query", "name": "api_key"}}),
     ),
+    # browsers drop tabs and newlines in a URL and ignore the scheme's case: still javascript:
+    "A2A-SEC-017": ("/documentationUrl", _set("documentationUrl", " JavaScript\t:alert(document.cookie)")),
 }
 
 #: rule id → a near miss: a mutation of the clean card that must NOT fire the rule.
@@ -256,6 +258,11 @@ CLEAN: dict[str, Mutation] = {
     # the key in a header
     "A2A-SEC-016": _set(
         "securitySchemes/key", {"apiKeySecurityScheme": {"location": "header", "name": "X-API-Key"}}
+    ),
+    # the schemes named in prose, and an icon over https: not a link that runs anything
+    "A2A-SEC-017": _all(
+        _set("description", "Accepts javascript: snippets and data: URIs in messages."),
+        _set("iconUrl", "https://cdn.example.com/orders.png"),
     ),
 }
 

@@ -241,6 +241,7 @@ def test_selected_rules() -> None:
         "A2A-SEC-014",
         "A2A-SEC-015",
         "A2A-SEC-016",
+        "A2A-SEC-017",
     ]
     with pytest.raises(UsageError):
         L.selected_rules(None, ["nope"])
@@ -517,3 +518,18 @@ def test_signature_headers_are_linted_but_not_the_jws_parts() -> None:
     got = [(f.rule.id, f.pointer) for f in L.static_findings(card, parse_card(card), None)]
     assert ("A2A-SEC-006", "/signatures/0/header/jku") in got
     assert not [p for _, p in got if p.startswith("/signatures/0/protected")]
+
+
+@pytest.mark.parametrize(
+    ("member", "value"),
+    [
+        ("iconUrl", "data:text/html;base64,PHNjcmlwdD5hbGVydCgxKTwvc2NyaXB0Pg=="),
+        ("documentationUrl", "vbscript:msgbox(1)"),
+        ("url", "java\nscript:alert(1)"),
+        ("documentationUrl", "file:///etc/passwd"),
+    ],
+)
+def test_script_url_schemes_fire(member: str, value: str) -> None:
+    card = {"name": "x", "provider": {"organization": "o", member: value}}
+    got = [(f.rule.id, f.pointer) for f in L.static_findings(card, parse_card(card), None)]
+    assert ("A2A-SEC-017", f"/provider/{member}") in got
