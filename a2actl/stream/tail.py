@@ -37,6 +37,7 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from math import log10
 from typing import Any
 
 from a2actl.core.deadline import within
@@ -147,6 +148,12 @@ class Tail:
         self._heartbeat = self.opts.heartbeat
         self._limit = self.opts.max_event_bytes
         self._wall_cached = self.wall_clock is wall
+        # the gap histogram's add, inlined in ``event`` (LogHistogram.add's bucket arithmetic on its
+        # own buckets; ``_settle_gaps`` brings its count and max up to date)
+        self._gaps = self.intervals.buckets
+        self._gap_floor = self.intervals.floor
+        self._gap_pd = self.intervals.per_decade
+        self._gap_max = -1.0  # the largest gap ``event`` counted (none yet)
 
     # -- arrivals ---------------------------------------------------------------------------------
     def _arrive(self, now: float) -> float:
@@ -187,7 +194,13 @@ class Tail:
             delta = t
         else:
             delta = now - last
-            self.intervals.add(delta)
+            # self.intervals.add(delta) without a call: the same bucket as LogHistogram.add
+            floor = self._gap_floor
+            idx = 0 if delta <= floor else int(log10(delta / floor) * self._gap_pd) + 1
+            gaps = self._gaps
+            gaps[idx] = gaps.get(idx, 0) + 1
+            if delta > self._gap_max:
+                self._gap_max = delta
         hb = self._heartbeat
         if hb is not None and delta > hb:
             self._check_silence(delta, now)
@@ -335,11 +348,20 @@ class Tail:
             outcome = "recovered"
         return self.summary(outcome)
 
+    def _settle_gaps(self) -> None:
+        """Bring ``intervals``' count and max up to date with the gaps ``event`` put in its buckets
+        directly (every sample is one bucket count, so the count is their sum)."""
+        iv = self.intervals
+        iv.count = sum(iv.buckets.values())
+        if self._gap_max >= 0 and (iv.max is None or self._gap_max > iv.max):
+            iv.max = self._gap_max
+
     def summary(self, outcome: str) -> TailSummary:
         """The summary of the tail ending now with ``outcome``. A silence still going on at an
         unfinished end is reported (a ``gap`` record); an unsettled stream that ended gets a
         ``missing-terminal`` violation."""
         now = self.clock()
+        self._settle_gaps()
         if outcome in UNFINISHED:
             self._check_silence(now - (self.last if self.last is not None else self.t0), now)
         violations = [v.to_json() for v in self.lifecycle.violations]

@@ -386,3 +386,42 @@ def test_completed_after_cuts_is_recovered() -> None:
 
     s: TailSummary = asyncio.run(tail.finish(source()))
     assert s.outcome == "recovered" and s.exit is ExitCode.OK
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["event", "heartbeat"]),
+            st.one_of(
+                st.just(0.0),
+                st.just(1e-6),  # the histogram's floor: bucket 0
+                st.floats(min_value=0.0, max_value=2e-6),
+                st.floats(min_value=0.0, max_value=1000.0),
+            ),
+        ),
+        max_size=40,
+    )
+)
+@example(steps=[("event", 0.5), ("event", 1e-6), ("heartbeat", 2.0), ("event", 0.0)])
+def test_gap_percentiles_are_what_a_log_histogram_of_the_gaps_says(steps: list[tuple[str, float]]) -> None:
+    """``Tail.event`` counts each gap (the time since the previous event or heartbeat) into the gap
+    histogram without ``LogHistogram.add``: the summary's gaps (p50, p99, max) are those of a
+    ``LogHistogram`` fed the same gaps, for any mix of events and heartbeats and any gap sizes."""
+    from a2actl.core.stats import LogHistogram
+
+    tail, clock, _ = make()
+    expected = LogHistogram()
+    tail.event(task("working"), 10)
+    for what, gap in steps:
+        before = clock.now
+        clock.now = before + gap
+        expected.add(clock.now - before)  # the gap as the tail's clock sees it (float sums)
+        if what == "event":
+            tail.event(status("working"), 10)
+        else:
+            tail.heartbeat("sse-comment", "ping")
+    doc = tail.summary("completed").to_json()
+    assert doc["gaps"] == {"p50": expected.quantile(50), "p99": expected.quantile(99), "max": expected.max}
+    assert tail.intervals.count == expected.count == len(steps)
+    assert tail.intervals.buckets == expected.buckets
