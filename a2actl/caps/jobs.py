@@ -296,7 +296,10 @@ async def check_signatures(
     else the verdict of the best-fitting key is reported. Raises
     ``CanonicalizationError`` (exit 6) for a signed card with no canonical form."""
     from a2actl.caps.signature import (
+        INVALID,
+        MISMATCH,
         UNKNOWN_KEY,
+        V03_ONLY_NOTE,
         VALID,
         canonical,
         check_signature,
@@ -312,6 +315,7 @@ async def check_signatures(
     if not sigs:
         return SignatureReport(source_of(fetched), [], None, None, [])
     payload, uncovered = canonical(fetched.raw)
+    v03_only = isinstance(fetched.raw, dict) and "supportedInterfaces" not in fetched.raw
     fetched_sets: dict[str, list[KeyRef] | str] = {}
     checks = []
     for sig in sigs:
@@ -339,6 +343,8 @@ async def check_signatures(
         check = next((c for c in tried if c.status == VALID), tried[0])
         if check.status == UNKNOWN_KEY and use and not use.startswith(("same-host", "allowed", "not needed")):
             check = dataclasses.replace(check, reason=f"{check.reason}; jku {use}")
+        if check.status == INVALID and check.reason == MISMATCH and v03_only:
+            check = dataclasses.replace(check, reason=f"{MISMATCH} {V03_ONLY_NOTE}")
         checks.append(check)
     source = source_of(fetched)
     source = dataclasses.replace(source, notes=[*source.notes, *unsigned_endpoints(fetched.raw)])

@@ -57,7 +57,9 @@ __all__ = [
     "ALGORITHMS",
     "INVALID",
     "MALFORMED",
+    "MISMATCH",
     "UNKNOWN_KEY",
+    "V03_ONLY_NOTE",
     "VALID",
     "CanonicalizationError",
     "MAX_JWKS_KEYS",
@@ -93,6 +95,15 @@ ALGORITHMS = (
     "ES512",
     "EdDSA",
     "Ed25519",
+)
+
+#: ``check_signature``'s reason for a signature that does not verify over the canonical bytes.
+MISMATCH = "the signature does not match the card"
+#: Added to ``MISMATCH`` for a card with no ``supportedInterfaces`` (a 0.3 card): a 0.3-era signer
+#: signed its 0.3 form, a2a-sdk 1.x (and a2actl) verify the 1.0 form it maps to (docs/caps.md).
+V03_ONLY_NOTE = (
+    "(a 0.3 card is verified in its 1.0 form, as a2a-sdk 1.x does; a signature a 0.3-era tool made "
+    "over the 0.3 form does not match it)"
 )
 
 VALID = "valid"
@@ -884,7 +895,7 @@ def check_signature(
                 payload=payload,
             )
     except BadSignatureError:
-        return verdict(INVALID, "the signature does not match the card")
+        return verdict(INVALID, MISMATCH)
     except JoseError as exc:
         return verdict(INVALID, exc.description or exc.error)
     except (ValueError, TypeError) as exc:

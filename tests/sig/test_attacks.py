@@ -352,3 +352,40 @@ def test_a_hybrid_cards_unsigned_url_elsewhere_is_a_warning(cli: Any, tmp_path: 
     ]
     r = cli("caps", "verify", str(tmp_path / "t.json"), "--jwks", keys.jwks)
     assert r.exit_code == 0 and "warning: /url https://evil.example/a2a is not a signed" in r.stderr
+
+
+def test_a_03_card_signed_over_its_03_form_says_why_it_does_not_match(
+    cli: Any, tmp_path: Path, keys: Keys
+) -> None:
+    """A 0.3-era signer signed the card as it stands (here: JCS of the 0.3 JSON without signatures);
+    verifying its 1.0 form fails, and the reason says so instead of leaving a stranger to guess."""
+    import rfc8785
+
+    card: dict[str, Any] = {
+        "name": "old agent",
+        "description": "0.3 only",
+        "url": "https://agent.example.com/a2a",
+        "protocolVersion": "0.3.0",
+        "version": "1",
+        "capabilities": {"streaming": True},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "s", "name": "S", "description": "d", "tags": ["t"]}],
+    }
+    header = {"alg": "RS256", "typ": "JOSE", "kid": "rsa-1"}
+    protected = _b64(json.dumps(header).encode())
+    signing_input = protected.encode() + b"." + _b64(rfc8785.dumps(card)).encode()
+    card["signatures"] = [
+        {"protected": protected, "signature": _sign_raw(keys.rsa.private, header, signing_input)}
+    ]
+    code, doc = verify(cli, write_json(tmp_path / "c.json", card), "--jwks", keys.jwks)
+    assert code == 7 and statuses(doc) == {"rsa-1": "invalid"}
+    assert doc["signatures"][0]["reason"].startswith(
+        "the signature does not match the card (a 0.3 card is verified"
+    )
+    # the same card signed by caps sign verifies (1.0 form), and a 1.0 card's mismatch keeps the short reason
+    del card["signatures"]
+    code, doc = verify(
+        cli, signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"), card=card), "--jwks", keys.jwks
+    )
+    assert code == 0
