@@ -960,7 +960,8 @@ def lint_fetched(
     text: str | None = None,
 ) -> LintResult:
     """Lint a loaded card with ``rules``; ``live_results`` are the ``--live`` checks (``None``: not
-    run, and A2A-SEC-003 is listed in ``notRun``). Never raises."""
+    run, and A2A-SEC-003 is listed in ``notRun``; so it is when there are none, or every one is
+    ``unknown``: nothing was checked). Never raises."""
     card_url = fetched.source if fetched.http is not None else None
     wanted = {r.id for r in rules}
     found = [f for f in static_findings(fetched.raw, fetched.view, card_url) if f.rule.id in wanted]
@@ -975,6 +976,10 @@ def lint_fetched(
             if not live_results:
                 not_run["A2A-SEC-003"] = (
                     "the card declares no bearer, API-key, OAuth 2 or OpenID Connect scheme"
+                )
+            elif all(c.outcome == "unknown" for c in live_results):
+                not_run["A2A-SEC-003"] = (
+                    "every live check is unknown (no interface answered with a refusal or an A2A answer)"
                 )
     if "A2A-SEC-008" in wanted and card_url is None:
         not_run["A2A-SEC-008"] = "a card file has no host to compare with"

@@ -4,6 +4,7 @@ live check, and SARIF line numbers."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 from typing import Any
@@ -533,3 +534,18 @@ def test_script_url_schemes_fire(member: str, value: str) -> None:
     card = {"name": "x", "provider": {"organization": "o", member: value}}
     got = [(f.rule.id, f.pointer) for f in L.static_findings(card, parse_card(card), None)]
     assert ("A2A-SEC-017", f"/provider/{member}") in got
+
+
+def test_live_checks_that_all_came_back_unknown_say_the_rule_did_not_run() -> None:
+    # --live against an agent that cannot be reached checked nothing: A2A-SEC-003 is in notRun,
+    # not silently "run with no finding"
+    card = {"name": "x", "securitySchemes": {"b": {"type": "http", "scheme": "bearer"}}}
+    unknown = L.LiveCheck("https://a.example/rpc", "JSONRPC", "1.0", "/url", "unknown", "DNS lookup failed")
+    refused = dataclasses.replace(unknown, outcome="refused", detail="HTTP 401")
+    res = L.lint_fetched(_fetched(card), list(RULES), live_results=[unknown], allow=[], fail_on="error")
+    assert "A2A-SEC-003" in res.not_run and "unknown" in res.not_run["A2A-SEC-003"]
+    assert "A2A-SEC-003" not in res.to_json()["rulesRun"]
+    res = L.lint_fetched(
+        _fetched(card), list(RULES), live_results=[unknown, refused], allow=[], fail_on="error"
+    )
+    assert "A2A-SEC-003" not in res.not_run
