@@ -193,6 +193,55 @@ async def fingerprint_job(
 # Signed cards: caps verify, caps sign, and the signature check of caps validate (spec v1.0 §8.4)
 
 
+#: JWK members that hold private key material (RFC 7518 §6.2.2, §6.3.2, §6.4.1; RFC 8037 §2).
+_PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
+
+
+def _mask_private_jwk(body: bytes) -> bytes:
+    """``body`` with the private members of any JWK in it masked (``-vv`` shows JWK Set bodies; a
+    published set that wrongly holds private keys must not be copied into a CI log). A body that is
+    not JSON is returned as is."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return body
+
+    def mask(value: Any) -> Any:
+        if isinstance(value, dict):
+            jwk = isinstance(value.get("kty"), str)
+            return {k: "***" if jwk and k in _PRIVATE_JWK_MEMBERS else mask(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [mask(v) for v in value]
+        return value
+
+    masked = mask(doc)
+    return body if masked == doc else json.dumps(masked).encode("utf-8")
+
+
+class _JwkMaskingSink:
+    """An ``EventSink`` that forwards everything to ``inner``, with private JWK members masked in
+    bodies (``_mask_private_jwk``)."""
+
+    def __init__(self, inner: EventSink) -> None:
+        self.inner = inner
+        self.wants_bodies = inner.wants_bodies
+
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        self.inner.on_request(method, url, headers)
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        self.inner.on_response(status, reason, headers, elapsed)
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        self.inner.on_body(direction, _mask_private_jwk(body))
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        self.inner.on_timing(name, seconds)
+
+    def on_note(self, text: str) -> None:
+        self.inner.on_note(text)
+
+
 async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, what: str) -> list[KeyRef]:
     """The keys of the JWK Set at ``url``, fetched through the transport layer without the agent's
     credentials (``--token`` and ``-H`` headers are for the agent, not for a key server), and
@@ -206,6 +255,8 @@ async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, 
     from a2actl.transport.http import HttpTransport
 
     bare = dataclasses.replace(settings, token=None, headers=(), follow_redirects=False)
+    if sink is not None and sink.wants_bodies:
+        sink = _JwkMaskingSink(sink)
     async with HttpTransport(bare, sink) as transport:
         try:
             res = await transport.request(

@@ -389,3 +389,19 @@ def test_a_03_card_signed_over_its_03_form_says_why_it_does_not_match(
         cli, signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"), card=card), "--jwks", keys.jwks
     )
     assert code == 0
+
+
+def test_vv_never_prints_private_members_of_a_fetched_jwk_set(
+    cli: Any, tmp_path: Path, keys: Keys, card_http: CardServer
+) -> None:
+    """-vv shows response bodies; a JWK Set published with its private members (a common mistake)
+    must not end up in a CI log through a2actl. Only the public parts are used anyway."""
+    from joserfc.jwk import ECKey
+
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    private = ECKey.import_key(Path(keys.ec.private).read_bytes()).as_dict(private=True)
+    card_http.docs["/jwks.json"] = {"keys": [{**private, "kid": "ec-1"}]}
+    r = cli("caps", "verify", path, "--jwks", card_http.url + "/jwks.json", "-vv", "-o", "json")
+    assert r.exit_code == 0 and json.loads(r.stdout)["state"] == "valid"
+    assert '"kty"' in r.stderr and private["x"] in r.stderr  # the body is shown, its public part intact
+    assert private["d"] not in r.stdout + r.stderr
