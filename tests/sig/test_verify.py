@@ -44,29 +44,13 @@ def statuses(doc: dict[str, Any]) -> dict[str | None, str]:
 
 
 def sdk_canonical(card: dict[str, Any]) -> bytes:
-    """What a2a-sdk 1.3's verifier checks for this card: its own code path (``a2a.utils.signing``
-    needs PyJWT; without it the same steps from the parts that do not: ``parse_agent_card``,
-    ``MessageToDict``, ``_clean_empty``'s three lines and a2a-sdk's JCS)."""
+    """What a2a-sdk 1.3's verifier checks for this card: its own code path (``a2a.utils.signing``,
+    which needs PyJWT: a2a-sdk[signing] is in the test extra, so a missing one fails here instead of
+    falling back to a copy of its steps that could drift from it)."""
     from a2a.client.card_resolver import parse_agent_card
+    from a2a.utils.signing import _canonicalize_agent_card
 
-    parsed = parse_agent_card(copy.deepcopy(card))
-    try:
-        from a2a.utils.signing import _canonicalize_agent_card
-    except ImportError:
-        from a2a.utils._jcs import canonicalize
-        from google.protobuf.json_format import MessageToDict
-
-        def clean(v: Any) -> Any:
-            if isinstance(v, dict):
-                v = {k: c for k, x in v.items() if (c := clean(x)) is not None}
-            elif isinstance(v, list):
-                v = [c for x in v if (c := clean(x)) is not None]
-            return None if v in ("", [], {}) else v
-
-        doc = MessageToDict(parsed)
-        doc.pop("signatures", None)
-        return canonicalize(clean(doc)).encode("utf-8")
-    return _canonicalize_agent_card(parsed).encode("utf-8")
+    return _canonicalize_agent_card(parse_agent_card(copy.deepcopy(card))).encode("utf-8")
 
 
 # --- valid, tampered, defaults --------------------------------------------------------------------
