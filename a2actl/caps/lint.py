@@ -410,7 +410,8 @@ _INSTRUCTION_PATTERNS = [
         re.I,
     ),
     re.compile(r"<\|(?:im_start|im_end|system|endoftext|user|assistant)\|>|\[/?INST\]|<</?SYS>>", re.I),
-    re.compile(r"(?m)^\s*#{2,}\s*(?:system|instructions?)\s*:?\s*$", re.I),
+    # horizontal blanks only: "^\s*" under (?m) crosses newlines and is quadratic on blank lines
+    re.compile(r"(?m)^[ \t]*#{2,}[ \t]*(?:system|instructions?)[ \t]*:?[ \t]*$", re.I),
 ]
 
 _BIDI = {chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
@@ -784,16 +785,21 @@ def live_findings(checks: list[LiveCheck], view: CardView) -> list[LintFinding]:
 # -- the job ---------------------------------------------------------------------------------------
 
 
+_USERINFO = re.compile(r"://([^\s\"'<>@/]*)@")
+
+
 def register_card_urls(text: str) -> None:
     """Register (``a2actl.core.redact.register_url``) the userinfo and credential-like query values
     of every URL in ``text``, a card body as received (JSON: ``\\/`` escapes are read as ``/``), so
     every output masks them. Never raises."""
     from a2actl.core.redact import register_url
 
-    for u in _URL_IN_TEXT.findall(text.replace("\\/", "/")):
+    text = text.replace("\\/", "/")
+    for u in _URL_IN_TEXT.findall(text):
         register_url(u.rstrip(".,;:!?"))
-    for m in re.finditer(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^\s\"'<>@/]*@", text.replace("\\/", "/")):
-        register_url(m.group() + "h")  # userinfo of any scheme (ftp://u:p@…)
+    # userinfo of any scheme (ftp://u:p@…): anchored on "://", so linear on long runs of letters
+    for m in _USERINFO.finditer(text):
+        register_url(f"x://{m.group(1)}@h")
 
 
 class _CardSecretsSink:
