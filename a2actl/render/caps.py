@@ -239,8 +239,8 @@ def verify(out: Output, doc: dict[str, Any]) -> None:
                 why = f"key from jku ({s['jkuUse']})"
             t.add_row(
                 str(s["index"]),
-                Text(safe(s["kid"] if s["kid"] is not None else "-")),
-                Text(safe(s["alg"] or "-")),
+                Text(safe(s["kid"] if s["kid"] is not None else "-", 64)),  # no_wrap column: cut
+                Text(safe(s["alg"] or "-", 16)),
                 Text(safe(s["keySource"] or "-")),
                 Text(s["status"], style=_STATUS_STYLE.get(s["status"], "")),
                 Text(safe(why)),

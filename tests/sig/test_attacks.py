@@ -405,3 +405,17 @@ def test_vv_never_prints_private_members_of_a_fetched_jwk_set(
     assert r.exit_code == 0 and json.loads(r.stdout)["state"] == "valid"
     assert '"kty"' in r.stderr and private["x"] in r.stderr  # the body is shown, its public part intact
     assert private["d"] not in r.stdout + r.stderr
+
+
+def test_a_huge_or_hostile_kid_is_cut_and_escaped_in_the_table(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """The kid column does not wrap: a 2,000-character kid from the card made a table 2,000 columns
+    wide. Control characters are escaped, rich markup is text."""
+    from a2actl.caps.signature import load_pem_key, sign_card
+
+    kid = "[bold red]VALID[/]\x1b[2J" + "k" * 2000
+    card = sign_card(plain_card(), load_pem_key(keys.ec.private), kid)
+    r = cli("caps", "verify", write_json(tmp_path / "c.json", card), "--key", keys.ec.public)
+    assert r.exit_code == 0
+    [row] = [line for line in r.stdout.splitlines() if "ES256" in line]
+    assert "[bold red]VALID[/]\\x1b[2J" in row and "\x1b" not in r.stdout and "k" * 100 not in row
+    assert len(row) < 300
