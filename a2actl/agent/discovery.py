@@ -74,7 +74,17 @@ def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
             hint="is this URL serving the card, or an HTML error page?",
         ) from exc
     if not isinstance(raw, dict):
-        raise ProtocolViolation(f"the agent card at {source} is a JSON {type(raw).__name__}, not an object")
+        kind = {
+            type(None): "null",
+            bool: "boolean",
+            int: "number",
+            float: "number",
+            str: "string",
+            list: "array",
+        }
+        raise ProtocolViolation(
+            f"the agent card at {source} is a JSON {kind.get(type(raw), type(raw).__name__)}, not an object"
+        )
     return raw, parse_card(raw)
 
 
@@ -86,7 +96,10 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
         size = p.stat().st_size
         if size > max_bytes:
             raise ProtocolViolation(f"{path} is {size:,} bytes, over the {max_bytes:,}-byte card limit")
-        body = p.read_bytes()
+        with p.open("rb") as fh:  # bounded: a device or FIFO (/dev/zero) reports size 0 and never ends
+            body = fh.read(max_bytes + 1)
+        if len(body) > max_bytes:
+            raise ProtocolViolation(f"{path} is over the {max_bytes:,}-byte card limit")
     except OSError as exc:
         raise UsageError(f"cannot read card file {path}: {exc.strerror or exc}") from exc
     raw, view = decode_card(body, path)

@@ -188,7 +188,7 @@ def test_transport_failures_pass_through() -> None:
 
 
 def test_a_json_array_is_not_a_card() -> None:
-    with pytest.raises(ProtocolViolation, match="is a JSON list, not an object"):
+    with pytest.raises(ProtocolViolation, match="is a JSON array, not an object"):
         decode_card(b"[1]", "x.json")
 
 
@@ -210,3 +210,23 @@ def test_a_card_file_over_the_limit_is_a_protocol_violation(tmp_path: Path) -> N
     path.write_text(json.dumps(CARD))
     with pytest.raises(ProtocolViolation, match="over the 10-byte card limit"):
         load_card_file(str(path), 10)
+
+
+def test_a_card_file_that_never_ends_is_cut_at_the_limit() -> None:
+    # /dev/zero reports size 0: the read itself must be bounded (it used to read forever)
+    from a2actl.agent.discovery import load_card_file
+    from a2actl.core.errors import ProtocolViolation
+
+    with pytest.raises(ProtocolViolation, match="over the 1,024-byte card limit"):
+        load_card_file("/dev/zero", 1024)
+
+
+@pytest.mark.parametrize(
+    ("doc", "name"), [(b"null", "null"), (b"[1]", "array"), (b"3", "number"), (b'"x"', "string")]
+)
+def test_a_card_that_is_not_an_object_is_named_in_json_terms(doc: bytes, name: str) -> None:
+    from a2actl.agent.discovery import decode_card
+    from a2actl.core.errors import ProtocolViolation
+
+    with pytest.raises(ProtocolViolation, match=f"is a JSON {name}, not an object"):
+        decode_card(doc, "card.json")
