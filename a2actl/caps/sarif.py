@@ -34,8 +34,11 @@ if TYPE_CHECKING:
     from a2actl.caps.lint import LintResult
 
 SARIF_SCHEMA = "https://docs.oasis-open.org/sarif/sarif/v2.1.0/errata01/os/schemas/sarif-schema-2.1.0.json"
-#: Where ``docs/lint-rules.md`` is published; a rule's ``helpUri`` is this plus ``#a2a-sec-NNN``.
-DOCS_URL = "https://github.com/a2actl/a2actl/blob/main/docs/lint-rules.md"
+#: Where ``docs/lint-rules.md`` is published, when the project has a public home (pyproject declares
+#: no ``[project.urls]`` yet): then a rule's ``helpUri`` is this plus ``#a2a-sec-NNN`` and the driver's
+#: ``informationUri`` this. ``None``: both are left out (they are optional in SARIF 2.1.0 §3.19.13,
+#: §3.49.12) rather than pointing at a made-up address; ``help`` names the page and anchor instead.
+DOCS_URL: str | None = None
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 #: GitHub code scanning's ``security-severity`` (0.0-10.0; 7.0+ high, 4.0+ medium, below low).
 _SECURITY_SEVERITY = {"error": "7.5", "warning": "5.0", "info": "2.0"}
@@ -223,10 +226,10 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
             ]
         results.append(res)
     driver: dict[str, Any] = {
+        **({"informationUri": DOCS_URL} if DOCS_URL else {}),
         "name": "a2actl",
         "fullName": "a2actl caps lint",
         "version": __version__,
-        "informationUri": DOCS_URL,
         "rules": [
             {
                 "id": r.id,
@@ -234,10 +237,10 @@ def to_sarif(result: LintResult) -> dict[str, Any]:
                 "shortDescription": {"text": r.title},
                 "fullDescription": {"text": r.why},
                 "help": {
-                    "text": f"{r.why}\nFix: {r.fix}\nSource: {r.source}",
-                    "markdown": f"{r.why}\n\n**Fix:** {r.fix}\n\n*Source:* {r.source}",
+                    "text": f"{r.why}\nFix: {r.fix}\nSource: {r.source}\nDocs: a2actl docs/lint-rules.md#{r.anchor}",
+                    "markdown": f"{r.why}\n\n**Fix:** {r.fix}\n\n*Source:* {r.source}\n\n*Docs:* a2actl `docs/lint-rules.md#{r.anchor}`",
                 },
-                "helpUri": f"{DOCS_URL}#{r.anchor}",
+                **({"helpUri": f"{DOCS_URL}#{r.anchor}"} if DOCS_URL else {}),
                 "defaultConfiguration": {"level": _LEVEL[r.severity]},
                 "properties": {
                     "tags": ["security", "a2a"],
