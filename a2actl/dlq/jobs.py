@@ -77,6 +77,8 @@ async def open_source(
     or a missing SQS queue raises ``UsageError`` (exit 2); an unreachable Redis or SQS endpoint
     ``UnreachableError`` (exit 3); missing or refused AWS credentials ``AuthError`` (exit 4)."""
     backend = open_backend(src, settings, sink, endpoint_url=endpoint_url)
+    if warn is not None and hasattr(backend, "warn"):
+        backend.warn = warn  # a broker store's own warnings (AmqpBackend: a quorum queue)
     try:
         why = await backend.missing()
     except BaseException:

@@ -396,15 +396,15 @@ def test_killed_replay_loses_nothing(topology: Topology, sandbox: Any, tmp_path:
     assert summary["type"] == "summary" and summary["exitCode"] == 0
 
 
-def test_reads_past_one_channels_window_keep_order(
+def test_reads_past_one_consumers_prefetch_keep_order(
     cli: Any, topology: Topology, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A channel holds at most window_cap unacknowledged messages (65,535 for real: basic.qos is 16
-    bits); made small here, a listing of 100 crosses four channels and stays in order, and the
-    messages come back in order; a filtered replay across them removes exactly its ids."""
+    """A consumer of a read is sent at most ``ahead`` messages (256 for real), then a new consumer
+    on the same channel takes over; made small here, a listing of 100 crosses 13 consumers and
+    stays in order, and the messages come back in order; a filtered replay across them removes
+    exactly its ids."""
     from a2actl.dlq.store.amqp import AmqpBackend
 
-    monkeypatch.setattr(AmqpBackend, "window_cap", 30)
     monkeypatch.setattr(AmqpBackend, "ahead", 8)
     bodies = bare(100)
     topology.dead_letter(bodies, target_headers(sandbox, 100))
@@ -532,3 +532,160 @@ def test_lost_connection_stops_the_replay_and_loses_nothing(
     assert topology.depths() == (0, 0)
     got = received(sandbox)
     assert all(got[m]["processed"] == 1 for m in mids)
+
+
+def test_quorum_dead_letter_queue_reads_in_order_and_warns(
+    cli: Any, broker: Broker, sandbox: Any, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """A quorum queue as the DLQ (what RabbitMQ recommends for durable queues) refuses a consumer
+    on a channel with a global prefetch (NOT_IMPLEMENTED; list/stats/replay all failed with exit 3):
+    the reads use a per-consumer prefetch. Every read counts as a delivery on a quorum queue
+    (x-delivery-count), which a delivery limit turns into loss: the second read says so, once."""
+    import aio_pika
+
+    monkeypatch.setenv("A2ACTL_AMQP_PASSWORD", broker.password)
+    from a2actl.dlq.store.amqp import AmqpBackend
+
+    monkeypatch.setattr(AmqpBackend, "ahead", 4)
+    name = "q" + uuid.uuid4().hex[:8]
+    bodies = bare(10)
+
+    async def fill() -> None:
+        conn = await aio_pika.connect(broker.connect_url())
+        async with conn:
+            ch = await conn.channel(publisher_confirms=True)
+            await ch.declare_queue(name + ".dlq", durable=True, arguments={"x-queue-type": "quorum"})
+            for b in bodies:
+                msg = aio_pika.Message(
+                    json.dumps(b).encode(), headers={"x-a2a-target": sandbox.url + "/a2a/jsonrpc"}
+                )
+                await ch.default_exchange.publish(msg, routing_key=name + ".dlq")
+
+    asyncio.run(fill())
+    src = f"{broker.base}?queue={name}.dlq"
+    want = [b["message"]["messageId"] for b in bodies]
+    warned = []
+    for _ in range(3):
+        r = cli("dlq", "list", src, "-o", "json")
+        assert r.exit_code == 0, r.stderr
+        assert [e["messageId"] for e in r.json["entries"]] == want
+        warned.append(r.stderr.count("quorum queue"))
+    assert warned[0] == 0 and warned[1:] == [1, 1], warned
+    r = cli("dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 0 and r.json["depth"] == 10, r.stderr
+    ids = [e["id"] for e in cli("dlq", "list", src, "-o", "json").json["entries"]]
+    r = cli("dlq", "replay", src, "--ids", ids[5], "--yes", "--journal", journal(tmp_path), "-o", "json")
+    assert r.exit_code == 0 and r.json["acknowledged"] == 1, r.stdout + r.stderr
+    left = [e["id"] for e in cli("dlq", "list", src, "-o", "json").json["entries"]]
+    assert left == ids[:5] + ids[6:]
+
+
+class _CutProxy:
+    """A TCP relay to the broker that can be cut: ``cut()`` drops every byte from then on in both
+    directions (frames written are never processed) and closes the connections 0.3 s later."""
+
+    def __init__(self, port: int) -> None:
+        import socket
+        import threading
+
+        self.target = port
+        self.dead = threading.Event()
+        self.srv = socket.socket()
+        self.srv.bind(("127.0.0.1", 0))
+        self.srv.listen(16)
+        self.port = int(self.srv.getsockname()[1])
+        self.socks: list[Any] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+        import threading
+
+        while True:
+            try:
+                c, _ = self.srv.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target))
+            self.socks += [c, b]
+            threading.Thread(target=self._pipe, args=(c, b), daemon=True).start()
+            threading.Thread(target=self._pipe, args=(b, c), daemon=True).start()
+
+    def _pipe(self, a: Any, b: Any) -> None:
+        while True:
+            try:
+                data = a.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if not self.dead.is_set():
+                try:
+                    b.sendall(data)
+                except OSError:
+                    return
+
+    def cut(self) -> None:
+        import threading
+
+        self.dead.set()
+
+        def close() -> None:
+            time.sleep(0.3)
+            self.stop()
+
+        threading.Thread(target=close, daemon=True).start()
+
+    def stop(self) -> None:
+        import contextlib
+        import socket
+
+        self.srv.close()
+        for s in self.socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)  # close() alone does not wake a thread in recv()
+            with contextlib.suppress(OSError):
+                s.close()
+
+
+def test_an_ack_the_broker_never_got_is_not_journalled_removed(
+    cli: Any, topology: Topology, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent acknowledged, the replay wrote basic.ack, and the connection died before the broker
+    read it (basic.ack has no reply): RabbitMQ requeues the messages. The replay must not journal
+    them ``removed`` (it did, exit 0, and the next run delivered each a second time): it waits for
+    the broker to settle its acks, so it stops with exit 3, the ids stay ``delivered`` in the
+    journal, and the rerun removes them without delivering them again."""
+    from a2actl.dlq.store.amqp import AmqpBackend
+
+    n = 3
+    bodies = bare(n)
+    mids = {b["message"]["messageId"] for b in bodies}
+    topology.dead_letter(bodies, target_headers(sandbox, n))
+    proxy = _CutProxy(topology.broker.port)
+    original = AmqpBackend.remove_many
+
+    async def cut_then_remove(self: AmqpBackend, ids: list[str]) -> int:
+        proxy.cut()
+        return await original(self, ids)
+
+    monkeypatch.setattr(AmqpBackend, "remove_many", cut_then_remove)
+    via = f"amqp://guest@127.0.0.1:{proxy.port}/%2F?queue={topology.dlq}"
+    try:
+        r = cli("dlq", "replay", via, "--yes", "--journal", journal(tmp_path), "-o", "json")
+    finally:
+        proxy.stop()
+    assert r.exit_code == 3, r.stdout + r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    monkeypatch.setattr(AmqpBackend, "remove_many", original)
+    asyncio.run(topology.wait_depth(n))  # requeued by the broker
+    from a2actl.dlq.journal import Journal
+
+    j = Journal(Path(journal(tmp_path)))
+    assert len(j.pending) == n
+    j.close()
+    r = cli("dlq", "replay", topology.src, "--yes", "--journal", journal(tmp_path), "-o", "json")
+    assert r.exit_code == 0 and r.json["resumedRemovals"] == n, r.stdout + r.stderr
+    assert topology.depths() == (0, 0)
+    got = received(sandbox)
+    assert all(got[m]["processed"] == 1 for m in mids), {m: got[m] for m in mids}

@@ -366,11 +366,23 @@ def _run_sync(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
 
 @dataclass
 class _Segment:
-    """One channel's part of a read: its consumer's buffer and how many of its messages are held
-    (delivered to the reader and not acknowledged)."""
+    """One consumer's part of a read: its channel, its buffer, how many of its messages are held
+    (delivered to the reader and not acknowledged), the delivery tags of the first and last it
+    handed out and those acknowledged since (``_close_all`` gives back the rest in order)."""
 
+    ch: Any = None
     buf: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
     held: int = 0
+    first: int = 0
+    last: int = 0
+    acked: set[int] = field(default_factory=set)
+
+    def took(self, msg: Any) -> None:
+        """Count ``msg`` as handed out and held."""
+        self.held += 1
+        tag = int(msg.delivery_tag or 0)
+        self.first = self.first or tag
+        self.last = max(self.last, tag)
 
 
 class AmqpBackend:
@@ -379,11 +391,9 @@ class AmqpBackend:
     refuses the credentials or the vhost, ``ProtocolViolation`` (exit 6) for other broker errors."""
 
     kind = "amqp"
-    #: Messages the broker may send ahead of what a read has taken (the bounded prefetch).
+    #: Messages the broker may send one consumer of a read ahead of what the read has taken (the
+    #: bounded prefetch; a new consumer takes over after that many deliveries).
     ahead = 256
-    #: Unacknowledged messages one channel may hold (``basic.qos`` takes 16 bits) before the read
-    #: goes on on another channel.
-    window_cap = 65535
     #: Seconds without a delivery after which a read asks the broker whether the queue is empty.
     idle = 0.5
 
@@ -397,11 +407,15 @@ class AmqpBackend:
         self.settings = settings or _Settings()
         self._password = self.src.password()
         self._conn: Any = None
-        #: The replay's channels and what it holds: id -> [(message, its segment)] until acknowledged.
-        self._replay_chs: list[Any] = []
+        #: The replay's segments and what it holds: id -> [(message, its segment)] until acknowledged.
+        self._replay_chs: list[_Segment] = []
         self.held: dict[str, list[tuple[Any, _Segment]]] = {}
         self._publish_ch: Any = None
         self.lost: str | None = None
+        #: Told once per run, in one line, when the queue is a quorum queue (``_notice_quorum``);
+        #: ``a2actl.dlq.jobs.open_source`` sets it to the command's warning printer.
+        self.warn: Callable[[str], None] | None = None
+        self._quorum_told = False
 
     # -- connection --
 
@@ -486,7 +500,8 @@ class AmqpBackend:
             return await aw
         except aexc.ChannelAccessRefused as exc:
             raise AuthError(f"RabbitMQ {self.url}: {what}: access refused ({_why(exc)})") from exc
-        except (aexc.AMQPConnectionError, ConnectionError) as exc:
+        except (aexc.AMQPConnectionError, ConnectionError, aexc.ChannelInvalidStateError) as exc:
+            # ChannelInvalidStateError: the channel closed under the call (the connection was lost)
             raise UnreachableError(f"lost RabbitMQ {self.url} ({what}): {_why(exc)}") from exc
         except aexc.AMQPError as exc:
             raise ProtocolViolation(f"RabbitMQ {self.url}: {what}: {_why(exc)}") from exc
@@ -494,6 +509,7 @@ class AmqpBackend:
     async def close(self) -> None:
         """Close the connection: every message still held returns to its place in the queue."""
         self.held.clear()
+        await self._close_all(self._replay_chs)
         if self._conn is not None:
             with contextlib.suppress(Exception):
                 await self._conn.close()
@@ -539,33 +555,34 @@ class AmqpBackend:
 
     # -- reading --
 
-    async def _messages(self, channels: list[Any]) -> AsyncIterator[tuple[Any, _Segment]]:
+    async def _messages(self, channels: list[_Segment]) -> AsyncIterator[tuple[Any, _Segment]]:
         """The queue's messages in order, consumed with manual acknowledgement, at most as many as
         it had when this started (what is dead-lettered meanwhile waits for the next read). Each
         message comes with its ``_Segment`` (``held`` counts it until it is acknowledged).
 
-        The prefetch is bounded: the channel's limit (``basic.qos``) is what this read holds plus
-        ``ahead``, raised as it goes, so the client buffers at most about ``ahead`` messages
-        however long the queue. A channel may hold at most 65,535 unacknowledged messages (the
-        limit is 16 bits): past ``window_cap`` the consumer is cancelled, what it was sent is
-        yielded, and the read goes on on a new channel (``channels`` gets each one; closing them
-        requeues every message still held)."""
+        The prefetch is bounded and per consumer (``basic.qos`` with ``global`` false: quorum
+        queues refuse a consumer on a channel with a global limit, ``NOT_IMPLEMENTED``): each
+        consumer may be sent ``ahead`` messages; after that many deliveries it is cancelled, what
+        it was sent is yielded, and a new consumer on the same channel goes on from there (its
+        unacknowledged messages stay held on the channel). The client therefore buffers at most
+        about ``ahead`` messages however long the queue. ``channels`` gets each consumer's
+        ``_Segment``, in order; ``_close_all`` gives back every message still held, in order."""
         budget = await self._depth()
         if not budget:
             return
         conn = await self._connection()
+        ch = await self._call("open a channel", conn.channel())
+        channels.append(_Segment(ch))  # closed by _close_all even if no consumer starts
+        queue = await self._call("get the queue", ch.get_queue(self.src.queue, ensure=False))
+        await self._call("basic.qos", ch.set_qos(prefetch_count=min(self.ahead, 65535), global_=False))
         n = 0
         while n < budget:
-            ch = await self._call("open a channel", conn.channel())
-            channels.append(ch)
-            seg = _Segment()
-            queue = await self._call("get the queue", ch.get_queue(self.src.queue, ensure=False))
-            window = min(self.window_cap, self.ahead)
-            await self._call("basic.qos", ch.set_qos(prefetch_count=window, global_=True))
+            seg = _Segment(ch)
+            channels.append(seg)
             tag = await self._call("basic.consume", queue.consume(seg.buf.put, no_ack=False))
-            full = False
+            sent = 0
             try:
-                while n < budget:
+                while n < budget and sent < self.ahead:
                     try:
                         msg = await asyncio.wait_for(seg.buf.get(), self.idle)
                     except (TimeoutError, asyncio.TimeoutError):
@@ -573,32 +590,62 @@ class AmqpBackend:
                             continue
                         return  # taken by another consumer, expired, purged
                     n += 1
-                    seg.held += 1
+                    sent += 1
+                    seg.took(msg)
+                    self._notice_quorum(msg)
                     yield msg, seg
-                    want = seg.held + self.ahead
-                    if want > self.window_cap:
-                        full = True
-                        break
-                    if abs(want - window) >= self.ahead // 2:
-                        window = want
-                        await self._call("basic.qos", ch.set_qos(prefetch_count=window, global_=True))
             finally:
                 with contextlib.suppress(Exception):
                     await queue.cancel(tag)
-            # what the broker sent before the cancel took effect, in order, before the next channel's
+            # what the broker sent before the cancel took effect, in order, before the next consumer's
             while n < budget and not seg.buf.empty():
+                msg = seg.buf.get_nowait()
                 n += 1
-                seg.held += 1
-                yield seg.buf.get_nowait(), seg
-            if not full:
-                return
+                seg.took(msg)
+                yield msg, seg
+
+    def _notice_quorum(self, msg: Any) -> None:
+        """Warn once when a message carries ``x-delivery-count`` (RabbitMQ sets it on quorum queues
+        only): every message a read returns counts as one more delivery there, and a quorum queue
+        with a delivery limit (``x-delivery-limit``; RabbitMQ 4 sets 20 by default) drops or
+        dead-letters a message once its count passes it, so repeated listings can remove messages
+        (measured on RabbitMQ 3.10: limit 3, the fourth read found the queue empty)."""
+        if self._quorum_told or self.warn is None:
+            return
+        count = (msg.headers or {}).get("x-delivery-count")
+        if isinstance(count, int) and not isinstance(count, bool):
+            self._quorum_told = True
+            self.warn(
+                f"{self.src.queue!r} is a quorum queue: every read counts as a delivery of the messages "
+                f"it returns (x-delivery-count is {count} on the first); if the queue has a delivery "
+                "limit (x-delivery-limit), messages past it are dropped or dead-lettered by RabbitMQ"
+            )
 
     @staticmethod
-    async def _close_all(channels: list[Any]) -> None:
-        """Close the channels of a read: every message still held returns to its place."""
-        for ch in channels:
-            with contextlib.suppress(Exception):
-                await ch.close()
+    async def _close_all(segments: list[_Segment]) -> None:
+        """Give back what a read still holds, in order, and close its channels.
+
+        Closing a channel alone returns its unacknowledged messages; a classic queue puts each back
+        at its place, but a quorum queue requeues them consumer by consumer in no set order (a
+        listing of 10 across 3 consumers came back as 8, 9, 0, ...). So first, segment after
+        segment, ``basic.nack`` (``multiple``, ``requeue``) up to the last tag it still holds: a
+        quorum queue hands returned messages out again first, in the order they were returned.
+        What the broker sent past the read's end is returned by the close, after them."""
+        closed: set[int] = set()
+        for seg in segments:
+            tag = seg.last
+            while tag >= seg.first and tag in seg.acked:
+                tag -= 1
+            if seg.first and tag >= seg.first and id(seg.ch) not in closed:
+                with contextlib.suppress(Exception):
+                    raw = await seg.ch.get_underlay_channel()
+                    await raw.basic_nack(delivery_tag=tag, multiple=True, requeue=True)
+        for seg in segments:
+            if id(seg.ch) not in closed:
+                closed.add(id(seg.ch))
+                with contextlib.suppress(Exception):
+                    await seg.ch.close()
+        segments.clear()
 
     def _decode(self, msg: Any) -> tuple[dict[str, Any] | None, str | None]:
         ts = msg.timestamp if isinstance(msg.timestamp, datetime) else None
@@ -608,7 +655,7 @@ class AmqpBackend:
         """Every valid entry in queue order; invalid ones go to ``on_invalid`` (``where``: ``message
         N``). The messages are held (unacknowledged) until the iteration ends, then return to their
         places."""
-        channels: list[Any] = []
+        channels: list[_Segment] = []
         try:
             n = 0
             async for msg, _ in self._messages(channels):
@@ -640,7 +687,7 @@ class AmqpBackend:
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The message with this id as an entry (with its ``amqp`` member: ``x-death`` and
         ``x-first-death-*``), valid or not; ``None`` when no message in the queue has it."""
-        channels: list[Any] = []
+        channels: list[_Segment] = []
         try:
             async for msg, _ in self._messages(channels):
                 entry, _ = self._decode(msg)
@@ -670,10 +717,15 @@ class AmqpBackend:
 
     async def remove_many(self, entry_ids: list[str]) -> int:
         """Acknowledge one message per id: those the replay holds at once, the others by reading
-        the queue (what is not removed returns to its place). Returns how many were found."""
+        the queue (what is not removed returns to its place). Returns how many were found, once
+        the broker has settled their acknowledgements (``_settled``): an ack the broker never
+        processed (the connection dropped after it was written) raises ``UnreachableError`` (exit 3)
+        instead of counting as removed, so the replay journal keeps the id ``delivered`` and the next
+        run removes it without delivering it again."""
         done = 0
         rest: list[str] = []
         acks = []
+        acked_on: dict[int, Any] = {}
         for eid in entry_ids:
             msgs = self.held.get(eid)
             if msgs:
@@ -682,29 +734,61 @@ class AmqpBackend:
                     del self.held[eid]
                 acks.append(msg.ack())
                 seg.held -= 1
+                seg.acked.add(int(msg.delivery_tag or 0))
+                acked_on[id(seg.ch)] = seg.ch
                 done += 1
             else:
                 rest.append(eid)
         if acks:  # written together (one await per ack cost a loop round trip each)
             await self._call("basic.ack", asyncio.gather(*acks))
+            await self._settled(list(acked_on.values()))
         if rest:
             wanted: dict[str, int] = {}
             for eid in rest:
                 wanted[eid] = wanted.get(eid, 0) + 1
-            channels: list[Any] = []
+            channels: list[_Segment] = []
             try:
-                async for msg, _ in self._messages(channels):
+                found = 0
+                async for msg, seg in self._messages(channels):
                     entry, _ = self._decode(msg)
                     got = entry.get("id") if entry else None
                     if isinstance(got, str) and wanted.get(got):
                         await self._call("basic.ack", msg.ack())
+                        seg.acked.add(int(msg.delivery_tag or 0))
                         wanted[got] -= 1
-                        done += 1
+                        found += 1
                         if not any(wanted.values()):
                             break
+                if found:
+                    await self._settled([channels[0].ch])
+                done += found
             finally:
                 await self._close_all(channels)
         return done
+
+    async def _settled(self, channels: list[Any]) -> None:
+        """Wait until the broker has processed the acknowledgements written on ``channels``.
+
+        ``basic.ack`` has no reply in AMQP 0-9-1: an ack written just before the connection drops
+        may never reach the broker, which then requeues the message. A synchronous method on the
+        same channel (``basic.qos`` with the read's own per-consumer value, which changes nothing)
+        is answered only after the broker has handled every frame sent before it on that channel,
+        the acks included. Raises ``UnreachableError`` (exit 3) when the answer does not come within
+        the read timeout or the connection is lost."""
+        for ch in channels:
+            try:
+                await self._call(
+                    "confirm the acknowledgements",
+                    asyncio.wait_for(
+                        ch.set_qos(prefetch_count=min(self.ahead, 65535), global_=False),
+                        self.settings.read_timeout,
+                    ),
+                )
+            except (TimeoutError, asyncio.TimeoutError) as exc:
+                raise UnreachableError(
+                    f"RabbitMQ {self.url} did not confirm the acknowledgements within "
+                    f"{self.settings.read_timeout:g}s"
+                ) from exc
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """A replay could not deliver it: the message stays unchanged (``x-death`` intact) and
