@@ -140,6 +140,23 @@ def decode_grpc_error(
             name=f"GrpcStatus{''.join(w.capitalize() for w in status.split('_'))}",
             hint=f"the agent answered gRPC status {status} without an A2A ErrorInfo",
         )
+    if status == "UNIMPLEMENTED" and code == STATUS_FALLBACK["UNIMPLEMENTED"] and reason is None:
+        # grpcio's own answer for a service or method the server does not register: the -32601 hint
+        # about a dropped A2A-Version header is an HTTP-binding story; here the door is missing.
+        service = (
+            "a2a.v1.A2AService"
+            if family is not None and family is not Family.V1_0
+            else "lf.a2a.v1.A2AService"
+        )
+        rpc = f"{service}/{method}" if method else service
+        decoded = replace(
+            decoded,
+            reason=None,
+            hint=f"the server on that port does not serve {rpc} (gRPC UNIMPLEMENTED without an A2A "
+            "ErrorInfo): not an A2A gRPC interface there, or another version of it (A2A 0.3 is "
+            "a2a.v1.A2AService: try --a2a-version 0.3); `a2actl caps fingerprint` lists the services "
+            "if the server has reflection",
+        )
     if isinstance(reason, str) and decoded.reason is None:
         decoded = replace(decoded, reason=reason)
     return decoded

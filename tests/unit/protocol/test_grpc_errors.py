@@ -8,6 +8,7 @@ import pytest
 from a2actl.core.errors import A2AError, AuthError
 from a2actl.protocol.grpc_errors import REASON_TABLE, STATUS_NAMES, decode_grpc_error
 from a2actl.protocol.jsonrpc import ERRORS
+from a2actl.protocol.versions import Family
 
 
 def info(reason: str, domain: str = "a2a-protocol.org") -> dict[str, str]:
@@ -99,3 +100,16 @@ def test_an_error_name_leading_the_message_gives_the_code():
     assert (d.code, d.name, d.message) == (-32004, "UnsupportedOperationError", "task is terminal")
     plain = decode_grpc_error("FAILED_PRECONDITION", "NotAnError: x", [])
     assert plain.code is None and plain.message == "NotAnError: x"
+
+
+def test_unimplemented_without_error_info_names_the_missing_service_not_a_version_header():
+    """grpcio's UNIMPLEMENTED for an unregistered method: -32601 as the status table says, with a
+    hint about the gRPC service (not the HTTP bindings' dropped A2A-Version header), and no reason
+    the server never sent."""
+    d = decode_grpc_error("UNIMPLEMENTED", "Method not found!", [], method="GetTask")
+    assert d.code == -32601
+    assert "lf.a2a.v1.A2AService/GetTask" in (d.hint or "")
+    assert "A2A-Version header" not in (d.hint or "")
+    assert d.reason is None
+    d03 = decode_grpc_error("UNIMPLEMENTED", "Method not found!", [], method="GetTask", family=Family.V0_3)
+    assert (d03.hint or "").startswith("the server on that port does not serve a2a.v1.A2AService/GetTask ")
