@@ -82,7 +82,8 @@ async def send_job(
         try:
             out = await client.call(operation, params)
         except TimeoutError_ as exc:
-            if opts.no_wait:
+            # a connect timeout (gRPC: the channel never READY) sent nothing: no task to look for
+            if opts.no_wait or (exc.details or {}).get("phase") == "connect":
                 raise
             raise await _timeout_with_task(client, message_id, exc) from exc
         if out.error is not None:

@@ -36,6 +36,7 @@ is an optional extra (``pip install 'a2actl[grpc]'``).
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from collections.abc import AsyncIterator
@@ -43,14 +44,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-import grpc  # type: ignore[import-untyped,unused-ignore]
-import grpc.aio  # type: ignore[import-untyped,unused-ignore]
-from a2a.types import a2a_pb2, a2a_pb2_grpc
-from google.protobuf import json_format
-from google.protobuf.message import Message
-from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]
+# grpcio's C core logs to stderr on its own (a failed TLS handshake is an INFO line before our one-line
+# error); it reads GRPC_VERBOSITY once, when grpc is first imported. An operator's own setting wins.
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from a2actl.core.errors import (
+import grpc  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+import grpc.aio  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+from a2a.types import a2a_pb2, a2a_pb2_grpc  # noqa: E402
+from google.protobuf import json_format  # noqa: E402
+from google.protobuf.message import Message  # noqa: E402
+from google.rpc import error_details_pb2, status_pb2  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+
+from a2actl.core.errors import (  # noqa: E402
     A2ACtlError,
     AuthError,
     ProtocolViolation,
@@ -59,12 +64,12 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
-from a2actl.core.redact import redact_headers
-from a2actl.protocol.events import classify_event
-from a2actl.protocol.grpc_errors import STATUS_DETAILS_KEY, decode_grpc_error
-from a2actl.protocol.jsonrpc import DecodedError
-from a2actl.protocol.versions import BINDING_GRPC, Family
-from a2actl.transport.channel import Heartbeat, TimedEvent
+from a2actl.core.redact import redact_headers  # noqa: E402
+from a2actl.protocol.events import classify_event  # noqa: E402
+from a2actl.protocol.grpc_errors import STATUS_DETAILS_KEY, decode_grpc_error  # noqa: E402
+from a2actl.protocol.jsonrpc import DecodedError  # noqa: E402
+from a2actl.protocol.versions import BINDING_GRPC, Family  # noqa: E402
+from a2actl.transport.channel import Heartbeat, TimedEvent  # noqa: E402
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -551,7 +556,7 @@ class GrpcClient:
         if name == "UNAVAILABLE" and not a2a:
             raise UnreachableError(
                 f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
-                hint="is the agent running and serving gRPC on that port (plaintext vs TLS: see docs/grpc.md)?",
+                hint=unavailable_hint(message),
                 details=info,
             )
         if name == "CANCELLED" and not a2a:
@@ -621,10 +626,29 @@ def _text_md(md: Any) -> list[tuple[str, str]]:
     return out
 
 
+def unavailable_hint(message: str) -> str:
+    """The hint for an UNAVAILABLE channel from grpcio's reason (``message``, the status details):
+    an HTTP/1.x server on the port, a certificate that does not verify (``--cacert``), a plaintext
+    port dialled with TLS, else the generic one."""
+    text = message.lower()
+    if "http1.x" in text or "expected settings frame" in text:
+        return (
+            "that port speaks HTTP/1.x, not gRPC: the card's GRPC url points at an HTTP port "
+            "(gRPC needs HTTP/2; try --binding JSONRPC or HTTP+JSON)"
+        )
+    if "certificate_verify_failed" in text or "certificate verify failed" in text:
+        return "the server's TLS certificate does not verify: pass its CA with --cacert FILE"
+    if "wrong_version_number" in text:
+        return "the port does not speak TLS: the interface is plaintext (grpc://host:port, docs/grpc.md)"
+    return "is the agent running and serving gRPC on that port (plaintext vs TLS: see docs/grpc.md)?"
+
+
 def _connect_timeout(url: str, settings: Settings) -> TimeoutError_:
+    """The channel never became READY: no request was sent (``details.phase`` = ``connect``)."""
     return TimeoutError_(
         f"gRPC channel to {url} not ready after {settings.connect_timeout:g}s (connect timeout)",
         hint="raise --connect-timeout, or check firewalls, the host, and plaintext vs TLS (docs/grpc.md)",
+        details={"phase": "connect"},
     )
 
 

@@ -19,17 +19,21 @@ Only code that already chose to probe a gRPC interface imports this module (grpc
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import grpc  # type: ignore[import-untyped,unused-ignore]
-import grpc.aio  # type: ignore[import-untyped,unused-ignore]
+# as in a2actl.transport.grpc: grpcio's core reads GRPC_VERBOSITY once, at the first import of grpc
+os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
 
-from a2actl.core.errors import A2ACtlError
-from a2actl.core.redact import redact_headers
-from a2actl.transport.grpc import metadata_for, status_details
+import grpc  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+import grpc.aio  # type: ignore[import-untyped,unused-ignore]  # noqa: E402
+
+from a2actl.core.errors import A2ACtlError  # noqa: E402
+from a2actl.core.redact import redact_headers  # noqa: E402
+from a2actl.transport.grpc import metadata_for, status_details  # noqa: E402
 
 if TYPE_CHECKING:
     from a2actl.transport.grpc import GrpcClient

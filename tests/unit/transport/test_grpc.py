@@ -342,3 +342,29 @@ def test_a_message_over_the_limit_is_a_protocol_violation_not_a_cut():
         assert info.value.details["grpcStatus"] == "RESOURCE_EXHAUSTED"  # type: ignore[attr-defined]
 
     serve(t, max_body_bytes=4096, max_event_bytes=4096)
+
+
+@pytest.mark.parametrize(
+    ("reason", "says"),
+    [
+        (
+            "failed to connect to all addresses; last error: UNIMPLEMENTED: ipv4:127.0.0.1:1: Failed parsing"
+            " HTTP/2 (Expected SETTINGS frame as the first frame, got frame type 80) (Trying to connect an"
+            " http1.x server (HTTP status 404))",
+            "HTTP/1.x, not gRPC",
+        ),
+        (
+            "Tls handshake failed (TSI_PROTOCOL_FAILURE): SSL_ERROR_SSL: error:1000007d:SSL routines:"
+            "OPENSSL_internal:CERTIFICATE_VERIFY_FAILED: unable to get local issuer certificate",
+            "--cacert",
+        ),
+        ("SSL_ERROR_SSL: error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER", "plaintext"),
+        ("failed to connect to all addresses; Connection refused", "is the agent running"),
+    ],
+)
+def test_unavailable_hint_reads_grpcios_reason(reason, says):
+    """grpcio's UNAVAILABLE text (as seen from grpcio 1.85) picks the hint: HTTP/1 port, untrusted
+    certificate, TLS to a plaintext port, else the generic one."""
+    from a2actl.transport.grpc import unavailable_hint
+
+    assert says in unavailable_hint(reason)

@@ -1,0 +1,158 @@
+"""Hostile and misconfigured gRPC peers (#18 review): a card whose GRPC url is an HTTP/1.1 port, a TCP
+server that accepts and never speaks, a gRPC server without the A2A service, TLS that cannot be
+verified. Each is one error line with the documented exit code (docs/grpc.md, docs/exit-codes.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+GRPC = ("--binding", "GRPC")
+
+
+def _card(tmp_path: Path, url: str) -> str:
+    """A 1.0 card file whose only interface is GRPC at ``url``."""
+    card = {
+        "name": "hostile",
+        "description": "a card pointing GRPC somewhere odd",
+        "version": "1.0.0",
+        "supportedInterfaces": [{"url": url, "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
+        "capabilities": {"streaming": True},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [],
+    }
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(card))
+    return str(path)
+
+
+@pytest.fixture
+def silent_tcp() -> Iterator[int]:
+    """A TCP server that accepts connections and never sends a byte: its port."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def loop() -> None:
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            held.append(conn)
+
+    t = threading.Thread(target=loop, daemon=True)
+    t.start()
+    try:
+        yield srv.getsockname()[1]
+    finally:
+        stop.set()
+        t.join(2)
+        for c in held:
+            c.close()
+        srv.close()
+
+
+@pytest.fixture(scope="module")
+def grpc_without_a2a() -> Iterator[int]:
+    """A real gRPC server that serves only reflection (no A2A service): its port."""
+    import grpc  # type: ignore[import-untyped,unused-ignore]
+    from grpc_reflection.v1alpha import reflection
+
+    loop = asyncio.new_event_loop()
+    started = threading.Event()
+    box: dict[str, Any] = {}
+
+    async def main() -> None:
+        server = grpc.aio.server()
+        reflection.enable_server_reflection([reflection.SERVICE_NAME], server)
+        box["port"] = server.add_insecure_port("127.0.0.1:0")
+        box["server"] = server
+        await server.start()
+        started.set()
+        await server.wait_for_termination()
+
+    t = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    t.start()
+    assert started.wait(10)
+    try:
+        yield box["port"]
+    finally:
+        asyncio.run_coroutine_threadsafe(box["server"].stop(0), loop).result(5)
+        t.join(5)
+        loop.close()
+
+
+def test_grpc_url_on_an_http1_port_says_so(cli, sandbox_grpc, tmp_path):
+    """The card's GRPC url is the sandbox's HTTP/1.1 port: unreachable (3), and the hint says the
+    port speaks HTTP/1.x, not gRPC (grpcio's own text is kept in the message)."""
+    port = sandbox_grpc.url.rsplit(":", 1)[1]
+    r = cli("send", _card(tmp_path, f"127.0.0.1:{port}"), "hi", *GRPC, "-o", "json")
+    assert r.exit_code == 3, r.stdout
+    err = r.json["error"]
+    assert err["details"]["grpcStatus"] == "UNAVAILABLE"
+    assert "HTTP/1" in err["hint"] and "not gRPC" in err["hint"]
+
+
+def test_send_to_a_silent_peer_is_a_connect_timeout_with_no_task_claimed(cli, silent_tcp, tmp_path):
+    """A peer that accepts TCP and never answers HTTP/2: the channel is never READY, so nothing was
+    sent. Exit 5 with the connect timeout alone: no 'the task this message started', and no ListTasks
+    on that dead channel (which would wait another --connect-timeout)."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{silent_tcp}")
+    r = cli("send", card, "hi", *GRPC, "--connect-timeout", "1", "-o", "json")
+    assert r.exit_code == 5, r.stdout
+    err = r.json["error"]
+    assert "connect timeout" in err["message"]
+    assert "messageId" not in err["details"]
+    assert err["details"]["phase"] == "connect"
+
+
+def test_a_server_without_the_a2a_service_is_method_not_found_with_a_grpc_hint(
+    cli, grpc_without_a2a, tmp_path
+):
+    """UNIMPLEMENTED without an A2A ErrorInfo: the service or method is not served on that port.
+    Exit 1 (an answer, -32601 as docs/grpc.md's table says); the hint names the gRPC service, not the
+    A2A-Version header of the HTTP bindings."""
+    card = _card(tmp_path, f"127.0.0.1:{grpc_without_a2a}")
+    r = cli("task", "get", card, "t-1", *GRPC, "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    err = r.json["error"]
+    assert err["a2aCode"] == -32601
+    assert err["details"]["grpcStatus"] == "UNIMPLEMENTED"
+    assert "lf.a2a.v1.A2AService" in err["hint"]
+    assert "A2A-Version header" not in err["hint"]
+
+
+def test_unverifiable_tls_is_one_line_with_the_cacert_hint(sdk_grpc_agent_tls, tmp_path):
+    """grpcs:// to a server whose CA is not trusted: exit 3, the --cacert hint, and stderr is ONE
+    line (grpcio's C core logs the failed handshake to stderr unless GRPC_VERBOSITY is set; a2actl
+    defaults it to ERROR). A subprocess: the core reads the variable once, at import."""
+    port = sdk_grpc_agent_tls.grpc_url.rsplit(":", 1)[1]
+    card = _card(tmp_path, f"grpcs://127.0.0.1:{port}")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("A2ACTL_", "GRPC_"))}
+    env["NO_COLOR"] = "1"
+    proc = subprocess.run(
+        [sys.executable, "-m", "a2actl", "send", card, "hi", *GRPC, "--connect-timeout", "5"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert proc.returncode == 3, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith("a2actl: ") and "--cacert" in lines[0]
