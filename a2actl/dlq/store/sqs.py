@@ -257,6 +257,21 @@ def _one_line(text: str, limit: int = 200) -> str:
 # -- the store ------------------------------------------------------------------------------------
 
 
+def _check_endpoint(endpoint_url: str) -> None:
+    """Raise ``UsageError`` (exit 2) unless ``endpoint_url`` is an ``http(s)://HOST[:PORT][/PATH]``
+    URL botocore can use (``http://`` alone or ``http://[::1`` made botocore raise ``ValueError``,
+    reported as an unexpected error, exit 1)."""
+    if not endpoint_url.startswith(("http://", "https://")):
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: give an http(s):// URL")
+    try:
+        parts = urlsplit(endpoint_url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: not a valid URL ({exc})") from exc
+    if not host:
+        raise UsageError(f"--endpoint-url {endpoint_url!r}: no host", hint="e.g. http://127.0.0.1:4566")
+
+
 @dataclass
 class _Held:
     receipt: str
@@ -277,8 +292,8 @@ class SqsBackend:
         """Parse ``src`` (no connection yet). Raises ``UsageError`` (exit 2) for a bad SRC or
         ``endpoint_url``."""
         self.ref = parse_source(src)
-        if endpoint_url is not None and not endpoint_url.startswith(("http://", "https://")):
-            raise UsageError(f"--endpoint-url {endpoint_url!r}: give an http(s):// URL")
+        if endpoint_url is not None:
+            _check_endpoint(endpoint_url)
         self.endpoint_url = endpoint_url
         acct = f"{self.ref.account}/" if self.ref.account else ""
         self.url = f"sqs://{self.ref.region}/{acct}{self.ref.name}"

@@ -63,6 +63,15 @@ def test_endpoint_url_only_for_sqs(tmp_path: Any) -> None:
         open_backend(str(tmp_path / "d.jsonl"), endpoint_url="http://127.0.0.1:1")
     with pytest.raises(UsageError, match="http"):
         SqsBackend("sqs://eu-west-1/q", "127.0.0.1:4566")
+    # botocore raised ValueError for these (an 'unexpected' error, exit 1)
+    for bad, says in [
+        ("http://", "no host"),
+        ("http://[::1", "not a valid URL"),
+        ("http://127.0.0.1:99999", "not a valid URL"),
+        ("https://:443", "no host"),
+    ]:
+        with pytest.raises(UsageError, match=says):
+            SqsBackend("sqs://eu-west-1/q", bad)
 
 
 def _msg(body: Any, received: int = 3, attrs: dict[str, str] | None = None) -> dict[str, Any]:
