@@ -99,6 +99,12 @@ def _select(fetched: CardFetch, settings: Settings, transport: Transport, grpc: 
             else "see the card's interfaces with 'a2actl card get TARGET'"
         )
         raise UsageError(str(exc), hint=hint) from exc
+    # userinfo in the chosen interface's URL (gRPC's host:port form has no scheme) is a secret: masked
+    # in every output from here on, the note below included
+    from a2actl.core.redact import register_url
+
+    url = selection.interface.url
+    register_url(url if "://" in url else f"grpc://{url}")
     transport.sink.on_note(
         f"negotiated {selection.interface.protocol_binding} {selection.family.value} at "
         f"{selection.interface.url}: {selection.reason}"

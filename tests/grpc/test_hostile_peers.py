@@ -156,3 +156,17 @@ def test_unverifiable_tls_is_one_line_with_the_cacert_hint(sdk_grpc_agent_tls, t
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith("a2actl: ") and "--cacert" in lines[0]
+
+
+def test_userinfo_in_a_card_interface_url_is_never_printed(cli, tmp_path):
+    """A card's GRPC url with userinfo (grpcio ignores it): the password is masked in the -v
+    negotiation note and in the error (docs: URL userinfo is never printed)."""
+    secret = "pa55-in-the-card-url"
+    with socket.socket() as s:  # a port with nobody listening: refused, exit 3
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    card = _card(tmp_path, f"grpc://user:{secret}@127.0.0.1:{port}")
+    r = cli("send", card, "hi", *GRPC, "-v", "--connect-timeout", "3")
+    assert r.exit_code == 3, r.stderr
+    assert "negotiated GRPC" in r.stderr
+    assert secret not in r.stderr + r.stdout
