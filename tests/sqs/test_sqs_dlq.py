@@ -327,3 +327,68 @@ def test_second_replay_on_this_machine_is_refused(
     assert queues.depth() == {"messages": 2, "notVisible": 0}  # nothing received, nothing deleted
     r = cli("dlq", "replay", queues.src(), "--endpoint-url", queues.endpoint, "--yes", "-o", "json")
     assert r.exit_code == 0 and r.json["acknowledged"] == 2
+
+
+def _stale_handles(backend: Any) -> None:
+    """What a receipt handle that expired looks like to DeleteMessage: SQS refuses it."""
+    for h in backend.held.values():
+        h.receipt = "expired-" + uuid.uuid4().hex
+
+
+def test_a_refused_delete_is_retried_with_a_fresh_handle(
+    cli: Any, queues: Queues, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The agent acknowledged, but DeleteMessageBatch refused the receipt handles (expired:
+    ReceiptHandleIsInvalid, the hold ran out). The replay counted them as not removed, journalled them ``removed`` and
+    exited 0 with the messages still in the DLQ (the next replay delivered them again). Now it
+    receives them again for fresh handles and deletes them: each delivered once, the DLQ empty."""
+    from a2actl.dlq.store.sqs import SqsBackend
+
+    es = filled(queues, sandbox.url, 3)
+    original = SqsBackend.remove_many
+    calls = []
+
+    async def expire_first(self: SqsBackend, ids: list[str]) -> int:
+        if not calls:  # the hold ran out (visible again) and the handles with it
+            await self._visibility(list(self.held), 0)
+            _stale_handles(self)
+        calls.append(ids)
+        return await original(self, ids)
+
+    monkeypatch.setattr(SqsBackend, "remove_many", expire_first)
+    r = cli(
+        "dlq", "replay", queues.src(), "--endpoint-url", queues.endpoint, "--yes",
+        "--journal", str(tmp_path / "j.jsonl"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0 and r.json["acknowledged"] == 3, r.stdout + r.stderr
+    queues.wait_visible(0)
+    assert queues.depth() == {"messages": 0, "notVisible": 0}
+    assert deliveries(sandbox, mids_of(es)) == {m: 1 for m in mids_of(es)}
+
+
+def test_a_delete_refused_twice_stops_and_the_rerun_removes_without_redelivery(
+    cli: Any, queues: Queues, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DeleteMessageBatch keeps refusing: exit 6, one line, the ids stay ``delivered`` in the
+    journal; the rerun removes them without delivering them again."""
+    from a2actl.dlq.store.sqs import SqsBackend
+
+    es = filled(queues, sandbox.url, 3)
+    original = SqsBackend._delete
+
+    async def refused(self: SqsBackend, url: str, chunk: list[str]) -> Any:
+        _stale_handles(self)
+        return await original(self, url, chunk)
+
+    monkeypatch.setattr(SqsBackend, "_delete", refused)
+    args = ("dlq", "replay", queues.src(visibility=1), "--endpoint-url", queues.endpoint, "--yes",
+            "--journal", str(tmp_path / "j.jsonl"), "-o", "json")  # fmt: skip
+    r = cli(*args)
+    assert r.exit_code == 6, r.stdout + r.stderr
+    assert "ReceiptHandleIsInvalid" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    monkeypatch.setattr(SqsBackend, "_delete", original)
+    queues.wait_visible(3)
+    r = cli(*args)
+    assert r.exit_code == 0 and r.json["resumedRemovals"] == 3, r.stdout + r.stderr
+    assert queues.depth() == {"messages": 0, "notVisible": 0}
+    assert deliveries(sandbox, mids_of(es)) == {m: 1 for m in mids_of(es)}

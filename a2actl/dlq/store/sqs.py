@@ -624,25 +624,55 @@ class SqsBackend:
     async def remove_many(self, entry_ids: list[str]) -> int:
         """``DeleteMessageBatch`` (10 a call) with the receipt handles of this run; ids not held yet
         are searched for first (``_find``: a replay resuming the removals of a killed one). Returns
-        how many were deleted; an id the queue no longer has counts as not removed."""
-        missing = {i for i in entry_ids if i not in self.held}
-        if missing:
-            await self._find(missing)
-        ids = [i for i in dict.fromkeys(entry_ids) if i in self.held]
-        url = await self.resolve() if ids else ""
-        chunks = [ids[i : i + 10] for i in range(0, len(ids), 10)]
-        deleted = 0
-        for i in range(0, len(chunks), self.parallel):
-            deleted += sum(
-                await asyncio.gather(*(self._delete(url, c) for c in chunks[i : i + self.parallel]))
+        how many were deleted; an id the queue no longer has counts as not removed.
+
+        A deletion SQS refuses (``Failed``, e.g. ``ReceiptHandleIsInvalid``: the handle expired, or
+        the message was received again elsewhere) is tried once more with a fresh receipt handle
+        (the message is received again); refused again, it raises ``ProtocolViolation`` (exit 6)
+        naming the code, so the replay journal keeps the id ``delivered`` and the next run removes
+        it without delivering it again. (It used to count as not removed, the journal said
+        ``removed``, and the message was delivered again by the next replay.)"""
+        done, failed = await self._delete_held(entry_ids)
+        if failed:
+            for mid in failed:  # stale handles: receive those messages again for fresh ones
+                self.held.pop(mid, None)
+                self.seen.discard(mid)
+            again, refused = await self._delete_held(list(failed))
+            done |= again
+            # not received again (still invisible: held elsewhere, or our lapsed hold) is not gone
+            failed = {**{m: w for m, w in failed.items() if m not in again}, **refused}
+        deleted = len(done)
+        if failed:
+            first = next(iter(failed.values()))
+            raise ProtocolViolation(
+                f"SQS {self.url}: could not delete {len(failed)} acknowledged message(s): {first}",
+                hint="rerun the replay: the journal has them as delivered, so they are removed, not sent again",
             )
         gone = set(entry_ids)
         self.pending.difference_update(gone)
         self.buffer = deque(m for m in self.buffer if str(m["MessageId"]) not in gone)
         return deleted
 
-    async def _delete(self, url: str, chunk: list[str]) -> int:
-        """One ``DeleteMessageBatch`` of held messages; returns how many SQS deleted."""
+    async def _delete_held(self, entry_ids: list[str]) -> tuple[set[str], dict[str, str]]:
+        """Delete ``entry_ids`` with the receipt handles held (receiving those not held first):
+        ``(ids deleted, {id: "CODE: message"} refused by SQS)``; ids not found are in neither."""
+        missing = {i for i in entry_ids if i not in self.held}
+        if missing:
+            await self._find(missing)
+        ids = [i for i in dict.fromkeys(entry_ids) if i in self.held]
+        url = await self.resolve() if ids else ""
+        chunks = [ids[i : i + 10] for i in range(0, len(ids), 10)]
+        deleted: set[str] = set()
+        failed: dict[str, str] = {}
+        for i in range(0, len(chunks), self.parallel):
+            for ok, f in await asyncio.gather(*(self._delete(url, c) for c in chunks[i : i + self.parallel])):
+                deleted |= ok
+                failed.update(f)
+        return deleted, failed
+
+    async def _delete(self, url: str, chunk: list[str]) -> tuple[set[str], dict[str, str]]:
+        """One ``DeleteMessageBatch`` of held messages: ``(ids SQS deleted, {id: "CODE: message"}
+        of those it refused})``."""
         out = await self._call(
             "delete_message_batch",
             QueueUrl=url,
@@ -652,7 +682,14 @@ class SqsBackend:
         for n, mid in enumerate(chunk):
             if n in ok:
                 self.held.pop(mid, None)
-        return len(ok)
+        failed = {}
+        for x in out.get("Failed") or []:
+            try:
+                mid = chunk[int(x["Id"])]
+            except (KeyError, ValueError, IndexError):
+                continue
+            failed[mid] = f"{x.get('Code')}: {_one_line(str(x.get('Message') or ''))}"
+        return {chunk[n] for n in ok if n < len(chunk)}, failed
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """A failed replay: SQS messages cannot be changed, so the message stays as it is, held until
