@@ -4,7 +4,6 @@ verified. Each is one error line with the documented exit code (docs/grpc.md, do
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import socket
@@ -13,7 +12,6 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -69,32 +67,21 @@ def silent_tcp() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def grpc_without_a2a() -> Iterator[int]:
-    """A real gRPC server that serves only reflection (no A2A service): its port."""
+    """A real gRPC server that serves only reflection (no A2A service): its port. grpcio's threaded
+    server, so no second asyncio loop runs beside the CLI's."""
+    from concurrent import futures
+
     import grpc  # type: ignore[import-untyped,unused-ignore]
     from grpc_reflection.v1alpha import reflection
 
-    loop = asyncio.new_event_loop()
-    started = threading.Event()
-    box: dict[str, Any] = {}
-
-    async def main() -> None:
-        server = grpc.aio.server()
-        reflection.enable_server_reflection([reflection.SERVICE_NAME], server)
-        box["port"] = server.add_insecure_port("127.0.0.1:0")
-        box["server"] = server
-        await server.start()
-        started.set()
-        await server.wait_for_termination()
-
-    t = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
-    t.start()
-    assert started.wait(10)
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    reflection.enable_server_reflection([reflection.SERVICE_NAME], server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
     try:
-        yield box["port"]
+        yield port
     finally:
-        asyncio.run_coroutine_threadsafe(box["server"].stop(0), loop).result(5)
-        t.join(5)
-        loop.close()
+        server.stop(0).wait(5)
 
 
 def test_grpc_url_on_an_http1_port_says_so(cli, sandbox_grpc, tmp_path):
