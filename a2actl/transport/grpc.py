@@ -10,8 +10,9 @@ JSON-RPC shapes).
 
 * **URL and TLS** (the card's ``AgentInterface.url``; spec v1.0: ``host:port`` for gRPC):
   ``grpc://host:port`` and ``http://host:port`` are plaintext (h2c); ``grpcs://host:port`` and
-  ``https://host:port`` are TLS; a bare ``host:port`` is TLS when the port is 443 or ``--cacert`` /
-  ``--cert`` is given, plaintext otherwise. TLS uses ``--cacert`` (else the system roots grpcio
+  ``https://host:port`` are TLS; a bare ``host:port`` (or gRPC's ``dns:[//authority/]host[:port]``)
+  is TLS when the port is 443 or ``--cacert`` / ``--cert`` is given, plaintext otherwise; the other
+  gRPC target schemes (``unix:``, ``ipv4:`` …) are refused (``UsageError``, exit 2). TLS uses ``--cacert`` (else the system roots grpcio
   ships) and ``--cert``/``--key`` for mutual TLS. ``--insecure`` cannot be honoured: grpcio cannot
   skip certificate verification (``UsageError``, exit 2).
 * **Metadata** (spec v1.0 §10: service parameters as lowercase metadata): ``a2a-version: 1.0``, every
@@ -105,6 +106,8 @@ OPERATIONS: dict[str, tuple[type[Message], bool]] = {
     "ListTaskPushNotificationConfigs": (a2a_pb2.ListTaskPushNotificationConfigsRequest, False),
     "DeleteTaskPushNotificationConfig": (a2a_pb2.DeleteTaskPushNotificationConfigRequest, False),
 }
+#: gRPC target-name schemes (grpc/doc/naming.md): only ``dns`` names a host and port.
+_NAME_SCHEMES = frozenset(("dns", "unix", "unix-abstract", "vsock", "ipv4", "ipv6", "xds"))
 #: Metadata names gRPC itself owns (HTTP/2 pseudo and transport headers): never sent from ``-H``.
 _RESERVED = frozenset(("content-type", "te", "host", "user-agent", "connection", "content-length"))
 
@@ -126,7 +129,21 @@ def parse_endpoint(url: str, settings: Settings) -> Endpoint:
     for a URL without a host or port, or another scheme."""
     text = url.strip()
     scheme = ""
-    if "://" in text:
+    head, colon, tail = text.partition(":")
+    if colon and head.lower() in _NAME_SCHEMES:
+        # gRPC's own target syntax (grpc/doc/naming.md): dns:[//authority/]host[:port] is a host and
+        # port (the authority names a DNS server: not ours to use); the others are not host:port
+        scheme = head.lower()
+        if scheme != "dns":
+            raise UsageError(
+                f"gRPC interface URL {url!r}: {scheme}: targets are not supported",
+                hint="a card's gRPC interface is host:port, grpc://host:port (plaintext) or "
+                "grpcs://host:port (TLS) (spec v1.0 §10)",
+            )
+        rest = tail
+        if rest.startswith("//"):
+            rest = rest[2:].split("/", 1)[1] if "/" in rest[2:] else ""
+    elif "://" in text:
         scheme = text.split("://", 1)[0].lower()
         rest = text.split("://", 1)[1]
     else:
@@ -144,7 +161,7 @@ def parse_endpoint(url: str, settings: Settings) -> Endpoint:
     if not host:
         raise UsageError(f"gRPC interface URL {url!r} has no host")
     if port is None:
-        port = 443 if scheme in ("grpcs", "https") else 80 if scheme == "http" else 0
+        port = 443 if scheme in ("grpcs", "https", "dns") else 80 if scheme == "http" else 0
     if not port:
         raise UsageError(
             f"gRPC interface URL {url!r} has no port", hint="the card should give host:port (spec v1.0 §10)"
@@ -542,9 +559,11 @@ class GrpcClient:
                 details=info,
             )
         if name == "RESOURCE_EXHAUSTED" and "larger than max" in message:
+            limit = max(self.settings.max_body_bytes, self.settings.max_event_bytes)
             raise ProtocolViolation(
                 f"{self.url} sent a gRPC message over the limit: {message}",
-                hint="a message this large is a misconfiguration (--max-event-bytes raises the limit)",
+                hint=f"a2actl reads at most {limit} bytes per gRPC message; one this large is a "
+                "misconfiguration" + (" (--max-event-bytes raises the limit)" if streaming else ""),
                 details=info,
             )
         if streaming and events > 0 and not a2a:

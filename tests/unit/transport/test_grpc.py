@@ -52,6 +52,40 @@ def test_endpoint_forms(url: str, target: str, tls: bool):
     assert (e.target, e.tls) == (target, tls)
 
 
+@pytest.mark.parametrize(
+    ("url", "target", "tls"),
+    [
+        ("dns:///h.example:50051", "h.example:50051", False),
+        ("dns://8.8.8.8/h.example:50051", "h.example:50051", False),
+        ("dns:h.example:50051", "h.example:50051", False),
+        ("DNS:///h.example", "h.example:443", True),
+    ],
+)
+def test_grpc_dns_names_are_host_port(url: str, target: str, tls: bool):
+    """gRPC's own name syntax (grpc/doc/naming.md: ``dns:[//authority/]host[:port]``, port 443 by
+    default): the authority (a DNS server) is not ours to use; the host and port are."""
+    e = parse_endpoint(url, Settings())
+    assert (e.target, e.tls) == (target, tls)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        ("unix:/tmp/agent.sock", "unix"),
+        ("unix:///tmp/agent.sock", "unix"),
+        ("unix-abstract:agent", "unix-abstract"),
+        ("ipv4:127.0.0.1:50051", "ipv4"),
+        ("vsock:3:50051", "vsock"),
+    ],
+)
+def test_other_grpc_name_schemes_are_refused_by_name(url: str, says: str):
+    """gRPC target schemes a card's interface should not use (spec v1.0 §10: host:port) are refused
+    as what they are, not as 'no port' or 'port could not be cast'."""
+    with pytest.raises(UsageError) as exc:
+        parse_endpoint(url, Settings())
+    assert f"{says}: targets are not supported" in exc.value.message
+
+
 def test_a_bare_host_port_is_tls_with_tls_options(tmp_path):
     assert parse_endpoint("h:50051", Settings(cacert=str(tmp_path / "ca.pem"))).tls is True
 
@@ -122,6 +156,8 @@ class Recorder(a2a_pb2_grpc.A2AServiceServicer):
         self._record(context)
         if request.id == "slow":
             await asyncio.sleep(2)
+        if request.id == "big":  # an answer over a 4 KiB limit
+            return a2a_pb2.Task(id="big", context_id="c1", metadata={"pad": "x" * 8192})
         if request.id not in ("ok", "slow"):
             await self._abort(context, request.id)
         return a2a_pb2.Task(
@@ -368,3 +404,21 @@ def test_unavailable_hint_reads_grpcios_reason(reason, says):
     from a2actl.transport.grpc import unavailable_hint
 
     assert says in unavailable_hint(reason)
+
+
+def test_a_unary_answer_over_the_limit_names_the_limit_not_a_stream_flag():
+    """A unary answer over the receive limit: exit 6 with a hint that names the limit in bytes;
+    ``--max-event-bytes`` (a stream option ``send`` does not have) is offered only for streams."""
+    from a2actl.core.errors import ProtocolViolation
+
+    async def t(c: GrpcClient, r: Recorder, port: int) -> None:
+        with pytest.raises(ProtocolViolation) as unary:
+            await c.call("GetTask", {"id": "big"})
+        assert "4096 bytes" in (unary.value.hint or "")
+        assert "--max-event-bytes" not in (unary.value.hint or "")
+        with pytest.raises(ProtocolViolation) as streamed:
+            async for _ in c.stream("SendStreamingMessage", _stream_params("1 big")):
+                pass
+        assert "--max-event-bytes" in (streamed.value.hint or "")
+
+    serve(t, max_body_bytes=4096, max_event_bytes=4096)
