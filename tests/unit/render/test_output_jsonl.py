@@ -146,6 +146,20 @@ def test_an_unbuffered_stdout_gets_whole_lines(tmp_path: Path) -> None:
     assert (tmp_path / "out").read_bytes() == '{"é":"✓"}\n{"n":2}\n'.encode()
 
 
+def test_text_and_records_keep_their_order_on_an_unbuffered_stdout(tmp_path: Path) -> None:
+    """PYTHONUNBUFFERED=1 / python -u: text goes to the file as it is written (write-through over the
+    file itself), so records written without flushing the text layer first still come after it."""
+    raw = io.FileIO(tmp_path / "out", "w")
+    stream = io.TextIOWrapper(raw, encoding="utf-8", write_through=True)
+    out = Output("jsonl", stdout=stream)
+    out.stdout.write("a line of text\n")
+    out.jsonl({"n": 1})
+    stream.write("more text, no newline ")
+    out.jsonl({"n": 2})
+    raw.close()
+    assert (tmp_path / "out").read_bytes() == b'a line of text\n{"n":1}\nmore text, no newline {"n":2}\n'
+
+
 def test_a_stream_that_is_not_utf8_gets_text(tmp_path: Path) -> None:
     with open(tmp_path / "out", "w", encoding="latin-1") as stream:
         Output("jsonl", stdout=stream).jsonl({"name": "café"})
