@@ -575,7 +575,7 @@ class GrpcClient:
         if name == "UNAVAILABLE" and not a2a:
             raise UnreachableError(
                 f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
-                hint=unavailable_hint(message),
+                hint=unavailable_hint(message, tls=self.endpoint.tls),
                 details=info,
             )
         if name == "CANCELLED" and not a2a:
@@ -645,11 +645,17 @@ def _text_md(md: Any) -> list[tuple[str, str]]:
     return out
 
 
-def unavailable_hint(message: str) -> str:
+def unavailable_hint(message: str, *, tls: bool | None = None) -> str:
     """The hint for an UNAVAILABLE channel from grpcio's reason (``message``, the status details):
     an HTTP/1.x server on the port, a certificate that does not verify (``--cacert``), a plaintext
-    port dialled with TLS, else the generic one."""
+    port dialled with TLS, a plaintext channel the server closed (``tls=False``: likely a TLS port),
+    else the generic one."""
     text = message.lower()
+    if tls is False and "socket closed" in text:
+        return (
+            "the server closed the plaintext connection: if that port speaks TLS, use grpcs://host:port "
+            "or pass --cacert FILE (a bare host:port is plaintext unless the port is 443, docs/grpc.md)"
+        )
     if "http1.x" in text or "expected settings frame" in text:
         return (
             "that port speaks HTTP/1.x, not gRPC: the card's GRPC url points at an HTTP port "

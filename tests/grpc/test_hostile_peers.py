@@ -157,3 +157,12 @@ def test_userinfo_in_a_card_interface_url_is_never_printed(cli, tmp_path):
     assert r.exit_code == 3, r.stderr
     assert "negotiated GRPC" in r.stderr
     assert secret not in r.stderr + r.stdout
+
+
+def test_plaintext_to_a_tls_port_suggests_tls(cli, sdk_grpc_agent_tls):
+    """The card's bare host:port is plaintext without TLS options; the port speaks TLS, closes the
+    connection: exit 3 and the hint says to use TLS (grpcs:// or --cacert)."""
+    r = cli("send", sdk_grpc_agent_tls.url, "hi", *GRPC, "--connect-timeout", "3", "-o", "json")
+    assert r.exit_code == 3, r.stdout
+    hint = r.json["error"]["hint"]
+    assert "--cacert" in hint and "grpcs://" in hint
