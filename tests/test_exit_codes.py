@@ -36,6 +36,25 @@ def test_2_usage(cli, sandbox):
     assert cli("nosuchcommand").exit_code == 2
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "X-Foo: h\u00e9llo",
+        "X-Foo: a\nb",
+        "X-Foo: a\x00b",
+        "Authorization Bearer s3cr3t-t0ken",
+        "X Y: z",
+        ": v",
+    ],
+)
+def test_2_bad_header_is_refused_before_any_request_without_echoing_the_value(cli, sandbox, header):
+    # non-ASCII and line breaks used to reach httpx: exit 1 "unexpected UnicodeEncodeError" / LocalProtocolError
+    r = cli("-H", header, "card", "get", sandbox.url, "-o", "json")
+    assert r.exit_code == 2, r.stderr
+    assert r.json["error"]["message"].startswith("bad --header")
+    assert "s3cr3t" not in r.stdout + r.stderr and "llo" not in r.stdout + r.stderr
+
+
 def test_3_refused(cli, refused_url):
     r = cli("handshake", "probe", refused_url, "-o", "json")
     assert r.exit_code == 3

@@ -300,13 +300,28 @@ def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
     return os.environ.get(ENV_TOKEN, "").strip() or None
 
 
+#: An HTTP field name (RFC 9110 §5.1: a token, §5.6.2).
+_FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+
+
 def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
+    """``-H 'Name: value'`` pairs, checked here (exit 2) so no transport meets a value it cannot send:
+    the name is an RFC 9110 token, the value printable ASCII (httpx, aiohttp and gRPC metadata all
+    refuse line breaks and control characters; non-ASCII would be sent differently by each). The
+    error never echoes a value (it may be a secret)."""
     out = []
     for v in values:
         name, sep, value = v.partition(":")
-        if not sep or not name.strip() or any(c.isspace() for c in name.strip()):
-            raise UsageError(f"bad --header {v!r}", hint="use -H 'Name: value'")
-        out.append((name.strip(), value.strip()))
+        name, value = name.strip(), value.strip()
+        if not sep or not name or not set(name) <= _FIELD_NAME:
+            shown = f" {name[:40]!r}" if sep else " (no ':')"
+            raise UsageError(f"bad --header name{shown}", hint="use -H 'Name: value'")
+        if not value.isascii() or any(c < " " and c != "\t" or c == "\x7f" for c in value):
+            raise UsageError(
+                f"bad --header {name}: the value must be printable ASCII (no line breaks, control or non-ASCII characters)",
+                hint="percent-encode or base64 the value, as the receiving service expects",
+            )
+        out.append((name, value))
     if out:
         from a2actl.core.redact import header_secrets
 
