@@ -192,6 +192,8 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
             continue
         if refl["enabled"]:
             text = f"{', '.join(refl['services']) or 'no services'} ({refl['service']})"
+        elif refl["enabled"] is None:
+            text = f"unknown ({refl['status']}: {refl.get('message') or 'no answer'})"
         else:
             text = "off" + (f" ({refl['status']})" if refl["status"] != "OK" else "")
         out.out.print(Text(f"reflection on {safe(e['url'])}: {safe(text)}"))

@@ -138,9 +138,13 @@ class Reflection:
     message: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        """``{"enabled", "service", "services", "status", "message"}``."""
+        """``{"enabled", "service", "services", "status", "message"}``. ``enabled``: ``True`` when a
+        reflection service answered, ``False`` when the server said it has none (``UNIMPLEMENTED``),
+        ``None`` (unknown) when the call could not be made or failed otherwise (no channel, a deadline,
+        UNAVAILABLE)."""
+        known = self.service is not None or self.status == "UNIMPLEMENTED"
         return {
-            "enabled": self.service is not None,
+            "enabled": (self.service is not None) if known else None,
             "service": self.service,
             "services": self.services,
             "status": self.status,

@@ -167,7 +167,9 @@ def test_nothing_listening_is_a_probe_error_not_a_crash(cli: Any, tmp_path: Path
     (ep,) = _grpc(r.json)
     assert ep["speaks"] == [] and ep["probes"]["1.0"]["verdict"] == "error"
     assert ep["probes"]["1.0"]["detail"].startswith("gRPC UNAVAILABLE")
-    assert ep["reflection"]["enabled"] is False and ep["reflection"]["status"] == "UNAVAILABLE"
+    assert (
+        ep["reflection"]["enabled"] is None and ep["reflection"]["status"] == "UNAVAILABLE"
+    )  # unknown: nothing answered
     assert r.json["verdict"] == "none"
 
 
