@@ -180,7 +180,24 @@ def main() -> None:
         closed1 = a2actl_closed(base, seconds, loop=loop)
         print(f"a2actl load run -c 64 (closed, saturation): {closed1:,.0f} req/s", flush=True)
         best = 0.0
-        for rate in (250, 500, 1000, 1500, 1750, 2000, 2250, 2500, 2750, 3000, 3500, 4000, 5000, 6000):
+        for rate in (
+            250,
+            500,
+            750,
+            1000,
+            1250,
+            1500,
+            1750,
+            2000,
+            2250,
+            2500,
+            2750,
+            3000,
+            3500,
+            4000,
+            5000,
+            6000,
+        ):
             r = a2actl_at(base, rate, seconds, loop)
             ok = held(r)
             print(
