@@ -625,10 +625,14 @@ class _CutProxy:
                 except OSError:
                     return
 
-    def cut(self) -> None:
+    def cut(self, close: bool = True) -> None:
+        """Drop every byte from now on; ``close``: and close the connections 0.3 s later (else they
+        stay open and silent: a broker that stopped answering)."""
         import threading
 
         self.dead.set()
+        if not close:
+            return
 
         def close() -> None:
             time.sleep(0.3)
@@ -689,3 +693,33 @@ def test_an_ack_the_broker_never_got_is_not_journalled_removed(
     assert topology.depths() == (0, 0)
     got = received(sandbox)
     assert all(got[m]["processed"] == 1 for m in mids), {m: got[m] for m in mids}
+
+
+def test_a_broker_that_stops_answering_is_exit_3_within_the_timeout(
+    cli: Any, topology: Topology, sandbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection is open but the broker says nothing more: every broker call waits at most
+    --timeout, then exit 3 in one line. (It waited ~3.5 min for aiormq's heartbeat to close the
+    connection, then printed a CancelledError traceback, exit 1.)"""
+    from a2actl.dlq.store.amqp import AmqpBackend
+
+    topology.dead_letter(bare(2), target_headers(sandbox, 2))
+    proxy = _CutProxy(topology.broker.port)
+    original = AmqpBackend._depth
+
+    async def silent_then_depth(self: AmqpBackend) -> int | None:
+        await self._connection()  # the handshake went through
+        proxy.cut(close=False)
+        return await original(self)
+
+    monkeypatch.setattr(AmqpBackend, "_depth", silent_then_depth)
+    via = f"amqp://guest@127.0.0.1:{proxy.port}/%2F?queue={topology.dlq}"
+    started = time.monotonic()
+    try:
+        r = cli("--timeout", "2s", "dlq", "list", via, "-o", "json")
+    finally:
+        proxy.stop()
+    assert r.exit_code == 3, r.stdout + r.stderr
+    assert "did not answer" in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert time.monotonic() - started < 60
+    assert topology.depths() == (2, 0)

@@ -492,12 +492,25 @@ class AmqpBackend:
             self.lost = _why(exc)
 
     async def _call(self, what: str, aw: Awaitable[T]) -> T:
-        """Await one broker operation; connection loss is ``UnreachableError`` (exit 3), a channel
-        error ``ProtocolViolation`` (exit 6)."""
+        """Await one broker operation, for at most the read timeout (``--timeout``); connection loss
+        or no answer is ``UnreachableError`` (exit 3), a channel error ``ProtocolViolation`` (exit 6).
+
+        A broker that stops answering mid-read (the TCP connection open, nothing coming back) held
+        ``dlq list`` for 3.5 minutes, until aiormq's heartbeat closed the connection, and then the
+        ``CancelledError`` aiormq hands to pending calls escaped as a traceback."""
         import aiormq.exceptions as aexc
 
         try:
-            return await aw
+            return await asyncio.wait_for(aw, self.settings.read_timeout)
+        except (TimeoutError, asyncio.TimeoutError) as exc:
+            raise UnreachableError(
+                f"RabbitMQ {self.url} did not answer ({what}) within {self.settings.read_timeout:g}s",
+                hint="a slower broker: raise --timeout",
+            ) from exc
+        except asyncio.CancelledError as exc:
+            if _cancelling():
+                raise  # this command is being stopped (Ctrl-C, --max-time)
+            raise UnreachableError(f"lost RabbitMQ {self.url} ({what}): the connection closed") from exc
         except aexc.ChannelAccessRefused as exc:
             raise AuthError(f"RabbitMQ {self.url}: {what}: access refused ({_why(exc)})") from exc
         except (aexc.AMQPConnectionError, ConnectionError, aexc.ChannelInvalidStateError) as exc:
@@ -511,8 +524,7 @@ class AmqpBackend:
         self.held.clear()
         await self._close_all(self._replay_chs)
         if self._conn is not None:
-            with contextlib.suppress(Exception):
-                await self._conn.close()
+            await _quietly(self._conn.close(), CLEANUP)
         self._conn = self._publish_ch = None
         self._replay_chs = []
 
@@ -595,8 +607,7 @@ class AmqpBackend:
                     self._notice_quorum(msg)
                     yield msg, seg
             finally:
-                with contextlib.suppress(Exception):
-                    await queue.cancel(tag)
+                await _quietly(queue.cancel(tag), CLEANUP)
             # what the broker sent before the cancel took effect, in order, before the next consumer's
             while n < budget and not seg.buf.empty():
                 msg = seg.buf.get_nowait()
@@ -641,14 +652,11 @@ class AmqpBackend:
             while tag >= seg.first and tag in seg.acked:
                 tag -= 1
             if seg.first and tag >= seg.first and id(seg.ch) not in closed:
-                with contextlib.suppress(Exception):
-                    raw = await seg.ch.get_underlay_channel()
-                    await raw.basic_nack(delivery_tag=tag, multiple=True, requeue=True)
+                await _quietly(_nack_upto(seg.ch, tag), CLEANUP)
         for seg in segments:
             if id(seg.ch) not in closed:
                 closed.add(id(seg.ch))
-                with contextlib.suppress(Exception):
-                    await seg.ch.close()
+                await _quietly(seg.ch.close(), CLEANUP)
         segments.clear()
 
     def _decode(self, msg: Any) -> tuple[dict[str, Any] | None, str | None]:
@@ -780,19 +788,10 @@ class AmqpBackend:
         the acks included. Raises ``UnreachableError`` (exit 3) when the answer does not come within
         the read timeout or the connection is lost."""
         for ch in channels:
-            try:
-                await self._call(
-                    "confirm the acknowledgements",
-                    asyncio.wait_for(
-                        ch.set_qos(prefetch_count=min(self.ahead, 65535), global_=False),
-                        self.settings.read_timeout,
-                    ),
-                )
-            except (TimeoutError, asyncio.TimeoutError) as exc:
-                raise UnreachableError(
-                    f"RabbitMQ {self.url} did not confirm the acknowledgements within "
-                    f"{self.settings.read_timeout:g}s"
-                ) from exc
+            await self._call(
+                "confirm the acknowledgements",
+                ch.set_qos(prefetch_count=min(self.ahead, 65535), global_=False),
+            )
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """A replay could not deliver it: the message stays unchanged (``x-death`` intact) and
@@ -1028,6 +1027,35 @@ class AmqpLock:
             with contextlib.suppress(Exception):
                 await self.ch.close()
             self.ch = None
+
+
+async def _nack_upto(ch: Any, tag: int) -> None:
+    """``basic.nack`` (``multiple``, ``requeue``) of every message held on ``ch`` up to ``tag``."""
+    raw = await ch.get_underlay_channel()
+    await raw.basic_nack(delivery_tag=tag, multiple=True, requeue=True)
+
+
+def _cancelling() -> bool:
+    """Whether the current task is being cancelled (not merely handed aiormq's ``CancelledError``
+    for a closed connection)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)  # Python 3.11+
+    return bool(cancelling()) if cancelling is not None else False
+
+
+async def _quietly(aw: Awaitable[Any], timeout: float) -> None:
+    """Clean-up on a connection that may be gone or silent: wait at most ``timeout`` seconds,
+    ignore its errors (also aiormq's ``CancelledError`` of a closed connection, not this task's)."""
+    try:
+        await asyncio.wait_for(aw, timeout)
+    except asyncio.CancelledError:
+        if _cancelling():
+            raise
+    except Exception:  # noqa: BLE001, S110 - best effort: the broker requeues what a lost channel held
+        pass
+
+
+#: Seconds each clean-up step (cancel a consumer, nack, close a channel or the connection) may take.
+CLEANUP = 5.0
 
 
 def _why(exc: BaseException) -> str:
