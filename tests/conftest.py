@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,12 @@ import pytest
 from typer.testing import CliRunner
 
 from a2actl.cli.app import app
+
+# A run started in the background by a shell without job control (`(pytest &)`, some CI wrappers)
+# inherits SIGINT ignored, and so does every a2actl process the tests start: the Ctrl-C tests (exit
+# 130, reports kept) would then send a signal nobody hears. Give the children the default back.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.servers import LoopbackServer, SilentWebSocketServer, fault_app, stream_app, ws_fault_app
