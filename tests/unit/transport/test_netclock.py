@@ -256,7 +256,9 @@ def test_a_peer_that_always_has_data_cannot_starve_cancellation() -> None:
 
     async def go() -> int:
         stream = await TimedBackend().connect_tcp("127.0.0.1", srv.getsockname()[1], timeout=1.0)
-        n = 0
+        # the flood has started (on a loaded machine the server thread may take longer than the
+        # 0.2 s below to send its first bytes, and then nothing was read at all)
+        n = len(await stream.read(65536))
         try:
 
             async def drain() -> None:
