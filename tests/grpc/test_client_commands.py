@@ -9,6 +9,7 @@ import shlex
 import pytest
 
 from tests.conftest import TOKEN
+from tests.grpc.views import task_views
 
 GRPC = ("--binding", "GRPC")
 SERVICE = "/lf.a2a.v1.A2AService/"
@@ -34,22 +35,7 @@ def test_same_task_over_every_binding(cli, sandbox_grpc):
     sent = _send(cli, sandbox_grpc.url)
     assert sent.exit_code == 0, sent.stderr
     task_id = sent.json["taskId"]
-    views = {}
-    for binding in ("JSONRPC", "HTTP+JSON", "GRPC"):
-        r = cli(
-            "task",
-            "get",
-            sandbox_grpc.url,
-            task_id,
-            "--binding",
-            binding,
-            "--a2a-version",
-            "1.0",
-            "-o",
-            "json",
-        )
-        assert r.exit_code == 0, (binding, r.stderr)
-        views[binding] = r.json
+    views = task_views(cli, sandbox_grpc.url, task_id, ("JSONRPC", "HTTP+JSON", "GRPC"), "1.0")
     assert views["GRPC"]["method"] == SERVICE + "GetTask"
     raws = {b: v["raw"] for b, v in views.items()}
     assert raws["GRPC"]["id"] == task_id

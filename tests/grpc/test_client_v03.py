@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 import shlex
 
+from tests.grpc.views import task_views
+
 V03 = ("--binding", "GRPC", "--a2a-version", "0.3")
 SERVICE = "/a2a.v1.A2AService/"
 
@@ -24,22 +26,7 @@ def test_send_over_03_grpc_answers_the_03_task_shape(cli, sandbox_grpc):
 
 def test_the_same_task_over_03_grpc_and_03_jsonrpc(cli, sandbox_grpc):
     task_id = cli("send", sandbox_grpc.url, "hi", *V03, "-o", "json").json["taskId"]
-    views = {}
-    for binding in ("GRPC", "JSONRPC"):
-        r = cli(
-            "task",
-            "get",
-            sandbox_grpc.url,
-            task_id,
-            "--binding",
-            binding,
-            "--a2a-version",
-            "0.3",
-            "-o",
-            "json",
-        )
-        assert r.exit_code == 0, (binding, r.stderr)
-        views[binding] = r.json
+    views = task_views(cli, sandbox_grpc.url, task_id, ("GRPC", "JSONRPC"), "0.3")
     assert views["GRPC"]["method"] == SERVICE + "GetTask"
     assert views["JSONRPC"]["method"] == "tasks/get"
     g, j = views["GRPC"]["raw"], views["JSONRPC"]["raw"]
