@@ -110,40 +110,59 @@ async def iter_sse_batches(
     buffered = 0  # characters of data lines given to the event decoder since the last dispatch
     dropped = 0  # characters of the current event not buffered (over the limit)
     truncated = False
+    decode = events.decode
+    new_item = tuple.__new__  # SSEItem(...) without the NamedTuple's Python-level __new__
 
-    def feed(line: str, at: float) -> SSEItem | None:
+    def take(out: list[str], at: float) -> list[SSEItem]:
+        """The items the lines ``out`` (one network read's, completed at ``at``) complete. One call
+        per read, not per line: the per-line work is this loop (a2actl reads ~100k events a second)."""
         nonlocal has_data, buffered, dropped, truncated
-        if line[:1] == ":":
-            return SSEItem("comment", line[1:].strip(), len(line), at)
-        if line[:4] == "data" and (len(line) == 4 or line[4] == ":"):
-            has_data = True
-            if truncated or buffered + len(line) > limit:
-                if not buffered:  # nothing buffered yet: one empty data field, so the block dispatches
-                    events.decode("data:")
-                    buffered = 1
-                truncated = True  # keep counting, stop buffering
-                dropped += len(line)
-                return None
-            buffered += len(line)
-        sse = events.decode(line)
-        if sse is None:
-            return None
-        if state is not None:
-            state.last_event_id = sse.id
-            if sse.retry is not None:
-                state.retry = sse.retry
-        if not has_data:
-            return None
-        has_data = False
-        if truncated:
-            size = buffered + dropped
-            buffered = dropped = 0
-            truncated = False
-            return SSEItem("event", "", size, at, sse.event or None, sse.id or None, True)
-        buffered = 0
-        data = sse.data
-        size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
-        return SSEItem("event", data, size, at, sse.event or None, sse.id or None)
+        batch: list[SSEItem] = []
+        for line in out:
+            if line:
+                if line[0] == ":":
+                    batch.append(
+                        new_item(SSEItem, ("comment", line[1:].strip(), len(line), at, None, None, False))
+                    )
+                    continue
+                if line[:5] == "data:" or line == "data":
+                    has_data = True
+                    if truncated or buffered + len(line) > limit:
+                        # nothing buffered yet: one empty data field, so the block dispatches
+                        if not buffered:
+                            decode("data:")
+                            buffered = 1
+                        truncated = True  # keep counting, stop buffering
+                        dropped += len(line)
+                        continue
+                    buffered += len(line)
+                decode(line)  # a field line: never an event (only a blank line dispatches)
+                continue
+            sse = decode(line)
+            if sse is None:
+                continue
+            if state is not None:
+                state.last_event_id = sse.id
+                if sse.retry is not None:
+                    state.retry = sse.retry
+            if not has_data:
+                continue
+            has_data = False
+            if truncated:
+                size = buffered + dropped
+                buffered = dropped = 0
+                truncated = False
+                batch.append(
+                    new_item(SSEItem, ("event", "", size, at, sse.event or None, sse.id or None, True))
+                )
+                continue
+            buffered = 0
+            data = sse.data
+            size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
+            batch.append(
+                new_item(SSEItem, ("event", data, size, at, sse.event or None, sse.id or None, False))
+            )
+        return batch
 
     partial = 0  # characters of the unfinished line held by the line decoder
     skipping = False  # dropping the rest of an over-long line until its newline
@@ -183,17 +202,10 @@ async def iter_sse_batches(
                 dropped += partial
             skipping = True
             partial = 0
-        batch = []
-        for line in out:
-            item = feed(line, at)
-            if item is not None:
-                batch.append(item)
-        if batch:
-            yield batch
-    batch = []
-    for line in lines.flush():
-        item = feed(line, perf_counter())
-        if item is not None:
-            batch.append(item)
+        if out:
+            batch = take(out, at)
+            if batch:
+                yield batch
+    batch = take(lines.flush(), perf_counter())
     if batch:
         yield batch
