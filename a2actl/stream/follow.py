@@ -6,6 +6,8 @@ refused or lost stream missed."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import (
@@ -46,41 +48,61 @@ def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
 async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str, Any], resync: bool) -> str:
     """Read one stream into ``tail``. Returns ``settled`` or ``closed``; raises ``StreamCut`` /
     ``TimeoutError_`` on a cut and ``A2AError`` for an error answer before any event."""
-    from a2actl.transport.channel import Heartbeat, TimedEvent
+    from a2actl.transport.channel import Heartbeat, TimedEvent, stream_batches
 
     first = True
     lifecycle, event = tail.lifecycle, tail.event  # read once: this loop runs per event
-    async for item in client.stream(operation, params, heartbeats=True):
-        if type(item) is TimedEvent:
-            _, size, ev, truncated = item
-        elif type(item) is Heartbeat:
-            tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
-            continue
-        else:  # an error answer (it ends the stream)
-            if item.error is None:
-                raise ProtocolViolation(f"{item.method}: the stream ended with an answer that is no event")
-            raise item.error.to_exception(item.method)
-        if first:
-            if resync and ev.kind == "task":
-                tail.reconnected(operation, missed_after_resync(tail, ev))
-            event(ev, size, resync=resync, truncated=truncated)
-            first = False
-        else:
-            event(ev, size, truncated=truncated)
-        if lifecycle.ended and lifecycle.settled or (ev.kind == "message" and lifecycle.task_id is None):
-            return "settled"
+    batches = stream_batches(client, operation, params, heartbeats=True)  # a list per network read
+    together = tail.together
+    try:
+        async for batch in batches:
+            with together():  # the records of one read are written in one go
+                for item in batch:
+                    if type(item) is TimedEvent:
+                        _, size, ev, truncated = item
+                    elif type(item) is Heartbeat:
+                        tail.heartbeat(
+                            "ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt
+                        )
+                        continue
+                    else:  # an error answer (it ends the stream)
+                        if item.error is None:
+                            raise ProtocolViolation(
+                                f"{item.method}: the stream ended with an answer that is no event"
+                            )
+                        raise item.error.to_exception(item.method)
+                    if first:
+                        if resync and ev.kind == "task":
+                            tail.reconnected(operation, missed_after_resync(tail, ev))
+                        event(ev, size, resync, truncated)
+                        first = False
+                    else:
+                        event(ev, size, False, truncated)
+                    if (
+                        lifecycle.ended
+                        and lifecycle.settled
+                        or (ev.kind == "message" and lifecycle.task_id is None)
+                    ):
+                        return "settled"
+    finally:
+        await batches.aclose()
     return "settled" if tail.lifecycle.settled else "closed"
 
 
 async def tail_a2a(
-    client: Channel, operation: str, params: dict[str, Any], opts: TailOptions, emit: Emit
+    client: Channel,
+    operation: str,
+    params: dict[str, Any],
+    opts: TailOptions,
+    emit: Emit,
+    together: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> TailSummary:
     """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with up to
     ``opts.reconnect_attempts`` resubscribes after cuts; ``emit`` gets every record, the summary is
     returned (the caller writes it). Raises ``A2AError`` (exit 1) when the first call is refused
     (``task … already ended`` when GetTask says the task is terminal) and ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream."""
-    tail = Tail(opts, emit, client.family)
+    tail = Tail(opts, emit, client.family, together=together)
 
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0

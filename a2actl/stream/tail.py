@@ -35,6 +35,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable, Coroutine
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from math import log10
@@ -43,7 +44,7 @@ from typing import Any
 from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
-from a2actl.protocol.lifecycle import Lifecycle
+from a2actl.protocol.lifecycle import _SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
 
@@ -123,6 +124,9 @@ class Tail:
     family: Family = Family.V1_0
     clock: Callable[[], float] = time.perf_counter
     wall_clock: Callable[[], str] = wall
+    #: ``with together():`` the records emitted inside are written together when it exits (one
+    #: write per network read: ``Output.together``); the sources wrap each read's events in it.
+    together: Callable[[], AbstractContextManager[None]] = nullcontext
     t0: float = field(init=False)
     last: float | None = None
     events: int = 0
@@ -179,7 +183,7 @@ class Tail:
             self.stalls.append(gap)
             self.emit(gap)
 
-    def event(self, ev: StreamEvent, size: int, *, resync: bool = False, truncated: bool = False) -> None:
+    def event(self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False) -> None:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
         and not read, so it counts as oversize whatever ``--max-event-bytes`` says."""
@@ -213,7 +217,23 @@ class Tail:
             self.max_bytes = size
         limit = self._limit
         over = truncated or (limit is not None and size > limit)
-        found = self.lifecycle.observe(ev, resync=resync)
+        lc = self.lifecycle
+        kind, state, task_id, final, _ = ev
+        if (  # Lifecycle.observe's no-op, decided without the call: another status update of the
+            # stream's task in the (known, unsettled) state it is in, before any end
+            kind == "status-update"
+            and state is not None
+            and state == lc.state
+            and _SETTLES.get(state) is False
+            and task_id == lc.task_id
+            and not final
+            and not resync
+            and not lc.ended
+        ):
+            violations: list[dict[str, str]] = []
+        else:
+            found = lc.observe(ev, resync=resync)
+            violations = [v.to_json() for v in found] if found else []
         t = round(t * 1e6) / 1e6
         if self._wall_cached:  # wall() inlined: its text changes once a millisecond
             text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
@@ -225,12 +245,12 @@ class Tail:
                 "wall": text,
                 "t": t,
                 "delta": round(delta * 1e6) / 1e6,
-                "kind": ev.kind,
-                "state": ev.state,
-                "taskId": ev.task_id,
+                "kind": kind,
+                "state": state,
+                "taskId": task_id,
                 "bytes": size,
                 "oversize": over,
-                "violations": [v.to_json() for v in found] if found else [],
+                "violations": violations,
             }
         )
         if over:

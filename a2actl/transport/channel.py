@@ -17,7 +17,7 @@ Operation names are the A2A 1.0 (gRPC, PascalCase) names for every family: ``Sen
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, final
 
@@ -117,6 +117,35 @@ class Channel(Protocol):
         ...
 
 
+StreamItem = TimedEvent | Outcome | Heartbeat  # what a channel's stream yields
+
+
+async def stream_batches(
+    client: Channel, operation: str, params: dict[str, Any], *, heartbeats: bool = False
+) -> AsyncGenerator[list[StreamItem], None]:
+    """``client.stream``'s items as lists, in stream order: the client's own ``stream_batches`` (one
+    list per network read: ``A2AClient`` over SSE) when it has one, else one item a list (gRPC,
+    WebSocket). For readers of tens of thousands of events a second (``stream tail``); raises what
+    ``client.stream`` raises. The client's stream is closed when this generator is."""
+    own = getattr(client, "stream_batches", None)
+    if own is not None:
+        batches: AsyncGenerator[list[StreamItem], None] = own(operation, params, heartbeats=heartbeats)
+        try:
+            async for batch in batches:
+                yield batch
+        finally:
+            await batches.aclose()
+        return
+    items = client.stream(operation, params, heartbeats=heartbeats)
+    try:
+        async for item in items:
+            yield [item]
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
 if TYPE_CHECKING:  # mypy proves both clients satisfy the protocol
     from a2actl.transport.a2a import A2AClient
     from a2actl.transport.ws import WebSocketClient
@@ -133,4 +162,4 @@ if TYPE_CHECKING:  # mypy proves both clients satisfy the protocol
         return client
 
 
-__all__ = ["OVERSIZE_EVENT", "Channel", "Heartbeat", "Outcome", "TimedEvent"]
+__all__ = ["OVERSIZE_EVENT", "Channel", "Heartbeat", "Outcome", "StreamItem", "TimedEvent", "stream_batches"]
