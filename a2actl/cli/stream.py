@@ -151,6 +151,7 @@ def tail(
             sse=sse,
             opts=opts,
             card_path=card_path,
+            together=run.out.together,
         ),
         bounded=False,
     )

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from typing import IO, TYPE_CHECKING, Any, cast
 
 import orjson
@@ -48,7 +49,9 @@ def jsonl_line(obj: Any) -> bytes:
 View = Callable[["Output", dict[str, Any]], None]
 
 
-def _jsonl_writer(stream: IO[str], redactor: Redactor | None) -> Callable[[Any], None]:
+def _jsonl_writer(
+    stream: IO[str], redactor: Redactor | None
+) -> tuple[Callable[[Any], None], Callable[[], AbstractContextManager[None]]]:
     """The JSONL writer of an ``Output``: ``obj`` → ``jsonl_line(obj)`` → every known secret masked
     (``redactor``; ``None`` with ``--show-secrets``) → ``stream``, flushed at once. One frame per
     record: this is the per-event path of ``stream tail -o jsonl``.
@@ -63,7 +66,12 @@ def _jsonl_writer(stream: IO[str], redactor: Redactor | None) -> Callable[[Any],
     would do, without the copy into the buffer; a short write, after a signal or on a non-blocking
     pipe, is finished by ``_write_rest``). A stream without a binary buffer (``io.StringIO``) or not
     UTF-8 gets the line as text. A write-through text layer over the file itself (``python -u``)
-    holds no text, so nothing is flushed first there."""
+    holds no text, so nothing is flushed first there.
+
+    Returns ``(write, together)``: ``together()`` is a context manager inside which the records
+    written are held and go out in one write when it exits (also on an error: nothing is lost), so a
+    stream read in batches (``stream tail``: the events one network read completed) costs one system
+    call per read, not per event; the records stay in order and are out before the next read."""
     import codecs
     import io
 
@@ -87,36 +95,59 @@ def _jsonl_writer(stream: IO[str], redactor: Redactor | None) -> Callable[[Any],
     seen: list[str] = []
     byte_needles: list[bytes] = []
 
+    held: list[bytes] | None = None  # lines written inside ``together``
+
     def write(obj: Any) -> None:
-        nonlocal seen, byte_needles
         try:
             line = dumps(obj, default=str, option=options)
         except TypeError:  # orjson.JSONEncodeError: jsonl_line's stdlib path
             line = jsonl_line(obj)
+        if held is not None:
+            held.append(line)
+        else:
+            put(line)
+
+    def put(data: bytes) -> None:
+        """``data`` (whole lines) masked and written."""
+        nonlocal seen, byte_needles
         if redactor is not None:
             needles = redactor.needles()
             if needles:
                 if needles is not seen:  # the registry grew: encode the spellings again
                     seen, byte_needles = needles, [n.encode() for n in needles]
                 for needle in byte_needles:
-                    if needle in line:
-                        line = redactor(line.decode()).encode()
+                    if needle in data:  # a spelling holds no newline: never across two lines
+                        data = redactor(data.decode()).encode()
                         break
         if raw_write is not None:
             if flush_first:
                 flush_text()  # text written before goes first (this also empties the buffer)
-            done = raw_write(line)
-            if done is None or done < len(line):
-                _write_rest(raw, memoryview(line)[done or 0 :])
+            done = raw_write(data)
+            if done is None or done < len(data):
+                _write_rest(raw, memoryview(data)[done or 0 :])
         elif buffer is not None:
             flush_text()
-            buffer.write(line)
+            buffer.write(data)
             buffer.flush()
         else:
-            stream.write(line.decode())
+            stream.write(data.decode())
             stream.flush()
 
-    return write
+    @contextmanager
+    def together() -> Iterator[None]:
+        nonlocal held
+        if held is not None:  # inside another: that one writes
+            yield
+            return
+        held = []
+        try:
+            yield
+        finally:
+            lines, held = held, None
+            if lines:
+                put(b"".join(lines))
+
+    return write, together
 
 
 def _write_rest(raw: Any, data: memoryview) -> None:
@@ -152,8 +183,12 @@ class Output:
         base = stdout or sys.stdout
         # _RedactingStream delegates every other attribute of IO[str] to the stream it wraps
         self.stdout: IO[str] = cast("IO[str]", _RedactingStream(base, self.redact)) if redact else base
-        #: ``jsonl``'s writer (``RecordWriter`` calls it directly, one call per record).
-        self._jsonl = _jsonl_writer(base, self.redact if redact else None)
+        #: ``jsonl``'s writer (``RecordWriter`` calls it directly, one call per record), and
+        #: ``together``: ``with out.together():`` the JSONL records written inside go out in one
+        #: write when it exits (``_jsonl_writer``); other output is not held.
+        self._jsonl: Callable[[Any], None]
+        self.together: Callable[[], AbstractContextManager[None]]
+        self._jsonl, self.together = _jsonl_writer(base, self.redact if redact else None)
         self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
         self.out = _console(self.stdout)
         self.err = _console(self.stderr)

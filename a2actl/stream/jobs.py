@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
 from a2actl.agent.connect import connected
@@ -16,6 +18,7 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.http import HttpTransport
+    from a2actl.transport.sse import SSEItem
 
 
 async def tail_job(
@@ -29,8 +32,10 @@ async def tail_job(
     sse: str | None,
     opts: TailOptions,
     card_path: str | None = None,
+    together: Callable[[], AbstractContextManager[None]] = nullcontext,
 ) -> TailSummary:
-    """Run one tail: ``emit`` gets every record as it comes; returns the summary (its ``exit`` is the
+    """Run one tail: ``emit`` gets every record as it comes (the records of one network read inside
+    one ``together()``: ``Output.together`` writes them in one go); returns the summary (its ``exit`` is the
     command's). Sources: ``send`` (SendStreamingMessage of that text), ``task`` (SubscribeToTask),
     ``sse`` (any SSE URL), or a ``ws://``/``wss://`` ``target`` with ``send``/``task``
     (docs/websocket.md). Raises ``UsageError`` (exit 2) unless exactly one source is given or for an
@@ -56,7 +61,7 @@ async def tail_job(
         return await tail_websocket(ws_url, settings, opts, emit, send, task)
     async with HttpTransport(settings, sink) as transport:
         if sse is not None:
-            return await tail_raw_sse(transport, sse, opts, emit)
+            return await tail_raw_sse(transport, sse, opts, emit, together)
         if target is None:
             raise UsageError("TARGET (the agent's URL) is needed with --send and --task")
         async with connected(target, settings, transport, card_path) as client:
@@ -66,11 +71,17 @@ async def tail_job(
                 params = text_message_params(
                     send, client.family, client.binding, tenant=client.selection.interface.tenant
                 )
-                return await tail_a2a(client, "SendStreamingMessage", params, opts, emit)
-            return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit)
+                return await tail_a2a(client, "SendStreamingMessage", params, opts, emit, together)
+            return await tail_a2a(client, "SubscribeToTask", {"id": task}, opts, emit, together)
 
 
-async def tail_raw_sse(transport: HttpTransport, url: str, opts: TailOptions, emit: Emit) -> TailSummary:
+async def tail_raw_sse(
+    transport: HttpTransport,
+    url: str,
+    opts: TailOptions,
+    emit: Emit,
+    together: Callable[[], AbstractContextManager[None]] = nullcontext,
+) -> TailSummary:
     """Tail any SSE URL (GET). Events that look like A2A (a JSON-RPC ``result`` or a StreamResponse)
     are classified and audited; others are ``kind: data``.
 
@@ -84,10 +95,28 @@ async def tail_raw_sse(transport: HttpTransport, url: str, opts: TailOptions, em
 
     from a2actl.core.errors import TimeoutError_
     from a2actl.protocol.events import StreamEvent, classify_event
-    from a2actl.transport.sse import SSEState, iter_sse
+    from a2actl.transport.sse import SSEState, iter_sse_batches
 
     tail = Tail(opts, emit)
     state = SSEState()
+
+    def one(item: SSEItem) -> None:
+        if item.kind == "comment":
+            tail.heartbeat("sse-comment", item.data)
+            return
+        if item.truncated:
+            tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True)
+            return
+        try:
+            obj = json.loads(item.data)
+        except (ValueError, RecursionError):  # not JSON (or too deep to be A2A): plain data
+            obj = None
+        if isinstance(obj, dict) and "jsonrpc" in obj:
+            obj = obj.get("result")
+        ev = classify_event(obj)
+        if ev.kind == "unknown":
+            ev = StreamEvent("data", None, None, False, {})
+        tail.event(ev, item.size)
 
     async def once(resumed: bool) -> str:
         headers = {"Accept": "text/event-stream"}
@@ -109,23 +138,10 @@ async def tail_raw_sse(transport: HttpTransport, url: str, opts: TailOptions, em
                         "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"
                     ],
                 )
-            async for item in iter_sse(response, url, transport.settings, state=state):
-                if item.kind == "comment":
-                    tail.heartbeat("sse-comment", item.data)
-                    continue
-                if item.truncated:
-                    tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True)
-                    continue
-                try:
-                    obj = json.loads(item.data)
-                except (ValueError, RecursionError):  # not JSON (or too deep to be A2A): plain data
-                    obj = None
-                if isinstance(obj, dict) and "jsonrpc" in obj:
-                    obj = obj.get("result")
-                ev = classify_event(obj)
-                if ev.kind == "unknown":
-                    ev = StreamEvent("data", None, None, False, {})
-                tail.event(ev, item.size)
+            async for batch in iter_sse_batches(response, url, transport.settings, state=state):
+                with together():  # the records of one read are written in one go
+                    for item in batch:
+                        one(item)
         finally:
             await response.aclose()
         return (
