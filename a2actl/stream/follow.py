@@ -51,39 +51,36 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
     from a2actl.transport.channel import Heartbeat, TimedEvent, stream_batches
 
     first = True
-    lifecycle, event = tail.lifecycle, tail.event  # read once: this loop runs per event
+    take = tail.take  # one call per network read: the per-event loop is Tail.take's
     batches = stream_batches(client, operation, params, heartbeats=True)  # a list per network read
     together = tail.together
     try:
         async for batch in batches:
             with together():  # the records of one read are written in one go
-                for item in batch:
+                i, n = 0, len(batch)
+                while i < n:
+                    item = batch[i]
                     if type(item) is TimedEvent:
-                        _, size, ev, truncated = item
+                        if first:
+                            if resync and item.event.kind == "task":
+                                tail.reconnected(operation, missed_after_resync(tail, item.event))
+                            i, done = take(batch, i, resync)
+                            first = False
+                        else:
+                            i, done = take(batch, i)
+                        if done:
+                            return "settled"
                     elif type(item) is Heartbeat:
                         tail.heartbeat(
                             "ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt
                         )
-                        continue
+                        i += 1
                     else:  # an error answer (it ends the stream)
                         if item.error is None:
                             raise ProtocolViolation(
                                 f"{item.method}: the stream ended with an answer that is no event"
                             )
                         raise item.error.to_exception(item.method)
-                    if first:
-                        if resync and ev.kind == "task":
-                            tail.reconnected(operation, missed_after_resync(tail, ev))
-                        event(ev, size, resync, truncated)
-                        first = False
-                    else:
-                        event(ev, size, False, truncated)
-                    if (
-                        lifecycle.ended
-                        and lifecycle.settled
-                        or (ev.kind == "message" and lifecycle.task_id is None)
-                    ):
-                        return "settled"
     finally:
         await batches.aclose()
     return "settled" if tail.lifecycle.settled else "closed"

@@ -47,6 +47,7 @@ from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.lifecycle import _SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
+from a2actl.transport.channel import TimedEvent
 
 #: Receives every record (a JSON-ready dict with ``type``) as soon as it is known.
 Emit = Callable[[dict[str, Any]], None]
@@ -186,75 +187,104 @@ class Tail:
     def event(self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False) -> None:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
-        and not read, so it counts as oversize whatever ``--max-event-bytes`` says."""
-        # The per-event path (100k a second): ``_arrive`` inlined, the options read once
-        # (``__post_init__``), no allocation beyond the record, and times to the microsecond as
-        # round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an exact tie, by
-        # 1 µs).
-        now = self.clock()
-        last = self.last
-        t = now - self.t0
-        if last is None:
-            delta = t
-        else:
-            delta = now - last
-            # self.intervals.add(delta) without a call: the same bucket as LogHistogram.add
-            floor = self._gap_floor
-            idx = 0 if delta <= floor else int(log10(delta / floor) * self._gap_pd) + 1
-            gaps = self._gaps
-            gaps[idx] = gaps.get(idx, 0) + 1
-            if delta > self._gap_max:
-                self._gap_max = delta
-        hb = self._heartbeat
-        if hb is not None and delta > hb:
-            self._check_silence(delta, now)
-        self.last = now
-        if self.first_event is None:
-            self.first_event = t
-        self.events += 1
-        self.total_bytes += size
-        if size > self.max_bytes:
-            self.max_bytes = size
-        limit = self._limit
-        over = truncated or (limit is not None and size > limit)
-        lc = self.lifecycle
-        kind, state, task_id, final, _ = ev
-        if (  # Lifecycle.observe's no-op, decided without the call: another status update of the
-            # stream's task in the (known, unsettled) state it is in, before any end
-            kind == "status-update"
-            and state is not None
-            and state == lc.state
-            and _SETTLES.get(state) is False
-            and task_id == lc.task_id
-            and not final
-            and not resync
-            and not lc.ended
-        ):
-            violations: list[dict[str, str]] = []
-        else:
-            found = lc.observe(ev, resync=resync)
-            violations = [v.to_json() for v in found] if found else []
-        t = round(t * 1e6) / 1e6
-        if self._wall_cached:  # wall() inlined: its text changes once a millisecond
-            text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
-        else:
-            text = self.wall_clock()
-        self.emit(
-            {
-                "type": "event",
-                "wall": text,
-                "t": t,
-                "delta": round(delta * 1e6) / 1e6,
-                "kind": kind,
-                "state": state,
-                "taskId": task_id,
-                "bytes": size,
-                "oversize": over,
-                "violations": violations,
-            }
-        )
-        if over:
-            self.oversize.append({"t": t, "bytes": size, "limit": limit})
+        and not read, so it counts as oversize whatever ``--max-event-bytes`` says. ``take`` of one."""
+        self.take([TimedEvent(0.0, size, ev, truncated)], 0, resync)
+
+    def take(self, items: list[Any], start: int = 0, resync: bool = False) -> tuple[int, bool]:
+        """Account the ``TimedEvent`` items of ``items`` (one network read's list, a channel's
+        ``stream_batches``) from ``start`` on, each as an ``event`` record, until an item that is not
+        a ``TimedEvent`` (a heartbeat or an error answer: the caller's) or the event that ends the
+        stream. ``resync``: ``items[start]`` is the first event after a resubscribe. Returns the index
+        of the next item to look at and whether the stream is over (the lifecycle ended in a settled
+        state, or a bare message answered without a task).
+
+        The per-event path (100k a second): one call per read, not per event; the options and
+        counters in locals (written back at the end, also when ``emit`` raises); ``_arrive`` and
+        ``LogHistogram.add`` inlined; ``Lifecycle.observe`` not called for its no-op case (another
+        status update of the stream's task in the known, unsettled state it is in); times to the
+        microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an
+        exact tie, by 1 µs)."""
+        clock, t0, emit, lc = self.clock, self.t0, self.emit, self.lifecycle
+        hb, limit = self._heartbeat, self._limit
+        gaps, floor, per_decade, gap_max = self._gaps, self._gap_floor, self._gap_pd, self._gap_max
+        wall_cached, observe, settles = self._wall_cached, lc.observe, _SETTLES
+        v1 = lc.family is Family.V1_0  # 0.3 also reads ``final`` in the payload (observe)
+        last, events, total, biggest = self.last, self.events, self.total_bytes, self.max_bytes
+        i, n, done = start, len(items), False
+        try:
+            while i < n:
+                item = items[i]
+                if type(item) is not TimedEvent:
+                    break
+                _, size, ev, truncated = item
+                i += 1
+                now = clock()
+                t = now - t0
+                if last is None:
+                    delta = t
+                else:
+                    delta = now - last
+                    # LogHistogram.add(delta) on ``intervals`` without the call (same bucket)
+                    idx = 0 if delta <= floor else int(log10(delta / floor) * per_decade) + 1
+                    gaps[idx] = gaps.get(idx, 0) + 1
+                    if delta > gap_max:
+                        gap_max = delta
+                if hb is not None and delta > hb:
+                    self._check_silence(delta, now)
+                last = now
+                if self.first_event is None:
+                    self.first_event = t
+                events += 1
+                total += size
+                if size > biggest:
+                    biggest = size
+                over = truncated or (limit is not None and size > limit)
+                kind, state, task_id, final, payload = ev
+                if (  # observe's no-op: same task, same known unsettled state, nothing ended
+                    kind == "status-update"
+                    and state is not None
+                    and state == lc.state
+                    and settles.get(state) is False
+                    and task_id == lc.task_id
+                    and not final
+                    and not resync
+                    and not lc.ended
+                    and (v1 or payload.get("final") is not True)
+                ):
+                    violations: list[dict[str, str]] = []
+                else:
+                    found = observe(ev, resync=resync)
+                    violations = [v.to_json() for v in found] if found else []
+                    resync = False
+                    if lc.ended and lc.settled or (kind == "message" and lc.task_id is None):
+                        done = True
+                t = round(t * 1e6) / 1e6
+                if wall_cached:  # wall() inlined: its text changes once a millisecond
+                    text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
+                else:
+                    text = self.wall_clock()
+                emit(
+                    {
+                        "type": "event",
+                        "wall": text,
+                        "t": t,
+                        "delta": round(delta * 1e6) / 1e6,
+                        "kind": kind,
+                        "state": state,
+                        "taskId": task_id,
+                        "bytes": size,
+                        "oversize": over,
+                        "violations": violations,
+                    }
+                )
+                if over:
+                    self.oversize.append({"t": t, "bytes": size, "limit": limit})
+                if done:
+                    break
+        finally:
+            self.last, self.events, self.total_bytes, self.max_bytes = last, events, total, biggest
+            self._gap_max = gap_max
+        return i, done
 
     def heartbeat(self, source: str, text: str = "", rtt: float | None = None) -> None:
         """A heartbeat from ``source`` (``sse-comment`` with the comment's ``text``, or ``ws-pong``
