@@ -52,42 +52,33 @@ def handler_for(body: Body) -> Callable[[httpx.Request], httpx.Response]:
     return handler
 
 
-def run_stream(body: Body, heartbeats: bool = True) -> tuple[list[Item], BaseException | None]:
-    """``stream()``'s items, and what it raised (``None``: it ended)."""
+def _collect(body: Body, heartbeats: bool, batches: bool) -> tuple[list[Any], BaseException | None]:
+    """What ``stream_batches()`` (``batches``) or ``stream()`` yields, and what it raised (``None``:
+    it ended)."""
 
-    async def go() -> tuple[list[Item], BaseException | None]:
-        items: list[Item] = []
+    async def go() -> tuple[list[Any], BaseException | None]:
+        got: list[Any] = []
         async with HttpTransport(Settings(), http_transport=httpx.MockTransport(handler_for(body))) as tr:
             client = A2AClient(tr, selection())
+            source = client.stream_batches if batches else client.stream
             try:
-                async for item in client.stream(
-                    "SendStreamingMessage", {"message": {}}, heartbeats=heartbeats
-                ):
-                    items.append(item)
+                async for x in source("SendStreamingMessage", {"message": {}}, heartbeats=heartbeats):
+                    got.append(x)
             except Exception as exc:
-                return items, exc
-        return items, None
+                return got, exc
+        return got, None
 
     return asyncio.run(go())
+
+
+def run_stream(body: Body, heartbeats: bool = True) -> tuple[list[Item], BaseException | None]:
+    """``stream()``'s items, and what it raised (``None``: it ended)."""
+    return _collect(body, heartbeats, batches=False)
 
 
 def run_batches(body: Body, heartbeats: bool = True) -> tuple[list[list[Item]], BaseException | None]:
     """``stream_batches()``'s lists, and what it raised (``None``: it ended)."""
-
-    async def go() -> tuple[list[list[Item]], BaseException | None]:
-        batches: list[list[Item]] = []
-        async with HttpTransport(Settings(), http_transport=httpx.MockTransport(handler_for(body))) as tr:
-            client = A2AClient(tr, selection())
-            try:
-                async for batch in client.stream_batches(
-                    "SendStreamingMessage", {"message": {}}, heartbeats=heartbeats
-                ):
-                    batches.append(batch)
-            except Exception as exc:
-                return batches, exc
-        return batches, None
-
-    return asyncio.run(go())
+    return _collect(body, heartbeats, batches=True)
 
 
 def view(item: Item) -> tuple[Any, ...]:
