@@ -54,35 +54,33 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
     take = tail.take  # one call per network read: the per-event loop is Tail.take's
     batches = stream_batches(client, operation, params, heartbeats=True)  # a list per network read
     together = tail.together
-    try:
-        async for batch in batches:
-            with together():  # the records of one read are written in one go
-                i, n = 0, len(batch)
-                while i < n:
-                    item = batch[i]
-                    if type(item) is TimedEvent:
-                        if first:
-                            if resync and item.event.kind == "task":
-                                tail.reconnected(operation, missed_after_resync(tail, item.event))
-                            i, done = take(batch, i, resync)
-                            first = False
-                        else:
-                            i, done = take(batch, i)
-                        if done:
-                            return "settled"
-                    elif type(item) is Heartbeat:
-                        tail.heartbeat(
-                            "ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt
+    # Not closed here when the stream settles: closing can wait (a WebSocket close handshake the
+    # peer never answers, up to its close_timeout) and the outcome is known now; asyncio's
+    # async-generator finalizer closes it after the tail, as it always did.
+    async for batch in batches:
+        with together():  # the records of one read are written in one go
+            i, n = 0, len(batch)
+            while i < n:
+                item = batch[i]
+                if type(item) is TimedEvent:
+                    if first:
+                        if resync and item.event.kind == "task":
+                            tail.reconnected(operation, missed_after_resync(tail, item.event))
+                        i, done = take(batch, i, resync)
+                        first = False
+                    else:
+                        i, done = take(batch, i)
+                    if done:
+                        return "settled"
+                elif type(item) is Heartbeat:
+                    tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
+                    i += 1
+                else:  # an error answer (it ends the stream)
+                    if item.error is None:
+                        raise ProtocolViolation(
+                            f"{item.method}: the stream ended with an answer that is no event"
                         )
-                        i += 1
-                    else:  # an error answer (it ends the stream)
-                        if item.error is None:
-                            raise ProtocolViolation(
-                                f"{item.method}: the stream ended with an answer that is no event"
-                            )
-                        raise item.error.to_exception(item.method)
-    finally:
-        await batches.aclose()
+                    raise item.error.to_exception(item.method)
     return "settled" if tail.lifecycle.settled else "closed"
 
 
