@@ -307,7 +307,9 @@ class A2AClient:
         """``stream``'s items as one list per network read (never empty), in stream order: the events
         (and, with ``heartbeats``, comments) that read completed; an error answer is the last item of
         the last list. For readers of tens of thousands of events a second (``stream tail``): one
-        generator step per read instead of one per event. Raises as ``stream`` does."""
+        generator step per read instead of one per event. When the sink logs bodies (``-vv``), one
+        item a list, so each body is logged just before its item is handed on. Raises as ``stream``
+        does."""
         from a2actl.transport.sse import SSEItem, iter_sse_batches
 
         rid = new_id()
@@ -427,18 +429,21 @@ class A2AClient:
                     add(new_event(TimedEvent, (at, size, classify_event(result), False)))
                 return False
 
-            async for batch in iter_sse_batches(response, url, self.transport.settings):
-                out: list[TimedEvent | RpcOutcome | Heartbeat] = []
-                try:
-                    ended = decode(batch, out)
-                except Exception:
-                    if out:  # the events before the bad one go first, as they would one by one
+            async for read in iter_sse_batches(response, url, self.transport.settings):
+                # -vv logs each body as it is decoded: item by item then, so each body's log line
+                # comes just before what the reader makes of it, and nothing past the end is logged
+                for batch in ([item] for item in read) if bodies else (read,):
+                    out: list[TimedEvent | RpcOutcome | Heartbeat] = []
+                    try:
+                        ended = decode(batch, out)
+                    except Exception:
+                        if out:  # the events before the bad one go first, as they would one by one
+                            yield out
+                        raise
+                    if out:
                         yield out
-                    raise
-                if out:
-                    yield out
-                if ended:
-                    return
+                    if ended:
+                        return
         finally:
             await response.aclose()
 

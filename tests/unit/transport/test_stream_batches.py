@@ -321,3 +321,64 @@ def test_an_a2a_stream_closed_early_closes_its_response(stop_after: int) -> None
 
     assert asyncio.run(go()) == (stop_after, True)
     assert len(reads) == stop_after  # no read past the consumer's stop
+
+
+class BodyLog:
+    """An ``EventSink`` that logs bodies (``-vv``) into the shared ``log``, beside what the reader
+    consumes: the order of the two says when each body was logged."""
+
+    wants_bodies = True
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        pass
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        pass
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        if direction == "<":
+            self.log.append("body " + json.loads(body)["result"]["statusUpdate"]["status"]["state"])
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        pass
+
+    def on_note(self, text: str) -> None:
+        pass
+
+
+def test_with_bodies_logged_each_body_comes_just_before_its_item_and_none_past_the_end() -> None:
+    """``-vv``: a read of four events, the third terminal. Each body is logged just before its
+    event is handed on (one item a list), and a reader that stops at the terminal event never has
+    the fourth body logged, as item by item."""
+    states = ["TASK_STATE_SUBMITTED", "TASK_STATE_WORKING", "TASK_STATE_COMPLETED", "TASK_STATE_WORKING"]
+    log: list[str] = []
+
+    async def go() -> None:
+        def body(rid: str) -> list[str]:
+            return ["".join(frame(rid, s) for s in states)]  # one network read
+
+        mock = httpx.MockTransport(handler_for(body))
+        async with HttpTransport(Settings(), sink=BodyLog(log), http_transport=mock) as tr:
+            client = A2AClient(tr, selection())
+            batches = client.stream_batches("SendStreamingMessage", {"message": {}})
+            async for batch in batches:
+                assert len(batch) == 1
+                item = batch[0]
+                assert isinstance(item, TimedEvent)
+                log.append(f"item {item.event.state}")
+                if item.event.state == "completed":
+                    break
+            await batches.aclose()
+
+    asyncio.run(go())
+    assert log == [
+        "body TASK_STATE_SUBMITTED",
+        "item submitted",
+        "body TASK_STATE_WORKING",
+        "item working",
+        "body TASK_STATE_COMPLETED",
+        "item completed",
+    ]
