@@ -218,30 +218,6 @@ def _mask_private_jwk(body: bytes) -> bytes:
     return body if masked == doc else json.dumps(masked).encode("utf-8")
 
 
-class _JwkMaskingSink:
-    """An ``EventSink`` that forwards everything to ``inner``, with private JWK members masked in
-    bodies (``_mask_private_jwk``)."""
-
-    def __init__(self, inner: EventSink) -> None:
-        self.inner = inner
-        self.wants_bodies = inner.wants_bodies
-
-    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
-        self.inner.on_request(method, url, headers)
-
-    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
-        self.inner.on_response(status, reason, headers, elapsed)
-
-    def on_body(self, direction: str, body: bytes) -> None:
-        self.inner.on_body(direction, _mask_private_jwk(body))
-
-    def on_timing(self, name: str, seconds: float) -> None:
-        self.inner.on_timing(name, seconds)
-
-    def on_note(self, text: str) -> None:
-        self.inner.on_note(text)
-
-
 async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, what: str) -> list[KeyRef]:
     """The keys of the JWK Set at ``url``, fetched through the transport layer without the agent's
     credentials (``--token`` and ``-H`` headers are for the agent, not for a key server), and
@@ -256,7 +232,9 @@ async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, 
 
     bare = dataclasses.replace(settings, token=None, headers=(), follow_redirects=False)
     if sink is not None and sink.wants_bodies:
-        sink = _JwkMaskingSink(sink)
+        from a2actl.core.sink import BodyFilterSink
+
+        sink = BodyFilterSink(sink, lambda _direction, body: _mask_private_jwk(body))
     async with HttpTransport(bare, sink) as transport:
         try:
             res = await transport.request(

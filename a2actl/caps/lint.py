@@ -802,42 +802,18 @@ def register_card_urls(text: str) -> None:
         register_url(f"x://{m.group(1)}@h")
 
 
-class _CardSecretsSink:
-    """``card_secrets_sink``'s wrapper: registers the URL credentials of each body before passing it
-    on; every other event is passed on as is."""
-
-    def __init__(self, sink: EventSink) -> None:
-        self._sink = sink
-        self.wants_bodies = sink.wants_bodies
-
-    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
-        """Passed on."""
-        self._sink.on_request(method, url, headers)
-
-    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
-        """Passed on (``elapsed`` in seconds)."""
-        self._sink.on_response(status, reason, headers, elapsed)
-
-    def on_body(self, direction: str, body: bytes) -> None:
-        """``register_card_urls`` over the body, then passed on."""
-        register_card_urls(body.decode("utf-8", "replace"))
-        self._sink.on_body(direction, body)
-
-    def on_timing(self, name: str, seconds: float) -> None:
-        """Passed on."""
-        self._sink.on_timing(name, seconds)
-
-    def on_note(self, text: str) -> None:
-        """Passed on."""
-        self._sink.on_note(text)
-
-
 def card_secrets_sink(sink: EventSink) -> EventSink:
     """``sink`` for loading a card to lint: with ``-vv`` the card body reaches the wire log before any
     rule has run, and a card that carries ``https://user:pass@…`` or ``?access_token=…`` URLs
     (A2A-SEC-006) must not have them printed there either; the transport's body redaction masks
     credential-like JSON keys only. Bodies are scanned only when ``sink.wants_bodies``."""
-    return _CardSecretsSink(sink)
+    from a2actl.core.sink import BodyFilterSink
+
+    def register(_direction: str, body: bytes) -> bytes:
+        register_card_urls(body.decode("utf-8", "replace"))
+        return body
+
+    return BodyFilterSink(sink, register)
 
 
 def apply_allow(findings: list[LintFinding], allow: list[AllowEntry]) -> tuple[list[LintFinding], list[str]]:

@@ -6,6 +6,7 @@ Header lists and bodies passed to a sink are already redacted by the transport.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 
@@ -56,3 +57,35 @@ class NullSink:
 
     def on_note(self, text: str) -> None:
         """Ignored."""
+
+
+class BodyFilterSink:
+    """An ``EventSink`` that passes every event on to ``inner`` as it is, except bodies: each goes
+    through ``body(direction, data)`` first and what it returns is passed on (a mask of what must not
+    reach the wire log, or a scan that registers secrets before the body is logged). ``wants_bodies``
+    is ``inner``'s."""
+
+    def __init__(self, inner: EventSink, body: Callable[[str, bytes], bytes]) -> None:
+        self.inner = inner
+        self.body = body
+        self.wants_bodies = inner.wants_bodies
+
+    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
+        """Passed on."""
+        self.inner.on_request(method, url, headers)
+
+    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
+        """Passed on (``elapsed`` in seconds)."""
+        self.inner.on_response(status, reason, headers, elapsed)
+
+    def on_body(self, direction: str, body: bytes) -> None:
+        """``body`` through the filter, then passed on."""
+        self.inner.on_body(direction, self.body(direction, body))
+
+    def on_timing(self, name: str, seconds: float) -> None:
+        """Passed on."""
+        self.inner.on_timing(name, seconds)
+
+    def on_note(self, text: str) -> None:
+        """Passed on."""
+        self.inner.on_note(text)
