@@ -6,7 +6,6 @@ reflection), a sandbox that wants a token, a GRPC interface nobody listens on, a
 
 from __future__ import annotations
 
-import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,7 @@ import pytest
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.conftest import TOKEN
 from tests.grpc.sdk_grpc_agent import SdkGrpcAgent
+from tests.grpc.views import grpc_card_file
 
 HINT = "pip install 'a2actl[grpc]'"
 
@@ -135,19 +135,7 @@ def test_a_token_protected_grpc_interface(cli: Any, sandbox_grpc_auth: RunningSa
 
 
 def _card_file(tmp_path: Path, grpc_url: str) -> str:
-    card = {
-        "name": "grpc only",
-        "description": "a card whose gRPC interface nobody serves",
-        "version": "1",
-        "supportedInterfaces": [{"url": grpc_url, "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
-        "capabilities": {},
-        "defaultInputModes": ["text/plain"],
-        "defaultOutputModes": ["text/plain"],
-        "skills": [],
-    }
-    path = tmp_path / "card.json"
-    path.write_text(json.dumps(card))
-    return str(path)
+    return grpc_card_file(tmp_path, grpc_url, "a card whose gRPC interface nobody serves", {})
 
 
 def test_nothing_listening_is_a_probe_error_not_a_crash(cli: Any, tmp_path: Path) -> None:

@@ -4,7 +4,6 @@ verified. Each is one error line with the documented exit code (docs/grpc.md, do
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import subprocess
@@ -15,24 +14,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.grpc.views import grpc_card_file
+
 GRPC = ("--binding", "GRPC")
 
 
 def _card(tmp_path: Path, url: str) -> str:
     """A 1.0 card file whose only interface is GRPC at ``url``."""
-    card = {
-        "name": "hostile",
-        "description": "a card pointing GRPC somewhere odd",
-        "version": "1.0.0",
-        "supportedInterfaces": [{"url": url, "protocolBinding": "GRPC", "protocolVersion": "1.0"}],
-        "capabilities": {"streaming": True},
-        "defaultInputModes": ["text/plain"],
-        "defaultOutputModes": ["text/plain"],
-        "skills": [],
-    }
-    path = tmp_path / "card.json"
-    path.write_text(json.dumps(card))
-    return str(path)
+    return grpc_card_file(tmp_path, url, "a card pointing GRPC somewhere odd", {"streaming": True})
 
 
 @pytest.fixture

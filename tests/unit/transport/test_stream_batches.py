@@ -14,6 +14,7 @@ import pytest
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import ProtocolViolation
+from a2actl.core.sink import NullSink
 from a2actl.protocol.card import Interface
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.negotiation import Selection
@@ -323,30 +324,18 @@ def test_an_a2a_stream_closed_early_closes_its_response(stop_after: int) -> None
     assert len(reads) == stop_after  # no read past the consumer's stop
 
 
-class BodyLog:
-    """An ``EventSink`` that logs bodies (``-vv``) into the shared ``log``, beside what the reader
-    consumes: the order of the two says when each body was logged."""
+class BodyLog(NullSink):
+    """A sink that logs bodies (``-vv``) into the shared ``log``, beside what the reader consumes:
+    the order of the two says when each body was logged."""
 
     wants_bodies = True
 
     def __init__(self, log: list[str]) -> None:
         self.log = log
 
-    def on_request(self, method: str, url: str, headers: list[tuple[str, str]]) -> None:
-        pass
-
-    def on_response(self, status: int, reason: str, headers: list[tuple[str, str]], elapsed: float) -> None:
-        pass
-
     def on_body(self, direction: str, body: bytes) -> None:
         if direction == "<":
             self.log.append("body " + json.loads(body)["result"]["statusUpdate"]["status"]["state"])
-
-    def on_timing(self, name: str, seconds: float) -> None:
-        pass
-
-    def on_note(self, text: str) -> None:
-        pass
 
 
 def test_with_bodies_logged_each_body_comes_just_before_its_item_and_none_past_the_end() -> None:
