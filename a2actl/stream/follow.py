@@ -63,13 +63,10 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
             while i < n:
                 item = batch[i]
                 if type(item) is TimedEvent:
-                    if first:
-                        if resync and item.event.kind == "task":
-                            tail.reconnected(operation, missed_after_resync(tail, item.event))
-                        i, done = take(batch, i, resync)
-                        first = False
-                    else:
-                        i, done = take(batch, i)
+                    if first and resync and item.event.kind == "task":
+                        tail.reconnected(operation, missed_after_resync(tail, item.event))
+                    i, done = take(batch, i, first and resync)  # resync: the first event only
+                    first = False
                     if done:
                         return "settled"
                 elif type(item) is Heartbeat:
