@@ -14,8 +14,10 @@ installed; ``--loop asyncio`` runs both on asyncio's).
 The sink (its own process, uvicorn with httptools when installed) answers every JSON-RPC
 SendMessage at once with a completed Task and serves a 1.0 card. a2actl runs as its own process
 (`a2actl -o json load run SINK --rate R -d S --max-in-flight 64 --no-progress`) at rising rates;
-"held" means lag p99 < 5 ms, no drops and achieved >= 95 % of asked. The bare loop runs before and
-after the sweep (interleaved), and each figure is printed as it is measured.
+"held" means lag p99 < 5 ms, no drops and achieved >= 95 % of asked; from 1,800 req/s each rate
+runs up to three times (``BENCH_TRIALS``) and is held when most of its runs are (every run is
+printed). The bare loop runs before and after the sweep (interleaved), and each figure is printed
+as it is measured.
 
 ``--max-in-flight 64`` (``BENCH_MAX_IN_FLIGHT``): the 64 requests in flight, and so the 64
 connections, that the bare loop, hey and wrk get (apples to apples; it was 256). On a quiet machine
@@ -100,6 +102,8 @@ async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
 
 
 MAX_IN_FLIGHT = os.environ.get("BENCH_MAX_IN_FLIGHT", "64")
+#: Runs per rate from 1,800 req/s (``BENCH_TRIALS``): a rate is held when most of them hold it.
+TRIALS = int(os.environ.get("BENCH_TRIALS", "3"))
 
 
 def a2actl_at(url: str, rate: float, seconds: float, loop: str = "auto") -> dict[str, float]:
@@ -196,14 +200,25 @@ def main() -> None:
             *range(1800, 4000, 100),
             *range(4000, 8001, 500),
         ):
-            r = a2actl_at(base, rate, seconds, loop)
-            ok = held(r)
-            print(
-                f"a2actl --rate {rate:>5}: achieved {r['achieved']:>7,.0f} req/s, lag p99 {r['lag_p99_ms']:6.1f} ms, "
-                f"latency p99 {r['latency_p99_ms']:6.1f} ms, dropped {r['dropped']:.0f}, failures {r['failures']:.0f}"
-                f" -> {'held' if ok else 'NOT held'}",
-                flush=True,
-            )
+            # From 1,800 req/s each rate runs TRIALS times and is held when most runs hold it: on a
+            # shared VM one stall of the whole machine (not of the generator) in a 5 s run puts
+            # ~1% of its requests past 5 ms and fails a single run (measured: the same build at
+            # 2,200 req/s gave lag p99 1.6, 5.4 and 21.9 ms in three runs).
+            runs = []
+            for _ in range(TRIALS if rate >= 1800 else 1):
+                r = a2actl_at(base, rate, seconds, loop)
+                runs.append(held(r))
+                print(
+                    f"a2actl --rate {rate:>5}: achieved {r['achieved']:>7,.0f} req/s, lag p99 {r['lag_p99_ms']:6.1f} ms, "
+                    f"latency p99 {r['latency_p99_ms']:6.1f} ms, dropped {r['dropped']:.0f}, failures {r['failures']:.0f}"
+                    f" -> {'held' if runs[-1] else 'NOT held'}",
+                    flush=True,
+                )
+                if sum(runs) * 2 > TRIALS or (len(runs) - sum(runs)) * 2 > TRIALS:
+                    break  # the majority is known
+            ok = sum(runs) * 2 > len(runs) if len(runs) > 1 else runs[0]
+            if len(runs) > 1:
+                print(f"  --rate {rate}: held in {sum(runs)} of {len(runs)} runs -> {'held' if ok else 'NOT held'}")
             if not ok:
                 break
             best = rate
