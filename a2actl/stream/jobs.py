@@ -105,7 +105,7 @@ async def tail_raw_sse(
             tail.heartbeat("sse-comment", item.data)
             return
         if item.truncated:
-            tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True)
+            tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True, at=item.at)
             return
         try:
             obj = json.loads(item.data)
@@ -116,7 +116,7 @@ async def tail_raw_sse(
         ev = classify_event(obj)
         if ev.kind == "unknown":
             ev = StreamEvent("data", None, None, False, {})
-        tail.event(ev, item.size)
+        tail.event(ev, item.size, at=item.at)  # the events of one read share its time
 
     async def once(resumed: bool) -> str:
         headers = {"Accept": "text/event-stream"}

@@ -6,7 +6,8 @@
 Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``type``:
 
 * ``event``: ``wall`` (ISO 8601 UTC), ``t`` and ``delta`` (seconds since the start / the previous
-  received item), ``kind``, ``state``, ``taskId``, ``bytes``, ``oversize``, ``violations``.
+  received item; the events of one network read share its time, ``delta`` 0 after the first),
+  ``kind``, ``state``, ``taskId``, ``bytes``, ``oversize``, ``violations``.
 * ``heartbeat``: an SSE comment (``: ping``) or a WebSocket pong (``rtt`` in seconds).
 * ``stall``: emitted by the heartbeat timer as soon as a silence passes ``--heartbeat``
   (``silentFor``, ``expected``, ``stallTimeout``), once per silence.
@@ -38,7 +39,6 @@ from collections.abc import Callable, Coroutine
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from math import log10
 from typing import Any
 
 from a2actl.core.deadline import within
@@ -51,6 +51,9 @@ from a2actl.transport.channel import TimedEvent
 
 #: Receives every record (a JSON-ready dict with ``type``) as soon as it is known.
 Emit = Callable[[dict[str, Any]], None]
+
+#: The ``at`` of an event that belongs to no read another event belongs to (``Tail.event``).
+_NEVER = float("nan")
 
 #: Outcomes that end the tail without the task's end being seen on the stream.
 UNFINISHED = ("max-time", "cut", "closed-without-terminal", "stalled")
@@ -153,12 +156,15 @@ class Tail:
         self._heartbeat = self.opts.heartbeat
         self._limit = self.opts.max_event_bytes
         self._wall_cached = self.wall_clock is wall
-        # the gap histogram's add, inlined in ``event`` (LogHistogram.add's bucket arithmetic on its
-        # own buckets; ``_settle_gaps`` brings its count and max up to date)
+        # ``take`` counts the zero gaps inside a read in bucket 0 of ``intervals`` directly
+        # (``_settle_gaps`` brings its count and max up to date)
         self._gaps = self.intervals.buckets
-        self._gap_floor = self.intervals.floor
-        self._gap_pd = self.intervals.per_decade
-        self._gap_max = -1.0  # the largest gap ``event`` counted (none yet)
+        self._gap_max = -1.0  # 0.0 once ``take`` counted a zero gap
+        # the network read ``take`` saw last: its items' ``at``, and the ``t`` and ``wall`` it gave
+        # them (NaN: equal to nothing, not even itself)
+        self._read_at = float("nan")
+        self._read_t = 0.0
+        self._read_wall = ""
 
     # -- arrivals ---------------------------------------------------------------------------------
     def _arrive(self, now: float) -> float:
@@ -184,11 +190,15 @@ class Tail:
             self.stalls.append(gap)
             self.emit(gap)
 
-    def event(self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False) -> None:
+    def event(
+        self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False, at: float = _NEVER
+    ) -> None:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
-        and not read, so it counts as oversize whatever ``--max-event-bytes`` says. ``take`` of one."""
-        self.take([TimedEvent(0.0, size, ev, truncated)], 0, resync)
+        and not read, so it counts as oversize whatever ``--max-event-bytes`` says. ``at``: the time
+        tag of the network read it came in (``SSEItem.at``): consecutive events with the same tag
+        share one time, as in ``take``; by default every event is timed on its own. ``take`` of one."""
+        self.take([TimedEvent(at, size, ev, truncated)], 0, resync)
 
     def take(self, items: list[Any], start: int = 0, resync: bool = False) -> tuple[int, bool]:
         """Account the ``TimedEvent`` items of ``items`` (one network read's list, a channel's
@@ -198,19 +208,58 @@ class Tail:
         of the next item to look at and whether the stream is over (the lifecycle ended in a settled
         state, or a bare message answered without a task).
 
+        Time: the events of one network read arrived together, so they share one reading of
+        ``clock`` (``t``, ``wall``), taken when the first of them is accounted; the first one's
+        ``delta`` is the silence before the read, the others' ``0.0`` (counted as zero gaps).
+        Events of one read carry the same ``TimedEvent.at``, which is how a read handed on in
+        several lists (``A2AClient.stream_batches`` slices a long one) is known as one. Timing each
+        event as it is processed would measure a2actl's own speed (~10 µs an event), not the stream.
+
         The per-event path (100k a second): one call per read, not per event; the options and
         counters in locals (written back at the end, also when ``emit`` raises); ``_arrive`` and
         ``LogHistogram.add`` inlined; ``Lifecycle.observe`` not called for its no-op case (another
         status update of the stream's task in the known, unsettled state it is in); times to the
         microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an
         exact tie, by 1 µs)."""
-        clock, t0, emit, lc = self.clock, self.t0, self.emit, self.lifecycle
-        hb, limit = self._heartbeat, self._limit
-        gaps, floor, per_decade, gap_max = self._gaps, self._gap_floor, self._gap_pd, self._gap_max
-        wall_cached, observe, settles = self._wall_cached, lc.observe, _SETTLES
+        i, n = start, len(items)
+        if i >= n or type(items[i]) is not TimedEvent:
+            return i, False
+        emit, lc, limit = self.emit, self.lifecycle, self._limit
+        observe, settles = lc.observe, _SETTLES
         v1 = lc.family is Family.V1_0  # 0.3 also reads ``final`` in the payload (observe)
-        last, events, total, biggest = self.last, self.events, self.total_bytes, self.max_bytes
-        i, n, done = start, len(items), False
+        events, total, biggest = self.events, self.total_bytes, self.max_bytes
+        # -- the read's time: once for all its events
+        read_at = items[i][0]
+        if read_at == self._read_at:  # more of a read an earlier call began (its ``at`` is the same)
+            t, text, delta = self._read_t, self._read_wall, 0.0
+            first = i - 1  # no gap before these: all zero gaps
+        else:
+            now = self.clock()
+            t = now - self.t0
+            last = self.last
+            if last is None:
+                delta = t
+            else:
+                delta = now - last
+                self.intervals.add(delta)
+            if self._heartbeat is not None and delta > self._heartbeat:
+                self._check_silence(delta, now)
+            self.last = now
+            if self.first_event is None:
+                self.first_event = t
+            t = round(t * 1e6) / 1e6
+            delta = round(delta * 1e6) / 1e6
+            if self._wall_cached:  # wall() inlined: its text changes once a millisecond
+                text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
+            else:
+                text = self.wall_clock()
+            self._read_at, self._read_t, self._read_wall = read_at, t, text
+            first = i
+        # observe's no-op case: a status update of this task in the state it is in, while that
+        # state is known and unsettled and nothing ended; refreshed after every observe call
+        lc_state, lc_task = lc.state, lc.task_id
+        quiet = lc_state is not None and settles.get(lc_state) is False and not lc.ended and not resync
+        done = False
         try:
             while i < n:
                 item = items[i]
@@ -218,37 +267,17 @@ class Tail:
                     break
                 _, size, ev, truncated = item
                 i += 1
-                now = clock()
-                t = now - t0
-                if last is None:
-                    delta = t
-                else:
-                    delta = now - last
-                    # LogHistogram.add(delta) on ``intervals`` without the call (same bucket)
-                    idx = 0 if delta <= floor else int(log10(delta / floor) * per_decade) + 1
-                    gaps[idx] = gaps.get(idx, 0) + 1
-                    if delta > gap_max:
-                        gap_max = delta
-                if hb is not None and delta > hb:
-                    self._check_silence(delta, now)
-                last = now
-                if self.first_event is None:
-                    self.first_event = t
                 events += 1
                 total += size
                 if size > biggest:
                     biggest = size
-                over = truncated or (limit is not None and size > limit)
                 kind, state, task_id, final, payload = ev
-                if (  # observe's no-op: same task, same known unsettled state, nothing ended
-                    kind == "status-update"
-                    and state is not None
-                    and state == lc.state
-                    and settles.get(state) is False
-                    and task_id == lc.task_id
+                if (
+                    quiet
+                    and kind == "status-update"
+                    and state == lc_state
+                    and task_id == lc_task
                     and not final
-                    and not resync
-                    and not lc.ended
                     and (v1 or payload.get("final") is not True)
                 ):
                     violations: list[dict[str, str]] = []
@@ -256,19 +285,17 @@ class Tail:
                     found = observe(ev, resync=resync)
                     violations = [v.to_json() for v in found] if found else []
                     resync = False
-                    if lc.ended and lc.settled or (kind == "message" and lc.task_id is None):
+                    lc_state, lc_task = lc.state, lc.task_id
+                    quiet = lc_state is not None and settles.get(lc_state) is False and not lc.ended
+                    if lc.ended and lc.settled or (kind == "message" and lc_task is None):
                         done = True
-                t = round(t * 1e6) / 1e6
-                if wall_cached:  # wall() inlined: its text changes once a millisecond
-                    text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
-                else:
-                    text = self.wall_clock()
+                over = truncated or (limit is not None and size > limit)
                 emit(
                     {
                         "type": "event",
                         "wall": text,
                         "t": t,
-                        "delta": round(delta * 1e6) / 1e6,
+                        "delta": delta,
                         "kind": kind,
                         "state": state,
                         "taskId": task_id,
@@ -277,13 +304,19 @@ class Tail:
                         "violations": violations,
                     }
                 )
+                delta = 0.0  # the rest of the read arrived with it
                 if over:
                     self.oversize.append({"t": t, "bytes": size, "limit": limit})
                 if done:
                     break
         finally:
-            self.last, self.events, self.total_bytes, self.max_bytes = last, events, total, biggest
-            self._gap_max = gap_max
+            self.events, self.total_bytes, self.max_bytes = events, total, biggest
+            zeros = i - first - 1  # the gaps of 0 after the read's first event
+            if zeros > 0:
+                gaps = self._gaps
+                gaps[0] = gaps.get(0, 0) + zeros
+                if self._gap_max < 0:
+                    self._gap_max = 0.0
         return i, done
 
     def heartbeat(self, source: str, text: str = "", rtt: float | None = None) -> None:
@@ -311,6 +344,7 @@ class Tail:
         1-based): a ``cut`` record."""
         now = self.clock()
         self.cut_at = now
+        self._read_at = _NEVER  # the next stream's reads are new ones, whatever their ``at``
         rec = {
             "type": "cut",
             "wall": self.wall_clock(),

@@ -37,6 +37,9 @@ from a2actl.transport.timing import HttpResult
 
 #: Fresh ids made per refill (``new_id``): one ``os.urandom`` call for this many.
 _ID_BATCH = 256
+#: At most this many items of one network read are decoded before they are handed on
+#: (``A2AClient.stream_batches``).
+BATCH_EVENTS = 64
 #: hex digit of a UUID's variant nibble → the same nibble with the RFC 4122 variant bits (10xx).
 _VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}
 _ids: list[str] = []
@@ -431,8 +434,17 @@ class A2AClient:
 
             async for read in iter_sse_batches(response, url, self.transport.settings):
                 # -vv logs each body as it is decoded: item by item then, so each body's log line
-                # comes just before what the reader makes of it, and nothing past the end is logged
-                for batch in ([item] for item in read) if bodies else (read,):
+                # comes just before what the reader makes of it, and nothing past the end is logged.
+                # Else a read at most BATCH_EVENTS items at a time: a 64 KiB read holds ~500 small
+                # events, and decoding them all before the first is handed on keeps them all alive
+                # (measured: ~2.5k CPU instructions an event more, the allocator's, than slices).
+                if bodies:
+                    slices: Any = ([item] for item in read)
+                elif len(read) <= BATCH_EVENTS:
+                    slices = (read,)
+                else:
+                    slices = (read[i : i + BATCH_EVENTS] for i in range(0, len(read), BATCH_EVENTS))
+                for batch in slices:
                     out: list[TimedEvent | RpcOutcome | Heartbeat] = []
                     try:
                         ended = decode(batch, out)

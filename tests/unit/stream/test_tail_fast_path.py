@@ -15,6 +15,7 @@ from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import TASK_STATES, Family
 from a2actl.stream.tail import Tail, TailOptions
+from a2actl.transport.channel import TimedEvent
 
 WALL = "2026-01-02T03:04:05.678Z"
 KINDS = ["task", "status-update", "artifact-update", "message"]
@@ -175,3 +176,72 @@ def test_a_0_3_http_json_final_status_update_in_the_same_state_is_audited() -> N
         {"statusUpdate": {"taskId": "t1", "status": {"state": "TASK_STATE_WORKING"}, "final": True}}
     )
     check_equivalent(Family.V0_3, [working, final, working], None)
+
+
+@st.composite
+def reads(draw: st.DrawFn) -> tuple[Family, list[StreamEvent], int | None, list[list[int]]]:
+    """A scenario cut into network reads, each read handed on in one to three lists (as
+    ``A2AClient.stream_batches`` slices a long one): the lists as event counts per read. A
+    resubscribe's first event starts a read (a new stream)."""
+    family, events, resync = draw(scenarios())
+    cuts = set(draw(st.lists(st.integers(1, len(events)), max_size=len(events)))) | {len(events)}
+    if resync:
+        cuts.add(resync)
+    layout: list[list[int]] = []
+    start = 0
+    for end in sorted(cuts):
+        size = end - start
+        inner = sorted(set(draw(st.lists(st.integers(1, size), max_size=2))) | {size})
+        layout.append([b - a for a, b in zip([0, *inner], inner, strict=False)])
+        start = end
+    return family, events, resync, layout
+
+
+@settings(max_examples=300, deadline=None)
+@given(reads())
+@example((Family.V1_0, [_s("working")] * 4, None, [[2, 2]]))  # one read, two lists
+@example((Family.V1_0, [_s("working"), _s("completed"), _s("working")], None, [[3]]))  # ends mid-read
+def test_take_over_reads_audits_as_a_fresh_lifecycle_and_times_a_read_once(
+    layout_case: tuple[Family, list[StreamEvent], int | None, list[list[int]]],
+) -> None:
+    """``Tail.take`` fed the events a read (or a slice of one) at a time: the records and the
+    lifecycle are what a fresh ``Lifecycle`` gives, whatever the cuts (the fast path's state is
+    carried across a call's events and refreshed after every ``observe``); the events of one read
+    share ``t`` and ``wall``, the first one's ``delta`` is the time since the previous read and the
+    others' 0.0; every event after the first counts one gap (zero inside a read)."""
+    family, events, resync_at, layout = layout_case
+    records: list[dict[str, Any]] = []
+    walls = iter(f"w{k}" for k in range(1000))
+    tail = Tail(TailOptions(), records.append, family, clock=Clock(), wall_clock=lambda: next(walls))
+    reference = Lifecycle(family)
+    expected: list[list[dict[str, str]]] = []
+    for k, ev in enumerate(events):
+        expected.append([v.to_json() for v in reference.observe(ev, resync=k == resync_at)])
+    read_of: list[int] = []
+    k = 0
+    for r, lists in enumerate(layout):
+        for count in lists:
+            items = [TimedEvent(float(r), 10, ev, False) for ev in events[k : k + count]]
+            i = 0
+            while i < len(items):  # take stops at the end of the stream: the rest is fed again
+                i, _ = tail.take(items, i, resync=k + i == resync_at)
+            k += count
+            read_of += [r] * count
+    got = [r for r in records if r["type"] == "event"]
+    assert [r["violations"] for r in got] == expected
+    assert [(r["kind"], r["state"], r["taskId"]) for r in got] == [
+        (e.kind, e.state, e.task_id) for e in events
+    ]
+    lc = tail.lifecycle
+    assert (lc.state, lc.task_id, lc.ended) == (reference.state, reference.task_id, reference.ended)
+    for j, rec in enumerate(got):
+        same_read = j > 0 and read_of[j] == read_of[j - 1]
+        if same_read:
+            assert (rec["t"], rec["wall"], rec["delta"]) == (got[j - 1]["t"], got[j - 1]["wall"], 0.0)
+        else:
+            assert rec["delta"] > 0 and (j == 0 or rec["t"] > got[j - 1]["t"])
+    assert len({r["wall"] for r in got}) == len(layout)  # one wall reading per read
+    summary = tail.summary("completed").to_json()
+    assert tail.intervals.count == len(events) - 1
+    zero_gaps = sum(1 for j in range(1, len(events)) if read_of[j] == read_of[j - 1])
+    assert (summary["gaps"]["max"] == 0.0) == (zero_gaps == len(events) - 1 and len(events) > 1)

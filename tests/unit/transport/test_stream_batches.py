@@ -126,6 +126,29 @@ def test_the_batches_concatenated_are_the_stream_item_by_item() -> None:
     assert [len(b) for b in batches] == [3, 2, 2]  # the split event's first read completes nothing
 
 
+def test_a_long_read_is_handed_on_in_slices_that_share_its_time() -> None:
+    """A read of more than ``BATCH_EVENTS`` events comes as lists of at most that many, in order,
+    every item of the read with the read's one ``at`` (``Tail.take`` knows them as one read by it);
+    the next read's items have another ``at``."""
+    from a2actl.transport.a2a import BATCH_EVENTS
+
+    many = 2 * BATCH_EVENTS + 5
+
+    def body(rid: str) -> list[str]:
+        return [
+            frame(rid, "TASK_STATE_SUBMITTED") + frame(rid, "TASK_STATE_WORKING") * many,
+            frame(rid, "TASK_STATE_COMPLETED"),
+        ]
+
+    items, raised = run_stream(body)
+    batches, braised = run_batches(body)
+    assert raised is None and braised is None
+    assert [view(i) for b in batches for i in b] == [view(i) for i in items]
+    assert [len(b) for b in batches] == [BATCH_EVENTS, BATCH_EVENTS, 6, 1]
+    first_read = [i.at for b in batches[:3] for i in b]
+    assert len(set(first_read)) == 1 and batches[3][0].at > first_read[0]
+
+
 def test_without_heartbeats_the_comments_are_left_out_of_both() -> None:
     def body(rid: str) -> list[str]:
         return [
