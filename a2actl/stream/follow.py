@@ -52,7 +52,7 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
 
     first = True
     take = tail.take  # one call per network read: the per-event loop is Tail.take's
-    batches = stream_batches(client, operation, params, heartbeats=True)  # a list per network read
+    batches = stream_batches(client, operation, params, heartbeats=True)  # a list per read (or slice)
     together = tail.together
     # Not closed here when the stream settles: closing can wait (a WebSocket close handshake the
     # peer never answers, up to its close_timeout) and the outcome is known now; asyncio's
@@ -70,7 +70,9 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
                     if done:
                         return "settled"
                 elif type(item) is Heartbeat:
-                    tail.heartbeat("ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt)
+                    tail.heartbeat(
+                        "ws-pong" if item.rtt is not None else "sse-comment", item.text, item.rtt, at=item.at
+                    )
                     i += 1
                 else:  # an error answer (it ends the stream)
                     if item.error is None:

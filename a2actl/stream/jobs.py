@@ -102,7 +102,7 @@ async def tail_raw_sse(
 
     def one(item: SSEItem) -> None:
         if item.kind == "comment":
-            tail.heartbeat("sse-comment", item.data)
+            tail.heartbeat("sse-comment", item.data, at=item.at)
             return
         if item.truncated:
             tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True, at=item.at)

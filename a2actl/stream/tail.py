@@ -129,7 +129,7 @@ class Tail:
     clock: Callable[[], float] = time.perf_counter
     wall_clock: Callable[[], str] = wall
     #: ``with together():`` the records emitted inside are written together when it exits (one
-    #: write per network read: ``Output.together``); the sources wrap each read's events in it.
+    #: write per list a source hands on, a network read or a slice of one: ``Output.together``).
     together: Callable[[], AbstractContextManager[None]] = nullcontext
     t0: float = field(init=False)
     last: float | None = None
@@ -233,6 +233,8 @@ class Tail:
         if read_at == self._read_at:  # more of a read an earlier call began (its ``at`` is the same)
             t, text, delta = self._read_t, self._read_wall, 0.0
             first = i - 1  # no gap before these: all zero gaps
+            if self.first_event is None:  # the read began with a heartbeat
+                self.first_event = t
         else:
             now = self.clock()
             t = now - self.t0
@@ -319,20 +321,30 @@ class Tail:
                     self._gap_max = 0.0
         return i, done
 
-    def heartbeat(self, source: str, text: str = "", rtt: float | None = None) -> None:
+    def heartbeat(self, source: str, text: str = "", rtt: float | None = None, at: float = _NEVER) -> None:
         """A heartbeat from ``source`` (``sse-comment`` with the comment's ``text``, or ``ws-pong``
-        with its round trip ``rtt`` in seconds), emitted as a ``heartbeat`` record."""
-        now = self.clock()
-        delta = self._arrive(now)
+        with its round trip ``rtt`` in seconds), emitted as a ``heartbeat`` record. ``at``: the time
+        tag of the network read it came in, as for ``take``: a comment of a read shares its time
+        with the read's events (before or after it), ``delta`` 0 unless it is the read's first item."""
+        if at == self._read_at:  # more of a read whose time is known
+            t, stamp, delta = self._read_t, self._read_wall, 0.0
+            self._gaps[0] = self._gaps.get(0, 0) + 1
+            if self._gap_max < 0:
+                self._gap_max = 0.0
+        else:
+            now = self.clock()
+            delta = self._arrive(now)
+            t, stamp = round((now - self.t0) * 1e6) / 1e6, self.wall_clock()
+            self._read_at, self._read_t, self._read_wall = at, t, stamp
         self.heartbeats += 1
         if rtt is not None:
             self.rtts.add(rtt)
         self.emit(
             {
                 "type": "heartbeat",
-                "wall": self.wall_clock(),
-                "t": round(now - self.t0, 6),
-                "delta": round(delta, 6),
+                "wall": stamp,
+                "t": t,
+                "delta": round(delta * 1e6) / 1e6,
                 "source": source,
                 "text": text[:80],
                 "rtt": round(rtt, 6) if rtt is not None else None,

@@ -307,9 +307,10 @@ class A2AClient:
     async def stream_batches(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncGenerator[list[TimedEvent | RpcOutcome | Heartbeat], None]:
-        """``stream``'s items as one list per network read (never empty), in stream order: the events
-        (and, with ``heartbeats``, comments) that read completed; an error answer is the last item of
-        the last list. For readers of tens of thousands of events a second (``stream tail``): one
+        """``stream``'s items as one list per network read (never empty; a read of more than
+        ``BATCH_EVENTS`` items as several lists, all its items sharing the read's ``at``), in stream
+        order: the events (and, with ``heartbeats``, comments) that read completed; an error answer
+        is the last item of the last list. For readers of tens of thousands of events a second (``stream tail``): one
         generator step per read instead of one per event. When the sink logs bodies (``-vv``), one
         item a list, so each body is logged just before its item is handed on. Raises as ``stream``
         does."""

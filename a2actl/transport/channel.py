@@ -123,8 +123,8 @@ StreamItem = TimedEvent | Outcome | Heartbeat  # what a channel's stream yields
 async def stream_batches(
     client: Channel, operation: str, params: dict[str, Any], *, heartbeats: bool = False
 ) -> AsyncGenerator[list[StreamItem], None]:
-    """``client.stream``'s items as lists, in stream order: the client's own ``stream_batches`` (one
-    list per network read: ``A2AClient`` over SSE) when it has one, else one item a list (gRPC,
+    """``client.stream``'s items as lists, in stream order: the client's own ``stream_batches`` (a
+    list per network read, or per slice of a long one: ``A2AClient`` over SSE) when it has one, else one item a list (gRPC,
     WebSocket). For readers of tens of thousands of events a second (``stream tail``); raises what
     ``client.stream`` raises. The client's stream is closed when this generator is."""
     own = getattr(client, "stream_batches", None)

@@ -5,6 +5,7 @@ first subscribe on a terminal task, and a stream closed without a terminal state
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,8 +32,13 @@ class Answer:
     error: Any = None
 
 
+#: each item's own ``at``: the scripted channels hand items on one by one, each a read of its own
+#: (``Tail.take`` takes items with an equal ``at`` as one network read, timed once)
+_READS = itertools.count(1)
+
+
 def ev(kind: str, state: str | None, payload: dict[str, Any] | None = None) -> TimedEvent:
-    return TimedEvent(0.0, 100, StreamEvent(kind, state, "t1", False, payload or {}))
+    return TimedEvent(float(next(_READS)), 100, StreamEvent(kind, state, "t1", False, payload or {}))
 
 
 CUT = StreamCut("connection reset by peer")
@@ -80,7 +86,7 @@ def test_a_whole_stream_with_heartbeats_completes() -> None:
         [
             [
                 ev("task", "submitted"),
-                Heartbeat(0.0, "ping"),
+                Heartbeat(float(next(_READS)), "ping"),
                 ev("status-update", "working"),
                 ev("status-update", "completed"),
             ]

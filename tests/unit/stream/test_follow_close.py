@@ -43,8 +43,8 @@ class SlowToClose:
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncIterator[TimedEvent]:
         try:
-            for doc in EVENTS:
-                yield TimedEvent(0.0, 10, classify_event(doc), False)
+            for k, doc in enumerate(EVENTS):  # each its own read (its own ``at``)
+                yield TimedEvent(float(k), 10, classify_event(doc), False)
             await asyncio.sleep(3600)  # the peer says nothing more
         finally:
             await asyncio.sleep(self.close_wait)

@@ -245,3 +245,39 @@ def test_take_over_reads_audits_as_a_fresh_lifecycle_and_times_a_read_once(
     assert tail.intervals.count == len(events) - 1
     zero_gaps = sum(1 for j in range(1, len(events)) if read_of[j] == read_of[j - 1])
     assert (summary["gaps"]["max"] == 0.0) == (zero_gaps == len(events) - 1 and len(events) > 1)
+
+
+def test_a_comment_in_a_read_shares_its_time_before_or_between_events() -> None:
+    """A ``: ping`` comment is part of its network read too (``Tail.heartbeat(at=)``): the read's
+    first item, event or comment, has the silence before the read as ``delta``; every other item of
+    the read has ``0.0`` and the read's ``t`` and ``wall``; ``firstEvent`` is the read's time when
+    the read began with a comment. Times never go backwards."""
+    records: list[dict[str, Any]] = []
+    clock = Clock()  # +1 ms a reading
+    walls = iter(f"w{k}" for k in range(100))
+    tail = Tail(TailOptions(), records.append, Family.V1_0, clock=clock, wall_clock=lambda: next(walls))
+
+    def items(at: float, *events: StreamEvent) -> list[Any]:
+        return [TimedEvent(at, 10, e, False) for e in events]
+
+    # read 1: a comment first, then two events
+    tail.heartbeat("sse-comment", "ping", at=1.0)
+    tail.take(items(1.0, _t("submitted"), _s("working")))
+    # read 2: an event, a comment, an event
+    tail.take(items(2.0, _s("working")))
+    tail.heartbeat("sse-comment", "ping", at=2.0)
+    tail.take(items(2.0, _s("working")))
+    # read 3: one event
+    tail.take(items(3.0, _s("completed")))
+    got = [(r["type"], r["t"], r["delta"], r["wall"]) for r in records]
+    assert [g[0] for g in got] == ["heartbeat", "event", "event", "event", "heartbeat", "event", "event"]
+    reads = [0, 0, 0, 1, 1, 1, 2]
+    for j, (_, t, delta, wall) in enumerate(got):
+        if j and reads[j] == reads[j - 1]:
+            assert (t, wall, delta) == (got[j - 1][1], got[j - 1][3], 0.0)
+        else:
+            assert delta == pytest.approx(0.001) and (j == 0 or t > got[j - 1][1])
+    assert [g[1] for g in got] == sorted(g[1] for g in got)
+    summary = tail.summary("completed").to_json()
+    assert summary["firstEvent"] == got[0][1]
+    assert summary["heartbeats"] == 2 and tail.intervals.count == len(got) - 1
