@@ -38,9 +38,15 @@ import shutil
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
+import orjson
 from loopback import free_port, sink, wait_port
+
+if TYPE_CHECKING:
+    import aiohttp
 
 HERE = os.path.abspath(__file__)
 A2ACTL = [sys.executable, "-m", "a2actl"]
@@ -67,13 +73,30 @@ def use_loop(choice: str) -> str:
     return "asyncio"
 
 
+async def post_one(session: aiohttp.ClientSession, url: str, trace: str) -> None:
+    """One request of the bare loops: what a2actl posts (orjson), a fresh id and messageId, the
+    A2A-Version header and a traceparent with a fresh span id; the answer decoded."""
+    message = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": "hello"}]}
+    body = {
+        "jsonrpc": "2.0",
+        "id": str(uuid.uuid4()),
+        "method": "SendMessage",
+        "params": {"message": message},
+    }
+    headers = {
+        "Content-Type": "application/json",
+        "A2A-Version": "1.0",
+        "traceparent": f"00-{trace}-{os.urandom(8).hex()}-01",
+    }
+    async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
+        orjson.loads(await r.read())
+
+
 async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
     """Requests per second of a bare aiohttp closed loop posting what a2actl posts (orjson): a fresh
     id and messageId, the A2A-Version header and a traceparent per request; answers decoded."""
-    import uuid
 
     import aiohttp
-    import orjson
 
     done = 0
     stop = time.perf_counter() + seconds
@@ -83,20 +106,7 @@ async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
         async def worker() -> None:
             nonlocal done
             while time.perf_counter() < stop:
-                message = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": "hello"}]}
-                body = {
-                    "jsonrpc": "2.0",
-                    "id": str(uuid.uuid4()),
-                    "method": "SendMessage",
-                    "params": {"message": message},
-                }
-                headers = {
-                    "Content-Type": "application/json",
-                    "A2A-Version": "1.0",
-                    "traceparent": f"00-{trace}-{os.urandom(8).hex()}-01",
-                }
-                async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
-                    orjson.loads(await r.read())
+                await post_one(session, url, trace)
                 done += 1
 
         t0 = time.perf_counter()
@@ -110,10 +120,8 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
     yield every 64 arrivals when behind), at most ``in_flight`` at once (an arrival over it is
     dropped); lag = how late each request's task started. The same figures as ``a2actl_at``: it
     tells a2actl's own cost from what an open model on one asyncio loop costs anyway."""
-    import uuid
 
     import aiohttp
-    import orjson
 
     lags: list[float] = []
     latencies: list[float] = []
@@ -128,21 +136,8 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
             now = perf()
             base = min(due, now)
             lags.append(now - base)
-            message = {"messageId": str(uuid.uuid4()), "role": "ROLE_USER", "parts": [{"text": "hello"}]}
-            body = {
-                "jsonrpc": "2.0",
-                "id": str(uuid.uuid4()),
-                "method": "SendMessage",
-                "params": {"message": message},
-            }
-            headers = {
-                "Content-Type": "application/json",
-                "A2A-Version": "1.0",
-                "traceparent": f"00-{trace}-{os.urandom(8).hex()}-01",
-            }
             try:
-                async with session.post(url, data=orjson.dumps(body), headers=headers) as r:
-                    orjson.loads(await r.read())
+                await post_one(session, url, trace)
             except Exception:  # noqa: BLE001 - counted, as a2actl counts failures
                 failures += 1
             finally:
