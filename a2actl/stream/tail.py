@@ -152,17 +152,16 @@ class Tail:
     def __post_init__(self) -> None:
         self.t0 = self.clock()
         self.lifecycle = Lifecycle(self.family)
-        # read per event: one attribute each, not two
-        self._heartbeat = self.opts.heartbeat
+        # read per call of ``take`` / ``_read``: one attribute each, not two
         self._limit = self.opts.max_event_bytes
         self._wall_cached = self.wall_clock is wall
-        # ``take`` counts the zero gaps inside a read in bucket 0 of ``intervals`` directly
+        # ``_zero_gaps`` counts the zero gaps inside a read in bucket 0 of ``intervals`` directly
         # (``_settle_gaps`` brings its count and max up to date)
         self._gaps = self.intervals.buckets
-        self._gap_max = -1.0  # 0.0 once ``take`` counted a zero gap
+        self._gap_max = -1.0  # 0.0 once ``_zero_gaps`` counted a zero gap
         # the network read ``take`` saw last: its items' ``at``, and the ``t`` and ``wall`` it gave
         # them (NaN: equal to nothing, not even itself)
-        self._read_at = float("nan")
+        self._read_at = _NEVER
         self._read_t = 0.0
         self._read_wall = ""
 
@@ -190,6 +189,32 @@ class Tail:
             self.stalls.append(gap)
             self.emit(gap)
 
+    def _read(self, at: float) -> tuple[float, str, float, bool]:
+        """The time of the network read tagged ``at`` (``TimedEvent.at``, ``Heartbeat.at``) as
+        ``(t, wall, delta, new)``: seconds since the start and the silence before the read, both to
+        the microsecond, and whether the read is new. The read seen last keeps its ``t`` and
+        ``wall`` (``delta`` 0.0, not new); another is one new reading of ``clock``, the silence
+        before it accounted (``_arrive``), and is remembered as the last read."""
+        if at == self._read_at:
+            return self._read_t, self._read_wall, 0.0, False
+        now = self.clock()
+        delta = self._arrive(now)
+        t = round((now - self.t0) * 1e6) / 1e6
+        if self._wall_cached:  # wall() inlined: its text changes once a millisecond
+            text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
+        else:
+            text = self.wall_clock()
+        self._read_at, self._read_t, self._read_wall = at, t, text
+        return t, text, round(delta * 1e6) / 1e6, True
+
+    def _zero_gaps(self, count: int) -> None:
+        """Count ``count`` gaps of 0 (the items of a read after its first) in bucket 0 of
+        ``intervals`` directly (``_settle_gaps`` brings its count and max up to date)."""
+        if count > 0:
+            self._gaps[0] = self._gaps.get(0, 0) + count
+            if self._gap_max < 0:
+                self._gap_max = 0.0
+
     def event(
         self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False, at: float = _NEVER
     ) -> None:
@@ -216,8 +241,8 @@ class Tail:
         event as it is processed would measure a2actl's own speed (~10 µs an event), not the stream.
 
         The per-event path (100k a second): one call per read, not per event; the options and
-        counters in locals (written back at the end, also when ``emit`` raises); ``_arrive`` and
-        ``LogHistogram.add`` inlined; ``Lifecycle.observe`` not called for its no-op case (another
+        counters in locals (written back at the end, also when ``emit`` raises); the read's time
+        taken once (``_read``); ``Lifecycle.observe`` not called for its no-op case (another
         status update of the stream's task in the known, unsettled state it is in); times to the
         microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an
         exact tie, by 1 µs)."""
@@ -228,35 +253,11 @@ class Tail:
         observe, settles = lc.observe, _SETTLES
         v1 = lc.family is Family.V1_0  # 0.3 also reads ``final`` in the payload (observe)
         events, total, biggest = self.events, self.total_bytes, self.max_bytes
-        # -- the read's time: once for all its events
-        read_at = items[i][0]
-        if read_at == self._read_at:  # more of a read an earlier call began (its ``at`` is the same)
-            t, text, delta = self._read_t, self._read_wall, 0.0
-            first = i - 1  # no gap before these: all zero gaps
-            if self.first_event is None:  # the read began with a heartbeat
-                self.first_event = t
-        else:
-            now = self.clock()
-            t = now - self.t0
-            last = self.last
-            if last is None:
-                delta = t
-            else:
-                delta = now - last
-                self.intervals.add(delta)
-            if self._heartbeat is not None and delta > self._heartbeat:
-                self._check_silence(delta, now)
-            self.last = now
-            if self.first_event is None:
-                self.first_event = t
-            t = round(t * 1e6) / 1e6
-            delta = round(delta * 1e6) / 1e6
-            if self._wall_cached:  # wall() inlined: its text changes once a millisecond
-                text = _wall_text if _wall_ns() // 1_000_000 == _wall_ms else wall()
-            else:
-                text = self.wall_clock()
-            self._read_at, self._read_t, self._read_wall = read_at, t, text
-            first = i
+        # the read's time: once for all its events (only the first of a new read has a delta)
+        t, text, delta, new = self._read(items[i][0])
+        if self.first_event is None:
+            self.first_event = t
+        first = i if new else i - 1  # the gaps after the read's first item are zero gaps
         # observe's no-op case: a status update of this task in the state it is in, while that
         # state is known and unsettled and nothing ended; refreshed after every observe call
         lc_state, lc_task = lc.state, lc.task_id
@@ -313,12 +314,7 @@ class Tail:
                     break
         finally:
             self.events, self.total_bytes, self.max_bytes = events, total, biggest
-            zeros = i - first - 1  # the gaps of 0 after the read's first event
-            if zeros > 0:
-                gaps = self._gaps
-                gaps[0] = gaps.get(0, 0) + zeros
-                if self._gap_max < 0:
-                    self._gap_max = 0.0
+            self._zero_gaps(i - first - 1)
         return i, done
 
     def heartbeat(self, source: str, text: str = "", rtt: float | None = None, at: float = _NEVER) -> None:
@@ -326,16 +322,9 @@ class Tail:
         with its round trip ``rtt`` in seconds), emitted as a ``heartbeat`` record. ``at``: the time
         tag of the network read it came in, as for ``take``: a comment of a read shares its time
         with the read's events (before or after it), ``delta`` 0 unless it is the read's first item."""
-        if at == self._read_at:  # more of a read whose time is known
-            t, stamp, delta = self._read_t, self._read_wall, 0.0
-            self._gaps[0] = self._gaps.get(0, 0) + 1
-            if self._gap_max < 0:
-                self._gap_max = 0.0
-        else:
-            now = self.clock()
-            delta = self._arrive(now)
-            t, stamp = round((now - self.t0) * 1e6) / 1e6, self.wall_clock()
-            self._read_at, self._read_t, self._read_wall = at, t, stamp
+        t, stamp, delta, new = self._read(at)
+        if not new:
+            self._zero_gaps(1)
         self.heartbeats += 1
         if rtt is not None:
             self.rtts.add(rtt)
@@ -344,7 +333,7 @@ class Tail:
                 "type": "heartbeat",
                 "wall": stamp,
                 "t": t,
-                "delta": round(delta * 1e6) / 1e6,
+                "delta": delta,
                 "source": source,
                 "text": text[:80],
                 "rtt": round(rtt, 6) if rtt is not None else None,

@@ -124,8 +124,8 @@ async def stream_batches(
     client: Channel, operation: str, params: dict[str, Any], *, heartbeats: bool = False
 ) -> AsyncGenerator[list[StreamItem], None]:
     """``client.stream``'s items as lists, in stream order: the client's own ``stream_batches`` (a
-    list per network read, or per slice of a long one: ``A2AClient`` over SSE) when it has one, else one item a list (gRPC,
-    WebSocket). For readers of tens of thousands of events a second (``stream tail``); raises what
+    list per network read, or per slice of a long one: ``A2AClient`` over SSE) when it has one,
+    else one item a list (gRPC, WebSocket). For readers of tens of thousands of events a second (``stream tail``); raises what
     ``client.stream`` raises. The client's stream is closed when this generator is."""
     own = getattr(client, "stream_batches", None)
     if own is not None:

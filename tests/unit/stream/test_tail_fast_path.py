@@ -5,6 +5,7 @@ stream not ended). Whatever the events, the records and the lifecycle must be wh
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import pytest
@@ -33,9 +34,13 @@ class Clock:
         return self.now
 
 
-def make_tail(family: Family) -> tuple[Tail, list[dict[str, Any]]]:
+def make_tail(family: Family, numbered_walls: bool = False) -> tuple[Tail, list[dict[str, Any]]]:
+    """A tail on a clock that moves 1 ms a reading; its ``wall`` is ``WALL``, or with
+    ``numbered_walls`` ``w0``, ``w1``, … (one per reading of the wall clock)."""
     records: list[dict[str, Any]] = []
-    tail = Tail(TailOptions(), records.append, family, clock=Clock(), wall_clock=lambda: WALL)
+    walls = (f"w{k}" for k in itertools.count())
+    wall = (lambda: next(walls)) if numbered_walls else (lambda: WALL)
+    tail = Tail(TailOptions(), records.append, family, clock=Clock(), wall_clock=wall)
     return tail, records
 
 
@@ -210,9 +215,7 @@ def test_take_over_reads_audits_as_a_fresh_lifecycle_and_times_a_read_once(
     share ``t`` and ``wall``, the first one's ``delta`` is the time since the previous read and the
     others' 0.0; every event after the first counts one gap (zero inside a read)."""
     family, events, resync_at, layout = layout_case
-    records: list[dict[str, Any]] = []
-    walls = iter(f"w{k}" for k in range(1000))
-    tail = Tail(TailOptions(), records.append, family, clock=Clock(), wall_clock=lambda: next(walls))
+    tail, records = make_tail(family, numbered_walls=True)
     reference = Lifecycle(family)
     expected: list[list[dict[str, str]]] = []
     for k, ev in enumerate(events):
@@ -252,10 +255,7 @@ def test_a_comment_in_a_read_shares_its_time_before_or_between_events() -> None:
     first item, event or comment, has the silence before the read as ``delta``; every other item of
     the read has ``0.0`` and the read's ``t`` and ``wall``; ``firstEvent`` is the read's time when
     the read began with a comment. Times never go backwards."""
-    records: list[dict[str, Any]] = []
-    clock = Clock()  # +1 ms a reading
-    walls = iter(f"w{k}" for k in range(100))
-    tail = Tail(TailOptions(), records.append, Family.V1_0, clock=clock, wall_clock=lambda: next(walls))
+    tail, records = make_tail(Family.V1_0, numbered_walls=True)  # +1 ms a clock reading
 
     def items(at: float, *events: StreamEvent) -> list[Any]:
         return [TimedEvent(at, 10, e, False) for e in events]
