@@ -255,7 +255,9 @@ def test_the_interval_loop_updates_the_histograms(
     }
     assert "1.0" in buckets and "10.0" in buckets and buckets["+Inf"] == hs["sandbox"]
     assert second["a2actl_exporter_inventory_agents"] == [({}, 2.0)]
-    assert second["a2actl_exporter_inventory_rounds_total"][0][1] >= 3
+    # a round counts when its last agent is done: the sandbox's handshake of the round in progress
+    # may already be counted while that round is not (CI saw 3 handshakes and 2 rounds)
+    assert second["a2actl_exporter_inventory_rounds_total"][0][1] >= hs["sandbox"] - 1 >= 2
 
 
 def test_ctrl_c_stops_it_cleanly(exporter: Any, sandbox: Any, tmp_path: Path) -> None:
