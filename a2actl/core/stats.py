@@ -52,10 +52,14 @@ def histogram(values: Sequence[float], buckets: int = 8) -> list[dict[str, float
 
 
 class LogHistogram:
-    """Constant-memory quantiles of positive durations (seconds): counts in log-spaced buckets,
+    """Constant-memory quantiles of durations (seconds): counts in log-spaced buckets,
     ``per_decade`` per factor of 10 from 1 µs, so a quantile is exact to within one bucket
-    (10**(1/per_decade) - 1, 2.3% with 100). ``max`` and ``count`` are exact. Used where samples are
+    (10**(1/per_decade) - 1, 2.3% with 100); a sample of 0 (or less) is counted in its own bucket
+    (``ZERO``), whose quantile is exactly 0. ``max`` and ``count`` are exact. Used where samples are
     unbounded (``stream tail`` over millions of events)."""
+
+    #: The bucket index of samples <= 0 (``stream tail``'s zero gaps: events of one network read).
+    ZERO = -1
 
     def __init__(self, per_decade: int = 100, floor: float = 1e-6) -> None:
         self.per_decade = per_decade
@@ -66,7 +70,12 @@ class LogHistogram:
 
     def add(self, seconds: float) -> None:
         """Count one sample (seconds)."""
-        idx = 0 if seconds <= self.floor else int(math.log10(seconds / self.floor) * self.per_decade) + 1
+        if seconds <= 0:
+            idx = self.ZERO
+        elif seconds <= self.floor:
+            idx = 0
+        else:
+            idx = int(math.log10(seconds / self.floor) * self.per_decade) + 1
         self.buckets[idx] = self.buckets.get(idx, 0) + 1
         self.count += 1
         self.max = seconds if self.max is None or seconds > self.max else self.max
@@ -80,6 +89,6 @@ class LogHistogram:
         for idx in sorted(self.buckets):
             seen += self.buckets[idx]
             if seen >= rank:
-                edge = self.floor * 10 ** (idx / self.per_decade)
+                edge = 0.0 if idx == self.ZERO else self.floor * 10 ** (idx / self.per_decade)
                 return min(edge, self.max) if self.max is not None else edge
         return self.max

@@ -37,7 +37,9 @@ _RANK = {
 #: Canonical state name → whether it is terminal / settled (terminal or interrupted): the per-event
 #: lookups (``versions.TASK_STATES``); other spellings ask ``state_kind``.
 _TERMINAL = {name: kind is StateKind.TERMINAL for name, (_, _, kind) in TASK_STATES.items()}
-_SETTLES = {name: kind in _SETTLED for name, (_, _, kind) in TASK_STATES.items()}
+#: Canonical state name → whether a task in it is settled (terminal or interrupted); the per-event
+#: lookup ``stream tail``'s fast path shares (other spellings: ``state_kind``).
+SETTLES: dict[str, bool] = {name: kind in _SETTLED for name, (_, _, kind) in TASK_STATES.items()}
 _V1 = Family.V1_0
 
 
@@ -79,7 +81,7 @@ class Lifecycle:
         state = self.state
         if state is None:
             return False
-        known = _SETTLES.get(state)
+        known = SETTLES.get(state)
         return known if known is not None else state_kind(state) in _SETTLED
 
     def _flag(self, rule: str, message: str) -> Violation:
@@ -142,7 +144,7 @@ class Lifecycle:
         elif kind != "task" and (now := self.state) is not None:
             # 1.0 closes the stream at a terminal or interrupted state (§3.1.2): the settled property
             # inlined (a canonical name is one lookup; another spelling asks state_kind)
-            settles = _SETTLES.get(now)
+            settles = SETTLES.get(now)
             if settles if settles is not None else state_kind(now) in _SETTLED:
                 self.ended = True
         return found

@@ -44,10 +44,12 @@ from typing import Any
 from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
 from a2actl.protocol.events import StreamEvent
-from a2actl.protocol.lifecycle import _SETTLES, Lifecycle
+from a2actl.protocol.lifecycle import SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
 from a2actl.transport.channel import TimedEvent
+
+_ZERO = LogHistogram.ZERO  # the bucket of zero gaps
 
 #: Receives every record (a JSON-ready dict with ``type``) as soon as it is known.
 Emit = Callable[[dict[str, Any]], None]
@@ -155,7 +157,7 @@ class Tail:
         # read per call of ``take`` / ``_read``: one attribute each, not two
         self._limit = self.opts.max_event_bytes
         self._wall_cached = self.wall_clock is wall
-        # ``_zero_gaps`` counts the zero gaps inside a read in bucket 0 of ``intervals`` directly
+        # ``_zero_gaps`` counts the zero gaps inside a read in the ZERO bucket of ``intervals`` directly
         # (``_settle_gaps`` brings its count and max up to date)
         self._gaps = self.intervals.buckets
         self._gap_max = -1.0  # 0.0 once ``_zero_gaps`` counted a zero gap
@@ -208,10 +210,10 @@ class Tail:
         return t, text, round(delta * 1e6) / 1e6, True
 
     def _zero_gaps(self, count: int) -> None:
-        """Count ``count`` gaps of 0 (the items of a read after its first) in bucket 0 of
+        """Count ``count`` gaps of 0 (the items of a read after its first) in the ``ZERO`` bucket of
         ``intervals`` directly (``_settle_gaps`` brings its count and max up to date)."""
         if count > 0:
-            self._gaps[0] = self._gaps.get(0, 0) + count
+            self._gaps[_ZERO] = self._gaps.get(_ZERO, 0) + count
             if self._gap_max < 0:
                 self._gap_max = 0.0
 
@@ -250,7 +252,7 @@ class Tail:
         if i >= n or type(items[i]) is not TimedEvent:
             return i, False
         emit, lc, limit = self.emit, self.lifecycle, self._limit
-        observe, settles = lc.observe, _SETTLES
+        observe, settles = lc.observe, SETTLES
         v1 = lc.family is Family.V1_0  # 0.3 also reads ``final`` in the payload (observe)
         events, total, biggest = self.events, self.total_bytes, self.max_bytes
         # the read's time: once for all its events (only the first of a new read has a delta)

@@ -281,3 +281,5 @@ def test_a_comment_in_a_read_shares_its_time_before_or_between_events() -> None:
     summary = tail.summary("completed").to_json()
     assert summary["firstEvent"] == got[0][1]
     assert summary["heartbeats"] == 2 and tail.intervals.count == len(got) - 1
+    # 4 of the 6 gaps are zero gaps: the median gap is 0 (not the histogram's 1 µs floor)
+    assert summary["gaps"]["p50"] == 0.0 and summary["gaps"]["p99"] == pytest.approx(0.001, rel=0.03)
