@@ -17,7 +17,7 @@ from tests.cli.test_dlq import entries_for, fill
 
 def suite(tmp_path: Path, body: str, name: str = "suite.yaml") -> str:
     p = tmp_path / name
-    p.write_text(body)
+    p.write_text(body, errors="surrogateescape")  # a lone surrogate writes a byte that is not UTF-8
     return str(p)
 
 
@@ -156,6 +156,14 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
         ),
         ("checks: [\n", "not valid YAML", 2),
         ("targets: [x]\nchecks:\n  - kind: send\n", "'text' is a required property", 3),
+        # a regular expression that does not compile: was exit 1, "unexpected error", at run time
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    expectText: '(('\n",
+            "not a regular expression",
+            3,
+        ),
+        # a file that is not UTF-8: was exit 1, "unexpected UnicodeDecodeError"
+        ("targets: [x]\nchecks:\n  - kind: send\n    text: caf\udce9\n", "not UTF-8 text", 4),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
