@@ -187,6 +187,22 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     assert cli("load", "report", *files, "--threshold", "p99<10s").exit_code == 0
 
 
+def test_load_report_refuses_a_report_without_its_counters(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """A report whose statuses or histograms were cut (or edited) out merged as a run of nothing."""
+    url, _ = fast_agent
+    r = cli("load", "run", url, "-n", "10", "--out", str(tmp_path / "a.json"))
+    assert r.exit_code == 0, r.stderr
+    for key in ("statuses", "histograms"):
+        doc = json.loads((tmp_path / "a.json").read_text())
+        del doc[key]
+        (tmp_path / "b.json").write_text(json.dumps(doc))
+        r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+        assert r.exit_code == 2, r.stdout
+        assert r.json["error"]["message"].startswith(f"{tmp_path / 'b.json'}: {key} is missing")
+
+
 def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
     url, _ = fast_agent
     doc = _json(
