@@ -27,7 +27,8 @@ def run_cmd(
     the figure measured against its bound. Checks reuse the commands' own code.
 
     Exit codes: 0 all passed; 7 a check failed; 3/4/5 when the target could not be reached at all
-    (unreachable, auth, timeout); 2 a bad suite file.
+    (unreachable, auth, timeout); 2 a bad suite file or an unwritable --junit (checked before the
+    run).
 
     Examples:
 

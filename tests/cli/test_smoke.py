@@ -178,6 +178,26 @@ def test_bad_suites_are_one_line_usage_errors(
         assert "Traceback" not in r.stderr
 
 
+def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_path: Path) -> None:
+    """It was 'unexpected FileNotFoundError' (exit 1) after the whole suite had run."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n"
+    )
+    (tmp_path / "adir").mkdir()
+    for junit, says in (
+        (tmp_path / "missing" / "smoke.xml", "cannot write: No such file or directory"),
+        (tmp_path / "adir", "is a directory"),
+    ):
+        r = run(cli, path, "--junit", str(junit))
+        assert r.exit_code == 2, r.stderr
+        assert r.json["error"]["message"] == f"--junit {junit}: {says}"
+        assert "Traceback" not in r.stderr
+    ok = run(cli, path, "--junit", str(tmp_path / "smoke.xml"))
+    assert ok.exit_code == 0 and ok.json["junit"] == str(tmp_path / "smoke.xml")
+    assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
+
+
 def test_variables_and_defaults(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     path = suite(
         tmp_path, "targets: ['${AGENT:-http://127.0.0.1:9}']\nchecks:\n  - kind: probe\n    budget: 5s\n"
