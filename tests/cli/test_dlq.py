@@ -234,6 +234,21 @@ def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> N
     assert "consecutive failures" in r.stderr
 
 
+def test_circuit_breaker_names_the_to_agent(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
+    """With --to the breaker guards the agent the deliveries go to; it named (and was keyed by) the
+    entries' stored target, an agent the replay never called."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for("http://127.0.0.1:9", 4))
+    r = cli(
+        "dlq", "replay", src, "--yes", "--to", sandbox_down.url, "--max-attempts", "1", "--breaker", "2",
+        "--breaker-cooldown", "0.1s", "--max-in-flight", "1", "--journal", str(tmp_path / "j"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 7 and r.json["breakerTrips"] >= 1
+    notices = [x for x in r.stderr.splitlines() if "consecutive failures" in x]
+    assert notices and all(f"failures to {sandbox_down.url}: pausing" in x for x in notices), r.stderr
+    assert "127.0.0.1:9" not in r.stderr
+
+
 def test_dry_run_confirmation_and_purge(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     src = f"file://{tmp_path}/dlq.jsonl"
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox.url, 3))
