@@ -198,6 +198,25 @@ def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_
     assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
 
 
+def test_dlq_depth_counts_invalid_entries(cli: Any, tmp_path: Path) -> None:
+    """Invalid dead letters are still in the queue (replay exits 7 for them): 'DLQ drained, max: 0'
+    passed over a file of nothing but invalid entries."""
+    dlq = tmp_path / "dlq.jsonl"
+    dlq.write_text('torn {"id": \n{"id": "x", "request": "oops"}\n')
+    path = suite(
+        tmp_path, f"checks:\n  - name: drained\n    kind: dlq-depth\n    source: {dlq}\n    max: 0\n"
+    )
+    r = run(cli, path)
+    assert r.exit_code == 7, r.stderr
+    row = r.json["results"][0]
+    assert (row["status"], row["details"]["depth"], row["details"]["invalid"]) == ("fail", 2, 2)
+    assert row["measured"] == "depth 2 (2 invalid)"
+    ok = run(
+        cli, suite(tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {dlq}\n    max: 2\n", "ok.yaml")
+    )
+    assert ok.exit_code == 0 and ok.json["results"][0]["status"] == "pass"
+
+
 def test_variables_and_defaults(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     path = suite(
         tmp_path, "targets: ['${AGENT:-http://127.0.0.1:9}']\nchecks:\n  - kind: probe\n    budget: 5s\n"
