@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import check_writable
 
 app = typer.Typer(
     help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
@@ -40,6 +41,8 @@ def run_cmd(
     from a2actl.smoke.run import run_job
 
     run = invocation(ctx)
+    if junit:
+        check_writable(ctx, junit, "--junit")  # before the run: a suite may run for minutes
     # jsonl: a "check" record as each check ends, then the "summary"; json: the whole document;
     # table: the results table at the end.
     records = run.out.records(

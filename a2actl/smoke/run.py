@@ -11,7 +11,6 @@ unreachable, 4 auth, 5 timeout), so CI logs show why.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -61,8 +60,6 @@ async def run_job(
     from a2actl.core.redact import Redactor
 
     suite = load_suite(suite_path)
-    if junit:
-        _check_writable(junit)  # before the run: a suite may run for minutes
     results = await run_suite(suite, settings, sink, on_result)
     if junit:
         try:
@@ -70,24 +67,6 @@ async def run_job(
         except OSError as exc:
             raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
     return SmokeRun(suite, results, junit)
-
-
-def _check_writable(path: str) -> None:
-    """Raise ``UsageError`` (exit 2) when ``--junit``'s file cannot be written (a directory, a
-    missing directory, no permission). A file this creates to find out is removed again."""
-    import os
-
-    if os.path.isdir(path):
-        raise UsageError(f"--junit {path}: is a directory")
-    existed = os.path.exists(path)
-    try:
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--junit {path}: cannot write: {exc.strerror or exc}") from exc
-    if not existed:
-        with contextlib.suppress(OSError):
-            os.remove(path)
 
 
 def validate_job(path: str) -> SuiteCheck:

@@ -244,6 +244,22 @@ def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) 
     assert r.json["error"]["code"] == "unreachable"
 
 
+def test_a_run_that_never_started_leaves_no_empty_out_file(
+    cli: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """--out is created before the run to check it can be written; a run that ended before writing
+    it (agent unreachable, --duration not under --max-time) left an empty file that a later
+    'load report runs/*.json' refused as not JSON. A file that was there stays."""
+    out = tmp_path / "run.json"
+    r = cli("-o", "json", "load", "run", refused_url, "-n", "5", "--out", str(out))
+    assert r.exit_code == 3 and not out.exists()
+    r = cli("--max-time", "2s", "load", "run", refused_url, "--rate", "5", "-d", "10s", "--out", str(out))
+    assert r.exit_code == 2 and not out.exists()
+    out.write_text("kept")
+    assert cli("load", "run", refused_url, "-n", "5", "--out", str(out)).exit_code == 3
+    assert out.read_text() == "kept"
+
+
 def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     f = tmp_path / "m.jsonl"
     f.write_text('"hello"\n{"text": "/fail"}\n{"data": {"k": 1}}\n', encoding="utf-8")

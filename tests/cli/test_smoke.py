@@ -193,6 +193,9 @@ def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_
         assert r.exit_code == 2, r.stderr
         assert r.json["error"]["message"] == f"--junit {junit}: {says}"
         assert "Traceback" not in r.stderr
+    bad = suite(tmp_path, "checks: [\n", "bad.yaml")
+    assert run(cli, bad, "--junit", str(tmp_path / "smoke.xml")).exit_code == 2
+    assert not (tmp_path / "smoke.xml").exists()  # no empty JUnit file left for CI to choke on
     ok = run(cli, path, "--junit", str(tmp_path / "smoke.xml"))
     assert ok.exit_code == 0 and ok.json["junit"] == str(tmp_path / "smoke.xml")
     assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
