@@ -9,6 +9,7 @@ import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
+from a2actl.cli.params import check_writable
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -28,35 +29,6 @@ _CHECKS_HELP = (
     "Comma-separated: card (fetch and parse the card), validate (schema-check it), rpc (negotiate and "
     "answer a first GetTask), send (a blocking SendMessage). Default card,validate,rpc."
 )
-
-
-def _check_writable(ctx: typer.Context, path: str, option: str) -> None:
-    """Fail before the run (exit 2) when ``option``'s file cannot be written: a sweep of thousands of
-    agents must not be lost at the end. The file is created empty if missing, and removed again when
-    the command ends without writing it (a bad inventory, Ctrl-C, a crash), so no empty file is left
-    for a later ``fleet report shard-*.json`` to trip on."""
-    import os
-
-    from a2actl.core.errors import UsageError
-
-    if os.path.isdir(path):
-        raise UsageError(f"{option} {path}: is a directory")
-    existed = os.path.exists(path)
-    try:
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
-    if not existed:
-
-        def remove_if_unwritten() -> None:
-            try:
-                if os.path.isfile(path) and os.path.getsize(path) == 0:
-                    os.remove(path)
-            except OSError:
-                pass
-
-        ctx.call_on_close(remove_if_unwritten)
 
 
 def _check_tokens(agents: Iterable[AgentSpec]) -> None:
@@ -255,7 +227,7 @@ def probe_cmd(
     tolerance = parse_percent(fail_under) if fail_under is not None else None
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
-            _check_writable(ctx, path, option)
+            check_writable(ctx, path, option)
     trace = traced(ctx, otlp)
     inv = run.run(open_inventory(inventory, settings, run.sink))
     _check_tokens(inv.agents)
@@ -386,7 +358,7 @@ def report_cmd(
     tolerance = parse_percent(fail_under) if fail_under is not None else None
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
-            _check_writable(ctx, path, option)
+            check_writable(ctx, path, option)
     reports = []
     for path in files:
         try:

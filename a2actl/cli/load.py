@@ -8,7 +8,7 @@ import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
-from a2actl.cli.params import CardPath
+from a2actl.cli.params import CardPath, check_writable
 
 if TYPE_CHECKING:
     import asyncio
@@ -248,7 +248,7 @@ def run_cmd(
                 "machines and merge with 'a2actl load report'",
             )
     if out_file:
-        _check_writable(out_file)
+        check_writable(ctx, out_file, "--out")
     limit = run.max_time
     if limit is not None and model.duration is not None and model.duration >= limit:
         raise UsageError(
@@ -315,22 +315,6 @@ def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
         return None
     policy: asyncio.AbstractEventLoopPolicy = uvloop.EventLoopPolicy()
     return policy
-
-
-def _check_writable(path: str) -> None:
-    """Fail before the run (exit 2) when ``--out`` cannot be written: a report measured for minutes
-    must not be lost at the end. The file is created empty if missing."""
-    import os
-
-    from a2actl.core.errors import UsageError
-
-    if os.path.isdir(path):
-        raise UsageError(f"--out {path}: is a directory")
-    try:
-        with open(path, "a", encoding="utf-8"):
-            pass
-    except OSError as exc:
-        raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
 
 
 def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> None:

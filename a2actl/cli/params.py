@@ -72,3 +72,31 @@ def target(text: str, *, websocket: bool = False) -> Target:
     from a2actl.agent.target import parse_target
 
     return parse_target(text, websocket=websocket)
+
+
+def check_writable(ctx: typer.Context, path: str, option: str) -> None:
+    """Fail before the run (exit 2) when ``option``'s file cannot be written: what a long run
+    measured must not be lost at the end. The file is created empty if missing, and removed again
+    when the command ends without writing it (a bad option, an agent that cannot be reached,
+    Ctrl-C, a crash), so no empty file is left for a later merge (``fleet report shard-*.json``,
+    ``load report runs/*.json``) or a CI JUnit reader to trip on."""
+    import os
+
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a directory")
+    existed = os.path.exists(path)
+    try:
+        with open(path, "a", encoding="utf-8"):
+            pass
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+    if not existed:
+
+        def remove_if_unwritten() -> None:
+            try:
+                if os.path.isfile(path) and os.path.getsize(path) == 0:
+                    os.remove(path)
+            except OSError:
+                pass
+
+        ctx.call_on_close(remove_if_unwritten)

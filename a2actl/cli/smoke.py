@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from a2actl.cli.context import invocation
+from a2actl.cli.params import check_writable
 
 app = typer.Typer(
     help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
@@ -27,7 +28,8 @@ def run_cmd(
     the figure measured against its bound. Checks reuse the commands' own code.
 
     Exit codes: 0 all passed; 7 a check failed; 3/4/5 when the target could not be reached at all
-    (unreachable, auth, timeout); 2 a bad suite file.
+    (unreachable, auth, timeout); 2 a bad suite file or an unwritable --junit (checked before the
+    run).
 
     Examples:
 
@@ -39,6 +41,8 @@ def run_cmd(
     from a2actl.smoke.run import run_job
 
     run = invocation(ctx)
+    if junit:
+        check_writable(ctx, junit, "--junit")  # before the run: a suite may run for minutes
     # jsonl: a "check" record as each check ends, then the "summary"; json: the whole document;
     # table: the results table at the end.
     records = run.out.records(

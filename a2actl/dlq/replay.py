@@ -401,7 +401,8 @@ class Replayer:
     ) -> None:
         """Deliver ``entry`` (retries included) in the delivery slot ``_deliver_all`` took for it,
         ``release`` it, then acknowledge or record the failure."""
-        target = (entry.get("target") or {}).get("url") or self.opts.to or "?"
+        # where the delivery goes: --to when given (the breaker guards that agent, and its notice names it)
+        target = self.opts.to or (entry.get("target") or {}).get("url") or "?"
         breaker = self.breakers.get(target)
         if breaker is None:
             breaker = self.breakers[target] = Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown)

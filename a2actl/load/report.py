@@ -297,6 +297,12 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     """Add one report document's counters and histograms to ``recorder`` and read the rest.
     Raises ``ValueError`` (``KeyError``/``TypeError``/``AttributeError`` from a malformed field
     become ``ValueError`` at the caller), the recorder unchanged when its data does not decode."""
+    for key in ("statuses", "histograms"):  # every report has both ({} for a run that sent nothing)
+        if not isinstance(doc.get(key), dict):
+            raise ValueError(
+                f"{key} is {'missing' if doc.get(key) is None else 'not a JSON object'}: "
+                "its requests would be left out of the merge"
+            )
     throughput = doc.get("throughput") or {}
     if not isinstance(throughput, dict):
         raise ValueError("throughput is not a JSON object")
@@ -322,13 +328,13 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
             raise ValueError(exc.message) from exc
     recorder.merge_json(
         {
-            "statuses": doc.get("statuses") or {},
+            "statuses": doc["statuses"],
             "errors": doc.get("errors") or [],
             "states": doc.get("states") or {},
             "events": doc.get("events") or 0,
             "bytes": doc.get("bytes") or 0,
         },
-        doc.get("histograms") or {},
+        doc["histograms"],
     )
     return _Run(asked, elapsed, window, started, runs, thresholds, str(aborted) if aborted else None)
 

@@ -287,38 +287,51 @@ async def _leaks(c: Check, target: str, settings: Settings, sink: EventSink | No
 
 
 async def _dlq(c: Check, settings: Settings, sink: EventSink | None) -> CheckResult:
-    """``kind: dlq-depth``: the valid entries in ``source`` (any DLQ source) at most ``max``; a
-    source that does not exist yet has depth 0 and the row says why. A broker source (SQS, RabbitMQ)
-    is not read: its depth is the broker's own count (SQS: ``ApproximateNumberOfMessages`` +
-    ``…NotVisible`` + ``…Delayed``; ``details.broker`` has them apart)."""
+    """``kind: dlq-depth``: the entries in ``source`` (any DLQ source) at most ``max``, invalid ones
+    included (``details.invalid`` counts them): they are dead letters too, still in the queue for an
+    operator (``dlq replay`` exits 7 for them). A source that does not exist yet has depth 0 and the
+    row says why. A broker source (SQS, RabbitMQ) is not read: its depth is the broker's own count
+    (SQS: ``ApproximateNumberOfMessages`` + ``…NotVisible`` + ``…Delayed``; ``details.broker`` has
+    them apart)."""
     from a2actl.dlq.jobs import open_source
+    from a2actl.dlq.store.entry import InvalidEntries
 
     notes: list[str] = []
     backend = await open_source(str(c.options["source"]), settings, sink, notes.append)
     depth = 0
     broker: dict[str, int] | None = None
+    invalid: InvalidEntries | None = None
     try:
         broker_depth = getattr(backend, "broker_depth", None)
         if broker_depth is not None:
             broker = await broker_depth()
             depth = sum(broker.values())
         else:
-            async for _ in backend.iter_entries():
+            invalid = InvalidEntries()
+            async for _ in backend.iter_entries(invalid):
                 depth += 1
+            depth += invalid.count
     finally:
         await backend.close()
     bound = int(c.options["max"])
+    if invalid is not None and invalid.count:
+        first = invalid.first[0]
+        notes.append(
+            f"{invalid.count} of them invalid (not replayable until fixed or purged; 'dlq list -o json' "
+            f"names them); first: {first.where}: {first.error}"
+        )
     return CheckResult(
         c.name,
         c.kind,
         str(c.options["source"]),
         "pass" if depth <= bound else "fail",
         0,
-        f"depth {depth}",
+        f"depth {depth}" + (f" ({invalid.count} invalid)" if invalid is not None and invalid.count else ""),
         f"depth <= {bound}",
-        "; ".join(notes) if depth <= bound else f"{depth - bound} over",
+        "; ".join(notes) if depth <= bound else "; ".join([f"{depth - bound} over", *notes]),
         details={
             "depth": depth,
+            **({"invalid": invalid.count} if invalid is not None else {}),
             **({"note": notes[0]} if notes else {}),
             **({"broker": broker} if broker is not None else {}),
         },

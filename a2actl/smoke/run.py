@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from a2actl.core.errors import UsageError
 from a2actl.smoke.checks import run_check
 from a2actl.smoke.result import CheckResult, SmokeRun, SuiteCheck, suite_exit_code
 from a2actl.smoke.suite import Suite, load_suite
@@ -61,7 +62,10 @@ async def run_job(
     suite = load_suite(suite_path)
     results = await run_suite(suite, settings, sink, on_result)
     if junit:
-        Path(junit).write_text(Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
+        try:
+            Path(junit).write_text(Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
+        except OSError as exc:
+            raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
     return SmokeRun(suite, results, junit)
 
 

@@ -100,6 +100,9 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise UsageError(f"cannot read suite {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        line = exc.object[: exc.start].count(b"\n") + 1
+        raise UsageError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
     try:
         raw = yaml.load(text, Loader=_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
@@ -157,7 +160,22 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
             hint="add targets: [${TARGET}] at the top",
         )
     _check_durations(suite)
+    _check_patterns(suite)
     return suite
+
+
+def _check_patterns(suite: Suite) -> None:
+    """``expectText`` must compile as the regular expression ``re.search`` is given at run time."""
+    for c in suite.checks:
+        pattern = c.options.get("expectText")
+        if pattern is None:
+            continue
+        try:
+            re.compile(str(pattern))
+        except re.error as exc:
+            raise UsageError(
+                f"{suite.path}:{c.line}: {c.name}: expectText {pattern!r} is not a regular expression: {exc}"
+            ) from None
 
 
 def _check_durations(suite: Suite) -> None:

@@ -184,6 +184,30 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
 
 
+def test_a_duplicate_id_is_not_removed_with_the_acknowledged_one(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Two file entries with one id (a producer that reuses ids): the second is invalid and stays.
+    It used to be delivered too and, still dead, removed by the tombstone of the first's ack."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    good = entries_for(sandbox.url, 1)[0]
+    bad = entries_for(
+        sandbox.url, 1, params={"message": {"messageId": "dup", "role": "ROLE_USER", "parts": "x"}}
+    )
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [good, bad[0] | {"id": good["id"]}])
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 7, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [(good["id"], "acknowledged")]
+    assert [x["ref"] for x in r.json["invalid"]["first"]] == ["line:2"]
+    assert "dup" not in received(sandbox)  # never delivered
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert listed["count"] == 0 and [x["ref"] for x in listed["invalid"]["first"]] == ["line:2"]
+    assert (
+        cli("dlq", "show", src, "line:2", "-o", "json").json["request"]["params"]["message"]["messageId"]
+        == "dup"
+    )
+
+
 def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
     src = f"file://{tmp_path}/dlq.jsonl"
     fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for(sandbox_down.url, 8))
@@ -208,6 +232,21 @@ def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> N
     assert r.exit_code == 7
     assert r.json["breakerTrips"] >= 2
     assert "consecutive failures" in r.stderr
+
+
+def test_circuit_breaker_names_the_to_agent(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:
+    """With --to the breaker guards the agent the deliveries go to; it named (and was keyed by) the
+    entries' stored target, an agent the replay never called."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries_for("http://127.0.0.1:9", 4))
+    r = cli(
+        "dlq", "replay", src, "--yes", "--to", sandbox_down.url, "--max-attempts", "1", "--breaker", "2",
+        "--breaker-cooldown", "0.1s", "--max-in-flight", "1", "--journal", str(tmp_path / "j"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 7 and r.json["breakerTrips"] >= 1
+    notices = [x for x in r.stderr.splitlines() if "consecutive failures" in x]
+    assert notices and all(f"failures to {sandbox_down.url}: pausing" in x for x in notices), r.stderr
+    assert "127.0.0.1:9" not in r.stderr
 
 
 def test_dry_run_confirmation_and_purge(cli: Any, sandbox: Any, tmp_path: Path) -> None:

@@ -187,6 +187,22 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     assert cli("load", "report", *files, "--threshold", "p99<10s").exit_code == 0
 
 
+def test_load_report_refuses_a_report_without_its_counters(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """A report whose statuses or histograms were cut (or edited) out merged as a run of nothing."""
+    url, _ = fast_agent
+    r = cli("load", "run", url, "-n", "10", "--out", str(tmp_path / "a.json"))
+    assert r.exit_code == 0, r.stderr
+    for key in ("statuses", "histograms"):
+        doc = json.loads((tmp_path / "a.json").read_text())
+        del doc[key]
+        (tmp_path / "b.json").write_text(json.dumps(doc))
+        r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+        assert r.exit_code == 2, r.stdout
+        assert r.json["error"]["message"].startswith(f"{tmp_path / 'b.json'}: {key} is missing")
+
+
 def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
     url, _ = fast_agent
     doc = _json(
@@ -226,6 +242,22 @@ def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) 
     r = cli("-o", "json", "load", "run", refused_url, "-n", "5")
     assert r.exit_code == 3
     assert r.json["error"]["code"] == "unreachable"
+
+
+def test_a_run_that_never_started_leaves_no_empty_out_file(
+    cli: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """--out is created before the run to check it can be written; a run that ended before writing
+    it (agent unreachable, --duration not under --max-time) left an empty file that a later
+    'load report runs/*.json' refused as not JSON. A file that was there stays."""
+    out = tmp_path / "run.json"
+    r = cli("-o", "json", "load", "run", refused_url, "-n", "5", "--out", str(out))
+    assert r.exit_code == 3 and not out.exists()
+    r = cli("--max-time", "2s", "load", "run", refused_url, "--rate", "5", "-d", "10s", "--out", str(out))
+    assert r.exit_code == 2 and not out.exists()
+    out.write_text("kept")
+    assert cli("load", "run", refused_url, "-n", "5", "--out", str(out)).exit_code == 3
+    assert out.read_text() == "kept"
 
 
 def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from tests.cli.test_dlq import entries_for, fill
 
 def suite(tmp_path: Path, body: str, name: str = "suite.yaml") -> str:
     p = tmp_path / name
-    p.write_text(body)
+    p.write_text(body, errors="surrogateescape")  # a lone surrogate writes a byte that is not UTF-8
     return str(p)
 
 
@@ -156,6 +156,14 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
         ),
         ("checks: [\n", "not valid YAML", 2),
         ("targets: [x]\nchecks:\n  - kind: send\n", "'text' is a required property", 3),
+        # a regular expression that does not compile: was exit 1, "unexpected error", at run time
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    expectText: '(('\n",
+            "not a regular expression",
+            3,
+        ),
+        # a file that is not UTF-8: was exit 1, "unexpected UnicodeDecodeError"
+        ("targets: [x]\nchecks:\n  - kind: send\n    text: caf\udce9\n", "not UTF-8 text", 4),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
@@ -168,6 +176,48 @@ def test_bad_suites_are_one_line_usage_errors(
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(lines) == 1 and needle in lines[0] and f"{path}:{line}:" in lines[0], r.stderr
         assert "Traceback" not in r.stderr
+
+
+def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_path: Path) -> None:
+    """It was 'unexpected FileNotFoundError' (exit 1) after the whole suite had run."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n"
+    )
+    (tmp_path / "adir").mkdir()
+    for junit, says in (
+        (tmp_path / "missing" / "smoke.xml", "cannot write: No such file or directory"),
+        (tmp_path / "adir", "is a directory"),
+    ):
+        r = run(cli, path, "--junit", str(junit))
+        assert r.exit_code == 2, r.stderr
+        assert r.json["error"]["message"] == f"--junit {junit}: {says}"
+        assert "Traceback" not in r.stderr
+    bad = suite(tmp_path, "checks: [\n", "bad.yaml")
+    assert run(cli, bad, "--junit", str(tmp_path / "smoke.xml")).exit_code == 2
+    assert not (tmp_path / "smoke.xml").exists()  # no empty JUnit file left for CI to choke on
+    ok = run(cli, path, "--junit", str(tmp_path / "smoke.xml"))
+    assert ok.exit_code == 0 and ok.json["junit"] == str(tmp_path / "smoke.xml")
+    assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
+
+
+def test_dlq_depth_counts_invalid_entries(cli: Any, tmp_path: Path) -> None:
+    """Invalid dead letters are still in the queue (replay exits 7 for them): 'DLQ drained, max: 0'
+    passed over a file of nothing but invalid entries."""
+    dlq = tmp_path / "dlq.jsonl"
+    dlq.write_text('torn {"id": \n{"id": "x", "request": "oops"}\n')
+    path = suite(
+        tmp_path, f"checks:\n  - name: drained\n    kind: dlq-depth\n    source: {dlq}\n    max: 0\n"
+    )
+    r = run(cli, path)
+    assert r.exit_code == 7, r.stderr
+    row = r.json["results"][0]
+    assert (row["status"], row["details"]["depth"], row["details"]["invalid"]) == ("fail", 2, 2)
+    assert row["measured"] == "depth 2 (2 invalid)"
+    ok = run(
+        cli, suite(tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {dlq}\n    max: 2\n", "ok.yaml")
+    )
+    assert ok.exit_code == 0 and ok.json["results"][0]["status"] == "pass"
 
 
 def test_variables_and_defaults(cli: Any, sandbox: Any, tmp_path: Path) -> None:

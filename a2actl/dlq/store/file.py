@@ -174,13 +174,31 @@ class FileBackend:
         self._tombstones = tombstones
         return tombstones, updates
 
-    def _live(self) -> Iterator[tuple[int, str, Any, str | None]]:
-        """``(line, ref, record, why)`` for every record not tombstoned, updates folded in."""
-        tombstones, updates = self._scan()
+    def _entry_lines(self) -> Iterator[tuple[int, str, Any, str | None]]:
+        """``(line, ref, record, why)`` for every line that is not an update or a tombstone.
+
+        A line whose id an earlier entry line already has is a **duplicate**: its ref is ``line:N``
+        and it is invalid (``why`` says so). A tombstone names an id, so it would remove every line
+        with that id: a replay that acknowledged one of them removed the others too, still dead or
+        never delivered. The first line keeps the id; the others can be purged by ``line:N``."""
+        seen: set[int] = set()
         for n, rec, why in self._records():
             if self._meta(rec):
                 continue
             ref = self._ref(n, rec)
+            if why is None and isinstance(rec, dict) and rec.get("id") == ref:
+                k = _key(ref)
+                if k in seen:
+                    why = f"duplicate id {ref!r}: an earlier line has it (purge this one as line:{n})"
+                    ref = f"line:{n}"
+                else:
+                    seen.add(k)
+            yield n, ref, rec, why
+
+    def _live(self) -> Iterator[tuple[int, str, Any, str | None]]:
+        """``(line, ref, record, why)`` for every record not tombstoned, updates folded in."""
+        tombstones, updates = self._scan()
+        for n, ref, rec, why in self._entry_lines():
             if _key(ref) in tombstones:
                 continue
             if why is None and isinstance(rec, dict):
@@ -223,9 +241,7 @@ class FileBackend:
             self._scan()
         assert self._tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones or not any(
-            not self._meta(rec) and self._ref(n, rec) == entry_id for n, rec, _ in self._records()
-        ):
+        if k in self._tombstones or not any(ref == entry_id for _, ref, _, _ in self._entry_lines()):
             return False  # already removed, or never there
         self._append([{"$tombstone": entry_id, "at": time.time()}])
         self._tombstones.add(k)

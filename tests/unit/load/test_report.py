@@ -366,6 +366,11 @@ def _with(**changes: Any) -> dict[str, Any]:
         ("asked text", "asked"),
         ("bad threshold", "p99<<1s"),
         ("threshold not an object", "thresholds"),
+        # a report without its counters or histograms merged as if it had sent nothing (exit 0)
+        ("no statuses", "statuses is missing"),
+        ("null statuses", "statuses is missing"),
+        ("no histograms", "histograms is missing"),
+        ("null histograms", "histograms is missing"),
     ],
 )
 def test_bad_documents_are_value_errors_naming_the_source(doc: Any, says: str) -> None:
@@ -398,6 +403,10 @@ def test_bad_documents_are_value_errors_naming_the_source(doc: Any, says: str) -
         doc = _with(thresholds=[{"threshold": "p99<<1s"}])
     elif doc == "threshold not an object":
         doc = _with(thresholds=["p99<1s"])
+    elif doc in ("no statuses", "no histograms"):
+        doc = {k: v for k, v in _good().items() if k != doc.split()[1]}
+    elif doc in ("null statuses", "null histograms"):
+        doc = _with(**{doc.split()[1]: None})
     with pytest.raises(ValueError) as info:
         merge_reports([("good.json", _good()), ("runs/bad.json", doc)])
     message = str(info.value)

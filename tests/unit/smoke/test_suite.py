@@ -119,3 +119,19 @@ def test_bad_sizes_and_phase_budgets(tmp_path: Path) -> None:
 def test_an_unreadable_file(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="cannot read suite"):
         load_suite(str(tmp_path / "missing.yaml"), env={})
+
+
+def test_a_file_that_is_not_utf8_names_its_line(tmp_path: Path) -> None:
+    path = tmp_path / "suite.yaml"
+    path.write_bytes(b"version: 1\ntargets: [t]\nchecks:\n  - kind: send\n    text: caf\xe9\n")
+    with pytest.raises(UsageError) as info:
+        load_suite(str(path), env={})
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == f"{path}:5: not UTF-8 text (invalid continuation byte at byte 60)"
+
+
+def test_an_expect_text_that_is_not_a_regular_expression(tmp_path: Path) -> None:
+    text = "version: 1\ntargets: [t]\nchecks:\n  - name: echo\n    kind: send\n    text: hi\n    expectText: '(('\n"
+    assert _error(tmp_path, text) == (
+        "SUITE:4: echo: expectText '((' is not a regular expression: missing ), unterminated subpattern at position 1"
+    )

@@ -128,6 +128,26 @@ def test_an_invalid_line_can_be_purged_by_its_line_ref(tmp_path: Path) -> None:
     assert invalid.count == 0
 
 
+def test_a_duplicate_id_is_invalid_and_its_own_line(tmp_path: Path) -> None:
+    """A tombstone names an id: with two lines of one id, removing the first removed the second too
+    (a replay that acknowledged one lost the other). The later line is invalid, ref ``line:N``."""
+    store = _filled(tmp_path, 2)
+    run(store.append(entry(0) | {"source": "the second e0"}))
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0", "e1"]
+    assert [(b.ref, b.where, b.error) for b in invalid.first] == [
+        ("line:3", "line 3", "duplicate id 'e0': an earlier line has it (purge this one as line:3)")
+    ]
+    assert run(store.remove_many(["e0"])) == 1
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"]
+    assert [b.ref for b in invalid.first] == ["line:3"]  # still there for the operator
+    assert run(store.get("line:3"))["source"] == "the second e0"
+    assert run(store.remove("line:3")) is True
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"] and invalid.count == 0
+
+
 def test_missing_file_reads_empty_with_a_warning(tmp_path: Path) -> None:
     store = FileBackend(tmp_path / "none.jsonl")
     why = run(store.missing())
