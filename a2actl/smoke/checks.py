@@ -198,7 +198,9 @@ async def _first_event(target: str, text: str, settings: Settings, sink: EventSi
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: stream``: ``stream tail --send TEXT`` with ``heartbeat`` (longest silence) and
-    ``maxEventBytes``; fail on a stall, an oversize event or a stream violation; error at --max-time."""
+    ``maxEventBytes``; fail on a stall, an oversize event, a stream violation, or a task that ended
+    in another state than ``expectState`` (default ``completed``, as ``kind: send``; not checked
+    for a stream that answered with a message unless given); error at --max-time."""
     from a2actl.core.units import parse_duration, parse_size
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
@@ -215,13 +217,17 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         sse=None,
         opts=TailOptions(heartbeat=hb, max_event_bytes=limit, max_time=settings.max_time),
     )
-    measured = f"{s.events} events, max gap {_fmt(s.gaps['max'])}, largest {s.max_event_bytes} B, {s.outcome}"
+    want_state = c.options.get("expectState", "completed")
+    measured = (
+        f"{s.events} events, max gap {_fmt(s.gaps['max'])}, largest {s.max_event_bytes} B, {s.outcome}"
+        + (f", state {s.final_state}" if s.final_state else "")
+    )
     bound = ", ".join(
         x
         for x in (
             f"silence <= {_fmt(hb)}" if hb else "",
             f"event <= {limit} B" if limit else "",
-            "terminal state",
+            f"state {want_state}",
         )
         if x
     )
@@ -230,6 +236,10 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         + [f"event of {o['bytes']} B" for o in s.oversize]
         + [v["message"] for v in s.violations]
     )
+    # a stream that reached a terminal state is healthy as a stream; the task's own outcome is the
+    # suite's business (a `failed` task must not pass a smoke test): as `kind: send`
+    if (s.final_state is not None or "expectState" in c.options) and s.final_state != want_state:
+        problems.append(f"state {s.final_state}, expected {want_state}")
     if s.exit == ExitCode.TIMEOUT:
         return CheckResult(
             c.name,
@@ -246,7 +256,7 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
         c.name,
         c.kind,
         target,
-        "pass" if s.exit == ExitCode.OK else "fail",
+        "pass" if s.exit == ExitCode.OK and not problems else "fail",
         0,
         measured,
         bound,

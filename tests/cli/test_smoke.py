@@ -277,3 +277,20 @@ def test_init_refuses_to_overwrite_and_missing_dirs(
         "smoke", "init", sandbox.url, "--samples", "1", "--snapshot", "nope/caps.json", "-o", "json"
     )
     assert missing.exit_code == 2 and "does not exist" in missing.json["error"]["message"]
+
+
+def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``kind: stream``: a stream that ends in a ``failed`` task is a healthy stream, but the smoke
+    check fails (``expectState`` defaults to ``completed``, as ``kind: send``); ``expectState: failed``
+    passes it, and the row says the state either way."""
+    body = "kind: stream\n    text: /fail\n    heartbeat: 5s"
+    r = run(cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: s\n    {body}\n"))
+    assert r.exit_code == 7, r.stdout[-600:]
+    res = r.json["results"][0]
+    assert res["status"] == "fail" and res["details"]["finalState"] == "failed"
+    assert res["details"]["outcome"] == "completed"  # the stream itself ended well
+    assert "state failed, expected completed" in res["message"]
+    ok = body + "\n    expectState: failed"
+    r = run(cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: s\n    {ok}\n"))
+    assert r.exit_code == 0, r.stdout[-600:]
+    assert r.json["results"][0]["status"] == "pass"
