@@ -52,6 +52,8 @@ from a2actl.dlq.pacing import Breaker, RateLimiter
 from a2actl.dlq.store.base import Backend
 from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, message_id, now_iso
 from a2actl.dlq.store.redis import RedisBackend
+from a2actl.protocol.events import result_state, task_view
+from a2actl.protocol.versions import FAILED_STATES
 
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
@@ -331,7 +333,7 @@ class Replayer:
                 },
             )
         if out.error is None:
-            return Outcome(True)
+            return self._answered(out.result)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
         # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
         code = (
@@ -341,6 +343,28 @@ class Replayer:
         )
         return Outcome(
             False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass}
+        )
+
+    @staticmethod
+    def _answered(result: Any) -> Outcome:
+        """The outcome of an answer without an error: the ack, unless it is a task that already
+        ended ``failed``, ``rejected`` or ``canceled`` (``FAILED_STATES``, A2A spec v1.0 §4.1.3
+        TaskState). The agent took the message but did not do it: the entry stays dead (permanent:
+        a retry in this run would only fail again, or an idempotent agent would answer the same
+        task), with the task's id, state and status text as ``lastError``. A task still
+        ``submitted``/``working`` (a non-blocking send), ``input-required`` or a message is the ack."""
+        _, task_id, state = result_state(result)
+        if state not in FAILED_STATES:
+            return Outcome(True)
+        why = task_view(result).get("statusMessage")
+        return Outcome(
+            False,
+            {
+                "code": None,
+                "message": f"task {task_id} {state}" + (f": {str(why)[:200]}" if why else ""),
+                "class": PERMANENT,
+                "state": state,
+            },
         )
 
     def _due(self, force: bool = False) -> bool:

@@ -26,6 +26,7 @@ from typing import Any
 from hdrh.histogram import HdrHistogram
 
 from a2actl.core.phases import PHASES
+from a2actl.protocol.versions import FAILED_STATES  # re-exported: the states of ``task-failed``
 
 #: The histograms every run has (``phase.*`` are added by the handshake scenario).
 METRICS = ("latency", "lag", "ttfe", "ttfa", "terminal", "gap")
@@ -37,8 +38,6 @@ _PHASE_ORDER = {f"phase.{name}": i for i, name in enumerate(PHASES)}
 #: ``RequestRecord.status`` values. ``task-failed``: the agent answered, and the task ended
 #: ``failed``, ``rejected`` or ``canceled`` (not a transport error, not a success either).
 STATUSES = ("ok", "task-failed", "a2a-error", "http-error", "transport-error", "dropped")
-#: Canonical task states that make a request ``task-failed`` (A2A spec v1.0 §4.1.3 TaskState).
-FAILED_STATES = frozenset({"failed", "rejected", "canceled"})
 
 
 def new_histogram() -> HdrHistogram:

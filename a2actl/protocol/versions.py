@@ -201,6 +201,11 @@ TASK_STATES: dict[str, tuple[str, str, StateKind]] = {
     "unknown": ("unknown", "TASK_STATE_UNSPECIFIED", StateKind.UNKNOWN),
 }
 
+#: Canonical terminal states in which the agent did not do what was asked (A2A spec v1.0 §4.1.3
+#: TaskState): an answer with a task in one of them is not a success (``load run``'s
+#: ``task-failed``, ``dlq replay``'s still dead).
+FAILED_STATES = frozenset({"failed", "rejected", "canceled"})
+
 _STATE_ALIASES: dict[str, str] = {}
 for _short, (_v0, _v1, _kind) in TASK_STATES.items():
     _STATE_ALIASES[_v0] = _short

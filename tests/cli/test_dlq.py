@@ -184,6 +184,31 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
 
 
+def test_an_answer_with_a_failed_task_is_not_an_ack(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The sandbox answers ``/fail`` with a task in ``failed``: the agent took the message and did
+    not do it. That entry stays dead (permanent, never retried, ``lastError`` names the task and its
+    state) and the replay exits 7; the entry answered ``completed`` is acknowledged and removed."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    good = entries_for(sandbox.url, 1)[0]
+    msg = {"messageId": f"f-{uuid.uuid4().hex[:8]}", "role": "ROLE_USER", "parts": [{"text": "/fail"}]}
+    bad = entries_for(sandbox.url, 1, params={"message": msg})[0]
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [good, bad])
+    r = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
+    assert r.exit_code == 7, r.stderr
+    status = {x["id"]: x for x in r.json["results"]}
+    assert status[good["id"]]["status"] == "acknowledged"
+    assert status[bad["id"]]["status"] == "dead-permanent" and status[bad["id"]]["attempts"] == 1
+    assert r.json["acknowledged"] == 1 and r.json["retried"] == 0
+    assert received(sandbox)[msg["messageId"]]["deliveries"] == 1  # delivered once, not retried
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert listed["count"] == 1
+    last = cli("dlq", "show", src, bad["id"], "-o", "json").json["lastError"]
+    assert last["class"] == "permanent" and last["state"] == "failed"
+    assert last["message"].startswith("task ") and " failed" in last["message"]
+
+
 def test_a_duplicate_id_is_not_removed_with_the_acknowledged_one(
     cli: Any, sandbox: Any, tmp_path: Path
 ) -> None:
