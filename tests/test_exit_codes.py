@@ -111,9 +111,11 @@ def test_7_budget(cli, sandbox_slow):
     assert cli("handshake", "probe", sandbox_slow.url, "--budget", "100ms").exit_code == 7
 
 
-def test_130_interrupted(fault):
-    """SIGINT once the request is in flight (the fault server counts it: no fixed sleep, which made
-    this flaky under load): exit 130, one line, no traceback."""
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_130_interrupted(fault, sig):
+    """SIGINT (Ctrl-C) or SIGTERM (kill, a CI runner or container stopping the job) once the request
+    is in flight (the fault server counts it: no fixed sleep, which made this flaky under load):
+    exit 130, one line, no traceback. SIGTERM was the default action before: killed, status -15."""
     from tests.servers import HANG_HITS
 
     env = {**os.environ, "NO_COLOR": "1"}
@@ -128,10 +130,31 @@ def test_130_interrupted(fault):
     while HANG_HITS[0] == before and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.01)
     assert HANG_HITS[0] > before, "the request never reached the server"
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(sig)
     _, err = proc.communicate(timeout=10)
     assert proc.returncode == 130, err
     assert err.decode().strip() == "a2actl: interrupted"
+
+
+def test_sigterm_still_stops_a_job_that_ignores_sigint(fault):
+    """A job a non-interactive shell started in the background (``a2actl … &``) ignores SIGINT; SIGTERM
+    must still stop it (it is not forwarded as a SIGINT the process would ignore): status -15."""
+    from tests.servers import HANG_HITS
+
+    before = HANG_HITS[0]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "card", "get", fault + "/hang/agent-card.json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),  # as sh does for `cmd &`
+    )
+    deadline = time.monotonic() + 30
+    while HANG_HITS[0] == before and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert HANG_HITS[0] > before, "the request never reached the server"
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=10)
+    assert proc.returncode == -signal.SIGTERM
 
 
 def test_130_interrupted_during_startup(monkeypatch, capsys):
