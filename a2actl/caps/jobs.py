@@ -101,20 +101,31 @@ def _is_local_json(target: str) -> bool:
         return False
 
 
-def _read_json_file(path: str) -> Any:
-    """The JSON value of a local file. Raises ``UsageError`` (exit 2) when it cannot be read, is not
-    UTF-8 or is not JSON."""
+def _read_json_file(path: str, max_bytes: int) -> Any:
+    """The JSON value of a local file of at most ``max_bytes`` bytes. Raises ``UsageError`` (exit 2)
+    when it cannot be read, is larger (a device or FIFO such as /dev/zero reports size 0 and never
+    ends: the read is bounded), is not UTF-8, is not JSON or is nested deeper than any A2A document
+    (``a2actl.protocol.jsondoc.MAX_NESTING``)."""
     from a2actl.agent.target import parse_target
+    from a2actl.core.errors import ProtocolViolation
+    from a2actl.protocol import jsondoc
 
     p = Path(parse_target(path).value)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            body = fh.read(max_bytes + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(body) > max_bytes:
+        raise UsageError(f"{path} is over the {max_bytes:,}-byte limit")
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text") from exc
     try:
-        return json.loads(text)
+        return jsondoc.parse(text, path)
+    except ProtocolViolation as exc:
+        raise UsageError(exc.message) from None
     except ValueError as exc:
         raise UsageError(f"{path} is not JSON: {exc}") from exc
 
@@ -126,7 +137,7 @@ async def _side(
     from a2actl.caps.snapshot import is_snapshot, snapshot
 
     if _is_local_json(target):
-        doc = _read_json_file(target)
+        doc = _read_json_file(target, settings.max_card_bytes)
         if is_snapshot(doc):
             return doc, Source(target, "snapshot", [])
     fetched = await load_card(target, settings, sink, card_path)
@@ -156,7 +167,7 @@ async def diff_job(
         after, after_src = await _side(other, settings, sink, card_path)
         kind, changes = None, diff_snapshots(before, after)
     elif expect is not None and other is None:
-        expectation = _read_json_file(expect)
+        expectation = _read_json_file(expect, settings.max_card_bytes)
         after, after_src = await _side(target, settings, sink, card_path)
         kind, changes = compare(expectation, after)
         before_src = Source(expect, kind, [])

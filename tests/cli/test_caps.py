@@ -455,3 +455,24 @@ def test_fingerprint_card_that_varies_by_version(cli: Any, sandbox_vary: Any, sa
 def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
     for sub in ("validate", "snapshot", "fingerprint"):
         assert cli("caps", sub, refused_url).exit_code == 3
+
+
+# ------------------------------------------------------------- hostile local files for caps diff / snapshot
+@pytest.mark.parametrize("where", ["expect", "side"])
+def test_diff_file_nested_too_deep_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path, where: str) -> None:
+    """A file nested 50,000 levels deep was an unexpected RecursionError (exit 1)."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a2actlSnapshot": 1, "x": ' + "[" * 50_000 + "]" * 50_000 + "}", encoding="utf-8")
+    args = ("--expect", str(deep)) if where == "expect" else (str(deep),)
+    r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+    assert r.exit_code == 2
+    assert "nested too deep" in r.json["error"]["message"]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("args", [("diff", "{url}", "--expect", "/dev/zero"), ("snapshot", "/dev/zero")])
+def test_endless_local_file_is_bounded(cli: Any, sandbox: Any, args: tuple[str, ...]) -> None:
+    """A device that never ends (size 0 in stat) was read whole: memory grew until the process died."""
+    r = cli("caps", *(a.format(url=sandbox.url) for a in args), "-o", "json")
+    assert r.exit_code == 2
+    assert "over the 10,485,760-byte limit" in r.json["error"]["message"]
