@@ -29,11 +29,12 @@ import re
 from typing import Any
 
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
-from a2actl.caps.snapshot import is_snapshot, snapshot
+from a2actl.caps.snapshot import check_document_version, check_snapshot_version, is_snapshot, snapshot
 from a2actl.core.errors import UsageError
 from a2actl.core.pointer import pointer_token
 
 REQUIREMENTS_KEY = "a2actlRequirements"
+REQUIREMENTS_VERSION = 1
 _REQ_KEYS = {
     REQUIREMENTS_KEY,
     "skills",
@@ -52,9 +53,12 @@ _REQ_KEYS = {
 _VERSION_SPEC = re.compile(r"^\s*(>=|<=|==|>|<|=)?\s*(\d+)\.(\d+)(?:\.\d+)?\s*$")
 
 
-def kind_of(doc: Any) -> str:
+def kind_of(doc: Any, source: str = "the expectation") -> str:
     """``snapshot``, ``jsonSchema``, ``requirements`` or ``card``. Raises ``UsageError`` (exit 2) for
-    anything else."""
+    anything else, and for a snapshot or requirements document of a version this a2actl does not
+    read."""
+    check_snapshot_version(doc, source)
+    check_document_version(doc, REQUIREMENTS_KEY, REQUIREMENTS_VERSION, "requirements document", source)
     if is_snapshot(doc):
         return "snapshot"
     if isinstance(doc, dict) and REQUIREMENTS_KEY in doc:
@@ -231,10 +235,12 @@ def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
     return sorted(out, key=lambda c: c.path)
 
 
-def compare(expectation: Any, target_snapshot: dict[str, Any]) -> tuple[str, list[Change]]:
+def compare(
+    expectation: Any, target_snapshot: dict[str, Any], source: str = "the expectation"
+) -> tuple[str, list[Change]]:
     """Compare a target snapshot with an expectation document of any supported kind; returns
     ``(kind, changes)``. Raises ``UsageError`` for an unrecognised or malformed expectation."""
-    kind = kind_of(expectation)
+    kind = kind_of(expectation, source)
     if kind == "snapshot":
         return kind, diff_snapshots(expectation, target_snapshot)
     if kind == "card":

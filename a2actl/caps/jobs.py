@@ -134,10 +134,11 @@ async def _side(
     target: str, settings: Settings, sink: EventSink | None, card_path: str | None
 ) -> tuple[dict[str, Any], Source]:
     """A diff side: ``(snapshot, source)`` from a URL, a card file or a snapshot file."""
-    from a2actl.caps.snapshot import is_snapshot, snapshot
+    from a2actl.caps.snapshot import check_snapshot_version, is_snapshot, snapshot
 
     if _is_local_json(target):
         doc = _read_json_file(target, settings.max_card_bytes)
+        check_snapshot_version(doc, target)
         if is_snapshot(doc):
             return doc, Source(target, "snapshot", [])
     fetched = await load_card(target, settings, sink, card_path)
@@ -169,7 +170,7 @@ async def diff_job(
     elif expect is not None and other is None:
         expectation = _read_json_file(expect, settings.max_card_bytes)
         after, after_src = await _side(target, settings, sink, card_path)
-        kind, changes = compare(expectation, after)
+        kind, changes = compare(expectation, after, expect)
         before_src = Source(expect, kind, [])
     else:
         raise UsageError(

@@ -18,6 +18,7 @@ counts) and the card's shape (hybrid vs pure depends on the request for some SDK
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from a2actl.protocol.card import CardView, parse_card
@@ -28,8 +29,6 @@ SNAPSHOT_VERSION = 1
 
 def _set(values: Any) -> list[Any]:
     """A list of JSON values as a sorted, de-duplicated list (sorted by canonical JSON text)."""
-    import json
-
     if not isinstance(values, list):
         return []
     seen: dict[str, Any] = {}
@@ -157,4 +156,27 @@ def snapshot(raw: Any) -> dict[str, Any]:
 
 def is_snapshot(doc: Any) -> bool:
     """True when ``doc`` is an a2actl snapshot document."""
-    return isinstance(doc, dict) and doc.get(SNAPSHOT_KEY) == SNAPSHOT_VERSION
+    return isinstance(doc, dict) and _is_version(doc.get(SNAPSHOT_KEY), SNAPSHOT_VERSION)
+
+
+def _is_version(value: Any, version: int) -> bool:
+    """``value == version`` for a JSON integer (``true`` and ``1.0`` are not ``1``)."""
+    return type(value) is int and value == version
+
+
+def check_document_version(doc: Any, key: str, version: int, what: str, source: str) -> None:
+    """Raise ``UsageError`` (exit 2) when ``doc`` is an object carrying ``key`` with another value
+    than ``version``: a document of another a2actl (newer or older) or a corrupted one, which must
+    never be read as something else (a card, whose diff would then be "everything added")."""
+    from a2actl.core.errors import UsageError
+
+    if isinstance(doc, dict) and key in doc and not _is_version(doc[key], version):
+        raise UsageError(
+            f"{source}: {what} version {json.dumps(doc[key], ensure_ascii=False)[:40]} is not supported ({key} {version} is)",
+            hint="write it again with this a2actl, or use the a2actl that wrote it; formats: docs/caps.md",
+        )
+
+
+def check_snapshot_version(doc: Any, source: str) -> None:
+    """``check_document_version`` for a snapshot (``a2actlSnapshot``)."""
+    check_document_version(doc, SNAPSHOT_KEY, SNAPSHOT_VERSION, "snapshot", source)

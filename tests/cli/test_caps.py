@@ -476,3 +476,28 @@ def test_endless_local_file_is_bounded(cli: Any, sandbox: Any, args: tuple[str, 
     r = cli("caps", *(a.format(url=sandbox.url) for a in args), "-o", "json")
     assert r.exit_code == 2
     assert "over the 10,485,760-byte limit" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", True, 1.5])
+def test_diff_snapshot_of_another_version_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, version: Any
+) -> None:
+    """A snapshot another a2actl wrote (a2actlSnapshot 2) was read as an agent card: everything in
+    the target then diffed as "added" (cosmetic) and a real breaking change passed with exit 0."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    del snap["capabilities"]  # whatever else it holds, the target drops a skill:
+    snap["skills"]["summarize"] = {"name": "Summarize"}
+    foreign = write(tmp_path, "foreign.json", {**snap, "a2actlSnapshot": version})
+    for args in (("--expect", foreign), (foreign,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert r.json["error"]["message"].endswith("is not supported (a2actlSnapshot 1 is)")
+
+
+def test_diff_requirements_of_another_version_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """An a2actlRequirements 2 document was checked as version 1: requirements it may hold that this
+    a2actl does not know of passed silently."""
+    req = write(tmp_path, "req.json", {"a2actlRequirements": 2})
+    r = cli("caps", "diff", sandbox.url, "--expect", req, "-o", "json")
+    assert r.exit_code == 2
+    assert "requirements document version 2 is not supported" in r.json["error"]["message"]
