@@ -219,19 +219,29 @@ def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
     ``UsageError`` when the schema itself is invalid."""
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
+    from referencing.exceptions import Unresolvable
 
     from a2actl.core.pointer import to_pointer
 
+    if not isinstance(schema.get("$schema"), str):
+        raise UsageError("the expectation JSON Schema is invalid: '$schema' must be a string (a URI)")
     cls = validator_for(schema)
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         raise UsageError(f"the expectation JSON Schema is invalid: {exc.message}") from None
     out = []
-    for err in cls(schema).iter_errors(snap):
-        path = to_pointer(err.absolute_path)
-        actual = err.instance if not isinstance(err.instance, (dict, list)) else None
-        out.append(Change(path, "changed", None, actual, BREAKING, f"schema: {err.message[:200]}"))
+    try:
+        for err in cls(schema).iter_errors(snap):
+            path = to_pointer(err.absolute_path)
+            actual = err.instance if not isinstance(err.instance, (dict, list)) else None
+            out.append(Change(path, "changed", None, actual, BREAKING, f"schema: {err.message[:200]}"))
+    except Unresolvable as exc:  # a $ref to nowhere, or to a remote document (never fetched)
+        raise UsageError(f"the expectation JSON Schema has a $ref that cannot be resolved: {exc}") from None
+    except RecursionError:  # "$ref": "#", or refs that only lead to each other
+        raise UsageError(
+            "the expectation JSON Schema refers to itself without end (a $ref cycle that never reaches a check)"
+        ) from None
     return sorted(out, key=lambda c: c.path)
 
 

@@ -501,3 +501,27 @@ def test_diff_requirements_of_another_version_is_usage_error(cli: Any, sandbox: 
     r = cli("caps", "diff", sandbox.url, "--expect", req, "-o", "json")
     assert r.exit_code == 2
     assert "requirements document version 2 is not supported" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "schema, needle",
+    [
+        ({"$ref": "#"}, "refers to itself without end"),
+        (
+            {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+            "without end",
+        ),
+        ({"$ref": "#/nope"}, "$ref that cannot be resolved"),
+        ({"$ref": "http://127.0.0.1:9/never-fetched.json"}, "$ref that cannot be resolved"),
+        ({"$schema": 5}, "'$schema' must be a string"),
+    ],
+)
+def test_diff_broken_json_schema_expectation_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, schema: dict[str, Any], needle: str
+) -> None:
+    """A $ref cycle was an unexpected RecursionError, a $ref to nowhere an unexpected
+    _WrappedReferencingError and a non-string $schema an AttributeError (all exit 1)."""
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", doc), "-o", "json")
+    assert r.exit_code == 2
+    assert needle in r.json["error"]["message"]
