@@ -312,9 +312,12 @@ async def load_keyring(
             refs = await _fetch_jwks_url(jwks, settings, sink, "--jwks")
         else:
             try:
-                data = Path(jwks).read_bytes()
+                with Path(jwks).open("rb") as fh:  # bounded, as a --jwks URL's body: /dev/zero never ends
+                    data = fh.read(settings.max_card_bytes + 1)
             except OSError as exc:
                 raise UsageError(f"--jwks {jwks}: cannot read the file: {exc.strerror or exc}") from exc
+            if len(data) > settings.max_card_bytes:
+                raise UsageError(f"--jwks {jwks}: over {settings.max_card_bytes:,} bytes: not a JWK Set")
             try:
                 refs = parse_jwks(data, f"--jwks {jwks}")
             except ValueError as exc:

@@ -301,6 +301,19 @@ def test_bad_key_and_jwks_files_exit_2_naming_the_file(cli: Any, tmp_path: Path,
     assert secret not in r.stderr + r.stdout
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_key_and_jwks_files_are_bounded(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """A --key or --jwks that never ends (a device or FIFO reports size 0) was read whole: memory grew
+    until the process died (or an unexpected MemoryError, exit 1, under a ulimit)."""
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    _one_line_error(
+        cli("caps", "verify", path, "--key", "/dev/zero"), "--key /dev/zero", "over 1,048,576 bytes"
+    )
+    _one_line_error(cli("caps", "sign", path, "--key", "/dev/zero", "--kid", "k"), "--key /dev/zero")
+    for sub in ("verify", "validate"):
+        _one_line_error(cli("caps", sub, path, "--jwks", "/dev/zero"), "--jwks /dev/zero", "not a JWK Set")
+
+
 def test_encrypted_pem_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
