@@ -476,11 +476,27 @@ async def sign_job(
 def _write_json(path: str, doc: Any, option: str) -> None:
     """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
     removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
-    public JWK Set is no secret). Raises ``UsageError`` (exit 2) naming the option and the path."""
+    public JWK Set is no secret). A path that exists and is neither a regular file nor a directory
+    (``/dev/stdout``, ``/dev/null``, a FIFO) is written in place: renaming over it would replace the
+    device or pipe with a file (as root, ``/dev/null`` itself), and a reader would never get the data.
+    Raises ``UsageError`` (exit 2) naming the option and the path."""
     import os
+    import stat
     import tempfile
 
     target = Path(path)
+    try:
+        special = not stat.S_ISREG(mode := target.stat().st_mode) and not stat.S_ISDIR(mode)
+    except OSError:
+        special = False  # missing (a new file) or unreadable: the temp file and rename say why
+    if special:
+        try:
+            with target.open("w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2, ensure_ascii=False)
+                fh.write("\n")
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent)
     except OSError as exc:
