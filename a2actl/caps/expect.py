@@ -29,7 +29,13 @@ import re
 from typing import Any
 
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
-from a2actl.caps.snapshot import check_document_version, check_snapshot_version, is_snapshot, snapshot
+from a2actl.caps.snapshot import (
+    check_document_version,
+    check_snapshot_shape,
+    check_snapshot_version,
+    is_snapshot,
+    snapshot,
+)
 from a2actl.core.errors import UsageError
 from a2actl.core.pointer import pointer_token
 
@@ -60,6 +66,7 @@ def kind_of(doc: Any, source: str = "the expectation") -> str:
     check_snapshot_version(doc, source)
     check_document_version(doc, REQUIREMENTS_KEY, REQUIREMENTS_VERSION, "requirements document", source)
     if is_snapshot(doc):
+        check_snapshot_shape(doc, source)
         return "snapshot"
     if isinstance(doc, dict) and REQUIREMENTS_KEY in doc:
         return "requirements"

@@ -134,12 +134,13 @@ async def _side(
     target: str, settings: Settings, sink: EventSink | None, card_path: str | None
 ) -> tuple[dict[str, Any], Source]:
     """A diff side: ``(snapshot, source)`` from a URL, a card file or a snapshot file."""
-    from a2actl.caps.snapshot import check_snapshot_version, is_snapshot, snapshot
+    from a2actl.caps.snapshot import check_snapshot_shape, check_snapshot_version, is_snapshot, snapshot
 
     if _is_local_json(target):
         doc = _read_json_file(target, settings.max_card_bytes)
         check_snapshot_version(doc, target)
         if is_snapshot(doc):
+            check_snapshot_shape(doc, target)
             return doc, Source(target, "snapshot", [])
     fetched = await load_card(target, settings, sink, card_path)
     return snapshot(fetched.raw), source_of(fetched)

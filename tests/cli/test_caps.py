@@ -525,3 +525,26 @@ def test_diff_broken_json_schema_expectation_is_usage_error(
     r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", doc), "-o", "json")
     assert r.exit_code == 2
     assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "member, value, needle",
+    [
+        ("skills", [{"id": "echo"}], "/skills is a list, not an object"),
+        ("interfaces", None, "/interfaces is null, not an object"),
+        ("interfaces", {"JSONRPC@1.0": "http://x"}, "/interfaces/JSONRPC@1.0 is not an object"),
+        ("protocolVersions", "1.0", "/protocolVersions is a string, not a list"),
+        ("capabilities", True, "/capabilities is a boolean, not an object"),
+    ],
+)
+def test_diff_corrupted_snapshot_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, member: str, value: Any, needle: str
+) -> None:
+    """A snapshot whose member had the wrong type ("skills": [...], "interfaces": null) was diffed as
+    one risky "changed" member: every skill or interface the target lost passed --fail-on breaking."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    bad = write(tmp_path, "bad.json", {**snap, member: value})
+    for args in (("--expect", bad), (bad,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert needle in r.json["error"]["message"]
