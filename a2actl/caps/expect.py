@@ -29,11 +29,18 @@ import re
 from typing import Any
 
 from a2actl.caps.diff import BREAKING, Change, diff_snapshots
-from a2actl.caps.snapshot import is_snapshot, snapshot
+from a2actl.caps.snapshot import (
+    check_document_version,
+    check_snapshot_shape,
+    check_snapshot_version,
+    is_snapshot,
+    snapshot,
+)
 from a2actl.core.errors import UsageError
 from a2actl.core.pointer import pointer_token
 
 REQUIREMENTS_KEY = "a2actlRequirements"
+REQUIREMENTS_VERSION = 1
 _REQ_KEYS = {
     REQUIREMENTS_KEY,
     "skills",
@@ -52,10 +59,14 @@ _REQ_KEYS = {
 _VERSION_SPEC = re.compile(r"^\s*(>=|<=|==|>|<|=)?\s*(\d+)\.(\d+)(?:\.\d+)?\s*$")
 
 
-def kind_of(doc: Any) -> str:
+def kind_of(doc: Any, source: str = "the expectation") -> str:
     """``snapshot``, ``jsonSchema``, ``requirements`` or ``card``. Raises ``UsageError`` (exit 2) for
-    anything else."""
+    anything else, and for a snapshot or requirements document of a version this a2actl does not
+    read."""
+    check_snapshot_version(doc, source)
+    check_document_version(doc, REQUIREMENTS_KEY, REQUIREMENTS_VERSION, "requirements document", source)
     if is_snapshot(doc):
+        check_snapshot_shape(doc, source)
         return "snapshot"
     if isinstance(doc, dict) and REQUIREMENTS_KEY in doc:
         return "requirements"
@@ -215,26 +226,38 @@ def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
     ``UsageError`` when the schema itself is invalid."""
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
+    from referencing.exceptions import Unresolvable
 
     from a2actl.core.pointer import to_pointer
 
+    if not isinstance(schema.get("$schema"), str):
+        raise UsageError("the expectation JSON Schema is invalid: '$schema' must be a string (a URI)")
     cls = validator_for(schema)
     try:
         cls.check_schema(schema)
     except SchemaError as exc:
         raise UsageError(f"the expectation JSON Schema is invalid: {exc.message}") from None
     out = []
-    for err in cls(schema).iter_errors(snap):
-        path = to_pointer(err.absolute_path)
-        actual = err.instance if not isinstance(err.instance, (dict, list)) else None
-        out.append(Change(path, "changed", None, actual, BREAKING, f"schema: {err.message[:200]}"))
+    try:
+        for err in cls(schema).iter_errors(snap):
+            path = to_pointer(err.absolute_path)
+            actual = err.instance if not isinstance(err.instance, (dict, list)) else None
+            out.append(Change(path, "changed", None, actual, BREAKING, f"schema: {err.message[:200]}"))
+    except Unresolvable as exc:  # a $ref to nowhere, or to a remote document (never fetched)
+        raise UsageError(f"the expectation JSON Schema has a $ref that cannot be resolved: {exc}") from None
+    except RecursionError:  # "$ref": "#", or refs that only lead to each other
+        raise UsageError(
+            "the expectation JSON Schema refers to itself without end (a $ref cycle that never reaches a check)"
+        ) from None
     return sorted(out, key=lambda c: c.path)
 
 
-def compare(expectation: Any, target_snapshot: dict[str, Any]) -> tuple[str, list[Change]]:
+def compare(
+    expectation: Any, target_snapshot: dict[str, Any], source: str = "the expectation"
+) -> tuple[str, list[Change]]:
     """Compare a target snapshot with an expectation document of any supported kind; returns
     ``(kind, changes)``. Raises ``UsageError`` for an unrecognised or malformed expectation."""
-    kind = kind_of(expectation)
+    kind = kind_of(expectation, source)
     if kind == "snapshot":
         return kind, diff_snapshots(expectation, target_snapshot)
     if kind == "card":

@@ -101,20 +101,31 @@ def _is_local_json(target: str) -> bool:
         return False
 
 
-def _read_json_file(path: str) -> Any:
-    """The JSON value of a local file. Raises ``UsageError`` (exit 2) when it cannot be read, is not
-    UTF-8 or is not JSON."""
+def _read_json_file(path: str, max_bytes: int) -> Any:
+    """The JSON value of a local file of at most ``max_bytes`` bytes. Raises ``UsageError`` (exit 2)
+    when it cannot be read, is larger (a device or FIFO such as /dev/zero reports size 0 and never
+    ends: the read is bounded), is not UTF-8, is not JSON or is nested deeper than any A2A document
+    (``a2actl.protocol.jsondoc.MAX_NESTING``)."""
     from a2actl.agent.target import parse_target
+    from a2actl.core.errors import ProtocolViolation
+    from a2actl.protocol import jsondoc
 
     p = Path(parse_target(path).value)
     try:
-        text = p.read_text(encoding="utf-8")
+        with p.open("rb") as fh:
+            body = fh.read(max_bytes + 1)
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    if len(body) > max_bytes:
+        raise UsageError(f"{path} is over the {max_bytes:,}-byte limit")
+    try:
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text") from exc
     try:
-        return json.loads(text)
+        return jsondoc.parse(text, path)
+    except ProtocolViolation as exc:
+        raise UsageError(exc.message) from None
     except ValueError as exc:
         raise UsageError(f"{path} is not JSON: {exc}") from exc
 
@@ -123,11 +134,13 @@ async def _side(
     target: str, settings: Settings, sink: EventSink | None, card_path: str | None
 ) -> tuple[dict[str, Any], Source]:
     """A diff side: ``(snapshot, source)`` from a URL, a card file or a snapshot file."""
-    from a2actl.caps.snapshot import is_snapshot, snapshot
+    from a2actl.caps.snapshot import check_snapshot_shape, check_snapshot_version, is_snapshot, snapshot
 
     if _is_local_json(target):
-        doc = _read_json_file(target)
+        doc = _read_json_file(target, settings.max_card_bytes)
+        check_snapshot_version(doc, target)
         if is_snapshot(doc):
+            check_snapshot_shape(doc, target)
             return doc, Source(target, "snapshot", [])
     fetched = await load_card(target, settings, sink, card_path)
     return snapshot(fetched.raw), source_of(fetched)
@@ -156,9 +169,9 @@ async def diff_job(
         after, after_src = await _side(other, settings, sink, card_path)
         kind, changes = None, diff_snapshots(before, after)
     elif expect is not None and other is None:
-        expectation = _read_json_file(expect)
+        expectation = _read_json_file(expect, settings.max_card_bytes)
         after, after_src = await _side(target, settings, sink, card_path)
-        kind, changes = compare(expectation, after)
+        kind, changes = compare(expectation, after, expect)
         before_src = Source(expect, kind, [])
     else:
         raise UsageError(
@@ -300,9 +313,12 @@ async def load_keyring(
             refs = await _fetch_jwks_url(jwks, settings, sink, "--jwks")
         else:
             try:
-                data = Path(jwks).read_bytes()
+                with Path(jwks).open("rb") as fh:  # bounded, as a --jwks URL's body: /dev/zero never ends
+                    data = fh.read(settings.max_card_bytes + 1)
             except OSError as exc:
                 raise UsageError(f"--jwks {jwks}: cannot read the file: {exc.strerror or exc}") from exc
+            if len(data) > settings.max_card_bytes:
+                raise UsageError(f"--jwks {jwks}: over {settings.max_card_bytes:,} bytes: not a JWK Set")
             try:
                 refs = parse_jwks(data, f"--jwks {jwks}")
             except ValueError as exc:
@@ -461,11 +477,27 @@ async def sign_job(
 def _write_json(path: str, doc: Any, option: str) -> None:
     """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
     removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
-    public JWK Set is no secret). Raises ``UsageError`` (exit 2) naming the option and the path."""
+    public JWK Set is no secret). A path that exists and is neither a regular file nor a directory
+    (``/dev/stdout``, ``/dev/null``, a FIFO) is written in place: renaming over it would replace the
+    device or pipe with a file (as root, ``/dev/null`` itself), and a reader would never get the data.
+    Raises ``UsageError`` (exit 2) naming the option and the path."""
     import os
+    import stat
     import tempfile
 
     target = Path(path)
+    try:
+        special = not stat.S_ISREG(mode := target.stat().st_mode) and not stat.S_ISDIR(mode)
+    except OSError:
+        special = False  # missing (a new file) or unreadable: the temp file and rename say why
+    if special:
+        try:
+            with target.open("w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2, ensure_ascii=False)
+                fh.write("\n")
+        except OSError as exc:
+            raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+        return
     try:
         fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent)
     except OSError as exc:

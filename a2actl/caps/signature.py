@@ -694,13 +694,22 @@ def _import_pem(data: bytes) -> Any:
     raise ValueError(f"holds a {type(obj).__name__}; RSA, EC or Ed25519 keys only")
 
 
+#: The largest PEM key file read: an RSA 16384-bit private key is about 12 KB. The read is bounded:
+#: a device or FIFO (``/dev/zero``) reports size 0 and never ends.
+MAX_KEY_FILE_BYTES = 1024 * 1024
+
+
 def load_pem_key(path: str, option: str = "--key") -> KeyRef:
     """The key in PEM file ``path`` (private or public). Raises ``UsageError`` (exit 2) naming the file
-    when it cannot be read or holds no usable key; the message never quotes the file's content."""
+    when it cannot be read, is over ``MAX_KEY_FILE_BYTES`` or holds no usable key; the message never
+    quotes the file's content."""
     try:
-        data = Path(path).read_bytes()
+        with Path(path).open("rb") as fh:
+            data = fh.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"{option} {path}: cannot read the key file: {exc.strerror or exc}") from exc
+    if len(data) > MAX_KEY_FILE_BYTES:
+        raise UsageError(f"{option} {path}: over {MAX_KEY_FILE_BYTES:,} bytes: not a PEM key file")
     try:
         key = _import_pem(data)
     except (ValueError, TypeError) as exc:

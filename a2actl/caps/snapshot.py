@@ -18,6 +18,7 @@ counts) and the card's shape (hybrid vs pure depends on the request for some SDK
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from a2actl.protocol.card import CardView, parse_card
@@ -28,8 +29,6 @@ SNAPSHOT_VERSION = 1
 
 def _set(values: Any) -> list[Any]:
     """A list of JSON values as a sorted, de-duplicated list (sorted by canonical JSON text)."""
-    import json
-
     if not isinstance(values, list):
         return []
     seen: dict[str, Any] = {}
@@ -157,4 +156,83 @@ def snapshot(raw: Any) -> dict[str, Any]:
 
 def is_snapshot(doc: Any) -> bool:
     """True when ``doc`` is an a2actl snapshot document."""
-    return isinstance(doc, dict) and doc.get(SNAPSHOT_KEY) == SNAPSHOT_VERSION
+    return isinstance(doc, dict) and _is_version(doc.get(SNAPSHOT_KEY), SNAPSHOT_VERSION)
+
+
+def _is_version(value: Any, version: int) -> bool:
+    """``value == version`` for a JSON integer (``true`` and ``1.0`` are not ``1``)."""
+    return type(value) is int and value == version
+
+
+def check_document_version(doc: Any, key: str, version: int, what: str, source: str) -> None:
+    """Raise ``UsageError`` (exit 2) when ``doc`` is an object carrying ``key`` with another value
+    than ``version``: a document of another a2actl (newer or older) or a corrupted one, which must
+    never be read as something else (a card, whose diff would then be "everything added")."""
+    from a2actl.core.errors import UsageError
+
+    if isinstance(doc, dict) and key in doc and not _is_version(doc[key], version):
+        raise UsageError(
+            f"{source}: {what} version {json.dumps(doc[key], ensure_ascii=False)[:40]} is not supported ({key} {version} is)",
+            hint="write it again with this a2actl, or use the a2actl that wrote it; formats: docs/caps.md",
+        )
+
+
+#: The type of each snapshot member a diff walks by structure (``docs/caps.md``): keyed maps whose
+#: entries are objects, sets (lists), and plain objects.
+_JSON_TYPES = {
+    str: "a string",
+    int: "a number",
+    float: "a number",
+    bool: "a boolean",
+    list: "a list",
+    dict: "an object",
+}
+_SNAPSHOT_MAPS = ("interfaces", "skills", "extensions", "securitySchemes")
+_SNAPSHOT_LISTS = (
+    "protocolVersions",
+    "bindings",
+    "defaultInputModes",
+    "defaultOutputModes",
+    "securityRequirements",
+    "signatureKids",
+)
+
+
+def check_snapshot_shape(doc: dict[str, Any], source: str) -> None:
+    """Raise ``UsageError`` (exit 2) when a snapshot document's members do not have the snapshot's
+    types (a hand-edited or corrupted file: ``"skills": [...]`` or ``"interfaces": null``), which a
+    diff would report as one "changed" member (risky) instead of what was removed. Members may be
+    missing (a hand-written expectation); new members are allowed (fields are only ever added)."""
+    from a2actl.core.errors import UsageError
+    from a2actl.core.pointer import pointer_token
+
+    def bad(member: str, want: str) -> UsageError:
+        value = doc[member]
+        got = "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+        return UsageError(
+            f"{source}: not an a2actl snapshot: /{member} is {got}, not {want}",
+            hint="write it again with 'a2actl caps snapshot TARGET'; the shape is in docs/caps.md",
+        )
+
+    for member in _SNAPSHOT_MAPS:
+        if member in doc:
+            if not isinstance(doc[member], dict):
+                raise bad(member, "an object")
+            for key, entry in doc[member].items():
+                if not isinstance(entry, dict):
+                    raise UsageError(
+                        f"{source}: not an a2actl snapshot: /{member}/{pointer_token(str(key))} is not an object",
+                        hint="write it again with 'a2actl caps snapshot TARGET'; the shape is in docs/caps.md",
+                    )
+    for member in _SNAPSHOT_LISTS:
+        if member in doc and not isinstance(doc[member], list):
+            raise bad(member, "a list")
+    if "capabilities" in doc and not isinstance(doc["capabilities"], dict):
+        raise bad("capabilities", "an object")
+    if doc.get("provider") is not None and not isinstance(doc["provider"], dict):
+        raise bad("provider", "an object or null")
+
+
+def check_snapshot_version(doc: Any, source: str) -> None:
+    """``check_document_version`` for a snapshot (``a2actlSnapshot``)."""
+    check_document_version(doc, SNAPSHOT_KEY, SNAPSHOT_VERSION, "snapshot", source)

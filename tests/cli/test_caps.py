@@ -455,3 +455,96 @@ def test_fingerprint_card_that_varies_by_version(cli: Any, sandbox_vary: Any, sa
 def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
     for sub in ("validate", "snapshot", "fingerprint"):
         assert cli("caps", sub, refused_url).exit_code == 3
+
+
+# ------------------------------------------------------------- hostile local files for caps diff / snapshot
+@pytest.mark.parametrize("where", ["expect", "side"])
+def test_diff_file_nested_too_deep_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path, where: str) -> None:
+    """A file nested 50,000 levels deep was an unexpected RecursionError (exit 1)."""
+    deep = tmp_path / "deep.json"
+    deep.write_text('{"a2actlSnapshot": 1, "x": ' + "[" * 50_000 + "]" * 50_000 + "}", encoding="utf-8")
+    args = ("--expect", str(deep)) if where == "expect" else (str(deep),)
+    r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+    assert r.exit_code == 2
+    assert "nested too deep" in r.json["error"]["message"]
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+@pytest.mark.parametrize("args", [("diff", "{url}", "--expect", "/dev/zero"), ("snapshot", "/dev/zero")])
+def test_endless_local_file_is_bounded(cli: Any, sandbox: Any, args: tuple[str, ...]) -> None:
+    """A device that never ends (size 0 in stat) was read whole: memory grew until the process died."""
+    r = cli("caps", *(a.format(url=sandbox.url) for a in args), "-o", "json")
+    assert r.exit_code == 2
+    assert "over the 10,485,760-byte limit" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("version", [2, 0, "1", True, 1.5])
+def test_diff_snapshot_of_another_version_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, version: Any
+) -> None:
+    """A snapshot another a2actl wrote (a2actlSnapshot 2) was read as an agent card: everything in
+    the target then diffed as "added" (cosmetic) and a real breaking change passed with exit 0."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    del snap["capabilities"]  # whatever else it holds, the target drops a skill:
+    snap["skills"]["summarize"] = {"name": "Summarize"}
+    foreign = write(tmp_path, "foreign.json", {**snap, "a2actlSnapshot": version})
+    for args in (("--expect", foreign), (foreign,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert r.json["error"]["message"].endswith("is not supported (a2actlSnapshot 1 is)")
+
+
+def test_diff_requirements_of_another_version_is_usage_error(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """An a2actlRequirements 2 document was checked as version 1: requirements it may hold that this
+    a2actl does not know of passed silently."""
+    req = write(tmp_path, "req.json", {"a2actlRequirements": 2})
+    r = cli("caps", "diff", sandbox.url, "--expect", req, "-o", "json")
+    assert r.exit_code == 2
+    assert "requirements document version 2 is not supported" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "schema, needle",
+    [
+        ({"$ref": "#"}, "refers to itself without end"),
+        (
+            {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+            "without end",
+        ),
+        ({"$ref": "#/nope"}, "$ref that cannot be resolved"),
+        ({"$ref": "http://127.0.0.1:9/never-fetched.json"}, "$ref that cannot be resolved"),
+        ({"$schema": 5}, "'$schema' must be a string"),
+    ],
+)
+def test_diff_broken_json_schema_expectation_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, schema: dict[str, Any], needle: str
+) -> None:
+    """A $ref cycle was an unexpected RecursionError, a $ref to nowhere an unexpected
+    _WrappedReferencingError and a non-string $schema an AttributeError (all exit 1)."""
+    doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", doc), "-o", "json")
+    assert r.exit_code == 2
+    assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "member, value, needle",
+    [
+        ("skills", [{"id": "echo"}], "/skills is a list, not an object"),
+        ("interfaces", None, "/interfaces is null, not an object"),
+        ("interfaces", {"JSONRPC@1.0": "http://x"}, "/interfaces/JSONRPC@1.0 is not an object"),
+        ("protocolVersions", "1.0", "/protocolVersions is a string, not a list"),
+        ("capabilities", True, "/capabilities is a boolean, not an object"),
+    ],
+)
+def test_diff_corrupted_snapshot_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, member: str, value: Any, needle: str
+) -> None:
+    """A snapshot whose member had the wrong type ("skills": [...], "interfaces": null) was diffed as
+    one risky "changed" member: every skill or interface the target lost passed --fail-on breaking."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    bad = write(tmp_path, "bad.json", {**snap, member: value})
+    for args in (("--expect", bad), (bad,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert needle in r.json["error"]["message"]

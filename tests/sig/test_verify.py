@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -301,6 +303,19 @@ def test_bad_key_and_jwks_files_exit_2_naming_the_file(cli: Any, tmp_path: Path,
     assert secret not in r.stderr + r.stdout
 
 
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_endless_key_and_jwks_files_are_bounded(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """A --key or --jwks that never ends (a device or FIFO reports size 0) was read whole: memory grew
+    until the process died (or an unexpected MemoryError, exit 1, under a ulimit)."""
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    _one_line_error(
+        cli("caps", "verify", path, "--key", "/dev/zero"), "--key /dev/zero", "over 1,048,576 bytes"
+    )
+    _one_line_error(cli("caps", "sign", path, "--key", "/dev/zero", "--kid", "k"), "--key /dev/zero")
+    for sub in ("verify", "validate"):
+        _one_line_error(cli("caps", sub, path, "--jwks", "/dev/zero"), "--jwks /dev/zero", "not a JWK Set")
+
+
 def test_encrypted_pem_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -545,6 +560,32 @@ def test_a_jku_that_cannot_be_fetched_leaves_the_key_unknown(
     sig = doc["signatures"][0]
     assert sig["jkuUse"].startswith("failed: jku ") and "HTTP 404" in sig["jkuUse"]
     assert "HTTP 404" in sig["reason"]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_sign_writes_into_a_fifo_or_device_not_over_it(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """--out / --jwks-out naming a FIFO (or /dev/stdout, /dev/null) was renamed over: the pipe became
+    a regular file its reader never saw (as root, --out /dev/null replaced the device node)."""
+    card = write_json(tmp_path / "c.json", plain_card())
+    fifos = {name: tmp_path / name for name in ("card.pipe", "keys.pipe")}
+    readers = {}
+    for name, fifo in fifos.items():
+        os.mkfifo(fifo)
+        readers[name] = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a reader: opening to write never blocks
+    try:
+        r = cli(
+            "caps", "sign", card, "--key", keys.ec.private, "--kid", "k",
+            "--out", str(fifos["card.pipe"]), "--jwks-out", str(fifos["keys.pipe"]),
+        )  # fmt: skip
+        assert r.exit_code == 0, r.stderr
+        assert all(stat.S_ISFIFO(f.stat().st_mode) for f in fifos.values())
+        got = {name: json.loads(os.read(fd, 1 << 16)) for name, fd in readers.items()}
+    finally:
+        for fd in readers.values():
+            os.close(fd)
+    assert [s["protected"] for s in got["card.pipe"]["signatures"]] and got["keys.pipe"]["keys"][0][
+        "kid"
+    ] == "k"
 
 
 def test_sign_output_files_are_readable_like_any_new_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
