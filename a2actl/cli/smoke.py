@@ -28,8 +28,9 @@ def run_cmd(
     the figure measured against its bound. Checks reuse the commands' own code.
 
     Exit codes: 0 all passed; 7 a check failed; 3/4/5 when the target could not be reached at all
-    (unreachable, auth, timeout); 2 a bad suite file or an unwritable --junit (checked before the
-    run).
+    (unreachable, auth, timeout); 5 when --max-time stopped the run (the results so far and the
+    JUnit file are still written; the checks it cut short are errors); 2 a bad suite file or an
+    unwritable --junit (checked before the run).
 
     Examples:
 
@@ -48,8 +49,12 @@ def run_cmd(
     records = run.out.records(
         key="results", summary_view=render_smoke.results, record_type="check", summary_type="summary"
     )
+    # --max-time is the suite's own (run_job): the checks that ended, and the JUnit file, survive it
     result = run.run(
-        run_job(suite_path, run.settings, run.sink, lambda res: records.record(res.to_json()), junit)
+        run_job(
+            suite_path, run.settings, run.sink, lambda res: records.record(res.to_json()), junit, run.max_time
+        ),
+        bounded=False,
     )
     records.finish(result.to_json())
     raise typer.Exit(int(result.exit))

@@ -58,24 +58,28 @@ def suite_exit_code(results: list[CheckResult]) -> ExitCode:
 
 @dataclass
 class SmokeRun:
-    """``smoke run``: every check's result in file order; ``junit`` the JUnit file written, if any."""
+    """``smoke run``: every check's result in file order; ``junit`` the JUnit file written, if any;
+    ``max_time_reached`` when ``--max-time`` stopped the run (the checks it cut short are errors)."""
 
     suite: Suite
     results: list[CheckResult]
     junit: str | None = None
+    max_time_reached: bool = False
 
     @property
     def exit(self) -> ExitCode:
-        """``suite_exit_code`` of the results."""
-        return suite_exit_code(self.results)
+        """5 when ``--max-time`` stopped the run, else ``suite_exit_code`` of the results."""
+        return ExitCode.TIMEOUT if self.max_time_reached else suite_exit_code(self.results)
 
     def to_json(self) -> dict[str, Any]:
-        """``{"suite", "path", "targets", "exitCode", "passed", "failed", "errors", "results"[, "junit"]}``."""
+        """``{"suite", "path", "targets", "exitCode", "maxTimeReached", "passed", "failed", "errors",
+        "results"[, "junit"]}``."""
         doc: dict[str, Any] = {
             "suite": self.suite.name,
             "path": self.suite.path,
             "targets": self.suite.targets,
             "exitCode": int(self.exit),
+            "maxTimeReached": self.max_time_reached,
             "passed": sum(r.status == "pass" for r in self.results),
             "failed": sum(r.status == "fail" for r in self.results),
             "errors": sum(r.status == "error" for r in self.results),

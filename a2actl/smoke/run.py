@@ -23,8 +23,19 @@ from a2actl.smoke.suite import Suite, load_suite
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
+    from a2actl.smoke.suite import Check
 
 __all__ = ["CheckResult", "SmokeRun", "junit_xml", "run_job", "run_suite", "suite_exit_code", "validate_job"]
+
+
+def _plan(suite: Suite) -> list[tuple[Check, str | None]]:
+    """Every ``(check, target)`` of ``suite`` in run order (a check's own ``target`` overrides the
+    suite's ``targets``; ``dlq-depth`` runs once, with no target)."""
+    return [
+        (c, target)
+        for c in suite.checks
+        for target in ([c.target] if c.target else (suite.targets if c.kind != "dlq-depth" else [None]))
+    ]
 
 
 async def run_suite(
@@ -32,18 +43,19 @@ async def run_suite(
     settings: Settings,
     sink: EventSink | None,
     on_result: Callable[[CheckResult], None] | None = None,
+    results: list[CheckResult] | None = None,
 ) -> list[CheckResult]:
-    """Every check against every target, in file order (a check's own ``target`` overrides the
-    suite's ``targets``; ``dlq-depth`` runs once). ``on_result`` sees each result as it ends."""
-    results = []
+    """Every check against every target, in file order (``_plan``). ``on_result`` sees each result
+    as it ends; ``results`` (a new list by default) gets each one as it ends, so a caller that
+    cancels the run keeps what ended."""
+    results = [] if results is None else results
     suite_dir = Path(suite.path).resolve().parent
-    for c in suite.checks:
-        for target in [c.target] if c.target else (suite.targets if c.kind != "dlq-depth" else [None]):
-            res = await run_check(c, target, suite_dir, settings, sink)
-            results.append(res)
-            if on_result is not None:
-                on_result(res)
-            await asyncio.sleep(0)
+    for c, target in _plan(suite):
+        res = await run_check(c, target, suite_dir, settings, sink)
+        results.append(res)
+        if on_result is not None:
+            on_result(res)
+        await asyncio.sleep(0)
     return results
 
 
@@ -53,20 +65,49 @@ async def run_job(
     sink: EventSink | None,
     on_result: Callable[[CheckResult], None] | None = None,
     junit: str | None = None,
+    max_time: float | None = None,
 ) -> SmokeRun:
     """``smoke run``: load the suite (``UsageError``, exit 2, for a bad file) and run it; with
     ``junit`` also write the JUnit XML there, redacted like stdout (an agent may echo a token; CI
-    publishes the file)."""
+    publishes the file).
+
+    ``max_time`` (seconds, ``--max-time``): the run is stopped there, and the results are still
+    returned (and written to ``junit``): the checks that ended, then an ``error`` (exit class 5) for
+    the check that was running and for every check not run; the run's exit is 5 (``max_time_reached``)."""
+    from a2actl.core.deadline import within
+    from a2actl.core.exit_codes import ExitCode
     from a2actl.core.redact import Redactor
 
     suite = load_suite(suite_path)
-    results = await run_suite(suite, settings, sink, on_result)
+    results: list[CheckResult] = []
+    reached = False
+    if max_time is None:
+        await run_suite(suite, settings, sink, on_result, results)
+    else:
+        try:
+            await within(run_suite(suite, settings, sink, on_result, results), max_time)
+        except asyncio.TimeoutError:
+            reached = True
+            for i, (c, target) in enumerate(_plan(suite)[len(results) :]):
+                res = CheckResult(
+                    c.name,
+                    c.kind,
+                    target,
+                    "error",
+                    0,
+                    message=f"--max-time {max_time:g}s reached "
+                    + ("while this check ran" if i == 0 else "before this check ran"),
+                    exit_class=ExitCode.TIMEOUT,
+                )
+                results.append(res)
+                if on_result is not None:
+                    on_result(res)
     if junit:
         try:
             Path(junit).write_text(Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
         except OSError as exc:
             raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
-    return SmokeRun(suite, results, junit)
+    return SmokeRun(suite, results, junit, max_time_reached=reached)
 
 
 def validate_job(path: str) -> SuiteCheck:

@@ -294,3 +294,40 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     r = run(cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: s\n    {ok}\n"))
     assert r.exit_code == 0, r.stdout[-600:]
     assert r.json["results"][0]["status"] == "pass"
+
+
+def test_max_time_keeps_the_results_so_far_and_the_junit_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``--max-time`` stops the suite, not the report: the checks that ended keep their results, the
+    check it cut short and those never run are errors (exit class 5), the JUnit file is written with
+    all of them, and the exit is 5. (It was an error document alone: no results, no JUnit file.)"""
+    path = suite(
+        tmp_path,
+        f"""targets: [{sandbox.url}]
+checks:
+  - name: quick
+    kind: send
+    text: hello
+  - name: slow
+    kind: send
+    text: /slow 60
+  - name: never run
+    kind: send
+    text: hello
+""",
+    )
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out), "--max-time", "3s")
+    assert r.exit_code == 5, r.stdout[-600:]
+    doc = r.json
+    assert doc["maxTimeReached"] is True and doc["exitCode"] == 5
+    assert [(x["name"], x["status"]) for x in doc["results"]] == [
+        ("quick", "pass"),
+        ("slow", "error"),
+        ("never run", "error"),
+    ]
+    assert "while this check ran" in doc["results"][1]["message"]
+    assert "before this check ran" in doc["results"][2]["message"]
+    xml = JUnitXml.fromfile(str(out))
+    cases_ = [case for ts in xml for case in ts]
+    assert [c.name for c in cases_] == ["quick", "slow", "never run"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]

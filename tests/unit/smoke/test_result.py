@@ -38,12 +38,14 @@ def test_run_document_in_order() -> None:
     suite = Suite(path="s.yaml", targets=["http://a"], name="n")
     run = SmokeRun(suite, [_r("pass"), _r("fail")], junit="j.xml")
     assert run.exit == ExitCode.CHECK_FAILED
+    assert SmokeRun(suite, [_r("pass")], max_time_reached=True).exit is ExitCode.TIMEOUT
     doc = run.to_json()
     assert list(doc) == [
         "suite",
         "path",
         "targets",
         "exitCode",
+        "maxTimeReached",
         "passed",
         "failed",
         "errors",
