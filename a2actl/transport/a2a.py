@@ -464,6 +464,9 @@ class A2AClient:
     def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
             return _rest_error(res, operation, method, self.family, self.selection)
+        if res.status >= 400 and not res.body.strip().startswith(b"{"):
+            # a gateway's 5xx page or plain-text error, as ``call`` reads it: the HTTP error it is
+            raise _http_error(res)
         try:
             obj = parse_json(res.body, res.url) if res.body else None
         except ValueError as exc:
@@ -475,6 +478,8 @@ class A2AClient:
             raise ProtocolViolation(
                 f"{res.url} answered a streaming call with a plain JSON body (HTTP {res.status}), not SSE"
             )
+        if res.status >= 400 and not (isinstance(obj, dict) and "jsonrpc" in obj):
+            raise _http_error(res, obj)  # a framework's JSON error, not a JSON-RPC answer
         try:
             result, error = split_response(obj, rid)
         except EnvelopeError as exc:

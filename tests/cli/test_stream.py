@@ -491,3 +491,25 @@ def test_a_reset_is_never_an_empty_reason() -> None:
     assert map_httpx_error(chained, "http://x", Settings()).message.endswith(
         "lost: [Errno 104] Connection reset by peer"
     )
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+@pytest.mark.parametrize(
+    "command", [["send", "{url}", "hi", "--stream"], ["stream", "tail", "{url}", "--send", "hi"]]
+)
+def test_an_http_503_instead_of_the_stream_is_an_http_error(
+    cli: Any, sandbox_down: Any, binding: str, command: list[str]
+) -> None:
+    """A 503 with a plain-text body to a JSON-RPC streaming call is the HTTP error it is (exit 1),
+    as for the blocking call and over HTTP+JSON, not a protocol violation (6)."""
+    args = [a.replace("{url}", sandbox_down.url) for a in command]
+    r = cli(*args, "--binding", binding, "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status" and r.json["error"]["details"]["httpStatus"] == 503
+
+
+def test_a_gateway_json_error_instead_of_the_stream_is_an_http_error(cli: Any, fault: str) -> None:
+    r = cli("send", f"{fault}/gateway502/agent-card.json", "hi", "--stream", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["details"]["httpStatus"] == 502
+    assert "upstream timed out" in r.json["error"]["message"]
