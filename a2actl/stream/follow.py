@@ -6,8 +6,10 @@ refused or lost stream missed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import (
@@ -24,7 +26,52 @@ from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
+    from a2actl.agent.target import Target
+    from a2actl.core.config import Settings
+    from a2actl.transport.base import Transport
     from a2actl.transport.channel import Channel
+
+
+@asynccontextmanager
+async def connected_within(
+    target: Target | str, settings: Settings, transport: Transport, card_path: str | None, opts: TailOptions
+) -> AsyncIterator[tuple[AgentClient | None, TailOptions]]:
+    """``agent.connect.connected`` under the tail's ``--max-time`` (``opts.max_time``): the card
+    discovery and negotiation count against it, so an agent whose card never comes still ends the
+    tail at its deadline. Yields the client and ``opts`` with the time left for the stream, or
+    ``(None, opts)`` when the deadline passed first (the caller ends the tail as ``max-time``, exit 5,
+    with its summary). Raises what ``connect_channel`` raises; closes a gRPC client on exit."""
+    from a2actl.agent.connect import connect_channel
+    from a2actl.core.deadline import within
+
+    start = time.perf_counter()
+    work = connect_channel(target, settings, transport, card_path)
+    if opts.max_time is None:
+        client = await work
+    else:
+        try:
+            client = await within(work, opts.max_time)
+        except asyncio.TimeoutError:
+            yield None, opts
+            return
+        left = max(opts.max_time - (time.perf_counter() - start), 0.0)
+        opts = dataclasses.replace(opts, max_time=left)
+    try:
+        yield client, opts
+    finally:
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def max_time_before_stream(opts: TailOptions, emit: Emit, started: float) -> TailSummary:
+    """The summary of a tail whose ``--max-time`` passed before its stream started (the card never
+    came: ``connected_within``): outcome ``max-time`` (exit 5), no event, ``duration`` counted from
+    ``started`` (``time.perf_counter``)."""
+    tail = Tail(opts, emit)
+    tail.t0 = started
+    return tail.summary("max-time")
 
 
 def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:

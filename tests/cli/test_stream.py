@@ -513,3 +513,41 @@ def test_a_gateway_json_error_instead_of_the_stream_is_an_http_error(cli: Any, f
     assert r.exit_code == 1, r.stdout
     assert r.json["error"]["details"]["httpStatus"] == 502
     assert "upstream timed out" in r.json["error"]["message"]
+
+
+def test_send_stream_ends_at_max_time_with_a_summary_naming_the_task(cli: Any, streams: str) -> None:
+    """--max-time ends send --stream as it ends stream tail: a max-time summary (exit 5) and a
+    result that names the task and its last state, not an error document without them."""
+    target = f"{streams}/endless/agent-card.json"
+    r = cli("send", target, "hi", "--stream", "--max-time", "0.6", "-o", "jsonl")
+    assert r.exit_code == 5, r.stdout[-400:]
+    *recs, summary, result = r.jsonl
+    assert summary["type"] == "summary" and summary["outcome"] == "max-time" and summary["exitCode"] == 5
+    assert result["type"] == "result" and result["outcome"] == "max-time" and result["exitCode"] == 5
+    assert result["taskId"] == "t-fault-1" and result["state"] == "working"
+    doc = cli("send", target, "hi", "--stream", "--max-time", "0.6", "-o", "json")
+    assert doc.exit_code == 5 and doc.json["taskId"] == "t-fault-1" and doc.json["outcome"] == "max-time"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stream", "tail", "{t}", "--send", "hi"],
+        ["stream", "tail", "{t}", "--task", "t-1"],
+        ["task", "subscribe", "{t}", "t-1"],
+        ["send", "{t}", "hi", "--stream"],
+    ],
+)
+def test_max_time_bounds_the_card_discovery_of_a_stream(cli: Any, fault: str, command: list[str]) -> None:
+    """A card that never comes (the fault server's /hang/ waits 5 s) still ends the stream commands
+    at --max-time, with a max-time summary (exit 5); the discovery was outside the deadline."""
+    import time
+
+    args = [a.replace("{t}", f"{fault}/hang/agent-card.json") for a in command]
+    t0 = time.monotonic()
+    r = cli(*args, "--max-time", "0.5", "-o", "jsonl")
+    assert time.monotonic() - t0 < 3
+    assert r.exit_code == 5, r.stdout
+    summary = next(x for x in r.jsonl if x["type"] == "summary")
+    assert summary["outcome"] == "max-time" and summary["exitCode"] == 5 and summary["events"] == 0
+    assert 0.4 < summary["duration"] < 3
