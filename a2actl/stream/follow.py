@@ -110,11 +110,16 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
             while i < n:
                 item = batch[i]
                 if type(item) is TimedEvent:
-                    if first and resync and item.event.kind == "task":
+                    # SubscribeToTask's first event is the task as it is now (spec v1.0 §3.1.2)
+                    snapshot = first and operation == "SubscribeToTask" and item.event.kind == "task"
+                    if snapshot and resync:
                         tail.reconnected(operation, missed_after_resync(tail, item.event))
                     i, done = take(batch, i, first and resync)  # resync: the first event only
                     first = False
-                    if done:
+                    if done or (snapshot and tail.lifecycle.settled):
+                        # A snapshot already terminal or interrupted ends the stream as a status
+                        # update in that state would: servers may keep the stream of an
+                        # input-required task open, and waiting there ran to --max-time.
                         return "settled"
                 elif type(item) is Heartbeat:
                     tail.heartbeat(
@@ -148,6 +153,7 @@ async def tail_a2a(
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0
         while True:
+            before = tail.events
             try:
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
@@ -177,6 +183,9 @@ async def tail_a2a(
                 # 0.3's HTTP+JSON binding raises inside its SSE generator): the same question as a
                 # refusal, answered the same way (GetTask; "already ended" when it is terminal).
                 await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
+            if resync and tail.events == before and await _ended_during_outage(tail, client, reason):
+                # the same refusal on a resubscribe: the task ended while the stream was down
+                return "completed"
             task_id = tail.lifecycle.task_id
             attempt += 1
             tail.cut(reason, attempt)
@@ -213,6 +222,28 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
             a2a_code=exc.a2a_code,
         ) from exc
+
+
+async def _ended_during_outage(tail: Tail, client: Channel, why: str) -> bool:
+    """A resubscribe that closed (or was cut) before its first event: a2a-sdk 0.3's HTTP+JSON
+    binding refuses a task that already ended that way, instead of an error. Ask GetTask: when the
+    task is terminal or interrupted, its end is reported as for a refused resubscribe (a
+    ``reconnect`` via GetTask with what was ``missed``) and True is returned; else False (the
+    caller goes on reconnecting), GetTask failing included."""
+    try:
+        snap = await _task_snapshot(client, tail.lifecycle.task_id)
+    except A2ACtlError:
+        return False
+    if snap is None or state_kind(snap.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+        return False
+    missed = missed_after_resync(tail, snap)
+    missed.append(
+        f"terminal state {snap.state} seen only via GetTask (the resubscribe ended before its "
+        f"first event: {why}): the stream's last events were lost"
+    )
+    tail.reconnected("GetTask", missed)
+    tail.lifecycle.observe(snap, resync=True)
+    return tail.lifecycle.settled
 
 
 async def _settle_via_get_task(tail: Tail, client: Channel, exc: A2AError) -> str:

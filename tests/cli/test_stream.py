@@ -551,3 +551,68 @@ def test_max_time_bounds_the_card_discovery_of_a_stream(cli: Any, fault: str, co
     summary = next(x for x in r.jsonl if x["type"] == "summary")
     assert summary["outcome"] == "max-time" and summary["exitCode"] == 5 and summary["events"] == 0
     assert 0.4 < summary["duration"] < 3
+
+
+def test_a_resubscribe_dropped_before_its_first_event_asks_get_task(cli: Any, sandbox_streams: Any) -> None:
+    """a2a-sdk's 0.3 HTTP+JSON binding refuses to resubscribe to an ended task by opening the stream
+    and dropping it: GetTask tells how the task ended (it was 'cut', finalState 'working', exit 6)."""
+    r = cli(
+        "stream",
+        "tail",
+        sandbox_streams.url,
+        "--send",
+        "/stream 4 10",
+        "--a2a-version",
+        "0.3",
+        "--binding",
+        "HTTP+JSON",
+        "-o",
+        "jsonl",
+    )
+    recs, summary = records(r)
+    assert r.exit_code == 7, summary
+    assert summary["outcome"] == "recovered" and summary["finalState"] == "completed"
+    assert [x["via"] for x in recs if x["type"] == "reconnect"] == ["GetTask"]
+    assert any("only via GetTask" in m for m in summary["missed"])
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_subscribe_to_an_input_required_task_ends_at_its_snapshot(
+    cli: Any, sandbox: Any, args: list[str]
+) -> None:
+    """The sandbox keeps the stream of an input-required task open; its first event (the task, in an
+    interrupted state) is where the stream ends, not --max-time (it was exit 5 after the default 1 h)."""
+    sent = cli("send", sandbox.url, "/input", "-o", "json", *args).json
+    assert sent["state"] == "input-required"
+    r = cli("task", "subscribe", sandbox.url, sent["taskId"], "--max-time", "5", "-o", "jsonl", *args)
+    assert r.exit_code == 0, r.stdout[-300:]
+    _, summary = records(r)
+    assert summary["outcome"] == "completed" and summary["finalState"] == "input-required"
+    assert summary["duration"] < 4
+    failing = cli(
+        "stream",
+        "tail",
+        sandbox.url,
+        "--task",
+        sent["taskId"],
+        "--fail-on",
+        "input-required",
+        "--max-time",
+        "5",
+        *args,
+    )
+    assert failing.exit_code == 7
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_a_drop_before_input_required_is_recovered_at_the_resubscribe_snapshot(
+    cli: Any, sandbox_drop_early: Any, args: list[str]
+) -> None:
+    """The resubscribe's first event says input-required: the end (it waited for --max-time, exit 5)."""
+    r = cli(
+        "stream", "tail", sandbox_drop_early.url, "--send", "/input", "--max-time", "5", "-o", "jsonl", *args
+    )
+    recs, summary = records(r)
+    assert r.exit_code == 7, summary
+    assert summary["outcome"] == "recovered" and summary["finalState"] == "input-required"
+    assert summary["duration"] < 4
