@@ -133,7 +133,12 @@ async def _send_streaming(
     from a2actl.transport.http import HttpTransport
 
     records: Emit = emit or (lambda _r: None)
-    tail_opts = TailOptions(reconnect_attempts=0, fail_on=frozenset(opts.fail_on), max_time=opts.max_time)
+    tail_opts = TailOptions(
+        max_event_bytes=settings.max_event_bytes,  # as stream tail: a larger event is oversize (exit 7)
+        reconnect_attempts=0,
+        fail_on=frozenset(opts.fail_on),
+        max_time=opts.max_time,
+    )
     message_id = opts.message_id or str(uuid.uuid4())
     method = "SendStreamingMessage"
     started = time.perf_counter()

@@ -616,3 +616,13 @@ def test_a_drop_before_input_required_is_recovered_at_the_resubscribe_snapshot(
     assert r.exit_code == 7, summary
     assert summary["outcome"] == "recovered" and summary["finalState"] == "input-required"
     assert summary["duration"] < 4
+
+
+def test_the_default_max_event_bytes_holds_over_websocket(cli: Any, sandbox: Any) -> None:
+    """An event over the default bound (16 MiB) is oversize (exit 7) over WebSocket as over SSE; it
+    was read and passed as exit 0 (the bound applied only when --max-event-bytes was given)."""
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    r = cli("stream", "tail", ws, "--send", "/stream 1 17000000", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-300:]
+    assert r.json["finalState"] == "completed"
+    assert [(o["bytes"] > 17_000_000, o["limit"]) for o in r.json["oversize"]] == [(True, 16 << 20)]
