@@ -626,3 +626,16 @@ def test_the_default_max_event_bytes_holds_over_websocket(cli: Any, sandbox: Any
     assert r.exit_code == 7, r.stdout[-300:]
     assert r.json["finalState"] == "completed"
     assert [(o["bytes"] > 17_000_000, o["limit"]) for o in r.json["oversize"]] == [(True, 16 << 20)]
+
+
+def test_websocket_errors_carry_the_a2a_code(cli: Any, sandbox: Any) -> None:
+    """The sandbox's WebSocket channel answers an SDK error with its JSON-RPC code (docs/websocket.md):
+    an unknown task is TaskNotFound -32001, an ended one -32004; both were -32603 InternalError
+    ('the agent failed internally')."""
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    unknown = cli("stream", "tail", ws, "--task", "no-such-task", "-o", "json")
+    assert unknown.exit_code == 1 and unknown.json["error"]["a2aCode"] == -32001, unknown.stdout
+    done = cli("send", sandbox.url, "hi", "-o", "json").json["taskId"]
+    ended = cli("stream", "tail", ws, "--task", done, "-o", "json")
+    assert ended.exit_code == 1 and ended.json["error"]["a2aCode"] == -32004, ended.stdout
+    assert "already ended" in ended.json["error"]["message"]
