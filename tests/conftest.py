@@ -130,6 +130,12 @@ def sandbox_streams() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="session")
+def sandbox_drop_early() -> Iterator[RunningSandbox]:
+    """Send streams cut after 2 events: before the end of an /input task (task, working, input-required)."""
+    yield from _sandbox(drop_after=2)
+
+
+@pytest.fixture(scope="session")
 def sandbox_stall() -> Iterator[RunningSandbox]:
     """A stream that stalls 400 ms (events and pings) after 2 events; pings every 30 ms otherwise."""
     yield from _sandbox(sse_heartbeat=0.03, stall=0.4, stall_after=2)

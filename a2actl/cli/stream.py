@@ -129,7 +129,9 @@ def tail(
         raise UsageError("--heartbeat and --stall-timeout must be positive")
     opts = TailOptions(
         heartbeat=hb,
-        max_event_bytes=limit,
+        # the default bound too: SSE counts a larger event unread, WebSocket and gRPC read it whole,
+        # and either way it is an oversize event (exit 7, docs/exit-codes.md)
+        max_event_bytes=limit if limit is not None else run.settings.max_event_bytes,
         reconnect_attempts=reconnect,
         stall_timeout=stall,
         max_time=run.max_time,

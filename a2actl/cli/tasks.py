@@ -97,6 +97,8 @@ def send(
         dry_run=dry_run,
         message_id=message_id,
         show_secrets=show_secrets,
+        # --stream ends at --max-time with a summary (as stream tail), not an error without the task
+        max_time=run.max_time if stream and not dry_run else None,
     )
 
     # --stream: the records as they come (not RecordWriter: with -o json this command's document is
@@ -108,7 +110,10 @@ def send(
             run.out.jsonl(record)
 
     trace = traced(ctx, otlp)
-    result = trace.run(send_job(target, run.settings, trace.sink, opts, card_path, trace.records(emit)))
+    result = trace.run(
+        send_job(target, run.settings, trace.sink, opts, card_path, trace.records(emit)),
+        bounded=opts.max_time is None,
+    )
     if run.format == "jsonl" and stream:
         run.out.jsonl({"type": "result", **result.to_json()})
     else:

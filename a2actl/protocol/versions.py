@@ -136,6 +136,19 @@ V1_0 = WireVersion(
 WIRE_VERSIONS: dict[Family, WireVersion] = {Family.V0_2: V0_2, Family.V0_3: V0_3, Family.V1_0: V1_0}
 
 
+def rest_path(template: str, task_id: object) -> str:
+    """An HTTP+JSON path ``template`` (``/tasks/{id}``) with ``{id}`` filled by ``task_id``
+    percent-encoded as one path segment (RFC 3986 §3.3): an id holding ``/``, ``?``, ``#`` or
+    ``..`` still names that task, never another route, a query or a fragment (``a#b`` is not
+    task ``a``). A UUID is unchanged."""
+    from urllib.parse import quote
+
+    segment = quote(str(task_id), safe="")
+    if segment in (".", ".."):  # dot segments are removed by URL normalisation: encode them
+        segment = segment.replace(".", "%2E")
+    return template.format(id=segment)
+
+
 def family_of(version: str | None) -> Family | None:
     """Map a declared ``protocolVersion`` string to its wire family.
 

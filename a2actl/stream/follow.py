@@ -6,8 +6,10 @@ refused or lost stream missed."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
+import dataclasses
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import (
@@ -24,7 +26,52 @@ from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
+    from a2actl.agent.target import Target
+    from a2actl.core.config import Settings
+    from a2actl.transport.base import Transport
     from a2actl.transport.channel import Channel
+
+
+@asynccontextmanager
+async def connected_within(
+    target: Target | str, settings: Settings, transport: Transport, card_path: str | None, opts: TailOptions
+) -> AsyncIterator[tuple[AgentClient | None, TailOptions]]:
+    """``agent.connect.connected`` under the tail's ``--max-time`` (``opts.max_time``): the card
+    discovery and negotiation count against it, so an agent whose card never comes still ends the
+    tail at its deadline. Yields the client and ``opts`` with the time left for the stream, or
+    ``(None, opts)`` when the deadline passed first (the caller ends the tail as ``max-time``, exit 5,
+    with its summary). Raises what ``connect_channel`` raises; closes a gRPC client on exit."""
+    from a2actl.agent.connect import connect_channel
+    from a2actl.core.deadline import within
+
+    start = time.perf_counter()
+    work = connect_channel(target, settings, transport, card_path)
+    if opts.max_time is None:
+        client = await work
+    else:
+        try:
+            client = await within(work, opts.max_time)
+        except asyncio.TimeoutError:
+            yield None, opts
+            return
+        left = max(opts.max_time - (time.perf_counter() - start), 0.0)
+        opts = dataclasses.replace(opts, max_time=left)
+    try:
+        yield client, opts
+    finally:
+        close = getattr(client, "aclose", None)
+        if close is not None:
+            await close()
+
+
+def max_time_before_stream(opts: TailOptions, emit: Emit, started: float) -> TailSummary:
+    """The summary of a tail whose ``--max-time`` passed before its stream started (the card never
+    came: ``connected_within``): outcome ``max-time`` (exit 5), no event, ``duration`` counted from
+    ``started`` (``time.perf_counter``)."""
+    tail = Tail(opts, emit)
+    tail.t0 = started
+    return tail.summary("max-time")
 
 
 def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
@@ -63,11 +110,16 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
             while i < n:
                 item = batch[i]
                 if type(item) is TimedEvent:
-                    if first and resync and item.event.kind == "task":
+                    # SubscribeToTask's first event is the task as it is now (spec v1.0 §3.1.2)
+                    snapshot = first and operation == "SubscribeToTask" and item.event.kind == "task"
+                    if snapshot and resync:
                         tail.reconnected(operation, missed_after_resync(tail, item.event))
                     i, done = take(batch, i, first and resync)  # resync: the first event only
                     first = False
-                    if done:
+                    if done or (snapshot and tail.lifecycle.settled):
+                        # A snapshot already terminal or interrupted ends the stream as a status
+                        # update in that state would: servers may keep the stream of an
+                        # input-required task open, and waiting there ran to --max-time.
                         return "settled"
                 elif type(item) is Heartbeat:
                     tail.heartbeat(
@@ -101,6 +153,7 @@ async def tail_a2a(
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0
         while True:
+            before = tail.events
             try:
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
@@ -130,6 +183,9 @@ async def tail_a2a(
                 # 0.3's HTTP+JSON binding raises inside its SSE generator): the same question as a
                 # refusal, answered the same way (GetTask; "already ended" when it is terminal).
                 await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
+            if resync and tail.events == before and await _ended_during_outage(tail, client, reason):
+                # the same refusal on a resubscribe: the task ended while the stream was down
+                return "completed"
             task_id = tail.lifecycle.task_id
             attempt += 1
             tail.cut(reason, attempt)
@@ -166,6 +222,28 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
             a2a_code=exc.a2a_code,
         ) from exc
+
+
+async def _ended_during_outage(tail: Tail, client: Channel, why: str) -> bool:
+    """A resubscribe that closed (or was cut) before its first event: a2a-sdk 0.3's HTTP+JSON
+    binding refuses a task that already ended that way, instead of an error. Ask GetTask: when the
+    task is terminal or interrupted, its end is reported as for a refused resubscribe (a
+    ``reconnect`` via GetTask with what was ``missed``) and True is returned; else False (the
+    caller goes on reconnecting), GetTask failing included."""
+    try:
+        snap = await _task_snapshot(client, tail.lifecycle.task_id)
+    except A2ACtlError:
+        return False
+    if snap is None or state_kind(snap.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+        return False
+    missed = missed_after_resync(tail, snap)
+    missed.append(
+        f"terminal state {snap.state} seen only via GetTask (the resubscribe ended before its "
+        f"first event: {why}): the stream's last events were lost"
+    )
+    tail.reconnected("GetTask", missed)
+    tail.lifecycle.observe(snap, resync=True)
+    return tail.lifecycle.settled
 
 
 async def _settle_via_get_task(tail: Tail, client: Channel, exc: A2AError) -> str:

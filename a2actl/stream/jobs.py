@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING
 
-from a2actl.agent.connect import connected
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import HTTPStatusError, StreamCut, UsageError
-from a2actl.stream.follow import tail_a2a
+from a2actl.stream.follow import connected_within, max_time_before_stream, tail_a2a
 from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
@@ -39,7 +39,9 @@ async def tail_job(
     command's). Sources: ``send`` (SendStreamingMessage of that text), ``task`` (SubscribeToTask),
     ``sse`` (any SSE URL), or a ``ws://``/``wss://`` ``target`` with ``send``/``task``
     (docs/websocket.md). Raises ``UsageError`` (exit 2) unless exactly one source is given or for an
-    empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream)."""
+    empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream).
+    ``opts.max_time`` bounds the card discovery too (``connected_within``): a summary with outcome
+    ``max-time`` when it passes before the stream starts."""
     from a2actl.transport.http import HttpTransport
 
     try:
@@ -64,7 +66,11 @@ async def tail_job(
             return await tail_raw_sse(transport, sse, opts, emit, together)
         if target is None:
             raise UsageError("TARGET (the agent's URL) is needed with --send and --task")
-        async with connected(target, settings, transport, card_path) as client:
+        started = time.perf_counter()
+        async with connected_within(target, settings, transport, card_path, opts) as (client, left):
+            if client is None:  # --max-time passed while the card was fetched: nothing streamed
+                return max_time_before_stream(opts, emit, started)
+            opts = left
             if send is not None:
                 from a2actl.protocol.events import text_message_params
 

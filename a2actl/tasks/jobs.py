@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,26 +60,17 @@ async def send_job(
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
+    if opts.stream and not opts.dry_run:
+        return await _send_streaming(target, settings, sink, opts, card_path, emit)
     async with (
         HttpTransport(settings, sink) as transport,
         connected(target, settings, transport, card_path) as client,
     ):
-        params = message_params(
-            opts.parts,
-            client.family,
-            client.binding,
-            message_id=opts.message_id,
-            context_id=opts.context_id,
-            task_id=opts.task_id,
-            tenant=client.selection.interface.tenant,
-            no_wait=opts.no_wait,
-        )
+        params = _send_params(client, opts, opts.message_id)
         operation = "SendStreamingMessage" if opts.stream else "SendMessage"
         if opts.dry_run:
             return dry_run(client, operation, params, settings, opts.show_secrets)
         message_id: str = params["message"]["messageId"]
-        if opts.stream:
-            return await _send_streaming(client, params, message_id, opts, settings, emit)
         try:
             out = await client.call(operation, params)
         except TimeoutError_ as exc:
@@ -110,29 +102,60 @@ async def send_job(
     )
 
 
+def _send_params(client: AgentClient, opts: SendOptions, message_id: str | None) -> dict[str, Any]:
+    """The SendMessage params of ``opts`` in the client's family and binding."""
+    return message_params(
+        opts.parts,
+        client.family,
+        client.binding,
+        message_id=message_id,
+        context_id=opts.context_id,
+        task_id=opts.task_id,
+        tenant=client.selection.interface.tenant,
+        no_wait=opts.no_wait,
+    )
+
+
 async def _send_streaming(
-    client: AgentClient,
-    params: dict[str, Any],
-    message_id: str,
-    opts: SendOptions,
+    target: str,
     settings: Settings,
+    sink: EventSink | None,
+    opts: SendOptions,
+    card_path: str | None,
     emit: Emit | None,
 ) -> StreamedSend:
-    """``send --stream``: SendStreamingMessage followed as ``stream tail`` does, without reconnects."""
-    from a2actl.stream.follow import tail_a2a
+    """``send --stream``: SendStreamingMessage followed as ``stream tail`` does, without reconnects,
+    under ``opts.max_time`` (the card discovery included, ``stream.follow.connected_within``): at the
+    deadline the tail ends as ``max-time`` (exit 5) with its summary, and the document still names
+    the task and the last state seen (docs/exit-codes.md, ``stream tail`` and ``send --stream``)."""
+    from a2actl.stream.follow import connected_within, max_time_before_stream, tail_a2a
     from a2actl.stream.tail import TailOptions
+    from a2actl.transport.http import HttpTransport
 
-    summary = await tail_a2a(
-        client,
-        "SendStreamingMessage",
-        params,
-        TailOptions(reconnect_attempts=0, fail_on=frozenset(opts.fail_on)),
-        emit or (lambda _r: None),
+    records: Emit = emit or (lambda _r: None)
+    tail_opts = TailOptions(
+        max_event_bytes=settings.max_event_bytes,  # as stream tail: a larger event is oversize (exit 7)
+        reconnect_attempts=0,
+        fail_on=frozenset(opts.fail_on),
+        max_time=opts.max_time,
     )
+    message_id = opts.message_id or str(uuid.uuid4())
+    method = "SendStreamingMessage"
+    started = time.perf_counter()
+    async with (
+        HttpTransport(settings, sink) as transport,
+        connected_within(target, settings, transport, card_path, tail_opts) as (client, left),
+    ):
+        if client is None:  # --max-time passed while the card was fetched: nothing was sent
+            summary = max_time_before_stream(tail_opts, records, started)
+        else:
+            method = client.method_name(method)
+            params = _send_params(client, opts, message_id)
+            summary = await tail_a2a(client, "SendStreamingMessage", params, left, records)
     if emit is not None:
         emit(summary.to_json())
     return StreamedSend(
-        method=client.method_name("SendStreamingMessage"),
+        method=method,
         message_id=message_id,
         task_id=summary.task_id,
         state=summary.final_state,

@@ -40,6 +40,9 @@ class SendOptions:
     dry_run: bool = False
     message_id: str | None = None
     show_secrets: bool = False
+    #: With ``stream``: the deadline in seconds (``--max-time`` or the command's default), the card
+    #: discovery included; it ends the stream with a ``max-time`` summary (exit 5). ``None``: none.
+    max_time: float | None = None
 
 
 def parse_fail_on(values: list[str]) -> set[str]:

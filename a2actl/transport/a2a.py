@@ -30,7 +30,7 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.negotiation import Selection
-from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family
+from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family, rest_path
 from a2actl.transport.base import Transport
 from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
 from a2actl.transport.timing import HttpResult
@@ -262,7 +262,7 @@ class A2AClient:
         task_id = params.get("id", "")
         tenant = self.selection.interface.tenant
         prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
-        url = self.url + prefix + path.format(id=task_id)
+        url = self.url + prefix + rest_path(path, task_id)
         rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
         body = None
         if verb == "GET":
@@ -321,7 +321,7 @@ class A2AClient:
             verb, path = self.wire.rest[operation]
             tenant = self.selection.interface.tenant
             prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
-            url = self.url + prefix + path.format(id=params.get("id", ""))
+            url = self.url + prefix + rest_path(path, params.get("id", ""))
             rest_params = {k: v for k, v in params.items() if k not in ("id", "tenant")}
             # A GET carries no body (0.3's subscribe is GET …:subscribe; a body on it is not HTTP's).
             body: Any = None if verb == "GET" else rest_params
@@ -464,6 +464,9 @@ class A2AClient:
     def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
             return _rest_error(res, operation, method, self.family, self.selection)
+        if res.status >= 400 and not res.body.strip().startswith(b"{"):
+            # a gateway's 5xx page or plain-text error, as ``call`` reads it: the HTTP error it is
+            raise _http_error(res)
         try:
             obj = parse_json(res.body, res.url) if res.body else None
         except ValueError as exc:
@@ -475,6 +478,8 @@ class A2AClient:
             raise ProtocolViolation(
                 f"{res.url} answered a streaming call with a plain JSON body (HTTP {res.status}), not SSE"
             )
+        if res.status >= 400 and not (isinstance(obj, dict) and "jsonrpc" in obj):
+            raise _http_error(res, obj)  # a framework's JSON error, not a JSON-RPC answer
         try:
             result, error = split_response(obj, rid)
         except EnvelopeError as exc:

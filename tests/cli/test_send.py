@@ -192,3 +192,25 @@ def test_empty_task_id_is_usage_error(cli, sandbox):
     ):
         r = cli(*args, "-o", "json")
         assert r.exit_code == 2 and r.json["error"]["code"] == "usage", args
+
+
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+@pytest.mark.parametrize("suffix", ["#x", "?historyLength=1"])
+def test_http_json_task_id_is_one_path_segment(cli: Any, sandbox: Any, version: str, suffix: str) -> None:
+    """A TASK_ID holding '#' or '?' names no other task over HTTP+JSON: 'ID#x' was read as task ID
+    (the fragment dropped), 'ID?historyLength=1' as task ID with a query."""
+    args = ["--binding", "HTTP+JSON", "--a2a-version", version]
+    task_id = cli("send", sandbox.url, "hi", "-o", "json", *args).json["taskId"]
+    for command in ("get", "cancel"):
+        r = cli("task", command, sandbox.url, task_id + suffix, "-o", "json", *args)
+        assert r.exit_code == 1, r.stdout
+        assert r.json["error"]["a2aCode"] == -32001
+    assert cli("task", "get", sandbox.url, task_id, "-o", "json", *args).json["task"]["id"] == task_id
+
+
+def test_http_json_task_id_never_climbs_to_another_route(cli: Any, sandbox: Any) -> None:
+    """'../card' was GET /v1/tasks/../card = /v1/card, the 0.3 extended card route."""
+    args = ["--binding", "HTTP+JSON", "--a2a-version", "0.3"]
+    r = cli("task", "get", sandbox.url, "../card", "-o", "json", *args)
+    assert r.exit_code in (1, 6), r.stdout
+    assert r.json["error"].get("a2aCode") != -32004, r.json

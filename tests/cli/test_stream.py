@@ -491,3 +491,151 @@ def test_a_reset_is_never_an_empty_reason() -> None:
     assert map_httpx_error(chained, "http://x", Settings()).message.endswith(
         "lost: [Errno 104] Connection reset by peer"
     )
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+@pytest.mark.parametrize(
+    "command", [["send", "{url}", "hi", "--stream"], ["stream", "tail", "{url}", "--send", "hi"]]
+)
+def test_an_http_503_instead_of_the_stream_is_an_http_error(
+    cli: Any, sandbox_down: Any, binding: str, command: list[str]
+) -> None:
+    """A 503 with a plain-text body to a JSON-RPC streaming call is the HTTP error it is (exit 1),
+    as for the blocking call and over HTTP+JSON, not a protocol violation (6)."""
+    args = [a.replace("{url}", sandbox_down.url) for a in command]
+    r = cli(*args, "--binding", binding, "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status" and r.json["error"]["details"]["httpStatus"] == 503
+
+
+def test_a_gateway_json_error_instead_of_the_stream_is_an_http_error(cli: Any, fault: str) -> None:
+    r = cli("send", f"{fault}/gateway502/agent-card.json", "hi", "--stream", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["details"]["httpStatus"] == 502
+    assert "upstream timed out" in r.json["error"]["message"]
+
+
+def test_send_stream_ends_at_max_time_with_a_summary_naming_the_task(cli: Any, streams: str) -> None:
+    """--max-time ends send --stream as it ends stream tail: a max-time summary (exit 5) and a
+    result that names the task and its last state, not an error document without them."""
+    target = f"{streams}/endless/agent-card.json"
+    r = cli("send", target, "hi", "--stream", "--max-time", "0.6", "-o", "jsonl")
+    assert r.exit_code == 5, r.stdout[-400:]
+    *recs, summary, result = r.jsonl
+    assert summary["type"] == "summary" and summary["outcome"] == "max-time" and summary["exitCode"] == 5
+    assert result["type"] == "result" and result["outcome"] == "max-time" and result["exitCode"] == 5
+    assert result["taskId"] == "t-fault-1" and result["state"] == "working"
+    doc = cli("send", target, "hi", "--stream", "--max-time", "0.6", "-o", "json")
+    assert doc.exit_code == 5 and doc.json["taskId"] == "t-fault-1" and doc.json["outcome"] == "max-time"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stream", "tail", "{t}", "--send", "hi"],
+        ["stream", "tail", "{t}", "--task", "t-1"],
+        ["task", "subscribe", "{t}", "t-1"],
+        ["send", "{t}", "hi", "--stream"],
+    ],
+)
+def test_max_time_bounds_the_card_discovery_of_a_stream(cli: Any, fault: str, command: list[str]) -> None:
+    """A card that never comes (the fault server's /hang/ waits 5 s) still ends the stream commands
+    at --max-time, with a max-time summary (exit 5); the discovery was outside the deadline."""
+    import time
+
+    args = [a.replace("{t}", f"{fault}/hang/agent-card.json") for a in command]
+    t0 = time.monotonic()
+    r = cli(*args, "--max-time", "0.5", "-o", "jsonl")
+    assert time.monotonic() - t0 < 3
+    assert r.exit_code == 5, r.stdout
+    summary = next(x for x in r.jsonl if x["type"] == "summary")
+    assert summary["outcome"] == "max-time" and summary["exitCode"] == 5 and summary["events"] == 0
+    assert 0.4 < summary["duration"] < 3
+
+
+def test_a_resubscribe_dropped_before_its_first_event_asks_get_task(cli: Any, sandbox_streams: Any) -> None:
+    """a2a-sdk's 0.3 HTTP+JSON binding refuses to resubscribe to an ended task by opening the stream
+    and dropping it: GetTask tells how the task ended (it was 'cut', finalState 'working', exit 6)."""
+    r = cli(
+        "stream",
+        "tail",
+        sandbox_streams.url,
+        "--send",
+        "/stream 4 10",
+        "--a2a-version",
+        "0.3",
+        "--binding",
+        "HTTP+JSON",
+        "-o",
+        "jsonl",
+    )
+    recs, summary = records(r)
+    assert r.exit_code == 7, summary
+    assert summary["outcome"] == "recovered" and summary["finalState"] == "completed"
+    assert [x["via"] for x in recs if x["type"] == "reconnect"] == ["GetTask"]
+    assert any("only via GetTask" in m for m in summary["missed"])
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_subscribe_to_an_input_required_task_ends_at_its_snapshot(
+    cli: Any, sandbox: Any, args: list[str]
+) -> None:
+    """The sandbox keeps the stream of an input-required task open; its first event (the task, in an
+    interrupted state) is where the stream ends, not --max-time (it was exit 5 after the default 1 h)."""
+    sent = cli("send", sandbox.url, "/input", "-o", "json", *args).json
+    assert sent["state"] == "input-required"
+    r = cli("task", "subscribe", sandbox.url, sent["taskId"], "--max-time", "5", "-o", "jsonl", *args)
+    assert r.exit_code == 0, r.stdout[-300:]
+    _, summary = records(r)
+    assert summary["outcome"] == "completed" and summary["finalState"] == "input-required"
+    assert summary["duration"] < 4
+    failing = cli(
+        "stream",
+        "tail",
+        sandbox.url,
+        "--task",
+        sent["taskId"],
+        "--fail-on",
+        "input-required",
+        "--max-time",
+        "5",
+        *args,
+    )
+    assert failing.exit_code == 7
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_a_drop_before_input_required_is_recovered_at_the_resubscribe_snapshot(
+    cli: Any, sandbox_drop_early: Any, args: list[str]
+) -> None:
+    """The resubscribe's first event says input-required: the end (it waited for --max-time, exit 5)."""
+    r = cli(
+        "stream", "tail", sandbox_drop_early.url, "--send", "/input", "--max-time", "5", "-o", "jsonl", *args
+    )
+    recs, summary = records(r)
+    assert r.exit_code == 7, summary
+    assert summary["outcome"] == "recovered" and summary["finalState"] == "input-required"
+    assert summary["duration"] < 4
+
+
+def test_the_default_max_event_bytes_holds_over_websocket(cli: Any, sandbox: Any) -> None:
+    """An event over the default bound (16 MiB) is oversize (exit 7) over WebSocket as over SSE; it
+    was read and passed as exit 0 (the bound applied only when --max-event-bytes was given)."""
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    r = cli("stream", "tail", ws, "--send", "/stream 1 17000000", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-300:]
+    assert r.json["finalState"] == "completed"
+    assert [(o["bytes"] > 17_000_000, o["limit"]) for o in r.json["oversize"]] == [(True, 16 << 20)]
+
+
+def test_websocket_errors_carry_the_a2a_code(cli: Any, sandbox: Any) -> None:
+    """The sandbox's WebSocket channel answers an SDK error with its JSON-RPC code (docs/websocket.md):
+    an unknown task is TaskNotFound -32001, an ended one -32004; both were -32603 InternalError
+    ('the agent failed internally')."""
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    unknown = cli("stream", "tail", ws, "--task", "no-such-task", "-o", "json")
+    assert unknown.exit_code == 1 and unknown.json["error"]["a2aCode"] == -32001, unknown.stdout
+    done = cli("send", sandbox.url, "hi", "-o", "json").json["taskId"]
+    ended = cli("stream", "tail", ws, "--task", done, "-o", "json")
+    assert ended.exit_code == 1 and ended.json["error"]["a2aCode"] == -32004, ended.stdout
+    assert "already ended" in ended.json["error"]["message"]

@@ -66,11 +66,24 @@ def ws_endpoint(handler: Any, stall: float = 0.0, stall_after: int = 1) -> Any:
             return
         except (ValueError, ParseError) as exc:
             await _error(websocket, -32602, f"invalid request: {exc}")
-        except Exception as exc:  # noqa: BLE001 - A2A errors of the SDK carry a JSON-RPC code
-            code = getattr(exc, "code", None)
-            await _error(websocket, code if isinstance(code, int) else -32603, str(exc) or type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - the SDK's A2A errors map to their JSON-RPC codes
+            await _error(websocket, _jsonrpc_code(exc), str(exc) or type(exc).__name__)
 
     return endpoint
+
+
+def _jsonrpc_code(exc: Exception) -> int:
+    """The JSON-RPC code of an a2a-sdk error, as its JSON-RPC binding answers it (``TaskNotFoundError``
+    -32001, ``UnsupportedOperationError`` -32004 for a task that ended, …); -32603 for anything else.
+    a2a-sdk 1.x errors carry no ``code`` attribute: the SDK's ``JSON_RPC_ERROR_CODE_MAP`` has them."""
+    from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP
+
+    for cls in type(exc).__mro__:
+        code = JSON_RPC_ERROR_CODE_MAP.get(cls)  # type: ignore[call-overload]
+        if code is not None:
+            return code
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, int) else -32603
 
 
 async def _error(websocket: WebSocket, code: int, message: str) -> None:
