@@ -91,6 +91,7 @@ from a2actl.protocol.versions import (
     Family,
     StateKind,
     WireVersion,
+    rest_path,
     state_kind,
 )
 from a2actl.transport.sse_sync import iter_sse_events
@@ -409,7 +410,7 @@ class A2AUser(FastHttpUser):
         family's ``(verb, path)`` (1.0: ``/{tenant}`` path prefix), the task id in the path."""
         if ep.rest:
             verb, path = ep.wire.rest[operation]
-            url = ep.url + (f"/{ep.tenant}" if ep.tenant else "") + path.format(id=params.get("id", ""))
+            url = ep.url + (f"/{ep.tenant}" if ep.tenant else "") + rest_path(path, params.get("id", ""))
             rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
             body = orjson.dumps(rest) if verb != "GET" else None  # GetTask here has no query params
             return _Request(verb, url, body, None)
