@@ -347,8 +347,9 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     judged on the merged data.
 
     Raises ``ValueError`` (the caller's exit 2) naming the source (``"b.json: …"``) for a document
-    that is not a load report, whose histograms do not decode or whose fields are malformed, and
-    when the runs' scenarios differ (or ``docs`` is empty)."""
+    that is not a load report, whose histograms do not decode or whose fields are malformed, for a
+    report given twice (equal documents: its requests would count twice), and when the runs'
+    scenarios differ (or ``docs`` is empty)."""
     if not docs:
         raise ValueError("no reports to merge")
     recorder = Recorder()
@@ -358,9 +359,14 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     aborted: list[str] = []
     started = math.inf
     texts: dict[str, Threshold] = {}
+    seen: list[tuple[str, dict[str, Any]]] = []
     for source, doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
             raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
+        same = next((name for name, other in seen if other == doc), None)
+        if same is not None:  # one run given twice (a glob and a name, a copy): its requests would count twice
+            raise ValueError(f"{source}: the same run as {same}; each run's report is merged once")
+        seen.append((source, doc))
         scenarios.add(doc.get("scenario"))
         try:
             run = _read_run(doc, recorder)

@@ -438,21 +438,43 @@ def test_merged_start_ignores_an_unreadable_start() -> None:
     assert not math.isinf(merge_reports([("a", a)]).started_at)
 
 
+def _other_run(doc: dict[str, Any]) -> dict[str, Any]:
+    """``doc`` as another machine's run of the same figures (started a second later): an equal
+    document is the same run given twice, which ``merge_reports`` refuses."""
+    from datetime import datetime, timedelta
+
+    later = datetime.fromisoformat(doc["startedAt"]) + timedelta(seconds=1)
+    return {**doc, "startedAt": later.isoformat()}
+
+
 def test_merged_notes_speak_for_the_runs_models() -> None:
     closed = _doc(_report(_rec({"ok": 3}), CLOSED))
-    assert merge_reports([("a", closed), ("b", closed)]).notes() == _report(_rec({"ok": 3}), CLOSED).notes()
+    assert (
+        merge_reports([("a", closed), ("b", _other_run(closed))]).notes()
+        == _report(_rec({"ok": 3}), CLOSED).notes()
+    )
     late = Recorder()
     for i in range(20):
         late.add(RequestRecord(i, i / 5, lag=0.1, latency=0.3))
     opened = _doc(_report(late, OPEN))
     notes = merge_reports([("a", opened), ("b", closed)]).notes()
     assert len(notes) == 1 and notes[0].startswith("schedule lag p99 ")
-    twice = merge_reports([("ab", merge_reports([("a", closed), ("b", closed)]).to_json()), ("c", closed)])
+    twice = merge_reports(
+        [("ab", merge_reports([("a", closed), ("b", _other_run(closed))]).to_json()), ("c", _other_run(closed))]
+    )
     assert twice.notes()[0].startswith("closed model:")
 
 
+def test_a_run_given_twice_is_refused() -> None:
+    """The same report twice (a glob and a name, a copied file): its requests would count twice."""
+    a = _good()
+    with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
+        merge_reports([("a.json", a), ("b.json", json.loads(json.dumps(a)))])
+    assert merge_reports([("a.json", a), ("b.json", _other_run(a))]).recorder.answered == 100
+
+
 def test_merged_negotiated_is_the_first_runs_when_it_is_an_object() -> None:
-    good, odd = _good(), _good()
+    good, odd = _good(), _other_run(_good())
     assert merge_reports([("a", good), ("b", odd)]).negotiated == NEGOTIATED
     odd["negotiated"] = ["JSONRPC"]
     assert merge_reports([("b", odd), ("a", good)]).negotiated is None
