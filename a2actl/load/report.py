@@ -364,7 +364,9 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
             raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
         same = next((name for name, other in seen if other == doc), None)
-        if same is not None:  # one run given twice (a glob and a name, a copy): its requests would count twice
+        if (
+            same is not None
+        ):  # one run given twice (a glob and a name, a copy): its requests would count twice
             raise ValueError(f"{source}: the same run as {same}; each run's report is merged once")
         seen.append((source, doc))
         scenarios.add(doc.get("scenario"))

@@ -81,8 +81,10 @@ class HttpBackend:
     ) -> AsyncIterator[Entry]:
         """Every valid entry, following ``nextCursor`` (``page`` entries a request); invalid ones go
         to ``on_invalid`` (``where``: ``entry N``, counted from 1 over all pages). Raises
-        ``ProtocolViolation`` (exit 6) when an answer is not a DLQ page."""
+        ``ProtocolViolation`` (exit 6) when an answer is not a DLQ page, or its ``nextCursor`` is one
+        already followed (a server that loops would be read, and replayed, until ``--max-time``)."""
         cursor, n = None, 0
+        followed: set[str] = set()
         while True:
             q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
             doc = self._check(
@@ -103,6 +105,13 @@ class HttpBackend:
             cursor = doc.get("nextCursor")
             if not cursor:
                 return
+            key = str(cursor)
+            if key in followed:
+                raise ProtocolViolation(
+                    f"{self.url}: nextCursor {key[:80]!r} was already followed: the pages loop",
+                    hint="the debug API's DLQ paging is broken (docs/debug-endpoints.md)",
+                )
+            followed.add(key)
 
     def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
         """What a replay takes: every entry (``iter_entries``)."""

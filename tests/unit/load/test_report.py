@@ -460,7 +460,10 @@ def test_merged_notes_speak_for_the_runs_models() -> None:
     notes = merge_reports([("a", opened), ("b", closed)]).notes()
     assert len(notes) == 1 and notes[0].startswith("schedule lag p99 ")
     twice = merge_reports(
-        [("ab", merge_reports([("a", closed), ("b", _other_run(closed))]).to_json()), ("c", _other_run(closed))]
+        [
+            ("ab", merge_reports([("a", closed), ("b", _other_run(closed))]).to_json()),
+            ("c", _other_run(closed)),
+        ]
     )
     assert twice.notes()[0].startswith("closed model:")
 

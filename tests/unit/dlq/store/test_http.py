@@ -73,6 +73,32 @@ def test_an_answer_that_is_not_a_page_is_a_protocol_violation() -> None:
         _run(store, _all(store.iter_entries()))
 
 
+def test_a_cursor_that_loops_is_a_protocol_violation() -> None:
+    """A server whose pages lead back to a cursor already followed: exit 6 once the loop shows, not
+    the same entries read (and replayed) again until --max-time."""
+    pages = {
+        None: {"entries": [entry(0)], "nextCursor": "c1"},
+        "c1": {"entries": [entry(1)], "nextCursor": "c2"},
+        "c2": {"entries": [entry(2)], "nextCursor": "c1"},
+    }
+    calls: list[str | None] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.params.get("cursor"))
+        return httpx.Response(200, json=pages[request.url.params.get("cursor")])
+
+    store = _store(handler)
+    got: list[str] = []
+
+    async def read() -> None:
+        async for e in store.iter_entries():
+            got.append(e["id"])
+
+    with pytest.raises(ProtocolViolation, match="nextCursor 'c1' was already followed"):
+        _run(store, read())
+    assert got == ["e0", "e1", "e2"] and calls == [None, "c1", "c2"]
+
+
 def test_get_quotes_the_id_and_404_is_none() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.raw_path == b"/debug/a2a/dlq/a%2Fb":
