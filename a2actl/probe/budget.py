@@ -59,13 +59,14 @@ def parse_budgets(specs: Sequence[str]) -> list[Budget]:
 
 @dataclass(frozen=True)
 class BudgetViolation:
-    """A budget whose metric's p99 (seconds) is over its ``limit``. ``culprit`` is the phase with
-    the largest p99 among the metric's parts (the metric itself for a single phase, or when no part
-    was measured) and ``culprit_p99`` its p99 (``None`` when it has no statistics, e.g. a curl
-    name); ``message`` says both in words."""
+    """A budget whose metric's p99 (seconds) is over its ``limit``, or (``p99`` ``None``) whose
+    metric no successful sample measured, so the budget could not be checked. ``culprit`` is the
+    phase with the largest p99 among the metric's parts (the metric itself for a single phase, or
+    when no part was measured) and ``culprit_p99`` its p99 (``None`` when it has no statistics,
+    e.g. a curl name); ``message`` says both in words."""
 
     metric: str
-    p99: float
+    p99: float | None
     limit: float
     culprit: str
     culprit_p99: float | None
@@ -104,6 +105,18 @@ class BudgetVerdict:
         }
 
 
+#: Why a metric may go unmeasured in every sample: the option that measures it.
+_UNMEASURED_WHY = {
+    "first_event": " (it is measured with --send)",
+    "terminal": " (it is measured with --send)",
+    "session": " (it is measured with --handshake-path)",
+    "grpc_dns": " (it is measured over gRPC: --binding GRPC)",
+    "grpc_ready": " (it is measured over gRPC: --binding GRPC)",
+    "tls": " (an http:// card URL has no TLS handshake)",
+    "time_appconnect": " (an http:// card URL has no TLS handshake)",
+}
+
+
 def _parts(metric: str, stats: Mapping[str, Mapping[str, Any]]) -> tuple[str, ...]:
     """The phases whose sum (or, for a curl name, whose overlap) makes ``metric``."""
     if metric == "card":
@@ -121,7 +134,10 @@ def check_budgets(
     """The budgets whose metric's p99 over ``ok_samples`` is over the limit, in ``budgets`` order.
 
     ``stats`` is the probe's per-phase summary (``a2actl.probe.report.phase_stats``), used to name
-    the culprit. No successful sample, or no sample with the metric: nothing is violated.
+    the culprit. No successful sample: nothing is violated (the failures decide the exit). A
+    metric that no successful sample measured (``first_event`` without ``--send``, ``session``
+    without a handshake path, a gRPC phase over HTTP) is a violation with ``p99`` ``None``: a budget
+    that cannot be checked must not pass a CI gate in silence.
     """
     if not ok_samples:
         return []
@@ -129,6 +145,18 @@ def check_budgets(
     for b in budgets:
         vals = sorted(v for v in (s.metric(b.metric) for s in ok_samples) if v is not None)
         if not vals:
+            out.append(
+                BudgetViolation(
+                    metric=b.metric,
+                    p99=None,
+                    limit=b.limit,
+                    culprit=b.metric,
+                    culprit_p99=None,
+                    message=f"{phase_label(b.metric)} was not measured in any of the {len(ok_samples)} "
+                    f"successful samples{_UNMEASURED_WHY.get(b.metric, '')}: the "
+                    f"{format_seconds(b.limit)} budget cannot be checked",
+                )
+            )
             continue
         p99 = summarize(vals)["p99"]
         if p99 <= b.limit:

@@ -260,3 +260,27 @@ def test_probe_after_a_discovery_fallback_fetches_a_fresh_card(cli, sandbox_lega
     assert r.exit_code == 0, r.stderr
     assert card_gets(r.stderr) == 3  # agent-card.json (404), agent.json (discovery), agent.json (sample)
     assert r.json["samples"][0]["curl"]["newConnection"] is True
+
+
+def test_a_budget_on_a_phase_never_measured_fails_saying_why(cli, sandbox) -> None:
+    """``--budget first_event=…`` without ``--send``: no sample measures it, so the budget cannot
+    hold a CI gate; exit 7 with a violation that has no p99 and names the option (it passed)."""
+    r = cli("handshake", "probe", sandbox.url, "-n", "2", "--budget", "first_event=10s", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-500:]
+    [v] = r.json["budget"]["violations"]
+    assert v["metric"] == "first_event" and v["p99"] is None and "--send" in v["message"]
+    r = cli(
+        "handshake",
+        "probe",
+        sandbox.url,
+        "-n",
+        "2",
+        "--send",
+        "hi",
+        "--budget",
+        "first_event=10s",
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 0, r.stdout[-500:]
+    assert r.json["budget"]["ok"] is True

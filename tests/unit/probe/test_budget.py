@@ -78,9 +78,16 @@ def test_only_successful_samples_count_and_none_means_no_verdict() -> None:
     assert check_budgets([Budget("total", 0.1)], [ok], phase_stats([failed, ok])) == []
 
 
-def test_a_phase_no_sample_timed_has_no_verdict() -> None:
-    samples = [sample(0, rpc=1.0)]
-    assert check_budgets([Budget("session", 0.001)], samples, phase_stats(samples)) == []
+def test_a_phase_no_sample_timed_fails_its_budget_saying_so() -> None:
+    """``--budget first_event=…`` without ``--send`` (or ``session`` without a handshake path)
+    can never be checked: it is a violation with no p99, not a silent pass."""
+    samples = [sample(0, rpc=1.0), sample(1, rpc=1.0)]
+    [v] = check_budgets([Budget("session", 0.001)], samples, phase_stats(samples))
+    assert (v.metric, v.p99, v.limit, v.culprit_p99) == ("session", None, 0.001, None)
+    assert "not measured in any of the 2 successful samples (it is measured with --handshake-path)" in v.message
+    assert v.to_json()["p99"] is None
+    [w] = check_budgets([Budget("first_event", 1.0)], samples, phase_stats(samples))
+    assert "with --send" in w.message
 
 
 def test_verdict_json_keeps_the_limits_and_the_violations_in_order() -> None:
