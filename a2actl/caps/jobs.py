@@ -452,8 +452,15 @@ async def sign_job(
         raise UsageError(
             f"--jku: {verdict.removeprefix('refused: ')}; verifiers would refuse it (https only)"
         )
+    from a2actl.caps.snapshot import is_snapshot
+
     ref = load_pem_key(key)
     fetched = await load_card(target, settings, sink, card_path)
+    if is_snapshot(fetched.raw):
+        raise UsageError(
+            f"{target} is an a2actl caps snapshot, not an agent card: a signature covers the card itself",
+            hint="sign the card file or URL the snapshot was taken from",
+        )
     signed = sign_card(fetched.raw, ref, kid, alg, jku)
     payload, uncovered = canonical(signed)
     if out is not None:

@@ -348,6 +348,13 @@ def test_sign_with_a_public_key_or_bad_options_is_exit_2(cli: Any, tmp_path: Pat
     )
     out = str(tmp_path / "no-such-dir" / "out.json")
     _one_line_error(cli("caps", "sign", card, "--key", keys.ec.private, "--kid", "k", "--out", out), out)
+    # a caps snapshot is not a card (it was exit 6 "'str' object has no attribute 'pop'")
+    snap = cli("caps", "snapshot", card).stdout
+    (tmp_path / "snap.json").write_text(snap, encoding="utf-8")
+    _one_line_error(
+        cli("caps", "sign", str(tmp_path / "snap.json"), "--key", keys.ec.private, "--kid", "k"),
+        "caps snapshot, not an agent card",
+    )
 
 
 def test_sign_writes_the_card_never_the_key(cli: Any, tmp_path: Path, keys: Keys) -> None:

@@ -84,7 +84,9 @@ def test_a_phase_no_sample_timed_fails_its_budget_saying_so() -> None:
     samples = [sample(0, rpc=1.0), sample(1, rpc=1.0)]
     [v] = check_budgets([Budget("session", 0.001)], samples, phase_stats(samples))
     assert (v.metric, v.p99, v.limit, v.culprit_p99) == ("session", None, 0.001, None)
-    assert "not measured in any of the 2 successful samples (it is measured with --handshake-path)" in v.message
+    assert (
+        "not measured in any of the 2 successful samples (it is measured with --handshake-path)" in v.message
+    )
     assert v.to_json()["p99"] is None
     [w] = check_budgets([Budget("first_event", 1.0)], samples, phase_stats(samples))
     assert "with --send" in w.message
