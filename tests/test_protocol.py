@@ -125,6 +125,19 @@ def test_selection_forced_version_and_errors():
         select_interface(grpc)
 
 
+def test_an_interface_of_an_unknown_version_is_spoken_as_0_3_saying_so():
+    card = parse_card(
+        {"supportedInterfaces": [{"url": "h:1", "protocolBinding": "JSONRPC", "protocolVersion": "2.0"}]}
+    )
+    sel = select_interface(card)
+    assert sel.family is Family.V0_3
+    assert "protocolVersion '2.0' is not one a2actl knows" in sel.reason and "spoken as 0.3" in sel.reason
+    known = parse_card(
+        {"supportedInterfaces": [{"url": "h:1", "protocolBinding": "JSONRPC", "protocolVersion": "0.3.0"}]}
+    )
+    assert "not one a2actl knows" not in select_interface(known).reason
+
+
 def test_decode_errors_all_shapes():
     v1 = decode_jsonrpc_error(
         {

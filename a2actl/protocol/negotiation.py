@@ -154,6 +154,11 @@ def select_interface(
                 if fam(chosen) is Family.V1_0
                 else "the card declares no 1.0 interface; first 0.x one"
             )
+            if chosen.family is None:  # "2.0", "banana", missing: nothing a2actl knows
+                why += (
+                    f" (its protocolVersion {chosen.protocol_version!r} is not one a2actl knows: "
+                    "0.2, 0.3 or 1.x; spoken as 0.3; --a2a-version picks another)"
+                )
         else:
             chosen = cands[0]
             pos = view.interfaces.index(chosen) + 1
