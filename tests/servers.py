@@ -339,7 +339,8 @@ def stream_app(base: str) -> Starlette:
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``endless`` (pings forever while working), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
-    as one line / as 1 KiB data lines, then the end), ``endlessline`` / ``endlessdata`` (one data line
+    as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
+    frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
     is a plain SSE source (not A2A).
     """
@@ -378,6 +379,16 @@ def stream_app(base: str) -> Starlette:
                 return "data: " + json.dumps(body, separators=(",", ":")) + "\n\n"
 
             async def gen() -> Any:
+                if mode == "errframe":  # two events, then a JSON-RPC error frame instead of the rest
+                    yield frame(_task())
+                    yield frame(_status("TASK_STATE_WORKING"))
+                    err = {
+                        "jsonrpc": "2.0",
+                        "id": rid,
+                        "error": {"code": -32603, "message": "worker crashed"},
+                    }
+                    yield "data: " + json.dumps(err) + "\n\n"
+                    return
                 if mode == "badjson":
                     yield frame(_task())
                     yield "data: {this is not json\n\n"
@@ -463,6 +474,7 @@ def stream_app(base: str) -> Starlette:
     modes = [
         *STREAMS,
         "badjson",
+        "errframe",
         "endless",
         "noterminal-hang",
         "jsonreset",

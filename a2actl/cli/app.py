@@ -204,7 +204,10 @@ def _report(ctx: Any, err: A2ACtlError) -> None:
     from a2actl.render.output import Output
 
     secrets = obj.settings.secrets() if isinstance(obj, Invocation) else []
-    Output(output if output in ("table", "json", "jsonl") else "table", secrets=secrets).error(err.to_json())
+    out = Output(output if output in ("table", "json", "jsonl") else "table", secrets=secrets)
+    if isinstance(obj, Invocation) and obj._out is not None:
+        out.writer = obj._out.writer  # -o json: the records the command kept so far go with the error
+    out.error(err.to_json())
 
 
 def _quiet_broken_pipe() -> None:

@@ -192,6 +192,8 @@ class Output:
         self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
         self.out = _console(self.stdout)
         self.err = _console(self.stderr)
+        #: The command's ``RecordWriter`` (``records``), if it made one: ``error`` shows its records.
+        self.writer: RecordWriter | None = None
 
     # -- machine output ------------------------------------------------------------------------
     def json(self, obj: Any) -> None:
@@ -218,7 +220,13 @@ class Output:
         self.err.print(Text(safe(text), style="dim"))
 
     def error(self, err_json: dict[str, Any]) -> None:
-        """An error: one line on stderr (message and hint); with json/jsonl also the object on stdout."""
+        """An error: one line on stderr (message and hint); with json/jsonl also the object on stdout.
+        With ``json``, an error that ends a command writing records (``records``: ``stream tail``,
+        ``send --stream``, ``smoke run``, …) keeps the records so far in the error document, under
+        the command's key (``jsonl`` wrote them as they came)."""
+        writer = self.writer
+        if self.output == "json" and writer is not None and writer.kept and writer.key not in err_json:
+            err_json = {**err_json, writer.key: writer.kept}
         e = err_json["error"]
         line = Text("a2actl: ", style="bold red")
         line.append(safe(e["message"], 2000))
@@ -280,6 +288,7 @@ class RecordWriter:
         self.summary_type = summary_type
         #: The records kept for ``-o json``.
         self.kept: list[dict[str, Any]] = []
+        out.writer = self  # an error that ends the command still shows these (``Output.error``)
         #: One record (a JSON-ready dict), written at once in ``jsonl`` and ``table``: in ``jsonl``
         #: without ``record_type``, the output's JSONL writer itself (one call per record).
         self.record: Callable[[dict[str, Any]], None] = (

@@ -32,7 +32,7 @@ from a2actl.protocol.jsonrpc import (
 from a2actl.protocol.negotiation import Selection
 from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family, rest_path
 from a2actl.transport.base import Transport
-from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
+from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent, close_inner
 from a2actl.transport.timing import HttpResult
 
 #: Fresh ids made per refill (``new_id``): one ``os.urandom`` call for this many.
@@ -302,7 +302,7 @@ class A2AClient:
                 for item in batch:
                     yield item
         finally:
-            await batches.aclose()
+            await close_inner(batches)
 
     async def stream_batches(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False

@@ -120,6 +120,20 @@ class Channel(Protocol):
 StreamItem = TimedEvent | Outcome | Heartbeat  # what a channel's stream yields
 
 
+async def close_inner(gen: AsyncGenerator[Any, None]) -> None:
+    """Close ``gen``, an async generator another one iterates, from that one's ``finally``. A
+    generator left open (``stream tail`` does not wait for a stream's close, and an error ends the
+    loop over it) is closed by asyncio's async-generator finalizer; at the end of ``asyncio.run``
+    (``shutdown_asyncgens``) every open generator is closed at once, so ``gen`` may already be
+    closing: ``aclose`` then raises ``RuntimeError`` ("already running"), which asyncio printed as
+    a traceback after the command's own error. It is being closed, which is all this wants."""
+    try:
+        await gen.aclose()
+    except RuntimeError as exc:
+        if "already running" not in str(exc):
+            raise
+
+
 async def stream_batches(
     client: Channel, operation: str, params: dict[str, Any], *, heartbeats: bool = False
 ) -> AsyncGenerator[list[StreamItem], None]:
@@ -134,7 +148,7 @@ async def stream_batches(
             async for batch in batches:
                 yield batch
         finally:
-            await batches.aclose()
+            await close_inner(batches)
         return
     items = client.stream(operation, params, heartbeats=heartbeats)
     try:

@@ -4,6 +4,7 @@ stream, 5 MiB event, abnormal WebSocket close, a peer that never answers pings).
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -639,3 +640,20 @@ def test_websocket_errors_carry_the_a2a_code(cli: Any, sandbox: Any) -> None:
     ended = cli("stream", "tail", ws, "--task", done, "-o", "json")
     assert ended.exit_code == 1 and ended.json["error"]["a2aCode"] == -32004, ended.stdout
     assert "already ended" in ended.json["error"]["message"]
+
+
+def test_an_error_frame_mid_stream_keeps_the_records_in_json(cli, streams) -> None:
+    """Two events, then a JSON-RPC error frame: exit 1 with the error, and with ``-o json`` the error
+    document keeps the two ``event`` records (they were lost: the document was the error alone);
+    ``-o jsonl`` wrote them as they came, then the error. One line on stderr, no traceback."""
+    target = streams + "/errframe/agent-card.json"
+    r = cli("-o", "json", "stream", "tail", target, "--send", "hi")
+    assert r.exit_code == 1, r.stdout[-500:]
+    doc = r.json
+    assert doc["error"]["a2aCode"] == -32603
+    assert [(x["type"], x["state"]) for x in doc["records"]] == [("event", "submitted"), ("event", "working")]
+    assert [line for line in r.stderr.splitlines() if line.strip()] == [r.stderr.strip()]
+    r = cli("-o", "jsonl", "stream", "tail", target, "--send", "hi")
+    assert r.exit_code == 1
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [x.get("type") for x in lines[:2]] == ["event", "event"] and "error" in lines[2]

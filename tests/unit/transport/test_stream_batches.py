@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import Any
 
 import httpx
@@ -394,3 +394,38 @@ def test_with_bodies_logged_each_body_comes_just_before_its_item_and_none_past_t
         "body TASK_STATE_COMPLETED",
         "item completed",
     ]
+
+
+def test_an_inner_generator_already_closing_is_not_an_error() -> None:
+    """At the end of ``asyncio.run`` (``shutdown_asyncgens``) every open async generator is closed at
+    once: the inner one of ``stream_batches`` may be closing already when the outer one's ``finally``
+    closes it. ``aclose`` then raised "already running" and asyncio printed a traceback after the
+    command's own error (``stream tail`` ended by an error frame: ~1 run in 3)."""
+    from a2actl.transport.channel import close_inner
+
+    async def inner() -> AsyncGenerator[int, None]:
+        try:
+            yield 1
+            yield 2
+        finally:
+            await asyncio.sleep(0.01)  # closing takes a while (a response, a WebSocket close)
+
+    async def outer(gen: AsyncGenerator[int, None]) -> AsyncGenerator[int, None]:
+        try:
+            async for x in gen:
+                yield x
+        finally:
+            await close_inner(gen)
+
+    async def main() -> None:
+        gen = inner()
+        out = outer(gen)
+        assert await out.__anext__() == 1
+        closing = asyncio.ensure_future(gen.aclose())  # the finalizer closes the inner one first
+        await asyncio.sleep(0)
+        with pytest.raises(RuntimeError, match="already running"):
+            await gen.aclose()  # what the outer one's finally did before
+        await out.aclose()  # now: no error
+        await closing
+
+    asyncio.run(main())
