@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -50,6 +49,7 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
@@ -79,7 +79,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
 _CREDENTIAL_HEADER = re.compile(r"auth|key|secret|token|sign|session|cookie|pass|credential", re.I)
 #: A host name's characters (IDN letters allowed; ``_`` is common in internal names).
-_HOST_CHARS = re.compile(r"^[\w.-]+$")
 
 
 #: The labels/headers of an agent that has none: one shared read-only mapping, not two empty dicts
@@ -194,26 +193,6 @@ def check_url(text: str) -> str:
     if problem:
         raise ValueError(f"{t!r} is not a valid URL: {problem}")
     return t
-
-
-def _host_problem(host: str) -> str | None:
-    """Why ``host`` (``urlsplit(...).hostname``) cannot be requested, or ``None``: an IPv6 literal
-    that does not parse, a character no host name has (a control character, ``<``), a numeric host
-    that is not a dotted IPv4 address (``http://42``: the HTTP client refuses it)."""
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            return f"{host!r} is not an IPv6 address"
-        return None
-    if not _HOST_CHARS.match(host) or ".." in host:
-        return f"the host {host!r} has characters a host name cannot have"
-    if re.fullmatch(r"[0-9.]+", host):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return f"the host {host!r} is neither a name nor a dotted IPv4 address"
-    return None
 
 
 def normalise_url(url: str) -> str:
