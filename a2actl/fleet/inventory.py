@@ -149,16 +149,22 @@ class Inventory:
     duplicates: int = 0
     skipped: int = 0
     notes: tuple[str, ...] = ()
+    #: The normalised URL of each dropped duplicate (``duplicates`` of them when known): a shard
+    #: counts only the duplicates of its own agents, so a merge of the shards sums to the whole's.
+    duplicate_keys: tuple[str, ...] = ()
 
     def shard(self, index: int, count: int) -> Inventory:
-        """This inventory's shard ``index`` of ``count`` (1-based, as ``--shard 2/4``)."""
+        """This inventory's shard ``index`` of ``count`` (1-based, as ``--shard 2/4``), with the
+        duplicates of its agents only."""
+        keys = tuple(k for k in self.duplicate_keys if shard_index(k, count) == index - 1)
         return Inventory(
             agents=select_shard(self.agents, index, count),
             source=self.source,
             format=self.format,
-            duplicates=self.duplicates,
+            duplicates=len(keys) if self.duplicate_keys else self.duplicates,
             skipped=self.skipped,
             notes=self.notes,
+            duplicate_keys=keys,
         )
 
 
@@ -376,9 +382,11 @@ def _finish(
     """Drop duplicates (first kept), register secrets, refuse an empty inventory."""
     seen: set[str] = set()
     agents: list[AgentSpec] = []
+    dropped: list[str] = []
     for spec in specs:
         key = spec.key
         if key in seen:
+            dropped.append(key)
             continue
         seen.add(key)
         agents.append(spec)
@@ -397,9 +405,10 @@ def _finish(
         agents=tuple(agents),
         source=source,
         format=fmt,
-        duplicates=len(specs) - len(agents),
+        duplicates=len(dropped),
         skipped=skipped,
         notes=tuple(notes),
+        duplicate_keys=tuple(dropped),
     )
 
 
