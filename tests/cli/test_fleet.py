@@ -261,6 +261,23 @@ def test_missing_inventory_and_foreign_report(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not an 'a2actl fleet probe -o json' report" in r.json["error"]["message"]
 
 
+@pytest.mark.parametrize(("field", "value"), [("checks", 5), ("budget", "2s")])
+def test_a_report_with_edited_options_is_exit_2(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path, field: str, value: Any
+) -> None:
+    inv = tmp_path / "one.txt"
+    inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
+    out = tmp_path / "run.json"
+    assert cli("fleet", "probe", str(inv), "--checks", "card", "--out", str(out), "-o", "json").exit_code == 0
+    doc = json.loads(out.read_text())
+    doc["options"][field] = value
+    out.write_text(json.dumps(doc))
+    for fmt in ("table", "json"):
+        r = cli("fleet", "report", str(out), "-o", fmt)
+        assert r.exit_code == 2 and f"'options.{field}'" in r.stderr, r.stdout + r.stderr
+        assert "unexpected" not in r.stderr
+
+
 def test_sandbox_one_healthy_agent(sandbox: RunningSandbox, cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "one.txt"
     path.write_text(sandbox.url + "\n")
