@@ -133,12 +133,17 @@ def probe_settings(
 def normalise_target(text: str) -> str:
     """A ``/probe`` target as a URL: a bare ``host:port`` gets ``http://`` (as blackbox_exporter and
     curl do) without ever being looked up as a local file. Raises ``UsageError`` for an empty target,
-    another scheme or a malformed URL."""
-    from a2actl.agent.target import parse_target
+    another scheme, a malformed URL, a control character, or a host no request can reach
+    (``agent.target.host_problem``: ``a..b``, a 64-character label)."""
+    from urllib.parse import urlsplit
+
+    from a2actl.agent.target import host_problem, parse_target
 
     t = text.strip()
     if not t:
         raise UsageError("target is empty")
+    if not t.isprintable():
+        raise UsageError(f"target {text!r} has a control character in it")
     if "://" not in t:
         t = "http://" + t
     if not t.lower().startswith(("http://", "https://")):
@@ -146,6 +151,9 @@ def normalise_target(text: str) -> str:
     target = parse_target(t)
     if not target.is_remote:  # pragma: no cover - parse_target only reads files for non-URLs
         raise UsageError(f"target {text!r} is not a URL")
+    problem = host_problem(urlsplit(target.value).hostname or "")
+    if problem:
+        raise UsageError(f"target {text!r}: {problem}")
     return target.value
 
 

@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import ipaddress
 import json
 import os
 import re
@@ -50,6 +49,7 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
@@ -79,7 +79,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
 _CREDENTIAL_HEADER = re.compile(r"auth|key|secret|token|sign|session|cookie|pass|credential", re.I)
 #: A host name's characters (IDN letters allowed; ``_`` is common in internal names).
-_HOST_CHARS = re.compile(r"^[\w.-]+$")
 
 
 #: The labels/headers of an agent that has none: one shared read-only mapping, not two empty dicts
@@ -150,16 +149,22 @@ class Inventory:
     duplicates: int = 0
     skipped: int = 0
     notes: tuple[str, ...] = ()
+    #: The normalised URL of each dropped duplicate (``duplicates`` of them when known): a shard
+    #: counts only the duplicates of its own agents, so a merge of the shards sums to the whole's.
+    duplicate_keys: tuple[str, ...] = ()
 
     def shard(self, index: int, count: int) -> Inventory:
-        """This inventory's shard ``index`` of ``count`` (1-based, as ``--shard 2/4``)."""
+        """This inventory's shard ``index`` of ``count`` (1-based, as ``--shard 2/4``), with the
+        duplicates of its agents only."""
+        keys = tuple(k for k in self.duplicate_keys if shard_index(k, count) == index - 1)
         return Inventory(
             agents=select_shard(self.agents, index, count),
             source=self.source,
             format=self.format,
-            duplicates=self.duplicates,
+            duplicates=len(keys) if self.duplicate_keys else self.duplicates,
             skipped=self.skipped,
             notes=self.notes,
+            duplicate_keys=keys,
         )
 
 
@@ -194,26 +199,6 @@ def check_url(text: str) -> str:
     if problem:
         raise ValueError(f"{t!r} is not a valid URL: {problem}")
     return t
-
-
-def _host_problem(host: str) -> str | None:
-    """Why ``host`` (``urlsplit(...).hostname``) cannot be requested, or ``None``: an IPv6 literal
-    that does not parse, a character no host name has (a control character, ``<``), a numeric host
-    that is not a dotted IPv4 address (``http://42``: the HTTP client refuses it)."""
-    if ":" in host:
-        try:
-            ipaddress.IPv6Address(host.split("%", 1)[0])
-        except ValueError:
-            return f"{host!r} is not an IPv6 address"
-        return None
-    if not _HOST_CHARS.match(host) or ".." in host:
-        return f"the host {host!r} has characters a host name cannot have"
-    if re.fullmatch(r"[0-9.]+", host):
-        try:
-            ipaddress.IPv4Address(host)
-        except ValueError:
-            return f"the host {host!r} is neither a name nor a dotted IPv4 address"
-    return None
 
 
 def normalise_url(url: str) -> str:
@@ -397,9 +382,11 @@ def _finish(
     """Drop duplicates (first kept), register secrets, refuse an empty inventory."""
     seen: set[str] = set()
     agents: list[AgentSpec] = []
+    dropped: list[str] = []
     for spec in specs:
         key = spec.key
         if key in seen:
+            dropped.append(key)
             continue
         seen.add(key)
         agents.append(spec)
@@ -418,9 +405,10 @@ def _finish(
         agents=tuple(agents),
         source=source,
         format=fmt,
-        duplicates=len(specs) - len(agents),
+        duplicates=len(dropped),
         skipped=skipped,
         notes=tuple(notes),
+        duplicate_keys=tuple(dropped),
     )
 
 

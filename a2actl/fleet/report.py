@@ -440,7 +440,7 @@ class FleetReport:
         except ValueError as exc:
             raise UsageError(f"{source}: 'startedAt' is not an ISO 8601 time") from exc
         shard = _parse_shard_field(doc.get("shard"), source)
-        options = doc.get("options")
+        options = _options_field(doc.get("options"), source)
         totals_doc = doc.get("totals")
         totals: dict[str, Any] = totals_doc if isinstance(totals_doc, dict) else {}
         dups = totals.get("duplicates", 0)
@@ -466,7 +466,7 @@ class FleetReport:
             results=results,
             stages=tuple(stages),
             source=str(doc.get("source") or ""),
-            options=options if isinstance(options, dict) else None,
+            options=options,
             shard=shard,
             duplicates=dups if isinstance(dups, int) and not isinstance(dups, bool) and dups >= 0 else 0,
             started_at=started,
@@ -599,6 +599,28 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
         timed_out=any(r.timed_out for _, r in items),
         interrupted=any(r.interrupted for _, r in items),
     )
+
+
+def _options_field(options: Any, source: str) -> dict[str, Any] | None:
+    """A report's ``options`` as read back: an object (``None`` when absent) whose ``checks`` is a list
+    of check names and ``budget`` a number of seconds or null, as the table reads them; ``UsageError``
+    (exit 2) naming the field for a hand-edited one."""
+    if options is None:
+        return None
+    if not isinstance(options, dict):
+        raise UsageError(f"{source}: 'options' is not an object")
+    checks = options.get("checks")
+    if checks is not None and (not isinstance(checks, list) or not all(isinstance(c, str) for c in checks)):
+        raise UsageError(f"{source}: 'options.checks' is not a list of check names")
+    budget = options.get("budget")
+    if budget is not None and (
+        isinstance(budget, bool)
+        or not isinstance(budget, (int, float))
+        or not math.isfinite(budget)
+        or budget < 0
+    ):
+        raise UsageError(f"{source}: 'options.budget' is not a number of seconds")
+    return options
 
 
 def _options_key(options: dict[str, Any] | None) -> str:

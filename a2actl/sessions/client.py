@@ -14,6 +14,7 @@ Sources:
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,46 @@ def _origin(target: str) -> str:
         raise UsageError("sessions need a live agent URL, not a card file")
     p = urlsplit(t.value)
     return urlunsplit((p.scheme, p.netloc, "", "", ""))
+
+
+#: The fields of the contract's documents a2actl cannot do without (the contract requires more).
+_READ_FIELDS = {"SessionPage": ("sessions",), "Session": ("id", "state", "ageSeconds", "idleSeconds")}
+
+
+@functools.cache
+def _contract_validator(schema_name: str) -> Any:
+    """A JSON Schema validator of one component of the shipped debug API contract
+    (``debug-api.openapi.json``: ``SessionPage``, ``Session``, ``KillResult``). Lenient where a2actl
+    can be: a page needs only ``sessions`` and a session only the fields the commands read (``id``,
+    ``state``, ``ageSeconds``, ``idleSeconds``); every field present must have the contract's type."""
+    from jsonschema import Draft202012Validator
+
+    from a2actl.schemas import load_named
+
+    components = load_named("debug-api.openapi.json")["components"]
+    for name, required in _READ_FIELDS.items():
+        components["schemas"][name]["required"] = list(required)
+    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": components})
+
+
+def check_contract(doc: Any, schema_name: str, url: str) -> None:
+    """Raise ``ProtocolViolation`` (exit 6) naming the first field of ``doc`` (the debug API's answer
+    from ``url``) that breaks the contract's ``schema_name``: the documents are read as they come
+    (leaks, filters, the table), so a missing ``ageSeconds`` or a task that is a string must be the
+    server's protocol violation, not an unexpected KeyError."""
+    errors = sorted(_contract_validator(schema_name).iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    if not errors:
+        return
+    first = errors[0]
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
+    message = " ".join(first.message.split())
+    if len(message) > 160:
+        message = message[:157] + "..."
+    raise ProtocolViolation(
+        f"{url} did not answer a {schema_name} of the debug API contract: "
+        f"{(where.lstrip('.') or 'the document')}: {message}",
+        hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
+    )
 
 
 def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
@@ -168,6 +209,7 @@ class Sessions:
             return [s for s in await self._derived() if filters.keep(s)][:limit]
         out: list[Session] = []
         cursor = None
+        seen: set[str] = set()
         while True:
             q = {**filters.query(), "pageSize": page_size}
             if cursor:
@@ -175,8 +217,14 @@ class Sessions:
             page = await self._get(f"{self.base}/sessions?{urlencode(q)}")
             if not isinstance(page, dict) or not isinstance(page.get("sessions"), list):
                 raise ProtocolViolation(f"{self.base}/sessions did not answer a SessionPage")
+            check_contract(page, "SessionPage", f"{self.base}/sessions")
             out += page["sessions"]
             cursor = page.get("nextCursor")
+            if cursor and cursor in seen:
+                raise ProtocolViolation(
+                    f"{self.base}/sessions answered nextCursor {cursor!r} twice: its pages go round in a loop"
+                )
+            seen.add(cursor or "")
             if not cursor or (limit is not None and len(out) >= limit):
                 return out[:limit] if limit is not None else out
 
@@ -184,20 +232,23 @@ class Sessions:
         """One session, ``None`` when unknown."""
         if self.source != "debug":
             return next((s for s in await self._derived() if s["id"] == session_id), None)
-        found: Session | None = await self._get(f"{self.base}/sessions/{quote(session_id, safe='')}")
+        url = f"{self.base}/sessions/{quote(session_id, safe='')}"
+        found: Session | None = await self._get(url)
+        if found is not None:
+            check_contract(found, "Session", url)
         return found
 
     async def kill(self, session_id: str) -> dict[str, Any]:
         """Kill one session: the contract's ``KillResult`` (``found: false`` for an unknown id)."""
         if self.source != "debug":
             return await self._kill_derived(session_id)
-        res = await self.transport.request(
-            "DELETE",
-            f"{self.base}/sessions/{quote(session_id, safe='')}",
-            headers={"Accept": "application/json"},
-        )
+        url = f"{self.base}/sessions/{quote(session_id, safe='')}"
+        res = await self.transport.request("DELETE", url, headers={"Accept": "application/json"})
         body: dict[str, Any] | None = self._json(res)
-        return killed_nothing(session_id) if body is None else body
+        if body is None:
+            return killed_nothing(session_id)
+        check_contract(body, "KillResult", url)
+        return body
 
     # -- fallback ---------------------------------------------------------------------------------
     def _a2a(self) -> A2AClient:

@@ -158,6 +158,8 @@ class HttpTransport:
             infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
             raise dns_failed(host, exc.strerror or exc) from exc
+        except UnicodeError as exc:  # no IDNA form (an empty or over-long label): no query is possible
+            raise dns_failed(host, "not a host name (an empty label or one over 63 characters)") from exc
         addr = str(infos[0][4][0])
         self._dns_cache[(host, port)] = addr
         return addr, time.perf_counter() - t0

@@ -261,6 +261,23 @@ def test_missing_inventory_and_foreign_report(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "not an 'a2actl fleet probe -o json' report" in r.json["error"]["message"]
 
 
+@pytest.mark.parametrize(("field", "value"), [("checks", 5), ("budget", "2s")])
+def test_a_report_with_edited_options_is_exit_2(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path, field: str, value: Any
+) -> None:
+    inv = tmp_path / "one.txt"
+    inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
+    out = tmp_path / "run.json"
+    assert cli("fleet", "probe", str(inv), "--checks", "card", "--out", str(out), "-o", "json").exit_code == 0
+    doc = json.loads(out.read_text())
+    doc["options"][field] = value
+    out.write_text(json.dumps(doc))
+    for fmt in ("table", "json"):
+        r = cli("fleet", "report", str(out), "-o", fmt)
+        assert r.exit_code == 2 and f"'options.{field}'" in r.stderr, r.stdout + r.stderr
+        assert "unexpected" not in r.stderr
+
+
 def test_sandbox_one_healthy_agent(sandbox: RunningSandbox, cli: Any, tmp_path: Path) -> None:
     path = tmp_path / "one.txt"
     path.write_text(sandbox.url + "\n")
@@ -596,3 +613,40 @@ def test_an_interface_on_another_host_is_probed_noted_and_counted(
     assert all(urlsplit(e["interfaceUrl"]).hostname == "localhost" for e in cross["examples"])
     line = next(x for x in table.stdout.splitlines() if x.startswith("cross-host"))
     assert "2 agents with an interface URL on another host than the card" in line
+
+
+def test_a_merge_of_shards_counts_each_duplicate_once(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path
+) -> None:
+    """Every shard reported every duplicate of the whole inventory, so a merge of N shards said N
+    times as many duplicates as the unsharded run."""
+    agents = plan(fresh_fleet.url, {"healthy": 6})
+    urls = [a.url for a in agents]
+    inv = tmp_path / "agents.txt"
+    inv.write_text("".join(u + "\n" for u in [*urls, urls[0], urls[1] + "/", urls[1], urls[4]]))
+    whole = cli("fleet", "probe", str(inv), "--checks", "card", "-o", "json")
+    assert whole.exit_code == 0 and whole.json["totals"]["duplicates"] == 4
+    files, per_shard = [], []
+    for i in (1, 2, 3):
+        out = tmp_path / f"s{i}.json"
+        r = cli(
+            "fleet",
+            "probe",
+            str(inv),
+            "--checks",
+            "card",
+            "--shard",
+            f"{i}/3",
+            "--out",
+            str(out),
+            "-o",
+            "json",
+        )
+        assert r.exit_code == 0
+        mine = {a["url"] for a in r.json["agents"]}
+        want = sum(1 for u in (urls[0], urls[1], urls[1], urls[4]) if u in mine)
+        per_shard.append((r.json["totals"]["duplicates"], want))
+        files.append(str(out))
+    assert [got for got, _ in per_shard] == [want for _, want in per_shard]
+    merged = cli("fleet", "report", *files, "-o", "json")
+    assert merged.exit_code == 0 and merged.json["totals"]["duplicates"] == 4

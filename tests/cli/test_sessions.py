@@ -281,3 +281,114 @@ def test_kill_dry_run_with_nothing_selected_reads_cleanly(cli: Any, sandbox_leak
     r = cli("sessions", "kill", sandbox_leaky.url, "--older-than", "1000h", "--dry-run", env=AUTH)
     assert r.exit_code == 0
     assert r.stdout.strip() == "would kill 0 session(s)"
+
+
+# ------------------------------------------------------- a debug API that breaks its contract
+_GOOD_SESSION: dict[str, Any] = {
+    "id": "ctx-a",
+    "state": "idle",
+    "peer": "p",
+    "contextIds": ["a"],
+    "createdAt": "2026-11-22T04:30:01.695Z",
+    "lastActivityAt": "2026-11-22T04:30:01.695Z",
+    "ageSeconds": 1000,
+    "idleSeconds": 900,
+    "tasks": [{"id": "t", "state": "completed"}],
+    "token": None,
+    "messages": 1,
+    "bytesIn": None,
+    "bytesOut": None,
+    "closedAt": None,
+    "closeReason": None,
+}
+#: prefix → (the session list's page, GET /sessions/{id}, DELETE /sessions/{id})
+_BROKEN: dict[str, tuple[Any, Any, Any]] = {
+    "noage": (
+        {
+            "sessions": [{k: v for k, v in _GOOD_SESSION.items() if k != "ageSeconds"}],
+            "nextCursor": None,
+            "total": 1,
+        },
+        {k: v for k, v in _GOOD_SESSION.items() if k != "state"},
+        {},
+    ),
+    "strings": ({"sessions": ["ctx-a", 5], "nextCursor": None, "total": 2}, [1, 2], []),
+    "textage": (
+        {
+            "sessions": [{**_GOOD_SESSION, "ageSeconds": "1000", "tasks": "none"}],
+            "nextCursor": None,
+            "total": 1,
+        },
+        {**_GOOD_SESSION, "token": {"scope": "x"}},
+        {"id": "ctx-a", "found": "yes"},
+    ),
+    "loop": ({"sessions": [_GOOD_SESSION], "nextCursor": "same", "total": 1}, _GOOD_SESSION, {}),
+}
+
+
+def _broken_debug_app(_: str) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def discovery(request: Request) -> JSONResponse:
+        return JSONResponse({"contractVersion": "1", "features": ["sessions"]}, status_code=401)
+
+    async def sessions(request: Request) -> JSONResponse:
+        return JSONResponse(_BROKEN[request.path_params["mode"]][0])
+
+    async def one(request: Request) -> JSONResponse:
+        which = 1 if request.method == "GET" else 2
+        return JSONResponse(_BROKEN[request.path_params["mode"]][which])
+
+    return Starlette(
+        routes=[
+            Route("/{mode}", discovery),
+            Route("/{mode}/sessions", sessions),
+            Route("/{mode}/sessions/{sid}", one, methods=["GET", "DELETE"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def broken_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_broken_debug_app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("mode", ["noage", "strings", "textage"])
+@pytest.mark.parametrize(
+    "args",
+    [["list"], ["list", "--older-than", "1s"], ["leaks"], ["show", "ctx-a"], ["kill", "ctx-a", "--yes"]],
+)
+def test_a_debug_api_answer_outside_the_contract_is_a_protocol_violation(
+    cli: Any, broken_debug: str, mode: str, args: list[str]
+) -> None:
+    """A session without ageSeconds, a session or task that is a string, a KillResult without found:
+    exit 6 naming the field, not 'unexpected KeyError' (exit 1)."""
+    r = cli(
+        "sessions", args[0], broken_debug, *args[1:], "--debug-prefix", f"/{mode}", "-o", "json", env=AUTH
+    )
+    assert r.exit_code == 6, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "protocol" and "debug API contract" in error["message"]
+    assert "unexpected" not in error["message"]
+
+
+def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_debug: str) -> None:
+    r = cli(
+        "--max-time",
+        "20",
+        "sessions",
+        "list",
+        broken_debug,
+        "--debug-prefix",
+        "/loop",
+        "-o",
+        "json",
+        env=AUTH,
+    )
+    assert r.exit_code == 6 and "loop" in r.json["error"]["message"]

@@ -88,6 +88,13 @@ def test_a_dead_target_is_200_with_probe_success_0(client: Any) -> None:
             "unknown_module",
         ),
         ({"target": "ftp://x"}, 400, "Bad target:", "bad_target"),
+        # hosts no request can reach (the real probe answered HTTP 500 for a..b: UnicodeError from
+        # getaddrinfo) and control characters (probe_success 0 with cause "error", code "usage")
+        ({"target": "http://a..b"}, 400, "Bad target:", "bad_target"),
+        ({"target": "http://.x:80"}, 400, "Bad target:", "bad_target"),
+        ({"target": "http://" + "x" * 64}, 400, "has an empty label or one over 63", "bad_target"),
+        ({"target": "http://x/\x00"}, 400, "control character", "bad_target"),
+        ({"target": "http://\x00"}, 400, "Bad target:", "bad_target"),
         (
             {"target": "http://x", "module": "secret"},
             403,

@@ -332,6 +332,9 @@ def test_yaml_dates_and_numbers_in_labels_and_headers_are_text() -> None:
         ("\x00\x01junk", "characters a host name cannot have"),
         ("http://<html>hi</html>", "characters a host name cannot have"),
         ("http://a..b", "characters a host name cannot have"),
+        # no IDNA form, so no lookup: they failed as 'protocol' agents, not as a bad inventory line
+        ("http://.x", "has an empty label or one over 63 characters"),
+        ("http://" + "x" * 64 + ".example", "has an empty label or one over 63 characters"),
         ("http://[fe80::zz]:1/", "fe80::zz"),
     ],
 )

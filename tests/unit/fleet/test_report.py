@@ -191,6 +191,13 @@ def test_an_interrupted_report_reads_back_and_merges_as_interrupted() -> None:
         (lambda d: d["agents"][3].update(cause=None), "agents[3]: a failed record has no cause"),
         # records cut off (a truncated copy, an edit): the totals no longer match
         (lambda d: d["agents"].pop(), "'totals.agents' is 8 but the report holds 7"),
+        # the table reads the options back: they were passed through ('unexpected TypeError', exit 1)
+        (lambda d: d.update(options="fast"), "'options' is not an object"),
+        (lambda d: d.update(options={"checks": 5}), "'options.checks' is not a list of check names"),
+        (
+            lambda d: d.update(options={"checks": ["card"], "budget": "2s"}),
+            "'options.budget' is not a number of seconds",
+        ),
     ],
 )
 def test_hand_edited_reports_are_refused(mutate: Any, expect: str) -> None:

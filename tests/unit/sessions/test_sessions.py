@@ -156,6 +156,10 @@ def run_with(
     return asyncio.run(go())
 
 
+def _session(sid: str) -> dict[str, Any]:
+    return {"id": sid, "state": "idle", "ageSeconds": 1, "idleSeconds": 1}
+
+
 def test_a_protected_debug_api_is_used_with_credentials_and_pages_are_followed() -> None:
     seen: list[tuple[str, str | None]] = []
 
@@ -165,8 +169,10 @@ def test_a_protected_debug_api_is_used_with_credentials_and_pages_are_followed()
             return httpx.Response(401, json={"error": {"message": "no"}})
         cursor = request.url.params.get("cursor")
         if cursor is None:
-            return httpx.Response(200, json={"sessions": [{"id": "s1"}, {"id": "s2"}], "nextCursor": "c2"})
-        return httpx.Response(200, json={"sessions": [{"id": "s3"}], "nextCursor": None})
+            return httpx.Response(
+                200, json={"sessions": [_session("s1"), _session("s2")], "nextCursor": "c2"}
+            )
+        return httpx.Response(200, json={"sessions": [_session("s3")], "nextCursor": None})
 
     conn, found = run_with(handler, lambda c: c.list(Filters(state="idle"), page_size=2))
     assert [s["id"] for s in found] == ["s1", "s2", "s3"]
@@ -180,7 +186,7 @@ def test_an_open_debug_api_is_flagged_and_limit_stops_paging() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/debug/a2a":
             return httpx.Response(200, json={})
-        return httpx.Response(200, json={"sessions": [{"id": "s1"}, {"id": "s2"}], "nextCursor": "more"})
+        return httpx.Response(200, json={"sessions": [_session("s1"), _session("s2")], "nextCursor": "more"})
 
     conn, found = run_with(handler, lambda c: c.list(Filters(), limit=1))
     assert [s["id"] for s in found] == ["s1"]

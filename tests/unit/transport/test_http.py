@@ -391,6 +391,19 @@ def test_the_sink_sees_redacted_headers_and_bodies() -> None:
     assert json.loads(sink.events[3][1][1]) == {"access_token": "***", "echo": "***"}
 
 
+@pytest.mark.parametrize("host", ["a..b", ".x", "x" * 64])
+def test_a_host_with_no_idna_form_is_a_failed_lookup(host: str) -> None:
+    """getaddrinfo raised UnicodeError ('label empty or too long'): 'unexpected UnicodeError', exit 1."""
+
+    async def go() -> HttpResult:
+        mock = httpx.MockTransport(lambda _: httpx.Response(200, json=CARD))
+        async with HttpTransport(Settings(), http_transport=mock) as tr:
+            return await tr.request("GET", f"http://{host}/card.json")
+
+    with pytest.raises(UnreachableError, match=r"DNS lookup for .* failed: not a host name"):
+        asyncio.run(go())
+
+
 def test_timings_are_ordered_and_an_ip_literal_costs_no_lookup() -> None:
     res = fetch(lambda _: httpx.Response(200, json=CARD))
     t = res.timing
