@@ -79,7 +79,7 @@ def _jsonrpc_code(exc: Exception) -> int:
     from a2a.utils.errors import JSON_RPC_ERROR_CODE_MAP
 
     for cls in type(exc).__mro__:
-        code = JSON_RPC_ERROR_CODE_MAP.get(cls)  # type: ignore[call-overload]
+        code = JSON_RPC_ERROR_CODE_MAP.get(cls)
         if code is not None:
             return code
     code = getattr(exc, "code", None)
