@@ -283,38 +283,43 @@ class LoadRun:
             finished(rec)
 
         seq = 0
-        while not state.stop:
-            at = model.arrival(seq)
-            if at is None:
-                break
-            wait = start + at - perf()
-            if wait > 0.001:
-                # epoll rounds its timeout up to whole milliseconds: wake a little early instead of
-                # about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
-                await asyncio.sleep(wait - 0.0008)
-                if state.stop:
-                    break
-            rec = RequestRecord(seq, at)
-            seq += 1
-            if state.in_flight < cap:
-                launch(rec)
-            elif len(backlog) < cap:
-                backlog.append(rec)
-            else:
-                drop(rec)
-            if wait <= 0.001 and seq % 64 == 0:
-                await asyncio.sleep(0)  # behind schedule: let the requests run between bursts
-        # The schedule is over (or aborted): arrivals still waiting for the cap never started, so
-        # they are dropped now, not sent after the end of --duration.
-        schedule_over = True
-        while backlog:
-            drop(backlog.popleft())
         try:
+            while not state.stop:
+                at = model.arrival(seq)
+                if at is None:
+                    break
+                wait = start + at - perf()
+                if wait > 0.001:
+                    # epoll rounds its timeout up to whole milliseconds: wake a little early instead
+                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
+                    await asyncio.sleep(wait - 0.0008)
+                    if state.stop:
+                        break
+                rec = RequestRecord(seq, at)
+                seq += 1
+                if state.in_flight < cap:
+                    launch(rec)
+                elif len(backlog) < cap:
+                    backlog.append(rec)
+                else:
+                    drop(rec)
+                if wait <= 0.001 and seq % 64 == 0:
+                    await asyncio.sleep(0)  # behind schedule: let the requests run between bursts
+            # The schedule is over (or aborted): arrivals still waiting for the cap never started,
+            # so they are dropped now, not sent after the end of --duration.
+            schedule_over = True
+            while backlog:
+                drop(backlog.popleft())
             while tasks:
                 await asyncio.gather(*list(tasks), return_exceptions=True)
-        except asyncio.CancelledError:  # --max-time: stop what is in flight too
+        except asyncio.CancelledError:
+            # --max-time, during the schedule or after it: what is in flight is cancelled and not
+            # counted (left running, it would end as an error when the run closes its connections)
+            schedule_over = True
             for task in list(tasks):
                 task.cancel()
+            if tasks:
+                await asyncio.wait(list(tasks))
             raise
         finally:
             deadlines.close()
