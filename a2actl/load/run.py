@@ -166,7 +166,8 @@ class LoadRun:
 
         def finished(rec: RequestRecord) -> None:
             state.recorder.add(rec)
-            state.recent.append(time.perf_counter())
+            if rec.status != "dropped":  # the progress line's rate is of answers, not of drops
+                state.recent.append(time.perf_counter())
             if on_record is not None:
                 on_record(rec)
 
