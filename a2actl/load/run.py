@@ -40,6 +40,7 @@ from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext
 from a2actl.load.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.agent.target import Target
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
@@ -96,7 +97,6 @@ class LoadRun:
         error (``UnreachableError`` 3 …) before any load is sent."""
         from a2actl.agent.connect import channel_for, check_grpc_extra
         from a2actl.agent.discovery import fetch_card
-        from a2actl.probe.report import ProbeOptions
 
         opts = self.opts
         if not opts.target.is_remote:
@@ -104,7 +104,25 @@ class LoadRun:
         check_grpc_extra(self.settings)
         fetched = await fetch_card(transport, opts.target, opts.card_path)
         client = channel_for(fetched, self.settings, transport)
-        ctx = ScenarioContext(client, fetched.source, self.settings, opts.messages)
+        try:
+            return await self._context(client, fetched.source)
+        except BaseException:
+            close = getattr(client, "aclose", None)  # a GrpcClient's channel
+            if close is not None:
+                await close()
+            raise
+
+    async def _context(self, client: AgentClient, card_url: str) -> ScenarioContext:
+        """The scenarios' context on ``client``; for ``get``, the task they read."""
+        from a2actl.probe.report import ProbeOptions
+
+        opts = self.opts
+        open_channel = getattr(client, "open_channel", None)
+        if open_channel is not None and opts.scenario != "card":
+            # a gRPC channel's options (--insecure, --cert/--key files) are checked now: a usage
+            # error (exit 2) before the run, not one counted for every request of it
+            open_channel()
+        ctx = ScenarioContext(client, card_url, self.settings, opts.messages)
         if opts.scenario == "handshake":
             ctx.probe_options = ProbeOptions(target=opts.target, card_path=opts.card_path)
         if opts.scenario == "get":
