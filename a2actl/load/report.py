@@ -279,6 +279,8 @@ class _Run:
     runs: int
     thresholds: list[Threshold]
     aborted: str | None
+    #: the run was ended by ``--max-time`` (its ``exitCode`` 5)
+    timed_out: bool = False
 
 
 def _number(value: Any, what: str) -> float:
@@ -336,7 +338,10 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         },
         doc["histograms"],
     )
-    return _Run(asked, elapsed, window, started, runs, thresholds, str(aborted) if aborted else None)
+    timed_out = doc.get("exitCode") == int(ExitCode.TIMEOUT)
+    return _Run(
+        asked, elapsed, window, started, runs, thresholds, str(aborted) if aborted else None, timed_out
+    )
 
 
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
@@ -344,7 +349,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     by side (N machines or CI jobs sharing one load): counters and histograms add exactly, the
     elapsed time is the longest run's, the start the earliest, asked rates add. Thresholds:
     ``extra`` when given, else the union of the runs' own (by text, in order of appearance),
-    judged on the merged data.
+    judged on the merged data. A run ``--max-time`` ended (its ``exitCode`` 5) makes the merge 5.
 
     Raises ``ValueError`` (the caller's exit 2) naming the source (``"b.json: …"``) for a document
     that is not a load report, whose histograms do not decode or whose fields are malformed, for a
@@ -357,6 +362,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     asked: float | None = None
     elapsed = window = 0.0
     aborted: list[str] = []
+    timed_out = False
     started = math.inf
     texts: dict[str, Threshold] = {}
     seen: list[tuple[str, dict[str, Any]]] = []
@@ -380,6 +386,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         window = max(window, run.window)
         if run.aborted:
             aborted.append(f"{source}: {run.aborted}")
+        timed_out = timed_out or run.timed_out
         if run.started is not None:
             started = min(started, run.started)
         for t in run.thresholds:
@@ -400,6 +407,8 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         elapsed=elapsed,
         window=window,
         aborted="; ".join(aborted) or None,
+        # a run --max-time ended is 5 in the merge too (as 'load run' was), not 7 for its abort
+        timed_out=timed_out,
         asked_rate=asked,
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],

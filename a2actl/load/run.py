@@ -40,6 +40,7 @@ from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext
 from a2actl.load.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
+    from a2actl.agent.connect import AgentClient
     from a2actl.agent.target import Target
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
@@ -96,7 +97,6 @@ class LoadRun:
         error (``UnreachableError`` 3 …) before any load is sent."""
         from a2actl.agent.connect import channel_for, check_grpc_extra
         from a2actl.agent.discovery import fetch_card
-        from a2actl.probe.report import ProbeOptions
 
         opts = self.opts
         if not opts.target.is_remote:
@@ -104,7 +104,25 @@ class LoadRun:
         check_grpc_extra(self.settings)
         fetched = await fetch_card(transport, opts.target, opts.card_path)
         client = channel_for(fetched, self.settings, transport)
-        ctx = ScenarioContext(client, fetched.source, self.settings, opts.messages)
+        try:
+            return await self._context(client, fetched.source)
+        except BaseException:
+            close = getattr(client, "aclose", None)  # a GrpcClient's channel
+            if close is not None:
+                await close()
+            raise
+
+    async def _context(self, client: AgentClient, card_url: str) -> ScenarioContext:
+        """The scenarios' context on ``client``; for ``get``, the task they read."""
+        from a2actl.probe.report import ProbeOptions
+
+        opts = self.opts
+        open_channel = getattr(client, "open_channel", None)
+        if open_channel is not None and opts.scenario != "card":
+            # a gRPC channel's options (--insecure, --cert/--key files) are checked now: a usage
+            # error (exit 2) before the run, not one counted for every request of it
+            open_channel()
+        ctx = ScenarioContext(client, card_url, self.settings, opts.messages)
         if opts.scenario == "handshake":
             ctx.probe_options = ProbeOptions(target=opts.target, card_path=opts.card_path)
         if opts.scenario == "get":
@@ -166,7 +184,8 @@ class LoadRun:
 
         def finished(rec: RequestRecord) -> None:
             state.recorder.add(rec)
-            state.recent.append(time.perf_counter())
+            if rec.status != "dropped":  # the progress line's rate is of answers, not of drops
+                state.recent.append(time.perf_counter())
             if on_record is not None:
                 on_record(rec)
 
@@ -283,38 +302,43 @@ class LoadRun:
             finished(rec)
 
         seq = 0
-        while not state.stop:
-            at = model.arrival(seq)
-            if at is None:
-                break
-            wait = start + at - perf()
-            if wait > 0.001:
-                # epoll rounds its timeout up to whole milliseconds: wake a little early instead of
-                # about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
-                await asyncio.sleep(wait - 0.0008)
-                if state.stop:
-                    break
-            rec = RequestRecord(seq, at)
-            seq += 1
-            if state.in_flight < cap:
-                launch(rec)
-            elif len(backlog) < cap:
-                backlog.append(rec)
-            else:
-                drop(rec)
-            if wait <= 0.001 and seq % 64 == 0:
-                await asyncio.sleep(0)  # behind schedule: let the requests run between bursts
-        # The schedule is over (or aborted): arrivals still waiting for the cap never started, so
-        # they are dropped now, not sent after the end of --duration.
-        schedule_over = True
-        while backlog:
-            drop(backlog.popleft())
         try:
+            while not state.stop:
+                at = model.arrival(seq)
+                if at is None:
+                    break
+                wait = start + at - perf()
+                if wait > 0.001:
+                    # epoll rounds its timeout up to whole milliseconds: wake a little early instead
+                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
+                    await asyncio.sleep(wait - 0.0008)
+                    if state.stop:
+                        break
+                rec = RequestRecord(seq, at)
+                seq += 1
+                if state.in_flight < cap:
+                    launch(rec)
+                elif len(backlog) < cap:
+                    backlog.append(rec)
+                else:
+                    drop(rec)
+                if wait <= 0.001 and seq % 64 == 0:
+                    await asyncio.sleep(0)  # behind schedule: let the requests run between bursts
+            # The schedule is over (or aborted): arrivals still waiting for the cap never started,
+            # so they are dropped now, not sent after the end of --duration.
+            schedule_over = True
+            while backlog:
+                drop(backlog.popleft())
             while tasks:
                 await asyncio.gather(*list(tasks), return_exceptions=True)
-        except asyncio.CancelledError:  # --max-time: stop what is in flight too
+        except asyncio.CancelledError:
+            # --max-time, during the schedule or after it: what is in flight is cancelled and not
+            # counted (left running, it would end as an error when the run closes its connections)
+            schedule_over = True
             for task in list(tasks):
                 task.cancel()
+            if tasks:
+                await asyncio.wait(list(tasks))
             raise
         finally:
             deadlines.close()

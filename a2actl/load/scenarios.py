@@ -221,10 +221,13 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
             status = sample.error.get("details", {}).get("httpStatus") if sample.error else None
             rec.status = "http-error" if status else "transport-error"
             a2a = sample.error.get("a2aCode")
+            # the A2A error by name and code, as the other scenarios count it ("InternalError -32603")
+            answered = (sample.rpc or {}).get("error")
+            name = answered.get("name") if isinstance(answered, dict) else None
             rec.code = (
                 str(status)
                 if status
-                else (f"{sample.error.get('code')} {a2a}" if a2a else sample.error_class)
+                else (f"{name or sample.error.get('code')} {a2a}" if a2a else sample.error_class)
             )
             if a2a:
                 rec.status = "a2a-error"

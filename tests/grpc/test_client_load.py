@@ -41,3 +41,32 @@ def test_load_failures_over_grpc_are_counted_by_class(cli, sandbox_grpc_down):
         "load", "run", sandbox_grpc_down.url, "-n", "6", *GRPC, "--threshold", "errors<1%", "-o", "json"
     )
     assert failing.exit_code == 7
+
+
+def test_load_over_grpc_tls_with_cacert(cli, sdk_grpc_agent_tls):
+    ca = ("--cacert", sdk_grpc_agent_tls.ca_path)
+    r = cli("load", "run", sdk_grpc_agent_tls.url, "-n", "4", "-c", "2", *GRPC, *ca, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["requests"]["ok"], r.json["errors"]) == (4, [])
+
+
+@pytest.mark.parametrize(
+    ("options", "says"),
+    [
+        (("--insecure",), "--insecure cannot be honoured over gRPC"),
+        (("--key", "/nonexistent-key.pem"), "--key needs --cert"),
+    ],
+)
+@pytest.mark.parametrize("scenario", ["send", "stream", "handshake"])
+def test_load_grpc_options_that_cannot_work_are_exit_2_before_the_run(
+    cli, sdk_grpc_agent_tls, options, says, scenario
+):
+    """TLS options grpcio cannot honour are exit 2 before the run, as for the other commands;
+    --insecure was a usage error counted for every request of the run (transport-error 'usage',
+    exit 0)."""
+    ca = ("--cacert", sdk_grpc_agent_tls.ca_path)
+    r = cli(
+        "load", "run", sdk_grpc_agent_tls.url, "-s", scenario, "-n", "3", *GRPC, *ca, *options, "-o", "json"
+    )
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["code"] == "usage" and says in r.json["error"]["message"]

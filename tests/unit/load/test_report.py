@@ -337,6 +337,31 @@ def test_one_report_merges_to_itself() -> None:
     assert again["thresholds"] == doc["thresholds"]
 
 
+def test_a_run_max_time_ended_is_exit_5_in_a_merge_too() -> None:
+    """'load report' of a run --max-time ended (exit 5) said 7, as for a threshold abort; shown
+    again or merged with others it is 5, as the run was (docs/exit-codes.md)."""
+    stopped = LoadReport.build(
+        target="http://127.0.0.1:9",
+        scenario="send",
+        model=CLOSED,
+        negotiated=NEGOTIATED,
+        recorder=_rec({"ok": 5}),
+        started_at=STARTED,
+        elapsed=2.0,
+        thresholds=(),
+        aborted="stopped at --max-time 2s; requests in flight were cancelled and are not counted",
+        timed_out=True,
+    )
+    assert stopped.exit == ExitCode.TIMEOUT
+    alone = merge_reports([("t.json", _doc(stopped))])
+    assert alone.exit == ExitCode.TIMEOUT and alone.to_json()["exitCode"] == 5
+    other = _report(_rec({"ok": 5}), CLOSED)
+    both = merge_reports([("t.json", _doc(stopped)), ("o.json", _doc(other))])
+    assert both.exit == ExitCode.TIMEOUT
+    assert both.to_json()["aborted"].startswith("t.json: stopped at --max-time 2s")
+    assert merge_reports([("o.json", _doc(other))]).exit == ExitCode.OK
+
+
 def _good() -> dict[str, Any]:
     return _doc(_report(_recorder(_records(50, seed=2)), OPEN, ("p99<1s",)))
 

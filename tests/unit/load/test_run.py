@@ -206,3 +206,23 @@ def test_abort_on_fail_stops_early_and_drops_the_backlog(monkeypatch: pytest.Mon
     assert progress and all(p.in_flight <= 3 for p in progress)
     assert [p.elapsed for p in progress] == sorted(p.elapsed for p in progress)
     assert progress[-1].dropped > 0
+
+
+def test_the_progress_rate_counts_answers_not_drops(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent that answers nothing in the first second (requests of 1.2 s) under a cap of 2 at
+    100/s: the arrivals are dropped, and the progress line's req/s (answers in the last second)
+    stays 0 until the first answers come. Drops counted as answers showed ~100 req/s."""
+    agent = Agent(1.2)
+
+    async def prepare(self: LoadRun, transport: Any) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(selection=SimpleNamespace(to_json=lambda: NEGOTIATED)))
+
+    monkeypatch.setattr(LoadRun, "_prepare", prepare)
+    monkeypatch.setattr(run_module, "build", lambda name, ctx: agent)
+    run = _run(ModelSpec("open", rate=100.0, duration=1.0, max_in_flight=2), progress_every=0.1)
+    progress: list[Progress] = []
+    report = asyncio.run(run.run(None, progress.append))
+    assert report.recorder.statuses["dropped"] > 50
+    before = [p for p in progress if p.answered == 0]
+    assert len(before) >= 5 and before[-1].dropped > 50
+    assert all(p.rate == 0 for p in before)
