@@ -384,3 +384,41 @@ def test_replay_into_a_gateway_error_records_the_http_status(cli: Any, fault: st
     assert r.exit_code == 7, r.stdout
     shown = cli("dlq", "list", f"file://{tmp_path}/dlq.jsonl", "-o", "json").json["entries"][0]
     assert shown["errorCode"] == 502 and shown["attempts"] > 1
+
+
+def test_sigterm_commits_every_entry_reported_acknowledged(cli: Any, tmp_path: Path) -> None:
+    """SIGTERM (handled as Ctrl-C) mid-replay: exit 130, and every entry the replay reported
+    ``acknowledged`` is journalled and removed. The acks of a burst after the first waited for their
+    batch, and ``asyncio.run`` cancelled the replay again while it stopped: they stayed dead and were
+    delivered again by the next replay."""
+    sb = RunningSandbox(SandboxOptions(rpc_delay=1.0)).start()
+    try:
+        store = FileBackend(tmp_path / "dlq.jsonl")
+        ids = fill(store, entries_for(sb.url, 40))
+        journal = tmp_path / "journal"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes"]
+            + ["--max-in-flight", "8", "--journal", str(journal), "-o", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's job
+        )
+        assert proc.stdout is not None
+        acked: list[str] = []
+        while len(acked) < 8:  # the first burst of answers (the next one is a second away)
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            rec = json.loads(line)
+            if rec.get("status") == "acknowledged":
+                acked.append(rec["id"])
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        acked += [json.loads(x)["id"] for x in out.splitlines() if '"acknowledged"' in x]
+    finally:
+        sb.stop()
+    left = [e["id"] for e in cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["entries"]]
+    assert set(acked) <= set(ids) and not set(acked) & set(left), "acknowledged entries are still dead"
+    assert len(left) == 40 - len(acked)
+    assert json.loads(journal.read_text().splitlines()[-1])["event"] == "removed"
