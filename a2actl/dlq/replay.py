@@ -333,7 +333,9 @@ class Replayer:
                 },
             )
         if out.error is None:
-            return self._answered(out.result)
+            # a failed task is the agent refusing the message; a CancelTask answered with the task
+            # canceled (or a GetTask with a task that ended failed) did what was asked: the ack
+            return self._answered(out.result) if operation in _SENDS else Outcome(True)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
         # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
         code = (
@@ -347,7 +349,7 @@ class Replayer:
 
     @staticmethod
     def _answered(result: Any) -> Outcome:
-        """The outcome of an answer without an error: the ack, unless it is a task that already
+        """The outcome of a send answered without an error: the ack, unless it is a task that already
         ended ``failed``, ``rejected`` or ``canceled`` (``FAILED_STATES``, A2A spec v1.0 §4.1.3
         TaskState). The agent took the message but did not do it: the entry stays dead (permanent:
         a retry in this run would only fail again, or an idempotent agent would answer the same
@@ -584,6 +586,10 @@ class Replayer:
             journal=str(self.journal.path),
             group=group,
         )
+
+
+#: The operations whose answer with a task that ended failed/rejected/canceled is no ack (``_answered``).
+_SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
 
 
 @functools.lru_cache(maxsize=64)

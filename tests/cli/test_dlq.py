@@ -422,3 +422,27 @@ def test_sigterm_commits_every_entry_reported_acknowledged(cli: Any, tmp_path: P
     assert set(acked) <= set(ids) and not set(acked) & set(left), "acknowledged entries are still dead"
     assert len(left) == 40 - len(acked)
     assert json.loads(journal.read_text().splitlines()[-1])["event"] == "removed"
+
+
+def test_a_dead_cancel_answered_with_the_canceled_task_is_an_ack(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A dead-lettered CancelTask replayed: the agent answers the task, now ``canceled``, which is
+    what was asked, so it is the ack (removed, exit 0). The failed-task rule is for sends only: the
+    entry was kept dead forever ('task … canceled', permanent, exit 7). A GetTask of a task that
+    ended ``failed`` likewise did its job."""
+    running = cli("send", sandbox.url, "/slow 30", "--no-wait", "-o", "json").json["taskId"]
+    failed = cli("send", sandbox.url, "/fail", "-o", "json").json["taskId"]
+    target = {"url": sandbox.url + "/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    error = {"code": 503, "message": "down", "class": "transient"}
+    entries = [
+        new_entry("CancelTask", {"id": running}, target, error=error, attempts=1, source="test"),
+        new_entry("GetTask", {"id": failed}, target, error=error, attempts=1, source="test"),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-600:]
+    assert [x["status"] for x in r.json["results"]] == ["acknowledged", "acknowledged"]
+    assert cli("task", "get", sandbox.url, running, "-o", "json").json["task"]["state"] == "canceled"
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
