@@ -475,13 +475,16 @@ class Replayer:
         if outcome.ok:
             self.counts.acknowledged += 1
             self.acked.append(eid)
+            # reported before the commit is awaited: a stop (Ctrl-C, SIGTERM) cancels this wait, not
+            # the shielded commit, which removes the entry all the same
+            self.emit(result)
             if self._due():
                 await self._commit_shielded()
-        else:
-            self.counts.still_dead[outcome.error_class] += 1
-            await self.backend.update(
-                eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
-            )
+            return
+        self.counts.still_dead[outcome.error_class] += 1
+        await self.backend.update(
+            eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
+        )
         self.emit(result)
 
     async def run(self, sel: EntryFilter) -> ReplayResult:

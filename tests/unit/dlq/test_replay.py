@@ -189,3 +189,58 @@ def test_a_cancelled_run_commits_the_acks_waiting_for_their_batch(tmp_path: Path
         assert (list(reread.pending), reread.done) == ([], 3)
     finally:
         reread.close()
+
+
+def test_a_run_cancelled_mid_commit_reports_every_entry_it_removes(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM while a batch is being committed: the commit finishes (it is shielded), and
+    each entry it removes has its ``acknowledged`` result record. The delivery that started the
+    commit was cancelled while it waited for it and never wrote its record: an entry removed from
+    the source without a word in ``-o jsonl``."""
+    release = asyncio.Event()
+    removing = asyncio.Event()
+
+    class SlowRemovals(FileBackend):
+        async def remove_many(self, entry_ids: list[str]) -> int:
+            removing.set()
+            await release.wait()
+            return await super().remove_many(entry_ids)
+
+    store = SlowRemovals(tmp_path / "dlq.jsonl")
+    asyncio.run(store.append(entry(0)))
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+
+    async def run_then_stop() -> None:
+        replayer = Replayer(
+            store, ReplayOptions(), journal, Settings(), None, records.append, transport_factory=mock
+        )
+        task = asyncio.ensure_future(replayer.run(EntryFilter()))
+        await asyncio.wait_for(removing.wait(), 10)  # the first ack's commit is removing it
+        task.cancel()
+        asyncio.get_running_loop().call_later(0.1, release.set)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run_then_stop())
+    finally:
+        journal.close()
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in FileBackend(tmp_path / "dlq.jsonl").iter_entries()]
+
+    assert asyncio.run(left()) == []
+    assert [(r["id"], r["status"]) for r in records if r["type"] == "result"] == [("e0", "acknowledged")]
