@@ -34,12 +34,15 @@ async def within(work: Awaitable[T], seconds: float) -> T:
     task = asyncio.ensure_future(work)
     try:
         done, _ = await asyncio.wait({task}, timeout=seconds)
-    except BaseException:
+    except asyncio.CancelledError:
         task.cancel()
-        with contextlib.suppress(BaseException):  # cancelled again while waiting: stop waiting
+        with contextlib.suppress(asyncio.CancelledError):  # cancelled again while waiting: stop waiting
             await asyncio.wait({task}, timeout=_STOP_GRACE)
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: an error raised while stopping is not the outcome
+        raise
+    except BaseException:  # a KeyboardInterrupt raised here (a second Ctrl-C): at once
+        task.cancel()
         raise
     if task in done:
         return task.result()
