@@ -333,7 +333,9 @@ class Replayer:
                 },
             )
         if out.error is None:
-            return self._answered(out.result)
+            # a failed task is the agent refusing the message; a CancelTask answered with the task
+            # canceled (or a GetTask with a task that ended failed) did what was asked: the ack
+            return self._answered(out.result) if operation in _SENDS else Outcome(True)
         klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
         # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
         code = (
@@ -347,7 +349,7 @@ class Replayer:
 
     @staticmethod
     def _answered(result: Any) -> Outcome:
-        """The outcome of an answer without an error: the ack, unless it is a task that already
+        """The outcome of a send answered without an error: the ack, unless it is a task that already
         ended ``failed``, ``rejected`` or ``canceled`` (``FAILED_STATES``, A2A spec v1.0 §4.1.3
         TaskState). The agent took the message but did not do it: the entry stays dead (permanent:
         a retry in this run would only fail again, or an idempotent agent would answer the same
@@ -473,13 +475,16 @@ class Replayer:
         if outcome.ok:
             self.counts.acknowledged += 1
             self.acked.append(eid)
+            # reported before the commit is awaited: a stop (Ctrl-C, SIGTERM) cancels this wait, not
+            # the shielded commit, which removes the entry all the same
+            self.emit(result)
             if self._due():
                 await self._commit_shielded()
-        else:
-            self.counts.still_dead[outcome.error_class] += 1
-            await self.backend.update(
-                eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
-            )
+            return
+        self.counts.still_dead[outcome.error_class] += 1
+        await self.backend.update(
+            eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
+        )
         self.emit(result)
 
     async def run(self, sel: EntryFilter) -> ReplayResult:
@@ -561,8 +566,10 @@ class Replayer:
                     await asyncio.gather(*tasks)
                 if failed:
                     failed[0].result()
-            except A2ACtlError:
-                # Stopped (a lost lease, the source went away): keep what the agent acknowledged.
+            except (A2ACtlError, asyncio.CancelledError):
+                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run):
+                # keep what the agent acknowledged. An ack waiting for its batch to be due (it was
+                # already reported `acknowledged`) is committed now, not delivered again next run.
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, *self._flushes, return_exceptions=True)
@@ -582,6 +589,10 @@ class Replayer:
             journal=str(self.journal.path),
             group=group,
         )
+
+
+#: The operations whose answer with a task that ended failed/rejected/canceled is no ack (``_answered``).
+_SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
 
 
 @functools.lru_cache(maxsize=64)

@@ -142,7 +142,8 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
     targets = doc.get("targets") or ([doc["target"]] if doc.get("target") else [])
     suite = Suite(path=path, targets=[str(t) for t in targets], name=str(doc.get("name") or "a2actl smoke"))
     for idx, c in enumerate(doc["checks"]):
-        options = {k: v for k, v in c.items() if k not in (LINE, "name", "kind", "target")}
+        # nested mappings (budgets:) lose their line marks too: they are the check's option values
+        options = {k: _strip(v) for k, v in c.items() if k not in (LINE, "name", "kind", "target")}
         suite.checks.append(
             Check(
                 name=str(c.get("name") or f"{c['kind']} #{idx + 1}"),

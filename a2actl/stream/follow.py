@@ -114,7 +114,9 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
                     snapshot = first and operation == "SubscribeToTask" and item.event.kind == "task"
                     if snapshot and resync:
                         tail.reconnected(operation, missed_after_resync(tail, item.event))
-                    i, done = take(batch, i, first and resync)  # resync: the first event only
+                    # resync: the first event only; a first subscribe's snapshot too, so the
+                    # artifact chunks it already holds are known (appends to them are no violation)
+                    i, done = take(batch, i, first and (resync or snapshot))
                     first = False
                     if done or (snapshot and tail.lifecycle.settled):
                         # A snapshot already terminal or interrupted ends the stream as a status

@@ -384,3 +384,65 @@ def test_replay_into_a_gateway_error_records_the_http_status(cli: Any, fault: st
     assert r.exit_code == 7, r.stdout
     shown = cli("dlq", "list", f"file://{tmp_path}/dlq.jsonl", "-o", "json").json["entries"][0]
     assert shown["errorCode"] == 502 and shown["attempts"] > 1
+
+
+def test_sigterm_commits_every_entry_reported_acknowledged(cli: Any, tmp_path: Path) -> None:
+    """SIGTERM (handled as Ctrl-C) mid-replay: exit 130, and every entry the replay reported
+    ``acknowledged`` is journalled and removed. The acks of a burst after the first waited for their
+    batch, and ``asyncio.run`` cancelled the replay again while it stopped: they stayed dead and were
+    delivered again by the next replay."""
+    sb = RunningSandbox(SandboxOptions(rpc_delay=1.0)).start()
+    try:
+        store = FileBackend(tmp_path / "dlq.jsonl")
+        ids = fill(store, entries_for(sb.url, 40))
+        journal = tmp_path / "journal"
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes"]
+            + ["--max-in-flight", "8", "--journal", str(journal), "-o", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's job
+        )
+        assert proc.stdout is not None
+        acked: list[str] = []
+        while len(acked) < 8:  # the first burst of answers (the next one is a second away)
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            rec = json.loads(line)
+            if rec.get("status") == "acknowledged":
+                acked.append(rec["id"])
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+        assert proc.returncode == 130, err
+        acked += [json.loads(x)["id"] for x in out.splitlines() if '"acknowledged"' in x]
+    finally:
+        sb.stop()
+    left = [e["id"] for e in cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["entries"]]
+    assert set(acked) <= set(ids) and not set(acked) & set(left), "acknowledged entries are still dead"
+    assert len(left) == 40 - len(acked)
+    assert json.loads(journal.read_text().splitlines()[-1])["event"] == "removed"
+
+
+def test_a_dead_cancel_answered_with_the_canceled_task_is_an_ack(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A dead-lettered CancelTask replayed: the agent answers the task, now ``canceled``, which is
+    what was asked, so it is the ack (removed, exit 0). The failed-task rule is for sends only: the
+    entry was kept dead forever ('task … canceled', permanent, exit 7). A GetTask of a task that
+    ended ``failed`` likewise did its job."""
+    running = cli("send", sandbox.url, "/slow 30", "--no-wait", "-o", "json").json["taskId"]
+    failed = cli("send", sandbox.url, "/fail", "-o", "json").json["taskId"]
+    target = {"url": sandbox.url + "/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    error = {"code": 503, "message": "down", "class": "transient"}
+    entries = [
+        new_entry("CancelTask", {"id": running}, target, error=error, attempts=1, source="test"),
+        new_entry("GetTask", {"id": failed}, target, error=error, attempts=1, source="test"),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-600:]
+    assert [x["status"] for x in r.json["results"]] == ["acknowledged", "acknowledged"]
+    assert cli("task", "get", sandbox.url, running, "-o", "json").json["task"]["state"] == "canceled"
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0

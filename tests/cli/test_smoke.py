@@ -331,3 +331,29 @@ checks:
     cases_ = [case for ts in xml for case in ts]
     assert [c.name for c in cases_] == ["quick", "slow", "never run"]
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+
+
+@pytest.mark.parametrize("style", ["flow", "block"])
+def test_probe_budgets_per_phase(cli: Any, sandbox: Any, tmp_path: Path, style: str) -> None:
+    """``kind: probe`` with ``budgets:`` (a mapping, as docs/smoke.md shows): each phase is a
+    budget. The line mark the suite loader puts in every mapping was read as a phase named
+    ``__line__``: every such suite was 'unexpected ValueError' (exit 1). A phase the probe never
+    measures (``first_event`` without a send) fails the check (p99 null), as in ``handshake probe``."""
+
+    def budgets(spec: dict[str, str]) -> str:
+        if style == "flow":
+            return "budgets: {" + ", ".join(f"{k}: {v}" for k, v in spec.items()) + "}"
+        return "budgets:\n" + "".join(f"      {k}: {v}\n" for k, v in spec.items())
+
+    ok = budgets({"rpc": "5s", "card": "5s"})
+    r = run(
+        cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: p\n    kind: probe\n    {ok}\n")
+    )
+    assert r.exit_code == 0, r.stdout[-600:]
+    assert r.json["results"][0]["status"] == "pass"
+    bad = budgets({"rpc": "5s", "first_event": "5s"})
+    r = run(
+        cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: p\n    kind: probe\n    {bad}\n")
+    )
+    assert r.exit_code == 7, r.stdout[-600:]
+    assert r.json["results"][0]["status"] == "fail"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from typing import Any
 
 import pytest
@@ -657,3 +658,27 @@ def test_an_error_frame_mid_stream_keeps_the_records_in_json(cli, streams) -> No
     assert r.exit_code == 1
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x.get("type") for x in lines[:2]] == ["event", "event"] and "error" in lines[2]
+
+
+@pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
+def test_subscribe_mid_artifact_knows_the_chunks_of_its_snapshot(
+    cli: Any, sandbox: Any, args: list[str]
+) -> None:
+    """A subscribe to a task that already streamed an artifact's first chunk: the snapshot holds that
+    chunk, so the next one (``append: true``) is no violation. It was 'append-to-unknown-artifact'
+    and exit 6 (a protocol violation) for a healthy agent."""
+    sent = cli("send", sandbox.url, "/slow 1.5", "--no-wait", "-o", "json", *args).json
+    task_id = sent["taskId"]
+    deadline = time.monotonic() + 10
+    while True:  # until the first chunk is in the task (it comes after the /slow wait)
+        got = cli("task", "get", sandbox.url, task_id, "-o", "json", *args).json
+        if got["task"]["artifacts"]:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.05)
+    assert got["task"]["state"] == "working", got
+    r = cli("task", "subscribe", sandbox.url, task_id, "--max-time", "10", "-o", "jsonl", *args)
+    assert r.exit_code == 0, r.stdout[-600:]
+    recs, summary = records(r)
+    assert summary["finalState"] == "completed" and summary["violations"] == []
+    assert [e["kind"] for e in events(recs)][:2] == ["task", "artifact-update"]

@@ -64,3 +64,32 @@ def test_cancelling_the_caller_cancels_the_work() -> None:
 
     asyncio.run(go())
     assert state == ["cancelled"]
+
+
+def test_a_cancelled_caller_waits_for_the_work_to_stop() -> None:
+    """Ctrl-C or SIGTERM cancel ``asyncio.run``'s main task, the caller of ``within``: the work's own
+    stop (an ``await`` in its handler: ``dlq replay`` committing its acknowledged batch) ends before
+    the cancellation propagates. It was cut: ``asyncio.run`` cancelled the work again mid-stop."""
+    state: list[str] = []
+
+    async def work() -> None:
+        try:
+            await asyncio.sleep(10)
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.2)  # the graceful stop
+            state.append("stopped")
+            raise
+
+    async def go() -> None:
+        await within(work(), 5.0)
+
+    async def main() -> None:
+        outer = asyncio.ensure_future(go())
+        await asyncio.sleep(0.05)
+        outer.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await outer
+        state.append("caller saw the cancel")
+
+    asyncio.run(main())
+    assert state == ["stopped", "caller saw the cancel"]

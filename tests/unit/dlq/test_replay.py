@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -129,3 +130,117 @@ def test_entries_for_one_agent_keep_their_own_tenant(tmp_path: Path) -> None:
         journal.close()
     assert tenants == {"m0": "acme", "m1": "globex", "m2": "acme", "m3": None}
     assert len(replayer.clients) == 3
+
+
+def test_a_cancelled_run_commits_the_acks_waiting_for_their_batch(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM cancels the run: entries the agent acknowledged (and the replay reported
+    ``acknowledged``) but whose batch was not yet due are committed (journalled, removed) before the
+    run ends. They stayed in the source and were delivered again by the next replay."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i in range(4):
+        asyncio.run(store.append(entry(i)))
+    never = asyncio.Event()
+
+    async def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        mid = doc["params"]["message"]["messageId"]
+        if mid == "m3":
+            await never.wait()  # in flight when the run is stopped
+        while mid != "m0" and not records:
+            await asyncio.sleep(0.01)  # after m0's ack was committed (the first batch is due at once)
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+
+    async def run_then_stop() -> None:
+        # a batch is due only every 60 s: after the first commit, acks wait in the batch
+        opts = ReplayOptions(max_in_flight=4, batch=1000, batch_interval=60.0)
+        replayer = Replayer(store, opts, journal, Settings(), None, records.append, transport_factory=mock)
+        task = asyncio.ensure_future(replayer.run(EntryFilter()))
+        while sum(r.get("status") == "acknowledged" for r in records) < 3:
+            assert not task.done()
+            await asyncio.sleep(0.01)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run_then_stop())
+    finally:
+        journal.close()
+    acked = sorted(r["id"] for r in records if r.get("status") == "acknowledged")
+    assert acked == ["e0", "e1", "e2"]
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in store.iter_entries()]
+
+    assert asyncio.run(left()) == ["e3"]
+    reread = Journal(tmp_path / "journal")
+    try:
+        assert (list(reread.pending), reread.done) == ([], 3)
+    finally:
+        reread.close()
+
+
+def test_a_run_cancelled_mid_commit_reports_every_entry_it_removes(tmp_path: Path) -> None:
+    """Ctrl-C or SIGTERM while a batch is being committed: the commit finishes (it is shielded), and
+    each entry it removes has its ``acknowledged`` result record. The delivery that started the
+    commit was cancelled while it waited for it and never wrote its record: an entry removed from
+    the source without a word in ``-o jsonl``."""
+    release = asyncio.Event()
+    removing = asyncio.Event()
+
+    class SlowRemovals(FileBackend):
+        async def remove_many(self, entry_ids: list[str]) -> int:
+            removing.set()
+            await release.wait()
+            return await super().remove_many(entry_ids)
+
+    store = SlowRemovals(tmp_path / "dlq.jsonl")
+    asyncio.run(store.append(entry(0)))
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+
+    async def run_then_stop() -> None:
+        replayer = Replayer(
+            store, ReplayOptions(), journal, Settings(), None, records.append, transport_factory=mock
+        )
+        task = asyncio.ensure_future(replayer.run(EntryFilter()))
+        await asyncio.wait_for(removing.wait(), 10)  # the first ack's commit is removing it
+        task.cancel()
+        asyncio.get_running_loop().call_later(0.1, release.set)
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    try:
+        asyncio.run(run_then_stop())
+    finally:
+        journal.close()
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in FileBackend(tmp_path / "dlq.jsonl").iter_entries()]
+
+    assert asyncio.run(left()) == []
+    assert [(r["id"], r["status"]) for r in records if r["type"] == "result"] == [("e0", "acknowledged")]
