@@ -112,8 +112,6 @@ _UNMEASURED_WHY = {
     "session": " (it is measured with --handshake-path)",
     "grpc_dns": " (it is measured over gRPC: --binding GRPC)",
     "grpc_ready": " (it is measured over gRPC: --binding GRPC)",
-    "tls": " (an http:// card URL has no TLS handshake)",
-    "time_appconnect": " (an http:// card URL has no TLS handshake)",
 }
 
 

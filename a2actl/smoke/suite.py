@@ -179,6 +179,11 @@ def _check_patterns(suite: Suite) -> None:
             ) from None
 
 
+#: Phases ``kind: probe`` never measures: it runs ``handshake probe`` without ``--send`` and
+#: ``--handshake-path``; a budget on one of them would fail every run (``probe.budget``).
+_UNMEASURED_BY_PROBE = ("first_event", "terminal", "session")
+
+
 def _check_durations(suite: Suite) -> None:
     from a2actl.core.units import parse_duration, parse_size
 
@@ -193,6 +198,12 @@ def _check_durations(suite: Suite) -> None:
                         "(examples: 5s, 250ms, 2m)"
                     ) from None
         for phase, value in (c.options.get("budgets") or {}).items():
+            if c.kind == "probe" and phase in _UNMEASURED_BY_PROBE:
+                raise UsageError(
+                    f"{suite.path}:{c.line}: {c.name}: budgets.{phase}: a probe check never measures "
+                    f"{phase} (it sends no message and opens no session), so the budget could never hold",
+                    hint="time the first event with a send check's firstEvent",
+                )
             try:
                 parse_duration(str(value))
             except ValueError:

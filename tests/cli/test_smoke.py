@@ -338,7 +338,8 @@ def test_probe_budgets_per_phase(cli: Any, sandbox: Any, tmp_path: Path, style: 
     """``kind: probe`` with ``budgets:`` (a mapping, as docs/smoke.md shows): each phase is a
     budget. The line mark the suite loader puts in every mapping was read as a phase named
     ``__line__``: every such suite was 'unexpected ValueError' (exit 1). A phase the probe never
-    measures (``first_event`` without a send) fails the check (p99 null), as in ``handshake probe``."""
+    measures (``first_event``: it sends nothing) is a usage error naming the line (exit 2): the
+    check could never pass."""
 
     def budgets(spec: dict[str, str]) -> str:
         if style == "flow":
@@ -355,5 +356,6 @@ def test_probe_budgets_per_phase(cli: Any, sandbox: Any, tmp_path: Path, style: 
     r = run(
         cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: p\n    kind: probe\n    {bad}\n")
     )
-    assert r.exit_code == 7, r.stdout[-600:]
-    assert r.json["results"][0]["status"] == "fail"
+    assert r.exit_code == 2, r.stdout[-600:]
+    assert "budgets.first_event: a probe check never measures first_event" in r.json["error"]["message"]
+    assert r.json["error"]["message"].startswith(str(tmp_path / "suite.yaml") + ":")
