@@ -26,6 +26,28 @@ from a2actl.transport.http import HttpTransport
 from tests.unit.dlq.store.entries import entry
 
 
+def _completed(doc: dict[str, Any]) -> httpx.Response:
+    """The agent's ack of the JSON-RPC request ``doc``: a task ``completed``."""
+    task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+    return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+
+
+def _mock_factory(agent: Any, opened: list[int] | None = None) -> Any:
+    """A ``Replayer.transport_factory`` whose transport is ``agent`` (an ``httpx.MockTransport``
+    handler); ``opened`` gets each factory call's ``max_connections``."""
+
+    @asynccontextmanager
+    async def mock(
+        settings: Settings, sink: EventSink | None, max_connections: int
+    ) -> AsyncIterator[Transport]:
+        if opened is not None:
+            opened.append(max_connections)
+        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
+            yield tr
+
+    return mock
+
+
 def test_the_default_transport_is_fast_with_a_pool_of_max_in_flight() -> None:
     tr = fast_transport(Settings(), None, 64)
     assert isinstance(tr, FastTransport) and tr.max_connections == 64
@@ -47,16 +69,9 @@ def test_a_transport_factory_carries_every_delivery(tmp_path: Path) -> None:
             return httpx.Response(
                 200, json={"jsonrpc": "2.0", "id": doc["id"], "error": {"code": -32602, "message": "bad"}}
             )
-        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+        return _completed(doc)
 
-    @asynccontextmanager
-    async def mock(
-        settings: Settings, sink: EventSink | None, max_connections: int
-    ) -> AsyncIterator[Transport]:
-        opened.append(max_connections)
-        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
-            yield tr
+    mock = _mock_factory(agent, opened)
 
     records: list[dict[str, Any]] = []
     journal = Journal(tmp_path / "journal")
@@ -111,15 +126,9 @@ def test_entries_for_one_agent_keep_their_own_tenant(tmp_path: Path) -> None:
     def agent(request: httpx.Request) -> httpx.Response:
         doc = json.loads(request.content)
         tenants[doc["params"]["message"]["messageId"]] = doc["params"].get("tenant")
-        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+        return _completed(doc)
 
-    @asynccontextmanager
-    async def mock(
-        settings: Settings, sink: EventSink | None, max_connections: int
-    ) -> AsyncIterator[Transport]:
-        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
-            yield tr
+    mock = _mock_factory(agent)
 
     journal = Journal(tmp_path / "journal")
     try:
@@ -148,15 +157,9 @@ def test_a_cancelled_run_commits_the_acks_waiting_for_their_batch(tmp_path: Path
             await never.wait()  # in flight when the run is stopped
         while mid != "m0" and not records:
             await asyncio.sleep(0.01)  # after m0's ack was committed (the first batch is due at once)
-        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+        return _completed(doc)
 
-    @asynccontextmanager
-    async def mock(
-        settings: Settings, sink: EventSink | None, max_connections: int
-    ) -> AsyncIterator[Transport]:
-        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
-            yield tr
+    mock = _mock_factory(agent)
 
     records: list[dict[str, Any]] = []
     journal = Journal(tmp_path / "journal")
@@ -210,15 +213,9 @@ def test_a_run_cancelled_mid_commit_reports_every_entry_it_removes(tmp_path: Pat
 
     def agent(request: httpx.Request) -> httpx.Response:
         doc = json.loads(request.content)
-        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
-        return httpx.Response(200, json={"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}})
+        return _completed(doc)
 
-    @asynccontextmanager
-    async def mock(
-        settings: Settings, sink: EventSink | None, max_connections: int
-    ) -> AsyncIterator[Transport]:
-        async with HttpTransport(settings, sink, http_transport=httpx.MockTransport(agent)) as tr:
-            yield tr
+    mock = _mock_factory(agent)
 
     records: list[dict[str, Any]] = []
     journal = Journal(tmp_path / "journal")
