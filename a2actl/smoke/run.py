@@ -73,7 +73,11 @@ async def run_job(
 
     ``max_time`` (seconds, ``--max-time``): the run is stopped there, and the results are still
     returned (and written to ``junit``): the checks that ended, then an ``error`` (exit class 5) for
-    the check that was running and for every check not run; the run's exit is 5 (``max_time_reached``)."""
+    the check that was running and for every check not run; the run's exit is 5 (``max_time_reached``).
+
+    Interrupted (Ctrl-C, SIGTERM: a CI job's timeout or cancel), the ``junit`` file is still
+    written the same way, the cut checks' errors saying "interrupted", before the interruption
+    propagates (exit 130): CI publishes what ran."""
     from a2actl.core.deadline import within
     from a2actl.core.exit_codes import ExitCode
     from a2actl.core.redact import Redactor
@@ -81,32 +85,46 @@ async def run_job(
     suite = load_suite(suite_path)
     results: list[CheckResult] = []
     reached = False
-    if max_time is None:
-        await run_suite(suite, settings, sink, on_result, results)
-    else:
-        try:
-            await within(run_suite(suite, settings, sink, on_result, results), max_time)
-        except asyncio.TimeoutError:
-            reached = True
-            for i, (c, target) in enumerate(_plan(suite)[len(results) :]):
-                res = CheckResult(
-                    c.name,
-                    c.kind,
-                    target,
-                    "error",
-                    0,
-                    message=f"--max-time {max_time:g}s reached "
-                    + ("while this check ran" if i == 0 else "before this check ran"),
-                    exit_class=ExitCode.TIMEOUT,
+
+    def cut_short(why: str, exit_class: ExitCode | None) -> None:
+        """An ``error`` for the check that was running and for each check not run."""
+        for i, (c, target) in enumerate(_plan(suite)[len(results) :]):
+            res = CheckResult(
+                c.name,
+                c.kind,
+                target,
+                "error",
+                0,
+                message=f"{why} " + ("while this check ran" if i == 0 else "before this check ran"),
+                exit_class=exit_class,
+            )
+            results.append(res)
+            if on_result is not None:
+                on_result(res)
+
+    def write_junit() -> None:
+        if junit:
+            try:
+                Path(junit).write_text(
+                    Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8"
                 )
-                results.append(res)
-                if on_result is not None:
-                    on_result(res)
-    if junit:
-        try:
-            Path(junit).write_text(Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
+            except OSError as exc:
+                raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
+
+    try:
+        if max_time is None:
+            await run_suite(suite, settings, sink, on_result, results)
+        else:
+            await within(run_suite(suite, settings, sink, on_result, results), max_time)
+    except asyncio.TimeoutError:
+        reached = True
+        cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)
+    except asyncio.CancelledError:
+        if junit:
+            cut_short("interrupted (Ctrl-C or SIGTERM)", ExitCode.INTERRUPTED)
+            write_junit()
+        raise
+    write_junit()
     return SmokeRun(suite, results, junit, max_time_reached=reached)
 
 

@@ -5,6 +5,10 @@ bad suite files get one-line errors with the YAML line, exit 2."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -359,3 +363,46 @@ def test_probe_budgets_per_phase(cli: Any, sandbox: Any, tmp_path: Path, style: 
     assert r.exit_code == 2, r.stdout[-600:]
     assert "budgets.first_event: a probe check never measures first_event" in r.json["error"]["message"]
     assert r.json["error"]["message"].startswith(str(tmp_path / "suite.yaml") + ":")
+
+
+def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: Path) -> None:
+    """SIGTERM (a CI job's timeout or cancel) during a real ``smoke run``: exit 130, and the JUnit
+    file has the check that ended and an error for the one cut short and the one never run (it was
+    removed as never written: CI had nothing to publish)."""
+    path = suite(
+        tmp_path,
+        f"""targets: [{sandbox.url}]
+checks:
+  - name: quick
+    kind: send
+    text: hello
+  - name: slow
+    kind: send
+    text: /slow 60
+  - name: never run
+    kind: send
+    text: hello
+""",
+    )
+    out = tmp_path / "junit.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the quick check's record: the slow one runs now
+        assert (first["name"], first["status"]) == ("quick", "pass")
+        time.sleep(0.3)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["quick", "slow", "never run"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+    assert "interrupted" in cases_[1].result[0].message
