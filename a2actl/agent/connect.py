@@ -147,6 +147,14 @@ async def connect_channel(
     return channel_for(fetched, settings, transport)
 
 
+async def close_client(client: AgentClient) -> None:
+    """Close ``client`` when it owns a channel (a ``GrpcClient``); an ``A2AClient`` shares the
+    caller's transport, which the caller closes."""
+    close = getattr(client, "aclose", None)
+    if close is not None:
+        await close()
+
+
 @asynccontextmanager
 async def connected(
     target: Target | str, settings: Settings, transport: Transport, card_path: str | None = None
@@ -158,6 +166,4 @@ async def connected(
     try:
         yield client
     finally:
-        close = getattr(client, "aclose", None)
-        if close is not None:
-            await close()
+        await close_client(client)

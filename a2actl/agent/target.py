@@ -33,6 +33,7 @@ class Target:
         return self.kind == "websocket"
 
 
+#: A host name's characters (IDN letters allowed; ``_`` is common in internal names).
 _HOST_CHARS = re.compile(r"^[\w.-]+$")
 
 

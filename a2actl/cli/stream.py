@@ -129,9 +129,7 @@ def tail(
         raise UsageError("--heartbeat and --stall-timeout must be positive")
     opts = TailOptions(
         heartbeat=hb,
-        # the default bound too: SSE counts a larger event unread, WebSocket and gRPC read it whole,
-        # and either way it is an oversize event (exit 7, docs/exit-codes.md)
-        max_event_bytes=limit if limit is not None else run.settings.max_event_bytes,
+        max_event_bytes=limit,  # None: tail_job applies the default bound
         reconnect_attempts=reconnect,
         stall_timeout=stall,
         max_time=run.max_time,

@@ -303,11 +303,11 @@ class Replayer:
 
     async def _close_clients(self) -> None:
         """Close the gRPC channels the replay opened (HTTP clients share the transport)."""
+        from a2actl.agent.connect import close_client
+
         for client in list(self.clients.values()):
-            close = getattr(client, "aclose", None)
-            if close is not None:
-                with contextlib.suppress(Exception):
-                    await close()
+            with contextlib.suppress(Exception):
+                await close_client(client)
 
     async def _deliver(self, transport: Transport, entry: Entry) -> Outcome:
         if self.redeliver is not None:

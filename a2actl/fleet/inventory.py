@@ -78,7 +78,6 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Header names whose values are credentials even when ``a2actl.core.redact`` does not know the name
 #: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
 _CREDENTIAL_HEADER = re.compile(r"auth|key|secret|token|sign|session|cookie|pass|credential", re.I)
-#: A host name's characters (IDN letters allowed; ``_`` is common in internal names).
 
 
 #: The labels/headers of an agent that has none: one shared read-only mapping, not two empty dicts

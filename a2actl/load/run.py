@@ -95,7 +95,7 @@ class LoadRun:
     async def _prepare(self, transport: Transport) -> ScenarioContext:
         """Connect (card, negotiation) and, for ``get``, create the task. Raises the connection's
         error (``UnreachableError`` 3 …) before any load is sent."""
-        from a2actl.agent.connect import channel_for, check_grpc_extra
+        from a2actl.agent.connect import channel_for, check_grpc_extra, close_client
         from a2actl.agent.discovery import fetch_card
 
         opts = self.opts
@@ -107,9 +107,7 @@ class LoadRun:
         try:
             return await self._context(client, fetched.source)
         except BaseException:
-            close = getattr(client, "aclose", None)  # a GrpcClient's channel
-            if close is not None:
-                await close()
+            await close_client(client)
             raise
 
     async def _context(self, client: AgentClient, card_url: str) -> ScenarioContext:

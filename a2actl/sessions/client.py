@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
 
@@ -209,7 +210,7 @@ class Sessions:
             return [s for s in await self._derived() if filters.keep(s)][:limit]
         out: list[Session] = []
         cursor = None
-        seen: set[str] = set()
+        trail = CursorTrail(f"{self.base}/sessions")
         while True:
             q = {**filters.query(), "pageSize": page_size}
             if cursor:
@@ -219,12 +220,7 @@ class Sessions:
                 raise ProtocolViolation(f"{self.base}/sessions did not answer a SessionPage")
             check_contract(page, "SessionPage", f"{self.base}/sessions")
             out += page["sessions"]
-            cursor = page.get("nextCursor")
-            if cursor and cursor in seen:
-                raise ProtocolViolation(
-                    f"{self.base}/sessions answered nextCursor {cursor!r} twice: its pages go round in a loop"
-                )
-            seen.add(cursor or "")
+            cursor = trail.next(page)
             if not cursor or (limit is not None and len(out) >= limit):
                 return out[:limit] if limit is not None else out
 

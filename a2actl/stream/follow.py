@@ -42,7 +42,7 @@ async def connected_within(
     tail at its deadline. Yields the client and ``opts`` with the time left for the stream, or
     ``(None, opts)`` when the deadline passed first (the caller ends the tail as ``max-time``, exit 5,
     with its summary). Raises what ``connect_channel`` raises; closes a gRPC client on exit."""
-    from a2actl.agent.connect import connect_channel
+    from a2actl.agent.connect import close_client, connect_channel
     from a2actl.core.deadline import within
 
     start = time.perf_counter()
@@ -60,9 +60,7 @@ async def connected_within(
     try:
         yield client, opts
     finally:
-        close = getattr(client, "aclose", None)
-        if close is not None:
-            await close()
+        await close_client(client)
 
 
 def max_time_before_stream(opts: TailOptions, emit: Emit, started: float) -> TailSummary:

@@ -41,8 +41,15 @@ async def tail_job(
     (docs/websocket.md). Raises ``UsageError`` (exit 2) unless exactly one source is given or for an
     empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream).
     ``opts.max_time`` bounds the card discovery too (``connected_within``): a summary with outcome
-    ``max-time`` when it passes before the stream starts."""
+    ``max-time`` when it passes before the stream starts. ``opts.max_event_bytes`` ``None`` is
+    ``settings.max_event_bytes`` (16 MiB by default): SSE counts a larger event unread, WebSocket and
+    gRPC read it whole, and on every transport it is an oversize event (exit 7)."""
+    import dataclasses
+
     from a2actl.transport.http import HttpTransport
+
+    if opts.max_event_bytes is None:
+        opts = dataclasses.replace(opts, max_event_bytes=settings.max_event_bytes)
 
     try:
         parsed = parse_target(target, websocket=True) if target else None

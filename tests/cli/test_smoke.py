@@ -300,13 +300,12 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     assert r.json["results"][0]["status"] == "pass"
 
 
-def test_max_time_keeps_the_results_so_far_and_the_junit_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
-    """``--max-time`` stops the suite, not the report: the checks that ended keep their results, the
-    check it cut short and those never run are errors (exit class 5), the JUnit file is written with
-    all of them, and the exit is 5. (It was an error document alone: no results, no JUnit file.)"""
-    path = suite(
+def _cut_short_suite(tmp_path: Path, url: str) -> str:
+    """A suite whose second check runs for a minute: a stop during it leaves one check ended, one
+    cut short and one never run."""
+    return suite(
         tmp_path,
-        f"""targets: [{sandbox.url}]
+        f"""targets: [{url}]
 checks:
   - name: quick
     kind: send
@@ -319,6 +318,13 @@ checks:
     text: hello
 """,
     )
+
+
+def test_max_time_keeps_the_results_so_far_and_the_junit_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``--max-time`` stops the suite, not the report: the checks that ended keep their results, the
+    check it cut short and those never run are errors (exit class 5), the JUnit file is written with
+    all of them, and the exit is 5. (It was an error document alone: no results, no JUnit file.)"""
+    path = _cut_short_suite(tmp_path, sandbox.url)
     out = tmp_path / "junit.xml"
     r = run(cli, path, "--junit", str(out), "--max-time", "3s")
     assert r.exit_code == 5, r.stdout[-600:]
@@ -369,21 +375,7 @@ def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: 
     """SIGTERM (a CI job's timeout or cancel) during a real ``smoke run``: exit 130, and the JUnit
     file has the check that ended and an error for the one cut short and the one never run (it was
     removed as never written: CI had nothing to publish)."""
-    path = suite(
-        tmp_path,
-        f"""targets: [{sandbox.url}]
-checks:
-  - name: quick
-    kind: send
-    text: hello
-  - name: slow
-    kind: send
-    text: /slow 60
-  - name: never run
-    kind: send
-    text: hello
-""",
-    )
+    path = _cut_short_suite(tmp_path, sandbox.url)
     out = tmp_path / "junit.xml"
     proc = subprocess.Popen(
         [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],

@@ -15,6 +15,7 @@ from urllib.parse import quote, urlencode
 from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
 from a2actl.dlq.store.local import HTTP_READ_ONLY
+from a2actl.protocol.paging import CursorTrail
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -84,7 +85,7 @@ class HttpBackend:
         ``ProtocolViolation`` (exit 6) when an answer is not a DLQ page, or its ``nextCursor`` is one
         already followed (a server that loops would be read, and replayed, until ``--max-time``)."""
         cursor, n = None, 0
-        followed: set[str] = set()
+        trail = CursorTrail(self.url)
         while True:
             q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
             doc = self._check(
@@ -102,16 +103,9 @@ class HttpBackend:
                 elif on_invalid is not None:
                     eid = e.get("id") if isinstance(e, dict) else None
                     on_invalid(Invalid(eid if isinstance(eid, str) and eid else None, f"entry {n}", why))
-            cursor = doc.get("nextCursor")
+            cursor = trail.next(doc)
             if not cursor:
                 return
-            key = str(cursor)
-            if key in followed:
-                raise ProtocolViolation(
-                    f"{self.url}: nextCursor {key[:80]!r} was already followed: the pages loop",
-                    hint="the debug API's DLQ paging is broken (docs/debug-endpoints.md)",
-                )
-            followed.add(key)
 
     def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
         """What a replay takes: every entry (``iter_entries``)."""
