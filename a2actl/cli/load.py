@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
+    from a2actl.core.config import Settings
     from a2actl.protocol.events import PartSpec
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
@@ -150,6 +151,14 @@ def run_cmd(
             help='One message per line, cycled: "text", {"text":…}, {"data":…}.',
         ),
     ] = None,
+    max_event_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--max-event-bytes",
+            metavar="SIZE",
+            help="-s stream: a stream with an event larger than this, e.g. 4MiB, is a protocol error, as in 'stream tail' (default 16MiB; a larger event is counted, not read).",
+        ),
+    ] = None,
     threshold: Annotated[
         list[str] | None,
         typer.Option(
@@ -213,6 +222,8 @@ def run_cmd(
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
     thresholds = parse_thresholds(threshold)
+    if max_event_bytes is not None:
+        run.settings = _event_bound(run.settings, max_event_bytes, scenario)
     per_second = _rate(rate)
     seconds = parse_duration_option(duration, "--duration", positive=True)
     ramp_s = parse_duration_option(ramp, "--ramp", positive=True)
@@ -293,6 +304,28 @@ def run_cmd(
     else:
         run.show(doc, render_load.report)
     raise typer.Exit(int(report.exit))
+
+
+def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
+    """``settings`` with ``--max-event-bytes`` (``4MiB``, ``1000``) as the stream event bound.
+    Raises ``UsageError`` (exit 2) for a size that does not parse or is not positive, or a scenario
+    that reads no stream."""
+    import dataclasses
+
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_size
+
+    if scenario != "stream":
+        raise UsageError(f"--max-event-bytes bounds stream events: use it with -s stream, not -s {scenario}")
+    try:
+        limit = parse_size(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--max-event-bytes {text!r}: not a size (examples: 4MiB, 512KiB, 1MB, 1000)"
+        ) from exc
+    if limit <= 0:
+        raise UsageError(f"--max-event-bytes {text!r}: give a positive size such as 4MiB")
+    return dataclasses.replace(settings, max_event_bytes=limit)
 
 
 def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:

@@ -146,6 +146,52 @@ def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, Load
     assert slow["errors"][0]["status"] == "transport-error" and slow["errors"][0]["code"] == "timeout"
 
 
+@pytest.mark.parametrize(
+    ("mode", "args", "example"),
+    [
+        ("regress", (), "illegal-transition: working → submitted goes back"),
+        ("othertask", (), "other-task: "),
+        ("afterlast", (), "append-after-last-chunk: "),
+        ("big", ("--max-event-bytes", "1MiB"), "oversize event: "),
+        ("hugeline", (), "oversize event: "),  # 20 MiB: over the default bound (16 MiB)
+    ],
+)
+def test_a_stream_that_stream_tail_flags_is_a_protocol_error_not_ok(
+    cli: Any, streams: str, mode: str, args: tuple[str, ...], example: str
+) -> None:
+    """A lifecycle violation (stream tail: exit 6) or an oversize event (exit 7) made the request
+    ok: counted as a protocol error, in the error table and the errors rate."""
+    doc = _json(
+        cli,
+        f"{streams}/{mode}/agent-card.json",
+        *("-s", "stream", "-n", "2", "-c", "1", "--threshold", "errors<1%", *args),
+        code=7,
+    )
+    assert doc["statuses"] == {"transport-error": 2}
+    assert doc["requests"]["ok"] == 0 and doc["requests"]["failures"] == 2
+    [err] = doc["errors"]
+    assert (err["status"], err["code"], err["count"]) == ("transport-error", "protocol", 2)
+    assert err["example"].startswith(example), err
+    assert [(t["threshold"], t["actual"], t["ok"]) for t in doc["thresholds"]] == [("errors<1%", 1.0, False)]
+    assert doc["exitCode"] == 7
+
+
+def test_a_clean_stream_stays_ok_under_an_event_bound(cli: Any, streams: str) -> None:
+    doc = _json(
+        cli,
+        f"{streams}/lf/agent-card.json",
+        "-s",
+        "stream",
+        "-n",
+        "2",
+        "-c",
+        "1",
+        "--max-event-bytes",
+        "1KiB",
+    )
+    assert doc["statuses"] == {"ok": 2} and doc["states"] == {"completed": 2} and doc["errors"] == []
+
+
 def _run_json(cli: Any, *args: str) -> dict[str, Any]:
     r = cli("-o", "json", *args)
     assert r.exit_code == 0, r.stderr
@@ -233,6 +279,9 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--loop", "trio"), "--loop 'trio'"),
         (("--rate", "1e9", "-d", "1s"), "would schedule 1,000,000,000 arrivals"),
         (("--out", "/nonexistent-dir/r.json"), "--out /nonexistent-dir/r.json: cannot write"),
+        (("--max-event-bytes", "1MiB"), "--max-event-bytes bounds stream events"),
+        (("-s", "stream", "--max-event-bytes", "0"), "--max-event-bytes '0'"),
+        (("-s", "stream", "--max-event-bytes", "lots"), "--max-event-bytes 'lots': not a size"),
     ],
 )
 def test_bad_input_is_exit_2_naming_it(
