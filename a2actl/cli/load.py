@@ -214,8 +214,8 @@ def run_cmd(
     from a2actl.core.errors import UsageError
     from a2actl.load.report import LoadReport, ModelSpec
     from a2actl.load.run import LoadOptions, run_load
-    from a2actl.load.scenarios import SCENARIOS, Messages
-    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.load.scenarios import SCENARIOS, Messages, timing_metrics
+    from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
@@ -247,6 +247,11 @@ def run_cmd(
             ramp=ramp_s,
             max_in_flight=max_in_flight,
         )
+    check_metrics(
+        thresholds,
+        timing_metrics(scenario, open_model=model.kind == "open"),
+        f"-s {scenario}" + ("" if model.kind == "open" else " in the closed model"),
+    )
     if model.kind == "open":
         planned = (per_second or 0.0) * (model.duration if model.duration is not None else float("inf"))
         if model.requests is not None:
@@ -397,7 +402,8 @@ def report_cmd(
 
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
-    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.load.scenarios import SCENARIOS, timing_metrics
+    from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
@@ -415,6 +421,8 @@ def report_cmd(
         merged = merge_reports(docs, extra)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
+        check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
     doc = merged.to_json()
     if out_file:
         _write_report(out_file, doc, run.out.redact)

@@ -47,11 +47,30 @@ if TYPE_CHECKING:
     from a2actl.transport.grpc import GrpcOutcome
 
 SCENARIOS = ("send", "stream", "get", "card", "handshake")
+#: The timing metrics only the ``stream`` scenario records.
+_STREAM_METRICS = ("ttfe", "ttfa", "terminal", "gap")
 #: ``Task.uncancel`` (Python 3.11+), which ``Deadlines`` needs.
 _UNCANCEL = sys.version_info >= (3, 11)
 
 #: A scenario: fills the record for request ``seq`` whose timing base is ``base`` (perf_counter s).
 Scenario = Callable[[RequestRecord, float], Awaitable[None]]
+
+
+def timing_metrics(scenario: str, open_model: bool = True) -> tuple[str, ...]:
+    """The timing metrics a run of ``scenario`` can record (what ``--threshold`` may name):
+    ``latency``; ``lag`` in the open model (the closed model has no schedule); ``ttfe``, ``ttfa``,
+    ``terminal``, ``gap`` for ``stream``; ``phase.NAME`` for ``handshake``: the phases
+    ``handshake probe`` times (``a2actl.core.phases.PHASES``; ``grpc_*`` on a gRPC interface) but
+    those of its ``--handshake-path`` and ``--send``, which the scenario does not take."""
+    from a2actl.core.phases import PHASES
+
+    names = ("latency", "lag") if open_model else ("latency",)
+    if scenario == "stream":
+        return names + _STREAM_METRICS
+    if scenario == "handshake":
+        unused = ("session", "first_event", "terminal")
+        return names + tuple(f"phase.{name}" for name in PHASES if name not in unused)
+    return names
 
 
 def error_code(err: A2ACtlError) -> tuple[str, str]:
@@ -405,4 +424,5 @@ __all__ = [
     "build",
     "error_code",
     "run_one",
+    "timing_metrics",
 ]

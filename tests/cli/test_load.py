@@ -192,6 +192,39 @@ def test_a_clean_stream_stays_ok_under_an_event_bound(cli: Any, streams: str) ->
     assert doc["statuses"] == {"ok": 2} and doc["states"] == {"completed": 2} and doc["errors"] == []
 
 
+@pytest.mark.parametrize(
+    ("args", "metric", "valid"),
+    [
+        (("-s", "handshake", "--threshold", "phase.tcp_conect.p99<1s"), "phase.tcp_conect", "phase.connect"),
+        (("--threshold", "ttfe.p95<300ms"), "ttfe", "latency"),
+        (("-s", "card", "--rate", "5", "--threshold", "phase.ttfb.p99<50"), "phase.ttfb", "lag"),
+        (("-c", "2", "--threshold", "lag.p99<5ms"), "lag", "latency"),
+        (("-s", "stream", "--threshold", "phase.rpc.p99<1s"), "phase.rpc", "ttfe"),
+    ],
+)
+def test_a_threshold_on_a_metric_the_run_never_records_is_exit_2_before_the_run(
+    cli: Any, fast_agent: tuple[str, LoadAgent], args: tuple[str, ...], metric: str, valid: str
+) -> None:
+    """It ran the whole load, then failed with 'no samples' (exit 7)."""
+    url, agent = fast_agent
+    r = cli("-o", "json", "load", "run", url, "-n", "5", *args)
+    assert r.exit_code == 2, (r.exit_code, r.stderr)
+    message = r.json["error"]["message"]
+    assert f"no metric {metric!r}" in message and valid in message, message
+    assert agent.requests == 0  # nothing was sent
+
+
+def test_a_real_metric_without_samples_still_fails_the_run(cli: Any, streams: str) -> None:
+    # the noterminal streams never reach a terminal state: terminal is a stream metric with no data
+    doc = _json(
+        cli,
+        f"{streams}/noterminal/agent-card.json",
+        *("-s", "stream", "-n", "2", "--threshold", "terminal.p99<1s"),
+        code=7,
+    )
+    assert [(t["metric"], t["actual"], t["ok"]) for t in doc["thresholds"]] == [("terminal", None, False)]
+
+
 def _run_json(cli: Any, *args: str) -> dict[str, Any]:
     r = cli("-o", "json", *args)
     assert r.exit_code == 0, r.stderr
@@ -237,6 +270,10 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     r = cli("-o", "json", "load", "report", *files, "--threshold", "p99<1us")
     assert r.exit_code == 7 and r.json["thresholds"][0]["ok"] is False
     assert cli("load", "report", *files, "--threshold", "p99<10s").exit_code == 0
+    # a metric the runs' scenario (send) never records: exit 2 naming it, not 7 "no samples"
+    r = cli("-o", "json", "load", "report", *files, "--threshold", "ttfe.p99<1s")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
+    assert "-s send records no metric 'ttfe'" in r.json["error"]["message"]
 
 
 def test_load_report_refuses_a_report_without_its_counters(
