@@ -61,7 +61,9 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
         except UnicodeEncodeError as exc:
             raise UsageError("--text is not valid UTF-8 (a terminal or shell in another encoding?)") from exc
     if messages_file is None:
-        return [list(build_parts(text if (text is not None or data) else "hello", data, []))]
+        parts = list(build_parts(text if (text is not None or data) else "hello", data, []))
+        _check_sendable(parts, "--text/--data")
+        return [parts]
     try:
         lines = Path(messages_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -89,13 +91,35 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
             obj = json.loads(line)
         except ValueError as exc:
             raise UsageError(f"--messages {where}: not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UsageError(f"--messages {where}: JSON nested too deeply to read") from exc
         if isinstance(obj, dict) and isinstance(obj.get("parts"), list) and obj["parts"]:
             out.append([part(p, where) for p in obj["parts"]])
         else:
             out.append([part(obj, where)])
+        _check_sendable(out[-1], f"--messages {where}")
     if not out:
         raise UsageError(f"--messages {messages_file}: no messages in the file")
     return out
+
+
+def _check_sendable(parts: list[PartSpec], where: str) -> None:
+    """Raise ``UsageError`` (exit 2, naming ``where``) when the message cannot be encoded by the load
+    client's JSON encoder (orjson), which would fail every request of the run on the client: a data
+    part nested too deeply (254 levels, the request's envelope included), or a lone surrogate
+    (``"\\ud800"`` in JSON) in a text or data part."""
+    import orjson
+
+    from a2actl.core.errors import UsageError
+    from a2actl.protocol.events import message_params
+    from a2actl.protocol.versions import BINDING_JSONRPC, Family
+
+    try:
+        for family in Family:  # the deepest request of each family: JSON-RPC's envelope
+            orjson.dumps({"jsonrpc": "2.0", "params": message_params(parts, family, BINDING_JSONRPC)})
+    except TypeError as exc:
+        why = "a data part is nested too deeply" if "Recursion" in str(exc) else str(exc)
+        raise UsageError(f"{where}: the message cannot be sent as JSON: {why}") from exc
 
 
 @app.command("run")
@@ -258,7 +282,8 @@ def run_cmd(
             planned = min(planned, model.requests)
         if planned > _MAX_ARRIVALS:
             raise UsageError(
-                f"--rate {rate} for {duration or f'{model.duration:g}s'} would schedule {planned:,.0f} arrivals "
+                f"--rate {rate} for {duration or f'{model.duration:g}s'} would schedule "
+                f"{f'{planned:,.0f}' if planned < 1e15 else f'{planned:.3g}'} arrivals "
                 f"(at most {_MAX_ARRIVALS:,})",
                 hint="one process generates a few thousand requests per second; split the load across "
                 "machines and merge with 'a2actl load report'",
@@ -417,6 +442,12 @@ def report_cmd(
             raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         except ValueError as exc:
             raise UsageError(f"{path}: not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+        doc = docs[-1][1]
+        if isinstance(doc, dict) and not isinstance(doc.get("scenario"), str):
+            # merge_reports compares the runs' scenarios: a list or an object there is not a report
+            raise UsageError(f"{path}: not an 'a2actl load run -o json' report (scenario is not a string)")
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:

@@ -315,6 +315,7 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--messages", "/nonexistent.jsonl"), "--messages /nonexistent.jsonl"),
         (("--loop", "trio"), "--loop 'trio'"),
         (("--rate", "1e9", "-d", "1s"), "would schedule 1,000,000,000 arrivals"),
+        (("--rate", "1e308", "-d", "1s"), "would schedule 1e+308 arrivals (at most"),  # not 309 digits
         (("--out", "/nonexistent-dir/r.json"), "--out /nonexistent-dir/r.json: cannot write"),
         (("--max-event-bytes", "1MiB"), "--max-event-bytes bounds stream events"),
         (("-s", "stream", "--max-event-bytes", "0"), "--max-event-bytes '0'"),
@@ -454,6 +455,70 @@ def test_files_that_are_not_utf8_are_usage_errors(cli: Any, refused_url: str, tm
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
     r = cli("load", "run", refused_url, "--data", f"@{bad}")
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_input_the_client_cannot_read_or_send_is_a_usage_error(
+    cli: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """Too deep to read was exit 1 (an unexpected RecursionError); too deep for the load client's
+    encoder (orjson: 254 levels), or a lone surrogate from a JSON escape, failed every request of the
+    run as 'transport-error TypeError' (exit 0)."""
+    unreadable = tmp_path / "deep.json"
+    unreadable.write_text(_nested(100_000))
+    messages = tmp_path / "m.jsonl"
+    messages.write_text('"fine"\n' + _nested(100_000) + "\n")
+    unsendable = tmp_path / "d300.jsonl"
+    unsendable.write_text('"fine"\n{"data": ' + _nested(300) + "}\n")
+    surrogate = tmp_path / "surrogate.jsonl"
+    surrogate.write_text('"fine"\n"\\ud800"\n')  # a JSON escape: a lone surrogate once decoded
+    for args, message in (
+        (("--messages", str(messages)), f"--messages {messages}:2: JSON nested too deeply to read"),
+        (("--data", f"@{unreadable}"), f"--data '@{unreadable}'"[:48]),
+        (
+            ("--messages", str(surrogate)),
+            f"--messages {surrogate}:2: the message cannot be sent as JSON: str is",
+        ),
+        (
+            ("--messages", str(unsendable)),
+            f"--messages {unsendable}:2: the message cannot be sent as JSON: a data part is nested too deeply",
+        ),
+        (
+            ("--data", _nested(300)),
+            "--text/--data: the message cannot be sent as JSON: a data part is nested",
+        ),
+        (
+            ("--data", '{"k": "\\ud800"}'),
+            "--text/--data: the message cannot be sent as JSON: str is not valid UTF-8",
+        ),
+    ):
+        r = cli("-o", "json", "load", "run", refused_url, *args)
+        assert r.exit_code == 2, (args, r.exit_code, r.stderr)
+        assert r.json["error"]["message"].startswith(message), r.json
+    # as deep as the encoder takes: sent (and judged by the agent), not refused here
+    ok = tmp_path / "d200.jsonl"
+    ok.write_text('{"data": ' + _nested(200) + "}\n")
+    r = cli("load", "run", refused_url, "--messages", str(ok))
+    assert r.exit_code == 3, r.stderr  # unreachable: it got that far
+
+
+def test_load_report_of_json_that_is_not_a_report_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text(_nested(100_000))
+    listed = tmp_path / "listed.json"
+    listed.write_text(
+        json.dumps({"kind": "a2actl.load.report", "scenario": ["send"], "statuses": {}, "histograms": {}})
+    )
+    for path, message in (
+        (deep, f"{deep}: not a load report: JSON nested too deeply to read"),
+        (listed, f"{listed}: not an 'a2actl load run -o json' report (scenario is not a string)"),
+    ):
+        r = cli("-o", "json", "load", "report", str(path))
+        assert r.exit_code == 2, (r.exit_code, r.stderr)  # was 1: RecursionError, TypeError unhashable
+        assert r.json["error"]["message"] == message
 
 
 def test_max_time_in_the_open_model_cancels_the_requests_in_flight(
