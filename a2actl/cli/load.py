@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
+    from a2actl.core.config import Settings
     from a2actl.protocol.events import PartSpec
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
@@ -60,7 +61,9 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
         except UnicodeEncodeError as exc:
             raise UsageError("--text is not valid UTF-8 (a terminal or shell in another encoding?)") from exc
     if messages_file is None:
-        return [list(build_parts(text if (text is not None or data) else "hello", data, []))]
+        parts = list(build_parts(text if (text is not None or data) else "hello", data, []))
+        _check_sendable(parts, "--text/--data")
+        return [parts]
     try:
         lines = Path(messages_file).read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -88,13 +91,35 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
             obj = json.loads(line)
         except ValueError as exc:
             raise UsageError(f"--messages {where}: not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UsageError(f"--messages {where}: JSON nested too deeply to read") from exc
         if isinstance(obj, dict) and isinstance(obj.get("parts"), list) and obj["parts"]:
             out.append([part(p, where) for p in obj["parts"]])
         else:
             out.append([part(obj, where)])
+        _check_sendable(out[-1], f"--messages {where}")
     if not out:
         raise UsageError(f"--messages {messages_file}: no messages in the file")
     return out
+
+
+def _check_sendable(parts: list[PartSpec], where: str) -> None:
+    """Raise ``UsageError`` (exit 2, naming ``where``) when the message cannot be encoded by the load
+    client's JSON encoder (orjson), which would fail every request of the run on the client: a data
+    part nested too deeply (254 levels, the request's envelope included), or a lone surrogate
+    (``"\\ud800"`` in JSON) in a text or data part."""
+    import orjson
+
+    from a2actl.core.errors import UsageError
+    from a2actl.protocol.events import message_params
+    from a2actl.protocol.versions import BINDING_JSONRPC, Family
+
+    try:
+        for family in Family:  # the deepest request of each family: JSON-RPC's envelope
+            orjson.dumps({"jsonrpc": "2.0", "params": message_params(parts, family, BINDING_JSONRPC)})
+    except TypeError as exc:
+        why = "a data part is nested too deeply" if "Recursion" in str(exc) else str(exc)
+        raise UsageError(f"{where}: the message cannot be sent as JSON: {why}") from exc
 
 
 @app.command("run")
@@ -148,6 +173,14 @@ def run_cmd(
             "--messages",
             metavar="FILE.jsonl",
             help='One message per line, cycled: "text", {"text":…}, {"data":…}.',
+        ),
+    ] = None,
+    max_event_bytes: Annotated[
+        str | None,
+        typer.Option(
+            "--max-event-bytes",
+            metavar="SIZE",
+            help="-s stream: a stream with an event larger than this, e.g. 4MiB, is a protocol error, as in 'stream tail' (default 16MiB; a larger event is counted, not read).",
         ),
     ] = None,
     threshold: Annotated[
@@ -205,14 +238,16 @@ def run_cmd(
     from a2actl.core.errors import UsageError
     from a2actl.load.report import LoadReport, ModelSpec
     from a2actl.load.run import LoadOptions, run_load
-    from a2actl.load.scenarios import SCENARIOS, Messages
-    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.load.scenarios import SCENARIOS, Messages, timing_metrics
+    from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
     thresholds = parse_thresholds(threshold)
+    if max_event_bytes is not None:
+        run.settings = _event_bound(run.settings, max_event_bytes, scenario)
     per_second = _rate(rate)
     seconds = parse_duration_option(duration, "--duration", positive=True)
     ramp_s = parse_duration_option(ramp, "--ramp", positive=True)
@@ -236,13 +271,19 @@ def run_cmd(
             ramp=ramp_s,
             max_in_flight=max_in_flight,
         )
+    check_metrics(
+        thresholds,
+        timing_metrics(scenario, open_model=model.kind == "open"),
+        f"-s {scenario}" + ("" if model.kind == "open" else " in the closed model"),
+    )
     if model.kind == "open":
         planned = (per_second or 0.0) * (model.duration if model.duration is not None else float("inf"))
         if model.requests is not None:
             planned = min(planned, model.requests)
         if planned > _MAX_ARRIVALS:
             raise UsageError(
-                f"--rate {rate} for {duration or f'{model.duration:g}s'} would schedule {planned:,.0f} arrivals "
+                f"--rate {rate} for {duration or f'{model.duration:g}s'} would schedule "
+                f"{f'{planned:,.0f}' if planned < 1e15 else f'{planned:.3g}'} arrivals "
                 f"(at most {_MAX_ARRIVALS:,})",
                 hint="one process generates a few thousand requests per second; split the load across "
                 "machines and merge with 'a2actl load report'",
@@ -293,6 +334,28 @@ def run_cmd(
     else:
         run.show(doc, render_load.report)
     raise typer.Exit(int(report.exit))
+
+
+def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
+    """``settings`` with ``--max-event-bytes`` (``4MiB``, ``1000``) as the stream event bound.
+    Raises ``UsageError`` (exit 2) for a size that does not parse or is not positive, or a scenario
+    that reads no stream."""
+    import dataclasses
+
+    from a2actl.core.errors import UsageError
+    from a2actl.core.units import parse_size
+
+    if scenario != "stream":
+        raise UsageError(f"--max-event-bytes bounds stream events: use it with -s stream, not -s {scenario}")
+    try:
+        limit = parse_size(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--max-event-bytes {text!r}: not a size (examples: 4MiB, 512KiB, 1MB, 1000)"
+        ) from exc
+    if limit <= 0:
+        raise UsageError(f"--max-event-bytes {text!r}: give a positive size such as 4MiB")
+    return dataclasses.replace(settings, max_event_bytes=limit)
 
 
 def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
@@ -364,7 +427,8 @@ def report_cmd(
 
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
-    from a2actl.load.thresholds import parse_thresholds
+    from a2actl.load.scenarios import SCENARIOS, timing_metrics
+    from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
@@ -378,10 +442,18 @@ def report_cmd(
             raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
         except ValueError as exc:
             raise UsageError(f"{path}: not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+        doc = docs[-1][1]
+        if isinstance(doc, dict) and not isinstance(doc.get("scenario"), str):
+            # merge_reports compares the runs' scenarios: a list or an object there is not a report
+            raise UsageError(f"{path}: not an 'a2actl load run -o json' report (scenario is not a string)")
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
+        check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
     doc = merged.to_json()
     if out_file:
         _write_report(out_file, doc, run.out.redact)

@@ -10,6 +10,9 @@
                A2A error and the task does not end failed/rejected/canceled.
 ``stream``     ``SendStreamingMessage`` / ``message/stream`` read to the end: time to first event,
                to first artifact, to a terminal (or interrupted) state, gaps, events and bytes.
+               Audited as ``stream tail`` audits a stream: a lifecycle violation, an event over
+               ``Settings.max_event_bytes`` or a close before a terminal (or interrupted) state
+               makes the request ``transport-error`` ``protocol``, never ``ok``.
 ``get``        ``GetTask`` on a task created once before the run starts.
 =============  ======================================================================================
 
@@ -32,6 +35,7 @@ import orjson
 from a2actl.core.errors import A2ACtlError, HTTPStatusError, TimeoutError_
 from a2actl.load.metrics import FAILED_STATES, RequestRecord
 from a2actl.protocol.events import PartSpec, message_params, result_state
+from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 from a2actl.transport.a2a import RpcOutcome, new_id
 from a2actl.transport.channel import Heartbeat, TimedEvent
@@ -43,11 +47,30 @@ if TYPE_CHECKING:
     from a2actl.transport.grpc import GrpcOutcome
 
 SCENARIOS = ("send", "stream", "get", "card", "handshake")
+#: The timing metrics only the ``stream`` scenario records.
+_STREAM_METRICS = ("ttfe", "ttfa", "terminal", "gap")
 #: ``Task.uncancel`` (Python 3.11+), which ``Deadlines`` needs.
 _UNCANCEL = sys.version_info >= (3, 11)
 
 #: A scenario: fills the record for request ``seq`` whose timing base is ``base`` (perf_counter s).
 Scenario = Callable[[RequestRecord, float], Awaitable[None]]
+
+
+def timing_metrics(scenario: str, open_model: bool = True) -> tuple[str, ...]:
+    """The timing metrics a run of ``scenario`` can record (what ``--threshold`` may name):
+    ``latency``; ``lag`` in the open model (the closed model has no schedule); ``ttfe``, ``ttfa``,
+    ``terminal``, ``gap`` for ``stream``; ``phase.NAME`` for ``handshake``: the phases
+    ``handshake probe`` times (``a2actl.core.phases.PHASES``; ``grpc_*`` on a gRPC interface) but
+    those of its ``--handshake-path`` and ``--send``, which the scenario does not take."""
+    from a2actl.core.phases import PHASES
+
+    names = ("latency", "lag") if open_model else ("latency",)
+    if scenario == "stream":
+        return names + _STREAM_METRICS
+    if scenario == "handshake":
+        unused = ("session", "first_event", "terminal")
+        return names + tuple(f"phase.{name}" for name in PHASES if name not in unused)
+    return names
 
 
 def error_code(err: A2ACtlError) -> tuple[str, str]:
@@ -160,9 +183,15 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
             return
         _settle(rec, result_state(out.result)[2])
 
+    # as stream tail: an event over this (--max-event-bytes, default 16 MiB) is oversize
+    event_limit = ctx.settings.max_event_bytes
+
     async def stream(rec: RequestRecord, base: float) -> None:
         last: float | None = None
         answered_by_message = False
+        # stream tail's lifecycle audit (protocol/lifecycle.py) and bound: the first problem found
+        lifecycle = Lifecycle(client.family)
+        problem: str | None = None
         async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
             now = perf() - base
             if not isinstance(item, TimedEvent):
@@ -178,6 +207,11 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
                 rec.gaps.append(now - last)
             last = now
             ev = item.event
+            if problem is None and (item.truncated or item.size > event_limit):
+                problem = f"oversize event: {item.size} bytes, over --max-event-bytes {event_limit}"
+            found = lifecycle.observe(ev)
+            if found and problem is None:
+                problem = f"{found[0].rule}: {found[0].message}"
             if ev.kind == "message":
                 answered_by_message = True
             if ev.kind == "artifact-update" and rec.ttfa is None:
@@ -188,16 +222,20 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
                 if rec.terminal is None and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
                     rec.terminal = now
         rec.latency = perf() - base
-        if rec.status == "ok" and rec.terminal is None and not answered_by_message:
+        if rec.status != "ok":
+            return
+        if problem is None and rec.terminal is None and not answered_by_message:
             # as stream tail's lifecycle audit (missing-terminal): a stream that closes before a
             # terminal or interrupted state is a broken stream, not a finished task
-            rec.status, rec.code = "transport-error", "protocol"
-            rec.message = (
+            problem = (
                 f"the stream closed in state {rec.state or 'none'} without a terminal or interrupted state"
             )
+        if problem is not None:
+            # what stream tail reports as a violation (exit 6) or an oversize event (exit 7) is a
+            # protocol error here, as every other protocol violation of a request
+            rec.status, rec.code, rec.message = "transport-error", "protocol", problem[:200]
             return
-        if rec.status == "ok":
-            _settle(rec, rec.state)
+        _settle(rec, rec.state)
 
     async def get(rec: RequestRecord, base: float) -> None:
         out = await client.call("GetTask", {"id": ctx.task_id})
@@ -386,4 +424,5 @@ __all__ = [
     "build",
     "error_code",
     "run_one",
+    "timing_metrics",
 ]

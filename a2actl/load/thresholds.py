@@ -14,7 +14,9 @@ Grammar: ``[METRIC.]STAT OP VALUE`` or ``RATE OP VALUE``.
 * OP: ``<``, ``<=``, ``>``, ``>=``.
 
 A threshold over a metric with no data fails ("no samples"): a criterion that cannot be checked is
-not passed.
+not passed. A timing metric the run cannot record at all (a typo such as ``phase.tcp_conect``,
+``ttfe`` on ``-s send``, ``lag`` in the closed model) is a usage error before the run
+(``check_metrics``).
 """
 
 from __future__ import annotations
@@ -132,6 +134,28 @@ def parse_thresholds(texts: list[str] | None) -> tuple[Threshold, ...]:
     return tuple(parse_threshold(t) for t in texts or ())
 
 
+def check_metrics(thresholds: tuple[Threshold, ...], known: tuple[str, ...], where: str) -> None:
+    """Raise ``UsageError`` (exit 2) for the first threshold on a timing metric that is not in
+    ``known`` (the metrics ``where``, e.g. ``-s send``, can record: a typo such as
+    ``phase.tcp_conect``, or ``ttfe`` on a scenario without streams), naming its text and the
+    valid names, before any load is sent: it could only ever fail with "no samples"."""
+    for t in thresholds:
+        if t.stat is None or t.metric in known:
+            continue
+        hint = None
+        if t.metric == "lag":
+            hint = "lag (schedule lag) is the open model's: use --rate instead of -c"
+        elif t.metric in _TIMINGS:
+            hint = "ttfe, ttfa, terminal and gap are the stream scenario's: use -s stream"
+        elif not any(name.startswith("phase.") for name in known):
+            hint = "phase.NAME metrics are the handshake scenario's: use -s handshake"
+        raise UsageError(
+            f"--threshold {t.text!r}: {where} records no metric {t.metric!r}; use one of "
+            f"{', '.join(known)} (or a rate: {', '.join(_RATES)})",
+            hint=hint,
+        )
+
+
 @dataclass(frozen=True)
 class ThresholdResult:
     """A threshold checked against a report: ``actual`` in the threshold's unit (``None``: no
@@ -173,4 +197,4 @@ def evaluate(
     return out
 
 
-__all__ = ["Threshold", "ThresholdResult", "evaluate", "parse_threshold", "parse_thresholds"]
+__all__ = ["Threshold", "ThresholdResult", "check_metrics", "evaluate", "parse_threshold", "parse_thresholds"]

@@ -84,6 +84,8 @@ def build_parts(
             parts.append(PartSpec("data", data=json.loads(raw)))
         except ValueError as exc:
             raise UsageError(f"--data {d[:40]!r} is not JSON: {exc}") from exc
+        except RecursionError as exc:
+            raise UsageError(f"--data {d[:40]!r}: JSON nested too deeply to read") from exc
     for f in files:
         p = Path(f)
         try:

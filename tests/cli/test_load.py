@@ -146,6 +146,85 @@ def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, Load
     assert slow["errors"][0]["status"] == "transport-error" and slow["errors"][0]["code"] == "timeout"
 
 
+@pytest.mark.parametrize(
+    ("mode", "args", "example"),
+    [
+        ("regress", (), "illegal-transition: working → submitted goes back"),
+        ("othertask", (), "other-task: "),
+        ("afterlast", (), "append-after-last-chunk: "),
+        ("big", ("--max-event-bytes", "1MiB"), "oversize event: "),
+        ("hugeline", (), "oversize event: "),  # 20 MiB: over the default bound (16 MiB)
+    ],
+)
+def test_a_stream_that_stream_tail_flags_is_a_protocol_error_not_ok(
+    cli: Any, streams: str, mode: str, args: tuple[str, ...], example: str
+) -> None:
+    """A lifecycle violation (stream tail: exit 6) or an oversize event (exit 7) made the request
+    ok: counted as a protocol error, in the error table and the errors rate."""
+    doc = _json(
+        cli,
+        f"{streams}/{mode}/agent-card.json",
+        *("-s", "stream", "-n", "2", "-c", "1", "--threshold", "errors<1%", *args),
+        code=7,
+    )
+    assert doc["statuses"] == {"transport-error": 2}
+    assert doc["requests"]["ok"] == 0 and doc["requests"]["failures"] == 2
+    [err] = doc["errors"]
+    assert (err["status"], err["code"], err["count"]) == ("transport-error", "protocol", 2)
+    assert err["example"].startswith(example), err
+    assert [(t["threshold"], t["actual"], t["ok"]) for t in doc["thresholds"]] == [("errors<1%", 1.0, False)]
+    assert doc["exitCode"] == 7
+
+
+def test_a_clean_stream_stays_ok_under_an_event_bound(cli: Any, streams: str) -> None:
+    doc = _json(
+        cli,
+        f"{streams}/lf/agent-card.json",
+        "-s",
+        "stream",
+        "-n",
+        "2",
+        "-c",
+        "1",
+        "--max-event-bytes",
+        "1KiB",
+    )
+    assert doc["statuses"] == {"ok": 2} and doc["states"] == {"completed": 2} and doc["errors"] == []
+
+
+@pytest.mark.parametrize(
+    ("args", "metric", "valid"),
+    [
+        (("-s", "handshake", "--threshold", "phase.tcp_conect.p99<1s"), "phase.tcp_conect", "phase.connect"),
+        (("--threshold", "ttfe.p95<300ms"), "ttfe", "latency"),
+        (("-s", "card", "--rate", "5", "--threshold", "phase.ttfb.p99<50"), "phase.ttfb", "lag"),
+        (("-c", "2", "--threshold", "lag.p99<5ms"), "lag", "latency"),
+        (("-s", "stream", "--threshold", "phase.rpc.p99<1s"), "phase.rpc", "ttfe"),
+    ],
+)
+def test_a_threshold_on_a_metric_the_run_never_records_is_exit_2_before_the_run(
+    cli: Any, fast_agent: tuple[str, LoadAgent], args: tuple[str, ...], metric: str, valid: str
+) -> None:
+    """It ran the whole load, then failed with 'no samples' (exit 7)."""
+    url, agent = fast_agent
+    r = cli("-o", "json", "load", "run", url, "-n", "5", *args)
+    assert r.exit_code == 2, (r.exit_code, r.stderr)
+    message = r.json["error"]["message"]
+    assert f"no metric {metric!r}" in message and valid in message, message
+    assert agent.requests == 0  # nothing was sent
+
+
+def test_a_real_metric_without_samples_still_fails_the_run(cli: Any, streams: str) -> None:
+    # the noterminal streams never reach a terminal state: terminal is a stream metric with no data
+    doc = _json(
+        cli,
+        f"{streams}/noterminal/agent-card.json",
+        *("-s", "stream", "-n", "2", "--threshold", "terminal.p99<1s"),
+        code=7,
+    )
+    assert [(t["metric"], t["actual"], t["ok"]) for t in doc["thresholds"]] == [("terminal", None, False)]
+
+
 def _run_json(cli: Any, *args: str) -> dict[str, Any]:
     r = cli("-o", "json", *args)
     assert r.exit_code == 0, r.stderr
@@ -191,6 +270,10 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     r = cli("-o", "json", "load", "report", *files, "--threshold", "p99<1us")
     assert r.exit_code == 7 and r.json["thresholds"][0]["ok"] is False
     assert cli("load", "report", *files, "--threshold", "p99<10s").exit_code == 0
+    # a metric the runs' scenario (send) never records: exit 2 naming it, not 7 "no samples"
+    r = cli("-o", "json", "load", "report", *files, "--threshold", "ttfe.p99<1s")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
+    assert "-s send records no metric 'ttfe'" in r.json["error"]["message"]
 
 
 def test_load_report_refuses_a_report_without_its_counters(
@@ -232,7 +315,11 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--messages", "/nonexistent.jsonl"), "--messages /nonexistent.jsonl"),
         (("--loop", "trio"), "--loop 'trio'"),
         (("--rate", "1e9", "-d", "1s"), "would schedule 1,000,000,000 arrivals"),
+        (("--rate", "1e308", "-d", "1s"), "would schedule 1e+308 arrivals (at most"),  # not 309 digits
         (("--out", "/nonexistent-dir/r.json"), "--out /nonexistent-dir/r.json: cannot write"),
+        (("--max-event-bytes", "1MiB"), "--max-event-bytes bounds stream events"),
+        (("-s", "stream", "--max-event-bytes", "0"), "--max-event-bytes '0'"),
+        (("-s", "stream", "--max-event-bytes", "lots"), "--max-event-bytes 'lots': not a size"),
     ],
 )
 def test_bad_input_is_exit_2_naming_it(
@@ -368,6 +455,70 @@ def test_files_that_are_not_utf8_are_usage_errors(cli: Any, refused_url: str, tm
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
     r = cli("load", "run", refused_url, "--data", f"@{bad}")
     assert r.exit_code == 2 and "not UTF-8" in r.stderr
+
+
+def _nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_json_input_the_client_cannot_read_or_send_is_a_usage_error(
+    cli: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """Too deep to read was exit 1 (an unexpected RecursionError); too deep for the load client's
+    encoder (orjson: 254 levels), or a lone surrogate from a JSON escape, failed every request of the
+    run as 'transport-error TypeError' (exit 0)."""
+    unreadable = tmp_path / "deep.json"
+    unreadable.write_text(_nested(100_000))
+    messages = tmp_path / "m.jsonl"
+    messages.write_text('"fine"\n' + _nested(100_000) + "\n")
+    unsendable = tmp_path / "d300.jsonl"
+    unsendable.write_text('"fine"\n{"data": ' + _nested(300) + "}\n")
+    surrogate = tmp_path / "surrogate.jsonl"
+    surrogate.write_text('"fine"\n"\\ud800"\n')  # a JSON escape: a lone surrogate once decoded
+    for args, message in (
+        (("--messages", str(messages)), f"--messages {messages}:2: JSON nested too deeply to read"),
+        (("--data", f"@{unreadable}"), f"--data '@{unreadable}'"[:48]),
+        (
+            ("--messages", str(surrogate)),
+            f"--messages {surrogate}:2: the message cannot be sent as JSON: str is",
+        ),
+        (
+            ("--messages", str(unsendable)),
+            f"--messages {unsendable}:2: the message cannot be sent as JSON: a data part is nested too deeply",
+        ),
+        (
+            ("--data", _nested(300)),
+            "--text/--data: the message cannot be sent as JSON: a data part is nested",
+        ),
+        (
+            ("--data", '{"k": "\\ud800"}'),
+            "--text/--data: the message cannot be sent as JSON: str is not valid UTF-8",
+        ),
+    ):
+        r = cli("-o", "json", "load", "run", refused_url, *args)
+        assert r.exit_code == 2, (args, r.exit_code, r.stderr)
+        assert r.json["error"]["message"].startswith(message), r.json
+    # as deep as the encoder takes: sent (and judged by the agent), not refused here
+    ok = tmp_path / "d200.jsonl"
+    ok.write_text('{"data": ' + _nested(200) + "}\n")
+    r = cli("load", "run", refused_url, "--messages", str(ok))
+    assert r.exit_code == 3, r.stderr  # unreachable: it got that far
+
+
+def test_load_report_of_json_that_is_not_a_report_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    deep = tmp_path / "deep.json"
+    deep.write_text(_nested(100_000))
+    listed = tmp_path / "listed.json"
+    listed.write_text(
+        json.dumps({"kind": "a2actl.load.report", "scenario": ["send"], "statuses": {}, "histograms": {}})
+    )
+    for path, message in (
+        (deep, f"{deep}: not a load report: JSON nested too deeply to read"),
+        (listed, f"{listed}: not an 'a2actl load run -o json' report (scenario is not a string)"),
+    ):
+        r = cli("-o", "json", "load", "report", str(path))
+        assert r.exit_code == 2, (r.exit_code, r.stderr)  # was 1: RecursionError, TypeError unhashable
+        assert r.json["error"]["message"] == message
 
 
 def test_max_time_in_the_open_model_cancels_the_requests_in_flight(

@@ -39,7 +39,7 @@ from a2actl.protocol.events import PartSpec, StreamEvent, message_params
 from a2actl.protocol.jsonrpc import DecodedError
 from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family
 from a2actl.transport.a2a import RpcOutcome
-from a2actl.transport.channel import TimedEvent
+from a2actl.transport.channel import OVERSIZE_EVENT, TimedEvent
 
 # --- run_one -------------------------------------------------------------------------------------
 
@@ -393,6 +393,75 @@ def test_stream_of_a_failed_task_and_of_an_interrupted_one() -> None:
         None,
     )
     assert unsettled.message == "the stream closed in state working without a terminal or interrupted state"
+
+
+def _update(kind: str, state: str | None, task: str = "t1", **payload: Any) -> TimedEvent:
+    return TimedEvent(0.0, 100, StreamEvent(kind, state, task, False, payload))
+
+
+@pytest.mark.parametrize(
+    ("events", "message"),
+    [
+        (
+            [
+                _update("task", "working"),
+                _update("status-update", "submitted"),
+                _update("status-update", "completed"),
+            ],
+            "illegal-transition: working → submitted goes back",
+        ),
+        (
+            [
+                _update("task", "working"),
+                _update("status-update", "working", task="t2"),
+                _update("status-update", "completed"),
+            ],
+            "other-task: status-update event for task t2, the stream is for t1",
+        ),
+        (
+            [
+                _update("task", "working"),
+                _update("status-update", "completed"),
+                _update("status-update", "completed"),
+            ],
+            "event-after-end: status-update event after the stream should have ended (state completed)",
+        ),
+        (
+            [
+                _update("task", "working"),
+                TimedEvent(0.0, 20 << 20, OVERSIZE_EVENT, True),
+                _update("status-update", "completed"),
+            ],
+            f"oversize event: {20 << 20} bytes, over --max-event-bytes {16 << 20}",
+        ),
+        (
+            # read whole (WebSocket, gRPC) but over the bound: oversize too
+            [
+                _update("task", "working"),
+                TimedEvent(0.0, (16 << 20) + 1, StreamEvent("artifact-update", None, "t1", False, {})),
+                _update("status-update", "completed"),
+            ],
+            f"oversize event: {(16 << 20) + 1} bytes, over --max-event-bytes {16 << 20}",
+        ),
+    ],
+)
+def test_stream_that_breaks_the_lifecycle_or_the_event_bound_is_a_protocol_error(
+    events: list[Any], message: str
+) -> None:
+    rec = _scenario("stream", FakeClient(events=events))
+    assert (rec.status, rec.code, rec.message) == ("transport-error", "protocol", message)
+    assert rec.state == "completed" and rec.terminal is not None and rec.events == 3  # still timed
+
+
+def test_stream_of_a_failed_task_with_a_violation_is_the_violation() -> None:
+    events = [
+        _update("task", "working"),
+        _update("status-update", "failed"),
+        _update("status-update", "working"),
+    ]
+    rec = _scenario("stream", FakeClient(events=events))
+    assert (rec.status, rec.code) == ("transport-error", "protocol")
+    assert rec.message is not None and rec.message.startswith("event-after-end: ")
 
 
 def test_stream_error_ends_the_request() -> None:

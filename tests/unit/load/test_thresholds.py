@@ -9,8 +9,10 @@ import pytest
 
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
+from a2actl.load.scenarios import SCENARIOS, timing_metrics
 from a2actl.load.thresholds import (
     Threshold,
+    check_metrics,
     evaluate,
     parse_threshold,
     parse_thresholds,
@@ -185,6 +187,44 @@ def test_no_samples_is_not_ok() -> None:
     ts = parse_thresholds(["ttfe.p95<300ms", "phase.ttfb.p99<50", "errors<1%", "rps>=0", "dropped<=0"])
     results = evaluate(ts, {"latency": _stats(), "ttfe": None}, {"errors": None, "rps": None})
     assert [(r.actual, r.ok) for r in results] == [(None, False)] * 5
+
+
+def test_timing_metrics_of_each_scenario_and_model() -> None:
+    assert timing_metrics("send", open_model=False) == ("latency",)
+    assert timing_metrics("get") == ("latency", "lag")
+    assert timing_metrics("stream", open_model=False) == ("latency", "ttfe", "ttfa", "terminal", "gap")
+    handshake = timing_metrics("handshake", open_model=False)
+    assert {"phase.dns", "phase.connect", "phase.ttfb", "phase.rpc", "phase.grpc_ready"} <= set(handshake)
+    # handshake probe's --handshake-path and --send phases: the scenario never takes them
+    assert not {"phase.session", "phase.first_event", "phase.terminal"} & set(handshake)
+    assert all(timing_metrics(name)[:2] == ("latency", "lag") for name in SCENARIOS)
+
+
+@pytest.mark.parametrize(
+    ("text", "scenario", "open_model", "hint"),
+    [
+        ("phase.tcp_conect.p99<1s", "handshake", True, None),
+        ("ttfe.p95<300ms", "send", True, "-s stream"),
+        ("lag.p99<5ms", "stream", False, "--rate"),
+        ("phase.ttfb.p99<50", "get", False, "-s handshake"),
+    ],
+)
+def test_check_metrics_refuses_a_metric_the_run_never_records(
+    text: str, scenario: str, open_model: bool, hint: str | None
+) -> None:
+    known = timing_metrics(scenario, open_model)
+    with pytest.raises(UsageError) as err:
+        check_metrics(parse_thresholds(["errors<1%", text]), known, f"-s {scenario}")
+    assert err.value.message.startswith(f"--threshold {text!r}: -s {scenario} records no metric ")
+    assert ", ".join(known) in err.value.message
+    assert err.value.exit_code == ExitCode.USAGE
+    assert (hint is None and err.value.hint is None) or (hint is not None and hint in str(err.value.hint))
+
+
+def test_check_metrics_lets_real_metrics_and_rates_through() -> None:
+    ts = parse_thresholds(["p99<1s", "ttfa.p99<1s", "gap.max<1s", "errors<1%", "rps>=1", "dropped<=0"])
+    check_metrics(ts, timing_metrics("stream", open_model=True), "-s stream")
+    check_metrics(parse_thresholds(["phase.tls.p99<1s"]), timing_metrics("handshake"), "-s handshake")
 
 
 def test_threshold_result_json() -> None:

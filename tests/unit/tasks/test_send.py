@@ -81,6 +81,8 @@ def test_parts_errors_are_usage_errors(tmp_path: Path) -> None:
         build_parts(None, ["{nope"], [])
     with pytest.raises(UsageError, match="cannot read"):
         build_parts(None, [f"@{tmp_path / 'missing.json'}"], [])
+    with pytest.raises(UsageError, match="nested too deeply"):  # was an unexpected RecursionError
+        build_parts(None, ["[" * 100_000 + "]" * 100_000], [])
     with pytest.raises(UsageError, match="--file .*cannot read"):
         build_parts(None, [], [str(tmp_path / "missing.bin")])
 
