@@ -170,7 +170,8 @@ def kill(
 ) -> None:
     """Kill sessions: cancel their non-terminal tasks and revoke their tokens. Idempotent. Give ids,
     or filters (--older-than 30m). Asks for confirmation unless --yes; without a terminal, --yes is
-    required. Exit 1 if an id is unknown.
+    required. Exit 1 if an id is unknown; a kill that fails (HTTP error, auth, timeout) is that id's
+    result with its error, the others are still killed, and the exit code is the first failure's.
 
     Examples:
 
@@ -196,6 +197,7 @@ def kill(
         raise typer.Exit(1)
     report = run.run(kill_job(target, run.settings, run.sink, plan, prefix=debug_prefix))
     run.show(report, render_sessions.killed)
+    render_sessions.kill_failures(run.out, report.to_json())
     if report.missing:  # the results above are the one document; the miss is exit 1 and a line on stderr
         run.out.warn(f"no such session: {', '.join(report.missing)}")
     raise typer.Exit(int(report.exit))

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import A2ACtlError, AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 SessionDocs = list[Session]
 
 DEFAULT_PREFIX = "/debug/a2a"
+#: ``TaskNotCancelableError``: what an agent answers CancelTask for a terminal task (spec v1.0 §5.4).
+_NOT_CANCELABLE = -32002
 OPEN_API_WARNING = (
     "the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
     "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)"
@@ -272,12 +275,16 @@ class Sessions:
         return derive_sessions(tasks, datetime.now(timezone.utc).timestamp())
 
     async def _kill_derived(self, session_id: str) -> dict[str, Any]:
-        """CancelTask on each non-terminal task of the derived session (a refusal counts the task as
-        already ended); nothing to revoke."""
+        """CancelTask on each non-terminal task of the derived session; nothing to revoke. A task
+        counts as already ended only when the agent refused with ``-32002 TaskNotCancelable`` and
+        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002). Any other
+        failure (an A2A error, -32002 for a task still running, auth, HTTP, transport) killed
+        nothing: the result carries the first one under ``error`` (``rules.failed_kill``) and the
+        remaining tasks are still tried."""
         s = next((x for x in await self._derived() if x["id"] == session_id), None)
         canceled: list[str] = []
         ended: list[str] = []
-        result = {
+        result: dict[str, Any] = {
             "id": session_id,
             "found": s is not None,
             "alreadyClosed": False,
@@ -286,10 +293,42 @@ class Sessions:
             "tokenRevoked": False,
         }
         client = self._a2a()
+        failure: A2ACtlError | None = None
         for t in (s or {}).get("tasks", []):
             if state_kind(t["state"]) is StateKind.TERMINAL:
                 ended.append(t["id"])
                 continue
-            out = await client.call("CancelTask", {"id": t["id"]})
-            (canceled if out.error is None else ended).append(t["id"])
+            try:
+                if await self._cancel_task(client, t["id"]):
+                    canceled.append(t["id"])
+                else:
+                    ended.append(t["id"])
+            except A2ACtlError as exc:
+                failure = failure or exc
+        if failure is not None:
+            result["error"] = failure.to_json()["error"]
         return result
+
+    @staticmethod
+    async def _cancel_task(client: A2AClient, task_id: str) -> bool:
+        """CancelTask ``task_id``: ``True`` when canceled, ``False`` when it had already ended
+        (``-32002`` and GetTask shows a terminal state); raises the failure otherwise."""
+        out = await client.call("CancelTask", {"id": task_id})
+        if out.error is None:
+            return True
+        failure = out.error.to_exception(f"CancelTask {task_id}")
+        if out.error.code != _NOT_CANCELABLE:
+            raise failure
+        try:
+            now = await client.call("GetTask", {"id": task_id})
+        except A2ACtlError:
+            raise failure from None
+        state = result_state(now.result)[2] if now.error is None else None
+        if state is not None and state_kind(state) is StateKind.TERMINAL:
+            return False
+        failure.hint = (
+            f"the task is still {state}: the agent refused to cancel it"
+            if state
+            else "GetTask could not show the task ended: it may still be running"
+        )
+        raise failure

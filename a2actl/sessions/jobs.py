@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from a2actl.core.errors import A2ACtlError
 from a2actl.sessions.client import DEFAULT_PREFIX, Sessions
 from a2actl.sessions.results import (
     KillPlan,
@@ -20,7 +21,7 @@ from a2actl.sessions.results import (
     SessionList,
     Source,
 )
-from a2actl.sessions.rules import Filters, find_leaks, within_grace
+from a2actl.sessions.rules import Filters, failed_kill, find_leaks, within_grace
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -88,9 +89,17 @@ async def kill_job(
     target: str, settings: Settings, sink: EventSink | None, plan: KillPlan, *, prefix: str = DEFAULT_PREFIX
 ) -> KillReport:
     """``sessions kill``, second step: kill each planned session (idempotent: the debug API's
-    ``DELETE``, or CancelTask on the fallback); an unknown id is ``found: false`` (exit 1)."""
+    ``DELETE``, or CancelTask on the fallback); an unknown id is ``found: false`` (exit 1). A kill
+    that fails (an HTTP error, auth, a timeout, a contract violation) is that id's result, with its
+    ``error`` (``rules.failed_kill``), and the other ids are still killed and reported."""
     async with Sessions(target, settings, sink, prefix) as conn:
-        return KillReport(plan, False, [await conn.kill(sid) for sid in plan.selected])
+        results = []
+        for sid in plan.selected:
+            try:
+                results.append(await conn.kill(sid))
+            except A2ACtlError as exc:
+                results.append(failed_kill(sid, exc))
+        return KillReport(plan, False, results)
 
 
 async def leaks_job(
