@@ -158,6 +158,8 @@ async def tail_a2a(
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
                     return "completed"
+                if tail.last_unread and await _ended_over_bound(tail, client, op, prm):
+                    return "oversize"
                 reason, ending = (
                     "the server closed the stream before a terminal state",
                     "closed-without-terminal",
@@ -222,6 +224,28 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
             a2a_code=exc.a2a_code,
         ) from exc
+
+
+async def _ended_over_bound(tail: Tail, client: Channel, operation: str, params: dict[str, Any]) -> bool:
+    """The stream closed right after an event over ``--max-event-bytes`` that was not read: the end
+    (the terminal event, as a rule) may be in it, so the close is not the agent's fault. GetTask (on
+    the task the stream followed, or the one subscribed to) says the state that event carried: when
+    it is terminal or interrupted it is the tail's final state; when GetTask shows the task still
+    running, the agent did close early: False (the caller reports it and resubscribes). True when
+    the end was over the bound or cannot be known (no task id, GetTask failed)."""
+    task_id = tail.lifecycle.task_id or (params.get("id") if operation == "SubscribeToTask" else None)
+    if not task_id:
+        return True
+    try:
+        snap = await _task_snapshot(client, task_id)
+    except A2ACtlError:
+        return True
+    if snap is None or not snap.state:
+        return True
+    if state_kind(snap.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+        return False
+    tail.lifecycle.observe(snap, resync=True)
+    return True
 
 
 async def _ended_during_outage(tail: Tail, client: Channel, why: str) -> bool:
