@@ -99,6 +99,28 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
     )
 
 
+def check_listed_task(task: Any, where: str) -> None:
+    """Raise ``ProtocolViolation`` (exit 6) naming the field when a ListTasks task is outside the A2A
+    ``Task`` shape the fallback reads (spec v1.0 Task: ``id`` and ``contextId`` strings, ``status`` a
+    TaskStatus object): a task that is not an object was dropped, one without a string ``id`` was
+    cancelled as ``id: null``, a string ``status`` was an unexpected AttributeError. ProtoJSON omits
+    empty fields, so a missing ``contextId`` or ``status`` (or ``status.state``) is allowed."""
+    why = None
+    if not isinstance(task, dict):
+        why = f" is not a Task object: {str(task)[:60]!r}"
+    elif not isinstance(task.get("id"), str) or not task["id"]:
+        why = f".id is not a task id (a non-empty string): {task.get('id')!r}"
+    elif not isinstance(task.get("contextId", ""), str):
+        why = f".contextId is not a string: {str(task['contextId'])[:60]!r}"
+    elif not isinstance(task.get("status", {}), dict):
+        why = f".status is not a TaskStatus object: {str(task['status'])[:60]!r}"
+    if why is not None:
+        raise ProtocolViolation(
+            f"{where}{why}",
+            hint="the agent's ListTasks answer breaks the A2A Task shape; check the agent",
+        )
+
+
 def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
     from a2actl.transport.http import HttpTransport
 
@@ -256,10 +278,17 @@ class Sessions:
         return self.client
 
     async def _derived(self) -> SessionDocs:
-        """Every task (ListTasks, 100 a page) grouped into sessions (``rules.derive_sessions``)."""
+        """Every task (ListTasks, 100 a page) grouped into sessions (``rules.derive_sessions``).
+        Raises ``ProtocolViolation`` (6) for a task outside the A2A ``Task`` shape the grouping reads
+        (``check_listed_task``) and for a ``nextPageToken`` that comes back."""
         client = self._a2a()
         tasks: list[dict[str, Any]] = []
         token = None
+        trail = CursorTrail(
+            f"{client.url} ListTasks",
+            field="nextPageToken",
+            hint="the agent's ListTasks paging is broken (A2A 1.0 ListTasks)",
+        )
         while True:
             params: dict[str, Any] = {"pageSize": 100}
             if token:
@@ -268,8 +297,11 @@ class Sessions:
             if out.error is not None:
                 raise out.error.to_exception(out.method)
             result = out.result if isinstance(out.result, dict) else {}
-            tasks += [t for t in result.get("tasks") or [] if isinstance(t, dict)]
-            token = result.get("nextPageToken")
+            page = result.get("tasks") or []
+            for i, t in enumerate(page):
+                check_listed_task(t, f"{client.url}: the ListTasks result's tasks[{i}]")
+            tasks += page
+            token = trail.next(result)
             if not token:
                 break
         return derive_sessions(tasks, datetime.now(timezone.utc).timestamp())

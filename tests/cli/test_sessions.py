@@ -597,3 +597,70 @@ def test_kill_of_several_ids_reports_every_id_when_one_fails(
     assert bad in r.stderr and "no such session: ctx-gone" in r.stderr
     table = cli("--timeout", "0.5", "sessions", "kill", partly_failing_debug, "ctx-a", bad, "--yes", env=AUTH)
     assert table.exit_code == exit_code and "killed" in table.stdout and "failed" in table.stdout
+
+
+# ------------------------------------------- ListTasks answers outside the A2A Task shape (fallback)
+#: mode → (the ListTasks tasks, nextPageToken, what the error message names)
+_HOSTILE_LISTS: dict[str, tuple[Any, str, str]] = {
+    "strstatus": ([{"id": "t", "contextId": "c", "status": "working"}], "", "tasks[0].status"),
+    "noid": ([{"contextId": "c", "status": {"state": "TASK_STATE_WORKING"}}], "", "tasks[0].id"),
+    "intid": ([{"id": 5, "contextId": "c"}], "", "tasks[0].id"),
+    "listctx": ([{"id": "t", "contextId": ["a"]}], "", "tasks[0].contextId"),
+    "notobject": (["t1"], "", "tasks[0]"),
+    "loop": ([{"id": "t", "contextId": "c"}], "same", "nextPageToken"),
+}
+
+
+def _hostile_list_app(base: str) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import v1_card
+
+    def routes(mode: str) -> list[Route]:
+        async def card(_: Request) -> Response:
+            return JSONResponse(v1_card(base, f"/{mode}/rpc"))
+
+        async def rpc(request: Request) -> Response:
+            body = json.loads(await request.body())
+            tasks, token, _ = _HOSTILE_LISTS[mode]
+            result = {"tasks": tasks, "nextPageToken": token}
+            return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+        return [Route(f"/{mode}/agent-card.json", card), Route(f"/{mode}/rpc", rpc, methods=["POST"])]
+
+    return Starlette(routes=[r for mode in _HOSTILE_LISTS for r in routes(mode)])
+
+
+@pytest.fixture(scope="module")
+def hostile_lists() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_hostile_list_app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("mode", sorted(_HOSTILE_LISTS))
+@pytest.mark.parametrize("args", [["list"], ["kill", "--state", "active", "--yes"], ["leaks"]])
+def test_a_list_tasks_answer_outside_the_task_shape_is_a_protocol_violation(
+    cli: Any, hostile_lists: str, mode: str, args: list[str]
+) -> None:
+    """A task whose status is a string, a task without a string id (a kill sent CancelTask with
+    id null), a list as contextId, a task that is no object (silently dropped), a nextPageToken
+    that comes back (ran to --max-time): exit 6 naming the field, never 'unexpected' (1) or 5."""
+    r = cli(
+        "--max-time",
+        "20",
+        "sessions",
+        args[0],
+        f"{hostile_lists}/{mode}/agent-card.json",
+        *args[1:],
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 6, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "protocol" and "unexpected" not in error["message"]
+    assert _HOSTILE_LISTS[mode][2] in error["message"]
