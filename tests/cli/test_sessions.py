@@ -664,3 +664,29 @@ def test_a_list_tasks_answer_outside_the_task_shape_is_a_protocol_violation(
     error = r.json["error"]
     assert error["code"] == "protocol" and "unexpected" not in error["message"]
     assert _HOSTILE_LISTS[mode][2] in error["message"]
+
+
+def test_kill_stopped_by_max_time_reports_the_kills_done(cli: Any, partly_failing_debug: str) -> None:
+    """--max-time passing during `sessions kill ID1 ID2 ID3` (ID2 answers after 3 s) lost ID1's
+    kill: only the timeout was reported. ID1 is reported killed; ID2 (in flight) and ID3 (not tried)
+    carry the timeout; exit 5."""
+    r = cli(
+        "--max-time",
+        "1.5",
+        "sessions",
+        "kill",
+        partly_failing_debug,
+        "ctx-a",
+        "ctx-slow",
+        "ctx-b",
+        "--yes",
+        "-o",
+        "json",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    a, slow, b = r.json["results"]
+    assert a["found"] is True and a["canceledTasks"] == ["t-ctx-a"] and "error" not in a
+    assert [x["error"]["code"] for x in (slow, b)] == ["timeout", "timeout"]
+    assert slow["found"] is None and b["found"] is None
+    assert r.json["error"]["exitCode"] == 5
