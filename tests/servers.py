@@ -322,6 +322,21 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
     ],
     "big": [_task(), _artifact("x" * (5 * 1024 * 1024), last=True), _status("TASK_STATE_COMPLETED")],
     "noterminal": [_task(), _status("TASK_STATE_WORKING")],
+    # the terminal event is ~2 KB (a long status message), the others ~200 B
+    "bigend": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        {
+            "statusUpdate": {
+                "taskId": TASK_ID,
+                "contextId": "c1",
+                "status": {
+                    "state": "TASK_STATE_COMPLETED",
+                    "message": {"messageId": "m1", "role": "ROLE_AGENT", "parts": [{"text": "y" * 2000}]},
+                },
+            }
+        },
+    ],
     "ids": [
         _task(),
         _status("TASK_STATE_WORKING"),
@@ -337,12 +352,13 @@ def stream_app(base: str) -> Starlette:
     Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
-    ``noterminal`` (closes while working), ``endless`` (pings forever while working), ``ids`` (an
+    ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
+    ``endless`` (pings forever while working), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
-    is a plain SSE source (not A2A).
+    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE.
     """
 
     def card(mode: str) -> Any:
@@ -483,7 +499,17 @@ def stream_app(base: str) -> Starlette:
         "endlessline",
         "endlessdata",
     ]
-    routes = [Route("/raw", raw), Route("/raw-drop", raw_drop)]
+
+    async def raw_bigend(_: Request) -> Response:
+        """The ``bigend`` stream's events as a plain SSE GET (``stream tail --sse``), then the end."""
+
+        async def gen() -> Any:
+            for event in STREAMS["bigend"]:
+                yield "data: " + json.dumps({"jsonrpc": "2.0", "id": 1, "result": event}) + "\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream")
+
+    routes = [Route("/raw", raw), Route("/raw-drop", raw_drop), Route("/raw-bigend", raw_bigend)]
     for mode in modes:
         routes += [
             Route(f"/{mode}/agent-card.json", card(mode)),

@@ -118,6 +118,9 @@ class Invocation:
         limit = self.max_time
 
         async def under_max_time() -> Any:
+            from a2actl.transport.channel import quiet_closing_asyncgens
+
+            asyncio.get_running_loop().set_exception_handler(quiet_closing_asyncgens)
             if limit is None or not bounded:
                 return await coro
             try:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -170,7 +170,8 @@ def kill(
 ) -> None:
     """Kill sessions: cancel their non-terminal tasks and revoke their tokens. Idempotent. Give ids,
     or filters (--older-than 30m). Asks for confirmation unless --yes; without a terminal, --yes is
-    required. Exit 1 if an id is unknown.
+    required. Exit 1 if an id is unknown; a kill that fails (HTTP error, auth, timeout) is that id's
+    result with its error, the others are still killed, and the exit code is the first failure's.
 
     Examples:
 
@@ -178,8 +179,9 @@ def kill(
 
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
+    from a2actl.core.errors import TimeoutError_
     from a2actl.render import sessions as render_sessions
-    from a2actl.sessions.jobs import kill_job, plan_kill_job, skip_kill
+    from a2actl.sessions.jobs import kill_job, killed_until, plan_kill_job, skip_kill
     from a2actl.sessions.rules import check_kill_request
 
     run = invocation(ctx)
@@ -194,8 +196,13 @@ def kill(
         return
     if not yes and not typer.confirm(f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
         raise typer.Exit(1)
-    report = run.run(kill_job(target, run.settings, run.sink, plan, prefix=debug_prefix))
+    done: list[dict[str, Any]] = []
+    try:
+        report = run.run(kill_job(target, run.settings, run.sink, plan, prefix=debug_prefix, into=done))
+    except TimeoutError_ as exc:  # --max-time: the kills done are reported, the rest carry the timeout
+        report = killed_until(plan, done, exc)
     run.show(report, render_sessions.killed)
+    render_sessions.kill_failures(run.out, report.to_json())
     if report.missing:  # the results above are the one document; the miss is exit 1 and a line on stderr
         run.out.warn(f"no such session: {', '.join(report.missing)}")
     raise typer.Exit(int(report.exit))

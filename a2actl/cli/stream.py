@@ -118,9 +118,19 @@ def tail(
     try:
         hb = parse_duration(heartbeat) if heartbeat else None
         stall = parse_duration(stall_timeout) if stall_timeout else None
-        limit = parse_size(max_event_bytes) if max_event_bytes else None
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
+    limit = None
+    if max_event_bytes is not None:
+        try:
+            limit = parse_size(max_event_bytes)
+        except ValueError as exc:
+            raise UsageError(f"--max-event-bytes: {exc}") from exc
+        if limit < 1:
+            raise UsageError(
+                f"--max-event-bytes {max_event_bytes!r}: the bound must be at least 1 byte",
+                hint="e.g. --max-event-bytes 4MiB (the default is 16MiB)",
+            )
     if limit is not None:
         import dataclasses
 

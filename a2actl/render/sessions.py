@@ -124,15 +124,34 @@ def killed(out: Output, doc: dict[str, Any]) -> None:
     for col in ("session", "result", "cancelled tasks", "already ended", "token revoked"):
         t.add_column(col, overflow="fold")
     for r in doc["results"]:
-        result = "not found" if not r["found"] else ("already closed" if r["alreadyClosed"] else "killed")
+        if "error" in r:
+            result = f"failed: {r['error']['code']}" + (" (partly killed)" if r["canceledTasks"] else "")
+        elif not r["found"]:
+            result = "not found"
+        else:
+            result = "already closed" if r["alreadyClosed"] else "killed"
         t.add_row(
             Text(safe(r["id"])),
-            Text(result, style="red" if not r["found"] else ""),
+            Text(result, style="red" if "error" in r or not r["found"] else ""),
             Text(safe(", ".join(r["canceledTasks"]) or "-")),
             Text(safe(", ".join(r["alreadyTerminalTasks"]) or "-")),
             "yes" if r["tokenRevoked"] else "no",
         )
     out.out.print(t)
+
+
+def kill_failures(out: Output, doc: dict[str, Any]) -> None:
+    """One ``a2actl:`` line on stderr per session whose kill failed (every format: the document on
+    stdout carries the same errors)."""
+    for r in doc.get("results") or []:
+        e = r.get("error")
+        if not e:
+            continue
+        line = Text("a2actl: ", style="bold red")
+        line.append(safe(f"kill {r['id']} failed: {e['message']}", 2000))
+        if e.get("hint"):
+            line.append(" (hint: " + safe(e["hint"]) + ")", style="yellow")
+        out.err.print(line)
 
 
 def leaks(out: Output, doc: dict[str, Any]) -> None:

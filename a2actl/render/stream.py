@@ -76,10 +76,12 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         "completed": "stream completed",
         "recovered": "stream recovered after cuts",
         "stalled": f"stalled: silent past --stall-timeout {format_seconds(s.get('stallTimeout'))}",
+        "oversize": "the stream ended after an event over --max-event-bytes, not read (its end, as a "
+        "rule: raise the bound to read it)",
     }.get(s["outcome"], s["outcome"])
     if s.get("failedOn"):
         outcome += f"; task {s['failedOn']} (--fail-on)"
-    elif s["outcome"] in ("completed", "recovered") and s.get("finalState"):
+    elif s["outcome"] in ("completed", "recovered", "oversize") and s.get("finalState"):
         outcome += f"; task {s['finalState']}"
     rows = [
         ("outcome", f"{outcome} (exit {s['exitCode']})"),

@@ -20,7 +20,8 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import A2ACtlError, AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 SessionDocs = list[Session]
 
 DEFAULT_PREFIX = "/debug/a2a"
+#: ``TaskNotCancelableError``: what an agent answers CancelTask for a terminal task (spec v1.0 §5.4).
+_NOT_CANCELABLE = -32002
 OPEN_API_WARNING = (
     "the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
     "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)"
@@ -94,6 +97,28 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
         f"{(where.lstrip('.') or 'the document')}: {message}",
         hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
     )
+
+
+def check_listed_task(task: Any, where: str) -> None:
+    """Raise ``ProtocolViolation`` (exit 6) naming the field when a ListTasks task is outside the A2A
+    ``Task`` shape the fallback reads (spec v1.0 Task: ``id`` and ``contextId`` strings, ``status`` a
+    TaskStatus object): a task that is not an object was dropped, one without a string ``id`` was
+    cancelled as ``id: null``, a string ``status`` was an unexpected AttributeError. ProtoJSON omits
+    empty fields, so a missing ``contextId`` or ``status`` (or ``status.state``) is allowed."""
+    why = None
+    if not isinstance(task, dict):
+        why = f" is not a Task object: {str(task)[:60]!r}"
+    elif not isinstance(task.get("id"), str) or not task["id"]:
+        why = f".id is not a task id (a non-empty string): {task.get('id')!r}"
+    elif not isinstance(task.get("contextId", ""), str):
+        why = f".contextId is not a string: {str(task['contextId'])[:60]!r}"
+    elif not isinstance(task.get("status", {}), dict):
+        why = f".status is not a TaskStatus object: {str(task['status'])[:60]!r}"
+    if why is not None:
+        raise ProtocolViolation(
+            f"{where}{why}",
+            hint="the agent's ListTasks answer breaks the A2A Task shape; check the agent",
+        )
 
 
 def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
@@ -253,10 +278,17 @@ class Sessions:
         return self.client
 
     async def _derived(self) -> SessionDocs:
-        """Every task (ListTasks, 100 a page) grouped into sessions (``rules.derive_sessions``)."""
+        """Every task (ListTasks, 100 a page) grouped into sessions (``rules.derive_sessions``).
+        Raises ``ProtocolViolation`` (6) for a task outside the A2A ``Task`` shape the grouping reads
+        (``check_listed_task``) and for a ``nextPageToken`` that comes back."""
         client = self._a2a()
         tasks: list[dict[str, Any]] = []
         token = None
+        trail = CursorTrail(
+            f"{client.url} ListTasks",
+            field="nextPageToken",
+            hint="the agent's ListTasks paging is broken (A2A 1.0 ListTasks)",
+        )
         while True:
             params: dict[str, Any] = {"pageSize": 100}
             if token:
@@ -265,19 +297,26 @@ class Sessions:
             if out.error is not None:
                 raise out.error.to_exception(out.method)
             result = out.result if isinstance(out.result, dict) else {}
-            tasks += [t for t in result.get("tasks") or [] if isinstance(t, dict)]
-            token = result.get("nextPageToken")
+            page = result.get("tasks") or []
+            for i, t in enumerate(page):
+                check_listed_task(t, f"{client.url}: the ListTasks result's tasks[{i}]")
+            tasks += page
+            token = trail.next(result)
             if not token:
                 break
         return derive_sessions(tasks, datetime.now(timezone.utc).timestamp())
 
     async def _kill_derived(self, session_id: str) -> dict[str, Any]:
-        """CancelTask on each non-terminal task of the derived session (a refusal counts the task as
-        already ended); nothing to revoke."""
+        """CancelTask on each non-terminal task of the derived session; nothing to revoke. A task
+        counts as already ended only when the agent refused with ``-32002 TaskNotCancelable`` and
+        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002). Any other
+        failure (an A2A error, -32002 for a task still running, auth, HTTP, transport) killed
+        nothing: the result carries the first one under ``error`` (``rules.failed_kill``) and the
+        remaining tasks are still tried."""
         s = next((x for x in await self._derived() if x["id"] == session_id), None)
         canceled: list[str] = []
         ended: list[str] = []
-        result = {
+        result: dict[str, Any] = {
             "id": session_id,
             "found": s is not None,
             "alreadyClosed": False,
@@ -286,10 +325,42 @@ class Sessions:
             "tokenRevoked": False,
         }
         client = self._a2a()
+        failure: A2ACtlError | None = None
         for t in (s or {}).get("tasks", []):
             if state_kind(t["state"]) is StateKind.TERMINAL:
                 ended.append(t["id"])
                 continue
-            out = await client.call("CancelTask", {"id": t["id"]})
-            (canceled if out.error is None else ended).append(t["id"])
+            try:
+                if await self._cancel_task(client, t["id"]):
+                    canceled.append(t["id"])
+                else:
+                    ended.append(t["id"])
+            except A2ACtlError as exc:
+                failure = failure or exc
+        if failure is not None:
+            result["error"] = failure.to_json()["error"]
         return result
+
+    @staticmethod
+    async def _cancel_task(client: A2AClient, task_id: str) -> bool:
+        """CancelTask ``task_id``: ``True`` when canceled, ``False`` when it had already ended
+        (``-32002`` and GetTask shows a terminal state); raises the failure otherwise."""
+        out = await client.call("CancelTask", {"id": task_id})
+        if out.error is None:
+            return True
+        failure = out.error.to_exception(f"CancelTask {task_id}")
+        if out.error.code != _NOT_CANCELABLE:
+            raise failure
+        try:
+            now = await client.call("GetTask", {"id": task_id})
+        except A2ACtlError:
+            raise failure from None
+        state = result_state(now.result)[2] if now.error is None else None
+        if state is not None and state_kind(state) is StateKind.TERMINAL:
+            return False
+        failure.hint = (
+            f"the task is still {state}: the agent refused to cancel it"
+            if state
+            else "GetTask could not show the task ended: it may still be running"
+        )
+        raise failure

@@ -9,8 +9,9 @@ transport's errors (3, 5)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from a2actl.core.errors import A2ACtlError
 from a2actl.sessions.client import DEFAULT_PREFIX, Sessions
 from a2actl.sessions.results import (
     KillPlan,
@@ -20,7 +21,7 @@ from a2actl.sessions.results import (
     SessionList,
     Source,
 )
-from a2actl.sessions.rules import Filters, find_leaks, within_grace
+from a2actl.sessions.rules import Filters, failed_kill, find_leaks, within_grace
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "kill_job",
+    "killed_until",
     "leaks_job",
     "list_job",
     "plan_kill_job",
@@ -85,12 +87,36 @@ def skip_kill(plan: KillPlan, dry_run: bool) -> KillReport:
 
 
 async def kill_job(
-    target: str, settings: Settings, sink: EventSink | None, plan: KillPlan, *, prefix: str = DEFAULT_PREFIX
+    target: str,
+    settings: Settings,
+    sink: EventSink | None,
+    plan: KillPlan,
+    *,
+    prefix: str = DEFAULT_PREFIX,
+    into: list[dict[str, Any]] | None = None,
 ) -> KillReport:
     """``sessions kill``, second step: kill each planned session (idempotent: the debug API's
-    ``DELETE``, or CancelTask on the fallback); an unknown id is ``found: false`` (exit 1)."""
+    ``DELETE``, or CancelTask on the fallback); an unknown id is ``found: false`` (exit 1). A kill
+    that fails (an HTTP error, auth, a timeout, a contract violation) is that id's result, with its
+    ``error`` (``rules.failed_kill``), and the other ids are still killed and reported. Each result
+    is appended to ``into`` (when given) as soon as it is known: a caller whose deadline cancels the
+    job still has the kills done (``killed_until``)."""
+    results = into if into is not None else []
     async with Sessions(target, settings, sink, prefix) as conn:
-        return KillReport(plan, False, [await conn.kill(sid) for sid in plan.selected])
+        for sid in plan.selected:
+            try:
+                results.append(await conn.kill(sid))
+            except A2ACtlError as exc:
+                results.append(failed_kill(sid, exc))
+        return KillReport(plan, False, list(results))
+
+
+def killed_until(plan: KillPlan, done: list[dict[str, Any]], stopped: A2ACtlError) -> KillReport:
+    """The report of a kill ``stopped`` (``--max-time``) after the results ``done``: those, and
+    ``stopped`` as the result of every id not done (the one in flight may or may not be killed)."""
+    return KillReport(
+        plan, False, [*done, *(failed_kill(sid, stopped) for sid in plan.selected[len(done) :])]
+    )
 
 
 async def leaks_job(

@@ -79,32 +79,45 @@ class KillPlan:
 @dataclass(frozen=True)
 class KillReport:
     """``sessions kill``: the plan and one ``KillResult`` per selected session (``results`` empty on a
-    dry run or when nothing was selected). Exit 1 when an id was unknown (docs/exit-codes.md)."""
+    dry run or when nothing was selected). A result whose kill failed carries ``error`` (the error
+    object of docs/output-formats.md; ``rules.failed_kill``). Exit: the first failed kill's exit code,
+    else 1 when an id was unknown (docs/exit-codes.md), else 0."""
 
     plan: KillPlan
     dry_run: bool
     #: The debug API's ``KillResult`` documents: ``{"id", "found", "alreadyClosed", "canceledTasks",
-    #: "alreadyTerminalTasks", "tokenRevoked"}``.
+    #: "alreadyTerminalTasks", "tokenRevoked"}``, plus ``error`` for a kill that failed.
     results: list[dict[str, Any]]
 
     @property
     def missing(self) -> list[str]:
         """Ids the agent did not know."""
-        return [r["id"] for r in self.results if not r["found"]]
+        return [r["id"] for r in self.results if r["found"] is False and "error" not in r]
+
+    @property
+    def failed(self) -> list[dict[str, Any]]:
+        """The results whose kill failed (each with ``error``), in the order of the ids."""
+        return [r for r in self.results if "error" in r]
 
     @property
     def exit(self) -> ExitCode:
-        """``ERROR`` (1) when an id was unknown, else ``OK``."""
+        """The first failed kill's exit code; else ``ERROR`` (1) when an id was unknown; else ``OK``."""
+        if self.failed:
+            return ExitCode(self.failed[0]["error"]["exitCode"])
         return ExitCode.ERROR if self.missing else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "debugUrl", "warnings", "selected", "dryRun", "results"}``."""
-        return {
+        """``{"source", "debugUrl", "warnings", "selected", "dryRun", "results"}``, plus ``error`` (the
+        first failed kill's, which decides the exit code) when a kill failed."""
+        doc = {
             **self.plan.origin.to_json(),
             "selected": self.plan.selected,
             "dryRun": self.dry_run,
             "results": self.results,
         }
+        if self.failed:
+            doc["error"] = self.failed[0]["error"]
+        return doc
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 
 #: One session: the debug API's ``Session`` document (``docs/debug-endpoints.md``), passed through.
@@ -165,3 +165,10 @@ def killed_nothing(session_id: str) -> dict[str, Any]:
         "alreadyTerminalTasks": [],
         "tokenRevoked": False,
     }
+
+
+def failed_kill(session_id: str, error: A2ACtlError) -> dict[str, Any]:
+    """The result of a kill that failed before the agent said what it did (an HTTP error, auth, a
+    timeout): nothing known killed, ``found`` ``None`` (unknown), the failure under ``error`` (the
+    error object of docs/output-formats.md, with its ``exitCode``)."""
+    return {**killed_nothing(session_id), "found": None, "error": error.to_json()["error"]}

@@ -212,7 +212,8 @@ def _check_durations(suite: Suite) -> None:
                 ) from None
         if "maxEventBytes" in c.options:
             try:
-                parse_size(str(c.options["maxEventBytes"]))
+                if parse_size(str(c.options["maxEventBytes"])) < 1:  # as stream tail --max-event-bytes
+                    raise ValueError("under 1 byte")
             except ValueError:
                 raise UsageError(
                     f"{suite.path}:{c.line}: {c.name}: maxEventBytes {c.options['maxEventBytes']!r} "

@@ -25,6 +25,9 @@ from a2actl.protocol.versions import StateKind, state_kind
 from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
+#: ``TaskNotFoundError`` (spec v1.0 §5.4; 0.x the same code).
+_TASK_NOT_FOUND = -32001
+
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
     from a2actl.agent.target import Target
@@ -158,6 +161,8 @@ async def tail_a2a(
                 result = await _consume(tail, client, op, prm, resync)
                 if result == "settled":
                     return "completed"
+                if tail.last_unread and await _ended_over_bound(tail, client, op, prm):
+                    return "oversize"
                 reason, ending = (
                     "the server closed the stream before a terminal state",
                     "closed-without-terminal",
@@ -201,27 +206,66 @@ async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None
     """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
     GetTask fails or answers no task."""
     out = await client.call("GetTask", {"id": task_id})
-    if out.error is not None or not isinstance(out.result, dict):
+    return None if out.error is not None else _snapshot_of(out.result)
+
+
+def _snapshot_of(result: Any) -> StreamEvent | None:
+    """A GetTask result classified like a stream's first Task event (``None``: no task)."""
+    if not isinstance(result, dict):
         return None
-    task = out.result.get("task", out.result)
+    task = result.get("task", result)
     return classify_event({"task": task} if "kind" not in task else task)
 
 
 async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AError) -> None:
     """A refused SubscribeToTask is usually a task that already ended (A2A 1.0 spec §10.4.6 /
-    §11.3.2: UnsupportedOperationError for a terminal task; a2a-sdk answers -32004). Ask GetTask; when the task
-    is terminal, raise an ``A2AError`` (exit 1) that says so (same code) instead of the agent's
-    generic one. Returns quietly otherwise (the caller re-raises the original)."""
+    §11.3.2: UnsupportedOperationError for a terminal task; a2a-sdk answers -32004), or one that does
+    not exist. Ask GetTask; when the task is terminal, raise an ``A2AError`` (exit 1) that says so
+    (same code) instead of the agent's generic one; when GetTask answers TaskNotFound (-32001) and
+    the refusal did not say it (a2a-sdk 0.3's HTTP+JSON binding drops the stream instead), raise
+    that (exit 1), not a cut (6). Returns quietly otherwise (the caller re-raises the original)."""
     try:
-        snap = await _task_snapshot(client, task_id)
+        out = await client.call("GetTask", {"id": task_id})
     except A2ACtlError:
         return
+    if out.error is not None:
+        if out.error.code == _TASK_NOT_FOUND and exc.a2a_code != _TASK_NOT_FOUND:
+            raise A2AError(
+                f"task {task_id} not found (GetTask: {out.error.code} {out.error.name}: "
+                f"{out.error.message}): there is no stream to follow",
+                hint=out.error.hint,
+                a2a_code=out.error.code,
+            ) from exc
+        return
+    snap = _snapshot_of(out.result)
     if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
         raise A2AError(
             f"task {task_id} already ended ({snap.state}): there is no stream to follow",
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
             a2a_code=exc.a2a_code,
         ) from exc
+
+
+async def _ended_over_bound(tail: Tail, client: Channel, operation: str, params: dict[str, Any]) -> bool:
+    """The stream closed right after an event over ``--max-event-bytes`` that was not read: the end
+    (the terminal event, as a rule) may be in it, so the close is not the agent's fault. GetTask (on
+    the task the stream followed, or the one subscribed to) says the state that event carried: when
+    it is terminal or interrupted it is the tail's final state; when GetTask shows the task still
+    running, the agent did close early: False (the caller reports it and resubscribes). True when
+    the end was over the bound or cannot be known (no task id, GetTask failed)."""
+    task_id = tail.lifecycle.task_id or (params.get("id") if operation == "SubscribeToTask" else None)
+    if not task_id:
+        return True
+    try:
+        snap = await _task_snapshot(client, task_id)
+    except A2ACtlError:
+        return True
+    if snap is None or not snap.state:
+        return True
+    if state_kind(snap.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+        return False
+    tail.lifecycle.observe(snap, resync=True)
+    return True
 
 
 async def _ended_during_outage(tail: Tail, client: Channel, why: str) -> bool:

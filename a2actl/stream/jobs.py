@@ -157,11 +157,10 @@ async def tail_raw_sse(
                         one(item)
         finally:
             await response.aclose()
-        return (
-            "completed"
-            if tail.lifecycle.settled or tail.lifecycle.task_id is None
-            else "closed-without-terminal"
-        )
+        if tail.lifecycle.settled or tail.lifecycle.task_id is None:
+            return "completed"
+        # closed right after an event over --max-event-bytes: the end was in it, as a rule
+        return "oversize" if tail.last_unread else "closed-without-terminal"
 
     async def run() -> str:
         attempt = 0

@@ -18,8 +18,9 @@ Records (the JSONL contract, ``docs/output-formats.md``), each a dict with ``typ
 * ``summary`` (last; ``TailSummary.to_json()``): counts, bytes, duration, first-event latency, gap
   percentiles (constant memory: log buckets, exact to 2.3%; ``max`` exact), heartbeats, violations,
   cuts, final state, ``outcome`` (``completed``, ``recovered`` after cuts, ``cut``,
-  ``closed-without-terminal``, ``stalled`` (silent past ``--stall-timeout``), ``max-time``) and
-  ``exitCode``.
+  ``closed-without-terminal``, ``stalled`` (silent past ``--stall-timeout``), ``max-time``,
+  ``oversize`` (the stream closed right after an event over ``--max-event-bytes`` that was not read:
+  the end a2actl could not read, the operator's bound, not the agent's fault)) and ``exitCode``.
 
 Exit codes (docs/exit-codes.md, ``summary.tail_exit``): 5 ``--max-time`` reached; 6 the stream ended without
 a terminal (or interrupted) state and could not be recovered, or the lifecycle audit
@@ -149,6 +150,9 @@ class Tail:
     first_event: float | None = None
     cut_at: float | None = None
     stalled: bool = False
+    #: The last event was over the buffering bound and not read (``TimedEvent.truncated``): a stream
+    #: that closes right after it may have ended in it (``follow.tail_a2a``: outcome ``oversize``).
+    last_unread: bool = False
     lifecycle: Lifecycle = field(init=False)
 
     def __post_init__(self) -> None:
@@ -255,6 +259,7 @@ class Tail:
         observe, settles = lc.observe, SETTLES
         v1 = lc.family is Family.V1_0  # 0.3 also reads ``final`` in the payload (observe)
         events, total, biggest = self.events, self.total_bytes, self.max_bytes
+        unread = self.last_unread
         # the read's time: once for all its events (only the first of a new read has a delta)
         t, text, delta, new = self._read(items[i][0])
         if self.first_event is None:
@@ -271,6 +276,7 @@ class Tail:
                 if type(item) is not TimedEvent:
                     break
                 _, size, ev, truncated = item
+                unread = truncated
                 i += 1
                 events += 1
                 total += size
@@ -316,6 +322,7 @@ class Tail:
                     break
         finally:
             self.events, self.total_bytes, self.max_bytes = events, total, biggest
+            self.last_unread = unread
             self._zero_gaps(i - first - 1)
         return i, done
 

@@ -17,6 +17,7 @@ Operation names are the A2A 1.0 (gRPC, PascalCase) names for every family: ``Sen
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, final
@@ -132,6 +133,22 @@ async def close_inner(gen: AsyncGenerator[Any, None]) -> None:
     except RuntimeError as exc:
         if "already running" not in str(exc):
             raise
+
+
+def quiet_closing_asyncgens(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """An event loop exception handler: drops the "already running" ``RuntimeError`` of an async
+    generator being closed (``close_inner``'s case, reported by ``shutdown_asyncgens`` when it
+    closes the inner generator of ``stream_batches`` after the outer one's ``finally`` began to: the
+    order is a set's), and hands anything else to the loop's default handler. Installed by
+    ``cli.context.Invocation.run``: the generator is being closed, which is all either wants."""
+    exc = context.get("exception")
+    if (
+        context.get("asyncgen") is not None
+        and isinstance(exc, RuntimeError)
+        and "already running" in str(exc)
+    ):
+        return
+    loop.default_exception_handler(context)
 
 
 async def stream_batches(

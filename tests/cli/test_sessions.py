@@ -392,3 +392,301 @@ def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_d
         env=AUTH,
     )
     assert r.exit_code == 6 and "loop" in r.json["error"]["message"]
+
+
+# ------------------------------------------- CancelTask refusals on the ListTasks fallback
+#: contextId → (the task's state in ListTasks, what CancelTask answers, the state GetTask then says)
+_CANCEL: dict[str, tuple[str, Any, str]] = {
+    "ok": ("TASK_STATE_WORKING", "canceled", "TASK_STATE_CANCELED"),
+    # ended between ListTasks and CancelTask: -32002 for a task GetTask shows terminal
+    "ended": (
+        "TASK_STATE_WORKING",
+        {"code": -32002, "message": "Task cannot be canceled"},
+        "TASK_STATE_COMPLETED",
+    ),
+    # -32002 for a task still running: the agent refused, nothing was killed
+    "refused": ("TASK_STATE_WORKING", {"code": -32002, "message": "not cancelable"}, "TASK_STATE_WORKING"),
+    "internal": (
+        "TASK_STATE_WORKING",
+        {"code": -32603, "message": "database is on fire"},
+        "TASK_STATE_WORKING",
+    ),
+    "auth": ("TASK_STATE_WORKING", 401, "TASK_STATE_WORKING"),
+    "http500": ("TASK_STATE_WORKING", 500, "TASK_STATE_WORKING"),
+}
+
+
+def _cancel_refusing_app(base: str) -> Any:
+    """A plain A2A 1.0 agent (no debug API): one working task per context of ``_CANCEL``, task id
+    ``t-<context>``, whose CancelTask answers as the table says."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, PlainTextResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import v1_card
+
+    def task(ctx: str, state: str) -> dict[str, Any]:
+        return {
+            "id": f"t-{ctx}",
+            "contextId": ctx,
+            "status": {"state": state, "timestamp": "2026-11-22T04:30:01.695Z"},
+        }
+
+    async def card(_: Request) -> Response:
+        return JSONResponse(v1_card(base, "/rpc"))
+
+    async def rpc(request: Request) -> Response:
+        body = json.loads(await request.body())
+        rid, method, params = body.get("id"), body.get("method"), body.get("params") or {}
+        if method == "ListTasks":
+            result: Any = {"tasks": [task(c, v[0]) for c, v in _CANCEL.items()], "nextPageToken": ""}
+        else:
+            ctx = str(params.get("id", "")).removeprefix("t-")
+            listed, cancel, after = _CANCEL[ctx]
+            if method == "GetTask":
+                result = task(ctx, after)
+            elif cancel == "canceled":
+                result = task(ctx, "TASK_STATE_CANCELED")
+            elif cancel == 401:
+                return JSONResponse({"error": "no"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
+            elif cancel == 500:
+                return PlainTextResponse("boom", status_code=500)
+            else:
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": cancel})
+        return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": result})
+
+    return Starlette(
+        routes=[
+            Route("/.well-known/agent-card.json", card),
+            Route("/rpc", rpc, methods=["POST"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def cancel_refusing() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_cancel_refusing_app) as srv:
+        yield srv.url
+
+
+def test_fallback_kill_counts_only_a_terminal_task_as_already_ended(cli: Any, cancel_refusing: str) -> None:
+    """-32002 TaskNotCancelable for a task that has ended is 'already ended' (exit 0)."""
+    r = cli("sessions", "kill", cancel_refusing, "ctx-ok", "ctx-ended", "--yes", "-o", "json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    ok, ended = r.json["results"]
+    assert ok["canceledTasks"] == ["t-ok"] and ok["alreadyTerminalTasks"] == []
+    assert ended["canceledTasks"] == [] and ended["alreadyTerminalTasks"] == ["t-ended"]
+    assert "error" not in ok and "error" not in ended and "error" not in r.json
+
+
+@pytest.mark.parametrize(
+    ("ctx", "exit_code", "code", "a2a_code"),
+    [
+        ("refused", 1, "a2a_error", -32002),
+        ("internal", 1, "a2a_error", -32603),
+        ("auth", 4, "auth", None),
+        ("http500", 1, "http_status", None),
+    ],
+)
+def test_fallback_kill_reports_a_failed_cancel_as_a_failure(
+    cli: Any, cancel_refusing: str, ctx: str, exit_code: int, code: str, a2a_code: int | None
+) -> None:
+    """Any other CancelTask error (or -32002 for a task still running) killed nothing: it is the
+    failure it is, with its exit code, never 'already ended' with exit 0; the other ids keep theirs."""
+    r = cli("sessions", "kill", cancel_refusing, f"ctx-{ctx}", "ctx-ok", "--yes", "-o", "json")
+    assert r.exit_code == exit_code, r.stdout + r.stderr
+    failed, ok = r.json["results"]
+    assert failed["id"] == f"ctx-{ctx}" and failed["found"] is True
+    assert failed["canceledTasks"] == [] and failed["alreadyTerminalTasks"] == []
+    assert failed["error"]["code"] == code and failed["error"]["exitCode"] == exit_code
+    assert failed["error"].get("a2aCode") == a2a_code
+    assert ok["canceledTasks"] == ["t-ok"] and "error" not in ok
+    assert r.json["error"] == failed["error"]  # the failure that decides the exit code, beside the results
+    assert f"ctx-{ctx}" in r.stderr
+
+
+# ------------------------------------------- one id's failure must not lose the others' results
+def _partly_failing_debug_app(_: str) -> Any:
+    """A protected debug API whose DELETE answers a KillResult, except for ``ctx-boom`` (HTTP 500)
+    and ``ctx-slow`` (answers after 3 s: a read timeout under ``--timeout 0.5``)."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    async def discovery(request: Request) -> JSONResponse:
+        return JSONResponse({"contractVersion": "1", "features": ["sessions"]}, status_code=401)
+
+    async def one(request: Request) -> JSONResponse:
+        sid = request.path_params["sid"]
+        if sid == "ctx-boom":
+            return JSONResponse({"error": {"message": "registry is locked"}}, status_code=500)
+        if sid == "ctx-slow":
+            await asyncio.sleep(3)
+        if sid == "ctx-gone":
+            return JSONResponse({"error": {"message": "no such session"}}, status_code=404)
+        return JSONResponse(
+            {
+                "id": sid,
+                "found": True,
+                "alreadyClosed": False,
+                "canceledTasks": [f"t-{sid}"],
+                "alreadyTerminalTasks": [],
+                "tokenRevoked": True,
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/debug/a2a", discovery),
+            Route("/debug/a2a/sessions/{sid}", one, methods=["DELETE"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def partly_failing_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_partly_failing_debug_app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize(
+    ("bad", "exit_code", "code"), [("ctx-boom", 1, "http_status"), ("ctx-slow", 5, "timeout")]
+)
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_kill_of_several_ids_reports_every_id_when_one_fails(
+    cli: Any, partly_failing_debug: str, bad: str, exit_code: int, code: str, output: str
+) -> None:
+    """`sessions kill ID1 ID2 ID3` with a 500 or a timeout on ID2: ID1 and ID3 were killed and are
+    reported so; ID2 carries its error; the exit code is ID2's failure."""
+    r = cli(
+        "--timeout",
+        "0.5",
+        "sessions",
+        "kill",
+        partly_failing_debug,
+        "ctx-a",
+        bad,
+        "ctx-b",
+        "ctx-gone",
+        "--yes",
+        "-o",
+        output,
+        env=AUTH,
+    )
+    assert r.exit_code == exit_code, r.stdout + r.stderr
+    docs = r.jsonl if output == "jsonl" else [r.json]
+    assert len(docs) == 1  # one document, in jsonl one line
+    doc = docs[0]
+    assert doc["selected"] == ["ctx-a", bad, "ctx-b", "ctx-gone"]
+    a, failed, b, gone = doc["results"]
+    for killed in (a, b):
+        assert killed["found"] is True and killed["canceledTasks"] == [f"t-{killed['id']}"]
+        assert "error" not in killed
+        conforms(killed, "KillResult")
+    assert gone["found"] is False and "error" not in gone
+    assert failed["id"] == bad and failed["error"]["code"] == code
+    assert failed["error"]["exitCode"] == exit_code
+    assert failed["canceledTasks"] == [] and failed["tokenRevoked"] is False
+    assert doc["error"] == failed["error"]
+    assert bad in r.stderr and "no such session: ctx-gone" in r.stderr
+    table = cli("--timeout", "0.5", "sessions", "kill", partly_failing_debug, "ctx-a", bad, "--yes", env=AUTH)
+    assert table.exit_code == exit_code and "killed" in table.stdout and "failed" in table.stdout
+
+
+# ------------------------------------------- ListTasks answers outside the A2A Task shape (fallback)
+#: mode → (the ListTasks tasks, nextPageToken, what the error message names)
+_HOSTILE_LISTS: dict[str, tuple[Any, str, str]] = {
+    "strstatus": ([{"id": "t", "contextId": "c", "status": "working"}], "", "tasks[0].status"),
+    "noid": ([{"contextId": "c", "status": {"state": "TASK_STATE_WORKING"}}], "", "tasks[0].id"),
+    "intid": ([{"id": 5, "contextId": "c"}], "", "tasks[0].id"),
+    "listctx": ([{"id": "t", "contextId": ["a"]}], "", "tasks[0].contextId"),
+    "notobject": (["t1"], "", "tasks[0]"),
+    "loop": ([{"id": "t", "contextId": "c"}], "same", "nextPageToken"),
+}
+
+
+def _hostile_list_app(base: str) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import v1_card
+
+    def routes(mode: str) -> list[Route]:
+        async def card(_: Request) -> Response:
+            return JSONResponse(v1_card(base, f"/{mode}/rpc"))
+
+        async def rpc(request: Request) -> Response:
+            body = json.loads(await request.body())
+            tasks, token, _ = _HOSTILE_LISTS[mode]
+            result = {"tasks": tasks, "nextPageToken": token}
+            return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+        return [Route(f"/{mode}/agent-card.json", card), Route(f"/{mode}/rpc", rpc, methods=["POST"])]
+
+    return Starlette(routes=[r for mode in _HOSTILE_LISTS for r in routes(mode)])
+
+
+@pytest.fixture(scope="module")
+def hostile_lists() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_hostile_list_app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("mode", sorted(_HOSTILE_LISTS))
+@pytest.mark.parametrize("args", [["list"], ["kill", "--state", "active", "--yes"], ["leaks"]])
+def test_a_list_tasks_answer_outside_the_task_shape_is_a_protocol_violation(
+    cli: Any, hostile_lists: str, mode: str, args: list[str]
+) -> None:
+    """A task whose status is a string, a task without a string id (a kill sent CancelTask with
+    id null), a list as contextId, a task that is no object (silently dropped), a nextPageToken
+    that comes back (ran to --max-time): exit 6 naming the field, never 'unexpected' (1) or 5."""
+    r = cli(
+        "--max-time",
+        "20",
+        "sessions",
+        args[0],
+        f"{hostile_lists}/{mode}/agent-card.json",
+        *args[1:],
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 6, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "protocol" and "unexpected" not in error["message"]
+    assert _HOSTILE_LISTS[mode][2] in error["message"]
+
+
+def test_kill_stopped_by_max_time_reports_the_kills_done(cli: Any, partly_failing_debug: str) -> None:
+    """--max-time passing during `sessions kill ID1 ID2 ID3` (ID2 answers after 3 s) lost ID1's
+    kill: only the timeout was reported. ID1 is reported killed; ID2 (in flight) and ID3 (not tried)
+    carry the timeout; exit 5."""
+    r = cli(
+        "--max-time",
+        "1.5",
+        "sessions",
+        "kill",
+        partly_failing_debug,
+        "ctx-a",
+        "ctx-slow",
+        "ctx-b",
+        "--yes",
+        "-o",
+        "json",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    a, slow, b = r.json["results"]
+    assert a["found"] is True and a["canceledTasks"] == ["t-ctx-a"] and "error" not in a
+    assert [x["error"]["code"] for x in (slow, b)] == ["timeout", "timeout"]
+    assert slow["found"] is None and b["found"] is None
+    assert r.json["error"]["exitCode"] == 5

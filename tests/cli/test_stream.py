@@ -682,3 +682,74 @@ def test_subscribe_mid_artifact_knows_the_chunks_of_its_snapshot(
     recs, summary = records(r)
     assert summary["finalState"] == "completed" and summary["violations"] == []
     assert [e["kind"] for e in events(recs)][:2] == ["task", "artifact-update"]
+
+
+# ----------------------------------------------------- a --max-event-bytes smaller than every event
+def test_a_bound_below_every_event_blames_the_bound_not_the_agent(cli: Any, sandbox: Any) -> None:
+    """`--max-event-bytes 10`: every SSE event, the terminal one included, is over the bound and not
+    read. They are oversize events (exit 7, as a larger stream's one is), and the end is the bound's
+    (outcome oversize), not the agent's: no cut, no resubscribe, no missing-terminal violation."""
+    r = cli(
+        "stream", "tail", sandbox.url, "--send", "/stream 3 100", "--max-event-bytes", "10", "-o", "jsonl"
+    )
+    assert r.exit_code == 7, r.stdout[-800:]
+    recs, summary = records(r)
+    evs = events(recs)
+    assert evs and all(e["oversize"] and e["kind"] == "oversize" for e in evs)
+    assert [x["type"] for x in recs if x["type"] != "event"] == []  # no cut, no reconnect
+    assert summary["outcome"] == "oversize" and summary["exitCode"] == 7
+    assert summary["violations"] == [] and summary["cuts"] == [] and summary["reconnects"] == []
+    assert [o["limit"] for o in summary["oversize"]] == [10] * len(evs)
+    table = cli("stream", "tail", sandbox.url, "--send", "hi", "--max-event-bytes", "10")
+    assert table.exit_code == 7 and "--max-event-bytes" in table.stdout
+
+
+def test_a_bound_below_every_event_of_a_subscribe_reads_the_end_from_get_task(cli: Any, sandbox: Any) -> None:
+    """--task: the task id is known, so GetTask says the state the unread terminal event carried."""
+    task_id = cli("send", sandbox.url, "/slow 0.5", "--no-wait", "-o", "json").json["taskId"]
+    r = cli("stream", "tail", sandbox.url, "--task", task_id, "--max-event-bytes", "10", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    doc = r.json
+    assert doc["outcome"] == "oversize" and doc["finalState"] == "completed" and doc["taskId"] == task_id
+    assert doc["violations"] == [] and doc["cuts"] == [] and doc["missed"] == []
+    assert doc["oversize"] and all(e["oversize"] for e in doc["records"] if e["type"] == "event")
+
+
+def test_a_bound_below_every_event_over_websocket(cli: Any, sandbox: Any) -> None:
+    """WebSocket messages are read whole: oversize, and the terminal state is seen (completed, 7)."""
+    ws = sandbox.url.replace("http://", "ws://") + "/a2a/ws"
+    r = cli("stream", "tail", ws, "--send", "hi", "--max-event-bytes", "10", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    assert r.json["outcome"] == "completed" and r.json["finalState"] == "completed"
+    assert r.json["violations"] == [] and len(r.json["oversize"]) == r.json["events"]
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "0.5", "0B", "-1MiB"])
+def test_a_bound_that_is_not_positive_is_a_usage_error(cli: Any, sandbox: Any, value: str) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "hi", f"--max-event-bytes={value}", "-o", "json")
+    assert r.exit_code == 2, r.stdout[-500:]
+    assert r.json["error"]["code"] == "usage" and "--max-event-bytes" in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("source", ["send", "sse"])
+def test_a_terminal_event_over_the_bound_ends_as_oversize(cli: Any, streams: str, source: str) -> None:
+    """The task's events fit the bound, its terminal one (~2 KB) does not: it is not read, and the
+    close that follows it is the bound's end (outcome oversize, exit 7), not 'closed without a
+    terminal state' (6) with a cut and resubscribes; the task id is known from the earlier events."""
+    where = (
+        ["--sse", f"{streams}/raw-bigend"]
+        if source == "sse"
+        else [f"{streams}/bigend/agent-card.json", "--send", "hi"]
+    )
+    r = cli("stream", "tail", *where, "--max-event-bytes", "1000", "--reconnect", "1", "-o", "jsonl")
+    assert r.exit_code == 7, r.stdout[-800:]
+    recs, summary = records(r)
+    assert [(e["kind"], e["oversize"]) for e in events(recs)] == [
+        ("task", False),
+        ("status-update", False),
+        ("oversize", True),
+    ]
+    assert [x["type"] for x in recs if x["type"] != "event"] == []
+    assert summary["outcome"] == "oversize" and summary["taskId"] == "t-fault-1"
+    assert summary["violations"] == [] and summary["cuts"] == [] and summary["missed"] == []
+    assert summary["oversize"][0]["limit"] == 1000

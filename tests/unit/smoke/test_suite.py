@@ -112,6 +112,9 @@ def test_a_check_without_any_target(tmp_path: Path) -> None:
 def test_bad_sizes_and_phase_budgets(tmp_path: Path) -> None:
     stream = "version: 1\ntargets: [t]\nchecks:\n  - kind: stream\n    text: hi\n    maxEventBytes: huge\n"
     assert "maxEventBytes 'huge' is not a size (examples: 4MiB, 512KiB)" in _error(tmp_path, stream)
+    for zero in ("0", "0B", "0.5"):  # a bound under 1 byte reads no event: every one oversize
+        text = stream.replace("huge", f"'{zero}'")
+        assert f"maxEventBytes '{zero}' is not a size" in _error(tmp_path, text), zero
     budgets = "version: 1\ntargets: [t]\nchecks:\n  - kind: probe\n    budgets: {rpc: fast}\n"
     assert _error(tmp_path, budgets).startswith("SUITE:")
 
