@@ -148,6 +148,7 @@ KEYS = [
     "startedAt",
     "elapsed",
     "sendingWindow",
+    "answerWindow",
     "timeout",
     "client",
     "requests",
@@ -161,6 +162,7 @@ KEYS = [
     "latencyBuckets",
     "thresholds",
     "aborted",
+    "interrupted",
     "notes",
     "exitCode",
     "histograms",
@@ -177,9 +179,18 @@ def test_to_json() -> None:
     assert (doc["runs"], doc["sources"]) == (1, None)
     assert doc["startedAt"] == "2027-01-15T08:00:00.000+00:00"
     assert (doc["elapsed"], doc["timeout"], doc["client"]) == (2.0, 30.0, None)
-    assert doc["requests"] == {"scheduled": 10, "sent": 9, "ok": 8, "failures": 1, "dropped": 1}
+    assert doc["requests"] == {
+        "scheduled": 10,
+        "sent": 9,
+        "ok": 8,
+        "failures": 1,
+        "dropped": 1,
+        "cancelled": 0,
+    }
     assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
-    assert doc["throughput"] == {"asked": 5.0, "achieved": 4.5, "ok": 4.0}
+    assert doc["throughput"] == {"asked": 5.0, "sent": 4.5, "achieved": 4.5, "ok": 4.0}
+    assert (doc["sendingWindow"], doc["answerWindow"]) == (2.0, 2.0)  # none given: elapsed
+    assert doc["interrupted"] is False
     assert list(doc["metrics"]) == ["latency"]
     assert doc["metrics"]["latency"]["count"] == 9
     assert doc["metrics"]["latency"]["p99"] == pytest.approx(0.02, rel=1e-3)
@@ -190,7 +201,59 @@ def test_to_json() -> None:
     assert list(doc["histograms"]) == ["latency"]
     assert HdrHistogram.decode(doc["histograms"]["latency"].encode()).get_total_count() == 9
     closed = _report(rec, CLOSED, elapsed=0.0).to_json()
-    assert closed["throughput"] == {"asked": None, "achieved": None, "ok": None}
+    assert closed["throughput"] == {"asked": None, "sent": None, "achieved": None, "ok": None}
+
+
+def test_sending_rate_and_throughput_have_their_own_windows() -> None:
+    """The sending rate is requests sent over the sending window; the throughput (every answer, and
+    ok ones) is over the answer window, from the start to the last answer (vegeta's rate and
+    throughput): 40 requests sent in 1 s, answered over 4 s, is 40/s sent, 10/s achieved. The rps
+    threshold reads the throughput."""
+    rec = _rec({"ok": 30, "http-error": 10})
+    report = LoadReport.build(
+        target="http://127.0.0.1:9",
+        scenario="send",
+        model=ModelSpec("open", rate=40.0, duration=1.0),
+        negotiated=NEGOTIATED,
+        recorder=rec,
+        started_at=STARTED,
+        elapsed=4.2,
+        window=1.0,
+        answer_window=4.0,
+        thresholds=parse_thresholds(["rps>=20"]),
+    )
+    doc = report.to_json()
+    assert (doc["sendingWindow"], doc["answerWindow"], doc["elapsed"]) == (1.0, 4.0, 4.2)
+    assert doc["throughput"] == {"asked": 40.0, "sent": 40.0, "achieved": 10.0, "ok": 7.5}
+    assert doc["thresholds"][0]["actual"] == 10.0 and report.exit == ExitCode.CHECK_FAILED
+    assert doc["notes"][0] == (
+        "the agent did not keep up: requests were sent at 40.0 req/s but answered at 10.0 req/s; "
+        "the last answer came 3.0s after the last request was sent"
+    )
+    # requests cut in flight (--max-time, Ctrl-C) are sent, but neither answers nor errors
+    cut = LoadReport.build(
+        target="t",
+        scenario="send",
+        model=CLOSED,
+        negotiated=None,
+        recorder=_rec({"ok": 4}),
+        started_at=STARTED,
+        elapsed=2.0,
+        window=1.0,
+        cancelled=2,
+        interrupted=True,
+        thresholds=parse_thresholds(["errors<1%"]),
+    ).to_json()
+    assert cut["requests"] == {
+        "scheduled": 6,
+        "sent": 6,
+        "ok": 4,
+        "failures": 0,
+        "dropped": 0,
+        "cancelled": 2,
+    }
+    assert cut["throughput"] == {"asked": None, "sent": 6.0, "achieved": 2.0, "ok": 2.0}
+    assert cut["thresholds"][0]["ok"] is True and cut["interrupted"] is True and cut["exitCode"] == 130
 
 
 def test_exit_codes() -> None:
@@ -499,6 +562,20 @@ def test_a_run_given_twice_is_refused() -> None:
     with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
         merge_reports([("a.json", a), ("b.json", json.loads(json.dumps(a)))])
     assert merge_reports([("a.json", a), ("b.json", _other_run(a))]).recorder.answered == 100
+
+
+def test_a_merge_of_an_interrupted_run_is_interrupted_and_adds_the_cancelled() -> None:
+    """As 'fleet report' does: a run Ctrl-C or SIGTERM stopped makes the merge 130; the requests it
+    cancelled add up. A report from before 'interrupted' and 'cancelled' reads as neither."""
+    cut = _good()
+    cut.update(interrupted=True, exitCode=130, requests={**cut["requests"], "cancelled": 3})
+    merged = merge_reports([("a.json", cut), ("b.json", _good())])
+    assert merged.exit == ExitCode.INTERRUPTED and merged.to_json()["requests"]["cancelled"] == 3
+    old = {k: v for k, v in _good().items() if k not in ("interrupted", "answerWindow")}
+    old["requests"] = {k: v for k, v in old["requests"].items() if k != "cancelled"}
+    again = merge_reports([("old.json", old)])
+    assert again.exit == ExitCode.OK and again.cancelled == 0
+    assert again.answering == old["elapsed"]  # the answer window of an old report: its elapsed
 
 
 def test_merged_negotiated_is_the_first_runs_when_it_is_an_object() -> None:
