@@ -421,7 +421,8 @@ def report_cmd(
     """Merge load reports of runs that shared one load (N machines or CI jobs each running a
     --rate share) into one report: counts and HDR histograms add exactly, asked rates add, the
     elapsed time is the longest run's. Thresholds are judged on the merged data; exit 7 if any
-    fails. One file shows that report again.
+    fails. One file shows that report again. Two inputs holding the same run (a merged report and
+    one of its runs) are exit 2: its requests would count twice.
 
     Examples:
 

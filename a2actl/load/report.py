@@ -10,6 +10,7 @@ runs exactly: counts add, percentiles are those of the union, thresholds are jud
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -113,7 +114,9 @@ def _model_kinds(model: Any) -> set[str]:
 class LoadReport:
     """A load run's (or a merge's) result. Durations in seconds; ``started_at`` a Unix time;
     ``runs`` how many runs were merged into it (1 for a plain run); ``asked_rate`` the sum of the
-    runs' asked rates (req/s; ``None`` for closed runs)."""
+    runs' asked rates (req/s; ``None`` for closed runs). ``run_id`` identifies a plain run (a
+    UUID4; ``None`` for a merge), ``run_ids`` the runs a merge holds (those whose reports had one),
+    so ``load report`` can refuse to count one run twice."""
 
     target: str
     scenario: str
@@ -134,6 +137,8 @@ class LoadReport:
     cancelled: int = 0
     #: Ctrl-C or SIGTERM stopped the run (exit 130)
     interrupted: bool = False
+    run_id: str | None = None
+    run_ids: list[str] = field(default_factory=list)
     timed_out: bool = False
     timeout: float | None = None
     client: dict[str, Any] | None = None
@@ -161,7 +166,9 @@ class LoadReport:
         timeout: float | None = None,
         client: dict[str, Any] | None = None,
     ) -> LoadReport:
-        """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``)."""
+        """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``) and
+        a new run id."""
+        run_id = str(uuid.uuid4())
         report = cls(
             target=target,
             scenario=scenario,
@@ -176,6 +183,8 @@ class LoadReport:
             answer_window=answer_window,
             cancelled=cancelled,
             interrupted=interrupted,
+            run_id=run_id,
+            run_ids=[run_id],
             timed_out=timed_out,
             timeout=timeout,
             client=client,
@@ -266,7 +275,7 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         """The ``-o json`` document (docs/load.md): ``kind``, ``target``, ``scenario``, ``model``,
-        ``negotiated``, ``runs``, ``sources``, ``startedAt`` (ISO 8601 UTC),
+        ``negotiated``, ``runs``, ``sources``, ``runId``, ``runIds``, ``startedAt`` (ISO 8601 UTC),
         ``elapsed``, ``sendingWindow``, ``answerWindow`` (s), ``timeout`` (s, per request),
         ``client`` (``{"http", "loop"}``: the HTTP client and event loop that generated the load),
         ``requests`` (scheduled, sent, ok, failures, dropped, cancelled), ``throughput`` (asked,
@@ -285,6 +294,8 @@ class LoadReport:
             "negotiated": self.negotiated,
             "runs": self.runs,
             "sources": self.sources or None,
+            "runId": self.run_id,
+            "runIds": self.run_ids,
             "startedAt": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(
                 timespec="milliseconds"
             ),
@@ -419,6 +430,21 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     )
 
 
+def _run_ids(doc: dict[str, Any]) -> list[str]:
+    """The ids of the runs a report holds: ``runIds`` (a run's own, or a merge's), else ``[runId]``;
+    ``[]`` for a report from before run ids (it merges as before, checked only for being an equal
+    document). ``ValueError`` for ids that are not non-empty strings, or one listed twice."""
+    ids = doc.get("runIds")
+    if ids is None:
+        ids = [] if doc.get("runId") is None else [doc.get("runId")]
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValueError(f"runIds is not a list of run ids: {repr(ids)[:80]}")
+    twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if twice is not None:
+        raise ValueError(f"run {twice} is listed twice in runIds")
+    return ids
+
+
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
     """Merge ``-o json`` report documents (``(source name, document)`` pairs) of runs that ran side
     by side (N machines or CI jobs sharing one load): counters and histograms add exactly, the
@@ -428,8 +454,9 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
 
     Raises ``ValueError`` (the caller's exit 2) naming the source (``"b.json: …"``) for a document
     that is not a load report, whose histograms do not decode or whose fields are malformed, for a
-    report given twice (equal documents: its requests would count twice), and when the runs'
-    scenarios differ (or ``docs`` is empty). A run Ctrl-C or SIGTERM stopped (its
+    report given twice (two inputs that hold the same run id, e.g. a merged report and one of the
+    runs in it, or equal documents for reports without ids: its requests would count twice), and
+    when the runs' scenarios differ (or ``docs`` is empty). A run Ctrl-C or SIGTERM stopped (its
     ``exitCode`` 130, ``interrupted``) makes the merge ``interrupted`` (130) too, as ``fleet report``
     does."""
     if not docs:
@@ -444,9 +471,21 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     started = math.inf
     texts: dict[str, Threshold] = {}
     seen: list[tuple[str, dict[str, Any]]] = []
+    holder: dict[str, str] = {}  # run id → the input that holds it
     for source, doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
             raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
+        try:
+            ids = _run_ids(doc)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from exc
+        for rid in ids:
+            if rid in holder:  # a merged report and a run it holds, or one file given twice
+                raise ValueError(
+                    f"{source} and {holder[rid]} both hold run {rid}: its requests would count twice; "
+                    "merge each run once"
+                )
+        holder.update((rid, source) for rid in ids)
         same = next((name for name, other in seen if other == doc), None)
         if (
             same is not None
@@ -496,6 +535,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         asked_rate=asked,
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],
+        run_ids=list(holder),
     )
     report.judge(extra or tuple(texts.values()))
     return report

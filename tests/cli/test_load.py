@@ -297,7 +297,7 @@ def test_load_report_refuses_a_report_without_its_counters(
     assert r.exit_code == 0, r.stderr
     for key in ("statuses", "histograms"):
         doc = json.loads((tmp_path / "a.json").read_text())
-        del doc[key]
+        del doc[key], doc["runId"], doc["runIds"]  # not the same run as a.json (refused as such)
         (tmp_path / "b.json").write_text(json.dumps(doc))
         r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
         assert r.exit_code == 2, r.stdout
@@ -651,3 +651,33 @@ def test_sigterm_writes_the_report_marked_interrupted(
     assert summary["errors"] == [] and set(summary["statuses"]) <= {"ok", "dropped"}
     assert summary["elapsed"] < 20  # stopped, not run to its 60 s
     assert "interrupted" in err
+
+
+def test_load_report_refuses_a_run_it_already_holds(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """Each run has an id; a merged report carries the ids of its runs, so merging it again with one
+    of them is exit 2 naming both files and the run. Only equal documents were caught: the merged
+    report and a.json added a.json's requests twice. Reports without ids merge as before."""
+    url, _ = fast_agent
+    for name in ("a", "b"):
+        r = cli("load", "run", url, "-n", "10", "-c", "2", "--out", str(tmp_path / f"{name}.json"))
+        assert r.exit_code == 0, r.stderr
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("a", "b"))
+    assert a["runId"] != b["runId"] and a["runIds"] == [a["runId"]]
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    merged = _run_json(cli, "load", "report", *files, "--out", str(tmp_path / "m.json"))
+    assert merged["runIds"] == [a["runId"], b["runId"]] and merged["requests"]["sent"] == 20
+    r = cli("-o", "json", "load", "report", str(tmp_path / "m.json"), files[0])
+    assert r.exit_code == 2, r.stdout
+    message = r.json["error"]["message"]
+    assert files[0] in message and str(tmp_path / "m.json") in message and a["runId"] in message
+    again = _run_json(cli, "load", "report", str(tmp_path / "m.json"))  # one merged report shown again
+    assert again["runIds"] == merged["runIds"] and again["requests"] == merged["requests"]
+    for name, doc in (("old-a", a), ("old-b", b)):  # reports from before run ids
+        old = {k: v for k, v in doc.items() if k not in ("runId", "runIds")}
+        (tmp_path / f"{name}.json").write_text(json.dumps(old))
+    old_files = [str(tmp_path / "old-a.json"), str(tmp_path / "old-b.json")]
+    both = _run_json(cli, "load", "report", *old_files)
+    assert both["runs"] == 2 and both["requests"]["sent"] == 20 and both["runIds"] == []
+    assert cli("load", "report", old_files[0], old_files[0]).exit_code == 2  # equal documents, as before

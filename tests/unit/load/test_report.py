@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -145,6 +146,8 @@ KEYS = [
     "negotiated",
     "runs",
     "sources",
+    "runId",
+    "runIds",
     "startedAt",
     "elapsed",
     "sendingWindow",
@@ -190,6 +193,7 @@ def test_to_json() -> None:
     assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
     assert doc["throughput"] == {"asked": 5.0, "sent": 4.5, "achieved": 4.5, "ok": 4.0}
     assert (doc["sendingWindow"], doc["answerWindow"]) == (2.0, 2.0)  # none given: elapsed
+    assert doc["runIds"] == [doc["runId"]] and str(uuid.UUID(doc["runId"], version=4)) == doc["runId"]
     assert doc["interrupted"] is False
     assert list(doc["metrics"]) == ["latency"]
     assert doc["metrics"]["latency"]["count"] == 9
@@ -202,6 +206,7 @@ def test_to_json() -> None:
     assert HdrHistogram.decode(doc["histograms"]["latency"].encode()).get_total_count() == 9
     closed = _report(rec, CLOSED, elapsed=0.0).to_json()
     assert closed["throughput"] == {"asked": None, "sent": None, "achieved": None, "ok": None}
+    assert _report(rec, OPEN).to_json()["runId"] != doc["runId"]  # a new id per run
 
 
 def test_sending_rate_and_throughput_have_their_own_windows() -> None:
@@ -366,10 +371,14 @@ def test_merging_two_runs_equals_one_run_over_the_union() -> None:
     assert got["kind"] == REPORT_KIND and got["scenario"] == "send"
     assert got["negotiated"] == NEGOTIATED
     assert got["thresholds"] == want["thresholds"]
-    # a merged report merges again, and counts runs
-    again = merge_reports([("ab.json", json.loads(json.dumps(got))), ("b.json", _doc(b))])
-    assert again.runs == 3
+    assert got["runIds"] == [a.run_id, b.run_id] and got["runId"] is None
+    # a merged report merges again, and counts runs; not with a run it holds (counted twice)
+    c = _report(_recorder(records[400:]), ModelSpec("open", rate=50.0, duration=10.0), elapsed=10.0)
+    again = merge_reports([("ab.json", json.loads(json.dumps(got))), ("c.json", _doc(c))])
+    assert again.runs == 3 and again.to_json()["runIds"] == [a.run_id, b.run_id, c.run_id]
     assert again.recorder.total == len(records) + 500
+    with pytest.raises(ValueError, match=rf"^b\.json and ab\.json both hold run {b.run_id}: "):
+        merge_reports([("ab.json", json.loads(json.dumps(got))), ("b.json", _doc(b))])
 
 
 def test_merged_thresholds_are_the_union_by_text_or_extra_judged_on_the_merged_data() -> None:
@@ -532,7 +541,8 @@ def _other_run(doc: dict[str, Any]) -> dict[str, Any]:
     from datetime import datetime, timedelta
 
     later = datetime.fromisoformat(doc["startedAt"]) + timedelta(seconds=1)
-    return {**doc, "startedAt": later.isoformat()}
+    run_id = str(uuid.uuid4())
+    return {**doc, "startedAt": later.isoformat(), "runId": run_id, "runIds": [run_id]}
 
 
 def test_merged_notes_speak_for_the_runs_models() -> None:
@@ -557,11 +567,32 @@ def test_merged_notes_speak_for_the_runs_models() -> None:
 
 
 def test_a_run_given_twice_is_refused() -> None:
-    """The same report twice (a glob and a name, a copied file): its requests would count twice."""
+    """The same report twice (a glob and a name, a copied file): its requests would count twice.
+    Caught by its run id; for reports from before run ids, by equal documents."""
     a = _good()
-    with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
+    with pytest.raises(ValueError, match=rf"^b\.json and a\.json both hold run {a['runId']}: "):
         merge_reports([("a.json", a), ("b.json", json.loads(json.dumps(a)))])
     assert merge_reports([("a.json", a), ("b.json", _other_run(a))]).recorder.answered == 100
+    old = {k: v for k, v in a.items() if k not in ("runId", "runIds")}
+    with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
+        merge_reports([("a.json", old), ("b.json", dict(old))])
+    older = {k: v for k, v in _other_run(a).items() if k not in ("runId", "runIds")}
+    merged = merge_reports([("a.json", old), ("b.json", older)])  # as before run ids
+    assert merged.recorder.answered == 100 and merged.to_json()["runIds"] == []
+
+
+@pytest.mark.parametrize(
+    ("ids", "says"),
+    [
+        ({"runIds": "abc"}, "runIds is not a list of run ids"),
+        ({"runIds": ["abc", 3]}, "runIds is not a list of run ids"),
+        ({"runIds": None, "runId": ""}, "runIds is not a list of run ids"),
+        ({"runIds": ["abc", "abc"]}, "run abc is listed twice in runIds"),
+    ],
+)
+def test_bad_run_ids_are_value_errors_naming_the_source(ids: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=rf"^b\.json: {says}"):
+        merge_reports([("a.json", _good()), ("b.json", _with(**ids))])
 
 
 def test_a_merge_of_an_interrupted_run_is_interrupted_and_adds_the_cancelled() -> None:
