@@ -7,8 +7,7 @@ takes to start. The output is the same as the root ``--version`` option's (``a2a
 An interrupt while the CLI is still being imported exits 130 with one line, as one during a command
 does (``a2actl.cli.app.A2AGroup.invoke``). SIGTERM (``kill``, a container or CI runner stopping the
 job) is handled as Ctrl-C (``_term_as_interrupt``): a replay commits what the agent acknowledged,
-a fleet probe or push listen writes its report, and the exit is 130 (a load run, like on Ctrl-C,
-ends without one).
+a fleet probe, push listen or load run writes its report, and the exit is 130.
 """
 
 import os

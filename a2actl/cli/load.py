@@ -217,11 +217,14 @@ def run_cmd(
     or the open model (--rate R/s on a fixed schedule, latency counted from each request's intended
     send time, so a stalled agent shows in the percentiles: no coordinated omission).
 
-    Reports throughput achieved vs asked, latency percentiles from an HDR histogram (p50 … p99.9,
+    Reports the sending rate vs asked and the throughput (answers per second up to the last
+    answer, so an agent that falls behind shows), latency percentiles from an HDR histogram (p50 … p99.9,
     max), stream timings (time to first event, first artifact, terminal state, gaps), errors by
     class and code, task states (a failed task is counted apart, never as a success), schedule
     lag and drops. -o json is the full report (histograms encoded, mergeable with 'load report');
     -o jsonl one record per request, then the summary. The global --timeout bounds each request.
+    Ctrl-C or SIGTERM stops sending, gives the requests in flight 2 s, then writes the report of
+    what was measured (--out too), marked interrupted, and exits 130.
 
     Examples:
 
@@ -326,6 +329,9 @@ def run_cmd(
         line.close()
         if policy is not None:
             asyncio.set_event_loop_policy(previous)
+    if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
+        out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
+        out.stderr.flush()
     doc = report.to_json()
     if out_file:
         _write_report(out_file, doc, run.out.redact)
@@ -415,7 +421,8 @@ def report_cmd(
     """Merge load reports of runs that shared one load (N machines or CI jobs each running a
     --rate share) into one report: counts and HDR histograms add exactly, asked rates add, the
     elapsed time is the longest run's. Thresholds are judged on the merged data; exit 7 if any
-    fails. One file shows that report again.
+    fails. One file shows that report again. Two inputs holding the same run (a merged report and
+    one of its runs) are exit 2: its requests would count twice.
 
     Examples:
 

@@ -10,6 +10,7 @@ runs exactly: counts add, percentiles are those of the union, thresholds are jud
 from __future__ import annotations
 
 import math
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -70,7 +71,8 @@ class ModelSpec:
 class Progress:
     """A live snapshot: ``elapsed`` seconds, requests ``sent``, ``answered``, ``in_flight``, the
     ``rate`` of answers in the last second, ``p99`` latency so far (seconds; ``None`` before the
-    first answer), ``failures`` and ``dropped`` so far."""
+    first answer), ``failures`` and ``dropped`` so far, and ``sending``: requests sent per second
+    over the last second (an agent that does not keep up answers at a lower ``rate``)."""
 
     elapsed: float
     sent: int
@@ -80,12 +82,15 @@ class Progress:
     p99: float | None
     failures: int
     dropped: int
+    sending: float = 0.0
 
 
 def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
     """The rate metrics thresholds can name: ``errors`` (not ok / answered), ``failed`` (task-failed
     / answered), ``dropped`` (dropped / scheduled) as fractions, ``rps`` (answered / ``elapsed``
-    seconds: the sending window for a finished run). ``None`` where the denominator is zero."""
+    seconds: for a finished run the answer window, from the start to the last answer, so an agent
+    whose backlog drains long after the last request was sent is not credited with the sending
+    rate). ``None`` where the denominator is zero."""
     answered, total = recorder.answered, recorder.total
     return {
         "errors": recorder.failures / answered if answered else None,
@@ -109,7 +114,9 @@ def _model_kinds(model: Any) -> set[str]:
 class LoadReport:
     """A load run's (or a merge's) result. Durations in seconds; ``started_at`` a Unix time;
     ``runs`` how many runs were merged into it (1 for a plain run); ``asked_rate`` the sum of the
-    runs' asked rates (req/s; ``None`` for closed runs)."""
+    runs' asked rates (req/s; ``None`` for closed runs). ``run_id`` identifies a plain run (a
+    UUID4; ``None`` for a merge), ``run_ids`` the runs a merge holds (those whose reports had one),
+    so ``load report`` can refuse to count one run twice."""
 
     target: str
     scenario: str
@@ -121,8 +128,17 @@ class LoadReport:
     asked_rate: float | None
     thresholds: list[ThresholdResult] = field(default_factory=list)
     aborted: str | None = None
-    #: seconds from the start to the last request started (the rate's denominator; None: elapsed)
+    #: seconds from the start to the last request started (the sending rate's denominator; None: elapsed)
     window: float | None = None
+    #: seconds from the start to the last answer, or to the cut when requests in flight were
+    #: cancelled (the throughput's denominator, drain included; None: elapsed)
+    answer_window: float | None = None
+    #: requests sent and cut before their answer (--max-time, Ctrl-C/SIGTERM): not answers, not errors
+    cancelled: int = 0
+    #: Ctrl-C or SIGTERM stopped the run (exit 130)
+    interrupted: bool = False
+    run_id: str | None = None
+    run_ids: list[str] = field(default_factory=list)
     timed_out: bool = False
     timeout: float | None = None
     client: dict[str, Any] | None = None
@@ -143,11 +159,16 @@ class LoadReport:
         thresholds: tuple[Threshold, ...],
         aborted: str | None = None,
         window: float | None = None,
+        answer_window: float | None = None,
+        cancelled: int = 0,
+        interrupted: bool = False,
         timed_out: bool = False,
         timeout: float | None = None,
         client: dict[str, Any] | None = None,
     ) -> LoadReport:
-        """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``)."""
+        """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``) and
+        a new run id."""
+        run_id = str(uuid.uuid4())
         report = cls(
             target=target,
             scenario=scenario,
@@ -159,6 +180,11 @@ class LoadReport:
             asked_rate=model.asked_rate(),
             aborted=aborted,
             window=window,
+            answer_window=answer_window,
+            cancelled=cancelled,
+            interrupted=interrupted,
+            run_id=run_id,
+            run_ids=[run_id],
             timed_out=timed_out,
             timeout=timeout,
             client=client,
@@ -170,7 +196,7 @@ class LoadReport:
         """Evaluate ``thresholds`` on this report (replacing earlier results)."""
         rec = self.recorder
         self.thresholds = evaluate(
-            thresholds, {n: rec.stats(n) for n in rec.histograms}, rates_of(rec, self.sending)
+            thresholds, {n: rec.stats(n) for n in rec.histograms}, rates_of(rec, self.answering)
         )
 
     @property
@@ -180,9 +206,33 @@ class LoadReport:
         return self.window if self.window else self.elapsed
 
     @property
+    def answering(self) -> float:
+        """The answer window in seconds: from the start to the last answer (the drain after the
+        sending window included), or to the cut when requests in flight were cancelled."""
+        return self.answer_window if self.answer_window else self.elapsed
+
+    @property
+    def sent(self) -> int:
+        """Requests sent: answered (any status) or cancelled in flight; not the dropped arrivals."""
+        return self.recorder.answered + self.cancelled
+
+    def rates(self) -> dict[str, float | None]:
+        """``{"sent", "achieved", "ok"}`` in req/s (``None`` over an empty window): the sending
+        rate (requests sent / sending window) and the throughput, of every answer and of ``ok``
+        answers, over the answer window (vegeta's "rate" and "throughput")."""
+        rec, sending, answering = self.recorder, self.sending, self.answering
+        return {
+            "sent": round(self.sent / sending, 3) if sending > 0 else None,
+            "achieved": round(rec.answered / answering, 3) if answering > 0 else None,
+            "ok": round(rec.statuses["ok"] / answering, 3) if answering > 0 else None,
+        }
+
+    @property
     def exit(self) -> ExitCode:
-        """5 when ``--max-time`` stopped the run, 7 when a threshold failed or the run aborted on
-        one, else 0 (docs/exit-codes.md)."""
+        """130 when Ctrl-C or SIGTERM stopped the run, 5 when ``--max-time`` stopped it, 7 when a
+        threshold failed or the run aborted on one, else 0 (docs/exit-codes.md)."""
+        if self.interrupted:
+            return ExitCode.INTERRUPTED
         if self.timed_out:
             return ExitCode.TIMEOUT
         if self.aborted or any(not t.ok for t in self.thresholds):
@@ -207,6 +257,14 @@ class LoadReport:
                 f"{rec.statuses['dropped']} arrivals were dropped: --max-in-flight was full and so was "
                 "its backlog; the agent could not keep up with --rate (or raise the cap)"
             )
+        rates = self.rates()
+        sent, achieved = rates["sent"], rates["achieved"]
+        drain = self.answering - self.sending
+        if "open" in kinds and sent and achieved is not None and achieved < 0.9 * sent and drain >= 1.0:
+            out.append(
+                f"the agent did not keep up: requests were sent at {sent:.1f} req/s but answered at "
+                f"{achieved:.1f} req/s; the last answer came {drain:.1f}s after the last request was sent"
+            )
         lag = rec.percentile("lag", 99.0)
         if "open" in kinds and lag is not None and lag > 0.005:
             out.append(
@@ -217,15 +275,17 @@ class LoadReport:
 
     def to_json(self) -> dict[str, Any]:
         """The ``-o json`` document (docs/load.md): ``kind``, ``target``, ``scenario``, ``model``,
-        ``negotiated``, ``startedAt`` (ISO 8601 UTC), ``elapsed`` (s), ``timeout`` (s, per request),
-        ``client`` (``{"http", "loop"}``: the HTTP client and event loop that generated the load), ``requests`` (scheduled,
-        sent, answered, ok, failures, dropped), ``throughput`` (asked, achieved, ok; req/s),
-        ``metrics`` (name → stats in seconds), ``errors``, ``states``, ``events``, ``bytes``,
-        ``latencyBuckets``, ``thresholds``, ``aborted``, ``notes``, ``exitCode``, ``histograms``
-        (encoded)."""
+        ``negotiated``, ``runs``, ``sources``, ``runId``, ``runIds``, ``startedAt`` (ISO 8601 UTC),
+        ``elapsed``, ``sendingWindow``, ``answerWindow`` (s), ``timeout`` (s, per request),
+        ``client`` (``{"http", "loop"}``: the HTTP client and event loop that generated the load),
+        ``requests`` (scheduled, sent, ok, failures, dropped, cancelled), ``throughput`` (asked,
+        sent, achieved, ok; req/s), ``metrics`` (name → stats in seconds), ``errors``, ``states``,
+        ``events``, ``bytes``, ``latencyBuckets``, ``thresholds``, ``aborted``, ``interrupted``,
+        ``notes``, ``exitCode``, ``histograms`` (encoded)."""
         rec = self.recorder
         counts = rec.counts_json()
         elapsed = self.elapsed
+        rates = self.rates()
         return {
             "kind": REPORT_KIND,
             "target": self.target,
@@ -234,26 +294,26 @@ class LoadReport:
             "negotiated": self.negotiated,
             "runs": self.runs,
             "sources": self.sources or None,
+            "runId": self.run_id,
+            "runIds": self.run_ids,
             "startedAt": datetime.fromtimestamp(self.started_at, timezone.utc).isoformat(
                 timespec="milliseconds"
             ),
             "elapsed": round(elapsed, 6),
             "sendingWindow": round(self.sending, 6),
+            "answerWindow": round(self.answering, 6),
             "timeout": self.timeout,
             "client": self.client,
             "requests": {
-                "scheduled": rec.total,
-                "sent": rec.answered,
+                "scheduled": rec.total + self.cancelled,
+                "sent": self.sent,
                 "ok": rec.statuses["ok"],
                 "failures": rec.failures,
                 "dropped": rec.statuses["dropped"],
+                "cancelled": self.cancelled,
             },
             "statuses": counts["statuses"],
-            "throughput": {
-                "asked": self.asked_rate,
-                "achieved": round(rec.answered / self.sending, 3) if self.sending > 0 else None,
-                "ok": round(rec.statuses["ok"] / self.sending, 3) if self.sending > 0 else None,
-            },
+            "throughput": {"asked": self.asked_rate, **rates},
             "metrics": {name: rec.stats(name) for name in rec.names()},
             "errors": counts["errors"],
             "states": counts["states"],
@@ -262,6 +322,7 @@ class LoadReport:
             "latencyBuckets": rec.buckets("latency"),
             "thresholds": [t.to_json() for t in self.thresholds],
             "aborted": self.aborted,
+            "interrupted": self.interrupted,
             "notes": self.notes(),
             "exitCode": int(self.exit),
             "histograms": rec.encoded(),
@@ -281,6 +342,11 @@ class _Run:
     aborted: str | None
     #: the run was ended by ``--max-time`` (its ``exitCode`` 5)
     timed_out: bool = False
+    #: the answer window (a report from before it: ``elapsed``, which ends at the last answer)
+    answer_window: float = 0.0
+    cancelled: int = 0
+    #: Ctrl-C or SIGTERM stopped the run (its ``exitCode`` 130)
+    interrupted: bool = False
 
 
 def _number(value: Any, what: str) -> float:
@@ -312,6 +378,16 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     asked = None if rate is None else _number(rate, "throughput.asked")
     elapsed = _number(doc.get("elapsed") or 0.0, "elapsed")
     window = _number(doc.get("sendingWindow") or elapsed, "sendingWindow")
+    answer_window = _number(doc.get("answerWindow") or elapsed, "answerWindow")
+    requests = doc.get("requests") or {}
+    if not isinstance(requests, dict):
+        raise ValueError("requests is not a JSON object")
+    cancelled = requests.get("cancelled") or 0
+    if isinstance(cancelled, bool) or not isinstance(cancelled, int) or not 0 <= cancelled < 2**63:
+        raise ValueError(f"requests.cancelled is not a count: {cancelled!r}")
+    interrupted = doc.get("interrupted", False)  # absent from reports of a2actl before it
+    if not isinstance(interrupted, bool):
+        raise ValueError("interrupted is not true or false")
     aborted = doc.get("aborted")
     runs = doc.get("runs") or 1
     if isinstance(runs, bool) or not isinstance(runs, int) or runs < 1:
@@ -340,8 +416,33 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     )
     timed_out = doc.get("exitCode") == int(ExitCode.TIMEOUT)
     return _Run(
-        asked, elapsed, window, started, runs, thresholds, str(aborted) if aborted else None, timed_out
+        asked,
+        elapsed,
+        window,
+        started,
+        runs,
+        thresholds,
+        str(aborted) if aborted else None,
+        timed_out,
+        answer_window,
+        cancelled,
+        interrupted or doc.get("exitCode") == int(ExitCode.INTERRUPTED),
     )
+
+
+def _run_ids(doc: dict[str, Any]) -> list[str]:
+    """The ids of the runs a report holds: ``runIds`` (a run's own, or a merge's), else ``[runId]``;
+    ``[]`` for a report from before run ids (it merges as before, checked only for being an equal
+    document). ``ValueError`` for ids that are not non-empty strings, or one listed twice."""
+    ids = doc.get("runIds")
+    if ids is None:
+        ids = [] if doc.get("runId") is None else [doc.get("runId")]
+    if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
+        raise ValueError(f"runIds is not a list of run ids: {repr(ids)[:80]}")
+    twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
+    if twice is not None:
+        raise ValueError(f"run {twice} is listed twice in runIds")
+    return ids
 
 
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
@@ -353,22 +454,38 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
 
     Raises ``ValueError`` (the caller's exit 2) naming the source (``"b.json: …"``) for a document
     that is not a load report, whose histograms do not decode or whose fields are malformed, for a
-    report given twice (equal documents: its requests would count twice), and when the runs'
-    scenarios differ (or ``docs`` is empty)."""
+    report given twice (two inputs that hold the same run id, e.g. a merged report and one of the
+    runs in it, or equal documents for reports without ids: its requests would count twice), and
+    when the runs' scenarios differ (or ``docs`` is empty). A run Ctrl-C or SIGTERM stopped (its
+    ``exitCode`` 130, ``interrupted``) makes the merge ``interrupted`` (130) too, as ``fleet report``
+    does."""
     if not docs:
         raise ValueError("no reports to merge")
     recorder = Recorder()
     scenarios = set()
     asked: float | None = None
-    elapsed = window = 0.0
+    elapsed = window = answer_window = 0.0
+    cancelled = 0
     aborted: list[str] = []
-    timed_out = False
+    timed_out = interrupted = False
     started = math.inf
     texts: dict[str, Threshold] = {}
     seen: list[tuple[str, dict[str, Any]]] = []
+    holder: dict[str, str] = {}  # run id → the input that holds it
     for source, doc in docs:
         if not isinstance(doc, dict) or doc.get("kind") != REPORT_KIND:
             raise ValueError(f"{source}: not an 'a2actl load run -o json' report")
+        try:
+            ids = _run_ids(doc)
+        except ValueError as exc:
+            raise ValueError(f"{source}: {exc}") from exc
+        for rid in ids:
+            if rid in holder:  # a merged report and a run it holds, or one file given twice
+                raise ValueError(
+                    f"{source} and {holder[rid]} both hold run {rid}: its requests would count twice; "
+                    "merge each run once"
+                )
+        holder.update((rid, source) for rid in ids)
         same = next((name for name, other in seen if other == doc), None)
         if (
             same is not None
@@ -384,9 +501,12 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
             asked = (asked or 0.0) + run.asked
         elapsed = max(elapsed, run.elapsed)
         window = max(window, run.window)
+        answer_window = max(answer_window, run.answer_window)
+        cancelled += run.cancelled
         if run.aborted:
             aborted.append(f"{source}: {run.aborted}")
         timed_out = timed_out or run.timed_out
+        interrupted = interrupted or run.interrupted
         if run.started is not None:
             started = min(started, run.started)
         for t in run.thresholds:
@@ -406,12 +526,16 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         started_at=started if started != math.inf else 0.0,
         elapsed=elapsed,
         window=window,
+        answer_window=answer_window,
+        cancelled=cancelled,
         aborted="; ".join(aborted) or None,
         # a run --max-time ended is 5 in the merge too (as 'load run' was), not 7 for its abort
         timed_out=timed_out,
+        interrupted=interrupted,
         asked_rate=asked,
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],
+        run_ids=list(holder),
     )
     report.judge(extra or tuple(texts.values()))
     return report

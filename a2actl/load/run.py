@@ -18,6 +18,12 @@ Schedule lag (``lag``) is how late each request actually started: the generator'
 client) plus any wait for the cap. ``--abort-on-fail`` stops the run as soon as a threshold fails
 (checked twice a second after the first second), like k6's ``abortOnFail``.
 
+A run is cut two ways: ``--max-time`` cancels the requests in flight at once; Ctrl-C or SIGTERM
+(``asyncio.run`` cancels the main task) stops sending, gives the requests in flight up to
+``INTERRUPT_GRACE`` seconds to be answered, then cancels the rest. Either way the report of what was
+measured is returned (``timed_out``, ``interrupted``), the cancelled requests counted as
+``cancelled``: sent, but neither answers nor errors of the agent.
+
 The client is ``FastTransport`` (aiohttp, ``a2actl.transport.fast``) with at most
 ``--max-in-flight`` (open) or ``-c`` (closed) connections; ``handshake`` opens an httpx connection
 per request, as ``handshake probe`` does.
@@ -40,12 +46,20 @@ from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext
 from a2actl.load.thresholds import Threshold, evaluate
 
 if TYPE_CHECKING:
+    from collections.abc import Collection
+
     from a2actl.agent.connect import AgentClient
     from a2actl.agent.target import Target
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.base import Transport
     from a2actl.transport.fast import FastTransport
+
+
+#: Seconds the requests in flight get to be answered after Ctrl-C or SIGTERM, before they are
+#: cancelled (short: a CI runner that sent SIGTERM kills the job a few seconds later; within the
+#: ``core.deadline`` stop grace, so ``--max-time``'s wrapper waits for it).
+INTERRUPT_GRACE = 2.0
 
 
 @dataclass
@@ -80,8 +94,14 @@ class _State:
     aborted: str | None = None
     #: perf_counter when the last request was started (the end of the sending window)
     sending_ended: float | None = None
+    #: perf_counter of the last answer (the end of the answer window, when nothing was cut)
+    last_answer: float | None = None
     timed_out: bool = False
+    #: Ctrl-C or SIGTERM: sending stopped, the requests in flight get ``INTERRUPT_GRACE``
+    interrupted: bool = False
     recent: deque[float] = field(default_factory=deque)
+    #: ``(perf_counter, sent)`` at the progress ticks of the last second (the live sending rate)
+    sends: deque[tuple[float, int]] = field(default_factory=deque)
 
 
 class LoadRun:
@@ -149,7 +169,9 @@ class LoadRun:
         ``on_progress`` a snapshot every ``progress_every`` seconds (the stderr line).
 
         Raises what connecting raises (2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol);
-        request failures during the run are counted, never raised."""
+        request failures during the run are counted, never raised. Cancelled once the load has
+        started (Ctrl-C, SIGTERM), it returns the report of what was measured, ``interrupted``
+        (exit 130), instead of the cancellation."""
         from a2actl.transport.fast import FastTransport
 
         model = self.opts.model
@@ -183,36 +205,58 @@ class LoadRun:
         def finished(rec: RequestRecord) -> None:
             state.recorder.add(rec)
             if rec.status != "dropped":  # the progress line's rate is of answers, not of drops
-                state.recent.append(time.perf_counter())
+                state.last_answer = time.perf_counter()
+                state.recent.append(state.last_answer)
             if on_record is not None:
                 on_record(rec)
+
+        async def bounded() -> None:
+            work = (
+                self._open(scenario, state, finished)
+                if model.kind == "open"
+                else self._closed(scenario, state, finished)
+            )
+            if opts.max_time is None:
+                await work
+                return
+            from a2actl.core.deadline import within
+
+            try:
+                await within(work, max(0.0, opts.max_time - (time.perf_counter() - state.started)))
+            except asyncio.TimeoutError:
+                state.timed_out = True
+                state.aborted = (
+                    f"stopped at --max-time {opts.max_time:g}s; requests in flight were cancelled "
+                    "(counted as cancelled, not as errors)"
+                )
 
         watcher = asyncio.ensure_future(self._watch(state, on_progress))
         try:
             with quiet_gc():
-                work = (
-                    self._open(scenario, state, finished)
-                    if model.kind == "open"
-                    else self._closed(scenario, state, finished)
-                )
-                if opts.max_time is None:
-                    await work
-                else:
-                    from a2actl.core.deadline import within
-
-                    try:
-                        await within(work, max(0.0, opts.max_time - (time.perf_counter() - state.started)))
-                    except asyncio.TimeoutError:
-                        state.timed_out = True
-                        state.aborted = (
-                            f"stopped at --max-time {opts.max_time:g}s; requests in flight were cancelled "
-                            "and are not counted"
-                        )
+                # its own task, shielded: Ctrl-C cancels this one, and the run then stops as it
+                # chooses (_interrupt) instead of having every request cancelled under it
+                job = asyncio.ensure_future(bounded())
+                try:
+                    await asyncio.shield(job)
+                except asyncio.CancelledError:
+                    await self._interrupt(job, state)
         finally:
             watcher.cancel()
             await asyncio.gather(watcher, return_exceptions=True)
-        elapsed = time.perf_counter() - state.started
-        window = (state.sending_ended or time.perf_counter()) - state.started
+        end = time.perf_counter()
+        elapsed = end - state.started
+        window = (state.sending_ended or end) - state.started
+        cancelled = max(0, state.sent - state.recorder.answered)
+        # the throughput's window: to the last answer; to the cut when requests were still waiting
+        # for theirs (an agent that answered nothing more was still the bottleneck until then)
+        answered_end = end if cancelled else state.last_answer
+        if state.interrupted:
+            state.aborted = f"interrupted (Ctrl-C or SIGTERM) after {elapsed:.1f}s: sending stopped" + (
+                f"; {cancelled} requests still in flight after {INTERRUPT_GRACE:g}s were cancelled "
+                "(counted as cancelled, not as errors)"
+                if cancelled
+                else ""
+            )
         return LoadReport.build(
             target=opts.target.value,
             scenario=opts.scenario,
@@ -222,6 +266,9 @@ class LoadRun:
             started_at=wall_start,
             elapsed=elapsed,
             window=window,
+            answer_window=None if answered_end is None else answered_end - state.started,
+            cancelled=cancelled,
+            interrupted=state.interrupted,
             thresholds=opts.thresholds,
             aborted=state.aborted,
             timed_out=state.timed_out,
@@ -229,6 +276,22 @@ class LoadRun:
             client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()}
             | ({"grpc": "grpcio"} if getattr(ctx.client, "binding", None) == "GRPC" else {}),
         )
+
+    @staticmethod
+    async def _interrupt(job: asyncio.Future[None], state: _State) -> None:
+        """Ctrl-C or SIGTERM cancelled the run: stop sending, let the model give its requests in
+        flight ``INTERRUPT_GRACE`` (``_wind_down``), and take the cancellation back so the report is
+        returned. A second Ctrl-C is ``asyncio.run``'s ``KeyboardInterrupt``: at once, no report."""
+        state.interrupted = True
+        state.stop = True
+        job.cancel()
+        await asyncio.wait({job})
+        if not job.cancelled():
+            job.exception()  # retrieved: an error raised while stopping is not the outcome
+        task = asyncio.current_task()
+        uncancel = getattr(task, "uncancel", None)  # Python 3.11+: the cancellation is handled
+        if uncancel is not None:
+            uncancel()
 
     async def _closed(
         self, scenario: Scenario, state: _State, finished: Callable[[RequestRecord], None]
@@ -256,8 +319,20 @@ class LoadRun:
                     state.in_flight -= 1
                 finished(rec)
 
+        create_task = asyncio.get_running_loop().create_task
+        workers = [create_task(worker()) for _ in range(model.concurrency)]
         try:
-            await asyncio.gather(*(worker() for _ in range(model.concurrency)))
+            # not gather: cancelling it (Ctrl-C, --max-time) would cancel every request at once
+            await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
+            for w in workers:
+                if w.done() and not w.cancelled() and w.exception() is not None:
+                    state.stop = True
+                    await _wind_down(workers, 0.0)
+                    w.result()  # raised: an error of the generator itself (a closed stdout …)
+        except asyncio.CancelledError:
+            state.stop = True
+            await _wind_down(workers, INTERRUPT_GRACE if state.interrupted else 0.0)
+            raise
         finally:
             deadlines.close()
 
@@ -328,15 +403,20 @@ class LoadRun:
             while backlog:
                 drop(backlog.popleft())
             while tasks:
-                await asyncio.gather(*list(tasks), return_exceptions=True)
+                # not gather: cancelling it (Ctrl-C, --max-time) would cancel every request at once
+                done, _ = await asyncio.wait(list(tasks))
+                for task in done:
+                    if not task.cancelled():
+                        task.exception()  # retrieved and left, as gather(return_exceptions=True) did
         except asyncio.CancelledError:
-            # --max-time, during the schedule or after it: what is in flight is cancelled and not
-            # counted (left running, it would end as an error when the run closes its connections)
+            # --max-time or Ctrl-C, during the schedule or after it: arrivals waiting for the cap
+            # were never sent (dropped); what is in flight is cancelled, at once for --max-time,
+            # after INTERRUPT_GRACE for Ctrl-C (left running, it would end as an error when the run
+            # closes its connections), and counted as cancelled
             schedule_over = True
-            for task in list(tasks):
-                task.cancel()
-            if tasks:
-                await asyncio.wait(list(tasks))
+            while backlog:
+                drop(backlog.popleft())
+            await _wind_down(tasks, INTERRUPT_GRACE if state.interrupted else 0.0)
             raise
         finally:
             deadlines.close()
@@ -344,6 +424,7 @@ class LoadRun:
     async def _watch(self, state: _State, on_progress: Callable[[Progress], None] | None) -> None:
         """Every ``progress_every`` seconds: a progress snapshot, and the ``--abort-on-fail`` check."""
         opts = self.opts
+        state.sends.append((state.started, 0))
         while True:
             await asyncio.sleep(opts.progress_every)
             now = time.perf_counter()
@@ -351,6 +432,12 @@ class LoadRun:
                 state.recent.popleft()
             elapsed = now - state.started
             rec = state.recorder
+            sends = state.sends
+            sends.append((now, state.sent))
+            while len(sends) > 2 and sends[1][0] <= now - 1.0:
+                sends.popleft()
+            first = sends[0]
+            sending = (state.sent - first[1]) / (now - first[0]) if now > first[0] else 0.0
             if on_progress is not None:
                 on_progress(
                     Progress(
@@ -362,6 +449,7 @@ class LoadRun:
                         rec.percentile("latency", 99.0),
                         rec.failures,
                         rec.statuses["dropped"],
+                        sending,
                     )
                 )
             if opts.abort_on_fail and opts.thresholds and elapsed >= 1.0 and not state.stop:
@@ -373,6 +461,22 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
+
+
+async def _wind_down(tasks: Collection[asyncio.Task[None]], grace: float) -> None:
+    """The requests in flight when a run is cut: up to ``grace`` seconds to end on their own
+    (each still bounded by --timeout), then cancelled, and waited for."""
+    pending = [t for t in tasks if not t.done()]
+    if pending and grace > 0:
+        try:
+            await asyncio.wait(pending, timeout=grace)
+        except asyncio.CancelledError:
+            pass  # cancelled again while waiting: no more grace
+        pending = [t for t in pending if not t.done()]
+    for t in pending:
+        t.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 def _loop_name() -> str:

@@ -67,16 +67,30 @@ def report(out: Output, doc: dict[str, Any]) -> None:
     o.print(Text("            " + _model_line(doc), style="dim"))
     req, thr = doc["requests"], doc["throughput"]
     asked = f" of {thr['asked']:g} asked" if thr.get("asked") is not None else ""
-    achieved = thr.get("achieved")
+    sending, achieved = thr.get("sent"), thr.get("achieved")
     line = Text()
     line.append("requests    ", style="bold")
     line.append(
-        f"{req['sent']} sent in {format_seconds(doc['elapsed'])}, {req['ok']} ok, "
-        f"{req['failures']} failed"
+        f"{req['sent']} sent in {format_seconds(doc.get('sendingWindow') or doc['elapsed'])}"
+        + (f" ({sending:.1f} req/s{asked})" if sending is not None else "")
+        + f", {req['ok']} ok, {req['failures']} failed"
         + (f", {req['dropped']} dropped by --max-in-flight" if req["dropped"] else "")
-        + (f"; {achieved:.1f} req/s{asked}" if achieved is not None else "")
+        + (f", {req['cancelled']} cancelled in flight" if req.get("cancelled") else "")
     )
     o.print(line)
+    if achieved is not None:
+        line = Text()
+        line.append("throughput  ", style="bold")
+        line.append(
+            f"{achieved:.1f} req/s answered ({thr['ok']:.1f} ok) over "
+            f"{format_seconds(doc.get('answerWindow') or doc['elapsed'])}, from the first request "
+            + (
+                "to the stop (requests in flight were cancelled)"
+                if req.get("cancelled")
+                else "to the last answer"
+            )
+        )
+        o.print(line)
     if doc["events"] or doc["bytes"]:
         o.print(
             Text(
@@ -147,8 +161,9 @@ def _histogram(out: Output, buckets: list[dict[str, Any]]) -> None:
 
 
 class ProgressLine:
-    """The live progress line on stderr while a load runs: elapsed, rate, in flight, p99 so far,
-    errors, dropped. Drawn only when stderr is a terminal (redrawn in place, cleared at the end);
+    """The live progress line on stderr while a load runs: elapsed, the rates of requests sent and
+    of answers over the last second (apart: an agent that falls behind answers slower than it is
+    sent to), in flight, answers so far, p99 so far, errors, dropped. Drawn only when stderr is a terminal (redrawn in place, cleared at the end);
     otherwise nothing, so logs and CI stay clean."""
 
     def __init__(self, out: Output, enabled: bool = True) -> None:
@@ -166,8 +181,8 @@ class ProgressLine:
         self._last = now
         p99 = format_seconds(p.p99) if p.p99 is not None else "-"
         text = (
-            f"{format_seconds(p.elapsed)}  {p.rate:.0f} req/s  in flight {p.in_flight}  "
-            f"answered {p.answered}  p99 {p99}  errors {p.failures}"
+            f"{format_seconds(p.elapsed)}  sent {p.sending:.0f} req/s  answers {p.rate:.0f} req/s  "
+            f"in flight {p.in_flight}  answered {p.answered}  p99 {p99}  errors {p.failures}"
             + (f"  dropped {p.dropped}" if p.dropped else "")
         )
         self.out.stderr.write("\r\x1b[2K" + text)

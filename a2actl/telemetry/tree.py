@@ -173,15 +173,16 @@ def load_children(report: LoadReport, ramp: float | None) -> list[Span]:
         "a2actl.load.scenario": report.scenario,
         "a2actl.load.model": str(report.model.get("kind")),
         "a2actl.load.requests.scheduled": rec.total,
-        "a2actl.load.requests.sent": rec.answered,
+        "a2actl.load.requests.sent": report.sent,
         "a2actl.load.requests.ok": rec.statuses["ok"],
         "a2actl.load.requests.failed": rec.failures,
         "a2actl.load.requests.dropped": rec.statuses["dropped"],
     }
     if report.asked_rate is not None:
         attrs["a2actl.load.rate.asked"] = report.asked_rate
-    if report.sending > 0:
-        attrs["a2actl.load.rate.achieved"] = round(rec.answered / report.sending, 3)
+    for key, value in report.rates().items():  # sent: over the sending window; achieved: to the last answer
+        if value is not None:
+            attrs[f"a2actl.load.rate.{key}"] = value
     stats = rec.stats("latency")
     if stats:
         for key in ("p50", "p90", "p99", "max"):

@@ -5,6 +5,9 @@ parsed JSON."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,6 +16,8 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from a2actl.load.metrics import Recorder, RequestRecord
+from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
+from a2actl.server.sandbox.server import RunningSandbox
 from tests.load_agent import LoadAgent, start_load_agent
 
 
@@ -34,7 +39,14 @@ def test_closed_model_sends_the_asked_requests(cli: Any, sandbox: Any) -> None:
     doc = _json(cli, sandbox.url, "-c", "4", "-n", "40")
     assert doc["kind"] == "a2actl.load.report"
     assert doc["model"] == {"kind": "closed", "concurrency": 4, "requests": 40, "duration": None}
-    assert doc["requests"] == {"scheduled": 40, "sent": 40, "ok": 40, "failures": 0, "dropped": 0}
+    assert doc["requests"] == {
+        "scheduled": 40,
+        "sent": 40,
+        "ok": 40,
+        "failures": 0,
+        "dropped": 0,
+        "cancelled": 0,
+    }
     assert doc["states"] == {"completed": 40}
     assert doc["metrics"]["latency"]["count"] == 40
     assert "lag" not in doc["metrics"]  # the closed model has no schedule
@@ -285,7 +297,7 @@ def test_load_report_refuses_a_report_without_its_counters(
     assert r.exit_code == 0, r.stderr
     for key in ("statuses", "histograms"):
         doc = json.loads((tmp_path / "a.json").read_text())
-        del doc[key]
+        del doc[key], doc["runId"], doc["runIds"]  # not the same run as a.json (refused as such)
         (tmp_path / "b.json").write_text(json.dumps(doc))
         r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
         assert r.exit_code == 2, r.stdout
@@ -524,10 +536,10 @@ def test_load_report_of_json_that_is_not_a_report_is_a_usage_error(cli: Any, tmp
 def test_max_time_in_the_open_model_cancels_the_requests_in_flight(
     cli: Any, fast_agent: tuple[str, LoadAgent]
 ) -> None:
-    """--max-time during the open model's schedule: the requests in flight are cancelled and not
-    counted, as the report says. They were left running, then counted as protocol errors
-    ('the server closed the connection without an answer') when the run closed its own
-    connections, with a jsonl record each."""
+    """--max-time during the open model's schedule: the requests in flight are cancelled and
+    counted as such (not as errors), as the report says. They were left running, then counted as
+    protocol errors ('the server closed the connection without an answer') when the run closed its
+    own connections, with a jsonl record each."""
     url, agent = fast_agent
     agent.stall(0.0, 30.0)  # every request hangs
     r = cli("-o", "jsonl", "--max-time", "1.5s", "load", "run", url, "--rate", "4", "-n", "1000")
@@ -536,6 +548,136 @@ def test_max_time_in_the_open_model_cancels_the_requests_in_flight(
     assert [rec["type"] for rec in records] == ["summary"]
     doc = records[0]
     assert doc["aborted"].startswith("stopped at --max-time 1.5s")
-    assert doc["requests"] == {"scheduled": 0, "sent": 0, "ok": 0, "failures": 0, "dropped": 0}
-    assert doc["errors"] == [] and doc["exitCode"] == 5
-    assert agent.requests >= 4  # they were sent, and are in flight at the deadline
+    cut = doc["requests"]["cancelled"]
+    assert doc["requests"] == {
+        "scheduled": cut,
+        "sent": cut,
+        "ok": 0,
+        "failures": 0,
+        "dropped": 0,
+        "cancelled": cut,
+    }
+    assert doc["errors"] == [] and doc["statuses"] == {} and doc["exitCode"] == 5
+    assert cut >= 4 and agent.requests >= 4  # they were sent, and are in flight at the deadline
+
+
+# --- an agent that falls behind, Ctrl-C/SIGTERM, run identity -------------------------------------
+
+
+@pytest.fixture(scope="module")
+def queueing_agent() -> Iterator[RunningSandbox]:
+    """A real sandbox that serves one request at a time, 100 ms each: at most 10 answers a second."""
+    sb = RunningSandbox(SandboxOptions(service_time=ServiceTime.parse("100ms"), max_concurrency=1)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.fixture(scope="module")
+def slow_agent() -> Iterator[RunningSandbox]:
+    """A real sandbox that takes 3 s over every request (served side by side)."""
+    sb = RunningSandbox(SandboxOptions(service_time=ServiceTime.parse("3s"))).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def test_an_agent_that_falls_behind_shows_in_the_throughput(cli: Any, queueing_agent: RunningSandbox) -> None:
+    """--rate 40/s for 1 s at an agent that answers 10 a second: its backlog drains ~3 s after the
+    last request was sent. The throughput (answers over first request → last answer) says ~10/s;
+    the sending rate says 40/s. 'achieved' (and the rps threshold) counted the answers over the
+    sending window: ~40 req/s achieved, as if the agent had kept up."""
+    doc = _json(cli, queueing_agent.url, "--rate", "40/s", "-d", "1s", "--threshold", "rps>=30", code=7)
+    assert doc["requests"]["ok"] == 40
+    assert doc["sendingWindow"] < 1.5 and doc["answerWindow"] >= 3.9  # 40 answers, 100 ms each, one at a time
+    thr = doc["throughput"]
+    assert thr["asked"] == 40 and 25 <= thr["sent"] <= 45  # the sending rate kept the schedule
+    assert thr["achieved"] <= 10.5 and thr["ok"] == thr["achieved"]
+    assert thr["achieved"] == pytest.approx(40 / doc["answerWindow"], rel=1e-3)
+    assert [(t["threshold"], t["ok"]) for t in doc["thresholds"]] == [("rps>=30", False)]
+    assert doc["thresholds"][0]["actual"] == pytest.approx(thr["achieved"], rel=1e-3)
+    assert any(n.startswith("the agent did not keep up") for n in doc["notes"])
+
+
+def _sigterm_run(*args: str, records: int = 1) -> tuple[int, list[dict[str, Any]], str]:
+    """``a2actl -o jsonl load run ARGS`` in a subprocess, SIGTERM once ``records`` request records
+    came (the load is under way): (exit status, the jsonl records, stderr)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "load", "run", *args, "--no-progress"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's job
+    )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    try:
+        while len(lines) < records:
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else ""
+            lines.append(line)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return proc.returncode, [json.loads(x) for x in lines + out.splitlines() if x.strip()], err
+
+
+@pytest.mark.parametrize("model", [("-c", "3", "-d", "60s"), ("--rate", "5", "-d", "60s")])
+def test_sigterm_writes_the_report_marked_interrupted(
+    slow_agent: RunningSandbox, tmp_path: Path, model: tuple[str, ...]
+) -> None:
+    """SIGTERM (a CI job's timeout or cancel) mid-run: sending stops, the requests in flight get a
+    short grace then are cancelled (counted as such, not as errors), the report of what was
+    measured is written (stdout and --out), marked interrupted, exit 130. It ended with one line,
+    no report, and the --out file removed."""
+    out = tmp_path / "run.json"
+    code, records, err = _sigterm_run(slow_agent.url, *model, "--out", str(out))
+    assert code == 130, err
+    assert records[-1]["type"] == "summary"
+    summary = {k: v for k, v in records[-1].items() if k != "type"}
+    assert json.loads(out.read_text()) == summary
+    assert summary["interrupted"] is True and summary["exitCode"] == 130
+    assert summary["aborted"].startswith("interrupted (Ctrl-C or SIGTERM)")
+    req = summary["requests"]
+    answered = [r for r in records if r["type"] == "request"]
+    assert req["ok"] == len(answered) >= 1 and req["failures"] == 0
+    assert req["cancelled"] >= 1  # 3 s requests in flight outlive the grace
+    assert req["sent"] == req["ok"] + req["failures"] + req["cancelled"]
+    assert summary["errors"] == [] and set(summary["statuses"]) <= {"ok", "dropped"}
+    assert summary["elapsed"] < 20  # stopped, not run to its 60 s
+    assert "interrupted" in err
+
+
+def test_load_report_refuses_a_run_it_already_holds(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """Each run has an id; a merged report carries the ids of its runs, so merging it again with one
+    of them is exit 2 naming both files and the run. Only equal documents were caught: the merged
+    report and a.json added a.json's requests twice. Reports without ids merge as before."""
+    url, _ = fast_agent
+    for name in ("a", "b"):
+        r = cli("load", "run", url, "-n", "10", "-c", "2", "--out", str(tmp_path / f"{name}.json"))
+        assert r.exit_code == 0, r.stderr
+    a, b = (json.loads((tmp_path / f"{n}.json").read_text()) for n in ("a", "b"))
+    assert a["runId"] != b["runId"] and a["runIds"] == [a["runId"]]
+    files = [str(tmp_path / "a.json"), str(tmp_path / "b.json")]
+    merged = _run_json(cli, "load", "report", *files, "--out", str(tmp_path / "m.json"))
+    assert merged["runIds"] == [a["runId"], b["runId"]] and merged["requests"]["sent"] == 20
+    r = cli("-o", "json", "load", "report", str(tmp_path / "m.json"), files[0])
+    assert r.exit_code == 2, r.stdout
+    message = r.json["error"]["message"]
+    assert files[0] in message and str(tmp_path / "m.json") in message and a["runId"] in message
+    again = _run_json(cli, "load", "report", str(tmp_path / "m.json"))  # one merged report shown again
+    assert again["runIds"] == merged["runIds"] and again["requests"] == merged["requests"]
+    for name, doc in (("old-a", a), ("old-b", b)):  # reports from before run ids
+        old = {k: v for k, v in doc.items() if k not in ("runId", "runIds")}
+        (tmp_path / f"{name}.json").write_text(json.dumps(old))
+    old_files = [str(tmp_path / "old-a.json"), str(tmp_path / "old-b.json")]
+    both = _run_json(cli, "load", "report", *old_files)
+    assert both["runs"] == 2 and both["requests"]["sent"] == 20 and both["runIds"] == []
+    assert cli("load", "report", old_files[0], old_files[0]).exit_code == 2  # equal documents, as before

@@ -49,7 +49,14 @@ def test_load_run_on_interop_agents(
     doc = r.json
     assert doc["negotiated"]["protocolBinding"] == binding
     assert doc["negotiated"]["protocolVersion"] == version
-    assert doc["requests"] == {"scheduled": 6, "sent": 6, "ok": 6, "failures": 0, "dropped": 0}
+    assert doc["requests"] == {
+        "scheduled": 6,
+        "sent": 6,
+        "ok": 6,
+        "failures": 0,
+        "dropped": 0,
+        "cancelled": 0,
+    }
     assert doc["states"] == {"completed": 6}
     if scenario == "stream":
         assert doc["metrics"]["ttfe"]["count"] == 6

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import uuid
 from typing import Any
 
 import pytest
@@ -145,9 +146,12 @@ KEYS = [
     "negotiated",
     "runs",
     "sources",
+    "runId",
+    "runIds",
     "startedAt",
     "elapsed",
     "sendingWindow",
+    "answerWindow",
     "timeout",
     "client",
     "requests",
@@ -161,6 +165,7 @@ KEYS = [
     "latencyBuckets",
     "thresholds",
     "aborted",
+    "interrupted",
     "notes",
     "exitCode",
     "histograms",
@@ -177,9 +182,19 @@ def test_to_json() -> None:
     assert (doc["runs"], doc["sources"]) == (1, None)
     assert doc["startedAt"] == "2027-01-15T08:00:00.000+00:00"
     assert (doc["elapsed"], doc["timeout"], doc["client"]) == (2.0, 30.0, None)
-    assert doc["requests"] == {"scheduled": 10, "sent": 9, "ok": 8, "failures": 1, "dropped": 1}
+    assert doc["requests"] == {
+        "scheduled": 10,
+        "sent": 9,
+        "ok": 8,
+        "failures": 1,
+        "dropped": 1,
+        "cancelled": 0,
+    }
     assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
-    assert doc["throughput"] == {"asked": 5.0, "achieved": 4.5, "ok": 4.0}
+    assert doc["throughput"] == {"asked": 5.0, "sent": 4.5, "achieved": 4.5, "ok": 4.0}
+    assert (doc["sendingWindow"], doc["answerWindow"]) == (2.0, 2.0)  # none given: elapsed
+    assert doc["runIds"] == [doc["runId"]] and str(uuid.UUID(doc["runId"], version=4)) == doc["runId"]
+    assert doc["interrupted"] is False
     assert list(doc["metrics"]) == ["latency"]
     assert doc["metrics"]["latency"]["count"] == 9
     assert doc["metrics"]["latency"]["p99"] == pytest.approx(0.02, rel=1e-3)
@@ -190,7 +205,60 @@ def test_to_json() -> None:
     assert list(doc["histograms"]) == ["latency"]
     assert HdrHistogram.decode(doc["histograms"]["latency"].encode()).get_total_count() == 9
     closed = _report(rec, CLOSED, elapsed=0.0).to_json()
-    assert closed["throughput"] == {"asked": None, "achieved": None, "ok": None}
+    assert closed["throughput"] == {"asked": None, "sent": None, "achieved": None, "ok": None}
+    assert _report(rec, OPEN).to_json()["runId"] != doc["runId"]  # a new id per run
+
+
+def test_sending_rate_and_throughput_have_their_own_windows() -> None:
+    """The sending rate is requests sent over the sending window; the throughput (every answer, and
+    ok ones) is over the answer window, from the start to the last answer (vegeta's rate and
+    throughput): 40 requests sent in 1 s, answered over 4 s, is 40/s sent, 10/s achieved. The rps
+    threshold reads the throughput."""
+    rec = _rec({"ok": 30, "http-error": 10})
+    report = LoadReport.build(
+        target="http://127.0.0.1:9",
+        scenario="send",
+        model=ModelSpec("open", rate=40.0, duration=1.0),
+        negotiated=NEGOTIATED,
+        recorder=rec,
+        started_at=STARTED,
+        elapsed=4.2,
+        window=1.0,
+        answer_window=4.0,
+        thresholds=parse_thresholds(["rps>=20"]),
+    )
+    doc = report.to_json()
+    assert (doc["sendingWindow"], doc["answerWindow"], doc["elapsed"]) == (1.0, 4.0, 4.2)
+    assert doc["throughput"] == {"asked": 40.0, "sent": 40.0, "achieved": 10.0, "ok": 7.5}
+    assert doc["thresholds"][0]["actual"] == 10.0 and report.exit == ExitCode.CHECK_FAILED
+    assert doc["notes"][0] == (
+        "the agent did not keep up: requests were sent at 40.0 req/s but answered at 10.0 req/s; "
+        "the last answer came 3.0s after the last request was sent"
+    )
+    # requests cut in flight (--max-time, Ctrl-C) are sent, but neither answers nor errors
+    cut = LoadReport.build(
+        target="t",
+        scenario="send",
+        model=CLOSED,
+        negotiated=None,
+        recorder=_rec({"ok": 4}),
+        started_at=STARTED,
+        elapsed=2.0,
+        window=1.0,
+        cancelled=2,
+        interrupted=True,
+        thresholds=parse_thresholds(["errors<1%"]),
+    ).to_json()
+    assert cut["requests"] == {
+        "scheduled": 6,
+        "sent": 6,
+        "ok": 4,
+        "failures": 0,
+        "dropped": 0,
+        "cancelled": 2,
+    }
+    assert cut["throughput"] == {"asked": None, "sent": 6.0, "achieved": 2.0, "ok": 2.0}
+    assert cut["thresholds"][0]["ok"] is True and cut["interrupted"] is True and cut["exitCode"] == 130
 
 
 def test_exit_codes() -> None:
@@ -303,10 +371,14 @@ def test_merging_two_runs_equals_one_run_over_the_union() -> None:
     assert got["kind"] == REPORT_KIND and got["scenario"] == "send"
     assert got["negotiated"] == NEGOTIATED
     assert got["thresholds"] == want["thresholds"]
-    # a merged report merges again, and counts runs
-    again = merge_reports([("ab.json", json.loads(json.dumps(got))), ("b.json", _doc(b))])
-    assert again.runs == 3
+    assert got["runIds"] == [a.run_id, b.run_id] and got["runId"] is None
+    # a merged report merges again, and counts runs; not with a run it holds (counted twice)
+    c = _report(_recorder(records[400:]), ModelSpec("open", rate=50.0, duration=10.0), elapsed=10.0)
+    again = merge_reports([("ab.json", json.loads(json.dumps(got))), ("c.json", _doc(c))])
+    assert again.runs == 3 and again.to_json()["runIds"] == [a.run_id, b.run_id, c.run_id]
     assert again.recorder.total == len(records) + 500
+    with pytest.raises(ValueError, match=rf"^b\.json and ab\.json both hold run {b.run_id}: "):
+        merge_reports([("ab.json", json.loads(json.dumps(got))), ("b.json", _doc(b))])
 
 
 def test_merged_thresholds_are_the_union_by_text_or_extra_judged_on_the_merged_data() -> None:
@@ -469,7 +541,8 @@ def _other_run(doc: dict[str, Any]) -> dict[str, Any]:
     from datetime import datetime, timedelta
 
     later = datetime.fromisoformat(doc["startedAt"]) + timedelta(seconds=1)
-    return {**doc, "startedAt": later.isoformat()}
+    run_id = str(uuid.uuid4())
+    return {**doc, "startedAt": later.isoformat(), "runId": run_id, "runIds": [run_id]}
 
 
 def test_merged_notes_speak_for_the_runs_models() -> None:
@@ -494,11 +567,46 @@ def test_merged_notes_speak_for_the_runs_models() -> None:
 
 
 def test_a_run_given_twice_is_refused() -> None:
-    """The same report twice (a glob and a name, a copied file): its requests would count twice."""
+    """The same report twice (a glob and a name, a copied file): its requests would count twice.
+    Caught by its run id; for reports from before run ids, by equal documents."""
     a = _good()
-    with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
+    with pytest.raises(ValueError, match=rf"^b\.json and a\.json both hold run {a['runId']}: "):
         merge_reports([("a.json", a), ("b.json", json.loads(json.dumps(a)))])
     assert merge_reports([("a.json", a), ("b.json", _other_run(a))]).recorder.answered == 100
+    old = {k: v for k, v in a.items() if k not in ("runId", "runIds")}
+    with pytest.raises(ValueError, match=r"^b\.json: the same run as a\.json"):
+        merge_reports([("a.json", old), ("b.json", dict(old))])
+    older = {k: v for k, v in _other_run(a).items() if k not in ("runId", "runIds")}
+    merged = merge_reports([("a.json", old), ("b.json", older)])  # as before run ids
+    assert merged.recorder.answered == 100 and merged.to_json()["runIds"] == []
+
+
+@pytest.mark.parametrize(
+    ("ids", "says"),
+    [
+        ({"runIds": "abc"}, "runIds is not a list of run ids"),
+        ({"runIds": ["abc", 3]}, "runIds is not a list of run ids"),
+        ({"runIds": None, "runId": ""}, "runIds is not a list of run ids"),
+        ({"runIds": ["abc", "abc"]}, "run abc is listed twice in runIds"),
+    ],
+)
+def test_bad_run_ids_are_value_errors_naming_the_source(ids: dict[str, Any], says: str) -> None:
+    with pytest.raises(ValueError, match=rf"^b\.json: {says}"):
+        merge_reports([("a.json", _good()), ("b.json", _with(**ids))])
+
+
+def test_a_merge_of_an_interrupted_run_is_interrupted_and_adds_the_cancelled() -> None:
+    """As 'fleet report' does: a run Ctrl-C or SIGTERM stopped makes the merge 130; the requests it
+    cancelled add up. A report from before 'interrupted' and 'cancelled' reads as neither."""
+    cut = _good()
+    cut.update(interrupted=True, exitCode=130, requests={**cut["requests"], "cancelled": 3})
+    merged = merge_reports([("a.json", cut), ("b.json", _good())])
+    assert merged.exit == ExitCode.INTERRUPTED and merged.to_json()["requests"]["cancelled"] == 3
+    old = {k: v for k, v in _good().items() if k not in ("interrupted", "answerWindow")}
+    old["requests"] = {k: v for k, v in old["requests"].items() if k != "cancelled"}
+    again = merge_reports([("old.json", old)])
+    assert again.exit == ExitCode.OK and again.cancelled == 0
+    assert again.answering == old["elapsed"]  # the answer window of an old report: its elapsed
 
 
 def test_merged_negotiated_is_the_first_runs_when_it_is_an_object() -> None:

@@ -226,3 +226,48 @@ def test_the_progress_rate_counts_answers_not_drops(monkeypatch: pytest.MonkeyPa
     before = [p for p in progress if p.answered == 0]
     assert len(before) >= 5 and before[-1].dropped > 50
     assert all(p.rate == 0 for p in before)
+
+
+@pytest.mark.parametrize("kind", ["open", "closed"])
+def test_an_interrupt_stops_sending_gives_the_requests_in_flight_a_grace_and_returns_the_report(
+    monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    """Ctrl-C / SIGTERM (the run's task cancelled, as ``asyncio.run`` does): nothing new is sent, the
+    requests in flight that end within ``INTERRUPT_GRACE`` are answers, the others are cancelled and
+    counted as such (not as errors), and the report comes back ``interrupted`` (exit 130) instead of
+    the cancellation."""
+    monkeypatch.setattr(run_module, "INTERRUPT_GRACE", 0.4)
+    agent = Agent(lambda seq: 0.2 if seq % 2 == 0 else 5.0)  # half end within the grace, half never
+
+    async def prepare(self: LoadRun, transport: Any) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(selection=SimpleNamespace(to_json=lambda: NEGOTIATED)))
+
+    monkeypatch.setattr(LoadRun, "_prepare", prepare)
+    monkeypatch.setattr(run_module, "build", lambda name, ctx: agent)
+    model = (
+        ModelSpec("open", rate=20.0, duration=30.0)
+        if kind == "open"
+        else ModelSpec("closed", concurrency=4, duration=30.0)
+    )
+
+    async def go() -> tuple[LoadReport, float]:
+        task = asyncio.ensure_future(_run(model).run())
+        while len(agent.starts) < 4:  # under way (the first run of a process imports aiohttp)
+            await asyncio.sleep(0.01)
+        started = len(agent.starts)
+        task.cancel()
+        t0 = time.perf_counter()
+        report = await task  # returned, not cancelled
+        assert len(agent.starts) == started  # nothing sent after the interrupt
+        return report, time.perf_counter() - t0
+
+    report, stopping = asyncio.run(go())
+    assert 0.3 <= stopping < 2.0  # the grace, then the cancel: not the 5 s requests
+    doc = report.to_json()
+    assert report.interrupted and report.exit == 130 and doc["interrupted"] is True
+    assert doc["aborted"].startswith("interrupted (Ctrl-C or SIGTERM)")
+    req = doc["requests"]
+    assert req["sent"] == len(agent.starts) and req["failures"] == 0 and doc["errors"] == []
+    assert req["cancelled"] == sum(1 for seq in agent.starts if seq % 2 == 1) >= 1
+    assert req["ok"] == req["sent"] - req["cancelled"]
+    assert agent.in_flight == 0  # every cancelled request ended

@@ -47,10 +47,12 @@ DOC: dict[str, Any] = {
     "sources": None,
     "startedAt": "2027-01-15T08:00:00.000+00:00",
     "elapsed": 10.02,
+    "sendingWindow": 9.98,
+    "answerWindow": 10.02,
     "timeout": 30.0,
-    "requests": {"scheduled": 500, "sent": 450, "ok": 430, "failures": 20, "dropped": 50},
+    "requests": {"scheduled": 500, "sent": 450, "ok": 430, "failures": 20, "dropped": 50, "cancelled": 0},
     "statuses": {"ok": 430, "task-failed": 5, "http-error": 15, "dropped": 50},
-    "throughput": {"asked": 50.0, "achieved": 44.91, "ok": 42.914},
+    "throughput": {"asked": 50.0, "sent": 45.09, "achieved": 44.91, "ok": 42.914},
     "metrics": {
         "latency": _stats(450, 0.0123, 0.0456, 0.0789, 1.234, 2.5, 2.61),
         "lag": _stats(450, 0.0001, 0.0002, 0.0004, 0.0512, 0.9, 1.0),
@@ -125,7 +127,8 @@ DOC: dict[str, Any] = {
 EXPECTED = """\
 load        stream on http://127.0.0.1:9999  (JSONRPC 1.0)
             open model: 50 req/s, ramp 2.00s, max in flight 20, 10.00s
-requests    450 sent in 10.02s, 430 ok, 20 failed, 50 dropped by --max-in-flight; 44.9 req/s of 50 asked
+requests    450 sent in 9.98s (45.1 req/s of 50 asked), 430 ok, 20 failed, 50 dropped by --max-in-flight
+throughput  44.9 req/s answered (42.9 ok) over 10.02s, from the first request to the last answer
             1800 events, 500.0 KiB received
 
  metric                count      p50      p90      p95      p99     p99.9      max
@@ -170,9 +173,10 @@ MERGED: dict[str, Any] = {
     "negotiated": None,
     "runs": 2,
     "sources": ["ci/a.json", "ci/b.json"],
-    "requests": {"scheduled": 200, "sent": 200, "ok": 200, "failures": 0, "dropped": 0},
+    "sendingWindow": 9.5,
+    "requests": {"scheduled": 200, "sent": 200, "ok": 200, "failures": 0, "dropped": 0, "cancelled": 0},
     "statuses": {"ok": 200},
-    "throughput": {"asked": None, "achieved": 20.0, "ok": 20.0},
+    "throughput": {"asked": None, "sent": 21.053, "achieved": 19.96, "ok": 19.96},
     "metrics": {"latency": _stats(200, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06)},
     "errors": [],
     "states": {},
@@ -198,7 +202,8 @@ MERGED: dict[str, Any] = {
 EXPECTED_MERGED = """\
 load        send on http://127.0.0.1:9999
             merged 2 runs: ci/a.json, ci/b.json
-requests    200 sent in 10.02s, 200 ok, 0 failed; 20.0 req/s
+requests    200 sent in 9.50s (21.1 req/s), 200 ok, 0 failed
+throughput  20.0 req/s answered (20.0 ok) over 10.02s, from the first request to the last answer
 
  metric    count      p50      p90      p95      p99    p99.9      max
  ─────────────────────────────────────────────────────────────────────
@@ -210,6 +215,22 @@ threshold   ✓ failed<=0  (actual 0.00%)
 
 def test_merged_report(monkeypatch: pytest.MonkeyPatch) -> None:
     assert stdout_trimmed(view.report, MERGED, monkeypatch, columns=100) == EXPECTED_MERGED
+
+
+def test_a_cut_run_shows_its_cancelled_requests_and_the_window_to_the_stop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    doc = {
+        **MERGED,
+        "requests": {"scheduled": 205, "sent": 205, "ok": 200, "failures": 0, "dropped": 0, "cancelled": 5},
+        "answerWindow": 12.0,
+    }
+    lines = stdout_trimmed(view.report, doc, monkeypatch, columns=100).splitlines()
+    assert lines[2:4] == [
+        "requests    205 sent in 9.50s (21.1 req/s), 200 ok, 0 failed, 5 cancelled in flight",
+        "throughput  20.0 req/s answered (20.0 ok) over 12.00s, from the first request to the stop "
+        "(requests in flight were cancelled)",
+    ]
 
 
 @pytest.mark.parametrize(
@@ -300,7 +321,17 @@ class Tty(io.StringIO):
         return True
 
 
-P = Progress(elapsed=2.5, sent=120, answered=118, in_flight=2, rate=49.6, p99=0.0421, failures=3, dropped=0)
+P = Progress(
+    elapsed=2.5,
+    sent=120,
+    answered=118,
+    in_flight=2,
+    rate=49.6,
+    p99=0.0421,
+    failures=3,
+    dropped=0,
+    sending=50.0,
+)
 
 
 def test_progress_line_is_silent_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -322,11 +353,11 @@ def test_progress_line_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
     line.update(P)
     line.update(P)  # within 0.2 s of the last: not redrawn
     line._last = 0.0
-    line.update(Progress(3.0, 200, 150, 50, 50.0, None, 3, 7))
+    line.update(Progress(3.0, 200, 150, 50, 20.0, None, 3, 7, 80.0))
     line.close()
     assert stderr.getvalue() == (
-        "\r\x1b[2K2.50s  50 req/s  in flight 2  answered 118  p99 42.1ms  errors 3"
-        "\r\x1b[2K3.00s  50 req/s  in flight 50  answered 150  p99 -  errors 3  dropped 7"
+        "\r\x1b[2K2.50s  sent 50 req/s  answers 50 req/s  in flight 2  answered 118  p99 42.1ms  errors 3"
+        "\r\x1b[2K3.00s  sent 80 req/s  answers 20 req/s  in flight 50  answered 150  p99 -  errors 3  dropped 7"
         "\r\x1b[2K"
     )
     assert stdout.getvalue() == ""
