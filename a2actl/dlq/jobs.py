@@ -196,7 +196,8 @@ async def show_job(
 @dataclass
 class DlqStats:
     """``dlq stats``: ``depth`` valid entries; ``oldest`` ``(id, age seconds)``; counters by age
-    bucket (``AGE_BUCKETS`` labels), error code, error class and target URL; exit 0."""
+    bucket (``AGE_BUCKETS`` labels), error code (entries whose ``lastError`` has one), error class
+    (entries with a ``lastError``) and target URL; exit 0."""
 
     source: str
     depth: int
@@ -265,14 +266,28 @@ async def stats_job(
                 age = now - enq
                 stats.ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
             err = e.get("lastError") or {}
-            stats.codes[str(err.get("code"))] += 1
-            stats.classes[str(err.get("class"))] += 1
+            code = _code_key(err.get("code"))
+            if code is not None:
+                stats.codes[code] += 1
+            if err.get("class") is not None:
+                stats.classes[str(err["class"])] += 1
             stats.targets[str((e.get("target") or {}).get("url"))] += 1
     finally:
         await backend.close()
     _warn_invalid(stats.invalid, warn)
     stats.oldest = (oldest_id, now - oldest) if oldest is not None else None
     return stats
+
+
+def _code_key(code: Any) -> str | None:
+    """``topErrorCodes``' key for a ``lastError.code``: the code as a string (``-32603``, ``503``,
+    ``rejected``; an integral float as the integer it is), ``None`` for an entry without one (a send
+    answered with a failed task, an entry never attempted), which that list leaves out."""
+    if code is None or code == "":
+        return None
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code)
 
 
 @dataclass

@@ -446,3 +446,32 @@ def test_a_dead_cancel_answered_with_the_canceled_task_is_an_ack(
     assert [x["status"] for x in r.json["results"]] == ["acknowledged", "acknowledged"]
     assert cli("task", "get", sandbox.url, running, "-o", "json").json["task"]["state"] == "canceled"
     assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+
+def test_stats_counts_only_entries_with_an_error_code_or_class(cli: Any, tmp_path: Path) -> None:
+    """``topErrorCodes`` ranks ``lastError.code``s: an entry whose ``lastError`` has no code (a send
+    answered with a failed task) or that has no ``lastError`` is left out, and ``byClass`` counts
+    only entries with a ``lastError``. Both showed them under the code and class ``"None"`` (Python's
+    ``str(None)``). An integral float code is the integer it is."""
+    target = {"url": "http://127.0.0.1:1/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    params = {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}}
+    failed = {"code": None, "message": "task t failed", "class": "permanent", "state": "failed"}
+    entries = [
+        new_entry(
+            "SendMessage", params, target, error={"code": -32603, "message": "x", "class": "transient"}
+        ),
+        new_entry(
+            "SendMessage", params, target, error={"code": -32603.0, "message": "x", "class": "transient"}
+        ),
+        new_entry("SendMessage", params, target, error=failed),
+        new_entry("SendMessage", params, target, error=None),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["depth"] == 4
+    assert r.json["topErrorCodes"] == [{"code": "-32603", "count": 2}]
+    assert r.json["byClass"] == {"transient": 2, "permanent": 1}
+    table = cli("dlq", "stats", src)
+    assert table.exit_code == 0 and "None" not in table.stdout
