@@ -46,7 +46,7 @@ from a2actl.core.errors import (
     UsageError,
 )
 from a2actl.core.exit_codes import ExitCode
-from a2actl.dlq.filter import EntryFilter, select
+from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.journal import Journal
 from a2actl.dlq.pacing import Breaker, RateLimiter
 from a2actl.dlq.store.base import Backend
@@ -156,17 +156,23 @@ class ReplayResult:
     breaker_trips: int
     journal: str
     group: GroupShare | None = None
+    #: The ``--ids`` that name no entry in the source (sorted; nothing was replayed for them).
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def exit(self) -> ExitCode:
-        """0 every selected entry acknowledged; 7 some are still dead or invalid entries were skipped
+        """1 an ``--ids`` id names no entry in the source (this wins: what was asked for is not
+        there); else 7 some are still dead or invalid entries were skipped; else 0
         (docs/exit-codes.md)."""
+        if self.not_found:
+            return ExitCode.ERROR
         dead = self.counts.still_dead[TRANSIENT] + self.counts.still_dead[PERMANENT]
         return ExitCode.CHECK_FAILED if dead or self.invalid.count else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         """``{"type": "summary", selected, replayed, acknowledged, retried, resumedRemovals,
-        stillDead, invalid, duration, rate (messages/s), breakerTrips, journal, exitCode[, group]}``."""
+        stillDead, invalid, notFound, duration, rate (messages/s), breakerTrips, journal, exitCode[,
+        group]}``."""
         c = self.counts
         out: dict[str, Any] = {
             "type": "summary",
@@ -177,6 +183,7 @@ class ReplayResult:
             "resumedRemovals": c.resumed_removals,
             "stillDead": c.still_dead,
             "invalid": self.invalid.to_json(),
+            "notFound": self.not_found,
             "duration": round(self.duration, 6),
             "rate": round(c.replayed / self.duration, 1) if self.duration > 0 else None,
             "breakerTrips": self.breaker_trips,
@@ -212,6 +219,8 @@ class Replayer:
     #: retries, breaker, lock) is unchanged.
     redeliver: Callable[[Entry], Awaitable[dict[str, Any] | None]] | None = None
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
+    #: Which of the selection's ``--ids`` the source holds (``ReplayResult.not_found``).
+    lookup: IdLookup = field(default_factory=IdLookup)
     #: Clients by (url, binding, version, tenant): ``--to`` is ``(URL, "", "", None)``.
     clients: dict[tuple[str, str, str, str | None], AgentClient] = field(default_factory=dict)
     #: The same clients by the entry's ``target`` fields as stored (no normalising per entry).
@@ -551,7 +560,7 @@ class Replayer:
 
         async with opened as transport:
             try:
-                async for entry in select(self.backend, sel, self.invalid, replay=True):
+                async for entry in select(self.backend, sel, self.invalid, replay=True, lookup=self.lookup):
                     self.counts.selected += 1
                     while free <= 0 and not failed:
                         wake = loop.create_future()
@@ -588,6 +597,7 @@ class Replayer:
             breaker_trips=sum(b.trips for b in self.breakers.values()),
             journal=str(self.journal.path),
             group=group,
+            not_found=self.lookup.not_found(sel),
         )
 
 

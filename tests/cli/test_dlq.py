@@ -475,3 +475,34 @@ def test_stats_counts_only_entries_with_an_error_code_or_class(cli: Any, tmp_pat
     assert r.json["byClass"] == {"transient": 2, "permanent": 1}
     table = cli("dlq", "stats", src)
     assert table.exit_code == 0 and "None" not in table.stdout
+
+
+def test_replay_ids_that_name_no_entry_exit_1(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``--ids`` naming no entry: the ids found are replayed as always, the others are named in
+    ``notFound`` and on stderr, and the exit is 1 (as ``dlq show`` of an unknown id). The replay
+    exited 0 with nothing said, so an operator could not tell a typo (or an id given as ``A,B``) from
+    a done replay. ``--dry-run`` says the same."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
+    journal = str(tmp_path / "j")
+    dry = cli("dlq", "replay", src, "--ids", ids[0], "--ids", "nope", "--dry-run", "-o", "json")
+    assert dry.exit_code == 1, dry.stderr
+    assert dry.json["notFound"] == ["nope"] and [e["id"] for e in dry.json["entries"]] == [ids[0]]
+    r = cli(
+        "dlq", "replay", src, "--ids", ids[0], "--ids", "nope", "--yes", "--journal", journal, "-o", "json"
+    )
+    assert r.exit_code == 1, r.stderr
+    assert r.json["notFound"] == ["nope"] and r.json["exitCode"] == 1
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [(ids[0], "acknowledged")]
+    assert "'nope'" in r.stderr
+    assert [e["id"] for e in cli("dlq", "list", src, "-o", "json").json["entries"]] == [ids[1]]
+    # all of them unknown, one given as "A,B": nothing replayed, the entry left, exit 1
+    both = f"{ids[1]},x"
+    r = cli("dlq", "replay", src, "--ids", both, "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 1 and r.json["notFound"] == [both] and r.json["selected"] == 0
+    assert "--ids A --ids B" in r.stderr
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 1
+    # every id found: 0, notFound empty
+    r = cli("dlq", "replay", src, "--ids", ids[1], "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 0 and r.json["notFound"] == []
