@@ -506,3 +506,60 @@ def test_replay_ids_that_name_no_entry_exit_1(cli: Any, sandbox: Any, tmp_path: 
     # every id found: 0, notFound empty
     r = cli("dlq", "replay", src, "--ids", ids[1], "--yes", "--journal", journal, "-o", "json")
     assert r.exit_code == 0 and r.json["notFound"] == []
+
+
+def test_replay_of_a_streamed_send(cli: Any, sandbox: Any, streams: str, tmp_path: Path) -> None:
+    """Dead ``SendStreamingMessage`` (JSON-RPC and HTTP+JSON) and 0.3 ``message/stream`` entries are
+    delivered as streams, once each (one attempt), and acknowledged on their first event (a task still
+    submitted, as a non-blocking send's). They were read as unary answers ("a body that is not
+    JSON", the agent's SSE), retried, delivered --max-attempts times and kept dead every run. A
+    stream that sends only comments is a transient failure after --timeout, not a hang."""
+    mid = uuid.uuid4().hex[:8]
+    v1 = {"messageId": f"{mid}-1", "role": "ROLE_USER", "parts": [{"text": "streamed"}]}
+    rest = {"messageId": f"{mid}-2", "role": "ROLE_USER", "parts": [{"text": "streamed rest"}]}
+    v03 = {
+        "kind": "message",
+        "messageId": f"{mid}-3",
+        "role": "user",
+        "parts": [{"kind": "text", "text": "hi"}],
+    }
+    t = {"protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    err = {"code": 503, "message": "down", "class": "transient"}
+    entries = [
+        new_entry(
+            "SendStreamingMessage", {"message": v1}, {**t, "url": sandbox.url + "/a2a/jsonrpc"}, error=err
+        ),
+        new_entry(
+            "SendStreamingMessage",
+            {"message": rest},
+            {**t, "url": sandbox.url + "/a2a/rest", "protocolBinding": "HTTP+JSON"},
+            error=err,
+        ),
+        new_entry(
+            "message/stream",
+            {"message": v03},
+            {**t, "url": sandbox.url + "/a2a/jsonrpc", "protocolVersion": "0.3"},
+            error=err,
+        ),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    assert [(x["status"], x["attempts"]) for x in r.json["results"]] == [("acknowledged", 1)] * 3
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+    silent = new_entry(
+        "SendStreamingMessage", {"message": v1}, {**t, "url": f"{streams}/silent/jsonrpc"}, error=err
+    )
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [silent])
+    start = time.monotonic()
+    r = cli(
+        "--timeout", "1s", "dlq", "replay", src, "--yes", "--max-attempts", "1",
+        "--journal", str(tmp_path / "j"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout[-800:]
+    assert time.monotonic() - start < 20
+    res = r.json["results"][0]
+    assert res["status"] == "dead-transient" and "no stream event" in res["error"]["message"]
+    assert cli("dlq", "show", src, silent["id"], "-o", "json").json["lastError"]["class"] == "transient"
