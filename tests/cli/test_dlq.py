@@ -563,3 +563,24 @@ def test_replay_of_a_streamed_send(cli: Any, sandbox: Any, streams: str, tmp_pat
     res = r.json["results"][0]
     assert res["status"] == "dead-transient" and "no stream event" in res["error"]["message"]
     assert cli("dlq", "show", src, silent["id"], "-o", "json").json["lastError"]["class"] == "transient"
+
+
+def test_http_backend_ids_are_one_path_segment(cli: Any, tmp_path: Path) -> None:
+    """The HTTP DLQ puts an entry id in ``/dlq/{id}`` as ``protocol.versions.rest_path`` does: ``.``
+    and ``..`` were sent bare and normalised away, so ``dlq show`` of ``..`` showed the debug API's
+    root and of ``.`` the first page, each as if it were the entry, and an acknowledged entry's
+    ``DELETE`` missed it. The debug server routes an id holding ``/`` (sent as %2F, decoded before
+    routing) to the entry instead of a 404 ("no dead letter")."""
+    sb = RunningSandbox(SandboxOptions(dlq=f"file://{tmp_path}/sb.jsonl")).start()
+    try:
+        ids = ["..", ".", "a/b", "q?x#y"]
+        es = [e | {"id": i} for e, i in zip(entries_for(sb.url, len(ids)), ids, strict=True)]
+        fill(FileBackend(str(tmp_path / "sb.jsonl")), es)
+        src = sb.url + "/debug/a2a/dlq"
+        for i in ids:
+            shown = cli("dlq", "show", src, i, "-o", "json")
+            assert shown.exit_code == 0 and shown.json["id"] == i, (i, shown.stdout[:200])
+        _replay_all(cli, src, sb, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es])
+        assert cli("dlq", "show", src, "..", "-o", "json").exit_code == 1
+    finally:
+        sb.stop()

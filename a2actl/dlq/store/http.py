@@ -10,12 +10,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
 from a2actl.dlq.store.local import HTTP_READ_ONLY
 from a2actl.protocol.paging import CursorTrail
+from a2actl.protocol.versions import rest_path
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -71,7 +72,9 @@ class HttpBackend:
         return res.json() if res.body else {}
 
     def _one(self, entry_id: str) -> str:
-        return f"{self.url}/{quote(entry_id, safe='')}"
+        """``/dlq/{id}`` with the id as one percent-encoded path segment (``rest_path``): an id
+        ``.`` or ``..`` named the page (``GET /dlq``) or the debug API's root, read as the entry."""
+        return self.url + rest_path("/{id}", entry_id)
 
     async def append(self, entry: Entry) -> str:
         """Always raises ``UsageError`` (exit 2): producers enqueue on the agent's side."""
