@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
 from a2actl.protocol.jsondoc import loads_utf8
 
 if TYPE_CHECKING:
@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 def _key(entry_id: str) -> int:
     """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
-    return int.from_bytes(hashlib.blake2b(entry_id.encode(), digest_size=8).digest(), "big")
+    # surrogatepass: any str has a digest (an --ids argument that was not UTF-8 on the command line)
+    return int.from_bytes(
+        hashlib.blake2b(entry_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+    )
 
 
 def file_path(src: str) -> Path:
@@ -150,7 +153,10 @@ class FileBackend:
                 except (ValueError, RecursionError):
                     yield n, None, "not JSON (a torn or garbage line)"
                 else:
-                    yield n, rec, None
+                    if lone_surrogate(raw, rec):
+                        yield n, None, LONE_SURROGATE
+                    else:
+                        yield n, rec, None
 
     @staticmethod
     def _meta(rec: Any) -> bool:
