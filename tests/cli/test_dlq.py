@@ -584,3 +584,20 @@ def test_http_backend_ids_are_one_path_segment(cli: Any, tmp_path: Path) -> None
         assert cli("dlq", "show", src, "..", "-o", "json").exit_code == 1
     finally:
         sb.stop()
+
+
+def test_a_fifo_source_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A file source that is a FIFO (or a device such as /dev/zero) is a usage error (2). Opening the
+    FIFO blocked until a writer came (a device was read without end), synchronously, so neither
+    --max-time nor SIGTERM ended it."""
+    fifo = tmp_path / "dlq.jsonl"
+    os.mkfifo(fifo)
+    for cmd in (["list"], ["stats"], ["replay", "--yes"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", "--max-time", "5s", "dlq", *cmd, str(fifo), "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2, (cmd, done.stderr)
+        assert "is a FIFO, not a regular file" in json.loads(done.stdout)["error"]["message"]

@@ -75,10 +75,11 @@ class FileBackend:
     async def missing(self) -> str | None:
         """Why the source reads as empty because it does not exist (a warning), else ``None``.
         Raises ``UsageError`` (exit 2) when the directory does not exist either (a typo, not an empty
-        queue) or the path is a directory."""
+        queue) or the path is a directory or another file that is not a regular one."""
         if self.path.is_dir():
             raise UsageError(f"DLQ file {self.path} is a directory", hint="SRC names a .jsonl file")
         if self.path.exists():
+            self._regular(f"DLQ file {self.path}")
             return None
         if not self.path.parent.is_dir():
             raise UsageError(
@@ -94,10 +95,35 @@ class FileBackend:
             raise UsageError(
                 f"cannot dead-letter into {self.path}: the directory {self.path.parent} does not exist"
             )
+        if self.path.exists():
+            self._regular(f"cannot dead-letter into {self.path}")
         try:
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as exc:
             raise UsageError(f"cannot dead-letter into {self.path}: {exc.strerror or exc}") from exc
+
+    def _regular(self, what: str) -> None:
+        """Raise ``UsageError`` (exit 2, ``what`` starting its message) unless the existing path is
+        a regular file: a FIFO blocked the open until a writer came, a device (``/dev/zero``) was
+        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous)."""
+        import stat
+
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return  # gone meanwhile, or unreadable: the read says so
+        if stat.S_ISREG(mode):
+            return
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+        )
+        raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
     def replay_lock(self, src: str) -> FileLock:
         """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``)."""
