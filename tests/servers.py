@@ -353,7 +353,7 @@ def stream_app(base: str) -> Starlette:
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``endless`` (pings forever while working), ``ids`` (an
+    ``endless`` (pings forever while working), ``silent`` (pings forever, never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
@@ -414,6 +414,10 @@ def stream_app(base: str) -> Starlette:
                     yield frame(_status("TASK_STATE_WORKING"))
                     await asyncio.sleep(3600)
                     return
+                if mode == "silent":  # pings forever, never an event
+                    while True:
+                        yield ": ping\n\n"
+                        await asyncio.sleep(0.05)
                 if mode == "endless":
                     yield frame(_task())
                     yield frame(_status("TASK_STATE_WORKING"))
@@ -492,6 +496,7 @@ def stream_app(base: str) -> Starlette:
         "badjson",
         "errframe",
         "endless",
+        "silent",
         "noterminal-hang",
         "jsonreset",
         "hugeline",

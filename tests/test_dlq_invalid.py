@@ -176,3 +176,60 @@ def test_redis_queue_with_malformed_entries(cli: Any, sandbox: Any, redis_url: s
     purged = cli("dlq", "purge", src, *[a for ref in expected for a in ("--ids", ref)], "--yes", "-o", "json")
     assert all(x["removed"] for x in purged.json["results"])
     assert cli("dlq", "stats", src, "-o", "json").json["invalid"]["count"] == 0
+
+
+def test_redis_records_not_utf8_or_with_lone_surrogates(
+    cli: Any, sandbox: Any, redis_url: str, tmp_path: Path
+) -> None:
+    """Binary junk XADDed into the stream (or its meta hash), and an ``entry`` whose JSON holds a
+    lone surrogate escape, are invalid records like any other: reported, skipped, purgeable. One of
+    them ended every ``dlq list``, ``stats`` and ``replay`` of the stream with an unexpected
+    UnicodeDecodeError (exit 1), blocking the rest."""
+    stream = f"dlq-bin-{uuid.uuid4().hex[:6]}"
+    src = f"{redis_url}?stream={stream}"
+    good = entries_for(sandbox.url, 3)
+    ids = fill(RedisBackend(src), good)
+    r = redis.Redis.from_url(redis_url)  # bytes in, bytes out
+    lone = json.dumps({**good[0], "source": "\ud800"}).encode()
+    expected = {
+        r.xadd(stream, {b"entry": b"\xff\xfe\x80 junk"}).decode(): "the 'entry' field is not UTF-8 text",
+        r.xadd(stream, {b"\xff": b"\xfe"}).decode(): "no 'entry' field",
+        r.xadd(stream, {b"entry": lone}).decode(): "the 'entry' field is not valid Unicode text",
+        ids[2]: f"{stream}:meta[{ids[2]}] is not UTF-8 text",
+    }
+    r.hset(stream + ":meta", ids[2], b"\xff not utf-8")
+    r.close()
+    listed = cli("dlq", "list", src, "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == ids[:2]
+    _assert_invalid(listed.json["invalid"], expected)
+    assert cli("dlq", "stats", src, "-o", "json").json["depth"] == 2
+    shown = cli("dlq", "show", src, next(iter(expected)), "-o", "json")
+    assert shown.exit_code == 0 and shown.json["fields"] == {"entry": "\ufffd\ufffd\ufffd junk"}
+    rep = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert rep.exit_code == 7 and rep.json["acknowledged"] == 2 and rep.json["invalid"]["count"] == 4
+    purged = cli("dlq", "purge", src, *[a for ref in expected for a in ("--ids", ref)], "--yes", "-o", "json")
+    assert all(x["removed"] for x in purged.json["results"])
+    assert cli("dlq", "stats", src, "-o", "json").json["invalid"]["count"] == 0
+
+
+def test_file_lines_with_lone_surrogates(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A line whose JSON holds a lone surrogate escape (``"\\ud800"``, which Python's reader takes
+    but no UTF-8 writer can write) is an invalid record: ``list``/``stats`` printed nothing but an
+    unexpected UnicodeEncodeError (exit 1), and ``replay`` stopped on it before the good entries."""
+    path = tmp_path / "dlq.jsonl"
+    good = entries_for(sandbox.url, 2)
+    bad = {**entries_for(sandbox.url, 1)[0], "id": "lone-\ud800"}
+    path.write_text("".join(json.dumps(e) + "\n" for e in (good[0], bad, good[1])), encoding="utf-8")
+    src = f"file://{path}"
+    expected = {"line:2": "not valid Unicode text"}
+    listed = cli("dlq", "list", src, "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == [good[0]["id"], good[1]["id"]]
+    _assert_invalid(listed.json["invalid"], expected)
+    rep = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert rep.exit_code == 7 and rep.json["acknowledged"] == 2 and rep.json["invalid"]["count"] == 1
+    assert deliveries(sandbox, _mids(good)) == {m: 1 for m in _mids(good)}
+    purged = cli("dlq", "purge", src, "--ids", "line:2", "--yes", "-o", "json")
+    assert [x["removed"] for x in purged.json["results"]] == [True]
+    assert cli("dlq", "stats", src, "-o", "json").json["invalid"]["count"] == 0

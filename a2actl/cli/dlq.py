@@ -248,7 +248,8 @@ def replay(
     Entries that do not match the entry schema are skipped and reported (never block the rest).
 
     Exit codes: 0 every selected entry acknowledged; 7 some are still dead (attempts and lastError
-    updated in the source) or invalid entries were skipped; 1 another replay holds SRC.
+    updated in the source) or invalid entries were skipped; 1 an --ids id names no entry in SRC (the
+    others are still replayed) or another replay holds SRC.
 
     Examples:
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.core.units import parse_timestamp as parse_iso
-from a2actl.dlq.filter import EntryFilter, select
+from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
 from a2actl.dlq.store.backends import open_backend
 from a2actl.dlq.store.base import Backend
@@ -95,24 +95,41 @@ def _warn_invalid(invalid: InvalidEntries, warn: Warn | None) -> None:
         warn(line)
 
 
+def _warn_not_found(src: str, not_found: list[str], warn: Warn | None) -> None:
+    """One line naming the ``--ids`` that name no entry in ``src`` (with a hint when one holds a
+    comma: ``--ids`` takes one id, repeat it for several)."""
+    if not not_found or warn is None:
+        return
+    shown = ", ".join(repr(i) for i in not_found[:20]) + (
+        f" and {len(not_found) - 20} more" if len(not_found) > 20 else ""
+    )
+    line = f"no entry in {src} for --ids {shown}: nothing is replayed for {'it' if len(not_found) == 1 else 'them'}"
+    if any("," in i for i in not_found):
+        line += " (--ids takes one id; repeat it for several: --ids A --ids B)"
+    warn(line)
+
+
 @dataclass
 class EntryList:
     """``dlq list`` (and ``replay --dry-run``, with ``dry_run``): the matching entries as
-    ``summary_of`` rows (empty when they were streamed out through ``emit``); exit 0."""
+    ``summary_of`` rows (empty when they were streamed out through ``emit``); ``not_found`` the
+    ``--ids`` of a dry run that name no entry."""
 
     source: str
     entries: list[dict[str, Any]]
     count: int
     invalid: InvalidEntries
     dry_run: bool = False
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def exit(self) -> ExitCode:
-        """Always 0: listing never fails on content (invalid entries are counted and warned about)."""
-        return ExitCode.OK
+        """0: listing never fails on content (invalid entries are counted and warned about); 1 when
+        an ``--ids`` id of a dry run names no entry (as the replay would)."""
+        return ExitCode.ERROR if self.not_found else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "entries", "count", "invalid"[, "dryRun": true]}``."""
+        """``{"source", "entries", "count", "invalid"[, "dryRun": true, "notFound"]}``."""
         doc: dict[str, Any] = {
             "source": self.source,
             "entries": self.entries,
@@ -121,6 +138,7 @@ class EntryList:
         }
         if self.dry_run:
             doc["dryRun"] = True
+            doc["notFound"] = self.not_found
         return doc
 
 
@@ -140,8 +158,9 @@ async def list_job(
     now = time.time()
     out = []
     invalid = InvalidEntries()
+    lookup = IdLookup()
     try:
-        async for e in select(backend, sel, invalid):
+        async for e in select(backend, sel, invalid, lookup=lookup):
             row = summary_of(e, now)
             if emit is not None:
                 emit(row)
@@ -150,7 +169,9 @@ async def list_job(
     finally:
         await backend.close()
     _warn_invalid(invalid, warn)
-    return EntryList(src, out, len(out), invalid)
+    not_found = lookup.not_found(sel)
+    _warn_not_found(src, not_found, warn)
+    return EntryList(src, out, len(out), invalid, not_found=not_found)
 
 
 @dataclass
@@ -196,7 +217,8 @@ async def show_job(
 @dataclass
 class DlqStats:
     """``dlq stats``: ``depth`` valid entries; ``oldest`` ``(id, age seconds)``; counters by age
-    bucket (``AGE_BUCKETS`` labels), error code, error class and target URL; exit 0."""
+    bucket (``AGE_BUCKETS`` labels), error code (entries whose ``lastError`` has one), error class
+    (entries with a ``lastError``) and target URL; exit 0."""
 
     source: str
     depth: int
@@ -265,14 +287,28 @@ async def stats_job(
                 age = now - enq
                 stats.ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
             err = e.get("lastError") or {}
-            stats.codes[str(err.get("code"))] += 1
-            stats.classes[str(err.get("class"))] += 1
+            code = _code_key(err.get("code"))
+            if code is not None:
+                stats.codes[code] += 1
+            if err.get("class") is not None:
+                stats.classes[str(err["class"])] += 1
             stats.targets[str((e.get("target") or {}).get("url"))] += 1
     finally:
         await backend.close()
     _warn_invalid(stats.invalid, warn)
     stats.oldest = (oldest_id, now - oldest) if oldest is not None else None
     return stats
+
+
+def _code_key(code: Any) -> str | None:
+    """``topErrorCodes``' key for a ``lastError.code``: the code as a string (``-32603``, ``503``,
+    ``rejected``; an integral float as the integer it is), ``None`` for an entry without one (a send
+    answered with a failed task, an entry never attempted), which that list leaves out."""
+    if code is None or code == "":
+        return None
+    if isinstance(code, float) and code.is_integer():
+        return str(int(code))
+    return str(code)
 
 
 @dataclass
@@ -386,6 +422,7 @@ async def replay_job(
                     backend.on_blocked = functools.partial(replayer._flush, True)
                 result = await replayer.run(sel)
                 _warn_invalid(replayer.invalid, warn)
+                _warn_not_found(src, result.not_found, warn)
                 return result
             finally:
                 journal.close()

@@ -46,7 +46,7 @@ from a2actl.core.errors import (
     UsageError,
 )
 from a2actl.core.exit_codes import ExitCode
-from a2actl.dlq.filter import EntryFilter, select
+from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.journal import Journal
 from a2actl.dlq.pacing import Breaker, RateLimiter
 from a2actl.dlq.store.base import Backend
@@ -54,6 +54,7 @@ from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, 
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.protocol.events import result_state, task_view
 from a2actl.protocol.versions import FAILED_STATES
+from a2actl.transport.channel import TimedEvent, close_inner
 
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
@@ -156,17 +157,23 @@ class ReplayResult:
     breaker_trips: int
     journal: str
     group: GroupShare | None = None
+    #: The ``--ids`` that name no entry in the source (sorted; nothing was replayed for them).
+    not_found: list[str] = field(default_factory=list)
 
     @property
     def exit(self) -> ExitCode:
-        """0 every selected entry acknowledged; 7 some are still dead or invalid entries were skipped
+        """1 an ``--ids`` id names no entry in the source (this wins: what was asked for is not
+        there); else 7 some are still dead or invalid entries were skipped; else 0
         (docs/exit-codes.md)."""
+        if self.not_found:
+            return ExitCode.ERROR
         dead = self.counts.still_dead[TRANSIENT] + self.counts.still_dead[PERMANENT]
         return ExitCode.CHECK_FAILED if dead or self.invalid.count else ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         """``{"type": "summary", selected, replayed, acknowledged, retried, resumedRemovals,
-        stillDead, invalid, duration, rate (messages/s), breakerTrips, journal, exitCode[, group]}``."""
+        stillDead, invalid, notFound, duration, rate (messages/s), breakerTrips, journal, exitCode[,
+        group]}``."""
         c = self.counts
         out: dict[str, Any] = {
             "type": "summary",
@@ -177,6 +184,7 @@ class ReplayResult:
             "resumedRemovals": c.resumed_removals,
             "stillDead": c.still_dead,
             "invalid": self.invalid.to_json(),
+            "notFound": self.not_found,
             "duration": round(self.duration, 6),
             "rate": round(c.replayed / self.duration, 1) if self.duration > 0 else None,
             "breakerTrips": self.breaker_trips,
@@ -212,6 +220,8 @@ class Replayer:
     #: retries, breaker, lock) is unchanged.
     redeliver: Callable[[Entry], Awaitable[dict[str, Any] | None]] | None = None
     invalid: InvalidEntries = field(default_factory=InvalidEntries)
+    #: Which of the selection's ``--ids`` the source holds (``ReplayResult.not_found``).
+    lookup: IdLookup = field(default_factory=IdLookup)
     #: Clients by (url, binding, version, tenant): ``--to`` is ``(URL, "", "", None)``.
     clients: dict[tuple[str, str, str, str | None], AgentClient] = field(default_factory=dict)
     #: The same clients by the entry's ``target`` fields as stored (no normalising per entry).
@@ -322,30 +332,73 @@ class Replayer:
         try:
             client = await self._client(transport, entry)
             operation = _operation(method)
+            if operation in _STREAMING:
+                return await self._streamed(client, operation, method, params)
             out = await client.call(operation, params)
         except A2ACtlError as exc:
-            return Outcome(
-                False,
-                {
-                    "code": exc.details.get("httpStatus") if exc.details else None,
-                    "message": exc.message,
-                    "class": classify_exception(exc),
-                },
-            )
+            return _raised(exc)
         if out.error is None:
             # a failed task is the agent refusing the message; a CancelTask answered with the task
             # canceled (or a GetTask with a task that ended failed) did what was asked: the ack
             return self._answered(out.result) if operation in _SENDS else Outcome(True)
-        klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
-        # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
-        code = (
-            out.error.code
-            if out.error.code is not None
-            else getattr(getattr(out, "http", None), "status", None)
-        )
-        return Outcome(
-            False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass}
-        )
+        return _refused(out)
+
+    async def _streamed(
+        self, client: AgentClient, operation: str, method: str, params: dict[str, Any]
+    ) -> Outcome:
+        """Deliver a streaming operation (``SendStreamingMessage`` / ``message/stream``,
+        ``SubscribeToTask``) as ``stream tail`` does (``client.stream``: SSE, gRPC or WebSocket) and
+        decide on its first event, as for a send's answer: a task (or status update) that already
+        ended ``failed``/``rejected``/``canceled`` keeps the entry dead (permanent), anything else
+        is the ack (a streamed task is still ``submitted`` or ``working`` then, as a non-blocking
+        send's; the agent goes on with it when the stream is closed). An error answer is the error
+        it is. A stream that ends before its first event, or sends nothing but comments for
+        ``--timeout``, is a transient failure; a first event that is not an A2A stream event, or
+        is over ``--max-event-bytes``, a permanent one. It was retried as a "body that is not JSON"
+        (the agent's SSE read as a unary answer), and each retry was one more delivery. Raises the
+        transport's errors (``_deliver`` classes them)."""
+        stream = client.stream(operation, params)
+        try:
+            while True:
+                try:
+                    item = await asyncio.wait_for(stream.__anext__(), self.settings.read_timeout)
+                except StopAsyncIteration:
+                    return Outcome(
+                        False,
+                        {
+                            "code": None,
+                            "message": f"{method}: the stream ended before its first event",
+                            "class": TRANSIENT,
+                        },
+                    )
+                except asyncio.TimeoutError as exc:
+                    raise TimeoutError_(
+                        f"{method}: no stream event within --timeout {self.settings.read_timeout:g}s"
+                    ) from exc
+                if isinstance(item, TimedEvent):
+                    return self._first_event(operation, method, item)
+                if getattr(item, "error", None) is not None:
+                    return _refused(item)
+        finally:
+            with contextlib.suppress(Exception):
+                await close_inner(stream)  # type: ignore[arg-type]
+
+    def _first_event(self, operation: str, method: str, item: TimedEvent) -> Outcome:
+        """``_streamed``'s decision on the stream's first event."""
+        ev = item.event
+        if item.truncated or ev.kind in ("oversize", "unknown"):
+            what = (
+                f"is over --max-event-bytes ({item.size:,} bytes)"
+                if item.truncated
+                else "is not an A2A stream event (a task, message, status or artifact update)"
+            )
+            return Outcome(
+                False,
+                {"code": None, "message": f"{method}: the stream's first event {what}", "class": PERMANENT},
+            )
+        if operation not in _SENDS or ev.state not in FAILED_STATES:
+            return Outcome(True)
+        return _failed_task(ev.task_id, ev.state, task_view(ev.payload).get("statusMessage"))
 
     @staticmethod
     def _answered(result: Any) -> Outcome:
@@ -358,16 +411,7 @@ class Replayer:
         _, task_id, state = result_state(result)
         if state not in FAILED_STATES:
             return Outcome(True)
-        why = task_view(result).get("statusMessage")
-        return Outcome(
-            False,
-            {
-                "code": None,
-                "message": f"task {task_id} {state}" + (f": {str(why)[:200]}" if why else ""),
-                "class": PERMANENT,
-                "state": state,
-            },
-        )
+        return _failed_task(task_id, state, task_view(result).get("statusMessage"))
 
     def _due(self, force: bool = False) -> bool:
         """Whether the acknowledged batch is to be committed now (``batch`` ids or ``batch_interval``
@@ -551,7 +595,7 @@ class Replayer:
 
         async with opened as transport:
             try:
-                async for entry in select(self.backend, sel, self.invalid, replay=True):
+                async for entry in select(self.backend, sel, self.invalid, replay=True, lookup=self.lookup):
                     self.counts.selected += 1
                     while free <= 0 and not failed:
                         wake = loop.create_future()
@@ -588,11 +632,49 @@ class Replayer:
             breaker_trips=sum(b.trips for b in self.breakers.values()),
             journal=str(self.journal.path),
             group=group,
+            not_found=self.lookup.not_found(sel),
         )
 
 
 #: The operations whose answer with a task that ended failed/rejected/canceled is no ack (``_answered``).
 _SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
+#: The operations answered with a stream (SSE over HTTP), delivered by ``Replayer._streamed``.
+_STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+def _raised(exc: A2ACtlError) -> Outcome:
+    """The failed outcome of a delivery that raised (its HTTP status as ``code`` when it has one)."""
+    return Outcome(
+        False,
+        {
+            "code": exc.details.get("httpStatus") if exc.details else None,
+            "message": exc.message,
+            "class": classify_exception(exc),
+        },
+    )
+
+
+def _refused(out: Any) -> Outcome:
+    """The failed outcome of an A2A error answer (``out.error``, a ``DecodedError``)."""
+    klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
+    # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
+    code = (
+        out.error.code if out.error.code is not None else getattr(getattr(out, "http", None), "status", None)
+    )
+    return Outcome(False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass})
+
+
+def _failed_task(task_id: Any, state: str, why: Any) -> Outcome:
+    """A send answered with a task that ended ``state`` (one of ``FAILED_STATES``): dead, permanent."""
+    return Outcome(
+        False,
+        {
+            "code": None,
+            "message": f"task {task_id} {state}" + (f": {str(why)[:200]}" if why else ""),
+            "class": PERMANENT,
+            "state": state,
+        },
+    )
 
 
 @functools.lru_cache(maxsize=64)

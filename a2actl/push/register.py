@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
 from a2actl.protocol.events import PartSpec, message_params, result_state
-from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, Family, StateKind, state_kind
+from a2actl.protocol.versions import (
+    BINDING_HTTP_JSON,
+    BINDING_JSONRPC,
+    Family,
+    StateKind,
+    rest_path,
+    state_kind,
+)
 from a2actl.push.checks import PushConfig
 
 if TYPE_CHECKING:
@@ -55,7 +62,8 @@ async def register(client: A2AClient, task_id: str, config: PushConfig) -> dict[
     "configId"}`` (no secret). Raises ``UsageError`` (exit 2) on a binding other than JSON-RPC and
     HTTP+JSON, the A2A error as ``A2AError`` (exit 1; -32003 PushNotificationNotSupportedError when the
     agent has no push) or ``AuthError`` (4), ``ProtocolViolation`` (6) for a success answer that is
-    not JSON, and the transport's errors (3/4/5)."""
+    not JSON or (HTTP+JSON) a 404/405 no A2A server wrote (``NoSuchRoute``), ``HTTPStatusError`` (1)
+    for another HTTP error, and the transport's errors (3/4/5)."""
     if client.binding == BINDING_HTTP_JSON:
         return await _register_rest(client, task_id, config)
     if client.binding != BINDING_JSONRPC:
@@ -71,20 +79,18 @@ async def register(client: A2AClient, task_id: str, config: PushConfig) -> dict[
 
 
 async def _register_rest(client: A2AClient, task_id: str, config: PushConfig) -> dict[str, Any]:
-    """``register`` over HTTP+JSON (module docstring)."""
-    from urllib.parse import quote
-
-    from a2actl.core.errors import HTTPStatusError, ProtocolViolation
+    """``register`` over HTTP+JSON (module docstring). The task id is one percent-encoded path
+    segment (``rest_path``: ``/``, ``?``, ``#``, ``.`` and ``..`` included)."""
+    from a2actl.core.errors import ProtocolViolation
     from a2actl.protocol.jsondoc import parse as parse_json
-    from a2actl.protocol.jsonrpc import decode_rest_error
+    from a2actl.transport.a2a import rest_error
 
-    tid = quote(task_id, safe="")
     if client.family is Family.V1_0:
         tenant = client.selection.interface.tenant
-        path = (f"/{tenant}" if tenant else "") + f"/tasks/{tid}/pushNotificationConfigs"
+        path = (f"/{tenant}" if tenant else "") + rest_path("/tasks/{id}/pushNotificationConfigs", task_id)
         body: dict[str, Any] = config.config_json(Family.V1_0, task_id, reveal=True)
     else:
-        path = f"/v1/tasks/{tid}/pushNotificationConfigs"
+        path = rest_path("/v1/tasks/{id}/pushNotificationConfigs", task_id)
         inner = config.config_json(client.family, reveal=True)["pushNotificationConfig"]
         body = {
             "parent": f"tasks/{task_id}",
@@ -98,14 +104,13 @@ async def _register_rest(client: A2AClient, task_id: str, config: PushConfig) ->
     except (ValueError, UnicodeDecodeError):
         parsed = None
     if res.status >= 400:
-        decoded = decode_rest_error(
-            res.status, parsed, operation="CreateTaskPushNotificationConfig", family=client.family
+        # the A2A error it is; else, as every HTTP+JSON call: a 404/405 no A2A server wrote is
+        # NoSuchRoute (6, its hint naming an id that holds "/"), another status the HTTP error (1)
+        out = rest_error(
+            res, "CreateTaskPushNotificationConfig", method, client.family, client.selection, task_id
         )
-        if decoded is not None:
-            raise decoded.to_exception(method)
-        raise HTTPStatusError(
-            f"{url} answered HTTP {res.status} {res.reason}", details={"httpStatus": res.status}
-        )
+        if out.error is not None:  # always: rest_error raises unless it decoded an A2A error
+            raise out.error.to_exception(method)
     if not isinstance(parsed, dict):
         raise ProtocolViolation(f"{url}: the {method} answer is not a JSON object")
     return {"method": method, "taskId": task_id, "configId": _config_id(parsed)}

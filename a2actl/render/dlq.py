@@ -151,6 +151,7 @@ def replay_summary(out: Output, s: dict[str, Any]) -> None:
         ("retried", s["retried"]),
         ("still dead", f"{dead['transient']} transient, {dead['permanent']} permanent"),
         ("invalid (skipped)", s.get("invalid", {}).get("count", 0)),
+        *([("not found", ", ".join(s["notFound"]))] if s.get("notFound") else []),
         ("resumed removals", s["resumedRemovals"]),
         ("breaker trips", s["breakerTrips"]),
         ("duration", format_seconds(s["duration"])),

@@ -70,12 +70,18 @@ def new_id() -> str:
         return _ids.pop()
 
 
-def _rest_error(
-    res: HttpResult, operation: str, method: str, family: Family, selection: Selection | None = None
+def rest_error(
+    res: HttpResult,
+    operation: str,
+    method: str,
+    family: Family,
+    selection: Selection | None = None,
+    task_id: Any = None,
 ) -> RpcOutcome:
     """The outcome of a non-2xx HTTP+JSON answer: the decoded A2A error, or (a body no A2A server
     wrote) ``NoSuchRoute`` for 404/405 and ``HTTPStatusError`` otherwise, raised. When ``selection``
-    was forced to a version the card does not declare for this interface, the hint says so."""
+    was forced to a version the card does not declare for this interface, the hint says so; when
+    ``task_id`` (the id in the path) holds a ``/``, the hint names it instead of the interface URL."""
     try:
         parsed = parse_json(res.body, res.url) if res.body.strip() else None
     except (ValueError, UnicodeDecodeError):
@@ -97,6 +103,8 @@ def _rest_error(
                 f"{declared or 'another version'} for this interface; its {family.value} routes do not "
                 f"exist: drop --a2a-version {family.value}, or see 'a2actl caps fingerprint TARGET'"
             )
+        elif isinstance(task_id, str) and "/" in task_id:
+            hint = slash_id_hint(task_id)
         raise NoSuchRoute(
             f"{res.url} answered HTTP {res.status} {res.reason}"
             + (f" {snippet!r}" if snippet else "")
@@ -105,6 +113,16 @@ def _rest_error(
             details={"httpStatus": res.status, "url": res.url},
         )
     raise _http_error(res, parsed)
+
+
+def slash_id_hint(task_id: str) -> str:
+    """The hint of a 404 for a path holding ``task_id``, an id with a ``/``: a2actl sent it as one
+    segment (``%2F``, ``rest_path``), and a server that decodes it before routing finds no route."""
+    return (
+        f"the id {task_id!r} holds '/', sent as %2F in one path segment; this server (or a proxy) "
+        "decodes it before routing, so no HTTP+JSON route matches: use the JSON-RPC interface "
+        "(--binding JSONRPC)"
+    )
 
 
 def _check_shape(operation: str, method: str, result: Any, url: str) -> None:
@@ -277,7 +295,7 @@ class A2AClient:
         res = await self.transport.request(verb, url, json_body=body, headers=self.headers())
         method = f"{verb} {prefix}{path}"
         if res.status >= 400:
-            return _rest_error(res, operation, method, self.family, self.selection)
+            return rest_error(res, operation, method, self.family, self.selection, task_id)
         try:
             result = parse_json(res.body, res.url)  # as in call()
         except (ValueError, UnicodeDecodeError):
@@ -346,7 +364,7 @@ class A2AClient:
                     clock.timing,
                     clock.traceparent,
                 )
-                yield [self._decode_unary_error(operation, method, res, rid)]
+                yield [self._decode_unary_error(operation, method, res, rid, params.get("id"))]
                 return
             origin = clock.origin()
             sink = self.transport.sink
@@ -461,9 +479,11 @@ class A2AClient:
         finally:
             await response.aclose()
 
-    def _decode_unary_error(self, operation: str, method: str, res: HttpResult, rid: str) -> RpcOutcome:
+    def _decode_unary_error(
+        self, operation: str, method: str, res: HttpResult, rid: str, task_id: Any = None
+    ) -> RpcOutcome:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
-            return _rest_error(res, operation, method, self.family, self.selection)
+            return rest_error(res, operation, method, self.family, self.selection, task_id)
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
             # a gateway's 5xx page or plain-text error, as ``call`` reads it: the HTTP error it is
             raise _http_error(res)

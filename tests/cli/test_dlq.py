@@ -446,3 +446,158 @@ def test_a_dead_cancel_answered_with_the_canceled_task_is_an_ack(
     assert [x["status"] for x in r.json["results"]] == ["acknowledged", "acknowledged"]
     assert cli("task", "get", sandbox.url, running, "-o", "json").json["task"]["state"] == "canceled"
     assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+
+def test_stats_counts_only_entries_with_an_error_code_or_class(cli: Any, tmp_path: Path) -> None:
+    """``topErrorCodes`` ranks ``lastError.code``s: an entry whose ``lastError`` has no code (a send
+    answered with a failed task) or that has no ``lastError`` is left out, and ``byClass`` counts
+    only entries with a ``lastError``. Both showed them under the code and class ``"None"`` (Python's
+    ``str(None)``). An integral float code is the integer it is."""
+    target = {"url": "http://127.0.0.1:1/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    params = {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "x"}]}}
+    failed = {"code": None, "message": "task t failed", "class": "permanent", "state": "failed"}
+    entries = [
+        new_entry(
+            "SendMessage", params, target, error={"code": -32603, "message": "x", "class": "transient"}
+        ),
+        new_entry(
+            "SendMessage", params, target, error={"code": -32603.0, "message": "x", "class": "transient"}
+        ),
+        new_entry("SendMessage", params, target, error=failed),
+        new_entry("SendMessage", params, target, error=None),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "stats", src, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["depth"] == 4
+    assert r.json["topErrorCodes"] == [{"code": "-32603", "count": 2}]
+    assert r.json["byClass"] == {"transient": 2, "permanent": 1}
+    table = cli("dlq", "stats", src)
+    assert table.exit_code == 0 and "None" not in table.stdout
+
+
+def test_replay_ids_that_name_no_entry_exit_1(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``--ids`` naming no entry: the ids found are replayed as always, the others are named in
+    ``notFound`` and on stderr, and the exit is 1 (as ``dlq show`` of an unknown id). The replay
+    exited 0 with nothing said, so an operator could not tell a typo (or an id given as ``A,B``) from
+    a done replay. ``--dry-run`` says the same."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), es)
+    journal = str(tmp_path / "j")
+    dry = cli("dlq", "replay", src, "--ids", ids[0], "--ids", "nope", "--dry-run", "-o", "json")
+    assert dry.exit_code == 1, dry.stderr
+    assert dry.json["notFound"] == ["nope"] and [e["id"] for e in dry.json["entries"]] == [ids[0]]
+    r = cli(
+        "dlq", "replay", src, "--ids", ids[0], "--ids", "nope", "--yes", "--journal", journal, "-o", "json"
+    )
+    assert r.exit_code == 1, r.stderr
+    assert r.json["notFound"] == ["nope"] and r.json["exitCode"] == 1
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [(ids[0], "acknowledged")]
+    assert "'nope'" in r.stderr
+    assert [e["id"] for e in cli("dlq", "list", src, "-o", "json").json["entries"]] == [ids[1]]
+    # all of them unknown, one given as "A,B": nothing replayed, the entry left, exit 1
+    both = f"{ids[1]},x"
+    r = cli("dlq", "replay", src, "--ids", both, "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 1 and r.json["notFound"] == [both] and r.json["selected"] == 0
+    assert "--ids A --ids B" in r.stderr
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 1
+    # every id found: 0, notFound empty
+    r = cli("dlq", "replay", src, "--ids", ids[1], "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 0 and r.json["notFound"] == []
+
+
+def test_replay_of_a_streamed_send(cli: Any, sandbox: Any, streams: str, tmp_path: Path) -> None:
+    """Dead ``SendStreamingMessage`` (JSON-RPC and HTTP+JSON) and 0.3 ``message/stream`` entries are
+    delivered as streams, once each (one attempt), and acknowledged on their first event (a task still
+    submitted, as a non-blocking send's). They were read as unary answers ("a body that is not
+    JSON", the agent's SSE), retried, delivered --max-attempts times and kept dead every run. A
+    stream that sends only comments is a transient failure after --timeout, not a hang."""
+    mid = uuid.uuid4().hex[:8]
+    v1 = {"messageId": f"{mid}-1", "role": "ROLE_USER", "parts": [{"text": "streamed"}]}
+    rest = {"messageId": f"{mid}-2", "role": "ROLE_USER", "parts": [{"text": "streamed rest"}]}
+    v03 = {
+        "kind": "message",
+        "messageId": f"{mid}-3",
+        "role": "user",
+        "parts": [{"kind": "text", "text": "hi"}],
+    }
+    t = {"protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    err = {"code": 503, "message": "down", "class": "transient"}
+    entries = [
+        new_entry(
+            "SendStreamingMessage", {"message": v1}, {**t, "url": sandbox.url + "/a2a/jsonrpc"}, error=err
+        ),
+        new_entry(
+            "SendStreamingMessage",
+            {"message": rest},
+            {**t, "url": sandbox.url + "/a2a/rest", "protocolBinding": "HTTP+JSON"},
+            error=err,
+        ),
+        new_entry(
+            "message/stream",
+            {"message": v03},
+            {**t, "url": sandbox.url + "/a2a/jsonrpc", "protocolVersion": "0.3"},
+            error=err,
+        ),
+    ]
+    src = f"file://{tmp_path}/dlq.jsonl"
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    assert [(x["status"], x["attempts"]) for x in r.json["results"]] == [("acknowledged", 1)] * 3
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+    silent = new_entry(
+        "SendStreamingMessage", {"message": v1}, {**t, "url": f"{streams}/silent/jsonrpc"}, error=err
+    )
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [silent])
+    start = time.monotonic()
+    r = cli(
+        "--timeout", "1s", "dlq", "replay", src, "--yes", "--max-attempts", "1",
+        "--journal", str(tmp_path / "j"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout[-800:]
+    assert time.monotonic() - start < 20
+    res = r.json["results"][0]
+    assert res["status"] == "dead-transient" and "no stream event" in res["error"]["message"]
+    assert cli("dlq", "show", src, silent["id"], "-o", "json").json["lastError"]["class"] == "transient"
+
+
+def test_http_backend_ids_are_one_path_segment(cli: Any, tmp_path: Path) -> None:
+    """The HTTP DLQ puts an entry id in ``/dlq/{id}`` as ``protocol.versions.rest_path`` does: ``.``
+    and ``..`` were sent bare and normalised away, so ``dlq show`` of ``..`` showed the debug API's
+    root and of ``.`` the first page, each as if it were the entry, and an acknowledged entry's
+    ``DELETE`` missed it. The debug server routes an id holding ``/`` (sent as %2F, decoded before
+    routing) to the entry instead of a 404 ("no dead letter")."""
+    sb = RunningSandbox(SandboxOptions(dlq=f"file://{tmp_path}/sb.jsonl")).start()
+    try:
+        ids = ["..", ".", "a/b", "q?x#y"]
+        es = [e | {"id": i} for e, i in zip(entries_for(sb.url, len(ids)), ids, strict=True)]
+        fill(FileBackend(str(tmp_path / "sb.jsonl")), es)
+        src = sb.url + "/debug/a2a/dlq"
+        for i in ids:
+            shown = cli("dlq", "show", src, i, "-o", "json")
+            assert shown.exit_code == 0 and shown.json["id"] == i, (i, shown.stdout[:200])
+        _replay_all(cli, src, sb, tmp_path, ids, [e["request"]["params"]["message"]["messageId"] for e in es])
+        assert cli("dlq", "show", src, "..", "-o", "json").exit_code == 1
+    finally:
+        sb.stop()
+
+
+def test_a_fifo_source_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """A file source that is a FIFO (or a device such as /dev/zero) is a usage error (2). Opening the
+    FIFO blocked until a writer came (a device was read without end), synchronously, so neither
+    --max-time nor SIGTERM ended it."""
+    fifo = tmp_path / "dlq.jsonl"
+    os.mkfifo(fifo)
+    for cmd in (["list"], ["stats"], ["replay", "--yes"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", "--max-time", "5s", "dlq", *cmd, str(fifo), "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert done.returncode == 2, (cmd, done.stderr)
+        assert "is a FIFO, not a regular file" in json.loads(done.stdout)["error"]["message"]

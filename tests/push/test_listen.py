@@ -129,6 +129,33 @@ def test_register_an_unknown_task_is_the_agents_error(push_cli: Any, push_sandbo
         assert r.json["error"]["a2aCode"] == -32001
 
 
+@pytest.mark.parametrize("version", ["1.0", "0.3"])
+def test_register_over_http_json_a_task_id_is_one_path_segment(
+    push_cli: Any, push_sandbox: Any, version: str
+) -> None:
+    """HTTP+JSON registration puts the task id in the path as ``protocol.versions.rest_path`` does:
+    ``.`` and ``..`` were sent bare, normalised away (``/tasks/../pushNotificationConfigs``), and a
+    404 no A2A server wrote was exit 1 with no hint. Now they name the task (the agent's
+    TaskNotFound, -32001), and an id holding ``/`` (sent as %2F, which the server decodes before
+    routing) is ``no_such_route`` (6) whose hint names the id, not the interface URL."""
+    for task in ("..", "."):
+        r = push_cli(
+            "push", "listen", "--register", push_sandbox.url, "--task", task, "--binding", "HTTP+JSON",
+            "--a2a-version", version, "--max-time", "20", "-o", "json",
+        )  # fmt: skip
+        assert r.exit_code == 1, r.stdout + r.stderr
+        assert r.json["error"]["a2aCode"] == -32001, r.json
+        assert "%2E" in r.json["error"]["message"]
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--task", "a/b", "--binding", "HTTP+JSON",
+        "--a2a-version", version, "--max-time", "20", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 6, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["code"] == "no_such_route" and "'a/b' holds '/'" in err["hint"], err
+    assert "interface URL" not in err["hint"]
+
+
 @pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
 def test_a_task_that_already_ended_is_refused_at_once(push_cli: Any, push_sandbox: Any, binding: str) -> None:
     """An ended task gets no pushes: exit 2 before registering, not a wait until --max-time."""

@@ -15,6 +15,7 @@ idempotent agent dedupes (at-least-once delivery).
 from __future__ import annotations
 
 import functools
+import re
 import secrets
 import time
 from collections.abc import Callable
@@ -67,6 +68,62 @@ def message_id(entry: dict[str, Any]) -> str | None:
 
 
 # -- reading: every entry is checked against the shipped schema, and a bad one never blocks the rest --
+
+#: A JSON escape of a UTF-16 surrogate (``\\ud800``-``\\udfff``): the only way a lone surrogate gets
+#: into a record read from UTF-8 text (a valid pair is decoded to the character it encodes).
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_B = re.compile(rb"\\u[dD][89a-fA-F]")
+
+#: Why a record holding a lone surrogate is not an entry (``lone_surrogate``).
+LONE_SURROGATE = "not valid Unicode text: a lone surrogate escape (\\ud800-\\udfff) in a string"
+
+
+def lone_surrogate(raw: str | bytes, record: Any) -> bool:
+    """Whether ``record``, decoded from the JSON text ``raw``, holds a string (or key) with a lone
+    surrogate. Python's reader takes ``"\\ud800"``, but such a string cannot be written as UTF-8: the
+    entry could be neither printed (``-o json``) nor delivered (the replay stopped on it with an
+    unexpected ``UnicodeEncodeError``). A regex over ``raw`` first (``surrogate_escape``), so the
+    walk (``holds_lone_surrogate``) runs only for a record that has such an escape at all."""
+    return surrogate_escape(raw) and holds_lone_surrogate(record)
+
+
+def surrogate_escape(raw: str | bytes) -> bool:
+    """Whether the JSON text ``raw`` has a ``\\uD800``-``\\uDFFF`` escape (lone or in a pair)."""
+    if isinstance(raw, bytes):
+        return _SURROGATE_ESCAPE_B.search(raw) is not None
+    return _SURROGATE_ESCAPE.search(raw) is not None
+
+
+def holds_lone_surrogate(record: Any) -> bool:
+    """Whether a string or key anywhere in ``record`` holds a lone surrogate (is not UTF-8-encodable)."""
+    stack = [record]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
+    stack = [record]
+    while stack:
+        v = stack.pop()
+        if isinstance(v, str):
+            try:
+                v.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(v, dict):
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return False
 
 
 @functools.cache

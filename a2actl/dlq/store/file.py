@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
 from a2actl.protocol.jsondoc import loads_utf8
 
 if TYPE_CHECKING:
@@ -30,7 +30,10 @@ if TYPE_CHECKING:
 
 def _key(entry_id: str) -> int:
     """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
-    return int.from_bytes(hashlib.blake2b(entry_id.encode(), digest_size=8).digest(), "big")
+    # surrogatepass: any str has a digest (an --ids argument that was not UTF-8 on the command line)
+    return int.from_bytes(
+        hashlib.blake2b(entry_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
+    )
 
 
 def file_path(src: str) -> Path:
@@ -72,10 +75,11 @@ class FileBackend:
     async def missing(self) -> str | None:
         """Why the source reads as empty because it does not exist (a warning), else ``None``.
         Raises ``UsageError`` (exit 2) when the directory does not exist either (a typo, not an empty
-        queue) or the path is a directory."""
+        queue) or the path is a directory or another file that is not a regular one."""
         if self.path.is_dir():
             raise UsageError(f"DLQ file {self.path} is a directory", hint="SRC names a .jsonl file")
         if self.path.exists():
+            self._regular(f"DLQ file {self.path}")
             return None
         if not self.path.parent.is_dir():
             raise UsageError(
@@ -91,10 +95,35 @@ class FileBackend:
             raise UsageError(
                 f"cannot dead-letter into {self.path}: the directory {self.path.parent} does not exist"
             )
+        if self.path.exists():
+            self._regular(f"cannot dead-letter into {self.path}")
         try:
             os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644))
         except OSError as exc:
             raise UsageError(f"cannot dead-letter into {self.path}: {exc.strerror or exc}") from exc
+
+    def _regular(self, what: str) -> None:
+        """Raise ``UsageError`` (exit 2, ``what`` starting its message) unless the existing path is
+        a regular file: a FIFO blocked the open until a writer came, a device (``/dev/zero``) was
+        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous)."""
+        import stat
+
+        try:
+            mode = os.stat(self.path).st_mode
+        except OSError:
+            return  # gone meanwhile, or unreadable: the read says so
+        if stat.S_ISREG(mode):
+            return
+        kind = (
+            "a directory"
+            if stat.S_ISDIR(mode)
+            else "a FIFO"
+            if stat.S_ISFIFO(mode)
+            else "a socket"
+            if stat.S_ISSOCK(mode)
+            else "a device"
+        )
+        raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
     def replay_lock(self, src: str) -> FileLock:
         """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``)."""
@@ -150,7 +179,10 @@ class FileBackend:
                 except (ValueError, RecursionError):
                     yield n, None, "not JSON (a torn or garbage line)"
                 else:
-                    yield n, rec, None
+                    if lone_surrogate(raw, rec):
+                        yield n, None, LONE_SURROGATE
+                    else:
+                        yield n, rec, None
 
     @staticmethod
     def _meta(rec: Any) -> bool:

@@ -10,12 +10,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
-from urllib.parse import quote, urlencode
+from urllib.parse import urlencode
 
 from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
-from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.entry import (
+    LONE_SURROGATE,
+    Entry,
+    Invalid,
+    OnInvalid,
+    check,
+    holds_lone_surrogate,
+    surrogate_escape,
+)
 from a2actl.dlq.store.local import HTTP_READ_ONLY
 from a2actl.protocol.paging import CursorTrail
+from a2actl.protocol.versions import rest_path
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -71,7 +80,9 @@ class HttpBackend:
         return res.json() if res.body else {}
 
     def _one(self, entry_id: str) -> str:
-        return f"{self.url}/{quote(entry_id, safe='')}"
+        """``/dlq/{id}`` with the id as one percent-encoded path segment (``rest_path``): an id
+        ``.`` or ``..`` named the page (``GET /dlq``) or the debug API's root, read as the entry."""
+        return self.url + rest_path("/{id}", entry_id)
 
     async def append(self, entry: Entry) -> str:
         """Always raises ``UsageError`` (exit 2): producers enqueue on the agent's side."""
@@ -88,16 +99,16 @@ class HttpBackend:
         trail = CursorTrail(self.url)
         while True:
             q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
-            doc = self._check(
-                await self.transport.request(
-                    "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
-                )
+            res = await self.transport.request(
+                "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
             )
+            doc = self._check(res)
             if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
                 raise ProtocolViolation(f"{self.url} did not answer a DLQ page")
+            suspect = surrogate_escape(res.body)  # once a page: the walk only when it may matter
             for e in doc["entries"]:
                 n += 1
-                why = check(e)
+                why = LONE_SURROGATE if suspect and holds_lone_surrogate(e) else check(e)
                 if why is None:
                     yield e
                 elif on_invalid is not None:

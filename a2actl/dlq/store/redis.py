@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
-from a2actl.dlq.store.entry import Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
 from a2actl.dlq.store.ticker import stop_task, ticks
 
 if TYPE_CHECKING:
@@ -41,6 +41,22 @@ def _client_url(url: str) -> str:
     parts = urlsplit(url)
     rest = urlencode({k: v[0] for k, v in parse_qs(parts.query).items() if k not in _OURS})
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
+
+
+def _utf8(text: str) -> bool:
+    """Whether ``text`` (read with ``surrogateescape``) was UTF-8 on the wire."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(text: Any) -> Any:
+    """``text`` read with ``surrogateescape``, its bytes that were not UTF-8 as U+FFFD."""
+    if isinstance(text, str) and not _utf8(text):
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    return text
 
 
 class RedisBackend:
@@ -86,8 +102,13 @@ class RedisBackend:
         #: inside a Redis call (redis-py's connection handling can absorb one; the task then looped on).
         self._stop = asyncio.Event()
         rest = urlencode({k: v[0] for k, v in q.items() if k not in _OURS})
+        # surrogateescape: a field or meta value that is not UTF-8 (binary junk XADDed by anyone)
+        # is read, and reported invalid by _decode, instead of a UnicodeDecodeError that ended
+        # every list, stats and replay of the stream (one bad record blocked the rest)
         self.client = redis.from_url(
-            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")), decode_responses=True
+            urlunsplit((parts.scheme, parts.netloc, parts.path, rest, "")),
+            decode_responses=True,
+            encoding_errors="surrogateescape",
         )
 
     async def close(self) -> None:
@@ -183,20 +204,28 @@ class RedisBackend:
         raw = fields.get("entry")
         if raw is None:
             return None, "no 'entry' field"
+        if not _utf8(raw):
+            return None, "the 'entry' field is not UTF-8 text"
         try:
             entry = json.loads(raw)
         except (ValueError, RecursionError):
             return None, "the 'entry' field is not JSON"
         if not isinstance(entry, dict):
             return None, f"the 'entry' field is a JSON {type(entry).__name__}, not an object"
+        if lone_surrogate(raw, entry):
+            return None, f"the 'entry' field is {LONE_SURROGATE}"
         entry["id"] = sid
         if meta:
+            if not _utf8(meta):
+                return entry, f"{self.meta}[{sid}] is not UTF-8 text"
             try:
                 m = json.loads(meta)
             except (ValueError, RecursionError):
                 return entry, f"{self.meta}[{sid}] is not JSON"
             if not isinstance(m, dict):
                 return entry, f"{self.meta}[{sid}] is not a JSON object"
+            if lone_surrogate(meta, m):
+                return entry, f"{self.meta}[{sid}] is {LONE_SURROGATE}"
             entry.update({k: m[k] for k in ("attempts", "lastError") if k in m})
         return entry, check(entry)
 
@@ -343,7 +372,10 @@ class RedisBackend:
             return None
         sid, fields = rows[0]
         entry, _ = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
-        return entry if entry is not None else {"id": sid, "fields": fields}
+        if entry is not None:
+            return entry
+        # what cannot be decoded is shown with U+FFFD for the bytes that are not UTF-8
+        return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}
 
     async def remove(self, entry_id: str) -> bool:
         """Remove one entry (``remove_many``); ``False`` when it was not there or is not a stream id."""

@@ -365,5 +365,6 @@ def _dlq_routes(
 
     return [
         Route(prefix + "/dlq", page, methods=["GET"]),
-        Route(prefix + "/dlq/{id}", one, methods=["GET", "PATCH", "DELETE"]),
+        # {id:path}: an id holding "/" arrives as %2F, which the server decodes before routing
+        Route(prefix + "/dlq/{id:path}", one, methods=["GET", "PATCH", "DELETE"]),
     ]

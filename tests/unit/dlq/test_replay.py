@@ -241,3 +241,74 @@ def test_a_run_cancelled_mid_commit_reports_every_entry_it_removes(tmp_path: Pat
 
     assert asyncio.run(left()) == []
     assert [(r["id"], r["status"]) for r in records if r["type"] == "result"] == [("e0", "acknowledged")]
+
+
+def _sse(*frames: Any) -> httpx.Response:
+    """An SSE answer whose events are ``frames`` (JSON documents)."""
+    body = "".join(": ping\n\n" + "data: " + json.dumps(f) + "\n\n" for f in frames)
+    return httpx.Response(200, text=body, headers={"Content-Type": "text/event-stream"})
+
+
+def test_a_streamed_send_is_decided_by_its_first_event(tmp_path: Path) -> None:
+    """A dead ``SendStreamingMessage`` (or 0.3 ``message/stream``) is delivered as a stream and its
+    first event decides, as a send's answer does: a task that already ended failed/rejected is
+    dead-permanent, a task still submitted is the ack, an A2A error is what it is, a stream that
+    ends without an event is transient. Each was read as a unary answer, "a body that is not JSON",
+    and retried (delivered again) up to --max-attempts, every run."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    v03 = {"url": "http://127.0.0.1:9/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "0.3"}
+    for i in range(5):
+        e = entry(i)
+        e["request"]["method"] = "SendStreamingMessage"
+        if i == 4:
+            e["request"]["method"], e["target"] = "message/stream", v03
+        asyncio.run(store.append(e))
+    seen: list[tuple[str, str, str | None]] = []
+
+    def task(state: str, rid: Any, v1: bool = True) -> dict[str, Any]:
+        t = {"id": "t", "contextId": "c", "status": {"state": state}}
+        return {"jsonrpc": "2.0", "id": rid, "result": {"task": t} if v1 else {**t, "kind": "task"}}
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        mid = doc["params"]["message"]["messageId"]
+        seen.append((mid, doc["method"], request.headers.get("accept")))
+        rid = doc["id"]
+        if mid == "m0":
+            return _sse(task("TASK_STATE_FAILED", rid))
+        if mid == "m1":
+            return _sse(task("TASK_STATE_SUBMITTED", rid), task("TASK_STATE_FAILED", rid))
+        if mid == "m2":
+            return httpx.Response(200, text=": ping\n\n", headers={"Content-Type": "text/event-stream"})
+        if mid == "m3":
+            return httpx.Response(
+                200, json={"jsonrpc": "2.0", "id": rid, "error": {"code": -32602, "message": "bad"}}
+            )
+        return _sse(task("rejected", rid, v1=False))
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+    try:
+        opts = ReplayOptions(max_in_flight=1, max_attempts=2, backoff=0.0)
+        replayer = Replayer(
+            store, opts, journal, Settings(), None, records.append, transport_factory=_mock_factory(agent)
+        )
+        result = asyncio.run(replayer.run(EntryFilter()))
+    finally:
+        journal.close()
+    got = {r["id"]: r for r in records if r["type"] == "result"}
+    assert {k: (r["status"], r["attempts"]) for k, r in got.items()} == {
+        "e0": ("dead-permanent", 1),
+        "e1": ("acknowledged", 1),
+        "e2": ("dead-transient", 2),
+        "e3": ("dead-permanent", 1),
+        "e4": ("dead-permanent", 1),
+    }
+    assert got["e0"]["error"]["state"] == "failed" and got["e4"]["error"]["state"] == "rejected"
+    assert "before its first event" in got["e2"]["error"]["message"]
+    assert got["e3"]["error"]["code"] == -32602
+    assert {(m, a) for _, m, a in seen} == {
+        ("SendStreamingMessage", "text/event-stream"),
+        ("message/stream", "text/event-stream"),
+    }
+    assert result.exit == 7 and result.counts.acknowledged == 1

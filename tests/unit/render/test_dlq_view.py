@@ -80,8 +80,8 @@ def test_stats(monkeypatch: pytest.MonkeyPatch) -> None:
         "invalid": {"count": 1, "first": []},
         "oldest": {"id": "e0", "ageSeconds": 7300.0},
         "ageHistogram": _histogram(1, 0, 0, 2, 0, 0),
-        "topErrorCodes": [{"code": "-32603", "count": 2}, {"code": "None", "count": 1}],
-        "byClass": {"transient": 2, "None": 1},
+        "topErrorCodes": [{"code": "-32603", "count": 2}, {"code": "503", "count": 1}],
+        "byClass": {"transient": 3},
         "byTarget": [{"target": "http://a", "count": 3}],
     }
     assert render(view.stats, doc, monkeypatch) == (
@@ -97,7 +97,7 @@ def test_stats(monkeypatch: pytest.MonkeyPatch) -> None:
         "  code     count\n"
         " ────────────────\n"
         "  -32603       2\n"
-        "  None         1\n"
+        "  503          1\n"
         "\n"
         "by target\n"
         "\n"

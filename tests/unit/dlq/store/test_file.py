@@ -197,3 +197,12 @@ def test_relative_file_urls_are_relative_to_the_working_directory(
 def test_a_file_url_without_a_path_is_a_usage_error(src: str) -> None:
     with pytest.raises(UsageError, match="names no file"):
         file_path(src)
+
+
+def test_an_id_that_is_not_utf8_is_simply_not_there(tmp_path: Path) -> None:
+    """An id with a surrogate (a ``--ids`` argument that was not UTF-8 on the command line, which
+    Python reads with surrogateescape) names no entry: ``remove`` answers ``False`` instead of
+    raising UnicodeEncodeError from the id's digest."""
+    store = _filled(tmp_path, 2)
+    assert run(store.remove("\udcff")) is False
+    assert run(store.get("\udcff")) is None
