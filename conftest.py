@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sybil import Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
@@ -28,3 +29,25 @@ def pytest_collect_file(file_path: Path, parent: Any) -> Any:
     ):
         return _docs(file_path, parent)
     return None
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """Under pytest-xdist (``-n 2``, README's test command) some tests must share one worker: the
+    console examples of README.md and docs/ start servers on the fixed ports they show (9999, ...),
+    so two documents cannot run at once; the interop tests build one a2a-sdk 0.3 venv and one
+    node_modules in a shared cache. Every other test is its own unit of work. (Not ``--dist
+    loadgroup`` with ``xdist_group`` marks: on pytest 9.2 that grouping silently does nothing,
+    pytest-xdist#1386.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class SharedResources(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            if path == "README.md" or path.startswith("docs/"):
+                return "docs"
+            if path.startswith("tests/interop/"):
+                return "interop"
+            return nodeid
+
+    return SharedResources(config, log)
