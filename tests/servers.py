@@ -322,6 +322,8 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
     ],
     "big": [_task(), _artifact("x" * (5 * 1024 * 1024), last=True), _status("TASK_STATE_COMPLETED")],
     "noterminal": [_task(), _status("TASK_STATE_WORKING")],
+    # an agent that rejects at once: its stream is one Task already rejected, then the end
+    "rejectedtask": [_task("TASK_STATE_REJECTED")],
     "ids": [
         _task(),
         _status("TASK_STATE_WORKING"),
@@ -337,7 +339,8 @@ def stream_app(base: str) -> Starlette:
     Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
-    ``noterminal`` (closes while working), ``endless`` (pings forever while working), ``ids`` (an
+    ``noterminal`` (closes while working), ``rejectedtask`` (one Task already rejected, then the
+    end; its GetTask answers TaskNotFound, for ``handshake probe``), ``endless`` (pings forever while working), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
@@ -355,7 +358,11 @@ def stream_app(base: str) -> Starlette:
 
     def rpc(mode: str) -> Any:
         async def handler(request: Request) -> Response:
-            rid = json.loads(await request.body()).get("id")
+            body = json.loads(await request.body())
+            rid = body.get("id")
+            if mode == "rejectedtask" and body.get("method") == "GetTask":  # handshake probe's first RPC
+                err = {"code": -32001, "message": "Task not found"}
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
             if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body
 
                 async def cut() -> Any:

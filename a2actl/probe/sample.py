@@ -269,6 +269,7 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
         events = 0
         state = None
         final = False
+        last_at = t0
         sample.failed_phase = "first_event"
         async for item in client.stream("SendStreamingMessage", params):
             if isinstance(item, Heartbeat):
@@ -278,8 +279,9 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                     raise item.error.to_exception(f"{item.method} failed")
                 continue
             events += 1
+            last_at = time.perf_counter()
             if events == 1:
-                sample.phases["first_event"] = time.perf_counter() - t0
+                sample.phases["first_event"] = last_at - t0
                 sample.failed_phase = "terminal"
             ev = item.event
             state = ev.state or state
@@ -293,6 +295,11 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break
+        if not final and state and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+            # The stream closed after a Task already in a terminal or interrupted state (an agent
+            # that rejects or fails at once sends that one Task): it ended, as `stream tail` reads it.
+            final = True
+            sample.phases["terminal"] = last_at - t0 - sample.phases["first_event"]
         if not final:
             raise ProtocolViolation(
                 f"the stream closed after {events} event(s) without a terminal state (last state: {state or 'none'})",

@@ -284,3 +284,22 @@ def test_a_budget_on_a_phase_never_measured_fails_saying_why(cli, sandbox) -> No
     )
     assert r.exit_code == 0, r.stdout[-500:]
     assert r.json["budget"]["ok"] is True
+
+
+def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, streams) -> None:
+    """An agent that rejects at once streams one Task already ``rejected`` and closes: the stream
+    ended (as ``send --stream`` reads it), not a stream that "closed without a terminal state (last
+    state: rejected)" (it was exit 6). The final state is in the sample for the operator to read."""
+    url = f"{streams}/rejectedtask/agent-card.json"
+    r = cli("handshake", "probe", url, "--send", "hi", "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is True and sample["error"] is None
+    assert sample["send"] == {
+        "method": "SendStreamingMessage",
+        "streaming": True,
+        "events": 1,
+        "finalState": "rejected",
+    }
+    assert sample["phases"]["first_event"] > 0 and sample["phases"]["terminal"] >= 0
+    assert cli("send", url, "hi", "--stream", "-o", "json").json["state"] == "rejected"
