@@ -81,6 +81,7 @@ def fault_app(base: str) -> Starlette:
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
     * ``/hang/…`` answers after 5 s
+    * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
@@ -130,6 +131,14 @@ def fault_app(base: str) -> Starlette:
         HANG_HITS[0] += 1
         await asyncio.sleep(5)
         return JSONResponse(v1_card(base, "/x"))
+
+    async def nan_card(_: Request) -> Response:
+        """Numbers JSON has no spelling for (Python's reader takes them): NaN, Infinity."""
+        card = json.dumps(v1_card(base, "/x"))
+        return Response(
+            card[:-1] + ', "metadata": {"score": NaN, "limits": [Infinity, -Infinity, 1.5]}}',
+            media_type="application/json",
+        )
 
     async def markup(_: Request) -> Response:
         card = v1_card(base, "/x")
@@ -231,6 +240,7 @@ def fault_app(base: str) -> Starlette:
         Route("/deeprpc/agent-card.json", deep_rpc_card),
         Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
         Route("/redirect/agent-card.json", redirect),
+        Route("/nan/agent-card.json", nan_card),
         Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),

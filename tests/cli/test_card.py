@@ -68,3 +68,23 @@ def test_agent_strings_are_not_markup_and_escapes_are_escaped(cli, fault):
     assert r.exit_code == 0
     assert "[bold red]pwned[/bold red]" in r.stdout
     assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout
+
+
+def _strict_json(text: str) -> object:
+    """Parse as RFC 8259 JSON: ``NaN``/``Infinity`` (which ``json.loads`` takes) are refused."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_card_with_nan_and_infinity_is_printed_as_valid_json(cli, fault, output):
+    """A card carrying NaN/Infinity (Python's reader takes them) is shown with them as null: -o json
+    printed them bare, a document strict readers (JSON.parse, Go, jq --seq) refuse whole."""
+    r = cli("card", "get", fault + "/nan/agent-card.json", "-o", output)
+    assert r.exit_code == 0, r.stderr
+    doc = _strict_json(r.stdout)
+    assert doc["card"]["metadata"] == {"score": None, "limits": [None, None, 1.5]}
+    assert doc["normalized"]["name"] == "fault agent"
