@@ -81,6 +81,7 @@ def fault_app(base: str) -> Starlette:
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
     * ``/hang/…`` answers after 5 s
+    * ``/redirectto/agent-card.json?to=URL`` a 302 to URL
     * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
@@ -203,6 +204,11 @@ def fault_app(base: str) -> Starlette:
             v1_card(base, "/x"), status_code=302, headers={"Location": "/rpcerror/agent-card.json"}
         )
 
+    async def redirect_to(request: Request) -> Response:
+        """A 302 to the ``to`` query parameter (a closed port, a ``file:`` URL; ``self``: itself)."""
+        to = request.query_params["to"]
+        return Response(status_code=302, headers={"Location": str(request.url) if to == "self" else to})
+
     async def dribble(_: Request) -> Response:
         """Slowloris: a card promised in 10,000 bytes, sent one byte every 0.2 s (each read is quick)."""
 
@@ -241,6 +247,7 @@ def fault_app(base: str) -> Starlette:
         Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
         Route("/redirect/agent-card.json", redirect),
         Route("/nan/agent-card.json", nan_card),
+        Route("/redirectto/agent-card.json", redirect_to),
         Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),

@@ -88,3 +88,35 @@ def test_card_with_nan_and_infinity_is_printed_as_valid_json(cli, fault, output)
     doc = _strict_json(r.stdout)
     assert doc["card"]["metadata"] == {"score": None, "limits": [None, None, 1.5]}
     assert doc["normalized"]["name"] == "fault agent"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_followed_redirect_that_fails_names_where_it_failed(cli, fault):
+    """``-L``: a redirect whose own request fails names that URL (it named the URL that redirected,
+    whose host answered fine); a redirect to a scheme a2actl does not speak, or a loop, is the agent's
+    answer (exit 1, as an unfollowed 3xx), not a bad command line (``file:`` was exit 2)."""
+    from urllib.parse import quote
+
+    start = fault + "/redirectto/agent-card.json?to="
+    dead = f"http://127.0.0.1:{_closed_port()}/agent-card.json"
+    r = cli("-L", "card", "get", start + quote(dead, safe=""), "-o", "json")
+    assert r.exit_code == 3, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "unreachable"
+    assert err["message"].startswith(f"connection to {dead} (redirected from {fault}/redirectto/")
+
+    r = cli("-L", "card", "get", start + quote("file:///etc/passwd", safe=""), "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status" and "file://" in r.json["error"]["message"]
+
+    r = cli("-L", "card", "get", start + "self", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status"
+    assert "redirected more than 20 times" in r.json["error"]["message"]
