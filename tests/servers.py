@@ -85,6 +85,7 @@ def fault_app(base: str) -> Starlette:
     * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
+    * ``/boolcode/…``, ``/nocode/…`` JSON-RPC errors whose ``code`` is ``true`` / missing
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
       without id or status
     """
@@ -266,6 +267,11 @@ def fault_app(base: str) -> Starlette:
         # Success envelopes whose result is not the method's response shape (exit 6).
         *answering("resultlist", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": [1, 2, 3]}),
         *answering("garbagetask", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": {"task": {"foo": 1}}}),
+        # JSON-RPC errors whose code is not an integer (JSON true; none at all)
+        *answering(
+            "boolcode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": True, "message": "m"}}
+        ),
+        *answering("nocode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"message": "m"}}),
     ]
 
     return Starlette(
