@@ -165,6 +165,41 @@ def test_token_env_and_file_options(cli, sandbox_auth, tmp_path, monkeypatch):
     assert r.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("where", "content", "named"),
+    [
+        ("file", b"tok-part-one\ntok-part-two\n", "--token-file"),  # two lines: a paste gone wrong
+        ("file", b"\xff\xfetok-utf16\n", "--token-file"),  # not UTF-8
+        ("env", "tök-secret-value", "A2ACTL_TOKEN"),  # non-ASCII
+        ("token-env", "tok-secret\tvalue\x01", "--token-env MY_AGENT_TOKEN"),  # a control character
+    ],
+)
+def test_a_token_that_cannot_be_sent_is_a_usage_error(cli, sandbox, tmp_path, where, content, named):
+    """A token no header can carry is bad local input (exit 2 naming where it came from, never its
+    value); it was exit 1 with 'unexpected UnicodeEncodeError' or httpx's 'Illegal header value'."""
+    if where == "file":
+        f = tmp_path / "tok"
+        f.write_bytes(content)
+        r = cli("handshake", "probe", sandbox.url, "--token-file", str(f), "-o", "json")
+    elif where == "env":
+        r = cli("handshake", "probe", sandbox.url, "-o", "json", env={"A2ACTL_TOKEN": content})
+    else:
+        r = cli(
+            "handshake",
+            "probe",
+            sandbox.url,
+            "--token-env",
+            "MY_AGENT_TOKEN",
+            "-o",
+            "json",
+            env={"MY_AGENT_TOKEN": content},
+        )
+    assert r.exit_code == 2, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "usage" and err["message"].startswith(named)
+    assert "tok-" not in r.stdout + r.stderr and "secret" not in r.stdout + r.stderr
+
+
 def test_single_run_waterfall_table(cli, sandbox):
     r = cli("handshake", "probe", sandbox.url, "--send", "hi")
     assert r.exit_code == 0
