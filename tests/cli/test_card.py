@@ -120,3 +120,21 @@ def test_followed_redirect_that_fails_names_where_it_failed(cli, fault):
     assert r.exit_code == 1, r.stdout
     assert r.json["error"]["code"] == "http_status"
     assert "redirected more than 20 times" in r.json["error"]["message"]
+
+
+def test_card_file_that_never_ends_is_bounded_by_max_time(cli, tmp_path):
+    """A named pipe (or ``<(cmd)``) nobody writes: the read blocked the event loop, so neither
+    ``--max-time`` nor the default deadline ended ``card get`` (nor SIGTERM, as Ctrl-C). Now 5."""
+    import os
+    import time
+
+    fifo = tmp_path / "card.fifo"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    try:
+        r = cli("--max-time", "1s", "card", "get", str(fifo), "-o", "json")
+        assert r.exit_code == 5, r.stdout
+        assert r.json["error"]["code"] == "timeout"
+        assert time.monotonic() - t0 < 10
+    finally:  # a writer that opens and closes at once: the reader thread gets EOF and ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
