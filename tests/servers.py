@@ -88,6 +88,8 @@ def fault_app(base: str) -> Starlette:
     * ``/boolcode/…``, ``/nocode/…`` JSON-RPC errors whose ``code`` is ``true`` / missing
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
       without id or status
+    * ``/failedtask/…``, ``/workingtask/…`` a non-streaming agent that answers every RPC with one
+      task, ``failed`` / ``working``
     """
 
     async def http500(_: Request) -> Response:
@@ -272,6 +274,23 @@ def fault_app(base: str) -> Starlette:
             "boolcode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": True, "message": "m"}}
         ),
         *answering("nocode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"message": "m"}}),
+        # A non-streaming agent whose every answer is one task: failed / still working (one that
+        # does not block on SendMessage)
+        *(
+            answering(
+                f"{state.lower()}task",
+                200,
+                {
+                    "jsonrpc": "2.0",
+                    "id": "ECHO_ID",
+                    "result": {
+                        "task": {"id": "t", "contextId": "c", "status": {"state": f"TASK_STATE_{state}"}}
+                    },
+                },
+            )[i]
+            for state in ("FAILED", "WORKING")
+            for i in (0, 1)
+        ),
     ]
 
     return Starlette(

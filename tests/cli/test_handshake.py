@@ -324,12 +324,14 @@ def test_a_budget_on_a_phase_never_measured_fails_saying_why(cli, sandbox) -> No
 def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, streams) -> None:
     """An agent that rejects at once streams one Task already ``rejected`` and closes: the stream
     ended (as ``send --stream`` reads it), not a stream that "closed without a terminal state (last
-    state: rejected)" (it was exit 6). The final state is in the sample for the operator to read."""
+    state: rejected)" (it was exit 6). A rejected task fails the sample (check_failed, exit 7), with
+    the final state in the sample for the operator to read."""
     url = f"{streams}/rejectedtask/agent-card.json"
     r = cli("handshake", "probe", url, "--send", "hi", "-o", "json")
-    assert r.exit_code == 0, r.stdout[-800:]
+    assert r.exit_code == 7, r.stdout[-800:]
     [sample] = r.json["samples"]
-    assert sample["ok"] is True and sample["error"] is None
+    assert sample["ok"] is False and sample["errorClass"] == "check_failed"
+    assert sample["failedPhase"] == "terminal" and "ended rejected" in sample["error"]["message"]
     assert sample["send"] == {
         "method": "SendStreamingMessage",
         "streaming": True,
@@ -338,3 +340,44 @@ def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, stream
     }
     assert sample["phases"]["first_event"] > 0 and sample["phases"]["terminal"] >= 0
     assert cli("send", url, "hi", "--stream", "-o", "json").json["state"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("text", "state"), [("/fail", "failed"), ("/reject", "rejected"), ("/cancel", "canceled")]
+)
+def test_send_of_a_task_that_ends_failed_fails_the_probe(cli, sandbox, text, state) -> None:
+    """``--send`` whose task ends failed/rejected/canceled: the agent answered but did not do what
+    it was sent, so the sample fails (class ``check_failed``, phase ``terminal``, exit 7) with the
+    state in ``send.finalState``; it was an ok sample, exit 0 (a health check that called a failing
+    agent healthy). Streaming, on the sandbox."""
+    r = cli("handshake", "probe", sandbox.url, "--send", text, "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is False and sample["errorClass"] == "check_failed"
+    assert sample["failedPhase"] == "terminal" and sample["send"]["finalState"] == state
+    assert f"ended {state}" in sample["error"]["message"]
+    assert r.json["failures"] == {"check_failed": 1}
+    ok = cli("handshake", "probe", sandbox.url, "--send", "hi", "-o", "json")
+    assert ok.exit_code == 0 and ok.json["samples"][0]["send"]["finalState"] == "completed"
+
+
+def test_blocking_send_of_a_failed_task_fails_and_a_working_answer_measures_no_terminal(cli, fault) -> None:
+    """A non-streaming agent (SendMessage, blocking): a ``failed`` answer fails the sample (exit
+    7); a ``working`` answer (an agent that does not block) is ok but its ``terminal`` phase is not
+    measured (it read 0.0: a task end never seen), so a budget on it is a violation (exit 7)."""
+    r = cli("handshake", "probe", f"{fault}/failedtask/agent-card.json", "--send", "hi", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["errorClass"] == "check_failed" and sample["send"]["finalState"] == "failed"
+    assert sample["send"]["streaming"] is False
+
+    url = f"{fault}/workingtask/agent-card.json"
+    r = cli("handshake", "probe", url, "--send", "hi", "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is True and sample["send"]["finalState"] == "working"
+    assert "first_event" in sample["phases"] and "terminal" not in sample["phases"]
+    r = cli("handshake", "probe", url, "--send", "hi", "--budget", "terminal=1s", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [v] = r.json["budget"]["violations"]
+    assert v["metric"] == "terminal" and v["p99"] is None
