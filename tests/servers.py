@@ -81,10 +81,15 @@ def fault_app(base: str) -> Starlette:
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
     * ``/hang/…`` answers after 5 s
+    * ``/redirectto/agent-card.json?to=URL`` a 302 to URL
+    * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
+    * ``/boolcode/…``, ``/nocode/…`` JSON-RPC errors whose ``code`` is ``true`` / missing
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
       without id or status
+    * ``/failedtask/…``, ``/workingtask/…`` a non-streaming agent that answers every RPC with one
+      task, ``failed`` / ``working``
     """
 
     async def http500(_: Request) -> Response:
@@ -130,6 +135,14 @@ def fault_app(base: str) -> Starlette:
         HANG_HITS[0] += 1
         await asyncio.sleep(5)
         return JSONResponse(v1_card(base, "/x"))
+
+    async def nan_card(_: Request) -> Response:
+        """Numbers JSON has no spelling for (Python's reader takes them): NaN, Infinity."""
+        card = json.dumps(v1_card(base, "/x"))
+        return Response(
+            card[:-1] + ', "metadata": {"score": NaN, "limits": [Infinity, -Infinity, 1.5]}}',
+            media_type="application/json",
+        )
 
     async def markup(_: Request) -> Response:
         card = v1_card(base, "/x")
@@ -194,6 +207,11 @@ def fault_app(base: str) -> Starlette:
             v1_card(base, "/x"), status_code=302, headers={"Location": "/rpcerror/agent-card.json"}
         )
 
+    async def redirect_to(request: Request) -> Response:
+        """A 302 to the ``to`` query parameter (a closed port, a ``file:`` URL; ``self``: itself)."""
+        to = request.query_params["to"]
+        return Response(status_code=302, headers={"Location": str(request.url) if to == "self" else to})
+
     async def dribble(_: Request) -> Response:
         """Slowloris: a card promised in 10,000 bytes, sent one byte every 0.2 s (each read is quick)."""
 
@@ -231,6 +249,8 @@ def fault_app(base: str) -> Starlette:
         Route("/deeprpc/agent-card.json", deep_rpc_card),
         Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
         Route("/redirect/agent-card.json", redirect),
+        Route("/nan/agent-card.json", nan_card),
+        Route("/redirectto/agent-card.json", redirect_to),
         Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),
@@ -249,6 +269,28 @@ def fault_app(base: str) -> Starlette:
         # Success envelopes whose result is not the method's response shape (exit 6).
         *answering("resultlist", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": [1, 2, 3]}),
         *answering("garbagetask", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": {"task": {"foo": 1}}}),
+        # JSON-RPC errors whose code is not an integer (JSON true; none at all)
+        *answering(
+            "boolcode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": True, "message": "m"}}
+        ),
+        *answering("nocode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"message": "m"}}),
+        # A non-streaming agent whose every answer is one task: failed / still working (one that
+        # does not block on SendMessage)
+        *(
+            answering(
+                f"{state.lower()}task",
+                200,
+                {
+                    "jsonrpc": "2.0",
+                    "id": "ECHO_ID",
+                    "result": {
+                        "task": {"id": "t", "contextId": "c", "status": {"state": f"TASK_STATE_{state}"}}
+                    },
+                },
+            )[i]
+            for state in ("FAILED", "WORKING")
+            for i in (0, 1)
+        ),
     ]
 
     return Starlette(
@@ -337,6 +379,8 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
             }
         },
     ],
+    # an agent that rejects at once: its stream is one Task already rejected, then the end
+    "rejectedtask": [_task("TASK_STATE_REJECTED")],
     "ids": [
         _task(),
         _status("TASK_STATE_WORKING"),
@@ -353,7 +397,9 @@ def stream_app(base: str) -> Starlette:
     ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``endless`` (pings forever while working), ``silent`` (pings forever, never an event), ``ids`` (an
+    ``rejectedtask`` (one Task already rejected, then the end; its GetTask answers TaskNotFound, for
+    ``handshake probe``), ``endless`` (pings forever while working), ``silent`` (pings forever,
+    never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
@@ -371,7 +417,11 @@ def stream_app(base: str) -> Starlette:
 
     def rpc(mode: str) -> Any:
         async def handler(request: Request) -> Response:
-            rid = json.loads(await request.body()).get("id")
+            body = json.loads(await request.body())
+            rid = body.get("id")
+            if mode == "rejectedtask" and body.get("method") == "GetTask":  # handshake probe's first RPC
+                err = {"code": -32001, "message": "Task not found"}
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
             if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body
 
                 async def cut() -> Any:

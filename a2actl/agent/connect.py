@@ -54,13 +54,13 @@ def check_grpc_extra(settings: Settings) -> None:
 async def _fetch(
     target: Target | str, settings: Settings, transport: Transport, card_path: str | None
 ) -> CardFetch:
-    from a2actl.agent.discovery import fetch_card, load_card_file
+    from a2actl.agent.discovery import fetch_card, read_card_file
 
     parsed = parse_target(target) if isinstance(target, str) else target
     return (
         await fetch_card(transport, parsed, card_path)
         if parsed.is_remote
-        else load_card_file(parsed.value, settings.max_card_bytes)
+        else await read_card_file(parsed.value, settings.max_card_bytes)
     )
 
 

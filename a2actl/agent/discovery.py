@@ -106,6 +106,48 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
     return CardFetch(source=str(p), raw=raw, view=view)
 
 
+async def read_card_file(path: str, max_bytes: int) -> CardFetch:
+    """``load_card_file`` for async callers. A FIFO or device (``<(cmd)``, a named pipe) may block
+    in ``open`` or ``read`` for ever: it is read in a daemon thread while the event loop waits, so
+    the command's ``--max-time`` and Ctrl-C/SIGTERM still end it (they could not while the loop was
+    blocked in the read, and the process outlived both). A regular file is read at once."""
+    import asyncio
+    import contextlib
+    import os
+    import stat
+    import threading
+
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        regular = True  # load_card_file says why it cannot be read
+    if regular:
+        return load_card_file(path, max_bytes)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[CardFetch] = loop.create_future()
+
+    def settle(result: CardFetch | None, exc: BaseException | None) -> None:
+        if done.done():  # the caller gave up (deadline, Ctrl-C)
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: CardFetch | None = None
+        error: BaseException | None = None
+        try:
+            result = load_card_file(path, max_bytes)
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="a2actl-card-file", daemon=True).start()
+    return await done
+
+
 async def fetch_card(
     transport: Transport,
     target: Target,
@@ -174,7 +216,7 @@ async def load_card(
     ``ProtocolViolation`` (6, not JSON), ``HTTPStatusError`` (1, no card)."""
     target = parse_target(target_text)
     if not target.is_remote:
-        return load_card_file(target.value, settings.max_card_bytes)
+        return await read_card_file(target.value, settings.max_card_bytes)
     from a2actl.transport.http import HttpTransport
 
     async with HttpTransport(settings, sink) as transport:

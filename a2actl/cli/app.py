@@ -286,21 +286,43 @@ app = typer.Typer(
 )
 
 
+def _sendable(value: str) -> bool:
+    """A header value every transport sends the same way: printable ASCII (tabs allowed)."""
+    return value.isascii() and not any(c < " " and c != "\t" or c == "\x7f" for c in value)
+
+
+def _checked_token(token: str, source: str) -> str:
+    """``token`` (from ``source``: ``--token-file PATH``, ``--token-env NAME`` or ``A2ACTL_TOKEN``)
+    when it can go in an ``Authorization`` header; else a usage error (exit 2) naming the source,
+    never the value (a line break inside, a non-ASCII character: each transport failed its own way,
+    exit 1 with an "unexpected UnicodeEncodeError")."""
+    if not _sendable(token):
+        raise UsageError(
+            f"{source}: the token must be printable ASCII on one line (no line breaks, control or "
+            "non-ASCII characters)",
+            hint="the token goes in 'Authorization: Bearer <token>' as it is",
+        )
+    return token
+
+
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
     if token_file is not None:
         try:
             token = token_file.read_text(encoding="utf-8").strip()
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
         if not token:
             raise UsageError(f"--token-file {token_file} is empty")
-        return token
+        return _checked_token(token, f"--token-file {token_file}")
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()
         if not token:
             raise UsageError(f"--token-env {token_env}: that environment variable is not set or empty")
-        return token
-    return os.environ.get(ENV_TOKEN, "").strip() or None
+        return _checked_token(token, f"--token-env {token_env}")
+    token = os.environ.get(ENV_TOKEN, "").strip()
+    return _checked_token(token, ENV_TOKEN) if token else None
 
 
 #: An HTTP field name (RFC 9110 §5.1: a token, §5.6.2).
@@ -319,7 +341,7 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
         if not sep or not name or not set(name) <= _FIELD_NAME:
             shown = f" {name[:40]!r}" if sep else " (no ':')"
             raise UsageError(f"bad --header name{shown}", hint="use -H 'Name: value'")
-        if not value.isascii() or any(c < " " and c != "\t" or c == "\x7f" for c in value):
+        if not _sendable(value):
             raise UsageError(
                 f"bad --header {name}: the value must be printable ASCII (no line breaks, control or non-ASCII characters)",
                 hint="percent-encode or base64 the value, as the receiving service expects",

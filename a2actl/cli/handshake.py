@@ -36,7 +36,8 @@ def probe(
         typer.Option(
             "--send",
             metavar="TEXT",
-            help="Also time a real SendMessage up to the first event and the terminal state.",
+            help="Also time a real SendMessage up to the first event and the terminal state; a task that "
+            "ends failed, rejected or canceled fails the sample (exit 7).",
         ),
     ] = None,
     handshake_path: Annotated[

@@ -240,7 +240,10 @@ async def probe_target(
         result.binding = sample.negotiated.protocol_binding
     if "rpc" in sample.phases and sample.failed_phase != "rpc":
         result.handshake = sum(sample.phases.get(p, 0.0) for p in HANDSHAKE_PHASES)
-    if not sample.ok:
+    # a --send task that ended failed/rejected/canceled fails the sample (check_failed): the
+    # send-failed cause below, with the task's state as its code
+    task_refused = sample.error_class == "check_failed" and sample.send is not None
+    if not sample.ok and not task_refused:
         error = sample.error or {}
         result.failed_phase = sample.failed_phase
         result.cause, result.error_code = classify(error, sample.failed_phase)

@@ -20,7 +20,16 @@ from a2actl.probe.budget import Budget, BudgetVerdict
 if TYPE_CHECKING:
     from a2actl.agent.target import Target
     from a2actl.protocol.negotiation import Selection
-FAILURE_ORDER = ("unreachable", "auth", "timeout", "protocol", "a2a_error", "http_status", "error")
+FAILURE_ORDER = (
+    "unreachable",
+    "auth",
+    "timeout",
+    "protocol",
+    "a2a_error",
+    "http_status",
+    "error",
+    "check_failed",
+)
 
 #: The exit code of each failure class (``docs/exit-codes.md``).
 CLASS_EXIT: dict[str, ExitCode] = {
@@ -32,6 +41,7 @@ CLASS_EXIT: dict[str, ExitCode] = {
     "http_status": ExitCode.ERROR,
     "error": ExitCode.ERROR,
     "usage": ExitCode.USAGE,
+    "check_failed": ExitCode.CHECK_FAILED,  # a --send task that ended failed/rejected/canceled
 }
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from a2actl.agent.discovery import CardFetch, decode_card
-from a2actl.core.errors import A2ACtlError, HTTPStatusError, ProtocolViolation
+from a2actl.core.errors import A2ACtlError, CheckFailed, HTTPStatusError, ProtocolViolation
 from a2actl.core.redact import redact_json
 from a2actl.probe.report import (
     CLASS_EXIT,
@@ -31,7 +31,7 @@ from a2actl.probe.report import (
 )
 from a2actl.protocol.events import classify_event, text_message_params
 from a2actl.protocol.negotiation import NegotiationFailed, select_interface
-from a2actl.protocol.versions import BINDING_GRPC, StateKind, state_kind
+from a2actl.protocol.versions import BINDING_GRPC, FAILED_STATES, StateKind, state_kind
 
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
@@ -253,9 +253,13 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
     """``--send``: a real SendMessage of ``text``; fills the ``first_event`` and ``terminal`` phases
     and ``sample.send``. Streams (SendStreamingMessage) when the card declares ``streaming``.
 
-    Raises the A2A error of the answer as an ``A2ACtlError``, and ``ProtocolViolation`` (exit 6) when
+    Raises the A2A error of the answer as an ``A2ACtlError``, ``ProtocolViolation`` (exit 6) when
     a stream closes before a terminal or interrupted state (spec v1.0 §3.1.2 stream patterns;
-    v0.3 §7.2 ``final``). ``client`` is an ``A2AClient`` or a ``GrpcClient`` (first message of
+    v0.3 §7.2 ``final``), and ``CheckFailed`` (exit 7, class ``check_failed``) when the task ended
+    ``failed``, ``rejected`` or ``canceled`` (``sample.send`` and the phases are set first): the
+    agent answered, but did not do what it was sent, and a probe must not call that healthy.
+    ``terminal`` is not measured (left out) when a blocking SendMessage answers a task still
+    ``submitted`` or ``working`` (an agent that does not block): the task's end was never seen. ``client`` is an ``A2AClient`` or a ``GrpcClient`` (first message of
     ``SendStreamingMessage`` / the unary answer, the same phases).
     """
     from a2actl.transport.a2a import RpcOutcome
@@ -269,6 +273,7 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
         events = 0
         state = None
         final = False
+        last_at = t0
         sample.failed_phase = "first_event"
         async for item in client.stream("SendStreamingMessage", params):
             if isinstance(item, Heartbeat):
@@ -278,8 +283,9 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                     raise item.error.to_exception(f"{item.method} failed")
                 continue
             events += 1
+            last_at = time.perf_counter()
             if events == 1:
-                sample.phases["first_event"] = time.perf_counter() - t0
+                sample.phases["first_event"] = last_at - t0
                 sample.failed_phase = "terminal"
             ev = item.event
             state = ev.state or state
@@ -293,6 +299,11 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break
+        if not final and state and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+            # The stream closed after a Task already in a terminal or interrupted state (an agent
+            # that rejects or fails at once sends that one Task): it ended, as `stream tail` reads it.
+            final = True
+            sample.phases["terminal"] = last_at - t0 - sample.phases["first_event"]
         if not final:
             raise ProtocolViolation(
                 f"the stream closed after {events} event(s) without a terminal state (last state: {state or 'none'})",
@@ -310,8 +321,16 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
             raise out.error.to_exception(f"{out.method} failed")
         ev = classify_event(out.result)
         sample.phases["first_event"] = elapsed
-        sample.phases["terminal"] = 0.0
+        sample.failed_phase = "terminal"
+        if ev.state is None or state_kind(ev.state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+            sample.phases["terminal"] = 0.0  # the answer is the end (a Message, or the task's end)
         sample.send = SendOutcome(out.method, False, 1, ev.state)
+    state = sample.send.final_state
+    if state in FAILED_STATES:
+        raise CheckFailed(
+            f"the --send task ended {state}: the agent answered but did not do what it was sent",
+            hint="'a2actl send URL TEXT' shows the task's status message",
+        )
 
 
 async def _session(transport: HttpTransport, card_url: str, path: str, family: str, sample: Sample) -> None:

@@ -200,8 +200,9 @@ class DecodedError:
         grpc_status = first.get("grpcStatus") if isinstance(first, dict) else None
         if isinstance(grpc_status, str):
             details["grpcStatus"] = grpc_status
+        label = f"{self.code} {self.name}" if self.code is not None else f"{self.name} (no integer code)"
         return cls(
-            f"{what}: {self.code} {self.name}: {self.message}".rstrip(": ")
+            f"{what}: {label}: {self.message}".rstrip(": ")
             + (f" (gRPC {grpc_status})" if isinstance(grpc_status, str) else ""),
             hint=self.hint,
             a2a_code=self.code,
@@ -283,7 +284,8 @@ def decode_jsonrpc_error(
     if not isinstance(error, dict):
         return DecodedError(None, "UnknownError", repr(error)[:200], PERMANENT, "malformed error member")
     code_val, message_val = error.get("code"), error.get("message")
-    code = code_val if isinstance(code_val, int) else None
+    # JSON-RPC 2.0 §5.1: an integer (JSON true is a bool, never a code, though Python's bool is an int)
+    code = code_val if isinstance(code_val, int) and not isinstance(code_val, bool) else None
     message = message_val if isinstance(message_val, str) else ""
     data = error.get("data")
     details = data if isinstance(data, list) else ([data] if isinstance(data, dict) else [])

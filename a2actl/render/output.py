@@ -10,6 +10,7 @@ Data goes to stdout; narration, warnings and ``-v`` output to stderr.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -43,6 +44,30 @@ def jsonl_line(obj: Any) -> bytes:
         return orjson.dumps(obj, default=str, option=_JSONL_OPTIONS)
     except TypeError:  # orjson.JSONEncodeError
         return (_JSONL_STDLIB(obj) + "\n").encode("utf-8", "backslashreplace")
+
+
+def _finite(obj: Any) -> Any:
+    """``obj`` with every ``NaN`` and infinity (floats) replaced by ``None``."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def json_document(obj: Any) -> str:
+    """The ``-o json`` document: ``obj`` indented, UTF-8 text as it is; ``NaN`` and infinities (an
+    agent's card or answer may carry them: Python's reader takes them) become ``null`` as in
+    ``jsonl_line``, since ``NaN`` is not JSON (RFC 8259 §6) and strict readers refuse the whole
+    document. Objects JSON does not know are written as ``str(obj)``."""
+    try:
+        return json.dumps(obj, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        return json.dumps(_finite(obj), indent=2, ensure_ascii=False, default=str)
 
 
 #: A table view: renders one JSON document (the ``-o json`` shape) on ``Output.out``.
@@ -198,7 +223,7 @@ class Output:
     # -- machine output ------------------------------------------------------------------------
     def json(self, obj: Any) -> None:
         """One JSON document on stdout."""
-        self.stdout.write(json.dumps(obj, indent=2, ensure_ascii=False, default=str) + "\n")
+        self.stdout.write(json_document(obj) + "\n")
         self.stdout.flush()
 
     def jsonl(self, obj: Any) -> None:

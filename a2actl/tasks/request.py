@@ -120,10 +120,19 @@ def secret_placeholder(name: str, value: str) -> str:
     return f"${var}"
 
 
-def curl_command(method: str, url: str, headers: dict[str, str], body: Any) -> str:
-    """An equivalent curl command (``-N`` for an SSE request). Header values holding a ``$A2ACTL_…``
-    placeholder are double-quoted so the shell expands them; everything else is single-quoted."""
-    args = ["curl", "-sS"] + (["-N"] if headers.get("Accept") == "text/event-stream" else []) + ["-X", method]
+def curl_command(
+    method: str, url: str, headers: dict[str, str], body: Any, settings: Settings | None = None
+) -> str:
+    """An equivalent curl command (``-N`` for an SSE request; for an ``https://`` URL the TLS options
+    of ``settings``: ``-k``, ``--cacert``, ``--cert``, ``--key``, as ``grpcurl_command`` has them).
+    Header values holding a ``$A2ACTL_…`` placeholder are double-quoted so the shell expands them;
+    everything else is single-quoted."""
+    args = ["curl", "-sS"] + (["-N"] if headers.get("Accept") == "text/event-stream" else [])
+    if settings is not None and url.lower().startswith("https:"):
+        args += ["-k"] if settings.insecure else []
+        for flag, path in (("--cacert", settings.cacert), ("--cert", settings.cert), ("--key", settings.key)):
+            args += [flag, path] if path else []
+    args += ["-X", method]
     cmd = " ".join(shlex.quote(a) for a in args)
     for k, v in headers.items():
         if "$A2ACTL_" in v:
@@ -237,7 +246,7 @@ def dry_run(
         url=url,
         headers=headers,
         body=body,
-        curl=curl_command(verb, url, headers, body),
+        curl=curl_command(verb, url, headers, body, settings),
         secrets_shown=show_secrets,
         negotiation=client.selection.to_json(),
     )

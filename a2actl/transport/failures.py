@@ -94,10 +94,48 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+#: How many redirects httpx follows under ``-L`` before it gives up (its default ``max_redirects``).
+HTTPX_MAX_REDIRECTS = 20
+
+
+def _redirected_to(exc: Exception, url: str, settings: Settings) -> str | None:
+    """Under ``-L``, the URL of the redirect whose request ``exc`` failed (``None`` when it was the
+    request to ``url`` itself): the error must name the host that refused, not the one that
+    redirected there."""
+    if not settings.follow_redirects or not isinstance(exc, httpx.RequestError):
+        return None
+    try:
+        actual = exc.request.url
+        if actual == httpx.URL(url):
+            return None
+    except (RuntimeError, httpx.InvalidURL, TypeError):
+        return None
+    from a2actl.core.redact import register_url
+
+    register_url(str(actual))  # a Location may carry userinfo a2actl was never given
+    return str(actual)
+
+
 def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
-    """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``."""
+    """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``.
+    Under ``-L``, a failure of a redirect's request names that URL and the one that redirected
+    there; a redirect to a scheme a2actl does not speak, or a redirect loop, is the agent's HTTP
+    answer (exit 1, as an unfollowed 3xx), not a bad command line."""
     if isinstance(exc, A2ACtlError):
         return exc
+    if isinstance(exc, httpx.TooManyRedirects):
+        return HTTPStatusError(
+            f"{url} redirected more than {HTTPX_MAX_REDIRECTS} times",
+            hint="a redirect loop; use the final URL without -L",
+        )
+    redirected = _redirected_to(exc, url, settings)
+    if redirected is not None:
+        if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
+            return HTTPStatusError(
+                f"{url} redirected to {redirected}, which a2actl cannot follow: {exc}",
+                hint="only http:// and https:// redirects are followed",
+            )
+        url = f"{redirected} (redirected from {url})"
     if isinstance(exc, httpx.ConnectTimeout):
         return connect_timed_out(url, settings)
     if isinstance(exc, httpx.TimeoutException):

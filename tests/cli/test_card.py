@@ -68,3 +68,73 @@ def test_agent_strings_are_not_markup_and_escapes_are_escaped(cli, fault):
     assert r.exit_code == 0
     assert "[bold red]pwned[/bold red]" in r.stdout
     assert "\x1b" not in r.stdout and "\\x1b[2J" in r.stdout
+
+
+def _strict_json(text: str) -> object:
+    """Parse as RFC 8259 JSON: ``NaN``/``Infinity`` (which ``json.loads`` takes) are refused."""
+
+    def refuse(constant: str) -> object:
+        raise ValueError(f"{constant} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("output", ["json", "jsonl"])
+def test_card_with_nan_and_infinity_is_printed_as_valid_json(cli, fault, output):
+    """A card carrying NaN/Infinity (Python's reader takes them) is shown with them as null: -o json
+    printed them bare, a document strict readers (JSON.parse, Go, jq --seq) refuse whole."""
+    r = cli("card", "get", fault + "/nan/agent-card.json", "-o", output)
+    assert r.exit_code == 0, r.stderr
+    doc = _strict_json(r.stdout)
+    assert doc["card"]["metadata"] == {"score": None, "limits": [None, None, 1.5]}
+    assert doc["normalized"]["name"] == "fault agent"
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_followed_redirect_that_fails_names_where_it_failed(cli, fault):
+    """``-L``: a redirect whose own request fails names that URL (it named the URL that redirected,
+    whose host answered fine); a redirect to a scheme a2actl does not speak, or a loop, is the agent's
+    answer (exit 1, as an unfollowed 3xx), not a bad command line (``file:`` was exit 2)."""
+    from urllib.parse import quote
+
+    start = fault + "/redirectto/agent-card.json?to="
+    dead = f"http://127.0.0.1:{_closed_port()}/agent-card.json"
+    r = cli("-L", "card", "get", start + quote(dead, safe=""), "-o", "json")
+    assert r.exit_code == 3, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "unreachable"
+    assert err["message"].startswith(f"connection to {dead} (redirected from {fault}/redirectto/")
+
+    r = cli("-L", "card", "get", start + quote("file:///etc/passwd", safe=""), "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status" and "file://" in r.json["error"]["message"]
+
+    r = cli("-L", "card", "get", start + "self", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["code"] == "http_status"
+    assert "redirected more than 20 times" in r.json["error"]["message"]
+
+
+def test_card_file_that_never_ends_is_bounded_by_max_time(cli, tmp_path):
+    """A named pipe (or ``<(cmd)``) nobody writes: the read blocked the event loop, so neither
+    ``--max-time`` nor the default deadline ended ``card get`` (nor SIGTERM, as Ctrl-C). Now 5."""
+    import os
+    import time
+
+    fifo = tmp_path / "card.fifo"
+    os.mkfifo(fifo)
+    t0 = time.monotonic()
+    try:
+        r = cli("--max-time", "1s", "card", "get", str(fifo), "-o", "json")
+        assert r.exit_code == 5, r.stdout
+        assert r.json["error"]["code"] == "timeout"
+        assert time.monotonic() - t0 < 10
+    finally:  # a writer that opens and closes at once: the reader thread gets EOF and ends
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))

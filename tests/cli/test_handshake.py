@@ -165,6 +165,41 @@ def test_token_env_and_file_options(cli, sandbox_auth, tmp_path, monkeypatch):
     assert r.exit_code == 2
 
 
+@pytest.mark.parametrize(
+    ("where", "content", "named"),
+    [
+        ("file", b"tok-part-one\ntok-part-two\n", "--token-file"),  # two lines: a paste gone wrong
+        ("file", b"\xff\xfetok-utf16\n", "--token-file"),  # not UTF-8
+        ("env", "tök-secret-value", "A2ACTL_TOKEN"),  # non-ASCII
+        ("token-env", "tok-secret\tvalue\x01", "--token-env MY_AGENT_TOKEN"),  # a control character
+    ],
+)
+def test_a_token_that_cannot_be_sent_is_a_usage_error(cli, sandbox, tmp_path, where, content, named):
+    """A token no header can carry is bad local input (exit 2 naming where it came from, never its
+    value); it was exit 1 with 'unexpected UnicodeEncodeError' or httpx's 'Illegal header value'."""
+    if where == "file":
+        f = tmp_path / "tok"
+        f.write_bytes(content)
+        r = cli("handshake", "probe", sandbox.url, "--token-file", str(f), "-o", "json")
+    elif where == "env":
+        r = cli("handshake", "probe", sandbox.url, "-o", "json", env={"A2ACTL_TOKEN": content})
+    else:
+        r = cli(
+            "handshake",
+            "probe",
+            sandbox.url,
+            "--token-env",
+            "MY_AGENT_TOKEN",
+            "-o",
+            "json",
+            env={"MY_AGENT_TOKEN": content},
+        )
+    assert r.exit_code == 2, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "usage" and err["message"].startswith(named)
+    assert "tok-" not in r.stdout + r.stderr and "secret" not in r.stdout + r.stderr
+
+
 def test_single_run_waterfall_table(cli, sandbox):
     r = cli("handshake", "probe", sandbox.url, "--send", "hi")
     assert r.exit_code == 0
@@ -284,3 +319,65 @@ def test_a_budget_on_a_phase_never_measured_fails_saying_why(cli, sandbox) -> No
     )
     assert r.exit_code == 0, r.stdout[-500:]
     assert r.json["budget"]["ok"] is True
+
+
+def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, streams) -> None:
+    """An agent that rejects at once streams one Task already ``rejected`` and closes: the stream
+    ended (as ``send --stream`` reads it), not a stream that "closed without a terminal state (last
+    state: rejected)" (it was exit 6). A rejected task fails the sample (check_failed, exit 7), with
+    the final state in the sample for the operator to read."""
+    url = f"{streams}/rejectedtask/agent-card.json"
+    r = cli("handshake", "probe", url, "--send", "hi", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is False and sample["errorClass"] == "check_failed"
+    assert sample["failedPhase"] == "terminal" and "ended rejected" in sample["error"]["message"]
+    assert sample["send"] == {
+        "method": "SendStreamingMessage",
+        "streaming": True,
+        "events": 1,
+        "finalState": "rejected",
+    }
+    assert sample["phases"]["first_event"] > 0 and sample["phases"]["terminal"] >= 0
+    assert cli("send", url, "hi", "--stream", "-o", "json").json["state"] == "rejected"
+
+
+@pytest.mark.parametrize(
+    ("text", "state"), [("/fail", "failed"), ("/reject", "rejected"), ("/cancel", "canceled")]
+)
+def test_send_of_a_task_that_ends_failed_fails_the_probe(cli, sandbox, text, state) -> None:
+    """``--send`` whose task ends failed/rejected/canceled: the agent answered but did not do what
+    it was sent, so the sample fails (class ``check_failed``, phase ``terminal``, exit 7) with the
+    state in ``send.finalState``; it was an ok sample, exit 0 (a health check that called a failing
+    agent healthy). Streaming, on the sandbox."""
+    r = cli("handshake", "probe", sandbox.url, "--send", text, "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is False and sample["errorClass"] == "check_failed"
+    assert sample["failedPhase"] == "terminal" and sample["send"]["finalState"] == state
+    assert f"ended {state}" in sample["error"]["message"]
+    assert r.json["failures"] == {"check_failed": 1}
+    ok = cli("handshake", "probe", sandbox.url, "--send", "hi", "-o", "json")
+    assert ok.exit_code == 0 and ok.json["samples"][0]["send"]["finalState"] == "completed"
+
+
+def test_blocking_send_of_a_failed_task_fails_and_a_working_answer_measures_no_terminal(cli, fault) -> None:
+    """A non-streaming agent (SendMessage, blocking): a ``failed`` answer fails the sample (exit
+    7); a ``working`` answer (an agent that does not block) is ok but its ``terminal`` phase is not
+    measured (it read 0.0: a task end never seen), so a budget on it is a violation (exit 7)."""
+    r = cli("handshake", "probe", f"{fault}/failedtask/agent-card.json", "--send", "hi", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["errorClass"] == "check_failed" and sample["send"]["finalState"] == "failed"
+    assert sample["send"]["streaming"] is False
+
+    url = f"{fault}/workingtask/agent-card.json"
+    r = cli("handshake", "probe", url, "--send", "hi", "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is True and sample["send"]["finalState"] == "working"
+    assert "first_event" in sample["phases"] and "terminal" not in sample["phases"]
+    r = cli("handshake", "probe", url, "--send", "hi", "--budget", "terminal=1s", "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    [v] = r.json["budget"]["violations"]
+    assert v["metric"] == "terminal" and v["p99"] is None

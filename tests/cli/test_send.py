@@ -214,3 +214,35 @@ def test_http_json_task_id_never_climbs_to_another_route(cli: Any, sandbox: Any)
     r = cli("task", "get", sandbox.url, "../card", "-o", "json", *args)
     assert r.exit_code in (1, 6), r.stdout
     assert r.json["error"].get("a2aCode") != -32004, r.json
+
+
+@pytest.mark.parametrize("mode", ["boolcode", "nocode"])
+def test_a2a_error_without_an_integer_code(cli: Any, fault: str, mode: str) -> None:
+    """A JSON-RPC error whose code is JSON ``true`` or missing: the agent's error (exit 1), with no
+    ``a2aCode`` (it was ``true``: Python's bool is an int) and no code printed as ``True``/``None``."""
+    r = cli("send", f"{fault}/{mode}/agent-card.json", "hi", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "a2a_error" and "a2aCode" not in err
+    assert err["message"] == "SendMessage: UnknownError (no integer code): m"
+    probe = cli("handshake", "probe", f"{fault}/{mode}/agent-card.json", "-o", "json")
+    assert probe.exit_code == 1
+    assert probe.json["samples"][0]["rpc"]["error"]["code"] is None
+
+
+def test_dry_run_curl_carries_the_tls_options(cli: Any, tls_server: Any, sandbox: Any) -> None:
+    """``send --dry-run`` against https: the curl command has ``--cacert``/``-k`` as given (the
+    grpcurl one had them; the curl one failed certificate verification when run)."""
+    import shlex
+
+    url, ca = tls_server
+    r = cli("--cacert", ca, "send", url, "hi", "--dry-run", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    argv = shlex.split(r.json["curl"])
+    assert argv[argv.index("--cacert") + 1] == ca and "-k" not in argv
+    assert argv[-1].startswith(url)
+    r = cli("-k", "send", url, "hi", "--dry-run", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "-k" in shlex.split(r.json["curl"])
+    plain = shlex.split(cli("-k", "send", sandbox.url, "hi", "--dry-run", "-o", "json").json["curl"])
+    assert "-k" not in plain and "--cacert" not in plain  # http: no TLS options
