@@ -187,6 +187,23 @@ def test_demo_runs_probe_of_sandbox(cli):
     assert s["ok"] and {"session", "rpc", "first_event", "terminal"} <= set(s["phases"])
 
 
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer  ", "BEARER\t"])
+def test_token_with_a_bearer_prefix_is_sent_once(cli, sandbox_auth, tmp_path, prefix):
+    # a token file holding "Bearer <token>" (as copied from a curl command) used to be sent as
+    # "Authorization: Bearer Bearer <token>" and refused (exit 4) with no hint
+    from tests.conftest import TOKEN
+
+    f = tmp_path / "tok"
+    f.write_text(prefix + TOKEN + "\n")
+    r = cli("handshake", "probe", sandbox_auth.url, "--token-file", str(f), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "Bearer" in r.stderr and "--token-file" in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+    env = cli("handshake", "probe", sandbox_auth.url, "-o", "json", env={"A2ACTL_TOKEN": prefix + TOKEN})
+    assert env.exit_code == 0, env.stderr
+    assert "A2ACTL_TOKEN" in env.stderr and TOKEN not in env.stdout + env.stderr
+
+
 def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     """Timings count from the name lookup to the network's marks, like curl's: the gap between the
     lookup and the client's first network action is bookkeeping, not connect time."""
