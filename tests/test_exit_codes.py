@@ -55,6 +55,33 @@ def test_2_bad_header_is_refused_before_any_request_without_echoing_the_value(cl
     assert "s3cr3t" not in r.stdout + r.stderr and "llo" not in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(
+    "header",
+    [
+        "Content-Length: 5",
+        "content-length: 0",
+        "Transfer-Encoding: chunked",
+        "Host: agent.example.com",
+        "Connection: close",
+        "Keep-Alive: timeout=5",
+        "Proxy-Connection: keep-alive",
+        "Upgrade: h2c",
+        "TE: trailers",
+        "Trailer: X-Foo",
+    ],
+)
+def test_2_framing_header_is_refused_naming_it(cli, sandbox, header):
+    # Content-Length used to reach h11: exit 1 "LocalProtocolError: Too little data for declared
+    # Content-Length"; the others were sent beside the client's own framing (request smuggling
+    # through a proxy, or refused by HTTP/2 and gRPC).
+    r = cli("-H", header, "card", "get", sandbox.url, "-o", "json")
+    assert r.exit_code == 2, r.stderr
+    name = header.partition(":")[0]
+    assert r.json["error"]["code"] == "usage"
+    assert r.json["error"]["message"].startswith(f"bad --header {name}:")
+    assert r.stderr.count("\n") == 1
+
+
 def test_3_refused(cli, refused_url):
     r = cli("handshake", "probe", refused_url, "-o", "json")
     assert r.exit_code == 3

@@ -237,10 +237,11 @@ async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, 
     without following redirects even under ``-L``: ``jku_decision`` (or the https check of
     ``--jwks``) judged that URL, and a redirect could lead to any host or to plain http (spec v1.0
     §8.4.3).
-    Raises the transport's errors (3/4/5), ``HTTPStatusError`` (1) for an HTTP error status or a
-    redirect not followed and ``ProtocolViolation`` (6) when the body is not a JWK Set."""
+    Raises the transport's errors (3/5), ``AuthError`` (4) for 401/403 (with a hint that no
+    credentials were sent), ``HTTPStatusError`` (1) for another HTTP error status or a redirect not
+    followed and ``ProtocolViolation`` (6) when the body is not a JWK Set."""
     from a2actl.caps.signature import parse_jwks
-    from a2actl.core.errors import HTTPStatusError, ProtocolViolation
+    from a2actl.core.errors import AuthError, HTTPStatusError, ProtocolViolation
     from a2actl.transport.http import HttpTransport
 
     bare = dataclasses.replace(settings, token=None, headers=(), follow_redirects=False)
@@ -256,6 +257,13 @@ async def _fetch_jwks_url(url: str, settings: Settings, sink: EventSink | None, 
                 headers={"Accept": "application/jwk-set+json, application/json"},
                 max_bytes=settings.max_card_bytes,
             )
+        except AuthError as exc:  # the transport's hint is about the agent's token: not sent here
+            raise AuthError(
+                f"{what} {exc.message}",
+                hint="the agent's token and -H headers are never sent to a key server: fetch the JWK Set "
+                "yourself and pass --jwks FILE",
+                details=exc.details,
+            ) from None
         except HTTPStatusError as exc:  # a redirect: never followed here, -L does not help
             raise HTTPStatusError(
                 exc.message,

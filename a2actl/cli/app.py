@@ -306,6 +306,8 @@ def _checked_token(token: str, source: str) -> str:
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
+    """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, one leading
+    ``Bearer `` scheme word dropped (``_bare_token``)."""
     if token_file is not None:
         try:
             token = token_file.read_text(encoding="utf-8").strip()
@@ -315,25 +317,51 @@ def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
             raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
         if not token:
             raise UsageError(f"--token-file {token_file} is empty")
-        return _checked_token(token, f"--token-file {token_file}")
+        return _checked_token(_bare_token(token, f"--token-file {token_file}"), f"--token-file {token_file}")
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()
         if not token:
             raise UsageError(f"--token-env {token_env}: that environment variable is not set or empty")
-        return _checked_token(token, f"--token-env {token_env}")
+        return _checked_token(_bare_token(token, f"--token-env {token_env}"), f"--token-env {token_env}")
     token = os.environ.get(ENV_TOKEN, "").strip()
-    return _checked_token(token, ENV_TOKEN) if token else None
+    return _checked_token(_bare_token(token, ENV_TOKEN), ENV_TOKEN) if token else None
+
+
+def _bare_token(token: str, source: str) -> str:
+    """``token`` without one leading ``Bearer`` scheme word (any case), with a note on stderr naming
+    ``source`` (never the token): a2actl sends ``Authorization: Bearer <token>`` itself, and a value
+    copied with its scheme (``Bearer eyJ…``) would go out as ``Bearer Bearer eyJ…`` and be refused. A
+    bearer token cannot hold a space (RFC 6750 §2.1 b64token), so the word is never part of one."""
+    scheme, rest = token[:6], token[6:]
+    if scheme.lower() != "bearer" or rest[:1] not in (" ", "\t") or not rest.strip():
+        return token
+    sys.stderr.write(
+        f"a2actl: note: {source} starts with 'Bearer '; sending the token after it "
+        "(a2actl adds the Bearer scheme itself)\n"
+    )
+    return rest.strip()
 
 
 #: An HTTP field name (RFC 9110 §5.1: a token, §5.6.2).
 _FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 
+#: Headers the HTTP client owns (lower case): message framing and the target (RFC 9112 §6, RFC 9110
+#: §7.2) and the connection-specific fields HTTP/2 and gRPC forbid (RFC 9110 §7.6.1, RFC 9113
+#: §8.2.2). Given with ``-H`` they contradict the client's own (h11: "Too little data for declared
+#: Content-Length", exit 1) or frame the request twice (a smuggling risk behind a proxy).
+_CLIENT_OWNED = frozenset(
+    ("content-length", "transfer-encoding", "host", "connection", "keep-alive", "proxy-connection")
+    + ("upgrade", "te", "trailer")
+)
+
+
 def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     """``-H 'Name: value'`` pairs, checked here (exit 2) so no transport meets a value it cannot send:
-    the name is an RFC 9110 token, the value printable ASCII (httpx, aiohttp and gRPC metadata all
-    refuse line breaks and control characters; non-ASCII would be sent differently by each). The
-    error never echoes a value (it may be a secret)."""
+    the name is an RFC 9110 token and not one the client owns (``_CLIENT_OWNED``), the value
+    printable ASCII (httpx, aiohttp and gRPC metadata all refuse line breaks and control characters;
+    non-ASCII would be sent differently by each). The error never echoes a value (it may be a
+    secret)."""
     out = []
     for v in values:
         name, sep, value = v.partition(":")
@@ -341,6 +369,13 @@ def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
         if not sep or not name or not set(name) <= _FIELD_NAME:
             shown = f" {name[:40]!r}" if sep else " (no ':')"
             raise UsageError(f"bad --header name{shown}", hint="use -H 'Name: value'")
+        if name.lower() in _CLIENT_OWNED:
+            raise UsageError(
+                f"bad --header {name}: a2actl's HTTP client sets {name} itself (framing and connection headers cannot be given)",
+                hint="put the host in the URL (with its IP in /etc/hosts to reach one server)"
+                if name.lower() == "host"
+                else "drop this -H",
+            )
         if not _sendable(value):
             raise UsageError(
                 f"bad --header {name}: the value must be printable ASCII (no line breaks, control or non-ASCII characters)",

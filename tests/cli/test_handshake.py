@@ -222,6 +222,51 @@ def test_demo_runs_probe_of_sandbox(cli):
     assert s["ok"] and {"session", "rpc", "first_event", "terminal"} <= set(s["phases"])
 
 
+def test_demo_jsonl_writes_sample_records_then_a_summary(cli):
+    # demo -o jsonl used to print the whole document on one line, unlike handshake probe -o jsonl
+    r = cli("demo", "-n", "2", "-o", "jsonl")
+    assert r.exit_code == 0, r.stderr
+    lines = r.jsonl
+    assert [x["type"] for x in lines] == ["sample", "sample", "summary"]
+    assert "samples" not in lines[-1] and lines[-1]["exitCode"] == 0
+    assert all(x["ok"] for x in lines[:2])
+
+
+def test_demo_over_grpc_serves_a_grpc_interface(cli):
+    # --binding GRPC demo used to exit 1: the demo sandbox declared no gRPC interface
+    pytest.importorskip("grpc")
+    r = cli("--binding", "GRPC", "demo", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["negotiation"]["protocolBinding"] == "GRPC"
+    assert r.json["samples"][0]["ok"]
+
+
+def test_demo_over_grpc_without_the_extra_is_usage(cli, monkeypatch):
+    import a2actl.server.sandbox.grpc as sandbox_grpc
+
+    monkeypatch.setattr(sandbox_grpc, "grpc_importable", lambda: False)
+    r = cli("--binding", "GRPC", "demo", "-o", "json")
+    assert r.exit_code == 2
+    assert r.json["error"]["code"] == "usage" and "a2actl[grpc]" in r.json["error"]["hint"]
+
+
+@pytest.mark.parametrize("prefix", ["Bearer ", "bearer  ", "BEARER\t"])
+def test_token_with_a_bearer_prefix_is_sent_once(cli, sandbox_auth, tmp_path, prefix):
+    # a token file holding "Bearer <token>" (as copied from a curl command) used to be sent as
+    # "Authorization: Bearer Bearer <token>" and refused (exit 4) with no hint
+    from tests.conftest import TOKEN
+
+    f = tmp_path / "tok"
+    f.write_text(prefix + TOKEN + "\n")
+    r = cli("handshake", "probe", sandbox_auth.url, "--token-file", str(f), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "Bearer" in r.stderr and "--token-file" in r.stderr
+    assert TOKEN not in r.stdout + r.stderr
+    env = cli("handshake", "probe", sandbox_auth.url, "-o", "json", env={"A2ACTL_TOKEN": prefix + TOKEN})
+    assert env.exit_code == 0, env.stderr
+    assert "A2ACTL_TOKEN" in env.stderr and TOKEN not in env.stdout + env.stderr
+
+
 def test_wire_clock_leaves_out_client_bookkeeping_before_connect():
     """Timings count from the name lookup to the network's marks, like curl's: the gap between the
     lookup and the client's first network action is bookkeeping, not connect time."""

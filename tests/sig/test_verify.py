@@ -159,6 +159,16 @@ def test_jwks_url_errors(cli: Any, tmp_path: Path, keys: Keys, card_http: CardSe
     assert r.exit_code == 6 and "not a JWK Set" in r.stderr
 
 
+def test_jwks_url_answering_401_or_403_is_auth(cli: Any, tmp_path: Path, keys: Keys, fault: str) -> None:
+    # docs/exit-codes.md: 401/403 are exit 4 everywhere; the caps verify paragraph used to say 1,
+    # and the hint told to set a token that a2actl never sends to a key server
+    path = signed_file(cli, tmp_path, keys, (keys.rsa.private, "rsa-1"))
+    code, doc = verify(cli, path, "--jwks", fault + "/http401/agent-card.json")
+    assert code == 4
+    assert doc["error"]["code"] == "auth" and "HTTP 401" in doc["error"]["message"]
+    assert "never sent" in doc["error"]["hint"] and "--jwks FILE" in doc["error"]["hint"]
+
+
 # --- jku -----------------------------------------------------------------------------------------
 
 
