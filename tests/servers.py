@@ -71,6 +71,10 @@ def v1_card(base: str, rpc_path: str) -> dict[str, Any]:
 BIG_CARD_BYTES = 50 * 1024 * 1024
 #: Requests the fault server's ``/hang/`` route has received (tests wait on it instead of sleeping).
 HANG_HITS = [0]
+#: What the fault server's ``/seen/`` routes received: ``(Host header, path, sorted names of the
+#: credential headers present)`` per request; names only, so a test can assert without the values.
+SEEN_CREDENTIALS: list[tuple[str, str, list[str]]] = []
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-auth-token", "x-custom-secret", "cookie")
 
 
 def fault_app(base: str) -> Starlette:
@@ -85,6 +89,9 @@ def fault_app(base: str) -> Starlette:
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
       without id or status
+    * ``/redirectto/agent-card.json?to=URL[&status=307]`` redirects (GET or POST) to ``URL``
+    * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
+      credential header names it received in ``SEEN_CREDENTIALS``
     """
 
     async def http500(_: Request) -> Response:
@@ -155,6 +162,23 @@ def fault_app(base: str) -> Starlette:
         card["description"] = "desc \x1b[31mred\x1b[0m \u202eevil"
         card["supportedInterfaces"][0]["protocolVersion"] = "1.0\u009b2J"
         return JSONResponse(card)
+
+    async def redirect_to(request: Request) -> Response:
+        status = int(request.query_params.get("status", "302"))
+        return Response(status_code=status, headers={"Location": request.query_params["to"]})
+
+    def seen(request: Request) -> None:
+        names = sorted(k for k in request.headers if k in _CREDENTIAL_HEADERS)
+        SEEN_CREDENTIALS.append((request.headers.get("host", ""), request.url.path, names))
+
+    async def seen_card(request: Request) -> Response:
+        seen(request)
+        return JSONResponse(v1_card(base, "/seen/jsonrpc"))
+
+    async def seen_rpc(request: Request) -> Response:
+        seen(request)
+        rid = json.loads(await request.body() or b"{}").get("id")
+        return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": {"code": -32603, "message": "seen"}})
 
     async def echo_card(_: Request) -> Response:
         return JSONResponse(v1_card(base, "/echoauth/jsonrpc"))
@@ -239,6 +263,9 @@ def fault_app(base: str) -> Starlette:
             lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),
             methods=["GET", "POST"],
         ),
+        Route("/redirectto/agent-card.json", redirect_to, methods=["GET", "POST"]),
+        Route("/seen/agent-card.json", seen_card),
+        Route("/seen/jsonrpc", seen_rpc, methods=["POST"]),
         Route("/echoauth/agent-card.json", echo_card),
         Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
         Route("/echo401/agent-card.json", echo401_card),
