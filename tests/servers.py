@@ -71,6 +71,10 @@ def v1_card(base: str, rpc_path: str) -> dict[str, Any]:
 BIG_CARD_BYTES = 50 * 1024 * 1024
 #: Requests the fault server's ``/hang/`` route has received (tests wait on it instead of sleeping).
 HANG_HITS = [0]
+#: What the fault server's ``/seen/`` routes received: ``(Host header, path, sorted names of the
+#: credential headers present)`` per request; names only, so a test can assert without the values.
+SEEN_CREDENTIALS: list[tuple[str, str, list[str]]] = []
+_CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-auth-token", "x-custom-secret", "cookie")
 
 
 def fault_app(base: str) -> Starlette:
@@ -81,7 +85,8 @@ def fault_app(base: str) -> Starlette:
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
     * ``/hang/…`` answers after 5 s
-    * ``/redirectto/agent-card.json?to=URL`` a 302 to URL
+    * ``/redirectto/agent-card.json?to=URL[&status=307]`` redirects (GET or POST) to ``URL``
+      (``self``: itself)
     * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
@@ -90,6 +95,8 @@ def fault_app(base: str) -> Starlette:
       without id or status
     * ``/failedtask/…``, ``/workingtask/…`` a non-streaming agent that answers every RPC with one
       task, ``failed`` / ``working``
+    * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
+      credential header names it received in ``SEEN_CREDENTIALS``
     """
 
     async def http500(_: Request) -> Response:
@@ -169,6 +176,19 @@ def fault_app(base: str) -> Starlette:
         card["supportedInterfaces"][0]["protocolVersion"] = "1.0\u009b2J"
         return JSONResponse(card)
 
+    def seen(request: Request) -> None:
+        names = sorted(k for k in request.headers if k in _CREDENTIAL_HEADERS)
+        SEEN_CREDENTIALS.append((request.headers.get("host", ""), request.url.path, names))
+
+    async def seen_card(request: Request) -> Response:
+        seen(request)
+        return JSONResponse(v1_card(base, "/seen/jsonrpc"))
+
+    async def seen_rpc(request: Request) -> Response:
+        seen(request)
+        rid = json.loads(await request.body() or b"{}").get("id")
+        return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": {"code": -32603, "message": "seen"}})
+
     async def echo_card(_: Request) -> Response:
         return JSONResponse(v1_card(base, "/echoauth/jsonrpc"))
 
@@ -208,9 +228,11 @@ def fault_app(base: str) -> Starlette:
         )
 
     async def redirect_to(request: Request) -> Response:
-        """A 302 to the ``to`` query parameter (a closed port, a ``file:`` URL; ``self``: itself)."""
+        """A redirect (``status``, default 302) to the ``to`` query parameter (another origin, a
+        closed port, a ``file:`` URL; ``self``: itself)."""
         to = request.query_params["to"]
-        return Response(status_code=302, headers={"Location": str(request.url) if to == "self" else to})
+        status = int(request.query_params.get("status", "302"))
+        return Response(status_code=status, headers={"Location": str(request.url) if to == "self" else to})
 
     async def dribble(_: Request) -> Response:
         """Slowloris: a card promised in 10,000 bytes, sent one byte every 0.2 s (each read is quick)."""
@@ -250,7 +272,6 @@ def fault_app(base: str) -> Starlette:
         Route("/deeprpc/jsonrpc", deep_rpc, methods=["POST"]),
         Route("/redirect/agent-card.json", redirect),
         Route("/nan/agent-card.json", nan_card),
-        Route("/redirectto/agent-card.json", redirect_to),
         Route("/dribble/agent-card.json", dribble),
         # A card whose HTTP+JSON URL has no routes at all (FastAPI-style 404 {"detail": "Not Found"}).
         Route("/norest/agent-card.json", norest_card),
@@ -259,6 +280,9 @@ def fault_app(base: str) -> Starlette:
             lambda _: JSONResponse({"detail": "Not Found"}, status_code=404),
             methods=["GET", "POST"],
         ),
+        Route("/redirectto/agent-card.json", redirect_to, methods=["GET", "POST"]),
+        Route("/seen/agent-card.json", seen_card),
+        Route("/seen/jsonrpc", seen_rpc, methods=["POST"]),
         Route("/echoauth/agent-card.json", echo_card),
         Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
         Route("/echo401/agent-card.json", echo401_card),

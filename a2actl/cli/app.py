@@ -464,7 +464,10 @@ def root(
         typer.Option(
             "-L",
             "--location",
-            help="Follow HTTP redirects (as curl -L); without it a 3xx is reported, never read as the answer.",
+            help=(
+                "Follow HTTP redirects (as curl -L); without it a 3xx is reported, never read as the"
+                " answer. A redirect to another origin gets neither the token nor any secret -H header."
+            ),
         ),
     ] = False,
     a2a_version: Annotated[

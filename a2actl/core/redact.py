@@ -29,6 +29,13 @@ _SENSITIVE_HEADER = re.compile(
 _SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|api[-_]?key|credential|authorization)", re.I)
 
 
+def is_sensitive_header(name: str) -> bool:
+    """Whether a header name conventionally carries a credential (``Authorization``, ``X-API-Key``,
+    ``Cookie``, ``*-Token``, ``*-Secret``, ``*session*``, …): its value is masked in output, and the
+    transports do not forward it to another origin under ``-L``."""
+    return _SENSITIVE_HEADER.match(name) is not None
+
+
 def redact_header(name: str, value: str) -> str:
     """Mask a header value if its name is a credential header; keeps the auth scheme (``Bearer ***``)."""
     if not _SENSITIVE_HEADER.match(name):

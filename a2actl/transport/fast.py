@@ -12,7 +12,8 @@ What is the same as ``HttpTransport``: ``-H`` headers (case-insensitive: ``-H 'u
 replaces a2actl's), the bearer token, ``traceparent`` per request, ``User-Agent``,
 ``Accept-Encoding: gzip, deflate`` (answers decoded, limits count decoded bytes, an unasked-for
 coding is exit 6), TLS options (the same ``SSLContext``, also for an ``https://`` redirect target
-under ``-L``), ``-L``, the 401/403 and 3xx checks, body limits, the ``-v`` sink and the error tree
+under ``-L``), ``-L`` (a hop to another origin goes without ``Authorization`` and every secret
+header, ``a2actl.transport.redirects``, applied by a client middleware), the 401/403 and 3xx checks, body limits, the ``-v`` sink and the error tree
 (3 unreachable, 4 auth, 5 timeout, 6 protocol) with the same classes for the same failures: a reset
 (RST) mid-body is ``UnreachableError`` "connection lost" (3), a clean close before the promised
 length is ``ProtocolViolation`` (6), as httpx's ``ReadError`` and ``RemoteProtocolError`` are mapped.
@@ -63,6 +64,7 @@ from a2actl.transport.failures import (
     refused,
     tls_failed,
 )
+from a2actl.transport.redirects import RedirectGuard, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult, Timing
 
 USER_AGENT = f"a2actl/{__version__}"
@@ -394,6 +396,32 @@ class FastTransport:
                 hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent
 
+    def _redirect_guard(self) -> tuple[aiohttp.ClientMiddlewareType] | None:
+        """Under ``-L``, a one-request client middleware (aiohttp calls it for every hop, before
+        sending): the first hop fixes the origin; a hop that leaves it goes without the secret headers
+        (aiohttp itself drops only ``Authorization``, ``Cookie`` and ``Proxy-Authorization``), noted
+        once on ``-v``. ``None`` without ``-L`` (no per-request cost)."""
+        if not self.settings.follow_redirects:
+            return None
+        guard: RedirectGuard | None = None
+
+        async def middleware(
+            req: aiohttp.ClientRequest, handler: aiohttp.ClientHandlerType
+        ) -> aiohttp.ClientResponse:
+            nonlocal guard
+            hop = origin(req.url.scheme, req.url.host or "", req.url.port)
+            if guard is None:
+                guard = RedirectGuard(hop, secret_names(req.headers.keys()))
+            elif guard.check(hop):
+                for name in secret_names(list(req.headers.keys())):
+                    req.headers.popall(name, None)
+                note = guard.note(hop)
+                if note and self._logs:
+                    self.sink.on_note(note)
+            return await handler(req)
+
+        return (middleware,)
+
     def _session_or_fail(self) -> aiohttp.ClientSession:
         if self._session is None:
             raise RuntimeError("FastTransport is used outside 'async with'")
@@ -414,6 +442,7 @@ class FastTransport:
                 headers=hdrs,
                 skip_auto_headers=None if "content-type" in hdrs else _SKIP_TYPE,
                 allow_redirects=self.settings.follow_redirects,
+                middlewares=self._redirect_guard(),
                 ssl=self._ssl_for(url),
                 timeout=self._timeouts[self.read_timeouts],
             )

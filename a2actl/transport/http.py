@@ -9,7 +9,11 @@
   own decoders; body limits count decoded bytes (a decompression bomb stops at the limit), and
   ``HttpResult.wire_bytes`` keeps what crossed the network (``a2actl.transport.failures``).
 * Redirects are not followed unless ``-L`` (``Settings.follow_redirects``): a 3xx is reported as
-  ``HTTPStatusError`` (exit 1), never read as the answer.
+  ``HTTPStatusError`` (exit 1), never read as the answer. Under ``-L`` a hop to another origin goes
+  without ``Authorization`` and every header the redactor treats as a secret (``X-API-Key``, …),
+  noted once on ``-v`` (``a2actl.transport.redirects``; a request event hook, so every hop is seen).
+* The name is resolved here and the connection pinned to that address (``_PinnedTransport``) while
+  ``request.url`` keeps the name, so httpx's redirect logic (origins, ``Host``) sees the URL given.
 * Every request carries the invocation's W3C ``traceparent`` (``00-<trace-id>-<span-id>-01``, a new
   span id per request) and, when a token is set, ``Authorization: Bearer …``.
 * Timings (curl's names, cumulative seconds from the start of the request, ``a2actl.transport.timing``)
@@ -55,6 +59,7 @@ from a2actl.transport.failures import (
     over_limit,
 )
 from a2actl.transport.netclock import TimedHTTPTransport
+from a2actl.transport.redirects import RedirectGuard, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult
 from a2actl.transport.tls import LazyTLSTransport, build_ssl_context
 
@@ -67,6 +72,41 @@ _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 def _traceparent(trace_id: str) -> str:
     """A W3C Trace Context ``traceparent`` for the run's trace id with a fresh span id."""
     return f"00-{trace_id}-{secrets.token_hex(8)}-01"
+
+
+#: Request extensions of ours (httpcore ignores names it does not know; httpx copies them to every
+#: redirect hop): the address a name was resolved to, and the chain's ``RedirectGuard``.
+_PIN = "a2actl.pin"
+_GUARD = "a2actl.redirect_guard"
+
+
+class _PinnedTransport(httpx.AsyncBaseTransport):
+    """Connects a request for the resolved name (``_PIN``: scheme, host, port, address) to that
+    address, as curl's ``--resolve``: the URL is swapped only for the call to the pool (and SNI set
+    to the name for ``https``), so ``Host``, httpx's redirect decisions and ``response.request.url``
+    keep the name. A hop to another name (``-L``) is resolved by the pool itself."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport) -> None:
+        self.inner = inner
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        pin = request.extensions.get(_PIN)
+        url = request.url
+        if pin is None or origin(url.scheme, url.host, url.port) != pin[:3]:
+            return await self.inner.handle_async_request(request)
+        request.url = url.copy_with(host=pin[3])
+        sni = url.scheme == "https" and "sni_hostname" not in request.extensions
+        if sni:
+            request.extensions["sni_hostname"] = url.host
+        try:
+            return await self.inner.handle_async_request(request)
+        finally:
+            request.url = url
+            if sni:
+                del request.extensions["sni_hostname"]
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
 
 
 def _is_ip(host: str) -> bool:
@@ -116,13 +156,29 @@ class HttpTransport:
             )
 
         self.client = httpx.AsyncClient(
-            transport=http_transport or TimedHTTPTransport(socket_options=_SOCKET_OPTIONS),
-            mounts=None if http_transport else {"https://": LazyTLSTransport(tls_pool)},
+            transport=_PinnedTransport(http_transport or TimedHTTPTransport(socket_options=_SOCKET_OPTIONS)),
+            mounts=None if http_transport else {"https://": _PinnedTransport(LazyTLSTransport(tls_pool))},
             timeout=httpx.Timeout(settings.read_timeout, connect=settings.connect_timeout),
             follow_redirects=settings.follow_redirects,
             trust_env=False,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
+            event_hooks={"request": [self._guard_redirect]} if settings.follow_redirects else None,
         )
+
+    async def _guard_redirect(self, request: httpx.Request) -> None:
+        """Request event hook (``-L`` only; httpx calls it for every hop, before sending, and builds
+        each hop's headers from the previous hop's): a hop that leaves the origin loses every secret
+        header, noted once on ``-v``."""
+        guard: RedirectGuard | None = request.extensions.get(_GUARD)
+        url = request.url
+        hop = origin(url.scheme, url.host, url.port)
+        if guard is None or not guard.check(hop):
+            return
+        for name in secret_names(list(request.headers.keys())):
+            del request.headers[name]
+        note = guard.note(hop)
+        if note and self._logs:
+            self.sink.on_note(note)
 
     @property
     def _logs(self) -> bool:
@@ -189,15 +245,17 @@ class HttpTransport:
         clock = Clock()
         clock.traceparent = traceparent
         request.extensions["trace"] = clock.trace
+        if self.settings.follow_redirects:
+            request.extensions[_GUARD] = RedirectGuard(
+                origin(parsed.scheme, host, port), secret_names(k for k, _ in hdrs.items())
+            )
         ip, dns_s = await self._resolve(host, port)
         clock.timing.time_namelookup = dns_s
         clock.timing.remote_ip = ip
         if ip != host:
-            # Connect to the address resolved above (curl --resolve style); Host (set from the name
-            # at build time) and SNI keep the name.
-            request.url = parsed.copy_with(host=ip)
-            if parsed.scheme == "https":
-                request.extensions["sni_hostname"] = host
+            # Connect to the address resolved above (curl --resolve style, ``_PinnedTransport``);
+            # the URL, Host and SNI keep the name.
+            request.extensions[_PIN] = (*origin(parsed.scheme, host, port), ip)
         return request, clock
 
     def redact_body(self, body: bytes) -> bytes:

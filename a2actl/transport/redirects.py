@@ -1,0 +1,83 @@
+"""Which headers a followed redirect (``-L``) may carry: the rule both transports apply.
+
+httpx drops only ``Authorization`` when a redirect leaves the origin, aiohttp ``Authorization``,
+``Cookie`` and ``Proxy-Authorization``; a2actl also treats ``X-API-Key``, ``*-Token``, ``*-Secret``,
+``*session*`` … as secrets (``a2actl.core.redact.is_sensitive_header``), so none of them may reach a
+host a redirect names. The rule, as curl's (credentials only to the host they were given for):
+
+* the origin is (scheme, host, port) of the URL the operator gave, ports defaulted (80, 443);
+* a hop to another origin carries none of the secret headers, and neither does any later hop;
+* an ``http://h`` (port 80) → ``https://h`` (port 443) upgrade is the same origin, as httpx keeps
+  ``Authorization`` there.
+
+No httpx or aiohttp here: ``HttpTransport`` applies it in a request event hook, ``FastTransport`` in
+a client middleware, both of which see every hop before it is sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from a2actl.core.redact import is_sensitive_header
+
+Origin = tuple[str, str, int]
+_DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def origin(scheme: str, host: str, port: int | None) -> Origin:
+    """``(scheme, host, port)`` lowercased, the port defaulted from the scheme."""
+    scheme = scheme.lower()
+    return scheme, host.lower().strip("[]"), port if port is not None else _DEFAULT_PORTS.get(scheme, 0)
+
+
+def leaves(first: Origin, hop: Origin) -> bool:
+    """Whether a request to ``hop`` must not carry the secrets given for ``first``: another origin,
+    except the ``http``:80 → ``https``:443 upgrade of the same host."""
+    if hop == first:
+        return False
+    upgrade = (
+        first[1] == hop[1] and first[0] == "http" and first[2] == 80 and hop[0] == "https" and hop[2] == 443
+    )
+    return not upgrade
+
+
+def secret_names(names: Iterable[str]) -> list[str]:
+    """The names among ``names`` that the redactor treats as secrets (order kept)."""
+    return [n for n in names if is_sensitive_header(n)]
+
+
+@dataclass
+class RedirectGuard:
+    """The state of one request's redirect chain: the origin it was given for, the secret headers it
+    had, and whether the chain has left the origin (then every later hop goes without them)."""
+
+    first: Origin
+    secrets: list[str]
+    left: bool = False
+    noted: bool = False
+
+    def check(self, hop: Origin) -> bool:
+        """Whether the hop to ``hop`` must go without the secret headers (sticky once true)."""
+        if not self.left and leaves(self.first, hop):
+            self.left = True
+        return self.left
+
+    def note(self, hop: Origin) -> str | None:
+        """The one ``-v`` note for the chain (``None`` after the first, or with no secrets): origins
+        and header names only, never a value, a path or a query."""
+        if self.noted or not self.secrets:
+            return None
+        self.noted = True
+        return (
+            f"-L: the redirect to {_show(hop)} leaves {_show(self.first)}: not forwarding "
+            f"{', '.join(self.secrets)} (secret headers go only to the origin they were given for)"
+        )
+
+
+def _show(o: Origin) -> str:
+    scheme, host, port = o
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+__all__ = ["Origin", "RedirectGuard", "leaves", "origin", "secret_names"]
