@@ -110,20 +110,6 @@ def holds_lone_surrogate(record: Any) -> bool:
         elif isinstance(v, list):
             stack.extend(v)
     return False
-    stack = [record]
-    while stack:
-        v = stack.pop()
-        if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
-        elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
-        elif isinstance(v, list):
-            stack.extend(v)
-    return False
 
 
 @functools.cache
