@@ -34,6 +34,7 @@ from a2actl.transport.channel import Heartbeat, TimedEvent
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
+    from websockets.asyncio.client import connect as WsConnect
 
 #: Close codes that end a stream normally (RFC 6455 §7.4.1).
 NORMAL_CLOSE = (1000, 1001)
@@ -47,6 +48,40 @@ class WsOutcome:
     method: str
     result: Any
     error: DecodedError | None
+
+
+def _redirect_policy(follow: bool) -> type[WsConnect]:
+    """``websockets.asyncio.client.connect`` with a2actl's redirect rules (``-L``, as on HTTP,
+    ``a2actl.transport.redirects``): without ``follow`` a 3xx to the upgrade is the answer
+    (``InvalidStatus``: exit 1), where websockets follows up to 10 by itself; with it, a hop to
+    another origin goes without every header the redactor treats as a secret (websockets drops only
+    ``Authorization``, ``Cookie`` and ``Proxy-Authorization``), and so does every later hop (the
+    headers are gone from the connection's ``additional_headers``). Overrides ``process_redirect``,
+    websockets' step for a redirect (17.x); ``tests/cli/test_ws_redirects.py``
+    pins it."""
+    from websockets.asyncio.client import connect
+    from websockets.datastructures import Headers
+    from websockets.uri import parse_uri
+
+    from a2actl.core.redact import is_sensitive_header
+
+    class Connect(connect):
+        def process_redirect(self, exc: Exception) -> Exception | str:
+            if not follow:
+                return exc
+            before = self.ws_uri
+            new = super().process_redirect(exc)
+            if isinstance(new, str) and self.additional_headers is not None:
+                after = parse_uri(new)
+                if (before.secure, before.host, before.port) != (after.secure, after.host, after.port):
+                    self.additional_headers = Headers(
+                        (k, v)
+                        for k, v in Headers(self.additional_headers).raw_items()
+                        if not is_sensitive_header(k)
+                    )
+            return new
+
+    return Connect
 
 
 class WebSocketClient:
@@ -72,9 +107,9 @@ class WebSocketClient:
         return headers
 
     async def _connect(self) -> ClientConnection:
-        from websockets.asyncio.client import connect
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
+        connect = _redirect_policy(self.settings.follow_redirects)
         try:
             return await connect(
                 self.url,
