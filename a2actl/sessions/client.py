@@ -18,12 +18,12 @@ import functools
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import A2ACtlError, AuthError, HTTPStatusError, ProtocolViolation, UsageError
 from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
-from a2actl.protocol.versions import Family, StateKind, state_kind
+from a2actl.protocol.versions import Family, StateKind, rest_path, state_kind
 from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
 
 if TYPE_CHECKING:
@@ -253,7 +253,7 @@ class Sessions:
         """One session, ``None`` when unknown."""
         if self.source != "debug":
             return next((s for s in await self._derived() if s["id"] == session_id), None)
-        url = f"{self.base}/sessions/{quote(session_id, safe='')}"
+        url = self.base + rest_path("/sessions/{id}", session_id)  # one segment: '.', '..' too
         found: Session | None = await self._get(url)
         if found is not None:
             check_contract(found, "Session", url)
@@ -263,7 +263,7 @@ class Sessions:
         """Kill one session: the contract's ``KillResult`` (``found: false`` for an unknown id)."""
         if self.source != "debug":
             return await self._kill_derived(session_id)
-        url = f"{self.base}/sessions/{quote(session_id, safe='')}"
+        url = self.base + rest_path("/sessions/{id}", session_id)  # one segment: '.', '..' too
         res = await self.transport.request("DELETE", url, headers={"Accept": "application/json"})
         body: dict[str, Any] | None = self._json(res)
         if body is None:

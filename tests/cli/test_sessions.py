@@ -690,3 +690,16 @@ def test_kill_stopped_by_max_time_reports_the_kills_done(cli: Any, partly_failin
     assert [x["error"]["code"] for x in (slow, b)] == ["timeout", "timeout"]
     assert slow["found"] is None and b["found"] is None
     assert r.json["error"]["exitCode"] == 5
+
+
+@pytest.mark.parametrize("sid", [".", "..", "a/b", "a?b#c"])
+def test_an_id_is_one_path_segment(cli: Any, sandbox_leaky: Any, sid: str) -> None:
+    """``sessions kill/show ID`` puts the id in the debug API's URL as one percent-encoded path
+    segment (``protocol.versions.rest_path``): ``.`` and ``..`` were left as they are, and URL
+    normalisation turned ``/sessions/.`` into ``/sessions/`` (a DELETE of the collection on a debug
+    API that reads it so) and ``/sessions/..`` into the API's root. Such an id names no session."""
+    r = cli("sessions", "kill", sandbox_leaky.url, sid, "--yes", "-o", "json", env=AUTH)
+    assert r.exit_code == 1, r.stdout[-500:]
+    assert r.json["results"][0]["found"] is False and r.json["results"][0]["id"] == sid
+    shown = cli("sessions", "show", sandbox_leaky.url, sid, "-o", "json", env=AUTH)
+    assert shown.exit_code == 1, shown.stdout[-500:]
