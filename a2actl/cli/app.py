@@ -293,9 +293,11 @@ def _sendable(value: str) -> bool:
 
 def _checked_token(token: str, source: str) -> str:
     """``token`` (from ``source``: ``--token-file PATH``, ``--token-env NAME`` or ``A2ACTL_TOKEN``)
-    when it can go in an ``Authorization`` header; else a usage error (exit 2) naming the source,
-    never the value (a line break inside, a non-ASCII character: each transport failed its own way,
-    exit 1 with an "unexpected UnicodeEncodeError")."""
+    without a leading ``Bearer`` word (``_bare_token``), when it can go in an ``Authorization``
+    header; else a usage error (exit 2) naming the source, never the value (a line break inside, a
+    non-ASCII character: each transport failed its own way, exit 1 with an "unexpected
+    UnicodeEncodeError")."""
+    token = _bare_token(token, source)
     if not _sendable(token):
         raise UsageError(
             f"{source}: the token must be printable ASCII on one line (no line breaks, control or "
@@ -306,8 +308,8 @@ def _checked_token(token: str, source: str) -> str:
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
-    """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, one leading
-    ``Bearer `` scheme word dropped (``_bare_token``)."""
+    """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, checked
+    (``_checked_token``: one leading ``Bearer `` scheme word dropped)."""
     if token_file is not None:
         try:
             token = token_file.read_text(encoding="utf-8").strip()
@@ -317,14 +319,14 @@ def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
             raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
         if not token:
             raise UsageError(f"--token-file {token_file} is empty")
-        return _checked_token(_bare_token(token, f"--token-file {token_file}"), f"--token-file {token_file}")
+        return _checked_token(token, f"--token-file {token_file}")
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()
         if not token:
             raise UsageError(f"--token-env {token_env}: that environment variable is not set or empty")
-        return _checked_token(_bare_token(token, f"--token-env {token_env}"), f"--token-env {token_env}")
+        return _checked_token(token, f"--token-env {token_env}")
     token = os.environ.get(ENV_TOKEN, "").strip()
-    return _checked_token(_bare_token(token, ENV_TOKEN), ENV_TOKEN) if token else None
+    return _checked_token(token, ENV_TOKEN) if token else None
 
 
 def _bare_token(token: str, source: str) -> str:

@@ -343,25 +343,14 @@ def run_cmd(
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
-    """``settings`` with ``--max-event-bytes`` (``4MiB``, ``1000``) as the stream event bound.
-    Raises ``UsageError`` (exit 2) for a size that does not parse or is not positive, or a scenario
-    that reads no stream."""
-    import dataclasses
-
+    """``settings`` with ``--max-event-bytes`` as the stream event bound (``params.event_bound``).
+    Raises ``UsageError`` (exit 2) for a bad size, or a scenario that reads no stream."""
+    from a2actl.cli.params import event_bound
     from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_size
 
     if scenario != "stream":
         raise UsageError(f"--max-event-bytes bounds stream events: use it with -s stream, not -s {scenario}")
-    try:
-        limit = parse_size(text)
-    except ValueError as exc:
-        raise UsageError(
-            f"--max-event-bytes {text!r}: not a size (examples: 4MiB, 512KiB, 1MB, 1000)"
-        ) from exc
-    if limit <= 0:
-        raise UsageError(f"--max-event-bytes {text!r}: give a positive size such as 4MiB")
-    return dataclasses.replace(settings, max_event_bytes=limit)
+    return event_bound(settings, text)
 
 
 def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
@@ -451,10 +440,6 @@ def report_cmd(
             raise UsageError(f"{path}: not JSON: {exc}") from exc
         except RecursionError as exc:
             raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
-        doc = docs[-1][1]
-        if isinstance(doc, dict) and not isinstance(doc.get("scenario"), str):
-            # merge_reports compares the runs' scenarios: a list or an object there is not a report
-            raise UsageError(f"{path}: not an 'a2actl load run -o json' report (scenario is not a string)")
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:

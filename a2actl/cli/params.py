@@ -16,6 +16,7 @@ from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
     from a2actl.agent.target import Target
+    from a2actl.core.config import Settings
 
 #: ``--card-path``: the options every command that discovers a card shares.
 CardPath = Annotated[
@@ -64,6 +65,28 @@ def size(value: str | None, option: str | None = None) -> int | None:
         return parse_size(value)
     except ValueError as exc:
         raise UsageError(f"{option}: {exc}" if option else str(exc)) from exc
+
+
+def event_bound(settings: Settings, text: str) -> Settings:
+    """``settings`` with ``--max-event-bytes TEXT`` (``4MiB``, ``1000``) as the stream event bound
+    (``stream tail``, ``load run -s stream``). Raises ``UsageError`` (exit 2) for a size that does
+    not parse or is under 1 byte."""
+    import dataclasses
+
+    from a2actl.core.units import parse_size
+
+    try:
+        limit = parse_size(text)
+    except ValueError as exc:
+        raise UsageError(
+            f"--max-event-bytes {text!r}: not a size (examples: 4MiB, 512KiB, 1MB, 1000)"
+        ) from exc
+    if limit < 1:
+        raise UsageError(
+            f"--max-event-bytes {text!r}: the bound must be at least 1 byte",
+            hint="e.g. --max-event-bytes 4MiB (the default is 16MiB)",
+        )
+    return dataclasses.replace(settings, max_event_bytes=limit)
 
 
 def target(text: str, *, websocket: bool = False) -> Target:

@@ -108,7 +108,7 @@ def tail(
       a2actl stream tail --sse https://gateway.example/events -o jsonl
     """
     from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration, parse_size
+    from a2actl.core.units import parse_duration
     from a2actl.render import stream as render_stream
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
@@ -120,26 +120,17 @@ def tail(
         stall = parse_duration(stall_timeout) if stall_timeout else None
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
-    limit = None
     if max_event_bytes is not None:
-        try:
-            limit = parse_size(max_event_bytes)
-        except ValueError as exc:
-            raise UsageError(f"--max-event-bytes: {exc}") from exc
-        if limit < 1:
-            raise UsageError(
-                f"--max-event-bytes {max_event_bytes!r}: the bound must be at least 1 byte",
-                hint="e.g. --max-event-bytes 4MiB (the default is 16MiB)",
-            )
-    if limit is not None:
-        import dataclasses
+        from a2actl.cli.params import event_bound
 
-        run.settings = dataclasses.replace(run.settings, max_event_bytes=limit)
+        run.settings = event_bound(run.settings, max_event_bytes)
     if (hb is not None and hb <= 0) or (stall is not None and stall <= 0):
         raise UsageError("--heartbeat and --stall-timeout must be positive")
     opts = TailOptions(
         heartbeat=hb,
-        max_event_bytes=limit,  # None: tail_job applies the default bound
+        max_event_bytes=run.settings.max_event_bytes
+        if max_event_bytes is not None
+        else None,  # None: tail_job applies the default bound
         reconnect_attempts=reconnect,
         stall_timeout=stall,
         max_time=run.max_time,

@@ -318,7 +318,7 @@ class Recorder:
                 raise ValueError(f"histogram {name!r} does not decode ({type(exc).__name__}: {exc})") from exc
             decoded.append((str(name), check))
         try:
-            statuses = Counter({str(k): _count(v) for k, v in _items(counts.get("statuses"), "statuses")})
+            statuses = Counter({str(k): read_count(v) for k, v in _items(counts.get("statuses"), "statuses")})
             unknown = set(statuses) - set(STATUSES)
             if unknown:
                 raise ValueError(f"unknown status {sorted(unknown)[0]!r} (known: {', '.join(STATUSES)})")
@@ -326,11 +326,11 @@ class Recorder:
             examples: dict[tuple[str, str], str] = {}
             for err in counts.get("errors") or []:
                 key = (str(err["status"]), str(err["code"]))
-                errors[key] += _count(err["count"])
+                errors[key] += read_count(err["count"])
                 if err.get("example") and key not in examples:
                     examples[key] = str(err["example"])
-            states = Counter({str(k): _count(v) for k, v in _items(counts.get("states"), "states")})
-            events, nbytes = _count(counts.get("events") or 0), _count(counts.get("bytes") or 0)
+            states = Counter({str(k): read_count(v) for k, v in _items(counts.get("states"), "states")})
+            events, nbytes = read_count(counts.get("events") or 0), read_count(counts.get("bytes") or 0)
         except (KeyError, TypeError, ValueError, AttributeError, OverflowError) as exc:
             raise ValueError(f"malformed counters ({type(exc).__name__}: {exc})") from exc
         self.statuses.update(statuses)
@@ -347,7 +347,7 @@ class Recorder:
             hist.add(other)
 
 
-def _count(value: Any) -> int:
+def read_count(value: Any) -> int:
     """A counter read from a report: an integer from 0 to 2**63 - 1; ``ValueError`` otherwise (a
     hand-edited report with ``-50`` or ``10**400`` must not become a table of nonsense)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
@@ -381,4 +381,5 @@ __all__ = [
     "RequestRecord",
     "merge_recorders",
     "new_histogram",
+    "read_count",
 ]

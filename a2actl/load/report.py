@@ -17,7 +17,7 @@ from typing import Any
 
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.load.metrics import Recorder
+from a2actl.load.metrics import Recorder, read_count
 from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
 
 #: ``kind`` of the report documents, so ``load report`` can refuse other JSON.
@@ -382,9 +382,10 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
     requests = doc.get("requests") or {}
     if not isinstance(requests, dict):
         raise ValueError("requests is not a JSON object")
-    cancelled = requests.get("cancelled") or 0
-    if isinstance(cancelled, bool) or not isinstance(cancelled, int) or not 0 <= cancelled < 2**63:
-        raise ValueError(f"requests.cancelled is not a count: {cancelled!r}")
+    try:
+        cancelled = read_count(requests.get("cancelled") or 0)
+    except ValueError as exc:
+        raise ValueError(f"requests.cancelled: {exc}") from None
     interrupted = doc.get("interrupted", False)  # absent from reports of a2actl before it
     if not isinstance(interrupted, bool):
         raise ValueError("interrupted is not true or false")
@@ -439,8 +440,8 @@ def _run_ids(doc: dict[str, Any]) -> list[str]:
         ids = [] if doc.get("runId") is None else [doc.get("runId")]
     if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
         raise ValueError(f"runIds is not a list of run ids: {repr(ids)[:80]}")
-    twice = next((i for n, i in enumerate(ids) if i in ids[:n]), None)
-    if twice is not None:
+    if len(set(ids)) != len(ids):
+        twice = next(i for n, i in enumerate(ids) if i in ids[:n])
         raise ValueError(f"run {twice} is listed twice in runIds")
     return ids
 
@@ -492,6 +493,8 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         ):  # one run given twice (a glob and a name, a copy): its requests would count twice
             raise ValueError(f"{source}: the same run as {same}; each run's report is merged once")
         seen.append((source, doc))
+        if not isinstance(doc.get("scenario"), str):
+            raise ValueError(f"{source}: not an 'a2actl load run -o json' report (scenario is not a string)")
         scenarios.add(doc.get("scenario"))
         try:
             run = _read_run(doc, recorder)

@@ -34,6 +34,7 @@ import orjson
 
 from a2actl.core.errors import A2ACtlError, HTTPStatusError, TimeoutError_
 from a2actl.load.metrics import FAILED_STATES, RequestRecord
+from a2actl.load.thresholds import STREAM_TIMINGS
 from a2actl.protocol.events import PartSpec, message_params, result_state
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.versions import StateKind, canonical_state, state_kind
@@ -47,8 +48,6 @@ if TYPE_CHECKING:
     from a2actl.transport.grpc import GrpcOutcome
 
 SCENARIOS = ("send", "stream", "get", "card", "handshake")
-#: The timing metrics only the ``stream`` scenario records.
-_STREAM_METRICS = ("ttfe", "ttfa", "terminal", "gap")
 #: ``Task.uncancel`` (Python 3.11+), which ``Deadlines`` needs.
 _UNCANCEL = sys.version_info >= (3, 11)
 
@@ -66,7 +65,7 @@ def timing_metrics(scenario: str, open_model: bool = True) -> tuple[str, ...]:
 
     names = ("latency", "lag") if open_model else ("latency",)
     if scenario == "stream":
-        return names + _STREAM_METRICS
+        return names + STREAM_TIMINGS
     if scenario == "handshake":
         unused = ("session", "first_event", "terminal")
         return names + tuple(f"phase.{name}" for name in PHASES if name not in unused)

@@ -42,7 +42,9 @@ _STATS = {
     "p99": "p99",
     "p99.9": "p99.9",
 }
-_TIMINGS = ("latency", "ttfe", "ttfa", "terminal", "gap", "lag")
+#: The timing metrics only the ``stream`` scenario records.
+STREAM_TIMINGS = ("ttfe", "ttfa", "terminal", "gap")
+_TIMINGS = ("latency", *STREAM_TIMINGS, "lag")
 _OPS = {"<": float.__lt__, "<=": float.__le__, ">": float.__gt__, ">=": float.__ge__}
 _METRIC_STAT = re.compile(r"^(?:(.+?)\.)?(p\d+(?:\.\d+)?|min|max|mean|avg|med)$")
 #: A bare number (milliseconds, as in k6): ``50``, ``1.5``, ``.5``.
@@ -145,7 +147,7 @@ def check_metrics(thresholds: tuple[Threshold, ...], known: tuple[str, ...], whe
         hint = None
         if t.metric == "lag":
             hint = "lag (schedule lag) is the open model's: use --rate instead of -c"
-        elif t.metric in _TIMINGS:
+        elif t.metric in STREAM_TIMINGS:
             hint = "ttfe, ttfa, terminal and gap are the stream scenario's: use -s stream"
         elif not any(name.startswith("phase.") for name in known):
             hint = "phase.NAME metrics are the handshake scenario's: use -s handshake"
@@ -197,4 +199,12 @@ def evaluate(
     return out
 
 
-__all__ = ["Threshold", "ThresholdResult", "check_metrics", "evaluate", "parse_threshold", "parse_thresholds"]
+__all__ = [
+    "STREAM_TIMINGS",
+    "Threshold",
+    "ThresholdResult",
+    "check_metrics",
+    "evaluate",
+    "parse_threshold",
+    "parse_thresholds",
+]

@@ -11,6 +11,7 @@ sandbox documents: one JSON-RPC request frame in, A2A 1.0 ``StreamResponse`` tex
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 import uuid
@@ -50,6 +51,7 @@ class WsOutcome:
     error: DecodedError | None
 
 
+@functools.cache  # one class per policy: a WebSocket request connects afresh
 def _redirect_policy(follow: bool) -> type[WsConnect]:
     """``websockets.asyncio.client.connect`` with a2actl's redirect rules (``-L``, as on HTTP,
     ``a2actl.transport.redirects``): without ``follow`` a 3xx to the upgrade is the answer
