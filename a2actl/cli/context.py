@@ -133,7 +133,9 @@ class Invocation:
                     hint="raise --max-time, or look for the slow phase with -vv",
                 ) from exc
 
-        return asyncio.run(under_max_time())
+        from a2actl.cli.aiorun import run
+
+        return run(under_max_time())
 
 
 def invocation(ctx: typer.Context) -> Invocation:
