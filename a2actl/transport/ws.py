@@ -59,8 +59,9 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
     another origin goes without every header the redactor treats as a secret (websockets drops only
     ``Authorization``, ``Cookie`` and ``Proxy-Authorization``), and so does every later hop (the
     headers are gone from the connection's ``additional_headers``). Overrides ``process_redirect``,
-    websockets' step for a redirect (17.x); ``tests/cli/test_ws_redirects.py``
-    pins it."""
+    websockets' step for a redirect (15.x-17.x: hence ``websockets>=15``, the first whose
+    ``connect`` keeps ``additional_headers`` where a redirect can change them);
+    ``tests/cli/test_ws_redirects.py`` pins it."""
     from websockets.asyncio.client import connect
     from websockets.datastructures import Headers
     from websockets.uri import parse_uri
@@ -71,7 +72,7 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
         def process_redirect(self, exc: Exception) -> Exception | str:
             if not follow:
                 return exc
-            before = self.ws_uri
+            before = parse_uri(self.uri)  # self.uri on 15.x-17.x (17.x also has self.ws_uri; 16.x not)
             new = super().process_redirect(exc)
             if isinstance(new, str) and self.additional_headers is not None:
                 after = parse_uri(new)

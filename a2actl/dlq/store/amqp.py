@@ -440,6 +440,7 @@ class AmqpBackend:
 
         import aio_pika
         import aiormq.exceptions as aexc
+        from pamqp.exceptions import AMQPInternalError
 
         # aiormq logs a lost connection with its traceback (through logging's last-resort handler
         # on stderr); a2actl reports it as one line instead (UnreachableError / LeaseLost)
@@ -468,10 +469,11 @@ class AmqpBackend:
                 f"{where} refused the credentials of user {self.src.user or 'guest'!r}",
                 hint=f"the password comes from password-env=, password-file= or {ENV_PASSWORD}",
             ) from exc
-        except (aexc.ConnectionNotAllowed, aexc.InvalidFrameError) as exc:
+        except (aexc.ConnectionNotAllowed, aexc.InvalidFrameError, AMQPInternalError) as exc:
             # RabbitMQ closes the connection instead of Connection.OpenOk for an unknown vhost or
-            # one the user may not use (aiormq: InvalidFrameError "got Connection.Close")
-            if isinstance(exc, aexc.InvalidFrameError) and "Connection.Close" not in str(exc):
+            # one the user may not use (aiormq 7: InvalidFrameError "got Connection.Close"; aiormq
+            # 6, the last for Python 3.10: pamqp's AMQPInternalError holding the Connection.Close)
+            if not isinstance(exc, aexc.ConnectionNotAllowed) and "Connection.Close" not in str(exc):
                 raise ProtocolViolation(f"{where}: {_why(exc)}") from exc
             raise AuthError(
                 f"{where}: access refused (does the vhost exist, and may the user use it?)"
