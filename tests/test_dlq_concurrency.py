@@ -23,6 +23,7 @@ from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from tests.cli.test_dlq import entries_for, fill
 from tests.dlq_helpers import removal_counts
+from tests.procs import finish
 
 
 def deliveries(sb: Any, mids: list[str]) -> dict[str, int]:
@@ -78,7 +79,7 @@ def _stderr_until(proc: subprocess.Popen[str], text: str, timeout: float = 60) -
 
 
 def _done(proc: subprocess.Popen[str], timeout: float = 120) -> tuple[int, dict[str, Any], str]:
-    out, err = proc.communicate(timeout=timeout)
+    out, err = finish(proc, timeout)  # not communicate(): it loses what readline() buffered
     return proc.returncode, json.loads(out), err
 
 

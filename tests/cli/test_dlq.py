@@ -23,6 +23,7 @@ from a2actl.dlq.store.redis import RedisBackend
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.dlq_helpers import removal_counts, validation_errors
+from tests.procs import finish
 
 
 def entries_for(
@@ -413,7 +414,7 @@ def test_sigterm_commits_every_entry_reported_acknowledged(cli: Any, tmp_path: P
             if rec.get("status") == "acknowledged":
                 acked.append(rec["id"])
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = finish(proc, 30)  # not communicate(): it loses what readline() buffered
         assert proc.returncode == 130, err
         acked += [json.loads(x)["id"] for x in out.splitlines() if '"acknowledged"' in x]
     finally:

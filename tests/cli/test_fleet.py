@@ -19,6 +19,7 @@ from a2actl.cli.app import app
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.conftest import TOKEN
 from tests.fleet_server import FleetServer, Planned, expected_causes, expected_funnel, plan, write_inventory
+from tests.procs import finish
 
 #: One of each way to fail, several healthy kinds, Host-routed agents, a transient (flaky) kind.
 MIX: dict[str, int] = {
@@ -573,7 +574,7 @@ def test_ctrl_c_keeps_the_report_of_what_was_checked(tmp_path: Path) -> None:
             lines = [proc.stdout.readline() for _ in range(3)]  # the healthy agents, as they finish
             assert all(json.loads(x)["type"] == "agent" for x in lines), lines
             proc.send_signal(signal.SIGINT)
-            rest, err = proc.communicate()
+            rest, err = finish(proc, 90)  # not communicate(): it loses what readline() buffered
         finally:
             watchdog.cancel()
     assert proc.returncode == 130, err

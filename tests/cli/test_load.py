@@ -19,6 +19,7 @@ from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.load_agent import LoadAgent, start_load_agent
+from tests.procs import finish
 
 
 @pytest.fixture
@@ -619,7 +620,7 @@ def _sigterm_run(*args: str, records: int = 1) -> tuple[int, list[dict[str, Any]
             assert line, proc.stderr.read() if proc.stderr else ""
             lines.append(line)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=30)
+        out, err = finish(proc, 30)  # not communicate(): it loses what readline() buffered
     finally:
         if proc.poll() is None:
             proc.kill()
