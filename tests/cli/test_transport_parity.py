@@ -190,3 +190,41 @@ def test_a_redirect_to_wss_under_L_keeps_the_tls_options(cli: Any, tls_server: t
         )
     assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
     assert r.json["outcome"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def long_header_agent() -> Iterator[str]:
+    """The sandbox with a 20 KiB ``Content-Security-Policy`` on every answer (as a gateway adds)."""
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    policy = ("default-src 'self'" + " https://cdn.example" * 1000).encode()
+
+    def app(url: str) -> Any:
+        inner = build_app(SandboxOptions(stream_interval=0.01), url)
+
+        async def with_policy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            async def send_with_policy(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message = {
+                        **message,
+                        "headers": [*message["headers"], (b"content-security-policy", policy)],
+                    }
+                await send(message)
+
+            await inner(scope, receive, send_with_policy if scope["type"] == "http" else send)
+
+        return with_policy
+
+    with LoopbackServer(app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if "websockets" not in c])
+def test_a_long_header_line_is_read_by_every_client(
+    cli: Any, long_header_agent: str, tmp_path: Path, command: str
+) -> None:
+    """aiohttp's default limit (8,190 bytes a header line) made ``load run`` exit 6 at the card and
+    ``dlq replay`` keep every entry dead ("Got more than 8190 bytes") where ``card get`` read it."""
+    r = cli(*COMMANDS[command](long_header_agent, tmp_path), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]

@@ -551,6 +551,30 @@ def test_a_close_before_any_answer_is_a_protocol_violation() -> None:
         run(fetch(hang_up))
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Security-Policy": "default-src 'self'" + " https://cdn.example" * 1000},  # ~20 KiB
+        {"Set-Cookie": "session=" + "x" * 60_000},
+        {f"X-Header-{i}": "v" for i in range(300)},
+    ],
+    ids=["20KiB-line", "60KiB-cookie", "300-headers"],
+)
+def test_a_head_httpx_reads_is_read_here_too(headers: dict[str, str]) -> None:
+    """A long header line or many headers: aiohttp's defaults (8,190 bytes a line, 128 headers) made
+    these exit 6 on ``load run``/``dlq replay`` while ``card get`` (httpx, ~100 KiB a head) read them."""
+    from a2actl.transport.http import HttpTransport
+
+    async def go() -> tuple[int, int]:
+        async with raw_server(answer_with(response(b"{}", headers=headers))) as srv:
+            async with FastTransport(Settings()) as fast, HttpTransport(Settings()) as slow:
+                a = await fast.request("GET", srv.url + "/rpc")
+                b = await slow.request("GET", srv.url + "/rpc")
+                return a.status, b.status
+
+    assert run(go()) == (200, 200)
+
+
 def test_bad_urls_are_usage_errors() -> None:
     async def go(url: str) -> None:
         async with FastTransport(Settings()) as tr:
