@@ -527,9 +527,21 @@ class Replayer:
             return
         self.counts.still_dead[outcome.error_class] += 1
         await self.backend.update(
-            eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
+            eid, int(entry.get("attempts") or 0) + attempts, self._stored_error(outcome)
         )
         self.emit(result)
+
+    def _stored_error(self, outcome: Outcome) -> dict[str, Any]:
+        """The ``lastError`` written to the source for a failed ``outcome``, stamped ``at``, its
+        message with every known secret masked (the token, secret ``-H`` values, URL credentials): an
+        agent or proxy that echoes the request (``500 … you sent Bearer …``) must not put them in the
+        queue, where ``dlq list`` of another run (without those secrets) would print them."""
+        from a2actl.core.redact import Redactor
+
+        error = {**(outcome.error or {}), "at": now_iso()}
+        if isinstance(error.get("message"), str):
+            error["message"] = Redactor(self.settings.secrets())(error["message"])
+        return error
 
     async def run(self, sel: EntryFilter) -> ReplayResult:
         """Finish the removals a crashed run journalled, then deliver every selected entry. Raises

@@ -120,3 +120,41 @@ def test_redactor_spellings() -> None:
     ):
         assert red(text).count("***") == 1, text
     assert red("nothing here") == "nothing here"
+
+
+@pytest.mark.parametrize("route", ["echoauth", "echo401"])
+def test_dlq_replay_stores_no_echoed_secret(cli: Any, fault: str, route: str, tmp_path: Path) -> None:
+    """``dlq replay`` writes each failure's message to the source as ``lastError``: an agent that
+    echoes the token (or a secret ``-H``) put it there in clear, where a later ``dlq list`` (which
+    knows no token) printed it. The stored message has them masked."""
+    import asyncio
+
+    from a2actl.dlq.store.entry import new_entry
+    from a2actl.dlq.store.file import FileBackend
+
+    path = tmp_path / "dlq.jsonl"
+    entry = new_entry(
+        "SendMessage",
+        {"message": {"messageId": "m-echo", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+        {"url": f"{fault}/{route}/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        attempts=1,
+        error={"code": -32603, "message": "down", "class": "transient"},
+    )
+
+    async def fill() -> None:
+        backend = FileBackend(str(path))
+        await backend.append(entry)
+        await backend.close()
+
+    asyncio.run(fill())
+    r = cli(
+        "-H", f"X-Api-Key: {API_KEY}", "-o", "json",
+        "dlq", "replay", str(path), "--yes", "--max-attempts", "1", "--journal", str(tmp_path / "j.jsonl"),
+        env={"A2ACTL_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout[-500:] + r.stderr[-500:]
+    _assert_clean(r, TOKEN, API_KEY)
+    stored = path.read_text()
+    assert TOKEN not in stored and API_KEY not in stored
+    shown = cli("dlq", "show", str(path), entry["id"], "-o", "json")
+    assert shown.exit_code == 0 and "***" in shown.json["lastError"]["message"]
