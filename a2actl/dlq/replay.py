@@ -277,6 +277,11 @@ class Replayer:
         url = target.get("url") if isinstance(target, dict) else None
         if not isinstance(url, str) or not url:
             raise UsageError(f"entry {entry.get('id')} has no target.url; give --to URL")
+        from a2actl.core.redact import register_url
+
+        # credentials a producer stored in the URL (userinfo, ?api_key=) are secrets, as in a URL
+        # given on the command line: masked in errors, -v and the lastError written back
+        register_url(url)
         binding = normalise_binding(target.get("protocolBinding") or "JSONRPC")
         version = str(target.get("protocolVersion") or "1.0")
         tenant = target.get("tenant")
