@@ -172,6 +172,10 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
         return tls_failed(url, verify, verify=True)
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
         return tls_failed(url, exc, verify=False)
+    if isinstance(exc, aiohttp.ClientOSError) and isinstance(exc.__cause__, ssl.SSLError):
+        # a TLS alert after the handshake (TLS 1.3: the server's "certificate required" arrives
+        # with the first read) comes as ClientOSError from the SSLError; httpx: a TLS failure (3)
+        return tls_failed(url, exc.__cause__, verify=isinstance(exc.__cause__, ssl.SSLCertVerificationError))
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
         if isinstance(os_error, socket.gaierror):

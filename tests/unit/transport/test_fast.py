@@ -14,6 +14,7 @@ import gzip
 import json
 import re
 import socket
+import ssl
 import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -591,6 +592,26 @@ def test_map_aiohttp_error_keeps_a2actl_errors_and_never_raises() -> None:
     assert map_aiohttp_error(err, "http://h/", Settings()) is err
     other = map_aiohttp_error(RuntimeError("boom"), "http://h/", Settings())
     assert other.exit_code == 1 and "RuntimeError: boom" in other.message
+
+
+def test_a_tls_alert_after_the_handshake_is_a_tls_failure() -> None:
+    """TLS 1.3: a server that requires a client certificate refuses after the client's handshake is
+    done, so the alert arrives with the first read; aiohttp raises it as ``ClientOSError`` from the
+    ``SSLError`` (seen against ``openssl s_server -Verify 1 -verify_return_error``). It was
+    "connection lost … retry" (the reset hint); httpx's ``map_httpx_error`` reports it as the TLS
+    failure it is, with the --cert/--key hint (exit 3 either way)."""
+    import aiohttp
+
+    text = "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)"
+    exc = aiohttp.ClientOSError(1, text)
+    exc.__cause__ = ssl.SSLError(1, text)
+    err = map_aiohttp_error(exc, "https://h/rpc", Settings())
+    assert isinstance(err, UnreachableError)
+    assert (
+        err.message.startswith("TLS handshake with https://h/rpc failed: ")
+        and "certificate required" in err.message
+    )
+    assert "--cert/--key" in (err.hint or "")
 
 
 # --- streams ----------------------------------------------------------------------------------------
