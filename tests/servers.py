@@ -663,3 +663,63 @@ class SilentWebSocketServer:
         self.sock.close()
         for c in self.conns:
             c.close()
+
+
+class RecordingProxy:
+    """An HTTP proxy on 127.0.0.1:0 (CONNECT tunnels and absolute-form requests) in a thread; the
+    first line of every request it gets is in ``seen``."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+        self.url = ""
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        except OSError:
+            pass
+        finally:
+            writer.close()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        from urllib.parse import urlsplit
+
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError):
+            writer.close()
+            return
+        line, rest = head.split(b"\r\n", 1)
+        self.seen.append(line.decode())
+        method, target, _ = line.decode().split(" ")
+        if method == "CONNECT":
+            host, port = target.rsplit(":", 1)
+            up_r, up_w = await asyncio.open_connection(host, int(port))
+            writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        else:
+            u = urlsplit(target)
+            up_r, up_w = await asyncio.open_connection(u.hostname, u.port or 80)
+            path = (u.path or "/") + (f"?{u.query}" if u.query else "")
+            up_w.write(f"{method} {path} HTTP/1.1\r\n".encode() + rest)
+        await asyncio.gather(self._pipe(reader, up_w), self._pipe(up_r, writer))
+
+    def _run(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        server = self._loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+        self._ready.set()
+        self._loop.run_forever()
+
+    def __enter__(self) -> RecordingProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)

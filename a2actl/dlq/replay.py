@@ -277,6 +277,11 @@ class Replayer:
         url = target.get("url") if isinstance(target, dict) else None
         if not isinstance(url, str) or not url:
             raise UsageError(f"entry {entry.get('id')} has no target.url; give --to URL")
+        from a2actl.core.redact import register_url
+
+        # credentials a producer stored in the URL (userinfo, ?api_key=) are secrets, as in a URL
+        # given on the command line: masked in errors, -v and the lastError written back
+        register_url(url)
         binding = normalise_binding(target.get("protocolBinding") or "JSONRPC")
         version = str(target.get("protocolVersion") or "1.0")
         tenant = target.get("tenant")
@@ -527,9 +532,21 @@ class Replayer:
             return
         self.counts.still_dead[outcome.error_class] += 1
         await self.backend.update(
-            eid, int(entry.get("attempts") or 0) + attempts, {**(outcome.error or {}), "at": now_iso()}
+            eid, int(entry.get("attempts") or 0) + attempts, self._stored_error(outcome)
         )
         self.emit(result)
+
+    def _stored_error(self, outcome: Outcome) -> dict[str, Any]:
+        """The ``lastError`` written to the source for a failed ``outcome``, stamped ``at``, its
+        message with every known secret masked (the token, secret ``-H`` values, URL credentials): an
+        agent or proxy that echoes the request (``500 … you sent Bearer …``) must not put them in the
+        queue, where ``dlq list`` of another run (without those secrets) would print them."""
+        from a2actl.core.redact import Redactor
+
+        error = {**(outcome.error or {}), "at": now_iso()}
+        if isinstance(error.get("message"), str):
+            error["message"] = Redactor(self.settings.secrets())(error["message"])
+        return error
 
     async def run(self, sel: EntryFilter) -> ReplayResult:
         """Finish the removals a crashed run journalled, then deliver every selected entry. Raises

@@ -38,7 +38,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from a2actl.core.errors import A2ACtlError, UsageError
+from a2actl.core.errors import A2ACtlError, TimeoutError_, UsageError
 from a2actl.core.gcpause import quiet_gc
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.load.report import LoadReport, ModelSpec, Progress, rates_of
@@ -130,6 +130,24 @@ class LoadRun:
             await close_client(client)
             raise
 
+    async def _prepare_within(self, transport: Transport) -> ScenarioContext:
+        """``_prepare`` under ``--max-time`` (``opts.max_time`` seconds): a card that never ends (an
+        agent that sends a byte per read, each within ``--timeout``) held the run past it. Raises
+        ``TimeoutError_`` (5) at the deadline, before any load was sent, and what ``_prepare``
+        raises."""
+        limit = self.opts.max_time
+        if limit is None:
+            return await self._prepare(transport)
+        from a2actl.core.deadline import within
+
+        try:
+            return await within(self._prepare(transport), limit)
+        except asyncio.TimeoutError as exc:
+            raise TimeoutError_(
+                f"gave up after --max-time {limit:g}s while connecting (card, negotiation): no load was sent",
+                hint="raise --max-time, or look for the slow phase with -vv",
+            ) from exc
+
     async def _context(self, client: AgentClient, card_url: str) -> ScenarioContext:
         """The scenarios' context on ``client``; for ``get``, the task they read."""
         from a2actl.probe.report import ProbeOptions
@@ -177,10 +195,11 @@ class LoadRun:
         model = self.opts.model
         connections = model.max_in_flight if model.kind == "open" else model.concurrency
         wall_start = time.time()
+        begun = time.perf_counter()
         async with FastTransport(self.settings, self.sink, max_connections=max(1, connections)) as transport:
-            ctx = await self._prepare(transport)
+            ctx = await self._prepare_within(transport)
             try:
-                return await self._run(ctx, transport, wall_start, on_record, on_progress)
+                return await self._run(ctx, transport, wall_start, on_record, on_progress, begun)
             finally:
                 close = getattr(ctx.client, "aclose", None)  # a GrpcClient's channel
                 if close is not None:
@@ -193,8 +212,10 @@ class LoadRun:
         wall_start: float,
         on_record: Callable[[RequestRecord], None] | None,
         on_progress: Callable[[Progress], None] | None,
+        begun: float,
     ) -> LoadReport:
-        """The run proper, on a prepared context (``run`` connects and closes)."""
+        """The run proper, on a prepared context (``run`` connects and closes); ``--max-time`` counts
+        from ``begun`` (``perf_counter`` before connecting), so connecting is inside it."""
         opts, model = self.opts, self.opts.model
         scenario = build(opts.scenario, ctx)
         # From here every request's whole time is bounded by --timeout (run_one), which is the
@@ -222,7 +243,7 @@ class LoadRun:
             from a2actl.core.deadline import within
 
             try:
-                await within(work, max(0.0, opts.max_time - (time.perf_counter() - state.started)))
+                await within(work, max(0.0, opts.max_time - (time.perf_counter() - begun)))
             except asyncio.TimeoutError:
                 state.timed_out = True
                 state.aborted = (

@@ -20,6 +20,8 @@ length is ``ProtocolViolation`` (6), as httpx's ``ReadError`` and ``RemoteProtoc
 What differs: ``Timing`` has only ``time_starttransfer`` (headers received) and ``time_total`` (body
 read), from ``time.perf_counter`` when the coroutine resumes; connect and TLS phases are not split
 (use ``handshake probe`` for those). Header names go out (and to ``-v``) lowercased, as httpx lists them.
+An answer's head may have lines up to 100 KiB and up to 512 headers (aiohttp's defaults are 8,190
+bytes and 128; httpx reads heads up to about 100 KiB in all).
 """
 
 from __future__ import annotations
@@ -79,6 +81,13 @@ _LOST = (ConnectionResetError, ConnectionAbortedError, BrokenPipeError)
 _NO_BODY = frozenset((204, 304))
 #: A request sent without a Content-Type gets none (aiohttp would add ``application/octet-stream``).
 _SKIP_TYPE = ("Content-Type",)
+#: The answer heads httpx reads (httpcore: h11 with a 100 KiB ``max_incomplete_event_size``) must
+#: read here too: aiohttp's defaults (8,190 bytes a line, 128 headers) made ``load run`` and ``dlq
+#: replay`` exit 6 on a long ``Content-Security-Policy``/``Set-Cookie``/``Link`` that ``card get``
+#: read. A line (status or header) up to 100 KiB, up to 512 headers: at most ~50 MiB per head, under
+#: the 64 MiB body limit; httpx caps the whole head at about 100 KiB instead.
+_MAX_HEAD_LINE = 100 * 1024
+_MAX_HEADERS = 512
 
 
 #: W3C ``traceparent`` parent ids (8 random bytes as 16 hex digits) made per refill of ``_span_ids``.
@@ -163,6 +172,10 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
         return tls_failed(url, verify, verify=True)
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
         return tls_failed(url, exc, verify=False)
+    if isinstance(exc, aiohttp.ClientOSError) and isinstance(exc.__cause__, ssl.SSLError):
+        # a TLS alert after the handshake (TLS 1.3: the server's "certificate required" arrives
+        # with the first read) comes as ClientOSError from the SSLError; httpx: a TLS failure (3)
+        return tls_failed(url, exc.__cause__, verify=isinstance(exc.__cause__, ssl.SSLCertVerificationError))
     if isinstance(exc, aiohttp.ClientConnectorError):
         os_error = exc.os_error
         if isinstance(os_error, socket.gaierror):
@@ -354,6 +367,9 @@ class FastTransport:
             timeout=self._timeouts[True],
             auto_decompress=True,
             trust_env=False,
+            max_line_size=_MAX_HEAD_LINE,
+            max_field_size=_MAX_HEAD_LINE,
+            max_headers=_MAX_HEADERS,
         )
         return self
 

@@ -20,6 +20,8 @@ JSON-RPC shapes).
   ``content-type``, ``te``, ``host`` and ``grpc-*``, are left out with a note), ``authorization:
   Bearer <token>`` when a token is set and no ``-H Authorization`` is given, and the invocation's W3C
   ``traceparent`` with a fresh span id per call.
+* **No proxy**: ``grpc_proxy``/``https_proxy``/``http_proxy`` are not used (``grpc.enable_http_proxy``
+  0), as on every other a2actl connection.
 * **Timeouts**: ``--connect-timeout`` bounds the wait for the channel to be ready (exit 5); each unary
   RPC has ``--timeout`` as its deadline (DEADLINE_EXCEEDED, exit 5); a stream waits at most
   ``--timeout`` for each message (``TimeoutError_``, which ``stream tail`` treats as a cut).
@@ -346,6 +348,9 @@ class GrpcClient:
                 ("grpc.max_receive_message_length", limit),
                 ("grpc.primary_user_agent", _user_agent()),
                 ("grpc.enable_retries", 0),
+                # grpcio takes a proxy from grpc_proxy/https_proxy/http_proxy; no other a2actl
+                # connection does (card discovery went direct, the RPCs through the proxy)
+                ("grpc.enable_http_proxy", 0),
             ]
             target = self.endpoint.target
             if self.address is not None:

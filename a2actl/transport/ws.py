@@ -6,6 +6,12 @@ proposed: https://github.com/a2aproject/A2A/issues/1864); this client speaks the
 sandbox documents: one JSON-RPC request frame in, A2A 1.0 ``StreamResponse`` text frames out, close
 1000 at the end, ``{"error": {...}}`` then close 1008 on errors. ``WebSocketClient`` offers the
 ``stream``/``call`` surface ``stream tail`` uses for ``A2AClient``.
+
+Connections are made as on HTTP (``a2actl.transport.http``, ``a2actl.transport.fast``): ``wss://``
+with the invocation's TLS context (``--cacert``, ``--cert``/``--key``, ``--insecure``,
+``a2actl.transport.tls``; also for a ``ws://`` → ``wss://`` redirect under ``-L``), a failed TLS
+handshake is ``UnreachableError`` with the TLS hint, and no proxy: websockets (>= 15) would take one
+from ``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY``, which no other a2actl connection uses.
 """
 
 from __future__ import annotations
@@ -13,9 +19,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import ssl
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +39,8 @@ from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
 from a2actl.transport.channel import Heartbeat, TimedEvent
+from a2actl.transport.failures import tls_failed
+from a2actl.transport.tls import build_ssl_context
 
 if TYPE_CHECKING:
     from websockets.asyncio.client import ClientConnection
@@ -52,7 +61,7 @@ class WsOutcome:
 
 
 @functools.cache  # one class per policy: a WebSocket request connects afresh
-def _redirect_policy(follow: bool) -> type[WsConnect]:
+def _redirect_policy(follow: bool) -> Callable[..., WsConnect]:
     """``websockets.asyncio.client.connect`` with a2actl's redirect rules (``-L``, as on HTTP,
     ``a2actl.transport.redirects``): without ``follow`` a 3xx to the upgrade is the answer
     (``InvalidStatus``: exit 1), where websockets follows up to 10 by itself; with it, a hop to
@@ -61,7 +70,11 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
     headers are gone from the connection's ``additional_headers``). Overrides ``process_redirect``,
     websockets' step for a redirect (15.x-17.x: hence ``websockets>=15``, the first whose
     ``connect`` keeps ``additional_headers`` where a redirect can change them);
-    ``tests/cli/test_ws_redirects.py`` pins it."""
+    ``tests/cli/test_ws_redirects.py`` pins it.
+
+    The class takes one more keyword, ``tls``: the TLS context for a ``wss://`` URL and for a
+    ``wss://`` redirect target (websockets would make a default one, without ``--cacert``; it
+    refuses an ``ssl`` argument for a ``ws://`` URL, so one is passed only for ``wss://``)."""
     from websockets.asyncio.client import connect
     from websockets.datastructures import Headers
     from websockets.uri import parse_uri
@@ -69,19 +82,37 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
     from a2actl.core.redact import is_sensitive_header
 
     class Connect(connect):
+        def __init__(self, uri: str, *, tls: ssl.SSLContext | None = None, **kwargs: Any) -> None:
+            if tls is not None and parse_uri(uri).secure:
+                kwargs["ssl"] = tls
+            super().__init__(uri, **kwargs)
+            self.tls = tls
+
         def process_redirect(self, exc: Exception) -> Exception | str:
             if not follow:
                 return exc
             before = parse_uri(self.uri)  # self.uri on 15.x-17.x (17.x also has self.ws_uri; 16.x not)
             new = super().process_redirect(exc)
-            if isinstance(new, str) and self.additional_headers is not None:
-                after = parse_uri(new)
-                if (before.secure, before.host, before.port) != (after.secure, after.host, after.port):
-                    self.additional_headers = Headers(
-                        (k, v)
-                        for k, v in Headers(self.additional_headers).raw_items()
-                        if not is_sensitive_header(k)
-                    )
+            if not isinstance(new, str):
+                return new
+            after = parse_uri(new)
+            if after.secure and self.tls is not None:
+                # the next attempt's socket options: create_connection_kwargs on 17.x,
+                # connection_kwargs on 15.x-16.x (the last for Python 3.10)
+                opts = getattr(self, "create_connection_kwargs", None)
+                if opts is None:
+                    opts = getattr(self, "connection_kwargs")  # noqa: B009 - not in 17.x's stubs
+                opts["ssl"] = self.tls
+            if self.additional_headers is not None and (before.secure, before.host, before.port) != (
+                after.secure,
+                after.host,
+                after.port,
+            ):
+                self.additional_headers = Headers(
+                    (k, v)
+                    for k, v in Headers(self.additional_headers).raw_items()
+                    if not is_sensitive_header(k)
+                )
             return new
 
     return Connect
@@ -109,19 +140,34 @@ class WebSocketClient:
         headers["traceparent"] = f"00-{self.settings.trace_id}-{uuid.uuid4().hex[:16]}-01"
         return headers
 
+    def _tls(self) -> ssl.SSLContext | None:
+        """The TLS context of the invocation (``--cacert``, ``--cert``/``--key``, ``--insecure``) when
+        a ``wss://`` connection may be made (a ``wss://`` URL, or ``-L``), else ``None``. Files named
+        by ``--cacert``/``--cert`` are loaded in any case, so a bad one is a ``UsageError`` (exit 2)
+        before connecting, as on HTTP."""
+        wss = self.url.lower().startswith("wss:")
+        if wss or self.settings.follow_redirects or self.settings.cacert or self.settings.cert:
+            return build_ssl_context(self.settings)
+        return None
+
     async def _connect(self) -> ClientConnection:
+        """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status),
+        ``ProtocolViolation`` (a bad handshake), ``TimeoutError_`` (``--connect-timeout``),
+        ``UnreachableError`` (refused, DNS, TLS) and ``UsageError`` (TLS files that do not load)."""
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
-        connect = _redirect_policy(self.settings.follow_redirects)
         try:
+            connect = _redirect_policy(self.settings.follow_redirects)
             return await connect(
                 self.url,
+                tls=self._tls(),
                 additional_headers=self._headers(),
                 ping_interval=None,
                 open_timeout=self.settings.connect_timeout,
                 # closing a dead peer's socket must not wait websockets' 10 s default
                 close_timeout=min(self.pong_timeout, 2.0),
                 max_size=max(self.settings.max_body_bytes * 2, 2**20),
+                proxy=None,  # as every other a2actl connection: HTTP_PROXY & co. are not used
             )
         except InvalidStatus as exc:
             status = exc.response.status_code
@@ -139,6 +185,10 @@ class WebSocketClient:
             from a2actl.core.errors import TimeoutError_
 
             raise TimeoutError_(f"WebSocket connect to {self.url} timed out") from exc
+        except ssl.SSLCertVerificationError as exc:
+            raise tls_failed(self.url, exc.verify_message or exc, verify=True) from exc
+        except ssl.SSLError as exc:
+            raise tls_failed(self.url, exc, verify=False) from exc
         except OSError as exc:
             raise UnreachableError(
                 f"cannot connect to {self.url}: {exc.strerror or exc}",

@@ -682,3 +682,19 @@ def test_load_report_refuses_a_run_it_already_holds(
     both = _run_json(cli, "load", "report", *old_files)
     assert both["runs"] == 2 and both["requests"]["sent"] == 20 and both["runIds"] == []
     assert cli("load", "report", old_files[0], old_files[0]).exit_code == 2  # equal documents, as before
+
+
+def test_max_time_bounds_the_card_fetch_too(cli: Any, fault: str) -> None:
+    """A card sent one byte every 0.2 s (each read within --timeout): --max-time ends the run while
+    connecting, exit 5, as it ends ``card get``. The card fetch was outside --max-time: the run
+    waited for the whole card (forever)."""
+    import time
+
+    t0 = time.monotonic()
+    r = cli(
+        "--timeout", "1s", "--max-time", "1.5s", "-o", "json",
+        "load", "run", f"{fault}/dribble/agent-card.json", "-n", "5",
+    )  # fmt: skip
+    assert r.exit_code == 5, r.stdout[-500:] + r.stderr[-500:]
+    assert r.json["error"]["message"].startswith("gave up after --max-time 1.5s while connecting")
+    assert time.monotonic() - t0 < 10

@@ -120,3 +120,68 @@ def test_redactor_spellings() -> None:
     ):
         assert red(text).count("***") == 1, text
     assert red("nothing here") == "nothing here"
+
+
+def _one_dead_letter(path: Path, url: str) -> str:
+    """A file DLQ at ``path`` with one dead SendMessage to ``url``; returns its id."""
+    import asyncio
+
+    from a2actl.dlq.store.entry import new_entry
+    from a2actl.dlq.store.file import FileBackend
+
+    entry = new_entry(
+        "SendMessage",
+        {"message": {"messageId": "m-echo", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+        {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        attempts=1,
+        error={"code": -32603, "message": "down", "class": "transient"},
+    )
+
+    async def fill() -> None:
+        backend = FileBackend(str(path))
+        await backend.append(entry)
+        await backend.close()
+
+    asyncio.run(fill())
+    return str(entry["id"])
+
+
+@pytest.mark.parametrize("route", ["echoauth", "echo401"])
+def test_dlq_replay_stores_no_echoed_secret(cli: Any, fault: str, route: str, tmp_path: Path) -> None:
+    """``dlq replay`` writes each failure's message to the source as ``lastError``: an agent that
+    echoes the token (or a secret ``-H``) put it there in clear, where a later ``dlq list`` (which
+    knows no token) printed it. The stored message has them masked."""
+    path = tmp_path / "dlq.jsonl"
+    eid = _one_dead_letter(path, f"{fault}/{route}/jsonrpc")
+    r = cli(
+        "-H", f"X-Api-Key: {API_KEY}", "-o", "json",
+        "dlq", "replay", str(path), "--yes", "--max-attempts", "1", "--journal", str(tmp_path / "j.jsonl"),
+        env={"A2ACTL_TOKEN": TOKEN},
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout[-500:] + r.stderr[-500:]
+    _assert_clean(r, TOKEN, API_KEY)
+    stored = path.read_text()
+    assert TOKEN not in stored and API_KEY not in stored
+    shown = cli("dlq", "show", str(path), eid, "-o", "json")
+    assert shown.exit_code == 0 and "***" in shown.json["lastError"]["message"]
+
+
+def test_dlq_replay_masks_credentials_in_a_stored_target_url(
+    cli: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """A producer that stored ``http://user:PASSWORD@host/…?api_key=KEY`` as the target: the failure
+    (``connection to http://user:PASSWORD@… refused``) printed them on stdout, in the ``-vv`` request
+    line, and wrote them into the stored ``lastError``."""
+    path = tmp_path / "dlq.jsonl"
+    password, key = "pw-STORED-IN-URL-4321", "q-STORED-IN-URL-8765"
+    url = refused_url.replace("http://", f"http://user:{password}@") + f"/rpc?api_key={key}"
+    _one_dead_letter(path, url)
+    r = cli(
+        "-vv", "-o", "json",
+        "dlq", "replay", str(path), "--yes", "--max-attempts", "1", "--journal", str(tmp_path / "j.jsonl"),
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout[-500:] + r.stderr[-500:]
+    assert r.json["results"][0]["error"]["message"].startswith("connection to http://user:***@")
+    _assert_clean(r, password, key)
+    updates = [json.loads(line) for line in path.read_text().splitlines()[1:]]  # after the entry itself
+    assert updates and all(password not in json.dumps(u) and key not in json.dumps(u) for u in updates)

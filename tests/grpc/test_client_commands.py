@@ -291,3 +291,21 @@ def test_auto_follows_the_card_order_on_a_grpc_first_card(cli, sdk_grpc_agent_js
     jsonrpc = cli("send", sdk_grpc_agent_jsonrpc.url, "hi", "--binding", "JSONRPC", "-o", "json")
     assert jsonrpc.exit_code == 0, jsonrpc.stderr
     assert jsonrpc.json["method"] == "SendMessage"
+
+
+def test_grpc_takes_no_proxy_from_the_environment(cli, sandbox_grpc, monkeypatch):
+    """grpcio took ``grpc_proxy``/``https_proxy``/``http_proxy`` by default: the card came direct (httpx
+    and aiohttp use no proxy variables) and the RPC went through the proxy (a CONNECT to the gRPC
+    port). No a2actl connection uses a proxy from the environment now."""
+    from tests.servers import RecordingProxy
+
+    with RecordingProxy() as proxy:
+        for var in ("grpc_proxy", "https_proxy", "http_proxy", "HTTPS_PROXY", "HTTP_PROXY"):
+            monkeypatch.setenv(var, proxy.url)
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_grpc_proxy", raising=False)
+        r = _send(cli, sandbox_grpc.url)
+    assert r.exit_code == 0, r.stderr
+    assert r.json["method"] == SERVICE + "SendMessage"
+    assert proxy.seen == []

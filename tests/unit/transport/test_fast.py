@@ -14,6 +14,7 @@ import gzip
 import json
 import re
 import socket
+import ssl
 import struct
 import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -551,6 +552,30 @@ def test_a_close_before_any_answer_is_a_protocol_violation() -> None:
         run(fetch(hang_up))
 
 
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Content-Security-Policy": "default-src 'self'" + " https://cdn.example" * 1000},  # ~20 KiB
+        {"Set-Cookie": "session=" + "x" * 60_000},
+        {f"X-Header-{i}": "v" for i in range(300)},
+    ],
+    ids=["20KiB-line", "60KiB-cookie", "300-headers"],
+)
+def test_a_head_httpx_reads_is_read_here_too(headers: dict[str, str]) -> None:
+    """A long header line or many headers: aiohttp's defaults (8,190 bytes a line, 128 headers) made
+    these exit 6 on ``load run``/``dlq replay`` while ``card get`` (httpx, ~100 KiB a head) read them."""
+    from a2actl.transport.http import HttpTransport
+
+    async def go() -> tuple[int, int]:
+        async with raw_server(answer_with(response(b"{}", headers=headers))) as srv:
+            async with FastTransport(Settings()) as fast, HttpTransport(Settings()) as slow:
+                a = await fast.request("GET", srv.url + "/rpc")
+                b = await slow.request("GET", srv.url + "/rpc")
+                return a.status, b.status
+
+    assert run(go()) == (200, 200)
+
+
 def test_bad_urls_are_usage_errors() -> None:
     async def go(url: str) -> None:
         async with FastTransport(Settings()) as tr:
@@ -567,6 +592,26 @@ def test_map_aiohttp_error_keeps_a2actl_errors_and_never_raises() -> None:
     assert map_aiohttp_error(err, "http://h/", Settings()) is err
     other = map_aiohttp_error(RuntimeError("boom"), "http://h/", Settings())
     assert other.exit_code == 1 and "RuntimeError: boom" in other.message
+
+
+def test_a_tls_alert_after_the_handshake_is_a_tls_failure() -> None:
+    """TLS 1.3: a server that requires a client certificate refuses after the client's handshake is
+    done, so the alert arrives with the first read; aiohttp raises it as ``ClientOSError`` from the
+    ``SSLError`` (seen against ``openssl s_server -Verify 1 -verify_return_error``). It was
+    "connection lost … retry" (the reset hint); httpx's ``map_httpx_error`` reports it as the TLS
+    failure it is, with the --cert/--key hint (exit 3 either way)."""
+    import aiohttp
+
+    text = "[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required (_ssl.c:2580)"
+    exc = aiohttp.ClientOSError(1, text)
+    exc.__cause__ = ssl.SSLError(1, text)
+    err = map_aiohttp_error(exc, "https://h/rpc", Settings())
+    assert isinstance(err, UnreachableError)
+    assert (
+        err.message.startswith("TLS handshake with https://h/rpc failed: ")
+        and "certificate required" in err.message
+    )
+    assert "--cert/--key" in (err.hint or "")
 
 
 # --- streams ----------------------------------------------------------------------------------------

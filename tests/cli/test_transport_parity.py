@@ -1,0 +1,230 @@
+"""The three clients behind the transport seam (httpx: ``card get``, ``send``; aiohttp: ``load run``,
+``dlq replay``; websockets: ``stream tail ws://``) treat the same options the same way: no proxy from
+the environment, and the TLS options (``--cacert``, ``--insecure``, ``--cert``/``--key``) with the
+same outcome and exit code. Real loopback servers: the sandbox, a recording HTTP proxy, HTTPS ones."""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from a2actl.dlq.store.entry import new_entry
+from a2actl.dlq.store.file import FileBackend
+from tests.servers import LoopbackServer, RecordingProxy
+
+_PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
+
+
+@pytest.fixture
+def proxy_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProxy]:
+    """Every proxy variable set to a recording proxy, and no ``NO_PROXY``."""
+    with RecordingProxy() as proxy:
+        for var in _PROXY_VARS:
+            monkeypatch.setenv(var, proxy.url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        yield proxy
+
+
+def _dlq(tmp_path: Path, rpc_url: str) -> str:
+    """A file DLQ with one dead SendMessage to ``rpc_url``: the ``dlq replay`` SRC."""
+    path = tmp_path / "dlq.jsonl"
+    entry = new_entry(
+        "SendMessage",
+        {"message": {"messageId": f"m-{tmp_path.name}", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+        {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+        attempts=1,
+        error={"code": -32603, "message": "down", "class": "transient"},
+    )
+
+    async def fill() -> None:
+        backend = FileBackend(str(path))
+        await backend.append(entry)
+        await backend.close()
+
+    asyncio.run(fill())
+    return str(path)
+
+
+#: One command per client: ``(name, argv for a base URL http(s)://HOST:PORT and a tmp dir)``.
+Command = Callable[[str, Path], list[str]]
+COMMANDS: dict[str, Command] = {
+    "card get (httpx)": lambda url, _: ["card", "get", url],
+    "send (httpx)": lambda url, _: ["send", url, "hi"],
+    "load run (aiohttp)": lambda url, _: ["load", "run", url, "-n", "5", "-c", "1"],
+    "dlq replay (aiohttp)": lambda url, tmp: [
+        "dlq",
+        "replay",
+        _dlq(tmp, url + "/a2a/jsonrpc"),
+        "--yes",
+        "--max-attempts",
+        "1",
+        "--journal",
+        str(tmp / "journal.jsonl"),
+    ],
+    "stream tail (websockets)": lambda url, _: [
+        "stream",
+        "tail",
+        url.replace("http", "ws", 1) + "/a2a/ws",
+        "--send",
+        "hi",
+        "--reconnect",
+        "0",
+    ],
+}
+
+
+def _outcome(r: Any) -> tuple[int, str]:
+    """(exit code, the error's code or the dead entry's error message) of a ``-o json`` run."""
+    doc = r.json if r.stdout.strip().startswith("{") else r.jsonl[-1]
+    if "error" in doc and isinstance(doc["error"], dict):
+        return r.exit_code, doc["error"]["message"]
+    results = doc.get("results") or []
+    dead = [x["error"]["message"] for x in results if x.get("error")]
+    return r.exit_code, dead[0] if dead else ""
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_no_client_takes_a_proxy_from_the_environment(
+    cli: Any, sandbox: Any, proxy_env: RecordingProxy, tmp_path: Path, command: str
+) -> None:
+    """``HTTP_PROXY``/``HTTPS_PROXY``/``ALL_PROXY`` are not used by any a2actl connection (httpx and
+    aiohttp are built with ``trust_env=False``); websockets >= 15 took them by default, so a
+    ``stream tail ws://`` went through a proxy that ``card get`` of the same agent did not."""
+    r = cli(*COMMANDS[command](sandbox.url, tmp_path), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+    assert proxy_env.seen == []
+
+
+@pytest.fixture(scope="module")
+def mtls_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The sandbox over HTTPS that requires a client certificate from its CA: the base URL and the
+    paths of the CA, a client certificate and its key."""
+    import trustme
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    ca = trustme.CA()
+    d = tmp_path_factory.mktemp("mtls")
+    paths = {name: str(d / f"{name}.pem") for name in ("ca", "cert", "key", "client", "client_key")}
+    ca.cert_pem.write_to_path(paths["ca"])
+    server = ca.issue_cert("127.0.0.1")
+    server.private_key_pem.write_to_path(paths["key"])
+    server.cert_chain_pems[0].write_to_path(paths["cert"])
+    client = ca.issue_cert("client.example")
+    client.cert_chain_pems[0].write_to_path(paths["client"])
+    client.private_key_pem.write_to_path(paths["client_key"])
+    srv = LoopbackServer(
+        lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
+        certfile=paths["cert"],
+        keyfile=paths["key"],
+    )
+    srv.server.config.ssl_cert_reqs = ssl.CERT_REQUIRED
+    srv.server.config.ssl_ca_certs = paths["ca"]
+    with srv:
+        yield {"url": srv.url, **paths}
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_tls_options_have_the_same_outcome_on_every_client(
+    cli: Any, tls_server: tuple[str, str], tmp_path: Path, command: str
+) -> None:
+    """An HTTPS agent whose CA is not in the system store: exit 3 with the TLS hint without
+    ``--cacert`` (a dead entry saying so for ``dlq replay``), 0 with ``--cacert`` or ``--insecure``.
+    The WebSocket client used a default TLS context whatever was given (exit 3 "is the agent
+    running?" even with ``--cacert``)."""
+    url, ca = tls_server
+    argv = COMMANDS[command]
+    untrusted = cli(*argv(url, tmp_path / "a"), "-o", "json")
+    code, message = _outcome(untrusted)
+    assert message.startswith("TLS handshake with ") and "unable to get local issuer certificate" in message
+    assert code == (7 if command.startswith("dlq") else 3)
+    if code == 3:
+        assert "--cacert" in untrusted.json["error"]["hint"]
+    trusted = cli("--cacert", ca, *argv(url, tmp_path / "b"), "-o", "json")
+    assert trusted.exit_code == 0, trusted.stdout[-800:] + trusted.stderr[-800:]
+    insecure = cli("--insecure", *argv(url, tmp_path / "c"), "-o", "json")
+    assert insecure.exit_code == 0, insecure.stdout[-800:] + insecure.stderr[-800:]
+
+
+@pytest.mark.parametrize("command", ["card get (httpx)", "load run (aiohttp)", "stream tail (websockets)"])
+def test_a_client_certificate_is_presented_by_every_client(
+    cli: Any, mtls_server: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    """``--cert``/``--key`` reach a server that requires a client certificate over each client."""
+    s = mtls_server
+    r = cli(
+        "--cacert",
+        s["ca"],
+        "--cert",
+        s["client"],
+        "--key",
+        s["client_key"],
+        *COMMANDS[command](s["url"], tmp_path),
+    )
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+
+
+def test_a_redirect_to_wss_under_L_keeps_the_tls_options(cli: Any, tls_server: tuple[str, str]) -> None:
+    """``-L`` from ``ws://`` to ``wss://``: the hop is verified with ``--cacert`` (websockets made a
+    default TLS context for it, so the CA given was not used: exit 3)."""
+    url, ca = tls_server
+    to = url.replace("https://", "wss://") + "/a2a/ws"
+
+    async def redirect(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await send(
+            {"type": "websocket.http.response.start", "status": 302, "headers": [(b"location", to.encode())]}
+        )
+        await send({"type": "websocket.http.response.body", "body": b""})
+
+    with LoopbackServer(lambda _: redirect) as srv:
+        start = srv.url.replace("http://", "ws://") + "/a2a/ws"
+        r = cli(
+            "-L", "--cacert", ca, "stream", "tail", start, "--send", "hi", "--reconnect", "0", "-o", "json"
+        )
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+    assert r.json["outcome"] == "completed"
+
+
+@pytest.fixture(scope="module")
+def long_header_agent() -> Iterator[str]:
+    """The sandbox with a 20 KiB ``Content-Security-Policy`` on every answer (as a gateway adds)."""
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    policy = ("default-src 'self'" + " https://cdn.example" * 1000).encode()
+
+    def app(url: str) -> Any:
+        inner = build_app(SandboxOptions(stream_interval=0.01), url)
+
+        async def with_policy(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            async def send_with_policy(message: dict[str, Any]) -> None:
+                if message["type"] == "http.response.start":
+                    message = {
+                        **message,
+                        "headers": [*message["headers"], (b"content-security-policy", policy)],
+                    }
+                await send(message)
+
+            await inner(scope, receive, send_with_policy if scope["type"] == "http" else send)
+
+        return with_policy
+
+    with LoopbackServer(app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if "websockets" not in c])
+def test_a_long_header_line_is_read_by_every_client(
+    cli: Any, long_header_agent: str, tmp_path: Path, command: str
+) -> None:
+    """aiohttp's default limit (8,190 bytes a header line) made ``load run`` exit 6 at the card and
+    ``dlq replay`` keep every entry dead ("Got more than 8190 bytes") where ``card get`` read it."""
+    r = cli(*COMMANDS[command](long_header_agent, tmp_path), "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
