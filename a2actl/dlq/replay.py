@@ -50,7 +50,15 @@ from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.journal import Journal
 from a2actl.dlq.pacing import Breaker, RateLimiter
 from a2actl.dlq.store.base import Backend
-from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, message_id, now_iso
+from a2actl.dlq.store.entry import (
+    PERMANENT,
+    TRANSIENT,
+    Entry,
+    InvalidEntries,
+    message_id,
+    now_iso,
+    valid_text,
+)
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.protocol.events import result_state, task_view
 from a2actl.protocol.versions import FAILED_STATES
@@ -486,6 +494,10 @@ class Replayer:
                     self.guard()
                 attempts += 1
                 outcome = await self._deliver(transport, entry)
+                if outcome.error is not None:
+                    # an agent's text may hold a lone surrogate (the stdlib read "\ud800"): as U+FFFD,
+                    # so the result can be printed (-o json raised UnicodeEncodeError) and stored
+                    outcome.error = valid_text(outcome.error)
                 if breaker.record(outcome.ok):
                     self.emit(
                         {

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2actl.core.units import format_timestamp
+from a2actl.protocol.jsondoc import holds_lone_surrogate
 
 TRANSIENT, PERMANENT = "transient", "permanent"
 
@@ -69,47 +70,41 @@ def message_id(entry: dict[str, Any]) -> str | None:
 
 # -- reading: every entry is checked against the shipped schema, and a bad one never blocks the rest --
 
-#: A JSON escape of a UTF-16 surrogate (``\\ud800``-``\\udfff``): the only way a lone surrogate gets
-#: into a record read from UTF-8 text (a valid pair is decoded to the character it encodes).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_B = re.compile(rb"\\u[dD][89a-fA-F]")
-
-#: Why a record holding a lone surrogate is not an entry (``lone_surrogate``).
+#: Why a record holding a lone surrogate is not an entry (``jsondoc.LoneSurrogate``): Python's reader
+#: takes ``"\\ud800"``, but such a string cannot be written as UTF-8, so the entry could be neither
+#: printed (``-o json``) nor delivered.
 LONE_SURROGATE = "not valid Unicode text: a lone surrogate escape (\\ud800-\\udfff) in a string"
 
-
-def lone_surrogate(raw: str | bytes, record: Any) -> bool:
-    """Whether ``record``, decoded from the JSON text ``raw``, holds a string (or key) with a lone
-    surrogate. Python's reader takes ``"\\ud800"``, but such a string cannot be written as UTF-8: the
-    entry could be neither printed (``-o json``) nor delivered (the replay stopped on it with an
-    unexpected ``UnicodeEncodeError``). A regex over ``raw`` first (``surrogate_escape``), so the
-    walk (``holds_lone_surrogate``) runs only for a record that has such an escape at all."""
-    return surrogate_escape(raw) and holds_lone_surrogate(record)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def surrogate_escape(raw: str | bytes) -> bool:
-    """Whether the JSON text ``raw`` has a ``\\uD800``-``\\uDFFF`` escape (lone or in a pair)."""
-    if isinstance(raw, bytes):
-        return _SURROGATE_ESCAPE_B.search(raw) is not None
-    return _SURROGATE_ESCAPE.search(raw) is not None
+def valid_text(value: Any) -> Any:
+    """``value`` (decoded JSON: dicts, lists, scalars) with every surrogate code point in its strings
+    and keys replaced by U+FFFD; ``value`` itself when it has none (the usual case: no copy).
 
-
-def holds_lone_surrogate(record: Any) -> bool:
-    """Whether a string or key anywhere in ``record`` holds a lone surrogate (is not UTF-8-encodable)."""
-    stack = [record]
+    What a store writes from an agent's text goes through this (``lastError``: an error message the
+    stdlib read from ``"\\ud800"``, or built from bytes that were not UTF-8), so a store never
+    writes a record it would refuse to read back (``LONE_SURROGATE``), and ``-o json`` can print
+    it. Iterative: any depth."""
+    if not holds_lone_surrogate(value):
+        return value
+    root = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
     while stack:
-        v = stack.pop()
+        parent, k = stack.pop()
+        v = parent[k]
         if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+            parent[k] = _SURROGATES.sub("\ufffd", v)
         elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
+            new = {
+                (_SURROGATES.sub("\ufffd", key) if isinstance(key, str) else key): x for key, x in v.items()
+            }
+            parent[k] = new
+            stack.extend((new, key) for key in new)
         elif isinstance(v, list):
-            stack.extend(v)
-    return False
+            parent[k] = copy = list(v)
+            stack.extend((copy, i) for i in range(len(copy)))
+    return root[0]
 
 
 @functools.cache

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
-from a2actl.protocol.jsondoc import loads_utf8
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, valid_text
+from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -173,16 +173,21 @@ class FileBackend:
                 if not raw.strip():
                     continue
                 try:
-                    rec = loads_utf8(raw)  # json.loads(raw.decode()), orjson where it can
+                    # json.loads(raw.decode()), orjson where it can; a lone surrogate is LoneSurrogate
+                    rec = loads_utf8(raw, lone_surrogates=False)
+                except LoneSurrogate as exc:
+                    if self._meta(exc.value):
+                        # the store's own line, never an entry: an update an older a2actl wrote with
+                        # an agent's text as it came is folded with U+FFFD (its attempts kept)
+                        yield n, valid_text(exc.value), None
+                    else:
+                        yield n, None, LONE_SURROGATE
                 except UnicodeDecodeError:
                     yield n, None, "not UTF-8 text"
                 except (ValueError, RecursionError):
                     yield n, None, "not JSON (a torn or garbage line)"
                 else:
-                    if lone_surrogate(raw, rec):
-                        yield n, None, LONE_SURROGATE
-                    else:
-                        yield n, rec, None
+                    yield n, rec, None
 
     @staticmethod
     def _meta(rec: Any) -> bool:
@@ -241,7 +246,10 @@ class FileBackend:
             yield n, ref, rec, why
 
     async def append(self, entry: Entry) -> str:
-        """Append ``entry`` as one line (``flock`` + ``fsync``); returns its ``id``."""
+        """Append ``entry`` as one line (``flock`` + ``fsync``); returns its ``id``. Its ``lastError``
+        (an agent's text) is written with U+FFFD for any lone surrogate (``valid_text``)."""
+        if "lastError" in entry:
+            entry = {**entry, "lastError": valid_text(entry["lastError"])}
         self._append([entry])
         return str(entry["id"])
 
@@ -297,5 +305,7 @@ class FileBackend:
         return len(fresh)
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
-        """Append an ``$update`` line; readers fold it into the entry."""
-        self._append([{"$update": entry_id, "attempts": attempts, "lastError": last_error}])
+        """Append an ``$update`` line; readers fold it into the entry. ``last_error`` (an agent's
+        text) is written with U+FFFD for any lone surrogate (``valid_text``): written as an escape,
+        the line was read back as an invalid entry and its attempts were lost."""
+        self._append([{"$update": entry_id, "attempts": attempts, "lastError": valid_text(last_error)}])

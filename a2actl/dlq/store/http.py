@@ -13,16 +13,9 @@ from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
 
 from a2actl.core.errors import HTTPStatusError, ProtocolViolation, UsageError
-from a2actl.dlq.store.entry import (
-    LONE_SURROGATE,
-    Entry,
-    Invalid,
-    OnInvalid,
-    check,
-    holds_lone_surrogate,
-    surrogate_escape,
-)
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.local import HTTP_READ_ONLY
+from a2actl.protocol.jsondoc import holds_lone_surrogate, may_hold_surrogate
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import rest_path
 
@@ -105,7 +98,7 @@ class HttpBackend:
             doc = self._check(res)
             if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
                 raise ProtocolViolation(f"{self.url} did not answer a DLQ page")
-            suspect = surrogate_escape(res.body)  # once a page: the walk only when it may matter
+            suspect = may_hold_surrogate(res.body)  # once a page: the walk only when it may matter
             for e in doc["entries"]:
                 n += 1
                 why = LONE_SURROGATE if suspect and holds_lone_surrogate(e) else check(e)
@@ -142,9 +135,7 @@ class HttpBackend:
         return removed
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
-        """``PATCH /dlq/{id}`` with ``{"attempts", "lastError"}``."""
-        self._check(
-            await self.transport.request(
-                "PATCH", self._one(entry_id), json_body={"attempts": attempts, "lastError": last_error}
-            )
-        )
+        """``PATCH /dlq/{id}`` with ``{"attempts", "lastError"}`` (lone surrogates in ``last_error``,
+        an agent's text, as U+FFFD: ``valid_text``)."""
+        body = {"attempts": attempts, "lastError": valid_text(last_error)}
+        self._check(await self.transport.request("PATCH", self._one(entry_id), json_body=body))

@@ -22,8 +22,9 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
+from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
+from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import RedisLease
@@ -191,6 +192,8 @@ class RedisBackend:
     async def append(self, entry: Entry) -> str:
         """``XADD`` the entry (without its ``id``); returns the stream id, which becomes its id."""
         body = {k: v for k, v in entry.items() if k != "id"}
+        if "lastError" in body:  # an agent's text: lone surrogates as U+FFFD (``valid_text``)
+            body["lastError"] = valid_text(body["lastError"])
         return str(
             await self._call(
                 self.client.xadd(self.stream, {"entry": json.dumps(body, separators=(",", ":"))})
@@ -207,25 +210,28 @@ class RedisBackend:
         if not _utf8(raw):
             return None, "the 'entry' field is not UTF-8 text"
         try:
-            entry = json.loads(raw)
+            # orjson where it can; a lone surrogate (only the stdlib reads one) is LoneSurrogate
+            entry = loads_utf8(raw, lone_surrogates=False)
+        except LoneSurrogate:
+            return None, f"the 'entry' field is {LONE_SURROGATE}"
         except (ValueError, RecursionError):
             return None, "the 'entry' field is not JSON"
         if not isinstance(entry, dict):
             return None, f"the 'entry' field is a JSON {type(entry).__name__}, not an object"
-        if lone_surrogate(raw, entry):
-            return None, f"the 'entry' field is {LONE_SURROGATE}"
         entry["id"] = sid
         if meta:
             if not _utf8(meta):
                 return entry, f"{self.meta}[{sid}] is not UTF-8 text"
             try:
-                m = json.loads(meta)
+                m = loads_utf8(meta, lone_surrogates=False)
+            except LoneSurrogate as exc:
+                # the store's own update: one an older a2actl wrote with an agent's text as it came
+                # is folded with U+FFFD (its attempts kept), not an invalid entry
+                m = valid_text(exc.value)
             except (ValueError, RecursionError):
                 return entry, f"{self.meta}[{sid}] is not JSON"
             if not isinstance(m, dict):
                 return entry, f"{self.meta}[{sid}] is not a JSON object"
-            if lone_surrogate(meta, m):
-                return entry, f"{self.meta}[{sid}] is {LONE_SURROGATE}"
             entry.update({k: m[k] for k in ("attempts", "lastError") if k in m})
         return entry, check(entry)
 
@@ -401,8 +407,9 @@ class RedisBackend:
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Record a failed replay in ``KEY:meta``. In a group the entry stays pending (no ``XACK``): a
-        later replay of this consumer takes it back first, others after ``claim_after``."""
-        await self._call(
-            self.client.hset(self.meta, entry_id, json.dumps({"attempts": attempts, "lastError": last_error}))
-        )
+        later replay of this consumer takes it back first, others after ``claim_after``.
+        ``last_error`` (an agent's text) is written with U+FFFD for any lone surrogate
+        (``valid_text``): written as an escape, it made the entry invalid."""
+        doc = {"attempts": attempts, "lastError": valid_text(last_error)}
+        await self._call(self.client.hset(self.meta, entry_id, json.dumps(doc)))
         self.held.discard(entry_id)

@@ -1,0 +1,73 @@
+"""``a2actl dlq`` against hostile input: agents whose answers hold text UTF-8 cannot carry, records
+with odd shapes, and what a replay writes back into its source from them. Real CLI, real loopback
+agents, real file and Redis (redis-server) sources."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
+from tests.cli.test_dlq import entries_for, fill
+from tests.servers import LoopbackServer
+
+
+def _lone_surrogate_agent(_: str) -> Starlette:
+    """Answers every JSON-RPC call with an error whose message holds a lone surrogate escape (orjson
+    refuses it; the stdlib reads it as the code point U+D800)."""
+
+    async def rpc(request: Request) -> Response:
+        rid = json.dumps(json.loads(await request.body()).get("id"))
+        text = '{"jsonrpc":"2.0","id":' + rid + ',"error":{"code":-32603,"message":"db \\ud800 down"}}'
+        return Response(text, media_type="application/json")
+
+    return Starlette(routes=[Route("/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+def lone_agent() -> Iterator[str]:
+    with LoopbackServer(_lone_surrogate_agent) as srv:
+        yield srv.url
+
+
+def _source(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, Any]:
+    if kind == "file":
+        return f"file://{tmp_path}/dlq.jsonl", FileBackend(tmp_path / "dlq.jsonl")
+    src = f"{request.getfixturevalue('redis_url')}?stream=dlq-{uuid.uuid4().hex[:6]}"
+    return src, RedisBackend(src)
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_an_agent_error_holding_a_lone_surrogate_is_stored_as_text(
+    cli: Any, lone_agent: str, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """An error message with a lone surrogate (``"\\ud800"`` read by the stdlib) was written into the
+    store's own update (a file ``$update`` line, the Redis ``KEY:meta`` value) as the escape and read
+    back as an invalid entry: the entry's attempts were lost and every later replay exited 7 for an
+    "invalid entry". The replay's ``-o json`` ended in an unexpected UnicodeEncodeError (exit 1).
+    Now the text is stored and printed with U+FFFD, and the entry stays a valid, counted dead letter."""
+    src, store = _source(kind, tmp_path, request)
+    ids = fill(store, entries_for(lone_agent, 2))  # attempts 3 each
+    journal = str(tmp_path / "journal")
+    for run, attempts in ((1, 4), (2, 5)):
+        r = cli("dlq", "replay", src, "--yes", "--max-attempts", "1", "--journal", journal, "-o", "json")
+        assert r.exit_code == 7, (run, r.stderr[-600:])
+        doc = r.json
+        assert doc["stillDead"] == {"transient": 2, "permanent": 0}, run
+        assert doc["invalid"] == {"count": 0, "first": []}, run
+        assert {x["error"]["message"] for x in doc["results"]} == {"InternalError: db \ufffd down"}
+        listed = cli("dlq", "list", src, "-o", "json")
+        assert listed.exit_code == 0 and listed.json["invalid"]["count"] == 0, run
+        assert [(e["id"], e["attempts"]) for e in listed.json["entries"]] == [(i, attempts) for i in ids]
+    shown = cli("dlq", "show", src, ids[0], "-o", "json")
+    assert shown.exit_code == 0 and shown.json["lastError"]["message"] == "InternalError: db \ufffd down"
