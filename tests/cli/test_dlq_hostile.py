@@ -71,3 +71,32 @@ def test_an_agent_error_holding_a_lone_surrogate_is_stored_as_text(
         assert [(e["id"], e["attempts"]) for e in listed.json["entries"]] == [(i, attempts) for i in ids]
     shown = cli("dlq", "show", src, ids[0], "-o", "json")
     assert shown.exit_code == 0 and shown.json["lastError"]["message"] == "InternalError: db \ufffd down"
+
+
+def _strict(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``/``Infinity`` as strict JSON readers (jq, JavaScript) do."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_show_and_list_of_a_record_holding_nan_are_json(
+    cli: Any, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``NaN`` and infinities in a stored record (Python's reader takes them) are ``null`` in
+    ``dlq show -o json`` and ``dlq list -o json``, as in every other command's ``-o json``."""
+    src, store = _source(kind, tmp_path, request)
+    (e,) = entries_for("http://127.0.0.1:9", 1)
+    e["request"]["params"]["message"]["parts"] = [{"data": {"x": float("nan"), "y": float("inf")}}]
+    e["lastError"]["code"] = float("-inf")  # invalid: the schema wants an integer code
+    (eid,) = fill(store, [e])
+    shown = cli("dlq", "show", src, eid, "-o", "json")
+    assert shown.exit_code == 0
+    doc = _strict(shown.stdout)
+    assert doc["request"]["params"]["message"]["parts"] == [{"data": {"x": None, "y": None}}]
+    assert doc["lastError"]["code"] is None
+    listed = cli("dlq", "list", src, "-o", "json")
+    assert listed.exit_code == 0 and _strict(listed.stdout)["invalid"]["count"] == 1
