@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from a2actl.core.errors import (
     A2ACtlError,
     AuthError,
+    BodyTooLarge,
     HTTPStatusError,
     TimeoutError_,
     UnreachableError,
@@ -122,7 +123,10 @@ class Outcome:
 
 
 def classify_exception(exc: A2ACtlError) -> str:
-    """Transient: unreachable, timeouts, cuts, HTTP 5xx and 429. Permanent: auth, other 4xx, usage."""
+    """Transient: unreachable, timeouts, cuts, HTTP 5xx and 429. Permanent: auth, other 4xx, usage,
+    and a 2xx answer over the body limit (``_answered_unread``)."""
+    if _answered_unread(exc):
+        return PERMANENT
     if isinstance(exc, (UnreachableError, TimeoutError_)):
         return TRANSIENT
     if isinstance(exc, HTTPStatusError):
@@ -654,13 +658,28 @@ _SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
 _STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 
+def _answered_unread(exc: A2ACtlError) -> bool:
+    """Whether ``exc`` is an answer with a 2xx status whose body is over the limit (``BodyTooLarge``):
+    the agent took the message, but whether it did it cannot be read. A retry would deliver it again
+    and get the same answer, so it is permanent: not retried, left dead for the operator, as a
+    streamed send's oversize first event is."""
+    status = exc.status if isinstance(exc, BodyTooLarge) else None
+    return status is not None and 200 <= status < 300
+
+
 def _raised(exc: A2ACtlError) -> Outcome:
     """The failed outcome of a delivery that raised (its HTTP status as ``code`` when it has one)."""
+    message = exc.message
+    if _answered_unread(exc):
+        message += (
+            f" (an HTTP {getattr(exc, 'status', '2xx')} answer: the agent took the message, but its answer "
+            "cannot be read; not retried, a retry delivers it again)"
+        )
     return Outcome(
         False,
         {
             "code": exc.details.get("httpStatus") if exc.details else None,
-            "message": exc.message,
+            "message": message,
             "class": classify_exception(exc),
         },
     )

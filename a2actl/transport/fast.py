@@ -58,6 +58,7 @@ from a2actl.transport.failures import (
     connect_timed_out,
     connection_lost,
     content_coding,
+    declared_over_limit,
     dns_failed,
     over_limit,
     read_timed_out,
@@ -481,10 +482,7 @@ class FastTransport:
             coding = content_coding(response, url)
             declared = response.content_length
             if declared is not None and declared > limit:
-                raise ProtocolViolation(
-                    f"{url} declares a {declared:,}-byte body, over the {limit:,}-byte limit",
-                    hint="a body this large is a misconfiguration or an attack",
-                )
+                raise declared_over_limit(url, declared, limit, response.status)
             stream = response.content
             if declared is not None and coding is None:
                 body = await response.read()  # exactly Content-Length bytes, under the limit
@@ -494,7 +492,7 @@ class FastTransport:
                 async for chunk in stream.iter_chunked(_READ_CHUNK):
                     buf += chunk
                     if len(buf) > limit:
-                        raise over_limit(url, limit, coding, _wire(stream, len(buf)))
+                        raise over_limit(url, limit, coding, _wire(stream, len(buf)), response.status)
                 reset = _reset_error(closed)
                 if reset is not None:
                     raise connection_lost(url, reset)
@@ -573,7 +571,9 @@ class FastTransport:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise over_limit(url, limit, content_coding(response, url), response.wire_bytes)
+                    raise over_limit(
+                        url, limit, content_coding(response, url), response.wire_bytes, response.status_code
+                    )
         except A2ACtlError:
             raise
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:

@@ -13,9 +13,10 @@ from typing import Any
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from a2actl.core.config import DEFAULT_MAX_BODY_BYTES
 from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from tests.cli.test_dlq import entries_for, fill
@@ -100,3 +101,65 @@ def test_show_and_list_of_a_record_holding_nan_are_json(
     assert doc["lastError"]["code"] is None
     listed = cli("dlq", "list", src, "-o", "json")
     assert listed.exit_code == 0 and _strict(listed.stdout)["invalid"]["count"] == 1
+
+
+#: Deliveries the big-answer agent received, by messageId.
+BIG_SEEN: dict[str, int] = {}
+
+
+def _big_answer_agent(_: str) -> Starlette:
+    """Answers every JSON-RPC call with a message over the 64 MiB body limit: ``/{status}/{how}``,
+    ``how`` ``chunked`` (found while reading) or ``length`` (declared by Content-Length)."""
+
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        mid = doc["params"]["message"]["messageId"]
+        BIG_SEEN[mid] = BIG_SEEN.get(mid, 0) + 1
+        head = b'{"jsonrpc":"2.0","id":' + json.dumps(doc.get("id")).encode() + b',"result":{"message":'
+        head += b'{"messageId":"a","role":"ROLE_AGENT","parts":[{"text":"'
+        chunk, n = b"a" * (1 << 20), DEFAULT_MAX_BODY_BYTES // (1 << 20) + 1
+        status = int(request.path_params["status"])
+        if request.path_params["how"] == "length":
+            return Response(head + chunk * n + b'"}]}}}', status_code=status, media_type="application/json")
+
+        async def gen() -> Any:
+            yield head
+            for _ in range(n):
+                yield chunk
+            yield b'"}]}}}'
+
+        return StreamingResponse(gen(), status_code=status, media_type="application/json")
+
+    return Starlette(routes=[Route("/{status:int}/{how}/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+def test_a_2xx_answer_over_the_body_limit_is_delivered_once(cli: Any, tmp_path: Path) -> None:
+    """The agent answers 2xx with a body over the 64 MiB limit: it took the message, but the answer
+    cannot be read. It was a transient failure, retried --max-attempts times in every run: three
+    deliveries a run of a message the agent had received. Now it is a permanent failure (one
+    delivery, not retried; the entry stays dead, exit 7, lastError says why); a 5xx answer over the
+    limit is still transient."""
+    with LoopbackServer(_big_answer_agent) as srv:
+        es = entries_for(srv.url, 3)
+        paths = ["/200/chunked", "/200/length", "/503/chunked"]
+        for e, path in zip(es, paths, strict=True):
+            e["target"] = {**e["target"], "url": srv.url + path + "/a2a/jsonrpc"}  # entries share one
+        ids = fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+        r = cli("dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--max-attempts", "2", "-o", "json")
+    assert r.exit_code == 7, r.stderr
+    mids = [e["request"]["params"]["message"]["messageId"] for e in es]
+    assert [BIG_SEEN.get(m) for m in mids] == [1, 1, 2]
+    results = {x["id"]: x for x in r.json["results"]}
+    assert [(results[i]["status"], results[i]["attempts"]) for i in ids] == [
+        ("dead-permanent", 1),
+        ("dead-permanent", 1),
+        ("dead-transient", 2),
+    ]
+    assert "an HTTP 200 answer: the agent took the message" in results[ids[0]]["error"]["message"]
+    assert "declares a" in results[ids[1]]["error"]["message"]
+    left = cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json
+    assert [(e["id"], e["errorClass"]) for e in left["entries"]] == [
+        (ids[0], "permanent"),
+        (ids[1], "permanent"),
+        (ids[2], "transient"),
+    ]
