@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import errno
+import json
 import os
 import re
 import socket
@@ -300,6 +301,22 @@ class AiohttpStream:
             self.response.close()
 
 
+def _stdlib_json(body: Any, url: str) -> bytes:
+    """``body`` as compact UTF-8 JSON by the stdlib, for what orjson refuses to write: an integer
+    past 64 bits (a DLQ entry's data read exactly), nesting past 255 levels, a lone surrogate
+    (written as its ``\\udXXX`` escape, as stored). Raises ``UsageError`` (exit 2) for what no
+    JSON can carry (``NaN`` beside such a value, nesting past the interpreter's recursion limit):
+    it was an unexpected ``TypeError`` (exit 1), which ended a ``dlq replay`` at such an entry."""
+    try:
+        try:
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"the request to {url} cannot be written as JSON: {exc}") from exc
+
+
 class FastTransport:
     """One pooled ``aiohttp.ClientSession`` with the invocation's settings; an async context manager
     (the session is created on entry, inside the running loop).
@@ -392,7 +409,10 @@ class FastTransport:
         hdrs["traceparent"] = traceparent
         data = content
         if json_body is not None:
-            data = orjson.dumps(json_body)
+            try:
+                data = orjson.dumps(json_body)
+            except TypeError:  # orjson.JSONEncodeError
+                data = _stdlib_json(json_body, url)
             if "content-type" not in hdrs:
                 hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent

@@ -163,3 +163,52 @@ def test_a_2xx_answer_over_the_body_limit_is_delivered_once(cli: Any, tmp_path: 
         (ids[1], "permanent"),
         (ids[2], "transient"),
     ]
+
+
+#: What the ack agent received: messageId -> the request's params as the stdlib read them.
+ACKED: dict[str, list[Any]] = {}
+
+
+def _ack_agent(_: str) -> Starlette:
+    """Acknowledges every SendMessage with a completed task, keeping the params it got (read by the
+    stdlib: integers past 64 bits exactly, any depth)."""
+
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        ACKED.setdefault(doc["params"]["message"]["messageId"], []).append(doc["params"])
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return Response(json.dumps({"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}}))
+
+    return Starlette(routes=[Route("/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+def test_entries_orjson_cannot_write_are_delivered(cli: Any, tmp_path: Path) -> None:
+    """An entry holding an integer past 64 bits (read exactly from the file) or nested past 255
+    levels: orjson refused to write the request and the replay ended at it with exit 1
+    "unexpected TypeError", before the entries after it (and a delivery in flight got "Connector is
+    closed" recorded as its error). Each is delivered now (the stdlib writes it), the integer exact."""
+    deep: Any = "bottom"
+    for _ in range(300):
+        deep = {"d": deep}
+    with LoopbackServer(_ack_agent) as srv:
+        es = entries_for(srv.url, 4)
+        es[0]["request"]["params"]["message"]["metadata"] = {"n": 123456789012345678901234567890}
+        es[1]["request"]["params"]["message"]["metadata"] = {"deep": deep}
+        fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+        r = cli(
+            "dlq",
+            "replay",
+            str(tmp_path / "dlq.jsonl"),
+            "--yes",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "json",
+        )
+    assert r.exit_code == 0, r.stdout[-600:] + r.stderr[-600:]
+    assert r.json["acknowledged"] == 4
+    mids = [e["request"]["params"]["message"]["messageId"] for e in es]
+    assert {m: len(ACKED.get(m, [])) for m in mids} == {m: 1 for m in mids}
+    assert ACKED[mids[0]][0]["message"]["metadata"] == {"n": 123456789012345678901234567890}
+    assert ACKED[mids[1]][0]["message"]["metadata"] == {"deep": deep}
+    assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
