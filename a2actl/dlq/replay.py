@@ -626,10 +626,11 @@ class Replayer:
                     await asyncio.gather(*tasks)
                 if failed:
                     failed[0].result()
-            except (A2ACtlError, asyncio.CancelledError):
-                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run):
-                # keep what the agent acknowledged. An ack waiting for its batch to be due (it was
-                # already reported `acknowledged`) is committed now, not delivered again next run.
+            except BaseException:
+                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run,
+                # an unexpected error in one delivery): keep what the agent acknowledged. An ack
+                # waiting for its batch to be due (it was already reported `acknowledged`) is
+                # committed now, not delivered again next run.
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, *self._flushes, return_exceptions=True)

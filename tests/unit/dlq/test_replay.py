@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from a2actl.core.config import Settings
 from a2actl.core.sink import EventSink
@@ -368,3 +369,47 @@ def test_a_2xx_answer_over_the_body_limit_is_permanent_not_retried(tmp_path: Pat
     assert "an HTTP 202 answer: the agent took the message" in results["e2"]["error"]["message"]
     assert "the agent took the message" not in results["e3"]["error"]["message"]
     assert result.to_json()["stillDead"] == {"transient": 1, "permanent": 4}
+
+
+def test_an_unexpected_error_still_commits_the_acks_before_it(tmp_path: Path) -> None:
+    """A delivery that raises something unexpected (not an a2actl error) ends the run, but the
+    entries the agent acknowledged before it are committed (journalled, removed): they were left in
+    the source, reported ``acknowledged``, and delivered again by the next run."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i in range(4):
+        asyncio.run(store.append(entry(i)))
+
+    class Broken(Replayer):
+        async def _deliver(self, transport: Transport, e: dict[str, Any]) -> Any:
+            if e["id"] == "e3":
+                while sum(r.get("status") == "acknowledged" for r in records) < 3:
+                    await asyncio.sleep(0.01)
+                raise RuntimeError("a bug")
+            return await super()._deliver(transport, e)
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+    try:
+        opts = ReplayOptions(max_in_flight=4, batch=1000, batch_interval=60.0)
+        replayer = Broken(
+            store,
+            opts,
+            journal,
+            Settings(),
+            None,
+            records.append,
+            transport_factory=_mock_factory(_completed_rpc),
+        )
+        with pytest.raises(RuntimeError, match="a bug"):
+            asyncio.run(replayer.run(EntryFilter()))
+    finally:
+        journal.close()
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in store.iter_entries()]
+
+    assert asyncio.run(left()) == ["e3"]
+
+
+def _completed_rpc(request: httpx.Request) -> httpx.Response:
+    return _completed(json.loads(request.content))
