@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -212,3 +213,49 @@ def test_entries_orjson_cannot_write_are_delivered(cli: Any, tmp_path: Path) -> 
     assert ACKED[mids[0]][0]["message"]["metadata"] == {"n": 123456789012345678901234567890}
     assert ACKED[mids[1]][0]["message"]["metadata"] == {"deep": deep}
     assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
+
+
+def _offset_dlq_agent(base: str) -> Starlette:
+    """A debug API DLQ in memory whose cursor is an offset (as a2actl's own debug API pages), plus
+    a JSON-RPC endpoint that acknowledges every message (``ACKED``). ``POST /fill?n=N`` fills it."""
+    entries: list[dict[str, Any]] = []
+
+    async def fill_(request: Request) -> Response:
+        entries[:] = entries_for(base, int(request.query_params["n"]))
+        return Response("{}")
+
+    async def page(request: Request) -> Response:
+        size, offset = int(request.query_params["pageSize"]), int(request.query_params.get("cursor", "0"))
+        more = offset + size < len(entries)
+        doc = {"entries": entries[offset : offset + size], "nextCursor": str(offset + size) if more else None}
+        return Response(json.dumps(doc), media_type="application/json")
+
+    async def delete(request: Request) -> Response:
+        eid, before = request.path_params["id"], len(entries)
+        entries[:] = [e for e in entries if e["id"] != eid]
+        return Response(json.dumps({"id": eid, "removed": len(entries) < before}))
+
+    return Starlette(
+        routes=[
+            Route("/fill", fill_, methods=["POST"]),
+            Route("/dlq", page, methods=["GET"]),
+            Route("/dlq/{id}", delete, methods=["DELETE"]),
+            Route("/a2a/jsonrpc", _ack_agent(base).routes[0].endpoint, methods=["POST"]),
+        ]
+    )
+
+
+def test_a_replay_over_the_debug_api_drains_it_though_its_cursor_is_an_offset(
+    cli: Any, tmp_path: Path
+) -> None:
+    """The replay removes what the agent acknowledged while it pages the debug API's DLQ; with an
+    offset cursor each removal made a later page skip an entry, and the replay exited 0 with ~40% of
+    1,200 entries still in the queue. It reads the pages again until nothing new is left."""
+    with LoopbackServer(_offset_dlq_agent) as srv:
+        httpx.post(srv.url + "/fill?n=1200")
+        r = cli("dlq", "replay", srv.url + "/dlq", "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+        assert r.exit_code == 0, r.stderr[-500:]
+        assert (r.json["selected"], r.json["acknowledged"]) == (1200, 1200)
+        assert cli("dlq", "stats", srv.url + "/dlq", "-o", "json").json["depth"] == 0
+    mids = [x["messageId"] for x in r.json["results"]]
+    assert all(len(ACKED[m]) == 1 for m in mids) and len(set(mids)) == 1200
