@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,6 +27,10 @@ from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
+
+
+#: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
+_LINE_REF = re.compile(r"line:[0-9]+")
 
 
 def _key(entry_id: str) -> int:
@@ -214,6 +219,10 @@ class FileBackend:
     def _entry_lines(self) -> Iterator[tuple[int, str, Any, str | None]]:
         """``(line, ref, record, why)`` for every line that is not an update or a tombstone.
 
+        An entry whose id has the form ``line:N`` is invalid, with its own line as ref: a tombstone
+        ``line:N`` (``purge --ids line:N`` of an invalid line N) removed it too, and its own removal
+        removed line N.
+
         A line whose id an earlier entry line already has is a **duplicate**: its ref is ``line:N``
         and it is invalid (``why`` says so). A tombstone names an id, so it would remove every line
         with that id: a replay that acknowledged one of them removed the others too, still dead or
@@ -225,7 +234,13 @@ class FileBackend:
             ref = self._ref(n, rec)
             if why is None and isinstance(rec, dict) and rec.get("id") == ref:
                 k = _key(ref)
-                if k in seen:
+                if _LINE_REF.fullmatch(ref):
+                    why = (
+                        f"id {ref!r} has the form of a line ref, which names line {ref[5:]} of the file "
+                        f"(purge this one as line:{n})"
+                    )
+                    ref = f"line:{n}"
+                elif k in seen:
                     why = f"duplicate id {ref!r}: an earlier line has it (purge this one as line:{n})"
                     ref = f"line:{n}"
                 else:

@@ -271,3 +271,22 @@ def test_a_surrogate_pair_escape_is_its_character(tmp_path: Path) -> None:
     invalid = InvalidEntries()
     assert [e["source"] for e in run(_all(store.iter_entries(invalid)))] == ["\U0001f600 \u00e9"] * 2
     assert invalid.count == 0
+
+
+def test_an_id_of_the_form_of_a_line_ref_is_invalid_and_its_own_line(tmp_path: Path) -> None:
+    """``purge --ids line:2`` of an invalid line 2 wrote the tombstone ``line:2``, which removed a
+    valid, never delivered entry whose id was ``line:2`` too (and its own removal, line 2). Such an
+    entry is invalid now, with its own line as ref; the tombstone removes line 2 only."""
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b"garbage\n")
+    run(store.append(entry(1) | {"id": "line:2"}))
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
+    assert [(b.ref, b.where) for b in invalid.first] == [("line:2", "line 2"), ("line:3", "line 3")]
+    assert "has the form of a line ref" in invalid.first[1].error
+    assert run(store.remove("line:2")) is True
+    assert run(store.get("line:3"))["id"] == "line:2"  # still there for the operator
+    invalid = InvalidEntries()
+    run(_all(store.iter_entries(invalid)))
+    assert [b.ref for b in invalid.first] == ["line:3"]
