@@ -5,6 +5,9 @@ agents, real file and Redis (redis-server) sources."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -259,3 +262,20 @@ def test_a_replay_over_the_debug_api_drains_it_though_its_cursor_is_an_offset(
         assert cli("dlq", "stats", srv.url + "/dlq", "-o", "json").json["depth"] == 0
     mids = [x["messageId"] for x in r.json["results"]]
     assert all(len(ACKED[m]) == 1 for m in mids) and len(set(mids)) == 1200
+
+
+def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """``--journal`` naming a FIFO: its open blocked until a writer came, past --max-time and
+    SIGTERM (the replay lock held all the while). Exit 2 now, naming it."""
+    fill(FileBackend(tmp_path / "dlq.jsonl"), entries_for("http://127.0.0.1:9", 1))
+    fifo = tmp_path / "journal"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "a2actl", "--max-time", "5s", "dlq", "replay", str(tmp_path / "dlq.jsonl")]
+        + ["--yes", "--journal", str(fifo), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
