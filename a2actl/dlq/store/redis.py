@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,9 @@ if TYPE_CHECKING:
 #: A stream row as redis-py returns it: ``(stream id, {field: value})`` (fields empty when the entry
 #: was deleted while pending in a group).
 Row = tuple[str, dict[str, str]]
+
+#: A stream id as Redis writes it: ``MS-SEQ``, no leading zeros (what ``dlq purge --ids`` and ``show`` take).
+_STREAM_ID = re.compile(r"(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)")
 
 #: The query parameters a2actl reads; the rest go to redis-py's ``from_url``.
 _OURS = ("stream", "group", "consumer")
@@ -369,7 +373,10 @@ class RedisBackend:
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
-        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``."""
+        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``. ``None`` for an id that
+        is not a whole stream id as Redis writes it (``MS-SEQ``)."""
+        if not _STREAM_ID.fullmatch(entry_id):
+            return None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
         try:
             rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
         except ProtocolViolation:
@@ -384,7 +391,11 @@ class RedisBackend:
         return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}
 
     async def remove(self, entry_id: str) -> bool:
-        """Remove one entry (``remove_many``); ``False`` when it was not there or is not a stream id."""
+        """Remove one entry (``remove_many``); ``False`` when it was not there or is not a whole
+        stream id as Redis writes it (``MS-SEQ``: XDEL reads ``MS`` as ``MS-0``, another entry than
+        the one named, perhaps)."""
+        if not _STREAM_ID.fullmatch(entry_id):
+            return False
         try:
             return bool(await self.remove_many([entry_id]))
         except ProtocolViolation:

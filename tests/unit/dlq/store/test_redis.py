@@ -241,3 +241,23 @@ def test_an_update_holding_a_lone_surrogate_is_written_as_text(redis_url: str) -
             await store.close()
 
     asyncio.run(go())
+
+
+def test_show_and_purge_take_whole_stream_ids_only(redis_url: str) -> None:
+    """``purge --ids MS`` (a stream id without its sequence) removed ``MS-0``, and ``show MS`` showed
+    the first entry of that millisecond: perhaps not the one meant (a burst shares one MS)."""
+
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 1)
+        try:
+            ms, seq = ids[0].split("-")
+            for partial in (ms, f"0{ms}-{seq}", f"{ms}-0{seq}", f"{ms}-{seq} ", "-", "+"):
+                assert await store.get(partial) is None, partial
+                assert await store.remove(partial) is False, partial
+            assert [e["id"] for e in await _all(store.iter_entries())] == ids
+            assert (await store.get(ids[0]) or {}).get("id") == ids[0]
+            assert await store.remove(ids[0]) is True
+        finally:
+            await store.close()
+
+    asyncio.run(go())
