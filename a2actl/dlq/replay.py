@@ -58,6 +58,7 @@ from a2actl.dlq.store.entry import (
     InvalidEntries,
     message_id,
     now_iso,
+    register_target_secrets,
     valid_text,
 )
 from a2actl.dlq.store.redis import RedisBackend
@@ -289,6 +290,7 @@ class Replayer:
         url = target.get("url") if isinstance(target, dict) else None
         if not isinstance(url, str) or not url:
             raise UsageError(f"entry {entry.get('id')} has no target.url; give --to URL")
+        register_target_secrets(entry)  # its password is masked in every output (errors name the URL)
         binding = normalise_binding(target.get("protocolBinding") or "JSONRPC")
         version = str(target.get("protocolVersion") or "1.0")
         tenant = target.get("tenant")

@@ -279,3 +279,37 @@ def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
+
+
+def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
+    """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
+    printed the password as stored; every other command masks a URL's password (``***``)."""
+    (e,) = entries_for(refused_url.replace("http://", "http://ops:s3cr3t-pw@"), 1)
+    e["target"] = {**e["target"], "url": e["target"]["url"] + "?api_key=k3y-value"}
+    (eid,) = fill(FileBackend(tmp_path / "dlq.jsonl"), [e])
+    src = str(tmp_path / "dlq.jsonl")
+    runs = [
+        cli("dlq", "list", src, "-o", "json"),
+        cli("dlq", "list", src, "-o", "jsonl"),
+        cli("dlq", "list", src),
+        cli("dlq", "show", src, eid),
+        cli("dlq", "stats", src),
+        cli(
+            "dlq",
+            "replay",
+            src,
+            "--yes",
+            "--max-attempts",
+            "1",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "jsonl",
+        ),
+        cli("dlq", "list", src, "-o", "json"),  # with the replay's lastError
+    ]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 0, 0, 7, 0]
+    for r in runs:
+        assert "s3cr3t-pw" not in r.stdout + r.stderr and "k3y-value" not in r.stdout + r.stderr
+    assert runs[0].json["entries"][0]["target"].startswith("http://ops:***@")
+    assert "ops:***@" in runs[-1].json["entries"][0]["error"]

@@ -60,6 +60,19 @@ def new_entry(
     }
 
 
+def register_target_secrets(entry: Any) -> None:
+    """Register the secrets of ``entry``'s ``target.url`` (its userinfo, credential-like query
+    values: ``core.redact.register_url``) so that no output prints them: ``dlq list``/``show``/
+    ``stats`` and a replay's errors printed ``http://user:password@host`` as stored, where every
+    other command masks a URL's password. Cheap for a URL without ``@`` or ``?``."""
+    target = entry.get("target") if isinstance(entry, dict) else None
+    url = target.get("url") if isinstance(target, dict) else None
+    if isinstance(url, str) and ("@" in url or "?" in url):
+        from a2actl.core.redact import register_url
+
+        register_url(url)
+
+
 def message_id(entry: dict[str, Any]) -> str | None:
     """The idempotency key: ``request.params.message.messageId``."""
     params = (entry.get("request") or {}).get("params") or {}
