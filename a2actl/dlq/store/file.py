@@ -131,10 +131,13 @@ class FileBackend:
         raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
     def replay_lock(self, src: str) -> FileLock:
-        """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``)."""
+        """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``), PATH
+        with its symlinks resolved: a replay through a symlink to the file took a lock of its own
+        and ran beside one through the file's own name, each delivering every entry."""
         from a2actl.dlq.store.lock import FileLock
 
-        return FileLock(self.path.with_name(self.path.name + ".replay-lock"), src)
+        real = self.path.resolve()
+        return FileLock(real.with_name(real.name + ".replay-lock"), src)
 
     @property
     def journal_key(self) -> str:

@@ -290,3 +290,25 @@ def test_an_id_of_the_form_of_a_line_ref_is_invalid_and_its_own_line(tmp_path: P
     invalid = InvalidEntries()
     run(_all(store.iter_entries(invalid)))
     assert [b.ref for b in invalid.first] == ["line:3"]
+
+
+def test_a_symlink_to_the_file_shares_its_replay_lock(tmp_path: Path) -> None:
+    """A replay through a symlink took a lock of its own (``alias.jsonl.replay-lock``) and ran beside
+    one through the file's name: every entry delivered twice."""
+    from a2actl.dlq.store.lock import SourceLocked
+
+    store = _filled(tmp_path, 1)
+    (tmp_path / "alias.jsonl").symlink_to(store.path)
+    (tmp_path / "dir").symlink_to(tmp_path)
+    first = store.replay_lock("dlq.jsonl")
+
+    async def go() -> None:
+        await first.acquire(False)
+        try:
+            for other in (tmp_path / "alias.jsonl", tmp_path / "dir" / "dlq.jsonl"):
+                with pytest.raises(SourceLocked):
+                    await FileBackend(other).replay_lock(str(other)).acquire(False)
+        finally:
+            await first.release()
+
+    run(go())
