@@ -88,6 +88,10 @@ def message_id(entry: dict[str, Any]) -> str | None:
 #: printed (``-o json``) nor delivered.
 LONE_SURROGATE = "not valid Unicode text: a lone surrogate escape (\\ud800-\\udfff) in a string"
 
+#: Why a record nested too deep for Python's JSON reader (about 1,000 levels) is not an entry: it is
+#: JSON, not a torn or garbage line.
+TOO_DEEP = "JSON nested too deep to read (about 1,000 levels or more)"
+
 _SURROGATES = re.compile("[\ud800-\udfff]")
 
 

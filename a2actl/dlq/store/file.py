@@ -22,7 +22,15 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, valid_text
+from a2actl.dlq.store.entry import (
+    LONE_SURROGATE,
+    TOO_DEEP,
+    Entry,
+    Invalid,
+    OnInvalid,
+    check,
+    valid_text,
+)
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
@@ -192,7 +200,9 @@ class FileBackend:
                         yield n, None, LONE_SURROGATE
                 except UnicodeDecodeError:
                     yield n, None, "not UTF-8 text"
-                except (ValueError, RecursionError):
+                except RecursionError:
+                    yield n, None, TOO_DEEP
+                except ValueError:
                     yield n, None, "not JSON (a torn or garbage line)"
                 else:
                     yield n, rec, None

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, valid_text
+from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
@@ -218,7 +218,9 @@ class RedisBackend:
             entry = loads_utf8(raw, lone_surrogates=False)
         except LoneSurrogate:
             return None, f"the 'entry' field is {LONE_SURROGATE}"
-        except (ValueError, RecursionError):
+        except RecursionError:
+            return None, f"the 'entry' field is {TOO_DEEP}"
+        except ValueError:
             return None, "the 'entry' field is not JSON"
         if not isinstance(entry, dict):
             return None, f"the 'entry' field is a JSON {type(entry).__name__}, not an object"

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, InvalidEntries
+from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, InvalidEntries
 from a2actl.dlq.store.file import FileBackend, file_path
 from tests.dlq_helpers import removal_counts
 from tests.unit.dlq.store.entries import entry
@@ -312,3 +312,13 @@ def test_a_symlink_to_the_file_shares_its_replay_lock(tmp_path: Path) -> None:
             await first.release()
 
     run(go())
+
+
+def test_a_line_nested_too_deep_is_said_to_be_so(tmp_path: Path) -> None:
+    """It is JSON, not "a torn or garbage line" (what it was reported as)."""
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b'{"id": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n")
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
+    assert [(b.ref, b.error) for b in invalid.first] == [("line:2", TOO_DEEP)]
