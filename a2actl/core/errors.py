@@ -9,6 +9,7 @@
     ├── TimeoutError_ (5)           connect/read timeout, --max-time
     ├── ProtocolViolation (6)       malformed JSON, wrong envelope, oversized body, malformed SSE
     │   ├── StreamCut               the connection ended before the stream did
+    │   ├── BodyTooLarge            an answer's body over the limit (its HTTP status kept)
     │   └── NoSuchRoute             an HTTP+JSON 404/405 that no A2A server wrote
     ├── A2AError (1)                the agent answered with a JSON-RPC / A2A error
     ├── HTTPStatusError (1)         any other non-2xx answer
@@ -90,6 +91,16 @@ class ProtocolViolation(A2ACtlError):
 
     exit_code = ExitCode.PROTOCOL
     code = "protocol"
+
+
+class BodyTooLarge(ProtocolViolation):
+    """An answer whose body is over the byte limit (declared or read): exit 6, as any oversized
+    body. ``status`` is the HTTP status it came with (``None`` when unknown): a ``dlq replay`` tells
+    an agent that answered 2xx (it took the message; retrying delivers it again) from one that failed."""
+
+    def __init__(self, message: str, *, status: int | None = None, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
 
 
 class StreamCut(ProtocolViolation):

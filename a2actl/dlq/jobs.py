@@ -19,7 +19,7 @@ from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
 from a2actl.dlq.store.backends import open_backend
 from a2actl.dlq.store.base import Backend
-from a2actl.dlq.store.entry import InvalidEntries, check
+from a2actl.dlq.store.entry import InvalidEntries, check, register_target_secrets
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.dlq.store.sqs import Redrive, SqsBackend
 
@@ -43,6 +43,7 @@ AGE_BUCKETS = [
 
 def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
     """A one-line view of an entry for ``list`` (``now`` in epoch seconds; ``ageSeconds`` in seconds)."""
+    register_target_secrets(e)
     err = e.get("lastError") or {}
     req = e.get("request") or {}
     params = req.get("params") or {}
@@ -206,6 +207,7 @@ async def show_job(
         entry = await backend.get(entry_id)
     finally:
         await backend.close()
+    register_target_secrets(entry)
     why = check(entry) if entry is not None else None
     if why is not None and warn is not None:
         warn(f"{entry_id} is not a valid entry (skipped by list and replay until fixed or purged): {why}")
@@ -280,6 +282,7 @@ async def stats_job(
             stats.broker = await broker_depth()
         async for e in backend.iter_entries(stats.invalid):
             stats.depth += 1
+            register_target_secrets(e)
             enq = parse_iso(e.get("enqueuedAt"))
             if enq is not None:
                 if oldest is None or enq < oldest:

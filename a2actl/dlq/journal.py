@@ -8,9 +8,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import stat
 import time
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
+from typing import BinaryIO
+
+from a2actl.core.errors import UsageError
 
 
 def default_journal(src: str) -> Path:
@@ -19,31 +23,57 @@ def default_journal(src: str) -> Path:
     return base / "a2actl" / "journals" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".jsonl")
 
 
+def _regular(path: Path, mode: int) -> None:
+    """Raise ``UsageError`` (exit 2) unless ``mode`` is a regular file's."""
+    if not stat.S_ISREG(mode):
+        kind = (
+            "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        )
+        raise UsageError(f"cannot use {path} as the replay journal: it is {kind}", hint="give --journal PATH")
+
+
 class Journal:
     """An open journal. ``pending``: ids delivered and not yet removed, in order; ``done``: ids
     removed by earlier runs. Torn or foreign lines are skipped when reading."""
 
     def __init__(self, path: Path) -> None:
-        """Read ``path`` (created with its directory when missing) and open it for appending."""
+        """Read ``path`` (created with its directory when missing) and open it for appending. Raises
+        ``UsageError`` (exit 2) when it cannot be: a directory, a FIFO or a device (a FIFO's open
+        blocked until a writer came, past ``--max-time`` and SIGTERM; ``/dev/zero`` was read without
+        end), no permission. A line that is not UTF-8 JSON is skipped, as a torn one is."""
         self.path = path
-        self.path.parent.mkdir(parents=True, exist_ok=True)
         self.pending: dict[str, None] = {}  # delivered, not yet removed (ordered)
         self.done = 0
-        if path.exists():
-            with open(path, encoding="utf-8") as f:
-                for line in f:
-                    try:
-                        rec = json.loads(line)
-                    except (ValueError, RecursionError):
-                        continue  # a torn last line
-                    if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
-                        continue  # not a journal line
-                    if rec.get("event") == "delivered":
-                        self.pending[rec["id"]] = None
-                    elif rec.get("event") == "removed":
-                        self.pending.pop(rec["id"], None)
-                        self.done += 1
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                # O_NONBLOCK: a FIFO opens at once (and is refused below) instead of waiting for a writer
+                rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+            except FileNotFoundError:
+                rfd = None
+            if rfd is not None:
+                with open(rfd, "rb") as f:
+                    _regular(path, os.fstat(f.fileno()).st_mode)
+                    self._read(f)
+            self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot use {path} as the replay journal: {exc.strerror or exc}", hint="give --journal PATH"
+            ) from exc
+
+    def _read(self, f: BinaryIO) -> None:
+        for line in f:
+            try:
+                rec = json.loads(line.decode("utf-8"))
+            except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                continue  # a torn last line
+            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+                continue  # not a journal line
+            if rec.get("event") == "delivered":
+                self.pending[rec["id"]] = None
+            elif rec.get("event") == "removed":
+                self.pending.pop(rec["id"], None)
+                self.done += 1
 
     def write(self, ids: list[str], event: str, sync: bool) -> None:
         """Append one line per id in one ``write``; ``sync``: ``fsync`` after it."""

@@ -40,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 from a2actl.core.errors import (
     A2ACtlError,
     AuthError,
+    BodyTooLarge,
     HTTPStatusError,
     TimeoutError_,
     UnreachableError,
@@ -50,7 +51,16 @@ from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.journal import Journal
 from a2actl.dlq.pacing import Breaker, RateLimiter
 from a2actl.dlq.store.base import Backend
-from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, InvalidEntries, message_id, now_iso
+from a2actl.dlq.store.entry import (
+    PERMANENT,
+    TRANSIENT,
+    Entry,
+    InvalidEntries,
+    message_id,
+    now_iso,
+    register_target_secrets,
+    valid_text,
+)
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.protocol.events import result_state, task_view
 from a2actl.protocol.versions import FAILED_STATES
@@ -114,7 +124,10 @@ class Outcome:
 
 
 def classify_exception(exc: A2ACtlError) -> str:
-    """Transient: unreachable, timeouts, cuts, HTTP 5xx and 429. Permanent: auth, other 4xx, usage."""
+    """Transient: unreachable, timeouts, cuts, HTTP 5xx and 429. Permanent: auth, other 4xx, usage,
+    and a 2xx answer over the body limit (``_answered_unread``)."""
+    if _answered_unread(exc):
+        return PERMANENT
     if isinstance(exc, (UnreachableError, TimeoutError_)):
         return TRANSIENT
     if isinstance(exc, HTTPStatusError):
@@ -277,11 +290,7 @@ class Replayer:
         url = target.get("url") if isinstance(target, dict) else None
         if not isinstance(url, str) or not url:
             raise UsageError(f"entry {entry.get('id')} has no target.url; give --to URL")
-        from a2actl.core.redact import register_url
-
-        # credentials a producer stored in the URL (userinfo, ?api_key=) are secrets, as in a URL
-        # given on the command line: masked in errors, -v and the lastError written back
-        register_url(url)
+        register_target_secrets(entry)  # its password is masked in every output (errors name the URL)
         binding = normalise_binding(target.get("protocolBinding") or "JSONRPC")
         version = str(target.get("protocolVersion") or "1.0")
         tenant = target.get("tenant")
@@ -491,6 +500,10 @@ class Replayer:
                     self.guard()
                 attempts += 1
                 outcome = await self._deliver(transport, entry)
+                if outcome.error is not None:
+                    # an agent's text may hold a lone surrogate (the stdlib read "\ud800"): as U+FFFD,
+                    # so the result can be printed (-o json raised UnicodeEncodeError) and stored
+                    outcome.error = valid_text(outcome.error)
                 if breaker.record(outcome.ok):
                     self.emit(
                         {
@@ -627,10 +640,11 @@ class Replayer:
                     await asyncio.gather(*tasks)
                 if failed:
                     failed[0].result()
-            except (A2ACtlError, asyncio.CancelledError):
-                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run):
-                # keep what the agent acknowledged. An ack waiting for its batch to be due (it was
-                # already reported `acknowledged`) is committed now, not delivered again next run.
+            except BaseException:
+                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run,
+                # an unexpected error in one delivery): keep what the agent acknowledged. An ack
+                # waiting for its batch to be due (it was already reported `acknowledged`) is
+                # committed now, not delivered again next run.
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, *self._flushes, return_exceptions=True)
@@ -659,13 +673,28 @@ _SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
 _STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 
+def _answered_unread(exc: A2ACtlError) -> bool:
+    """Whether ``exc`` is an answer with a 2xx status whose body is over the limit (``BodyTooLarge``):
+    the agent took the message, but whether it did it cannot be read. A retry would deliver it again
+    and get the same answer, so it is permanent: not retried, left dead for the operator, as a
+    streamed send's oversize first event is."""
+    status = exc.status if isinstance(exc, BodyTooLarge) else None
+    return status is not None and 200 <= status < 300
+
+
 def _raised(exc: A2ACtlError) -> Outcome:
     """The failed outcome of a delivery that raised (its HTTP status as ``code`` when it has one)."""
+    message = exc.message
+    if _answered_unread(exc):
+        message += (
+            f" (an HTTP {getattr(exc, 'status', '2xx')} answer: the agent took the message, but its answer "
+            "cannot be read; not retried, a retry delivers it again)"
+        )
     return Outcome(
         False,
         {
             "code": exc.details.get("httpStatus") if exc.details else None,
-            "message": exc.message,
+            "message": message,
             "class": classify_exception(exc),
         },
     )

@@ -18,6 +18,7 @@ from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
     AuthError,
+    BodyTooLarge,
     HTTPStatusError,
     ProtocolViolation,
     TimeoutError_,
@@ -219,18 +220,33 @@ def content_coding(response: httpx.Response | Any, url: str) -> str | None:
     return codings[0]
 
 
-def over_limit(url: str, limit: int, coding: str | None, wire: int) -> ProtocolViolation:
-    """The ``ProtocolViolation`` (exit 6) for a body past ``limit`` decoded bytes, naming the coding
-    and the ``wire`` bytes read so far when the body was compressed."""
+def over_limit(
+    url: str, limit: int, coding: str | None, wire: int, status: int | None = None
+) -> BodyTooLarge:
+    """The ``BodyTooLarge`` (a ``ProtocolViolation``, exit 6) for a body past ``limit`` decoded
+    bytes, naming the coding and the ``wire`` bytes read so far when the body was compressed;
+    ``status``: the answer's HTTP status."""
     if coding is None:
-        return ProtocolViolation(
+        return BodyTooLarge(
             f"{url} sent more than {limit:,} bytes; stopped reading",
+            status=status,
             hint="a body this large is a misconfiguration or an attack",
         )
-    return ProtocolViolation(
+    return BodyTooLarge(
         f"{url} sent a {coding} body that decodes to more than {limit:,} bytes "
         f"({wire:,} bytes on the wire so far); stopped reading",
+        status=status,
         hint="a compressed body this large is a misconfiguration or a decompression bomb",
+    )
+
+
+def declared_over_limit(url: str, declared: int, limit: int, status: int | None) -> BodyTooLarge:
+    """The ``BodyTooLarge`` (exit 6) for an answer whose ``Content-Length`` is past ``limit``
+    (nothing read); ``status``: its HTTP status."""
+    return BodyTooLarge(
+        f"{url} declares a {declared:,}-byte body, over the {limit:,}-byte limit",
+        status=status,
+        hint="a body this large is a misconfiguration or an attack",
     )
 
 
@@ -247,4 +263,5 @@ __all__ = [
     "content_coding",
     "map_httpx_error",
     "over_limit",
+    "declared_over_limit",
 ]

@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import errno
+import json
 import os
 import re
 import socket
@@ -60,6 +61,7 @@ from a2actl.transport.failures import (
     connect_timed_out,
     connection_lost,
     content_coding,
+    declared_over_limit,
     dns_failed,
     over_limit,
     read_timed_out,
@@ -312,6 +314,22 @@ class AiohttpStream:
             self.response.close()
 
 
+def _stdlib_json(body: Any, url: str) -> bytes:
+    """``body`` as compact UTF-8 JSON by the stdlib, for what orjson refuses to write: an integer
+    past 64 bits (a DLQ entry's data read exactly), nesting past 255 levels, a lone surrogate
+    (written as its ``\\udXXX`` escape, as stored). Raises ``UsageError`` (exit 2) for what no
+    JSON can carry (``NaN`` beside such a value, nesting past the interpreter's recursion limit):
+    it was an unexpected ``TypeError`` (exit 1), which ended a ``dlq replay`` at such an entry."""
+    try:
+        try:
+            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise UsageError(f"the request to {url} cannot be written as JSON: {exc}") from exc
+
+
 class FastTransport:
     """One pooled ``aiohttp.ClientSession`` with the invocation's settings; an async context manager
     (the session is created on entry, inside the running loop).
@@ -407,7 +425,10 @@ class FastTransport:
         hdrs["traceparent"] = traceparent
         data = content
         if json_body is not None:
-            data = orjson.dumps(json_body)
+            try:
+                data = orjson.dumps(json_body)
+            except TypeError:  # orjson.JSONEncodeError
+                data = _stdlib_json(json_body, url)
             if "content-type" not in hdrs:
                 hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent
@@ -497,10 +518,7 @@ class FastTransport:
             coding = content_coding(response, url)
             declared = response.content_length
             if declared is not None and declared > limit:
-                raise ProtocolViolation(
-                    f"{url} declares a {declared:,}-byte body, over the {limit:,}-byte limit",
-                    hint="a body this large is a misconfiguration or an attack",
-                )
+                raise declared_over_limit(url, declared, limit, response.status)
             stream = response.content
             if declared is not None and coding is None:
                 body = await response.read()  # exactly Content-Length bytes, under the limit
@@ -510,7 +528,7 @@ class FastTransport:
                 async for chunk in stream.iter_chunked(_READ_CHUNK):
                     buf += chunk
                     if len(buf) > limit:
-                        raise over_limit(url, limit, coding, _wire(stream, len(buf)))
+                        raise over_limit(url, limit, coding, _wire(stream, len(buf)), response.status)
                 reset = _reset_error(closed)
                 if reset is not None:
                     raise connection_lost(url, reset)
@@ -589,7 +607,9 @@ class FastTransport:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise over_limit(url, limit, content_coding(response, url), response.wire_bytes)
+                    raise over_limit(
+                        url, limit, content_coding(response, url), response.wire_bytes, response.status_code
+                    )
         except A2ACtlError:
             raise
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:

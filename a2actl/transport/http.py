@@ -44,7 +44,6 @@ from a2actl import __version__
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
-    ProtocolViolation,
     UsageError,
 )
 from a2actl.core.redact import redact_body, redact_headers
@@ -54,6 +53,7 @@ from a2actl.transport.failures import (
     check_auth,
     check_redirect,
     content_coding,
+    declared_over_limit,
     dns_failed,
     map_httpx_error,
     over_limit,
@@ -298,14 +298,13 @@ class HttpTransport:
                 coding = content_coding(response, url)
                 declared = response.headers.get("content-length")
                 if declared and declared.isdigit() and int(declared) > limit:
-                    raise ProtocolViolation(
-                        f"{url} declares a {int(declared):,}-byte body, over the {limit:,}-byte limit",
-                        hint="a body this large is a misconfiguration or an attack",
-                    )
+                    raise declared_over_limit(url, int(declared), limit, response.status_code)
                 async for chunk in response.aiter_bytes():
                     body += chunk
                     if len(body) > limit:
-                        raise over_limit(url, limit, coding, response.num_bytes_downloaded)
+                        raise over_limit(
+                            url, limit, coding, response.num_bytes_downloaded, response.status_code
+                        )
             finally:
                 await response.aclose()
         except A2ACtlError:
@@ -348,7 +347,13 @@ class HttpTransport:
             async for chunk in response.aiter_bytes():
                 body += chunk
                 if len(body) > limit:
-                    raise over_limit(url, limit, content_coding(response, url), response.num_bytes_downloaded)
+                    raise over_limit(
+                        url,
+                        limit,
+                        content_coding(response, url),
+                        response.num_bytes_downloaded,
+                        response.status_code,
+                    )
         except A2ACtlError:
             raise
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree

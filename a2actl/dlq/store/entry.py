@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from a2actl.core.units import format_timestamp
+from a2actl.protocol.jsondoc import holds_lone_surrogate
 
 TRANSIENT, PERMANENT = "transient", "permanent"
 
@@ -59,6 +60,19 @@ def new_entry(
     }
 
 
+def register_target_secrets(entry: Any) -> None:
+    """Register the secrets of ``entry``'s ``target.url`` (its userinfo, credential-like query
+    values: ``core.redact.register_url``) so that no output prints them: ``dlq list``/``show``/
+    ``stats`` and a replay's errors printed ``http://user:password@host`` as stored, where every
+    other command masks a URL's password. Cheap for a URL without ``@`` or ``?``."""
+    target = entry.get("target") if isinstance(entry, dict) else None
+    url = target.get("url") if isinstance(target, dict) else None
+    if isinstance(url, str) and ("@" in url or "?" in url):
+        from a2actl.core.redact import register_url
+
+        register_url(url)
+
+
 def message_id(entry: dict[str, Any]) -> str | None:
     """The idempotency key: ``request.params.message.messageId``."""
     params = (entry.get("request") or {}).get("params") or {}
@@ -69,47 +83,45 @@ def message_id(entry: dict[str, Any]) -> str | None:
 
 # -- reading: every entry is checked against the shipped schema, and a bad one never blocks the rest --
 
-#: A JSON escape of a UTF-16 surrogate (``\\ud800``-``\\udfff``): the only way a lone surrogate gets
-#: into a record read from UTF-8 text (a valid pair is decoded to the character it encodes).
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_B = re.compile(rb"\\u[dD][89a-fA-F]")
-
-#: Why a record holding a lone surrogate is not an entry (``lone_surrogate``).
+#: Why a record holding a lone surrogate is not an entry (``jsondoc.LoneSurrogate``): Python's reader
+#: takes ``"\\ud800"``, but such a string cannot be written as UTF-8, so the entry could be neither
+#: printed (``-o json``) nor delivered.
 LONE_SURROGATE = "not valid Unicode text: a lone surrogate escape (\\ud800-\\udfff) in a string"
 
+#: Why a record nested too deep for Python's JSON reader (about 1,000 levels) is not an entry: it is
+#: JSON, not a torn or garbage line.
+TOO_DEEP = "JSON nested too deep to read (about 1,000 levels or more)"
 
-def lone_surrogate(raw: str | bytes, record: Any) -> bool:
-    """Whether ``record``, decoded from the JSON text ``raw``, holds a string (or key) with a lone
-    surrogate. Python's reader takes ``"\\ud800"``, but such a string cannot be written as UTF-8: the
-    entry could be neither printed (``-o json``) nor delivered (the replay stopped on it with an
-    unexpected ``UnicodeEncodeError``). A regex over ``raw`` first (``surrogate_escape``), so the
-    walk (``holds_lone_surrogate``) runs only for a record that has such an escape at all."""
-    return surrogate_escape(raw) and holds_lone_surrogate(record)
+_SURROGATES = re.compile("[\ud800-\udfff]")
 
 
-def surrogate_escape(raw: str | bytes) -> bool:
-    """Whether the JSON text ``raw`` has a ``\\uD800``-``\\uDFFF`` escape (lone or in a pair)."""
-    if isinstance(raw, bytes):
-        return _SURROGATE_ESCAPE_B.search(raw) is not None
-    return _SURROGATE_ESCAPE.search(raw) is not None
+def valid_text(value: Any) -> Any:
+    """``value`` (decoded JSON: dicts, lists, scalars) with every surrogate code point in its strings
+    and keys replaced by U+FFFD; ``value`` itself when it has none (the usual case: no copy).
 
-
-def holds_lone_surrogate(record: Any) -> bool:
-    """Whether a string or key anywhere in ``record`` holds a lone surrogate (is not UTF-8-encodable)."""
-    stack = [record]
+    What a store writes from an agent's text goes through this (``lastError``: an error message the
+    stdlib read from ``"\\ud800"``, or built from bytes that were not UTF-8), so a store never
+    writes a record it would refuse to read back (``LONE_SURROGATE``), and ``-o json`` can print
+    it. Iterative: any depth."""
+    if not holds_lone_surrogate(value):
+        return value
+    root = [value]
+    stack: list[tuple[Any, Any]] = [(root, 0)]
     while stack:
-        v = stack.pop()
+        parent, k = stack.pop()
+        v = parent[k]
         if isinstance(v, str):
-            try:
-                v.encode("utf-8")
-            except UnicodeEncodeError:
-                return True
+            parent[k] = _SURROGATES.sub("\ufffd", v)
         elif isinstance(v, dict):
-            stack.extend(v.keys())
-            stack.extend(v.values())
+            new = {
+                (_SURROGATES.sub("\ufffd", key) if isinstance(key, str) else key): x for key, x in v.items()
+            }
+            parent[k] = new
+            stack.extend((new, key) for key in new)
         elif isinstance(v, list):
-            stack.extend(v)
-    return False
+            parent[k] = copy = list(v)
+            stack.extend((copy, i) for i in range(len(copy)))
+    return root[0]
 
 
 @functools.cache

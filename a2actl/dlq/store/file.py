@@ -14,6 +14,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -21,11 +22,23 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
-from a2actl.protocol.jsondoc import loads_utf8
+from a2actl.dlq.store.entry import (
+    LONE_SURROGATE,
+    TOO_DEEP,
+    Entry,
+    Invalid,
+    OnInvalid,
+    check,
+    valid_text,
+)
+from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
+
+
+#: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
+_LINE_REF = re.compile(r"line:[0-9]+")
 
 
 def _key(entry_id: str) -> int:
@@ -126,10 +139,13 @@ class FileBackend:
         raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
     def replay_lock(self, src: str) -> FileLock:
-        """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``)."""
+        """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``), PATH
+        with its symlinks resolved: a replay through a symlink to the file took a lock of its own
+        and ran beside one through the file's own name, each delivering every entry."""
         from a2actl.dlq.store.lock import FileLock
 
-        return FileLock(self.path.with_name(self.path.name + ".replay-lock"), src)
+        real = self.path.resolve()
+        return FileLock(real.with_name(real.name + ".replay-lock"), src)
 
     @property
     def journal_key(self) -> str:
@@ -173,16 +189,23 @@ class FileBackend:
                 if not raw.strip():
                     continue
                 try:
-                    rec = loads_utf8(raw)  # json.loads(raw.decode()), orjson where it can
+                    # json.loads(raw.decode()), orjson where it can; a lone surrogate is LoneSurrogate
+                    rec = loads_utf8(raw, lone_surrogates=False)
+                except LoneSurrogate as exc:
+                    if self._meta(exc.value):
+                        # the store's own line, never an entry: an update an older a2actl wrote with
+                        # an agent's text as it came is folded with U+FFFD (its attempts kept)
+                        yield n, valid_text(exc.value), None
+                    else:
+                        yield n, None, LONE_SURROGATE
                 except UnicodeDecodeError:
                     yield n, None, "not UTF-8 text"
-                except (ValueError, RecursionError):
+                except RecursionError:
+                    yield n, None, TOO_DEEP
+                except ValueError:
                     yield n, None, "not JSON (a torn or garbage line)"
                 else:
-                    if lone_surrogate(raw, rec):
-                        yield n, None, LONE_SURROGATE
-                    else:
-                        yield n, rec, None
+                    yield n, rec, None
 
     @staticmethod
     def _meta(rec: Any) -> bool:
@@ -209,6 +232,10 @@ class FileBackend:
     def _entry_lines(self) -> Iterator[tuple[int, str, Any, str | None]]:
         """``(line, ref, record, why)`` for every line that is not an update or a tombstone.
 
+        An entry whose id has the form ``line:N`` is invalid, with its own line as ref: a tombstone
+        ``line:N`` (``purge --ids line:N`` of an invalid line N) removed it too, and its own removal
+        removed line N.
+
         A line whose id an earlier entry line already has is a **duplicate**: its ref is ``line:N``
         and it is invalid (``why`` says so). A tombstone names an id, so it would remove every line
         with that id: a replay that acknowledged one of them removed the others too, still dead or
@@ -220,7 +247,13 @@ class FileBackend:
             ref = self._ref(n, rec)
             if why is None and isinstance(rec, dict) and rec.get("id") == ref:
                 k = _key(ref)
-                if k in seen:
+                if _LINE_REF.fullmatch(ref):
+                    why = (
+                        f"id {ref!r} has the form of a line ref, which names line {ref[5:]} of the file "
+                        f"(purge this one as line:{n})"
+                    )
+                    ref = f"line:{n}"
+                elif k in seen:
                     why = f"duplicate id {ref!r}: an earlier line has it (purge this one as line:{n})"
                     ref = f"line:{n}"
                 else:
@@ -241,7 +274,10 @@ class FileBackend:
             yield n, ref, rec, why
 
     async def append(self, entry: Entry) -> str:
-        """Append ``entry`` as one line (``flock`` + ``fsync``); returns its ``id``."""
+        """Append ``entry`` as one line (``flock`` + ``fsync``); returns its ``id``. Its ``lastError``
+        (an agent's text) is written with U+FFFD for any lone surrogate (``valid_text``)."""
+        if "lastError" in entry:
+            entry = {**entry, "lastError": valid_text(entry["lastError"])}
         self._append([entry])
         return str(entry["id"])
 
@@ -297,5 +333,7 @@ class FileBackend:
         return len(fresh)
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
-        """Append an ``$update`` line; readers fold it into the entry."""
-        self._append([{"$update": entry_id, "attempts": attempts, "lastError": last_error}])
+        """Append an ``$update`` line; readers fold it into the entry. ``last_error`` (an agent's
+        text) is written with U+FFFD for any lone surrogate (``valid_text``): written as an escape,
+        the line was read back as an invalid entry and its attempts were lost."""
+        self._append([{"$update": entry_id, "attempts": attempts, "lastError": valid_text(last_error)}])

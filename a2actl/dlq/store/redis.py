@@ -16,14 +16,16 @@ import asyncio
 import contextlib
 import json
 import os
+import re
 import socket
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
 from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
-from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, check, lone_surrogate
+from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
+from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import RedisLease
@@ -31,6 +33,9 @@ if TYPE_CHECKING:
 #: A stream row as redis-py returns it: ``(stream id, {field: value})`` (fields empty when the entry
 #: was deleted while pending in a group).
 Row = tuple[str, dict[str, str]]
+
+#: A stream id as Redis writes it: ``MS-SEQ``, no leading zeros (what ``dlq purge --ids`` and ``show`` take).
+_STREAM_ID = re.compile(r"(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)")
 
 #: The query parameters a2actl reads; the rest go to redis-py's ``from_url``.
 _OURS = ("stream", "group", "consumer")
@@ -191,6 +196,8 @@ class RedisBackend:
     async def append(self, entry: Entry) -> str:
         """``XADD`` the entry (without its ``id``); returns the stream id, which becomes its id."""
         body = {k: v for k, v in entry.items() if k != "id"}
+        if "lastError" in body:  # an agent's text: lone surrogates as U+FFFD (``valid_text``)
+            body["lastError"] = valid_text(body["lastError"])
         return str(
             await self._call(
                 self.client.xadd(self.stream, {"entry": json.dumps(body, separators=(",", ":"))})
@@ -207,25 +214,30 @@ class RedisBackend:
         if not _utf8(raw):
             return None, "the 'entry' field is not UTF-8 text"
         try:
-            entry = json.loads(raw)
-        except (ValueError, RecursionError):
+            # orjson where it can; a lone surrogate (only the stdlib reads one) is LoneSurrogate
+            entry = loads_utf8(raw, lone_surrogates=False)
+        except LoneSurrogate:
+            return None, f"the 'entry' field is {LONE_SURROGATE}"
+        except RecursionError:
+            return None, f"the 'entry' field is {TOO_DEEP}"
+        except ValueError:
             return None, "the 'entry' field is not JSON"
         if not isinstance(entry, dict):
             return None, f"the 'entry' field is a JSON {type(entry).__name__}, not an object"
-        if lone_surrogate(raw, entry):
-            return None, f"the 'entry' field is {LONE_SURROGATE}"
         entry["id"] = sid
         if meta:
             if not _utf8(meta):
                 return entry, f"{self.meta}[{sid}] is not UTF-8 text"
             try:
-                m = json.loads(meta)
+                m = loads_utf8(meta, lone_surrogates=False)
+            except LoneSurrogate as exc:
+                # the store's own update: one an older a2actl wrote with an agent's text as it came
+                # is folded with U+FFFD (its attempts kept), not an invalid entry
+                m = valid_text(exc.value)
             except (ValueError, RecursionError):
                 return entry, f"{self.meta}[{sid}] is not JSON"
             if not isinstance(m, dict):
                 return entry, f"{self.meta}[{sid}] is not a JSON object"
-            if lone_surrogate(meta, m):
-                return entry, f"{self.meta}[{sid}] is {LONE_SURROGATE}"
             entry.update({k: m[k] for k in ("attempts", "lastError") if k in m})
         return entry, check(entry)
 
@@ -363,7 +375,10 @@ class RedisBackend:
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
-        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``."""
+        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``. ``None`` for an id that
+        is not a whole stream id as Redis writes it (``MS-SEQ``)."""
+        if not _STREAM_ID.fullmatch(entry_id):
+            return None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
         try:
             rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
         except ProtocolViolation:
@@ -378,7 +393,11 @@ class RedisBackend:
         return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}
 
     async def remove(self, entry_id: str) -> bool:
-        """Remove one entry (``remove_many``); ``False`` when it was not there or is not a stream id."""
+        """Remove one entry (``remove_many``); ``False`` when it was not there or is not a whole
+        stream id as Redis writes it (``MS-SEQ``: XDEL reads ``MS`` as ``MS-0``, another entry than
+        the one named, perhaps)."""
+        if not _STREAM_ID.fullmatch(entry_id):
+            return False
         try:
             return bool(await self.remove_many([entry_id]))
         except ProtocolViolation:
@@ -401,8 +420,9 @@ class RedisBackend:
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Record a failed replay in ``KEY:meta``. In a group the entry stays pending (no ``XACK``): a
-        later replay of this consumer takes it back first, others after ``claim_after``."""
-        await self._call(
-            self.client.hset(self.meta, entry_id, json.dumps({"attempts": attempts, "lastError": last_error}))
-        )
+        later replay of this consumer takes it back first, others after ``claim_after``.
+        ``last_error`` (an agent's text) is written with U+FFFD for any lone surrogate
+        (``valid_text``): written as an escape, it made the entry invalid."""
+        doc = {"attempts": attempts, "lastError": valid_text(last_error)}
+        await self._call(self.client.hset(self.meta, entry_id, json.dumps(doc)))
         self.held.discard(entry_id)

@@ -4,8 +4,12 @@ byte what ``json.dumps`` gives, and a reopened journal reads them back."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
+import pytest
+
+from a2actl.core.errors import UsageError
 from a2actl.dlq.journal import Journal
 
 
@@ -30,3 +34,28 @@ def test_lines_are_json_dumps_of_id_event_at_and_read_back(tmp_path: Path) -> No
         assert list(again.pending) == ids[2:] and again.done == 2
     finally:
         again.close()
+
+
+def test_a_line_that_is_not_utf8_is_skipped_as_a_torn_one(tmp_path: Path) -> None:
+    """It ended the replay with exit 1, unexpected UnicodeDecodeError, before anything was done."""
+    path = tmp_path / "journal.jsonl"
+    Journal(path).write(["a", "b"], "delivered", sync=True)
+    with open(path, "ab") as f:
+        f.write(b"\xff\xfe junk\n")
+    again = Journal(path)
+    again.write(["a"], "removed", sync=True)
+    again.close()
+    assert list(Journal(path).pending) == ["b"]
+
+
+@pytest.mark.parametrize("kind", ["directory", "device", "no permission"])
+def test_a_path_that_cannot_be_a_journal_is_a_usage_error(tmp_path: Path, kind: str) -> None:
+    """It was exit 1, unexpected IsADirectoryError / PermissionError (a FIFO: tests/cli/test_dlq_hostile.py)."""
+    path = {"directory": tmp_path, "device": Path("/dev/null"), "no permission": tmp_path / "ro" / "j"}[kind]
+    if kind == "no permission":
+        if os.geteuid() == 0:
+            path = Path("/proc/1/nonexistent/j")  # root may write anywhere else
+        else:
+            (tmp_path / "ro").mkdir(mode=0o500)
+    with pytest.raises(UsageError, match="cannot use .* as the replay journal"):
+        Journal(path)

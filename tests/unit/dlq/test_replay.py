@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from a2actl.core.config import Settings
 from a2actl.core.sink import EventSink
@@ -312,3 +313,103 @@ def test_a_streamed_send_is_decided_by_its_first_event(tmp_path: Path) -> None:
         ("message/stream", "text/event-stream"),
     }
     assert result.exit == 7 and result.counts.acknowledged == 1
+
+
+def test_a_2xx_answer_over_the_body_limit_is_permanent_not_retried(tmp_path: Path) -> None:
+    """An answer over the body limit with a 2xx status (declared by Content-Length, or found while
+    reading, a streamed send's JSON answer too): the agent took the message, but the answer cannot
+    be read. It was transient: retried --max-attempts times in each run, each retry one more
+    delivery of a message the agent had received. Now it is permanent (one delivery, left dead);
+    over the limit with a 5xx it is still transient."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    cases = {"m0": (200, True), "m1": (200, False), "m2": (202, False), "m3": (503, False)}
+    for i in range(4):
+        asyncio.run(store.append(entry(i)))
+    stream = entry(4)
+    stream["request"]["method"] = "SendStreamingMessage"
+    asyncio.run(store.append(stream))
+    seen: list[str] = []
+
+    def agent(request: httpx.Request) -> httpx.Response:
+        doc = json.loads(request.content)
+        mid = doc["params"]["message"]["messageId"]
+        seen.append(mid)
+        status, declared = cases.get(mid, (200, False))
+        body = b'{"jsonrpc":"2.0","id":1,"result":{"message":{"parts":[{"text":"' + b"a" * 5000 + b'"}]}}}'
+        if declared:
+            return httpx.Response(status, content=body, headers={"Content-Type": "application/json"})
+        return httpx.Response(
+            status, stream=httpx.ByteStream(body), headers={"Content-Type": "application/json"}
+        )
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+    try:
+        replayer = Replayer(
+            store,
+            ReplayOptions(max_attempts=3, backoff=0.0, breaker_failures=100),
+            journal,
+            Settings(max_body_bytes=1000),
+            None,
+            records.append,
+            transport_factory=_mock_factory(agent),
+        )
+        result = asyncio.run(replayer.run(EntryFilter()))
+    finally:
+        journal.close()
+    assert sorted(seen) == ["m0", "m1", "m2", "m3", "m3", "m3", "m4"]
+    results = {r["id"]: r for r in records if r["type"] == "result"}
+    assert {k: (r["status"], r["attempts"]) for k, r in results.items()} == {
+        "e0": ("dead-permanent", 1),
+        "e1": ("dead-permanent", 1),
+        "e2": ("dead-permanent", 1),
+        "e3": ("dead-transient", 3),
+        "e4": ("dead-permanent", 1),
+    }
+    assert "an HTTP 202 answer: the agent took the message" in results["e2"]["error"]["message"]
+    assert "the agent took the message" not in results["e3"]["error"]["message"]
+    assert result.to_json()["stillDead"] == {"transient": 1, "permanent": 4}
+
+
+def test_an_unexpected_error_still_commits_the_acks_before_it(tmp_path: Path) -> None:
+    """A delivery that raises something unexpected (not an a2actl error) ends the run, but the
+    entries the agent acknowledged before it are committed (journalled, removed): they were left in
+    the source, reported ``acknowledged``, and delivered again by the next run."""
+    store = FileBackend(tmp_path / "dlq.jsonl")
+    for i in range(4):
+        asyncio.run(store.append(entry(i)))
+
+    class Broken(Replayer):
+        async def _deliver(self, transport: Transport, e: dict[str, Any]) -> Any:
+            if e["id"] == "e3":
+                while sum(r.get("status") == "acknowledged" for r in records) < 3:
+                    await asyncio.sleep(0.01)
+                raise RuntimeError("a bug")
+            return await super()._deliver(transport, e)
+
+    records: list[dict[str, Any]] = []
+    journal = Journal(tmp_path / "journal")
+    try:
+        opts = ReplayOptions(max_in_flight=4, batch=1000, batch_interval=60.0)
+        replayer = Broken(
+            store,
+            opts,
+            journal,
+            Settings(),
+            None,
+            records.append,
+            transport_factory=_mock_factory(_completed_rpc),
+        )
+        with pytest.raises(RuntimeError, match="a bug"):
+            asyncio.run(replayer.run(EntryFilter()))
+    finally:
+        journal.close()
+
+    async def left() -> list[str]:
+        return [e["id"] async for e in store.iter_entries()]
+
+    assert asyncio.run(left()) == ["e3"]
+
+
+def _completed_rpc(request: httpx.Request) -> httpx.Response:
+    return _completed(json.loads(request.content))

@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from a2actl.core.errors import ProtocolViolation
-from a2actl.protocol.jsondoc import MAX_NESTING, loads_utf8, parse
+from a2actl.protocol import jsondoc
+from a2actl.protocol.jsondoc import MAX_NESTING, LoneSurrogate, loads_utf8, parse
 
 _scalars = (
     st.none()
@@ -129,3 +130,62 @@ def test_loads_utf8_raises_what_the_stdlib_raises(raw: bytes, error: type[Except
         json.loads(raw.decode("utf-8"))
     with pytest.raises(error):
         loads_utf8(raw)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_docs)
+def test_loads_utf8_of_text_gives_what_the_stdlib_gives(doc: Any) -> None:
+    raw = json.dumps(doc, ensure_ascii=bool(len(str(doc)) % 2))  # escaped or not, surrogates included
+    try:
+        expected = json.loads(raw)
+    except ValueError as exc:
+        with pytest.raises(type(exc)):
+            loads_utf8(raw)
+        return
+    assert _same(loads_utf8(raw), expected)
+
+
+@pytest.mark.parametrize("text", [False, True])
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "\\ud800"}',  # orjson refuses it: the stdlib's reading is checked
+        b'{"a": ["x", "\\udc00\\ud83d"], "n": 12345678901234567890}',  # 19+ digits: the stdlib alone
+        b'{"a": "\\udfff", "n": NaN}',  # NaN: orjson refuses, the stdlib reads
+        b'{"\\ud800": 1}',  # a key
+    ],
+)
+def test_a_lone_surrogate_is_refused_when_asked_on_either_decoder(raw: bytes, text: bool) -> None:
+    doc: bytes | str = raw.decode() if text else raw
+    expected = json.loads(raw.decode())
+    assert _same(loads_utf8(doc), expected)  # as before by default
+    with pytest.raises(LoneSurrogate) as caught:
+        loads_utf8(doc, lone_surrogates=False)
+    assert isinstance(caught.value, ValueError) and _same(caught.value.value, expected)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"a": "\\ud83d\\ude00 \\u00e9"}',
+        b'{"a": "\\ud83d\\ude00", "n": 12345678901234567890}',
+        b'{"a": "\\ud83d\\ude00", "n": NaN}',
+    ],
+)
+def test_a_surrogate_pair_is_its_character(raw: bytes) -> None:
+    assert loads_utf8(raw, lone_surrogates=False)["a"].startswith("\U0001f600")
+
+
+def test_what_orjson_reads_is_not_walked_for_lone_surrogates(monkeypatch: pytest.MonkeyPatch) -> None:
+    """orjson refuses every lone surrogate, so its results are not walked (the check cost ~1 µs a
+    DLQ record); only the stdlib's, and there only when the text has a surrogate escape at all."""
+
+    def walked(_: Any) -> bool:
+        raise AssertionError("walked")
+
+    monkeypatch.setattr(jsondoc, "holds_lone_surrogate", walked)
+    assert loads_utf8(b'{"a": "\\ud83d\\ude00", "b": [1, {"c": "d"}]}', lone_surrogates=False)["b"][0] == 1
+    assert loads_utf8('{"a": "\\ud83d\\ude00"}', lone_surrogates=False)["a"] == "\U0001f600"
+    assert loads_utf8(b'{"a": NaN, "b": "no escape"}', lone_surrogates=False)["b"] == "no escape"
+    with pytest.raises(AssertionError, match="walked"):
+        loads_utf8(b'{"a": NaN, "b": "\\ud800"}', lone_surrogates=False)

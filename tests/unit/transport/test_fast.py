@@ -732,3 +732,20 @@ def test_the_verbose_sink_sees_redacted_headers_and_bodies() -> None:
     assert status == 200 and elapsed == res.timing.time_total
     assert json.loads(sink.events[3][1][1]) == {"echo": "***", "access_token": "***"}
     assert TOKEN not in repr(sink.events) and "k3y-value-123" not in repr(sink.events)
+
+
+def test_a_body_orjson_cannot_write_is_written_by_the_stdlib() -> None:
+    """orjson refuses integers past 64 bits, nesting past 255 levels and lone surrogates (a
+    ``TypeError``, which ended ``dlq replay`` as an unexpected error); the stdlib writes them, and
+    what no JSON can carry is a ``UsageError``."""
+    tr = FastTransport(Settings())
+    deep: Any = 1
+    for _ in range(300):
+        deep = [deep]
+    for body in ({"n": 2**70}, {"deep": deep}, {"s": "a\ud800b", "n": 2**70}):
+        _, data, _ = tr._prepare("http://agent/", body, None, None)
+        assert data is not None and json.loads(data) == body
+    _, data, _ = tr._prepare("http://agent/", {"n": 2**70, "é": "é"}, None, None)
+    assert data == '{"n":1180591620717411303424,"é":"é"}'.encode()
+    with pytest.raises(UsageError, match="cannot be written as JSON"):
+        tr._prepare("http://agent/", {"n": 2**70, "x": float("nan")}, None, None)

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from a2actl.core.errors import UsageError
-from a2actl.dlq.store.entry import InvalidEntries
+from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, InvalidEntries
 from a2actl.dlq.store.file import FileBackend, file_path
 from tests.dlq_helpers import removal_counts
 from tests.unit.dlq.store.entries import entry
@@ -206,3 +206,119 @@ def test_an_id_that_is_not_utf8_is_simply_not_there(tmp_path: Path) -> None:
     store = _filled(tmp_path, 2)
     assert run(store.remove("\udcff")) is False
     assert run(store.get("\udcff")) is None
+
+
+def test_an_update_holding_a_lone_surrogate_is_written_as_text(tmp_path: Path) -> None:
+    """``lastError`` is an agent's text: a lone surrogate in it was written as the ``\\ud800`` escape
+    and the ``$update`` line read back as an invalid entry (``line:N``), its attempts lost."""
+    store = _filled(tmp_path, 1)
+    run(store.update("e0", 4, {"code": 1, "message": "db \ud800 down", "class": "transient"}))
+    invalid = InvalidEntries()
+    (got,) = run(_all(FileBackend(store.path).iter_entries(invalid)))
+    assert invalid.count == 0
+    assert (got["attempts"], got["lastError"]["message"]) == (4, "db \ufffd down")
+    run(store.append(entry(1) | {"lastError": {"code": 1, "message": "\udcff", "class": "permanent"}}))
+    assert [e["lastError"]["message"] for e in run(_all(store.iter_entries(invalid)))] == [
+        "db \ufffd down",
+        "\ufffd",
+    ]
+    assert invalid.count == 0
+
+
+def test_the_stores_own_lines_with_a_lone_surrogate_are_never_invalid_entries(tmp_path: Path) -> None:
+    """An ``$update`` line an older a2actl wrote with the escape is folded (U+FFFD), a ``$tombstone``
+    line applied: neither is an invalid entry. An entry line with one still is."""
+    store = _filled(tmp_path, 3)
+    with open(store.path, "ab") as f:
+        f.write(
+            b'{"$update":"e0","attempts":9,"lastError":{"code":1,"message":"x\\ud800","class":"transient"}}\n'
+        )
+        f.write(b'{"$tombstone":"e1","at":1,"note":"\\udc00"}\n')
+        f.write(b'{"id":"e7","source":"\\ud800"}\n')
+    invalid = InvalidEntries()
+    got = run(_all(FileBackend(store.path).iter_entries(invalid)))
+    assert [(e["id"], e["attempts"], e["lastError"]["message"]) for e in got] == [
+        ("e0", 9, "x\ufffd"),
+        ("e2", 1, "down"),
+    ]
+    assert [(b.ref, b.error) for b in invalid.first] == [("line:6", LONE_SURROGATE)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        b'{"id":"e9","source":"\\ud800"}',  # orjson refuses it: the stdlib's reading is checked
+        b'{"id":"e9","source":"\\ud800","n":12345678901234567890}',  # 19+ digits: the stdlib alone
+        b'{"id":"e9","source":"\\udc00","n":NaN}',  # NaN: orjson refuses, the stdlib reads
+        b'{"id":"e9","\\ud800":1}',  # in a key
+    ],
+)
+def test_a_line_with_a_lone_surrogate_is_invalid_on_either_decoder(tmp_path: Path, line: bytes) -> None:
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(line + b"\n")
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
+    assert [(b.ref, b.error) for b in invalid.first] == [("line:2", LONE_SURROGATE)]
+
+
+def test_a_surrogate_pair_escape_is_its_character(tmp_path: Path) -> None:
+    store = _filled(tmp_path, 0)
+    line = FileBackend.line(entry(0)).replace(b'"source":"unit"', b'"source":"\\ud83d\\ude00 \\u00e9"')
+    store.path.write_bytes(
+        line + line.replace(b'"e0"', b'"e1"').replace(b'"source":"', b'"n":12345678901234567890,"source":"')
+    )
+    invalid = InvalidEntries()
+    assert [e["source"] for e in run(_all(store.iter_entries(invalid)))] == ["\U0001f600 \u00e9"] * 2
+    assert invalid.count == 0
+
+
+def test_an_id_of_the_form_of_a_line_ref_is_invalid_and_its_own_line(tmp_path: Path) -> None:
+    """``purge --ids line:2`` of an invalid line 2 wrote the tombstone ``line:2``, which removed a
+    valid, never delivered entry whose id was ``line:2`` too (and its own removal, line 2). Such an
+    entry is invalid now, with its own line as ref; the tombstone removes line 2 only."""
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b"garbage\n")
+    run(store.append(entry(1) | {"id": "line:2"}))
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
+    assert [(b.ref, b.where) for b in invalid.first] == [("line:2", "line 2"), ("line:3", "line 3")]
+    assert "has the form of a line ref" in invalid.first[1].error
+    assert run(store.remove("line:2")) is True
+    assert run(store.get("line:3"))["id"] == "line:2"  # still there for the operator
+    invalid = InvalidEntries()
+    run(_all(store.iter_entries(invalid)))
+    assert [b.ref for b in invalid.first] == ["line:3"]
+
+
+def test_a_symlink_to_the_file_shares_its_replay_lock(tmp_path: Path) -> None:
+    """A replay through a symlink took a lock of its own (``alias.jsonl.replay-lock``) and ran beside
+    one through the file's name: every entry delivered twice."""
+    from a2actl.dlq.store.lock import SourceLocked
+
+    store = _filled(tmp_path, 1)
+    (tmp_path / "alias.jsonl").symlink_to(store.path)
+    (tmp_path / "dir").symlink_to(tmp_path)
+    first = store.replay_lock("dlq.jsonl")
+
+    async def go() -> None:
+        await first.acquire(False)
+        try:
+            for other in (tmp_path / "alias.jsonl", tmp_path / "dir" / "dlq.jsonl"):
+                with pytest.raises(SourceLocked):
+                    await FileBackend(other).replay_lock(str(other)).acquire(False)
+        finally:
+            await first.release()
+
+    run(go())
+
+
+def test_a_line_nested_too_deep_is_said_to_be_so(tmp_path: Path) -> None:
+    """It is JSON, not "a torn or garbage line" (what it was reported as)."""
+    store = _filled(tmp_path, 1)
+    with open(store.path, "ab") as f:
+        f.write(b'{"id": "deep", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}\n")
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
+    assert [(b.ref, b.error) for b in invalid.first] == [("line:2", TOO_DEEP)]

@@ -159,3 +159,93 @@ def test_read_only() -> None:
         _run(store, store.append(entry(0)))
     assert store.journal_key == URL
     assert _run(_store(lambda r: httpx.Response(200)), store.missing()) is None
+
+
+class _OffsetDlq:
+    """A debug API DLQ whose cursor is an offset (as a2actl's own): a removal while a read pages
+    shifts every later entry one place back."""
+
+    def __init__(self, n: int) -> None:
+        self.entries = [entry(i) for i in range(n)]
+        self.gets = 0
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        if request.method == "DELETE":
+            eid = request.url.path.rsplit("/", 1)[1]
+            before = len(self.entries)
+            self.entries = [e for e in self.entries if e["id"] != eid]
+            return httpx.Response(200, json={"id": eid, "removed": len(self.entries) < before})
+        self.gets += 1
+        size = int(request.url.params["pageSize"])
+        offset = int(request.url.params.get("cursor", "0"))
+        more = offset + size < len(self.entries)
+        return httpx.Response(
+            200,
+            json={
+                "entries": self.entries[offset : offset + size],
+                "nextCursor": str(offset + size) if more else None,
+            },
+        )
+
+
+def test_a_replay_takes_every_entry_once_though_removals_shift_an_offset_cursor() -> None:
+    """A replay removes acknowledged entries while it pages: with an offset cursor each removal made
+    the next page skip one entry, so one read took ~60% of the queue and the replay ended with exit
+    0. The pages are read again while a read saw removals and found entries not yet taken."""
+    dlq = _OffsetDlq(1300)
+    store = _store(dlq)
+
+    async def replay() -> list[str]:
+        got = []
+        async for e in store.iter_replay():
+            got.append(e["id"])
+            if e["id"] not in ("e7", "e1100"):  # these two stay dead
+                await store.remove(e["id"])
+        return got
+
+    got = _run(store, replay())
+    assert sorted(got) == sorted(f"e{i}" for i in range(1300))  # each once
+    assert [e["id"] for e in dlq.entries] == ["e7", "e1100"]
+
+
+def test_a_replay_reads_once_when_nothing_was_removed() -> None:
+    dlq = _OffsetDlq(1200)
+    store = _store(dlq)
+    assert len(_run(store, _all(store.iter_replay()))) == 1200
+    assert dlq.gets == 3
+
+
+def test_an_entry_listed_twice_is_taken_once_and_a_page_of_repeats_is_a_loop() -> None:
+    """A server that lists an entry on two pages: taken once (a replay delivered it twice). One whose
+    pages repeat with a new cursor each time: exit 6 once a page holds nothing new, not a read (and
+    a replay) that goes round until --max-time."""
+    pages = {
+        None: {"entries": [entry(0), entry(1)], "nextCursor": "c1"},
+        "c1": {"entries": [entry(1), entry(2), {"id": "bad"}], "nextCursor": None},
+    }
+    store = _store(lambda r: httpx.Response(200, json=pages[r.url.params.get("cursor")]))
+    invalid = InvalidEntries()
+    assert [e["id"] for e in _run(store, _all(store.iter_entries(invalid)))] == ["e0", "e1", "e2"]
+    assert invalid.count == 1
+    store = _store(lambda r: httpx.Response(200, json=pages[r.url.params.get("cursor")]))
+    assert [e["id"] for e in _run(store, _all(store.iter_replay()))] == ["e0", "e1", "e2"]
+
+    n = 0
+
+    def fresh_cursors(_: httpx.Request) -> httpx.Response:
+        nonlocal n
+        n += 1
+        return httpx.Response(200, json={"entries": [entry(0), {"id": "bad"}], "nextCursor": f"c{n}"})
+
+    for read in ("iter_entries", "iter_replay"):
+        n = 0
+        store = _store(fresh_cursors)
+        invalid = InvalidEntries()
+        with pytest.raises(ProtocolViolation, match="the pages loop"):
+            _run(store, _all(getattr(store, read)(invalid)))
+        assert n == 2 and invalid.count == 1
+
+
+def test_a_delete_answered_with_json_that_is_not_an_object_removed_nothing() -> None:
+    store = _store(lambda r: httpx.Response(200, json=["removed"]))
+    assert _run(store, store.remove("e0")) is False

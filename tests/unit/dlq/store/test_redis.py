@@ -208,3 +208,56 @@ def test_a_group_takes_back_its_own_pending_entries_first(redis_url: str) -> Non
             await again.close()
 
     asyncio.run(go())
+
+
+def test_an_update_holding_a_lone_surrogate_is_written_as_text(redis_url: str) -> None:
+    """``lastError`` is an agent's text: a lone surrogate in it was written into ``KEY:meta`` as the
+    ``\\ud800`` escape and read back as an invalid entry (its attempts lost). An update an older
+    a2actl wrote so is folded with U+FFFD; an ``entry`` field holding one is still invalid."""
+
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 3)
+        try:
+            await store.update(ids[0], 4, {"code": 1, "message": "db \ud800 down", "class": "transient"})
+            old = '{"attempts": 9, "lastError": {"code": 1, "message": "x\\udc00", "class": "transient"}}'
+            await store.client.hset(store.meta, ids[1], old)
+            bad = await store.client.xadd(store.stream, {"entry": '{"request": "\\ud800"}'})
+            invalid = InvalidEntries()
+            got = await _all(store.iter_entries(invalid))
+            assert [(e["id"], e["attempts"], e["lastError"]["message"]) for e in got] == [
+                (ids[0], 4, "db \ufffd down"),
+                (ids[1], 9, "x\ufffd"),
+                (ids[2], 1, "down"),
+            ]
+            assert [(b.ref, b.error) for b in invalid.first] == [
+                (
+                    bad,
+                    "the 'entry' field is not valid Unicode text: a lone surrogate escape (\\ud800-\\udfff) in a string",
+                )
+            ]
+            shown = await store.get(ids[1])
+            assert shown is not None and shown["lastError"]["message"] == "x\ufffd"
+        finally:
+            await store.close()
+
+    asyncio.run(go())
+
+
+def test_show_and_purge_take_whole_stream_ids_only(redis_url: str) -> None:
+    """``purge --ids MS`` (a stream id without its sequence) removed ``MS-0``, and ``show MS`` showed
+    the first entry of that millisecond: perhaps not the one meant (a burst shares one MS)."""
+
+    async def go() -> None:
+        store, ids = await _filled(_src(redis_url), 1)
+        try:
+            ms, seq = ids[0].split("-")
+            for partial in (ms, f"0{ms}-{seq}", f"{ms}-0{seq}", f"{ms}-{seq} ", "-", "+"):
+                assert await store.get(partial) is None, partial
+                assert await store.remove(partial) is False, partial
+            assert [e["id"] for e in await _all(store.iter_entries())] == ids
+            assert (await store.get(ids[0]) or {}).get("id") == ids[0]
+            assert await store.remove(ids[0]) is True
+        finally:
+            await store.close()
+
+    asyncio.run(go())

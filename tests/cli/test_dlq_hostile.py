@@ -1,0 +1,315 @@
+"""``a2actl dlq`` against hostile input: agents whose answers hold text UTF-8 cannot carry, records
+with odd shapes, and what a replay writes back into its source from them. Real CLI, real loopback
+agents, real file and Redis (redis-server) sources."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from a2actl.core.config import DEFAULT_MAX_BODY_BYTES
+from a2actl.dlq.store.file import FileBackend
+from a2actl.dlq.store.redis import RedisBackend
+from tests.cli.test_dlq import entries_for, fill
+from tests.servers import LoopbackServer
+
+
+def _lone_surrogate_agent(_: str) -> Starlette:
+    """Answers every JSON-RPC call with an error whose message holds a lone surrogate escape (orjson
+    refuses it; the stdlib reads it as the code point U+D800)."""
+
+    async def rpc(request: Request) -> Response:
+        rid = json.dumps(json.loads(await request.body()).get("id"))
+        text = '{"jsonrpc":"2.0","id":' + rid + ',"error":{"code":-32603,"message":"db \\ud800 down"}}'
+        return Response(text, media_type="application/json")
+
+    return Starlette(routes=[Route("/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+@pytest.fixture(scope="module")
+def lone_agent() -> Iterator[str]:
+    with LoopbackServer(_lone_surrogate_agent) as srv:
+        yield srv.url
+
+
+def _source(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[str, Any]:
+    if kind == "file":
+        return f"file://{tmp_path}/dlq.jsonl", FileBackend(tmp_path / "dlq.jsonl")
+    src = f"{request.getfixturevalue('redis_url')}?stream=dlq-{uuid.uuid4().hex[:6]}"
+    return src, RedisBackend(src)
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_an_agent_error_holding_a_lone_surrogate_is_stored_as_text(
+    cli: Any, lone_agent: str, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """An error message with a lone surrogate (``"\\ud800"`` read by the stdlib) was written into the
+    store's own update (a file ``$update`` line, the Redis ``KEY:meta`` value) as the escape and read
+    back as an invalid entry: the entry's attempts were lost and every later replay exited 7 for an
+    "invalid entry". The replay's ``-o json`` ended in an unexpected UnicodeEncodeError (exit 1).
+    Now the text is stored and printed with U+FFFD, and the entry stays a valid, counted dead letter."""
+    src, store = _source(kind, tmp_path, request)
+    ids = fill(store, entries_for(lone_agent, 2))  # attempts 3 each
+    journal = str(tmp_path / "journal")
+    for run, attempts in ((1, 4), (2, 5)):
+        r = cli("dlq", "replay", src, "--yes", "--max-attempts", "1", "--journal", journal, "-o", "json")
+        assert r.exit_code == 7, (run, r.stderr[-600:])
+        doc = r.json
+        assert doc["stillDead"] == {"transient": 2, "permanent": 0}, run
+        assert doc["invalid"] == {"count": 0, "first": []}, run
+        assert {x["error"]["message"] for x in doc["results"]} == {"InternalError: db \ufffd down"}
+        listed = cli("dlq", "list", src, "-o", "json")
+        assert listed.exit_code == 0 and listed.json["invalid"]["count"] == 0, run
+        assert [(e["id"], e["attempts"]) for e in listed.json["entries"]] == [(i, attempts) for i in ids]
+    shown = cli("dlq", "show", src, ids[0], "-o", "json")
+    assert shown.exit_code == 0 and shown.json["lastError"]["message"] == "InternalError: db \ufffd down"
+
+
+def _strict(text: str) -> Any:
+    """``json.loads`` that refuses ``NaN``/``Infinity`` as strict JSON readers (jq, JavaScript) do."""
+
+    def refuse(name: str) -> Any:
+        raise ValueError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_show_and_list_of_a_record_holding_nan_are_json(
+    cli: Any, tmp_path: Path, kind: str, request: pytest.FixtureRequest
+) -> None:
+    """``NaN`` and infinities in a stored record (Python's reader takes them) are ``null`` in
+    ``dlq show -o json`` and ``dlq list -o json``, as in every other command's ``-o json``."""
+    src, store = _source(kind, tmp_path, request)
+    (e,) = entries_for("http://127.0.0.1:9", 1)
+    e["request"]["params"]["message"]["parts"] = [{"data": {"x": float("nan"), "y": float("inf")}}]
+    e["lastError"]["code"] = float("-inf")  # invalid: the schema wants an integer code
+    (eid,) = fill(store, [e])
+    shown = cli("dlq", "show", src, eid, "-o", "json")
+    assert shown.exit_code == 0
+    doc = _strict(shown.stdout)
+    assert doc["request"]["params"]["message"]["parts"] == [{"data": {"x": None, "y": None}}]
+    assert doc["lastError"]["code"] is None
+    listed = cli("dlq", "list", src, "-o", "json")
+    assert listed.exit_code == 0 and _strict(listed.stdout)["invalid"]["count"] == 1
+
+
+#: Deliveries the big-answer agent received, by messageId.
+BIG_SEEN: dict[str, int] = {}
+
+
+def _big_answer_agent(_: str) -> Starlette:
+    """Answers every JSON-RPC call with a message over the 64 MiB body limit: ``/{status}/{how}``,
+    ``how`` ``chunked`` (found while reading) or ``length`` (declared by Content-Length)."""
+
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        mid = doc["params"]["message"]["messageId"]
+        BIG_SEEN[mid] = BIG_SEEN.get(mid, 0) + 1
+        head = b'{"jsonrpc":"2.0","id":' + json.dumps(doc.get("id")).encode() + b',"result":{"message":'
+        head += b'{"messageId":"a","role":"ROLE_AGENT","parts":[{"text":"'
+        chunk, n = b"a" * (1 << 20), DEFAULT_MAX_BODY_BYTES // (1 << 20) + 1
+        status = int(request.path_params["status"])
+        if request.path_params["how"] == "length":
+            return Response(head + chunk * n + b'"}]}}}', status_code=status, media_type="application/json")
+
+        async def gen() -> Any:
+            yield head
+            for _ in range(n):
+                yield chunk
+            yield b'"}]}}}'
+
+        return StreamingResponse(gen(), status_code=status, media_type="application/json")
+
+    return Starlette(routes=[Route("/{status:int}/{how}/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+def test_a_2xx_answer_over_the_body_limit_is_delivered_once(cli: Any, tmp_path: Path) -> None:
+    """The agent answers 2xx with a body over the 64 MiB limit: it took the message, but the answer
+    cannot be read. It was a transient failure, retried --max-attempts times in every run: three
+    deliveries a run of a message the agent had received. Now it is a permanent failure (one
+    delivery, not retried; the entry stays dead, exit 7, lastError says why); a 5xx answer over the
+    limit is still transient."""
+    with LoopbackServer(_big_answer_agent) as srv:
+        es = entries_for(srv.url, 3)
+        paths = ["/200/chunked", "/200/length", "/503/chunked"]
+        for e, path in zip(es, paths, strict=True):
+            e["target"] = {**e["target"], "url": srv.url + path + "/a2a/jsonrpc"}  # entries share one
+        ids = fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+        r = cli("dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--max-attempts", "2", "-o", "json")
+    assert r.exit_code == 7, r.stderr
+    mids = [e["request"]["params"]["message"]["messageId"] for e in es]
+    assert [BIG_SEEN.get(m) for m in mids] == [1, 1, 2]
+    results = {x["id"]: x for x in r.json["results"]}
+    assert [(results[i]["status"], results[i]["attempts"]) for i in ids] == [
+        ("dead-permanent", 1),
+        ("dead-permanent", 1),
+        ("dead-transient", 2),
+    ]
+    assert "an HTTP 200 answer: the agent took the message" in results[ids[0]]["error"]["message"]
+    assert "declares a" in results[ids[1]]["error"]["message"]
+    left = cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json
+    assert [(e["id"], e["errorClass"]) for e in left["entries"]] == [
+        (ids[0], "permanent"),
+        (ids[1], "permanent"),
+        (ids[2], "transient"),
+    ]
+
+
+#: What the ack agent received: messageId -> the request's params as the stdlib read them.
+ACKED: dict[str, list[Any]] = {}
+
+
+def _ack_agent(_: str) -> Starlette:
+    """Acknowledges every SendMessage with a completed task, keeping the params it got (read by the
+    stdlib: integers past 64 bits exactly, any depth)."""
+
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        ACKED.setdefault(doc["params"]["message"]["messageId"], []).append(doc["params"])
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return Response(json.dumps({"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}}))
+
+    return Starlette(routes=[Route("/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+def test_entries_orjson_cannot_write_are_delivered(cli: Any, tmp_path: Path) -> None:
+    """An entry holding an integer past 64 bits (read exactly from the file) or nested past 255
+    levels: orjson refused to write the request and the replay ended at it with exit 1
+    "unexpected TypeError", before the entries after it (and a delivery in flight got "Connector is
+    closed" recorded as its error). Each is delivered now (the stdlib writes it), the integer exact."""
+    deep: Any = "bottom"
+    for _ in range(300):
+        deep = {"d": deep}
+    with LoopbackServer(_ack_agent) as srv:
+        es = entries_for(srv.url, 4)
+        es[0]["request"]["params"]["message"]["metadata"] = {"n": 123456789012345678901234567890}
+        es[1]["request"]["params"]["message"]["metadata"] = {"deep": deep}
+        fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+        r = cli(
+            "dlq",
+            "replay",
+            str(tmp_path / "dlq.jsonl"),
+            "--yes",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "json",
+        )
+    assert r.exit_code == 0, r.stdout[-600:] + r.stderr[-600:]
+    assert r.json["acknowledged"] == 4
+    mids = [e["request"]["params"]["message"]["messageId"] for e in es]
+    assert {m: len(ACKED.get(m, [])) for m in mids} == {m: 1 for m in mids}
+    assert ACKED[mids[0]][0]["message"]["metadata"] == {"n": 123456789012345678901234567890}
+    assert ACKED[mids[1]][0]["message"]["metadata"] == {"deep": deep}
+    assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
+
+
+def _offset_dlq_agent(base: str) -> Starlette:
+    """A debug API DLQ in memory whose cursor is an offset (as a2actl's own debug API pages), plus
+    a JSON-RPC endpoint that acknowledges every message (``ACKED``). ``POST /fill?n=N`` fills it."""
+    entries: list[dict[str, Any]] = []
+
+    async def fill_(request: Request) -> Response:
+        entries[:] = entries_for(base, int(request.query_params["n"]))
+        return Response("{}")
+
+    async def page(request: Request) -> Response:
+        size, offset = int(request.query_params["pageSize"]), int(request.query_params.get("cursor", "0"))
+        more = offset + size < len(entries)
+        doc = {"entries": entries[offset : offset + size], "nextCursor": str(offset + size) if more else None}
+        return Response(json.dumps(doc), media_type="application/json")
+
+    async def delete(request: Request) -> Response:
+        eid, before = request.path_params["id"], len(entries)
+        entries[:] = [e for e in entries if e["id"] != eid]
+        return Response(json.dumps({"id": eid, "removed": len(entries) < before}))
+
+    return Starlette(
+        routes=[
+            Route("/fill", fill_, methods=["POST"]),
+            Route("/dlq", page, methods=["GET"]),
+            Route("/dlq/{id}", delete, methods=["DELETE"]),
+            Route("/a2a/jsonrpc", _ack_agent(base).routes[0].endpoint, methods=["POST"]),
+        ]
+    )
+
+
+def test_a_replay_over_the_debug_api_drains_it_though_its_cursor_is_an_offset(
+    cli: Any, tmp_path: Path
+) -> None:
+    """The replay removes what the agent acknowledged while it pages the debug API's DLQ; with an
+    offset cursor each removal made a later page skip an entry, and the replay exited 0 with ~40% of
+    1,200 entries still in the queue. It reads the pages again until nothing new is left."""
+    with LoopbackServer(_offset_dlq_agent) as srv:
+        httpx.post(srv.url + "/fill?n=1200")
+        r = cli("dlq", "replay", srv.url + "/dlq", "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+        assert r.exit_code == 0, r.stderr[-500:]
+        assert (r.json["selected"], r.json["acknowledged"]) == (1200, 1200)
+        assert cli("dlq", "stats", srv.url + "/dlq", "-o", "json").json["depth"] == 0
+    mids = [x["messageId"] for x in r.json["results"]]
+    assert all(len(ACKED[m]) == 1 for m in mids) and len(set(mids)) == 1200
+
+
+def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
+    """``--journal`` naming a FIFO: its open blocked until a writer came, past --max-time and
+    SIGTERM (the replay lock held all the while). Exit 2 now, naming it."""
+    fill(FileBackend(tmp_path / "dlq.jsonl"), entries_for("http://127.0.0.1:9", 1))
+    fifo = tmp_path / "journal"
+    os.mkfifo(fifo)
+    done = subprocess.run(
+        [sys.executable, "-m", "a2actl", "--max-time", "5s", "dlq", "replay", str(tmp_path / "dlq.jsonl")]
+        + ["--yes", "--journal", str(fifo), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
+
+
+def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
+    """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
+    printed the password as stored; every other command masks a URL's password (``***``)."""
+    (e,) = entries_for(refused_url.replace("http://", "http://ops:s3cr3t-pw@"), 1)
+    e["target"] = {**e["target"], "url": e["target"]["url"] + "?api_key=k3y-value"}
+    (eid,) = fill(FileBackend(tmp_path / "dlq.jsonl"), [e])
+    src = str(tmp_path / "dlq.jsonl")
+    runs = [
+        cli("dlq", "list", src, "-o", "json"),
+        cli("dlq", "list", src, "-o", "jsonl"),
+        cli("dlq", "list", src),
+        cli("dlq", "show", src, eid),
+        cli("dlq", "stats", src),
+        cli(
+            "dlq",
+            "replay",
+            src,
+            "--yes",
+            "--max-attempts",
+            "1",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "jsonl",
+        ),
+        cli("dlq", "list", src, "-o", "json"),  # with the replay's lastError
+    ]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 0, 0, 7, 0]
+    for r in runs:
+        assert "s3cr3t-pw" not in r.stdout + r.stderr and "k3y-value" not in r.stdout + r.stderr
+    assert runs[0].json["entries"][0]["target"].startswith("http://ops:***@")
+    assert "ops:***@" in runs[-1].json["entries"][0]["error"]
