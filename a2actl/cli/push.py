@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from a2actl.cli.context import invocation
-from a2actl.cli.params import CardPath
+from a2actl.cli.params import CardPath, FailOnStates
 
 app = typer.Typer(
     help="Push notifications: a webhook receiver that checks deliveries.",
@@ -131,6 +131,7 @@ def listen(
             help="Keep receiving this long after the terminal state arrives (late, concurrent or re-sent deliveries are checked too).",
         ),
     ] = 0.5,
+    fail_on: FailOnStates = None,
     card_path: CardPath = None,
 ) -> None:
     """Receive an agent's push notifications and check every delivery: the token
@@ -139,16 +140,18 @@ def listen(
     order, latency from the event's timestamp, and the final state. One record per delivery as it
     arrives (table or -o jsonl), a summary at the end (-o json: one document).
 
-    It ends --linger seconds (0.5) after the task reaches a terminal state, or at --max-time
-    (default 1h), with the summary.
+    It ends --linger seconds (0.5) after the task reaches a terminal state or an interrupted one
+    (input-required, auth-required: the agent waits for the client, as stream tail ends there), or
+    at --max-time (default 1h), with the summary.
     A delivery whose credentials do not match is answered 401, an invalid body 400, others 204. The
     token and credentials are never printed.
 
-    Exit codes: 0 the task ended and every delivery passed; 7 a credential mismatch, an invalid body
-    (also a version mismatch or a delivery for another task), --strict-order problems, or the agent
-    answered a Message (no task to push about); 5 --max-time without any of those; 130 Ctrl-C
-    (the summary is still written); 1/3/4/6 the registration failed (A2A error, unreachable, auth,
-    protocol); 2 bad options.
+    Exit codes: 0 the task ended (whatever the state, unless --fail-on names it) and every delivery
+    passed; 7 a credential mismatch, an invalid body (also a version mismatch or a delivery for
+    another task), --strict-order problems, the agent answered a Message (no task to push about), or
+    the task ended in a --fail-on state; 5 --max-time without any of those; 130 Ctrl-C (the summary
+    is still written); 1/3/4/6 the registration failed (A2A error, unreachable, auth, protocol); 2
+    bad options.
 
     Examples:
 
@@ -164,9 +167,11 @@ def listen(
     from a2actl.push.app import ListenOptions, listen_job, parse_listen
     from a2actl.push.checks import PushConfig, new_token
     from a2actl.render import push as render_push
+    from a2actl.tasks.request import parse_fail_on
 
     run = invocation(ctx)
     _require_server_extra()
+    fail_states = frozenset(parse_fail_on(fail_on or []))
     host, port = parse_listen(listen_on)
     token = _secret_env("--push-token-env", token_env)
     credentials = _secret_env("--push-credentials-env", credentials_env)
@@ -194,6 +199,7 @@ def listen(
         public_url=public_url,
         max_time=run.max_time,
         strict_order=strict_order,
+        fail_on=fail_states,
         linger=linger,
     )
 

@@ -236,6 +236,96 @@ def test_an_agent_that_needs_a_bearer_token(push_cli: Any, sandbox_auth: Any) ->
     assert AGENT_TOKEN not in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(
+    ("fail_on", "code", "failed_on"), [([], 0, None), (["--fail-on", "input-required"], 7, "input-required")]
+)
+def test_a_task_that_stops_at_input_required_ends_the_listen(
+    push_cli: Any, push_sandbox: Any, fail_on: list[str], code: int, failed_on: str | None
+) -> None:
+    """input-required is an interrupted state: the agent waits for the client and pushes nothing
+    more. The listen ends there as stream tail does (exit 0 unless --fail-on names it); it waited
+    for --max-time and exited 5."""
+    started = time.monotonic()
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/input", "--max-time", "30",
+        "-o", "json", *fail_on,
+    )  # fmt: skip
+    assert r.exit_code == code, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["outcome"], doc["finalState"], doc["failedOn"]) == ("completed", "input-required", failed_on)
+    assert doc["exitCode"] == code and doc["invalid"] == 0
+    assert time.monotonic() - started < 20
+
+
+def test_fail_on_a_terminal_state(push_cli: Any, push_sandbox: Any) -> None:
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/fail", "--max-time", "30", "-o", "json",
+        "--fail-on", "failed,rejected",
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout + r.stderr
+    assert (r.json["outcome"], r.json["finalState"], r.json["failedOn"]) == ("completed", "failed", "failed")
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/fail", "--max-time", "30", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0 and r.json["failedOn"] is None, r.stdout + r.stderr
+    r = push_cli("push", "listen", "--fail-on", "completed", "--max-time", "1", "-o", "json")
+    assert r.exit_code == 2 and "--fail-on" in r.json["error"]["message"]
+
+
+def test_an_interrupted_task_that_resumes_keeps_the_listen_going(push_cli: Any, push_sandbox: Any) -> None:
+    """The client answers within --linger: the task resumes, and the listen follows it to its end
+    (here past the --linger that began at input-required)."""
+
+    def waiting() -> set[str]:
+        r = httpx.post(
+            push_sandbox.url + "/a2a/jsonrpc",
+            headers={"A2A-Version": "1.0"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}},
+            timeout=5,
+        ).json()
+        return {t["id"] for t in r["result"]["tasks"] if t["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"}
+
+    before = waiting()  # other tests' tasks, whose receivers are gone
+    bg = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/input", "--max-time", "30", "--linger", "3",
+        "-o", "jsonl", background=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    task = None
+    while task is None and time.monotonic() < deadline:
+        task = next(iter(waiting() - before), None)
+        time.sleep(0.1)
+    assert task is not None
+    httpx.post(
+        push_sandbox.url + "/a2a/jsonrpc",
+        headers={"A2A-Version": "1.0"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": "m-more",
+                    "taskId": task,
+                    "role": "ROLE_USER",
+                    "parts": [{"text": "/slow 2"}],
+                },
+                "configuration": {"returnImmediately": True},
+            },
+        },
+        timeout=10,
+    )
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    *records, summary = r.jsonl
+    assert summary["taskId"] == task and summary["finalState"] == "completed"
+    assert [rec["state"] for rec in records if rec["state"]][-3:] == [
+        "input-required",
+        "working",
+        "completed",
+    ]
+
+
 def test_an_agent_without_push_refuses_the_registration(push_cli: Any, sandbox_lying: Any) -> None:
     task = start_task(sandbox_lying.url, "/slow 1")
     r = push_cli(
