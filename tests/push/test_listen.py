@@ -381,6 +381,26 @@ def test_a_delivery_right_after_the_terminal_one_is_still_checked(push_cli: Any,
     assert [o["rule"] for o in doc["records"][1]["order"]] == ["illegal-transition"]
 
 
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_lone_surrogate_in_a_delivery_is_shown_escaped(push_cli: Any, free_port: int, fmt: str) -> None:
+    """A JSON ``\\ud800`` escape decodes to a lone surrogate, which no UTF-8 stream can write: the
+    summary (its task id) was lost to exit 1 "unexpected UnicodeEncodeError" in table and -o json."""
+    bg = push_cli(
+        "push", "listen", "--listen", f"127.0.0.1:{free_port}", "--push-token-env", "PUSH_TOKEN", "--max-time", "30",
+        "-o", fmt, env=ENV, background=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    body = json.dumps(status("TASK_STATE_COMPLETED", task="t-\ud800")).encode()  # the \\ud800 escape
+    assert b"t-\\ud800" in body
+    assert post(url, body) == 204
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    if fmt == "json":
+        assert r.json["taskId"] == "t-\ud800" and r.json["outcome"] == "completed"
+    else:
+        assert "t-\\ud800" in r.stdout
+
+
 def test_a_connection_idle_past_5_s_still_carries_a_delivery(push_cli: Any, free_port: int) -> None:
     """An agent's HTTP pool keeps an idle connection 5 s (httpx's default) and reuses it: the
     receiver must not close it first (uvicorn's default keep-alive is 5 s too, so the next
