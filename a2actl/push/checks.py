@@ -189,10 +189,19 @@ def _event_timestamp(ev: StreamEvent) -> float | None:
     return parse_timestamp(status.get("timestamp")) if isinstance(status, dict) else None
 
 
+class _NotJson(ValueError):
+    """A literal Python's reader takes but JSON has not (``NaN``, ``Infinity``, ``-Infinity``)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON, RFC 8259 §6")
+
+
 def _parse_json(raw: bytes) -> tuple[Any, str | None]:
     """``(value, None)`` for a JSON text in UTF-8, else ``(None, why)``. UTF-8 only, no byte order
     mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would also take
-    UTF-16/32)."""
+    UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict readers
+    refuse the body)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -200,7 +209,9 @@ def _parse_json(raw: bytes) -> tuple[Any, str | None]:
     if text.startswith("\ufeff"):
         return None, "a byte order mark, RFC 8259 §8.1"
     try:
-        return json.loads(text), None
+        return json.loads(text, parse_constant=_no_constant), None
+    except _NotJson as exc:
+        return None, str(exc)
     except RecursionError:
         return None, "nested too deeply to read"
     except ValueError as exc:

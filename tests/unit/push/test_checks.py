@@ -145,6 +145,15 @@ def test_an_invalid_body_is_400_and_exit_7(body: Any, rule: str) -> None:
         (b"\xff{}", "not UTF-8 at byte 0"),
         (b"", "Expecting value"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        # json.loads takes these literals; JSON has no such values (RFC 8259 §6): valid was true
+        (
+            json.dumps(status("TASK_STATE_WORKING", ts=None)).replace("}}}", '}, "x": NaN}}').encode(),
+            "NaN is not JSON",
+        ),
+        (
+            b'{"task": {"id": "a", "status": {"state": "TASK_STATE_WORKING"}, "n": -Infinity}}',
+            "-Infinity is not",
+        ),
     ],
 )
 def test_a_body_that_is_not_utf8_json_says_why(raw: bytes, why: str) -> None:
