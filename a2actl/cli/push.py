@@ -30,9 +30,17 @@ def _require_server_extra() -> None:
         ) from exc
 
 
+def _header_safe(value: str) -> bool:
+    """Whether ``value`` can travel in an HTTP header as it is: printable ASCII (tabs allowed), one
+    line; the rule ``--token-env`` follows (``cli/app.py``)."""
+    return value.isascii() and not any(c < " " and c != "\t" or c == "\x7f" for c in value)
+
+
 def _secret_env(option: str, name: str | None) -> str | None:
     """The value of the environment variable ``name`` (``None`` when not asked for); raises
-    ``UsageError`` (2) when it is unset or empty."""
+    ``UsageError`` (2) when it is unset or empty, or holds what no header can carry (a line break,
+    a control or non-ASCII character: the agent could never send it back, and the listen would
+    wait for ``--max-time``). The message names the variable, never the value."""
     if name is None:
         return None
     import os
@@ -42,6 +50,11 @@ def _secret_env(option: str, name: str | None) -> str | None:
     value = os.environ.get(name, "").strip()
     if not value:
         raise UsageError(f"{option} {name}: that environment variable is not set or empty")
+    if not _header_safe(value):
+        raise UsageError(
+            f"{option} {name}: the value must be printable ASCII on one line (no line breaks, control "
+            "or non-ASCII characters): the agent sends it back in a header"
+        )
     return value
 
 
@@ -177,8 +190,12 @@ def listen(
     credentials = _secret_env("--push-credentials-env", credentials_env)
     if credentials is not None and not auth_scheme:
         raise UsageError("--push-credentials-env needs --auth-scheme SCHEME")
-    if auth_scheme is not None and (not auth_scheme.strip() or " " in auth_scheme.strip()):
-        raise UsageError(f"--auth-scheme {auth_scheme!r}: one word, e.g. Bearer")
+    if auth_scheme is not None and (
+        not auth_scheme.strip()
+        or any(c in auth_scheme.strip() for c in " \t")
+        or not _header_safe(auth_scheme)
+    ):
+        raise UsageError(f"--auth-scheme {auth_scheme!r}: one word of printable ASCII, e.g. Bearer")
     if register is not None:
         token = token or new_token()
         if auth_scheme and credentials is None:

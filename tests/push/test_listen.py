@@ -516,6 +516,31 @@ def test_bad_options_exit_2(push_cli: Any, args: list[str], needle: str) -> None
     assert needle in r.json["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    ("args", "value"),
+    [
+        (["--push-token-env", "HOOK_SECRET"], "tok\u00e9n"),
+        (["--push-token-env", "HOOK_SECRET"], "tok\nen"),
+        (["--push-token-env", "HOOK_SECRET"], "tok\x1ben"),
+        (["--auth-scheme", "Bearer", "--push-credentials-env", "HOOK_SECRET"], "cr\u00e9d"),
+    ],
+)
+def test_a_secret_no_header_can_carry_is_exit_2(
+    push_cli: Any, push_sandbox: Any, args: list[str], value: str
+) -> None:
+    """The agent sends the token (credentials) back in a header: a line break, a control or
+    non-ASCII character can never arrive. It was registered anyway, and the listen waited for
+    --max-time (exit 5, blaming the clock); now exit 2 naming the variable, never the value."""
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "hi", *args, "--max-time", "10", "-o", "json",
+        env={"HOOK_SECRET": value},
+    )  # fmt: skip
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert "HOOK_SECRET" in r.json["error"]["message"] and value not in r.stdout + r.stderr
+    r = push_cli("push", "listen", "--auth-scheme", "B\u00e9arer", "--max-time", "1", "-o", "json")
+    assert r.exit_code == 2 and "--auth-scheme" in r.json["error"]["message"]
+
+
 def test_ctrl_c_ends_with_the_summary_and_exit_130(tmp_path: Path) -> None:
     """A real process (uvicorn handles SIGINT only in the main thread): Ctrl-C stops the receiver,
     the summary is still written."""
