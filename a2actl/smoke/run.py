@@ -11,6 +11,7 @@ unreachable, 4 auth, 5 timeout), so CI logs show why.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -134,9 +135,23 @@ def validate_job(path: str) -> SuiteCheck:
     return SuiteCheck(load_suite(path))
 
 
+#: Characters XML 1.0 forbids (§2.2 Char: controls but tab, newline and carriage return; lone
+#: surrogates; U+FFFE and U+FFFF): an agent's text holding one made the whole JUnit file unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with each character XML 1.0 cannot hold written as its escape (``\\x1b``, ``\\ud800``)."""
+    return _NOT_XML.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
+    )
+
+
 def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
     """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read): one testsuite per target,
-    one testcase per check; ``failure`` for fail, ``error`` for error; times in seconds."""
+    one testcase per check; ``failure`` for fail, ``error`` for error; times in seconds. Characters
+    XML 1.0 cannot hold (controls, lone surrogates: from an agent's answer, a check's name) are
+    written as their escapes (``_xml_safe``), so the file always parses."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element(
@@ -172,4 +187,8 @@ def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
                     tc, "error", message=r.message or "check could not run", type=r.kind
                 ).text = text
             ET.SubElement(tc, "system-out").text = text
+    for el in root.iter():
+        el.attrib = {k: _xml_safe(v) for k, v in el.attrib.items()}
+        if el.text:
+            el.text = _xml_safe(el.text)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)
