@@ -548,3 +548,20 @@ def test_diff_corrupted_snapshot_is_usage_error(
         r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
         assert r.exit_code == 2, (args, r.stdout)
         assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("member", ["skills", "interfaces", "capabilities", "protocolVersions"])
+def test_diff_to_a_snapshot_without_a_member_is_breaking(
+    cli: Any, sandbox: Any, tmp_path: Path, member: str
+) -> None:
+    """``caps diff A B`` with B a snapshot that lacks a member (hand-edited, truncated): every skill,
+    interface or capability lost is breaking, exit 7. It was one risky "unclassified" change
+    (``/skills`` removed), exit 0 under the default --fail-on breaking."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    full = write(tmp_path, "full.json", snap)
+    lacking = write(tmp_path, "lacking.json", {k: v for k, v in snap.items() if k != member})
+    r = cli("caps", "diff", full, lacking, "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert r.json["failed"] is True and r.json["counts"]["breaking"] >= 1
+    assert all(c["path"].startswith(f"/{member}") for c in r.json["changes"])
+    assert all(c["path"] != f"/{member}" or member == "protocolVersions" for c in r.json["changes"])
