@@ -80,10 +80,19 @@ async def run_job(
     written the same way, the cut checks' errors saying "interrupted", before the interruption
     propagates (exit 130): CI publishes what ran."""
     from a2actl.core.deadline import within
+    from a2actl.core.errors import TimeoutError_
     from a2actl.core.exit_codes import ExitCode
     from a2actl.core.redact import Redactor
 
-    suite = load_suite(suite_path)
+    try:
+        suite = await (
+            _load_off_loop(suite_path) if max_time is None else within(_load_off_loop(suite_path), max_time)
+        )
+    except asyncio.TimeoutError:
+        raise TimeoutError_(
+            f"gave up after --max-time {max_time:g}s: the suite {suite_path} was still being read",
+            hint="a FIFO or <(cmd) that never ends? give the suite as a file",
+        ) from None
     results: list[CheckResult] = []
     reached = False
 
@@ -127,6 +136,49 @@ async def run_job(
         raise
     write_junit()
     return SmokeRun(suite, results, junit, max_time_reached=reached)
+
+
+async def _load_off_loop(path: str) -> Suite:
+    """``load_suite(path)`` for the event loop. A FIFO or ``<(cmd)`` may block in ``open`` or
+    ``read`` until a writer comes: a non-regular file is read in a daemon thread while the loop
+    waits, so ``--max-time`` and Ctrl-C/SIGTERM still end the run (they could not while the loop
+    was blocked in the read; the process outlived both). A regular file is read at once. Raises
+    what ``load_suite`` raises."""
+    import contextlib
+    import os
+    import stat
+    import threading
+
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        regular = True  # load_suite says why it cannot be read
+    if regular:
+        return load_suite(path)
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Suite] = loop.create_future()
+
+    def settle(result: Suite | None, exc: BaseException | None) -> None:
+        if done.done():  # the run gave up (deadline, Ctrl-C)
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            assert result is not None
+            done.set_result(result)
+
+    def work() -> None:
+        result: Suite | None = None
+        error: BaseException | None = None
+        try:
+            result = load_suite(path)
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="a2actl-suite-file", daemon=True).start()
+    return await done
 
 
 def validate_job(path: str) -> SuiteCheck:

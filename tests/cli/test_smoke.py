@@ -472,3 +472,49 @@ def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: 
     assert [c.name for c in cases_] == ["quick", "slow", "never run"]
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
     assert "interrupted" in cases_[1].result[0].message
+
+
+def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
+    """A FIFO (or ``<(cmd)``) with no writer: ``smoke run`` blocked in ``open`` on the event loop,
+    ignoring --max-time and SIGTERM until a writer came. It is read off the loop: --max-time is
+    exit 5 naming the suite, SIGTERM exit 130. A pipe that delivers a suite still runs it."""
+    import os
+
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "smoke", "run", str(fifo), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    for extra, signalled, code in ((("--max-time", "1"), False, 5), ((), True, 130)):
+        proc = start(*extra)
+        try:
+            if signalled:
+                time.sleep(1.5)
+                proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:  # blocked for good: give it its writer so it can end
+                with open(fifo, "w") as w:
+                    w.write("x\n")
+                proc.communicate(timeout=15)
+        assert proc.returncode == code, err
+        assert ("still being read" in err) if code == 5 else ("interrupted" in err), err
+    (tmp_path / "empty.jsonl").write_text("")
+    body = f"checks: [{{kind: dlq-depth, source: {tmp_path / 'empty.jsonl'}, max: 0}}]\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "json", "smoke", "run", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with open(fifo, "w") as w:
+        w.write(body)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["passed"] == 1
