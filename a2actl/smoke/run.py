@@ -139,46 +139,12 @@ async def run_job(
 
 
 async def _load_off_loop(path: str) -> Suite:
-    """``load_suite(path)`` for the event loop. A FIFO or ``<(cmd)`` may block in ``open`` or
-    ``read`` until a writer comes: a non-regular file is read in a daemon thread while the loop
-    waits, so ``--max-time`` and Ctrl-C/SIGTERM still end the run (they could not while the loop
-    was blocked in the read; the process outlived both). A regular file is read at once. Raises
-    what ``load_suite`` raises."""
-    import contextlib
-    import os
-    import stat
-    import threading
+    """``load_suite(path)`` for the event loop: a FIFO or ``<(cmd)`` that never delivers is read in
+    a daemon thread (``core.offloop.read_path``), so ``--max-time`` and Ctrl-C/SIGTERM still end the
+    run (the blocked read ignored both). Raises what ``load_suite`` raises."""
+    from a2actl.core.offloop import read_path
 
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        regular = True  # load_suite says why it cannot be read
-    if regular:
-        return load_suite(path)
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Suite] = loop.create_future()
-
-    def settle(result: Suite | None, exc: BaseException | None) -> None:
-        if done.done():  # the run gave up (deadline, Ctrl-C)
-            return
-        if exc is not None:
-            done.set_exception(exc)
-        else:
-            assert result is not None
-            done.set_result(result)
-
-    def work() -> None:
-        result: Suite | None = None
-        error: BaseException | None = None
-        try:
-            result = load_suite(path)
-        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name="a2actl-suite-file", daemon=True).start()
-    return await done
+    return await read_path(path, lambda: load_suite(path), "a2actl-suite-file")
 
 
 def validate_job(path: str) -> SuiteCheck:
