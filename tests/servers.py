@@ -298,6 +298,12 @@ def fault_app(base: str) -> Starlette:
             "boolcode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": True, "message": "m"}}
         ),
         *answering("nocode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"message": "m"}}),
+        # an error message with characters XML 1.0 cannot hold (a JUnit file must still parse)
+        *answering(
+            "ctlerror",
+            200,
+            {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": -32603, "message": "on\x00fire\x1b[2J"}},
+        ),
         # A non-streaming agent whose every answer is one task: failed / still working (one that
         # does not block on SendMessage)
         *(

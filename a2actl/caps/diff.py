@@ -3,8 +3,9 @@
 
 Changes are computed on the normalised snapshot (``a2actl.caps.snapshot``), so a 0.3 card and its
 1.0 successor compare field by field. Objects are compared by key, lists as sets (snapshots keep
-every list sorted), scalars by value. Paths are RFC 6901 JSON pointers into the snapshot; for a set
-member the path is the list's and the member is in ``before`` (removed) or ``after`` (added).
+every list sorted), scalars by value; an object or list member one side lacks reads as empty
+(``aligned``). Paths are RFC 6901 JSON pointers into the snapshot; for a set member the path is the
+list's and the member is in ``before`` (removed) or ``after`` (added).
 
 Classification (the rules in ``classify``; anything not covered is ``risky``, "unclassified"):
 
@@ -218,6 +219,8 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
             )
         if ch.after is True:
             return out(COSMETIC, f"capabilities.{segs[1]} turned on (additive)")
+        if ch.before in (None, False) and ch.after in (None, False):  # absent reads as false
+            return out(COSMETIC, f"capabilities.{segs[1]} false, stated or not")
     if top == "skills" and len(segs) >= 3:
         field = segs[2]
         if field == "securityRequirements":
@@ -258,9 +261,42 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
     return out(RISKY, "unclassified change: review it")
 
 
+def _fill(before: dict[str, Any], after: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    """Give the side that lacks a member the other side's member type, empty (in place)."""
+    for key in (before.keys() ^ after.keys()) - set(skip):
+        have, lacking = (before, after) if key in before else (after, before)
+        if isinstance(have[key], (dict, list)):
+            lacking[key] = type(have[key])()
+
+
+def aligned(before: Any, after: Any) -> tuple[Any, Any]:
+    """Copies of two snapshots in which a container member (an object or a list) that one side
+    lacks, at the top level or in a skill both sides have, is empty on that side: an absent set is
+    the empty set. So a whole member removed (a hand-edited or truncated snapshot without
+    ``skills``) counts as each of its entries removed, breaking where an entry would be (it was one
+    risky "unclassified" change), and a hand-written expectation that leaves out a skill's
+    ``securityRequirements`` does not read as "now requires authentication ([])". ``signatureKids``
+    is left alone: its absence means an unsigned card (``_signature_class``)."""
+    if not isinstance(before, dict) or not isinstance(after, dict):
+        return before, after
+    b, a = dict(before), dict(after)
+    _fill(b, a, skip=("signatureKids",))
+    b_skills, a_skills = b.get("skills"), a.get("skills")
+    if isinstance(b_skills, dict) and isinstance(a_skills, dict):
+        b_skills, a_skills = dict(b_skills), dict(a_skills)
+        for sid in b_skills.keys() & a_skills.keys():
+            if isinstance(b_skills[sid], dict) and isinstance(a_skills[sid], dict):
+                b_skills[sid], a_skills[sid] = dict(b_skills[sid]), dict(a_skills[sid])
+                _fill(b_skills[sid], a_skills[sid])
+        b["skills"], a["skills"] = b_skills, a_skills
+    return b, a
+
+
 def diff_snapshots(before: Any, after: Any) -> list[Change]:
     """Classified changes from snapshot ``before`` (the expectation, or blue) to ``after`` (the
-    target, or green), most severe first, then by path. Never raises for any JSON values."""
+    target, or green), most severe first, then by path. A container member one side lacks is read
+    as empty (``aligned``). Never raises for any JSON values."""
+    before, after = aligned(before, after)
     changes = [classify(c, before, after) for c in raw_changes(before, after)]
     return sorted(changes, key=lambda c: (_RANK[c.klass], c.path, c.op))
 

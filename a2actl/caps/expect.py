@@ -59,6 +59,16 @@ _REQ_KEYS = {
 _VERSION_SPEC = re.compile(r"^\s*(>=|<=|==|>|<|=)?\s*(\d+)\.(\d+)(?:\.\d+)?\s*$")
 
 
+def looks_like_card(doc: Any) -> bool:
+    """Whether ``doc`` has an agent card's shape, of any version: an object with ``name`` and
+    ``supportedInterfaces`` (1.0), ``url`` (0.x) or ``skills``."""
+    return (
+        isinstance(doc, dict)
+        and "name" in doc
+        and any(k in doc for k in ("supportedInterfaces", "url", "skills"))
+    )
+
+
 def kind_of(doc: Any, source: str = "the expectation") -> str:
     """``snapshot``, ``jsonSchema``, ``requirements`` or ``card``. Raises ``UsageError`` (exit 2) for
     anything else, and for a snapshot or requirements document of a version this a2actl does not
@@ -72,11 +82,7 @@ def kind_of(doc: Any, source: str = "the expectation") -> str:
         return "requirements"
     if isinstance(doc, dict) and "$schema" in doc:
         return "jsonSchema"
-    if (
-        isinstance(doc, dict)
-        and "name" in doc
-        and any(k in doc for k in ("supportedInterfaces", "url", "skills"))
-    ):
+    if looks_like_card(doc):
         return "card"
     raise UsageError(
         "the expectation is neither a snapshot, a JSON Schema ($schema), a requirements document "

@@ -130,18 +130,44 @@ def _read_json_file(path: str, max_bytes: int) -> Any:
         raise UsageError(f"{path} is not JSON: {exc}") from exc
 
 
+async def _read_json_file_off_loop(path: str, max_bytes: int) -> Any:
+    """``_read_json_file`` for the event loop: a FIFO or ``<(cmd)`` that never delivers is read in a
+    daemon thread (``core.offloop.read_path``), so ``--max-time`` and Ctrl-C/SIGTERM end the command
+    (the blocked read ignored both)."""
+    from a2actl.agent.target import parse_target
+    from a2actl.core.offloop import read_path
+
+    return await read_path(parse_target(path).value, lambda: _read_json_file(path, max_bytes))
+
+
 async def _side(
     target: str, settings: Settings, sink: EventSink | None, card_path: str | None
 ) -> tuple[dict[str, Any], Source]:
-    """A diff side: ``(snapshot, source)`` from a URL, a card file or a snapshot file."""
+    """A diff side: ``(snapshot, source)`` from a URL, a card file or a snapshot file. A file is
+    read once (a FIFO or ``<(cmd)`` gives its bytes once: read again, it was empty, exit 6 "not
+    valid JSON"). Raises ``ProtocolViolation`` (6) for a card file that is not a JSON object, and
+    ``UsageError`` (2) for an object that is neither a snapshot nor shaped like a card
+    (``expect.looks_like_card``): read as a card, every member of the other side was "added"."""
+    from a2actl.agent.discovery import decode_card
+    from a2actl.agent.target import parse_target
+    from a2actl.caps.expect import looks_like_card
     from a2actl.caps.snapshot import check_snapshot_shape, check_snapshot_version, is_snapshot, snapshot
 
     if _is_local_json(target):
-        doc = _read_json_file(target, settings.max_card_bytes)
+        doc = await _read_json_file_off_loop(target, settings.max_card_bytes)
         check_snapshot_version(doc, target)
         if is_snapshot(doc):
             check_snapshot_shape(doc, target)
             return doc, Source(target, "snapshot", [])
+        path = str(Path(parse_target(target).value))
+        raw, _ = decode_card(json.dumps(doc).encode(), path)  # its checks, on what was read
+        if not looks_like_card(raw):  # e.g. 'card get -o json' output: every member would be "added"
+            raise UsageError(
+                f"{target}: neither an a2actl snapshot nor an agent card (an object with 'name' and "
+                "'supportedInterfaces', 'url' or 'skills')",
+                hint="write one with 'a2actl caps snapshot TARGET > before.json'; formats: docs/caps.md",
+            )
+        return snapshot(raw), Source(path, "file", [])
     fetched = await load_card(target, settings, sink, card_path)
     return snapshot(fetched.raw), source_of(fetched)
 
@@ -169,7 +195,7 @@ async def diff_job(
         after, after_src = await _side(other, settings, sink, card_path)
         kind, changes = None, diff_snapshots(before, after)
     elif expect is not None and other is None:
-        expectation = _read_json_file(expect, settings.max_card_bytes)
+        expectation = await _read_json_file_off_loop(expect, settings.max_card_bytes)
         after, after_src = await _side(target, settings, sink, card_path)
         kind, changes = compare(expectation, after, expect)
         before_src = Source(expect, kind, [])

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from a2actl.cli.context import invocation
-from a2actl.cli.params import CardPath
+from a2actl.cli.params import CardPath, FailOnStates
 
 app = typer.Typer(
     help="Push notifications: a webhook receiver that checks deliveries.",
@@ -30,9 +30,17 @@ def _require_server_extra() -> None:
         ) from exc
 
 
+def _header_safe(value: str) -> bool:
+    """Whether ``value`` can travel in an HTTP header as it is: printable ASCII (tabs allowed), one
+    line; the rule ``--token-env`` follows (``cli/app.py``)."""
+    return value.isascii() and not any(c < " " and c != "\t" or c == "\x7f" for c in value)
+
+
 def _secret_env(option: str, name: str | None) -> str | None:
     """The value of the environment variable ``name`` (``None`` when not asked for); raises
-    ``UsageError`` (2) when it is unset or empty."""
+    ``UsageError`` (2) when it is unset or empty, or holds what no header can carry (a line break,
+    a control or non-ASCII character: the agent could never send it back, and the listen would
+    wait for ``--max-time``). The message names the variable, never the value."""
     if name is None:
         return None
     import os
@@ -42,6 +50,11 @@ def _secret_env(option: str, name: str | None) -> str | None:
     value = os.environ.get(name, "").strip()
     if not value:
         raise UsageError(f"{option} {name}: that environment variable is not set or empty")
+    if not _header_safe(value):
+        raise UsageError(
+            f"{option} {name}: the value must be printable ASCII on one line (no line breaks, control "
+            "or non-ASCII characters): the agent sends it back in a header"
+        )
     return value
 
 
@@ -131,6 +144,7 @@ def listen(
             help="Keep receiving this long after the terminal state arrives (late, concurrent or re-sent deliveries are checked too).",
         ),
     ] = 0.5,
+    fail_on: FailOnStates = None,
     card_path: CardPath = None,
 ) -> None:
     """Receive an agent's push notifications and check every delivery: the token
@@ -139,16 +153,18 @@ def listen(
     order, latency from the event's timestamp, and the final state. One record per delivery as it
     arrives (table or -o jsonl), a summary at the end (-o json: one document).
 
-    It ends --linger seconds (0.5) after the task reaches a terminal state, or at --max-time
-    (default 1h), with the summary.
+    It ends --linger seconds (0.5) after the task reaches a terminal state or an interrupted one
+    (input-required, auth-required: the agent waits for the client, as stream tail ends there), or
+    at --max-time (default 1h), with the summary.
     A delivery whose credentials do not match is answered 401, an invalid body 400, others 204. The
     token and credentials are never printed.
 
-    Exit codes: 0 the task ended and every delivery passed; 7 a credential mismatch, an invalid body
-    (also a version mismatch or a delivery for another task), --strict-order problems, or the agent
-    answered a Message (no task to push about); 5 --max-time without any of those; 130 Ctrl-C
-    (the summary is still written); 1/3/4/6 the registration failed (A2A error, unreachable, auth,
-    protocol); 2 bad options.
+    Exit codes: 0 the task ended (whatever the state, unless --fail-on names it) and every delivery
+    passed; 7 a credential mismatch, an invalid body (also a version mismatch or a delivery for
+    another task), --strict-order problems, the agent answered a Message (no task to push about), or
+    the task ended in a --fail-on state; 5 --max-time without any of those; 130 Ctrl-C (the summary
+    is still written); 1/3/4/6 the registration failed (A2A error, unreachable, auth, protocol); 2
+    bad options.
 
     Examples:
 
@@ -164,16 +180,22 @@ def listen(
     from a2actl.push.app import ListenOptions, listen_job, parse_listen
     from a2actl.push.checks import PushConfig, new_token
     from a2actl.render import push as render_push
+    from a2actl.tasks.request import parse_fail_on
 
     run = invocation(ctx)
     _require_server_extra()
+    fail_states = frozenset(parse_fail_on(fail_on or []))
     host, port = parse_listen(listen_on)
     token = _secret_env("--push-token-env", token_env)
     credentials = _secret_env("--push-credentials-env", credentials_env)
     if credentials is not None and not auth_scheme:
         raise UsageError("--push-credentials-env needs --auth-scheme SCHEME")
-    if auth_scheme is not None and (not auth_scheme.strip() or " " in auth_scheme.strip()):
-        raise UsageError(f"--auth-scheme {auth_scheme!r}: one word, e.g. Bearer")
+    if auth_scheme is not None and (
+        not auth_scheme.strip()
+        or any(c in auth_scheme.strip() for c in " \t")
+        or not _header_safe(auth_scheme)
+    ):
+        raise UsageError(f"--auth-scheme {auth_scheme!r}: one word of printable ASCII, e.g. Bearer")
     if register is not None:
         token = token or new_token()
         if auth_scheme and credentials is None:
@@ -194,6 +216,7 @@ def listen(
         public_url=public_url,
         max_time=run.max_time,
         strict_order=strict_order,
+        fail_on=fail_states,
         linger=linger,
     )
 

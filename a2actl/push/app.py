@@ -36,8 +36,9 @@ class ListenOptions:
     """Where and how to listen. ``host``/``port`` (0: a free port), ``tls_cert``/``tls_key`` (PEM
     files: HTTPS), ``public_url`` (the URL given to the agent when it differs from the listening one,
     e.g. behind NAT; default the listening URL), ``max_time`` seconds (``None``: no bound),
-    ``strict_order`` (order problems fail the run), ``linger`` seconds to keep receiving after the
-    terminal state arrived (deliveries sent concurrently or re-sent after it: at-least-once,
+    ``strict_order`` (order problems fail the run), ``fail_on`` (canonical task states that fail a
+    listen ending in them, ``--fail-on``), ``linger`` seconds to keep receiving after the
+    terminal or interrupted state arrived (deliveries sent concurrently or re-sent after it: at-least-once,
     order not promised; A2A v1.0 §4.3.3), within ``max_time``."""
 
     host: str = "127.0.0.1"
@@ -47,6 +48,7 @@ class ListenOptions:
     public_url: str | None = None
     max_time: float | None = None
     strict_order: bool = False
+    fail_on: frozenset[str] = frozenset()
     linger: float = 0.5
     #: The path of the webhook URL (deliveries to any path are accepted and recorded).
     path: str = "/a2a/push"
@@ -191,8 +193,9 @@ async def listen_job(
     on_ready: Callable[[str, PushConfig], None],
     on_registered: Callable[[dict[str, Any], PushConfig, Family], None],
 ) -> PushSummary:
-    """Listen until the task reached a terminal state (then ``opts.linger`` seconds more, for
-    deliveries sent concurrently with it or re-sent) or ``opts.max_time`` passes; returns the summary
+    """Listen until the task reached a terminal or interrupted state (``checker.done``; then
+    ``opts.linger`` seconds more, for deliveries sent concurrently with it or re-sent, or until the
+    interrupted task resumes) or ``opts.max_time`` passes; returns the summary
     (its ``exit`` is the command's, ``checks.push_exit``). ``on_ready(url, config)`` runs once the
     receiver accepts connections on ``url`` (``config.url``, the webhook given out, differs with
     ``opts.public_url``); then, with ``register_target``, the agent is connected
@@ -224,7 +227,9 @@ async def listen_job(
     cfg = PushConfig(hook, token, scheme, credentials)
     expected = Family.V0_3 if settings.a2a_version in ("0.3", "0.2") else Family.V1_0
     arrived = asyncio.Event()
-    checker = PushChecker(cfg, emit, family=expected, strict_order=opts.strict_order, task_id=task)
+    checker = PushChecker(
+        cfg, emit, family=expected, strict_order=opts.strict_order, task_id=task, fail_on=opts.fail_on
+    )
     server = _receiver_server(
         uvicorn.Config(
             build_app(checker, arrived.set),
@@ -271,13 +276,15 @@ async def listen_job(
                 registration = telling.result()  # raises the registration's error
                 if registration.get("taskId") is None:
                     outcome = "no-task"
-        ended = False  # a terminal state arrived (a later delivery may still move the state)
+        ended = False  # the task settled: a terminal state, or an interrupted one (input-required…)
         until = deadline
         while outcome != "no-task" and not serving.done():
             if checker.done and not ended:
                 ended = True
                 lingered = time.monotonic() + opts.linger
                 until = lingered if deadline is None else min(deadline, lingered)
+            elif ended and not checker.done:
+                ended, until = False, deadline  # an interrupted task resumed within --linger
             left = None if until is None else until - time.monotonic()
             if left is not None and left <= 0:
                 break

@@ -37,12 +37,16 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
 * **latency**: receive time minus the event's own timestamp (``status.timestamp``; messages and
   artifact updates carry none), seconds; negative values mean the clocks disagree.
 * **final state**: the last state of the task seen in a trusted delivery; the listen ends when it is
-  terminal (completed, failed, canceled, rejected).
+  terminal (completed, failed, canceled, rejected) or interrupted (input-required, auth-required: the
+  agent waits for the client, and no push comes until the client answers; spec v1.0 §4.1.3), as
+  ``stream tail`` ends there. A task that resumes (a later trusted delivery moves it out of the
+  interrupted state) keeps the listen going.
 
 Exit codes (docs/exit-codes.md, ``push_exit``): 7 any failure above (also when ``--max-time`` ended
-the listen: a known failure says more than the clock), or the agent answered a Message so there is
-no task to push about; 5 ``--max-time`` with no failure; 130 Ctrl-C (the summary is still written);
-0 the task reached a terminal state and every delivery passed.
+the listen: a known failure says more than the clock), the agent answered a Message so there is
+no task to push about, or the task ended in a ``--fail-on`` state (``failedOn``); 5 ``--max-time``
+with no failure; 130 Ctrl-C (the summary is still written); 0 the task reached a terminal or
+interrupted state and every delivery passed.
 """
 
 from __future__ import annotations
@@ -185,10 +189,19 @@ def _event_timestamp(ev: StreamEvent) -> float | None:
     return parse_timestamp(status.get("timestamp")) if isinstance(status, dict) else None
 
 
+class _NotJson(ValueError):
+    """A literal Python's reader takes but JSON has not (``NaN``, ``Infinity``, ``-Infinity``)."""
+
+
+def _no_constant(name: str) -> Any:
+    raise _NotJson(f"{name} is not JSON, RFC 8259 §6")
+
+
 def _parse_json(raw: bytes) -> tuple[Any, str | None]:
     """``(value, None)`` for a JSON text in UTF-8, else ``(None, why)``. UTF-8 only, no byte order
     mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would also take
-    UTF-16/32)."""
+    UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict readers
+    refuse the body)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -196,7 +209,9 @@ def _parse_json(raw: bytes) -> tuple[Any, str | None]:
     if text.startswith("\ufeff"):
         return None, "a byte order mark, RFC 8259 §8.1"
     try:
-        return json.loads(text), None
+        return json.loads(text, parse_constant=_no_constant), None
+    except _NotJson as exc:
+        return None, str(exc)
     except RecursionError:
         return None, "nested too deeply to read"
     except ValueError as exc:
@@ -255,12 +270,15 @@ def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[
     return ev, problems
 
 
-def push_exit(outcome: str, *, failures: int, order_failures: int) -> ExitCode:
+def push_exit(outcome: str, *, failures: int, order_failures: int, failed_on: str | None = None) -> ExitCode:
     """The exit code of a listen (docs/exit-codes.md, ``push listen``): 7 for any failed delivery
-    (``failures``: auth or body; ``order_failures``: order problems under ``--strict-order``) or the
-    outcome ``no-task``; 5 for ``max-time`` and 130 for ``interrupted`` (Ctrl-C stopped the receiver)
-    without failures; else 0."""
+    (``failures``: auth or body; ``order_failures``: order problems under ``--strict-order``), the
+    outcome ``no-task``, or a ``completed`` listen whose final state ``--fail-on`` names
+    (``failed_on``: that state, else ``None``); 5 for ``max-time`` and 130 for ``interrupted``
+    (Ctrl-C stopped the receiver) without failures; else 0."""
     if failures or order_failures or outcome == "no-task":
+        return ExitCode.CHECK_FAILED
+    if failed_on is not None and outcome == "completed":
         return ExitCode.CHECK_FAILED
     if outcome == "max-time":
         return ExitCode.TIMEOUT
@@ -291,6 +309,8 @@ class PushSummary:
     latency: dict[str, float | None]
     final_state: str | None
     problems: list[dict[str, Any]]
+    #: The final state when ``--fail-on`` names it and the listen saw the task settle, else ``None``.
+    failed_on: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``summary`` record (docs/push.md); with ``-o json`` the records go under ``records``."""
@@ -312,6 +332,7 @@ class PushSummary:
             "firstDelivery": self.first_delivery,
             "latency": self.latency,
             "finalState": self.final_state,
+            "failedOn": self.failed_on,
             "problems": self.problems,
         }
 
@@ -319,16 +340,19 @@ class PushSummary:
 @dataclass
 class PushChecker:
     """The running account of one listen. ``deliver`` checks one ``Delivery`` and returns the
-    ``Verdict``; ``done`` turns true once a trusted delivery carried a terminal state of the task;
-    ``summary`` ends it. ``emit`` gets every delivery record. ``task_id``: the task the config was
-    registered for (``None``: adopted from the first trusted delivery). ``clock`` (seconds,
-    monotonic) and ``wall_ns`` (nanoseconds since the epoch) are seams for tests."""
+    ``Verdict``; ``done`` is true once a trusted delivery carried a terminal state of the task, or
+    while the task is in an interrupted state; ``summary`` ends it. ``emit`` gets every delivery
+    record. ``task_id``: the task the config was registered for (``None``: adopted from the first
+    trusted delivery). ``fail_on``: canonical states that fail a listen ending in them
+    (``--fail-on``). ``clock`` (seconds, monotonic) and ``wall_ns`` (nanoseconds since the epoch) are
+    seams for tests."""
 
     config: PushConfig
     emit: Emit
     family: Family = Family.V1_0
     task_id: str | None = None
     strict_order: bool = False
+    fail_on: frozenset[str] = frozenset()
     clock: Callable[[], float] = time.perf_counter
     wall_ns: Callable[[], int] = time.time_ns
     t0: float = field(init=False)
@@ -345,6 +369,8 @@ class PushChecker:
     problems: list[dict[str, Any]] = field(default_factory=list)
     lifecycle: Lifecycle = field(init=False)
     _seen: set[str] = field(default_factory=set)
+    #: A trusted delivery brought a terminal state (sticky: a later state change is an order problem).
+    _ended: bool = False
 
     def __post_init__(self) -> None:
         self.t0 = self.clock()
@@ -352,8 +378,11 @@ class PushChecker:
 
     @property
     def done(self) -> bool:
-        """Whether a trusted delivery brought the task to a terminal state."""
-        return self.lifecycle.terminal
+        """Whether the listen can end: a trusted delivery brought the task to a terminal state, or
+        the task is now in an interrupted state (input-required, auth-required: the agent waits for
+        the client and pushes nothing more until it answers). Turns false again when a later
+        delivery resumes an interrupted task."""
+        return self._ended or self.lifecycle.settled
 
     @property
     def final_state(self) -> str | None:
@@ -477,6 +506,7 @@ class PushChecker:
                 order = self._audit(ev)
                 if order:
                     self.out_of_order += 1
+                self._ended = self._ended or self.lifecycle.terminal
         for check, found in (
             ("auth", problems[: len(problems) - len(body_problems)]),
             ("body", body_problems),
@@ -521,15 +551,20 @@ class PushChecker:
         self, outcome: str, *, url: str | None = None, registration: dict[str, Any] | None = None
     ) -> PushSummary:
         """The summary of the listen ending now with ``outcome`` (``completed``: the task reached a
-        terminal state; ``max-time``; ``no-task``: the agent answered a Message; ``interrupted``:
-        the receiver stopped first, on Ctrl-C)."""
+        terminal or interrupted state; ``max-time``; ``no-task``: the agent answered a Message;
+        ``interrupted``: the receiver stopped first, on Ctrl-C)."""
         now = self.clock()
         lat = summarize(self.latencies)
         failures = self.auth_failures + self.invalid
+        state = self.final_state
+        failed_on = state if outcome == "completed" and state in self.fail_on else None
         return PushSummary(
             outcome=outcome,
             exit=push_exit(
-                outcome, failures=failures, order_failures=self.out_of_order if self.strict_order else 0
+                outcome,
+                failures=failures,
+                order_failures=self.out_of_order if self.strict_order else 0,
+                failed_on=failed_on,
             ),
             url=url,
             task_id=self.task_id,
@@ -544,8 +579,9 @@ class PushChecker:
             duration=round(now - self.t0, 6),
             first_delivery=round(self.first, 6) if self.first is not None else None,
             latency={"p50": lat["p50"], "p99": lat["p99"], "max": lat["max"]},
-            final_state=self.final_state,
+            final_state=state,
             problems=self.problems,
+            failed_on=failed_on,
         )
 
 

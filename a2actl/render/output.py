@@ -61,13 +61,20 @@ def json_document(obj: Any) -> str:
     """The ``-o json`` document: ``obj`` indented, UTF-8 text as it is; ``NaN`` and infinities (an
     agent's card or answer may carry them: Python's reader takes them) become ``null`` as in
     ``jsonl_line``, since ``NaN`` is not JSON (RFC 8259 §6) and strict readers refuse the whole
-    document. Objects JSON does not know are written as ``str(obj)``."""
+    document. Objects JSON does not know are written as ``str(obj)``; a lone surrogate (from a
+    ``\\ud800`` escape an agent sent) as its ``\\udXXX`` JSON escape, as in ``jsonl_line``: a UTF-8
+    stream cannot write it."""
     try:
-        return json.dumps(obj, indent=2, ensure_ascii=False, default=str, allow_nan=False)
+        text = json.dumps(obj, indent=2, ensure_ascii=False, default=str, allow_nan=False)
     except ValueError as exc:
         if "Out of range float" not in str(exc):
             raise
-        return json.dumps(_finite(obj), indent=2, ensure_ascii=False, default=str)
+        text = json.dumps(_finite(obj), indent=2, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates, only ever inside JSON strings: escape them
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
 
 
 #: A table view: renders one JSON document (the ``-o json`` shape) on ``Output.out``.

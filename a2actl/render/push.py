@@ -11,10 +11,14 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_bytes, format_seconds
+from a2actl.protocol.versions import TASK_STATES, StateKind
 from a2actl.render.terminal import safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
+
+#: Canonical states in which the agent waits for the client (the listen ends there, as on a terminal one).
+INTERRUPTED = frozenset(name for name, (_, _, kind) in TASK_STATES.items() if kind is StateKind.INTERRUPTED)
 
 
 def record(out: Output, rec: dict[str, Any]) -> None:
@@ -56,6 +60,13 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         "no-task": "no task: the agent answered a Message",
         "interrupted": "interrupted (Ctrl-C)",
     }.get(s["outcome"], s["outcome"])
+    final = s.get("finalState")
+    if s["outcome"] == "completed" and final in INTERRUPTED:
+        outcome = f"task waits for the client: {final}"
+    elif s.get("failedOn"):
+        outcome += f": {s['failedOn']}"
+    if s.get("failedOn"):
+        outcome += " (--fail-on)"
     reg = s.get("registration") or {}
     rows = [
         ("outcome", f"{outcome} (exit {s['exitCode']})"),

@@ -13,11 +13,12 @@ from rich.console import Console, RenderHook
 
 
 def safe(value: Any, limit: int = 500) -> str:
-    """Text for display: control characters escaped (``\\x1b`` → ``\\x1b`` literally), truncated."""
+    """Text for display: control and format characters and lone surrogates escaped (``\\x1b`` →
+    ``\\x1b`` literally, ``\\ud800`` → ``\\ud800``: no UTF-8 stream can write a lone surrogate), truncated."""
     s = "" if value is None else str(value)
     out = []
     for ch in s[:limit]:
-        if unicodedata.category(ch) in ("Cc", "Cf") and ch not in ("\n", "\t"):
+        if unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in ("\n", "\t"):
             out.append(ch.encode("unicode_escape").decode("ascii"))
         else:
             out.append(ch)
@@ -36,9 +37,11 @@ def bar(count: int, top: int, width: int) -> str:
 
 
 def _unsafe_chars() -> dict[int, str]:
-    """Every C0/C1 control (but newline and tab) and every format character (bidi overrides such as
-    U+202E, zero-width joiners), mapped to its escaped spelling (``\\x1b``, ``\\u202e``)."""
-    table: dict[int, str] = {}
+    """Every C0/C1 control (but newline and tab), every format character (bidi overrides such as
+    U+202E, zero-width joiners) and every lone surrogate (U+D800-U+DFFF: a JSON ``\\ud800`` escape
+    decodes to one, and writing it to a UTF-8 stream raises), mapped to its escaped spelling
+    (``\\x1b``, ``\\u202e``, ``\\ud800``)."""
+    table: dict[int, str] = {cp: f"\\u{cp:04x}" for cp in range(0xD800, 0xE000)}
     for cp in list(range(0x00, 0x20)) + [0x7F] + list(range(0x80, 0xA0)):
         if chr(cp) not in "\n\t":
             table[cp] = chr(cp).encode("unicode_escape").decode("ascii")

@@ -11,6 +11,7 @@ unreachable, 4 auth, 5 timeout), so CI logs show why.
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -79,10 +80,19 @@ async def run_job(
     written the same way, the cut checks' errors saying "interrupted", before the interruption
     propagates (exit 130): CI publishes what ran."""
     from a2actl.core.deadline import within
+    from a2actl.core.errors import TimeoutError_
     from a2actl.core.exit_codes import ExitCode
     from a2actl.core.redact import Redactor
 
-    suite = load_suite(suite_path)
+    try:
+        suite = await (
+            _load_off_loop(suite_path) if max_time is None else within(_load_off_loop(suite_path), max_time)
+        )
+    except asyncio.TimeoutError:
+        raise TimeoutError_(
+            f"gave up after --max-time {max_time:g}s: the suite {suite_path} was still being read",
+            hint="a FIFO or <(cmd) that never ends? give the suite as a file",
+        ) from None
     results: list[CheckResult] = []
     reached = False
 
@@ -128,15 +138,38 @@ async def run_job(
     return SmokeRun(suite, results, junit, max_time_reached=reached)
 
 
+async def _load_off_loop(path: str) -> Suite:
+    """``load_suite(path)`` for the event loop: a FIFO or ``<(cmd)`` that never delivers is read in
+    a daemon thread (``core.offloop.read_path``), so ``--max-time`` and Ctrl-C/SIGTERM still end the
+    run (the blocked read ignored both). Raises what ``load_suite`` raises."""
+    from a2actl.core.offloop import read_path
+
+    return await read_path(path, lambda: load_suite(path), "a2actl-suite-file")
+
+
 def validate_job(path: str) -> SuiteCheck:
     """``smoke validate``: load and validate the suite at ``path`` (``load_suite``: ``UsageError``,
     exit 2, with ``FILE:LINE:`` for any problem)."""
     return SuiteCheck(load_suite(path))
 
 
+#: Characters XML 1.0 forbids (§2.2 Char: controls but tab, newline and carriage return; lone
+#: surrogates; U+FFFE and U+FFFF): an agent's text holding one made the whole JUnit file unreadable.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """``text`` with each character XML 1.0 cannot hold written as its escape (``\\x1b``, ``\\ud800``)."""
+    return _NOT_XML.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
+    )
+
+
 def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
     """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read): one testsuite per target,
-    one testcase per check; ``failure`` for fail, ``error`` for error; times in seconds."""
+    one testcase per check; ``failure`` for fail, ``error`` for error; times in seconds. Characters
+    XML 1.0 cannot hold (controls, lone surrogates: from an agent's answer, a check's name) are
+    written as their escapes (``_xml_safe``), so the file always parses."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element(
@@ -172,4 +205,8 @@ def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
                     tc, "error", message=r.message or "check could not run", type=r.kind
                 ).text = text
             ET.SubElement(tc, "system-out").text = text
+    for el in root.iter():
+        el.attrib = {k: _xml_safe(v) for k, v in el.attrib.items()}
+        if el.text:
+            el.text = _xml_safe(el.text)
     return ET.tostring(root, encoding="unicode", xml_declaration=True)

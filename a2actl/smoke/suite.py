@@ -1,7 +1,11 @@
 """Smoke suite files (YAML): loading with line numbers, ``${VAR}`` expansion from the environment, and
 validation against the shipped JSON Schema ``a2actl/schemas/smoke-suite.schema.json``.
 
-Every problem is a ``UsageError`` (exit 2) whose message starts with ``FILE:LINE:``.
+Every problem is a ``UsageError`` (exit 2) whose message starts with ``FILE:LINE:`` (or ``FILE:``
+for the file as a whole: over ``MAX_SUITE_BYTES``, nested too deep, or expanding, through YAML
+aliases, to more than ``MAX_VALUES`` values: a "billion laughs" file would otherwise take minutes
+and gigabytes). A key given twice in one mapping is an error too (YAML 1.2 §3.2.1.1; PyYAML keeps
+the last silently), but a merge key (``<<: *defaults``) may be overridden.
 """
 
 from __future__ import annotations
@@ -9,12 +13,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from a2actl.core.errors import UsageError
 
 KINDS = ("probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth")
+#: A suite file larger than this many bytes is refused, unread (1 MiB, as ``caps lint --config``).
+MAX_SUITE_BYTES = 1024 * 1024
+#: A suite that expands (aliases followed) to more values than this is refused.
+MAX_VALUES = 100_000
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 LINE = "__line__"
 
@@ -48,6 +55,16 @@ def _loader() -> Any:
         """SafeLoader that records each mapping's line (1-based) under ``__line__``."""
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue  # a merge key's values may be overridden; other keys are checked below
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (each key once per mapping)", key_node.start_mark
+                )
+            seen.add(key)
         mapping = yaml.SafeLoader.construct_mapping(loader, node, deep=deep)
         mapping[LINE] = node.start_mark.line + 1
         return mapping
@@ -56,7 +73,26 @@ def _loader() -> Any:
     return LineLoader
 
 
-def _expand(value: Any, env: dict[str, str], where: str) -> Any:
+class _Budget:
+    """Counts the values ``_expand`` builds (``MAX_VALUES``): YAML aliases share one object, but the
+    expanded suite is a tree."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.left = MAX_VALUES
+
+    def spend(self) -> None:
+        self.left -= 1
+        if self.left < 0:
+            raise UsageError(
+                f"{self.path}: the suite expands to over {MAX_VALUES:,} values (YAML aliases that "
+                "repeat each other?): not a smoke suite"
+            )
+
+
+def _expand(value: Any, env: dict[str, str], where: str, budget: _Budget | None = None) -> Any:
+    if budget is not None:
+        budget.spend()
     if isinstance(value, str):
 
         def sub(m: re.Match[str]) -> str:
@@ -72,11 +108,11 @@ def _expand(value: Any, env: dict[str, str], where: str) -> Any:
 
         return _VAR.sub(sub, value)
     if isinstance(value, list):
-        return [_expand(v, env, where) for v in value]
+        return [_expand(v, env, where, budget) for v in value]
     if isinstance(value, dict):
         line = value.get(LINE)
         here = where.rsplit(":", 1)[0] + f":{line}" if line else where
-        return {k: (v if k == LINE else _expand(v, env, here)) for k, v in value.items()}
+        return {k: (v if k == LINE else _expand(v, env, here, budget)) for k, v in value.items()}
     return value
 
 
@@ -89,7 +125,15 @@ def _strip(value: Any) -> Any:
 
 
 def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
-    """Read, expand and validate a suite file. Raises ``UsageError`` with ``FILE:LINE:``."""
+    """Read, expand and validate a suite file. Raises ``UsageError`` with ``FILE:LINE:`` (module
+    docstring)."""
+    try:
+        return _load_suite(path, env)
+    except RecursionError:  # PyYAML composes, and _expand and jsonschema walk, recursively
+        raise UsageError(f"{path}: nested too deeply to be a smoke suite") from None
+
+
+def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     import yaml
     from jsonschema import Draft202012Validator
 
@@ -97,9 +141,14 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
 
     env = dict(os.environ) if env is None else env
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as fh:  # bounded: a suite of /dev/zero must not read forever
+            data = fh.read(MAX_SUITE_BYTES + 1)
     except OSError as exc:
         raise UsageError(f"cannot read suite {path}: {exc.strerror or exc}") from exc
+    if len(data) > MAX_SUITE_BYTES:
+        raise UsageError(f"{path}: over {MAX_SUITE_BYTES:,} bytes: not a smoke suite")
+    try:
+        text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = exc.object[: exc.start].count(b"\n") + 1
         raise UsageError(f"{path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
@@ -111,7 +160,7 @@ def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
         raise UsageError(f"{path}:{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from exc
     if not isinstance(raw, dict):
         raise UsageError(f"{path}:1: a suite is a mapping with 'checks:'")
-    doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}")
+    doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}", _Budget(path))
     errors = sorted(
         Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
         key=lambda e: list(map(str, e.absolute_path)),
@@ -186,6 +235,7 @@ _UNMEASURED_BY_PROBE = ("first_event", "terminal", "session")
 
 def _check_durations(suite: Suite) -> None:
     from a2actl.core.units import parse_duration, parse_size
+    from a2actl.probe.budget import METRICS
 
     for c in suite.checks:
         for key in ("budget", "firstEvent", "heartbeat", "maxAge", "grace", "timeout"):
@@ -198,6 +248,11 @@ def _check_durations(suite: Suite) -> None:
                         "(examples: 5s, 250ms, 2m)"
                     ) from None
         for phase, value in (c.options.get("budgets") or {}).items():
+            if phase not in METRICS:  # as handshake probe --budget PHASE=…: it failed at run time, exit 1
+                raise UsageError(
+                    f"{suite.path}:{c.line}: {c.name}: budgets.{phase}: unknown phase; use one of: "
+                    + ", ".join(sorted(METRICS))
+                )
             if c.kind == "probe" and phase in _UNMEASURED_BY_PROBE:
                 raise UsageError(
                     f"{suite.path}:{c.line}: {c.name}: budgets.{phase}: a probe check never measures "

@@ -548,3 +548,78 @@ def test_diff_corrupted_snapshot_is_usage_error(
         r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
         assert r.exit_code == 2, (args, r.stdout)
         assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize("member", ["skills", "interfaces", "capabilities", "protocolVersions"])
+def test_diff_to_a_snapshot_without_a_member_is_breaking(
+    cli: Any, sandbox: Any, tmp_path: Path, member: str
+) -> None:
+    """``caps diff A B`` with B a snapshot that lacks a member (hand-edited, truncated): every skill,
+    interface or capability lost is breaking, exit 7. It was one risky "unclassified" change
+    (``/skills`` removed), exit 0 under the default --fail-on breaking."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    full = write(tmp_path, "full.json", snap)
+    lacking = write(tmp_path, "lacking.json", {k: v for k, v in snap.items() if k != member})
+    r = cli("caps", "diff", full, lacking, "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert r.json["failed"] is True and r.json["counts"]["breaking"] >= 1
+    assert all(c["path"].startswith(f"/{member}") for c in r.json["changes"])
+    assert all(c["path"] != f"/{member}" or member == "protocolVersions" for c in r.json["changes"])
+
+
+def _a2actl(*args: str, feed: tuple[str, bytes] | None = None) -> tuple[int, str, str]:
+    """``a2actl ARGS`` in a subprocess (a blocked read must not hang the test process); ``feed``:
+    ``(fifo, bytes)`` written once to the FIFO while it runs. Exit code, stdout, stderr."""
+    import subprocess
+    import sys
+    import threading
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+    def writer() -> None:
+        assert feed is not None
+        with open(feed[0], "wb") as w:
+            w.write(feed[1])
+
+    if feed is not None:
+        threading.Thread(target=writer, daemon=True).start()
+    try:
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    return proc.returncode, out, err
+
+
+@pytest.mark.parametrize("where", ["expect", "side"])
+def test_diff_from_a_fifo(sandbox: Any, tmp_path: Path, where: str) -> None:
+    """A FIFO (``<(cmd)``): read on the event loop, one that never delivered ignored --max-time
+    and SIGTERM; and a card given as side A was read twice, the second time empty: exit 6 "not
+    valid JSON". Now --max-time ends the wait (exit 5) and the card is read once."""
+    import os
+
+    fifo = tmp_path / "card.fifo"
+    os.mkfifo(fifo)
+    args = (
+        ["caps", "diff", sandbox.url, "--expect", str(fifo)]
+        if where == "expect"
+        else ["caps", "diff", str(fifo), sandbox.url]
+    )
+    code, _, err = _a2actl(*args, "--max-time", "1")
+    assert code == 5, err
+    card = json.dumps(fetch_card(sandbox)).encode()
+    code, out, err = _a2actl("-o", "json", *args, feed=(str(fifo), card))
+    assert code == 0, err
+    assert json.loads(out)["changes"] == []
+
+
+def test_diff_side_that_is_neither_a_snapshot_nor_a_card(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``card get -o json`` output (the card under "card") given as side A was read as a card with
+    no interfaces and no skills: everything on B was "added", exit 0 whatever B lost."""
+    wrapped = write(tmp_path, "wrapped.json", {"source": sandbox.url, "card": fetch_card(sandbox)})
+    r = cli("caps", "diff", wrapped, sandbox.url, "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert "neither an a2actl snapshot nor an agent card" in r.json["error"]["message"]

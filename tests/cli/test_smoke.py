@@ -168,6 +168,16 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
         ),
         # a file that is not UTF-8: was exit 1, "unexpected UnicodeDecodeError"
         ("targets: [x]\nchecks:\n  - kind: send\n    text: caf\udce9\n", "not UTF-8 text", 4),
+        # a key given twice: PyYAML kept the last silently (here: a send check run as a probe)
+        ("targets: [x]\nchecks:\n  - kind: send\n    kind: probe\n", "duplicate key 'kind'", 4),
+        # a phase no probe knows: valid for 'validate', then exit 1 'unexpected ValueError' at run time,
+        # with no JUnit file
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    budgets: {rpcc: 1s}\n",
+            "budgets.rpcc: unknown phase",
+            3,
+        ),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    budgets: {1: 1s}\n", "budgets.1: unknown phase", 3),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
@@ -180,6 +190,70 @@ def test_bad_suites_are_one_line_usage_errors(
         lines = [x for x in r.stderr.splitlines() if x.strip()]
         assert len(lines) == 1 and needle in lines[0] and f"{path}:{line}:" in lines[0], r.stderr
         assert "Traceback" not in r.stderr
+
+
+def _laughs(levels: int) -> str:
+    rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    rows += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return "targets: [x]\n" + "\n".join(rows) + "\nchecks:\n  - kind: probe\n"
+
+
+@pytest.mark.parametrize(
+    "body, needle",
+    [
+        # YAML aliases that repeat each other ("billion laughs"): 9^8 values took 40 s and 2.3 GB
+        # before the schema said 'a0' is unknown; one level more ran out of memory
+        (_laughs(8), "expands to over 100,000 values"),
+        # PyYAML composes nested collections recursively: exit 1 'unexpected RecursionError'
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: " + "[" * 5000 + "]" * 5000 + "\n",
+            "nested too deeply",
+        ),
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: " + "{a: " * 5000 + "1" + "}" * 5000 + "\n",
+            "nested too deeply",
+        ),
+        ("targets: [x]\nchecks:\n  - kind: probe\n" + "# padding\n" * 120_000, "over 1,048,576 bytes"),
+    ],
+)
+def test_hostile_suites_are_one_line_usage_errors(cli: Any, tmp_path: Path, body: str, needle: str) -> None:
+    path = suite(tmp_path, body)
+    started = time.monotonic()
+    for cmd in ("validate", "run"):
+        r = cli("smoke", cmd, path)
+        assert r.exit_code == 2, r.stderr
+        lines = [x for x in r.stderr.splitlines() if x.strip()]
+        assert len(lines) == 1 and needle in lines[0] and lines[0].startswith(f"a2actl: {path}:"), r.stderr
+    assert time.monotonic() - started < 20
+
+
+def test_yaml_merge_keys_may_be_overridden(cli: Any, tmp_path: Path) -> None:
+    """The duplicate-key rule leaves merges alone: ``<<: *base`` then a key of the base."""
+    path = suite(
+        tmp_path,
+        "targets: [x]\nchecks:\n  - &base {kind: probe, samples: 2}\n  - <<: *base\n    samples: 3\n    name: two\n",
+    )
+    r = cli("smoke", "validate", path, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [c["name"] for c in r.json["checks"]] == ["probe #1", "two"]
+
+
+def test_the_junit_file_parses_whatever_the_agent_says(cli: Any, fault: str, tmp_path: Path) -> None:
+    """An agent's error message (or a check's name) holding characters XML 1.0 cannot hold (NUL,
+    ESC) went into the JUnit file as they were: no JUnit reader could parse it, so CI showed nothing."""
+    path = suite(
+        tmp_path,
+        f"name: 'suite \\e[31m'\ntargets: [{fault}/ctlerror/agent-card.json]\nchecks:\n"
+        '  - kind: send\n    name: "send \\0 \\e"\n    text: hi\n',
+    )
+    out = tmp_path / "smoke.xml"
+    r = run(cli, path, "--junit", str(out))
+    assert r.exit_code == 7, r.stdout[-600:]
+    assert "on\x00fire\x1b[2J" in r.json["results"][0]["message"]
+    xml = JUnitXml.fromfile(str(out))
+    (case,) = [case for ts in xml for case in ts]
+    assert case.name == "send \\x00 \\x1b"
+    assert isinstance(case.result[0], Error) and "on\\x00fire\\x1b[2J" in case.result[0].message
 
 
 def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_path: Path) -> None:
@@ -398,3 +472,49 @@ def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: 
     assert [c.name for c in cases_] == ["quick", "slow", "never run"]
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
     assert "interrupted" in cases_[1].result[0].message
+
+
+def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
+    """A FIFO (or ``<(cmd)``) with no writer: ``smoke run`` blocked in ``open`` on the event loop,
+    ignoring --max-time and SIGTERM until a writer came. It is read off the loop: --max-time is
+    exit 5 naming the suite, SIGTERM exit 130. A pipe that delivers a suite still runs it."""
+    import os
+
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+
+    def start(*extra: str) -> subprocess.Popen[str]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "smoke", "run", str(fifo), *extra],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    for extra, signalled, code in ((("--max-time", "1"), False, 5), ((), True, 130)):
+        proc = start(*extra)
+        try:
+            if signalled:
+                time.sleep(1.5)
+                proc.send_signal(signal.SIGTERM)
+            _, err = proc.communicate(timeout=15)
+        finally:
+            if proc.poll() is None:  # blocked for good: give it its writer so it can end
+                with open(fifo, "w") as w:
+                    w.write("x\n")
+                proc.communicate(timeout=15)
+        assert proc.returncode == code, err
+        assert ("still being read" in err) if code == 5 else ("interrupted" in err), err
+    (tmp_path / "empty.jsonl").write_text("")
+    body = f"checks: [{{kind: dlq-depth, source: {tmp_path / 'empty.jsonl'}, max: 0}}]\n"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "json", "smoke", "run", str(fifo)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    with open(fifo, "w") as w:
+        w.write(body)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["passed"] == 1

@@ -236,6 +236,96 @@ def test_an_agent_that_needs_a_bearer_token(push_cli: Any, sandbox_auth: Any) ->
     assert AGENT_TOKEN not in r.stdout + r.stderr
 
 
+@pytest.mark.parametrize(
+    ("fail_on", "code", "failed_on"), [([], 0, None), (["--fail-on", "input-required"], 7, "input-required")]
+)
+def test_a_task_that_stops_at_input_required_ends_the_listen(
+    push_cli: Any, push_sandbox: Any, fail_on: list[str], code: int, failed_on: str | None
+) -> None:
+    """input-required is an interrupted state: the agent waits for the client and pushes nothing
+    more. The listen ends there as stream tail does (exit 0 unless --fail-on names it); it waited
+    for --max-time and exited 5."""
+    started = time.monotonic()
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/input", "--max-time", "30",
+        "-o", "json", *fail_on,
+    )  # fmt: skip
+    assert r.exit_code == code, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["outcome"], doc["finalState"], doc["failedOn"]) == ("completed", "input-required", failed_on)
+    assert doc["exitCode"] == code and doc["invalid"] == 0
+    assert time.monotonic() - started < 20
+
+
+def test_fail_on_a_terminal_state(push_cli: Any, push_sandbox: Any) -> None:
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/fail", "--max-time", "30", "-o", "json",
+        "--fail-on", "failed,rejected",
+    )  # fmt: skip
+    assert r.exit_code == 7, r.stdout + r.stderr
+    assert (r.json["outcome"], r.json["finalState"], r.json["failedOn"]) == ("completed", "failed", "failed")
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/fail", "--max-time", "30", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0 and r.json["failedOn"] is None, r.stdout + r.stderr
+    r = push_cli("push", "listen", "--fail-on", "completed", "--max-time", "1", "-o", "json")
+    assert r.exit_code == 2 and "--fail-on" in r.json["error"]["message"]
+
+
+def test_an_interrupted_task_that_resumes_keeps_the_listen_going(push_cli: Any, push_sandbox: Any) -> None:
+    """The client answers within --linger: the task resumes, and the listen follows it to its end
+    (here past the --linger that began at input-required)."""
+
+    def waiting() -> set[str]:
+        r = httpx.post(
+            push_sandbox.url + "/a2a/jsonrpc",
+            headers={"A2A-Version": "1.0"},
+            json={"jsonrpc": "2.0", "id": 1, "method": "ListTasks", "params": {}},
+            timeout=5,
+        ).json()
+        return {t["id"] for t in r["result"]["tasks"] if t["status"]["state"] == "TASK_STATE_INPUT_REQUIRED"}
+
+    before = waiting()  # other tests' tasks, whose receivers are gone
+    bg = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "/input", "--max-time", "30", "--linger", "3",
+        "-o", "jsonl", background=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    task = None
+    while task is None and time.monotonic() < deadline:
+        task = next(iter(waiting() - before), None)
+        time.sleep(0.1)
+    assert task is not None
+    httpx.post(
+        push_sandbox.url + "/a2a/jsonrpc",
+        headers={"A2A-Version": "1.0"},
+        json={
+            "jsonrpc": "2.0",
+            "id": 2,
+            "method": "SendMessage",
+            "params": {
+                "message": {
+                    "messageId": "m-more",
+                    "taskId": task,
+                    "role": "ROLE_USER",
+                    "parts": [{"text": "/slow 2"}],
+                },
+                "configuration": {"returnImmediately": True},
+            },
+        },
+        timeout=10,
+    )
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    *records, summary = r.jsonl
+    assert summary["taskId"] == task and summary["finalState"] == "completed"
+    assert [rec["state"] for rec in records if rec["state"]][-3:] == [
+        "input-required",
+        "working",
+        "completed",
+    ]
+
+
 def test_an_agent_without_push_refuses_the_registration(push_cli: Any, sandbox_lying: Any) -> None:
     task = start_task(sandbox_lying.url, "/slow 1")
     r = push_cli(
@@ -289,6 +379,26 @@ def test_a_delivery_right_after_the_terminal_one_is_still_checked(push_cli: Any,
     doc = r.json
     assert doc["outcome"] == "completed" and doc["deliveries"] == 2
     assert [o["rule"] for o in doc["records"][1]["order"]] == ["illegal-transition"]
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_a_lone_surrogate_in_a_delivery_is_shown_escaped(push_cli: Any, free_port: int, fmt: str) -> None:
+    """A JSON ``\\ud800`` escape decodes to a lone surrogate, which no UTF-8 stream can write: the
+    summary (its task id) was lost to exit 1 "unexpected UnicodeEncodeError" in table and -o json."""
+    bg = push_cli(
+        "push", "listen", "--listen", f"127.0.0.1:{free_port}", "--push-token-env", "PUSH_TOKEN", "--max-time", "30",
+        "-o", fmt, env=ENV, background=True,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    body = json.dumps(status("TASK_STATE_COMPLETED", task="t-\ud800")).encode()  # the \\ud800 escape
+    assert b"t-\\ud800" in body
+    assert post(url, body) == 204
+    r = bg.result()
+    assert r.exit_code == 0, r.stdout + r.stderr
+    if fmt == "json":
+        assert r.json["taskId"] == "t-\ud800" and r.json["outcome"] == "completed"
+    else:
+        assert "t-\\ud800" in r.stdout
 
 
 def test_a_connection_idle_past_5_s_still_carries_a_delivery(push_cli: Any, free_port: int) -> None:
@@ -404,6 +514,31 @@ def test_bad_options_exit_2(push_cli: Any, args: list[str], needle: str) -> None
     r = push_cli("push", "listen", *args, "--max-time", "5", "-o", "json")
     assert r.exit_code == 2, r.stdout + r.stderr
     assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "value"),
+    [
+        (["--push-token-env", "HOOK_SECRET"], "tok\u00e9n"),
+        (["--push-token-env", "HOOK_SECRET"], "tok\nen"),
+        (["--push-token-env", "HOOK_SECRET"], "tok\x1ben"),
+        (["--auth-scheme", "Bearer", "--push-credentials-env", "HOOK_SECRET"], "cr\u00e9d"),
+    ],
+)
+def test_a_secret_no_header_can_carry_is_exit_2(
+    push_cli: Any, push_sandbox: Any, args: list[str], value: str
+) -> None:
+    """The agent sends the token (credentials) back in a header: a line break, a control or
+    non-ASCII character can never arrive. It was registered anyway, and the listen waited for
+    --max-time (exit 5, blaming the clock); now exit 2 naming the variable, never the value."""
+    r = push_cli(
+        "push", "listen", "--register", push_sandbox.url, "--send", "hi", *args, "--max-time", "10", "-o", "json",
+        env={"HOOK_SECRET": value},
+    )  # fmt: skip
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert "HOOK_SECRET" in r.json["error"]["message"] and value not in r.stdout + r.stderr
+    r = push_cli("push", "listen", "--auth-scheme", "B\u00e9arer", "--max-time", "1", "-o", "json")
+    assert r.exit_code == 2 and "--auth-scheme" in r.json["error"]["message"]
 
 
 def test_ctrl_c_ends_with_the_summary_and_exit_130(tmp_path: Path) -> None:

@@ -154,3 +154,49 @@ def test_fail_on(fail_on: str, classes: list[str], expected: bool) -> None:
         "class": "risky",
         "reason": "r",
     }
+
+
+def _full() -> dict[str, Any]:
+    from a2actl.caps.snapshot import snapshot
+    from tests.unit.caps.test_snapshot import V03
+
+    card = {**V03, "capabilities": {"streaming": True, "pushNotifications": True, "extensions": [
+        {"uri": "https://x.example/ext", "required": True}]}}  # fmt: skip
+    return snapshot(card)
+
+
+@pytest.mark.parametrize(
+    "member",
+    [
+        "skills", "interfaces", "capabilities", "protocolVersions", "bindings", "defaultInputModes",
+        "defaultOutputModes", "securitySchemes", "securityRequirements", "extensions",
+    ],
+)  # fmt: skip
+def test_a_member_left_out_reads_as_an_empty_one(member: str) -> None:
+    """A snapshot without ``skills`` (hand-edited, truncated) lost every skill: each removal is
+    breaking, as when the member is there but empty. It was one risky "unclassified" change, so
+    --fail-on breaking (the default) passed a target that lost every skill, interface or
+    capability."""
+    before = _full()
+    lacking = {k: v for k, v in before.items() if k != member}
+    emptied = {**before, member: type(before[member])()}
+    got = [(c.path, c.op, c.klass) for c in diff_snapshots(before, lacking)]
+    assert got == [(c.path, c.op, c.klass) for c in diff_snapshots(before, emptied)]
+    assert got, member
+    if member not in ("securityRequirements", "extensions"):
+        assert {c.klass for c in diff_snapshots(before, lacking)} >= {"breaking"}, member
+
+
+def test_a_hand_written_expectation_that_leaves_out_a_member_is_not_a_change_of_it() -> None:
+    """An expectation naming a skill but not its securityRequirements, and no capabilities: the
+    target needing no authentication read as "now requires authentication ([])", breaking."""
+    target = _full()
+    target["securityRequirements"] = []
+    target["skills"]["echo"]["securityRequirements"] = []
+    expect = {"a2actlSnapshot": 1, "skills": {"echo": {"name": "Echo"}}}
+    changes = diff_snapshots(expect, target)
+    # only the extension the expectation does not name and clients must activate is not cosmetic
+    assert [(c.path, c.klass) for c in changes if c.klass != "cosmetic"] == [
+        ("/extensions/https:~1~1x.example~1ext", "risky")
+    ]
+    assert {c.path for c in changes} >= {"/skills/img", "/capabilities/streaming"}

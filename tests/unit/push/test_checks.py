@@ -145,6 +145,15 @@ def test_an_invalid_body_is_400_and_exit_7(body: Any, rule: str) -> None:
         (b"\xff{}", "not UTF-8 at byte 0"),
         (b"", "Expecting value"),
         (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+        # json.loads takes these literals; JSON has no such values (RFC 8259 §6): valid was true
+        (
+            json.dumps(status("TASK_STATE_WORKING", ts=None)).replace("}}}", '}, "x": NaN}}').encode(),
+            "NaN is not JSON",
+        ),
+        (
+            b'{"task": {"id": "a", "status": {"state": "TASK_STATE_WORKING"}, "n": -Infinity}}',
+            "-Infinity is not",
+        ),
     ],
 )
 def test_a_body_that_is_not_utf8_json_says_why(raw: bytes, why: str) -> None:
@@ -191,6 +200,40 @@ def test_a_state_going_back_is_out_of_order_and_interrupted_tasks_may_resume() -
     c.deliver(delivery(status("TASK_STATE_SUBMITTED", ts="2027-01-15T07:59:59.900Z")))
     assert [r["order"] for r in records[:2]] == [[], []]
     assert records[2]["order"][0]["rule"] == "illegal-transition"
+
+
+@pytest.mark.parametrize("state", ["TASK_STATE_INPUT_REQUIRED", "TASK_STATE_AUTH_REQUIRED"])
+def test_an_interrupted_state_ends_the_listen_until_the_task_resumes(state: str) -> None:
+    """The agent waits for the client: no push comes by itself, so the listen may end (as stream
+    tail does); a delivery that resumes the task takes that back. A terminal state stays the end."""
+    c, _ = checker()
+    c.deliver(delivery(status("TASK_STATE_WORKING")))
+    assert not c.done
+    c.deliver(delivery(status(state, ts="2027-01-15T07:59:59.800Z")))
+    assert c.done
+    s = c.summary("completed")
+    assert (s.exit, s.final_state, s.failed_on) == (ExitCode.OK, c.final_state, None)
+    c.deliver(delivery(status("TASK_STATE_WORKING", ts="2027-01-15T07:59:59.900Z")))
+    assert not c.done
+    c.deliver(delivery(status("TASK_STATE_COMPLETED", ts="2027-01-15T07:59:59.950Z")))
+    c.deliver(delivery(status("TASK_STATE_WORKING", ts="2027-01-15T07:59:59.990Z")))  # illegal: still ended
+    assert c.done
+
+
+def test_fail_on_names_the_final_state() -> None:
+    c, _ = checker(fail_on=frozenset({"input-required"}))
+    c.deliver(delivery(status("TASK_STATE_INPUT_REQUIRED")))
+    s = c.summary("completed")
+    assert (s.exit, s.failed_on, s.to_json()["failedOn"]) == (
+        ExitCode.CHECK_FAILED,
+        "input-required",
+        "input-required",
+    )
+    # Only a listen that saw the task settle fails on its state; --max-time stays 5.
+    assert c.summary("max-time").exit == ExitCode.TIMEOUT
+    c, _ = checker(fail_on=frozenset({"failed"}))
+    c.deliver(delivery(status("TASK_STATE_COMPLETED")))
+    assert (c.summary("completed").exit, c.summary("completed").failed_on) == (ExitCode.OK, None)
 
 
 def test_max_time_without_failures_is_5() -> None:

@@ -58,3 +58,31 @@ def test_the_render_hook_escapes_every_control_and_format_character() -> None:
     unsafe = "".join(chr(c) for c in range(sys.maxunicode + 1) if _unsafe(chr(c)) and chr(c) != "\t")
     r.out.print(Text(unsafe + "\U000e0020"))
     assert _unsafe(out.getvalue()) == []
+
+
+def test_a_lone_surrogate_is_escaped_on_every_path_to_a_utf8_stream() -> None:
+    """A JSON ``\\ud800`` escape from an agent decodes to a lone surrogate; a UTF-8 stream refuses
+    to write it (exit 1 "unexpected UnicodeEncodeError", the result lost). Table text, narration,
+    errors and the -o json document write its escape instead (-o jsonl already did)."""
+    import json
+
+    def strict() -> io.TextIOWrapper:
+        return io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict", write_through=True)
+
+    out, err = strict(), strict()
+    r = Output("table", stdout=out, stderr=err)
+    r.out.print(Text("id \ud800"))
+    r.warn("w \udfff")
+    r.note("n \ud800")
+    r.error({"error": {"message": "m \ud800", "hint": "h \udc00"}})
+    assert out.buffer.getvalue() == b"id \\ud800\n"  # type: ignore[attr-defined]
+    assert err.buffer.getvalue().decode().splitlines() == [  # type: ignore[attr-defined]
+        "warning: w \\udfff",
+        "n \\ud800",
+        "a2actl: m \\ud800 (hint: h \\udc00)",
+    ]
+    assert safe("\ud800") == "\\ud800"
+    for fmt in ("json", "jsonl"):
+        out = strict()
+        Output(fmt, stdout=out, stderr=strict()).data({"id": "x\ud800é"})
+        assert json.loads(out.buffer.getvalue()) == {"id": "x\ud800é"}  # type: ignore[attr-defined]
