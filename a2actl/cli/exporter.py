@@ -127,10 +127,15 @@ def exporter(
 
     base = replace(run.settings, headers=(), token=None)
     modules = load_config(config)
+    for m in modules.values():
+        if m.note:
+            run.out.note(m.note)
     seconds = duration(interval, "--interval", positive=True) or 30.0
     if module_name not in modules:
         raise UsageError(f"--module {module_name!r}: no such module (modules: {', '.join(sorted(modules))})")
     inv = _inventory(inventory, modules[module_name]) if inventory else None
+    for note in inv.notes if inv is not None else ():
+        run.out.note(note)  # a nested catalog not followed, a token's 'Bearer ' word dropped
     interval_given = getattr(ctx.get_parameter_source("interval"), "name", "DEFAULT") != "DEFAULT"
     if inventory is None and (module_name != "default" or interval_given):
         raise UsageError("--interval and --module choose how --inventory is probed: give --inventory FILE")
@@ -155,20 +160,14 @@ def exporter(
 
 
 def _inventory(path: str, module: Module) -> Inventory:
-    """Load ``--inventory`` and check what the loop will need: every ``token_env`` set, every label
-    name one Prometheus accepts and the exporter does not set itself (``--check-config`` refuses
-    what serving would). Raises ``UsageError`` (exit 2)."""
-    from a2actl.core.errors import UsageError
+    """Load ``--inventory`` (which checks every agent's headers and ``tokenEnv``: set and sendable)
+    and check what the loop will need: every label name one Prometheus accepts and the exporter does
+    not set itself (``--check-config`` refuses what serving would). Raises ``UsageError`` (exit 2)."""
     from a2actl.exporter.metrics import label_names
     from a2actl.fleet.inventory import load_inventory
 
     inv = load_inventory(path)
     label_names([(a.name, a.url, a.labels) for a in inv.agents])
-    for spec in inv.agents:
-        if spec.token_env and spec.token() is None:
-            raise UsageError(
-                f"inventory agent {spec.name!r}: tokenEnv {spec.token_env}: that environment variable is not set or empty"
-            )
     return inv
 
 

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from a2actl.cli.context import Invocation
-    from a2actl.fleet.inventory import AgentSpec
     from a2actl.fleet.report import FleetReport
 
 app = typer.Typer(
@@ -29,19 +28,6 @@ _CHECKS_HELP = (
     "Comma-separated: card (fetch and parse the card), validate (schema-check it), rpc (negotiate and "
     "answer a first GetTask), send (a blocking SendMessage). Default card,validate,rpc."
 )
-
-
-def _check_tokens(agents: Iterable[AgentSpec]) -> None:
-    """Every ``tokenEnv`` an agent names must be set (exit 2 otherwise, as the global ``--token-env``
-    and ``a2actl exporter --inventory``): a typo must not send the agent no token and report ``auth``."""
-    from a2actl.core.errors import UsageError
-
-    for spec in agents:
-        if spec.token_env and spec.token() is None:
-            raise UsageError(
-                f"inventory agent {spec.name!r}: tokenEnv {spec.token_env}: that environment variable "
-                "is not set or empty"
-            )
 
 
 def _write(path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]) -> None:
@@ -230,7 +216,6 @@ def probe_cmd(
             check_writable(ctx, path, option)
     trace = traced(ctx, otlp)
     inv = run.run(open_inventory(inventory, settings, run.sink))
-    _check_tokens(inv.agents)
     notes = list(inv.notes)
     if inv.skipped:
         notes.append(

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 
 from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError
+from a2actl.core.headers import bare_token, checked_token, header_problem, is_field_name
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
 
@@ -72,7 +73,6 @@ _AGENT_KEYS = {"url", "cardUrl", "card_url", "name", "labels", "headers", "token
 _AGENT_KEYS_LEGACY = {"id", "description", "tags", "updatedAt", "version"}  # earlier ai-catalog draft
 _DEFAULT_KEYS = {"labels", "headers", "tokenEnv", "token_env", "budget"}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Header names whose values are credentials even when ``a2actl.core.redact`` does not know the name
@@ -115,11 +115,13 @@ class AgentSpec:
         return normalise_url(self.url)
 
     def token(self) -> str | None:
-        """The bearer token from ``token_env`` (``None`` when unset or empty)."""
+        """The bearer token from ``token_env`` (``None`` when unset or empty), without a leading
+        ``Bearer`` word (``a2actl.core.headers.bare_token``: a2actl adds the scheme itself). Loading
+        the inventory checked that it can be sent (``parse_inventory``)."""
         if not self.token_env:
             return None
         value = os.environ.get(self.token_env, "").strip()
-        return value or None
+        return bare_token(value)[0] if value else None
 
     def to_json(self) -> dict[str, Any]:
         """``{"url", "name", "labels", "headerNames", "tokenEnv", "budget"}``: header NAMES only, never
@@ -171,7 +173,12 @@ class Inventory:
 
 
 class _EntryError(Exception):
-    """An error in one entry; the caller adds the file and the line or entry path."""
+    """An error in one entry; the caller adds the file and the line or entry path. ``hint``: a
+    one-line suggestion for the ``UsageError``."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def check_url(text: str) -> str:
@@ -372,7 +379,7 @@ def parse_inventory(
             return _finish(_agents_from_object(doc, lines), source, fmt)
         raise _EntryError("an object without 'agents' (an inventory) or 'entries' (an AI Catalog)")
     except _EntryError as exc:
-        raise UsageError(f"inventory {source}: {exc}") from exc
+        raise UsageError(f"inventory {source}: {exc}", hint=exc.hint) from exc
 
 
 def _finish(
@@ -382,6 +389,8 @@ def _finish(
     seen: set[str] = set()
     agents: list[AgentSpec] = []
     dropped: list[str] = []
+    notes = list(notes)
+    scheme_noted: set[str] = set()
     for spec in specs:
         key = spec.key
         if key in seen:
@@ -398,6 +407,13 @@ def _finish(
         token = spec.token()
         if token:
             register_secret(token)
+            var = spec.token_env or ""
+            if var not in scheme_noted and bare_token(os.environ.get(var, "").strip())[1]:
+                scheme_noted.add(var)  # one note per variable, not one per agent that uses it
+                notes.append(
+                    f"tokenEnv {var} starts with 'Bearer '; sending the token after it "
+                    "(a2actl adds the Bearer scheme itself)"
+                )
     if not agents:
         raise UsageError(f"inventory {source} lists no agents")
     return Inventory(
@@ -529,8 +545,9 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 def _headers(value: Any, what: str) -> dict[str, str]:
     headers = _str_map(value, what)
     for name, raw in list(headers.items()):
-        if not _HEADER_NAME.match(name):
-            raise _EntryError(f"{what}: {name!r} is not a header name")
+        if not is_field_name(name):
+            shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "…"
+            raise _EntryError(f"{what}: {shown} is not a header name")
 
         def env(m: re.Match[str], name: str = name) -> str:
             var = m.group(1)
@@ -540,8 +557,9 @@ def _headers(value: Any, what: str) -> dict[str, str]:
             return os.environ[var]
 
         value_ = _ENV_REF.sub(env, raw)
-        if "\n" in value_ or "\r" in value_:
-            raise _EntryError(f"{what}.{name}: a header value cannot hold a line break")
+        problem = header_problem(name, value_)
+        if problem:  # never the value: it may be a secret
+            raise _EntryError(f"{what}.{name}: {problem[0]}", hint=problem[1])
         if value_ != raw:
             register_secret(value_)
         headers[name] = value_
@@ -571,6 +589,22 @@ def _token_env(entry: Mapping[str, Any], what: str) -> str | None:
     return value
 
 
+def _check_token(var: str | None, what: str) -> None:
+    """The token the variable ``var`` holds must be set, non-empty and sendable
+    (``a2actl.core.headers.checked_token``: printable ASCII on one line, after one optional leading
+    ``Bearer`` word): as the global ``--token-env``. A typo must not send the agent no token and
+    report ``auth``. Raises ``_EntryError`` naming the variable, never its value."""
+    if var is None:
+        return
+    value = os.environ.get(var, "").strip()
+    if not value:
+        raise _EntryError(f"{what}: tokenEnv {var}: that environment variable is not set or empty")
+    try:
+        checked_token(value, f"{what}: tokenEnv {var}")
+    except UsageError as exc:
+        raise _EntryError(exc.message, hint=exc.hint) from None
+
+
 def _defaults(doc: Mapping[str, Any], lines: _Lines | None) -> dict[str, Any]:
     raw = doc.get("defaults")
     if raw is None:
@@ -592,6 +626,7 @@ def _defaults(doc: Mapping[str, Any], lines: _Lines | None) -> dict[str, Any]:
 def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | None) -> AgentSpec:
     where = _where(path, entry, lines)
     if isinstance(entry, str):
+        _check_token(defaults.get("token_env"), where)
         try:
             return AgentSpec(
                 url=check_url(entry),
@@ -623,6 +658,7 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
         labels["tags"] = ",".join(str(t) for t in tags)
     headers = {**defaults.get("headers", {}), **_headers(entry.get("headers"), f"{where}.headers")}
     token_env = _token_env(entry, where) or defaults.get("token_env")
+    _check_token(token_env, where)
     budget = _budget(entry.get("budget"), where)
     return AgentSpec(
         url=url,

@@ -20,7 +20,7 @@ from a2actl.server.sandbox.server import RunningSandbox
 from tests.conftest import TOKEN
 from tests.fleet_server import FleetServer, Planned, expected_causes, expected_funnel, plan, write_inventory
 
-#: One of each way to fail, several healthy kinds, Host-routed agents, a transient (flaky) kind.
+#: One of each way to fail, several healthy kinds, a transient (flaky) kind.
 MIX: dict[str, int] = {
     "healthy": 4,
     "rest": 2,
@@ -51,7 +51,9 @@ def fleet() -> Iterator[FleetServer]:
 
 @pytest.fixture(scope="module")
 def mixed(fleet: FleetServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Planned]]:
-    agents = plan(fleet.url, MIX, by_host=1)
+    # by path only: an inventory cannot carry a Host header (the HTTP client owns it: exit 2); the
+    # Host-routed agents are checked in tests/unit/fleet, whose AgentSpecs are built directly
+    agents = plan(fleet.url, MIX)
     path = tmp_path_factory.mktemp("fleet") / "fleet.json"
     write_inventory(path, agents)
     return path, agents
@@ -650,3 +652,53 @@ def test_a_merge_of_shards_counts_each_duplicate_once(
     assert [got for got, _ in per_shard] == [want for _, want in per_shard]
     merged = cli("fleet", "report", *files, "-o", "json")
     assert merged.exit_code == 0 and merged.json["totals"]["duplicates"] == 4
+
+
+def test_a_token_env_holding_its_bearer_word_is_sent_once(
+    sandbox_auth: RunningSandbox, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as --token-env: the word is dropped with a note, not sent as 'Bearer Bearer …' (an auth failure)
+    monkeypatch.setenv("FLEET_SCHEMED_TOKEN", f"Bearer {TOKEN}")
+    inv = tmp_path / "auth.yaml"
+    inv.write_text(f"agents:\n  - url: {sandbox_auth.url}\n    tokenEnv: FLEET_SCHEMED_TOKEN\n")
+    r = cli("fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    (agent,) = r.json["agents"]
+    assert agent["ok"] and agent["cause"] is None
+    assert any("tokenEnv FLEET_SCHEMED_TOKEN starts with 'Bearer '" in n for n in r.json["notes"])
+    assert TOKEN not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "names"),
+    [
+        ({"headers": {"Content-Length": "5"}}, "headers.Content-Length"),
+        ({"headers": {"Host": "other.example"}}, "headers.Host"),
+        ({"headers": {"X-Api-Key": "${FLEET_KEY_WITH_A_BREAK}"}}, "headers.X-Api-Key"),
+        ({"tokenEnv": "FLEET_TOKEN_WITH_A_BREAK"}, "tokenEnv FLEET_TOKEN_WITH_A_BREAK"),
+        ({"tokenEnv": "FLEET_TOKEN_NOT_ASCII"}, "tokenEnv FLEET_TOKEN_NOT_ASCII"),
+    ],
+)
+def test_inventory_headers_and_tokens_follow_the_command_line_rules(
+    fresh_fleet: FleetServer,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    entry: dict[str, Any],
+    names: str,
+) -> None:
+    # exit 2 before any request, naming the file, the entry and the header or variable, never a value
+    # (it was a probe that failed as http-4xx or protocol, or a token sent as it was)
+    monkeypatch.setenv("FLEET_KEY_WITH_A_BREAK", "s3cret-key\r\nX-Injected: yes")
+    monkeypatch.setenv("FLEET_TOKEN_WITH_A_BREAK", "s3cret-token\nmore")
+    monkeypatch.setenv("FLEET_TOKEN_NOT_ASCII", "s3cr\u00e9t-token")
+    inv = tmp_path / "fleet.json"
+    inv.write_text(
+        json.dumps({"agents": [f"{fresh_fleet.url}/a/healthy-0", {"url": fresh_fleet.url, **entry}]})
+    )
+    r = cli("fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    message = r.json["error"]["message"]
+    assert message.startswith(f"inventory {inv}: agents[1]") and names in message
+    assert "s3cr" not in r.stdout + r.stderr
+    assert fresh_fleet.stats()["requests"] == 0  # refused before any request
