@@ -174,7 +174,7 @@ class HttpTransport:
         hop = origin(url.scheme, url.host, url.port)
         if guard is None or not guard.check(hop):
             return
-        for name in secret_names(list(request.headers.keys())):
+        for name in secret_names(list(request.headers.items())):
             del request.headers[name]
         note = guard.note(hop)
         if note and self._logs:
@@ -247,7 +247,7 @@ class HttpTransport:
         request.extensions["trace"] = clock.trace
         if self.settings.follow_redirects:
             request.extensions[_GUARD] = RedirectGuard(
-                origin(parsed.scheme, host, port), secret_names(k for k, _ in hdrs.items())
+                origin(parsed.scheme, host, port), secret_names(hdrs.items())
             )
         ip, dns_s = await self._resolve(host, port)
         clock.timing.time_namelookup = dns_s

@@ -65,7 +65,7 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
     from websockets.datastructures import Headers
     from websockets.uri import parse_uri
 
-    from a2actl.core.redact import is_sensitive_header
+    from a2actl.core.redact import is_secret_header
 
     class Connect(connect):
         def process_redirect(self, exc: Exception) -> Exception | str:
@@ -79,7 +79,7 @@ def _redirect_policy(follow: bool) -> type[WsConnect]:
                     self.additional_headers = Headers(
                         (k, v)
                         for k, v in Headers(self.additional_headers).raw_items()
-                        if not is_sensitive_header(k)
+                        if not is_secret_header(k, v)
                     )
             return new
 

@@ -702,3 +702,72 @@ def test_inventory_headers_and_tokens_follow_the_command_line_rules(
     assert message.startswith(f"inventory {inv}: agents[1]") and names in message
     assert "s3cr" not in r.stdout + r.stderr
     assert fresh_fleet.stats()["requests"] == 0  # refused before any request
+
+
+@pytest.fixture
+def hop_agent() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    """A card at ``http://127.0.0.1:P`` that redirects (302) to the same server as
+    ``http://localhost:P`` (another origin); every request's Host and headers are recorded."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            host = self.headers.get("Host", "")
+            seen.append((host, {k.lower(): v for k, v in self.headers.items()}))
+            port = self.server.server_address[1]
+            if host.startswith("127.0.0.1"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{port}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'{"name": "hop"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_another_origin_drops_the_inventory_secret_headers(
+    hop_agent: tuple[str, list[tuple[str, dict[str, str]]]],
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # -L: the headers the inventory treats as secrets (a ${VAR} value, a credential-like name the
+    # redactor does not know) go only to the origin they were given for, as -H X-API-Key does; they
+    # reached the other origin
+    url, seen = hop_agent
+    monkeypatch.setenv("FLEET_HOP_TENANT", "tenant-from-env-5150")
+    inv = tmp_path / "hop.yaml"
+    inv.write_text(
+        "agents:\n"
+        f"  - url: {url}\n"
+        "    headers: {X-Tenant-Key: '${FLEET_HOP_TENANT}', X-Signature: sig-literal-5151, X-Plain: p}\n"
+    )
+    r = cli("-L", "fleet", "probe", str(inv), "--checks", "card", "-o", "json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    first, *hops = seen
+    assert first[0].startswith("127.0.0.1") and hops and all(h.startswith("localhost") for h, _ in hops)
+    assert (
+        first[1]["x-tenant-key"] == "tenant-from-env-5150" and first[1]["x-signature"] == "sig-literal-5151"
+    )
+    for _, headers in hops:
+        assert "x-tenant-key" not in headers and "x-signature" not in headers
+        assert headers["x-plain"] == "p"  # not a secret: it follows
