@@ -226,11 +226,11 @@ class HttpTransport:
         """Resolve, build and announce a request; the clock collects trace marks."""
         try:
             parsed = httpx.URL(url)
+            host = parsed.host  # an xn-- label that is not Punycode raises idna's IDNAError here
         except Exception as exc:  # noqa: BLE001 - httpx raises several types for bad URLs
             raise UsageError(f"invalid URL {url!r}: {exc}") from exc
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if parsed.scheme not in ("http", "https") or not host:
             raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
-        host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         hdrs = self.base_headers(headers)
         traceparent = _traceparent(self.settings.trace_id)

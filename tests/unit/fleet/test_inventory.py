@@ -441,3 +441,12 @@ def test_a_token_env_with_its_bearer_word_sends_the_token_once(monkeypatch: pyte
     notes = [n for n in inv.notes if "INV_SCHEMED_TOKEN" in n]
     assert len(notes) == 1 and "'Bearer '" in notes[0] and "s3cret" not in notes[0]
     assert Redactor()("s3cret-schemed-token") == "***"
+
+
+def test_a_host_that_is_not_punycode_is_an_inventory_error() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(b"http://ok.example\nhttp://xn--zz.example/\n", "agents.txt")
+    assert err.value.message.startswith("inventory agents.txt, line 2: ") and "Punycode" in err.value.message
+    assert urls(parse_inventory(b"http://xn--nxasmq6b.example/\n", "ok.txt")) == [
+        "http://xn--nxasmq6b.example/"
+    ]
