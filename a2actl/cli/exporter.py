@@ -162,12 +162,13 @@ def exporter(
 def _inventory(path: str, module: Module) -> Inventory:
     """Load ``--inventory`` (which checks every agent's headers and ``tokenEnv``: set and sendable)
     and check what the loop will need: every label name one Prometheus accepts and the exporter does
-    not set itself (``--check-config`` refuses what serving would). Raises ``UsageError`` (exit 2)."""
-    from a2actl.exporter.metrics import label_names
+    not set itself, and distinct series labels per agent (``series_labels``; ``--check-config``
+    refuses what serving would). Raises ``UsageError`` (exit 2)."""
+    from a2actl.exporter.metrics import series_labels
     from a2actl.fleet.inventory import load_inventory
 
     inv = load_inventory(path)
-    label_names([(a.name, a.url, a.labels) for a in inv.agents])
+    series_labels([(a.name, a.url, a.labels) for a in inv.agents], inv.source)
     return inv
 
 

@@ -730,3 +730,14 @@ def test_module_and_inventory_headers_and_tokens_follow_the_command_line_rules(
     assert "tokenEnv EXP_SCHEMED_TOKEN starts with 'Bearer '" in r.stderr
     for out in (r.stdout, r.stderr):
         assert "s3cret" not in out
+
+
+def test_inventory_agents_with_the_same_series_labels_are_exit_2(cli: Any, tmp_path: Path) -> None:
+    # http://u:p@h and http://h are two agents; their labels drop the userinfo: one series for both
+    inv = tmp_path / "agents.txt"
+    inv.write_text("http://127.0.0.1:1\nhttp://scrape:pa55word@127.0.0.1:1\n")
+    # --check-config refuses what serving would (one code path: a serving run would not return)
+    r = cli("exporter", "--inventory", str(inv), "--check-config")
+    assert r.exit_code == 2, r.stdout
+    assert r.stderr.startswith(f"a2actl: inventory {inv}: agents #1 and #2 get the same series labels")
+    assert "pa55word" not in r.stderr
