@@ -414,9 +414,12 @@ def _headers(
         raise UsageError(f"{where}: expected a mapping of header names to values")
     out: list[tuple[str, str]] = []
     from_env: set[str] = set()
+    seen: dict[str, str] = {}
     for name, value in raw.items():
         if not isinstance(name, str) or not is_field_name(name):
             raise UsageError(f"{where}: {name!r} is not a header name")
+        if seen.setdefault(name.lower(), name) != name:
+            raise UsageError(f"{where}: {seen[name.lower()]} and {name} are one header (names ignore case)")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise UsageError(f"{where}.{name}: expected a string")
         text = str(value)

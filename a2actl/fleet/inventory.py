@@ -544,10 +544,13 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 
 def _headers(value: Any, what: str) -> dict[str, str]:
     headers = _str_map(value, what)
+    seen: dict[str, str] = {}
     for name, raw in list(headers.items()):
         if not is_field_name(name):
             shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "…"
             raise _EntryError(f"{what}: {shown} is not a header name")
+        if seen.setdefault(name.lower(), name) != name:
+            raise _EntryError(f"{what}: {seen[name.lower()]} and {name} are one header (names ignore case)")
 
         def env(m: re.Match[str], name: str = name) -> str:
             var = m.group(1)
@@ -656,7 +659,9 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
     tags = entry.get("tags")
     if isinstance(tags, list) and tags and "tags" not in labels:
         labels["tags"] = ",".join(str(t) for t in tags)
-    headers = {**defaults.get("headers", {}), **_headers(entry.get("headers"), f"{where}.headers")}
+    own = _headers(entry.get("headers"), f"{where}.headers")
+    taken = {k.lower() for k in own}  # names compare case-insensitively: the agent's replaces the default
+    headers = {**{k: v for k, v in defaults.get("headers", {}).items() if k.lower() not in taken}, **own}
     token_env = _token_env(entry, where) or defaults.get("token_env")
     _check_token(token_env, where)
     budget = _budget(entry.get("budget"), where)

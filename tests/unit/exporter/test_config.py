@@ -265,3 +265,13 @@ def test_a_module_token_no_header_can_carry_is_exit_2(tmp_path: Path, value: str
         load_config(path, {"CFG_TOKEN": value})
     assert err.value.message.startswith(f"{path}: modules.m.token_env CFG_TOKEN: the token must be printable")
     assert TOKEN not in err.value.message
+
+
+def test_a_header_given_twice_in_two_cases_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "modules:\n  m:\n    headers: {X-Tenant: a, x-tenant: b}\n")
+    with pytest.raises(UsageError) as err:
+        load_config(path, {})
+    assert (
+        err.value.message
+        == f"{path}: modules.m.headers: X-Tenant and x-tenant are one header (names ignore case)"
+    )

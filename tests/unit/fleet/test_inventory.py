@@ -450,3 +450,12 @@ def test_a_host_that_is_not_punycode_is_an_inventory_error() -> None:
     assert urls(parse_inventory(b"http://xn--nxasmq6b.example/\n", "ok.txt")) == [
         "http://xn--nxasmq6b.example/"
     ]
+
+
+def test_header_names_ignore_case() -> None:
+    # an agent's x-tenant replaces the defaults' X-Tenant (the exporter sent both)
+    doc = b"defaults: {headers: {X-Tenant: a, X-Env: e}}\nagents:\n  - {url: http://a, headers: {x-tenant: b}}\n"
+    assert dict(parse_inventory(doc, "f.yaml").agents[0].headers) == {"X-Env": "e", "x-tenant": "b"}
+    with pytest.raises(UsageError) as err:
+        parse_inventory(b"agents:\n  - {url: http://a, headers: {X-Key: a, x-key: b}}\n", "f.yaml")
+    assert "X-Key and x-key are one header" in err.value.message
