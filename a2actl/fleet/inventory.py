@@ -74,6 +74,7 @@ _AGENT_KEYS_LEGACY = {"id", "description", "tags", "updatedAt", "version"}  # ea
 _DEFAULT_KEYS = {"labels", "headers", "tokenEnv", "token_env", "budget"}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Header names whose values are credentials even when ``a2actl.core.redact`` does not know the name
 #: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
@@ -187,6 +188,8 @@ def check_url(text: str) -> str:
     t = text.strip()
     if not t:
         raise ValueError("empty URL")
+    if _lone_surrogate(t):
+        raise ValueError(f"{t!r} is not valid Unicode text (a lone surrogate)")
     if any(c.isspace() for c in t):
         raise ValueError(f"{t!r} is not one URL (whitespace inside)")
     if "://" not in t:
@@ -205,6 +208,12 @@ def check_url(text: str) -> str:
     if problem:
         raise ValueError(f"{t!r} is not a valid URL: {problem}")
     return t
+
+
+def _lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (JSON's ``"\\ud800"`` escape): text with no UTF-8
+    form, which no output can write (``UnicodeEncodeError`` lost the whole report)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def normalise_url(url: str) -> str:
@@ -531,6 +540,8 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(k, str) or isinstance(v, (dict, list)) or v is None:
             raise _EntryError(f"{what}: {k!r} must map to a string")
+        if _lone_surrogate(k) or (isinstance(v, str) and _lone_surrogate(v)):
+            raise _EntryError(f"{what}: {k!r} is not valid Unicode text (a lone surrogate)")
         if isinstance(v, (_dt.date, _dt.datetime)):  # YAML reads 2024-01-01 as a date
             out[k] = v.isoformat()
         elif isinstance(v, str):
@@ -655,10 +666,16 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
     name = entry.get("name", "")
     if not isinstance(name, str):
         raise _EntryError(f"{where}: name must be a string")
+    if _lone_surrogate(name):
+        raise _EntryError(f"{where}: name {name!r} is not valid Unicode text (a lone surrogate)")
     labels = {**defaults.get("labels", {}), **_str_map(entry.get("labels"), f"{where}.labels")}
     tags = entry.get("tags")
     if isinstance(tags, list) and tags and "tags" not in labels:
         labels["tags"] = ",".join(str(t) for t in tags)
+        if _lone_surrogate(labels["tags"]):
+            raise _EntryError(
+                f"{where}: tags {labels['tags']!r} are not valid Unicode text (a lone surrogate)"
+            )
     own = _headers(entry.get("headers"), f"{where}.headers")
     taken = {k.lower() for k in own}  # names compare case-insensitively: the agent's replaces the default
     headers = {**{k: v for k, v in defaults.get("headers", {}).items() if k.lower() not in taken}, **own}
@@ -753,6 +770,9 @@ def _agents_from_catalog(
         tags = entry.get("tags")
         if isinstance(tags, list) and tags:
             labels["tags"] = ",".join(str(t) for t in tags)
+        for text in (str(name), *labels.values()):
+            if _lone_surrogate(text):
+                raise _EntryError(f"{where}: {text!r} is not valid Unicode text (a lone surrogate)")
         specs.append(AgentSpec(url=url, name=str(name), labels=labels))
     return specs, skipped, notes
 

@@ -771,3 +771,81 @@ def test_a_redirect_to_another_origin_drops_the_inventory_secret_headers(
     for _, headers in hops:
         assert "x-tenant-key" not in headers and "x-signature" not in headers
         assert headers["x-plain"] == "p"  # not a secret: it follows
+
+
+@pytest.fixture
+def garbling_agent() -> Iterator[str]:
+    """A 1.0 agent whose card declares a version holding a lone surrogate (the JSON escape
+    ``\\ud800``: text with no UTF-8 form) and whose every RPC answers an error whose message holds
+    one, a terminal escape and a NUL."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            card = {
+                "name": "garbling",
+                "description": "answers errors no encoder can write",
+                "version": "1.0.0",
+                "supportedInterfaces": [
+                    {"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+                    {"url": base + "/rpc2", "protocolBinding": "JSONRPC", "protocolVersion": "SURROGATE"},
+                ],
+                "capabilities": {},
+                "defaultInputModes": ["text/plain"],
+                "defaultOutputModes": ["text/plain"],
+                "skills": [{"id": "g", "name": "g", "description": "g", "tags": ["t"]}],
+            }
+            self._send(json.dumps(card).replace("SURROGATE", "1.\\ud800").encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            message = '"bad \\ud800 \\u001b[2J \\u0000 answer"'
+            self._send(
+                f'{{"jsonrpc": "2.0", "id": {json.dumps(req["id"])}, '
+                f'"error": {{"code": -32603, "message": {message}}}}}'.encode()
+            )
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_agent_text_with_no_utf8_form_does_not_lose_the_report(
+    garbling_agent: str, sandbox: RunningSandbox, cli: Any, tmp_path: Path
+) -> None:
+    # one such agent made every output fail with UnicodeEncodeError (exit 1): the sweep's report,
+    # --out and --junit were lost; and a control character made the JUnit file not XML
+    import xml.etree.ElementTree as ET
+
+    inv = tmp_path / "agents.txt"
+    inv.write_text(f"{sandbox.url}\n{garbling_agent}\n")
+    out, junit = tmp_path / "out.json", tmp_path / "fleet.xml"
+    for fmt in ("json", "jsonl", "table"):
+        r = cli("fleet", "probe", str(inv), "-o", fmt, "--out", str(out), "--junit", str(junit))
+        assert r.exit_code == 7, r.stdout + r.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    by_url = {a["url"]: a for a in doc["agents"]}
+    assert by_url[sandbox.url]["ok"]
+    bad = by_url[garbling_agent]
+    assert bad["cause"] == "rpc-error" and "bad \\ud800" in bad["detail"]
+    assert "1.\\ud800" in bad["declaredVersions"]
+    cases = ET.parse(junit).getroot().iter("testcase")  # XML a CI system reads
+    (failure,) = [c.find("failure") for c in cases if c.find("failure") is not None]
+    assert "\\x1b[2J" in failure.get("message", "") and "\\x00" in failure.get("message", "")

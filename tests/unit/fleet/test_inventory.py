@@ -459,3 +459,27 @@ def test_header_names_ignore_case() -> None:
     with pytest.raises(UsageError) as err:
         parse_inventory(b"agents:\n  - {url: http://a, headers: {X-Key: a, x-key: b}}\n", "f.yaml")
     assert "X-Key and x-key are one header" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ('{"agents": [{"url": "http://a", "name": "a\\ud800"}]}', "agents[0]: name"),
+        ('{"agents": [{"url": "http://a", "labels": {"team": "x\\udfff"}}]}', "agents[0].labels"),
+        ('{"agents": ["http://a/\\ud800"]}', "agents[0]"),
+        (
+            '{"specVersion": "1.0", "entries": [{"identifier": "i", "url": "http://a",'
+            ' "type": "application/a2a-agent-card+json", "displayName": "n\\udc00"}]}',
+            "entries[0]",
+        ),
+    ],
+)
+def test_text_with_no_utf8_form_is_an_inventory_error(doc: str, where: str) -> None:
+    # a JSON escape of a lone surrogate: no output could write the agent (UnicodeEncodeError, exit 1
+    # after the whole sweep)
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc, "f.json")
+    assert (
+        err.value.message.startswith(f"inventory f.json: {where}") and "lone surrogate" in err.value.message
+    )
+    err.value.message.encode("utf-8")  # the error itself can be written
