@@ -196,6 +196,22 @@ def _serve(
     for name in ("a2actl.probe.handshake", "a2actl.transport.http", "a2actl.transport.a2a"):
         importlib.import_module(name)
 
+    # a /probe holds its scrape's socket and up to two to the agent (card, first RPC); an inventory
+    # probe two. Past the open-file limit connects fail with EMFILE, which a probe reports as the
+    # agent being unreachable: probe_success 0 and alerts for healthy agents
+    from a2actl.core.fdlimit import fit_open_files
+
+    wanted = max_concurrent + (concurrency if inv is not None else 0)
+    fitted, fd_limit = fit_open_files(wanted, per_item=3)
+    if fd_limit is not None:
+        share = max(1, fitted * max_concurrent // wanted)
+        inventory_share = max(1, fitted - share)
+        run.out.warn(
+            f"the open-file limit (ulimit -n) is {fd_limit:,}: --max-concurrent {max_concurrent:,} lowered "
+            f"to {share:,}"
+            + (f", -c {concurrency:,} to {min(concurrency, inventory_share):,}" if inv is not None else "")
+        )
+        max_concurrent, concurrency = share, min(concurrency, inventory_share)
     metrics = ExporterMetrics(__version__)
     loop = None
     if inv is not None:

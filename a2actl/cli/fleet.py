@@ -225,6 +225,16 @@ def probe_cmd(
         listed = len(inv.agents)
         inv = inv.shard(*shard_spec)
         notes.append(f"shard {shard_spec[0]}/{shard_spec[1]}: {len(inv.agents):,} of {listed:,} agents")
+    # one socket per agent in flight: past the open-file limit every connect failed (EMFILE) and the
+    # agents were called refused
+    from a2actl.core.fdlimit import fit_open_files
+
+    fitted, fd_limit = fit_open_files(min(concurrency, max(1, len(inv.agents))), per_item=2)
+    if fd_limit is not None:
+        notes.append(
+            f"-c {concurrency:,} lowered to {fitted:,}: the open-file limit (ulimit -n) is {fd_limit:,}"
+        )
+        concurrency = fitted
     options = FleetOptions(
         concurrency=concurrency,
         timeout=_request_timeout(ctx, settings.read_timeout),

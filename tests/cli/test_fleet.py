@@ -6,6 +6,7 @@ must produce (``fleet_server.EXPECTED``)."""
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -849,3 +850,52 @@ def test_an_agent_text_with_no_utf8_form_does_not_lose_the_report(
     cases = ET.parse(junit).getroot().iter("testcase")  # XML a CI system reads
     (failure,) = [c.find("failure") for c in cases if c.find("failure") is not None]
     assert "\\x1b[2J" in failure.get("message", "") and "\\x00" in failure.get("message", "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is Unix")
+def test_concurrency_fits_the_open_file_limit(tmp_path: Path) -> None:
+    # -c past `ulimit -n`: every connect over the limit failed with EMFILE and the agent was called
+    # "refused" (a healthy fleet half refused). The soft limit is raised as far as the hard one lets
+    # it, and -c lowered to what fits, with a note
+    import resource
+    import socket
+    import subprocess
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=512)
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # answers nothing: every agent holds its connection until --timeout
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    inv = tmp_path / "agents.txt"
+    inv.write_text("".join(f"http://127.0.0.1:{port}/agent/{i}\n" for i in range(250)))
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "a2actl", "fleet", "probe", str(inv), "-c", "250", "--timeout", "0.5s"]
+            + ["--retries", "0", "--no-progress", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=low_limit,  # noqa: PLW1509 - sets a limit only, in the child
+        )
+    finally:
+        listener.close()
+        for s in held:
+            s.close()
+    assert proc.returncode == 7, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {a["cause"] for a in doc["agents"]} == {"timeout"}  # none "refused": Too many open files
+    lowered = doc["options"]["concurrency"]
+    assert 1 <= lowered < 250
+    assert f"-c 250 lowered to {lowered}: the open-file limit (ulimit -n) is 128" in doc["notes"]
