@@ -30,6 +30,29 @@ _CHECKS_HELP = (
 )
 
 
+def _check_outputs(out_file: str | None, junit: str | None, inputs: Iterable[str]) -> None:
+    """``--out`` and ``--junit`` must not name an input (the inventory, a report to merge) nor the
+    same file: the report was written over the inventory, or a merged report over one of its shards.
+    Raises ``UsageError`` (exit 2)."""
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    def same(a: str, b: str) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return os.path.abspath(a) == os.path.abspath(b)
+
+    given = [(p, o) for p, o in ((out_file, "--out"), (junit, "--junit")) if p]
+    for path, option in given:
+        for source in inputs:
+            if source != "-" and not source.startswith(("http://", "https://")) and same(path, source):
+                raise UsageError(f"{option} {path} is an input of this command: it would be overwritten")
+    if len(given) == 2 and same(given[0][0], given[1][0]):
+        raise UsageError(f"--out and --junit name the same file {given[0][0]}")
+
+
 def _write(path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]) -> None:
     """Write ``chunks`` to ``path`` as they come, with the run's secrets masked (``redact``: the
     output's redactor, which knows the per-agent header values and tokens). Raises ``UsageError``
@@ -211,6 +234,7 @@ def probe_cmd(
     budget_s = duration(budget, "--budget", positive=True)
     shard_spec = parse_shard(shard) if shard is not None else None
     tolerance = parse_percent(fail_under) if fail_under is not None else None
+    _check_outputs(out_file, junit, [inventory])
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             check_writable(ctx, path, option)
@@ -351,6 +375,7 @@ def report_cmd(
 
     run = invocation(ctx)
     tolerance = parse_percent(fail_under) if fail_under is not None else None
+    _check_outputs(out_file, junit, files)
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             check_writable(ctx, path, option)

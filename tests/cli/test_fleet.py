@@ -899,3 +899,23 @@ def test_concurrency_fits_the_open_file_limit(tmp_path: Path) -> None:
     lowered = doc["options"]["concurrency"]
     assert 1 <= lowered < 250
     assert f"-c 250 lowered to {lowered}: the open-file limit (ulimit -n) is 128" in doc["notes"]
+
+
+def test_out_and_junit_never_overwrite_an_input(fresh_fleet: FleetServer, cli: Any, tmp_path: Path) -> None:
+    # the report was written over the inventory, or a merged report over one of its shards
+    inv = write_inventory(tmp_path / "agents.txt", plan(fresh_fleet.url, {"healthy": 2}), fmt="text")
+    before = inv.read_text()
+    r = cli("fleet", "probe", str(inv), "--out", str(inv), "-o", "json")
+    assert r.exit_code == 2 and r.json["error"]["message"].startswith(f"--out {inv} is an input")
+    r = cli("fleet", "probe", str(inv), "--junit", str(tmp_path / "." / "agents.txt"), "-o", "json")
+    assert r.exit_code == 2 and "is an input" in r.json["error"]["message"]
+    assert inv.read_text() == before
+    same = tmp_path / "both.json"
+    r = cli("fleet", "probe", str(inv), "--out", str(same), "--junit", str(same), "-o", "json")
+    assert r.exit_code == 2 and "name the same file" in r.json["error"]["message"]
+    shard = tmp_path / "s1.json"
+    assert cli("fleet", "probe", str(inv), "--out", str(shard), "-o", "json").exit_code == 0
+    shard_text = shard.read_text()
+    r = cli("fleet", "report", str(shard), "--out", str(shard), "-o", "json")
+    assert r.exit_code == 2 and "is an input" in r.json["error"]["message"]
+    assert shard.read_text() == shard_text
