@@ -275,15 +275,18 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
     """Read an inventory from a file path, or standard input for ``"-"`` (``stdin`` overrides
     ``sys.stdin.buffer``). The format is detected from the content (see the module docstring).
     Raises ``UsageError`` (exit 2): unreadable or non-UTF-8 file, a syntax error (with its line),
-    a bad entry (with its line or path), or no agents at all. An http(s) URL is refused here: use
-    ``fetch_inventory``."""
+    a bad entry (with its line or path), or no agents at all. An http(s) URL is refused here
+    (``fetch_inventory`` reads one; ``a2actl exporter`` takes files only). Blocks until the file or
+    stream ends: ``open_inventory`` reads a pipe or FIFO off the event loop."""
     if source.startswith(("http://", "https://")):
-        raise UsageError(f"{source} is a URL: fetch it with fetch_inventory")
+        raise UsageError(
+            f"inventory {source} is a URL: give a file here",
+            hint="download it (curl -o agents.json URL); fleet probe fetches an inventory URL itself",
+        )
     name = "<stdin>" if source == "-" else source
     try:
         if source == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            data = stream.read(MAX_INVENTORY_BYTES + 1)
+            data = _read_stream(stdin if stdin is not None else sys.stdin.buffer)
         else:
             with open(source, "rb") as fh:
                 data = fh.read(MAX_INVENTORY_BYTES + 1)
@@ -297,6 +300,59 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
     return parse_inventory(
         data, name, yaml_hint=lowered.endswith((".yaml", ".yml")), json_hint=lowered.endswith(".json")
     )
+
+
+def _read_stream(stream: IO[bytes]) -> bytes:
+    """At most ``MAX_INVENTORY_BYTES + 1`` bytes of ``stream``: from its file descriptor when it has
+    one (``os.read``: a thread blocked on standard input holds no buffer lock, which would stop the
+    interpreter's exit), else ``stream.read``."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream.read(MAX_INVENTORY_BYTES + 1)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_INVENTORY_BYTES:
+        chunk = os.read(fd, min(1 << 20, MAX_INVENTORY_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+async def _off_the_loop(source: str, stdin: IO[bytes] | None) -> Inventory:
+    """``load_inventory`` in a daemon thread while the event loop waits: a pipe, FIFO or standard
+    input that never ends (``<(tail -f …)``, a named pipe nobody writes) blocked the loop in ``open``
+    or ``read``, so neither ``--max-time`` nor Ctrl-C/SIGTERM ended the command. The thread is left
+    behind when the caller gives up (a daemon: it does not hold the process)."""
+    import asyncio
+    import contextlib
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Inventory] = loop.create_future()
+
+    def settle(result: Inventory | None, exc: BaseException | None) -> None:
+        if done.done():  # the caller gave up (deadline, Ctrl-C)
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: Inventory | None = None
+        error: BaseException | None = None
+        try:
+            result = load_inventory(source, stdin=stdin)
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="a2actl-inventory", daemon=True).start()
+    return await done
 
 
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:
@@ -344,13 +400,22 @@ async def open_inventory(
 ) -> Inventory:
     """``fleet probe INVENTORY``: an http(s) URL is fetched (``fetch_inventory`` over an
     ``HttpTransport`` with the invocation's ``settings``: headers, token, TLS, timeouts, ``-L``);
-    anything else is ``load_inventory`` (a path, ``-`` for stdin). Raises what those raise."""
+    anything else is ``load_inventory`` (a path, ``-`` for stdin; a pipe, FIFO or standard input in a
+    thread, ``_off_the_loop``, so ``--max-time`` and SIGTERM still end it). Raises what those raise."""
     if source.startswith(("http://", "https://")):
         from a2actl.transport.http import HttpTransport
 
         async with HttpTransport(settings, sink) as transport:
             return await fetch_inventory(source, transport)
-    return load_inventory(source, stdin=stdin)
+    import stat
+
+    try:
+        regular = source != "-" and stat.S_ISREG(os.stat(source).st_mode)
+    except (OSError, ValueError):
+        regular = True  # load_inventory says why it cannot be read
+    if regular:
+        return load_inventory(source, stdin=stdin)
+    return await _off_the_loop(source, stdin)
 
 
 def parse_inventory(

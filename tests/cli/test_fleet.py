@@ -6,7 +6,9 @@ must produce (``fleet_server.EXPECTED``)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -919,3 +921,43 @@ def test_out_and_junit_never_overwrite_an_input(fresh_fleet: FleetServer, cli: A
     r = cli("fleet", "report", str(shard), "--out", str(shard), "-o", "json")
     assert r.exit_code == 2 and "is an input" in r.json["error"]["message"]
     assert shard.read_text() == shard_text
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("source", ["fifo", "stdin"])
+def test_an_inventory_that_never_ends_is_bounded_by_max_time_and_sigterm(tmp_path: Path, source: str) -> None:
+    # a named pipe nobody writes, or standard input that stays open (`tail -f … | a2actl fleet probe -`):
+    # the read blocked the event loop, so neither --max-time nor SIGTERM ended the command
+    import signal
+    import subprocess
+
+    fifo = tmp_path / "agents.fifo"
+    os.mkfifo(fifo)
+    target = str(fifo) if source == "fifo" else "-"
+    for stop in ("max-time", "sigterm"):
+        extra = ["--max-time", "1s"] if stop == "max-time" else []
+        read_end, write_end = os.pipe()  # the write end stays open: standard input never ends
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "a2actl", *extra, "fleet", "probe", target, "-o", "json"],
+                stdin=read_end,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                if stop == "sigterm":
+                    time.sleep(1.5)
+                    proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise AssertionError(f"{source}: not ended by {stop}") from None
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        expected = 5 if stop == "max-time" else 130
+        assert proc.returncode == expected, (stop, err)
+        if stop == "max-time":
+            assert json.loads(out)["error"]["code"] == "timeout"
