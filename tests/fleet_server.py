@@ -558,7 +558,9 @@ def plan(
 
 def write_inventory(path: str | os.PathLike[str], agents: Iterable[Planned], fmt: str = "json") -> Path:
     """Write ``agents`` as an inventory file ``fleet probe`` reads: ``json`` (``{"agents": [{url, name,
-    labels: {kind}, headers}]}``) or ``text`` (URLs only: no Host headers, no names)."""
+    labels: {kind}, headers}]}``) or ``text`` (URLs only: no Host headers, no names). ``fleet probe``
+    refuses an inventory whose agents carry a ``Host`` header (exit 2): plan such files with
+    ``by_host=0``."""
     p = Path(path)
     items = list(agents)
     if fmt == "text":

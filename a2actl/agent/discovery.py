@@ -50,7 +50,9 @@ def card_urls(target: Target, card_path: str | None = None) -> list[str]:
 @dataclass
 class CardFetch:
     """A loaded card: ``raw`` as decoded JSON, ``view`` normalised; ``source`` the URL or path it came
-    from; ``http`` the exchange (remote only); ``notes`` human notes (fallback used, etc.)."""
+    from; ``http`` the exchange (remote only); ``notes`` human notes (fallback used, etc.); ``body``
+    the bytes as served or read (what ``raw`` was decoded from: repeated members, line numbers), or
+    ``None`` when not kept."""
 
     source: str
     raw: dict[str, Any]
@@ -59,6 +61,7 @@ class CardFetch:
     fallback_used: bool = False
     notes: list[str] = field(default_factory=list)
     parse_seconds: float = 0.0
+    body: bytes | None = None
 
 
 def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
@@ -103,7 +106,7 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
     except OSError as exc:
         raise UsageError(f"cannot read card file {path}: {exc.strerror or exc}") from exc
     raw, view = decode_card(body, path)
-    return CardFetch(source=str(p), raw=raw, view=view)
+    return CardFetch(source=str(p), raw=raw, view=view, body=body)
 
 
 async def read_card_file(path: str, max_bytes: int) -> CardFetch:
@@ -204,6 +207,7 @@ async def fetch_card(
             fallback_used=fallback,
             notes=notes,
             parse_seconds=parse_s,
+            body=res.body,
         )
     raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list
 

@@ -40,7 +40,8 @@ _HOST_CHARS = re.compile(r"^[\w.-]+$")
 def host_problem(host: str) -> str | None:
     """Why ``host`` (``urlsplit(...).hostname``) cannot be requested, or ``None``: an IPv6 literal
     that does not parse, a character no host name has (a control character, ``<``), an empty or
-    over-long label (``a..b``, ``.x``, 64 characters: no IDNA encoding, no DNS query), a numeric host
+    over-long label (``a..b``, ``.x``, 64 characters: no IDNA encoding, no DNS query), an ``xn--``
+    label that is not valid Punycode (``xn--zz``: the HTTP client cannot decode it), a numeric host
     that is not a dotted IPv4 address (``http://42``: the HTTP client refuses it)."""
     if ":" in host:
         try:
@@ -54,6 +55,12 @@ def host_problem(host: str) -> str | None:
         host.encode("idna")
     except UnicodeError:
         return f"the host {host!r} has an empty label or one over 63 characters"
+    for label in host.lower().split("."):
+        if label.startswith("xn--"):
+            try:  # an A-label that is not Punycode: httpx's idna.decode raised IDNAError (exit 1, a 500)
+                label.encode("ascii").decode("idna")
+            except UnicodeError:
+                return f"the host {host!r} has a label that is not valid Punycode ({label!r})"
     if re.fullmatch(r"[0-9.]+", host):
         try:
             ipaddress.IPv4Address(host)

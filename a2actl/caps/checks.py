@@ -11,6 +11,11 @@
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes
   (credentials in clear text; a warning on loopback).
 * ``hybrid-card`` (``strict`` only): the card carries both 0.x and 1.0 field sets.
+* ``duplicate-key`` (``duplicate_key_findings``, from the card's bytes): a member name repeated in
+  one object. An error when the values differ: JSON readers disagree on what the card says (Python,
+  Go and JavaScript keep the last value, others the first, strict ones refuse the card), as a wrong
+  interface URL sends calls to the wrong place. A warning when every value is the same (RFC 8259 §4:
+  names SHOULD be unique; every reader agrees).
 """
 
 from __future__ import annotations
@@ -209,6 +214,35 @@ def operational_findings(
                 "1.0 supportedInterfaces; accepted by default, rejected with --strict",
                 "docs/caps.md (hybrid-card)",
                 check="hybrid-card",
+            )
+        )
+    return out
+
+
+def duplicate_key_findings(body: bytes | str) -> list[Finding]:
+    """The ``duplicate-key`` findings of a card as served (``body``: its bytes or text), one per
+    repeated member with its JSON pointer, in document order (module docstring). ``[]`` when
+    ``body`` is not JSON. Never raises."""
+    from a2actl.protocol.jsondoc import duplicate_members
+
+    out = []
+    for d in duplicate_members(body):
+        if d.same:
+            severity, effect = WARNING, "with the same value each time"
+        else:
+            severity, effect = (
+                ERROR,
+                "with different values: JSON readers disagree on it (a2actl, Python, Go and "
+                "JavaScript keep the last, others the first, strict ones refuse the card)",
+            )
+        out.append(
+            Finding(
+                "check",
+                severity,
+                d.pointer,
+                f"member {d.name!r} appears {d.count} times in one object, {effect}",
+                spec_section(d.pointer, "1.0") + "; RFC 8259 §4 (names SHOULD be unique)",
+                check="duplicate-key",
             )
         )
     return out

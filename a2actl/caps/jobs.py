@@ -62,6 +62,7 @@ async def validate_job(
         fetched.source if fetched.http is not None else None,
         version=settings.a2a_version,
         strict=strict,
+        body=fetched.body,
     )
     if live:
         if fetched.http is None and not fetched.view.interfaces:

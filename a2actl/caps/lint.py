@@ -23,7 +23,6 @@ import unicodedata
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -55,7 +54,7 @@ LIMIT_CONFIG_BYTES = 1024 * 1024
 #: At most this many findings of one rule are listed; the rest are counted (``LintResult.omitted``)
 #: and still count for ``--fail-on``. A hostile card with 100,000 bidi characters must not make a
 #: 100 MB report, a table that takes minutes, or a SARIF log that GitHub code scanning rejects (over
-#: 25,000 results a run; it shows the first 5,000): 16 rules x 100 stays under both.
+#: 25,000 results a run; it shows the first 5,000): 18 rules x 100 stays under both.
 MAX_PER_RULE = 100
 
 
@@ -931,6 +930,23 @@ class LintResult:
         }
 
 
+def duplicate_findings(text: str) -> list[LintFinding]:
+    """A2A-SEC-018 duplicate-key: one finding per member repeated with different values in one
+    object of the card as served (``text``), at the member's pointer; a member repeated with the same
+    value is no finding (every reader agrees; ``caps validate`` warns about it). Never raises."""
+    from a2actl.protocol.jsondoc import duplicate_members
+
+    return [
+        LintFinding(
+            BY_ID["A2A-SEC-018"],
+            d.pointer,
+            f"{d.name!r} appears {d.count} times in one object with different values",
+        )
+        for d in duplicate_members(text)
+        if not d.same
+    ]
+
+
 def lint_fetched(
     fetched: CardFetch,
     rules: list[Rule],
@@ -965,6 +981,11 @@ def lint_fetched(
                 )
     if "A2A-SEC-008" in wanted and card_url is None:
         not_run["A2A-SEC-008"] = "a card file has no host to compare with"
+    if "A2A-SEC-018" in wanted:
+        if text is None:
+            not_run["A2A-SEC-018"] = "the card's text was not kept (only its decoded value)"
+        else:
+            found += duplicate_findings(text)
     findings, unused = apply_allow(ordered(found), allow)
     findings, dropped = capped(findings)
     return LintResult(
@@ -1015,13 +1036,10 @@ async def lint_job(
         card_secrets_sink(sink) if sink is not None and sink.wants_bodies else sink,
         card_path,
     )
-    if fetched.http is not None:
-        text = fetched.http.body.decode("utf-8", "replace")
-    else:
-        try:
-            text = Path(fetched.source).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
-            text = None
+    # the bytes as loaded, never the file read again: a FIFO (<(cmd), a named pipe) has nothing left
+    # and blocked the command in open() past --max-time and SIGTERM
+    body = fetched.body if fetched.body is not None else (fetched.http.body if fetched.http else None)
+    text = body.decode(json.detect_encoding(body), "replace") if body is not None else None
     # before anything else is printed (-v request lines of --live, notes): the card's URL secrets
     register_card_urls(text if text is not None else json.dumps(fetched.raw))
     checks: list[LiveCheck] | None = None

@@ -238,6 +238,19 @@ RULES: tuple[Rule, ...] = (
         "WHATWG URL and HTML (javascript: URL navigation); OWASP XSS Prevention Cheat Sheet (validate "
         "URL schemes); RFC 8089 (file URI)",
     ),
+    Rule(
+        "A2A-SEC-018",
+        "duplicate-key",
+        "Member repeated with different values",
+        ERROR,
+        "JSON readers disagree on a repeated member: most keep the last value, some the first, strict "
+        "ones refuse the card, so a registry or reviewer can approve one interface URL while clients "
+        "call another.",
+        "Write each member once per object (a card generator that merges objects by text is the "
+        "usual cause).",
+        "RFC 8259 §4 (names SHOULD be unique; the behaviour of readers is unpredictable); RFC 7493 "
+        "§2.3 (I-JSON: names MUST be unique)",
+    ),
 )
 
 #: The rules by id.

@@ -19,6 +19,8 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes
   (credentials in clear text; a warning on loopback).
 * ``hybrid-card`` (``strict`` only): the card carries both 0.x and 1.0 field sets.
+* ``duplicate-key`` (with the card's bytes, ``body``): a member name repeated in one object; an
+  error when the values differ (readers disagree on the card), a warning when they are the same.
 * ``capability-contradicted`` (``--live``): see ``a2actl.caps.live``.
 * ``signature`` (added by ``caps validate``, ``signature_findings``): the card's signatures (spec v1.0
   §8.4) checked with ``--jwks`` or a same-host https ``jku``: an invalid or malformed one is an error,
@@ -33,7 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.checks import operational_findings
+from a2actl.caps.checks import duplicate_key_findings, operational_findings
 from a2actl.caps.findings import ERROR, WARNING, Finding, spec_section
 from a2actl.caps.signature import SignatureCheck
 from a2actl.core.exit_codes import ExitCode
@@ -178,11 +180,18 @@ def choose_schemas(shape: str, version: str) -> list[str]:
 
 
 def validate_card(
-    raw: Any, card_url: str | None = None, *, version: str = "auto", strict: bool = False
+    raw: Any,
+    card_url: str | None = None,
+    *,
+    version: str = "auto",
+    strict: bool = False,
+    body: bytes | str | None = None,
 ) -> ValidationReport:
     """Validate a decoded card: schema findings for each chosen wire version, then the operational
     checks. ``version`` is ``auto``, ``0.3`` or ``1.0``; ``card_url`` where the card was served
-    (``None`` for files). Never raises for any JSON value (a non-object is one schema finding)."""
+    (``None`` for files); ``body`` the bytes ``raw`` was decoded from, for the ``duplicate-key``
+    check (``None``: not run; ``raw`` itself cannot tell, its reader kept one value). Never raises
+    for any JSON value (a non-object is one schema finding)."""
     if not isinstance(raw, dict):
         return ValidationReport(
             "unknown",
@@ -205,4 +214,6 @@ def validate_card(
     for v in schemas:
         report.findings += schema_findings(raw, v, closed=strict and v == "1.0")
     report.findings += operational_findings(raw, view, card_url, strict=strict)
+    if body is not None:
+        report.findings += duplicate_key_findings(body)
     return report

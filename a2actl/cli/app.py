@@ -286,24 +286,17 @@ app = typer.Typer(
 )
 
 
-def _sendable(value: str) -> bool:
-    """A header value every transport sends the same way: printable ASCII (tabs allowed)."""
-    return value.isascii() and not any(c < " " and c != "\t" or c == "\x7f" for c in value)
-
-
 def _checked_token(token: str, source: str) -> str:
     """``token`` (from ``source``: ``--token-file PATH``, ``--token-env NAME`` or ``A2ACTL_TOKEN``)
-    without a leading ``Bearer`` word (``_bare_token``), when it can go in an ``Authorization``
-    header; else a usage error (exit 2) naming the source, never the value (a line break inside, a
-    non-ASCII character: each transport failed its own way, exit 1 with an "unexpected
-    UnicodeEncodeError")."""
-    token = _bare_token(token, source)
-    if not _sendable(token):
-        raise UsageError(
-            f"{source}: the token must be printable ASCII on one line (no line breaks, control or "
-            "non-ASCII characters)",
-            hint="the token goes in 'Authorization: Bearer <token>' as it is",
-        )
+    checked by ``a2actl.core.headers.checked_token``: one leading ``Bearer`` word dropped, with a
+    note on stderr naming ``source`` (never the token); a token no header can carry (a line break
+    inside, a control or non-ASCII character) is a usage error (exit 2) naming the source, never the
+    value."""
+    from a2actl.core.headers import checked_token
+
+    token, note = checked_token(token, source)
+    if note:
+        sys.stderr.write(f"a2actl: note: {note}\n")
     return token
 
 
@@ -329,60 +322,24 @@ def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
     return _checked_token(token, ENV_TOKEN) if token else None
 
 
-def _bare_token(token: str, source: str) -> str:
-    """``token`` without one leading ``Bearer`` scheme word (any case), with a note on stderr naming
-    ``source`` (never the token): a2actl sends ``Authorization: Bearer <token>`` itself, and a value
-    copied with its scheme (``Bearer eyJ…``) would go out as ``Bearer Bearer eyJ…`` and be refused. A
-    bearer token cannot hold a space (RFC 6750 §2.1 b64token), so the word is never part of one."""
-    scheme, rest = token[:6], token[6:]
-    if scheme.lower() != "bearer" or rest[:1] not in (" ", "\t") or not rest.strip():
-        return token
-    sys.stderr.write(
-        f"a2actl: note: {source} starts with 'Bearer '; sending the token after it "
-        "(a2actl adds the Bearer scheme itself)\n"
-    )
-    return rest.strip()
-
-
-#: An HTTP field name (RFC 9110 §5.1: a token, §5.6.2).
-_FIELD_NAME = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-
-
-#: Headers the HTTP client owns (lower case): message framing and the target (RFC 9112 §6, RFC 9110
-#: §7.2) and the connection-specific fields HTTP/2 and gRPC forbid (RFC 9110 §7.6.1, RFC 9113
-#: §8.2.2). Given with ``-H`` they contradict the client's own (h11: "Too little data for declared
-#: Content-Length", exit 1) or frame the request twice (a smuggling risk behind a proxy).
-_CLIENT_OWNED = frozenset(
-    ("content-length", "transfer-encoding", "host", "connection", "keep-alive", "proxy-connection")
-    + ("upgrade", "te", "trailer")
-)
-
-
 def _parse_headers(values: list[str]) -> tuple[tuple[str, str], ...]:
     """``-H 'Name: value'`` pairs, checked here (exit 2) so no transport meets a value it cannot send:
-    the name is an RFC 9110 token and not one the client owns (``_CLIENT_OWNED``), the value
-    printable ASCII (httpx, aiohttp and gRPC metadata all refuse line breaks and control characters;
-    non-ASCII would be sent differently by each). The error never echoes a value (it may be a
-    secret)."""
+    the rule of ``a2actl.core.headers.header_problem`` (an RFC 9110 token name the client does not
+    own, a printable ASCII value: httpx, aiohttp and gRPC metadata all refuse line breaks and control
+    characters; non-ASCII would be sent differently by each). The error never echoes a value (it may
+    be a secret)."""
+    from a2actl.core.headers import header_problem, is_field_name
+
     out = []
     for v in values:
         name, sep, value = v.partition(":")
         name, value = name.strip(), value.strip()
-        if not sep or not name or not set(name) <= _FIELD_NAME:
+        if not sep or not is_field_name(name):
             shown = f" {name[:40]!r}" if sep else " (no ':')"
             raise UsageError(f"bad --header name{shown}", hint="use -H 'Name: value'")
-        if name.lower() in _CLIENT_OWNED:
-            raise UsageError(
-                f"bad --header {name}: a2actl's HTTP client sets {name} itself (framing and connection headers cannot be given)",
-                hint="put the host in the URL (with its IP in /etc/hosts to reach one server)"
-                if name.lower() == "host"
-                else "drop this -H",
-            )
-        if not _sendable(value):
-            raise UsageError(
-                f"bad --header {name}: the value must be printable ASCII (no line breaks, control or non-ASCII characters)",
-                hint="percent-encode or base64 the value, as the receiving service expects",
-            )
+        problem = header_problem(name, value)
+        if problem:
+            raise UsageError(f"bad --header {name}: {problem[0]}", hint=problem[1])
         out.append((name, value))
     if out:
         from a2actl.core.redact import header_secrets

@@ -127,10 +127,15 @@ def exporter(
 
     base = replace(run.settings, headers=(), token=None)
     modules = load_config(config)
+    for m in modules.values():
+        if m.note:
+            run.out.note(m.note)
     seconds = duration(interval, "--interval", positive=True) or 30.0
     if module_name not in modules:
         raise UsageError(f"--module {module_name!r}: no such module (modules: {', '.join(sorted(modules))})")
     inv = _inventory(inventory, modules[module_name]) if inventory else None
+    for note in inv.notes if inv is not None else ():
+        run.out.note(note)  # a nested catalog not followed, a token's 'Bearer ' word dropped
     interval_given = getattr(ctx.get_parameter_source("interval"), "name", "DEFAULT") != "DEFAULT"
     if inventory is None and (module_name != "default" or interval_given):
         raise UsageError("--interval and --module choose how --inventory is probed: give --inventory FILE")
@@ -155,20 +160,15 @@ def exporter(
 
 
 def _inventory(path: str, module: Module) -> Inventory:
-    """Load ``--inventory`` and check what the loop will need: every ``token_env`` set, every label
-    name one Prometheus accepts and the exporter does not set itself (``--check-config`` refuses
-    what serving would). Raises ``UsageError`` (exit 2)."""
-    from a2actl.core.errors import UsageError
-    from a2actl.exporter.metrics import label_names
+    """Load ``--inventory`` (which checks every agent's headers and ``tokenEnv``: set and sendable)
+    and check what the loop will need: every label name one Prometheus accepts and the exporter does
+    not set itself, and distinct series labels per agent (``series_labels``; ``--check-config``
+    refuses what serving would). Raises ``UsageError`` (exit 2)."""
+    from a2actl.exporter.metrics import series_labels
     from a2actl.fleet.inventory import load_inventory
 
     inv = load_inventory(path)
-    label_names([(a.name, a.url, a.labels) for a in inv.agents])
-    for spec in inv.agents:
-        if spec.token_env and spec.token() is None:
-            raise UsageError(
-                f"inventory agent {spec.name!r}: tokenEnv {spec.token_env}: that environment variable is not set or empty"
-            )
+    series_labels([(a.name, a.url, a.labels) for a in inv.agents], inv.source)
     return inv
 
 
@@ -196,6 +196,22 @@ def _serve(
     for name in ("a2actl.probe.handshake", "a2actl.transport.http", "a2actl.transport.a2a"):
         importlib.import_module(name)
 
+    # a /probe holds its scrape's socket and up to two to the agent (card, first RPC); an inventory
+    # probe two. Past the open-file limit connects fail with EMFILE, which a probe reports as the
+    # agent being unreachable: probe_success 0 and alerts for healthy agents
+    from a2actl.core.fdlimit import fit_open_files
+
+    wanted = max_concurrent + (concurrency if inv is not None else 0)
+    fitted, fd_limit = fit_open_files(wanted, per_item=3)
+    if fd_limit is not None:
+        share = max(1, fitted * max_concurrent // wanted)
+        inventory_share = max(1, fitted - share)
+        run.out.warn(
+            f"the open-file limit (ulimit -n) is {fd_limit:,}: --max-concurrent {max_concurrent:,} lowered "
+            f"to {share:,}"
+            + (f", -c {concurrency:,} to {min(concurrency, inventory_share):,}" if inv is not None else "")
+        )
+        max_concurrent, concurrency = share, min(concurrency, inventory_share)
     metrics = ExporterMetrics(__version__)
     loop = None
     if inv is not None:

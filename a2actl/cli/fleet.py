@@ -15,7 +15,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
 
     from a2actl.cli.context import Invocation
-    from a2actl.fleet.inventory import AgentSpec
     from a2actl.fleet.report import FleetReport
 
 app = typer.Typer(
@@ -31,17 +30,27 @@ _CHECKS_HELP = (
 )
 
 
-def _check_tokens(agents: Iterable[AgentSpec]) -> None:
-    """Every ``tokenEnv`` an agent names must be set (exit 2 otherwise, as the global ``--token-env``
-    and ``a2actl exporter --inventory``): a typo must not send the agent no token and report ``auth``."""
+def _check_outputs(out_file: str | None, junit: str | None, inputs: Iterable[str]) -> None:
+    """``--out`` and ``--junit`` must not name an input (the inventory, a report to merge) nor the
+    same file: the report was written over the inventory, or a merged report over one of its shards.
+    Raises ``UsageError`` (exit 2)."""
+    import os
+
     from a2actl.core.errors import UsageError
 
-    for spec in agents:
-        if spec.token_env and spec.token() is None:
-            raise UsageError(
-                f"inventory agent {spec.name!r}: tokenEnv {spec.token_env}: that environment variable "
-                "is not set or empty"
-            )
+    def same(a: str, b: str) -> bool:
+        try:
+            return os.path.samefile(a, b)
+        except OSError:
+            return os.path.abspath(a) == os.path.abspath(b)
+
+    given = [(p, o) for p, o in ((out_file, "--out"), (junit, "--junit")) if p]
+    for path, option in given:
+        for source in inputs:
+            if source != "-" and not source.startswith(("http://", "https://")) and same(path, source):
+                raise UsageError(f"{option} {path} is an input of this command: it would be overwritten")
+    if len(given) == 2 and same(given[0][0], given[1][0]):
+        raise UsageError(f"--out and --junit name the same file {given[0][0]}")
 
 
 def _write(path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]) -> None:
@@ -225,12 +234,12 @@ def probe_cmd(
     budget_s = duration(budget, "--budget", positive=True)
     shard_spec = parse_shard(shard) if shard is not None else None
     tolerance = parse_percent(fail_under) if fail_under is not None else None
+    _check_outputs(out_file, junit, [inventory])
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             check_writable(ctx, path, option)
     trace = traced(ctx, otlp)
     inv = run.run(open_inventory(inventory, settings, run.sink))
-    _check_tokens(inv.agents)
     notes = list(inv.notes)
     if inv.skipped:
         notes.append(
@@ -240,6 +249,16 @@ def probe_cmd(
         listed = len(inv.agents)
         inv = inv.shard(*shard_spec)
         notes.append(f"shard {shard_spec[0]}/{shard_spec[1]}: {len(inv.agents):,} of {listed:,} agents")
+    # one socket per agent in flight: past the open-file limit every connect failed (EMFILE) and the
+    # agents were called refused
+    from a2actl.core.fdlimit import fit_open_files
+
+    fitted, fd_limit = fit_open_files(min(concurrency, max(1, len(inv.agents))), per_item=2)
+    if fd_limit is not None:
+        notes.append(
+            f"-c {concurrency:,} lowered to {fitted:,}: the open-file limit (ulimit -n) is {fd_limit:,}"
+        )
+        concurrency = fitted
     options = FleetOptions(
         concurrency=concurrency,
         timeout=_request_timeout(ctx, settings.read_timeout),
@@ -356,6 +375,7 @@ def report_cmd(
 
     run = invocation(ctx)
     tolerance = parse_percent(fail_under) if fail_under is not None else None
+    _check_outputs(out_file, junit, files)
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             check_writable(ctx, path, option)

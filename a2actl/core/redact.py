@@ -36,6 +36,14 @@ def is_sensitive_header(name: str) -> bool:
     return _SENSITIVE_HEADER.match(name) is not None
 
 
+def is_secret_header(name: str, value: str) -> bool:
+    """Whether the header ``name: value`` carries a secret: its name says credential
+    (``is_sensitive_header``) or its whole value (stripped) is a registered secret
+    (``register_secret``: an inventory header read from ``${VAR}`` or named like a credential, an
+    exporter module's ``${VAR}`` header). A redirect under ``-L`` to another origin drops it."""
+    return _SENSITIVE_HEADER.match(name) is not None or value.strip() in _REGISTRY
+
+
 def redact_header(name: str, value: str) -> str:
     """Mask a header value if its name is a credential header; keeps the auth scheme (``Bearer ***``)."""
     if not _SENSITIVE_HEADER.match(name):

@@ -22,7 +22,9 @@ Secrets never live in the file: ``token_env`` names an environment variable and 
 (``Authorization``, ``X-Api-Key``, ``*-Token``, … as ``a2actl.core.redact`` judges them) must be a
 ``${ENV_VAR}`` reference; both are read once at start and registered for redaction. A module that sends
 credentials answers ``/probe`` only for targets under its ``allow_targets`` prefixes, so that whoever
-can reach the exporter cannot make it send the token to a host of their choosing.
+can reach the exporter cannot make it send the token to a host of their choosing. Headers and the token
+follow ``-H``'s and ``--token-env``'s rules (``a2actl.core.headers``): no header the HTTP client owns
+(``Content-Length``, ``Host``, …), printable ASCII values, a token's leading ``Bearer`` word dropped.
 
 Standard library and PyYAML only. Errors are ``UsageError`` (exit 2) naming the file and the key
 (``exporter.yml: modules.send_check.timeout: not a duration: 'soon'``); a key repeated in one
@@ -61,7 +63,6 @@ MODULE_KEYS = (
 )
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _MODULE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 _VERSIONS = ("auto", "0.3", "1.0")
 _BINDINGS = ("auto", "JSONRPC", "HTTP+JSON")
@@ -75,8 +76,9 @@ class Module:
     headers (credential values resolved from the environment: secrets, never shown by ``repr``);
     ``secret_headers``: the names of the headers whose value came from a ``${ENV_VAR}`` reference
     (secrets whatever the header's name); ``token``: the bearer token read from ``token_env``
-    (secret); ``allow_targets``: the URLs ``/probe`` accepts for this module (``target_allowed``;
-    empty: any target, refused when the module sends credentials)."""
+    (secret; without a leading ``Bearer`` word); ``allow_targets``: the URLs ``/probe`` accepts for
+    this module (``target_allowed``; empty: any target, refused when the module sends credentials);
+    ``note``: a remark to show once at start, or ``None``."""
 
     name: str
     timeout: float = DEFAULT_TIMEOUT
@@ -91,6 +93,8 @@ class Module:
     token_env: str | None = None
     token: str | None = field(default=None, repr=False)
     allow_targets: tuple[str, ...] = ()
+    #: A remark for stderr when the module was loaded (the token's leading ``Bearer`` word dropped).
+    note: str | None = None
 
     @property
     def sends(self) -> bool:
@@ -254,6 +258,7 @@ def _unique_key_loader() -> type:
 def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Module:
     """One module from its YAML mapping ``body`` (``None``: the defaults). ``where`` prefixes errors
     (``file: modules.NAME``). Raises ``UsageError`` (exit 2)."""
+    from a2actl.core.headers import checked_token
     from a2actl.core.redact import header_secrets, register_secret
     from a2actl.core.units import parse_duration
     from a2actl.probe.budget import parse_budgets
@@ -336,7 +341,9 @@ def parse_module(name: str, body: Any, where: str, env: Mapping[str, str]) -> Mo
         if not token:
             raise UsageError(f"{where}.token_env: the environment variable {var} is not set or empty")
         register_secret(token)
-        mod = replace(mod, token_env=var, token=token)
+        token, note = checked_token(token, f"{where}.token_env {var}")  # never the value
+        register_secret(token)
+        mod = replace(mod, token_env=var, token=token, note=note)
     if "allow_targets" in body:
         allow = body["allow_targets"]
         if isinstance(allow, str):
@@ -397,16 +404,22 @@ def _headers(
     """``headers:`` as name/value pairs, and the names of those whose value came from the
     environment; ``${VAR}`` references resolved from ``env``. A credential header
     (``a2actl.core.redact`` rules) must be written as a reference, never as a literal; a value taken
-    from the environment is a secret whatever the header's name."""
+    from the environment is a secret whatever the header's name. Each header passes
+    ``a2actl.core.headers.header_problem`` as ``-H`` does (not one the HTTP client owns, a printable
+    ASCII value); errors name the header, never its value."""
+    from a2actl.core.headers import header_problem, is_field_name
     from a2actl.core.redact import header_secrets
 
     if not isinstance(raw, dict):
         raise UsageError(f"{where}: expected a mapping of header names to values")
     out: list[tuple[str, str]] = []
     from_env: set[str] = set()
+    seen: dict[str, str] = {}
     for name, value in raw.items():
-        if not isinstance(name, str) or not _HEADER_NAME.match(name):
+        if not isinstance(name, str) or not is_field_name(name):
             raise UsageError(f"{where}: {name!r} is not a header name")
+        if seen.setdefault(name.lower(), name) != name:
+            raise UsageError(f"{where}: {seen[name.lower()]} and {name} are one header (names ignore case)")
         if not isinstance(value, (str, int, float)) or isinstance(value, bool):
             raise UsageError(f"{where}.{name}: expected a string")
         text = str(value)
@@ -420,8 +433,9 @@ def _headers(
             if not env.get(var, "").strip():
                 raise UsageError(f"{where}.{name}: the environment variable {var} is not set or empty")
         resolved = _ENV_REF.sub(lambda m: env.get(m.group(1), "").strip(), text)
-        if "\r" in resolved or "\n" in resolved:
-            raise UsageError(f"{where}.{name}: a header value cannot hold a line break")
+        problem = header_problem(name, resolved)  # client-owned, or not sendable: never the value
+        if problem:
+            raise UsageError(f"{where}.{name}: {problem[0]}", hint=problem[1])
         out.append((name, resolved))
         if refs:
             from_env.add(name)

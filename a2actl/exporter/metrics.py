@@ -252,6 +252,37 @@ def label_names(agents: Sequence[tuple[str, str, Mapping[str, str]]]) -> list[st
     return sorted(names)
 
 
+def series_labels(
+    agents: Sequence[tuple[str, str, Mapping[str, str]]], source: str | None = None
+) -> tuple[list[str], list[tuple[str, ...]]]:
+    """The inventory metrics' label names (``agent``, ``url``, then ``label_names``) and each agent's
+    values: ``agent`` its name (the URL's ``safe_url`` when the name is the URL, else the name with
+    secrets masked), ``url`` its ``safe_url``, then its labels (empty when it has none of that name).
+    Raises ``UsageError`` (exit 2) as ``label_names`` does, and naming both agents when two get the
+    same values: URLs that differ only in their userinfo or a masked secret
+    (``http://u:p@h`` and ``http://h``), whose series would merge (histograms) or repeat (Prometheus
+    keeps one sample of a repeated series). ``source`` (the inventory's file) starts that message."""
+    extra = label_names(agents)
+    values: list[tuple[str, ...]] = []
+    seen: dict[tuple[str, ...], int] = {}
+    for i, (name, url, labels) in enumerate(agents):
+        row = (
+            safe_url(name) if name == url else _masked(name),
+            safe_url(url),
+            *(labels.get(k, "") for k in extra),
+        )
+        first = seen.setdefault(row, i)
+        if first != i:
+            raise UsageError(
+                f"inventory {source + ': ' if source else ''}agents #{first + 1} and #{i + 1} get the same series labels "
+                f"(agent={row[0]!r}, url={row[1]!r}) once userinfo and secrets are masked: their "
+                "metrics would merge",
+                hint="give them distinct names or labels (a YAML/JSON inventory's 'name' or 'labels')",
+            )
+        values.append(row)
+    return ["agent", "url", *extra], values
+
+
 class InventoryMetrics(Collector):
     """The inventory's metrics, labelled ``agent`` (the inventory name), ``url`` (userinfo dropped,
     secrets masked) and every inventory label (the union of all agents' label names; an agent
@@ -266,16 +297,8 @@ class InventoryMetrics(Collector):
         *,
         sends: bool,
     ) -> None:
-        self.extra = label_names(agents)
-        self.base = ["agent", "url", *self.extra]
-        self.values: list[tuple[str, ...]] = [
-            (
-                safe_url(name) if name == url else _masked(name),
-                safe_url(url),
-                *(labels.get(k, "") for k in self.extra),
-            )
-            for name, url, labels in agents
-        ]
+        self.base, self.values = series_labels(agents)
+        self.extra = self.base[2:]
         self.handshake = Histogram(
             "a2a_handshake_duration_seconds",
             "The A2A handshake of each inventory agent (card fetch on a new connection, parse, "
@@ -388,6 +411,7 @@ __all__ = [
     "InventoryMetrics",
     "encode",
     "label_names",
+    "series_labels",
     "probe_registry",
     "safe_url",
 ]

@@ -115,9 +115,12 @@ def probe_settings(
     """The settings of one probe: ``base`` (the command's TLS options and timeouts, without its
     credentials) with the module's headers, token, version and binding, then an inventory agent's own
     ``headers`` and ``token`` on top; connect and read timeouts at most ``timeout`` seconds; a new
-    trace id per probe."""
-    merged = dict(module.headers)
-    merged.update(headers or {})
+    trace id per probe. Header names compare case-insensitively (an agent's ``x-api-key`` replaces
+    the module's ``X-Api-Key``; both went out)."""
+    own = dict(headers or {})
+    taken = {k.lower() for k in own}
+    merged = {k: v for k, v in module.headers if k.lower() not in taken}
+    merged.update(own)
     return replace(
         base,
         headers=tuple(merged.items()),

@@ -51,6 +51,7 @@ from urllib.parse import urlsplit
 
 from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError
+from a2actl.core.headers import bare_token, checked_token, header_problem, is_field_name
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
 
@@ -72,8 +73,8 @@ _AGENT_KEYS = {"url", "cardUrl", "card_url", "name", "labels", "headers", "token
 _AGENT_KEYS_LEGACY = {"id", "description", "tags", "updatedAt", "version"}  # earlier ai-catalog draft
 _DEFAULT_KEYS = {"labels", "headers", "tokenEnv", "token_env", "budget"}
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 #: Header names whose values are credentials even when ``a2actl.core.redact`` does not know the name
 #: (``X-Tenant-Key``, ``X-Custom-Auth``, ``X-Signature``): their values are registered as secrets.
@@ -115,11 +116,13 @@ class AgentSpec:
         return normalise_url(self.url)
 
     def token(self) -> str | None:
-        """The bearer token from ``token_env`` (``None`` when unset or empty)."""
+        """The bearer token from ``token_env`` (``None`` when unset or empty), without a leading
+        ``Bearer`` word (``a2actl.core.headers.bare_token``: a2actl adds the scheme itself). Loading
+        the inventory checked that it can be sent (``parse_inventory``)."""
         if not self.token_env:
             return None
         value = os.environ.get(self.token_env, "").strip()
-        return value or None
+        return bare_token(value)[0] if value else None
 
     def to_json(self) -> dict[str, Any]:
         """``{"url", "name", "labels", "headerNames", "tokenEnv", "budget"}``: header NAMES only, never
@@ -171,7 +174,12 @@ class Inventory:
 
 
 class _EntryError(Exception):
-    """An error in one entry; the caller adds the file and the line or entry path."""
+    """An error in one entry; the caller adds the file and the line or entry path. ``hint``: a
+    one-line suggestion for the ``UsageError``."""
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.hint = hint
 
 
 def check_url(text: str) -> str:
@@ -180,6 +188,8 @@ def check_url(text: str) -> str:
     t = text.strip()
     if not t:
         raise ValueError("empty URL")
+    if _lone_surrogate(t):
+        raise ValueError(f"{t!r} is not valid Unicode text (a lone surrogate)")
     if any(c.isspace() for c in t):
         raise ValueError(f"{t!r} is not one URL (whitespace inside)")
     if "://" not in t:
@@ -198,6 +208,12 @@ def check_url(text: str) -> str:
     if problem:
         raise ValueError(f"{t!r} is not a valid URL: {problem}")
     return t
+
+
+def _lone_surrogate(text: str) -> bool:
+    """Whether ``text`` holds a lone surrogate (JSON's ``"\\ud800"`` escape): text with no UTF-8
+    form, which no output can write (``UnicodeEncodeError`` lost the whole report)."""
+    return not text.isascii() and _SURROGATE.search(text) is not None
 
 
 def normalise_url(url: str) -> str:
@@ -259,15 +275,18 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
     """Read an inventory from a file path, or standard input for ``"-"`` (``stdin`` overrides
     ``sys.stdin.buffer``). The format is detected from the content (see the module docstring).
     Raises ``UsageError`` (exit 2): unreadable or non-UTF-8 file, a syntax error (with its line),
-    a bad entry (with its line or path), or no agents at all. An http(s) URL is refused here: use
-    ``fetch_inventory``."""
+    a bad entry (with its line or path), or no agents at all. An http(s) URL is refused here
+    (``fetch_inventory`` reads one; ``a2actl exporter`` takes files only). Blocks until the file or
+    stream ends: ``open_inventory`` reads a pipe or FIFO off the event loop."""
     if source.startswith(("http://", "https://")):
-        raise UsageError(f"{source} is a URL: fetch it with fetch_inventory")
+        raise UsageError(
+            f"inventory {source} is a URL: give a file here",
+            hint="download it (curl -o agents.json URL); fleet probe fetches an inventory URL itself",
+        )
     name = "<stdin>" if source == "-" else source
     try:
         if source == "-":
-            stream = stdin if stdin is not None else sys.stdin.buffer
-            data = stream.read(MAX_INVENTORY_BYTES + 1)
+            data = _read_stream(stdin if stdin is not None else sys.stdin.buffer)
         else:
             with open(source, "rb") as fh:
                 data = fh.read(MAX_INVENTORY_BYTES + 1)
@@ -281,6 +300,59 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
     return parse_inventory(
         data, name, yaml_hint=lowered.endswith((".yaml", ".yml")), json_hint=lowered.endswith(".json")
     )
+
+
+def _read_stream(stream: IO[bytes]) -> bytes:
+    """At most ``MAX_INVENTORY_BYTES + 1`` bytes of ``stream``: from its file descriptor when it has
+    one (``os.read``: a thread blocked on standard input holds no buffer lock, which would stop the
+    interpreter's exit), else ``stream.read``."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):
+        return stream.read(MAX_INVENTORY_BYTES + 1)
+    chunks: list[bytes] = []
+    size = 0
+    while size <= MAX_INVENTORY_BYTES:
+        chunk = os.read(fd, min(1 << 20, MAX_INVENTORY_BYTES + 1 - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+async def _off_the_loop(source: str, stdin: IO[bytes] | None) -> Inventory:
+    """``load_inventory`` in a daemon thread while the event loop waits: a pipe, FIFO or standard
+    input that never ends (``<(tail -f …)``, a named pipe nobody writes) blocked the loop in ``open``
+    or ``read``, so neither ``--max-time`` nor Ctrl-C/SIGTERM ended the command. The thread is left
+    behind when the caller gives up (a daemon: it does not hold the process)."""
+    import asyncio
+    import contextlib
+    import threading
+
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[Inventory] = loop.create_future()
+
+    def settle(result: Inventory | None, exc: BaseException | None) -> None:
+        if done.done():  # the caller gave up (deadline, Ctrl-C)
+            return
+        if exc is not None:
+            done.set_exception(exc)
+        else:
+            done.set_result(result)  # type: ignore[arg-type]
+
+    def work() -> None:
+        result: Inventory | None = None
+        error: BaseException | None = None
+        try:
+            result = load_inventory(source, stdin=stdin)
+        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
+            error = exc
+        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
+            loop.call_soon_threadsafe(settle, result, error)
+
+    threading.Thread(target=work, name="a2actl-inventory", daemon=True).start()
+    return await done
 
 
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:
@@ -328,13 +400,22 @@ async def open_inventory(
 ) -> Inventory:
     """``fleet probe INVENTORY``: an http(s) URL is fetched (``fetch_inventory`` over an
     ``HttpTransport`` with the invocation's ``settings``: headers, token, TLS, timeouts, ``-L``);
-    anything else is ``load_inventory`` (a path, ``-`` for stdin). Raises what those raise."""
+    anything else is ``load_inventory`` (a path, ``-`` for stdin; a pipe, FIFO or standard input in a
+    thread, ``_off_the_loop``, so ``--max-time`` and SIGTERM still end it). Raises what those raise."""
     if source.startswith(("http://", "https://")):
         from a2actl.transport.http import HttpTransport
 
         async with HttpTransport(settings, sink) as transport:
             return await fetch_inventory(source, transport)
-    return load_inventory(source, stdin=stdin)
+    import stat
+
+    try:
+        regular = source != "-" and stat.S_ISREG(os.stat(source).st_mode)
+    except (OSError, ValueError):
+        regular = True  # load_inventory says why it cannot be read
+    if regular:
+        return load_inventory(source, stdin=stdin)
+    return await _off_the_loop(source, stdin)
 
 
 def parse_inventory(
@@ -372,7 +453,7 @@ def parse_inventory(
             return _finish(_agents_from_object(doc, lines), source, fmt)
         raise _EntryError("an object without 'agents' (an inventory) or 'entries' (an AI Catalog)")
     except _EntryError as exc:
-        raise UsageError(f"inventory {source}: {exc}") from exc
+        raise UsageError(f"inventory {source}: {exc}", hint=exc.hint) from exc
 
 
 def _finish(
@@ -382,6 +463,8 @@ def _finish(
     seen: set[str] = set()
     agents: list[AgentSpec] = []
     dropped: list[str] = []
+    notes = list(notes)
+    scheme_noted: set[str] = set()
     for spec in specs:
         key = spec.key
         if key in seen:
@@ -398,6 +481,13 @@ def _finish(
         token = spec.token()
         if token:
             register_secret(token)
+            var = spec.token_env or ""
+            if var not in scheme_noted and bare_token(os.environ.get(var, "").strip())[1]:
+                scheme_noted.add(var)  # one note per variable, not one per agent that uses it
+                notes.append(
+                    f"tokenEnv {var} starts with 'Bearer '; sending the token after it "
+                    "(a2actl adds the Bearer scheme itself)"
+                )
     if not agents:
         raise UsageError(f"inventory {source} lists no agents")
     return Inventory(
@@ -515,6 +605,8 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
     for k, v in value.items():
         if not isinstance(k, str) or isinstance(v, (dict, list)) or v is None:
             raise _EntryError(f"{what}: {k!r} must map to a string")
+        if _lone_surrogate(k) or (isinstance(v, str) and _lone_surrogate(v)):
+            raise _EntryError(f"{what}: {k!r} is not valid Unicode text (a lone surrogate)")
         if isinstance(v, (_dt.date, _dt.datetime)):  # YAML reads 2024-01-01 as a date
             out[k] = v.isoformat()
         elif isinstance(v, str):
@@ -528,9 +620,13 @@ def _str_map(value: Any, what: str) -> dict[str, str]:
 
 def _headers(value: Any, what: str) -> dict[str, str]:
     headers = _str_map(value, what)
+    seen: dict[str, str] = {}
     for name, raw in list(headers.items()):
-        if not _HEADER_NAME.match(name):
-            raise _EntryError(f"{what}: {name!r} is not a header name")
+        if not is_field_name(name):
+            shown = repr(name) if len(name) <= 40 else repr(name[:40]) + "…"
+            raise _EntryError(f"{what}: {shown} is not a header name")
+        if seen.setdefault(name.lower(), name) != name:
+            raise _EntryError(f"{what}: {seen[name.lower()]} and {name} are one header (names ignore case)")
 
         def env(m: re.Match[str], name: str = name) -> str:
             var = m.group(1)
@@ -540,8 +636,9 @@ def _headers(value: Any, what: str) -> dict[str, str]:
             return os.environ[var]
 
         value_ = _ENV_REF.sub(env, raw)
-        if "\n" in value_ or "\r" in value_:
-            raise _EntryError(f"{what}.{name}: a header value cannot hold a line break")
+        problem = header_problem(name, value_)
+        if problem:  # never the value: it may be a secret
+            raise _EntryError(f"{what}.{name}: {problem[0]}", hint=problem[1])
         if value_ != raw:
             register_secret(value_)
         headers[name] = value_
@@ -571,6 +668,22 @@ def _token_env(entry: Mapping[str, Any], what: str) -> str | None:
     return value
 
 
+def _check_token(var: str | None, what: str) -> None:
+    """The token the variable ``var`` holds must be set, non-empty and sendable
+    (``a2actl.core.headers.checked_token``: printable ASCII on one line, after one optional leading
+    ``Bearer`` word): as the global ``--token-env``. A typo must not send the agent no token and
+    report ``auth``. Raises ``_EntryError`` naming the variable, never its value."""
+    if var is None:
+        return
+    value = os.environ.get(var, "").strip()
+    if not value:
+        raise _EntryError(f"{what}: tokenEnv {var}: that environment variable is not set or empty")
+    try:
+        checked_token(value, f"{what}: tokenEnv {var}")
+    except UsageError as exc:
+        raise _EntryError(exc.message, hint=exc.hint) from None
+
+
 def _defaults(doc: Mapping[str, Any], lines: _Lines | None) -> dict[str, Any]:
     raw = doc.get("defaults")
     if raw is None:
@@ -592,6 +705,7 @@ def _defaults(doc: Mapping[str, Any], lines: _Lines | None) -> dict[str, Any]:
 def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | None) -> AgentSpec:
     where = _where(path, entry, lines)
     if isinstance(entry, str):
+        _check_token(defaults.get("token_env"), where)
         try:
             return AgentSpec(
                 url=check_url(entry),
@@ -617,12 +731,21 @@ def _agent(entry: Any, path: str, defaults: Mapping[str, Any], lines: _Lines | N
     name = entry.get("name", "")
     if not isinstance(name, str):
         raise _EntryError(f"{where}: name must be a string")
+    if _lone_surrogate(name):
+        raise _EntryError(f"{where}: name {name!r} is not valid Unicode text (a lone surrogate)")
     labels = {**defaults.get("labels", {}), **_str_map(entry.get("labels"), f"{where}.labels")}
     tags = entry.get("tags")
     if isinstance(tags, list) and tags and "tags" not in labels:
         labels["tags"] = ",".join(str(t) for t in tags)
-    headers = {**defaults.get("headers", {}), **_headers(entry.get("headers"), f"{where}.headers")}
+        if _lone_surrogate(labels["tags"]):
+            raise _EntryError(
+                f"{where}: tags {labels['tags']!r} are not valid Unicode text (a lone surrogate)"
+            )
+    own = _headers(entry.get("headers"), f"{where}.headers")
+    taken = {k.lower() for k in own}  # names compare case-insensitively: the agent's replaces the default
+    headers = {**{k: v for k, v in defaults.get("headers", {}).items() if k.lower() not in taken}, **own}
     token_env = _token_env(entry, where) or defaults.get("token_env")
+    _check_token(token_env, where)
     budget = _budget(entry.get("budget"), where)
     return AgentSpec(
         url=url,
@@ -712,6 +835,9 @@ def _agents_from_catalog(
         tags = entry.get("tags")
         if isinstance(tags, list) and tags:
             labels["tags"] = ",".join(str(t) for t in tags)
+        for text in (str(name), *labels.values()):
+            if _lone_surrogate(text):
+                raise _EntryError(f"{where}: {text!r} is not valid Unicode text (a lone surrogate)")
         specs.append(AgentSpec(url=url, name=str(name), labels=labels))
     return specs, skipped, notes
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -75,6 +76,20 @@ def classname(result: AgentResult) -> str:
         return f"{host}:{parts.port}" if parts.port else host
     except ValueError:
         return result.spec.url
+
+
+#: Characters XML 1.0 cannot hold (§2.2 Char): C0 controls but tab, LF and CR; lone surrogates;
+#: U+FFFE and U+FFFF.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(text: str) -> str:
+    """``text`` with every character XML 1.0 cannot hold written as an escape (``\\x1b``,
+    ``\\ud800``): ElementTree writes them as they are, and a JUnit file holding one is not XML (CI
+    systems refuse the whole file)."""
+    return _NOT_XML.sub(
+        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
+    )
 
 
 @dataclass
@@ -338,8 +353,9 @@ class FleetReport:
         """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read, as ``smoke run --junit``):
         one ``testsuite`` for the run, one ``testcase`` per agent (``classname``: ``classname()``,
         ``name``: the agent's name, ``time``: its total seconds); a ``failure`` (``type`` the cause,
-        ``message`` cause and detail) for an agent that failed its checks. The caller masks secrets
-        before writing (``Redactor``)."""
+        ``message`` cause and detail) for an agent that failed its checks. Characters XML 1.0 cannot
+        hold (control characters, as an agent's error text or a catalog's name may carry) are written
+        as ``\\x1b`` escapes (``xml_text``). The caller masks secrets before writing (``Redactor``)."""
         import xml.etree.ElementTree as ET
 
         failures = self.total - self.ok_count
@@ -367,7 +383,11 @@ class FleetReport:
         )
         for r in self.results:
             case = ET.SubElement(
-                suite, "testcase", classname=classname(r), name=r.spec.name, time=f"{r.total:.3f}"
+                suite,
+                "testcase",
+                classname=xml_text(classname(r)),
+                name=xml_text(r.spec.name),
+                time=f"{r.total:.3f}",
             )
             lines = [
                 f"url: {r.spec.url}",
@@ -386,8 +406,8 @@ class FleetReport:
                 message = cause + (f": {r.detail}" if r.detail else "")
                 failed = r.failed_stage
                 text = f"failed at: {STAGE_LABELS.get(failed or '', failed or '-')}\n" + "\n".join(lines)
-                ET.SubElement(case, "failure", message=message, type=cause).text = text
-            ET.SubElement(case, "system-out").text = "\n".join(lines)
+                ET.SubElement(case, "failure", message=xml_text(message), type=cause).text = xml_text(text)
+            ET.SubElement(case, "system-out").text = xml_text("\n".join(lines))
         return ET.tostring(root, encoding="unicode", xml_declaration=True)
 
     @classmethod
@@ -572,8 +592,16 @@ def merge_reports(reports: Iterable[tuple[str, FleetReport]], fail_under: float 
     for source, ns in sorted(counts.items()):
         what = source or "the inventory"
         (count,) = ns  # one N per inventory (checked above)
-        missing = [i for i in range(1, count + 1) if (source, (i, count)) not in seen_shards]
-        if missing and len(items) > 1:
+        present = {i for s, (i, _n) in seen_shards if s == source}
+        if len(present) < count and len(items) > 1:
+            # the first ten missing, found without walking all N (a --shard 1/999999999999 report
+            # made range(1, N + 1) a list that never finished)
+            missing: list[int] = []
+            i = 1
+            while len(missing) < 11 and i <= count:
+                if i not in present:
+                    missing.append(i)
+                i += 1
             shown = ", ".join(f"{i}/{count}" for i in missing[:10]) + (" …" if len(missing) > 10 else "")
             notes.append(f"{what}: shard(s) {shown}{_MISSING}")
     starts = [r.started_at for _, r in items]

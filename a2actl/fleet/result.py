@@ -159,6 +159,20 @@ _SHARED_MAX = 4096
 _NO_TIME = None
 
 
+def printable(text: str) -> str:
+    """``text`` with each lone surrogate (``"\\ud800"`` in an agent's JSON: no UTF-8 form) written as
+    the escape ``\\ud800``; any other text unchanged. An agent's detail, declared version or
+    interface URL holding one made every output (table, ``-o json``, ``--out``, ``--junit``) fail
+    with ``UnicodeEncodeError``, and the sweep's report was lost."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def shared(value: _T) -> _T:
     """The shared instance equal to ``value`` (a string, or a tuple of strings): see ``_SHARED``."""
     out = _SHARED.get(value)
@@ -258,14 +272,21 @@ class AgentResult:
             self.timings = dict(value)
 
     def compact(self) -> AgentResult:
-        """Share the values many agents repeat (``shared``): ``passed``, ``declared_versions``,
+        """Make the agent's own text writable (``printable``: ``detail``, ``declared_versions``,
+        ``version``, ``binding``, ``interface_url``, ``notes``: they come from its card and answers)
+        and share the values many agents repeat (``shared``): ``passed``, ``declared_versions``,
         ``version``, ``binding``. Returns ``self``."""
+        if self.detail is not None:
+            self.detail = printable(self.detail)
+        if self.interface_url is not None:
+            self.interface_url = printable(self.interface_url)
+        self.notes = tuple(printable(n) for n in self.notes)
         self.passed = shared(self.passed)
-        self.declared_versions = shared(self.declared_versions)
+        self.declared_versions = shared(tuple(printable(v) for v in self.declared_versions))
         if self.version is not None:
-            self.version = shared(self.version)
+            self.version = shared(printable(self.version))
         if self.binding is not None:
-            self.binding = shared(self.binding)
+            self.binding = shared(printable(self.binding))
         return self
 
     @property

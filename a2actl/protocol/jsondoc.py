@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from typing import Any, NoReturn
 
 import orjson
@@ -146,6 +147,95 @@ def holds_lone_surrogate(value: Any) -> bool:
         elif isinstance(v, list):
             stack.extend(v)
     return False
+
+
+@dataclass(frozen=True)
+class DuplicateMember:
+    """A member name that appears more than once in one JSON object. ``pointer``: the RFC 6901
+    pointer of that member (``/supportedInterfaces/0/url``); ``name``: the name as decoded (``"url"``
+    and ``"\\u0075rl"`` are one name); ``count``: how many times it appears (≥ 2); ``same``: whether
+    every occurrence has the same value (then all readers agree on it, whichever one they keep)."""
+
+    pointer: str
+    name: str
+    count: int
+    same: bool
+
+
+class _Members(dict[str, Any]):
+    """A decoded object that remembers its repeated members: ``repeats`` maps a name to ``[count,
+    same, shadowed]`` (``shadowed``: the earlier values that are objects or arrays, walked too so a
+    repeat inside one is found), or is ``None``."""
+
+    __slots__ = ("repeats",)
+
+    repeats: dict[str, list[Any]] | None
+
+
+def _canonical(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, allow_nan=True)
+
+
+def _members(pairs: list[tuple[str, Any]]) -> _Members:
+    obj = _Members()
+    obj.repeats = None
+    for name, value in pairs:
+        if name in obj:
+            if obj.repeats is None:
+                obj.repeats = {}
+            entry = obj.repeats.get(name)
+            if entry is None:
+                entry = obj.repeats[name] = [1, True, [], _canonical(obj[name])]
+            previous = obj[name]
+            if isinstance(previous, (dict, list)):
+                entry[2].append(previous)
+            entry[0] += 1
+            if entry[1] and _canonical(value) != entry[3]:
+                entry[1] = False
+        obj[name] = value
+    return obj
+
+
+def duplicate_members(data: str | bytes) -> list[DuplicateMember]:
+    """Every member name repeated within one object of the JSON document ``data``, in document order
+    (a repeat inside a value that a later repeat shadows included). RFC 8259 §4 says names SHOULD be
+    unique and leaves the result to the reader: Python, orjson, Go and JavaScript keep the last value,
+    others the first, strict readers refuse the document. ``[]`` for a document without repeats, and
+    for text that is not JSON or nests too deep (``parse`` reports those). Reads the whole document
+    again with the standard library: call it only where the answer is wanted (``caps validate``,
+    ``caps lint``), never on a throughput path."""
+    from a2actl.core.pointer import to_pointer
+
+    if (b"{" not in data) if isinstance(data, bytes) else ("{" not in data):
+        return []
+    try:
+        doc = json.loads(data, object_pairs_hook=_members)
+    except (ValueError, RecursionError):
+        return []
+    out: list[DuplicateMember] = []
+    # depth first, in document order: a repeat is listed before what its values hold
+    stack: list[DuplicateMember | tuple[Any, tuple[Any, ...]]] = [(doc, ())]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, DuplicateMember):
+            out.append(item)
+            continue
+        node, path = item
+        seq: list[DuplicateMember | tuple[Any, tuple[Any, ...]]] = []
+        if isinstance(node, _Members):
+            for name, value in node.items():
+                where = (*path, name)
+                entry = node.repeats.get(name) if node.repeats else None
+                if entry is not None:
+                    count, same, shadowed, _ = entry
+                    seq.append(DuplicateMember(to_pointer(where), name, count, same))
+                    seq += [(v, where) for v in shadowed]
+                if isinstance(value, (dict, list)):
+                    seq.append((value, where))
+        elif isinstance(node, list):
+            seq = [(v, (*path, i)) for i, v in enumerate(node) if isinstance(v, (dict, list))]
+        stack.extend(reversed(seq))
+    return out
 
 
 def _too_deep(source: str) -> NoReturn:

@@ -448,9 +448,9 @@ class FastTransport:
             nonlocal guard
             hop = origin(req.url.scheme, req.url.host or "", req.url.port)
             if guard is None:
-                guard = RedirectGuard(hop, secret_names(req.headers.keys()))
+                guard = RedirectGuard(hop, secret_names(req.headers.items()))
             elif guard.check(hop):
-                for name in secret_names(list(req.headers.keys())):
+                for name in secret_names(list(req.headers.items())):
                     req.headers.popall(name, None)
                 note = guard.note(hop)
                 if note and self._logs:

@@ -174,7 +174,7 @@ class HttpTransport:
         hop = origin(url.scheme, url.host, url.port)
         if guard is None or not guard.check(hop):
             return
-        for name in secret_names(list(request.headers.keys())):
+        for name in secret_names(list(request.headers.items())):
             del request.headers[name]
         note = guard.note(hop)
         if note and self._logs:
@@ -226,11 +226,11 @@ class HttpTransport:
         """Resolve, build and announce a request; the clock collects trace marks."""
         try:
             parsed = httpx.URL(url)
+            host = parsed.host  # an xn-- label that is not Punycode raises idna's IDNAError here
         except Exception as exc:  # noqa: BLE001 - httpx raises several types for bad URLs
             raise UsageError(f"invalid URL {url!r}: {exc}") from exc
-        if parsed.scheme not in ("http", "https") or not parsed.host:
+        if parsed.scheme not in ("http", "https") or not host:
             raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
-        host = parsed.host
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         hdrs = self.base_headers(headers)
         traceparent = _traceparent(self.settings.trace_id)
@@ -247,7 +247,7 @@ class HttpTransport:
         request.extensions["trace"] = clock.trace
         if self.settings.follow_redirects:
             request.extensions[_GUARD] = RedirectGuard(
-                origin(parsed.scheme, host, port), secret_names(k for k, _ in hdrs.items())
+                origin(parsed.scheme, host, port), secret_names(hdrs.items())
             )
         ip, dns_s = await self._resolve(host, port)
         clock.timing.time_namelookup = dns_s

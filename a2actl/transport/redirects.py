@@ -2,8 +2,10 @@
 
 httpx drops only ``Authorization`` when a redirect leaves the origin, aiohttp ``Authorization``,
 ``Cookie`` and ``Proxy-Authorization``; a2actl also treats ``X-API-Key``, ``*-Token``, ``*-Secret``,
-``*session*`` … as secrets (``a2actl.core.redact.is_sensitive_header``), so none of them may reach a
-host a redirect names. The rule, as curl's (credentials only to the host they were given for):
+``*session*`` … as secrets (``a2actl.core.redact.is_sensitive_header``), and any header whose value
+is a registered secret (an inventory's ``${VAR}`` or credential-named header, an exporter module's
+``${VAR}`` header: ``a2actl.core.redact.is_secret_header``), so none of them may reach a host a
+redirect names. The rule, as curl's (credentials only to the host they were given for):
 
 * the origin is (scheme, host, port) of the URL the operator gave, ports defaulted (80, 443);
 * a hop to another origin carries none of the secret headers, and neither does any later hop;
@@ -19,7 +21,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from a2actl.core.redact import is_sensitive_header
+from a2actl.core.redact import is_secret_header
 
 Origin = tuple[str, str, int]
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
@@ -42,9 +44,14 @@ def leaves(first: Origin, hop: Origin) -> bool:
     return not upgrade
 
 
-def secret_names(names: Iterable[str]) -> list[str]:
-    """The names among ``names`` that the redactor treats as secrets (order kept)."""
-    return [n for n in names if is_sensitive_header(n)]
+def secret_names(headers: Iterable[tuple[str, str]]) -> list[str]:
+    """The names of the ``(name, value)`` pairs that carry a secret (``is_secret_header``: a
+    credential name, or a registered secret value), order kept, each name once."""
+    out: list[str] = []
+    for name, value in headers:
+        if name not in out and is_secret_header(name, value):
+            out.append(name)
+    return out
 
 
 @dataclass

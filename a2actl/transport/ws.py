@@ -79,7 +79,7 @@ def _redirect_policy(follow: bool) -> Callable[..., WsConnect]:
     from websockets.datastructures import Headers
     from websockets.uri import parse_uri
 
-    from a2actl.core.redact import is_sensitive_header
+    from a2actl.core.redact import is_secret_header
 
     class Connect(connect):
         def __init__(self, uri: str, *, tls: ssl.SSLContext | None = None, **kwargs: Any) -> None:
@@ -111,7 +111,7 @@ def _redirect_policy(follow: bool) -> Callable[..., WsConnect]:
                 self.additional_headers = Headers(
                     (k, v)
                     for k, v in Headers(self.additional_headers).raw_items()
-                    if not is_sensitive_header(k)
+                    if not is_secret_header(k, v)
                 )
             return new
 

@@ -623,3 +623,62 @@ def test_diff_side_that_is_neither_a_snapshot_nor_a_card(cli: Any, sandbox: Any,
     r = cli("caps", "diff", wrapped, sandbox.url, "-o", "json")
     assert r.exit_code == 2, r.stdout
     assert "neither an a2actl snapshot nor an agent card" in r.json["error"]["message"]
+
+
+def _dup_card(card: dict, extra: str) -> str:
+    """``card`` as JSON text with ``extra`` (members, a trailing comma) written first in the object."""
+    return "{" + extra + json.dumps(card)[1:]
+
+
+def test_validate_reports_duplicate_keys_with_pointers(cli, sandbox, tmp_path):
+    # two supportedInterfaces: Python keeps the last, other readers the first; the finding says so
+    card = cli("card", "get", sandbox.url, "-o", "json").json["card"]
+    other = [{"url": "https://elsewhere.example/a2a", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}]
+    differ = tmp_path / "differ.json"
+    differ.write_text(_dup_card(card, f'"supportedInterfaces": {json.dumps(other)}, '))
+    r = cli("caps", "validate", str(differ), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    dups = [f for f in r.json["findings"] if f["check"] == "duplicate-key"]
+    assert [(f["pointer"], f["severity"], f["kind"]) for f in dups] == [
+        ("/supportedInterfaces", "error", "check")
+    ]
+    assert r.json["counts"]["checkErrors"] == 1
+    # a repeat with the same value: every reader agrees, a warning (exit 0)
+    same = tmp_path / "same.json"
+    same.write_text(_dup_card(card, f'"name": {json.dumps(card["name"])}, '))
+    r = cli("caps", "validate", str(same), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert [(f["pointer"], f["severity"]) for f in r.json["findings"] if f["check"] == "duplicate-key"] == [
+        ("/name", "warning")
+    ]
+    # the other commands read the card as before: the last value
+    got = cli("card", "get", str(differ), "-o", "json")
+    assert got.exit_code == 0 and got.json["card"]["supportedInterfaces"] == card["supportedInterfaces"]
+
+
+def test_validate_reports_a_duplicate_key_of_a_served_card(cli, tmp_path):
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    def app(base: str) -> Starlette:
+        body = (
+            '{"name": "dup", "description": "d", "version": "1", "protocolVersion": "0.3.0",'
+            f' "url": "https://registry-checked.example/a2a", "preferredTransport": "JSONRPC", "url": "{base}/a2a",'
+            ' "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],'
+            ' "skills": []}'
+        )
+
+        async def card(_request: object) -> Response:
+            return Response(body, media_type="application/json")
+
+        return Starlette(routes=[Route("/.well-known/agent-card.json", card)])
+
+    with LoopbackServer(app) as srv:
+        r = cli("caps", "validate", srv.url, "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    (dup,) = [f for f in r.json["findings"] if f["check"] == "duplicate-key"]
+    assert (dup["pointer"], dup["severity"]) == ("/url", "error")
+    assert "'url' appears 2 times" in dup["message"]

@@ -420,7 +420,11 @@ def test_bad_inventory_labels_and_unset_token_env(
         )
     )
     r = cli("exporter", "--inventory", str(inv))
-    assert r.exit_code == 2 and "inventory agent 'b': tokenEnv UNSET_TOKEN_FOR_TESTS" in r.stderr
+    assert r.exit_code == 2
+    assert (
+        f"inventory {inv}: agents[0]: tokenEnv UNSET_TOKEN_FOR_TESTS: that environment variable is not set"
+        in r.stderr
+    )
 
 
 def test_a_port_in_use_is_exit_2(cli: Any) -> None:
@@ -695,3 +699,45 @@ def test_prometheus_scrapes_the_exporter_and_the_seed_alert_fires(
             prom.terminate()
             prom.wait(timeout=15)
         slow.stop()
+
+
+def test_module_and_inventory_headers_and_tokens_follow_the_command_line_rules(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as -H and --token-env: exit 2 naming the file, the module or entry and the header or variable,
+    # never a value; a token's 'Bearer ' word is dropped with a note
+    cfg, inv = tmp_path / "exporter.yml", tmp_path / "agents.json"
+    cfg.write_text("modules:\n  m:\n    headers: {Content-Length: '0'}\n")
+    r = cli("exporter", "--config", str(cfg), "--check-config")
+    assert r.exit_code == 2 and r.stderr.startswith(f"a2actl: {cfg}: modules.m.headers.Content-Length: ")
+    monkeypatch.setenv("EXP_BAD_TOKEN", "s3cret-token\nX-Injected: 1")
+    inv.write_text(json.dumps({"agents": [{"url": "http://127.0.0.1:1", "tokenEnv": "EXP_BAD_TOKEN"}]}))
+    r = cli("exporter", "--inventory", str(inv), "--check-config")
+    assert r.exit_code == 2 and r.stderr.startswith(
+        f"a2actl: inventory {inv}: agents[0]: tokenEnv EXP_BAD_TOKEN: "
+    )
+    inv.write_text(
+        json.dumps({"agents": [{"url": "http://127.0.0.1:1", "headers": {"Transfer-Encoding": "chunked"}}]})
+    )
+    r = cli("exporter", "--inventory", str(inv), "--check-config")
+    assert r.exit_code == 2 and f"inventory {inv}: agents[0].headers.Transfer-Encoding: " in r.stderr
+    monkeypatch.setenv("EXP_SCHEMED_TOKEN", "Bearer s3cret-token-4242")
+    cfg.write_text("modules:\n  m:\n    token_env: EXP_SCHEMED_TOKEN\n")
+    inv.write_text(json.dumps({"agents": [{"url": "http://127.0.0.1:1", "tokenEnv": "EXP_SCHEMED_TOKEN"}]}))
+    r = cli("exporter", "--config", str(cfg), "--inventory", str(inv), "--check-config")
+    assert r.exit_code == 0, r.stderr
+    assert "modules.m.token_env EXP_SCHEMED_TOKEN starts with 'Bearer '" in r.stderr
+    assert "tokenEnv EXP_SCHEMED_TOKEN starts with 'Bearer '" in r.stderr
+    for out in (r.stdout, r.stderr):
+        assert "s3cret" not in out
+
+
+def test_inventory_agents_with_the_same_series_labels_are_exit_2(cli: Any, tmp_path: Path) -> None:
+    # http://u:p@h and http://h are two agents; their labels drop the userinfo: one series for both
+    inv = tmp_path / "agents.txt"
+    inv.write_text("http://127.0.0.1:1\nhttp://scrape:pa55word@127.0.0.1:1\n")
+    # --check-config refuses what serving would (one code path: a serving run would not return)
+    r = cli("exporter", "--inventory", str(inv), "--check-config")
+    assert r.exit_code == 2, r.stdout
+    assert r.stderr.startswith(f"a2actl: inventory {inv}: agents #1 and #2 get the same series labels")
+    assert "pa55word" not in r.stderr

@@ -6,6 +6,9 @@ must produce (``fleet_server.EXPECTED``)."""
 from __future__ import annotations
 
 import json
+import os
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +24,7 @@ from tests.conftest import TOKEN
 from tests.fleet_server import FleetServer, Planned, expected_causes, expected_funnel, plan, write_inventory
 from tests.procs import finish
 
-#: One of each way to fail, several healthy kinds, Host-routed agents, a transient (flaky) kind.
+#: One of each way to fail, several healthy kinds, a transient (flaky) kind.
 MIX: dict[str, int] = {
     "healthy": 4,
     "rest": 2,
@@ -52,7 +55,9 @@ def fleet() -> Iterator[FleetServer]:
 
 @pytest.fixture(scope="module")
 def mixed(fleet: FleetServer, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[Planned]]:
-    agents = plan(fleet.url, MIX, by_host=1)
+    # by path only: an inventory cannot carry a Host header (the HTTP client owns it: exit 2); the
+    # Host-routed agents are checked in tests/unit/fleet, whose AgentSpecs are built directly
+    agents = plan(fleet.url, MIX)
     path = tmp_path_factory.mktemp("fleet") / "fleet.json"
     write_inventory(path, agents)
     return path, agents
@@ -651,3 +656,309 @@ def test_a_merge_of_shards_counts_each_duplicate_once(
     assert [got for got, _ in per_shard] == [want for _, want in per_shard]
     merged = cli("fleet", "report", *files, "-o", "json")
     assert merged.exit_code == 0 and merged.json["totals"]["duplicates"] == 4
+
+
+def test_a_token_env_holding_its_bearer_word_is_sent_once(
+    sandbox_auth: RunningSandbox, cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as --token-env: the word is dropped with a note, not sent as 'Bearer Bearer …' (an auth failure)
+    monkeypatch.setenv("FLEET_SCHEMED_TOKEN", f"Bearer {TOKEN}")
+    inv = tmp_path / "auth.yaml"
+    inv.write_text(f"agents:\n  - url: {sandbox_auth.url}\n    tokenEnv: FLEET_SCHEMED_TOKEN\n")
+    r = cli("fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    (agent,) = r.json["agents"]
+    assert agent["ok"] and agent["cause"] is None
+    assert any("tokenEnv FLEET_SCHEMED_TOKEN starts with 'Bearer '" in n for n in r.json["notes"])
+    assert TOKEN not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("entry", "names"),
+    [
+        ({"headers": {"Content-Length": "5"}}, "headers.Content-Length"),
+        ({"headers": {"Host": "other.example"}}, "headers.Host"),
+        ({"headers": {"X-Api-Key": "${FLEET_KEY_WITH_A_BREAK}"}}, "headers.X-Api-Key"),
+        ({"tokenEnv": "FLEET_TOKEN_WITH_A_BREAK"}, "tokenEnv FLEET_TOKEN_WITH_A_BREAK"),
+        ({"tokenEnv": "FLEET_TOKEN_NOT_ASCII"}, "tokenEnv FLEET_TOKEN_NOT_ASCII"),
+    ],
+)
+def test_inventory_headers_and_tokens_follow_the_command_line_rules(
+    fresh_fleet: FleetServer,
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    entry: dict[str, Any],
+    names: str,
+) -> None:
+    # exit 2 before any request, naming the file, the entry and the header or variable, never a value
+    # (it was a probe that failed as http-4xx or protocol, or a token sent as it was)
+    monkeypatch.setenv("FLEET_KEY_WITH_A_BREAK", "s3cret-key\r\nX-Injected: yes")
+    monkeypatch.setenv("FLEET_TOKEN_WITH_A_BREAK", "s3cret-token\nmore")
+    monkeypatch.setenv("FLEET_TOKEN_NOT_ASCII", "s3cr\u00e9t-token")
+    inv = tmp_path / "fleet.json"
+    inv.write_text(
+        json.dumps({"agents": [f"{fresh_fleet.url}/a/healthy-0", {"url": fresh_fleet.url, **entry}]})
+    )
+    r = cli("fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    message = r.json["error"]["message"]
+    assert message.startswith(f"inventory {inv}: agents[1]") and names in message
+    assert "s3cr" not in r.stdout + r.stderr
+    assert fresh_fleet.stats()["requests"] == 0  # refused before any request
+
+
+@pytest.fixture
+def hop_agent() -> Iterator[tuple[str, list[tuple[str, dict[str, str]]]]]:
+    """A card at ``http://127.0.0.1:P`` that redirects (302) to the same server as
+    ``http://localhost:P`` (another origin); every request's Host and headers are recorded."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    seen: list[tuple[str, dict[str, str]]] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            host = self.headers.get("Host", "")
+            seen.append((host, {k.lower(): v for k, v in self.headers.items()}))
+            port = self.server.server_address[1]
+            if host.startswith("127.0.0.1"):
+                self.send_response(302)
+                self.send_header("Location", f"http://localhost:{port}{self.path}")
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                return
+            body = b'{"name": "hop"}'
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_redirect_to_another_origin_drops_the_inventory_secret_headers(
+    hop_agent: tuple[str, list[tuple[str, dict[str, str]]]],
+    cli: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # -L: the headers the inventory treats as secrets (a ${VAR} value, a credential-like name the
+    # redactor does not know) go only to the origin they were given for, as -H X-API-Key does; they
+    # reached the other origin
+    url, seen = hop_agent
+    monkeypatch.setenv("FLEET_HOP_TENANT", "tenant-from-env-5150")
+    inv = tmp_path / "hop.yaml"
+    inv.write_text(
+        "agents:\n"
+        f"  - url: {url}\n"
+        "    headers: {X-Tenant-Key: '${FLEET_HOP_TENANT}', X-Signature: sig-literal-5151, X-Plain: p}\n"
+    )
+    r = cli("-L", "fleet", "probe", str(inv), "--checks", "card", "-o", "json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    first, *hops = seen
+    assert first[0].startswith("127.0.0.1") and hops and all(h.startswith("localhost") for h, _ in hops)
+    assert (
+        first[1]["x-tenant-key"] == "tenant-from-env-5150" and first[1]["x-signature"] == "sig-literal-5151"
+    )
+    for _, headers in hops:
+        assert "x-tenant-key" not in headers and "x-signature" not in headers
+        assert headers["x-plain"] == "p"  # not a secret: it follows
+
+
+@pytest.fixture
+def garbling_agent() -> Iterator[str]:
+    """A 1.0 agent whose card declares a version holding a lone surrogate (the JSON escape
+    ``\\ud800``: text with no UTF-8 form) and whose every RPC answers an error whose message holds
+    one, a terminal escape and a NUL."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def _send(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
+            base = f"http://127.0.0.1:{self.server.server_address[1]}"
+            card = {
+                "name": "garbling",
+                "description": "answers errors no encoder can write",
+                "version": "1.0.0",
+                "supportedInterfaces": [
+                    {"url": base + "/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
+                    {"url": base + "/rpc2", "protocolBinding": "JSONRPC", "protocolVersion": "SURROGATE"},
+                ],
+                "capabilities": {},
+                "defaultInputModes": ["text/plain"],
+                "defaultOutputModes": ["text/plain"],
+                "skills": [{"id": "g", "name": "g", "description": "g", "tags": ["t"]}],
+            }
+            self._send(json.dumps(card).replace("SURROGATE", "1.\\ud800").encode())
+
+        def do_POST(self) -> None:  # noqa: N802
+            req = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            message = '"bad \\ud800 \\u001b[2J \\u0000 answer"'
+            self._send(
+                f'{{"jsonrpc": "2.0", "id": {json.dumps(req["id"])}, '
+                f'"error": {{"code": -32603, "message": {message}}}}}'.encode()
+            )
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_an_agent_text_with_no_utf8_form_does_not_lose_the_report(
+    garbling_agent: str, sandbox: RunningSandbox, cli: Any, tmp_path: Path
+) -> None:
+    # one such agent made every output fail with UnicodeEncodeError (exit 1): the sweep's report,
+    # --out and --junit were lost; and a control character made the JUnit file not XML
+    import xml.etree.ElementTree as ET
+
+    inv = tmp_path / "agents.txt"
+    inv.write_text(f"{sandbox.url}\n{garbling_agent}\n")
+    out, junit = tmp_path / "out.json", tmp_path / "fleet.xml"
+    for fmt in ("json", "jsonl", "table"):
+        r = cli("fleet", "probe", str(inv), "-o", fmt, "--out", str(out), "--junit", str(junit))
+        assert r.exit_code == 7, r.stdout + r.stderr
+    doc = json.loads(out.read_text(encoding="utf-8"))
+    by_url = {a["url"]: a for a in doc["agents"]}
+    assert by_url[sandbox.url]["ok"]
+    bad = by_url[garbling_agent]
+    assert bad["cause"] == "rpc-error" and "bad \\ud800" in bad["detail"]
+    assert "1.\\ud800" in bad["declaredVersions"]
+    cases = ET.parse(junit).getroot().iter("testcase")  # XML a CI system reads
+    (failure,) = [c.find("failure") for c in cases if c.find("failure") is not None]
+    assert "\\x1b[2J" in failure.get("message", "") and "\\x00" in failure.get("message", "")
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is Unix")
+def test_concurrency_fits_the_open_file_limit(tmp_path: Path) -> None:
+    # -c past `ulimit -n`: every connect over the limit failed with EMFILE and the agent was called
+    # "refused" (a healthy fleet half refused). The soft limit is raised as far as the hard one lets
+    # it, and -c lowered to what fits, with a note
+    import resource
+    import socket
+    import subprocess
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0), backlog=512)
+    held: list[socket.socket] = []
+
+    def accept() -> None:  # answers nothing: every agent holds its connection until --timeout
+        while True:
+            try:
+                held.append(listener.accept()[0])
+            except OSError:
+                return
+
+    threading.Thread(target=accept, daemon=True).start()
+    port = listener.getsockname()[1]
+    inv = tmp_path / "agents.txt"
+    inv.write_text("".join(f"http://127.0.0.1:{port}/agent/{i}\n" for i in range(250)))
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (128, 128))
+
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "a2actl", "fleet", "probe", str(inv), "-c", "250", "--timeout", "0.5s"]
+            + ["--retries", "0", "--no-progress", "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            preexec_fn=low_limit,  # noqa: PLW1509 - sets a limit only, in the child
+        )
+    finally:
+        listener.close()
+        for s in held:
+            s.close()
+    assert proc.returncode == 7, proc.stderr
+    doc = json.loads(proc.stdout)
+    assert {a["cause"] for a in doc["agents"]} == {"timeout"}  # none "refused": Too many open files
+    lowered = doc["options"]["concurrency"]
+    assert 1 <= lowered < 250
+    assert f"-c 250 lowered to {lowered}: the open-file limit (ulimit -n) is 128" in doc["notes"]
+
+
+def test_out_and_junit_never_overwrite_an_input(fresh_fleet: FleetServer, cli: Any, tmp_path: Path) -> None:
+    # the report was written over the inventory, or a merged report over one of its shards
+    inv = write_inventory(tmp_path / "agents.txt", plan(fresh_fleet.url, {"healthy": 2}), fmt="text")
+    before = inv.read_text()
+    r = cli("fleet", "probe", str(inv), "--out", str(inv), "-o", "json")
+    assert r.exit_code == 2 and r.json["error"]["message"].startswith(f"--out {inv} is an input")
+    r = cli("fleet", "probe", str(inv), "--junit", str(tmp_path / "." / "agents.txt"), "-o", "json")
+    assert r.exit_code == 2 and "is an input" in r.json["error"]["message"]
+    assert inv.read_text() == before
+    same = tmp_path / "both.json"
+    r = cli("fleet", "probe", str(inv), "--out", str(same), "--junit", str(same), "-o", "json")
+    assert r.exit_code == 2 and "name the same file" in r.json["error"]["message"]
+    shard = tmp_path / "s1.json"
+    assert cli("fleet", "probe", str(inv), "--out", str(shard), "-o", "json").exit_code == 0
+    shard_text = shard.read_text()
+    r = cli("fleet", "report", str(shard), "--out", str(shard), "-o", "json")
+    assert r.exit_code == 2 and "is an input" in r.json["error"]["message"]
+    assert shard.read_text() == shard_text
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+@pytest.mark.parametrize("source", ["fifo", "stdin"])
+def test_an_inventory_that_never_ends_is_bounded_by_max_time_and_sigterm(tmp_path: Path, source: str) -> None:
+    # a named pipe nobody writes, or standard input that stays open (`tail -f … | a2actl fleet probe -`):
+    # the read blocked the event loop, so neither --max-time nor SIGTERM ended the command
+    import signal
+    import subprocess
+
+    fifo = tmp_path / "agents.fifo"
+    os.mkfifo(fifo)
+    target = str(fifo) if source == "fifo" else "-"
+    for stop in ("max-time", "sigterm"):
+        extra = ["--max-time", "1s"] if stop == "max-time" else []
+        read_end, write_end = os.pipe()  # the write end stays open: standard input never ends
+        try:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "a2actl", *extra, "fleet", "probe", target, "-o", "json"],
+                stdin=read_end,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                if stop == "sigterm":
+                    time.sleep(1.5)
+                    proc.send_signal(signal.SIGTERM)
+                out, err = proc.communicate(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.communicate()
+                raise AssertionError(f"{source}: not ended by {stop}") from None
+        finally:
+            os.close(read_end)
+            os.close(write_end)
+        expected = 5 if stop == "max-time" else 130
+        assert proc.returncode == expected, (stop, err)
+        if stop == "max-time":
+            assert json.loads(out)["error"]["code"] == "timeout"

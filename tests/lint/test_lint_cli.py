@@ -28,7 +28,9 @@ from tests.lint.cards import (
     full_v1,
 )
 
-STATIC = [r.id for r in RULES if not r.live and r.id != "A2A-SEC-008"]
+#: the rules a decoded card fires (A2A-SEC-008 needs a card URL, A2A-SEC-018 the card's text: a
+#: dict cannot hold a repeated member; both are tested on their own)
+STATIC = [r.id for r in RULES if not r.live and r.id not in ("A2A-SEC-008", "A2A-SEC-018")]
 
 
 def lint_json(cli: Any, *args: str) -> tuple[int, dict[str, Any]]:
@@ -572,3 +574,61 @@ def test_full_featured_correct_cards_have_no_findings(
     assert code == 0
     assert doc["findings"] == [], doc["findings"]
     assert doc["shape"] == ("1.0" if base is full_v1 else "0.3")
+
+
+def test_a_member_repeated_with_different_values_fires_duplicate_key(cli: Any, tmp_path: Path) -> None:
+    # a dict cannot hold the repeat: the card is written as text; the reviewer reads the first url,
+    # a2actl (and Python, Go, JavaScript) the last
+    card = clean_v1()
+    first = {**card["supportedInterfaces"][0], "url": "https://reviewed.example.com/a2a/jsonrpc"}
+    text = json.dumps(card)
+    text = text.replace(
+        '"supportedInterfaces": [{', '"supportedInterfaces": [{"url": "' + first["url"] + '", ', 1
+    )
+    path = tmp_path / "dup.json"
+    path.write_text(text)
+    code, doc = lint_json(cli, str(path))
+    assert code == 7
+    assert [(f["id"], f["name"], f["severity"], f["pointer"]) for f in doc["findings"]] == [
+        ("A2A-SEC-018", "duplicate-key", "error", "/supportedInterfaces/0/url")
+    ]
+    assert "A2A-SEC-018" in doc["rulesRun"]
+    # the same value twice: every reader agrees, no finding (caps validate warns)
+    same = tmp_path / "same.json"
+    same.write_text(json.dumps(card).replace('{"name": ', '{"name": "Orders agent", "name": ', 1))
+    code, doc = lint_json(cli, str(same))
+    assert code == 0 and doc["findings"] == []
+
+
+def test_a_card_fifo_is_read_once(tmp_path: Path) -> None:
+    # the card's text was read again from the path after loading it: a named pipe has no second
+    # writer, so open() blocked for ever, past --max-time and SIGTERM
+    import os
+    import subprocess
+    import sys
+    import threading
+
+    fifo = tmp_path / "card.fifo"
+    os.mkfifo(fifo)
+    body = json.dumps(clean_v1()).encode()
+
+    def write() -> None:
+        with open(fifo, "wb") as fh:
+            fh.write(body)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "--max-time", "5s", "caps", "lint", str(fifo), "-o", "json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        raise AssertionError("caps lint on a FIFO hung past --max-time") from None
+    assert proc.returncode == 0, err
+    assert json.loads(out)["findings"] == []

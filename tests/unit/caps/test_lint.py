@@ -243,6 +243,7 @@ def test_selected_rules() -> None:
         "A2A-SEC-015",
         "A2A-SEC-016",
         "A2A-SEC-017",
+        "A2A-SEC-018",
     ]
     with pytest.raises(UsageError):
         L.selected_rules(None, ["nope"])

@@ -95,6 +95,8 @@ def test_a_dead_target_is_200_with_probe_success_0(client: Any) -> None:
         ({"target": "http://" + "x" * 64}, 400, "has an empty label or one over 63", "bad_target"),
         ({"target": "http://x/\x00"}, 400, "control character", "bad_target"),
         ({"target": "http://\x00"}, 400, "Bad target:", "bad_target"),
+        # an xn-- label that is not Punycode: HTTP 500 and a traceback on stderr (httpx's IDNAError)
+        ({"target": "http://xn--zz.example/"}, 400, "not valid Punycode", "bad_target"),
         (
             {"target": "http://x", "module": "secret"},
             403,

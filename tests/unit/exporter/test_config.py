@@ -227,3 +227,51 @@ def test_merge_keys_still_override(tmp_path: Path) -> None:
     )
     mods = load_config(path, {})
     assert (mods["c"].timeout, mods["c"].send_text) == (3.0, "hi")
+
+
+@pytest.mark.parametrize(
+    ("headers", "header", "env"),
+    [
+        ('{Content-Length: "5"}', "Content-Length", {}),
+        ("{Host: other.example}", "Host", {}),
+        ("{Transfer-Encoding: chunked}", "Transfer-Encoding", {}),
+        ('{X-Tenant: "caf\\xe9"}', "X-Tenant", {}),
+        ('{X-Api-Key: "${CFG_KEY}"}', "X-Api-Key", {"CFG_KEY": "s3cret\u00e9-key"}),
+        ('{X-Api-Key: "${CFG_KEY}"}', "X-Api-Key", {"CFG_KEY": "s3cret-key\x01"}),
+    ],
+)
+def test_module_headers_follow_the_rules_of_dash_h(
+    tmp_path: Path, headers: str, header: str, env: dict[str, str]
+) -> None:
+    path = _write(tmp_path, f"modules:\n  m:\n    headers: {headers}\n")
+    with pytest.raises(UsageError) as err:
+        load_config(path, env)
+    assert err.value.message.startswith(f"{path}: modules.m.headers.{header}: ")
+    assert "s3cret" not in err.value.message
+
+
+def test_a_module_token_with_its_bearer_word_is_sent_once(tmp_path: Path) -> None:
+    path = _write(tmp_path, "modules:\n  m:\n    token_env: CFG_TOKEN\n")
+    m = load_config(path, {"CFG_TOKEN": f"Bearer {TOKEN}"})["m"]
+    assert m.token == TOKEN
+    assert m.note is not None and "CFG_TOKEN" in m.note and TOKEN not in m.note
+    assert load_config(path, {"CFG_TOKEN": TOKEN})["m"].note is None
+
+
+@pytest.mark.parametrize("value", [f"{TOKEN}\nX-Injected: 1", f"{TOKEN}\u00e9"])
+def test_a_module_token_no_header_can_carry_is_exit_2(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, "modules:\n  m:\n    token_env: CFG_TOKEN\n")
+    with pytest.raises(UsageError) as err:
+        load_config(path, {"CFG_TOKEN": value})
+    assert err.value.message.startswith(f"{path}: modules.m.token_env CFG_TOKEN: the token must be printable")
+    assert TOKEN not in err.value.message
+
+
+def test_a_header_given_twice_in_two_cases_is_refused(tmp_path: Path) -> None:
+    path = _write(tmp_path, "modules:\n  m:\n    headers: {X-Tenant: a, x-tenant: b}\n")
+    with pytest.raises(UsageError) as err:
+        load_config(path, {})
+    assert (
+        err.value.message
+        == f"{path}: modules.m.headers: X-Tenant and x-tenant are one header (names ignore case)"
+    )

@@ -195,3 +195,25 @@ def test_families_parse_as_their_types() -> None:
     assert fams["a2a_handshake_duration_seconds"].type == "histogram"
     assert fams["a2a_task_duration_seconds"].type == "histogram"
     assert fams["a2a_errors"].type == "counter"
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [
+        ("http://10.0.0.9:9999", "http://user:pa55-word@10.0.0.9:9999"),
+        ("http://10.0.0.9:9999/?token=first-s3cret", "http://10.0.0.9:9999/?token=second-s3cret"),
+    ],
+)
+def test_agents_whose_series_labels_coincide_are_refused(urls: tuple[str, str]) -> None:
+    # distinct inventory agents whose labels are equal once userinfo and secrets are masked: one
+    # histogram took both agents' observations and a2a_agent_up was repeated
+    agents = [("other", "http://10.0.0.8", {}), *((u, u, {}) for u in urls)]
+    with pytest.raises(UsageError) as info:
+        ExporterMetrics("1.0").add_inventory(agents, sends=False)
+    assert info.value.message.startswith("inventory agents #2 and #3 get the same series labels")
+    assert "pa55" not in info.value.message and "s3cret" not in info.value.message
+    # named apart, or labelled apart, they are two series
+    named = [("other", "http://10.0.0.8", {}), *((f"agent-{i}", u, {}) for i, u in enumerate(urls))]
+    m = ExporterMetrics("1.0")
+    m.add_inventory(named, sends=False)
+    assert len(_samples(encode(m.registry, None)[0].decode())["a2a_handshake_duration_seconds_count"]) == 3

@@ -250,3 +250,11 @@ def test_a_redirect_is_not_an_http_4xx(redirecting: str) -> None:
     assert (r.success, r.cause, r.error_code, r.failed_phase) == (False, "protocol", "http_302", "card")
     followed = asyncio.run(probe_target(redirecting, Module("default"), Settings(follow_redirects=True)))
     assert followed.success, followed.message
+
+
+def test_an_agent_header_replaces_the_module_header_whatever_its_case() -> None:
+    # both went out ('X-Api-Key: module…' and 'x-api-key: agent…'): the server read either
+    base = Settings(read_timeout=30.0, connect_timeout=10.0)
+    mod = Module("m", headers=(("X-Api-Key", "module-key-1234"), ("X-Tenant", "acme")))
+    s = probe_settings(base, mod, timeout=2.0, headers={"x-api-key": "agent-key-5678"})
+    assert sorted(s.headers) == [("X-Tenant", "acme"), ("x-api-key", "agent-key-5678")]

@@ -368,3 +368,118 @@ def test_iter_lines_cuts_lines_as_splitlines(text: str) -> None:
 
     got, want = list(iter_lines(text)), text.splitlines()
     assert got[: len(want)] == want and got[len(want) :] in ([], [""])
+
+
+@pytest.mark.parametrize(
+    ("headers", "header"),
+    [
+        ('{Content-Length: "5"}', "Content-Length"),
+        ("{Host: other.example}", "Host"),
+        ("{Transfer-Encoding: chunked}", "Transfer-Encoding"),
+        ("{connection: close}", "connection"),
+        ('{X-Tenant: "caf\\xe9-s3cret"}', "X-Tenant"),
+        ('{X-Tenant: "a\\x01-s3cret"}', "X-Tenant"),
+        ('{X-Api-Key: "${INV_KEY_WITH_A_BREAK}"}', "X-Api-Key"),
+    ],
+)
+def test_headers_follow_the_rules_of_dash_h(
+    headers: str, header: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # as -H: no header the HTTP client owns, a printable ASCII value; the error names the file, the
+    # entry and the header, never the value (a ${VAR} one is a secret)
+    monkeypatch.setenv("INV_KEY_WITH_A_BREAK", "s3cret-key\r\nX-Injected: 1")
+    doc = f"agents:\n  - http://ok.example\n  - url: http://a.example\n    headers: {headers}\n"
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc.encode(), "fleet.yaml")
+    assert err.value.message.startswith(f"inventory fleet.yaml: agents[1] (line 3).headers.{header}: ")
+    assert "s3cret" not in err.value.message + (err.value.hint or "")
+    assert int(err.value.exit_code) == 2
+
+
+def test_defaults_headers_follow_the_rules_too() -> None:
+    doc = '{"defaults": {"headers": {"Content-Length": "0"}}, "agents": ["http://a"]}'
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc, "fleet.json")
+    assert err.value.message.startswith("inventory fleet.json: defaults.headers.Content-Length: ")
+
+
+@pytest.mark.parametrize("value", ["s3cret\ntoken", "s3cr\u00e9t-token", "s3cret\x01token"])
+@pytest.mark.parametrize("where", ["agent", "defaults"])
+def test_a_token_env_no_header_can_carry_is_exit_2_without_its_value(
+    value: str, where: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INV_BAD_TOKEN", value)
+    doc = (
+        "agents:\n  - url: http://a\n    tokenEnv: INV_BAD_TOKEN\n"
+        if where == "agent"
+        else "defaults: {tokenEnv: INV_BAD_TOKEN}\nagents:\n  - http://a\n"
+    )
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc.encode(), "fleet.yaml")
+    entry = "agents[0] (line 2)" if where == "agent" else "agents[0]"
+    assert err.value.message.startswith(f"inventory fleet.yaml: {entry}: tokenEnv INV_BAD_TOKEN: ")
+    assert "printable ASCII" in err.value.message and "s3cr" not in err.value.message
+
+
+def test_an_unset_token_env_names_the_file_and_entry(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INV_UNSET_TOKEN", raising=False)
+    with pytest.raises(UsageError) as err:
+        parse_inventory(
+            b'{"agents": ["http://a", {"url": "http://b", "tokenEnv": "INV_UNSET_TOKEN"}]}', "f.json"
+        )
+    assert err.value.message == (
+        "inventory f.json: agents[1]: tokenEnv INV_UNSET_TOKEN: that environment variable is not set or empty"
+    )
+
+
+def test_a_token_env_with_its_bearer_word_sends_the_token_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INV_SCHEMED_TOKEN", "Bearer s3cret-schemed-token")
+    doc = "defaults: {tokenEnv: INV_SCHEMED_TOKEN}\nagents: [http://a, http://b]\n"
+    inv = parse_inventory(doc.encode(), "fleet.yaml")
+    assert [a.token() for a in inv.agents] == ["s3cret-schemed-token"] * 2
+    # one note for the variable, naming it and never the token
+    notes = [n for n in inv.notes if "INV_SCHEMED_TOKEN" in n]
+    assert len(notes) == 1 and "'Bearer '" in notes[0] and "s3cret" not in notes[0]
+    assert Redactor()("s3cret-schemed-token") == "***"
+
+
+def test_a_host_that_is_not_punycode_is_an_inventory_error() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_inventory(b"http://ok.example\nhttp://xn--zz.example/\n", "agents.txt")
+    assert err.value.message.startswith("inventory agents.txt, line 2: ") and "Punycode" in err.value.message
+    assert urls(parse_inventory(b"http://xn--nxasmq6b.example/\n", "ok.txt")) == [
+        "http://xn--nxasmq6b.example/"
+    ]
+
+
+def test_header_names_ignore_case() -> None:
+    # an agent's x-tenant replaces the defaults' X-Tenant (the exporter sent both)
+    doc = b"defaults: {headers: {X-Tenant: a, X-Env: e}}\nagents:\n  - {url: http://a, headers: {x-tenant: b}}\n"
+    assert dict(parse_inventory(doc, "f.yaml").agents[0].headers) == {"X-Env": "e", "x-tenant": "b"}
+    with pytest.raises(UsageError) as err:
+        parse_inventory(b"agents:\n  - {url: http://a, headers: {X-Key: a, x-key: b}}\n", "f.yaml")
+    assert "X-Key and x-key are one header" in err.value.message
+
+
+@pytest.mark.parametrize(
+    ("doc", "where"),
+    [
+        ('{"agents": [{"url": "http://a", "name": "a\\ud800"}]}', "agents[0]: name"),
+        ('{"agents": [{"url": "http://a", "labels": {"team": "x\\udfff"}}]}', "agents[0].labels"),
+        ('{"agents": ["http://a/\\ud800"]}', "agents[0]"),
+        (
+            '{"specVersion": "1.0", "entries": [{"identifier": "i", "url": "http://a",'
+            ' "type": "application/a2a-agent-card+json", "displayName": "n\\udc00"}]}',
+            "entries[0]",
+        ),
+    ],
+)
+def test_text_with_no_utf8_form_is_an_inventory_error(doc: str, where: str) -> None:
+    # a JSON escape of a lone surrogate: no output could write the agent (UnicodeEncodeError, exit 1
+    # after the whole sweep)
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc, "f.json")
+    assert (
+        err.value.message.startswith(f"inventory f.json: {where}") and "lone surrogate" in err.value.message
+    )
+    err.value.message.encode("utf-8")  # the error itself can be written

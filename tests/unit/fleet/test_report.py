@@ -387,3 +387,16 @@ def test_cross_host_interfaces_are_counted_and_survive_a_merge() -> None:
         [(f"s{i}.json", FleetReport.from_json(d, f"s{i}.json")) for i, d in enumerate(docs)]
     )
     assert merged.cross_host()["agents"] == 2  # recomputed from the records
+
+
+def test_missing_shards_of_a_huge_shard_count_are_named_without_walking_them() -> None:
+    # `--shard 1/999999999999`: the merge listed every missing shard index (range(1, N + 1)) and never
+    # finished; one file did it too, before deciding not to show the note
+    n = 10**12
+    one = report([ok("http://a")], shard=(1, n))
+    two = report([ok("http://b")], shard=(3, n))
+    merged = merge_reports([("s1.json", one), ("s3.json", two)])
+    (note,) = [x for x in merged.notes if x.endswith("missing: their agents are not in this report")]
+    shown = [f"{i}/{n}" for i in (2, *range(4, 13))]
+    assert note == f"agents.txt: shard(s) {', '.join(shown)} … missing: their agents are not in this report"
+    assert merge_reports([("s1.json", one)]).total == 1

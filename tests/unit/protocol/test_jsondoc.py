@@ -189,3 +189,29 @@ def test_what_orjson_reads_is_not_walked_for_lone_surrogates(monkeypatch: pytest
     assert loads_utf8(b'{"a": NaN, "b": "no escape"}', lone_surrogates=False)["b"] == "no escape"
     with pytest.raises(AssertionError, match="walked"):
         loads_utf8(b'{"a": NaN, "b": "\\ud800"}', lone_surrogates=False)
+
+
+def test_duplicate_members_in_document_order_with_pointers() -> None:
+    from a2actl.protocol.jsondoc import duplicate_members
+
+    doc = (
+        '{"url": "https://a", "supportedInterfaces": [{"url": "x", "u\\u0072l": "y"}], "url": "https://b",'
+        ' "name": "n", "name": "n", "a/b": {"k": [1, {"z": 1, "z": true}]}, "a/b": 2, "url": "https://c"}'
+    )
+    got = [(d.pointer, d.name, d.count, d.same) for d in duplicate_members(doc.encode())]
+    assert got == [
+        ("/url", "url", 3, False),
+        ("/supportedInterfaces/0/url", "url", 2, False),
+        ("/name", "name", 2, True),
+        ("/a~1b", "a/b", 2, False),
+        ("/a~1b/k/1/z", "z", 2, False),  # inside the value a later repeat shadows: true is not 1
+    ]
+    # what every other reader of the card sees is unchanged: the last value
+    assert parse(doc, "t")["url"] == "https://c"
+
+
+@pytest.mark.parametrize("text", ['{"a": 1, "b": {"a": 1}}', "[1, 2]", "not json", "", '{"a": [{}, {}]}'])
+def test_no_duplicate_members(text: str) -> None:
+    from a2actl.protocol.jsondoc import duplicate_members
+
+    assert duplicate_members(text) == []

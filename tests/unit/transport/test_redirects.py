@@ -51,7 +51,7 @@ def test_secret_names_follow_the_redactor() -> None:
         "X-Plain",
         "Accept",
     ]
-    assert secret_names(names) == names[:5]
+    assert secret_names((n, "v") for n in names) == names[:5]
 
 
 def test_the_guard_is_sticky_and_notes_once() -> None:
@@ -159,3 +159,12 @@ def test_without_dash_l_no_hook_is_installed() -> None:
             return tr.client.event_hooks
 
     assert asyncio.run(go()) == {"request": [], "response": []}
+
+
+def test_a_header_whose_value_is_a_registered_secret_is_a_secret() -> None:
+    # an inventory's ${VAR} header or an exporter module's: secret whatever its name
+    from a2actl.core.redact import register_secret
+
+    register_secret("registered-value-for-redirects-6060")
+    headers = [("X-Tenant", " registered-value-for-redirects-6060 "), ("X-Plain", "p"), ("X-Api-Key", "k")]
+    assert secret_names(headers) == ["X-Tenant", "X-Api-Key"]
