@@ -124,6 +124,35 @@ class Module:
             return not self.has_credentials
         return any(target_allowed(prefix, target) for prefix in self.allow_targets)
 
+    def allows_interface(self, url: str) -> bool:
+        """Whether this module's credentials may go to the interface ``url`` a card names: its host
+        is the host of one of ``allow_targets`` (and its port, when that entry names one; the path is
+        not compared: an agent's RPC path is seldom under its card's). A URL without a scheme (a gRPC
+        ``host:port``) is read as a host and port; one with userinfo or no host is refused."""
+        from urllib.parse import urlsplit
+
+        try:
+            u = urlsplit(url if "//" in url else "//" + url)
+            u_port = u.port
+        except ValueError:
+            return False
+        if "@" in u.netloc or not u.hostname:
+            return False
+        for prefix in self.allow_targets:
+            try:
+                a = urlsplit(prefix)
+                a_port = a.port
+            except ValueError:
+                continue
+            if a.hostname != u.hostname:
+                continue
+            if a_port is None:
+                return True
+            default = {"https": 443, "http": 80}.get(u.scheme.lower())
+            if a_port == (u_port if u_port is not None else default):
+                return True
+        return False
+
     def to_json(self) -> dict[str, Any]:
         """What the module does, without secrets: header NAMES only, the token's variable name."""
         return {

@@ -22,6 +22,8 @@ version-mismatch  no interface to negotiate, or the first RPC answered          
 rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``)
 send-failed       the send check failed, or its task ended failed/rejected/    the A2A code, or
                   canceled                                                     ``task_failed`` …
+not-allowed       the card names its interface on a host outside the allow_targets  ``not_allowed``
+                  of a module that sends credentials (nothing is sent there)
 protocol          a protocol violation after the card (malformed JSON-RPC …),  ``protocol``, ``no_such_route``, ``stream_cut``,
                   or a redirect a2actl does not follow (without ``-L``)        ``http_302`` …
 over-budget       every check passed but a module budget was exceeded         ``over_budget``
@@ -191,6 +193,11 @@ async def probe_target(
         concurrency=1,
         send_text=module.send_text if module.sends else None,
         budgets=tuple(module.budgets if budgets is None else budgets),
+        # a card may name any host as its interface: the module's credentials go only to hosts
+        # its allow_targets list, as the /probe target itself (docs/monitoring.md)
+        interface_allowed=module.allows_interface
+        if module.has_credentials and module.allow_targets
+        else None,
     )
     t0 = time.perf_counter()
     try:
@@ -292,6 +299,8 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
         return "unreachable", "unreachable"
     if code == "timeout":
         return "timeout", "timeout"
+    if code == "not_allowed":  # the interface is on a host the module's allow_targets do not list
+        return "not-allowed", "not_allowed"
     if code == "auth":
         if not isinstance(status, int):  # check_auth says the status in its message only
             m = _HTTP_STATUS.search(message)

@@ -8,7 +8,7 @@ The ``-o json`` document (``ProbeReport.to_json``) is documented in ``docs/outpu
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +50,9 @@ class ProbeOptions:
     """What to probe and how. ``samples`` are counted after ``warmup`` (untimed); ``concurrency``
     samples run at once; ``reuse``: one connection pool for all samples (warm path) instead of a new
     connection per sample; ``send_text``: also time a real SendMessage; ``handshake_path``: also
-    time a session handshake POST to this path; ``card_path`` replaces the discovery paths."""
+    time a session handshake POST to this path; ``card_path`` replaces the discovery paths.
+    ``interface_allowed``: a check of the negotiated interface's URL before any request goes to it
+    (the exporter's ``allow_targets`` for a module that sends credentials); ``None`` allows any."""
 
     target: Target
     card_path: str | None = None
@@ -61,6 +63,7 @@ class ProbeOptions:
     send_text: str | None = None
     handshake_path: str | None = None
     budgets: tuple[Budget, ...] = ()
+    interface_allowed: Callable[[str], bool] | None = None
 
 
 @dataclass(frozen=True)

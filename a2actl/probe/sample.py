@@ -362,6 +362,15 @@ async def _session(transport: HttpTransport, card_url: str, path: str, family: s
     sample.session = SessionOutcome(url, hs.status, got_token, redact_json(body))
 
 
+class InterfaceNotAllowed(A2ACtlError):
+    """The negotiated interface's URL fails ``ProbeOptions.interface_allowed`` (the exporter: a host
+    outside the ``allow_targets`` of a module that sends credentials; a card may name any host as
+    its interface, so the card's host being allowed does not make the interface's so). No request
+    goes to the interface. Exit 1; ``code`` ``not_allowed``."""
+
+    code = "not_allowed"
+
+
 async def one_sample(
     index: int,
     transport: HttpTransport,
@@ -425,6 +434,12 @@ async def one_sample(
         sample.negotiated = Negotiated(
             selection.interface.url, selection.interface.protocol_binding, selection.family.value
         )
+        if opts.interface_allowed is not None and not opts.interface_allowed(selection.interface.url):
+            raise InterfaceNotAllowed(
+                f"the card names its interface at {selection.interface.url}, which this probe may not "
+                "send its credentials to; nothing was sent there",
+                hint="list that host in the module's allow_targets if it is the agent's own gateway",
+            )
         if opts.handshake_path:
             await _session(transport, card_url, opts.handshake_path, selection.family.value, sample)
         if selection.interface.protocol_binding == BINDING_GRPC:

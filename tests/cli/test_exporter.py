@@ -350,6 +350,101 @@ def test_secrets_stay_out_of_metrics_and_logs(exporter: Any, sandbox_auth: Any, 
         assert TOKEN not in out and "api-key-for-tests-9876" not in out and "url-pa55word" not in out
 
 
+class _CardElsewhere:
+    """Two loopback HTTP servers: ``card_url`` (127.0.0.1) serves an A2A 1.0 card whose JSON-RPC
+    interface is on another host name, ``localhost`` (the second server), which records the
+    ``Authorization`` of every request it gets (``seen``) and answers a JSON-RPC error."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.seen: list[str | None] = []
+        outer = self
+
+        class Rpc(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                outer.seen.append(self.headers.get("Authorization"))
+                rid = json.loads(self.rfile.read(int(self.headers.get("Content-Length") or 0)))["id"]
+                error = {"code": -32001, "message": "no such task"}
+                body = json.dumps({"jsonrpc": "2.0", "id": rid, "error": error}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.rpc = ThreadingHTTPServer(("127.0.0.1", 0), Rpc)
+        rpc_url = f"http://localhost:{self.rpc.server_address[1]}/rpc"
+        card = json.dumps(
+            {
+                "name": "elsewhere",
+                "description": "a card naming another host as its interface",
+                "version": "1",
+                "supportedInterfaces": [
+                    {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+                ],
+                "capabilities": {},
+                "defaultInputModes": ["text/plain"],
+                "defaultOutputModes": ["text/plain"],
+                "skills": [{"id": "s", "name": "s", "description": "s", "tags": ["t"]}],
+            }
+        ).encode()
+
+        class Card(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(card)))
+                self.end_headers()
+                self.wfile.write(card)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.cards = ThreadingHTTPServer(("127.0.0.1", 0), Card)
+        self.card_url = f"http://127.0.0.1:{self.cards.server_address[1]}"
+        for server in (self.rpc, self.cards):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        for server in (self.rpc, self.cards):
+            server.shutdown()
+            server.server_close()
+
+
+def test_a_credentialed_module_sends_nothing_to_an_interface_outside_allow_targets(
+    exporter: Any, tmp_path: Path
+) -> None:
+    """allow_targets promises that whoever can reach /probe cannot send the module's token to a host
+    of their choosing; a card at an allowed target could still name its interface on any host, and
+    the token went there with the first RPC. Now that probe fails, cause not-allowed, and the other
+    host gets nothing; a module without credentials still probes it."""
+    agent = _CardElsewhere()
+    try:
+        cfg = tmp_path / "exporter.yml"
+        cfg.write_text(
+            f"modules:\n  auth:\n    token_env: AGENT_TOKEN\n    allow_targets: ['{agent.card_url}']\n"
+            "  open: {}\n"
+        )
+        e = exporter("--config", str(cfg), env={"AGENT_TOKEN": TOKEN})
+        status, text = e.get("/probe", target=agent.card_url, module="auth")
+        assert status == 200
+        s = samples(text)
+        assert s["probe_success"] == [({}, 0.0)]
+        assert s["probe_failure_info"][0][0]["cause"] == "not-allowed"
+        assert agent.seen == []  # nothing, so no token, reached the interface's host
+        status, debug = e.get("/probe", target=agent.card_url, module="auth", debug="true")
+        assert TOKEN not in debug and "localhost" in json.loads(debug)["message"]
+        status, text = e.get("/probe", target=agent.card_url, module="open", debug="true")
+        assert status == 200 and json.loads(text)["success"] is True, text
+        assert agent.seen == [None]  # the credential-free module reached it, with no Authorization
+    finally:
+        agent.close()
+
+
 # ---------------------------------------------------------------------------------- usage errors
 
 

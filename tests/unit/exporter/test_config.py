@@ -152,6 +152,27 @@ def test_allow_targets_compare_urls_not_text(tmp_path: Path, allowed: str, targe
 
 
 @pytest.mark.parametrize(
+    ("allowed", "interface", "ok"),
+    [
+        ("https://agents.example/team/", "https://agents.example/rpc", True),  # any path of that host
+        ("https://agents.example/", "https://gateway.example/rpc", False),
+        ("https://agents.example/", "https://agents.example.evil.net/rpc", False),
+        ("https://agents.example/", "https://user@agents.example/rpc", False),
+        ("https://agents.example:8443/", "https://agents.example/rpc", False),
+        ("https://agents.example:443/", "https://agents.example/rpc", True),
+        ("https://agents.example/", "agents.example:50051", True),  # a gRPC host:port
+        ("https://agents.example:443/", "agents.example:50051", False),
+        ("https://agents.example/", "http://[::1", False),  # not a URL
+    ],
+)
+def test_an_interface_is_allowed_by_host(tmp_path: Path, allowed: str, interface: str, ok: bool) -> None:
+    """A card may name its interface on any host: a credentialed module's token goes to the
+    interface only on a host its allow_targets name (the path is not compared)."""
+    path = _write(tmp_path, f"modules:\n  m:\n    token_env: TOK\n    allow_targets: ['{allowed}']\n")
+    assert load_config(path, {"TOK": TOKEN})["m"].allows_interface(interface) is ok
+
+
+@pytest.mark.parametrize(
     "allowed", ["https://", "https://user@agents.example/", "https://a.example/?x=1", "a.example"]
 )
 def test_an_allow_target_is_a_url_with_a_host_and_nothing_else(tmp_path: Path, allowed: str) -> None:
