@@ -111,44 +111,12 @@ def load_card_file(path: str, max_bytes: int) -> CardFetch:
 
 async def read_card_file(path: str, max_bytes: int) -> CardFetch:
     """``load_card_file`` for async callers. A FIFO or device (``<(cmd)``, a named pipe) may block
-    in ``open`` or ``read`` for ever: it is read in a daemon thread while the event loop waits, so
-    the command's ``--max-time`` and Ctrl-C/SIGTERM still end it (they could not while the loop was
-    blocked in the read, and the process outlived both). A regular file is read at once."""
-    import asyncio
-    import contextlib
-    import os
-    import stat
-    import threading
+    in ``open`` or ``read`` for ever: it is read in a daemon thread while the event loop waits
+    (``core.offloop.read_path``), so the command's ``--max-time`` and Ctrl-C/SIGTERM still end it
+    (they could not while the loop was blocked in the read). A regular file is read at once."""
+    from a2actl.core.offloop import read_path
 
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        regular = True  # load_card_file says why it cannot be read
-    if regular:
-        return load_card_file(path, max_bytes)
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[CardFetch] = loop.create_future()
-
-    def settle(result: CardFetch | None, exc: BaseException | None) -> None:
-        if done.done():  # the caller gave up (deadline, Ctrl-C)
-            return
-        if exc is not None:
-            done.set_exception(exc)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        result: CardFetch | None = None
-        error: BaseException | None = None
-        try:
-            result = load_card_file(path, max_bytes)
-        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name="a2actl-card-file", daemon=True).start()
-    return await done
+    return await read_path(path, lambda: load_card_file(path, max_bytes), "a2actl-card-file")
 
 
 async def fetch_card(

@@ -20,16 +20,22 @@ T = TypeVar("T")
 
 async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file") -> T:
     """``read()``, which reads the local file ``path``: at once when ``path`` is a regular file (or
-    cannot be looked at: ``read`` then says why), else in a daemon thread (named ``name``) while the
-    loop waits, so a deadline or a cancellation (Ctrl-C, SIGTERM) ends the wait. A daemon thread,
-    not the loop's executor: ``asyncio.run`` would wait for a blocked executor thread at exit.
-    Returns what ``read`` returns; raises what it raises (any ``Exception``)."""
+    cannot be looked at: ``read`` then says why), else ``off_the_loop``. Returns what ``read``
+    returns; raises what it raises (any ``Exception``)."""
     try:
         regular = stat.S_ISREG(os.stat(path).st_mode)
     except (OSError, ValueError):
         regular = True
     if regular:
         return read()
+    return await off_the_loop(read, name)
+
+
+async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
+    """``read()`` in a daemon thread (named ``name``) while the loop waits, so a deadline or a
+    cancellation (Ctrl-C, SIGTERM) ends the wait; the thread is left behind when the caller gives up.
+    A daemon thread, not the loop's executor: ``asyncio.run`` would wait for a blocked executor
+    thread at exit. Returns what ``read`` returns; raises what it raises (any ``Exception``)."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[T] = loop.create_future()
 
@@ -56,4 +62,4 @@ async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file")
     return await done
 
 
-__all__ = ["read_path"]
+__all__ = ["off_the_loop", "read_path"]

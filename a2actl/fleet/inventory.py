@@ -322,37 +322,12 @@ def _read_stream(stream: IO[bytes]) -> bytes:
 
 
 async def _off_the_loop(source: str, stdin: IO[bytes] | None) -> Inventory:
-    """``load_inventory`` in a daemon thread while the event loop waits: a pipe, FIFO or standard
-    input that never ends (``<(tail -f …)``, a named pipe nobody writes) blocked the loop in ``open``
-    or ``read``, so neither ``--max-time`` nor Ctrl-C/SIGTERM ended the command. The thread is left
-    behind when the caller gives up (a daemon: it does not hold the process)."""
-    import asyncio
-    import contextlib
-    import threading
+    """``load_inventory`` in a daemon thread while the event loop waits (``core.offloop``): a pipe,
+    FIFO or standard input that never ends (``<(tail -f …)``, a named pipe nobody writes) blocked the
+    loop in ``open`` or ``read``, so neither ``--max-time`` nor Ctrl-C/SIGTERM ended the command."""
+    from a2actl.core.offloop import off_the_loop
 
-    loop = asyncio.get_running_loop()
-    done: asyncio.Future[Inventory] = loop.create_future()
-
-    def settle(result: Inventory | None, exc: BaseException | None) -> None:
-        if done.done():  # the caller gave up (deadline, Ctrl-C)
-            return
-        if exc is not None:
-            done.set_exception(exc)
-        else:
-            done.set_result(result)  # type: ignore[arg-type]
-
-    def work() -> None:
-        result: Inventory | None = None
-        error: BaseException | None = None
-        try:
-            result = load_inventory(source, stdin=stdin)
-        except Exception as exc:  # noqa: BLE001 - handed to the awaiting task
-            error = exc
-        with contextlib.suppress(RuntimeError):  # the loop closed: the command already ended
-            loop.call_soon_threadsafe(settle, result, error)
-
-    threading.Thread(target=work, name="a2actl-inventory", daemon=True).start()
-    return await done
+    return await off_the_loop(lambda: load_inventory(source, stdin=stdin), "a2actl-inventory")
 
 
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:
