@@ -95,6 +95,9 @@ def fault_app(base: str) -> Starlette:
       without id or status
     * ``/failedtask/…``, ``/workingtask/…`` a non-streaming agent that answers every RPC with one
       task, ``failed`` / ``working``
+    * ``/elsetask/…`` GetTask / CancelTask of any id answer task ``someone-else`` (completed /
+      canceled); ``/elsepoll/…`` SendMessage answers task ``t`` working, GetTask ``someone-else``
+      completed
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
     """
@@ -169,6 +172,26 @@ def fault_app(base: str) -> Starlette:
             return JSONResponse(out, status_code=status)
 
         return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    def per_method(name: str, results: dict[str, Any]) -> list[Route]:
+        """``/<name>/agent-card.json`` whose JSON-RPC endpoint answers each method with its result
+        in ``results`` (any other method: TaskNotFound)."""
+
+        async def card(_: Request) -> Response:
+            return JSONResponse(v1_card(base, f"/{name}/jsonrpc"))
+
+        async def rpc(request: Request) -> Response:
+            body = json.loads(await request.body())
+            rid, method = body.get("id"), body.get("method")
+            if method in results:
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": results[method]})
+            err = {"code": -32001, "message": "Task not found"}
+            return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
+
+        return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    def task_of(task_id: str, state: str) -> dict[str, Any]:
+        return {"id": task_id, "contextId": "c", "status": {"state": f"TASK_STATE_{state}"}}
 
     async def escapes(_: Request) -> Response:
         card = v1_card(base, "/x/\x1b]0;pwned\x07\x1b[2J\u009b31m\u202etxt.exe")
@@ -303,6 +326,23 @@ def fault_app(base: str) -> Starlette:
             "ctlerror",
             200,
             {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": -32603, "message": "on\x00fire\x1b[2J"}},
+        ),
+        # Answers about another task than the one asked for (a cache or proxy mixing them up):
+        # GetTask / CancelTask of any id answer task "someone-else"; a SendMessage answered
+        # "working" (task "t") whose GetTask then answers "someone-else", completed.
+        *per_method(
+            "elsetask",
+            {
+                "GetTask": task_of("someone-else", "COMPLETED"),
+                "CancelTask": task_of("someone-else", "CANCELED"),
+            },
+        ),
+        *per_method(
+            "elsepoll",
+            {
+                "SendMessage": {"task": task_of("t", "WORKING")},
+                "GetTask": task_of("someone-else", "COMPLETED"),
+            },
         ),
         # A non-streaming agent whose every answer is one task: failed / still working (one that
         # does not block on SendMessage)

@@ -246,3 +246,22 @@ def test_dry_run_curl_carries_the_tls_options(cli: Any, tls_server: Any, sandbox
     assert "-k" in shlex.split(r.json["curl"])
     plain = shlex.split(cli("-k", "send", sandbox.url, "hi", "--dry-run", "-o", "json").json["curl"])
     assert "-k" not in plain and "--cacert" not in plain  # http: no TLS options
+
+
+@pytest.mark.parametrize("command", ["get", "cancel"])
+def test_task_answered_about_another_task_is_a_violation(cli: Any, fault: str, command: str) -> None:
+    """GetTask / CancelTask of t1 answered with task someone-else (completed / canceled): that says
+    nothing about t1 (it was exit 0, showing someone-else's state as the answer)."""
+    r = cli("task", command, f"{fault}/elsetask/agent-card.json", "t1", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "protocol"
+    assert err["details"] == {"taskId": "t1", "answeredTaskId": "someone-else"}
+
+
+def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, fault: str) -> None:
+    """A blocking send answered 'working' (task t), followed with GetTask, which answers task
+    someone-else, completed: it was exit 0 with taskId someone-else, state completed."""
+    r = cli("send", f"{fault}/elsepoll/agent-card.json", "hi", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    assert r.json["error"]["details"] == {"taskId": "t", "answeredTaskId": "someone-else"}
