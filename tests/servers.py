@@ -403,8 +403,8 @@ def _artifact(text: str, append: bool = False, last: bool = False, aid: str = "a
     }
 
 
-def _task(state: str = "TASK_STATE_SUBMITTED") -> dict[str, Any]:
-    return {"task": {"id": TASK_ID, "contextId": "c1", "status": {"state": state}}}
+def _task(state: str = "TASK_STATE_SUBMITTED", task_id: str = TASK_ID) -> dict[str, Any]:
+    return {"task": {"id": task_id, "contextId": "c1", "status": {"state": state}}}
 
 
 STREAMS: dict[str, list[dict[str, Any]]] = {
@@ -449,6 +449,12 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
             }
         },
     ],
+    # every call answered with the stream of another task, which completes (SubscribeToTask of
+    # TASK_ID answered for someone else)
+    "anothertask": [
+        _task("TASK_STATE_WORKING", task_id="someone-else"),
+        _status("TASK_STATE_COMPLETED", task_id="someone-else"),
+    ],
     # an agent that rejects at once: its stream is one Task already rejected, then the end
     "rejectedtask": [_task("TASK_STATE_REJECTED")],
     "ids": [
@@ -464,7 +470,9 @@ def stream_app(base: str) -> Starlette:
     """JSON-RPC 1.0 agents whose SSE misbehaves; ``/<mode>/agent-card.json`` is the card URL TARGET.
 
     Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
-    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
+    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``anothertask``
+    (every event, from the first, for a task ``someone-else``: ``SubscribeToTask`` of ``TASK_ID``
+    answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
     ``rejectedtask`` (one Task already rejected, then the end; its GetTask answers TaskNotFound, for

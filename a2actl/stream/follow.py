@@ -152,6 +152,10 @@ async def tail_a2a(
     (``task … already ended`` when GetTask says the task is terminal) and ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream."""
     tail = Tail(opts, emit, client.family, together=together)
+    if operation == "SubscribeToTask" and isinstance(params.get("id"), str):
+        # The stream is this task's: an event of another task is an ``other-task`` violation, not
+        # the task's outcome (an agent or proxy answering with another task's stream was exit 0).
+        tail.lifecycle.task_id = params["id"]
 
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0
@@ -204,17 +208,21 @@ async def tail_a2a(
 
 async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None:
     """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
-    GetTask fails or answers no task."""
+    GetTask fails or answers no task, or another task than ``task_id``."""
     out = await client.call("GetTask", {"id": task_id})
-    return None if out.error is not None else _snapshot_of(out.result)
+    return None if out.error is not None else _snapshot_of(out.result, task_id)
 
 
-def _snapshot_of(result: Any) -> StreamEvent | None:
-    """A GetTask result classified like a stream's first Task event (``None``: no task)."""
+def _snapshot_of(result: Any, task_id: object) -> StreamEvent | None:
+    """A GetTask result about ``task_id`` classified like a stream's first Task event (``None``: no
+    task, or one with another id: its state is not this task's)."""
     if not isinstance(result, dict):
         return None
     task = result.get("task", result)
-    return classify_event({"task": task} if "kind" not in task else task)
+    if not isinstance(task, dict):
+        return None
+    snap = classify_event({"task": task} if "kind" not in task else task)
+    return None if snap.task_id is not None and snap.task_id != task_id else snap
 
 
 async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AError) -> None:
@@ -237,7 +245,7 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
                 a2a_code=out.error.code,
             ) from exc
         return
-    snap = _snapshot_of(out.result)
+    snap = _snapshot_of(out.result, task_id)
     if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
         raise A2AError(
             f"task {task_id} already ended ({snap.state}): there is no stream to follow",
@@ -296,7 +304,11 @@ async def _settle_via_get_task(tail: Tail, client: Channel, exc: A2AError) -> st
     snap = await _task_snapshot(client, tail.lifecycle.task_id)
     if snap is None:
         tail.reconnected(
-            "GetTask", [f"resubscribe refused ({exc.message}) and GetTask failed: the task's end is unknown"]
+            "GetTask",
+            [
+                f"resubscribe refused ({exc.message}) and GetTask did not answer this task: the task's "
+                "end is unknown"
+            ],
         )
         return "cut"
     missed = missed_after_resync(tail, snap)
