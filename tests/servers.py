@@ -466,6 +466,10 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+#: Stream modes whose GetTask answers TaskNotFound (``handshake probe --send``'s first RPC is healthy).
+PROBED_STREAMS = ("rejectedtask", "othertask", "regress")
+
+
 def stream_app(base: str) -> Starlette:
     """JSON-RPC 1.0 agents whose SSE misbehaves; ``/<mode>/agent-card.json`` is the card URL TARGET.
 
@@ -475,14 +479,14 @@ def stream_app(base: str) -> Starlette:
     answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``rejectedtask`` (one Task already rejected, then the end; its GetTask answers TaskNotFound, for
-    ``handshake probe``), ``endless`` (pings forever while working), ``silent`` (pings forever,
+    ``rejectedtask`` (one Task already rejected, then the end), ``endless`` (pings forever while working), ``silent`` (pings forever,
     never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
     is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE.
+    GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
     """
 
     def card(mode: str) -> Any:
@@ -497,7 +501,7 @@ def stream_app(base: str) -> Starlette:
         async def handler(request: Request) -> Response:
             body = json.loads(await request.body())
             rid = body.get("id")
-            if mode == "rejectedtask" and body.get("method") == "GetTask":  # handshake probe's first RPC
+            if mode in PROBED_STREAMS and body.get("method") == "GetTask":  # handshake probe's first RPC
                 err = {"code": -32001, "message": "Task not found"}
                 return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
             if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body
