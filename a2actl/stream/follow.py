@@ -149,7 +149,8 @@ async def tail_a2a(
     """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with up to
     ``opts.reconnect_attempts`` resubscribes after cuts; ``emit`` gets every record, the summary is
     returned (the caller writes it). Raises ``A2AError`` (exit 1) when the first call is refused
-    (``task … already ended`` when GetTask says the task is terminal) and ``HTTPStatusError`` (1) for
+    (``task … already ended`` when GetTask says the task is terminal, ``task … is input-required``
+    when it waits for the client) and ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream."""
     tail = Tail(opts, emit, client.family, together=together)
     if operation == "SubscribeToTask" and isinstance(params.get("id"), str):
@@ -229,7 +230,9 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
     """A refused SubscribeToTask is usually a task that already ended (A2A 1.0 spec §10.4.6 /
     §11.3.2: UnsupportedOperationError for a terminal task; a2a-sdk answers -32004), or one that does
     not exist. Ask GetTask; when the task is terminal, raise an ``A2AError`` (exit 1) that says so
-    (same code) instead of the agent's generic one; when GetTask answers TaskNotFound (-32001) and
+    (same code) instead of the agent's generic one; likewise when it waits for the client
+    (input-required, auth-required: a2a-sdk 0.3 has nothing running to subscribe to and answers
+    TaskNotFound, or drops the stream on HTTP+JSON); when GetTask answers TaskNotFound (-32001) and
     the refusal did not say it (a2a-sdk 0.3's HTTP+JSON binding drops the stream instead), raise
     that (exit 1), not a cut (6). Returns quietly otherwise (the caller re-raises the original)."""
     try:
@@ -250,6 +253,14 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
         raise A2AError(
             f"task {task_id} already ended ({snap.state}): there is no stream to follow",
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
+            a2a_code=exc.a2a_code,
+        ) from exc
+    if snap is not None and snap.state and state_kind(snap.state) is StateKind.INTERRUPTED:
+        raise A2AError(
+            f"task {task_id} is {snap.state}: it waits for the client, and the agent refused to "
+            f"stream it ({exc.message}): there is no stream to follow",
+            hint="'a2actl task get TARGET TASK_ID' shows what it asks for; 'a2actl send TARGET "
+            "--task-id TASK_ID TEXT' answers it",
             a2a_code=exc.a2a_code,
         ) from exc
 

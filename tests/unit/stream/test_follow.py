@@ -195,3 +195,17 @@ def test_a_refused_resubscribe_whose_get_task_answers_another_task_is_no_end() -
     s, records = run(client)
     assert s.outcome == "cut" and s.exit is ExitCode.PROTOCOL and s.final_state == "working"
     assert records[-1]["type"] == "reconnect" and "did not answer this task" in records[-1]["missed"][0]
+
+
+@pytest.mark.parametrize("first", [[A2AError("Task not found", a2a_code=-32001)], [CUT]])
+def test_a_refused_subscribe_to_a_task_waiting_for_the_client_says_so(first: list[Any]) -> None:
+    """a2a-sdk 0.3 refuses to subscribe to an input-required task (TaskNotFound on JSON-RPC, a
+    dropped stream on HTTP+JSON): GetTask shows it waiting, and that is the answer (exit 1), not
+    'no task with that id' nor events lost in a cut."""
+    client = Scripted(
+        [first, [CUT], [CUT]], task={"id": "t1", "status": {"state": "TASK_STATE_INPUT_REQUIRED"}}
+    )
+    with pytest.raises(A2AError) as caught:
+        run(client, "SubscribeToTask", TailOptions(reconnect_attempts=2, backoff=0.001, max_backoff=0.001))
+    assert caught.value.message.startswith("task t1 is input-required: it waits for the client")
+    assert client.called == ["GetTask"] and len(client.streamed) == 1
