@@ -98,6 +98,7 @@ def fault_app(base: str) -> Starlette:
     * ``/elsetask/…`` GetTask / CancelTask of any id answer task ``someone-else`` (completed /
       canceled); ``/elsepoll/…`` SendMessage answers task ``t`` working, GetTask ``someone-else``
       completed
+    * ``/looppage/…`` ListTasks answers every page with ``nextPageToken`` ``p2``
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
     """
@@ -343,6 +344,11 @@ def fault_app(base: str) -> Starlette:
                 "SendMessage": {"task": task_of("t", "WORKING")},
                 "GetTask": task_of("someone-else", "COMPLETED"),
             },
+        ),
+        # ListTasks whose every page names itself as the next one (a pager would go round forever)
+        *per_method(
+            "looppage",
+            {"ListTasks": {"tasks": [task_of("t", "COMPLETED")], "nextPageToken": "p2", "pageSize": 1}},
         ),
         # A non-streaming agent whose every answer is one task: failed / still working (one that
         # does not block on SendMessage)

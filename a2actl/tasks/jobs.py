@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 from a2actl.core.errors import ProtocolViolation, TimeoutError_, UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import message_params, other_task_answer, task_view
+from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import TASK_STATES, Family, StateKind, canonical_state, state_kind
 from a2actl.tasks.request import SendOptions, dry_run
 from a2actl.tasks.results import SendResult, SentMessage, StreamedSend, TaskListResult, TaskResult
@@ -364,7 +365,8 @@ async def list_tasks_job(
 ) -> TaskListResult:
     """``task list``: one page of ListTasks (A2A 1.0 only; 0.3 has no tasks/list). Raises
     ``UsageError`` (2) on a 0.x endpoint or for an unknown ``state``, ``A2AError`` (1) for an A2A
-    error, and what ``connect`` raises."""
+    error, ``ProtocolViolation`` (6) when the page's ``nextPageToken`` is ``page_token`` (the
+    pages loop), and what ``connect`` raises."""
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
@@ -408,6 +410,16 @@ async def list_tasks_job(
     if out.error is not None:
         raise out.error.to_exception(out.method)
     result = out.result if isinstance(out.result, dict) else {}
+    if page_token:
+        # a page whose next page is itself: a script following nextPageToken would go round forever
+        trail = CursorTrail(
+            f"{out.method} with --page-token",
+            field="nextPageToken",
+            hint="the agent's ListTasks paging is broken (A2A 1.0 ListTasks): the page names itself "
+            "as the next one",
+        )
+        trail.followed.add(str(page_token))
+        trail.next(result)
     return TaskListResult(
         method=out.method,
         tasks=[task_view({"task": t}) for t in result.get("tasks") or []],

@@ -265,3 +265,15 @@ def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, faul
     r = cli("send", f"{fault}/elsepoll/agent-card.json", "hi", "-o", "json")
     assert r.exit_code == 6, r.stdout
     assert r.json["error"]["details"] == {"taskId": "t", "answeredTaskId": "someone-else"}
+
+
+def test_task_list_page_that_names_itself_as_the_next_is_a_violation(cli: Any, fault: str) -> None:
+    """``--page-token p2`` answered with ``nextPageToken: p2``: a script following the pages went
+    round forever on exit 0; now exit 6 naming it. The first page (no token) is as the agent says."""
+    url = f"{fault}/looppage/agent-card.json"
+    first = cli("task", "list", url, "-o", "json")
+    assert first.exit_code == 0 and first.json["nextPageToken"] == "p2"
+    r = cli("task", "list", url, "--page-token", "p2", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "protocol" and "nextPageToken 'p2' was already followed" in err["message"]
