@@ -95,6 +95,10 @@ def fault_app(base: str) -> Starlette:
       without id or status
     * ``/failedtask/…``, ``/workingtask/…`` a non-streaming agent that answers every RPC with one
       task, ``failed`` / ``working``
+    * ``/elsetask/…`` GetTask / CancelTask of any id answer task ``someone-else`` (completed /
+      canceled); ``/elsepoll/…`` SendMessage answers task ``t`` working, GetTask ``someone-else``
+      completed
+    * ``/looppage/…`` ListTasks answers every page with ``nextPageToken`` ``p2``
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
     """
@@ -169,6 +173,26 @@ def fault_app(base: str) -> Starlette:
             return JSONResponse(out, status_code=status)
 
         return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    def per_method(name: str, results: dict[str, Any]) -> list[Route]:
+        """``/<name>/agent-card.json`` whose JSON-RPC endpoint answers each method with its result
+        in ``results`` (any other method: TaskNotFound)."""
+
+        async def card(_: Request) -> Response:
+            return JSONResponse(v1_card(base, f"/{name}/jsonrpc"))
+
+        async def rpc(request: Request) -> Response:
+            body = json.loads(await request.body())
+            rid, method = body.get("id"), body.get("method")
+            if method in results:
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": results[method]})
+            err = {"code": -32001, "message": "Task not found"}
+            return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
+
+        return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    def task_of(task_id: str, state: str) -> dict[str, Any]:
+        return {"id": task_id, "contextId": "c", "status": {"state": f"TASK_STATE_{state}"}}
 
     async def escapes(_: Request) -> Response:
         card = v1_card(base, "/x/\x1b]0;pwned\x07\x1b[2J\u009b31m\u202etxt.exe")
@@ -304,6 +328,28 @@ def fault_app(base: str) -> Starlette:
             200,
             {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": -32603, "message": "on\x00fire\x1b[2J"}},
         ),
+        # Answers about another task than the one asked for (a cache or proxy mixing them up):
+        # GetTask / CancelTask of any id answer task "someone-else"; a SendMessage answered
+        # "working" (task "t") whose GetTask then answers "someone-else", completed.
+        *per_method(
+            "elsetask",
+            {
+                "GetTask": task_of("someone-else", "COMPLETED"),
+                "CancelTask": task_of("someone-else", "CANCELED"),
+            },
+        ),
+        *per_method(
+            "elsepoll",
+            {
+                "SendMessage": {"task": task_of("t", "WORKING")},
+                "GetTask": task_of("someone-else", "COMPLETED"),
+            },
+        ),
+        # ListTasks whose every page names itself as the next one (a pager would go round forever)
+        *per_method(
+            "looppage",
+            {"ListTasks": {"tasks": [task_of("t", "COMPLETED")], "nextPageToken": "p2", "pageSize": 1}},
+        ),
         # A non-streaming agent whose every answer is one task: failed / still working (one that
         # does not block on SendMessage)
         *(
@@ -363,8 +409,8 @@ def _artifact(text: str, append: bool = False, last: bool = False, aid: str = "a
     }
 
 
-def _task(state: str = "TASK_STATE_SUBMITTED") -> dict[str, Any]:
-    return {"task": {"id": TASK_ID, "contextId": "c1", "status": {"state": state}}}
+def _task(state: str = "TASK_STATE_SUBMITTED", task_id: str = TASK_ID) -> dict[str, Any]:
+    return {"task": {"id": task_id, "contextId": "c1", "status": {"state": state}}}
 
 
 STREAMS: dict[str, list[dict[str, Any]]] = {
@@ -409,6 +455,12 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
             }
         },
     ],
+    # every call answered with the stream of another task, which completes (SubscribeToTask of
+    # TASK_ID answered for someone else)
+    "anothertask": [
+        _task("TASK_STATE_WORKING", task_id="someone-else"),
+        _status("TASK_STATE_COMPLETED", task_id="someone-else"),
+    ],
     # an agent that rejects at once: its stream is one Task already rejected, then the end
     "rejectedtask": [_task("TASK_STATE_REJECTED")],
     "ids": [
@@ -420,21 +472,27 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
 }
 
 
+#: Stream modes whose GetTask answers TaskNotFound (``handshake probe --send``'s first RPC is healthy).
+PROBED_STREAMS = ("rejectedtask", "othertask", "regress")
+
+
 def stream_app(base: str) -> Starlette:
     """JSON-RPC 1.0 agents whose SSE misbehaves; ``/<mode>/agent-card.json`` is the card URL TARGET.
 
     Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
-    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``regress``
+    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``anothertask``
+    (every event, from the first, for a task ``someone-else``: ``SubscribeToTask`` of ``TASK_ID``
+    answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``rejectedtask`` (one Task already rejected, then the end; its GetTask answers TaskNotFound, for
-    ``handshake probe``), ``endless`` (pings forever while working), ``silent`` (pings forever,
+    ``rejectedtask`` (one Task already rejected, then the end), ``endless`` (pings forever while working), ``silent`` (pings forever,
     never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
     is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE.
+    GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
     """
 
     def card(mode: str) -> Any:
@@ -449,7 +507,7 @@ def stream_app(base: str) -> Starlette:
         async def handler(request: Request) -> Response:
             body = json.loads(await request.body())
             rid = body.get("id")
-            if mode == "rejectedtask" and body.get("method") == "GetTask":  # handshake probe's first RPC
+            if mode in PROBED_STREAMS and body.get("method") == "GetTask":  # handshake probe's first RPC
                 err = {"code": -32001, "message": "Task not found"}
                 return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
             if mode == "jsonreset":  # a JSON (not SSE) answer to the streaming call, reset mid-body

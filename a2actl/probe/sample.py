@@ -30,6 +30,7 @@ from a2actl.probe.report import (
     SessionOutcome,
 )
 from a2actl.protocol.events import classify_event, text_message_params
+from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import BINDING_GRPC, FAILED_STATES, StateKind, state_kind
 
@@ -255,7 +256,9 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
 
     Raises the A2A error of the answer as an ``A2ACtlError``, ``ProtocolViolation`` (exit 6) when
     a stream closes before a terminal or interrupted state (spec v1.0 §3.1.2 stream patterns;
-    v0.3 §7.2 ``final``), and ``CheckFailed`` (exit 7, class ``check_failed``) when the task ended
+    v0.3 §7.2 ``final``) or breaks the lifecycle rules ``stream tail`` audits
+    (``protocol.lifecycle``: an event of another task, ``final: true`` on a state that does not
+    end the task, a state going back), and ``CheckFailed`` (exit 7, class ``check_failed``) when the task ended
     ``failed``, ``rejected`` or ``canceled`` (``sample.send`` and the phases are set first): the
     agent answered, but did not do what it was sent, and a probe must not call that healthy.
     ``terminal`` is not measured (left out) when a blocking SendMessage answers a task still
@@ -271,9 +274,11 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
     t0 = time.perf_counter()
     if view_streaming:
         events = 0
-        state = None
         final = False
         last_at = t0
+        # the lifecycle audit of `stream tail` (protocol/lifecycle.py): an event of another task,
+        # `final: true` on a state that does not end the task, a state going back... is no end
+        lc = Lifecycle(client.family)
         sample.failed_phase = "first_event"
         async for item in client.stream("SendStreamingMessage", params):
             if isinstance(item, Heartbeat):
@@ -288,28 +293,32 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                 sample.phases["first_event"] = last_at - t0
                 sample.failed_phase = "terminal"
             ev = item.event
-            state = ev.state or state
-            # classify_event applies the family's end rule (0.3 `final`, 1.0 terminal/interrupted state,
-            # a bare Message); also accept a 0.3 server that reaches a terminal state without `final`.
-            if ev.final or (
-                ev.kind != "task"
-                and state
-                and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
-            ):
+            broken = lc.observe(ev)
+            if broken:
+                raise ProtocolViolation(
+                    f"the stream broke the task lifecycle at event {events}: {broken[0].rule}: "
+                    f"{broken[0].message}",
+                    hint="'a2actl stream tail TARGET --send TEXT' shows every event and what it broke",
+                )
+            # The end by the family's rule (0.3 `final` on a terminal or interrupted state, 1.0 such
+            # a state, a bare Message without a task); also a 0.3 server that reaches a terminal
+            # state without `final`.
+            if (lc.ended and lc.task_id is None) or (ev.kind != "task" and lc.settled):
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break
-        if not final and state and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
+        if not final and lc.settled:
             # The stream closed after a Task already in a terminal or interrupted state (an agent
             # that rejects or fails at once sends that one Task): it ended, as `stream tail` reads it.
             final = True
             sample.phases["terminal"] = last_at - t0 - sample.phases["first_event"]
         if not final:
             raise ProtocolViolation(
-                f"the stream closed after {events} event(s) without a terminal state (last state: {state or 'none'})",
+                f"the stream closed after {events} event(s) without a terminal state (last state: "
+                f"{lc.state or 'none'})",
                 hint="a dropped stream is not a finished task; check the agent and proxies",
             )
-        sample.send = SendOutcome(client.method_name("SendStreamingMessage"), True, events, state)
+        sample.send = SendOutcome(client.method_name("SendStreamingMessage"), True, events, lc.state)
     else:
         sample.failed_phase = "first_event"
         out = await client.call("SendMessage", params)

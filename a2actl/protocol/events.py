@@ -343,3 +343,15 @@ def result_shape_error(operation: str, result: Any) -> str | None:
         if not isinstance(result, dict) or not isinstance(result.get("tasks", []), list):
             return "is not a ListTasksResponse (an object with a tasks list)"
     return None
+
+
+def other_task_answer(asked: str, view: dict[str, Any]) -> str | None:
+    """The id of the task an answer about task ``asked`` (a GetTask / CancelTask result, as
+    ``task_view`` summarises it) is really about, when that is another task; ``None`` when it is
+    ``asked`` or the answer is no task with a string id (the result-shape check's business). An
+    agent, or a cache or proxy in front of it, that answers for another task says nothing about
+    this one: its state must not be reported as this task's."""
+    if view.get("kind") != "task":
+        return None
+    got = view.get("id")
+    return got if isinstance(got, str) and got != asked else None

@@ -149,9 +149,14 @@ async def tail_a2a(
     """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with up to
     ``opts.reconnect_attempts`` resubscribes after cuts; ``emit`` gets every record, the summary is
     returned (the caller writes it). Raises ``A2AError`` (exit 1) when the first call is refused
-    (``task … already ended`` when GetTask says the task is terminal) and ``HTTPStatusError`` (1) for
+    (``task … already ended`` when GetTask says the task is terminal, ``task … is input-required``
+    when it waits for the client) and ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream."""
     tail = Tail(opts, emit, client.family, together=together)
+    if operation == "SubscribeToTask" and isinstance(params.get("id"), str):
+        # The stream is this task's: an event of another task is an ``other-task`` violation, not
+        # the task's outcome (an agent or proxy answering with another task's stream was exit 0).
+        tail.lifecycle.task_id = params["id"]
 
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0
@@ -204,24 +209,30 @@ async def tail_a2a(
 
 async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None:
     """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
-    GetTask fails or answers no task."""
+    GetTask fails or answers no task, or another task than ``task_id``."""
     out = await client.call("GetTask", {"id": task_id})
-    return None if out.error is not None else _snapshot_of(out.result)
+    return None if out.error is not None else _snapshot_of(out.result, task_id)
 
 
-def _snapshot_of(result: Any) -> StreamEvent | None:
-    """A GetTask result classified like a stream's first Task event (``None``: no task)."""
+def _snapshot_of(result: Any, task_id: object) -> StreamEvent | None:
+    """A GetTask result about ``task_id`` classified like a stream's first Task event (``None``: no
+    task, or one with another id: its state is not this task's)."""
     if not isinstance(result, dict):
         return None
     task = result.get("task", result)
-    return classify_event({"task": task} if "kind" not in task else task)
+    if not isinstance(task, dict):
+        return None
+    snap = classify_event({"task": task} if "kind" not in task else task)
+    return None if snap.task_id is not None and snap.task_id != task_id else snap
 
 
 async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AError) -> None:
     """A refused SubscribeToTask is usually a task that already ended (A2A 1.0 spec §10.4.6 /
     §11.3.2: UnsupportedOperationError for a terminal task; a2a-sdk answers -32004), or one that does
     not exist. Ask GetTask; when the task is terminal, raise an ``A2AError`` (exit 1) that says so
-    (same code) instead of the agent's generic one; when GetTask answers TaskNotFound (-32001) and
+    (same code) instead of the agent's generic one; likewise when it waits for the client
+    (input-required, auth-required: a2a-sdk 0.3 has nothing running to subscribe to and answers
+    TaskNotFound, or drops the stream on HTTP+JSON); when GetTask answers TaskNotFound (-32001) and
     the refusal did not say it (a2a-sdk 0.3's HTTP+JSON binding drops the stream instead), raise
     that (exit 1), not a cut (6). Returns quietly otherwise (the caller re-raises the original)."""
     try:
@@ -237,11 +248,19 @@ async def _explain_refused_subscribe(client: Channel, task_id: object, exc: A2AE
                 a2a_code=out.error.code,
             ) from exc
         return
-    snap = _snapshot_of(out.result)
+    snap = _snapshot_of(out.result, task_id)
     if snap is not None and snap.state and state_kind(snap.state) is StateKind.TERMINAL:
         raise A2AError(
             f"task {task_id} already ended ({snap.state}): there is no stream to follow",
             hint="'a2actl task get TARGET TASK_ID' shows its final state and artifacts",
+            a2a_code=exc.a2a_code,
+        ) from exc
+    if snap is not None and snap.state and state_kind(snap.state) is StateKind.INTERRUPTED:
+        raise A2AError(
+            f"task {task_id} is {snap.state}: it waits for the client, and the agent refused to "
+            f"stream it ({exc.message}): there is no stream to follow",
+            hint="'a2actl task get TARGET TASK_ID' shows what it asks for; 'a2actl send TARGET "
+            "--task-id TASK_ID TEXT' answers it",
             a2a_code=exc.a2a_code,
         ) from exc
 
@@ -296,7 +315,11 @@ async def _settle_via_get_task(tail: Tail, client: Channel, exc: A2AError) -> st
     snap = await _task_snapshot(client, tail.lifecycle.task_id)
     if snap is None:
         tail.reconnected(
-            "GetTask", [f"resubscribe refused ({exc.message}) and GetTask failed: the task's end is unknown"]
+            "GetTask",
+            [
+                f"resubscribe refused ({exc.message}) and GetTask did not answer this task: the task's "
+                "end is unknown"
+            ],
         )
         return "cut"
     missed = missed_after_resync(tail, snap)

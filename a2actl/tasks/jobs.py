@@ -10,9 +10,10 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from a2actl.core.errors import TimeoutError_, UsageError
+from a2actl.core.errors import ProtocolViolation, TimeoutError_, UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.protocol.events import message_params, task_view
+from a2actl.protocol.events import message_params, other_task_answer, task_view
+from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import TASK_STATES, Family, StateKind, canonical_state, state_kind
 from a2actl.tasks.request import SendOptions, dry_run
 from a2actl.tasks.results import SendResult, SentMessage, StreamedSend, TaskListResult, TaskResult
@@ -31,6 +32,7 @@ __all__ = [
     "list_tasks_job",
     "needs_poll",
     "poll_until_settled",
+    "require_same_task",
     "send_job",
 ]
 
@@ -189,7 +191,8 @@ async def poll_until_settled(
     """GetTask every ``POLL_FIRST`` seconds (doubling to ``POLL_MAX``) until the task leaves the
     active states; returns the last view, its raw task and ``{"reason", "polls", "seconds",
     "firstState"}``. Raises ``TimeoutError_`` (exit 5) when the next poll would pass ``limit``
-    seconds, ``A2AError`` (1) when GetTask fails. ``sleep`` and ``clock`` are seams for tests."""
+    seconds, ``A2AError`` (1) when GetTask fails, ``ProtocolViolation`` (6) when GetTask answers
+    another task than the one the send started. ``sleep`` and ``clock`` are seams for tests."""
     first_state = view.get("state")
     reason = (
         f"the agent answered '{first_state}' to a blocking send (it ignored "
@@ -215,11 +218,13 @@ async def poll_until_settled(
         if got.error is not None:
             raise got.error.to_exception(got.method)
         raw = got.result
+        asked = view["id"]
         view = task_view(
             {"task": got.result}
             if isinstance(got.result, dict) and "kind" not in got.result and "task" not in got.result
             else got.result
         )
+        require_same_task(got.method, asked, view)
     return (
         view,
         raw,
@@ -272,6 +277,21 @@ async def _timeout_with_task(client: AgentClient, message_id: str, exc: TimeoutE
     )
 
 
+def require_same_task(method: str, asked: str, view: dict[str, Any]) -> None:
+    """Raises ``ProtocolViolation`` (exit 6) when the answer ``view`` (a ``task_view``) to ``method``
+    about task ``asked`` is about another task (``protocol.events.other_task_answer``): its state is
+    not this task's, and reporting it as such would call a task canceled, completed or failed that
+    may not be."""
+    got = other_task_answer(asked, view)
+    if got is not None:
+        raise ProtocolViolation(
+            f"{method} for task {asked[:80]!r} answered task {got[:80]!r}",
+            hint="the agent (or a cache or proxy in front of it) answered about another task; what it "
+            "says tells nothing about this one",
+            details={"taskId": asked, "answeredTaskId": got},
+        )
+
+
 def _require_task_id(task_id: str) -> None:
     """Raises ``UsageError`` (exit 2) for an empty or blank TASK_ID."""
     if not task_id.strip():
@@ -289,7 +309,8 @@ async def get_task_job(
 ) -> TaskResult:
     """``task get``: GetTask (``historyLength`` = ``history`` messages when given). Raises
     ``UsageError`` (2) for an empty ``task_id``, ``A2AError`` (1) for an A2A error (TaskNotFound
-    -32001), and what ``connect`` raises."""
+    -32001), ``ProtocolViolation`` (6) for an answer about another task, and what ``connect``
+    raises."""
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
@@ -304,14 +325,17 @@ async def get_task_job(
         out = await client.call("GetTask", params)
     if out.error is not None:
         raise out.error.to_exception(out.method)
-    return TaskResult(out.method, task_view(out.result), out.result, settings.trace_id)
+    view = task_view(out.result)
+    require_same_task(out.method, task_id, view)
+    return TaskResult(out.method, view, out.result, settings.trace_id)
 
 
 async def cancel_task_job(
     target: str, settings: Settings, sink: EventSink | None, task_id: str, *, card_path: str | None = None
 ) -> TaskResult:
     """``task cancel``: CancelTask. Raises ``UsageError`` (2) for an empty ``task_id``, ``A2AError``
-    (1) for an A2A error (a terminal task: TaskNotCancelable -32002), and what ``connect`` raises."""
+    (1) for an A2A error (a terminal task: TaskNotCancelable -32002), ``ProtocolViolation`` (6) for
+    an answer about another task, and what ``connect`` raises."""
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
@@ -323,7 +347,9 @@ async def cancel_task_job(
         out = await client.call("CancelTask", {"id": task_id})
     if out.error is not None:
         raise out.error.to_exception(out.method)
-    return TaskResult(out.method, task_view(out.result), out.result, settings.trace_id)
+    view = task_view(out.result)
+    require_same_task(out.method, task_id, view)
+    return TaskResult(out.method, view, out.result, settings.trace_id)
 
 
 async def list_tasks_job(
@@ -339,7 +365,8 @@ async def list_tasks_job(
 ) -> TaskListResult:
     """``task list``: one page of ListTasks (A2A 1.0 only; 0.3 has no tasks/list). Raises
     ``UsageError`` (2) on a 0.x endpoint or for an unknown ``state``, ``A2AError`` (1) for an A2A
-    error, and what ``connect`` raises."""
+    error, ``ProtocolViolation`` (6) when the page's ``nextPageToken`` is ``page_token`` (the
+    pages loop), and what ``connect`` raises."""
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
@@ -383,6 +410,16 @@ async def list_tasks_job(
     if out.error is not None:
         raise out.error.to_exception(out.method)
     result = out.result if isinstance(out.result, dict) else {}
+    if page_token:
+        # a page whose next page is itself: a script following nextPageToken would go round forever
+        trail = CursorTrail(
+            f"{out.method} with --page-token",
+            field="nextPageToken",
+            hint="the agent's ListTasks paging is broken (A2A 1.0 ListTasks): the page names itself "
+            "as the next one",
+        )
+        trail.followed.add(str(page_token))
+        trail.next(result)
     return TaskListResult(
         method=out.method,
         tasks=[task_view({"task": t}) for t in result.get("tasks") or []],

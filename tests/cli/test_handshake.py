@@ -387,6 +387,20 @@ def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, stream
     assert cli("send", url, "hi", "--stream", "-o", "json").json["state"] == "rejected"
 
 
+@pytest.mark.parametrize(("mode", "rule"), [("othertask", "other-task"), ("regress", "illegal-transition")])
+def test_send_stream_that_breaks_the_lifecycle_fails_the_sample(cli, streams, mode, rule) -> None:
+    """A streamed ``--send`` whose events break the task lifecycle (a status update of another task
+    mid-stream; working → submitted), then complete: the sample failed as a protocol violation (exit
+    6), as ``stream tail`` and ``load run`` read the same stream; it was an ok sample, exit 0, with
+    ``finalState`` ``completed``."""
+    r = cli("handshake", "probe", f"{streams}/{mode}/agent-card.json", "--send", "hi", "-o", "json")
+    assert r.exit_code == 6, r.stdout[-800:]
+    [sample] = r.json["samples"]
+    assert sample["ok"] is False and sample["errorClass"] == "protocol"
+    assert sample["failedPhase"] == "terminal" and f": {rule}: " in sample["error"]["message"]
+    assert sample["send"] is None and "terminal" not in sample["phases"]
+
+
 @pytest.mark.parametrize(
     ("text", "state"), [("/fail", "failed"), ("/reject", "rejected"), ("/cancel", "canceled")]
 )

@@ -246,3 +246,34 @@ def test_dry_run_curl_carries_the_tls_options(cli: Any, tls_server: Any, sandbox
     assert "-k" in shlex.split(r.json["curl"])
     plain = shlex.split(cli("-k", "send", sandbox.url, "hi", "--dry-run", "-o", "json").json["curl"])
     assert "-k" not in plain and "--cacert" not in plain  # http: no TLS options
+
+
+@pytest.mark.parametrize("command", ["get", "cancel"])
+def test_task_answered_about_another_task_is_a_violation(cli: Any, fault: str, command: str) -> None:
+    """GetTask / CancelTask of t1 answered with task someone-else (completed / canceled): that says
+    nothing about t1 (it was exit 0, showing someone-else's state as the answer)."""
+    r = cli("task", command, f"{fault}/elsetask/agent-card.json", "t1", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "protocol"
+    assert err["details"] == {"taskId": "t1", "answeredTaskId": "someone-else"}
+
+
+def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, fault: str) -> None:
+    """A blocking send answered 'working' (task t), followed with GetTask, which answers task
+    someone-else, completed: it was exit 0 with taskId someone-else, state completed."""
+    r = cli("send", f"{fault}/elsepoll/agent-card.json", "hi", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    assert r.json["error"]["details"] == {"taskId": "t", "answeredTaskId": "someone-else"}
+
+
+def test_task_list_page_that_names_itself_as_the_next_is_a_violation(cli: Any, fault: str) -> None:
+    """``--page-token p2`` answered with ``nextPageToken: p2``: a script following the pages went
+    round forever on exit 0; now exit 6 naming it. The first page (no token) is as the agent says."""
+    url = f"{fault}/looppage/agent-card.json"
+    first = cli("task", "list", url, "-o", "json")
+    assert first.exit_code == 0 and first.json["nextPageToken"] == "p2"
+    r = cli("task", "list", url, "--page-token", "p2", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "protocol" and "nextPageToken 'p2' was already followed" in err["message"]

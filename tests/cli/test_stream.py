@@ -183,6 +183,30 @@ def test_fault_streams(cli: Any, streams: str, mode: str, code: int, check: Any)
     assert check(summary), summary
 
 
+def test_subscribe_answered_with_another_tasks_stream_is_a_violation(cli: Any, streams: str) -> None:
+    """``--task t-fault-1`` answered with the stream of ``someone-else``, which completes: that is
+    not t-fault-1's end (it was exit 0, outcome completed, taskId someone-else)."""
+    from tests.servers import TASK_ID
+
+    r = cli(
+        "stream",
+        "tail",
+        f"{streams}/anothertask/agent-card.json",
+        "--task",
+        TASK_ID,
+        "--reconnect",
+        "0",
+        "-o",
+        "jsonl",
+    )
+    assert r.exit_code == 6, r.stdout[-400:]
+    recs, summary = records(r)
+    assert summary["taskId"] == TASK_ID and summary["finalState"] is None
+    assert summary["outcome"] == "closed-without-terminal"
+    assert [v["rule"] for v in summary["violations"]] == ["other-task", "other-task", "missing-terminal"]
+    assert [e["taskId"] for e in events(recs)] == ["someone-else", "someone-else"]
+
+
 def test_5mib_event_from_our_server(cli: Any, streams: str) -> None:
     r = cli(
         "stream",

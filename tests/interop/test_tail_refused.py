@@ -24,3 +24,36 @@ def test_following_an_unknown_task_is_task_not_found_not_a_cut(
     error = r.json["error"]
     assert error["code"] == "a2a_error" and error["a2aCode"] == -32001
     assert "no-such-task not found" in error["message"]
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+@pytest.mark.parametrize(("text", "state"), [("/input", "input-required"), ("/auth", "auth-required")])
+def test_following_a_task_that_waits_for_the_client_says_so(
+    cli: Any, agent_sdk03: InteropAgent, binding: str, text: str, state: str
+) -> None:
+    """a2a-sdk 0.3 has nothing running for a task in input-required / auth-required: its JSON-RPC
+    binding refuses the subscribe with TaskNotFound, its HTTP+JSON binding drops the stream. That
+    was exit 1 'no task with that id' (the task exists) on JSON-RPC, and exit 7 on HTTP+JSON (a
+    resubscribe, then the state 'seen only via GetTask: the stream's last events were lost', none
+    were; exit 6 'cut' with --reconnect 0). GetTask says the task waits for the client: exit 1
+    saying so, on both bindings."""
+    opts = ["--binding", binding]
+    task_id = cli("send", agent_sdk03.url, text, *opts, "-o", "json").json["taskId"]
+    for extra in ([], ["--reconnect", "0"]):
+        r = cli(
+            "--max-time",
+            "20",
+            "stream",
+            "tail",
+            agent_sdk03.url,
+            "--task",
+            task_id,
+            *opts,
+            *extra,
+            "-o",
+            "json",
+        )
+        assert r.exit_code == 1, r.stdout[-600:]
+        error = r.json["error"]
+        assert error["code"] == "a2a_error"
+        assert error["message"].startswith(f"task {task_id} is {state}: it waits for the client"), error

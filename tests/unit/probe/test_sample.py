@@ -228,3 +228,84 @@ def test_an_rpc_cancelled_by_a_deadline_keeps_its_traceparent_and_phase() -> Non
     s = asyncio.run(go())
     assert s is not None and s.failed_phase == "rpc" and {"parse", "negotiate"} <= set(s.phases)
     assert [s.traceparents["card"], s.traceparents["rpc"]] == seen
+
+
+#: A 0.3 streaming card (JSON-RPC at ``RPC_URL``).
+CARD_03 = {
+    "name": "Mock 0.3",
+    "description": "a mock 0.3 agent",
+    "version": "1",
+    "protocolVersion": "0.3.0",
+    "url": RPC_URL,
+    "preferredTransport": "JSONRPC",
+    "capabilities": {"streaming": True},
+    "defaultInputModes": ["text/plain"],
+    "defaultOutputModes": ["text/plain"],
+    "skills": [],
+}
+
+
+def stream_03(events: list[dict[str, Any]]) -> Handler:
+    """A 0.3 agent: ``CARD_03``, ``tasks/get`` TaskNotFound, ``message/stream`` the ``events`` as SSE."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/.well-known/agent-card.json":
+            return httpx.Response(200, json=CARD_03)
+        body = json.loads(request.content)
+        if body["method"] != "message/stream":
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "error": NOT_FOUND})
+        sse = "".join(
+            "data: " + json.dumps({"jsonrpc": "2.0", "id": body["id"], "result": e}) + "\n\n" for e in events
+        )
+        return httpx.Response(200, content=sse.encode(), headers={"Content-Type": "text/event-stream"})
+
+    return handle
+
+
+def _update(state: str, final: bool, task_id: str = "t1") -> dict[str, Any]:
+    return {
+        "kind": "status-update",
+        "taskId": task_id,
+        "contextId": "c1",
+        "status": {"state": state},
+        "final": final,
+    }
+
+
+TASK_03 = {"kind": "task", "id": "t1", "contextId": "c1", "status": {"state": "submitted"}}
+
+
+@pytest.mark.parametrize(
+    ("events", "why"),
+    [
+        # `final: true` on a state that does not end the task: the stream ends, the task does not
+        ([TASK_03, _update("working", True)], "final-not-terminal: final: true on state working"),
+        # the `final` event is another task's
+        (
+            [TASK_03, _update("working", False), _update("completed", True, "t2")],
+            "other-task: status-update event for task t2, the stream is for t1",
+        ),
+    ],
+)
+def test_a_streamed_send_that_ends_without_its_tasks_end_fails_the_sample(
+    events: list[dict[str, Any]], why: str
+) -> None:
+    """0.3 ``--send`` streams whose ``final: true`` event is not the task's end: the sample was ok
+    (``finalState`` ``working`` / ``completed``, the terminal phase measured); now a protocol
+    violation in the ``terminal`` phase, as ``stream tail`` reads them (exit 6)."""
+    s = probe(stream_03(events), send_text="hi")
+    assert not s.ok and s.error_class == "protocol" and s.failed_phase == "terminal"
+    assert s.error is not None and s.error["message"].endswith(why), s.error
+    assert s.send is None and "terminal" not in s.phases
+
+
+def test_a_streamed_03_send_that_ends_with_final_on_its_end_is_healthy() -> None:
+    s = probe(stream_03([TASK_03, _update("working", False), _update("completed", True)]), send_text="hi")
+    assert s.ok, s.error
+    assert s.send is not None and s.send.to_json() == {
+        "method": "message/stream",
+        "streaming": True,
+        "events": 3,
+        "finalState": "completed",
+    }
+    assert "terminal" in s.phases

@@ -163,3 +163,49 @@ def test_reconnects_stop_after_the_attempts_allowed() -> None:
     s, records = run(client, opts=TailOptions(reconnect_attempts=2, backoff=0.001))
     assert [r["attempt"] for r in records if r["type"] == "cut"] == [1, 2, 3]
     assert s.outcome == "cut" and s.exit is ExitCode.PROTOCOL and len(client.streamed) == 3
+
+
+def other(kind: str, state: str | None) -> TimedEvent:
+    """An event of the task ``other`` (not ``t1``, the one subscribed to or sent)."""
+    return TimedEvent(float(next(_READS)), 100, StreamEvent(kind, state, "other", False, {}))
+
+
+def test_a_subscribe_answered_with_another_tasks_stream_is_not_its_outcome() -> None:
+    """SubscribeToTask(t1) answered with the stream of task ``other``, which completes: exit 0 with
+    ``taskId`` ``other`` before (the first event named the stream's task); now every event is an
+    ``other-task`` violation and t1's end was never seen (exit 6)."""
+    client = Scripted([[other("task", "working"), other("status-update", "completed")]])
+    s, records = run(client, "SubscribeToTask", TailOptions(reconnect_attempts=0))
+    assert s.exit is ExitCode.PROTOCOL and s.outcome == "closed-without-terminal"
+    assert s.task_id == "t1" and s.final_state is None
+    assert [v["rule"] for v in s.violations] == ["other-task", "other-task", "missing-terminal"]
+    assert [r["violations"][0]["rule"] for r in records if r["type"] == "event"] == ["other-task"] * 2
+
+
+def test_a_refused_resubscribe_whose_get_task_answers_another_task_is_no_end() -> None:
+    """GetTask after a refused resubscribe answers another task, completed: that is not how t1 ended
+    (it was outcome ``recovered``, finalState ``completed``)."""
+    client = Scripted(
+        [
+            [ev("task", "submitted"), ev("status-update", "working"), CUT],
+            [A2AError("task is terminal", a2a_code=-32004)],
+        ],
+        task={"id": "other", "status": {"state": "TASK_STATE_COMPLETED"}},
+    )
+    s, records = run(client)
+    assert s.outcome == "cut" and s.exit is ExitCode.PROTOCOL and s.final_state == "working"
+    assert records[-1]["type"] == "reconnect" and "did not answer this task" in records[-1]["missed"][0]
+
+
+@pytest.mark.parametrize("first", [[A2AError("Task not found", a2a_code=-32001)], [CUT]])
+def test_a_refused_subscribe_to_a_task_waiting_for_the_client_says_so(first: list[Any]) -> None:
+    """a2a-sdk 0.3 refuses to subscribe to an input-required task (TaskNotFound on JSON-RPC, a
+    dropped stream on HTTP+JSON): GetTask shows it waiting, and that is the answer (exit 1), not
+    'no task with that id' nor events lost in a cut."""
+    client = Scripted(
+        [first, [CUT], [CUT]], task={"id": "t1", "status": {"state": "TASK_STATE_INPUT_REQUIRED"}}
+    )
+    with pytest.raises(A2AError) as caught:
+        run(client, "SubscribeToTask", TailOptions(reconnect_attempts=2, backoff=0.001, max_backoff=0.001))
+    assert caught.value.message.startswith("task t1 is input-required: it waits for the client")
+    assert client.called == ["GetTask"] and len(client.streamed) == 1
