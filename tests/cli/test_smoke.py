@@ -178,6 +178,14 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             3,
         ),
         ("targets: [x]\nchecks:\n  - kind: probe\n    budgets: {1: 1s}\n", "budgets.1: unknown phase", 3),
+        # the key the loader marks lines with: a user's was overwritten by the mark, silently
+        ("targets: [x]\nchecks:\n  - kind: probe\n    __line__: 9\n", "('__line__' was unexpected)", 3),
+        ("targets: [x]\n__line__: 9\nchecks:\n  - kind: probe\n", "('__line__' was unexpected)", 1),
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    budgets: {__line__: 1s}\n",
+            "budgets.__line__: unknown phase",
+            3,
+        ),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
