@@ -526,3 +526,85 @@ def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert json.loads(out)["passed"] == 1
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_in_one_check_is_that_checks_error(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
+    """A bug (any exception that is not an a2actl error) inside one check ended the whole run with
+    exit 1 "unexpected ValueError" and no JUnit file: CI had no report at all. It is that check's
+    ``error`` (the exception's type and message in the row, one line on stderr; with ``--debug`` the
+    traceback too); the other checks still run, the JUnit file is written and the exit is 7."""
+    import a2actl.smoke.checks as checks
+
+    async def broken(*_a: Any, **_k: Any) -> Any:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(checks, "_probe", broken)
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path,
+        "targets: [http://127.0.0.1:9]\nchecks:\n  - name: buggy\n    kind: probe\n"
+        f"  - name: drained\n    kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n",
+    )
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out), *(["--debug"] if debug else []))
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["exitCode"], doc["passed"], doc["errors"]) == (7, 1, 1)
+    bad, good = doc["results"]
+    assert (bad["name"], bad["status"], good["status"]) == ("buggy", "error", "pass")
+    assert bad["message"] == "unexpected ValueError: boom"
+    assert bad["details"]["exception"] == {"type": "ValueError", "message": "boom"}
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["buggy", "drained"]
+    assert isinstance(cases_[0].result[0], Error) and not cases_[1].result
+    assert "unexpected ValueError: boom" in cases_[0].result[0].message
+    said = [x for x in r.stderr.splitlines() if x.startswith("a2actl: ")]
+    assert said == [
+        "a2actl: check 'buggy' (http://127.0.0.1:9): unexpected ValueError: boom"
+        + ("" if debug else " (rerun with --debug for a traceback)")
+    ], r.stderr
+    assert ("Traceback" in r.stderr) is debug
+    if not debug:
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_an_empty_junit_path_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    """``--junit ""`` (an unset variable in ``--junit "$REPORT"``) ran the suite and wrote no JUnit
+    file, silently: CI then found no report."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n"
+    )
+    r = run(cli, path, "--junit", "")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.json["error"]["message"] == "--junit: an empty path"
+    assert "results" not in r.json  # refused before the run
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_junit_file_that_fails_at_write_time_keeps_the_results(cli: Any, tmp_path: Path, fmt: str) -> None:
+    """A write that only fails at the end (``/dev/full``, a disk that filled during the run) was an
+    error line alone (exit 2): the results the suite measured never reached stdout in table mode,
+    and ``-o json`` had them beside an error object. Now the results are written as always, with
+    the write error on stderr (and ``junitError`` in ``-o json``); the exit is 2."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path,
+        f"checks:\n  - name: drained\n    kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n",
+    )
+    r = cli("smoke", "run", path, "-o", fmt, "--junit", "/dev/full")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == ["a2actl: --junit /dev/full: cannot write: No space left on device"]
+    if fmt == "json":
+        doc = r.json
+        assert "error" not in doc and "junit" not in doc
+        assert (doc["exitCode"], doc["passed"]) == (2, 1)
+        assert doc["junitError"] == "--junit /dev/full: cannot write: No space left on device"
+        assert [x["name"] for x in doc["results"]] == ["drained"]
+    else:
+        assert "drained" in r.stdout and "1 passed, 0 failed, 0 errors" in r.stdout
+        assert "JUnit: /dev/full" not in r.stdout
