@@ -6,7 +6,6 @@ bug) into ``status: error`` for that check alone, so the other checks and the JU
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -130,6 +129,7 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     """``kind: send``: ``send TEXT``; fail when the state is not ``expectState`` (default
     ``completed``, not checked for a message reply unless given), the text does not match
     ``expectText``, or the first streamed event comes after ``firstEvent``."""
+    from a2actl.core import textmatch
     from a2actl.core.units import parse_duration
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.jobs import send_job
@@ -154,7 +154,8 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     if state != want_state and not (view.get("kind") == "message" and "expectState" not in c.options):
         problems.append(f"state {state}, expected {want_state}")
     pattern = c.options.get("expectText")
-    if pattern is not None and not re.search(pattern, text):
+    # in a child process: a pattern that backtracks for ages must not hold the loop past --max-time
+    if pattern is not None and not await textmatch.search(pattern, text):
         problems.append(f"text {text[:80]!r} does not match /{pattern}/")
     measured, bound = f"state {state}", f"state {want_state}" + (f", text /{pattern}/" if pattern else "")
     details: dict[str, Any] = {"state": state, "taskId": sent.task_id}

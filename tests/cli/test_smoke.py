@@ -608,3 +608,44 @@ def test_a_junit_file_that_fails_at_write_time_keeps_the_results(cli: Any, tmp_p
     else:
         assert "drained" in r.stdout and "1 passed, 0 failed, 0 errors" in r.stdout
         assert "JUnit: /dev/full" not in r.stdout
+
+
+@pytest.mark.parametrize("stop", ["max-time", "SIGTERM"])
+def test_a_catastrophic_expect_text_is_still_bounded(sandbox: Any, tmp_path: Path, stop: str) -> None:
+    """``expectText: (a+)+$`` against an answer of 40 a's and a b backtracks for ages; ``re.search``
+    ran on the event loop, so neither ``--max-time`` nor SIGTERM could end the run (the process
+    outlived both, with no JUnit file). The match runs in a child process that is killed when the
+    run is stopped: exit 5 / 130, and the JUnit file names the check cut short."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n  - name: quick\n    kind: send\n    text: hello\n"
+        f"    expectText: 'echo: h.llo'\n  - name: greedy\n    kind: send\n    text: {'a' * 40}b\n"
+        "    expectText: '(a+)+$'\n",
+    )
+    out = tmp_path / "junit.xml"
+    extra = ["--max-time", "4"] if stop == "max-time" else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the quick check's record: the greedy one runs now
+        assert (first["name"], first["status"]) == ("quick", "pass"), first
+        if stop == "SIGTERM":
+            time.sleep(1)
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (5 if stop == "max-time" else 130), err
+    assert time.monotonic() - started < 20
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["quick", "greedy"]
+    assert not cases_[0].result and isinstance(cases_[1].result[0], Error)
+    assert ("--max-time 4s reached" if stop == "max-time" else "interrupted") in cases_[1].result[0].message
