@@ -137,10 +137,12 @@ def new_token() -> str:
 @dataclass(frozen=True)
 class Delivery:
     """One webhook POST as received: ``headers`` (lower-case names → values), the raw ``body``
-    (``None`` when it was over ``MAX_BODY`` and not read; ``size``, bytes, is then the announced
-    length), the request ``path``, the ``wall_ns`` receive time (nanoseconds since the epoch) and
-    ``complete`` (false: the sender closed the connection before the end of the body, or it was
-    still arriving when the listen ended; ``body`` is what came)."""
+    (``None`` when it was over ``limit`` and not read), ``size`` the bytes received (what was read
+    before reading stopped; 0 for a body refused on its ``Content-Length``, never the length
+    announced: a forged header must not inflate the count), the request ``path``, the ``wall_ns``
+    receive time (nanoseconds since the epoch) and ``complete`` (false: the sender closed the
+    connection before the end of the body, or it was still arriving when the listen ended; ``body``
+    is what came)."""
 
     headers: dict[str, str]
     body: bytes | None
@@ -151,6 +153,9 @@ class Delivery:
     #: The bound ``body`` was read under (bytes): ``MAX_BODY``, or ``MAX_UNTRUSTED_BODY`` when the
     #: credentials failed.
     limit: int = MAX_BODY
+    #: The ``Content-Length`` (bytes) when it announced more than ``limit`` and the body was not
+    #: read for it, else ``None``.
+    announced: int | None = None
 
 
 @dataclass(frozen=True)
@@ -448,9 +453,12 @@ class PushChecker:
         body_problems: list[dict[str, str]] = []
         if d.body is None:
             small = "" if d.limit >= MAX_BODY else " (the credentials failed: only small bodies are read)"
-            body_problems.append(
-                _problem("oversize", f"a body of {d.size} bytes, over {d.limit}: not read{small}")
+            size = (
+                f"a body of {d.announced} bytes announced (Content-Length)"
+                if d.announced is not None
+                else f"a body of over {d.size} bytes"
             )
+            body_problems.append(_problem("oversize", f"{size}, over {d.limit}: not read{small}"))
         elif not d.complete:
             body_problems.append(
                 _problem(

@@ -635,3 +635,31 @@ def test_the_token_stays_hidden_in_the_wire_log(push_cli: Any, push_sandbox: Any
     assert "SendMessage" in r.stderr  # -vv did log the request that carries the config
     for secret in (TOKEN, "cred-for-tests-0123456789"):
         assert secret not in r.stdout + r.stderr
+
+
+def test_bytes_count_what_was_received_not_what_was_announced(push_cli: Any, free_port: int) -> None:
+    """A POST announcing ``Content-Length: 999999999999`` is refused unread (``oversize``); the
+    summary's ``bytes`` added the announced length (a forged header made it ~1 TB). ``bytes`` is
+    what arrived; the problem still says what was announced."""
+    import socket
+
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    done = json.dumps(status("TASK_STATE_WORKING")).encode()
+    assert post(url, done) == 204  # waits until the receiver listens
+    with socket.create_connection(("127.0.0.1", free_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /a2a/push HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+            + f"X-A2A-Notification-Token: {TOKEN}\r\nContent-Length: 999999999999\r\n\r\n".encode()
+        )
+        answer = sock.recv(4096)
+    completed = json.dumps(status("TASK_STATE_COMPLETED")).encode()
+    assert post(url, completed) == 204
+    r = bg.result()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert doc["bytes"] == len(done) + len(completed)
+    assert [rec["bytes"] for rec in doc["records"]] == [len(done), 0, len(completed)]
+    (problem,) = doc["records"][1]["problems"]
+    assert problem["rule"] == "oversize" and "999999999999 bytes announced" in problem["message"]
