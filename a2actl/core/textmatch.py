@@ -28,22 +28,26 @@ async def search(pattern: str, text: str) -> bool:
     Python (``-I -S``: no site, no user paths, a ``re.py`` in the current directory cannot stand in)
     so the event loop keeps running: a deadline or a cancellation (Ctrl-C, SIGTERM) kills the child
     and propagates. ``pattern`` must compile (the caller checks it beforehand). Without an
-    interpreter to start (``sys.executable`` empty: an embedded Python) the match runs here.
+    interpreter to start (``sys.executable`` empty: an embedded Python; or the start fails: process
+    limits, an event loop without subprocess support) the match runs here, unbounded as before.
     Raises ``RuntimeError`` when the child fails without an answer (out of memory, killed)."""
     if not sys.executable:
         return re.search(pattern, text) is not None
     # ensure_ascii: a lone surrogate (an agent's "\ud800") travels as its escape
     payload = json.dumps({"p": pattern, "t": text}).encode("ascii")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-I",
-        "-S",
-        "-c",
-        _CHILD,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-I",
+            "-S",
+            "-c",
+            _CHILD,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+    except (OSError, NotImplementedError):  # no process to start (limits, a loop without subprocesses)
+        return re.search(pattern, text) is not None
     try:
         out, err = await proc.communicate(payload)
     except BaseException:  # the caller gave up (deadline, Ctrl-C): the match must not run on

@@ -35,3 +35,12 @@ def test_a_deadline_ends_a_match_that_backtracks_for_ages() -> None:
         return time.monotonic() - started
 
     assert asyncio.run(main()) < 3
+
+
+def test_without_a_child_to_start_the_match_runs_here(monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")
+    assert asyncio.run(search("echo: .*", "echo: hi")) is True
+    monkeypatch.setattr(sys, "executable", "")
+    assert asyncio.run(search("^x$", "y")) is False
