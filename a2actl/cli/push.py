@@ -178,7 +178,7 @@ def listen(
     from a2actl.core.redact import register_secret, register_url
     from a2actl.protocol.versions import Family
     from a2actl.push.app import ListenOptions, listen_job, parse_listen
-    from a2actl.push.checks import PushConfig, new_token
+    from a2actl.push.checks import DeliveryLog, PushConfig, new_token
     from a2actl.render import push as render_push
     from a2actl.tasks.request import parse_fail_on
 
@@ -244,7 +244,11 @@ def listen(
         what = f"task {info['taskId']}" if info.get("taskId") else "no task: the agent answered a Message"
         run.out.note(f"registered with {info['method']}{cid}: {what}")
 
-    writer = run.out.records(key="records", record_view=render_push.record, summary_view=render_push.summary)
+    # -o json keeps the records for its one document: bounded (a flood of forged POSTs), the rest counted
+    kept = DeliveryLog()
+    writer = run.out.records(
+        key="records", record_view=render_push.record, summary_view=render_push.summary, kept=kept
+    )
     summary = run.run(
         listen_job(
             run.settings,
@@ -263,5 +267,9 @@ def listen(
         ),
         bounded=False,
     )
-    writer.finish(summary.to_json())
+    doc = summary.to_json()
+    left_out = kept.left_out_json()
+    if left_out is not None:
+        doc["recordsLeftOut"] = left_out
+    writer.finish(doc)
     raise typer.Exit(int(summary.exit))

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.params import check_writable
+
+if TYPE_CHECKING:
+    from a2actl.smoke.result import CheckResult
 
 app = typer.Typer(
     help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
@@ -27,10 +30,12 @@ def run_cmd(
     """Run every check of a suite against its targets: one row per check with status, duration, and
     the figure measured against its bound. Checks reuse the commands' own code.
 
-    Exit codes: 0 all passed; 7 a check failed; 3/4/5 when the target could not be reached at all
+    Exit codes: 0 all passed; 7 a check failed or errored (an unexpected error in one check is that
+    check's error; the others still run); 3/4/5 when the target could not be reached at all
     (unreachable, auth, timeout); 5 when --max-time stopped the run (the results so far and the
     JUnit file are still written; the checks it cut short are errors); 2 a bad suite file or an
-    unwritable --junit (checked before the run).
+    unwritable --junit (checked before the run; a write that fails only at the end, such as a full
+    disk, is 2 after the results are printed).
 
     Examples:
 
@@ -38,25 +43,35 @@ def run_cmd(
 
       TARGET=https://agent.example.com a2actl smoke run suite.yaml -o json
     """
+    from a2actl.core.errors import UsageError
     from a2actl.render import smoke as render_smoke
     from a2actl.smoke.run import run_job
 
     run = invocation(ctx)
-    if junit:
+    if junit is not None:
+        if not junit:  # --junit "$UNSET": the suite ran and no file was written, silently
+            raise UsageError("--junit: an empty path")
         check_writable(ctx, junit, "--junit")  # before the run: a suite may run for minutes
     # jsonl: a "check" record as each check ends, then the "summary"; json: the whole document;
     # table: the results table at the end.
     records = run.out.records(
         key="results", summary_view=render_smoke.results, record_type="check", summary_type="summary"
     )
+
+    def ended(res: CheckResult) -> None:
+        row = res.to_json()
+        records.record(row)
+        if res.exception is not None:  # a bug in one check: its row says so; stderr too, at once
+            render_smoke.unexpected(run.out, row, res.exception if run.debug else None)
+
     # --max-time is the suite's own (run_job): the checks that ended, and the JUnit file, survive it
     result = run.run(
-        run_job(
-            suite_path, run.settings, run.sink, lambda res: records.record(res.to_json()), junit, run.max_time
-        ),
+        run_job(suite_path, run.settings, run.sink, ended, junit, run.max_time),
         bounded=False,
     )
     records.finish(result.to_json())
+    if result.junit_error is not None:  # the results are out; the JUnit file is not (exit 2)
+        render_smoke.failed_junit(run.out, result.junit_error)
     raise typer.Exit(int(result.exit))
 
 

@@ -133,28 +133,31 @@ def check_tls(cert: str | None, key: str | None) -> None:
         raise UsageError(f"--tls-cert/--tls-key: cannot load {cert} with {key}: {exc}") from exc
 
 
-async def _read_body(request: Any, limit: int) -> tuple[bytes | None, int, bool]:
-    """``(body, size, complete)``: the body, or ``None`` past ``limit`` bytes (``size``, in bytes, is
-    then what was announced or read so far); ``complete`` is false when the sender closed the
-    connection before the end of the body, or the body was still arriving when the listen ended
-    (uvicorn cancels the request after its graceful-shutdown delay): what came is returned, so the
-    delivery is recorded rather than lost (and uvicorn prints no traceback)."""
+async def _read_body(request: Any, limit: int) -> tuple[bytes | None, int, bool, int | None]:
+    """``(body, size, complete, announced)``: the body, or ``None`` past ``limit`` bytes; ``size`` is
+    the bytes received (read so far, when reading stopped past ``limit``; 0 when the
+    ``Content-Length`` announced more than ``limit`` and nothing was read); ``announced`` that
+    ``Content-Length`` when it is why the body was not read, else ``None``; ``complete`` is false
+    when the sender closed the connection before the end of the body, or the body was still
+    arriving when the listen ended (uvicorn cancels the request after its graceful-shutdown delay):
+    what came is returned, so the delivery is recorded rather than lost (and uvicorn prints no
+    traceback)."""
     from starlette.requests import ClientDisconnect
 
     announced = request.headers.get("content-length")
     if announced and announced.isdigit() and int(announced) > limit:
-        return None, int(announced), True
+        return None, 0, True, int(announced)
     chunks: list[bytes] = []
     size = 0
     try:
         async for chunk in request.stream():
             size += len(chunk)
             if size > limit:
-                return None, size, True
+                return None, size, True, None
             chunks.append(chunk)
     except (ClientDisconnect, asyncio.CancelledError):
-        return b"".join(chunks), size, False
-    return b"".join(chunks), size, True
+        return b"".join(chunks), size, False, None
+    return b"".join(chunks), size, True, None
 
 
 def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
@@ -169,8 +172,10 @@ def build_app(checker: PushChecker, on_delivery: Callable[[], None]) -> Any:
         wall = time.time_ns()
         headers = {k.lower(): v for k, v in request.headers.items()}
         limit = MAX_BODY if checker.trusts(headers) else MAX_UNTRUSTED_BODY
-        body, size, complete = await _read_body(request, limit)
-        verdict = checker.deliver(Delivery(headers, body, size, request.url.path, wall, complete, limit))
+        body, size, complete, announced = await _read_body(request, limit)
+        verdict = checker.deliver(
+            Delivery(headers, body, size, request.url.path, wall, complete, limit, announced)
+        )
         on_delivery()
         return Response(status_code=verdict.status)
 

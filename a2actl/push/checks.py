@@ -56,7 +56,8 @@ import json
 import re
 import secrets
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
@@ -84,6 +85,12 @@ MAX_BODY = 16 * 1024 * 1024
 MAX_UNTRUSTED_BODY = 64 * 1024
 #: How many problems the summary lists (all are counted).
 MAX_LISTED = 50
+#: ``-o json`` keeps the full records of this many deliveries whose credentials matched: the first
+#: half and the last half (``DeliveryLog``); ``-o jsonl`` and the table write every record at once.
+KEPT_TRUSTED = 10_000
+#: ``-o json`` keeps the full records of the first this many deliveries whose credentials failed
+#: (forged or misconfigured senders: the rest are only counted, by rule).
+KEPT_UNTRUSTED = 100
 
 
 @dataclass(frozen=True)
@@ -137,10 +144,12 @@ def new_token() -> str:
 @dataclass(frozen=True)
 class Delivery:
     """One webhook POST as received: ``headers`` (lower-case names → values), the raw ``body``
-    (``None`` when it was over ``MAX_BODY`` and not read; ``size``, bytes, is then the announced
-    length), the request ``path``, the ``wall_ns`` receive time (nanoseconds since the epoch) and
-    ``complete`` (false: the sender closed the connection before the end of the body, or it was
-    still arriving when the listen ended; ``body`` is what came)."""
+    (``None`` when it was over ``limit`` and not read), ``size`` the bytes received (what was read
+    before reading stopped; 0 for a body refused on its ``Content-Length``, never the length
+    announced: a forged header must not inflate the count), the request ``path``, the ``wall_ns``
+    receive time (nanoseconds since the epoch) and ``complete`` (false: the sender closed the
+    connection before the end of the body, or it was still arriving when the listen ended; ``body``
+    is what came)."""
 
     headers: dict[str, str]
     body: bytes | None
@@ -151,6 +160,9 @@ class Delivery:
     #: The bound ``body`` was read under (bytes): ``MAX_BODY``, or ``MAX_UNTRUSTED_BODY`` when the
     #: credentials failed.
     limit: int = MAX_BODY
+    #: The ``Content-Length`` (bytes) when it announced more than ``limit`` and the body was not
+    #: read for it, else ``None``.
+    announced: int | None = None
 
 
 @dataclass(frozen=True)
@@ -285,6 +297,61 @@ def push_exit(outcome: str, *, failures: int, order_failures: int, failed_on: st
     if outcome == "interrupted":
         return ExitCode.INTERRUPTED
     return ExitCode.OK
+
+
+class DeliveryLog:
+    """The delivery records ``-o json`` keeps for its one document, bounded: a flood of forged
+    POSTs during a long listen must not grow memory without end. Kept in full: the first
+    ``KEPT_UNTRUSTED`` deliveries whose credentials failed (``auth`` other than ``ok``), and of the
+    others the first ``KEPT_TRUSTED // 2`` and the last ``KEPT_TRUSTED - KEPT_TRUSTED // 2``. Every
+    other record is counted in ``left_out`` (by its ``auth``); the summary's counters cover every
+    delivery either way. Iterates the kept records in delivery order (``n``); list-like enough for
+    ``render.output.RecordWriter`` (``append``, ``len``, iteration)."""
+
+    def __init__(self) -> None:
+        self._head: list[dict[str, Any]] = []
+        self._head_trusted = 0
+        self._untrusted = 0
+        self._keep_head = KEPT_TRUSTED // 2
+        self._keep_untrusted = KEPT_UNTRUSTED
+        self._tail: deque[dict[str, Any]] = deque(maxlen=KEPT_TRUSTED - self._keep_head)
+        #: Records not kept: ``auth`` value → count.
+        self.left_out: dict[str, int] = {}
+
+    def _leave_out(self, rec: dict[str, Any]) -> None:
+        auth = str(rec.get("auth"))
+        self.left_out[auth] = self.left_out.get(auth, 0) + 1
+
+    def append(self, rec: dict[str, Any]) -> None:
+        """Keep ``rec`` (a delivery record), or count it as left out (class docstring)."""
+        if rec.get("auth") != "ok":
+            if self._untrusted < self._keep_untrusted:
+                self._untrusted += 1
+                self._head.append(rec)
+            else:
+                self._leave_out(rec)
+        elif self._head_trusted < self._keep_head:
+            self._head_trusted += 1
+            self._head.append(rec)
+        elif self._tail.maxlen:
+            if len(self._tail) == self._tail.maxlen:
+                self._leave_out(self._tail[0])  # dropped from the window of the last ones
+            self._tail.append(rec)
+        else:
+            self._leave_out(rec)
+
+    def __len__(self) -> int:
+        return len(self._head) + len(self._tail)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(sorted([*self._head, *self._tail], key=lambda r: int(r.get("n") or 0)))
+
+    def left_out_json(self) -> dict[str, Any] | None:
+        """``{"count", "byAuth": {auth: count}}`` for the summary's ``recordsLeftOut``, or ``None``
+        when every record was kept (the document keeps its ordinary shape)."""
+        if not self.left_out:
+            return None
+        return {"count": sum(self.left_out.values()), "byAuth": dict(self.left_out)}
 
 
 @dataclass(frozen=True)
@@ -448,9 +515,12 @@ class PushChecker:
         body_problems: list[dict[str, str]] = []
         if d.body is None:
             small = "" if d.limit >= MAX_BODY else " (the credentials failed: only small bodies are read)"
-            body_problems.append(
-                _problem("oversize", f"a body of {d.size} bytes, over {d.limit}: not read{small}")
+            size = (
+                f"a body of {d.announced} bytes announced (Content-Length)"
+                if d.announced is not None
+                else f"a body of over {d.size} bytes"
             )
+            body_problems.append(_problem("oversize", f"{size}, over {d.limit}: not read{small}"))
         elif not d.complete:
             body_problems.append(
                 _problem(
@@ -587,9 +657,12 @@ class PushChecker:
 
 __all__ = [
     "AUTH_RULES",
+    "KEPT_TRUSTED",
+    "KEPT_UNTRUSTED",
     "MAX_BODY",
     "MAX_UNTRUSTED_BODY",
     "Delivery",
+    "DeliveryLog",
     "PushChecker",
     "PushConfig",
     "PushSummary",

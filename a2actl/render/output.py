@@ -14,7 +14,7 @@ import math
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from typing import IO, TYPE_CHECKING, Any, cast
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 
 import orjson
 from rich.text import Text
@@ -258,7 +258,7 @@ class Output:
         the command's key (``jsonl`` wrote them as they came)."""
         writer = self.writer
         if self.output == "json" and writer is not None and writer.kept and writer.key not in err_json:
-            err_json = {**err_json, writer.key: writer.kept}
+            err_json = {**err_json, writer.key: list(writer.kept)}
         e = err_json["error"]
         line = Text("a2actl: ", style="bold red")
         line.append(safe(e["message"], 2000))
@@ -287,10 +287,24 @@ class Output:
         record_view: View | None = None,
         record_type: str | None = None,
         summary_type: str | None = None,
+        kept: KeptRecords | None = None,
     ) -> RecordWriter:
         """A writer for commands that produce records as they go and one summary at the end
-        (``stream tail``, ``send --stream``, ``handshake probe``, ``smoke run``, ``dlq replay``)."""
-        return RecordWriter(self, key, summary_view, record_view, record_type, summary_type)
+        (``stream tail``, ``send --stream``, ``handshake probe``, ``smoke run``, ``dlq replay``).
+        ``kept``: where ``json`` keeps the records until the end (default: a list, every record);
+        a command whose records may be unbounded gives a bounded container (``push listen``)."""
+        return RecordWriter(self, key, summary_view, record_view, record_type, summary_type, kept)
+
+
+class KeptRecords(Protocol):
+    """What ``RecordWriter`` keeps the ``json`` records in: ``append`` one, ``len``, and iteration
+    over those kept, in order (a ``list``, or a bounded container that counts the others)."""
+
+    def append(self, rec: dict[str, Any], /) -> None: ...
+
+    def __len__(self) -> int: ...
+
+    def __iter__(self) -> Iterator[dict[str, Any]]: ...
 
 
 class RecordWriter:
@@ -311,6 +325,7 @@ class RecordWriter:
         record_view: View | None,
         record_type: str | None,
         summary_type: str | None,
+        kept: KeptRecords | None = None,
     ) -> None:
         self.out = out
         self.key = key
@@ -318,8 +333,8 @@ class RecordWriter:
         self.record_view = record_view
         self.record_type = record_type
         self.summary_type = summary_type
-        #: The records kept for ``-o json``.
-        self.kept: list[dict[str, Any]] = []
+        #: The records kept for ``-o json`` (every one, unless the command bounds them).
+        self.kept: KeptRecords = [] if kept is None else kept
         out.writer = self  # an error that ends the command still shows these (``Output.error``)
         #: One record (a JSON-ready dict), written at once in ``jsonl`` and ``table``: in ``jsonl``
         #: without ``record_type``, the output's JSONL writer itself (one call per record).
@@ -343,6 +358,6 @@ class RecordWriter:
             rest = {k: v for k, v in summary.items() if k != self.key}
             self.out.jsonl({"type": self.summary_type, **rest} if self.summary_type else rest)
         elif fmt == "json":
-            self.out.json(summary if self.key in summary else {**summary, self.key: self.kept})
+            self.out.json(summary if self.key in summary else {**summary, self.key: list(self.kept)})
         else:
             self.summary_view(self.out, summary)

@@ -55,3 +55,29 @@ def valid(out: Output, doc: dict[str, Any]) -> None:
             style="bold green",
         )
     )
+
+
+def unexpected(out: Output, row: dict[str, Any], exc: BaseException | None = None) -> None:
+    """One line on stderr for a check that ended in an unexpected exception (``row``: its ``-o json``
+    result; a bug, or a library error a2actl does not map): which check, what was raised, and the
+    ``--debug`` hint; with ``exc`` (``--debug``) the traceback after it."""
+    where = f" ({row['target']})" if row.get("target") else ""
+    line = " ".join(f"check {row['name']!r}{where}: {row['message']}".split())
+    out.err.print(
+        Text(
+            "a2actl: "
+            + safe(line, 2000)
+            + ("" if exc is not None else " (rerun with --debug for a traceback)"),
+            style="bold yellow",
+        )
+    )
+    if exc is not None:
+        import traceback
+
+        out.err.print(Text(safe("".join(traceback.format_exception(exc)).rstrip("\n"), 100_000)))
+
+
+def failed_junit(out: Output, message: str) -> None:
+    """One line on stderr: the ``--junit`` file could not be written at the end (``message`` names
+    the option, the path and the reason); the results were written already."""
+    out.err.print(Text("a2actl: " + safe(message, 2000), style="bold red"))

@@ -1,11 +1,11 @@
 """The smoke checks (docs/smoke.md, "The suite file"): each reuses the job of its command (never a
 subprocess) and returns a ``CheckResult``. ``run_check`` turns an ``A2ACtlError`` into ``status:
-error`` with the error's exit class (3 unreachable, 4 auth, 5 timeout)."""
+error`` with the error's exit class (3 unreachable, 4 auth, 5 timeout), and any other exception (a
+bug) into ``status: error`` for that check alone, so the other checks and the JUnit file survive it."""
 
 from __future__ import annotations
 
 import dataclasses
-import re
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,6 +129,7 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     """``kind: send``: ``send TEXT``; fail when the state is not ``expectState`` (default
     ``completed``, not checked for a message reply unless given), the text does not match
     ``expectText``, or the first streamed event comes after ``firstEvent``."""
+    from a2actl.core import textmatch
     from a2actl.core.units import parse_duration
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.jobs import send_job
@@ -153,7 +154,8 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     if state != want_state and not (view.get("kind") == "message" and "expectState" not in c.options):
         problems.append(f"state {state}, expected {want_state}")
     pattern = c.options.get("expectText")
-    if pattern is not None and not re.search(pattern, text):
+    # in a child process: a pattern that backtracks for ages must not hold the loop past --max-time
+    if pattern is not None and not await textmatch.search(pattern, text):
         problems.append(f"text {text[:80]!r} does not match /{pattern}/")
     measured, bound = f"state {state}", f"state {want_state}" + (f", text /{pattern}/" if pattern else "")
     details: dict[str, Any] = {"state": state, "taskId": sent.task_id}
@@ -364,8 +366,11 @@ async def run_check(
     c: Check, target: str | None, suite_dir: Path, settings: Settings, sink: EventSink | None
 ) -> CheckResult:
     """Run one check against ``target`` (``None`` only for ``dlq-depth``, which names its source);
-    never raises for agent behaviour (an ``A2ACtlError`` becomes ``status: error``). ``duration``
-    is the check's wall time in seconds."""
+    never raises an ``Exception``: an ``A2ACtlError`` becomes ``status: error`` with its exit class,
+    and any other exception (a bug, or a library error a2actl does not map) ``status: error`` with
+    ``message`` ``unexpected TYPE: MESSAGE``, ``details.exception`` ``{"type", "message"}`` and the
+    exception itself in ``CheckResult.exception`` (``--debug`` shows its traceback). Cancellation
+    (``--max-time``, Ctrl-C/SIGTERM) propagates. ``duration`` is the check's wall time in seconds."""
     t0 = time.perf_counter()
     binding = c.options.get("binding")
     if binding and c.kind in BINDING_KINDS:
@@ -389,6 +394,17 @@ async def run_check(
     except A2ACtlError as exc:
         klass = next((code for cls, code in _CLASS if isinstance(exc, cls)), None)
         res = CheckResult(c.name, c.kind, target, "error", 0, message=exc.message, exit_class=klass)
+    except Exception as exc:  # noqa: BLE001 - one check's bug must not lose the others and the JUnit file
+        res = CheckResult(
+            c.name,
+            c.kind,
+            target,
+            "error",
+            0,
+            message=f"unexpected {type(exc).__name__}: {exc}",
+            details={"exception": {"type": type(exc).__name__, "message": str(exc)}},
+            exception=exc,
+        )
     res.duration = time.perf_counter() - t0
     if binding and c.kind in BINDING_KINDS:
         res.details = {**res.details, "binding": str(binding)}

@@ -63,22 +63,51 @@ def plan_paths(
     return snap, Path(expect).as_posix(), notes
 
 
+def _yaml_str(text: str) -> str:
+    """``text`` as a one-line YAML double-quoted scalar that the suite loader (PyYAML) reads back as
+    ``text``. JSON's spelling is not one: a character beyond the BMP (an emoji) is a surrogate pair
+    there, which YAML reads as two lone surrogates (a send that cannot be encoded)."""
+    import yaml
+
+    dumped: str = yaml.safe_dump(text, default_style='"', allow_unicode=True, width=1 << 30)
+    return dumped.removesuffix("\n...\n").rstrip("\n")
+
+
+def _example(skills: list[Any]) -> tuple[str | None, list[str]]:
+    """The first skill example (card order: the author's first) that ``smoke run`` can send as
+    written, and a note for each example passed over before it: ``${NAME}`` in a suite is an
+    environment variable (``smoke.suite``), so an example holding ``${`` would be exit 2 at run time
+    (or another text, sent)."""
+    notes: list[str] = []
+    for ex in (ex for s in skills for ex in s.examples):
+        if "${" not in ex:
+            return ex, notes
+        notes.append(
+            f"skipped the skill example {ex!r} for the send check: smoke run reads ${{NAME}} as an "
+            "environment variable"
+        )
+    return None, notes
+
+
 async def init_suite(
     target: str,
     settings: Settings,
     sink: EventSink | None,
     *,
-    snapshot_path: Path,
     expect_path: str,
     samples: int,
     margin: float,
     suite_name: str = "suite.yaml",
-) -> str:
-    """The suite YAML text; writes the caps snapshot to ``snapshot_path`` and names it
-    ``expect_path`` in the suite (relative to the suite file, see ``plan_paths``)."""
+) -> tuple[str, dict[str, Any], list[str]]:
+    """``(suite YAML text, caps snapshot, notes)``: the snapshot is the one the suite names
+    ``expect_path`` (relative to the suite file, see ``plan_paths``); nothing is written here (the
+    caller writes both once every step succeeded). ``notes`` for the operator: probe samples that
+    failed, skill examples passed over. The text is redacted like any file a2actl writes (a password
+    or ``api_key`` in ``target`` is ``***``: secrets come from the environment, ``TARGET``)."""
     from a2actl.agent.discovery import load_card
     from a2actl.agent.target import parse_target
     from a2actl.caps.snapshot import snapshot_view
+    from a2actl.core.redact import Redactor
     from a2actl.probe.handshake import run_probe
     from a2actl.probe.report import ProbeOptions
     from a2actl.protocol.events import PartSpec
@@ -88,9 +117,28 @@ async def init_suite(
 
     card = await load_card(target, settings, sink)
     snap = snapshot_view(card.view, card.raw)
-    snapshot_path.write_text(json.dumps(snap, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
-    p99 = report.total_p99 or 0.1
+    p99 = report.total_p99
+    fails = report.failures()
+    failed = ", ".join(f"{k} {v}" for k, v in sorted(fails.items()))
+    notes: list[str] = []
+    if fails:
+        notes.append(
+            f"the probe failed: {sum(fails.values())} of {len(report.samples)} samples ({failed}); "
+            "the suite's probe check fails while they do"
+        )
+    if p99 is None:
+        measured = (
+            f"    # no probe sample succeeded when init ran ({failed or 'none ran'}): the budget is the"
+            f" {MIN_BUDGET_MS} ms floor"
+        )
+        budget = _budget(0)
+    else:
+        measured = (
+            f"    # measured total p99 {p99 * 1000:.1f} ms over {samples} samples x margin {margin:g}"
+            f" (at least {MIN_BUDGET_MS} ms)" + (f"; failed samples: {failed}" if fails else "")
+        )
+        budget = _budget(p99 * margin)
     lines = [
         f"# a2actl smoke suite for {target}, written by 'a2actl smoke init'.",
         f"# Run: a2actl smoke run {suite_name} --junit smoke.xml   (TARGET overrides the agent URL)",
@@ -102,29 +150,38 @@ async def init_suite(
         "  - name: handshake within budget",
         "    kind: probe",
         f"    samples: {samples}",
-        f"    # measured total p99 {p99 * 1000:.1f} ms over {samples} samples x margin {margin:g}"
-        f" (at least {MIN_BUDGET_MS} ms)",
-        f"    budget: {_budget(p99 * margin)}",
+        measured,
+        f"    budget: {budget}",
         "  - name: capabilities match the snapshot",
         "    kind: caps-diff",
         f"    expect: {expect_path}",
         "    failOn: breaking",
     ]
-    example = next(
-        (ex for s in card.view.skills for ex in s.examples), None
-    )  # card order: the author's first
+    example, passed_over = _example(card.view.skills)
+    notes += passed_over
     if example is not None:
         sent = await send_job(
             target, settings, sink, SendOptions(parts=[PartSpec("text", text=example)]), None
         )
-        state = sent.state if isinstance(sent, SentMessage) else None
         lines += [
             "  - name: skill example answers",
             "    kind: send",
-            f"    text: {json.dumps(example)}",
-            f"    expectState: {state or 'completed'}   # what the agent answered when init ran",
+            f"    text: {_yaml_str(example)}",
         ]
-    return "\n".join(lines) + "\n"
+        if isinstance(sent, SentMessage) and sent.result.get("kind") == "message":
+            # no task, no state: a send check expects none of a message unless told (expectState)
+            lines.append("    # the agent answered with a message (no task) when init ran")
+        else:
+            state = sent.state if isinstance(sent, SentMessage) else None
+            lines.append(f"    expectState: {state or 'completed'}   # what the agent answered when init ran")
+    text = "\n".join(lines) + "\n"
+    redacted = Redactor(settings.secrets())(text)
+    if redacted != text:
+        notes.append(
+            "the target's credentials are *** in the suite (secrets come from the environment "
+            "only): give the whole target in TARGET, e.g. from a CI secret"
+        )
+    return redacted, snap, notes
 
 
 @dataclass
@@ -167,19 +224,23 @@ async def init_job(
     margin: float,
 ) -> InitResult:
     """``smoke init``: plan the paths (``plan_paths``: ``UsageError``, exit 2, before any request),
-    write the snapshot and build the suite (``init_suite``), and write the suite to ``out`` when
-    given. ``stdout_path``: the regular file stdout is redirected to, if any."""
+    build the suite (``init_suite``; its errors raise, and then nothing is written), then write the
+    snapshot, and the suite to ``out`` when given. ``stdout_path``: the regular file stdout is
+    redirected to, if any."""
     snap, expect, notes = plan_paths(snapshot, out, stdout_path, force)
-    text = await init_suite(
+    text, doc, more = await init_suite(
         target,
         settings,
         sink,
-        snapshot_path=snap,
         expect_path=expect,
         samples=samples,
         margin=margin,
         suite_name=out or "suite.yaml",
     )
+    # written once every step succeeded: a failed init leaves no snapshot that the next try would
+    # refuse to overwrite without --force
+    # a lone surrogate (an agent's "\ud800" escape) is written as its JSON escape, as by caps snapshot
+    snap.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8", "backslashreplace")
     if out:
         Path(out).write_text(text, encoding="utf-8")
-    return InitResult(text, out, snap, expect, notes)
+    return InitResult(text, out, snap, expect, notes + more)

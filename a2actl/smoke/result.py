@@ -17,7 +17,9 @@ Status = Literal["pass", "fail", "error"]
 class CheckResult:
     """One check against one target. ``duration`` in seconds; ``measured`` and ``bound`` are display
     strings; ``details`` machine-readable figures (seconds, bytes, counts); ``exit_class`` the exit
-    code of an ``error`` of one connection class (3 unreachable, 4 auth, 5 timeout)."""
+    code of an ``error`` of one connection class (3 unreachable, 4 auth, 5 timeout); ``exception``
+    the unexpected exception an ``error`` came from (not in the JSON: ``details.exception`` has its
+    type and message; the command shows its traceback with ``--debug``)."""
 
     name: str
     kind: str
@@ -29,6 +31,7 @@ class CheckResult:
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     exit_class: ExitCode | None = None
+    exception: Exception | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         """``{"name", "kind", "target", "status", "duration", "measured", "bound", "message", "details"}``."""
@@ -59,21 +62,27 @@ def suite_exit_code(results: list[CheckResult]) -> ExitCode:
 @dataclass
 class SmokeRun:
     """``smoke run``: every check's result in file order; ``junit`` the JUnit file written, if any;
-    ``max_time_reached`` when ``--max-time`` stopped the run (the checks it cut short are errors)."""
+    ``max_time_reached`` when ``--max-time`` stopped the run (the checks it cut short are errors);
+    ``junit_error`` why the ``--junit`` file could not be written at the end (then ``junit`` is
+    ``None``)."""
 
     suite: Suite
     results: list[CheckResult]
     junit: str | None = None
     max_time_reached: bool = False
+    junit_error: str | None = None
 
     @property
     def exit(self) -> ExitCode:
-        """5 when ``--max-time`` stopped the run, else ``suite_exit_code`` of the results."""
+        """2 when the JUnit file could not be written; else 5 when ``--max-time`` stopped the run;
+        else ``suite_exit_code`` of the results."""
+        if self.junit_error is not None:
+            return ExitCode.USAGE
         return ExitCode.TIMEOUT if self.max_time_reached else suite_exit_code(self.results)
 
     def to_json(self) -> dict[str, Any]:
         """``{"suite", "path", "targets", "exitCode", "maxTimeReached", "passed", "failed", "errors",
-        "results"[, "junit"]}``."""
+        "results"[, "junit"][, "junitError"]}``."""
         doc: dict[str, Any] = {
             "suite": self.suite.name,
             "path": self.suite.path,
@@ -87,6 +96,8 @@ class SmokeRun:
         }
         if self.junit:
             doc["junit"] = self.junit
+        if self.junit_error is not None:
+            doc["junitError"] = self.junit_error
         return doc
 
 

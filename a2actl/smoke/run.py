@@ -72,6 +72,10 @@ async def run_job(
     ``junit`` also write the JUnit XML there, redacted like stdout (an agent may echo a token; CI
     publishes the file).
 
+    A JUnit file that cannot be written at the end (a full disk, ``/dev/full``: the command's
+    pre-check only opens it) does not lose the results: they are returned with ``junit_error``
+    (exit 2).
+
     ``max_time`` (seconds, ``--max-time``): the run is stopped there, and the results are still
     returned (and written to ``junit``): the checks that ended, then an ``error`` (exit class 5) for
     the check that was running and for every check not run; the run's exit is 5 (``max_time_reached``).
@@ -112,14 +116,15 @@ async def run_job(
             if on_result is not None:
                 on_result(res)
 
-    def write_junit() -> None:
-        if junit:
-            try:
-                Path(junit).write_text(
-                    Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8"
-                )
-            except OSError as exc:
-                raise UsageError(f"--junit {junit}: cannot write: {exc.strerror or exc}") from exc
+    def write_junit() -> str | None:
+        """Write the JUnit file; ``None``, or the one-line reason it could not be written."""
+        if junit is None:
+            return None
+        try:
+            Path(junit).write_text(Redactor(settings.secrets())(junit_xml(suite, results)), encoding="utf-8")
+        except OSError as exc:
+            return f"--junit {junit}: cannot write: {exc.strerror or exc}"
+        return None
 
     try:
         if max_time is None:
@@ -130,12 +135,18 @@ async def run_job(
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)
     except asyncio.CancelledError:
-        if junit:
+        if junit is not None:
             cut_short("interrupted (Ctrl-C or SIGTERM)", ExitCode.INTERRUPTED)
-            write_junit()
+            failed = write_junit()
+            if failed is not None:
+                raise UsageError(failed) from None
         raise
-    write_junit()
-    return SmokeRun(suite, results, junit, max_time_reached=reached)
+    # A write that fails only now (a full disk, /dev/full: the pre-check's open succeeded) does not
+    # lose the results: they are still returned, with the reason (exit 2).
+    failed = write_junit()
+    return SmokeRun(
+        suite, results, junit if failed is None else None, max_time_reached=reached, junit_error=failed
+    )
 
 
 async def _load_off_loop(path: str) -> Suite:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from a2actl.core.errors import UsageError
 
@@ -23,7 +23,17 @@ MAX_SUITE_BYTES = 1024 * 1024
 #: A suite that expands (aliases followed) to more values than this is refused.
 MAX_VALUES = 100_000
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-LINE = "__line__"
+
+
+class _LineKey:
+    """The key under which the loader records a mapping's line: an object no YAML key can be, so a
+    key the user wrote (even ``__line__``) is never taken for it, and the schema judges it."""
+
+    def __repr__(self) -> str:
+        return "<line>"
+
+
+LINE: Final = _LineKey()
 
 
 @dataclass
@@ -52,7 +62,7 @@ def _loader() -> Any:
     import yaml
 
     class LineLoader(yaml.SafeLoader):
-        """SafeLoader that records each mapping's line (1-based) under ``__line__``."""
+        """SafeLoader that records each mapping's line (1-based) under ``LINE``."""
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -178,6 +179,14 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             3,
         ),
         ("targets: [x]\nchecks:\n  - kind: probe\n    budgets: {1: 1s}\n", "budgets.1: unknown phase", 3),
+        # the key the loader marks lines with: a user's was overwritten by the mark, silently
+        ("targets: [x]\nchecks:\n  - kind: probe\n    __line__: 9\n", "('__line__' was unexpected)", 3),
+        ("targets: [x]\n__line__: 9\nchecks:\n  - kind: probe\n", "('__line__' was unexpected)", 1),
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    budgets: {__line__: 1s}\n",
+            "budgets.__line__: unknown phase",
+            3,
+        ),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
@@ -518,3 +527,247 @@ def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert json.loads(out)["passed"] == 1
+
+
+@pytest.mark.parametrize("debug", [False, True])
+def test_an_unexpected_error_in_one_check_is_that_checks_error(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: bool
+) -> None:
+    """A bug (any exception that is not an a2actl error) inside one check ended the whole run with
+    exit 1 "unexpected ValueError" and no JUnit file: CI had no report at all. It is that check's
+    ``error`` (the exception's type and message in the row, one line on stderr; with ``--debug`` the
+    traceback too); the other checks still run, the JUnit file is written and the exit is 7."""
+    import a2actl.smoke.checks as checks
+
+    async def broken(*_a: Any, **_k: Any) -> Any:
+        raise ValueError("boom")
+
+    monkeypatch.setattr(checks, "_probe", broken)
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path,
+        "targets: [http://127.0.0.1:9]\nchecks:\n  - name: buggy\n    kind: probe\n"
+        f"  - name: drained\n    kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n",
+    )
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out), *(["--debug"] if debug else []))
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["exitCode"], doc["passed"], doc["errors"]) == (7, 1, 1)
+    bad, good = doc["results"]
+    assert (bad["name"], bad["status"], good["status"]) == ("buggy", "error", "pass")
+    assert bad["message"] == "unexpected ValueError: boom"
+    assert bad["details"]["exception"] == {"type": "ValueError", "message": "boom"}
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["buggy", "drained"]
+    assert isinstance(cases_[0].result[0], Error) and not cases_[1].result
+    assert "unexpected ValueError: boom" in cases_[0].result[0].message
+    said = [x for x in r.stderr.splitlines() if x.startswith("a2actl: ")]
+    assert said == [
+        "a2actl: check 'buggy' (http://127.0.0.1:9): unexpected ValueError: boom"
+        + ("" if debug else " (rerun with --debug for a traceback)")
+    ], r.stderr
+    assert ("Traceback" in r.stderr) is debug
+    if not debug:
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_an_empty_junit_path_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    """``--junit ""`` (an unset variable in ``--junit "$REPORT"``) ran the suite and wrote no JUnit
+    file, silently: CI then found no report."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path, f"checks:\n  - kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n"
+    )
+    r = run(cli, path, "--junit", "")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.json["error"]["message"] == "--junit: an empty path"
+    assert "results" not in r.json  # refused before the run
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_a_junit_file_that_fails_at_write_time_keeps_the_results(cli: Any, tmp_path: Path, fmt: str) -> None:
+    """A write that only fails at the end (``/dev/full``, a disk that filled during the run) was an
+    error line alone (exit 2): the results the suite measured never reached stdout in table mode,
+    and ``-o json`` had them beside an error object. Now the results are written as always, with
+    the write error on stderr (and ``junitError`` in ``-o json``); the exit is 2."""
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(
+        tmp_path,
+        f"checks:\n  - name: drained\n    kind: dlq-depth\n    source: {tmp_path / 'dlq.jsonl'}\n    max: 0\n",
+    )
+    r = cli("smoke", "run", path, "-o", fmt, "--junit", "/dev/full")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == ["a2actl: --junit /dev/full: cannot write: No space left on device"]
+    if fmt == "json":
+        doc = r.json
+        assert "error" not in doc and "junit" not in doc
+        assert (doc["exitCode"], doc["passed"]) == (2, 1)
+        assert doc["junitError"] == "--junit /dev/full: cannot write: No space left on device"
+        assert [x["name"] for x in doc["results"]] == ["drained"]
+    else:
+        assert "drained" in r.stdout and "1 passed, 0 failed, 0 errors" in r.stdout
+        assert "JUnit: /dev/full" not in r.stdout
+
+
+@pytest.mark.parametrize("stop", ["max-time", "SIGTERM"])
+def test_a_catastrophic_expect_text_is_still_bounded(sandbox: Any, tmp_path: Path, stop: str) -> None:
+    """``expectText: (a+)+$`` against an answer of 40 a's and a b backtracks for ages; ``re.search``
+    ran on the event loop, so neither ``--max-time`` nor SIGTERM could end the run (the process
+    outlived both, with no JUnit file). The match runs in a child process that is killed when the
+    run is stopped: exit 5 / 130, and the JUnit file names the check cut short."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n  - name: quick\n    kind: send\n    text: hello\n"
+        f"    expectText: 'echo: h.llo'\n  - name: greedy\n    kind: send\n    text: {'a' * 40}b\n"
+        "    expectText: '(a+)+$'\n",
+    )
+    out = tmp_path / "junit.xml"
+    extra = ["--max-time", "4"] if stop == "max-time" else []
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out), *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    started = time.monotonic()
+    try:
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the quick check's record: the greedy one runs now
+        assert (first["name"], first["status"]) == ("quick", "pass"), first
+        if stop == "SIGTERM":
+            time.sleep(1)
+            proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == (5 if stop == "max-time" else 130), err
+    assert time.monotonic() - started < 20
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["quick", "greedy"]
+    assert not cases_[0].result and isinstance(cases_[1].result[0], Error)
+    assert ("--max-time 4s reached" if stop == "max-time" else "interrupted") in cases_[1].result[0].message
+
+
+# -- smoke init against odd cards -----------------------------------------------------------------
+
+#: Card variants the proxy serves at ``/<name>/.well-known/agent-card.json``: the sandbox's card with
+#: its skills' examples replaced (the RPCs go to the sandbox itself, as its card says).
+ODD_EXAMPLES: dict[str, list[str]] = {
+    "emoji": ["say \U0001f600 please"],  # beyond the BMP: JSON writes it as a surrogate pair
+    "controls": ["tab\there, C1 \x85 and \x9f, line separator \u2028 end"],
+    "yamlish": ['key: value # not a comment\n- "quoted" \\ back'],
+    "message": ["/msg hi"],  # the agent answers a bare Message: there is no task state
+    "dollar": ["book a flight to ${city}", "hello"],  # smoke run would read ${city} as a variable
+    "dollar-only": ["pay ${AMOUNT}"],
+    "none": [],
+    "surrogate": ["hello"],  # and the card's name ends in a lone surrogate (a "\ud800" escape)
+}
+
+
+@pytest.fixture(scope="module")
+def odd_cards(sandbox: Any) -> Iterator[str]:
+    """A card server: ``URL/<name>`` is an agent whose card is the sandbox's with the examples of
+    ``ODD_EXAMPLES[name]`` (``dead``: every interface URL points at a closed port)."""
+    import httpx
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    card = httpx.get(sandbox.url + "/.well-known/agent-card.json", timeout=10).json()
+
+    def app(_base: str) -> Starlette:
+        async def serve(request: Request) -> Response:
+            name = request.path_params["name"]
+            doc = json.loads(json.dumps(card))
+            if name.startswith("dead"):
+                doc = json.loads(json.dumps(doc).replace(sandbox.url, "http://127.0.0.1:9"))
+                doc["skills"][0]["examples"] = ["hello"] if name == "dead" else []
+            else:
+                doc["skills"][0]["examples"] = ODD_EXAMPLES[name]
+            for skill in doc["skills"][1:]:
+                skill["examples"] = []
+            if name == "surrogate":
+                doc["name"] += " \ud800"
+            # json.dumps escapes a lone surrogate (it is no UTF-8: JSONResponse cannot send it)
+            return Response(json.dumps(doc), media_type="application/json")
+
+        return Starlette(routes=[Route("/{name}/.well-known/agent-card.json", serve)])
+
+    with LoopbackServer(app) as srv:
+        yield srv.url
+
+
+@pytest.mark.parametrize("name", list(ODD_EXAMPLES))
+def test_init_writes_a_suite_that_runs_for_odd_skill_examples(
+    cli: Any, odd_cards: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """What ``smoke init`` writes, ``smoke run`` runs and passes against the same agent. It wrote the
+    example as a JSON string: an emoji became two lone surrogates in YAML (the send failed to encode
+    them), a C1 control or U+2028 made the file unreadable or changed the text; ``${city}`` in an
+    example made ``smoke run`` exit 2 (an unset variable); and ``expectState: completed`` for an agent
+    that answers a Message failed the run at once ('state None')."""
+    import yaml
+
+    monkeypatch.chdir(tmp_path)
+    r = cli("smoke", "init", f"{odd_cards}/{name}", "--samples", "2", "--out", "suite.yaml")
+    assert r.exit_code == 0, r.stderr
+    doc = yaml.safe_load((tmp_path / "suite.yaml").read_text(encoding="utf-8"))
+    sends = [c for c in doc["checks"] if c["kind"] == "send"]
+    usable = [ex for ex in ODD_EXAMPLES[name] if "${" not in ex]
+    assert [c["text"] for c in sends] == usable[:1]
+    if name == "message":
+        assert "expectState" not in sends[0]
+    if len(usable) < len(ODD_EXAMPLES[name]):
+        assert "${" in r.stderr and "smoke run reads ${NAME} as an environment variable" in r.stderr
+    ok = cli("smoke", "run", "suite.yaml", "-o", "json")
+    assert ok.exit_code == 0, ok.stdout[-800:] + ok.stderr
+    assert [x["kind"] for x in ok.json["results"]] == ["probe", "caps-diff", *(["send"] if usable else [])]
+
+
+def test_init_keeps_the_targets_credentials_out_of_the_suite(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A target with a password or an ``api_key`` went into the suite as given: printed in clear on
+    stdout (past the redaction every other output goes through) and written to a file meant for a
+    repository, though docs/smoke.md says secrets come from the environment only. They are masked,
+    and a note says to give the target in ``TARGET``."""
+    monkeypatch.chdir(tmp_path)
+    target = sandbox.url.replace("http://", "http://alice:hunter2-pw@") + "/?api_key=s3cr3t-key"
+    r = cli("smoke", "init", target, "--samples", "1")
+    assert r.exit_code == 0, r.stderr
+    for secret in ("hunter2-pw", "s3cr3t-key"):
+        assert secret not in r.stdout + r.stderr
+    assert "${TARGET:-http://alice:***@" in r.stdout and "TARGET" in r.stderr
+    (tmp_path / "suite.yaml").write_text(r.stdout)
+    ok = cli("smoke", "run", "suite.yaml", "-o", "json", env={"TARGET": target})
+    assert ok.exit_code == 0, ok.stdout[-800:]
+    out = cli("smoke", "init", target, "--samples", "1", "--out", "out.yaml", "--force")
+    assert out.exit_code == 0, out.stderr
+    assert "hunter2-pw" not in (tmp_path / "out.yaml").read_text()
+
+
+def test_a_failed_init_leaves_no_snapshot_behind(cli: Any, odd_cards: str, tmp_path: Path) -> None:
+    """The snapshot was written first: an init that then failed (here the agent's RPC interface is
+    unreachable, exit 3) left ``expected-caps.json``, and the next try was refused without --force."""
+    r = cli("smoke", "init", f"{odd_cards}/dead", "--samples", "1", "--out", str(tmp_path / "suite.yaml"))
+    assert r.exit_code == 3, r.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_init_does_not_invent_a_probe_measurement(cli: Any, odd_cards: str, tmp_path: Path) -> None:
+    """Every probe sample failed: the suite's comment said 'measured total p99 100.0 ms' (a fallback
+    figure) and init said nothing. The comment says no sample succeeded, a note says why, and the
+    budget is the 250 ms floor."""
+    r = cli("smoke", "init", f"{odd_cards}/dead-none", "--samples", "2", "--out", str(tmp_path / "s.yaml"))
+    assert r.exit_code == 0, r.stderr
+    text = (tmp_path / "s.yaml").read_text()
+    assert "measured total p99" not in text and "no probe sample succeeded" in text
+    assert "budget: 250ms" in text
+    assert "note: the probe failed: 2 of 2 samples (unreachable 2)" in r.stderr

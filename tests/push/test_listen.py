@@ -635,3 +635,88 @@ def test_the_token_stays_hidden_in_the_wire_log(push_cli: Any, push_sandbox: Any
     assert "SendMessage" in r.stderr  # -vv did log the request that carries the config
     for secret in (TOKEN, "cred-for-tests-0123456789"):
         assert secret not in r.stdout + r.stderr
+
+
+def test_bytes_count_what_was_received_not_what_was_announced(push_cli: Any, free_port: int) -> None:
+    """A POST announcing ``Content-Length: 999999999999`` is refused unread (``oversize``); the
+    summary's ``bytes`` added the announced length (a forged header made it ~1 TB). ``bytes`` is
+    what arrived; the problem still says what was announced."""
+    import socket
+
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    done = json.dumps(status("TASK_STATE_WORKING")).encode()
+    assert post(url, done) == 204  # waits until the receiver listens
+    with socket.create_connection(("127.0.0.1", free_port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /a2a/push HTTP/1.1\r\nHost: h\r\nContent-Type: application/json\r\n"
+            + f"X-A2A-Notification-Token: {TOKEN}\r\nContent-Length: 999999999999\r\n\r\n".encode()
+        )
+        answer = sock.recv(4096)
+    completed = json.dumps(status("TASK_STATE_COMPLETED")).encode()
+    assert post(url, completed) == 204
+    r = bg.result()
+    assert answer.startswith(b"HTTP/1.1 400"), answer
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert doc["bytes"] == len(done) + len(completed)
+    assert [rec["bytes"] for rec in doc["records"]] == [len(done), 0, len(completed)]
+    (problem,) = doc["records"][1]["problems"]
+    assert problem["rule"] == "oversize" and "999999999999 bytes announced" in problem["message"]
+
+
+def test_json_keeps_a_bounded_number_of_forged_delivery_records(
+    push_cli: Any, free_port: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``-o json`` kept every delivery record until the end: a flood of forged POSTs during a long
+    listen grew memory without bound. Deliveries whose credentials failed are kept in full only for
+    the first ``KEPT_UNTRUSTED``; the rest are counted (``recordsLeftOut``, by the record's
+    ``auth``), as are trusted ones past the first and last ``KEPT_TRUSTED // 2``. Counters cover
+    every delivery. (Bounds shrunk through the module's constants to keep the test quick.)"""
+    import a2actl.push.checks as checks
+
+    monkeypatch.setattr(checks, "KEPT_UNTRUSTED", 3, raising=False)
+    monkeypatch.setattr(checks, "KEPT_TRUSTED", 4, raising=False)
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    states = ["TASK_STATE_SUBMITTED"] + ["TASK_STATE_WORKING"] * 4 + ["TASK_STATE_COMPLETED"]
+    with httpx.Client(timeout=5) as client:
+        assert post(url, status(states[0])) == 204  # waits until the receiver listens
+        for i in range(10):
+            forged = client.post(
+                url, json=status("TASK_STATE_COMPLETED"), headers={"X-A2A-Notification-Token": f"x{i}"}
+            )
+            assert forged.status_code == 401
+        assert client.post(url, json=status("TASK_STATE_COMPLETED")).status_code == 401  # missing-token
+        for n, state in enumerate(states[1:-1]):
+            body = {"statusUpdate": {**status(state)["statusUpdate"], "metadata": {"n": n}}}
+            assert client.post(url, json=body, headers={"X-A2A-Notification-Token": TOKEN}).status_code == 204
+        last = client.post(url, json=status(states[-1]), headers={"X-A2A-Notification-Token": TOKEN})
+        assert last.status_code == 204
+    r = bg.result()
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["deliveries"], doc["authFailures"], doc["unique"]) == (17, 11, 6)
+    kept = [(rec["n"], rec["auth"]) for rec in doc["records"]]
+    # trusted: the first 2 (#1, #13) and the last 2 (#16, #17); untrusted: the first 3 (#2-#4)
+    assert kept == [
+        (1, "ok"),
+        (2, "wrong-token"),
+        (3, "wrong-token"),
+        (4, "wrong-token"),
+        (13, "ok"),
+        (16, "ok"),
+        (17, "ok"),
+    ]
+    assert doc["recordsLeftOut"] == {"count": 10, "byAuth": {"wrong-token": 7, "missing-token": 1, "ok": 2}}
+
+
+def test_json_keeps_every_record_of_an_ordinary_listen(push_cli: Any, free_port: int) -> None:
+    """Under the bounds the document is as it always was: every record, no ``recordsLeftOut``."""
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    assert post(url, status("TASK_STATE_WORKING"), token="wrong") == 401
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    r = bg.result()
+    assert [rec["n"] for rec in r.json["records"]] == [1, 2]
+    assert "recordsLeftOut" not in r.json

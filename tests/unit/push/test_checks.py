@@ -277,3 +277,20 @@ def test_config_json_spells_each_version_and_hides_secrets() -> None:
 def test_parse_timestamp(text: Any, expected: float | None) -> None:
     got = parse_timestamp(text)
     assert got == (pytest.approx(expected) if expected is not None else None)
+
+
+@pytest.mark.parametrize("trusted, kept", [(1, [3]), (3, [1, 2, 3]), (0, [])])
+def test_the_delivery_log_keeps_the_first_and_last_trusted(
+    monkeypatch: pytest.MonkeyPatch, trusted: int, kept: list[int]
+) -> None:
+    """``DeliveryLog``: the first half of ``KEPT_TRUSTED`` and the last (the rest rounded up),
+    every other record counted by its ``auth``."""
+    import a2actl.push.checks as checks
+
+    monkeypatch.setattr(checks, "KEPT_TRUSTED", trusted)
+    log = checks.DeliveryLog()
+    for n in (1, 2, 3):
+        log.append({"n": n, "auth": "ok"})
+    assert [r["n"] for r in log] == kept and len(log) == len(kept)
+    left = 3 - len(kept)
+    assert log.left_out_json() == ({"count": left, "byAuth": {"ok": left}} if left else None)
