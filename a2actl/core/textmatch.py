@@ -15,26 +15,40 @@ import json
 import re
 import sys
 
-#: The child: reads ``{"p": pattern, "t": text}`` (JSON) on stdin, writes ``1`` (a match) or ``0``.
+#: The child: reads ``{"p": pattern, "t": text, "cpu": seconds}`` (JSON) on stdin, caps its own CPU
+#: time at ``cpu`` seconds (``RLIMIT_CPU``: the kernel ends it, even mid-match, should a2actl die
+#: without killing it: SIGKILL, OOM, a CI runner's hard stop), writes ``1`` (a match) or ``0``.
 _CHILD = (
     "import json,re,sys\n"
     "d=json.loads(sys.stdin.buffer.read())\n"
+    "try:\n"
+    " import resource;c=int(d['cpu']);resource.setrlimit(resource.RLIMIT_CPU,(c,c+1))\n"
+    "except Exception:\n"
+    " pass\n"
     "sys.stdout.write('1' if re.search(d['p'],d['t']) is not None else '0')\n"
 )
 
+#: The child's CPU cap when the caller names none (seconds): ``smoke run``'s default ``--max-time``.
+DEFAULT_CPU_CAP = 1800.0
 
-async def search(pattern: str, text: str) -> bool:
+
+async def search(pattern: str, text: str, max_seconds: float | None = None) -> bool:
     """Whether ``re.search(pattern, text)`` finds a match, computed in a child process of the same
     Python (``-I -S``: no site, no user paths, a ``re.py`` in the current directory cannot stand in)
     so the event loop keeps running: a deadline or a cancellation (Ctrl-C, SIGTERM) kills the child
     and propagates. ``pattern`` must compile (the caller checks it beforehand). Without an
     interpreter to start (``sys.executable`` empty: an embedded Python; or the start fails: process
     limits, an event loop without subprocess support) the match runs here, unbounded as before.
-    Raises ``RuntimeError`` when the child fails without an answer (out of memory, killed)."""
+    ``max_seconds``: the child's own CPU cap (default ``DEFAULT_CPU_CAP``), so an orphan cannot
+    backtrack for ever. The child runs in its own session: a terminal's Ctrl-C reaches a2actl, which
+    kills it, and is not mistaken for the matcher failing.
+    Raises ``RuntimeError`` when the child fails without an answer (out of memory, killed, its CPU
+    cap reached)."""
     if not sys.executable:
         return re.search(pattern, text) is not None
     # ensure_ascii: a lone surrogate (an agent's "\ud800") travels as its escape
-    payload = json.dumps({"p": pattern, "t": text}).encode("ascii")
+    cpu = max(1, int(max_seconds if max_seconds is not None else DEFAULT_CPU_CAP) + 1)
+    payload = json.dumps({"p": pattern, "t": text, "cpu": cpu}).encode("ascii")
     try:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -45,6 +59,7 @@ async def search(pattern: str, text: str) -> bool:
             stdin=asyncio.subprocess.PIPE,
             stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.PIPE,
+            start_new_session=True,
         )
     except (OSError, NotImplementedError):  # no process to start (limits, a loop without subprocesses)
         return re.search(pattern, text) is not None

@@ -155,7 +155,7 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
         problems.append(f"state {state}, expected {want_state}")
     pattern = c.options.get("expectText")
     # in a child process: a pattern that backtracks for ages must not hold the loop past --max-time
-    if pattern is not None and not await textmatch.search(pattern, text):
+    if pattern is not None and not await textmatch.search(pattern, text, settings.max_time):
         problems.append(f"text {text[:80]!r} does not match /{pattern}/")
     measured, bound = f"state {state}", f"state {want_state}" + (f", text /{pattern}/" if pattern else "")
     details: dict[str, Any] = {"state": state, "taskId": sent.task_id}

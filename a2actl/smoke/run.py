@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -88,6 +89,7 @@ async def run_job(
     from a2actl.core.exit_codes import ExitCode
     from a2actl.core.redact import Redactor
 
+    started = time.monotonic()  # one --max-time for the read and the checks together
     try:
         suite = await (
             _load_off_loop(suite_path) if max_time is None else within(_load_off_loop(suite_path), max_time)
@@ -130,7 +132,10 @@ async def run_job(
         if max_time is None:
             await run_suite(suite, settings, sink, on_result, results)
         else:
-            await within(run_suite(suite, settings, sink, on_result, results), max_time)
+            left = max_time - (time.monotonic() - started)
+            if left <= 0:
+                raise asyncio.TimeoutError  # the read took it all: every check is cut short
+            await within(run_suite(suite, settings, sink, on_result, results), left)
     except asyncio.TimeoutError:
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)

@@ -529,6 +529,42 @@ def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
     assert json.loads(out)["passed"] == 1
 
 
+def test_max_time_counts_the_suites_read_and_its_checks_together(tmp_path: Path) -> None:
+    """--max-time bounds the whole run: a suite that takes 2 s to arrive left the checks a fresh
+    --max-time of their own (a run with --max-time 3 ended after 5 s)."""
+    import os
+    import socket
+    import threading
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(8)  # accepts, never answers: the check runs until the deadline
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+    target = f"http://127.0.0.1:{silent.getsockname()[1]}"
+
+    def late_writer() -> None:
+        time.sleep(2)
+        with open(fifo, "w") as w:
+            w.write(f"target: {target}\nchecks: [{{kind: probe, name: hangs}}]\n")
+
+    threading.Thread(target=late_writer, daemon=True).start()
+    started = time.monotonic()
+    try:
+        r = subprocess.run(
+            [sys.executable, "-m", "a2actl", "--max-time", "3", "-o", "json", "smoke", "run", str(fifo)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    finally:
+        silent.close()
+    elapsed = time.monotonic() - started
+    assert r.returncode == 5, r.stderr
+    assert elapsed < 4.5, elapsed  # ~3 s of a2actl plus its start-up; it was 5 s
+    assert json.loads(r.stdout)["results"][0]["status"] == "error"
+
+
 @pytest.mark.parametrize("debug", [False, True])
 def test_an_unexpected_error_in_one_check_is_that_checks_error(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, debug: bool

@@ -44,3 +44,13 @@ def test_without_a_child_to_start_the_match_runs_here(monkeypatch: pytest.Monkey
     assert asyncio.run(search("echo: .*", "echo: hi")) is True
     monkeypatch.setattr(sys, "executable", "")
     assert asyncio.run(search("^x$", "y")) is False
+
+
+def test_the_child_caps_its_own_cpu_time() -> None:
+    """A child a2actl cannot kill (a2actl was SIGKILLed mid-match) must not backtrack for ever: it
+    caps its own CPU time (RLIMIT_CPU), so the kernel ends it. Here the cap (1 s) ends the match
+    and the answer-less child is a RuntimeError."""
+    started = time.monotonic()
+    with pytest.raises(RuntimeError, match="matcher ended with status"):
+        asyncio.run(search("(a+)+$", "a" * 40 + "b", max_seconds=0))
+    assert time.monotonic() - started < 20
