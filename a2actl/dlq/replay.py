@@ -249,6 +249,8 @@ class Replayer:
     _flushes: set[asyncio.Task[None]] = field(default_factory=set, repr=False)
     #: The commit task created and not yet started, which a due batch joins.
     _queued_flush: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: Masks the secrets in the ``lastError`` written back (``_stored_error``); made on first use.
+    _redactor: Callable[[str], str] | None = field(default=None, repr=False)
 
     async def _client(self, transport: Transport, entry: Entry) -> AgentClient:
         """The client for ``--to`` (discovered once; a gRPC interface with ``--binding GRPC`` or a
@@ -554,11 +556,14 @@ class Replayer:
         message with every known secret masked (the token, secret ``-H`` values, URL credentials): an
         agent or proxy that echoes the request (``500 … you sent Bearer …``) must not put them in the
         queue, where ``dlq list`` of another run (without those secrets) would print them."""
-        from a2actl.core.redact import Redactor
-
         error = {**(outcome.error or {}), "at": now_iso()}
         if isinstance(error.get("message"), str):
-            error["message"] = Redactor(self.settings.secrets())(error["message"])
+            redact = self._redactor
+            if redact is None:  # one per run: it rebuilds its needles only when the registry grows
+                from a2actl.core.redact import Redactor
+
+                redact = self._redactor = Redactor(self.settings.secrets())
+            error["message"] = redact(error["message"])
         return error
 
     async def run(self, sel: EntryFilter) -> ReplayResult:

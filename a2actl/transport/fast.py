@@ -29,6 +29,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import errno
+import inspect
 import json
 import os
 import re
@@ -90,6 +91,13 @@ _SKIP_TYPE = ("Content-Type",)
 #: the 64 MiB body limit; httpx caps the whole head at about 100 KiB instead.
 _MAX_HEAD_LINE = 100 * 1024
 _MAX_HEADERS = 512
+#: ``max_headers`` is a ``ClientSession`` argument from aiohttp 3.13.4 (pyproject allows 3.12): on an
+#: older aiohttp it is not passed (a head over 128 headers stays exit 6 there), never a TypeError.
+_HEADER_COUNT: dict[str, Any] = (
+    {"max_headers": _MAX_HEADERS}
+    if "max_headers" in inspect.signature(aiohttp.ClientSession.__init__).parameters
+    else {}
+)
 
 
 #: W3C ``traceparent`` parent ids (8 random bytes as 16 hex digits) made per refill of ``_span_ids``.
@@ -387,7 +395,7 @@ class FastTransport:
             trust_env=False,
             max_line_size=_MAX_HEAD_LINE,
             max_field_size=_MAX_HEAD_LINE,
-            max_headers=_MAX_HEADERS,
+            **_HEADER_COUNT,
         )
         return self
 

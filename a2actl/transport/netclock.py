@@ -178,8 +178,21 @@ class TimedStream(httpcore.AsyncNetworkStream):
         if info == "is_readable":
             if self.sock.fileno() < 0:
                 return True
-            return bool(select.select([self.sock], [], [], 0)[0])
+            return _readable(self.sock)
         return None
+
+
+def _readable(sock: socket.socket) -> bool:
+    """Whether ``sock`` has something to read (or was closed by the peer) right now: ``select.poll``,
+    which takes any descriptor, where there is one. ``select.select`` (Windows) refuses descriptors
+    past ``FD_SETSIZE`` (1024): with the open-file limit raised (``core.fdlimit``: ``fleet probe``,
+    the exporter) every pooled connection's check raised ``ValueError`` and the request failed."""
+    poll = getattr(select, "poll", None)
+    if poll is None:
+        return bool(select.select([sock], [], [], 0)[0])
+    p = poll()
+    p.register(sock, select.POLLIN)
+    return bool(p.poll(0))
 
 
 async def _wait(sock: socket.socket, writable: bool, timeout: float | None, exc: type[Exception]) -> None:

@@ -313,3 +313,24 @@ def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp
         assert "s3cr3t-pw" not in r.stdout + r.stderr and "k3y-value" not in r.stdout + r.stderr
     assert runs[0].json["entries"][0]["target"].startswith("http://ops:***@")
     assert "ops:***@" in runs[-1].json["entries"][0]["error"]
+
+
+def test_a_string_targets_password_is_never_printed(cli: Any, tmp_path: Path) -> None:
+    """An invalid entry whose ``target`` is a bare URL string (the schema wants an object): its
+    error names the target, and ``dlq list``/``show`` printed the password in it."""
+    path = tmp_path / "dlq.jsonl"
+    entry = {
+        "id": "e1",
+        "target": "http://user:S3cretPassw0rd@127.0.0.1:1/?api_key=k3y-value",
+        "request": {"jsonrpc": "2.0", "id": "1", "method": "SendMessage", "params": {}},
+    }
+    path.write_text(json.dumps(entry) + "\n")
+    runs = [
+        cli("dlq", "list", str(path), "-o", "json"),
+        cli("dlq", "list", str(path)),
+        cli("dlq", "show", str(path), "e1"),
+        cli("dlq", "stats", str(path)),
+    ]
+    for r in runs:
+        out = r.stdout + r.stderr
+        assert "S3cretPassw0rd" not in out and "k3y-value" not in out, out

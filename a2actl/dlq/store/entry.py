@@ -66,7 +66,9 @@ def register_target_secrets(entry: Any) -> None:
     ``stats`` and a replay's errors printed ``http://user:password@host`` as stored, where every
     other command masks a URL's password. Cheap for a URL without ``@`` or ``?``."""
     target = entry.get("target") if isinstance(entry, dict) else None
-    url = target.get("url") if isinstance(target, dict) else None
+    # a target that is a bare string (invalid: the schema wants an object) is still printed in the
+    # invalid entry's error, so its secrets are registered too
+    url = target.get("url") if isinstance(target, dict) else target
     if isinstance(url, str) and ("@" in url or "?" in url):
         from a2actl.core.redact import register_url
 

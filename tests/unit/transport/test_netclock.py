@@ -277,3 +277,33 @@ def test_a_peer_that_always_has_data_cannot_starve_cancellation() -> None:
     finally:
         stop.set()
         srv.close()
+
+
+def test_is_readable_takes_a_descriptor_past_fd_setsize() -> None:
+    """httpcore asks a pooled connection ``is_readable`` before reusing it. With the open-file limit
+    raised (fleet probe, the exporter: core.fdlimit) descriptors pass 1024, which select() refuses:
+    every such request failed 'filedescriptor out of range in select()'."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < 1100:
+        pytest.skip(f"the open-file limit ({hard}) is too low to reach descriptor 1024")
+    if soft < 1100:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard) if hard > 0 else 4096, hard))
+    a, b = socket.socketpair()
+    try:
+        import os
+
+        high = os.dup2(a.fileno(), 1500)  # a descriptor past FD_SETSIZE, as a busy sweep gets
+        sock = socket.socket(fileno=high)
+        try:
+            stream = TimedStream(sock, 0.0, 0.0)
+            assert stream.get_extra_info("is_readable") is False  # idle: reusable
+            b.sendall(b"x")
+            assert stream.get_extra_info("is_readable") is True  # data or EOF: not reusable
+        finally:
+            sock.close()
+    finally:
+        a.close()
+        b.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
