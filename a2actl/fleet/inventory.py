@@ -321,15 +321,6 @@ def _read_stream(stream: IO[bytes]) -> bytes:
     return b"".join(chunks)
 
 
-async def _off_the_loop(source: str, stdin: IO[bytes] | None) -> Inventory:
-    """``load_inventory`` in a daemon thread while the event loop waits (``core.offloop``): a pipe,
-    FIFO or standard input that never ends (``<(tail -f …)``, a named pipe nobody writes) blocked the
-    loop in ``open`` or ``read``, so neither ``--max-time`` nor Ctrl-C/SIGTERM ended the command."""
-    from a2actl.core.offloop import off_the_loop
-
-    return await off_the_loop(lambda: load_inventory(source, stdin=stdin), "a2actl-inventory")
-
-
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:
     """Fetch an inventory (typically an AI Catalog, ``https://host/.well-known/ai-catalog.json``) over
     ``transport`` and parse it as ``parse_inventory`` does. The whole fetch is bounded by the
@@ -376,21 +367,20 @@ async def open_inventory(
     """``fleet probe INVENTORY``: an http(s) URL is fetched (``fetch_inventory`` over an
     ``HttpTransport`` with the invocation's ``settings``: headers, token, TLS, timeouts, ``-L``);
     anything else is ``load_inventory`` (a path, ``-`` for stdin; a pipe, FIFO or standard input in a
-    thread, ``_off_the_loop``, so ``--max-time`` and SIGTERM still end it). Raises what those raise."""
+    thread, ``core.offloop``, so ``--max-time`` and SIGTERM still end it). Raises what those raise."""
     if source.startswith(("http://", "https://")):
         from a2actl.transport.http import HttpTransport
 
         async with HttpTransport(settings, sink) as transport:
             return await fetch_inventory(source, transport)
-    import stat
+    from a2actl.core.offloop import off_the_loop, read_path
 
-    try:
-        regular = source != "-" and stat.S_ISREG(os.stat(source).st_mode)
-    except (OSError, ValueError):
-        regular = True  # load_inventory says why it cannot be read
-    if regular:
+    def read() -> Inventory:
         return load_inventory(source, stdin=stdin)
-    return await _off_the_loop(source, stdin)
+
+    if source == "-":  # standard input may never end
+        return await off_the_loop(read, "a2actl-inventory")
+    return await read_path(source, read, "a2actl-inventory")
 
 
 def parse_inventory(
