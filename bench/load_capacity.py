@@ -42,6 +42,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -120,9 +121,12 @@ async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
 async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) -> dict[str, float]:
     """The bare aiohttp loop as an open model, with a2actl's scheduler and nothing else: arrivals
     every 1/``rate`` s, each a task made at its time (woken 0.8 ms early, as ``load run`` does, a
-    yield every 64 arrivals when behind), at most ``in_flight`` at once (an arrival over it is
-    dropped); lag = how late each request's task started. The same figures as ``a2actl_at``: it
-    tells a2actl's own cost from what an open model on one asyncio loop costs anyway."""
+    yield every 64 arrivals when behind), at most ``in_flight`` at once; an arrival over it waits in
+    a backlog of at most ``in_flight`` arrivals, started as requests end, and is dropped when the
+    backlog is full or the schedule is over (``load run``'s rule: until session 14 this loop dropped
+    at once, with no backlog, so it held less than it would with a2actl's scheduler); lag = how late
+    each request started. The same figures as ``a2actl_at``: it tells a2actl's own cost from what an
+    open model on one asyncio loop costs anyway."""
 
     import aiohttp
 
@@ -133,6 +137,8 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
     trace = os.urandom(16).hex()
     perf = time.perf_counter
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+        backlog: deque[float] = deque()
+        over = False
 
         async def one(due: float) -> None:
             nonlocal active, failures
@@ -146,8 +152,17 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
             finally:
                 active -= 1
             latencies.append(perf() - base)
+            while backlog and active < in_flight and not over:
+                launch(backlog.popleft())
 
-        tasks = set()
+        def launch(due: float) -> None:
+            nonlocal active
+            active += 1
+            task = asyncio.get_running_loop().create_task(one(due))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+
+        tasks: set[asyncio.Task[None]] = set()
         start = perf()
         n = int(rate * seconds)
         for k in range(n):
@@ -156,15 +171,17 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
             if wait > 0.001:
                 await asyncio.sleep(wait - 0.0008)
             if active < in_flight:
-                active += 1
-                task = asyncio.get_running_loop().create_task(one(due))
-                tasks.add(task)
-                task.add_done_callback(tasks.discard)
+                launch(due)
+            elif len(backlog) < in_flight:
+                backlog.append(due)
             else:
                 dropped += 1
             if wait <= 0.001 and k % 64 == 0:
                 await asyncio.sleep(0)
         sent_end = perf()
+        over = True
+        dropped += len(backlog)
+        backlog.clear()
         while tasks:
             await asyncio.gather(*list(tasks))
     lags.sort()
