@@ -549,6 +549,56 @@ def test_probe_secrets_are_masked_per_request_and_never_kept(refused_url: str) -
         assert not any(secret in text for text in answers), secret
 
 
+def test_an_agent_answering_a_new_error_code_each_time_adds_no_series_past_the_cap(
+    exporter: Any, tmp_path: Path
+) -> None:
+    """An A2A error code is any integer the agent answers. An inventory agent answering a new one to
+    every probe added an a2a_errors_total series per probe, for good (140 after 8 s at --interval
+    50ms; 2,880 a day at 30 s). Past MAX_ERROR_CODES distinct codes its failures count as 'other'."""
+    import itertools
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from a2actl.exporter.metrics import MAX_ERROR_CODES
+    from tests.servers import LoopbackServer, v1_card
+
+    codes = itertools.count(-1_000_000, -1)
+
+    def app(base: str) -> Starlette:
+        async def card(request: Request) -> Response:
+            return JSONResponse(v1_card(base, "/rpc"))
+
+        async def rpc(request: Request) -> Response:
+            rid = (await request.json())["id"]
+            error = {"code": next(codes), "message": "a new code every time"}
+            return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": error})
+
+        return Starlette(
+            routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+        )
+
+    with LoopbackServer(app) as agent:
+        inv = tmp_path / "agents.json"
+        inv.write_text(json.dumps({"agents": [{"url": agent.url, "name": "odd"}]}))
+        e = exporter("--inventory", str(inv), "--interval", "10ms")
+        rounds = MAX_ERROR_CODES + 10
+
+        def enough() -> Samples | None:
+            m = e.metrics()
+            done = m.get("a2actl_exporter_inventory_rounds_total", [({}, 0.0)])[0][1]
+            return m if done >= rounds else None
+
+        m = wait_for(enough, timeout=60)
+        assert m, "the inventory loop did not run enough rounds"
+    errors = {labels["error_code"]: value for labels, value in m["a2a_errors_total"]}
+    assert len(errors) == MAX_ERROR_CODES + 1 and errors["other"] >= 10, errors
+    assert all(code == "other" or int(code) <= -1_000_000 for code in errors)
+    assert sum(errors.values()) >= rounds  # every failure still counted
+
+
 # ---------------------------------------------------------------------------------- usage errors
 
 
