@@ -5,7 +5,9 @@ Header names and JSON keys that conventionally carry credentials are masked; kno
 
 The known values of one process: ``Settings.secrets()`` (the token, the values of sensitive ``-H``
 headers) plus the registry below, to which the code that parses a URL adds its userinfo and the values
-of credential-like query parameters (``register_url``). ``Redactor`` applies them all, with their
+of credential-like query parameters (``register_url``). Inside a ``secret_scope()`` (a long-running
+server's request: ``a2actl exporter``'s probes) those registrations go to the scope instead, masked
+in that request's output and forgotten with it, so the process registry does not grow per request. ``Redactor`` applies them all, with their
 JSON- and XML-escaped spellings, to every string the renderer writes (stdout, stderr, ``-v`` logs)
 and to files a2actl writes (JUnit): the one choke point, so an agent that echoes a token back in an
 error text, a header or a body cannot make a2actl print it.
@@ -13,10 +15,12 @@ error text, a header or a body cannot make a2actl print it.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import html
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -41,7 +45,10 @@ def is_secret_header(name: str, value: str) -> bool:
     (``is_sensitive_header``) or its whole value (stripped) is a registered secret
     (``register_secret``: an inventory header read from ``${VAR}`` or named like a credential, an
     exporter module's ``${VAR}`` header). A redirect under ``-L`` to another origin drops it."""
-    return _SENSITIVE_HEADER.match(name) is not None or value.strip() in _REGISTRY
+    if _SENSITIVE_HEADER.match(name) is not None:
+        return True
+    scope = _SCOPE.get()
+    return value.strip() in _REGISTRY or (scope is not None and value.strip() in scope.values)
 
 
 def redact_header(name: str, value: str) -> str:
@@ -92,9 +99,44 @@ _REGISTRY: set[str] = set()
 _registry_version = [0]
 
 
+class _Scope:
+    """The secrets registered inside one ``secret_scope()``; ``version`` counts additions."""
+
+    def __init__(self) -> None:
+        self.values: set[str] = set()
+        self.version = 0
+
+
+_SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("a2actl_secret_scope", default=None)
+
+
+@contextlib.contextmanager
+def secret_scope() -> Iterator[None]:
+    """Register the secrets found inside this block (``register_secret``, ``register_url``) for this
+    block only: every ``Redactor`` call made inside it (in this context and the asyncio tasks it
+    starts, which share the scope) masks them as well as the process registry's, and they are
+    forgotten when the block ends. For a server whose requests bring their own URLs (``a2actl
+    exporter``'s ``/probe``: a target, the card's interfaces, redirects): registered process-wide,
+    each request would grow the registry, and the cost of every later redaction, for good. Output
+    made after the block does not mask them: mask inside it. Scopes nest (the inner one wins)."""
+    token = _SCOPE.set(_Scope())
+    try:
+        yield
+    finally:
+        _SCOPE.reset(token)
+
+
 def register_secret(value: str | None) -> None:
-    """Add a value that must never be printed (values shorter than 4 characters are ignored)."""
-    if value and len(value) >= 4 and value not in _REGISTRY:
+    """Add a value that must never be printed (values shorter than 4 characters are ignored): to the
+    current ``secret_scope()`` inside one, else to the process registry."""
+    if not value or len(value) < 4:
+        return
+    scope = _SCOPE.get()
+    if scope is not None:
+        if value not in scope.values and value not in _REGISTRY:
+            scope.values.add(value)
+            scope.version += 1
+    elif value not in _REGISTRY:
         _REGISTRY.add(value)
         _registry_version[0] += 1
 
@@ -142,20 +184,25 @@ def _spellings(secret: str) -> list[str]:
 
 class Redactor:
     """Masks every known secret in a string: ``secrets`` (the invocation's own, ``Settings.secrets()``,
-    fixed for the run) and the process registry. The needle list is rebuilt only when the registry
-    grows, so the per-write cost with no secrets is one comparison."""
+    fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's.
+    The needle list is rebuilt only when one of them grows (or the scope changes), so the per-write
+    cost with no secrets is a few comparisons."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.own = [v for v in secrets if v]
-        self._version = -1
+        self._key: tuple[int, _Scope | None, int] | None = None
         self._needles: list[str] = []
 
     def needles(self) -> list[str]:
-        """The spellings to mask, longest first (rebuilt when the process registry grew)."""
-        if self._version != _registry_version[0]:
-            values = {v for v in (*self.own, *_REGISTRY) if len(v) >= 4}
+        """The spellings to mask, longest first (rebuilt when the process registry or the current
+        scope grew, or the scope is another)."""
+        scope = _SCOPE.get()
+        key = (_registry_version[0], scope, scope.version if scope is not None else 0)
+        if self._key != key:
+            scoped = scope.values if scope is not None else set()
+            values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
             self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
-            self._version = _registry_version[0]
+            self._key = key
         return self._needles
 
     def __call__(self, text: str) -> str:

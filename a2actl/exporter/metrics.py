@@ -56,6 +56,12 @@ HANDSHAKE_BUCKETS: tuple[float, ...] = (
 )  # fmt: skip
 #: ``a2a_task_duration_seconds`` buckets (seconds): a task of a real agent may take a minute.
 TASK_BUCKETS: tuple[float, ...] = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+#: Distinct ``error_code`` values of ``a2a_errors_total`` per inventory agent; its failures with
+#: any further code are counted under ``error_code="other"``. An A2A code is whatever integer the
+#: agent answers: one that answers a new one each time added a series per probe, for good (one per
+#: ``--interval``: 2,880 a day at 30 s). 32 holds every code a2actl names (``refused``, ``timeout``,
+#: ``http_503`` …) that one agent plausibly cycles through, and that agent's own codes.
+MAX_ERROR_CODES = 32
 #: Label names of the inventory metrics that an inventory's own labels may not take.
 RESERVED_LABELS = frozenset(
     {"agent", "url", "error_code", "le", "version", "binding", "declared_versions", "quantile"}
@@ -320,7 +326,8 @@ class InventoryMetrics(Collector):
         self.errors = Counter(
             "a2a_errors",
             "Failed probes of each inventory agent by error_code (an A2A/JSON-RPC code such as "
-            "-32601, http_503, timeout, refused, dns, tls, over_budget, ...).",
+            f"-32601, http_503, timeout, refused, dns, tls, over_budget, ...; after {MAX_ERROR_CODES} "
+            "distinct codes for one agent, other).",
             [*self.base, "error_code"],
             registry=registry,
         )
@@ -346,18 +353,25 @@ class InventoryMetrics(Collector):
             if self.task is not None:
                 self.task.labels(*values)
         self.last: list[ProbeResult | None] = [None] * len(self.values)
+        self.codes: list[set[str]] = [set() for _ in self.values]  # error_code values per agent
         registry.register(self)
 
     def observe(self, index: int, result: ProbeResult) -> None:
         """Record agent ``index``'s probe: the handshake and task durations when they completed, one
-        ``a2a_errors_total`` increment when it failed, and its state for ``a2a_agent_up``/``_info``."""
+        ``a2a_errors_total`` increment when it failed (``error_code`` ``other`` once the agent has
+        ``MAX_ERROR_CODES`` others), and its state for ``a2a_agent_up``/``_info``."""
         values = self.values[index]
         if result.handshake is not None:
             self.handshake.labels(*values).observe(result.handshake)
         if self.task is not None and result.task is not None:
             self.task.labels(*values).observe(result.task)
         if not result.success:
-            self.errors.labels(*values, result.error_code or "error").inc()
+            code, seen = result.error_code or "error", self.codes[index]
+            if code not in seen:
+                if len(seen) >= MAX_ERROR_CODES:
+                    code = "other"
+                seen.add(code)  # "other" takes the place after the last: at most MAX_ERROR_CODES + 1
+            self.errors.labels(*values, code).inc()
         self.last[index] = result
 
     def round_done(self, seconds: float, *, overrun: bool) -> None:
@@ -405,6 +419,7 @@ def _masked(text: str) -> str:
 
 __all__ = [
     "HANDSHAKE_BUCKETS",
+    "MAX_ERROR_CODES",
     "RESERVED_LABELS",
     "TASK_BUCKETS",
     "ExporterMetrics",

@@ -30,8 +30,9 @@ over-budget       every check passed but a module budget was exceeded         ``
 error             anything else                                                the error's code
 ================  ===========================================================  ===================
 
-The error's message (for ``/probe?debug=true``) is masked with the process' known secrets; labels
-never carry messages, URLs or header values.
+The error's message (for ``/probe?debug=true``) is masked with the process' known secrets and those
+the probe met (its target's, the card's interface URL's, a redirect's), which are not kept past the
+probe; labels never carry messages, URLs or header values.
 """
 
 from __future__ import annotations
@@ -176,8 +177,33 @@ async def probe_target(
     connection, then the send check when the module has it, all within ``timeout`` seconds (default
     the module's). ``headers``/``token``: an inventory agent's own; ``budgets`` replace the module's.
 
+    The secrets the probe meets (``url``'s own, the card's interface URL, a redirect's ``Location``
+    under ``-L``) are registered in a ``core.redact.secret_scope`` of this probe: masked in the
+    result's ``message``, never added to the process registry, which would grow with each target
+    a long-running exporter is sent.
+
     Never raises for the agent's faults (they become ``cause``/``error_code``); cancellation
     propagates."""
+    from a2actl.core.redact import register_url, secret_scope
+
+    with secret_scope():
+        register_url(url)
+        result = await _probe(url, module, base, timeout, headers, token, budgets)
+        if result.message:
+            result.message = _masked(result.message)
+        return result
+
+
+async def _probe(
+    url: str,
+    module: Module,
+    base: Settings,
+    timeout: float | None,
+    headers: Mapping[str, str] | None,
+    token: str | None,
+    budgets: Sequence[Budget] | None,
+) -> ProbeResult:
+    """``probe_target``'s work, inside its secret scope; ``message`` not masked yet."""
     from a2actl.agent.target import parse_target
     from a2actl.core.deadline import within
     from a2actl.probe.handshake import run_probe
@@ -232,7 +258,7 @@ async def probe_target(
             cause=cause,
             error_code=code,
             failed_phase=phase,
-            message=_masked(err.message),
+            message=err.message,
         )
     duration = time.perf_counter() - t0
     sample = report.samples[0]
@@ -260,7 +286,7 @@ async def probe_target(
         check = report.version_check
         if check is not None and check.retry_ok:
             result.cause = "version-mismatch"
-        result.message = _masked(str(error.get("message", "")))
+        result.message = str(error.get("message", ""))
         return result
     if sample.send is not None:
         state = _canonical(sample.send.final_state)
@@ -330,7 +356,8 @@ def _canonical(state: str | None) -> str | None:
 
 
 def _masked(text: str) -> str:
-    """``text`` with every secret the process knows masked (``a2actl.core.redact.Redactor``)."""
+    """``text`` with every secret the process knows masked (``a2actl.core.redact.Redactor``), and
+    those of the current ``secret_scope``."""
     from a2actl.core.redact import Redactor
 
     return Redactor()(text)

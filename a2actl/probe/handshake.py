@@ -95,13 +95,20 @@ async def version_check(
 
 
 def _select(fetched: CardFetch, settings: Settings) -> Selection:
-    """Negotiate the interface of the discovered card; ``A2ACtlError`` (exit 1) when none fits."""
+    """Negotiate the interface of the discovered card (the secrets in its URL registered:
+    ``core.redact.register_url``); ``A2ACtlError`` (exit 1) when none fits."""
+    from a2actl.core.redact import register_url
+
     try:
-        return select_interface(fetched.view, settings.a2a_version, settings.binding, **grpc_choice(settings))
+        selection = select_interface(
+            fetched.view, settings.a2a_version, settings.binding, **grpc_choice(settings)
+        )
     except NegotiationFailed as exc:
         raise A2ACtlError(
             f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
         ) from exc
+    register_url(selection.interface.url)  # its userinfo/credential query values: never printed
+    return selection
 
 
 async def run_probe(

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from a2actl.agent.discovery import CardFetch, decode_card
 from a2actl.core.errors import A2ACtlError, CheckFailed, HTTPStatusError, ProtocolViolation
-from a2actl.core.redact import redact_json
+from a2actl.core.redact import redact_json, register_url
 from a2actl.probe.report import (
     CLASS_EXIT,
     CardBytes,
@@ -443,6 +443,9 @@ async def one_sample(
         sample.negotiated = Negotiated(
             selection.interface.url, selection.interface.protocol_binding, selection.family.value
         )
+        # the card's userinfo or credential query values in the interface URL are secrets: masked in
+        # the errors naming that URL and in the report (as agent.connect does for the other commands)
+        register_url(selection.interface.url)
         if opts.interface_allowed is not None and not opts.interface_allowed(selection.interface.url):
             raise InterfaceNotAllowed(
                 f"the card names its interface at {selection.interface.url}, which this probe may not "

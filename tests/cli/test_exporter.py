@@ -445,6 +445,160 @@ def test_a_credentialed_module_sends_nothing_to_an_interface_outside_allow_targe
         agent.close()
 
 
+class _FreshSecrets:
+    """A card server on loopback whose every answer carries credentials it has never sent before
+    (``issued``): ``/.well-known/agent-card.json`` is a card whose interface URL has a fresh
+    userinfo password and ``token`` query value (on a refused port, so the probe's error names it);
+    ``/moved/.well-known/agent-card.json`` redirects (302) to a fresh ``user:password@`` URL on that
+    port. What a target a stranger sends to ``/probe`` may lead the exporter to."""
+
+    def __init__(self, refused: str) -> None:
+        import secrets as random
+
+        from starlette.applications import Starlette
+        from starlette.requests import Request
+        from starlette.responses import JSONResponse, RedirectResponse, Response
+        from starlette.routing import Route
+
+        from tests.servers import LoopbackServer, v1_card
+
+        self.issued: list[str] = []
+        host_port = refused.removeprefix("http://")
+
+        def fresh() -> str:
+            self.issued.append("fresh" + random.token_hex(8))
+            return self.issued[-1]
+
+        def app(base: str) -> Starlette:
+            async def card(request: Request) -> Response:
+                doc = v1_card(base, "/rpc")
+                doc["supportedInterfaces"][0]["url"] = (
+                    f"http://agent:{fresh()}@{host_port}/rpc?token={fresh()}"
+                )
+                return JSONResponse(doc)
+
+            async def moved(request: Request) -> Response:
+                return RedirectResponse(f"http://agent:{fresh()}@{host_port}/card", status_code=302)
+
+            return Starlette(
+                routes=[
+                    Route("/.well-known/agent-card.json", card),
+                    Route("/moved/.well-known/agent-card.json", moved),
+                ]
+            )
+
+        self.server = LoopbackServer(app)
+
+    def __enter__(self) -> _FreshSecrets:
+        self.server.__enter__()
+        self.url = self.server.url
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.__exit__(*exc)
+
+
+def test_probe_secrets_are_masked_per_request_and_never_kept(refused_url: str) -> None:
+    """A long-running exporter gets its targets from whoever can reach it. The secrets one probe
+    meets (the target's userinfo and api_key, the card's interface URL, a redirect's Location under
+    -L) are masked in that probe's answer and not added to the process' secret registry, which grew
+    by one value per /probe under -L (every later redaction got slower: 0.1 us -> 100 us per call
+    after 2,000 probes) while the card's interface password and token were printed unmasked in
+    /probe?debug=true. The app in process (to read the registry) with the real prober, over loopback."""
+    import secrets as random
+    import warnings
+
+    from a2actl.core import redact
+    from a2actl.core.config import Settings
+    from a2actl.exporter.app import Exporter as App
+    from a2actl.exporter.app import build_app
+    from a2actl.exporter.config import Module
+    from a2actl.exporter.metrics import ExporterMetrics
+
+    with warnings.catch_warnings():  # starlette 1.x: "use httpx2" (the client is httpx 0.28 here)
+        warnings.simplefilter("ignore")
+        from starlette.testclient import TestClient
+
+    app = App(
+        modules={"default": Module("default")},
+        base=Settings(follow_redirects=True),  # a2actl -L exporter
+        metrics=ExporterMetrics("t"),
+    )
+    before = set(redact._REGISTRY)
+    answers: list[str] = []
+    sent: list[str] = []
+    with _FreshSecrets(refused_url) as agent, TestClient(build_app(app)) as client:
+        host_port = agent.url.removeprefix("http://")
+        for _ in range(60):
+            for path in ("", "/moved"):
+                sent += [f"user{random.token_hex(6)}", f"key{random.token_hex(8)}"]
+                target = f"http://{sent[-2]}@{host_port}{path}/.well-known/agent-card.json?api_key={sent[-1]}"
+                for debug in ({}, {"debug": "true"}):
+                    r = client.get("/probe", params={"target": target, **debug})
+                    assert r.status_code == 200, r.text
+                    answers.append(r.text)
+                    if debug:
+                        doc = json.loads(r.text)
+                        assert doc["cause"] == "refused" and "agent:***@" in doc["message"], doc
+                    else:
+                        assert samples(r.text)["probe_failure_info"][0][0]["cause"] == "refused"
+        issued = list(agent.issued)
+    assert len(issued) == 60 * 2 * 3  # two cards of two secrets and two redirects of one per target
+    assert set(redact._REGISTRY) == before  # nothing of the 600 secrets kept past its probe
+    for secret in (*issued, *sent):
+        assert not any(secret in text for text in answers), secret
+
+
+def test_an_agent_answering_a_new_error_code_each_time_adds_no_series_past_the_cap(
+    exporter: Any, tmp_path: Path
+) -> None:
+    """An A2A error code is any integer the agent answers. An inventory agent answering a new one to
+    every probe added an a2a_errors_total series per probe, for good (140 after 8 s at --interval
+    50ms; 2,880 a day at 30 s). Past MAX_ERROR_CODES distinct codes its failures count as 'other'."""
+    import itertools
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from a2actl.exporter.metrics import MAX_ERROR_CODES
+    from tests.servers import LoopbackServer, v1_card
+
+    codes = itertools.count(-1_000_000, -1)
+
+    def app(base: str) -> Starlette:
+        async def card(request: Request) -> Response:
+            return JSONResponse(v1_card(base, "/rpc"))
+
+        async def rpc(request: Request) -> Response:
+            rid = (await request.json())["id"]
+            error = {"code": next(codes), "message": "a new code every time"}
+            return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": error})
+
+        return Starlette(
+            routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+        )
+
+    with LoopbackServer(app) as agent:
+        inv = tmp_path / "agents.json"
+        inv.write_text(json.dumps({"agents": [{"url": agent.url, "name": "odd"}]}))
+        e = exporter("--inventory", str(inv), "--interval", "10ms")
+        rounds = MAX_ERROR_CODES + 10
+
+        def enough() -> Samples | None:
+            m = e.metrics()
+            done = m.get("a2actl_exporter_inventory_rounds_total", [({}, 0.0)])[0][1]
+            return m if done >= rounds else None
+
+        m = wait_for(enough, timeout=60)
+        assert m, "the inventory loop did not run enough rounds"
+    errors = {labels["error_code"]: value for labels, value in m["a2a_errors_total"]}
+    assert len(errors) == MAX_ERROR_CODES + 1 and errors["other"] >= 10, errors
+    assert all(code == "other" or int(code) <= -1_000_000 for code in errors)
+    assert sum(errors.values()) >= rounds  # every failure still counted
+
+
 # ---------------------------------------------------------------------------------- usage errors
 
 

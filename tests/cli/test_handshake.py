@@ -440,3 +440,34 @@ def test_blocking_send_of_a_failed_task_fails_and_a_working_answer_measures_no_t
     assert r.exit_code == 7, r.stdout[-800:]
     [v] = r.json["budget"]["violations"]
     assert v["metric"] == "terminal" and v["p99"] is None
+
+
+def test_the_card_interfaces_userinfo_and_token_are_never_printed(cli, refused_url):
+    """A card may name its interface with credentials in the URL (``http://user:pw@host/rpc?token=``);
+    the probe printed them in its 'negotiated ... at' line, the report's url and the error naming that
+    URL, where ``send`` and the other commands mask them (``agent.connect``)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer, v1_card
+
+    iface = refused_url.replace("http://", "http://agent:card-iface-pw@") + "/rpc?token=card-iface-token"
+
+    def app(base):
+        async def card(request):
+            doc = v1_card(base, "/rpc")
+            doc["supportedInterfaces"][0]["url"] = iface
+            return JSONResponse(doc)
+
+        return Starlette(routes=[Route("/.well-known/agent-card.json", card)])
+
+    with LoopbackServer(app) as agent:
+        r = cli("handshake", "probe", agent.url, "-o", "json")
+        table = cli("handshake", "probe", agent.url)
+    assert r.exit_code == 3 and table.exit_code == 3  # the interface's port refuses: unreachable
+    masked = refused_url.replace("http://", "http://agent:***@") + "/rpc?token=***"
+    assert r.json["negotiation"]["url"] == masked, r.json
+    assert r.json["samples"][0]["error"]["message"] == f"connection to {masked} refused"
+    for out in (r.stdout + r.stderr, table.stdout + table.stderr):
+        assert "card-iface-pw" not in out and "card-iface-token" not in out

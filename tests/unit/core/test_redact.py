@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+
+from a2actl.core import redact
 from a2actl.core.redact import (
     MASK,
     Redactor,
     header_secrets,
+    is_secret_header,
     redact_header,
     redact_headers,
     redact_json,
     redact_text,
     register_url,
+    secret_scope,
 )
 
 
@@ -49,3 +54,30 @@ def test_the_redactor_masks_escaped_spellings_and_registered_url_secrets() -> No
     register_url("https://user:h1-url-secret@example.test/x?sig=h1-signature-value&page=2")
     out = red("h1-url-secret h1-signature-value page=2")
     assert out == f"{MASK} {MASK} page=2"
+
+
+def test_a_secret_scope_masks_its_secrets_inside_and_keeps_none() -> None:
+    before = set(redact._REGISTRY)
+    red = Redactor(["own-secret-1"])  # one long-lived Redactor, used in and out of scopes
+    register_url("http://u:scope-outer-pw@h/")  # outside any scope: the process keeps it
+
+    async def child() -> None:  # a task started inside the scope registers into it
+        register_url("http://h/x?token=scope-child-token")
+
+    async def probe() -> list[str]:
+        with secret_scope():
+            register_url("http://u:scope-inner-pw@h/?api_key=scope-inner-key")
+            await asyncio.ensure_future(child())
+            text = "scope-inner-pw scope-inner-key scope-child-token scope-outer-pw own-secret-1"
+            inside = [red(text), Redactor()(text)]
+            assert is_secret_header("X-Forwarded", "scope-inner-key")
+        return inside
+
+    inside = asyncio.run(probe())
+    assert inside == [" ".join([MASK] * 5), " ".join([MASK] * 4) + " own-secret-1"]
+    # the block over: its secrets are forgotten, the process registry holds only the outer one
+    assert set(redact._REGISTRY) == before | {"scope-outer-pw"}
+    assert (
+        red("scope-inner-pw scope-child-token scope-outer-pw") == f"scope-inner-pw scope-child-token {MASK}"
+    )
+    assert not is_secret_header("X-Forwarded", "scope-inner-key")
