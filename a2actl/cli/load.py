@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -42,6 +42,35 @@ def _rate(text: str | None) -> float | None:
     if rate is None or rate <= 0 or rate != rate or rate == float("inf"):
         raise UsageError(f"--rate {text!r}: give a positive rate such as 50, 50/s or 3000/m")
     return rate
+
+
+def _read_messages(
+    ctx: typer.Context, text: str | None, data: list[str], messages_file: str | None
+) -> list[list[PartSpec]]:
+    """``_messages`` under ``--max-time``: when ``--messages`` or a ``--data @FILE`` is not a
+    regular file (a FIFO, ``<(cmd)``), it is read in a thread so the deadline (``TimeoutError_``,
+    exit 5) and Ctrl-C/SIGTERM end the wait; a regular file is read at once. Raises what
+    ``_messages`` raises."""
+    import os
+    import stat
+
+    from a2actl.core.offloop import off_the_loop
+
+    paths = [messages_file] if messages_file is not None else []
+    paths += [d[1:] for d in data if d.startswith("@")]
+
+    def regular(path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            return True  # read at once: the read says why it cannot
+
+    if all(regular(p) for p in paths):
+        return _messages(text, data, messages_file)
+    read: list[list[PartSpec]] = invocation(ctx).run(
+        off_the_loop(lambda: _messages(text, data, messages_file), "a2actl-messages")
+    )
+    return read
 
 
 def _messages(text: str | None, data: list[str], messages_file: str | None) -> list[list[PartSpec]]:
@@ -236,6 +265,8 @@ def run_cmd(
 
       a2actl load run http://localhost:9999 -s handshake -c 40 -d 10s --out run.json
     """
+    import time
+
     from a2actl.agent.target import parse_target
     from a2actl.cli.params import duration as parse_duration_option
     from a2actl.core.errors import UsageError
@@ -245,6 +276,7 @@ def run_cmd(
     from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
+    clock_start = time.perf_counter()  # --max-time counts reading --messages/--data @FILE too
     run = invocation(ctx)
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
@@ -303,12 +335,13 @@ def run_cmd(
         target=parse_target(target),
         scenario=scenario,
         model=model,
-        messages=Messages(_messages(text, data or [], messages)),
+        messages=Messages(_read_messages(ctx, text, data or [], messages)),
         timeout=run.settings.read_timeout,
         thresholds=thresholds,
         abort_on_fail=abort_on_fail,
         card_path=card_path,
         max_time=limit,
+        clock_start=clock_start,
     )
     trace = traced(ctx, otlp, ramp=model.ramp)
     policy = _loop_policy(loop)
@@ -389,6 +422,34 @@ def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str
         raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
 
 
+async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
+    """``(path, parsed JSON)`` of each report file, in order. A file that is not a regular file (a
+    FIFO, ``<(cmd)``) is read in a thread (``core.offloop.read_path``), so ``--max-time`` and
+    Ctrl-C/SIGTERM end a wait for a writer that never comes. Raises ``UsageError`` (exit 2) for a
+    file that cannot be read or is not JSON."""
+    from a2actl.core.offloop import read_path
+
+    def reader(path: str) -> Callable[[], Any]:
+        def read() -> Any:
+            import json
+
+            from a2actl.core.errors import UsageError
+
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return json.load(fh)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            except ValueError as exc:
+                raise UsageError(f"{path}: not JSON: {exc}") from exc
+            except RecursionError as exc:
+                raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+
+        return read
+
+    return [(path, await read_path(path, reader(path), "a2actl-load-report")) for path in files]
+
+
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
@@ -419,8 +480,6 @@ def report_cmd(
 
       a2actl load report run.json -o json
     """
-    import json
-
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
     from a2actl.load.scenarios import SCENARIOS, timing_metrics
@@ -429,17 +488,7 @@ def report_cmd(
 
     run = invocation(ctx)
     extra = parse_thresholds(threshold)
-    docs = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                docs.append((path, json.load(fh)))
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise UsageError(f"{path}: not JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+    docs = run.run(_read_reports(files))
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:
