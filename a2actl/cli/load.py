@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from a2actl.core.config import Settings
     from a2actl.protocol.events import PartSpec
+    from a2actl.render.output import Output
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
 
@@ -365,14 +366,12 @@ def run_cmd(
     if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
-    doc = report.to_json()
-    if out_file:
-        _write_report(out_file, doc, run.out.redact)
+    doc, code = _written(report.to_json(), int(report.exit), out_file, run.out.redact)
     if run.format == "jsonl":
         out.jsonl({"type": "summary", **doc})
     else:
         run.show(doc, render_load.report)
-    raise typer.Exit(int(report.exit))
+    _exit(out, doc, code)
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
@@ -408,18 +407,40 @@ def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
     return policy
 
 
-def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> None:
+def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> str | None:
     """Write the ``-o json`` report to ``path``, with the run's secrets masked (``redact``: the
-    output's redactor, the same masking as stdout). Raises ``UsageError`` (exit 2)."""
+    output's redactor, the same masking as stdout). Returns ``None``, or the one-line reason it
+    could not be written (``"--out PATH: cannot write: …"``)."""
     import json
-
-    from a2actl.core.errors import UsageError
 
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     except OSError as exc:
-        raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+        return f"--out {path}: cannot write: {exc.strerror or exc}"
+    return None
+
+
+def _written(
+    doc: dict[str, object], code: int, out_file: str | None, redact: Callable[[str], str]
+) -> tuple[dict[str, object], int]:
+    """Write ``doc`` to ``--out`` when given; returns the document and exit code to show. The
+    ``--out`` path was checked before the run, so a write that fails now (a disk that filled) must
+    not lose the report: it is still shown, with ``outError`` (the reason) and ``exitCode`` 2, the
+    exit status."""
+    error = _write_report(out_file, doc, redact) if out_file else None
+    if error is None:
+        return doc, code
+    return {**doc, "exitCode": 2, "outError": error}, 2
+
+
+def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:
+    """Say on stderr why ``--out`` was not written (``doc["outError"]``), then exit ``code``."""
+    error = doc.get("outError")
+    if error:
+        out.stderr.write(f"a2actl: {error}; the report is on stdout only\n")
+        out.stderr.flush()
+    raise typer.Exit(code)
 
 
 async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
@@ -495,8 +516,6 @@ def report_cmd(
         raise UsageError(str(exc)) from exc
     if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
         check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
-    doc = merged.to_json()
-    if out_file:
-        _write_report(out_file, doc, run.out.redact)
+    doc, code = _written(merged.to_json(), int(merged.exit), out_file, run.out.redact)
     run.show(doc, render_load.report)
-    raise typer.Exit(int(merged.exit))
+    _exit(run.out, doc, code)

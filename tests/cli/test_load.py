@@ -764,3 +764,25 @@ def test_max_time_counts_reading_the_messages_and_the_run_together(
     doc = json.loads(r.stdout)
     assert doc["exitCode"] == 5 and doc["requests"]["cancelled"] == 1
     assert elapsed < 4.5, elapsed  # ~3 s plus a2actl's start-up; it was 5 s and more
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """--out on a disk that filled during the run (/dev/full: the pre-check's open succeeds, the
+    write fails): the report is still written on stdout, with outError and exitCode 2, one line on
+    stderr, exit 2. It was exit 2 with the error alone: the whole run's report was lost."""
+    url, _ = fast_agent
+    r = cli("-o", "json", "load", "run", url, "-n", "10", "-c", "2", "--out", "/dev/full", "--no-progress")
+    assert r.exit_code == 2, r.stderr
+    doc = r.json
+    assert doc["kind"] == "a2actl.load.report" and doc["requests"]["ok"] == 10
+    assert doc["exitCode"] == 2 and doc["outError"].startswith("--out /dev/full: cannot write")
+    assert "--out /dev/full: cannot write" in r.stderr
+    saved = tmp_path / "run.json"
+    assert cli("load", "run", url, "-n", "4", "--out", str(saved)).exit_code == 0
+    merged = cli("-o", "json", "load", "report", str(saved), "--out", "/dev/full")
+    assert merged.exit_code == 2, merged.stderr
+    assert merged.json["requests"]["ok"] == 4 and merged.json["outError"].startswith("--out /dev/full")
+    assert "outError" not in json.loads(saved.read_text())
