@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from a2actl.core.config import Settings
     from a2actl.protocol.events import PartSpec
+    from a2actl.render.output import Output
 
 app = typer.Typer(help="Load tests: open or closed load, A2A scenarios, thresholds.", no_args_is_help=True)
 
@@ -42,6 +43,35 @@ def _rate(text: str | None) -> float | None:
     if rate is None or rate <= 0 or rate != rate or rate == float("inf"):
         raise UsageError(f"--rate {text!r}: give a positive rate such as 50, 50/s or 3000/m")
     return rate
+
+
+def _read_messages(
+    ctx: typer.Context, text: str | None, data: list[str], messages_file: str | None
+) -> list[list[PartSpec]]:
+    """``_messages`` under ``--max-time``: when ``--messages`` or a ``--data @FILE`` is not a
+    regular file (a FIFO, ``<(cmd)``), it is read in a thread so the deadline (``TimeoutError_``,
+    exit 5) and Ctrl-C/SIGTERM end the wait; a regular file is read at once. Raises what
+    ``_messages`` raises."""
+    import os
+    import stat
+
+    from a2actl.core.offloop import off_the_loop
+
+    paths = [messages_file] if messages_file is not None else []
+    paths += [d[1:] for d in data if d.startswith("@")]
+
+    def regular(path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            return True  # read at once: the read says why it cannot
+
+    if all(regular(p) for p in paths):
+        return _messages(text, data, messages_file)
+    read: list[list[PartSpec]] = invocation(ctx).run(
+        off_the_loop(lambda: _messages(text, data, messages_file), "a2actl-messages")
+    )
+    return read
 
 
 def _messages(text: str | None, data: list[str], messages_file: str | None) -> list[list[PartSpec]]:
@@ -236,6 +266,8 @@ def run_cmd(
 
       a2actl load run http://localhost:9999 -s handshake -c 40 -d 10s --out run.json
     """
+    import time
+
     from a2actl.agent.target import parse_target
     from a2actl.cli.params import duration as parse_duration_option
     from a2actl.core.errors import UsageError
@@ -245,6 +277,7 @@ def run_cmd(
     from a2actl.load.thresholds import check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
+    clock_start = time.perf_counter()  # --max-time counts reading --messages/--data @FILE too
     run = invocation(ctx)
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
@@ -303,12 +336,13 @@ def run_cmd(
         target=parse_target(target),
         scenario=scenario,
         model=model,
-        messages=Messages(_messages(text, data or [], messages)),
+        messages=Messages(_read_messages(ctx, text, data or [], messages)),
         timeout=run.settings.read_timeout,
         thresholds=thresholds,
         abort_on_fail=abort_on_fail,
         card_path=card_path,
         max_time=limit,
+        clock_start=clock_start,
     )
     trace = traced(ctx, otlp, ramp=model.ramp)
     policy = _loop_policy(loop)
@@ -332,14 +366,12 @@ def run_cmd(
     if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
-    doc = report.to_json()
-    if out_file:
-        _write_report(out_file, doc, run.out.redact)
+    doc, code = _written(report.to_json(), int(report.exit), out_file, run.out.redact)
     if run.format == "jsonl":
         out.jsonl({"type": "summary", **doc})
     else:
         run.show(doc, render_load.report)
-    raise typer.Exit(int(report.exit))
+    _exit(out, doc, code)
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
@@ -375,18 +407,68 @@ def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
     return policy
 
 
-def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> None:
+def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> str | None:
     """Write the ``-o json`` report to ``path``, with the run's secrets masked (``redact``: the
-    output's redactor, the same masking as stdout). Raises ``UsageError`` (exit 2)."""
+    output's redactor, the same masking as stdout). Returns ``None``, or the one-line reason it
+    could not be written (``"--out PATH: cannot write: …"``)."""
     import json
-
-    from a2actl.core.errors import UsageError
 
     try:
         with open(path, "w", encoding="utf-8") as fh:
             fh.write(redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
     except OSError as exc:
-        raise UsageError(f"--out {path}: cannot write: {exc.strerror or exc}") from exc
+        return f"--out {path}: cannot write: {exc.strerror or exc}"
+    return None
+
+
+def _written(
+    doc: dict[str, object], code: int, out_file: str | None, redact: Callable[[str], str]
+) -> tuple[dict[str, object], int]:
+    """Write ``doc`` to ``--out`` when given; returns the document and exit code to show. The
+    ``--out`` path was checked before the run, so a write that fails now (a disk that filled) must
+    not lose the report: it is still shown, with ``outError`` (the reason) and ``exitCode`` 2, the
+    exit status."""
+    error = _write_report(out_file, doc, redact) if out_file else None
+    if error is None:
+        return doc, code
+    return {**doc, "exitCode": 2, "outError": error}, 2
+
+
+def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:
+    """Say on stderr why ``--out`` was not written (``doc["outError"]``), then exit ``code``."""
+    error = doc.get("outError")
+    if error:
+        out.stderr.write(f"a2actl: {error}; the report is on stdout only\n")
+        out.stderr.flush()
+    raise typer.Exit(code)
+
+
+async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
+    """``(path, parsed JSON)`` of each report file, in order. A file that is not a regular file (a
+    FIFO, ``<(cmd)``) is read in a thread (``core.offloop.read_path``), so ``--max-time`` and
+    Ctrl-C/SIGTERM end a wait for a writer that never comes. Raises ``UsageError`` (exit 2) for a
+    file that cannot be read or is not JSON."""
+    from a2actl.core.offloop import read_path
+
+    def reader(path: str) -> Callable[[], Any]:
+        def read() -> Any:
+            import json
+
+            from a2actl.core.errors import UsageError
+
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return json.load(fh)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            except ValueError as exc:
+                raise UsageError(f"{path}: not JSON: {exc}") from exc
+            except RecursionError as exc:
+                raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+
+        return read
+
+    return [(path, await read_path(path, reader(path), "a2actl-load-report")) for path in files]
 
 
 @app.command("report")
@@ -419,8 +501,6 @@ def report_cmd(
 
       a2actl load report run.json -o json
     """
-    import json
-
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
     from a2actl.load.scenarios import SCENARIOS, timing_metrics
@@ -429,25 +509,13 @@ def report_cmd(
 
     run = invocation(ctx)
     extra = parse_thresholds(threshold)
-    docs = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                docs.append((path, json.load(fh)))
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except ValueError as exc:
-            raise UsageError(f"{path}: not JSON: {exc}") from exc
-        except RecursionError as exc:
-            raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
+    docs = run.run(_read_reports(files))
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
         check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
-    doc = merged.to_json()
-    if out_file:
-        _write_report(out_file, doc, run.out.redact)
+    doc, code = _written(merged.to_json(), int(merged.exit), out_file, run.out.redact)
     run.show(doc, render_load.report)
-    raise typer.Exit(int(merged.exit))
+    _exit(run.out, doc, code)

@@ -33,6 +33,11 @@ METRICS = ("latency", "lag", "ttfe", "ttfa", "terminal", "gap")
 #: Percentiles reported for every metric, in order: name → percentile.
 PERCENTILES = (("p50", 50.0), ("p90", 90.0), ("p95", 95.0), ("p99", 99.0), ("p99.9", 99.9))
 _LOWEST_US, _HIGHEST_US, _DIGITS = 1, 3_600_000_000, 3
+#: The most bytes one encoded histogram may inflate to when a report is merged. Ours inflate to at
+#: most ~0.2 MB (23,552 counters of at most 9 bytes; runs of empty buckets take one), a finer one
+#: (4 significant digits) to ~3.4 MB; hdrhistogram inflates the whole payload at once, so a small
+#: report could hold a "zip bomb" of gigabytes.
+_MAX_INFLATED = 8 * 1024 * 1024
 _PHASE_ORDER = {f"phase.{name}": i for i, name in enumerate(PHASES)}
 
 #: ``RequestRecord.status`` values. ``task-failed``: the agent answered, and the task ended
@@ -305,10 +310,12 @@ class Recorder:
         All or nothing: raises ``ValueError`` naming the histogram or counter when one does not
         decode (hdrhistogram raises its own ``HdrCookieException``/``HdrLengthException``,
         ``zlib.error``, ``IndexError``, ``OverflowError`` … on damaged input: all become
-        ``ValueError``), or holds values beyond 1 h; the recorder is then unchanged."""
+        ``ValueError``), holds values beyond 1 h, or inflates to more than ``_MAX_INFLATED`` bytes
+        (a "zip bomb" in a report); the recorder is then unchanged."""
         decoded: list[tuple[str, HdrHistogram]] = []
         for name, text in _items(histograms, "histograms"):
             try:
+                _check_inflated_size(text)  # before hdrhistogram inflates it all in memory
                 other = HdrHistogram.decode(text.encode("ascii"))
                 if other is None:
                     raise ValueError("nothing decoded")
@@ -353,6 +360,24 @@ def read_count(value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
         raise ValueError(f"{repr(value)[:40]} is not a count (an integer from 0)")
     return value
+
+
+def _check_inflated_size(text: str) -> None:
+    """Raise ``ValueError`` when the encoded histogram ``text`` (base64 of an 8-byte header and a
+    zlib payload) inflates to more than ``_MAX_INFLATED`` bytes, inflating at most that much; what
+    does not decode at all is left to hdrhistogram's own checks."""
+    import base64
+    import binascii
+    import zlib
+
+    try:
+        raw = base64.b64decode(text)
+        inflater = zlib.decompressobj()
+        inflater.decompress(raw[8:], _MAX_INFLATED)
+    except (binascii.Error, zlib.error, ValueError, TypeError):
+        return
+    if inflater.unconsumed_tail:
+        raise ValueError(f"its data inflates to more than {_MAX_INFLATED:,} bytes")
 
 
 def _items(obj: Any, what: str) -> list[tuple[Any, Any]]:

@@ -80,6 +80,9 @@ class LoadOptions:
     #: ``--max-time`` (seconds): at this point of the run nothing new starts, requests in flight
     #: are cancelled, and the report is written as it stands (exit 5).
     max_time: float | None = None
+    #: ``time.perf_counter()`` from which ``max_time`` counts (the command's start, so reading
+    #: ``--messages``/``--data @FILE`` is inside it); ``None``: the run's own start.
+    clock_start: float | None = None
 
 
 @dataclass
@@ -130,18 +133,21 @@ class LoadRun:
             await close_client(client)
             raise
 
-    async def _prepare_within(self, transport: Transport) -> ScenarioContext:
-        """``_prepare`` under ``--max-time`` (``opts.max_time`` seconds): a card that never ends (an
-        agent that sends a byte per read, each within ``--timeout``) held the run past it. Raises
-        ``TimeoutError_`` (5) at the deadline, before any load was sent, and what ``_prepare``
-        raises."""
+    async def _prepare_within(self, transport: Transport, begun: float) -> ScenarioContext:
+        """``_prepare`` under ``--max-time`` (``opts.max_time`` seconds counted from ``begun``, a
+        ``perf_counter``): a card that never ends (an agent that sends a byte per read, each within
+        ``--timeout``) held the run past it. Raises ``TimeoutError_`` (5) at the deadline, before
+        any load was sent, and what ``_prepare`` raises."""
         limit = self.opts.max_time
         if limit is None:
             return await self._prepare(transport)
         from a2actl.core.deadline import within
 
         try:
-            return await within(self._prepare(transport), limit)
+            left = limit - (time.perf_counter() - begun)
+            if left <= 0:  # reading the messages took it all
+                raise asyncio.TimeoutError
+            return await within(self._prepare(transport), left)
         except asyncio.TimeoutError as exc:
             raise TimeoutError_(
                 f"gave up after --max-time {limit:g}s while connecting (card, negotiation): no load was sent",
@@ -195,9 +201,9 @@ class LoadRun:
         model = self.opts.model
         connections = model.max_in_flight if model.kind == "open" else model.concurrency
         wall_start = time.time()
-        begun = time.perf_counter()
+        begun = self.opts.clock_start if self.opts.clock_start is not None else time.perf_counter()
         async with FastTransport(self.settings, self.sink, max_connections=max(1, connections)) as transport:
-            ctx = await self._prepare_within(transport)
+            ctx = await self._prepare_within(transport, begun)
             try:
                 return await self._run(ctx, transport, wall_start, on_record, on_progress, begun)
             finally:
@@ -215,7 +221,8 @@ class LoadRun:
         begun: float,
     ) -> LoadReport:
         """The run proper, on a prepared context (``run`` connects and closes); ``--max-time`` counts
-        from ``begun`` (``perf_counter`` before connecting), so connecting is inside it."""
+        from ``begun`` (``opts.clock_start``, else ``perf_counter`` before connecting), so
+        connecting is inside it."""
         opts, model = self.opts, self.opts.model
         scenario = build(opts.scenario, ctx)
         # From here every request's whole time is bounded by --timeout (run_one), which is the

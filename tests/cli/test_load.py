@@ -698,3 +698,91 @@ def test_max_time_bounds_the_card_fetch_too(cli: Any, fault: str) -> None:
     assert r.exit_code == 5, r.stdout[-500:] + r.stderr[-500:]
     assert r.json["error"]["message"].startswith("gave up after --max-time 1.5s while connecting")
     assert time.monotonic() - t0 < 10
+
+
+def _a2actl(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``a2actl ARGS`` in a subprocess (a FIFO nobody writes would block a thread of the test process
+    for ever): the finished process and its wall time in seconds."""
+    import time
+
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
+    )
+    return r, time.monotonic() - t0
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("load", "run", "URL", "-n", "2", "--no-progress", "--messages", "FIFO"),
+        ("load", "run", "URL", "-n", "2", "--no-progress", "--data", "@FIFO"),
+        ("load", "report", "FIFO"),
+    ],
+    ids=["messages", "data", "report"],
+)
+def test_max_time_bounds_an_input_that_never_arrives(
+    sandbox: Any, tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    """A FIFO (or ``<(cmd)``) nobody writes, as --messages, --data @FILE or a report to merge:
+    --max-time ends the wait, exit 5. The read blocked the command for ever, past --max-time."""
+    import os
+
+    fifo = tmp_path / "in.fifo"
+    os.mkfifo(fifo)
+    argv = [a.replace("URL", sandbox.url).replace("FIFO", str(fifo)) for a in args]
+    r, elapsed = _a2actl("--max-time", "1.5s", "-o", "json", *argv)
+    assert r.returncode == 5, (r.stdout[-500:], r.stderr[-500:])
+    assert json.loads(r.stdout)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert elapsed < 10, elapsed
+
+
+def test_max_time_counts_reading_the_messages_and_the_run_together(
+    slow_agent: RunningSandbox, tmp_path: Path
+) -> None:
+    """--messages from a FIFO that takes 2 s to arrive, --max-time 3 s, an agent that takes 3 s per
+    request: the run ends at 3 s from the start (exit 5, the report written), not 3 s after the
+    messages came (5 s)."""
+    import os
+    import threading
+    import time
+
+    fifo = tmp_path / "messages.fifo"
+    os.mkfifo(fifo)
+
+    def late_writer() -> None:
+        time.sleep(2)
+        with open(fifo, "w") as w:
+            w.write('"hi"\n')
+
+    threading.Thread(target=late_writer, daemon=True).start()
+    r, elapsed = _a2actl(
+        "--max-time", "3s", "-o", "json",
+        "load", "run", slow_agent.url, "-c", "1", "-n", "5", "--messages", str(fifo), "--no-progress",
+    )  # fmt: skip
+    assert r.returncode == 5, r.stderr
+    doc = json.loads(r.stdout)
+    assert doc["exitCode"] == 5 and doc["requests"]["cancelled"] == 1
+    assert elapsed < 4.5, elapsed  # ~3 s plus a2actl's start-up; it was 5 s and more
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """--out on a disk that filled during the run (/dev/full: the pre-check's open succeeds, the
+    write fails): the report is still written on stdout, with outError and exitCode 2, one line on
+    stderr, exit 2. It was exit 2 with the error alone: the whole run's report was lost."""
+    url, _ = fast_agent
+    r = cli("-o", "json", "load", "run", url, "-n", "10", "-c", "2", "--out", "/dev/full", "--no-progress")
+    assert r.exit_code == 2, r.stderr
+    doc = r.json
+    assert doc["kind"] == "a2actl.load.report" and doc["requests"]["ok"] == 10
+    assert doc["exitCode"] == 2 and doc["outError"].startswith("--out /dev/full: cannot write")
+    assert "--out /dev/full: cannot write" in r.stderr
+    saved = tmp_path / "run.json"
+    assert cli("load", "run", url, "-n", "4", "--out", str(saved)).exit_code == 0
+    merged = cli("-o", "json", "load", "report", str(saved), "--out", "/dev/full")
+    assert merged.exit_code == 2, merged.stderr
+    assert merged.json["requests"]["ok"] == 4 and merged.json["outError"].startswith("--out /dev/full")
+    assert "outError" not in json.loads(saved.read_text())

@@ -486,6 +486,34 @@ def test_histograms_of_other_shapes_are_value_errors() -> None:
     assert r.histograms["latency"].get_total_count() == 1
 
 
+def test_a_histogram_that_inflates_to_gigabytes_is_refused_before_it_is_inflated() -> None:
+    """A report's histogram is a zlib payload: 64 MiB of zeros behind a valid header compress to
+    ~64 KB (a 1 MB report held gigabytes). hdrhistogram inflated it whole before its own checks
+    (a 400 KB report took 660 MB of memory); it is refused after ``_MAX_INFLATED`` bytes."""
+    import base64
+    import struct
+    import tracemalloc
+    import zlib
+
+    text = _recorder(_values("µs to minutes")).encoded()["latency"]
+    raw = base64.b64decode(text)
+    cookie, length = struct.unpack(">ii", raw[:8])
+    inner = zlib.decompress(raw[8 : 8 + length])
+    zeros = 64 * 1024 * 1024
+    header = inner[:4] + struct.pack(">i", zeros) + inner[8:40]  # payload_len: the zeros
+    payload = zlib.compress(header + bytes(zeros), 9)
+    bomb = base64.b64encode(struct.pack(">ii", cookie, len(payload)) + payload).decode("ascii")
+    assert len(bomb) < 200_000
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError, match="'latency' does not decode .*inflates to more than"):
+            Recorder().merge_json({}, {"latency": bomb})
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 32 * 1024 * 1024, peak
+
+
 def test_new_histogram_range() -> None:
     h = new_histogram()
     assert (h.lowest_trackable_value, h.highest_trackable_value, h.significant_figures) == (
