@@ -134,22 +134,22 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
 
 
 def _check_sendable(parts: list[PartSpec], where: str) -> None:
-    """Raise ``UsageError`` (exit 2, naming ``where``) when the message cannot be encoded by the load
-    client's JSON encoder (orjson), which would fail every request of the run on the client: a data
-    part nested too deeply (254 levels, the request's envelope included), or a lone surrogate
-    (``"\\ud800"`` in JSON) in a text or data part."""
-    import orjson
-
+    """Raise ``UsageError`` (exit 2, naming ``where``) when the message cannot be written as JSON by
+    the encoder of every request (``protocol.jsondoc.dumps_body``), which would fail every request of
+    the run on the client: ``NaN``/``Infinity`` in a data part, or a data part nested too deeply to
+    write (about 1,000 levels)."""
     from a2actl.core.errors import UsageError
     from a2actl.protocol.events import message_params
+    from a2actl.protocol.jsondoc import BodyNotJSON, dumps_body
     from a2actl.protocol.versions import BINDING_JSONRPC, Family
 
     try:
         for family in Family:  # the deepest request of each family: JSON-RPC's envelope
-            orjson.dumps({"jsonrpc": "2.0", "params": message_params(parts, family, BINDING_JSONRPC)})
-    except TypeError as exc:
-        why = "a data part is nested too deeply" if "Recursion" in str(exc) else str(exc)
-        raise UsageError(f"{where}: the message cannot be sent as JSON: {why}") from exc
+            dumps_body(
+                {"jsonrpc": "2.0", "params": message_params(parts, family, BINDING_JSONRPC)}, "the agent"
+            )
+    except BodyNotJSON as exc:
+        raise UsageError(f"{where}: the message cannot be sent as JSON: {exc.why}") from exc
 
 
 @app.command("run")

@@ -75,6 +75,7 @@ from a2actl.agent.target import parse_target
 from a2actl.core.errors import A2ACtlError
 from a2actl.load.metrics import FAILED_STATES  # failed, rejected, canceled: as 'a2actl load run'
 from a2actl.protocol.events import classify_event, result_shape_error, result_state, text_message_params
+from a2actl.protocol.jsondoc import dumps_body
 from a2actl.protocol.jsonrpc import (
     DecodedError,
     EnvelopeError,
@@ -412,13 +413,13 @@ class A2AUser(FastHttpUser):
             verb, path = ep.wire.rest[operation]
             url = ep.url + (f"/{ep.tenant}" if ep.tenant else "") + rest_path(path, params.get("id", ""))
             rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
-            body = orjson.dumps(rest) if verb != "GET" else None  # GetTask here has no query params
+            body = dumps_body(rest, url) if verb != "GET" else None  # GetTask here has no query params
             return _Request(verb, url, body, None)
         rid = str(uuid.uuid4())
         if ep.tenant:
             params = {**params, "tenant": ep.tenant}
         return _Request(
-            "POST", ep.url, orjson.dumps(build_request(ep.wire.methods[operation], params, rid)), rid
+            "POST", ep.url, dumps_body(build_request(ep.wire.methods[operation], params, rid), ep.url), rid
         )
 
     def _exchange(

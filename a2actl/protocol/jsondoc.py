@@ -1,4 +1,4 @@
-"""Parsing JSON an agent sent, with a bound on nesting.
+"""Parsing JSON an agent sent, with a bound on nesting; writing the JSON a2actl sends (``dumps_body``).
 
 ``json.loads`` recurses once per level: a card nested 100,000 levels deep raises ``RecursionError``,
 and one nested 900 levels parses but breaks every later recursive walk (redaction in ``-vv``,
@@ -16,7 +16,7 @@ from typing import Any, NoReturn
 
 import orjson
 
-from a2actl.core.errors import ProtocolViolation
+from a2actl.core.errors import ProtocolViolation, UsageError
 
 _LONG_DIGITS = re.compile(r"\d{19}")
 #: Bytes: every ASCII digit becomes ``0``, every other byte a space, so a run of 19 digits is
@@ -105,6 +105,120 @@ def loads_utf8(raw: bytes | str, *, lone_surrogates: bool = True) -> Any:
     if not lone_surrogates and may_hold_surrogate(raw) and holds_lone_surrogate(value):
         raise LoneSurrogate(value)
     return value
+
+
+#: ``null`` in orjson's output (a ``None``, or a non-finite float it wrote so). A compiled search:
+#: ~2x faster than ``b"null" in data`` (~150 ns against ~300 ns on a 200-byte body).
+_NULL = re.compile(rb"null").search
+
+
+class BodyNotJSON(UsageError):
+    """A request body that cannot be written as JSON (``dumps_body``): exit 2. ``why`` is the reason
+    alone (``NaN at /params/x: …``), for a caller that words the message itself."""
+
+    def __init__(self, dest: str, why: str) -> None:
+        super().__init__(f"the request to {dest} cannot be written as JSON: {why}")
+        self.why = why
+
+
+def dumps_body(body: Any, dest: str) -> bytes:
+    """``body`` (decoded JSON: dicts, lists, str, int, float, bool, None) as the compact UTF-8 JSON
+    a2actl sends to ``dest`` (a URL, for the message): the one encoder of every request body, on the
+    httpx path, the aiohttp path (``load run``, ``dlq replay``, ``fleet probe``) and the WebSocket
+    binding, so each sends the same bytes and refuses the same bodies.
+
+    The data is never changed:
+
+    * ``NaN``, ``Infinity``, ``-Infinity`` (which Python's JSON reader takes, in ``--data`` or a DLQ
+      entry) raise ``BodyNotJSON`` (a ``UsageError``, exit 2) naming the first one's JSON pointer:
+      JSON has no such numbers (RFC 8259 §6), and writing them as ``null`` (orjson's way) would send
+      other data.
+    * An integer past 64 bits is written exactly (``1180591620717411303424``).
+    * A string or key holding a lone surrogate (``"\\udc80"`` read by Python's reader) is written
+      with that surrogate as its ``\\udXXX`` escape, as it was read; the rest stays UTF-8.
+    * Nesting deeper than the interpreter's recursion limit allows (about 1,000 levels, less the
+      caller's own depth) raises ``BodyNotJSON``; up to it, any depth is written.
+    * Any other value no JSON can carry (an object of another type, a circular reference) raises
+      ``BodyNotJSON``.
+
+    Cost: one ``orjson.dumps`` call for the common body; a walk of the body for non-finite floats
+    only when the output holds ``null`` (orjson writes those floats as ``null``), and the standard
+    library (~5x slower) only for what orjson refuses (integers past 64 bits, nesting past 255
+    levels, lone surrogates, non-string keys). The standard library writes floats by ``repr``
+    (``2.5e-05`` where orjson writes ``0.000025``): the same numbers."""
+    try:
+        data = orjson.dumps(body)
+    except TypeError:  # orjson.JSONEncodeError: what orjson will not write
+        return _stdlib_body(body, dest)
+    if _NULL(data) is not None and _has_non_finite(body):
+        _refuse_non_finite(body, dest)
+    return data
+
+
+def _stdlib_body(body: Any, dest: str) -> bytes:
+    """``dumps_body`` by the standard library, for what orjson refuses."""
+    try:
+        text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except ValueError as exc:  # NaN/Infinity, or a circular reference (which the walk would not end)
+        if "Circular" not in str(exc) and _has_non_finite(body):
+            _refuse_non_finite(body, dest)
+        raise BodyNotJSON(dest, str(exc)) from exc
+    except RecursionError as exc:
+        raise BodyNotJSON(
+            dest, f"it is nested {nesting(body, 1 << 30)} levels deep, too deep to write"
+        ) from exc
+    except TypeError as exc:  # a value of a type JSON has not
+        raise BodyNotJSON(dest, str(exc)) from exc
+    # only a surrogate has no UTF-8 form, and one can only be inside a string: its \udXXX escape
+    return text.encode("utf-8", "backslashreplace")
+
+
+def _has_non_finite(body: Any) -> bool:
+    """Whether a float ``NaN``/``Infinity``/``-Infinity`` is anywhere in ``body``. Iterative; exact
+    type tests first (2.5x faster than ``isinstance`` on decoded JSON), subclasses and tuples after
+    (orjson writes those too). ``x - x`` is ``0.0`` for a finite float, ``nan`` otherwise."""
+    stack: list[Any] = [(body,)]
+    while stack:
+        node = stack.pop()
+        for v in node.values() if isinstance(node, dict) else node:
+            tv = type(v)
+            if tv is str or tv is int or v is None or tv is bool:
+                continue
+            if tv is float:
+                if v - v != 0.0:
+                    return True
+            elif tv is dict or tv is list:
+                stack.append(v)
+            elif isinstance(v, float):
+                if v - v != 0.0:
+                    return True
+            elif isinstance(v, (dict, list, tuple)):
+                stack.append(v)
+    return False
+
+
+def _refuse_non_finite(body: Any, dest: str) -> NoReturn:
+    """Raise the ``BodyNotJSON`` for a body holding a non-finite float, naming the first one's JSON
+    pointer (depth first, in document order)."""
+    from a2actl.core.pointer import to_pointer
+
+    where, value = "", float("nan")
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(body, ())]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and node - node != 0.0:
+            where, value = to_pointer(path), node
+            break
+        if isinstance(node, dict):
+            stack.extend(reversed([(v, (*path, k)) for k, v in node.items()]))
+        elif isinstance(node, (list, tuple)):
+            stack.extend(reversed([(v, (*path, i)) for i, v in enumerate(node)]))
+    name = "NaN" if value != value else "Infinity" if value > 0 else "-Infinity"
+    at = where.encode("utf-8", "backslashreplace").decode("utf-8") or "the top level"
+    raise BodyNotJSON(
+        dest,
+        f"{name} at {at}: JSON has no NaN or Infinity (RFC 8259 §6), and a2actl does not send them as null",
+    )
 
 
 class LoneSurrogate(ValueError):

@@ -63,13 +63,22 @@ def build_parts(
 ) -> list[PartSpec]:
     """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``), ``--data
     @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name). Raises
-    ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, or nothing to send."""
+    ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, TEXT that is not UTF-8
+    (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not the
+    text), or nothing to send."""
     parts: list[PartSpec] = []
     if text is not None:
+        where = "TEXT"
         if text == "-":
             import sys
 
-            text = (stdin or sys.stdin).read()
+            text, where = (stdin or sys.stdin).read(), "stdin"
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError as exc:  # bytes that are not UTF-8, kept by Python as lone surrogates
+            raise UsageError(
+                f"{where} is not valid UTF-8 (character {exc.start}): a terminal or shell in another encoding?"
+            ) from exc
         parts.append(PartSpec("text", text=text))
     for d in data:
         raw = d
@@ -219,8 +228,10 @@ def dry_run(
     """The exact request ``operation`` would send on ``client`` (JSON-RPC: a POST of the envelope;
     HTTP+JSON: the binding's verb and path; gRPC: the metadata and message) and an equivalent curl
     (gRPC: grpcurl) command. Secrets (the token, sensitive ``-H`` values) are shown as ``$A2ACTL_…``
-    placeholders unless ``show_secrets``."""
+    placeholders unless ``show_secrets``. Raises ``UsageError`` (exit 2) for a body the send would
+    refuse to write (``NaN``/``Infinity``: ``protocol.jsondoc.dumps_body``)."""
     from a2actl.core.redact import header_secrets
+    from a2actl.protocol.jsondoc import dumps_body
     from a2actl.protocol.jsonrpc import build_request
     from a2actl.protocol.versions import BINDING_HTTP_JSON
     from a2actl.transport.a2a import A2AClient
@@ -241,6 +252,7 @@ def dry_run(
     else:
         verb, url, method = "POST", client.url, client.wire.methods[operation]
         body = build_request(method, params, "a2actl-dry-run")
+    dumps_body(body, url)  # what the send would refuse (NaN), the dry run refuses: exit 2
     return SendDryRun(
         method=method,
         url=url,

@@ -30,7 +30,6 @@ import asyncio
 import codecs
 import errno
 import inspect
-import json
 import os
 import re
 import socket
@@ -40,7 +39,6 @@ from time import perf_counter
 from typing import Any
 
 import aiohttp
-import orjson
 from aiohttp.http_exceptions import ContentEncodingError
 
 from a2actl import __version__
@@ -55,6 +53,7 @@ from a2actl.core.errors import (
 )
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
+from a2actl.protocol.jsondoc import dumps_body
 from a2actl.transport.failures import (
     ACCEPT_ENCODING,
     check_auth,
@@ -322,22 +321,6 @@ class AiohttpStream:
             self.response.close()
 
 
-def _stdlib_json(body: Any, url: str) -> bytes:
-    """``body`` as compact UTF-8 JSON by the stdlib, for what orjson refuses to write: an integer
-    past 64 bits (a DLQ entry's data read exactly), nesting past 255 levels, a lone surrogate
-    (written as its ``\\udXXX`` escape, as stored). Raises ``UsageError`` (exit 2) for what no
-    JSON can carry (``NaN`` beside such a value, nesting past the interpreter's recursion limit):
-    it was an unexpected ``TypeError`` (exit 1), which ended a ``dlq replay`` at such an entry."""
-    try:
-        try:
-            text = json.dumps(body, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-            return text.encode("utf-8")
-        except UnicodeEncodeError:
-            return json.dumps(body, separators=(",", ":"), allow_nan=False).encode("ascii")
-    except (TypeError, ValueError, RecursionError) as exc:
-        raise UsageError(f"the request to {url} cannot be written as JSON: {exc}") from exc
-
-
 class FastTransport:
     """One pooled ``aiohttp.ClientSession`` with the invocation's settings; an async context manager
     (the session is created on entry, inside the running loop).
@@ -433,10 +416,7 @@ class FastTransport:
         hdrs["traceparent"] = traceparent
         data = content
         if json_body is not None:
-            try:
-                data = orjson.dumps(json_body)
-            except TypeError:  # orjson.JSONEncodeError
-                data = _stdlib_json(json_body, url)
+            data = dumps_body(json_body, url)  # orjson, and the one rule of every path
             if "content-type" not in hdrs:
                 hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent
@@ -506,15 +486,15 @@ class FastTransport:
         headers: dict[str, str] | None = None,
         max_bytes: int | None = None,
     ) -> HttpResult:
-        """Send one request (``json_body`` encoded with orjson, or raw ``content`` bytes) and read the
+        """Send one request (``json_body`` encoded by ``protocol.jsondoc.dumps_body``, or raw ``content`` bytes) and read the
         whole body, decoded from gzip/deflate, at most ``max_bytes`` decoded bytes (default
         ``settings.max_body_bytes``); ``HttpResult.wire_bytes`` is the body's size on the wire.
 
         Same contract as ``HttpTransport.request``: raises ``UnreachableError`` (3: DNS, refused, TLS,
         a reset), ``TimeoutError_`` (5), ``AuthError`` (4, on 401/403), ``HTTPStatusError`` (1, an
         unfollowed 3xx), ``ProtocolViolation`` (6: malformed HTTP, a body cut short or over the limit
-        or declared over it, an unasked-for or undecodable coding), ``UsageError`` (2: bad URL);
-        other statuses are returned."""
+        or declared over it, an unasked-for or undecodable coding), ``UsageError`` (2: bad URL, a
+        ``json_body`` that cannot be written as JSON: ``dumps_body``); other statuses are returned."""
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         hdrs, data, traceparent = self._prepare(url, json_body, content, headers)
         started = perf_counter()

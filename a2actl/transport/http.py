@@ -48,6 +48,7 @@ from a2actl.core.errors import (
 )
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
+from a2actl.protocol.jsondoc import dumps_body
 from a2actl.transport.failures import (
     ACCEPT_ENCODING,
     check_auth,
@@ -237,7 +238,13 @@ class HttpTransport:
         hdrs["traceparent"] = traceparent
         # Build (and log) the request before the clock starts, as curl's clock starts in
         # curl_easy_perform after the options are set: building is not the agent's time.
-        request = self.client.build_request(method, parsed, json=json_body, content=content, headers=hdrs)
+        if json_body is not None:
+            # not httpx's json=: its encoder (the stdlib's) refuses lone surrogates (exit 1) where the
+            # aiohttp path wrote them; one encoder, one rule on every path (dumps_body)
+            content = dumps_body(json_body, url)
+        request = self.client.build_request(method, parsed, content=content, headers=hdrs)
+        if json_body is not None and "content-type" not in request.headers:
+            request.headers["Content-Type"] = "application/json"  # after Content-Length, as json= put it
         if self._logs:
             self.sink.on_request(method, url, redact_headers(list(request.headers.items())))
         if request.content and self.sink.wants_bodies:
@@ -286,7 +293,9 @@ class HttpTransport:
 
         Raises ``UnreachableError``, ``TimeoutError_``, ``AuthError`` (401/403), ``ProtocolViolation``
         (malformed HTTP, body over the limit, a content coding that was not asked for or does not
-        decode), ``UsageError`` (bad URL, unreadable TLS files). Other statuses are returned.
+        decode), ``UsageError`` (bad URL, unreadable TLS files, a ``json_body`` that cannot be
+        written as JSON: ``protocol.jsondoc.dumps_body``, the encoder of every path). Other statuses
+        are returned.
         """
         limit = max_bytes if max_bytes is not None else self.settings.max_body_bytes
         request, clock = await self._prepare(method, url, json_body, content, headers)

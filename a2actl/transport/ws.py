@@ -36,6 +36,7 @@ from a2actl.core.errors import (
     UnreachableError,
 )
 from a2actl.protocol.events import classify_event
+from a2actl.protocol.jsondoc import dumps_body
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
 from a2actl.transport.channel import Heartbeat, TimedEvent
@@ -199,9 +200,13 @@ class WebSocketClient:
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
-        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong."""
+        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong, ``UsageError`` (before
+        connecting) for params that cannot be written as JSON (``protocol.jsondoc.dumps_body``: the
+        frame is the bytes the HTTP paths send)."""
         from websockets.exceptions import ConnectionClosed
 
+        # written before connecting: a body that cannot be JSON (NaN) is exit 2 as on HTTP, nothing opened
+        frame = dumps_body(build_request(operation, params, str(uuid.uuid4())), self.url).decode("utf-8")
         ws = await self._connect()
         t0 = time.perf_counter()
         queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
@@ -244,7 +249,7 @@ class WebSocketClient:
         if heartbeats:
             tasks.append(asyncio.create_task(pinger()))
         try:
-            await ws.send(json.dumps(build_request(operation, params, str(uuid.uuid4()))))
+            await ws.send(frame)  # a text frame
             while True:
                 kind, value, at = await queue.get()
                 if kind == "pong":

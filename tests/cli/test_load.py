@@ -477,45 +477,44 @@ def _nested(depth: int) -> str:
 def test_json_input_the_client_cannot_read_or_send_is_a_usage_error(
     cli: Any, refused_url: str, tmp_path: Path
 ) -> None:
-    """Too deep to read was exit 1 (an unexpected RecursionError); too deep for the load client's
-    encoder (orjson: 254 levels), or a lone surrogate from a JSON escape, failed every request of the
-    run as 'transport-error TypeError' (exit 0)."""
+    """Too deep to read was exit 1 (an unexpected RecursionError); NaN or Infinity, which JSON cannot
+    carry (``protocol.jsondoc.dumps_body``), was sent as null by every request of the run (exit 0).
+    What the encoder of every path writes (a lone surrogate from a JSON escape, as its escape; 300
+    levels) is sent and judged by the agent, as ``send`` sends it."""
     unreadable = tmp_path / "deep.json"
     unreadable.write_text(_nested(100_000))
     messages = tmp_path / "m.jsonl"
     messages.write_text('"fine"\n' + _nested(100_000) + "\n")
-    unsendable = tmp_path / "d300.jsonl"
-    unsendable.write_text('"fine"\n{"data": ' + _nested(300) + "}\n")
-    surrogate = tmp_path / "surrogate.jsonl"
-    surrogate.write_text('"fine"\n"\\ud800"\n')  # a JSON escape: a lone surrogate once decoded
+    nan = tmp_path / "nan.jsonl"
+    nan.write_text('"fine"\n{"data": {"v": NaN}}\n')
     for args, message in (
         (("--messages", str(messages)), f"--messages {messages}:2: JSON nested too deeply to read"),
         (("--data", f"@{unreadable}"), f"--data '@{unreadable}'"[:48]),
         (
-            ("--messages", str(surrogate)),
-            f"--messages {surrogate}:2: the message cannot be sent as JSON: str is",
+            ("--messages", str(nan)),
+            f"--messages {nan}:2: the message cannot be sent as JSON: NaN at /params/message/parts/0/data/v",
         ),
         (
-            ("--messages", str(unsendable)),
-            f"--messages {unsendable}:2: the message cannot be sent as JSON: a data part is nested too deeply",
-        ),
-        (
-            ("--data", _nested(300)),
-            "--text/--data: the message cannot be sent as JSON: a data part is nested",
-        ),
-        (
-            ("--data", '{"k": "\\ud800"}'),
-            "--text/--data: the message cannot be sent as JSON: str is not valid UTF-8",
+            ("--data", "[1, Infinity]"),
+            "--text/--data: the message cannot be sent as JSON: Infinity at /params/message/parts/0/data/1",
         ),
     ):
         r = cli("-o", "json", "load", "run", refused_url, *args)
         assert r.exit_code == 2, (args, r.exit_code, r.stderr)
         assert r.json["error"]["message"].startswith(message), r.json
-    # as deep as the encoder takes: sent (and judged by the agent), not refused here
-    ok = tmp_path / "d200.jsonl"
-    ok.write_text('{"data": ' + _nested(200) + "}\n")
-    r = cli("load", "run", refused_url, "--messages", str(ok))
-    assert r.exit_code == 3, r.stderr  # unreachable: it got that far
+    # what the encoder writes: sent (and judged by the agent), not refused here
+    d300 = tmp_path / "d300.jsonl"
+    d300.write_text('"fine"\n{"data": ' + _nested(300) + "}\n")
+    surrogate = tmp_path / "surrogate.jsonl"
+    surrogate.write_text('"fine"\n"\\ud800"\n')  # a JSON escape: a lone surrogate once decoded
+    for args in (
+        ("--messages", str(d300)),
+        ("--messages", str(surrogate)),
+        ("--data", _nested(300)),
+        ("--data", '{"k": "\\ud800", "n": 100000000000000000000000}'),
+    ):
+        r = cli("load", "run", refused_url, *args)
+        assert r.exit_code == 3, (args, r.stderr)  # unreachable: it got that far
 
 
 def test_load_report_of_json_that_is_not_a_report_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
