@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import A2ACtlError, AuthError, ProtocolViolation
+from a2actl.core.redact import register_url
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,
@@ -243,11 +244,14 @@ async def card_variants(transport: HttpTransport, card_url: str) -> dict[str, An
 
 
 def endpoints_of(fetched: CardFetch) -> list[EndpointPrint]:
-    """The distinct (url, binding) pairs of the card's JSON-RPC and HTTP+JSON interfaces."""
+    """The distinct (url, binding) pairs of the card's JSON-RPC and HTTP+JSON interfaces; the
+    secrets in their URLs (userinfo, credential query values) are registered
+    (``core.redact.register_url``): the probes name those URLs in errors and ``-v``."""
     eps: dict[tuple[str, str], EndpointPrint] = {}
     for iface in fetched.view.interfaces:
         if iface.protocol_binding not in (BINDING_JSONRPC, BINDING_HTTP_JSON):
             continue
+        register_url(iface.url)
         key = (iface.url.rstrip("/"), iface.protocol_binding)
         ep = eps.setdefault(key, EndpointPrint(iface.url, iface.protocol_binding, iface.tenant, []))
         fam = iface.family

@@ -26,6 +26,7 @@ from a2actl.caps.endpoints import endpoints_of, probe_endpoint
 from a2actl.caps.findings import ERROR, WARNING, Finding
 from a2actl.caps.fingerprint import explain
 from a2actl.core.errors import A2ACtlError
+from a2actl.core.redact import register_url
 from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import Family
 
@@ -89,6 +90,8 @@ async def live_findings(fetched: CardFetch, transport: HttpTransport) -> list[Fi
                     "check", WARNING, "", f"--live skipped: {exc}", _SECTION, check="capability-contradicted"
                 )
             ]
+    # the card's userinfo or credential query values in the URL probed: masked in the findings and -v
+    register_url(sel.interface.url)
     client = A2AClient(transport, sel)
     v1 = sel.family is Family.V1_0
     rid = "a2actl-live-" + uuid.uuid4().hex[:12]

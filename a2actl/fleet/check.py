@@ -64,6 +64,7 @@ from a2actl.core.errors import (
     TimeoutError_,
     UnreachableError,
 )
+from a2actl.core.redact import register_url
 from a2actl.fleet.result import CROSS_HOST_NOTE, AgentResult, FleetOptions
 from a2actl.protocol.events import result_state, text_message_params
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
@@ -494,6 +495,9 @@ async def _stages(
     if not wants_rpc:
         return
     selection = negotiate(view, options.a2a_version, options.binding)
+    # the card's userinfo or credential query values in the interface URL are secrets: masked in the
+    # record's interfaceUrl, the errors naming that URL and -v (as agent.connect does for the others)
+    register_url(selection.interface.url)
     result.version = selection.family.value
     result.binding = selection.interface.protocol_binding
     result.interface_url = selection.interface.url

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar, cast
 
 from a2actl.core.errors import UsageError
+from a2actl.core.redact import register_url
 from a2actl.fleet.inventory import AgentSpec
 
 _T = TypeVar("_T")
@@ -328,7 +329,9 @@ class AgentResult:
 
     @classmethod
     def from_json(cls, doc: Any, where: str = "record") -> AgentResult:
-        """Read a record written by ``to_json`` (``fleet report`` merges). Raises ``UsageError`` (exit 2)
+        """Read a record written by ``to_json`` (``fleet report`` merges); the credentials in its
+        ``url`` and ``interfaceUrl`` (userinfo, credential query values) are registered as secrets
+        (``core.redact.register_url``). Raises ``UsageError`` (exit 2)
         naming ``where`` for anything ``to_json`` would not have written: a missing or mistyped key,
         an unknown stage or cause, a negative or non-finite time."""
 
@@ -389,6 +392,12 @@ class AgentResult:
             value = get(key, (int,), optional=True)
             if value is not None and abs(value) >= 2**63:
                 raise bad(f"{key!r} is out of range")
+        interface_url = get("interfaceUrl", (str,), optional=True)
+        # a report written by an a2actl that did not mask them (or by hand) may carry the credentials
+        # of the agent's or its card's interface URL: secrets from here on, as when probing
+        register_url(url)
+        if interface_url is not None:
+            register_url(interface_url)
         spec = AgentSpec(url=url, name=get("name", (str,), optional=True) or url, labels=labels)
         return cls(
             spec=spec,
@@ -401,7 +410,7 @@ class AgentResult:
             declared_versions=strings("declaredVersions"),
             version=get("version", (str,), optional=True),
             binding=get("binding", (str,), optional=True),
-            interface_url=get("interfaceUrl", (str,), optional=True),
+            interface_url=interface_url,
             phases=phases,
             total=seconds(get("total", (int, float)), "total"),
             attempts=attempts or 1,

@@ -682,3 +682,57 @@ def test_validate_reports_a_duplicate_key_of_a_served_card(cli, tmp_path):
     (dup,) = [f for f in r.json["findings"] if f["check"] == "duplicate-key"]
     assert (dup["pointer"], dup["severity"]) == ("/url", "error")
     assert "'url' appears 2 times" in dup["message"]
+
+
+def _credential_card_server(refused_url: str, pw: str, token: str) -> Any:
+    """A loopback server whose card names one JSON-RPC interface with userinfo and a ``token`` query
+    value, on a port nothing listens on."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    iface = refused_url.replace("http://", f"http://agent:{pw}@") + f"/rpc?token={token}"
+
+    async def card(request: Any) -> JSONResponse:
+        return JSONResponse(valid_v1_card(iface))
+
+    return LoopbackServer(lambda _: Starlette(routes=[Route(CARD_URL, card)]))
+
+
+def test_fingerprint_never_prints_the_card_interfaces_userinfo_and_token(cli: Any, refused_url: str) -> None:
+    """``caps fingerprint`` probes every interface of the card; an interface URL's password and
+    ``token`` were printed in the probes' errors, the endpoint's url and the ``-v`` request lines."""
+    pw, token = "fp-iface-pw", "fp-iface-token"
+    with _credential_card_server(refused_url, pw, token) as agent:
+        r = cli("caps", "fingerprint", agent.url, "-o", "json")
+        table = cli("-v", "caps", "fingerprint", agent.url)
+    assert r.exit_code == 0 and table.exit_code == 0, r.stdout
+    masked = refused_url.replace("http://", "http://agent:***@") + "/rpc?token=***"
+    [ep] = r.json["endpoints"]
+    assert ep["url"] == masked
+    assert {p["detail"] for p in ep["probes"].values()} == {f"connection to {masked} refused"}
+    assert f"> POST {masked}" in table.stderr
+    for text in (r.stdout, r.stderr, table.stdout, table.stderr):
+        assert pw not in text and token not in text
+
+
+def test_validate_live_never_prints_the_card_interfaces_userinfo_and_token(
+    cli: Any, refused_url: str
+) -> None:
+    """``caps validate --live`` calls the card's JSON-RPC interface: its password and ``token`` were
+    printed in the ``-v`` request lines and the 'could not check' findings."""
+    pw, token = "live-iface-pw", "live-iface-token"
+    with _credential_card_server(refused_url, pw, token) as agent:
+        table = cli("-v", "caps", "validate", agent.url, "--live")
+        r = cli("caps", "validate", agent.url, "--live", "-o", "json")
+    assert r.exit_code == 0 and table.exit_code == 0, r.stdout
+    masked = refused_url.replace("http://", "http://agent:***@") + "/rpc?token=***"
+    assert f"> POST {masked}" in table.stderr
+    streaming = next(f for f in r.json["findings"] if f["message"].startswith("could not check streaming"))
+    assert (
+        streaming["message"] == f"could not check streaming: SubscribeToTask → connection to {masked} refused"
+    )
+    for text in (r.stdout, r.stderr, table.stdout, table.stderr):
+        assert pw not in text and token not in text

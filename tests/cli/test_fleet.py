@@ -962,3 +962,94 @@ def test_an_inventory_that_never_ends_is_bounded_by_max_time_and_sigterm(tmp_pat
         assert proc.returncode == expected, (stop, err)
         if stop == "max-time":
             assert json.loads(out)["error"]["code"] == "timeout"
+
+
+def _credential_card_agents(base_live: str, base_dead: str, pw: str, token: str) -> Any:
+    """An app serving two cards whose interface URL carries userinfo and a ``token`` query value:
+    ``/live`` names the sandbox's JSON-RPC interface, ``/dead`` a port nothing listens on."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import v1_card
+
+    def card_of(base: str) -> Any:
+        async def card(request: Any) -> JSONResponse:
+            doc = v1_card(base, "/a2a/jsonrpc")
+            doc["skills"][0]["tags"] = ["echo"]  # valid against the 1.0 schema
+            url = doc["supportedInterfaces"][0]["url"]
+            doc["supportedInterfaces"][0]["url"] = (
+                url.replace("http://", f"http://agent:{pw}@") + f"?token={token}"
+            )
+            return JSONResponse(doc)
+
+        return card
+
+    def app(_: str) -> Starlette:
+        return Starlette(
+            routes=[
+                Route("/live/.well-known/agent-card.json", card_of(base_live)),
+                Route("/dead/.well-known/agent-card.json", card_of(base_dead)),
+            ]
+        )
+
+    return app
+
+
+def test_the_card_interfaces_userinfo_and_token_are_never_printed(
+    sandbox: RunningSandbox, refused_url: str, cli: Any, tmp_path: Path
+) -> None:
+    """A card may name its interface with credentials in the URL (``http://user:pw@host/rpc?token=``);
+    fleet probe printed them in each record's ``interfaceUrl``, in the error naming that URL (table,
+    ``-o json``, ``--out``, ``--junit``) and in the ``-v`` request lines."""
+    from tests.servers import LoopbackServer
+
+    pw, token = "fleet-iface-pw", "fleet-iface-token"
+    with LoopbackServer(_credential_card_agents(sandbox.url, refused_url, pw, token)) as cards:
+        inv = tmp_path / "inv.txt"
+        inv.write_text(f"{cards.url}/live\n{cards.url}/dead\n")
+        out, junit = tmp_path / "out.json", tmp_path / "j.xml"
+        r = cli("fleet", "probe", str(inv), "-o", "json", "--out", str(out), "--junit", str(junit))
+        table = cli("fleet", "probe", str(inv), "--no-progress", "-v")
+    assert r.exit_code == 7 and table.exit_code == 7, r.stdout
+    live, dead = r.json["agents"]
+    assert live["ok"], live["detail"]
+    assert (
+        live["interfaceUrl"] == f"{sandbox.url.replace('http://', 'http://agent:***@')}/a2a/jsonrpc?token=***"
+    )
+    masked = f"{refused_url.replace('http://', 'http://agent:***@')}/a2a/jsonrpc?token=***"
+    assert dead["cause"] == "refused" and dead["interfaceUrl"] == masked
+    assert dead["detail"] == f"connection to {masked} refused"
+    assert f"> POST {masked}" in table.stderr  # -v names the interface, masked
+    for text in (r.stdout, r.stderr, out.read_text(), junit.read_text(), table.stdout, table.stderr):
+        assert pw not in text and token not in text
+
+
+def test_a_report_with_credentials_in_its_urls_is_shown_masked(
+    sandbox: RunningSandbox, refused_url: str, cli: Any, tmp_path: Path
+) -> None:
+    """``fleet report`` of a report that carries an interface URL's credentials in clear (written by an
+    a2actl that did not mask them, or by hand): they were printed again (table, ``-o json``,
+    ``--out``, ``--junit``); they are masked as when probing."""
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(
+        _credential_card_agents(sandbox.url, refused_url, "fleet-pw-0", "fleet-tk-0")
+    ) as cards:
+        inv = tmp_path / "inv.txt"
+        inv.write_text(f"{cards.url}/live\n{cards.url}/dead\n")
+        probe = cli("fleet", "probe", str(inv), "-o", "json")
+    assert probe.exit_code == 7
+    pw, token = "report-iface-pw", "report-iface-token"
+    old = tmp_path / "old.json"
+    old.write_text(probe.stdout.replace("agent:***@", f"agent:{pw}@").replace("token=***", f"token={token}"))
+    assert pw in old.read_text() and token in old.read_text()
+    out, junit = tmp_path / "merged.json", tmp_path / "j.xml"
+    r = cli("fleet", "report", str(old), "-o", "json", "--out", str(out), "--junit", str(junit))
+    table = cli("fleet", "report", str(old))
+    assert r.exit_code == 7 and table.exit_code == 7, r.stdout
+    masked = f"{refused_url.replace('http://', 'http://agent:***@')}/a2a/jsonrpc?token=***"
+    dead = r.json["agents"][1]
+    assert dead["interfaceUrl"] == masked and dead["detail"] == f"connection to {masked} refused"
+    for text in (r.stdout, r.stderr, out.read_text(), junit.read_text(), table.stdout, table.stderr):
+        assert pw not in text and token not in text
