@@ -23,7 +23,7 @@ from a2actl.protocol.jsonrpc import (
     split_response,
     verdict_of,
 )
-from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, VERSION_HEADER, Family
+from a2actl.protocol.versions import BINDING_HTTP_JSON, BINDING_JSONRPC, VERSION_HEADER, Family, join_url
 
 if TYPE_CHECKING:
     from a2actl.agent.discovery import CardFetch
@@ -179,11 +179,10 @@ async def _probe(
             verdict, detail, code = _classify_rpc(res, rid, method)
             call = method
         else:
-            base = ep.url.rstrip("/")
             path = (f"/{ep.tenant}" if ep.tenant and mf == "1.0" else "") + (
                 f"/tasks/{task_id}" if mf == "1.0" else f"/v1/tasks/{task_id}"
             )
-            res = await transport.request("GET", base + path, headers=headers)
+            res = await transport.request("GET", join_url(ep.url, path), headers=headers)
             verdict, detail, code = _classify_rest(res)
             call = "GET " + path.replace(task_id, "{id}")
         return Probe(call, headers, verdict, detail, res.status, code)

@@ -92,6 +92,7 @@ from a2actl.protocol.versions import (
     Family,
     StateKind,
     WireVersion,
+    join_url,
     rest_path,
     state_kind,
 )
@@ -411,7 +412,9 @@ class A2AUser(FastHttpUser):
         family's ``(verb, path)`` (1.0: ``/{tenant}`` path prefix), the task id in the path."""
         if ep.rest:
             verb, path = ep.wire.rest[operation]
-            url = ep.url + (f"/{ep.tenant}" if ep.tenant else "") + rest_path(path, params.get("id", ""))
+            url = join_url(
+                ep.url, (f"/{ep.tenant}" if ep.tenant else "") + rest_path(path, params.get("id", ""))
+            )
             rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
             body = dumps_body(rest, url) if verb != "GET" else None  # GetTask here has no query params
             return _Request(verb, url, body, None)

@@ -149,6 +149,19 @@ def rest_path(template: str, task_id: object) -> str:
     return template.format(id=segment)
 
 
+def join_url(base: str, path: str) -> str:
+    """``base`` (an interface or debug-API URL) with ``path`` (``/tasks/abc``, from ``rest_path``)
+    appended to its path, before its query: ``http://h/a2a/rest?token=t`` + ``/tasks/1`` is
+    ``http://h/a2a/rest/tasks/1?token=t`` (RFC 3986 §3: the query follows the path). A trailing ``/``
+    of the base path is dropped first; a fragment (never sent) is dropped. A base without ``?`` or
+    ``#`` is joined by concatenation (the hot path of ``load run``: no parsing)."""
+    if "?" not in base and "#" not in base:
+        return base.rstrip("/") + path
+    head, _, _fragment = base.partition("#")
+    before, sep, query = head.partition("?")
+    return before.rstrip("/") + path + sep + query
+
+
 def family_of(version: str | None) -> Family | None:
     """Map a declared ``protocolVersion`` string to its wire family.
 

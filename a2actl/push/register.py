@@ -27,6 +27,7 @@ from a2actl.protocol.versions import (
     BINDING_JSONRPC,
     Family,
     StateKind,
+    join_url,
     rest_path,
     state_kind,
 )
@@ -96,7 +97,7 @@ async def _register_rest(client: A2AClient, task_id: str, config: PushConfig) ->
             "parent": f"tasks/{task_id}",
             "config": {"name": f"tasks/{task_id}/pushNotificationConfigs/", "pushNotificationConfig": inner},
         }
-    url = client.url + path
+    url = join_url(client.url, path)
     method = f"POST {path}"
     res = await client.transport.request("POST", url, json_body=body, headers=client.headers())
     try:

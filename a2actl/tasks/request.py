@@ -13,7 +13,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
 from a2actl.protocol.events import PartSpec
-from a2actl.protocol.versions import canonical_state
+from a2actl.protocol.versions import canonical_state, join_url
 from a2actl.tasks.results import SendDryRun
 
 if TYPE_CHECKING:
@@ -246,7 +246,7 @@ def dry_run(
         headers["Authorization"] = f"Bearer {settings.token if show_secrets else '$A2ACTL_TOKEN'}"
     if client.binding == BINDING_HTTP_JSON:
         verb, path = client.wire.rest[operation]
-        url = client.url + path
+        url = join_url(client.url, path)
         body: Any = params
         method = f"{verb} {path}"
     else:

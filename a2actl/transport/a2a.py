@@ -30,7 +30,14 @@ from a2actl.protocol.jsonrpc import (
     split_response,
 )
 from a2actl.protocol.negotiation import Selection
-from a2actl.protocol.versions import BINDING_HTTP_JSON, VERSION_HEADER, WIRE_VERSIONS, Family, rest_path
+from a2actl.protocol.versions import (
+    BINDING_HTTP_JSON,
+    VERSION_HEADER,
+    WIRE_VERSIONS,
+    Family,
+    join_url,
+    rest_path,
+)
 from a2actl.transport.base import Transport
 from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent, close_inner
 from a2actl.transport.timing import HttpResult
@@ -280,14 +287,14 @@ class A2AClient:
         task_id = params.get("id", "")
         tenant = self.selection.interface.tenant
         prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
-        url = self.url + prefix + rest_path(path, task_id)
+        url = join_url(self.url, prefix + rest_path(path, task_id))
         rest = {k: v for k, v in params.items() if k not in ("id", "tenant")}
         body = None
         if verb == "GET":
             if rest:  # query parameters are camelCase, repeated ones comma-joined (spec v1.0 §11)
                 from urllib.parse import urlencode
 
-                url += "?" + urlencode(
+                url += ("&" if "?" in url else "?") + urlencode(
                     {k: ",".join(map(str, v)) if isinstance(v, list) else v for k, v in rest.items()}
                 )
         else:
@@ -339,7 +346,7 @@ class A2AClient:
             verb, path = self.wire.rest[operation]
             tenant = self.selection.interface.tenant
             prefix = f"/{tenant}" if tenant and self.family is Family.V1_0 else ""
-            url = self.url + prefix + rest_path(path, params.get("id", ""))
+            url = join_url(self.url, prefix + rest_path(path, params.get("id", "")))
             rest_params = {k: v for k, v in params.items() if k not in ("id", "tenant")}
             # A GET carries no body (0.3's subscribe is GET …:subscribe; a body on it is not HTTP's).
             body: Any = None if verb == "GET" else rest_params
