@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from a2actl.dlq.store.entry import new_entry
 from a2actl.dlq.store.file import FileBackend
@@ -362,6 +363,37 @@ def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> Non
             tombstones.setdefault(rec["$tombstone"], []).append(rec["at"])
     assert {i: len(tombstones.get(i, [])) for i in ids} == {i: 1 for i in ids}
     assert all(tombstones[i][0] >= got[mid_of[i]]["firstAt"] for i in ids)
+
+
+@pytest.mark.parametrize("alias", ["file", "directory"])
+def test_a_symlink_to_the_file_shares_its_replay_journal(
+    cli: Any, sandbox: Any, tmp_path: Path, alias: str
+) -> None:
+    """A replay killed after the agent's acks but before the removals, rerun through a symlink to the
+    DLQ file (or to its directory): the default journal was keyed by the path as written, so the
+    rerun read another journal and delivered every entry again. One file, one journal."""
+    real = tmp_path / "data" / "dlq.jsonl"
+    real.parent.mkdir()
+    real.touch()
+    if alias == "file":
+        via = tmp_path / "alias.jsonl"
+        via.symlink_to(real)
+    else:
+        (tmp_path / "link").symlink_to(real.parent)
+        via = tmp_path / "link" / "dlq.jsonl"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    assert cli("dlq", "replay", str(real), "--yes", "-o", "json", env=env).exit_code == 0  # opens its journal
+    (journal,) = (tmp_path / "state" / "a2actl" / "journals").iterdir()
+    es = entries_for(sandbox.url, 3)
+    ids = fill(FileBackend(real), es)
+    with open(journal, "a") as f:  # what a run through the file's name, killed after the acks, leaves
+        f.writelines(json.dumps({"id": i, "event": "delivered", "at": 0}) + "\n" for i in ids)
+    r = cli("dlq", "replay", str(via), "--yes", "-o", "json", env=env)
+    assert r.exit_code == 0, r.stderr[-500:]
+    assert (r.json["resumedRemovals"], r.json["replayed"]) == (3, 0)
+    assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
+    assert list((tmp_path / "state" / "a2actl" / "journals").iterdir()) == [journal]
+    assert cli("dlq", "list", str(real), "-o", "json").json["count"] == 0
 
 
 async def _count(backend: Any) -> int:

@@ -149,8 +149,11 @@ class FileBackend:
 
     @property
     def journal_key(self) -> str:
-        """The ``file://`` URL of the absolute path (the same file however SRC was written)."""
-        return self.url
+        """The ``file://`` URL of the absolute path with its symlinks resolved, as for the replay lock
+        (``replay_lock``): the same file however SRC was written. Keyed by the path as written, a
+        rerun through a symlink to the file (or to its directory) read a journal of its own and
+        delivered again what a stopped run through the file's name had delivered."""
+        return f"file://{self.path.resolve()}"
 
     @staticmethod
     def line(record: dict[str, Any]) -> bytes:
