@@ -634,3 +634,15 @@ def test_a_fifo_source_is_refused_not_waited_on(tmp_path: Path) -> None:
         )
         assert done.returncode == 2, (cmd, done.stderr)
         assert "is a FIFO, not a regular file" in json.loads(done.stdout)["error"]["message"]
+
+
+def test_a_symlink_loop_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    """``dlq replay`` of a symlink loop was exit 1 "unexpected RuntimeError: Symlink loop" (the
+    replay lock resolves the path), after a warning that the file does not exist."""
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    for args in (("replay", "--yes"), ("list",), ("stats",)):
+        r = cli("dlq", args[0], str(tmp_path / "a.jsonl"), *args[1:], "-o", "json", env=env)
+        assert r.exit_code == 2, r.stdout + r.stderr
+        assert "symlink" in r.json["error"]["message"] and "does not exist" not in r.stderr
