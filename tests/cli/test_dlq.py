@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from a2actl.dlq.store.entry import new_entry
 from a2actl.dlq.store.file import FileBackend
@@ -364,6 +365,37 @@ def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> Non
     assert all(tombstones[i][0] >= got[mid_of[i]]["firstAt"] for i in ids)
 
 
+@pytest.mark.parametrize("alias", ["file", "directory"])
+def test_a_symlink_to_the_file_shares_its_replay_journal(
+    cli: Any, sandbox: Any, tmp_path: Path, alias: str
+) -> None:
+    """A replay killed after the agent's acks but before the removals, rerun through a symlink to the
+    DLQ file (or to its directory): the default journal was keyed by the path as written, so the
+    rerun read another journal and delivered every entry again. One file, one journal."""
+    real = tmp_path / "data" / "dlq.jsonl"
+    real.parent.mkdir()
+    real.touch()
+    if alias == "file":
+        via = tmp_path / "alias.jsonl"
+        via.symlink_to(real)
+    else:
+        (tmp_path / "link").symlink_to(real.parent)
+        via = tmp_path / "link" / "dlq.jsonl"
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    assert cli("dlq", "replay", str(real), "--yes", "-o", "json", env=env).exit_code == 0  # opens its journal
+    (journal,) = (tmp_path / "state" / "a2actl" / "journals").iterdir()
+    es = entries_for(sandbox.url, 3)
+    ids = fill(FileBackend(real), es)
+    with open(journal, "a") as f:  # what a run through the file's name, killed after the acks, leaves
+        f.writelines(json.dumps({"id": i, "event": "delivered", "at": 0}) + "\n" for i in ids)
+    r = cli("dlq", "replay", str(via), "--yes", "-o", "json", env=env)
+    assert r.exit_code == 0, r.stderr[-500:]
+    assert (r.json["resumedRemovals"], r.json["replayed"]) == (3, 0)
+    assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
+    assert list((tmp_path / "state" / "a2actl" / "journals").iterdir()) == [journal]
+    assert cli("dlq", "list", str(real), "-o", "json").json["count"] == 0
+
+
 async def _count(backend: Any) -> int:
     return sum([1 async for _ in backend.iter_entries()])
 
@@ -602,3 +634,15 @@ def test_a_fifo_source_is_refused_not_waited_on(tmp_path: Path) -> None:
         )
         assert done.returncode == 2, (cmd, done.stderr)
         assert "is a FIFO, not a regular file" in json.loads(done.stdout)["error"]["message"]
+
+
+def test_a_symlink_loop_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
+    """``dlq replay`` of a symlink loop was exit 1 "unexpected RuntimeError: Symlink loop" (the
+    replay lock resolves the path), after a warning that the file does not exist."""
+    (tmp_path / "a.jsonl").symlink_to(tmp_path / "b.jsonl")
+    (tmp_path / "b.jsonl").symlink_to(tmp_path / "a.jsonl")
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    for args in (("replay", "--yes"), ("list",), ("stats",)):
+        r = cli("dlq", args[0], str(tmp_path / "a.jsonl"), *args[1:], "-o", "json", env=env)
+        assert r.exit_code == 2, r.stdout + r.stderr
+        assert "symlink" in r.json["error"]["message"] and "does not exist" not in r.stderr

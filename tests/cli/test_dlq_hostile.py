@@ -4,10 +4,14 @@ agents, real file and Redis (redis-server) sources."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import functools
 import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -218,19 +222,48 @@ def test_entries_orjson_cannot_write_are_delivered(cli: Any, tmp_path: Path) -> 
     assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
 
 
-def _offset_dlq_agent(base: str) -> Starlette:
+def _offset_dlq_agent(base: str, page_cap: int | None = None, held: int = 0) -> Starlette:
     """A debug API DLQ in memory whose cursor is an offset (as a2actl's own debug API pages), plus
-    a JSON-RPC endpoint that acknowledges every message (``ACKED``). ``POST /fill?n=N`` fills it."""
+    a JSON-RPC endpoint that acknowledges every message (``ACKED``). ``POST /fill?n=N`` fills it.
+
+    ``page_cap``: a page holds at most this many entries, whatever ``pageSize`` asks (a server may
+    send fewer). ``held``: the agent holds its answer to the first ``held`` entries until the queue
+    is read from the start a second time (a slow ack, landing while the replay reads again), then
+    answers 0.1 s later (so the replay commits it at once: past its 50 ms batch interval); and a
+    page is answered only once every entry served on an earlier page and not held (or released) is
+    deleted (at most 2 s): the replay's removals land between two pages every time, not by chance."""
     entries: list[dict[str, Any]] = []
+    held_mids: set[str] = set()
+    served: set[str] = set()
+    reads = [0]  # reads from the start (a GET without a cursor)
+    release = asyncio.Event()
+    ack = _ack_agent(base).routes[0].endpoint
+
+    def mid(e: dict[str, Any]) -> str:
+        return str(e["request"]["params"]["message"]["messageId"])
 
     async def fill_(request: Request) -> Response:
         entries[:] = entries_for(base, int(request.query_params["n"]))
+        held_mids.update(mid(e) for e in entries[:held])
         return Response("{}")
 
     async def page(request: Request) -> Response:
         size, offset = int(request.query_params["pageSize"]), int(request.query_params.get("cursor", "0"))
+        size = min(size, page_cap or size)
+        deadline = time.monotonic() + 2
+        while held and time.monotonic() < deadline:
+            unsettled = [
+                e for e in entries if e["id"] in served and (mid(e) not in held_mids or release.is_set())
+            ]
+            if not unsettled:
+                break
+            await asyncio.sleep(0.005)
+        reads[0] += "cursor" not in request.query_params
         more = offset + size < len(entries)
         doc = {"entries": entries[offset : offset + size], "nextCursor": str(offset + size) if more else None}
+        served.update(e["id"] for e in doc["entries"])
+        if reads[0] >= 2:
+            release.set()
         return Response(json.dumps(doc), media_type="application/json")
 
     async def delete(request: Request) -> Response:
@@ -238,12 +271,20 @@ def _offset_dlq_agent(base: str) -> Starlette:
         entries[:] = [e for e in entries if e["id"] != eid]
         return Response(json.dumps({"id": eid, "removed": len(entries) < before}))
 
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        if doc["params"]["message"]["messageId"] in held_mids:
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(release.wait(), 5)
+            await asyncio.sleep(0.1)
+        return await ack(request)  # the body is read once: Starlette keeps it
+
     return Starlette(
         routes=[
             Route("/fill", fill_, methods=["POST"]),
             Route("/dlq", page, methods=["GET"]),
             Route("/dlq/{id}", delete, methods=["DELETE"]),
-            Route("/a2a/jsonrpc", _ack_agent(base).routes[0].endpoint, methods=["POST"]),
+            Route("/a2a/jsonrpc", rpc, methods=["POST"]),
         ]
     )
 
@@ -262,6 +303,24 @@ def test_a_replay_over_the_debug_api_drains_it_though_its_cursor_is_an_offset(
         assert cli("dlq", "stats", srv.url + "/dlq", "-o", "json").json["depth"] == 0
     mids = [x["messageId"] for x in r.json["results"]]
     assert all(len(ACKED[m]) == 1 for m in mids) and len(set(mids)) == 1200
+
+
+def test_a_replay_reads_again_when_its_acks_land_during_a_read_that_found_nothing_new(
+    cli: Any, tmp_path: Path
+) -> None:
+    """Pages of one entry, and an agent slow to acknowledge the first: the first read takes S and A,
+    A's removal shifts M past the cursor; the second read finds nothing new, but S's ack lands
+    between its pages and shifts M past the cursor again. The replay stopped there (a read with
+    nothing new), exit 0 with M never read and still in the queue. After exit 0 nothing is left to
+    deliver, and every entry was delivered once."""
+    with LoopbackServer(functools.partial(_offset_dlq_agent, page_cap=1, held=1)) as srv:
+        httpx.post(srv.url + "/fill?n=3")
+        r = cli("dlq", "replay", srv.url + "/dlq", "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+        assert r.exit_code == 0, r.stderr[-500:]
+        assert cli("dlq", "list", srv.url + "/dlq", "-o", "json").json["count"] == 0
+    mids = [x["messageId"] for x in r.json["results"]]
+    assert (r.json["selected"], r.json["acknowledged"], len(set(mids))) == (3, 3, 3)
+    assert {m: len(ACKED[m]) for m in mids} == {m: 1 for m in mids}
 
 
 def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:

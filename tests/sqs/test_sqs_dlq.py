@@ -4,6 +4,7 @@ a2a-sdk sandbox agent, which counts deliveries per messageId (``/debug/a2a/recei
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import random
@@ -390,5 +391,49 @@ def test_a_delete_refused_twice_stops_and_the_rerun_removes_without_redelivery(
     queues.wait_visible(3)
     r = cli(*args)
     assert r.exit_code == 0 and r.json["resumedRemovals"] == 3, r.stdout + r.stderr
+    assert queues.depth() == {"messages": 0, "notVisible": 0}
+    assert deliveries(sandbox, mids_of(es)) == {m: 1 for m in mids_of(es)}
+
+
+def test_a_refused_delete_does_not_hand_the_message_out_again(
+    cli: Any, queues: Queues, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The hold of the first messages ran out while they were being delivered (visible again, their
+    receipt handles refused). The retry of the refused delete forgot they had been handed out, and
+    the replay's own ReceiveMessage, still reading the queue, got them back before the retry's did
+    (slowed here): each such message delivered twice in one run (33 of 30 selected, exit 0); or
+    the retry dropped the fresh handle that receive had just got, found nothing, exit 6."""
+    from a2actl.dlq.store.sqs import SqsBackend
+
+    es = filled(queues, sandbox.url, 30)
+    original, original_find = SqsBackend.remove_many, SqsBackend._find
+    calls: list[list[str]] = []
+    finds: list[set[str]] = []
+
+    async def expire_first(self: SqsBackend, ids: list[str]) -> int:
+        if not calls:  # the hold of what was received so far ran out: visible again, handles stale
+            lapsed = list(self.held.values())
+            await self._visibility(list(self.held), 0)
+            for h in lapsed:  # (a receive since then holds its message under a fresh handle)
+                h.receipt = "expired-" + uuid.uuid4().hex
+        calls.append(ids)
+        return await original(self, ids)
+
+    async def slow_find(self: SqsBackend, wanted: set[str]) -> None:
+        if not finds:
+            await asyncio.sleep(0.5)  # the retry's ReceiveMessage comes second
+        finds.append(wanted)
+        await original_find(self, wanted)
+
+    monkeypatch.setattr(SqsBackend, "remove_many", expire_first)
+    monkeypatch.setattr(SqsBackend, "_find", slow_find)
+    r = cli(
+        "dlq", "replay", queues.src(), "--endpoint-url", queues.endpoint, "--yes", "--rate", "20/s",
+        "--journal", str(tmp_path / "j.jsonl"), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout[-600:] + r.stderr
+    assert (r.json["selected"], r.json["acknowledged"]) == (30, 30)
+    assert len({x["messageId"] for x in r.json["results"]}) == 30
+    queues.wait_visible(0)
     assert queues.depth() == {"messages": 0, "notVisible": 0}
     assert deliveries(sandbox, mids_of(es)) == {m: 1 for m in mids_of(es)}

@@ -88,9 +88,10 @@ class FileBackend:
     async def missing(self) -> str | None:
         """Why the source reads as empty because it does not exist (a warning), else ``None``.
         Raises ``UsageError`` (exit 2) when the directory does not exist either (a typo, not an empty
-        queue) or the path is a directory or another file that is not a regular one."""
+        queue), the path is a directory or another file that is not a regular one, or a symlink loop."""
         if self.path.is_dir():
             raise UsageError(f"DLQ file {self.path} is a directory", hint="SRC names a .jsonl file")
+        self._real()  # a symlink loop: not "does not exist"
         if self.path.exists():
             self._regular(f"DLQ file {self.path}")
             return None
@@ -144,13 +145,24 @@ class FileBackend:
         and ran beside one through the file's own name, each delivering every entry."""
         from a2actl.dlq.store.lock import FileLock
 
-        real = self.path.resolve()
+        real = self._real()
         return FileLock(real.with_name(real.name + ".replay-lock"), src)
+
+    def _real(self) -> Path:
+        """The path with its symlinks resolved (a missing file need not exist). Raises
+        ``UsageError`` (exit 2) for a symlink loop: it was exit 1 "unexpected RuntimeError"."""
+        try:
+            return self.path.resolve()
+        except (RuntimeError, OSError) as exc:  # RuntimeError: a loop, before Python 3.13
+            raise UsageError(f"cannot read DLQ file {self.path}: a symlink loop", hint="check SRC") from exc
 
     @property
     def journal_key(self) -> str:
-        """The ``file://`` URL of the absolute path (the same file however SRC was written)."""
-        return self.url
+        """The ``file://`` URL of the absolute path with its symlinks resolved, as for the replay lock
+        (``replay_lock``): the same file however SRC was written. Keyed by the path as written, a
+        rerun through a symlink to the file (or to its directory) read a journal of its own and
+        delivered again what a stopped run through the file's name had delivered."""
+        return f"file://{self._real()}"
 
     @staticmethod
     def line(record: dict[str, Any]) -> bytes:

@@ -8,6 +8,7 @@ never imports.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlencode
@@ -37,8 +38,12 @@ class HttpBackend:
         (``close`` closes it)."""
         self.url = url.rstrip("/")
         self.transport = transport
-        #: Entries this store removed (``iter_replay`` reads the pages again after removals).
-        self.removed = 0
+        #: ``DELETE``s this store has sent (``iter_replay`` reads the pages again after removals).
+        self.deletes_sent = 0
+        #: Pages the last complete read took (``_read``).
+        self.last_read_pages = 0
+        self._deleting: set[int] = set()  # the in-flight DELETEs, by number (1 = the first sent)
+        self._deleted: asyncio.Future[None] | None = None  # resolved when a DELETE ends
 
     async def missing(self) -> str | None:
         """Always ``None``: the debug API answers for its own queue (an unknown path is a 404)."""
@@ -99,7 +104,7 @@ class HttpBackend:
     ) -> AsyncIterator[Entry]:
         """One read of every page (``iter_entries``), skipping the entries whose id's ``hash`` is in
         ``taken`` (and adding those it yields) and the invalid records already in ``reported``."""
-        cursor, n = None, 0
+        cursor, n, pages = None, 0, 0
         trail = CursorTrail(self.url)
         this_read: set[Any] = set()  # what this read met: ids' hashes, invalid records' keys
         while True:
@@ -107,6 +112,7 @@ class HttpBackend:
             res = await self.transport.request(
                 "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
             )
+            pages += 1
             doc = self._check(res)
             if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
                 raise ProtocolViolation(f"{self.url} did not answer a DLQ page")
@@ -134,6 +140,7 @@ class HttpBackend:
                         on_invalid(Invalid(ref, f"entry {n}", why))
             cursor = trail.next(doc)
             if not cursor:
+                self.last_read_pages = pages
                 return
             if not new_here:
                 raise ProtocolViolation(
@@ -145,17 +152,36 @@ class HttpBackend:
     async def iter_replay(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
         """What a replay takes: every entry, each once. A replay removes what the agent acknowledged
         while it reads; a server whose cursor is an offset (a2actl's own debug API) then skips as
-        many entries on later pages, so the pages are read again from the start while the last
-        read saw removals and found entries it had not yet taken. (One read left ~40% of 1,200
-        entries in the queue, with exit 0.)"""
+        many entries on later pages (one read left ~40% of 1,200 entries in the queue, with exit 0).
+        So the pages are read again from the start, skipping what was taken, while the last read
+        may have missed some: it took more than one page, and this store sent a ``DELETE`` during
+        it, found anything new or not (the acks of entries taken earlier land while a read finds
+        nothing new, and moved an entry past its cursor: it was left in the queue, with exit 0). A
+        read of one page, or one no ``DELETE`` overlapped, saw every entry there was.
+
+        Before a read, the ``DELETE``s already sent are waited for (each is counted against one
+        read only), so every read after the first needs a ``DELETE`` sent during the read before
+        it, and a replay sends one per entry it acknowledged (each entry is taken once): a replay
+        taking N entries reads the pages at most N + 1 times. Removals by another consumer are not
+        counted: they cannot keep it reading (nor can a read see them: an entry they move past the
+        cursor is left for the next run)."""
         taken: set[int] = set()
         reported: set[Any] = set()
         while True:
-            removed, before = self.removed, len(taken)
+            sent = self.deletes_sent
+            await self._deletes_over(sent)  # none of these can be applied between this read's pages
             async for e in self._read(on_invalid, 500, taken, reported):
                 yield e
-            if len(taken) == before or self.removed == removed:
+            if self.last_read_pages < 2 or self.deletes_sent == sent:
                 return
+
+    async def _deletes_over(self, upto: int) -> None:
+        """Wait until each of the first ``upto`` ``DELETE``s this store sent has ended (answered or
+        failed)."""
+        while any(n <= upto for n in self._deleting):
+            if self._deleted is None:
+                self._deleted = asyncio.get_running_loop().create_future()
+            await asyncio.shield(self._deleted)
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """``GET /dlq/{id}``: the record, valid or not; ``None`` on 404. The answer is passed on as
@@ -166,10 +192,17 @@ class HttpBackend:
 
     async def remove(self, entry_id: str) -> bool:
         """``DELETE /dlq/{id}``: whether the agent says it removed a live entry (``{"removed": true}``)."""
-        doc = self._check(await self.transport.request("DELETE", self._one(entry_id)))
-        gone = bool(isinstance(doc, dict) and doc.get("removed"))
-        self.removed += gone
-        return gone
+        self.deletes_sent += 1
+        number = self.deletes_sent
+        self._deleting.add(number)
+        try:
+            doc = self._check(await self.transport.request("DELETE", self._one(entry_id)))
+        finally:
+            self._deleting.discard(number)
+            ended, self._deleted = self._deleted, None
+            if ended is not None and not ended.done():
+                ended.set_result(None)
+        return bool(isinstance(doc, dict) and doc.get("removed"))
 
     async def remove_many(self, entry_ids: list[str]) -> int:
         """One ``DELETE`` per id, in order (the API has no batch); returns how many were removed."""

@@ -634,9 +634,9 @@ class SqsBackend:
         ``removed``, and the message was delivered again by the next replay.)"""
         done, failed = await self._delete_held(entry_ids)
         if failed:
-            for mid in failed:  # stale handles: receive those messages again for fresh ones
-                self.held.pop(mid, None)
-                self.seen.discard(mid)
+            # stale handles (``_delete`` dropped them): receive those messages again for fresh ones,
+            # unless the replay's own receive, polling meanwhile, already has. They stay ``seen``:
+            # forgotten, that receive handed them out again (delivered twice in one run)
             again, refused = await self._delete_held(list(failed))
             done |= again
             # not received again (still invisible: held elsewhere, or our lapsed hold) is not gone
@@ -673,10 +673,11 @@ class SqsBackend:
     async def _delete(self, url: str, chunk: list[str]) -> tuple[set[str], dict[str, str]]:
         """One ``DeleteMessageBatch`` of held messages: ``(ids SQS deleted, {id: "CODE: message"}
         of those it refused})``."""
+        sent = [self.held[mid] for mid in chunk]
         out = await self._call(
             "delete_message_batch",
             QueueUrl=url,
-            Entries=[{"Id": str(n), "ReceiptHandle": self.held[mid].receipt} for n, mid in enumerate(chunk)],
+            Entries=[{"Id": str(n), "ReceiptHandle": h.receipt} for n, h in enumerate(sent)],
         )
         ok = {int(x["Id"]) for x in out.get("Successful") or []}
         for n, mid in enumerate(chunk):
@@ -685,10 +686,13 @@ class SqsBackend:
         failed = {}
         for x in out.get("Failed") or []:
             try:
-                mid = chunk[int(x["Id"])]
+                n = int(x["Id"])
+                mid = chunk[n]
             except (KeyError, ValueError, IndexError):
                 continue
             failed[mid] = f"{x.get('Code')}: {_one_line(str(x.get('Message') or ''))}"
+            if self.held.get(mid) is sent[n]:  # the refused handle; one received meanwhile is kept
+                del self.held[mid]
         return {chunk[n] for n in ok if n < len(chunk)}, failed
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:

@@ -165,9 +165,10 @@ class _OffsetDlq:
     """A debug API DLQ whose cursor is an offset (as a2actl's own): a removal while a read pages
     shifts every later entry one place back."""
 
-    def __init__(self, n: int) -> None:
+    def __init__(self, n: int, cap: int | None = None) -> None:
         self.entries = [entry(i) for i in range(n)]
         self.gets = 0
+        self.cap = cap  # at most this many entries a page, whatever pageSize asks
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         if request.method == "DELETE":
@@ -176,7 +177,7 @@ class _OffsetDlq:
             self.entries = [e for e in self.entries if e["id"] != eid]
             return httpx.Response(200, json={"id": eid, "removed": len(self.entries) < before})
         self.gets += 1
-        size = int(request.url.params["pageSize"])
+        size = min(int(request.url.params["pageSize"]), self.cap or 1 << 30)
         offset = int(request.url.params.get("cursor", "0"))
         more = offset + size < len(self.entries)
         return httpx.Response(
@@ -213,6 +214,71 @@ def test_a_replay_reads_once_when_nothing_was_removed() -> None:
     store = _store(dlq)
     assert len(_run(store, _all(store.iter_replay()))) == 1200
     assert dlq.gets == 3
+
+
+def test_a_read_of_one_page_is_not_repeated_though_removals_overlap_it() -> None:
+    """One page is every entry there was when it was answered: removals cannot have moved one past a
+    cursor, so the replay does not read it again."""
+    dlq = _OffsetDlq(3)
+    store = _store(dlq)
+
+    async def replay() -> list[str]:
+        got = []
+        async for e in store.iter_replay():
+            got.append(e["id"])
+            await store.remove(e["id"])
+        return got
+
+    assert _run(store, replay()) == ["e0", "e1", "e2"]
+    assert dlq.gets == 1 and dlq.entries == []
+
+
+def test_a_delete_answered_as_the_read_ends_makes_the_replay_read_again() -> None:
+    """The agent applied a DELETE between two pages (e1 moved past the cursor) and answered it with
+    the last page: counting removals as their answers came, that read saw none, and the replay
+    left e1 in the queue. A DELETE sent during a read counts, and is waited for before the next."""
+    dlq = _OffsetDlq(3, cap=1)
+    applied, answer = asyncio.Event(), asyncio.Event()
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        res = dlq(request)
+        if request.method == "DELETE":
+            applied.set()
+            await answer.wait()
+        elif json.loads(res.content)["nextCursor"] is None:
+            answer.set()  # the last page: the DELETE's answer comes with it
+        return res
+
+    store = _store(handler)
+
+    async def replay() -> list[str]:
+        got, removal = [], None
+        async for e in store.iter_replay():
+            got.append(e["id"])
+            if removal is None:
+                removal = asyncio.ensure_future(store.remove(e["id"]))
+                await applied.wait()
+        assert removal is not None and await removal
+        return got
+
+    assert _run(store, replay()) == ["e0", "e2", "e1"]
+    assert [e["id"] for e in dlq.entries] == ["e1", "e2"]
+
+
+def test_removals_by_another_consumer_do_not_keep_a_replay_reading() -> None:
+    """Only this store's DELETEs make a replay read the pages again, so another consumer removing
+    entries all the while cannot keep it reading (one read; the entries it moved past the cursor
+    are left for the next run)."""
+    dlq = _OffsetDlq(40, cap=5)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET" and dlq.entries:
+            dlq.entries.pop(0)  # another consumer takes the oldest between two pages
+        return dlq(request)
+
+    store = _store(handler)
+    got = _run(store, _all(store.iter_replay()))
+    assert dlq.gets < 10 and 0 < len(got) < 40
 
 
 def test_an_entry_listed_twice_is_taken_once_and_a_page_of_repeats_is_a_loop() -> None:
