@@ -112,10 +112,14 @@ class ReplayOptions:
 @dataclass
 class Outcome:
     """One delivery attempt: ``ok`` (the agent answered without an error), else ``error``
-    (``{"code", "message", "class"}``, the entry's ``lastError`` shape)."""
+    (``{"code", "message", "class"}``, the entry's ``lastError`` shape). ``sent`` is False for an
+    entry that failed here before anything went to the agent (no ``request.method``/``params``, a
+    body JSON cannot carry, no ``target.url``: a ``UsageError``): the agent's circuit breaker does
+    not count it, so a run of such entries does not pause deliveries to a healthy agent."""
 
     ok: bool
     error: dict[str, Any] | None = None
+    sent: bool = True
 
     @property
     def error_class(self) -> str:
@@ -343,7 +347,9 @@ class Replayer:
         method, params = request.get("method"), request.get("params")
         if not isinstance(method, str) or not isinstance(params, dict):
             return Outcome(
-                False, {"code": None, "message": "entry has no request.method/params", "class": PERMANENT}
+                False,
+                {"code": None, "message": "entry has no request.method/params", "class": PERMANENT},
+                sent=False,
             )
         try:
             client = await self._client(transport, entry)
@@ -506,7 +512,7 @@ class Replayer:
                     # an agent's text may hold a lone surrogate (the stdlib read "\ud800"): as U+FFFD,
                     # so the result can be printed (-o json raised UnicodeEncodeError) and stored
                     outcome.error = valid_text(outcome.error)
-                if breaker.record(outcome.ok):
+                if outcome.sent and breaker.record(outcome.ok):
                     self.emit(
                         {
                             "type": "circuit-open",
@@ -702,6 +708,7 @@ def _raised(exc: A2ACtlError) -> Outcome:
             "message": message,
             "class": classify_exception(exc),
         },
+        sent=not isinstance(exc, UsageError),  # a bad URL, a body JSON cannot carry: nothing was sent
     )
 
 

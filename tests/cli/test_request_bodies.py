@@ -127,3 +127,37 @@ def test_send_data_with_a_lone_surrogate_escape_sends_the_escape(
     assert r.exit_code == 1, (r.stdout, r.stderr)
     assert r.json["error"]["code"] == "a2a_error" and r.json["error"]["a2aCode"] == -32602
     assert '"data":{"s":"\\udc80"}' in r.stderr  # the request body as sent (-vv)
+
+
+def test_entries_that_fail_before_sending_do_not_trip_the_agents_breaker(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Entries that fail here, before anything is sent (a body JSON cannot carry), are not the
+    agent's failures: five of them in a row tripped ``--breaker 2``, and the healthy agent's
+    deliveries waited out each ``--breaker-cooldown`` (here past ``--max-time``: exit 5)."""
+    src = tmp_path / "dlq.jsonl"
+    entries = [
+        *(_entry(sandbox.url, f"m-nan-{i}", {"x": float("nan")}) for i in range(5)),
+        _entry(sandbox.url, "m-ok", {"x": 1}),
+    ]
+
+    async def fill() -> None:
+        backend = FileBackend(str(src))
+        for e in entries:
+            await backend.append(e)
+        await backend.close()
+
+    asyncio.run(fill())
+    r = cli(
+        "-o", "json", "dlq", "replay", str(src), "--yes", "--max-in-flight", "1",
+        "--breaker", "2", "--breaker-cooldown", "20s", "--max-time", "15s",
+        "--journal", str(tmp_path / "journal.jsonl"),
+    )  # fmt: skip
+    assert r.exit_code == 7, (r.stdout, r.stderr)
+    doc = r.json
+    assert doc["breakerTrips"] == 0
+    assert {x["messageId"]: x["status"] for x in doc["results"]} == {
+        **{f"m-nan-{i}": "dead-permanent" for i in range(5)},
+        "m-ok": "acknowledged",
+    }
+    assert doc["duration"] < 10
