@@ -18,7 +18,7 @@ from a2actl.dlq.store.entry import LONE_SURROGATE, Entry, Invalid, OnInvalid, ch
 from a2actl.dlq.store.local import HTTP_READ_ONLY
 from a2actl.protocol.jsondoc import holds_lone_surrogate, may_hold_surrogate
 from a2actl.protocol.paging import CursorTrail
-from a2actl.protocol.versions import rest_path
+from a2actl.protocol.versions import join_url, rest_path
 
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
@@ -82,7 +82,7 @@ class HttpBackend:
     def _one(self, entry_id: str) -> str:
         """``/dlq/{id}`` with the id as one percent-encoded path segment (``rest_path``): an id
         ``.`` or ``..`` named the page (``GET /dlq``) or the debug API's root, read as the entry."""
-        return self.url + rest_path("/{id}", entry_id)
+        return join_url(self.url, rest_path("/{id}", entry_id))  # before a query the URL has
 
     async def append(self, entry: Entry) -> str:
         """Always raises ``UsageError`` (exit 2): producers enqueue on the agent's side."""
@@ -105,12 +105,13 @@ class HttpBackend:
         """One read of every page (``iter_entries``), skipping the entries whose id's ``hash`` is in
         ``taken`` (and adding those it yields) and the invalid records already in ``reported``."""
         cursor, n, pages = None, 0, 0
+        sep = "&" if "?" in self.url else "?"  # a URL with a query of its own (a gateway's key)
         trail = CursorTrail(self.url)
         this_read: set[Any] = set()  # what this read met: ids' hashes, invalid records' keys
         while True:
             q = {"pageSize": page, **({"cursor": cursor} if cursor else {})}
             res = await self.transport.request(
-                "GET", f"{self.url}?{urlencode(q)}", headers={"Accept": "application/json"}
+                "GET", f"{self.url}{sep}{urlencode(q)}", headers={"Accept": "application/json"}
             )
             pages += 1
             doc = self._check(res)

@@ -315,3 +315,30 @@ def test_an_entry_listed_twice_is_taken_once_and_a_page_of_repeats_is_a_loop() -
 def test_a_delete_answered_with_json_that_is_not_an_object_removed_nothing() -> None:
     store = _store(lambda r: httpx.Response(200, json=["removed"]))
     assert _run(store, store.remove("e0")) is False
+
+
+def test_a_url_with_a_query_keeps_it_on_pages_and_per_entry_calls() -> None:
+    """A DLQ URL with a query of its own (``?key=v``, a gateway's): pages add theirs with ``&`` and
+    ``/dlq/{id}`` goes before it. They were ``…/dlq?key=v?pageSize=500`` and ``…/dlq?key=v/e0``."""
+    seen: list[tuple[str, str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append((request.method, request.url.path, request.url.query.decode()))
+        if request.method == "GET" and request.url.path.endswith("/dlq"):
+            return httpx.Response(200, json={"entries": [entry(0)], "nextCursor": None})
+        return httpx.Response(200, json={"removed": True})
+
+    store = HttpBackend(
+        URL + "?key=v", HttpTransport(Settings(), None, http_transport=httpx.MockTransport(handler))
+    )
+
+    async def go() -> list[dict[str, Any]]:
+        got = await _all(store.iter_entries(InvalidEntries(), page=2))
+        await store.remove("e0")
+        return got
+
+    assert [e["id"] for e in _run(store, go())] == ["e0"]
+    assert seen == [
+        ("GET", "/debug/a2a/dlq", "key=v&pageSize=2"),
+        ("DELETE", "/debug/a2a/dlq/e0", "key=v"),
+    ]
