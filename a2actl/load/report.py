@@ -144,6 +144,8 @@ class LoadReport:
     client: dict[str, Any] | None = None
     runs: int = 1
     sources: list[str] = field(default_factory=list)
+    #: a merge's notes on runs that differ (targets, A2A version or binding, open and closed models)
+    merge_notes: list[str] = field(default_factory=list)
 
     @classmethod
     def build(
@@ -243,7 +245,7 @@ class LoadReport:
         """What the figures mean for this model: the closed model hides stalls in its arrivals;
         the open model's drops and lag say the cap or the generator limited it. A merged report
         speaks for the models of its runs (the closed note when every run was closed)."""
-        out = []
+        out = list(self.merge_notes)
         kinds = _model_kinds(self.model)
         rec = self.recorder
         if kinds == {"closed"}:
@@ -517,6 +519,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     if len(scenarios) > 1:
         raise ValueError(f"the reports ran different scenarios ({', '.join(sorted(map(str, scenarios)))})")
     first = docs[0][1]
+    merge_notes = _mixed_runs(docs)
     report = LoadReport(
         target=str(first.get("target")),
         scenario=str(first.get("scenario")),
@@ -539,9 +542,43 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],
         run_ids=list(holder),
+        merge_notes=merge_notes,
     )
     report.judge(extra or tuple(texts.values()))
     return report
+
+
+def _mixed_runs(docs: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """Notes for a merge of runs that are not shares of one load (``load report`` merges them, as
+    asked, and says so): different targets (the figures are their sum, the report names the first),
+    different negotiated A2A versions or bindings (the percentiles mix them), or open and closed
+    models together (the closed runs' latencies hide the stalls the open runs' show)."""
+
+    def listed(values: set[str]) -> str:
+        shown = sorted(values)
+        return ", ".join(shown[:3]) + (f" and {len(shown) - 3} more" if len(shown) > 3 else "")
+
+    targets = {str(d.get("target")) for _, d in docs}
+    spoken = set()
+    for _, d in docs:
+        neg = d.get("negotiated")
+        if isinstance(neg, dict):
+            spoken.add(f"{neg.get('protocolVersion')} {neg.get('protocolBinding')}")
+    kinds = set().union(*(_model_kinds(d.get("model")) for _, d in docs))
+    out = []
+    if len(targets) > 1:
+        out.append(
+            f"the merged runs loaded {len(targets)} targets ({listed(targets)}): the figures are "
+            f"their sum, not one agent's; 'target' names the first"
+        )
+    if len(spoken) > 1:
+        out.append(f"the merged runs spoke {listed(spoken)}: their latencies are mixed in one histogram")
+    if {"open", "closed"} <= kinds:
+        out.append(
+            "the merged runs mix the open and the closed model: the closed runs' latencies hide "
+            "stalls (coordinated omission) that the open runs' show"
+        )
+    return out
 
 
 __all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "rates_of"]

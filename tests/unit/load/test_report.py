@@ -556,7 +556,8 @@ def test_merged_notes_speak_for_the_runs_models() -> None:
         late.add(RequestRecord(i, i / 5, lag=0.1, latency=0.3))
     opened = _doc(_report(late, OPEN))
     notes = merge_reports([("a", opened), ("b", closed)]).notes()
-    assert len(notes) == 1 and notes[0].startswith("schedule lag p99 ")
+    assert len(notes) == 2 and notes[0].startswith("the merged runs mix the open and the closed model")
+    assert notes[1].startswith("schedule lag p99 ")
     twice = merge_reports(
         [
             ("ab", merge_reports([("a", closed), ("b", _other_run(closed))]).to_json()),
@@ -635,3 +636,22 @@ def test_a_nested_or_odd_model_does_not_break_the_merge() -> None:
     odd = _with(model={"kind": "merged", "models": [{"kind": "merged", "models": 5}]})
     merged = merge_reports([("a.json", odd), ("b.json", _good())])
     assert merged.to_json()["requests"]["sent"] == 100
+
+
+def test_a_merge_of_runs_that_are_not_shares_of_one_load_says_so() -> None:
+    """``load report`` merges runs against different targets, versions or bindings (as asked) and
+    says so in ``notes``: the figures are a sum over agents, the percentiles mix versions. Shares of
+    one load (same target, same negotiation) get no such note."""
+    a, b = _good(), _other_run(_good())
+    assert not [n for n in merge_reports([("a", a), ("b", b)]).notes() if n.startswith("the merged runs")]
+    b["target"] = "http://other.example:9999"
+    b["negotiated"] = {**NEGOTIATED, "protocolVersion": "0.3", "protocolBinding": "HTTP+JSON"}
+    notes = merge_reports([("a", a), ("b", b)]).to_json()["notes"]
+    assert notes[0] == (
+        f"the merged runs loaded 2 targets ({', '.join(sorted([a['target'], b['target']]))}): the figures "
+        "are their sum, not one agent's; 'target' names the first"
+    )
+    spoken = sorted([f"{NEGOTIATED['protocolVersion']} {NEGOTIATED['protocolBinding']}", "0.3 HTTP+JSON"])
+    assert (
+        notes[1] == f"the merged runs spoke {', '.join(spoken)}: their latencies are mixed in one histogram"
+    )
