@@ -6,6 +6,7 @@ transport, core) are imported lazily so ``--help`` and ``--version`` stay fast.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,8 @@ class Invocation:
     _out: Output | None = field(default=None, repr=False)
     #: The command being run, without the program name (``"card get"``): picks ``DEFAULT_MAX_TIME``.
     command: str = ""
+    #: ``time.monotonic()`` when the invocation was built (the command's start): ``time_left``.
+    started: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def max_time(self) -> float | None:
@@ -82,6 +85,12 @@ class Invocation:
         if self.settings.max_time is not None:
             return self.settings.max_time
         return DEFAULT_MAX_TIME.get(self.command)
+
+    def time_left(self) -> float | None:
+        """Seconds of ``max_time`` left since the command started (``started``; 0 when it has run
+        out), or ``None`` when the command has no deadline."""
+        limit = self.max_time
+        return None if limit is None else max(0.0, limit - (time.monotonic() - self.started))
 
     @property
     def out(self) -> Output:

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -53,18 +53,21 @@ def _check_outputs(out_file: str | None, junit: str | None, inputs: Iterable[str
         raise UsageError(f"--out and --junit name the same file {given[0][0]}")
 
 
-def _write(path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]) -> None:
+def _write(
+    run: Invocation, path: str, chunks: Iterable[str], option: str, redact: Callable[[str], str]
+) -> str | None:
     """Write ``chunks`` to ``path`` as they come, with the run's secrets masked (``redact``: the
-    output's redactor, which knows the per-agent header values and tokens). Raises ``UsageError``
-    (exit 2)."""
-    from a2actl.core.errors import UsageError
+    output's redactor, which knows the per-agent header values and tokens); a FIFO within what is
+    left of ``--max-time`` (``params.write_output``). Returns ``None``, or the one-line reason it
+    could not be written (``"--out PATH: cannot write: …"``)."""
+    from a2actl.cli.params import write_output
 
-    try:
+    def write() -> None:
         with open(path, "w", encoding="utf-8") as fh:
             for chunk in chunks:
                 fh.write(redact(chunk))
-    except OSError as exc:
-        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+    return write_output(run, path, option, write)
 
 
 def _emit(
@@ -79,25 +82,43 @@ def _emit(
     json`` document, or ``-o jsonl``: one ``agent`` record per agent unless already streamed, then the
     ``summary``), and exit with the report's code (0, 7, 5 or 130: docs/exit-codes.md). The agent
     records are encoded one at a time as they are written (``FleetReport.json_chunks``): the whole
-    document never sits in memory."""
+    document never sits in memory.
+
+    A file that cannot be written at the end (a full disk, ``/dev/full``, a FIFO nobody reads: the
+    check before the run passed) does not lose the report: it is still shown, with ``outError`` /
+    ``junitError`` (the reason) and ``exitCode`` 2, one line on stderr, exit 2 (as ``load run``)."""
     from a2actl.render import fleet as render_fleet
 
     summary = report.summary_json()
+    errors: dict[str, str] = {}
     if out_file:
-        _write(out_file, _with_newline(report.json_chunks(summary)), "--out", run.out.redact)
+        failed = _write(run, out_file, _with_newline(report.json_chunks(summary)), "--out", run.out.redact)
+        if failed is not None:
+            errors["outError"] = failed
     if junit:
-        _write(junit, [report.junit_xml()], "--junit", run.out.redact)
+        failed = _write(run, junit, [report.junit_xml()], "--junit", run.out.redact)
+        if failed is not None:
+            errors["junitError"] = failed
+    code = int(report.exit)
+    extra: dict[str, object] = {"junit": junit} if junit and "junitError" not in errors else {}
+    if errors:
+        code = 2
+        summary = {**summary, "exitCode": 2}
+        extra.update(errors)
     out = run.out
     if run.format == "jsonl":
         if not records_streamed:
             for r in report.results:
                 out.jsonl({"type": "agent", **r.to_json()})
-        out.jsonl({"type": "summary", **summary, **({"junit": junit} if junit else {})})
+        out.jsonl({"type": "summary", **summary, **extra})
     elif run.format == "json":
-        render_fleet.write_json(out, report.json_chunks(summary, {"junit": junit} if junit else None))
+        render_fleet.write_json(out, report.json_chunks(summary, extra or None))
     else:
-        run.show({**summary, **({"junit": junit} if junit else {})}, render_fleet.report)
-    raise typer.Exit(int(report.exit))
+        run.show({**summary, **extra}, render_fleet.report)
+    for error in errors.values():
+        out.stderr.write(f"a2actl: {error}; the report is on stdout only\n")
+        out.stderr.flush()
+    raise typer.Exit(code)
 
 
 def _with_newline(chunks: Iterable[str]) -> Iterator[str]:
@@ -331,6 +352,32 @@ def probe_cmd(
     _emit(run, report, out_file=out_file, junit=junit, records_streamed=streamed)
 
 
+async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
+    """``(path, parsed JSON)`` of each report file, in order. A file that is not a regular file (a
+    FIFO, ``<(cmd)``) is read in a thread (``core.offloop.read_path``), so ``--max-time`` and
+    Ctrl-C/SIGTERM end a wait for a writer that never comes (the read blocked past both). Raises
+    ``UsageError`` (exit 2) for a file that cannot be read or is not JSON."""
+    from a2actl.core.offloop import read_path
+
+    def reader(path: str) -> Callable[[], Any]:
+        def read() -> Any:
+            import json
+
+            from a2actl.core.errors import UsageError
+
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return json.load(fh)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            except (ValueError, RecursionError) as exc:
+                raise UsageError(f"{path}: not JSON: {exc}") from exc
+
+        return read
+
+    return [(path, await read_path(path, reader(path), "a2actl-fleet-report")) for path in files]
+
+
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
@@ -368,9 +415,6 @@ def report_cmd(
 
       a2actl fleet report shard*.json --fail-under 95% -o json
     """
-    import json
-
-    from a2actl.core.errors import UsageError
     from a2actl.fleet.report import FleetReport, merge_reports, parse_percent
 
     run = invocation(ctx)
@@ -379,15 +423,6 @@ def report_cmd(
     for path, option in ((out_file, "--out"), (junit, "--junit")):
         if path:
             check_writable(ctx, path, option)
-    reports = []
-    for path in files:
-        try:
-            with open(path, encoding="utf-8") as fh:
-                doc = json.load(fh)
-        except OSError as exc:
-            raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-        except (ValueError, RecursionError) as exc:
-            raise UsageError(f"{path}: not JSON: {exc}") from exc
-        reports.append((path, FleetReport.from_json(doc, path)))
+    reports = [(path, FleetReport.from_json(doc, path)) for path, doc in run.run(_read_reports(files))]
     merged = merge_reports(reports, tolerance)
     _emit(run, merged, out_file=out_file, junit=junit, records_streamed=False)

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     import asyncio
     from collections.abc import Callable
 
+    from a2actl.cli.context import Invocation
     from a2actl.core.config import Settings
     from a2actl.protocol.events import PartSpec
     from a2actl.render.output import Output
@@ -366,7 +367,7 @@ def run_cmd(
     if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
-    doc, code = _written(report.to_json(), int(report.exit), out_file, run.out.redact)
+    doc, code = _written(run, report.to_json(), int(report.exit), out_file)
     if run.format == "jsonl":
         out.jsonl({"type": "summary", **doc})
     else:
@@ -407,28 +408,30 @@ def _loop_policy(choice: str) -> asyncio.AbstractEventLoopPolicy | None:
     return policy
 
 
-def _write_report(path: str, doc: dict[str, object], redact: Callable[[str], str]) -> str | None:
-    """Write the ``-o json`` report to ``path``, with the run's secrets masked (``redact``: the
-    output's redactor, the same masking as stdout). Returns ``None``, or the one-line reason it
-    could not be written (``"--out PATH: cannot write: …"``)."""
+def _write_report(run: Invocation, path: str, doc: dict[str, object]) -> str | None:
+    """Write the ``-o json`` report to ``path``, with the run's secrets masked (the output's
+    redactor, the same masking as stdout); a FIFO within what is left of ``--max-time``
+    (``params.write_output``). Returns ``None``, or the one-line reason it could not be written
+    (``"--out PATH: cannot write: …"``)."""
     import json
 
-    try:
+    from a2actl.cli.params import write_output
+
+    def write() -> None:
         with open(path, "w", encoding="utf-8") as fh:
-            fh.write(redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
-    except OSError as exc:
-        return f"--out {path}: cannot write: {exc.strerror or exc}"
-    return None
+            fh.write(run.out.redact(json.dumps(doc, indent=2, ensure_ascii=False)) + "\n")
+
+    return write_output(run, path, "--out", write)
 
 
 def _written(
-    doc: dict[str, object], code: int, out_file: str | None, redact: Callable[[str], str]
+    run: Invocation, doc: dict[str, object], code: int, out_file: str | None
 ) -> tuple[dict[str, object], int]:
     """Write ``doc`` to ``--out`` when given; returns the document and exit code to show. The
     ``--out`` path was checked before the run, so a write that fails now (a disk that filled) must
     not lose the report: it is still shown, with ``outError`` (the reason) and ``exitCode`` 2, the
     exit status."""
-    error = _write_report(out_file, doc, redact) if out_file else None
+    error = _write_report(run, out_file, doc) if out_file else None
     if error is None:
         return doc, code
     return {**doc, "exitCode": 2, "outError": error}, 2
@@ -516,6 +519,6 @@ def report_cmd(
         raise UsageError(str(exc)) from exc
     if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
         check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
-    doc, code = _written(merged.to_json(), int(merged.exit), out_file, run.out.redact)
+    doc, code = _written(run, merged.to_json(), int(merged.exit), out_file)
     run.show(doc, render_load.report)
     _exit(run.out, doc, code)

@@ -15,7 +15,10 @@ import typer
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from a2actl.agent.target import Target
+    from a2actl.cli.context import Invocation
     from a2actl.core.config import Settings
 
 #: ``--card-path``: the options every command that discovers a card shares.
@@ -102,12 +105,26 @@ def check_writable(ctx: typer.Context, path: str, option: str) -> None:
     measured must not be lost at the end. The file is created empty if missing, and removed again
     when the command ends without writing it (a bad option, an agent that cannot be reached,
     Ctrl-C, a crash), so no empty file is left for a later merge (``fleet report shard-*.json``,
-    ``load report runs/*.json``) or a CI JUnit reader to trip on."""
+    ``load report runs/*.json``) or a CI JUnit reader to trip on.
+
+    A path that exists and is not a regular file (a FIFO, ``>(cmd)``, ``/dev/stdout``) is only
+    checked for write permission, not opened: opening a FIFO blocks until a reader comes (before
+    any ``--max-time``), and opening and closing one a reader waits on hands that reader its end
+    of file, so the report found no reader at the end. ``write_output`` bounds its write."""
     import os
+    import stat
 
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a directory")
-    existed = os.path.exists(path)
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None and not stat.S_ISREG(mode):
+        if not os.access(path, os.W_OK):
+            raise UsageError(f"{option} {path}: cannot write: Permission denied")
+        return
+    existed = mode is not None
     try:
         with open(path, "a", encoding="utf-8"):
             pass
@@ -123,3 +140,36 @@ def check_writable(ctx: typer.Context, path: str, option: str) -> None:
                 pass
 
         ctx.call_on_close(remove_if_unwritten)
+
+
+#: Seconds a non-regular ``--out``/``--junit`` (a FIFO) gets at least to take the report, when
+#: ``--max-time`` has run out (a run it stopped still hands a waiting reader its report).
+WRITE_GRACE = 2.0
+
+
+def write_output(run: Invocation, path: str, option: str, write: Callable[[], None]) -> str | None:
+    """Run ``write()``, which opens ``path`` (``option``'s file, checked by ``check_writable``) and
+    writes the report into it. Returns ``None``, or the one-line reason it was not written
+    (``"--out PATH: cannot write: …"``) for the caller to show beside the report: a write that
+    fails only at the end must not lose the report on stdout.
+
+    A regular file is written at once. A FIFO or other non-regular file is written off the event
+    loop (``core.offloop.write_path``) for at most what is left of ``--max-time`` (at least
+    ``WRITE_GRACE`` seconds): a FIFO no process reads, or whose reader stopped reading, blocked
+    the command for ever. Ctrl-C/SIGTERM while waiting for it ends the wait (a reason too)."""
+    import asyncio
+
+    from a2actl.cli.aiorun import run as run_loop
+    from a2actl.core.offloop import write_path
+
+    left = run.time_left()
+    seconds = None if left is None else max(WRITE_GRACE, left)
+    try:
+        run_loop(write_path(path, write, seconds, "a2actl-out"))
+    except asyncio.TimeoutError:  # before OSError: on 3.11+ it is the builtin TimeoutError, an OSError
+        return f"{option} {path}: not written: nothing read it within {seconds:g}s (a FIFO with no reader?)"
+    except OSError as exc:
+        return f"{option} {path}: cannot write: {exc.strerror or exc}"
+    except KeyboardInterrupt:
+        return f"{option} {path}: not written: interrupted while waiting for a reader"
+    return None

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
 from a2actl.cli.params import CardPath, FailOnStates
+
+if TYPE_CHECKING:
+    from a2actl.cli.context import Invocation
+    from a2actl.protocol.events import PartSpec
 
 task_app = typer.Typer(help="Tasks: get, list, cancel, subscribe.", no_args_is_help=True)
 
@@ -79,7 +83,7 @@ def send(
     from a2actl.render import stream as render_stream
     from a2actl.render import tasks as render_tasks
     from a2actl.tasks.jobs import send_job
-    from a2actl.tasks.request import SendOptions, build_parts, parse_fail_on
+    from a2actl.tasks.request import SendOptions, parse_fail_on
 
     run = invocation(ctx)
     if show_secrets and not dry_run:
@@ -88,7 +92,7 @@ def send(
         raise UsageError("--show-secrets goes with --dry-run", hint="secrets are never printed otherwise")
     run.show_secrets = show_secrets
     opts = SendOptions(
-        parts=build_parts(text, data or [], file or []),
+        parts=_read_parts(run, text, data or [], file or []),
         context_id=context_id,
         task_id=task_id,
         stream=stream,
@@ -119,6 +123,31 @@ def send(
     else:
         run.show(result, render_tasks.send_result)
     raise typer.Exit(int(result.exit))
+
+
+def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[str]) -> list[PartSpec]:
+    """``build_parts`` under ``--max-time``: when a ``--data @FILE`` or ``--file`` is not a regular
+    file (a FIFO, ``<(cmd)``), the parts are read in a thread (``core.offloop.off_the_loop``), so
+    the deadline (``TimeoutError_``, exit 5) and Ctrl-C/SIGTERM end a wait for a writer that never
+    comes (the read blocked past both); regular files are read at once. Raises what ``build_parts``
+    raises (``UsageError``, exit 2)."""
+    import os
+    import stat
+
+    from a2actl.core.offloop import off_the_loop
+    from a2actl.tasks.request import build_parts
+
+    def regular(path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.stat(path).st_mode)
+        except (OSError, ValueError):
+            return True  # read at once: the read says why it cannot
+
+    paths = [d[1:] for d in data if d.startswith("@")] + files
+    if all(regular(p) for p in paths):
+        return build_parts(text, data, files)
+    parts: list[PartSpec] = run.run(off_the_loop(lambda: build_parts(text, data, files), "a2actl-send-parts"))
+    return parts
 
 
 @task_app.command("get")

@@ -31,6 +31,30 @@ async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file")
     return await off_the_loop(read, name)
 
 
+async def write_path(
+    path: str, write: Callable[[], object], seconds: float | None, name: str = "a2actl-out"
+) -> None:
+    """``write()``, which opens the local file ``path`` and writes it: at once when ``path`` is a
+    regular file or does not exist (it is created), else (a FIFO, ``>(cmd)``, a device) in a daemon
+    thread (``off_the_loop``) for at most ``seconds`` (``None``: no bound). Opening a FIFO blocks
+    until a reader comes, and a write blocks while the reader does not read; on the loop that
+    ignored the deadline and Ctrl-C/SIGTERM. Raises ``asyncio.TimeoutError`` when ``write`` has not
+    returned in ``seconds`` (the thread is left behind, blocked), and what ``write`` raises."""
+    try:
+        regular = stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        regular = True
+    if regular:
+        write()
+        return
+    if seconds is None:
+        await off_the_loop(write, name)
+        return
+    from a2actl.core.deadline import within
+
+    await within(off_the_loop(write, name), seconds)
+
+
 async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
     """``read()`` in a daemon thread (named ``name``) while the loop waits, so a deadline or a
     cancellation (Ctrl-C, SIGTERM) ends the wait; the thread is left behind when the caller gives up.
@@ -62,4 +86,4 @@ async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
     return await done
 
 
-__all__ = ["off_the_loop", "read_path"]
+__all__ = ["off_the_loop", "read_path", "write_path"]

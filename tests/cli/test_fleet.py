@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -1053,3 +1054,91 @@ def test_a_report_with_credentials_in_its_urls_is_shown_masked(
     assert dead["interfaceUrl"] == masked and dead["detail"] == f"connection to {masked} refused"
     for text in (r.stdout, r.stderr, out.read_text(), junit.read_text(), table.stdout, table.stderr):
         assert pw not in text and token not in text
+
+
+def _a2actl(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``a2actl ARGS`` in a subprocess (a FIFO nobody opens would block a thread of the test process
+    for ever): the finished process and its wall time in seconds."""
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
+    )
+    return r, time.monotonic() - t0
+
+
+@pytest.fixture
+def shard(sandbox: RunningSandbox, cli: Any, tmp_path: Path) -> Path:
+    """A 'fleet probe --out' report of one healthy agent."""
+    inv, saved = tmp_path / "one.txt", tmp_path / "shard.json"
+    inv.write_text(sandbox.url + "\n")
+    assert cli("fleet", "probe", str(inv), "--out", str(saved), "--no-progress").exit_code == 0
+    return saved
+
+
+def test_report_max_time_bounds_a_report_that_never_arrives(tmp_path: Path) -> None:
+    """fleet report FIFO (or <(cmd)) nobody writes: --max-time ends the wait, exit 5 with its
+    one-line error. The blocking read held the command past --max-time."""
+    fifo = tmp_path / "shard.fifo"
+    os.mkfifo(fifo)
+    r, elapsed = _a2actl("--max-time", "1.5s", "-o", "json", "fleet", "report", str(fifo))
+    assert r.returncode == 5, (r.stdout[-500:], r.stderr[-500:])
+    assert json.loads(r.stdout)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert elapsed < 10, elapsed
+
+
+def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
+    sandbox: RunningSandbox, shard: Path, cli: Any, tmp_path: Path
+) -> None:
+    """--out/--junit on a disk that filled (/dev/full: the pre-check passes, the write fails): the
+    report is still shown, with outError/junitError and exitCode 2, one line on stderr each, exit 2,
+    as load run. It was exit 2 with the error alone: the report of the whole run was lost."""
+    inv = tmp_path / "one.txt"
+    inv.write_text(sandbox.url + "\n")
+    r = cli("-o", "json", "fleet", "probe", str(inv), "--out", "/dev/full", "--no-progress")
+    assert r.exit_code == 2, r.stderr
+    assert r.json["totals"]["ok"] == 1 and len(r.json["agents"]) == 1
+    assert r.json["exitCode"] == 2 and r.json["outError"].startswith("--out /dev/full: cannot write")
+    assert "--out /dev/full: cannot write" in r.stderr
+    merged = cli("-o", "jsonl", "fleet", "report", str(shard), "--junit", "/dev/full")
+    assert merged.exit_code == 2, merged.stderr
+    summary = [json.loads(line) for line in merged.stdout.splitlines()][-1]
+    assert summary["type"] == "summary" and summary["totals"]["ok"] == 1 and summary["exitCode"] == 2
+    assert summary["junitError"].startswith("--junit /dev/full: cannot write") and "junit" not in summary
+    table = cli("fleet", "report", str(shard), "--out", "/dev/full")
+    assert table.exit_code == 2 and "1 of 1 agent ok" in table.stdout
+
+
+@pytest.mark.parametrize("option", ["--out", "--junit"])
+def test_an_out_fifo_nobody_reads_is_bounded_and_keeps_the_report(
+    shard: Path, tmp_path: Path, option: str
+) -> None:
+    """--out/--junit naming a FIFO with no reader: the pre-check's open blocked for ever, before
+    any deadline; now the report waits for a reader for what is left of --max-time (at least 2 s),
+    then is shown with outError/junitError, exit 2."""
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    r, elapsed = _a2actl("--max-time", "1s", "-o", "json", "fleet", "report", str(shard), option, str(fifo))
+    assert r.returncode == 2, (r.stdout[-500:], r.stderr[-500:])
+    doc = json.loads(r.stdout)
+    key = "outError" if option == "--out" else "junitError"
+    assert doc["totals"]["ok"] == 1 and doc["exitCode"] == 2
+    assert doc[key] == f"{option} {fifo}: not written: nothing read it within 2s (a FIFO with no reader?)"
+    assert elapsed < 10, elapsed
+
+
+def test_an_out_fifo_read_by_another_process_gets_the_report(shard: Path, tmp_path: Path) -> None:
+    """--out FIFO that a reader (cat) already waits on: it gets the whole report. The pre-check
+    opened and closed the FIFO, which handed the reader its end of file; the report then found no
+    reader and the command hung."""
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    try:
+        r, _ = _a2actl("--max-time", "5s", "fleet", "report", str(shard), "--out", str(fifo), timeout=20)
+        got, _ = reader.communicate(timeout=10)
+    finally:
+        reader.kill()
+        reader.wait()
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(got)
+    assert doc["kind"] == "a2actl.fleet.report" and doc["totals"]["ok"] == 1 and len(doc["agents"]) == 1

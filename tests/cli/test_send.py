@@ -277,3 +277,29 @@ def test_task_list_page_that_names_itself_as_the_next_is_a_violation(cli: Any, f
     assert r.exit_code == 6, r.stdout
     err = r.json["error"]
     assert err["code"] == "protocol" and "nextPageToken 'p2' was already followed" in err["message"]
+
+
+@pytest.mark.parametrize("args", [("--data", "@FIFO"), ("--file", "FIFO")], ids=["data", "file"])
+def test_max_time_bounds_a_part_that_never_arrives(
+    sandbox: Any, tmp_path: Path, args: tuple[str, str]
+) -> None:
+    """send --data @FIFO / --file FIFO (or <(cmd)) nobody writes: --max-time ends the wait, exit 5
+    with its one-line error. The read blocked the command for ever, past --max-time."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    fifo = tmp_path / "part.fifo"
+    os.mkfifo(fifo)
+    argv = [a.replace("FIFO", str(fifo)) for a in args]
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "--max-time", "1.5s", "-o", "json", "send", sandbox.url, *argv],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert r.returncode == 5, (r.stdout[-500:], r.stderr[-500:])
+    assert json.loads(r.stdout)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert time.monotonic() - t0 < 10
