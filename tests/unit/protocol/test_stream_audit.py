@@ -138,6 +138,8 @@ class ReferenceLifecycle:
             self.ended = True
         elif ev.final:
             self.ended = True
+        if ev.kind == "task" and ev.state in _RANK and state_kind(ev.state) is StateKind.TERMINAL:
+            self.ended = True  # a Task event in a terminal state: nothing can follow (any version)
         return found
 
 
