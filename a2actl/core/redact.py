@@ -197,6 +197,14 @@ class Redactor:
         """The spellings to mask, longest first (rebuilt when the process registry or the current
         scope grew, or the scope is another)."""
         scope = _SCOPE.get()
+        key = self._key
+        if (
+            key is not None
+            and key[0] == _registry_version[0]
+            and key[1] is scope
+            and (scope is None or key[2] == scope.version)
+        ):
+            return self._needles  # the per-write path (stream tail's every read): no tuple built
         key = (_registry_version[0], scope, scope.version if scope is not None else 0)
         if self._key != key:
             scoped = scope.values if scope is not None else set()
