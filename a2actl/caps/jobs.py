@@ -332,7 +332,8 @@ async def load_keyring(
     naming the file for a missing or unreadable file, a bad PEM or a file that is not a JWK Set, and
     for an ``http://`` JWKS URL whose host is not loopback (spec v1.0 §8.4.3: secure channels);
     for a JWKS URL what ``_fetch_jwks_url`` raises."""
-    from a2actl.caps.signature import load_pem_key, parse_jwks
+    from a2actl.caps.signature import parse_jwks
+    from a2actl.core.offloop import read_path
 
     refs: list[KeyRef] = []
     if jwks is not None:
@@ -347,18 +348,36 @@ async def load_keyring(
                 )
             refs = await _fetch_jwks_url(jwks, settings, sink, "--jwks")
         else:
-            try:
-                with Path(jwks).open("rb") as fh:  # bounded, as a --jwks URL's body: /dev/zero never ends
-                    data = fh.read(settings.max_card_bytes + 1)
-            except OSError as exc:
-                raise UsageError(f"--jwks {jwks}: cannot read the file: {exc.strerror or exc}") from exc
+            path, limit = jwks, settings.max_card_bytes
+
+            def read() -> bytes:
+                try:
+                    with Path(path).open("rb") as fh:  # bounded, as a --jwks URL's body: /dev/zero never ends
+                        return fh.read(limit + 1)
+                except OSError as exc:
+                    raise UsageError(f"--jwks {path}: cannot read the file: {exc.strerror or exc}") from exc
+
+            # a FIFO or <(cmd) that never delivers: read off the loop, so --max-time and one
+            # Ctrl-C/SIGTERM end the wait (the loop blocked in open() ignored both)
+            data = await read_path(jwks, read, "a2actl-jwks")
             if len(data) > settings.max_card_bytes:
                 raise UsageError(f"--jwks {jwks}: over {settings.max_card_bytes:,} bytes: not a JWK Set")
             try:
                 refs = parse_jwks(data, f"--jwks {jwks}")
             except ValueError as exc:
                 raise UsageError(str(exc)) from None
-    return KeyRing(refs, load_pem_key(key) if key is not None else None)
+    return KeyRing(refs, await read_pem_key(key) if key is not None else None)
+
+
+async def read_pem_key(path: str, option: str = "--key") -> KeyRef:
+    """``caps.signature.load_pem_key`` for the event loop: a FIFO or ``<(cmd)`` (a key from a vault)
+    is read in a daemon thread (``core.offloop.read_path``), so ``--max-time`` (exit 5) and one
+    Ctrl-C/SIGTERM (exit 130) end a wait for a writer that never comes; a regular file is read at
+    once. Raises what ``load_pem_key`` raises (``UsageError``, exit 2)."""
+    from a2actl.caps.signature import load_pem_key
+    from a2actl.core.offloop import read_path
+
+    return await read_path(path, lambda: load_pem_key(path, option), "a2actl-key")
 
 
 async def check_signatures(
@@ -473,7 +492,6 @@ async def sign_job(
     from a2actl.caps.signature import (
         canonical,
         jku_decision,
-        load_pem_key,
         parse_signatures,
         public_jwks,
         sha256_hex,
@@ -489,7 +507,7 @@ async def sign_job(
         )
     from a2actl.caps.snapshot import is_snapshot
 
-    ref = load_pem_key(key)
+    ref = await read_pem_key(key)
     fetched = await load_card(target, settings, sink, card_path)
     if is_snapshot(fetched.raw):
         raise UsageError(
@@ -499,9 +517,9 @@ async def sign_job(
     signed = sign_card(fetched.raw, ref, kid, alg, jku)
     payload, uncovered = canonical(signed)
     if out is not None:
-        _write_json(out, signed, "--out")
+        await _write_json(out, signed, "--out")
     if jwks_out is not None:
-        _write_json(jwks_out, public_jwks(ref, kid), "--jwks-out")
+        await _write_json(jwks_out, public_jwks(ref, kid), "--jwks-out")
     alg_used = parse_signatures(signed)[-1].alg or ""
     return SignResult(
         source=source_of(fetched),
@@ -516,16 +534,20 @@ async def sign_job(
     )
 
 
-def _write_json(path: str, doc: Any, option: str) -> None:
+async def _write_json(path: str, doc: Any, option: str) -> None:
     """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
     removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
     public JWK Set is no secret). A path that exists and is neither a regular file nor a directory
     (``/dev/stdout``, ``/dev/null``, a FIFO) is written in place: renaming over it would replace the
     device or pipe with a file (as root, ``/dev/null`` itself), and a reader would never get the data.
-    Raises ``UsageError`` (exit 2) naming the option and the path."""
+    Such a path is written in a daemon thread (``core.offloop.off_the_loop``): a FIFO nobody reads
+    blocked the event loop in ``open``, past ``--max-time`` and SIGTERM. Raises ``UsageError`` (exit
+    2) naming the option and the path."""
     import os
     import stat
     import tempfile
+
+    from a2actl.core.offloop import off_the_loop
 
     target = Path(path)
     try:
@@ -533,12 +555,17 @@ def _write_json(path: str, doc: Any, option: str) -> None:
     except OSError:
         special = False  # missing (a new file) or unreadable: the temp file and rename say why
     if special:
-        try:
-            with target.open("w", encoding="utf-8") as fh:
-                json.dump(doc, fh, indent=2, ensure_ascii=False)
-                fh.write("\n")
-        except OSError as exc:
-            raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+        def write() -> None:
+            try:
+                with target.open("w", encoding="utf-8") as fh:
+                    json.dump(doc, fh, indent=2, ensure_ascii=False)
+                    fh.write("\n")
+            except OSError as exc:
+                raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc
+
+        # a FIFO nobody reads blocks in open(): off the loop, so --max-time and Ctrl-C/SIGTERM end it
+        await off_the_loop(write, "a2actl-out")
         return
     try:
         fd, tmp = tempfile.mkstemp(prefix=".a2actl-", dir=target.parent)

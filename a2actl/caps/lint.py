@@ -153,6 +153,16 @@ class LintConfig:
     allow: list[AllowEntry] = field(default_factory=list)
 
 
+async def read_config(path: str) -> LintConfig:
+    """``load_config`` for the event loop: a FIFO or ``<(cmd)`` is read in a daemon thread
+    (``core.offloop.read_path``), so ``--max-time`` (exit 5) and one Ctrl-C/SIGTERM (exit 130) end a
+    wait for a writer that never comes (the loop blocked in ``open`` ignored both); a regular file is
+    read at once. Raises what ``load_config`` raises (``UsageError``, exit 2)."""
+    from a2actl.core.offloop import read_path
+
+    return await read_path(path, lambda: load_config(path), "a2actl-lint-config")
+
+
 def load_config(path: str) -> LintConfig:
     """Read a lint configuration file: YAML (JSON is YAML too) with a top-level ``lint`` mapping
     (``select``, ``ignore``, ``fail-on``, ``allow``; docs/lint-rules.md). Raises ``UsageError``
@@ -1025,7 +1035,7 @@ async def lint_job(
     interface, and whatever ``load_card`` raises (2/3/4/5/6/1)."""
     from a2actl.agent.discovery import load_card
 
-    cfg = load_config(config) if config else LintConfig()
+    cfg = await read_config(config) if config else LintConfig()
     rules = selected_rules(select if select else cfg.select, [*(cfg.ignore or []), *(ignore or [])] or None)
     fail = fail_on or cfg.fail_on or "error"
     if fail not in FAIL_ON:

@@ -300,19 +300,39 @@ def _checked_token(token: str, source: str) -> str:
     return token
 
 
+def checked_token_text(data: bytes, token_file: str | Path) -> str:
+    """The token in ``--token-file`` ``token_file``'s content ``data``: UTF-8, stripped, checked
+    (``_checked_token``). Raises ``UsageError`` (exit 2) for text that is not UTF-8, empty, or no
+    header can carry; the message never quotes the content."""
+    try:
+        token = data.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
+    if not token:
+        raise UsageError(f"--token-file {token_file} is empty")
+    return _checked_token(token, f"--token-file {token_file}")
+
+
+def _regular(path: Path) -> bool:
+    """Whether ``path`` is a regular file, or cannot be looked at (its read then says why): anything
+    else (a FIFO, ``<(cmd)``, a device) is read later under the deadline (``Invocation.pending``)."""
+    import stat
+
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return True
+
+
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
     """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, checked
     (``_checked_token``: one leading ``Bearer `` scheme word dropped)."""
     if token_file is not None:
         try:
-            token = token_file.read_text(encoding="utf-8").strip()
+            data = token_file.read_bytes()
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
-        if not token:
-            raise UsageError(f"--token-file {token_file} is empty")
-        return _checked_token(token, f"--token-file {token_file}")
+        return checked_token_text(data, token_file)
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()
         if not token:
@@ -455,9 +475,16 @@ def root(
     """Global options; they may appear before or after the command."""
     inv = Invocation(Settings(), format=output.value, verbose=verbose, debug=debug or env_flag(ENV_DEBUG))
     ctx.obj = inv  # set early so errors below render in the chosen format
+    # a FIFO or <(cmd) is read once the command's deadline is known (invocation): it blocked here,
+    # before any --max-time
+    named = (("--token-file", token_file), ("--cacert", cacert), ("--cert", cert), ("--key", key))
+    inv.pending = tuple(
+        (option, str(path)) for option, path in named if path is not None and not _regular(path)
+    )
+    token_later = token_file is not None and not _regular(token_file)
     inv.settings = Settings(
         headers=_parse_headers(header or []),
-        token=_read_token(token_file, token_env),
+        token=None if token_later else _read_token(token_file, token_env),
         cacert=str(cacert) if cacert else None,
         cert=str(cert) if cert else None,
         key=str(key) if key else None,

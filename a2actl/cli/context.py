@@ -78,6 +78,10 @@ class Invocation:
     command: str = ""
     #: ``time.monotonic()`` when the invocation was built (the command's start): ``time_left``.
     started: float = field(default_factory=time.monotonic, repr=False)
+    #: ``(option, path)`` of ``--token-file``/``--cacert``/``--cert``/``--key`` naming a file that is
+    #: not a regular file (a FIFO, ``<(cmd)``): read by ``read_pending`` once the command, and so
+    #: its deadline, is known (``invocation``).
+    pending: tuple[tuple[str, str], ...] = ()
 
     @property
     def max_time(self) -> float | None:
@@ -146,6 +150,80 @@ class Invocation:
 
         return run(under_max_time())
 
+    def read_pending(self) -> None:
+        """Read the ``pending`` global files, each in a daemon thread (``core.offloop``), for what is
+        left of ``max_time``: a FIFO nobody writes blocked before any deadline. Sets ``settings.token``
+        (``--token-file``) and ``settings.tls_data`` (the others: ssl could only read them by path,
+        and a FIFO reads once). Raises ``TimeoutError_`` (exit 5) when they have not all arrived in
+        time, ``UsageError`` (exit 2) for a file that cannot be read, is over ``MAX_GLOBAL_FILE_BYTES``
+        or is an empty or bad token; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
+        import asyncio
+        import dataclasses
+
+        from a2actl.cli.aiorun import run
+        from a2actl.core.deadline import within
+        from a2actl.core.errors import TimeoutError_, UsageError
+        from a2actl.core.offloop import off_the_loop
+
+        pending, self.pending = self.pending, ()
+        if not pending:
+            return
+
+        def reader(option: str, path: str) -> Any:
+            def read() -> bytes:
+                try:
+                    with open(path, "rb") as fh:  # bounded: /dev/zero never ends
+                        data = fh.read(MAX_GLOBAL_FILE_BYTES + 1)
+                except OSError as exc:
+                    raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
+                if len(data) > MAX_GLOBAL_FILE_BYTES:
+                    raise UsageError(f"{option} {path} is over {MAX_GLOBAL_FILE_BYTES:,} bytes")
+                return data
+
+            return off_the_loop(read, "a2actl-global-file")
+
+        async def read_all() -> list[bytes]:
+            # together: two <(cmd) or FIFOs fed in any order must not wait for each other
+            return list(await asyncio.gather(*(reader(o, p) for o, p in pending)))
+
+        limit = self.time_left()
+        try:
+            got = run(read_all() if limit is None else within(read_all(), limit))
+        except asyncio.TimeoutError:  # before any OSError handler: on 3.11+ it is one
+            given = self.settings.max_time is not None
+            raise TimeoutError_(
+                f"gave up after --max-time {self.max_time:g}s"
+                + ("" if given else f" (the default for '{self.command}')")
+                + f": {', '.join(f'{o} {p}' for o, p in pending)} not read yet",
+                hint="a FIFO or <(cmd) that never delivers? give the file itself",
+            ) from None
+        token: str | None = self.settings.token
+        tls: list[tuple[str, bytes]] = []
+        for (option, path), data in zip(pending, got, strict=True):
+            if option == "--token-file":
+                token = _token_from(path, data)
+            else:
+                tls.append((path, data))
+        self.settings = dataclasses.replace(self.settings, token=token, tls_data=tuple(tls))
+
+
+#: The most bytes read from a ``--token-file``/``--cacert``/``--cert``/``--key`` that is not a
+#: regular file (a FIFO, a device: ``/dev/zero`` never ends). A CA bundle of every public root is
+#: about 250 KB.
+MAX_GLOBAL_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _token_from(path: str, data: bytes) -> str:
+    """The bearer token in ``--token-file`` ``path``'s content ``data``, checked as a regular file's
+    (``a2actl.cli.app.checked_token_text``) and registered as a secret (an ``Output`` may already
+    exist). Raises ``UsageError`` (exit 2)."""
+    from a2actl.cli.app import checked_token_text
+    from a2actl.core.redact import register_secret
+
+    token = checked_token_text(data, path)
+    register_secret(token)
+    return token
+
 
 def invocation(ctx: typer.Context) -> Invocation:
     """The ``Invocation`` built by the root callback (a default one when called without it)."""
@@ -161,4 +239,6 @@ def invocation(ctx: typer.Context) -> Invocation:
         raise UsageError(
             f"-o sarif is only for {', '.join(sorted(SARIF_COMMANDS))}; '{root.obj.command}' writes table, json or jsonl"
         )
+    if root.obj.pending:
+        root.obj.read_pending()
     return root.obj

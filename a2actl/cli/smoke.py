@@ -178,6 +178,6 @@ def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
     from a2actl.smoke.run import validate_job
 
     run = invocation(ctx)
-    result = validate_job(suite_path)
+    result = run.run(validate_job(suite_path))  # a FIFO that never delivers: --max-time, Ctrl-C end it
     run.show(result, render_smoke.valid)
     raise typer.Exit(int(result.exit))

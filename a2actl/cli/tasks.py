@@ -127,7 +127,7 @@ def send(
 
 def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[str]) -> list[PartSpec]:
     """``build_parts`` under ``--max-time``: when a ``--data @FILE`` or ``--file`` is not a regular
-    file (a FIFO, ``<(cmd)``), the parts are read in a thread (``core.offloop.off_the_loop``), so
+    file (a FIFO, ``<(cmd)``), or TEXT ``-`` reads a stdin that is not one (a pipe), the parts are read in a thread (``core.offloop.off_the_loop``), so
     the deadline (``TimeoutError_``, exit 5) and Ctrl-C/SIGTERM end a wait for a writer that never
     comes (the read blocked past both); regular files are read at once. Raises what ``build_parts``
     raises (``UsageError``, exit 2)."""
@@ -143,8 +143,16 @@ def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[
         except (OSError, ValueError):
             return True  # read at once: the read says why it cannot
 
+    def stdin_regular() -> bool:
+        try:
+            return stat.S_ISREG(os.fstat(0).st_mode)
+        except (OSError, ValueError):
+            return True  # no stdin: the read says so at once
+
     paths = [d[1:] for d in data if d.startswith("@")] + files
-    if all(regular(p) for p in paths):
+    # TEXT "-" reads stdin: a pipe or terminal that never ends (`sleep 100 | a2actl send URL -`)
+    # held the command past --max-time as a FIFO did
+    if (text != "-" or stdin_regular()) and all(regular(p) for p in paths):
         return build_parts(text, data, files)
     parts: list[PartSpec] = run.run(off_the_loop(lambda: build_parts(text, data, files), "a2actl-send-parts"))
     return parts

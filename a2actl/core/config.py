@@ -54,6 +54,14 @@ class Settings:
     max_card_bytes: int = DEFAULT_MAX_CARD_BYTES
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
     max_event_bytes: int = DEFAULT_MAX_EVENT_BYTES
+    #: ``(path, content)`` of each ``--cacert``/``--cert``/``--key`` that is not a regular file (a
+    #: FIFO, ``<(vault read …)``), read once under ``--max-time`` by the CLI: such a file can be read
+    #: only once, and ssl would block on it in ``open`` (``core.tlsfiles``). May hold a private key.
+    tls_data: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
+
+    def tls_file(self, path: str) -> bytes | None:
+        """The content of TLS file ``path`` when it was read ahead (``tls_data``), else ``None``."""
+        return next((data for p, data in self.tls_data if p == path), None)
 
     def secrets(self) -> list[str]:
         """Values that must never appear in any output: the token and the values of sensitive

@@ -176,10 +176,11 @@ async def _load_off_loop(path: str) -> Suite:
     return await read_path(path, lambda: load_suite(path), "a2actl-suite-file")
 
 
-def validate_job(path: str) -> SuiteCheck:
+async def validate_job(path: str) -> SuiteCheck:
     """``smoke validate``: load and validate the suite at ``path`` (``load_suite``: ``UsageError``,
-    exit 2, with ``FILE:LINE:`` for any problem)."""
-    return SuiteCheck(load_suite(path))
+    exit 2, with ``FILE:LINE:`` for any problem). A FIFO or ``<(cmd)`` is read off the loop
+    (``_load_off_loop``): one that never delivered held the command past ``--max-time``."""
+    return SuiteCheck(await _load_off_loop(path))
 
 
 #: Characters XML 1.0 forbids (§2.2 Char: controls but tab, newline and carriage return; lone

@@ -191,6 +191,9 @@ def credentials(settings: Settings) -> grpc.ChannelCredentials:
     def read(flag: str, path: str | None) -> bytes | None:
         if path is None:
             return None
+        ahead = settings.tls_file(path)  # a FIFO or <(cmd), read once by the CLI
+        if ahead is not None:
+            return ahead
         try:
             with open(path, "rb") as f:
                 return f.read()

@@ -25,7 +25,7 @@ def build_ssl_context(settings: Settings) -> ssl.SSLContext:
 
     Raises ``UsageError`` when a certificate or key file cannot be loaded.
     """
-    return tls_context(settings.cacert, settings.cert, settings.key, settings.insecure)
+    return tls_context(settings.cacert, settings.cert, settings.key, settings.insecure, settings.tls_data)
 
 
 def _stamp(path: str | None) -> tuple[int, int] | None:
@@ -37,25 +37,39 @@ def _stamp(path: str | None) -> tuple[int, int] | None:
     return (st.st_mtime_ns, st.st_size) if st else None
 
 
-def tls_context(cacert: str | None, cert: str | None, key: str | None, insecure: bool) -> ssl.SSLContext:
+def tls_context(
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool,
+    data: tuple[tuple[str, bytes], ...] = (),
+) -> ssl.SSLContext:
     """The shared ``ssl.SSLContext`` for one TLS option set (paths of the CA bundle, client certificate
-    and key; ``insecure``: no verification). Every client of the process with the same options gets
+    and key; ``insecure``: no verification; ``data``: ``(path, content)`` of those read ahead, a FIFO
+    or ``<(cmd)``: ``Settings.tls_data``). Every client of the process with the same options gets
     the same context, as httpx shares one per client: building it loads the CA store (~50 ms of CPU).
 
     Raises ``UsageError`` when a certificate or key file cannot be loaded.
     """
-    return _tls_context(cacert, cert, key, insecure, (_stamp(cacert), _stamp(cert), _stamp(key)))
+    ahead = {p for p, _ in data}  # read once: their stamps (a FIFO's mtime) say nothing
+    stamps = tuple(None if p in ahead else _stamp(p) for p in (cacert, cert, key))
+    return _tls_context(cacert, cert, key, insecure, stamps, data)
 
 
 @functools.lru_cache(maxsize=8)
 def _tls_context(
-    cacert: str | None, cert: str | None, key: str | None, insecure: bool, _stamps: tuple[Any, ...]
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool,
+    _stamps: tuple[Any, ...],
+    data: tuple[tuple[str, bytes], ...],
 ) -> ssl.SSLContext:
+    from a2actl.core.tlsfiles import client_context
+
     try:
-        ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
-        if cert:
-            ctx.load_cert_chain(cert, key)
-    except (OSError, ssl.SSLError) as exc:
+        ctx = client_context(cacert, cert, key, dict(data))
+    except (OSError, ssl.SSLError, ValueError) as exc:
         raise UsageError(
             f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats"
         ) from exc

@@ -303,3 +303,22 @@ def test_max_time_bounds_a_part_that_never_arrives(
     assert r.returncode == 5, (r.stdout[-500:], r.stderr[-500:])
     assert json.loads(r.stdout)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert time.monotonic() - t0 < 10
+
+
+def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
+    """send URL - with a stdin pipe whose writer never writes nor closes (`sleep 100 | a2actl send
+    URL -`): the read ignored --max-time. Now exit 5 with its one-line error."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    read_end, write_end = os.pipe()
+    try:
+        ran = run_a2actl("--max-time", "1.5s", "-o", "json", "send", sandbox.url, "-", stdin=read_end)
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed
+    assert "Fatal Python error" not in ran.err  # the reading thread is left behind at exit

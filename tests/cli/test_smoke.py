@@ -807,3 +807,18 @@ def test_init_does_not_invent_a_probe_measurement(cli: Any, odd_cards: str, tmp_
     assert "measured total p99" not in text and "no probe sample succeeded" in text
     assert "budget: 250ms" in text
     assert "note: the probe failed: 2 of 2 samples (unreachable 2)" in r.stderr
+
+
+def test_validate_max_time_bounds_a_suite_that_never_arrives(tmp_path: Path) -> None:
+    """smoke validate FIFO (or <(cmd)) nobody writes: read on the main thread, it ignored
+    --max-time. Now exit 5, one line."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl("--max-time", "1.5s", "-o", "json", "smoke", "validate", str(fifo))
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed

@@ -659,3 +659,71 @@ def test_the_sdks_card_resolver_verifies_a_card_we_signed_and_serve(
     pems_wrong = {"rsa-1": Path(keys.ec.public).read_bytes()}
     with pytest.raises((InvalidSignaturesError, AgentCardResolutionError)):
         asyncio.run(resolve(pems_wrong))
+
+
+# --- key, JWKS and output files that are FIFOs (<(cmd), a named pipe) -------------------------------
+
+
+def _fifo_args(keys: Keys, tmp_path: Path, fifo: str) -> dict[str, list[str]]:
+    card = write_json(tmp_path / "plain.json", plain_card())
+    return {
+        "verify-jwks": ["caps", "verify", card, "--jwks", fifo],
+        "verify-key": ["caps", "verify", card, "--key", fifo],
+        "validate-jwks": ["caps", "validate", card, "--jwks", fifo],
+        "sign-key": ["caps", "sign", card, "--kid", "k", "--key", fifo],
+        "sign-out": ["caps", "sign", card, "--kid", "k", "--key", keys.ec.private, "--out", fifo],
+        "sign-jwks-out": ["caps", "sign", card, "--kid", "k", "--key", keys.ec.private, "--jwks-out", fifo],
+        "lint-config": ["caps", "lint", card, "--config", fifo],
+    }
+
+
+_FIFO_CASES = [
+    "verify-jwks",
+    "verify-key",
+    "validate-jwks",
+    "sign-key",
+    "sign-out",
+    "sign-jwks-out",
+    "lint-config",
+]
+
+
+@pytest.mark.parametrize("case", _FIFO_CASES)
+def test_max_time_bounds_a_fifo_nobody_writes_or_reads(keys: Keys, tmp_path: Path, case: str) -> None:
+    """A --jwks/--key/--config FIFO nobody writes, an --out/--jwks-out FIFO nobody reads: the read or
+    write blocked the event loop in open(), so the command outlived --max-time (and one SIGTERM).
+    Now --max-time ends it: exit 5 with its one-line error."""
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "f.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl("--max-time", "1.5s", "-o", "json", *_fifo_args(keys, tmp_path, str(fifo))[case])
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed
+
+
+@pytest.mark.parametrize("case", ["verify-jwks", "verify-key", "lint-config", "sign-out"])
+def test_one_sigterm_ends_a_wait_for_a_fifo(keys: Keys, tmp_path: Path, case: str) -> None:
+    """One SIGTERM (as Ctrl-C) while waiting for the FIFO: exit 130 with "interrupted". It was
+    ignored (the loop blocked in open() could not run the cancellation): only SIGKILL ended it."""
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "f.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(*_fifo_args(keys, tmp_path, str(fifo))[case], term_after=1.5, timeout=8)
+    assert ran.code == 130, (ran.code, ran.err[-500:])
+    assert ran.err.strip().endswith("interrupted")
+
+
+def test_keys_from_a_fifo_that_delivers_verify(cli: Any, keys: Keys, tmp_path: Path) -> None:
+    """--key <(vault read …): a FIFO written once is read once, and the signature checks out."""
+    from tests.fifo import run_a2actl
+
+    path = signed_file(cli, tmp_path, keys, (keys.ec.private, "ec-1"))
+    fifo = tmp_path / "key.fifo"
+    os.mkfifo(fifo)
+    pem = Path(keys.ec.public).read_bytes()
+    ran = run_a2actl("-o", "json", "caps", "verify", path, "--key", str(fifo), feed=(str(fifo), pem))
+    assert ran.code == 0, ran.err[-500:]
+    assert statuses(json.loads(ran.out)) == {"ec-1": "valid"}

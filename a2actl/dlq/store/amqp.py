@@ -422,13 +422,13 @@ class AmqpBackend:
     def _ssl_context(self) -> Any:
         import ssl
 
+        from a2actl.core.tlsfiles import client_context
+
         s = self.settings
-        ctx = ssl.create_default_context(cafile=s.cacert) if s.cacert else ssl.create_default_context()
+        ctx = client_context(s.cacert, s.cert, s.key, dict(s.tls_data))  # a FIFO's content read ahead
         if s.insecure:
             ctx.check_hostname = False
             ctx.verify_mode = ssl.CERT_NONE
-        if s.cert:
-            ctx.load_cert_chain(s.cert, s.key)
         return ctx
 
     async def _connection(self) -> Any:

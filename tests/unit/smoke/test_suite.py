@@ -3,6 +3,7 @@ and every problem a ``UsageError`` (exit 2) starting ``FILE:LINE:``."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -62,7 +63,7 @@ def test_a_good_suite(tmp_path: Path) -> None:
 def test_validate_job_document(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TARGET", "http://127.0.0.1:1")
     path = _write(tmp_path, GOOD)
-    result = validate_job(path)
+    result = asyncio.run(validate_job(path))
     assert result.exit == ExitCode.OK
     assert result.to_json() == {
         "path": path,

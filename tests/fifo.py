@@ -1,0 +1,62 @@
+"""Running ``a2actl`` in a subprocess against a FIFO (``os.mkfifo``, what ``<(cmd)`` amounts to) that
+nobody writes, or one written once while it runs: a read that blocks for ever must hang the child,
+never the test process."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Ran:
+    """A finished ``a2actl``: exit code (negative: killed by that signal), stdout, stderr, wall
+    seconds from start to exit."""
+
+    code: int
+    out: str
+    err: str
+    elapsed: float
+
+
+def run_a2actl(
+    *args: str,
+    feed: tuple[str, bytes] | None = None,
+    term_after: float | None = None,
+    stdin: int | None = subprocess.DEVNULL,
+    timeout: float = 20,
+) -> Ran:
+    """``python -m a2actl ARGS``. ``feed``: ``(fifo, bytes)`` written once to the FIFO while it runs;
+    ``term_after``: one SIGTERM after that many seconds if it is still running. Killed after
+    ``timeout`` seconds (``code`` is then ``-9``)."""
+    t0 = time.monotonic()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", *args],
+        stdin=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def writer() -> None:
+        assert feed is not None
+        with open(feed[0], "wb") as w:
+            w.write(feed[1])
+
+    if feed is not None:
+        threading.Thread(target=writer, daemon=True).start()
+    if term_after is not None:
+        try:
+            proc.wait(term_after)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, err = proc.communicate()
+    return Ran(proc.returncode, out, err, time.monotonic() - t0)
