@@ -787,3 +787,52 @@ class RecordingProxy:
     def __exit__(self, *exc: object) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def terminal_task_then_open(state: str) -> LoopbackServer:
+    """A 1.0 agent whose SendStreamingMessage answers one Task event in ``state`` and then keeps the
+    stream open with a comment a second (for up to a minute); any other method is answered with
+    TaskNotFoundError (-32001)."""
+    import asyncio
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, StreamingResponse
+    from starlette.routing import Route
+
+    def factory(base: str) -> Any:
+        async def card(request: Any) -> JSONResponse:
+            iface = {"url": f"{base}/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+            return JSONResponse(
+                {
+                    "name": "keeps streams open",
+                    "description": "d",
+                    "version": "1",
+                    "supportedInterfaces": [iface],
+                    "capabilities": {"streaming": True},
+                    "defaultInputModes": ["text/plain"],
+                    "defaultOutputModes": ["text/plain"],
+                    "skills": [],
+                }
+            )
+
+        async def rpc(request: Any) -> Any:
+            body = await request.json()
+            rid = body["id"]
+            if body.get("method") not in ("SendStreamingMessage", "message/stream"):
+                error = {"code": -32001, "message": "Task not found"}
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": error})
+            task = {"id": "t1", "contextId": "c1", "status": {"state": state}}
+
+            async def events() -> Any:
+                yield f"data: {json.dumps({'jsonrpc': '2.0', 'id': rid, 'result': {'task': task}})}\n\n"
+                for _ in range(60):
+                    await asyncio.sleep(1)
+                    yield ": still here\n\n"
+
+            return StreamingResponse(events(), media_type="text/event-stream")
+
+        return Starlette(
+            routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+        )
+
+    return LoopbackServer(factory)

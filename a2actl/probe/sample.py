@@ -302,8 +302,13 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                 )
             # The end by the family's rule (0.3 `final` on a terminal or interrupted state, 1.0 such
             # a state, a bare Message without a task); also a 0.3 server that reaches a terminal
-            # state without `final`.
-            if (lc.ended and lc.task_id is None) or (ev.kind != "task" and lc.settled):
+            # state without `final`, and a Task event in a terminal state (the task is over, as
+            # `stream tail` reads it, though the server may keep the stream open).
+            if (
+                (lc.ended and lc.task_id is None)
+                or (ev.kind != "task" and lc.settled)
+                or (ev.kind == "task" and lc.terminal)
+            ):
                 final = True
                 sample.phases["terminal"] = time.perf_counter() - t0 - sample.phases["first_event"]
                 break

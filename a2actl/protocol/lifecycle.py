@@ -147,12 +147,6 @@ class Lifecycle:
             settles = SETTLES.get(now)
             if settles if settles is not None else state_kind(now) in _SETTLED:
                 self.ended = True
-        if kind == "task" and state is not None and not self.ended and _TERMINAL.get(state):
-            # A Task event in a terminal state (any version): nothing can follow it (a terminal
-            # state is final, §4.1.3), so the stream is over whether or not the server closes it.
-            # Waiting for the close ran to --max-time (exit 5) on a task that had completed. A
-            # Task in an interrupted state does not end it: servers keep such streams open.
-            self.ended = True
         return found
 
     def _artifact_chunk(self, payload: dict[str, Any], resync: bool, found: list[Violation]) -> None:

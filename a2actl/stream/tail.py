@@ -300,6 +300,13 @@ class Tail:
                     quiet = lc_state is not None and settles.get(lc_state) is False and not lc.ended
                     if lc.ended and lc.settled or (kind == "message" and lc_task is None):
                         done = True
+                    elif kind == "task" and lc.terminal:
+                        # A Task event in a terminal state: the task is over (a terminal state is
+                        # final), whether or not the server closes the stream; waiting for the
+                        # close ran to --max-time (exit 5) on a completed task. Not the audit's
+                        # end: a 0.3 agent may still send its `final: true` update, which is no
+                        # violation (we just do not wait for it).
+                        done = True
                 over = truncated or (limit is not None and size > limit)
                 emit(
                     {

@@ -471,3 +471,18 @@ def test_the_card_interfaces_userinfo_and_token_are_never_printed(cli, refused_u
     assert r.json["samples"][0]["error"]["message"] == f"connection to {masked} refused"
     for out in (r.stdout + r.stderr, table.stdout + table.stderr):
         assert "card-iface-pw" not in out and "card-iface-token" not in out
+
+
+def test_send_sample_ends_at_a_terminal_task_event_though_the_stream_stays_open(cli):
+    """``--send`` over a stream: a Task event in a terminal state ends the sample, as ``stream tail``
+    reads it; the probe waited for the server to close the stream and gave up at --max-time."""
+    import time
+
+    from tests.servers import terminal_task_then_open
+
+    with terminal_task_then_open("TASK_STATE_COMPLETED") as agent:
+        t0 = time.monotonic()
+        r = cli("--max-time", "8s", "-o", "json", "handshake", "probe", agent.url, "--send", "hi", "-n", "1")
+        took = time.monotonic() - t0
+    assert r.exit_code == 0, r.stdout
+    assert took < 5, took

@@ -779,53 +779,6 @@ def test_a_terminal_event_over_the_bound_ends_as_oversize(cli: Any, streams: str
     assert summary["oversize"][0]["limit"] == 1000
 
 
-def _terminal_task_then_open(state: str) -> Any:
-    """A 1.0 agent whose SendStreamingMessage answers one Task event in ``state`` and then keeps the
-    stream open with a comment a second (for up to a minute)."""
-    import asyncio
-
-    from starlette.applications import Starlette
-    from starlette.requests import Request
-    from starlette.responses import JSONResponse, StreamingResponse
-    from starlette.routing import Route
-
-    from tests.servers import LoopbackServer
-
-    def factory(base: str) -> Any:
-        async def card(request: Request) -> JSONResponse:
-            iface = {"url": f"{base}/rpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
-            return JSONResponse(
-                {
-                    "name": "keeps streams open",
-                    "description": "d",
-                    "version": "1",
-                    "supportedInterfaces": [iface],
-                    "capabilities": {"streaming": True},
-                    "defaultInputModes": ["text/plain"],
-                    "defaultOutputModes": ["text/plain"],
-                    "skills": [],
-                }
-            )
-
-        async def rpc(request: Request) -> StreamingResponse:
-            rid = (await request.json())["id"]
-            task = {"id": "t1", "contextId": "c1", "status": {"state": state}}
-
-            async def events() -> Any:
-                yield f"data: {json.dumps({'jsonrpc': '2.0', 'id': rid, 'result': {'task': task}})}\n\n"
-                for _ in range(60):
-                    await asyncio.sleep(1)
-                    yield ": still here\n\n"
-
-            return StreamingResponse(events(), media_type="text/event-stream")
-
-        return Starlette(
-            routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
-        )
-
-    return LoopbackServer(factory)
-
-
 @pytest.mark.parametrize(
     ("wire", "final"), [("TASK_STATE_COMPLETED", "completed"), ("TASK_STATE_FAILED", "failed")]
 )
@@ -834,7 +787,9 @@ def test_a_terminal_task_event_ends_the_tail_though_the_server_keeps_the_stream_
 ) -> None:
     """A Task event in a terminal state is the end of the task's stream (a terminal state is final):
     the tail ran on to --max-time and reported a completed task as exit 5, 'max-time'."""
-    with _terminal_task_then_open(wire) as agent:
+    from tests.servers import terminal_task_then_open
+
+    with terminal_task_then_open(wire) as agent:
         t0 = time.monotonic()
         r = cli("--max-time", "8s", "-o", "json", "stream", "tail", agent.url, "--send", "hi")
         took = time.monotonic() - t0

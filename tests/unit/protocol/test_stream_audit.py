@@ -138,8 +138,6 @@ class ReferenceLifecycle:
             self.ended = True
         elif ev.final:
             self.ended = True
-        if ev.kind == "task" and ev.state in _RANK and state_kind(ev.state) is StateKind.TERMINAL:
-            self.ended = True  # a Task event in a terminal state: nothing can follow (any version)
         return found
 
 
@@ -296,3 +294,16 @@ def test_final_on_an_active_state_is_flagged_in_0_3() -> None:
     )
     assert [(v.rule, v.message) for v in found] == [("final-not-terminal", "final: true on state working")]
     assert audit.ended
+
+
+@pytest.mark.parametrize("family", list(Family))
+def test_a_terminal_task_then_a_final_update_is_no_violation(family: Family) -> None:
+    """A Task event in a terminal state, then the terminal status update with ``final: true`` (how a
+    0.3 agent ends its stream): no violation. The readers stop at the Task (``stream tail``, the
+    probe's send); the audit does not end the stream there."""
+    audit = Lifecycle(family)
+    found = audit.observe(StreamEvent("task", "completed", "t1", False, {"id": "t1"}))
+    found += audit.observe(
+        StreamEvent("status-update", "completed", "t1", True, {"taskId": "t1", "final": True})
+    )
+    assert found == [] and audit.ended
