@@ -26,12 +26,14 @@ class Ran:
 def run_a2actl(
     *args: str,
     feed: tuple[str, bytes] | None = None,
+    feed_after: float = 0.0,
     term_after: float | None = None,
     stdin: int | None = subprocess.DEVNULL,
     timeout: float = 20,
 ) -> Ran:
     """``python -m a2actl ARGS``. ``feed``: ``(fifo, bytes)`` written once to the FIFO while it runs;
-    ``term_after``: one SIGTERM after that many seconds if it is still running. Killed after
+    ``feed_after``: seconds to wait before opening the FIFO for that write; ``term_after``: one
+    SIGTERM after that many seconds if it is still running. Killed after
     ``timeout`` seconds (``code`` is then ``-9``)."""
     t0 = time.monotonic()
     proc = subprocess.Popen(
@@ -44,6 +46,7 @@ def run_a2actl(
 
     def writer() -> None:
         assert feed is not None
+        time.sleep(feed_after)
         with open(feed[0], "wb") as w:
             w.write(feed[1])
 

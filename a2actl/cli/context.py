@@ -82,6 +82,9 @@ class Invocation:
     #: not a regular file (a FIFO, ``<(cmd)``): read by ``read_pending`` once the command, and so
     #: its deadline, is known (``invocation``).
     pending: tuple[tuple[str, str], ...] = ()
+    #: Seconds of ``max_time`` that ``read_pending`` took: ``run`` gives the command only the rest
+    #: (a FIFO that delivered just before the deadline gave the command another whole --max-time).
+    spent: float = field(default=0.0, repr=False)
 
     @property
     def max_time(self) -> float | None:
@@ -129,15 +132,16 @@ class Invocation:
         from a2actl.core.errors import TimeoutError_
 
         limit = self.max_time
+        budget = None if limit is None else max(0.0, limit - self.spent)
 
         async def under_max_time() -> Any:
             from a2actl.transport.channel import quiet_closing_asyncgens
 
             asyncio.get_running_loop().set_exception_handler(quiet_closing_asyncgens)
-            if limit is None or not bounded:
+            if budget is None or not bounded:
                 return await coro
             try:
-                return await within(coro, limit)
+                return await within(coro, budget)
             except asyncio.TimeoutError as exc:
                 given = self.settings.max_time is not None
                 raise TimeoutError_(
@@ -187,6 +191,7 @@ class Invocation:
             return list(await asyncio.gather(*(reader(o, p) for o, p in pending)))
 
         limit = self.time_left()
+        t0 = time.monotonic()
         try:
             got = run(read_all() if limit is None else within(read_all(), limit))
         except asyncio.TimeoutError:  # before any OSError handler: on 3.11+ it is one
@@ -197,6 +202,7 @@ class Invocation:
                 + f": {', '.join(f'{o} {p}' for o, p in pending)} not read yet",
                 hint="a FIFO or <(cmd) that never delivers? give the file itself",
             ) from None
+        self.spent += time.monotonic() - t0
         token: str | None = self.settings.token
         tls: list[tuple[str, bytes]] = []
         for (option, path), data in zip(pending, got, strict=True):

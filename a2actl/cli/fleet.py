@@ -102,8 +102,9 @@ def _emit(
     code = int(report.exit)
     extra: dict[str, object] = {"junit": junit} if junit and "junitError" not in errors else {}
     if errors:
-        code = 2
-        summary = {**summary, "exitCode": 2}
+        # Ctrl-C/SIGTERM while waiting for a FIFO's reader: 130, as for any interrupt
+        code = 130 if any(getattr(e, "interrupted", False) for e in errors.values()) else 2
+        summary = {**summary, "exitCode": code}
         extra.update(errors)
     out = run.out
     if run.format == "jsonl":

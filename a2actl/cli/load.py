@@ -434,7 +434,8 @@ def _written(
     error = _write_report(run, out_file, doc) if out_file else None
     if error is None:
         return doc, code
-    return {**doc, "exitCode": 2, "outError": error}, 2
+    failed = 130 if getattr(error, "interrupted", False) else 2  # Ctrl-C/SIGTERM waiting for a FIFO
+    return {**doc, "exitCode": failed, "outError": error}, failed
 
 
 def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:

@@ -147,6 +147,13 @@ def check_writable(ctx: typer.Context, path: str, option: str) -> None:
 WRITE_GRACE = 2.0
 
 
+class Unwritten(str):
+    """The one-line reason ``write_output`` did not write a file; ``interrupted`` when Ctrl-C or
+    SIGTERM ended the wait for it (the caller's exit is then 130, docs/exit-codes.md, not 2)."""
+
+    interrupted: bool = False
+
+
 def write_output(run: Invocation, path: str, option: str, write: Callable[[], None]) -> str | None:
     """Run ``write()``, which opens ``path`` (``option``'s file, checked by ``check_writable``) and
     writes the report into it. Returns ``None``, or the one-line reason it was not written
@@ -156,7 +163,8 @@ def write_output(run: Invocation, path: str, option: str, write: Callable[[], No
     A regular file is written at once. A FIFO or other non-regular file is written off the event
     loop (``core.offloop.write_path``) for at most what is left of ``--max-time`` (at least
     ``WRITE_GRACE`` seconds): a FIFO no process reads, or whose reader stopped reading, blocked
-    the command for ever. Ctrl-C/SIGTERM while waiting for it ends the wait (a reason too)."""
+    the command for ever. Ctrl-C/SIGTERM while waiting for it ends the wait: the reason is then an
+    ``Unwritten`` with ``interrupted`` set, and the caller exits 130 (the report still shown)."""
     import asyncio
 
     from a2actl.cli.aiorun import run as run_loop
@@ -171,5 +179,7 @@ def write_output(run: Invocation, path: str, option: str, write: Callable[[], No
     except OSError as exc:
         return f"{option} {path}: cannot write: {exc.strerror or exc}"
     except KeyboardInterrupt:
-        return f"{option} {path}: not written: interrupted while waiting for a reader"
+        why = Unwritten(f"{option} {path}: not written: interrupted while waiting for a reader")
+        why.interrupted = True
+        return why
     return None

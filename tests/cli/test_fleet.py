@@ -1142,3 +1142,21 @@ def test_an_out_fifo_read_by_another_process_gets_the_report(shard: Path, tmp_pa
     assert r.returncode == 0, r.stderr
     doc = json.loads(got)
     assert doc["kind"] == "a2actl.fleet.report" and doc["totals"]["ok"] == 1 and len(doc["agents"]) == 1
+
+
+def test_sigterm_while_an_out_fifo_waits_for_a_reader_is_exit_130_with_the_report(
+    shard: Path, tmp_path: Path
+) -> None:
+    """One SIGTERM (a CI job's timeout) while --out waits for a FIFO's reader: the report is still
+    shown, marked with outError, and the exit is 130 as for any interrupt (it was 2, a usage error)."""
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time", "30s", "-o", "json", "fleet", "report", str(shard), "--out", str(fifo), term_after=1.5
+    )
+    assert ran.code == 130, (ran.code, ran.out[-500:], ran.err[-500:])
+    doc = json.loads(ran.out)
+    assert doc["totals"]["ok"] == 1 and doc["exitCode"] == 130
+    assert doc["outError"] == f"--out {fifo}: not written: interrupted while waiting for a reader"

@@ -78,3 +78,25 @@ def test_a_fifo_that_is_not_a_token_is_a_usage_error(sandbox: Any, tmp_path: Pat
     )
     assert ran.code == 2, ran.err[-500:]
     assert json.loads(ran.out)["error"]["message"] == f"--token-file {fifo} is empty"
+
+
+def test_the_wait_for_a_global_file_counts_against_max_time(tmp_path: Path) -> None:
+    """A --token-file FIFO that delivers after 2 s of --max-time 3s leaves the command 1 s: an agent
+    that takes 2 s is then a timeout (exit 5) at about 3 s. The command got a whole new --max-time
+    after the read: it succeeded at about 4 s."""
+    from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(service_time=ServiceTime.parse("2s"))).start()
+    try:
+        fifo = tmp_path / "token.fifo"
+        os.mkfifo(fifo)
+        ran = run_a2actl(
+            "--max-time", "3s", "-o", "json", "--token-file", str(fifo), "send", sb.url, "hi",
+            feed=(str(fifo), b"some-token-value\n"), feed_after=2.0,
+        )  # fmt: skip
+    finally:
+        sb.stop()
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 3s")
+    assert ran.elapsed < 3.9, ran.elapsed
