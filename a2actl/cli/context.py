@@ -187,8 +187,13 @@ class Invocation:
             return off_the_loop(read, "a2actl-global-file")
 
         async def read_all() -> list[bytes]:
-            # together: two <(cmd) or FIFOs fed in any order must not wait for each other
-            return list(await asyncio.gather(*(reader(o, p) for o, p in pending)))
+            # together: two <(cmd) or FIFOs fed in any order must not wait for each other; a path
+            # named twice (--cert P --key P, one PEM holding both) is read once: a FIFO reads once
+            first = {p: o for o, p in reversed(pending)}
+            paths = list(first)
+            got = await asyncio.gather(*(reader(first[p], p) for p in paths))
+            by_path = dict(zip(paths, got, strict=True))
+            return [by_path[p] for _, p in pending]
 
         limit = self.time_left()
         t0 = time.monotonic()

@@ -100,3 +100,21 @@ def test_the_wait_for_a_global_file_counts_against_max_time(tmp_path: Path) -> N
     assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 3s")
     assert ran.elapsed < 3.9, ran.elapsed
+
+
+def test_one_fifo_named_by_cert_and_key_is_read_once(tmp_path: Path) -> None:
+    """--cert P --key P, one PEM holding both, from a FIFO: it was opened by two readers at once, so
+    one of them could get the bytes and the other an empty file. Read once, both get the PEM: the
+    certificate loads (the TLS agent is not needed: 'send --dry-run' builds the client)."""
+    import trustme
+
+    client = trustme.CA().issue_cert("client.example")
+    both = client.private_key_and_cert_chain_pem.bytes()
+    fifo = tmp_path / "both.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time", "5s", "--cert", str(fifo), "--key", str(fifo), "card", "get", "https://127.0.0.1:9/",
+        feed=(str(fifo), both),
+    )  # fmt: skip
+    assert "cannot" not in ran.err and "PEM" not in ran.err, ran.err[-800:]
+    assert ran.code == 3, (ran.code, ran.err[-800:])  # loaded, then the connection is refused
