@@ -188,6 +188,34 @@ def test_replay_to_broker_republishes_to_the_original_routing_key(
     assert received(sandbox).keys().isdisjoint({b["message"]["messageId"] for b in bodies})
 
 
+def test_replay_to_broker_opens_one_publish_channel_and_keeps_the_order(
+    cli: Any, topology: Topology, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Deliveries in flight together each saw no publish channel yet and each opened one: a replay
+    published on several channels (the others left open) and the order of what went back was their
+    race (the test above failed that way once in CI). One channel now, opened once."""
+    import aio_pika
+
+    opened: list[bool] = []
+    real = aio_pika.Connection.channel
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> Any:
+        opened.append(bool(kwargs.get("publisher_confirms")))
+        return real(self, *args, **kwargs)
+
+    bodies = bare(12)
+    topology.dead_letter(bodies, target_headers(sandbox, 12))
+    monkeypatch.setattr(aio_pika.Connection, "channel", counting)  # the replay's channels only
+    r = cli(
+        "dlq", "replay", topology.src, "--to-broker", "--yes", "--max-in-flight", "12",
+        "--journal", journal(tmp_path), "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert r.json["acknowledged"] == 12
+    assert opened.count(True) == 1, opened
+    assert [b[0] for b in topology.drain(topology.work)] == bodies
+
+
 def test_entry_format_bodies_keep_their_fields(
     cli: Any, topology: Topology, sandbox: Any, tmp_path: Path
 ) -> None:

@@ -411,6 +411,8 @@ class AmqpBackend:
         self._replay_chs: list[_Segment] = []
         self.held: dict[str, list[tuple[Any, _Segment]]] = {}
         self._publish_ch: Any = None
+        #: One opener of the publish channel at a time (``_publish_channel``); made in the loop.
+        self._publish_lock: asyncio.Lock | None = None
         self.lost: str | None = None
         #: Told once per run, in one line, when the queue is a quorum queue (``_notice_quorum``);
         #: ``a2actl.dlq.jobs.open_source`` sets it to the command's warning printer.
@@ -802,6 +804,20 @@ class AmqpBackend:
 
     # -- --to-broker --
 
+    async def _publish_channel(self, opening: Callable[[Any], Any] | None = None) -> Any:
+        """The confirmed publish channel, opened once: concurrent deliveries (``--max-in-flight``)
+        each saw no channel and each opened one, so a replay published on several channels (the
+        earlier ones left open) and the order of what went back to the queue was the channels'
+        race. ``opening`` wraps the open (``_call`` for a producer's error mapping)."""
+        if self._publish_lock is None:
+            self._publish_lock = asyncio.Lock()
+        async with self._publish_lock:
+            if self._publish_ch is None or self._publish_ch.is_closed:
+                conn = await self._connection()
+                open_ch = conn.channel(publisher_confirms=True, on_return_raises=True)
+                self._publish_ch = await (opening(open_ch) if opening is not None else open_ch)
+            return self._publish_ch
+
     async def republish(self, entry: Entry) -> dict[str, Any] | None:
         """Publish the held message of ``entry`` again to the exchange and routing key it died from
         (newest ``x-death`` record), body and headers unchanged (``x-death`` kept, so the broker
@@ -829,14 +845,8 @@ class AmqpBackend:
             }
         exchange, key = origin
         try:
-            if self._publish_ch is None or self._publish_ch.is_closed:
-                conn = await self._connection()
-                self._publish_ch = await conn.channel(publisher_confirms=True, on_return_raises=True)
-            ex = (
-                self._publish_ch.default_exchange
-                if exchange == ""
-                else await self._publish_ch.get_exchange(exchange, ensure=False)
-            )
+            ch = await self._publish_channel()
+            ex = ch.default_exchange if exchange == "" else await ch.get_exchange(exchange, ensure=False)
             copy = aio_pika.Message(
                 bytes(msg.body),
                 headers=dict(msg.headers or {}),
@@ -917,11 +927,7 @@ class AmqpBackend:
         dead-letter queue through RabbitMQ with ``x-death``. Returns the id."""
         import aio_pika
 
-        if self._publish_ch is None or self._publish_ch.is_closed:
-            conn = await self._connection()
-            self._publish_ch = await self._call(
-                "open a channel", conn.channel(publisher_confirms=True, on_return_raises=True)
-            )
+        ch = await self._publish_channel(lambda opening: self._call("open a channel", opening))
         eid = str(entry["id"])
         msg = aio_pika.Message(
             json.dumps(entry, separators=(",", ":")).encode(),
@@ -931,7 +937,7 @@ class AmqpBackend:
             timestamp=datetime.now(timezone.utc),
             headers={H_ERROR: (entry.get("lastError") or {}).get("message") or ""},
         )
-        await self._call("publish", self._publish_ch.default_exchange.publish(msg, self.src.work))
+        await self._call("publish", ch.default_exchange.publish(msg, self.src.work))
         return eid
 
     async def consume_work(self, process: Callable[[Entry], Awaitable[bool]], prefetch: int = 16) -> Any:
