@@ -354,29 +354,12 @@ def probe_cmd(
 
 
 async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
-    """``(path, parsed JSON)`` of each report file, in order. A file that is not a regular file (a
-    FIFO, ``<(cmd)``) is read in a thread (``core.offloop.read_path``), so ``--max-time`` and
-    Ctrl-C/SIGTERM end a wait for a writer that never comes (the read blocked past both). Raises
-    ``UsageError`` (exit 2) for a file that cannot be read or is not JSON."""
-    from a2actl.core.offloop import read_path
+    """``(path, parsed JSON)`` of each report file, in order (``core.offloop.read_json_files``: a
+    FIFO or ``<(cmd)`` is read so that ``--max-time`` and Ctrl-C/SIGTERM end a wait for a writer that
+    never comes). Raises ``UsageError`` (exit 2) for a file that cannot be read or is not JSON."""
+    from a2actl.core.offloop import read_json_files
 
-    def reader(path: str) -> Callable[[], Any]:
-        def read() -> Any:
-            import json
-
-            from a2actl.core.errors import UsageError
-
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    return json.load(fh)
-            except OSError as exc:
-                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-            except (ValueError, RecursionError) as exc:
-                raise UsageError(f"{path}: not JSON: {exc}") from exc
-
-        return read
-
-    return [(path, await read_path(path, reader(path), "a2actl-fleet-report")) for path in files]
+    return await read_json_files(files, "a2actl-fleet-report")
 
 
 @app.command("report")

@@ -12,7 +12,6 @@ from a2actl.cli.params import CardPath, check_writable
 
 if TYPE_CHECKING:
     import asyncio
-    from collections.abc import Callable
 
     from a2actl.cli.context import Invocation
     from a2actl.core.config import Settings
@@ -448,31 +447,15 @@ def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:
 
 
 async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
-    """``(path, parsed JSON)`` of each report file, in order. A file that is not a regular file (a
-    FIFO, ``<(cmd)``) is read in a thread (``core.offloop.read_path``), so ``--max-time`` and
-    Ctrl-C/SIGTERM end a wait for a writer that never comes. Raises ``UsageError`` (exit 2) for a
-    file that cannot be read or is not JSON."""
-    from a2actl.core.offloop import read_path
+    """``(path, parsed JSON)`` of each report file, in order (``core.offloop.read_json_files``: a
+    FIFO or ``<(cmd)`` is read so that ``--max-time`` and Ctrl-C/SIGTERM end a wait for a writer that
+    never comes). Raises ``UsageError`` (exit 2) for a file that cannot be read, is not JSON or is
+    nested too deeply to read."""
+    from a2actl.core.offloop import read_json_files
 
-    def reader(path: str) -> Callable[[], Any]:
-        def read() -> Any:
-            import json
-
-            from a2actl.core.errors import UsageError
-
-            try:
-                with open(path, encoding="utf-8") as fh:
-                    return json.load(fh)
-            except OSError as exc:
-                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-            except ValueError as exc:
-                raise UsageError(f"{path}: not JSON: {exc}") from exc
-            except RecursionError as exc:
-                raise UsageError(f"{path}: not a load report: JSON nested too deeply to read") from exc
-
-        return read
-
-    return [(path, await read_path(path, reader(path), "a2actl-load-report")) for path in files]
+    return await read_json_files(
+        files, "a2actl-load-report", "not a load report: JSON nested too deeply to read"
+    )
 
 
 @app.command("report")

@@ -142,11 +142,6 @@ def check_writable(ctx: typer.Context, path: str, option: str) -> None:
         ctx.call_on_close(remove_if_unwritten)
 
 
-#: Seconds a non-regular ``--out``/``--junit`` (a FIFO) gets at least to take the report, when
-#: ``--max-time`` has run out (a run it stopped still hands a waiting reader its report).
-WRITE_GRACE = 2.0
-
-
 class Unwritten(str):
     """The one-line reason ``write_output`` did not write a file; ``interrupted`` when Ctrl-C or
     SIGTERM ended the wait for it (the caller's exit is then 130, docs/exit-codes.md, not 2)."""
@@ -162,22 +157,14 @@ def write_output(run: Invocation, path: str, option: str, write: Callable[[], No
 
     A regular file is written at once. A FIFO or other non-regular file is written off the event
     loop (``core.offloop.write_path``) for at most what is left of ``--max-time`` (at least
-    ``WRITE_GRACE`` seconds): a FIFO no process reads, or whose reader stopped reading, blocked
+    ``core.offloop.WRITE_GRACE`` seconds): a FIFO no process reads, or whose reader stopped reading, blocked
     the command for ever. Ctrl-C/SIGTERM while waiting for it ends the wait: the reason is then an
     ``Unwritten`` with ``interrupted`` set, and the caller exits 130 (the report still shown)."""
-    import asyncio
-
     from a2actl.cli.aiorun import run as run_loop
-    from a2actl.core.offloop import write_path
+    from a2actl.core.offloop import write_report
 
-    left = run.time_left()
-    seconds = None if left is None else max(WRITE_GRACE, left)
     try:
-        run_loop(write_path(path, write, seconds, "a2actl-out"))
-    except asyncio.TimeoutError:  # before OSError: on 3.11+ it is the builtin TimeoutError, an OSError
-        return f"{option} {path}: not written: nothing read it within {seconds:g}s (a FIFO with no reader?)"
-    except OSError as exc:
-        return f"{option} {path}: cannot write: {exc.strerror or exc}"
+        return run_loop(write_report(path, option, write, run.time_left()))
     except KeyboardInterrupt:
         why = Unwritten(f"{option} {path}: not written: interrupted while waiting for a reader")
         why.interrupted = True

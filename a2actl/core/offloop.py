@@ -13,22 +13,56 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
+
+#: Seconds a non-regular output file (a FIFO ``--out``/``--junit``) gets at least to take a report
+#: when the deadline has run out (a run it stopped still hands a waiting reader its report).
+WRITE_GRACE = 2.0
+
+
+def _regular(path: str) -> bool:
+    """Whether ``path`` is a regular file, or cannot be looked at (the caller's open then says why)."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return True
 
 
 async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file") -> T:
     """``read()``, which reads the local file ``path``: at once when ``path`` is a regular file (or
     cannot be looked at: ``read`` then says why), else ``off_the_loop``. Returns what ``read``
     returns; raises what it raises (any ``Exception``)."""
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        regular = True
-    if regular:
+    if _regular(path):
         return read()
     return await off_the_loop(read, name)
+
+
+async def read_json_files(paths: list[str], name: str, too_deep: str | None = None) -> list[tuple[str, Any]]:
+    """``(path, parsed JSON)`` of each file, in order, each read by ``read_path`` (a FIFO or
+    ``<(cmd)`` in a thread, so a deadline or Ctrl-C/SIGTERM ends a wait for a writer that never
+    comes). Raises ``UsageError`` (exit 2): ``"PATH: cannot read: …"``, ``"PATH: not JSON: …"``, or
+    ``"PATH: {too_deep}"`` for JSON nested past the recursion limit (``None``: as not JSON)."""
+    from a2actl.core.errors import UsageError
+
+    def reader(path: str) -> Callable[[], Any]:
+        def read() -> Any:
+            import json
+
+            try:
+                with open(path, encoding="utf-8") as fh:
+                    return json.load(fh)
+            except OSError as exc:
+                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
+            except ValueError as exc:
+                raise UsageError(f"{path}: not JSON: {exc}") from exc
+            except RecursionError as exc:
+                raise UsageError(f"{path}: {too_deep}" if too_deep else f"{path}: not JSON: {exc}") from exc
+
+        return read
+
+    return [(path, await read_path(path, reader(path), name)) for path in paths]
 
 
 async def write_path(
@@ -40,11 +74,7 @@ async def write_path(
     until a reader comes, and a write blocks while the reader does not read; on the loop that
     ignored the deadline and Ctrl-C/SIGTERM. Raises ``asyncio.TimeoutError`` when ``write`` has not
     returned in ``seconds`` (the thread is left behind, blocked), and what ``write`` raises."""
-    try:
-        regular = stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        regular = True
-    if regular:
+    if _regular(path):
         write()
         return
     if seconds is None:
@@ -53,6 +83,23 @@ async def write_path(
     from a2actl.core.deadline import within
 
     await within(off_the_loop(write, name), seconds)
+
+
+async def write_report(
+    path: str, option: str, write: Callable[[], object], left: float | None, name: str = "a2actl-out"
+) -> str | None:
+    """``write_path`` for ``option``'s report file, given ``left`` seconds of the deadline (``None``:
+    no deadline; a FIFO gets at least ``WRITE_GRACE``). Returns ``None``, or the one-line reason it
+    was not written (``"--out PATH: cannot write: …"``, ``"… nothing read it within 2s …"``) for the
+    caller to show beside the report: a write failing only at the end must not lose it."""
+    seconds = None if left is None else max(WRITE_GRACE, left)
+    try:
+        await write_path(path, write, seconds, name)
+    except asyncio.TimeoutError:  # before OSError: on 3.11+ it is the builtin TimeoutError, an OSError
+        return f"{option} {path}: not written: nothing read it within {seconds:g}s (a FIFO with no reader?)"
+    except OSError as exc:
+        return f"{option} {path}: cannot write: {exc.strerror or exc}"
+    return None
 
 
 async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
@@ -86,4 +133,4 @@ async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
     return await done
 
 
-__all__ = ["off_the_loop", "read_path", "write_path"]
+__all__ = ["WRITE_GRACE", "off_the_loop", "read_json_files", "read_path", "write_path", "write_report"]

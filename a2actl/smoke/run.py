@@ -61,10 +61,6 @@ async def run_suite(
     return results
 
 
-#: Seconds a FIFO ``--junit`` gets at least to take the file when ``--max-time`` has run out.
-_WRITE_GRACE = 2.0
-
-
 async def run_job(
     suite_path: str,
     settings: Settings,
@@ -91,7 +87,7 @@ async def run_job(
     from a2actl.core.deadline import within
     from a2actl.core.errors import TimeoutError_
     from a2actl.core.exit_codes import ExitCode
-    from a2actl.core.offloop import write_path
+    from a2actl.core.offloop import write_report
     from a2actl.core.redact import Redactor
 
     started = time.monotonic()  # one --max-time for the read and the checks together
@@ -125,21 +121,15 @@ async def run_job(
 
     async def write_junit() -> str | None:
         """Write the JUnit file; ``None``, or the one-line reason it could not be written. A FIFO
-        (not a regular file) gets what is left of ``max_time``, at least ``_WRITE_GRACE`` seconds
-        (``core.offloop.write_path``): one nobody read blocked the command for ever."""
+        (not a regular file) gets what is left of ``max_time``, at least ``WRITE_GRACE`` seconds
+        (``core.offloop.write_report``): one nobody read blocked the command for ever."""
         if junit is None:
             return None
         text = Redactor(settings.secrets())(junit_xml(suite, results))
-        seconds = None if max_time is None else max(_WRITE_GRACE, max_time - (time.monotonic() - started))
-        try:
-            await write_path(junit, lambda: Path(junit).write_text(text, encoding="utf-8"), seconds)
-        except asyncio.TimeoutError:  # before OSError: on 3.11+ it is the builtin TimeoutError
-            return (
-                f"--junit {junit}: not written: nothing read it within {seconds:g}s (a FIFO with no reader?)"
-            )
-        except OSError as exc:
-            return f"--junit {junit}: cannot write: {exc.strerror or exc}"
-        return None
+        left = None if max_time is None else max_time - (time.monotonic() - started)
+        return await write_report(
+            junit, "--junit", lambda: Path(junit).write_text(text, encoding="utf-8"), left
+        )
 
     try:
         if max_time is None:
