@@ -9,7 +9,7 @@ import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
-from a2actl.cli.params import check_writable
+from a2actl.cli.params import check_writable, say_unwritten, unwritten_exit
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -102,8 +102,7 @@ def _emit(
     code = int(report.exit)
     extra: dict[str, object] = {"junit": junit} if junit and "junitError" not in errors else {}
     if errors:
-        # Ctrl-C/SIGTERM while waiting for a FIFO's reader: 130, as for any interrupt
-        code = 130 if any(getattr(e, "interrupted", False) for e in errors.values()) else 2
+        code = unwritten_exit(errors.values())
         summary = {**summary, "exitCode": code}
         extra.update(errors)
     out = run.out
@@ -116,9 +115,7 @@ def _emit(
         render_fleet.write_json(out, report.json_chunks(summary, extra or None))
     else:
         run.show({**summary, **extra}, render_fleet.report)
-    for error in errors.values():
-        out.stderr.write(f"a2actl: {error}; the report is on stdout only\n")
-        out.stderr.flush()
+    say_unwritten(out, errors.values())
     raise typer.Exit(code)
 
 

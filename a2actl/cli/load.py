@@ -8,7 +8,7 @@ import typer
 
 from a2actl.cli.context import invocation
 from a2actl.cli.otel import OtlpOpt, traced
-from a2actl.cli.params import CardPath, check_writable
+from a2actl.cli.params import CardPath, check_writable, say_unwritten, unwritten_exit
 
 if TYPE_CHECKING:
     import asyncio
@@ -433,7 +433,7 @@ def _written(
     error = _write_report(run, out_file, doc) if out_file else None
     if error is None:
         return doc, code
-    failed = 130 if getattr(error, "interrupted", False) else 2  # Ctrl-C/SIGTERM waiting for a FIFO
+    failed = unwritten_exit([error])
     return {**doc, "exitCode": failed, "outError": error}, failed
 
 
@@ -441,8 +441,7 @@ def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:
     """Say on stderr why ``--out`` was not written (``doc["outError"]``), then exit ``code``."""
     error = doc.get("outError")
     if error:
-        out.stderr.write(f"a2actl: {error}; the report is on stdout only\n")
-        out.stderr.flush()
+        say_unwritten(out, [str(error)])
     raise typer.Exit(code)
 
 

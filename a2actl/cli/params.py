@@ -15,11 +15,12 @@ import typer
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from a2actl.agent.target import Target
     from a2actl.cli.context import Invocation
     from a2actl.core.config import Settings
+    from a2actl.render.output import Output
 
 #: ``--card-path``: the options every command that discovers a card shares.
 CardPath = Annotated[
@@ -147,6 +148,20 @@ class Unwritten(str):
     SIGTERM ended the wait for it (the caller's exit is then 130, docs/exit-codes.md, not 2)."""
 
     interrupted: bool = False
+
+
+def unwritten_exit(reasons: Iterable[str]) -> int:
+    """The exit code of a report shown while a file of it was not written (``reasons``, from
+    ``write_output``): 130 when Ctrl-C/SIGTERM ended a wait for a FIFO's reader (``Unwritten``),
+    as for any interrupt, else 2."""
+    return 130 if any(getattr(r, "interrupted", False) for r in reasons) else 2
+
+
+def say_unwritten(out: Output, reasons: Iterable[str]) -> None:
+    """One line on stderr per file of the report that was not written (the report is on stdout)."""
+    for why in reasons:
+        out.stderr.write(f"a2actl: {why}; the report is on stdout only\n")
+        out.stderr.flush()
 
 
 def write_output(run: Invocation, path: str, option: str, write: Callable[[], None]) -> str | None:
