@@ -63,3 +63,13 @@ def run_a2actl(
         proc.kill()
         out, err = proc.communicate()
     return Ran(proc.returncode, out, err, time.monotonic() - t0)
+
+
+def a2actl_run(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``python -m a2actl ARGS`` run to its end (killed past ``timeout`` seconds: the test fails on
+    ``TimeoutExpired``): the finished process and its wall time in seconds."""
+    t0 = time.monotonic()
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
+    )
+    return r, time.monotonic() - t0

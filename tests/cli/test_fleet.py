@@ -22,6 +22,7 @@ from typer.testing import CliRunner
 from a2actl.cli.app import app
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.conftest import TOKEN
+from tests.fifo import a2actl_run as _a2actl
 from tests.fleet_server import FleetServer, Planned, expected_causes, expected_funnel, plan, write_inventory
 from tests.procs import finish
 
@@ -1054,16 +1055,6 @@ def test_a_report_with_credentials_in_its_urls_is_shown_masked(
     assert dead["interfaceUrl"] == masked and dead["detail"] == f"connection to {masked} refused"
     for text in (r.stdout, r.stderr, out.read_text(), junit.read_text(), table.stdout, table.stderr):
         assert pw not in text and token not in text
-
-
-def _a2actl(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``a2actl ARGS`` in a subprocess (a FIFO nobody opens would block a thread of the test process
-    for ever): the finished process and its wall time in seconds."""
-    t0 = time.monotonic()
-    r = subprocess.run(
-        [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
-    )
-    return r, time.monotonic() - t0
 
 
 @pytest.fixture

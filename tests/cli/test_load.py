@@ -18,6 +18,7 @@ from hdrh.histogram import HdrHistogram
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
 from a2actl.server.sandbox.server import RunningSandbox
+from tests.fifo import a2actl_run as _a2actl
 from tests.load_agent import LoadAgent, start_load_agent
 from tests.procs import finish
 
@@ -697,18 +698,6 @@ def test_max_time_bounds_the_card_fetch_too(cli: Any, fault: str) -> None:
     assert r.exit_code == 5, r.stdout[-500:] + r.stderr[-500:]
     assert r.json["error"]["message"].startswith("gave up after --max-time 1.5s while connecting")
     assert time.monotonic() - t0 < 10
-
-
-def _a2actl(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedProcess[str], float]:
-    """``a2actl ARGS`` in a subprocess (a FIFO nobody writes would block a thread of the test process
-    for ever): the finished process and its wall time in seconds."""
-    import time
-
-    t0 = time.monotonic()
-    r = subprocess.run(
-        [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
-    )
-    return r, time.monotonic() - t0
 
 
 @pytest.mark.parametrize(
