@@ -124,25 +124,10 @@ def test_redactor_spellings() -> None:
 
 def _one_dead_letter(path: Path, url: str) -> str:
     """A file DLQ at ``path`` with one dead SendMessage to ``url``; returns its id."""
-    import asyncio
+    from tests.dlq_helpers import dead_send, fill_file_dlq
 
-    from a2actl.dlq.store.entry import new_entry
-    from a2actl.dlq.store.file import FileBackend
-
-    entry = new_entry(
-        "SendMessage",
-        {"message": {"messageId": "m-echo", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
-        {"url": url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
-        attempts=1,
-        error={"code": -32603, "message": "down", "class": "transient"},
-    )
-
-    async def fill() -> None:
-        backend = FileBackend(str(path))
-        await backend.append(entry)
-        await backend.close()
-
-    asyncio.run(fill())
+    entry = dead_send(url, "m-echo")
+    fill_file_dlq(path, [entry])
     return str(entry["id"])
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from a2actl.dlq.store.entry import new_entry
 from a2actl.dlq.store.file import FileBackend
+from tests.dlq_helpers import dead_send, fill_file_dlq
 
 COMMANDS = {
     "send (httpx)": ["send"],
@@ -44,13 +44,7 @@ def test_nan_in_data_is_a_one_line_usage_error_on_every_path(
 
 
 def _entry(url: str, mid: str, data: Any) -> dict[str, Any]:
-    return new_entry(
-        "SendMessage",
-        {"message": {"messageId": mid, "role": "ROLE_USER", "parts": [{"text": "hi"}, {"data": data}]}},
-        {"url": url + "/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
-        attempts=1,
-        error={"code": -32603, "message": "down", "class": "transient"},
-    )
+    return dead_send(url + "/a2a/jsonrpc", mid, {"data": data})
 
 
 def test_dlq_replay_keeps_an_entry_whose_request_cannot_be_written(
@@ -65,14 +59,7 @@ def test_dlq_replay_keeps_an_entry_whose_request_cannot_be_written(
         _entry(sandbox.url, "m-ok", {"x": 1}),
         _entry(sandbox.url, "m-big", {"x": 2**70}),
     ]
-
-    async def fill() -> None:
-        backend = FileBackend(str(src))
-        for e in entries:
-            await backend.append(e)
-        await backend.close()
-
-    asyncio.run(fill())
+    fill_file_dlq(src, entries)
     nan_id = entries[0]["id"]
     r = cli(
         "-o", "json", "dlq", "replay", str(src), "--yes", "--max-attempts", "3",
@@ -140,14 +127,7 @@ def test_entries_that_fail_before_sending_do_not_trip_the_agents_breaker(
         *(_entry(sandbox.url, f"m-nan-{i}", {"x": float("nan")}) for i in range(5)),
         _entry(sandbox.url, "m-ok", {"x": 1}),
     ]
-
-    async def fill() -> None:
-        backend = FileBackend(str(src))
-        for e in entries:
-            await backend.append(e)
-        await backend.close()
-
-    asyncio.run(fill())
+    fill_file_dlq(src, entries)
     r = cli(
         "-o", "json", "dlq", "replay", str(src), "--yes", "--max-in-flight", "1",
         "--breaker", "2", "--breaker-cooldown", "20s", "--max-time", "15s",

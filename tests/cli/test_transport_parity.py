@@ -5,7 +5,6 @@ same outcome and exit code. Real loopback servers: the sandbox, a recording HTTP
 
 from __future__ import annotations
 
-import asyncio
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,8 +12,7 @@ from typing import Any
 
 import pytest
 
-from a2actl.dlq.store.entry import new_entry
-from a2actl.dlq.store.file import FileBackend
+from tests.dlq_helpers import dead_send, fill_file_dlq
 from tests.servers import LoopbackServer, RecordingProxy
 
 _PROXY_VARS = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy")
@@ -34,20 +32,7 @@ def proxy_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[RecordingProxy]:
 def _dlq(tmp_path: Path, rpc_url: str) -> str:
     """A file DLQ with one dead SendMessage to ``rpc_url``: the ``dlq replay`` SRC."""
     path = tmp_path / "dlq.jsonl"
-    entry = new_entry(
-        "SendMessage",
-        {"message": {"messageId": f"m-{tmp_path.name}", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
-        {"url": rpc_url, "protocolBinding": "JSONRPC", "protocolVersion": "1.0"},
-        attempts=1,
-        error={"code": -32603, "message": "down", "class": "transient"},
-    )
-
-    async def fill() -> None:
-        backend = FileBackend(str(path))
-        await backend.append(entry)
-        await backend.close()
-
-    asyncio.run(fill())
+    fill_file_dlq(path, [dead_send(rpc_url, f"m-{tmp_path.name}")])
     return str(path)
 
 
