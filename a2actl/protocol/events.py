@@ -85,18 +85,32 @@ _STATE_INFO: dict[str, tuple[str, bool]] = {
 }
 _new_event = tuple.__new__  # StreamEvent(...) without the NamedTuple's Python-level __new__
 
+#: A ``StreamEvent``'s fields as a plain tuple, ``(kind, state, task_id, final, payload)``: what
+#: ``classify_fields`` returns for the batch path of ``stream tail`` (``transport.channel.EventTuple``),
+#: where a ``NamedTuple`` per event (``tuple.__new__`` for a subclass: a copy of the fields and a
+#: GC-tracked object) cost ~2k of its ~50k CPU instructions an event (``bench/stream_throughput.py``).
+#: A ``StreamEvent`` is one too; code that reads them unpacks positionally.
+EventFields = tuple[str, "str | None", "str | None", bool, "dict[str, Any]"]
+
 
 def classify_event(result: Any) -> StreamEvent:
-    """Classify a stream event (the JSON-RPC ``result`` or a bare HTTP+JSON ``StreamResponse``).
+    """Classify a stream event (the JSON-RPC ``result`` or a bare HTTP+JSON ``StreamResponse``):
+    ``classify_fields``'s rules, as a ``StreamEvent``. Never raises."""
+    return _new_event(StreamEvent, classify_fields(result))
+
+
+def classify_fields(result: Any) -> EventFields:
+    """Classify a stream event (the JSON-RPC ``result`` or a bare HTTP+JSON ``StreamResponse``) as
+    a plain tuple of ``StreamEvent``'s fields (``EventFields``).
 
     A bare Message ends the stream in both families; 0.3 ends on ``final: true``; 1.0 on a terminal
     or interrupted state (spec v1.0 §11.7). Never raises: an unrecognised object is ``kind="unknown"``.
     ``state`` is the canonical name (``unknown`` for a ``status`` without a known ``state``).
 
     The per-event path of ``stream tail`` (100k events a second): one dict lookup for the state's
-    wire spelling, no NamedTuple ``__new__``."""
+    wire spelling, no NamedTuple."""
     if type(result) is not dict:
-        return StreamEvent("unknown", None, None, False, {})
+        return ("unknown", None, None, False, {})
     v0 = "kind" in result
     if v0:  # 0.x
         kind = str(result["kind"])
@@ -107,7 +121,7 @@ def classify_event(result: Any) -> StreamEvent:
             if kind is not None:
                 break
         else:
-            return StreamEvent("unknown", None, None, False, result)
+            return ("unknown", None, None, False, result)
         body = result[key]
         if type(body) is not dict:
             body = {}
@@ -129,7 +143,7 @@ def classify_event(result: Any) -> StreamEvent:
         final = bool(result.get("final")) or kind == "message"
     else:
         final = kind == "message" or (settled and kind != "task")
-    return _new_event(StreamEvent, (kind, state, task_id if type(task_id) is str else None, final, body))
+    return (kind, state, task_id if type(task_id) is str else None, final, body)
 
 
 @dataclass(frozen=True)

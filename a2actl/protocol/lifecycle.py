@@ -20,7 +20,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.events import EventFields
 from a2actl.protocol.versions import TASK_STATES, Family, StateKind, state_kind
 
 _SETTLED = (StateKind.TERMINAL, StateKind.INTERRUPTED)
@@ -89,9 +89,10 @@ class Lifecycle:
         self.violations.append(v)
         return v
 
-    def observe(self, ev: StreamEvent, *, resync: bool = False) -> list[Violation]:
+    def observe(self, ev: EventFields, *, resync: bool = False) -> list[Violation]:
         """Audit one event; returns the violations it caused. ``resync`` marks the first event after a
         resubscribe (a Task snapshot): it may jump forward, and its artifacts reset chunk tracking.
+        ``ev``: a ``StreamEvent`` or the plain tuple of its fields (``EventFields``).
 
         The per-event path of ``stream tail``: the event's fields are read once and a state's kind is
         one lookup in a table of the canonical names (any other spelling asks ``state_kind``)."""

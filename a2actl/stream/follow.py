@@ -10,7 +10,7 @@ import dataclasses
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from a2actl.core.errors import (
     A2ACtlError,
@@ -20,7 +20,7 @@ from a2actl.core.errors import (
     StreamCut,
     TimeoutError_,
 )
-from a2actl.protocol.events import StreamEvent, classify_event
+from a2actl.protocol.events import EventFields, StreamEvent, classify_event
 from a2actl.protocol.versions import StateKind, state_kind
 from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
@@ -75,14 +75,16 @@ def max_time_before_stream(opts: TailOptions, emit: Emit, started: float) -> Tai
     return tail.summary("max-time")
 
 
-def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
-    """What a resubscribe's first Task snapshot (or a ``GetTask`` answer) says was lost during the
-    outage: a state change, and artifact chunks beyond those the stream delivered."""
+def missed_after_resync(tail: Tail, snapshot: EventFields) -> list[str]:
+    """What a resubscribe's first Task snapshot (or a ``GetTask`` answer; a ``StreamEvent`` or the
+    plain tuple of its fields) says was lost during the outage: a state change, and artifact chunks
+    beyond those the stream delivered."""
     missed = []
     before = tail.lifecycle.state
-    if snapshot.state and before and snapshot.state != before:
-        missed.append(f"state {before} → {snapshot.state} happened during the outage")
-    for art in snapshot.payload.get("artifacts") or []:
+    _, state, _, _, payload = snapshot
+    if state and before and state != before:
+        missed.append(f"state {before} → {state} happened during the outage")
+    for art in payload.get("artifacts") or []:
         if not isinstance(art, dict):
             continue
         aid = str(art.get("artifactId", ""))
@@ -96,7 +98,7 @@ def missed_after_resync(tail: Tail, snapshot: StreamEvent) -> list[str]:
 async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str, Any], resync: bool) -> str:
     """Read one stream into ``tail``. Returns ``settled`` or ``closed``; raises ``StreamCut`` /
     ``TimeoutError_`` on a cut and ``A2AError`` for an error answer before any event."""
-    from a2actl.transport.channel import Heartbeat, TimedEvent, stream_batches
+    from a2actl.transport.channel import Heartbeat, Outcome, TimedEvent, stream_batches
 
     first = True
     take = tail.take  # one call per network read: the per-event loop is Tail.take's
@@ -110,11 +112,12 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
             i, n = 0, len(batch)
             while i < n:
                 item = batch[i]
-                if type(item) is TimedEvent:
+                if type(item) is tuple or type(item) is TimedEvent:  # an event (EventTuple)
                     # SubscribeToTask's first event is the task as it is now (spec v1.0 §3.1.2)
-                    snapshot = first and operation == "SubscribeToTask" and item.event.kind == "task"
+                    ev = item[2]  # EventFields: (kind, state, task_id, final, payload)
+                    snapshot = first and operation == "SubscribeToTask" and ev[0] == "task"
                     if snapshot and resync:
-                        tail.reconnected(operation, missed_after_resync(tail, item.event))
+                        tail.reconnected(operation, missed_after_resync(tail, ev))
                     # resync: the first event only; a first subscribe's snapshot too, so the
                     # artifact chunks it already holds are known (appends to them are no violation)
                     i, done = take(batch, i, first and (resync or snapshot))
@@ -130,11 +133,12 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
                     )
                     i += 1
                 else:  # an error answer (it ends the stream)
-                    if item.error is None:
+                    answer = cast("Outcome", item)
+                    if answer.error is None:
                         raise ProtocolViolation(
-                            f"{item.method}: the stream ended with an answer that is no event"
+                            f"{answer.method}: the stream ended with an answer that is no event"
                         )
-                    raise item.error.to_exception(item.method)
+                    raise answer.error.to_exception(answer.method)
     return "settled" if tail.lifecycle.settled else "closed"
 
 

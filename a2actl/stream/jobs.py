@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from a2actl.core.config import Settings
     from a2actl.core.sink import EventSink
     from a2actl.transport.http import HttpTransport
-    from a2actl.transport.sse import SSEItem
+    from a2actl.transport.sse import SSETuple
 
 
 async def tail_job(
@@ -113,15 +113,16 @@ async def tail_raw_sse(
     tail = Tail(opts, emit)
     state = SSEState()
 
-    def one(item: SSEItem) -> None:
-        if item.kind == "comment":
-            tail.heartbeat("sse-comment", item.data, at=item.at)
+    def one(item: SSETuple) -> None:
+        kind, data, size, at, _, _, truncated = item
+        if kind == "comment":
+            tail.heartbeat("sse-comment", data, at=at)
             return
-        if item.truncated:
-            tail.event(StreamEvent("oversize", None, None, False, {}), item.size, truncated=True, at=item.at)
+        if truncated:
+            tail.event(StreamEvent("oversize", None, None, False, {}), size, truncated=True, at=at)
             return
         try:
-            obj = json.loads(item.data)
+            obj = json.loads(data)
         except (ValueError, RecursionError):  # not JSON (or too deep to be A2A): plain data
             obj = None
         if isinstance(obj, dict) and "jsonrpc" in obj:
@@ -129,7 +130,7 @@ async def tail_raw_sse(
         ev = classify_event(obj)
         if ev.kind == "unknown":
             ev = StreamEvent("data", None, None, False, {})
-        tail.event(ev, item.size, at=item.at)  # the events of one read share its time
+        tail.event(ev, size, at=at)  # the events of one read share its time
 
     async def once(resumed: bool) -> str:
         headers = {"Accept": "text/event-stream"}

@@ -44,7 +44,7 @@ from typing import Any
 
 from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
-from a2actl.protocol.events import StreamEvent
+from a2actl.protocol.events import EventFields
 from a2actl.protocol.lifecycle import SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
@@ -222,19 +222,19 @@ class Tail:
                 self._gap_max = 0.0
 
     def event(
-        self, ev: StreamEvent, size: int, resync: bool = False, truncated: bool = False, at: float = _NEVER
+        self, ev: EventFields, size: int, resync: bool = False, truncated: bool = False, at: float = _NEVER
     ) -> None:
         """One stream event of ``size`` bytes: audited (``resync``: the first event after a
         resubscribe) and emitted as an ``event`` record. ``truncated``: it was over the buffering bound
         and not read, so it counts as oversize whatever ``--max-event-bytes`` says. ``at``: the time
         tag of the network read it came in (``SSEItem.at``): consecutive events with the same tag
         share one time, as in ``take``; by default every event is timed on its own. ``take`` of one."""
-        self.take([TimedEvent(at, size, ev, truncated)], 0, resync)
+        self.take([(at, size, ev, truncated)], 0, resync)
 
     def take(self, items: list[Any], start: int = 0, resync: bool = False) -> tuple[int, bool]:
-        """Account the ``TimedEvent`` items of ``items`` (one network read's list, a channel's
-        ``stream_batches``) from ``start`` on, each as an ``event`` record, until an item that is not
-        a ``TimedEvent`` (a heartbeat or an error answer: the caller's) or the event that ends the
+        """Account the events of ``items`` (one network read's list, a channel's ``stream_batches``:
+        each an ``EventTuple``, or a ``TimedEvent``) from ``start`` on, each as an ``event`` record,
+        until an item that is neither (a heartbeat or an error answer: the caller's) or the event that ends the
         stream. ``resync``: ``items[start]`` is the first event after a resubscribe. Returns the index
         of the next item to look at and whether the stream is over (the lifecycle ended in a settled
         state, or a bare message answered without a task).
@@ -253,7 +253,7 @@ class Tail:
         microsecond as round(x * 1e6) / 1e6 (round(x, 6) costs ~10x more; the two differ only on an
         exact tie, by 1 µs)."""
         i, n = start, len(items)
-        if i >= n or type(items[i]) is not TimedEvent:
+        if i >= n or (type(items[i]) is not tuple and type(items[i]) is not TimedEvent):
             return i, False
         emit, lc, limit = self.emit, self.lifecycle, self._limit
         observe, settles = lc.observe, SETTLES
@@ -273,7 +273,7 @@ class Tail:
         try:
             while i < n:
                 item = items[i]
-                if type(item) is not TimedEvent:
+                if type(item) is not tuple and type(item) is not TimedEvent:
                     break
                 _, size, ev, truncated = item
                 unread = truncated

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
-from a2actl.protocol.events import classify_event, result_shape_error, result_state
+from a2actl.protocol.events import classify_fields, result_shape_error, result_state
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
@@ -39,7 +39,14 @@ from a2actl.protocol.versions import (
     rest_path,
 )
 from a2actl.transport.base import Transport
-from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent, close_inner
+from a2actl.transport.channel import (
+    OVERSIZE_EVENT,
+    EventTuple,
+    Heartbeat,
+    TimedEvent,
+    as_timed_event,
+    close_inner,
+)
 from a2actl.transport.timing import HttpResult
 
 #: Fresh ids made per refill (``new_id``): one ``os.urandom`` call for this many.
@@ -325,21 +332,25 @@ class A2AClient:
         try:
             async for batch in batches:
                 for item in batch:
-                    yield item
+                    if isinstance(item, (RpcOutcome, Heartbeat)):
+                        yield item
+                    else:
+                        yield as_timed_event(item)
         finally:
             await close_inner(batches)
 
     async def stream_batches(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
-    ) -> AsyncGenerator[list[TimedEvent | RpcOutcome | Heartbeat], None]:
+    ) -> AsyncGenerator[list[EventTuple | RpcOutcome | Heartbeat], None]:
         """``stream``'s items as one list per network read (never empty; a read of more than
         ``BATCH_EVENTS`` items as several lists, all its items sharing the read's ``at``), in stream
-        order: the events (and, with ``heartbeats``, comments) that read completed; an error answer
+        order: the events (each an ``EventTuple``, the plain tuple of a ``TimedEvent``'s fields;
+        ``transport.channel``) and, with ``heartbeats``, comments that read completed; an error answer
         is the last item of the last list. For readers of tens of thousands of events a second
         (``stream tail``): one generator step per read instead of one per event. When the sink logs bodies (``-vv``), one
         item a list, so each body is logged just before its item is handed on. Raises as ``stream``
         does."""
-        from a2actl.transport.sse import SSEItem, iter_sse_batches
+        from a2actl.transport.sse import SSETuple, iter_sse_batches
 
         rid = new_id()
         if self.binding == BINDING_HTTP_JSON:
@@ -391,9 +402,7 @@ class A2AClient:
                 except ValueError as exc:
                     raise ProtocolViolation(f"SSE data from {url} is not JSON: {data[:80]!r}") from exc
 
-            new_event = tuple.__new__  # TimedEvent(...) without the NamedTuple's Python-level __new__
-
-            def decode(batch: list[SSEItem], out: list[TimedEvent | RpcOutcome | Heartbeat]) -> bool:
+            def decode(batch: list[SSETuple], out: list[EventTuple | RpcOutcome | Heartbeat]) -> bool:
                 """Append the items of one read's SSE ``batch`` to ``out``; True when an error answer
                 (the last item) ended the stream. One call per read: the loop is the per-event path."""
                 add = out.append
@@ -404,7 +413,7 @@ class A2AClient:
                             add(Heartbeat(at, data))
                         continue
                     if truncated:
-                        add(TimedEvent(at, size, OVERSIZE_EVENT, True))
+                        add((at, size, OVERSIZE_EVENT, True))
                         continue
                     if bodies:
                         sink.on_body("<", self.transport.redact_body(data.encode()))
@@ -455,7 +464,7 @@ class A2AClient:
                                 )
                             )
                             return True
-                    add(new_event(TimedEvent, (at, size, classify_event(result), False)))
+                    add((at, size, classify_fields(result), False))
                 return False
 
             async for read in iter_sse_batches(response, url, self.transport.settings):
@@ -472,7 +481,7 @@ class A2AClient:
                 else:
                     slices = (read[i : i + BATCH_EVENTS] for i in range(0, len(read), BATCH_EVENTS))
                 for batch in slices:
-                    out: list[TimedEvent | RpcOutcome | Heartbeat] = []
+                    out: list[EventTuple | RpcOutcome | Heartbeat] = []
                     try:
                         ended = decode(batch, out)
                     except Exception:

@@ -38,7 +38,8 @@ class SSEItem(NamedTuple):
     ``truncated`` marks an event over the buffering bound: its data was dropped while it arrived
     (``data`` is ``""``), ``size`` counts what arrived (characters, a lower bound of its bytes).
 
-    A NamedTuple, not a dataclass: one is built per event, and a frozen dataclass costs ~4x more."""
+    ``iter_sse`` yields these; ``iter_sse_batches`` hands on the same fields as plain tuples
+    (``SSETuple``)."""
 
     kind: str
     data: str
@@ -47,6 +48,13 @@ class SSEItem(NamedTuple):
     event: str | None = None
     id: str | None = None
     truncated: bool = False
+
+
+#: An ``SSEItem``'s fields as a plain tuple, ``(kind, data, size, at, event, id, truncated)``: what
+#: ``iter_sse_batches`` yields, one per event or comment. A plain tuple is one ``BUILD_TUPLE``; a
+#: ``NamedTuple`` goes through ``tuple.__new__`` for a subclass, ~2k CPU instructions an event more
+#: of ``stream tail``'s ~50k (``bench/stream_throughput.py``). Unpack it positionally.
+SSETuple = tuple[str, str, int, float, str | None, str | None, bool]
 
 
 class SSEState:
@@ -69,10 +77,11 @@ async def iter_sse(
     state: SSEState | None = None,
 ) -> AsyncIterator[SSEItem]:
     """Yield events and comments of an ``httpx.Response`` with ``Content-Type: text/event-stream``
-    fetched from ``url``, one by one: ``iter_sse_batches``, whose docstring has the rules."""
+    fetched from ``url``, one by one, as ``SSEItem``: ``iter_sse_batches``, whose docstring has the
+    rules."""
     async for batch in iter_sse_batches(response, url, settings, max_event_bytes, state):
         for item in batch:
-            yield item
+            yield SSEItem(*item)
 
 
 async def iter_sse_batches(
@@ -81,10 +90,11 @@ async def iter_sse_batches(
     settings: Settings,
     max_event_bytes: int | None = None,
     state: SSEState | None = None,
-) -> AsyncIterator[list[SSEItem]]:
+) -> AsyncIterator[list[SSETuple]]:
     """Yield the events and comments of an ``httpx.Response`` with ``Content-Type:
-    text/event-stream`` fetched from ``url`` (``settings`` name the timeouts in messages), as a
-    list per network read (never empty): the items that read completed, in stream order, before
+    text/event-stream`` fetched from ``url`` (``settings`` name the timeouts in messages), each as
+    an ``SSETuple`` (an ``SSEItem``'s fields, a plain tuple), as a list per network read (never
+    empty): the items that read completed, in stream order, before
     the next read. ``state``, when given, is kept up to date with the stream's ``id:`` and
     ``retry:`` fields. (A list per read, not an item at a time: ``A2AClient.stream`` reads tens of
     thousands of events a second, and one generator step per event less is a tenth of its cost.)
@@ -111,19 +121,16 @@ async def iter_sse_batches(
     dropped = 0  # characters of the current event not buffered (over the limit)
     truncated = False
     decode = events.decode
-    new_item = tuple.__new__  # SSEItem(...) without the NamedTuple's Python-level __new__
 
-    def take(out: list[str], at: float) -> list[SSEItem]:
+    def take(out: list[str], at: float) -> list[SSETuple]:
         """The items the lines ``out`` (one network read's, completed at ``at``) complete. One call
         per read, not per line: the per-line work is this loop (a2actl reads ~100k events a second)."""
         nonlocal has_data, buffered, dropped, truncated
-        batch: list[SSEItem] = []
+        batch: list[SSETuple] = []
         for line in out:
             if line:
                 if line[0] == ":":
-                    batch.append(
-                        new_item(SSEItem, ("comment", line[1:].strip(), len(line), at, None, None, False))
-                    )
+                    batch.append(("comment", line[1:].strip(), len(line), at, None, None, False))
                     continue
                 if line[:5] == "data:" or line == "data":
                     has_data = True
@@ -152,16 +159,12 @@ async def iter_sse_batches(
                 size = buffered + dropped
                 buffered = dropped = 0
                 truncated = False
-                batch.append(
-                    new_item(SSEItem, ("event", "", size, at, sse.event or None, sse.id or None, True))
-                )
+                batch.append(("event", "", size, at, sse.event or None, sse.id or None, True))
                 continue
             buffered = 0
             data = sse.data
             size = len(data) if data.isascii() else len(data.encode("utf-8"))  # no 64 MiB copy for ASCII
-            batch.append(
-                new_item(SSEItem, ("event", data, size, at, sse.event or None, sse.id or None, False))
-            )
+            batch.append(("event", data, size, at, sse.event or None, sse.id or None, False))
         return batch
 
     partial = 0  # characters of the unfinished line held by the line decoder

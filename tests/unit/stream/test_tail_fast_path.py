@@ -224,7 +224,8 @@ def test_take_over_reads_audits_as_a_fresh_lifecycle_and_times_a_read_once(
     k = 0
     for r, lists in enumerate(layout):
         for count in lists:
-            items = [TimedEvent(float(r), 10, ev, False) for ev in events[k : k + count]]
+            # the batch path's shape: plain tuples (EventTuple) holding plain EventFields
+            items: list[Any] = [(float(r), 10, tuple(ev), False) for ev in events[k : k + count]]
             i = 0
             while i < len(items):  # take stops at the end of the stream: the rest is fed again
                 i, _ = tail.take(items, i, resync=k + i == resync_at)

@@ -83,7 +83,10 @@ def run_batches(body: Body, heartbeats: bool = True) -> tuple[list[list[Item]], 
 
 
 def view(item: Item) -> tuple[Any, ...]:
-    """An item without its arrival time (two runs read at different times)."""
+    """An item without its arrival time (two runs read at different times); a batch's event (an
+    ``EventTuple``, a plain tuple) as the ``TimedEvent`` ``stream()`` makes of it."""
+    if type(item) is tuple:
+        item = TimedEvent(*item)
     if isinstance(item, TimedEvent):
         return ("event", item.size, item.event, item.truncated)
     if isinstance(item, Heartbeat):
@@ -106,6 +109,8 @@ def test_the_batches_concatenated_are_the_stream_item_by_item() -> None:
     assert raised is None and braised is None
     assert all(type(b) is list and b for b in batches)  # lists, never empty
     assert [view(i) for b in batches for i in b] == [view(i) for i in items]
+    # the batches' events are plain tuples (EventTuple), stream()'s are TimedEvent
+    assert [type(i) for b in batches for i in b] == [Heartbeat, tuple, tuple, tuple, Heartbeat, tuple, tuple]
     assert [type(i) for i in items] == [
         Heartbeat,
         TimedEvent,
@@ -145,8 +150,8 @@ def test_a_long_read_is_handed_on_in_slices_that_share_its_time() -> None:
     assert raised is None and braised is None
     assert [view(i) for b in batches for i in b] == [view(i) for i in items]
     assert [len(b) for b in batches] == [BATCH_EVENTS, BATCH_EVENTS, 6, 1]
-    first_read = [i.at for b in batches[:3] for i in b]
-    assert len(set(first_read)) == 1 and batches[3][0].at > first_read[0]
+    first_read = [i[0] for b in batches[:3] for i in b]  # EventTuple: (at, size, event, truncated)
+    assert len(set(first_read)) == 1 and batches[3][0][0] > first_read[0]
 
 
 def test_without_heartbeats_the_comments_are_left_out_of_both() -> None:
@@ -379,9 +384,9 @@ def test_with_bodies_logged_each_body_comes_just_before_its_item_and_none_past_t
             async for batch in batches:
                 assert len(batch) == 1
                 item = batch[0]
-                assert isinstance(item, TimedEvent)
-                log.append(f"item {item.event.state}")
-                if item.event.state == "completed":
+                assert type(item) is tuple  # an EventTuple: (at, size, event, truncated)
+                log.append(f"item {item[2][1]}")  # EventFields: (kind, state, ...)
+                if item[2][1] == "completed":
                     break
             await batches.aclose()
 
