@@ -48,7 +48,7 @@ def is_secret_header(name: str, value: str) -> bool:
     if _SENSITIVE_HEADER.match(name) is not None:
         return True
     scope = _SCOPE.get()
-    return value.strip() in _REGISTRY or (scope is not None and value.strip() in scope.values)
+    return value.strip() in _REGISTRY or (scope is not None and value.strip() in scope)
 
 
 def redact_header(name: str, value: str) -> str:
@@ -96,15 +96,38 @@ _SENSITIVE_QUERY = re.compile(
     r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I
 )
 _REGISTRY: set[str] = set()
+#: Counts every registration, process-wide or in any ``secret_scope()``: a ``Redactor`` rebuilds its
+#: needles when it moved (or the current scope is another), so its per-write check is one comparison
+#: and one identity test, whatever the depth of nested scopes.
 _registry_version = [0]
 
 
 class _Scope:
-    """The secrets registered inside one ``secret_scope()``; ``version`` counts additions."""
+    """The secrets registered inside one ``secret_scope()``, and the scope it was opened in
+    (``parent``, ``None`` at the top): the scope masks its own and every enclosing scope's."""
 
-    def __init__(self) -> None:
+    __slots__ = ("parent", "values")
+
+    def __init__(self, parent: _Scope | None) -> None:
+        self.parent = parent
         self.values: set[str] = set()
-        self.version = 0
+
+    def __contains__(self, value: str) -> bool:
+        scope: _Scope | None = self
+        while scope is not None:
+            if value in scope.values:
+                return True
+            scope = scope.parent
+        return False
+
+    def all_values(self) -> set[str]:
+        """This scope's secrets and those of every enclosing scope."""
+        out: set[str] = set()
+        scope: _Scope | None = self
+        while scope is not None:
+            out |= scope.values
+            scope = scope.parent
+        return out
 
 
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("a2actl_secret_scope", default=None)
@@ -118,8 +141,10 @@ def secret_scope() -> Iterator[None]:
     forgotten when the block ends. For a server whose requests bring their own URLs (``a2actl
     exporter``'s ``/probe``: a target, the card's interfaces, redirects): registered process-wide,
     each request would grow the registry, and the cost of every later redaction, for good. Output
-    made after the block does not mask them: mask inside it. Scopes nest (the inner one wins)."""
-    token = _SCOPE.set(_Scope())
+    made after the block does not mask them: mask inside it. Scopes nest and chain: inside an inner
+    block the outer block's secrets are masked too (and a secret the outer one holds is not added
+    again); the inner block's are forgotten when it ends, the outer's when the outer one does."""
+    token = _SCOPE.set(_Scope(_SCOPE.get()))
     try:
         yield
     finally:
@@ -129,14 +154,14 @@ def secret_scope() -> Iterator[None]:
 def register_secret(value: str | None) -> None:
     """Add a value that must never be printed (values shorter than 4 characters are ignored): to the
     current ``secret_scope()`` inside one, else to the process registry."""
-    if not value or len(value) < 4:
+    if not value or len(value) < 4 or value in _REGISTRY:
         return
     scope = _SCOPE.get()
     if scope is not None:
-        if value not in scope.values and value not in _REGISTRY:
+        if value not in scope:
             scope.values.add(value)
-            scope.version += 1
-    elif value not in _REGISTRY:
+            _registry_version[0] += 1
+    else:
         _REGISTRY.add(value)
         _registry_version[0] += 1
 
@@ -184,33 +209,26 @@ def _spellings(secret: str) -> list[str]:
 
 class Redactor:
     """Masks every known secret in a string: ``secrets`` (the invocation's own, ``Settings.secrets()``,
-    fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's.
-    The needle list is rebuilt only when one of them grows (or the scope changes), so the per-write
-    cost with no secrets is a few comparisons."""
+    fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's and
+    its enclosing scopes'. The needle list is rebuilt only when a secret was registered anywhere since
+    (or the scope is another), so the per-write cost with no secrets is a few comparisons."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.own = [v for v in secrets if v]
-        self._key: tuple[int, _Scope | None, int] | None = None
+        self._key: tuple[int, _Scope | None] | None = None
         self._needles: list[str] = []
 
     def needles(self) -> list[str]:
-        """The spellings to mask, longest first (rebuilt when the process registry or the current
-        scope grew, or the scope is another)."""
+        """The spellings to mask, longest first (rebuilt when a secret was registered since, or the
+        scope is another)."""
         scope = _SCOPE.get()
         key = self._key
-        if (
-            key is not None
-            and key[0] == _registry_version[0]
-            and key[1] is scope
-            and (scope is None or key[2] == scope.version)
-        ):
+        if key is not None and key[0] == _registry_version[0] and key[1] is scope:
             return self._needles  # the per-write path (stream tail's every read): no tuple built
-        key = (_registry_version[0], scope, scope.version if scope is not None else 0)
-        if self._key != key:
-            scoped = scope.values if scope is not None else set()
-            values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
-            self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
-            self._key = key
+        scoped = scope.all_values() if scope is not None else set()
+        values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
+        self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
+        self._key = (_registry_version[0], scope)
         return self._needles
 
     def __call__(self, text: str) -> str:

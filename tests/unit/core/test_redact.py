@@ -81,3 +81,41 @@ def test_a_secret_scope_masks_its_secrets_inside_and_keeps_none() -> None:
         red("scope-inner-pw scope-child-token scope-outer-pw") == f"scope-inner-pw scope-child-token {MASK}"
     )
     assert not is_secret_header("X-Forwarded", "scope-inner-key")
+
+
+def test_nested_secret_scopes_chain() -> None:
+    """Inside an inner ``secret_scope()`` the outer scope's secrets are still masked (the inner one
+    replaced the outer: they were printed), a secret registered in the outer scope while the inner
+    block runs (another task of the outer scope) is masked at once by a Redactor that already built
+    its needles, and the outer scope does not keep the inner one's."""
+    red = Redactor()  # long-lived: its needle cache must follow every change
+
+    async def outer_task() -> None:  # a task of the outer scope, started before the inner block
+        register_url("http://h/?token=nest-outer-later")
+
+    async def run() -> list[str]:
+        seen = []
+        with secret_scope():
+            register_url("http://u:nest-outer-pw@h/")
+            task = asyncio.ensure_future(outer_task())
+            with secret_scope():
+                register_url("http://u:nest-inner-pw@h/")
+                text = "nest-outer-pw nest-inner-pw nest-outer-later"
+                seen.append(red(text))
+                await task
+                seen.append(red(text))
+                assert is_secret_header("X-Forwarded", "nest-outer-pw")
+                register_url("http://u:nest-outer-pw@h/")  # the outer scope has it: not added again
+            seen.append(red(text))
+            assert not is_secret_header("X-Forwarded", "nest-inner-pw")
+        seen.append(red(text))
+        return seen
+
+    before = set(redact._REGISTRY)
+    assert asyncio.run(run()) == [
+        f"{MASK} {MASK} nest-outer-later",
+        f"{MASK} {MASK} {MASK}",
+        f"{MASK} nest-inner-pw {MASK}",
+        "nest-outer-pw nest-inner-pw nest-outer-later",
+    ]
+    assert set(redact._REGISTRY) == before
