@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
@@ -166,20 +166,77 @@ def register_secret(value: str | None) -> None:
         _registry_version[0] += 1
 
 
-def register_url(url: str) -> None:
-    """Register the secrets a URL carries: its userinfo (``https://user:pass@host``; a lone user part
-    is often a token) and the values of credential-like query parameters. Never raises."""
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries: its userinfo password (a lone user part, often a token, when there
+    is no password) and the values of credential-like query parameters (``token``, ``api_key``,
+    ``sig``, ``code``, …), each as written and, when it differs, percent-decoded (output prints the
+    URL as written; a client may show it decoded). Empty for a URL that does not parse. Never raises."""
+    from urllib.parse import unquote, unquote_plus
+
+    out: list[str] = []
     try:
         parts = urlsplit(url)
-        if parts.password:
-            register_secret(parts.password)
-        elif parts.username:
-            register_secret(parts.username)
-        for name, value in parse_qsl(parts.query, keep_blank_values=False):
-            if _SENSITIVE_KEY.search(name) or _SENSITIVE_QUERY.match(name):
-                register_secret(value)
+        secret = parts.password if parts.password else parts.username
+        if secret:
+            out += {secret, unquote(secret)}
+        for pair in parts.query.split("&"):
+            name, eq, value = pair.partition("=")
+            name = unquote_plus(name)
+            if eq and value and (_SENSITIVE_KEY.search(name) or _SENSITIVE_QUERY.match(name)):
+                out += {value, unquote_plus(value)}
     except ValueError:
-        return
+        return []
+    return out
+
+
+def register_url(url: str) -> None:
+    """Register the secrets a URL carries (``url_secrets``: userinfo, credential-like query values).
+    Never raises."""
+    for secret in url_secrets(url):
+        register_secret(secret)
+
+
+#: A URL in text (any scheme) as far as a delimiter: a space, a quote, ``<>(){}``, or a backslash
+#: other than JSON's ``\/`` and ``\uXXXX`` escapes (a body as served may spell ``http:\/\/``). The
+#: scheme is at most 32 characters: unbounded, text such as ``a.a.a.…`` took quadratic time.
+_URL_IN_TEXT = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}:(?:\\?/){2}(?:[^\s\"'<>(){}\\]|\\/|\\u[0-9a-fA-F]{4})+"
+)
+_URL_TRAILER = ".,;:!?)]"
+
+
+def _text_urls(text: str) -> Iterator[re.Match[str]]:
+    """The URLs ``_URL_IN_TEXT`` finds in ``text`` (none without a ``//``: the common case is one
+    substring test)."""
+    if "//" in text or "\\/\\/" in text:
+        yield from _URL_IN_TEXT.finditer(text)
+
+
+def _bare(url: str) -> str:
+    """A URL found in text without trailing punctuation and JSON ``\\/`` escapes."""
+    return url.rstrip(_URL_TRAILER).replace("\\/", "/")
+
+
+def register_urls_in(text: str) -> None:
+    """``register_url`` for every URL in ``text`` (a card body, a JSON document as text, prose).
+    Never raises."""
+    for m in _text_urls(text):
+        register_url(_bare(m.group()))
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with the secrets of every URL in it (``url_secrets``) masked inside that URL, as the
+    ``Redactor`` masks registered ones (``http://user:***@host/rpc?token=***``), without registering
+    them: nothing else in the text is touched. Never raises."""
+    if "//" not in text and "\\/\\/" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        found = m.group()
+        secrets = url_secrets(_bare(found))
+        return redact_text(found, sorted(set(secrets), key=len, reverse=True)) if secrets else found
+
+    return _URL_IN_TEXT.sub(one, text)
 
 
 def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
@@ -240,8 +297,10 @@ class Redactor:
 
 
 def redact_body(body: bytes, secrets: list[str]) -> bytes:
-    """A wire body for the event sink (``-vv``): ``secrets`` masked as text (``redact_text``) and, in
-    a JSON body of at most 1 MiB, the values of credential-like keys (``sessionToken``,
+    """A wire body for the event sink (``-vv``): ``secrets`` masked as text (``redact_text``), the
+    secrets of every URL in it masked inside that URL (``mask_urls``: an agent card's
+    ``http://user:pw@host/rpc?token=…`` interfaces, logged before anything read the card) and, in a
+    JSON body of at most 1 MiB, the values of credential-like keys (``sessionToken``,
     ``access_token``, …) masked too (``redact_json``). Never raises."""
     import json
 
@@ -251,4 +310,4 @@ def redact_body(body: bytes, secrets: list[str]) -> bytes:
             text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
         except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: text-level only
             pass
-    return redact_text(text, secrets).encode()
+    return redact_text(mask_urls(text), secrets).encode()
