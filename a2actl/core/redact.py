@@ -224,6 +224,21 @@ def register_urls_in(text: str) -> None:
         register_url(_bare(m.group()))
 
 
+def register_urls_in_json(obj: Any) -> None:
+    """``register_urls_in`` for every string of the JSON value ``obj``, object keys included (a
+    decoded agent card, a snapshot). Never raises."""
+    if isinstance(obj, str):
+        register_urls_in(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(k, str):
+                register_urls_in(k)
+            register_urls_in_json(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            register_urls_in_json(v)
+
+
 def mask_urls(text: str) -> str:
     """``text`` with the secrets of every URL in it (``url_secrets``) masked inside that URL, as the
     ``Redactor`` masks registered ones (``http://user:***@host/rpc?token=***``), without registering
@@ -237,6 +252,18 @@ def mask_urls(text: str) -> str:
         return redact_text(found, sorted(set(secrets), key=len, reverse=True)) if secrets else found
 
     return _URL_IN_TEXT.sub(one, text)
+
+
+def mask_urls_in_json(obj: Any) -> Any:
+    """A copy of the JSON value ``obj`` with ``mask_urls`` applied to every string in it, object keys
+    included (a card's or a snapshot's URLs: ``http://user:***@host/rpc?token=***``)."""
+    if isinstance(obj, str):
+        return mask_urls(obj)
+    if isinstance(obj, dict):
+        return {mask_urls(k) if isinstance(k, str) else k: mask_urls_in_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [mask_urls_in_json(v) for v in obj]
+    return obj
 
 
 def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:

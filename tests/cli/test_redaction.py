@@ -204,7 +204,7 @@ def test_vv_never_logs_the_card_interfaces_credentials(
     r = cli("-vv", *[a.format(card=card, inventory=inventory) for a in args])
     assert f'"url":"{iface_url(fault)}"' in r.stderr  # the card's body was logged, masked
     for piece in secret_fragments(*IFACE_CREDENTIALS["credsiface"]):
-        assert piece not in r.stderr, piece
+        assert piece not in r.stdout and piece not in r.stderr, piece
 
 
 def test_a_percent_encoded_query_secret_is_masked_as_written(
