@@ -37,6 +37,26 @@ def _isolation(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COLUMNS", "120")
 
 
+@pytest.fixture
+def forget_secrets() -> Iterator[Any]:
+    """Empty the process registry of secrets (``a2actl.core.redact``) now and whenever the returned
+    function is called; restored after the test. ``cli`` runs a2actl in-process: a secret one
+    invocation (or an earlier test) registered masks it in every later one, which hides a leak."""
+    from a2actl.core import redact
+
+    saved = set(redact._REGISTRY)
+
+    def forget() -> None:
+        redact._REGISTRY.clear()
+        redact._registry_version[0] += 1
+
+    forget()
+    yield forget
+    redact._REGISTRY.clear()
+    redact._REGISTRY.update(saved)
+    redact._registry_version[0] += 1
+
+
 @dataclass
 class Result:
     exit_code: int

@@ -75,6 +75,24 @@ HANG_HITS = [0]
 #: credential headers present)`` per request; names only, so a test can assert without the values.
 SEEN_CREDENTIALS: list[tuple[str, str, list[str]]] = []
 _CREDENTIAL_HEADERS = ("authorization", "x-api-key", "x-auth-token", "x-custom-secret", "cookie")
+#: The userinfo password and ``token`` query value in the interface URL of the fault server's
+#: ``/credsiface/`` card, and of ``/credsiface2/`` (the same interface after a credential rotation).
+IFACE_CREDENTIALS = {
+    "credsiface": ("pwQ7x2K9m4Zc", "tkR8y3L0n5Wd"),
+    "credsiface2": ("pwS9z4M1p6Xe", "tkT0w5N2q7Yf"),
+}
+
+
+def iface_url(base: str, password: str = "***", token: str = "***") -> str:
+    """The interface URL the fault server's ``/credsiface/`` cards name, with ``password`` and
+    ``token`` (default: masked, as a2actl prints it)."""
+    return base.replace("http://", f"http://agent:{password}@") + f"/credsiface/jsonrpc?token={token}"
+
+
+def secret_fragments(*secrets: str) -> list[str]:
+    """Every 5-character piece of each secret: none may appear in an output, so a secret split by a
+    table's line wrap (redaction matches whole values) still counts as printed."""
+    return sorted({s[i : i + 5] for s in secrets for i in range(len(s) - 4)})
 
 
 def fault_app(base: str) -> Starlette:
@@ -101,6 +119,9 @@ def fault_app(base: str) -> Starlette:
     * ``/looppage/…`` ListTasks answers every page with ``nextPageToken`` ``p2``
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
+    * ``/credsiface/…``, ``/credsiface2/…`` a card whose JSON-RPC interface URL carries a password and a
+      ``token`` query value (``iface_url``, ``IFACE_CREDENTIALS``): the same endpoint,
+      ``/credsiface/jsonrpc``, which answers every method with TaskNotFound
     """
 
     async def http500(_: Request) -> Response:
@@ -190,6 +211,16 @@ def fault_app(base: str) -> Starlette:
             return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
 
         return [Route(f"/{name}/agent-card.json", card), Route(f"/{name}/jsonrpc", rpc, methods=["POST"])]
+
+    def credentialed(name: str) -> Route:
+        password, token = IFACE_CREDENTIALS[name]
+
+        async def card(_: Request) -> Response:
+            doc = v1_card(base, "/credsiface/jsonrpc")
+            doc["supportedInterfaces"][0]["url"] = iface_url(base, password, token)
+            return JSONResponse(doc)
+
+        return Route(f"/{name}/agent-card.json", card)
 
     def task_of(task_id: str, state: str) -> dict[str, Any]:
         return {"id": task_id, "contextId": "c", "status": {"state": f"TASK_STATE_{state}"}}
@@ -312,6 +343,9 @@ def fault_app(base: str) -> Starlette:
         Route("/echo401/agent-card.json", echo401_card),
         Route("/echo401/jsonrpc", echo401, methods=["POST"]),
         Route("/escapes/agent-card.json", escapes),
+        credentialed("credsiface"),
+        credentialed("credsiface2"),
+        *per_method("credsiface", {})[1:],  # /credsiface/jsonrpc: TaskNotFound for every method
         # A gateway's JSON error, not JSON-RPC: the agent's HTTP error (exit 1), not a violation (6).
         *answering("gateway502", 502, {"message": "upstream timed out", "requestId": "r-1"}),
         # Success envelopes whose result is not the method's response shape (exit 6).

@@ -181,18 +181,41 @@ async def fetch_card(
 
 
 async def load_card(
-    target_text: str, settings: Settings, sink: EventSink | None = None, card_path: str | None = None
+    target_text: str,
+    settings: Settings,
+    sink: EventSink | None = None,
+    card_path: str | None = None,
+    *,
+    register_secrets: bool = True,
 ) -> CardFetch:
     """Fetch (with discovery) or read one card. Raises what ``fetch_card``/``load_card_file`` raise:
     ``UsageError`` (2), ``UnreachableError`` (3), ``AuthError`` (4), ``TimeoutError_`` (5),
-    ``ProtocolViolation`` (6, not JSON), ``HTTPStatusError`` (1, no card)."""
+    ``ProtocolViolation`` (6, not JSON), ``HTTPStatusError`` (1, no card).
+
+    The userinfo and credential-like query values of every URL in the card (an interface's
+    ``http://user:pw@host/rpc?token=…``) are registered as secrets (``register_card_secrets``), so
+    every output of the command masks them, unless ``register_secrets`` is false (``caps sign``: the
+    card it prints is the card as signed, and a masked URL would break the signature)."""
     target = parse_target(target_text)
     if not target.is_remote:
-        return await read_card_file(target.value, settings.max_card_bytes)
-    from a2actl.transport.http import HttpTransport
+        fetched = await read_card_file(target.value, settings.max_card_bytes)
+    else:
+        from a2actl.transport.http import HttpTransport
 
-    async with HttpTransport(settings, sink) as transport:
-        return await fetch_card(transport, target, card_path)
+        async with HttpTransport(settings, sink) as transport:
+            fetched = await fetch_card(transport, target, card_path)
+    if register_secrets:
+        register_card_secrets(fetched.raw)
+    return fetched
+
+
+def register_card_secrets(raw: Any) -> None:
+    """Register the secrets of every URL in the decoded card ``raw`` (its interfaces' and any other:
+    userinfo, credential-like query values; ``core.redact.register_urls_in_json``), so every output
+    masks them. Never raises."""
+    from a2actl.core.redact import register_urls_in_json
+
+    register_urls_in_json(raw)
 
 
 def source_json(fetched: CardFetch) -> dict[str, Any]:

@@ -47,7 +47,9 @@ class CardHttp:
 @dataclass(frozen=True)
 class CardResult:
     """``card get``: the card as served (``card``, a pass-through JSON object) and normalised
-    (``normalized``, ``CardView.to_json``). ``source`` is the URL or path it came from;
+    (``normalized``, ``CardView.to_json``), both with the secrets of their URLs masked (userinfo,
+    credential-like query values: ``http://user:***@host/rpc?token=***``,
+    ``core.redact.mask_urls_in_json``). ``source`` is the URL or path it came from;
     ``trace_id`` the run's W3C trace id for a remote card (``None`` for a file); ``http`` the
     exchange (``None`` for a file); ``notes`` what discovery noticed (the legacy path, a path
     prefix). Always exit 0: failures to load raise before a result exists."""
@@ -79,7 +81,11 @@ class CardResult:
 
 
 def card_result(fetched: CardFetch, trace_id: str | None) -> CardResult:
-    """The ``card get`` result of a loaded card (``trace_id`` for a remote one, else ``None``)."""
+    """The ``card get`` result of a loaded card (``trace_id`` for a remote one, else ``None``), the
+    secrets of the card's URLs masked in ``card`` and ``normalized`` (before any table lays them
+    out: masked as text after it, a cell that cuts a URL inside a secret would print its start)."""
+    from a2actl.core.redact import mask_urls_in_json
+
     http = None
     if fetched.http is not None:
         res = fetched.http
@@ -97,8 +103,8 @@ def card_result(fetched: CardFetch, trace_id: str | None) -> CardResult:
         fallback_used=fetched.fallback_used,
         notes=fetched.notes,
         http=http,
-        card=fetched.raw,
-        normalized=fetched.view.to_json(),
+        card=mask_urls_in_json(fetched.raw),
+        normalized=mask_urls_in_json(fetched.view.to_json()),
     )
 
 

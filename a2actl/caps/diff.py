@@ -17,10 +17,20 @@ Classification (the rules in ``classify``; anything not covered is ``risky``, "u
   a card signature disappeared or its key id changed (``signatureKids``, spec v1.0 §8.4).
 * cosmetic: descriptions, names, tags, examples, provider, links; anything added (a skill, mode,
   interface, capability turned on, a signature).
+
+Credentials in URLs (userinfo, credential-like query values: ``http://user:pw@host/rpc?token=…``)
+are never shown: both sides are compared with them masked (``core.redact.mask_urls``, as ``caps
+snapshot`` writes them), so ``before``/``after`` hold ``***`` in their place. A value whose masked
+forms are equal but whose credentials differ, on two sides that both carry them (two deployments,
+card files, a snapshot written before they were masked), is one ``changed`` entry with both values
+masked and the reason saying only the credentials changed, classed as that member's change is
+(an interface url: risky). Against a snapshot that holds ``***`` there is nothing to compare: the
+credentials' presence and place count, their values do not.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -292,12 +302,54 @@ def aligned(before: Any, after: Any) -> tuple[Any, Any]:
     return b, a
 
 
+def credential_changes(before: Any, after: Any, path: str = "") -> list[Change]:
+    """The members (object members, at any depth; not set members) whose string values differ in the
+    credentials of a URL alone: equal once masked (``core.redact.mask_urls``), both carrying
+    credentials (neither already masked). Each is a ``changed`` entry with both values masked,
+    unclassified; ``path`` built from masked keys. Never raises."""
+    from a2actl.core.redact import mask_urls
+
+    if isinstance(before, dict) and isinstance(after, dict):
+        b = {mask_urls(k) if isinstance(k, str) else k: v for k, v in before.items()}
+        a = {mask_urls(k) if isinstance(k, str) else k: v for k, v in after.items()}
+        out: list[Change] = []
+        for key in sorted(b.keys() & a.keys(), key=str):
+            out += credential_changes(b[key], a[key], f"{path}/{pointer_token(str(key))}")
+        return out
+    if isinstance(before, str) and isinstance(after, str) and before != after:
+        masked_before, masked_after = mask_urls(before), mask_urls(after)
+        if masked_before == masked_after and masked_before != before and masked_after != after:
+            return [Change(path, "changed", masked_before, masked_after)]
+    return []
+
+
+def _credential_class(ch: Change, before_doc: Any, after_doc: Any) -> Change:
+    """``ch`` (from ``credential_changes``) classed as a change of that member is, with a reason that
+    says only the URL's credentials changed."""
+    base = classify(ch, before_doc, after_doc)
+    segs = [_unesc(s) for s in ch.path.split("/")[1:]]
+    if len(segs) == 3 and segs[0] == "interfaces" and segs[2] == "url":
+        reason = (
+            f"interface {segs[1]}: only the credentials in its url changed (values not shown): "
+            "clients holding the old ones fail to authenticate"
+        )
+    else:
+        reason = f"{base.reason} (only the credentials in its URL changed; values not shown)"
+    return dataclasses.replace(base, reason=reason)
+
+
 def diff_snapshots(before: Any, after: Any) -> list[Change]:
     """Classified changes from snapshot ``before`` (the expectation, or blue) to ``after`` (the
     target, or green), most severe first, then by path. A container member one side lacks is read
-    as empty (``aligned``). Never raises for any JSON values."""
+    as empty (``aligned``). URL credentials are compared masked, and a value whose credentials alone
+    changed is one change that shows neither (module docstring). Never raises for any JSON values."""
+    from a2actl.core.redact import mask_urls_in_json
+
     before, after = aligned(before, after)
+    secret = credential_changes(before, after)
+    before, after = mask_urls_in_json(before), mask_urls_in_json(after)
     changes = [classify(c, before, after) for c in raw_changes(before, after)]
+    changes += [_credential_class(c, before, after) for c in secret]
     return sorted(changes, key=lambda c: (_RANK[c.klass], c.path, c.op))
 
 

@@ -87,9 +87,12 @@ async def validate_job(
 async def snapshot_job(
     target: str, settings: Settings, sink: EventSink | None, card_path: str | None
 ) -> SnapshotResult:
-    """``caps snapshot``: the snapshot document of TARGET (a snapshot file is passed through)."""
+    """``caps snapshot``: the snapshot document of TARGET (a snapshot file is passed through), the
+    secrets of its URLs masked (``caps.snapshot.masked_snapshot``)."""
+    from a2actl.caps.snapshot import masked_snapshot
+
     snap, _ = await _side(target, settings, sink, card_path)
-    return SnapshotResult(snap)
+    return SnapshotResult(masked_snapshot(snap))
 
 
 def _is_local_json(target: str) -> bool:
@@ -148,14 +151,17 @@ async def _side(
     read once (a FIFO or ``<(cmd)`` gives its bytes once: read again, it was empty, exit 6 "not
     valid JSON"). Raises ``ProtocolViolation`` (6) for a card file that is not a JSON object, and
     ``UsageError`` (2) for an object that is neither a snapshot nor shaped like a card
-    (``expect.looks_like_card``): read as a card, every member of the other side was "added"."""
-    from a2actl.agent.discovery import decode_card
+    (``expect.looks_like_card``): read as a card, every member of the other side was "added".
+    The secrets of the URLs in a file read are registered (``load_card`` registers a fetched card's),
+    so no output prints them: a snapshot written before they were masked holds them in clear."""
+    from a2actl.agent.discovery import decode_card, register_card_secrets
     from a2actl.agent.target import parse_target
     from a2actl.caps.expect import looks_like_card
     from a2actl.caps.snapshot import check_snapshot_shape, check_snapshot_version, is_snapshot, snapshot
 
     if _is_local_json(target):
         doc = await _read_json_file_off_loop(target, settings.max_card_bytes)
+        register_card_secrets(doc)
         check_snapshot_version(doc, target)
         if is_snapshot(doc):
             check_snapshot_shape(doc, target)
@@ -186,6 +192,7 @@ async def diff_job(
     """``caps diff``: ``TARGET --expect FILE`` or ``A B`` (A before, B after). The result exits 7
     when a change reaches ``fail_on``. Raises ``UsageError`` (exit 2) unless exactly one of
     ``other`` and ``expect`` is given, and for an unreadable or malformed expectation."""
+    from a2actl.agent.discovery import register_card_secrets
     from a2actl.caps.diff import diff_snapshots
     from a2actl.caps.expect import compare
 
@@ -197,6 +204,7 @@ async def diff_job(
         kind, changes = None, diff_snapshots(before, after)
     elif expect is not None and other is None:
         expectation = await _read_json_file_off_loop(expect, settings.max_card_bytes)
+        register_card_secrets(expectation)  # a snapshot or card file may hold URL credentials in clear
         after, after_src = await _side(target, settings, sink, card_path)
         kind, changes = compare(expectation, after, expect)
         before_src = Source(expect, kind, [])
@@ -508,7 +516,9 @@ async def sign_job(
     from a2actl.caps.snapshot import is_snapshot
 
     ref = await read_pem_key(key)
-    fetched = await load_card(target, settings, sink, card_path)
+    # not registered: the card printed without --out is the signed card, and a URL masked in it
+    # would no longer match its signature
+    fetched = await load_card(target, settings, sink, card_path, register_secrets=False)
     if is_snapshot(fetched.raw):
         raise UsageError(
             f"{target} is an a2actl caps snapshot, not an agent card: a signature covers the card itself",

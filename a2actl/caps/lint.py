@@ -794,28 +794,21 @@ def live_findings(checks: list[LiveCheck], view: CardView) -> list[LintFinding]:
 # -- the job ---------------------------------------------------------------------------------------
 
 
-_USERINFO = re.compile(r"://([^\s\"'<>@/]*)@")
-
-
 def register_card_urls(text: str) -> None:
-    """Register (``a2actl.core.redact.register_url``) the userinfo and credential-like query values
-    of every URL in ``text``, a card body as received (JSON: ``\\/`` escapes are read as ``/``), so
+    """Register (``a2actl.core.redact.register_urls_in``) the userinfo and credential-like query
+    values of every URL in ``text``, a card body as received (JSON ``\\/`` escapes included), so
     every output masks them. Never raises."""
-    from a2actl.core.redact import register_url
+    from a2actl.core.redact import register_urls_in
 
-    text = text.replace("\\/", "/")
-    for u in _URL_IN_TEXT.findall(text):
-        register_url(u.rstrip(".,;:!?"))
-    # userinfo of any scheme (ftp://u:p@…): anchored on "://", so linear on long runs of letters
-    for m in _USERINFO.finditer(text):
-        register_url(f"x://{m.group(1)}@h")
+    register_urls_in(text)
 
 
 def card_secrets_sink(sink: EventSink) -> EventSink:
     """``sink`` for loading a card to lint: with ``-vv`` the card body reaches the wire log before any
     rule has run, and a card that carries ``https://user:pass@…`` or ``?access_token=…`` URLs
-    (A2A-SEC-006) must not have them printed there either; the transport's body redaction masks
-    credential-like JSON keys only. Bodies are scanned only when ``sink.wants_bodies``."""
+    (A2A-SEC-006) must not have them printed there either. The transport's body redaction masks
+    them in the logged body (``core.redact.mask_urls``); this registers them as the body arrives, so
+    everything printed after it masks them too. Bodies are scanned only when ``sink.wants_bodies``."""
     from a2actl.core.sink import BodyFilterSink
 
     def register(_direction: str, body: bytes) -> bytes:

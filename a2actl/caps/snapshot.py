@@ -154,6 +154,18 @@ def snapshot(raw: Any) -> dict[str, Any]:
     return snap
 
 
+def masked_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
+    """A copy of the snapshot ``doc`` for writing out (``caps snapshot``, ``smoke init``): the secrets
+    of every URL in it masked (userinfo, credential-like query values: an interface's
+    ``http://user:***@host/rpc?token=***``; ``core.redact.mask_urls_in_json``). A snapshot is
+    committed next to code, so a card's credentials must not land in it; ``caps diff`` reads the
+    masked form back (``a2actl.caps.diff``: only a credential's presence compares then)."""
+    from a2actl.core.redact import mask_urls_in_json
+
+    masked: dict[str, Any] = mask_urls_in_json(doc)
+    return masked
+
+
 def is_snapshot(doc: Any) -> bool:
     """True when ``doc`` is an a2actl snapshot document."""
     return isinstance(doc, dict) and _is_version(doc.get(SNAPSHOT_KEY), SNAPSHOT_VERSION)

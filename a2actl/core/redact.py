@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
@@ -48,7 +48,7 @@ def is_secret_header(name: str, value: str) -> bool:
     if _SENSITIVE_HEADER.match(name) is not None:
         return True
     scope = _SCOPE.get()
-    return value.strip() in _REGISTRY or (scope is not None and value.strip() in scope.values)
+    return value.strip() in _REGISTRY or (scope is not None and value.strip() in scope)
 
 
 def redact_header(name: str, value: str) -> str:
@@ -96,15 +96,38 @@ _SENSITIVE_QUERY = re.compile(
     r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I
 )
 _REGISTRY: set[str] = set()
+#: Counts every registration, process-wide or in any ``secret_scope()``: a ``Redactor`` rebuilds its
+#: needles when it moved (or the current scope is another), so its per-write check is one comparison
+#: and one identity test, whatever the depth of nested scopes.
 _registry_version = [0]
 
 
 class _Scope:
-    """The secrets registered inside one ``secret_scope()``; ``version`` counts additions."""
+    """The secrets registered inside one ``secret_scope()``, and the scope it was opened in
+    (``parent``, ``None`` at the top): the scope masks its own and every enclosing scope's."""
 
-    def __init__(self) -> None:
+    __slots__ = ("parent", "values")
+
+    def __init__(self, parent: _Scope | None) -> None:
+        self.parent = parent
         self.values: set[str] = set()
-        self.version = 0
+
+    def __contains__(self, value: str) -> bool:
+        scope: _Scope | None = self
+        while scope is not None:
+            if value in scope.values:
+                return True
+            scope = scope.parent
+        return False
+
+    def all_values(self) -> set[str]:
+        """This scope's secrets and those of every enclosing scope."""
+        out: set[str] = set()
+        scope: _Scope | None = self
+        while scope is not None:
+            out |= scope.values
+            scope = scope.parent
+        return out
 
 
 _SCOPE: contextvars.ContextVar[_Scope | None] = contextvars.ContextVar("a2actl_secret_scope", default=None)
@@ -118,8 +141,10 @@ def secret_scope() -> Iterator[None]:
     forgotten when the block ends. For a server whose requests bring their own URLs (``a2actl
     exporter``'s ``/probe``: a target, the card's interfaces, redirects): registered process-wide,
     each request would grow the registry, and the cost of every later redaction, for good. Output
-    made after the block does not mask them: mask inside it. Scopes nest (the inner one wins)."""
-    token = _SCOPE.set(_Scope())
+    made after the block does not mask them: mask inside it. Scopes nest and chain: inside an inner
+    block the outer block's secrets are masked too (and a secret the outer one holds is not added
+    again); the inner block's are forgotten when it ends, the outer's when the outer one does."""
+    token = _SCOPE.set(_Scope(_SCOPE.get()))
     try:
         yield
     finally:
@@ -129,32 +154,116 @@ def secret_scope() -> Iterator[None]:
 def register_secret(value: str | None) -> None:
     """Add a value that must never be printed (values shorter than 4 characters are ignored): to the
     current ``secret_scope()`` inside one, else to the process registry."""
-    if not value or len(value) < 4:
+    if not value or len(value) < 4 or value in _REGISTRY:
         return
     scope = _SCOPE.get()
     if scope is not None:
-        if value not in scope.values and value not in _REGISTRY:
+        if value not in scope:
             scope.values.add(value)
-            scope.version += 1
-    elif value not in _REGISTRY:
+            _registry_version[0] += 1
+    else:
         _REGISTRY.add(value)
         _registry_version[0] += 1
 
 
-def register_url(url: str) -> None:
-    """Register the secrets a URL carries: its userinfo (``https://user:pass@host``; a lone user part
-    is often a token) and the values of credential-like query parameters. Never raises."""
+def url_secrets(url: str) -> list[str]:
+    """The secrets a URL carries: its userinfo password (a lone user part, often a token, when there
+    is no password) and the values of credential-like query parameters (``token``, ``api_key``,
+    ``sig``, ``code``, …), each as written and, when it differs, percent-decoded (output prints the
+    URL as written; a client may show it decoded). Empty for a URL that does not parse. Never raises."""
+    from urllib.parse import unquote, unquote_plus
+
+    out: list[str] = []
     try:
         parts = urlsplit(url)
-        if parts.password:
-            register_secret(parts.password)
-        elif parts.username:
-            register_secret(parts.username)
-        for name, value in parse_qsl(parts.query, keep_blank_values=False):
-            if _SENSITIVE_KEY.search(name) or _SENSITIVE_QUERY.match(name):
-                register_secret(value)
+        secret = parts.password if parts.password else parts.username
+        if secret:
+            out += {secret, unquote(secret)}
+        for pair in parts.query.split("&"):
+            name, eq, value = pair.partition("=")
+            name = unquote_plus(name)
+            if eq and value and (_SENSITIVE_KEY.search(name) or _SENSITIVE_QUERY.match(name)):
+                out += {value, unquote_plus(value)}
     except ValueError:
-        return
+        return []
+    return out
+
+
+def register_url(url: str) -> None:
+    """Register the secrets a URL carries (``url_secrets``: userinfo, credential-like query values).
+    Never raises."""
+    for secret in url_secrets(url):
+        register_secret(secret)
+
+
+#: A URL in text (any scheme) as far as a delimiter: a space, a quote, ``<>(){}``, or a backslash
+#: other than JSON's ``\/`` and ``\uXXXX`` escapes (a body as served may spell ``http:\/\/``). The
+#: scheme is at most 32 characters: unbounded, text such as ``a.a.a.…`` took quadratic time.
+_URL_IN_TEXT = re.compile(
+    r"\b[a-zA-Z][a-zA-Z0-9+.-]{0,31}:(?:\\?/){2}(?:[^\s\"'<>(){}\\]|\\/|\\u[0-9a-fA-F]{4})+"
+)
+_URL_TRAILER = ".,;:!?)]"
+
+
+def _text_urls(text: str) -> Iterator[re.Match[str]]:
+    """The URLs ``_URL_IN_TEXT`` finds in ``text`` (none without a ``//``: the common case is one
+    substring test)."""
+    if "//" in text or "\\/\\/" in text:
+        yield from _URL_IN_TEXT.finditer(text)
+
+
+def _bare(url: str) -> str:
+    """A URL found in text without trailing punctuation and JSON ``\\/`` escapes."""
+    return url.rstrip(_URL_TRAILER).replace("\\/", "/")
+
+
+def register_urls_in(text: str) -> None:
+    """``register_url`` for every URL in ``text`` (a card body, a JSON document as text, prose).
+    Never raises."""
+    for m in _text_urls(text):
+        register_url(_bare(m.group()))
+
+
+def register_urls_in_json(obj: Any) -> None:
+    """``register_urls_in`` for every string of the JSON value ``obj``, object keys included (a
+    decoded agent card, a snapshot). Never raises."""
+    if isinstance(obj, str):
+        register_urls_in(obj)
+    elif isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(k, str):
+                register_urls_in(k)
+            register_urls_in_json(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            register_urls_in_json(v)
+
+
+def mask_urls(text: str) -> str:
+    """``text`` with the secrets of every URL in it (``url_secrets``) masked inside that URL, as the
+    ``Redactor`` masks registered ones (``http://user:***@host/rpc?token=***``), without registering
+    them: nothing else in the text is touched. Never raises."""
+    if "//" not in text and "\\/\\/" not in text:
+        return text
+
+    def one(m: re.Match[str]) -> str:
+        found = m.group()
+        secrets = url_secrets(_bare(found))
+        return redact_text(found, sorted(set(secrets), key=len, reverse=True)) if secrets else found
+
+    return _URL_IN_TEXT.sub(one, text)
+
+
+def mask_urls_in_json(obj: Any) -> Any:
+    """A copy of the JSON value ``obj`` with ``mask_urls`` applied to every string in it, object keys
+    included (a card's or a snapshot's URLs: ``http://user:***@host/rpc?token=***``)."""
+    if isinstance(obj, str):
+        return mask_urls(obj)
+    if isinstance(obj, dict):
+        return {mask_urls(k) if isinstance(k, str) else k: mask_urls_in_json(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [mask_urls_in_json(v) for v in obj]
+    return obj
 
 
 def header_secrets(headers: Iterable[tuple[str, str]]) -> list[str]:
@@ -184,33 +293,26 @@ def _spellings(secret: str) -> list[str]:
 
 class Redactor:
     """Masks every known secret in a string: ``secrets`` (the invocation's own, ``Settings.secrets()``,
-    fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's.
-    The needle list is rebuilt only when one of them grows (or the scope changes), so the per-write
-    cost with no secrets is a few comparisons."""
+    fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's and
+    its enclosing scopes'. The needle list is rebuilt only when a secret was registered anywhere since
+    (or the scope is another), so the per-write cost with no secrets is a few comparisons."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         self.own = [v for v in secrets if v]
-        self._key: tuple[int, _Scope | None, int] | None = None
+        self._key: tuple[int, _Scope | None] | None = None
         self._needles: list[str] = []
 
     def needles(self) -> list[str]:
-        """The spellings to mask, longest first (rebuilt when the process registry or the current
-        scope grew, or the scope is another)."""
+        """The spellings to mask, longest first (rebuilt when a secret was registered since, or the
+        scope is another)."""
         scope = _SCOPE.get()
         key = self._key
-        if (
-            key is not None
-            and key[0] == _registry_version[0]
-            and key[1] is scope
-            and (scope is None or key[2] == scope.version)
-        ):
+        if key is not None and key[0] == _registry_version[0] and key[1] is scope:
             return self._needles  # the per-write path (stream tail's every read): no tuple built
-        key = (_registry_version[0], scope, scope.version if scope is not None else 0)
-        if self._key != key:
-            scoped = scope.values if scope is not None else set()
-            values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
-            self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
-            self._key = key
+        scoped = scope.all_values() if scope is not None else set()
+        values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
+        self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
+        self._key = (_registry_version[0], scope)
         return self._needles
 
     def __call__(self, text: str) -> str:
@@ -222,8 +324,10 @@ class Redactor:
 
 
 def redact_body(body: bytes, secrets: list[str]) -> bytes:
-    """A wire body for the event sink (``-vv``): ``secrets`` masked as text (``redact_text``) and, in
-    a JSON body of at most 1 MiB, the values of credential-like keys (``sessionToken``,
+    """A wire body for the event sink (``-vv``): ``secrets`` masked as text (``redact_text``), the
+    secrets of every URL in it masked inside that URL (``mask_urls``: an agent card's
+    ``http://user:pw@host/rpc?token=…`` interfaces, logged before anything read the card) and, in a
+    JSON body of at most 1 MiB, the values of credential-like keys (``sessionToken``,
     ``access_token``, …) masked too (``redact_json``). Never raises."""
     import json
 
@@ -233,4 +337,4 @@ def redact_body(body: bytes, secrets: list[str]) -> bytes:
             text = json.dumps(redact_json(json.loads(text)), separators=(",", ":"))
         except (ValueError, RecursionError):  # not JSON, or nested too deep to walk: text-level only
             pass
-    return redact_text(text, secrets).encode()
+    return redact_text(mask_urls(text), secrets).encode()

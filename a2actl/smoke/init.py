@@ -100,13 +100,14 @@ async def init_suite(
     suite_name: str = "suite.yaml",
 ) -> tuple[str, dict[str, Any], list[str]]:
     """``(suite YAML text, caps snapshot, notes)``: the snapshot is the one the suite names
-    ``expect_path`` (relative to the suite file, see ``plan_paths``); nothing is written here (the
+    ``expect_path`` (relative to the suite file, see ``plan_paths``), the secrets of its URLs masked
+    as ``caps snapshot`` masks them (``masked_snapshot``); nothing is written here (the
     caller writes both once every step succeeded). ``notes`` for the operator: probe samples that
     failed, skill examples passed over. The text is redacted like any file a2actl writes (a password
     or ``api_key`` in ``target`` is ``***``: secrets come from the environment, ``TARGET``)."""
     from a2actl.agent.discovery import load_card
     from a2actl.agent.target import parse_target
-    from a2actl.caps.snapshot import snapshot_view
+    from a2actl.caps.snapshot import masked_snapshot, snapshot_view
     from a2actl.core.redact import Redactor
     from a2actl.probe.handshake import run_probe
     from a2actl.probe.report import ProbeOptions
@@ -116,7 +117,7 @@ async def init_suite(
     from a2actl.tasks.results import SentMessage
 
     card = await load_card(target, settings, sink)
-    snap = snapshot_view(card.view, card.raw)
+    snap = masked_snapshot(snapshot_view(card.view, card.raw))  # committed: no URL credentials in it
     report = await run_probe(ProbeOptions(target=parse_target(target), samples=samples), settings, sink)
     p99 = report.total_p99
     fails = report.failures()

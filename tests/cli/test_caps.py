@@ -736,3 +736,124 @@ def test_validate_live_never_prints_the_card_interfaces_userinfo_and_token(
     )
     for text in (r.stdout, r.stderr, table.stdout, table.stderr):
         assert pw not in text and token not in text
+
+
+def _no_secret(*results: Any, name: str = "credsiface") -> None:
+    from tests.servers import IFACE_CREDENTIALS, secret_fragments
+
+    for r in results:
+        for piece in secret_fragments(*IFACE_CREDENTIALS[name]):
+            assert piece not in r.stdout and piece not in r.stderr, piece
+
+
+def test_snapshot_holds_no_credential_of_the_cards_interface_urls(
+    cli: Any, fault: str, tmp_path: Path, forget_secrets: Any
+) -> None:
+    """``caps snapshot`` wrote the card's interface URL as served, password and ``token`` included,
+    into a file meant to be committed; the snapshot holds them masked, and the agent still matches
+    its own snapshot (``caps diff --expect``: no change)."""
+    from tests.servers import iface_url
+
+    card = f"{fault}/credsiface/agent-card.json"
+    snap = cli("caps", "snapshot", card)
+    assert snap.exit_code == 0, snap.stderr
+    assert snap.json["interfaces"]["JSONRPC@1.0"]["url"] == iface_url(fault)
+    expected = tmp_path / "expected-caps.json"
+    expected.write_text(snap.stdout)
+    forget_secrets()
+    same = cli("caps", "diff", card, "--expect", str(expected), "-o", "json")
+    assert same.exit_code == 0 and same.json["changes"] == [], same.stdout
+    forget_secrets()
+    again = cli("caps", "snapshot", str(expected))  # a snapshot file is passed through, masked
+    assert again.exit_code == 0 and again.json == snap.json
+    _no_secret(snap, same, again)
+
+
+def test_diff_of_a_credential_change_shows_neither_value(cli: Any, fault: str, forget_secrets: Any) -> None:
+    """Two deployments whose interface URLs differ in their password and ``token`` alone: the diff
+    printed both URLs in clear (-o json ``before``/``after``, the table). It is one risky change
+    whose values are masked and whose reason says only the credentials changed; never 'no change'."""
+    from tests.servers import iface_url
+
+    blue, green = f"{fault}/credsiface/agent-card.json", f"{fault}/credsiface2/agent-card.json"
+    r = cli("caps", "diff", blue, green, "-o", "json")
+    forget_secrets()
+    table = cli("caps", "diff", blue, green, "--fail-on", "risky")
+    assert r.exit_code == 0 and table.exit_code == 7, r.stdout + table.stdout
+    [change] = r.json["changes"]
+    assert change == {
+        "path": "/interfaces/JSONRPC@1.0/url",
+        "op": "changed",
+        "before": iface_url(fault),
+        "after": iface_url(fault),
+        "class": "risky",
+        "reason": "interface JSONRPC@1.0: only the credentials in its url changed (values not shown): "
+        "clients holding the old ones fail to authenticate",
+    }
+    _no_secret(r, table)
+    _no_secret(r, table, name="credsiface2")
+
+
+def test_diff_against_a_snapshot_with_credentials_in_clear(
+    cli: Any, fault: str, tmp_path: Path, forget_secrets: Any
+) -> None:
+    """A snapshot written before its URLs were masked holds the credentials in clear: compared with
+    the same credentials, no change; with others, a credential change; neither printed. A JSON
+    Schema expectation quotes the value in its message: masked too."""
+    from tests.servers import IFACE_CREDENTIALS, iface_url
+
+    old = tmp_path / "old.json"
+    snap = cli("caps", "snapshot", f"{fault}/credsiface/agent-card.json").json
+    snap["interfaces"]["JSONRPC@1.0"]["url"] = iface_url(fault, *IFACE_CREDENTIALS["credsiface"])
+    old.write_text(json.dumps(snap))
+    forget_secrets()
+    same = cli("caps", "diff", f"{fault}/credsiface/agent-card.json", "--expect", str(old), "-o", "json")
+    forget_secrets()
+    rotated = cli("caps", "diff", f"{fault}/credsiface2/agent-card.json", "--expect", str(old), "-o", "json")
+    assert same.exit_code == 0 and same.json["changes"] == [], same.stdout
+    assert rotated.exit_code == 0, rotated.stdout
+    assert [(c["path"], c["before"], c["after"]) for c in rotated.json["changes"]] == [
+        ("/interfaces/JSONRPC@1.0/url", iface_url(fault), iface_url(fault))
+    ]
+    schema = tmp_path / "schema.json"
+    schema.write_text(
+        json.dumps(
+            {
+                "$schema": "https://json-schema.org/draft/2020-12/schema",
+                "properties": {
+                    "interfaces": {"additionalProperties": {"properties": {"url": {"pattern": "^https://"}}}}
+                },
+            }
+        )
+    )
+    forget_secrets()
+    checked = cli(
+        "caps", "diff", f"{fault}/credsiface/agent-card.json", "--expect", str(schema), "-o", "json"
+    )
+    assert checked.exit_code == 7, checked.stdout
+    [violation] = checked.json["changes"]
+    assert violation["after"] == iface_url(fault)
+    assert violation["reason"] == f"schema: '{iface_url(fault)}' does not match '^https://'"
+    _no_secret(same, rotated, checked)
+    _no_secret(same, rotated, checked, name="credsiface2")
+
+
+def test_validate_never_prints_the_credentials_of_a_card_files_interface_urls(
+    cli: Any, fault: str, tmp_path: Path, forget_secrets: Any
+) -> None:
+    """``caps validate CARD-FILE`` names an interface URL in its findings ('interface url … is
+    loopback'): printed as the card holds it, password and ``token`` included. Every card a2actl
+    loads has its URLs' secrets registered, so every finding, note and table masks them."""
+    from tests.servers import iface_url
+
+    card = tmp_path / "card.json"
+    card.write_text(httpx.get(f"{fault}/credsiface/agent-card.json", timeout=5).text)
+    r = cli("caps", "validate", str(card), "-o", "json")
+    forget_secrets()
+    table = cli("caps", "validate", str(card))
+    assert r.exit_code == 6 and table.exit_code == 6, r.stdout  # the fault card's skill has no tags
+    loopback = [f["message"] for f in r.json["findings"] if "is loopback" in f["message"]]
+    assert loopback == [
+        f"interface url {iface_url(fault)} is loopback: only callable from the agent's own machine"
+    ]
+    _no_secret(r, table)

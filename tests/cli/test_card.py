@@ -145,3 +145,33 @@ def test_card_file_that_never_ends_is_bounded_by_max_time(cli, tmp_path):
         assert time.monotonic() - t0 < 10
     finally:  # a writer that opens and closes at once: the reader thread gets EOF and ends
         os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+
+
+def test_card_get_masks_the_credentials_in_the_cards_interface_urls(cli, fault, tmp_path, forget_secrets):
+    """A card may name its interface with credentials in the URL (``http://agent:PW@host/rpc?token=``):
+    ``card get`` printed them as served, in the table and in ``-o json``'s ``card`` and
+    ``normalized``, where every other command masks them. The table is laid out on a narrow terminal
+    too: masked only as text after the layout, a URL cut inside a secret ('…') would print its start."""
+    import httpx
+
+    from tests.servers import IFACE_CREDENTIALS, iface_url, secret_fragments
+
+    url = f"{fault}/credsiface/agent-card.json"
+    masked = iface_url(fault)
+    r = cli("card", "get", url, "-o", "json")
+    forget_secrets()
+    table = cli("card", "get", url, env={"COLUMNS": "200"})
+    forget_secrets()
+    narrow = cli("card", "get", url, env={"COLUMNS": "70"})  # the url column cut with '…'
+    forget_secrets()
+    card_file = tmp_path / "card.json"
+    card_file.write_text(httpx.get(url, timeout=5).text)
+    from_file = cli("card", "get", str(card_file), "-o", "json")
+    assert (r.exit_code, table.exit_code, from_file.exit_code) == (0, 0, 0), r.stderr + table.stderr
+    for doc in (r.json, from_file.json):
+        assert doc["card"]["supportedInterfaces"][0]["url"] == masked
+        assert doc["normalized"]["interfaces"][0]["url"] == masked
+    assert masked in table.stdout
+    for out in (r, table, narrow, from_file):
+        for piece in secret_fragments(*IFACE_CREDENTIALS["credsiface"]):
+            assert piece not in out.stdout and piece not in out.stderr, piece

@@ -170,3 +170,53 @@ def test_dlq_replay_masks_credentials_in_a_stored_target_url(
     _assert_clean(r, password, key)
     updates = [json.loads(line) for line in path.read_text().splitlines()[1:]]  # after the entry itself
     assert updates and all(password not in json.dumps(u) and key not in json.dumps(u) for u in updates)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["card", "get", "{card}"],
+        ["card", "get", "{card}", "-o", "json"],
+        ["caps", "snapshot", "{card}"],
+        ["caps", "diff", "{card}", "{card}"],
+        ["caps", "validate", "{card}"],
+        ["caps", "verify", "{card}"],
+        ["caps", "fingerprint", "{card}"],
+        ["caps", "lint", "{card}"],
+        ["send", "{card}", "hi"],
+        ["task", "get", "{card}", "t1"],
+        ["handshake", "probe", "{card}"],
+        ["load", "run", "{card}", "-s", "get", "-n", "1"],
+        ["fleet", "probe", "{inventory}"],
+    ],
+)
+def test_vv_never_logs_the_card_interfaces_credentials(
+    cli: Any, fault: str, tmp_path: Path, forget_secrets: Any, args: list[str]
+) -> None:
+    """``-vv`` logs the card's body as it arrives: before anything read the card, so before its
+    interface URL's password and ``token`` were registered as secrets, and the log showed them (every
+    command that fetches a card). They are masked in the logged body itself."""
+    from tests.servers import IFACE_CREDENTIALS, iface_url, secret_fragments
+
+    card = f"{fault}/credsiface/agent-card.json"
+    inventory = tmp_path / "agents.txt"
+    inventory.write_text(card + "\n")
+    r = cli("-vv", *[a.format(card=card, inventory=inventory) for a in args])
+    assert f'"url":"{iface_url(fault)}"' in r.stderr  # the card's body was logged, masked
+    for piece in secret_fragments(*IFACE_CREDENTIALS["credsiface"]):
+        assert piece not in r.stdout and piece not in r.stderr, piece
+
+
+def test_a_percent_encoded_query_secret_is_masked_as_written(
+    cli: Any, refused_url: str, forget_secrets: Any
+) -> None:
+    """A credential query value is printed as written (``token=pct%2Bsecret%2F01``), but only its
+    decoded form (``pct+secret/01``) was registered: ``-v``'s request line and the error printed it."""
+    url = f"{refused_url}/.well-known/agent-card.json?token=pct%2Bsecret%2F01"
+    r = cli("-v", "card", "get", url, "-o", "json")
+    assert r.exit_code == 3
+    assert (
+        r.json["error"]["message"]
+        == f"connection to {refused_url}/.well-known/agent-card.json?token=*** refused"
+    )
+    _assert_clean(r, "pct%2Bsecret%2F01", "pct+secret/01", "secret%2F01")

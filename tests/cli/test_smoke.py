@@ -822,3 +822,24 @@ def test_validate_max_time_bounds_a_suite_that_never_arrives(tmp_path: Path) -> 
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert ran.elapsed < 10, ran.elapsed
+
+
+def test_init_writes_a_snapshot_without_the_card_interfaces_credentials(
+    cli: Any, fault: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, forget_secrets: Any
+) -> None:
+    """The snapshot ``smoke init`` writes beside the suite (to be committed) held the card's interface
+    URL as served, password and ``token`` included (written past the output's redaction). It holds
+    them masked, and ``smoke run`` still passes against the same agent."""
+    from tests.servers import IFACE_CREDENTIALS, iface_url, secret_fragments
+
+    monkeypatch.chdir(tmp_path)
+    card = f"{fault}/credsiface/agent-card.json"
+    r = cli("smoke", "init", card, "--samples", "1", "--out", "suite.yaml")
+    assert r.exit_code == 0, r.stderr
+    text = (tmp_path / "expected-caps.json").read_text()
+    assert json.loads(text)["interfaces"]["JSONRPC@1.0"]["url"] == iface_url(fault)
+    for piece in secret_fragments(*IFACE_CREDENTIALS["credsiface"]):
+        assert piece not in text and piece not in r.stdout + r.stderr, piece
+    ok = cli("smoke", "run", "suite.yaml", "-o", "json")
+    assert ok.exit_code == 0, ok.stdout[-800:]
+    assert [x["kind"] for x in ok.json["results"]] == ["probe", "caps-diff"]

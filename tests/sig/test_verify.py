@@ -727,3 +727,20 @@ def test_keys_from_a_fifo_that_delivers_verify(cli: Any, keys: Keys, tmp_path: P
     ran = run_a2actl("-o", "json", "caps", "verify", path, "--key", str(fifo), feed=(str(fifo), pem))
     assert ran.code == 0, ran.err[-500:]
     assert statuses(json.loads(ran.out)) == {"ec-1": "valid"}
+
+
+def test_sign_prints_the_card_as_signed_though_its_urls_carry_credentials(
+    cli: Any, tmp_path: Path, keys: Keys, forget_secrets: Any
+) -> None:
+    """``caps sign`` without ``--out`` prints the signed card itself: the one card-loading command that
+    does not register the card's URL secrets, since a URL masked in that card no longer matches its
+    signature."""
+    url = "https://agent:sign-iface-pw@agent.example.com/a2a/jsonrpc?token=sign-iface-token"
+    path = write_json(tmp_path / "card.json", plain_card(url))
+    r = cli("caps", "sign", path, "--key", keys.ec.private, "--kid", "ec-1")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["supportedInterfaces"][0]["url"] == url
+    signed = write_json(tmp_path / "signed.json", r.json)
+    forget_secrets()
+    code, doc = verify(cli, signed, "--jwks", keys.jwks)
+    assert code == 0 and doc["signatures"][0]["status"] == "valid", doc

@@ -200,3 +200,44 @@ def test_a_hand_written_expectation_that_leaves_out_a_member_is_not_a_change_of_
         ("/extensions/https:~1~1x.example~1ext", "risky")
     ]
     assert {c.path for c in changes} >= {"/skills/img", "/capabilities/streaming"}
+
+
+def _with_url(url: str) -> dict[str, Any]:
+    return {
+        "a2actlSnapshot": 1,
+        "interfaces": {"JSONRPC@1.0": {"url": url, "tenant": None, "preferred": True}},
+        "documentationUrl": "https://docs.example/?sig=docs-sig-1",
+    }
+
+
+def test_credentials_in_urls_are_compared_masked_and_never_shown() -> None:
+    """Only the password and ``token`` changed: one change (not 'no change'), both values masked,
+    the reason says so; a changed host shows masked URLs; against a snapshot that holds ``***``
+    (what ``caps snapshot`` writes) the values are unknown: their presence is compared, not them."""
+    blue = _with_url("http://agent:pw-blue-1@h/rpc?token=tok-blue-1")
+    green = _with_url("http://agent:pw-green-2@h/rpc?token=tok-green-2")
+    masked = "http://agent:***@h/rpc?token=***"
+    [change] = diff_snapshots(blue, green)
+    assert (change.path, change.op, change.before, change.after, change.klass) == (
+        "/interfaces/JSONRPC@1.0/url",
+        "changed",
+        masked,
+        masked,
+        "risky",
+    )
+    assert change.reason.startswith("interface JSONRPC@1.0: only the credentials in its url changed")
+    assert diff_snapshots(blue, blue) == []
+    moved = _with_url("http://agent:pw-green-2@elsewhere/rpc?token=tok-green-2")
+    [change] = diff_snapshots(blue, moved)
+    assert (change.before, change.after) == (masked, "http://agent:***@elsewhere/rpc?token=***")
+    assert change.reason.startswith("interface JSONRPC@1.0 moved to another url")
+    assert diff_snapshots(_with_url(masked), green) == []  # a masked snapshot: values unknown
+    [change] = diff_snapshots(_with_url("http://h/rpc"), green)  # a credential appeared
+    assert (change.before, change.after) == ("http://h/rpc", masked)
+    docs = {**blue, "documentationUrl": "https://docs.example/?sig=docs-sig-2"}
+    [change] = diff_snapshots(blue, docs)
+    docs_masked = "https://docs.example/?sig=***"
+    assert (change.klass, change.before, change.after) == ("cosmetic", docs_masked, docs_masked)
+    assert (
+        change.reason == "documentationUrl edited (only the credentials in its URL changed; values not shown)"
+    )

@@ -126,3 +126,23 @@ def test_compare_dispatches_on_the_kind() -> None:
     assert compare(SNAP, SNAP) == ("snapshot", [])
     kind, changes = compare({**CARD, "skills": []}, SNAP)
     assert kind == "card" and [(c.path, c.klass) for c in changes] == [("/skills/echo", "cosmetic")]
+
+
+def test_a_schema_message_quotes_the_url_with_its_credentials_masked() -> None:
+    """A JSON Schema violation quotes the value, cut at 200 characters: a long signed URL cut inside
+    its signature printed the signature's start, which no whole-value masking could catch."""
+    import copy
+
+    signature = "f" * 40 + "SIGNATURE-0123456789" * 8
+    card = copy.deepcopy(CARD)
+    card["supportedInterfaces"][0]["url"] = "http://127.0.0.1:9/a2a?X-Amz-Signature=" + signature
+    schema = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {
+            "interfaces": {"additionalProperties": {"properties": {"url": {"pattern": "^https:"}}}}
+        },
+    }
+    _, [change] = compare(schema, snapshot(card))
+    masked = "http://127.0.0.1:9/a2a?X-Amz-Signature=***"
+    assert change.after == masked
+    assert change.reason == f"schema: '{masked}' does not match '^https:'"

@@ -152,3 +152,17 @@ def test_operational_checks(url: str, card_url: str | None, expected: list[tuple
     findings = operational_findings(raw, parse_card(raw), card_url)
     assert [(f.check, f.severity) for f in findings] == expected
     assert all(f.pointer == "/supportedInterfaces/0/url" for f in findings)
+
+
+def test_snapshot_and_card_get_results_hold_no_url_credential(tmp_path: Path) -> None:
+    """The documents themselves are masked (``caps snapshot``, ``card get``), not left to the
+    output's redaction of registered values: a table cell that cuts a URL inside a secret hides it
+    from that redaction, and a snapshot is a file to commit."""
+    iface = dict(CARD["supportedInterfaces"][0], url="https://u:jobs-pw-1@a.example/a2a?key=jobs-key-1")
+    card = dict(CARD, supportedInterfaces=[iface])
+    path = write(tmp_path, "card.json", card)
+    masked = "https://u:***@a.example/a2a?key=***"
+    snap = asyncio.run(snapshot_job(path, Settings(), None, None)).to_json()
+    assert snap["interfaces"]["JSONRPC@1.0"]["url"] == masked
+    got = asyncio.run(get_card(path, Settings())).to_json()
+    assert got["card"]["supportedInterfaces"][0]["url"] == got["normalized"]["interfaces"][0]["url"] == masked

@@ -82,3 +82,31 @@ def test_snapshot_never_raises_and_recognises_only_its_own_documents() -> None:
     empty = snapshot(["not", "a", "card"])
     assert empty["name"] is None and empty["interfaces"] == {} and empty["skills"] == {}
     assert not is_snapshot(V03) and not is_snapshot({SNAPSHOT_KEY: 2}) and not is_snapshot(None)
+
+
+def test_a_snapshot_to_write_holds_no_url_credential() -> None:
+    """``masked_snapshot`` (``caps snapshot``, ``smoke init``): every URL's userinfo and credential-like
+    query values masked, wherever the URL is (an interface, the links, a security scheme's URL);
+    the snapshot itself (what ``caps diff`` compares) keeps them."""
+    from a2actl.caps.snapshot import masked_snapshot
+
+    card = {
+        **V03,
+        "url": "http://agent:iface-pw-1@127.0.0.1:9/a2a?token=iface-token-1",
+        "documentationUrl": "https://docs.example/?sig=docs-signature",
+        "securitySchemes": {
+            "oidc": {
+                "type": "openIdConnect",
+                "openIdConnectUrl": "https://id.example/?client_secret=cs-12345",
+            }
+        },
+    }
+    snap = snapshot(card)
+    out = masked_snapshot(snap)
+    assert out["interfaces"]["JSONRPC@0.3"]["url"] == "http://agent:***@127.0.0.1:9/a2a?token=***"
+    assert out["documentationUrl"] == "https://docs.example/?sig=***"
+    assert out["securitySchemes"]["oidc"]["openIdConnectUrl"] == "https://id.example/?client_secret=***"
+    assert snap["interfaces"]["JSONRPC@0.3"]["url"] == card["url"]  # compared in clear, not printed
+    assert {
+        k: v for k, v in out.items() if k not in ("interfaces", "documentationUrl", "securitySchemes")
+    } == {k: v for k, v in snap.items() if k not in ("interfaces", "documentationUrl", "securitySchemes")}

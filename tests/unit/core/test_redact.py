@@ -81,3 +81,87 @@ def test_a_secret_scope_masks_its_secrets_inside_and_keeps_none() -> None:
         red("scope-inner-pw scope-child-token scope-outer-pw") == f"scope-inner-pw scope-child-token {MASK}"
     )
     assert not is_secret_header("X-Forwarded", "scope-inner-key")
+
+
+def test_nested_secret_scopes_chain() -> None:
+    """Inside an inner ``secret_scope()`` the outer scope's secrets are still masked (the inner one
+    replaced the outer: they were printed), a secret registered in the outer scope while the inner
+    block runs (another task of the outer scope) is masked at once by a Redactor that already built
+    its needles, and the outer scope does not keep the inner one's."""
+    red = Redactor()  # long-lived: its needle cache must follow every change
+
+    async def outer_task() -> None:  # a task of the outer scope, started before the inner block
+        register_url("http://h/?token=nest-outer-later")
+
+    async def run() -> list[str]:
+        seen = []
+        with secret_scope():
+            register_url("http://u:nest-outer-pw@h/")
+            task = asyncio.ensure_future(outer_task())
+            with secret_scope():
+                register_url("http://u:nest-inner-pw@h/")
+                text = "nest-outer-pw nest-inner-pw nest-outer-later"
+                seen.append(red(text))
+                await task
+                seen.append(red(text))
+                assert is_secret_header("X-Forwarded", "nest-outer-pw")
+                register_url("http://u:nest-outer-pw@h/")  # the outer scope has it: not added again
+            seen.append(red(text))
+            assert not is_secret_header("X-Forwarded", "nest-inner-pw")
+        seen.append(red(text))
+        return seen
+
+    before = set(redact._REGISTRY)
+    assert asyncio.run(run()) == [
+        f"{MASK} {MASK} nest-outer-later",
+        f"{MASK} {MASK} {MASK}",
+        f"{MASK} nest-inner-pw {MASK}",
+        "nest-outer-pw nest-inner-pw nest-outer-later",
+    ]
+    assert set(redact._REGISTRY) == before
+
+
+def test_url_secrets_as_written_and_decoded() -> None:
+    """A query value is printed as written (``a%2Bb``) but was registered decoded (``a+b``) only, so
+    the URL was printed with it in clear; both spellings count now."""
+    from a2actl.core.redact import url_secrets
+
+    assert sorted(url_secrets("http://u:p%40ss-word@h/x?api_key=ab%2Bcd&page=2&Token=t+u")) == sorted(
+        ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u"]
+    )
+    assert url_secrets("http://lone-user-token@h/") == ["lone-user-token"]
+    assert url_secrets("http://[::1/x") == []  # does not parse
+
+
+def test_mask_urls_masks_each_urls_secrets_inside_it_only() -> None:
+    from a2actl.core.redact import mask_urls, redact_body
+
+    text = (
+        'agent agent {"url":"http://agent:iface-pw-9@h:8/rpc?token=iface-tk-9&page=2"}, '
+        "http:\\/\\/bob@h\\/x?sig=s1gnature. grpc://grpc-tok-9@h:443"
+    )
+    assert mask_urls(text) == (
+        'agent agent {"url":"http://agent:***@h:8/rpc?token=***&page=2"}, '
+        "http:\\/\\/bob@h\\/x?sig=***. grpc://***@h:443"
+    )
+    assert mask_urls("no url: a token") == "no url: a token"
+    body = (
+        b'{"supportedInterfaces":[{"url":"http://agent:iface-pw-9@h/rpc?token=iface-tk-9"}],"x":"iface-pw-9"}'
+    )
+    # the URL's secrets inside the URL (a card body at -vv, logged before anything read the card)
+    assert redact_body(body, []) == (
+        b'{"supportedInterfaces":[{"url":"http://agent:***@h/rpc?token=***"}],"x":"iface-pw-9"}'
+    )
+
+
+def test_finding_urls_in_text_takes_linear_time() -> None:
+    """Every ``a`` after a ``.`` may start a URL scheme: with the scheme unbounded, each such start
+    scanned to the end of the run (this 400 KB text took over a minute)."""
+    import time
+
+    from a2actl.core.redact import mask_urls
+
+    text = "//" + "a." * 200_000
+    t0 = time.perf_counter()
+    assert mask_urls(text) == text
+    assert time.perf_counter() - t0 < 2
