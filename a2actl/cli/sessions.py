@@ -103,26 +103,40 @@ def list_sessions(
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
 
+    if not watch:
+        result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
+        _warn(run, result.origin)
+        run.show(result, render_sessions.table)
+        raise typer.Exit(int(result.exit))
+
     first = True
     started = time.monotonic()
-    while True:
-        result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
-        if first:
-            _warn(run, result.origin)
-            first = False
-        if not watch:
-            run.show(result, render_sessions.table)
-            raise typer.Exit(int(result.exit))
-        if run.format == "table":
-            render_sessions.live(run.out, result.to_json())
-        else:
-            run.out.jsonl(result.to_json())
-        limit_s = run.settings.max_time
-        if limit_s is not None and time.monotonic() - started + every > limit_s:
-            from a2actl.core.errors import TimeoutError_
+    limit_s = run.settings.max_time
+    try:
+        while True:
+            # With --max-time, the watch as a whole ends there: a refresh gets only what is left of
+            # it (each one had a whole --max-time); without it, each refresh has the command's
+            # default deadline of its own (the sleeps between them are not counted either way).
+            run.spent = 0.0 if limit_s is None else time.monotonic() - run.started
+            result = run.run(
+                list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix)
+            )
+            if first:
+                _warn(run, result.origin)
+                first = False
+            if run.format == "table":
+                render_sessions.live(run.out, result.to_json())
+            else:
+                run.out.jsonl(result.to_json())
+            if limit_s is not None and time.monotonic() - started + every > limit_s:
+                from a2actl.core.errors import TimeoutError_
 
-            raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
-        time.sleep(every)
+                raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
+            time.sleep(every)
+    finally:
+        # Ctrl-C, --max-time or an error: the live table stops, so the terminal gets its cursor
+        # back and a pipe or file (where nothing is drawn until then) gets the last table
+        render_sessions.stop_live(run.out)
 
 
 @app.command("show")

@@ -305,6 +305,79 @@ def test_max_time_bounds_a_part_that_never_arrives(
     assert time.monotonic() - t0 < 10
 
 
+@pytest.fixture(scope="module")
+def sandbox_rpc_delay() -> Any:
+    """A sandbox that waits 2 s before every RPC (cards come at once)."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def test_a_part_read_late_leaves_the_send_only_the_rest_of_max_time(
+    sandbox_rpc_delay: Any, tmp_path: Path
+) -> None:
+    """`send --data @FIFO` whose writer delivers at 1.5 s, to an agent that answers in 2 s, under
+    `--max-time 2.5`: the read and the send each had a whole --max-time, so the send answered at
+    3.5 s with exit 0. The send gets what the read left (1 s): exit 5."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "part.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time",
+        "2.5",
+        "-o",
+        "json",
+        "send",
+        sandbox_rpc_delay.url,
+        "hi",
+        "--data",
+        f"@{fifo}",
+        feed=(str(fifo), b'{"q": 1}'),
+        feed_after=1.5,
+    )
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 2.5s")
+
+
+def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: Any, tmp_path: Path) -> None:
+    """`send --stream` with a part read at 1.5 s under `--max-time 2.5`: the stream had a whole
+    2.5 s of its own. It ends as max-time (exit 5) with what the read left, about 1 s."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "part.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time",
+        "2.5",
+        "-o",
+        "jsonl",
+        "send",
+        sandbox.url,
+        "/slow 5",
+        "--data",
+        f"@{fifo}",
+        "--stream",
+        feed=(str(fifo), b'{"q": 1}'),
+        feed_after=1.5,
+    )
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    lines = [json.loads(line) for line in ran.out.splitlines()]
+    summary = next(line for line in lines if line["type"] == "summary")
+    assert summary["outcome"] == "max-time" and summary["exitCode"] == 5
+    assert summary["duration"] < 1.8, summary["duration"]  # was the whole 2.5 s
+    assert lines[-1]["type"] == "result" and lines[-1]["outcome"] == "max-time"
+
+
 def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
     """send URL - with a stdin pipe whose writer never writes nor closes (`sleep 100 | a2actl send
     URL -`): the read ignored --max-time. Now exit 5 with its one-line error."""

@@ -703,3 +703,114 @@ def test_an_id_is_one_path_segment(cli: Any, sandbox_leaky: Any, sid: str) -> No
     assert r.json["results"][0]["found"] is False and r.json["results"][0]["id"] == sid
     shown = cli("sessions", "show", sandbox_leaky.url, sid, "-o", "json", env=AUTH)
     assert shown.exit_code == 1, shown.stdout[-500:]
+
+
+# ------------------------------------------- one --max-time for the whole command
+def _slow_debug_app(_: str) -> Any:
+    """Protected debug APIs (discovery answers 401) with a slow step: under ``/slowdisc`` the
+    discovery takes 1.5 s (so do both steps of a kill: the plan and the kill each discover);
+    under ``/slowlist`` a list of sessions takes 1.5 s. Kills answer at once."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def discovery(delay: float) -> Any:
+        async def handler(_: Request) -> JSONResponse:
+            await asyncio.sleep(delay)
+            return JSONResponse({"error": {"message": "token needed"}}, status_code=401)
+
+        return handler
+
+    async def sessions(_: Request) -> JSONResponse:
+        await asyncio.sleep(1.5)
+        return JSONResponse({"sessions": []})
+
+    async def kill(request: Request) -> JSONResponse:
+        sid = request.path_params["sid"]
+        return JSONResponse(
+            {
+                "id": sid,
+                "found": True,
+                "alreadyClosed": False,
+                "canceledTasks": [],
+                "alreadyTerminalTasks": [],
+                "tokenRevoked": True,
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/slowdisc", discovery(1.5)),
+            Route("/slowdisc/sessions/{sid}", kill, methods=["DELETE"]),
+            Route("/slowlist", discovery(0)),
+            Route("/slowlist/sessions", sessions),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def slow_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_slow_debug_app) as srv:
+        yield srv.url
+
+
+def test_kill_plan_and_kills_share_one_max_time(cli: Any, slow_debug: str) -> None:
+    """The plan (1.5 s) and the kills (1.5 s more) each had a whole --max-time: `--max-time 2.5`
+    killed at 3 s with exit 0. The kills get what the plan left (1 s): exit 5, the id reported
+    with the timeout."""
+    r = cli(
+        "--max-time",
+        "2.5",
+        "sessions",
+        "kill",
+        slow_debug,
+        "ctx-a",
+        "--debug-prefix",
+        "/slowdisc",
+        "--yes",
+        "-o",
+        "json",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    (only,) = r.json["results"]
+    assert only["id"] == "ctx-a" and only["error"]["code"] == "timeout"
+    assert r.json["error"]["message"].startswith("gave up after --max-time 2.5s")
+
+
+def test_watch_refresh_gets_what_is_left_of_max_time(cli: Any, slow_debug: str) -> None:
+    """`sessions list --watch --max-time 2.5` on a debug API that lists in 1.5 s: the second refresh
+    (from 1.6 s) had a whole --max-time of its own and ran to 3.1 s. It is cut at 2.5 s: one
+    refresh, then the timeout (exit 5)."""
+    r = cli(
+        "--max-time",
+        "2.5",
+        "-o",
+        "jsonl",
+        "sessions",
+        "list",
+        slow_debug,
+        "--debug-prefix",
+        "/slowlist",
+        "--watch",
+        "--interval",
+        "0.1s",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    *refreshes, last = r.jsonl
+    assert len(refreshes) == 1 and refreshes[0]["sessions"] == []
+    assert last["error"]["code"] == "timeout"
+
+
+def test_watch_table_is_written_when_the_watch_ends(cli: Any, sandbox: Any) -> None:
+    """`sessions list --watch` (table) to a pipe or file wrote nothing at all: the live table draws
+    only on a terminal and was never stopped (on a terminal the cursor stayed hidden after Ctrl-C).
+    It is stopped when the watch ends, which writes the last table."""
+    start(cli, sandbox.url)
+    r = cli("--max-time", "1", "sessions", "list", sandbox.url, "--watch", "--interval", "0.2s")
+    assert r.exit_code == 5, r.stderr
+    assert "session(s) from debug" in r.stdout and "active" in r.stdout
