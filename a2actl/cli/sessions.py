@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -193,6 +192,7 @@ def kill(
 
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
+    from a2actl.cli.params import confirm, stdin_is_terminal
     from a2actl.core.errors import TimeoutError_
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import kill_job, killed_until, plan_kill_job, skip_kill
@@ -201,14 +201,15 @@ def kill(
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
     by_filter = any(v is not None for v in (older_than, idle, state, peer))
-    check_kill_request(ids or [], by_filter, confirm=dry_run or yes, can_prompt=sys.stdin.isatty)
+    check_kill_request(ids or [], by_filter, confirm=dry_run or yes, can_prompt=stdin_is_terminal)
 
     plan = run.run(plan_kill_job(target, run.settings, run.sink, ids or [], filters, prefix=debug_prefix))
     _warn(run, plan.origin)
     if dry_run or not plan.selected:
         run.show(skip_kill(plan, dry_run), render_sessions.killed)
         return
-    if not yes and not typer.confirm(f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
+    # on stderr, masked (the URL's user:password@); Ctrl-C here is 130, as anywhere
+    if not yes and not confirm(run.out, f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
         raise typer.Exit(1)
     done: list[dict[str, Any]] = []
     try:

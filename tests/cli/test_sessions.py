@@ -705,6 +705,102 @@ def test_an_id_is_one_path_segment(cli: Any, sandbox_leaky: Any, sid: str) -> No
     assert shown.exit_code == 1, shown.stdout[-500:]
 
 
+# ------------------------------------------- the kill confirmation, asked on a real terminal (a pty)
+def _kill_at_a_prompt(url: str, sid: str, answer: bytes | None, *before: str) -> tuple[int, str, str]:
+    """``a2actl [BEFORE] sessions kill URL SID`` with stdin a terminal (a pty; stdout and stderr
+    pipes), so it asks for confirmation: types ``answer`` once the question shows (Ctrl-C, a
+    SIGINT, when ``None``). Returns ``(exit code, stdout, stderr)``; the question must show within
+    20 s, on stdout or stderr."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", *before, "sessions", "kill", url, sid],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    got = {out_fd: b"", err_fd: b""}
+    try:
+        deadline = time.monotonic() + 20
+        while not any(b"[y/N]" in v for v in got.values()):
+            assert time.monotonic() < deadline and proc.poll() is None, got
+            for fd in select.select(list(got), [], [], 0.2)[0]:
+                got[fd] += os.read(fd, 65536)
+        if answer is None:
+            proc.send_signal(signal.SIGINT)
+        else:
+            os.write(master, answer)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.returncode, (got[out_fd] + out).decode(), (got[err_fd] + err).decode()
+
+
+def test_kill_confirmation_is_asked_on_stderr_with_the_password_masked(cli: Any, sandbox: Any) -> None:
+    """The question went to stdout through typer.confirm: it corrupted the ``-o json`` document
+    (``kill 1 session(s) at …? [y/N]: {…``), a user whose stdout was redirected never saw it, and
+    it printed the TARGET's ``user:password@`` in clear (every other line masks it)."""
+    running = start(cli, sandbox.url)
+    sid = f"ctx-{running['result']['contextId']}"
+    secret = "pw-s3cret-for-the-prompt"
+    url = sandbox.url.replace("http://", f"http://operator:{secret}@")
+    code, out, err = _kill_at_a_prompt(url, sid, b"y\n", "-o", "json")
+    assert code == 0, (out, err)
+    doc = json.loads(out)  # stdout is the document alone
+    assert doc["selected"] == [sid] and doc["results"][0]["found"] is True
+    assert doc["results"][0]["canceledTasks"] == [running["taskId"]]
+    assert "kill 1 session(s) at http://operator:***@" in err and "[y/N]" not in out
+    assert secret not in out + err
+
+
+def test_ctrl_c_at_the_kill_confirmation_is_130_and_kills_nothing(cli: Any, sandbox: Any) -> None:
+    """Ctrl-C (or SIGTERM) at the question was typer's "Aborted!", exit 1: an interrupt is 130
+    everywhere else (docs/exit-codes.md). Answering no is still exit 1, and neither kills anything."""
+    running = start(cli, sandbox.url)
+    sid = f"ctx-{running['result']['contextId']}"
+    code, out, err = _kill_at_a_prompt(sandbox.url, sid, None)
+    assert code == 130, (out, err)
+    assert "a2actl: interrupted" in err and "Aborted" not in err
+    code, out, err = _kill_at_a_prompt(sandbox.url, sid, b"n\n")
+    assert code == 1, (out, err)
+    shown = cli("sessions", "show", sandbox.url, sid, "-o", "json")
+    assert shown.exit_code == 0 and shown.json["session"]["state"] == "active"
+    task = cli("task", "get", sandbox.url, running["taskId"], "-o", "json")
+    assert task.json["task"]["state"] == "working"
+
+
+def test_kill_with_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
+    """``a2actl sessions kill URL ID <&-`` (no stdin at all, as under some job runners): Python's
+    ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is
+    the documented refusal without --yes: exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "sessions", "kill", sandbox.url, "ctx-x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]
+
+
 # ------------------------------------------- one --max-time for the whole command
 def _slow_debug_app(_: str) -> Any:
     """Protected debug APIs (discovery answers 401) with a slow step: under ``/slowdisc`` the
