@@ -378,6 +378,45 @@ def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: A
     assert lines[-1]["type"] == "result" and lines[-1]["outcome"] == "max-time"
 
 
+def test_send_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
+    """`a2actl send URL - <&-`: Python's sys.stdin is None; reading it was exit 1 "unexpected
+    AttributeError". Exit 2, saying stdin is closed."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "send", sandbox.url, "-"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage" and "standard input, which is closed" in error["message"]
+
+
+def test_send_stdin_that_is_not_utf8_is_a_usage_error(sandbox: Any) -> None:
+    """`printf 'caf\\xe9' | a2actl send URL -` under a UTF-8 locale (Python's stdin decoder is then
+    strict, as CliRunner's): exit 1 "unexpected UnicodeDecodeError". The bytes are decoded by
+    a2actl: exit 2 naming the byte. UTF-8 text still goes as it is."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["-o", "json", "send", sandbox.url, "-"], input=b"caf\xe9", catch_exceptions=False)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert json.loads(r.stdout)["error"]["message"].startswith("stdin is not valid UTF-8 (byte 3)")
+    text = "caf\u00e9 \u2713"
+    ok = runner.invoke(
+        app, ["-o", "json", "send", sandbox.url, "-"], input=text.encode(), catch_exceptions=False
+    )
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["result"]["artifacts"][0]["text"] == f"echo: {text}"
+
+
 def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
     """send URL - with a stdin pipe whose writer never writes nor closes (`sleep 100 | a2actl send
     URL -`): the read ignored --max-time. Now exit 5 with its one-line error."""
