@@ -426,6 +426,21 @@ def test_max_time_keeps_the_results_so_far_and_the_junit_file(cli: Any, sandbox:
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
 
 
+def test_the_check_cut_short_keeps_how_long_it_ran(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The check --max-time cut short had duration 0 (JSON and the JUnit testcase's ``time``): the
+    report said nothing took the run's time. It is how long the check ran; a check never run is 0."""
+    path = _cut_short_suite(tmp_path, sandbox.url)
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out), "--max-time", "2.5s")
+    assert r.exit_code == 5, r.stdout[-600:]
+    quick, slow, never = r.json["results"]
+    assert slow["status"] == "error" and 1.0 < slow["duration"] <= 2.5, slow
+    assert never["duration"] == 0
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["quick", "slow", "never run"]
+    assert cases_[1].time == pytest.approx(slow["duration"], abs=0.001) and cases_[2].time == 0
+
+
 @pytest.mark.parametrize("style", ["flow", "block"])
 def test_probe_budgets_per_phase(cli: Any, sandbox: Any, tmp_path: Path, style: str) -> None:
     """``kind: probe`` with ``budgets:`` (a mapping, as docs/smoke.md shows): each phase is a
