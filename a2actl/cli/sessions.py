@@ -33,22 +33,20 @@ Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this 
 
 
 def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> Filters:
-    """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration."""
+    """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration (naming the
+    option)."""
+    from a2actl.cli.params import duration
     from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
     from a2actl.sessions.rules import Filters
 
     if state is not None and state not in ("active", "idle", "closed"):
         raise UsageError(f"--state {state!r}: use active, idle or closed")
-    try:
-        return Filters(
-            parse_duration(older_than) if older_than else None,
-            parse_duration(idle) if idle else None,
-            state,
-            peer,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    return Filters(
+        duration(older_than, "--older-than") if older_than else None,
+        duration(idle, "--idle") if idle else None,
+        state,
+        peer,
+    )
 
 
 def _warn(run: Invocation, origin: Source) -> None:
@@ -90,17 +88,13 @@ def list_sessions(
     """
     import time
 
-    from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
+    from a2actl.cli.params import duration
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import list_job
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
-    try:
-        every = parse_duration(interval)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    every = duration(interval, "--interval") or 0.0
 
     if not watch:
         result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
@@ -256,16 +250,12 @@ def leaks(
 
       a2actl sessions leaks http://localhost:9999 --grace 0 -o json | jq .leaks
     """
-    from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
+    from a2actl.cli.params import duration
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import leaks_job
 
     run = invocation(ctx)
-    try:
-        bound, slack = parse_duration(max_age), parse_duration(grace)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    bound, slack = duration(max_age, "--max-age") or 0.0, duration(grace, "--grace") or 0.0
     result = run.run(leaks_job(target, run.settings, run.sink, bound, slack, prefix=debug_prefix))
     _warn(run, result.origin)
     run.show(result, render_sessions.leaks)

@@ -256,6 +256,26 @@ def test_sessions_usage(cli: Any, sandbox: Any, args: list[str]) -> None:
     assert r.exit_code == (0 if args == ["list"] else 2) and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["list", "--older-than", "abc"], "--older-than"),
+        (["list", "--idle", "-5s"], "--idle"),
+        (["list", "--watch", "--interval", "often"], "--interval"),
+        (["kill", "--older-than", "5q", "--dry-run"], "--older-than"),
+        (["leaks", "--max-age", "never"], "--max-age"),
+        (["leaks", "--grace", "soon"], "--grace"),
+    ],
+)
+def test_a_bad_duration_names_its_option(cli: Any, sandbox: Any, args: list[str], option: str) -> None:
+    """`sessions list --older-than abc` said "not a duration: 'abc'" without saying which option
+    (a command line may give four durations); the message starts with the option, as elsewhere."""
+    r = cli("-o", "json", "sessions", args[0], sandbox.url, *args[1:])
+    assert r.exit_code == 2, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "usage" and error["message"].startswith(f"{option}: not a duration: ")
+
+
 def test_leaks_says_what_is_still_within_grace(cli: Any, sandbox_leaky: Any) -> None:
     """Issue #13: right after a run, 'no leaks' hid the sessions that --grace (5 s) had not counted yet."""
     done = finished(cli, sandbox_leaky.url)
