@@ -201,6 +201,37 @@ def test_bad_suites_are_one_line_usage_errors(
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    "body, needle, line",
+    [
+        # a secret a fork's CI run cannot read is set, but empty: every check was an error at run
+        # time, exit 7 ("a check failed"), and 'smoke validate' said the suite was valid
+        (
+            'targets:\n  - "${TARGET}"\nchecks:\n  - kind: probe\n',
+            "targets[0] '': TARGET is empty (a ${VARIABLE} set but empty?)",
+            1,
+        ),
+        ("targets: [ftp://agent]\nchecks:\n  - kind: probe\n", "targets[0] 'ftp://agent': unsupported", 1),
+        # a check's own empty target silently ran against the suite's targets instead
+        (
+            'targets: [x]\nchecks:\n  - kind: probe\n  - kind: probe\n    target: "${TARGET}"\n',
+            "probe #2: target '': TARGET is empty",
+            4,
+        ),
+    ],
+)
+def test_a_target_that_is_no_target_is_a_bad_suite(
+    cli: Any, tmp_path: Path, body: str, needle: str, line: int
+) -> None:
+    path = suite(tmp_path, body)
+    for cmd in ("validate", "run"):
+        r = cli("-o", "json", "smoke", cmd, path, env={"TARGET": ""})
+        assert r.exit_code == 2, (cmd, r.stdout[-500:])
+        error = r.json["error"]
+        assert error["code"] == "usage" and error["message"].startswith(f"{path}:{line}: "), error
+        assert needle in error["message"], error
+
+
 def _laughs(levels: int) -> str:
     rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     rows += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
