@@ -82,8 +82,11 @@ class Invocation:
     #: not a regular file (a FIFO, ``<(cmd)``): read by ``read_pending`` once the command, and so
     #: its deadline, is known (``invocation``).
     pending: tuple[tuple[str, str], ...] = ()
-    #: Seconds of ``max_time`` that ``read_pending`` took: ``run`` gives the command only the rest
-    #: (a FIFO that delivered just before the deadline gave the command another whole --max-time).
+    #: Seconds of ``max_time`` already used: by ``read_pending`` and by every ``run`` so far. Each
+    #: ``run`` gets only the rest (``budget``): a FIFO that delivered just before the deadline, or a
+    #: command's first ``run`` (``sessions kill``'s plan, ``send``'s parts read off the loop), gave
+    #: the next one another whole --max-time. Time outside ``run`` (a confirmation prompt) is not
+    #: counted; ``sessions list --watch`` sets it before each refresh.
     spent: float = field(default=0.0, repr=False)
 
     @property
@@ -92,6 +95,13 @@ class Invocation:
         if self.settings.max_time is not None:
             return self.settings.max_time
         return DEFAULT_MAX_TIME.get(self.command)
+
+    def budget(self) -> float | None:
+        """Seconds of ``max_time`` not yet ``spent`` (0 when it has run out), or ``None`` when the
+        command has no deadline: what the next ``run``, or a core job given its own deadline
+        (``send --stream``), may take."""
+        limit = self.max_time
+        return None if limit is None else max(0.0, limit - self.spent)
 
     def time_left(self) -> float | None:
         """Seconds of ``max_time`` left since the command started (``started``; 0 when it has run
@@ -124,15 +134,17 @@ class Invocation:
         self.out.result(doc, view)
 
     def run(self, coro: Any, *, bounded: bool = True) -> Any:
-        """Run a core coroutine under ``--max-time`` (``asyncio.TimeoutError`` → exit 5). Commands that
-        end gracefully at ``--max-time`` themselves (``stream tail``) pass ``bounded=False``."""
+        """Run a core coroutine under what is left of ``--max-time`` (``budget``; ``asyncio.TimeoutError``
+        → ``TimeoutError_``, exit 5), and add the time it took to ``spent``: a command that calls
+        ``run`` twice is bounded by one --max-time, not one each. Commands that end gracefully at
+        ``--max-time`` themselves (``stream tail``) pass ``bounded=False``."""
         import asyncio
 
         from a2actl.core.deadline import within
         from a2actl.core.errors import TimeoutError_
 
         limit = self.max_time
-        budget = None if limit is None else max(0.0, limit - self.spent)
+        budget = self.budget()
 
         async def under_max_time() -> Any:
             from a2actl.transport.channel import quiet_closing_asyncgens
@@ -152,7 +164,11 @@ class Invocation:
 
         from a2actl.cli.aiorun import run
 
-        return run(under_max_time())
+        t0 = time.monotonic()
+        try:
+            return run(under_max_time())
+        finally:
+            self.spent += time.monotonic() - t0
 
     def read_pending(self) -> None:
         """Read the ``pending`` global files, each in a daemon thread (``core.offloop``), for what is

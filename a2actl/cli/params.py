@@ -185,3 +185,42 @@ def write_output(run: Invocation, path: str, option: str, write: Callable[[], No
         why.interrupted = True
         return why
     return None
+
+
+def stdin_is_terminal() -> bool:
+    """Whether standard input is a terminal a confirmation can be asked on: ``False`` for a pipe, a
+    file, and a closed stdin (``<&-``: Python's ``sys.stdin`` is ``None``; calling its ``isatty``
+    was exit 1 "unexpected AttributeError")."""
+    import sys
+
+    stdin = sys.stdin
+    try:
+        return stdin is not None and stdin.isatty()
+    except (OSError, ValueError):  # ValueError: closed under us
+        return False
+
+
+def confirm(out: Output, question: str) -> bool:
+    """Ask ``question`` with `` [y/N]: `` on stderr and read one answer line from stdin: ``True`` for
+    ``y``/``yes`` (any case), ``False`` for anything else and for end of input (Ctrl-D). The question
+    goes through ``out.stderr``, which masks the run's secrets (a TARGET's ``user:password@``): never
+    stdout, where it corrupted a ``-o json`` document and hid from a user whose stdout is redirected
+    (``typer.confirm`` wrote it there, unmasked). Ctrl-C (or SIGTERM) while waiting raises
+    ``KeyboardInterrupt`` (exit 130 at the boundary): ``typer.confirm`` turned it into ``Abort``,
+    exit 1."""
+    import sys
+
+    out.stderr.write(f"{question} [y/N]: ")
+    out.stderr.flush()
+    try:
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
+    except KeyboardInterrupt:
+        out.stderr.write("\n")  # the boundary's "a2actl: interrupted" on a line of its own
+        out.stderr.flush()
+        raise
+    except (OSError, ValueError):
+        answer = ""
+    if not answer:
+        out.stderr.write("\n")
+        out.stderr.flush()
+    return answer.strip().lower() in ("y", "yes")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,22 +33,20 @@ Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this 
 
 
 def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> Filters:
-    """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration."""
+    """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration (naming the
+    option)."""
+    from a2actl.cli.params import duration
     from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
     from a2actl.sessions.rules import Filters
 
     if state is not None and state not in ("active", "idle", "closed"):
         raise UsageError(f"--state {state!r}: use active, idle or closed")
-    try:
-        return Filters(
-            parse_duration(older_than) if older_than else None,
-            parse_duration(idle) if idle else None,
-            state,
-            peer,
-        )
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    return Filters(
+        duration(older_than, "--older-than") if older_than else None,
+        duration(idle, "--idle") if idle else None,
+        state,
+        peer,
+    )
 
 
 def _warn(run: Invocation, origin: Source) -> None:
@@ -91,38 +88,48 @@ def list_sessions(
     """
     import time
 
-    from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
+    from a2actl.cli.params import duration
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import list_job
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
-    try:
-        every = parse_duration(interval)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    every = duration(interval, "--interval") or 0.0
+
+    if not watch:
+        result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
+        _warn(run, result.origin)
+        run.show(result, render_sessions.table)
+        raise typer.Exit(int(result.exit))
 
     first = True
     started = time.monotonic()
-    while True:
-        result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))
-        if first:
-            _warn(run, result.origin)
-            first = False
-        if not watch:
-            run.show(result, render_sessions.table)
-            raise typer.Exit(int(result.exit))
-        if run.format == "table":
-            render_sessions.live(run.out, result.to_json())
-        else:
-            run.out.jsonl(result.to_json())
-        limit_s = run.settings.max_time
-        if limit_s is not None and time.monotonic() - started + every > limit_s:
-            from a2actl.core.errors import TimeoutError_
+    limit_s = run.settings.max_time
+    try:
+        while True:
+            # With --max-time, the watch as a whole ends there: a refresh gets only what is left of
+            # it (each one had a whole --max-time); without it, each refresh has the command's
+            # default deadline of its own (the sleeps between them are not counted either way).
+            run.spent = 0.0 if limit_s is None else time.monotonic() - run.started
+            result = run.run(
+                list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix)
+            )
+            if first:
+                _warn(run, result.origin)
+                first = False
+            if run.format == "table":
+                render_sessions.live(run.out, result.to_json())
+            else:
+                run.out.jsonl(result.to_json())
+            if limit_s is not None and time.monotonic() - started + every > limit_s:
+                from a2actl.core.errors import TimeoutError_
 
-            raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
-        time.sleep(every)
+                raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
+            time.sleep(every)
+    finally:
+        # Ctrl-C, --max-time or an error: the live table stops, so the terminal gets its cursor
+        # back and a pipe or file (where nothing is drawn until then) gets the last table
+        render_sessions.stop_live(run.out)
 
 
 @app.command("show")
@@ -179,6 +186,7 @@ def kill(
 
       a2actl sessions kill http://localhost:9999 --older-than 30m --dry-run
     """
+    from a2actl.cli.params import confirm, stdin_is_terminal
     from a2actl.core.errors import TimeoutError_
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import kill_job, killed_until, plan_kill_job, skip_kill
@@ -187,14 +195,15 @@ def kill(
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
     by_filter = any(v is not None for v in (older_than, idle, state, peer))
-    check_kill_request(ids or [], by_filter, confirm=dry_run or yes, can_prompt=sys.stdin.isatty)
+    check_kill_request(ids or [], by_filter, confirm=dry_run or yes, can_prompt=stdin_is_terminal)
 
     plan = run.run(plan_kill_job(target, run.settings, run.sink, ids or [], filters, prefix=debug_prefix))
     _warn(run, plan.origin)
     if dry_run or not plan.selected:
         run.show(skip_kill(plan, dry_run), render_sessions.killed)
         return
-    if not yes and not typer.confirm(f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
+    # on stderr, masked (the URL's user:password@); Ctrl-C here is 130, as anywhere
+    if not yes and not confirm(run.out, f"kill {len(plan.selected)} session(s) at {plan.origin.debug_url}?"):
         raise typer.Exit(1)
     done: list[dict[str, Any]] = []
     try:
@@ -241,16 +250,12 @@ def leaks(
 
       a2actl sessions leaks http://localhost:9999 --grace 0 -o json | jq .leaks
     """
-    from a2actl.core.errors import UsageError
-    from a2actl.core.units import parse_duration
+    from a2actl.cli.params import duration
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import leaks_job
 
     run = invocation(ctx)
-    try:
-        bound, slack = parse_duration(max_age), parse_duration(grace)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    bound, slack = duration(max_age, "--max-age") or 0.0, duration(grace, "--grace") or 0.0
     result = run.run(leaks_job(target, run.settings, run.sink, bound, slack, prefix=debug_prefix))
     _warn(run, result.origin)
     run.show(result, render_sessions.leaks)

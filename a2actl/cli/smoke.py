@@ -167,7 +167,7 @@ def _stdout_file() -> str | None:
 
 @app.command("validate")
 def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
-    """Check a suite file without running it: schema, check kinds, durations, sizes and ${VARIABLES}.
+    """Check a suite file without running it: schema, check kinds, targets, durations, sizes and ${VARIABLES}.
     Errors name the file and line; exit 2.
 
     Examples:

@@ -91,8 +91,9 @@ def send(
 
         raise UsageError("--show-secrets goes with --dry-run", hint="secrets are never printed otherwise")
     run.show_secrets = show_secrets
+    parts = _read_parts(run, text, data or [], file or [])  # a FIFO or pipe read here spends --max-time
     opts = SendOptions(
-        parts=_read_parts(run, text, data or [], file or []),
+        parts=parts,
         context_id=context_id,
         task_id=task_id,
         stream=stream,
@@ -101,8 +102,9 @@ def send(
         dry_run=dry_run,
         message_id=message_id,
         show_secrets=show_secrets,
-        # --stream ends at --max-time with a summary (as stream tail), not an error without the task
-        max_time=run.max_time if stream and not dry_run else None,
+        # --stream ends at --max-time with a summary (as stream tail), not an error without the task;
+        # what is left of it after the parts were read (run.budget)
+        max_time=run.budget() if stream and not dry_run else None,
     )
 
     # --stream: the records as they come (not RecordWriter: with -o json this command's document is

@@ -51,7 +51,14 @@ def report(out: Output, report: dict[str, Any]) -> None:
     if ok and ok[0].get("send"):
         s = ok[0]["send"]
         out.out.print(
-            Text(f"send        {s['method']}: {s['events']} event(s), final state {s['finalState']}")
+            Text(
+                f"send        {s['method']}: {s['events']} event(s), "
+                + (
+                    f"final state {s['finalState']}"
+                    if s["finalState"]
+                    else "answered with a message (no task)"
+                )
+            )
         )
     if ok and ok[0].get("session"):
         ses = ok[0]["session"]
@@ -93,21 +100,36 @@ def demo(out: Output, report_doc: dict[str, Any]) -> None:
     )
 
 
+#: The waterfall's bars get what the phase and time columns leave of the terminal: at most
+#: ``_BARS`` columns, and none under ``_MIN_BARS``.
+_BARS, _MIN_BARS = 40, 8
+
+
 def _waterfall(out: Output, sample: dict[str, Any], labels: dict[str, str]) -> None:
+    """One sample's phases: label, time and a bar per phase. The bars fit the terminal (40 columns
+    at most): 40 fixed columns of bars on a narrow terminal (``COLUMNS=40``) squeezed the label and
+    time columns to nothing, so only the bars were shown; under ``_MIN_BARS`` columns there are no
+    bars, the figures stay."""
     phases = sample["phases"]
     total = sum(phases.values()) or 1e-9
-    width = 40
+    names = [labels.get(name, name) for name in phases] + ["total"]
+    times = [format_seconds(d) for d in phases.values()] + [format_seconds(sum(phases.values()))]
+    # between the three columns two gaps of three (padding and the box's divider; none at the edges)
+    width = min(_BARS, out.out.width - max(map(len, names)) - max(map(len, times)) - 6)
+    bars = width >= _MIN_BARS
     t = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
-    t.add_column("phase")
-    t.add_column("time", justify="right")
-    t.add_column("", no_wrap=True)
+    t.add_column("phase", no_wrap=True)
+    t.add_column("time", justify="right", no_wrap=True)
+    if bars:
+        t.add_column("", no_wrap=True)
     start = 0.0
     for name, dur in phases.items():
         left = int(start / total * width)
         bar = max(1, round(dur / total * width)) if dur > 0 else 0
-        t.add_row(labels.get(name, name), format_seconds(dur), " " * left + "█" * min(bar, width - left))
+        drawn = [" " * left + "█" * min(bar, width - left)] if bars else []
+        t.add_row(labels.get(name, name), format_seconds(dur), *drawn)
         start += dur
-    t.add_row("total", format_seconds(sum(phases.values())), "")
+    t.add_row("total", format_seconds(sum(phases.values())), *([""] if bars else []))
     out.out.print(t)
     curl = sample.get("curl") or {}
     if curl:
@@ -142,7 +164,8 @@ def _percentiles(out: Output, report: dict[str, Any], labels: dict[str, str]) ->
         title_justify="left",
     )
     for col in ("phase", "min", "p50", "p90", "p99", "max"):
-        t.add_column(col, justify="left" if col == "phase" else "right")
+        # a narrow terminal wraps a figure rather than cut it to "1.…"
+        t.add_column(col, justify="left" if col == "phase" else "right", overflow="fold")
     for name, st in report["stats"].items():
         if st["count"] == 0:
             continue

@@ -67,6 +67,15 @@ def live(out: Output, doc: dict[str, Any]) -> None:
     shown.update(_table(out, doc), refresh=True)
 
 
+def stop_live(out: Output) -> None:
+    """End ``out``'s live table (``live``), if it has one: rich shows the cursor again (it stayed
+    hidden after Ctrl-C) and, on a console that is not a terminal (a pipe, a file: nothing is drawn
+    while it runs), writes the last table. A no-op when no table was shown."""
+    shown = _LIVE.pop(out, None)
+    if shown is not None:
+        shown.stop()
+
+
 def detail(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``sessions show``."""
     s = doc["session"]

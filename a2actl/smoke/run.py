@@ -46,13 +46,17 @@ async def run_suite(
     sink: EventSink | None,
     on_result: Callable[[CheckResult], None] | None = None,
     results: list[CheckResult] | None = None,
+    running: list[float] | None = None,
 ) -> list[CheckResult]:
     """Every check against every target, in file order (``_plan``). ``on_result`` sees each result
     as it ends; ``results`` (a new list by default) gets each one as it ends, so a caller that
-    cancels the run keeps what ended."""
+    cancels the run keeps what ended; ``running`` (when given) holds the ``time.perf_counter()`` at
+    which the check now running started, so such a caller knows how long it ran."""
     results = [] if results is None else results
     suite_dir = Path(suite.path).resolve().parent
     for c, target in _plan(suite):
+        if running is not None:
+            running[:] = [time.perf_counter()]
         res = await run_check(c, target, suite_dir, settings, sink)
         results.append(res)
         if on_result is not None:
@@ -101,17 +105,20 @@ async def run_job(
             hint="a FIFO or <(cmd) that never ends? give the suite as a file",
         ) from None
     results: list[CheckResult] = []
+    running: list[float] = []  # when the check now running started (run_suite)
     reached = False
 
     def cut_short(why: str, exit_class: ExitCode | None) -> None:
-        """An ``error`` for the check that was running and for each check not run."""
+        """An ``error`` for the check that was running (its duration: how long it ran, not 0: the
+        JUnit file must show where the time went) and for each check not run (0)."""
         for i, (c, target) in enumerate(_plan(suite)[len(results) :]):
+            ran = time.perf_counter() - running[0] if i == 0 and running else 0
             res = CheckResult(
                 c.name,
                 c.kind,
                 target,
                 "error",
-                0,
+                ran,
                 message=f"{why} " + ("while this check ran" if i == 0 else "before this check ran"),
                 exit_class=exit_class,
             )
@@ -133,12 +140,12 @@ async def run_job(
 
     try:
         if max_time is None:
-            await run_suite(suite, settings, sink, on_result, results)
+            await run_suite(suite, settings, sink, on_result, results, running)
         else:
             left = max_time - (time.monotonic() - started)
             if left <= 0:
                 raise asyncio.TimeoutError  # the read took it all: every check is cut short
-            await within(run_suite(suite, settings, sink, on_result, results), left)
+            await within(run_suite(suite, settings, sink, on_result, results, running), left)
     except asyncio.TimeoutError:
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)

@@ -219,9 +219,37 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
             "suite has no 'targets:'",
             hint="add targets: [${TARGET}] at the top",
         )
+    _check_targets(suite, int(doc.get(LINE, 1)), used=bool(needs_target))
     _check_durations(suite)
     _check_patterns(suite)
     return suite
+
+
+def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
+    """Every target a check will run against must be a TARGET (``agent.target.parse_target``: an
+    http(s) URL or a card file): the suite's ``targets`` (``line``: the suite's own line, as
+    scalars carry none) when ``used`` by a check without its own, and each check's ``target``
+    (``dlq-depth`` names its source instead). An empty one (``${TARGET}`` set but empty, as CI sets
+    a secret a fork's run cannot read) or another scheme passed ``smoke validate`` and made every
+    check an error at run time: exit 7, "a check failed", for a bad suite file (2); a check's empty
+    ``target:`` silently ran against the suite's targets instead."""
+    from a2actl.agent.target import parse_target
+
+    def check(value: str, where: str, at: int) -> None:
+        try:
+            parse_target(value)
+        except UsageError as exc:
+            unset = " (a ${VARIABLE} set but empty?)" if not value.strip() else ""
+            raise UsageError(
+                f"{suite.path}:{at}: {where} {value!r}: {exc.message}{unset}", hint=exc.hint
+            ) from None
+
+    if used:
+        for i, target in enumerate(suite.targets):
+            check(target, f"targets[{i}]", line)
+    for c in suite.checks:
+        if c.target is not None and c.kind != "dlq-depth":
+            check(str(c.target), f"{c.name}: target", c.line)
 
 
 def _check_patterns(suite: Suite) -> None:

@@ -61,18 +61,16 @@ def parse_fail_on(values: list[str]) -> set[str]:
 def build_parts(
     text: str | None, data: list[str], files: list[str], stdin: IO[str] | None = None
 ) -> list[PartSpec]:
-    """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``), ``--data
-    @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name). Raises
-    ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, TEXT that is not UTF-8
-    (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not the
-    text), or nothing to send."""
+    """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``: ``read_stdin``),
+    ``--data @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name).
+    Raises ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, TEXT or stdin that
+    is not UTF-8 (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not
+    the text), a closed stdin, or nothing to send."""
     parts: list[PartSpec] = []
     if text is not None:
         where = "TEXT"
         if text == "-":
-            import sys
-
-            text, where = (stdin or sys.stdin).read(), "stdin"
+            text, where = read_stdin(stdin), "stdin"
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # bytes that are not UTF-8, kept by Python as lone surrogates
@@ -112,6 +110,33 @@ def build_parts(
     if not parts:
         raise UsageError("nothing to send: give TEXT, '-' for stdin, --data or --file")
     return parts
+
+
+def read_stdin(stdin: IO[str] | None = None) -> str:
+    """All of ``stdin`` (default ``sys.stdin``) as text: its bytes (``.buffer``) decoded as UTF-8 here,
+    so the locale's decoder never decides (a UTF-8 locale's strict one raised ``UnicodeDecodeError``,
+    exit 1 "unexpected"); a stream without ``.buffer`` (``io.StringIO``) is read as text. Raises
+    ``UsageError`` (exit 2) when stdin is closed (``<&-``: Python's ``sys.stdin`` is ``None``), cannot
+    be read, or is not UTF-8."""
+    import sys
+
+    stream = stdin if stdin is not None else sys.stdin
+    if stream is None:
+        raise UsageError(
+            "TEXT '-' reads standard input, which is closed", hint="pipe the text in, or give it as TEXT"
+        )
+    try:
+        buffer = getattr(stream, "buffer", None)
+        if buffer is None:
+            return stream.read()
+        raw: bytes = buffer.read()
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"stdin is not valid UTF-8 (byte {exc.start}): a terminal or shell in another encoding?"
+        ) from exc
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        raise UsageError(f"cannot read stdin: {getattr(exc, 'strerror', None) or exc}") from exc
 
 
 def secret_placeholder(name: str, value: str) -> str:

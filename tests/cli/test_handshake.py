@@ -215,6 +215,32 @@ def test_single_run_waterfall_table(cli, sandbox):
     assert "negotiated  JSONRPC 1.0" in r.stdout
 
 
+@pytest.mark.parametrize("columns", ["40", "50", "80"])
+def test_waterfall_keeps_every_phase_and_time_on_a_narrow_terminal(cli, sandbox, columns):
+    """The waterfall's 40 columns of bars took a 40-column terminal whole: the phase and time
+    columns were squeezed to nothing, so no figure was shown. Every phase keeps its label and time
+    (the bars get what is left, or none); with several samples no figure is cut to "1.…"."""
+    import re
+
+    r = cli("handshake", "probe", sandbox.url, "--send", "hi", env={"COLUMNS": columns})
+    assert r.exit_code == 0, r.stderr
+    lines = r.stdout.splitlines()
+    for label in ("DNS lookup", "card TTFB", "first RPC", "send: terminal state", "total"):
+        row = next((line for line in lines if line.startswith(label)), None)
+        assert row is not None, (label, r.stdout)
+        assert re.match(rf"{re.escape(label)}\s+[0-9.]+(µs|ms|s)\b", row), row
+    many = cli("handshake", "probe", sandbox.url, "-n", "3", env={"COLUMNS": columns})
+    assert many.exit_code == 0 and "…" not in many.stdout, many.stdout
+
+
+def test_send_answered_with_a_message_says_so(cli, sandbox):
+    """`--send` answered with a bare Message (no task) printed "final state None"."""
+    r = cli("handshake", "probe", sandbox.url, "--send", "/msg hi")
+    assert r.exit_code == 0, r.stderr
+    line = next(line for line in r.stdout.splitlines() if line.startswith("send "))
+    assert line.endswith("1 event(s), answered with a message (no task)"), line
+
+
 def test_demo_runs_probe_of_sandbox(cli):
     r = cli("demo", "-o", "json")
     assert r.exit_code == 0

@@ -305,6 +305,118 @@ def test_max_time_bounds_a_part_that_never_arrives(
     assert time.monotonic() - t0 < 10
 
 
+@pytest.fixture(scope="module")
+def sandbox_rpc_delay() -> Any:
+    """A sandbox that waits 2 s before every RPC (cards come at once)."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+def test_a_part_read_late_leaves_the_send_only_the_rest_of_max_time(
+    sandbox_rpc_delay: Any, tmp_path: Path
+) -> None:
+    """`send --data @FIFO` whose writer delivers at 1.5 s, to an agent that answers in 2 s, under
+    `--max-time 2.5`: the read and the send each had a whole --max-time, so the send answered at
+    3.5 s with exit 0. The send gets what the read left (1 s): exit 5."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "part.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time",
+        "2.5",
+        "-o",
+        "json",
+        "send",
+        sandbox_rpc_delay.url,
+        "hi",
+        "--data",
+        f"@{fifo}",
+        feed=(str(fifo), b'{"q": 1}'),
+        feed_after=1.5,
+    )
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 2.5s")
+
+
+def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: Any, tmp_path: Path) -> None:
+    """`send --stream` with a part read at 1.5 s under `--max-time 2.5`: the stream had a whole
+    2.5 s of its own. It ends as max-time (exit 5) with what the read left, about 1 s."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "part.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl(
+        "--max-time",
+        "2.5",
+        "-o",
+        "jsonl",
+        "send",
+        sandbox.url,
+        "/slow 5",
+        "--data",
+        f"@{fifo}",
+        "--stream",
+        feed=(str(fifo), b'{"q": 1}'),
+        feed_after=1.5,
+    )
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    lines = [json.loads(line) for line in ran.out.splitlines()]
+    summary = next(line for line in lines if line["type"] == "summary")
+    assert summary["outcome"] == "max-time" and summary["exitCode"] == 5
+    assert summary["duration"] < 1.8, summary["duration"]  # was the whole 2.5 s
+    assert lines[-1]["type"] == "result" and lines[-1]["outcome"] == "max-time"
+
+
+def test_send_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
+    """`a2actl send URL - <&-`: Python's sys.stdin is None; reading it was exit 1 "unexpected
+    AttributeError". Exit 2, saying stdin is closed."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "send", sandbox.url, "-"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage" and "standard input, which is closed" in error["message"]
+
+
+def test_send_stdin_that_is_not_utf8_is_a_usage_error(sandbox: Any) -> None:
+    """`printf 'caf\\xe9' | a2actl send URL -` under a UTF-8 locale (Python's stdin decoder is then
+    strict, as CliRunner's): exit 1 "unexpected UnicodeDecodeError". The bytes are decoded by
+    a2actl: exit 2 naming the byte. UTF-8 text still goes as it is."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+
+    runner = CliRunner()
+    r = runner.invoke(app, ["-o", "json", "send", sandbox.url, "-"], input=b"caf\xe9", catch_exceptions=False)
+    assert r.exit_code == 2, (r.stdout, r.stderr)
+    assert json.loads(r.stdout)["error"]["message"].startswith("stdin is not valid UTF-8 (byte 3)")
+    text = "caf\u00e9 \u2713"
+    ok = runner.invoke(
+        app, ["-o", "json", "send", sandbox.url, "-"], input=text.encode(), catch_exceptions=False
+    )
+    assert ok.exit_code == 0, ok.stderr
+    assert json.loads(ok.stdout)["result"]["artifacts"][0]["text"] == f"echo: {text}"
+
+
 def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
     """send URL - with a stdin pipe whose writer never writes nor closes (`sleep 100 | a2actl send
     URL -`): the read ignored --max-time. Now exit 5 with its one-line error."""

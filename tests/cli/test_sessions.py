@@ -256,6 +256,26 @@ def test_sessions_usage(cli: Any, sandbox: Any, args: list[str]) -> None:
     assert r.exit_code == (0 if args == ["list"] else 2) and "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    ("args", "option"),
+    [
+        (["list", "--older-than", "abc"], "--older-than"),
+        (["list", "--idle", "-5s"], "--idle"),
+        (["list", "--watch", "--interval", "often"], "--interval"),
+        (["kill", "--older-than", "5q", "--dry-run"], "--older-than"),
+        (["leaks", "--max-age", "never"], "--max-age"),
+        (["leaks", "--grace", "soon"], "--grace"),
+    ],
+)
+def test_a_bad_duration_names_its_option(cli: Any, sandbox: Any, args: list[str], option: str) -> None:
+    """`sessions list --older-than abc` said "not a duration: 'abc'" without saying which option
+    (a command line may give four durations); the message starts with the option, as elsewhere."""
+    r = cli("-o", "json", "sessions", args[0], sandbox.url, *args[1:])
+    assert r.exit_code == 2, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "usage" and error["message"].startswith(f"{option}: not a duration: ")
+
+
 def test_leaks_says_what_is_still_within_grace(cli: Any, sandbox_leaky: Any) -> None:
     """Issue #13: right after a run, 'no leaks' hid the sessions that --grace (5 s) had not counted yet."""
     done = finished(cli, sandbox_leaky.url)
@@ -703,3 +723,210 @@ def test_an_id_is_one_path_segment(cli: Any, sandbox_leaky: Any, sid: str) -> No
     assert r.json["results"][0]["found"] is False and r.json["results"][0]["id"] == sid
     shown = cli("sessions", "show", sandbox_leaky.url, sid, "-o", "json", env=AUTH)
     assert shown.exit_code == 1, shown.stdout[-500:]
+
+
+# ------------------------------------------- the kill confirmation, asked on a real terminal (a pty)
+def _kill_at_a_prompt(url: str, sid: str, answer: bytes | None, *before: str) -> tuple[int, str, str]:
+    """``a2actl [BEFORE] sessions kill URL SID`` with stdin a terminal (a pty; stdout and stderr
+    pipes), so it asks for confirmation: types ``answer`` once the question shows (Ctrl-C, a
+    SIGINT, when ``None``). Returns ``(exit code, stdout, stderr)``; the question must show within
+    20 s, on stdout or stderr."""
+    import os
+    import pty
+    import select
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", *before, "sessions", "kill", url, sid],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(slave)
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    got = {out_fd: b"", err_fd: b""}
+    try:
+        deadline = time.monotonic() + 20
+        while not any(b"[y/N]" in v for v in got.values()):
+            assert time.monotonic() < deadline and proc.poll() is None, got
+            for fd in select.select(list(got), [], [], 0.2)[0]:
+                got[fd] += os.read(fd, 65536)
+        if answer is None:
+            proc.send_signal(signal.SIGINT)
+        else:
+            os.write(master, answer)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.returncode, (got[out_fd] + out).decode(), (got[err_fd] + err).decode()
+
+
+def test_kill_confirmation_is_asked_on_stderr_with_the_password_masked(cli: Any, sandbox: Any) -> None:
+    """The question went to stdout through typer.confirm: it corrupted the ``-o json`` document
+    (``kill 1 session(s) at …? [y/N]: {…``), a user whose stdout was redirected never saw it, and
+    it printed the TARGET's ``user:password@`` in clear (every other line masks it)."""
+    running = start(cli, sandbox.url)
+    sid = f"ctx-{running['result']['contextId']}"
+    secret = "pw-s3cret-for-the-prompt"
+    url = sandbox.url.replace("http://", f"http://operator:{secret}@")
+    code, out, err = _kill_at_a_prompt(url, sid, b"y\n", "-o", "json")
+    assert code == 0, (out, err)
+    doc = json.loads(out)  # stdout is the document alone
+    assert doc["selected"] == [sid] and doc["results"][0]["found"] is True
+    assert doc["results"][0]["canceledTasks"] == [running["taskId"]]
+    assert "kill 1 session(s) at http://operator:***@" in err and "[y/N]" not in out
+    assert secret not in out + err
+
+
+def test_ctrl_c_at_the_kill_confirmation_is_130_and_kills_nothing(cli: Any, sandbox: Any) -> None:
+    """Ctrl-C (or SIGTERM) at the question was typer's "Aborted!", exit 1: an interrupt is 130
+    everywhere else (docs/exit-codes.md). Answering no is still exit 1, and neither kills anything."""
+    running = start(cli, sandbox.url)
+    sid = f"ctx-{running['result']['contextId']}"
+    code, out, err = _kill_at_a_prompt(sandbox.url, sid, None)
+    assert code == 130, (out, err)
+    assert "a2actl: interrupted" in err and "Aborted" not in err
+    code, out, err = _kill_at_a_prompt(sandbox.url, sid, b"n\n")
+    assert code == 1, (out, err)
+    shown = cli("sessions", "show", sandbox.url, sid, "-o", "json")
+    assert shown.exit_code == 0 and shown.json["session"]["state"] == "active"
+    task = cli("task", "get", sandbox.url, running["taskId"], "-o", "json")
+    assert task.json["task"]["state"] == "working"
+
+
+def test_kill_with_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
+    """``a2actl sessions kill URL ID <&-`` (no stdin at all, as under some job runners): Python's
+    ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is
+    the documented refusal without --yes: exit 2."""
+    import os
+    import subprocess
+    import sys
+
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "sessions", "kill", sandbox.url, "ctx-x"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]
+
+
+# ------------------------------------------- one --max-time for the whole command
+def _slow_debug_app(_: str) -> Any:
+    """Protected debug APIs (discovery answers 401) with a slow step: under ``/slowdisc`` the
+    discovery takes 1.5 s (so do both steps of a kill: the plan and the kill each discover);
+    under ``/slowlist`` a list of sessions takes 1.5 s. Kills answer at once."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    def discovery(delay: float) -> Any:
+        async def handler(_: Request) -> JSONResponse:
+            await asyncio.sleep(delay)
+            return JSONResponse({"error": {"message": "token needed"}}, status_code=401)
+
+        return handler
+
+    async def sessions(_: Request) -> JSONResponse:
+        await asyncio.sleep(1.5)
+        return JSONResponse({"sessions": []})
+
+    async def kill(request: Request) -> JSONResponse:
+        sid = request.path_params["sid"]
+        return JSONResponse(
+            {
+                "id": sid,
+                "found": True,
+                "alreadyClosed": False,
+                "canceledTasks": [],
+                "alreadyTerminalTasks": [],
+                "tokenRevoked": True,
+            }
+        )
+
+    return Starlette(
+        routes=[
+            Route("/slowdisc", discovery(1.5)),
+            Route("/slowdisc/sessions/{sid}", kill, methods=["DELETE"]),
+            Route("/slowlist", discovery(0)),
+            Route("/slowlist/sessions", sessions),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def slow_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_slow_debug_app) as srv:
+        yield srv.url
+
+
+def test_kill_plan_and_kills_share_one_max_time(cli: Any, slow_debug: str) -> None:
+    """The plan (1.5 s) and the kills (1.5 s more) each had a whole --max-time: `--max-time 2.5`
+    killed at 3 s with exit 0. The kills get what the plan left (1 s): exit 5, the id reported
+    with the timeout."""
+    r = cli(
+        "--max-time",
+        "2.5",
+        "sessions",
+        "kill",
+        slow_debug,
+        "ctx-a",
+        "--debug-prefix",
+        "/slowdisc",
+        "--yes",
+        "-o",
+        "json",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    (only,) = r.json["results"]
+    assert only["id"] == "ctx-a" and only["error"]["code"] == "timeout"
+    assert r.json["error"]["message"].startswith("gave up after --max-time 2.5s")
+
+
+def test_watch_refresh_gets_what_is_left_of_max_time(cli: Any, slow_debug: str) -> None:
+    """`sessions list --watch --max-time 2.5` on a debug API that lists in 1.5 s: the second refresh
+    (from 1.6 s) had a whole --max-time of its own and ran to 3.1 s. It is cut at 2.5 s: one
+    refresh, then the timeout (exit 5)."""
+    r = cli(
+        "--max-time",
+        "2.5",
+        "-o",
+        "jsonl",
+        "sessions",
+        "list",
+        slow_debug,
+        "--debug-prefix",
+        "/slowlist",
+        "--watch",
+        "--interval",
+        "0.1s",
+        env=AUTH,
+    )
+    assert r.exit_code == 5, r.stdout + r.stderr
+    *refreshes, last = r.jsonl
+    assert len(refreshes) == 1 and refreshes[0]["sessions"] == []
+    assert last["error"]["code"] == "timeout"
+
+
+def test_watch_table_is_written_when_the_watch_ends(cli: Any, sandbox: Any) -> None:
+    """`sessions list --watch` (table) to a pipe or file wrote nothing at all: the live table draws
+    only on a terminal and was never stopped (on a terminal the cursor stayed hidden after Ctrl-C).
+    It is stopped when the watch ends, which writes the last table."""
+    start(cli, sandbox.url)
+    r = cli("--max-time", "1", "sessions", "list", sandbox.url, "--watch", "--interval", "0.2s")
+    assert r.exit_code == 5, r.stderr
+    assert "session(s) from debug" in r.stdout and "active" in r.stdout

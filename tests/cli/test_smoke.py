@@ -201,6 +201,37 @@ def test_bad_suites_are_one_line_usage_errors(
         assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize(
+    "body, needle, line",
+    [
+        # a secret a fork's CI run cannot read is set, but empty: every check was an error at run
+        # time, exit 7 ("a check failed"), and 'smoke validate' said the suite was valid
+        (
+            'targets:\n  - "${TARGET}"\nchecks:\n  - kind: probe\n',
+            "targets[0] '': TARGET is empty (a ${VARIABLE} set but empty?)",
+            1,
+        ),
+        ("targets: [ftp://agent]\nchecks:\n  - kind: probe\n", "targets[0] 'ftp://agent': unsupported", 1),
+        # a check's own empty target silently ran against the suite's targets instead
+        (
+            'targets: [x]\nchecks:\n  - kind: probe\n  - kind: probe\n    target: "${TARGET}"\n',
+            "probe #2: target '': TARGET is empty",
+            4,
+        ),
+    ],
+)
+def test_a_target_that_is_no_target_is_a_bad_suite(
+    cli: Any, tmp_path: Path, body: str, needle: str, line: int
+) -> None:
+    path = suite(tmp_path, body)
+    for cmd in ("validate", "run"):
+        r = cli("-o", "json", "smoke", cmd, path, env={"TARGET": ""})
+        assert r.exit_code == 2, (cmd, r.stdout[-500:])
+        error = r.json["error"]
+        assert error["code"] == "usage" and error["message"].startswith(f"{path}:{line}: "), error
+        assert needle in error["message"], error
+
+
 def _laughs(levels: int) -> str:
     rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     rows += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
@@ -424,6 +455,21 @@ def test_max_time_keeps_the_results_so_far_and_the_junit_file(cli: Any, sandbox:
     cases_ = [case for ts in xml for case in ts]
     assert [c.name for c in cases_] == ["quick", "slow", "never run"]
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+
+
+def test_the_check_cut_short_keeps_how_long_it_ran(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The check --max-time cut short had duration 0 (JSON and the JUnit testcase's ``time``): the
+    report said nothing took the run's time. It is how long the check ran; a check never run is 0."""
+    path = _cut_short_suite(tmp_path, sandbox.url)
+    out = tmp_path / "junit.xml"
+    r = run(cli, path, "--junit", str(out), "--max-time", "2.5s")
+    assert r.exit_code == 5, r.stdout[-600:]
+    quick, slow, never = r.json["results"]
+    assert slow["status"] == "error" and 1.0 < slow["duration"] <= 2.5, slow
+    assert never["duration"] == 0
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["quick", "slow", "never run"]
+    assert cases_[1].time == pytest.approx(slow["duration"], abs=0.001) and cases_[2].time == 0
 
 
 @pytest.mark.parametrize("style", ["flow", "block"])

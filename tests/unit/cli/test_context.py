@@ -47,3 +47,27 @@ def test_streams_left_open_close_at_the_end_without_a_traceback(caplog: pytest.L
     caplog.set_level(logging.ERROR, logger="asyncio")
     Invocation(Settings()).run(main(), bounded=False)
     assert [r.getMessage() for r in caplog.records if r.name == "asyncio"] == []
+
+
+def test_each_run_gets_only_what_the_runs_before_it_left_of_max_time() -> None:
+    """``Invocation.run`` called twice (``sessions kill``: the plan, then the kills; ``send``: a part
+    read off the loop, then the send) gave each call a whole --max-time. The time each run takes is
+    ``spent``; the next gets the rest (``budget``), and a run past it is exit 5 naming --max-time.
+    Time between runs (a confirmation prompt) is not counted."""
+    import time
+
+    from a2actl.core.errors import TimeoutError_
+
+    run = Invocation(Settings(max_time=1.0), command="sessions kill")
+    assert run.budget() == 1.0
+    run.run(asyncio.sleep(0.4))
+    first = run.spent
+    assert 0.4 <= first < 0.8 and run.budget() == pytest.approx(1.0 - first)
+    time.sleep(0.3)  # outside run: not counted
+    assert run.spent == first
+    with pytest.raises(TimeoutError_, match=r"^gave up after --max-time 1s$"):
+        run.run(asyncio.sleep(0.9))  # more than what is left: cut at the deadline
+    assert 0.95 <= run.spent < 1.4 and run.budget() == 0.0
+    without = Invocation(Settings(), command="")  # no deadline at all: no budget
+    assert without.budget() is None
+    assert without.run(asyncio.sleep(0, result=7)) == 7
