@@ -1,4 +1,5 @@
-"""Fewer, shorter garbage-collector pauses for the throughput jobs (``load run``, ``fleet probe``)."""
+"""Fewer, shorter garbage-collector pauses for the throughput jobs (``load run``, ``fleet probe``,
+``dlq replay``)."""
 
 from __future__ import annotations
 

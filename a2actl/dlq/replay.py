@@ -47,6 +47,7 @@ from a2actl.core.errors import (
     UsageError,
 )
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.gcpause import quiet_gc
 from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.journal import Journal
 from a2actl.dlq.pacing import Breaker, RateLimiter
@@ -594,7 +595,10 @@ class Replayer:
             )
         self._journaller = ThreadPoolExecutor(max_workers=1, thread_name_prefix="a2actl-dlq-journal")
         try:
-            return await self._deliver_all(transport, sel, started)
+            # fewer collector passes (as load run and fleet probe): ~7% of the CPU instructions a
+            # replayed message costs went to the collector walking the requests in flight
+            with quiet_gc():
+                return await self._deliver_all(transport, sel, started)
         finally:
             for t in self._flushes:  # only left over when the run itself was cancelled
                 t.cancel()

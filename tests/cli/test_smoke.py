@@ -18,6 +18,7 @@ from junitparser import Error, Failure, JUnitXml
 
 from a2actl.dlq.store.file import FileBackend
 from tests.cli.test_dlq import entries_for, fill
+from tests.fifo import a2actl_run
 
 
 def suite(tmp_path: Path, body: str, name: str = "suite.yaml") -> str:
@@ -889,3 +890,26 @@ def test_init_writes_a_snapshot_without_the_card_interfaces_credentials(
     ok = cli("smoke", "run", "suite.yaml", "-o", "json")
     assert ok.exit_code == 0, ok.stdout[-800:]
     assert [x["kind"] for x in ok.json["results"]] == ["probe", "caps-diff"]
+
+
+def test_a_stream_check_ended_by_an_error_frame_leaves_nothing_on_stderr(
+    streams: str, tmp_path: Path
+) -> None:
+    """A stream that ends with a JSON-RPC error frame, then more checks in the same run: the checks
+    fail with the agent's error and stderr stays empty. The stream's SSE reader, collected during the
+    run, was closed by an ``aclose()`` task of asyncio's finalizer that raced its parent's close and
+    printed "Task exception was never retrieved ... already running" with a traceback."""
+    target = streams + "/errframe/agent-card.json"
+    checks = "".join(
+        f"  - name: s{i}\n    kind: {kind}\n    text: hi\n"
+        for i, kind in enumerate(["stream", "send", "stream", "stream"])
+    )
+    # its own process, as an operator runs it: the finalizer's task is collected, and logged, there
+    r, _ = a2actl_run(
+        "smoke", "run", suite(tmp_path, f"targets: [{target}]\nchecks:\n{checks}"), "-o", "json"
+    )
+    assert r.returncode == 7, r.stdout[-600:]
+    streamed = [res for res in json.loads(r.stdout)["results"] if res["name"] != "s1"]
+    assert [res["status"] for res in streamed] == ["error"] * 3, r.stdout[-600:]
+    assert all("-32603" in res["message"] for res in streamed)
+    assert r.stderr == "", r.stderr
