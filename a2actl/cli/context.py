@@ -58,6 +58,7 @@ DEFAULT_MAX_TIME: dict[str, float] = {
     "send": 600,
     "smoke init": 600,
     "smoke run": 1800,
+    "smoke validate": 60,
     "stream tail": 3600,
     "task subscribe": 3600,
 }

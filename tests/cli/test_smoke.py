@@ -822,3 +822,22 @@ def test_validate_max_time_bounds_a_suite_that_never_arrives(tmp_path: Path) -> 
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert ran.elapsed < 10, ran.elapsed
+
+
+def test_validate_has_a_default_deadline(tmp_path: Path) -> None:
+    """smoke validate FIFO without --max-time waited for ever (only Ctrl-C ended it), where every
+    other command reading such a file (fleet report, load report, caps lint --config) gives up at
+    its default deadline. Every default is shortened to 1.5 s in the child."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+    shorten = (
+        "from a2actl.cli import context\nfor k in context.DEFAULT_MAX_TIME: context.DEFAULT_MAX_TIME[k] = 1.5"
+    )
+    ran = run_a2actl("-o", "json", "smoke", "validate", str(fifo), prelude=shorten, timeout=10)
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    message = json.loads(ran.out)["error"]["message"]
+    assert message == "gave up after --max-time 1.5s (the default for 'smoke validate')"
