@@ -563,7 +563,7 @@ def test_the_wait_for_tls_files_counts_against_max_time(tmp_path: Path) -> None:
     )  # fmt: skip
     assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["outcome"] == "max-time"
-    assert ran.elapsed < 3.9, ran.elapsed
+    assert ran.elapsed < 4.6, ran.elapsed  # about 3.5 s; without the fix over 5 s
 
 
 def test_max_time_ends_with_the_summary_and_exit_5(push_cli: Any) -> None:
