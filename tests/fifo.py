@@ -30,14 +30,21 @@ def run_a2actl(
     term_after: float | None = None,
     stdin: int | None = subprocess.DEVNULL,
     timeout: float = 20,
+    prelude: str | None = None,
 ) -> Ran:
     """``python -m a2actl ARGS``. ``feed``: ``(fifo, bytes)`` written once to the FIFO while it runs;
     ``feed_after``: seconds to wait before opening the FIFO for that write; ``term_after``: one
     SIGTERM after that many seconds if it is still running. Killed after
-    ``timeout`` seconds (``code`` is then ``-9``)."""
+    ``timeout`` seconds (``code`` is then ``-9``). ``prelude``: Python run in the child before the
+    CLI (``python -c``), e.g. to shorten a default deadline of ``a2actl.cli.context``."""
     t0 = time.monotonic()
+    head = (
+        ["-m", "a2actl"]
+        if prelude is None
+        else ["-c", f"{prelude}\nfrom a2actl.__main__ import main\nmain()"]
+    )
     proc = subprocess.Popen(
-        [sys.executable, "-m", "a2actl", *args],
+        [sys.executable, *head, *args],
         stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -15,6 +15,8 @@ import typer
 from a2actl.core.config import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from a2actl.core.sink import EventSink
     from a2actl.render.output import Output, View
 
@@ -22,7 +24,9 @@ if TYPE_CHECKING:
 #: Each command's overall deadline when ``--max-time`` is not given (seconds): a server that answers
 #: one byte at a time (each read within ``--timeout``) must still end the command, with exit 5. One
 #: request or a few: 60 s; several targets or many requests: 2-10 min; waits for a task, streams and
-#: replays: longer. ``sandbox serve`` and ``demo`` run until stopped. Documented in docs/exit-codes.md.
+#: replays: longer. ``sandbox serve`` and ``demo`` run until stopped; ``exporter``'s bounds only its
+#: start-up (reading ``--config``, ``--inventory`` and the TLS files), then it serves until stopped.
+#: Documented in docs/exit-codes.md.
 DEFAULT_MAX_TIME: dict[str, float] = {
     "card get": 60,
     "task get": 60,
@@ -47,12 +51,14 @@ DEFAULT_MAX_TIME: dict[str, float] = {
     "dlq replay": 3600,
     "fleet probe": 3600,
     "fleet report": 60,
+    "exporter": 60,
     "handshake probe": 600,
     "load run": 3600,
     "load report": 60,
     "send": 600,
     "smoke init": 600,
     "smoke run": 1800,
+    "smoke validate": 60,
     "stream tail": 3600,
     "task subscribe": 3600,
 }
@@ -171,59 +177,16 @@ class Invocation:
             self.spent += time.monotonic() - t0
 
     def read_pending(self) -> None:
-        """Read the ``pending`` global files, each in a daemon thread (``core.offloop``), for what is
-        left of ``max_time``: a FIFO nobody writes blocked before any deadline. Sets ``settings.token``
-        (``--token-file``) and ``settings.tls_data`` (the others: ssl could only read them by path,
-        and a FIFO reads once). Raises ``TimeoutError_`` (exit 5) when they have not all arrived in
-        time, ``UsageError`` (exit 2) for a file that cannot be read, is over ``MAX_GLOBAL_FILE_BYTES``
-        or is an empty or bad token; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
-        import asyncio
+        """Read the ``pending`` global files (``read_files``): a FIFO nobody writes blocked before any
+        deadline. Sets ``settings.token`` (``--token-file``) and ``settings.tls_data`` (the others:
+        ssl could only read them by path, and a FIFO reads once). Raises what ``read_files`` raises,
+        and ``UsageError`` (exit 2) for an empty or bad token."""
         import dataclasses
-
-        from a2actl.cli.aiorun import run
-        from a2actl.core.deadline import within
-        from a2actl.core.errors import TimeoutError_, UsageError
-        from a2actl.core.offloop import off_the_loop
 
         pending, self.pending = self.pending, ()
         if not pending:
             return
-
-        def reader(option: str, path: str) -> Any:
-            def read() -> bytes:
-                try:
-                    with open(path, "rb") as fh:  # bounded: /dev/zero never ends
-                        data = fh.read(MAX_GLOBAL_FILE_BYTES + 1)
-                except OSError as exc:
-                    raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
-                if len(data) > MAX_GLOBAL_FILE_BYTES:
-                    raise UsageError(f"{option} {path} is over {MAX_GLOBAL_FILE_BYTES:,} bytes")
-                return data
-
-            return off_the_loop(read, "a2actl-global-file")
-
-        async def read_all() -> list[bytes]:
-            # together: two <(cmd) or FIFOs fed in any order must not wait for each other; a path
-            # named twice (--cert P --key P, one PEM holding both) is read once: a FIFO reads once
-            first = {p: o for o, p in reversed(pending)}
-            paths = list(first)
-            got = await asyncio.gather(*(reader(first[p], p) for p in paths))
-            by_path = dict(zip(paths, got, strict=True))
-            return [by_path[p] for _, p in pending]
-
-        limit = self.time_left()
-        t0 = time.monotonic()
-        try:
-            got = run(read_all() if limit is None else within(read_all(), limit))
-        except asyncio.TimeoutError:  # before any OSError handler: on 3.11+ it is one
-            given = self.settings.max_time is not None
-            raise TimeoutError_(
-                f"gave up after --max-time {self.max_time:g}s"
-                + ("" if given else f" (the default for '{self.command}')")
-                + f": {', '.join(f'{o} {p}' for o, p in pending)} not read yet",
-                hint="a FIFO or <(cmd) that never delivers? give the file itself",
-            ) from None
-        self.spent += time.monotonic() - t0
+        got = self.read_files(pending)
         token: str | None = self.settings.token
         tls: list[tuple[str, bytes]] = []
         for (option, path), data in zip(pending, got, strict=True):
@@ -233,11 +196,101 @@ class Invocation:
                 tls.append((path, data))
         self.settings = dataclasses.replace(self.settings, token=token, tls_data=tuple(tls))
 
+    def read_files(self, files: Sequence[tuple[str, str]], limit: int | None = None) -> list[bytes]:
+        """The content of each ``(option, path)`` of ``files`` (in order; path ``-``: standard
+        input), each path read once in a daemon thread (``core.offloop``) for what is left of
+        ``max_time``, before the command's coroutine runs: for files that may not be regular (a
+        FIFO, ``<(cmd)``), which block in ``open`` until a writer comes. Together: two FIFOs fed in
+        any order do not wait for each other; a path named twice (``--cert P --key P``, one PEM
+        holding both) is read once, since a FIFO reads once. The wait counts against ``max_time`` (``spent``: ``run`` gives the
+        command only the rest). At most ``limit`` bytes a file (default ``MAX_GLOBAL_FILE_BYTES``).
+
+        Raises ``TimeoutError_`` (exit 5) naming the files not read yet when the deadline passes,
+        ``UsageError`` (exit 2) for a file that cannot be read or is over ``limit``;
+        ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
+        import asyncio
+
+        from a2actl.cli.aiorun import run
+        from a2actl.core.deadline import within
+        from a2actl.core.errors import TimeoutError_, UsageError
+        from a2actl.core.offloop import off_the_loop
+
+        most = MAX_GLOBAL_FILE_BYTES if limit is None else limit
+        first = {p: o for o, p in reversed(files)}  # each path under the first option naming it
+        arrived: set[str] = set()
+
+        def reader(option: str, path: str) -> Any:
+            def read() -> bytes:
+                try:
+                    if path == "-":
+                        data = _read_stdin(most + 1)
+                    else:
+                        with open(path, "rb") as fh:  # bounded: /dev/zero never ends
+                            data = fh.read(most + 1)
+                except OSError as exc:
+                    raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
+                if len(data) > most:
+                    raise UsageError(f"{option} {path} is over {most:,} bytes")
+                return data
+
+            async def read_one() -> bytes:
+                data = await off_the_loop(read, "a2actl-input-file")
+                arrived.add(path)
+                return data
+
+            return read_one()
+
+        async def read_all() -> list[bytes]:
+            paths = list(first)
+            got = await asyncio.gather(*(reader(first[p], p) for p in paths))
+            by_path = dict(zip(paths, got, strict=True))
+            return [by_path[p] for _, p in files]
+
+        if not files:
+            return []
+        left = self.time_left()
+        t0 = time.monotonic()
+        try:
+            got: list[bytes] = run(read_all() if left is None else within(read_all(), left))
+        except asyncio.TimeoutError:  # before any OSError handler: on 3.11+ it is one
+            given = self.settings.max_time is not None
+            waiting = [(o, p) for o, p in files if p not in arrived] or list(files)
+            raise TimeoutError_(
+                f"gave up after --max-time {self.max_time:g}s"
+                + ("" if given else f" (the default for '{self.command}')")
+                + f": {', '.join(f'{o} {p}' for o, p in waiting)} not read yet",
+                hint="a FIFO or <(cmd) that never delivers? give the file itself",
+            ) from None
+        self.spent += time.monotonic() - t0
+        return got
+
 
 #: The most bytes read from a ``--token-file``/``--cacert``/``--cert``/``--key`` that is not a
 #: regular file (a FIFO, a device: ``/dev/zero`` never ends). A CA bundle of every public root is
 #: about 250 KB.
 MAX_GLOBAL_FILE_BYTES = 16 * 1024 * 1024
+
+
+def _read_stdin(most: int) -> bytes:
+    """At most ``most`` bytes of standard input, up to its end: from its file descriptor
+    (``os.read``: a thread blocked there holds no buffer lock, which would stop the interpreter's
+    exit), else (a test's stand-in) ``sys.stdin.buffer``. Raises ``OSError``."""
+    import os
+    import sys
+
+    try:
+        fd = sys.stdin.fileno()
+    except (AttributeError, OSError, ValueError):
+        return sys.stdin.buffer.read(most)
+    chunks: list[bytes] = []
+    size = 0
+    while size < most:
+        chunk = os.read(fd, min(1 << 20, most - size))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
 
 
 def _token_from(path: str, data: bytes) -> str:

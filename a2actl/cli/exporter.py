@@ -97,7 +97,9 @@ def exporter(
     a2a_errors_total{error_code} and a2a_agent_up for every agent, probed every --interval.
 
     Credentials come from the modules only (token_env, ${ENV} header values), never from the
-    command line. The URL is printed on stdout once listening.
+    command line. The URL is printed on stdout once listening. --max-time (default 60s) bounds only
+    the start-up: --config, --inventory and TLS files from a FIFO or <(cmd) not read by then are
+    exit 5.
 
     Examples:
 
@@ -126,14 +128,15 @@ def exporter(
     from dataclasses import replace
 
     base = replace(run.settings, headers=(), token=None)
-    modules = load_config(config)
+    ahead = _read_ahead(run, config, inventory)
+    modules = load_config(config, data=ahead.get(config) if config else None)
     for m in modules.values():
         if m.note:
             run.out.note(m.note)
     seconds = duration(interval, "--interval", positive=True) or 30.0
     if module_name not in modules:
         raise UsageError(f"--module {module_name!r}: no such module (modules: {', '.join(sorted(modules))})")
-    inv = _inventory(inventory, modules[module_name]) if inventory else None
+    inv = _inventory(inventory, ahead.get(inventory)) if inventory else None
     for note in inv.notes if inv is not None else ():
         run.out.note(note)  # a nested catalog not followed, a token's 'Bearer ' word dropped
     interval_given = getattr(ctx.get_parameter_source("interval"), "name", "DEFAULT") != "DEFAULT"
@@ -159,15 +162,36 @@ def exporter(
     _serve(run, modules, base, inv, modules[module_name], seconds, concurrency, host, port, max_concurrent)
 
 
-def _inventory(path: str, module: Module) -> Inventory:
-    """Load ``--inventory`` (which checks every agent's headers and ``tokenEnv``: set and sendable)
-    and check what the loop will need: every label name one Prometheus accepts and the exporter does
-    not set itself, and distinct series labels per agent (``series_labels``; ``--check-config``
-    refuses what serving would). Raises ``UsageError`` (exit 2)."""
+def _read_ahead(run: Invocation, config: str | None, inventory: str | None) -> dict[str, bytes]:
+    """The content of ``--config`` and ``--inventory`` when one is not a regular file (a FIFO,
+    ``<(cmd)``, standard input for ``--inventory -``), by path: read once, off the event loop, under
+    the start-up deadline (``--max-time``, default 60 s: ``Invocation.read_files``). Such a file
+    blocked the exporter in ``open`` until a writer came, never listening and never failing.
+    Raises ``TimeoutError_`` (exit 5) naming the files not read in time, ``UsageError`` (exit 2)."""
+    from a2actl.core.offloop import is_regular
+    from a2actl.fleet.inventory import MAX_INVENTORY_BYTES
+
+    files = []
+    if config is not None and not is_regular(config):
+        files.append(("--config", config))
+    if inventory is not None and (inventory == "-" or not is_regular(inventory)):
+        files.append(("--inventory", inventory))
+    if not files:
+        return {}
+    got = run.read_files(files, limit=MAX_INVENTORY_BYTES)
+    return {path: data for (_, path), data in zip(files, got, strict=True)}
+
+
+def _inventory(path: str, data: bytes | None = None) -> Inventory:
+    """Load ``--inventory`` (``data``: its content read ahead, ``_read_ahead``), which checks every
+    agent's headers and ``tokenEnv`` (set and sendable), and check what the loop will need: every
+    label name one Prometheus accepts and the exporter does not set itself, and distinct series
+    labels per agent (``series_labels``; ``--check-config`` refuses what serving would). Raises
+    ``UsageError`` (exit 2)."""
     from a2actl.exporter.metrics import series_labels
     from a2actl.fleet.inventory import load_inventory
 
-    inv = load_inventory(path)
+    inv = load_inventory(path, data=data)
     series_labels([(a.name, a.url, a.labels) for a in inv.agents], inv.source)
     return inv
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 
 import typer
 
-from a2actl.cli.context import invocation
+from a2actl.cli.context import Invocation, invocation
 from a2actl.cli.params import CardPath, FailOnStates
 
 app = typer.Typer(
@@ -56,6 +56,22 @@ def _secret_env(option: str, name: str | None) -> str | None:
             "or non-ASCII characters): the agent sends it back in a header"
         )
     return value
+
+
+def _read_tls_ahead(run: Invocation, cert: str | None, key: str | None) -> tuple[tuple[str, bytes], ...]:
+    """``(path, content)`` of ``--tls-cert``/``--tls-key`` when one is not a regular file (a FIFO,
+    ``<(cmd)``): read once (one FIFO named by both, a PEM holding both, too) under ``--max-time``
+    (``Invocation.read_files``), as the global ``--cert``/``--key`` are. ssl blocked in ``open`` on
+    one nobody writes, on the event loop, past ``--max-time``; and uvicorn opened it again to serve,
+    finding it empty. Raises ``TimeoutError_`` (exit 5), ``UsageError`` (exit 2)."""
+    from a2actl.core.offloop import is_regular
+
+    files = [
+        (o, p) for o, p in (("--tls-cert", cert), ("--tls-key", key)) if p is not None and not is_regular(p)
+    ]
+    if not files:
+        return ()
+    return tuple((path, data) for (_, path), data in zip(files, run.read_files(files), strict=True))
 
 
 @app.command("listen")
@@ -177,7 +193,7 @@ def listen(
     from a2actl.core.errors import UsageError
     from a2actl.core.redact import register_secret, register_url
     from a2actl.protocol.versions import Family
-    from a2actl.push.app import ListenOptions, listen_job, parse_listen
+    from a2actl.push.app import ListenOptions, check_tls_pair, listen_job, parse_listen
     from a2actl.push.checks import DeliveryLog, PushConfig, new_token
     from a2actl.render import push as render_push
     from a2actl.tasks.request import parse_fail_on
@@ -208,13 +224,15 @@ def listen(
         register_secret(value)
     if public_url is not None:
         register_url(public_url)
+    check_tls_pair(tls_cert, tls_key)
     opts = ListenOptions(
         host=host,
         port=port,
         tls_cert=tls_cert,
         tls_key=tls_key,
+        tls_data=_read_tls_ahead(run, tls_cert, tls_key),
         public_url=public_url,
-        max_time=run.max_time,
+        max_time=run.time_left(),  # what reading the TLS or global files left of --max-time
         strict_order=strict_order,
         fail_on=fail_states,
         linger=linger,

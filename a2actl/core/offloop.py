@@ -22,7 +22,7 @@ T = TypeVar("T")
 WRITE_GRACE = 2.0
 
 
-def _regular(path: str) -> bool:
+def is_regular(path: str) -> bool:
     """Whether ``path`` is a regular file, or cannot be looked at (the caller's open then says why)."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
@@ -34,7 +34,7 @@ async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file")
     """``read()``, which reads the local file ``path``: at once when ``path`` is a regular file (or
     cannot be looked at: ``read`` then says why), else ``off_the_loop``. Returns what ``read``
     returns; raises what it raises (any ``Exception``)."""
-    if _regular(path):
+    if is_regular(path):
         return read()
     return await off_the_loop(read, name)
 
@@ -74,7 +74,7 @@ async def write_path(
     until a reader comes, and a write blocks while the reader does not read; on the loop that
     ignored the deadline and Ctrl-C/SIGTERM. Raises ``asyncio.TimeoutError`` when ``write`` has not
     returned in ``seconds`` (the thread is left behind, blocked), and what ``write`` raises."""
-    if _regular(path):
+    if is_regular(path):
         write()
         return
     if seconds is None:
@@ -133,4 +133,12 @@ async def off_the_loop(read: Callable[[], T], name: str = "a2actl-file") -> T:
     return await done
 
 
-__all__ = ["WRITE_GRACE", "off_the_loop", "read_json_files", "read_path", "write_path", "write_report"]
+__all__ = [
+    "WRITE_GRACE",
+    "is_regular",
+    "off_the_loop",
+    "read_json_files",
+    "read_path",
+    "write_path",
+    "write_report",
+]

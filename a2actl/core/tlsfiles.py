@@ -4,7 +4,8 @@ A FIFO or ``<(vault read …)`` can be read once, and ``ssl`` blocks in ``open``
 (before any ``--max-time``), so the CLI reads such files once under the deadline
 (``Settings.tls_data``) and the context is built from the bytes: a CA bundle through ``cadata``; a
 client certificate and key, which ``ssl`` loads only from paths, through files in a private
-directory (mode 0700, the files 0600) that are removed as soon as they are loaded.
+directory (mode 0700, the files 0600) that are removed as soon as they are loaded. ``push
+listen --tls-cert/--tls-key`` (a server certificate) goes the same way (``loadable``).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import shutil
 import ssl
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 
 @contextlib.contextmanager
@@ -35,20 +36,32 @@ def _private_copies(blobs: Mapping[str, bytes]) -> Iterator[dict[str, str]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@contextlib.contextmanager
+def loadable(paths: Iterable[str | None], data: Mapping[str, bytes]) -> Iterator[dict[str, str]]:
+    """A path ``ssl`` (or a server that takes file names, uvicorn) can load each of ``paths`` from,
+    by path: the path itself, or for one in ``data`` (content read ahead: a FIFO reads once) a
+    private copy (0600 in a new 0700 directory) removed on exit, so load within the block. A path
+    named twice (certificate and key in one PEM) gets one copy. Raises ``OSError`` when a copy
+    cannot be made."""
+    named = [p for p in paths if p is not None]
+    ahead = {p: data[p] for p in named if p in data}
+    if not ahead:
+        yield {p: p for p in named}
+        return
+    with _private_copies(ahead) as copies:
+        yield {p: copies.get(p, p) for p in named}
+
+
 def load_client_files(
     ctx: ssl.SSLContext, cert: str | None, key: str | None, data: Mapping[str, bytes]
 ) -> None:
     """``ctx.load_cert_chain(cert, key)``; a path in ``data`` (content read ahead: a FIFO) is loaded
-    from a private copy removed at once. Raises what ``load_cert_chain`` raises (``OSError``,
-    ``ssl.SSLError``) and ``OSError`` when the copy cannot be made."""
+    from a private copy removed at once (``loadable``). Raises what ``load_cert_chain`` raises
+    (``OSError``, ``ssl.SSLError``) and ``OSError`` when the copy cannot be made."""
     if cert is None:
         return
-    ahead = {p: data[p] for p in (cert, key) if p is not None and p in data}
-    if not ahead:
-        ctx.load_cert_chain(cert, key)
-        return
-    with _private_copies(ahead) as copies:
-        ctx.load_cert_chain(copies.get(cert, cert), copies.get(key, key) if key is not None else None)
+    with loadable((cert, key), data) as files:
+        ctx.load_cert_chain(files[cert], files[key] if key is not None else None)
 
 
 def client_context(
@@ -67,4 +80,4 @@ def client_context(
     return ctx
 
 
-__all__ = ["client_context", "load_client_files"]
+__all__ = ["client_context", "load_client_files", "loadable"]

@@ -201,10 +201,14 @@ def default_module() -> Module:
     return Module("default")
 
 
-def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> dict[str, Module]:
+def load_config(
+    path: str | None, environ: Mapping[str, str] | None = None, *, data: bytes | None = None
+) -> dict[str, Module]:
     """The modules of config file ``path`` (``None``: only the built-in ``default``), by name; a
     ``default`` in the file replaces the built-in one. ``environ`` (default ``os.environ``) resolves
     ``token_env`` and ``${VAR}`` header references. Registers every resolved secret for redaction.
+    ``data``: the file's content, read ahead (a FIFO or ``<(cmd)`` reads once, and is read under the
+    start-up deadline: ``Invocation.read_files``); ``path`` then only names it.
 
     Raises ``UsageError`` (exit 2) naming the file and key: an unreadable file, YAML syntax (with the
     line), an unknown key, a bad value, an unset environment variable, a literal credential."""
@@ -214,8 +218,11 @@ def load_config(path: str | None, environ: Mapping[str, str] | None = None) -> d
     import yaml
 
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+        if data is not None:
+            doc = yaml.load(data.decode("utf-8"), Loader=_unique_key_loader())  # noqa: S506 - as below
+        else:
+            with open(path, encoding="utf-8") as fh:
+                doc = yaml.load(fh, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
         raise UsageError(
             f"--config {path}: line {exc.line}: {exc.key!r} appears twice in one mapping",

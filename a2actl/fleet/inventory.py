@@ -271,9 +271,11 @@ def select_shard(agents: Iterable[AgentSpec], index: int, count: int) -> tuple[A
 # ----------------------------------------------------------------------------------------- loading
 
 
-def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
+def load_inventory(source: str, *, stdin: IO[bytes] | None = None, data: bytes | None = None) -> Inventory:
     """Read an inventory from a file path, or standard input for ``"-"`` (``stdin`` overrides
-    ``sys.stdin.buffer``). The format is detected from the content (see the module docstring).
+    ``sys.stdin.buffer``); ``data``: its content, read ahead (``a2actl exporter`` reads a FIFO or
+    standard input under its start-up deadline), ``source`` then only names it. The format is
+    detected from the content (see the module docstring).
     Raises ``UsageError`` (exit 2): unreadable or non-UTF-8 file, a syntax error (with its line),
     a bad entry (with its line or path), or no agents at all. An http(s) URL is refused here
     (``fetch_inventory`` reads one; ``a2actl exporter`` takes files only). Blocks until the file or
@@ -285,9 +287,9 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None) -> Inventory:
         )
     name = "<stdin>" if source == "-" else source
     try:
-        if source == "-":
+        if data is None and source == "-":
             data = _read_stream(stdin if stdin is not None else sys.stdin.buffer)
-        else:
+        elif data is None:
             with open(source, "rb") as fh:
                 data = fh.read(MAX_INVENTORY_BYTES + 1)
     except IsADirectoryError as exc:

@@ -13,8 +13,8 @@ import asyncio
 import contextlib
 import socket
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
@@ -39,7 +39,9 @@ class ListenOptions:
     ``strict_order`` (order problems fail the run), ``fail_on`` (canonical task states that fail a
     listen ending in them, ``--fail-on``), ``linger`` seconds to keep receiving after the
     terminal or interrupted state arrived (deliveries sent concurrently or re-sent after it: at-least-once,
-    order not promised; A2A v1.0 §4.3.3), within ``max_time``."""
+    order not promised; A2A v1.0 §4.3.3), within ``max_time``. ``tls_data``: ``(path, content)`` of
+    a ``tls_cert``/``tls_key`` read ahead (a FIFO or ``<(cmd)``: it reads once, and ssl would block
+    in ``open`` on one nobody writes); loaded from private copies (``core.tlsfiles.loadable``)."""
 
     host: str = "127.0.0.1"
     port: int = 0
@@ -52,6 +54,7 @@ class ListenOptions:
     linger: float = 0.5
     #: The path of the webhook URL (deliveries to any path are accepted and recorded).
     path: str = "/a2a/push"
+    tls_data: tuple[tuple[str, bytes], ...] = field(default=(), repr=False)
 
 
 def parse_listen(text: str) -> tuple[str, int]:
@@ -104,15 +107,22 @@ def check_public_url(url: str | None) -> None:
         )
 
 
-def check_tls(cert: str | None, key: str | None) -> None:
+def check_tls_pair(cert: str | None, key: str | None) -> None:
+    """Raise ``UsageError`` (exit 2) unless both or neither of ``cert``/``key`` are given."""
+    if (cert is None) != (key is None):
+        raise UsageError("--tls-cert and --tls-key go together (PEM certificate and its private key)")
+
+
+def check_tls(cert: str | None, key: str | None, files: Mapping[str, str] | None = None) -> None:
     """Raise ``UsageError`` (exit 2) unless both or neither of ``cert``/``key`` are given and they
     load as a PEM certificate chain and its unencrypted private key. An encrypted key is refused
     (OpenSSL would otherwise prompt for its pass phrase on the terminal, here and again in uvicorn,
-    and wait)."""
-    if (cert is None) != (key is None):
-        raise UsageError("--tls-cert and --tls-key go together (PEM certificate and its private key)")
+    and wait). ``files``: where to load each path from (``core.tlsfiles.loadable``: a private copy
+    of a FIFO's content); messages name the paths as given."""
+    check_tls_pair(cert, key)
     if cert is None or key is None:
         return
+    files = files or {}
     import ssl
 
     class _Encrypted(Exception):
@@ -123,7 +133,7 @@ def check_tls(cert: str | None, key: str | None) -> None:
 
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     try:
-        ctx.load_cert_chain(cert, key, password=no_pass_phrase)
+        ctx.load_cert_chain(files.get(cert, cert), files.get(key, key), password=no_pass_phrase)
     except _Encrypted:
         raise UsageError(
             f"--tls-key {key}: the private key is encrypted (a pass phrase cannot be given)",
@@ -215,7 +225,9 @@ async def listen_job(
     (1 A2A error, 3/4/5 transport, 6 protocol)."""
     import uvicorn
 
-    check_tls(opts.tls_cert, opts.tls_key)
+    from a2actl.core.tlsfiles import loadable
+
+    check_tls_pair(opts.tls_cert, opts.tls_key)
     check_public_url(opts.public_url)
     if register_target is None and (task is not None or send is not None):
         raise UsageError("--task and --send need --register TARGET (the agent to tell)")
@@ -235,21 +247,28 @@ async def listen_job(
     checker = PushChecker(
         cfg, emit, family=expected, strict_order=opts.strict_order, task_id=task, fail_on=opts.fail_on
     )
-    server = _receiver_server(
-        uvicorn.Config(
-            build_app(checker, arrived.set),
-            log_level="warning",
-            access_log=False,
-            lifespan="off",
-            timeout_graceful_shutdown=2,
-            # Longer than the idle expiry of the agents' HTTP pools (httpx: 5 s, uvicorn's default
-            # here too): the agent drops an idle connection before the receiver closes it, so a
-            # delivery never races the close on a reused connection (and is not lost).
-            timeout_keep_alive=KEEP_ALIVE,
-            ssl_certfile=opts.tls_cert,
-            ssl_keyfile=opts.tls_key,
-        )
-    )
+    # a FIFO's content (read ahead) is loaded from private copies, removed once uvicorn loaded them
+    with loadable((opts.tls_cert, opts.tls_key), dict(opts.tls_data)) as files:
+        try:
+            check_tls(opts.tls_cert, opts.tls_key, files)
+            config = uvicorn.Config(
+                build_app(checker, arrived.set),
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+                # Longer than the idle expiry of the agents' HTTP pools (httpx: 5 s, uvicorn's
+                # default here too): the agent drops an idle connection before the receiver closes
+                # it, so a delivery never races the close on a reused connection (and is not lost).
+                timeout_keep_alive=KEEP_ALIVE,
+                ssl_certfile=files.get(opts.tls_cert) if opts.tls_cert else None,
+                ssl_keyfile=files.get(opts.tls_key) if opts.tls_key else None,
+            )
+            config.load()  # the TLS files now, while the copies exist (serve() would load them later)
+        except BaseException:
+            sock.close()
+            raise
+    server = _receiver_server(config)
     serving = asyncio.ensure_future(server.serve(sockets=[sock]))
     registration: dict[str, Any] | None = None
     telling: asyncio.Future[dict[str, Any]] | None = None

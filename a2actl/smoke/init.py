@@ -241,7 +241,28 @@ async def init_job(
     # written once every step succeeded: a failed init leaves no snapshot that the next try would
     # refuse to overwrite without --force
     # a lone surrogate (an agent's "\ud800" escape) is written as its JSON escape, as by caps snapshot
-    snap.write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "utf-8", "backslashreplace")
+    await _write_text(
+        snap, json.dumps(doc, indent=2, ensure_ascii=False) + "\n", "--snapshot", "backslashreplace"
+    )
     if out:
-        Path(out).write_text(text, encoding="utf-8")
+        await _write_text(Path(out), text, "--out")
     return InitResult(text, out, snap, expect, notes + more)
+
+
+async def _write_text(path: Path, text: str, option: str, errors: str = "strict") -> None:
+    """Write ``text`` (UTF-8) to ``option``'s file ``path``: a regular or new file at once; a FIFO or
+    ``>(cmd)`` (``--force`` given) in a daemon thread (``core.offloop.write_path``), so the
+    command's ``--max-time`` and one Ctrl-C/SIGTERM end a wait for a reader that never comes (the
+    event loop blocked in ``open`` ignored both). Raises ``UsageError`` (exit 2) naming the option
+    and the path when the write fails (a full disk, ``/dev/full``)."""
+    from a2actl.core.errors import UsageError
+    from a2actl.core.offloop import write_path
+
+    def write() -> None:
+        with open(path, "w", encoding="utf-8", errors=errors) as fh:
+            fh.write(text)
+
+    try:
+        await write_path(str(path), write, None, "a2actl-out")
+    except OSError as exc:
+        raise UsageError(f"{option} {path}: cannot write: {exc.strerror or exc}") from exc

@@ -990,3 +990,76 @@ def test_inventory_agents_with_the_same_series_labels_are_exit_2(cli: Any, tmp_p
     assert r.exit_code == 2, r.stdout
     assert r.stderr.startswith(f"a2actl: inventory {inv}: agents #1 and #2 get the same series labels")
     assert "pa55word" not in r.stderr
+
+
+# ------------------------------------------------------------------ FIFO and <(cmd) start-up files
+
+
+@pytest.mark.parametrize("check", [[], ["--check-config"]], ids=["serve", "check-config"])
+@pytest.mark.parametrize("option", ["--config", "--inventory"])
+def test_a_start_up_file_that_never_arrives_is_exit_5_naming_it(
+    tmp_path: Path, option: str, check: list[str]
+) -> None:
+    """--config/--inventory naming a FIFO or <(cmd) that never delivers: the exporter blocked in
+    open() for ever, never listening and never failing (only a signal ended it). The start-up reads
+    them under --max-time: exit 5, one line naming the file."""
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "start-up.fifo"
+    os.mkfifo(fifo)
+    ran = run_a2actl("--max-time", "1.5s", "-o", "json", "exporter", "--port", "0", option, str(fifo), *check)
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    error = json.loads(ran.out)["error"]
+    assert error["message"] == f"gave up after --max-time 1.5s: {option} {fifo} not read yet"
+    assert ran.elapsed < 10, ran.elapsed
+
+
+@pytest.mark.parametrize("option", ["--config", "--cacert"])
+def test_the_start_up_has_a_default_deadline_and_sigterm_ends_it(tmp_path: Path, option: str) -> None:
+    """Without --max-time the start-up has the exporter's default (60 s; shortened here in the
+    child): a global --cacert FIFO waited for ever too. One SIGTERM meanwhile is exit 130."""
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "start-up.fifo"
+    os.mkfifo(fifo)
+    argv = ["--cacert", str(fifo), "exporter"] if option == "--cacert" else ["exporter", option, str(fifo)]
+    ran = run_a2actl(
+        "-o", "json", *argv, "--check-config",
+        prelude="from a2actl.cli import context\ncontext.DEFAULT_MAX_TIME['exporter'] = 1.5",
+    )  # fmt: skip
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    message = json.loads(ran.out)["error"]["message"]
+    assert (
+        message == f"gave up after --max-time 1.5s (the default for 'exporter'): {option} {fifo} not read yet"
+    )
+    ran = run_a2actl("exporter", "--port", "0", "--config", str(fifo), term_after=1.5, timeout=10)
+    assert ran.code == 130, (ran.code, ran.err[-500:])
+    assert ran.err.strip() == "a2actl: interrupted"
+
+
+def test_start_up_files_from_fifos_fed_in_any_order(tmp_path: Path, sandbox: Any) -> None:
+    """--config <(…) --inventory <(…): read once each, together (the inventory's writer comes first
+    here and must not wait for the config's), then served as from regular files."""
+    config, inventory = tmp_path / "config.fifo", tmp_path / "agents.fifo"
+    os.mkfifo(config)
+    os.mkfifo(inventory)
+
+    def feed(path: Path, data: str, after: float) -> None:
+        time.sleep(after)
+        with open(path, "w") as w:
+            w.write(data)
+
+    threading.Thread(
+        target=feed, args=(config, "modules:\n  quick:\n    timeout: 5s\n", 1.0), daemon=True
+    ).start()
+    threading.Thread(target=feed, args=(inventory, f"{sandbox.url}\n", 0.2), daemon=True).start()
+    e = Exporter(
+        "--config", str(config), "--inventory", str(inventory), "--module", "quick", "--interval", "1s"
+    )
+    try:
+        assert wait_for(lambda: by_agent(e.metrics(), "a2a_agent_up").get(sandbox.url) == 1.0), e.metrics()
+        status, body = e.get("/probe", target=sandbox.url, module="quick")
+        assert status == 200 and samples(body)["probe_success"] == [({}, 1.0)], body
+    finally:
+        code, err = e.stop()
+    assert code == 130, err

@@ -291,7 +291,7 @@ def test_every_command_has_a_default_deadline(cli: Any, fault: str, monkeypatch:
     monkeypatch.setitem(context.DEFAULT_MAX_TIME, "card get", 1.5)
     r = cli("card", "get", f"{fault}/dribble/agent-card.json", "--timeout", "1s", "-o", "json")
     assert r.exit_code == 5 and "the default for 'card get'" in r.json["error"]["message"]
-    # every network command of the tree is in the table (sandbox serve, demo and exporter run until stopped)
+    # every command of the tree is in the table (sandbox serve and demo run until stopped)
     import typer.main
 
     group = typer.main.get_command(app)
@@ -301,7 +301,7 @@ def test_every_command_has_a_default_deadline(cli: Any, fault: str, monkeypatch:
         subs = cmd.commands if hasattr(cmd, "commands") else {"": cmd}
         for sub in subs:
             path = f"{name} {sub}".strip()
-            if name in ("sandbox", "demo", "exporter") or path == "smoke validate":
+            if name in ("sandbox", "demo"):
                 continue
             if path not in context.DEFAULT_MAX_TIME:
                 missing.append(path)

@@ -913,3 +913,65 @@ def test_a_stream_check_ended_by_an_error_frame_leaves_nothing_on_stderr(
     assert [res["status"] for res in streamed] == ["error"] * 3, r.stdout[-600:]
     assert all("-32603" in res["message"] for res in streamed)
     assert r.stderr == "", r.stderr
+
+
+def test_validate_has_a_default_deadline(tmp_path: Path) -> None:
+    """smoke validate FIFO without --max-time waited for ever (only Ctrl-C ended it), where every
+    other command reading such a file (fleet report, load report, caps lint --config) gives up at
+    its default deadline. Every default is shortened to 1.5 s in the child."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "suite.fifo"
+    os.mkfifo(fifo)
+    shorten = (
+        "from a2actl.cli import context\nfor k in context.DEFAULT_MAX_TIME: context.DEFAULT_MAX_TIME[k] = 1.5"
+    )
+    ran = run_a2actl("-o", "json", "smoke", "validate", str(fifo), prelude=shorten, timeout=10)
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    message = json.loads(ran.out)["error"]["message"]
+    assert message == "gave up after --max-time 1.5s (the default for 'smoke validate')"
+
+
+@pytest.mark.parametrize("option", ["--out", "--snapshot"])
+def test_init_to_a_fifo_nobody_reads_is_bounded(sandbox: Any, tmp_path: Path, option: str) -> None:
+    """smoke init --out/--snapshot FIFO --force with no reader: the write blocked the event loop in
+    open(), past --max-time and one SIGTERM (only a second signal ended it). Now exit 5 at
+    --max-time, 130 on one SIGTERM."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    fifo = tmp_path / "out.fifo"
+    os.mkfifo(fifo)
+    other = "--snapshot" if option == "--out" else "--out"
+    argv = [
+        "smoke",
+        "init",
+        sandbox.url,
+        "--samples",
+        "1",
+        option,
+        str(fifo),
+        other,
+        str(tmp_path / "f"),
+        "--force",
+    ]
+    ran = run_a2actl("--max-time", "3s", "-o", "json", *argv)
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 3s")
+    ran = run_a2actl(*argv, term_after=3, timeout=12)
+    assert ran.code == 130, (ran.code, ran.err[-500:])
+
+
+def test_init_to_a_full_disk_is_exit_2_naming_the_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A write that fails (/dev/full: a disk that filled) was exit 1 'unexpected OSError'."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    r = cli(
+        "smoke", "init", sandbox.url, "--samples", "1", "--out", "/dev/full",
+        "--snapshot", str(tmp_path / "caps.json"), "--force", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.json["error"]["message"] == "--out /dev/full: cannot write: No space left on device"

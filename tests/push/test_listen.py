@@ -474,6 +474,98 @@ def test_https_receiver(push_cli: Any, free_port: int, tmp_path: Path) -> None:
     assert r.json["url"] == url and r.json["deliveries"] == 1
 
 
+def _pems(tmp_path: Path) -> tuple[bytes, bytes, Path]:
+    """A certificate for 127.0.0.1 and its key (PEM bytes), and the CA file that trusts it."""
+    trustme = pytest.importorskip("trustme")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    return cert.cert_chain_pems[0].bytes(), cert.private_key_pem.bytes(), tmp_path / "ca.pem"
+
+
+def test_tls_files_that_never_arrive_are_bounded_by_max_time(tmp_path: Path) -> None:
+    """--tls-cert/--tls-key naming FIFOs nobody writes: ssl blocked in open() on the event loop,
+    past --max-time (only a second signal or SIGKILL ended it). Now read off the loop under
+    --max-time, as the global --cert/--key: exit 5 naming them."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    cert, key = tmp_path / "cert.fifo", tmp_path / "key.fifo"
+    os.mkfifo(cert)
+    os.mkfifo(key)
+    ran = run_a2actl(
+        "--max-time", "1.5s", "-o", "json", "push", "listen", "--tls-cert", str(cert), "--tls-key", str(key)
+    )
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    message = json.loads(ran.out)["error"]["message"]
+    assert message == f"gave up after --max-time 1.5s: --tls-cert {cert}, --tls-key {key} not read yet"
+    assert ran.elapsed < 10, ran.elapsed
+
+
+@pytest.mark.parametrize("one_fifo", [False, True], ids=["cert-and-key", "one-pem-for-both"])
+def test_tls_files_from_fifos_serve_https(
+    free_port: int, tmp_path: Path, one_fifo: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--tls-cert <(…) --tls-key <(…): each FIFO is read once. uvicorn opened them again to serve and
+    found them empty (exit 1 'unexpected SSLError: PEM lib'); one FIFO named by both (a PEM holding
+    both) blocked in the second open for ever. The private copies are gone once loaded."""
+    import os
+    import threading
+
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setenv("TMPDIR", str(temp))  # the child's tempfile directory
+
+    from tests.fifo import Ran, run_a2actl
+
+    cert_pem, key_pem, ca = _pems(tmp_path)
+    cert, key = tmp_path / "cert.fifo", tmp_path / "key.fifo"
+    feeds = {cert: key_pem + cert_pem} if one_fifo else {cert: cert_pem, key: key_pem}
+    for fifo in feeds:
+        os.mkfifo(fifo)
+
+    def feed(fifo: Path, data: bytes) -> None:
+        with open(fifo, "wb") as w:
+            w.write(data)
+
+    for fifo, data in feeds.items():
+        threading.Thread(target=feed, args=(fifo, data), daemon=True).start()
+    ran: list[Ran] = []
+    args = ["--max-time", "20s", "-o", "json", "push", "listen", "--listen", f"127.0.0.1:{free_port}"]
+    args += ["--tls-cert", str(cert), "--tls-key", str(cert if one_fifo else key)]
+    child = threading.Thread(target=lambda: ran.append(run_a2actl(*args, timeout=30)), daemon=True)
+    child.start()
+    url = f"https://127.0.0.1:{free_port}/a2a/push"
+    try:
+        code = post(url, status("TASK_STATE_COMPLETED"), verify=ssl.create_default_context(cafile=str(ca)))
+    finally:
+        child.join(40)
+    assert ran, "push listen did not end"
+    assert ran[0].code == 0 and code == 204, (ran[0].code, code, ran[0].err[-800:])
+    assert json.loads(ran[0].out)["url"] == url
+    assert list(temp.iterdir()) == [], "a private copy of the key was left"
+
+
+def test_the_wait_for_tls_files_counts_against_max_time(tmp_path: Path) -> None:
+    """A --tls-cert/--tls-key FIFO that delivers after 2 s of --max-time 3s leaves the listen 1 s:
+    exit 5 with the summary at about 3 s (the listen got a whole new --max-time: about 5 s)."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    cert_pem, key_pem, _ = _pems(tmp_path)
+    both = tmp_path / "both.fifo"
+    os.mkfifo(both)
+    ran = run_a2actl(
+        "--max-time", "3s", "-o", "json", "push", "listen", "--tls-cert", str(both), "--tls-key", str(both),
+        feed=(str(both), key_pem + cert_pem), feed_after=2.0,
+    )  # fmt: skip
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["outcome"] == "max-time"
+    assert ran.elapsed < 4.6, ran.elapsed  # about 3.5 s; without the fix over 5 s
+
+
 def test_max_time_ends_with_the_summary_and_exit_5(push_cli: Any) -> None:
     r = push_cli("push", "listen", "--max-time", "1", "-o", "json")
     assert r.exit_code == 5, r.stdout + r.stderr

@@ -65,3 +65,20 @@ def test_a_key_that_does_not_load_leaves_no_copy(
     with pytest.raises(ssl.SSLError):
         client_context(None, "/dev/fd/62", "/dev/fd/63", {"/dev/fd/62": pems["cert"], "/dev/fd/63": b"junk"})
     assert list(tmp_path.iterdir()) == []
+
+
+def test_loadable_copies_only_what_was_read_ahead_once_per_path(
+    pems: dict[str, bytes], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``push listen --tls-cert P --tls-key P`` (one FIFO, a PEM holding both): one copy for both
+    names; a regular file is loaded from its own path; nothing is left after the block."""
+    from a2actl.core.tlsfiles import loadable
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    with loadable(("/dev/fd/63", "/dev/fd/63", "/etc/regular.pem", None), {"/dev/fd/63": b"pem"}) as files:
+        assert files["/etc/regular.pem"] == "/etc/regular.pem"
+        copy = Path(files["/dev/fd/63"])
+        assert copy.read_bytes() == b"pem" and stat.S_IMODE(copy.stat().st_mode) == 0o600
+        assert len(list((tmp_path / "tmp").rglob("*.pem"))) == 1
+    assert list((tmp_path / "tmp").iterdir()) == []
