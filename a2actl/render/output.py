@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 import orjson
 from rich.text import Text
 
-from a2actl.render.terminal import _console, _RedactingStream, safe
+from a2actl.render.terminal import _CUT_REDACTOR, _console, _RedactingStream, safe
 
 if TYPE_CHECKING:
     from a2actl.core.redact import Redactor
@@ -198,7 +198,10 @@ def _write_rest(raw: Any, data: memoryview) -> None:
 class Output:
     """Writes results in the chosen format (``table``, ``json``, ``jsonl``). Every byte has the known
     secrets masked (text through a ``_RedactingStream``, JSONL records by ``_jsonl_writer``) and, in
-    table mode, goes through the terminal-safety render hook (control and bidi characters escaped)."""
+    table mode, goes through the terminal-safety render hook (control and bidi characters escaped).
+    What the consoles lay out has them masked before the layout as well (``terminal._Console``), so
+    a table cell cut or wrapped inside a secret prints no piece of it, and so has a value ``safe``
+    cuts at its limit."""
 
     def __init__(
         self,
@@ -222,8 +225,11 @@ class Output:
         self.together: Callable[[], AbstractContextManager[None]]
         self._jsonl, self.together = _jsonl_writer(base, self.redact if redact else None)
         self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
-        self.out = _console(self.stdout)
-        self.err = _console(self.stderr)
+        # the secrets masked in the text before rich lays it out too (a cut or wrapped one no longer
+        # matches in the finished text), and before ``safe`` cuts a long value
+        self.out = _console(self.stdout, self.redact if redact else None)
+        self.err = _console(self.stderr, self.redact)
+        _CUT_REDACTOR[0] = self.redact if redact else None
         #: The command's ``RecordWriter`` (``records``), if it made one: ``error`` shows its records.
         self.writer: RecordWriter | None = None
 

@@ -6,16 +6,39 @@ the render hook that escapes control and bidi characters, the consoles, the reda
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Iterable
-from typing import IO, Any
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console, RenderHook
+from rich.protocol import rich_cast
+from rich.text import Span, Text
+
+if TYPE_CHECKING:
+    from rich.console import ConsoleOptions, RenderableType
+    from rich.segment import Segment
+    from rich.table import Table
+
+    from a2actl.core.redact import Redactor
+
+#: ``[the Redactor of the newest Output]`` (``None`` before one, and with ``--show-secrets``), set by
+#: ``Output``: ``safe`` masks with it a value it cuts at ``limit``, so the cut never falls inside a
+#: secret. Process-wide, not a context variable: an ``Output`` first made inside an asyncio task is
+#: used by views drawn outside it.
+_CUT_REDACTOR: list[Redactor | None] = [None]
 
 
 def safe(value: Any, limit: int = 500) -> str:
     """Text for display: control and format characters and lone surrogates escaped (``\\x1b`` →
-    ``\\x1b`` literally, ``\\ud800`` → ``\\ud800``: no UTF-8 stream can write a lone surrogate), truncated."""
+    ``\\x1b`` literally, ``\\ud800`` → ``\\ud800``: no UTF-8 stream can write a lone surrogate), truncated
+    to ``limit`` characters and ``…``. A value longer than ``limit`` has the known secrets masked
+    before it is cut (the run's ``Redactor``): cut inside a secret, its start no longer matched any
+    secret and reached the output."""
     s = "" if value is None else str(value)
+    if len(s) > limit:
+        redactor = _CUT_REDACTOR[0]
+        if redactor is not None and redactor.needles():
+            s = redactor(s)
     out = []
     for ch in s[:limit]:
         if unicodedata.category(ch) in ("Cc", "Cf", "Cs") and ch not in ("\n", "\t"):
@@ -107,10 +130,105 @@ class _NeutraliseHook(RenderHook):
 PIPE_WIDTH = 1000
 
 
+def mask_text(text: Text, needles: Sequence[str]) -> Text:
+    """``text`` with every occurrence of each of ``needles`` (secret spellings, longest first, as
+    ``Redactor.needles()`` gives them) replaced by ``***``, as ``Redactor`` does on a string; its
+    styles (spans) kept around the masks, a span over part of a secret covering its mask. ``text``
+    itself when it holds none (the common case: one substring test per needle); else a new ``Text``
+    with ``text``'s style, justify, overflow, no_wrap and end."""
+    plain = text.plain
+    for needle in needles:
+        if needle in plain:
+            break
+    else:
+        return text
+    from a2actl.core.redact import MASK
+
+    spans = text.spans
+    for needle in needles:
+        if needle not in plain:
+            continue
+        starts: list[int] = []  # the occurrences str.replace masks: left to right, not overlapping
+        at = plain.find(needle)
+        while at != -1:
+            starts.append(at)
+            at = plain.find(needle, at + len(needle))
+        if spans:
+            n, shift = len(needle), len(MASK) - len(needle)
+
+            def moved(pos: int, end: bool, starts: list[int] = starts, n: int = n, shift: int = shift) -> int:
+                i = bisect_right(starts, pos) - 1  # the last occurrence starting at or before pos
+                if i >= 0 and starts[i] < pos < starts[i] + n:  # inside it: to its mask's edge
+                    return starts[i] + i * shift + (len(MASK) if end else 0)
+                return pos + bisect_right(starts, pos - n) * shift  # after every one ending by pos
+
+            spans = [
+                Span(start, end, s.style)
+                for s in spans
+                if (start := moved(s.start, False)) < (end := moved(s.end, True))
+            ]
+        plain = plain.replace(needle, MASK)
+    masked = text.blank_copy(plain)
+    masked.spans = spans
+    return masked
+
+
+def _masked(renderable: Any, needles: Sequence[str], redactor: Redactor) -> Any:
+    """``renderable`` with the secrets masked when it is a ``Text`` (``mask_text``) or a ``str``;
+    any other renderable as it is."""
+    if isinstance(renderable, Text):
+        return mask_text(renderable, needles)
+    if isinstance(renderable, str):
+        return redactor(renderable)
+    return renderable
+
+
+def _mask_table(table: Table, needles: Sequence[str], redactor: Redactor) -> None:
+    """Mask the secrets in ``table``'s cells, headers and footers in place (``_masked``), before
+    rich measures them: measured with a secret that ``render`` then masks, a column kept the width
+    of the secret (blank) and squeezed the others."""
+    for column in table.columns:
+        cells = column._cells
+        for i, cell in enumerate(cells):
+            cells[i] = _masked(cell, needles, redactor)
+        column.header = _masked(column.header, needles, redactor)
+        column.footer = _masked(column.footer, needles, redactor)
+
+
 class _Console(Console):
-    """rich's Console, except that a closed stdout (``a2actl … | head -2``) raises BrokenPipeError,
-    which the CLI boundary (``cli/app.py``) ends quietly with exit 0, as for ``-o jsonl``. rich's own
-    ``on_broken_pipe`` raises ``SystemExit(1)``, so a table piped into ``head`` exited 1 silently."""
+    """rich's Console, except that:
+
+    * the known secrets are masked in the text it lays out (``redact``: the run's ``Redactor``), before
+      the layout: every ``str`` and ``Text`` it renders, top level or nested (a table's cells, titles
+      and headers: rich renders each through ``render``), has them replaced by ``***`` (``mask_text``).
+      Masked only in the finished text (``_RedactingStream``, still the second line), a secret that a
+      table cut ('…') or wrapped over two lines no longer matched, and its start or its pieces were
+      printed. A table's cells are masked before rich measures them (``_mask_table``), so a column
+      is as wide as what it shows. The cost with no secret known is one version check a renderable;
+    * a closed stdout (``a2actl … | head -2``) raises BrokenPipeError, which the CLI boundary
+      (``cli/app.py``) ends quietly with exit 0, as for ``-o jsonl``. rich's own ``on_broken_pipe``
+      raises ``SystemExit(1)``, so a table piped into ``head`` exited 1 silently."""
+
+    def __init__(self, *args: Any, redact: Redactor | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.secrets_redactor = redact
+
+    def render(self, renderable: RenderableType, options: ConsoleOptions | None = None) -> Iterable[Segment]:
+        redactor = self.secrets_redactor
+        if redactor is not None:
+            needles = redactor.needles()
+            if needles:
+                if isinstance(renderable, (Text, str)):
+                    renderable = _masked(renderable, needles, redactor)
+                elif not isinstance(renderable, _Neutralised):  # rich renders its inner one next
+                    from rich.table import Table  # imported once a secret is known (startup)
+
+                    renderable = rich_cast(renderable)
+                    if isinstance(renderable, Table):
+                        _mask_table(renderable, needles, redactor)
+                    else:
+                        renderable = _masked(renderable, needles, redactor)
+        return super().render(renderable, options)
 
     def on_broken_pipe(self) -> None:
         import errno
@@ -119,7 +237,10 @@ class _Console(Console):
         raise BrokenPipeError(errno.EPIPE, "Broken pipe")
 
 
-def _console(file: IO[str]) -> Console:
+def _console(file: IO[str], redact: Redactor | None = None) -> Console:
+    """A console writing to ``file``: no markup, highlighting or emoji, soft wrap, the terminal-safety
+    render hook, and ``redact`` (``None``: nothing masked) applied to the text before it is laid out
+    (``_Console``). Width: ``COLUMNS``, else the terminal's, else ``PIPE_WIDTH`` for a pipe."""
     import os
 
     width = None
@@ -129,7 +250,9 @@ def _console(file: IO[str]) -> Console:
                 width = PIPE_WIDTH
         except (AttributeError, ValueError):
             width = PIPE_WIDTH
-    console = _Console(file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width)
+    console = _Console(
+        file=file, markup=False, highlight=False, emoji=False, soft_wrap=True, width=width, redact=redact
+    )
     console.push_render_hook(_NeutraliseHook())
     return console
 

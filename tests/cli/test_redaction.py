@@ -220,3 +220,77 @@ def test_a_percent_encoded_query_secret_is_masked_as_written(
         == f"connection to {refused_url}/.well-known/agent-card.json?token=*** refused"
     )
     _assert_clean(r, "pct%2Bsecret%2F01", "pct+secret/01", "secret%2F01")
+
+
+#: A token long enough for a narrow table cell to cut or wrap it (a long word: rich cuts it with '…'
+#: in a default column, folds it over lines in a ``fold`` one).
+LONG_TOKEN = "tok-CUT-BY-A-CELL-0123456789-abcdefghijklmnop"
+
+
+@pytest.mark.parametrize("columns", [40, 50, 60, 70, 80])
+@pytest.mark.parametrize("given", ["--token-file", "-H"])
+def test_a_secret_a_table_cell_cuts_prints_no_piece_of_it(
+    cli: Any, fault: str, tmp_path: Path, columns: int, given: str
+) -> None:
+    """``load run``'s errors table shows an example message per error: the agent echoed the token
+    into it. Masked only in the finished text, a cell too narrow for the token cut it with '…' and
+    printed its start ('tok-CUT-BY-A-CELL-01…'). The secrets are masked before the table is laid out."""
+    from tests.servers import secret_fragments
+
+    token_file = tmp_path / "token"
+    token_file.write_text(LONG_TOKEN + "\n")
+    secret = (
+        ["--token-file", str(token_file)]
+        if given == "--token-file"
+        else ["-H", f"Authorization: Bearer {LONG_TOKEN}"]
+    )
+    card = f"{fault}/echoauth/agent-card.json"
+    r = cli(*secret, "load", "run", card, "-c", "1", "-n", "2", env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert "***" in r.stdout  # the example is shown, the token masked in it
+    for piece in secret_fragments(LONG_TOKEN):
+        assert piece not in r.stdout and piece not in r.stderr, (piece, r.stdout)
+
+
+#: URL credentials (userinfo password, ``token`` query value) of an inventory's agent / a dead letter's target.
+URL_PASSWORD, URL_TOKEN = "pwWRAP-7x2K", "tkWRAP-8y3L0n5WdR"
+
+
+@pytest.mark.parametrize(("columns", "query"), [(50, ""), (60, ""), (70, ""), (120, "?token={token}")])
+def test_fleet_probe_prints_no_piece_of_an_agent_urls_credentials(
+    cli: Any, fault: str, tmp_path: Path, forget_secrets: Any, columns: int, query: str
+) -> None:
+    """``fleet probe``'s ``slowest`` table names each agent by its URL, in a column that folds long
+    words over lines: a URL with credentials was split inside them, and neither piece matched the
+    secret ('…agent:pwWRAP-7' on one line, 'x2K@127…' on the next). A name longer than 80
+    characters is cut before the table sees it: at 120 columns, inside the token
+    ('token=tkWRAP-8…')."""
+    from tests.servers import secret_fragments
+
+    url = fault.replace("http://", f"http://agent:{URL_PASSWORD}@") + "/echoauth/agent-card.json"
+    url += query.format(token=URL_TOKEN)
+    assert (len(url) > 80) == bool(query)  # without the query, the table alone cuts the name
+    inventory = tmp_path / "agents.txt"
+    inventory.write_text(url + "\n")
+    r = cli("fleet", "probe", str(inventory), "--no-progress", env={"COLUMNS": str(columns)})
+    assert r.exit_code == 7, r.stdout + r.stderr  # the agent's card is not schema-valid
+    assert "***" in r.stdout  # the agent is shown, its credentials masked
+    for piece in secret_fragments(URL_PASSWORD, URL_TOKEN):
+        assert piece not in r.stdout and piece not in r.stderr, (piece, r.stdout)
+
+
+@pytest.mark.parametrize("columns", [40, 70])
+def test_dlq_stats_prints_no_piece_of_a_target_urls_credentials(
+    cli: Any, tmp_path: Path, forget_secrets: Any, columns: int
+) -> None:
+    """``dlq stats``'s ``by target`` table (a folding column): a dead letter's target URL with
+    credentials was wrapped inside them ('…token=tkWRAP-8y3L0' / 'n5WdR')."""
+    from tests.servers import secret_fragments
+
+    path = tmp_path / "dlq.jsonl"
+    _one_dead_letter(path, f"http://agent:{URL_PASSWORD}@127.0.0.1:9/rpc?token={URL_TOKEN}")
+    r = cli("dlq", "stats", str(path), env={"COLUMNS": str(columns)})
+    assert r.exit_code == 0, r.stdout + r.stderr
+    assert "***" in r.stdout  # the target is shown, its credentials masked
+    for piece in secret_fragments(URL_PASSWORD, URL_TOKEN):
+        assert piece not in r.stdout and piece not in r.stderr, (piece, r.stdout)
