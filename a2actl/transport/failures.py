@@ -25,6 +25,7 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
+from a2actl.core.tlsfiles import tls_failed  # shared with amqps:// (a2actl.dlq.store.amqp)
 
 #: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
 #: also offer br and zstd when those packages happen to be installed, whose bombs expand far more.
@@ -55,16 +56,6 @@ def connection_lost(url: str, reason: object) -> UnreachableError:
     return UnreachableError(
         f"connection to {url} lost: {reason}",
         hint="the agent or a proxy reset the connection; retry, then check the agent",
-    )
-
-
-def tls_failed(url: str, detail: object, *, verify: bool) -> UnreachableError:
-    """A failed TLS handshake (exit 3); ``verify``: the certificate did not verify."""
-    return UnreachableError(
-        f"TLS handshake with {url} failed: {detail}",
-        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
-        if verify
-        else "is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
     )
 
 
