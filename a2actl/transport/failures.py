@@ -59,6 +59,19 @@ def connection_lost(url: str, reason: object) -> UnreachableError:
     )
 
 
+def unfollowable_redirect(url: str, location: str, reason: object) -> HTTPStatusError:
+    """Under ``-L``, ``url`` answered a redirect to ``location``, a URL of a scheme a2actl does not
+    follow: the agent's HTTP answer (exit 1, as an unfollowed 3xx), not a bad command line; the
+    request had gone out."""
+    from a2actl.core.redact import register_url
+
+    register_url(location)  # a Location may carry userinfo a2actl was never given
+    return HTTPStatusError(
+        f"{url} redirected to {location}, which a2actl cannot follow: {reason}",
+        hint="only http:// and https:// redirects are followed",
+    )
+
+
 def connect_timed_out(url: str, settings: Settings) -> TimeoutError_:
     """``--connect-timeout`` passed (exit 5)."""
     return TimeoutError_(
@@ -123,10 +136,7 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     redirected = _redirected_to(exc, url, settings)
     if redirected is not None:
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-            return HTTPStatusError(
-                f"{url} redirected to {redirected}, which a2actl cannot follow: {exc}",
-                hint="only http:// and https:// redirects are followed",
-            )
+            return unfollowable_redirect(url, redirected, exc)
         url = f"{redirected} (redirected from {url})"
     if isinstance(exc, httpx.ConnectTimeout):
         return connect_timed_out(url, settings)
@@ -251,6 +261,7 @@ __all__ = [
     "read_timed_out",
     "refused",
     "tls_failed",
+    "unfollowable_redirect",
     "content_coding",
     "map_httpx_error",
     "over_limit",
