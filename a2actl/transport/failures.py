@@ -59,16 +59,18 @@ def connection_lost(url: str, reason: object) -> UnreachableError:
     )
 
 
-def unfollowable_redirect(url: str, location: str, reason: object) -> HTTPStatusError:
+def unfollowable_redirect(
+    url: str, location: str, reason: object, *, follows: str = "http:// and https://"
+) -> HTTPStatusError:
     """Under ``-L``, ``url`` answered a redirect to ``location``, a URL of a scheme a2actl does not
-    follow: the agent's HTTP answer (exit 1, as an unfollowed 3xx), not a bad command line; the
-    request had gone out."""
+    follow there (``follows``: the schemes it does): the agent's HTTP answer (exit 1, as an
+    unfollowed 3xx), not a bad command line; the request had gone out."""
     from a2actl.core.redact import register_url
 
     register_url(location)  # a Location may carry userinfo a2actl was never given
     return HTTPStatusError(
         f"{url} redirected to {location}, which a2actl cannot follow: {reason}",
-        hint="only http:// and https:// redirects are followed",
+        hint=f"only {follows} redirects are followed",
     )
 
 
