@@ -8,6 +8,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -294,4 +295,57 @@ def test_group_replayer_keeps_slow_entries_from_being_claimed(redis_url: str, tm
         assert code == 0 and doc["acknowledged"] == 30, err
         assert deliveries(slow, _mids(es)) == {m: 1 for m in _mids(es)}
     finally:
+        slow.stop()
+
+
+def test_a_stalled_replayer_does_not_deliver_what_another_claimed_meanwhile(
+    redis_url: str, tmp_path: Path
+) -> None:
+    """A replayer stopped (SIGSTOP: a VM pause, a laptop lid) for longer than --claim-after looks dead:
+    a second one claims what it held (XAUTOCLAIM) and delivers it. When the first resumes, the entries
+    it had read ahead and not yet sent are no longer its own: it skips them instead of delivering
+    them a second time (it delivered its whole read-ahead page: 14-18 of 20 twice), and it does not
+    take them back from the claimer (its idle-time refresher did, with XCLAIM). What it had already
+    sent (--max-in-flight 1), the one waiting for a free slot and one acknowledged but not yet
+    removed can still go twice: at least once."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    slow = RunningSandbox(SandboxOptions(stream_interval=0.005, rpc_delay=0.3)).start()
+    first: subprocess.Popen[str] | None = None
+    try:
+        stream = f"dlq-stall-{uuid.uuid4().hex[:6]}"
+        base = f"{redis_url}?stream={stream}&group=redrive"
+        es = entries_for(slow.url, 20)
+        mids = _mids(es)
+        fill(RedisBackend(base), es)
+        r = redis.Redis.from_url(redis_url, decode_responses=True)
+        first = _replay(
+            f"{base}&consumer=a", tmp_path / "ja", "--claim-after", "300ms", "--max-in-flight", "1"
+        )
+        end = time.monotonic() + 30
+        while sum(deliveries(slow, mids).values()) < 2:  # a has read the page and is delivering
+            assert time.monotonic() < end and first.poll() is None
+            time.sleep(0.05)
+        os.kill(first.pid, signal.SIGSTOP)
+        second = _replay(
+            f"{base}&consumer=b", tmp_path / "jb", "--claim-after", "300ms", "--max-in-flight", "4"
+        )
+        code, doc, err = _done(second)  # b claims what a held, delivers it, acks it
+        assert code == 0 and doc["group"]["claimed"] >= 10, err
+        os.kill(first.pid, signal.SIGCONT)
+        code, doc, err = _done(first)
+        first = None
+        assert code == 0, err
+        got = deliveries(slow, mids)
+        assert all(n >= 1 for n in got.values()), got  # nothing lost
+        # what a had sent (one), the one waiting for a slot, and one the agent acknowledged whose
+        # removal a batches (up to 50 ms): b found them pending too
+        assert sum(n - 1 for n in got.values()) <= 3, got
+        assert r.xlen(stream) == 0 and r.xpending(stream, "redrive")["pending"] == 0
+    finally:
+        if first is not None:
+            os.kill(first.pid, signal.SIGCONT)
+            first.kill()
+            first.wait()
         slow.stop()

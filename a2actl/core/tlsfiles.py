@@ -1,4 +1,11 @@
-"""TLS contexts from ``--cacert``/``--cert``/``--key`` given as paths or as content read ahead.
+"""TLS contexts from ``--cacert``/``--cert``/``--key``/``--insecure``, given as paths or as content
+read ahead: ``build_ssl_context``, the one context a2actl's TLS clients share (``https://`` and
+``wss://`` in ``a2actl.transport``; ``amqps://`` in ``a2actl.dlq.store.amqp``, which the server side
+imports and which therefore may not reach ``a2actl.transport``).
+
+One ``ssl.SSLContext`` per process and option set, built on first use: loading the CA store costs
+~50 ms of CPU, which a probe would otherwise pay on every sample and plain-HTTP runs never need. A
+file replaced on disk (new mtime or size) is loaded again.
 
 A FIFO or ``<(vault read …)`` can be read once, and ``ssl`` blocks in ``open`` on one nobody writes
 (before any ``--max-time``), so the CLI reads such files once under the deadline
@@ -11,11 +18,18 @@ listen --tls-cert/--tls-key`` (a server certificate) goes the same way (``loadab
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import ssl
 import tempfile
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from a2actl.core.errors import UnreachableError, UsageError
+
+if TYPE_CHECKING:
+    from a2actl.core.config import Settings
 
 
 @contextlib.contextmanager
@@ -80,4 +94,82 @@ def client_context(
     return ctx
 
 
-__all__ = ["client_context", "load_client_files", "loadable"]
+def build_ssl_context(settings: Settings) -> ssl.SSLContext:
+    """The TLS context for ``--cacert``, ``--cert``/``--key`` and ``--insecure``, built once per process
+    and option set (see ``tls_context``). Costs ~50 ms of CPU the first time (the CA store).
+
+    Raises ``UsageError`` (exit 2) when a certificate or key file cannot be loaded.
+    """
+    return tls_context(settings.cacert, settings.cert, settings.key, settings.insecure, settings.tls_data)
+
+
+def _stamp(path: str | None) -> tuple[int, int] | None:
+    """(mtime_ns, size) of a TLS file, so a file replaced in a long-lived process is loaded again."""
+    try:
+        st = os.stat(path) if path else None
+    except OSError:
+        return None
+    return (st.st_mtime_ns, st.st_size) if st else None
+
+
+def tls_context(
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool,
+    data: tuple[tuple[str, bytes], ...] = (),
+) -> ssl.SSLContext:
+    """The shared ``ssl.SSLContext`` for one TLS option set (paths of the CA bundle, client certificate
+    and key; ``insecure``: no verification, no hostname check; ``data``: ``(path, content)`` of those
+    read ahead, a FIFO or ``<(cmd)``: ``Settings.tls_data``). Every client of the process with the
+    same options gets the same context, as httpx shares one per client: building it loads the CA
+    store (~50 ms of CPU).
+
+    Raises ``UsageError`` (exit 2) when a certificate or key file cannot be loaded.
+    """
+    ahead = {p for p, _ in data}  # read once: their stamps (a FIFO's mtime) say nothing
+    stamps = tuple(None if p in ahead else _stamp(p) for p in (cacert, cert, key))
+    return _tls_context(cacert, cert, key, insecure, stamps, data)
+
+
+@functools.lru_cache(maxsize=8)
+def _tls_context(
+    cacert: str | None,
+    cert: str | None,
+    key: str | None,
+    insecure: bool,
+    _stamps: tuple[Any, ...],
+    data: tuple[tuple[str, bytes], ...],
+) -> ssl.SSLContext:
+    try:
+        ctx = client_context(cacert, cert, key, dict(data))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        raise UsageError(
+            f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats"
+        ) from exc
+    if insecure:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def tls_failed(url: str, detail: object, *, verify: bool, scheme: str = "https") -> UnreachableError:
+    """A failed TLS handshake with ``url`` (exit 3); ``verify``: the certificate did not verify;
+    ``scheme``: the TLS scheme of ``url`` (``https``, ``amqps``), for the hint. The same words for
+    ``https://``, ``wss://`` and ``amqps://``."""
+    return UnreachableError(
+        f"TLS handshake with {url} failed: {detail}",
+        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
+        if verify
+        else f"is this an {scheme} URL on an {scheme[:-1]} port, or is a client certificate needed (--cert/--key)?",
+    )
+
+
+__all__ = [
+    "build_ssl_context",
+    "client_context",
+    "load_client_files",
+    "loadable",
+    "tls_context",
+    "tls_failed",
+]

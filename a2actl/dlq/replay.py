@@ -116,7 +116,10 @@ class Outcome:
     (``{"code", "message", "class"}``, the entry's ``lastError`` shape). ``sent`` is False for an
     entry that failed here before anything went to the agent (no ``request.method``/``params``, a
     body JSON cannot carry, no ``target.url``: a ``UsageError``): the agent's circuit breaker does
-    not count it, so a run of such entries does not pause deliveries to a healthy agent."""
+    not count it, so a run of such entries does not pause deliveries to a healthy agent. Whatever
+    failed after the request went out is the agent's, and counts: the transports raise a
+    ``UsageError`` only before sending (a failure of ``-L`` following the agent's redirect to a URL
+    a2actl cannot follow is ``HTTPStatusError`` or ``ProtocolViolation``, as the answer it is)."""
 
     ok: bool
     error: dict[str, Any] | None = None

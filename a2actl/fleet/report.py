@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,6 +19,7 @@ from urllib.parse import urlsplit
 
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.junit import junit_text
 from a2actl.fleet.inventory import normalise_url
 from a2actl.fleet.result import CAUSES, CROSS_HOST_NOTE, STAGE_LABELS, STAGES, AgentResult
 
@@ -76,20 +76,6 @@ def classname(result: AgentResult) -> str:
         return f"{host}:{parts.port}" if parts.port else host
     except ValueError:
         return result.spec.url
-
-
-#: Characters XML 1.0 cannot hold (§2.2 Char): C0 controls but tab, LF and CR; lone surrogates;
-#: U+FFFE and U+FFFF.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def xml_text(text: str) -> str:
-    """``text`` with every character XML 1.0 cannot hold written as an escape (``\\x1b``,
-    ``\\ud800``): ElementTree writes them as they are, and a JUnit file holding one is not XML (CI
-    systems refuse the whole file)."""
-    return _NOT_XML.sub(
-        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
-    )
 
 
 @dataclass
@@ -354,8 +340,9 @@ class FleetReport:
         one ``testsuite`` for the run, one ``testcase`` per agent (``classname``: ``classname()``,
         ``name``: the agent's name, ``time``: its total seconds); a ``failure`` (``type`` the cause,
         ``message`` cause and detail) for an agent that failed its checks. Characters XML 1.0 cannot
-        hold (control characters, as an agent's error text or a catalog's name may carry) are written
-        as ``\\x1b`` escapes (``xml_text``). The caller masks secrets before writing (``Redactor``)."""
+        hold (control characters, as an agent's error text, a catalog's or a report file's name may
+        carry) are written as ``\\x1b`` escapes (``a2actl.core.junit.junit_text``, over the whole
+        tree). The caller masks secrets before writing (``Redactor``)."""
         import xml.etree.ElementTree as ET
 
         failures = self.total - self.ok_count
@@ -385,8 +372,8 @@ class FleetReport:
             case = ET.SubElement(
                 suite,
                 "testcase",
-                classname=xml_text(classname(r)),
-                name=xml_text(r.spec.name),
+                classname=classname(r),
+                name=r.spec.name,
                 time=f"{r.total:.3f}",
             )
             lines = [
@@ -406,9 +393,9 @@ class FleetReport:
                 message = cause + (f": {r.detail}" if r.detail else "")
                 failed = r.failed_stage
                 text = f"failed at: {STAGE_LABELS.get(failed or '', failed or '-')}\n" + "\n".join(lines)
-                ET.SubElement(case, "failure", message=xml_text(message), type=cause).text = xml_text(text)
-            ET.SubElement(case, "system-out").text = xml_text("\n".join(lines))
-        return ET.tostring(root, encoding="unicode", xml_declaration=True)
+                ET.SubElement(case, "failure", message=message, type=cause).text = text
+            ET.SubElement(case, "system-out").text = "\n".join(lines)
+        return junit_text(root)
 
     @classmethod
     def from_json(cls, doc: Any, source: str) -> FleetReport:

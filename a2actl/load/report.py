@@ -146,6 +146,10 @@ class LoadReport:
     sources: list[str] = field(default_factory=list)
     #: a merge's notes on runs that differ (targets, A2A version or binding, open and closed models)
     merge_notes: list[str] = field(default_factory=list)
+    #: requests that start the run together, each the first of its own sequence of requests (the
+    #: open model's first arrival: 1; the closed model: one per worker, ``concurrency``; a merge:
+    #: the sum over its runs); the sending rate counts the intervals after them (``sending_rate``)
+    streams: int = 1
 
     @classmethod
     def build(
@@ -190,6 +194,7 @@ class LoadReport:
             timed_out=timed_out,
             timeout=timeout,
             client=client,
+            streams=model.concurrency if model.kind == "closed" else 1,
         )
         report.judge(thresholds)
         return report
@@ -218,13 +223,28 @@ class LoadReport:
         """Requests sent: answered (any status) or cancelled in flight; not the dropped arrivals."""
         return self.recorder.answered + self.cancelled
 
+    def sending_rate(self) -> float | None:
+        """The sending rate in req/s: the intervals between request starts per second of the sending
+        window. The window runs from the start (where the first request starts) to the last request
+        started, so ``n`` requests sent one after the other span ``n - 1`` intervals, and ``n``
+        requests in ``streams`` sequences that start together (the closed model's workers) span
+        ``n - streams``: ``(sent - streams) / sendingWindow``. An open run that keeps its schedule
+        reads ``--rate`` for any number of requests; ``sent / sendingWindow`` read ``n/(n-1)`` times
+        it (``--rate 10 -n 2``: 20 req/s). ``None`` when no interval was sent (one request per
+        stream) or the window is empty. A merge counts the streams of all its runs over the longest
+        window."""
+        intervals = self.sent - min(self.streams, self.sent)
+        sending = self.sending
+        return round(intervals / sending, 3) if intervals > 0 and sending > 0 else None
+
     def rates(self) -> dict[str, float | None]:
         """``{"sent", "achieved", "ok"}`` in req/s (``None`` over an empty window): the sending
-        rate (requests sent / sending window) and the throughput, of every answer and of ``ok``
-        answers, over the answer window (vegeta's "rate" and "throughput")."""
-        rec, sending, answering = self.recorder, self.sending, self.answering
+        rate (``sending_rate``: the intervals between starts over the sending window) and the
+        throughput, of every answer and of ``ok`` answers, over the answer window (vegeta's "rate"
+        and "throughput")."""
+        rec, answering = self.recorder, self.answering
         return {
-            "sent": round(self.sent / sending, 3) if sending > 0 else None,
+            "sent": self.sending_rate(),
             "achieved": round(rec.answered / answering, 3) if answering > 0 else None,
             "ok": round(rec.statuses["ok"] / answering, 3) if answering > 0 else None,
         }
@@ -281,7 +301,7 @@ class LoadReport:
         ``elapsed``, ``sendingWindow``, ``answerWindow`` (s), ``timeout`` (s, per request),
         ``client`` (``{"http", "loop"}``: the HTTP client and event loop that generated the load),
         ``requests`` (scheduled, sent, ok, failures, dropped, cancelled), ``throughput`` (asked,
-        sent, achieved, ok; req/s), ``metrics`` (name → stats in seconds), ``errors``, ``states``,
+        sent (``sending_rate``), achieved, ok; req/s), ``metrics`` (name → stats in seconds), ``errors``, ``states``,
         ``events``, ``bytes``, ``latencyBuckets``, ``thresholds``, ``aborted``, ``interrupted``,
         ``notes``, ``exitCode``, ``histograms`` (encoded)."""
         rec = self.recorder
@@ -349,6 +369,29 @@ class _Run:
     cancelled: int = 0
     #: Ctrl-C or SIGTERM stopped the run (its ``exitCode`` 130)
     interrupted: bool = False
+    #: requests that started the run together (``LoadReport.streams``, from the report's ``model``)
+    streams: int = 1
+
+
+def _streams(model: Any, sent: Any = None) -> int:
+    """How many requests started a report's run together (``LoadReport.streams``), from its ``model``
+    object: 1 for the open model, ``concurrency`` for the closed one (at most ``sent``, the requests
+    it sent, when that is a count), the sum over a merge's ``models``; 1 for anything else (a report
+    from before these models, a malformed one: the sending rate then reads as a single sequence)."""
+    if not isinstance(model, dict):
+        return 1
+    kind = model.get("kind")
+    if kind == "merged":
+        models = model.get("models")
+        n = sum(_streams(m) for m in models) if isinstance(models, list) and models else 1
+    elif kind == "closed":
+        c = model.get("concurrency")
+        n = c if isinstance(c, int) and not isinstance(c, bool) and c >= 1 else 1
+    else:
+        n = 1
+    if isinstance(sent, int) and not isinstance(sent, bool) and sent >= 0:
+        n = min(n, max(1, sent))
+    return n
 
 
 def _number(value: Any, what: str) -> float:
@@ -430,6 +473,7 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         answer_window,
         cancelled,
         interrupted or doc.get("exitCode") == int(ExitCode.INTERRUPTED),
+        _streams(doc.get("model"), requests.get("sent")),
     )
 
 
@@ -451,7 +495,8 @@ def _run_ids(doc: dict[str, Any]) -> list[str]:
 def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold, ...] = ()) -> LoadReport:
     """Merge ``-o json`` report documents (``(source name, document)`` pairs) of runs that ran side
     by side (N machines or CI jobs sharing one load): counters and histograms add exactly, the
-    elapsed time is the longest run's, the start the earliest, asked rates add. Thresholds:
+    elapsed time is the longest run's, the start the earliest, asked rates add, and the sending rate
+    counts the first requests of every run as starts, not intervals (``LoadReport.sending_rate``). Thresholds:
     ``extra`` when given, else the union of the runs' own (by text, in order of appearance),
     judged on the merged data. A run ``--max-time`` ended (its ``exitCode`` 5) makes the merge 5.
 
@@ -467,6 +512,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     recorder = Recorder()
     scenarios = set()
     asked: float | None = None
+    streams = 0
     elapsed = window = answer_window = 0.0
     cancelled = 0
     aborted: list[str] = []
@@ -504,6 +550,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
             raise ValueError(f"{source}: {exc}") from exc
         if run.asked is not None:
             asked = (asked or 0.0) + run.asked
+        streams += run.streams
         elapsed = max(elapsed, run.elapsed)
         window = max(window, run.window)
         answer_window = max(answer_window, run.answer_window)
@@ -543,6 +590,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         sources=[s for s, _ in docs],
         run_ids=list(holder),
         merge_notes=merge_notes,
+        streams=max(1, streams),
     )
     report.judge(extra or tuple(texts.values()))
     return report

@@ -11,13 +11,13 @@ unreachable, 4 auth, 5 timeout), so CI logs show why.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from a2actl.core.errors import UsageError
+from a2actl.core.junit import junit_text
 from a2actl.smoke.checks import run_check
 from a2actl.smoke.result import CheckResult, SmokeRun, SuiteCheck, suite_exit_code
 from a2actl.smoke.suite import Suite, load_suite
@@ -180,23 +180,11 @@ async def validate_job(path: str) -> SuiteCheck:
     return SuiteCheck(await _load_off_loop(path))
 
 
-#: Characters XML 1.0 forbids (§2.2 Char: controls but tab, newline and carriage return; lone
-#: surrogates; U+FFFE and U+FFFF): an agent's text holding one made the whole JUnit file unreadable.
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _xml_safe(text: str) -> str:
-    """``text`` with each character XML 1.0 cannot hold written as its escape (``\\x1b``, ``\\ud800``)."""
-    return _NOT_XML.sub(
-        lambda m: m.group().encode("unicode_escape", "backslashreplace").decode("ascii"), text
-    )
-
-
 def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
     """JUnit XML (the dialect GitHub Actions, GitLab and Jenkins read): one testsuite per target,
     one testcase per check; ``failure`` for fail, ``error`` for error; times in seconds. Characters
     XML 1.0 cannot hold (controls, lone surrogates: from an agent's answer, a check's name) are
-    written as their escapes (``_xml_safe``), so the file always parses."""
+    written as their escapes (``a2actl.core.junit.junit_text``), so the file always parses."""
     import xml.etree.ElementTree as ET
 
     root = ET.Element(
@@ -232,8 +220,4 @@ def junit_xml(suite: Suite, results: list[CheckResult]) -> str:
                     tc, "error", message=r.message or "check could not run", type=r.kind
                 ).text = text
             ET.SubElement(tc, "system-out").text = text
-    for el in root.iter():
-        el.attrib = {k: _xml_safe(v) for k, v in el.attrib.items()}
-        if el.text:
-            el.text = _xml_safe(el.text)
-    return ET.tostring(root, encoding="unicode", xml_declaration=True)
+    return junit_text(root)

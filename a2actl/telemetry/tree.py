@@ -180,7 +180,10 @@ def load_children(report: LoadReport, ramp: float | None) -> list[Span]:
     }
     if report.asked_rate is not None:
         attrs["a2actl.load.rate.asked"] = report.asked_rate
-    for key, value in report.rates().items():  # sent: over the sending window; achieved: to the last answer
+    for (
+        key,
+        value,
+    ) in report.rates().items():  # sent: intervals over the sending window; achieved: to the last answer
         if value is not None:
             attrs[f"a2actl.load.rate.{key}"] = value
     stats = rec.stats("latency")

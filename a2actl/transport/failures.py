@@ -25,6 +25,7 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
+from a2actl.core.tlsfiles import tls_failed  # shared with amqps:// (a2actl.dlq.store.amqp)
 
 #: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
 #: also offer br and zstd when those packages happen to be installed, whose bombs expand far more.
@@ -58,13 +59,18 @@ def connection_lost(url: str, reason: object) -> UnreachableError:
     )
 
 
-def tls_failed(url: str, detail: object, *, verify: bool) -> UnreachableError:
-    """A failed TLS handshake (exit 3); ``verify``: the certificate did not verify."""
-    return UnreachableError(
-        f"TLS handshake with {url} failed: {detail}",
-        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
-        if verify
-        else "is this an https URL on an http port, or is a client certificate needed (--cert/--key)?",
+def unfollowable_redirect(
+    url: str, location: str, reason: object, *, follows: str = "http:// and https://"
+) -> HTTPStatusError:
+    """Under ``-L``, ``url`` answered a redirect to ``location``, a URL of a scheme a2actl does not
+    follow there (``follows``: the schemes it does): the agent's HTTP answer (exit 1, as an
+    unfollowed 3xx), not a bad command line; the request had gone out."""
+    from a2actl.core.redact import register_url
+
+    register_url(location)  # a Location may carry userinfo a2actl was never given
+    return HTTPStatusError(
+        f"{url} redirected to {location}, which a2actl cannot follow: {reason}",
+        hint=f"only {follows} redirects are followed",
     )
 
 
@@ -132,10 +138,7 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
     redirected = _redirected_to(exc, url, settings)
     if redirected is not None:
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
-            return HTTPStatusError(
-                f"{url} redirected to {redirected}, which a2actl cannot follow: {exc}",
-                hint="only http:// and https:// redirects are followed",
-            )
+            return unfollowable_redirect(url, redirected, exc)
         url = f"{redirected} (redirected from {url})"
     if isinstance(exc, httpx.ConnectTimeout):
         return connect_timed_out(url, settings)
@@ -260,6 +263,7 @@ __all__ = [
     "read_timed_out",
     "refused",
     "tls_failed",
+    "unfollowable_redirect",
     "content_coding",
     "map_httpx_error",
     "over_limit",

@@ -67,6 +67,7 @@ from a2actl.transport.failures import (
     read_timed_out,
     refused,
     tls_failed,
+    unfollowable_redirect,
 )
 from a2actl.transport.redirects import RedirectGuard, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult, Timing
@@ -166,7 +167,8 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
     failure: DNS, refused, TLS, a reset (also mid-body) → ``UnreachableError`` (3); connect and read
     timeouts → ``TimeoutError_`` (5); malformed HTTP, a close before the whole body or any answer, a
     body that does not decode → ``ProtocolViolation`` (6); a bad URL → ``UsageError`` (2); too many
-    redirects under ``-L`` → ``HTTPStatusError`` (1). Never raises."""
+    redirects, or one to a URL a2actl cannot follow, under ``-L`` → ``HTTPStatusError`` (1). Never
+    raises."""
     if isinstance(exc, A2ACtlError):
         return exc
     if isinstance(exc, _CONNECT_TIMEOUT) or (
@@ -192,6 +194,19 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
         if _is_refused(os_error):
             return refused(url)
         return UnreachableError(f"cannot connect to {url}: {os_error.strerror or os_error}")
+    if isinstance(exc, aiohttp.InvalidUrlRedirectClientError):
+        # -L and a Location that is not a URL: the agent's answer is malformed, as httpx's path
+        # says (6); it is an InvalidURL too, and read 'invalid URL <the request's URL>' (2: a bad
+        # command line; dlq replay took it for an entry never sent)
+        from a2actl.core.redact import register_url
+
+        register_url(str(exc.url))  # a Location may carry userinfo a2actl was never given
+        return ProtocolViolation(f"malformed HTTP from {url}: invalid URL in the Location header: {exc.url}")
+    if isinstance(exc, aiohttp.NonHttpUrlRedirectClientError):
+        # -L and a Location that is not http(s): the agent's answer (1), as httpx's path says
+        return unfollowable_redirect(
+            url, str(exc.args[0]) if exc.args else "?", "not an http:// or https:// URL"
+        )
     if isinstance(exc, aiohttp.InvalidURL):
         return UsageError(f"invalid URL {url!r}: {exc}")
     if isinstance(exc, aiohttp.TooManyRedirects):

@@ -40,7 +40,7 @@ from a2actl.protocol.jsondoc import dumps_body
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
 from a2actl.transport.channel import Heartbeat, TimedEvent
-from a2actl.transport.failures import tls_failed
+from a2actl.transport.failures import tls_failed, unfollowable_redirect
 from a2actl.transport.tls import build_ssl_context
 
 if TYPE_CHECKING:
@@ -78,9 +78,10 @@ def _redirect_policy(follow: bool) -> Callable[..., WsConnect]:
     refuses an ``ssl`` argument for a ``ws://`` URL, so one is passed only for ``wss://``)."""
     from websockets.asyncio.client import connect
     from websockets.datastructures import Headers
+    from websockets.exceptions import InvalidURI
     from websockets.uri import parse_uri
 
-    from a2actl.core.redact import is_secret_header
+    from a2actl.core.redact import is_secret_header, register_url
 
     class Connect(connect):
         def __init__(self, uri: str, *, tls: ssl.SSLContext | None = None, **kwargs: Any) -> None:
@@ -93,7 +94,19 @@ def _redirect_policy(follow: bool) -> Callable[..., WsConnect]:
             if not follow:
                 return exc
             before = parse_uri(self.uri)  # self.uri on 15.x-17.x (17.x also has self.ws_uri; 16.x not)
-            new = super().process_redirect(exc)
+            try:
+                new = super().process_redirect(exc)
+            except (InvalidURI, ValueError) as bad:
+                # the agent's answer, a redirect to https://… (InvalidURI: not ws/wss) or to no URL
+                # (ValueError): it escaped as 'unexpected InvalidURI' (a dlq replay --to ws://: out
+                # of the whole run), not the exit 1 or 6 the same answer is over HTTP
+                location = str(exc.response.headers.get("Location", "?"))  # type: ignore[attr-defined]
+                if isinstance(bad, InvalidURI):
+                    return unfollowable_redirect(self.uri, location, bad, follows="ws:// and wss://")
+                register_url(location)
+                return ProtocolViolation(
+                    f"malformed HTTP from {self.uri}: invalid URL in the Location header: {location}"
+                )
             if not isinstance(new, str):
                 return new
             after = parse_uri(new)

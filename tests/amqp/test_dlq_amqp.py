@@ -511,9 +511,32 @@ def test_amqps_with_the_global_tls_options(cli: Any, topology: Topology, sandbox
     # a certificate no CA of ours signed: refused, one line
     r = cli("dlq", "stats", src, "-o", "json")
     assert r.exit_code == 3 and "certificate" in r.stderr.lower(), r.stderr
+    # in the words and with the hint of https:// (it was 'cannot reach …: 1; [SSL: …]', no hint)
+    assert "TLS handshake with RabbitMQ at" in r.stderr and "(hint: pass the CA with --cacert" in r.stderr
     assert len(r.stderr.strip().splitlines()) == 1
+    # TLS to the plain AMQP port
+    plain = f"amqps://guest@127.0.0.1:{b.port}/%2F?queue={topology.dlq}"
+    r = cli("--cacert", b.ca, "dlq", "stats", plain, "-o", "json")
+    assert r.exit_code == 3 and "TLS handshake with RabbitMQ at" in r.stderr, r.stderr
+    assert (
+        "(hint: is this an amqps URL on an amqp port" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    )
     r = cli("--insecure", "dlq", "stats", src, "-o", "json")
     assert r.exit_code == 0 and r.json["depth"] == 2, r.stderr
+
+
+def test_amqps_tls_file_that_cannot_be_loaded(cli: Any, topology: Topology, tmp_path: Path) -> None:
+    """As for https://: exit 2, 'cannot load TLS files' (it was exit 1, 'unexpected SSLError')."""
+    b = topology.broker
+    src = f"amqps://guest@127.0.0.1:{b.tls_port}/%2F?queue={topology.dlq}"
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate\n")
+    for args in (["--cacert", str(bad)], ["--cacert", b.ca, "--cert", str(bad)]):
+        r = cli(*args, "dlq", "stats", src, "-o", "json")
+        assert r.exit_code == 2, r.stderr
+        assert (
+            r.stderr.startswith("a2actl: cannot load TLS files") and len(r.stderr.strip().splitlines()) == 1
+        )
 
 
 def test_lost_connection_stops_the_replay_and_loses_nothing(

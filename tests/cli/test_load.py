@@ -70,6 +70,26 @@ def test_open_model_holds_the_asked_rate(cli: Any, fast_agent: tuple[str, LoadAg
     assert agent.requests == 200  # nothing sent twice, nothing left out
 
 
+def test_a_short_run_reports_the_asked_sending_rate(cli: Any, fast_agent: tuple[str, LoadAgent]) -> None:
+    """3 requests at 20/s start at 0, 50 and 100 ms: two intervals in 0.1 s, 20 req/s. The report
+    said 30 (3 requests over the 0.1 s between the first and the last: n/(n-1) times --rate)."""
+    url, _ = fast_agent
+    doc = _json(cli, url, "--rate", "20/s", "-n", "3")
+    assert doc["requests"]["sent"] == 3 and doc["throughput"]["asked"] == 20
+    assert 18 <= doc["throughput"]["sent"] <= 22, doc["throughput"]
+    assert doc["throughput"]["sent"] == pytest.approx(2 / doc["sendingWindow"], abs=0.01)
+
+
+def test_the_closed_models_sending_rate_counts_its_workers_first_requests(cli: Any, sandbox: Any) -> None:
+    """4 workers start together, then each sends when its answer comes (the sandbox takes ~100 ms):
+    12 requests in 3 waves are 8 intervals over the 2 waves' time, the rate the answers come at.
+    The report said 12 over that time: 1.5 times it."""
+    doc = _json(cli, sandbox.url, "-c", "4", "-n", "12")
+    thr = doc["throughput"]
+    assert thr["sent"] == pytest.approx(8 / doc["sendingWindow"], abs=0.01)
+    assert thr["sent"] == pytest.approx(thr["achieved"], rel=0.2), thr
+
+
 def test_a_stall_shows_in_the_open_models_p99_and_lag_not_in_the_closed_models(
     cli: Any, fast_agent: tuple[str, LoadAgent]
 ) -> None:

@@ -141,3 +141,35 @@ def test_entries_that_fail_before_sending_do_not_trip_the_agents_breaker(
         "m-ok": "acknowledged",
     }
     assert doc["duration"] < 10
+
+
+@pytest.mark.parametrize(
+    ("location", "needle"),
+    [
+        ("http://[::1/x", "malformed HTTP from "),  # was UsageError 'invalid URL <the entry's URL>'
+        ("ftp://elsewhere/x", "which a2actl cannot follow"),
+    ],
+)
+def test_a_redirect_the_agent_answered_counts_toward_its_breaker(
+    cli: Any, fault: str, tmp_path: Path, location: str, needle: str
+) -> None:
+    """-L and an agent that answers each delivery with a redirect a2actl cannot follow (a Location
+    that is no URL, or not http(s)): the message was sent and the agent's answer failed it, so these
+    are the agent's consecutive failures (Outcome.sent). The malformed Location was a UsageError
+    ('invalid URL' naming the entry's own URL), taken for an entry never sent: four in a row never
+    tripped --breaker 2."""
+    from urllib.parse import quote
+
+    url = f"{fault}/redirectto/agent-card.json?status=307&to={quote(location, safe='')}"
+    src = tmp_path / "dlq.jsonl"
+    fill_file_dlq(src, [dead_send(url, f"m-{i}") for i in range(4)])
+    r = cli(
+        "-L", "-o", "json", "dlq", "replay", str(src), "--yes", "--max-in-flight", "1",
+        "--max-attempts", "1", "--breaker", "2", "--breaker-cooldown", "0.1s", "--max-time", "15s",
+        "--journal", str(tmp_path / "journal.jsonl"),
+    )  # fmt: skip
+    assert r.exit_code == 7, (r.stdout, r.stderr)
+    doc = r.json
+    assert [x["status"] for x in doc["results"]] == ["dead-transient"] * 4
+    assert all(needle in x["error"]["message"] for x in doc["results"]), doc["results"][0]
+    assert doc["breakerTrips"] == 2

@@ -93,3 +93,25 @@ def test_with_L_another_origin_gets_no_secret(cli: Any, ws_redirects: str) -> No
     assert r.exit_code == 4, r.stdout[-500:]
     assert SEEN == [(other.removeprefix("ws://"), "/target", ["x-trace-note"])]
     assert "k-secret" not in r.stdout + r.stderr and "t-secret" not in r.stdout + r.stderr
+
+
+@pytest.mark.parametrize(
+    ("to", "code", "needle"),
+    [
+        ("https://elsewhere.example/x", 1, "which a2actl cannot follow"),
+        ("http://[::1/x", 6, "invalid URL in the Location header: http://[::1/x"),
+    ],
+)
+def test_with_L_a_redirect_to_no_websocket_url_is_the_agents_answer(
+    cli: Any, ws_redirects: str, to: str, code: int, needle: str
+) -> None:
+    """A redirect to an https:// URL (not ws/wss) or to no URL at all: the agent's answer, exit 1 or
+    6 as over HTTP. It escaped as 'unexpected InvalidURI' / 'unexpected ValueError' (exit 1 and a
+    --debug hint; a dlq replay --to ws:// ended the whole run on it)."""
+    from urllib.parse import quote
+
+    r = _tail(cli, f"{ws_redirects}/redir?to={quote(to, safe='')}", "-L")
+    assert r.exit_code == code, r.stdout[-500:]
+    error = r.json["error"]
+    assert error["code"] != "error" and "unexpected" not in error["message"], error
+    assert needle in error["message"], error

@@ -43,6 +43,7 @@ import contextlib
 import hashlib
 import json
 import os
+import ssl
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -421,18 +422,6 @@ class AmqpBackend:
 
     # -- connection --
 
-    def _ssl_context(self) -> Any:
-        import ssl
-
-        from a2actl.core.tlsfiles import client_context
-
-        s = self.settings
-        ctx = client_context(s.cacert, s.cert, s.key, dict(s.tls_data))  # a FIFO's content read ahead
-        if s.insecure:
-            ctx.check_hostname = False
-            ctx.verify_mode = ssl.CERT_NONE
-        return ctx
-
     async def _connection(self) -> Any:
         """The connection, opened on first use. Raises ``UnreachableError`` (exit 3), ``AuthError``
         (exit 4)."""
@@ -461,8 +450,12 @@ class AmqpBackend:
         if self._password is not None:
             kwargs["password"] = self._password
         if self.src.tls:
+            from a2actl.core.tlsfiles import build_ssl_context
+
             kwargs["ssl"] = True
-            kwargs["ssl_context"] = self._ssl_context()
+            # the context every TLS client of a2actl uses (``https://`` too): --cacert, --cert/--key,
+            # --insecure mean the same, and a file that cannot be loaded is exit 2, as for https
+            kwargs["ssl_context"] = build_ssl_context(self.settings)
         where = f"RabbitMQ at {self.src.host}:{self.src.port} (vhost {self.src.vhost!r})"
         try:
             self._conn = await aio_pika.connect(**kwargs)
@@ -485,6 +478,13 @@ class AmqpBackend:
                 f"cannot reach {where}: no answer within {self.settings.connect_timeout:g}s"
             ) from exc
         except (OSError, aexc.AMQPConnectionError) as exc:
+            tls = _tls_error(exc)
+            if tls is not None:  # in the words https:// uses, with its hint (--cacert, --insecure)
+                from a2actl.core.tlsfiles import tls_failed
+
+                if isinstance(tls, ssl.SSLCertVerificationError):
+                    raise tls_failed(where, tls.verify_message or tls, verify=True) from exc
+                raise tls_failed(where, tls, verify=False, scheme="amqps") from exc
             raise UnreachableError(f"cannot reach {where}: {_why(exc)}") from exc
         except aexc.AMQPError as exc:
             raise ProtocolViolation(f"{where}: {_why(exc)}") from exc
@@ -1064,6 +1064,18 @@ async def _quietly(aw: Awaitable[Any], timeout: float) -> None:
 
 #: Seconds each clean-up step (cancel a consumer, nack, close a channel or the connection) may take.
 CLEANUP = 5.0
+
+
+def _tls_error(exc: BaseException) -> ssl.SSLError | None:
+    """The ``ssl.SSLError`` ``exc`` is or was raised from (aiormq may wrap it), else ``None``."""
+    seen: BaseException | None = exc
+    for _ in range(8):  # a cycle of causes cannot hold us
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 def _why(exc: BaseException) -> str:

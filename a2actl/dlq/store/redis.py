@@ -18,6 +18,7 @@ import json
 import os
 import re
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
@@ -39,6 +40,23 @@ _STREAM_ID = re.compile(r"(?:0|[1-9][0-9]*)-(?:0|[1-9][0-9]*)")
 
 #: The query parameters a2actl reads; the rest go to redis-py's ``from_url``.
 _OURS = ("stream", "group", "consumer")
+
+#: Reset the idle time of the entries (ARGV[3..]) the consumer ARGV[2] of group ARGV[1] still owns in
+#: stream KEYS[1] (``XCLAIM … 0 JUSTID`` on each); returns those ids. An entry another consumer
+#: claimed meanwhile (``XAUTOCLAIM`` after this one stalled past ``claim_after``), or acknowledged, is
+#: left alone: a plain ``XCLAIM … 0`` took it back from its new owner. One script: no other command
+#: runs between the ownership check and the claim.
+_REFRESH_OWN = """
+local kept = {}
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    kept[#kept + 1] = ARGV[i]
+  end
+end
+return kept
+"""
 
 
 def _client_url(url: str) -> str:
@@ -102,6 +120,13 @@ class RedisBackend:
         self.claimed = 0
         self.held: set[str] = set()  # read through the group and not finished: kept from XAUTOCLAIM
         self.seen: set[str] = set()  # read through the group in this run and not removed: not taken twice
+        #: Held entries found owned by another consumer (it claimed them while this one stalled): not
+        #: delivered from here (``_take``), not refreshed (``_keep_held``).
+        self.lost: set[str] = set()
+        #: ``time.monotonic()`` when the last whole refresh of ``held`` began (``_keep_held``).
+        self._fresh_at = 0.0
+        #: Whether Redis runs ``_REFRESH_OWN`` (scripting may be disabled: then plain ``XCLAIM``).
+        self._scripted = True
         self._heartbeat: asyncio.Task[None] | None = None
         #: Set by ``close``: the idle-time refresher ends on it even when a cancellation is swallowed
         #: inside a Redis call (redis-py's connection handling can absorb one; the task then looped on).
@@ -297,7 +322,8 @@ class RedisBackend:
                     yield e
             cursor = "0-0"
             while True:
-                cursor, claimed, deleted = await self._call(
+                # Redis 7 answers [cursor, entries, deleted ids]; 6.2 has no third element
+                cursor, claimed, *deleted_ = await self._call(
                     self.client.xautoclaim(
                         self.stream,
                         self._group,
@@ -307,9 +333,12 @@ class RedisBackend:
                         count=self.group_page,
                     )
                 )
+                deleted = deleted_[0] if deleted_ else []
                 if deleted:  # removed from the stream while pending: nothing left to deliver
                     await self._call(self.client.xack(self.stream, self._group, *deleted))
-                fresh = [(sid, f) for sid, f in claimed if sid not in self.seen]
+                # (None, None): how redis-py reads a deleted entry 6.2 answers as nil (no id to ack;
+                # it stays pending, as it did)
+                fresh = [(sid, f) for sid, f in claimed if sid is not None and sid not in self.seen]
                 self.claimed += len(fresh)
                 if fresh:
                     progressed = True
@@ -350,6 +379,13 @@ class RedisBackend:
         return list(res[0][1]) if res else []
 
     async def _take(self, rows: list[Row], on_invalid: OnInvalid | None) -> AsyncIterator[Entry]:
+        """Yield the valid entries of ``rows`` (just read or claimed: their idle time reset), held
+        until finished. An entry waits here until the replay has a free delivery slot; if this
+        process stalled meanwhile (no refresh for ``2/3 claim_after``: a pause, a blocked loop, Redis
+        out of reach), another consumer may have claimed it: the rest of the page is checked first
+        (one round trip, only then) and what is no longer this consumer's is skipped, not delivered
+        a second time."""
+        page_at = time.monotonic()
         gone = [sid for sid, fields in rows if not fields]  # deleted while pending
         if gone:
             await self._call(self.client.xack(self.stream, self._group, *gone))
@@ -357,21 +393,68 @@ class RedisBackend:
         self.seen.update(sid for sid, _ in live)
         entries = await self._rows(live, on_invalid)
         self.held.update(e["id"] for e in entries)  # from now on: the page waits in this process
-        for e in entries:
+        stale = self.claim_after * 2 / 3
+        for i, e in enumerate(entries):
+            if time.monotonic() - max(page_at, self._fresh_at) > stale:
+                page_at = time.monotonic()
+                rest = [x["id"] for x in entries[i:] if x["id"] in self.held]
+                with contextlib.suppress(Exception):  # not checked: delivered as before; the ack will say
+                    self._lose(set(rest) - await self._refresh_own(rest))
+            if e["id"] in self.lost:
+                continue
             yield e
 
+    async def _refresh_own(self, ids: list[str]) -> set[str]:
+        """Reset the idle time of ``ids`` this consumer still owns (``_REFRESH_OWN``); returns them.
+        Where scripting is refused, a plain ``XCLAIM … 0 JUSTID`` of all (as before; returns all).
+        Raises ``UnreachableError``/``ProtocolViolation`` (``_call``)."""
+        import redis.exceptions as rexc
+
+        if not ids:
+            return set()
+        if self._scripted:
+            try:
+                kept = await self.client.eval(_REFRESH_OWN, 1, self.stream, self._group, self.consumer, *ids)
+                return {str(k) for k in kept or []}
+            except rexc.ResponseError as exc:
+                text = str(exc).lower()
+                refused = ("no permissions", "noperm", "unknown command", "not allowed", "disabled")
+                if not isinstance(exc, rexc.NoPermissionError) and not any(t in text for t in refused):
+                    raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
+                self._scripted = False  # EVAL refused to this user or on this server: as before
+            except rexc.ConnectionError as exc:
+                raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        await self._call(
+            self.client.xclaim(self.stream, self._group, self.consumer, 0, list[Any](ids), justid=True)
+        )
+        return set(ids)
+
+    def _lose(self, ids: set[str]) -> None:
+        """``ids`` are held no longer: another consumer owns them (or they were acknowledged)."""
+        if ids:
+            self.held.difference_update(ids)
+            self.lost.update(ids)
+
     async def _keep_held(self) -> None:
-        """Reset the idle time of the entries this replayer holds (``XCLAIM … 0 JUSTID``) every
-        ``claim_after / 3`` s, so no other replayer claims an entry that is slow to deliver."""
+        """Reset the idle time of the entries this replayer holds and still owns (``_refresh_own``)
+        every ``claim_after / 3`` s, so no other replayer claims an entry that is slow to deliver. One
+        another consumer claimed meanwhile (this process stalled past ``claim_after``) is left to it
+        and not delivered from here (``lost``)."""
         async for _ in ticks(self._stop, max(self.claim_after / 3, 0.05)):
+            began, whole = time.monotonic(), True
             ids = list(self.held)
             for i in range(0, len(ids), 500):
                 if self._stop.is_set():
                     return
-                with contextlib.suppress(Exception):  # best effort; a gone entry is simply not claimed
-                    await self.client.xclaim(
-                        self.stream, self._group, self.consumer, 0, list[Any](ids[i : i + 500]), justid=True
-                    )
+                batch = ids[i : i + 500]
+                try:
+                    kept = await self._refresh_own(batch)
+                except Exception:  # best effort: the next tick tries again
+                    whole = False
+                    continue
+                self._lose({x for x in batch if x in self.held} - kept)  # not those finished meanwhile
+            if whole:
+                self._fresh_at = began
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
         """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
@@ -416,6 +499,7 @@ class RedisBackend:
         res = await self._call(pipe.execute())
         self.held.difference_update(entry_ids)
         self.seen.difference_update(entry_ids)  # gone from the stream: cannot come back
+        self.lost.difference_update(entry_ids)
         return int(res[-2])
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:

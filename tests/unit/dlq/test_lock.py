@@ -52,11 +52,11 @@ def test_backend_close_when_the_cancel_lands_on_a_redis_write(redis_url: str) ->
     async def run() -> bool:
         b = RedisBackend(f"{redis_url}?stream=hb-{uuid.uuid4().hex[:6]}&group=g&consumer=c")
         try:
-            await b.client.ping()  # a pooled connection: XCLAIM's first suspension is its write
+            await b.client.ping()  # a pooled connection: the refresh's first suspension is its write
             b.claim_after = 0.15  # the refresher runs every 50 ms
             b.held.add("1-0")
             started = asyncio.Event()
-            _on_start(b.client, "xclaim", started)
+            _on_start(b.client, "eval", started)  # the refresh: a script (XPENDING, XCLAIM)
             b._heartbeat = asyncio.create_task(b._keep_held())
             await started.wait()
             heartbeat = b._heartbeat

@@ -400,3 +400,36 @@ def test_missing_shards_of_a_huge_shard_count_are_named_without_walking_them() -
     shown = [f"{i}/{n}" for i in (2, *range(4, 13))]
     assert note == f"agents.txt: shard(s) {', '.join(shown)} … missing: their agents are not in this report"
     assert merge_reports([("s1.json", one)]).total == 1
+
+
+def _parsed_junit(whole: FleetReport, tmp_path: Any) -> Any:
+    import xml.etree.ElementTree as ET
+
+    path = tmp_path / "fleet.xml"
+    path.write_bytes(whole.junit_xml().encode("utf-8"))  # strict: a surrogate left would raise here
+    return ET.parse(path).getroot()
+
+
+def test_junit_escapes_what_xml_cannot_hold(tmp_path: Any) -> None:
+    """An agent's error text and its name holding a control character, a lone surrogate or U+FFFE:
+    each is written as its escape, so the file is UTF-8 XML that parses."""
+    results = [
+        bad("http://x", ("listed", "reachable"), "rpc-error", "bad \ud800 \x1b[2J \x00 \ufffe answer"),
+        AgentResult(spec=AgentSpec(url="http://y", name="y\x07"), passed=FULL, ok=True, total=0.01),
+    ]
+    root = _parsed_junit(report(results), tmp_path)
+    by_name = {c.attrib["name"]: c for c in root.iter("testcase")}
+    assert set(by_name) == {"http://x", "y\\x07"}
+    failure = by_name["http://x"].find("failure")
+    assert failure is not None
+    assert failure.attrib["message"] == "rpc-error: bad \\ud800 \\x1b[2J \\x00 \\ufffe answer"
+
+
+def test_junit_escapes_the_inventory_name(tmp_path: Any) -> None:
+    """The suite's name carries the inventory's name (``fleet report``: the ``source`` of a report
+    file, any JSON string): one holding ESC made the whole JUnit file not XML."""
+    whole = report([ok("http://y")])
+    whole.source = "agents\x1b.txt"
+    root = _parsed_junit(whole, tmp_path)
+    assert root.attrib["name"] == "a2actl fleet probe agents\\x1b.txt"
+    assert [s.attrib["name"] for s in root.iter("testsuite")] == ["a2actl fleet probe agents\\x1b.txt"]

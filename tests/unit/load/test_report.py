@@ -191,7 +191,8 @@ def test_to_json() -> None:
         "cancelled": 0,
     }
     assert doc["statuses"] == {"ok": 8, "http-error": 1, "dropped": 1}
-    assert doc["throughput"] == {"asked": 5.0, "sent": 4.5, "achieved": 4.5, "ok": 4.0}
+    # sent: the 8 intervals between the 9 starts over the sending window (none given: elapsed, 2 s)
+    assert doc["throughput"] == {"asked": 5.0, "sent": 4.0, "achieved": 4.5, "ok": 4.0}
     assert (doc["sendingWindow"], doc["answerWindow"]) == (2.0, 2.0)  # none given: elapsed
     assert doc["runIds"] == [doc["runId"]] and str(uuid.UUID(doc["runId"], version=4)) == doc["runId"]
     assert doc["interrupted"] is False
@@ -215,6 +216,7 @@ def test_sending_rate_and_throughput_have_their_own_windows() -> None:
     throughput): 40 requests sent in 1 s, answered over 4 s, is 40/s sent, 10/s achieved. The rps
     threshold reads the throughput."""
     rec = _rec({"ok": 30, "http-error": 10})
+    # the 40th arrival at 40/s starts at 39/40 s: the sending window
     report = LoadReport.build(
         target="http://127.0.0.1:9",
         scenario="send",
@@ -223,12 +225,12 @@ def test_sending_rate_and_throughput_have_their_own_windows() -> None:
         recorder=rec,
         started_at=STARTED,
         elapsed=4.2,
-        window=1.0,
+        window=0.975,
         answer_window=4.0,
         thresholds=parse_thresholds(["rps>=20"]),
     )
     doc = report.to_json()
-    assert (doc["sendingWindow"], doc["answerWindow"], doc["elapsed"]) == (1.0, 4.0, 4.2)
+    assert (doc["sendingWindow"], doc["answerWindow"], doc["elapsed"]) == (0.975, 4.0, 4.2)
     assert doc["throughput"] == {"asked": 40.0, "sent": 40.0, "achieved": 10.0, "ok": 7.5}
     assert doc["thresholds"][0]["actual"] == 10.0 and report.exit == ExitCode.CHECK_FAILED
     assert doc["notes"][0] == (
@@ -257,8 +259,55 @@ def test_sending_rate_and_throughput_have_their_own_windows() -> None:
         "dropped": 0,
         "cancelled": 2,
     }
-    assert cut["throughput"] == {"asked": None, "sent": 6.0, "achieved": 2.0, "ok": 2.0}
+    # 4 workers started together: 2 intervals after them in the 1 s window
+    assert cut["throughput"] == {"asked": None, "sent": 2.0, "achieved": 2.0, "ok": 2.0}
     assert cut["thresholds"][0]["ok"] is True and cut["interrupted"] is True and cut["exitCode"] == 130
+
+
+def _sending(model: ModelSpec, sent: int, window: float) -> float | None:
+    rate: float | None = _report_with_window(model, sent, window).to_json()["throughput"]["sent"]
+    return rate
+
+
+def test_the_sending_rate_counts_intervals_not_requests() -> None:
+    """n requests started one after the other span n - 1 intervals: the sending rate of an open run
+    that kept its schedule is --rate, however short the run. It read n/(n-1) times --rate (--rate 10
+    -n 2: 20 req/s; -n 5: 12.5). The closed model's workers start together: c sequences, n - c
+    intervals."""
+    assert _sending(ModelSpec("open", rate=10.0, requests=2), 2, 0.1) == 10.0
+    assert _sending(ModelSpec("open", rate=10.0, requests=5), 5, 0.4) == 10.0
+    assert _sending(ModelSpec("open", rate=10.0, duration=1.0), 10, 0.9) == 10.0
+    assert _sending(ModelSpec("open", rate=10.0, requests=1), 1, 0.0) is None  # no interval
+    # 4 workers, 100 ms per request, 12 requests: starts at 0, 0.1 and 0.2 s; 40 req/s
+    assert _sending(ModelSpec("closed", concurrency=4, requests=12), 12, 0.2) == 40.0
+    assert _sending(ModelSpec("closed", concurrency=4, requests=3), 3, 0.001) is None  # all at once
+    # two open runs side by side, 11 requests each over 1 s: 20 intervals, 20 req/s together
+    runs = [
+        ("a", _doc(_report_with_window(ModelSpec("open", rate=10.0, requests=11), 11, 1.0))),
+        ("b", _doc(_report_with_window(ModelSpec("open", rate=10.0, requests=11), 11, 1.0))),
+    ]
+    merged = merge_reports(runs)
+    assert merged.to_json()["throughput"]["sent"] == 20.0
+    closed = ("c", _doc(_report_with_window(ModelSpec("closed", concurrency=4, requests=12), 12, 0.2)))
+    assert merge_reports([closed]).to_json()["throughput"]["sent"] == 40.0
+    # a merged report merges again with the streams of its runs: 3 runs, 33 requests, 30 intervals
+    third = _doc(_report_with_window(ModelSpec("open", rate=10.0, requests=11), 11, 1.0))
+    again = merge_reports([("ab", json.loads(json.dumps(merged.to_json()))), ("d", third)])
+    assert again.to_json()["throughput"]["sent"] == 30.0
+
+
+def _report_with_window(model: ModelSpec, sent: int, window: float) -> LoadReport:
+    return LoadReport.build(
+        target="t",
+        scenario="send",
+        model=model,
+        negotiated=None,
+        recorder=_rec({"ok": sent}),
+        started_at=STARTED,
+        elapsed=window + 0.5,
+        window=window,
+        thresholds=(),
+    )
 
 
 def test_exit_codes() -> None:
@@ -362,7 +411,14 @@ def test_merging_two_runs_equals_one_run_over_the_union() -> None:
         mine = HdrHistogram.decode(got["histograms"][name].encode())
         theirs = HdrHistogram.decode(text.encode())
         assert list(mine.counts[: mine.counts_len]) == list(theirs.counts[: theirs.counts_len]), name
-    assert got["throughput"] == want["throughput"]  # asked 50 + 50, elapsed the longest run's
+    # asked 50 + 50, elapsed the longest run's; the sending rate counts two first requests (one per
+    # run) where the one run over the union counts one: n - 2 intervals, not n - 1, over the window
+    assert {**got["throughput"], "sent": None} == {**want["throughput"], "sent": None}
+    n = got["requests"]["sent"]
+    assert (got["throughput"]["sent"], want["throughput"]["sent"]) == (
+        round((n - 2) / 10.02, 3),
+        round((n - 1) / 10.02, 3),
+    )
     assert got["throughput"]["asked"] == 100.0
     assert got["elapsed"] == 10.02
     assert got["startedAt"] == want["startedAt"]  # the earliest start

@@ -79,3 +79,25 @@ def test_junit_one_testsuite_per_target() -> None:
     assert failure is not None and failure.attrib == {"message": "msg", "type": "probe"}
     assert failure.text == "measured: m\nbound: b\nmsg"
     assert second[0].find("error") is not None
+
+
+def test_junit_escapes_what_xml_cannot_hold() -> None:
+    """A control character, a lone surrogate and U+FFFE (from an agent's answer, a check's name or
+    the suite's) are written as their escapes: the file is UTF-8 XML a CI system parses."""
+    suite = Suite(path="s.yaml", targets=[], name="suite \x1b[31m")
+    bad = CheckResult(
+        "send \x00", "send", "http://a", "error", 0.5, "m\x07", "b", "on\x00fire \ud800 \ufffe\x1b[2J"
+    )
+    xml = junit_xml(suite, [bad])
+    root = ET.fromstring(xml.encode("utf-8").split(b"?>", 1)[1])  # strict UTF-8: no surrogate left
+    assert root.attrib["name"] == "suite \\x1b[31m"
+    (case,) = root.iter("testcase")
+    assert case.attrib["name"] == "send \\x00"
+    error = case.find("error")
+    assert error is not None
+    assert error.attrib["message"] == "on\\x00fire \\ud800 \\ufffe\\x1b[2J"
+    assert error.text == "measured: m\\x07\nbound: b\non\\x00fire \\ud800 \\ufffe\\x1b[2J"
+    tab = CheckResult("t\tab", "send", None, "pass", 0, "", "", "")  # XML holds a tab: kept
+    assert (
+        ET.fromstring(junit_xml(suite, [tab]).split("?>", 1)[1]).find(".//testcase").attrib["name"] == "t\tab"
+    )

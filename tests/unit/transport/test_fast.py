@@ -28,6 +28,7 @@ import pytest
 from a2actl import __version__
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
+    A2ACtlError,
     AuthError,
     HTTPStatusError,
     ProtocolViolation,
@@ -749,3 +750,47 @@ def test_a_body_orjson_cannot_write_is_written_by_the_stdlib() -> None:
     assert data == '{"n":1180591620717411303424,"é":"é"}'.encode()
     with pytest.raises(UsageError, match="cannot be written as JSON"):
         tr._prepare("http://agent/", {"n": 2**70, "x": float("nan")}, None, None)
+
+
+@pytest.mark.parametrize(
+    ("location", "error", "needle"),
+    [
+        (
+            "ftp://elsewhere/x",
+            HTTPStatusError,
+            "/rpc redirected to ftp://elsewhere/x, which a2actl cannot follow",
+        ),
+        ("http://[::1/x", ProtocolViolation, "malformed HTTP from http://127.0.0.1:"),
+    ],
+)
+def test_a_redirect_a2actl_cannot_follow_is_the_agents_answer(
+    location: str, error: type, needle: str
+) -> None:
+    """-L and a Location that is not http(s) (exit 1) or not a URL (exit 6): the request went out
+    and the agent answered, as httpx's path says. aiohttp's InvalidUrlRedirectClientError is an
+    InvalidURL and read 'invalid URL <the request's URL>' (UsageError, exit 2: a bad command line;
+    dlq replay took it for an entry never sent), its NonHttpUrlRedirectClientError 'request …
+    failed: NonHttpUrlRedirectClientError'."""
+    from a2actl.transport.http import HttpTransport
+
+    redirect = (
+        f"HTTP/1.1 307 Temporary Redirect\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n".encode()
+    )
+    settings = Settings(follow_redirects=True)
+
+    async def go(transport: Any, url: str) -> BaseException:
+        async with transport:
+            with pytest.raises(A2ACtlError) as info:
+                await transport.request("POST", url, json_body={"x": 1})
+            return info.value
+
+    async def both() -> list[BaseException]:
+        async with raw_server(answer_with(redirect)) as srv:
+            return [
+                await go(FastTransport(settings), srv.url + "/rpc"),
+                await go(HttpTransport(settings), srv.url + "/rpc"),
+            ]
+
+    for err in run(both()):
+        assert type(err) is error, (type(err), err)
+        assert needle in str(err), err

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
+from a2actl.core import tlsfiles as tls_mod
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
@@ -25,7 +26,6 @@ from a2actl.core.errors import (
     UnreachableError,
     UsageError,
 )
-from a2actl.transport import tls as tls_mod
 from a2actl.transport.failures import ACCEPT_ENCODING
 from a2actl.transport.http import HttpTransport
 from a2actl.transport.timing import HttpResult

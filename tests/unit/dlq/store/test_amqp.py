@@ -171,3 +171,69 @@ def test_origin_and_death_of() -> None:
     assert death_of({}) == {}
     assert death_of({"x-first-death-reason": b"expired"}) == {"firstDeath": {"reason": "expired"}}
     assert death_of({"x-first-death-exchange": ""}) == {"firstDeath": {"exchange": ""}}
+
+
+def _context_handed_over(url: str, settings: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The ``ssl_context`` ``AmqpBackend`` hands ``aio_pika.connect`` for ``url`` (the connect stubbed:
+    it records its arguments and refuses, as a broker that is not there)."""
+    import asyncio
+
+    import aio_pika
+
+    from a2actl.core.errors import UnreachableError
+
+    seen: dict[str, Any] = {}
+
+    async def connect(**kwargs: Any) -> Any:
+        seen.update(kwargs)
+        raise ConnectionRefusedError("stub")
+
+    monkeypatch.setattr(aio_pika, "connect", connect)
+    with pytest.raises(UnreachableError):
+        asyncio.run(AmqpBackend(url, settings)._connection())
+    return seen.get("ssl_context", seen)
+
+
+def test_amqps_uses_the_shared_tls_context_of_https(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """amqps:// gets the very context https:// gets for the same --cacert/--cert/--key/--insecure
+    (``core.tlsfiles.build_ssl_context``): the CA trusted, the client certificate loaded, hostname
+    checks off only with --insecure; plain amqp:// gets none."""
+    import ssl
+
+    import trustme
+
+    from a2actl.core.config import Settings
+    from a2actl.core.tlsfiles import build_ssl_context
+
+    monkeypatch.setenv("A2ACTL_AMQP_PASSWORD", "pw")
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    client = ca.issue_cert("client@example")
+    client.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "client.pem"))
+    url = "amqps://u@127.0.0.1:1/%2F?queue=q"
+    settings = Settings(cacert=str(tmp_path / "ca.pem"), cert=str(tmp_path / "client.pem"))
+    ctx = _context_handed_over(url, settings, monkeypatch)
+    assert ctx is build_ssl_context(settings)
+    assert ctx.verify_mode is ssl.CERT_REQUIRED and ctx.check_hostname
+    assert len(ctx.get_ca_certs()) == 1  # our CA only, not the system store
+    insecure = Settings(cacert=str(tmp_path / "ca.pem"), insecure=True)
+    ctx = _context_handed_over(url, insecure, monkeypatch)
+    assert ctx is build_ssl_context(insecure)
+    assert ctx.verify_mode is ssl.CERT_NONE and not ctx.check_hostname
+    assert "ssl_context" not in _context_handed_over(
+        "amqp://u@127.0.0.1:1/%2F?queue=q", settings, monkeypatch
+    )
+
+
+def test_amqps_tls_file_that_cannot_be_loaded_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As for https:// (exit 2, 'cannot load TLS files'); it was 'unexpected SSLError', exit 1."""
+    from a2actl.core.config import Settings
+
+    monkeypatch.setenv("A2ACTL_AMQP_PASSWORD", "pw")
+    (tmp_path / "bad.pem").write_text("not a certificate\n")
+    with pytest.raises(UsageError, match="cannot load TLS files"):
+        _context_handed_over(
+            "amqps://u@h:1/%2F?queue=q", Settings(cacert=str(tmp_path / "bad.pem")), monkeypatch
+        )
