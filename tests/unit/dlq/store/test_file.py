@@ -322,3 +322,39 @@ def test_a_line_nested_too_deep_is_said_to_be_so(tmp_path: Path) -> None:
     invalid = InvalidEntries()
     assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e0"]
     assert [(b.ref, b.error) for b in invalid.first] == [("line:2", TOO_DEEP)]
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        '{"$tombstone": "e1", "at": 1.5}',  # as a2actl wrote it before orjson (spaces)
+        '{"\\u0024tombstone":"e1"}',  # the key escaped: no '"$tombstone"' in the bytes
+        '{"at":1,"$tomb\\u0073tone":"e1"}',
+    ],
+)
+def test_a_tombstone_however_written_removes_its_entry(tmp_path: Path, line: str) -> None:
+    """``_scan`` parses only the lines that may be the store's own: one holding ``"$tombstone"`` or
+    ``"$update"``, or an escape (a key may be written with one). A tombstone written by hand, or by
+    another writer, with its key escaped still removes its entry, for a reader of the file and for
+    one that removes more (``remove_many`` reads the tombstones first)."""
+    store = _filled(tmp_path, 3)
+    with open(store.path, "a") as f:
+        f.write(line + "\n")
+    fresh = FileBackend(store.path)
+    assert [e["id"] for e in run(_all(fresh.iter_entries()))] == ["e0", "e2"]
+    assert run(FileBackend(store.path).remove_many(["e1", "e2"])) == 1  # e1 was removed already
+
+
+def test_tombstone_lines_are_the_json_of_line(tmp_path: Path) -> None:
+    """``tombstone_line`` (orjson) writes the record ``line`` (the stdlib) writes, and an id orjson
+    refuses (a lone surrogate) as ``line`` does: read back as the same id."""
+    for eid in ["e1", "ünï-cødé", 'q"uote\\', "\ud800x"]:
+        got = FileBackend.tombstone_line(eid, 1764220000.25)
+        assert got.endswith(b"\n") and got.count(b"\n") == 1
+        assert json.loads(got) == json.loads(FileBackend.line({"$tombstone": eid, "at": 1764220000.25}))
+        assert json.loads(got)["$tombstone"] == eid
+    store = _filled(tmp_path, 2)
+    with open(store.path, "a") as f:
+        f.write('{"id":"\\ud800x","request":{"method":"SendMessage","params":{}}}\n')
+    assert run(store.remove_many(["e0", "\ud800x"])) == 2
+    assert [e["id"] for e in run(_all(FileBackend(store.path).iter_entries()))] == ["e1"]
