@@ -88,3 +88,26 @@ def at_a_prompt(
             proc.kill()
         os.close(master)
     return proc.returncode, (got[out_fd] + out).decode(), (got[err_fd] + err).decode()
+
+
+def a2actl_in_memory(
+    *args: str, stdin: int | None = subprocess.DEVNULL, memory: int = 1 << 30, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m a2actl ARGS`` with its address space limited to ``memory`` bytes (``RLIMIT_AS``,
+    default 1 GiB): a read without end (``/dev/zero``) fails there with ``MemoryError`` in a
+    fraction of a second instead of taking the machine's memory. Killed past ``timeout`` seconds."""
+    import resource
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(
+        [sys.executable, "-m", "a2actl", *args],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,  # noqa: PLW1509 - no threads to speak of in the child yet
+        check=False,
+    )
