@@ -32,9 +32,13 @@ def _term_as_interrupt() -> None:
 
 def main() -> None:
     """Run the CLI with ``sys.argv``; exits with the command's exit code (docs/exit-codes.md), 130
-    on an interrupt during startup."""
+    on an interrupt during startup, 2 (with nothing done) when stdout is closed or not open for
+    writing (``a2actl.stdio``: a closed stderr becomes ``/dev/null``)."""
     _term_as_interrupt()
     try:
+        from a2actl.stdio import refuse_unusable_streams
+
+        refuse_unusable_streams()
         if sys.argv[1:] == ["--version"]:
             from a2actl import __version__
 

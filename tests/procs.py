@@ -39,3 +39,75 @@ def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
     finally:
         watchdog.cancel()
     return got["out"], got["err"]
+
+
+def at_a_prompt(
+    args: list[str],
+    answer: bytes | None,
+    *,
+    signum: int | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 20,
+) -> tuple[int, str, str]:
+    """``python -m a2actl ARGS`` with stdin a terminal (a pty; stdout and stderr pipes), so a command
+    that asks for confirmation asks: once ``[y/N]`` shows (on stdout or stderr, within ``timeout``
+    seconds) types ``answer``, or sends signal ``signum`` when ``answer`` is ``None`` (default
+    SIGINT, Ctrl-C). Returns ``(exit code, stdout, stderr)``."""
+    import os
+    import pty
+    import select
+    import signal
+    import sys
+    import time
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", *args],
+        stdin=slave,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    os.close(slave)
+    assert proc.stdout is not None and proc.stderr is not None
+    out_fd, err_fd = proc.stdout.fileno(), proc.stderr.fileno()
+    got = {out_fd: b"", err_fd: b""}
+    try:
+        deadline = time.monotonic() + timeout
+        while not any(b"[y/N]" in v for v in got.values()):
+            assert time.monotonic() < deadline and proc.poll() is None, got
+            for fd in select.select(list(got), [], [], 0.2)[0]:
+                got[fd] += os.read(fd, 65536)
+        if answer is None:
+            proc.send_signal(signal.SIGINT if signum is None else signum)
+        else:
+            os.write(master, answer)
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    return proc.returncode, (got[out_fd] + out).decode(), (got[err_fd] + err).decode()
+
+
+def a2actl_in_memory(
+    *args: str, stdin: int | None = subprocess.DEVNULL, memory: int = 1 << 30, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
+    """``python -m a2actl ARGS`` with its address space limited to ``memory`` bytes (``RLIMIT_AS``,
+    default 1 GiB): a read without end (``/dev/zero``) fails there with ``MemoryError`` in a
+    fraction of a second instead of taking the machine's memory. Killed past ``timeout`` seconds."""
+    import resource
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+
+    return subprocess.run(
+        [sys.executable, "-m", "a2actl", *args],
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=limit,  # noqa: PLW1509 - no threads to speak of in the child yet
+        check=False,
+    )

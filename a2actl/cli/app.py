@@ -504,7 +504,12 @@ def root(
 
 def main() -> None:
     """Console-script entry point (also ``python -m a2actl``): the program is always ``a2actl``, so
-    help, errors and the shell-completion variable ``_A2ACTL_COMPLETE`` are the same either way."""
+    help, errors and the shell-completion variable ``_A2ACTL_COMPLETE`` are the same either way.
+    A closed stdout is refused (exit 2, nothing done) and a closed stderr made ``/dev/null``
+    first (``a2actl.stdio``): both crashed with a traceback once a line was written."""
+    from a2actl.stdio import refuse_unusable_streams
+
+    refuse_unusable_streams()
     app(prog_name="a2actl")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -269,6 +268,7 @@ def replay(
     from pathlib import Path
     from typing import Any
 
+    from a2actl.cli.params import confirm, stdin_is_terminal
     from a2actl.core.errors import UsageError
     from a2actl.core.units import parse_duration
     from a2actl.dlq.jobs import list_job, replay_job
@@ -307,10 +307,11 @@ def replay(
         )
         run.show(replace(listed, dry_run=True), render_dlq.entries)
         raise typer.Exit(int(listed.exit))
-    if not yes and not sys.stdin.isatty():
+    if not yes and not stdin_is_terminal():  # a closed stdin (<&-) too: sys.stdin is None
         raise UsageError("refusing to replay without confirmation: stdin is not a terminal", hint="add --yes")
-    if not yes and not typer.confirm(
-        f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"
+    # on stderr, masked (SRC's user:password@); Ctrl-C/SIGTERM here is 130 and replays nothing
+    if not yes and not confirm(
+        run.out, f"replay dead letters from {src} (entries leave the DLQ once acknowledged)?"
     ):
         raise typer.Exit(1)
     opts = ReplayOptions(

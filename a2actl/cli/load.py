@@ -77,11 +77,13 @@ def _read_messages(
 def _messages(text: str | None, data: list[str], messages_file: str | None) -> list[list[PartSpec]]:
     """The messages to cycle: one per line of ``--messages FILE.jsonl`` (a JSON string is a text
     part; an object ``{"text": …}`` or ``{"data": …}``, or several under ``"parts"``), else one
-    message from ``--text``/``--data`` (default text ``hello``)."""
+    message from ``--text``/``--data`` (default text ``hello``). Raises ``UsageError`` (exit 2) for
+    a file that cannot be read, is over ``core.config.MAX_INPUT_BYTES`` (64 MiB; ``--data @FILE``
+    too), is not UTF-8 or holds a line that is no message."""
     import json
-    from pathlib import Path
 
     from a2actl.core.errors import UsageError
+    from a2actl.core.offloop import read_file_capped
     from a2actl.protocol.events import PartSpec
     from a2actl.tasks.request import build_parts
 
@@ -94,10 +96,8 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
         parts = list(build_parts(text if (text is not None or data) else "hello", data, []))
         _check_sendable(parts, "--text/--data")
         return [parts]
-    try:
-        lines = Path(messages_file).read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise UsageError(f"--messages {messages_file}: cannot read: {exc.strerror or exc}") from exc
+    try:  # at most core.config.MAX_INPUT_BYTES: /dev/zero or <(yes) never end
+        lines = read_file_capped(messages_file, f"--messages {messages_file}").decode("utf-8").splitlines()
     except UnicodeDecodeError as exc:
         raise UsageError(f"--messages {messages_file}: not UTF-8 text (byte {exc.start})") from exc
     out: list[list[PartSpec]] = []

@@ -18,6 +18,13 @@ DEFAULT_READ_TIMEOUT = 30.0  # seconds, per read
 DEFAULT_MAX_CARD_BYTES = 10 * 1024 * 1024  # bytes; larger cards are a protocol violation (exit 6)
 DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024  # bytes, for RPC answers
 DEFAULT_MAX_EVENT_BYTES = 16 * 1024 * 1024  # bytes buffered for one SSE event (stream tail --max-event-bytes)
+#: The most bytes read from one local input that becomes a request (``send``'s ``--data @FILE``,
+#: ``--file`` and TEXT ``-``; ``load run``'s ``--messages`` and ``--data @FILE``): the order of the
+#: largest answer read (``DEFAULT_MAX_BODY_BYTES``). ``/dev/zero`` or ``<(yes)`` never end.
+MAX_INPUT_BYTES = 64 * 1024 * 1024
+#: The most bytes read from one report file to merge (``load report``, ``fleet report``): a fleet
+#: report takes ~750 bytes an agent, so this holds ~350,000 agents.
+MAX_REPORT_BYTES = 256 * 1024 * 1024
 
 
 def new_trace_id() -> str:

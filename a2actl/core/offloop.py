@@ -13,13 +13,59 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, BinaryIO, TypeVar
+
+from a2actl.core.config import MAX_INPUT_BYTES, MAX_REPORT_BYTES
 
 T = TypeVar("T")
 
 #: Seconds a non-regular output file (a FIFO ``--out``/``--junit``) gets at least to take a report
 #: when the deadline has run out (a run it stopped still hands a waiting reader its report).
 WRITE_GRACE = 2.0
+
+
+def over_limit(label: str, limit: int) -> str:
+    """The one-line reason an input of ``label`` (``"--file PATH"``) was refused for holding more than
+    ``limit`` bytes: ``"--file PATH: over the 64 MiB limit (67,108,864 bytes)"`` (a limit that is
+    no whole number of MiB: ``"… over the 1,000-byte limit"``)."""
+    mib, rest = divmod(limit, 1024 * 1024)
+    if mib and not rest:
+        return f"{label}: over the {mib} MiB limit ({limit:,} bytes)"
+    return f"{label}: over the {limit:,}-byte limit"
+
+
+def read_capped(stream: BinaryIO, label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """All bytes of ``stream`` (a binary file object, such as ``sys.stdin.buffer``), reading at most
+    ``limit`` + 1 of them: ``/dev/zero`` or ``<(yes)`` never end, and a whole read held ~1 GB after
+    3 s until the machine ran out of memory. Raises ``UsageError`` (exit 2) naming ``label`` and
+    the limit (``over_limit``) when there are more than ``limit``; ``OSError``/``ValueError`` from
+    the read itself."""
+    from a2actl.core.errors import UsageError
+
+    chunks: list[bytes] = []
+    size = 0
+    while size <= limit:  # a raw stream may return less than asked before its end
+        chunk = stream.read(limit + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    if size > limit:
+        raise UsageError(over_limit(label, limit))
+    return b"".join(chunks)
+
+
+def read_file_capped(path: str, label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """All bytes of the local file ``path`` (``read_capped``: at most ``limit`` + 1 are read).
+    Raises ``UsageError`` (exit 2): ``"LABEL: cannot read: REASON"`` when it cannot be opened or
+    read, ``over_limit`` when it holds more than ``limit`` bytes."""
+    from a2actl.core.errors import UsageError
+
+    try:
+        with open(path, "rb") as fh:
+            return read_capped(fh, label, limit)
+    except OSError as exc:
+        raise UsageError(f"{label}: cannot read: {exc.strerror or exc}") from exc
 
 
 def is_regular(path: str) -> bool:
@@ -39,10 +85,13 @@ async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file")
     return await off_the_loop(read, name)
 
 
-async def read_json_files(paths: list[str], name: str, too_deep: str | None = None) -> list[tuple[str, Any]]:
+async def read_json_files(
+    paths: list[str], name: str, too_deep: str | None = None, limit: int = MAX_REPORT_BYTES
+) -> list[tuple[str, Any]]:
     """``(path, parsed JSON)`` of each file, in order, each read by ``read_path`` (a FIFO or
     ``<(cmd)`` in a thread, so a deadline or Ctrl-C/SIGTERM ends a wait for a writer that never
-    comes). Raises ``UsageError`` (exit 2): ``"PATH: cannot read: …"``, ``"PATH: not JSON: …"``, or
+    comes), at most ``limit`` bytes of each (``read_file_capped``). Raises ``UsageError`` (exit 2):
+    ``"PATH: cannot read: …"``, ``"PATH: over the 256 MiB limit (…)"``, ``"PATH: not JSON: …"``, or
     ``"PATH: {too_deep}"`` for JSON nested past the recursion limit (``None``: as not JSON)."""
     from a2actl.core.errors import UsageError
 
@@ -50,12 +99,10 @@ async def read_json_files(paths: list[str], name: str, too_deep: str | None = No
         def read() -> Any:
             import json
 
+            data = read_file_capped(path, path, limit)
             try:
-                with open(path, encoding="utf-8") as fh:
-                    return json.load(fh)
-            except OSError as exc:
-                raise UsageError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-            except ValueError as exc:
+                return json.loads(data.decode("utf-8"))
+            except ValueError as exc:  # UnicodeDecodeError too: as json.load on a text file
                 raise UsageError(f"{path}: not JSON: {exc}") from exc
             except RecursionError as exc:
                 raise UsageError(f"{path}: {too_deep}" if too_deep else f"{path}: not JSON: {exc}") from exc
@@ -137,6 +184,9 @@ __all__ = [
     "WRITE_GRACE",
     "is_regular",
     "off_the_loop",
+    "over_limit",
+    "read_capped",
+    "read_file_capped",
     "read_json_files",
     "read_path",
     "write_path",

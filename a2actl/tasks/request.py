@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
+from a2actl.core.offloop import read_capped, read_file_capped
 from a2actl.protocol.events import PartSpec
 from a2actl.protocol.versions import canonical_state, join_url
 from a2actl.tasks.results import SendDryRun
@@ -63,7 +64,8 @@ def build_parts(
 ) -> list[PartSpec]:
     """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``: ``read_stdin``),
     ``--data @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name).
-    Raises ``UsageError`` (exit 2) for an unreadable file, data that is not JSON, TEXT or stdin that
+    Raises ``UsageError`` (exit 2) for an unreadable file, a file or stdin over
+    ``core.config.MAX_INPUT_BYTES`` (64 MiB: no more is read), data that is not JSON, TEXT or stdin that
     is not UTF-8 (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not
     the text), a closed stdin, or nothing to send."""
     parts: list[PartSpec] = []
@@ -82,9 +84,7 @@ def build_parts(
         raw = d
         if d.startswith("@"):
             try:
-                raw = Path(d[1:]).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise UsageError(f"--data {d}: cannot read: {exc.strerror or exc}") from exc
+                raw = read_file_capped(d[1:], f"--data {d}").decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise UsageError(f"--data {d}: not UTF-8 text (byte {exc.start})") from exc
         try:
@@ -95,10 +95,7 @@ def build_parts(
             raise UsageError(f"--data {d[:40]!r}: JSON nested too deeply to read") from exc
     for f in files:
         p = Path(f)
-        try:
-            content = p.read_bytes()
-        except OSError as exc:
-            raise UsageError(f"--file {f}: cannot read: {exc.strerror or exc}") from exc
+        content = read_file_capped(f, f"--file {f}")
         parts.append(
             PartSpec(
                 "file",
@@ -117,7 +114,8 @@ def read_stdin(stdin: IO[str] | None = None) -> str:
     so the locale's decoder never decides (a UTF-8 locale's strict one raised ``UnicodeDecodeError``,
     exit 1 "unexpected"); a stream without ``.buffer`` (``io.StringIO``) is read as text. Raises
     ``UsageError`` (exit 2) when stdin is closed (``<&-``: Python's ``sys.stdin`` is ``None``), cannot
-    be read, or is not UTF-8."""
+    be read, holds over ``core.config.MAX_INPUT_BYTES`` (64 MiB: no more is read; ``yes | a2actl
+    send URL -`` never ends), or is not UTF-8."""
     import sys
 
     stream = stdin if stdin is not None else sys.stdin
@@ -129,7 +127,7 @@ def read_stdin(stdin: IO[str] | None = None) -> str:
         buffer = getattr(stream, "buffer", None)
         if buffer is None:
             return stream.read()
-        raw: bytes = buffer.read()
+        raw = read_capped(buffer, "TEXT '-' (stdin)")
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(

@@ -646,3 +646,70 @@ def test_a_symlink_loop_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
         r = cli("dlq", args[0], str(tmp_path / "a.jsonl"), *args[1:], "-o", "json", env=env)
         assert r.exit_code == 2, r.stdout + r.stderr
         assert "symlink" in r.json["error"]["message"] and "does not exist" not in r.stderr
+
+
+# ------------------------------------------- the replay confirmation, asked on a real terminal (a pty)
+def test_replay_confirmation_is_asked_on_stderr_with_the_password_masked(tmp_path: Path) -> None:
+    """The question went to stdout through typer.confirm: it corrupted the ``-o json`` document
+    (``replay dead letters from …? [y/N]: {…``), hid from a user whose stdout was redirected, and
+    printed SRC's ``user:password@`` in clear. Answering ``y`` replays."""
+    from tests.procs import at_a_prompt
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.005, dlq=f"file://{tmp_path}/sb.jsonl")).start()
+    try:
+        es = entries_for(sb.url, 2)
+        ids = fill(FileBackend(str(tmp_path / "sb.jsonl")), es)
+        secret = "pw-s3cret-for-the-replay-prompt"
+        src = sb.url.replace("http://", f"http://operator:{secret}@") + "/debug/a2a/dlq"
+        journal = str(tmp_path / "j.jsonl")
+        code, out, err = at_a_prompt(["-o", "json", "dlq", "replay", src, "--journal", journal], b"y\n")
+        assert code == 0, (out, err)
+        doc = json.loads(out)  # stdout is the document alone
+        assert doc["acknowledged"] == 2 and sorted(x["id"] for x in doc["results"]) == sorted(ids)
+        assert "replay dead letters from http://operator:***@" in err and "[y/N]" not in out
+        assert secret not in out + err
+    finally:
+        sb.stop()
+
+
+@pytest.mark.parametrize(
+    ("answer", "signum", "code"), [(None, signal.SIGINT, 130), (None, signal.SIGTERM, 130), (b"n\n", None, 1)]
+)
+def test_ctrl_c_or_no_at_the_replay_confirmation_replays_nothing(
+    sandbox: Any, tmp_path: Path, answer: bytes | None, signum: int | None, code: int
+) -> None:
+    """Ctrl-C or SIGTERM at the question was typer's "Aborted!", exit 1: an interrupt is 130
+    everywhere else (docs/exit-codes.md). Answering no is exit 1. Neither delivers nor removes an
+    entry."""
+    from tests.procs import at_a_prompt
+
+    src = str(tmp_path / "dlq.jsonl")
+    es = entries_for(sandbox.url, 2)
+    fill(FileBackend(src), es)
+    before = Path(src).read_bytes()
+    got, out, err = at_a_prompt(
+        ["dlq", "replay", src, "--journal", str(tmp_path / "j.jsonl")], answer, signum=signum
+    )
+    assert got == code, (out, err)
+    assert "Aborted" not in err and out == ""
+    if code == 130:
+        assert "a2actl: interrupted" in err
+    assert Path(src).read_bytes() == before
+    mids = {e["request"]["params"]["message"]["messageId"] for e in es}
+    assert not mids & set(received(sandbox))
+
+
+def test_replay_with_stdin_closed_is_a_usage_error(tmp_path: Path) -> None:
+    """``a2actl dlq replay SRC <&-`` (no stdin at all, as under some job runners): Python's
+    ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is the
+    documented refusal without --yes: exit 2."""
+    r = subprocess.run(
+        [sys.executable, "-m", "a2actl", "-o", "json", "dlq", "replay", str(tmp_path / "dlq.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
+    )
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]

@@ -1151,3 +1151,14 @@ def test_sigterm_while_an_out_fifo_waits_for_a_reader_is_exit_130_with_the_repor
     doc = json.loads(ran.out)
     assert doc["totals"]["ok"] == 1 and doc["exitCode"] == 130
     assert doc["outError"] == f"--out {fifo}: not written: interrupted while waiting for a reader"
+
+
+def test_a_report_without_end_is_refused_at_256_mib() -> None:
+    """``fleet report <(yes)`` (or ``/dev/zero``) was read whole into memory until the machine ran
+    out (here: 1 GiB of address space, exit 1 "unexpected MemoryError"). At most 256 MiB + 1 byte is
+    read, then exit 2 naming the file and the limit."""
+    from tests.procs import a2actl_in_memory
+
+    r = a2actl_in_memory("-o", "json", "fleet", "report", "/dev/zero")
+    assert r.returncode == 2, r.stderr[-500:]
+    assert json.loads(r.stdout)["error"]["message"] == "/dev/zero: over the 256 MiB limit (268,435,456 bytes)"

@@ -794,3 +794,32 @@ def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
     assert merged.exit_code == 2, merged.stderr
     assert merged.json["requests"]["ok"] == 4 and merged.json["outError"].startswith("--out /dev/full")
     assert "outError" not in json.loads(saved.read_text())
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("load", "run", "URL", "-n", "1", "--no-progress", "--messages", "/dev/zero"),
+            "--messages /dev/zero: over the 64 MiB limit (67,108,864 bytes)",
+        ),
+        (
+            ("load", "run", "URL", "-n", "1", "--no-progress", "--data", "@/dev/zero"),
+            "--data @/dev/zero: over the 64 MiB limit (67,108,864 bytes)",
+        ),
+        (("load", "report", "/dev/zero"), "/dev/zero: over the 256 MiB limit (268,435,456 bytes)"),
+    ],
+    ids=["messages", "data", "report"],
+)
+def test_an_input_without_end_is_refused_at_its_limit(
+    sandbox: Any, args: tuple[str, ...], message: str
+) -> None:
+    """``--messages /dev/zero``, ``--data @<(yes)`` or a report ``<(yes)`` was read whole into memory
+    until the machine ran out (here: 1 GiB of address space, exit 1 "unexpected MemoryError"). At
+    most the limit + 1 byte is read (64 MiB for a request's input, 256 MiB for a report), then exit 2
+    naming the option (or the report file) and the limit."""
+    from tests.procs import a2actl_in_memory
+
+    r = a2actl_in_memory("-o", "json", *(a.replace("URL", sandbox.url) for a in args))
+    assert r.returncode == 2, r.stderr[-500:]
+    assert json.loads(r.stdout)["error"]["message"] == message

@@ -434,3 +434,33 @@ def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert ran.elapsed < 10, ran.elapsed
     assert "Fatal Python error" not in ran.err  # the reading thread is left behind at exit
+
+
+@pytest.mark.parametrize(
+    ("args", "label"),
+    [
+        (["--file", "/dev/zero"], "--file /dev/zero"),
+        (["--data", "@/dev/zero"], "--data @/dev/zero"),
+        (["-"], "TEXT '-' (stdin)"),
+    ],
+    ids=["file", "data", "stdin"],
+)
+def test_an_input_without_end_is_refused_at_64_mib(sandbox: Any, args: list[str], label: str) -> None:
+    """``send --file /dev/zero`` (or ``--data @<(yes)``, ``yes | send URL -``) read the whole input
+    into memory: ~1 GB after 3 s, until the machine ran out (here: 1 GiB of address space, exit 1
+    "unexpected MemoryError"). At most 64 MiB + 1 byte is read, then exit 2 naming the option and
+    the limit; nothing is sent."""
+    import os
+
+    from tests.procs import a2actl_in_memory
+
+    mid = f"endless-{os.getpid()}-{args[0]}"
+    with open("/dev/zero", "rb") as zeros:
+        r = a2actl_in_memory(
+            "-o", "json", "send", sandbox.url, *args, "--message-id", mid, stdin=zeros.fileno()
+        )
+    assert r.returncode == 2, r.stderr[-500:]
+    assert json.loads(r.stdout)["error"]["message"] == f"{label}: over the 64 MiB limit (67,108,864 bytes)"
+    import httpx
+
+    assert mid not in httpx.get(sandbox.url + "/debug/a2a/received").json()["messages"]

@@ -1,0 +1,115 @@
+"""A closed or read-only stdout, a closed stderr (``a2actl.stdio``): the real process, started
+with the descriptor closed as a shell's ``>&-``/``2>&-`` does. Python then makes ``sys.stdout`` or
+``sys.stderr`` ``None``, which crashed with a traceback once a line was written (and again in the
+error boundary), after the command had done its work."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from typing import Any
+
+import httpx
+import pytest
+
+
+def _a2actl(*args: str, close: tuple[int, ...] = (), **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """``python -m a2actl ARGS`` with the descriptors ``close`` closed in the child (``>&-`` is 1,
+    ``2>&-`` is 2); stdout and stderr are pipes unless ``kw`` says otherwise."""
+
+    def closing() -> None:
+        for fd in close:
+            os.close(fd)
+
+    kw.setdefault("stdout", subprocess.PIPE)
+    kw.setdefault("stderr", subprocess.PIPE)
+    return subprocess.run(
+        [sys.executable, "-m", "a2actl", *args],
+        stdin=subprocess.DEVNULL,
+        timeout=60,
+        preexec_fn=closing,  # noqa: PLW1509 - no threads to speak of in the child yet
+        check=False,
+        **kw,
+    )
+
+
+def _received(sandbox: Any) -> dict[str, Any]:
+    got: dict[str, Any] = httpx.get(sandbox.url + "/debug/a2a/received").json()["messages"]
+    return got
+
+
+@pytest.mark.parametrize(
+    "args", [["send", "{url}", "hi", "--message-id", "{mid}"], ["--version"], ["--help"]]
+)
+def test_a_closed_stdout_is_refused_before_anything_is_done(sandbox: Any, args: list[str]) -> None:
+    """``a2actl send URL hi >&-`` sent the message, then crashed with a traceback (``sys.stdout`` is
+    None: in the renderer, and again in the error boundary), exit 1; ``--version >&-`` likewise.
+    It is one line on stderr, exit 2, and nothing is sent."""
+    mid = f"closed-stdout-{uuid.uuid4().hex[:8]}"
+    argv = [a.format(url=sandbox.url, mid=mid) for a in args]
+    r = _a2actl(*argv, close=(1,), stdout=None)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.splitlines() == [
+        "a2actl: standard output is closed (>&-): nothing was done; to discard the output, redirect it to /dev/null"
+    ]
+    assert mid not in _received(sandbox)
+
+
+def test_a_stdout_open_only_for_reading_is_refused(sandbox: Any) -> None:
+    """``a2actl send URL hi 1</dev/null`` sent the message, then was exit 1 "unexpected OSError: [Errno
+    9] Bad file descriptor"."""
+    mid = f"ro-stdout-{uuid.uuid4().hex[:8]}"
+    with open(os.devnull, "rb") as read_only:
+        r = _a2actl("send", sandbox.url, "hi", "--message-id", mid, stdout=read_only)
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.startswith("a2actl: standard output is not open for writing: nothing was done")
+    assert len(err.splitlines()) == 1 and mid not in _received(sandbox)
+
+
+def test_a_closed_stderr_discards_diagnostics_and_keeps_exit_codes(sandbox: Any, refused_url: str) -> None:
+    """``2>&-``: every error crashed in the error boundary writing its line (``sys.stderr`` is None),
+    so an unreachable agent (3) or a bad --data file (2) was exit 1. Diagnostics go to /dev/null;
+    the output and the exit code are the command's."""
+    r = _a2actl("-o", "json", "send", refused_url, "hi", close=(2,), stderr=None)
+    assert r.returncode == 3, r.stdout
+    assert json.loads(r.stdout)["error"]["code"] == "unreachable"
+    r = _a2actl("-o", "json", "send", sandbox.url, "hi", "--data", "@/no/such/file", close=(2,), stderr=None)
+    assert r.returncode == 2 and json.loads(r.stdout)["error"]["code"] == "usage"
+    r = _a2actl("-vv", "-o", "json", "send", sandbox.url, "hi", close=(2,), stderr=None)  # -vv: stderr
+    assert r.returncode == 0 and json.loads(r.stdout)["state"] == "completed"
+    r = _a2actl("--version", close=(1, 2), stdout=None, stderr=None)  # both closed: refused, silently
+    assert r.returncode == 2
+
+
+def test_a_closed_stderr_is_not_taken_by_a_file_opened_later(tmp_path: Any) -> None:
+    """With descriptor 2 closed, the next file or socket the process opens gets the number 2, and
+    a child process or a C library writing to "stderr" writes into it. /dev/null is put there."""
+    probe = tmp_path / "probe.py"
+    probe.write_text(
+        "import os, sys\n"
+        "from a2actl.stdio import check_standard_streams\n"
+        "assert check_standard_streams() is None\n"
+        "print(os.readlink('/proc/self/fd/2'), sys.stderr.fileno())\n"
+    )
+
+    def closing() -> None:
+        os.close(2)
+
+    r = subprocess.run(
+        [sys.executable, str(probe)],
+        capture_output=False,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.DEVNULL,
+        cwd=os.getcwd(),
+        env={**os.environ, "PYTHONPATH": os.getcwd()},
+        timeout=30,
+        preexec_fn=closing,  # noqa: PLW1509
+        check=False,
+    )
+    assert r.returncode == 0
+    assert r.stdout.decode().split() == [os.devnull, "2"]
