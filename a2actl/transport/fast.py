@@ -336,6 +336,17 @@ class AiohttpStream:
             self.response.close()
 
 
+def _has_userinfo(url: str) -> bool:
+    """Whether ``url`` carries ``user[:password]@`` in its authority (RFC 3986 §3.2.1)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.username is not None
+
+
 class FastTransport:
     """One pooled ``aiohttp.ClientSession`` with the invocation's settings; an async context manager
     (the session is created on entry, inside the running loop).
@@ -427,6 +438,11 @@ class FastTransport:
         if headers:
             for k, v in headers.items():
                 hdrs[k.lower()] = v
+        if "@" in url and "authorization" in hdrs and _has_userinfo(url):
+            # the URL's own credentials win, as on the httpx path (its BasicAuth replaces the header);
+            # aiohttp refused the request ("Cannot combine AUTHORIZATION header with ... credentials
+            # encoded in URL"): a fleet inventory's user:pw@ URL under a global token failed
+            del hdrs["authorization"]
         traceparent = f"00-{self.settings.trace_id}-{_span_id()}-01"
         hdrs["traceparent"] = traceparent
         data = content

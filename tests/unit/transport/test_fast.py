@@ -794,3 +794,24 @@ def test_a_redirect_a2actl_cannot_follow_is_the_agents_answer(
     for err in run(both()):
         assert type(err) is error, (type(err), err)
         assert needle in str(err), err
+
+
+def test_a_url_with_userinfo_under_a_token_sends_the_urls_credentials() -> None:
+    """A URL with ``user:pw@`` and a token (``A2ACTL_TOKEN``, ``-H Authorization``): the URL's own
+    credentials go out as Basic, as on the httpx path (its BasicAuth replaces the header). aiohttp
+    refused the request ("Cannot combine AUTHORIZATION header with ... credentials encoded in URL"),
+    so ``fleet probe`` of an inventory line with userinfo failed as ``protocol`` under a token."""
+    import base64
+
+    async def go() -> RawServer:
+        async with (
+            raw_server(answer_with(response(b"{}"))) as srv,
+            FastTransport(Settings(token=TOKEN)) as tr,
+        ):
+            url = srv.url.replace("http://", "http://agent:pw%40x@") + "/rpc"
+            res = await tr.request("POST", url, json_body={})
+            assert res.status == 200
+            return srv
+
+    (seen,) = run(go()).seen
+    assert seen.header("authorization") == ["Basic " + base64.b64encode(b"agent:pw@x").decode()]
