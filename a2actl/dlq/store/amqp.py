@@ -76,6 +76,8 @@ H_ERROR, H_ERROR_CODE, H_ERROR_CLASS = "x-a2a-error", "x-a2a-error-code", "x-a2a
 #: Dead-letter reasons that say the message may go through later (the rest are permanent).
 _TRANSIENT_REASONS = ("expired", "maxlen", "rejected")
 _OURS = ("queue", "password-env", "password-file", "to", "work")
+#: The most a ``password-file=`` is read of (bytes): a password, not a document.
+_PASSWORD_FILE_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -101,13 +103,15 @@ class AmqpSource:
 
         value: str | None = None
         if self.password_file is not None:
+            from a2actl.core.offloop import read_file_capped
+
             path = Path(self.password_file).expanduser()
+            # at most 64 KiB: /dev/zero or <(yes) would grow until memory ran out
+            raw = read_file_capped(str(path), f"{self.url}: password-file {path}", _PASSWORD_FILE_BYTES)
             try:
-                value = path.read_text(encoding="utf-8").strip()
-            except OSError as exc:
-                raise UsageError(
-                    f"{self.url}: cannot read password-file {path}: {exc.strerror or exc}"
-                ) from exc
+                value = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as exc:
+                raise UsageError(f"{self.url}: password-file {path} is not UTF-8 text") from exc
             if not value:
                 raise UsageError(f"{self.url}: password-file {path} is empty")
         elif self.password_env is not None:

@@ -94,6 +94,17 @@ def test_password_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> No
         parse_source(f"amqp://h/?queue=q&password-file={tmp_path}/none").password()
 
 
+def test_a_password_file_without_end_or_not_utf8_is_a_usage_error(tmp_path: Path) -> None:
+    """``password-file=/dev/zero`` (or ``<(yes)``) was read whole: memory grew until the machine ran
+    out. At most 64 KiB are read now; bytes that are not UTF-8 were "unexpected UnicodeDecodeError"."""
+    with pytest.raises(UsageError, match="over the 65,536-byte limit"):
+        parse_source("amqp://h/?queue=q&password-file=/dev/zero").password()
+    f = tmp_path / "pw"
+    f.write_bytes(b"caf\xe9\n")
+    with pytest.raises(UsageError, match="not UTF-8"):
+        parse_source(f"amqp://h/?queue=q&password-file={f}").password()
+
+
 def test_opened_by_scheme_for_readers_and_producers(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("A2ACTL_AMQP_PASSWORD", raising=False)
     for opener in (open_backend, open_producer):
