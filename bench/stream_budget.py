@@ -12,7 +12,7 @@ and imports cancelled. Each line adds one layer to the one before:
   kept as heartbeats, the per-event memory bound);
 * ``loads``: + orjson.loads of each event;
 * ``client``: ``A2AClient.stream_batches`` instead (the JSON-RPC envelope check, the nesting bound,
-  ``classify_event``, the ``TimedEvent`` lists);
+  ``classify_fields``, the lists of ``EventTuple``);
 * ``take``: + ``Tail.take`` (timing, gap histogram, heartbeat/stall/oversize checks, the lifecycle
   audit, the record dict), records dropped;
 * ``write``: + the JSONL writer (orjson, redaction check, one write per read);
@@ -110,7 +110,7 @@ def run_stage(stage: str, n: int) -> int:
                 async for batch in iter_sse_batches(response, BASE, transport.settings):
                     if stage == "loads":
                         for item in batch:
-                            orjson.loads(item.data)
+                            orjson.loads(item[1])  # SSETuple: (kind, data, size, at, ...)
                     count += len(batch)
                 return count
             client = A2AClient(transport, Selection(iface, Family.V1_0, "bench", False))

@@ -337,14 +337,16 @@ class AiohttpStream:
 
 
 def _has_userinfo(url: str) -> bool:
-    """Whether ``url`` carries ``user[:password]@`` in its authority (RFC 3986 §3.2.1)."""
+    """Whether ``url`` carries credentials in its authority (``user[:password]@``, RFC 3986 §3.2.1):
+    a user or a password that is not empty, httpx's rule for sending Basic (``http://@host`` has
+    none, and the token still goes out)."""
     from urllib.parse import urlsplit
 
     try:
         parts = urlsplit(url)
     except ValueError:
         return False
-    return parts.username is not None
+    return bool(parts.username or parts.password)
 
 
 class FastTransport:

@@ -815,3 +815,15 @@ def test_a_url_with_userinfo_under_a_token_sends_the_urls_credentials() -> None:
 
     (seen,) = run(go()).seen
     assert seen.header("authorization") == ["Basic " + base64.b64encode(b"agent:pw@x").decode()]
+
+    # an empty userinfo carries no credentials (httpx sends no Basic for it): the token goes out
+    async def empty() -> RawServer:
+        async with (
+            raw_server(answer_with(response(b"{}"))) as srv,
+            FastTransport(Settings(token=TOKEN)) as tr,
+        ):
+            await tr.request("GET", srv.url.replace("http://", "http://@") + "/rpc")
+            return srv
+
+    (seen,) = run(empty()).seen
+    assert seen.header("authorization") == [f"Bearer {TOKEN}"]
