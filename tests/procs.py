@@ -9,7 +9,9 @@ through the same file objects."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import threading
 
 
@@ -110,4 +112,16 @@ def a2actl_in_memory(
         timeout=timeout,
         preexec_fn=limit,  # noqa: PLW1509 - no threads to speak of in the child yet
         check=False,
+    )
+
+
+def a2actl_stdin_closed(*args: str, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+    """``python -m a2actl ARGS <&-``: run to its end with file descriptor 0 closed in the child (as a
+    shell's ``<&-``; ``sys.stdin`` is then ``None``), output captured as text."""
+    return subprocess.run(
+        [sys.executable, "-m", "a2actl", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
     )

@@ -24,7 +24,7 @@ from a2actl.dlq.store.redis import RedisBackend
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.dlq_helpers import removal_counts, validation_errors
-from tests.procs import finish
+from tests.procs import a2actl_stdin_closed, finish
 
 
 def entries_for(
@@ -703,13 +703,7 @@ def test_replay_with_stdin_closed_is_a_usage_error(tmp_path: Path) -> None:
     """``a2actl dlq replay SRC <&-`` (no stdin at all, as under some job runners): Python's
     ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is the
     documented refusal without --yes: exit 2."""
-    r = subprocess.run(
-        [sys.executable, "-m", "a2actl", "-o", "json", "dlq", "replay", str(tmp_path / "dlq.jsonl")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
-    )
+    r = a2actl_stdin_closed("-o", "json", "dlq", "replay", str(tmp_path / "dlq.jsonl"))
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]

@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from tests.procs import a2actl_stdin_closed
+
 FAMILIES = [
     [],
     ["--a2a-version", "0.3"],
@@ -381,17 +383,8 @@ def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: A
 def test_send_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
     """`a2actl send URL - <&-`: Python's sys.stdin is None; reading it was exit 1 "unexpected
     AttributeError". Exit 2, saying stdin is closed."""
-    import os
-    import subprocess
-    import sys
 
-    r = subprocess.run(
-        [sys.executable, "-m", "a2actl", "-o", "json", "send", sandbox.url, "-"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
-    )
+    r = a2actl_stdin_closed("-o", "json", "send", sandbox.url, "-")
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "usage" and "standard input, which is closed" in error["message"]

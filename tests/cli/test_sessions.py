@@ -14,6 +14,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from tests.conftest import DEBUG_TOKEN
+from tests.procs import a2actl_stdin_closed
 
 OPENAPI = Path(__file__).resolve().parents[2] / "a2actl" / "schemas" / "debug-api.openapi.json"
 AUTH = {"A2ACTL_TOKEN": DEBUG_TOKEN}
@@ -805,17 +806,8 @@ def test_kill_with_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
     """``a2actl sessions kill URL ID <&-`` (no stdin at all, as under some job runners): Python's
     ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is
     the documented refusal without --yes: exit 2."""
-    import os
-    import subprocess
-    import sys
 
-    r = subprocess.run(
-        [sys.executable, "-m", "a2actl", "-o", "json", "sessions", "kill", sandbox.url, "ctx-x"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
-    )
+    r = a2actl_stdin_closed("-o", "json", "sessions", "kill", sandbox.url, "ctx-x")
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]
