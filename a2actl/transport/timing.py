@@ -103,8 +103,17 @@ class HttpResult:
                     f"{self.url} answered HTTP {self.status}, a redirect to {location}",
                     hint="use the redirect's URL (redirects are not followed)",
                 ) from exc
-            snippet = self.body[:80].decode("utf-8", "replace")
             ctype = self.headers.get("content-type", "?")
+            if isinstance(exc, UnicodeDecodeError):
+                # JSON between systems is UTF-8 (RFC 8259 §8.1): say so, not "not JSON"
+                at = exc.start
+                around = self.body[max(0, at - 30) : at + 30].decode("utf-8", "replace")
+                raise ProtocolViolation(
+                    f"{self.url} answered HTTP {self.status} with a body that is not UTF-8 text "
+                    f"(content-type {ctype}): byte 0x{self.body[at]:02x} at offset {at}, in {around!r}",
+                    hint="JSON must be UTF-8 (RFC 8259 §8.1); check the agent's encoding",
+                ) from exc
+            snippet = self.body[:80].decode("utf-8", "replace")
             raise ProtocolViolation(
                 f"{self.url} answered HTTP {self.status} with a body that is not JSON "
                 f"(content-type {ctype}): {snippet!r}",

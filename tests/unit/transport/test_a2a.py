@@ -178,6 +178,24 @@ def test_a_non_json_200_on_jsonrpc_is_a_protocol_violation() -> None:
         call(lambda _: httpx.Response(200, text="hello"), "GetTask", {"id": "t1"})
 
 
+def test_a_200_whose_json_is_not_utf8_says_so() -> None:
+    """JSON with a Latin-1 byte (``café`` written as ISO-8859-1): exit 6 as before, but the message
+    names the byte and its offset instead of calling the body "not JSON"."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        body = b'{"jsonrpc":"2.0","id":"%s","result":{"text":"caf\xe9"}}' % rid.encode()
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    with pytest.raises(ProtocolViolation) as info:
+        call(handler, "GetTask", {"id": "t1"})
+    message = info.value.message
+    assert (
+        "with a body that is not UTF-8 text (content-type application/json): byte 0xe9 at offset" in message
+    )
+    assert "not JSON" not in message and "caf" in message
+
+
 # -- HTTP+JSON ----------------------------------------------------------------------------------------
 
 
