@@ -315,13 +315,11 @@ def checked_token_text(data: bytes, token_file: str | Path) -> str:
 
 def _regular(path: Path) -> bool:
     """Whether ``path`` is a regular file, or cannot be looked at (its read then says why): anything
-    else (a FIFO, ``<(cmd)``, a device) is read later under the deadline (``Invocation.pending``)."""
-    import stat
+    else (a FIFO, ``<(cmd)``, a device) is read later under the deadline (``Invocation.pending``).
+    ``core.offloop.is_regular``, imported only when a file option is given."""
+    from a2actl.core.offloop import is_regular
 
-    try:
-        return stat.S_ISREG(os.stat(path).st_mode)
-    except (OSError, ValueError):
-        return True
+    return is_regular(str(path))
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:

@@ -52,21 +52,12 @@ def _read_messages(
     regular file (a FIFO, ``<(cmd)``), it is read in a thread so the deadline (``TimeoutError_``,
     exit 5) and Ctrl-C/SIGTERM end the wait; a regular file is read at once. Raises what
     ``_messages`` raises."""
-    import os
-    import stat
-
-    from a2actl.core.offloop import off_the_loop
+    from a2actl.core.offloop import is_regular, off_the_loop
 
     paths = [messages_file] if messages_file is not None else []
     paths += [d[1:] for d in data if d.startswith("@")]
 
-    def regular(path: str) -> bool:
-        try:
-            return stat.S_ISREG(os.stat(path).st_mode)
-        except (OSError, ValueError):
-            return True  # read at once: the read says why it cannot
-
-    if all(regular(p) for p in paths):
+    if all(is_regular(p) for p in paths):  # read at once (a path that cannot be looked at: the read says why)
         return _messages(text, data, messages_file)
     read: list[list[PartSpec]] = invocation(ctx).run(
         off_the_loop(lambda: _messages(text, data, messages_file), "a2actl-messages")

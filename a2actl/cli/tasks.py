@@ -136,14 +136,8 @@ def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[
     import os
     import stat
 
-    from a2actl.core.offloop import off_the_loop
+    from a2actl.core.offloop import is_regular, off_the_loop
     from a2actl.tasks.request import build_parts
-
-    def regular(path: str) -> bool:
-        try:
-            return stat.S_ISREG(os.stat(path).st_mode)
-        except (OSError, ValueError):
-            return True  # read at once: the read says why it cannot
 
     def stdin_regular() -> bool:
         try:
@@ -154,7 +148,7 @@ def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[
     paths = [d[1:] for d in data if d.startswith("@")] + files
     # TEXT "-" reads stdin: a pipe or terminal that never ends (`sleep 100 | a2actl send URL -`)
     # held the command past --max-time as a FIFO did
-    if (text != "-" or stdin_regular()) and all(regular(p) for p in paths):
+    if (text != "-" or stdin_regular()) and all(is_regular(p) for p in paths):
         return build_parts(text, data, files)
     parts: list[PartSpec] = run.run(off_the_loop(lambda: build_parts(text, data, files), "a2actl-send-parts"))
     return parts

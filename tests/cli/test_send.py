@@ -320,31 +320,38 @@ def sandbox_rpc_delay() -> Any:
         sb.stop()
 
 
-def test_a_part_read_late_leaves_the_send_only_the_rest_of_max_time(
-    sandbox_rpc_delay: Any, tmp_path: Path
-) -> None:
-    """`send --data @FIFO` whose writer delivers at 1.5 s, to an agent that answers in 2 s, under
-    `--max-time 2.5`: the read and the send each had a whole --max-time, so the send answered at
-    3.5 s with exit 0. The send gets what the read left (1 s): exit 5."""
+def _send_with_a_late_part(tmp_path: Path, output: str, url: str, text: str, *extra: str) -> Any:
+    """``a2actl --max-time 2.5 -o OUTPUT send URL TEXT --data @FIFO EXTRA…`` with the FIFO's writer
+    delivering ``{"q": 1}`` at 1.5 s (``tests.fifo.run_a2actl``'s result)."""
     import os
 
     from tests.fifo import run_a2actl
 
     fifo = tmp_path / "part.fifo"
     os.mkfifo(fifo)
-    ran = run_a2actl(
+    return run_a2actl(
         "--max-time",
         "2.5",
         "-o",
-        "json",
+        output,
         "send",
-        sandbox_rpc_delay.url,
-        "hi",
+        url,
+        text,
         "--data",
         f"@{fifo}",
+        *extra,
         feed=(str(fifo), b'{"q": 1}'),
         feed_after=1.5,
     )
+
+
+def test_a_part_read_late_leaves_the_send_only_the_rest_of_max_time(
+    sandbox_rpc_delay: Any, tmp_path: Path
+) -> None:
+    """`send --data @FIFO` whose writer delivers at 1.5 s, to an agent that answers in 2 s, under
+    `--max-time 2.5`: the read and the send each had a whole --max-time, so the send answered at
+    3.5 s with exit 0. The send gets what the read left (1 s): exit 5."""
+    ran = _send_with_a_late_part(tmp_path, "json", sandbox_rpc_delay.url, "hi")
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 2.5s")
 
@@ -352,26 +359,7 @@ def test_a_part_read_late_leaves_the_send_only_the_rest_of_max_time(
 def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: Any, tmp_path: Path) -> None:
     """`send --stream` with a part read at 1.5 s under `--max-time 2.5`: the stream had a whole
     2.5 s of its own. It ends as max-time (exit 5) with what the read left, about 1 s."""
-    import os
-
-    from tests.fifo import run_a2actl
-
-    fifo = tmp_path / "part.fifo"
-    os.mkfifo(fifo)
-    ran = run_a2actl(
-        "--max-time",
-        "2.5",
-        "-o",
-        "jsonl",
-        "send",
-        sandbox.url,
-        "/slow 5",
-        "--data",
-        f"@{fifo}",
-        "--stream",
-        feed=(str(fifo), b'{"q": 1}'),
-        feed_after=1.5,
-    )
+    ran = _send_with_a_late_part(tmp_path, "jsonl", sandbox.url, "/slow 5", "--stream")
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     lines = [json.loads(line) for line in ran.out.splitlines()]
     summary = next(line for line in lines if line["type"] == "summary")
@@ -383,7 +371,6 @@ def test_a_part_read_late_leaves_the_stream_only_the_rest_of_max_time(sandbox: A
 def test_send_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
     """`a2actl send URL - <&-`: Python's sys.stdin is None; reading it was exit 1 "unexpected
     AttributeError". Exit 2, saying stdin is closed."""
-
     r = a2actl_stdin_closed("-o", "json", "send", sandbox.url, "-")
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]

@@ -806,7 +806,6 @@ def test_kill_with_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
     """``a2actl sessions kill URL ID <&-`` (no stdin at all, as under some job runners): Python's
     ``sys.stdin`` is None, and asking it ``isatty`` was exit 1 "unexpected AttributeError". It is
     the documented refusal without --yes: exit 2."""
-
     r = a2actl_stdin_closed("-o", "json", "sessions", "kill", sandbox.url, "ctx-x")
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]

@@ -33,6 +33,14 @@ async def _filled(src: str, n: int) -> tuple[RedisBackend, list[str]]:
     return store, ids
 
 
+async def _group(src: str, n: int, *consumers: str) -> tuple[list[str], list[RedisBackend]]:
+    """``n`` entries appended to ``src`` (the filler closed), and one reader of group ``g`` for each
+    name of ``consumers``: ``(ids, readers)``."""
+    filler, ids = await _filled(src, n)
+    await filler.close()
+    return ids, [RedisBackend(f"{src}&group=g&consumer={name}") for name in consumers]
+
+
 def test_append_list_get_remove(redis_url: str) -> None:
     async def go() -> None:
         store, ids = await _filled(_src(redis_url), 3)
@@ -168,11 +176,7 @@ def test_journal_key_names_a_generated_consumer() -> None:
 
 def test_a_group_hands_each_entry_to_one_consumer(redis_url: str) -> None:
     async def go() -> None:
-        src = _src(redis_url)
-        filler, ids = await _filled(src, 4)
-        await filler.close()
-        a = RedisBackend(src + "&group=g&consumer=a")
-        b = RedisBackend(src + "&group=g&consumer=b")
+        ids, (a, b) = await _group(_src(redis_url), 4, "a", "b")
         a.group_page = b.group_page = 2
         try:
             it = a.iter_replay()
@@ -249,11 +253,7 @@ def test_a_held_entry_another_consumer_claimed_is_not_taken_back_or_handed_out(r
     and its refresh does not XCLAIM them back; what it still owns it hands out."""
 
     async def go() -> None:
-        src = _src(redis_url)
-        filler, ids = await _filled(src, 4)
-        await filler.close()
-        a = RedisBackend(src + "&group=g&consumer=a")
-        b = RedisBackend(src + "&group=g&consumer=b")
+        ids, (a, b) = await _group(_src(redis_url), 4, "a", "b")
         a.claim_after = b.claim_after = 0.3
         try:
             it = a.iter_replay()
@@ -297,10 +297,7 @@ def test_without_scripting_the_refresh_is_a_plain_xclaim(redis_url: str) -> None
         user_url = redis_url.replace("redis://", "redis://noscript:pw@")
 
         async def go() -> None:
-            src = _src(user_url)
-            filler, ids = await _filled(src, 2)
-            await filler.close()
-            store = RedisBackend(src + "&group=g&consumer=a")
+            ids, (store,) = await _group(_src(user_url), 2, "a")
             try:
                 assert len(await _all(store.iter_replay())) == 2
                 assert await store._refresh_own(ids) == set(ids) and store._scripted is False
