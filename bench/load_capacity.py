@@ -30,6 +30,14 @@ connections, that the bare loop, hey and wrk get (apples to apples; it was 256).
 up to 256 new connections, and the handshakes on both ends of the loopback make the stall worse
 (measured once with a test suite running beside it, 2,000 req/s: 256 in flight, lag p99 175 ms and
 393 dropped; 64 in flight, held with lag p99 3.9 ms).
+
+Pinning (``BENCH_PIN``, on by default when this process may run on two CPUs or more): the sink runs
+on one CPU and every generator (the bare loops in this process, a2actl, hey, wrk) on another, as a
+load test puts the generator and the system under test on different machines. Unpinned, the kernel
+moves both between the two cores, so a generator's schedule lag measures the two processes' fight
+for a core as much as the generator (session 15, same code 17 min apart: 0.63x, then 0.84x). Pinned,
+every client gets the same one core and the sink the same other one. ``BENCH_PIN=0`` runs unpinned,
+as sessions 8-15 did.
 """
 
 from __future__ import annotations
@@ -62,6 +70,17 @@ BODY = {
     "method": "SendMessage",
     "params": {"message": {"messageId": "m", "role": "ROLE_USER", "parts": [{"text": "hello"}]}},
 }
+
+
+def pin(sink_pid: int) -> str:
+    """Pin the sink (``sink_pid``) to one CPU and this process (and so every generator it starts) to
+    another, unless ``BENCH_PIN=0`` or fewer than two CPUs are allowed; a line saying which."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if os.environ.get("BENCH_PIN", "1") == "0" or len(cpus) < 2:
+        return f"unpinned: sink and generators share CPUs {cpus}"
+    os.sched_setaffinity(sink_pid, {cpus[-1]})
+    os.sched_setaffinity(0, {cpus[0]})
+    return f"pinned: sink on CPU {cpus[-1]}, every generator (bare loops, a2actl, hey, wrk) on CPU {cpus[0]}"
 
 
 def use_loop(choice: str) -> str:
@@ -326,6 +345,7 @@ def main() -> None:
     port = free_port()
     proc = subprocess.Popen([sys.executable, HERE, "--serve", str(port)])
     try:
+        print(pin(proc.pid), flush=True)
         wait_port(port)
         base, rpc = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/rpc"
         bare1 = asyncio.run(bare_loop(rpc, seconds))
