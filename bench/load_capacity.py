@@ -5,6 +5,7 @@ throughput of a bare aiohttp loop (orjson bodies, 64 requests in flight, nothing
 sink; `hey` and `wrk` (when installed) give the machine's ceiling for the same POST.
 
     python bench/load_capacity.py [SECONDS_PER_STEP] [--loop auto|asyncio]
+    python bench/load_capacity.py --instructions   # only the instruction counts (BENCH_INSTRUCTIONS)
 
 The rates climb past 1.2x the bare loop's closed throughput (at least to 8,000 req/s);
 ``BENCH_FROM=R`` starts a2actl's sweep at R req/s (a quick re-check of the top).
@@ -38,6 +39,14 @@ moves both between the two cores, so a generator's schedule lag measures the two
 for a core as much as the generator (session 15, same code 17 min apart: 0.63x, then 0.84x). Pinned,
 every client gets the same one core and the sink the same other one. ``BENCH_PIN=0`` runs unpinned,
 as sessions 8-15 did.
+
+``BENCH_INSTRUCTIONS=1`` (valgrind installed) adds CPU instructions per request of a2actl and of the
+bare loop (callgrind, user space), for the closed model (64 in flight: the difference between a run
+of 1,300 requests and one of 300, over 1,000, so start-up cancels out) and for the open model (the
+difference between 24 s at 50 req/s and 24 s at 10 req/s, over the 960 requests between them, so
+start-up and whatever a run does per second cancel out; 50 req/s is slow enough for a client under
+valgrind). Deterministic whatever else the machine runs: it tells a2actl's own cost per request,
+which the held rate mixes with the VM's stalls.
 """
 
 from __future__ import annotations
@@ -135,6 +144,23 @@ async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
         t0 = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(in_flight)))
         return done / (time.perf_counter() - t0)
+
+
+async def bare_closed_n(url: str, n: int, in_flight: int = 64) -> None:
+    """``n`` requests of the bare closed loop (``bare_loop``'s requests; for instruction counts)."""
+    import aiohttp
+
+    left = n
+    trace = os.urandom(16).hex()
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+
+        async def worker() -> None:
+            nonlocal left
+            while left > 0:
+                left -= 1
+                await post_one(session, url, trace)
+
+        await asyncio.gather(*(worker() for _ in range(in_flight)))
 
 
 async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) -> dict[str, float]:
@@ -264,6 +290,61 @@ def held(r: dict[str, float]) -> bool:
     )
 
 
+#: The closed model's two request counts whose difference the instruction counts divide by.
+IR_SMALL, IR_BIG = 300, 1300
+#: The open model's two rates (req/s) over the same seconds: what differs is requests, not time.
+IR_RATES, IR_SECONDS = (10, 50), 24
+
+
+def instructions_per_request(base: str, rpc: str) -> dict[str, float]:
+    """CPU instructions per request (callgrind, user space) of a2actl's ``load run`` and of the bare
+    loop. Closed (64 in flight): the difference between a run of ``IR_BIG`` requests and one of
+    ``IR_SMALL``, over the difference, so start-up and imports cancel out. Open: the difference
+    between ``IR_SECONDS`` at the higher of ``IR_RATES`` and the same seconds at the lower, over the
+    requests between them, so what a run costs per second (its timers, the progress tick) cancels
+    out as well. Keys: ``a2actl closed``, ``bare closed``, ``a2actl open``, ``bare open``."""
+
+    def count(cmd: list[str]) -> int:
+        out = subprocess.run(
+            ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *cmd],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, check=True,
+        )  # fmt: skip
+        return int(out.stderr.split("Collected : ")[1].split()[0])
+
+    a2actl = [*A2ACTL, "-o", "json", "load", "run", base, "--no-progress"]
+    closed = {
+        "a2actl closed": lambda n: [*a2actl, "-c", "64", "-n", str(n)],
+        "bare closed": lambda n: [sys.executable, HERE, "--bare-closed", rpc, str(n)],
+    }
+    opened = {
+        "a2actl open": lambda r: [*a2actl, "--rate", str(r), "-d", f"{IR_SECONDS}s", "--max-in-flight", "64"],
+        "bare open": lambda r: [sys.executable, HERE, "--bare-open", rpc, str(r), str(IR_SECONDS)],
+    }
+    lo, hi = IR_RATES
+    out = {
+        name: (count(cmd(IR_BIG)) - count(cmd(IR_SMALL))) / (IR_BIG - IR_SMALL)
+        for name, cmd in closed.items()
+    }
+    for name, cmd in opened.items():
+        out[name] = (count(cmd(hi)) - count(cmd(lo))) / ((hi - lo) * IR_SECONDS)
+    return out
+
+
+def print_instructions(base: str, rpc: str) -> None:
+    """Print ``instructions_per_request`` and the ratios (bare / a2actl: 1.00x is the bare loop's cost)."""
+    if not shutil.which("valgrind"):
+        print("instructions per request: valgrind is not installed, skipped", flush=True)
+        return
+    ir = instructions_per_request(base, rpc)
+    for model in ("closed", "open"):
+        a, b = ir[f"a2actl {model}"], ir[f"bare {model}"]
+        print(
+            f"instructions per request, {model} model (callgrind, user space): a2actl {a:,.0f}, "
+            f"bare loop {b:,.0f} = {b / a:.2f}x (the bare loop's count over a2actl's)",
+            flush=True,
+        )
+
+
 def external(url: str, seconds: float) -> dict[str, float]:
     """hey and wrk (when on PATH) posting the same body with 64 connections: requests per second."""
     body = json.dumps(BODY)
@@ -340,6 +421,10 @@ def main() -> None:
         i = argv.index("--loop")
         loop = argv[i + 1]
         del argv[i : i + 2]
+    only_ir = "--instructions" in argv
+    if only_ir:
+        argv.remove("--instructions")
+        os.environ["BENCH_INSTRUCTIONS"] = "1"
     seconds = float(argv[0]) if argv else 5.0
     bare_on = use_loop(loop)
     port = free_port()
@@ -348,6 +433,9 @@ def main() -> None:
         print(pin(proc.pid), flush=True)
         wait_port(port)
         base, rpc = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{port}/rpc"
+        if only_ir:
+            print_instructions(base, rpc)
+            return
         bare1 = asyncio.run(bare_loop(rpc, seconds))
         print(f"bare aiohttp loop (64 in flight, {bare_on}): {bare1:,.0f} req/s", flush=True)
         closed1 = a2actl_closed(base, seconds, loop=loop)
@@ -381,6 +469,8 @@ def main() -> None:
             f"= {best_open / bare:.2f}x its closed throughput; a2actl held {best / max(best_open, 1):.2f}x of that\n"
             f"event loops: bare {bare_on}, a2actl {', '.join(sorted(LOOPS))} (as its report says)"
         )
+        if os.environ.get("BENCH_INSTRUCTIONS") == "1":
+            print_instructions(base, rpc)
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -389,5 +479,11 @@ def main() -> None:
 if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--serve":
         sink(int(sys.argv[2]))
+    elif len(sys.argv) > 3 and sys.argv[1] == "--bare-closed":
+        use_loop("auto")
+        asyncio.run(bare_closed_n(sys.argv[2], int(sys.argv[3])))
+    elif len(sys.argv) > 4 and sys.argv[1] == "--bare-open":
+        use_loop("auto")
+        asyncio.run(bare_open(sys.argv[2], float(sys.argv[3]), float(sys.argv[4])))
     else:
         main()

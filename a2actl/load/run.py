@@ -230,11 +230,14 @@ class LoadRun:
         transport.read_timeouts = opts.timeout > self.settings.read_timeout
         state = _State(Recorder(), time.perf_counter())
 
+        live = on_progress is not None  # the answers of the last second: only the progress line's
+
         def finished(rec: RequestRecord) -> None:
             state.recorder.add(rec)
             if rec.status != "dropped":  # the progress line's rate is of answers, not of drops
                 state.last_answer = time.perf_counter()
-                state.recent.append(state.last_answer)
+                if live:
+                    state.recent.append(state.last_answer)
             if on_record is not None:
                 on_record(rec)
 
@@ -450,36 +453,17 @@ class LoadRun:
             deadlines.close()
 
     async def _watch(self, state: _State, on_progress: Callable[[Progress], None] | None) -> None:
-        """Every ``progress_every`` seconds: a progress snapshot, and the ``--abort-on-fail`` check."""
+        """Every ``progress_every`` seconds: a progress snapshot (only when ``on_progress`` is given:
+        its p99 reads the whole histogram), and the ``--abort-on-fail`` check."""
         opts = self.opts
         state.sends.append((state.started, 0))
         while True:
             await asyncio.sleep(opts.progress_every)
             now = time.perf_counter()
-            while state.recent and state.recent[0] < now - 1.0:
-                state.recent.popleft()
             elapsed = now - state.started
             rec = state.recorder
-            sends = state.sends
-            sends.append((now, state.sent))
-            while len(sends) > 2 and sends[1][0] <= now - 1.0:
-                sends.popleft()
-            first = sends[0]
-            sending = (state.sent - first[1]) / (now - first[0]) if now > first[0] else 0.0
             if on_progress is not None:
-                on_progress(
-                    Progress(
-                        elapsed,
-                        state.sent,
-                        rec.answered,
-                        state.in_flight,
-                        len(state.recent),
-                        rec.percentile("latency", 99.0),
-                        rec.failures,
-                        rec.statuses["dropped"],
-                        sending,
-                    )
-                )
+                self._progress(state, now, on_progress)
             if opts.abort_on_fail and opts.thresholds and elapsed >= 1.0 and not state.stop:
                 named = {t.metric for t in opts.thresholds if t.stat is not None}
                 # rps is only known at the end (the first seconds of a run, or a ramp, are below it)
@@ -489,6 +473,33 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
+
+    @staticmethod
+    def _progress(state: _State, now: float, on_progress: Callable[[Progress], None]) -> None:
+        """One progress snapshot at ``now`` (perf_counter seconds) to ``on_progress``: answers and
+        sends of the last second, in flight, p99 so far, failures, drops."""
+        while state.recent and state.recent[0] < now - 1.0:
+            state.recent.popleft()
+        rec = state.recorder
+        sends = state.sends
+        sends.append((now, state.sent))
+        while len(sends) > 2 and sends[1][0] <= now - 1.0:
+            sends.popleft()
+        first = sends[0]
+        sending = (state.sent - first[1]) / (now - first[0]) if now > first[0] else 0.0
+        on_progress(
+            Progress(
+                now - state.started,
+                state.sent,
+                rec.answered,
+                state.in_flight,
+                len(state.recent),
+                rec.percentile("latency", 99.0),
+                rec.failures,
+                rec.statuses["dropped"],
+                sending,
+            )
+        )
 
 
 async def _wind_down(tasks: Collection[asyncio.Task[None]], grace: float) -> None:
