@@ -67,12 +67,17 @@ def build_parts(
     Raises ``UsageError`` (exit 2) for an unreadable file, a file or stdin over
     ``core.config.MAX_INPUT_BYTES`` (64 MiB: no more is read), data that is not JSON, TEXT or stdin that
     is not UTF-8 (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not
-    the text), a closed stdin, or nothing to send."""
+    the text), a closed or empty stdin (zero bytes; whitespace is sent as it is), or nothing to send."""
     parts: list[PartSpec] = []
     if text is not None:
         where = "TEXT"
         if text == "-":
             text, where = read_stdin(stdin), "stdin"
+            if not text:  # `a2actl send URL - </dev/null`, or a command that printed nothing
+                raise UsageError(
+                    "stdin was empty: TEXT '-' has nothing to send",
+                    hint="pipe the text in, or give it as TEXT",
+                )
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # bytes that are not UTF-8, kept by Python as lone surrogates
