@@ -206,8 +206,8 @@ class Invocation:
         command only the rest). At most ``limit`` bytes a file (default ``MAX_GLOBAL_FILE_BYTES``).
 
         Raises ``TimeoutError_`` (exit 5) naming the files not read yet when the deadline passes,
-        ``UsageError`` (exit 2) for a file that cannot be read or is over ``limit``;
-        ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
+        ``UsageError`` (exit 2) for a file that cannot be read (``-`` with standard input closed
+        included) or is over ``limit``; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
         import asyncio
         import sys
 
@@ -224,6 +224,8 @@ class Invocation:
             def read() -> bytes:
                 try:
                     if path == "-":
+                        if sys.stdin is None:  # `<&-`: Python's sys.stdin is None
+                            raise UsageError(f"cannot read {option} -: standard input is closed")
                         data = read_upto(sys.stdin.buffer, most + 1)
                     else:
                         with open(path, "rb") as fh:  # bounded: /dev/zero never ends

@@ -290,6 +290,8 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None, data: bytes |
     name = "<stdin>" if source == "-" else source
     try:
         if data is None and source == "-":
+            if stdin is None and sys.stdin is None:  # `<&-`: Python's sys.stdin is None
+                raise UsageError(f"cannot read inventory {name}: standard input is closed")
             data = read_upto(stdin if stdin is not None else sys.stdin.buffer, MAX_INVENTORY_BYTES + 1)
         elif data is None:
             with open(source, "rb") as fh:

@@ -1068,3 +1068,15 @@ def test_start_up_files_from_fifos_fed_in_any_order(tmp_path: Path, sandbox: Any
     finally:
         code, err = e.stop()
     assert code == 130, err
+
+
+def test_an_inventory_on_a_closed_stdin_is_a_usage_error() -> None:
+    """`a2actl exporter --inventory - <&-`: Python's sys.stdin is None; the read-ahead of standard
+    input (Invocation.read_files) was exit 1 "unexpected AttributeError". Exit 2, naming the option."""
+    from tests.procs import a2actl_stdin_closed
+
+    r = a2actl_stdin_closed("-o", "json", "exporter", "--inventory", "-", "--check-config")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage"
+    assert error["message"] == "cannot read --inventory -: standard input is closed"
