@@ -93,6 +93,16 @@ def is_regular(path: str) -> bool:
         return True
 
 
+def stdin_is_regular() -> bool:
+    """Whether standard input (file descriptor 0) is a regular file (``< file``), or cannot be
+    looked at (closed: its read says so at once). A pipe, a terminal or ``/dev/null`` is not: a
+    pipe or terminal may never end, so such a stdin is read off the loop (``off_the_loop``)."""
+    try:
+        return stat.S_ISREG(os.fstat(0).st_mode)
+    except (OSError, ValueError):
+        return True
+
+
 async def read_path(path: str, read: Callable[[], T], name: str = "a2actl-file") -> T:
     """``read()``, which reads the local file ``path``: at once when ``path`` is a regular file (or
     cannot be looked at: ``read`` then says why), else ``off_the_loop``. Returns what ``read``
@@ -207,6 +217,7 @@ __all__ = [
     "read_json_files",
     "read_path",
     "read_upto",
+    "stdin_is_regular",
     "write_path",
     "write_report",
 ]
