@@ -206,14 +206,15 @@ class Invocation:
         command only the rest). At most ``limit`` bytes a file (default ``MAX_GLOBAL_FILE_BYTES``).
 
         Raises ``TimeoutError_`` (exit 5) naming the files not read yet when the deadline passes,
-        ``UsageError`` (exit 2) for a file that cannot be read or is over ``limit``;
-        ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
+        ``UsageError`` (exit 2) for a file that cannot be read (``-`` with standard input closed
+        included) or is over ``limit``; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
         import asyncio
+        import sys
 
         from a2actl.cli.aiorun import run
         from a2actl.core.deadline import within
         from a2actl.core.errors import TimeoutError_, UsageError
-        from a2actl.core.offloop import off_the_loop
+        from a2actl.core.offloop import off_the_loop, read_upto
 
         most = MAX_GLOBAL_FILE_BYTES if limit is None else limit
         first = {p: o for o, p in reversed(files)}  # each path under the first option naming it
@@ -223,10 +224,12 @@ class Invocation:
             def read() -> bytes:
                 try:
                     if path == "-":
-                        data = _read_stdin(most + 1)
+                        if sys.stdin is None:  # `<&-`: Python's sys.stdin is None
+                            raise UsageError(f"cannot read {option} -: standard input is closed")
+                        data = read_upto(sys.stdin.buffer, most + 1)
                     else:
                         with open(path, "rb") as fh:  # bounded: /dev/zero never ends
-                            data = fh.read(most + 1)
+                            data = read_upto(fh, most + 1)
                 except OSError as exc:
                     raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
                 if len(data) > most:
@@ -269,28 +272,6 @@ class Invocation:
 #: regular file (a FIFO, a device: ``/dev/zero`` never ends). A CA bundle of every public root is
 #: about 250 KB.
 MAX_GLOBAL_FILE_BYTES = 16 * 1024 * 1024
-
-
-def _read_stdin(most: int) -> bytes:
-    """At most ``most`` bytes of standard input, up to its end: from its file descriptor
-    (``os.read``: a thread blocked there holds no buffer lock, which would stop the interpreter's
-    exit), else (a test's stand-in) ``sys.stdin.buffer``. Raises ``OSError``."""
-    import os
-    import sys
-
-    try:
-        fd = sys.stdin.fileno()
-    except (AttributeError, OSError, ValueError):
-        return sys.stdin.buffer.read(most)
-    chunks: list[bytes] = []
-    size = 0
-    while size < most:
-        chunk = os.read(fd, min(1 << 20, most - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _token_from(path: str, data: bytes) -> str:

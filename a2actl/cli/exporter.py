@@ -60,7 +60,9 @@ def exporter(
     ] = None,
     interval: Annotated[
         str,
-        typer.Option("--interval", metavar="DURATION", help="Time between rounds over the inventory."),
+        typer.Option(
+            "--interval", metavar="DURATION", help="Time between rounds over the inventory, at least 0.1s."
+        ),
     ] = "30s",
     module_name: Annotated[
         str, typer.Option("--module", metavar="NAME", help="The module the inventory is probed with.")
@@ -109,7 +111,7 @@ def exporter(
 
       curl 'http://127.0.0.1:9197/probe?target=http://localhost:9999'
     """
-    from a2actl.cli.params import duration
+    from a2actl.cli.params import MIN_INTERVAL, duration
     from a2actl.core.errors import UsageError
     from a2actl.exporter.config import load_config
 
@@ -133,7 +135,7 @@ def exporter(
     for m in modules.values():
         if m.note:
             run.out.note(m.note)
-    seconds = duration(interval, "--interval", positive=True) or 30.0
+    seconds = duration(interval, "--interval", minimum=MIN_INTERVAL) or 30.0
     if module_name not in modules:
         raise UsageError(f"--module {module_name!r}: no such module (modules: {', '.join(sorted(modules))})")
     inv = _inventory(inventory, ahead.get(inventory)) if inventory else None

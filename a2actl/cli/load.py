@@ -49,15 +49,20 @@ def _read_messages(
     ctx: typer.Context, text: str | None, data: list[str], messages_file: str | None
 ) -> list[list[PartSpec]]:
     """``_messages`` under ``--max-time``: when ``--messages`` or a ``--data @FILE`` is not a
-    regular file (a FIFO, ``<(cmd)``), it is read in a thread so the deadline (``TimeoutError_``,
-    exit 5) and Ctrl-C/SIGTERM end the wait; a regular file is read at once. Raises what
-    ``_messages`` raises."""
-    from a2actl.core.offloop import is_regular, off_the_loop
+    regular file (a FIFO, ``<(cmd)``), or ``--text -`` reads a stdin that is not one (a pipe), it is
+    read in a thread so the deadline (``TimeoutError_``, exit 5) and Ctrl-C/SIGTERM end the wait; a
+    regular file is read at once. Raises what ``_messages`` raises."""
+    from a2actl.core.offloop import is_regular, off_the_loop, stdin_is_regular
 
     paths = [messages_file] if messages_file is not None else []
     paths += [d[1:] for d in data if d.startswith("@")]
+    # `--text -` reads stdin (as send's TEXT '-'): `sleep 100 | a2actl load run URL --text -`
+    # held the command past --max-time
+    from_stdin = text == "-" and messages_file is None
 
-    if all(is_regular(p) for p in paths):  # read at once (a path that cannot be looked at: the read says why)
+    if (not from_stdin or stdin_is_regular()) and all(
+        is_regular(p) for p in paths
+    ):  # read at once (a path that cannot be looked at: the read says why)
         return _messages(text, data, messages_file)
     read: list[list[PartSpec]] = invocation(ctx).run(
         off_the_loop(lambda: _messages(text, data, messages_file), "a2actl-messages")
@@ -84,7 +89,9 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
         except UnicodeEncodeError as exc:
             raise UsageError("--text is not valid UTF-8 (a terminal or shell in another encoding?)") from exc
     if messages_file is None:
-        parts = list(build_parts(text if (text is not None or data) else "hello", data, []))
+        parts = list(
+            build_parts(text if (text is not None or data) else "hello", data, [], text_name="--text")
+        )
         _check_sendable(parts, "--text/--data")
         return [parts]
     try:  # at most core.config.MAX_INPUT_BYTES: /dev/zero or <(yes) never end
@@ -180,7 +187,10 @@ def run_cmd(
         ),
     ] = 500,
     text: Annotated[
-        str | None, typer.Option("--text", metavar="TEXT", help="Message text (default: hello).")
+        str | None,
+        typer.Option(
+            "--text", metavar="TEXT", help="Message text (default: hello); '-' reads standard input."
+        ),
     ] = None,
     data: Annotated[
         list[str] | None,

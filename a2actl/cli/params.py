@@ -39,11 +39,20 @@ FailOnStates = Annotated[
 ]
 
 
-def duration(value: str | None, option: str | None = None, *, positive: bool = False) -> float | None:
+#: The shortest ``--interval`` of an option that repeats requests to an agent (``sessions list
+#: --watch``, ``exporter --inventory``), in seconds: ``--interval 0`` refreshed as fast as the agent
+#: answered (hundreds of requests a second at a local agent). procps ``watch -n`` has the same floor.
+MIN_INTERVAL = 0.1
+
+
+def duration(
+    value: str | None, option: str | None = None, *, positive: bool = False, minimum: float | None = None
+) -> float | None:
     """``"250ms"``, ``"1.5"``, ``"2m"``, ``"1h"`` → seconds (``float``); ``None`` stays ``None``.
 
     Raises ``UsageError`` (exit 2) for text that is not a duration (the message starts with ``option``
-    when given) and, with ``positive``, for zero or a negative value."""
+    when given), with ``positive`` for zero or a negative value, and for a value under ``minimum``
+    seconds (``--interval must be at least 0.1s, got '0'``)."""
     if value is None:
         return None
     from a2actl.core.units import parse_duration
@@ -54,6 +63,8 @@ def duration(value: str | None, option: str | None = None, *, positive: bool = F
         raise UsageError(f"{option}: {exc}" if option else str(exc)) from exc
     if positive and secs <= 0:
         raise UsageError(f"{option or 'the duration'} must be positive, got {value!r}")
+    if minimum is not None and secs < minimum:
+        raise UsageError(f"{option or 'the duration'} must be at least {minimum:g}s, got {value!r}")
     return secs
 
 

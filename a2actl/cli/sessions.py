@@ -70,7 +70,8 @@ def list_sessions(
         ),
     ] = False,
     interval: Annotated[
-        str, typer.Option("--interval", metavar="DURATION", help="Refresh interval for --watch.")
+        str,
+        typer.Option("--interval", metavar="DURATION", help="Refresh interval for --watch, at least 0.1s."),
     ] = "2s",
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most this many sessions.")] = None,
     debug_prefix: Prefix = "/debug/a2a",
@@ -88,13 +89,13 @@ def list_sessions(
     """
     import time
 
-    from a2actl.cli.params import duration
+    from a2actl.cli.params import MIN_INTERVAL, duration
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import list_job
 
     run = invocation(ctx)
     filters = _filters(older_than, idle, state, peer)
-    every = duration(interval, "--interval") or 0.0
+    every = duration(interval, "--interval", minimum=MIN_INTERVAL) or 0.0
 
     if not watch:
         result = run.run(list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix))

@@ -133,22 +133,13 @@ def _read_parts(run: Invocation, text: str | None, data: list[str], files: list[
     the deadline (``TimeoutError_``, exit 5) and Ctrl-C/SIGTERM end a wait for a writer that never
     comes (the read blocked past both); regular files are read at once. Raises what ``build_parts``
     raises (``UsageError``, exit 2)."""
-    import os
-    import stat
-
-    from a2actl.core.offloop import is_regular, off_the_loop
+    from a2actl.core.offloop import is_regular, off_the_loop, stdin_is_regular
     from a2actl.tasks.request import build_parts
-
-    def stdin_regular() -> bool:
-        try:
-            return stat.S_ISREG(os.fstat(0).st_mode)
-        except (OSError, ValueError):
-            return True  # no stdin: the read says so at once
 
     paths = [d[1:] for d in data if d.startswith("@")] + files
     # TEXT "-" reads stdin: a pipe or terminal that never ends (`sleep 100 | a2actl send URL -`)
     # held the command past --max-time as a FIFO did
-    if (text != "-" or stdin_regular()) and all(is_regular(p) for p in paths):
+    if (text != "-" or stdin_is_regular()) and all(is_regular(p) for p in paths):
         return build_parts(text, data, files)
     parts: list[PartSpec] = run.run(off_the_loop(lambda: build_parts(text, data, files), "a2actl-send-parts"))
     return parts

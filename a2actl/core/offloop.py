@@ -13,7 +13,7 @@ import os
 import stat
 import threading
 from collections.abc import Callable
-from typing import Any, BinaryIO, TypeVar
+from typing import IO, Any, TypeVar
 
 from a2actl.core.config import MAX_INPUT_BYTES, MAX_REPORT_BYTES
 
@@ -34,25 +34,42 @@ def over_limit(label: str, limit: int) -> str:
     return f"{label}: over the {limit:,}-byte limit"
 
 
-def read_capped(stream: BinaryIO, label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
-    """All bytes of ``stream`` (a binary file object, such as ``sys.stdin.buffer``), reading at most
-    ``limit`` + 1 of them: ``/dev/zero`` or ``<(yes)`` never end, and a whole read held ~1 GB after
-    3 s until the machine ran out of memory. Raises ``UsageError`` (exit 2) naming ``label`` and
-    the limit (``over_limit``) when there are more than ``limit``; ``OSError``/``ValueError`` from
-    the read itself."""
-    from a2actl.core.errors import UsageError
-
+def read_upto(stream: IO[bytes], most: int) -> bytes:
+    """At most ``most`` bytes of ``stream`` (a binary file object just opened, or
+    ``sys.stdin.buffer``), up to its end; the caller decides what more than it wants means (read
+    ``limit + 1`` to tell). From the stream's file descriptor when it has one, by ``os.read`` in
+    chunks of at most 1 MiB: a daemon thread blocked there (a FIFO, a pipe nobody writes, read off
+    the loop) holds no buffer lock, which would stop the interpreter's exit. Else (``io.BytesIO``, a
+    test's stand-in for stdin) ``stream.read`` in a loop, as a raw stream may return less than
+    asked before its end. Raises ``OSError``/``ValueError`` from the read."""
+    try:
+        fd = stream.fileno()
+    except (AttributeError, OSError, ValueError):  # io.UnsupportedOperation is both
+        fd = None
     chunks: list[bytes] = []
     size = 0
-    while size <= limit:  # a raw stream may return less than asked before its end
-        chunk = stream.read(limit + 1 - size)
+    while size < most:
+        want = most - size
+        chunk = stream.read(want) if fd is None else os.read(fd, min(1 << 20, want))
         if not chunk:
             break
         chunks.append(chunk)
         size += len(chunk)
-    if size > limit:
-        raise UsageError(over_limit(label, limit))
     return b"".join(chunks)
+
+
+def read_capped(stream: IO[bytes], label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
+    """All bytes of ``stream`` (a binary file object, such as ``sys.stdin.buffer``), reading at most
+    ``limit`` + 1 of them (``read_upto``): ``/dev/zero`` or ``<(yes)`` never end, and a whole read
+    held ~1 GB after 3 s until the machine ran out of memory. Raises ``UsageError`` (exit 2) naming
+    ``label`` and the limit (``over_limit``) when there are more than ``limit``;
+    ``OSError``/``ValueError`` from the read itself."""
+    from a2actl.core.errors import UsageError
+
+    data = read_upto(stream, limit + 1)
+    if len(data) > limit:
+        raise UsageError(over_limit(label, limit))
+    return data
 
 
 def read_file_capped(path: str, label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
@@ -72,6 +89,16 @@ def is_regular(path: str) -> bool:
     """Whether ``path`` is a regular file, or cannot be looked at (the caller's open then says why)."""
     try:
         return stat.S_ISREG(os.stat(path).st_mode)
+    except (OSError, ValueError):
+        return True
+
+
+def stdin_is_regular() -> bool:
+    """Whether standard input (file descriptor 0) is a regular file (``< file``), or cannot be
+    looked at (closed: its read says so at once). A pipe, a terminal or ``/dev/null`` is not: a
+    pipe or terminal may never end, so such a stdin is read off the loop (``off_the_loop``)."""
+    try:
+        return stat.S_ISREG(os.fstat(0).st_mode)
     except (OSError, ValueError):
         return True
 
@@ -189,6 +216,8 @@ __all__ = [
     "read_file_capped",
     "read_json_files",
     "read_path",
+    "read_upto",
+    "stdin_is_regular",
     "write_path",
     "write_report",
 ]

@@ -285,13 +285,17 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None, data: bytes |
             f"inventory {source} is a URL: give a file here",
             hint="download it (curl -o agents.json URL); fleet probe fetches an inventory URL itself",
         )
+    from a2actl.core.offloop import read_upto  # lazy: asyncio and threading, for two calls
+
     name = "<stdin>" if source == "-" else source
     try:
         if data is None and source == "-":
-            data = _read_stream(stdin if stdin is not None else sys.stdin.buffer)
+            if stdin is None and sys.stdin is None:  # `<&-`: Python's sys.stdin is None
+                raise UsageError(f"cannot read inventory {name}: standard input is closed")
+            data = read_upto(stdin if stdin is not None else sys.stdin.buffer, MAX_INVENTORY_BYTES + 1)
         elif data is None:
             with open(source, "rb") as fh:
-                data = fh.read(MAX_INVENTORY_BYTES + 1)
+                data = read_upto(fh, MAX_INVENTORY_BYTES + 1)
     except IsADirectoryError as exc:
         raise UsageError(f"cannot read inventory {name}: it is a directory") from exc
     except OSError as exc:
@@ -302,25 +306,6 @@ def load_inventory(source: str, *, stdin: IO[bytes] | None = None, data: bytes |
     return parse_inventory(
         data, name, yaml_hint=lowered.endswith((".yaml", ".yml")), json_hint=lowered.endswith(".json")
     )
-
-
-def _read_stream(stream: IO[bytes]) -> bytes:
-    """At most ``MAX_INVENTORY_BYTES + 1`` bytes of ``stream``: from its file descriptor when it has
-    one (``os.read``: a thread blocked on standard input holds no buffer lock, which would stop the
-    interpreter's exit), else ``stream.read``."""
-    try:
-        fd = stream.fileno()
-    except (AttributeError, OSError, ValueError):
-        return stream.read(MAX_INVENTORY_BYTES + 1)
-    chunks: list[bytes] = []
-    size = 0
-    while size <= MAX_INVENTORY_BYTES:
-        chunk = os.read(fd, min(1 << 20, MAX_INVENTORY_BYTES + 1 - size))
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 async def fetch_inventory(url: str, transport: Transport) -> Inventory:

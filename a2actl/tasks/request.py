@@ -60,19 +60,31 @@ def parse_fail_on(values: list[str]) -> set[str]:
 
 
 def build_parts(
-    text: str | None, data: list[str], files: list[str], stdin: IO[str] | None = None
+    text: str | None,
+    data: list[str],
+    files: list[str],
+    stdin: IO[str] | None = None,
+    *,
+    text_name: str = "TEXT",
 ) -> list[PartSpec]:
     """Parts from the command line: TEXT (``-`` reads ``stdin``, default ``sys.stdin``: ``read_stdin``),
     ``--data @file.json`` or inline JSON, ``--file PATH`` (bytes, media type guessed from the name).
     Raises ``UsageError`` (exit 2) for an unreadable file, a file or stdin over
     ``core.config.MAX_INPUT_BYTES`` (64 MiB: no more is read), data that is not JSON, TEXT or stdin that
     is not UTF-8 (bytes Python kept as lone surrogates: sent, they would be ``\\udcXX`` escapes, not
-    the text), a closed stdin, or nothing to send."""
+    the text), a closed or empty stdin (zero bytes; whitespace is sent as it is), or nothing to send.
+    ``text_name``: how the messages about ``-`` name the text (``send``'s ``TEXT``, ``load run``'s
+    ``--text``)."""
     parts: list[PartSpec] = []
     if text is not None:
         where = "TEXT"
         if text == "-":
-            text, where = read_stdin(stdin), "stdin"
+            text, where = read_stdin(stdin, text_name), "stdin"
+            if not text:  # `a2actl send URL - </dev/null`, or a command that printed nothing
+                raise UsageError(
+                    f"stdin was empty: {text_name} '-' has nothing to send",
+                    hint=f"pipe the text in, or give it as {text_name}",
+                )
         try:
             text.encode("utf-8")
         except UnicodeEncodeError as exc:  # bytes that are not UTF-8, kept by Python as lone surrogates
@@ -109,25 +121,26 @@ def build_parts(
     return parts
 
 
-def read_stdin(stdin: IO[str] | None = None) -> str:
+def read_stdin(stdin: IO[str] | None = None, text_name: str = "TEXT") -> str:
     """All of ``stdin`` (default ``sys.stdin``) as text: its bytes (``.buffer``) decoded as UTF-8 here,
     so the locale's decoder never decides (a UTF-8 locale's strict one raised ``UnicodeDecodeError``,
     exit 1 "unexpected"); a stream without ``.buffer`` (``io.StringIO``) is read as text. Raises
     ``UsageError`` (exit 2) when stdin is closed (``<&-``: Python's ``sys.stdin`` is ``None``), cannot
     be read, holds over ``core.config.MAX_INPUT_BYTES`` (64 MiB: no more is read; ``yes | a2actl
-    send URL -`` never ends), or is not UTF-8."""
+    send URL -`` never ends), or is not UTF-8; the messages name the text ``text_name``."""
     import sys
 
     stream = stdin if stdin is not None else sys.stdin
     if stream is None:
         raise UsageError(
-            "TEXT '-' reads standard input, which is closed", hint="pipe the text in, or give it as TEXT"
+            f"{text_name} '-' reads standard input, which is closed",
+            hint=f"pipe the text in, or give it as {text_name}",
         )
     try:
         buffer = getattr(stream, "buffer", None)
         if buffer is None:
             return stream.read()
-        raw = read_capped(buffer, "TEXT '-' (stdin)")
+        raw = read_capped(buffer, f"{text_name} '-' (stdin)")
         return raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise UsageError(

@@ -583,7 +583,7 @@ def test_an_agent_answering_a_new_error_code_each_time_adds_no_series_past_the_c
     with LoopbackServer(app) as agent:
         inv = tmp_path / "agents.json"
         inv.write_text(json.dumps({"agents": [{"url": agent.url, "name": "odd"}]}))
-        e = exporter("--inventory", str(inv), "--interval", "10ms")
+        e = exporter("--inventory", str(inv), "--interval", "100ms")  # the shortest (MIN_INTERVAL)
         rounds = MAX_ERROR_CODES + 10
 
         def enough() -> Samples | None:
@@ -632,6 +632,11 @@ def test_bad_config_is_exit_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
         (["exporter", "--interval", "10s"], "--interval and --module choose how --inventory is probed"),
         (["exporter", "--module", "nope"], "--module 'nope': no such module (modules: default)"),
         (["exporter", "--interval", "soon", "--inventory", "x"], "--interval: not a duration"),
+        (["exporter", "--interval", "0", "--inventory", "x"], "--interval must be at least 0.1s, got '0'"),
+        (
+            ["exporter", "--interval", "10ms", "--inventory", "x"],
+            "--interval must be at least 0.1s, got '10ms'",
+        ),
         (
             ["exporter", "--inventory", "/nonexistent/agents.txt"],
             "cannot read inventory /nonexistent/agents.txt",
@@ -1063,3 +1068,15 @@ def test_start_up_files_from_fifos_fed_in_any_order(tmp_path: Path, sandbox: Any
     finally:
         code, err = e.stop()
     assert code == 130, err
+
+
+def test_an_inventory_on_a_closed_stdin_is_a_usage_error() -> None:
+    """`a2actl exporter --inventory - <&-`: Python's sys.stdin is None; the read-ahead of standard
+    input (Invocation.read_files) was exit 1 "unexpected AttributeError". Exit 2, naming the option."""
+    from tests.procs import a2actl_stdin_closed
+
+    r = a2actl_stdin_closed("-o", "json", "exporter", "--inventory", "-", "--check-config")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage"
+    assert error["message"] == "cannot read --inventory -: standard input is closed"

@@ -1162,3 +1162,15 @@ def test_a_report_without_end_is_refused_at_256_mib() -> None:
     r = a2actl_in_memory("-o", "json", "fleet", "report", "/dev/zero")
     assert r.returncode == 2, r.stderr[-500:]
     assert json.loads(r.stdout)["error"]["message"] == "/dev/zero: over the 256 MiB limit (268,435,456 bytes)"
+
+
+def test_an_inventory_on_a_closed_stdin_is_a_usage_error() -> None:
+    """`a2actl fleet probe - <&-`: Python's sys.stdin is None; reading it was exit 1 "unexpected
+    AttributeError: 'NoneType' object has no attribute 'buffer'". Exit 2, saying stdin is closed."""
+    from tests.procs import a2actl_stdin_closed
+
+    r = a2actl_stdin_closed("-o", "json", "fleet", "probe", "-")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    error = json.loads(r.stdout)["error"]
+    assert error["code"] == "usage"
+    assert error["message"] == "cannot read inventory <stdin>: standard input is closed"

@@ -823,3 +823,30 @@ def test_an_input_without_end_is_refused_at_its_limit(
     r = a2actl_in_memory("-o", "json", *(a.replace("URL", sandbox.url) for a in args))
     assert r.returncode == 2, r.stderr[-500:]
     assert json.loads(r.stdout)["error"]["message"] == message
+
+
+def test_text_from_a_stdin_that_never_ends_is_bounded_by_max_time(fast_agent: tuple[str, LoadAgent]) -> None:
+    """`sleep 100 | a2actl load run URL --text -` (`--text -` reads standard input, as send's TEXT
+    '-'): the read ran on the event loop and held the command until the writer ended, past
+    --max-time. Now exit 5 at --max-time, nothing sent; an empty stdin is exit 2 naming --text."""
+    import os
+
+    from tests.fifo import run_a2actl
+
+    url, agent = fast_agent
+    read_end, write_end = os.pipe()
+    try:
+        ran = run_a2actl(
+            "--max-time", "1.5s", "-o", "json", "load", "run", url, "--text", "-", stdin=read_end
+        )
+    finally:
+        os.close(read_end)
+        os.close(write_end)
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed
+    assert agent.requests == 0
+    empty = run_a2actl("-o", "json", "load", "run", url, "--text", "-", "-n", "1")  # stdin: /dev/null
+    assert empty.code == 2, (empty.out[-500:], empty.err[-500:])
+    assert json.loads(empty.out)["error"]["message"] == "stdin was empty: --text '-' has nothing to send"
+    assert agent.requests == 0

@@ -377,6 +377,47 @@ def test_send_stdin_closed_is_a_usage_error(sandbox: Any) -> None:
     assert error["code"] == "usage" and "standard input, which is closed" in error["message"]
 
 
+@pytest.mark.parametrize("more", [[], ["--data", '{"q": 1}']], ids=["alone", "with-data"])
+def test_send_empty_stdin_is_a_usage_error_and_sends_nothing(sandbox: Any, more: list[str]) -> None:
+    """`a2actl send URL - </dev/null` (or a command before the pipe that printed nothing) sent a
+    message with an empty text part: the sandbox answered -32603 "Message.text cannot be empty",
+    exit 1, and an agent that accepts it runs a task on nothing. Exit 2 before anything is sent."""
+    import os
+
+    import httpx
+
+    from tests.fifo import run_a2actl
+
+    for how in ("devnull", "pipe"):
+        mid = f"empty-stdin-{os.getpid()}-{how}-{len(more)}"
+        args = ("-o", "json", "send", sandbox.url, "-", *more, "--message-id", mid)
+        if how == "devnull":
+            ran = run_a2actl(*args)  # stdin is /dev/null
+        else:
+            read_end, write_end = os.pipe()
+            os.close(write_end)  # `true | a2actl send URL -`
+            try:
+                ran = run_a2actl(*args, stdin=read_end)
+            finally:
+                os.close(read_end)
+        assert ran.code == 2, (how, ran.out[-500:], ran.err[-500:])
+        error = json.loads(ran.out)["error"]
+        assert error["code"] == "usage"
+        assert error["message"] == "stdin was empty: TEXT '-' has nothing to send"
+        assert mid not in httpx.get(sandbox.url + "/debug/a2a/received").json()["messages"]
+
+
+def test_send_stdin_that_is_only_a_newline_is_sent(sandbox: Any) -> None:
+    """Only zero bytes are refused: `echo | a2actl send URL -` sends its newline as the text."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+
+    r = CliRunner().invoke(app, ["-o", "json", "send", sandbox.url, "-"], input=b"\n", catch_exceptions=False)
+    assert r.exit_code == 0, (r.stdout, r.stderr)
+    assert json.loads(r.stdout)["result"]["artifacts"][0]["text"] == "echo: \n"
+
+
 def test_send_stdin_that_is_not_utf8_is_a_usage_error(sandbox: Any) -> None:
     """`printf 'caf\\xe9' | a2actl send URL -` under a UTF-8 locale (Python's stdin decoder is then
     strict, as CliRunner's): exit 1 "unexpected UnicodeDecodeError". The bytes are decoded by

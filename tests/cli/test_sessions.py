@@ -206,6 +206,19 @@ def test_watch_emits_refreshes_until_max_time(cli: Any, sandbox: Any) -> None:
     assert len(r.jsonl) >= 3 and all("sessions" in line for line in r.jsonl[:-1])
 
 
+@pytest.mark.parametrize("interval", ["0", "0s", "99ms", "1us"])
+def test_watch_refuses_an_interval_under_a_tenth_of_a_second(cli: Any, sandbox: Any, interval: str) -> None:
+    """`--watch --interval 0` refreshed as fast as the agent answered (~220 requests a second at the
+    sandbox); an interval under 0.1 s is exit 2 naming the option and value, before any request."""
+    r = cli(
+        "-o", "json", "--max-time", "1", "sessions", "list", sandbox.url, "--watch", "--interval", interval
+    )
+    assert r.exit_code == 2, r.stdout + r.stderr
+    error = r.json["error"]
+    assert error["code"] == "usage"
+    assert error["message"] == f"--interval must be at least 0.1s, got {interval!r}"
+
+
 def test_fallback_on_a_plain_agent(cli: Any, sandbox_plain: Any) -> None:
     running = start(cli, sandbox_plain.url)
     done = finished(cli, sandbox_plain.url)

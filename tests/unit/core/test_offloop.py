@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from a2actl.core.errors import UsageError
-from a2actl.core.offloop import over_limit, read_capped, read_file_capped
+from a2actl.core.offloop import over_limit, read_capped, read_file_capped, read_upto
 
 
 class Endless(io.RawIOBase):
@@ -45,6 +45,26 @@ def test_the_limit_itself_is_read_whole_from_short_reads() -> None:
     assert read_capped(stream, "x", len(data)) == data
     with pytest.raises(UsageError):
         read_capped(io.BytesIO(data), "x", len(data) - 1)
+
+
+def test_read_upto_reads_a_file_descriptor_up_to_most_or_its_end() -> None:
+    """``read_upto`` is the one bounded read under ``read_capped``, ``Invocation.read_files`` (the
+    global files, ``exporter --inventory``) and the fleet inventory's stdin: from the descriptor in
+    1 MiB chunks when there is one (``/dev/zero`` never ends: exactly ``most`` bytes), to the end of
+    a pipe whose writer closed, and from ``read`` for a stream without one."""
+    import os
+
+    most = 3 * (1 << 20) + 5
+    with open("/dev/zero", "rb") as zeros:
+        assert read_upto(zeros, most) == bytes(most)
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"ten bytes!")
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        assert read_upto(pipe, 100) == b"ten bytes!"
+    stream = Endless(chunk=3)
+    assert read_upto(stream, 10) == bytes(10) and stream.served == 10  # type: ignore[arg-type]
+    assert read_upto(io.BytesIO(b"abc"), 0) == b""
 
 
 def test_over_limit_names_the_input_and_the_limit_in_mib() -> None:
