@@ -393,3 +393,44 @@ def test_a_string_targets_password_is_never_printed(cli: Any, tmp_path: Path) ->
     for r in runs:
         out = r.stdout + r.stderr
         assert "S3cretPassw0rd" not in out and "k3y-value" not in out, out
+
+
+@pytest.mark.parametrize(
+    "netloc_and_query",
+    [
+        "127.0.0.1:99999/0?stream=s",  # a port past 65535
+        "[::1/0?stream=s",  # a bracket never closed
+        "127.0.0.1:1/0?stream=s&db=x",  # redis-py's own parameter, not a number
+        "127.0.0.1:1/0?stream=s&socket_timeout=soon",
+    ],
+)
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_bad_redis_url_is_a_usage_error(cli: Any, command: str, netloc_and_query: str) -> None:
+    """A Redis SRC that redis-py (or the URL parser) refuses: exit 2, one line, the password masked.
+    It was exit 1 'unexpected ValueError: Port out of range 0-65535'."""
+    src = f"redis://:S3cretPassw0rd@{netloc_and_query}"
+    r = cli("dlq", command, src, *(["--yes"] if command == "replay" else []), "-o", "json")
+    assert r.exit_code == 2, r.stderr
+    assert "unexpected" not in r.stderr and "S3cretPassw0rd" not in r.stdout + r.stderr
+    assert r.stderr.startswith("a2actl: bad Redis URL redis://:***@"), r.stderr
+
+
+@pytest.mark.parametrize("command", ["list", "stats", "show", "replay", "purge"])
+def test_a_redis_that_does_not_answer_is_a_timeout(cli: Any, command: str, tmp_path: Path) -> None:
+    """A Redis that accepts the connection and never answers (a hung server, TLS spoken to it, a
+    firewall holding the connection): redis-py's read timeout is exit 5 naming Redis, not exit 1
+    'unexpected TimeoutError: Timeout reading from 127.0.0.1:P'."""
+    with contextlib.closing(__import__("socket").socket()) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nothing ever reads or answers
+        port = silent.getsockname()[1]
+        src = f"redis://:S3cretPassw0rd@127.0.0.1:{port}/0?stream=s&socket_timeout=0.3"
+        extra = {
+            "show": ["1-0"],
+            "replay": ["--yes", "--journal", str(tmp_path / "j")],
+            "purge": ["--ids", "1-0", "--yes"],
+        }.get(command, [])
+        r = cli("dlq", command, src, *extra, "-o", "json")
+    assert r.exit_code == 5, r.stderr
+    assert "unexpected" not in r.stderr and "S3cretPassw0rd" not in r.stdout + r.stderr
+    assert "Redis at redis://:***@127.0.0.1" in r.stderr and "did not answer" in r.stderr, r.stderr

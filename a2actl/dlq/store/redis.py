@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.errors import ProtocolViolation, TimeoutError_, UnreachableError, UsageError
 from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
@@ -66,6 +66,16 @@ def _client_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
 
 
+def _timed_out(url: str, exc: Exception) -> TimeoutError_:
+    """``TimeoutError_`` (exit 5) for a redis-py ``TimeoutError``: Redis at ``url`` accepted the
+    connection and did not answer (a hung server, TLS spoken to a plain port, a firewall). It was
+    exit 1 "unexpected TimeoutError"."""
+    return TimeoutError_(
+        f"Redis at {url} did not answer in time: {exc}",
+        hint="check the server; redis-py waits socket_timeout=SECONDS (in SRC's query; default 5)",
+    )
+
+
 def _utf8(text: str) -> bool:
     """Whether ``text`` (read with ``surrogateescape``) was UTF-8 on the wire."""
     try:
@@ -92,8 +102,16 @@ class RedisBackend:
 
     def __init__(self, url: str) -> None:
         """Parse ``url`` and build the client (no connection yet). Raises ``UsageError`` (exit 2)
-        without ``stream=``, with an empty ``group=`` or ``consumer=``, or ``consumer=`` without
-        ``group=``."""
+        without ``stream=``, with an empty ``group=`` or ``consumer=``, ``consumer=`` without
+        ``group=``, or a URL redis-py refuses (a port past 65535, an unclosed ``[``, ``db=x``): it
+        was exit 1 "unexpected ValueError"."""
+        try:
+            self._parse(url)
+        except ValueError as exc:
+            raise UsageError(f"bad Redis URL {url}: {exc}", hint="redis://HOST:PORT/DB?stream=KEY") from exc
+
+    def _parse(self, url: str) -> None:
+        """``__init__``'s work; raises ``UsageError``, or ``ValueError`` for a URL that is no URL."""
         import redis.asyncio as redis
 
         parts = urlsplit(url)
@@ -207,14 +225,17 @@ class RedisBackend:
         )
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
-        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), an error reply
-        ``ProtocolViolation`` (exit 6)."""
+        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), no answer
+        within redis-py's ``socket_timeout`` (5 s unless the URL sets it) ``TimeoutError_`` (exit 5), an
+        error reply ``ProtocolViolation`` (exit 6)."""
         import redis.exceptions as rexc
 
         try:
             return await coro
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except rexc.TimeoutError as exc:
+            raise _timed_out(self.url, exc) from exc
         except rexc.ResponseError as exc:
             raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
 
@@ -368,6 +389,8 @@ class RedisBackend:
             raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except rexc.TimeoutError as exc:
+            raise _timed_out(self.url, exc) from exc
         return True
 
     async def _read(self, start: str) -> list[Row]:
@@ -424,6 +447,8 @@ class RedisBackend:
                 self._scripted = False  # EVAL refused to this user or on this server: as before
             except rexc.ConnectionError as exc:
                 raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+            except rexc.TimeoutError as exc:
+                raise _timed_out(self.url, exc) from exc
         await self._call(
             self.client.xclaim(self.stream, self._group, self.consumer, 0, list[Any](ids), justid=True)
         )
