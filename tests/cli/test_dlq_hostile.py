@@ -434,3 +434,25 @@ def test_a_redis_that_does_not_answer_is_a_timeout(cli: Any, command: str, tmp_p
     assert r.exit_code == 5, r.stderr
     assert "unexpected" not in r.stderr and "S3cretPassw0rd" not in r.stdout + r.stderr
     assert "Redis at redis://:***@127.0.0.1" in r.stderr and "did not answer" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_that_begins_with_a_byte_order_mark_is_read_whole(
+    cli: Any, sandbox: Any, tmp_path: Path, newline: str
+) -> None:
+    """A DLQ file saved by an editor that writes a UTF-8 byte order mark (and CRLF line ends): its
+    first entry was invalid, 'not JSON (a torn or garbage line)', and never replayed (exit 7). The
+    mark is skipped (RFC 8259 §8.1 lets a reader ignore it); every entry is listed and replayed."""
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 3)
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(e) + newline for e in es).encode())
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == [e["id"] for e in es]
+    assert listed.json["invalid"]["count"] == 0
+    shown = cli("dlq", "show", str(path), es[0]["id"], "-o", "json")
+    assert (shown.exit_code, shown.json["id"]) == (0, es[0]["id"])
+    replayed = cli("dlq", "replay", str(path), "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert replayed.exit_code == 0, replayed.stderr
+    assert (replayed.json["acknowledged"], replayed.json["invalid"]["count"]) == (3, 0)
+    assert cli("dlq", "list", str(path), "-o", "json").json["count"] == 0

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 #: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
 _LINE_REF = re.compile(r"line:[0-9]+")
 
+#: The UTF-8 byte order mark some editors write at the start of a file.
+_BOM = b"\xef\xbb\xbf"
+
 
 def _key(entry_id: str) -> int:
     """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
@@ -210,7 +213,9 @@ class FileBackend:
         lines that may be the store's own (a tombstone or an update: ``_scan``), the others left
         unparsed (a replay's first pass read every entry twice; a parse is ~2% of a replayed
         message's CPU). Such a line names its key as written (``"$tombstone"``, ``"$update"``) or
-        with an escape, so a line with neither and no backslash is none."""
+        with an escape, so a line with neither and no backslash is none. A UTF-8 byte order mark
+        at the start of the file (an editor's) is skipped (RFC 8259 §8.1 lets a reader ignore it): the
+        first entry was "not JSON" and never replayed."""
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
@@ -219,6 +224,8 @@ class FileBackend:
             raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
         with f:
             for n, raw in enumerate(f, 1):
+                if n == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]  # an editor's byte order mark: not part of the first entry
                 if meta_only and b'"$tombstone"' not in raw and b'"$update"' not in raw and b"\\" not in raw:
                     continue
                 if not raw.strip():
