@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as sync_redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -456,3 +457,69 @@ def test_a_file_that_begins_with_a_byte_order_mark_is_read_whole(
     assert replayed.exit_code == 0, replayed.stderr
     assert (replayed.json["acknowledged"], replayed.json["invalid"]["count"]) == (3, 0)
     assert cli("dlq", "list", str(path), "-o", "json").json["count"] == 0
+
+
+def _show_warning(stderr: str) -> str:
+    """What ``dlq show``'s warning says is wrong with the record (after ``…purged): ``)."""
+    (line,) = [x for x in stderr.splitlines() if "is not a valid entry" in x]
+    return line.split("until fixed or purged): ", 1)[1]
+
+
+def test_show_of_an_invalid_file_line_says_what_list_says(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``dlq show SRC line:N`` of every line ``list`` reports invalid by that ref: a line that is not
+    JSON (garbage, torn by a crash) was 'no dead letter line:N' (exit 1), though ``purge --ids
+    line:N`` removes it; a line with a duplicate id was shown with no warning at all. Each is shown
+    as stored, with list's reason, and the password of a URL in it masked."""
+    path = tmp_path / "dlq.jsonl"
+    (e,) = entries_for(sandbox.url, 1)
+    torn = json.dumps({"id": "t", "target": {"url": "http://ops:S3cretPassw0rd@127.0.0.1:1/a2a"}})[:-9]
+    path.write_text(
+        json.dumps(e)
+        + "\n"
+        + json.dumps(e)
+        + "\n"
+        + "[1, 2]\n"
+        + "garbage http://ops:S3cretPassw0rd@h/\n"
+        + torn
+    )
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    why = {i["ref"]: i["error"] for i in listed.json["invalid"]["first"]}
+    assert list(why) == ["line:2", "line:3", "line:4", "line:5"], why
+    for ref, error in why.items():
+        shown = cli("dlq", "show", str(path), ref, "-o", "json")
+        assert shown.exit_code == 0, (ref, shown.stderr)
+        assert _show_warning(shown.stderr) == error
+        assert "S3cretPassw0rd" not in shown.stdout + shown.stderr
+        assert shown.json["id"] == (e["id"] if ref == "line:2" else ref)
+    assert cli("dlq", "show", str(path), "line:5", "-o", "json").json["line"] == torn.replace(
+        "S3cretPassw0rd", "***"
+    )
+    good = cli("dlq", "show", str(path), e["id"], "-o", "json")
+    assert (good.exit_code, good.stderr, good.json) == (0, "", e)
+    assert cli("dlq", "show", str(path), "line:9").exit_code == 1  # no such line
+
+
+def test_show_of_an_invalid_redis_record_says_what_list_says(cli: Any, redis_url: str) -> None:
+    """``dlq show`` of a Redis record ``list`` reports invalid said a schema violation of the record
+    it prints instead ('/: 'request' is a required property' for one with no ``entry`` field, or
+    whose ``KEY:meta`` value is not an object), and printed the password of a URL in an ``entry``
+    field that is not JSON."""
+    stream = f"dlq-{uuid.uuid4().hex[:6]}"
+    src = f"{redis_url}?stream={stream}"
+    good = json.dumps({k: v for k, v in entries_for("http://127.0.0.1:1", 1)[0].items() if k != "id"})
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.xadd(stream, {"other": "x"})
+        client.xadd(stream, {"entry": '{"target": {"url": "http://ops:S3cretPassw0rd@h/"}, "req'})
+        bad_meta = client.xadd(stream, {"entry": good})
+        client.hset(f"{stream}:meta", bad_meta, "[1]")
+    finally:
+        client.close()
+    listed = cli("dlq", "list", src, "-o", "json")
+    why = {i["ref"]: i["error"] for i in listed.json["invalid"]["first"]}
+    assert len(why) == 3
+    for ref, error in why.items():
+        shown = cli("dlq", "show", src, ref, "-o", "json")
+        assert shown.exit_code == 0, shown.stderr
+        assert _show_warning(shown.stderr) == error
+        assert "S3cretPassw0rd" not in shown.stdout + shown.stderr

@@ -338,11 +338,32 @@ class FileBackend:
         return self.iter_entries(on_invalid)
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The record with this id (or ``line:N``), valid or not (``dlq show`` says which)."""
-        for _, ref, rec, _why in self._live():
-            if ref == entry_id and isinstance(rec, dict):
-                return rec
-        return None
+        """The record with this id (or ``line:N``), valid or not (``lookup``)."""
+        return (await self.lookup(entry_id))[0]
+
+    async def lookup(self, entry_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(record, why)`` for the live line with this id or ``line:N`` (``dlq show``): ``why`` is
+        what ``list`` reports for it (not JSON, a duplicate id, a schema violation), ``None`` for a
+        valid entry. A line that is not a JSON object (torn, garbage, not UTF-8) is
+        ``{"id": "line:N", "line": TEXT}``, its bytes that are not UTF-8 as U+FFFD: ``show`` said
+        "no dead letter" for the ref ``list`` and ``purge`` name it by. ``(None, None)`` when absent."""
+        for n, ref, rec, why in self._live():
+            if ref != entry_id:
+                continue
+            if isinstance(rec, dict):
+                return rec, why or check(rec)
+            return {"id": ref, "line": self._line_text(n)}, why or check(rec)
+        return None, None
+
+    def _line_text(self, n: int) -> str:
+        """Line ``n`` (1-based) as text, without its line end."""
+        with open(self.path, "rb") as f:
+            for i, raw in enumerate(f, 1):
+                if i == n:
+                    if n == 1 and raw.startswith(_BOM):
+                        raw = raw[len(_BOM) :]
+                    return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        return ""
 
     async def remove(self, entry_id: str) -> bool:
         """Tombstone one live entry (``id`` or ``line:N``); ``False`` when already removed or never

@@ -482,23 +482,30 @@ class RedisBackend:
                 self._fresh_at = began
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
-        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``. ``None`` for an id that
-        is not a whole stream id as Redis writes it (``MS-SEQ``)."""
+        """The entry with this stream id, valid or not (``lookup``)."""
+        return (await self.lookup(entry_id))[0]
+
+    async def lookup(self, entry_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(record, why)`` for the entry with this stream id (``dlq show``): ``why`` is what
+        ``list`` reports for it (``no 'entry' field``, ``KEY:meta[ID] is not JSON``, a schema
+        violation), ``None`` for a valid entry; ``show`` said a schema violation of the fallback
+        record instead. A record whose ``entry`` field cannot be decoded comes back as
+        ``{"id", "fields"}``. ``(None, None)`` for an id that is not there or not a whole stream id
+        as Redis writes it (``MS-SEQ``)."""
         if not _STREAM_ID.fullmatch(entry_id):
-            return None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
+            return None, None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
         try:
             rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
         except ProtocolViolation:
-            return None  # not a stream id at all
+            return None, None  # not a stream id at all
         if not rows:
-            return None
+            return None, None
         sid, fields = rows[0]
-        entry, _ = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
+        entry, why = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
         if entry is not None:
-            return entry
+            return entry, why
         # what cannot be decoded is shown with U+FFFD for the bytes that are not UTF-8
-        return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}
+        return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}, why
 
     async def remove(self, entry_id: str) -> bool:
         """Remove one entry (``remove_many``); ``False`` when it was not there or is not a whole
