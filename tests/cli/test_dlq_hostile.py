@@ -523,3 +523,32 @@ def test_show_of_an_invalid_redis_record_says_what_list_says(cli: Any, redis_url
         assert shown.exit_code == 0, shown.stderr
         assert _show_warning(shown.stderr) == error
         assert "S3cretPassw0rd" not in shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_an_invalid_entrys_reason_masks_the_password_of_a_url_it_quotes(
+    cli: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """An entry whose ``lastError`` is a string (a producer's error text naming the agent's URL with
+    its password) is invalid, and its reason quotes the value: ``list``, ``stats``, ``show`` and
+    ``replay`` printed the password in it. A value too long for the 200-character reason was cut
+    inside the URL, where no mask could find the password's end (``http://ops:S3cretP...``)."""
+    src, store = _source(kind, tmp_path, request)
+    pw = f"S3cret{kind}Passw0rd"  # one per case: a password registered in one run is masked in the next
+    (e,) = entries_for("http://127.0.0.1:1", 1)
+    short = {**e, "lastError": f"POST http://ops:{pw}@127.0.0.1:1/a2a refused"}
+    cut = {**e, "lastError": "x" * 177 + f" http://ops:{pw}@127.0.0.1:1/a2a"}
+    ids = fill(store, [short, cut])
+    runs = [
+        cli("dlq", "list", src, "-o", "json"),
+        cli("dlq", "list", src),
+        cli("dlq", "stats", src, "-o", "json"),
+        *(cli("dlq", "show", src, i, "-o", "json") for i in ids),
+        cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json"),
+    ]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 0, 0, 7]
+    assert runs[0].json["invalid"]["count"] == 2
+    for r in runs:
+        out = r.stdout + r.stderr
+        assert "S3cret" not in out, out  # nor the start of a password cut off
+        assert "ops:***@" in out
