@@ -338,8 +338,10 @@ class FileBackend:
         return self.iter_entries(on_invalid)
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The record with this id (or ``line:N``), valid or not (``lookup``)."""
-        return (await self.lookup(entry_id))[0]
+        """The record with this id (or ``line:N``) when it is a JSON object, valid or not (``dlq show``
+        uses ``lookup``, which says why and shows the other lines too)."""
+        found = self._find(entry_id)
+        return found[1] if found is not None and isinstance(found[1], dict) else None
 
     async def lookup(self, entry_id: str) -> tuple[dict[str, Any] | None, str | None]:
         """``(record, why)`` for the live line with this id or ``line:N`` (``dlq show``): ``why`` is
@@ -347,13 +349,20 @@ class FileBackend:
         valid entry. A line that is not a JSON object (torn, garbage, not UTF-8) is
         ``{"id": "line:N", "line": TEXT}``, its bytes that are not UTF-8 as U+FFFD: ``show`` said
         "no dead letter" for the ref ``list`` and ``purge`` name it by. ``(None, None)`` when absent."""
+        found = self._find(entry_id)
+        if found is None:
+            return None, None
+        n, rec, why = found
+        if isinstance(rec, dict):
+            return rec, why or check(rec)
+        return {"id": entry_id, "line": self._line_text(n)}, why or check(rec)
+
+    def _find(self, entry_id: str) -> tuple[int, Any, str | None] | None:
+        """``(line, record, why)`` of the live line whose ref is ``entry_id`` (``_live``), else ``None``."""
         for n, ref, rec, why in self._live():
-            if ref != entry_id:
-                continue
-            if isinstance(rec, dict):
-                return rec, why or check(rec)
-            return {"id": ref, "line": self._line_text(n)}, why or check(rec)
-        return None, None
+            if ref == entry_id:
+                return n, rec, why
+        return None
 
     def _line_text(self, n: int) -> str:
         """Line ``n`` (1-based) as text, without its line end."""
