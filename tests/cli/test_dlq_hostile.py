@@ -552,3 +552,30 @@ def test_an_invalid_entrys_reason_masks_the_password_of_a_url_it_quotes(
         out = r.stdout + r.stderr
         assert "S3cret" not in out, out  # nor the start of a password cut off
         assert "ops:***@" in out
+
+
+@pytest.mark.parametrize("command", ["show", "purge"])
+def test_show_or_purge_on_a_redis_key_that_is_not_a_stream_says_so(
+    cli: Any, redis_url: str, command: str
+) -> None:
+    """SRC names a key that holds a string: ``list`` and ``stats`` say WRONGTYPE (exit 6), but
+    ``show ID`` said 'no dead letter' (exit 1) and ``purge --ids ID`` 'not found (nothing removed)'
+    (exit 0) for an id that may well be in the stream SRC meant. An id Redis cannot read as a
+    stream id (past 64 bits) is still simply not there."""
+    key = f"str-{uuid.uuid4().hex[:6]}"
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.set(key, "hello")
+        client.xadd(f"{key}-s", {"a": "b"})
+    finally:
+        client.close()
+    extra = ["--yes"] if command == "purge" else []
+    ids = (["--ids"] if command == "purge" else []) + ["1-0"]
+    r = cli("dlq", command, f"{redis_url}?stream={key}", *ids, *extra, "-o", "json")
+    assert r.exit_code == 6, r.stderr
+    assert "WRONGTYPE" in r.stderr
+    past = (["--ids"] if command == "purge" else []) + ["18446744073709551616-0"]
+    r = cli("dlq", command, f"{redis_url}?stream={key}-s", *past, *extra, "-o", "json")
+    assert r.exit_code == (1 if command == "show" else 0), r.stderr
+    if command == "purge":
+        assert r.json["results"] == [{"id": "18446744073709551616-0", "removed": False}]

@@ -76,6 +76,13 @@ def _timed_out(url: str, exc: Exception) -> TimeoutError_:
     )
 
 
+def _invalid_stream_id(exc: ProtocolViolation) -> bool:
+    """Whether Redis refused a command because an id is no stream id (``MS-SEQ`` past 64 bits):
+    such an id names no entry. Any other error reply (the key holds no stream: ``WRONGTYPE``; an ACL
+    refusal) is the error it is."""
+    return "Invalid stream ID" in exc.message
+
+
 def _utf8(text: str) -> bool:
     """Whether ``text`` (read with ``surrogateescape``) was UTF-8 on the wire."""
     try:
@@ -491,13 +498,16 @@ class RedisBackend:
         violation), ``None`` for a valid entry; ``show`` said a schema violation of the fallback
         record instead. A record whose ``entry`` field cannot be decoded comes back as
         ``{"id", "fields"}``. ``(None, None)`` for an id that is not there or not a whole stream id
-        as Redis writes it (``MS-SEQ``)."""
+        as Redis writes it (``MS-SEQ``). Raises ``ProtocolViolation`` (exit 6) when the key holds no
+        stream (``WRONGTYPE``: it said "no dead letter")."""
         if not _STREAM_ID.fullmatch(entry_id):
             return None, None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
         try:
             rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
-        except ProtocolViolation:
-            return None, None  # not a stream id at all
+        except ProtocolViolation as exc:
+            if _invalid_stream_id(exc):
+                return None, None  # not a stream id at all (past 64 bits)
+            raise  # WRONGTYPE (the key is no stream), NOPERM: not "no dead letter"
         if not rows:
             return None, None
         sid, fields = rows[0]
@@ -510,13 +520,15 @@ class RedisBackend:
     async def remove(self, entry_id: str) -> bool:
         """Remove one entry (``remove_many``); ``False`` when it was not there or is not a whole
         stream id as Redis writes it (``MS-SEQ``: XDEL reads ``MS`` as ``MS-0``, another entry than
-        the one named, perhaps)."""
+        the one named, perhaps). Raises ``ProtocolViolation`` (exit 6) when the key holds no stream."""
         if not _STREAM_ID.fullmatch(entry_id):
             return False
         try:
             return bool(await self.remove_many([entry_id]))
-        except ProtocolViolation:
-            return False
+        except ProtocolViolation as exc:
+            if _invalid_stream_id(exc):
+                return False
+            raise  # WRONGTYPE (the key is no stream), NOPERM: not "not found"
 
     async def remove_many(self, entry_ids: list[str]) -> int:
         """``XDEL`` (with the meta ``HDEL`` and, in a group, the ``XACK``) in one ``MULTI``; returns
