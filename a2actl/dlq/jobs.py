@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.redact import register_urls_in_json
 from a2actl.core.units import parse_timestamp as parse_iso
 from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
@@ -200,15 +201,25 @@ async def show_job(
     *,
     endpoint_url: str | None = None,
 ) -> ShownEntry:
-    """``dlq show``: the record with ``entry_id``; an invalid one is shown with a warning. Raises
-    ``A2ACtlError`` (exit 1) when there is none."""
+    """``dlq show``: the record with ``entry_id``; an invalid one is shown with a warning saying why
+    (the secrets of every URL in it masked). Raises ``A2ACtlError`` (exit 1) when there is none."""
     backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
-        entry = await backend.get(entry_id)
+        # the file and Redis stores say why a record is invalid as list does (a torn line, no
+        # 'entry' field, a duplicate id); the others are checked against the schema here
+        lookup = getattr(backend, "lookup", None)
+        if lookup is not None:
+            entry, why = await lookup(entry_id)
+        else:
+            entry = await backend.get(entry_id)
+            why = check(entry) if entry is not None else None
     finally:
         await backend.close()
     register_target_secrets(entry)
-    why = check(entry) if entry is not None else None
+    if why is not None:
+        # an invalid record is printed as stored: a target URL may be anywhere in it (a torn line,
+        # an 'entry' field that is not JSON), and its password must not be printed
+        register_urls_in_json(entry)
     if why is not None and warn is not None:
         warn(f"{entry_id} is not a valid entry (skipped by list and replay until fixed or purged): {why}")
     if entry is None:

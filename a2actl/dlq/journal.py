@@ -40,7 +40,8 @@ class Journal:
         """Read ``path`` (created with its directory when missing) and open it for appending. Raises
         ``UsageError`` (exit 2) when it cannot be: a directory, a FIFO or a device (a FIFO's open
         blocked until a writer came, past ``--max-time`` and SIGTERM; ``/dev/zero`` was read without
-        end), no permission. A line that is not UTF-8 JSON is skipped, as a torn one is."""
+        end), no permission. A line that is not UTF-8 JSON is skipped, as a torn one is; a torn last
+        line is terminated before this run appends."""
         self.path = path
         self.pending: dict[str, None] = {}  # delivered, not yet removed (ordered)
         self.done = 0
@@ -51,17 +52,23 @@ class Journal:
                 rfd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
             except FileNotFoundError:
                 rfd = None
+            torn = False
             if rfd is not None:
                 with open(rfd, "rb") as f:
                     _regular(path, os.fstat(f.fileno()).st_mode)
-                    self._read(f)
+                    torn = self._read(f)
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
+            if torn:  # terminate it: this run's first line was appended to it, and lost with it
+                os.write(self.fd, b"\n")
         except OSError as exc:
             raise UsageError(
                 f"cannot use {path} as the replay journal: {exc.strerror or exc}", hint="give --journal PATH"
             ) from exc
 
-    def _read(self, f: BinaryIO) -> None:
+    def _read(self, f: BinaryIO) -> bool:
+        """Fold the journal's lines into ``pending`` and ``done``; returns whether the last line is
+        torn (no line end: a run stopped inside a write)."""
+        line = b"\n"
         for line in f:
             try:
                 rec = json.loads(line.decode("utf-8"))
@@ -74,6 +81,7 @@ class Journal:
             elif rec.get("event") == "removed":
                 self.pending.pop(rec["id"], None)
                 self.done += 1
+        return not line.endswith(b"\n")
 
     def write(self, ids: list[str], event: str, sync: bool) -> None:
         """Append one line per id in one ``write``; ``sync``: ``fsync`` after it."""

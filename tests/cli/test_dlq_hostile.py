@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+import redis as sync_redis
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -393,3 +394,188 @@ def test_a_string_targets_password_is_never_printed(cli: Any, tmp_path: Path) ->
     for r in runs:
         out = r.stdout + r.stderr
         assert "S3cretPassw0rd" not in out and "k3y-value" not in out, out
+
+
+@pytest.mark.parametrize(
+    "netloc_and_query",
+    [
+        "127.0.0.1:99999/0?stream=s",  # a port past 65535
+        "[::1/0?stream=s",  # a bracket never closed
+        "127.0.0.1:1/0?stream=s&db=x",  # redis-py's own parameter, not a number
+        "127.0.0.1:1/0?stream=s&socket_timeout=soon",
+    ],
+)
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_bad_redis_url_is_a_usage_error(cli: Any, command: str, netloc_and_query: str) -> None:
+    """A Redis SRC that redis-py (or the URL parser) refuses: exit 2, one line, the password masked.
+    It was exit 1 'unexpected ValueError: Port out of range 0-65535'."""
+    src = f"redis://:S3cretPassw0rd@{netloc_and_query}"
+    r = cli("dlq", command, src, *(["--yes"] if command == "replay" else []), "-o", "json")
+    assert r.exit_code == 2, r.stderr
+    assert "unexpected" not in r.stderr and "S3cretPassw0rd" not in r.stdout + r.stderr
+    assert r.stderr.startswith("a2actl: bad Redis URL redis://:***@"), r.stderr
+
+
+@pytest.mark.parametrize("command", ["list", "stats", "show", "replay", "purge"])
+def test_a_redis_that_does_not_answer_is_a_timeout(cli: Any, command: str, tmp_path: Path) -> None:
+    """A Redis that accepts the connection and never answers (a hung server, TLS spoken to it, a
+    firewall holding the connection): redis-py's read timeout is exit 5 naming Redis, not exit 1
+    'unexpected TimeoutError: Timeout reading from 127.0.0.1:P'."""
+    with contextlib.closing(__import__("socket").socket()) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # the kernel completes the handshake; nothing ever reads or answers
+        port = silent.getsockname()[1]
+        src = f"redis://:S3cretPassw0rd@127.0.0.1:{port}/0?stream=s&socket_timeout=0.3"
+        extra = {
+            "show": ["1-0"],
+            "replay": ["--yes", "--journal", str(tmp_path / "j")],
+            "purge": ["--ids", "1-0", "--yes"],
+        }.get(command, [])
+        r = cli("dlq", command, src, *extra, "-o", "json")
+    assert r.exit_code == 5, r.stderr
+    assert "unexpected" not in r.stderr and "S3cretPassw0rd" not in r.stdout + r.stderr
+    assert "Redis at redis://:***@127.0.0.1" in r.stderr and "did not answer" in r.stderr, r.stderr
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n"])
+def test_a_file_that_begins_with_a_byte_order_mark_is_read_whole(
+    cli: Any, sandbox: Any, tmp_path: Path, newline: str
+) -> None:
+    """A DLQ file saved by an editor that writes a UTF-8 byte order mark (and CRLF line ends): its
+    first entry was invalid, 'not JSON (a torn or garbage line)', and never replayed (exit 7). The
+    mark is skipped (RFC 8259 §8.1 lets a reader ignore it); every entry is listed and replayed."""
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 3)
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(e) + newline for e in es).encode())
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == [e["id"] for e in es]
+    assert listed.json["invalid"]["count"] == 0
+    shown = cli("dlq", "show", str(path), es[0]["id"], "-o", "json")
+    assert (shown.exit_code, shown.json["id"]) == (0, es[0]["id"])
+    replayed = cli("dlq", "replay", str(path), "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert replayed.exit_code == 0, replayed.stderr
+    assert (replayed.json["acknowledged"], replayed.json["invalid"]["count"]) == (3, 0)
+    assert cli("dlq", "list", str(path), "-o", "json").json["count"] == 0
+
+
+def _show_warning(stderr: str) -> str:
+    """What ``dlq show``'s warning says is wrong with the record (after ``…purged): ``)."""
+    (line,) = [x for x in stderr.splitlines() if "is not a valid entry" in x]
+    return line.split("until fixed or purged): ", 1)[1]
+
+
+def test_show_of_an_invalid_file_line_says_what_list_says(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``dlq show SRC line:N`` of every line ``list`` reports invalid by that ref: a line that is not
+    JSON (garbage, torn by a crash) was 'no dead letter line:N' (exit 1), though ``purge --ids
+    line:N`` removes it; a line with a duplicate id was shown with no warning at all. Each is shown
+    as stored, with list's reason, and the password of a URL in it masked."""
+    path = tmp_path / "dlq.jsonl"
+    (e,) = entries_for(sandbox.url, 1)
+    torn = json.dumps({"id": "t", "target": {"url": "http://ops:S3cretPassw0rd@127.0.0.1:1/a2a"}})[:-9]
+    path.write_text(
+        json.dumps(e)
+        + "\n"
+        + json.dumps(e)
+        + "\n"
+        + "[1, 2]\n"
+        + "garbage http://ops:S3cretPassw0rd@h/\n"
+        + torn
+    )
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    why = {i["ref"]: i["error"] for i in listed.json["invalid"]["first"]}
+    assert list(why) == ["line:2", "line:3", "line:4", "line:5"], why
+    for ref, error in why.items():
+        shown = cli("dlq", "show", str(path), ref, "-o", "json")
+        assert shown.exit_code == 0, (ref, shown.stderr)
+        assert _show_warning(shown.stderr) == error
+        assert "S3cretPassw0rd" not in shown.stdout + shown.stderr
+        assert shown.json["id"] == (e["id"] if ref == "line:2" else ref)
+    assert cli("dlq", "show", str(path), "line:5", "-o", "json").json["line"] == torn.replace(
+        "S3cretPassw0rd", "***"
+    )
+    good = cli("dlq", "show", str(path), e["id"], "-o", "json")
+    assert (good.exit_code, good.stderr, good.json) == (0, "", e)
+    assert cli("dlq", "show", str(path), "line:9").exit_code == 1  # no such line
+
+
+def test_show_of_an_invalid_redis_record_says_what_list_says(cli: Any, redis_url: str) -> None:
+    """``dlq show`` of a Redis record ``list`` reports invalid said a schema violation of the record
+    it prints instead ('/: 'request' is a required property' for one with no ``entry`` field, or
+    whose ``KEY:meta`` value is not an object), and printed the password of a URL in an ``entry``
+    field that is not JSON."""
+    stream = f"dlq-{uuid.uuid4().hex[:6]}"
+    src = f"{redis_url}?stream={stream}"
+    good = json.dumps({k: v for k, v in entries_for("http://127.0.0.1:1", 1)[0].items() if k != "id"})
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.xadd(stream, {"other": "x"})
+        client.xadd(stream, {"entry": '{"target": {"url": "http://ops:S3cretPassw0rd@h/"}, "req'})
+        bad_meta = client.xadd(stream, {"entry": good})
+        client.hset(f"{stream}:meta", bad_meta, "[1]")
+    finally:
+        client.close()
+    listed = cli("dlq", "list", src, "-o", "json")
+    why = {i["ref"]: i["error"] for i in listed.json["invalid"]["first"]}
+    assert len(why) == 3
+    for ref, error in why.items():
+        shown = cli("dlq", "show", src, ref, "-o", "json")
+        assert shown.exit_code == 0, shown.stderr
+        assert _show_warning(shown.stderr) == error
+        assert "S3cretPassw0rd" not in shown.stdout + shown.stderr
+
+
+@pytest.mark.parametrize("kind", ["file", "redis"])
+def test_an_invalid_entrys_reason_masks_the_password_of_a_url_it_quotes(
+    cli: Any, tmp_path: Path, request: pytest.FixtureRequest, kind: str
+) -> None:
+    """An entry whose ``lastError`` is a string (a producer's error text naming the agent's URL with
+    its password) is invalid, and its reason quotes the value: ``list``, ``stats``, ``show`` and
+    ``replay`` printed the password in it. A value too long for the 200-character reason was cut
+    inside the URL, where no mask could find the password's end (``http://ops:S3cretP...``)."""
+    src, store = _source(kind, tmp_path, request)
+    pw = f"S3cret{kind}Passw0rd"  # one per case: a password registered in one run is masked in the next
+    (e,) = entries_for("http://127.0.0.1:1", 1)
+    short = {**e, "lastError": f"POST http://ops:{pw}@127.0.0.1:1/a2a refused"}
+    cut = {**e, "lastError": "x" * 177 + f" http://ops:{pw}@127.0.0.1:1/a2a"}
+    ids = fill(store, [short, cut])
+    runs = [
+        cli("dlq", "list", src, "-o", "json"),
+        cli("dlq", "list", src),
+        cli("dlq", "stats", src, "-o", "json"),
+        *(cli("dlq", "show", src, i, "-o", "json") for i in ids),
+        cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json"),
+    ]
+    assert [r.exit_code for r in runs] == [0, 0, 0, 0, 0, 7]
+    assert runs[0].json["invalid"]["count"] == 2
+    for r in runs:
+        out = r.stdout + r.stderr
+        assert "S3cret" not in out, out  # nor the start of a password cut off
+        assert "ops:***@" in out
+
+
+@pytest.mark.parametrize("command", ["show", "purge"])
+def test_show_or_purge_on_a_redis_key_that_is_not_a_stream_says_so(
+    cli: Any, redis_url: str, command: str
+) -> None:
+    """SRC names a key that holds a string: ``list`` and ``stats`` say WRONGTYPE (exit 6), but
+    ``show ID`` said 'no dead letter' (exit 1) and ``purge --ids ID`` 'not found (nothing removed)'
+    (exit 0) for an id that may well be in the stream SRC meant. An id Redis cannot read as a
+    stream id (past 64 bits) is still simply not there."""
+    key = f"str-{uuid.uuid4().hex[:6]}"
+    client = sync_redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        client.set(key, "hello")
+        client.xadd(f"{key}-s", {"a": "b"})
+    finally:
+        client.close()
+    extra = ["--yes"] if command == "purge" else []
+    ids = (["--ids"] if command == "purge" else []) + ["1-0"]
+    r = cli("dlq", command, f"{redis_url}?stream={key}", *ids, *extra, "-o", "json")
+    assert r.exit_code == 6, r.stderr
+    assert "WRONGTYPE" in r.stderr
+    past = (["--ids"] if command == "purge" else []) + ["18446744073709551616-0"]
+    r = cli("dlq", command, f"{redis_url}?stream={key}-s", *past, *extra, "-o", "json")
+    assert r.exit_code == (1 if command == "show" else 0), r.stderr
+    if command == "purge":
+        assert r.json["results"] == [{"id": "18446744073709551616-0", "removed": False}]

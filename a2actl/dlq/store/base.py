@@ -38,7 +38,9 @@ class Backend(Protocol):
     """A dead-letter store. ``kind`` is ``"file"``, ``"redis"``, ``"http"``, ``"amqp"`` or ``"sqs"``;
     ``url`` the normalised source URL. Broker stores may add ``broker_depth()`` (the broker's own
     counts: ``dlq stats``, ``smoke``'s ``dlq-depth``) and a way back into the broker for
-    ``dlq replay --to-broker`` (``to_broker`` on SQS, ``republish`` on RabbitMQ)."""
+    ``dlq replay --to-broker`` (``to_broker`` on SQS, ``republish`` on RabbitMQ). The file and Redis
+    stores add ``lookup(id)`` → ``(record, why)``: ``get`` with the reason ``list`` gives for an
+    invalid record (``dlq show``)."""
 
     kind: str
     url: str

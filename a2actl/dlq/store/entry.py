@@ -186,17 +186,22 @@ def _conforms(e: Any) -> bool:
 
 def check(entry: Any) -> str | None:
     """``None`` when ``entry`` matches the shipped schema, else its most relevant violation as
-    ``pointer: message``."""
+    ``pointer: message`` (at most 200 characters; the secrets of a URL the message quotes masked,
+    ``http://user:***@host``)."""
     if _conforms(entry):
         return None
     from jsonschema.exceptions import best_match
 
     from a2actl.core.pointer import to_pointer
+    from a2actl.core.redact import mask_urls
 
     err = best_match(_validator().iter_errors(entry))
     if err is None:  # the mirror is stricter than the schema somewhere: trust the schema
         return None
-    message = err.message if len(err.message) <= 200 else err.message[:197] + "..."
+    # the message quotes the value (a lastError that is a string naming a URL with its password):
+    # masked before it is cut, which could cut inside a URL where no mask finds the password's end
+    message = mask_urls(err.message)
+    message = message if len(message) <= 200 else message[:197] + "..."
     return f"{to_pointer(err.absolute_path) or '/'}: {message}"
 
 

@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 #: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
 _LINE_REF = re.compile(r"line:[0-9]+")
 
+#: The UTF-8 byte order mark some editors write at the start of a file.
+_BOM = b"\xef\xbb\xbf"
+
 
 def _key(entry_id: str) -> int:
     """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
@@ -210,7 +213,9 @@ class FileBackend:
         lines that may be the store's own (a tombstone or an update: ``_scan``), the others left
         unparsed (a replay's first pass read every entry twice; a parse is ~2% of a replayed
         message's CPU). Such a line names its key as written (``"$tombstone"``, ``"$update"``) or
-        with an escape, so a line with neither and no backslash is none."""
+        with an escape, so a line with neither and no backslash is none. A UTF-8 byte order mark
+        at the start of the file (an editor's) is skipped (RFC 8259 §8.1 lets a reader ignore it): the
+        first entry was "not JSON" and never replayed."""
         try:
             f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
         except FileNotFoundError:
@@ -219,6 +224,8 @@ class FileBackend:
             raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
         with f:
             for n, raw in enumerate(f, 1):
+                if n == 1 and raw.startswith(_BOM):
+                    raw = raw[len(_BOM) :]  # an editor's byte order mark: not part of the first entry
                 if meta_only and b'"$tombstone"' not in raw and b'"$update"' not in raw and b"\\" not in raw:
                     continue
                 if not raw.strip():
@@ -331,11 +338,41 @@ class FileBackend:
         return self.iter_entries(on_invalid)
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The record with this id (or ``line:N``), valid or not (``dlq show`` says which)."""
-        for _, ref, rec, _why in self._live():
-            if ref == entry_id and isinstance(rec, dict):
-                return rec
+        """The record with this id (or ``line:N``) when it is a JSON object, valid or not (``dlq show``
+        uses ``lookup``, which says why and shows the other lines too)."""
+        found = self._find(entry_id)
+        return found[1] if found is not None and isinstance(found[1], dict) else None
+
+    async def lookup(self, entry_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(record, why)`` for the live line with this id or ``line:N`` (``dlq show``): ``why`` is
+        what ``list`` reports for it (not JSON, a duplicate id, a schema violation), ``None`` for a
+        valid entry. A line that is not a JSON object (torn, garbage, not UTF-8) is
+        ``{"id": "line:N", "line": TEXT}``, its bytes that are not UTF-8 as U+FFFD: ``show`` said
+        "no dead letter" for the ref ``list`` and ``purge`` name it by. ``(None, None)`` when absent."""
+        found = self._find(entry_id)
+        if found is None:
+            return None, None
+        n, rec, why = found
+        if isinstance(rec, dict):
+            return rec, why or check(rec)
+        return {"id": entry_id, "line": self._line_text(n)}, why or check(rec)
+
+    def _find(self, entry_id: str) -> tuple[int, Any, str | None] | None:
+        """``(line, record, why)`` of the live line whose ref is ``entry_id`` (``_live``), else ``None``."""
+        for n, ref, rec, why in self._live():
+            if ref == entry_id:
+                return n, rec, why
         return None
+
+    def _line_text(self, n: int) -> str:
+        """Line ``n`` (1-based) as text, without its line end."""
+        with open(self.path, "rb") as f:
+            for i, raw in enumerate(f, 1):
+                if i == n:
+                    if n == 1 and raw.startswith(_BOM):
+                        raw = raw[len(_BOM) :]
+                    return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+        return ""
 
     async def remove(self, entry_id: str) -> bool:
         """Tombstone one live entry (``id`` or ``line:N``); ``False`` when already removed or never

@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a2actl.core.errors import A2ACtlError, ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.errors import A2ACtlError, ProtocolViolation, TimeoutError_, UnreachableError, UsageError
 from a2actl.dlq.store.ticker import stop_task, ticks
 
 #: Receives "waiting for the lock held by …" notices.
@@ -157,7 +157,8 @@ class RedisLease:
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
         """Take the lease (``SET NX PX``, ``ttl`` seconds) and start renewing it every ``ttl / 3`` s.
         Raises ``SourceLocked`` (exit 1) when held and not ``wait``, ``UnreachableError`` (exit 3),
-        ``ProtocolViolation`` (exit 6) for a Redis error."""
+        ``TimeoutError_`` (exit 5) when Redis does not answer, ``ProtocolViolation`` (exit 6) for a
+        Redis error."""
         import redis.exceptions as rexc
 
         self.lock = self.client.lock(self.name, timeout=self.ttl, sleep=POLL, thread_local=False)
@@ -177,6 +178,8 @@ class RedisLease:
                     await asyncio.sleep(POLL)
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
+        except rexc.TimeoutError as exc:
+            raise TimeoutError_(f"Redis for {self.src} did not answer in time: {exc}") from exc
         except rexc.RedisError as exc:
             raise ProtocolViolation(
                 f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}"

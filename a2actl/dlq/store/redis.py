@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import ProtocolViolation, UnreachableError, UsageError
+from a2actl.core.errors import ProtocolViolation, TimeoutError_, UnreachableError, UsageError
 from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
@@ -66,6 +66,23 @@ def _client_url(url: str) -> str:
     return urlunsplit((parts.scheme, parts.netloc, parts.path, rest, ""))
 
 
+def _timed_out(url: str, exc: Exception) -> TimeoutError_:
+    """``TimeoutError_`` (exit 5) for a redis-py ``TimeoutError``: Redis at ``url`` accepted the
+    connection and did not answer (a hung server, TLS spoken to a plain port, a firewall). It was
+    exit 1 "unexpected TimeoutError"."""
+    return TimeoutError_(
+        f"Redis at {url} did not answer in time: {exc}",
+        hint="check the server; redis-py waits socket_timeout=SECONDS (in SRC's query; default 5)",
+    )
+
+
+def _invalid_stream_id(exc: ProtocolViolation) -> bool:
+    """Whether Redis refused a command because an id is no stream id (``MS-SEQ`` past 64 bits):
+    such an id names no entry. Any other error reply (the key holds no stream: ``WRONGTYPE``; an ACL
+    refusal) is the error it is."""
+    return "Invalid stream ID" in exc.message
+
+
 def _utf8(text: str) -> bool:
     """Whether ``text`` (read with ``surrogateescape``) was UTF-8 on the wire."""
     try:
@@ -92,8 +109,16 @@ class RedisBackend:
 
     def __init__(self, url: str) -> None:
         """Parse ``url`` and build the client (no connection yet). Raises ``UsageError`` (exit 2)
-        without ``stream=``, with an empty ``group=`` or ``consumer=``, or ``consumer=`` without
-        ``group=``."""
+        without ``stream=``, with an empty ``group=`` or ``consumer=``, ``consumer=`` without
+        ``group=``, or a URL redis-py refuses (a port past 65535, an unclosed ``[``, ``db=x``): it
+        was exit 1 "unexpected ValueError"."""
+        try:
+            self._parse(url)
+        except ValueError as exc:
+            raise UsageError(f"bad Redis URL {url}: {exc}", hint="redis://HOST:PORT/DB?stream=KEY") from exc
+
+    def _parse(self, url: str) -> None:
+        """``__init__``'s work; raises ``UsageError``, or ``ValueError`` for a URL that is no URL."""
         import redis.asyncio as redis
 
         parts = urlsplit(url)
@@ -207,14 +232,17 @@ class RedisBackend:
         )
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
-        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), an error reply
-        ``ProtocolViolation`` (exit 6)."""
+        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), no answer
+        within redis-py's ``socket_timeout`` (5 s unless the URL sets it) ``TimeoutError_`` (exit 5), an
+        error reply ``ProtocolViolation`` (exit 6)."""
         import redis.exceptions as rexc
 
         try:
             return await coro
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except rexc.TimeoutError as exc:
+            raise _timed_out(self.url, exc) from exc
         except rexc.ResponseError as exc:
             raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
 
@@ -368,6 +396,8 @@ class RedisBackend:
             raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+        except rexc.TimeoutError as exc:
+            raise _timed_out(self.url, exc) from exc
         return True
 
     async def _read(self, start: str) -> list[Row]:
@@ -424,6 +454,8 @@ class RedisBackend:
                 self._scripted = False  # EVAL refused to this user or on this server: as before
             except rexc.ConnectionError as exc:
                 raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+            except rexc.TimeoutError as exc:
+                raise _timed_out(self.url, exc) from exc
         await self._call(
             self.client.xclaim(self.stream, self._group, self.consumer, 0, list[Any](ids), justid=True)
         )
@@ -457,34 +489,46 @@ class RedisBackend:
                 self._fresh_at = began
 
     async def get(self, entry_id: str) -> dict[str, Any] | None:
-        """The entry with this stream id, valid or not (``dlq show`` says which); a record whose
-        ``entry`` field cannot be decoded comes back as ``{"id", "fields"}``. ``None`` for an id that
-        is not a whole stream id as Redis writes it (``MS-SEQ``)."""
+        """The entry with this stream id, valid or not (``lookup``)."""
+        return (await self.lookup(entry_id))[0]
+
+    async def lookup(self, entry_id: str) -> tuple[dict[str, Any] | None, str | None]:
+        """``(record, why)`` for the entry with this stream id (``dlq show``): ``why`` is what
+        ``list`` reports for it (``no 'entry' field``, ``KEY:meta[ID] is not JSON``, a schema
+        violation), ``None`` for a valid entry; ``show`` said a schema violation of the fallback
+        record instead. A record whose ``entry`` field cannot be decoded comes back as
+        ``{"id", "fields"}``. ``(None, None)`` for an id that is not there or not a whole stream id
+        as Redis writes it (``MS-SEQ``). Raises ``ProtocolViolation`` (exit 6) when the key holds no
+        stream (``WRONGTYPE``: it said "no dead letter")."""
         if not _STREAM_ID.fullmatch(entry_id):
-            return None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
+            return None, None  # XRANGE reads "MS" as every entry of that millisecond, "01-0" as "1-0"
         try:
             rows = await self._call(self.client.xrange(self.stream, min=entry_id, max=entry_id))
-        except ProtocolViolation:
-            return None  # not a stream id at all
+        except ProtocolViolation as exc:
+            if _invalid_stream_id(exc):
+                return None, None  # not a stream id at all (past 64 bits)
+            raise  # WRONGTYPE (the key is no stream), NOPERM: not "no dead letter"
         if not rows:
-            return None
+            return None, None
         sid, fields = rows[0]
-        entry, _ = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
+        entry, why = self._decode(sid, fields, await self._call(self.client.hget(self.meta, entry_id)))
         if entry is not None:
-            return entry
+            return entry, why
         # what cannot be decoded is shown with U+FFFD for the bytes that are not UTF-8
-        return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}
+        return {"id": sid, "fields": {_shown(k): _shown(v) for k, v in fields.items()}}, why
 
     async def remove(self, entry_id: str) -> bool:
         """Remove one entry (``remove_many``); ``False`` when it was not there or is not a whole
         stream id as Redis writes it (``MS-SEQ``: XDEL reads ``MS`` as ``MS-0``, another entry than
-        the one named, perhaps)."""
+        the one named, perhaps). Raises ``ProtocolViolation`` (exit 6) when the key holds no stream."""
         if not _STREAM_ID.fullmatch(entry_id):
             return False
         try:
             return bool(await self.remove_many([entry_id]))
-        except ProtocolViolation:
-            return False
+        except ProtocolViolation as exc:
+            if _invalid_stream_id(exc):
+                return False
+            raise  # WRONGTYPE (the key is no stream), NOPERM: not "not found"
 
     async def remove_many(self, entry_ids: list[str]) -> int:
         """``XDEL`` (with the meta ``HDEL`` and, in a group, the ``XACK``) in one ``MULTI``; returns

@@ -59,3 +59,22 @@ def test_a_path_that_cannot_be_a_journal_is_a_usage_error(tmp_path: Path, kind: 
             (tmp_path / "ro").mkdir(mode=0o500)
     with pytest.raises(UsageError, match="cannot use .* as the replay journal"):
         Journal(path)
+
+
+def test_a_torn_last_line_does_not_swallow_the_next_runs_first_line(tmp_path: Path) -> None:
+    """A run stopped inside a journal write (a kill -9 between the pages of a batch's write, a full
+    disk) leaves a torn last line. The next run appended its first line to it, and that record was
+    lost with the torn one: a ``delivered`` id not resumed (delivered again), a ``removed`` one
+    removed again. The torn line is terminated first, as the file store does with its own."""
+    path = tmp_path / "journal.jsonl"
+    path.write_text(json.dumps({"id": "a", "event": "delivered", "at": 1.0}) + '\n{"id": "b", "ev')
+    first = Journal(path)
+    assert list(first.pending) == ["a"]
+    first.write(["c"], "delivered", sync=True)
+    first.write(["a"], "removed", sync=True)
+    first.close()
+    again = Journal(path)
+    try:
+        assert (list(again.pending), again.done) == (["c"], 1)
+    finally:
+        again.close()

@@ -15,9 +15,15 @@ that swallows every cancellation, so they do not depend on the Python version.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import socket
 import uuid
 from typing import Any
 
+import pytest
+import redis.asyncio as redis
+
+from a2actl.core.errors import TimeoutError_
 from a2actl.dlq.store.lock import RedisLease
 from a2actl.dlq.store.redis import RedisBackend
 
@@ -120,3 +126,21 @@ def test_lease_release_ends_the_renewer_even_if_a_call_swallows_the_cancel() -> 
         return await _ends(lease.renewer, asyncio.create_task(lease.release()))
 
     assert asyncio.run(run()), "release() did not return: the renewer outlived its cancellation"
+
+
+def test_a_lease_on_a_redis_that_does_not_answer_is_a_timeout() -> None:
+    """Taking the lease from a Redis that accepts the connection and never answers: ``TimeoutError_``
+    (exit 5), not ``ProtocolViolation`` (exit 6, 'cannot take the replay lease: Timeout reading')."""
+
+    async def go(port: int) -> None:
+        client = redis.Redis(host="127.0.0.1", port=port, socket_timeout=0.3)
+        try:
+            with pytest.raises(TimeoutError_, match="did not answer in time"):
+                await RedisLease(client, "k:replay-lock", "redis://x").acquire(wait=False)
+        finally:
+            await client.aclose()
+
+    with contextlib.closing(socket.socket()) as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # connections complete; nothing is ever read or answered
+        asyncio.run(go(silent.getsockname()[1]))

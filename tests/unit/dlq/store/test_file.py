@@ -121,7 +121,12 @@ def test_an_invalid_line_can_be_purged_by_its_line_ref(tmp_path: Path) -> None:
     store = _filled(tmp_path, 1)
     with open(store.path, "ab") as f:
         f.write(b"garbage\n")
-    assert run(store.get("line:2")) is None  # not a record: nothing to show
+    assert run(store.get("line:2")) is None  # not a record (the debug API's GET answers 404)
+    # dlq show shows it as the text it is, with list's reason
+    assert run(store.lookup("line:2")) == (
+        {"id": "line:2", "line": "garbage"},
+        "not JSON (a torn or garbage line)",
+    )
     assert run(store.remove("line:2")) is True
     invalid = InvalidEntries()
     run(_all(store.iter_entries(invalid)))
