@@ -527,6 +527,37 @@ def test_diff_broken_json_schema_expectation_is_usage_error(
     assert needle in r.json["error"]["message"]
 
 
+def test_diff_json_schema_never_fetches_a_remote_ref(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A ``$ref`` to a URL was fetched by jsonschema's default registry (urllib, no timeout, in the
+    event loop): one that answered was used (here: exit 7, a breaking change it asked for), one that
+    never answered hung the command past --max-time and SIGTERM. It is never fetched: exit 2."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    fetched: list[str] = []
+
+    async def remote(request: Any) -> JSONResponse:
+        fetched.append(str(request.url))
+        return JSONResponse({"required": ["no-such-member"]})
+
+    with LoopbackServer(lambda _: Starlette(routes=[Route("/schema.json", remote)])) as srv:
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{srv.url}/schema.json"}
+        r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", doc), "-o", "json")
+    assert fetched == []
+    assert r.exit_code == 2, r.stdout
+    assert "$ref that cannot be resolved" in r.json["error"]["message"]
+    # a $ref to a published meta-schema still resolves (bundled, not fetched)
+    meta = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {"skills": {"$ref": "https://json-schema.org/draft/2020-12/schema"}},
+    }
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "m.json", meta), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+
+
 @pytest.mark.parametrize(
     "member, value, needle",
     [
