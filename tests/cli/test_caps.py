@@ -581,6 +581,48 @@ def test_diff_corrupted_snapshot_is_usage_error(
         assert needle in r.json["error"]["message"]
 
 
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda s: s["skills"]["echo"].update(inputModes="image/png"), "/skills/echo/inputModes is a string"),
+        (lambda s: s["skills"]["echo"].update(tags=None), "/skills/echo/tags is null, not a list"),
+        (
+            lambda s: s["skills"]["echo"].update(securityRequirements=["bearer"]),
+            "/skills/echo/securityRequirements/0 is a string, not an object",
+        ),
+        (lambda s: s.update(securityRequirements=["bearer"]), "/securityRequirements/0 is a string"),
+        (
+            lambda s: s.update(securityRequirements=[{"bearer": "read"}]),
+            "/securityRequirements/0/bearer is not a list of scopes",
+        ),
+        (lambda s: s["capabilities"].update(streaming="true"), "/capabilities/streaming is a string"),
+        (
+            lambda s: s["interfaces"]["JSONRPC@1.0"].update(url=5),
+            "/interfaces/JSONRPC@1.0/url is a number, not a string or null",
+        ),
+        (
+            lambda s: s["interfaces"]["JSONRPC@1.0"].update(preferred="yes"),
+            "/interfaces/JSONRPC@1.0/preferred is a string, not a boolean",
+        ),
+    ],
+)
+def test_diff_snapshot_with_a_corrupted_entry_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, edit: Any, needle: str
+) -> None:
+    """A snapshot whose entries had the wrong type inside (a skill's ``"inputModes": "image/png"``, a
+    requirement ``"bearer"``, a capability ``"true"``) was diffed as one risky "changed" member, or
+    as requirements removed: a hand-written expectation whose skill must take image/png passed
+    --fail-on breaking against a target that lost it (exit 0). Exit 2 naming the member, as for a
+    corrupted top-level member."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    edit(snap)
+    bad = write(tmp_path, "bad.json", snap)
+    for args in (("--expect", bad), (bad,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert needle in r.json["error"]["message"]
+
+
 @pytest.mark.parametrize("member", ["skills", "interfaces", "capabilities", "protocolVersions"])
 def test_diff_to_a_snapshot_without_a_member_is_breaking(
     cli: Any, sandbox: Any, tmp_path: Path, member: str
