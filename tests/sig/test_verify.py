@@ -367,6 +367,29 @@ def test_sign_with_a_public_key_or_bad_options_is_exit_2(cli: Any, tmp_path: Pat
     )
 
 
+def test_sign_never_writes_over_its_key_or_the_signed_card(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """--out or --jwks-out naming the --key file replaced the private key with the card or the
+    public JWK Set, and --out and --jwks-out naming one file replaced the signed card with the JWK
+    Set; both exit 0 ("signed → FILE"). Exit 2, before anything is written; signing in place
+    (--out naming the card) still works."""
+    card = write_json(tmp_path / "c.json", plain_card())
+    key = tmp_path / "signer.pem"
+    key.write_bytes(Path(keys.ec.private).read_bytes())
+    (tmp_path / "link.pem").symlink_to(key)
+    for extra, names in (
+        (["--jwks-out", str(key)], ["--jwks-out", "--key file"]),
+        (["--out", str(key)], ["--out", "--key file"]),
+        (["--out", str(tmp_path / "link.pem")], ["--out", "--key file"]),  # another name for it
+        (["--out", str(tmp_path / "o.json"), "--jwks-out", str(tmp_path / "o.json")], ["name one file"]),
+    ):
+        _one_line_error(cli("caps", "sign", card, "--key", str(key), "--kid", "k", *extra), *names)
+        assert key.read_bytes() == Path(keys.ec.private).read_bytes()
+    assert not (tmp_path / "o.json").exists()
+    r = cli("caps", "sign", card, "--key", str(key), "--kid", "k", "--out", card)
+    assert r.exit_code == 0, r.stderr
+    assert len(json.loads(Path(card).read_text(encoding="utf-8"))["signatures"]) == 1
+
+
 def test_sign_writes_the_card_never_the_key(cli: Any, tmp_path: Path, keys: Keys) -> None:
     card = write_json(tmp_path / "c.json", plain_card())
     r = cli("caps", "sign", card, "--key", keys.rsa.private, "--kid", "rsa-1")
