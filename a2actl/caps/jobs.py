@@ -584,11 +584,13 @@ async def _write_json(path: str, doc: Any, option: str) -> None:
     """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
     removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
     public JWK Set is no secret). A path that exists and is neither a regular file nor a directory
-    (``/dev/stdout``, ``/dev/null``, a FIFO) is written in place: renaming over it would replace the
-    device or pipe with a file (as root, ``/dev/null`` itself), and a reader would never get the data.
-    Such a path is written in a daemon thread (``core.offloop.off_the_loop``): a FIFO nobody reads
-    blocked the event loop in ``open``, past ``--max-time`` and SIGTERM. Raises ``UsageError`` (exit
-    2) naming the option and the path."""
+    (``/dev/stdout``, ``/dev/null``, a FIFO), or that is a symbolic link, is written in place:
+    renaming over it would replace the device, pipe or link with a file (as root, ``/dev/null``
+    itself; ``/dev/stdout``, a link to ``/proc/self/fd/1``, when the output is redirected to a file:
+    the card went to a new file in ``/dev``, not to the redirect), and a reader would never get the
+    data. Such a path is written in a daemon thread (``core.offloop.off_the_loop``): a FIFO nobody
+    reads blocked the event loop in ``open``, past ``--max-time`` and SIGTERM. Raises ``UsageError``
+    (exit 2) naming the option and the path."""
     import os
     import stat
     import tempfile
@@ -600,6 +602,7 @@ async def _write_json(path: str, doc: Any, option: str) -> None:
         special = not stat.S_ISREG(mode := target.stat().st_mode) and not stat.S_ISDIR(mode)
     except OSError:
         special = False  # missing (a new file) or unreadable: the temp file and rename say why
+    special = special or target.is_symlink()  # through the link: a rename would replace the link
     if special:
 
         def write() -> None:

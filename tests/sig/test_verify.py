@@ -628,6 +628,28 @@ def test_sign_writes_into_a_fifo_or_device_not_over_it(cli: Any, tmp_path: Path,
     ] == "k"
 
 
+def test_sign_writes_through_a_symbolic_link_not_over_it(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """--out / --jwks-out naming a symbolic link to a file was renamed over: the link became a file
+    and the file it names kept its old content (``--out /dev/stdout`` with the output redirected to a
+    file is such a link, to /proc/self/fd/1: as root, /dev/stdout itself was replaced)."""
+    card = write_json(tmp_path / "c.json", plain_card())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "agent-card.json").write_text("{}", encoding="utf-8")
+    (site / "keys.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "card-link.json").symlink_to(site / "agent-card.json")
+    (tmp_path / "keys-link.json").symlink_to(site / "keys.json")
+    r = cli(
+        "caps", "sign", card, "--key", keys.ec.private, "--kid", "k",
+        "--out", str(tmp_path / "card-link.json"), "--jwks-out", str(tmp_path / "keys-link.json"),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "card-link.json").is_symlink() and (tmp_path / "keys-link.json").is_symlink()
+    signed = json.loads((site / "agent-card.json").read_text(encoding="utf-8"))
+    assert len(signed["signatures"]) == 1
+    assert json.loads((site / "keys.json").read_text(encoding="utf-8"))["keys"][0]["kid"] == "k"
+
+
 def test_sign_output_files_are_readable_like_any_new_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
     import os
 
