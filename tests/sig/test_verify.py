@@ -390,6 +390,46 @@ def test_sign_never_writes_over_its_key_or_the_signed_card(cli: Any, tmp_path: P
     assert len(json.loads(Path(card).read_text(encoding="utf-8"))["signatures"]) == 1
 
 
+@pytest.mark.parametrize(
+    "patch, where",
+    [
+        ({"skills": {"echo": {"id": "echo"}}}, "/skills is an object, not a list of objects"),
+        ({"skills": [None]}, "/skills/0 is null, not an object"),
+        ({"skills": [{"id": "a", "security": "bearer"}]}, "/skills/0/security is a string, not a list"),
+        ({"security": ["bearer"]}, "/security/0 is a string, not an object"),
+        ({"securitySchemes": {"bearer": "Bearer"}}, "/securitySchemes/bearer is a string, not an object"),
+    ],
+)
+def test_sign_and_verify_name_the_member_a_card_without_canonical_form_breaks(
+    cli: Any, tmp_path: Path, keys: Keys, patch: dict[str, Any], where: str
+) -> None:
+    """A card whose v0.3 members have the wrong JSON type has no canonical form (exit 6, as in
+    a2a-sdk). The message was Python's ("'str' object has no attribute 'pop'", "argument of type
+    'NoneType' is not iterable"); it names the member and what it should be."""
+    card = {k: v for k, v in plain_card().items() if k != "securityRequirements"}
+    path = write_json(tmp_path / "c.json", {**card, **patch})
+    r = cli("caps", "sign", path, "--key", keys.ec.private, "--kid", "k", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    assert r.json["error"]["message"].startswith(f"invalid agent card structure: {where}")
+    assert "object has no attribute" not in r.stdout and "NoneType" not in r.stdout
+    signed = json.loads(
+        cli(
+            "caps", "sign", write_json(tmp_path / "ok.json", card), "--key", keys.ec.private, "--kid", "k"
+        ).stdout
+    )
+    r = cli(
+        "caps",
+        "verify",
+        write_json(tmp_path / "s.json", {**signed, **patch}),
+        "--jwks",
+        keys.jwks,
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 6, r.stdout
+    assert where in r.json["error"]["message"]
+
+
 def test_sign_writes_the_card_never_the_key(cli: Any, tmp_path: Path, keys: Keys) -> None:
     card = write_json(tmp_path / "c.json", plain_card())
     r = cli("caps", "sign", card, "--key", keys.rsa.private, "--kid", "rsa-1")
