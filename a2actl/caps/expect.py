@@ -173,7 +173,7 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
         )
         found = False
         for key in snap["interfaces"]:
-            binding, _, fam = key.partition("@")
+            binding, _, fam = key.rpartition("@")  # a binding URI may hold "@"; the family never does
             if wi.get("binding") not in (None, binding):
                 continue
             if spec is not None and not _version_ok(fam, *spec):

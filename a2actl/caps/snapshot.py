@@ -126,8 +126,9 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         "provider": provider,
         "documentationUrl": view.documentation_url,
         "iconUrl": view.icon_url,
-        "protocolVersions": sorted({k.split("@", 1)[1] for k in interfaces}),
-        "bindings": sorted({k.split("@", 1)[0] for k in interfaces}),
+        # split at the last "@": a binding is a name or URI and may hold one (the family never does)
+        "protocolVersions": sorted({k.rsplit("@", 1)[1] for k in interfaces}),
+        "bindings": sorted({k.rsplit("@", 1)[0] for k in interfaces}),
         "interfaces": dict(sorted(interfaces.items())),
         "capabilities": caps,
         "extensions": dict(sorted(extensions.items())),

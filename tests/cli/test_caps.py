@@ -527,6 +527,28 @@ def test_diff_broken_json_schema_expectation_is_usage_error(
     assert needle in r.json["error"]["message"]
 
 
+def test_snapshot_and_requirements_of_a_binding_uri_holding_an_at_sign(cli: Any, tmp_path: Path) -> None:
+    """Interfaces are keyed BINDING@FAMILY and the key was split at its first "@": a binding URI
+    holding one (``urn:example:binding@v2``) became binding ``urn:example:binding`` and protocol
+    version ``v2@1.0``, and a requirements document naming the binding failed three times (exit 7)."""
+    binding = "urn:example:binding@v2"
+    card = valid_v1_card()
+    card["supportedInterfaces"][0]["protocolBinding"] = binding
+    path = write(tmp_path, "card.json", card)
+    snap = cli("caps", "snapshot", path).json
+    assert (snap["bindings"], snap["protocolVersions"]) == ([binding], ["1.0"])
+    assert list(snap["interfaces"]) == [f"{binding}@1.0"]
+    req = {
+        "a2actlRequirements": 1,
+        "bindings": [binding],
+        "protocolVersion": ">=1.0",
+        "interfaces": [{"binding": binding, "protocolVersion": "1.0"}],
+    }
+    r = cli("caps", "diff", path, "--expect", write(tmp_path, "req.json", req), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert r.json["changes"] == []
+
+
 def test_diff_json_schema_never_fetches_a_remote_ref(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """A ``$ref`` to a URL was fetched by jsonschema's default registry (urllib, no timeout, in the
     event loop): one that answered was used (here: exit 7, a breaking change it asked for), one that
