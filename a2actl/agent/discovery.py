@@ -66,12 +66,24 @@ class CardFetch:
 
 def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
     """Decode and normalise card bytes. Raises ``ProtocolViolation`` (exit 6) when the body is not a
-    JSON object."""
+    JSON object, or not UTF-8 text (naming the first bad byte and its offset)."""
     from a2actl.protocol.jsondoc import parse
 
     try:
         raw = parse(body, source)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        # JSON between systems is UTF-8 (RFC 8259 §8.1): say so, not "not valid JSON". No text
+        # around the byte: a card that failed to parse has no secrets registered, and the bytes
+        # next to it may be a URL's userinfo
+        data, at = exc.object, exc.start
+        line = data.count(b"\n", 0, at) + 1
+        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        raise ProtocolViolation(
+            f"the agent card at {source} is not UTF-8 text: byte 0x{data[at]:02x} at offset {at} "
+            f"(line {line}, byte {column} of the line)",
+            hint="JSON must be UTF-8 (RFC 8259 §8.1); check the agent's encoding",
+        ) from exc
+    except ValueError as exc:
         raise ProtocolViolation(
             f"the agent card at {source} is not valid JSON: {exc}",
             hint="is this URL serving the card, or an HTML error page?",

@@ -173,7 +173,7 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
         )
         found = False
         for key in snap["interfaces"]:
-            binding, _, fam = key.partition("@")
+            binding, _, fam = key.rpartition("@")  # a binding URI may hold "@"; the family never does
             if wi.get("binding") not in (None, binding):
                 continue
             if spec is not None and not _version_ok(fam, *spec):
@@ -229,9 +229,14 @@ def check_requirements(req: dict[str, Any], snap: dict[str, Any]) -> list[Change
 
 def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
     """Violations of a user JSON Schema by snapshot ``snap``, each a breaking ``Change``. Raises
-    ``UsageError`` when the schema itself is invalid."""
+    ``UsageError`` (exit 2) when the schema itself is invalid, and for a ``$ref`` that cannot be
+    resolved within the schema, or to the published JSON Schema meta-schemas: a ``$ref`` to another
+    document (a URL, a file) is never fetched. jsonschema's default registry fetches such a URL
+    with ``urllib``, without a timeout, in the event loop: a URL that never answered hung the command
+    past ``--max-time`` and Ctrl-C/SIGTERM, and one that answered was used unseen."""
     from jsonschema.exceptions import SchemaError
     from jsonschema.validators import validator_for
+    from referencing import Registry
     from referencing.exceptions import Unresolvable
 
     from a2actl.core.pointer import to_pointer
@@ -245,12 +250,16 @@ def check_schema(schema: dict[str, Any], snap: dict[str, Any]) -> list[Change]:
         raise UsageError(f"the expectation JSON Schema is invalid: {exc.message}") from None
     out = []
     try:
-        for err in cls(schema).iter_errors(snap):
+        # a registry that retrieves nothing (jsonschema adds the bundled meta-schemas to it)
+        for err in cls(schema, registry=Registry()).iter_errors(snap):
             path = to_pointer(err.absolute_path)
             actual = err.instance if not isinstance(err.instance, (dict, list)) else None
             out.append(Change(path, "changed", None, actual, BREAKING, f"schema: {err.message[:200]}"))
-    except Unresolvable as exc:  # a $ref to nowhere, or to a remote document (never fetched)
-        raise UsageError(f"the expectation JSON Schema has a $ref that cannot be resolved: {exc}") from None
+    except Unresolvable as exc:  # a $ref to nowhere, or to another document (never fetched)
+        raise UsageError(
+            f"the expectation JSON Schema has a $ref that cannot be resolved: {exc}",
+            hint="a $ref to another document (a URL, a file) is never fetched: put it under $defs",
+        ) from None
     except RecursionError:  # "$ref": "#", or refs that only lead to each other
         raise UsageError(
             "the expectation JSON Schema refers to itself without end (a $ref cycle that never reaches a check)"

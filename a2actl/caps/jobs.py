@@ -496,7 +496,8 @@ async def sign_job(
     """``caps sign``: TARGET's card (file or URL) with one more signature by the PEM private key
     ``key`` under ``kid``, written to ``out`` (else returned for stdout); the public key as a JWK Set to
     ``jwks_out``. The key itself is never written or printed. Raises ``UsageError`` (exit 2) for key
-    and output-file problems, ``CanonicalizationError`` (6) for a card with no canonical form."""
+    and output-file problems (an ``out`` or ``jwks_out`` that is the key file, or both one file:
+    ``_refuse_overwrites``), ``CanonicalizationError`` (6) for a card with no canonical form."""
     from a2actl.caps.signature import (
         canonical,
         jku_decision,
@@ -515,6 +516,7 @@ async def sign_job(
         )
     from a2actl.caps.snapshot import is_snapshot
 
+    _refuse_overwrites(key, out, jwks_out)
     ref = await read_pem_key(key)
     # not registered: the card printed without --out is the signed card, and a URL masked in it
     # would no longer match its signature
@@ -544,15 +546,51 @@ async def sign_job(
     )
 
 
+def _same_file(a: str, b: str) -> bool:
+    """Whether paths ``a`` and ``b`` name one regular file (one that exists: the same device and
+    inode, through links or other spellings), or one path neither of which exists yet (the same
+    real path). A FIFO or device (``/dev/stdout``) is never "the same file": writing it twice
+    destroys nothing."""
+    import os
+    import stat
+
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+    return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _refuse_overwrites(key: str, out: str | None, jwks_out: str | None) -> None:
+    """Raise ``UsageError`` (exit 2), before anything is read or written, when ``caps sign`` would
+    write over its own private key (``--out`` or ``--jwks-out`` naming the ``--key`` file: the key
+    was replaced by the card or the public JWK Set, exit 0) or write the JWK Set over the signed card
+    it just wrote (``--out`` and ``--jwks-out`` naming one file: exit 0 and "signed → FILE", but FILE
+    held the keys). ``--out`` naming the card being signed (signing in place) is allowed."""
+    for option, path in (("--out", out), ("--jwks-out", jwks_out)):
+        if path is not None and _same_file(path, key):
+            raise UsageError(
+                f"{option} {path} is the --key file: writing it would replace the private key",
+                hint=f"give {option} another file",
+            )
+    if out is not None and jwks_out is not None and _same_file(out, jwks_out):
+        raise UsageError(
+            f"--out and --jwks-out name one file ({out}): the JWK Set would replace the signed card",
+            hint="give each its own file",
+        )
+
+
 async def _write_json(path: str, doc: Any, option: str) -> None:
     """Write ``doc`` as indented JSON to ``path`` atomically (a temp file beside it, renamed over it;
     removed again on failure), with the mode a new file gets (not ``mkstemp``'s 0600: a card or a
     public JWK Set is no secret). A path that exists and is neither a regular file nor a directory
-    (``/dev/stdout``, ``/dev/null``, a FIFO) is written in place: renaming over it would replace the
-    device or pipe with a file (as root, ``/dev/null`` itself), and a reader would never get the data.
-    Such a path is written in a daemon thread (``core.offloop.off_the_loop``): a FIFO nobody reads
-    blocked the event loop in ``open``, past ``--max-time`` and SIGTERM. Raises ``UsageError`` (exit
-    2) naming the option and the path."""
+    (``/dev/stdout``, ``/dev/null``, a FIFO), or that is a symbolic link, is written in place:
+    renaming over it would replace the device, pipe or link with a file (as root, ``/dev/null``
+    itself; ``/dev/stdout``, a link to ``/proc/self/fd/1``, when the output is redirected to a file:
+    the card went to a new file in ``/dev``, not to the redirect), and a reader would never get the
+    data. Such a path is written in a daemon thread (``core.offloop.off_the_loop``): a FIFO nobody
+    reads blocked the event loop in ``open``, past ``--max-time`` and SIGTERM. Raises ``UsageError``
+    (exit 2) naming the option and the path."""
     import os
     import stat
     import tempfile
@@ -564,6 +602,7 @@ async def _write_json(path: str, doc: Any, option: str) -> None:
         special = not stat.S_ISREG(mode := target.stat().st_mode) and not stat.S_ISDIR(mode)
     except OSError:
         special = False  # missing (a new file) or unreadable: the temp file and rename say why
+    special = special or target.is_symlink()  # through the link: a rename would replace the link
     if special:
 
         def write() -> None:

@@ -222,7 +222,11 @@ class CanonicalizationError(ProtocolViolation):
 def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
     """a2a-sdk's ``parse_agent_card`` v0.3 → 1.0 mapping, in place. ``dropped`` collects the pointers
     of the v0.3 fields removed without being mapped (a mapped field is covered through its 1.0
-    field). Raises ``CanonicalizationError`` where a2a-sdk raises."""
+    field). Raises ``CanonicalizationError`` where a2a-sdk raises, naming the member whose shape the
+    mapping cannot read (``_compat_shape_problem``), not Python's words for it."""
+    problem = _compat_shape_problem(card)
+    if problem is not None:
+        raise CanonicalizationError(f"invalid agent card structure: {problem}")
     try:
         if "supportsAuthenticatedExtendedCard" in card:
             mapped = False
@@ -288,6 +292,61 @@ def _apply_compat(card: dict[str, Any], dropped: list[str]) -> None:
             scheme[wrapper] = inner
     except (TypeError, AttributeError) as exc:
         raise CanonicalizationError(f"invalid agent card structure: {exc}") from exc
+
+
+def _json_type(value: Any) -> str:
+    """The JSON type of a decoded value, with its article (``a string``, ``null``)."""
+    if value is None:
+        return "null"
+    names = {bool: "a boolean", int: "a number", float: "a number", str: "a string", list: "a list"}
+    return names.get(type(value), "an object")
+
+
+def _objects_problem(value: Any, where: str) -> str | None:
+    """Why ``value`` at pointer ``where`` is not a list of objects, else ``None``. An empty object or
+    string passes, as it does the mapping (it iterates over nothing)."""
+    if isinstance(value, (dict, str)) and not value:
+        return None
+    if not isinstance(value, list):
+        return f"{where} is {_json_type(value)}, not a list of objects"
+    for idx, entry in enumerate(value):
+        if not isinstance(entry, dict):
+            return f"{where}/{idx} is {_json_type(entry)}, not an object"
+    return None
+
+
+def _compat_shape_problem(card: dict[str, Any]) -> str | None:
+    """The first member ``_apply_compat`` reads whose JSON type it cannot map (``/skills/0 is a
+    string, not an object``), else ``None``. Only what the mapping reads is checked, where it reads
+    it (a v0.3 ``additionalInterfaces`` only when there is no ``supportedInterfaces``, as a2a-sdk);
+    every other member is left to the 1.0 proto parse, whose messages name the member already."""
+    if card.get("supportsAuthenticatedExtendedCard") and not isinstance(card.get("capabilities", {}), dict):
+        return f"/capabilities is {_json_type(card['capabilities'])}, not an object"
+    if "supportedInterfaces" not in card and card.get("url") and card.get("additionalInterfaces"):
+        problem = _objects_problem(card["additionalInterfaces"], "/additionalInterfaces")
+        if problem:
+            return problem
+    if "securityRequirements" not in card and card.get("security") is not None:
+        problem = _objects_problem(card["security"], "/security")
+        if problem:
+            return problem
+    if "skills" in card:
+        problem = _objects_problem(card["skills"], "/skills")
+        if problem:
+            return problem
+        for idx, skill in enumerate(card["skills"]):
+            if "securityRequirements" not in skill and skill.get("security") is not None:
+                problem = _objects_problem(skill["security"], f"/skills/{idx}/security")
+                if problem:
+                    return problem
+    schemes = card.get("securitySchemes")
+    if schemes:
+        if not isinstance(schemes, dict):
+            return f"/securitySchemes is {_json_type(schemes)}, not an object"
+        for name, scheme in schemes.items():
+            if not isinstance(scheme, dict):
+                return f"/securitySchemes/{pointer_token(str(name))} is {_json_type(scheme)}, not an object"
+    return None
 
 
 def _struct(value: Any, where: str, depth: int) -> Any:

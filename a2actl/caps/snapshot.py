@@ -126,8 +126,9 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         "provider": provider,
         "documentationUrl": view.documentation_url,
         "iconUrl": view.icon_url,
-        "protocolVersions": sorted({k.split("@", 1)[1] for k in interfaces}),
-        "bindings": sorted({k.split("@", 1)[0] for k in interfaces}),
+        # split at the last "@": a binding is a name or URI and may hold one (the family never does)
+        "protocolVersions": sorted({k.rsplit("@", 1)[1] for k in interfaces}),
+        "bindings": sorted({k.rsplit("@", 1)[0] for k in interfaces}),
         "interfaces": dict(sorted(interfaces.items())),
         "capabilities": caps,
         "extensions": dict(sorted(extensions.items())),
@@ -210,37 +211,101 @@ _SNAPSHOT_LISTS = (
 )
 
 
+#: The members of a skill, an interface and an extension entry whose type a diff relies on, with
+#: the types allowed (``None``: JSON null).
+_ENTRY_MEMBERS: dict[str, dict[str, tuple[type | None, ...]]] = {
+    "skills": {
+        "name": (str, None),
+        "description": (str, None),
+        "tags": (list,),
+        "examples": (list,),
+        "inputModes": (list,),
+        "outputModes": (list,),
+        "securityRequirements": (list,),
+    },
+    "interfaces": {"url": (str, None), "tenant": (str, None), "preferred": (bool,)},
+    "extensions": {"required": (bool,), "description": (str, None), "params": (dict, None)},
+}
+_TYPE_NAMES: dict[type | None, str] = {
+    str: "a string",
+    list: "a list",
+    bool: "a boolean",
+    dict: "an object",
+    None: "null",
+}
+
+
+def _json_type(value: Any) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def _has_type(value: Any, allowed: tuple[type | None, ...]) -> bool:
+    return any(value is None if t is None else type(value) is t for t in allowed)
+
+
+def _requirements_problem(reqs: list[Any], pointer: str) -> str | None:
+    """Where a snapshot's ``securityRequirements`` list (``[{scheme: [scopes]}]``) is not of that
+    shape (``"/securityRequirements/0 is a string, not an object"``), else ``None``."""
+    from a2actl.core.pointer import pointer_token
+
+    for idx, req in enumerate(reqs):
+        if not isinstance(req, dict):
+            return f"{pointer}/{idx} is {_json_type(req)}, not an object"
+        for scheme, scopes in req.items():
+            if not isinstance(scopes, list) or not all(isinstance(x, str) for x in scopes):
+                return f"{pointer}/{idx}/{pointer_token(str(scheme))} is not a list of scopes (strings)"
+    return None
+
+
 def check_snapshot_shape(doc: dict[str, Any], source: str) -> None:
     """Raise ``UsageError`` (exit 2) when a snapshot document's members do not have the snapshot's
-    types (a hand-edited or corrupted file: ``"skills": [...]`` or ``"interfaces": null``), which a
-    diff would report as one "changed" member (risky) instead of what was removed. Members may be
-    missing (a hand-written expectation); new members are allowed (fields are only ever added)."""
+    types (a hand-edited or corrupted file: ``"skills": [...]`` or ``"interfaces": null``; inside an
+    entry, a skill's ``"inputModes": "image/png"``, a security requirement ``"bearer"`` instead of
+    ``{"bearer": []}``, a capability ``"true"``), which a diff would report as one "changed" member
+    (risky) instead of what was removed. Members may be missing (a hand-written expectation); new
+    members are allowed (fields are only ever added)."""
     from a2actl.core.errors import UsageError
     from a2actl.core.pointer import pointer_token
 
+    hint = "write it again with 'a2actl caps snapshot TARGET'; the shape is in docs/caps.md"
+
     def bad(member: str, want: str) -> UsageError:
-        value = doc[member]
-        got = "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
         return UsageError(
-            f"{source}: not an a2actl snapshot: /{member} is {got}, not {want}",
-            hint="write it again with 'a2actl caps snapshot TARGET'; the shape is in docs/caps.md",
+            f"{source}: not an a2actl snapshot: /{member} is {_json_type(doc[member])}, not {want}", hint=hint
         )
+
+    def bad_at(problem: str) -> UsageError:
+        return UsageError(f"{source}: not an a2actl snapshot: {problem}", hint=hint)
 
     for member in _SNAPSHOT_MAPS:
         if member in doc:
             if not isinstance(doc[member], dict):
                 raise bad(member, "an object")
             for key, entry in doc[member].items():
+                at = f"/{member}/{pointer_token(str(key))}"
                 if not isinstance(entry, dict):
-                    raise UsageError(
-                        f"{source}: not an a2actl snapshot: /{member}/{pointer_token(str(key))} is not an object",
-                        hint="write it again with 'a2actl caps snapshot TARGET'; the shape is in docs/caps.md",
-                    )
+                    raise bad_at(f"{at} is not an object")
+                for field, allowed in _ENTRY_MEMBERS.get(member, {}).items():
+                    if field in entry and not _has_type(entry[field], allowed):
+                        want = " or ".join(_TYPE_NAMES[t] for t in allowed)
+                        raise bad_at(f"{at}/{field} is {_json_type(entry[field])}, not {want}")
+                reqs = entry.get("securityRequirements") if member == "skills" else None
+                if isinstance(reqs, list):
+                    problem = _requirements_problem(reqs, f"{at}/securityRequirements")
+                    if problem:
+                        raise bad_at(problem)
     for member in _SNAPSHOT_LISTS:
         if member in doc and not isinstance(doc[member], list):
             raise bad(member, "a list")
+    if isinstance(doc.get("securityRequirements"), list):
+        problem = _requirements_problem(doc["securityRequirements"], "/securityRequirements")
+        if problem:
+            raise bad_at(problem)
     if "capabilities" in doc and not isinstance(doc["capabilities"], dict):
         raise bad("capabilities", "an object")
+    for name, value in (doc.get("capabilities") or {}).items():
+        if not isinstance(value, bool):
+            raise bad_at(f"/capabilities/{pointer_token(str(name))} is {_json_type(value)}, not a boolean")
     if doc.get("provider") is not None and not isinstance(doc["provider"], dict):
         raise bad("provider", "an object or null")
 

@@ -527,6 +527,59 @@ def test_diff_broken_json_schema_expectation_is_usage_error(
     assert needle in r.json["error"]["message"]
 
 
+def test_snapshot_and_requirements_of_a_binding_uri_holding_an_at_sign(cli: Any, tmp_path: Path) -> None:
+    """Interfaces are keyed BINDING@FAMILY and the key was split at its first "@": a binding URI
+    holding one (``urn:example:binding@v2``) became binding ``urn:example:binding`` and protocol
+    version ``v2@1.0``, and a requirements document naming the binding failed three times (exit 7)."""
+    binding = "urn:example:binding@v2"
+    card = valid_v1_card()
+    card["supportedInterfaces"][0]["protocolBinding"] = binding
+    path = write(tmp_path, "card.json", card)
+    snap = cli("caps", "snapshot", path).json
+    assert (snap["bindings"], snap["protocolVersions"]) == ([binding], ["1.0"])
+    assert list(snap["interfaces"]) == [f"{binding}@1.0"]
+    req = {
+        "a2actlRequirements": 1,
+        "bindings": [binding],
+        "protocolVersion": ">=1.0",
+        "interfaces": [{"binding": binding, "protocolVersion": "1.0"}],
+    }
+    r = cli("caps", "diff", path, "--expect", write(tmp_path, "req.json", req), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert r.json["changes"] == []
+
+
+def test_diff_json_schema_never_fetches_a_remote_ref(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A ``$ref`` to a URL was fetched by jsonschema's default registry (urllib, no timeout, in the
+    event loop): one that answered was used (here: exit 7, a breaking change it asked for), one that
+    never answered hung the command past --max-time and SIGTERM. It is never fetched: exit 2."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    fetched: list[str] = []
+
+    async def remote(request: Any) -> JSONResponse:
+        fetched.append(str(request.url))
+        return JSONResponse({"required": ["no-such-member"]})
+
+    with LoopbackServer(lambda _: Starlette(routes=[Route("/schema.json", remote)])) as srv:
+        doc = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$ref": f"{srv.url}/schema.json"}
+        r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "s.json", doc), "-o", "json")
+    assert fetched == []
+    assert r.exit_code == 2, r.stdout
+    assert "$ref that cannot be resolved" in r.json["error"]["message"]
+    # a $ref to a published meta-schema still resolves (bundled, not fetched)
+    meta = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "properties": {"skills": {"$ref": "https://json-schema.org/draft/2020-12/schema"}},
+    }
+    r = cli("caps", "diff", sandbox.url, "--expect", write(tmp_path, "m.json", meta), "-o", "json")
+    assert r.exit_code == 0, r.stdout
+
+
 @pytest.mark.parametrize(
     "member, value, needle",
     [
@@ -544,6 +597,48 @@ def test_diff_corrupted_snapshot_is_usage_error(
     one risky "changed" member: every skill or interface the target lost passed --fail-on breaking."""
     snap = cli("caps", "snapshot", sandbox.url).json
     bad = write(tmp_path, "bad.json", {**snap, member: value})
+    for args in (("--expect", bad), (bad,)):
+        r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
+        assert r.exit_code == 2, (args, r.stdout)
+        assert needle in r.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "edit, needle",
+    [
+        (lambda s: s["skills"]["echo"].update(inputModes="image/png"), "/skills/echo/inputModes is a string"),
+        (lambda s: s["skills"]["echo"].update(tags=None), "/skills/echo/tags is null, not a list"),
+        (
+            lambda s: s["skills"]["echo"].update(securityRequirements=["bearer"]),
+            "/skills/echo/securityRequirements/0 is a string, not an object",
+        ),
+        (lambda s: s.update(securityRequirements=["bearer"]), "/securityRequirements/0 is a string"),
+        (
+            lambda s: s.update(securityRequirements=[{"bearer": "read"}]),
+            "/securityRequirements/0/bearer is not a list of scopes",
+        ),
+        (lambda s: s["capabilities"].update(streaming="true"), "/capabilities/streaming is a string"),
+        (
+            lambda s: s["interfaces"]["JSONRPC@1.0"].update(url=5),
+            "/interfaces/JSONRPC@1.0/url is a number, not a string or null",
+        ),
+        (
+            lambda s: s["interfaces"]["JSONRPC@1.0"].update(preferred="yes"),
+            "/interfaces/JSONRPC@1.0/preferred is a string, not a boolean",
+        ),
+    ],
+)
+def test_diff_snapshot_with_a_corrupted_entry_is_usage_error(
+    cli: Any, sandbox: Any, tmp_path: Path, edit: Any, needle: str
+) -> None:
+    """A snapshot whose entries had the wrong type inside (a skill's ``"inputModes": "image/png"``, a
+    requirement ``"bearer"``, a capability ``"true"``) was diffed as one risky "changed" member, or
+    as requirements removed: a hand-written expectation whose skill must take image/png passed
+    --fail-on breaking against a target that lost it (exit 0). Exit 2 naming the member, as for a
+    corrupted top-level member."""
+    snap = cli("caps", "snapshot", sandbox.url).json
+    edit(snap)
+    bad = write(tmp_path, "bad.json", snap)
     for args in (("--expect", bad), (bad,)):
         r = cli("caps", "diff", sandbox.url, *args, "-o", "json")
         assert r.exit_code == 2, (args, r.stdout)

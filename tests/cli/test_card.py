@@ -175,3 +175,35 @@ def test_card_get_masks_the_credentials_in_the_cards_interface_urls(cli, fault, 
     for out in (r, table, narrow, from_file):
         for piece in secret_fragments(*IFACE_CREDENTIALS["credsiface"]):
             assert piece not in out.stdout and piece not in out.stderr, piece
+
+
+def test_card_that_is_not_utf8_says_so_without_the_text_around_it(cli, tmp_path):
+    """A card in Latin-1 (JSON, but not UTF-8) was "not valid JSON: 'utf-8' codec can't decode …"
+    with the hint "is this URL serving the card, or an HTML error page?". It says it is not UTF-8
+    text, with the byte, its offset and line; still exit 6. The bytes around it are not shown: they
+    may be a URL's userinfo, and a card that did not parse has no secrets registered to mask."""
+    from starlette.applications import Starlette
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    body = '{"name": "Caf\xe9",\n "url": "http://agent:pw-NOT-SHOWN@127.0.0.1/a2a"}'.encode("latin-1")
+
+    async def card(_request: object) -> Response:
+        return Response(body, media_type="application/json")
+
+    path = tmp_path / "card.json"
+    path.write_bytes(body)
+    with LoopbackServer(lambda _: Starlette(routes=[Route("/.well-known/agent-card.json", card)])) as srv:
+        for target in (srv.url, str(path)):
+            for command in (("card", "get"), ("caps", "validate")):
+                r = cli(*command, target, "-o", "json")
+                assert r.exit_code == 6, r.stdout
+                err = r.json["error"]
+                assert (
+                    "is not UTF-8 text: byte 0xe9 at offset 13 (line 1, byte 14 of the line)"
+                    in err["message"]
+                )
+                assert "RFC 8259" in err["hint"]
+                assert "pw-NOT" not in r.stdout + r.stderr

@@ -367,6 +367,69 @@ def test_sign_with_a_public_key_or_bad_options_is_exit_2(cli: Any, tmp_path: Pat
     )
 
 
+def test_sign_never_writes_over_its_key_or_the_signed_card(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """--out or --jwks-out naming the --key file replaced the private key with the card or the
+    public JWK Set, and --out and --jwks-out naming one file replaced the signed card with the JWK
+    Set; both exit 0 ("signed → FILE"). Exit 2, before anything is written; signing in place
+    (--out naming the card) still works."""
+    card = write_json(tmp_path / "c.json", plain_card())
+    key = tmp_path / "signer.pem"
+    key.write_bytes(Path(keys.ec.private).read_bytes())
+    (tmp_path / "link.pem").symlink_to(key)
+    for extra, names in (
+        (["--jwks-out", str(key)], ["--jwks-out", "--key file"]),
+        (["--out", str(key)], ["--out", "--key file"]),
+        (["--out", str(tmp_path / "link.pem")], ["--out", "--key file"]),  # another name for it
+        (["--out", str(tmp_path / "o.json"), "--jwks-out", str(tmp_path / "o.json")], ["name one file"]),
+    ):
+        _one_line_error(cli("caps", "sign", card, "--key", str(key), "--kid", "k", *extra), *names)
+        assert key.read_bytes() == Path(keys.ec.private).read_bytes()
+    assert not (tmp_path / "o.json").exists()
+    r = cli("caps", "sign", card, "--key", str(key), "--kid", "k", "--out", card)
+    assert r.exit_code == 0, r.stderr
+    assert len(json.loads(Path(card).read_text(encoding="utf-8"))["signatures"]) == 1
+
+
+@pytest.mark.parametrize(
+    "patch, where",
+    [
+        ({"skills": {"echo": {"id": "echo"}}}, "/skills is an object, not a list of objects"),
+        ({"skills": [None]}, "/skills/0 is null, not an object"),
+        ({"skills": [{"id": "a", "security": "bearer"}]}, "/skills/0/security is a string, not a list"),
+        ({"security": ["bearer"]}, "/security/0 is a string, not an object"),
+        ({"securitySchemes": {"bearer": "Bearer"}}, "/securitySchemes/bearer is a string, not an object"),
+    ],
+)
+def test_sign_and_verify_name_the_member_a_card_without_canonical_form_breaks(
+    cli: Any, tmp_path: Path, keys: Keys, patch: dict[str, Any], where: str
+) -> None:
+    """A card whose v0.3 members have the wrong JSON type has no canonical form (exit 6, as in
+    a2a-sdk). The message was Python's ("'str' object has no attribute 'pop'", "argument of type
+    'NoneType' is not iterable"); it names the member and what it should be."""
+    card = {k: v for k, v in plain_card().items() if k != "securityRequirements"}
+    path = write_json(tmp_path / "c.json", {**card, **patch})
+    r = cli("caps", "sign", path, "--key", keys.ec.private, "--kid", "k", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    assert r.json["error"]["message"].startswith(f"invalid agent card structure: {where}")
+    assert "object has no attribute" not in r.stdout and "NoneType" not in r.stdout
+    signed = json.loads(
+        cli(
+            "caps", "sign", write_json(tmp_path / "ok.json", card), "--key", keys.ec.private, "--kid", "k"
+        ).stdout
+    )
+    r = cli(
+        "caps",
+        "verify",
+        write_json(tmp_path / "s.json", {**signed, **patch}),
+        "--jwks",
+        keys.jwks,
+        "-o",
+        "json",
+    )
+    assert r.exit_code == 6, r.stdout
+    assert where in r.json["error"]["message"]
+
+
 def test_sign_writes_the_card_never_the_key(cli: Any, tmp_path: Path, keys: Keys) -> None:
     card = write_json(tmp_path / "c.json", plain_card())
     r = cli("caps", "sign", card, "--key", keys.rsa.private, "--kid", "rsa-1")
@@ -603,6 +666,28 @@ def test_sign_writes_into_a_fifo_or_device_not_over_it(cli: Any, tmp_path: Path,
     assert [s["protected"] for s in got["card.pipe"]["signatures"]] and got["keys.pipe"]["keys"][0][
         "kid"
     ] == "k"
+
+
+def test_sign_writes_through_a_symbolic_link_not_over_it(cli: Any, tmp_path: Path, keys: Keys) -> None:
+    """--out / --jwks-out naming a symbolic link to a file was renamed over: the link became a file
+    and the file it names kept its old content (``--out /dev/stdout`` with the output redirected to a
+    file is such a link, to /proc/self/fd/1: as root, /dev/stdout itself was replaced)."""
+    card = write_json(tmp_path / "c.json", plain_card())
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "agent-card.json").write_text("{}", encoding="utf-8")
+    (site / "keys.json").write_text("{}", encoding="utf-8")
+    (tmp_path / "card-link.json").symlink_to(site / "agent-card.json")
+    (tmp_path / "keys-link.json").symlink_to(site / "keys.json")
+    r = cli(
+        "caps", "sign", card, "--key", keys.ec.private, "--kid", "k",
+        "--out", str(tmp_path / "card-link.json"), "--jwks-out", str(tmp_path / "keys-link.json"),
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    assert (tmp_path / "card-link.json").is_symlink() and (tmp_path / "keys-link.json").is_symlink()
+    signed = json.loads((site / "agent-card.json").read_text(encoding="utf-8"))
+    assert len(signed["signatures"]) == 1
+    assert json.loads((site / "keys.json").read_text(encoding="utf-8"))["keys"][0]["kid"] == "k"
 
 
 def test_sign_output_files_are_readable_like_any_new_file(cli: Any, tmp_path: Path, keys: Keys) -> None:
