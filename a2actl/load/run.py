@@ -352,11 +352,14 @@ class LoadRun:
         try:
             # not gather: cancelling it (Ctrl-C, --max-time) would cancel every request at once
             await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-            for w in workers:
-                if w.done() and not w.cancelled() and w.exception() is not None:
-                    state.stop = True
-                    await _wind_down(workers, 0.0)
-                    w.result()  # raised: an error of the generator itself (a closed stdout …)
+            failed = next((w for w in workers if not w.cancelled() and w.done() and w.exception()), None)
+            if failed is not None:
+                state.stop = True
+                await _wind_down(workers, 0.0)
+                for w in workers:  # every error retrieved: workers that failed together (a closed
+                    if not w.cancelled():  # stdout) are one failure, not "never retrieved" on stderr
+                        w.exception()
+                failed.result()  # raised: an error of the generator itself (a closed stdout …)
         except asyncio.CancelledError:
             state.stop = True
             await _wind_down(workers, INTERRUPT_GRACE if state.interrupted else 0.0)
@@ -375,8 +378,13 @@ class LoadRun:
         backlog: deque[RequestRecord] = deque()
         schedule_over = False
         deadlines = Deadlines(timeout)
+        # an error of the generator itself in a request's task (-o jsonl into a closed stdout): the
+        # first one ends the run, raised by this coroutine, as a worker's ends the closed model
+        broken: Exception | None = None
+        runner = asyncio.current_task()
 
         async def one(rec: RequestRecord) -> None:
+            nonlocal broken
             now = perf()
             base = min(start + rec.scheduled, now)  # woken up to 0.8 ms early: count from the start
             rec.lag = now - base
@@ -384,7 +392,13 @@ class LoadRun:
                 await run_one(scenario, rec, base, timeout, deadlines)
             finally:
                 state.in_flight -= 1
-            finished(rec)
+            try:
+                finished(rec)
+            except Exception as exc:  # noqa: BLE001 - raised by _open, not left in this task
+                if broken is None and runner is not None:
+                    broken, state.stop = exc, True
+                    runner.cancel()  # wakes the schedule's sleep or the wait for the requests in flight
+                return
             while backlog and state.in_flight < cap and not state.stop and not schedule_over:
                 launch(backlog.popleft())
 
@@ -442,9 +456,17 @@ class LoadRun:
             # after INTERRUPT_GRACE for Ctrl-C (left running, it would end as an error when the run
             # closes its connections), and counted as cancelled
             schedule_over = True
+            if broken is not None:  # the generator failed (see one): no report to complete
+                backlog.clear()
+                await _wind_down(tasks, 0.0)
+                raise broken from None
             while backlog:
                 drop(backlog.popleft())
             await _wind_down(tasks, INTERRUPT_GRACE if state.interrupted else 0.0)
+            raise
+        except Exception:  # the generator itself failed (a drop into a closed stdout): no requests left
+            backlog.clear()
+            await _wind_down(tasks, 0.0)
             raise
         finally:
             deadlines.close()

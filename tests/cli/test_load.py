@@ -674,6 +674,48 @@ def test_sigterm_writes_the_report_marked_interrupted(
     assert "interrupted" in err
 
 
+@pytest.mark.parametrize("model", [("-c", "8"), ("--rate", "20")])
+def test_jsonl_into_a_reader_that_stops_ends_the_run_quietly(
+    fast_agent: tuple[str, LoadAgent], model: tuple[str, ...]
+) -> None:
+    """``a2actl -o jsonl load run … | head -1``: once the reader is gone, the run stops at the next
+    record and exits 0 with nothing on stderr, in both models. The open model went on sending to
+    the end of --duration, and printed "Task exception was never retrieved" and a BrokenPipeError
+    traceback for every request after the reader left."""
+    url, _ = fast_agent
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "a2actl",
+            "-o",
+            "jsonl",
+            "load",
+            "run",
+            url,
+            *model,
+            "-d",
+            "30s",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "request"
+        proc.stdout.close()  # the reader is gone (| head -1)
+        _, err = proc.communicate(timeout=15)  # a run that goes on to its 30 s fails here
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert err == ""
+
+
 def test_load_report_refuses_a_run_it_already_holds(
     cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
 ) -> None:

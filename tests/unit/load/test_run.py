@@ -5,6 +5,7 @@ drops, and ``--abort-on-fail``. About 4 s of wall time in all (two tests wait on
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 from types import SimpleNamespace
@@ -271,3 +272,36 @@ def test_an_interrupt_stops_sending_gives_the_requests_in_flight_a_grace_and_ret
     assert req["cancelled"] == sum(1 for seq in agent.starts if seq % 2 == 1) >= 1
     assert req["ok"] == req["sent"] - req["cancelled"]
     assert agent.in_flight == 0  # every cancelled request ended
+
+
+@pytest.mark.parametrize(
+    "model",
+    [ModelSpec("closed", concurrency=4, duration=5.0), ModelSpec("open", rate=200.0, duration=5.0)],
+    ids=["closed", "open"],
+)
+def test_an_error_of_the_generator_itself_ends_the_run_at_once(
+    model: ModelSpec, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``finished`` raising (``-o jsonl`` into a closed stdout: BrokenPipeError) ends the run at once
+    with that error, and every request's or worker's error is retrieved. The open model went on to
+    the end of --duration, each request leaving "Task exception was never retrieved" and a
+    traceback on stderr; the closed model left one for every worker that failed with the first."""
+    agent = Agent(0.05)  # requests that end together: several fail at once
+
+    async def go() -> float:
+        state = _State(Recorder(), time.perf_counter())
+
+        def finished(rec: RequestRecord) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        loop = _run(model)._open if model.kind == "open" else _run(model)._closed
+        t0 = time.perf_counter()
+        with pytest.raises(BrokenPipeError):
+            await loop(agent, state, finished)
+        return time.perf_counter() - t0
+
+    took = asyncio.run(go())
+    gc.collect()  # a task whose error nobody retrieved says so when it is collected
+    assert took < 1.0  # not the 5 s of --duration
+    assert agent.in_flight == 0
+    assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []
