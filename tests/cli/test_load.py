@@ -160,6 +160,26 @@ def test_get_and_card_and_handshake_scenarios(cli: Any, sandbox: Any) -> None:
     assert all(v["count"] == 3 for k, v in hs["metrics"].items() if k.startswith("phase."))
 
 
+def test_a_get_answered_about_another_task_is_a_protocol_error(cli: Any, fault: str) -> None:
+    """``-s get`` on an agent whose GetTask answers another task (``task get`` exits 6 on it): each
+    request is a ``protocol`` error and the other task's state is not counted as this one's. They
+    were counted ok, with the other task's state (``completed``) under ``states``, while the task
+    the run created was still working."""
+    doc = _json(
+        cli, f"{fault}/elsepoll/agent-card.json", "-s", "get", "-n", "3", "--threshold", "errors<1%", code=7
+    )
+    assert doc["requests"]["ok"] == 0 and doc["requests"]["failures"] == 3
+    assert doc["errors"] == [
+        {
+            "status": "transport-error",
+            "code": "protocol",
+            "count": 3,
+            "example": "GetTask for task 't' answered task 'someone-else'",
+        }
+    ]
+    assert doc["states"] == {}
+
+
 def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, LoadAgent]) -> None:
     rpc = _json(cli, f"{fault}/rpcerror/agent-card.json", "-n", "3")
     assert rpc["errors"][0]["status"] == "a2a-error"
