@@ -385,6 +385,19 @@ def test_bad_input_is_exit_2_naming_it(
     assert "Traceback" not in r.stderr
 
 
+def test_a_default_duration_over_max_time_is_named_as_the_default(cli: Any, refused_url: str) -> None:
+    """``--max-time 5 load run URL --rate 10``: the open model's default --duration (10 s) is not
+    shorter than --max-time, exit 2 naming that default. It said "--duration None"."""
+    r = cli("-o", "json", "--max-time", "5", "load", "run", refused_url, "--rate", "10")
+    assert r.exit_code == 2, r.stderr
+    assert r.json["error"]["message"] == (
+        "the open model's default --duration 10s is not shorter than --max-time 5s"
+    )
+    given = cli("-o", "json", "--max-time", "5", "load", "run", refused_url, "-d", "5s")
+    assert given.exit_code == 2, given.stderr
+    assert given.json["error"]["message"] == "--duration 5s is not shorter than --max-time 5s"
+
+
 def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) -> None:
     r = cli("-o", "json", "load", "run", refused_url, "-n", "5")
     assert r.exit_code == 3
