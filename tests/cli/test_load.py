@@ -398,6 +398,20 @@ def test_a_default_duration_over_max_time_is_named_as_the_default(cli: Any, refu
     assert given.json["error"]["message"] == "--duration 5s is not shorter than --max-time 5s"
 
 
+def test_https_on_an_http_port_says_what_card_get_says(cli: Any, sandbox: Any) -> None:
+    """``load run https://…`` at a plain-HTTP port: exit 3 with the same message as the httpx
+    commands (``card get``). aiohttp's text put "Cannot connect to host H:P ssl:<ssl.SSLContext
+    object at 0x7f…>" before the SSL error: an object's repr, different on every run."""
+    url = sandbox.url.replace("http://", "https://", 1)
+    run = cli("-o", "json", "load", "run", url, "-n", "1")
+    card = cli("-o", "json", "card", "get", url)
+    assert run.exit_code == card.exit_code == 3, (run.stderr, card.stderr)
+    assert run.json["error"]["message"] == card.json["error"]["message"]
+    assert run.json["error"]["message"].startswith(
+        f"TLS handshake with {url}/.well-known/agent-card.json failed: "
+    )
+
+
 def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) -> None:
     r = cli("-o", "json", "load", "run", refused_url, "-n", "5")
     assert r.exit_code == 3
