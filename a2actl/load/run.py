@@ -103,6 +103,8 @@ class _State:
     #: Ctrl-C or SIGTERM: sending stopped, the requests in flight get ``INTERRUPT_GRACE``
     interrupted: bool = False
     recent: deque[float] = field(default_factory=deque)
+    #: the open model's wait for its next arrival, woken early by ``wake`` (``--abort-on-fail``)
+    nap: asyncio.Future[None] | None = None
     #: ``(perf_counter, sent)`` at the progress ticks of the last second (the live sending rate)
     sends: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -402,7 +404,9 @@ class LoadRun:
             while backlog and state.in_flight < cap and not state.stop and not schedule_over:
                 launch(backlog.popleft())
 
-        create_task = asyncio.get_running_loop().create_task  # not ensure_future's checks per arrival
+        loop = asyncio.get_running_loop()
+        create_task = loop.create_task  # not ensure_future's checks per arrival
+        create_future, call_later = loop.create_future, loop.call_later
 
         def launch(rec: RequestRecord) -> None:
             state.in_flight += 1
@@ -425,8 +429,15 @@ class LoadRun:
                 wait = start + at - perf()
                 if wait > 0.001:
                     # epoll rounds its timeout up to whole milliseconds: wake a little early instead
-                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
-                    await asyncio.sleep(wait - 0.0008)
+                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s). What
+                    # asyncio.sleep does, with the future kept, so that --abort-on-fail ends the wait
+                    # at once (_wake) instead of after up to an interval (60 s at --rate 1/m)
+                    state.nap = nap = create_future()
+                    timer = call_later(wait - 0.0008, _wake, nap)
+                    try:
+                        await nap
+                    finally:
+                        timer.cancel()
                     if state.stop:
                         break
                 rec = RequestRecord(seq, at)
@@ -511,6 +522,8 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
+                    if state.nap is not None:
+                        _wake(state.nap)  # the open model's wait for its next arrival
 
 
 async def _wind_down(tasks: Collection[asyncio.Task[None]], grace: float) -> None:
@@ -527,6 +540,12 @@ async def _wind_down(tasks: Collection[asyncio.Task[None]], grace: float) -> Non
         t.cancel()
     if pending:
         await asyncio.wait(pending)
+
+
+def _wake(nap: asyncio.Future[None]) -> None:
+    """End the open model's wait for its next arrival (its timer, or ``--abort-on-fail``)."""
+    if not nap.done():
+        nap.set_result(None)
 
 
 def _loop_name() -> str:

@@ -305,3 +305,29 @@ def test_an_error_of_the_generator_itself_ends_the_run_at_once(
     assert took < 1.0  # not the 5 s of --duration
     assert agent.in_flight == 0
     assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []
+
+
+def test_abort_on_fail_does_not_wait_for_the_next_arrival(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a low rate (one arrival every 5 s), a threshold that fails after the first second stops
+    the run then, not at the next arrival: the run lasted until the schedule's next tick (60 s at
+    --rate 1/m) with 'threshold failed after 1.0s' in its report."""
+    agent = Agent(0.0, status="http-error")
+
+    async def prepare(self: LoadRun, transport: Any) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(selection=SimpleNamespace(to_json=lambda: NEGOTIATED)))
+
+    monkeypatch.setattr(LoadRun, "_prepare", prepare)
+    monkeypatch.setattr(run_module, "build", lambda name, ctx: agent)
+    run = _run(
+        ModelSpec("open", rate=0.2, duration=30.0),
+        thresholds=parse_thresholds(["errors<1%"]),
+        abort_on_fail=True,
+        progress_every=0.1,
+    )
+    t0 = time.perf_counter()
+    report = asyncio.run(run.run())
+    took = time.perf_counter() - t0
+    assert report.aborted is not None and report.aborted.startswith("threshold failed after 1.")
+    assert int(report.exit) == 7
+    assert len(agent.starts) == 1  # the arrival at 0 s; the one at 5 s never came
+    assert took < 2.5 and report.elapsed < 2.0
