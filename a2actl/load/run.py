@@ -365,6 +365,9 @@ class LoadRun:
         except asyncio.CancelledError:
             state.stop = True
             await _wind_down(workers, INTERRUPT_GRACE if state.interrupted else 0.0)
+            for w in workers:  # a record that failed to be written in the grace (a closed stdout):
+                if not w.cancelled():  # retrieved, not "never retrieved" on stderr; the run is cut
+                    w.exception()
             raise
         finally:
             deadlines.close()

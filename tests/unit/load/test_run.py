@@ -331,3 +331,32 @@ def test_abort_on_fail_does_not_wait_for_the_next_arrival(monkeypatch: pytest.Mo
     assert int(report.exit) == 7
     assert len(agent.starts) == 1  # the arrival at 0 s; the one at 5 s never came
     assert took < 2.5 and report.elapsed < 2.0
+
+
+def test_an_error_of_the_generator_during_the_interrupt_grace_is_retrieved(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C in the closed model with ``-o jsonl`` into a closed stdout: the workers whose requests
+    end in the grace fail to write their record; the run still ends as interrupted, and their errors
+    are retrieved. Each left "Task exception was never retrieved" and a traceback on stderr."""
+    monkeypatch.setattr(run_module, "INTERRUPT_GRACE", 1.0)
+    model = ModelSpec("closed", concurrency=3, duration=30.0)
+    agent = Agent(0.3)
+
+    async def go() -> None:
+        state = _State(Recorder(), time.perf_counter())
+
+        def finished(rec: RequestRecord) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        task = asyncio.ensure_future(_run(model)._closed(agent, state, finished))
+        await asyncio.sleep(0.1)
+        state.interrupted = True  # as LoadRun._interrupt marks it
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    gc.collect()
+    assert len(agent.starts) == 3 and agent.in_flight == 0
+    assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []
