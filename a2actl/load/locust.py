@@ -24,7 +24,9 @@ What Locust's stats show (request type, name):
   (``TaskNotFoundError -32001``), ``task failed`` / ``task rejected`` / ``task canceled`` (a task
   that ended so is not a success, as in ``a2actl load run``), ``HTTP 503``, the transport error's class
   (``ConnectionRefusedError``; ``stream cut: HTTPParseError`` when a stream's connection ends
-  mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``.
+  mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``
+  (for a stream also a lifecycle rule ``stream tail`` flags, ``protocol violation: illegal-transition``,
+  as ``load run -s stream`` counts it).
 * ``A2A-TTFE``, ``SendStreamingMessage (JSONRPC 1.0)``: time to first event of each stream that had
   one (``response_length``: the bytes read up to it).
 * ``A2A``, ``handshake (JSONRPC 1.0)``: the handshake task, card to first RPC answer.
@@ -85,6 +87,7 @@ from a2actl.protocol.jsonrpc import (
     decode_rest_error,
     split_response,
 )
+from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
 from a2actl.protocol.versions import (
     BINDING_HTTP_JSON,
@@ -529,6 +532,9 @@ class A2AUser(FastHttpUser):
         size = 0
         state: str | None = None
         final = False
+        # stream tail's lifecycle audit, as 'load run -s stream' applies it: the first violation
+        lifecycle = Lifecycle(ep.family)
+        violation: tuple[str, str] | None = None
         try:
             status = response.status_code
             ctype = str(response.get("content-type") or "")
@@ -580,6 +586,9 @@ class A2AUser(FastHttpUser):
                         first = False
                         self._fire(name, t0, start, size, None, TTFE_REQUEST_TYPE)
                     ev = classify_event(result)
+                    found = lifecycle.observe(ev)
+                    if found and violation is None:
+                        violation = (found[0].rule, found[0].message)
                     if ev.state is not None:
                         state = ev.state
                     final = final or ev.final
@@ -591,6 +600,8 @@ class A2AUser(FastHttpUser):
                 raise A2AFailure(f"stream cut: {type(exc).__name__}") from exc
         finally:
             response.release()
+        if violation is not None:  # as load run: a broken stream, whatever state it reached
+            raise _explain_once(A2AFailure(f"protocol violation: {violation[0]}"), violation[1])
         if state in FAILED_STATES:
             raise A2AFailure(f"task {state}")
         if not final and (state is None or state_kind(state) not in _SETTLED):

@@ -307,10 +307,7 @@ def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) ->
             env={
                 **os.environ,
                 "A2ACTL_LOCUST_TEST_TOKEN": "tok-SECRET-bearer-1",
-                # this checkout's a2actl, whatever an editable install points at
-                "PYTHONPATH": os.pathsep.join(
-                    [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
-                ),
+                "PYTHONPATH": _this_checkout(),
             },
         )
         code, output = _finish(proc)
@@ -319,3 +316,71 @@ def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) ->
     assert "SECRET" not in output + Path(f"{prefix}_failures.csv").read_text()
     assert "card: not an agent card: the agent card at http://bob:***@" in output
     assert "protocol violation: not a JSON-RPC answer: b'you sent ***'" in output
+
+
+LIFECYCLE_LOCUSTFILE = textwrap.dedent(
+    """
+    from locust import task
+
+    from a2actl.load.locust import A2AUser
+
+
+    class Regress(A2AUser):  # working → submitted
+        host = "{streams}/regress/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class OtherTask(A2AUser):  # an event about another task, then completed
+        host = "{streams}/othertask/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class Clean(A2AUser):  # submitted, working, an artifact, completed
+        host = "{streams}/lf/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+    """
+)
+
+
+def test_a_stream_that_load_run_calls_a_protocol_error_is_a_failure(streams: str, tmp_path: Path) -> None:
+    """Streams that break the task lifecycle (a state that goes back, an event about another task)
+    are failures named by the rule (``protocol violation: illegal-transition``), as ``load run -s
+    stream`` counts them ``protocol`` errors; a clean stream stays a success. They were successes."""
+    (tmp_path / "locustfile.py").write_text(LIFECYCLE_LOCUSTFILE.format(streams=streams))
+    prefix = tmp_path / "lifecycle"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", "3", "-r", "3"]
+        + ["-t", "2s", "--csv", str(prefix), "--only-summary"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": _this_checkout()},
+    )
+    code, output = _finish(proc)
+    assert code == 1, output[-3000:]
+    _check_no_crash(output, prefix)
+    failures = _failures(prefix)
+    assert {error for (_, error) in failures} == {
+        "protocol violation: illegal-transition",
+        "protocol violation: other-task",
+    }
+    row = _stats(prefix)[("A2A", "SendStreamingMessage (JSONRPC 1.0)")]  # the three users' streams
+    assert int(row["Failure Count"]) == sum(int(n) for n in failures.values())
+    assert int(row["Request Count"]) > int(row["Failure Count"]) > 0  # the clean ones succeeded
+    assert "protocol violation: illegal-transition: working → submitted goes back" in output  # logged once
+
+
+def _this_checkout() -> str:
+    """``PYTHONPATH`` for a Locust subprocess: this checkout's a2actl, whatever an editable install
+    points at."""
+    return os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])
