@@ -119,13 +119,16 @@ def _free_port() -> int:
         return port
 
 
-def _locust(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def _locust(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m locust ARGS`` in ``cwd`` (the locustfile's directory) with this checkout's a2actl
+    (``_this_checkout``) and ``env`` added to the environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "locust", *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONPATH": _this_checkout(), **(env or {})},
     )
 
 
@@ -297,18 +300,11 @@ def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) ->
             SECRETS_LOCUSTFILE.format(fault_base=fault_base, echo=echo.url)
         )
         prefix = tmp_path / "secrets"
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", "2", "-r", "2"]
-            + ["-t", "2s", "--csv", str(prefix), "--only-summary"],
+        proc = _locust(
+            *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s"),
+            *("--csv", str(prefix), "--only-summary"),
             cwd=tmp_path,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={
-                **os.environ,
-                "A2ACTL_LOCUST_TEST_TOKEN": "tok-SECRET-bearer-1",
-                "PYTHONPATH": _this_checkout(),
-            },
+            env={"A2ACTL_LOCUST_TEST_TOKEN": "tok-SECRET-bearer-1"},
         )
         code, output = _finish(proc)
     assert code == 1, output[-3000:]
@@ -357,14 +353,10 @@ def test_a_stream_that_load_run_calls_a_protocol_error_is_a_failure(streams: str
     stream`` counts them ``protocol`` errors; a clean stream stays a success. They were successes."""
     (tmp_path / "locustfile.py").write_text(LIFECYCLE_LOCUSTFILE.format(streams=streams))
     prefix = tmp_path / "lifecycle"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", "locustfile.py", "--headless", "-u", "3", "-r", "3"]
-        + ["-t", "2s", "--csv", str(prefix), "--only-summary"],
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "2s"),
+        *("--csv", str(prefix), "--only-summary"),
         cwd=tmp_path,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONPATH": _this_checkout()},
     )
     code, output = _finish(proc)
     assert code == 1, output[-3000:]
