@@ -329,9 +329,15 @@ def run_cmd(
         check_writable(ctx, out_file, "--out")
     limit = run.max_time
     if limit is not None and model.duration is not None and model.duration >= limit:
+        given = (
+            f"--duration {duration}"
+            if duration
+            else f"the open model's default --duration {model.duration:g}s"
+        )
         raise UsageError(
-            f"--duration {duration} is not shorter than --max-time {limit:g}s",
-            hint="pass a longer --max-time (the default for 'load run' is 1h)",
+            f"{given} is not shorter than --max-time {limit:g}s",
+            hint="pass a longer --max-time (the default for 'load run' is 1h)"
+            + ("" if duration else ", or a shorter --duration or -n"),
         )
     opts = LoadOptions(
         target=parse_target(target),

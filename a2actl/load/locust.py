@@ -24,7 +24,9 @@ What Locust's stats show (request type, name):
   (``TaskNotFoundError -32001``), ``task failed`` / ``task rejected`` / ``task canceled`` (a task
   that ended so is not a success, as in ``a2actl load run``), ``HTTP 503``, the transport error's class
   (``ConnectionRefusedError``; ``stream cut: HTTPParseError`` when a stream's connection ends
-  mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``.
+  mid-body), ``stream closed before a terminal or interrupted state`` or ``protocol violation: …``
+  (for a stream also a lifecycle rule ``stream tail`` flags, ``protocol violation: illegal-transition``,
+  as ``load run -s stream`` counts it).
 * ``A2A-TTFE``, ``SendStreamingMessage (JSONRPC 1.0)``: time to first event of each stream that had
   one (``response_length``: the bytes read up to it).
 * ``A2A``, ``handshake (JSONRPC 1.0)``: the handshake task, card to first RPC answer.
@@ -73,6 +75,7 @@ from a2actl import __version__
 from a2actl.agent.discovery import card_urls, decode_card
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import A2ACtlError
+from a2actl.core.redact import header_secrets, mask_urls, redact_text, url_secrets
 from a2actl.load.metrics import FAILED_STATES  # failed, rejected, canceled: as 'a2actl load run'
 from a2actl.protocol.events import classify_event, result_shape_error, result_state, text_message_params
 from a2actl.protocol.jsondoc import dumps_body
@@ -84,6 +87,7 @@ from a2actl.protocol.jsonrpc import (
     decode_rest_error,
     split_response,
 )
+from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
 from a2actl.protocol.versions import (
     BINDING_HTTP_JSON,
@@ -133,14 +137,31 @@ def _a2a_failure(decoded: DecodedError) -> A2AFailure:
 
 _explained: set[str] = set()
 _config_logged: set[tuple[str, str]] = set()
+#: The secret values this process's users send (``token_env``'s token, ``Authorization`` and other
+#: sensitive ``headers``, the host URL's userinfo and credential query values), masked in what the
+#: plugin logs or names a failure with, as a2actl masks them in its own output.
+_secrets: set[str] = set()
+
+
+def _register(values: list[str]) -> None:
+    """Add secret values to those ``_masked`` hides (the few a user's settings carry)."""
+    _secrets.update(v for v in values if v)
+
+
+def _masked(text: str) -> str:
+    """``text`` with the secrets of every URL in it masked (userinfo, ``token=`` …:
+    ``core.redact.mask_urls``) and each registered secret value replaced by ``***``: an agent's
+    body or an error message may echo a token, and a card's URL or the host may carry one."""
+    return redact_text(mask_urls(text), sorted(_secrets, key=len, reverse=True))
 
 
 def _explain_once(failure: A2AFailure, detail: str) -> A2AFailure:
-    """Log ``detail`` (which may hold ids and URLs) the first time this process sees ``failure``."""
+    """Log ``detail`` (which may hold ids and URLs; secrets masked) the first time this process sees
+    ``failure``."""
     key = str(failure)
     if key not in _explained:
         _explained.add(key)
-        log.warning("a2actl A2AUser: %s: %s", key, detail)
+        log.warning("a2actl A2AUser: %s: %s", key, _masked(detail))
     return failure
 
 
@@ -226,8 +247,10 @@ class A2AUser(FastHttpUser):
             token = os.environ.get(self.token_env)
             if not token:
                 raise _ConfigError(f"token_env names {self.token_env!r}, which is not set or empty")
+            _register([token])
             if not any(k.lower() == "authorization" for k in out):
                 out["Authorization"] = f"Bearer {token}"
+        _register(header_secrets(out.items()))
         return out
 
     def _endpoint(self, selection: Selection) -> Endpoint:
@@ -271,12 +294,12 @@ class A2AUser(FastHttpUser):
         try:
             endpoint, size = self._fetch_endpoint(session.client.clientpool)
         except _ConfigError as exc:
-            self._stop_reason = str(exc)
-            said = (type(self).__name__, str(exc))
+            self._stop_reason = _masked(str(exc))
+            said = (type(self).__name__, self._stop_reason)
             if said not in _config_logged:  # one line per class and reason, not one per user
                 _config_logged.add(said)
                 log.error("a2actl A2AUser %s: %s; its users stop", *said)
-            self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {exc}"))
+            self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {self._stop_reason}"))
             return
         except A2AFailure as exc:
             self._fire("agent card", t0, start, 0, exc)
@@ -288,6 +311,7 @@ class A2AUser(FastHttpUser):
         """GET the card (``/.well-known/agent-card.json``, then ``/.well-known/agent.json`` on a 404,
         ``agent.discovery.card_urls``), decode and negotiate. Returns the endpoint and the card's
         bytes. Raises ``A2AFailure`` for the network and the agent, ``_ConfigError`` for settings."""
+        _register(url_secrets(self.host or ""))
         try:
             urls = card_urls(parse_target(self.host or ""))
             headers = {**self._base_headers(), "Accept": "application/json"}
@@ -373,7 +397,7 @@ class A2AUser(FastHttpUser):
                 if str(exc) != "TaskNotFoundError -32001":
                     raise
         except _ConfigError as exc:
-            self._fire(name, t0, start, 0, A2AFailure(f"configuration: {exc}"))
+            self._fire(name, t0, start, 0, A2AFailure(f"configuration: {_masked(str(exc))}"))
         except A2AFailure as exc:
             self._fire(name, t0, start, 0, exc)
         else:
@@ -508,6 +532,9 @@ class A2AUser(FastHttpUser):
         size = 0
         state: str | None = None
         final = False
+        # stream tail's lifecycle audit, as 'load run -s stream' applies it: the first violation
+        lifecycle = Lifecycle(ep.family)
+        violation: tuple[str, str] | None = None
         try:
             status = response.status_code
             ctype = str(response.get("content-type") or "")
@@ -559,6 +586,9 @@ class A2AUser(FastHttpUser):
                         first = False
                         self._fire(name, t0, start, size, None, TTFE_REQUEST_TYPE)
                     ev = classify_event(result)
+                    found = lifecycle.observe(ev)
+                    if found and violation is None:
+                        violation = (found[0].rule, found[0].message)
                     if ev.state is not None:
                         state = ev.state
                     final = final or ev.final
@@ -570,6 +600,8 @@ class A2AUser(FastHttpUser):
                 raise A2AFailure(f"stream cut: {type(exc).__name__}") from exc
         finally:
             response.release()
+        if violation is not None:  # as load run: a broken stream, whatever state it reached
+            raise _explain_once(A2AFailure(f"protocol violation: {violation[0]}"), violation[1])
         if state in FAILED_STATES:
             raise A2AFailure(f"task {state}")
         if not final and (state is None or state_kind(state) not in _SETTLED):

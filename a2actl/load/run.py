@@ -103,6 +103,8 @@ class _State:
     #: Ctrl-C or SIGTERM: sending stopped, the requests in flight get ``INTERRUPT_GRACE``
     interrupted: bool = False
     recent: deque[float] = field(default_factory=deque)
+    #: the open model's wait for its next arrival, woken early by ``wake`` (``--abort-on-fail``)
+    nap: asyncio.Future[None] | None = None
     #: ``(perf_counter, sent)`` at the progress ticks of the last second (the live sending rate)
     sends: deque[tuple[float, int]] = field(default_factory=deque)
 
@@ -355,14 +357,20 @@ class LoadRun:
         try:
             # not gather: cancelling it (Ctrl-C, --max-time) would cancel every request at once
             await asyncio.wait(workers, return_when=asyncio.FIRST_EXCEPTION)
-            for w in workers:
-                if w.done() and not w.cancelled() and w.exception() is not None:
-                    state.stop = True
-                    await _wind_down(workers, 0.0)
-                    w.result()  # raised: an error of the generator itself (a closed stdout …)
+            failed = next((w for w in workers if not w.cancelled() and w.done() and w.exception()), None)
+            if failed is not None:
+                state.stop = True
+                await _wind_down(workers, 0.0)
+                for w in workers:  # every error retrieved: workers that failed together (a closed
+                    if not w.cancelled():  # stdout) are one failure, not "never retrieved" on stderr
+                        w.exception()
+                failed.result()  # raised: an error of the generator itself (a closed stdout …)
         except asyncio.CancelledError:
             state.stop = True
             await _wind_down(workers, INTERRUPT_GRACE if state.interrupted else 0.0)
+            for w in workers:  # a record that failed to be written in the grace (a closed stdout):
+                if not w.cancelled():  # retrieved, not "never retrieved" on stderr; the run is cut
+                    w.exception()
             raise
         finally:
             deadlines.close()
@@ -378,8 +386,13 @@ class LoadRun:
         backlog: deque[RequestRecord] = deque()
         schedule_over = False
         deadlines = Deadlines(timeout)
+        # an error of the generator itself in a request's task (-o jsonl into a closed stdout): the
+        # first one ends the run, raised by this coroutine, as a worker's ends the closed model
+        broken: Exception | None = None
+        runner = asyncio.current_task()
 
         async def one(rec: RequestRecord) -> None:
+            nonlocal broken
             now = perf()
             base = min(start + rec.scheduled, now)  # woken up to 0.8 ms early: count from the start
             rec.lag = now - base
@@ -387,11 +400,19 @@ class LoadRun:
                 await run_one(scenario, rec, base, timeout, deadlines)
             finally:
                 state.in_flight -= 1
-            finished(rec)
+            try:
+                finished(rec)
+            except Exception as exc:  # noqa: BLE001 - raised by _open, not left in this task
+                if broken is None and runner is not None:
+                    broken, state.stop = exc, True
+                    runner.cancel()  # wakes the schedule's sleep or the wait for the requests in flight
+                return
             while backlog and state.in_flight < cap and not state.stop and not schedule_over:
                 launch(backlog.popleft())
 
-        create_task = asyncio.get_running_loop().create_task  # not ensure_future's checks per arrival
+        loop = asyncio.get_running_loop()
+        create_task = loop.create_task  # not ensure_future's checks per arrival
+        create_future, call_later = loop.create_future, loop.call_later
 
         def launch(rec: RequestRecord) -> None:
             state.in_flight += 1
@@ -414,8 +435,15 @@ class LoadRun:
                 wait = start + at - perf()
                 if wait > 0.001:
                     # epoll rounds its timeout up to whole milliseconds: wake a little early instead
-                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s)
-                    await asyncio.sleep(wait - 0.0008)
+                    # of about 1 ms late (measured: lag p50 1.0 ms → ~0.1 ms at 40 req/s). What
+                    # asyncio.sleep does, with the future kept, so that --abort-on-fail ends the wait
+                    # at once (_wake) instead of after up to an interval (60 s at --rate 1/m)
+                    state.nap = nap = create_future()
+                    timer = call_later(wait - 0.0008, _wake, nap)
+                    try:
+                        await nap
+                    finally:
+                        timer.cancel()
                     if state.stop:
                         break
                 rec = RequestRecord(seq, at)
@@ -445,9 +473,17 @@ class LoadRun:
             # after INTERRUPT_GRACE for Ctrl-C (left running, it would end as an error when the run
             # closes its connections), and counted as cancelled
             schedule_over = True
+            if broken is not None:  # the generator failed (see one): no report to complete
+                backlog.clear()
+                await _wind_down(tasks, 0.0)
+                raise broken from None
             while backlog:
                 drop(backlog.popleft())
             await _wind_down(tasks, INTERRUPT_GRACE if state.interrupted else 0.0)
+            raise
+        except Exception:  # the generator itself failed (a drop into a closed stdout): no requests left
+            backlog.clear()
+            await _wind_down(tasks, 0.0)
             raise
         finally:
             deadlines.close()
@@ -473,6 +509,8 @@ class LoadRun:
                 if failed:
                     state.stop = True
                     state.aborted = f"threshold failed after {elapsed:.1f}s: {', '.join(failed)}"
+                    if state.nap is not None:
+                        _wake(state.nap)  # the open model's wait for its next arrival
 
     @staticmethod
     def _progress(state: _State, now: float, on_progress: Callable[[Progress], None]) -> None:
@@ -516,6 +554,12 @@ async def _wind_down(tasks: Collection[asyncio.Task[None]], grace: float) -> Non
         t.cancel()
     if pending:
         await asyncio.wait(pending)
+
+
+def _wake(nap: asyncio.Future[None]) -> None:
+    """End the open model's wait for its next arrival (its timer, or ``--abort-on-fail``)."""
+    if not nap.done():
+        nap.set_result(None)
 
 
 def _loop_name() -> str:

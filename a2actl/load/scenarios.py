@@ -13,7 +13,8 @@
                Audited as ``stream tail`` audits a stream: a lifecycle violation, an event over
                ``Settings.max_event_bytes`` or a close before a terminal (or interrupted) state
                makes the request ``transport-error`` ``protocol``, never ``ok``.
-``get``        ``GetTask`` on a task created once before the run starts.
+``get``        ``GetTask`` on a task created once before the run starts; an answer about another
+               task (as ``task get`` flags it, exit 6) is ``transport-error`` ``protocol``.
 =============  ======================================================================================
 
 Every request carries a fresh ``messageId`` (idempotency key: a retried message is a new message).
@@ -243,7 +244,14 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         if out.error is not None:
             _a2a_error(rec, out)
             return
-        rec.state = result_state(out.result)[2]
+        _, answered, state = result_state(out.result)
+        if isinstance(answered, str) and answered != ctx.task_id:
+            # as task get (exit 6): an answer about another task (a cache or proxy mixing them up)
+            # says nothing about this one; its state is not this task's
+            rec.status, rec.code = "transport-error", "protocol"
+            rec.message = f"GetTask for task {ctx.task_id!r} answered task {answered!r}"[:200]
+            return
+        rec.state = state
 
     async def handshake(rec: RequestRecord, base: float) -> None:
         from a2actl.probe.sample import one_sample

@@ -7,9 +7,10 @@ Grammar: ``[METRIC.]STAT OP VALUE`` or ``RATE OP VALUE``.
   STAT is ``p50``/``p90``/``p95``/``p99``/``p99.9`` (or k6's ``p(99)``), ``min``, ``max``,
   ``mean``/``avg``, ``med``; VALUE is a duration (``300ms``, ``1.5s``; a bare number means
   milliseconds, as in k6).
-* rates: ``errors`` (requests that did not end ``ok``, task failures included), ``failed`` (tasks
-  that ended failed/rejected/canceled), ``dropped`` (arrivals the ``--max-in-flight`` cap dropped),
-  each over the requests scheduled, VALUE a percentage (``1%``) or a fraction (``0.01``); ``rps``
+* rates: ``errors`` (requests that did not end ``ok``, task failures included) and ``failed`` (tasks
+  that ended failed/rejected/canceled), each over the requests answered (cancelled and dropped ones
+  are no answers), and ``dropped`` (arrivals the ``--max-in-flight`` cap dropped) over the requests
+  scheduled (``report.rates_of``), VALUE a percentage (``1%``) or a fraction (``0.01``); ``rps``
   (answered requests per second achieved), VALUE a number.
 * OP: ``<``, ``<=``, ``>``, ``>=``.
 

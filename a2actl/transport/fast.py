@@ -182,7 +182,10 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
         verify = getattr(cert_error, "verify_message", None) or cert_error
         return tls_failed(url, verify, verify=True)
     if isinstance(exc, (aiohttp.ClientSSLError, ssl.SSLError)):
-        return tls_failed(url, exc, verify=False)
+        # the SSL error itself: aiohttp's text wraps it in "Cannot connect to host H:P
+        # ssl:<ssl.SSLContext object at 0x…>", an object's repr that differs on every run
+        reason = exc.os_error if isinstance(exc, aiohttp.ClientConnectorError) else exc
+        return tls_failed(url, reason, verify=False)
     if isinstance(exc, aiohttp.ClientOSError) and isinstance(exc.__cause__, ssl.SSLError):
         # a TLS alert after the handshake (TLS 1.3: the server's "certificate required" arrives
         # with the first read) comes as ClientOSError from the SSLError; httpx: a TLS failure (3)

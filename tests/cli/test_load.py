@@ -160,6 +160,26 @@ def test_get_and_card_and_handshake_scenarios(cli: Any, sandbox: Any) -> None:
     assert all(v["count"] == 3 for k, v in hs["metrics"].items() if k.startswith("phase."))
 
 
+def test_a_get_answered_about_another_task_is_a_protocol_error(cli: Any, fault: str) -> None:
+    """``-s get`` on an agent whose GetTask answers another task (``task get`` exits 6 on it): each
+    request is a ``protocol`` error and the other task's state is not counted as this one's. They
+    were counted ok, with the other task's state (``completed``) under ``states``, while the task
+    the run created was still working."""
+    doc = _json(
+        cli, f"{fault}/elsepoll/agent-card.json", "-s", "get", "-n", "3", "--threshold", "errors<1%", code=7
+    )
+    assert doc["requests"]["ok"] == 0 and doc["requests"]["failures"] == 3
+    assert doc["errors"] == [
+        {
+            "status": "transport-error",
+            "code": "protocol",
+            "count": 3,
+            "example": "GetTask for task 't' answered task 'someone-else'",
+        }
+    ]
+    assert doc["states"] == {}
+
+
 def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, LoadAgent]) -> None:
     rpc = _json(cli, f"{fault}/rpcerror/agent-card.json", "-n", "3")
     assert rpc["errors"][0]["status"] == "a2a-error"
@@ -363,6 +383,33 @@ def test_bad_input_is_exit_2_naming_it(
     assert r.exit_code == 2, (r.exit_code, r.stderr)
     assert needle in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_a_default_duration_over_max_time_is_named_as_the_default(cli: Any, refused_url: str) -> None:
+    """``--max-time 5 load run URL --rate 10``: the open model's default --duration (10 s) is not
+    shorter than --max-time, exit 2 naming that default. It said "--duration None"."""
+    r = cli("-o", "json", "--max-time", "5", "load", "run", refused_url, "--rate", "10")
+    assert r.exit_code == 2, r.stderr
+    assert r.json["error"]["message"] == (
+        "the open model's default --duration 10s is not shorter than --max-time 5s"
+    )
+    given = cli("-o", "json", "--max-time", "5", "load", "run", refused_url, "-d", "5s")
+    assert given.exit_code == 2, given.stderr
+    assert given.json["error"]["message"] == "--duration 5s is not shorter than --max-time 5s"
+
+
+def test_https_on_an_http_port_says_what_card_get_says(cli: Any, sandbox: Any) -> None:
+    """``load run https://…`` at a plain-HTTP port: exit 3 with the same message as the httpx
+    commands (``card get``). aiohttp's text put "Cannot connect to host H:P ssl:<ssl.SSLContext
+    object at 0x7f…>" before the SSL error: an object's repr, different on every run."""
+    url = sandbox.url.replace("http://", "https://", 1)
+    run = cli("-o", "json", "load", "run", url, "-n", "1")
+    card = cli("-o", "json", "card", "get", url)
+    assert run.exit_code == card.exit_code == 3, (run.stderr, card.stderr)
+    assert run.json["error"]["message"] == card.json["error"]["message"]
+    assert run.json["error"]["message"].startswith(
+        f"TLS handshake with {url}/.well-known/agent-card.json failed: "
+    )
 
 
 def test_unreachable_agent_is_exit_3_before_the_run(cli: Any, refused_url: str) -> None:
@@ -672,6 +719,48 @@ def test_sigterm_writes_the_report_marked_interrupted(
     assert summary["errors"] == [] and set(summary["statuses"]) <= {"ok", "dropped"}
     assert summary["elapsed"] < 20  # stopped, not run to its 60 s
     assert "interrupted" in err
+
+
+@pytest.mark.parametrize("model", [("-c", "8"), ("--rate", "20")])
+def test_jsonl_into_a_reader_that_stops_ends_the_run_quietly(
+    fast_agent: tuple[str, LoadAgent], model: tuple[str, ...]
+) -> None:
+    """``a2actl -o jsonl load run … | head -1``: once the reader is gone, the run stops at the next
+    record and exits 0 with nothing on stderr, in both models. The open model went on sending to
+    the end of --duration, and printed "Task exception was never retrieved" and a BrokenPipeError
+    traceback for every request after the reader left."""
+    url, _ = fast_agent
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "a2actl",
+            "-o",
+            "jsonl",
+            "load",
+            "run",
+            url,
+            *model,
+            "-d",
+            "30s",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        first = json.loads(proc.stdout.readline())
+        assert first["type"] == "request"
+        proc.stdout.close()  # the reader is gone (| head -1)
+        _, err = proc.communicate(timeout=15)  # a run that goes on to its 30 s fails here
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, err
+    assert err == ""
 
 
 def test_load_report_refuses_a_run_it_already_holds(

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import csv
 import importlib.util
+import os
 import socket
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -117,13 +119,16 @@ def _free_port() -> int:
         return port
 
 
-def _locust(*args: str, cwd: Path) -> subprocess.Popen[str]:
+def _locust(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m locust ARGS`` in ``cwd`` (the locustfile's directory) with this checkout's a2actl
+    (``_this_checkout``) and ``env`` added to the environment."""
     return subprocess.Popen(
         [sys.executable, "-m", "locust", *args],
         cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "PYTHONPATH": _this_checkout(), **(env or {})},
     )
 
 
@@ -245,3 +250,129 @@ def test_master_and_worker_a_cut_stream_and_a_configuration_error(
     assert f"a2actl A2AUser NoToken: {message}; its users stop" in worker_output
     assert int(failures[("agent card", f"configuration: {message}")]) == 1
     assert ("A2A", "SendMessage (JSONRPC 1.0)") not in stats  # NoToken sent nothing else
+
+
+SECRETS_LOCUSTFILE = textwrap.dedent(
+    """
+    from a2actl.load.locust import A2AUser
+
+
+    class CardInUrl(A2AUser):  # a host whose card is not JSON: the log names the card's URL
+        host = "{fault_base}/nonjson/agent-card.json?token=q-SECRET-query-3"
+
+
+    class Echoed(A2AUser):  # an agent that echoes the bearer token in a body that is not JSON-RPC
+        host = "{echo}"
+        token_env = "A2ACTL_LOCUST_TEST_TOKEN"
+    """
+)
+
+
+def _echo_app(base: str) -> Any:
+    """A card, and a JSON-RPC endpoint that answers 200 with a text body echoing Authorization."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, PlainTextResponse
+    from starlette.routing import Route
+
+    from tests.servers import v1_card
+
+    async def card(_: Any) -> Any:
+        return JSONResponse(v1_card(base, "/rpc"))
+
+    async def rpc(request: Any) -> Any:
+        return PlainTextResponse(f"you sent {request.headers.get('authorization')}")
+
+    return Starlette(
+        routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+    )
+
+
+def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) -> None:
+    """The lines the plugin logs for a failure (once per kind) mask the host's userinfo and
+    credential query values and the bearer token of ``token_env``, as every a2actl output does.
+    They printed the card URL as given (``http://bob:pw-…@host/…?token=…``) and the body of an
+    agent that echoed the token."""
+    from tests.servers import LoopbackServer
+
+    fault_base = fault.replace("http://", "http://bob:pw-SECRET-userinfo-2@", 1)
+    with LoopbackServer(_echo_app) as echo:
+        (tmp_path / "locustfile.py").write_text(
+            SECRETS_LOCUSTFILE.format(fault_base=fault_base, echo=echo.url)
+        )
+        prefix = tmp_path / "secrets"
+        proc = _locust(
+            *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s"),
+            *("--csv", str(prefix), "--only-summary"),
+            cwd=tmp_path,
+            env={"A2ACTL_LOCUST_TEST_TOKEN": "tok-SECRET-bearer-1"},
+        )
+        code, output = _finish(proc)
+    assert code == 1, output[-3000:]
+    _check_no_crash(output, prefix)
+    assert "SECRET" not in output + Path(f"{prefix}_failures.csv").read_text()
+    assert "card: not an agent card: the agent card at http://bob:***@" in output
+    assert "protocol violation: not a JSON-RPC answer: b'you sent ***'" in output
+
+
+LIFECYCLE_LOCUSTFILE = textwrap.dedent(
+    """
+    from locust import task
+
+    from a2actl.load.locust import A2AUser
+
+
+    class Regress(A2AUser):  # working → submitted
+        host = "{streams}/regress/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class OtherTask(A2AUser):  # an event about another task, then completed
+        host = "{streams}/othertask/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+
+
+    class Clean(A2AUser):  # submitted, working, an artifact, completed
+        host = "{streams}/lf/agent-card.json"
+
+        @task
+        def stream(self):
+            self.a2a_stream()
+    """
+)
+
+
+def test_a_stream_that_load_run_calls_a_protocol_error_is_a_failure(streams: str, tmp_path: Path) -> None:
+    """Streams that break the task lifecycle (a state that goes back, an event about another task)
+    are failures named by the rule (``protocol violation: illegal-transition``), as ``load run -s
+    stream`` counts them ``protocol`` errors; a clean stream stays a success. They were successes."""
+    (tmp_path / "locustfile.py").write_text(LIFECYCLE_LOCUSTFILE.format(streams=streams))
+    prefix = tmp_path / "lifecycle"
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "2s"),
+        *("--csv", str(prefix), "--only-summary"),
+        cwd=tmp_path,
+    )
+    code, output = _finish(proc)
+    assert code == 1, output[-3000:]
+    _check_no_crash(output, prefix)
+    failures = _failures(prefix)
+    assert {error for (_, error) in failures} == {
+        "protocol violation: illegal-transition",
+        "protocol violation: other-task",
+    }
+    row = _stats(prefix)[("A2A", "SendStreamingMessage (JSONRPC 1.0)")]  # the three users' streams
+    assert int(row["Failure Count"]) == sum(int(n) for n in failures.values())
+    assert int(row["Request Count"]) > int(row["Failure Count"]) > 0  # the clean ones succeeded
+    assert "protocol violation: illegal-transition: working → submitted goes back" in output  # logged once
+
+
+def _this_checkout() -> str:
+    """``PYTHONPATH`` for a Locust subprocess: this checkout's a2actl, whatever an editable install
+    points at."""
+    return os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])

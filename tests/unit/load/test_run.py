@@ -5,6 +5,7 @@ drops, and ``--abort-on-fail``. About 4 s of wall time in all (two tests wait on
 from __future__ import annotations
 
 import asyncio
+import gc
 import random
 import time
 from types import SimpleNamespace
@@ -271,3 +272,91 @@ def test_an_interrupt_stops_sending_gives_the_requests_in_flight_a_grace_and_ret
     assert req["cancelled"] == sum(1 for seq in agent.starts if seq % 2 == 1) >= 1
     assert req["ok"] == req["sent"] - req["cancelled"]
     assert agent.in_flight == 0  # every cancelled request ended
+
+
+@pytest.mark.parametrize(
+    "model",
+    [ModelSpec("closed", concurrency=4, duration=5.0), ModelSpec("open", rate=200.0, duration=5.0)],
+    ids=["closed", "open"],
+)
+def test_an_error_of_the_generator_itself_ends_the_run_at_once(
+    model: ModelSpec, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``finished`` raising (``-o jsonl`` into a closed stdout: BrokenPipeError) ends the run at once
+    with that error, and every request's or worker's error is retrieved. The open model went on to
+    the end of --duration, each request leaving "Task exception was never retrieved" and a
+    traceback on stderr; the closed model left one for every worker that failed with the first."""
+    agent = Agent(0.05)  # requests that end together: several fail at once
+
+    async def go() -> float:
+        state = _State(Recorder(), time.perf_counter())
+
+        def finished(rec: RequestRecord) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        loop = _run(model)._open if model.kind == "open" else _run(model)._closed
+        t0 = time.perf_counter()
+        with pytest.raises(BrokenPipeError):
+            await loop(agent, state, finished)
+        return time.perf_counter() - t0
+
+    took = asyncio.run(go())
+    gc.collect()  # a task whose error nobody retrieved says so when it is collected
+    assert took < 1.0  # not the 5 s of --duration
+    assert agent.in_flight == 0
+    assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []
+
+
+def test_abort_on_fail_does_not_wait_for_the_next_arrival(monkeypatch: pytest.MonkeyPatch) -> None:
+    """At a low rate (one arrival every 5 s), a threshold that fails after the first second stops
+    the run then, not at the next arrival: the run lasted until the schedule's next tick (60 s at
+    --rate 1/m) with 'threshold failed after 1.0s' in its report."""
+    agent = Agent(0.0, status="http-error")
+
+    async def prepare(self: LoadRun, transport: Any) -> Any:
+        return SimpleNamespace(client=SimpleNamespace(selection=SimpleNamespace(to_json=lambda: NEGOTIATED)))
+
+    monkeypatch.setattr(LoadRun, "_prepare", prepare)
+    monkeypatch.setattr(run_module, "build", lambda name, ctx: agent)
+    run = _run(
+        ModelSpec("open", rate=0.2, duration=30.0),
+        thresholds=parse_thresholds(["errors<1%"]),
+        abort_on_fail=True,
+        progress_every=0.1,
+    )
+    t0 = time.perf_counter()
+    report = asyncio.run(run.run())
+    took = time.perf_counter() - t0
+    assert report.aborted is not None and report.aborted.startswith("threshold failed after 1.")
+    assert int(report.exit) == 7
+    assert len(agent.starts) == 1  # the arrival at 0 s; the one at 5 s never came
+    assert took < 2.5 and report.elapsed < 2.0
+
+
+def test_an_error_of_the_generator_during_the_interrupt_grace_is_retrieved(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Ctrl-C in the closed model with ``-o jsonl`` into a closed stdout: the workers whose requests
+    end in the grace fail to write their record; the run still ends as interrupted, and their errors
+    are retrieved. Each left "Task exception was never retrieved" and a traceback on stderr."""
+    monkeypatch.setattr(run_module, "INTERRUPT_GRACE", 1.0)
+    model = ModelSpec("closed", concurrency=3, duration=30.0)
+    agent = Agent(0.3)
+
+    async def go() -> None:
+        state = _State(Recorder(), time.perf_counter())
+
+        def finished(rec: RequestRecord) -> None:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        task = asyncio.ensure_future(_run(model)._closed(agent, state, finished))
+        await asyncio.sleep(0.1)
+        state.interrupted = True  # as LoadRun._interrupt marks it
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(go())
+    gc.collect()
+    assert len(agent.starts) == 3 and agent.in_flight == 0
+    assert [r.getMessage() for r in caplog.records if "never retrieved" in r.getMessage()] == []
