@@ -75,12 +75,10 @@ def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
         # JSON between systems is UTF-8 (RFC 8259 §8.1): say so, not "not valid JSON". No text
         # around the byte: a card that failed to parse has no secrets registered, and the bytes
         # next to it may be a URL's userinfo
-        data, at = exc.object, exc.start
-        line = data.count(b"\n", 0, at) + 1
-        column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+        from a2actl.core.redact import where_not_utf8
+
         raise ProtocolViolation(
-            f"the agent card at {source} is not UTF-8 text: byte 0x{data[at]:02x} at offset {at} "
-            f"(line {line}, byte {column} of the line)",
+            f"the agent card at {source} is not UTF-8 text: {where_not_utf8(exc)}",
             hint="JSON must be UTF-8 (RFC 8259 §8.1); check the agent's encoding",
         ) from exc
     except ValueError as exc:

@@ -254,6 +254,37 @@ def mask_urls(text: str) -> str:
     return _URL_IN_TEXT.sub(one, text)
 
 
+#: A run of bearer-token characters (RFC 6750 §2.1 ``b64token``; most API keys too) at the end of a text.
+_TOKEN_TAIL = re.compile(r"[A-Za-z0-9\-._~+/=]+\Z")
+
+
+def preview(body: bytes | str, limit: int) -> str:
+    """The start of an agent's ``body`` for an error message: at most ``limit`` characters (bytes are
+    decoded as UTF-8, a bad byte as U+FFFD), the secrets of every URL in it masked (``mask_urls``),
+    and never ending inside a run of token characters that goes on past the cut. Cut there, a secret
+    the agent echoed (the caller's token in an error page) leaves a start that no ``Redactor``
+    matches, and that start would be printed; a whole secret is masked by the output's ``Redactor``.
+    Whitespace around it is stripped."""
+    text = body[: limit * 4 + 64].decode("utf-8", "replace") if isinstance(body, bytes) else body
+    text = mask_urls(text[: limit * 4 + 64]).strip()
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    if _TOKEN_TAIL.match(text[limit]):
+        head = _TOKEN_TAIL.sub("", head)
+    return head.rstrip()
+
+
+def where_not_utf8(exc: UnicodeDecodeError) -> str:
+    """Where a decode of bytes as UTF-8 failed, for an error message, without the bytes around it
+    (they may be a secret, not yet registered: a body that did not parse): ``byte 0xe9 at offset 13
+    (line 1, byte 14 of the line)``."""
+    data, at = exc.object, exc.start
+    line = data.count(b"\n", 0, at) + 1
+    column = at - (data.rfind(b"\n", 0, at) + 1) + 1
+    return f"byte 0x{data[at]:02x} at offset {at} (line {line}, byte {column} of the line)"
+
+
 def mask_urls_in_json(obj: Any) -> Any:
     """A copy of the JSON value ``obj`` with ``mask_urls`` applied to every string in it, object keys
     included (a card's or a snapshot's URLs: ``http://user:***@host/rpc?token=***``)."""

@@ -63,6 +63,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.redact import preview
 from a2actl.core.stats import summarize
 from a2actl.protocol.events import StreamEvent, classify_event
 from a2actl.protocol.lifecycle import Lifecycle
@@ -535,7 +536,7 @@ class PushChecker:
                 body_problems.append(
                     _problem(
                         "not-json",
-                        f"the body is not JSON ({why}): {d.body[:60].decode('utf-8', 'replace')!r}",
+                        f"the body is not JSON ({why}): {preview(d.body, 60)!r}",
                     )
                 )
             if not body_problems:

@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from a2actl.core.errors import HTTPStatusError, NoSuchRoute, ProtocolViolation
+from a2actl.core.redact import preview
 from a2actl.protocol.events import classify_fields, result_shape_error, result_state
 from a2actl.protocol.jsondoc import MAX_NESTING, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
@@ -104,7 +105,7 @@ def rest_error(
     if decoded is not None:
         return RpcOutcome(operation, method, None, decoded, res)
     if res.status in (404, 405):
-        snippet = res.body[:80].decode("utf-8", "replace").strip()
+        snippet = preview(res.body, 80)
         hint = (
             f"the interface URL or the A2A version is wrong: A2A {family.value} HTTP+JSON expects this "
             "path under the card's interface URL; 'a2actl caps fingerprint TARGET' shows what the endpoint "
@@ -174,7 +175,7 @@ def _json_error_text(body: Any) -> str | None:
 
 def _http_error(res: HttpResult, body: Any = None) -> HTTPStatusError:
     text = _json_error_text(body)
-    snippet = text if text is not None else res.body[:60].decode("utf-8", "replace").strip()
+    snippet = text if text is not None else preview(res.body, 60)
     return HTTPStatusError(
         f"{res.url} answered HTTP {res.status} {res.reason}" + (f": {snippet!r}" if snippet else ""),
         hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"

@@ -104,16 +104,17 @@ class HttpResult:
                     hint="use the redirect's URL (redirects are not followed)",
                 ) from exc
             ctype = self.headers.get("content-type", "?")
+            from a2actl.core.redact import preview, where_not_utf8
+
             if isinstance(exc, UnicodeDecodeError):
-                # JSON between systems is UTF-8 (RFC 8259 §8.1): say so, not "not JSON"
-                at = exc.start
-                around = self.body[max(0, at - 30) : at + 30].decode("utf-8", "replace")
+                # JSON between systems is UTF-8 (RFC 8259 §8.1): say so, not "not JSON". Not the
+                # bytes around it: cut there, an echoed token showed its start, which no mask matches
                 raise ProtocolViolation(
                     f"{self.url} answered HTTP {self.status} with a body that is not UTF-8 text "
-                    f"(content-type {ctype}): byte 0x{self.body[at]:02x} at offset {at}, in {around!r}",
+                    f"(content-type {ctype}): {where_not_utf8(exc)}",
                     hint="JSON must be UTF-8 (RFC 8259 §8.1); check the agent's encoding",
                 ) from exc
-            snippet = self.body[:80].decode("utf-8", "replace")
+            snippet = preview(self.body, 80)
             raise ProtocolViolation(
                 f"{self.url} answered HTTP {self.status} with a body that is not JSON "
                 f"(content-type {ctype}): {snippet!r}",

@@ -165,3 +165,25 @@ def test_finding_urls_in_text_takes_linear_time() -> None:
     t0 = time.perf_counter()
     assert mask_urls(text) == text
     assert time.perf_counter() - t0 < 2
+
+
+def test_preview_is_never_cut_inside_a_token_and_masks_url_credentials() -> None:
+    from a2actl.core.redact import preview
+
+    assert preview(b"  short  ", 80) == "short"
+    # cut inside a run of token characters that goes on: the run goes, not its start
+    assert preview("refused: Bearer abcdefghijklmnop", 20) == "refused: Bearer"
+    # a cut at the run's own end keeps it
+    assert preview("refused: Bearer abcd efgh", 20) == "refused: Bearer abcd"
+    assert preview(b"see http://bob:hunter22@h/x then", 80) == "see http://bob:***@h/x then"
+    assert preview(b"caf\xe9 au lait", 80) == "caf\ufffd au lait"
+    assert preview("x" * 100, 10) == ""
+
+
+def test_where_not_utf8_names_the_byte_without_the_text_around_it() -> None:
+    from a2actl.core.redact import where_not_utf8
+
+    try:
+        b"ab\ncd\xe9pw".decode("utf-8")
+    except UnicodeDecodeError as exc:
+        assert where_not_utf8(exc) == "byte 0xe9 at offset 5 (line 2, byte 3 of the line)"

@@ -193,7 +193,28 @@ def test_a_200_whose_json_is_not_utf8_says_so() -> None:
     assert (
         "with a body that is not UTF-8 text (content-type application/json): byte 0xe9 at offset" in message
     )
-    assert "not JSON" not in message and "caf" in message
+    assert "not JSON" not in message and "(line 1, byte " in message
+
+
+def test_a_body_echoing_the_token_never_shows_its_start() -> None:
+    """An agent that echoes the caller's token: a body that is not UTF-8, or not JSON, is named
+    without its bytes around the bad byte, and its preview is never cut inside the token (its start
+    is no secret any mask matches, so it was printed: ``token=tok-SECRET-``)."""
+    token = "tok-SECRET-0123456789abcdef"
+
+    def latin1(request: httpx.Request) -> httpx.Response:
+        rid = json.loads(request.content)["id"]
+        body = b'{"jsonrpc":"2.0","id":"%s","result":{"t":"%s caf\xe9"}}' % (rid.encode(), token.encode())
+        return httpx.Response(200, content=body, headers={"content-type": "application/json"})
+
+    def page(request: httpx.Request) -> httpx.Response:
+        text = "<html><body>" + "x" * 54 + f" token={token} was refused</body></html>"
+        return httpx.Response(200, text=text, headers={"content-type": "text/html"})
+
+    for handler in (latin1, page):
+        with pytest.raises(ProtocolViolation) as info:
+            call(handler, "GetTask", {"id": "t1"})
+        assert "tok-" not in info.value.message, info.value.message
 
 
 # -- HTTP+JSON ----------------------------------------------------------------------------------------
