@@ -698,7 +698,8 @@ def stream_app(base: str) -> Starlette:
 
 
 def ws_fault_app(_: str) -> Starlette:
-    """``/abnormal``: one event, then close 1011 (server error) — the client must report a cut."""
+    """``/abnormal``: one event, then close 1011 (server error) — the client must report a cut.
+    ``/deep``: one event, then a frame nested 100,000 levels deep (``[[[…]]]``)."""
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket
 
@@ -708,7 +709,14 @@ def ws_fault_app(_: str) -> Starlette:
         await ws.send_text(json.dumps(_task()))
         await ws.close(1011, "agent crashed")
 
-    return Starlette(routes=[WebSocketRoute("/abnormal", abnormal)])
+    async def deep(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_text()
+        await ws.send_text(json.dumps(_task()))
+        await ws.send_text("[" * 100_000 + "]" * 100_000)
+        await ws.close(1000)
+
+    return Starlette(routes=[WebSocketRoute("/abnormal", abnormal), WebSocketRoute("/deep", deep)])
 
 
 class SilentWebSocketServer:

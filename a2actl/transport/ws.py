@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 import ssl
 import time
 import uuid
@@ -37,6 +36,7 @@ from a2actl.core.errors import (
 )
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsondoc import dumps_body
+from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
 from a2actl.transport.channel import Heartbeat, TimedEvent
@@ -213,7 +213,8 @@ class WebSocketClient:
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
-        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong, ``UsageError`` (before
+        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong, ``ProtocolViolation``
+        (exit 6) for a frame that is not JSON or is nested deeper than ``jsondoc.MAX_NESTING``, ``UsageError`` (before
         connecting) for params that cannot be written as JSON (``protocol.jsondoc.dumps_body``: the
         frame is the bytes the HTTP paths send)."""
         from websockets.exceptions import ConnectionClosed
@@ -281,8 +282,10 @@ class WebSocketClient:
                     )
                 else:
                     try:
-                        obj = json.loads(value)
-                    except ValueError as exc:
+                        # bounded as every agent JSON: nested past MAX_NESTING is exit 6, where
+                        # json.loads raised RecursionError ('unexpected', exit 1) at ~1000 levels
+                        obj = parse_json(value, self.url)
+                    except ValueError as exc:  # not JSON, or a binary frame that is not UTF-8
                         raise ProtocolViolation(
                             f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}"
                         ) from exc

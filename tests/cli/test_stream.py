@@ -355,6 +355,17 @@ def test_websocket_abnormal_close_is_a_cut(cli: Any, ws_fault: str) -> None:
     assert "1011" in cut["reason"] and "agent crashed" in cut["reason"]
 
 
+def test_a_websocket_frame_nested_too_deep_is_a_protocol_violation(cli: Any, ws_fault: str) -> None:
+    """A frame nested 100,000 levels deep is exit 6 'nested too deep', as over SSE (it was exit 1
+    'unexpected RecursionError'); the event before it is kept."""
+    r = cli("stream", "tail", ws_fault + "/deep", "--send", "hi", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6, r.stdout[-500:]
+    assert [x["kind"] for x in r.jsonl[:-1]] == ["task"]
+    error = r.jsonl[-1]["error"]
+    assert error["code"] == "protocol" and error["exitCode"] == 6
+    assert "nested too deep" in error["message"]
+
+
 def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
     # --stall-timeout above the pong timeout (1 s): the dead peer is diagnosed as such (a cut), not
     # as a stall (which --heartbeat's default 3 x 200 ms calls it first); the ping's own send and the
