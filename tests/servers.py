@@ -497,6 +497,7 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
     ],
     # an agent that rejects at once: its stream is one Task already rejected, then the end
     "rejectedtask": [_task("TASK_STATE_REJECTED")],
+    "bom": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_COMPLETED")],
     "ids": [
         _task(),
         _status("TASK_STATE_WORKING"),
@@ -519,13 +520,15 @@ def stream_app(base: str) -> Starlette:
     answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``rejectedtask`` (one Task already rejected, then the end), ``endless`` (pings forever while working), ``silent`` (pings forever,
+    ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
+    before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
     never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
-    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE.
+    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE;
+    ``GET /raw-bom`` a BOM and two events under ``charset=iso-8859-1``.
     GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
     """
 
@@ -620,6 +623,8 @@ def stream_app(base: str) -> Starlette:
                     while True:
                         yield chunk
                         await asyncio.sleep(0)
+                if mode == "bom":  # a UTF-8 byte order mark before the first event
+                    yield "\ufeff"
                 for i, event in enumerate(STREAMS[mode]):
                     if mode == "ids":  # ids and pings between events (httpx-sse#35 made empty events)
                         yield f"id: {i}\n" + frame(event) + ": ping\n\n"
@@ -630,6 +635,16 @@ def stream_app(base: str) -> Starlette:
             return StreamingResponse(gen(), media_type="text/event-stream")
 
         return handler
+
+    async def raw_bom(_: Request) -> Response:
+        """A UTF-8 BOM, then two events, the first non-ASCII, under a ``charset`` that is not UTF-8
+        (an event stream is UTF-8 whatever it says: WHATWG HTML §9.2.5)."""
+
+        async def gen() -> Any:
+            yield "\ufeffdata: h\u00e9llo\n\n"
+            yield "data: plain\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream; charset=iso-8859-1")
 
     async def raw(_: Request) -> Response:
         async def gen() -> Any:
@@ -686,7 +701,12 @@ def stream_app(base: str) -> Starlette:
 
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    routes = [Route("/raw", raw), Route("/raw-drop", raw_drop), Route("/raw-bigend", raw_bigend)]
+    routes = [
+        Route("/raw", raw),
+        Route("/raw-bom", raw_bom),
+        Route("/raw-drop", raw_drop),
+        Route("/raw-bigend", raw_bigend),
+    ]
     for mode in modes:
         routes += [
             Route(f"/{mode}/agent-card.json", card(mode)),

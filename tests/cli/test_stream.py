@@ -275,6 +275,22 @@ def test_raw_sse_url(cli: Any, streams: str) -> None:
     assert [e["kind"] for e in events(recs)] == ["data"] * 3 and summary["heartbeats"] == 1
 
 
+def test_a_byte_order_mark_does_not_lose_the_first_event(cli: Any, streams: str) -> None:
+    """An event stream is UTF-8, one leading BOM dropped, whatever its ``charset`` (WHATWG HTML
+    §9.2.5): the BOM made the first line ``\ufeffdata: …``, an unknown field, and the first event
+    (the Task) was lost; ``charset=iso-8859-1`` read ``héllo`` as 8 bytes."""
+    r = cli("stream", "tail", f"{streams}/bom/agent-card.json", "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-500:]
+    recs, summary = records(r)
+    assert [e["kind"] for e in events(recs)] == ["task", "status-update", "status-update"]
+    assert summary["events"] == 3 and summary["finalState"] == "completed"
+
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-bom", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-500:]
+    recs, summary = records(r)
+    assert [(e["kind"], e["bytes"]) for e in events(recs)] == [("data", 6), ("data", 5)]
+
+
 def test_raw_sse_reconnects_with_last_event_id(cli: Any, streams: str) -> None:
     """A cut raw stream is reopened with Last-Event-ID, as an EventSource would: the server resumes
     after id 2 (it would repeat events 1-2 otherwise), and the tail ends recovered, exit 0."""
