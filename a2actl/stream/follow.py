@@ -173,7 +173,10 @@ async def tail_a2a(
                 if tail.last_unread and await _ended_over_bound(tail, client, op, prm):
                     return "oversize"
                 reason, ending = (
-                    "the server closed the stream before a terminal state",
+                    "the stream closed right after an event over the bound (not read), before a "
+                    "terminal state"
+                    if tail.last_unread
+                    else "the server closed the stream before a terminal state",
                     "closed-without-terminal",
                 )
             except (StreamCut, TimeoutError_) as exc:

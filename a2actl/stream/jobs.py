@@ -42,8 +42,10 @@ async def tail_job(
     empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream).
     ``opts.max_time`` bounds the card discovery too (``connected_within``): a summary with outcome
     ``max-time`` when it passes before the stream starts. ``opts.max_event_bytes`` ``None`` is
-    ``settings.max_event_bytes`` (16 MiB by default): SSE counts a larger event unread, WebSocket and
-    gRPC read it whole, and on every transport it is an oversize event (exit 7)."""
+    ``settings.max_event_bytes`` (16 MiB by default): SSE counts a larger event unread, WebSocket
+    reads it whole up to its frame bound (``WebSocketClient.max_frame_bytes``, 128 MiB by default;
+    a larger frame is counted unread and ends the connection), gRPC reads it whole, and on every
+    transport it is an oversize event (exit 7)."""
     import dataclasses
 
     from a2actl.transport.http import HttpTransport

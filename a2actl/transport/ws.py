@@ -39,7 +39,7 @@ from a2actl.protocol.jsondoc import dumps_body
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
-from a2actl.transport.channel import Heartbeat, TimedEvent
+from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
 from a2actl.transport.failures import tls_failed, unfollowable_redirect
 from a2actl.transport.tls import build_ssl_context
 
@@ -49,6 +49,19 @@ if TYPE_CHECKING:
 
 #: Close codes that end a stream normally (RFC 6455 §7.4.1).
 NORMAL_CLOSE = (1000, 1001)
+#: The close code websockets sends when it refuses a message over ``max_size`` (RFC 6455 §7.4.1).
+_MESSAGE_TOO_BIG = 1009
+
+
+def _refused_size(exc: Exception, max_size: int) -> int:
+    """The size (bytes, a lower bound) of the message websockets refused for ``max_size`` (its
+    ``PayloadTooBig`` knows it for a fragmented message only; else ``max_size + 1``)."""
+    cause = exc.__cause__
+    size = getattr(cause, "size", None)
+    current = getattr(cause, "current_size", None)
+    if isinstance(size, int):
+        return size + (current if isinstance(current, int) else 0)
+    return max_size + 1
 
 
 @dataclass
@@ -164,6 +177,13 @@ class WebSocketClient:
             return build_ssl_context(self.settings)
         return None
 
+    def max_frame_bytes(self) -> int:
+        """The largest frame (message) read, in bytes: twice ``settings.max_body_bytes`` (128 MiB by
+        default), at least ``settings.max_event_bytes`` (``--max-event-bytes``: an event under it is
+        read) and 1 MiB. A larger one is not read: websockets closes the connection (1009) and
+        ``stream`` ends with an oversize event."""
+        return max(self.settings.max_body_bytes * 2, self.settings.max_event_bytes, 2**20)
+
     async def _connect(self) -> ClientConnection:
         """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status),
         ``ProtocolViolation`` (a bad handshake), ``TimeoutError_`` (``--connect-timeout``),
@@ -180,7 +200,7 @@ class WebSocketClient:
                 open_timeout=self.settings.connect_timeout,
                 # closing a dead peer's socket must not wait websockets' 10 s default
                 close_timeout=min(self.pong_timeout, 2.0),
-                max_size=max(self.settings.max_body_bytes * 2, 2**20),
+                max_size=self.max_frame_bytes(),
                 proxy=None,  # as every other a2actl connection: HTTP_PROXY & co. are not used
             )
         except InvalidStatus as exc:
@@ -213,7 +233,9 @@ class WebSocketClient:
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
-        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong, ``ProtocolViolation``
+        ``rtt``). A frame over ``max_frame_bytes`` is not read: websockets closes the connection and the
+        last item is a ``TimedEvent`` of kind ``oversize`` with ``truncated`` (its size a lower
+        bound). Raises ``StreamCut`` on an abnormal close or a missing pong, ``ProtocolViolation``
         (exit 6) for a frame that is not JSON or is nested deeper than ``jsondoc.MAX_NESTING``, ``UsageError`` (before
         connecting) for params that cannot be written as JSON (``protocol.jsondoc.dumps_body``: the
         frame is the bytes the HTTP paths send)."""
@@ -221,6 +243,7 @@ class WebSocketClient:
 
         # written before connecting: a body that cannot be JSON (NaN) is exit 2 as on HTTP, nothing opened
         frame = dumps_body(build_request(operation, params, str(uuid.uuid4())), self.url).decode("utf-8")
+        max_size = self.max_frame_bytes()
         ws = await self._connect()
         t0 = time.perf_counter()
         queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
@@ -231,6 +254,11 @@ class WebSocketClient:
                     await queue.put(("frame", frame, time.perf_counter()))
                 await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
             except ConnectionClosed as exc:
+                if exc.sent is not None and exc.sent.code == _MESSAGE_TOO_BIG:
+                    # websockets refused a frame over max_size and closed the connection itself:
+                    # not the agent's abnormal close (this was 'closed abnormally: code 1006')
+                    await queue.put(("toobig", _refused_size(exc, max_size), time.perf_counter()))
+                    return
                 rcvd = exc.rcvd
                 await queue.put(
                     (
@@ -272,6 +300,13 @@ class WebSocketClient:
                     raise StreamCut(
                         f"no pong from {self.url} within {value:g}s: the peer or the path is dead"
                     )
+                elif kind == "toobig":
+                    # A frame over the frame bound, counted (at least ``value`` bytes), not read, and
+                    # the connection closed by websockets (1009): the stream ends as SSE's does
+                    # after an event over --max-event-bytes (the caller asks GetTask whether the
+                    # end was in it: follow.tail_a2a, outcome oversize).
+                    yield TimedEvent(at - t0, value, OVERSIZE_EVENT, True)
+                    return
                 elif kind == "closed":
                     code, reason = value
                     if code in NORMAL_CLOSE:

@@ -1,0 +1,88 @@
+"""``a2actl.transport.ws.WebSocketClient`` against a real loopback WebSocket server: a frame over the
+client's frame bound (``max_frame_bytes``, lowered here through ``Settings.max_body_bytes`` so the
+test sends 2 MiB, not 128)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from a2actl.core.config import Settings
+from a2actl.core.exit_codes import ExitCode
+from a2actl.stream.tail import TailOptions
+from a2actl.stream.websocket import tail_websocket
+from a2actl.transport.ws import WebSocketClient
+
+#: 1 MiB frame bound (twice 256 KiB, at least --max-event-bytes and 1 MiB)
+SMALL = Settings(max_body_bytes=256 << 10, max_event_bytes=512 << 10)
+
+
+def _task(state: str) -> str:
+    return json.dumps({"task": {"id": "t1", "contextId": "c1", "status": {"state": state}}})
+
+
+#: what GetTask answers
+END = ["TASK_STATE_COMPLETED"]
+
+
+async def _agent(ws: ServerConnection) -> None:
+    """SendStreamingMessage: the task, then a 2 MiB frame (its end, as a rule), then the close;
+    GetTask: the task in state ``END[0]``."""
+    request = json.loads(await ws.recv())
+    if request["method"] == "GetTask":
+        await ws.send(_task(END[0]))
+    else:
+        await ws.send(_task("TASK_STATE_SUBMITTED"))
+        await ws.send(json.dumps({"statusUpdate": {"taskId": "t1", "text": "x" * (2 << 20)}}))
+    await ws.close(1000)
+
+
+def _tail(opts: TailOptions) -> tuple[Any, list[dict[str, Any]]]:
+    records: list[dict[str, Any]] = []
+
+    async def go() -> Any:
+        async with serve(_agent, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
+            port = server.sockets[0].getsockname()[1]
+            return await tail_websocket(f"ws://127.0.0.1:{port}/", SMALL, opts, records.append, "hi", None)
+
+    return asyncio.run(go()), records
+
+
+def test_the_frame_bound_is_twice_the_body_bound_and_never_under_max_event_bytes() -> None:
+    assert WebSocketClient("ws://h/", Settings()).max_frame_bytes() == 128 << 20
+    assert WebSocketClient("ws://h/", SMALL).max_frame_bytes() == 1 << 20
+    big = Settings(max_event_bytes=200 << 20)
+    assert WebSocketClient("ws://h/", big).max_frame_bytes() == 200 << 20
+
+
+def test_a_frame_over_the_frame_bound_is_an_oversize_event_not_an_abnormal_close() -> None:
+    """websockets refuses the frame and closes the connection itself (1009): that was a cut 'closed
+    abnormally: code 1006' (exit 6, the agent blamed). Now the frame is an oversize event, counted
+    not read, and the stream ends as after an SSE event over --max-event-bytes: GetTask says the
+    task completed, outcome oversize, exit 7."""
+    summary, records = _tail(TailOptions(reconnect_attempts=0, max_event_bytes=512 << 10))
+    assert summary.outcome == "oversize" and summary.exit == ExitCode.CHECK_FAILED
+    assert [(r["kind"], r["oversize"]) for r in records if r["type"] == "event"] == [
+        ("task", False),
+        ("oversize", True),
+    ]
+    assert summary.oversize[0]["bytes"] > 1 << 20 and summary.final_state == "completed"
+    assert summary.cuts == []
+
+
+def test_a_frame_over_the_bound_of_a_task_still_running_is_a_cut_that_says_so() -> None:
+    """GetTask shows the task working: the stream did close early (a cut, resubscribed), and the cut
+    says it closed right after the unread event, not that the server closed it."""
+    END[0] = "TASK_STATE_WORKING"
+    try:
+        summary, _ = _tail(TailOptions(reconnect_attempts=0, max_event_bytes=512 << 10))
+    finally:
+        END[0] = "TASK_STATE_COMPLETED"
+    assert summary.outcome == "closed-without-terminal" and summary.exit == ExitCode.PROTOCOL
+    assert len(summary.oversize) == 1
+    assert [c["reason"] for c in summary.cuts] == [
+        "the stream closed right after an event over the bound (not read), before a terminal state"
+    ]
