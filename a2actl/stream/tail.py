@@ -88,8 +88,13 @@ class TailOptions:
     def delay(self, attempt: int, retry_ms: int | None = None) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): the server's ``retry:`` (in
         milliseconds, SSE) when it sent one, else ``backoff`` doubled per attempt; never more than
-        ``max_backoff``."""
-        wanted = retry_ms / 1000 if retry_ms is not None else self.backoff * 2 ** (attempt - 1)
+        ``max_backoff``. A negative ``retry:`` (``retry: -5``, which httpx-sse reads with ``int``)
+        is not a reconnection time (WHATWG: digits only, else ignored): the backoff applies, where
+        it made every reconnect at once."""
+        if retry_ms is not None and retry_ms >= 0:
+            wanted = retry_ms / 1000
+        else:
+            wanted = self.backoff * 2 ** (attempt - 1)
         return min(wanted, self.max_backoff)
 
 
