@@ -658,8 +658,11 @@ def stream_app(base: str) -> Starlette:
     async def raw_drop(request: Request) -> Response:
         """Two events, then an abrupt cut; a reconnect carrying ``Last-Event-ID: 2`` gets events 3
         and 4 and a clean end (anything else gets the first two again). ``?ids=0``: no ``id:``
-        fields; the next GET with the same ``key`` gets one more event and a clean end."""
+        fields; the next GET with the same ``key`` gets one more event and a clean end. ``?ids=é``:
+        non-ASCII ids (``é1``, ``é2``), and the next GET with the same ``key`` and no Last-Event-ID
+        gets one more event and a clean end."""
         with_ids = request.query_params.get("ids") != "0"
+        prefix = "\u00e9" if request.query_params.get("ids") == "\u00e9" else ""
         key = request.query_params.get("key", "")
         resume = request.headers.get("last-event-id")
 
@@ -667,11 +670,11 @@ def stream_app(base: str) -> Starlette:
             if with_ids and resume == "2":
                 yield "id: 3\ndata: resumed\n\nid: 4\ndata: last\n\n"
                 return
-            if not with_ids and key in request.app.state.dropped:
+            if (not with_ids or prefix) and resume is None and key in request.app.state.dropped:
                 yield "data: after the outage\n\n"
                 return
-            yield "retry: 20\n\n" + ("id: 1\n" if with_ids else "") + "data: first\n\n"
-            yield ("id: 2\n" if with_ids else "") + "data: second\n\n"
+            yield "retry: 20\n\n" + (f"id: {prefix}1\n" if with_ids else "") + "data: first\n\n"
+            yield (f"id: {prefix}2\n" if with_ids else "") + "data: second\n\n"
             await asyncio.sleep(0.02)
             request.app.state.dropped.add(key)
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body

@@ -311,6 +311,18 @@ def test_raw_sse_reconnect_without_ids_says_events_may_be_lost(cli: Any, streams
     assert "no event ids" in summary["missed"][0]
 
 
+def test_raw_sse_reconnect_after_a_non_ascii_id_goes_without_it(cli: Any, streams: str) -> None:
+    """An ``id:`` no HTTP header value can carry as a2actl sends headers (printable ASCII) was put in
+    Last-Event-ID and the reconnect ended in "unexpected UnicodeEncodeError" (exit 1). The reconnect
+    now goes without it and says events may be lost or repeated (exit 7, as without ids)."""
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop?ids=%C3%A9&key=uid", "-o", "jsonl")
+    assert r.exit_code == 7, r.stdout[-500:]
+    recs, summary = records(r)
+    assert len(events(recs)) == 3 and summary["outcome"] == "recovered"
+    assert [x["via"] for x in summary["reconnects"]] == ["GET"]
+    assert "not printable ASCII" in summary["missed"][0]
+
+
 def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None:
     r = cli(
         "stream", "tail", "--sse", f"{streams}/raw-drop?key=noreconnect", "--reconnect", "0", "-o", "jsonl"
