@@ -794,6 +794,40 @@ class SilentWebSocketServer:
             c.close()
 
 
+class PageServer:
+    """An HTTP server that answers every GET, a WebSocket upgrade included, with a 200 text/html
+    page (an HTTP endpoint that ignores ``Upgrade``). ``url`` is its ``ws://`` URL."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Page(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # websockets reads HTTP/1.1 answers only
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = b"<html><body>sign in</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        self.url = f"ws://127.0.0.1:{self.server.server_address[1]}/a2a/ws"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 class RecordingProxy:
     """An HTTP proxy on 127.0.0.1:0 (CONNECT tunnels and absolute-form requests) in a thread; the
     first line of every request it gets is in ``seen``."""

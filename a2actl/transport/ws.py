@@ -185,8 +185,8 @@ class WebSocketClient:
         return max(self.settings.max_body_bytes * 2, self.settings.max_event_bytes, 2**20)
 
     async def _connect(self) -> ClientConnection:
-        """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status),
-        ``ProtocolViolation`` (a bad handshake), ``TimeoutError_`` (``--connect-timeout``),
+        """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status
+        from 300 on), ``ProtocolViolation`` (a bad handshake, or a 1xx/2xx answer other than 101), ``TimeoutError_`` (``--connect-timeout``),
         ``UnreachableError`` (refused, DNS, TLS) and ``UsageError`` (TLS files that do not load)."""
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -209,6 +209,18 @@ class WebSocketClient:
                 raise AuthError(
                     f"{self.url} answered HTTP {status} to the WebSocket upgrade",
                     hint="set a token with A2ACTL_TOKEN, --token-env or --token-file",
+                ) from exc
+            if status < 300:
+                # a success that is not 101 Switching Protocols: no error status (exit 1 is for
+                # those), but no WebSocket either: an HTTP endpoint that ignored the upgrade, as
+                # an SSE call answered 200 text/html is 6
+                ctype = exc.response.headers.get("Content-Type", "no content type")
+                raise ProtocolViolation(
+                    f"{self.url} answered the WebSocket upgrade with HTTP {status} ({ctype}), not "
+                    "101 Switching Protocols: not a WebSocket endpoint",
+                    hint="the agent's WebSocket URL is in its card (protocolBinding "
+                    "urn:a2actl:websocket:1); an http:// URL takes --send/--task over SSE",
+                    details={"httpStatus": status},
                 ) from exc
             raise HTTPStatusError(
                 f"{self.url} refused the WebSocket upgrade: HTTP {status}", details={"httpStatus": status}

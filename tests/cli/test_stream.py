@@ -394,6 +394,19 @@ def test_a_websocket_frame_nested_too_deep_is_a_protocol_violation(cli: Any, ws_
     assert "nested too deep" in error["message"]
 
 
+def test_a_200_page_instead_of_the_websocket_upgrade_is_a_protocol_violation(cli: Any) -> None:
+    """An HTTP endpoint that answers the upgrade 200 text/html is no WebSocket (exit 6, as an SSE call
+    answered so); it was exit 1 "refused the WebSocket upgrade: HTTP 200", the code of error statuses."""
+    from tests.servers import PageServer
+
+    with PageServer() as srv:
+        r = cli("stream", "tail", srv.url, "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 6, r.stdout[-500:]
+    error = r.jsonl[-1]["error"]
+    assert error["code"] == "protocol" and error["details"] == {"httpStatus": 200}
+    assert "not a WebSocket endpoint" in error["message"] and "text/html" in error["message"]
+
+
 def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:
     # --stall-timeout above the pong timeout (1 s): the dead peer is diagnosed as such (a cut), not
     # as a stall (which --heartbeat's default 3 x 200 ms calls it first); the ping's own send and the
