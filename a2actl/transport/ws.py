@@ -266,8 +266,13 @@ class WebSocketClient:
                     await queue.put(("frame", frame, time.perf_counter()))
                 await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
             except ConnectionClosed as exc:
-                if exc.sent is not None and exc.sent.code == _MESSAGE_TOO_BIG:
-                    # websockets refused a frame over max_size and closed the connection itself:
+                if (
+                    exc.sent is not None
+                    and exc.sent.code == _MESSAGE_TOO_BIG
+                    and (exc.rcvd is None or exc.rcvd_then_sent is False)
+                ):
+                    # websockets refused a frame over max_size and closed the connection itself
+                    # (a2actl's close went first: an agent's own 1009 is echoed, and is a cut):
                     # not the agent's abnormal close (this was 'closed abnormally: code 1006')
                     await queue.put(("toobig", _refused_size(exc, max_size), time.perf_counter()))
                     return

@@ -30,8 +30,12 @@ END = ["TASK_STATE_COMPLETED"]
 
 async def _agent(ws: ServerConnection) -> None:
     """SendStreamingMessage: the task, then a 2 MiB frame (its end, as a rule), then the close;
-    GetTask: the task in state ``END[0]``."""
+    GetTask: the task in state ``END[0]``. Path ``/1009``: the task, then the agent's own close 1009."""
     request = json.loads(await ws.recv())
+    if ws.request is not None and ws.request.path == "/1009":
+        await ws.send(_task("TASK_STATE_WORKING"))
+        await ws.close(1009, "too big for the agent")
+        return
     if request["method"] == "GetTask":
         await ws.send(_task(END[0]))
     else:
@@ -40,13 +44,14 @@ async def _agent(ws: ServerConnection) -> None:
     await ws.close(1000)
 
 
-def _tail(opts: TailOptions) -> tuple[Any, list[dict[str, Any]]]:
+def _tail(opts: TailOptions, path: str = "/") -> tuple[Any, list[dict[str, Any]]]:
     records: list[dict[str, Any]] = []
 
     async def go() -> Any:
         async with serve(_agent, "127.0.0.1", 0, max_size=None, ping_interval=None) as server:
             port = server.sockets[0].getsockname()[1]
-            return await tail_websocket(f"ws://127.0.0.1:{port}/", SMALL, opts, records.append, "hi", None)
+            url = f"ws://127.0.0.1:{port}{path}"
+            return await tail_websocket(url, SMALL, opts, records.append, "hi", None)
 
     return asyncio.run(go()), records
 
@@ -86,3 +91,12 @@ def test_a_frame_over_the_bound_of_a_task_still_running_is_a_cut_that_says_so() 
     assert [c["reason"] for c in summary.cuts] == [
         "the stream closed right after an event over the bound (not read), before a terminal state"
     ]
+
+
+def test_the_agents_own_close_1009_is_a_cut_not_an_oversize_event() -> None:
+    """1009 sent by the agent (it found a message too big) is its abnormal close, as before: only
+    a 1009 a2actl's library sent first is a frame it refused."""
+    summary, records = _tail(TailOptions(reconnect_attempts=0), path="/1009")
+    assert summary.outcome == "cut" and summary.oversize == []
+    assert [r["kind"] for r in records if r["type"] == "event"] == ["task"]
+    assert "code 1009 (too big for the agent)" in summary.cuts[0]["reason"]
