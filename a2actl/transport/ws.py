@@ -247,7 +247,8 @@ class WebSocketClient:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
         ``rtt``). A frame over ``max_frame_bytes`` is not read: websockets closes the connection and the
         last item is a ``TimedEvent`` of kind ``oversize`` with ``truncated`` (its size a lower
-        bound). Raises ``StreamCut`` on an abnormal close or a missing pong, ``ProtocolViolation``
+        bound). Raises ``StreamCut`` on an abnormal close, a frame RFC 6455 forbids (the library
+        closes the connection: 1002, 1007) or a missing pong, ``ProtocolViolation``
         (exit 6) for a frame that is not JSON or is nested deeper than ``jsondoc.MAX_NESTING``, ``UsageError`` (before
         connecting) for params that cannot be written as JSON (``protocol.jsondoc.dumps_body``: the
         frame is the bytes the HTTP paths send)."""
@@ -266,17 +267,20 @@ class WebSocketClient:
                     await queue.put(("frame", frame, time.perf_counter()))
                 await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
             except ConnectionClosed as exc:
-                if (
-                    exc.sent is not None
-                    and exc.sent.code == _MESSAGE_TOO_BIG
-                    and (exc.rcvd is None or exc.rcvd_then_sent is False)
-                ):
-                    # websockets refused a frame over max_size and closed the connection itself
-                    # (a2actl's close went first: an agent's own 1009 is echoed, and is a cut):
+                sent, rcvd = exc.sent, exc.rcvd
+                # a2actl's close went first (an agent's own close is echoed: sent is set then too)
+                ours = sent is not None and (rcvd is None or exc.rcvd_then_sent is False)
+                if ours and sent is not None and sent.code == _MESSAGE_TOO_BIG:
+                    # websockets refused a frame over max_size and closed the connection itself:
                     # not the agent's abnormal close (this was 'closed abnormally: code 1006')
                     await queue.put(("toobig", _refused_size(exc, max_size), time.perf_counter()))
                     return
-                rcvd = exc.rcvd
+                if ours and sent is not None:
+                    # websockets failed the connection for a frame RFC 6455 forbids (1002: bad
+                    # masking, reserved bits, a bad close code; 1007: a text frame not UTF-8):
+                    # reported as the agent's 'abnormal close 1006' before
+                    await queue.put(("broken", (sent.code, sent.reason), time.perf_counter()))
+                    return
                 await queue.put(
                     (
                         "closed",
@@ -308,7 +312,12 @@ class WebSocketClient:
         if heartbeats:
             tasks.append(asyncio.create_task(pinger()))
         try:
-            await ws.send(frame)  # a text frame
+            try:
+                await ws.send(frame)  # a text frame
+            except ConnectionClosed:
+                # the agent closed (or broke) the connection right after the handshake, before the
+                # request went: the reader reports how (was 'unexpected ConnectionClosedOK', exit 1)
+                pass
             while True:
                 kind, value, at = await queue.get()
                 if kind == "pong":
@@ -324,6 +333,12 @@ class WebSocketClient:
                     # end was in it: follow.tail_a2a, outcome oversize).
                     yield TimedEvent(at - t0, value, OVERSIZE_EVENT, True)
                     return
+                elif kind == "broken":
+                    code, reason = value
+                    raise StreamCut(
+                        f"WebSocket {self.url}: the agent sent a frame RFC 6455 forbids, and a2actl "
+                        f"closed the connection: code {code}" + (f" ({reason})" if reason else "")
+                    )
                 elif kind == "closed":
                     code, reason = value
                     if code in NORMAL_CLOSE:

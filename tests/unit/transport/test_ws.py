@@ -5,8 +5,12 @@ test sends 2 MiB, not 128)."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
 import json
 from typing import Any
+
+import pytest
 
 from websockets.asyncio.server import ServerConnection, serve
 
@@ -100,3 +104,68 @@ def test_the_agents_own_close_1009_is_a_cut_not_an_oversize_event() -> None:
     assert summary.outcome == "cut" and summary.oversize == []
     assert [r["kind"] for r in records if r["type"] == "event"] == ["task"]
     assert "code 1009 (too big for the agent)" in summary.cuts[0]["reason"]
+
+
+async def _raw_agent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A raw RFC 6455 server: the handshake, then what its path names: ``/bye`` a close 1000 with
+    the handshake's answer, before the request can be sent; ``/utf8`` the task, then a text frame
+    that is not UTF-8; ``/masked`` the task, then a masked frame (only clients mask). The
+    connection is closed 0.2 s later."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    path = head.split(b" ")[1]
+    key = next(
+        line.split(b":", 1)[1].strip()
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"sec-websocket-key")
+    )
+    accept = base64.b64encode(hashlib.sha1(key + b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11").digest())
+    writer.write(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        b"Sec-WebSocket-Accept: " + accept + b"\r\n\r\n"
+    )
+    if path == b"/bye":
+        writer.write(bytes([0x88, 2]) + (1000).to_bytes(2, "big"))
+    else:
+        task = _task("TASK_STATE_WORKING").encode()
+        writer.write(bytes([0x81, len(task)]) + task)
+        if path == b"/utf8":
+            writer.write(bytes([0x81, 3]) + b"\xff\xfe\xfd")
+        else:
+            writer.write(bytes([0x81, 0x82]) + b"abcd" + b"xx")
+    await writer.drain()
+    await asyncio.sleep(0.2)  # not at once: the frames are read first
+    writer.close()
+
+
+def _raw_tail(path: str) -> Any:
+    async def go() -> Any:
+        server = await asyncio.start_server(_raw_agent, "127.0.0.1", 0)
+        async with server:
+            port = server.sockets[0].getsockname()[1]
+            url = f"ws://127.0.0.1:{port}{path}"
+            opts = TailOptions(reconnect_attempts=0)
+            return await tail_websocket(url, SMALL, opts, lambda _: None, "hi", None)
+
+    return asyncio.run(go())
+
+
+def test_an_agent_that_closes_before_the_request_is_a_stream_closed_without_terminal() -> None:
+    """The close came before a2actl sent its request: ws.send raised ConnectionClosedOK, which ended
+    the tail as 'unexpected ConnectionClosedOK' (exit 1). The close is reported as any other."""
+    summary = _raw_tail("/bye")
+    assert summary.outcome == "closed-without-terminal" and summary.exit == ExitCode.PROTOCOL
+    assert summary.events == 0
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [("/utf8", "code 1007 (invalid start byte"), ("/masked", "code 1002 (incorrect masking)")],
+)
+def test_a_frame_rfc_6455_forbids_is_a_cut_that_names_it(path: str, why: str) -> None:
+    """websockets fails the connection itself (it sends the close): that was reported as the agent's
+    'closed abnormally: code 1006'. Now the cut says a2actl closed it, with the code and why."""
+    summary = _raw_tail(path)
+    assert summary.outcome == "cut" and summary.exit == ExitCode.PROTOCOL
+    reason = summary.cuts[0]["reason"]
+    assert "the agent sent a frame RFC 6455 forbids, and a2actl closed the connection" in reason
+    assert why in reason
