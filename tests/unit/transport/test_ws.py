@@ -1,6 +1,7 @@
-"""``a2actl.transport.ws.WebSocketClient`` against a real loopback WebSocket server: a frame over the
+"""``a2actl.transport.ws.WebSocketClient`` against real loopback WebSocket servers: a frame over the
 client's frame bound (``max_frame_bytes``, lowered here through ``Settings.max_body_bytes`` so the
-test sends 2 MiB, not 128)."""
+test sends 2 MiB, not 128), an agent's own close 1009, a close before the request, and frames
+RFC 6455 forbids (a raw server)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,6 @@ import json
 from typing import Any
 
 import pytest
-
 from websockets.asyncio.server import ServerConnection, serve
 
 from a2actl.core.config import Settings
