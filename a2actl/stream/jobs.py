@@ -105,11 +105,12 @@ async def tail_raw_sse(
     ``Last-Event-ID`` when the stream sent ids, at most ``opts.reconnect_attempts`` times. Without ids
     (or with a last id that is not printable ASCII, which a2actl sends in no header) nothing tells
     what was sent during the outage, and the ``reconnect`` record says so in ``missed`` (exit 7, as
-    for any missed events). Raises ``HTTPStatusError`` (exit 1) for an HTTP error answer
+    for any missed events). A reconnect that cannot connect is one more cut of the same outage,
+    tried again after the backoff. Raises ``HTTPStatusError`` (exit 1) for an HTTP error answer
     and the transport's errors for the first connection (3/4/5)."""
     import asyncio
 
-    from a2actl.core.errors import TimeoutError_
+    from a2actl.core.errors import TimeoutError_, UnreachableError
     from a2actl.core.headers import sendable
     from a2actl.protocol.events import StreamEvent, classify_event
     from a2actl.transport.sse import SSEState, iter_sse_batches
@@ -183,11 +184,17 @@ async def tail_raw_sse(
     async def run() -> str:
         attempt = 0
         while True:
+            before = tail.events
             try:
                 return await once(resumed=attempt > 0)
-            except (StreamCut, TimeoutError_) as exc:
+            except (StreamCut, TimeoutError_, UnreachableError) as exc:
+                if isinstance(exc, UnreachableError) and attempt == 0:
+                    raise  # the first connection: the agent is not there (exit 3)
+                # a reconnect that cannot connect is tried again, as an EventSource does
+                # (WHATWG §9.2.4: a network error reestablishes the connection); it was exit 3
+                outage_goes_on = attempt > 0 and tail.events == before
                 attempt += 1
-                tail.cut(exc.message, attempt)
+                tail.cut(exc.message, attempt, outage_goes_on=outage_goes_on)
                 if attempt > opts.reconnect_attempts:
                     return "cut"
             await asyncio.sleep(opts.delay(attempt, state.retry))

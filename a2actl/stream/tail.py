@@ -361,11 +361,14 @@ class Tail:
             }
         )
 
-    def cut(self, reason: str, attempt: int) -> None:
+    def cut(self, reason: str, attempt: int, *, outage_goes_on: bool = False) -> None:
         """The connection ended before the stream did (``attempt``: the reconnect about to be tried,
-        1-based): a ``cut`` record."""
+        1-based): a ``cut`` record. ``outage_goes_on``: a reconnect that failed before any event (it
+        could not connect, or was cut again at once): the outage began at the earlier cut, and the
+        ``reconnect`` record's ``outage`` counts from there."""
         now = self.clock()
-        self.cut_at = now
+        if not (outage_goes_on and self.cut_at is not None):
+            self.cut_at = now
         self._read_at = _NEVER  # the next stream's reads are new ones, whatever their ``at``
         rec = {
             "type": "cut",
