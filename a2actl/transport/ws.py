@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 import ssl
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
@@ -35,7 +38,7 @@ from a2actl.core.errors import (
     UnreachableError,
 )
 from a2actl.protocol.events import classify_event
-from a2actl.protocol.jsondoc import dumps_body
+from a2actl.protocol.jsondoc import MAX_NESTING, dumps_body, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
@@ -348,15 +351,25 @@ class WebSocketClient:
                         + (f" ({reason})" if reason else "")
                     )
                 else:
+                    # The per-frame decode, as the SSE path's (A2AClient.stream_batches): orjson
+                    # (its 1024-level limit, NaN, lone surrogates: the stdlib reads what it
+                    # refuses), and a nesting bound as on every agent JSON: deeper than
+                    # MAX_NESTING is exit 6 'nested too deep', where json.loads alone raised
+                    # RecursionError ('unexpected', exit 1). Cheaper than json.loads alone.
                     try:
-                        # bounded as every agent JSON: nested past MAX_NESTING is exit 6, where
-                        # json.loads raised RecursionError ('unexpected', exit 1) at ~1000 levels
-                        obj = parse_json(value, self.url)
-                    except ValueError as exc:  # not JSON, or a binary frame that is not UTF-8
-                        raise ProtocolViolation(
-                            f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}"
-                        ) from exc
+                        obj = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        obj = self._stdlib(value)
+                    if len(value) > 2 * MAX_NESTING:  # depth d takes d brackets: short text is not deep
+                        opening = (
+                            value.count("{") + value.count("[")
+                            if isinstance(value, str)
+                            else value.count(b"{") + value.count(b"[")
+                        )
+                        if opening > MAX_NESTING and nesting(obj) > MAX_NESTING:
+                            parse_json(value, self.url)  # raises 'nested too deep'
                     if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+                        obj = self._stdlib(value)  # an error's integers exact (orjson: past 64 bits, floats)
                         yield WsOutcome(
                             operation,
                             operation,
@@ -370,6 +383,17 @@ class WebSocketClient:
             for task in tasks:
                 task.cancel()
             await ws.close()
+
+    def _stdlib(self, value: str | bytes) -> Any:
+        """A frame read by the stdlib (what orjson refuses; an error frame, for exact integers).
+        Raises ``ProtocolViolation`` (exit 6): not JSON (a binary frame not in UTF-8 included), or
+        nested too deep."""
+        try:
+            return json.loads(value)
+        except RecursionError:
+            return parse_json(value, self.url)  # raises 'nested too deep'
+        except ValueError as exc:  # not JSON, or a binary frame that is not UTF-8
+            raise ProtocolViolation(f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}") from exc
 
     async def call(self, operation: str, params: dict[str, Any]) -> WsOutcome:
         """A unary call (``GetTask``): the first frame is the answer."""

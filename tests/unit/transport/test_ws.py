@@ -15,6 +15,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
 from a2actl.core.config import Settings
+from a2actl.core.errors import ProtocolViolation
 from a2actl.core.exit_codes import ExitCode
 from a2actl.stream.tail import TailOptions
 from a2actl.stream.websocket import tail_websocket
@@ -36,6 +37,11 @@ async def _agent(ws: ServerConnection) -> None:
     """SendStreamingMessage: the task, then a 2 MiB frame (its end, as a rule), then the close;
     GetTask: the task in state ``END[0]``. Path ``/1009``: the task, then the agent's own close 1009."""
     request = json.loads(await ws.recv())
+    if ws.request is not None and ws.request.path == "/deep150":
+        await ws.send(_task("TASK_STATE_WORKING"))
+        await ws.send("[" * 150 + "]" * 150)  # orjson reads it: the nesting bound must catch it
+        await ws.close(1000)
+        return
     if ws.request is not None and ws.request.path == "/1009":
         await ws.send(_task("TASK_STATE_WORKING"))
         await ws.close(1009, "too big for the agent")
@@ -169,3 +175,10 @@ def test_a_frame_rfc_6455_forbids_is_a_cut_that_names_it(path: str, why: str) ->
     reason = summary.cuts[0]["reason"]
     assert "the agent sent a frame RFC 6455 forbids, and a2actl closed the connection" in reason
     assert why in reason
+
+
+def test_a_frame_nested_past_the_bound_but_within_orjsons_is_nested_too_deep() -> None:
+    """150 levels: orjson (1024 levels) and the stdlib read it; the bound every agent JSON has
+    (100) refuses it, exit 6 (the 100,000-level case: tests/cli/test_stream.py)."""
+    with pytest.raises(ProtocolViolation, match="nested too deep"):
+        _tail(TailOptions(reconnect_attempts=0), path="/deep150")
