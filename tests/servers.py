@@ -497,6 +497,7 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
     ],
     # an agent that rejects at once: its stream is one Task already rejected, then the end
     "rejectedtask": [_task("TASK_STATE_REJECTED")],
+    "bom": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_COMPLETED")],
     "ids": [
         _task(),
         _status("TASK_STATE_WORKING"),
@@ -519,13 +520,15 @@ def stream_app(base: str) -> Starlette:
     answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
     ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``rejectedtask`` (one Task already rejected, then the end), ``endless`` (pings forever while working), ``silent`` (pings forever,
+    ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
+    before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
     never an event), ``ids`` (an
     ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
     as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
     frame), ``endlessline`` / ``endlessdata`` (one data line
     that never ends / data lines that never make an event). ``GET /raw``
-    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE.
+    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE;
+    ``GET /raw-bom`` a BOM and two events under ``charset=iso-8859-1``.
     GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
     """
 
@@ -620,6 +623,8 @@ def stream_app(base: str) -> Starlette:
                     while True:
                         yield chunk
                         await asyncio.sleep(0)
+                if mode == "bom":  # a UTF-8 byte order mark before the first event
+                    yield "\ufeff"
                 for i, event in enumerate(STREAMS[mode]):
                     if mode == "ids":  # ids and pings between events (httpx-sse#35 made empty events)
                         yield f"id: {i}\n" + frame(event) + ": ping\n\n"
@@ -630,6 +635,16 @@ def stream_app(base: str) -> Starlette:
             return StreamingResponse(gen(), media_type="text/event-stream")
 
         return handler
+
+    async def raw_bom(_: Request) -> Response:
+        """A UTF-8 BOM, then two events, the first non-ASCII, under a ``charset`` that is not UTF-8
+        (an event stream is UTF-8 whatever it says: WHATWG HTML §9.2.5)."""
+
+        async def gen() -> Any:
+            yield "\ufeffdata: h\u00e9llo\n\n"
+            yield "data: plain\n\n"
+
+        return StreamingResponse(gen(), media_type="text/event-stream; charset=iso-8859-1")
 
     async def raw(_: Request) -> Response:
         async def gen() -> Any:
@@ -643,8 +658,11 @@ def stream_app(base: str) -> Starlette:
     async def raw_drop(request: Request) -> Response:
         """Two events, then an abrupt cut; a reconnect carrying ``Last-Event-ID: 2`` gets events 3
         and 4 and a clean end (anything else gets the first two again). ``?ids=0``: no ``id:``
-        fields; the next GET with the same ``key`` gets one more event and a clean end."""
+        fields; the next GET with the same ``key`` gets one more event and a clean end. ``?ids=é``:
+        non-ASCII ids (``é1``, ``é2``), and the next GET with the same ``key`` and no Last-Event-ID
+        gets one more event and a clean end."""
         with_ids = request.query_params.get("ids") != "0"
+        prefix = "\u00e9" if request.query_params.get("ids") == "\u00e9" else ""
         key = request.query_params.get("key", "")
         resume = request.headers.get("last-event-id")
 
@@ -652,11 +670,11 @@ def stream_app(base: str) -> Starlette:
             if with_ids and resume == "2":
                 yield "id: 3\ndata: resumed\n\nid: 4\ndata: last\n\n"
                 return
-            if not with_ids and key in request.app.state.dropped:
+            if (not with_ids or prefix) and resume is None and key in request.app.state.dropped:
                 yield "data: after the outage\n\n"
                 return
-            yield "retry: 20\n\n" + ("id: 1\n" if with_ids else "") + "data: first\n\n"
-            yield ("id: 2\n" if with_ids else "") + "data: second\n\n"
+            yield "retry: 20\n\n" + (f"id: {prefix}1\n" if with_ids else "") + "data: first\n\n"
+            yield (f"id: {prefix}2\n" if with_ids else "") + "data: second\n\n"
             await asyncio.sleep(0.02)
             request.app.state.dropped.add(key)
             raise ConnectionAbortedError("deliberate cut")  # uvicorn drops the connection mid-body
@@ -686,7 +704,12 @@ def stream_app(base: str) -> Starlette:
 
         return StreamingResponse(gen(), media_type="text/event-stream")
 
-    routes = [Route("/raw", raw), Route("/raw-drop", raw_drop), Route("/raw-bigend", raw_bigend)]
+    routes = [
+        Route("/raw", raw),
+        Route("/raw-bom", raw_bom),
+        Route("/raw-drop", raw_drop),
+        Route("/raw-bigend", raw_bigend),
+    ]
     for mode in modes:
         routes += [
             Route(f"/{mode}/agent-card.json", card(mode)),
@@ -698,7 +721,8 @@ def stream_app(base: str) -> Starlette:
 
 
 def ws_fault_app(_: str) -> Starlette:
-    """``/abnormal``: one event, then close 1011 (server error) — the client must report a cut."""
+    """``/abnormal``: one event, then close 1011 (server error) — the client must report a cut.
+    ``/deep``: one event, then a frame nested 100,000 levels deep (``[[[…]]]``)."""
     from starlette.routing import WebSocketRoute
     from starlette.websockets import WebSocket
 
@@ -708,7 +732,14 @@ def ws_fault_app(_: str) -> Starlette:
         await ws.send_text(json.dumps(_task()))
         await ws.close(1011, "agent crashed")
 
-    return Starlette(routes=[WebSocketRoute("/abnormal", abnormal)])
+    async def deep(ws: WebSocket) -> None:
+        await ws.accept()
+        await ws.receive_text()
+        await ws.send_text(json.dumps(_task()))
+        await ws.send_text("[" * 100_000 + "]" * 100_000)
+        await ws.close(1000)
+
+    return Starlette(routes=[WebSocketRoute("/abnormal", abnormal), WebSocketRoute("/deep", deep)])
 
 
 class SilentWebSocketServer:
@@ -761,6 +792,40 @@ class SilentWebSocketServer:
         self.sock.close()
         for c in self.conns:
             c.close()
+
+
+class PageServer:
+    """An HTTP server that answers every GET, a WebSocket upgrade included, with a 200 text/html
+    page (an HTTP endpoint that ignores ``Upgrade``). ``url`` is its ``ws://`` URL."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Page(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # websockets reads HTTP/1.1 answers only
+
+            def do_GET(self) -> None:  # noqa: N802 - http.server's name
+                body = b"<html><body>sign in</body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *_: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Page)
+        self.url = f"ws://127.0.0.1:{self.server.server_address[1]}/a2a/ws"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> PageServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
 
 
 class RecordingProxy:

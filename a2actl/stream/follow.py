@@ -19,6 +19,7 @@ from a2actl.core.errors import (
     ProtocolViolation,
     StreamCut,
     TimeoutError_,
+    UnreachableError,
 )
 from a2actl.protocol.events import EventFields, StreamEvent, classify_event
 from a2actl.protocol.versions import StateKind, state_kind
@@ -152,7 +153,8 @@ async def tail_a2a(
 ) -> TailSummary:
     """Tail ``operation`` (``SendStreamingMessage`` or ``SubscribeToTask``) with up to
     ``opts.reconnect_attempts`` resubscribes after cuts; ``emit`` gets every record, the summary is
-    returned (the caller writes it). Raises ``A2AError`` (exit 1) when the first call is refused
+    returned (the caller writes it). A resubscribe that cannot connect (``UnreachableError``) or is
+    answered an HTTP 5xx is one more cut of the same outage: the next attempt follows the backoff. Raises ``A2AError`` (exit 1) when the first call is refused
     (``task … already ended`` when GetTask says the task is terminal, ``task … is input-required``
     when it waits for the client) and ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream."""
@@ -173,17 +175,32 @@ async def tail_a2a(
                 if tail.last_unread and await _ended_over_bound(tail, client, op, prm):
                     return "oversize"
                 reason, ending = (
-                    "the server closed the stream before a terminal state",
+                    "the stream closed right after an event over the bound (not read), before a "
+                    "terminal state"
+                    if tail.last_unread
+                    else "the server closed the stream before a terminal state",
                     "closed-without-terminal",
                 )
             except (StreamCut, TimeoutError_) as exc:
                 reason, ending = exc.message, "cut"
+            except UnreachableError as exc:
+                if not resync:
+                    raise
+                # A resubscribe that cannot connect: the agent is restarting (a rolling deploy, a
+                # crash) or the path is down. The outage goes on: another attempt after the backoff,
+                # as after a cut (this ended the tail at the first refused connection, exit 3).
+                reason, ending = exc.message, "cut"
             except HTTPStatusError as exc:
-                # A server error instead of the stream (a2a-sdk's 0.3 compat answers 500 for a
-                # terminal task behind a buffering proxy): GetTask says whether the task ended.
-                if not resync and op == "SubscribeToTask":
-                    await _explain_refused_subscribe(client, prm.get("id"), A2AError(exc.message))
-                raise
+                if resync and int(exc.details.get("httpStatus") or 0) >= 500:
+                    # A gateway's 502/503 while the agent restarts, or a 500 for a task that ended
+                    # during the outage (GetTask below tells): the outage goes on, as above.
+                    reason, ending = exc.message, "cut"
+                else:
+                    # A server error instead of the stream (a2a-sdk's 0.3 compat answers 500 for
+                    # a terminal task behind a buffering proxy): GetTask says whether it ended.
+                    if not resync and op == "SubscribeToTask":
+                        await _explain_refused_subscribe(client, prm.get("id"), A2AError(exc.message))
+                    raise
             except A2AError as exc:
                 if not resync:
                     if op == "SubscribeToTask":
@@ -202,7 +219,7 @@ async def tail_a2a(
                 return "completed"
             task_id = tail.lifecycle.task_id
             attempt += 1
-            tail.cut(reason, attempt)
+            tail.cut(reason, attempt, outage_goes_on=resync and tail.events == before)
             if task_id is None or attempt > opts.reconnect_attempts:
                 return ending
             await asyncio.sleep(opts.delay(attempt))

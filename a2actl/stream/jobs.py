@@ -42,8 +42,10 @@ async def tail_job(
     empty task id, and what ``connect`` and ``tail_a2a`` raise (3/4/5, 6, 1 for a refused stream).
     ``opts.max_time`` bounds the card discovery too (``connected_within``): a summary with outcome
     ``max-time`` when it passes before the stream starts. ``opts.max_event_bytes`` ``None`` is
-    ``settings.max_event_bytes`` (16 MiB by default): SSE counts a larger event unread, WebSocket and
-    gRPC read it whole, and on every transport it is an oversize event (exit 7)."""
+    ``settings.max_event_bytes`` (16 MiB by default): SSE counts a larger event unread, WebSocket
+    reads it whole up to its frame bound (``WebSocketClient.max_frame_bytes``, 128 MiB by default;
+    a larger frame is counted unread and ends the connection), gRPC reads it whole, and on every
+    transport it is an oversize event (exit 7)."""
     import dataclasses
 
     from a2actl.transport.http import HttpTransport
@@ -101,12 +103,15 @@ async def tail_raw_sse(
     A cut is followed, as a browser's EventSource would (WHATWG §9.2.4), by a new GET after the
     server's ``retry:`` (at most ``opts.max_backoff``; else the tail's backoff) carrying
     ``Last-Event-ID`` when the stream sent ids, at most ``opts.reconnect_attempts`` times. Without ids
-    nothing tells what was sent during the outage, and the ``reconnect`` record says so in ``missed``
-    (exit 7, as for any missed events). Raises ``HTTPStatusError`` (exit 1) for an HTTP error answer
+    (or with a last id that is not printable ASCII, which a2actl sends in no header) nothing tells
+    what was sent during the outage, and the ``reconnect`` record says so in ``missed`` (exit 7, as
+    for any missed events). A reconnect that cannot connect is one more cut of the same outage,
+    tried again after the backoff. Raises ``HTTPStatusError`` (exit 1) for an HTTP error answer
     and the transport's errors for the first connection (3/4/5)."""
     import asyncio
 
-    from a2actl.core.errors import TimeoutError_
+    from a2actl.core.errors import TimeoutError_, UnreachableError
+    from a2actl.core.headers import sendable
     from a2actl.protocol.events import StreamEvent, classify_event
     from a2actl.transport.sse import SSEState, iter_sse_batches
 
@@ -134,8 +139,9 @@ async def tail_raw_sse(
 
     async def once(resumed: bool) -> str:
         headers = {"Accept": "text/event-stream"}
-        if state.last_event_id:
-            headers["Last-Event-ID"] = state.last_event_id
+        resume = state.last_event_id
+        if resume and sendable(resume):
+            headers["Last-Event-ID"] = resume
         response, _clock = await transport.open_stream("GET", url, headers=headers)
         try:
             if response.status_code >= 400:
@@ -144,14 +150,26 @@ async def tail_raw_sse(
                     details={"httpStatus": response.status_code},
                 )
             if resumed:
-                tail.reconnected(
-                    "Last-Event-ID" if state.last_event_id else "GET",
-                    []
-                    if state.last_event_id
-                    else [
-                        "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"
-                    ],
-                )
+                if "Last-Event-ID" in headers:
+                    tail.reconnected("Last-Event-ID", [])
+                elif resume:
+                    # a2actl sends printable ASCII header values only (core.headers.sendable);
+                    # httpx raised UnicodeEncodeError on a non-ASCII one ('unexpected', exit 1)
+                    tail.reconnected(
+                        "GET",
+                        [
+                            "the stream's last event id is not printable ASCII (a control or non-ASCII "
+                            "character), so no Last-Event-ID was sent: events sent during the outage may "
+                            "be lost or repeated"
+                        ],
+                    )
+                else:
+                    tail.reconnected(
+                        "GET",
+                        [
+                            "the stream sends no event ids (id:), so events sent during the outage may be lost or repeated"
+                        ],
+                    )
             async for batch in iter_sse_batches(response, url, transport.settings, state=state):
                 with together():  # the records of one read are written in one go
                     for item in batch:
@@ -166,11 +184,17 @@ async def tail_raw_sse(
     async def run() -> str:
         attempt = 0
         while True:
+            before = tail.events
             try:
                 return await once(resumed=attempt > 0)
-            except (StreamCut, TimeoutError_) as exc:
+            except (StreamCut, TimeoutError_, UnreachableError) as exc:
+                if isinstance(exc, UnreachableError) and attempt == 0:
+                    raise  # the first connection: the agent is not there (exit 3)
+                # a reconnect that cannot connect is tried again, as an EventSource does
+                # (WHATWG §9.2.4: a network error reestablishes the connection); it was exit 3
+                outage_goes_on = attempt > 0 and tail.events == before
                 attempt += 1
-                tail.cut(exc.message, attempt)
+                tail.cut(exc.message, attempt, outage_goes_on=outage_goes_on)
                 if attempt > opts.reconnect_attempts:
                     return "cut"
             await asyncio.sleep(opts.delay(attempt, state.retry))

@@ -88,8 +88,13 @@ class TailOptions:
     def delay(self, attempt: int, retry_ms: int | None = None) -> float:
         """Seconds to wait before reconnect ``attempt`` (1-based): the server's ``retry:`` (in
         milliseconds, SSE) when it sent one, else ``backoff`` doubled per attempt; never more than
-        ``max_backoff``."""
-        wanted = retry_ms / 1000 if retry_ms is not None else self.backoff * 2 ** (attempt - 1)
+        ``max_backoff``. A negative ``retry:`` (``retry: -5``, which httpx-sse reads with ``int``)
+        is not a reconnection time (WHATWG: digits only, else ignored): the backoff applies, where
+        it made every reconnect at once."""
+        if retry_ms is not None and retry_ms >= 0:
+            wanted = retry_ms / 1000
+        else:
+            wanted = self.backoff * 2 ** (attempt - 1)
         return min(wanted, self.max_backoff)
 
 
@@ -356,11 +361,14 @@ class Tail:
             }
         )
 
-    def cut(self, reason: str, attempt: int) -> None:
+    def cut(self, reason: str, attempt: int, *, outage_goes_on: bool = False) -> None:
         """The connection ended before the stream did (``attempt``: the reconnect about to be tried,
-        1-based): a ``cut`` record."""
+        1-based): a ``cut`` record. ``outage_goes_on``: a reconnect that failed before any event (it
+        could not connect, or was cut again at once): the outage began at the earlier cut, and the
+        ``reconnect`` record's ``outage`` counts from there."""
         now = self.clock()
-        self.cut_at = now
+        if not (outage_goes_on and self.cut_at is not None):
+            self.cut_at = now
         self._read_at = _NEVER  # the next stream's reads are new ones, whatever their ``at``
         rec = {
             "type": "cut",

@@ -276,7 +276,7 @@ def _reset_error(closed: asyncio.Future[None] | None) -> BaseException | None:
 
 class AiohttpStream:
     """An unread aiohttp response as the ``StreamResponse`` protocol: ``status_code``,
-    ``reason_phrase``, ``headers``, ``aiter_text()`` (UTF-8, decoded incrementally, chunks of at most
+    ``reason_phrase``, ``headers``, ``aiter_text()`` (UTF-8 without a leading BOM, decoded incrementally, chunks of at most
     64 KiB) and ``aclose()``."""
 
     def __init__(
@@ -291,11 +291,14 @@ class AiohttpStream:
         self._closed = _until_close(response)
 
     async def aiter_text(self) -> AsyncIterator[str]:
-        """The body as text chunks, as the bytes arrive (``errors="replace"`` for invalid UTF-8; a
-        multi-byte character split across reads is held until complete). A connection that ends
-        before the body does (reset, incomplete chunked body, read timeout) raises ``StreamCut``
-        (exit 6; ``stream tail`` resubscribes) with the transport error's message."""
-        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        """The body as text chunks, as the bytes arrive, decoded as an event stream is (WHATWG HTML
+        §9.2.5: UTF-8 whatever the charset, one leading byte order mark dropped, where it would
+        make the first line a field no one knows and lose the first event; ``errors="replace"``
+        for invalid UTF-8; a multi-byte character split across reads is held until complete). A
+        connection that ends before the body does (reset, incomplete chunked body, read timeout)
+        raises ``StreamCut`` (exit 6; ``stream tail`` resubscribes) with the transport error's
+        message."""
+        decoder = codecs.getincrementaldecoder("utf-8-sig")("replace")
         try:
             async for chunk in self.response.content.iter_any():
                 text = decoder.decode(chunk)

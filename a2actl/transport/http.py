@@ -375,6 +375,9 @@ class HttpTransport:
         self, method: str, url: str, *, json_body: Any = None, headers: dict[str, str] | None = None
     ) -> tuple[httpx.Response, Clock]:
         """Send a request and return the response unread (for SSE); the caller must ``aclose()`` it.
+        Its text (``aiter_text``) is decoded as an event stream is (WHATWG HTML §9.2.5): UTF-8
+        whatever the ``charset`` says, one leading byte order mark dropped (httpx kept it, so the
+        first line read ``\ufeffdata: …``, a field no one knows, and the first event was lost).
 
         Raises like ``request`` for connection failures and 401/403.
         """
@@ -383,6 +386,7 @@ class HttpTransport:
             response = await self.client.send(request, stream=True)
         except Exception as exc:  # noqa: BLE001 - mapped to the a2actl tree
             raise map_httpx_error(exc, url, self.settings) from exc
+        response.encoding = "utf-8-sig"  # SSE is always UTF-8, a leading BOM dropped
         clock.attach(response.extensions.get("network_stream"))
         clock.headers_received()
         if self._logs:

@@ -26,6 +26,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import orjson
+
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
@@ -36,10 +38,11 @@ from a2actl.core.errors import (
     UnreachableError,
 )
 from a2actl.protocol.events import classify_event
-from a2actl.protocol.jsondoc import dumps_body
+from a2actl.protocol.jsondoc import MAX_NESTING, dumps_body, nesting
+from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import DecodedError, build_request, decode_jsonrpc_error
 from a2actl.protocol.versions import Family
-from a2actl.transport.channel import Heartbeat, TimedEvent
+from a2actl.transport.channel import OVERSIZE_EVENT, Heartbeat, TimedEvent
 from a2actl.transport.failures import tls_failed, unfollowable_redirect
 from a2actl.transport.tls import build_ssl_context
 
@@ -49,6 +52,19 @@ if TYPE_CHECKING:
 
 #: Close codes that end a stream normally (RFC 6455 §7.4.1).
 NORMAL_CLOSE = (1000, 1001)
+#: The close code websockets sends when it refuses a message over ``max_size`` (RFC 6455 §7.4.1).
+_MESSAGE_TOO_BIG = 1009
+
+
+def _refused_size(exc: Exception, max_size: int) -> int:
+    """The size (bytes, a lower bound) of the message websockets refused for ``max_size`` (its
+    ``PayloadTooBig`` knows it for a fragmented message only; else ``max_size + 1``)."""
+    cause = exc.__cause__
+    size = getattr(cause, "size", None)
+    current = getattr(cause, "current_size", None)
+    if isinstance(size, int):
+        return size + (current if isinstance(current, int) else 0)
+    return max_size + 1
 
 
 @dataclass
@@ -164,9 +180,16 @@ class WebSocketClient:
             return build_ssl_context(self.settings)
         return None
 
+    def max_frame_bytes(self) -> int:
+        """The largest frame (message) read, in bytes: twice ``settings.max_body_bytes`` (128 MiB by
+        default), at least ``settings.max_event_bytes`` (``--max-event-bytes``: an event under it is
+        read) and 1 MiB. A larger one is not read: websockets closes the connection (1009) and
+        ``stream`` ends with an oversize event."""
+        return max(self.settings.max_body_bytes * 2, self.settings.max_event_bytes, 2**20)
+
     async def _connect(self) -> ClientConnection:
-        """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status),
-        ``ProtocolViolation`` (a bad handshake), ``TimeoutError_`` (``--connect-timeout``),
+        """Open the WebSocket. Raises ``AuthError`` (401/403), ``HTTPStatusError`` (another status
+        from 300 on), ``ProtocolViolation`` (a bad handshake, or a 1xx/2xx answer other than 101), ``TimeoutError_`` (``--connect-timeout``),
         ``UnreachableError`` (refused, DNS, TLS) and ``UsageError`` (TLS files that do not load)."""
         from websockets.exceptions import InvalidHandshake, InvalidStatus
 
@@ -180,7 +203,7 @@ class WebSocketClient:
                 open_timeout=self.settings.connect_timeout,
                 # closing a dead peer's socket must not wait websockets' 10 s default
                 close_timeout=min(self.pong_timeout, 2.0),
-                max_size=max(self.settings.max_body_bytes * 2, 2**20),
+                max_size=self.max_frame_bytes(),
                 proxy=None,  # as every other a2actl connection: HTTP_PROXY & co. are not used
             )
         except InvalidStatus as exc:
@@ -189,6 +212,18 @@ class WebSocketClient:
                 raise AuthError(
                     f"{self.url} answered HTTP {status} to the WebSocket upgrade",
                     hint="set a token with A2ACTL_TOKEN, --token-env or --token-file",
+                ) from exc
+            if status < 300:
+                # a success that is not 101 Switching Protocols: no error status (exit 1 is for
+                # those), but no WebSocket either: an HTTP endpoint that ignored the upgrade, as
+                # an SSE call answered 200 text/html is 6
+                ctype = exc.response.headers.get("Content-Type", "no content type")
+                raise ProtocolViolation(
+                    f"{self.url} answered the WebSocket upgrade with HTTP {status} ({ctype}), not "
+                    "101 Switching Protocols: not a WebSocket endpoint",
+                    hint="the agent's WebSocket URL is in its card (protocolBinding "
+                    "urn:a2actl:websocket:1); an http:// URL takes --send/--task over SSE",
+                    details={"httpStatus": status},
                 ) from exc
             raise HTTPStatusError(
                 f"{self.url} refused the WebSocket upgrade: HTTP {status}", details={"httpStatus": status}
@@ -213,13 +248,18 @@ class WebSocketClient:
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
     ) -> AsyncIterator[TimedEvent | WsOutcome | Heartbeat]:
         """Send ``operation`` and yield its frames as ``TimedEvent`` (client pings as ``Heartbeat`` with
-        ``rtt``). Raises ``StreamCut`` on an abnormal close or a missing pong, ``UsageError`` (before
+        ``rtt``). A frame over ``max_frame_bytes`` is not read: websockets closes the connection and the
+        last item is a ``TimedEvent`` of kind ``oversize`` with ``truncated`` (its size a lower
+        bound). Raises ``StreamCut`` on an abnormal close, a frame RFC 6455 forbids (the library
+        closes the connection: 1002, 1007) or a missing pong, ``ProtocolViolation``
+        (exit 6) for a frame that is not JSON or is nested deeper than ``jsondoc.MAX_NESTING``, ``UsageError`` (before
         connecting) for params that cannot be written as JSON (``protocol.jsondoc.dumps_body``: the
         frame is the bytes the HTTP paths send)."""
         from websockets.exceptions import ConnectionClosed
 
         # written before connecting: a body that cannot be JSON (NaN) is exit 2 as on HTTP, nothing opened
         frame = dumps_body(build_request(operation, params, str(uuid.uuid4())), self.url).decode("utf-8")
+        max_size = self.max_frame_bytes()
         ws = await self._connect()
         t0 = time.perf_counter()
         queue: asyncio.Queue[tuple[str, Any, float]] = asyncio.Queue()
@@ -230,7 +270,20 @@ class WebSocketClient:
                     await queue.put(("frame", frame, time.perf_counter()))
                 await queue.put(("closed", (ws.close_code, ws.close_reason), time.perf_counter()))
             except ConnectionClosed as exc:
-                rcvd = exc.rcvd
+                sent, rcvd = exc.sent, exc.rcvd
+                # a2actl's close went first (an agent's own close is echoed: sent is set then too)
+                ours = sent is not None and (rcvd is None or exc.rcvd_then_sent is False)
+                if ours and sent is not None and sent.code == _MESSAGE_TOO_BIG:
+                    # websockets refused a frame over max_size and closed the connection itself:
+                    # not the agent's abnormal close (this was 'closed abnormally: code 1006')
+                    await queue.put(("toobig", _refused_size(exc, max_size), time.perf_counter()))
+                    return
+                if ours and sent is not None:
+                    # websockets failed the connection for a frame RFC 6455 forbids (1002: bad
+                    # masking, reserved bits, a bad close code; 1007: a text frame not UTF-8):
+                    # reported as the agent's 'abnormal close 1006' before
+                    await queue.put(("broken", (sent.code, sent.reason), time.perf_counter()))
+                    return
                 await queue.put(
                     (
                         "closed",
@@ -262,7 +315,12 @@ class WebSocketClient:
         if heartbeats:
             tasks.append(asyncio.create_task(pinger()))
         try:
-            await ws.send(frame)  # a text frame
+            try:
+                await ws.send(frame)  # a text frame
+            except ConnectionClosed:
+                # the agent closed (or broke) the connection right after the handshake, before the
+                # request went: the reader reports how (was 'unexpected ConnectionClosedOK', exit 1)
+                pass
             while True:
                 kind, value, at = await queue.get()
                 if kind == "pong":
@@ -270,6 +328,19 @@ class WebSocketClient:
                 elif kind == "nopong":
                     raise StreamCut(
                         f"no pong from {self.url} within {value:g}s: the peer or the path is dead"
+                    )
+                elif kind == "toobig":
+                    # A frame over the frame bound, counted (at least ``value`` bytes), not read, and
+                    # the connection closed by websockets (1009): the stream ends as SSE's does
+                    # after an event over --max-event-bytes (the caller asks GetTask whether the
+                    # end was in it: follow.tail_a2a, outcome oversize).
+                    yield TimedEvent(at - t0, value, OVERSIZE_EVENT, True)
+                    return
+                elif kind == "broken":
+                    code, reason = value
+                    raise StreamCut(
+                        f"WebSocket {self.url}: the agent sent a frame RFC 6455 forbids, and a2actl "
+                        f"closed the connection: code {code}" + (f" ({reason})" if reason else "")
                     )
                 elif kind == "closed":
                     code, reason = value
@@ -280,13 +351,25 @@ class WebSocketClient:
                         + (f" ({reason})" if reason else "")
                     )
                 else:
+                    # The per-frame decode, as the SSE path's (A2AClient.stream_batches): orjson
+                    # (its 1024-level limit, NaN, lone surrogates: the stdlib reads what it
+                    # refuses), and a nesting bound as on every agent JSON: deeper than
+                    # MAX_NESTING is exit 6 'nested too deep', where json.loads alone raised
+                    # RecursionError ('unexpected', exit 1). Cheaper than json.loads alone.
                     try:
-                        obj = json.loads(value)
-                    except ValueError as exc:
-                        raise ProtocolViolation(
-                            f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}"
-                        ) from exc
+                        obj = orjson.loads(value)
+                    except orjson.JSONDecodeError:
+                        obj = self._stdlib(value)
+                    if len(value) > 2 * MAX_NESTING:  # depth d takes d brackets: short text is not deep
+                        opening = (
+                            value.count("{") + value.count("[")
+                            if isinstance(value, str)
+                            else value.count(b"{") + value.count(b"[")
+                        )
+                        if opening > MAX_NESTING and nesting(obj) > MAX_NESTING:
+                            parse_json(value, self.url)  # raises 'nested too deep'
                     if isinstance(obj, dict) and isinstance(obj.get("error"), dict):
+                        obj = self._stdlib(value)  # an error's integers exact (orjson: past 64 bits, floats)
                         yield WsOutcome(
                             operation,
                             operation,
@@ -300,6 +383,17 @@ class WebSocketClient:
             for task in tasks:
                 task.cancel()
             await ws.close()
+
+    def _stdlib(self, value: str | bytes) -> Any:
+        """A frame read by the stdlib (what orjson refuses; an error frame, for exact integers).
+        Raises ``ProtocolViolation`` (exit 6): not JSON (a binary frame not in UTF-8 included), or
+        nested too deep."""
+        try:
+            return json.loads(value)
+        except RecursionError:
+            return parse_json(value, self.url)  # raises 'nested too deep'
+        except ValueError as exc:  # not JSON, or a binary frame that is not UTF-8
+            raise ProtocolViolation(f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}") from exc
 
     async def call(self, operation: str, params: dict[str, Any]) -> WsOutcome:
         """A unary call (``GetTask``): the first frame is the answer."""

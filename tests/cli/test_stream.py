@@ -275,6 +275,22 @@ def test_raw_sse_url(cli: Any, streams: str) -> None:
     assert [e["kind"] for e in events(recs)] == ["data"] * 3 and summary["heartbeats"] == 1
 
 
+def test_a_byte_order_mark_does_not_lose_the_first_event(cli: Any, streams: str) -> None:
+    """An event stream is UTF-8, one leading BOM dropped, whatever its ``charset`` (WHATWG HTML
+    §9.2.5): the BOM made the first line ``\ufeffdata: …``, an unknown field, and the first event
+    (the Task) was lost; ``charset=iso-8859-1`` read ``héllo`` as 8 bytes."""
+    r = cli("stream", "tail", f"{streams}/bom/agent-card.json", "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-500:]
+    recs, summary = records(r)
+    assert [e["kind"] for e in events(recs)] == ["task", "status-update", "status-update"]
+    assert summary["events"] == 3 and summary["finalState"] == "completed"
+
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-bom", "-o", "jsonl")
+    assert r.exit_code == 0, r.stdout[-500:]
+    recs, summary = records(r)
+    assert [(e["kind"], e["bytes"]) for e in events(recs)] == [("data", 6), ("data", 5)]
+
+
 def test_raw_sse_reconnects_with_last_event_id(cli: Any, streams: str) -> None:
     """A cut raw stream is reopened with Last-Event-ID, as an EventSource would: the server resumes
     after id 2 (it would repeat events 1-2 otherwise), and the tail ends recovered, exit 0."""
@@ -293,6 +309,18 @@ def test_raw_sse_reconnect_without_ids_says_events_may_be_lost(cli: Any, streams
     recs, summary = records(r)
     assert len(events(recs)) == 3 and summary["outcome"] == "recovered"
     assert "no event ids" in summary["missed"][0]
+
+
+def test_raw_sse_reconnect_after_a_non_ascii_id_goes_without_it(cli: Any, streams: str) -> None:
+    """An ``id:`` no HTTP header value can carry as a2actl sends headers (printable ASCII) was put in
+    Last-Event-ID and the reconnect ended in "unexpected UnicodeEncodeError" (exit 1). The reconnect
+    now goes without it and says events may be lost or repeated (exit 7, as without ids)."""
+    r = cli("stream", "tail", "--sse", f"{streams}/raw-drop?ids=%C3%A9&key=uid", "-o", "jsonl")
+    assert r.exit_code == 7, r.stdout[-500:]
+    recs, summary = records(r)
+    assert len(events(recs)) == 3 and summary["outcome"] == "recovered"
+    assert [x["via"] for x in summary["reconnects"]] == ["GET"]
+    assert "not printable ASCII" in summary["missed"][0]
 
 
 def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None:
@@ -353,6 +381,30 @@ def test_websocket_abnormal_close_is_a_cut(cli: Any, ws_fault: str) -> None:
     recs, summary = records(r)
     cut = next(x for x in recs if x["type"] == "cut")
     assert "1011" in cut["reason"] and "agent crashed" in cut["reason"]
+
+
+def test_a_websocket_frame_nested_too_deep_is_a_protocol_violation(cli: Any, ws_fault: str) -> None:
+    """A frame nested 100,000 levels deep is exit 6 'nested too deep', as over SSE (it was exit 1
+    'unexpected RecursionError'); the event before it is kept."""
+    r = cli("stream", "tail", ws_fault + "/deep", "--send", "hi", "--reconnect", "0", "-o", "jsonl")
+    assert r.exit_code == 6, r.stdout[-500:]
+    assert [x["kind"] for x in r.jsonl[:-1]] == ["task"]
+    error = r.jsonl[-1]["error"]
+    assert error["code"] == "protocol" and error["exitCode"] == 6
+    assert "nested too deep" in error["message"]
+
+
+def test_a_200_page_instead_of_the_websocket_upgrade_is_a_protocol_violation(cli: Any) -> None:
+    """An HTTP endpoint that answers the upgrade 200 text/html is no WebSocket (exit 6, as an SSE call
+    answered so); it was exit 1 "refused the WebSocket upgrade: HTTP 200", the code of error statuses."""
+    from tests.servers import PageServer
+
+    with PageServer() as srv:
+        r = cli("stream", "tail", srv.url, "--send", "hi", "-o", "jsonl")
+    assert r.exit_code == 6, r.stdout[-500:]
+    error = r.jsonl[-1]["error"]
+    assert error["code"] == "protocol" and error["details"] == {"httpStatus": 200}
+    assert "not a WebSocket endpoint" in error["message"] and "text/html" in error["message"]
 
 
 def test_websocket_missing_pongs_are_a_cut(cli: Any, silent_ws: str) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from a2actl.core.errors import A2AError, StreamCut
+from a2actl.core.errors import A2AError, HTTPStatusError, StreamCut, UnreachableError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import StreamEvent
 from a2actl.protocol.versions import Family
@@ -209,3 +209,37 @@ def test_a_refused_subscribe_to_a_task_waiting_for_the_client_says_so(first: lis
         run(client, "SubscribeToTask", TailOptions(reconnect_attempts=2, backoff=0.001, max_backoff=0.001))
     assert caught.value.message.startswith("task t1 is input-required: it waits for the client")
     assert client.called == ["GetTask"] and len(client.streamed) == 1
+
+
+def test_a_resubscribe_that_cannot_connect_is_tried_again_and_the_outage_counts_from_the_cut() -> None:
+    """An agent restarting after a cut: the resubscribe's connection is refused, then a gateway
+    answers 503, then the agent is back. Each failed attempt is a cut of the same outage (the
+    refused connection ended the tail with exit 3); the outage counts from the first cut."""
+    client = Scripted(
+        [
+            [ev("task", "submitted"), ev("status-update", "working"), CUT],
+            [UnreachableError("connection to http://127.0.0.1:9/a2a refused")],
+            [HTTPStatusError("answered HTTP 503", details={"httpStatus": 503})],
+            [ev("task", "working"), ev("status-update", "completed")],
+        ]
+    )
+    s, records = run(client)
+    cuts = [r for r in records if r["type"] == "cut"]
+    assert [c["attempt"] for c in cuts] == [1, 2, 3]
+    assert cuts[1]["reason"] == "connection to http://127.0.0.1:9/a2a refused"
+    reconnect = next(r for r in records if r["type"] == "reconnect")
+    assert abs(reconnect["outage"] - (reconnect["t"] - cuts[0]["t"])) < 1e-5
+    assert s.outcome == "recovered" and s.exit is ExitCode.OK and s.final_state == "completed"
+
+
+def test_an_agent_unreachable_from_the_start_is_still_exit_3_and_a_4xx_resubscribe_still_raises() -> None:
+    with pytest.raises(UnreachableError):
+        run(Scripted([[UnreachableError("connection refused")]]))
+    client = Scripted(
+        [
+            [ev("task", "submitted"), CUT],
+            [HTTPStatusError("answered HTTP 404", details={"httpStatus": 404})],
+        ]
+    )
+    with pytest.raises(HTTPStatusError):
+        run(client)

@@ -259,6 +259,8 @@ def test_options_delay_and_stall_limit() -> None:
     opts = TailOptions(backoff=0.25, max_backoff=1.0)
     assert [opts.delay(n) for n in (1, 2, 3, 4)] == [0.25, 0.5, 1.0, 1.0]
     assert opts.delay(1, retry_ms=300) == 0.3 and opts.delay(1, retry_ms=9000) == 1.0
+    # retry: -5 is no reconnection time (WHATWG: digits only): the backoff, not a reconnect at once
+    assert opts.delay(2, retry_ms=-5) == 0.5 and opts.delay(1, retry_ms=0) == 0.0
     assert opts.stall_limit() is None
     assert TailOptions(heartbeat=2.0).stall_limit() == 6.0
     assert TailOptions(heartbeat=2.0, stall_timeout=1.0).stall_limit() == 1.0

@@ -649,6 +649,29 @@ def test_open_stream_decodes_utf8_split_across_reads() -> None:
     assert stream.status_code == 200 and stream.headers["content-type"] == "text/event-stream"
 
 
+def test_open_stream_text_is_utf8_without_a_leading_bom_whatever_the_charset() -> None:
+    """An event stream is UTF-8, one leading BOM dropped (WHATWG HTML §9.2.5): the BOM made the first
+    line an unknown field and lost the first event; a BOM later on is text."""
+    raw = "\ufeffdata: h\u00e9llo\n\ndata: \ufeffx\n\n".encode()
+
+    async def answer(_: Seen, writer: asyncio.StreamWriter) -> None:
+        writer.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=iso-8859-1\r\n"
+            b"Content-Length: %d\r\n\r\n%s" % (len(raw), raw)
+        )
+        await writer.drain()
+
+    async def go() -> list[str]:
+        async with raw_server(answer) as srv, FastTransport(Settings()) as tr:
+            stream, _ = await tr.open_stream("GET", srv.url + "/events")
+            try:
+                return [t async for t in stream.aiter_text()]
+            finally:
+                await stream.aclose()
+
+    assert "".join(run(go())) == "data: h\u00e9llo\n\ndata: \ufeffx\n\n"
+
+
 @pytest.mark.parametrize("head", [CHUNKED, UNTIL_CLOSE], ids=["chunked", "until-close"])
 def test_a_stream_reset_midway_is_a_stream_cut(head: bytes) -> None:
     async def answer(_: Seen, writer: asyncio.StreamWriter) -> None:
