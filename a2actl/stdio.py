@@ -16,7 +16,7 @@ a C library writing to "stderr" would write into it.
 
 A stdout that takes no bytes (a full disk: ``> /dev/full``) is only found when the command writes:
 ``Output`` raises ``StdoutUnwritable`` and the CLI boundary makes it exit 2; ``stdout_failed``
-does the same for ``--version`` and for what is still buffered at the end (``flush_stdout_or_exit``).
+does the same for ``--version``.
 
 Only ``os``, ``sys`` and ``fcntl``: ``a2actl --version`` runs this before typer is imported.
 """
@@ -110,21 +110,6 @@ def _stdout_to_devnull() -> None:
             os.dup2(devnull, 1)
             os.close(devnull)
     except OSError:
-        pass
-
-
-def flush_stdout_or_exit() -> None:
-    """Flush ``sys.stdout`` at the end of a run (what the command left in its buffer). A flush that
-    fails there was Python's "Exception ignored … OSError" and exit status 120: ``stdout_failed``
-    instead (exit 2; a reader gone away, ``| head``, ends quietly with the command's own status)."""
-    out = sys.stdout
-    if out is None:
-        return
-    try:
-        out.flush()
-    except OSError as exc:
-        stdout_failed(exc)
-    except ValueError:  # closed by the command itself: nothing left to write
         pass
 
 

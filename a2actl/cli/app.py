@@ -519,13 +519,10 @@ def main() -> None:
     help, errors and the shell-completion variable ``_A2ACTL_COMPLETE`` are the same either way.
     A closed stdout is refused (exit 2, nothing done) and a closed stderr made ``/dev/null``
     first (``a2actl.stdio``): both crashed with a traceback once a line was written."""
-    from a2actl.stdio import flush_stdout_or_exit, refuse_unusable_streams
+    from a2actl.stdio import refuse_unusable_streams
 
     refuse_unusable_streams()
-    try:
-        app(prog_name="a2actl")
-    finally:
-        flush_stdout_or_exit()  # what is still buffered: a full disk is exit 2, not Python's 120
+    app(prog_name="a2actl")
 
 
 __all__ = ["app", "invocation", "main"]

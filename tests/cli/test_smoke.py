@@ -1005,3 +1005,21 @@ def test_init_to_a_full_disk_is_exit_2_naming_the_file(cli: Any, sandbox: Any, t
     )  # fmt: skip
     assert r.exit_code == 2, r.stdout + r.stderr
     assert r.json["error"]["message"] == "--out /dev/full: cannot write: No space left on device"
+
+
+def test_init_to_a_full_stdout_is_exit_2_naming_it(sandbox: Any, tmp_path: Path) -> None:
+    """``smoke init URL > /dev/full`` (the suite on stdout) was exit 1 'unexpected OSError: [Errno
+    28] …': it bypasses Output to print the suite as generated. Exit 2, one line naming stdout."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    argv = ["smoke", "init", sandbox.url, "--samples", "1", "--snapshot", str(tmp_path / "caps.json")]
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["a2actl: standard output: cannot write: No space left on device"]
