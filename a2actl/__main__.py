@@ -42,7 +42,13 @@ def main() -> None:
         if sys.argv[1:] == ["--version"]:
             from a2actl import __version__
 
-            sys.stdout.write(f"a2actl {__version__}\n")
+            try:
+                sys.stdout.write(f"a2actl {__version__}\n")
+                sys.stdout.flush()
+            except OSError as exc:  # > /dev/full: exit 2, one line (| head: quietly)
+                from a2actl.stdio import stdout_failed
+
+                stdout_failed(exc)
             return
         from a2actl.cli.app import main as cli_main
     except KeyboardInterrupt:

@@ -14,6 +14,10 @@ command runs, its exit code is the same, and what it would say on stderr goes to
 itself, so no file or socket the command opens later takes that number, where a child process or
 a C library writing to "stderr" would write into it.
 
+A stdout that takes no bytes (a full disk: ``> /dev/full``) is only found when the command writes:
+``Output`` raises ``StdoutUnwritable`` and the CLI boundary makes it exit 2; ``stdout_failed``
+does the same for ``--version``.
+
 Only ``os``, ``sys`` and ``fcntl``: ``a2actl --version`` runs this before typer is imported.
 """
 
@@ -96,6 +100,34 @@ def check_standard_streams() -> str | None:
         what = "closed" if not _is_open(fd) else "not open for writing"
         return f"standard output is {what}: nothing was done; to discard the output, redirect it to /dev/null"
     return None
+
+
+def _stdout_to_devnull() -> None:
+    """Point descriptor 1 at ``/dev/null``: what is still buffered goes nowhere (never raises)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if devnull != 1:
+            os.dup2(devnull, 1)
+            os.close(devnull)
+    except OSError:
+        pass
+
+
+def stdout_failed(exc: OSError) -> None:
+    """Standard output could not be written (``exc``, from a write or flush of ``sys.stdout``).
+    Descriptor 1 is pointed at ``/dev/null`` (so the interpreter's own flush cannot fail again);
+    then, for a reader gone away (``BrokenPipeError``: ``| head``), nothing more; else (a full disk,
+    ``> /dev/full``; an I/O error) ``a2actl: standard output: cannot write: REASON`` on stderr and
+    ``SystemExit`` 2, as for a closed stdout (docs/exit-codes.md)."""
+    _stdout_to_devnull()
+    if isinstance(exc, BrokenPipeError):
+        return
+    try:
+        sys.stderr.write(f"a2actl: standard output: cannot write: {exc.strerror or exc}\n")
+        sys.stderr.flush()
+    except (AttributeError, OSError, ValueError):
+        pass
+    raise SystemExit(USAGE)
 
 
 def refuse_unusable_streams() -> None:

@@ -113,3 +113,61 @@ def test_a_closed_stderr_is_not_taken_by_a_file_opened_later(tmp_path: Any) -> N
     )
     assert r.returncode == 0
     assert r.stdout.decode().split() == [os.devnull, "2"]
+
+
+# ------------------------------------------------------------------- a stdout that cannot be written
+
+FULL = "/dev/full"  # every write fails with ENOSPC, as on a full disk
+FULL_LINE = "a2actl: standard output: cannot write: No space left on device"
+needs_dev_full = pytest.mark.skipif(not os.path.exists(FULL), reason="no /dev/full here")
+
+
+def _to_full(*args: str) -> subprocess.CompletedProcess[bytes]:
+    """``python -m a2actl ARGS > /dev/full``."""
+    with open(FULL, "wb") as full:
+        return _a2actl(*args, stdout=full)
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["card", "get", "{url}"],
+        ["-o", "json", "card", "get", "{url}"],
+        ["-o", "jsonl", "send", "--stream", "{url}", "hi"],
+        ["--max-time", "5s", "stream", "tail", "{url}", "--send", "hi"],
+        ["--version"],
+        ["exporter", "--port", "0"],  # its URL, printed once it listens
+    ],
+    ids=["table", "json", "jsonl", "stream-tail", "version", "exporter"],
+)
+def test_a_full_stdout_is_exit_2_naming_it(sandbox: Any, args: list[str]) -> None:
+    """``a2actl card get URL > /dev/full`` was exit 1 "unexpected OSError: [Errno 28] …"; with ``-o
+    json`` a traceback (the error boundary wrote the error object to the same full disk), and
+    ``--version`` a traceback. Exit 2, as a closed stdout: one line naming standard output and why."""
+    r = _to_full(*[a.format(url=sandbox.url) for a in args])
+    err = r.stderr.decode()
+    assert r.returncode == 2, err
+    assert err.splitlines() == [FULL_LINE]
+
+
+@needs_dev_full
+def test_an_error_whose_json_cannot_be_written_keeps_its_exit_code(refused_url: str) -> None:
+    """``-o json send UNREACHABLE > /dev/full``: the error object could not be written either, and
+    that failure in the error boundary was a traceback (exit 1). The command's own error stays the
+    exit code (3), its line first; one more line says standard output could not be written."""
+    r = _to_full("-o", "json", "send", refused_url, "hi")
+    lines = r.stderr.decode().splitlines()
+    assert r.returncode == 3, lines
+    assert len(lines) == 2 and lines[0].startswith(f"a2actl: connection to {refused_url}")
+    assert lines[1] == FULL_LINE
+
+
+@needs_dev_full
+def test_load_run_with_a_full_stdout_keeps_its_out_file(sandbox: Any, tmp_path: Any) -> None:
+    """``load run --out FILE > /dev/full``: the report is in FILE; stdout's failure is exit 2, one line."""
+    out = tmp_path / "report.json"
+    r = _to_full("load", "run", sandbox.url, "--duration", "0.5s", "-c", "1", "--out", str(out))
+    assert r.returncode == 2, r.stderr.decode()
+    assert r.stderr.decode().splitlines() == [FULL_LINE]
+    assert json.loads(out.read_text())["kind"] == "a2actl.load.report"

@@ -25,7 +25,7 @@ from typer.core import TyperGroup
 from a2actl import __version__
 from a2actl.cli.context import Invocation, invocation
 from a2actl.core.config import ENV_DEBUG, ENV_OUTPUT, ENV_TOKEN, Settings, env_flag
-from a2actl.core.errors import A2ACtlError, UsageError
+from a2actl.core.errors import A2ACtlError, StdoutUnwritable, UsageError
 from a2actl.core.exit_codes import ExitCode
 
 
@@ -166,10 +166,15 @@ class A2AGroup(TyperGroup):
 
     def invoke(self, ctx: Any) -> Any:
         """The error boundary: an ``A2ACtlError`` is one line (and the JSON error object with
-        ``-o json``) plus its exit code; Ctrl-C is 130; a closed pipe ends quietly; anything else is
-        exit 1 with a hint to rerun with ``--debug``."""
+        ``-o json``) plus its exit code; Ctrl-C is 130; a closed pipe ends quietly; a standard output
+        that cannot be written (a full disk) is exit 2, reported on stderr only (standard output is
+        pointed at ``/dev/null`` first); anything else is exit 1 with a hint to rerun with ``--debug``."""
         try:
             return super().invoke(ctx)
+        except StdoutUnwritable as err:
+            _stdout_to_devnull()  # the report, and the exit's flush, must not fail on it again
+            _report(ctx, err)
+            raise typer.Exit(int(err.exit_code)) from None
         except A2ACtlError as err:
             _report(ctx, err)
             raise typer.Exit(int(err.exit_code)) from None
@@ -179,7 +184,7 @@ class A2AGroup(TyperGroup):
             sys.stderr.write("a2actl: interrupted\n")
             raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
         except BrokenPipeError:
-            _quiet_broken_pipe()
+            _stdout_to_devnull()
             raise typer.Exit(0) from None
         except Exception as exc:  # noqa: BLE001 - the boundary: one line unless --debug
             if _debug(ctx):
@@ -199,6 +204,9 @@ def _debug(ctx: Any) -> bool:
 
 
 def _report(ctx: Any, err: A2ACtlError) -> None:
+    """``err`` on stderr (one line) and, with ``-o json``/``jsonl``, its error object on stdout. A
+    stdout that cannot take the object (a full disk) is pointed at ``/dev/null`` and said in one
+    more line: the exit code stays ``err``'s, whose line is already on stderr."""
     obj = ctx.find_root().obj
     output = obj.format if isinstance(obj, Invocation) else os.environ.get(ENV_OUTPUT, "table")
     from a2actl.render.output import Output
@@ -207,10 +215,16 @@ def _report(ctx: Any, err: A2ACtlError) -> None:
     out = Output(output if output in ("table", "json", "jsonl") else "table", secrets=secrets)
     if isinstance(obj, Invocation) and obj._out is not None:
         out.writer = obj._out.writer  # -o json: the records the command kept so far go with the error
-    out.error(err.to_json())
+    try:
+        out.error(err.to_json())
+    except StdoutUnwritable as failed:
+        _stdout_to_devnull()
+        sys.stderr.write(f"a2actl: {failed.message}\n")
 
 
-def _quiet_broken_pipe() -> None:
+def _stdout_to_devnull() -> None:
+    """Point standard output's descriptor at ``/dev/null``: what is still buffered, the error object
+    of ``-o json`` and the flush at exit then go nowhere instead of failing again."""
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())

@@ -207,14 +207,15 @@ class Invocation:
 
         Raises ``TimeoutError_`` (exit 5) naming the files not read yet when the deadline passes,
         ``UsageError`` (exit 2) for a file that cannot be read (``-`` with standard input closed
-        included) or is over ``limit``; ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
+        included) or is over ``limit`` (``"OPTION PATH: over the 64 MiB limit (67,108,864 bytes)"``);
+        ``KeyboardInterrupt`` on Ctrl-C/SIGTERM (exit 130)."""
         import asyncio
         import sys
 
         from a2actl.cli.aiorun import run
         from a2actl.core.deadline import within
         from a2actl.core.errors import TimeoutError_, UsageError
-        from a2actl.core.offloop import off_the_loop, read_upto
+        from a2actl.core.offloop import off_the_loop, over_limit, read_upto
 
         most = MAX_GLOBAL_FILE_BYTES if limit is None else limit
         first = {p: o for o, p in reversed(files)}  # each path under the first option naming it
@@ -232,8 +233,8 @@ class Invocation:
                             data = read_upto(fh, most + 1)
                 except OSError as exc:
                     raise UsageError(f"cannot read {option} {path}: {exc.strerror or exc}") from exc
-                if len(data) > most:
-                    raise UsageError(f"{option} {path} is over {most:,} bytes")
+                if len(data) > most:  # as every capped read says it (core.offloop.read_file_capped)
+                    raise UsageError(over_limit(f"{option} {path}", most))
                 return data
 
             async def read_one() -> bytes:

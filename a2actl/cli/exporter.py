@@ -266,7 +266,8 @@ def _serve(
     def ready() -> None:
         # The URL is data (stdout, for scripts: `URL=$(a2actl exporter --port 0 | head -1)`).
         if run.format == "table":
-            print(url, flush=True)  # noqa: T201
+            run.out.stdout.write(url + "\n")  # a full disk: StdoutUnwritable, exit 2
+            run.out.stdout.flush()
         else:
             run.out.data({"url": url, "probe": f"{url}/probe", "metrics": f"{url}/metrics"})
         what = f"modules: {', '.join(sorted(modules))}"

@@ -311,7 +311,8 @@ def serve(
     def ready(url: str) -> None:
         # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
         if run.format == "table":
-            print(url, flush=True)  # noqa: T201
+            run.out.stdout.write(url + "\n")  # a full disk: StdoutUnwritable, exit 2
+            run.out.stdout.flush()
         else:
             run.out.data(
                 {

@@ -141,7 +141,15 @@ def init(
             run.out.data(result.to_json())
         run.out.note(f"wrote the suite to {out}")
     else:
-        sys.stdout.write(result.text)
+        try:
+            sys.stdout.write(result.text)  # as generated: not through Output
+            sys.stdout.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk: exit 2, one line (it was "unexpected OSError", exit 1)
+            from a2actl.core.errors import StdoutUnwritable
+
+            raise StdoutUnwritable.of(exc) from exc
     run.out.note(f"wrote the caps snapshot to {result.snapshot} (the suite expects {result.expect})")
     for note in result.notes:
         run.out.note("note: " + note)

@@ -4,6 +4,7 @@
 
     A2ACtlError (exit 1)
     ├── UsageError (2)              bad option value, unreadable local file
+    │   └── StdoutUnwritable        standard output cannot be written (a full disk)
     ├── UnreachableError (3)        DNS, refused, TLS handshake
     ├── AuthError (4)               HTTP 401/403, A2A auth failure
     ├── TimeoutError_ (5)           connect/read timeout, --max-time
@@ -62,6 +63,19 @@ class UsageError(A2ACtlError):
 
     exit_code = ExitCode.USAGE
     code = "usage"
+
+
+class StdoutUnwritable(UsageError):
+    """Standard output cannot be written: a full disk (``> /dev/full``, ``ENOSPC``), an I/O error, a
+    file over its size limit: exit 2, as a closed or read-only one (``a2actl.stdio``). A reader that
+    went away (``| head``, ``BrokenPipeError``) is not one: that ends the command quietly. The CLI
+    boundary points standard output at ``/dev/null`` before it reports one, so the report does not
+    fail again; ``message``: ``"standard output: cannot write: REASON"``."""
+
+    @classmethod
+    def of(cls, exc: OSError) -> StdoutUnwritable:
+        """The error for ``exc``, raised writing or flushing standard output."""
+        return cls(f"standard output: cannot write: {exc.strerror or exc}")
 
 
 class UnreachableError(A2ACtlError):

@@ -39,6 +39,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from a2actl.core.config import MAX_INPUT_BYTES
 from a2actl.core.errors import UsageError
 
 if TYPE_CHECKING:
@@ -48,6 +49,8 @@ if TYPE_CHECKING:
 #: always run: they are the handshake probe's phases; ``send`` adds a real SendMessage.
 CHECKS: tuple[str, ...] = ("card", "rpc", "send")
 DEFAULT_TIMEOUT = 10.0  # seconds, the whole probe
+#: The most bytes of a ``--config`` file read (``core.config.MAX_INPUT_BYTES``, 64 MiB): more is exit 2.
+MAX_CONFIG_BYTES = MAX_INPUT_BYTES
 DEFAULT_SEND_TEXT = "ping"
 MODULE_KEYS = (
     "timeout",
@@ -210,26 +213,25 @@ def load_config(
     ``data``: the file's content, read ahead (a FIFO or ``<(cmd)`` reads once, and is read under the
     start-up deadline: ``Invocation.read_files``); ``path`` then only names it.
 
-    Raises ``UsageError`` (exit 2) naming the file and key: an unreadable file, YAML syntax (with the
-    line), an unknown key, a bad value, an unset environment variable, a literal credential."""
+    Raises ``UsageError`` (exit 2) naming the file and key: an unreadable file, one over
+    ``MAX_CONFIG_BYTES`` (64 MiB; no more is read), YAML syntax (with the line), an unknown key, a bad value, an unset environment variable, a literal credential."""
     modules = {"default": default_module()}
     if path is None:
         return modules
     import yaml
 
+    if data is None:
+        from a2actl.core.offloop import read_file_capped
+
+        # at most 64 MiB, as every other file a2actl reads: a huge file grew until memory ran out
+        data = read_file_capped(path, f"--config {path}", MAX_CONFIG_BYTES)
     try:
-        if data is not None:
-            doc = yaml.load(data.decode("utf-8"), Loader=_unique_key_loader())  # noqa: S506 - as below
-        else:
-            with open(path, encoding="utf-8") as fh:
-                doc = yaml.load(fh, Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
+        doc = yaml.load(data.decode("utf-8"), Loader=_unique_key_loader())  # noqa: S506 - a SafeLoader subclass
     except _DuplicateKey as exc:
         raise UsageError(
             f"--config {path}: line {exc.line}: {exc.key!r} appears twice in one mapping",
             hint="YAML would silently keep only the last one; remove or rename one of them",
         ) from exc
-    except OSError as exc:
-        raise UsageError(f"--config {path}: cannot read: {exc.strerror or exc}") from exc
     except UnicodeDecodeError as exc:
         raise UsageError(f"--config {path}: not UTF-8 text (byte {exc.start})") from exc
     except yaml.YAMLError as exc:

@@ -19,7 +19,7 @@ from typing import IO, TYPE_CHECKING, Any, Protocol, cast
 import orjson
 from rich.text import Text
 
-from a2actl.render.terminal import _CUT_REDACTOR, _console, _RedactingStream, safe
+from a2actl.render.terminal import _CUT_REDACTOR, _console, _RedactingStream, _StdoutStream, safe
 
 if TYPE_CHECKING:
     from a2actl.core.redact import Redactor
@@ -103,7 +103,9 @@ def _jsonl_writer(
     Returns ``(write, together)``: ``together()`` is a context manager inside which the records
     written are held and go out in one write when it exits (also on an error: nothing is lost), so a
     stream read in batches (``stream tail``: the events one network read completed) costs one system
-    call per read, not per event; the records stay in order and are out before the next read."""
+    call per read, not per event; the records stay in order and are out before the next read.
+    A write that fails for any reason but a reader gone away (``BrokenPipeError``, raised as it is)
+    raises ``StdoutUnwritable`` (exit 2): ``stream`` is standard output."""
     import codecs
     import io
 
@@ -140,7 +142,8 @@ def _jsonl_writer(
             put(line)
 
     def put(data: bytes) -> None:
-        """``data`` (whole lines) masked and written."""
+        """``data`` (whole lines) masked and written. Raises ``StdoutUnwritable`` (exit 2) when the
+        write fails for any reason but a reader gone away (``BrokenPipeError``: raised as it is)."""
         nonlocal seen, byte_needles
         if redactor is not None:
             needles = redactor.needles()
@@ -151,19 +154,26 @@ def _jsonl_writer(
                     if needle in data:  # a spelling holds no newline: never across two lines
                         data = redactor(data.decode()).encode()
                         break
-        if raw_write is not None:
-            if flush_first:
-                flush_text()  # text written before goes first (this also empties the buffer)
-            done = raw_write(data)
-            if done is None or done < len(data):
-                _write_rest(raw, memoryview(data)[done or 0 :])
-        elif buffer is not None:
-            flush_text()
-            buffer.write(data)
-            buffer.flush()
-        else:
-            stream.write(data.decode())
-            stream.flush()
+        try:
+            if raw_write is not None:
+                if flush_first:
+                    flush_text()  # text written before goes first (this also empties the buffer)
+                done = raw_write(data)
+                if done is None or done < len(data):
+                    _write_rest(raw, memoryview(data)[done or 0 :])
+            elif buffer is not None:
+                flush_text()
+                buffer.write(data)
+                buffer.flush()
+            else:
+                stream.write(data.decode())
+                stream.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:  # a full disk (ENOSPC), an I/O error
+            from a2actl.core.errors import StdoutUnwritable
+
+            raise StdoutUnwritable.of(exc) from exc
 
     @contextmanager
     def together() -> Iterator[None]:
@@ -215,7 +225,9 @@ class Output:
 
         self.output = output
         self.redact = Redactor(secrets)
-        base = stdout or sys.stdout
+        raw_out = stdout or sys.stdout
+        # a write to standard output that fails (a full disk) is StdoutUnwritable, exit 2
+        base = cast("IO[str]", _StdoutStream(raw_out))
         # _RedactingStream delegates every other attribute of IO[str] to the stream it wraps
         self.stdout: IO[str] = cast("IO[str]", _RedactingStream(base, self.redact)) if redact else base
         #: ``jsonl``'s writer (``RecordWriter`` calls it directly, one call per record), and
@@ -223,7 +235,7 @@ class Output:
         #: write when it exits (``_jsonl_writer``); other output is not held.
         self._jsonl: Callable[[Any], None]
         self.together: Callable[[], AbstractContextManager[None]]
-        self._jsonl, self.together = _jsonl_writer(base, self.redact if redact else None)
+        self._jsonl, self.together = _jsonl_writer(raw_out, self.redact if redact else None)
         self.stderr: IO[str] = cast("IO[str]", _RedactingStream(stderr or sys.stderr, self.redact))
         # the secrets masked in the text before rich lays it out too (a cut or wrapped one no longer
         # matches in the finished text), and before ``safe`` cuts a long value

@@ -257,6 +257,44 @@ def _console(file: IO[str], redact: Redactor | None = None) -> Console:
     return console
 
 
+class _StdoutStream:
+    """Standard output, for ``Output``: a write or flush that fails for any reason but a reader gone
+    away (``BrokenPipeError``, which the CLI boundary ends quietly) raises ``StdoutUnwritable``
+    (exit 2, one line naming standard output and the reason) instead of an ``OSError`` that was
+    "unexpected" (exit 1), and with ``-o json`` a traceback: the boundary wrote the error object to
+    the same full disk. Everything else is delegated."""
+
+    def __init__(self, inner: IO[str]) -> None:
+        self._inner = inner
+
+    def write(self, text: str) -> int:
+        try:
+            return self._inner.write(text)
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            from a2actl.core.errors import StdoutUnwritable
+
+            raise StdoutUnwritable.of(exc) from exc
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        try:
+            self._inner.flush()
+        except BrokenPipeError:
+            raise
+        except OSError as exc:
+            from a2actl.core.errors import StdoutUnwritable
+
+            raise StdoutUnwritable.of(exc) from exc
+
+    def __getattr__(self, name: str) -> Any:  # isatty, fileno, encoding, buffer, … for rich and JSONL
+        return getattr(self._inner, name)
+
+
 class _RedactingStream:
     """A text stream that masks every known secret (``a2actl.core.redact.Redactor``) in what is written
     to it: the choke point between a2actl and its stdout/stderr. Everything else is delegated."""

@@ -87,9 +87,10 @@ async def run_job(
 
     Interrupted (Ctrl-C, SIGTERM: a CI job's timeout or cancel), the ``junit`` file is still
     written the same way, the cut checks' errors saying "interrupted", before the interruption
-    propagates (exit 130): CI publishes what ran."""
+    propagates (exit 130): CI publishes what ran. So is it when ``on_result`` raises
+    ``StdoutUnwritable`` (a full disk: the run stops, exit 2), the cut checks' errors saying so."""
     from a2actl.core.deadline import within
-    from a2actl.core.errors import TimeoutError_
+    from a2actl.core.errors import StdoutUnwritable, TimeoutError_
     from a2actl.core.exit_codes import ExitCode
     from a2actl.core.offloop import write_report
     from a2actl.core.redact import Redactor
@@ -108,22 +109,25 @@ async def run_job(
     running: list[float] = []  # when the check now running started (run_suite)
     reached = False
 
-    def cut_short(why: str, exit_class: ExitCode | None) -> None:
+    def cut_short(why: str, exit_class: ExitCode | None, tell: bool = True, between: bool = False) -> None:
         """An ``error`` for the check that was running (its duration: how long it ran, not 0: the
-        JUnit file must show where the time went) and for each check not run (0)."""
+        JUnit file must show where the time went) and for each check not run (0); with ``between``
+        (stopped after a check ended, before the next began) every one is a check not run. Each is
+        given to ``on_result`` unless not ``tell``."""
         for i, (c, target) in enumerate(_plan(suite)[len(results) :]):
-            ran = time.perf_counter() - running[0] if i == 0 and running else 0
+            was_running = i == 0 and not between
+            ran = time.perf_counter() - running[0] if was_running and running else 0
             res = CheckResult(
                 c.name,
                 c.kind,
                 target,
                 "error",
                 ran,
-                message=f"{why} " + ("while this check ran" if i == 0 else "before this check ran"),
+                message=f"{why} " + ("while this check ran" if was_running else "before this check ran"),
                 exit_class=exit_class,
             )
             results.append(res)
-            if on_result is not None:
+            if on_result is not None and tell:
                 on_result(res)
 
     async def write_junit() -> str | None:
@@ -149,6 +153,13 @@ async def run_job(
     except asyncio.TimeoutError:
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)
+    except StdoutUnwritable:
+        # a check's row could not be written (a full disk, > /dev/full): the run stops there (exit
+        # 2), and the JUnit file, CI's record of what ran, is still written
+        if junit is not None:
+            cut_short("standard output could not be written", ExitCode.USAGE, tell=False, between=True)
+            await write_junit()
+        raise
     except asyncio.CancelledError:
         if junit is not None:
             cut_short("interrupted (Ctrl-C or SIGTERM)", ExitCode.INTERRUPTED)

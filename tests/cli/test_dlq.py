@@ -636,6 +636,36 @@ def test_a_fifo_source_is_refused_not_waited_on(tmp_path: Path) -> None:
         assert "is a FIFO, not a regular file" in json.loads(done.stdout)["error"]["message"]
 
 
+@pytest.mark.parametrize("cmd", [["list"], ["stats"], ["replay", "--yes"]], ids=["list", "stats", "replay"])
+def test_an_amqp_password_file_that_never_arrives_obeys_max_time(
+    tmp_path: Path, refused_url: str, monkeypatch: pytest.MonkeyPatch, cmd: list[str]
+) -> None:
+    """``amqp://…?password-file=FIFO`` (or ``<(cmd)``) that nobody writes: the password was read on
+    the event loop, which blocked in ``open`` for ever, past --max-time and SIGTERM. It is read off
+    the loop: exit 5 at --max-time; one SIGTERM is exit 130. No broker is needed: the password is
+    read before the connection."""
+    from tests.fifo import run_a2actl
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))  # the replay's journal
+    monkeypatch.delenv("A2ACTL_AMQP_PASSWORD", raising=False)
+    fifo = tmp_path / "pw.fifo"
+    os.mkfifo(fifo)
+    port = refused_url.rsplit(":", 1)[1]
+    src = f"amqp://ops@127.0.0.1:{port}/%2F?queue=orders.dlq&password-file={fifo}"
+    ran = run_a2actl("--max-time", "1.5s", "-o", "json", "dlq", *cmd, src, timeout=15)
+    assert ran.code == 5, (ran.code, ran.out[-500:], ran.err[-500:])
+    error = json.loads(ran.out)["error"]
+    assert (error["code"], error["message"]) == ("timeout", "gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed
+    ran = run_a2actl("dlq", *cmd, src, term_after=1.0, timeout=15)
+    assert ran.code == 130, (ran.code, ran.err[-500:])
+    # one that delivers is read once and used: the broker is then reached (here: refused, exit 3)
+    ran = run_a2actl("-o", "json", "dlq", *cmd, src, feed=(str(fifo), b"s3cret-pw\n"), feed_after=0.5)
+    assert ran.code == 3, (ran.code, ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["code"] == "unreachable"
+    assert "s3cret-pw" not in ran.out + ran.err
+
+
 def test_a_symlink_loop_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     """``dlq replay`` of a symlink loop was exit 1 "unexpected RuntimeError: Symlink loop" (the
     replay lock resolves the path), after a warning that the file does not exist."""

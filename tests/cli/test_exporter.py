@@ -654,6 +654,33 @@ def test_usage_errors(cli: Any, args: list[str], message: str) -> None:
     assert "Traceback" not in r.stderr
 
 
+@pytest.mark.parametrize("check", [[], ["--check-config"]], ids=["serve", "check-config"])
+@pytest.mark.parametrize("source", ["regular", "device"])
+def test_a_config_file_over_64_mib_is_exit_2_and_read_no_further(
+    cli: Any, tmp_path: Path, check: list[str], source: str
+) -> None:
+    """A regular --config was handed to PyYAML whole: a log file given by mistake (gigabytes) grew
+    the process until memory ran out. It is read up to 64 MiB, as every other input file (a FIFO,
+    <(yes) or /dev/zero already was, read ahead under the start-up deadline); more is exit 2 naming
+    the file, in the same words either way (the read-ahead said "… is over 67,108,864 bytes")."""
+    if source == "regular":
+        cfg = str(tmp_path / "huge.yml")
+        with open(cfg, "wb") as fh:  # sparse: 64 MiB + 1 byte without using the disk
+            fh.write(b"modules: {}\n")
+            fh.truncate(64 * 1024 * 1024 + 1)
+    else:
+        cfg = "/dev/zero"
+        if not Path(cfg).exists():
+            pytest.skip("no /dev/zero here")
+    r = cli("-o", "json", "exporter", "--port", "0", "--config", cfg, *check)
+    assert r.exit_code == 2, r.stderr
+    assert r.json["error"] == {
+        "code": "usage",
+        "message": f"--config {cfg}: over the 64 MiB limit (67,108,864 bytes)",
+        "exitCode": 2,
+    }
+
+
 def test_bad_inventory_labels_and_unset_token_env(
     cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -530,6 +530,36 @@ def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: 
     assert "interrupted" in cases_[1].result[0].message
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="no /dev/full here")
+def test_a_full_stdout_still_writes_the_junit_file(sandbox: Any, tmp_path: Path) -> None:
+    """``smoke run -o jsonl --junit FILE > /dev/full``: the first check's record could not be
+    written, the run ended with an OSError and the JUnit file, CI's record of the run, was never
+    written. The run stops there (exit 2, one line naming standard output) and the file has the check
+    that ended and an error for each check not run."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n"
+        + "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3)),
+    )
+    out = tmp_path / "junit.xml"
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["a2actl: standard output: cannot write: No space left on device"]
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["c0", "c1", "c2"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+    assert [c.result[0].message for c in cases_[1:]] == [
+        "standard output could not be written before this check ran"
+    ] * 2
+
+
 def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
     """A FIFO (or ``<(cmd)``) with no writer: ``smoke run`` blocked in ``open`` on the event loop,
     ignoring --max-time and SIGTERM until a writer came. It is read off the loop: --max-time is
@@ -975,3 +1005,21 @@ def test_init_to_a_full_disk_is_exit_2_naming_the_file(cli: Any, sandbox: Any, t
     )  # fmt: skip
     assert r.exit_code == 2, r.stdout + r.stderr
     assert r.json["error"]["message"] == "--out /dev/full: cannot write: No space left on device"
+
+
+def test_init_to_a_full_stdout_is_exit_2_naming_it(sandbox: Any, tmp_path: Path) -> None:
+    """``smoke init URL > /dev/full`` (the suite on stdout) was exit 1 'unexpected OSError: [Errno
+    28] …': it bypasses Output to print the suite as generated. Exit 2, one line naming stdout."""
+    if not Path("/dev/full").exists():
+        pytest.skip("no /dev/full here")
+    argv = ["smoke", "init", sandbox.url, "--samples", "1", "--snapshot", str(tmp_path / "caps.json")]
+    with open("/dev/full", "wb") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", *argv],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == ["a2actl: standard output: cannot write: No space left on device"]

@@ -403,14 +403,22 @@ class AmqpBackend:
     idle = 0.5
 
     def __init__(self, url: str, settings: Settings | None = None) -> None:
-        """Parse ``url`` (``parse_source``; ``UsageError`` exit 2) and read the password; no
-        connection yet."""
+        """Parse ``url`` (``parse_source``; ``UsageError`` exit 2) and read the password (a
+        ``password-file=`` that is not a regular file, such as a FIFO or ``<(cmd)``: on the first
+        connection, ``_read_password``); no connection yet."""
         from a2actl.core.config import Settings as _Settings
+        from a2actl.core.offloop import is_regular
 
         self.src = parse_source(url)
         self.url = url
         self.settings = settings or _Settings()
-        self._password = self.src.password()
+        pw_file = self.src.password_file
+        #: A ``password-file=`` FIFO or ``<(cmd)`` not read yet: it blocks in ``open`` until a writer
+        #: comes, so it is read off the event loop (``_read_password``), where the command's
+        #: ``--max-time`` and Ctrl-C/SIGTERM can end the wait.
+        self._password_pending = pw_file is not None and not is_regular(str(Path(pw_file).expanduser()))
+        self._password_lock: asyncio.Lock | None = None
+        self._password = None if self._password_pending else self.src.password()
         self._conn: Any = None
         #: The replay's segments and what it holds: id -> [(message, its segment)] until acknowledged.
         self._replay_chs: list[_Segment] = []
@@ -431,6 +439,7 @@ class AmqpBackend:
         (exit 4)."""
         if self._conn is not None and not self._conn.is_closed:
             return self._conn
+        await self._read_password()
         import logging
 
         import aio_pika
@@ -494,6 +503,22 @@ class AmqpBackend:
             raise ProtocolViolation(f"{where}: {_why(exc)}") from exc
         self._conn.close_callbacks.add(self._on_close)
         return self._conn
+
+    async def _read_password(self) -> None:
+        """Read a pending ``password-file=`` (a FIFO, ``<(cmd)``) once, in a daemon thread
+        (``core.offloop.off_the_loop``): a writer that never comes blocked the event loop in
+        ``open``, past ``--max-time`` and SIGTERM; now the command's deadline (exit 5) or Ctrl-C
+        (exit 130) ends the wait. Raises what ``AmqpSource.password`` raises (``UsageError``, exit 2)."""
+        if not self._password_pending:
+            return
+        if self._password_lock is None:
+            self._password_lock = asyncio.Lock()
+        async with self._password_lock:  # one read: a FIFO delivers once
+            if self._password_pending:
+                from a2actl.core.offloop import off_the_loop
+
+                self._password = await off_the_loop(self.src.password, "a2actl-password-file")
+                self._password_pending = False
 
     def _on_close(self, _conn: Any, exc: BaseException | None = None) -> None:
         if exc is not None and self.lost is None:

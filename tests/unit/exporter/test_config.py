@@ -118,6 +118,24 @@ def test_an_unreadable_file(tmp_path: Path) -> None:
         load_config(str(tmp_path / "missing.yml"))
 
 
+def test_a_file_is_read_up_to_the_limit_and_no_further(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A regular file went to PyYAML whole, however large (valid YAML of gigabytes grew the process
+    until memory ran out): one byte over ``MAX_CONFIG_BYTES`` is refused before it is parsed."""
+    import a2actl.exporter.config as config
+
+    text = "modules:\n  quick:\n    timeout: 5s\n"
+    path = _write(tmp_path, text)
+    monkeypatch.setattr(config, "MAX_CONFIG_BYTES", len(text), raising=False)
+    assert list(load_config(path, {})) == ["default", "quick"]  # at the limit: read
+    monkeypatch.setattr(config, "MAX_CONFIG_BYTES", len(text) - 1, raising=False)
+    with pytest.raises(UsageError) as info:
+        load_config(path, {})
+    assert info.value.message == f"--config {path}: over the {len(text) - 1:,}-byte limit"
+    assert int(info.value.exit_code) == 2
+
+
 def test_credentials_without_allow_targets_refuse_every_probe_target(tmp_path: Path) -> None:
     path = _write(tmp_path, "modules:\n  m:\n    token_env: TOK\n  plain: {}\n")
     mods = load_config(path, {"TOK": TOKEN})
