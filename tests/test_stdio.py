@@ -164,10 +164,38 @@ def test_an_error_whose_json_cannot_be_written_keeps_its_exit_code(refused_url: 
 
 
 @needs_dev_full
-def test_load_run_with_a_full_stdout_keeps_its_out_file(sandbox: Any, tmp_path: Any) -> None:
-    """``load run --out FILE > /dev/full``: the report is in FILE; stdout's failure is exit 2, one line."""
+@pytest.mark.parametrize("jsonl", [(), ("-o", "jsonl")], ids=["table", "jsonl"])
+@pytest.mark.parametrize("model", [("-c", "1"), ("--rate", "20")], ids=["closed", "open"])
+def test_load_run_with_a_full_stdout_keeps_its_out_file(
+    sandbox: Any, tmp_path: Any, jsonl: tuple[str, ...], model: tuple[str, ...]
+) -> None:
+    """``load run --out FILE > /dev/full``: the report is in FILE; stdout's failure is exit 2, one line.
+    With ``-o jsonl`` the first request's record fails: the run stops there (``aborted`` says so)
+    and FILE still holds its report; it was lost (the error ended the run without one)."""
     out = tmp_path / "report.json"
-    r = _to_full("load", "run", sandbox.url, "--duration", "0.5s", "-c", "1", "--out", str(out))
+    r = _to_full(*jsonl, "load", "run", sandbox.url, "--duration", "3s", *model, "--out", str(out))
     assert r.returncode == 2, r.stderr.decode()
     assert r.stderr.decode().splitlines() == [FULL_LINE]
-    assert json.loads(out.read_text())["kind"] == "a2actl.load.report"
+    doc = json.loads(out.read_text())
+    assert doc["kind"] == "a2actl.load.report"
+    assert doc["requests"]["ok"] >= 1
+    if jsonl:
+        assert doc["aborted"] == "stopped: a request's record could not be written"
+        assert doc["elapsed"] < 2.5  # stopped at the first record, not at the end of --duration
+
+
+@needs_dev_full
+def test_fleet_probe_jsonl_with_a_full_stdout_keeps_its_out_and_junit_files(
+    sandbox: Any, refused_url: str, tmp_path: Any
+) -> None:
+    """``-o jsonl fleet probe INV --out F --junit J > /dev/full``: the first agent record's write
+    failed and ended the probe with neither file written; now the probe goes on, both files are
+    written, and stdout's failure is exit 2, one line."""
+    inv = tmp_path / "agents.txt"
+    inv.write_text(f"{sandbox.url}\n{refused_url}\n")
+    out, junit = tmp_path / "fleet.json", tmp_path / "fleet.xml"
+    r = _to_full("-o", "jsonl", "fleet", "probe", str(inv), "--out", str(out), "--junit", str(junit))
+    assert r.returncode == 2, r.stderr.decode()
+    assert r.stderr.decode().splitlines() == [FULL_LINE]
+    assert len(json.loads(out.read_text())["agents"]) == 2
+    assert "<testsuite" in junit.read_text()

@@ -290,6 +290,7 @@ def probe_cmd(
         headers=settings.headers,
         token=settings.token,
     )
+    from a2actl.core.errors import StdoutUnwritable
     from a2actl.fleet.run import run_fleet
 
     out = run.out
@@ -298,10 +299,15 @@ def probe_cmd(
     # kept for --max-time and Ctrl-C (the report of what was checked): one slot per agent, no dict
     finished: list[AgentResult | None] = [None] * len(inv.agents)
 
+    unwritable: list[StdoutUnwritable] = []
+
     def on_result(index: int, result: AgentResult) -> None:
         finished[index] = result
-        if streamed:  # one record per agent as it finishes (the order agents finish in)
-            out.jsonl({"type": "agent", **result.to_json()})
+        if streamed and not unwritable:  # one record per agent as it finishes (the order they finish in)
+            try:
+                out.jsonl({"type": "agent", **result.to_json()})
+            except StdoutUnwritable as exc:  # a full disk: the probe goes on, --out/--junit are
+                unwritable.append(exc)  # written, then the summary's write fails again: exit 2
 
     started = time.time()
     t0 = time.perf_counter()

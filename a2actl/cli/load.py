@@ -15,6 +15,7 @@ if TYPE_CHECKING:
 
     from a2actl.cli.context import Invocation
     from a2actl.core.config import Settings
+    from a2actl.load.metrics import RequestRecord
     from a2actl.protocol.events import PartSpec
     from a2actl.render.output import Output
 
@@ -355,7 +356,18 @@ def run_cmd(
     policy = _loop_policy(loop)
     out = run.out
     line = render_load.ProgressLine(out, enabled=progress)
-    on_record = (lambda r: out.jsonl({"type": "request", **r.to_json()})) if run.format == "jsonl" else None
+    # -o jsonl's records: the first write that fails (a full disk: StdoutUnwritable; a reader gone:
+    # BrokenPipeError) stops the run with its report, and is raised once --out is written
+    unwritten: list[Exception] = []
+
+    def record(r: RequestRecord) -> None:
+        try:
+            out.jsonl({"type": "request", **r.to_json()})
+        except Exception as exc:
+            unwritten.append(exc)
+            raise
+
+    on_record = record if run.format == "jsonl" else None
     import asyncio
 
     previous = asyncio.get_event_loop_policy()
@@ -364,7 +376,8 @@ def run_cmd(
             asyncio.set_event_loop_policy(policy)
         # --max-time ends the run inside (a report of what was measured, exit 5), not by cancelling it
         report: LoadReport = trace.run(
-            run_load(opts, run.settings, run.sink, on_record, line.update), bounded=False
+            run_load(opts, run.settings, run.sink, on_record, line.update if line.enabled else None),
+            bounded=False,
         )
     finally:
         line.close()
@@ -374,6 +387,8 @@ def run_cmd(
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
     doc, code = _written(run, report.to_json(), int(report.exit), out_file)
+    if unwritten:  # --out is written: now the records' failure (exit 2; a reader gone: quietly)
+        raise unwritten[0]
     if run.format == "jsonl":
         out.jsonl({"type": "summary", **doc})
     else:

@@ -103,6 +103,8 @@ class _State:
     #: Ctrl-C or SIGTERM: sending stopped, the requests in flight get ``INTERRUPT_GRACE``
     interrupted: bool = False
     recent: deque[float] = field(default_factory=deque)
+    #: ``on_record`` raised (its output failed): no more records, the run stopped
+    unrecorded: bool = False
     #: the open model's wait for its next arrival, woken early by ``wake`` (``--abort-on-fail``)
     nap: asyncio.Future[None] | None = None
     #: ``(perf_counter, sent)`` at the progress ticks of the last second (the live sending rate)
@@ -191,8 +193,11 @@ class LoadRun:
         on_progress: Callable[[Progress], None] | None = None,
     ) -> LoadReport:
         """Connect, run the model until its end (or an abort), wait for requests in flight, and
-        return the report. ``on_record`` gets every request as it finishes (``-o jsonl``);
-        ``on_progress`` a snapshot every ``progress_every`` seconds (the stderr line).
+        return the report. ``on_record`` gets every request as it finishes (``-o jsonl``); when it
+        raises (its output failed: a full disk, a closed pipe), it gets no more, and the run stops as
+        ``--abort-on-fail`` stops it (``aborted`` says so): the caller, which knows what failed, has
+        the report of what was measured. ``on_progress`` gets a snapshot every ``progress_every``
+        seconds (the stderr line); ``None``: no snapshot is made.
 
         Raises what connecting raises (2 usage, 3 unreachable, 4 auth, 5 timeout, 6 protocol);
         request failures during the run are counted, never raised. Cancelled once the load has
@@ -240,8 +245,16 @@ class LoadRun:
                 state.last_answer = time.perf_counter()
                 if live:
                     state.recent.append(state.last_answer)
-            if on_record is not None:
-                on_record(rec)
+            if on_record is not None and not state.unrecorded:
+                try:
+                    on_record(rec)
+                except Exception:  # noqa: BLE001 - the caller's output failed; the caller keeps what
+                    # (a full disk, a closed pipe under -o jsonl): stop as --abort-on-fail does, so
+                    # the report of what was measured is still returned (--out is written from it)
+                    state.unrecorded = state.stop = True
+                    state.aborted = state.aborted or "stopped: a request's record could not be written"
+                    if state.nap is not None:
+                        _wake(state.nap)  # the open model's wait for its next arrival
 
         async def bounded() -> None:
             work = (

@@ -939,3 +939,28 @@ def test_text_from_a_stdin_that_never_ends_is_bounded_by_max_time(fast_agent: tu
     assert empty.code == 2, (empty.out[-500:], empty.err[-500:])
     assert json.loads(empty.out)["error"]["message"] == "stdin was empty: --text '-' has nothing to send"
     assert agent.requests == 0
+
+
+@pytest.mark.parametrize("flags", [(), ("--no-progress",)], ids=["stderr-not-a-terminal", "no-progress"])
+def test_no_progress_snapshot_is_made_without_a_progress_line(
+    cli: Any, sandbox: Any, monkeypatch: pytest.MonkeyPatch, flags: tuple[str, ...]
+) -> None:
+    """Without a progress line (``--no-progress``, or stderr not a terminal as here) the run gets no
+    ``on_progress``, so it makes no snapshot: each read the whole latency histogram for its p99,
+    every 0.5 s, and every answer was kept for the last second's rate, for nothing."""
+    import a2actl.load.run as run_module
+
+    seen: list[object] = []
+    real = run_module.run_load
+
+    async def spy(
+        opts: Any, settings: Any, sink: Any = None, on_record: Any = None, on_progress: Any = None
+    ) -> Any:
+        seen.append(on_progress)
+        return await real(opts, settings, sink, on_record, on_progress)
+
+    monkeypatch.setattr(run_module, "run_load", spy)
+    r = cli("-o", "json", "load", "run", sandbox.url, "-c", "1", "-n", "2", *flags)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["requests"]["ok"] == 2
+    assert seen == [None]
