@@ -301,7 +301,7 @@ def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) ->
         )
         prefix = tmp_path / "secrets"
         proc = _locust(
-            *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s"),
+            *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "4s"),
             *("--csv", str(prefix), "--only-summary"),
             cwd=tmp_path,
             env={"A2ACTL_LOCUST_TEST_TOKEN": "tok-SECRET-bearer-1"},
@@ -354,7 +354,7 @@ def test_a_stream_that_load_run_calls_a_protocol_error_is_a_failure(streams: str
     (tmp_path / "locustfile.py").write_text(LIFECYCLE_LOCUSTFILE.format(streams=streams))
     prefix = tmp_path / "lifecycle"
     proc = _locust(
-        *("-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "2s"),
+        *("-f", "locustfile.py", "--headless", "-u", "3", "-r", "3", "-t", "4s"),
         *("--csv", str(prefix), "--only-summary"),
         cwd=tmp_path,
     )
