@@ -75,7 +75,7 @@ from a2actl import __version__
 from a2actl.agent.discovery import card_urls, decode_card
 from a2actl.agent.target import parse_target
 from a2actl.core.errors import A2ACtlError
-from a2actl.core.redact import header_secrets, mask_urls, redact_text, url_secrets
+from a2actl.core.redact import header_secrets, mask_urls, preview, redact_text, url_secrets
 from a2actl.load.metrics import FAILED_STATES  # failed, rejected, canceled: as 'a2actl load run'
 from a2actl.protocol.events import classify_event, result_shape_error, result_state, text_message_params
 from a2actl.protocol.jsondoc import dumps_body
@@ -500,7 +500,9 @@ class A2AUser(FastHttpUser):
             if not (isinstance(obj, dict) and "jsonrpc" in obj):
                 if status >= 300:  # a gateway's or framework's answer, not a JSON-RPC one
                     raise A2AFailure(f"HTTP {status}")
-                raise _explain_once(A2AFailure("protocol violation: not a JSON-RPC answer"), repr(body[:120]))
+                raise _explain_once(
+                    A2AFailure("protocol violation: not a JSON-RPC answer"), repr(preview(body, 120))
+                )
             try:
                 result, error = split_response(obj, req.request_id)
             except EnvelopeError as exc:
@@ -513,7 +515,7 @@ class A2AUser(FastHttpUser):
         why = result_shape_error(operation, result)
         if why is not None:
             raise _explain_once(
-                A2AFailure(f"protocol violation: the {operation} result {why}"), repr(body[:120])
+                A2AFailure(f"protocol violation: the {operation} result {why}"), repr(preview(body, 120))
             )
         state = result_state(result)[2] if operation == "SendMessage" else None
         if state in FAILED_STATES:
@@ -568,7 +570,7 @@ class A2AUser(FastHttpUser):
                         obj = orjson.loads(event.data)
                     except orjson.JSONDecodeError as exc:
                         raise _explain_once(
-                            A2AFailure("protocol violation: SSE data is not JSON"), event.data[:120]
+                            A2AFailure("protocol violation: SSE data is not JSON"), preview(event.data, 120)
                         ) from exc
                     if ep.rest:
                         result = obj

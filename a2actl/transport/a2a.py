@@ -152,7 +152,7 @@ def _check_shape(operation: str, method: str, result: Any, url: str) -> None:
             return
     why = result_shape_error(operation, result)
     if why is not None:
-        snippet = json.dumps(result, ensure_ascii=False)[:80]
+        snippet = preview(json.dumps(result, ensure_ascii=False), 80)
         raise ProtocolViolation(
             f"{url}: the {method} result {why}: {snippet}",
             hint="the agent answered success with a body that is not this method's "
@@ -401,7 +401,9 @@ class A2AClient:
                 except RecursionError:
                     return parse_json(data, url)  # raises "nested too deep"
                 except ValueError as exc:
-                    raise ProtocolViolation(f"SSE data from {url} is not JSON: {data[:80]!r}") from exc
+                    raise ProtocolViolation(
+                        f"SSE data from {url} is not JSON: {preview(data, 80)!r}"
+                    ) from exc
 
             def decode(batch: list[SSETuple], out: list[EventTuple | RpcOutcome | Heartbeat]) -> bool:
                 """Append the items of one read's SSE ``batch`` to ``out``; True when an error answer

@@ -37,6 +37,7 @@ from a2actl.core.errors import (
     StreamCut,
     UnreachableError,
 )
+from a2actl.core.redact import preview
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsondoc import MAX_NESTING, dumps_body, nesting
 from a2actl.protocol.jsondoc import parse as parse_json
@@ -393,7 +394,9 @@ class WebSocketClient:
         except RecursionError:
             return parse_json(value, self.url)  # raises 'nested too deep'
         except ValueError as exc:  # not JSON, or a binary frame that is not UTF-8
-            raise ProtocolViolation(f"WebSocket frame from {self.url} is not JSON: {value[:80]!r}") from exc
+            raise ProtocolViolation(
+                f"WebSocket frame from {self.url} is not JSON: {preview(value, 80)!r}"
+            ) from exc
 
     async def call(self, operation: str, params: dict[str, Any]) -> WsOutcome:
         """A unary call (``GetTask``): the first frame is the answer."""

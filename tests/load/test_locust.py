@@ -311,7 +311,7 @@ def test_the_plugin_masks_secrets_in_what_it_logs(fault: str, tmp_path: Path) ->
     _check_no_crash(output, prefix)
     assert "SECRET" not in output + Path(f"{prefix}_failures.csv").read_text()
     assert "card: not an agent card: the agent card at http://bob:***@" in output
-    assert "protocol violation: not a JSON-RPC answer: b'you sent ***'" in output
+    assert "protocol violation: not a JSON-RPC answer: 'you sent ***'" in output
 
 
 LIFECYCLE_LOCUSTFILE = textwrap.dedent(

@@ -398,6 +398,15 @@ def test_non_json_sse_data_is_a_protocol_violation() -> None:
         stream(lambda _: sse("data: hello\n\n"))
 
 
+def test_non_json_sse_data_is_never_cut_inside_an_echoed_token() -> None:
+    """SSE data that is not JSON is quoted up to 80 characters: cut inside a token the agent echoed,
+    the start of the token was printed (no mask matches a part of a secret)."""
+    data = "x" * 60 + " Bearer tok-SECRET-0123456789abcdef rejected"
+    with pytest.raises(ProtocolViolation) as info:
+        stream(lambda _: sse(f"data: {data}\n\n"))
+    assert "tok-" not in info.value.message and "Bearer" in info.value.message
+
+
 def test_an_http_json_stream_yields_bare_events() -> None:
     sent: list[httpx.Request] = []
 
