@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import A2ACtlError, UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.core.redact import register_urls_in_json
+from a2actl.core.redact import mask_urls, register_urls_in_json
 from a2actl.core.units import parse_timestamp as parse_iso
 from a2actl.dlq.filter import EntryFilter, IdLookup, select
 from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
@@ -43,9 +43,13 @@ AGE_BUCKETS = [
 
 
 def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
-    """A one-line view of an entry for ``list`` (``now`` in epoch seconds; ``ageSeconds`` in seconds)."""
+    """A one-line view of an entry for ``list`` (``now`` in epoch seconds; ``ageSeconds`` in seconds);
+    the secrets of a URL its error message names masked (a gateway's ``http://user:pw@…``)."""
     register_target_secrets(e)
     err = e.get("lastError") or {}
+    text = err.get("message")
+    if isinstance(text, str) and "://" in text:
+        text = mask_urls(text)
     req = e.get("request") or {}
     params = req.get("params") or {}
     msg = params.get("message") if isinstance(params, dict) else None
@@ -60,7 +64,7 @@ def summary_of(e: dict[str, Any], now: float) -> dict[str, Any]:
         "attempts": e.get("attempts"),
         "errorClass": err.get("class"),
         "errorCode": err.get("code"),
-        "error": err.get("message"),
+        "error": text,
         "source": e.get("source"),
     }
 
@@ -201,8 +205,8 @@ async def show_job(
     *,
     endpoint_url: str | None = None,
 ) -> ShownEntry:
-    """``dlq show``: the record with ``entry_id``; an invalid one is shown with a warning saying why
-    (the secrets of every URL in it masked). Raises ``A2ACtlError`` (exit 1) when there is none."""
+    """``dlq show``: the record with ``entry_id`` (the secrets of every URL in it masked); an invalid
+    one is shown with a warning saying why. Raises ``A2ACtlError`` (exit 1) when there is none."""
     backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
         # the file and Redis stores say why a record is invalid as list does (a torn line, no
@@ -216,10 +220,9 @@ async def show_job(
     finally:
         await backend.close()
     register_target_secrets(entry)
-    if why is not None:
-        # an invalid record is printed as stored: a target URL may be anywhere in it (a torn line,
-        # an 'entry' field that is not JSON), and its password must not be printed
-        register_urls_in_json(entry)
+    # the record is printed as stored: a URL may be anywhere in it (a valid entry's lastError naming
+    # a gateway, a torn line, an 'entry' field that is not JSON), and its password must not be printed
+    register_urls_in_json(entry)
     if why is not None and warn is not None:
         warn(f"{entry_id} is not a valid entry (skipped by list and replay until fixed or purged): {why}")
     if entry is None:

@@ -579,3 +579,27 @@ def test_show_or_purge_on_a_redis_key_that_is_not_a_stream_says_so(
     assert r.exit_code == (1 if command == "show" else 0), r.stderr
     if command == "purge":
         assert r.json["results"] == [{"id": "18446744073709551616-0", "removed": False}]
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_show_of_a_valid_entry_masks_the_password_of_a_url_its_last_error_quotes(
+    cli: Any, sandbox: Any, tmp_path: Path, fmt: str
+) -> None:
+    """A valid entry whose ``lastError`` names another URL with its password (a gateway the producer
+    went through): ``dlq show`` (table and ``-o json``) and ``dlq list -o json`` printed it in clear;
+    an invalid record's was already masked."""
+    path = tmp_path / "dlq.jsonl"
+    (e,) = entries_for(sandbox.url, 1)
+    e["lastError"] = {
+        "code": -32603,
+        "message": "via http://gw:Gw4yPassw0rd@10.0.0.9/rpc: upstream reset",
+        "class": "transient",
+    }
+    path.write_text(json.dumps(e) + "\n")
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    assert listed.json["count"] == 1  # a valid entry
+    assert listed.json["entries"][0]["error"] == "via http://gw:***@10.0.0.9/rpc: upstream reset"
+    shown = cli("dlq", "show", str(path), e["id"], "-o", fmt)
+    assert (shown.exit_code, shown.stderr) == (0, "")
+    assert "Gw4yPassw0rd" not in shown.stdout
+    assert "http://gw:***@10.0.0.9/rpc" in shown.stdout
