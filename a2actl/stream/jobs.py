@@ -143,6 +143,7 @@ async def tail_raw_sse(
         if resume and sendable(resume):
             headers["Last-Event-ID"] = resume
         response, _clock = await transport.open_stream("GET", url, headers=headers)
+        connected[0] = True  # a cut from here on starts a new outage, event or not
         try:
             if response.status_code >= 400:
                 raise HTTPStatusError(
@@ -181,18 +182,22 @@ async def tail_raw_sse(
         # closed right after an event over --max-event-bytes: the end was in it, as a rule
         return "oversize" if tail.last_unread else "closed-without-terminal"
 
+    connected = [False]  # whether this attempt's GET was answered (its reconnect record written)
+
     async def run() -> str:
         attempt = 0
         while True:
             before = tail.events
+            connected[0] = False
             try:
                 return await once(resumed=attempt > 0)
             except (StreamCut, TimeoutError_, UnreachableError) as exc:
                 if isinstance(exc, UnreachableError) and attempt == 0:
                     raise  # the first connection: the agent is not there (exit 3)
                 # a reconnect that cannot connect is tried again, as an EventSource does
-                # (WHATWG §9.2.4: a network error reestablishes the connection); it was exit 3
-                outage_goes_on = attempt > 0 and tail.events == before
+                # (WHATWG §9.2.4: a network error reestablishes the connection); it was exit 3.
+                # One that connected ended the outage (its reconnect record), events or not.
+                outage_goes_on = attempt > 0 and tail.events == before and not connected[0]
                 attempt += 1
                 tail.cut(exc.message, attempt, outage_goes_on=outage_goes_on)
                 if attempt > opts.reconnect_attempts:

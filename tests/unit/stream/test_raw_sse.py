@@ -84,3 +84,38 @@ def test_the_first_connection_refused_is_exit_3_and_reconnects_are_bounded() -> 
     transport = _Transport([["data: x\n\n", StreamCut("reset")], REFUSED, REFUSED])
     summary, _ = _tail(transport, TailOptions(backoff=0.001, max_backoff=0.001, reconnect_attempts=2))
     assert summary.outcome == "cut" and summary.exit is ExitCode.PROTOCOL and len(summary.cuts) == 3
+
+
+class _Sleepy(_Response):
+    """A response whose script may hold a pause (a float: seconds with nothing sent)."""
+
+    async def aiter_text(self) -> Any:
+        for chunk in self.chunks:
+            if isinstance(chunk, float):
+                await asyncio.sleep(chunk)
+                continue
+            if isinstance(chunk, BaseException):
+                raise chunk
+            yield chunk
+
+
+class _SleepyTransport(_Transport):
+    async def open_stream(self, method: str, url: str, **kw: Any) -> tuple[_Response, None]:
+        return _Sleepy(self.scripts.pop(0)), None
+
+
+def test_a_reconnect_that_connected_ends_the_outage_even_without_an_event() -> None:
+    """A reconnect that connects (its ``reconnect`` record written) and sends only comments before it
+    is cut again: the next outage starts at that cut. It was counted from the first cut, so the
+    second ``reconnect`` record said the outage lasted the whole time the stream was up (~0.3 s)."""
+    transport = _SleepyTransport(
+        [
+            ["id: 1\ndata: a\n\n", StreamCut("reset")],
+            [": keepalive\n\n", 0.3, StreamCut("reset")],
+            ["id: 2\ndata: b\n\n"],
+        ]
+    )
+    _, records = _tail(transport, FAST)
+    outages = [r["outage"] for r in records if r["type"] == "reconnect"]
+    assert len(outages) == 2
+    assert outages[1] < 0.2, outages
