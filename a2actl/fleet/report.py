@@ -444,7 +444,10 @@ class FleetReport:
             raise UsageError(f"{source}: 'elapsed' is not a non-negative number of seconds")
         try:
             started = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
-        except ValueError as exc:
+            # shown again in UTC (``to_json``, JUnit): a time whose UTC form falls outside years
+            # 1-9999 (``0001-01-01T00:00:00+14:00``) has none, which was exit 1 'unexpected ValueError'
+            datetime.fromtimestamp(started, timezone.utc)
+        except (ValueError, OverflowError, OSError) as exc:
             raise UsageError(f"{source}: 'startedAt' is not an ISO 8601 time") from exc
         shard = _parse_shard_field(doc.get("shard"), source)
         options = _options_field(doc.get("options"), source)
