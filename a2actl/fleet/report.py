@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -508,12 +509,16 @@ def _shard_text(shard: tuple[int, int] | None) -> str | None:
     return f"{shard[0]}/{shard[1]}" if shard else None
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _parse_shard_field(value: Any, source: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if isinstance(value, str):
         index, _, count = value.partition("/")
-        if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        # ASCII digits: str.isdigit() also takes '²', which int() refuses (exit 1 'unexpected ValueError')
+        if _DIGITS.fullmatch(index) and _DIGITS.fullmatch(count) and 1 <= int(index) <= int(count):
             return int(index), int(count)
     raise UsageError(f"{source}: 'shard' {value!r} is not I/N")
 

@@ -286,23 +286,33 @@ def test_a_report_with_edited_options_is_exit_2(
         assert "unexpected" not in r.stderr
 
 
-@pytest.mark.parametrize("started", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
-def test_a_report_started_outside_the_utc_calendar_is_exit_2(
-    fresh_fleet: FleetServer, cli: Any, tmp_path: Path, started: str
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("startedAt", "0001-01-01T00:00:00+14:00", "'startedAt' is not an ISO 8601 time"),
+        ("startedAt", "9999-12-31T23:59:59-14:00", "'startedAt' is not an ISO 8601 time"),
+        ("shard", "1/\u00b2", "'shard' '1/\u00b2' is not I/N"),
+        ("shards", ["\u00b2/3"], "'shard' '\u00b2/3' is not I/N"),
+    ],
+)
+def test_a_report_edited_past_its_checks_is_exit_2(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path, field: str, value: Any, message: str
 ) -> None:
-    """A ``startedAt`` that parses but has no UTC form (its year would be 0 or 10000) was exit 1
-    'unexpected ValueError' when the report was shown again; it is a hand-edited report: exit 2."""
+    """Fields that pass a first look but broke the report later, exit 1 'unexpected ValueError': a
+    ``startedAt`` that parses but has no UTC form (its year would be 0 or 10000; the report shows its
+    start in UTC), a shard whose digits are not ASCII (``str.isdigit('²')``, which ``int`` refuses).
+    They are a hand-edited report: exit 2 naming the file and the field."""
     inv = tmp_path / "one.txt"
     inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
     out = tmp_path / "run.json"
     assert cli("fleet", "probe", str(inv), "--checks", "card", "--out", str(out), "-o", "json").exit_code == 0
     doc = json.loads(out.read_text())
-    doc["startedAt"] = started
+    doc[field] = value
     out.write_text(json.dumps(doc))
     for fmt in ("table", "json"):
         r = cli("fleet", "report", str(out), "-o", fmt)
         assert r.exit_code == 2, r.stdout + r.stderr
-        assert f"{out}: 'startedAt' is not an ISO 8601 time" in r.stderr
+        assert f"{out}: {message}" in r.stderr
     r = cli("fleet", "report", str(out), "-o", "json")
     assert r.json["error"]["exitCode"] == 2
 
