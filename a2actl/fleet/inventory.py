@@ -254,7 +254,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not m:
         raise UsageError(f"--shard {text!r} is not I/N", hint="for example --shard 1/4 … --shard 4/4")
-    index, count = int(m.group(1)), int(m.group(2))
+    try:
+        index, count = int(m.group(1)), int(m.group(2))
+    except ValueError:  # over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(
+            f"--shard {text[:40]!r}… is not I/N (a number over 4,300 digits)", hint="for example --shard 1/4"
+        ) from None
     if count < 1 or not 1 <= index <= count:
         raise UsageError(f"--shard {text}: I must be between 1 and N (N ≥ 1)", hint="e.g. --shard 1/4")
     return index, count

@@ -517,8 +517,15 @@ def _parse_shard_field(value: Any, source: str) -> tuple[int, int] | None:
         return None
     if isinstance(value, str):
         index, _, count = value.partition("/")
-        # ASCII digits: str.isdigit() also takes '²', which int() refuses (exit 1 'unexpected ValueError')
-        if _DIGITS.fullmatch(index) and _DIGITS.fullmatch(count) and 1 <= int(index) <= int(count):
+        # ASCII digits (str.isdigit() also takes '²') and at most int()'s 4,300: int() refused the
+        # others with exit 1 'unexpected ValueError'
+        if (
+            _DIGITS.fullmatch(index)
+            and _DIGITS.fullmatch(count)
+            and len(index) <= 4300
+            and len(count) <= 4300
+            and 1 <= int(index) <= int(count)
+        ):
             return int(index), int(count)
     raise UsageError(f"{source}: 'shard' {value!r} is not I/N")
 

@@ -251,6 +251,8 @@ def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect:
     "args",
     [
         ("--shard", "4/3"),
+        # over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        ("--shard", "1/" + "9" * 5000),
         ("--checks", "card,ping"),
         ("--fail-under", "120%"),
         ("--budget", "soon"),
@@ -293,6 +295,7 @@ def test_a_report_with_edited_options_is_exit_2(
         ("startedAt", "9999-12-31T23:59:59-14:00", "'startedAt' is not an ISO 8601 time"),
         ("shard", "1/\u00b2", "'shard' '1/\u00b2' is not I/N"),
         ("shards", ["\u00b2/3"], "'shard' '\u00b2/3' is not I/N"),
+        ("shard", "1/" + "9" * 5000, "'shard' '1/999"),
     ],
 )
 def test_a_report_edited_past_its_checks_is_exit_2(
@@ -300,7 +303,8 @@ def test_a_report_edited_past_its_checks_is_exit_2(
 ) -> None:
     """Fields that pass a first look but broke the report later, exit 1 'unexpected ValueError': a
     ``startedAt`` that parses but has no UTC form (its year would be 0 or 10000; the report shows its
-    start in UTC), a shard whose digits are not ASCII (``str.isdigit('²')``, which ``int`` refuses).
+    start in UTC), a shard whose digits are not ASCII (``str.isdigit('²')``, which ``int`` refuses) or
+    over ``int``'s 4,300.
     They are a hand-edited report: exit 2 naming the file and the field."""
     inv = tmp_path / "one.txt"
     inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
