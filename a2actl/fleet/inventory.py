@@ -511,6 +511,8 @@ def _load_json(text: str, source: str) -> Any:
         ) from exc
     except RecursionError as exc:
         raise UsageError(f"inventory {source}: JSON nested too deep") from exc
+    except ValueError as exc:  # a number over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(f"inventory {source}: not JSON: {_int_limit(exc)}") from exc
 
 
 class _Lines(dict[int, int]):
@@ -539,7 +541,15 @@ def _load_yaml(text: str, source: str) -> tuple[Any, _Lines]:
         raise UsageError(f"inventory {source}{where}: not YAML: {exc.problem or exc}") from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise UsageError(f"inventory {source}: not YAML: {exc}") from exc
+    except ValueError as exc:  # an integer over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(f"inventory {source}: not YAML: {_int_limit(exc)}") from exc
     return doc, lines
+
+
+def _int_limit(exc: ValueError) -> str:
+    """The reason of a ``ValueError`` a JSON or YAML parser raised for an integer over Python's
+    4,300-digit limit, without its advice to call ``sys.set_int_max_str_digits()``."""
+    return str(exc).split(";")[0]
 
 
 def _where(path: str, node: Any, lines: _Lines | None) -> str:

@@ -236,6 +236,10 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ('{"agents": [{"url": "http://a"}, {"name": "no url"}]}', "agents[1]"),
         ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
         ("# nothing\n", "lists no agents"),
+        # values a parser builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
+        ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),
+        ("agents:\n  - url: http://a\n    budget: " + "9" * 5000 + "\n", "not YAML: Exceeds the limit"),
+        ("agents:\n  - url: http://a\n    labels: {since: 2001-13-01}\n", "not YAML: month must be in 1..12"),
     ],
 )
 def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect: str) -> None:
