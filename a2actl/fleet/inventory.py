@@ -619,7 +619,7 @@ def _budget(value: Any, what: str) -> float | None:
         if isinstance(value, bool):
             raise ValueError
         seconds = float(value) if isinstance(value, (int, float)) else parse_duration(str(value))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: an integer too large for a float
         raise _EntryError(f"{what}: budget {value!r} is not a duration (5, 5s, 250ms)") from exc
     if not seconds > 0 or seconds == float("inf"):
         raise _EntryError(f"{what}: budget must be a positive duration, not {value!r}")

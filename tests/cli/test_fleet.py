@@ -240,6 +240,8 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),
         ("agents:\n  - url: http://a\n    budget: " + "9" * 5000 + "\n", "not YAML: Exceeds the limit"),
         ("agents:\n  - url: http://a\n    labels: {since: 2001-13-01}\n", "not YAML: month must be in 1..12"),
+        # an integer budget too large for a float: exit 1 'unexpected OverflowError'
+        ('{"agents": [{"url": "http://a", "budget": ' + "9" * 400 + "}]}", "is not a duration"),
     ],
 )
 def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect: str) -> None:
@@ -265,6 +267,18 @@ def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect:
 )
 def test_bad_options_are_exit_2(mixed: tuple[Path, list[Planned]], cli: Any, args: tuple[str, ...]) -> None:
     assert cli("fleet", "probe", str(mixed[0]), *args).exit_code == 2
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--max-time"])
+def test_a_duration_too_large_for_a_float_is_exit_2(
+    mixed: tuple[Path, list[Planned]], cli: Any, option: str
+) -> None:
+    """``--timeout 99…9`` (400 digits) parsed to infinity: every agent failed 'unexpected
+    OverflowError: cannot convert float infinity to integer' and ``-o json`` wrote ``Infinity``, which
+    is not JSON. A duration too large for a float is exit 2 before anything is probed."""
+    r = cli(option, "9" * 400, "fleet", "probe", str(mixed[0]), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["code"] == "usage" and f"{option}: not a duration" in r.json["error"]["message"]
 
 
 def test_missing_inventory_and_foreign_report(cli: Any, tmp_path: Path) -> None:
