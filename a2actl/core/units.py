@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 
 _UNITS = {"us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -9,11 +10,16 @@ _RE = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*(us|µs|ms|s|m|h)?\s*$")
 
 
 def parse_duration(text: str) -> float:
-    """``"5s"``, ``"250ms"``, ``"1.5"`` (seconds), ``"2m"`` → seconds. Raises ``ValueError``."""
+    """``"5s"``, ``"250ms"``, ``"1.5"`` (seconds), ``"2m"`` → seconds, finite. Raises ``ValueError``,
+    also for a number too large for a float (400 nines): infinity, which the timeouts it sets could
+    not convert (``fleet probe --timeout 99…9``: every agent failed 'unexpected OverflowError')."""
     m = _RE.match(text)
     if not m:
         raise ValueError(f"not a duration: {text!r} (examples: 5s, 250ms, 1.5, 2m)")
-    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    seconds = float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    if math.isinf(seconds):
+        raise ValueError(f"not a duration: {text[:40]!r}… is too large")
+    return seconds
 
 
 def format_seconds(seconds: float | None) -> str:

@@ -239,6 +239,8 @@ def load_config(
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"--config {path}:{where}: not YAML: {problem}") from exc
+    except ValueError as exc:  # an integer over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(f"--config {path}: not YAML: {str(exc).split(';')[0]}") from exc
     env = os.environ if environ is None else environ
     if doc is None:
         return modules

@@ -24,8 +24,9 @@ send-failed       the send check failed, or its task ended failed/rejected/    t
                   canceled                                                     ``task_failed`` …
 not-allowed       the card names its interface on a host outside the allow_targets  ``not_allowed``
                   of a module that sends credentials (nothing is sent there)
-protocol          a protocol violation after the card (malformed JSON-RPC …),  ``protocol``, ``no_such_route``, ``stream_cut``,
-                  or a redirect a2actl does not follow (without ``-L``)        ``http_302`` …
+protocol          a protocol violation after the card (malformed JSON-RPC …,   ``protocol``, ``no_such_route``, ``stream_cut``,
+                  an interface URL that cannot be requested: relative, not     ``http_302`` …
+                  http(s)), or a redirect a2actl does not follow (without ``-L``)
 over-budget       every check passed but a module budget was exceeded         ``over_budget``
 error             anything else                                                the error's code
 ================  ===========================================================  ===================
@@ -342,6 +343,11 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
         if status < 400:  # an unfollowed redirect (without -L): not an HTTP error, as fleet probe says
             return "protocol", f"http_{status}"
         return ("http-5xx" if status >= 500 else "http-4xx"), f"http_{status}"
+    if code == "usage":
+        # the /probe target and the module were checked before the probe, so this is a URL the agent
+        # gave that cannot be requested: a card's interface URL that is relative, not http(s), or has
+        # a control character in it. fleet probe calls it protocol; 'error'/'usage' blamed the caller
+        return ("send-failed" if sending else "protocol"), "protocol"
     if code in ("protocol", "no_such_route", "stream_cut"):
         if phase in ("card", "parse"):
             return "invalid-card", code

@@ -254,7 +254,12 @@ def parse_shard(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
     if not m:
         raise UsageError(f"--shard {text!r} is not I/N", hint="for example --shard 1/4 … --shard 4/4")
-    index, count = int(m.group(1)), int(m.group(2))
+    try:
+        index, count = int(m.group(1)), int(m.group(2))
+    except ValueError:  # over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(
+            f"--shard {text[:40]!r}… is not I/N (a number over 4,300 digits)", hint="for example --shard 1/4"
+        ) from None
     if count < 1 or not 1 <= index <= count:
         raise UsageError(f"--shard {text}: I must be between 1 and N (N ≥ 1)", hint="e.g. --shard 1/4")
     return index, count
@@ -506,6 +511,8 @@ def _load_json(text: str, source: str) -> Any:
         ) from exc
     except RecursionError as exc:
         raise UsageError(f"inventory {source}: JSON nested too deep") from exc
+    except ValueError as exc:  # a number over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(f"inventory {source}: not JSON: {_int_limit(exc)}") from exc
 
 
 class _Lines(dict[int, int]):
@@ -534,7 +541,15 @@ def _load_yaml(text: str, source: str) -> tuple[Any, _Lines]:
         raise UsageError(f"inventory {source}{where}: not YAML: {exc.problem or exc}") from exc
     except (yaml.YAMLError, RecursionError) as exc:
         raise UsageError(f"inventory {source}: not YAML: {exc}") from exc
+    except ValueError as exc:  # an integer over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        raise UsageError(f"inventory {source}: not YAML: {_int_limit(exc)}") from exc
     return doc, lines
+
+
+def _int_limit(exc: ValueError) -> str:
+    """The reason of a ``ValueError`` a JSON or YAML parser raised for an integer over Python's
+    4,300-digit limit, without its advice to call ``sys.set_int_max_str_digits()``."""
+    return str(exc).split(";")[0]
 
 
 def _where(path: str, node: Any, lines: _Lines | None) -> str:
@@ -604,7 +619,7 @@ def _budget(value: Any, what: str) -> float | None:
         if isinstance(value, bool):
             raise ValueError
         seconds = float(value) if isinstance(value, (int, float)) else parse_duration(str(value))
-    except ValueError as exc:
+    except (ValueError, OverflowError) as exc:  # OverflowError: an integer too large for a float
         raise _EntryError(f"{what}: budget {value!r} is not a duration (5, 5s, 250ms)") from exc
     if not seconds > 0 or seconds == float("inf"):
         raise _EntryError(f"{what}: budget must be a positive duration, not {value!r}")

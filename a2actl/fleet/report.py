@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -444,7 +445,10 @@ class FleetReport:
             raise UsageError(f"{source}: 'elapsed' is not a non-negative number of seconds")
         try:
             started = datetime.fromisoformat(str(doc.get("startedAt"))).timestamp()
-        except ValueError as exc:
+            # shown again in UTC (``to_json``, JUnit): a time whose UTC form falls outside years
+            # 1-9999 (``0001-01-01T00:00:00+14:00``) has none, which was exit 1 'unexpected ValueError'
+            datetime.fromtimestamp(started, timezone.utc)
+        except (ValueError, OverflowError, OSError) as exc:
             raise UsageError(f"{source}: 'startedAt' is not an ISO 8601 time") from exc
         shard = _parse_shard_field(doc.get("shard"), source)
         options = _options_field(doc.get("options"), source)
@@ -505,12 +509,23 @@ def _shard_text(shard: tuple[int, int] | None) -> str | None:
     return f"{shard[0]}/{shard[1]}" if shard else None
 
 
+_DIGITS = re.compile(r"[0-9]+")
+
+
 def _parse_shard_field(value: Any, source: str) -> tuple[int, int] | None:
     if value is None:
         return None
     if isinstance(value, str):
         index, _, count = value.partition("/")
-        if index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count):
+        # ASCII digits (str.isdigit() also takes '²') and at most int()'s 4,300: int() refused the
+        # others with exit 1 'unexpected ValueError'
+        if (
+            _DIGITS.fullmatch(index)
+            and _DIGITS.fullmatch(count)
+            and len(index) <= 4300
+            and len(count) <= 4300
+            and 1 <= int(index) <= int(count)
+        ):
             return int(index), int(count)
     raise UsageError(f"{source}: 'shard' {value!r} is not I/N")
 

@@ -415,6 +415,37 @@ class _CardElsewhere:
             server.server_close()
 
 
+@pytest.mark.parametrize("iface", ["/a2a/jsonrpc", "file:///etc/passwd", "http://127.0.0.1:9/a\r\nX-Evil: 1"])
+def test_a_card_interface_url_that_cannot_be_requested_is_cause_protocol(exporter: Any, iface: str) -> None:
+    """A card whose interface URL is relative, not http(s) or has a control character in it failed
+    with cause="error", error_code="usage" (the caller's fault, and no cause docs/monitoring.md
+    lists); fleet probe calls the same card protocol. It is cause="protocol", error_code="protocol"."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer, v1_card
+
+    def app(base: str) -> Starlette:
+        card = v1_card(base, "/rpc")
+        card["supportedInterfaces"][0]["url"] = iface
+        return Starlette(routes=[Route("/.well-known/agent-card.json", lambda _: JSONResponse(card))])
+
+    with LoopbackServer(app) as agent:
+        e = exporter()
+        status, text = e.get("/probe", target=agent.url)
+        assert status == 200
+        s = samples(text)
+        assert s["probe_success"] == [({}, 0.0)]
+        assert s["probe_failure_info"] == [
+            ({"cause": "protocol", "error_code": "protocol", "phase": "rpc"}, 1.0)
+        ]
+        m = e.metrics()
+        assert m["a2actl_exporter_probe_failures_total"] == [
+            ({"module": "default", "cause": "protocol"}, 1.0)
+        ]
+
+
 def test_a_credentialed_module_sends_nothing_to_an_interface_outside_allow_targets(
     exporter: Any, tmp_path: Path
 ) -> None:
@@ -623,6 +654,11 @@ def test_bad_config_is_exit_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
     cfg.write_text("modules:\n  fast:\n    timeout: 1s\n  fast:\n    timeout: 2s\n")
     r = cli("exporter", "--config", str(cfg), "--check-config")
     assert r.exit_code == 2 and f"--config {cfg}: line 4: 'fast' appears twice in one mapping" in r.stderr
+    # values YAML builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
+    for value, reason in (("9" * 5000, "Exceeds the limit (4300 digits)"), ("2001-13-01", "month must be")):
+        cfg.write_text(f"modules:\n  fast:\n    timeout: {value}\n")
+        r = cli("exporter", "--config", str(cfg), "--check-config")
+        assert r.exit_code == 2 and f"--config {cfg}: not YAML: {reason}" in r.stderr, r.stderr
 
 
 @pytest.mark.parametrize(

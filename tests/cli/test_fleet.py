@@ -236,6 +236,12 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ('{"agents": [{"url": "http://a"}, {"name": "no url"}]}', "agents[1]"),
         ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
         ("# nothing\n", "lists no agents"),
+        # values a parser builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
+        ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),
+        ("agents:\n  - url: http://a\n    budget: " + "9" * 5000 + "\n", "not YAML: Exceeds the limit"),
+        ("agents:\n  - url: http://a\n    labels: {since: 2001-13-01}\n", "not YAML: month must be in 1..12"),
+        # an integer budget too large for a float: exit 1 'unexpected OverflowError'
+        ('{"agents": [{"url": "http://a", "budget": ' + "9" * 400 + "}]}", "is not a duration"),
     ],
 )
 def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect: str) -> None:
@@ -251,6 +257,8 @@ def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect:
     "args",
     [
         ("--shard", "4/3"),
+        # over int()'s 4,300 digits: exit 1 'unexpected ValueError'
+        ("--shard", "1/" + "9" * 5000),
         ("--checks", "card,ping"),
         ("--fail-under", "120%"),
         ("--budget", "soon"),
@@ -259,6 +267,18 @@ def test_bad_inventory_is_exit_2(tmp_path: Path, cli: Any, content: str, expect:
 )
 def test_bad_options_are_exit_2(mixed: tuple[Path, list[Planned]], cli: Any, args: tuple[str, ...]) -> None:
     assert cli("fleet", "probe", str(mixed[0]), *args).exit_code == 2
+
+
+@pytest.mark.parametrize("option", ["--timeout", "--max-time"])
+def test_a_duration_too_large_for_a_float_is_exit_2(
+    mixed: tuple[Path, list[Planned]], cli: Any, option: str
+) -> None:
+    """``--timeout 99…9`` (400 digits) parsed to infinity: every agent failed 'unexpected
+    OverflowError: cannot convert float infinity to integer' and ``-o json`` wrote ``Infinity``, which
+    is not JSON. A duration too large for a float is exit 2 before anything is probed."""
+    r = cli(option, "9" * 400, "fleet", "probe", str(mixed[0]), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["code"] == "usage" and f"{option}: not a duration" in r.json["error"]["message"]
 
 
 def test_missing_inventory_and_foreign_report(cli: Any, tmp_path: Path) -> None:
@@ -284,6 +304,39 @@ def test_a_report_with_edited_options_is_exit_2(
         r = cli("fleet", "report", str(out), "-o", fmt)
         assert r.exit_code == 2 and f"'options.{field}'" in r.stderr, r.stdout + r.stderr
         assert "unexpected" not in r.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("startedAt", "0001-01-01T00:00:00+14:00", "'startedAt' is not an ISO 8601 time"),
+        ("startedAt", "9999-12-31T23:59:59-14:00", "'startedAt' is not an ISO 8601 time"),
+        ("shard", "1/\u00b2", "'shard' '1/\u00b2' is not I/N"),
+        ("shards", ["\u00b2/3"], "'shard' '\u00b2/3' is not I/N"),
+        ("shard", "1/" + "9" * 5000, "'shard' '1/999"),
+    ],
+)
+def test_a_report_edited_past_its_checks_is_exit_2(
+    fresh_fleet: FleetServer, cli: Any, tmp_path: Path, field: str, value: Any, message: str
+) -> None:
+    """Fields that pass a first look but broke the report later, exit 1 'unexpected ValueError': a
+    ``startedAt`` that parses but has no UTC form (its year would be 0 or 10000; the report shows its
+    start in UTC), a shard whose digits are not ASCII (``str.isdigit('²')``, which ``int`` refuses) or
+    over ``int``'s 4,300.
+    They are a hand-edited report: exit 2 naming the file and the field."""
+    inv = tmp_path / "one.txt"
+    inv.write_text(f"{fresh_fleet.url}/a/healthy-0\n")
+    out = tmp_path / "run.json"
+    assert cli("fleet", "probe", str(inv), "--checks", "card", "--out", str(out), "-o", "json").exit_code == 0
+    doc = json.loads(out.read_text())
+    doc[field] = value
+    out.write_text(json.dumps(doc))
+    for fmt in ("table", "json"):
+        r = cli("fleet", "report", str(out), "-o", fmt)
+        assert r.exit_code == 2, r.stdout + r.stderr
+        assert f"{out}: {message}" in r.stderr
+    r = cli("fleet", "report", str(out), "-o", "json")
+    assert r.json["error"]["exitCode"] == 2
 
 
 def test_sandbox_one_healthy_agent(sandbox: RunningSandbox, cli: Any, tmp_path: Path) -> None:

@@ -187,6 +187,8 @@ def test_each_way_an_agent_fails(
         ({"code": "no_such_route", "message": "x"}, "rpc", ("protocol", "no_such_route")),
         ({"code": "stream_cut", "message": "x"}, "terminal", ("send-failed", "stream_cut")),
         ({"code": "error", "message": "x"}, "rpc", ("error", "error")),
+        # an interface URL the card gave that cannot be requested (relative, file://)
+        ({"code": "usage", "message": "unsupported URL '/rpc'"}, "rpc", ("protocol", "protocol")),
     ],
 )
 def test_classify(error: dict[str, Any], phase: str, expected: tuple[str, str]) -> None:
