@@ -39,6 +39,7 @@ is an optional extra (``pip install 'a2actl[grpc]'``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import time
@@ -68,7 +69,7 @@ from a2actl.core.errors import (  # noqa: E402
     UsageError,
 )
 from a2actl.core.redact import redact_headers  # noqa: E402
-from a2actl.protocol.events import classify_event  # noqa: E402
+from a2actl.protocol.events import classify_event, result_shape_error  # noqa: E402
 from a2actl.protocol.grpc_errors import STATUS_DETAILS_KEY, decode_grpc_error  # noqa: E402
 from a2actl.protocol.jsonrpc import DecodedError  # noqa: E402
 from a2actl.protocol.versions import BINDING_GRPC, Family  # noqa: E402
@@ -442,7 +443,9 @@ class GrpcClient:
     async def call(self, operation: str, params: dict[str, Any]) -> GrpcOutcome:
         """Run a unary RPC with ``params`` (its request message as ProtoJSON) and ``--timeout`` as the
         deadline. A2A errors come back in ``GrpcOutcome.error``; transport failures raise (module
-        docstring: 3 unreachable, 4 auth, 5 timeout, 6 protocol)."""
+        docstring: 3 unreachable, 4 auth, 5 timeout, 6 protocol). An OK answer that does not parse
+        as the method's response message, or is not its shape (``result_shape_error``: an empty
+        ``Task``), raises ``ProtocolViolation`` (6), as over JSON-RPC and HTTP+JSON."""
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
@@ -462,12 +465,23 @@ class GrpcClient:
             raise
         elapsed = time.perf_counter() - t0
         sink.on_response(0, "OK", redact_headers(initial), elapsed)
+        if response is None:  # grpcio's answer to bytes its deserializer refused (status OK)
+            raise self._unparsable(operation, method)
         if sink.wants_bodies:
             sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
+        result = self._result(response)
+        why = result_shape_error(operation, result)
+        if why is not None:  # as over JSON-RPC and HTTP+JSON (transport.a2a._check_shape)
+            raise ProtocolViolation(
+                f"{self.url}: the {method} answer {why}: {json.dumps(result, ensure_ascii=False)[:80]}",
+                hint="the agent answered OK with a message that is not this method's response; "
+                "check the agent (or a proxy in front of it)",
+                details={"grpcStatus": "OK"},
+            )
         return GrpcOutcome(
             operation,
             method,
-            self._result(response),
+            result,
             None,
             "OK",
             initial,
@@ -485,8 +499,9 @@ class GrpcClient:
         gRPC shows no keep-alives to the application, so no ``Heartbeat`` is ever yielded.
 
         Raises ``StreamCut`` when the stream ends with a non-A2A error after its first event,
-        ``TimeoutError_`` (5) when a message takes longer than ``--timeout``, and what ``call`` raises.
-        """
+        ``TimeoutError_`` (5) when a message takes longer than ``--timeout``, ``ProtocolViolation``
+        (6) for a message that does not parse as ``StreamResponse`` (never a cut), and what ``call``
+        raises."""
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
@@ -513,6 +528,8 @@ class GrpcClient:
                     return
                 if msg is grpc.aio.EOF:
                     return
+                if msg is None:  # bytes the response deserializer refused: never a cut to resubscribe
+                    raise self._unparsable(operation, method, events=events)
                 at = time.perf_counter() - t0
                 if events == 0:
                     initial = _text_md(await call.initial_metadata())
@@ -524,6 +541,30 @@ class GrpcClient:
         finally:
             if not call.done():
                 call.cancel()
+
+    def _unparsable(self, operation: str, method: str, *, events: int | None = None) -> ProtocolViolation:
+        """The error (exit 6) for an answer grpcio could not deserialize: it hands the call ``None``
+        with status OK (``grpc._common.deserialize``) when the bytes are not the method's response
+        message. ``events``: the stream's events before it (``None`` for a unary call)."""
+        expected = "the method's response message"
+        try:
+            rpc = V03_RPCS[operation] if self.v03 else operation
+            if self.v03:
+                from a2a.compat.v0_3 import a2a_v0_3_pb2 as pb
+
+                descriptor = pb.DESCRIPTOR.services_by_name["A2AService"]
+            else:
+                descriptor = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"]
+            expected = descriptor.methods_by_name[rpc].output_type.full_name
+        except KeyError:
+            pass
+        where = f" after {events} event(s)" if events else ""
+        return ProtocolViolation(
+            f"{self.url} answered {method}{where} with a message that does not parse as {expected}",
+            hint="the server on that port does not speak this A2A gRPC service's messages (another "
+            "proto, or another version of it); check the agent",
+            details={"grpcStatus": "OK"},
+        )
 
     def _error(
         self,

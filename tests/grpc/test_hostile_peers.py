@@ -11,6 +11,7 @@ import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -71,6 +72,98 @@ def grpc_without_a2a() -> Iterator[int]:
         yield port
     finally:
         server.stop(0).wait(5)
+
+
+@pytest.fixture(scope="module")
+def raw_grpc_peer() -> Iterator[int]:
+    """A gRPC server on ``lf.a2a.v1.A2AService`` that answers raw bytes: its port. The metadata
+    ``x-mode`` (``-H 'X-Mode: …'``) picks the answer: ``garbage`` bytes no protobuf parser takes
+    (a stream sends one working Task first), ``empty`` an empty message (a Task with no id, a
+    SendMessageResponse with no payload). grpcio's threaded server, as ``grpc_without_a2a``."""
+    from concurrent import futures
+
+    import grpc  # type: ignore[import-untyped,unused-ignore]
+    from a2a.types import a2a_pb2
+
+    garbage = b"\xff\xff\xff\xff\xff"
+    working = a2a_pb2.StreamResponse(
+        task=a2a_pb2.Task(id="t-1", context_id="c-1", status=a2a_pb2.TaskStatus(state="TASK_STATE_WORKING"))
+    ).SerializeToString()
+
+    def mode(ctx: Any) -> str:
+        return str(dict(ctx.invocation_metadata()).get("x-mode", ""))
+
+    def unary(request: bytes, ctx: Any) -> bytes:
+        return garbage if mode(ctx) == "garbage" else b""
+
+    def stream(request: bytes, ctx: Any) -> Iterator[bytes]:
+        if mode(ctx) == "garbage":
+            yield working
+            yield garbage
+        else:
+            yield b""
+
+    def ident(b: bytes) -> bytes:
+        return b
+
+    class Handler(grpc.GenericRpcHandler):  # type: ignore[misc,unused-ignore]
+        def service(self, details: Any) -> Any:
+            if not details.method.startswith("/lf.a2a.v1.A2AService/"):
+                return None
+            if details.method.endswith(("/SendStreamingMessage", "/SubscribeToTask")):
+                return grpc.unary_stream_rpc_method_handler(
+                    stream, request_deserializer=ident, response_serializer=ident
+                )
+            return grpc.unary_unary_rpc_method_handler(
+                unary, request_deserializer=ident, response_serializer=ident
+            )
+
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=4), handlers=[Handler()])
+    port = server.add_insecure_port("127.0.0.1:0")
+    server.start()
+    try:
+        yield port
+    finally:
+        server.stop(0).wait(5)
+
+
+@pytest.mark.parametrize(
+    ("command", "expected"),
+    [
+        (("send", "CARD", "hi"), "lf.a2a.v1.SendMessageResponse"),
+        (("task", "get", "CARD", "t-1"), "lf.a2a.v1.Task"),
+        (("stream", "tail", "CARD", "--send", "hi"), "lf.a2a.v1.StreamResponse"),
+    ],
+)
+def test_an_answer_that_does_not_parse_is_a_protocol_violation(
+    cli, raw_grpc_peer, tmp_path, command, expected
+):
+    """Bytes that are not the method's response message: grpcio hands the call None with status OK.
+    Exit 6 naming the message type expected, not 'unexpected AttributeError' (exit 1); a stream's
+    such message after an event is no cut to resubscribe into."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    args = [card if a == "CARD" else a for a in command]
+    r = cli(*args, *GRPC, "-H", "X-Mode: garbage", "--timeout", "5", "-o", "json")
+    assert r.exit_code == 6, r.stdout + r.stderr
+    doc = r.json
+    err = doc["error"]
+    assert err["code"] == "protocol"
+    assert expected in err["message"]
+    if command[0] == "stream":
+        assert [rec["state"] for rec in doc["records"] if rec["type"] == "event"] == ["working"]
+
+
+@pytest.mark.parametrize("command", [("send", "CARD", "hi"), ("task", "get", "CARD", "t-1")])
+def test_an_empty_answer_is_a_protocol_violation_as_over_json_rpc(cli, raw_grpc_peer, tmp_path, command):
+    """An OK answer that is an empty message (no task id, no state; a SendMessageResponse with no
+    payload): exit 6 as a JSON-RPC result of that shape is, not 'task -' with exit 0."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    args = [card if a == "CARD" else a for a in command]
+    r = cli(*args, *GRPC, "-H", "X-Mode: empty", "--timeout", "5", "-o", "json")
+    assert r.exit_code == 6, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["code"] == "protocol"
+    assert "without an id" in err["message"]
 
 
 def test_grpc_url_on_an_http1_port_says_so(cli, sandbox_grpc, tmp_path):
