@@ -79,7 +79,8 @@ def raw_grpc_peer() -> Iterator[int]:
     """A gRPC server on ``lf.a2a.v1.A2AService`` that answers raw bytes: its port. The metadata
     ``x-mode`` (``-H 'X-Mode: …'``) picks the answer: ``garbage`` bytes no protobuf parser takes
     (a stream sends one working Task first), ``empty`` an empty message (a Task with no id, a
-    SendMessageResponse with no payload). grpcio's threaded server, as ``grpc_without_a2a``."""
+    SendMessageResponse with no payload). Server reflection answers garbage bytes. grpcio's
+    threaded server, as ``grpc_without_a2a``."""
     from concurrent import futures
 
     import grpc  # type: ignore[import-untyped,unused-ignore]
@@ -108,6 +109,12 @@ def raw_grpc_peer() -> Iterator[int]:
 
     class Handler(grpc.GenericRpcHandler):  # type: ignore[misc,unused-ignore]
         def service(self, details: Any) -> Any:
+            if details.method.endswith("ServerReflection/ServerReflectionInfo"):
+                return grpc.stream_stream_rpc_method_handler(
+                    lambda requests, ctx: iter([garbage]),
+                    request_deserializer=ident,
+                    response_serializer=ident,
+                )
             if not details.method.startswith("/lf.a2a.v1.A2AService/"):
                 return None
             if details.method.endswith(("/SendStreamingMessage", "/SubscribeToTask")):
@@ -164,6 +171,20 @@ def test_an_empty_answer_is_a_protocol_violation_as_over_json_rpc(cli, raw_grpc_
     err = r.json["error"]
     assert err["code"] == "protocol"
     assert "without an id" in err["message"]
+
+
+def test_a_reflection_answer_that_does_not_parse_is_unknown_not_a_crash(cli, raw_grpc_peer, tmp_path):
+    """caps fingerprint: reflection answered with bytes that are no ServerReflectionResponse. The
+    endpoint's reflection is unknown (enabled null) with the reason; it was exit 1 'unexpected
+    AttributeError'."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    r = cli("caps", "fingerprint", card, "--timeout", "5", "-o", "json")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    (endpoint,) = [e for e in r.json["endpoints"] if e["protocolBinding"] == "GRPC"]
+    refl = endpoint["reflection"]
+    assert refl["enabled"] is None
+    assert refl["services"] == []
+    assert "does not parse" in refl["message"]
 
 
 def test_grpc_url_on_an_http1_port_says_so(cli, sandbox_grpc, tmp_path):
