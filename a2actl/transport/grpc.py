@@ -111,6 +111,9 @@ OPERATIONS: dict[str, tuple[type[Message], bool]] = {
 }
 #: gRPC target-name schemes (grpc/doc/naming.md): only ``dns`` names a host and port.
 _NAME_SCHEMES = frozenset(("dns", "unix", "unix-abstract", "vsock", "ipv4", "ipv6", "xds"))
+#: Seconds before ``--timeout`` a unary DEADLINE_EXCEEDED may come and still be grpcio's own
+#: expiry of the deadline a2actl set (clock reads apart); an earlier one is the agent's answer.
+_DEADLINE_SLACK = 0.05
 #: Metadata names gRPC itself owns (HTTP/2 pseudo and transport headers): never sent from ``-H``.
 _RESERVED = frozenset(("content-type", "te", "host", "user-agent", "connection", "content-length"))
 
@@ -593,9 +596,21 @@ class GrpcClient:
         )
         info = {"grpcStatus": name, "grpcMessage": message}
         if name == "DEADLINE_EXCEEDED":
+            timeout = self.settings.read_timeout
+            # a stream carries no deadline of ours, and grpcio's own expiry comes at --timeout: an
+            # earlier DEADLINE_EXCEEDED is the agent's (its deadline, or one of a service behind it)
+            if streaming or elapsed < timeout - _DEADLINE_SLACK:
+                raise TimeoutError_(
+                    f"{method} on {self.url}: the agent answered gRPC DEADLINE_EXCEEDED after "
+                    f"{elapsed:.3f}s"
+                    + ("" if streaming else f", before the --timeout {timeout:g}s deadline")
+                    + (f": {message}" if message else ""),
+                    hint="a deadline of the agent's own (or of a service behind it) ran out; "
+                    "raising --timeout does not change it: look at the agent",
+                    details=info,
+                )
             raise TimeoutError_(
-                f"{method} on {self.url}: no answer within {self.settings.read_timeout:g}s "
-                "(gRPC DEADLINE_EXCEEDED)",
+                f"{method} on {self.url}: no answer within {timeout:g}s (gRPC DEADLINE_EXCEEDED)",
                 hint="the agent is slower than --timeout; raise it or look at the agent",
                 details=info,
             )

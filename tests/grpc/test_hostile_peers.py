@@ -79,7 +79,7 @@ def raw_grpc_peer() -> Iterator[int]:
     """A gRPC server on ``lf.a2a.v1.A2AService`` that answers raw bytes: its port. The metadata
     ``x-mode`` (``-H 'X-Mode: …'``) picks the answer: ``garbage`` bytes no protobuf parser takes
     (a stream sends one working Task first), ``empty`` an empty message (a Task with no id, a
-    SendMessageResponse with no payload). Server reflection answers garbage bytes. grpcio's
+    SendMessageResponse with no payload), ``deadline`` DEADLINE_EXCEEDED at once. Server reflection answers garbage bytes. grpcio's
     threaded server, as ``grpc_without_a2a``."""
     from concurrent import futures
 
@@ -95,6 +95,8 @@ def raw_grpc_peer() -> Iterator[int]:
         return str(dict(ctx.invocation_metadata()).get("x-mode", ""))
 
     def unary(request: bytes, ctx: Any) -> bytes:
+        if mode(ctx) == "deadline":
+            ctx.abort(grpc.StatusCode.DEADLINE_EXCEEDED, "upstream deadline")
         return garbage if mode(ctx) == "garbage" else b""
 
     def stream(request: bytes, ctx: Any) -> Iterator[bytes]:
@@ -171,6 +173,21 @@ def test_an_empty_answer_is_a_protocol_violation_as_over_json_rpc(cli, raw_grpc_
     err = r.json["error"]
     assert err["code"] == "protocol"
     assert "without an id" in err["message"]
+
+
+def test_a_deadline_exceeded_the_agent_answers_at_once_is_not_our_timeout(cli, raw_grpc_peer, tmp_path):
+    """DEADLINE_EXCEEDED answered long before --timeout is the agent's own deadline (or one behind it):
+    still exit 5 (docs/exit-codes.md), but it does not say 'no answer within 30s' nor advise raising
+    --timeout, and the status message is kept."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    r = cli("task", "get", card, "t-1", *GRPC, "-H", "X-Mode: deadline", "--timeout", "30", "-o", "json")
+    assert r.exit_code == 5, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["details"]["grpcStatus"] == "DEADLINE_EXCEEDED"
+    assert "no answer within" not in err["message"]
+    assert "the agent answered gRPC DEADLINE_EXCEEDED" in err["message"]
+    assert "upstream deadline" in err["message"]
+    assert "raise it" not in err["hint"]
 
 
 def test_a_reflection_answer_that_does_not_parse_is_unknown_not_a_crash(cli, raw_grpc_peer, tmp_path):
