@@ -412,11 +412,22 @@ class GrpcClient:
         self.open_channel()
         return getattr(self._stub, V03_RPCS[operation] if self.v03 else operation)
 
-    def _result(self, msg: Message) -> Any:
-        """An answer as the JSON a2actl reads: 1.0 ProtoJSON, or (0.3) the 0.3 JSON-RPC shapes."""
+    def _result(self, msg: Message, method: str) -> Any:
+        """An answer of ``method`` as the JSON a2actl reads: 1.0 ProtoJSON, or (0.3) the 0.3 JSON-RPC
+        shapes. Raises ``ProtocolViolation`` (6) for a 0.3 message a2a-sdk's compat types cannot
+        convert (an empty ``StreamResponse``: "Unsupported StreamResponse type")."""
         if not self.v03:
             return _to_json(msg)
-        return _v03_json(msg)
+        try:
+            return _v03_json(msg)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise ProtocolViolation(
+                f"{self.url} answered {method} with a message that is not an A2A 0.3 "
+                f"{msg.DESCRIPTOR.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                hint="the agent answered OK with a message that is not this method's response; "
+                "check the agent (or a proxy in front of it)",
+                details={"grpcStatus": "OK"},
+            ) from exc
 
     def _request(self, operation: str, params: dict[str, Any]) -> Message:
         if self.v03:
@@ -472,7 +483,7 @@ class GrpcClient:
             raise self._unparsable(operation, method)
         if sink.wants_bodies:
             sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
-        result = self._result(response)
+        result = self._result(response, method)
         why = result_shape_error(operation, result)
         if why is not None:  # as over JSON-RPC and HTTP+JSON (transport.a2a._check_shape)
             raise ProtocolViolation(
@@ -540,7 +551,7 @@ class GrpcClient:
                 events += 1
                 if bodies:
                     sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(msg).encode()))
-                yield TimedEvent(at, msg.ByteSize(), classify_event(self._result(msg)))
+                yield TimedEvent(at, msg.ByteSize(), classify_event(self._result(msg, method)))
         finally:
             if not call.done():
                 call.cancel()

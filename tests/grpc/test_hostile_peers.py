@@ -4,6 +4,7 @@ verified. Each is one error line with the documented exit code (docs/grpc.md, do
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -76,7 +77,8 @@ def grpc_without_a2a() -> Iterator[int]:
 
 @pytest.fixture(scope="module")
 def raw_grpc_peer() -> Iterator[int]:
-    """A gRPC server on ``lf.a2a.v1.A2AService`` that answers raw bytes: its port. The metadata
+    """A gRPC server on ``lf.a2a.v1.A2AService`` (and 0.3's ``a2a.v1.A2AService``) that answers raw
+    bytes: its port. The metadata
     ``x-mode`` (``-H 'X-Mode: …'``) picks the answer: ``garbage`` bytes no protobuf parser takes
     (a stream sends one working Task first), ``empty`` an empty message (a Task with no id, a
     SendMessageResponse with no payload), ``deadline`` DEADLINE_EXCEEDED at once. Server reflection answers garbage bytes. grpcio's
@@ -117,9 +119,9 @@ def raw_grpc_peer() -> Iterator[int]:
                     request_deserializer=ident,
                     response_serializer=ident,
                 )
-            if not details.method.startswith("/lf.a2a.v1.A2AService/"):
+            if not details.method.startswith(("/lf.a2a.v1.A2AService/", "/a2a.v1.A2AService/")):
                 return None
-            if details.method.endswith(("/SendStreamingMessage", "/SubscribeToTask")):
+            if details.method.endswith(("/SendStreamingMessage", "/SubscribeToTask", "/TaskSubscription")):
                 return grpc.unary_stream_rpc_method_handler(
                     stream, request_deserializer=ident, response_serializer=ident
                 )
@@ -173,6 +175,23 @@ def test_an_empty_answer_is_a_protocol_violation_as_over_json_rpc(cli, raw_grpc_
     err = r.json["error"]
     assert err["code"] == "protocol"
     assert "without an id" in err["message"]
+
+
+def test_a_0_3_stream_message_the_compat_types_cannot_convert_is_a_protocol_violation(
+    cli, raw_grpc_peer, tmp_path
+):
+    """A2A 0.3 over gRPC: an empty StreamResponse (no payload) is what a2a-sdk's compat types refuse
+    ('Unsupported StreamResponse type'). Exit 6 naming the message, not exit 1 'unexpected ValueError'."""
+    card = json.loads(Path(_card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")).read_text())
+    card["supportedInterfaces"][0]["protocolVersion"] = "0.3"
+    path = tmp_path / "card03.json"
+    path.write_text(json.dumps(card))
+    r = cli("stream", "tail", str(path), "--send", "hi", *GRPC, "-H", "X-Mode: empty", "-o", "json")
+    assert r.exit_code == 6, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["code"] == "protocol"
+    assert "/a2a.v1.A2AService/SendStreamingMessage" in err["message"]
+    assert "not an A2A 0.3 StreamResponse" in err["message"]
 
 
 def test_a_deadline_exceeded_the_agent_answers_at_once_is_not_our_timeout(cli, raw_grpc_peer, tmp_path):
