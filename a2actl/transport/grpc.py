@@ -111,6 +111,9 @@ OPERATIONS: dict[str, tuple[type[Message], bool]] = {
 }
 #: gRPC target-name schemes (grpc/doc/naming.md): only ``dns`` names a host and port.
 _NAME_SCHEMES = frozenset(("dns", "unix", "unix-abstract", "vsock", "ipv4", "ipv6", "xds"))
+#: The characters of a gRPC metadata name (grpc/doc/PROTOCOL-HTTP2.md ``Header-Name``, lowercased):
+#: an HTTP token character outside them (``!``, ``~`` …) is one grpcio refuses.
+_MD_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz-_.")
 #: Seconds before ``--timeout`` a unary DEADLINE_EXCEEDED may come and still be grpcio's own
 #: expiry of the deadline a2actl set (clock reads apart); an earlier one is the agent's answer.
 _DEADLINE_SLACK = 0.05
@@ -217,7 +220,8 @@ def metadata_for(
     settings: Settings, *, trace_span: str | None = None, version: str = "1.0"
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The metadata of one call and notes about ``-H`` headers left out (module docstring rules):
-    ``[(name, value)]`` with lowercase names, ``a2a-version`` (``version``) first."""
+    ``[(name, value)]`` with lowercase names, ``a2a-version`` (``version``) first. Raises
+    ``UsageError`` (exit 2) for a header or token gRPC metadata cannot carry (``_check_metadata``)."""
     md: list[tuple[str, str]] = [("a2a-version", version)]
     notes: list[str] = []
     has_auth = False
@@ -226,14 +230,42 @@ def metadata_for(
         if key in _RESERVED or key.startswith((":", "grpc-")):
             notes.append(f"-H {name}: not sent over gRPC (the name is reserved by gRPC/HTTP/2)")
             continue
+        _check_metadata(name, key, value)
         if key == "a2a-version":
             md = [m for m in md if m[0] != "a2a-version"]
         has_auth = has_auth or key == "authorization"
         md.append((key, value))
     if settings.token and not has_auth:
+        if not _md_value_ok(settings.token):
+            raise UsageError(
+                "the token holds a tab, which gRPC metadata cannot carry (authorization: Bearer …)",
+                hint="check the token (A2ACTL_TOKEN, --token-env NAME or --token-file PATH)",
+            )
         md.append(("authorization", f"Bearer {settings.token}"))
     md.append(("traceparent", f"00-{settings.trace_id}-{trace_span or secrets.token_hex(8)}-01"))
     return md, notes
+
+
+def _md_value_ok(value: str) -> bool:
+    """Whether ``value`` is a gRPC metadata ASCII value: space and printable ASCII (%x20-%x7E) only."""
+    return all(" " <= c <= "~" for c in value)
+
+
+def _check_metadata(name: str, key: str, value: str) -> None:
+    """Raise ``UsageError`` (exit 2) for a ``-H`` header gRPC metadata cannot carry: a name with an
+    HTTP token character gRPC lacks (``X!Id``), or a value with a tab (``-bin`` values are bytes).
+    grpcio does not fail such a call: it logs "Metadata value … is invalid" and the call never
+    ends. Messages name the header, never its value."""
+    if not key or not set(key) <= _MD_NAME_CHARS:
+        raise UsageError(
+            f"-H {name}: not a gRPC metadata name (lowercase letters, digits, '-', '_' and '.' only)",
+            hint="rename the header, or use --binding JSONRPC / HTTP+JSON for this one",
+        )
+    if not key.endswith("-bin") and not _md_value_ok(value):
+        raise UsageError(
+            f"-H {name}: the value holds a tab, which gRPC metadata cannot carry",
+            hint="replace the tab (gRPC metadata values are printable ASCII and spaces)",
+        )
 
 
 def _wire_md(md: list[tuple[str, str]]) -> list[tuple[str, str | bytes]]:
@@ -319,7 +351,7 @@ class GrpcClient:
         HTTP/2 authority and the TLS server name. A 0.x interface is spoken as A2A 0.3's service
         (``a2a.v1.A2AService``): params and results in the 0.3 JSON-RPC shapes, converted with
         a2a-sdk's 0.3 compat types. Raises ``UsageError`` (exit 2) for a URL ``parse_endpoint``
-        refuses."""
+        refuses, or a header or token gRPC metadata cannot carry (``metadata_for``)."""
         self.transport = transport
         self.settings = transport.settings
         self.selection = selection
@@ -329,6 +361,7 @@ class GrpcClient:
         self.v03 = self.family is not Family.V1_0
         self.service = SERVICE_V03 if self.v03 else SERVICE
         self.endpoint = parse_endpoint(self.url, self.settings)
+        metadata_for(self.settings)  # a header or token gRPC cannot carry: exit 2 before any call
         self.address = address
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None

@@ -194,6 +194,46 @@ def test_a_0_3_stream_message_the_compat_types_cannot_convert_is_a_protocol_viol
     assert "not an A2A 0.3 StreamResponse" in err["message"]
 
 
+@pytest.mark.parametrize(
+    ("header", "problem"),
+    [
+        ("X-Tab: a\tb", "holds a tab"),
+        ("X!Id: 1", "not a gRPC metadata name"),
+        ("X~Id: 1", "not a gRPC metadata name"),
+    ],
+)
+@pytest.mark.parametrize(
+    "command",
+    [("send", "CARD", "hi"), ("task", "get", "CARD", "t-1"), ("stream", "tail", "CARD", "--send", "hi")],
+)
+def test_a_header_grpc_metadata_cannot_carry_is_exit_2_at_once(
+    cli, raw_grpc_peer, tmp_path, header, problem, command
+):
+    """A -H value with a tab, or a name with an HTTP token character gRPC lacks: grpcio logs 'Metadata
+    value … is invalid' and never ends the call, so the command hung until --max-time (default 10
+    min for send). Exit 2 naming the header (not its value), before any call."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    args = [card if a == "CARD" else a for a in command]
+    r = cli(*args, *GRPC, "-H", header, "--max-time", "5", "-o", "json")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["code"] == "usage"
+    assert problem in err["message"] and header.split(":")[0] in err["message"]
+    assert "a\tb" not in err["message"] and "a\tb" not in r.stderr
+
+
+def test_a_token_with_a_tab_is_exit_2_without_the_token(cli, raw_grpc_peer, tmp_path):
+    """A token holding a tab (HTTP allows one in a header value; gRPC metadata does not): exit 2 at
+    once, the token never printed."""
+    card = _card(tmp_path, f"grpc://127.0.0.1:{raw_grpc_peer}")
+    token = tmp_path / "token"
+    token.write_text("tok\tSECRET")
+    r = cli("task", "get", card, "t-1", *GRPC, "--token-file", str(token), "--max-time", "5", "-o", "json")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert "tab" in r.json["error"]["message"]
+    assert "SECRET" not in r.stdout + r.stderr
+
+
 def test_a_deadline_exceeded_the_agent_answers_at_once_is_not_our_timeout(cli, raw_grpc_peer, tmp_path):
     """DEADLINE_EXCEEDED answered long before --timeout is the agent's own deadline (or one behind it):
     still exit 5 (docs/exit-codes.md), but it does not say 'no answer within 30s' nor advise raising
