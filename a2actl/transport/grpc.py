@@ -683,7 +683,7 @@ class GrpcClient:
         if name == "UNAVAILABLE" and not a2a:
             raise UnreachableError(
                 f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
-                hint=unavailable_hint(message, tls=self.endpoint.tls),
+                hint=unavailable_hint(message, tls=self.endpoint.tls, client_cert=bool(self.settings.cert)),
                 details=info,
             )
         if name == "CANCELLED" and not a2a:
@@ -753,16 +753,22 @@ def _text_md(md: Any) -> list[tuple[str, str]]:
     return out
 
 
-def unavailable_hint(message: str, *, tls: bool | None = None) -> str:
+def unavailable_hint(message: str, *, tls: bool | None = None, client_cert: bool = False) -> str:
     """The hint for an UNAVAILABLE channel from grpcio's reason (``message``, the status details):
     an HTTP/1.x server on the port, a certificate that does not verify (``--cacert``), a plaintext
     port dialled with TLS, a plaintext channel the server closed (``tls=False``: likely a TLS port),
-    else the generic one."""
+    a TLS channel the server closed without a client certificate sent (``client_cert`` False: likely
+    mutual TLS), else the generic one."""
     text = message.lower()
     if tls is False and "socket closed" in text:
         return (
             "the server closed the plaintext connection: if that port speaks TLS, use grpcs://host:port "
             "or pass --cacert FILE (a bare host:port is plaintext unless the port is 443, docs/grpc.md)"
+        )
+    if tls and not client_cert and "socket closed" in text:
+        return (
+            "the server closed the TLS connection after the handshake: is a client certificate "
+            "needed (mutual TLS: --cert FILE --key FILE)?"
         )
     if "http1.x" in text or "expected settings frame" in text:
         return (

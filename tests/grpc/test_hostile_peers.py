@@ -345,3 +345,44 @@ def test_plaintext_to_a_tls_port_suggests_tls(cli, sdk_grpc_agent_tls):
     assert r.exit_code == 3, r.stdout
     hint = r.json["error"]["hint"]
     assert "--cacert" in hint and "grpcs://" in hint
+
+
+@pytest.fixture(scope="module")
+def mtls_grpc_peer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, Path]]:
+    """A TLS gRPC server that requires a client certificate (no service registered): its port and
+    the path of its CA."""
+    from concurrent import futures
+
+    import grpc  # type: ignore[import-untyped,unused-ignore]
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    ca_path = tmp_path_factory.mktemp("mtls") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_path))
+    creds = grpc.ssl_server_credentials(
+        [(cert.private_key_pem.bytes(), cert.cert_chain_pems[0].bytes())],
+        root_certificates=ca.cert_pem.bytes(),
+        require_client_auth=True,
+    )
+    server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
+    port = server.add_secure_port("127.0.0.1:0", creds)
+    server.start()
+    try:
+        yield port, ca_path
+    finally:
+        server.stop(0).wait(5)
+
+
+def test_a_tls_server_that_wants_a_client_certificate_hints_cert_and_key(cli, mtls_grpc_peer, tmp_path):
+    """Mutual TLS required and no --cert given: the server closes the connection after the handshake.
+    Exit 3 and the hint asks for --cert/--key (it asked whether the agent was running)."""
+    port, ca_path = mtls_grpc_peer
+    card = _card(tmp_path, f"grpcs://127.0.0.1:{port}")
+    r = cli(
+        "task", "get", card, "t-1", *GRPC, "--cacert", str(ca_path), "--connect-timeout", "5", "-o", "json"
+    )
+    assert r.exit_code == 3, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["details"]["grpcStatus"] == "UNAVAILABLE"
+    assert "--cert" in err["hint"] and "--key" in err["hint"]
