@@ -296,10 +296,11 @@ def _grpc_probe(answer: RawAnswer) -> Probe:
         return Probe(call, headers, "error", detail, None, None)
     dec = decode_grpc_error(answer.status, answer.message, answer.details, method="GetTask")
     verdict = verdict_of(dec)
+    named = f"gRPC {answer.status} {dec.name}" + (f" {dec.code}" if dec.code is not None else "")
     if verdict == "answers":
-        detail = f"gRPC {answer.status} {dec.name} {dec.code} (expected for a random id)"
+        detail = f"{named} (expected for a random id)"
     else:
-        detail = f"gRPC {answer.status} {dec.name} {dec.code}: {dec.message[:120]}"
+        detail = named + (f": {dec.message[:120]}" if dec.message else "")
     return Probe(call, headers, verdict, detail, None, dec.code)
 
 

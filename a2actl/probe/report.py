@@ -20,7 +20,10 @@ from a2actl.probe.budget import Budget, BudgetVerdict
 if TYPE_CHECKING:
     from a2actl.agent.target import Target
     from a2actl.protocol.negotiation import Selection
+#: Failure classes, the more severe first (ties of ``ProbeReport.exit``). ``usage``: a sample that
+#: could not be made as asked (a header gRPC metadata cannot carry, a gRPC URL a2actl refuses).
 FAILURE_ORDER = (
+    "usage",
     "unreachable",
     "auth",
     "timeout",

@@ -138,7 +138,10 @@ def decode_grpc_error(
         decoded = replace(
             decoded,
             name=f"GrpcStatus{''.join(w.capitalize() for w in status.split('_'))}",
-            hint=f"the agent answered gRPC status {status} without an A2A ErrorInfo",
+            hint=f"the agent answered gRPC status {status} with an A2A ErrorInfo whose reason {reason!r} "
+            "is not in the spec's error table (a newer spec, or an extension's error?)"
+            if isinstance(reason, str) and reason != status
+            else f"the agent answered gRPC status {status} without an A2A ErrorInfo",
         )
     if status == "UNIMPLEMENTED" and code == STATUS_FALLBACK["UNIMPLEMENTED"] and reason is None:
         # grpcio's own answer for a service or method the server does not register: the -32601 hint

@@ -39,6 +39,7 @@ is an optional extra (``pip install 'a2actl[grpc]'``).
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import time
@@ -68,7 +69,7 @@ from a2actl.core.errors import (  # noqa: E402
     UsageError,
 )
 from a2actl.core.redact import redact_headers  # noqa: E402
-from a2actl.protocol.events import classify_event  # noqa: E402
+from a2actl.protocol.events import classify_event, result_shape_error  # noqa: E402
 from a2actl.protocol.grpc_errors import STATUS_DETAILS_KEY, decode_grpc_error  # noqa: E402
 from a2actl.protocol.jsonrpc import DecodedError  # noqa: E402
 from a2actl.protocol.versions import BINDING_GRPC, Family  # noqa: E402
@@ -110,6 +111,12 @@ OPERATIONS: dict[str, tuple[type[Message], bool]] = {
 }
 #: gRPC target-name schemes (grpc/doc/naming.md): only ``dns`` names a host and port.
 _NAME_SCHEMES = frozenset(("dns", "unix", "unix-abstract", "vsock", "ipv4", "ipv6", "xds"))
+#: The characters of a gRPC metadata name (grpc/doc/PROTOCOL-HTTP2.md ``Header-Name``, lowercased):
+#: an HTTP token character outside them (``!``, ``~`` …) is one grpcio refuses.
+_MD_NAME_CHARS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz-_.")
+#: Seconds before ``--timeout`` a unary DEADLINE_EXCEEDED may come and still be grpcio's own
+#: expiry of the deadline a2actl set (clock reads apart); an earlier one is the agent's answer.
+_DEADLINE_SLACK = 0.05
 #: Metadata names gRPC itself owns (HTTP/2 pseudo and transport headers): never sent from ``-H``.
 _RESERVED = frozenset(("content-type", "te", "host", "user-agent", "connection", "content-length"))
 
@@ -213,7 +220,8 @@ def metadata_for(
     settings: Settings, *, trace_span: str | None = None, version: str = "1.0"
 ) -> tuple[list[tuple[str, str]], list[str]]:
     """The metadata of one call and notes about ``-H`` headers left out (module docstring rules):
-    ``[(name, value)]`` with lowercase names, ``a2a-version`` (``version``) first."""
+    ``[(name, value)]`` with lowercase names, ``a2a-version`` (``version``) first. Raises
+    ``UsageError`` (exit 2) for a header or token gRPC metadata cannot carry (``_check_metadata``)."""
     md: list[tuple[str, str]] = [("a2a-version", version)]
     notes: list[str] = []
     has_auth = False
@@ -222,14 +230,42 @@ def metadata_for(
         if key in _RESERVED or key.startswith((":", "grpc-")):
             notes.append(f"-H {name}: not sent over gRPC (the name is reserved by gRPC/HTTP/2)")
             continue
+        _check_metadata(name, key, value)
         if key == "a2a-version":
             md = [m for m in md if m[0] != "a2a-version"]
         has_auth = has_auth or key == "authorization"
         md.append((key, value))
     if settings.token and not has_auth:
+        if not _md_value_ok(settings.token):
+            raise UsageError(
+                "the token holds a tab, which gRPC metadata cannot carry (authorization: Bearer …)",
+                hint="check the token (A2ACTL_TOKEN, --token-env NAME or --token-file PATH)",
+            )
         md.append(("authorization", f"Bearer {settings.token}"))
     md.append(("traceparent", f"00-{settings.trace_id}-{trace_span or secrets.token_hex(8)}-01"))
     return md, notes
+
+
+def _md_value_ok(value: str) -> bool:
+    """Whether ``value`` is a gRPC metadata ASCII value: space and printable ASCII (%x20-%x7E) only."""
+    return all(" " <= c <= "~" for c in value)
+
+
+def _check_metadata(name: str, key: str, value: str) -> None:
+    """Raise ``UsageError`` (exit 2) for a ``-H`` header gRPC metadata cannot carry: a name with an
+    HTTP token character gRPC lacks (``X!Id``), or a value with a tab (``-bin`` values are bytes).
+    grpcio does not fail such a call: it logs "Metadata value … is invalid" and the call never
+    ends. Messages name the header, never its value."""
+    if not key or not set(key) <= _MD_NAME_CHARS:
+        raise UsageError(
+            f"-H {name}: not a gRPC metadata name (lowercase letters, digits, '-', '_' and '.' only)",
+            hint="rename the header, or use --binding JSONRPC / HTTP+JSON for this one",
+        )
+    if not key.endswith("-bin") and not _md_value_ok(value):
+        raise UsageError(
+            f"-H {name}: the value holds a tab, which gRPC metadata cannot carry",
+            hint="replace the tab (gRPC metadata values are printable ASCII and spaces)",
+        )
 
 
 def _wire_md(md: list[tuple[str, str]]) -> list[tuple[str, str | bytes]]:
@@ -315,7 +351,7 @@ class GrpcClient:
         HTTP/2 authority and the TLS server name. A 0.x interface is spoken as A2A 0.3's service
         (``a2a.v1.A2AService``): params and results in the 0.3 JSON-RPC shapes, converted with
         a2a-sdk's 0.3 compat types. Raises ``UsageError`` (exit 2) for a URL ``parse_endpoint``
-        refuses."""
+        refuses, or a header or token gRPC metadata cannot carry (``metadata_for``)."""
         self.transport = transport
         self.settings = transport.settings
         self.selection = selection
@@ -325,6 +361,7 @@ class GrpcClient:
         self.v03 = self.family is not Family.V1_0
         self.service = SERVICE_V03 if self.v03 else SERVICE
         self.endpoint = parse_endpoint(self.url, self.settings)
+        metadata_for(self.settings)  # a header or token gRPC cannot carry: exit 2 before any call
         self.address = address
         self._channel: grpc.aio.Channel | None = None
         self._stub: Any = None
@@ -408,11 +445,22 @@ class GrpcClient:
         self.open_channel()
         return getattr(self._stub, V03_RPCS[operation] if self.v03 else operation)
 
-    def _result(self, msg: Message) -> Any:
-        """An answer as the JSON a2actl reads: 1.0 ProtoJSON, or (0.3) the 0.3 JSON-RPC shapes."""
+    def _result(self, msg: Message, method: str) -> Any:
+        """An answer of ``method`` as the JSON a2actl reads: 1.0 ProtoJSON, or (0.3) the 0.3 JSON-RPC
+        shapes. Raises ``ProtocolViolation`` (6) for a 0.3 message a2a-sdk's compat types cannot
+        convert (an empty ``StreamResponse``: "Unsupported StreamResponse type")."""
         if not self.v03:
             return _to_json(msg)
-        return _v03_json(msg)
+        try:
+            return _v03_json(msg)
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise ProtocolViolation(
+                f"{self.url} answered {method} with a message that is not an A2A 0.3 "
+                f"{msg.DESCRIPTOR.name}: {str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
+                hint="the agent answered OK with a message that is not this method's response; "
+                "check the agent (or a proxy in front of it)",
+                details={"grpcStatus": "OK"},
+            ) from exc
 
     def _request(self, operation: str, params: dict[str, Any]) -> Message:
         if self.v03:
@@ -442,7 +490,9 @@ class GrpcClient:
     async def call(self, operation: str, params: dict[str, Any]) -> GrpcOutcome:
         """Run a unary RPC with ``params`` (its request message as ProtoJSON) and ``--timeout`` as the
         deadline. A2A errors come back in ``GrpcOutcome.error``; transport failures raise (module
-        docstring: 3 unreachable, 4 auth, 5 timeout, 6 protocol)."""
+        docstring: 3 unreachable, 4 auth, 5 timeout, 6 protocol). An OK answer that does not parse
+        as the method's response message, or is not its shape (``result_shape_error``: an empty
+        ``Task``), raises ``ProtocolViolation`` (6), as over JSON-RPC and HTTP+JSON."""
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
@@ -462,12 +512,23 @@ class GrpcClient:
             raise
         elapsed = time.perf_counter() - t0
         sink.on_response(0, "OK", redact_headers(initial), elapsed)
+        if response is None:  # grpcio's answer to bytes its deserializer refused (status OK)
+            raise self._unparsable(operation, method)
         if sink.wants_bodies:
             sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(response).encode()))
+        result = self._result(response, method)
+        why = result_shape_error(operation, result)
+        if why is not None:  # as over JSON-RPC and HTTP+JSON (transport.a2a._check_shape)
+            raise ProtocolViolation(
+                f"{self.url}: the {method} answer {why}: {json.dumps(result, ensure_ascii=False)[:80]}",
+                hint="the agent answered OK with a message that is not this method's response; "
+                "check the agent (or a proxy in front of it)",
+                details={"grpcStatus": "OK"},
+            )
         return GrpcOutcome(
             operation,
             method,
-            self._result(response),
+            result,
             None,
             "OK",
             initial,
@@ -485,8 +546,9 @@ class GrpcClient:
         gRPC shows no keep-alives to the application, so no ``Heartbeat`` is ever yielded.
 
         Raises ``StreamCut`` when the stream ends with a non-A2A error after its first event,
-        ``TimeoutError_`` (5) when a message takes longer than ``--timeout``, and what ``call`` raises.
-        """
+        ``TimeoutError_`` (5) when a message takes longer than ``--timeout``, ``ProtocolViolation``
+        (6) for a message that does not parse as ``StreamResponse`` (never a cut), and what ``call``
+        raises."""
         method = self.method_name(operation)
         request = self._request(operation, params)
         await self.wait_ready()
@@ -513,6 +575,8 @@ class GrpcClient:
                     return
                 if msg is grpc.aio.EOF:
                     return
+                if msg is None:  # bytes the response deserializer refused: never a cut to resubscribe
+                    raise self._unparsable(operation, method, events=events)
                 at = time.perf_counter() - t0
                 if events == 0:
                     initial = _text_md(await call.initial_metadata())
@@ -520,10 +584,34 @@ class GrpcClient:
                 events += 1
                 if bodies:
                     sink.on_body("<", self.transport.redact_body(json_format.MessageToJson(msg).encode()))
-                yield TimedEvent(at, msg.ByteSize(), classify_event(self._result(msg)))
+                yield TimedEvent(at, msg.ByteSize(), classify_event(self._result(msg, method)))
         finally:
             if not call.done():
                 call.cancel()
+
+    def _unparsable(self, operation: str, method: str, *, events: int | None = None) -> ProtocolViolation:
+        """The error (exit 6) for an answer grpcio could not deserialize: it hands the call ``None``
+        with status OK (``grpc._common.deserialize``) when the bytes are not the method's response
+        message. ``events``: the stream's events before it (``None`` for a unary call)."""
+        expected = "the method's response message"
+        try:
+            rpc = V03_RPCS[operation] if self.v03 else operation
+            if self.v03:
+                from a2a.compat.v0_3 import a2a_v0_3_pb2 as pb
+
+                descriptor = pb.DESCRIPTOR.services_by_name["A2AService"]
+            else:
+                descriptor = a2a_pb2.DESCRIPTOR.services_by_name["A2AService"]
+            expected = descriptor.methods_by_name[rpc].output_type.full_name
+        except KeyError:
+            pass
+        where = f" after {events} event(s)" if events else ""
+        return ProtocolViolation(
+            f"{self.url} answered {method}{where} with a message that does not parse as {expected}",
+            hint="the server on that port does not speak this A2A gRPC service's messages (another "
+            "proto, or another version of it); check the agent",
+            details={"grpcStatus": "OK"},
+        )
 
     def _error(
         self,
@@ -552,9 +640,21 @@ class GrpcClient:
         )
         info = {"grpcStatus": name, "grpcMessage": message}
         if name == "DEADLINE_EXCEEDED":
+            timeout = self.settings.read_timeout
+            # a stream carries no deadline of ours, and grpcio's own expiry comes at --timeout: an
+            # earlier DEADLINE_EXCEEDED is the agent's (its deadline, or one of a service behind it)
+            if streaming or elapsed < timeout - _DEADLINE_SLACK:
+                raise TimeoutError_(
+                    f"{method} on {self.url}: the agent answered gRPC DEADLINE_EXCEEDED after "
+                    f"{elapsed:.3f}s"
+                    + ("" if streaming else f", before the --timeout {timeout:g}s deadline")
+                    + (f": {message}" if message else ""),
+                    hint="a deadline of the agent's own (or of a service behind it) ran out; "
+                    "raising --timeout does not change it: look at the agent",
+                    details=info,
+                )
             raise TimeoutError_(
-                f"{method} on {self.url}: no answer within {self.settings.read_timeout:g}s "
-                "(gRPC DEADLINE_EXCEEDED)",
+                f"{method} on {self.url}: no answer within {timeout:g}s (gRPC DEADLINE_EXCEEDED)",
                 hint="the agent is slower than --timeout; raise it or look at the agent",
                 details=info,
             )
@@ -583,7 +683,7 @@ class GrpcClient:
         if name == "UNAVAILABLE" and not a2a:
             raise UnreachableError(
                 f"cannot reach {self.url} over gRPC (UNAVAILABLE)" + (f": {message}" if message else ""),
-                hint=unavailable_hint(message, tls=self.endpoint.tls),
+                hint=unavailable_hint(message, tls=self.endpoint.tls, client_cert=bool(self.settings.cert)),
                 details=info,
             )
         if name == "CANCELLED" and not a2a:
@@ -653,16 +753,22 @@ def _text_md(md: Any) -> list[tuple[str, str]]:
     return out
 
 
-def unavailable_hint(message: str, *, tls: bool | None = None) -> str:
+def unavailable_hint(message: str, *, tls: bool | None = None, client_cert: bool = False) -> str:
     """The hint for an UNAVAILABLE channel from grpcio's reason (``message``, the status details):
     an HTTP/1.x server on the port, a certificate that does not verify (``--cacert``), a plaintext
     port dialled with TLS, a plaintext channel the server closed (``tls=False``: likely a TLS port),
-    else the generic one."""
+    a TLS channel the server closed without a client certificate sent (``client_cert`` False: likely
+    mutual TLS), else the generic one."""
     text = message.lower()
     if tls is False and "socket closed" in text:
         return (
             "the server closed the plaintext connection: if that port speaks TLS, use grpcs://host:port "
             "or pass --cacert FILE (a bare host:port is plaintext unless the port is 443, docs/grpc.md)"
+        )
+    if tls and not client_cert and "socket closed" in text:
+        return (
+            "the server closed the TLS connection after the handshake: is a client certificate "
+            "needed (mutual TLS: --cert FILE --key FILE)?"
         )
     if "http1.x" in text or "expected settings frame" in text:
         return (

@@ -155,7 +155,8 @@ class Reflection:
 async def reflection(client: GrpcClient) -> Reflection:
     """List the services through server reflection (``v1``, then ``v1alpha``): one
     ``ServerReflectionInfo`` stream with a ``list_services`` request, at most ``--timeout`` seconds.
-    Never raises: a server without reflection gives ``service=None, status="UNIMPLEMENTED"``."""
+    Never raises: a server without reflection gives ``service=None, status="UNIMPLEMENTED"``; an
+    answer that does not parse, ``service=None, status="OK"`` with a message (unknown)."""
     from grpc_reflection.v1alpha import reflection_pb2  # type: ignore[import-untyped,unused-ignore]
 
     try:
@@ -199,6 +200,10 @@ async def reflection(client: GrpcClient) -> Reflection:
                 call.cancel()
         if answer is grpc.aio.EOF:
             return Reflection(None, [], "OK", "the reflection stream ended without an answer")
+        if answer is None:  # grpcio's answer to bytes the deserializer refused (status OK)
+            return Reflection(
+                None, [], "OK", f"the answer of {service} does not parse as a ServerReflectionResponse"
+            )
         names = sorted(s.name for s in answer.list_services_response.service)
         return Reflection(service, names, "OK")
     return Reflection(None, [], status, message)

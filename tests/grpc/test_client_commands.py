@@ -113,6 +113,7 @@ def test_deadline_exceeded_is_exit_5_naming_the_task(cli, sandbox_grpc):
     err = r.json["error"]
     assert err["code"] == "timeout"
     assert "DEADLINE_EXCEEDED" in err["message"]
+    assert "no answer within 0.5s" in err["message"]  # our deadline, not the agent's own
     assert err["details"].get("taskId"), err
 
 

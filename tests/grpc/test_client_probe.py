@@ -97,3 +97,15 @@ def test_probe_reuse_over_grpc_shares_one_channel(cli, sandbox_grpc_slow):
     for s in rest:
         assert s["phases"]["grpc_dns"] == 0.0
         assert s["phases"]["rpc"] < 0.3
+
+
+def test_a_sample_that_cannot_be_made_as_asked_is_exit_2_not_a_healthy_probe(cli, sandbox_grpc):
+    """A header gRPC metadata cannot carry fails every sample with a usage error: failures count it
+    (class usage) and the probe is exit 2. The class was missing from the failure classes, so the
+    failed samples counted for nothing and the probe was exit 0."""
+    r = cli("handshake", "probe", sandbox_grpc.url, *GRPC, "-n", "2", "-H", "X-Tab: a\tb", "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    doc = r.json
+    assert doc["failures"] == {"usage": 2}
+    assert doc["exitCode"] == 2
+    assert all(s["ok"] is False and s["error"]["code"] == "usage" for s in doc["samples"])

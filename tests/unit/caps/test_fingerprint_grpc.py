@@ -46,6 +46,23 @@ def test_verdicts(answer: RawAnswer, verdict: str, code: int | None) -> None:
     assert probe.call == f"GetTask ({answer.method.split('/')[1]})"
 
 
+@pytest.mark.parametrize(
+    ("answer", "detail"),
+    [
+        (
+            RawAnswer(V1, "RESOURCE_EXHAUSTED", "quota"),
+            "gRPC RESOURCE_EXHAUSTED GrpcStatusResourceExhausted: quota",
+        ),
+        (RawAnswer(V1, "UNKNOWN", ""), "gRPC UNKNOWN GrpcStatusUnknown"),
+        (RawAnswer(V1, "INTERNAL", "boom"), "gRPC INTERNAL InternalError -32603: boom"),
+    ],
+)
+def test_a_status_without_an_a2a_code_names_no_code(answer: RawAnswer, detail: str) -> None:
+    """A status with no A2A code (no ErrorInfo, no fallback): the detail has no 'None' where the code
+    goes, and an empty status message leaves no dangling ': '."""
+    assert _grpc_probe(answer).detail == detail
+
+
 def test_the_sent_version_is_recorded_and_auth_failures_name_the_token() -> None:
     probe = _grpc_probe(
         RawAnswer(

@@ -55,6 +55,16 @@ def test_reason_of_another_domain_is_not_read():
     assert d.code is None and d.name == "GrpcStatusFailedPrecondition"
 
 
+def test_an_a2a_reason_outside_the_table_is_named_in_the_hint_not_denied():
+    """An A2A-domain ErrorInfo whose reason the table lacks: no code, the status's name, and the hint
+    names the reason instead of saying there was no A2A ErrorInfo."""
+    d = decode_grpc_error("FAILED_PRECONDITION", "new thing", [info("SOMETHING_NEW")])
+    assert (d.code, d.name, d.reason) == (None, "GrpcStatusFailedPrecondition", "SOMETHING_NEW")
+    assert d.hint is not None and "'SOMETHING_NEW'" in d.hint and "without an A2A ErrorInfo" not in d.hint
+    other = decode_grpc_error("FAILED_PRECONDITION", "x", [info("SOMETHING_NEW", domain="example.com")])
+    assert other.hint == "the agent answered gRPC status FAILED_PRECONDITION without an A2A ErrorInfo"
+
+
 @pytest.mark.parametrize(
     ("status", "message", "code", "name"),
     [
