@@ -138,6 +138,12 @@ def sandbox_lying() -> Iterator[RunningSandbox]:
 
 
 @pytest.fixture(scope="session")
+def sandbox_lying_streaming() -> Iterator[RunningSandbox]:
+    """The card claims streaming, which the agent then does not do (``--claim-capability streaming``)."""
+    yield from _sandbox(claim_capabilities=("streaming",))
+
+
+@pytest.fixture(scope="session")
 def sandbox_vary() -> Iterator[RunningSandbox]:
     """The card differs by A2A-Version (pure 1.0 vs hybrid), with Vary: A2A-Version (the JS SDK's way)."""
     yield from _sandbox(vary_card=True)

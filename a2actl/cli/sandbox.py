@@ -238,23 +238,23 @@ def serve(
         token = os.environ.get(require_token_env)
         if not token:
             raise UsageError(f"--require-token-env {require_token_env}: that environment variable is empty")
-    try:
-        delays = {
-            k: parse_duration(v)
-            for k, v in (
-                ("handshake_delay", handshake_delay),
-                ("rpc_delay", rpc_delay),
-                ("stream_interval", stream_interval),
-                ("stall", stall),
-                ("ws_ping_interval", ws_ping_interval),
-                ("max_session_age", max_session_age),
-                ("blocking_handshake", blocking_handshake),
-            )
-        }
-        if sse_heartbeat:
-            delays["sse_heartbeat"] = parse_duration(sse_heartbeat)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
+    delays: dict[str, float] = {}
+    for key, value in (
+        ("handshake_delay", handshake_delay),
+        ("rpc_delay", rpc_delay),
+        ("stream_interval", stream_interval),
+        ("stall", stall),
+        ("ws_ping_interval", ws_ping_interval),
+        ("max_session_age", max_session_age),
+        ("blocking_handshake", blocking_handshake),
+        ("sse_heartbeat", sse_heartbeat),
+    ):
+        if value is None:
+            continue
+        try:
+            delays[key] = parse_duration(value)
+        except ValueError as exc:  # name the flag: eight of them take a duration
+            raise UsageError(f"--{key.replace('_', '-')}: {exc}") from exc
     from a2actl.server.sandbox.options import SandboxOptions, ServiceTime
 
     try:
@@ -332,11 +332,32 @@ def serve(
         else:
             serve_forever(opts, on_ready=ready)
     except OSError as exc:
-        raise UsageError(
-            f"cannot listen on {host}:{port}{f' or gRPC port {grpc_port}' if grpc_on else ''}: "
-            f"{exc.strerror or exc}",
-            hint="pick other ports, or 0 for free ones (--port 0, --grpc-port 0)",
-        ) from exc
+        raise _listen_error(exc, host, port, grpc_port if grpc_on else None) from exc
+
+
+def _listen_error(exc: OSError, host: str, port: int, grpc_port: int | None) -> Exception:
+    """The ``UsageError`` (exit 2) for a sandbox that cannot listen: it names the port that failed
+    (``ListenError.role``: ``--port`` or ``--grpc-port``; else both, ``grpc_port`` ``None`` when gRPC
+    is off) and hints at other ports when one is taken or privileged, at ``--host`` otherwise (a host
+    that does not resolve or is not an address of this machine)."""
+    import errno
+
+    from a2actl.core.errors import UsageError
+    from a2actl.server.sandbox.server import ListenError
+
+    def shown(h: str, p: int) -> str:
+        return f"[{h}]:{p}" if ":" in h else f"{h}:{p}"
+
+    if isinstance(exc, ListenError):
+        flag = "--port" if exc.role == "HTTP" else "--grpc-port"
+        where = f"{shown(exc.host, exc.port)} ({exc.role}, {flag})"
+    else:
+        where = shown(host, port) + (f" or gRPC port {grpc_port}" if grpc_port is not None else "")
+    if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+        hint = "pick other ports, or 0 for free ones (--port 0, --grpc-port 0)"
+    else:
+        hint = "--host must be an address of this machine, e.g. 127.0.0.1, ::1 or 0.0.0.0"
+    return UsageError(f"cannot listen on {where}: {exc.strerror or exc}", hint=hint)
 
 
 def _grpc_wanted(run: Invocation, grpc_port: int, no_grpc: bool, legacy_card: bool) -> bool:

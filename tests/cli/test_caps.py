@@ -191,6 +191,22 @@ def test_validate_live_finds_a_capability_the_agent_does_not_have(cli: Any, sand
     assert "-32003" in contradicted[0]["message"]
 
 
+def test_validate_live_finds_claimed_streaming_the_agent_does_not_do(
+    cli: Any, sandbox_lying_streaming: Any
+) -> None:
+    """``sandbox serve --claim-capability streaming`` serves a card that lies: the agent refuses
+    streaming (it streamed anyway, so the card was honest and ``--live`` found nothing)."""
+    assert fetch_card(sandbox_lying_streaming)["capabilities"]["streaming"] is True
+    r = cli("caps", "validate", sandbox_lying_streaming.url, "--live", "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    contradicted = [f for f in r.json["findings"] if f["check"] == "capability-contradicted"]
+    assert [(f["pointer"], f["severity"]) for f in contradicted] == [("/capabilities/streaming", "error")]
+    assert "-32004" in contradicted[0]["message"]
+    r = cli("send", sandbox_lying_streaming.url, "hi", "--stream", "-o", "json")
+    assert r.exit_code == 1
+    assert r.json["error"]["a2aCode"] == -32004
+
+
 def test_validate_live_on_an_honest_agent_passes(cli: Any, sandbox: Any) -> None:
     r = cli("caps", "validate", sandbox.url, "--live", "-o", "json")
     assert r.exit_code == 0, r.stdout

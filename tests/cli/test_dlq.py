@@ -737,3 +737,48 @@ def test_replay_with_stdin_closed_is_a_usage_error(tmp_path: Path) -> None:
     assert r.returncode == 2, (r.stdout, r.stderr)
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "usage" and "stdin is not a terminal" in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("args", "hidden", "message", "extra"),
+    [
+        (
+            ["dlq", "list", "sqs://eu-west-1/orders-dlq"],
+            ("aiobotocore", "botocore"),
+            "SQS sources need aiobotocore",
+            "sqs",
+        ),
+        (
+            ["dlq", "list", "amqp://guest@127.0.0.1:1/%2F?queue=q"],
+            ("aio_pika", "aiormq"),
+            "AMQP sources need aio-pika",
+            "amqp",
+        ),
+        (
+            ["sandbox", "serve", "--port", "0", "--no-grpc", "--dlq", "amqp://guest@127.0.0.1:1/%2F?queue=q"],
+            ("aio_pika", "aiormq"),
+            "AMQP sources need aio-pika",
+            "amqp",
+        ),
+    ],
+)
+def test_a_broker_source_without_its_extra_is_a_usage_error(
+    cli: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    args: list[str],
+    hidden: tuple[str, ...],
+    message: str,
+    extra: str,
+) -> None:
+    """Without ``a2actl[sqs]``/``a2actl[amqp]`` it was exit 1 ``unexpected ModuleNotFoundError: No
+    module named 'botocore'`` (``'aiormq'``); it is exit 2 with the install hint."""
+    for name in hidden:
+        monkeypatch.setitem(sys.modules, name, None)
+    r = cli("-o", "json", *args)
+    assert r.exit_code == 2
+    assert r.json["error"] == {
+        "code": "usage",
+        "message": message,
+        "exitCode": 2,
+        "hint": f"pip install 'a2actl[{extra}]'",
+    }

@@ -172,6 +172,29 @@ def test_pagination(cli: Any, sandbox_leaky: Any) -> None:
     assert limited["count"] == 3
 
 
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ("olderThan=-1", "olderThan must be a number of seconds >= 0, not '-1'"),
+        ("olderThan=nan", "olderThan must be a number of seconds >= 0, not 'nan'"),
+        ("idleFor=inf", "idleFor must be a number of seconds >= 0, not 'inf'"),
+        ("idleFor=soon", "idleFor must be a number of seconds >= 0, not 'soon'"),
+        ("pageSize=0", "pageSize must be 1..500"),
+    ],
+)
+def test_debug_api_refuses_query_values_outside_the_contract(
+    sandbox_leaky: Any, query: str, message: str
+) -> None:
+    """The OpenAPI document says ``minimum: 0`` for ``olderThan``/``idleFor``: a negative, NaN or
+    infinite value was a 200 (NaN and infinity matching no session), not the 400 it is."""
+    r = httpx.get(
+        sandbox_leaky.url + "/debug/a2a/sessions?" + query,
+        headers={"Authorization": f"Bearer {DEBUG_TOKEN}"},
+    )
+    assert r.status_code == 400
+    assert r.json() == {"error": {"code": "invalid_argument", "message": f"bad query parameter: {message}"}}
+
+
 def test_sandbox_answers_conform_to_the_openapi_document(cli: Any, sandbox_leaky: Any) -> None:
     running = start(cli, sandbox_leaky.url)
     headers = {"Authorization": f"Bearer {DEBUG_TOKEN}"}

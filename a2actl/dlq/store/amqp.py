@@ -55,6 +55,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from a2actl.core.errors import AuthError, ProtocolViolation, UnreachableError, UsageError
 from a2actl.core.units import format_timestamp
 from a2actl.dlq.store.entry import PERMANENT, TRANSIENT, Entry, Invalid, OnInvalid, check, now_iso
+from a2actl.dlq.store.extras import require_modules
 from a2actl.dlq.store.lock import POLL, LeaseLost, Notice, SourceLocked
 
 if TYPE_CHECKING:
@@ -403,13 +404,15 @@ class AmqpBackend:
     idle = 0.5
 
     def __init__(self, url: str, settings: Settings | None = None) -> None:
-        """Parse ``url`` (``parse_source``; ``UsageError`` exit 2) and read the password (a
+        """Parse ``url`` (``parse_source``; ``UsageError`` exit 2, also without the ``a2actl[amqp]``
+        extra, aio-pika) and read the password (a
         ``password-file=`` that is not a regular file, such as a FIFO or ``<(cmd)``: on the first
         connection, ``_read_password``); no connection yet."""
         from a2actl.core.config import Settings as _Settings
         from a2actl.core.offloop import is_regular
 
         self.src = parse_source(url)
+        require_modules(("aio_pika", "aiormq"), "AMQP sources need aio-pika", "amqp")
         self.url = url
         self.settings = settings or _Settings()
         pw_file = self.src.password_file

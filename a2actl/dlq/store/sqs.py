@@ -53,6 +53,7 @@ from a2actl.core.errors import (
 from a2actl.core.exit_codes import ExitCode
 from a2actl.core.units import format_timestamp
 from a2actl.dlq.store.entry import TRANSIENT, Entry, Invalid, OnInvalid, check
+from a2actl.dlq.store.extras import require_modules
 from a2actl.dlq.store.ticker import stop_task, ticks
 
 if TYPE_CHECKING:
@@ -290,8 +291,9 @@ class SqsBackend:
 
     def __init__(self, src: str, endpoint_url: str | None = None) -> None:
         """Parse ``src`` (no connection yet). Raises ``UsageError`` (exit 2) for a bad SRC or
-        ``endpoint_url``."""
+        ``endpoint_url``, and without the ``a2actl[sqs]`` extra (aiobotocore and botocore)."""
         self.ref = parse_source(src)
+        require_modules(("aiobotocore", "botocore"), "SQS sources need aiobotocore", "sqs")
         if endpoint_url is not None:
             _check_endpoint(endpoint_url)
         self.endpoint_url = endpoint_url

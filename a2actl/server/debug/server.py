@@ -18,6 +18,7 @@ and the OpenAPI 3.1 document ``a2actl/schemas/debug-api.openapi.json``. Needs ``
 from __future__ import annotations
 
 import base64
+import math
 import secrets
 import time
 from collections.abc import AsyncGenerator, Callable
@@ -201,6 +202,21 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status, headers=headers)
 
 
+def _seconds(query: Any, name: str) -> float | None:
+    """The query parameter ``name`` in seconds, ``None`` when absent. Raises ``ValueError`` for one
+    that is not a finite number >= 0 (the OpenAPI document's ``minimum: 0``): ``olderThan=-1`` or
+    ``nan`` matched no session, ``inf`` none either, all with a 200."""
+    if name not in query:
+        return None
+    try:
+        value = float(query[name])
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a number of seconds >= 0, not {query[name]!r}")
+    return value
+
+
 def _encode_cursor(offset: int) -> str:
     return base64.urlsafe_b64encode(f"o:{offset}".encode()).decode().rstrip("=")
 
@@ -256,12 +272,14 @@ def debug_routes(
             return denied
         q = request.query_params
         try:
-            older = float(q["olderThan"]) if "olderThan" in q else None
-            idle = float(q["idleFor"]) if "idleFor" in q else None
+            older = _seconds(q, "olderThan")
+            idle = _seconds(q, "idleFor")
             size = int(q.get("pageSize", "50"))
-            offset = _decode_cursor(q["cursor"]) if "cursor" in q else 0
-            if size < 1 or size > 500 or offset < 0:
+            if size < 1 or size > 500:
                 raise ValueError("pageSize must be 1..500")
+            offset = _decode_cursor(q["cursor"]) if "cursor" in q else 0
+            if offset < 0:
+                raise ValueError("bad cursor")
         except (ValueError, UnicodeDecodeError) as exc:
             return _error(400, "invalid_argument", f"bad query parameter: {exc}")
         state = q.get("state")

@@ -17,6 +17,9 @@ as a 1.0 ``StreamResponse`` (whatever version the config was set with) with ``X-
 and ``Authorization: <scheme> <credentials>`` when set; at most once per event, no retries. No URL
 screening: the sandbox is a QA agent and pushes to loopback receivers, which the spec says a real agent
 SHOULD refuse (A2A v1.0 §13.2).
+
+``--claim-capability streaming`` likewise: the served card claims streaming, the handler's honest card
+says false, so a2a-sdk refuses the streaming methods (-32004) on every binding.
 """
 
 from __future__ import annotations
@@ -81,7 +84,7 @@ def build_card(opts: SandboxOptions, base_url: str, grpc_url: str | None = None)
         supported_interfaces=interfaces,
         provider=pb.AgentProvider(organization="a2actl", url="https://example.invalid/a2actl"),
         version=__version__,
-        capabilities=pb.AgentCapabilities(streaming=True, push_notifications=_pushes(opts)),
+        capabilities=pb.AgentCapabilities(streaming=_streams(opts), push_notifications=_pushes(opts)),
         default_input_modes=["text/plain"],
         default_output_modes=["text/plain"],
         skills=[
@@ -111,7 +114,7 @@ def legacy_card_json(opts: SandboxOptions, base_url: str) -> dict[str, Any]:
         "version": __version__,
         "protocolVersion": "0.2.5",
         "capabilities": {
-            "streaming": True,
+            "streaming": _streams(opts),
             "pushNotifications": _pushes(opts),
             "stateTransitionHistory": False,
         },
@@ -353,6 +356,13 @@ def _varying_card_route(card: pb.AgentCard) -> Route:
     return Route("/.well-known/agent-card.json", serve_card, methods=["GET"])
 
 
+def _streams(opts: SandboxOptions) -> bool:
+    """Whether the agent streams: yes, unless ``--claim-capability streaming`` asks for a card that
+    claims it although the agent does not (then the honest card says false and a2a-sdk's handler
+    refuses ``SendStreamingMessage`` and ``SubscribeToTask`` with UnsupportedOperationError -32004)."""
+    return "streaming" not in opts.claim_capabilities
+
+
 def _pushes(opts: SandboxOptions) -> bool:
     """Whether the agent implements push notifications: yes, unless ``--claim-capability
     pushNotifications`` asks for a card that claims them although the agent does not (then the
@@ -431,7 +441,7 @@ def build_app(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) 
                 "sessionToken": secrets.token_urlsafe(24),
                 "expiresIn": 300,
                 "protocolVersions": list(opts.versions),
-                "capabilities": {"streaming": True, "pushNotifications": _pushes(opts)},
+                "capabilities": {"streaming": _streams(opts), "pushNotifications": _pushes(opts)},
                 "accepted": sorted(offered.get("capabilities", {})) if isinstance(offered, dict) else [],
             }
         )

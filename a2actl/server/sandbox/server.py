@@ -15,6 +15,18 @@ from typing import Any
 from a2actl.server.sandbox.options import SandboxOptions
 
 
+class ListenError(OSError):
+    """A port the sandbox cannot listen on. ``role`` is ``"HTTP"`` (``--port``) or ``"gRPC"``
+    (``--grpc-port``), ``host`` and ``port`` what was asked (``port`` 0: a free one); ``errno`` and
+    ``strerror`` are those of the failed bind (``socket.gaierror``'s for a host that does not resolve)."""
+
+    def __init__(self, role: str, host: str, port: int, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror or str(cause))
+        self.role = role
+        self.host = host
+        self.port = port
+
+
 def bind_socket(host: str, port: int) -> socket.socket:
     """A listening TCP socket on ``host:port`` (``port=0``: any free port)."""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
@@ -98,10 +110,18 @@ def serve(
 ) -> None:
     """Serve in the foreground until interrupted. ``on_ready(url)`` is called once listening (with
     gRPC on: once the gRPC server listens too); ``on_grpc(target)`` just before it with the gRPC
-    interface (``host:port``) when ``opts.grpc``. Raises ``OSError`` when a port cannot be bound."""
+    interface (``host:port``) when ``opts.grpc``. Raises ``ListenError`` (an ``OSError``) naming the
+    port that cannot be bound, ``OSError`` when grpc cannot bind its reserved port later."""
     check_startable(opts)
-    sock = bind_socket(opts.host, opts.port)
-    grpc_side = _grpc_side(opts)
+    try:
+        sock = bind_socket(opts.host, opts.port)
+    except OSError as exc:
+        raise ListenError("HTTP", opts.host, opts.port, exc) from exc
+    try:
+        grpc_side = _grpc_side(opts)
+    except OSError as exc:
+        sock.close()
+        raise ListenError("gRPC", opts.host, opts.grpc_port, exc) from exc
     server = _server(opts, sock, log_level, grpc_side.url if grpc_side else None)
 
     def started() -> None:
