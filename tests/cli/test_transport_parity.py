@@ -213,3 +213,31 @@ def test_a_long_header_line_is_read_by_every_client(
     ``dlq replay`` keep every entry dead ("Got more than 8190 bytes") where ``card get`` read it."""
     r = cli(*COMMANDS[command](long_header_agent, tmp_path), "-o", "json")
     assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+
+
+@pytest.mark.parametrize("command", ["card get (httpx)", "load run (aiohttp)", "stream tail (websockets)"])
+def test_an_encrypted_client_key_is_refused_by_name_on_every_client(
+    cli: Any, mtls_server: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    """``--key`` encrypted: OpenSSL asked for its pass phrase on the terminal and waited (past
+    ``--max-time``); without a terminal it printed "Enter PEM pass phrase:" and failed "[Errno 22]
+    Invalid argument", naming no file. Exit 2, one line naming ``--key`` and the path."""
+    from cryptography.hazmat.primitives import serialization
+
+    s = mtls_server
+    key = serialization.load_pem_private_key(Path(s["client_key"]).read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pw"),
+        )
+    )
+    argv = COMMANDS[command](s["url"], tmp_path)
+    r = cli("--cacert", s["ca"], "--cert", s["client"], "--key", str(encrypted), *argv, "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:] + r.stderr[-800:]
+    assert r.json["error"]["message"] == (
+        f"cannot load TLS files: --key {encrypted}: the private key is encrypted (a pass phrase cannot be given)"
+    )
+    assert "pass phrase:" not in r.stderr.lower() and len(r.stderr.strip().splitlines()) == 1
