@@ -241,3 +241,28 @@ def test_an_encrypted_client_key_is_refused_by_name_on_every_client(
         f"cannot load TLS files: --key {encrypted}: the private key is encrypted (a pass phrase cannot be given)"
     )
     assert "pass phrase:" not in r.stderr.lower() and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("127.1", "the host '127.1' is neither a name nor a dotted IPv4 address"),
+        ("42", "the host '42' is neither a name nor a dotted IPv4 address"),
+        ("a..b", "the host 'a..b' has characters a host name cannot have"),
+        ("x" * 64 + ".example", "has an empty label or one over 63 characters"),
+        ("xn--zz.example", "has a label that is not valid Punycode ('xn--zz')"),
+    ],
+)
+@pytest.mark.parametrize("command", ["card get (httpx)", "send (httpx)", "load run (aiohttp)"])
+def test_a_target_host_no_request_can_reach_is_the_same_usage_error_on_every_client(
+    cli: Any, tmp_path: Path, command: str, host: str, problem: str
+) -> None:
+    """The two HTTP clients disagreed on such a TARGET: httpx requested ``127.1`` and ``42`` (exit 0,
+    1 or 3, whatever answered), aiohttp refused them (exit 2); ``a..b`` was a failed DNS lookup (3)
+    on one and a bad URL (2) on the other, ``xn--zz`` the other way round. Exit 2 on both, in the
+    words ``fleet probe`` uses for an inventory line, before anything is sent."""
+    url = f"http://{host}:9"
+    r = cli(*COMMANDS[command](url, tmp_path), "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:]
+    message = r.json["error"]["message"]
+    assert message.startswith(f"TARGET {url!r} is not a valid URL: ") and message.endswith(problem)
