@@ -315,11 +315,12 @@ def _checked_token(token: str, source: str) -> str:
 
 
 def checked_token_text(data: bytes, token_file: str | Path) -> str:
-    """The token in ``--token-file`` ``token_file``'s content ``data``: UTF-8, stripped, checked
-    (``_checked_token``). Raises ``UsageError`` (exit 2) for text that is not UTF-8, empty, or no
-    header can carry; the message never quotes the content."""
+    """The token in ``--token-file`` ``token_file``'s content ``data``: UTF-8 (one leading byte order
+    mark dropped: Notepad and PowerShell 5 write one), stripped, checked (``_checked_token``). Raises
+    ``UsageError`` (exit 2) for text that is not UTF-8, empty, or no header can carry; the message
+    never quotes the content."""
     try:
-        token = data.decode("utf-8").strip()
+        token = data.decode("utf-8").removeprefix("\ufeff").strip()
     except UnicodeDecodeError as exc:
         raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
     if not token:
