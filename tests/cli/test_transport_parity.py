@@ -266,3 +266,51 @@ def test_a_target_host_no_request_can_reach_is_the_same_usage_error_on_every_cli
     assert r.exit_code == 2, r.stdout[-800:]
     message = r.json["error"]["message"]
     assert message.startswith(f"TARGET {url!r} is not a valid URL: ") and message.endswith(problem)
+
+
+@pytest.fixture(scope="module")
+def closes_at_once() -> Iterator[str]:
+    """A TCP server that accepts each connection and closes it without a byte (as an agent that
+    requires a client certificate does after a TLS 1.3 handshake, or a crashing worker): its URL."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(2)
+                conn.recv(65536)  # read the request: closing with it unread would be a reset (RST)
+            except OSError:
+                pass
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        srv.close()
+
+
+@pytest.mark.parametrize("command", ["card get (httpx)", "send (httpx)", "load run (aiohttp)"])
+def test_a_connection_closed_without_an_answer_reads_the_same_on_every_client(
+    cli: Any, closes_at_once: str, tmp_path: Path, command: str
+) -> None:
+    """httpx said "Server disconnected without sending a response.", aiohttp "the server closed the
+    connection without an answer", for the same agent (both exit 6). One message now."""
+    r = cli(*COMMANDS[command](closes_at_once, tmp_path), "-o", "json")
+    assert r.exit_code == 6, r.stdout[-800:]
+    assert r.json["error"]["message"] == (
+        f"malformed HTTP from {closes_at_once}/.well-known/agent-card.json: "
+        "the server closed the connection without an answer"
+    )
