@@ -239,15 +239,34 @@ def _tls_context(
 
 
 def tls_failed(url: str, detail: object, *, verify: bool, scheme: str = "https") -> UnreachableError:
-    """A failed TLS handshake with ``url`` (exit 3); ``verify``: the certificate did not verify;
-    ``scheme``: the TLS scheme of ``url`` (``https``, ``amqps``), for the hint. The same words for
-    ``https://``, ``wss://`` and ``amqps://``."""
+    """A failed TLS handshake with ``url`` (exit 3); ``verify``: the certificate did not verify
+    (``detail``: OpenSSL's verify message, which picks the hint: ``--cacert`` only for an issuer
+    not trusted); ``scheme``: the TLS scheme of ``url`` (``https``, ``amqps``), for the hint. The
+    same words for ``https://``, ``wss://`` and ``amqps://``."""
     return UnreachableError(
         f"TLS handshake with {url} failed: {detail}",
-        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
+        hint=_verify_hint(str(detail))
         if verify
         else f"is this an {scheme} URL on an {scheme[:-1]} port, or is a client certificate needed (--cert/--key)?",
     )
+
+
+def _verify_hint(reason: str) -> str:
+    """What to do about a certificate that did not verify for ``reason`` (OpenSSL's verify message):
+    another CA helps only when the issuer was not trusted; an expired certificate or one for another
+    host fails whatever ``--cacert`` says."""
+    text = reason.lower()
+    if "expired" in text or "not yet valid" in text:
+        return (
+            "the agent's certificate is outside its validity dates (or this machine's clock is wrong):"
+            " renew it, or --insecure to skip checks"
+        )
+    if "mismatch" in text:
+        return (
+            "the agent's certificate does not name this host: use a host name it lists,"
+            " or --insecure to skip checks"
+        )
+    return "pass the CA with --cacert FILE (or --insecure to skip checks)"
 
 
 __all__ = [

@@ -5,6 +5,7 @@ same outcome and exit code. Real loopback servers: the sandbox, a recording HTTP
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -314,3 +315,61 @@ def test_a_connection_closed_without_an_answer_reads_the_same_on_every_client(
         f"malformed HTTP from {closes_at_once}/.well-known/agent-card.json: "
         "the server closed the connection without an answer"
     )
+
+
+@pytest.fixture(scope="module")
+def bad_cert_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The sandbox over HTTPS twice, certificates from one trustme CA: ``expired`` (its validity
+    ended yesterday) and ``other-host`` (issued for other.example); plus ``ca``, the CA's path."""
+    import datetime
+
+    import trustme
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    ca = trustme.CA()
+    d = tmp_path_factory.mktemp("badcerts")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certs = {
+        "expired": ca.issue_cert(
+            "127.0.0.1",
+            not_before=now - datetime.timedelta(days=30),
+            not_after=now - datetime.timedelta(days=1),
+        ),
+        "other-host": ca.issue_cert("other.example"),
+    }
+    out = {"ca": str(d / "ca.pem")}
+    ca.cert_pem.write_to_path(out["ca"])
+    with contextlib.ExitStack() as stack:
+        for name, cert in certs.items():
+            cert.cert_chain_pems[0].write_to_path(str(d / f"{name}.pem"))
+            cert.private_key_pem.write_to_path(str(d / f"{name}.key"))
+            srv = LoopbackServer(
+                lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
+                certfile=str(d / f"{name}.pem"),
+                keyfile=str(d / f"{name}.key"),
+            )
+            out[name] = stack.enter_context(srv).url
+        yield out
+
+
+@pytest.mark.parametrize(
+    ("server", "hint"),
+    [
+        ("expired", "the agent's certificate is outside its validity dates"),
+        ("other-host", "the agent's certificate does not name this host"),
+    ],
+)
+@pytest.mark.parametrize("command", ["card get (httpx)", "load run (aiohttp)", "stream tail (websockets)"])
+def test_a_certificate_another_ca_cannot_fix_is_not_hinted_at_cacert(
+    cli: Any, bad_cert_servers: dict[str, str], tmp_path: Path, command: str, server: str, hint: str
+) -> None:
+    """With its CA given, a certificate that expired or names another host still fails (exit 3); the
+    hint said "pass the CA with --cacert FILE", which was given and cannot help."""
+    s = bad_cert_servers
+    r = cli("--cacert", s["ca"], *COMMANDS[command](s[server], tmp_path), "-o", "json")
+    assert r.exit_code == 3, r.stdout[-800:]
+    error = r.json["error"]
+    assert error["message"].startswith("TLS handshake with ") and error["hint"].startswith(hint)
+    assert "--cacert" not in error["hint"]
