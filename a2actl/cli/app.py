@@ -338,13 +338,21 @@ def _regular(path: Path) -> bool:
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
-    """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, checked
-    (``_checked_token``: one leading ``Bearer `` scheme word dropped)."""
+    """The bearer token from ``--token-file`` (a regular file: at most ``MAX_GLOBAL_FILE_BYTES`` read,
+    as from a FIFO), ``--token-env`` or ``A2ACTL_TOKEN``, checked (``_checked_token``: one leading
+    ``Bearer `` scheme word dropped). Raises ``UsageError`` (exit 2) for a file that cannot be read
+    or is over the limit, and what ``_checked_token`` raises."""
     if token_file is not None:
+        from a2actl.cli.context import MAX_GLOBAL_FILE_BYTES
+        from a2actl.core.offloop import over_limit, read_upto
+
         try:
-            data = token_file.read_bytes()
+            with token_file.open("rb") as fh:  # bounded, as a FIFO's read: a file named by mistake
+                data = read_upto(fh, MAX_GLOBAL_FILE_BYTES + 1)
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
+        if len(data) > MAX_GLOBAL_FILE_BYTES:
+            raise UsageError(over_limit(f"--token-file {token_file}", MAX_GLOBAL_FILE_BYTES))
         return checked_token_text(data, token_file)
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()

@@ -310,3 +310,20 @@ def test_a_token_file_with_a_byte_order_mark_is_read_as_its_token(
     assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
     assert r.json["state"] == "completed"
     assert TOKEN not in r.stdout + r.stderr
+
+
+def test_a_regular_token_file_is_read_only_up_to_the_limit_of_a_fifo(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A regular ``--token-file`` was read whole, however large (a disk image named by mistake grew
+    the process until memory ran out; 17 MB went out as one header, refused differently by each
+    agent), where a FIFO's read stops at 16 MiB. The same limit, in the same words: exit 2, nothing
+    sent."""
+    token_file = tmp_path / "token"
+    with token_file.open("wb") as fh:
+        fh.write(b"a" * (16 * 1024 * 1024 + 1))
+    r = cli("--token-file", str(token_file), "card", "get", sandbox.url, "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:]
+    assert (
+        r.json["error"]["message"] == f"--token-file {token_file}: over the 16 MiB limit (16,777,216 bytes)"
+    )
