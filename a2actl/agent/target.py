@@ -74,7 +74,8 @@ def parse_target(target: str, *, websocket: bool = False) -> Target:
     in ``.json`` or contains ``/.well-known/`` is a card URL; any other URL a base URL. A bare
     ``host:port`` gets ``http://`` (as curl does). With ``websocket=True`` a ``ws://``/``wss://`` URL is
     a ``websocket`` target (only ``stream tail`` takes one). Raises ``UsageError`` (exit 2) for an empty
-    TARGET, a malformed URL, a URL without a host, or any other scheme."""
+    TARGET, a malformed URL, a host no request can reach (``host_problem``: ``a..b``, ``127.1``,
+    ``xn--zz``), a URL without a host, or any other scheme."""
     t = target.strip()
     if not t:
         raise UsageError("TARGET is empty", hint="give a base URL, a card URL or a card file")
@@ -89,14 +90,20 @@ def parse_target(target: str, *, websocket: bool = False) -> Target:
         host, _port = parts.hostname, parts.port  # both raise ValueError on a malformed netloc
     except ValueError as exc:
         raise UsageError(f"TARGET {target!r} is not a valid URL: {exc}") from exc
-    if websocket and parts.scheme in ("ws", "wss") and host:
-        return Target("websocket", target.strip())
-    if parts.scheme not in ("http", "https"):
+    is_websocket = websocket and parts.scheme in ("ws", "wss") and bool(host)
+    if not is_websocket and parts.scheme not in ("http", "https"):
         raise UsageError(
             f"unsupported TARGET scheme {parts.scheme!r}", hint="use http://, https:// or a file path"
         )
     if not host:
         raise UsageError(f"TARGET {target!r} has no host")
+    problem = host_problem(host)
+    if problem:
+        # one answer for every command: the HTTP clients disagreed (httpx requested 127.1 and
+        # 42, aiohttp refused them: exit 0 or 1 vs 2; a..b was exit 3 or 2, xn--zz 2 or 3)
+        raise UsageError(f"TARGET {target!r} is not a valid URL: {problem}")
+    if is_websocket:
+        return Target("websocket", target.strip())
     if parts.path.endswith(".json") or "/.well-known/" in parts.path:
         return Target("card_url", t)
     return Target("base_url", t)

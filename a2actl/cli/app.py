@@ -315,11 +315,12 @@ def _checked_token(token: str, source: str) -> str:
 
 
 def checked_token_text(data: bytes, token_file: str | Path) -> str:
-    """The token in ``--token-file`` ``token_file``'s content ``data``: UTF-8, stripped, checked
-    (``_checked_token``). Raises ``UsageError`` (exit 2) for text that is not UTF-8, empty, or no
-    header can carry; the message never quotes the content."""
+    """The token in ``--token-file`` ``token_file``'s content ``data``: UTF-8 (one leading byte order
+    mark dropped: Notepad and PowerShell 5 write one), stripped, checked (``_checked_token``). Raises
+    ``UsageError`` (exit 2) for text that is not UTF-8, empty, or no header can carry; the message
+    never quotes the content."""
     try:
-        token = data.decode("utf-8").strip()
+        token = data.decode("utf-8").removeprefix("\ufeff").strip()
     except UnicodeDecodeError as exc:
         raise UsageError(f"--token-file {token_file} is not UTF-8 text: {exc.reason}") from exc
     if not token:
@@ -337,13 +338,21 @@ def _regular(path: Path) -> bool:
 
 
 def _read_token(token_file: Path | None, token_env: str | None) -> str | None:
-    """The bearer token from ``--token-file``, ``--token-env`` or ``A2ACTL_TOKEN``, checked
-    (``_checked_token``: one leading ``Bearer `` scheme word dropped)."""
+    """The bearer token from ``--token-file`` (a regular file: at most ``MAX_GLOBAL_FILE_BYTES`` read,
+    as from a FIFO), ``--token-env`` or ``A2ACTL_TOKEN``, checked (``_checked_token``: one leading
+    ``Bearer `` scheme word dropped). Raises ``UsageError`` (exit 2) for a file that cannot be read
+    or is over the limit, and what ``_checked_token`` raises."""
     if token_file is not None:
+        from a2actl.cli.context import MAX_GLOBAL_FILE_BYTES
+        from a2actl.core.offloop import over_limit, read_upto
+
         try:
-            data = token_file.read_bytes()
+            with token_file.open("rb") as fh:  # bounded, as a FIFO's read: a file named by mistake
+                data = read_upto(fh, MAX_GLOBAL_FILE_BYTES + 1)
         except OSError as exc:
             raise UsageError(f"cannot read --token-file {token_file}: {exc.strerror or exc}") from exc
+        if len(data) > MAX_GLOBAL_FILE_BYTES:
+            raise UsageError(over_limit(f"--token-file {token_file}", MAX_GLOBAL_FILE_BYTES))
         return checked_token_text(data, token_file)
     if token_env is not None:
         token = os.environ.get(token_env, "").strip()

@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import re
 import shutil
 import ssl
 import tempfile
@@ -66,16 +67,90 @@ def loadable(paths: Iterable[str | None], data: Mapping[str, bytes]) -> Iterator
         yield {p: copies.get(p, p) for p in named}
 
 
+class TLSFileError(ValueError):
+    """A TLS file that cannot be used: ``option`` (``--cacert``, ``--cert``, ``--key``) named
+    ``path``, which does not load for ``reason`` (one line, never the file's content); ``hint``: what
+    to do, when there is more to say than the generic hint."""
+
+    def __init__(self, option: str, path: str, reason: str, hint: str | None = None) -> None:
+        super().__init__(f"{option} {path}: {reason}")
+        self.option, self.path, self.reason, self.hint = option, path, reason, hint
+
+
+class _Encrypted(Exception):
+    """OpenSSL asked for a pass phrase: the key is encrypted."""
+
+
+def _no_pass_phrase() -> bytes:
+    """The ``password`` callback of ``load_cert_chain``: without it OpenSSL prompts for the pass
+    phrase on the terminal and waits there, before any ``--max-time`` (without a terminal it printed
+    the prompt and failed with "[Errno 22] Invalid argument")."""
+    raise _Encrypted
+
+
+def _why(exc: BaseException) -> str:
+    """``exc`` in a few words: an OS error's text (``No such file or directory``), an SSL error's
+    reason without OpenSSL's decorations (``[X509: …]``, ``(_ssl.c:4154)``)."""
+    if isinstance(exc, OSError) and not isinstance(exc, ssl.SSLError):
+        return exc.strerror or str(exc) or type(exc).__name__
+    text = str(exc.args[1]) if isinstance(exc, ssl.SSLError) and len(exc.args) > 1 else str(exc)
+    text = re.sub(r"^\[[^\]]*\]\s*", "", text)
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)$", "", text)
+    return text or type(exc).__name__
+
+
+def _readable(option: str, path: str, where: str) -> None:
+    """Raise ``TLSFileError`` naming ``option`` and ``path`` when ``where`` (the path to load it
+    from) cannot be opened for reading: ``load_cert_chain``'s own error does not say which file."""
+    try:
+        with open(where, "rb"):
+            pass
+    except OSError as exc:
+        raise TLSFileError(option, path, _why(exc)) from exc
+
+
 def load_client_files(
     ctx: ssl.SSLContext, cert: str | None, key: str | None, data: Mapping[str, bytes]
 ) -> None:
     """``ctx.load_cert_chain(cert, key)``; a path in ``data`` (content read ahead: a FIFO) is loaded
-    from a private copy removed at once (``loadable``). Raises what ``load_cert_chain`` raises
-    (``OSError``, ``ssl.SSLError``) and ``OSError`` when the copy cannot be made."""
+    from a private copy removed at once (``loadable``). Raises ``TLSFileError`` naming the option and
+    path: a file that cannot be read, an encrypted key (no pass phrase can be given: OpenSSL would
+    prompt on the terminal and wait), a key that is not the certificate's, a file that is not PEM;
+    ``OSError`` when the copy cannot be made."""
     if cert is None:
         return
     with loadable((cert, key), data) as files:
-        ctx.load_cert_chain(files[cert], files[key] if key is not None else None)
+        for option, path in (("--cert", cert), ("--key", key)):
+            if path is not None:
+                _readable(option, path, files[path])
+        try:
+            ctx.load_cert_chain(
+                files[cert], files[key] if key is not None else None, password=_no_pass_phrase
+            )
+        except _Encrypted:
+            option, path = ("--key", key) if key is not None else ("--cert", cert)
+            raise TLSFileError(
+                option,
+                path,
+                "the private key is encrypted (a pass phrase cannot be given)",
+                hint=f"decrypt a copy: openssl pkey -in {path} -out KEY.pem (and keep it private)",
+            ) from None
+        except (OSError, ssl.SSLError) as exc:
+            if key is None:
+                raise TLSFileError(
+                    "--cert",
+                    cert,
+                    f"no PEM certificate and private key in it ({_why(exc)})",
+                    hint="pass the private key with --key FILE",
+                ) from exc
+            if "KEY_VALUES_MISMATCH" in str(exc):
+                raise TLSFileError("--key", key, f"is not the private key of --cert {cert}") from exc
+            raise TLSFileError(
+                "--cert",
+                cert,
+                f"not a PEM certificate, or --key {key} not a PEM private key ({_why(exc)})",
+                hint="check the --cert and --key files (PEM)",
+            ) from exc
 
 
 def client_context(
@@ -83,13 +158,19 @@ def client_context(
 ) -> ssl.SSLContext:
     """``ssl.create_default_context`` trusting ``cacert`` (else the system store) with the client
     certificate ``cert``/``key`` loaded; a path in ``data`` is taken from there (``cadata`` for the
-    CA bundle: PEM text). Raises ``OSError``, ``ssl.SSLError`` or ``ValueError`` (no certificate in
-    the CA content) when a file cannot be loaded."""
-    if cacert is not None and cacert in data:
-        pem = data[cacert].decode("ascii", "ignore")  # ssl takes ASCII PEM text; comments may not be
-        ctx = ssl.create_default_context(cadata=pem)
+    CA bundle: PEM text). Raises ``TLSFileError`` (a ``ValueError``) naming the option and path of a
+    file that cannot be loaded, and ``OSError`` when a private copy cannot be made."""
+    if cacert is None:
+        ctx = ssl.create_default_context()
     else:
-        ctx = ssl.create_default_context(cafile=cacert) if cacert else ssl.create_default_context()
+        try:
+            if cacert in data:
+                pem = data[cacert].decode("ascii", "ignore")  # ssl takes ASCII PEM text; comments may not be
+                ctx = ssl.create_default_context(cadata=pem)
+            else:
+                ctx = ssl.create_default_context(cafile=cacert)
+        except (OSError, ssl.SSLError, ValueError) as exc:
+            raise TLSFileError("--cacert", cacert, _why(exc)) from exc
     load_client_files(ctx, cert, key, data)
     return ctx
 
@@ -143,6 +224,10 @@ def _tls_context(
 ) -> ssl.SSLContext:
     try:
         ctx = client_context(cacert, cert, key, dict(data))
+    except TLSFileError as exc:
+        raise UsageError(
+            f"cannot load TLS files: {exc}", hint=exc.hint or f"check the {exc.option} path and format"
+        ) from exc
     except (OSError, ssl.SSLError, ValueError) as exc:
         raise UsageError(
             f"cannot load TLS files: {exc}", hint="check --cacert/--cert/--key paths and formats"
@@ -154,18 +239,38 @@ def _tls_context(
 
 
 def tls_failed(url: str, detail: object, *, verify: bool, scheme: str = "https") -> UnreachableError:
-    """A failed TLS handshake with ``url`` (exit 3); ``verify``: the certificate did not verify;
-    ``scheme``: the TLS scheme of ``url`` (``https``, ``amqps``), for the hint. The same words for
-    ``https://``, ``wss://`` and ``amqps://``."""
+    """A failed TLS handshake with ``url`` (exit 3); ``verify``: the certificate did not verify
+    (``detail``: OpenSSL's verify message, which picks the hint: ``--cacert`` only for an issuer
+    not trusted); ``scheme``: the TLS scheme of ``url`` (``https``, ``amqps``), for the hint. The
+    same words for ``https://``, ``wss://`` and ``amqps://``."""
     return UnreachableError(
         f"TLS handshake with {url} failed: {detail}",
-        hint="pass the CA with --cacert FILE (or --insecure to skip checks)"
+        hint=_verify_hint(str(detail))
         if verify
         else f"is this an {scheme} URL on an {scheme[:-1]} port, or is a client certificate needed (--cert/--key)?",
     )
 
 
+def _verify_hint(reason: str) -> str:
+    """What to do about a certificate that did not verify for ``reason`` (OpenSSL's verify message):
+    another CA helps only when the issuer was not trusted; an expired certificate or one for another
+    host fails whatever ``--cacert`` says."""
+    text = reason.lower()
+    if "expired" in text or "not yet valid" in text:
+        return (
+            "the agent's certificate is outside its validity dates (or this machine's clock is wrong):"
+            " renew it, or --insecure to skip checks"
+        )
+    if "mismatch" in text:
+        return (
+            "the agent's certificate does not name this host: use a host name it lists,"
+            " or --insecure to skip checks"
+        )
+    return "pass the CA with --cacert FILE (or --insecure to skip checks)"
+
+
 __all__ = [
+    "TLSFileError",
     "build_ssl_context",
     "client_context",
     "load_client_files",

@@ -156,8 +156,9 @@ async def tail_a2a(
     returned (the caller writes it). A resubscribe that cannot connect (``UnreachableError``) or is
     answered an HTTP 5xx is one more cut of the same outage: the next attempt follows the backoff. Raises ``A2AError`` (exit 1) when the first call is refused
     (``task … already ended`` when GetTask says the task is terminal, ``task … is input-required``
-    when it waits for the client) and ``HTTPStatusError`` (1) for
-    an HTTP error instead of the stream."""
+    when it waits for the client), ``HTTPStatusError`` (1) for
+    an HTTP error instead of the stream, and ``UnreachableError`` (3) or ``TimeoutError_`` (5) when
+    the first call gets no answer (nothing streamed yet)."""
     tail = Tail(opts, emit, client.family, together=together)
     if operation == "SubscribeToTask" and isinstance(params.get("id"), str):
         # The stream is this task's: an event of another task is an ``other-task`` violation, not
@@ -182,6 +183,11 @@ async def tail_a2a(
                     "closed-without-terminal",
                 )
             except (StreamCut, TimeoutError_) as exc:
+                if isinstance(exc, TimeoutError_) and not resync and tail.events == 0:
+                    # No answer to the first call (--connect-timeout, or no response within
+                    # --timeout): a timeout (exit 5), as for `send`; no stream began, so there is
+                    # nothing cut and no missing terminal state (it was exit 6, "missing-terminal").
+                    raise
                 reason, ending = exc.message, "cut"
             except UnreachableError as exc:
                 if not resync:

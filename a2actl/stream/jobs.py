@@ -192,8 +192,10 @@ async def tail_raw_sse(
             try:
                 return await once(resumed=attempt > 0)
             except (StreamCut, TimeoutError_, UnreachableError) as exc:
-                if isinstance(exc, UnreachableError) and attempt == 0:
-                    raise  # the first connection: the agent is not there (exit 3)
+                if isinstance(exc, (UnreachableError, TimeoutError_)) and attempt == 0:
+                    # the first connection: the agent is not there (exit 3), or did not answer
+                    # within --connect-timeout/--timeout (exit 5); no stream began to be cut
+                    raise
                 # a reconnect that cannot connect is tried again, as an EventSource does
                 # (WHATWG §9.2.4: a network error reestablishes the connection); it was exit 3.
                 # One that connected ended the outage (its reconnect record), events or not.

@@ -101,6 +101,10 @@ def _reason(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+#: Why a request got nothing back: the connection closed before any byte of an answer (both clients).
+CLOSED_WITHOUT_ANSWER = "the server closed the connection without an answer"
+
+
 #: How many redirects httpx follows under ``-L`` before it gives up (its default ``max_redirects``).
 HTTPX_MAX_REDIRECTS = 20
 
@@ -159,6 +163,10 @@ def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError
             return refused(url)
         return UnreachableError(f"cannot connect to {url}: {text}")
     if isinstance(exc, httpx.RemoteProtocolError):
+        if "without sending a response" in str(exc):
+            # h11 met the close before any byte of an answer: the words aiohttp's path uses
+            # (transport/fast.py), so the same agent reads the same on every command
+            return ProtocolViolation(f"malformed HTTP from {url}: {CLOSED_WITHOUT_ANSWER}")
         return ProtocolViolation(f"malformed HTTP from {url}: {exc}")
     if isinstance(exc, httpx.DecodingError):
         return ProtocolViolation(
@@ -255,6 +263,7 @@ def declared_over_limit(url: str, declared: int, limit: int, status: int | None)
 
 __all__ = [
     "ACCEPT_ENCODING",
+    "CLOSED_WITHOUT_ANSWER",
     "check_auth",
     "check_redirect",
     "connect_timed_out",

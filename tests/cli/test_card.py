@@ -67,7 +67,7 @@ def test_a_host_that_is_not_punycode_is_usage_error(cli):
     # httpx decodes an xn-- host as it builds the request: idna's IDNAError was exit 1 "unexpected"
     r = cli("card", "get", "http://xn--zz.example/", "-o", "json")
     assert r.exit_code == 2, r.stdout
-    assert r.json["error"]["code"] == "usage" and "Invalid A-label" in r.json["error"]["message"]
+    assert r.json["error"]["code"] == "usage" and "not valid Punycode" in r.json["error"]["message"]
 
 
 def test_agent_strings_are_not_markup_and_escapes_are_escaped(cli, fault):

@@ -294,3 +294,36 @@ def test_dlq_stats_prints_no_piece_of_a_target_urls_credentials(
     assert "***" in r.stdout  # the target is shown, its credentials masked
     for piece in secret_fragments(URL_PASSWORD, URL_TOKEN):
         assert piece not in r.stdout and piece not in r.stderr, (piece, r.stdout)
+
+
+def test_a_token_file_with_a_byte_order_mark_is_read_as_its_token(
+    cli: Any, sandbox_auth: Any, tmp_path: Path
+) -> None:
+    """A token file saved by Notepad or PowerShell 5 (``Set-Content -Encoding UTF8``) starts with a
+    UTF-8 byte order mark and ends with CRLF: it was exit 2 "the token must be printable ASCII",
+    for a character the user cannot see. The mark is dropped, as the line end is."""
+    from tests.conftest import TOKEN
+
+    token_file = tmp_path / "token"
+    token_file.write_bytes(b"\xef\xbb\xbf" + TOKEN.encode() + b"\r\n")
+    r = cli("--token-file", str(token_file), "send", sandbox_auth.url, "hi", "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+    assert r.json["state"] == "completed"
+    assert TOKEN not in r.stdout + r.stderr
+
+
+def test_a_regular_token_file_is_read_only_up_to_the_limit_of_a_fifo(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A regular ``--token-file`` was read whole, however large (a disk image named by mistake grew
+    the process until memory ran out; 17 MB went out as one header, refused differently by each
+    agent), where a FIFO's read stops at 16 MiB. The same limit, in the same words: exit 2, nothing
+    sent."""
+    token_file = tmp_path / "token"
+    with token_file.open("wb") as fh:
+        fh.write(b"a" * (16 * 1024 * 1024 + 1))
+    r = cli("--token-file", str(token_file), "card", "get", sandbox.url, "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:]
+    assert (
+        r.json["error"]["message"] == f"--token-file {token_file}: over the 16 MiB limit (16,777,216 bytes)"
+    )

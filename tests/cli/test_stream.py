@@ -848,3 +848,46 @@ def test_a_terminal_task_event_ends_the_tail_though_the_server_keeps_the_stream_
     assert took < 5, took
     assert (r.json["outcome"], r.json["finalState"], r.json["violations"]) == ("completed", final, [])
     assert r.exit_code == r.json["exitCode"] == 0
+
+
+@pytest.fixture(scope="module")
+def sandbox_rpc_delay() -> Any:
+    """A sandbox that waits 2 s before every RPC (cards come at once)."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["stream", "tail", "{t}", "--send", "hi"],
+        ["stream", "tail", "{t}", "--task", "t-1"],
+        ["task", "subscribe", "{t}", "t-1"],
+        ["send", "{t}", "hi", "--stream"],
+    ],
+)
+def test_no_answer_to_the_first_call_within_timeout_is_a_timeout(
+    cli: Any, sandbox_rpc_delay: Any, command: list[str]
+) -> None:
+    """An agent that does not answer the streaming call within ``--timeout`` (nothing streamed) is a
+    timeout, exit 5, as for ``send`` without ``--stream``: it was a cut with a ``missing-terminal``
+    violation, exit 6 (a protocol violation the agent never made)."""
+    args = [a.replace("{t}", sandbox_rpc_delay.url) for a in command]
+    r = cli("--timeout", "0.3s", *args, "-o", "json")
+    assert r.exit_code == 5, r.stdout[-800:]
+    error = r.json["error"]
+    assert error["code"] == "timeout" and error["message"].endswith("within 0.3s (read timeout)")
+
+
+def test_a_raw_sse_url_that_does_not_answer_within_timeout_is_a_timeout(cli: Any, fault: str) -> None:
+    """``stream tail --sse URL`` whose first GET gets no answer within ``--timeout``: exit 5 (the
+    transport's error for the first connection, as its docstring says); it was a cut, exit 6."""
+    r = cli("--timeout", "0.3s", "stream", "tail", "--sse", f"{fault}/hang/agent-card.json", "-o", "json")
+    assert r.exit_code == 5, r.stdout[-800:]
+    assert r.json["error"]["code"] == "timeout"

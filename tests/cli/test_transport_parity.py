@@ -5,6 +5,7 @@ same outcome and exit code. Real loopback servers: the sandbox, a recording HTTP
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -213,3 +214,162 @@ def test_a_long_header_line_is_read_by_every_client(
     ``dlq replay`` keep every entry dead ("Got more than 8190 bytes") where ``card get`` read it."""
     r = cli(*COMMANDS[command](long_header_agent, tmp_path), "-o", "json")
     assert r.exit_code == 0, r.stdout[-800:] + r.stderr[-800:]
+
+
+@pytest.mark.parametrize("command", ["card get (httpx)", "load run (aiohttp)", "stream tail (websockets)"])
+def test_an_encrypted_client_key_is_refused_by_name_on_every_client(
+    cli: Any, mtls_server: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    """``--key`` encrypted: OpenSSL asked for its pass phrase on the terminal and waited (past
+    ``--max-time``); without a terminal it printed "Enter PEM pass phrase:" and failed "[Errno 22]
+    Invalid argument", naming no file. Exit 2, one line naming ``--key`` and the path."""
+    from cryptography.hazmat.primitives import serialization
+
+    s = mtls_server
+    key = serialization.load_pem_private_key(Path(s["client_key"]).read_bytes(), None)
+    encrypted = tmp_path / "encrypted.key"
+    encrypted.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"pw"),
+        )
+    )
+    argv = COMMANDS[command](s["url"], tmp_path)
+    r = cli("--cacert", s["ca"], "--cert", s["client"], "--key", str(encrypted), *argv, "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:] + r.stderr[-800:]
+    assert r.json["error"]["message"] == (
+        f"cannot load TLS files: --key {encrypted}: the private key is encrypted (a pass phrase cannot be given)"
+    )
+    assert "pass phrase:" not in r.stderr.lower() and len(r.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    ("host", "problem"),
+    [
+        ("127.1", "the host '127.1' is neither a name nor a dotted IPv4 address"),
+        ("42", "the host '42' is neither a name nor a dotted IPv4 address"),
+        ("a..b", "the host 'a..b' has characters a host name cannot have"),
+        ("x" * 64 + ".example", "has an empty label or one over 63 characters"),
+        ("xn--zz.example", "has a label that is not valid Punycode ('xn--zz')"),
+    ],
+)
+@pytest.mark.parametrize("command", ["card get (httpx)", "send (httpx)", "load run (aiohttp)"])
+def test_a_target_host_no_request_can_reach_is_the_same_usage_error_on_every_client(
+    cli: Any, tmp_path: Path, command: str, host: str, problem: str
+) -> None:
+    """The two HTTP clients disagreed on such a TARGET: httpx requested ``127.1`` and ``42`` (exit 0,
+    1 or 3, whatever answered), aiohttp refused them (exit 2); ``a..b`` was a failed DNS lookup (3)
+    on one and a bad URL (2) on the other, ``xn--zz`` the other way round. Exit 2 on both, in the
+    words ``fleet probe`` uses for an inventory line, before anything is sent."""
+    url = f"http://{host}:9"
+    r = cli(*COMMANDS[command](url, tmp_path), "-o", "json")
+    assert r.exit_code == 2, r.stdout[-800:]
+    message = r.json["error"]["message"]
+    assert message.startswith(f"TARGET {url!r} is not a valid URL: ") and message.endswith(problem)
+
+
+@pytest.fixture(scope="module")
+def closes_at_once() -> Iterator[str]:
+    """A TCP server that accepts each connection and closes it without a byte (as an agent that
+    requires a client certificate does after a TLS 1.3 handshake, or a crashing worker): its URL."""
+    import socket
+    import threading
+
+    srv = socket.create_server(("127.0.0.1", 0))
+    srv.settimeout(0.2)
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                continue
+            try:
+                conn.settimeout(2)
+                conn.recv(65536)  # read the request: closing with it unread would be a reset (RST)
+            except OSError:
+                pass
+            conn.close()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{srv.getsockname()[1]}"
+    finally:
+        stop.set()
+        thread.join(timeout=5)
+        srv.close()
+
+
+@pytest.mark.parametrize("command", ["card get (httpx)", "send (httpx)", "load run (aiohttp)"])
+def test_a_connection_closed_without_an_answer_reads_the_same_on_every_client(
+    cli: Any, closes_at_once: str, tmp_path: Path, command: str
+) -> None:
+    """httpx said "Server disconnected without sending a response.", aiohttp "the server closed the
+    connection without an answer", for the same agent (both exit 6). One message now."""
+    r = cli(*COMMANDS[command](closes_at_once, tmp_path), "-o", "json")
+    assert r.exit_code == 6, r.stdout[-800:]
+    assert r.json["error"]["message"] == (
+        f"malformed HTTP from {closes_at_once}/.well-known/agent-card.json: "
+        "the server closed the connection without an answer"
+    )
+
+
+@pytest.fixture(scope="module")
+def bad_cert_servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """The sandbox over HTTPS twice, certificates from one trustme CA: ``expired`` (its validity
+    ended yesterday) and ``other-host`` (issued for other.example); plus ``ca``, the CA's path."""
+    import datetime
+
+    import trustme
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    ca = trustme.CA()
+    d = tmp_path_factory.mktemp("badcerts")
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certs = {
+        "expired": ca.issue_cert(
+            "127.0.0.1",
+            not_before=now - datetime.timedelta(days=30),
+            not_after=now - datetime.timedelta(days=1),
+        ),
+        "other-host": ca.issue_cert("other.example"),
+    }
+    out = {"ca": str(d / "ca.pem")}
+    ca.cert_pem.write_to_path(out["ca"])
+    with contextlib.ExitStack() as stack:
+        for name, cert in certs.items():
+            cert.cert_chain_pems[0].write_to_path(str(d / f"{name}.pem"))
+            cert.private_key_pem.write_to_path(str(d / f"{name}.key"))
+            srv = LoopbackServer(
+                lambda url: build_app(SandboxOptions(stream_interval=0.01), url),
+                certfile=str(d / f"{name}.pem"),
+                keyfile=str(d / f"{name}.key"),
+            )
+            out[name] = stack.enter_context(srv).url
+        yield out
+
+
+@pytest.mark.parametrize(
+    ("server", "hint"),
+    [
+        ("expired", "the agent's certificate is outside its validity dates"),
+        ("other-host", "the agent's certificate does not name this host"),
+    ],
+)
+@pytest.mark.parametrize("command", ["card get (httpx)", "load run (aiohttp)", "stream tail (websockets)"])
+def test_a_certificate_another_ca_cannot_fix_is_not_hinted_at_cacert(
+    cli: Any, bad_cert_servers: dict[str, str], tmp_path: Path, command: str, server: str, hint: str
+) -> None:
+    """With its CA given, a certificate that expired or names another host still fails (exit 3); the
+    hint said "pass the CA with --cacert FILE", which was given and cannot help."""
+    s = bad_cert_servers
+    r = cli("--cacert", s["ca"], *COMMANDS[command](s[server], tmp_path), "-o", "json")
+    assert r.exit_code == 3, r.stdout[-800:]
+    error = r.json["error"]
+    assert error["message"].startswith("TLS handshake with ") and error["hint"].startswith(hint)
+    assert "--cacert" not in error["hint"]
