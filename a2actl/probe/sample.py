@@ -451,6 +451,17 @@ async def one_sample(
         # the card's userinfo or credential query values in the interface URL are secrets: masked in
         # the errors naming that URL and in the report (as agent.connect does for the other commands)
         register_url(selection.interface.url)
+        control = next(
+            (i for i, c in enumerate(selection.interface.url) if c < " " or "\x7f" <= c < "\xa0"), None
+        )
+        if control is not None:
+            # RFC 3986 §2 has no control characters: the card broke its contract (caps validate: 6);
+            # the request failed as a 'usage' error (exit 2), which blamed the command line
+            raise ProtocolViolation(
+                f"the card's interface URL has a control character "
+                f"(U+{ord(selection.interface.url[control]):04X} at position {control}): no request can go to it",
+                hint="fix the url of the card's interface (supportedInterfaces / url)",
+            )
         if opts.interface_allowed is not None and not opts.interface_allowed(selection.interface.url):
             raise InterfaceNotAllowed(
                 f"the card names its interface at {selection.interface.url}, which this probe may not "

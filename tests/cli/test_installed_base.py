@@ -192,7 +192,9 @@ UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")
         # fails (no interface fits the escaped protocolVersion: usage, 2): the error line names the URL
         (["send", "{fault}/escapes/agent-card.json", "hi"], 2),
         (["caps", "validate", "{fault}/escapes/agent-card.json"], 6),  # the card violates the schema
-        (["handshake", "probe", "{fault}/escapes/agent-card.json"], 0),  # the version line (U+009B)
+        # the version line (U+009B); the card's interface URL holds ESC: no request can go to it, a
+        # protocol violation (6) as caps validate says, not the usage error (2) that blamed the caller
+        (["handshake", "probe", "{fault}/escapes/agent-card.json"], 6),
     ],
 )
 def test_table_mode_neutralises_control_and_bidi_characters(
