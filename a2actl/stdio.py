@@ -122,20 +122,20 @@ def stdout_failed(exc: OSError) -> None:
     _stdout_to_devnull()
     if isinstance(exc, BrokenPipeError):
         return
-    try:
-        sys.stderr.write(f"a2actl: standard output: cannot write: {exc.strerror or exc}\n")
-        sys.stderr.flush()
-    except (AttributeError, OSError, ValueError):
-        pass
-    raise SystemExit(USAGE)
+    _refuse(f"standard output: cannot write: {exc.strerror or exc}")
 
 
 def refuse_unusable_streams() -> None:
     """``check_standard_streams``; when it finds a reason, write ``a2actl: REASON`` on stderr and
     exit 2 (``SystemExit``)."""
     why = check_standard_streams()
-    if why is None:
-        return
+    if why is not None:
+        _refuse(why)
+
+
+def _refuse(why: str) -> None:
+    """``a2actl: WHY`` on stderr (as far as stderr can take it: closed or full, it is lost) and
+    ``SystemExit`` 2 (docs/exit-codes.md); never returns."""
     try:
         sys.stderr.write(f"a2actl: {why}\n")
         sys.stderr.flush()

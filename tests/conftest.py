@@ -297,3 +297,16 @@ def refused_url() -> str:
     port = s.getsockname()[1]
     s.close()
     return f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def sandbox_rpc_delay() -> Any:
+    """A sandbox that waits 2 s before every RPC (cards come at once)."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
+    try:
+        yield sb
+    finally:
+        sb.stop()

@@ -4,12 +4,14 @@ never the test process."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,14 @@ def a2actl_run(*args: str, timeout: float = 30) -> tuple[subprocess.CompletedPro
         [sys.executable, "-m", "a2actl", *args], capture_output=True, text=True, timeout=timeout
     )
     return r, time.monotonic() - t0
+
+
+def run_a2actl_stdin_silent(*args: str, **kw: Any) -> Ran:
+    """``run_a2actl(*args)`` with standard input a pipe whose writer never writes nor closes
+    (``sleep 100 | a2actl …``): both ends are closed when it has run."""
+    read_end, write_end = os.pipe()
+    try:
+        return run_a2actl(*args, stdin=read_end, **kw)
+    finally:
+        os.close(read_end)
+        os.close(write_end)

@@ -918,19 +918,10 @@ def test_text_from_a_stdin_that_never_ends_is_bounded_by_max_time(fast_agent: tu
     """`sleep 100 | a2actl load run URL --text -` (`--text -` reads standard input, as send's TEXT
     '-'): the read ran on the event loop and held the command until the writer ended, past
     --max-time. Now exit 5 at --max-time, nothing sent; an empty stdin is exit 2 naming --text."""
-    import os
-
-    from tests.fifo import run_a2actl
+    from tests.fifo import run_a2actl, run_a2actl_stdin_silent
 
     url, agent = fast_agent
-    read_end, write_end = os.pipe()
-    try:
-        ran = run_a2actl(
-            "--max-time", "1.5s", "-o", "json", "load", "run", url, "--text", "-", stdin=read_end
-        )
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    ran = run_a2actl_stdin_silent("--max-time", "1.5s", "-o", "json", "load", "run", url, "--text", "-")
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert ran.elapsed < 10, ran.elapsed

@@ -307,19 +307,6 @@ def test_max_time_bounds_a_part_that_never_arrives(
     assert time.monotonic() - t0 < 10
 
 
-@pytest.fixture(scope="module")
-def sandbox_rpc_delay() -> Any:
-    """A sandbox that waits 2 s before every RPC (cards come at once)."""
-    from a2actl.server.sandbox.options import SandboxOptions
-    from a2actl.server.sandbox.server import RunningSandbox
-
-    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
 def _send_with_a_late_part(tmp_path: Path, output: str, url: str, text: str, *extra: str) -> Any:
     """``a2actl --max-time 2.5 -o OUTPUT send URL TEXT --data @FIFO EXTRA…`` with the FIFO's writer
     delivering ``{"q": 1}`` at 1.5 s (``tests.fifo.run_a2actl``'s result)."""
@@ -441,16 +428,10 @@ def test_send_stdin_that_is_not_utf8_is_a_usage_error(sandbox: Any) -> None:
 def test_max_time_bounds_a_stdin_that_never_ends(sandbox: Any) -> None:
     """send URL - with a stdin pipe whose writer never writes nor closes (`sleep 100 | a2actl send
     URL -`): the read ignored --max-time. Now exit 5 with its one-line error."""
-    import os
 
-    from tests.fifo import run_a2actl
+    from tests.fifo import run_a2actl_stdin_silent
 
-    read_end, write_end = os.pipe()
-    try:
-        ran = run_a2actl("--max-time", "1.5s", "-o", "json", "send", sandbox.url, "-", stdin=read_end)
-    finally:
-        os.close(read_end)
-        os.close(write_end)
+    ran = run_a2actl_stdin_silent("--max-time", "1.5s", "-o", "json", "send", sandbox.url, "-")
     assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
     assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
     assert ran.elapsed < 10, ran.elapsed

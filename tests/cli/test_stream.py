@@ -607,15 +607,16 @@ def test_send_stream_ends_at_max_time_with_a_summary_naming_the_task(cli: Any, s
     assert doc.exit_code == 5 and doc.json["taskId"] == "t-fault-1" and doc.json["outcome"] == "max-time"
 
 
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["stream", "tail", "{t}", "--send", "hi"],
-        ["stream", "tail", "{t}", "--task", "t-1"],
-        ["task", "subscribe", "{t}", "t-1"],
-        ["send", "{t}", "hi", "--stream"],
-    ],
-)
+#: The commands that open an A2A stream (``{t}``: the target), for tests that hold for each of them.
+STREAM_COMMANDS = [
+    ["stream", "tail", "{t}", "--send", "hi"],
+    ["stream", "tail", "{t}", "--task", "t-1"],
+    ["task", "subscribe", "{t}", "t-1"],
+    ["send", "{t}", "hi", "--stream"],
+]
+
+
+@pytest.mark.parametrize("command", STREAM_COMMANDS)
 def test_max_time_bounds_the_card_discovery_of_a_stream(cli: Any, fault: str, command: list[str]) -> None:
     """A card that never comes (the fault server's /hang/ waits 5 s) still ends the stream commands
     at --max-time, with a max-time summary (exit 5); the discovery was outside the deadline."""
@@ -850,28 +851,7 @@ def test_a_terminal_task_event_ends_the_tail_though_the_server_keeps_the_stream_
     assert r.exit_code == r.json["exitCode"] == 0
 
 
-@pytest.fixture(scope="module")
-def sandbox_rpc_delay() -> Any:
-    """A sandbox that waits 2 s before every RPC (cards come at once)."""
-    from a2actl.server.sandbox.options import SandboxOptions
-    from a2actl.server.sandbox.server import RunningSandbox
-
-    sb = RunningSandbox(SandboxOptions(stream_interval=0.01, rpc_delay=2.0)).start()
-    try:
-        yield sb
-    finally:
-        sb.stop()
-
-
-@pytest.mark.parametrize(
-    "command",
-    [
-        ["stream", "tail", "{t}", "--send", "hi"],
-        ["stream", "tail", "{t}", "--task", "t-1"],
-        ["task", "subscribe", "{t}", "t-1"],
-        ["send", "{t}", "hi", "--stream"],
-    ],
-)
+@pytest.mark.parametrize("command", STREAM_COMMANDS)
 def test_no_answer_to_the_first_call_within_timeout_is_a_timeout(
     cli: Any, sandbox_rpc_delay: Any, command: list[str]
 ) -> None:
