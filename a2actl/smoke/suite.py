@@ -62,7 +62,17 @@ def _loader() -> Any:
     import yaml
 
     class LineLoader(yaml.SafeLoader):
-        """SafeLoader that records each mapping's line (1-based) under ``LINE``."""
+        """SafeLoader that records each mapping's line (1-based) under ``LINE``, and turns the
+        ``ValueError`` a scalar's constructor raises into a ``ConstructorError`` at its line."""
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            # an integer over int()'s 4,300 digits, an unquoted date that is no date (2001-13-01):
+            # PyYAML raises a plain ValueError, no YAMLError, and the run was exit 1 'unexpected'
+            try:
+                return super().construct_object(node, deep=deep)
+            except ValueError as exc:
+                reason = str(exc).split(";")[0]  # without the advice to call set_int_max_str_digits
+                raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from None
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

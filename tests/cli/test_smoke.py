@@ -188,6 +188,15 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "budgets.__line__: unknown phase",
             3,
         ),
+        # values PyYAML cannot build raise a plain ValueError, no YAMLError: exit 1 'unexpected
+        # ValueError' (an integer over int()'s 4,300 digits, an unquoted date that is no date)
+        (
+            "targets: [x]\nchecks:\n  - kind: dlq-depth\n    source: x\n    max: " + "9" * 5000 + "\n",
+            "not valid YAML: Exceeds the limit (4300 digits) for integer string conversion",
+            5,
+        ),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    name: 2001-13-01\n", "month must be in 1..12", 4),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    2001-13-01: x\n", "month must be in 1..12", 4),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
