@@ -222,6 +222,7 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
                 line=c[LINE],
             )
         )
+    _register_secrets(suite)
     needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
     if needs_target and not suite.targets:
         raise UsageError(
@@ -233,6 +234,23 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     _check_durations(suite)
     _check_patterns(suite)
     return suite
+
+
+def _register_secrets(suite: Suite) -> None:
+    """Register (``core.redact.register_url``) the credentials of every URL the suite names, as the
+    command line's are: the targets' and a ``dlq-depth`` source's userinfo and credential-like query
+    values (``http://user:PASSWORD@…``, ``?api_key=…``, ``redis://:PASSWORD@…``), often given whole
+    in ``${TARGET}`` as docs/smoke.md advises. They were printed in every row's ``target``, in
+    ``-o json`` and in the JUnit file CI publishes."""
+    from a2actl.core.redact import register_url
+
+    for target in suite.targets:
+        register_url(target)
+    for c in suite.checks:
+        if c.target is not None:
+            register_url(str(c.target))
+        if c.kind == "dlq-depth":
+            register_url(str(c.options["source"]))
 
 
 def _check_targets(suite: Suite, line: int, *, used: bool) -> None:

@@ -132,6 +132,34 @@ def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refus
     assert {x["status"] for x in r.json["results"]} == {"error"}
 
 
+def test_the_suites_url_credentials_are_never_printed(
+    cli: Any, sandbox: Any, tmp_path: Path, refused_url: str
+) -> None:
+    """A target given whole in ``${TARGET}`` (docs/smoke.md: the suite holds no secret) and a
+    ``dlq-depth`` source with a password: the password and ``api_key`` were in every row's target,
+    in ``-o json``, in error messages and in the JUnit file CI publishes."""
+    import secrets
+
+    pw, key, dlq_pw = (f"smokesecret{secrets.token_hex(6)}" for _ in range(3))  # never registered before
+    host = sandbox.url.split("://", 1)[1]
+    target = f"http://bob:{pw}@{host}/?api_key={key}"
+    path = suite(
+        tmp_path,
+        "targets: ['${TARGET}']\nchecks:\n  - kind: send\n    text: hello\n"
+        f"  - kind: dlq-depth\n    source: {refused_url.replace('://', f'://u:{dlq_pw}@')}/dlq\n    max: 0\n",
+    )
+    junit = tmp_path / "smoke.xml"
+    r = run(cli, path, "--junit", str(junit), env={"TARGET": target})
+    assert r.exit_code == 7, r.stdout[-600:]
+    assert [x["status"] for x in r.json["results"]] == ["pass", "error"]
+    assert r.json["results"][0]["target"] == f"http://bob:***@{host}/?api_key=***"
+    table = cli("smoke", "run", path, env={"TARGET": target})
+    valid = cli("smoke", "validate", path, "-o", "json", env={"TARGET": target})
+    assert valid.json["targets"] == [f"http://bob:***@{host}/?api_key=***"]
+    for text in (r.stdout, r.stderr, junit.read_text(), table.stdout, table.stderr, valid.stdout):
+        assert pw not in text and key not in text and dlq_pw not in text
+
+
 def test_init_then_run_passes_and_a_breaking_change_fails(
     cli: Any, sandbox: Any, sandbox_v1: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
