@@ -148,7 +148,9 @@ def show(
     """
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import show_job
+    from a2actl.sessions.rules import check_session_id
 
+    check_session_id(session_id)
     run = invocation(ctx)
     result = run.run(show_job(target, run.settings, run.sink, session_id, prefix=debug_prefix))
     _warn(run, result.origin)

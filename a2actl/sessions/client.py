@@ -86,6 +86,13 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
     server's protocol violation, not an unexpected KeyError."""
     errors = sorted(_contract_validator(schema_name).iter_errors(doc), key=lambda e: list(map(str, e.path)))
     if not errors:
+        where = _non_finite(doc)
+        if where is not None:  # NaN, Infinity, 1e999: a "number" to JSON Schema, no age to any reader
+            raise ProtocolViolation(
+                f"{url} did not answer a {schema_name} of the debug API contract: {where}: "
+                "not a finite number (NaN, Infinity or over a double's range)",
+                hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
+            )
         return
     first = errors[0]
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
@@ -97,6 +104,24 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
         f"{(where.lstrip('.') or 'the document')}: {message}",
         hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
     )
+
+
+def _non_finite(doc: Any) -> str | None:
+    """The path (``sessions[0].ageSeconds``) of the first non-finite float in ``doc`` (``NaN``,
+    ``Infinity``, a number past a double's range such as ``1e999``: the JSON reader takes them),
+    or ``None``. Iterative: ``doc`` may be as deep as ``jsondoc.MAX_NESTING``."""
+    import math
+
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return where.lstrip(".") or "the document"
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def check_listed_task(task: Any, where: str) -> None:
@@ -216,15 +241,28 @@ class Sessions:
         return self._json(res)
 
     def _json(self, res: HttpResult) -> Any:
-        """The JSON body; ``None`` for a 404; ``HTTPStatusError`` (1) for another error status."""
+        """The JSON body; ``None`` for a 404; ``HTTPStatusError`` (1) for another error status,
+        whatever its body (the contract's ``{"error": {"message"}}``, a proxy's HTML page, no JSON
+        at all), with the contract's message when there is one; ``ProtocolViolation`` (6) for a
+        success that is not JSON, or is JSON ``null``."""
         if res.status == 404:
             return None
-        body = res.json()
         if res.status >= 400:
-            err = body.get("error", {}) if isinstance(body, dict) else {}
+            try:
+                body = res.json()
+            except ProtocolViolation:  # a gateway's HTML 502/503: the HTTP error it is (exit 1), not 6
+                body = None
+            err = body.get("error") if isinstance(body, dict) else None
+            said = err.get("message") if isinstance(err, dict) else err
+            message = " ".join(said.split())[:200] if isinstance(said, str) and said.strip() else res.reason
             raise HTTPStatusError(
-                f"{res.url}: HTTP {res.status}: {err.get('message', res.reason)}",
-                details={"httpStatus": res.status},
+                f"{res.url}: HTTP {res.status}: {message}", details={"httpStatus": res.status}
+            )
+        body = res.json()
+        if body is None:  # a JSON null read as the 404's None: 'no such session' (exit 1) for a 200
+            raise ProtocolViolation(
+                f"{res.url} answered HTTP {res.status} with null, no document of the debug API contract",
+                hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
             )
         return body
 

@@ -140,17 +140,31 @@ def within_grace(sessions: list[Session], grace: float) -> list[str]:
     ]
 
 
+def check_session_id(session_id: str) -> None:
+    """Raise ``UsageError`` (exit 2) for an empty session id (``sessions kill URL "$UNSET"``): the
+    id is the last path segment of ``{prefix}/sessions/{id}``, and an empty one made the request
+    ``DELETE {prefix}/sessions/``, the sessions collection itself, which servers that ignore a
+    trailing slash (Express, by default) route as ``{prefix}/sessions``."""
+    if not session_id:
+        raise UsageError(
+            "a session id cannot be empty (an unset variable?)",
+            hint="list them with 'a2actl sessions list TARGET'",
+        )
+
+
 def check_kill_request(
     ids: list[str], by_filter: bool, *, confirm: bool, can_prompt: Callable[[], bool]
 ) -> None:
     """What ``sessions kill`` needs before it touches the agent: ids or filters (``by_filter``: a
     filter option was given), not both and not neither; and a confirmation it can get (``confirm``:
-    ``--yes`` or ``--dry-run``; ``can_prompt()``: stdin is a terminal, asked only when needed). Raises ``UsageError`` (exit 2,
-    docs/exit-codes.md) otherwise."""
+    ``--yes`` or ``--dry-run``; ``can_prompt()``: stdin is a terminal, asked only when needed), and
+    no empty id (``check_session_id``). Raises ``UsageError`` (exit 2, docs/exit-codes.md) otherwise."""
     if bool(ids) == by_filter:
         raise UsageError(
             "give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither"
         )
+    for session_id in ids:
+        check_session_id(session_id)
     if not confirm and not can_prompt():
         raise UsageError("refusing to kill without confirmation: stdin is not a terminal", hint="add --yes")
 

@@ -451,6 +451,108 @@ def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_d
     assert r.exit_code == 6 and "loop" in r.json["error"]["message"]
 
 
+# ------------------------------------------- a debug API answering garbage, errors, null
+_GOOD_RAW = json.dumps(_GOOD_SESSION)
+#: prefix → (status, content type, body) of every answer under it but the discovery (a 401)
+_GARBAGE: dict[str, tuple[int, str, str]] = {
+    # a gateway's error page in front of the debug API: exit 6 'not JSON', not the HTTP 502 it is
+    "html502": (502, "text/html", "<html><body>502 Bad Gateway</body></html>"),
+    # an error that is a string: exit 1 'unexpected AttributeError'
+    "errstr": (500, "application/json", '{"error": "database down"}'),
+    # non-finite ages: the table was exit 1 'unexpected ValueError/OverflowError', -o json wrote
+    # null, 'leaks' flagged a session 'open for infs'
+    "nan": (200, "application/json", _GOOD_RAW.replace('"ageSeconds": 1000', '"ageSeconds": NaN')),
+    "inf": (200, "application/json", _GOOD_RAW.replace('"idleSeconds": 900', '"idleSeconds": 1e999')),
+    # a success that is JSON null was read as a 404: 'no such session', exit 1
+    "null": (200, "application/json", "null"),
+}
+
+
+def _garbage_debug_app(_: str) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def discovery(_: Request) -> JSONResponse:
+        return JSONResponse({"error": {"code": "unauthenticated", "message": "token"}}, status_code=401)
+
+    def answer(request: Request, body: str | None = None) -> Response:
+        status, ctype, raw = _GARBAGE[request.path_params["mode"]]
+        return Response(raw if body is None else body, status_code=status, media_type=ctype)
+
+    async def sessions(request: Request) -> Response:
+        _, _, raw = _GARBAGE[request.path_params["mode"]]
+        page = '{"sessions": [' + raw + '], "nextCursor": null}' if raw.startswith('{"id"') else None
+        return answer(request, page)
+
+    async def one(request: Request) -> Response:
+        return answer(request)
+
+    return Starlette(
+        routes=[
+            Route("/{mode}", discovery),
+            Route("/{mode}/sessions", sessions),
+            Route("/{mode}/sessions/{sid}", one, methods=["GET", "DELETE"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def garbage_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_garbage_debug_app) as srv:
+        yield srv.url
+
+
+_GARBAGE_EXPECTED = {
+    "html502": ("http_status", 1, "HTTP 502: Bad Gateway"),
+    "errstr": ("http_status", 1, "HTTP 500: database down"),
+    "nan": ("protocol", 6, "ageSeconds: not a finite number"),
+    "inf": ("protocol", 6, "idleSeconds: not a finite number"),
+    "null": ("protocol", 6, "with null"),
+}
+
+
+@pytest.mark.parametrize(
+    "mode, args",
+    [
+        (mode, args)
+        for mode in _GARBAGE
+        for args in (["list"], ["leaks"], ["show", "ctx-a"], ["kill", "ctx-a", "--yes"])
+        # a null page was already a protocol violation; a KillResult has no number
+        if not (mode == "null" and args[0] in ("list", "leaks"))
+        and not (mode in ("nan", "inf") and args[0] == "kill")
+    ],
+)
+def test_a_debug_api_answering_garbage_gets_its_exit_code(
+    cli: Any, garbage_debug: str, mode: str, args: list[str]
+) -> None:
+    """Exit 1 for an HTTP error whatever its body, 6 for a success outside the contract (a
+    non-finite number, a JSON null): never 'unexpected', never a session 'not found'."""
+    code, exit_code, needle = _GARBAGE_EXPECTED[mode]
+    for fmt in ("json", "table"):
+        r = cli(
+            "-o", fmt, "sessions", args[0], garbage_debug, *args[1:], "--debug-prefix", f"/{mode}", env=AUTH
+        )
+        assert r.exit_code == exit_code, (fmt, r.stdout[-500:], r.stderr)
+        assert "unexpected" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+        if fmt == "table":
+            continue
+        error = r.json["results"][0]["error"] if args[0] == "kill" else r.json["error"]
+        assert error["code"] == code and needle in error["message"], error
+
+
+@pytest.mark.parametrize("args", [["show", ""], ["kill", "", "--yes"], ["kill", "ctx-a", "", "--yes"]])
+def test_an_empty_session_id_is_a_usage_error(cli: Any, args: list[str]) -> None:
+    """``sessions kill URL "$UNSET"`` sent ``DELETE {prefix}/sessions/``: the sessions collection,
+    which a server that ignores a trailing slash routes as ``{prefix}/sessions``."""
+    r = cli("-o", "json", "sessions", args[0], "http://127.0.0.1:9", *args[1:])
+    assert r.exit_code == 2, r.stdout[-500:]
+    assert r.json["error"]["code"] == "usage" and "cannot be empty" in r.json["error"]["message"]
+
+
 # ------------------------------------------- CancelTask refusals on the ListTasks fallback
 #: contextId → (the task's state in ListTasks, what CancelTask answers, the state GetTask then says)
 _CANCEL: dict[str, tuple[str, Any, str]] = {
