@@ -105,6 +105,8 @@ async def run_job(
             f"gave up after --max-time {max_time:g}s: the suite {suite_path} was still being read",
             hint="a FIFO or <(cmd) that never ends? give the suite as a file",
         ) from None
+    if junit is not None:
+        refuse_overwrite(suite, junit)
     results: list[CheckResult] = []
     running: list[float] = []  # when the check now running started (run_suite)
     reached = False
@@ -173,6 +175,57 @@ async def run_job(
     return SmokeRun(
         suite, results, junit if failed is None else None, max_time_reached=reached, junit_error=failed
     )
+
+
+def _inputs(suite: Suite) -> list[str]:
+    """The local files ``suite`` reads: the suite file itself, a card-file target, a ``caps-diff``
+    expectation (relative to the suite, as ``checks._caps`` reads it) and a file DLQ source
+    (``file://PATH`` or a plain path, as ``dlq.store.file.file_path`` reads it)."""
+    from a2actl.agent.target import parse_target
+    from a2actl.dlq.store.file import file_path
+
+    suite_dir = Path(suite.path).resolve().parent
+    out = [suite.path]
+    for c in suite.checks:
+        for target in [c.target] if c.target else suite.targets:
+            if target and c.kind != "dlq-depth" and not parse_target(str(target)).is_remote:
+                out.append(str(target))
+        if c.kind == "caps-diff":
+            out.append(str(suite_dir / str(c.options["expect"])))  # an absolute expect stays absolute
+        elif c.kind == "dlq-depth":
+            source = str(c.options["source"])
+            if "://" not in source or source.startswith("file:"):
+                try:
+                    out.append(str(file_path(source)))
+                except UsageError:
+                    pass  # the check says so when it runs
+    return out
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one regular file (the same device and inode: through links or
+    other spellings). A FIFO or a device (``/dev/stdout``) is never "the same file": writing it
+    destroys nothing."""
+    import os
+    import stat
+
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def refuse_overwrite(suite: Suite, junit: str) -> None:
+    """Raise ``UsageError`` (exit 2), before any check runs, when ``junit`` (``--junit``) names a
+    file the suite reads (``_inputs``): ``smoke run smoke.yaml --junit smoke.yaml`` wrote the JUnit
+    XML over the suite, exit 0; over the caps snapshot or a file DLQ, the same."""
+    for source in _inputs(suite):
+        if _same_file(junit, source):
+            what = "the suite file" if source == suite.path else f"{source}, which the suite reads"
+            raise UsageError(
+                f"--junit {junit} is {what}: it would be overwritten", hint="give --junit another file"
+            )
 
 
 async def _load_off_loop(path: str) -> Suite:

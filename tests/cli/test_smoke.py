@@ -357,6 +357,31 @@ def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_
     assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
 
 
+def test_a_junit_path_naming_a_file_the_suite_reads_is_refused(
+    cli: Any, sandbox: Any, snapshot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``smoke run smoke.yaml --junit smoke.yaml`` (a typo for ``smoke.xml``) wrote the JUnit XML
+    over the suite, exit 0; over the caps snapshot or a file DLQ, the same. Each is exit 2 before
+    any check runs, the file untouched."""
+    monkeypatch.chdir(tmp_path)  # file://dlq.jsonl is relative to the working directory
+    (tmp_path / "dlq.jsonl").write_text('{"not": "an entry"}\n')
+    body = (
+        f"targets: [{sandbox.url}]\nchecks:\n  - kind: caps-diff\n    expect: {snapshot}\n"
+        "  - kind: dlq-depth\n    source: file://dlq.jsonl\n    max: 5\n"
+    )
+    path = suite(tmp_path, body)
+    (tmp_path / "link.xml").symlink_to(path)
+    before = {p: (tmp_path / p).read_bytes() for p in (path, snapshot, "dlq.jsonl")}
+    for junit in (path, "link.xml", str(tmp_path / snapshot), "dlq.jsonl"):
+        r = run(cli, path, "--junit", junit)
+        assert r.exit_code == 2, (junit, r.stdout[-400:])
+        message = r.json["error"]["message"]
+        assert message.startswith(f"--junit {junit} is ") and "it would be overwritten" in message
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    ok = run(cli, path, "--junit", "smoke.xml")
+    assert ok.exit_code == 0, ok.stdout[-400:]
+
+
 def test_dlq_depth_counts_invalid_entries(cli: Any, tmp_path: Path) -> None:
     """Invalid dead letters are still in the queue (replay exits 7 for them): 'DLQ drained, max: 0'
     passed over a file of nothing but invalid entries."""
