@@ -460,6 +460,24 @@ def test_init_refuses_to_overwrite_and_missing_dirs(
     assert missing.exit_code == 2 and "does not exist" in missing.json["error"]["message"]
 
 
+@pytest.mark.parametrize("snapshot", ["suite.yaml", "./sub/../suite.yaml"])
+def test_init_refuses_a_snapshot_that_is_the_suite(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: str
+) -> None:
+    """``--out suite.yaml --snapshot suite.yaml`` wrote the snapshot, then the suite over it: exit 0,
+    and a suite whose caps-diff expects the suite file itself, which no run can pass."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for force in ([], ["--force"]):
+        r = cli(
+            "smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "--snapshot", snapshot,
+            *force, "-o", "json",
+        )  # fmt: skip
+        assert r.exit_code == 2, r.stdout[-400:]
+        assert "is the suite's file" in r.json["error"]["message"]
+        assert not (tmp_path / "suite.yaml").exists()
+
+
 def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """``kind: stream``: a stream that ends in a ``failed`` task is a healthy stream, but the smoke
     check fails (``expectState`` defaults to ``completed``, as ``kind: send``); ``expectState: failed``
