@@ -1051,6 +1051,31 @@ def test_watch_refresh_gets_what_is_left_of_max_time(cli: Any, slow_debug: str) 
     assert last["error"]["code"] == "timeout"
 
 
+def test_watch_with_an_interval_longer_than_sleep_takes_waits(sandbox: Any) -> None:
+    """``--watch --interval 99999999999999h``: the first refresh, then exit 1 ``unexpected
+    OverflowError`` (``time.sleep`` takes at most ~292 years). It waits, until Ctrl-C (130)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.procs import finish
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "sessions", "list", sandbox.url, "--watch",
+         "--interval", "99999999999999h"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    time.sleep(1.0)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc, 20)
+    assert first["source"] == "debug" and alive, err
+    assert proc.returncode == 130 and "unexpected" not in err, err
+
+
 def test_watch_table_is_written_when_the_watch_ends(cli: Any, sandbox: Any) -> None:
     """`sessions list --watch` (table) to a pipe or file wrote nothing at all: the live table draws
     only on a terminal and was never stopped (on a terminal the cursor stayed hidden after Ctrl-C).
