@@ -146,6 +146,20 @@ def check_listed_task(task: Any, where: str) -> None:
         )
 
 
+def _checked_prefix(prefix: str) -> str:
+    """``prefix`` (``--debug-prefix``, a suite's ``debugPrefix``) when it is a URL path; else
+    ``UsageError`` (exit 2). A ``#`` or ``?`` in it moved ``/sessions/{id}`` into the fragment or
+    the query: ``sessions kill --debug-prefix '/debug/a2a#'`` sent ``DELETE /debug/a2a``, the API's
+    root, and ``list`` read the discovery document (a 401 there: "the token was refused")."""
+    bad = next((ch for ch in prefix if ch in "?#" or not ch.isprintable()), None)
+    if bad is not None:
+        raise UsageError(
+            f"--debug-prefix {prefix!r}: not a URL path (it holds {bad!r})",
+            hint="the path the debug API is mounted at, e.g. /debug/a2a",
+        )
+    return prefix
+
+
 def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
     from a2actl.transport.http import HttpTransport
 
@@ -174,7 +188,7 @@ class Sessions:
         self.target = target
         self.settings = settings
         self.sink = sink
-        self.base = _origin(target) + "/" + prefix.strip("/")
+        self.base = _origin(target) + "/" + _checked_prefix(prefix).strip("/")
         self._open = open_transport or _http_transport
         self.transport = self._open(settings, sink)
         self.source = "debug"

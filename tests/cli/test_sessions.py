@@ -544,6 +544,19 @@ def test_a_debug_api_answering_garbage_gets_its_exit_code(
         assert error["code"] == code and needle in error["message"], error
 
 
+@pytest.mark.parametrize("prefix", ["/null#", "/null?x=1", "/null\n"])
+@pytest.mark.parametrize("args", [["list"], ["show", "ctx-a"], ["kill", "ctx-a", "--yes"]])
+def test_a_debug_prefix_that_is_no_path_is_a_usage_error(
+    cli: Any, garbage_debug: str, prefix: str, args: list[str]
+) -> None:
+    """A ``#`` or ``?`` moved ``/sessions/{id}`` into the fragment or the query: ``kill`` sent
+    ``DELETE /null``, the debug API's root, and ``list`` read the discovery answer (here a 401:
+    exit 4, "the token was refused")."""
+    r = cli("-o", "json", "sessions", args[0], garbage_debug, *args[1:], "--debug-prefix", prefix, env=AUTH)
+    assert r.exit_code == 2, r.stdout[-500:]
+    assert r.json["error"]["message"].startswith(f"--debug-prefix {prefix!r}: not a URL path")
+
+
 @pytest.mark.parametrize("args", [["show", ""], ["kill", "", "--yes"], ["kill", "ctx-a", "", "--yes"]])
 def test_an_empty_session_id_is_a_usage_error(cli: Any, args: list[str]) -> None:
     """``sessions kill URL "$UNSET"`` sent ``DELETE {prefix}/sessions/``: the sessions collection,
