@@ -181,6 +181,7 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     if not isinstance(raw, dict):
         raise UsageError(f"{path}:1: a suite is a mapping with 'checks:'")
     doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}", _Budget(path))
+    _register_secrets(doc)  # before any message quotes a value (a schema error quotes it whole)
     errors = sorted(
         Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
         key=lambda e: list(map(str, e.absolute_path)),
@@ -222,7 +223,6 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
                 line=c[LINE],
             )
         )
-    _register_secrets(suite)
     needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
     if needs_target and not suite.targets:
         raise UsageError(
@@ -236,21 +236,16 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     return suite
 
 
-def _register_secrets(suite: Suite) -> None:
-    """Register (``core.redact.register_url``) the credentials of every URL the suite names, as the
-    command line's are: the targets' and a ``dlq-depth`` source's userinfo and credential-like query
-    values (``http://user:PASSWORD@…``, ``?api_key=…``, ``redis://:PASSWORD@…``), often given whole
-    in ``${TARGET}`` as docs/smoke.md advises. They were printed in every row's ``target``, in
-    ``-o json`` and in the JUnit file CI publishes."""
-    from a2actl.core.redact import register_url
+def _register_secrets(doc: Any) -> None:
+    """Register (``core.redact.register_urls_in_json``) the credentials of every URL in the expanded
+    suite ``doc``, as the command line's are: a target's or a ``dlq-depth`` source's userinfo and
+    credential-like query values (``http://user:PASSWORD@…``, ``?api_key=…``, ``redis://:PASSWORD@…``),
+    often given whole in ``${TARGET}`` as docs/smoke.md advises. They were printed in every row's
+    ``target``, in ``-o json``, in the JUnit file CI publishes, and in the error of a suite that
+    misplaced one (``targets: ${TARGET}``: "'http://user:PASSWORD@…' is not of type 'array'")."""
+    from a2actl.core.redact import register_urls_in_json
 
-    for target in suite.targets:
-        register_url(target)
-    for c in suite.checks:
-        if c.target is not None:
-            register_url(str(c.target))
-        if c.kind == "dlq-depth":
-            register_url(str(c.options["source"]))
+    register_urls_in_json(doc)
 
 
 def _check_targets(suite: Suite, line: int, *, used: bool) -> None:

@@ -143,6 +143,11 @@ def test_the_suites_url_credentials_are_never_printed(
     pw, key, dlq_pw = (f"smokesecret{secrets.token_hex(6)}" for _ in range(3))  # never registered before
     host = sandbox.url.split("://", 1)[1]
     target = f"http://bob:{pw}@{host}/?api_key={key}"
+    # first, as the secrets stay registered in this process once read: a misplaced ${TARGET} (a
+    # string, not a list), whose value the schema's error quotes whole
+    misplaced = suite(tmp_path, "targets: '${TARGET}'\nchecks:\n  - kind: probe\n", "misplaced.yaml")
+    bad = cli("smoke", "validate", misplaced, env={"TARGET": target})
+    assert bad.exit_code == 2 and f"http://bob:***@{host}/?api_key=***" in bad.stderr, bad.stderr
     path = suite(
         tmp_path,
         "targets: ['${TARGET}']\nchecks:\n  - kind: send\n    text: hello\n"
@@ -156,7 +161,7 @@ def test_the_suites_url_credentials_are_never_printed(
     table = cli("smoke", "run", path, env={"TARGET": target})
     valid = cli("smoke", "validate", path, "-o", "json", env={"TARGET": target})
     assert valid.json["targets"] == [f"http://bob:***@{host}/?api_key=***"]
-    for text in (r.stdout, r.stderr, junit.read_text(), table.stdout, table.stderr, valid.stdout):
+    for text in (r.stdout, r.stderr, junit.read_text(), table.stdout, table.stderr, valid.stdout, bad.stderr):
         assert pw not in text and key not in text and dlq_pw not in text
 
 
