@@ -54,13 +54,29 @@ class Filters:
         return self.peer is None or s.get("peer") == self.peer
 
 
+def _ts(value: object) -> float | None:
+    """A task's status ``timestamp`` (ISO 8601) as epoch seconds; ``None`` when it is none, as for
+    text that is no time, when it has no UTC form (``0001-01-01T00:00:00+14:00``: year 0 in UTC),
+    which ``derive_sessions`` writes back: ``sessions list`` on the ListTasks fallback was exit 1
+    ``unexpected ValueError: year 0 is out of range``."""
+    from a2actl.core.units import format_timestamp, parse_timestamp
+
+    ts = parse_timestamp(value)
+    if ts is None:
+        return None
+    try:
+        format_timestamp(ts)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return ts
+
+
 def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[Session]:
     """Group ListTasks results (A2A 1.0 ``Task`` objects) by ``contextId`` into the ``Session`` shape,
     oldest first: ``createdAt`` / ``lastActivityAt`` are the earliest / latest status timestamps of
-    the context's tasks (``now``, a Unix time in seconds, when none has one); a context with a
-    non-terminal task is ``active``, else ``idle``."""
+    the context's tasks (``now``, a Unix time in seconds, when none has one that is a time with a
+    UTC form: ``_ts``); a context with a non-terminal task is ``active``, else ``idle``."""
     from a2actl.core.units import format_timestamp as iso
-    from a2actl.core.units import parse_timestamp as _ts
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:

@@ -98,6 +98,18 @@ def test_sessions_derived_from_list_tasks() -> None:
     ]
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_with_no_utc_form_counts_as_none(stamp: str) -> None:
+    """A status timestamp that parses but falls outside years 1-9999 in UTC was written back as
+    ``createdAt``: ``sessions list`` on the fallback was exit 1 ``unexpected ValueError: year 0 is
+    out of range``. It counts as no timestamp, as text that is no time does."""
+    now = 1_767_225_600.0
+    task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_WORKING", "timestamp": stamp}}
+    (s,) = derive_sessions([task], now)
+    assert s["createdAt"] == s["lastActivityAt"] == "2026-01-01T00:00:00.000Z"
+    assert s["ageSeconds"] == s["idleSeconds"] == 0.0
+
+
 def test_leaks_and_within_grace() -> None:
     sessions = [
         session("old", "active", 400, 1, "working"),
