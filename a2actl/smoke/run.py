@@ -88,7 +88,8 @@ async def run_job(
     Interrupted (Ctrl-C, SIGTERM: a CI job's timeout or cancel), the ``junit`` file is still
     written the same way, the cut checks' errors saying "interrupted", before the interruption
     propagates (exit 130): CI publishes what ran. So is it when ``on_result`` raises
-    ``StdoutUnwritable`` (a full disk: the run stops, exit 2), the cut checks' errors saying so."""
+    ``StdoutUnwritable`` (a full disk: the run stops, exit 2) or ``BrokenPipeError`` (a reader gone
+    away, ``| head``: the run stops, and the CLI ends quietly), the cut checks' errors saying so."""
     from a2actl.core.deadline import within
     from a2actl.core.errors import StdoutUnwritable, TimeoutError_
     from a2actl.core.exit_codes import ExitCode
@@ -155,11 +156,15 @@ async def run_job(
     except asyncio.TimeoutError:
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)
-    except StdoutUnwritable:
-        # a check's row could not be written (a full disk, > /dev/full): the run stops there (exit
-        # 2), and the JUnit file, CI's record of what ran, is still written
+    except (StdoutUnwritable, BrokenPipeError) as exc:
+        # a check's row could not be written (a full disk, > /dev/full: exit 2; a reader gone away,
+        # | head: the command ends quietly): the run stops there, and the JUnit file, CI's record of
+        # what ran, is still written
         if junit is not None:
-            cut_short("standard output could not be written", ExitCode.USAGE, tell=False, between=True)
+            why = "standard output " + (
+                "was closed" if isinstance(exc, BrokenPipeError) else "could not be written"
+            )
+            cut_short(why, ExitCode.USAGE, tell=False, between=True)
             await write_junit()
         raise
     except asyncio.CancelledError:

@@ -645,6 +645,35 @@ def test_a_full_stdout_still_writes_the_junit_file(sandbox: Any, tmp_path: Path)
     ] * 2
 
 
+def test_a_reader_gone_away_still_gets_the_junit_file(sandbox: Any, tmp_path: Path) -> None:
+    """``smoke run -o jsonl --junit FILE | head -1``: the record that met the closed pipe ended the
+    command quietly (exit 0, as any ``| head``), and the JUnit file, created empty before the run,
+    was removed: CI had no record of the run. The run stops there, as on a full disk, and the file
+    has the check that ended and an error for each check not run."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n"
+        + "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3)),
+    )
+    out = tmp_path / "junit.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first record (| head -0)
+    err = proc.stderr.read()
+    assert proc.wait(60) == 0 and err == "", err
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["c0", "c1", "c2"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+    assert [c.result[0].message for c in cases_[1:]] == [
+        "standard output was closed before this check ran"
+    ] * 2
+
+
 def test_a_suite_that_never_arrives_is_bounded(tmp_path: Path) -> None:
     """A FIFO (or ``<(cmd)``) with no writer: ``smoke run`` blocked in ``open`` on the event loop,
     ignoring --max-time and SIGTERM until a writer came. It is read off the loop: --max-time is
