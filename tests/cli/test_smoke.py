@@ -483,6 +483,30 @@ def test_init_refuses_a_snapshot_that_is_the_suite(
         assert not (tmp_path / "suite.yaml").exists()
 
 
+def test_a_send_answered_with_a_message_says_so(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A Message has no task state: the row read "state None" against "state completed" and
+    passed (a send check expects no state of a message unless ``expectState`` says so)."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n  - kind: send\n    text: /msg hi\n"
+        "  - kind: send\n    text: /msg hi\n    expectState: completed\n",
+    )
+    r = run(cli, path)
+    assert r.exit_code == 7, r.stdout[-600:]
+    free, bound = r.json["results"]
+    assert (free["status"], free["measured"], free["bound"]) == (
+        "pass",
+        "a message (no task)",
+        "state completed or a message",
+    )
+    assert (bound["status"], bound["measured"], bound["bound"], bound["message"]) == (
+        "fail",
+        "a message (no task)",
+        "state completed",
+        "a message (no task), expected state completed",
+    )
+
+
 def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """``kind: stream``: a stream that ends in a ``failed`` task is a healthy stream, but the smoke
     check fails (``expectState`` defaults to ``completed``, as ``kind: send``); ``expectState: failed``
