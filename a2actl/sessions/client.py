@@ -203,12 +203,17 @@ class Sessions:
         await self.transport.client.aclose()
 
     async def _discover(self) -> None:
-        """Probe the debug API without credentials: 200 → ``debug`` with a warning; 401/403 →
+        """Probe the debug API without credentials (no token, no credential ``-H`` header:
+        ``core.redact.is_sensitive_header``): 200 → ``debug`` with a warning; 401/403 →
         ``debug`` (protected, as the contract asks); 404/405 → the ListTasks fallback."""
+        from a2actl.core.redact import is_sensitive_header
+
+        # without any credential header: one the -H options carry (X-Api-Key, Cookie, *-Token)
+        # answered 200 and the API was flagged open (it was not: a gateway checked that header)
         anonymous = dataclasses.replace(
             self.settings,
             token=None,
-            headers=tuple(h for h in self.settings.headers if h[0].lower() != "authorization"),
+            headers=tuple(h for h in self.settings.headers if not is_sensitive_header(h[0])),
         )
         async with self._open(anonymous, self.sink) as anon:
             try:

@@ -194,6 +194,25 @@ def test_a_protected_debug_api_is_used_with_credentials_and_pages_are_followed()
     assert seen[2] == (DEBUG + "/sessions?state=idle&pageSize=2&cursor=c2", "Bearer tok")
 
 
+def test_the_probe_for_an_open_debug_api_sends_no_credential_header() -> None:
+    """A debug API behind a gateway that checks ``X-Api-Key`` (or a cookie): the probe "without
+    credentials" sent the ``-H`` credential headers, got 200, and the API was flagged open."""
+    probes: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/debug/a2a":
+            probes.append(dict(request.headers))
+            return httpx.Response(200 if "x-api-key" in request.headers else 401, json={})
+        return httpx.Response(200, json={"sessions": [], "nextCursor": None})
+
+    headers = (("X-Api-Key", "k"), ("Cookie", "s=1"), ("X-Team-Token", "t"), ("X-Trace", "keep"))
+    conn, _ = run_with(handler, lambda c: c.list(Filters()), Settings(token="tok", headers=headers))
+    assert conn.warnings == [] and conn.source == "debug"
+    (probe,) = probes
+    assert probe.get("x-trace") == "keep"
+    assert not {"authorization", "x-api-key", "cookie", "x-team-token"} & set(probe)
+
+
 def test_an_open_debug_api_is_flagged_and_limit_stops_paging() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         if request.url.path == "/debug/a2a":
