@@ -106,6 +106,20 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
     )
 
 
+def _check_answered_id(doc: dict[str, Any], session_id: str, url: str, schema_name: str) -> None:
+    """Raise ``ProtocolViolation`` (exit 6) when the debug API's ``Session`` or ``KillResult`` from
+    ``url`` is about another session than ``session_id`` (a cache or proxy mixing them up): ``kill
+    ctx-a`` reported "killed" with exit 0 for the other session, ``ctx-a`` still open; as ``task
+    get`` answered about another task (docs/exit-codes.md)."""
+    answered = doc.get("id")
+    if answered != session_id:
+        raise ProtocolViolation(
+            f"{url} answered a {schema_name} of session {answered!r}, not {session_id!r}",
+            hint="its state says nothing about this session: check the debug API (or a cache before it)",
+            details={"answeredSessionId": answered},
+        )
+
+
 def _non_finite(doc: Any) -> str | None:
     """The path (``sessions[0].ageSeconds``) of the first non-finite float in ``doc`` (``NaN``,
     ``Infinity``, a number past a double's range such as ``1e999``: the JSON reader takes them),
@@ -314,6 +328,7 @@ class Sessions:
         found: Session | None = await self._get(url)
         if found is not None:
             check_contract(found, "Session", url)
+            _check_answered_id(found, session_id, url, "Session")
         return found
 
     async def kill(self, session_id: str) -> dict[str, Any]:
@@ -326,6 +341,7 @@ class Sessions:
         if body is None:
             return killed_nothing(session_id)
         check_contract(body, "KillResult", url)
+        _check_answered_id(body, session_id, url, "KillResult")
         return body
 
     # -- fallback ---------------------------------------------------------------------------------

@@ -380,6 +380,19 @@ _BROKEN: dict[str, tuple[Any, Any, Any]] = {
         {"id": "ctx-a", "found": "yes"},
     ),
     "loop": ({"sessions": [_GOOD_SESSION], "nextCursor": "same", "total": 1}, _GOOD_SESSION, {}),
+    # answers about another session than the one asked for (a cache or proxy mixing them up)
+    "other": (
+        {"sessions": [_GOOD_SESSION], "nextCursor": None, "total": 1},
+        {**_GOOD_SESSION, "id": "ctx-other"},
+        {
+            "id": "ctx-other",
+            "found": True,
+            "alreadyClosed": False,
+            "canceledTasks": ["t"],
+            "alreadyTerminalTasks": [],
+            "tokenRevoked": True,
+        },
+    ),
 }
 
 
@@ -433,6 +446,20 @@ def test_a_debug_api_answer_outside_the_contract_is_a_protocol_violation(
     error = r.json["error"]
     assert error["code"] == "protocol" and "debug API contract" in error["message"]
     assert "unexpected" not in error["message"]
+
+
+@pytest.mark.parametrize("args", [["show", "ctx-a"], ["kill", "ctx-a", "--yes"]])
+def test_an_answer_about_another_session_is_a_protocol_violation(
+    cli: Any, broken_debug: str, args: list[str]
+) -> None:
+    """``kill ctx-a`` answered by a ``KillResult`` of ``ctx-other`` reported "killed", exit 0, while
+    ``ctx-a`` may still be open; ``show ctx-a`` showed ``ctx-other``. Exit 6, as ``task get``."""
+    r = cli("sessions", args[0], broken_debug, *args[1:], "--debug-prefix", "/other", "-o", "json", env=AUTH)
+    assert r.exit_code == 6, r.stdout[-500:]
+    error = r.json["results"][0]["error"] if args[0] == "kill" else r.json["error"]
+    assert error["code"] == "protocol" and error["details"]["answeredSessionId"] == "ctx-other", error
+    if args[0] == "kill":
+        assert r.json["results"][0]["id"] == "ctx-a" and r.json["results"][0]["found"] is None
 
 
 def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_debug: str) -> None:
