@@ -283,7 +283,7 @@ def _check_patterns(suite: Suite) -> None:
             continue
         try:
             re.compile(str(pattern))
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a{4294967295}, a repetition too large
             raise UsageError(
                 f"{suite.path}:{c.line}: {c.name}: expectText {pattern!r} is not a regular expression: {exc}"
             ) from None

@@ -201,6 +201,12 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "not a regular expression",
             3,
         ),
+        # a repetition count re cannot hold raises OverflowError, not re.error: exit 1 'unexpected'
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    expectText: 'a{4294967295}'\n",
+            "is not a regular expression: the repetition number is too large",
+            3,
+        ),
         # a file that is not UTF-8: was exit 1, "unexpected UnicodeDecodeError"
         ("targets: [x]\nchecks:\n  - kind: send\n    text: caf\udce9\n", "not UTF-8 text", 4),
         # a key given twice: PyYAML kept the last silently (here: a send check run as a probe)
