@@ -416,7 +416,14 @@ def root(
     ] = OutputFormat.table,
     header: Annotated[
         list[str] | None,
-        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="Extra request header, repeatable."),
+        typer.Option(
+            "-H",
+            "--header",
+            metavar="'NAME: VALUE'",
+            help="Extra request header, repeatable. Replaces a2actl's own of that name: "
+            "'A2A-Version: 0.3' is sent as given (the methods still follow --a2a-version), "
+            "'Authorization' wins over the token.",
+        ),
     ] = None,
     token_file: Annotated[
         Path | None,

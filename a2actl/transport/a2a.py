@@ -231,12 +231,17 @@ class A2AClient:
             if self.binding == BINDING_HTTP_JSON
             else selection.interface.url
         )
+        # a ``-H 'A2A-Version: V'`` of the user's is sent as given, as the gRPC transport sends an
+        # ``-H a2a-version`` as its metadata: the method names and bodies still follow ``family``
+        user_version = any(k.lower() == "a2a-version" for k, _ in transport.settings.headers)
+        self._version_header = None if user_version else self.wire.version_header
 
     def headers(self, streaming: bool = False) -> dict[str, str]:
-        """Per-call headers of this family: ``A2A-Version`` (1.0), ``Accept`` for SSE."""
+        """Per-call headers of this family: ``A2A-Version`` (1.0; not when the invocation's ``-H``
+        headers name it: theirs is sent as given), ``Accept`` for SSE."""
         h: dict[str, str] = {}
-        if self.wire.version_header:
-            h[VERSION_HEADER] = self.wire.version_header
+        if self._version_header:
+            h[VERSION_HEADER] = self._version_header
         if streaming:
             h["Accept"] = "text/event-stream"
         return h

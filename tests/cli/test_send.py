@@ -150,6 +150,18 @@ def test_task_get_unknown_is_task_not_found(cli: Any, sandbox: Any) -> None:
 
 
 @pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a_version_header_of_the_users_reaches_the_agent(cli: Any, sandbox: Any, binding: str) -> None:
+    """``-H 'A2A-Version: 0.3'`` on the 1.0 interface: the agent (a2a-sdk) sees 0.3 and refuses the
+    1.0 call with -32009, so an operator can test the agent's version check; it used to be replaced
+    by 1.0 silently (and the call succeeded)."""
+    r = cli("send", sandbox.url, "hi", "-o", "json", "--binding", binding, "-H", "A2A-Version: 0.3")
+    assert r.exit_code == 1, r.stderr
+    assert r.json["error"]["a2aCode"] == -32009
+    r = cli("send", sandbox.url, "hi", "-o", "json", "--binding", binding, "-H", "a2a-version: 1.0")
+    assert r.exit_code == 0 and r.json["state"] == "completed"
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
 def test_task_list_filters(cli: Any, sandbox: Any, binding: str) -> None:
     ctx = cli("send", sandbox.url, "first", "-o", "json").json["result"]["contextId"]
     cli("send", sandbox.url, "second", "--context-id", ctx)
