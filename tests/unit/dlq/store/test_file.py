@@ -135,7 +135,8 @@ def test_an_invalid_line_can_be_purged_by_its_line_ref(tmp_path: Path) -> None:
 
 def test_a_duplicate_id_is_invalid_and_its_own_line(tmp_path: Path) -> None:
     """A tombstone names an id: with two lines of one id, removing the first removed the second too
-    (a replay that acknowledged one lost the other). The later line is invalid, ref ``line:N``."""
+    (a replay that acknowledged one lost the other). The later line is invalid, ref ``line:N``, while
+    the first is still there; once the first is removed it is an entry of its own (``line:N``)."""
     store = _filled(tmp_path, 2)
     run(store.append(entry(0) | {"source": "the second e0"}))
     invalid = InvalidEntries()
@@ -145,12 +146,49 @@ def test_a_duplicate_id_is_invalid_and_its_own_line(tmp_path: Path) -> None:
     ]
     assert run(store.remove_many(["e0"])) == 1
     invalid = InvalidEntries()
-    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"]
-    assert [b.ref for b in invalid.first] == ["line:3"]  # still there for the operator
+    got = run(_all(store.iter_entries(invalid)))
+    assert [(e["id"], e.get("entryId"), e["source"]) for e in got] == [
+        ("e1", None, "unit"),
+        ("line:3", "e0", "the second e0"),
+    ]
+    assert invalid.count == 0
+    assert run(store.remove_many(["e0"])) == 0  # a second removal of e0 does not touch line 3
     assert run(store.get("line:3"))["source"] == "the second e0"
     assert run(store.remove("line:3")) is True
     invalid = InvalidEntries()
     assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"] and invalid.count == 0
+
+
+def test_an_id_reused_after_its_tombstone_is_a_live_entry(tmp_path: Path) -> None:
+    """A producer that reuses an id (its message id) after the first entry was replayed and
+    tombstoned: the new line was "duplicate id" (invalid), never replayed, though it was the only
+    line of that id left. It is listed and removed as ``line:N`` (``entryId`` the id as stored), its
+    updates are folded in, and removing it leaves every other line alone."""
+    store = _filled(tmp_path, 2)
+    assert run(store.remove("e0")) is True
+    run(store.append(entry(0) | {"source": "e0 again"}))  # line 4
+    invalid = InvalidEntries()
+    got = run(_all(store.iter_entries(invalid)))
+    assert invalid.count == 0
+    assert [(e["id"], e.get("entryId"), e["source"]) for e in got] == [
+        ("e1", None, "unit"),
+        ("line:4", "e0", "e0 again"),
+    ]
+    assert run(store.remove("e0")) is False  # e0 itself is gone: the tombstone is not written twice
+    run(store.update("line:4", 5, {"code": 1, "message": "still down", "class": "transient"}))
+    assert run(store.lookup("line:4")) == (
+        got[1] | {"attempts": 5, "lastError": {"code": 1, "message": "still down", "class": "transient"}},
+        None,
+    )
+    run(store.append(entry(0) | {"source": "e0 a third time"}))  # line 6: line 4 still queued
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1", "line:4"]
+    assert [b.ref for b in invalid.first] == ["line:6"]
+    assert run(store.remove_many(["line:4"])) == 1
+    invalid = InvalidEntries()
+    got = run(_all(store.iter_entries(invalid)))
+    assert [(e["id"], e["source"]) for e in got] == [("e1", "unit"), ("line:6", "e0 a third time")]
+    assert invalid.count == 0
 
 
 def test_missing_file_reads_empty_with_a_warning(tmp_path: Path) -> None:
