@@ -36,7 +36,7 @@ from a2actl.dlq.store.entry import (
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
-    from a2actl.dlq.store.lock import FileLock
+    from a2actl.dlq.store.lock import FileLock, Locks
 
 
 #: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
@@ -144,14 +144,30 @@ class FileBackend:
         )
         raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
-    def replay_lock(self, src: str) -> FileLock:
+    def replay_lock(self, src: str) -> FileLock | Locks:
         """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``), PATH
         with its symlinks resolved: a replay through a symlink to the file took a lock of its own
-        and ran beside one through the file's own name, each delivering every entry."""
-        from a2actl.dlq.store.lock import FileLock
+        and ran beside one through the file's own name, each delivering every entry. When the file
+        exists, also ``flock`` on the lock of its device and inode in ``$XDG_STATE_HOME/a2actl/locks``
+        (``inode_lock_path``; ``Locks`` holds both): a hard link is another path to the same file,
+        with a lock of its own beside it, so two replays through two names both ran. Raises
+        ``UsageError`` (exit 2) when that directory cannot be created and the file has more than one
+        name; with one name the lock beside it covers every spelling, and the replay goes on."""
+        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path
 
         real = self._real()
-        return FileLock(real.with_name(real.name + ".replay-lock"), src)
+        beside = FileLock(real.with_name(real.name + ".replay-lock"), src)
+        try:
+            st = os.stat(real)
+        except OSError:
+            return beside  # not there (yet): no other name of it either
+        try:
+            by_inode = inode_lock_path(st.st_dev, st.st_ino)
+        except UsageError:
+            if st.st_nlink > 1:
+                raise
+            return beside
+        return Locks(beside, FileLock(by_inode, src))
 
     def _real(self) -> Path:
         """The path with its symlinks resolved (a missing file need not exist). Raises

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -401,3 +402,52 @@ def test_tombstone_lines_are_the_json_of_line(tmp_path: Path) -> None:
         f.write('{"id":"\\ud800x","request":{"method":"SendMessage","params":{}}}\n')
     assert run(store.remove_many(["e0", "\ud800x"])) == 2
     assert [e["id"] for e in run(_all(FileBackend(store.path).iter_entries()))] == ["e1"]
+
+
+def test_every_name_of_the_file_shares_a_replay_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hard link is another path with another ``PATH.replay-lock`` beside it; the lock of the
+    file's device and inode is the same for both. A replay refused by it lets go of the lock beside
+    its own name (so a replay through that name is not held off by one that is not running)."""
+    from a2actl.dlq.store.lock import SourceLocked
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store = _filled(tmp_path, 1)
+    other = tmp_path / "sub" / "other.jsonl"
+    other.parent.mkdir()
+    os.link(store.path, other)
+
+    async def go() -> None:
+        first = store.replay_lock("a")
+        await first.acquire(wait=False)
+        second = FileBackend(other).replay_lock("b")
+        with pytest.raises(SourceLocked) as refused:
+            await second.acquire(wait=False)
+        assert "another replay of b is running" in str(refused.value)
+        third = FileBackend(other).replay_lock("b")
+        await first.release()
+        await third.acquire(wait=False)  # the refused one let go of other.jsonl.replay-lock
+        await third.release()
+
+    run(go())
+
+
+def test_an_unusable_state_directory_refuses_only_a_file_with_other_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock of the inode lives in ``$XDG_STATE_HOME/a2actl/locks``. A file with one name does
+    not need it (its lock beside it covers every spelling): the replay goes on without it. A file
+    with more than one name cannot be locked without it: exit 2, naming the directory."""
+    (tmp_path / "state").write_text("a file, not a directory")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store = _filled(tmp_path, 1)
+
+    async def one_name() -> None:
+        lock = store.replay_lock("a")
+        await lock.acquire(wait=False)
+        await lock.release()
+
+    run(one_name())
+    os.link(store.path, tmp_path / "other.jsonl")
+    with pytest.raises(UsageError) as refused:
+        store.replay_lock("a")
+    assert "for the replay lock" in str(refused.value) and str(tmp_path / "state") in str(refused.value)
