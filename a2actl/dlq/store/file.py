@@ -151,8 +151,9 @@ class FileBackend:
         exists, also ``flock`` on the lock of its device and inode in ``$XDG_STATE_HOME/a2actl/locks``
         (``inode_lock_path``; ``Locks`` holds both): a hard link is another path to the same file,
         with a lock of its own beside it, so two replays through two names both ran. Raises
-        ``UsageError`` (exit 2) when that directory cannot be created and the file has more than one
-        name; with one name the lock beside it covers every spelling, and the replay goes on."""
+        ``UsageError`` (exit 2) when that lock cannot be created (its directory, or the file in it)
+        and the file has more than one name; with one name the lock beside it covers every spelling,
+        and the replay goes on without it."""
         from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path
 
         real = self._real()
@@ -163,9 +164,17 @@ class FileBackend:
             return beside  # not there (yet): no other name of it either
         try:
             by_inode = inode_lock_path(st.st_dev, st.st_ino)
+            os.close(os.open(by_inode, os.O_RDWR | os.O_CREAT, 0o644))  # can it be taken at all
         except UsageError:
             if st.st_nlink > 1:
                 raise
+            return beside
+        except OSError as exc:
+            if st.st_nlink > 1:
+                raise UsageError(
+                    f"cannot create the replay lock {by_inode}: {exc.strerror or exc}",
+                    hint="set XDG_STATE_HOME to a writable directory",
+                ) from exc
             return beside
         return Locks(beside, FileLock(by_inode, src))
 

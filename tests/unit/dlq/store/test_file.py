@@ -451,3 +451,12 @@ def test_an_unusable_state_directory_refuses_only_a_file_with_other_names(
     with pytest.raises(UsageError) as refused:
         store.replay_lock("a")
     assert "for the replay lock" in str(refused.value) and str(tmp_path / "state") in str(refused.value)
+    # the directory is there, the lock file cannot be made in it (a directory of that name here)
+    (tmp_path / "state").unlink()
+    st = store.path.stat()
+    (tmp_path / "state" / "a2actl" / "locks" / f"file-{st.st_dev}-{st.st_ino}.lock").mkdir(parents=True)
+    with pytest.raises(UsageError) as refused:
+        store.replay_lock("a")
+    assert str(refused.value).startswith(f"cannot create the replay lock {tmp_path / 'state'}")
+    os.unlink(tmp_path / "other.jsonl")
+    run(one_name())
