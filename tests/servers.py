@@ -116,6 +116,8 @@ def fault_app(base: str) -> Starlette:
     * ``/elsetask/…`` GetTask / CancelTask of any id answer task ``someone-else`` (completed /
       canceled); ``/elsepoll/…`` SendMessage answers task ``t`` working, GetTask ``someone-else``
       completed
+    * ``/cancelworking/…``, ``/cancelcompleted/…`` CancelTask of any id answers task ``t1`` still
+      ``working`` / already ``completed`` (not canceled, and no TaskNotCancelable)
     * ``/looppage/…`` ListTasks answers every page with ``nextPageToken`` ``p2``
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
@@ -379,6 +381,9 @@ def fault_app(base: str) -> Starlette:
                 "GetTask": task_of("someone-else", "COMPLETED"),
             },
         ),
+        # CancelTask answered with the task, but not canceled: still working / already completed
+        *per_method("cancelworking", {"CancelTask": task_of("t1", "WORKING")}),
+        *per_method("cancelcompleted", {"CancelTask": task_of("t1", "COMPLETED")}),
         # ListTasks whose every page names itself as the next one (a pager would go round forever)
         *per_method(
             "looppage",

@@ -273,6 +273,21 @@ def test_task_answered_about_another_task_is_a_violation(cli: Any, fault: str, c
     assert err["details"] == {"taskId": "t1", "answeredTaskId": "someone-else"}
 
 
+@pytest.mark.parametrize("state", ["working", "completed"])
+def test_task_cancel_answered_with_a_task_not_canceled_is_exit_1(cli: Any, fault: str, state: str) -> None:
+    """CancelTask of t1 answered with task t1 still working / already completed (no -32002): the
+    task was not canceled, yet it was exit 0 showing the task, which a script read as canceled."""
+    r = cli("task", "cancel", f"{fault}/cancel{state}/agent-card.json", "t1", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "not_canceled" and err["exitCode"] == 1
+    assert err["details"]["taskId"] == "t1" and err["details"]["state"] == state
+    assert err["details"]["task"]["id"] == "t1" and err["details"]["task"]["state"] == state
+    table = cli("task", "cancel", f"{fault}/cancel{state}/agent-card.json", "t1")
+    assert table.exit_code == 1
+    assert f"in state {state}, not canceled" in table.stderr and "Traceback" not in table.stderr
+
+
 def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, fault: str) -> None:
     """A blocking send answered 'working' (task t), followed with GetTask, which answers task
     someone-else, completed: it was exit 0 with taskId someone-else, state completed."""
