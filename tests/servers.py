@@ -99,6 +99,7 @@ def fault_app(base: str) -> Starlette:
     """Routes (each ``/<fault>/agent-card.json`` is a card URL TARGET):
 
     * ``/http500/…`` 500; ``/http401/…`` 401 with a Bearer challenge; ``/nonjson/…`` an HTML page
+      (``/nonjson/jsonrpc``: to a POST too, with 200)
     * ``/big/…`` a 50 MB body with no Content-Length (must be cut off, exit 6)
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
@@ -414,6 +415,7 @@ def fault_app(base: str) -> Starlette:
             Route("/http500/agent-card.json", http500),
             Route("/http401/agent-card.json", http401),
             Route("/nonjson/agent-card.json", nonjson),
+            Route("/nonjson/jsonrpc", nonjson, methods=["POST"]),
             Route("/big/agent-card.json", big),
             Route("/rpcerror/agent-card.json", rpcerror_card),
             Route("/rpcerror/jsonrpc", rpcerror, methods=["POST"]),

@@ -186,6 +186,29 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
 
 
+@pytest.mark.parametrize("route", ["nonjson", "badenvelope"])
+def test_a_2xx_answer_that_cannot_be_read_is_permanent(
+    cli: Any, fault: str, tmp_path: Path, route: str
+) -> None:
+    """A 200 whose body is an HTML page (a proxy's or login page) or not a JSON-RPC 2.0 envelope: the
+    agent (or what answered) took the message and its answer cannot be read. It was transient,
+    delivered again up to --max-attempts and left with ``code: null``; it is now permanent after one
+    delivery, ``code`` 200, as a 2xx over the body limit already was."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    [entry] = entries_for(fault, 1)
+    entry["target"]["url"] = f"{fault}/{route}/jsonrpc"
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), [entry])
+    r = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
+    assert r.exit_code == 7, r.stderr
+    res = r.json["results"][0]
+    assert (res["status"], res["attempts"], r.json["retried"]) == ("dead-permanent", 1, 0)
+    last = cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]
+    assert (last["class"], last["code"]) == ("permanent", 200)
+    assert "not retried" in last["message"]
+
+
 def test_an_answer_with_a_failed_task_is_not_an_ack(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """The sandbox answers ``/fail`` with a task in ``failed``: the agent took the message and did
     not do it. That entry stays dead (permanent, never retried, ``lastError`` names the task and its
