@@ -20,7 +20,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import A2ACtlError, AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    HTTPStatusError,
+    NotCanceled,
+    ProtocolViolation,
+    UsageError,
+)
 from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, rest_path, state_kind
@@ -382,8 +389,9 @@ class Sessions:
     async def _kill_derived(self, session_id: str) -> dict[str, Any]:
         """CancelTask on each non-terminal task of the derived session; nothing to revoke. A task
         counts as already ended only when the agent refused with ``-32002 TaskNotCancelable`` and
-        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002). Any other
-        failure (an A2A error, -32002 for a task still running, auth, HTTP, transport) killed
+        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002), or answered
+        the task in a terminal state other than canceled. Any other failure (an A2A error, -32002
+        for a task still running, the task answered still active, auth, HTTP, transport) killed
         nothing: the result carries the first one under ``error`` (``rules.failed_kill``) and the
         remaining tasks are still tried."""
         s = next((x for x in await self._derived() if x["id"] == session_id), None)
@@ -416,11 +424,23 @@ class Sessions:
 
     @staticmethod
     async def _cancel_task(client: A2AClient, task_id: str) -> bool:
-        """CancelTask ``task_id``: ``True`` when canceled, ``False`` when it had already ended
-        (``-32002`` and GetTask shows a terminal state); raises the failure otherwise."""
+        """CancelTask ``task_id``: ``True`` when the agent answers the task canceled, ``False`` when
+        it had already ended (``-32002`` and GetTask shows a terminal state, or the answer is the
+        task in another terminal state); raises the failure otherwise (``NotCanceled``, exit 1, for
+        an answer whose task is still active: the agent did not cancel it)."""
         out = await client.call("CancelTask", {"id": task_id})
         if out.error is None:
-            return True
+            state = result_state(out.result)[2]
+            if state == "canceled":
+                return True
+            if state is not None and state_kind(state) is StateKind.TERMINAL:
+                return False
+            raise NotCanceled(
+                f"CancelTask {task_id}: the agent answered the task in state {state}, not canceled",
+                hint="the agent did not cancel it (or not yet); an agent that cannot cancel should "
+                "answer TaskNotCancelable (-32002)",
+                details={"taskId": task_id, "state": state},
+            )
         failure = out.error.to_exception(f"CancelTask {task_id}")
         if out.error.code != _NOT_CANCELABLE:
             raise failure

@@ -610,6 +610,10 @@ _CANCEL: dict[str, tuple[str, Any, str]] = {
         {"code": -32603, "message": "database is on fire"},
         "TASK_STATE_WORKING",
     ),
+    # CancelTask answered with the task, not canceled: still working (a failure) / already
+    # completed (ended before the cancel, as -32002 for a terminal task)
+    "stillworking": ("TASK_STATE_WORKING", "TASK_STATE_WORKING", "TASK_STATE_WORKING"),
+    "answeredended": ("TASK_STATE_WORKING", "TASK_STATE_COMPLETED", "TASK_STATE_COMPLETED"),
     "auth": ("TASK_STATE_WORKING", 401, "TASK_STATE_WORKING"),
     "http500": ("TASK_STATE_WORKING", 500, "TASK_STATE_WORKING"),
 }
@@ -647,6 +651,8 @@ def _cancel_refusing_app(base: str) -> Any:
                 result = task(ctx, after)
             elif cancel == "canceled":
                 result = task(ctx, "TASK_STATE_CANCELED")
+            elif isinstance(cancel, str):  # the task as CancelTask answers it, in that state
+                result = task(ctx, cancel)
             elif cancel == 401:
                 return JSONResponse({"error": "no"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
             elif cancel == 500:
@@ -672,12 +678,15 @@ def cancel_refusing() -> Any:
 
 
 def test_fallback_kill_counts_only_a_terminal_task_as_already_ended(cli: Any, cancel_refusing: str) -> None:
-    """-32002 TaskNotCancelable for a task that has ended is 'already ended' (exit 0)."""
-    r = cli("sessions", "kill", cancel_refusing, "ctx-ok", "ctx-ended", "--yes", "-o", "json")
+    """-32002 TaskNotCancelable for a task that has ended, or CancelTask answered with the task
+    completed, is 'already ended' (exit 0)."""
+    ids = ("ctx-ok", "ctx-ended", "ctx-answeredended")
+    r = cli("sessions", "kill", cancel_refusing, *ids, "--yes", "-o", "json")
     assert r.exit_code == 0, r.stdout + r.stderr
-    ok, ended = r.json["results"]
+    ok, ended, answered = r.json["results"]
     assert ok["canceledTasks"] == ["t-ok"] and ok["alreadyTerminalTasks"] == []
     assert ended["canceledTasks"] == [] and ended["alreadyTerminalTasks"] == ["t-ended"]
+    assert answered["canceledTasks"] == [] and answered["alreadyTerminalTasks"] == ["t-answeredended"]
     assert "error" not in ok and "error" not in ended and "error" not in r.json
 
 
@@ -685,6 +694,7 @@ def test_fallback_kill_counts_only_a_terminal_task_as_already_ended(cli: Any, ca
     ("ctx", "exit_code", "code", "a2a_code"),
     [
         ("refused", 1, "a2a_error", -32002),
+        ("stillworking", 1, "not_canceled", None),  # was counted in canceledTasks, exit 0
         ("internal", 1, "a2a_error", -32603),
         ("auth", 4, "auth", None),
         ("http500", 1, "http_status", None),
