@@ -249,7 +249,12 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
     # a stream that reached a terminal state is healthy as a stream; the task's own outcome is the
     # suite's business (a `failed` task must not pass a smoke test): as `kind: send`
     if (s.final_state is not None or "expectState" in c.options) and s.final_state != want_state:
-        problems.append(f"state {s.final_state}, expected {want_state}")
+        # no state at all: the stream answered with a message (or ended before any task event)
+        problems.append(
+            f"state {s.final_state}, expected {want_state}"
+            if s.final_state is not None
+            else f"no task state, expected state {want_state}"
+        )
     if s.exit == ExitCode.TIMEOUT:
         return CheckResult(
             c.name,

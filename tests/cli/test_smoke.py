@@ -491,15 +491,18 @@ def test_init_refuses_a_snapshot_that_is_the_suite(
 
 def test_a_send_answered_with_a_message_says_so(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """A Message has no task state: the row read "state None" against "state completed" and
-    passed (a send check expects no state of a message unless ``expectState`` says so)."""
+    passed (a send check expects no state of a message unless ``expectState`` says so); a stream
+    check given ``expectState`` failed with "state None, expected completed"."""
     path = suite(
         tmp_path,
         f"targets: [{sandbox.url}]\nchecks:\n  - kind: send\n    text: /msg hi\n"
-        "  - kind: send\n    text: /msg hi\n    expectState: completed\n",
+        "  - kind: send\n    text: /msg hi\n    expectState: completed\n"
+        "  - kind: stream\n    text: /msg hi\n    expectState: completed\n",
     )
     r = run(cli, path)
     assert r.exit_code == 7, r.stdout[-600:]
-    free, bound = r.json["results"]
+    free, bound, stream = r.json["results"]
+    assert (stream["status"], stream["message"]) == ("fail", "no task state, expected state completed")
     assert (free["status"], free["measured"], free["bound"]) == (
         "pass",
         "a message (no task)",
