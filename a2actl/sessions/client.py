@@ -55,6 +55,18 @@ OPEN_API_WARNING = (
 )
 
 
+def _is_discovery(body: bytes) -> bool:
+    """Whether ``body`` is the debug contract's discovery document: a JSON object with
+    ``contractVersion`` (docs/debug-endpoints.md, ``GET /debug/a2a``)."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and "contractVersion" in doc
+
+
 def _origin(target: str) -> str:
     """``scheme://host:port`` of TARGET; ``UsageError`` (exit 2) for a card file or bad URL."""
     from a2actl.agent.target import parse_target
@@ -241,8 +253,19 @@ class Sessions:
                 res = await anon.request("GET", self.base, headers={"Accept": "application/json"})
             except AuthError:
                 return  # present and protected: what the contract asks for
-        if res.status == 200:
+        if res.status == 200 and _is_discovery(res.body):
             self.warnings.append(OPEN_API_WARNING.format(url=self.base))
+            return
+        if res.status == 200:
+            # a page that is no discovery document (a single-page app's or a portal's catch-all
+            # HTML): there is no debug API here. It was flagged open (a false alarm), and its
+            # /sessions then failed with exit 6 instead of the ListTasks fallback
+            ctype = res.headers.get("content-type", "?").split(";")[0]
+            self.warnings.append(
+                f"{self.base} answered 200 with no debug API discovery document ({ctype}, no "
+                "'contractVersion'): taken as no debug endpoints"
+            )
+            await self._fallback()
             return
         if res.status in (404, 405):
             await self._fallback()

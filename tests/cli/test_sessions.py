@@ -242,6 +242,33 @@ def test_watch_refuses_an_interval_under_a_tenth_of_a_second(cli: Any, sandbox: 
     assert error["message"] == f"--interval must be at least 0.1s, got {interval!r}"
 
 
+def test_a_catch_all_page_at_the_discovery_url_is_no_debug_api(cli: Any) -> None:
+    """A plain agent behind a front end whose catch-all answers ``GET /debug/a2a`` with a 200 HTML
+    page: no debug API is there. It was flagged open ("answered WITHOUT credentials", a false alarm)
+    and ``/sessions`` then failed (exit 6) instead of the ListTasks fallback."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Mount, Route
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+    from tests.servers import LoopbackServer
+
+    async def spa(_: Any) -> HTMLResponse:
+        return HTMLResponse("<html><body><div id=app></div></body></html>")
+
+    def app(url: str) -> Starlette:
+        plain = build_app(SandboxOptions(debug=False), url)
+        return Starlette(routes=[Route("/debug/a2a", spa), Mount("/", app=plain)])
+
+    with LoopbackServer(app) as srv:
+        r = cli("sessions", "list", srv.url, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    assert doc["source"] == "a2a-listtasks"
+    assert not any("WITHOUT credentials" in w for w in doc["warnings"])
+
+
 def test_fallback_on_a_plain_agent(cli: Any, sandbox_plain: Any) -> None:
     running = start(cli, sandbox_plain.url)
     done = finished(cli, sandbox_plain.url)
