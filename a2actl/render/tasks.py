@@ -42,6 +42,8 @@ def send_result(out: Output, doc: dict[str, Any]) -> None:
                 safe(doc["state"] or "-"), style=_STATE_STYLE.get(doc["state"] or "", "")
             )
         )
+        if doc.get("statusMessage"):
+            out.out.print(Text("status: " + safe(doc["statusMessage"], 2000)))
         return
     if doc.get("polled"):
         p = doc["polled"]

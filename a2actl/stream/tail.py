@@ -44,7 +44,7 @@ from typing import Any
 
 from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
-from a2actl.protocol.events import EventFields
+from a2actl.protocol.events import EventFields, status_text
 from a2actl.protocol.lifecycle import SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
@@ -515,4 +515,5 @@ class Tail:
             task_id=self.lifecycle.task_id,
             failed_on=failed_on,
             stall_timeout=self.opts.stall_limit(),
+            status_message=status_text(self.lifecycle.status),
         )

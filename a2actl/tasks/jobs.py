@@ -166,6 +166,7 @@ async def _send_streaming(
         exit=summary.exit,
         trace_id=settings.trace_id,
         failed_on=summary.failed_on,
+        status_message=summary.status_message,
     )
 
 

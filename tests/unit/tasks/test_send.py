@@ -277,7 +277,16 @@ def test_sent_message_document_order_and_exit() -> None:
 
 def test_streamed_send_document() -> None:
     s = StreamedSend(
-        "SendStreamingMessage", "m1", "t1", "failed", 3, "completed", ExitCode.CHECK_FAILED, "abc", "failed"
+        "SendStreamingMessage",
+        "m1",
+        "t1",
+        "failed",
+        3,
+        "completed",
+        ExitCode.CHECK_FAILED,
+        "abc",
+        "failed",
+        status_message="quota exceeded",
     )
     assert s.to_json() == {
         "method": "SendStreamingMessage",
@@ -285,6 +294,7 @@ def test_streamed_send_document() -> None:
         "messageId": "m1",
         "taskId": "t1",
         "state": "failed",
+        "statusMessage": "quota exceeded",
         "events": 3,
         "outcome": "completed",
         "exitCode": 7,
