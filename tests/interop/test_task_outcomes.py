@@ -69,5 +69,8 @@ def test_every_command_reports_the_same_end_and_reason(
     probe = cli("handshake", "probe", agent.url, "--send", text, "-o", "json", *flags)
     assert probe.exit_code == 7, probe.stdout[-600:]
     sample = probe.json["samples"][0]
-    assert sample["ok"] is False and sample["send"]["finalState"] == state
-    assert sample["error"]["code"] == "check_failed"
+    assert sample["ok"] is False and (sample["send"]["finalState"], sample["send"]["statusMessage"]) == (
+        state,
+        reason,
+    )
+    assert sample["error"]["code"] == "check_failed" and reason in sample["error"]["message"]
