@@ -16,14 +16,15 @@ CASES = [
     ("/fail", "failed", "failed on request (/fail)"),
     ("/reject", "rejected", "rejected on request (/reject)"),
 ]
-#: (agent fixture, --binding, --a2a-version): the 0.3 SDK on both bindings, the JS SDK in 1.0 on both
-#: and in 0.3 (legacyCompat) on JSON-RPC.
+#: (agent fixture, --binding, --a2a-version): the 0.3 SDK on both bindings, the JS SDK in 1.0 and in
+#: 0.3 (legacyCompat) on both.
 CELLS = [
     ("agent_sdk03", "JSONRPC", "0.3"),
     ("agent_sdk03", "HTTP+JSON", "0.3"),
     ("agent_js_compat", "JSONRPC", "1.0"),
     ("agent_js_compat", "HTTP+JSON", "1.0"),
     ("agent_js_compat", "JSONRPC", "0.3"),
+    ("agent_js_compat", "HTTP+JSON", "0.3"),
 ]
 
 
