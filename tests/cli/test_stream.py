@@ -788,6 +788,28 @@ def test_an_error_frame_mid_stream_keeps_the_records_in_json(cli, streams) -> No
     assert [x.get("type") for x in lines[:2]] == ["event", "event"] and "error" in lines[2]
 
 
+@pytest.mark.parametrize(
+    "command", [["stream", "tail", "{url}", "--send", "hi"], ["send", "--stream", "{url}", "hi"]]
+)
+def test_an_error_frame_mid_stream_names_the_task_it_ended(
+    cli: Any, streams: str, command: list[str]
+) -> None:
+    """The error that ends a stream after events of a task names that task and its last state (message
+    and ``details``): ``send --stream -o json`` is the error alone and the table's event lines show no
+    task id, so the task the send created could not be looked at."""
+    args = [a.format(url=streams + "/errframe/agent-card.json") for a in command]
+    r = cli(*args, "-o", "json")
+    assert r.exit_code == 1, r.stdout[-500:]
+    error = r.json["error"]
+    assert error["a2aCode"] == -32603 and error["details"]["reason"] == "INTERNAL_ERROR"
+    assert (error["details"]["taskId"], error["details"]["lastState"]) == ("t-fault-1", "working")
+    assert error["message"].endswith(
+        "worker crashed (after 2 event(s) of task t-fault-1, last state working)"
+    )
+    table = cli(*args)
+    assert table.exit_code == 1 and "task t-fault-1, last state working" in table.stderr
+
+
 @pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])
 def test_subscribe_mid_artifact_knows_the_chunks_of_its_snapshot(
     cli: Any, sandbox: Any, args: list[str]
