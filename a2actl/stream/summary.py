@@ -72,8 +72,9 @@ class TailSummary:
     task_id: str | None
     failed_on: str | None
     stall_timeout: float | None
-    #: The text of the status message that came with ``final_state`` (the agent's reason for a
-    #: ``failed`` or ``rejected`` task, its question for ``input-required``); ``None``: it had none.
+    #: The text of the status message that came with ``final_state`` when it is terminal or
+    #: interrupted (the agent's reason for a ``failed`` or ``rejected`` task, its question for
+    #: ``input-required``); ``None``: it had none, or the stream ended before such a state.
     status_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:

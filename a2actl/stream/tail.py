@@ -515,5 +515,7 @@ class Tail:
             task_id=self.lifecycle.task_id,
             failed_on=failed_on,
             stall_timeout=self.opts.stall_limit(),
-            status_message=status_text(self.lifecycle.status),
+            # only a settled state's: the status updates of an unsettled state that repeat it are
+            # not audited one by one (``take``'s fast path), so its message may be an early one
+            status_message=status_text(self.lifecycle.status) if self.lifecycle.settled else None,
         )
