@@ -218,6 +218,7 @@ def test_polling_gives_up_before_passing_the_limit() -> None:
         == "task t1 is still 'working' after 2 GetTask poll(s) over 0.3s (--timeout 0.5s)"
     )
     assert caught.value.details == {"taskId": "t1", "state": "working"}
+    assert caught.value.hint == "a2actl task get TARGET t1 shows it later; raise --timeout to wait longer"
 
 
 def test_a_get_task_error_while_polling_is_raised() -> None:
