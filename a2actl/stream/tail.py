@@ -302,8 +302,16 @@ class Tail:
                     violations = [v.to_json() for v in found] if found else []
                     resync = False
                     lc_state, lc_task = lc.state, lc.task_id
-                    quiet = lc_state is not None and settles.get(lc_state) is False and not lc.ended
+                    settled = settles.get(lc_state) if lc_state is not None else False
+                    quiet = settled is False and not lc.ended
                     if lc.ended and lc.settled or (kind == "message" and lc_task is None):
+                        done = True
+                    elif settled and kind != "task":
+                        # A status update in a terminal or interrupted state ends the task's stream
+                        # in 0.3 too when the server leaves out `final: true` (@a2a-js/sdk's 0.3
+                        # compatibility sends auth-required so, and keeps the stream open): nothing
+                        # can follow on it, and waiting for the close ran to --max-time (exit 5),
+                        # where `handshake probe --send` called the same stream ended.
                         done = True
                     elif kind == "task" and lc.terminal:
                         # A Task event in a terminal state: the task is over (a terminal state is

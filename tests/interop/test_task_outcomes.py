@@ -75,3 +75,33 @@ def test_every_command_reports_the_same_end_and_reason(
         reason,
     )
     assert sample["error"]["code"] == "check_failed" and reason in sample["error"]["message"]
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+@pytest.mark.parametrize(
+    ("text", "state", "reason"),
+    [("/auth", "auth-required", "sign in first"), ("/input", "input-required", "more input, please")],
+    ids=["auth", "input"],
+)
+def test_a_task_that_waits_for_the_client_ends_every_stream_in_03(
+    cli: Any, agent_js_compat: InteropAgent, binding: str, text: str, state: str, reason: str
+) -> None:
+    """@a2a-js/sdk's 0.3 compatibility (JSON-RPC) sends auth-required without ``final: true`` and
+    keeps the stream open: ``stream tail --send`` and ``send --stream`` waited for a close that
+    never came, to --max-time (exit 5, after an hour by default), where ``send``, ``task get`` and
+    ``handshake probe --send`` said auth-required (exit 0). Every command now ends there."""
+    flags = ["--binding", binding, "--a2a-version", "0.3", "--max-time", "15"]
+    url = agent_js_compat.url
+    sent = cli("send", url, text, "-o", "json", *flags)
+    assert sent.exit_code == 0 and (sent.json["state"], sent.json["result"]["statusMessage"]) == (
+        state,
+        reason,
+    )
+    for command in (["send", "--stream", url, text], ["stream", "tail", url, "--send", text]):
+        r = cli(*command, "-o", "json", *flags)
+        assert r.exit_code == 0, r.stdout[-600:]
+        doc = r.json
+        end = (doc.get("state") or doc.get("finalState"), doc["statusMessage"], doc["outcome"])
+        assert end == (state, reason, "completed"), doc
+    probe = cli("handshake", "probe", url, "--send", text, "-o", "json", *flags)
+    assert probe.exit_code == 0 and probe.json["samples"][0]["send"]["finalState"] == state

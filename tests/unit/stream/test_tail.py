@@ -149,6 +149,23 @@ def test_the_summary_carries_the_final_status_message(status_obj: dict[str, Any]
     assert s.to_json()["statusMessage"] == 'quota\n{"code": 429}'
 
 
+@pytest.mark.parametrize("state", ["input-required", "auth-required", "failed", "completed"])
+@pytest.mark.parametrize("final", [True, False])
+def test_a_settled_status_update_ends_a_03_stream_with_or_without_final(state: str, final: bool) -> None:
+    """0.3 ends a stream on ``final: true``; @a2a-js/sdk's 0.3 compatibility sends auth-required
+    without it and keeps the stream open, so the tail waited for a close that never came (--max-time,
+    exit 5) where ``handshake probe --send`` read the same stream as ended. A status update in a
+    terminal or interrupted state ends it in 0.3 as in 1.0; a non-settled one does not."""
+    tail, _, _ = make(family=Family.V0_3)
+    items = [(float(i), 10, ev, False) for i, ev in enumerate([task("submitted"), status("working")])]
+    assert tail.take(items) == (2, False)
+    payload = {"kind": "status-update", "final": final, "status": {"state": state}}
+    ev = StreamEvent("status-update", state, "t1", final, payload)
+    assert tail.take([(9.0, 10, ev, False)]) == (1, True)
+    s = tail.summary("completed")
+    assert (s.exit, s.final_state, s.violations) == (ExitCode.OK, state, [])
+
+
 def test_a_silence_over_heartbeat_is_a_gap_and_exit_7() -> None:
     tail, clock, records = make(TailOptions(heartbeat=1.0))
     clock.now += 0.5
