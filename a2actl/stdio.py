@@ -16,7 +16,12 @@ a C library writing to "stderr" would write into it.
 
 A stdout that takes no bytes (a full disk: ``> /dev/full``) is only found when the command writes:
 ``Output`` raises ``StdoutUnwritable`` and the CLI boundary makes it exit 2; ``stdout_failed``
-does the same for ``--version``.
+does the same for ``--version`` and ``--help``.
+
+A stderr that takes no bytes (``2> /dev/full``) loses the messages, never the exit code: the first
+write or flush that fails points its descriptor at ``/dev/null`` (``_QuietStderr``), as a closed
+one. It failed the error boundary writing the error line (exit 1 for every error), and the
+interpreter's last flush at exit made any exit status 120.
 
 Only ``os``, ``sys`` and ``fcntl``: ``a2actl --version`` runs this before typer is imported.
 """
@@ -80,11 +85,57 @@ def _stderr_to_devnull(stream: object) -> None:
     )
 
 
+class _QuietStderr:
+    """``sys.stderr`` whose writes never fail the command: the first ``write`` or ``flush`` that
+    raises ``OSError`` (a full disk, ``2> /dev/full``; an I/O error; a reader gone away) points the
+    stream's descriptor at ``/dev/null`` and drops what was held, so that text, the later messages
+    and the interpreter's flush at exit go nowhere, as with a closed stderr (``2>&-``). Every other
+    attribute is the wrapped stream's."""
+
+    def __init__(self, stream: object) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        """Write ``text``; its length, whether it was written or dropped."""
+        try:
+            return int(self._stream.write(text))  # type: ignore[attr-defined]
+        except OSError:
+            self._to_devnull()
+            return len(text)
+
+    def writelines(self, lines: object) -> None:
+        """``write`` each of ``lines``."""
+        for line in lines:  # type: ignore[attr-defined]
+            self.write(line)
+
+    def flush(self) -> None:
+        """Flush, or drop what is held when that fails."""
+        try:
+            self._stream.flush()  # type: ignore[attr-defined]
+        except OSError:
+            self._to_devnull()
+
+    def _to_devnull(self) -> None:
+        fd = _stream_fd(self._stream)
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            if fd is not None and devnull != fd:
+                os.dup2(devnull, fd)
+                os.close(devnull)
+            self._stream.flush()  # type: ignore[attr-defined]  # what it held: to /dev/null now
+        except (OSError, ValueError):
+            pass
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._stream, name)
+
+
 def check_standard_streams() -> str | None:
-    """Make an unusable stderr (closed, or open read-only) a sink (``/dev/null``), then check
-    stdout. Returns ``None`` when the command may run, else the one-line reason it may not (stdout
-    closed or not open for writing), for the caller to write on stderr and exit ``USAGE`` (2)
-    without doing anything. Never raises."""
+    """Make an unusable stderr (closed, or open read-only) a sink (``/dev/null``) and one that fails
+    to take a write (``2> /dev/full``) one that becomes such a sink then (``_QuietStderr``), then
+    check stdout. Returns ``None`` when the command may run, else the one-line reason it may not
+    (stdout closed or not open for writing), for the caller to write on stderr and exit ``USAGE``
+    (2) without doing anything. Never raises."""
     try:
         err = sys.stderr
         err_fd = None if err is None else _stream_fd(err)
@@ -92,6 +143,8 @@ def check_standard_streams() -> str | None:
             _stderr_to_devnull(err)
     except OSError:
         pass  # no /dev/null: nothing better to do
+    if sys.stderr is not None and not isinstance(sys.stderr, _QuietStderr):
+        sys.stderr = _QuietStderr(sys.stderr)
     out = sys.stdout
     if out is None:
         return "standard output is closed (>&-): nothing was done; to discard the output, redirect it to /dev/null"

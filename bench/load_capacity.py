@@ -15,7 +15,7 @@ request, ``A2A-Version: 1.0``, a ``traceparent`` with a fresh span id), decodes 
 orjson, and runs on the event loop a2actl's ``load run`` uses (``--loop auto``: uvloop when
 installed; ``--loop asyncio`` runs both on asyncio's).
 
-The sink (its own process, uvicorn with httptools when installed) answers every JSON-RPC
+The sink (its own process, uvicorn on httptools, required: ``pip install -e .[bench]``) answers every JSON-RPC
 SendMessage at once with a completed Task and serves a 1.0 card. a2actl runs as its own process
 (`a2actl -o json load run SINK --rate R -d S --max-in-flight 64 --no-progress`) at rising rates;
 "held" means lag p99 < 5 ms, no drops and achieved >= 95 % of asked; from 1,800 req/s each rate

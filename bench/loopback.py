@@ -3,6 +3,12 @@
 The sink (uvicorn, its own process: ``python bench/X.py --serve PORT`` calls ``sink``) answers a
 GET with a 1.0 agent card whose JSON-RPC interface is ``/rpc``, and every POST at once with a
 completed Task for the request's JSON-RPC id, so the client, not the agent, sets the pace.
+
+It needs uvicorn's httptools parser (``pip install -e '.[bench]'``) and refuses to start on h11.
+On h11 the sink, not the client, was the bottleneck: pinned to its own CPU of the 2-core VM it
+answered about 10k req/s, and hey, wrk, the bare aiohttp loop and a2actl all stopped there (session
+16: 9,888 / 9,890 / 9,930 / 9,500 req/s). On httptools hey gets 47k and wrk 44k req/s from it, so a
+client's figure is the client's (session 17).
 """
 
 from __future__ import annotations
@@ -16,6 +22,14 @@ def sink(port: int) -> None:
     """Serve the sink on 127.0.0.1:``port`` until killed."""
     import orjson
     import uvicorn
+
+    try:
+        import httptools  # noqa: F401 - uvicorn's fast HTTP/1.1 parser
+    except ImportError:
+        raise SystemExit(
+            "bench sink: httptools is not installed (pip install -e '.[bench]'); on h11 the sink, "
+            "not the client, would be the bottleneck"
+        ) from None
 
     card = orjson.dumps(
         {
@@ -61,7 +75,15 @@ def sink(port: int) -> None:
         )
         await send({"type": "http.response.body", "body": out})
 
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="error", access_log=False, lifespan="off")
+    uvicorn.run(
+        app,
+        host="127.0.0.1",
+        port=port,
+        log_level="error",
+        access_log=False,
+        lifespan="off",
+        http="httptools",
+    )
 
 
 def free_port() -> int:

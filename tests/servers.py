@@ -99,6 +99,7 @@ def fault_app(base: str) -> Starlette:
     """Routes (each ``/<fault>/agent-card.json`` is a card URL TARGET):
 
     * ``/http500/…`` 500; ``/http401/…`` 401 with a Bearer challenge; ``/nonjson/…`` an HTML page
+      (``/nonjson/jsonrpc``: to a POST too, with 200)
     * ``/big/…`` a 50 MB body with no Content-Length (must be cut off, exit 6)
     * ``/rpcerror/…`` a valid 1.0 card whose JSON-RPC endpoint answers -32603
     * ``/badenvelope/…`` a card whose JSON-RPC endpoint answers a non-2.0 envelope
@@ -116,6 +117,8 @@ def fault_app(base: str) -> Starlette:
     * ``/elsetask/…`` GetTask / CancelTask of any id answer task ``someone-else`` (completed /
       canceled); ``/elsepoll/…`` SendMessage answers task ``t`` working, GetTask ``someone-else``
       completed
+    * ``/cancelworking/…``, ``/cancelcompleted/…`` CancelTask of any id answers task ``t1`` still
+      ``working`` / already ``completed`` (not canceled, and no TaskNotCancelable)
     * ``/looppage/…`` ListTasks answers every page with ``nextPageToken`` ``p2``
     * ``/seen/agent-card.json`` a card (``/seen/jsonrpc`` any JSON-RPC call: -32603) that records the
       credential header names it received in ``SEEN_CREDENTIALS``
@@ -379,6 +382,9 @@ def fault_app(base: str) -> Starlette:
                 "GetTask": task_of("someone-else", "COMPLETED"),
             },
         ),
+        # CancelTask answered with the task, but not canceled: still working / already completed
+        *per_method("cancelworking", {"CancelTask": task_of("t1", "WORKING")}),
+        *per_method("cancelcompleted", {"CancelTask": task_of("t1", "COMPLETED")}),
         # ListTasks whose every page names itself as the next one (a pager would go round forever)
         *per_method(
             "looppage",
@@ -409,6 +415,7 @@ def fault_app(base: str) -> Starlette:
             Route("/http500/agent-card.json", http500),
             Route("/http401/agent-card.json", http401),
             Route("/nonjson/agent-card.json", nonjson),
+            Route("/nonjson/jsonrpc", nonjson, methods=["POST"]),
             Route("/big/agent-card.json", big),
             Route("/rpcerror/agent-card.json", rpcerror_card),
             Route("/rpcerror/jsonrpc", rpcerror, methods=["POST"]),

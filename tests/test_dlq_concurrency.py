@@ -36,7 +36,7 @@ def _mids(es: list[dict[str, Any]]) -> list[str]:
     return [e["request"]["params"]["message"]["messageId"] for e in es]
 
 
-def _replay(src: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
+def _replay(src: str, journal: Path, *extra: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
             sys.executable,
@@ -57,6 +57,7 @@ def _replay(src: str, journal: Path, *extra: str) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -128,6 +129,35 @@ def test_two_concurrent_file_replays_deliver_each_entry_once(
     codes = sorted(code for code, _, _ in results)
     if wait:
         assert codes == [0, 0]
+        assert sorted(doc["acknowledged"] for _, doc, _ in results) == [0, 400]
+    else:  # the second is refused (or, if it started after the first ended, finds nothing left)
+        assert codes in ([0, 1], [0, 0])
+        assert all(doc["error"]["code"] == "locked" for code, doc, _ in results if code == 1)
+    assert deliveries(sandbox, _mids(es)) == {m: 1 for m in _mids(es)}
+    assert removal_counts(FileBackend(path)) == {i: 1 for i in ids}
+
+
+@pytest.mark.parametrize("wait", [True, False])
+def test_two_replays_through_two_hard_links_deliver_each_entry_once(
+    sandbox: Any, tmp_path: Path, wait: bool
+) -> None:
+    """Two names of one file (a hard link): the lock was ``PATH.replay-lock`` beside each name, so
+    two replays, one through each, both held "the" lock and each delivered every entry. The lock
+    of the file's device and inode is shared by every name."""
+    path = tmp_path / "a" / "dlq.jsonl"
+    path.parent.mkdir()
+    es = entries_for(sandbox.url, 400)
+    ids = fill(FileBackend(path), es)
+    other = tmp_path / "b" / "other.jsonl"  # another name, in another directory
+    other.parent.mkdir()
+    os.link(path, other)
+    env = {"XDG_STATE_HOME": str(tmp_path / "state")}
+    extra = ("--wait-lock",) if wait else ()
+    procs = [_replay(f"file://{p}", tmp_path / f"j{i}", *extra, env=env) for i, p in enumerate((path, other))]
+    results = [_done(p) for p in procs]
+    codes = sorted(code for code, _, _ in results)
+    if wait:
+        assert codes == [0, 0], [err[-300:] for _, _, err in results]
         assert sorted(doc["acknowledged"] for _, doc, _ in results) == [0, 400]
     else:  # the second is refused (or, if it started after the first ended, finds nothing left)
         assert codes in ([0, 1], [0, 0])

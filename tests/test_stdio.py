@@ -138,13 +138,31 @@ def _to_full(*args: str) -> subprocess.CompletedProcess[bytes]:
         ["--max-time", "5s", "stream", "tail", "{url}", "--send", "hi"],
         ["--version"],
         ["exporter", "--port", "0"],  # its URL, printed once it listens
+        ["-o", "json", "--version"],  # not alone: the root's --version option
+        ["--help"],
+        ["card", "--help"],
+        ["task", "cancel", "--help"],
+        ["send", "-h"],
     ],
-    ids=["table", "json", "jsonl", "stream-tail", "version", "exporter"],
+    ids=[
+        "table",
+        "json",
+        "jsonl",
+        "stream-tail",
+        "version",
+        "exporter",
+        "root-version-option",
+        "help",
+        "group-help",
+        "command-help",
+        "single-command-help",
+    ],
 )
 def test_a_full_stdout_is_exit_2_naming_it(sandbox: Any, args: list[str]) -> None:
     """``a2actl card get URL > /dev/full`` was exit 1 "unexpected OSError: [Errno 28] …"; with ``-o
     json`` a traceback (the error boundary wrote the error object to the same full disk), and
-    ``--version`` a traceback. Exit 2, as a closed stdout: one line naming standard output and why."""
+    ``--version`` a traceback; ``--help`` a traceback, a subcommand's ``--help`` exit 1 "unexpected
+    OSError". Exit 2, as a closed stdout: one line naming standard output and why."""
     r = _to_full(*[a.format(url=sandbox.url) for a in args])
     err = r.stderr.decode()
     assert r.returncode == 2, err
@@ -199,3 +217,46 @@ def test_fleet_probe_jsonl_with_a_full_stdout_keeps_its_out_and_junit_files(
     assert r.stderr.decode().splitlines() == [FULL_LINE]
     assert len(json.loads(out.read_text())["agents"]) == 2
     assert "<testsuite" in junit.read_text()
+
+
+def _stderr_to_full(*args: str, **kw: Any) -> subprocess.CompletedProcess[bytes]:
+    """``python -m a2actl ARGS 2> /dev/full``."""
+    with open(FULL, "wb") as full:
+        return _a2actl(*args, stderr=full, **kw)
+
+
+@needs_dev_full
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["card", "get", "{refused}"], 3),
+        (["-o", "json", "card", "get", "{refused}"], 3),
+        (["nosuchcommand"], 2),
+        (["card", "get", "--no-such-option"], 2),
+        (["card"], 2),  # no arguments: the help, as a usage error, on stderr
+        (["-vv", "card", "get", "{url}"], 0),  # -vv: the wire log on stderr
+    ],
+    ids=["unreachable", "unreachable-json", "no-such-command", "bad-option", "no-args", "verbose-ok"],
+)
+def test_a_full_stderr_loses_the_messages_not_the_exit_code(
+    sandbox: Any, refused_url: str, args: list[str], code: int
+) -> None:
+    """``a2actl card get UNREACHABLE 2> /dev/full`` was exit 1 (the error line's write failed in the
+    error boundary), as was every usage error; a command that succeeded after writing to stderr could
+    end 120 (the interpreter's last flush failed). The exit code is the command's; with ``-o json``
+    the error object is still on stdout."""
+    argv = [a.format(url=sandbox.url, refused=refused_url) for a in args]
+    r = _stderr_to_full(*argv)
+    assert r.returncode == code, r.stdout
+    if "json" in argv:
+        assert json.loads(r.stdout)["error"]["code"] == "unreachable"
+
+
+@needs_dev_full
+def test_full_stdout_and_stderr_keep_the_exit_code(refused_url: str) -> None:
+    """Both full: nothing can be said, the exit codes are still the command's (3) and stdout's (2)."""
+    with open(FULL, "wb") as full:
+        r = _a2actl("-o", "json", "card", "get", refused_url, stdout=full, stderr=full)
+        assert r.returncode == 3
+        r = _a2actl("--help", stdout=full, stderr=full)
+        assert r.returncode == 2

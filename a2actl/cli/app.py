@@ -21,6 +21,7 @@ import typer
 #: typer 0.29 vendors click as ``typer._click``: its exceptions are the ones raised here.
 from typer._click import exceptions as _click_exceptions
 from typer.core import TyperGroup
+from typer.models import DefaultPlaceholder
 
 from a2actl import __version__
 from a2actl.cli.context import Invocation, invocation
@@ -94,6 +95,65 @@ LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+def _echo_to_stdout(text: str, color: bool | None = None) -> None:
+    """``text`` and a newline on stdout (``--help``, ``--version``). A stdout that cannot take it (a
+    full disk, ``> /dev/full``) is one line on stderr and exit 2 (``a2actl.stdio.stdout_failed``:
+    it was a traceback, or exit 1 "unexpected OSError"); a reader gone away (``| head``) is not an
+    error: the caller goes on to exit 0."""
+    try:
+        typer.echo(text, color=color)
+    except OSError as exc:
+        from a2actl.stdio import stdout_failed
+
+        stdout_failed(exc)
+
+
+def _show_help(ctx: Any, _param: Any, value: bool) -> None:
+    """The ``-h``/``--help`` callback of every command: click's ``show_help``, printing through
+    ``_echo_to_stdout`` (exit 2 for a stdout that cannot be written)."""
+    if value and not ctx.resilient_parsing:
+        _echo_to_stdout(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+class _HelpToStdout:
+    """Mixin for every command and group of the CLI: its help option prints with ``_show_help``."""
+
+    def get_help_option(self, ctx: Any) -> Any:
+        """Click's help option, its callback ``_show_help``."""
+        option = super().get_help_option(ctx)  # type: ignore[misc]
+        if option is not None:
+            option.callback = _show_help
+        return option
+
+
+class _Group(_HelpToStdout, TyperGroup):
+    """A subcommand group (``card``, ``task``, …): ``_HelpToStdout``."""
+
+
+class _Command(_HelpToStdout, typer.core.TyperCommand):
+    """A subcommand (``card get``, ``send``, …): ``_HelpToStdout``."""
+
+
+def _use_help_classes(obj: typer.Typer) -> None:
+    """Build ``obj``'s groups as ``_Group`` and its commands as ``_Command`` (those that name no class
+    of their own: typer's default), through its sub-apps."""
+
+    def plain(cls: Any, default: type) -> bool:
+        return cls is None or cls is default or isinstance(cls, DefaultPlaceholder)
+
+    if plain(obj.info.cls, TyperGroup):
+        obj.info.cls = _Group
+    for command in obj.registered_commands:
+        if plain(command.cls, typer.core.TyperCommand):
+            command.cls = _Command
+    for group in obj.registered_groups:
+        if group.typer_instance is not None:
+            _use_help_classes(group.typer_instance)
+        if plain(group.cls, TyperGroup):
+            group.cls = _Group
+
+
 def _build_command(name: str) -> Any:
     import importlib
 
@@ -102,8 +162,9 @@ def _build_command(name: str) -> Any:
     is_group = isinstance(obj, typer.Typer)
     if not is_group:  # a plain command function
         single = typer.Typer()
-        single.command(name)(obj)
+        single.command(name, cls=_Command)(obj)
         obj = single
+    _use_help_classes(obj)
     obj.rich_markup_mode = None  # plain help, like the root's
     obj._add_completion = False  # completion options belong to the root only
     # get_group keeps a one-command group (`card get`) a group; get_command would collapse it.
@@ -112,9 +173,9 @@ def _build_command(name: str) -> Any:
     return cmd
 
 
-class A2AGroup(TyperGroup):
+class A2AGroup(_HelpToStdout, TyperGroup):
     """Root group: hoists global options, builds subcommands lazily and converts errors to one line
-    plus an exit code."""
+    plus an exit code; its help, as every command's, is ``_show_help``'s."""
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Every subcommand name, built or not, sorted."""
@@ -277,7 +338,7 @@ def _hoist_globals(group: TyperGroup, args: list[str]) -> list[str]:
 
 def _version(value: bool) -> None:
     if value:
-        typer.echo(f"a2actl {__version__}")
+        _echo_to_stdout(f"a2actl {__version__}")
         raise typer.Exit()
 
 
@@ -416,7 +477,14 @@ def root(
     ] = OutputFormat.table,
     header: Annotated[
         list[str] | None,
-        typer.Option("-H", "--header", metavar="'NAME: VALUE'", help="Extra request header, repeatable."),
+        typer.Option(
+            "-H",
+            "--header",
+            metavar="'NAME: VALUE'",
+            help="Extra request header, repeatable. Replaces a2actl's own of that name: "
+            "'A2A-Version: 0.3' is sent as given (the methods still follow --a2a-version), "
+            "'Authorization' wins over the token.",
+        ),
     ] = None,
     token_file: Annotated[
         Path | None,

@@ -32,6 +32,12 @@ State = Annotated[
 Peer = Annotated[str | None, typer.Option("--peer", help="Only sessions of this peer.")]
 
 
+#: The longest ``time.sleep`` between ``--watch`` refreshes (a year, in seconds): a longer
+#: ``--interval`` (``99999999999999h``) was exit 1 ``unexpected OverflowError`` after the first
+#: refresh, as ``time.sleep`` takes at most ~292 years; a year is as good as for ever here.
+_LONGEST_SLEEP = 365 * 86400.0
+
+
 def _filters(older_than: str | None, idle: str | None, state: str | None, peer: str | None) -> Filters:
     """The filter options parsed; ``UsageError`` (exit 2) for a bad state or duration (naming the
     option)."""
@@ -126,7 +132,7 @@ def list_sessions(
                 from a2actl.core.errors import TimeoutError_
 
                 raise TimeoutError_(f"--watch stopped at --max-time {limit_s:g}s")
-            time.sleep(every)
+            time.sleep(min(every, _LONGEST_SLEEP))
     finally:
         # Ctrl-C, --max-time or an error: the live table stops, so the terminal gets its cursor
         # back and a pipe or file (where nothing is drawn until then) gets the last table
@@ -148,7 +154,9 @@ def show(
     """
     from a2actl.render import sessions as render_sessions
     from a2actl.sessions.jobs import show_job
+    from a2actl.sessions.rules import check_session_id
 
+    check_session_id(session_id)
     run = invocation(ctx)
     result = run.run(show_job(target, run.settings, run.sink, session_id, prefix=debug_prefix))
     _warn(run, result.origin)

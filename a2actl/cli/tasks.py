@@ -182,8 +182,10 @@ def cancel(
     task_id: Annotated[str, typer.Argument(metavar="TASK_ID", help="The task id.")],
     card_path: CardPath = None,
 ) -> None:
-    """Cancel a task (CancelTask / tasks/cancel). A task already in a terminal state answers
-    TaskNotCancelableError (-32002): exit 1 with that code.
+    """Cancel a task (CancelTask / tasks/cancel). Exit 0 only when the agent answers the task
+    canceled. A task already in a terminal state answers TaskNotCancelableError (-32002): exit 1
+    with that code. An agent that answers the task in another state (still working, already
+    completed) did not cancel it: exit 1, error code not_canceled, with the state it answered.
 
     Examples:
 

@@ -13,6 +13,7 @@
     │   ├── BodyTooLarge            an answer's body over the limit (its HTTP status kept)
     │   └── NoSuchRoute             an HTTP+JSON 404/405 that no A2A server wrote
     ├── A2AError (1)                the agent answered with a JSON-RPC / A2A error
+    ├── NotCanceled (1)             CancelTask answered with a task that is not canceled
     ├── HTTPStatusError (1)         any other non-2xx answer
     └── CheckFailed (7)             a budget or expectation did not hold
 
@@ -136,6 +137,16 @@ class A2AError(A2ACtlError):
 
     exit_code = ExitCode.ERROR
     code = "a2a_error"
+
+
+class NotCanceled(A2ACtlError):
+    """CancelTask answered with a Task whose state is not ``canceled`` (still ``working``, already
+    ``completed``): the agent answered but did not cancel, as a ``-32002 TaskNotCancelable`` would
+    say in the spec's words: exit 1, ``details`` ``{"taskId", "state", "task"}`` (the answer's
+    ``task_view``)."""
+
+    exit_code = ExitCode.ERROR
+    code = "not_canceled"
 
 
 class HTTPStatusError(A2ACtlError):

@@ -1,7 +1,8 @@
 """The replay journal (``docs/dlq.md``, "Replay semantics"): JSONL of ``{"id", "event", "at"}`` with
 ``event`` ``delivered`` (the agent acknowledged it) or ``removed`` (gone from the source); ``at`` in
 epoch seconds. An id ``delivered`` but not ``removed`` when a replay starts is removed without being
-delivered again."""
+delivered again. Each run first appends ``{"event": "start", "pid", "at"}`` (no ``id``: readers skip
+it), which proves the journal can be written before anything is replayed."""
 
 from __future__ import annotations
 
@@ -32,16 +33,38 @@ def _regular(path: Path, mode: int) -> None:
         raise UsageError(f"cannot use {path} as the replay journal: it is {kind}", hint="give --journal PATH")
 
 
+def _write_all(fd: int, data: bytes) -> None:
+    """``os.write`` until all of ``data`` is written: a write cut short (a file size limit, a disk
+    that filled up) returns a count, and the error comes with the next write. Raises ``OSError``."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _why(exc: OSError, path: Path) -> str:
+    """The reason ``exc`` gives for ``path``; when a parent of it is a file, that parent is named
+    (``mkdir``'s "File exists" named no culprit)."""
+    if isinstance(exc, (FileExistsError, NotADirectoryError)):
+        for parent in path.parents:
+            if parent.exists():
+                if not parent.is_dir():
+                    return f"{parent} is not a directory"
+                break
+    return exc.strerror or str(exc)
+
+
 class Journal:
     """An open journal. ``pending``: ids delivered and not yet removed, in order; ``done``: ids
     removed by earlier runs. Torn or foreign lines are skipped when reading."""
 
     def __init__(self, path: Path) -> None:
-        """Read ``path`` (created with its directory when missing) and open it for appending. Raises
-        ``UsageError`` (exit 2) when it cannot be: a directory, a FIFO or a device (a FIFO's open
-        blocked until a writer came, past ``--max-time`` and SIGTERM; ``/dev/zero`` was read without
-        end), no permission. A line that is not UTF-8 JSON is skipped, as a torn one is; a torn last
-        line is terminated before this run appends."""
+        """Read ``path`` (created with its directory when missing), open it for appending and append
+        this run's ``start`` line with an ``fsync``. Raises ``UsageError`` (exit 2) when it cannot be:
+        a directory, a FIFO or a device (a FIFO's open blocked until a writer came, past
+        ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), no permission, or a write
+        refused (a full disk, a file size limit): that was found at the first acknowledged batch,
+        after deliveries, as exit 1 "unexpected OSError". A line that is not UTF-8 JSON is skipped,
+        as a torn one is; a torn last line is terminated before this run appends."""
         self.path = path
         self.pending: dict[str, None] = {}  # delivered, not yet removed (ordered)
         self.done = 0
@@ -58,11 +81,20 @@ class Journal:
                     _regular(path, os.fstat(f.fileno()).st_mode)
                     torn = self._read(f)
             self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK, 0o600)
-            if torn:  # terminate it: this run's first line was appended to it, and lost with it
-                os.write(self.fd, b"\n")
         except OSError as exc:
             raise UsageError(
-                f"cannot use {path} as the replay journal: {exc.strerror or exc}", hint="give --journal PATH"
+                f"cannot use {path} as the replay journal: {_why(exc, path)}", hint="give --journal PATH"
+            ) from exc
+        start = json.dumps({"event": "start", "pid": os.getpid(), "at": time.time()}) + "\n"
+        try:
+            # a torn last line is terminated: this run's first line was appended to it, and lost with it
+            _write_all(self.fd, (b"\n" if torn else b"") + start.encode())
+            os.fsync(self.fd)
+        except OSError as exc:
+            os.close(self.fd)
+            raise UsageError(
+                f"cannot use {path} as the replay journal: cannot write it: {_why(exc, path)}",
+                hint="free space there, or give --journal PATH",
             ) from exc
 
     def _read(self, f: BinaryIO) -> bool:
@@ -84,16 +116,26 @@ class Journal:
         return not line.endswith(b"\n")
 
     def write(self, ids: list[str], event: str, sync: bool) -> None:
-        """Append one line per id in one ``write``; ``sync``: ``fsync`` after it."""
+        """Append one line per id in one ``write``; ``sync``: ``fsync`` after it. Raises
+        ``UsageError`` (exit 2) naming the journal when the write or the ``fsync`` fails (a disk
+        that filled up during the run): the replay stops; ids whose ``delivered`` line failed are not
+        removed from the source, and the next run delivers them again (at least once)."""
         if not ids:
             return
         # the bytes json.dumps({"id": i, "event": event, "at": at}) gives, built from its own string
         # encoder once per id instead of the whole encoder per line
         tail = f', "event": {encode_basestring_ascii(event)}, "at": {json.dumps(time.time())}}}\n'
         data = "".join(['{"id": ' + encode_basestring_ascii(i) + tail for i in ids]).encode()
-        os.write(self.fd, data)
-        if sync:
-            os.fsync(self.fd)
+        try:
+            _write_all(self.fd, data)
+            if sync:
+                os.fsync(self.fd)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write the replay journal {self.path}: {_why(exc, self.path)}; the replay stopped",
+                hint="entries acknowledged but not journalled stay in the DLQ and are delivered again "
+                "by the next run; free space there, or give --journal PATH",
+            ) from exc
 
     def close(self) -> None:
         """Close the file."""

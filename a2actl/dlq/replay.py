@@ -42,6 +42,8 @@ from a2actl.core.errors import (
     AuthError,
     BodyTooLarge,
     HTTPStatusError,
+    ProtocolViolation,
+    StreamCut,
     TimeoutError_,
     UnreachableError,
     UsageError,
@@ -692,12 +694,20 @@ _STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 
 def _answered_unread(exc: A2ACtlError) -> bool:
-    """Whether ``exc`` is an answer with a 2xx status whose body is over the limit (``BodyTooLarge``):
-    the agent took the message, but whether it did it cannot be read. A retry would deliver it again
-    and get the same answer, so it is permanent: not retried, left dead for the operator, as a
-    streamed send's oversize first event is."""
-    status = exc.status if isinstance(exc, BodyTooLarge) else None
-    return status is not None and 200 <= status < 300
+    """Whether ``exc`` is an answer with a 2xx status whose body is over the limit (``BodyTooLarge``)
+    or cannot be read as an answer (a ``ProtocolViolation`` with that ``details.httpStatus``: not
+    JSON, not UTF-8, not a JSON-RPC envelope, not the operation's shape; ``A2AClient`` adds the
+    status): the agent took the message, but whether it did it cannot be read. A retry would
+    deliver it again and most likely get the same answer (a proxy's or login page's 200 as well),
+    so it is permanent: not retried, left dead for the operator, as a streamed send's oversize or
+    malformed first event is. A cut (``StreamCut``) is not an answer."""
+    if isinstance(exc, BodyTooLarge):
+        status: Any = exc.status
+    elif isinstance(exc, ProtocolViolation) and not isinstance(exc, StreamCut):
+        status = exc.details.get("httpStatus")
+    else:
+        return False
+    return isinstance(status, int) and 200 <= status < 300
 
 
 def _raised(exc: A2ACtlError) -> Outcome:

@@ -20,7 +20,14 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import A2ACtlError, AuthError, HTTPStatusError, ProtocolViolation, UsageError
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    HTTPStatusError,
+    NotCanceled,
+    ProtocolViolation,
+    UsageError,
+)
 from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, rest_path, state_kind
@@ -46,6 +53,18 @@ OPEN_API_WARNING = (
     "the debug API at {url} answered WITHOUT credentials: anyone who can reach it can list "
     "and kill sessions; protect it with a bearer token (docs/debug-endpoints.md)"
 )
+
+
+def _is_discovery(body: bytes) -> bool:
+    """Whether ``body`` is the debug contract's discovery document: a JSON object with
+    ``contractVersion`` (docs/debug-endpoints.md, ``GET /debug/a2a``)."""
+    import json
+
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(doc, dict) and "contractVersion" in doc
 
 
 def _origin(target: str) -> str:
@@ -86,6 +105,13 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
     server's protocol violation, not an unexpected KeyError."""
     errors = sorted(_contract_validator(schema_name).iter_errors(doc), key=lambda e: list(map(str, e.path)))
     if not errors:
+        where = _non_finite(doc)
+        if where is not None:  # NaN, Infinity, 1e999: a "number" to JSON Schema, no age to any reader
+            raise ProtocolViolation(
+                f"{url} did not answer a {schema_name} of the debug API contract: {where}: "
+                "not a finite number (NaN, Infinity or over a double's range)",
+                hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
+            )
         return
     first = errors[0]
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
@@ -97,6 +123,38 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
         f"{(where.lstrip('.') or 'the document')}: {message}",
         hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
     )
+
+
+def _check_answered_id(doc: dict[str, Any], session_id: str, url: str, schema_name: str) -> None:
+    """Raise ``ProtocolViolation`` (exit 6) when the debug API's ``Session`` or ``KillResult`` from
+    ``url`` is about another session than ``session_id`` (a cache or proxy mixing them up): ``kill
+    ctx-a`` reported "killed" with exit 0 for the other session, ``ctx-a`` still open; as ``task
+    get`` answered about another task (docs/exit-codes.md)."""
+    answered = doc.get("id")
+    if answered != session_id:
+        raise ProtocolViolation(
+            f"{url} answered a {schema_name} of session {answered!r}, not {session_id!r}",
+            hint="its state says nothing about this session: check the debug API (or a cache before it)",
+            details={"answeredSessionId": answered},
+        )
+
+
+def _non_finite(doc: Any) -> str | None:
+    """The path (``sessions[0].ageSeconds``) of the first non-finite float in ``doc`` (``NaN``,
+    ``Infinity``, a number past a double's range such as ``1e999``: the JSON reader takes them),
+    or ``None``. Iterative: ``doc`` may be as deep as ``jsondoc.MAX_NESTING``."""
+    import math
+
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            return where.lstrip(".") or "the document"
+        if isinstance(node, dict):
+            stack.extend((v, f"{where}.{k}") for k, v in reversed(node.items()))
+        elif isinstance(node, list):
+            stack.extend((v, f"{where}[{i}]") for i, v in reversed(list(enumerate(node))))
+    return None
 
 
 def check_listed_task(task: Any, where: str) -> None:
@@ -119,6 +177,20 @@ def check_listed_task(task: Any, where: str) -> None:
             f"{where}{why}",
             hint="the agent's ListTasks answer breaks the A2A Task shape; check the agent",
         )
+
+
+def _checked_prefix(prefix: str) -> str:
+    """``prefix`` (``--debug-prefix``, a suite's ``debugPrefix``) when it is a URL path; else
+    ``UsageError`` (exit 2). A ``#`` or ``?`` in it moved ``/sessions/{id}`` into the fragment or
+    the query: ``sessions kill --debug-prefix '/debug/a2a#'`` sent ``DELETE /debug/a2a``, the API's
+    root, and ``list`` read the discovery document (a 401 there: "the token was refused")."""
+    bad = next((ch for ch in prefix if ch in "?#" or not ch.isprintable()), None)
+    if bad is not None:
+        raise UsageError(
+            f"--debug-prefix {prefix!r}: not a URL path (it holds {bad!r})",
+            hint="the path the debug API is mounted at, e.g. /debug/a2a",
+        )
+    return prefix
 
 
 def _http_transport(settings: Settings, sink: EventSink | None) -> HttpTransport:
@@ -149,7 +221,7 @@ class Sessions:
         self.target = target
         self.settings = settings
         self.sink = sink
-        self.base = _origin(target) + "/" + prefix.strip("/")
+        self.base = _origin(target) + "/" + _checked_prefix(prefix).strip("/")
         self._open = open_transport or _http_transport
         self.transport = self._open(settings, sink)
         self.source = "debug"
@@ -164,20 +236,36 @@ class Sessions:
         await self.transport.client.aclose()
 
     async def _discover(self) -> None:
-        """Probe the debug API without credentials: 200 → ``debug`` with a warning; 401/403 →
+        """Probe the debug API without credentials (no token, no credential ``-H`` header:
+        ``core.redact.is_sensitive_header``): 200 → ``debug`` with a warning; 401/403 →
         ``debug`` (protected, as the contract asks); 404/405 → the ListTasks fallback."""
+        from a2actl.core.redact import is_sensitive_header
+
+        # without any credential header: one the -H options carry (X-Api-Key, Cookie, *-Token)
+        # answered 200 and the API was flagged open (it was not: a gateway checked that header)
         anonymous = dataclasses.replace(
             self.settings,
             token=None,
-            headers=tuple(h for h in self.settings.headers if h[0].lower() != "authorization"),
+            headers=tuple(h for h in self.settings.headers if not is_sensitive_header(h[0])),
         )
         async with self._open(anonymous, self.sink) as anon:
             try:
                 res = await anon.request("GET", self.base, headers={"Accept": "application/json"})
             except AuthError:
                 return  # present and protected: what the contract asks for
-        if res.status == 200:
+        if res.status == 200 and _is_discovery(res.body):
             self.warnings.append(OPEN_API_WARNING.format(url=self.base))
+            return
+        if res.status == 200:
+            # a page that is no discovery document (a single-page app's or a portal's catch-all
+            # HTML): there is no debug API here. It was flagged open (a false alarm), and its
+            # /sessions then failed with exit 6 instead of the ListTasks fallback
+            ctype = res.headers.get("content-type", "?").split(";")[0]
+            self.warnings.append(
+                f"{self.base} answered 200 with no debug API discovery document ({ctype}, no "
+                "'contractVersion'): taken as no debug endpoints"
+            )
+            await self._fallback()
             return
         if res.status in (404, 405):
             await self._fallback()
@@ -216,15 +304,28 @@ class Sessions:
         return self._json(res)
 
     def _json(self, res: HttpResult) -> Any:
-        """The JSON body; ``None`` for a 404; ``HTTPStatusError`` (1) for another error status."""
+        """The JSON body; ``None`` for a 404; ``HTTPStatusError`` (1) for another error status,
+        whatever its body (the contract's ``{"error": {"message"}}``, a proxy's HTML page, no JSON
+        at all), with the contract's message when there is one; ``ProtocolViolation`` (6) for a
+        success that is not JSON, or is JSON ``null``."""
         if res.status == 404:
             return None
-        body = res.json()
         if res.status >= 400:
-            err = body.get("error", {}) if isinstance(body, dict) else {}
+            try:
+                body = res.json()
+            except ProtocolViolation:  # a gateway's HTML 502/503: the HTTP error it is (exit 1), not 6
+                body = None
+            err = body.get("error") if isinstance(body, dict) else None
+            said = err.get("message") if isinstance(err, dict) else err
+            message = " ".join(said.split())[:200] if isinstance(said, str) and said.strip() else res.reason
             raise HTTPStatusError(
-                f"{res.url}: HTTP {res.status}: {err.get('message', res.reason)}",
-                details={"httpStatus": res.status},
+                f"{res.url}: HTTP {res.status}: {message}", details={"httpStatus": res.status}
+            )
+        body = res.json()
+        if body is None:  # a JSON null read as the 404's None: 'no such session' (exit 1) for a 200
+            raise ProtocolViolation(
+                f"{res.url} answered HTTP {res.status} with null, no document of the debug API contract",
+                hint="see docs/debug-endpoints.md and a2actl/schemas/debug-api.openapi.json",
             )
         return body
 
@@ -257,6 +358,7 @@ class Sessions:
         found: Session | None = await self._get(url)
         if found is not None:
             check_contract(found, "Session", url)
+            _check_answered_id(found, session_id, url, "Session")
         return found
 
     async def kill(self, session_id: str) -> dict[str, Any]:
@@ -269,6 +371,7 @@ class Sessions:
         if body is None:
             return killed_nothing(session_id)
         check_contract(body, "KillResult", url)
+        _check_answered_id(body, session_id, url, "KillResult")
         return body
 
     # -- fallback ---------------------------------------------------------------------------------
@@ -309,8 +412,9 @@ class Sessions:
     async def _kill_derived(self, session_id: str) -> dict[str, Any]:
         """CancelTask on each non-terminal task of the derived session; nothing to revoke. A task
         counts as already ended only when the agent refused with ``-32002 TaskNotCancelable`` and
-        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002). Any other
-        failure (an A2A error, -32002 for a task still running, auth, HTTP, transport) killed
+        GetTask shows it terminal (spec: a terminal task cannot be canceled, -32002), or answered
+        the task in a terminal state other than canceled. Any other failure (an A2A error, -32002
+        for a task still running, the task answered still active, auth, HTTP, transport) killed
         nothing: the result carries the first one under ``error`` (``rules.failed_kill``) and the
         remaining tasks are still tried."""
         s = next((x for x in await self._derived() if x["id"] == session_id), None)
@@ -343,11 +447,23 @@ class Sessions:
 
     @staticmethod
     async def _cancel_task(client: A2AClient, task_id: str) -> bool:
-        """CancelTask ``task_id``: ``True`` when canceled, ``False`` when it had already ended
-        (``-32002`` and GetTask shows a terminal state); raises the failure otherwise."""
+        """CancelTask ``task_id``: ``True`` when the agent answers the task canceled, ``False`` when
+        it had already ended (``-32002`` and GetTask shows a terminal state, or the answer is the
+        task in another terminal state); raises the failure otherwise (``NotCanceled``, exit 1, for
+        an answer whose task is still active: the agent did not cancel it)."""
         out = await client.call("CancelTask", {"id": task_id})
         if out.error is None:
-            return True
+            state = result_state(out.result)[2]
+            if state == "canceled":
+                return True
+            if state is not None and state_kind(state) is StateKind.TERMINAL:
+                return False
+            raise NotCanceled(
+                f"CancelTask {task_id}: the agent answered the task in state {state}, not canceled",
+                hint="the agent did not cancel it (or not yet); an agent that cannot cancel should "
+                "answer TaskNotCancelable (-32002)",
+                details={"taskId": task_id, "state": state},
+            )
         failure = out.error.to_exception(f"CancelTask {task_id}")
         if out.error.code != _NOT_CANCELABLE:
             raise failure

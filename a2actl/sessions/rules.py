@@ -54,13 +54,29 @@ class Filters:
         return self.peer is None or s.get("peer") == self.peer
 
 
+def _ts(value: object) -> float | None:
+    """A task's status ``timestamp`` (ISO 8601) as epoch seconds; ``None`` when it is none, as for
+    text that is no time, when it has no UTC form (``0001-01-01T00:00:00+14:00``: year 0 in UTC),
+    which ``derive_sessions`` writes back: ``sessions list`` on the ListTasks fallback was exit 1
+    ``unexpected ValueError: year 0 is out of range``."""
+    from a2actl.core.units import format_timestamp, parse_timestamp
+
+    ts = parse_timestamp(value)
+    if ts is None:
+        return None
+    try:
+        format_timestamp(ts)
+    except (ValueError, OverflowError, OSError):
+        return None
+    return ts
+
+
 def derive_sessions(tasks: list[dict[str, Any]], now: float) -> list[Session]:
     """Group ListTasks results (A2A 1.0 ``Task`` objects) by ``contextId`` into the ``Session`` shape,
     oldest first: ``createdAt`` / ``lastActivityAt`` are the earliest / latest status timestamps of
-    the context's tasks (``now``, a Unix time in seconds, when none has one); a context with a
-    non-terminal task is ``active``, else ``idle``."""
+    the context's tasks (``now``, a Unix time in seconds, when none has one that is a time with a
+    UTC form: ``_ts``); a context with a non-terminal task is ``active``, else ``idle``."""
     from a2actl.core.units import format_timestamp as iso
-    from a2actl.core.units import parse_timestamp as _ts
 
     groups: dict[str, list[dict[str, Any]]] = {}
     for t in tasks:
@@ -140,17 +156,31 @@ def within_grace(sessions: list[Session], grace: float) -> list[str]:
     ]
 
 
+def check_session_id(session_id: str) -> None:
+    """Raise ``UsageError`` (exit 2) for an empty session id (``sessions kill URL "$UNSET"``): the
+    id is the last path segment of ``{prefix}/sessions/{id}``, and an empty one made the request
+    ``DELETE {prefix}/sessions/``, the sessions collection itself, which servers that ignore a
+    trailing slash (Express, by default) route as ``{prefix}/sessions``."""
+    if not session_id:
+        raise UsageError(
+            "a session id cannot be empty (an unset variable?)",
+            hint="list them with 'a2actl sessions list TARGET'",
+        )
+
+
 def check_kill_request(
     ids: list[str], by_filter: bool, *, confirm: bool, can_prompt: Callable[[], bool]
 ) -> None:
     """What ``sessions kill`` needs before it touches the agent: ids or filters (``by_filter``: a
     filter option was given), not both and not neither; and a confirmation it can get (``confirm``:
-    ``--yes`` or ``--dry-run``; ``can_prompt()``: stdin is a terminal, asked only when needed). Raises ``UsageError`` (exit 2,
-    docs/exit-codes.md) otherwise."""
+    ``--yes`` or ``--dry-run``; ``can_prompt()``: stdin is a terminal, asked only when needed), and
+    no empty id (``check_session_id``). Raises ``UsageError`` (exit 2, docs/exit-codes.md) otherwise."""
     if bool(ids) == by_filter:
         raise UsageError(
             "give session ids, or filters (--older-than, --idle, --state, --peer), not both or neither"
         )
+    for session_id in ids:
+        check_session_id(session_id)
     if not confirm and not can_prompt():
         raise UsageError("refusing to kill without confirmation: stdin is not a terminal", hint="add --yes")
 

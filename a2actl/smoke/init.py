@@ -36,7 +36,8 @@ def plan_paths(
     stdout is redirected to (``stdout_path``), else the current directory (noted). The snapshot
     (``--snapshot``, default ``expected-caps.json``) is relative to the current directory when
     given, else written beside the suite. Raises ``UsageError`` (exit 2) when a file would be
-    overwritten without ``force`` or a directory does not exist."""
+    overwritten without ``force``, a directory does not exist, or the snapshot is the suite's file
+    (``out``, or ``stdout_path``)."""
     import os
 
     from a2actl.core.errors import UsageError
@@ -52,6 +53,14 @@ def plan_paths(
         )
         suite_dir = Path.cwd()
     snap = Path(snapshot) if snapshot else suite_dir / "expected-caps.json"
+    suite_file = out or stdout_path
+    if suite_file is not None and snap.resolve() == Path(suite_file).resolve():
+        # the suite was written over the snapshot (or, to stdout, over its start): exit 0, and a
+        # suite that expects itself, which no run can pass
+        raise UsageError(
+            f"--snapshot {snap} is the suite's file: give the snapshot its own file",
+            hint="drop --snapshot: the default is expected-caps.json beside the suite",
+        )
     for path, what in ((snap, "--snapshot"), *(((Path(out), "--out"),) if out else ())):
         if not path.resolve().parent.is_dir():
             raise UsageError(

@@ -88,7 +88,8 @@ async def run_job(
     Interrupted (Ctrl-C, SIGTERM: a CI job's timeout or cancel), the ``junit`` file is still
     written the same way, the cut checks' errors saying "interrupted", before the interruption
     propagates (exit 130): CI publishes what ran. So is it when ``on_result`` raises
-    ``StdoutUnwritable`` (a full disk: the run stops, exit 2), the cut checks' errors saying so."""
+    ``StdoutUnwritable`` (a full disk: the run stops, exit 2) or ``BrokenPipeError`` (a reader gone
+    away, ``| head``: the run stops, and the CLI ends quietly), the cut checks' errors saying so."""
     from a2actl.core.deadline import within
     from a2actl.core.errors import StdoutUnwritable, TimeoutError_
     from a2actl.core.exit_codes import ExitCode
@@ -105,6 +106,8 @@ async def run_job(
             f"gave up after --max-time {max_time:g}s: the suite {suite_path} was still being read",
             hint="a FIFO or <(cmd) that never ends? give the suite as a file",
         ) from None
+    if junit is not None:
+        refuse_overwrite(suite, junit)
     results: list[CheckResult] = []
     running: list[float] = []  # when the check now running started (run_suite)
     reached = False
@@ -153,11 +156,15 @@ async def run_job(
     except asyncio.TimeoutError:
         reached = True
         cut_short(f"--max-time {max_time:g}s reached", ExitCode.TIMEOUT)
-    except StdoutUnwritable:
-        # a check's row could not be written (a full disk, > /dev/full): the run stops there (exit
-        # 2), and the JUnit file, CI's record of what ran, is still written
+    except (StdoutUnwritable, BrokenPipeError) as exc:
+        # a check's row could not be written (a full disk, > /dev/full: exit 2; a reader gone away,
+        # | head: the command ends quietly): the run stops there, and the JUnit file, CI's record of
+        # what ran, is still written
         if junit is not None:
-            cut_short("standard output could not be written", ExitCode.USAGE, tell=False, between=True)
+            why = "standard output " + (
+                "was closed" if isinstance(exc, BrokenPipeError) else "could not be written"
+            )
+            cut_short(why, ExitCode.USAGE, tell=False, between=True)
             await write_junit()
         raise
     except asyncio.CancelledError:
@@ -173,6 +180,57 @@ async def run_job(
     return SmokeRun(
         suite, results, junit if failed is None else None, max_time_reached=reached, junit_error=failed
     )
+
+
+def _inputs(suite: Suite) -> list[str]:
+    """The local files ``suite`` reads: the suite file itself, a card-file target, a ``caps-diff``
+    expectation (relative to the suite, as ``checks._caps`` reads it) and a file DLQ source
+    (``file://PATH`` or a plain path, as ``dlq.store.file.file_path`` reads it)."""
+    from a2actl.agent.target import parse_target
+    from a2actl.dlq.store.file import file_path
+
+    suite_dir = Path(suite.path).resolve().parent
+    out = [suite.path]
+    for c in suite.checks:
+        for target in [c.target] if c.target else suite.targets:
+            if target and c.kind != "dlq-depth" and not parse_target(str(target)).is_remote:
+                out.append(str(target))
+        if c.kind == "caps-diff":
+            out.append(str(suite_dir / str(c.options["expect"])))  # an absolute expect stays absolute
+        elif c.kind == "dlq-depth":
+            source = str(c.options["source"])
+            if "://" not in source or source.startswith("file:"):
+                try:
+                    out.append(str(file_path(source)))
+                except UsageError:
+                    pass  # the check says so when it runs
+    return out
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` name one regular file (the same device and inode: through links or
+    other spellings). A FIFO or a device (``/dev/stdout``) is never "the same file": writing it
+    destroys nothing."""
+    import os
+    import stat
+
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISREG(sa.st_mode) and (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def refuse_overwrite(suite: Suite, junit: str) -> None:
+    """Raise ``UsageError`` (exit 2), before any check runs, when ``junit`` (``--junit``) names a
+    file the suite reads (``_inputs``): ``smoke run smoke.yaml --junit smoke.yaml`` wrote the JUnit
+    XML over the suite, exit 0; over the caps snapshot or a file DLQ, the same."""
+    for source in _inputs(suite):
+        if _same_file(junit, source):
+            what = "the suite file" if source == suite.path else f"{source}, which the suite reads"
+            raise UsageError(
+                f"--junit {junit} is {what}: it would be overwritten", hint="give --junit another file"
+            )
 
 
 async def _load_off_loop(path: str) -> Suite:

@@ -62,7 +62,17 @@ def _loader() -> Any:
     import yaml
 
     class LineLoader(yaml.SafeLoader):
-        """SafeLoader that records each mapping's line (1-based) under ``LINE``."""
+        """SafeLoader that records each mapping's line (1-based) under ``LINE``, and turns the
+        ``ValueError`` a scalar's constructor raises into a ``ConstructorError`` at its line."""
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            # an integer over int()'s 4,300 digits, an unquoted date that is no date (2001-13-01):
+            # PyYAML raises a plain ValueError, no YAMLError, and the run was exit 1 'unexpected'
+            try:
+                return super().construct_object(node, deep=deep)
+            except ValueError as exc:
+                reason = str(exc).split(";")[0]  # without the advice to call set_int_max_str_digits
+                raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from None
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()
@@ -171,6 +181,7 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     if not isinstance(raw, dict):
         raise UsageError(f"{path}:1: a suite is a mapping with 'checks:'")
     doc = _expand(raw, env, f"{path}:{raw.get(LINE, 1)}", _Budget(path))
+    _register_secrets(doc)  # before any message quotes a value (a schema error quotes it whole)
     errors = sorted(
         Draft202012Validator(load_named("smoke-suite.schema.json")).iter_errors(_strip(doc)),
         key=lambda e: list(map(str, e.absolute_path)),
@@ -225,6 +236,18 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
     return suite
 
 
+def _register_secrets(doc: Any) -> None:
+    """Register (``core.redact.register_urls_in_json``) the credentials of every URL in the expanded
+    suite ``doc``, as the command line's are: a target's or a ``dlq-depth`` source's userinfo and
+    credential-like query values (``http://user:PASSWORD@…``, ``?api_key=…``, ``redis://:PASSWORD@…``),
+    often given whole in ``${TARGET}`` as docs/smoke.md advises. They were printed in every row's
+    ``target``, in ``-o json``, in the JUnit file CI publishes, and in the error of a suite that
+    misplaced one (``targets: ${TARGET}``: "'http://user:PASSWORD@…' is not of type 'array'")."""
+    from a2actl.core.redact import register_urls_in_json
+
+    register_urls_in_json(doc)
+
+
 def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
     """Every target a check will run against must be a TARGET (``agent.target.parse_target``: an
     http(s) URL or a card file): the suite's ``targets`` (``line``: the suite's own line, as
@@ -260,7 +283,7 @@ def _check_patterns(suite: Suite) -> None:
             continue
         try:
             re.compile(str(pattern))
-        except re.error as exc:
+        except (re.error, OverflowError) as exc:  # OverflowError: a{4294967295}, a repetition too large
             raise UsageError(
                 f"{suite.path}:{c.line}: {c.name}: expectText {pattern!r} is not a regular expression: {exc}"
             ) from None

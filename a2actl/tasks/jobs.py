@@ -10,7 +10,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from a2actl.core.errors import ProtocolViolation, TimeoutError_, UsageError
+from a2actl.core.errors import NotCanceled, ProtocolViolation, TimeoutError_, UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.protocol.events import message_params, other_task_answer, task_view
 from a2actl.protocol.paging import CursorTrail
@@ -32,6 +32,7 @@ __all__ = [
     "list_tasks_job",
     "needs_poll",
     "poll_until_settled",
+    "require_canceled",
     "require_same_task",
     "send_job",
 ]
@@ -356,7 +357,8 @@ async def cancel_task_job(
 ) -> TaskResult:
     """``task cancel``: CancelTask. Raises ``UsageError`` (2) for an empty ``task_id``, ``A2AError``
     (1) for an A2A error (a terminal task: TaskNotCancelable -32002), ``ProtocolViolation`` (6) for
-    an answer about another task, and what ``connect`` raises."""
+    an answer about another task, ``NotCanceled`` (1) for an answer whose task is not ``canceled``
+    (``require_canceled``), and what ``connect`` raises."""
     from a2actl.agent.connect import connected
     from a2actl.transport.http import HttpTransport
 
@@ -370,7 +372,25 @@ async def cancel_task_job(
         raise out.error.to_exception(out.method)
     view = task_view(out.result)
     require_same_task(out.method, task_id, view)
+    require_canceled(out.method, task_id, view)
     return TaskResult(out.method, view, out.result, settings.trace_id)
+
+
+def require_canceled(method: str, task_id: str, view: dict[str, Any]) -> None:
+    """Raises ``NotCanceled`` (exit 1) when the answer ``view`` (a ``task_view``) to ``method``
+    (CancelTask) is a task whose state is not ``canceled``: an agent that returns the task still
+    ``working`` (a cancel it ignored, or one still under way) or already ``completed`` instead of
+    TaskNotCancelable (-32002). Exit 0 would tell a script the task was canceled. ``details``:
+    ``{"taskId", "state", "task"}``."""
+    state = view.get("state")
+    if state == "canceled":
+        return
+    raise NotCanceled(
+        f"{method}: the agent answered task {task_id[:80]!r} in state {state}, not canceled",
+        hint=f"the task was not canceled (or not yet): a2actl task get TARGET {task_id[:80]} shows "
+        "its state; an agent that cannot cancel should answer TaskNotCancelable (-32002)",
+        details={"taskId": task_id, "state": state, "task": view},
+    )
 
 
 async def list_tasks_job(

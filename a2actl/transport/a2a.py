@@ -216,6 +216,16 @@ class RpcOutcome:
         }
 
 
+def _with_status(exc: ProtocolViolation, res: HttpResult) -> ProtocolViolation:
+    """``exc``, raised while reading the answer ``res`` (not JSON, not UTF-8, not a JSON-RPC
+    envelope, not the operation's shape), with ``details.httpStatus`` = ``res.status``: with a 2xx
+    the agent took the request and its answer cannot be read, which ``dlq replay`` must not deliver
+    again (``dlq.replay.classify_exception``: permanent). A ``try`` in the caller, not a context
+    manager: free when nothing is raised, on ``load run``'s per-request path."""
+    exc.details.setdefault("httpStatus", res.status)
+    return exc
+
+
 class A2AClient:
     """Calls operations on ``selection.interface`` speaking ``selection.family``, over any
     ``Transport`` (httpx's ``HttpTransport`` or aiohttp's ``FastTransport``)."""
@@ -231,12 +241,17 @@ class A2AClient:
             if self.binding == BINDING_HTTP_JSON
             else selection.interface.url
         )
+        # a ``-H 'A2A-Version: V'`` of the user's is sent as given, as the gRPC transport sends an
+        # ``-H a2a-version`` as its metadata: the method names and bodies still follow ``family``
+        user_version = any(k.lower() == "a2a-version" for k, _ in transport.settings.headers)
+        self._version_header = None if user_version else self.wire.version_header
 
     def headers(self, streaming: bool = False) -> dict[str, str]:
-        """Per-call headers of this family: ``A2A-Version`` (1.0), ``Accept`` for SSE."""
+        """Per-call headers of this family: ``A2A-Version`` (1.0; not when the invocation's ``-H``
+        headers name it: theirs is sent as given), ``Accept`` for SSE."""
         h: dict[str, str] = {}
-        if self.wire.version_header:
-            h[VERSION_HEADER] = self.wire.version_header
+        if self._version_header:
+            h[VERSION_HEADER] = self._version_header
         if streaming:
             h["Accept"] = "text/event-stream"
         return h
@@ -273,21 +288,25 @@ class A2AClient:
         if res.status >= 400 and not res.body.strip().startswith(b"{"):
             raise _http_error(res)
         try:
-            obj = parse_json(res.body, res.url)  # what res.json() returns, without its import per call
-        except (ValueError, UnicodeDecodeError):
-            obj = res.json()  # raises the ProtocolViolation that says what the body was
-        if res.status >= 400 and not (isinstance(obj, dict) and "jsonrpc" in obj):
-            # A gateway's or framework's JSON error, not a JSON-RPC answer: the HTTP error it is.
-            raise _http_error(res, obj)
-        try:
-            result, error = split_response(obj, rid)
-        except EnvelopeError as exc:
-            raise ProtocolViolation(f"{self.url}: {exc}") from exc
-        decoded = (
-            decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
-        )
-        if decoded is None:
-            _check_shape(operation, method, result, res.url)
+            try:
+                obj = parse_json(res.body, res.url)  # what res.json() returns, without its import per call
+            except (ValueError, UnicodeDecodeError):
+                obj = res.json()  # raises the ProtocolViolation that says what the body was
+            if res.status >= 400 and not (isinstance(obj, dict) and "jsonrpc" in obj):
+                # A gateway's or framework's JSON error, not a JSON-RPC answer: the HTTP error it is.
+                raise _http_error(res, obj)
+            try:
+                result, error = split_response(obj, rid)
+            except EnvelopeError as exc:
+                raise ProtocolViolation(f"{self.url}: {exc}") from exc
+            decoded = (
+                decode_jsonrpc_error(error, method=method, family=self.family) if error is not None else None
+            )
+            if decoded is None:
+                _check_shape(operation, method, result, res.url)
+        except ProtocolViolation as exc:
+            _with_status(exc, res)
+            raise
         return RpcOutcome(operation, method, result, decoded, res)
 
     async def _rest_call(self, operation: str, params: dict[str, Any]) -> RpcOutcome:
@@ -312,10 +331,14 @@ class A2AClient:
         if res.status >= 400:
             return rest_error(res, operation, method, self.family, self.selection, task_id)
         try:
-            result = parse_json(res.body, res.url)  # as in call()
-        except (ValueError, UnicodeDecodeError):
-            result = res.json()
-        _check_shape(operation, method, result, res.url)
+            try:
+                result = parse_json(res.body, res.url)  # as in call()
+            except (ValueError, UnicodeDecodeError):
+                result = res.json()
+            _check_shape(operation, method, result, res.url)
+        except ProtocolViolation as exc:
+            _with_status(exc, res)
+            raise
         return RpcOutcome(operation, method, result, None, res)
 
     async def stream(

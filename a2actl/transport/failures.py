@@ -26,6 +26,7 @@ from a2actl.core.errors import (
     UsageError,
 )
 from a2actl.core.tlsfiles import tls_failed  # shared with amqps:// (a2actl.dlq.store.amqp)
+from a2actl.transport.redirects import GUARD_EXTENSION, RedirectGuard
 
 #: The content codings a2actl asks for and decodes (httpx's decoders). Set explicitly: httpx would
 #: also offer br and zstd when those packages happen to be installed, whose bombs expand far more.
@@ -71,6 +72,18 @@ def unfollowable_redirect(
     return HTTPStatusError(
         f"{url} redirected to {location}, which a2actl cannot follow: {reason}",
         hint=f"only {follows} redirects are followed",
+    )
+
+
+def redirect_loop(url: str, limit: int, status: int | None) -> HTTPStatusError:
+    """Under ``-L``, ``url`` redirected more than ``limit`` times (a loop, or a chain too long to be
+    anything else): the agent's HTTP answer (exit 1, as an unfollowed 3xx), ``details.httpStatus``
+    the last redirect's status (``status``; a 3xx). A configuration error of the agent, which no
+    retry fixes: ``dlq replay`` leaves the entry dead as permanent, as for an unfollowed 3xx."""
+    return HTTPStatusError(
+        f"{url} redirected more than {limit} times",
+        hint="a redirect loop; use the final URL without -L",
+        details={"httpStatus": status} if status is not None else None,
     )
 
 
@@ -127,18 +140,27 @@ def _redirected_to(exc: Exception, url: str, settings: Settings) -> str | None:
     return str(actual)
 
 
+def _last_redirect_status(exc: httpx.TooManyRedirects) -> int | None:
+    """The status of the last redirect of the chain ``exc`` ended: ``HttpTransport`` keeps it on the
+    chain's ``RedirectGuard`` (``redirects.GUARD_EXTENSION``, copied by httpx to every hop's
+    request); ``None`` without one."""
+    try:
+        guard = exc.request.extensions.get(GUARD_EXTENSION)
+    except RuntimeError:  # no request attached
+        return None
+    return guard.status if isinstance(guard, RedirectGuard) else None
+
+
 def map_httpx_error(exc: Exception, url: str, settings: Settings) -> A2ACtlError:
     """Translate an httpx/OS exception raised while talking to ``url`` into an ``A2ACtlError``.
     Under ``-L``, a failure of a redirect's request names that URL and the one that redirected
-    there; a redirect to a scheme a2actl does not speak, or a redirect loop, is the agent's HTTP
-    answer (exit 1, as an unfollowed 3xx), not a bad command line."""
+    there; a redirect to a scheme a2actl does not speak, or a redirect loop (``redirect_loop``:
+    ``details.httpStatus`` the last redirect's 3xx), is the agent's HTTP answer (exit 1, as an
+    unfollowed 3xx), not a bad command line."""
     if isinstance(exc, A2ACtlError):
         return exc
     if isinstance(exc, httpx.TooManyRedirects):
-        return HTTPStatusError(
-            f"{url} redirected more than {HTTPX_MAX_REDIRECTS} times",
-            hint="a redirect loop; use the final URL without -L",
-        )
+        return redirect_loop(url, HTTPX_MAX_REDIRECTS, _last_redirect_status(exc))
     redirected = _redirected_to(exc, url, settings)
     if redirected is not None:
         if isinstance(exc, (httpx.UnsupportedProtocol, httpx.InvalidURL)):
@@ -270,6 +292,7 @@ __all__ = [
     "connection_lost",
     "dns_failed",
     "read_timed_out",
+    "redirect_loop",
     "refused",
     "tls_failed",
     "unfollowable_redirect",

@@ -45,7 +45,6 @@ from a2actl import __version__
 from a2actl.core.config import Settings
 from a2actl.core.errors import (
     A2ACtlError,
-    HTTPStatusError,
     ProtocolViolation,
     StreamCut,
     UnreachableError,
@@ -56,6 +55,7 @@ from a2actl.core.sink import EventSink, NullSink
 from a2actl.protocol.jsondoc import dumps_body
 from a2actl.transport.failures import (
     ACCEPT_ENCODING,
+    HTTPX_MAX_REDIRECTS,
     check_auth,
     check_redirect,
     connect_timed_out,
@@ -65,6 +65,7 @@ from a2actl.transport.failures import (
     dns_failed,
     over_limit,
     read_timed_out,
+    redirect_loop,
     refused,
     tls_failed,
     unfollowable_redirect,
@@ -213,11 +214,10 @@ def map_aiohttp_error(exc: BaseException, url: str, settings: Settings) -> A2ACt
     if isinstance(exc, aiohttp.InvalidURL):
         return UsageError(f"invalid URL {url!r}: {exc}")
     if isinstance(exc, aiohttp.TooManyRedirects):
-        return HTTPStatusError(
-            f"{url} redirected more than {len(exc.history)} times",
-            hint="a redirect loop; use the final URL without -L",
-            details={"httpStatus": exc.status},
-        )
+        # as httpx's path says it (failures.redirect_loop): the last redirect's status, a 3xx
+        # (aiohttp's own ``status`` is 0), so dlq replay reads it as the agent's permanent answer
+        last = exc.history[-1].status if exc.history else None
+        return redirect_loop(url, len(exc.history), last)
     if isinstance(exc, aiohttp.ClientPayloadError):
         return _payload_error(exc, url)
     if isinstance(exc, aiohttp.ServerDisconnectedError):
@@ -506,6 +506,7 @@ class FastTransport:
                 headers=hdrs,
                 skip_auto_headers=None if "content-type" in hdrs else _SKIP_TYPE,
                 allow_redirects=self.settings.follow_redirects,
+                max_redirects=HTTPX_MAX_REDIRECTS,  # the httpx path's limit: one loop, one message
                 middlewares=self._redirect_guard(),
                 ssl=self._ssl_for(url),
                 timeout=self._timeouts[self.read_timeouts],

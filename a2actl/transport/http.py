@@ -60,7 +60,7 @@ from a2actl.transport.failures import (
     over_limit,
 )
 from a2actl.transport.netclock import TimedHTTPTransport
-from a2actl.transport.redirects import RedirectGuard, origin, secret_names
+from a2actl.transport.redirects import GUARD_EXTENSION, RedirectGuard, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult
 from a2actl.transport.tls import LazyTLSTransport, build_ssl_context
 
@@ -78,7 +78,7 @@ def _traceparent(trace_id: str) -> str:
 #: Request extensions of ours (httpcore ignores names it does not know; httpx copies them to every
 #: redirect hop): the address a name was resolved to, and the chain's ``RedirectGuard``.
 _PIN = "a2actl.pin"
-_GUARD = "a2actl.redirect_guard"
+_GUARD = GUARD_EXTENSION
 
 
 class _PinnedTransport(httpx.AsyncBaseTransport):
@@ -163,7 +163,9 @@ class HttpTransport:
             follow_redirects=settings.follow_redirects,
             trust_env=False,
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": ACCEPT_ENCODING},
-            event_hooks={"request": [self._guard_redirect]} if settings.follow_redirects else None,
+            event_hooks={"request": [self._guard_redirect], "response": [self._note_redirect]}
+            if settings.follow_redirects
+            else None,
         )
 
     async def _guard_redirect(self, request: httpx.Request) -> None:
@@ -180,6 +182,15 @@ class HttpTransport:
         note = guard.note(hop)
         if note and self._logs:
             self.sink.on_note(note)
+
+    async def _note_redirect(self, response: httpx.Response) -> None:
+        """Response event hook (``-L`` only; httpx calls it for every hop's answer): a redirect's
+        status is kept on the chain's ``RedirectGuard``, for the error of a chain that never ends
+        (``failures.redirect_loop``)."""
+        if response.is_redirect:
+            guard: RedirectGuard | None = response.request.extensions.get(_GUARD)
+            if guard is not None:
+                guard.answered(response.status_code)
 
     @property
     def _logs(self) -> bool:

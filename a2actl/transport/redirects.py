@@ -14,6 +14,10 @@ redirect names. The rule, as curl's (credentials only to the host they were give
 
 No httpx or aiohttp here: ``HttpTransport`` applies it in a request event hook, ``FastTransport`` in
 a client middleware, both of which see every hop before it is sent.
+
+A chain that never ends (a redirect loop) is the agent's configuration, which no retry fixes:
+``RedirectGuard.status`` keeps the last redirect's status for its error
+(``a2actl.transport.failures.redirect_loop``), a 3xx as an unfollowed redirect's.
 """
 
 from __future__ import annotations
@@ -24,6 +28,9 @@ from dataclasses import dataclass
 from a2actl.core.redact import is_secret_header
 
 Origin = tuple[str, str, int]
+#: The request extension (httpx copies a request's extensions to every redirect hop) that holds the
+#: chain's ``RedirectGuard`` on ``HttpTransport``'s requests under ``-L``.
+GUARD_EXTENSION = "a2actl.redirect_guard"
 _DEFAULT_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443}
 
 
@@ -57,12 +64,18 @@ def secret_names(headers: Iterable[tuple[str, str]]) -> list[str]:
 @dataclass
 class RedirectGuard:
     """The state of one request's redirect chain: the origin it was given for, the secret headers it
-    had, and whether the chain has left the origin (then every later hop goes without them)."""
+    had, whether the chain has left the origin (then every later hop goes without them), and the
+    HTTP status of the last redirect answered in it (``None`` before any)."""
 
     first: Origin
     secrets: list[str]
     left: bool = False
     noted: bool = False
+    status: int | None = None
+
+    def answered(self, status: int) -> None:
+        """A hop of the chain answered the redirect ``status`` (a 3xx with a ``Location``)."""
+        self.status = status
 
     def check(self, hop: Origin) -> bool:
         """Whether the hop to ``hop`` must go without the secret headers (sticky once true)."""
@@ -87,4 +100,4 @@ def _show(o: Origin) -> str:
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-__all__ = ["Origin", "RedirectGuard", "leaves", "origin", "secret_names"]
+__all__ = ["GUARD_EXTENSION", "Origin", "RedirectGuard", "leaves", "origin", "secret_names"]

@@ -186,6 +186,29 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
 
 
+@pytest.mark.parametrize("route", ["nonjson", "badenvelope"])
+def test_a_2xx_answer_that_cannot_be_read_is_permanent(
+    cli: Any, fault: str, tmp_path: Path, route: str
+) -> None:
+    """A 200 whose body is an HTML page (a proxy's or login page) or not a JSON-RPC 2.0 envelope: the
+    agent (or what answered) took the message and its answer cannot be read. It was transient,
+    delivered again up to --max-attempts and left with ``code: null``; it is now permanent after one
+    delivery, ``code`` 200, as a 2xx over the body limit already was."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    [entry] = entries_for(fault, 1)
+    entry["target"]["url"] = f"{fault}/{route}/jsonrpc"
+    ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), [entry])
+    r = cli(
+        "dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json"
+    )
+    assert r.exit_code == 7, r.stderr
+    res = r.json["results"][0]
+    assert (res["status"], res["attempts"], r.json["retried"]) == ("dead-permanent", 1, 0)
+    last = cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]
+    assert (last["class"], last["code"]) == ("permanent", 200)
+    assert "not retried" in last["message"]
+
+
 def test_an_answer_with_a_failed_task_is_not_an_ack(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """The sandbox answers ``/fail`` with a task in ``failed``: the agent took the message and did
     not do it. That entry stays dead (permanent, never retried, ``lastError`` names the task and its
@@ -215,24 +238,53 @@ def test_a_duplicate_id_is_not_removed_with_the_acknowledged_one(
     cli: Any, sandbox: Any, tmp_path: Path
 ) -> None:
     """Two file entries with one id (a producer that reuses ids): the second is invalid and stays.
-    It used to be delivered too and, still dead, removed by the tombstone of the first's ack."""
+    It used to be delivered too and, still dead, removed by the tombstone of the first's ack. Once
+    the first is gone, the second is an entry of its own (``line:2``), replayed by the next run."""
     src = f"file://{tmp_path}/dlq.jsonl"
     good = entries_for(sandbox.url, 1)[0]
-    bad = entries_for(
-        sandbox.url, 1, params={"message": {"messageId": "dup", "role": "ROLE_USER", "parts": "x"}}
-    )
-    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [good, bad[0] | {"id": good["id"]}])
+    dup = entries_for(sandbox.url, 1)[0]
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [good, dup | {"id": good["id"]}])
     r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
     assert r.exit_code == 7, r.stderr
     assert [(x["id"], x["status"]) for x in r.json["results"]] == [(good["id"], "acknowledged")]
     assert [x["ref"] for x in r.json["invalid"]["first"]] == ["line:2"]
-    assert "dup" not in received(sandbox)  # never delivered
+    dup_mid = dup["request"]["params"]["message"]["messageId"]
+    assert dup_mid not in received(sandbox)  # never delivered
     listed = cli("dlq", "list", src, "-o", "json").json
-    assert listed["count"] == 0 and [x["ref"] for x in listed["invalid"]["first"]] == ["line:2"]
-    assert (
-        cli("dlq", "show", src, "line:2", "-o", "json").json["request"]["params"]["message"]["messageId"]
-        == "dup"
-    )
+    assert listed["invalid"]["count"] == 0
+    assert [(x["id"], x["messageId"]) for x in listed["entries"]] == [("line:2", dup_mid)]
+    shown = cli("dlq", "show", src, "line:2", "-o", "json").json
+    assert shown["entryId"] == good["id"] and shown["request"]["params"]["message"]["messageId"] == dup_mid
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [("line:2", "acknowledged")]
+    assert received(sandbox)[dup_mid]["deliveries"] == 1
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+
+def test_an_id_reused_after_its_replay_is_replayed(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A producer that names entries by its own ids dead-letters ``order-1`` again after the first
+    ``order-1`` was replayed (tombstoned). The new line was an invalid "duplicate id": never
+    replayed, exit 7, and only a purge removed it. It is a live entry, ``line:N``, replayed once."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    store = FileBackend(str(tmp_path / "dlq.jsonl"))
+    first, again = entries_for(sandbox.url, 2)
+    fill(store, [first | {"id": "order-1"}])
+    journal = str(tmp_path / "j")
+    r = cli("dlq", "replay", src, "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [("order-1", "acknowledged")]
+    fill(store, [again | {"id": "order-1"}])  # line 3, after the tombstone of line 1
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert listed["invalid"]["count"] == 0 and [x["id"] for x in listed["entries"]] == ["line:3"]
+    r = cli("dlq", "replay", src, "--yes", "--journal", journal, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [("line:3", "acknowledged")]
+    assert r.json["invalid"]["count"] == 0
+    mids = [e["request"]["params"]["message"]["messageId"] for e in (first, again)]
+    assert [received(sandbox)[m]["deliveries"] for m in mids] == [1, 1]
+    after = cli("dlq", "list", src, "-o", "json").json
+    assert after["count"] == 0 and after["invalid"]["count"] == 0
 
 
 def test_circuit_breaker_trips(cli: Any, sandbox_down: Any, tmp_path: Path) -> None:

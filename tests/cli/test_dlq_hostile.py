@@ -28,7 +28,7 @@ from starlette.routing import Route
 from a2actl.core.config import DEFAULT_MAX_BODY_BYTES
 from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
-from tests.cli.test_dlq import entries_for, fill
+from tests.cli.test_dlq import entries_for, fill, received
 from tests.servers import LoopbackServer
 
 
@@ -339,6 +339,90 @@ def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
     )
     assert done.returncode == 2, done.stderr
     assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
+
+
+def _replay_with_a_file_size_limit(
+    tmp_path: Path, limit: int, *args: str
+) -> subprocess.CompletedProcess[str]:
+    """``a2actl dlq replay DLQ --yes --journal J -o json ARGS`` with ``RLIMIT_FSIZE`` at ``limit``
+    bytes: a write past it fails with EFBIG, as a full disk fails with ENOSPC (Python ignores
+    SIGXFSZ), so a journal longer than ``limit`` cannot be written while the DLQ file can."""
+    import resource
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    return subprocess.run(
+        [sys.executable, "-m", "a2actl", "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes"]
+        + ["--journal", str(tmp_path / "journal"), "-o", "json", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=limited,  # noqa: PLW1509 - no threads to speak of in the child yet
+        check=False,
+    )
+
+
+def test_a_journal_that_cannot_be_written_is_refused_before_any_delivery(
+    sandbox: Any, tmp_path: Path
+) -> None:
+    """A journal that opens but refuses writes (a full disk; here a file size limit it is already
+    over): the replay delivered the first batch, then failed to journal it, exit 1 "unexpected
+    OSError". It is refused before anything is delivered: exit 2 naming the path and the reason,
+    nothing delivered, nothing removed."""
+    es = entries_for(sandbox.url, 3)
+    ids = fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    assert (tmp_path / "dlq.jsonl").stat().st_size < 8000
+    (tmp_path / "journal").write_text("x" * 9000 + "\n")  # a foreign line: skipped when read
+    done = _replay_with_a_file_size_limit(tmp_path, 8000)
+    assert done.returncode == 2, done.stderr[-500:]
+    error = json.loads(done.stdout)["error"]
+    assert error["code"] == "usage"
+    assert error["message"] == (
+        f"cannot use {tmp_path / 'journal'} as the replay journal: cannot write it: File too large"
+    )
+    assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
+    listed = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "a2actl", "dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout
+    )
+    assert [x["id"] for x in listed["entries"]] == ids
+
+
+def test_a_journal_that_fills_up_during_the_replay_stops_it_with_exit_2(sandbox: Any, tmp_path: Path) -> None:
+    """The journal's disk fills up after the replay started (here: a file size limit that leaves
+    room for the run's start line only): the first acknowledged batch cannot be journalled. Exit 2,
+    one line naming the journal and the reason (it was exit 1 "unexpected OSError"); the entries
+    acknowledged but not journalled are not removed, and the next run delivers them again."""
+    es = entries_for(sandbox.url, 3)
+    ids = fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    start_line = len(json.dumps({"event": "start", "pid": 4194304, "at": time.time()}) + "\n")
+    (tmp_path / "journal").write_text("x" * (7999 - start_line - 40) + "\n")  # room: the start line
+    done = _replay_with_a_file_size_limit(tmp_path, 8000)
+    assert done.returncode == 2, done.stderr[-500:]
+    error = json.loads(done.stdout)["error"]
+    assert error["message"] == (
+        f"cannot write the replay journal {tmp_path / 'journal'}: File too large; the replay stopped"
+    )
+    assert "delivered again by the next run" in error["hint"]
+    mids = [e["request"]["params"]["message"]["messageId"] for e in es]
+    assert {received(sandbox).get(m, {}).get("deliveries", 0) for m in mids} <= {0, 1}
+    rerun = subprocess.run(
+        [sys.executable, "-m", "a2actl", "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes"]
+        + ["--journal", str(tmp_path / "journal2"), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert rerun.returncode == 0, rerun.stderr[-500:]
+    assert sorted(x["id"] for x in json.loads(rerun.stdout)["results"]) == sorted(ids)  # none removed
+    assert all(received(sandbox)[m]["deliveries"] in (1, 2) for m in mids)
 
 
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:

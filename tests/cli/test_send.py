@@ -150,6 +150,18 @@ def test_task_get_unknown_is_task_not_found(cli: Any, sandbox: Any) -> None:
 
 
 @pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a_version_header_of_the_users_reaches_the_agent(cli: Any, sandbox: Any, binding: str) -> None:
+    """``-H 'A2A-Version: 0.3'`` on the 1.0 interface: the agent (a2a-sdk) sees 0.3 and refuses the
+    1.0 call with -32009, so an operator can test the agent's version check; it used to be replaced
+    by 1.0 silently (and the call succeeded)."""
+    r = cli("send", sandbox.url, "hi", "-o", "json", "--binding", binding, "-H", "A2A-Version: 0.3")
+    assert r.exit_code == 1, r.stderr
+    assert r.json["error"]["a2aCode"] == -32009
+    r = cli("send", sandbox.url, "hi", "-o", "json", "--binding", binding, "-H", "a2a-version: 1.0")
+    assert r.exit_code == 0 and r.json["state"] == "completed"
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
 def test_task_list_filters(cli: Any, sandbox: Any, binding: str) -> None:
     ctx = cli("send", sandbox.url, "first", "-o", "json").json["result"]["contextId"]
     cli("send", sandbox.url, "second", "--context-id", ctx)
@@ -259,6 +271,21 @@ def test_task_answered_about_another_task_is_a_violation(cli: Any, fault: str, c
     err = r.json["error"]
     assert err["code"] == "protocol"
     assert err["details"] == {"taskId": "t1", "answeredTaskId": "someone-else"}
+
+
+@pytest.mark.parametrize("state", ["working", "completed"])
+def test_task_cancel_answered_with_a_task_not_canceled_is_exit_1(cli: Any, fault: str, state: str) -> None:
+    """CancelTask of t1 answered with task t1 still working / already completed (no -32002): the
+    task was not canceled, yet it was exit 0 showing the task, which a script read as canceled."""
+    r = cli("task", "cancel", f"{fault}/cancel{state}/agent-card.json", "t1", "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "not_canceled" and err["exitCode"] == 1
+    assert err["details"]["taskId"] == "t1" and err["details"]["state"] == state
+    assert err["details"]["task"]["id"] == "t1" and err["details"]["task"]["state"] == state
+    table = cli("task", "cancel", f"{fault}/cancel{state}/agent-card.json", "t1")
+    assert table.exit_code == 1
+    assert f"in state {state}, not canceled" in table.stderr and "Traceback" not in table.stderr
 
 
 def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, fault: str) -> None:

@@ -242,6 +242,33 @@ def test_watch_refuses_an_interval_under_a_tenth_of_a_second(cli: Any, sandbox: 
     assert error["message"] == f"--interval must be at least 0.1s, got {interval!r}"
 
 
+def test_a_catch_all_page_at_the_discovery_url_is_no_debug_api(cli: Any) -> None:
+    """A plain agent behind a front end whose catch-all answers ``GET /debug/a2a`` with a 200 HTML
+    page: no debug API is there. It was flagged open ("answered WITHOUT credentials", a false alarm)
+    and ``/sessions`` then failed (exit 6) instead of the ListTasks fallback."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Mount, Route
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+    from tests.servers import LoopbackServer
+
+    async def spa(_: Any) -> HTMLResponse:
+        return HTMLResponse("<html><body><div id=app></div></body></html>")
+
+    def app(url: str) -> Starlette:
+        plain = build_app(SandboxOptions(debug=False), url)
+        return Starlette(routes=[Route("/debug/a2a", spa), Mount("/", app=plain)])
+
+    with LoopbackServer(app) as srv:
+        r = cli("sessions", "list", srv.url, "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    doc = r.json
+    assert doc["source"] == "a2a-listtasks"
+    assert not any("WITHOUT credentials" in w for w in doc["warnings"])
+
+
 def test_fallback_on_a_plain_agent(cli: Any, sandbox_plain: Any) -> None:
     running = start(cli, sandbox_plain.url)
     done = finished(cli, sandbox_plain.url)
@@ -380,6 +407,19 @@ _BROKEN: dict[str, tuple[Any, Any, Any]] = {
         {"id": "ctx-a", "found": "yes"},
     ),
     "loop": ({"sessions": [_GOOD_SESSION], "nextCursor": "same", "total": 1}, _GOOD_SESSION, {}),
+    # answers about another session than the one asked for (a cache or proxy mixing them up)
+    "other": (
+        {"sessions": [_GOOD_SESSION], "nextCursor": None, "total": 1},
+        {**_GOOD_SESSION, "id": "ctx-other"},
+        {
+            "id": "ctx-other",
+            "found": True,
+            "alreadyClosed": False,
+            "canceledTasks": ["t"],
+            "alreadyTerminalTasks": [],
+            "tokenRevoked": True,
+        },
+    ),
 }
 
 
@@ -435,6 +475,20 @@ def test_a_debug_api_answer_outside_the_contract_is_a_protocol_violation(
     assert "unexpected" not in error["message"]
 
 
+@pytest.mark.parametrize("args", [["show", "ctx-a"], ["kill", "ctx-a", "--yes"]])
+def test_an_answer_about_another_session_is_a_protocol_violation(
+    cli: Any, broken_debug: str, args: list[str]
+) -> None:
+    """``kill ctx-a`` answered by a ``KillResult`` of ``ctx-other`` reported "killed", exit 0, while
+    ``ctx-a`` may still be open; ``show ctx-a`` showed ``ctx-other``. Exit 6, as ``task get``."""
+    r = cli("sessions", args[0], broken_debug, *args[1:], "--debug-prefix", "/other", "-o", "json", env=AUTH)
+    assert r.exit_code == 6, r.stdout[-500:]
+    error = r.json["results"][0]["error"] if args[0] == "kill" else r.json["error"]
+    assert error["code"] == "protocol" and error["details"]["answeredSessionId"] == "ctx-other", error
+    if args[0] == "kill":
+        assert r.json["results"][0]["id"] == "ctx-a" and r.json["results"][0]["found"] is None
+
+
 def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_debug: str) -> None:
     r = cli(
         "--max-time",
@@ -449,6 +503,121 @@ def test_a_debug_api_whose_pages_loop_is_a_protocol_violation(cli: Any, broken_d
         env=AUTH,
     )
     assert r.exit_code == 6 and "loop" in r.json["error"]["message"]
+
+
+# ------------------------------------------- a debug API answering garbage, errors, null
+_GOOD_RAW = json.dumps(_GOOD_SESSION)
+#: prefix → (status, content type, body) of every answer under it but the discovery (a 401)
+_GARBAGE: dict[str, tuple[int, str, str]] = {
+    # a gateway's error page in front of the debug API: exit 6 'not JSON', not the HTTP 502 it is
+    "html502": (502, "text/html", "<html><body>502 Bad Gateway</body></html>"),
+    # an error that is a string: exit 1 'unexpected AttributeError'
+    "errstr": (500, "application/json", '{"error": "database down"}'),
+    # non-finite ages: the table was exit 1 'unexpected ValueError/OverflowError', -o json wrote
+    # null, 'leaks' flagged a session 'open for infs'
+    "nan": (200, "application/json", _GOOD_RAW.replace('"ageSeconds": 1000', '"ageSeconds": NaN')),
+    "inf": (200, "application/json", _GOOD_RAW.replace('"idleSeconds": 900', '"idleSeconds": 1e999')),
+    # a success that is JSON null was read as a 404: 'no such session', exit 1
+    "null": (200, "application/json", "null"),
+}
+
+
+def _garbage_debug_app(_: str) -> Any:
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    async def discovery(_: Request) -> JSONResponse:
+        return JSONResponse({"error": {"code": "unauthenticated", "message": "token"}}, status_code=401)
+
+    def answer(request: Request, body: str | None = None) -> Response:
+        status, ctype, raw = _GARBAGE[request.path_params["mode"]]
+        return Response(raw if body is None else body, status_code=status, media_type=ctype)
+
+    async def sessions(request: Request) -> Response:
+        _, _, raw = _GARBAGE[request.path_params["mode"]]
+        page = '{"sessions": [' + raw + '], "nextCursor": null}' if raw.startswith('{"id"') else None
+        return answer(request, page)
+
+    async def one(request: Request) -> Response:
+        return answer(request)
+
+    return Starlette(
+        routes=[
+            Route("/{mode}", discovery),
+            Route("/{mode}/sessions", sessions),
+            Route("/{mode}/sessions/{sid}", one, methods=["GET", "DELETE"]),
+        ]
+    )
+
+
+@pytest.fixture(scope="module")
+def garbage_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_garbage_debug_app) as srv:
+        yield srv.url
+
+
+_GARBAGE_EXPECTED = {
+    "html502": ("http_status", 1, "HTTP 502: Bad Gateway"),
+    "errstr": ("http_status", 1, "HTTP 500: database down"),
+    "nan": ("protocol", 6, "ageSeconds: not a finite number"),
+    "inf": ("protocol", 6, "idleSeconds: not a finite number"),
+    "null": ("protocol", 6, "with null"),
+}
+
+
+@pytest.mark.parametrize(
+    "mode, args",
+    [
+        (mode, args)
+        for mode in _GARBAGE
+        for args in (["list"], ["leaks"], ["show", "ctx-a"], ["kill", "ctx-a", "--yes"])
+        # a null page was already a protocol violation; a KillResult has no number
+        if not (mode == "null" and args[0] in ("list", "leaks"))
+        and not (mode in ("nan", "inf") and args[0] == "kill")
+    ],
+)
+def test_a_debug_api_answering_garbage_gets_its_exit_code(
+    cli: Any, garbage_debug: str, mode: str, args: list[str]
+) -> None:
+    """Exit 1 for an HTTP error whatever its body, 6 for a success outside the contract (a
+    non-finite number, a JSON null): never 'unexpected', never a session 'not found'."""
+    code, exit_code, needle = _GARBAGE_EXPECTED[mode]
+    for fmt in ("json", "table"):
+        r = cli(
+            "-o", fmt, "sessions", args[0], garbage_debug, *args[1:], "--debug-prefix", f"/{mode}", env=AUTH
+        )
+        assert r.exit_code == exit_code, (fmt, r.stdout[-500:], r.stderr)
+        assert "unexpected" not in r.stdout + r.stderr and "Traceback" not in r.stderr
+        if fmt == "table":
+            continue
+        error = r.json["results"][0]["error"] if args[0] == "kill" else r.json["error"]
+        assert error["code"] == code and needle in error["message"], error
+
+
+@pytest.mark.parametrize("prefix", ["/null#", "/null?x=1", "/null\n"])
+@pytest.mark.parametrize("args", [["list"], ["show", "ctx-a"], ["kill", "ctx-a", "--yes"]])
+def test_a_debug_prefix_that_is_no_path_is_a_usage_error(
+    cli: Any, garbage_debug: str, prefix: str, args: list[str]
+) -> None:
+    """A ``#`` or ``?`` moved ``/sessions/{id}`` into the fragment or the query: ``kill`` sent
+    ``DELETE /null``, the debug API's root, and ``list`` read the discovery answer (here a 401:
+    exit 4, "the token was refused")."""
+    r = cli("-o", "json", "sessions", args[0], garbage_debug, *args[1:], "--debug-prefix", prefix, env=AUTH)
+    assert r.exit_code == 2, r.stdout[-500:]
+    assert r.json["error"]["message"].startswith(f"--debug-prefix {prefix!r}: not a URL path")
+
+
+@pytest.mark.parametrize("args", [["show", ""], ["kill", "", "--yes"], ["kill", "ctx-a", "", "--yes"]])
+def test_an_empty_session_id_is_a_usage_error(cli: Any, args: list[str]) -> None:
+    """``sessions kill URL "$UNSET"`` sent ``DELETE {prefix}/sessions/``: the sessions collection,
+    which a server that ignores a trailing slash routes as ``{prefix}/sessions``."""
+    r = cli("-o", "json", "sessions", args[0], "http://127.0.0.1:9", *args[1:])
+    assert r.exit_code == 2, r.stdout[-500:]
+    assert r.json["error"]["code"] == "usage" and "cannot be empty" in r.json["error"]["message"]
 
 
 # ------------------------------------------- CancelTask refusals on the ListTasks fallback
@@ -468,6 +637,10 @@ _CANCEL: dict[str, tuple[str, Any, str]] = {
         {"code": -32603, "message": "database is on fire"},
         "TASK_STATE_WORKING",
     ),
+    # CancelTask answered with the task, not canceled: still working (a failure) / already
+    # completed (ended before the cancel, as -32002 for a terminal task)
+    "stillworking": ("TASK_STATE_WORKING", "TASK_STATE_WORKING", "TASK_STATE_WORKING"),
+    "answeredended": ("TASK_STATE_WORKING", "TASK_STATE_COMPLETED", "TASK_STATE_COMPLETED"),
     "auth": ("TASK_STATE_WORKING", 401, "TASK_STATE_WORKING"),
     "http500": ("TASK_STATE_WORKING", 500, "TASK_STATE_WORKING"),
 }
@@ -505,6 +678,8 @@ def _cancel_refusing_app(base: str) -> Any:
                 result = task(ctx, after)
             elif cancel == "canceled":
                 result = task(ctx, "TASK_STATE_CANCELED")
+            elif isinstance(cancel, str):  # the task as CancelTask answers it, in that state
+                result = task(ctx, cancel)
             elif cancel == 401:
                 return JSONResponse({"error": "no"}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
             elif cancel == 500:
@@ -530,12 +705,15 @@ def cancel_refusing() -> Any:
 
 
 def test_fallback_kill_counts_only_a_terminal_task_as_already_ended(cli: Any, cancel_refusing: str) -> None:
-    """-32002 TaskNotCancelable for a task that has ended is 'already ended' (exit 0)."""
-    r = cli("sessions", "kill", cancel_refusing, "ctx-ok", "ctx-ended", "--yes", "-o", "json")
+    """-32002 TaskNotCancelable for a task that has ended, or CancelTask answered with the task
+    completed, is 'already ended' (exit 0)."""
+    ids = ("ctx-ok", "ctx-ended", "ctx-answeredended")
+    r = cli("sessions", "kill", cancel_refusing, *ids, "--yes", "-o", "json")
     assert r.exit_code == 0, r.stdout + r.stderr
-    ok, ended = r.json["results"]
+    ok, ended, answered = r.json["results"]
     assert ok["canceledTasks"] == ["t-ok"] and ok["alreadyTerminalTasks"] == []
     assert ended["canceledTasks"] == [] and ended["alreadyTerminalTasks"] == ["t-ended"]
+    assert answered["canceledTasks"] == [] and answered["alreadyTerminalTasks"] == ["t-answeredended"]
     assert "error" not in ok and "error" not in ended and "error" not in r.json
 
 
@@ -543,6 +721,7 @@ def test_fallback_kill_counts_only_a_terminal_task_as_already_ended(cli: Any, ca
     ("ctx", "exit_code", "code", "a2a_code"),
     [
         ("refused", 1, "a2a_error", -32002),
+        ("stillworking", 1, "not_canceled", None),  # was counted in canceledTasks, exit 0
         ("internal", 1, "a2a_error", -32603),
         ("auth", 4, "auth", None),
         ("http500", 1, "http_status", None),
@@ -947,6 +1126,31 @@ def test_watch_refresh_gets_what_is_left_of_max_time(cli: Any, slow_debug: str) 
     *refreshes, last = r.jsonl
     assert len(refreshes) == 1 and refreshes[0]["sessions"] == []
     assert last["error"]["code"] == "timeout"
+
+
+def test_watch_with_an_interval_longer_than_sleep_takes_waits(sandbox: Any) -> None:
+    """``--watch --interval 99999999999999h``: the first refresh, then exit 1 ``unexpected
+    OverflowError`` (``time.sleep`` takes at most ~292 years). It waits, until Ctrl-C (130)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.procs import finish
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "sessions", "list", sandbox.url, "--watch",
+         "--interval", "99999999999999h"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    first = json.loads(proc.stdout.readline())
+    time.sleep(1.0)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc, 20)
+    assert first["source"] == "debug" and alive, err
+    assert proc.returncode == 130 and "unexpected" not in err, err
 
 
 def test_watch_table_is_written_when_the_watch_ends(cli: Any, sandbox: Any) -> None:

@@ -132,6 +132,39 @@ def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refus
     assert {x["status"] for x in r.json["results"]} == {"error"}
 
 
+def test_the_suites_url_credentials_are_never_printed(
+    cli: Any, sandbox: Any, tmp_path: Path, refused_url: str
+) -> None:
+    """A target given whole in ``${TARGET}`` (docs/smoke.md: the suite holds no secret) and a
+    ``dlq-depth`` source with a password: the password and ``api_key`` were in every row's target,
+    in ``-o json``, in error messages and in the JUnit file CI publishes."""
+    import secrets
+
+    pw, key, dlq_pw = (f"smokesecret{secrets.token_hex(6)}" for _ in range(3))  # never registered before
+    host = sandbox.url.split("://", 1)[1]
+    target = f"http://bob:{pw}@{host}/?api_key={key}"
+    # first, as the secrets stay registered in this process once read: a misplaced ${TARGET} (a
+    # string, not a list), whose value the schema's error quotes whole
+    misplaced = suite(tmp_path, "targets: '${TARGET}'\nchecks:\n  - kind: probe\n", "misplaced.yaml")
+    bad = cli("smoke", "validate", misplaced, env={"TARGET": target})
+    assert bad.exit_code == 2 and f"http://bob:***@{host}/?api_key=***" in bad.stderr, bad.stderr
+    path = suite(
+        tmp_path,
+        "targets: ['${TARGET}']\nchecks:\n  - kind: send\n    text: hello\n"
+        f"  - kind: dlq-depth\n    source: {refused_url.replace('://', f'://u:{dlq_pw}@')}/dlq\n    max: 0\n",
+    )
+    junit = tmp_path / "smoke.xml"
+    r = run(cli, path, "--junit", str(junit), env={"TARGET": target})
+    assert r.exit_code == 7, r.stdout[-600:]
+    assert [x["status"] for x in r.json["results"]] == ["pass", "error"]
+    assert r.json["results"][0]["target"] == f"http://bob:***@{host}/?api_key=***"
+    table = cli("smoke", "run", path, env={"TARGET": target})
+    valid = cli("smoke", "validate", path, "-o", "json", env={"TARGET": target})
+    assert valid.json["targets"] == [f"http://bob:***@{host}/?api_key=***"]
+    for text in (r.stdout, r.stderr, junit.read_text(), table.stdout, table.stderr, valid.stdout, bad.stderr):
+        assert pw not in text and key not in text and dlq_pw not in text
+
+
 def test_init_then_run_passes_and_a_breaking_change_fails(
     cli: Any, sandbox: Any, sandbox_v1: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -168,6 +201,12 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "not a regular expression",
             3,
         ),
+        # a repetition count re cannot hold raises OverflowError, not re.error: exit 1 'unexpected'
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    expectText: 'a{4294967295}'\n",
+            "is not a regular expression: the repetition number is too large",
+            3,
+        ),
         # a file that is not UTF-8: was exit 1, "unexpected UnicodeDecodeError"
         ("targets: [x]\nchecks:\n  - kind: send\n    text: caf\udce9\n", "not UTF-8 text", 4),
         # a key given twice: PyYAML kept the last silently (here: a send check run as a probe)
@@ -188,6 +227,15 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "budgets.__line__: unknown phase",
             3,
         ),
+        # values PyYAML cannot build raise a plain ValueError, no YAMLError: exit 1 'unexpected
+        # ValueError' (an integer over int()'s 4,300 digits, an unquoted date that is no date)
+        (
+            "targets: [x]\nchecks:\n  - kind: dlq-depth\n    source: x\n    max: " + "9" * 5000 + "\n",
+            "not valid YAML: Exceeds the limit (4300 digits) for integer string conversion",
+            5,
+        ),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    name: 2001-13-01\n", "month must be in 1..12", 4),
+        ("targets: [x]\nchecks:\n  - kind: probe\n    2001-13-01: x\n", "month must be in 1..12", 4),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
@@ -320,6 +368,31 @@ def test_an_unwritable_junit_path_is_a_usage_error_before_the_run(cli: Any, tmp_
     assert JUnitXml.fromfile(str(tmp_path / "smoke.xml")).tests == 1
 
 
+def test_a_junit_path_naming_a_file_the_suite_reads_is_refused(
+    cli: Any, sandbox: Any, snapshot: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``smoke run smoke.yaml --junit smoke.yaml`` (a typo for ``smoke.xml``) wrote the JUnit XML
+    over the suite, exit 0; over the caps snapshot or a file DLQ, the same. Each is exit 2 before
+    any check runs, the file untouched."""
+    monkeypatch.chdir(tmp_path)  # file://dlq.jsonl is relative to the working directory
+    (tmp_path / "dlq.jsonl").write_text('{"not": "an entry"}\n')
+    body = (
+        f"targets: [{sandbox.url}]\nchecks:\n  - kind: caps-diff\n    expect: {snapshot}\n"
+        "  - kind: dlq-depth\n    source: file://dlq.jsonl\n    max: 5\n"
+    )
+    path = suite(tmp_path, body)
+    (tmp_path / "link.xml").symlink_to(path)
+    before = {p: (tmp_path / p).read_bytes() for p in (path, snapshot, "dlq.jsonl")}
+    for junit in (path, "link.xml", str(tmp_path / snapshot), "dlq.jsonl"):
+        r = run(cli, path, "--junit", junit)
+        assert r.exit_code == 2, (junit, r.stdout[-400:])
+        message = r.json["error"]["message"]
+        assert message.startswith(f"--junit {junit} is ") and "it would be overwritten" in message
+    assert {p: (tmp_path / p).read_bytes() for p in before} == before
+    ok = run(cli, path, "--junit", "smoke.xml")
+    assert ok.exit_code == 0, ok.stdout[-400:]
+
+
 def test_dlq_depth_counts_invalid_entries(cli: Any, tmp_path: Path) -> None:
     """Invalid dead letters are still in the queue (replay exits 7 for them): 'DLQ drained, max: 0'
     passed over a file of nothing but invalid entries."""
@@ -396,6 +469,51 @@ def test_init_refuses_to_overwrite_and_missing_dirs(
         "smoke", "init", sandbox.url, "--samples", "1", "--snapshot", "nope/caps.json", "-o", "json"
     )
     assert missing.exit_code == 2 and "does not exist" in missing.json["error"]["message"]
+
+
+@pytest.mark.parametrize("snapshot", ["suite.yaml", "./sub/../suite.yaml"])
+def test_init_refuses_a_snapshot_that_is_the_suite(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snapshot: str
+) -> None:
+    """``--out suite.yaml --snapshot suite.yaml`` wrote the snapshot, then the suite over it: exit 0,
+    and a suite whose caps-diff expects the suite file itself, which no run can pass."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "sub").mkdir()
+    for force in ([], ["--force"]):
+        r = cli(
+            "smoke", "init", sandbox.url, "--samples", "1", "--out", "suite.yaml", "--snapshot", snapshot,
+            *force, "-o", "json",
+        )  # fmt: skip
+        assert r.exit_code == 2, r.stdout[-400:]
+        assert "is the suite's file" in r.json["error"]["message"]
+        assert not (tmp_path / "suite.yaml").exists()
+
+
+def test_a_send_answered_with_a_message_says_so(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A Message has no task state: the row read "state None" against "state completed" and
+    passed (a send check expects no state of a message unless ``expectState`` says so); a stream
+    check given ``expectState`` failed with "state None, expected completed"."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n  - kind: send\n    text: /msg hi\n"
+        "  - kind: send\n    text: /msg hi\n    expectState: completed\n"
+        "  - kind: stream\n    text: /msg hi\n    expectState: completed\n",
+    )
+    r = run(cli, path)
+    assert r.exit_code == 7, r.stdout[-600:]
+    free, bound, stream = r.json["results"]
+    assert (stream["status"], stream["message"]) == ("fail", "no task state, expected state completed")
+    assert (free["status"], free["measured"], free["bound"]) == (
+        "pass",
+        "a message (no task)",
+        "state completed or a message",
+    )
+    assert (bound["status"], bound["measured"], bound["bound"], bound["message"]) == (
+        "fail",
+        "a message (no task)",
+        "state completed",
+        "a message (no task), expected state completed",
+    )
 
 
 def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_path: Path) -> None:
@@ -557,6 +675,35 @@ def test_a_full_stdout_still_writes_the_junit_file(sandbox: Any, tmp_path: Path)
     assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
     assert [c.result[0].message for c in cases_[1:]] == [
         "standard output could not be written before this check ran"
+    ] * 2
+
+
+def test_a_reader_gone_away_still_gets_the_junit_file(sandbox: Any, tmp_path: Path) -> None:
+    """``smoke run -o jsonl --junit FILE | head -1``: the record that met the closed pipe ended the
+    command quietly (exit 0, as any ``| head``), and the JUnit file, created empty before the run,
+    was removed: CI had no record of the run. The run stops there, as on a full disk, and the file
+    has the check that ended and an error for each check not run."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox.url}]\nchecks:\n"
+        + "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3)),
+    )
+    out = tmp_path / "junit.xml"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the first record (| head -0)
+    err = proc.stderr.read()
+    assert proc.wait(60) == 0 and err == "", err
+    cases_ = [case for ts in JUnitXml.fromfile(str(out)) for case in ts]
+    assert [c.name for c in cases_] == ["c0", "c1", "c2"]
+    assert [type(c.result[0]).__name__ if c.result else "ok" for c in cases_] == ["ok", "Error", "Error"]
+    assert [c.result[0].message for c in cases_[1:]] == [
+        "standard output was closed before this check ran"
     ] * 2
 
 

@@ -36,7 +36,7 @@ from a2actl.dlq.store.entry import (
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
 
 if TYPE_CHECKING:
-    from a2actl.dlq.store.lock import FileLock
+    from a2actl.dlq.store.lock import FileLock, Locks
 
 
 #: The ref of a file line without a usable id (``line:7``): no entry's id may have this form.
@@ -144,14 +144,39 @@ class FileBackend:
         )
         raise UsageError(f"{what}: the path is {kind}, not a regular file", hint="SRC names a .jsonl file")
 
-    def replay_lock(self, src: str) -> FileLock:
+    def replay_lock(self, src: str) -> FileLock | Locks:
         """``flock`` on ``PATH.replay-lock`` beside the file (``a2actl.dlq.store.lock.FileLock``), PATH
         with its symlinks resolved: a replay through a symlink to the file took a lock of its own
-        and ran beside one through the file's own name, each delivering every entry."""
-        from a2actl.dlq.store.lock import FileLock
+        and ran beside one through the file's own name, each delivering every entry. When the file
+        exists, also ``flock`` on the lock of its device and inode in ``$XDG_STATE_HOME/a2actl/locks``
+        (``inode_lock_path``; ``Locks`` holds both): a hard link is another path to the same file,
+        with a lock of its own beside it, so two replays through two names both ran. Raises
+        ``UsageError`` (exit 2) when that lock cannot be created (its directory, or the file in it)
+        and the file has more than one name; with one name the lock beside it covers every spelling,
+        and the replay goes on without it."""
+        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path
 
         real = self._real()
-        return FileLock(real.with_name(real.name + ".replay-lock"), src)
+        beside = FileLock(real.with_name(real.name + ".replay-lock"), src)
+        try:
+            st = os.stat(real)
+        except OSError:
+            return beside  # not there (yet): no other name of it either
+        try:
+            by_inode = inode_lock_path(st.st_dev, st.st_ino)
+            os.close(os.open(by_inode, os.O_RDWR | os.O_CREAT, 0o644))  # can it be taken at all
+        except UsageError:
+            if st.st_nlink > 1:
+                raise
+            return beside
+        except OSError as exc:
+            if st.st_nlink > 1:
+                raise UsageError(
+                    f"cannot create the replay lock {by_inode}: {exc.strerror or exc}",
+                    hint="set XDG_STATE_HOME to a writable directory",
+                ) from exc
+            return beside
+        return Locks(beside, FileLock(by_inode, src))
 
     def _real(self) -> Path:
         """The path with its symlinks resolved (a missing file need not exist). Raises
@@ -271,18 +296,28 @@ class FileBackend:
         self._tombstones = tombstones
         return tombstones, updates
 
-    def _entry_lines(self) -> Iterator[tuple[int, str, Any, str | None]]:
-        """``(line, ref, record, why)`` for every line that is not an update or a tombstone.
+    def _entry_lines(self, tombstones: set[int]) -> Iterator[tuple[int, str, Any, str | None]]:
+        """``(line, ref, record, why)`` for every line that is not an update or a tombstone;
+        ``tombstones``: the keys (``_key``) of every tombstoned ref (``_scan``).
 
         An entry whose id has the form ``line:N`` is invalid, with its own line as ref: a tombstone
         ``line:N`` (``purge --ids line:N`` of an invalid line N) removed it too, and its own removal
         removed line N.
 
-        A line whose id an earlier entry line already has is a **duplicate**: its ref is ``line:N``
-        and it is invalid (``why`` says so). A tombstone names an id, so it would remove every line
-        with that id: a replay that acknowledged one of them removed the others too, still dead or
-        never delivered. The first line keeps the id; the others can be purged by ``line:N``."""
+        The first line with an id owns it: its ref is the id. A later line with the same id has the
+        ref ``line:N`` (a tombstone names an id, so the id would remove both: a replay that
+        acknowledged one removed the other, still dead or never delivered). It is:
+
+        * a **duplicate** (invalid, ``why`` says so) while an earlier line with the id is still in
+          the queue (not tombstoned): two dead letters under one id are a producer's mistake;
+        * a **reused id**, valid, when every earlier line with the id was removed (a producer that
+          reuses its ids, say a message id that died again after its replay): yielded with ``id``
+          set to its ref ``line:N`` and ``entryId`` to the id as stored, so that it is listed,
+          replayed, updated and removed by its line. It was reported as a duplicate and never
+          replayed: its own line was the only one left."""
         seen: set[int] = set()
+        #: keys of ids used by more than one line -> whether a later line with it is still queued
+        later: dict[int, bool] = {}
         for n, rec, why in self._records():
             if self._meta(rec):
                 continue
@@ -296,8 +331,17 @@ class FileBackend:
                     )
                     ref = f"line:{n}"
                 elif k in seen:
-                    why = f"duplicate id {ref!r}: an earlier line has it (purge this one as line:{n})"
+                    queued = k not in tombstones or later.get(k, False)  # an earlier line is still there
                     ref = f"line:{n}"
+                    if queued:
+                        why = (
+                            f"duplicate id {rec['id']!r}: an earlier line has it (purge this one as line:{n})"
+                        )
+                    else:
+                        rec["entryId"] = rec["id"]
+                        rec["id"] = ref
+                    if _key(ref) not in tombstones:
+                        later[k] = True
                 else:
                     seen.add(k)
             yield n, ref, rec, why
@@ -305,7 +349,7 @@ class FileBackend:
     def _live(self) -> Iterator[tuple[int, str, Any, str | None]]:
         """``(line, ref, record, why)`` for every record not tombstoned, updates folded in."""
         tombstones, updates = self._scan()
-        for n, ref, rec, why in self._entry_lines():
+        for n, ref, rec, why in self._entry_lines(tombstones):
             if _key(ref) in tombstones:
                 continue
             if why is None and isinstance(rec, dict):
@@ -381,7 +425,9 @@ class FileBackend:
             self._scan()
         assert self._tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones or not any(ref == entry_id for _, ref, _, _ in self._entry_lines()):
+        if k in self._tombstones or not any(
+            ref == entry_id for _, ref, _, _ in self._entry_lines(self._tombstones)
+        ):
             return False  # already removed, or never there
         self._append_lines(self.tombstone_line(entry_id, time.time()))
         self._tombstones.add(k)

@@ -1,7 +1,9 @@
 """One replay per source at a time (``docs/dlq.md``, "Concurrent replays").
 
 * a file source: ``flock`` on ``PATH.replay-lock`` beside the file, held for the whole run (the kernel
-  drops it when the process dies, so a killed replay never leaves a stale lock);
+  drops it when the process dies, so a killed replay never leaves a stale lock), and one on a lock
+  file in ``$XDG_STATE_HOME/a2actl/locks`` named by the file's device and inode, which every name of
+  the file (a hard link) shares (``Locks``);
 * a Redis stream: a lease key ``KEY:replay-lock`` (redis-py's ``Lock``: ``SET NX PX`` with a random
   token, renewed every ``ttl / 3`` seconds; a killed replay's lease expires after ``ttl``). With a
   consumer group (``?group=``) replayers run in parallel and the lease is per consumer name instead;
@@ -213,12 +215,56 @@ class RedisLease:
         self.lock = None
 
 
+class Locks:
+    """Several replay locks held as one: taken in order (all, or none when one is refused or the
+    wait is cancelled), checked together, released in reverse order."""
+
+    def __init__(self, *locks: FileLock) -> None:
+        self.locks = locks
+
+    async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
+        """Take every lock in order (``FileLock.acquire``); on any failure release those taken and
+        raise it (``SourceLocked``, exit 1; ``UsageError``, exit 2)."""
+        taken: list[FileLock] = []
+        try:
+            for lock in self.locks:
+                await lock.acquire(wait, notice)
+                taken.append(lock)
+        except BaseException:
+            for lock in reversed(taken):
+                await lock.release()
+            raise
+
+    def check(self) -> None:
+        """``check`` of each lock."""
+        for lock in self.locks:
+            lock.check()
+
+    async def release(self) -> None:
+        """Release every lock, the last taken first; idempotent."""
+        for lock in reversed(self.locks):
+            await lock.release()
+
+
+def inode_lock_path(dev: int, ino: int) -> Path:
+    """``$XDG_STATE_HOME/a2actl/locks/file-<dev>-<ino>.lock``: the lock every name of one file shares
+    (a hard link has a path of its own, and so its own lock beside it). Raises ``UsageError`` (exit 2)
+    when the directory cannot be created."""
+    return _in_state_dir(f"file-{dev}-{ino}.lock")
+
+
 def state_lock_path(src: str) -> Path:
     """``$XDG_STATE_HOME/a2actl/locks/<sha256(src)[:16]>.lock`` (for sources without a place of their own)."""
     import hashlib
 
+    return _in_state_dir(hashlib.sha256(src.encode()).hexdigest()[:16] + ".lock")
+
+
+def _in_state_dir(name: str) -> Path:
+    """``$XDG_STATE_HOME/a2actl/locks/NAME`` (``~/.local/state`` by default), the directory created.
+    Raises ``UsageError`` (exit 2) when it cannot be."""
     base = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
-    path = base / "a2actl" / "locks" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".lock")
+    path = base / "a2actl" / "locks" / name
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -224,6 +224,8 @@ def test_load_config_json_is_yaml(tmp_path: Path) -> None:
         "lint:\n  allow:\n    - rule: A2A-SEC-001\n      reason: ''\n",
         "lint:\n  allow:\n    - rule: A2A-SEC-001\n      reason: r\n      why: x\n",
         "- just a list\n",
+        "lint:\n  x: 2001-13-01\n",  # PyYAML's date constructor: a plain ValueError (was exit 1)
+        "lint:\n  x: " + "9" * 5000 + "\n",  # over int()'s 4,300 digits: the same
     ],
 )
 def test_load_config_errors(tmp_path: Path, text: str) -> None:

@@ -21,7 +21,9 @@ def test_lines_are_json_dumps_of_id_event_at_and_read_back(tmp_path: Path) -> No
     journal.write(ids[:2], "removed", sync=True)
     journal.write([], "removed", sync=True)  # nothing: no line
     journal.close()
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    start, *lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    at = json.loads(start)["at"]
+    assert start == json.dumps({"event": "start", "pid": os.getpid(), "at": at}) + "\n"
     assert len(lines) == len(ids) + 2
     for line, (i, event) in zip(
         lines, [(i, "delivered") for i in ids] + [(i, "removed") for i in ids[:2]], strict=True
@@ -46,6 +48,16 @@ def test_a_line_that_is_not_utf8_is_skipped_as_a_torn_one(tmp_path: Path) -> Non
     again.write(["a"], "removed", sync=True)
     again.close()
     assert list(Journal(path).pending) == ["b"]
+
+
+def test_a_parent_that_is_a_file_is_named(tmp_path: Path) -> None:
+    """``--journal FILE/j``: the reason was ``mkdir``'s "File exists", naming nothing."""
+    (tmp_path / "f").write_text("")
+    with pytest.raises(UsageError) as refused:
+        Journal(tmp_path / "f" / "sub" / "j")
+    assert str(refused.value) == (
+        f"cannot use {tmp_path / 'f' / 'sub' / 'j'} as the replay journal: {tmp_path / 'f'} is not a directory"
+    )
 
 
 @pytest.mark.parametrize("kind", ["directory", "device", "no permission"])

@@ -98,6 +98,18 @@ def test_sessions_derived_from_list_tasks() -> None:
     ]
 
 
+@pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"])
+def test_a_timestamp_with_no_utc_form_counts_as_none(stamp: str) -> None:
+    """A status timestamp that parses but falls outside years 1-9999 in UTC was written back as
+    ``createdAt``: ``sessions list`` on the fallback was exit 1 ``unexpected ValueError: year 0 is
+    out of range``. It counts as no timestamp, as text that is no time does."""
+    now = 1_767_225_600.0
+    task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_WORKING", "timestamp": stamp}}
+    (s,) = derive_sessions([task], now)
+    assert s["createdAt"] == s["lastActivityAt"] == "2026-01-01T00:00:00.000Z"
+    assert s["ageSeconds"] == s["idleSeconds"] == 0.0
+
+
 def test_leaks_and_within_grace() -> None:
     sessions = [
         session("old", "active", 400, 1, "working"),
@@ -180,6 +192,25 @@ def test_a_protected_debug_api_is_used_with_credentials_and_pages_are_followed()
     assert seen[0] == (DEBUG, None)  # the probe goes without credentials
     assert seen[1] == (DEBUG + "/sessions?state=idle&pageSize=2", "Bearer tok")
     assert seen[2] == (DEBUG + "/sessions?state=idle&pageSize=2&cursor=c2", "Bearer tok")
+
+
+def test_the_probe_for_an_open_debug_api_sends_no_credential_header() -> None:
+    """A debug API behind a gateway that checks ``X-Api-Key`` (or a cookie): the probe "without
+    credentials" sent the ``-H`` credential headers, got 200, and the API was flagged open."""
+    probes: list[dict[str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/debug/a2a":
+            probes.append(dict(request.headers))
+            return httpx.Response(200 if "x-api-key" in request.headers else 401, json={})
+        return httpx.Response(200, json={"sessions": [], "nextCursor": None})
+
+    headers = (("X-Api-Key", "k"), ("Cookie", "s=1"), ("X-Team-Token", "t"), ("X-Trace", "keep"))
+    conn, _ = run_with(handler, lambda c: c.list(Filters()), Settings(token="tok", headers=headers))
+    assert conn.warnings == [] and conn.source == "debug"
+    (probe,) = probes
+    assert probe.get("x-trace") == "keep"
+    assert not {"authorization", "x-api-key", "cookie", "x-team-token"} & set(probe)
 
 
 def test_an_open_debug_api_is_flagged_and_limit_stops_paging() -> None:

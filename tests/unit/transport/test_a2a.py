@@ -45,10 +45,14 @@ def selection(
 
 
 def call(
-    handler: Handler, operation: str, params: dict[str, Any], sel: Selection | None = None
+    handler: Handler,
+    operation: str,
+    params: dict[str, Any],
+    sel: Selection | None = None,
+    settings: Settings | None = None,
 ) -> RpcOutcome:
     async def go() -> RpcOutcome:
-        async with HttpTransport(Settings(), http_transport=httpx.MockTransport(handler)) as tr:
+        async with HttpTransport(settings or Settings(), http_transport=httpx.MockTransport(handler)) as tr:
             return await A2AClient(tr, sel or selection()).call(operation, params)
 
     return asyncio.run(go())
@@ -87,6 +91,22 @@ def test_jsonrpc_1_0_sends_pascal_case_the_version_header_and_the_tenant() -> No
         "ok": True,
         "error": None,
     }
+
+
+@pytest.mark.parametrize("family", [Family.V1_0, Family.V0_3])
+@pytest.mark.parametrize("name", ["A2A-Version", "a2a-version"])
+def test_a_version_header_of_the_users_is_sent_as_given_once(family: Family, name: str) -> None:
+    """``-H 'A2A-Version: 0.3'`` on a 1.0 interface reaches the agent as 0.3 (it replaced the user's
+    value with 1.0, while gRPC already sent the user's); the method names still follow the family."""
+    sent: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return rpc_answer(request, result={"task": TASK_V1} if family is Family.V1_0 else TASK_V03)
+
+    call(handler, "GetTask", {"id": "t1"}, selection(family=family), Settings(headers=((name, "0.3"),)))
+    assert sent[0].headers.get_list("a2a-version") == ["0.3"]
+    assert json.loads(sent[0].content)["method"] == ("GetTask" if family is Family.V1_0 else "tasks/get")
 
 
 @pytest.mark.parametrize("family", [Family.V0_3, Family.V0_2])

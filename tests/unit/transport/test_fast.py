@@ -426,6 +426,23 @@ def test_302_without_dash_l_is_an_http_status_error() -> None:
     assert res.json() == {"card": "real"} and [s.path for s in srv.seen] == ["/old", "/new"]
 
 
+def test_a_redirect_loop_is_the_agents_permanent_answer() -> None:
+    """-L and an agent on loopback that redirects to itself for ever: the agent's HTTP answer (exit
+    1) that ``dlq replay`` leaves dead as permanent (a configuration error no retry fixes), as on
+    the httpx path (``test_http``)."""
+    from a2actl.dlq.replay import PERMANENT, classify_exception
+
+    loop = response(b"", "302 Found", {"Location": "/rpc"})
+    with pytest.raises(HTTPStatusError) as info:
+        run(fetch(answer_with(loop), Settings(follow_redirects=True)))
+    err = info.value
+    assert int(err.exit_code) == 1
+    # httpx's limit and wording, and the last redirect's status (aiohttp's own is 0)
+    assert err.message.endswith("/rpc redirected more than 20 times")
+    assert (err.details or {}).get("httpStatus") == 302
+    assert classify_exception(err) == PERMANENT
+
+
 def test_an_https_redirect_under_dash_l_is_verified_with_a2actls_tls_options(tmp_path: Any) -> None:
     """``http://`` → 302 → ``https://`` under ``-L``: the TLS hop checks the certificate against
     ``--cacert`` (aiohttp's ``ssl=False``, once passed for http URLs, meant *no checks* there)."""

@@ -318,6 +318,29 @@ def test_a_redirect_is_followed_with_follow_redirects() -> None:
     assert res.status == 200 and res.json() == CARD
 
 
+@pytest.mark.parametrize("status", [302, 307])
+def test_a_redirect_loop_is_the_agents_permanent_answer(status: int) -> None:
+    """-L and an agent that redirects to itself for ever: the agent's HTTP answer (exit 1) with the
+    loop's redirect status, which ``dlq replay`` leaves dead as permanent (a configuration error no
+    retry fixes), as the aiohttp path (``test_fast``) does. It had no ``httpStatus`` here, which
+    replay read as a 500: transient, retried ``--max-attempts`` times."""
+    from a2actl.dlq.replay import PERMANENT, classify_exception
+
+    hops: list[str] = []
+
+    def loop(request: httpx.Request) -> httpx.Response:
+        hops.append(request.url.path)
+        return httpx.Response(status, headers={"Location": URL})
+
+    with pytest.raises(HTTPStatusError) as info:
+        fetch(loop, settings=Settings(follow_redirects=True))
+    err = info.value
+    assert int(err.exit_code) == 1 and len(hops) == 21  # the request and httpx's 20 redirects
+    assert err.message == f"{URL} redirected more than 20 times"
+    assert err.details == {"httpStatus": status}
+    assert classify_exception(err) == PERMANENT
+
+
 # -- what every request carries ---------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,8 @@ def test_an_invalid_line_can_be_purged_by_its_line_ref(tmp_path: Path) -> None:
 
 def test_a_duplicate_id_is_invalid_and_its_own_line(tmp_path: Path) -> None:
     """A tombstone names an id: with two lines of one id, removing the first removed the second too
-    (a replay that acknowledged one lost the other). The later line is invalid, ref ``line:N``."""
+    (a replay that acknowledged one lost the other). The later line is invalid, ref ``line:N``, while
+    the first is still there; once the first is removed it is an entry of its own (``line:N``)."""
     store = _filled(tmp_path, 2)
     run(store.append(entry(0) | {"source": "the second e0"}))
     invalid = InvalidEntries()
@@ -145,12 +147,49 @@ def test_a_duplicate_id_is_invalid_and_its_own_line(tmp_path: Path) -> None:
     ]
     assert run(store.remove_many(["e0"])) == 1
     invalid = InvalidEntries()
-    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"]
-    assert [b.ref for b in invalid.first] == ["line:3"]  # still there for the operator
+    got = run(_all(store.iter_entries(invalid)))
+    assert [(e["id"], e.get("entryId"), e["source"]) for e in got] == [
+        ("e1", None, "unit"),
+        ("line:3", "e0", "the second e0"),
+    ]
+    assert invalid.count == 0
+    assert run(store.remove_many(["e0"])) == 0  # a second removal of e0 does not touch line 3
     assert run(store.get("line:3"))["source"] == "the second e0"
     assert run(store.remove("line:3")) is True
     invalid = InvalidEntries()
     assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1"] and invalid.count == 0
+
+
+def test_an_id_reused_after_its_tombstone_is_a_live_entry(tmp_path: Path) -> None:
+    """A producer that reuses an id (its message id) after the first entry was replayed and
+    tombstoned: the new line was "duplicate id" (invalid), never replayed, though it was the only
+    line of that id left. It is listed and removed as ``line:N`` (``entryId`` the id as stored), its
+    updates are folded in, and removing it leaves every other line alone."""
+    store = _filled(tmp_path, 2)
+    assert run(store.remove("e0")) is True
+    run(store.append(entry(0) | {"source": "e0 again"}))  # line 4
+    invalid = InvalidEntries()
+    got = run(_all(store.iter_entries(invalid)))
+    assert invalid.count == 0
+    assert [(e["id"], e.get("entryId"), e["source"]) for e in got] == [
+        ("e1", None, "unit"),
+        ("line:4", "e0", "e0 again"),
+    ]
+    assert run(store.remove("e0")) is False  # e0 itself is gone: the tombstone is not written twice
+    run(store.update("line:4", 5, {"code": 1, "message": "still down", "class": "transient"}))
+    assert run(store.lookup("line:4")) == (
+        got[1] | {"attempts": 5, "lastError": {"code": 1, "message": "still down", "class": "transient"}},
+        None,
+    )
+    run(store.append(entry(0) | {"source": "e0 a third time"}))  # line 6: line 4 still queued
+    invalid = InvalidEntries()
+    assert [e["id"] for e in run(_all(store.iter_entries(invalid)))] == ["e1", "line:4"]
+    assert [b.ref for b in invalid.first] == ["line:6"]
+    assert run(store.remove_many(["line:4"])) == 1
+    invalid = InvalidEntries()
+    got = run(_all(store.iter_entries(invalid)))
+    assert [(e["id"], e["source"]) for e in got] == [("e1", "unit"), ("line:6", "e0 a third time")]
+    assert invalid.count == 0
 
 
 def test_missing_file_reads_empty_with_a_warning(tmp_path: Path) -> None:
@@ -363,3 +402,61 @@ def test_tombstone_lines_are_the_json_of_line(tmp_path: Path) -> None:
         f.write('{"id":"\\ud800x","request":{"method":"SendMessage","params":{}}}\n')
     assert run(store.remove_many(["e0", "\ud800x"])) == 2
     assert [e["id"] for e in run(_all(FileBackend(store.path).iter_entries()))] == ["e1"]
+
+
+def test_every_name_of_the_file_shares_a_replay_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hard link is another path with another ``PATH.replay-lock`` beside it; the lock of the
+    file's device and inode is the same for both. A replay refused by it lets go of the lock beside
+    its own name (so a replay through that name is not held off by one that is not running)."""
+    from a2actl.dlq.store.lock import SourceLocked
+
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store = _filled(tmp_path, 1)
+    other = tmp_path / "sub" / "other.jsonl"
+    other.parent.mkdir()
+    os.link(store.path, other)
+
+    async def go() -> None:
+        first = store.replay_lock("a")
+        await first.acquire(wait=False)
+        second = FileBackend(other).replay_lock("b")
+        with pytest.raises(SourceLocked) as refused:
+            await second.acquire(wait=False)
+        assert "another replay of b is running" in str(refused.value)
+        third = FileBackend(other).replay_lock("b")
+        await first.release()
+        await third.acquire(wait=False)  # the refused one let go of other.jsonl.replay-lock
+        await third.release()
+
+    run(go())
+
+
+def test_an_unusable_state_directory_refuses_only_a_file_with_other_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The lock of the inode lives in ``$XDG_STATE_HOME/a2actl/locks``. A file with one name does
+    not need it (its lock beside it covers every spelling): the replay goes on without it. A file
+    with more than one name cannot be locked without it: exit 2, naming the directory."""
+    (tmp_path / "state").write_text("a file, not a directory")
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    store = _filled(tmp_path, 1)
+
+    async def one_name() -> None:
+        lock = store.replay_lock("a")
+        await lock.acquire(wait=False)
+        await lock.release()
+
+    run(one_name())
+    os.link(store.path, tmp_path / "other.jsonl")
+    with pytest.raises(UsageError) as refused:
+        store.replay_lock("a")
+    assert "for the replay lock" in str(refused.value) and str(tmp_path / "state") in str(refused.value)
+    # the directory is there, the lock file cannot be made in it (a directory of that name here)
+    (tmp_path / "state").unlink()
+    st = store.path.stat()
+    (tmp_path / "state" / "a2actl" / "locks" / f"file-{st.st_dev}-{st.st_ino}.lock").mkdir(parents=True)
+    with pytest.raises(UsageError) as refused:
+        store.replay_lock("a")
+    assert str(refused.value).startswith(f"cannot create the replay lock {tmp_path / 'state'}")
+    os.unlink(tmp_path / "other.jsonl")
+    run(one_name())
