@@ -192,8 +192,8 @@ def load_config(path: str) -> LintConfig:
         # PyYAML's scalar constructors raise a plain ValueError (no YAMLError) for an unquoted date
         # that is no date (2001-13-01) or an integer over int()'s 4,300 digits: it was exit 1
         # 'unexpected ValueError', as it was in smoke suites and fleet inventories
-        reason = str(exc).split(";")[0]
-        raise UsageError(f"--config: {path} is not YAML: {_cut(reason)}") from exc
+        why = str(exc).split(";")[0]
+        raise UsageError(f"--config: {path} is not YAML: {_cut(why)}") from exc
     table = doc.get("lint") if isinstance(doc, dict) else None
     if not isinstance(table, dict):
         raise UsageError(f"--config: {path} has no 'lint:' mapping")

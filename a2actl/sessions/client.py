@@ -56,15 +56,15 @@ OPEN_API_WARNING = (
 
 
 def _is_discovery(body: bytes) -> bool:
-    """Whether ``body`` is the debug contract's discovery document: a JSON object with
-    ``contractVersion`` (docs/debug-endpoints.md, ``GET /debug/a2a``)."""
+    """Whether ``body`` can be the debug contract's discovery document (docs/debug-endpoints.md,
+    ``GET /debug/a2a``): a JSON object (``contractVersion`` is not required of it)."""
     import json
 
     try:
         doc = json.loads(body)
     except (ValueError, RecursionError):
         return False
-    return isinstance(doc, dict) and "contractVersion" in doc
+    return isinstance(doc, dict)
 
 
 def _origin(target: str) -> str:
@@ -262,8 +262,8 @@ class Sessions:
             # /sessions then failed with exit 6 instead of the ListTasks fallback
             ctype = res.headers.get("content-type", "?").split(";")[0]
             self.warnings.append(
-                f"{self.base} answered 200 with no debug API discovery document ({ctype}, no "
-                "'contractVersion'): taken as no debug endpoints"
+                f"{self.base} answered 200 with no debug API discovery document ({ctype}, not a "
+                "JSON object): taken as no debug endpoints"
             )
             await self._fallback()
             return
