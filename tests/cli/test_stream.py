@@ -718,6 +718,7 @@ def test_subscribe_to_an_input_required_task_ends_at_its_snapshot(
     assert r.exit_code == 0, r.stdout[-300:]
     _, summary = records(r)
     assert summary["outcome"] == "completed" and summary["finalState"] == "input-required"
+    assert summary["statusMessage"] == "more input, please"  # from the snapshot, as task get says
     assert summary["duration"] < 4
     failing = cli(
         "stream",
