@@ -105,6 +105,7 @@ def send(
         # --stream ends at --max-time with a summary (as stream tail), not an error without the task;
         # what is left of it after the parts were read (run.budget)
         max_time=run.budget() if stream and not dry_run else None,
+        poll_budget=run.budget() if not stream and not dry_run else None,
     )
 
     # --stream: the records as they come (not RecordWriter: with -o json this command's document is

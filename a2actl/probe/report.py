@@ -124,20 +124,24 @@ class SessionOutcome:
 @dataclass(frozen=True)
 class SendOutcome:
     """``--send``: the real SendMessage. ``method`` as sent on the wire, ``streaming`` whether the
-    streaming variant was used, ``events`` how many arrived, ``final_state`` the last task state."""
+    streaming variant was used, ``events`` how many arrived, ``final_state`` the last task state,
+    ``status_message`` the text of the status message that came with it (the agent's reason for a
+    failed task; ``None`` when it had none, or the answer was a Message)."""
 
     method: str
     streaming: bool
     events: int
     final_state: str | None
+    status_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"method", "streaming", "events", "finalState"}``."""
+        """``{"method", "streaming", "events", "finalState", "statusMessage"}``."""
         return {
             "method": self.method,
             "streaming": self.streaming,
             "events": self.events,
             "finalState": self.final_state,
+            "statusMessage": self.status_message,
         }
 
 

@@ -29,7 +29,7 @@ from a2actl.probe.report import (
     SendOutcome,
     SessionOutcome,
 )
-from a2actl.protocol.events import classify_event, text_message_params
+from a2actl.protocol.events import classify_event, status_text, text_message_params
 from a2actl.protocol.lifecycle import Lifecycle
 from a2actl.protocol.negotiation import NegotiationFailed, select_interface
 from a2actl.protocol.versions import BINDING_GRPC, FAILED_STATES, StateKind, state_kind
@@ -323,7 +323,9 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
                 f"{lc.state or 'none'})",
                 hint="a dropped stream is not a finished task; check the agent and proxies",
             )
-        sample.send = SendOutcome(client.method_name("SendStreamingMessage"), True, events, lc.state)
+        sample.send = SendOutcome(
+            client.method_name("SendStreamingMessage"), True, events, lc.state, status_text(lc.status)
+        )
     else:
         sample.failed_phase = "first_event"
         out = await client.call("SendMessage", params)
@@ -338,12 +340,14 @@ async def run_send(client: AgentClient, view_streaming: bool, text: str, sample:
         sample.failed_phase = "terminal"
         if ev.state is None or state_kind(ev.state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
             sample.phases["terminal"] = 0.0  # the answer is the end (a Message, or the task's end)
-        sample.send = SendOutcome(out.method, False, 1, ev.state)
+        sample.send = SendOutcome(out.method, False, 1, ev.state, status_text(ev.payload.get("status")))
     state = sample.send.final_state
     if state in FAILED_STATES:
+        reason = sample.send.status_message
+        said = f" (the agent said: {reason[:300]}{'…' if len(reason) > 300 else ''})" if reason else ""
         raise CheckFailed(
-            f"the --send task ended {state}: the agent answered but did not do what it was sent",
-            hint="'a2actl send URL TEXT' shows the task's status message",
+            f"the --send task ended {state}{said}: the agent answered but did not do what it was sent",
+            hint="'a2actl send URL TEXT' shows the task's status message and artifacts",
         )
 
 

@@ -261,6 +261,20 @@ def part_texts(parts: Any) -> list[str]:
     return out
 
 
+def status_text(status: Any) -> str | None:
+    """The human text of a ``TaskStatus``'s message (``part_texts`` of its parts, one per line), or
+    ``None`` when it has none. ``status`` as any family sends it: ``message`` with ``parts`` (1.0,
+    0.3 JSON-RPC) or v0.3 proto JSON's ``update`` with ``content`` (0.3 HTTP+JSON). Never raises."""
+    if not isinstance(status, dict):
+        return None
+    smsg = status.get("message")
+    if not isinstance(smsg, dict):
+        smsg = status.get("update")  # v0.3 proto JSON names it `update`
+        if not isinstance(smsg, dict):
+            return None
+    return "\n".join(part_texts(smsg.get("parts") or smsg.get("content"))) or None
+
+
 def task_view(result: Any) -> dict[str, Any]:
     """Summarise a SendMessage / GetTask / CancelTask result of any family: ``{"kind": "task" |
     "message", "id", "contextId", "state" (canonical), "statusMessage", "artifacts": [{"artifactId",
@@ -286,9 +300,6 @@ def task_view(result: Any) -> dict[str, Any]:
             "text": "\n".join(part_texts(body.get("parts") or body.get("content"))),
         }
     status = body.get("status") if isinstance(body.get("status"), dict) else {}
-    smsg = status.get("message") if isinstance(status.get("message"), dict) else None
-    if smsg is None and isinstance(status.get("update"), dict):  # v0.3 proto JSON names it `update`
-        smsg = status["update"]
     artifacts = []
     for a in body.get("artifacts") or []:
         if isinstance(a, dict):
@@ -304,8 +315,7 @@ def task_view(result: Any) -> dict[str, Any]:
         "id": body.get("id"),
         "contextId": body.get("contextId"),
         "state": canonical_state(status.get("state")) if status.get("state") else None,
-        "statusMessage": "\n".join(part_texts((smsg or {}).get("parts") or (smsg or {}).get("content")))
-        or None,
+        "statusMessage": status_text(status),
         "artifacts": artifacts,
         "historyLength": len(body.get("history") or []),
     }

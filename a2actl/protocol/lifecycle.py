@@ -65,6 +65,9 @@ class Lifecycle:
     ended: bool = False
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     violations: list[Violation] = field(default_factory=list)
+    #: The ``status`` object (as received) of the last event that carried a known ``state``: its
+    #: ``message`` is the agent's word on that state (a failure's reason).
+    status: Any = None
 
     @property
     def terminal(self) -> bool:
@@ -127,6 +130,7 @@ class Lifecycle:
                 elif _RANK[state] < _RANK[before]:
                     found.append(self._flag("illegal-transition", f"{before} → {state} goes back"))
             self.state = state
+            self.status = payload.get("status")
         if kind == "artifact-update":
             self._artifact_chunk(payload, resync, found)
         elif kind == "task" and resync:

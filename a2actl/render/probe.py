@@ -55,6 +55,7 @@ def report(out: Output, report: dict[str, Any]) -> None:
                 f"send        {s['method']}: {s['events']} event(s), "
                 + (
                     f"final state {s['finalState']}"
+                    + (f" ({safe(s['statusMessage'], 300)})" if s.get("statusMessage") else "")
                     if s["finalState"]
                     else "answered with a message (no task)"
                 )

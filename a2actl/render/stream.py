@@ -86,6 +86,7 @@ def summary(out: Output, s: dict[str, Any]) -> None:
     rows = [
         ("outcome", f"{outcome} (exit {s['exitCode']})"),
         ("final state", s["finalState"] or "-"),
+        ("status message", s.get("statusMessage") or "-"),
         (
             "events",
             f"{s['events']} ({format_bytes(s['bytes'])}, largest {format_bytes(s['maxEventBytes'])})",

@@ -37,11 +37,19 @@ def send_result(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(Text("\n" + (doc.get("grpcurl") or doc["curl"])))
         return
     if doc.get("streaming"):
+        if doc.get("taskId") is None:
+            # no task: a bare Message answered the send (the stream reached its end), or the stream
+            # ended before any event named a task ("task : -" said neither)
+            done = doc.get("outcome") == "completed" and doc.get("events")
+            out.out.print(Text("answered with a message (no task)" if done else "no task seen", style="bold"))
+            return
         out.out.print(
             Text(f"task {safe(doc['taskId'])}: ", style="bold").append(
                 safe(doc["state"] or "-"), style=_STATE_STYLE.get(doc["state"] or "", "")
             )
         )
+        if doc.get("statusMessage"):
+            out.out.print(Text("status: " + safe(doc["statusMessage"], 2000)))
         return
     if doc.get("polled"):
         p = doc["polled"]

@@ -139,8 +139,25 @@ async def _consume(tail: Tail, client: Channel, operation: str, params: dict[str
                         raise ProtocolViolation(
                             f"{answer.method}: the stream ended with an answer that is no event"
                         )
-                    raise answer.error.to_exception(answer.method)
+                    raise _with_task(answer.error.to_exception(answer.method), tail, resync)
     return "settled" if tail.lifecycle.settled else "closed"
+
+
+def _with_task(exc: A2ACtlError, tail: Tail, resync: bool) -> A2ACtlError:
+    """``exc``, an error answer that ended a stream after events of a task: its message names the
+    task and the last state seen, its ``details`` carry them (``taskId``, ``lastState``), so the
+    task the stream created can still be looked at (the table's event lines show no task id, and
+    ``send --stream -o json`` shows the error alone). Unchanged before any event, or on a
+    resubscribe (the caller's business)."""
+    task_id = tail.lifecycle.task_id
+    if resync or task_id is None or not tail.events:
+        return exc
+    state = tail.lifecycle.state
+    exc.message += f" (after {tail.events} event(s) of task {task_id}, last state {state or 'none'})"
+    exc.details = {**exc.details, "taskId": task_id, "lastState": state}
+    if exc.hint is None:
+        exc.hint = f"a2actl task get TARGET {task_id} shows what became of it"
+    return exc
 
 
 async def tail_a2a(

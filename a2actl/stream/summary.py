@@ -72,6 +72,10 @@ class TailSummary:
     task_id: str | None
     failed_on: str | None
     stall_timeout: float | None
+    #: The text of the status message that came with ``final_state`` when it is terminal or
+    #: interrupted (the agent's reason for a ``failed`` or ``rejected`` task, its question for
+    #: ``input-required``); ``None``: it had none, or the stream ended before such a state.
+    status_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``summary`` record (docs/output-formats.md); with ``-o json`` the records go under
@@ -95,6 +99,7 @@ class TailSummary:
             "missed": self.missed,
             "violations": self.violations,
             "finalState": self.final_state,
+            "statusMessage": self.status_message,
             "taskId": self.task_id,
             "failedOn": self.failed_on,
             "stallTimeout": self.stall_timeout,

@@ -44,7 +44,7 @@ from typing import Any
 
 from a2actl.core.deadline import within
 from a2actl.core.stats import LogHistogram
-from a2actl.protocol.events import EventFields
+from a2actl.protocol.events import EventFields, status_text
 from a2actl.protocol.lifecycle import SETTLES, Lifecycle
 from a2actl.protocol.versions import Family
 from a2actl.stream.summary import TailSummary, tail_exit
@@ -302,8 +302,16 @@ class Tail:
                     violations = [v.to_json() for v in found] if found else []
                     resync = False
                     lc_state, lc_task = lc.state, lc.task_id
-                    quiet = lc_state is not None and settles.get(lc_state) is False and not lc.ended
+                    settled = settles.get(lc_state) if lc_state is not None else False
+                    quiet = settled is False and not lc.ended
                     if lc.ended and lc.settled or (kind == "message" and lc_task is None):
+                        done = True
+                    elif settled and kind != "task":
+                        # A status update in a terminal or interrupted state ends the task's stream
+                        # in 0.3 too when the server leaves out `final: true` (@a2a-js/sdk's 0.3
+                        # compatibility sends auth-required so, and keeps the stream open): nothing
+                        # can follow on it, and waiting for the close ran to --max-time (exit 5),
+                        # where `handshake probe --send` called the same stream ended.
                         done = True
                     elif kind == "task" and lc.terminal:
                         # A Task event in a terminal state: the task is over (a terminal state is
@@ -515,4 +523,7 @@ class Tail:
             task_id=self.lifecycle.task_id,
             failed_on=failed_on,
             stall_timeout=self.opts.stall_limit(),
+            # only a settled state's: the status updates of an unsettled state that repeat it are
+            # not audited one by one (``take``'s fast path), so its message may be an early one
+            status_message=status_text(self.lifecycle.status) if self.lifecycle.settled else None,
         )

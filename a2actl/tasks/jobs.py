@@ -39,6 +39,9 @@ __all__ = [
 
 #: GetTask polling after a blocking send answered an active state: first delay and cap, in seconds.
 POLL_FIRST, POLL_MAX = 0.1, 1.0
+#: Seconds the polling leaves of ``SendOptions.poll_budget`` (at most a tenth of it) for the last
+#: GetTask to answer: the polling, not the deadline, ends the send, and names the task.
+POLL_MARGIN = 0.5
 
 
 async def send_job(
@@ -55,8 +58,9 @@ async def send_job(
     Exit 7 when the task ends in a ``--fail-on`` state; a failed task is otherwise exit 0 (official
     a2a-cli spec) with its state shown. A blocking send that an agent answers with an active state
     (``submitted``/``working``: an agent that ignores ``blocking``) is followed with GetTask until the
-    task is terminal or interrupted, for at most ``settings.read_timeout`` seconds (``polled`` in the
-    document says so); past that ``TimeoutError_`` (5) names the task. A blocking send that times out
+    task is terminal or interrupted, for at most ``settings.read_timeout`` seconds, or until
+    ``POLL_MARGIN`` before the end of ``opts.poll_budget`` (what is left of ``--max-time``) when that
+    comes first (``polled`` in the document says so); past that ``TimeoutError_`` (5) names the task. A blocking send that times out
     before any answer names the task it created when the agent can list tasks (1.0 ``ListTasks``).
     An A2A error answer raises ``A2AError`` (1); discovery and transport errors as ``connect``.
     """
@@ -65,6 +69,7 @@ async def send_job(
 
     if opts.stream and not opts.dry_run:
         return await _send_streaming(target, settings, sink, opts, card_path, emit)
+    started = time.perf_counter()
     async with (
         HttpTransport(settings, sink) as transport,
         connected(target, settings, transport, card_path) as client,
@@ -86,7 +91,18 @@ async def send_job(
         view = task_view(out.result)
         polled = None
         if needs_poll(view, opts.no_wait):
-            view, raw, polled = await poll_until_settled(client, view, settings.read_timeout)
+            limit, bound = settings.read_timeout, f"--timeout {settings.read_timeout:g}s"
+            if opts.poll_budget is not None:
+                left = opts.poll_budget - (time.perf_counter() - started)
+                left -= min(POLL_MARGIN, opts.poll_budget / 10)
+                if left < limit:
+                    limit = max(left, 0.0)
+                    bound = (
+                        f"--max-time {settings.max_time:g}s"
+                        if settings.max_time
+                        else "the default --max-time"
+                    )
+            view, raw, polled = await poll_until_settled(client, view, limit, bound=bound)
         else:
             raw = out.result
     state = view.get("state")
@@ -167,6 +183,7 @@ async def _send_streaming(
         exit=summary.exit,
         trace_id=settings.trace_id,
         failed_on=summary.failed_on,
+        status_message=summary.status_message,
     )
 
 
@@ -186,14 +203,17 @@ async def poll_until_settled(
     view: dict[str, Any],
     limit: float,
     *,
+    bound: str | None = None,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     clock: Callable[[], float] = time.perf_counter,
 ) -> tuple[dict[str, Any], Any, dict[str, Any]]:
     """GetTask every ``POLL_FIRST`` seconds (doubling to ``POLL_MAX``) until the task leaves the
     active states; returns the last view, its raw task and ``{"reason", "polls", "seconds",
-    "firstState"}``. Raises ``TimeoutError_`` (exit 5) when the next poll would pass ``limit``
-    seconds, ``A2AError`` (1) when GetTask fails, ``ProtocolViolation`` (6) when GetTask answers
-    another task than the one the send started. ``sleep`` and ``clock`` are seams for tests."""
+    "firstState"}``. Raises ``TimeoutError_`` (exit 5, ``details`` ``{"taskId", "state"}``) when the
+    next poll would pass ``limit`` seconds (``bound``: the option that set it, for the message;
+    ``--timeout LIMIT`` by default), ``A2AError`` (1) when GetTask fails, ``ProtocolViolation`` (6)
+    when GetTask answers another task than the one the send started. ``sleep`` and ``clock`` are
+    seams for tests."""
     first_state = view.get("state")
     reason = (
         f"the agent answered '{first_state}' to a blocking send (it ignored "
@@ -205,11 +225,12 @@ async def poll_until_settled(
     polls, delay, raw = 0, POLL_FIRST, None
     while state_kind(view.get("state")) is StateKind.ACTIVE:
         if clock() - t0 + delay > limit:
+            by = bound or f"--timeout {limit:g}s"
             raise TimeoutError_(
                 f"task {view.get('id')} is still '{view.get('state')}' after {polls} GetTask "
-                f"poll(s) over {clock() - t0:.1f}s (--timeout {limit:g}s)",
-                hint=f"a2actl task get TARGET {view.get('id')} shows it later; raise --timeout "
-                "to wait longer",
+                f"poll(s) over {clock() - t0:.1f}s ({by})",
+                hint=f"a2actl task get TARGET {view.get('id')} shows it later; raise "
+                f"{by.split()[0] if by.startswith('--') else '--max-time'} to wait longer",
                 details={"taskId": view.get("id"), "state": view.get("state")},
             )
         await sleep(delay)

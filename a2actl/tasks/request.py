@@ -44,6 +44,10 @@ class SendOptions:
     #: With ``stream``: the deadline in seconds (``--max-time`` or the command's default), the card
     #: discovery included; it ends the stream with a ``max-time`` summary (exit 5). ``None``: none.
     max_time: float | None = None
+    #: Blocking: the seconds of ``--max-time`` left when the send starts (``None``: no deadline). The
+    #: GetTask polling of an agent that answered an active state stops before it, naming the task
+    #: (``TimeoutError_`` with ``details.taskId``), where the deadline itself named nothing.
+    poll_budget: float | None = None
 
 
 def parse_fail_on(values: list[str]) -> set[str]:

@@ -87,8 +87,9 @@ class SentMessage:
 
 @dataclass(frozen=True)
 class StreamedSend:
-    """``send --stream``: the task the stream followed, its final ``state``, the number of ``events``
-    and the stream's ``outcome``; ``exit`` is the tail's (docs/exit-codes.md, ``stream tail``)."""
+    """``send --stream``: the task the stream followed, its final ``state`` and the text of the
+    status message that came with it, the number of ``events`` and the stream's ``outcome``;
+    ``exit`` is the tail's (docs/exit-codes.md, ``stream tail``)."""
 
     method: str
     message_id: str
@@ -99,6 +100,8 @@ class StreamedSend:
     exit: ExitCode
     trace_id: str
     failed_on: str | None
+    #: The text of the status message that came with ``state`` (``TailSummary.status_message``).
+    status_message: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``send --stream -o json`` document (with ``-o jsonl``: the last line, ``type: result``)."""
@@ -108,6 +111,7 @@ class StreamedSend:
             "messageId": self.message_id,
             "taskId": self.task_id,
             "state": self.state,
+            "statusMessage": self.status_message,
             "events": self.events,
             "outcome": self.outcome,
             "exitCode": int(self.exit),

@@ -71,7 +71,13 @@ def test_probe_http_json_binding_with_streaming_send(cli, sandbox, version, meth
     s = doc["samples"][0]
     assert s["ok"] is True, s["error"]
     assert doc["negotiation"]["protocolBinding"] == "HTTP+JSON"
-    assert s["send"] == {"method": method, "streaming": True, "events": 5, "finalState": "completed"}
+    assert s["send"] == {
+        "method": method,
+        "streaming": True,
+        "events": 5,
+        "finalState": "completed",
+        "statusMessage": None,
+    }
     assert s["phases"]["first_event"] > 0 and s["phases"]["terminal"] > 0
 
 
@@ -408,6 +414,7 @@ def test_send_stream_of_one_task_already_rejected_is_an_ended_stream(cli, stream
         "streaming": True,
         "events": 1,
         "finalState": "rejected",
+        "statusMessage": None,
     }
     assert sample["phases"]["first_event"] > 0 and sample["phases"]["terminal"] >= 0
     assert cli("send", url, "hi", "--stream", "-o", "json").json["state"] == "rejected"
@@ -434,14 +441,21 @@ def test_send_of_a_task_that_ends_failed_fails_the_probe(cli, sandbox, text, sta
     """``--send`` whose task ends failed/rejected/canceled: the agent answered but did not do what
     it was sent, so the sample fails (class ``check_failed``, phase ``terminal``, exit 7) with the
     state in ``send.finalState``; it was an ok sample, exit 0 (a health check that called a failing
-    agent healthy). Streaming, on the sandbox."""
+    agent healthy). Streaming, on the sandbox. The agent's reason (the final status's message) is in
+    ``send.statusMessage`` and the error's message: it said only 'ended failed'."""
+    reason = f"{state} on request ({text})"
     r = cli("handshake", "probe", sandbox.url, "--send", text, "-o", "json")
     assert r.exit_code == 7, r.stdout[-800:]
     [sample] = r.json["samples"]
     assert sample["ok"] is False and sample["errorClass"] == "check_failed"
     assert sample["failedPhase"] == "terminal" and sample["send"]["finalState"] == state
-    assert f"ended {state}" in sample["error"]["message"]
+    assert sample["send"]["statusMessage"] == reason
+    assert f"ended {state} (the agent said: {reason})" in sample["error"]["message"]
     assert r.json["failures"] == {"check_failed": 1}
+    table = cli("handshake", "probe", sandbox.url, "--send", text)
+    assert table.exit_code == 7 and reason in table.stdout, table.stdout[-800:]
+    waits = cli("handshake", "probe", sandbox.url, "--send", "/input", "-o", "json")
+    assert waits.exit_code == 0 and waits.json["samples"][0]["send"]["statusMessage"] == "more input, please"
     ok = cli("handshake", "probe", sandbox.url, "--send", "hi", "-o", "json")
     assert ok.exit_code == 0 and ok.json["samples"][0]["send"]["finalState"] == "completed"
 

@@ -296,6 +296,22 @@ def test_send_polled_with_get_task_of_another_task_is_a_violation(cli: Any, faul
     assert r.json["error"]["details"] == {"taskId": "t", "answeredTaskId": "someone-else"}
 
 
+def test_max_time_during_the_polling_of_a_task_names_it(cli: Any, fault: str) -> None:
+    """A blocking send answered 'working' by an agent that does not block (task t), followed with
+    GetTask past --max-time (under --timeout): exit 5 naming the task and its last state. It was
+    'gave up after --max-time 2s' alone: the task the send created was lost to the operator."""
+    url = f"{fault}/workingtask/agent-card.json"
+    r = cli("--max-time", "2s", "send", url, "hi", "-o", "json")
+    assert r.exit_code == 5, r.stdout
+    err = r.json["error"]
+    assert err["code"] == "timeout" and err["details"] == {"taskId": "t", "state": "working"}
+    assert err["message"].startswith("task t is still 'working' after ")
+    assert err["message"].endswith("(--max-time 2s)") and "raise --max-time" in err["hint"]
+    # --timeout the nearer bound: the polling stops there, as before
+    r = cli("--max-time", "20s", "--timeout", "1s", "send", url, "hi", "-o", "json")
+    assert r.exit_code == 5 and r.json["error"]["message"].endswith("(--timeout 1s)"), r.stdout
+
+
 def test_task_list_page_that_names_itself_as_the_next_is_a_violation(cli: Any, fault: str) -> None:
     """``--page-token p2`` answered with ``nextPageToken: p2``: a script following the pages went
     round forever on exit 0; now exit 6 naming it. The first page (no token) is as the agent says."""

@@ -332,6 +332,57 @@ def test_raw_sse_cut_with_no_reconnects_is_a_cut(cli: Any, streams: str) -> None
     assert summary["outcome"] == "cut" and summary["events"] == 2
 
 
+@pytest.mark.parametrize(
+    "args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON", "--a2a-version", "0.3"]]
+)
+@pytest.mark.parametrize(
+    ("text", "state", "reason"),
+    [
+        ("/fail", "failed", "failed on request (/fail)"),
+        ("/reject", "rejected", "rejected on request (/reject)"),
+        ("/input", "input-required", "more input, please"),
+    ],
+)
+def test_a_streamed_task_carries_the_agents_status_message(
+    cli: Any, sandbox: Any, args: list[str], text: str, state: str, reason: str
+) -> None:
+    """The agent's reason for a failed or rejected task (its question for input-required) is the
+    final status's message: `send` showed it, the stream commands only said `failed`, in JSON and in
+    the table, so an operator following the stream never saw why. All three now say the same."""
+    sent = cli("send", sandbox.url, text, "-o", "json", *args)
+    assert sent.exit_code == 0 and sent.json["state"] == state
+    assert sent.json["result"]["statusMessage"] == reason
+    tail = cli("stream", "tail", sandbox.url, "--send", text, "-o", "json", *args)
+    assert tail.exit_code == 0 and (tail.json["finalState"], tail.json["statusMessage"]) == (state, reason)
+    streamed = cli("send", "--stream", sandbox.url, text, "-o", "json", *args)
+    assert streamed.exit_code == 0 and (streamed.json["state"], streamed.json["statusMessage"]) == (
+        state,
+        reason,
+    )
+    jsonl = cli("send", "--stream", sandbox.url, text, "-o", "jsonl", *args).jsonl
+    assert jsonl[-2]["type"] == "summary" and jsonl[-2]["statusMessage"] == reason
+    assert jsonl[-1]["type"] == "result" and jsonl[-1]["statusMessage"] == reason
+    for table in (
+        cli("stream", "tail", sandbox.url, "--send", text, *args),
+        cli("send", "--stream", sandbox.url, text, *args),
+    ):
+        assert table.exit_code == 0 and reason in table.stdout, table.stdout[-800:]
+
+
+def test_a_status_message_seen_only_via_get_task_is_the_tasks(cli: Any, sandbox_drop_early: Any) -> None:
+    """A /fail stream cut before its end (task, working, then the cut): the resubscribe is refused
+    (the task ended) and GetTask says how it ended; its status message comes with the state."""
+    r = cli("stream", "tail", sandbox_drop_early.url, "--send", "/fail", "-o", "json")
+    doc = r.json
+    assert r.exit_code == 7 and doc["outcome"] == "recovered", doc  # the end was missed: 7
+    assert (doc["finalState"], doc["statusMessage"]) == ("failed", "failed on request (/fail)")
+
+
+def test_a_completed_stream_without_a_status_message_says_none(cli: Any, sandbox: Any) -> None:
+    doc = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json").json
+    assert doc["finalState"] == "completed" and doc["statusMessage"] is None
+
+
 def test_json_output_is_one_document(cli: Any, sandbox: Any) -> None:
     r = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json")
     doc = r.json
@@ -667,6 +718,7 @@ def test_subscribe_to_an_input_required_task_ends_at_its_snapshot(
     assert r.exit_code == 0, r.stdout[-300:]
     _, summary = records(r)
     assert summary["outcome"] == "completed" and summary["finalState"] == "input-required"
+    assert summary["statusMessage"] == "more input, please"  # from the snapshot, as task get says
     assert summary["duration"] < 4
     failing = cli(
         "stream",
@@ -735,6 +787,28 @@ def test_an_error_frame_mid_stream_keeps_the_records_in_json(cli, streams) -> No
     assert r.exit_code == 1
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert [x.get("type") for x in lines[:2]] == ["event", "event"] and "error" in lines[2]
+
+
+@pytest.mark.parametrize(
+    "command", [["stream", "tail", "{url}", "--send", "hi"], ["send", "--stream", "{url}", "hi"]]
+)
+def test_an_error_frame_mid_stream_names_the_task_it_ended(
+    cli: Any, streams: str, command: list[str]
+) -> None:
+    """The error that ends a stream after events of a task names that task and its last state (message
+    and ``details``): ``send --stream -o json`` is the error alone and the table's event lines show no
+    task id, so the task the send created could not be looked at."""
+    args = [a.format(url=streams + "/errframe/agent-card.json") for a in command]
+    r = cli(*args, "-o", "json")
+    assert r.exit_code == 1, r.stdout[-500:]
+    error = r.json["error"]
+    assert error["a2aCode"] == -32603 and error["details"]["reason"] == "INTERNAL_ERROR"
+    assert (error["details"]["taskId"], error["details"]["lastState"]) == ("t-fault-1", "working")
+    assert error["message"].endswith(
+        "worker crashed (after 2 event(s) of task t-fault-1, last state working)"
+    )
+    table = cli(*args)
+    assert table.exit_code == 1 and "task t-fault-1, last state working" in table.stderr
 
 
 @pytest.mark.parametrize("args", [[], ["--a2a-version", "0.3"], ["--binding", "HTTP+JSON"]])

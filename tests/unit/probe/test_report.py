@@ -81,6 +81,7 @@ def test_sample_json_has_the_documented_keys_in_order() -> None:
         "streaming": True,
         "events": 5,
         "finalState": "completed",
+        "statusMessage": None,
     }
     assert doc["session"] == {
         "url": "http://h/hs",

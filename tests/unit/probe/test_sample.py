@@ -117,6 +117,7 @@ def test_session_handshake_and_blocking_send() -> None:
         "streaming": False,
         "events": 1,
         "finalState": "completed",  # normalised from TASK_STATE_COMPLETED
+        "statusMessage": None,
     }
     assert s.phases["terminal"] == 0.0 and "session" in s.phases
 
@@ -299,6 +300,26 @@ def test_a_streamed_send_that_ends_without_its_tasks_end_fails_the_sample(
     assert s.send is None and "terminal" not in s.phases
 
 
+def test_a_blocking_send_that_failed_names_the_agents_reason() -> None:
+    """A blocking ``--send`` answered by a failed task whose status message holds the reason (a text
+    and a data part): the sample fails (check_failed) and says why, as ``send`` shows it; the
+    error said only 'ended failed'."""
+    failed = {
+        "state": "TASK_STATE_FAILED",
+        "message": {"messageId": "m", "role": "ROLE_AGENT", "parts": [{"text": "quota"}, {"data": {"n": 1}}]},
+    }
+
+    def rpc(method: str, params: dict[str, Any], req: httpx.Request) -> dict[str, Any]:
+        if method == "SendMessage":
+            return {"result": {"task": {"id": "t1", "contextId": "c1", "status": failed}}}
+        return {"error": NOT_FOUND}
+
+    s = probe(agent(rpc), send_text="hi")
+    assert not s.ok and s.error_class == "check_failed" and s.error is not None
+    assert s.send is not None and s.send.status_message == 'quota\n{"n": 1}'
+    assert s.error["message"].startswith('the --send task ended failed (the agent said: quota\n{"n": 1})')
+
+
 def test_a_streamed_03_send_that_ends_with_final_on_its_end_is_healthy() -> None:
     s = probe(stream_03([TASK_03, _update("working", False), _update("completed", True)]), send_text="hi")
     assert s.ok, s.error
@@ -307,5 +328,6 @@ def test_a_streamed_03_send_that_ends_with_final_on_its_end_is_healthy() -> None
         "streaming": True,
         "events": 3,
         "finalState": "completed",
+        "statusMessage": None,
     }
     assert "terminal" in s.phases

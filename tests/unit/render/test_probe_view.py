@@ -78,6 +78,7 @@ ONE: dict[str, Any] = {
                 "streaming": True,
                 "events": 5,
                 "finalState": "completed",
+                "statusMessage": None,
             },
             "session": {"url": "http://127.0.0.1:9/a2a/handshake", "status": 200, "tokenIssued": True},
         }

@@ -110,6 +110,7 @@ Summary
 
   outcome                     stream completed; task completed (exit 6)
   final state                 completed
+  status message              -
   events                      4 (3.2 KiB, largest 2.0 KiB)
   duration                    3.00s
   first event                 12.0ms
@@ -128,6 +129,7 @@ Summary
 
   outcome                     stream completed; task failed (--fail-on) (exit 7)
   final state                 failed
+  status message              -
   events                      2 (200 B, largest 100 B)
   duration                    500.0ms
   first event                 250.0ms
@@ -146,6 +148,7 @@ Summary
 
   outcome                     stream completed; task failed (exit 0)
   final state                 failed
+  status message              -
   events                      2 (200 B, largest 100 B)
   duration                    500.0ms
   first event                 250.0ms
@@ -164,6 +167,7 @@ Summary
 
   outcome                     stalled: silent past --stall-timeout 3.00s (exit 7)
   final state                 working
+  status message              -
   events                      1 (100 B, largest 100 B)
   duration                    3.00s
   first event                 0µs

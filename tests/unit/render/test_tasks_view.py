@@ -69,6 +69,35 @@ def test_a_streamed_send_shows_the_final_state(monkeypatch: pytest.MonkeyPatch) 
     ).to_json()
     out, _ = render(render_tasks.send_result, doc, monkeypatch)
     assert out == "task t-1: -\n"
+    failed = StreamedSend(
+        "SendStreamingMessage",
+        "m-1",
+        "t-1",
+        "failed",
+        3,
+        "completed",
+        ExitCode.OK,
+        "trace",
+        None,
+        "no\x1b[2J",
+    ).to_json()
+    assert (
+        render(render_tasks.send_result, failed, monkeypatch)[0] == "task t-1: failed\nstatus: no\\x1b[2J\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("events", "outcome", "line"),
+    [(1, "completed", "answered with a message (no task)"), (0, "max-time", "no task seen")],
+)
+def test_a_streamed_send_without_a_task_says_so(
+    monkeypatch: pytest.MonkeyPatch, events: int, outcome: str, line: str
+) -> None:
+    """A bare Message answer to ``send --stream`` printed ``task : -`` (an empty task id)."""
+    doc = StreamedSend(
+        "SendStreamingMessage", "m-1", None, None, events, outcome, ExitCode.OK, "trace", None
+    ).to_json()
+    assert render(render_tasks.send_result, doc, monkeypatch)[0] == line + "\n"
 
 
 def test_a_dry_run_shows_the_request_and_curl(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -111,6 +111,7 @@ def test_completed_stream_is_exit_0_with_the_documented_summary() -> None:
         "missed",
         "violations",
         "finalState",
+        "statusMessage",
         "taskId",
         "failedOn",
         "stallTimeout",
@@ -118,8 +119,51 @@ def test_completed_stream_is_exit_0_with_the_documented_summary() -> None:
     assert doc["type"] == "summary" and doc["exitCode"] == 0 and type(doc["exitCode"]) is int
     assert doc["events"] == 3 and doc["bytes"] == 30 and doc["duration"] == pytest.approx(0.35)
     assert doc["finalState"] == "completed" and doc["taskId"] == "t1" and doc["violations"] == []
+    assert doc["statusMessage"] is None  # the completed status said nothing
     assert doc["gaps"]["max"] == pytest.approx(0.1) and doc["rtt"] is None
     assert records[-1]["type"] == "event"  # the summary is returned, not emitted
+
+
+@pytest.mark.parametrize(
+    "status_obj",
+    [
+        {
+            "state": "failed",
+            "message": {"parts": [{"text": "quota"}, {"data": {"code": 429}}]},
+        },  # 1.0, 0.3 RPC
+        {"state": "failed", "update": {"content": [{"text": "quota"}, {"data": {"data": {"code": 429}}}]}},
+    ],
+    ids=["message-parts", "v03-proto-update-content"],
+)
+def test_the_summary_carries_the_final_status_message(status_obj: dict[str, Any]) -> None:
+    """The reason is the message of the status that settled the task (text and data parts, as
+    ``send`` shows them), not the message of an earlier state."""
+    tail, clock, _ = make()
+    working = {"state": "working", "message": {"parts": [{"text": "on it"}]}}
+    tail.event(StreamEvent("status-update", "working", "t1", False, {"status": working}), 10)
+    # an unsettled end says none: the repeats of a state are not audited one by one (fast path)
+    assert tail.summary("cut").status_message is None
+    tail.event(StreamEvent("status-update", "failed", "t1", False, {"status": status_obj}), 10)
+    s = tail.summary("completed")
+    assert (s.final_state, s.status_message) == ("failed", 'quota\n{"code": 429}')
+    assert s.to_json()["statusMessage"] == 'quota\n{"code": 429}'
+
+
+@pytest.mark.parametrize("state", ["input-required", "auth-required", "failed", "completed"])
+@pytest.mark.parametrize("final", [True, False])
+def test_a_settled_status_update_ends_a_03_stream_with_or_without_final(state: str, final: bool) -> None:
+    """0.3 ends a stream on ``final: true``; @a2a-js/sdk's 0.3 compatibility sends auth-required
+    without it and keeps the stream open, so the tail waited for a close that never came (--max-time,
+    exit 5) where ``handshake probe --send`` read the same stream as ended. A status update in a
+    terminal or interrupted state ends it in 0.3 as in 1.0; a non-settled one does not."""
+    tail, _, _ = make(family=Family.V0_3)
+    items = [(float(i), 10, ev, False) for i, ev in enumerate([task("submitted"), status("working")])]
+    assert tail.take(items) == (2, False)
+    payload = {"kind": "status-update", "final": final, "status": {"state": state}}
+    ev = StreamEvent("status-update", state, "t1", final, payload)
+    assert tail.take([(9.0, 10, ev, False)]) == (1, True)
+    s = tail.summary("completed")
+    assert (s.exit, s.final_state, s.violations) == (ExitCode.OK, state, [])
 
 
 def test_a_silence_over_heartbeat_is_a_gap_and_exit_7() -> None:

@@ -218,6 +218,7 @@ def test_polling_gives_up_before_passing_the_limit() -> None:
         == "task t1 is still 'working' after 2 GetTask poll(s) over 0.3s (--timeout 0.5s)"
     )
     assert caught.value.details == {"taskId": "t1", "state": "working"}
+    assert caught.value.hint == "a2actl task get TARGET t1 shows it later; raise --timeout to wait longer"
 
 
 def test_a_get_task_error_while_polling_is_raised() -> None:
@@ -277,7 +278,16 @@ def test_sent_message_document_order_and_exit() -> None:
 
 def test_streamed_send_document() -> None:
     s = StreamedSend(
-        "SendStreamingMessage", "m1", "t1", "failed", 3, "completed", ExitCode.CHECK_FAILED, "abc", "failed"
+        "SendStreamingMessage",
+        "m1",
+        "t1",
+        "failed",
+        3,
+        "completed",
+        ExitCode.CHECK_FAILED,
+        "abc",
+        "failed",
+        status_message="quota exceeded",
     )
     assert s.to_json() == {
         "method": "SendStreamingMessage",
@@ -285,6 +295,7 @@ def test_streamed_send_document() -> None:
         "messageId": "m1",
         "taskId": "t1",
         "state": "failed",
+        "statusMessage": "quota exceeded",
         "events": 3,
         "outcome": "completed",
         "exitCode": 7,
