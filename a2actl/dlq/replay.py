@@ -409,7 +409,7 @@ class Replayer:
                     return _refused(item)
         finally:
             with contextlib.suppress(Exception):
-                await close_inner(stream)  # type: ignore[arg-type]
+                await close_inner(stream)
 
     def _first_event(self, operation: str, method: str, item: TimedEvent) -> Outcome:
         """``_streamed``'s decision on the stream's first event."""

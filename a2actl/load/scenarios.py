@@ -24,6 +24,7 @@ Scenarios fill a ``RequestRecord``; they never raise an ``A2ACtlError`` (it is r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import time
 from collections import deque
@@ -38,7 +39,7 @@ from a2actl.load.metrics import FAILED_STATES, RequestRecord
 from a2actl.load.thresholds import STREAM_TIMINGS
 from a2actl.protocol.events import PartSpec, message_params, result_state
 from a2actl.protocol.lifecycle import Lifecycle
-from a2actl.protocol.versions import StateKind, canonical_state, state_kind
+from a2actl.protocol.versions import Family, StateKind, canonical_state, state_kind
 from a2actl.transport.a2a import RpcOutcome, new_id
 from a2actl.transport.channel import Heartbeat, TimedEvent
 
@@ -192,35 +193,45 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         # stream tail's lifecycle audit (protocol/lifecycle.py) and bound: the first problem found
         lifecycle = Lifecycle(client.family)
         problem: str | None = None
-        async for item in client.stream("SendStreamingMessage", ctx.params(rec.seq)):
-            now = perf() - base
-            if not isinstance(item, TimedEvent):
-                if not isinstance(item, Heartbeat):  # an error answer (RpcOutcome / GrpcOutcome)
-                    _a2a_error(rec, item)
-                    break
-                continue
-            rec.events += 1
-            rec.bytes += item.size
-            if last is None:
-                rec.ttfe = now
-            else:
-                rec.gaps.append(now - last)
-            last = now
-            ev = item.event
-            if problem is None and (item.truncated or item.size > event_limit):
-                problem = f"oversize event: {item.size} bytes, over --max-event-bytes {event_limit}"
-            found = lifecycle.observe(ev)
-            if found and problem is None:
-                problem = f"{found[0].rule}: {found[0].message}"
-            if ev.kind == "message":
-                answered_by_message = True
-            if ev.kind == "artifact-update" and rec.ttfa is None:
-                rec.ttfa = now
-            if ev.state:
-                state = canonical_state(ev.state)
-                rec.state = state
-                if rec.terminal is None and state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED):
-                    rec.terminal = now
+        v03 = client.family is not Family.V1_0
+        events = client.stream("SendStreamingMessage", ctx.params(rec.seq))
+        async with contextlib.aclosing(events):  # a break closes the stream now, not at GC
+            async for item in events:
+                now = perf() - base
+                if not isinstance(item, TimedEvent):
+                    if not isinstance(item, Heartbeat):  # an error answer (RpcOutcome / GrpcOutcome)
+                        _a2a_error(rec, item)
+                        break
+                    continue
+                rec.events += 1
+                rec.bytes += item.size
+                if last is None:
+                    rec.ttfe = now
+                else:
+                    rec.gaps.append(now - last)
+                last = now
+                ev = item.event
+                if problem is None and (item.truncated or item.size > event_limit):
+                    problem = f"oversize event: {item.size} bytes, over --max-event-bytes {event_limit}"
+                found = lifecycle.observe(ev)
+                if found and problem is None:
+                    problem = f"{found[0].rule}: {found[0].message}"
+                if ev.kind == "message":
+                    answered_by_message = True
+                if ev.kind == "artifact-update" and rec.ttfa is None:
+                    rec.ttfa = now
+                if ev.state:
+                    state = canonical_state(ev.state)
+                    rec.state = state
+                    settled = state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
+                    if rec.terminal is None and settled:
+                        rec.terminal = now
+                    if settled and v03 and ev.kind == "status-update" and not lifecycle.ended:
+                        # A2A 0.3 without `final: true` (@a2a-js/sdk's 0.3 compatibility sends
+                        # auth-required so and keeps the stream open): nothing can follow, and waiting
+                        # for the close made every such request a --timeout. As stream tail ends there.
+                        # Only this case: a stream read to its close keeps its connection for reuse.
+                        break
         rec.latency = perf() - base
         if rec.status != "ok":
             return

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import AsyncGenerator, AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from typing import Any
 
@@ -343,7 +343,7 @@ class A2AClient:
 
     async def stream(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
-    ) -> AsyncIterator[TimedEvent | RpcOutcome | Heartbeat]:
+    ) -> AsyncGenerator[TimedEvent | RpcOutcome | Heartbeat, None]:
         """Run a streaming operation (``SendStreamingMessage``, ``SubscribeToTask``) and yield each event
         as a ``TimedEvent``; an error answer (JSON body or an SSE error frame) is yielded as an
         ``RpcOutcome`` and ends the iteration. With ``heartbeats``, SSE comment lines are yielded as

@@ -43,7 +43,7 @@ import json
 import os
 import secrets
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -539,7 +539,7 @@ class GrpcClient:
 
     async def stream(
         self, operation: str, params: dict[str, Any], *, heartbeats: bool = False
-    ) -> AsyncIterator[TimedEvent | GrpcOutcome | Heartbeat]:
+    ) -> AsyncGenerator[TimedEvent | GrpcOutcome | Heartbeat, None]:
         """Run a server-streaming RPC (``SendStreamingMessage``, ``SubscribeToTask``) and yield each
         ``StreamResponse`` as a ``TimedEvent`` (``at`` seconds since the call started, ``size`` the
         message's protobuf bytes). An A2A error is yielded as a ``GrpcOutcome`` and ends the stream.

@@ -105,3 +105,20 @@ def test_a_task_that_waits_for_the_client_ends_every_stream_in_03(
         assert end == (state, reason, "completed"), doc
     probe = cli("handshake", "probe", url, "--send", text, "-o", "json", *flags)
     assert probe.exit_code == 0 and probe.json["samples"][0]["send"]["finalState"] == state
+
+
+def test_load_run_stream_ends_at_a_03_state_that_waits_for_the_client(
+    cli: Any, agent_js_compat: InteropAgent
+) -> None:
+    """``load run -s stream`` on the same @a2a-js/sdk 0.3 stream (auth-required without
+    ``final: true``, left open): every request waited for the close until ``--timeout`` and was
+    counted a timeout; it now ends at that state, counted ok with its state, as stream tail does."""
+    r = cli(
+        "-o", "json", "load", "run", agent_js_compat.url, "-s", "stream", "--text", "/auth", "-n", "3",
+        "-c", "1", "--a2a-version", "0.3", "--timeout", "5s", "--no-progress",
+    )  # fmt: skip
+    assert r.exit_code == 0, r.stdout[-600:]
+    doc = r.json
+    assert doc["requests"]["ok"] == 3 and doc["requests"]["failures"] == 0
+    assert doc["states"] == {"auth-required": 3}
+    assert doc["metrics"]["latency"]["max"] < 5
