@@ -657,7 +657,7 @@ def test_bad_config_is_exit_2_naming_the_key(cli: Any, tmp_path: Path) -> None:
     r = cli("exporter", "--config", str(cfg), "--check-config")
     assert r.exit_code == 2 and f"--config {cfg}: line 4: 'fast' appears twice in one mapping" in r.stderr
     # values YAML builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
-    for value, reason in (("9" * 5000, "Exceeds the limit (4300 digits)"), ("2001-13-01", "month must be")):
+    for value, reason in (("9" * 5000, "Exceeds the limit (4300"), ("2001-13-01", "month must be")):
         cfg.write_text(f"modules:\n  fast:\n    timeout: {value}\n")
         r = cli("exporter", "--config", str(cfg), "--check-config")
         assert r.exit_code == 2 and f"--config {cfg}: not YAML: {reason}" in r.stderr, r.stderr
