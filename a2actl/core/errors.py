@@ -102,10 +102,13 @@ class TimeoutError_(A2ACtlError):  # noqa: N801 - avoid shadowing the builtin Ti
 
 class ProtocolViolation(A2ACtlError):
     """The agent broke the protocol: malformed JSON or HTTP, a wrong envelope or result shape,
-    an oversized body, malformed SSE: exit 6."""
+    an oversized body, malformed SSE: exit 6. ``answer_status``: the HTTP status of the answer that
+    could not be read, when one came (``A2AClient`` sets it; not in ``details``, which the
+    classifiers of ``load run``, ``fleet probe`` and the exporter read as an HTTP error's)."""
 
     exit_code = ExitCode.PROTOCOL
     code = "protocol"
+    answer_status: int | None = None
 
 
 class BodyTooLarge(ProtocolViolation):

@@ -695,19 +695,23 @@ _STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
 
 def _answered_unread(exc: A2ACtlError) -> bool:
     """Whether ``exc`` is an answer with a 2xx status whose body is over the limit (``BodyTooLarge``)
-    or cannot be read as an answer (a ``ProtocolViolation`` with that ``details.httpStatus``: not
-    JSON, not UTF-8, not a JSON-RPC envelope, not the operation's shape; ``A2AClient`` adds the
-    status): the agent took the message, but whether it did it cannot be read. A retry would
+    or cannot be read as an answer (a ``ProtocolViolation`` with that ``answer_status``: not JSON,
+    not UTF-8, not a JSON-RPC envelope, not the operation's shape, not SSE; ``A2AClient`` sets it): the agent took the message, but whether it did it cannot be read. A retry would
     deliver it again and most likely get the same answer (a proxy's or login page's 200 as well),
     so it is permanent: not retried, left dead for the operator, as a streamed send's oversize or
     malformed first event is. A cut (``StreamCut``) is not an answer."""
+    status = _answer_status(exc)
+    return status is not None and 200 <= status < 300
+
+
+def _answer_status(exc: A2ACtlError) -> int | None:
+    """The HTTP status of the answer ``exc`` could not read (``BodyTooLarge.status``,
+    ``ProtocolViolation.answer_status``); ``None`` for a cut or when no answer came."""
     if isinstance(exc, BodyTooLarge):
-        status: Any = exc.status
-    elif isinstance(exc, ProtocolViolation) and not isinstance(exc, StreamCut):
-        status = exc.details.get("httpStatus")
-    else:
-        return False
-    return isinstance(status, int) and 200 <= status < 300
+        return exc.status
+    if isinstance(exc, ProtocolViolation) and not isinstance(exc, StreamCut):
+        return exc.answer_status
+    return None
 
 
 def _raised(exc: A2ACtlError) -> Outcome:
@@ -721,7 +725,7 @@ def _raised(exc: A2ACtlError) -> Outcome:
     return Outcome(
         False,
         {
-            "code": exc.details.get("httpStatus") if exc.details else None,
+            "code": exc.details["httpStatus"] if "httpStatus" in exc.details else _answer_status(exc),
             "message": message,
             "class": classify_exception(exc),
         },

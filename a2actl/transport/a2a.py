@@ -218,11 +218,12 @@ class RpcOutcome:
 
 def _with_status(exc: ProtocolViolation, res: HttpResult) -> ProtocolViolation:
     """``exc``, raised while reading the answer ``res`` (not JSON, not UTF-8, not a JSON-RPC
-    envelope, not the operation's shape), with ``details.httpStatus`` = ``res.status``: with a 2xx
-    the agent took the request and its answer cannot be read, which ``dlq replay`` must not deliver
-    again (``dlq.replay.classify_exception``: permanent). A ``try`` in the caller, not a context
-    manager: free when nothing is raised, on ``load run``'s per-request path."""
-    exc.details.setdefault("httpStatus", res.status)
+    envelope, not the operation's shape, not SSE), with ``answer_status`` = ``res.status``: with a
+    2xx the agent took the request and its answer cannot be read, which ``dlq replay`` must not
+    deliver again (``dlq.replay.classify_exception``: permanent). A ``try`` in the caller, not a
+    context manager: free when nothing is raised, on ``load run``'s per-request path."""
+    if exc.answer_status is None:
+        exc.answer_status = res.status
     return exc
 
 
@@ -523,6 +524,15 @@ class A2AClient:
 
     def _decode_unary_error(
         self, operation: str, method: str, res: HttpResult, rid: str, task_id: Any = None
+    ) -> RpcOutcome:
+        try:
+            return self._unary_error_of(operation, method, res, rid, task_id)
+        except ProtocolViolation as exc:
+            _with_status(exc, res)
+            raise
+
+    def _unary_error_of(
+        self, operation: str, method: str, res: HttpResult, rid: str, task_id: Any
     ) -> RpcOutcome:
         if self.binding == BINDING_HTTP_JSON and res.status >= 400:
             return rest_error(res, operation, method, self.family, self.selection, task_id)

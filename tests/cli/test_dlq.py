@@ -186,9 +186,10 @@ def test_permanent_errors_are_never_retried(cli: Any, sandbox: Any, tmp_path: Pa
     assert cli("dlq", "show", src, ids[0], "-o", "json").json["lastError"]["class"] == "permanent"
 
 
+@pytest.mark.parametrize("method", ["SendMessage", "SendStreamingMessage"])
 @pytest.mark.parametrize("route", ["nonjson", "badenvelope"])
 def test_a_2xx_answer_that_cannot_be_read_is_permanent(
-    cli: Any, fault: str, tmp_path: Path, route: str
+    cli: Any, fault: str, tmp_path: Path, route: str, method: str
 ) -> None:
     """A 200 whose body is an HTML page (a proxy's or login page) or not a JSON-RPC 2.0 envelope: the
     agent (or what answered) took the message and its answer cannot be read. It was transient,
@@ -197,6 +198,7 @@ def test_a_2xx_answer_that_cannot_be_read_is_permanent(
     src = f"file://{tmp_path}/dlq.jsonl"
     [entry] = entries_for(fault, 1)
     entry["target"]["url"] = f"{fault}/{route}/jsonrpc"
+    entry["request"]["method"] = method  # a streaming send answered with a 200 that is not SSE: the same
     ids = fill(FileBackend(str(tmp_path / "dlq.jsonl")), [entry])
     r = cli(
         "dlq", "replay", src, "--yes", "--max-attempts", "3", "--journal", str(tmp_path / "j"), "-o", "json"

@@ -190,6 +190,14 @@ def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, Load
     assert [(e["status"], e["code"], e["count"]) for e in hs["errors"]] == [
         ("a2a-error", "InternalError -32603", 2)
     ]
+    # a 200 that is no JSON-RPC 2.0 envelope is a protocol error in every scenario (the handshake
+    # scenario read it as 'http-error 200' once dlq replay's need for the status leaked into
+    # details.httpStatus; review of e84fced)
+    for scenario in ("send", "handshake"):
+        bad = _json(cli, f"{fault}/badenvelope/agent-card.json", "-s", scenario, "-n", "2")
+        assert [(e["status"], e["code"], e["count"]) for e in bad["errors"]] == [
+            ("transport-error", "protocol", 2)
+        ], scenario
     gw = _json(cli, f"{fault}/gateway502/agent-card.json", "-n", "2")
     assert gw["errors"] == [
         {"status": "http-error", "code": "502", "count": 2, "example": gw["errors"][0]["example"]}
