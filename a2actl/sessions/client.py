@@ -237,8 +237,11 @@ class Sessions:
 
     async def _discover(self) -> None:
         """Probe the debug API without credentials (no token, no credential ``-H`` header:
-        ``core.redact.is_sensitive_header``): 200 → ``debug`` with a warning; 401/403 →
-        ``debug`` (protected, as the contract asks); 404/405 → the ListTasks fallback."""
+        ``core.redact.is_sensitive_header``): 200 with a discovery document (a JSON object) →
+        ``debug`` with a warning; 401/403 → ``debug`` (protected, as the contract asks); 404/405 →
+        the ListTasks fallback. A 200 with anything else (a sign-in or catch-all page) is asked
+        again with the credentials: a discovery document then → ``debug`` (protected), else the
+        fallback with a warning."""
         from a2actl.core.redact import is_sensitive_header
 
         # without any credential header: one the -H options carry (X-Api-Key, Cookie, *-Token)
@@ -256,6 +259,17 @@ class Sessions:
         if res.status == 200 and _is_discovery(res.body):
             self.warnings.append(OPEN_API_WARNING.format(url=self.base))
             return
+        if res.status == 200 and (self.settings.token or anonymous.headers != self.settings.headers):
+            # a gateway may answer an anonymous caller with its sign-in page (200 HTML) and the
+            # credentialed one with the API: ask again with the credentials before falling back
+            # (the fallback kills by CancelTask, not by the debug API)
+            try:
+                res = await self.transport.request("GET", self.base, headers={"Accept": "application/json"})
+            except AuthError:
+                pass  # the credentials are refused there: as no debug API (the fallback says more)
+            else:
+                if res.status == 200 and _is_discovery(res.body):
+                    return  # present, and it did not answer without the credentials
         if res.status == 200:
             # a page that is no discovery document (a single-page app's or a portal's catch-all
             # HTML): there is no debug API here. It was flagged open (a false alarm), and its

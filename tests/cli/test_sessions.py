@@ -269,6 +269,35 @@ def test_a_catch_all_page_at_the_discovery_url_is_no_debug_api(cli: Any) -> None
     assert not any("WITHOUT credentials" in w for w in doc["warnings"])
 
 
+def test_a_sign_in_page_for_anonymous_callers_is_not_taken_for_no_debug_api(cli: Any) -> None:
+    """A gateway that answers an anonymous ``GET /debug/a2a`` with its sign-in page (200 HTML) and
+    the token's holder with the API: the discovery is asked again with the token, and the debug API
+    is used (protected: no warning). Taking the page for no debug API fell back to ListTasks, whose
+    kill is a CancelTask, not the debug API's (review of 6437761)."""
+    from starlette.responses import HTMLResponse
+
+    from a2actl.server.sandbox.app import build_app
+    from a2actl.server.sandbox.options import SandboxOptions
+    from tests.servers import LoopbackServer
+
+    def app(url: str) -> Any:
+        inner = build_app(SandboxOptions(debug=True, debug_token=DEBUG_TOKEN), url)
+
+        async def gateway(scope: Any, receive: Any, send: Any) -> None:
+            anonymous = not any(k == b"authorization" for k, _ in scope.get("headers", []))
+            if scope["type"] == "http" and scope["path"] == "/debug/a2a" and anonymous:
+                await HTMLResponse("<html><body>sign in</body></html>")(scope, receive, send)
+                return
+            await inner(scope, receive, send)
+
+        return gateway
+
+    with LoopbackServer(app) as srv:
+        r = cli("sessions", "list", srv.url, "-o", "json", env=AUTH)
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["source"], r.json["warnings"]) == ("debug", [])
+
+
 def test_fallback_on_a_plain_agent(cli: Any, sandbox_plain: Any) -> None:
     running = start(cli, sandbox_plain.url)
     done = finished(cli, sandbox_plain.url)
