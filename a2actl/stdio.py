@@ -99,6 +99,8 @@ class _QuietStderr:
         """Write ``text``; its length, whether it was written or dropped."""
         try:
             return int(self._stream.write(text))  # type: ignore[attr-defined]
+        except BlockingIOError:
+            return len(text)  # a non-blocking stderr that is full for now: this text only is lost
         except OSError:
             self._to_devnull()
             return len(text)
@@ -112,14 +114,18 @@ class _QuietStderr:
         """Flush, or drop what is held when that fails."""
         try:
             self._stream.flush()  # type: ignore[attr-defined]
+        except BlockingIOError:
+            pass  # for now: the next write or flush tries again
         except OSError:
             self._to_devnull()
 
     def _to_devnull(self) -> None:
         fd = _stream_fd(self._stream)
+        if fd is None:
+            return  # no descriptor to point elsewhere: each failed write is dropped as it comes
         try:
             devnull = os.open(os.devnull, os.O_WRONLY)
-            if fd is not None and devnull != fd:
+            if devnull != fd:
                 os.dup2(devnull, fd)
                 os.close(devnull)
             self._stream.flush()  # type: ignore[attr-defined]  # what it held: to /dev/null now
