@@ -428,7 +428,9 @@ async def replay_job(
         try:
             if to_broker and isinstance(backend, SqsBackend):
                 return await backend.to_broker(emit, opts.rate)
-            journal = Journal(journal_path or default_journal(backend.journal_key))
+            journal = Journal(
+                journal_path or default_journal(backend.journal_key), getattr(backend, "identity", None)
+            )
             try:
                 # --to-broker on RabbitMQ: the same replay, republishing instead of delivering
                 redeliver = getattr(backend, "republish", None) if to_broker else None

@@ -1,8 +1,11 @@
 """The replay journal (``docs/dlq.md``, "Replay semantics"): JSONL of ``{"id", "event", "at"}`` with
-``event`` ``delivered`` (the agent acknowledged it) or ``removed`` (gone from the source); ``at`` in
+``event`` ``delivered`` (the agent acknowledged it), ``removed`` (gone from the source) or ``stale``
+(delivered by a run on another source identity: not removed, see ``Journal.resumable``); ``at`` in
 epoch seconds. An id ``delivered`` but not ``removed`` when a replay starts is removed without being
-delivered again. Each run first appends ``{"event": "start", "pid", "at"}`` (no ``id``: readers skip
-it), which proves the journal can be written before anything is replayed."""
+delivered again. Each run first appends ``{"event": "start", "pid", "at", "source"}`` (no ``id``; ``source`` the
+source's identity when it has one: a file's ``DEV:INO``), which proves the journal can be written
+before anything is replayed and tells later runs which source the ids after it were delivered
+from."""
 
 from __future__ import annotations
 
@@ -54,19 +57,26 @@ def _why(exc: OSError, path: Path) -> str:
 
 
 class Journal:
-    """An open journal. ``pending``: ids delivered and not yet removed, in order; ``done``: ids
-    removed by earlier runs. Torn or foreign lines are skipped when reading."""
+    """An open journal. ``pending``: ids delivered and not yet removed, in order, each with the
+    source identity of the run that delivered it (``None``: not known, as in journals written
+    before identities); ``done``: ids removed by earlier runs. Torn or foreign lines are skipped
+    when reading."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, identity: str | None = None) -> None:
         """Read ``path`` (created with its directory when missing), open it for appending and append
         this run's ``start`` line with an ``fsync``. Raises ``UsageError`` (exit 2) when it cannot be:
         a directory, a FIFO or a device (a FIFO's open blocked until a writer came, past
         ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), no permission, or a write
         refused (a full disk, a file size limit): that was found at the first acknowledged batch,
         after deliveries, as exit 1 "unexpected OSError". A line that is not UTF-8 JSON is skipped,
-        as a torn one is; a torn last line is terminated before this run appends."""
+        as a torn one is; a torn last line is terminated before this run appends.
+
+        ``identity``: the source's identity now (``FileBackend.identity``, a file's ``DEV:INO``),
+        written in the start line; ``resumable`` leaves out what a run on another identity
+        delivered."""
         self.path = path
-        self.pending: dict[str, None] = {}  # delivered, not yet removed (ordered)
+        self.identity = identity
+        self.pending: dict[str, str | None] = {}  # delivered, not yet removed (ordered): id → source
         self.done = 0
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -85,7 +95,10 @@ class Journal:
             raise UsageError(
                 f"cannot use {path} as the replay journal: {_why(exc, path)}", hint="give --journal PATH"
             ) from exc
-        start = json.dumps({"event": "start", "pid": os.getpid(), "at": time.time()}) + "\n"
+        head: dict[str, object] = {"event": "start", "pid": os.getpid(), "at": time.time()}
+        if identity is not None:
+            head["source"] = identity
+        start = json.dumps(head) + "\n"
         try:
             # a torn last line is terminated: this run's first line was appended to it, and lost with it
             _write_all(self.fd, (b"\n" if torn else b"") + start.encode())
@@ -101,19 +114,41 @@ class Journal:
         """Fold the journal's lines into ``pending`` and ``done``; returns whether the last line is
         torn (no line end: a run stopped inside a write)."""
         line = b"\n"
+        source: str | None = None  # the identity the last start line named
         for line in f:
             try:
                 rec = json.loads(line.decode("utf-8"))
             except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
                 continue  # a torn last line
-            if not isinstance(rec, dict) or not isinstance(rec.get("id"), str):
+            if not isinstance(rec, dict):
+                continue
+            if rec.get("event") == "start" and "id" not in rec:
+                named = rec.get("source")
+                source = named if isinstance(named, str) else None
+                continue
+            if not isinstance(rec.get("id"), str):
                 continue  # not a journal line
             if rec.get("event") == "delivered":
-                self.pending[rec["id"]] = None
+                self.pending[rec["id"]] = source
             elif rec.get("event") == "removed":
                 self.pending.pop(rec["id"], None)
                 self.done += 1
+            elif rec.get("event") == "stale":  # not removed: delivered by a run on another source
+                self.pending.pop(rec["id"], None)
         return not line.endswith(b"\n")
+
+    def resumable(self) -> tuple[list[str], list[str]]:
+        """``(resume, stale)``: the pending ids a resume removes (delivered by a run on this
+        journal's ``identity``, or where either identity is unknown) and those it must not (a run
+        on another identity delivered them: the file was rotated or replaced, and an entry with
+        that id now is another one, never delivered; it is delivered as any live entry, and the
+        journal marks the old ids ``stale``)."""
+        mine: list[str] = []
+        other: list[str] = []
+        for eid, source in self.pending.items():
+            same = source is None or self.identity is None or source == self.identity
+            (mine if same else other).append(eid)
+        return mine, other
 
     def write(self, ids: list[str], event: str, sync: bool) -> None:
         """Append one line per id in one ``write``; ``sync``: ``fsync`` after it. Raises

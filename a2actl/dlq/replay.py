@@ -585,8 +585,21 @@ class Replayer:
         # Built (aiohttp imported, ~0.3 s) before the clock starts: the rate is the replay's.
         transport = self.transport_factory(self.settings, self.sink, max(1, self.opts.max_in_flight))
         started = time.perf_counter()
-        # Resume: delivered before a crash but not yet removed.
-        pending = list(self.journal.pending)
+        # Resume: delivered before a crash but not yet removed; what a run on another source
+        # identity delivered (the file was rotated or replaced since) is not removed: an entry with
+        # such an id now is another one, never delivered (it was tombstoned unseen)
+        pending, stale = self.journal.resumable()
+        if stale:
+            self.journal.write(stale, "stale", sync=True)
+            self.emit(
+                {
+                    "type": "resume",
+                    "removed": 0,
+                    "message": f"not resumed: {len(stale)} entr(y/ies) delivered before the last run "
+                    "stopped, from another file at this path (rotated or replaced): delivered again "
+                    "if still there",
+                }
+            )
         if pending:
             await self.backend.remove_many(pending)
             self.journal.write(pending, "removed", sync=True)

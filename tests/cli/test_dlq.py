@@ -419,6 +419,38 @@ def test_killed_replay_resumes_without_loss(sandbox: Any, tmp_path: Path) -> Non
     assert all(tombstones[i][0] >= got[mid_of[i]]["firstAt"] for i in ids)
 
 
+def test_a_resume_never_removes_an_entry_of_a_rotated_file(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A replay stopped after the agent acknowledged ``order-1`` and before its removal; the file is
+    then rotated and the producer (which names entries by its own ids) dead-letters a new
+    ``order-1``. The resume removed that new entry unseen: a dead letter lost. A journal's start
+    line now names the file (device and inode), and a resume removes only what a run on the same
+    file delivered; the new entry is delivered."""
+    path = tmp_path / "dlq.jsonl"
+    src = f"file://{path}"
+    [old] = entries_for(sandbox.url, 1)
+    old["id"] = "order-1"
+    fill(FileBackend(str(path)), [old])
+    st = os.stat(path)
+    journal = tmp_path / "j.jsonl"
+    journal.write_text(  # what the stopped run left: delivered, not removed
+        json.dumps({"event": "start", "pid": 1, "at": 1.0, "source": f"{st.st_dev}:{st.st_ino}"})
+        + "\n"
+        + json.dumps({"id": "order-1", "event": "delivered", "at": 2.0})
+        + "\n"
+    )
+    path.rename(tmp_path / "dlq.jsonl.1")  # rotated
+    [new] = entries_for(sandbox.url, 1)
+    new["id"] = "order-1"
+    fill(FileBackend(str(path)), [new])
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(journal), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["acknowledged"], r.json["resumedRemovals"]) == (1, 0)
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+    # and a rerun does not find order-1 pending again
+    again = cli("dlq", "replay", src, "--yes", "--journal", str(journal), "-o", "json")
+    assert again.exit_code == 0 and (again.json["selected"], again.json["resumedRemovals"]) == (0, 0)
+
+
 @pytest.mark.parametrize("alias", ["file", "directory"])
 def test_a_symlink_to_the_file_shares_its_replay_journal(
     cli: Any, sandbox: Any, tmp_path: Path, alias: str

@@ -187,6 +187,17 @@ class FileBackend:
             raise UsageError(f"cannot read DLQ file {self.path}: a symlink loop", hint="check SRC") from exc
 
     @property
+    def identity(self) -> str | None:
+        """``DEV:INO`` of the file now (``None`` when it cannot be stat'ed): a file rotated or
+        replaced under the same path is another source, whose lines a journal of the old one must
+        not remove (``Journal.resumable``)."""
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return None
+        return f"{st.st_dev}:{st.st_ino}"
+
+    @property
     def journal_key(self) -> str:
         """The ``file://`` URL of the absolute path with its symlinks resolved, as for the replay lock
         (``replay_lock``): the same file however SRC was written. Keyed by the path as written, a

@@ -90,3 +90,27 @@ def test_a_torn_last_line_does_not_swallow_the_next_runs_first_line(tmp_path: Pa
         assert (list(again.pending), again.done) == (["c"], 1)
     finally:
         again.close()
+
+
+def test_a_resume_takes_only_what_a_run_on_the_same_source_delivered(tmp_path: Path) -> None:
+    """Pending ids carry the source identity of the run that delivered them (its start line's
+    ``source``): ``resumable`` splits them into what this run may remove and what it must not (the
+    file was rotated or replaced since); ``stale`` lines take the latter out of ``pending``. A
+    journal written before identities (no ``source``) resumes as before."""
+    path = tmp_path / "j.jsonl"
+    lines = [
+        {"id": "old-format", "event": "delivered", "at": 1.0},
+        {"event": "start", "pid": 1, "at": 2.0, "source": "1:100"},
+        {"id": "a", "event": "delivered", "at": 3.0},
+        {"event": "start", "pid": 2, "at": 4.0, "source": "1:200"},
+        {"id": "b", "event": "delivered", "at": 5.0},
+    ]
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    j = Journal(path, "1:200")
+    assert j.resumable() == (["old-format", "b"], ["a"])
+    j.write(["a"], "stale", sync=True)
+    j.close()
+    assert Journal(path, "1:200").resumable() == (["old-format", "b"], [])
+    assert Journal(path).resumable() == (["old-format", "b"], [])  # identity unknown: all of them
+    start = json.loads(path.read_text().splitlines()[-1])
+    assert start["event"] == "start" and "source" not in start and "id" not in start
