@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
 from a2actl.caps.lint_rules import BY_ID, RULES, SEVERITY_RANK, Rule, matching
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import UsageError, parse_value_reason
 from a2actl.core.exit_codes import ExitCode
 
 if TYPE_CHECKING:
@@ -192,8 +192,7 @@ def load_config(path: str) -> LintConfig:
         # PyYAML's scalar constructors raise a plain ValueError (no YAMLError) for an unquoted date
         # that is no date (2001-13-01) or an integer over int()'s 4,300 digits: it was exit 1
         # 'unexpected ValueError', as it was in smoke suites and fleet inventories
-        why = str(exc).split(";")[0]
-        raise UsageError(f"--config: {path} is not YAML: {_cut(why)}") from exc
+        raise UsageError(f"--config: {path} is not YAML: {_cut(parse_value_reason(exc))}") from exc
     table = doc.get("lint") if isinstance(doc, dict) else None
     if not isinstance(table, dict):
         raise UsageError(f"--config: {path} has no 'lint:' mapping")

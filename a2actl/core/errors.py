@@ -165,3 +165,12 @@ class CheckFailed(A2ACtlError):
 
     exit_code = ExitCode.CHECK_FAILED
     code = "check_failed"
+
+
+def parse_value_reason(exc: ValueError) -> str:
+    """The reason of a plain ``ValueError`` a JSON or YAML reader raised for a value it could not
+    build (an integer over Python's 4,300-digit limit; PyYAML's unquoted date that is no date,
+    ``2001-13-01``), without the advice to call ``sys.set_int_max_str_digits()``: the one-line
+    reason of the usage error (exit 2) that smoke suites, fleet inventories, the exporter's and
+    ``caps lint``'s configurations give for it."""
+    return str(exc).split(";")[0]

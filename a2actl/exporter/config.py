@@ -40,7 +40,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.config import MAX_INPUT_BYTES
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import UsageError, parse_value_reason
 
 if TYPE_CHECKING:
     from a2actl.probe.budget import Budget
@@ -240,7 +240,7 @@ def load_config(
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise UsageError(f"--config {path}:{where}: not YAML: {problem}") from exc
     except ValueError as exc:  # an integer over int()'s 4,300 digits: exit 1 'unexpected ValueError'
-        raise UsageError(f"--config {path}: not YAML: {str(exc).split(';')[0]}") from exc
+        raise UsageError(f"--config {path}: not YAML: {parse_value_reason(exc)}") from exc
     env = os.environ if environ is None else environ
     if doc is None:
         return modules

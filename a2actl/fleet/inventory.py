@@ -50,7 +50,7 @@ from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from a2actl.agent.target import host_problem as _host_problem
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import UsageError, parse_value_reason
 from a2actl.core.headers import bare_token, checked_token, header_problem, is_field_name
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
@@ -512,7 +512,7 @@ def _load_json(text: str, source: str) -> Any:
     except RecursionError as exc:
         raise UsageError(f"inventory {source}: JSON nested too deep") from exc
     except ValueError as exc:  # a number over int()'s 4,300 digits: exit 1 'unexpected ValueError'
-        raise UsageError(f"inventory {source}: not JSON: {_int_limit(exc)}") from exc
+        raise UsageError(f"inventory {source}: not JSON: {parse_value_reason(exc)}") from exc
 
 
 class _Lines(dict[int, int]):
@@ -542,14 +542,8 @@ def _load_yaml(text: str, source: str) -> tuple[Any, _Lines]:
     except (yaml.YAMLError, RecursionError) as exc:
         raise UsageError(f"inventory {source}: not YAML: {exc}") from exc
     except ValueError as exc:  # an integer over int()'s 4,300 digits: exit 1 'unexpected ValueError'
-        raise UsageError(f"inventory {source}: not YAML: {_int_limit(exc)}") from exc
+        raise UsageError(f"inventory {source}: not YAML: {parse_value_reason(exc)}") from exc
     return doc, lines
-
-
-def _int_limit(exc: ValueError) -> str:
-    """The reason of a ``ValueError`` a JSON or YAML parser raised for an integer over Python's
-    4,300-digit limit, without its advice to call ``sys.set_int_max_str_digits()``."""
-    return str(exc).split(";")[0]
 
 
 def _where(path: str, node: Any, lines: _Lines | None) -> str:

@@ -186,6 +186,8 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
 
     # as stream tail: an event over this (--max-event-bytes, default 16 MiB) is oversize
     event_limit = ctx.settings.max_event_bytes
+    # 0.3 (and 0.2) mark a stream's end with `final: true`, which some agents leave out
+    v03 = client.family is not Family.V1_0
 
     async def stream(rec: RequestRecord, base: float) -> None:
         last: float | None = None
@@ -193,7 +195,6 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
         # stream tail's lifecycle audit (protocol/lifecycle.py) and bound: the first problem found
         lifecycle = Lifecycle(client.family)
         problem: str | None = None
-        v03 = client.family is not Family.V1_0
         events = client.stream("SendStreamingMessage", ctx.params(rec.seq))
         async with contextlib.aclosing(events):  # a break closes the stream now, not at GC
             async for item in events:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from a2actl.core.errors import UsageError
+from a2actl.core.errors import UsageError, parse_value_reason
 
 KINDS = ("probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth")
 #: A suite file larger than this many bytes is refused, unread (1 MiB, as ``caps lint --config``).
@@ -71,8 +71,9 @@ def _loader() -> Any:
             try:
                 return super().construct_object(node, deep=deep)
             except ValueError as exc:
-                reason = str(exc).split(";")[0]  # without the advice to call set_int_max_str_digits
-                raise yaml.constructor.ConstructorError(None, None, reason, node.start_mark) from None
+                raise yaml.constructor.ConstructorError(
+                    None, None, parse_value_reason(exc), node.start_mark
+                ) from None
 
     def construct_mapping(loader: Any, node: Any, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

@@ -452,21 +452,17 @@ _BROKEN: dict[str, tuple[Any, Any, Any]] = {
 }
 
 
-def _broken_debug_app(_: str) -> Any:
+def _debug_api_per_mode(sessions: Any, one: Any) -> Any:
+    """A protected debug API under each ``/{mode}`` prefix (``--debug-prefix /MODE``): discovery
+    refuses anonymous callers (401), ``sessions`` answers ``GET …/sessions``, ``one`` answers
+    ``GET``/``DELETE …/sessions/{sid}``."""
     from starlette.applications import Starlette
     from starlette.requests import Request
     from starlette.responses import JSONResponse
     from starlette.routing import Route
 
-    async def discovery(request: Request) -> JSONResponse:
+    async def discovery(_: Request) -> JSONResponse:
         return JSONResponse({"contractVersion": "1", "features": ["sessions"]}, status_code=401)
-
-    async def sessions(request: Request) -> JSONResponse:
-        return JSONResponse(_BROKEN[request.path_params["mode"]][0])
-
-    async def one(request: Request) -> JSONResponse:
-        which = 1 if request.method == "GET" else 2
-        return JSONResponse(_BROKEN[request.path_params["mode"]][which])
 
     return Starlette(
         routes=[
@@ -475,6 +471,20 @@ def _broken_debug_app(_: str) -> Any:
             Route("/{mode}/sessions/{sid}", one, methods=["GET", "DELETE"]),
         ]
     )
+
+
+def _broken_debug_app(_: str) -> Any:
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    async def sessions(request: Request) -> JSONResponse:
+        return JSONResponse(_BROKEN[request.path_params["mode"]][0])
+
+    async def one(request: Request) -> JSONResponse:
+        which = 1 if request.method == "GET" else 2
+        return JSONResponse(_BROKEN[request.path_params["mode"]][which])
+
+    return _debug_api_per_mode(sessions, one)
 
 
 @pytest.fixture(scope="module")
@@ -552,13 +562,8 @@ _GARBAGE: dict[str, tuple[int, str, str]] = {
 
 
 def _garbage_debug_app(_: str) -> Any:
-    from starlette.applications import Starlette
     from starlette.requests import Request
-    from starlette.responses import JSONResponse, Response
-    from starlette.routing import Route
-
-    async def discovery(_: Request) -> JSONResponse:
-        return JSONResponse({"error": {"code": "unauthenticated", "message": "token"}}, status_code=401)
+    from starlette.responses import Response
 
     def answer(request: Request, body: str | None = None) -> Response:
         status, ctype, raw = _GARBAGE[request.path_params["mode"]]
@@ -572,13 +577,7 @@ def _garbage_debug_app(_: str) -> Any:
     async def one(request: Request) -> Response:
         return answer(request)
 
-    return Starlette(
-        routes=[
-            Route("/{mode}", discovery),
-            Route("/{mode}/sessions", sessions),
-            Route("/{mode}/sessions/{sid}", one, methods=["GET", "DELETE"]),
-        ]
-    )
+    return _debug_api_per_mode(sessions, one)
 
 
 @pytest.fixture(scope="module")

@@ -533,6 +533,17 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     assert r.json["results"][0]["status"] == "pass"
 
 
+def _jsonl_run_with_junit(path: str, out: Path) -> list[str]:
+    """The command line of ``a2actl -o jsonl smoke run PATH --junit OUT`` as its own process."""
+    return [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)]
+
+
+def _three_sends(tmp_path: Path, url: str) -> str:
+    """A suite of three quick ``send`` checks, ``c0``…``c2``, on ``url``."""
+    body = "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3))
+    return suite(tmp_path, f"targets: [{url}]\nchecks:\n" + body)
+
+
 def _cut_short_suite(tmp_path: Path, url: str) -> str:
     """A suite whose second check runs for a minute: a stop during it leaves one check ended, one
     cut short and one never run."""
@@ -626,7 +637,7 @@ def test_an_interrupted_run_still_writes_its_junit_file(sandbox: Any, tmp_path: 
     path = _cut_short_suite(tmp_path, sandbox.url)
     out = tmp_path / "junit.xml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+        _jsonl_run_with_junit(path, out),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -654,15 +665,11 @@ def test_a_full_stdout_still_writes_the_junit_file(sandbox: Any, tmp_path: Path)
     written, the run ended with an OSError and the JUnit file, CI's record of the run, was never
     written. The run stops there (exit 2, one line naming standard output) and the file has the check
     that ended and an error for each check not run."""
-    path = suite(
-        tmp_path,
-        f"targets: [{sandbox.url}]\nchecks:\n"
-        + "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3)),
-    )
+    path = _three_sends(tmp_path, sandbox.url)
     out = tmp_path / "junit.xml"
     with open("/dev/full", "wb") as full:
         done = subprocess.run(
-            [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+            _jsonl_run_with_junit(path, out),
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
@@ -683,14 +690,10 @@ def test_a_reader_gone_away_still_gets_the_junit_file(sandbox: Any, tmp_path: Pa
     command quietly (exit 0, as any ``| head``), and the JUnit file, created empty before the run,
     was removed: CI had no record of the run. The run stops there, as on a full disk, and the file
     has the check that ended and an error for each check not run."""
-    path = suite(
-        tmp_path,
-        f"targets: [{sandbox.url}]\nchecks:\n"
-        + "".join(f"  - name: c{i}\n    kind: send\n    text: hello\n" for i in range(3)),
-    )
+    path = _three_sends(tmp_path, sandbox.url)
     out = tmp_path / "junit.xml"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)],
+        _jsonl_run_with_junit(path, out),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
