@@ -528,7 +528,9 @@ class A2AUser(FastHttpUser):
         plus ``STREAM_CUT`` when the stream closes before its end: no event ended it (0.3 ``final:
         true``, a bare Message, 1.0 a terminal or interrupted status update, spec v1.0 §11.7) and the
         last state seen is neither terminal nor interrupted (``protocol.lifecycle``'s
-        ``missing-terminal`` rule)."""
+        ``missing-terminal`` rule). In 0.3 a terminal or interrupted status update ends the stream
+        without ``final: true`` too (as ``load run -s stream``): the rest is not read, and the
+        connection is closed, not reused."""
         req = self._request(ep, "SendStreamingMessage", self._message_params(ep))
         response = self._open(pool, req.verb, req.url, req.body, ep.stream_headers)
         size = 0
@@ -537,6 +539,8 @@ class A2AUser(FastHttpUser):
         # stream tail's lifecycle audit, as 'load run -s stream' applies it: the first violation
         lifecycle = Lifecycle(ep.family)
         violation: tuple[str, str] | None = None
+        # 0.3 (and 0.2) mark a stream's end with `final: true`, which some agents leave out
+        v03 = ep.family is not Family.V1_0
         try:
             status = response.status_code
             ctype = str(response.get("content-type") or "")
@@ -594,6 +598,20 @@ class A2AUser(FastHttpUser):
                     if ev.state is not None:
                         state = ev.state
                     final = final or ev.final
+                    if (
+                        v03
+                        and ev.kind == "status-update"
+                        and state is not None
+                        and state_kind(state) in _SETTLED
+                        and not lifecycle.ended
+                    ):
+                        # A2A 0.3 without `final: true` (@a2a-js/sdk's 0.3 compatibility sends
+                        # auth-required so and keeps the stream open): nothing can follow, so end
+                        # here as load run and stream tail do, instead of waiting for the close until
+                        # network_timeout. release() closes a connection whose body was not read to
+                        # its end (geventhttpclient's should_close), so the pool never reuses it.
+                        final = True
+                        break
             except A2ACtlError as exc:  # an event over the memory bound
                 raise _explain_once(
                     A2AFailure("protocol violation: SSE event too large"), exc.message

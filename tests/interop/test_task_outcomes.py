@@ -6,11 +6,14 @@ give the same state and the agent's status message for a task that ended ``faile
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.interop.conftest import InteropAgent
+from tests.load.test_locust import _check_no_crash, _failures, _finish, _locust, _stats
 
 CASES = [
     ("/fail", "failed", "failed on request (/fail)"),
@@ -122,3 +125,44 @@ def test_load_run_stream_ends_at_a_03_state_that_waits_for_the_client(
     assert doc["requests"]["ok"] == 3 and doc["requests"]["failures"] == 0
     assert doc["states"] == {"auth-required": 3}
     assert doc["metrics"]["latency"]["max"] < 5
+
+
+AUTH_LOCUSTFILE = """
+from locust import task
+
+from a2actl.load.locust import A2AUser
+
+
+class Auth03(A2AUser):
+    host = "{url}"
+    a2a_version = "0.3"
+    text = "/auth"
+    network_timeout = 30.0
+
+    @task
+    def stream(self):
+        self.a2a_stream()
+"""
+
+
+@pytest.mark.skipif(importlib.util.find_spec("locust") is None, reason="locust is not installed")
+def test_the_locust_stream_task_ends_at_a_03_state_that_waits_for_the_client(
+    agent_js_compat: InteropAgent, tmp_path: Path
+) -> None:
+    """The Locust plugin's ``a2a_stream`` on the same @a2a-js/sdk 0.3 stream (auth-required without
+    ``final: true``, left open) read to the close: no stream ended within the run (each waited for
+    ``network_timeout``). It now ends at that state, a success, as ``load run -s stream`` does, and
+    the connection left unread is closed, not reused for the next stream."""
+    (tmp_path / "locustfile.py").write_text(AUTH_LOCUSTFILE.format(url=agent_js_compat.url))
+    prefix = tmp_path / "auth"
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "4s"),
+        *("--csv", str(prefix), "--only-summary"),
+        cwd=tmp_path,
+    )
+    code, output = _finish(proc, timeout=60)
+    assert code == 0, output[-3000:]
+    _check_no_crash(output, prefix)
+    assert _failures(prefix) == {}
+    row = _stats(prefix)[("A2A", "SendStreamingMessage (JSONRPC 0.3)")]
+    assert int(row["Request Count"]) >= 4 and int(row["Failure Count"]) == 0
