@@ -29,6 +29,14 @@ def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 9999,
+    public_url: Annotated[
+        str | None,
+        typer.Option(
+            "--public-url",
+            metavar="URL",
+            help="Base URL the card advertises (http[s]://host[:port][/path]), for a sandbox behind a proxy, NAT or a container's port mapping. Default: http://HOST:PORT; with --host 0.0.0.0 or :: this machine's host name.",
+        ),
+    ] = None,
     v1_only: Annotated[
         bool, typer.Option("--v1-only", help="Serve A2A 1.0 only (no 0.3 compatibility, pure 1.0 card).")
     ] = False,
@@ -218,6 +226,8 @@ def serve(
       a2actl sandbox serve --service-time exp:50ms --max-concurrency 4   # a load target that queues
 
       a2actl sandbox serve --port 0 --grpc-port 50051   # gRPC on a fixed port (--no-grpc: none)
+
+      a2actl sandbox serve --host 0.0.0.0 --public-url http://agent.internal:9999   # reached from elsewhere
     """
     import os
 
@@ -269,6 +279,8 @@ def serve(
     for name in claim or []:
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
+    if public_url is not None:
+        public_url = _public_url(public_url)
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
     grpc_on = _grpc_wanted(run, grpc_port, no_grpc, legacy_card)
     opts = SandboxOptions(
@@ -300,7 +312,9 @@ def serve(
         blocking_handshake=delays["blocking_handshake"],
         grpc=grpc_on,
         grpc_port=grpc_port,
+        public_url=public_url,
     )
+    from a2actl.server.sandbox.server import WILDCARD_HOSTS, advertised_host
     from a2actl.server.sandbox.server import serve as serve_forever
 
     grpc_url: list[str] = []
@@ -323,6 +337,12 @@ def serve(
                 }
             )
         run.out.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
+        if public_url or host in WILDCARD_HOSTS:
+            from urllib.parse import urlsplit
+
+            name = advertised_host(host)
+            card_base = public_url or f"http://{f'[{name}]' if ':' in name else name}:{urlsplit(url).port}"
+            run.out.note(f"the card advertises {card_base.rstrip('/')} (--public-url to change)")
         if grpc_url:
             run.out.note(f"gRPC interface on {grpc_url[0]} (plaintext, reflection on)")
 
@@ -333,6 +353,27 @@ def serve(
             serve_forever(opts, on_ready=ready)
     except OSError as exc:
         raise _listen_error(exc, host, port, grpc_port if grpc_on else None) from exc
+
+
+def _public_url(value: str) -> str:
+    """``--public-url``, checked: an ``http``/``https`` URL with a host and no credentials, query or
+    fragment, returned without a trailing ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
+    from urllib.parse import urlsplit
+
+    from a2actl.core.errors import UsageError
+
+    try:
+        parts = urlsplit(value)
+        parts.port  # noqa: B018  # a port that is not a number raises ValueError here
+    except ValueError as exc:
+        raise UsageError(f"--public-url {value!r}: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"--public-url {value!r}: use http[s]://host[:port][/path]")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError("--public-url: credentials in the URL would be published on the card")
+    if parts.query or parts.fragment:
+        raise UsageError(f"--public-url {value!r}: no query or fragment (it is a base URL)")
+    return value.rstrip("/")
 
 
 def _listen_error(exc: OSError, host: str, port: int, grpc_port: int | None) -> Exception:

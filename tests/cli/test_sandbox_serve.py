@@ -63,3 +63,99 @@ def test_a_bad_duration_names_its_flag(cli: Any, flag: str) -> None:
     r = cli("-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc", flag, "soon")
     assert r.exit_code == 2
     assert r.json["error"]["message"] == f"{flag}: not a duration: 'soon' (examples: 5s, 250ms, 1.5, 2m)"
+
+
+def _card_urls(card: dict[str, Any]) -> list[str]:
+    return [i["url"] for i in card["supportedInterfaces"]]
+
+
+def test_a_wildcard_host_advertises_this_machines_name_not_the_wildcard(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``--host 0.0.0.0`` (or ``::``) put ``http://0.0.0.0:PORT`` on the card, a URL no client
+    elsewhere can call (``--host ::``: ``http://[::]:PORT``). The card now names this machine's host
+    name, and the URL handed back (``RunningSandbox.url``, the CLI's stdout) is the loopback one,
+    which this machine can call. Nothing listens on every interface here: ``bind_socket`` is
+    pointed at loopback, the rest of the sandbox sees the wildcard host."""
+    import httpx
+
+    from a2actl.server.sandbox import server
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    real_bind = server.bind_socket
+    monkeypatch.setattr(server, "bind_socket", lambda host, port: real_bind("127.0.0.1", port))
+    name = socket.gethostname()
+    with server.RunningSandbox(SandboxOptions(host="0.0.0.0")) as sandbox:
+        port = sandbox.sock.getsockname()[1]
+        assert sandbox.url == f"http://127.0.0.1:{port}"
+        card = httpx.get(sandbox.url + "/.well-known/agent-card.json").json()
+        assert server.card_base_url(sandbox.sock, SandboxOptions(host="::")) == f"http://{name}:{port}"
+    urls = _card_urls(card)
+    assert urls and all(u.split("://", 1)[1].startswith(f"{name}:{port}/") for u in urls), urls
+
+
+def test_public_url_is_the_base_of_every_interface_on_the_card() -> None:
+    """``--public-url`` (a sandbox behind a proxy or a container's port mapping): the card's
+    interfaces start with it, the listening URL is still printed on stdout (``-o json``: ``url``)
+    and stderr says what the card advertises. gRPC, when on, is declared on the public host."""
+    import json
+    import signal
+    import subprocess
+    import sys
+
+    import httpx
+
+    public = "https://agent.example:8443/base"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc",
+         "--public-url", public + "/"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines = []
+        while not lines or lines[-1] != "}\n":
+            line = proc.stdout.readline()
+            assert line, proc.stderr.read() if proc.stderr else "no output"
+            lines.append(line)
+        doc = json.loads("".join(lines))
+        assert doc["url"].startswith("http://127.0.0.1:")
+        card = httpx.get(doc["cardUrl"]).json()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    urls = [u.replace("wss://", "https://", 1) for u in _card_urls(card)]  # the WebSocket channel
+    assert urls and all(u.startswith(public + "/a2a/") for u in urls), urls
+    assert "Traceback" not in err
+    assert f"the card advertises {public} (--public-url to change)" in err.splitlines()
+
+
+def test_grpc_is_declared_on_the_advertised_host_and_bound_on_the_listening_one() -> None:
+    from a2actl.server.sandbox.grpc import GrpcSide
+    from a2actl.server.sandbox.options import SandboxOptions
+
+    side = GrpcSide(SandboxOptions(), "0.0.0.0", 50051, "agent.example")
+    assert (side.bind_target, side.url) == ("0.0.0.0:50051", "agent.example:50051")
+    assert GrpcSide(SandboxOptions(), "127.0.0.1", 1).url == "127.0.0.1:1"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("ftp://agent.example", "--public-url 'ftp://agent.example': use http[s]://host[:port][/path]"),
+        ("agent.example:9999", "--public-url 'agent.example:9999': use http[s]://host[:port][/path]"),
+        ("http://agent.example/?a=1", "--public-url 'http://agent.example/?a=1': no query or fragment (it is a base URL)"),
+        ("http://agent.example:port", "--public-url 'http://agent.example:port': Port could not be cast to integer value as 'port'"),
+        ("http://bob:s3cret@agent.example", "--public-url: credentials in the URL would be published on the card"),
+    ],
+)  # fmt: skip
+def test_a_bad_public_url_is_refused_before_anything_serves(cli: Any, value: str, message: str) -> None:
+    r = cli("-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc", "--public-url", value)
+    assert r.exit_code == 2
+    assert r.json["error"]["message"] == message
+    assert "s3cret" not in r.stdout + r.stderr

@@ -87,11 +87,14 @@ class GrpcSide:
     belong to one loop, and the request handler's queues and locks too); ``stop()`` in the same loop.
     """
 
-    def __init__(self, opts: SandboxOptions, host: str, port: int) -> None:
+    def __init__(self, opts: SandboxOptions, host: str, port: int, advertised: str | None = None) -> None:
         self.opts = opts
         self.host = host
         self.port = port
-        self.url = grpc_target(host, port)
+        #: where grpc listens (``host:port``)
+        self.bind_target = grpc_target(host, port)
+        #: what the card declares: ``advertised`` (a host name, default ``host``) and the port
+        self.url = grpc_target(advertised or host, port)
         self.server: Any = None
 
     def services(self) -> list[str]:
@@ -121,11 +124,11 @@ class GrpcSide:
             add_v03(CompatGrpcHandler(handler), server)
         reflection.enable_server_reflection([*self.services(), reflection.SERVICE_NAME], server)
         try:
-            bound = server.add_insecure_port(self.url)
+            bound = server.add_insecure_port(self.bind_target)
         except RuntimeError:  # grpcio's "Failed to bind to address"
             bound = 0
         if bound != self.port:
-            raise OSError(errno.EADDRINUSE, f"gRPC could not listen on {self.url}")
+            raise OSError(errno.EADDRINUSE, f"gRPC could not listen on {self.bind_target}")
         await server.start()
         self.server = server
 

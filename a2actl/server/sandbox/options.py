@@ -102,6 +102,11 @@ class SandboxOptions:
     port ``grpc_port`` (0: a free one) over the same agent and task store, declared last on the card
     (``a2actl.server.sandbox.grpc``). Off here by default; ``a2actl sandbox serve`` turns it on when
     grpcio is importable.
+
+    ``public_url``: the base URL the card's interfaces start with (``https://agent.example:8443``), for
+    a sandbox behind a proxy, NAT or a container's port mapping; ``None``: ``http://HOST:PORT``, where
+    a wildcard ``host`` (``0.0.0.0``, ``::``) is this machine's host name. gRPC is declared on the
+    public URL's host with ``grpc_port``.
     """
 
     host: str = "127.0.0.1"
@@ -133,5 +138,6 @@ class SandboxOptions:
     blocking_handshake: float = 0.0
     grpc: bool = False
     grpc_port: int = 0
+    public_url: str | None = None
     name: str = "a2actl sandbox agent"
     seed: int | None = None

@@ -40,11 +40,38 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+#: Addresses that listen on every interface: no client can connect to them by that name.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 def base_url_of(sock: socket.socket, host: str) -> str:
-    """``http://HOST:PORT`` of a bound socket (an IPv6 host in brackets)."""
+    """``http://HOST:PORT`` of a bound socket, a URL this machine can connect to (an IPv6 host in
+    brackets): a wildcard ``host`` (``0.0.0.0``, ``::``) becomes the loopback address of its family."""
     port = sock.getsockname()[1]
+    if host in WILDCARD_HOSTS:
+        host = "::1" if sock.family == socket.AF_INET6 else "127.0.0.1"
     shown = f"[{host}]" if ":" in host else host
     return f"http://{shown}:{port}"
+
+
+def advertised_host(host: str) -> str:
+    """The host the card names for a listener on ``host``: ``host`` itself, or for a wildcard address
+    (``0.0.0.0``, ``::``), which a client elsewhere cannot connect to, this machine's host name
+    (``socket.gethostname()``; ``localhost`` when it has none)."""
+    if host in WILDCARD_HOSTS:
+        return socket.gethostname() or "localhost"
+    return host
+
+
+def card_base_url(sock: socket.socket, opts: SandboxOptions) -> str:
+    """The base URL the card's interfaces start with (no trailing ``/``): ``opts.public_url`` when
+    set (a sandbox behind a proxy, NAT or a container's port mapping), else ``http://HOST:PORT``
+    with ``advertised_host(opts.host)`` and the bound port."""
+    if opts.public_url:
+        return opts.public_url.rstrip("/")
+    host = advertised_host(opts.host)
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{sock.getsockname()[1]}"
 
 
 def _server(opts: SandboxOptions, sock: socket.socket, log_level: str, grpc_url: str | None = None) -> Any:
@@ -52,7 +79,7 @@ def _server(opts: SandboxOptions, sock: socket.socket, log_level: str, grpc_url:
 
     from a2actl.server.sandbox.app import build_app
 
-    app = build_app(opts, base_url_of(sock, opts.host), grpc_url)
+    app = build_app(opts, card_base_url(sock, opts), grpc_url)
     config = uvicorn.Config(
         app,
         log_level=log_level,
@@ -81,7 +108,13 @@ def _grpc_side(opts: SandboxOptions) -> Any:
         return None
     from a2actl.server.sandbox.grpc import GrpcSide, reserve_port
 
-    return GrpcSide(opts, opts.host, reserve_port(opts.host, opts.grpc_port))
+    if opts.public_url:
+        from urllib.parse import urlsplit
+
+        advertised = urlsplit(opts.public_url).hostname or advertised_host(opts.host)
+    else:
+        advertised = advertised_host(opts.host)
+    return GrpcSide(opts, opts.host, reserve_port(opts.host, opts.grpc_port), advertised)
 
 
 async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any, on_started: Any = None) -> None:
