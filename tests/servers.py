@@ -511,6 +511,18 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
         _artifact("hi", last=True),
         _status("TASK_STATE_COMPLETED"),
     ],
+    # 0.3's shapes (`kind`, `final`) on the 1.0 stream the card and the call negotiated
+    "v03shape": [
+        {"kind": "task", "id": TASK_ID, "contextId": "c1", "status": {"state": "submitted"}},
+        {"kind": "status-update", "taskId": TASK_ID, "contextId": "c1", "status": {"state": "working"}},
+        {
+            "kind": "status-update",
+            "taskId": TASK_ID,
+            "contextId": "c1",
+            "status": {"state": "completed"},
+            "final": True,
+        },
+    ],
 }
 
 
@@ -526,7 +538,8 @@ def stream_app(base: str) -> Starlette:
     (every event, from the first, for a task ``someone-else``: ``SubscribeToTask`` of ``TASK_ID``
     answered with another task's stream), ``regress``
     (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
-    ``noterminal`` (closes while working), ``bigend`` (a ~2 KB terminal event, the others small),
+    ``noterminal`` (closes while working), ``v03shape`` (0.3's event shapes, ``kind`` and
+    ``final``, on the 1.0 stream), ``bigend`` (a ~2 KB terminal event, the others small),
     ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
     before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
     never an event), ``ids`` (an

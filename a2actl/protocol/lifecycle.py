@@ -13,6 +13,11 @@ Rules (spec v1.0 §3.1.2 stream patterns, §4.1.3 TaskState, §4.2.2 TaskArtifac
   missing (an artifact chunk gap).
 * ``other-task``: an event for another ``taskId`` than the stream's task.
 * ``missing-terminal``: the stream closed without a terminal or interrupted state (``finish``).
+* ``wire-version`` (1.0): an event in 0.3's shape (a ``kind`` member, spec v0.3 §7.2) in a 1.0 stream,
+  where events are ``StreamResponse`` objects named by their oneof member and ``kind`` is gone (v1.0
+  ``StreamResponse``, ProtoJSON; 1.0's changelog: "kind removed"): the agent speaks 0.3 on a stream negotiated as 1.0, which a 1.0 client cannot
+  read. Flagged once per stream (``wire_shape``; off for push deliveries, audited as 1.0 whatever
+  their version).
 """
 
 from __future__ import annotations
@@ -68,6 +73,8 @@ class Lifecycle:
     #: The ``status`` object (as received) of the last event that carried a known ``state``: its
     #: ``message`` is the agent's word on that state (a failure's reason).
     status: Any = None
+    #: Audit the events' wire shape against ``family`` (the ``wire-version`` rule).
+    wire_shape: bool = True
 
     @property
     def terminal(self) -> bool:
@@ -101,6 +108,16 @@ class Lifecycle:
         one lookup in a table of the canonical names (any other spelling asks ``state_kind``)."""
         kind, state, task_id, final, payload = ev
         found: list[Violation] = []
+        if self.wire_shape and self.family is _V1 and kind != "unknown" and "kind" in payload:
+            self.wire_shape = False  # once per stream
+            found.append(
+                self._flag(
+                    "wire-version",
+                    f"a 0.3-shaped event (kind: {payload['kind']}) in an A2A 1.0 stream; 1.0 events "
+                    "have no kind and are named by their StreamResponse member (task, message, "
+                    "statusUpdate, artifactUpdate)",
+                )
+            )
         if kind == "message" and self.task_id is None:
             self.ended = True
             return found

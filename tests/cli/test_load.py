@@ -216,6 +216,7 @@ def test_errors_are_classified(cli: Any, fault: str, fast_agent: tuple[str, Load
         ("afterlast", (), "append-after-last-chunk: "),
         ("big", ("--max-event-bytes", "1MiB"), "oversize event: "),
         ("hugeline", (), "oversize event: "),  # 20 MiB: over the default bound (16 MiB)
+        ("v03shape", (), "wire-version: a 0.3-shaped event (kind: task) in an A2A 1.0 stream"),
     ],
 )
 def test_a_stream_that_stream_tail_flags_is_a_protocol_error_not_ok(

@@ -72,6 +72,7 @@ class ReferenceLifecycle:
     ended: bool = False
     artifacts: dict[str, dict[str, Any]] = field(default_factory=dict)
     violations: list[tuple[str, str]] = field(default_factory=list)
+    shape_flagged: bool = False
 
     def _settled(self) -> bool:
         return self.state is not None and state_kind(self.state) in _SETTLED
@@ -82,6 +83,17 @@ class ReferenceLifecycle:
 
     def observe(self, ev: StreamEvent, resync: bool = False) -> list[tuple[str, str]]:
         found: list[tuple[str, str]] = []
+        # 1.0 has no `kind`: a 0.3-shaped event in a 1.0 stream, once per stream
+        if self.family is Family.V1_0 and ev.kind != "unknown" and "kind" in ev.payload:
+            if not self.shape_flagged:
+                self.shape_flagged = True
+                self._flag(
+                    found,
+                    "wire-version",
+                    f"a 0.3-shaped event (kind: {ev.payload['kind']}) in an A2A 1.0 stream; 1.0 events "
+                    "have no kind and are named by their StreamResponse member (task, message, "
+                    "statusUpdate, artifactUpdate)",
+                )
         if ev.kind == "message" and self.task_id is None:
             self.ended = True
             return found
