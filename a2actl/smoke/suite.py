@@ -285,6 +285,7 @@ def _load_suite(path: str, env: dict[str, str] | None, data: bytes | None = None
                 line=c[LINE],
             )
         )
+    _check_names(suite, [not c.get("name") for c in doc["checks"]])
     needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
     if needs_target and not suite.targets:
         raise UsageError(
@@ -335,6 +336,26 @@ def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
     for c in suite.checks:
         if c.target is not None and c.kind != "dlq-depth":
             check(str(c.target), f"{c.name}: target", c.line)
+
+
+def _check_names(suite: Suite, defaulted: list[bool]) -> None:
+    """Every check's name must be unique in the suite (``defaulted[i]``: check ``i`` has no
+    ``name:`` and goes by ``KIND #N``): the names are the JUnit testcase names and the ``name`` of
+    ``-o json`` results, where two of one name cannot be told apart. ``UsageError`` (exit 2) at the
+    second, naming both positions."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(suite.checks):
+        j = first.setdefault(c.name, i)
+        if j == i:
+            continue
+        other = suite.checks[j]
+        said = " (the name a check without name: goes by)" if defaulted[i] or defaulted[j] else ""
+        raise UsageError(
+            f"{suite.path}:{c.line}: checks/{i}: duplicate check name {c.name!r}{said}: checks/{j} "
+            f"(line {other.line}) has it too; each check needs a name of its own (JUnit testcases, "
+            "-o json results)",
+            hint="rename one of them",
+        )
 
 
 def _check_patterns(suite: Suite) -> None:

@@ -236,6 +236,20 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
         ),
         ("targets: [x]\nchecks:\n  - kind: probe\n    name: 2001-13-01\n", "month must be in 1..12", 4),
         ("targets: [x]\nchecks:\n  - kind: probe\n    2001-13-01: x\n", "month must be in 1..12", 4),
+        # two checks of one name: two JUnit testcases of that name, -o json results ambiguous
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: echo\n  - kind: probe\n"
+            "  - kind: send\n    text: hi\n    name: echo\n",
+            "checks/2: duplicate check name 'echo': checks/0 (line 3) has it too",
+            6,
+        ),
+        # a name: equal to the KIND #N another check goes by
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: 'probe #2'\n  - kind: probe\n",
+            "checks/1: duplicate check name 'probe #2' (the name a check without name: goes by): "
+            "checks/0 (line 3) has it too",
+            5,
+        ),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
