@@ -56,15 +56,31 @@ def table(out: Output, doc: dict[str, Any]) -> None:
 _LIVE: WeakKeyDictionary[Output, Live] = WeakKeyDictionary()
 
 
-def live(out: Output, doc: dict[str, Any]) -> None:
-    """``sessions list --watch``: one live table (the ``sessions list`` document), redrawn in place."""
+def live(out: Output, doc: dict[str, Any] | None, failure: tuple[str, int] | None = None) -> None:
+    """``sessions list --watch``: one live table (the ``sessions list`` document ``doc``; ``None``
+    before a refresh has succeeded), redrawn in place. ``failure``: ``(message, in a row)`` of the
+    refreshes that failed since ``doc``, said in the caption under the table it leaves shown."""
     from rich.live import Live
 
+    if doc is None:
+        view = Table(box=box.SIMPLE_HEAD, title="no sessions listed yet", title_justify="left")
+        for col in ("id", "state", "age", "idle", "tasks", "peer", "token"):
+            view.add_column(col)
+    else:
+        view = _table(out, doc)
+    if failure is not None:
+        message, times = failure
+        view.caption = Text(
+            safe(f"refresh failed ({times} in a row), still watching: {message}", 2000)
+            + ("; the table is the last good refresh" if doc is not None else ""),
+            style="yellow",
+        )
+        view.caption_justify = "left"
     shown = _LIVE.get(out)
     if shown is None:
-        shown = _LIVE[out] = Live(_table(out, doc), console=out.out, auto_refresh=False)
+        shown = _LIVE[out] = Live(view, console=out.out, auto_refresh=False)
         shown.start()
-    shown.update(_table(out, doc), refresh=True)
+    shown.update(view, refresh=True)
 
 
 def stop_live(out: Output) -> None:

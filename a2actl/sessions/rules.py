@@ -156,6 +156,29 @@ def within_grace(sessions: list[Session], grace: float) -> list[str]:
     ]
 
 
+#: HTTP statuses of the debug API that a later request may not get: overload (429), a request
+#: timeout (408), early data (425) and every server-side 5xx (a gateway's 502 during a deploy).
+_PASSING_STATUSES = frozenset({408, 425, 429})
+
+
+def refresh_may_recover(error: A2ACtlError) -> bool:
+    """Whether a failed ``sessions list --watch`` refresh (``error``) may go better next time, so
+    the watch goes on: the agent unreachable (3), a refresh's own timeout (5), an answer outside
+    the contract (6: a gateway's page in place of the debug API during a deploy), an HTTP 5xx,
+    408, 425 or 429, a JSON-RPC error of the ListTasks fallback. ``False`` for what the next
+    refresh would get again: a usage error (2: no source, a card file), refused credentials (4:
+    401/403), any other HTTP 4xx (404: no debug API at ``--debug-prefix``; 400, 405…)."""
+    from a2actl.core.errors import AuthError, HTTPStatusError
+
+    if isinstance(error, (UsageError, AuthError)):
+        return False
+    if isinstance(error, HTTPStatusError):
+        status = error.details.get("httpStatus")
+        if isinstance(status, int) and 400 <= status < 500:
+            return status in _PASSING_STATUSES
+    return True
+
+
 def check_session_id(session_id: str) -> None:
     """Raise ``UsageError`` (exit 2) for an empty session id (``sessions kill URL "$UNSET"``): the
     id is the last path segment of ``{prefix}/sessions/{id}``, and an empty one made the request

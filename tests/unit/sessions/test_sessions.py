@@ -303,3 +303,29 @@ def test_leak_report_exit_is_7_with_a_leak() -> None:
     ]
     leaky = LeakReport(SOURCE, 300, 5, 2, [{"id": "s1"}], [])
     assert leaky.exit is ExitCode.CHECK_FAILED and leaky.to_json()["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("error", "recovers"),
+    [
+        (HTTPStatusError("x: HTTP 503: down", details={"httpStatus": 503}), True),
+        (HTTPStatusError("x: HTTP 429: slow down", details={"httpStatus": 429}), True),
+        (HTTPStatusError("x: HTTP 404: gone", details={"httpStatus": 404}), False),
+        (HTTPStatusError("x: HTTP 400: bad", details={"httpStatus": 400}), False),
+        (UsageError("no source"), False),
+    ],
+)
+def test_which_failed_watch_refresh_may_recover(error: A2ACtlError, recovers: bool) -> None:
+    from a2actl.sessions.rules import refresh_may_recover
+
+    assert refresh_may_recover(error) is recovers
+
+
+def test_unreachable_timeout_protocol_and_auth_refreshes() -> None:
+    from a2actl.core.errors import AuthError, ProtocolViolation, TimeoutError_, UnreachableError
+    from a2actl.sessions.rules import refresh_may_recover
+
+    assert refresh_may_recover(UnreachableError("refused"))
+    assert refresh_may_recover(TimeoutError_("read timeout"))
+    assert refresh_may_recover(ProtocolViolation("a gateway's page"))
+    assert not refresh_may_recover(AuthError("HTTP 403"))
