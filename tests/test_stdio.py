@@ -143,6 +143,7 @@ def _to_full(*args: str) -> subprocess.CompletedProcess[bytes]:
         ["card", "--help"],
         ["task", "cancel", "--help"],
         ["send", "-h"],
+        ["--show-completion", "bash"],
     ],
     ids=[
         "table",
@@ -156,13 +157,15 @@ def _to_full(*args: str) -> subprocess.CompletedProcess[bytes]:
         "group-help",
         "command-help",
         "single-command-help",
+        "show-completion",
     ],
 )
 def test_a_full_stdout_is_exit_2_naming_it(sandbox: Any, args: list[str]) -> None:
     """``a2actl card get URL > /dev/full`` was exit 1 "unexpected OSError: [Errno 28] …"; with ``-o
     json`` a traceback (the error boundary wrote the error object to the same full disk), and
     ``--version`` a traceback; ``--help`` a traceback, a subcommand's ``--help`` exit 1 "unexpected
-    OSError". Exit 2, as a closed stdout: one line naming standard output and why."""
+    OSError"; ``--show-completion bash`` typer's traceback, exit 1. Exit 2, as a closed stdout: one
+    line naming standard output and why."""
     r = _to_full(*[a.format(url=sandbox.url) for a in args])
     err = r.stderr.decode()
     assert r.returncode == 2, err

@@ -173,9 +173,39 @@ def _build_command(name: str) -> Any:
     return cmd
 
 
+def _completion_to_stdout(callback: Any) -> Any:
+    """typer's ``--show-completion`` callback ``callback``, its script printed as ``--help`` is
+    (``_echo_to_stdout``): a stdout that cannot take it (``> /dev/full``) is one line on stderr and
+    exit 2 (it was typer's traceback, exit 1); a reader gone away (``| head``) ends quietly, exit 0.
+    The callback writes nothing but the script to stdout, so its ``OSError`` is stdout's."""
+
+    def show(ctx: Any, param: Any, value: Any) -> Any:
+        try:
+            return callback(ctx, param, value)
+        except OSError as exc:
+            from a2actl.stdio import stdout_failed
+
+            stdout_failed(exc)  # exit 2, or returns for a broken pipe
+            raise SystemExit(0) from None
+
+    show.a2actl_stdout = True  # type: ignore[attr-defined]
+    return show
+
+
 class A2AGroup(_HelpToStdout, TyperGroup):
     """Root group: hoists global options, builds subcommands lazily and converts errors to one line
-    plus an exit code; its help, as every command's, is ``_show_help``'s."""
+    plus an exit code; its help, as every command's, is ``_show_help``'s, and so is the
+    ``--show-completion`` script's writing (``_completion_to_stdout``)."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        """Click's parameters, ``--show-completion``'s callback wrapped by ``_completion_to_stdout``."""
+        params: list[Any] = super().get_params(ctx)
+        for param in params:
+            callback = param.callback
+            if param.name == "show_completion" and callback is not None:
+                if not getattr(callback, "a2actl_stdout", False):
+                    param.callback = _completion_to_stdout(callback)
+        return params
 
     def list_commands(self, ctx: Any) -> list[str]:
         """Every subcommand name, built or not, sorted."""

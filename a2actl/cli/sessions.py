@@ -83,7 +83,11 @@ def list_sessions(
     debug_prefix: Prefix = "/debug/a2a",
 ) -> None:
     """List sessions oldest first, with ages, idle times, tasks and token state (never the token).
-    --watch refreshes until Ctrl-C (exit 130) or --max-time (exit 5).
+    --watch refreshes until Ctrl-C (exit 130) or --max-time (exit 5). A refresh that fails in a way
+    that may pass (unreachable, a timeout, HTTP 5xx/429, an answer outside the contract) is said
+    (the table's caption; stderr with -o jsonl or stdout not a terminal) and the watch goes on with
+    the last good table; one that cannot (401/403, another HTTP 4xx such as 404) ends it with its
+    exit code.
 
     Examples:
 
@@ -109,25 +113,44 @@ def list_sessions(
         run.show(result, render_sessions.table)
         raise typer.Exit(int(result.exit))
 
+    from a2actl.core.errors import A2ACtlError
+    from a2actl.sessions.rules import refresh_may_recover
+
     first = True
     started = time.monotonic()
     limit_s = run.settings.max_time
+    last: dict[str, Any] | None = None  # the last good refresh's document, kept on a failed one
+    failed = 0  # refreshes failed in a row
+    drawn = run.format == "table" and run.out.out.is_terminal  # else nothing shows until the end
     try:
         while True:
             # With --max-time, the watch as a whole ends there: a refresh gets only what is left of
             # it (each one had a whole --max-time); without it, each refresh has the command's
             # default deadline of its own (the sleeps between them are not counted either way).
             run.spent = 0.0 if limit_s is None else time.monotonic() - run.started
-            result = run.run(
-                list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix)
-            )
-            if first:
-                _warn(run, result.origin)
-                first = False
-            if run.format == "table":
-                render_sessions.live(run.out, result.to_json())
+            try:
+                result = run.run(
+                    list_job(target, run.settings, run.sink, filters, limit=limit, prefix=debug_prefix)
+                )
+            except A2ACtlError as exc:
+                # --max-time reached (no time left), or what the next refresh would get again: the end
+                if not refresh_may_recover(exc) or (limit_s is not None and run.time_left() == 0):
+                    raise
+                failed += 1
+                if run.format == "table":
+                    render_sessions.live(run.out, last, failure=(exc.message, failed))
+                if not drawn:  # a live table on a terminal has it in its caption
+                    run.out.warn(f"refresh failed, still watching: {exc.message}")
             else:
-                run.out.jsonl(result.to_json())
+                failed = 0
+                last = result.to_json()
+                if first:
+                    _warn(run, result.origin)
+                    first = False
+                if run.format == "table":
+                    render_sessions.live(run.out, last)
+                else:
+                    run.out.jsonl(last)
             if limit_s is not None and time.monotonic() - started + every > limit_s:
                 from a2actl.core.errors import TimeoutError_
 

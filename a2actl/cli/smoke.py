@@ -16,7 +16,13 @@ app = typer.Typer(
     help="CI smoke tests: run a suite file (JUnit out), init one from an agent, validate one.",
     no_args_is_help=True,
 )
-SuiteArg = Annotated[str, typer.Argument(metavar="SUITE", help="A suite file (YAML; docs/smoke.md).")]
+SuiteArg = Annotated[
+    str,
+    typer.Argument(
+        metavar="SUITE",
+        help="A suite file (YAML; docs/smoke.md), or - to read it from standard input (the files it names are then relative to the current directory).",
+    ),
+]
 
 
 @app.command("run")
@@ -42,6 +48,8 @@ def run_cmd(
       a2actl smoke run suite.yaml --junit smoke.xml
 
       TARGET=https://agent.example.com a2actl smoke run suite.yaml -o json
+
+      cat suite.yaml | a2actl smoke run -
     """
     from a2actl.core.errors import UsageError
     from a2actl.render import smoke as render_smoke

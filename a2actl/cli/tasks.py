@@ -40,7 +40,11 @@ def send(
         str | None, typer.Option("--task-id", help="Continue a task (taskId), e.g. after input-required.")
     ] = None,
     stream: Annotated[
-        bool, typer.Option("--stream", help="SendStreamingMessage, printing events as they come.")
+        bool,
+        typer.Option(
+            "--stream",
+            help="SendStreamingMessage, printing events as they come; a stream cut mid-task is resubscribed as 'stream tail --send' does (5 attempts).",
+        ),
     ] = False,
     no_wait: Annotated[
         bool, typer.Option("--no-wait", help="Return at once (1.0 returnImmediately, 0.3 blocking:false).")

@@ -17,6 +17,23 @@ if TYPE_CHECKING:
     from a2actl.render.output import Output
 
 
+def since(seconds: float | None) -> str:
+    """An age or idle time for the table (``render.terminal.age``); one dated in the future (the
+    agent's clock ahead of this machine's, on the ListTasks fallback) is ``0s (clock skew +3.2s)``:
+    the skew shown, never a negative age. ``-o json`` keeps the value as the source gave it."""
+    if seconds is not None and seconds < 0:
+        return f"0s (clock skew +{age(-seconds)})"
+    return age(seconds)
+
+
+def _ago(stamp: Any, seconds: float, suffix: str = "ago") -> str:
+    """``STAMP (4m12s ago)`` for ``sessions show``; ``STAMP (3.2s in the future: clock skew)``
+    for a time dated in the future (see ``since``)."""
+    if seconds < 0:
+        return f"{stamp} ({age(-seconds)} in the future: clock skew)"
+    return f"{stamp} ({age(seconds)} {suffix})"
+
+
 def _table(out: Output, doc: dict[str, Any]) -> Table:
     t = Table(
         box=box.SIMPLE_HEAD,
@@ -38,8 +55,8 @@ def _table(out: Output, doc: dict[str, Any]) -> Table:
                 s["state"],
                 style={"active": "cyan", "idle": "yellow", "closed": "dim"}.get(s["state"], ""),
             ),
-            age(s.get("ageSeconds")),
-            age(s.get("idleSeconds")),
+            since(s.get("ageSeconds")),
+            since(s.get("idleSeconds")),
             f"{len(tasks)} ({running} running)",
             Text(safe(s.get("peer") or "-")),
             Text(safe(tok_text)),
@@ -56,15 +73,31 @@ def table(out: Output, doc: dict[str, Any]) -> None:
 _LIVE: WeakKeyDictionary[Output, Live] = WeakKeyDictionary()
 
 
-def live(out: Output, doc: dict[str, Any]) -> None:
-    """``sessions list --watch``: one live table (the ``sessions list`` document), redrawn in place."""
+def live(out: Output, doc: dict[str, Any] | None, failure: tuple[str, int] | None = None) -> None:
+    """``sessions list --watch``: one live table (the ``sessions list`` document ``doc``; ``None``
+    before a refresh has succeeded), redrawn in place. ``failure``: ``(message, in a row)`` of the
+    refreshes that failed since ``doc``, said in the caption under the table it leaves shown."""
     from rich.live import Live
 
+    if doc is None:
+        view = Table(box=box.SIMPLE_HEAD, title="no sessions listed yet", title_justify="left")
+        for col in ("id", "state", "age", "idle", "tasks", "peer", "token"):
+            view.add_column(col)
+    else:
+        view = _table(out, doc)
+    if failure is not None:
+        message, times = failure
+        view.caption = Text(
+            safe(f"refresh failed ({times} in a row), still watching: {message}", 2000)
+            + ("; the table is the last good refresh" if doc is not None else ""),
+            style="yellow",
+        )
+        view.caption_justify = "left"
     shown = _LIVE.get(out)
     if shown is None:
-        shown = _LIVE[out] = Live(_table(out, doc), console=out.out, auto_refresh=False)
+        shown = _LIVE[out] = Live(view, console=out.out, auto_refresh=False)
         shown.start()
-    shown.update(_table(out, doc), refresh=True)
+    shown.update(view, refresh=True)
 
 
 def stop_live(out: Output) -> None:
@@ -92,15 +125,15 @@ def detail(out: Output, doc: dict[str, Any]) -> None:
         # session they are its lifetime and its last idle spell, not "ago".
         (
             "created",
-            f"{s['createdAt']} ({age(s['ageSeconds'])} ago)"
+            _ago(s["createdAt"], s["ageSeconds"])
             if not s.get("closedAt")
-            else f"{s['createdAt']} (lived {age(s['ageSeconds'])})",
+            else f"{s['createdAt']} (lived {since(s['ageSeconds'])})",
         ),
         (
             "last activity",
-            f"{s['lastActivityAt']} ({age(s['idleSeconds'])} ago)"
+            _ago(s["lastActivityAt"], s["idleSeconds"])
             if not s.get("closedAt")
-            else f"{s['lastActivityAt']} ({age(s['idleSeconds'])} before it closed)",
+            else f"{s['lastActivityAt']} ({since(s['idleSeconds'])} before it closed)",
         ),
         (
             "token",
@@ -165,6 +198,15 @@ def kill_failures(out: Output, doc: dict[str, Any]) -> None:
 
 def leaks(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``sessions leaks``."""
+    ahead = doc.get("clockAheadSeconds") or 0
+    if ahead > 0:
+        out.err.print(
+            Text(
+                f"note: sessions are dated up to {age(ahead)} in the future: the agent's clock is at "
+                f"least that far ahead of this machine's; their ages are counted with it added",
+                style="yellow",
+            )
+        )
     pending = doc.get("withinGrace") or []
     if pending:
         out.err.print(

@@ -21,7 +21,7 @@ from a2actl.sessions.results import (
     SessionList,
     Source,
 )
-from a2actl.sessions.rules import Filters, failed_kill, find_leaks, within_grace
+from a2actl.sessions.rules import Filters, clock_ahead, failed_kill, find_leaks, within_grace
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -139,4 +139,5 @@ async def leaks_job(
             checked=len(found),
             leaks=find_leaks(found, max_age, grace),
             within_grace=within_grace(found, grace),
+            clock_ahead=clock_ahead(found),
         )

@@ -131,6 +131,8 @@ class LeakReport:
     checked: int
     leaks: list[dict[str, Any]]
     within_grace: list[str]
+    #: ``rules.clock_ahead``: seconds the agent's clock is at least ahead (sessions dated in the future)
+    clock_ahead: float = 0.0
 
     @property
     def ok(self) -> bool:
@@ -144,7 +146,7 @@ class LeakReport:
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "debugUrl", "warnings", "maxAge", "grace", "checked", "leaks", "withinGrace",
-        "ok"}``."""
+        "clockAheadSeconds", "ok"}``."""
         return {
             **self.origin.to_json(),
             "maxAge": self.max_age,
@@ -152,5 +154,6 @@ class LeakReport:
             "checked": self.checked,
             "leaks": self.leaks,
             "withinGrace": self.within_grace,
+            "clockAheadSeconds": self.clock_ahead,
             "ok": self.ok,
         }

@@ -117,20 +117,44 @@ def _all_tasks_ended(s: Session) -> bool:
     return bool(tasks) and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks)
 
 
+def clock_ahead(sessions: list[Session]) -> float:
+    """Seconds the clock that dated the open ``sessions`` is at least ahead of this machine's (0 when
+    none is dated in the future): the most negative ``ageSeconds`` or ``idleSeconds``, negated. On
+    the ListTasks fallback the ages are this machine's now minus the agent's timestamps, so an
+    agent whose clock is ahead dates its sessions in the future; its now was at least its latest
+    timestamp, so this is a lower bound of the skew."""
+    worst = 0.0
+    for s in sessions:
+        if s.get("state") == "closed":  # a closed session's ages stop at closedAt
+            continue
+        for key in ("ageSeconds", "idleSeconds"):
+            value = s.get(key)
+            if isinstance(value, (int, float)) and value < worst:
+                worst = float(value)
+    return -worst
+
+
 def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[dict[str, Any]]:
     """Open sessions that outlive ``max_age`` seconds, or stay open more than ``grace`` seconds after
     all their tasks ended (a session leak: ``docs/debug-endpoints.md``). Each leak: ``{"id",
-    "reasons", "ageSeconds", "idleSeconds", "tasks", "peer"}``."""
+    "reasons", "ageSeconds", "idleSeconds", "tasks", "peer"}`` (the ages as the source gave them).
+
+    The ages are judged with ``clock_ahead`` added: a session dated in the future (an agent whose
+    clock is ahead) is neither taken as younger than its clock says (a negative age never passed
+    ``max_age``, however long it had been open) nor as older than it can be shown to be (the skew
+    added is its lower bound), so a leak is never one of clock skew alone."""
+    ahead = clock_ahead(sessions)
     leaks = []
     for s in sessions:
         if s["state"] == "closed":
             continue
         reasons = []
-        if s["ageSeconds"] > max_age:
-            reasons.append(f"open for {s['ageSeconds']:.0f}s, over --max-age {max_age:g}s")
+        age, idle = s["ageSeconds"] + ahead, s["idleSeconds"] + ahead
+        if age > max_age:
+            reasons.append(f"open for {age:.0f}s, over --max-age {max_age:g}s")
         tasks = s.get("tasks") or []
-        if _all_tasks_ended(s) and s["idleSeconds"] > grace:
-            reasons.append(f"still open {s['idleSeconds']:.1f}s after all {len(tasks)} task(s) ended")
+        if _all_tasks_ended(s) and idle > grace:
+            reasons.append(f"still open {idle:.1f}s after all {len(tasks)} task(s) ended")
         if reasons:
             leaks.append(
                 {
@@ -148,12 +172,36 @@ def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[di
 def within_grace(sessions: list[Session], grace: float) -> list[str]:
     """Ids of open sessions whose tasks all ended at most ``grace`` seconds ago: not leaks yet, but
     ``find_leaks`` will call them leaks once ``grace`` has passed (said, so "no leaks" right after a
-    run is not taken as a pass it is not)."""
+    run is not taken as a pass it is not). Idle times are judged with ``clock_ahead`` added, as there."""
+    ahead = clock_ahead(sessions)
     return [
         s["id"]
         for s in sessions
-        if s["state"] != "closed" and _all_tasks_ended(s) and s["idleSeconds"] <= grace
+        if s["state"] != "closed" and _all_tasks_ended(s) and s["idleSeconds"] + ahead <= grace
     ]
+
+
+#: HTTP statuses of the debug API that a later request may not get: overload (429), a request
+#: timeout (408), early data (425) and every server-side 5xx (a gateway's 502 during a deploy).
+_PASSING_STATUSES = frozenset({408, 425, 429})
+
+
+def refresh_may_recover(error: A2ACtlError) -> bool:
+    """Whether a failed ``sessions list --watch`` refresh (``error``) may go better next time, so
+    the watch goes on: the agent unreachable (3), a refresh's own timeout (5), an answer outside
+    the contract (6: a gateway's page in place of the debug API during a deploy), an HTTP 5xx,
+    408, 425 or 429, a JSON-RPC error of the ListTasks fallback. ``False`` for what the next
+    refresh would get again: a usage error (2: no source, a card file), refused credentials (4:
+    401/403), any other HTTP 4xx (404: no debug API at ``--debug-prefix``; 400, 405…)."""
+    from a2actl.core.errors import AuthError, HTTPStatusError
+
+    if isinstance(error, (UsageError, AuthError)):
+        return False
+    if isinstance(error, HTTPStatusError):
+        status = error.details.get("httpStatus")
+        if isinstance(status, int) and 400 <= status < 500:
+            return status in _PASSING_STATUSES
+    return True
 
 
 def check_session_id(session_id: str) -> None:

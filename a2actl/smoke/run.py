@@ -53,7 +53,7 @@ async def run_suite(
     cancels the run keeps what ended; ``running`` (when given) holds the ``time.perf_counter()`` at
     which the check now running started, so such a caller knows how long it ran."""
     results = [] if results is None else results
-    suite_dir = Path(suite.path).resolve().parent
+    suite_dir = suite.directory  # a suite from stdin: the current directory
     for c, target in _plan(suite):
         if running is not None:
             running[:] = [time.perf_counter()]
@@ -103,7 +103,8 @@ async def run_job(
         )
     except asyncio.TimeoutError:
         raise TimeoutError_(
-            f"gave up after --max-time {max_time:g}s: the suite {suite_path} was still being read",
+            f"gave up after --max-time {max_time:g}s: the suite "
+            f"{'on standard input' if suite_path == '-' else suite_path} was still being read",
             hint="a FIFO or <(cmd) that never ends? give the suite as a file",
         ) from None
     if junit is not None:
@@ -185,12 +186,13 @@ async def run_job(
 def _inputs(suite: Suite) -> list[str]:
     """The local files ``suite`` reads: the suite file itself, a card-file target, a ``caps-diff``
     expectation (relative to the suite, as ``checks._caps`` reads it) and a file DLQ source
-    (``file://PATH`` or a plain path, as ``dlq.store.file.file_path`` reads it)."""
+    (``file://PATH`` or a plain path, as ``dlq.store.file.file_path`` reads it). A suite read from
+    standard input is no file of its own."""
     from a2actl.agent.target import parse_target
     from a2actl.dlq.store.file import file_path
 
-    suite_dir = Path(suite.path).resolve().parent
-    out = [suite.path]
+    suite_dir = suite.directory
+    out = [] if suite.from_stdin else [suite.path]
     for c in suite.checks:
         for target in [c.target] if c.target else suite.targets:
             if target and c.kind != "dlq-depth" and not parse_target(str(target)).is_remote:
@@ -234,11 +236,18 @@ def refuse_overwrite(suite: Suite, junit: str) -> None:
 
 
 async def _load_off_loop(path: str) -> Suite:
-    """``load_suite(path)`` for the event loop: a FIFO or ``<(cmd)`` that never delivers is read in
-    a daemon thread (``core.offloop.read_path``), so ``--max-time`` and Ctrl-C/SIGTERM still end the
-    run (the blocked read ignored both). Raises what ``load_suite`` raises."""
-    from a2actl.core.offloop import read_path
+    """``load_suite(path)`` for the event loop: a FIFO or ``<(cmd)`` that never delivers, or a
+    standard input (``-``) that is not a regular file (a pipe whose writer never ends), is read in
+    a daemon thread (``core.offloop.read_path``, ``off_the_loop``), so ``--max-time`` and
+    Ctrl-C/SIGTERM still end the run (the blocked read ignored both). Raises what ``load_suite``
+    raises."""
+    from a2actl.core.offloop import off_the_loop, read_path, stdin_is_regular
+    from a2actl.smoke.suite import STDIN
 
+    if path == STDIN:
+        if stdin_is_regular():
+            return load_suite(path)
+        return await off_the_loop(lambda: load_suite(path), "a2actl-suite-stdin")
     return await read_path(path, lambda: load_suite(path), "a2actl-suite-file")
 
 

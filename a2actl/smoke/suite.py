@@ -6,6 +6,10 @@ for the file as a whole: over ``MAX_SUITE_BYTES``, nested too deep, or expanding
 aliases, to more than ``MAX_VALUES`` values: a "billion laughs" file would otherwise take minutes
 and gigabytes). A key given twice in one mapping is an error too (YAML 1.2 §3.2.1.1; PyYAML keeps
 the last silently), but a merge key (``<<: *defaults``) may be overridden.
+
+The path ``-`` (``STDIN``) reads the suite from standard input; it is then named ``<stdin>``
+(``STDIN_NAME``) in messages and results, and the files it names (a ``caps-diff`` ``expect``) are
+relative to the current directory.
 """
 
 from __future__ import annotations
@@ -13,7 +17,8 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Final
+from pathlib import Path
+from typing import IO, Any, Final
 
 from a2actl.core.errors import UsageError, parse_value_reason
 
@@ -22,6 +27,9 @@ KINDS = ("probe", "caps-diff", "send", "stream", "sessions-leaks", "dlq-depth")
 MAX_SUITE_BYTES = 1024 * 1024
 #: A suite that expands (aliases followed) to more values than this is refused.
 MAX_VALUES = 100_000
+#: The suite path that means standard input (``smoke run -``), and the name such a suite goes by.
+STDIN = "-"
+STDIN_NAME = "<stdin>"
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -49,13 +57,21 @@ class Check:
 
 @dataclass
 class Suite:
-    """A loaded suite: its ``path`` as given, the ``targets`` every check runs against (a check's own
+    """A loaded suite: its ``path`` as given (``STDIN_NAME``, ``<stdin>``, for one read from
+    standard input: ``from_stdin``), the ``targets`` every check runs against (a check's own
     ``target`` overrides), the checks in file order and the suite's ``name``."""
 
     path: str
     targets: list[str]
     checks: list[Check] = field(default_factory=list)
     name: str = "a2actl smoke"
+    from_stdin: bool = False
+
+    @property
+    def directory(self) -> Path:
+        """The directory the files the suite names are relative to: the suite file's, or the
+        current directory for a suite read from standard input."""
+        return Path.cwd() if self.from_stdin else Path(self.path).resolve().parent
 
 
 def _loader() -> Any:
@@ -145,27 +161,67 @@ def _strip(value: Any) -> Any:
     return value
 
 
-def load_suite(path: str, env: dict[str, str] | None = None) -> Suite:
-    """Read, expand and validate a suite file. Raises ``UsageError`` with ``FILE:LINE:`` (module
-    docstring)."""
+def load_suite(path: str, env: dict[str, str] | None = None, stdin: IO[bytes] | None = None) -> Suite:
+    """Read, expand and validate a suite file; ``path`` ``-`` reads standard input (``stdin``, by
+    default ``sys.stdin.buffer``: ``_read_stdin``). Raises ``UsageError`` with ``FILE:LINE:``
+    (module docstring; ``FILE`` is ``<stdin>`` for ``-``)."""
+    from_stdin = path == STDIN
+    if from_stdin:
+        path = STDIN_NAME
     try:
-        return _load_suite(path, env)
+        return _load_suite(path, env, _read_stdin(stdin) if from_stdin else None)
     except RecursionError:  # PyYAML composes, and _expand and jsonschema walk, recursively
         raise UsageError(f"{path}: nested too deeply to be a smoke suite") from None
 
 
-def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
+def _read_stdin(stdin: IO[bytes] | None) -> bytes:
+    """At most ``MAX_SUITE_BYTES`` + 1 bytes of the suite on standard input (``stdin``, default
+    ``sys.stdin.buffer``). ``UsageError`` (exit 2) when it is closed (``<&-``), a terminal (nobody
+    piped a suite in: the command would wait for one typed), cannot be read, or is empty."""
+    import sys
+
+    hint = "pipe the suite in (cat suite.yaml | a2actl smoke run -) or give its file"
+    if stdin is None:
+        stream = sys.stdin
+        if stream is None:  # `<&-`: Python's sys.stdin is None
+            raise UsageError("suite '-' reads standard input, which is closed", hint=hint)
+        try:
+            tty = stream.isatty()
+        except (OSError, ValueError):
+            tty = False
+        if tty:
+            raise UsageError("suite '-' reads standard input, which is a terminal", hint=hint)
+        stdin = getattr(stream, "buffer", None)
+        if stdin is None:
+            raise UsageError("suite '-' reads standard input, which cannot be read as bytes", hint=hint)
+    from a2actl.core.offloop import read_upto
+
+    try:
+        data = read_upto(stdin, MAX_SUITE_BYTES + 1)  # bounded: `yes | smoke run -` must end
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot read the suite from standard input: {reason}") from exc
+    if not data:
+        raise UsageError("suite '-': standard input was empty", hint=hint)
+    return data
+
+
+def _load_suite(path: str, env: dict[str, str] | None, data: bytes | None = None) -> Suite:
+    """``load_suite`` of the file ``path``, or of ``data`` (the bytes read from standard input,
+    ``path`` then its name)."""
     import yaml
     from jsonschema import Draft202012Validator
 
     from a2actl.schemas import load_named
 
     env = dict(os.environ) if env is None else env
-    try:
-        with open(path, "rb") as fh:  # bounded: a suite of /dev/zero must not read forever
-            data = fh.read(MAX_SUITE_BYTES + 1)
-    except OSError as exc:
-        raise UsageError(f"cannot read suite {path}: {exc.strerror or exc}") from exc
+    from_stdin = data is not None
+    if data is None:
+        try:
+            with open(path, "rb") as fh:  # bounded: a suite of /dev/zero must not read forever
+                data = fh.read(MAX_SUITE_BYTES + 1)
+        except OSError as exc:
+            raise UsageError(f"cannot read suite {path}: {exc.strerror or exc}") from exc
     if len(data) > MAX_SUITE_BYTES:
         raise UsageError(f"{path}: over {MAX_SUITE_BYTES:,} bytes: not a smoke suite")
     try:
@@ -211,7 +267,12 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise UsageError(f"{path}:{line}: {where}: {message}{more}")
     targets = doc.get("targets") or ([doc["target"]] if doc.get("target") else [])
-    suite = Suite(path=path, targets=[str(t) for t in targets], name=str(doc.get("name") or "a2actl smoke"))
+    suite = Suite(
+        path=path,
+        targets=[str(t) for t in targets],
+        name=str(doc.get("name") or "a2actl smoke"),
+        from_stdin=from_stdin,
+    )
     for idx, c in enumerate(doc["checks"]):
         # nested mappings (budgets:) lose their line marks too: they are the check's option values
         options = {k: _strip(v) for k, v in c.items() if k not in (LINE, "name", "kind", "target")}
@@ -224,6 +285,7 @@ def _load_suite(path: str, env: dict[str, str] | None) -> Suite:
                 line=c[LINE],
             )
         )
+    _check_names(suite, [not c.get("name") for c in doc["checks"]])
     needs_target = [c for c in suite.checks if c.kind != "dlq-depth" and not c.target]
     if needs_target and not suite.targets:
         raise UsageError(
@@ -274,6 +336,26 @@ def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
     for c in suite.checks:
         if c.target is not None and c.kind != "dlq-depth":
             check(str(c.target), f"{c.name}: target", c.line)
+
+
+def _check_names(suite: Suite, defaulted: list[bool]) -> None:
+    """Every check's name must be unique in the suite (``defaulted[i]``: check ``i`` has no
+    ``name:`` and goes by ``KIND #N``): the names are the JUnit testcase names and the ``name`` of
+    ``-o json`` results, where two of one name cannot be told apart. ``UsageError`` (exit 2) at the
+    second, naming both positions."""
+    first: dict[str, int] = {}
+    for i, c in enumerate(suite.checks):
+        j = first.setdefault(c.name, i)
+        if j == i:
+            continue
+        other = suite.checks[j]
+        said = " (the name a check without name: goes by)" if defaulted[i] or defaulted[j] else ""
+        raise UsageError(
+            f"{suite.path}:{c.line}: checks/{i}: duplicate check name {c.name!r}{said}: checks/{j} "
+            f"(line {other.line}) has it too; each check needs a name of its own (JUnit testcases, "
+            "-o json results)",
+            hint="rename one of them",
+        )
 
 
 def _check_patterns(suite: Suite) -> None:

@@ -143,8 +143,11 @@ async def _send_streaming(
     card_path: str | None,
     emit: Emit | None,
 ) -> StreamedSend:
-    """``send --stream``: SendStreamingMessage followed as ``stream tail`` does, without reconnects,
-    under ``opts.max_time`` (the card discovery included, ``stream.follow.connected_within``): at the
+    """``send --stream``: SendStreamingMessage followed as ``stream tail --send`` does
+    (``stream.follow.tail_a2a``), with its reconnect policy (``TailOptions``' default, as ``task
+    subscribe``: a stream cut once it named the task is resubscribed up to 5 times, and GetTask says
+    how the task ended when the resubscribe is refused; the message is never sent again), under
+    ``opts.max_time`` (the card discovery included, ``stream.follow.connected_within``): at the
     deadline the tail ends as ``max-time`` (exit 5) with its summary, and the document still names
     the task and the last state seen (docs/exit-codes.md, ``stream tail`` and ``send --stream``)."""
     from a2actl.stream.follow import connected_within, max_time_before_stream, tail_a2a
@@ -154,7 +157,8 @@ async def _send_streaming(
     records: Emit = emit or (lambda _r: None)
     tail_opts = TailOptions(
         max_event_bytes=settings.max_event_bytes,  # as stream tail: a larger event is oversize (exit 7)
-        reconnect_attempts=0,
+        # resubscribes after a cut as stream tail's default (it was 0: a stream cut mid-task was
+        # exit 6 with the last state seen, where stream tail --send recovered the task's end)
         fail_on=frozenset(opts.fail_on),
         max_time=opts.max_time,
     )
@@ -184,6 +188,7 @@ async def _send_streaming(
         trace_id=settings.trace_id,
         failed_on=summary.failed_on,
         status_message=summary.status_message,
+        missed=tuple(summary.missed),
     )
 
 

@@ -102,9 +102,13 @@ class StreamedSend:
     failed_on: str | None
     #: The text of the status message that came with ``state`` (``TailSummary.status_message``).
     status_message: str | None = None
+    #: What was lost across the reconnects after cuts (``TailSummary.missed``; any: exit 7).
+    missed: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        """The ``send --stream -o json`` document (with ``-o jsonl``: the last line, ``type: result``)."""
+        """The ``send --stream -o json`` document (with ``-o jsonl``: the last line, ``type: result``);
+        ``missed`` only when something was lost across a reconnect, ``failedOn`` only with a
+        ``--fail-on`` state reached."""
         doc: dict[str, Any] = {
             "method": self.method,
             "streaming": True,
@@ -119,6 +123,8 @@ class StreamedSend:
         }
         if self.failed_on:
             doc["failedOn"] = self.failed_on
+        if self.missed:
+            doc["missed"] = list(self.missed)
         return doc
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -1189,3 +1190,104 @@ def test_watch_table_is_written_when_the_watch_ends(cli: Any, sandbox: Any) -> N
     r = cli("--max-time", "1", "sessions", "list", sandbox.url, "--watch", "--interval", "0.2s")
     assert r.exit_code == 5, r.stderr
     assert "session(s) from debug" in r.stdout and "active" in r.stdout
+
+
+# ------------------------------------------- --watch on a debug API whose refreshes fail
+#: prefix → the status of each ``GET …/sessions`` by its number (0 is the first): 200 is a good page
+_FLAKY: dict[str, Any] = {
+    "flaky": lambda n: 200 if n % 2 == 0 else 503,  # every other refresh fails
+    "down": lambda n: 200 if n == 0 else 502,  # a gateway's 502 from the second refresh on
+    "gone403": lambda n: 200 if n == 0 else 403,
+    "gone400": lambda n: 200 if n == 0 else 400,
+}
+
+
+def _flaky_debug_app(_: str) -> Any:
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse
+
+    calls: dict[str, int] = {}
+
+    async def sessions(request: Request) -> JSONResponse:
+        mode = request.path_params["mode"]
+        n = calls[mode] = calls.get(mode, -1) + 1
+        status = _FLAKY[mode](n)
+        if status == 200:
+            return JSONResponse({"sessions": [_GOOD_SESSION], "nextCursor": None, "total": 1})
+        return JSONResponse({"error": {"message": f"refresh {n} fails"}}, status_code=status)
+
+    async def one(_: Request) -> JSONResponse:
+        return JSONResponse(_GOOD_SESSION)
+
+    return _debug_api_per_mode(sessions, one)
+
+
+@pytest.fixture
+def flaky_debug() -> Any:
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_flaky_debug_app) as srv:
+        yield srv.url
+
+
+def _watch(cli: Any, url: str, mode: str, *extra: str) -> Any:
+    return cli(
+        "--max-time", "1.5", *extra, "sessions", "list", url, "--debug-prefix", f"/{mode}",
+        "--watch", "--interval", "0.1s", env=AUTH,
+    )  # fmt: skip
+
+
+def test_watch_goes_on_after_a_failed_refresh(cli: Any, flaky_debug: str) -> None:
+    """``sessions list --watch`` on a debug API that fails every other refresh (HTTP 503) ended at
+    the first failure, exit 1. Each failed refresh is one line on stderr and the watch goes on to
+    --max-time (exit 5), each good refresh a JSON line."""
+    r = _watch(cli, flaky_debug, "flaky", "-o", "jsonl")
+    assert r.exit_code == 5, r.stdout[-500:] + r.stderr
+    *refreshes, end = r.jsonl
+    assert len(refreshes) >= 3 and all(d["sessions"][0]["id"] == "ctx-a" for d in refreshes), r.stdout
+    assert end["error"]["code"] == "timeout"
+    failed = [x for x in r.stderr.splitlines() if x.startswith("warning: refresh failed, still watching: ")]
+    assert len(failed) >= 2 and "HTTP 503" in failed[0], r.stderr
+
+
+def test_watch_table_keeps_the_last_good_refresh_and_says_the_failure(cli: Any, flaky_debug: str) -> None:
+    """The table, after refreshes that failed: the last good one's sessions, and the failure in
+    its caption (and, stdout not being a terminal, on stderr)."""
+    r = _watch(cli, flaky_debug, "down")
+    assert r.exit_code == 5, r.stdout[-500:] + r.stderr
+    assert "1 session(s) from debug" in r.stdout and "ctx-a" in r.stdout, r.stdout
+    assert "in a row), still watching:" in r.stdout and "HTTP 502" in r.stdout, r.stdout
+    assert "warning: refresh failed, still watching: " in r.stderr
+
+
+@pytest.mark.parametrize(("mode", "code"), [("gone403", 4), ("gone400", 1)])
+def test_watch_ends_on_a_refresh_that_cannot_pass(cli: Any, flaky_debug: str, mode: str, code: int) -> None:
+    """A refresh refused (403: the token revoked) or answered another HTTP 4xx (400) would be the
+    same the next time: the watch ends with its exit code, after the good refresh."""
+    r = _watch(cli, flaky_debug, mode, "-o", "jsonl")
+    assert r.exit_code == code, r.stdout[-500:] + r.stderr
+    first, end = r.jsonl
+    assert first["sessions"][0]["id"] == "ctx-a" and end["error"]["exitCode"] == code
+
+
+def test_watch_ctrl_c_after_failed_refreshes_is_130(flaky_debug: str) -> None:
+    """Ctrl-C while the refreshes fail ends the watch as ever: exit 130."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.procs import finish
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "jsonl", "sessions", "list", flaky_debug,
+         "--debug-prefix", "/down", "--watch", "--interval", "0.1s"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **AUTH},
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    first = json.loads(proc.stdout.readline())
+    failed = [proc.stderr.readline() for _ in range(2)]
+    proc.send_signal(signal.SIGINT)
+    out, err = finish(proc, 20)
+    assert first["sessions"][0]["id"] == "ctx-a"
+    assert all(x.startswith("warning: refresh failed, still watching: ") for x in failed), failed
+    assert proc.returncode == 130, err

@@ -236,6 +236,20 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
         ),
         ("targets: [x]\nchecks:\n  - kind: probe\n    name: 2001-13-01\n", "month must be in 1..12", 4),
         ("targets: [x]\nchecks:\n  - kind: probe\n    2001-13-01: x\n", "month must be in 1..12", 4),
+        # two checks of one name: two JUnit testcases of that name, -o json results ambiguous
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: echo\n  - kind: probe\n"
+            "  - kind: send\n    text: hi\n    name: echo\n",
+            "checks/2: duplicate check name 'echo': checks/0 (line 3) has it too",
+            6,
+        ),
+        # a name: equal to the KIND #N another check goes by
+        (
+            "targets: [x]\nchecks:\n  - kind: probe\n    name: 'probe #2'\n  - kind: probe\n",
+            "checks/1: duplicate check name 'probe #2' (the name a check without name: goes by): "
+            "checks/0 (line 3) has it too",
+            5,
+        ),
     ],
 )
 def test_bad_suites_are_one_line_usage_errors(
@@ -1173,3 +1187,76 @@ def test_init_to_a_full_stdout_is_exit_2_naming_it(sandbox: Any, tmp_path: Path)
         )
     assert done.returncode == 2, done.stderr
     assert done.stderr.splitlines() == ["a2actl: standard output: cannot write: No space left on device"]
+
+
+# ------------------------------------------------------------------ a suite on standard input (-)
+
+
+def _stdin_run(args: list[str], text: str) -> Any:
+    """``a2actl ARGS`` in-process with ``text`` on standard input."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+    from tests.conftest import Result
+
+    r = CliRunner().invoke(app, args, input=text, catch_exceptions=False)
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+def test_a_suite_on_stdin_runs_and_its_files_are_relative_to_the_current_directory(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``cat suite.yaml | a2actl smoke run -`` read a file named ``-``: "cannot read suite -",
+    exit 2. The suite is read from stdin (``<stdin>`` in the results), and the ``expect`` file it
+    names is found in the current directory; ``smoke validate -`` alike."""
+    (tmp_path / "caps.json").write_text(cli("caps", "snapshot", sandbox.url).stdout)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    body = f"targets: [{sandbox.url}]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: caps.json\n"
+    monkeypatch.chdir(tmp_path)
+    junit = tmp_path / "junit.xml"
+    r = _stdin_run(["smoke", "run", "-", "-o", "json", "--junit", str(junit)], body)
+    assert r.exit_code == 0, r.stdout[-800:] + r.stderr
+    assert r.json["path"] == "<stdin>"
+    assert [(c["name"], c["status"]) for c in r.json["results"]] == [("caps", "pass")]
+    assert [case.name for ts in JUnitXml.fromfile(str(junit)) for case in ts] == ["caps"]
+    r = _stdin_run(["smoke", "validate", "-", "-o", "json"], body)
+    assert r.exit_code == 0 and r.json["path"] == "<stdin>", r.stderr
+    monkeypatch.chdir(elsewhere)  # no caps.json here: the check cannot read its expectation
+    r = _stdin_run(["smoke", "run", "-", "-o", "json"], body)
+    assert r.exit_code == 7 and r.json["results"][0]["status"] == "error", r.stdout[-800:]
+    # a bad suite on stdin is named <stdin>, with its line
+    r = _stdin_run(["-o", "json", "smoke", "validate", "-"], body.replace("caps.json", "caps.json\n    x: 1"))
+    assert r.exit_code == 2 and r.json["error"]["message"].startswith("<stdin>:3: "), r.stdout
+
+
+@pytest.mark.parametrize("stdin", ["empty", "closed", "terminal"])
+@pytest.mark.parametrize("cmd", ["run", "validate"])
+def test_a_suite_on_no_stdin_is_a_usage_error(cmd: str, stdin: str) -> None:
+    """``smoke run -`` with nothing piped in: an empty stdin (``</dev/null``), a closed one
+    (``<&-``) or a terminal (nobody piped a suite; it would wait for one typed) is one line, exit 2."""
+    import os
+    import pty
+
+    argv = [sys.executable, "-m", "a2actl", "smoke", cmd, "-"]
+    kw: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 30}
+    if stdin == "terminal":
+        leader, follower = pty.openpty()
+        try:
+            r = subprocess.run(argv, stdin=follower, **kw)
+        finally:
+            os.close(leader)
+            os.close(follower)
+    elif stdin == "closed":
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0), **kw)  # noqa: PLW1509
+    else:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, **kw)
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    expected = {
+        "empty": "a2actl: suite '-': standard input was empty",
+        "closed": "a2actl: suite '-' reads standard input, which is closed",
+        "terminal": "a2actl: suite '-' reads standard input, which is a terminal",
+    }[stdin]
+    assert lines[0].startswith(expected + " (hint: pipe the suite in"), lines[0]

@@ -947,3 +947,31 @@ def test_a_raw_sse_url_that_does_not_answer_within_timeout_is_a_timeout(cli: Any
     r = cli("--timeout", "0.3s", "stream", "tail", "--sse", f"{fault}/hang/agent-card.json", "-o", "json")
     assert r.exit_code == 5, r.stdout[-800:]
     assert r.json["error"]["code"] == "timeout"
+
+
+def test_send_stream_resubscribes_after_a_cut_as_stream_tail_does(cli: Any, sandbox_streams: Any) -> None:
+    """``send --stream`` on a stream cut mid-task (after 3 events) ended at the cut: outcome ``cut``,
+    the last state seen (``working``), exit 6, where ``stream tail --send`` resubscribed and saw the
+    task complete. It resubscribes the same way (SubscribeToTask: the message is not sent again):
+    the task's end, the chunks missed during the outage (exit 7, as stream tail), in jsonl as in
+    the document."""
+    r = cli("send", "--stream", sandbox_streams.url, "/stream 60 100", "-o", "jsonl")
+    *recs, summary, result = r.jsonl
+    kinds = [x["type"] for x in recs]
+    assert kinds.index("cut") < kinds.index("reconnect"), kinds
+    assert next(x for x in recs if x["type"] == "reconnect")["via"] == "SubscribeToTask"
+    assert summary["type"] == "summary" and summary["outcome"] == "recovered"
+    assert result["type"] == "result" and result["outcome"] == "recovered"
+    assert result["state"] == "completed" and result["taskId"] == summary["taskId"]
+    assert any("chunk" in m for m in result["missed"]) and result["exitCode"] == 7 == r.exit_code
+
+
+def test_send_stream_cut_before_its_end_gets_the_end_from_get_task(cli: Any, sandbox_drop_early: Any) -> None:
+    """A /fail stream cut before its end (task, working, then the cut): the resubscribe is refused
+    (the task ended) and GetTask says how; ``send --stream -o json`` reports ``failed`` with the
+    agent's reason, as ``stream tail --send`` (it was ``working``, outcome ``cut``, exit 6)."""
+    r = cli("send", "--stream", sandbox_drop_early.url, "/fail", "-o", "json")
+    doc = r.json
+    assert r.exit_code == 7 and doc["outcome"] == "recovered", doc  # the end was missed: 7
+    assert (doc["state"], doc["statusMessage"]) == ("failed", "failed on request (/fail)")
+    assert any("only via GetTask" in m for m in doc["missed"]), doc

@@ -209,3 +209,18 @@ def test_view(case: str) -> None:
     out, err = CASES[case]()
     assert lines(out) == globals()[f"{case.upper()}_OUT"]
     assert err == globals()[f"{case.upper()}_ERR"]
+
+
+def test_ages_dated_in_the_future_show_the_clock_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An agent whose clock is ahead (ListTasks fallback) gave ages of ``-3.2s`` in the table and
+    ``-3.2s ago`` in ``sessions show``: shown as the skew they are, never as a negative age."""
+    doc = SessionList(SOURCE, [{**SESSIONS[1], "ageSeconds": -3.2, "idleSeconds": -75}]).to_json()
+    out, _ = render(render_sessions.table, doc, monkeypatch, columns=140)
+    assert "0s (clock skew +3.2s)" in out and "0s (clock skew +1m15s)" in out and "-3" not in out, out
+    detail = {"source": "debug", "session": {**DETAIL, "ageSeconds": -3.2, "idleSeconds": 30}}
+    out, _ = render(render_sessions.detail, detail, monkeypatch, columns=140)
+    assert "2026-01-01T00:00:00Z (3.2s in the future: clock skew)" in out, out
+    assert "2026-01-01T00:01:00Z (30s ago)" in out, out
+    report = LeakReport(SOURCE, 300, 5, 1, [], [], clock_ahead=75).to_json()
+    _, err = render(render_sessions.leaks, report, monkeypatch, columns=300)
+    assert "dated up to 1m15s in the future" in err, err

@@ -128,6 +128,33 @@ def test_leaks_and_within_grace() -> None:
     assert [x["id"] for x in find_leaks(sessions, 300, 0)] == ["old", "ended", "fresh"]
 
 
+def test_sessions_dated_in_the_future_are_judged_with_the_clock_skew() -> None:
+    """On the ListTasks fallback an agent whose clock is 60 s ahead dates its sessions in the
+    future: ``ended`` (open 50 s, its tasks ended 40 s ago) had ages -10/-20 s, so it was never over
+    --max-age 30s and was listed 'within grace'. The skew's lower bound (60 s: ``busy``'s last
+    activity) is added: it is the leak it is; a session only dated a little in the future, with no
+    more skew shown, is not made older than that."""
+    from a2actl.sessions.rules import clock_ahead
+
+    sessions = [
+        session("ended", "idle", -10, -20, "completed"),
+        session("busy", "active", -50, -60, "working"),
+        session("closed", "closed", -900, -900, "completed"),  # ages of a closed one stop at closedAt
+    ]
+    assert clock_ahead(sessions) == 60
+    leaks = find_leaks(sessions, max_age=30, grace=5)
+    assert [x["id"] for x in leaks] == ["ended"]
+    assert leaks[0]["reasons"] == [
+        "open for 50s, over --max-age 30s",
+        "still open 40.0s after all 1 task(s) ended",
+    ]
+    assert (leaks[0]["ageSeconds"], leaks[0]["idleSeconds"]) == (-10, -20)  # as the source gave them
+    assert within_grace(sessions, 5) == []
+    just_ended = [session("ended", "idle", 1.5, -0.2, "completed")]  # the agent 0.2 s ahead
+    assert clock_ahead(just_ended) == pytest.approx(0.2)
+    assert find_leaks(just_ended, max_age=30, grace=5) == [] and within_grace(just_ended, 5) == ["ended"]
+
+
 def test_a_kill_request_needs_ids_or_filters_and_a_confirmation() -> None:
     asked: list[bool] = []
 
@@ -299,7 +326,34 @@ def test_leak_report_exit_is_7_with_a_leak() -> None:
         "checked",
         "leaks",
         "withinGrace",
+        "clockAheadSeconds",
         "ok",
     ]
     leaky = LeakReport(SOURCE, 300, 5, 2, [{"id": "s1"}], [])
     assert leaky.exit is ExitCode.CHECK_FAILED and leaky.to_json()["ok"] is False
+
+
+@pytest.mark.parametrize(
+    ("error", "recovers"),
+    [
+        (HTTPStatusError("x: HTTP 503: down", details={"httpStatus": 503}), True),
+        (HTTPStatusError("x: HTTP 429: slow down", details={"httpStatus": 429}), True),
+        (HTTPStatusError("x: HTTP 404: gone", details={"httpStatus": 404}), False),
+        (HTTPStatusError("x: HTTP 400: bad", details={"httpStatus": 400}), False),
+        (UsageError("no source"), False),
+    ],
+)
+def test_which_failed_watch_refresh_may_recover(error: A2ACtlError, recovers: bool) -> None:
+    from a2actl.sessions.rules import refresh_may_recover
+
+    assert refresh_may_recover(error) is recovers
+
+
+def test_unreachable_timeout_protocol_and_auth_refreshes() -> None:
+    from a2actl.core.errors import AuthError, ProtocolViolation, TimeoutError_, UnreachableError
+    from a2actl.sessions.rules import refresh_may_recover
+
+    assert refresh_may_recover(UnreachableError("refused"))
+    assert refresh_may_recover(TimeoutError_("read timeout"))
+    assert refresh_may_recover(ProtocolViolation("a gateway's page"))
+    assert not refresh_may_recover(AuthError("HTTP 403"))
