@@ -25,6 +25,12 @@ as it is measured. Then the bare loop is swept as an open model too (``bare_open
 scheduler and the bare loop's requests, nothing else), which tells a2actl's own cost from what
 holding a schedule on one asyncio loop costs anyway.
 
+Garbage collector: ``load run`` runs under ``a2actl.core.gcpause.quiet_gc`` (the heap before the
+run frozen, the youngest generation collected every 50,000 allocations instead of 700). The bare
+closed loop is measured both on the interpreter's defaults and under that regime, and the faster is
+the reference (a GC setting is no a2actl code); the bare open model runs under it, as a2actl's
+scheduler does (until session 18 it did not, and held only 0.54-0.72x of the closed loop).
+
 ``--max-in-flight 64`` (``BENCH_MAX_IN_FLIGHT``): the 64 requests in flight, and so the 64
 connections, that the bare loop, hey and wrk get (apples to apples; it was 256). On a quiet machine
 256 holds the same rates; on a shared one a stall of the client lets a burst of late arrivals open
@@ -52,6 +58,7 @@ which the held rate mixes with the VM's stalls.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
@@ -124,16 +131,31 @@ async def post_one(session: aiohttp.ClientSession, url: str, trace: str) -> None
         orjson.loads(await r.read())
 
 
-async def bare_loop(url: str, seconds: float, in_flight: int = 64) -> float:
+def gc_regime(on: bool) -> contextlib.AbstractContextManager[None]:
+    """``load run``'s garbage-collector regime (``a2actl.core.gcpause.quiet_gc``: what was allocated
+    before moves to the permanent generation, the youngest generation is collected every 50,000
+    allocations) when ``on``, else the interpreter's defaults."""
+    if not on:
+        return contextlib.nullcontext()
+    from a2actl.core.gcpause import quiet_gc
+
+    return quiet_gc()
+
+
+async def bare_loop(url: str, seconds: float, in_flight: int = 64, quiet_gc: bool = False) -> float:
     """Requests per second of a bare aiohttp closed loop posting what a2actl posts (orjson): a fresh
-    id and messageId, the A2A-Version header and a traceparent per request; answers decoded."""
+    id and messageId, the A2A-Version header and a traceparent per request; answers decoded.
+    ``quiet_gc``: under ``load run``'s garbage-collector regime (``gc_regime``)."""
 
     import aiohttp
 
     done = 0
     stop = time.perf_counter() + seconds
     trace = os.urandom(16).hex()
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session,
+        _async(gc_regime(quiet_gc)),
+    ):
 
         async def worker() -> None:
             nonlocal done
@@ -163,6 +185,19 @@ async def bare_closed_n(url: str, n: int, in_flight: int = 64) -> None:
         await asyncio.gather(*(worker() for _ in range(in_flight)))
 
 
+class _async(contextlib.AbstractAsyncContextManager[None]):  # noqa: N801 - used as a function
+    """A synchronous context manager entered in an ``async with`` (after the session is made)."""
+
+    def __init__(self, cm: contextlib.AbstractContextManager[None]) -> None:
+        self.cm = cm
+
+    async def __aenter__(self) -> None:
+        self.cm.__enter__()
+
+    async def __aexit__(self, *exc: object) -> None:
+        self.cm.__exit__(None, None, None)
+
+
 async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) -> dict[str, float]:
     """The bare aiohttp loop as an open model, with a2actl's scheduler and nothing else: arrivals
     every 1/``rate`` s, each a task made at its time (woken 0.8 ms early, as ``load run`` does, a
@@ -171,7 +206,9 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
     backlog is full or the schedule is over (``load run``'s rule: until session 14 this loop dropped
     at once, with no backlog, so it held less than it would with a2actl's scheduler); lag = how late
     each request started. The same figures as ``a2actl_at``: it tells a2actl's own cost from what an
-    open model on one asyncio loop costs anyway."""
+    open model on one asyncio loop costs anyway. Under ``load run``'s garbage-collector regime
+    (``gc_regime``), as a2actl's scheduler runs: until session 18 it ran on the interpreter's
+    defaults, and held 0.54-0.72x of the closed loop where a2actl held more."""
 
     import aiohttp
 
@@ -181,7 +218,10 @@ async def bare_open(url: str, rate: float, seconds: float, in_flight: int = 64) 
     active = 0
     trace = os.urandom(16).hex()
     perf = time.perf_counter
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session:
+    async with (
+        aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=in_flight)) as session,
+        _async(gc_regime(True)),
+    ):
         backlog: deque[float] = deque()
         over = False
 
@@ -439,11 +479,13 @@ def main() -> None:
             return
         bare1 = asyncio.run(bare_loop(rpc, seconds))
         print(f"bare aiohttp loop (64 in flight, {bare_on}): {bare1:,.0f} req/s", flush=True)
+        gc1 = asyncio.run(bare_loop(rpc, seconds, quiet_gc=True))
+        print(f"bare aiohttp loop under load run's GC regime: {gc1:,.0f} req/s", flush=True)
         closed1 = a2actl_closed(base, seconds, loop=loop)
         print(f"a2actl load run -c 64 (closed, saturation): {closed1:,.0f} req/s", flush=True)
         # the ladder goes past the bare loop's closed throughput (a faster machine held every rate
         # of a ladder that stopped at 8,000: 0.74x of a bare loop at 10.8k was the ladder's top)
-        top = max(8000, int(bare1 * 1.2) // 500 * 500)
+        top = max(8000, int(max(bare1, gc1) * 1.2) // 500 * 500)
         first = int(os.environ.get("BENCH_FROM", "250"))  # skip the low rates (a quick re-check)
         best = sweep("a2actl", lambda rate: a2actl_at(base, rate, seconds, loop), first, top)
         if best >= top:
@@ -455,16 +497,22 @@ def main() -> None:
         best_open = sweep("bare open", lambda rate: asyncio.run(bare_open(rpc, rate, seconds)), 2000, top)
         bare2 = asyncio.run(bare_loop(rpc, seconds))
         print(f"bare aiohttp loop again: {bare2:,.0f} req/s", flush=True)
+        gc2 = asyncio.run(bare_loop(rpc, seconds, quiet_gc=True))
+        print(f"bare aiohttp loop under load run's GC regime again: {gc2:,.0f} req/s", flush=True)
         closed2 = a2actl_closed(base, seconds, loop=loop)
         print(f"a2actl load run -c 64 again: {closed2:,.0f} req/s", flush=True)
         ext = external(rpc, seconds)
         for name, value in ext.items():
             print(f"{name} (64 connections): {value:,.0f} req/s", flush=True)
-        bare = (bare1 + bare2) / 2
+        plain, tuned = (bare1 + bare2) / 2, (gc1 + gc2) / 2
+        # the reference is the faster of the two: a GC setting is no a2actl code, so a bare loop
+        # may have it too (the stricter reading of the target)
+        bare = max(plain, tuned)
+        which = "under load run's GC regime" if tuned > plain else "on the interpreter's GC defaults"
         closed = (closed1 + closed2) / 2
         print(
             f"\nhighest rate held (lag p99 < 5 ms): {best:,.0f} req/s = {best / bare:.2f}x the bare aiohttp loop "
-            f"({bare:,.0f} req/s; target >= 0.8x)\n"
+            f"({bare:,.0f} req/s, {which}; plain {plain:,.0f}, GC regime {tuned:,.0f}; target >= 0.8x)\n"
             f"saturation, closed model at 64 in flight: a2actl {closed:,.0f} req/s = {closed / bare:.2f}x the bare loop\n"
             f"the bare aiohttp loop as an open model (a2actl's scheduler, nothing else) held {best_open:,.0f} req/s "
             f"= {best_open / bare:.2f}x its closed throughput; a2actl held {best / max(best_open, 1):.2f}x of that\n"
