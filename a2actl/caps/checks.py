@@ -5,7 +5,8 @@
   v0.2.5; 1.0 per interface, spec v1.0 §4.4.6).
 * ``non-routable-url``: an interface URL on ``0.0.0.0``/``[::]`` (nobody can call it), or on
   loopback while the card was served from a non-loopback host.
-* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON).
+* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON), or
+  an empty one (any binding).
 * ``origin-mismatch``: an interface on another origin than the card (a warning; an error with
   ``strict``): legitimate behind API gateways, and a classic cause of calls going to the wrong place.
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes
@@ -120,6 +121,21 @@ def operational_findings(
                     check="protocol-version",
                 )
             )
+
+    # invalid-url for an empty url: parse_card leaves such an interface out of view.interfaces (it
+    # cannot be called), and the schemas only ask for a string, so without this a card whose every
+    # interface has "url": "" passed as valid
+    for ptr in _empty_url_pointers(raw):
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                ptr,
+                "interface url is empty: no client can call this interface",
+                sec_v1 if ptr.startswith("/supportedInterfaces/") else spec_section(ptr, "0.3"),
+                check="invalid-url",
+            )
+        )
 
     card_origin = _origin(card_url) if card_url else None
     card_host_class = _host_class(card_origin[1]) if card_origin else None
@@ -246,6 +262,29 @@ def duplicate_key_findings(body: bytes | str) -> list[Finding]:
             )
         )
     return out
+
+
+def _empty_url_pointers(raw: dict[str, Any]) -> list[str]:
+    """The JSON pointers of the interface ``url`` members that are the empty string, any binding:
+    ``/supportedInterfaces/N/url`` (1.0), ``/url`` and ``/additionalInterfaces/N/url`` (0.x; only
+    when the card has the 0.x fields, as ``parse_card`` reads them). A missing or non-string url is
+    the schemas' to report."""
+    out: list[str] = []
+    for name in ("supportedInterfaces", "additionalInterfaces"):
+        entries = raw.get(name)
+        if name == "additionalInterfaces" and not _has_v0_fields(raw):
+            continue
+        for idx, iface in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(iface, dict) and iface.get("url") == "":
+                out.append(f"/{name}/{idx}/url")
+    if raw.get("url") == "":
+        out.insert(0, "/url")
+    return out
+
+
+def _has_v0_fields(raw: dict[str, Any]) -> bool:
+    """The card carries 0.x interface fields (``parse_card``'s test)."""
+    return "url" in raw or "protocolVersion" in raw or "preferredTransport" in raw
 
 
 def _interface_pointer(source: str) -> str:

@@ -13,7 +13,8 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
   v0.2.5; 1.0 per interface, spec v1.0 §4.4.6).
 * ``non-routable-url``: an interface URL on ``0.0.0.0``/``[::]`` (nobody can call it), or on
   loopback while the card was served from a non-loopback host.
-* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON).
+* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON), or
+  an empty one (any binding).
 * ``origin-mismatch``: an interface on another origin than the card (a warning; an error with
   ``strict``): legitimate behind API gateways, and a classic cause of calls going to the wrong place.
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes

@@ -138,6 +138,40 @@ def test_validate_non_routable_urls_fail_the_checks(cli: Any, tmp_path: Path) ->
     assert all(f["severity"] == "error" for f in bad)
 
 
+def test_validate_an_interface_with_an_empty_url_fails_the_checks(cli: Any, tmp_path: Path) -> None:
+    """``"url": ""`` passes both schemas (a string) and the interface was left out of the checks:
+    a card whose only interface has no url validated as valid (exit 0), while ``handshake probe``
+    fails on it ("the card declares no JSON-RPC or HTTP+JSON interface")."""
+    card = valid_v1_card("")
+    r = cli("caps", "validate", write(tmp_path, "v1.json", card), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert r.json["valid"] is True and r.json["checksPassed"] is False
+    assert [(f["check"], f["severity"], f["pointer"]) for f in r.json["findings"]] == [
+        ("invalid-url", "error", "/supportedInterfaces/0/url")
+    ]
+    v03 = {
+        "name": "old",
+        "description": "d",
+        "version": "1",
+        "protocolVersion": "0.3.0",
+        "url": "",
+        "additionalInterfaces": [
+            {"url": "", "transport": "HTTP+JSON"},
+            {"url": "https://agent.example.com/rpc", "transport": "JSONRPC"},
+        ],
+        "capabilities": {},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "a", "name": "a", "description": "a", "tags": []}],
+    }
+    r = cli("caps", "validate", write(tmp_path, "v03.json", v03), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert [(f["check"], f["pointer"]) for f in r.json["findings"] if f["severity"] == "error"] == [
+        ("invalid-url", "/url"),
+        ("invalid-url", "/additionalInterfaces/0/url"),
+    ]
+
+
 def test_operational_checks_for_a_public_card() -> None:
     from a2actl.caps.validate import validate_card
 
