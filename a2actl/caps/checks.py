@@ -17,11 +17,17 @@
   Go and JavaScript keep the last value, others the first, strict ones refuse the card), as a wrong
   interface URL sends calls to the wrong place. A warning when every value is the same (RFC 8259 §4:
   names SHOULD be unique; every reader agrees).
+* ``not-json`` (``not_json_findings``, from the card's bytes and decoded value): what Python's reader
+  takes but RFC 8259 does not: ``NaN``, ``Infinity`` (and a number too large for a double, which
+  Python reads as infinity), and a card encoded in UTF-16 or UTF-32 instead of UTF-8 (§8.1). An
+  error: strict readers (JavaScript's ``JSON.parse`` and ``fetch().json()``, Go) refuse the whole
+  card, so clients of those SDKs cannot read it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -259,6 +265,57 @@ def duplicate_key_findings(body: bytes | str) -> list[Finding]:
                 f"member {d.name!r} appears {d.count} times in one object, {effect}",
                 spec_section(d.pointer, "1.0") + "; RFC 8259 §4 (names SHOULD be unique)",
                 check="duplicate-key",
+            )
+        )
+    return out
+
+
+def not_json_findings(raw: Any, body: bytes | str | None) -> list[Finding]:
+    """The ``not-json`` findings (module docstring): one at ``""`` when ``body`` (the card's bytes)
+    is not UTF-8, then one per number in ``raw`` that is not finite, at its JSON pointer, in document
+    order. ``body`` ``None`` or a ``str``: no encoding finding. Never raises."""
+    from a2actl.core.pointer import to_pointer
+
+    out: list[Finding] = []
+    rfc = "RFC 8259"
+    if isinstance(body, bytes):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    "",
+                    "the card is not UTF-8 (UTF-16 or UTF-32, which Python's reader detects): JSON "
+                    "between systems MUST be UTF-8, and readers that take UTF-8 only (JavaScript's "
+                    "fetch().json(), Go) cannot read the card",
+                    f"{rfc} §8.1",
+                    check="not-json",
+                )
+            )
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(raw, ())]
+    found: list[tuple[Any, ...]] = []
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            found.append(path)
+        elif isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    for path in found:
+        pointer = to_pointer(list(path))
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                pointer,
+                "a number that is not finite: NaN or Infinity (not JSON: JavaScript's JSON.parse "
+                "and Go refuse the whole card) or one too large for a double, e.g. 1e999 (Go "
+                "refuses the card)",
+                f"{spec_section(pointer, '1.0')}; {rfc} §6",
+                check="not-json",
             )
         )
     return out

@@ -829,6 +829,37 @@ def test_validate_reports_a_duplicate_key_of_a_served_card(cli, tmp_path):
     assert "'url' appears 2 times" in dup["message"]
 
 
+def test_validate_a_served_card_with_nan_and_infinity_is_not_valid(cli: Any, fault: str) -> None:
+    """The fault server's ``/nan/`` card holds ``NaN``, ``Infinity`` and ``-Infinity``: Python's
+    reader takes them, JavaScript's ``JSON.parse`` and Go refuse the whole card. It validated without
+    a word about them (the rest of the card is valid but for an empty tags list)."""
+    r = cli("caps", "validate", fault + "/nan/agent-card.json", "-o", "json")
+    assert r.exit_code == 6, r.stdout  # the schema error wins; the check fails too
+    bad = [f for f in r.json["findings"] if f["check"] == "not-json"]
+    assert [(f["pointer"], f["severity"]) for f in bad] == [
+        ("/metadata/score", "error"),
+        ("/metadata/limits/0", "error"),
+        ("/metadata/limits/1", "error"),
+    ]
+    assert r.json["checksPassed"] is False
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_validate_a_card_that_is_not_utf8_fails(cli: Any, tmp_path: Path, encoding: str) -> None:
+    """A UTF-16 or UTF-32 card (Python's reader detects the encoding) validated as valid; readers
+    that take UTF-8 only (RFC 8259 §8.1: JSON between systems MUST be UTF-8) cannot read it."""
+    path = tmp_path / "card.json"
+    path.write_bytes(json.dumps(valid_v1_card()).encode(encoding))
+    r = cli("caps", "validate", str(path), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert [(f["check"], f["pointer"], f["severity"]) for f in r.json["findings"]] == [
+        ("not-json", "", "error")
+    ]
+    assert r.json["valid"] is True and r.json["checksPassed"] is False
+    plain = write(tmp_path, "plain.json", valid_v1_card())
+    assert cli("caps", "validate", plain).exit_code == 0
+
+
 def _credential_card_server(refused_url: str, pw: str, token: str) -> Any:
     """A loopback server whose card names one JSON-RPC interface with userinfo and a ``token`` query
     value, on a port nothing listens on."""
