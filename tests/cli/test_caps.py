@@ -502,6 +502,43 @@ def test_fingerprint_card_that_varies_by_version(cli: Any, sandbox_vary: Any, sa
     assert cli("caps", "fingerprint", sandbox.url, "-o", "json").json["cardVariants"]["varies"] is False
 
 
+def test_fingerprint_does_not_count_a_success_that_is_no_task_as_speaking(cli: Any, fault: str) -> None:
+    """A GetTask on a random id answered with a success whose result is no Task (JSON-RPC
+    ``[1, 2, 3]``; HTTP+JSON ``{"detail": "ok"}`` with 200, a catch-all route) counted as "answers":
+    the fingerprint said the endpoint speaks 1.0 and 0.3 (``0.3-compat``) where ``handshake probe``
+    reads the same answer as a protocol violation (exit 6)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    r = cli("caps", "fingerprint", fault + "/resultlist/agent-card.json", "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
+    [ep] = r.json["endpoints"]
+    assert {f: p["verdict"] for f, p in ep["probes"].items()} == {"1.0": "error", "0.3": "error"}
+    assert ep["probes"]["1.0"]["detail"] == "HTTP 200, the GetTask result is not a Task"
+    assert ep["probes"]["0.3"]["detail"] == "HTTP 200, the tasks/get result is not a Task"
+
+    def app(base: str) -> Starlette:
+        card = valid_v1_card(base + "/rest")
+        card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
+        return Starlette(
+            routes=[
+                Route(CARD_URL, lambda _: JSONResponse(card)),
+                Route("/rest/{path:path}", lambda _: JSONResponse({"detail": "ok"})),
+            ]
+        )
+
+    with LoopbackServer(app) as srv:
+        r = cli("caps", "fingerprint", srv.url, "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
+    [ep] = r.json["endpoints"]
+    assert ep["probes"]["1.0"]["detail"] == "HTTP 200, the GetTask answer is a Task without an id"
+
+
 def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
     for sub in ("validate", "snapshot", "fingerprint"):
         assert cli("caps", sub, refused_url).exit_code == 3
