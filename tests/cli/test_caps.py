@@ -248,6 +248,27 @@ def test_validate_live_on_an_honest_agent_passes(cli: Any, sandbox: Any) -> None
     assert [f for f in r.json["findings"] if f["severity"] == "error"] == []
 
 
+def test_validate_live_does_not_read_a_result_that_is_no_object_as_working(cli: Any, fault: str) -> None:
+    """The fault server's ``/resultlist/`` endpoint answers every call ``[1, 2, 3]``: that said
+    "capabilities.pushNotifications is false but GetTaskPushNotificationConfig works (result)" (and
+    the same for the extended card; one declared true would have passed in silence). A push config
+    and an agent card are objects: such a result checks nothing."""
+    r = cli("caps", "validate", fault + "/resultlist/agent-card.json", "--live", "-o", "json")
+    live = {
+        f["pointer"]: (f["severity"], f["message"])
+        for f in r.json["findings"]
+        if f["check"] == "capability-contradicted"
+    }
+    for capability, operation in (
+        ("pushNotifications", "GetTaskPushNotificationConfig"),
+        ("extendedAgentCard", "GetExtendedAgentCard"),
+    ):
+        assert live[f"/capabilities/{capability}"] == (
+            "warning",
+            f"could not check {capability}: {operation} → a result that is not a JSON object (list)",
+        )
+
+
 def test_validate_live_finds_a_declared_version_the_endpoint_rejects(cli: Any, sandbox_strip: Any) -> None:
     r = cli("caps", "validate", sandbox_strip.url, "--live", "-o", "json")
     assert r.exit_code == 7
