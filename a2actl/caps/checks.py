@@ -5,7 +5,8 @@
   v0.2.5; 1.0 per interface, spec v1.0 §4.4.6).
 * ``non-routable-url``: an interface URL on ``0.0.0.0``/``[::]`` (nobody can call it), or on
   loopback while the card was served from a non-loopback host.
-* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON).
+* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON), or
+  an empty one (any binding).
 * ``origin-mismatch``: an interface on another origin than the card (a warning; an error with
   ``strict``): legitimate behind API gateways, and a classic cause of calls going to the wrong place.
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes
@@ -16,11 +17,17 @@
   Go and JavaScript keep the last value, others the first, strict ones refuse the card), as a wrong
   interface URL sends calls to the wrong place. A warning when every value is the same (RFC 8259 §4:
   names SHOULD be unique; every reader agrees).
+* ``not-json`` (``not_json_findings``, from the card's bytes and decoded value): what Python's reader
+  takes but RFC 8259 does not: ``NaN``, ``Infinity`` (and a number too large for a double, which
+  Python reads as infinity), and a card encoded in UTF-16 or UTF-32 instead of UTF-8 (§8.1). An
+  error: strict readers (JavaScript's ``JSON.parse`` and ``fetch().json()``, Go) refuse the whole
+  card, so clients of those SDKs cannot read it.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import math
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -120,6 +127,21 @@ def operational_findings(
                     check="protocol-version",
                 )
             )
+
+    # invalid-url for an empty url: parse_card leaves such an interface out of view.interfaces (it
+    # cannot be called), and the schemas only ask for a string, so without this a card whose every
+    # interface has "url": "" passed as valid
+    for ptr in _empty_url_pointers(raw):
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                ptr,
+                "interface url is empty: no client can call this interface",
+                sec_v1 if ptr.startswith("/supportedInterfaces/") else spec_section(ptr, "0.3"),
+                check="invalid-url",
+            )
+        )
 
     card_origin = _origin(card_url) if card_url else None
     card_host_class = _host_class(card_origin[1]) if card_origin else None
@@ -246,6 +268,80 @@ def duplicate_key_findings(body: bytes | str) -> list[Finding]:
             )
         )
     return out
+
+
+def not_json_findings(raw: Any, body: bytes | str | None) -> list[Finding]:
+    """The ``not-json`` findings (module docstring): one at ``""`` when ``body`` (the card's bytes)
+    is not UTF-8, then one per number in ``raw`` that is not finite, at its JSON pointer, in document
+    order. ``body`` ``None`` or a ``str``: no encoding finding. Never raises."""
+    from a2actl.core.pointer import to_pointer
+
+    out: list[Finding] = []
+    rfc = "RFC 8259"
+    if isinstance(body, bytes):
+        try:
+            body.decode("utf-8")
+        except UnicodeDecodeError:
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    "",
+                    "the card is not UTF-8 (UTF-16 or UTF-32, which Python's reader detects): JSON "
+                    "between systems MUST be UTF-8, and readers that take UTF-8 only (JavaScript's "
+                    "fetch().json(), Go) cannot read the card",
+                    f"{rfc} §8.1",
+                    check="not-json",
+                )
+            )
+    stack: list[tuple[Any, tuple[Any, ...]]] = [(raw, ())]
+    found: list[tuple[Any, ...]] = []
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, float) and not math.isfinite(node):
+            found.append(path)
+        elif isinstance(node, dict):
+            stack.extend((v, (*path, k)) for k, v in reversed(list(node.items())))
+        elif isinstance(node, list):
+            stack.extend((v, (*path, i)) for i, v in reversed(list(enumerate(node))))
+    for path in found:
+        pointer = to_pointer(list(path))
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                pointer,
+                "a number that is not finite: NaN or Infinity (not JSON: JavaScript's JSON.parse "
+                "and Go refuse the whole card) or one too large for a double, e.g. 1e999 (Go "
+                "refuses the card)",
+                f"{spec_section(pointer, '1.0')}; {rfc} §6",
+                check="not-json",
+            )
+        )
+    return out
+
+
+def _empty_url_pointers(raw: dict[str, Any]) -> list[str]:
+    """The JSON pointers of the interface ``url`` members that are the empty string, any binding:
+    ``/supportedInterfaces/N/url`` (1.0), ``/url`` and ``/additionalInterfaces/N/url`` (0.x; only
+    when the card has the 0.x fields, as ``parse_card`` reads them). A missing or non-string url is
+    the schemas' to report."""
+    out: list[str] = []
+    for name in ("supportedInterfaces", "additionalInterfaces"):
+        entries = raw.get(name)
+        if name == "additionalInterfaces" and not _has_v0_fields(raw):
+            continue
+        for idx, iface in enumerate(entries if isinstance(entries, list) else []):
+            if isinstance(iface, dict) and iface.get("url") == "":
+                out.append(f"/{name}/{idx}/url")
+    if raw.get("url") == "":
+        out.insert(0, "/url")
+    return out
+
+
+def _has_v0_fields(raw: dict[str, Any]) -> bool:
+    """The card carries 0.x interface fields (``parse_card``'s test)."""
+    return "url" in raw or "protocolVersion" in raw or "preferredTransport" in raw
 
 
 def _interface_pointer(source: str) -> str:

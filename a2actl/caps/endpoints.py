@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import A2ACtlError, AuthError, ProtocolViolation
 from a2actl.core.redact import register_url
+from a2actl.protocol.events import result_shape_error
 from a2actl.protocol.jsondoc import parse as parse_json
 from a2actl.protocol.jsonrpc import (
     DecodedError,
@@ -124,6 +125,9 @@ def _classify_rpc(res: HttpResult, rid: str, method: str) -> tuple[str, str, int
     except (ValueError, EnvelopeError, ProtocolViolation) as exc:
         return "error", f"HTTP {res.status}, not a JSON-RPC answer ({exc.__class__.__name__})", None
     if error is None:
+        why = result_shape_error("GetTask", result)
+        if why is not None:  # as handshake probe reads it (a protocol violation there, exit 6)
+            return "error", f"HTTP {res.status}, the {method} result {why}", None
         return "answers", "result", None
     dec = decode_jsonrpc_error(error, method=method)
     return _verdict(dec)
@@ -141,6 +145,12 @@ def _classify_rest(res: HttpResult, operation: str = "GetTask") -> tuple[str, st
     HTTP+JSON call (``decode_rest_error`` + ``verdict_of``): a 404 is TaskNotFound only when the body
     says so; a 404/405 that no A2A server wrote is "no such route"."""
     if 200 <= res.status < 300:
+        try:
+            why = result_shape_error(operation, parse_json(res.body, res.url))
+        except (ValueError, UnicodeDecodeError, ProtocolViolation) as exc:
+            why = f"is not JSON ({exc.__class__.__name__})"
+        if why is not None:
+            return "error", f"HTTP {res.status}, the {operation} answer {why}", None
         return "answers", f"HTTP {res.status}", None
     try:
         body = parse_json(res.body, res.url) if res.body.strip() else None

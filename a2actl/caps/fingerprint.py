@@ -7,7 +7,8 @@ For each distinct (url, binding) of the card's JSON-RPC and HTTP+JSON interfaces
   (spec v1.0 §3.2.6, §9, §11).
 * **0.3**: ``tasks/get`` or ``GET {url}/v1/tasks/{id}`` without the header (a missing header means
   0.3, spec v1.0 §3.2.6).
-* A version "answers" when the call returns a result or ``TaskNotFoundError`` (-32001, HTTP 404
+* A version "answers" when the call returns a Task (a success whose body is no Task is an
+  ``error``) or ``TaskNotFoundError`` (-32001, HTTP 404
   with reason ``TASK_NOT_FOUND``): the method exists and the version is accepted. ``-32009``,
   ``-32601``, HTTP 400 ``VERSION_NOT_SUPPORTED`` or a bare 404 mean it is not spoken.
 * **A2A-Version honoured**: where 1.0 answers, ``GetTask`` is repeated with ``A2A-Version: 99.0``

@@ -46,8 +46,9 @@ def _finding(severity: str, capability: str, message: str) -> Finding:
 async def _outcome(
     client: Any, operation: str, params: dict[str, Any], stream: bool = False
 ) -> tuple[str, str]:
-    """``(state, detail)``: ``ok`` (a result), ``notfound`` (-32001), ``unsupported`` (-32003/-32004/
-    -32007), ``other`` (anything else, incl. transport errors)."""
+    """``(state, detail)``: ``ok`` (a result that is a JSON object, or a stream's first event),
+    ``notfound`` (-32001), ``unsupported`` (-32003/-32004/-32007), ``other`` (anything else, incl.
+    transport errors and a result that is no object)."""
     try:
         if stream:
             async for item in client.stream(operation, params):
@@ -60,6 +61,11 @@ async def _outcome(
     except A2ACtlError as exc:
         return "other", exc.message
     if out.error is None:
+        if not isinstance(out.result, dict):
+            # a push config and an agent card are JSON objects: a result such as [1, 2, 3] (a
+            # catch-all answer) says nothing about the capability
+            kind = "null" if out.result is None else type(out.result).__name__
+            return "other", f"a result that is not a JSON object ({kind})"
         return "ok", "result"
     return _state(out.error.code), f"{out.error.name} {out.error.code}"
 

@@ -629,7 +629,9 @@ def parse_signatures(raw: Any) -> list[ParsedSignature]:
         problem = None
         if not isinstance(header.get("alg"), str):
             problem = "the protected header has no alg"
-        elif not signature or any(c in signature for c in "=+/ .\n"):
+        elif (not signature and header["alg"] in ALGORITHMS) or any(c in signature for c in "=+/ .\n"):
+            # an empty signature under alg none (RFC 7518 §3.6) or HMAC is left to check_signature:
+            # invalid for its alg, as documented, not malformed
             problem = "signature is not base64url"
         out.append(ParsedSignature(i, protected, signature, header, problem))
     return out
@@ -931,16 +933,8 @@ def check_signature(
 
     if sig.problem is not None:
         return verdict(MALFORMED, sig.problem)
-    if ref is None:
-        return verdict(
-            UNKNOWN_KEY,
-            f"no key for kid {sig.kid!r}" if sig.kid is not None else "no key (the signature has no kid)",
-        )
-    if ref.problem is not None:
-        return verdict(UNKNOWN_KEY, f"no usable key for kid {sig.kid!r}: {ref.source}: {ref.problem}")
-    weak = _weak_key(ref.key)
-    if weak is not None:
-        return verdict(INVALID, f"{ref.source} holds {weak}")
+    # what no key can make valid is invalid whatever the keys: checked before the key lookup, so an
+    # alg none or HS256 signature is not "unknown-key" (a warning that never fails caps validate)
     alg = sig.alg or ""
     if alg not in ALGORITHMS:
         return verdict(INVALID, f"alg {alg!r} is not accepted for card signatures ({', '.join(ALGORITHMS)})")
@@ -952,6 +946,16 @@ def check_signature(
             INVALID,
             "the protected header has crit or b64: card signatures use no JWS extension (RFC 7515 §4.1.11)",
         )
+    if ref is None:
+        return verdict(
+            UNKNOWN_KEY,
+            f"no key for kid {sig.kid!r}" if sig.kid is not None else "no key (the signature has no kid)",
+        )
+    if ref.problem is not None:
+        return verdict(UNKNOWN_KEY, f"no usable key for kid {sig.kid!r}: {ref.source}: {ref.problem}")
+    weak = _weak_key(ref.key)
+    if weak is not None:
+        return verdict(INVALID, f"{ref.source} holds {weak}")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # joserfc: "EdDSA is deprecated via RFC 9864"

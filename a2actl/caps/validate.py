@@ -13,7 +13,8 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
   v0.2.5; 1.0 per interface, spec v1.0 §4.4.6).
 * ``non-routable-url``: an interface URL on ``0.0.0.0``/``[::]`` (nobody can call it), or on
   loopback while the card was served from a non-loopback host.
-* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON).
+* ``invalid-url``: an interface URL that is not an absolute http(s) URL (JSON-RPC, HTTP+JSON), or
+  an empty one (any binding).
 * ``origin-mismatch``: an interface on another origin than the card (a warning; an error with
   ``strict``): legitimate behind API gateways, and a classic cause of calls going to the wrong place.
 * ``plaintext-with-security``: ``http://`` interfaces on a card that declares security schemes
@@ -21,6 +22,8 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
 * ``hybrid-card`` (``strict`` only): the card carries both 0.x and 1.0 field sets.
 * ``duplicate-key`` (with the card's bytes, ``body``): a member name repeated in one object; an
   error when the values differ (readers disagree on the card), a warning when they are the same.
+* ``not-json`` (the card as decoded, and its bytes): ``NaN``/``Infinity`` or a non-UTF-8 encoding,
+  which Python's reader takes and strict readers refuse.
 * ``capability-contradicted`` (``--live``): see ``a2actl.caps.live``.
 * ``signature`` (added by ``caps validate``, ``signature_findings``): the card's signatures (spec v1.0
   §8.4) checked with ``--jwks`` or a same-host https ``jku``: an invalid or malformed one is an error,
@@ -35,7 +38,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.checks import duplicate_key_findings, operational_findings
+from a2actl.caps.checks import duplicate_key_findings, not_json_findings, operational_findings
 from a2actl.caps.findings import ERROR, WARNING, Finding, spec_section
 from a2actl.caps.signature import SignatureCheck
 from a2actl.core.exit_codes import ExitCode
@@ -214,6 +217,7 @@ def validate_card(
     for v in schemas:
         report.findings += schema_findings(raw, v, closed=strict and v == "1.0")
     report.findings += operational_findings(raw, view, card_url, strict=strict)
+    report.findings += not_json_findings(raw, body)
     if body is not None:
         report.findings += duplicate_key_findings(body)
     return report

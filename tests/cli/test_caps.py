@@ -138,6 +138,40 @@ def test_validate_non_routable_urls_fail_the_checks(cli: Any, tmp_path: Path) ->
     assert all(f["severity"] == "error" for f in bad)
 
 
+def test_validate_an_interface_with_an_empty_url_fails_the_checks(cli: Any, tmp_path: Path) -> None:
+    """``"url": ""`` passes both schemas (a string) and the interface was left out of the checks:
+    a card whose only interface has no url validated as valid (exit 0), while ``handshake probe``
+    fails on it ("the card declares no JSON-RPC or HTTP+JSON interface")."""
+    card = valid_v1_card("")
+    r = cli("caps", "validate", write(tmp_path, "v1.json", card), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert r.json["valid"] is True and r.json["checksPassed"] is False
+    assert [(f["check"], f["severity"], f["pointer"]) for f in r.json["findings"]] == [
+        ("invalid-url", "error", "/supportedInterfaces/0/url")
+    ]
+    v03 = {
+        "name": "old",
+        "description": "d",
+        "version": "1",
+        "protocolVersion": "0.3.0",
+        "url": "",
+        "additionalInterfaces": [
+            {"url": "", "transport": "HTTP+JSON"},
+            {"url": "https://agent.example.com/rpc", "transport": "JSONRPC"},
+        ],
+        "capabilities": {},
+        "defaultInputModes": ["text/plain"],
+        "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "a", "name": "a", "description": "a", "tags": []}],
+    }
+    r = cli("caps", "validate", write(tmp_path, "v03.json", v03), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert [(f["check"], f["pointer"]) for f in r.json["findings"] if f["severity"] == "error"] == [
+        ("invalid-url", "/url"),
+        ("invalid-url", "/additionalInterfaces/0/url"),
+    ]
+
+
 def test_operational_checks_for_a_public_card() -> None:
     from a2actl.caps.validate import validate_card
 
@@ -212,6 +246,27 @@ def test_validate_live_on_an_honest_agent_passes(cli: Any, sandbox: Any) -> None
     assert r.exit_code == 0, r.stdout
     assert r.json["live"] is True
     assert [f for f in r.json["findings"] if f["severity"] == "error"] == []
+
+
+def test_validate_live_does_not_read_a_result_that_is_no_object_as_working(cli: Any, fault: str) -> None:
+    """The fault server's ``/resultlist/`` endpoint answers every call ``[1, 2, 3]``: that said
+    "capabilities.pushNotifications is false but GetTaskPushNotificationConfig works (result)" (and
+    the same for the extended card; one declared true would have passed in silence). A push config
+    and an agent card are objects: such a result checks nothing."""
+    r = cli("caps", "validate", fault + "/resultlist/agent-card.json", "--live", "-o", "json")
+    live = {
+        f["pointer"]: (f["severity"], f["message"])
+        for f in r.json["findings"]
+        if f["check"] == "capability-contradicted"
+    }
+    for capability, operation in (
+        ("pushNotifications", "GetTaskPushNotificationConfig"),
+        ("extendedAgentCard", "GetExtendedAgentCard"),
+    ):
+        assert live[f"/capabilities/{capability}"] == (
+            "warning",
+            f"could not check {capability}: {operation} → a result that is not a JSON object (list)",
+        )
 
 
 def test_validate_live_finds_a_declared_version_the_endpoint_rejects(cli: Any, sandbox_strip: Any) -> None:
@@ -466,6 +521,43 @@ def test_fingerprint_card_that_varies_by_version(cli: Any, sandbox_vary: Any, sa
     assert cv["varies"] is True and cv["varyNamesVersion"] is True
     assert cv["byHeader"]["1.0"]["sha256"] != cv["byHeader"]["none"]["sha256"]
     assert cli("caps", "fingerprint", sandbox.url, "-o", "json").json["cardVariants"]["varies"] is False
+
+
+def test_fingerprint_does_not_count_a_success_that_is_no_task_as_speaking(cli: Any, fault: str) -> None:
+    """A GetTask on a random id answered with a success whose result is no Task (JSON-RPC
+    ``[1, 2, 3]``; HTTP+JSON ``{"detail": "ok"}`` with 200, a catch-all route) counted as "answers":
+    the fingerprint said the endpoint speaks 1.0 and 0.3 (``0.3-compat``) where ``handshake probe``
+    reads the same answer as a protocol violation (exit 6)."""
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer
+
+    r = cli("caps", "fingerprint", fault + "/resultlist/agent-card.json", "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
+    [ep] = r.json["endpoints"]
+    assert {f: p["verdict"] for f, p in ep["probes"].items()} == {"1.0": "error", "0.3": "error"}
+    assert ep["probes"]["1.0"]["detail"] == "HTTP 200, the GetTask result is not a Task"
+    assert ep["probes"]["0.3"]["detail"] == "HTTP 200, the tasks/get result is not a Task"
+
+    def app(base: str) -> Starlette:
+        card = valid_v1_card(base + "/rest")
+        card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
+        return Starlette(
+            routes=[
+                Route(CARD_URL, lambda _: JSONResponse(card)),
+                Route("/rest/{path:path}", lambda _: JSONResponse({"detail": "ok"})),
+            ]
+        )
+
+    with LoopbackServer(app) as srv:
+        r = cli("caps", "fingerprint", srv.url, "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
+    [ep] = r.json["endpoints"]
+    assert ep["probes"]["1.0"]["detail"] == "HTTP 200, the GetTask answer is a Task without an id"
 
 
 def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
@@ -793,6 +885,37 @@ def test_validate_reports_a_duplicate_key_of_a_served_card(cli, tmp_path):
     (dup,) = [f for f in r.json["findings"] if f["check"] == "duplicate-key"]
     assert (dup["pointer"], dup["severity"]) == ("/url", "error")
     assert "'url' appears 2 times" in dup["message"]
+
+
+def test_validate_a_served_card_with_nan_and_infinity_is_not_valid(cli: Any, fault: str) -> None:
+    """The fault server's ``/nan/`` card holds ``NaN``, ``Infinity`` and ``-Infinity``: Python's
+    reader takes them, JavaScript's ``JSON.parse`` and Go refuse the whole card. It validated without
+    a word about them (the rest of the card is valid but for an empty tags list)."""
+    r = cli("caps", "validate", fault + "/nan/agent-card.json", "-o", "json")
+    assert r.exit_code == 6, r.stdout  # the schema error wins; the check fails too
+    bad = [f for f in r.json["findings"] if f["check"] == "not-json"]
+    assert [(f["pointer"], f["severity"]) for f in bad] == [
+        ("/metadata/score", "error"),
+        ("/metadata/limits/0", "error"),
+        ("/metadata/limits/1", "error"),
+    ]
+    assert r.json["checksPassed"] is False
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-32"])
+def test_validate_a_card_that_is_not_utf8_fails(cli: Any, tmp_path: Path, encoding: str) -> None:
+    """A UTF-16 or UTF-32 card (Python's reader detects the encoding) validated as valid; readers
+    that take UTF-8 only (RFC 8259 §8.1: JSON between systems MUST be UTF-8) cannot read it."""
+    path = tmp_path / "card.json"
+    path.write_bytes(json.dumps(valid_v1_card()).encode(encoding))
+    r = cli("caps", "validate", str(path), "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert [(f["check"], f["pointer"], f["severity"]) for f in r.json["findings"]] == [
+        ("not-json", "", "error")
+    ]
+    assert r.json["valid"] is True and r.json["checksPassed"] is False
+    plain = write(tmp_path, "plain.json", valid_v1_card())
+    assert cli("caps", "validate", plain).exit_code == 0
 
 
 def _credential_card_server(refused_url: str, pw: str, token: str) -> Any:

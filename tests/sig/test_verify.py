@@ -276,6 +276,35 @@ def test_alg_none_is_refused(cli: Any, tmp_path: Path, keys: Keys) -> None:
     assert code == 7 and statuses(doc) == {"ec-1": "invalid"} and "'none'" in doc["signatures"][0]["reason"]
 
 
+@pytest.mark.parametrize(
+    ("alg", "signature"),
+    [("none", ""), ("none", "AA"), ("HS256", "AA"), ("ES256", "AA")],
+    ids=["unsecured-jws", "none", "hmac", "crit"],
+)
+def test_a_signature_no_key_can_make_valid_is_invalid_without_keys(
+    cli: Any, tmp_path: Path, alg: str, signature: str
+) -> None:
+    """An alg none (RFC 7518 §3.6: its signature is empty) or HMAC signature, or one with ``crit``,
+    is invalid whatever the keys. Without keys it was ``unknown-key`` ("no key for kid"; the empty
+    one ``malformed``, exit 6), which ``caps validate`` reports as a warning: a card carrying a forged
+    ``alg: none`` signature validated (exit 0, ``unverified-no-key``)."""
+    import base64
+
+    header: dict[str, Any] = {"alg": alg, "kid": "k-1"}
+    if alg == "ES256":
+        header["crit"] = ["exp"]
+    protected = base64.urlsafe_b64encode(json.dumps(header).encode()).rstrip(b"=").decode()
+    card = {**plain_card(), "signatures": [{"protected": protected, "signature": signature}]}
+    path = write_json(tmp_path / "forged.json", card)
+    code, doc = verify(cli, path)
+    assert code == 7 and statuses(doc) == {"k-1": "invalid"}, doc
+    r = cli("caps", "validate", path, "-o", "json")
+    assert r.exit_code == 7, r.stdout
+    assert r.json["signature"]["state"] == "invalid"
+    [finding] = [f for f in r.json["findings"] if f["check"] == "signature"]
+    assert (finding["severity"], finding["pointer"]) == ("error", "/signatures/0")
+
+
 def test_unsigned_card_passes_unless_a_signature_is_required(cli: Any, tmp_path: Path) -> None:
     path = write_json(tmp_path / "u.json", plain_card())
     code, doc = verify(cli, path)
