@@ -38,7 +38,9 @@ FAMILIES = ("1.0", "0.3")
 class Probe:
     """One probe call. ``verdict``: ``answers``, ``rejects`` (version/method not spoken), ``error``
     (something else went wrong: see ``detail``). ``status`` is the HTTP status (``None`` when the call
-    never completed); ``code`` the decoded A2A/JSON-RPC error code."""
+    never completed); ``code`` the decoded A2A/JSON-RPC error code; ``exit_code``, for an ``error``,
+    the exit code of docs/exit-codes.md that the failure has elsewhere in a2actl (3 unreachable, 4
+    refused credentials, 5 timeout, 6 an answer that is no answer, 1 an A2A or HTTP error)."""
 
     call: str
     headers: dict[str, str]
@@ -46,6 +48,7 @@ class Probe:
     detail: str
     status: int | None = None
     code: int | None = None
+    exit_code: int = 1
 
     def to_json(self) -> dict[str, Any]:
         """``{"call", "headers", "verdict", "detail", "httpStatus", "code"}``."""
@@ -195,7 +198,7 @@ async def _probe(
             res = await transport.request("GET", join_url(ep.url, path), headers=headers)
             verdict, detail, code = _classify_rest(res)
             call = "GET " + path.replace(task_id, "{id}")
-        return Probe(call, headers, verdict, detail, res.status, code)
+        return Probe(call, headers, verdict, detail, res.status, code, _exit_of(res.status, code))
     except AuthError as exc:
         return Probe(
             "GetTask" if mf == "1.0" else "tasks/get",
@@ -204,9 +207,24 @@ async def _probe(
             f"auth required: {exc.message}; set A2ACTL_TOKEN",
             None,
             None,
+            int(exc.exit_code),
         )
     except A2ACtlError as exc:
-        return Probe("GetTask" if mf == "1.0" else "tasks/get", headers, "error", exc.message, None, None)
+        call = "GetTask" if mf == "1.0" else "tasks/get"
+        return Probe(call, headers, "error", exc.message, None, None, int(exc.exit_code))
+
+
+def _exit_of(status: int, code: int | None) -> int:
+    """The exit code of a probe answered with HTTP ``status`` whose verdict is ``error``
+    (``Probe.exit_code``): 4 for 401/403, 1 for an A2A error (``code``) or another HTTP error
+    status, 6 for a 2xx that is no answer of the operation."""
+    from a2actl.core.exit_codes import ExitCode
+
+    if status in (401, 403):
+        return int(ExitCode.AUTH)
+    if code is None and 200 <= status < 300:
+        return int(ExitCode.PROTOCOL)
+    return int(ExitCode.ERROR)
 
 
 async def probe_endpoint(transport: HttpTransport, ep: EndpointPrint) -> EndpointPrint:

@@ -126,8 +126,16 @@ class Fingerprint:
     @property
     def exit(self) -> ExitCode:
         """7 (``CHECK_FAILED``) when the card claims something the endpoint rejects (an ``error``
-        mismatch), else 0."""
-        return ExitCode.CHECK_FAILED if any(m.severity == "error" for m in self.mismatches) else ExitCode.OK
+        mismatch); when no probe of any endpoint got an answer either way (neither answers nor
+        rejects: every one unreachable, refused, timed out, or answered garbage), the first
+        failure's exit code (``Probe.exit_code``: 3, 4, 5, 6 or 1), as ``handshake probe`` exits
+        on the same agent: nothing was checked, so "speaks nothing" is no finding. Else 0."""
+        if any(m.severity == "error" for m in self.mismatches):
+            return ExitCode.CHECK_FAILED
+        probes = [p for e in self.endpoints for p in e.probes.values()]
+        if probes and all(p.verdict == "error" for p in probes):
+            return ExitCode(probes[0].exit_code)
+        return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "shape", "verdict", "speaks", "declared", "endpoints", "cardVariants",
@@ -294,7 +302,7 @@ def _grpc_probe(answer: RawAnswer) -> Probe:
         detail = f"gRPC {answer.status}" + (f": {answer.message[:120]}" if answer.message else "")
         if TRANSPORT_STATUSES[answer.status] == 4:
             detail += "; set A2ACTL_TOKEN"
-        return Probe(call, headers, "error", detail, None, None)
+        return Probe(call, headers, "error", detail, None, None, TRANSPORT_STATUSES[answer.status])
     dec = decode_grpc_error(answer.status, answer.message, answer.details, method="GetTask")
     verdict = verdict_of(dec)
     named = f"gRPC {answer.status} {dec.name}" + (f" {dec.code}" if dec.code is not None else "")

@@ -535,7 +535,7 @@ def test_fingerprint_does_not_count_a_success_that_is_no_task_as_speaking(cli: A
     from tests.servers import LoopbackServer
 
     r = cli("caps", "fingerprint", fault + "/resultlist/agent-card.json", "-o", "json")
-    assert r.exit_code == 0, r.stdout
+    assert r.exit_code == 6, r.stdout  # no probe got an answer: the failure's own code, as handshake probe
     assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
     [ep] = r.json["endpoints"]
     assert {f: p["verdict"] for f, p in ep["probes"].items()} == {"1.0": "error", "0.3": "error"}
@@ -554,10 +554,35 @@ def test_fingerprint_does_not_count_a_success_that_is_no_task_as_speaking(cli: A
 
     with LoopbackServer(app) as srv:
         r = cli("caps", "fingerprint", srv.url, "-o", "json")
-    assert r.exit_code == 0, r.stdout
+    assert r.exit_code == 6, r.stdout
     assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
     [ep] = r.json["endpoints"]
     assert ep["probes"]["1.0"]["detail"] == "HTTP 200, the GetTask answer is a Task without an id"
+
+
+@pytest.mark.parametrize(
+    ("mode", "code", "detail"),
+    [
+        ("echo401", 4, "auth required: "),  # every call refused: the credentials, not the version
+        ("gateway502", 1, "HTTP 502"),  # a gateway's error page: the agent's HTTP error
+        ("garbagetask", 6, "HTTP 200, the GetTask result "),  # answers that are no answers
+    ],
+)
+def test_fingerprint_that_got_no_answer_exits_with_the_failures_code(
+    cli: Any, fault: str, mode: str, code: int, detail: str
+) -> None:
+    """When no probe got an answer either way (neither answers nor rejects), nothing was checked:
+    ``caps fingerprint`` said verdict ``none`` ("speaks nothing") with exit 0, where ``handshake
+    probe`` on the same agent exits 4, 1 or 6. It now exits with the first failure's code, and
+    still prints the whole report."""
+    r = cli("caps", "fingerprint", f"{fault}/{mode}/agent-card.json", "-o", "json")
+    assert r.exit_code == code, r.stdout
+    assert (r.json["verdict"], r.json["speaks"]) == ("none", [])
+    [ep] = r.json["endpoints"]
+    assert {p["verdict"] for p in ep["probes"].values()} == {"error"}
+    assert ep["probes"]["1.0"]["detail"].startswith(detail), ep["probes"]["1.0"]
+    probe = cli("handshake", "probe", f"{fault}/{mode}/agent-card.json", "-o", "json")
+    assert probe.exit_code == code  # the same agent, the same code
 
 
 def test_caps_unreachable_is_exit_3(cli: Any, refused_url: str) -> None:
@@ -942,7 +967,8 @@ def test_fingerprint_never_prints_the_card_interfaces_userinfo_and_token(cli: An
     with _credential_card_server(refused_url, pw, token) as agent:
         r = cli("caps", "fingerprint", agent.url, "-o", "json")
         table = cli("-v", "caps", "fingerprint", agent.url)
-    assert r.exit_code == 0 and table.exit_code == 0, r.stdout
+    # nothing listens at the interface: no probe got an answer, exit 3 (it was 0: "speaks nothing")
+    assert r.exit_code == 3 and table.exit_code == 3, r.stdout
     masked = refused_url.replace("http://", "http://agent:***@") + "/rpc?token=***"
     [ep] = r.json["endpoints"]
     assert ep["url"] == masked
@@ -961,7 +987,8 @@ def test_validate_live_never_prints_the_card_interfaces_userinfo_and_token(
     with _credential_card_server(refused_url, pw, token) as agent:
         table = cli("-v", "caps", "validate", agent.url, "--live")
         r = cli("caps", "validate", agent.url, "--live", "-o", "json")
-    assert r.exit_code == 0 and table.exit_code == 0, r.stdout
+    # nothing listens at the interface: no probe got an answer, exit 3 (it was 0: "speaks nothing")
+    assert r.exit_code == 3 and table.exit_code == 3, r.stdout
     masked = refused_url.replace("http://", "http://agent:***@") + "/rpc?token=***"
     assert f"> POST {masked}" in table.stderr
     streaming = next(f for f in r.json["findings"] if f["message"].startswith("could not check streaming"))

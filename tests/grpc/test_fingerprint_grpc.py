@@ -151,7 +151,8 @@ def test_nothing_listening_is_a_probe_error_not_a_crash(cli: Any, tmp_path: Path
         "-o",
         "json",
     )
-    assert r.exit_code == 0, r.stderr
+    # no probe got an answer: UNAVAILABLE's exit code, 3 (it was 0 with verdict none)
+    assert r.exit_code == 3, r.stderr
     (ep,) = _grpc(r.json)
     assert ep["speaks"] == [] and ep["probes"]["1.0"]["verdict"] == "error"
     assert ep["probes"]["1.0"]["detail"].startswith("gRPC UNAVAILABLE")
