@@ -26,7 +26,10 @@ not-allowed       the card names its interface on a host outside the allow_targe
                   of a module that sends credentials (nothing is sent there)
 protocol          a protocol violation after the card (malformed JSON-RPC …,   ``protocol``, ``no_such_route``, ``stream_cut``,
                   an interface URL that cannot be requested: relative, not     ``http_302`` …
-                  http(s)), or a redirect a2actl does not follow (without ``-L``)
+                  http(s)), no HTTP answer to the card request, a redirect
+                  a2actl does not follow (without ``-L``: its status), or under
+                  ``-L`` a redirect loop (the last status) or one to a URL it
+                  cannot follow (``protocol``)
 over-budget       every check passed but a module budget was exceeded         ``over_budget``
 error             anything else                                                the error's code
 ================  ===========================================================  ===================
@@ -340,16 +343,20 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
     if isinstance(status, int) and not isinstance(status, bool):
         if sending:
             return "send-failed", f"http_{status}"
-        if status < 400:  # an unfollowed redirect (without -L): not an HTTP error, as fleet probe says
+        if status < 400:  # an unfollowed redirect (without -L), or a loop (-L): not an HTTP error
             return "protocol", f"http_{status}"
         return ("http-5xx" if status >= 500 else "http-4xx"), f"http_{status}"
+    if code == "http_status":
+        # no status: under -L, a redirect to a URL a2actl cannot follow (file://, gopher://), as
+        # fleet probe says; 'error'/'http_status' was no cause docs/monitoring.md lists
+        return ("send-failed" if sending else "protocol"), "protocol"
     if code == "usage":
         # the /probe target and the module were checked before the probe, so this is a URL the agent
         # gave that cannot be requested: a card's interface URL that is relative, not http(s), or has
         # a control character in it. fleet probe calls it protocol; 'error'/'usage' blamed the caller
         return ("send-failed" if sending else "protocol"), "protocol"
     if code in ("protocol", "no_such_route", "stream_cut"):
-        if phase in ("card", "parse"):
+        if phase in ("card", "parse") and not message.startswith("malformed HTTP from "):
             return "invalid-card", code
         return ("send-failed" if sending else "protocol"), code
     return ("send-failed" if sending else "error"), code

@@ -23,7 +23,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -60,9 +60,9 @@ def by_agent(s: Samples, name: str) -> dict[str, float]:
 class Exporter:
     """``a2actl exporter --port 0 ARGS`` in its own process; ``url`` from its first stdout line."""
 
-    def __init__(self, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *args: str, env: dict[str, str] | None = None, pre: Sequence[str] = ()) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "a2actl", "exporter", "--port", "0", *args],
+            [sys.executable, "-m", "a2actl", *pre, "exporter", "--port", "0", *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -111,8 +111,8 @@ class Exporter:
 def exporter() -> Iterator[Any]:
     started: list[Exporter] = []
 
-    def start(*args: str, env: dict[str, str] | None = None) -> Exporter:
-        e = Exporter(*args, env=env)
+    def start(*args: str, env: dict[str, str] | None = None, pre: Sequence[str] = ()) -> Exporter:
+        e = Exporter(*args, env=env, pre=pre)
         started.append(e)
         return e
 
@@ -446,6 +446,53 @@ def test_a_card_interface_url_that_cannot_be_requested_is_cause_protocol(exporte
         assert m["a2actl_exporter_probe_failures_total"] == [
             ({"module": "default", "cause": "protocol"}, 1.0)
         ]
+
+
+@pytest.mark.parametrize(
+    ("pre", "to", "expected"),
+    [
+        # not followed without -L: the redirect's own status
+        ((), "self", {"cause": "protocol", "error_code": "http_302", "phase": "card"}),
+        # -L: a loop ends after 20 redirects, with the last one's status (307 here)
+        (("-L",), "self&status=307", {"cause": "protocol", "error_code": "http_307", "phase": "card"}),
+        # -L: a redirect a2actl does not follow was cause="error", error_code="http_status"
+        (("-L",), "file:///etc/passwd", {"cause": "protocol", "error_code": "protocol", "phase": "card"}),
+    ],
+    ids=["unfollowed", "loop", "unfollowable"],
+)
+def test_a_redirect_of_the_card_is_cause_protocol(
+    exporter: Any, fault: str, pre: tuple[str, ...], to: str, expected: dict[str, str]
+) -> None:
+    """A redirect the probe does not or cannot follow, and a redirect loop under ``a2actl -L
+    exporter``, are cause="protocol" (docs/monitoring.md), as fleet probe says: not an HTTP error of
+    the agent's, nor a cause the table does not list."""
+    e = exporter(pre=pre)
+    status, text = e.get("/probe", target=f"{fault}/redirectto/agent-card.json?to={to}")
+    assert status == 200
+    s = samples(text)
+    assert s["probe_success"] == [({}, 0.0)]
+    assert s["probe_failure_info"] == [(expected, 1.0)]
+    status, body = e.get("/probe", target=f"{fault}/redirectto/agent-card.json?to={to}", debug="true")
+    doc = json.loads(body)
+    assert (doc["cause"], doc["errorCode"]) == (expected["cause"], expected["error_code"])
+    if pre and to.startswith("self"):
+        assert "redirected more than 20 times" in doc["message"]
+
+
+def test_a_plain_http_probe_of_a_tls_port_is_cause_protocol_not_invalid_card(
+    exporter: Any, tls_server: tuple[str, str]
+) -> None:
+    """``http://`` to an HTTPS agent's port: the server closes the connection without an HTTP answer.
+    The card was never seen, so the cause is protocol (as fleet probe says), not invalid-card (which
+    sent an operator to look at the card)."""
+    url, _ = tls_server
+    e = exporter()
+    status, text = e.get("/probe", target=url.replace("https://", "http://"))
+    assert status == 200
+    s = samples(text)
+    assert s["probe_failure_info"] == [
+        ({"cause": "protocol", "error_code": "protocol", "phase": "card"}, 1.0)
+    ]
 
 
 def test_a_credentialed_module_sends_nothing_to_an_interface_outside_allow_targets(

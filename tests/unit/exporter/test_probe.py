@@ -184,6 +184,27 @@ def test_each_way_an_agent_fails(
         ({"code": "a2a_error", "message": "x", "a2aCode": -32009}, "rpc", ("version-mismatch", "-32009")),
         ({"code": "a2a_error", "message": "x", "a2aCode": -32603}, "first_event", ("send-failed", "-32603")),
         ({"code": "protocol", "message": "not JSON"}, "parse", ("invalid-card", "protocol")),
+        # no HTTP answer to the card request (http:// to a TLS port): the card was never seen
+        (
+            {"code": "protocol", "message": "malformed HTTP from http://x/card: the server closed"},
+            "card",
+            ("protocol", "protocol"),
+        ),
+        # -L: a redirect loop (the last redirect's status), a redirect a2actl cannot follow (none)
+        (
+            {
+                "code": "http_status",
+                "message": "x redirected more than 20 times",
+                "details": {"httpStatus": 307},
+            },
+            "card",
+            ("protocol", "http_307"),
+        ),
+        (
+            {"code": "http_status", "message": "x redirected to file:///etc/passwd"},
+            "card",
+            ("protocol", "protocol"),
+        ),
         ({"code": "no_such_route", "message": "x"}, "rpc", ("protocol", "no_such_route")),
         ({"code": "stream_cut", "message": "x"}, "terminal", ("send-failed", "stream_cut")),
         ({"code": "error", "message": "x"}, "rpc", ("error", "error")),
