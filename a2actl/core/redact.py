@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
@@ -170,12 +170,14 @@ def url_secrets(url: str) -> list[str]:
     """The secrets a URL carries: its userinfo password (a lone user part, often a token, when there
     is no password) and the values of credential-like query parameters (``token``, ``api_key``,
     ``sig``, ``code``, …), each as written and, when it differs, percent-decoded (output prints the
-    URL as written; a client may show it decoded). Empty for a URL that does not parse. Never raises."""
+    URL as written; a client may show it decoded). A host ``urlsplit`` refuses (an unclosed ``[``:
+    ``http://user:pw@[::1``) does not hide them: the error that quotes such a URL prints them. Empty
+    for a URL that does not parse otherwise. Never raises."""
     from urllib.parse import unquote, unquote_plus
 
     out: list[str] = []
     try:
-        parts = urlsplit(url)
+        parts = urlsplit_lenient(url)
         secret = parts.password if parts.password else parts.username
         if secret:
             out += {secret, unquote(secret)}
@@ -187,6 +189,26 @@ def url_secrets(url: str) -> list[str]:
     except ValueError:
         return []
     return out
+
+
+#: ``scheme://``, the userinfo with its ``@`` (up to the netloc's last one, as ``urlsplit`` reads it),
+#: the host and port, and the rest: ``urlsplit_lenient`` puts a stand-in host in a refused one's
+#: place.
+_NETLOC = re.compile(r"([^:/?#]+://)([^/?#]*@)?[^/?#]*(.*)", re.S)
+
+
+def urlsplit_lenient(url: str) -> SplitResult:
+    """``urlsplit(url)``, or when it refuses the netloc (``ValueError``: an unclosed ``[``, a
+    character NFKC turns into a delimiter) the split of ``url`` with a stand-in host, for the
+    secrets of its userinfo and query (never to request). Raises ``ValueError`` when that fails
+    too."""
+    try:
+        return urlsplit(url)
+    except ValueError:
+        m = _NETLOC.match(url)
+        if m is None:
+            raise
+        return urlsplit(m.group(1) + (m.group(2) or "") + "host" + m.group(3))
 
 
 def register_url(url: str) -> None:

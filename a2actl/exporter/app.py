@@ -275,13 +275,14 @@ def _masker(target: str) -> Callable[[str], str]:
     and every query value (a debug answer loses nothing by masking a harmless one). They are not
     registered process-wide: anyone may send any target, and a long-running exporter must not grow
     its secret registry (and the cost of every redaction) with each request."""
-    from urllib.parse import parse_qsl, urlsplit
+    from urllib.parse import parse_qsl
 
-    from a2actl.core.redact import Redactor
+    from a2actl.core.redact import Redactor, urlsplit_lenient
 
     own: list[str] = []
     try:
-        p = urlsplit(target if "://" in target else "http://" + target)
+        # lenient: a host that does not parse (an unclosed '[') is quoted back in the 400 answer
+        p = urlsplit_lenient(target if "://" in target else "http://" + target)
         user = p.password or p.username
         own += [user] if user else []
         own += [v for _, v in parse_qsl(p.query)]

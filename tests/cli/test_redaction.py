@@ -75,6 +75,16 @@ def test_url_userinfo_and_query_secrets_are_masked(cli: Any, refused_url: str) -
     _assert_clean(r, "pw-ECHOED-123", "qk-ECHOED-456")
 
 
+@pytest.mark.parametrize("command", [["card", "get"], ["handshake", "probe"]])
+def test_the_secrets_of_a_url_that_does_not_parse_are_masked(cli: Any, command: list[str]) -> None:
+    """``http://user:pw@[::1`` (an unclosed '['): exit 2, and the error quoting TARGET printed the
+    password and the token in clear, where a URL that parses has them masked."""
+    r = cli(*command, "http://ops:pw-BADURL-123@[::1/agent?token=tk-BADURL-456", "-o", "json")
+    assert r.exit_code == 2
+    assert "is not a valid URL" in r.stderr and "ops:***@" in r.stderr
+    _assert_clean(r, "pw-BADURL-123", "tk-BADURL-456")
+
+
 def test_dry_run_shows_placeholders_unless_asked(cli: Any, sandbox: Any) -> None:
     r = cli(
         "-H",

@@ -130,7 +130,14 @@ def test_url_secrets_as_written_and_decoded() -> None:
         ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u"]
     )
     assert url_secrets("http://lone-user-token@h/") == ["lone-user-token"]
-    assert url_secrets("http://[::1/x") == []  # does not parse
+    assert url_secrets("http://[::1/x") == []  # does not parse, and has no secret
+    # a host urlsplit refuses (an unclosed '['): the userinfo and query are secrets all the same,
+    # else the error quoting the URL printed them
+    assert sorted(url_secrets("http://u:pw-in-bad-url@[::1/x?token=tk-in-bad-url")) == [
+        "pw-in-bad-url",
+        "tk-in-bad-url",
+    ]
+    assert url_secrets("http://lone-tok3n@[x") == ["lone-tok3n"]
 
 
 def test_mask_urls_masks_each_urls_secrets_inside_it_only() -> None:

@@ -121,6 +121,16 @@ def test_requests_refused_without_probing(
     assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": reason}, 1.0)]
 
 
+def test_a_bad_target_answer_masks_its_secrets_even_when_it_does_not_parse(client: Any) -> None:
+    """docs/monitoring.md: URL userinfo never appears in answers. A target whose host does not parse
+    (an unclosed '[') was quoted back with its password and token in clear."""
+    target = "http://probe-user:pw-unparsed-1@[::1/x?token=tk-unparsed-2"
+    r = client.get("/probe", params={"target": target})
+    assert r.status_code == 400 and r.text.startswith("Bad target: ")
+    assert "probe-user:***@" in r.text
+    assert "pw-unparsed-1" not in r.text and "tk-unparsed-2" not in r.text
+
+
 def test_a_scoped_credentialed_module_probes_its_targets(client: Any) -> None:
     r = client.get("/probe", params={"target": "http://10.1.0.5:80", "module": "scoped"})
     assert r.status_code == 200 and "s3cret-module-token" not in r.text
