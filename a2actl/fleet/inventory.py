@@ -515,6 +515,15 @@ def _load_json(text: str, source: str) -> Any:
         raise UsageError(f"inventory {source}: not JSON: {parse_value_reason(exc)}") from exc
 
 
+class _DuplicateKey(Exception):
+    """A key repeated in one YAML mapping (``line``: 1-based, of the repeated key)."""
+
+    def __init__(self, key: object, line: int) -> None:
+        super().__init__(key, line)
+        self.key = key
+        self.line = line
+
+
 class _Lines(dict[int, int]):
     """``id(node) → line`` for the YAML containers (1-based), to name an entry's line."""
 
@@ -528,6 +537,17 @@ def _load_yaml(text: str, source: str) -> tuple[Any, _Lines]:
         pass
 
     def mapping(loader: yaml.SafeLoader, node: yaml.MappingNode) -> Any:
+        # a key twice in one mapping: PyYAML keeps the last one silently, so a second 'agents:'
+        # (two teams' lists pasted together) dropped the first list's agents unprobed, exit 0; a
+        # second 'url:' probed another agent than the first named. Merge keys (<<) still override.
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge" or not isinstance(key_node, yaml.ScalarNode):
+                continue
+            key = loader.construct_object(key_node)
+            if key in seen:
+                raise _DuplicateKey(key, key_node.start_mark.line + 1)
+            seen.add(key)
         value = yaml.SafeLoader.construct_mapping(loader, node, deep=True)
         lines[id(value)] = node.start_mark.line + 1
         return value
@@ -535,6 +555,11 @@ def _load_yaml(text: str, source: str) -> tuple[Any, _Lines]:
     LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, mapping)
     try:
         doc = yaml.load(text, Loader=LineLoader)  # noqa: S506 - a SafeLoader subclass
+    except _DuplicateKey as exc:
+        raise UsageError(
+            f"inventory {source}, line {exc.line}: {exc.key!r} appears twice in one mapping",
+            hint="YAML would silently keep only the last one; remove or rename one of them",
+        ) from exc
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f", line {mark.line + 1}" if mark is not None else ""

@@ -235,6 +235,8 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ("http://ok.example\nftp://nope\n", "line 2"),
         ('{"agents": [{"url": "http://a"}, {"name": "no url"}]}', "agents[1]"),
         ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
+        # two 'agents:' lists (pasted together): the first one's agents went unprobed, exit 0
+        ("agents:\n  - http://a\nagents:\n  - http://b\n", "line 3: 'agents' appears twice"),
         ("# nothing\n", "lists no agents"),
         # values a parser builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
         ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),

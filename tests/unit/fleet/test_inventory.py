@@ -113,6 +113,9 @@ agents:
             "NOPE_UNSET_VAR is not set",
         ),
         ("agents: [http://a\n", "line"),
+        # a key twice in one mapping: YAML keeps the last one, and the first list (or URL) was lost
+        ("agents:\n  - http://a\nagents:\n  - http://b\n", "line 3: 'agents' appears twice in one mapping"),
+        ("agents:\n  - url: http://a\n    url: http://b\n", "line 3: 'url' appears twice in one mapping"),
         ("agents: 3\n", "'agents' must be a list"),
         ("nothing: here\n", "without 'agents'"),
     ],
@@ -483,3 +486,16 @@ def test_text_with_no_utf8_form_is_an_inventory_error(doc: str, where: str) -> N
         err.value.message.startswith(f"inventory f.json: {where}") and "lone surrogate" in err.value.message
     )
     err.value.message.encode("utf-8")  # the error itself can be written
+
+
+def test_yaml_merge_keys_still_override() -> None:
+    """The duplicate-key check leaves YAML's merge key alone: an agent's own key wins over ``<<``."""
+    doc = "base: &b {labels: {team: a}, budget: 2s}\nagents:\n  - url: http://a\n    <<: *b\n    labels: {team: z}\n"
+    with pytest.raises(UsageError, match="unknown top-level"):
+        parse_inventory(doc.encode(), "fleet.yaml")
+    doc = "agents:\n  - &a {url: http://a, labels: {team: a}}\n  - {<<: *a, url: http://b}\n"
+    inv = parse_inventory(doc.encode(), "fleet.yaml")
+    assert [(a.url, dict(a.labels)) for a in inv.agents] == [
+        ("http://a", {"team": "a"}),
+        ("http://b", {"team": "a"}),
+    ]
