@@ -19,7 +19,9 @@ http-4xx/-5xx     any other HTTP error status                                  `
 invalid-card      the card is not JSON or not a card (protocol, card phases)   ``protocol``
 version-mismatch  no interface to negotiate, or the first RPC answered          ``negotiation`` or the
                   VersionNotSupported (-32009) / the other version works       A2A code (``-32009``)
-rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``)
+rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``;
+                                                                               ``a2a_error`` without an
+                                                                               integer code)
 send-failed       the send check failed, or its task ended failed/rejected/    the A2A code, or
                   canceled                                                     ``task_failed`` …
 not-allowed       the card names its interface on a host outside the allow_targets  ``not_allowed``
@@ -346,6 +348,10 @@ def classify(error: Mapping[str, Any], phase: str | None) -> tuple[str, str]:
         if status < 400:  # an unfollowed redirect (without -L), or a loop (-L): not an HTTP error
             return "protocol", f"http_{status}"
         return ("http-5xx" if status >= 500 else "http-4xx"), f"http_{status}"
+    if code == "a2a_error":
+        # a JSON-RPC error without an integer code (true, missing): an A2A error all the same, as
+        # fleet probe says (rpc-error); 'error' was no cause docs/monitoring.md lists
+        return ("send-failed" if sending else "rpc-error"), "a2a_error"
     if code == "http_status":
         # no status: under -L, a redirect to a URL a2actl cannot follow (file://, gopher://), as
         # fleet probe says; 'error'/'http_status' was no cause docs/monitoring.md lists

@@ -495,6 +495,20 @@ def test_a_plain_http_probe_of_a_tls_port_is_cause_protocol_not_invalid_card(
     ]
 
 
+@pytest.mark.parametrize("route", ["boolcode", "nocode"])
+def test_a_json_rpc_error_without_an_integer_code_is_cause_rpc_error(
+    exporter: Any, fault: str, route: str
+) -> None:
+    """The first RPC answered a JSON-RPC error whose code is ``true`` or missing: cause="error",
+    error_code="a2a_error" (no cause docs/monitoring.md lists); fleet probe says rpc-error."""
+    e = exporter()
+    status, text = e.get("/probe", target=f"{fault}/{route}/agent-card.json")
+    assert status == 200
+    assert samples(text)["probe_failure_info"] == [
+        ({"cause": "rpc-error", "error_code": "a2a_error", "phase": "rpc"}, 1.0)
+    ]
+
+
 def test_a_credentialed_module_sends_nothing_to_an_interface_outside_allow_targets(
     exporter: Any, tmp_path: Path
 ) -> None:

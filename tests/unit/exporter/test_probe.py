@@ -208,6 +208,13 @@ def test_each_way_an_agent_fails(
         ({"code": "no_such_route", "message": "x"}, "rpc", ("protocol", "no_such_route")),
         ({"code": "stream_cut", "message": "x"}, "terminal", ("send-failed", "stream_cut")),
         ({"code": "error", "message": "x"}, "rpc", ("error", "error")),
+        # a JSON-RPC error whose code is not an integer (true, missing): an A2A error all the same
+        (
+            {"code": "a2a_error", "message": "UnknownError (no integer code)"},
+            "rpc",
+            ("rpc-error", "a2a_error"),
+        ),
+        ({"code": "a2a_error", "message": "x"}, "terminal", ("send-failed", "a2a_error")),
         # an interface URL the card gave that cannot be requested (relative, file://)
         ({"code": "usage", "message": "unsupported URL '/rpc'"}, "rpc", ("protocol", "protocol")),
     ],
