@@ -58,6 +58,7 @@ from a2actl.core.errors import (
     A2ACtlError,
     A2AError,
     AuthError,
+    BodyTooLarge,
     HTTPStatusError,
     NoSuchRoute,
     ProtocolViolation,
@@ -441,6 +442,10 @@ async def _fetch_card(tr: AgentTransport, spec: AgentSpec, result: AgentResult) 
             res = await tr.request("GET", url, headers={"accept": "application/json"}, max_bytes=max_bytes)
         except (AuthError, HTTPStatusError):  # a 401/403 or an unfollowed 3xx: an answer all the same
             result.passed = ("listed", "reachable")
+            raise
+        except BodyTooLarge as exc:  # a card over the limit came with an HTTP answer (its status)
+            if exc.status is not None:
+                result.passed = ("listed", "reachable")
             raise
         if result.passed == ("listed",):
             result.passed = ("listed", "reachable")

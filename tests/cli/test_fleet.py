@@ -1229,3 +1229,19 @@ def test_an_inventory_on_a_closed_stdin_is_a_usage_error() -> None:
     error = json.loads(r.stdout)["error"]
     assert error["code"] == "usage"
     assert error["message"] == "cannot read inventory <stdin>: standard input is closed"
+
+
+def test_a_card_over_the_limit_is_reachable_then_protocol(cli: Any, fault: str, tmp_path: Path) -> None:
+    """docs/fleet.md: reachable is a connection and an HTTP answer, any status. A card answered 200
+    with a body over 10 MiB (read no further) was counted unreachable: the funnel lost an agent that
+    answered, and the cause pointed at the network. It is reachable, and fails at card valid."""
+    inv = tmp_path / "agents.txt"
+    inv.write_text(f"{fault}/big/agent-card.json\n")
+    r = cli("fleet", "probe", str(inv), "-o", "json", "--no-progress", "--retries", "0")
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    (agent,) = doc["agents"]
+    assert agent["passed"] == ["listed", "reachable"]
+    assert agent["cause"] == "protocol" and "stopped reading" in agent["detail"]
+    assert funnel_of(doc)["reachable"] == 1 and funnel_of(doc)["card"] == 0
+    assert [(c["cause"], c["stage"]) for c in doc["causes"]] == [("protocol", "card")]
