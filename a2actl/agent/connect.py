@@ -78,6 +78,16 @@ async def connect(
     return client_for(fetched, settings, transport)
 
 
+async def connect_with_card(
+    target: Target | str, settings: Settings, transport: Transport, card_path: str | None = None
+) -> tuple[A2AClient, CardFetch]:
+    """``connect``, and the card it negotiated on (``CardFetch``: its ``view`` says what the agent
+    declares, e.g. ``capabilities``). Raises as ``connect``."""
+    check_grpc_extra(settings)
+    fetched = await _fetch(target, settings, transport, card_path)
+    return client_for(fetched, settings, transport), fetched
+
+
 def _select(fetched: CardFetch, settings: Settings, transport: Transport, grpc: bool) -> Selection:
     from a2actl.protocol.negotiation import GRPC_EXTRA_HINT, NegotiationFailed, select_interface
 

@@ -261,6 +261,8 @@ def listen(
         cid = f" (config {info['configId']})" if info.get("configId") else ""
         what = f"task {info['taskId']}" if info.get("taskId") else "no task: the agent answered a Message"
         run.out.note(f"registered with {info['method']}{cid}: {what}")
+        for warning in info.get("warnings") or []:
+            run.out.warn(warning)
 
     # -o json keeps the records for its one document: bounded (a flood of forged POSTs), the rest counted
     kept = DeliveryLog()

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from a2actl.core.errors import UsageError
-from a2actl.protocol.versions import Family
+from a2actl.protocol.versions import Family, StateKind, state_kind
 from a2actl.push.checks import MAX_BODY, MAX_UNTRUSTED_BODY, Delivery, PushChecker, PushConfig, PushSummary
 
 if TYPE_CHECKING:
@@ -360,13 +360,21 @@ async def _tell_agent(
 ) -> dict[str, Any]:
     """Connect to ``target`` and register ``cfg`` (``--task``) or send ``send`` with it; the checker
     learns the family and the task id."""
-    from a2actl.agent.connect import connect
+    from a2actl.agent.connect import connect_with_card
     from a2actl.push.register import ended_state, register, send_with_push
     from a2actl.transport.http import HttpTransport
 
+    warnings: list[str] = []
     async with HttpTransport(settings, sink) as transport:
-        client = await connect(target, settings, transport, card_path)
+        client, fetched = await connect_with_card(target, settings, transport, card_path)
         checker.family = client.family
+        if not fetched.view.capabilities.get("pushNotifications"):
+            # a2a-sdk 0.3 and @a2a-js/sdk without a push store take the config and drop it: the
+            # listen then waits for --max-time (an hour by default) for pushes that never come
+            warnings.append(
+                "the card does not declare capabilities.pushNotifications: the agent may accept "
+                "the config and never push; this listen then ends at --max-time"
+            )
         if task is not None:
             state = await ended_state(client, task)
             if state is not None:
@@ -380,6 +388,14 @@ async def _tell_agent(
             tid, info = await send_with_push(client, send or "", cfg)
             if tid is not None:
                 checker.expect_task(tid)
+            state = info.get("state")
+            if isinstance(state, str) and state_kind(state) is StateKind.TERMINAL:
+                warnings.append(
+                    f"the task already ended ({state}) in the answer to the send: the agent may "
+                    "push nothing more; this listen then ends at --max-time"
+                )
+    if warnings:
+        info["warnings"] = warnings
     on_registered(info, cfg, client.family)
     return info
 

@@ -122,7 +122,8 @@ async def send_with_push(
 ) -> tuple[str | None, dict[str, Any]]:
     """Send ``text`` with ``config`` in the message's configuration (module docstring). Returns the
     task id (``None`` when the agent answered a bare Message: no task, nothing to push) and
-    ``{"method", "taskId", "configId": None}``. Raises the A2A error as ``A2AError`` (1) / ``AuthError``
+    ``{"method", "taskId", "configId": None, "state"}`` (``state``: the task's in the answer, canonical,
+    or ``None``). Raises the A2A error as ``A2AError`` (1) / ``AuthError``
     (4) and the transport's errors (3/4/5/6)."""
     params = message_params(
         [PartSpec("text", text=text)],
@@ -141,9 +142,9 @@ async def send_with_push(
     outcome = await client.call("SendMessage", params)
     if outcome.error is not None:
         raise outcome.error.to_exception(outcome.method)
-    kind, task_id, _ = result_state(outcome.result)
+    kind, task_id, state = result_state(outcome.result)
     tid = task_id if kind == "task" and isinstance(task_id, str) else None
-    return tid, {"method": outcome.method, "taskId": tid, "configId": None}
+    return tid, {"method": outcome.method, "taskId": tid, "configId": None, "state": state}
 
 
 __all__ = ["ended_state", "register", "send_with_push"]

@@ -166,3 +166,20 @@ def test_the_locust_stream_task_ends_at_a_03_state_that_waits_for_the_client(
     assert _failures(prefix) == {}
     row = _stats(prefix)[("A2A", "SendStreamingMessage (JSONRPC 0.3)")]
     assert int(row["Request Count"]) >= 4 and int(row["Failure Count"]) == 0
+
+
+def test_push_listen_says_when_the_card_declares_no_push_notifications(
+    cli: Any, agent_js_compat: InteropAgent
+) -> None:
+    """@a2a-js/sdk's card declares ``pushNotifications: false`` and the agent accepts a push config
+    in the send and drops it: ``push listen --register --send`` waited for --max-time (an hour by
+    default) without a word. It now says why pushes may never come (stderr and
+    ``registration.warnings``); the listen still ends at --max-time, exit 5."""
+    r = cli(
+        "push", "listen", "--register", agent_js_compat.url, "--send", "hi", "--max-time", "2",
+        "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 5, r.stdout[-600:] + r.stderr[-600:]
+    warnings = r.json["registration"]["warnings"]
+    assert any("capabilities.pushNotifications" in w for w in warnings), warnings
+    assert "warning: the card does not declare capabilities.pushNotifications" in r.stderr

@@ -80,6 +80,7 @@ def test_send_end_to_end_1_0(push_cli: Any, push_sandbox: Any) -> None:
     assert doc["outcome"] == "completed" and doc["finalState"] == "completed"
     assert doc["registration"]["method"] == "SendMessage"
     assert doc["taskId"] == doc["registration"]["taskId"]
+    assert "warnings" not in doc["registration"]  # the sandbox declares pushNotifications
     assert (doc["invalid"], doc["authFailures"]) == (0, 0)
     assert doc["deliveries"] == len(doc["records"]) >= 4
     assert {"task", "status-update", "artifact-update"} <= kinds(doc["records"])
