@@ -813,3 +813,19 @@ def test_json_keeps_every_record_of_an_ordinary_listen(push_cli: Any, free_port:
     r = bg.result()
     assert [rec["n"] for rec in r.json["records"]] == [1, 2]
     assert "recordsLeftOut" not in r.json
+
+
+def test_a_send_answered_with_an_ended_task_is_said(push_cli: Any, fault: str) -> None:
+    """The send's answer already carried a terminal state (the fault server's ``/failedtask``
+    answers every RPC with a failed Task): the listen waited for --max-time without a word; it now
+    says the agent may push nothing more (``registration.state`` and ``warnings``)."""
+    r = push_cli(
+        "push", "listen", "--register", f"{fault}/failedtask/agent-card.json", "--send", "hi",
+        "--max-time", "1", "-o", "json",
+    )  # fmt: skip
+    assert r.exit_code == 5, r.stdout + r.stderr
+    reg = r.json["registration"]
+    assert reg["state"] == "failed"
+    assert any(
+        w.startswith("the task already ended (failed) in the answer to the send") for w in reg["warnings"]
+    )
