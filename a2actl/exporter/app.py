@@ -10,7 +10,8 @@
   counted from the request's arrival. At most ``Exporter.max_concurrent`` probes run at once; a
   request beyond that waits for a slot inside its own deadline (the wait is spent from the probe's
   budget) and, when the deadline passes first, is answered HTTP 503 ``exporter busy`` without
-  probing: Prometheus records a failed scrape (``up 0``), not a failed agent.
+  probing: Prometheus records a failed scrape (``up 0``), not a failed agent. A probe that waited
+  and then timed out is answered the same 503: the wait took part of its deadline.
 * ``GET /metrics``: ``ExporterMetrics`` (the exporter's own metrics and the inventory's).
 * ``GET /-/healthy``: ``OK``; ``GET /``: a short index page (text).
 
@@ -146,8 +147,19 @@ def build_app(exporter: Exporter) -> Starlette:
         finally:
             exporter.metrics.in_flight.dec()
             slots.release()
-        if waited > 0 and result.cause == "timeout" and result.message:
-            result.message += f" (after waiting {waited:.2f}s for a free slot: --max-concurrent)"
+        if waited > 0 and result.cause == "timeout":
+            # the wait for a slot ate part of its deadline: a timeout now is the exporter's overload
+            # as much as the agent's, so it is answered as one (503, Prometheus' up 0), not as
+            # probe_success 0, which would fire the agent's alerts (a probe that got its slot with
+            # 0.14 ms left timed out at once and blamed the agent)
+            exporter.metrics.rejected.labels("busy").inc()
+            return PlainTextResponse(
+                f"exporter busy: this probe waited {waited:.2f}s of its {timeout:g}s deadline for a free "
+                f"slot (--max-concurrent {exporter.max_concurrent}) and timed out in the "
+                f"{max(budget, 0.0):.2f}s left; not counted against the agent\n",
+                status_code=503,
+                headers={"Retry-After": "1"},
+            )
         exporter.metrics.probed(name, result)
         if params.get("debug", "").lower() in ("1", "true", "yes"):
             doc = {

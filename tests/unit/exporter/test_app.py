@@ -363,6 +363,47 @@ def test_a_probe_that_waited_for_a_slot_gets_what_is_left_of_its_deadline() -> N
     asyncio.run(main())
 
 
+def test_a_probe_that_waited_for_a_slot_and_timed_out_is_503_not_the_agents_failure() -> None:
+    """The wait for a slot took part of the deadline, then the probe timed out: it was answered
+    ``probe_success 0`` with cause ``timeout`` (the agent's alert fired for the exporter's
+    overload; h4 saw one get its slot with 0.14 ms left). It is answered 503 ``exporter busy``."""
+
+    class TimesOut(Gate):
+        async def __call__(self, url: str, module: Module, base: Settings, **kw: Any) -> ProbeResult:
+            if self.timeouts:  # the second probe: the one that waited
+                self.timeouts.append(kw["timeout"])
+                return ProbeResult(False, kw["timeout"], cause="timeout", error_code="timeout", message="t")
+            return await super().__call__(url, module, base, **kw)
+
+    async def main() -> None:
+        import httpx
+
+        gate = TimesOut()
+        exporter = Exporter(
+            modules={"default": Module("default")},
+            base=Settings(),
+            metrics=ExporterMetrics("t"),
+            prober=gate,
+            max_concurrent=1,
+        )
+        app = build_app(exporter)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+            first = asyncio.ensure_future(client.get("/probe", params={"target": "http://a"}))
+            await _until(lambda: gate.timeouts)
+            second = asyncio.ensure_future(client.get("/probe", params={"target": "http://b"}))
+            await _until(lambda: _gauge(exporter, "a2actl_exporter_probes_waiting") == 1)
+            await asyncio.sleep(0.05)
+            gate.release.set()
+            assert (await first).status_code == 200
+            late = await second
+            assert late.status_code == 503 and late.text.startswith("exporter busy: this probe waited ")
+            assert len(gate.timeouts) == 2  # it was probed, with what was left
+            s = _samples((await client.get("/metrics")).text)
+            assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": "busy"}, 1.0)]
+
+    asyncio.run(main())
+
+
 @pytest.mark.parametrize(
     "query",
     [
