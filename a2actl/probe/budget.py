@@ -86,22 +86,27 @@ class BudgetViolation:
 
 @dataclass(frozen=True)
 class BudgetVerdict:
-    """The budgets of a probe (``limits``, as given) and those its samples violated."""
+    """The budgets of a probe (``limits``, as given) and those its samples violated; ``checked``
+    is false when there were limits but no successful sample to check them on."""
 
     limits: tuple[Budget, ...] = ()
     violations: list[BudgetViolation] = field(default_factory=list)
+    checked: bool = True
 
     @property
     def ok(self) -> bool:
-        """True when no budget is violated (also when there are no budgets)."""
+        """True when no budget is violated (also when there are no budgets, or none was checked:
+        the exit code then comes from the failed samples)."""
         return not self.violations
 
     def to_json(self) -> dict[str, Any]:
-        """``{"limits": [...], "violations": [...], "ok"}``: the probe document's ``budget``."""
+        """``{"limits": [...], "violations": [...], "ok"}``: the probe document's ``budget``;
+        ``ok`` is ``null`` when the limits were not checked (no sample succeeded): ``true`` there
+        read as a budget met by a script that looks at it alone."""
         return {
             "limits": [b.to_json() for b in self.limits],
             "violations": [v.to_json() for v in self.violations],
-            "ok": self.ok,
+            "ok": self.ok if self.checked else None,
         }
 
 

@@ -203,7 +203,7 @@ async def run_probe(
             warmup=opts.warmup,
             options=opts,
             version_check=check,
-            budget=BudgetVerdict(opts.budgets, violations),
+            budget=BudgetVerdict(opts.budgets, violations, checked=bool(ok) or not opts.budgets),
         )
     finally:
         if shared is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 PHASES_BASE = {"dns", "connect", "tls", "ttfb", "transfer", "parse", "negotiate", "rpc"}
@@ -526,3 +528,14 @@ def test_send_sample_ends_at_a_terminal_task_event_though_the_stream_stays_open(
         took = time.monotonic() - t0
     assert r.exit_code == 0, r.stdout
     assert took < 5, took
+
+
+def test_a_budget_no_sample_could_check_is_not_ok(cli: Any, fault: str) -> None:
+    """Every sample failed (the first RPC answered 502 by a gateway): the budget was checked on
+    nothing, yet ``-o json`` said ``budget.ok: true``, a pass to a script that reads it alone. It is
+    ``null``; the exit code is the failures' (1)."""
+    url = f"{fault}/gateway502/agent-card.json"
+    r = cli("handshake", "probe", url, "-n", "2", "--budget", "total=5s", "-o", "json")
+    assert r.exit_code == 1, r.stdout[-400:]
+    assert [s["ok"] for s in r.json["samples"]] == [False, False]
+    assert r.json["budget"]["ok"] is None and r.json["budget"]["violations"] == []
