@@ -21,6 +21,7 @@ from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
 from a2actl.dlq.store.backends import open_backend
 from a2actl.dlq.store.base import Backend
 from a2actl.dlq.store.entry import InvalidEntries, check, register_target_secrets
+from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.dlq.store.sqs import Redrive, SqsBackend
 
@@ -429,7 +430,9 @@ async def replay_job(
             if to_broker and isinstance(backend, SqsBackend):
                 return await backend.to_broker(emit, opts.rate)
             journal = Journal(
-                journal_path or default_journal(backend.journal_key), getattr(backend, "identity", None)
+                journal_path or default_journal(backend.journal_key),
+                getattr(backend, "identity", None),
+                marks=backend if isinstance(backend, FileBackend) else None,
             )
             try:
                 # --to-broker on RabbitMQ: the same replay, republishing instead of delivering

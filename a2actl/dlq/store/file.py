@@ -45,6 +45,9 @@ _LINE_REF = re.compile(r"line:[0-9]+")
 #: The UTF-8 byte order mark some editors write at the start of a file.
 _BOM = b"\xef\xbb\xbf"
 
+#: How many bytes before a journal mark's offset its ``tail`` digest covers (``FileBackend.mark``).
+TAIL_BYTES = 4096
+
 
 def _key(entry_id: str) -> int:
     """A 64-bit digest of an id: a tombstone set of 1M ids stays ~60 MB instead of ~150."""
@@ -196,6 +199,59 @@ class FileBackend:
         except OSError:
             return None
         return f"{st.st_dev}:{st.st_ino}"
+
+    def mark(self) -> dict[str, Any] | None:
+        """Where the file stands now, for the replay journal (``Journal``, before each batch it
+        journals ``delivered``): ``{"source": DEV:INO, "size": bytes, "tail": hex}``, ``tail`` the
+        BLAKE2b digest of its last ``TAIL_BYTES`` bytes (all of them when shorter); ``None`` when it
+        cannot be read. The log only grows, so the same file later is at least ``size`` bytes long
+        with those bytes at that offset (``continues``); a file truncated in place and refilled
+        (logrotate's ``copytruncate``: the same device and inode) is not."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            return {
+                "source": f"{st.st_dev}:{st.st_ino}",
+                "size": st.st_size,
+                "tail": self._tail(fd, st.st_size),
+            }
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def continues(self, mark: dict[str, Any]) -> bool:
+        """Whether the file at this path now is the one ``mark`` (``mark()``) saw, grown only by
+        appends: the same ``DEV:INO``, at least ``size`` bytes, the same ``tail`` before that offset.
+        A mark without ``size`` (a journal's start line) compares ``DEV:INO`` alone. ``False`` when
+        the file cannot be read (gone)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if f"{st.st_dev}:{st.st_ino}" != mark.get("source"):
+                return False
+            size, tail = mark.get("size"), mark.get("tail")
+            if not isinstance(size, int) or isinstance(size, bool) or not isinstance(tail, str):
+                return "size" not in mark  # a start line's DEV:INO; a mangled mark is no proof
+            return st.st_size >= size and self._tail(fd, size) == tail
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _tail(fd: int, size: int) -> str:
+        """The hex BLAKE2b digest (16 bytes) of the ``TAIL_BYTES`` bytes of ``fd`` before offset
+        ``size`` (fewer at the start of the file). Raises ``OSError``."""
+        start = max(0, size - TAIL_BYTES)
+        data = os.pread(fd, size - start, start)
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     @property
     def journal_key(self) -> str:
