@@ -42,13 +42,49 @@ class Marks(Protocol):
         ...
 
 
+def _kind(mode: int) -> str:
+    """What a file of ``mode`` is, in words (``a FIFO``, ``a character device``, …)."""
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def _regular(path: Path, mode: int) -> None:
     """Raise ``UsageError`` (exit 2) unless ``mode`` is a regular file's."""
     if not stat.S_ISREG(mode):
-        kind = (
-            "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise UsageError(
+            f"cannot use {path} as the replay journal: it is {_kind(mode)}", hint="give --journal PATH"
         )
-        raise UsageError(f"cannot use {path} as the replay journal: it is {kind}", hint="give --journal PATH")
+
+
+def refuse_unfit(path: Path) -> None:
+    """Raise ``UsageError`` (exit 2) when ``path`` is no place for a journal, before anything opens
+    it: an existing path that is not a regular file (a directory, FIFO, socket, character or block
+    device: opening some has effects of its own, a tape rewinds, a watchdog arms), or a path on a
+    kernel interface (``/proc``, ``/sys``, debugfs, …: ``a2actl.core.kernelfs``), whose files look
+    regular and whose writes change the machine (``/proc/sys/kernel/hostname``, as root). A path
+    that cannot be looked at is left to the open, which says why."""
+    from a2actl.core.kernelfs import kernel_fs
+
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None:
+        _regular(path, mode)
+    fs = kernel_fs(path)
+    if fs is not None:
+        raise UsageError(
+            f"cannot use {path} as the replay journal: it is on {fs}, a kernel interface, not a file",
+            hint="give --journal PATH",
+        )
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -80,8 +116,9 @@ class Journal:
     def __init__(self, path: Path, identity: str | None = None, marks: Marks | None = None) -> None:
         """Read ``path`` (created with its directory when missing), open it for appending and append
         this run's ``start`` line with an ``fsync``. Raises ``UsageError`` (exit 2) when it cannot be:
-        a directory, a FIFO or a device (a FIFO's open blocked until a writer came, past
-        ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), no permission, or a write
+        a directory, a FIFO, a socket or a device (a FIFO's open blocked until a writer came, past
+        ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), a file of ``/proc``, ``/sys``
+        or another kernel interface (``refuse_unfit``, before any open), no permission, or a write
         refused (a full disk, a file size limit): that was found at the first acknowledged batch,
         after deliveries, as exit 1 "unexpected OSError". A line that is not UTF-8 JSON is skipped,
         as a torn one is; a torn last line is terminated before this run appends.
@@ -97,6 +134,7 @@ class Journal:
         # delivered, not yet removed (ordered): id → where the source stood (a mark, or {"source"})
         self.pending: dict[str, dict[str, Any] | None] = {}
         self.done = 0
+        refuse_unfit(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:

@@ -341,6 +341,84 @@ def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
     assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
 
 
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every ``os.open`` of a path in ``/proc``, ``/sys`` or ``/dev``, or of a socket, as ``(real
+    path, flags)``. One that could write (or create) is refused with ``PermissionError`` instead of
+    made, so a test of the refusal never writes a kernel setting even when the refusal is broken."""
+    real_open = os.open
+    seen: list[tuple[str, int]] = []
+    writes = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+    def guarded(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        where = os.path.realpath(path) if isinstance(path, (str, os.PathLike)) else ""
+        if where.startswith(("/proc/", "/sys/", "/dev/")) or where.endswith(".sock"):
+            seen.append((where, flags))
+            if flags & writes:
+                raise PermissionError(13, "refused by the test: a write to a kernel file")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("/proc/sys/kernel/hostname", "it is on proc, a kernel interface, not a file"),
+        ("/sys/kernel/profiling", "it is on sysfs, a kernel interface, not a file"),
+        ("link-to-proc", "it is on proc, a kernel interface, not a file"),
+        ("/dev/null", "it is a character device"),
+        ("j.sock", "it is a socket"),
+    ],
+)
+def test_a_journal_on_a_kernel_interface_or_a_device_is_refused_before_it_is_opened(
+    cli: Any, sandbox: Any, tmp_path: Path, opens: list[tuple[str, int]], where: str, said: str
+) -> None:
+    """``--journal /proc/sys/kernel/hostname`` was taken: procfs files look regular, so the journal
+    was opened for appending and its start line written there (as root: the machine's hostname).
+    ``/dev/null`` was opened before being refused (opening a device can act: a tape rewinds, a
+    watchdog arms), a socket gave "No such device or address". Each is refused with exit 2 and one
+    line saying what the path is, before it is opened at all and before anything is delivered."""
+    import socket
+
+    es = entries_for(sandbox.url, 1)
+    fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    journal = tmp_path / where
+    if where == "link-to-proc":
+        journal.symlink_to("/proc/sys/kernel/hostname")
+    elif where == "j.sock":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(journal))
+    try:
+        r = cli(
+            "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--journal", str(journal), "-o", "json"
+        )
+    finally:
+        if where == "j.sock":
+            server.close()
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == f"cannot use {journal} as the replay journal: {said}"
+    assert opens == []
+    assert es[0]["request"]["params"]["message"]["messageId"] not in received(sandbox)
+
+
+@pytest.mark.parametrize("command", ["purge", "list"])
+def test_a_dlq_file_on_a_kernel_interface_is_refused(
+    cli: Any, opens: list[tuple[str, int]], command: str
+) -> None:
+    """``dlq purge /proc/sys/kernel/hostname --ids line:1 --yes`` took the file as a DLQ whose line 1
+    is invalid and appended a tombstone for it: as root, a new hostname. A DLQ file on a kernel
+    interface is refused (exit 2, one line) before it is opened."""
+    args = ["--ids", "line:1", "--yes"] if command == "purge" else []
+    r = cli("dlq", command, "/proc/sys/kernel/hostname", *args, "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == (
+        "DLQ file /proc/sys/kernel/hostname: the path is on proc, a kernel interface, not a file"
+    )
+    assert opens == []
+
+
 def _replay_with_a_file_size_limit(
     tmp_path: Path, limit: int, *args: str
 ) -> subprocess.CompletedProcess[str]:

@@ -127,14 +127,24 @@ class FileBackend:
     def _regular(self, what: str) -> None:
         """Raise ``UsageError`` (exit 2, ``what`` starting its message) unless the existing path is
         a regular file: a FIFO blocked the open until a writer came, a device (``/dev/zero``) was
-        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous)."""
+        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous). A file
+        of ``/proc``, ``/sys`` or another kernel interface (``a2actl.core.kernelfs``) looks regular
+        and is refused too: ``purge`` and ``replay`` append tombstones, writing a kernel setting."""
         import stat
+
+        from a2actl.core.kernelfs import kernel_fs
 
         try:
             mode = os.stat(self.path).st_mode
         except OSError:
             return  # gone meanwhile, or unreadable: the read says so
         if stat.S_ISREG(mode):
+            fs = kernel_fs(self.path)
+            if fs is not None:  # /proc/sys/kernel/hostname: purge and replay append to it
+                raise UsageError(
+                    f"{what}: the path is on {fs}, a kernel interface, not a file",
+                    hint="SRC names a .jsonl file",
+                )
             return
         kind = (
             "a directory"
