@@ -167,7 +167,7 @@ class FileBackend:
         ``UsageError`` (exit 2) when that lock cannot be created (its directory, or the file in it)
         and the file has more than one name; with one name the lock beside it covers every spelling,
         and the replay goes on without it."""
-        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path
+        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path, probe_lock_file
 
         real = self._real()
         beside = FileLock(real.with_name(real.name + ".replay-lock"), src)
@@ -177,7 +177,7 @@ class FileBackend:
             return beside  # not there (yet): no other name of it either
         try:
             by_inode = inode_lock_path(st.st_dev, st.st_ino)
-            os.close(os.open(by_inode, os.O_RDWR | os.O_CREAT, 0o644))  # can it be taken at all
+            probe_lock_file(by_inode)  # can it be taken at all
         except UsageError:
             if st.st_nlink > 1:
                 raise
@@ -189,7 +189,7 @@ class FileBackend:
                     hint="set XDG_STATE_HOME to a writable directory",
                 ) from exc
             return beside
-        return Locks(beside, FileLock(by_inode, src))
+        return Locks(beside, FileLock(by_inode, src, remove=True))  # not one left per file replayed
 
     def _real(self) -> Path:
         """The path with its symlinks resolved (a missing file need not exist). Raises
