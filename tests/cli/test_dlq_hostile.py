@@ -503,6 +503,47 @@ def test_a_journal_that_fills_up_during_the_replay_stops_it_with_exit_2(sandbox:
     assert all(received(sandbox)[m]["deliveries"] in (1, 2) for m in mids)
 
 
+@pytest.mark.parametrize("room", [0, 30])
+def test_a_dlq_file_that_fills_up_during_the_replay_stops_it_with_exit_2(
+    cli: Any, sandbox: Any, tmp_path: Path, room: int
+) -> None:
+    """The DLQ file's disk fills up during the replay (here: a file size limit at its size, or
+    ``room`` bytes past it, less than a tombstone; the shorter journal stays under it): the first
+    acknowledged batch cannot be removed. It was exit 1 "unexpected OSError: [Errno 27] File too
+    large", or, with room for part of a tombstone, the cut write was taken as done: the entry was
+    journalled removed, a torn line left (an invalid entry, exit 7 ever after). Exit 2, one line
+    naming the file and the reason, the file as it was; the journal says ``delivered``, and the
+    next run removes those entries without delivering them again."""
+    es = entries_for(sandbox.url, 3)
+    fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    before = (tmp_path / "dlq.jsonl").read_bytes()
+    done = _replay_with_a_file_size_limit(tmp_path, len(before) + room)
+    assert (tmp_path / "dlq.jsonl").read_bytes() == before
+    assert done.returncode == 2, done.stderr[-500:]
+    error = json.loads(done.stdout)["error"]
+    assert error["message"] == f"cannot write DLQ file {tmp_path / 'dlq.jsonl'}: File too large"
+    assert "removes it without delivering it again" in error["hint"]
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    journalled = [json.loads(line) for line in (tmp_path / "journal").read_text().splitlines()]
+    delivered = [x["id"] for x in journalled if x.get("event") == "delivered"]
+    assert delivered and "removed" not in {x.get("event") for x in journalled}
+    rerun = cli(
+        "dlq",
+        "replay",
+        str(tmp_path / "dlq.jsonl"),
+        "--yes",
+        "--journal",
+        str(tmp_path / "journal"),
+        "-o",
+        "json",
+    )
+    assert rerun.exit_code == 0, rerun.stderr
+    assert (rerun.json["resumedRemovals"], rerun.json["invalid"]["count"]) == (len(delivered), 0)
+    mids = {e["id"]: e["request"]["params"]["message"]["messageId"] for e in es}
+    assert [received(sandbox)[mids[i]]["deliveries"] for i in delivered] == [1] * len(delivered)
+    assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""

@@ -10,6 +10,7 @@ before the next append. Nothing is rewritten in place, so no crash can lose or d
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -296,18 +297,35 @@ class FileBackend:
 
     def _append_lines(self, data: bytes) -> None:
         """Append ``data`` (whole lines) under ``flock``, after a newline if the file ends in a line a
-        crash tore, then ``fsync``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        crash tore, then ``fsync``. Raises ``UsageError`` (exit 2) naming the file when it cannot be
+        written (a full disk, a file size limit, no permission): a replay stopped there with exit 1
+        "unexpected OSError"; what its journal says was delivered is removed by the next run. A
+        write cut short is undone (the file truncated back, under the ``flock``), not left torn."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
-                data = b"\n" + data
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
+                    data = b"\n" + data
+                view = memoryview(data)
+                try:
+                    while view:  # a write cut short (a size limit, a full disk) says why on the next
+                        view = view[os.write(fd, view) :]
+                except OSError:
+                    with contextlib.suppress(OSError):  # no torn line left: every writer holds the flock
+                        os.ftruncate(fd, size)
+                    raise
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write DLQ file {self.path}: {exc.strerror or exc}",
+                hint="free space there or fix its permissions; a replay's journal keeps what the agent "
+                "acknowledged, and the next replay removes it without delivering it again",
+            ) from exc
 
     def _records(self, meta_only: bool = False) -> Iterator[tuple[int, Any, str | None]]:
         """``(line number, record, None)`` for every JSON line, ``(line number, None, why)`` for a line
