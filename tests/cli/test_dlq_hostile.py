@@ -544,6 +544,40 @@ def test_a_dlq_file_that_fills_up_during_the_replay_stops_it_with_exit_2(
     assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
 
 
+def test_a_line_over_64_mib_is_an_invalid_entry_not_read_whole(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A DLQ file holding a line longer than 64 MiB (a producer's runaway write, binary garbage
+    without line ends): every command read it whole, and parsed it (a 300 MB line: ~1 GB resident
+    for ``dlq list``; a few GiB, and the machine ran out). It is an invalid entry, skipped a MiB at
+    a time; ``show`` prints its first KiB, ``purge`` removes it by its ``line:N``."""
+    too_long = "longer than 64 MiB: not read (no dead letter is that long)"
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    fill(FileBackend(path), es[:1])
+    with path.open("ab") as f:
+        f.write(b'{"id": "huge", "x": "' + b"a" * (64 * 1024 * 1024) + b'"}\n')
+    fill(FileBackend(path), es[1:])
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == [e["id"] for e in es]
+    assert listed.json["invalid"] == {
+        "count": 1,
+        "first": [{"ref": "line:2", "where": "line 2", "error": too_long}],
+    }
+    shown = cli("dlq", "show", str(path), "line:2", "-o", "json")
+    assert shown.exit_code == 0 and shown.json == {
+        "id": "line:2",
+        "line": '{"id": "huge", "x": "' + "a" * 1003 + "…",
+    }
+    replayed = cli("dlq", "replay", str(path), "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert replayed.exit_code == 7 and replayed.json["acknowledged"] == 2
+    assert cli("dlq", "purge", str(path), "--ids", "line:2", "--yes", "-o", "json").json["results"] == [
+        {"id": "line:2", "removed": True}
+    ]
+    assert cli("dlq", "list", str(path), "-o", "json").json["invalid"]["count"] == 0
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""

@@ -19,7 +19,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
 import orjson
@@ -45,6 +45,35 @@ _LINE_REF = re.compile(r"line:[0-9]+")
 
 #: The UTF-8 byte order mark some editors write at the start of a file.
 _BOM = b"\xef\xbb\xbf"
+
+#: The longest line read (bytes, its line end included): a longer one is an invalid entry, skipped
+#: without being held in memory (a 1 GiB line cost ~3 GiB to list). As ``send --file``'s input limit.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+#: Why such a line is invalid.
+TOO_LONG = "longer than 64 MiB: not read (no dead letter is that long)"
+
+
+def _lines(f: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` for every line of ``f`` (its line end kept), ``(line number, None)``
+    for one longer than ``MAX_LINE_BYTES``, which is skipped a MiB at a time, never held whole."""
+    limit = MAX_LINE_BYTES
+    readline = f.readline
+    n = 0
+    while True:
+        raw = readline(limit)
+        if not raw:
+            return
+        n += 1
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            while True:  # the rest of the line, dropped
+                rest = readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield n, None
+        else:
+            yield n, raw
+
 
 #: How many bytes before a journal mark's offset its ``tail`` digest covers (``FileBackend.mark``).
 TAIL_BYTES = 4096
@@ -343,7 +372,10 @@ class FileBackend:
         except OSError as exc:
             raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
         with f:
-            for n, raw in enumerate(f, 1):
+            for n, raw in _lines(f):
+                if raw is None:
+                    yield n, None, TOO_LONG
+                    continue
                 if n == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]  # an editor's byte order mark: not part of the first entry
                 if meta_only and b'"$tombstone"' not in raw and b'"$update"' not in raw and b"\\" not in raw:
@@ -504,13 +536,19 @@ class FileBackend:
         return None
 
     def _line_text(self, n: int) -> str:
-        """Line ``n`` (1-based) as text, without its line end."""
+        """Line ``n`` (1-based) as text, without its line end; of a line over ``MAX_LINE_BYTES``,
+        its first 1,024 bytes and ``…``."""
         with open(self.path, "rb") as f:
-            for i, raw in enumerate(f, 1):
+            start = 0  # where line i starts (the generator reads nothing past the line it yields)
+            for i, raw in _lines(f):
                 if i == n:
+                    if raw is None:
+                        f.seek(start)
+                        return f.read(1024).decode("utf-8", "replace") + "…"
                     if n == 1 and raw.startswith(_BOM):
                         raw = raw[len(_BOM) :]
                     return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                start = f.tell()
         return ""
 
     async def remove(self, entry_id: str) -> bool:
