@@ -578,6 +578,36 @@ def test_a_line_over_64_mib_is_an_invalid_entry_not_read_whole(
     assert cli("dlq", "list", str(path), "-o", "json").json["invalid"]["count"] == 0
 
 
+@pytest.mark.parametrize("command", ["list", "replay", "purge"])
+def test_credentials_redis_refuses_are_exit_4_not_unreachable(cli: Any, redis_url: str, command: str) -> None:
+    """A wrong password was exit 3 "cannot reach Redis at …: invalid username-password pair",
+    sending the operator after the network; an ACL user without the rights to a command (``NOPERM``)
+    was exit 6, a protocol violation. Both are the credentials refused: exit 4, as an agent's 401 and
+    403 are, with a hint saying where the credentials go."""
+    stream = f"acl-{uuid.uuid4().hex[:6]}"
+    user = f"ro-{uuid.uuid4().hex[:6]}"
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.acl_setuser(
+        user, enabled=True, passwords=["+ropw"], keys=["*"], commands=["+@read", "+hello", "+auth"]
+    )
+    admin.xadd(stream, {"entry": "{}"})
+    admin.close()
+    host = redis_url.removeprefix("redis://")
+    args = {"list": [], "replay": ["--yes"], "purge": ["--ids", "1-0", "--yes"]}[command]
+    bad = f"pw-{uuid.uuid4().hex[:8]}"
+    wrong = cli("dlq", command, f"redis://{user}:{bad}@{host}?stream={stream}", *args, "-o", "json")
+    assert wrong.exit_code == 4, wrong.stdout
+    assert (
+        wrong.json["error"]["code"] == "auth" and "refused the credentials" in wrong.json["error"]["message"]
+    )
+    assert "redis://USER:PASSWORD@HOST:PORT/DB" in wrong.json["error"]["hint"]
+    assert bad not in wrong.stdout + wrong.stderr  # the password, masked
+    if command != "list":  # reading is allowed to this user; taking the lease or XDEL is not
+        denied = cli("dlq", command, f"redis://{user}:ropw@{host}?stream={stream}", *args, "-o", "json")
+        assert denied.exit_code == 4, denied.stdout
+        assert denied.json["error"]["code"] == "auth" and "no permissions" in denied.json["error"]["message"]
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""

@@ -30,7 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a2actl.core.errors import A2ACtlError, ProtocolViolation, TimeoutError_, UnreachableError, UsageError
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    ProtocolViolation,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
 from a2actl.dlq.store.ticker import stop_task, ticks
 
 #: Receives "waiting for the lock held by …" notices.
@@ -192,6 +199,7 @@ class RedisLease:
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
         """Take the lease (``SET NX PX``, ``ttl`` seconds) and start renewing it every ``ttl / 3`` s.
         Raises ``SourceLocked`` (exit 1) when held and not ``wait``, ``UnreachableError`` (exit 3),
+        ``AuthError`` (exit 4) when Redis refuses the credentials or the lease's commands,
         ``TimeoutError_`` (exit 5) when Redis does not answer, ``ProtocolViolation`` (exit 6) for a
         Redis error."""
         import redis.exceptions as rexc
@@ -211,10 +219,16 @@ class RedisLease:
                     notice(f"waiting for the replay of {self.src} held by {holder} (lease key {self.name})")
                 while not await self.lock.acquire(blocking=False, token=token):
                     await asyncio.sleep(POLL)
+        except rexc.AuthenticationError as exc:
+            raise AuthError(f"Redis for {self.src} refused the credentials: {exc}") from exc
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
         except rexc.TimeoutError as exc:
             raise TimeoutError_(f"Redis for {self.src} did not answer in time: {exc}") from exc
+        except rexc.NoPermissionError as exc:
+            raise AuthError(
+                f"Redis for {self.src} refused the replay lease {self.name} to this user: {exc}"
+            ) from exc
         except rexc.RedisError as exc:
             raise ProtocolViolation(
                 f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}"
