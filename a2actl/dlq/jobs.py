@@ -429,6 +429,8 @@ async def replay_job(
         try:
             if to_broker and isinstance(backend, SqsBackend):
                 return await backend.to_broker(emit, opts.rate)
+            if journal_path is not None:
+                _not_the_source(backend, journal_path)
             journal = Journal(
                 journal_path or default_journal(backend.journal_key),
                 getattr(backend, "identity", None),
@@ -452,6 +454,31 @@ async def replay_job(
             await lock.release()
     finally:
         await backend.close()
+
+
+def _not_the_source(backend: Backend, journal: Path) -> None:
+    """Raise ``UsageError`` (exit 2) when ``journal`` is a file source's DLQ file itself (any name
+    of it) or its ``PATH.replay-lock``: the journal's lines were appended to the DLQ as invalid
+    entries (exit 7 on every later run until each was purged by its ``line:N``), and the lock,
+    truncated as it is taken and released, wiped the journal."""
+    import os
+
+    if not isinstance(backend, FileBackend):
+        return
+    real = backend.path.resolve()
+    for what, path in (
+        ("the DLQ file", backend.path),
+        ("its replay lock", real.with_name(real.name + ".replay-lock")),
+    ):
+        try:
+            same = os.path.samefile(journal, path)
+        except (OSError, ValueError):  # one of them does not exist (yet)
+            same = os.path.realpath(journal) == os.path.realpath(path)
+        if same:
+            raise UsageError(
+                f"--journal {journal} is {what} of {backend.url}: the journal needs a file of its own",
+                hint="give --journal another PATH, or leave it out for the default one",
+            )
 
 
 async def _group_pending(backend: RedisBackend) -> str:

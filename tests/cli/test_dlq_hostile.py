@@ -608,6 +608,35 @@ def test_credentials_redis_refuses_are_exit_4_not_unreachable(cli: Any, redis_ur
         assert denied.json["error"]["code"] == "auth" and "no permissions" in denied.json["error"]["message"]
 
 
+@pytest.mark.parametrize("journal", ["the file", "a hard link", "its lock"])
+def test_a_journal_that_is_the_dlq_file_itself_is_refused(
+    cli: Any, sandbox: Any, tmp_path: Path, journal: str
+) -> None:
+    """``dlq replay dlq.jsonl --journal dlq.jsonl`` (a slip of the fingers) appended the journal's
+    lines to the DLQ: start, mark, delivered and removed lines, each an invalid entry that made every
+    later replay exit 7 until purged one by one. ``--journal dlq.jsonl.replay-lock`` was wiped by
+    the lock. Both are refused (exit 2) before anything is delivered."""
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    fill(FileBackend(path), es)
+    before = path.read_bytes()
+    where = {
+        "the file": path,
+        "a hard link": tmp_path / "other.jsonl",
+        "its lock": tmp_path / "dlq.jsonl.replay-lock",
+    }
+    if journal == "a hard link":
+        os.link(path, where[journal])
+    r = cli("dlq", "replay", f"file://{path}", "--yes", "--journal", str(where[journal]), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    what = "its replay lock" if journal == "its lock" else "the DLQ file"
+    assert r.json["error"]["message"] == (
+        f"--journal {where[journal]} is {what} of file://{path}: the journal needs a file of its own"
+    )
+    assert path.read_bytes() == before
+    assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""
