@@ -637,6 +637,18 @@ def test_a_journal_that_is_the_dlq_file_itself_is_refused(
     assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
 
 
+@pytest.mark.parametrize("src", ["~a2actl-no-such-user/dlq.jsonl", "file:~a2actl-no-such-user/dlq.jsonl"])
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_home_of_no_user_is_a_usage_error(cli: Any, src: str, command: str) -> None:
+    """``dlq list ~nosuchuser/dlq.jsonl`` (a quoted tilde, or one the shell left alone) was exit 1
+    "unexpected RuntimeError: Could not determine home directory."."""
+    r = cli("dlq", command, src, *(["--yes"] if command == "replay" else []), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == (
+        "DLQ file ~a2actl-no-such-user/dlq.jsonl: Could not determine home directory."
+    )
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""

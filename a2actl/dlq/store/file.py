@@ -105,7 +105,19 @@ def file_path(src: str) -> Path:
         raise UsageError(
             f"DLQ source {src!r} names no file", hint="file://dlq.jsonl, file:///var/lib/dlq.jsonl or a path"
         )
-    return Path(rest).expanduser().absolute()
+    return _expanded(Path(rest))
+
+
+def _expanded(path: Path) -> Path:
+    """``path`` absolute, ``~`` and ``~USER`` expanded. Raises ``UsageError`` (exit 2) when the home
+    directory cannot be found (``~nosuchuser/dlq.jsonl``, or ``~`` without ``$HOME`` and a password
+    entry): it was exit 1 "unexpected RuntimeError"."""
+    try:
+        return path.expanduser().absolute()
+    except RuntimeError as exc:
+        raise UsageError(
+            f"DLQ file {path}: {exc}", hint="give the path without ~, or with a user that exists"
+        ) from exc
 
 
 class FileBackend:
@@ -114,8 +126,9 @@ class FileBackend:
     kind = "file"
 
     def __init__(self, path: str | Path) -> None:
-        """``path``: the log file (need not exist yet); made absolute, ``~`` expanded."""
-        self.path = Path(path).expanduser().absolute()
+        """``path``: the log file (need not exist yet); made absolute, ``~`` expanded. Raises
+        ``UsageError`` (exit 2) when a ``~USER`` in it names no user."""
+        self.path = _expanded(Path(path))
         self.url = f"file://{self.path}"
         self._tombstones: set[int] | None = None
 
