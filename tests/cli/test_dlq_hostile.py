@@ -649,6 +649,23 @@ def test_a_home_of_no_user_is_a_usage_error(cli: Any, src: str, command: str) ->
     )
 
 
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_debug_api_dlq_that_is_not_there_is_an_http_404(
+    cli: Any, sandbox: Any, tmp_path: Path, command: str
+) -> None:
+    """An agent without the debug API's DLQ (or a typo in its path) answers 404: exit 6 "did not
+    answer a DLQ page", a protocol violation that named no status. It is the HTTP error it is: exit 1
+    naming the 404, with a hint at SRC."""
+    src = sandbox.url + "/debug/a2a/no-dlq-here"
+    extra = ["--yes", "--journal", str(tmp_path / "j")] if command == "replay" else []
+    r = cli("dlq", command, src, *extra, "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["message"] == (
+        f"{src}?pageSize=500 answered HTTP 404 Not Found: no debug API DLQ there"
+    )
+    assert r.json["error"]["hint"].startswith("check SRC")
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""
