@@ -355,10 +355,15 @@ async def purge_job(
     *,
     endpoint_url: str | None = None,
 ) -> PurgeResult:
-    """``dlq purge``: remove exactly these ids (never by filter), in order."""
+    """``dlq purge``: remove exactly these ids (never by filter), in order (a file source in one
+    read and one append: ``FileBackend.remove_each``)."""
     backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
-        removed = [(i, await backend.remove(i)) for i in ids]
+        remove_each = getattr(backend, "remove_each", None)
+        if remove_each is not None:
+            removed = list(zip(ids, await remove_each(ids), strict=True))
+        else:
+            removed = [(i, await backend.remove(i)) for i in ids]
     finally:
         await backend.close()
     return PurgeResult(src, removed)

@@ -666,6 +666,36 @@ def test_a_debug_api_dlq_that_is_not_there_is_an_http_404(
     assert r.json["error"]["hint"].startswith("check SRC")
 
 
+def test_purge_of_many_ids_reads_the_file_once(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dlq purge`` read the whole file for each id (purging the last 200 ids of a 20,000-line file
+    took 15 s; a thousand of a million lines, hours, past ``--max-time``, purging part). It reads
+    it once, and each id's result is as before: removed, already removed (given twice), not there."""
+    path = tmp_path / "dlq.jsonl"
+    ids = fill(FileBackend(path), entries_for(sandbox.url, 50))
+    with path.open("ab") as f:
+        f.write(b"not json\n")  # line 51: an invalid entry, purged by its ref
+    assert cli("dlq", "purge", str(path), "--ids", ids[0], "--yes").exit_code == 0
+    reads = 0
+    real = FileBackend._entry_lines
+
+    def counted(self: FileBackend, tombstones: set[int]) -> Any:
+        nonlocal reads
+        reads += 1
+        return real(self, tombstones)
+
+    monkeypatch.setattr(FileBackend, "_entry_lines", counted)
+    asked = [*ids[-20:], ids[-1], ids[0], "line:51", "no-such-id"]
+    r = cli("dlq", "purge", str(path), *[x for i in asked for x in ("--ids", i)], "--yes", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["results"] == [{"id": i, "removed": n < 20 or i == "line:51"} for n, i in enumerate(asked)]
+    assert reads == 1
+    monkeypatch.undo()
+    listed = cli("dlq", "list", str(path), "-o", "json").json
+    assert [e["id"] for e in listed["entries"]] == ids[1:-20] and listed["invalid"]["count"] == 0
+
+
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:
     """A stored ``target.url`` with userinfo: ``dlq list``, ``show``, ``stats`` and a replay's errors
     printed the password as stored; every other command masks a URL's password (``***``)."""

@@ -579,6 +579,30 @@ class FileBackend:
         self._tombstones.add(k)
         return True
 
+    async def remove_each(self, entry_ids: list[str]) -> list[bool]:
+        """``remove`` of each id in order (``dlq purge``), with one read of the file and one append:
+        ``remove`` reads the whole file for each id, so purging the last 200 ids of a 20,000-line
+        file took 15 s (and a thousand of a million lines, hours, past ``--max-time``). Each result
+        is whether a live entry was removed (an id given twice: the second is ``False``)."""
+        if self._tombstones is None:
+            self._scan()
+        assert self._tombstones is not None
+        refs = {_key(ref) for _, ref, _, _ in self._entry_lines(self._tombstones)}
+        out: list[bool] = []
+        fresh: list[bytes] = []
+        at = time.time()
+        for eid in entry_ids:
+            k = _key(eid)
+            if k in self._tombstones or k not in refs:
+                out.append(False)  # already removed, or never there
+                continue
+            self._tombstones.add(k)
+            fresh.append(self.tombstone_line(eid, at))
+            out.append(True)
+        if fresh:
+            self._append_lines(b"".join(fresh))
+        return out
+
     async def remove_many(self, entry_ids: list[str]) -> int:
         """Tombstone ``entry_ids`` not yet tombstoned, in one append and one fsync; returns how many.
         The ids must come from this queue (replay passes ids it read or journalled)."""
