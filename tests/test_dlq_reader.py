@@ -223,7 +223,11 @@ def test_valid_entries_always_come_through(
     dlq_file.write_bytes(b"\n".join(b for _, b in lines) + b"\n")
     got, invalid = _read(dlq_file)
     assert got == [json.loads(FileBackend.line(e)) for e in entries]  # all, unchanged, in order
-    assert invalid.count == sum(1 for kind, b in lines if kind == "junk" and b.strip())
+    # the reader skips a byte order mark at the start of the file: a first junk line of one is blank
+    texts = [b.removeprefix(b"\xef\xbb\xbf") if i == 0 else b for i, (_, b) in enumerate(lines)]
+    assert invalid.count == sum(
+        1 for (kind, _), b in zip(lines, texts, strict=True) if kind == "junk" and b.strip()
+    )
     assert all(b.error for b in invalid.first)
 
 

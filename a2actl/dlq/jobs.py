@@ -21,6 +21,7 @@ from a2actl.dlq.replay import Emit, ReplayOptions, ReplayResult
 from a2actl.dlq.store.backends import open_backend
 from a2actl.dlq.store.base import Backend
 from a2actl.dlq.store.entry import InvalidEntries, check, register_target_secrets
+from a2actl.dlq.store.file import FileBackend
 from a2actl.dlq.store.redis import RedisBackend
 from a2actl.dlq.store.sqs import Redrive, SqsBackend
 
@@ -354,10 +355,15 @@ async def purge_job(
     *,
     endpoint_url: str | None = None,
 ) -> PurgeResult:
-    """``dlq purge``: remove exactly these ids (never by filter), in order."""
+    """``dlq purge``: remove exactly these ids (never by filter), in order (a file source in one
+    read and one append: ``FileBackend.remove_each``)."""
     backend = await open_source(src, settings, sink, warn, endpoint_url=endpoint_url)
     try:
-        removed = [(i, await backend.remove(i)) for i in ids]
+        remove_each = getattr(backend, "remove_each", None)
+        if remove_each is not None:
+            removed = list(zip(ids, await remove_each(ids), strict=True))
+        else:
+            removed = [(i, await backend.remove(i)) for i in ids]
     finally:
         await backend.close()
     return PurgeResult(src, removed)
@@ -428,8 +434,12 @@ async def replay_job(
         try:
             if to_broker and isinstance(backend, SqsBackend):
                 return await backend.to_broker(emit, opts.rate)
+            if journal_path is not None:
+                _not_the_source(backend, journal_path)
             journal = Journal(
-                journal_path or default_journal(backend.journal_key), getattr(backend, "identity", None)
+                journal_path or default_journal(backend.journal_key),
+                getattr(backend, "identity", None),
+                marks=backend if isinstance(backend, FileBackend) else None,
             )
             try:
                 # --to-broker on RabbitMQ: the same replay, republishing instead of delivering
@@ -449,6 +459,31 @@ async def replay_job(
             await lock.release()
     finally:
         await backend.close()
+
+
+def _not_the_source(backend: Backend, journal: Path) -> None:
+    """Raise ``UsageError`` (exit 2) when ``journal`` is a file source's DLQ file itself (any name
+    of it) or its ``PATH.replay-lock``: the journal's lines were appended to the DLQ as invalid
+    entries (exit 7 on every later run until each was purged by its ``line:N``), and the lock,
+    truncated as it is taken and released, wiped the journal."""
+    import os
+
+    if not isinstance(backend, FileBackend):
+        return
+    real = backend.path.resolve()
+    for what, path in (
+        ("the DLQ file", backend.path),
+        ("its replay lock", real.with_name(real.name + ".replay-lock")),
+    ):
+        try:
+            same = os.path.samefile(journal, path)
+        except (OSError, ValueError):  # one of them does not exist (yet)
+            same = os.path.realpath(journal) == os.path.realpath(path)
+        if same:
+            raise UsageError(
+                f"--journal {journal} is {what} of {backend.url}: the journal needs a file of its own",
+                hint="give --journal another PATH, or leave it out for the default one",
+            )
 
 
 async def _group_pending(backend: RedisBackend) -> str:

@@ -5,7 +5,9 @@ epoch seconds. An id ``delivered`` but not ``removed`` when a replay starts is r
 delivered again. Each run first appends ``{"event": "start", "pid", "at", "source"}`` (no ``id``; ``source`` the
 source's identity when it has one: a file's ``DEV:INO``), which proves the journal can be written
 before anything is replayed and tells later runs which source the ids after it were delivered
-from."""
+from. A file source also gets ``{"event": "mark", "source", "size", "tail"}`` (no ``id``) before each
+batch of ``delivered`` lines: where the file stood then (``FileBackend.mark``), so that a file
+truncated in place and refilled (the same ``DEV:INO``) is told from the one those ids came from."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import stat
 import time
 from json.encoder import encode_basestring_ascii
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from a2actl.core.errors import UsageError
 
@@ -27,13 +29,62 @@ def default_journal(src: str) -> Path:
     return base / "a2actl" / "journals" / (hashlib.sha256(src.encode()).hexdigest()[:16] + ".jsonl")
 
 
+class Marks(Protocol):
+    """Where a source stands, for the journal (``FileBackend``: ``mark``, ``continues``)."""
+
+    def mark(self) -> dict[str, Any] | None:
+        """``{"source", …}`` of the source now (JSON); ``None`` when it cannot be said."""
+        ...
+
+    def continues(self, mark: dict[str, Any]) -> bool:
+        """Whether the source now is the one ``mark`` (or a start line's ``{"source"}``) saw, grown
+        only by appends."""
+        ...
+
+
+def _kind(mode: int) -> str:
+    """What a file of ``mode`` is, in words (``a FIFO``, ``a character device``, …)."""
+    for test, kind in (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    ):
+        if test(mode):
+            return kind
+    return "not a regular file"
+
+
 def _regular(path: Path, mode: int) -> None:
     """Raise ``UsageError`` (exit 2) unless ``mode`` is a regular file's."""
     if not stat.S_ISREG(mode):
-        kind = (
-            "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise UsageError(
+            f"cannot use {path} as the replay journal: it is {_kind(mode)}", hint="give --journal PATH"
         )
-        raise UsageError(f"cannot use {path} as the replay journal: it is {kind}", hint="give --journal PATH")
+
+
+def refuse_unfit(path: Path) -> None:
+    """Raise ``UsageError`` (exit 2) when ``path`` is no place for a journal, before anything opens
+    it: an existing path that is not a regular file (a directory, FIFO, socket, character or block
+    device: opening some has effects of its own, a tape rewinds, a watchdog arms), or a path on a
+    kernel interface (``/proc``, ``/sys``, debugfs, …: ``a2actl.core.kernelfs``), whose files look
+    regular and whose writes change the machine (``/proc/sys/kernel/hostname``, as root). A path
+    that cannot be looked at is left to the open, which says why."""
+    from a2actl.core.kernelfs import kernel_fs
+
+    try:
+        mode: int | None = os.stat(path).st_mode
+    except (OSError, ValueError):
+        mode = None
+    if mode is not None:
+        _regular(path, mode)
+    fs = kernel_fs(path)
+    if fs is not None:
+        raise UsageError(
+            f"cannot use {path} as the replay journal: it is on {fs}, a kernel interface, not a file",
+            hint="give --journal PATH",
+        )
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -57,27 +108,33 @@ def _why(exc: OSError, path: Path) -> str:
 
 
 class Journal:
-    """An open journal. ``pending``: ids delivered and not yet removed, in order, each with the
-    source identity of the run that delivered it (``None``: not known, as in journals written
-    before identities); ``done``: ids removed by earlier runs. Torn or foreign lines are skipped
-    when reading."""
+    """An open journal. ``pending``: ids delivered and not yet removed, in order, each with where
+    the source stood when it was delivered (the last ``mark`` line before it, else ``{"source"}`` of
+    the last start line; ``None``: not known, as in journals written before identities);
+    ``done``: ids removed by earlier runs. Torn or foreign lines are skipped when reading."""
 
-    def __init__(self, path: Path, identity: str | None = None) -> None:
+    def __init__(self, path: Path, identity: str | None = None, marks: Marks | None = None) -> None:
         """Read ``path`` (created with its directory when missing), open it for appending and append
         this run's ``start`` line with an ``fsync``. Raises ``UsageError`` (exit 2) when it cannot be:
-        a directory, a FIFO or a device (a FIFO's open blocked until a writer came, past
-        ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), no permission, or a write
+        a directory, a FIFO, a socket or a device (a FIFO's open blocked until a writer came, past
+        ``--max-time`` and SIGTERM; ``/dev/zero`` was read without end), a file of ``/proc``, ``/sys``
+        or another kernel interface (``refuse_unfit``, before any open), no permission, or a write
         refused (a full disk, a file size limit): that was found at the first acknowledged batch,
         after deliveries, as exit 1 "unexpected OSError". A line that is not UTF-8 JSON is skipped,
         as a torn one is; a torn last line is terminated before this run appends.
 
         ``identity``: the source's identity now (``FileBackend.identity``, a file's ``DEV:INO``),
         written in the start line; ``resumable`` leaves out what a run on another identity
-        delivered."""
+        delivered. ``marks``: the source (a ``FileBackend``), whose ``mark`` is written before each
+        batch of ``delivered`` lines and whose ``continues`` ``resumable`` asks instead of comparing
+        identities."""
         self.path = path
         self.identity = identity
-        self.pending: dict[str, str | None] = {}  # delivered, not yet removed (ordered): id → source
+        self.marks = marks
+        # delivered, not yet removed (ordered): id → where the source stood (a mark, or {"source"})
+        self.pending: dict[str, dict[str, Any] | None] = {}
         self.done = 0
+        refuse_unfit(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -114,7 +171,7 @@ class Journal:
         """Fold the journal's lines into ``pending`` and ``done``; returns whether the last line is
         torn (no line end: a run stopped inside a write)."""
         line = b"\n"
-        source: str | None = None  # the identity the last start line named
+        source: dict[str, Any] | None = None  # the last mark, or the identity the last start line named
         for line in f:
             try:
                 rec = json.loads(line.decode("utf-8"))
@@ -122,9 +179,13 @@ class Journal:
                 continue  # a torn last line
             if not isinstance(rec, dict):
                 continue
-            if rec.get("event") == "start" and "id" not in rec:
+            if rec.get("event") in ("start", "mark") and "id" not in rec:
                 named = rec.get("source")
-                source = named if isinstance(named, str) else None
+                if rec["event"] == "mark":  # a mark without a source (the file was gone): no proof
+                    named = named if isinstance(named, str) else None
+                    source = {"source": named, "size": rec.get("size"), "tail": rec.get("tail")}
+                else:
+                    source = {"source": named} if isinstance(named, str) else None
                 continue
             if not isinstance(rec.get("id"), str):
                 continue  # not a journal line
@@ -138,15 +199,24 @@ class Journal:
         return not line.endswith(b"\n")
 
     def resumable(self) -> tuple[list[str], list[str]]:
-        """``(resume, stale)``: the pending ids a resume removes (delivered by a run on this
-        journal's ``identity``, or where either identity is unknown) and those it must not (a run
-        on another identity delivered them: the file was rotated or replaced, and an entry with
-        that id now is another one, never delivered; it is delivered as any live entry, and the
-        journal marks the old ids ``stale``)."""
+        """``(resume, stale)``: the pending ids a resume removes (delivered from the source as it is
+        now, grown only by appends: ``marks.continues``; without ``marks``, by a run on this
+        journal's ``identity``, or where either identity is unknown) and those it must not (the file
+        was rotated, replaced, or truncated and refilled since, and an entry with that id now is
+        another one, never delivered; it is delivered as any live entry, and the journal marks the
+        old ids ``stale``). Ids journalled without any source (older journals) are resumed."""
         mine: list[str] = []
         other: list[str] = []
+        verdicts: dict[int, bool] = {}  # one check per mark, not per id
         for eid, source in self.pending.items():
-            same = source is None or self.identity is None or source == self.identity
+            if source is None:
+                same = True
+            elif self.marks is not None:
+                if id(source) not in verdicts:
+                    verdicts[id(source)] = self.marks.continues(source)
+                same = verdicts[id(source)]
+            else:
+                same = self.identity is None or source["source"] == self.identity
             (mine if same else other).append(eid)
         return mine, other
 
@@ -161,6 +231,10 @@ class Journal:
         # encoder once per id instead of the whole encoder per line
         tail = f', "event": {encode_basestring_ascii(event)}, "at": {json.dumps(time.time())}}}\n'
         data = "".join(['{"id": ' + encode_basestring_ascii(i) + tail for i in ids]).encode()
+        if event == "delivered" and self.marks is not None:
+            # where the source stands: these ids were read from it, so it holds them below this mark
+            mark = self.marks.mark() or {"source": None}  # gone or unreadable: a resume delivers again
+            data = (json.dumps({"event": "mark", **mark}) + "\n").encode() + data
         try:
             _write_all(self.fd, data)
             if sync:

@@ -596,7 +596,7 @@ class Replayer:
                     "type": "resume",
                     "removed": 0,
                     "message": f"not resumed: {len(stale)} entr(y/ies) delivered before the last run "
-                    "stopped, from another file at this path (rotated or replaced): delivered again "
+                    "stopped, from another file at this path (rotated, replaced or truncated): delivered again "
                     "if still there",
                 }
             )

@@ -451,6 +451,110 @@ def test_a_resume_never_removes_an_entry_of_a_rotated_file(cli: Any, sandbox: An
     assert again.exit_code == 0 and (again.json["selected"], again.json["resumedRemovals"]) == (0, 0)
 
 
+def _replay_stopped_before_its_removals(path: Path, journal: Path) -> list[str]:
+    """``dlq replay PATH`` (a subprocess, one entry in flight) stopped after the agent acknowledged
+    the first entry (or two) and the journal said ``delivered``, before any removal:
+    ``RLIMIT_FSIZE`` at the DLQ file's size refuses every append to it (EFBIG; Python ignores
+    SIGXFSZ) while the shorter journal is written. Returns the ids journalled ``delivered``."""
+    import resource
+
+    limit = path.stat().st_size
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+    subprocess.run(
+        [sys.executable, "-m", "a2actl", "dlq", "replay", str(path), "--yes", "--journal", str(journal)]
+        + ["--max-in-flight", "1", "-o", "json"],
+        capture_output=True,
+        timeout=60,
+        preexec_fn=limited,  # noqa: PLW1509 - no threads to speak of in the child yet
+        check=False,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    )
+    lines = [json.loads(line) for line in journal.read_text().splitlines()]
+    assert "removed" not in {x.get("event") for x in lines}, lines
+    assert journal.stat().st_size < limit
+    delivered = [x["id"] for x in lines if x.get("event") == "delivered"]
+    assert delivered, lines
+    return delivered
+
+
+def test_a_resume_never_removes_an_entry_of_a_file_truncated_and_refilled(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A replay stopped after the agent acknowledged ``order-1`` and before its removal; the file is
+    then rotated by copytruncate (truncated in place: same device and inode) and the producer, which
+    names entries by its own ids, dead-letters a new ``order-1``. The start line's ``DEV:INO`` still
+    matched, and the resume removed the new entry unseen: a dead letter lost. The journal records
+    the file's size and the hash of its last bytes with each delivered batch; a file shorter than
+    that, or with other bytes there, is another file, and the new entry is delivered."""
+    path = tmp_path / "dlq.jsonl"
+    src = f"file://{path}"
+    old = entries_for(sandbox.url, 4)
+    old[0]["id"] = "order-1"
+    fill(FileBackend(str(path)), old)
+    journal = tmp_path / "j.jsonl"
+    assert _replay_stopped_before_its_removals(path, journal)[0] == "order-1"
+    ino = path.stat().st_ino
+    with path.open("r+b") as f:  # logrotate's copytruncate
+        f.truncate(0)
+    [new] = entries_for(sandbox.url, 1)
+    new["id"] = "order-1"
+    fill(FileBackend(str(path)), [new])
+    assert path.stat().st_ino == ino
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(journal), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["acknowledged"], r.json["resumedRemovals"]) == (1, 0)
+    assert received(sandbox)[new["request"]["params"]["message"]["messageId"]]["deliveries"] == 1
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+
+def test_a_resume_after_appends_to_the_file_removes_what_was_delivered(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Appends are what a DLQ file sees between runs (producers, this replay's own tombstones): they
+    do not void a resume. What the stopped run delivered is removed without being delivered again;
+    the new entry is delivered."""
+    path = tmp_path / "dlq.jsonl"
+    src = f"file://{path}"
+    old = entries_for(sandbox.url, 4)
+    fill(FileBackend(str(path)), old)
+    journal = tmp_path / "j.jsonl"
+    delivered = _replay_stopped_before_its_removals(path, journal)
+    [new] = entries_for(sandbox.url, 1)
+    fill(FileBackend(str(path)), [new])
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(journal), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["acknowledged"], r.json["resumedRemovals"]) == (5 - len(delivered), len(delivered))
+    got = received(sandbox)
+    mid = {e["id"]: e["request"]["params"]["message"]["messageId"] for e in old}
+    assert [got[mid[i]]["deliveries"] for i in delivered] == [1] * len(delivered)  # not again
+    assert cli("dlq", "list", src, "-o", "json").json["count"] == 0
+
+
+def test_a_resume_of_a_file_that_is_gone_writes_no_tombstones(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """The file a stopped replay delivered from was moved away before the rerun. The resume wrote
+    its tombstones all the same, creating a file of tombstones alone at the path: the next entry a
+    producer dead-lettered there with one of those ids was read as removed, a dead letter lost."""
+    path = tmp_path / "dlq.jsonl"
+    src = f"file://{path}"
+    old = entries_for(sandbox.url, 4)
+    old[0]["id"] = "order-1"
+    fill(FileBackend(str(path)), old)
+    journal = tmp_path / "j.jsonl"
+    assert _replay_stopped_before_its_removals(path, journal)[0] == "order-1"
+    path.rename(tmp_path / "moved.jsonl")
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(journal), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert (r.json["selected"], r.json["resumedRemovals"]) == (0, 0)
+    assert not path.exists()
+    [new] = entries_for(sandbox.url, 1)
+    new["id"] = "order-1"
+    fill(FileBackend(str(path)), [new])
+    assert [e["id"] for e in cli("dlq", "list", src, "-o", "json").json["entries"]] == ["order-1"]
+
+
 @pytest.mark.parametrize("alias", ["file", "directory"])
 def test_a_symlink_to_the_file_shares_its_replay_journal(
     cli: Any, sandbox: Any, tmp_path: Path, alias: str

@@ -341,6 +341,84 @@ def test_a_fifo_journal_is_refused_not_waited_on(tmp_path: Path) -> None:
     assert "it is a FIFO" in json.loads(done.stdout)["error"]["message"]
 
 
+@pytest.fixture
+def opens(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, int]]:
+    """Every ``os.open`` of a path in ``/proc``, ``/sys`` or ``/dev``, or of a socket, as ``(real
+    path, flags)``. One that could write (or create) is refused with ``PermissionError`` instead of
+    made, so a test of the refusal never writes a kernel setting even when the refusal is broken."""
+    real_open = os.open
+    seen: list[tuple[str, int]] = []
+    writes = os.O_WRONLY | os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_TRUNC
+
+    def guarded(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        where = os.path.realpath(path) if isinstance(path, (str, os.PathLike)) else ""
+        if where.startswith(("/proc/", "/sys/", "/dev/")) or where.endswith(".sock"):
+            seen.append((where, flags))
+            if flags & writes:
+                raise PermissionError(13, "refused by the test: a write to a kernel file")
+        return real_open(path, flags, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", guarded)
+    return seen
+
+
+@pytest.mark.parametrize(
+    ("where", "said"),
+    [
+        ("/proc/sys/kernel/hostname", "it is on proc, a kernel interface, not a file"),
+        ("/sys/kernel/profiling", "it is on sysfs, a kernel interface, not a file"),
+        ("link-to-proc", "it is on proc, a kernel interface, not a file"),
+        ("/dev/null", "it is a character device"),
+        ("j.sock", "it is a socket"),
+    ],
+)
+def test_a_journal_on_a_kernel_interface_or_a_device_is_refused_before_it_is_opened(
+    cli: Any, sandbox: Any, tmp_path: Path, opens: list[tuple[str, int]], where: str, said: str
+) -> None:
+    """``--journal /proc/sys/kernel/hostname`` was taken: procfs files look regular, so the journal
+    was opened for appending and its start line written there (as root: the machine's hostname).
+    ``/dev/null`` was opened before being refused (opening a device can act: a tape rewinds, a
+    watchdog arms), a socket gave "No such device or address". Each is refused with exit 2 and one
+    line saying what the path is, before it is opened at all and before anything is delivered."""
+    import socket
+
+    es = entries_for(sandbox.url, 1)
+    fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    journal = tmp_path / where
+    if where == "link-to-proc":
+        journal.symlink_to("/proc/sys/kernel/hostname")
+    elif where == "j.sock":
+        server = socket.socket(socket.AF_UNIX)
+        server.bind(str(journal))
+    try:
+        r = cli(
+            "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--journal", str(journal), "-o", "json"
+        )
+    finally:
+        if where == "j.sock":
+            server.close()
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == f"cannot use {journal} as the replay journal: {said}"
+    assert opens == []
+    assert es[0]["request"]["params"]["message"]["messageId"] not in received(sandbox)
+
+
+@pytest.mark.parametrize("command", ["purge", "list"])
+def test_a_dlq_file_on_a_kernel_interface_is_refused(
+    cli: Any, opens: list[tuple[str, int]], command: str
+) -> None:
+    """``dlq purge /proc/sys/kernel/hostname --ids line:1 --yes`` took the file as a DLQ whose line 1
+    is invalid and appended a tombstone for it: as root, a new hostname. A DLQ file on a kernel
+    interface is refused (exit 2, one line) before it is opened."""
+    args = ["--ids", "line:1", "--yes"] if command == "purge" else []
+    r = cli("dlq", command, "/proc/sys/kernel/hostname", *args, "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == (
+        "DLQ file /proc/sys/kernel/hostname: the path is on proc, a kernel interface, not a file"
+    )
+    assert opens == []
+
+
 def _replay_with_a_file_size_limit(
     tmp_path: Path, limit: int, *args: str
 ) -> subprocess.CompletedProcess[str]:
@@ -423,6 +501,199 @@ def test_a_journal_that_fills_up_during_the_replay_stops_it_with_exit_2(sandbox:
     assert rerun.returncode == 0, rerun.stderr[-500:]
     assert sorted(x["id"] for x in json.loads(rerun.stdout)["results"]) == sorted(ids)  # none removed
     assert all(received(sandbox)[m]["deliveries"] in (1, 2) for m in mids)
+
+
+@pytest.mark.parametrize("room", [0, 30])
+def test_a_dlq_file_that_fills_up_during_the_replay_stops_it_with_exit_2(
+    cli: Any, sandbox: Any, tmp_path: Path, room: int
+) -> None:
+    """The DLQ file's disk fills up during the replay (here: a file size limit at its size, or
+    ``room`` bytes past it, less than a tombstone; the shorter journal stays under it): the first
+    acknowledged batch cannot be removed. It was exit 1 "unexpected OSError: [Errno 27] File too
+    large", or, with room for part of a tombstone, the cut write was taken as done: the entry was
+    journalled removed, a torn line left (an invalid entry, exit 7 ever after). Exit 2, one line
+    naming the file and the reason, the file as it was; the journal says ``delivered``, and the
+    next run removes those entries without delivering them again."""
+    es = entries_for(sandbox.url, 3)
+    fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+    before = (tmp_path / "dlq.jsonl").read_bytes()
+    done = _replay_with_a_file_size_limit(tmp_path, len(before) + room)
+    assert (tmp_path / "dlq.jsonl").read_bytes() == before
+    assert done.returncode == 2, done.stderr[-500:]
+    error = json.loads(done.stdout)["error"]
+    assert error["message"] == f"cannot write DLQ file {tmp_path / 'dlq.jsonl'}: File too large"
+    assert "removes it without delivering it again" in error["hint"]
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    journalled = [json.loads(line) for line in (tmp_path / "journal").read_text().splitlines()]
+    delivered = [x["id"] for x in journalled if x.get("event") == "delivered"]
+    assert delivered and "removed" not in {x.get("event") for x in journalled}
+    rerun = cli(
+        "dlq",
+        "replay",
+        str(tmp_path / "dlq.jsonl"),
+        "--yes",
+        "--journal",
+        str(tmp_path / "journal"),
+        "-o",
+        "json",
+    )
+    assert rerun.exit_code == 0, rerun.stderr
+    assert (rerun.json["resumedRemovals"], rerun.json["invalid"]["count"]) == (len(delivered), 0)
+    mids = {e["id"]: e["request"]["params"]["message"]["messageId"] for e in es}
+    assert [received(sandbox)[mids[i]]["deliveries"] for i in delivered] == [1] * len(delivered)
+    assert cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"] == 0
+
+
+def test_a_line_over_64_mib_is_an_invalid_entry_not_read_whole(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A DLQ file holding a line longer than 64 MiB (a producer's runaway write, binary garbage
+    without line ends): every command read it whole, and parsed it (a 300 MB line: ~1 GB resident
+    for ``dlq list``; a few GiB, and the machine ran out). It is an invalid entry, skipped a MiB at
+    a time; ``show`` prints its first KiB, ``purge`` removes it by its ``line:N``."""
+    too_long = "longer than 64 MiB: not read (no dead letter is that long)"
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    fill(FileBackend(path), es[:1])
+    with path.open("ab") as f:
+        f.write(b'{"id": "huge", "x": "' + b"a" * (64 * 1024 * 1024) + b'"}\n')
+    fill(FileBackend(path), es[1:])
+    listed = cli("dlq", "list", str(path), "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert [e["id"] for e in listed.json["entries"]] == [e["id"] for e in es]
+    assert listed.json["invalid"] == {
+        "count": 1,
+        "first": [{"ref": "line:2", "where": "line 2", "error": too_long}],
+    }
+    shown = cli("dlq", "show", str(path), "line:2", "-o", "json")
+    assert shown.exit_code == 0 and shown.json == {
+        "id": "line:2",
+        "line": '{"id": "huge", "x": "' + "a" * 1003 + "…",
+    }
+    replayed = cli("dlq", "replay", str(path), "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert replayed.exit_code == 7 and replayed.json["acknowledged"] == 2
+    assert cli("dlq", "purge", str(path), "--ids", "line:2", "--yes", "-o", "json").json["results"] == [
+        {"id": "line:2", "removed": True}
+    ]
+    assert cli("dlq", "list", str(path), "-o", "json").json["invalid"]["count"] == 0
+
+
+@pytest.mark.parametrize("command", ["list", "replay", "purge"])
+def test_credentials_redis_refuses_are_exit_4_not_unreachable(cli: Any, redis_url: str, command: str) -> None:
+    """A wrong password was exit 3 "cannot reach Redis at …: invalid username-password pair",
+    sending the operator after the network; an ACL user without the rights to a command (``NOPERM``)
+    was exit 6, a protocol violation. Both are the credentials refused: exit 4, as an agent's 401 and
+    403 are, with a hint saying where the credentials go."""
+    stream = f"acl-{uuid.uuid4().hex[:6]}"
+    user = f"ro-{uuid.uuid4().hex[:6]}"
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.acl_setuser(
+        user, enabled=True, passwords=["+ropw"], keys=["*"], commands=["+@read", "+hello", "+auth"]
+    )
+    admin.xadd(stream, {"entry": "{}"})
+    admin.close()
+    host = redis_url.removeprefix("redis://")
+    args = {"list": [], "replay": ["--yes"], "purge": ["--ids", "1-0", "--yes"]}[command]
+    bad = f"pw-{uuid.uuid4().hex[:8]}"
+    wrong = cli("dlq", command, f"redis://{user}:{bad}@{host}?stream={stream}", *args, "-o", "json")
+    assert wrong.exit_code == 4, wrong.stdout
+    assert (
+        wrong.json["error"]["code"] == "auth" and "refused the credentials" in wrong.json["error"]["message"]
+    )
+    assert "redis://USER:PASSWORD@HOST:PORT/DB" in wrong.json["error"]["hint"]
+    assert bad not in wrong.stdout + wrong.stderr  # the password, masked
+    if command != "list":  # reading is allowed to this user; taking the lease or XDEL is not
+        denied = cli("dlq", command, f"redis://{user}:ropw@{host}?stream={stream}", *args, "-o", "json")
+        assert denied.exit_code == 4, denied.stdout
+        assert denied.json["error"]["code"] == "auth" and "no permissions" in denied.json["error"]["message"]
+
+
+@pytest.mark.parametrize("journal", ["the file", "a hard link", "its lock"])
+def test_a_journal_that_is_the_dlq_file_itself_is_refused(
+    cli: Any, sandbox: Any, tmp_path: Path, journal: str
+) -> None:
+    """``dlq replay dlq.jsonl --journal dlq.jsonl`` (a slip of the fingers) appended the journal's
+    lines to the DLQ: start, mark, delivered and removed lines, each an invalid entry that made every
+    later replay exit 7 until purged one by one. ``--journal dlq.jsonl.replay-lock`` was wiped by
+    the lock. Both are refused (exit 2) before anything is delivered."""
+    path = tmp_path / "dlq.jsonl"
+    es = entries_for(sandbox.url, 2)
+    fill(FileBackend(path), es)
+    before = path.read_bytes()
+    where = {
+        "the file": path,
+        "a hard link": tmp_path / "other.jsonl",
+        "its lock": tmp_path / "dlq.jsonl.replay-lock",
+    }
+    if journal == "a hard link":
+        os.link(path, where[journal])
+    r = cli("dlq", "replay", f"file://{path}", "--yes", "--journal", str(where[journal]), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    what = "its replay lock" if journal == "its lock" else "the DLQ file"
+    assert r.json["error"]["message"] == (
+        f"--journal {where[journal]} is {what} of file://{path}: the journal needs a file of its own"
+    )
+    assert path.read_bytes() == before
+    assert not {e["request"]["params"]["message"]["messageId"] for e in es} & set(received(sandbox))
+
+
+@pytest.mark.parametrize("src", ["~a2actl-no-such-user/dlq.jsonl", "file:~a2actl-no-such-user/dlq.jsonl"])
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_home_of_no_user_is_a_usage_error(cli: Any, src: str, command: str) -> None:
+    """``dlq list ~nosuchuser/dlq.jsonl`` (a quoted tilde, or one the shell left alone) was exit 1
+    "unexpected RuntimeError: Could not determine home directory."."""
+    r = cli("dlq", command, src, *(["--yes"] if command == "replay" else []), "-o", "json")
+    assert r.exit_code == 2, r.stdout
+    assert r.json["error"]["message"] == (
+        "DLQ file ~a2actl-no-such-user/dlq.jsonl: Could not determine home directory."
+    )
+
+
+@pytest.mark.parametrize("command", ["list", "stats", "replay"])
+def test_a_debug_api_dlq_that_is_not_there_is_an_http_404(
+    cli: Any, sandbox: Any, tmp_path: Path, command: str
+) -> None:
+    """An agent without the debug API's DLQ (or a typo in its path) answers 404: exit 6 "did not
+    answer a DLQ page", a protocol violation that named no status. It is the HTTP error it is: exit 1
+    naming the 404, with a hint at SRC."""
+    src = sandbox.url + "/debug/a2a/no-dlq-here"
+    extra = ["--yes", "--journal", str(tmp_path / "j")] if command == "replay" else []
+    r = cli("dlq", command, src, *extra, "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    assert r.json["error"]["message"] == (
+        f"{src}?pageSize=500 answered HTTP 404 Not Found: no debug API DLQ there"
+    )
+    assert r.json["error"]["hint"].startswith("check SRC")
+
+
+def test_purge_of_many_ids_reads_the_file_once(
+    cli: Any, sandbox: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``dlq purge`` read the whole file for each id (purging the last 200 ids of a 20,000-line file
+    took 15 s; a thousand of a million lines, hours, past ``--max-time``, purging part). It reads
+    it once, and each id's result is as before: removed, already removed (given twice), not there."""
+    path = tmp_path / "dlq.jsonl"
+    ids = fill(FileBackend(path), entries_for(sandbox.url, 50))
+    with path.open("ab") as f:
+        f.write(b"not json\n")  # line 51: an invalid entry, purged by its ref
+    assert cli("dlq", "purge", str(path), "--ids", ids[0], "--yes").exit_code == 0
+    reads = 0
+    real = FileBackend._entry_lines
+
+    def counted(self: FileBackend, tombstones: set[int]) -> Any:
+        nonlocal reads
+        reads += 1
+        return real(self, tombstones)
+
+    monkeypatch.setattr(FileBackend, "_entry_lines", counted)
+    asked = [*ids[-20:], ids[-1], ids[0], "line:51", "no-such-id"]
+    r = cli("dlq", "purge", str(path), *[x for i in asked for x in ("--ids", i)], "--yes", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["results"] == [{"id": i, "removed": n < 20 or i == "line:51"} for n, i in enumerate(asked)]
+    assert reads == 1
+    monkeypatch.undo()
+    listed = cli("dlq", "list", str(path), "-o", "json").json
+    assert [e["id"] for e in listed["entries"]] == ids[1:-20] and listed["invalid"]["count"] == 0
 
 
 def test_a_target_urls_password_is_never_printed(cli: Any, refused_url: str, tmp_path: Path) -> None:

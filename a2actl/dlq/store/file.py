@@ -10,6 +10,7 @@ before the next append. Nothing is rewritten in place, so no crash can lose or d
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -18,7 +19,7 @@ import re
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
 
 import orjson
@@ -44,6 +45,38 @@ _LINE_REF = re.compile(r"line:[0-9]+")
 
 #: The UTF-8 byte order mark some editors write at the start of a file.
 _BOM = b"\xef\xbb\xbf"
+
+#: The longest line read (bytes, its line end included): a longer one is an invalid entry, skipped
+#: without being held in memory (a 1 GiB line cost ~3 GiB to list). As ``send --file``'s input limit.
+MAX_LINE_BYTES = 64 * 1024 * 1024
+
+#: Why such a line is invalid.
+TOO_LONG = "longer than 64 MiB: not read (no dead letter is that long)"
+
+
+def _lines(f: BinaryIO) -> Iterator[tuple[int, bytes | None]]:
+    """``(line number, bytes)`` for every line of ``f`` (its line end kept), ``(line number, None)``
+    for one longer than ``MAX_LINE_BYTES``, which is skipped a MiB at a time, never held whole."""
+    limit = MAX_LINE_BYTES
+    readline = f.readline
+    n = 0
+    while True:
+        raw = readline(limit)
+        if not raw:
+            return
+        n += 1
+        if len(raw) == limit and not raw.endswith(b"\n"):
+            while True:  # the rest of the line, dropped
+                rest = readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            yield n, None
+        else:
+            yield n, raw
+
+
+#: How many bytes before a journal mark's offset its ``tail`` digest covers (``FileBackend.mark``).
+TAIL_BYTES = 4096
 
 
 def _key(entry_id: str) -> int:
@@ -72,7 +105,19 @@ def file_path(src: str) -> Path:
         raise UsageError(
             f"DLQ source {src!r} names no file", hint="file://dlq.jsonl, file:///var/lib/dlq.jsonl or a path"
         )
-    return Path(rest).expanduser().absolute()
+    return _expanded(Path(rest))
+
+
+def _expanded(path: Path) -> Path:
+    """``path`` absolute, ``~`` and ``~USER`` expanded. Raises ``UsageError`` (exit 2) when the home
+    directory cannot be found (``~nosuchuser/dlq.jsonl``, or ``~`` without ``$HOME`` and a password
+    entry): it was exit 1 "unexpected RuntimeError"."""
+    try:
+        return path.expanduser().absolute()
+    except RuntimeError as exc:
+        raise UsageError(
+            f"DLQ file {path}: {exc}", hint="give the path without ~, or with a user that exists"
+        ) from exc
 
 
 class FileBackend:
@@ -81,8 +126,9 @@ class FileBackend:
     kind = "file"
 
     def __init__(self, path: str | Path) -> None:
-        """``path``: the log file (need not exist yet); made absolute, ``~`` expanded."""
-        self.path = Path(path).expanduser().absolute()
+        """``path``: the log file (need not exist yet); made absolute, ``~`` expanded. Raises
+        ``UsageError`` (exit 2) when a ``~USER`` in it names no user."""
+        self.path = _expanded(Path(path))
         self.url = f"file://{self.path}"
         self._tombstones: set[int] | None = None
 
@@ -124,14 +170,24 @@ class FileBackend:
     def _regular(self, what: str) -> None:
         """Raise ``UsageError`` (exit 2, ``what`` starting its message) unless the existing path is
         a regular file: a FIFO blocked the open until a writer came, a device (``/dev/zero``) was
-        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous)."""
+        read without end, both ignoring ``--max-time`` and Ctrl-C (the read is synchronous). A file
+        of ``/proc``, ``/sys`` or another kernel interface (``a2actl.core.kernelfs``) looks regular
+        and is refused too: ``purge`` and ``replay`` append tombstones, writing a kernel setting."""
         import stat
+
+        from a2actl.core.kernelfs import kernel_fs
 
         try:
             mode = os.stat(self.path).st_mode
         except OSError:
             return  # gone meanwhile, or unreadable: the read says so
         if stat.S_ISREG(mode):
+            fs = kernel_fs(self.path)
+            if fs is not None:  # /proc/sys/kernel/hostname: purge and replay append to it
+                raise UsageError(
+                    f"{what}: the path is on {fs}, a kernel interface, not a file",
+                    hint="SRC names a .jsonl file",
+                )
             return
         kind = (
             "a directory"
@@ -154,7 +210,7 @@ class FileBackend:
         ``UsageError`` (exit 2) when that lock cannot be created (its directory, or the file in it)
         and the file has more than one name; with one name the lock beside it covers every spelling,
         and the replay goes on without it."""
-        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path
+        from a2actl.dlq.store.lock import FileLock, Locks, inode_lock_path, probe_lock_file
 
         real = self._real()
         beside = FileLock(real.with_name(real.name + ".replay-lock"), src)
@@ -164,7 +220,7 @@ class FileBackend:
             return beside  # not there (yet): no other name of it either
         try:
             by_inode = inode_lock_path(st.st_dev, st.st_ino)
-            os.close(os.open(by_inode, os.O_RDWR | os.O_CREAT, 0o644))  # can it be taken at all
+            probe_lock_file(by_inode)  # can it be taken at all
         except UsageError:
             if st.st_nlink > 1:
                 raise
@@ -176,7 +232,7 @@ class FileBackend:
                     hint="set XDG_STATE_HOME to a writable directory",
                 ) from exc
             return beside
-        return Locks(beside, FileLock(by_inode, src))
+        return Locks(beside, FileLock(by_inode, src, remove=True))  # not one left per file replayed
 
     def _real(self) -> Path:
         """The path with its symlinks resolved (a missing file need not exist). Raises
@@ -196,6 +252,59 @@ class FileBackend:
         except OSError:
             return None
         return f"{st.st_dev}:{st.st_ino}"
+
+    def mark(self) -> dict[str, Any] | None:
+        """Where the file stands now, for the replay journal (``Journal``, before each batch it
+        journals ``delivered``): ``{"source": DEV:INO, "size": bytes, "tail": hex}``, ``tail`` the
+        BLAKE2b digest of its last ``TAIL_BYTES`` bytes (all of them when shorter); ``None`` when it
+        cannot be read. The log only grows, so the same file later is at least ``size`` bytes long
+        with those bytes at that offset (``continues``); a file truncated in place and refilled
+        (logrotate's ``copytruncate``: the same device and inode) is not."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            st = os.fstat(fd)
+            return {
+                "source": f"{st.st_dev}:{st.st_ino}",
+                "size": st.st_size,
+                "tail": self._tail(fd, st.st_size),
+            }
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
+
+    def continues(self, mark: dict[str, Any]) -> bool:
+        """Whether the file at this path now is the one ``mark`` (``mark()``) saw, grown only by
+        appends: the same ``DEV:INO``, at least ``size`` bytes, the same ``tail`` before that offset.
+        A mark without ``size`` (a journal's start line) compares ``DEV:INO`` alone. ``False`` when
+        the file cannot be read (gone)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            st = os.fstat(fd)
+            if f"{st.st_dev}:{st.st_ino}" != mark.get("source"):
+                return False
+            size, tail = mark.get("size"), mark.get("tail")
+            if not isinstance(size, int) or isinstance(size, bool) or not isinstance(tail, str):
+                return "size" not in mark  # a start line's DEV:INO; a mangled mark is no proof
+            return st.st_size >= size and self._tail(fd, size) == tail
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _tail(fd: int, size: int) -> str:
+        """The hex BLAKE2b digest (16 bytes) of the ``TAIL_BYTES`` bytes of ``fd`` before offset
+        ``size`` (fewer at the start of the file). Raises ``OSError``."""
+        start = max(0, size - TAIL_BYTES)
+        data = os.pread(fd, size - start, start)
+        return hashlib.blake2b(data, digest_size=16).hexdigest()
 
     @property
     def journal_key(self) -> str:
@@ -230,18 +339,35 @@ class FileBackend:
 
     def _append_lines(self, data: bytes) -> None:
         """Append ``data`` (whole lines) under ``flock``, after a newline if the file ends in a line a
-        crash tore, then ``fsync``."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+        crash tore, then ``fsync``. Raises ``UsageError`` (exit 2) naming the file when it cannot be
+        written (a full disk, a file size limit, no permission): a replay stopped there with exit 1
+        "unexpected OSError"; what its journal says was delivered is removed by the next run. A
+        write cut short is undone (the file truncated back, under the ``flock``), not left torn."""
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            size = os.fstat(fd).st_size
-            if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
-                data = b"\n" + data
-            os.write(fd, data)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                size = os.fstat(fd).st_size
+                if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
+                    data = b"\n" + data
+                view = memoryview(data)
+                try:
+                    while view:  # a write cut short (a size limit, a full disk) says why on the next
+                        view = view[os.write(fd, view) :]
+                except OSError:
+                    with contextlib.suppress(OSError):  # no torn line left: every writer holds the flock
+                        os.ftruncate(fd, size)
+                    raise
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write DLQ file {self.path}: {exc.strerror or exc}",
+                hint="free space there or fix its permissions; a replay's journal keeps what the agent "
+                "acknowledged, and the next replay removes it without delivering it again",
+            ) from exc
 
     def _records(self, meta_only: bool = False) -> Iterator[tuple[int, Any, str | None]]:
         """``(line number, record, None)`` for every JSON line, ``(line number, None, why)`` for a line
@@ -259,7 +385,10 @@ class FileBackend:
         except OSError as exc:
             raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
         with f:
-            for n, raw in enumerate(f, 1):
+            for n, raw in _lines(f):
+                if raw is None:
+                    yield n, None, TOO_LONG
+                    continue
                 if n == 1 and raw.startswith(_BOM):
                     raw = raw[len(_BOM) :]  # an editor's byte order mark: not part of the first entry
                 if meta_only and b'"$tombstone"' not in raw and b'"$update"' not in raw and b"\\" not in raw:
@@ -420,13 +549,19 @@ class FileBackend:
         return None
 
     def _line_text(self, n: int) -> str:
-        """Line ``n`` (1-based) as text, without its line end."""
+        """Line ``n`` (1-based) as text, without its line end; of a line over ``MAX_LINE_BYTES``,
+        its first 1,024 bytes and ``…``."""
         with open(self.path, "rb") as f:
-            for i, raw in enumerate(f, 1):
+            start = 0  # where line i starts (the generator reads nothing past the line it yields)
+            for i, raw in _lines(f):
                 if i == n:
+                    if raw is None:
+                        f.seek(start)
+                        return f.read(1024).decode("utf-8", "replace") + "…"
                     if n == 1 and raw.startswith(_BOM):
                         raw = raw[len(_BOM) :]
                     return raw.rstrip(b"\r\n").decode("utf-8", "replace")
+                start = f.tell()
         return ""
 
     async def remove(self, entry_id: str) -> bool:
@@ -443,6 +578,30 @@ class FileBackend:
         self._append_lines(self.tombstone_line(entry_id, time.time()))
         self._tombstones.add(k)
         return True
+
+    async def remove_each(self, entry_ids: list[str]) -> list[bool]:
+        """``remove`` of each id in order (``dlq purge``), with one read of the file and one append:
+        ``remove`` reads the whole file for each id, so purging the last 200 ids of a 20,000-line
+        file took 15 s (and a thousand of a million lines, hours, past ``--max-time``). Each result
+        is whether a live entry was removed (an id given twice: the second is ``False``)."""
+        if self._tombstones is None:
+            self._scan()
+        assert self._tombstones is not None
+        refs = {_key(ref) for _, ref, _, _ in self._entry_lines(self._tombstones)}
+        out: list[bool] = []
+        fresh: list[bytes] = []
+        at = time.time()
+        for eid in entry_ids:
+            k = _key(eid)
+            if k in self._tombstones or k not in refs:
+                out.append(False)  # already removed, or never there
+                continue
+            self._tombstones.add(k)
+            fresh.append(self.tombstone_line(eid, at))
+            out.append(True)
+        if fresh:
+            self._append_lines(b"".join(fresh))
+        return out
 
     async def remove_many(self, entry_ids: list[str]) -> int:
         """Tombstone ``entry_ids`` not yet tombstoned, in one append and one fsync; returns how many.

@@ -93,7 +93,8 @@ class HttpBackend:
     ) -> AsyncIterator[Entry]:
         """Every valid entry, following ``nextCursor`` (``page`` entries a request); invalid ones go
         to ``on_invalid`` (``where``: ``entry N``, counted from 1 over all pages). An entry the pages
-        list twice is taken once. Raises ``ProtocolViolation`` (exit 6) when an answer is not a DLQ
+        list twice is taken once. Raises ``HTTPStatusError`` (exit 1) for a 404 (no DLQ at that URL:
+        it was exit 6 "did not answer a DLQ page"), ``ProtocolViolation`` (exit 6) when an answer is not a DLQ
         page, or the pages loop: a ``nextCursor`` already followed, or a page of nothing but entries
         this read already had (a server that loops would be read, and replayed, until ``--max-time``)."""
         async for e in self._read(on_invalid, page, set(), set()):
@@ -114,6 +115,12 @@ class HttpBackend:
                 "GET", f"{self.url}{sep}{urlencode(q)}", headers={"Accept": "application/json"}
             )
             pages += 1
+            if res.status == 404:  # no DLQ there: a wrong URL, or an agent without the debug API
+                raise HTTPStatusError(
+                    f"{res.url} answered HTTP 404 {res.reason}: no debug API DLQ there",
+                    details={"httpStatus": 404},
+                    hint="check SRC: http(s)://AGENT/debug/a2a/dlq of an agent that serves the debug API",
+                )
             doc = self._check(res)
             if not isinstance(doc, dict) or not isinstance(doc.get("entries"), list):
                 raise ProtocolViolation(f"{self.url} did not answer a DLQ page")

@@ -3,7 +3,8 @@
 * a file source: ``flock`` on ``PATH.replay-lock`` beside the file, held for the whole run (the kernel
   drops it when the process dies, so a killed replay never leaves a stale lock), and one on a lock
   file in ``$XDG_STATE_HOME/a2actl/locks`` named by the file's device and inode, which every name of
-  the file (a hard link) shares (``Locks``);
+  the file (a hard link) shares (``Locks``), removed by its holder as it releases it (``FileLock``
+  with ``remove``: a taker checks that the path still names the file it locked);
 * a Redis stream: a lease key ``KEY:replay-lock`` (redis-py's ``Lock``: ``SET NX PX`` with a random
   token, renewed every ``ttl / 3`` seconds; a killed replay's lease expires after ``ttl``). With a
   consumer group (``?group=``) replayers run in parallel and the lease is per consumer name instead;
@@ -29,7 +30,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from a2actl.core.errors import A2ACtlError, ProtocolViolation, TimeoutError_, UnreachableError, UsageError
+from a2actl.core.errors import (
+    A2ACtlError,
+    AuthError,
+    ProtocolViolation,
+    TimeoutError_,
+    UnreachableError,
+    UsageError,
+)
 from a2actl.dlq.store.ticker import stop_task, ticks
 
 #: Receives "waiting for the lock held by …" notices.
@@ -65,11 +73,18 @@ def describe(info: Any) -> str:
 
 
 class FileLock:
-    """An exclusive ``flock`` on ``path`` (created if missing), with the holder written into it."""
+    """An exclusive ``flock`` on ``path`` (created if missing), with the holder written into it.
 
-    def __init__(self, path: Path, src: str) -> None:
+    ``remove``: the holder unlinks the file as it releases the lock (the per-inode locks in the
+    state directory, one per DLQ file ever replayed, piled up otherwise). It unlinks while it still
+    holds the ``flock``, and a taker checks, once it holds the ``flock``, that ``path`` still names
+    the file it locked; if not (it waited on a file its holder removed), it starts over on the file
+    now at ``path``. So no two processes ever hold "the" lock through two files."""
+
+    def __init__(self, path: Path, src: str, *, remove: bool = False) -> None:
         self.path = path
         self.src = src
+        self.remove = remove
         self.fd: int | None = None
 
     def _holder(self) -> str:
@@ -86,45 +101,70 @@ class FileLock:
             return False
         return True
 
+    def _current(self) -> bool:
+        """Whether ``path`` still names the file ``fd`` locked (its holder may have removed it)."""
+        assert self.fd is not None
+        try:
+            st = os.stat(self.path)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(self.fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
         """Take the ``flock`` and record the holder; with ``wait`` poll every ``POLL`` seconds. Raises
         ``SourceLocked`` (exit 1) when held and not ``wait``, ``UsageError`` (exit 2) when the lock file
         cannot be created."""
-        try:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot create the replay lock {self.path}: {exc.strerror or exc}",
-                hint="the directory of SRC must be writable",
-            ) from exc
-        try:
-            if not self._try():
-                holder = self._holder()
-                if not wait:
-                    raise SourceLocked(
-                        f"another replay of {self.src} is running ({holder}; lock {self.path})",
-                        hint="wait for it, or add --wait-lock to start when it ends",
-                    )
-                if notice is not None:
-                    notice(f"waiting for the replay of {self.src} held by {holder} (lock {self.path})")
-                while not self._try():
-                    await asyncio.sleep(POLL)
-            os.ftruncate(self.fd, 0)
-            os.pwrite(self.fd, json.dumps(holder_info(self.src)).encode(), 0)
-        except BaseException:
-            os.close(self.fd)
-            self.fd = None
-            raise
+        noticed = False
+        while True:
+            try:
+                self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+            except OSError as exc:
+                raise UsageError(
+                    f"cannot create the replay lock {self.path}: {exc.strerror or exc}",
+                    hint="the directory of SRC must be writable",
+                ) from exc
+            try:
+                if not self._try():
+                    holder = self._holder()
+                    if not wait:
+                        raise SourceLocked(
+                            f"another replay of {self.src} is running ({holder}; lock {self.path})",
+                            hint="wait for it, or add --wait-lock to start when it ends",
+                        )
+                    if notice is not None and not noticed:
+                        notice(f"waiting for the replay of {self.src} held by {holder} (lock {self.path})")
+                        noticed = True
+                    while not self._try():
+                        await asyncio.sleep(POLL)
+                if not self._current():  # its holder removed it as it released it: take the new one
+                    os.close(self.fd)
+                    self.fd = None
+                    continue
+                os.ftruncate(self.fd, 0)
+                os.pwrite(self.fd, json.dumps(holder_info(self.src)).encode(), 0)
+                return
+            except BaseException:
+                if self.fd is not None:
+                    os.close(self.fd)
+                    self.fd = None
+                raise
 
     def check(self) -> None:
         """A ``flock`` cannot be lost while the process lives."""
 
     async def release(self) -> None:
-        """Clear the holder and close the file (which drops the ``flock``); idempotent."""
+        """Clear the holder and close the file (which drops the ``flock``); with ``remove``, unlink
+        it first, while the ``flock`` is still held (a taker waiting on it then finds ``path`` gone
+        or naming another file, and starts over: ``acquire``); idempotent."""
         if self.fd is not None:
             with contextlib.suppress(OSError):
                 os.ftruncate(self.fd, 0)
-            os.close(self.fd)  # releases the flock; the file stays (unlinking a lock file races)
+            if self.remove:
+                with contextlib.suppress(OSError):
+                    if self._current():
+                        os.unlink(self.path)
+            os.close(self.fd)  # releases the flock
             self.fd = None
 
 
@@ -159,6 +199,7 @@ class RedisLease:
     async def acquire(self, wait: bool, notice: Notice | None = None) -> None:
         """Take the lease (``SET NX PX``, ``ttl`` seconds) and start renewing it every ``ttl / 3`` s.
         Raises ``SourceLocked`` (exit 1) when held and not ``wait``, ``UnreachableError`` (exit 3),
+        ``AuthError`` (exit 4) when Redis refuses the credentials or the lease's commands,
         ``TimeoutError_`` (exit 5) when Redis does not answer, ``ProtocolViolation`` (exit 6) for a
         Redis error."""
         import redis.exceptions as rexc
@@ -178,10 +219,16 @@ class RedisLease:
                     notice(f"waiting for the replay of {self.src} held by {holder} (lease key {self.name})")
                 while not await self.lock.acquire(blocking=False, token=token):
                     await asyncio.sleep(POLL)
+        except rexc.AuthenticationError as exc:
+            raise AuthError(f"Redis for {self.src} refused the credentials: {exc}") from exc
         except rexc.ConnectionError as exc:
             raise UnreachableError(f"cannot reach Redis for {self.src}: {exc}") from exc
         except rexc.TimeoutError as exc:
             raise TimeoutError_(f"Redis for {self.src} did not answer in time: {exc}") from exc
+        except rexc.NoPermissionError as exc:
+            raise AuthError(
+                f"Redis for {self.src} refused the replay lease {self.name} to this user: {exc}"
+            ) from exc
         except rexc.RedisError as exc:
             raise ProtocolViolation(
                 f"Redis {self.src}: cannot take the replay lease {self.name}: {exc}"
@@ -244,6 +291,29 @@ class Locks:
         """Release every lock, the last taken first; idempotent."""
         for lock in reversed(self.locks):
             await lock.release()
+
+
+def probe_lock_file(path: Path) -> None:
+    """Raise ``OSError`` unless a lock file can be opened at ``path`` (created when missing). One
+    that this call created is removed again (under its ``flock``, so that a ``FileLock`` that
+    opened it meanwhile starts over: ``FileLock`` with ``remove``); one that exists is left."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+    except FileExistsError:
+        try:
+            os.close(os.open(path, os.O_RDWR))
+        except FileNotFoundError:
+            pass  # removed by its holder meanwhile: it could be created a moment ago
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        st, mine = os.stat(path), os.fstat(fd)
+        if (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino):
+            os.unlink(path)
+    except OSError:
+        pass  # taken already (BlockingIOError), or gone: its holder removes it
+    finally:
+        os.close(fd)
 
 
 def inode_lock_path(dev: int, ino: int) -> Path:

@@ -23,7 +23,7 @@ from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlencode, urlsplit, urlunsplit
 
-from a2actl.core.errors import ProtocolViolation, TimeoutError_, UnreachableError, UsageError
+from a2actl.core.errors import AuthError, ProtocolViolation, TimeoutError_, UnreachableError, UsageError
 from a2actl.dlq.store.entry import LONE_SURROGATE, TOO_DEEP, Entry, Invalid, OnInvalid, check, valid_text
 from a2actl.dlq.store.ticker import stop_task, ticks
 from a2actl.protocol.jsondoc import LoneSurrogate, loads_utf8
@@ -74,6 +74,35 @@ def _timed_out(url: str, exc: Exception) -> TimeoutError_:
         f"Redis at {url} did not answer in time: {exc}",
         hint="check the server; redis-py waits socket_timeout=SECONDS (in SRC's query; default 5)",
     )
+
+
+#: What an operator does about credentials Redis refused.
+_AUTH_HINT = (
+    "give a user and password Redis accepts in SRC: redis://USER:PASSWORD@HOST:PORT/DB "
+    "(redis://:PASSWORD@… for the default user), with the rights to the stream's commands"
+)
+
+
+def _lost(url: str, exc: Exception) -> AuthError | UnreachableError:
+    """For a redis-py ``ConnectionError``: ``AuthError`` (exit 4) when it is an
+    ``AuthenticationError`` (no password, or a wrong one: it was exit 3 "cannot reach Redis",
+    sending the operator after the network), else ``UnreachableError`` (exit 3)."""
+    import redis.exceptions as rexc
+
+    if isinstance(exc, rexc.AuthenticationError):
+        return AuthError(f"Redis at {url} refused the credentials: {exc}", hint=_AUTH_HINT)
+    return UnreachableError(f"cannot reach Redis at {url}: {exc}")
+
+
+def _refused(url: str, exc: Exception) -> AuthError | ProtocolViolation:
+    """For a redis-py ``ResponseError``: ``AuthError`` (exit 4) for ``NOPERM`` (an ACL denies this
+    user the command or the key, as HTTP 403 is exit 4; it was exit 6), else ``ProtocolViolation``
+    (exit 6)."""
+    import redis.exceptions as rexc
+
+    if isinstance(exc, rexc.NoPermissionError):
+        return AuthError(f"Redis at {url} refused the command to this user: {exc}", hint=_AUTH_HINT)
+    return ProtocolViolation(f"Redis {url}: {exc}")
 
 
 def _invalid_stream_id(exc: ProtocolViolation) -> bool:
@@ -183,7 +212,8 @@ class RedisBackend:
 
     def check_writable(self) -> None:
         """For producers at start (synchronous): Redis answers and ``KEY`` is a stream or absent.
-        Raises ``UnreachableError`` (exit 3) when Redis is down, ``UsageError`` (exit 2) otherwise."""
+        Raises ``UnreachableError`` (exit 3) when Redis is down, ``AuthError`` (exit 4) when it refuses
+        the credentials, ``UsageError`` (exit 2) otherwise."""
         import redis
         import redis.exceptions as rexc
 
@@ -196,6 +226,10 @@ class RedisBackend:
         try:
             got = client.type(self.stream)
             kind = got.decode() if isinstance(got, bytes) else str(got)
+        except rexc.AuthenticationError as exc:
+            raise AuthError(
+                f"cannot dead-letter into {self.url}: Redis refused the credentials ({exc})", hint=_AUTH_HINT
+            ) from exc
         except rexc.ConnectionError as exc:
             raise UnreachableError(
                 f"cannot dead-letter into {self.url}: Redis is unreachable ({exc})"
@@ -232,19 +266,20 @@ class RedisBackend:
         )
 
     async def _call(self, coro: Awaitable[Any]) -> Any:
-        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), no answer
-        within redis-py's ``socket_timeout`` (5 s unless the URL sets it) ``TimeoutError_`` (exit 5), an
+        """Await one redis-py call; a connection error is ``UnreachableError`` (exit 3), credentials
+        refused (``AuthenticationError``, ``NOPERM``) ``AuthError`` (exit 4), no answer within
+        redis-py's ``socket_timeout`` (5 s unless the URL sets it) ``TimeoutError_`` (exit 5), another
         error reply ``ProtocolViolation`` (exit 6)."""
         import redis.exceptions as rexc
 
         try:
             return await coro
         except rexc.ConnectionError as exc:
-            raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise _lost(self.url, exc) from exc
         except rexc.TimeoutError as exc:
             raise _timed_out(self.url, exc) from exc
         except rexc.ResponseError as exc:
-            raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
+            raise _refused(self.url, exc) from exc
 
     async def append(self, entry: Entry) -> str:
         """``XADD`` the entry (without its ``id``); returns the stream id, which becomes its id."""
@@ -393,9 +428,9 @@ class RedisBackend:
                 return True
             if "requires the key to exist" in str(exc):
                 return False
-            raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
+            raise _refused(self.url, exc) from exc
         except rexc.ConnectionError as exc:
-            raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+            raise _lost(self.url, exc) from exc
         except rexc.TimeoutError as exc:
             raise _timed_out(self.url, exc) from exc
         return True
@@ -453,7 +488,7 @@ class RedisBackend:
                     raise ProtocolViolation(f"Redis {self.url}: {exc}") from exc
                 self._scripted = False  # EVAL refused to this user or on this server: as before
             except rexc.ConnectionError as exc:
-                raise UnreachableError(f"cannot reach Redis at {self.url}: {exc}") from exc
+                raise _lost(self.url, exc) from exc
             except rexc.TimeoutError as exc:
                 raise _timed_out(self.url, exc) from exc
         await self._call(

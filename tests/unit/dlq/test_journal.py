@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,3 +115,55 @@ def test_a_resume_takes_only_what_a_run_on_the_same_source_delivered(tmp_path: P
     assert Journal(path).resumable() == (["old-format", "b"], [])  # identity unknown: all of them
     start = json.loads(path.read_text().splitlines()[-1])
     assert start["event"] == "start" and "source" not in start and "id" not in start
+
+
+class _Marks:
+    """A source whose ``mark`` is ``now`` and which ``continues`` the marks in ``same``."""
+
+    def __init__(self) -> None:
+        self.now: dict[str, Any] | None = {"source": "1:100", "size": 10, "tail": "aa"}
+        self.same: list[dict[str, Any]] = []
+        self.asked = 0
+
+    def mark(self) -> dict[str, Any] | None:
+        return self.now
+
+    def continues(self, mark: dict[str, Any]) -> bool:
+        self.asked += 1
+        return mark in self.same
+
+
+def test_each_delivered_batch_is_marked_and_a_resume_asks_the_source(tmp_path: Path) -> None:
+    """With a source that marks (a file), each batch of ``delivered`` lines follows a ``mark`` line
+    (where the file stood) and ``resumable`` asks the source whether it still continues that mark,
+    once per mark: a file truncated and refilled under the same ``DEV:INO`` does not. A batch
+    journalled while the file could not be read is marked without a source: never resumed."""
+    path = tmp_path / "j.jsonl"
+    marks = _Marks()
+    j = Journal(path, "1:100", marks=marks)
+    j.write(["a", "b"], "delivered", sync=False)
+    marks.now = {"source": "1:100", "size": 20, "tail": "bb"}
+    j.write(["c"], "delivered", sync=False)
+    j.write(["c"], "removed", sync=True)  # no mark for other events
+    marks.now = None
+    j.write(["d"], "delivered", sync=True)
+    j.close()
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [x.get("event") for x in lines] == ["start", "mark", "delivered", "delivered"] + [
+        "mark",
+        "delivered",
+        "removed",
+        "mark",
+        "delivered",
+    ]
+    assert lines[1] == {"event": "mark", "source": "1:100", "size": 10, "tail": "aa"}
+    assert lines[7] == {"event": "mark", "source": None}
+    marks.same = [{"source": "1:100", "size": 10, "tail": "aa"}]
+    again = Journal(path, "1:100", marks=marks)
+    try:
+        assert again.resumable() == (["a", "b"], ["d"])
+        assert marks.asked == 2
+        marks.same = []
+        assert again.resumable() == ([], ["a", "b", "d"])
+    finally:
+        again.close()

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis.asyncio as redis
 
 from a2actl.core.errors import TimeoutError_
-from a2actl.dlq.store.lock import RedisLease
+from a2actl.dlq.store.lock import FileLock, RedisLease, SourceLocked, probe_lock_file
 from a2actl.dlq.store.redis import RedisBackend
 
 
@@ -144,3 +146,49 @@ def test_a_lease_on_a_redis_that_does_not_answer_is_a_timeout() -> None:
         silent.bind(("127.0.0.1", 0))
         silent.listen(8)  # connections complete; nothing is ever read or answered
         asyncio.run(go(silent.getsockname()[1]))
+
+
+def test_a_removed_lock_file_is_never_held_by_two(tmp_path: Path) -> None:
+    """A lock file its holder removes as it releases it (the per-inode locks): a second replay
+    waiting on it (``--wait-lock``) then holds a ``flock`` on a file no path names, and a third
+    created a new file at the path and ran beside it. A taker that finds the path gone, or naming
+    another file, once it holds the ``flock`` starts over on the file at the path: the third is
+    refused."""
+
+    async def run() -> None:
+        path = tmp_path / "file-1-2.lock"
+        first = FileLock(path, "src", remove=True)
+        await first.acquire(wait=False)
+        second = FileLock(path, "src", remove=True)
+        waiting = asyncio.create_task(second.acquire(wait=True))
+        await asyncio.sleep(0.05)  # it opened the file and polls its flock
+        assert not waiting.done()
+        await first.release()
+        await asyncio.wait_for(waiting, 5)
+        assert second.fd is not None and os.fstat(second.fd).st_ino == path.stat().st_ino
+        third = FileLock(path, "src", remove=True)
+        with pytest.raises(SourceLocked):
+            await third.acquire(wait=False)
+        await second.release()
+        assert not path.exists()
+        await third.acquire(wait=False)  # free again, at a new file
+        await third.release()
+        assert not path.exists()
+
+    asyncio.run(run())
+
+
+def test_the_probe_of_a_lock_file_leaves_none_it_created(tmp_path: Path) -> None:
+    """``probe_lock_file`` (can a replay take the per-inode lock at all) created the file and left
+    it: a replay refused by the lock beside the DLQ file left one more lock file behind. It removes
+    what it created and leaves a file that exists (another replay's)."""
+    path = tmp_path / "file-1-3.lock"
+    probe_lock_file(path)
+    assert not path.exists()
+    path.write_text("{}")
+    probe_lock_file(path)
+    assert path.read_text() == "{}"
+    (tmp_path / "ro").mkdir(mode=0o500)
+    if os.geteuid() != 0:  # root writes anywhere
+        with pytest.raises(PermissionError):
+            probe_lock_file(tmp_path / "ro" / "x.lock")

@@ -460,3 +460,25 @@ def test_an_unusable_state_directory_refuses_only_a_file_with_other_names(
     assert str(refused.value).startswith(f"cannot create the replay lock {tmp_path / 'state'}")
     os.unlink(tmp_path / "other.jsonl")
     run(one_name())
+
+
+def test_a_mark_holds_across_appends_not_a_truncate_and_refill(tmp_path: Path) -> None:
+    """``mark`` is where the file stands (``DEV:INO``, size, the digest of its last bytes); the same
+    file grown by appends ``continues`` it. A file truncated in place and refilled (copytruncate:
+    the same inode), even to a greater size, does not; nor a file replaced at the path, or gone."""
+    b = _filled(tmp_path, 3)
+    mark = b.mark()
+    assert mark is not None and mark["size"] == b.path.stat().st_size
+    run(b.append(entry("late")))
+    run(b.remove("e0"))
+    assert b.continues(mark)
+    assert b.continues({"source": mark["source"]})  # a start line's DEV:INO alone
+    refill = b.path.read_bytes()
+    with b.path.open("r+b") as f:
+        f.truncate(0)
+    assert not b.continues(mark)  # shorter than the mark
+    b.path.write_bytes(refill.replace(b'"e1"', b'"e9"'))  # same inode, same size, other bytes
+    assert b.path.stat().st_size >= mark["size"] and not b.continues(mark)
+    assert not b.continues({**mark, "size": "12"})  # a mangled mark proves nothing
+    b.path.rename(tmp_path / "old")
+    assert not b.continues(mark) and b.mark() is None
