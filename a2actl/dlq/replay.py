@@ -266,7 +266,8 @@ class Replayer:
         """The client for ``--to`` (discovered once; a gRPC interface with ``--binding GRPC`` or a
         gRPC-first card) or the entry's stored target (its binding, GRPC included, protocol version
         and tenant as stored; no discovery). Raises ``UsageError`` for an entry
-        without ``target.url`` (no ``--to``), and what discovery raises for ``--to``."""
+        without ``target.url`` (no ``--to``) or whose ``protocolBinding`` or ``protocolVersion`` a2actl
+        does not speak (nothing is sent; the entry stays), and what discovery raises for ``--to``."""
         target = entry.get("target") or {}
         if not self.opts.to and isinstance(target, dict):
             raw = (
@@ -290,7 +291,7 @@ class Replayer:
     async def _new_client(self, transport: Transport, entry: Entry, target: Any) -> AgentClient:
         from a2actl.protocol.card import Interface
         from a2actl.protocol.negotiation import Selection
-        from a2actl.protocol.versions import family_of, normalise_binding
+        from a2actl.protocol.versions import STANDARD_BINDINGS, family_of, normalise_binding
 
         if self.opts.to:
             key: tuple[str, str, str, str | None] = (self.opts.to, "", "", None)
@@ -303,15 +304,27 @@ class Replayer:
         if not isinstance(url, str) or not url:
             raise UsageError(f"entry {entry.get('id')} has no target.url; give --to URL")
         register_target_secrets(entry)  # its password is masked in every output (errors name the URL)
-        binding = normalise_binding(target.get("protocolBinding") or "JSONRPC")
+        stored = target.get("protocolBinding") or "JSONRPC"
+        binding = normalise_binding(str(stored))
         version = str(target.get("protocolVersion") or "1.0")
+        fam = family_of(version)
+        # a binding or version a2actl does not speak is not guessed (it was sent as JSON-RPC 1.0:
+        # the message to the wrong protocol): the entry stays, its lastError saying why (nothing sent)
+        if binding not in STANDARD_BINDINGS:
+            raise UsageError(
+                f"entry {entry.get('id')}: target.protocolBinding {str(stored)[:80]!r} is no binding "
+                f"a2actl speaks ({', '.join(STANDARD_BINDINGS)}); replay it with --to URL (the agent's card)"
+            )
+        if fam is None:
+            raise UsageError(
+                f"entry {entry.get('id')}: target.protocolVersion {version[:40]!r} is no A2A version "
+                "a2actl speaks (0.2, 0.3, 1.x); replay it with --to URL (the agent's card)"
+            )
         tenant = target.get("tenant")
         key = (url, binding, version, tenant if isinstance(tenant, str) else None)
         if key not in self.clients:
-            from a2actl.protocol.versions import Family
             from a2actl.transport.a2a import A2AClient
 
-            fam = family_of(version) or Family.V1_0
             iface = Interface(
                 url=url,
                 protocol_binding=binding,

@@ -958,3 +958,26 @@ def test_show_of_a_valid_entry_masks_the_password_of_a_url_its_last_error_quotes
     assert (shown.exit_code, shown.stderr) == (0, "")
     assert "Gw4yPassw0rd" not in shown.stdout
     assert "http://gw:***@10.0.0.9/rpc" in shown.stdout
+
+
+def test_a_target_binding_or_version_a2actl_does_not_speak_is_not_guessed(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """An entry whose stored ``target.protocolBinding`` (``CARRIER-PIGEON``) or ``protocolVersion``
+    (``9.9``) a2actl does not speak was sent as JSON-RPC 1.0, a guess that delivers the message to
+    the wrong protocol. Nothing is sent now; the entries stay with a lastError saying why (exit 7),
+    and a well-formed entry beside them is replayed."""
+    pigeon, future, good = entries_for(sandbox.url, 3)
+    pigeon["target"] = {**pigeon["target"], "protocolBinding": "CARRIER-PIGEON"}
+    future["target"] = {**future["target"], "protocolVersion": "9.9"}
+    src = tmp_path / "dlq.jsonl"
+    ids = fill(FileBackend(str(src)), [pigeon, future, good])
+    before = set(received(sandbox))  # messageId → deliveries
+    r = cli("dlq", "replay", str(src), "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 7, r.stdout[-600:]
+    sent = set(received(sandbox)) - before
+    assert sent == {good["request"]["params"]["message"]["messageId"]}
+    left = {e["id"]: e["error"] for e in cli("dlq", "list", str(src), "-o", "json").json["entries"]}
+    assert set(left) == {ids[0], ids[1]}
+    assert "target.protocolBinding 'CARRIER-PIGEON' is no binding a2actl speaks" in left[ids[0]]
+    assert "target.protocolVersion '9.9' is no A2A version a2actl speaks" in left[ids[1]]
