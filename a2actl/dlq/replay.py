@@ -69,6 +69,10 @@ from a2actl.protocol.events import result_state, task_view
 from a2actl.protocol.versions import FAILED_STATES
 from a2actl.transport.channel import TimedEvent, close_inner
 
+#: The longest wait a ``Retry-After`` gets before the next attempt (seconds): an agent asking for an
+#: hour would hold a delivery slot for it (a longer one is waited this long, then retried as asked).
+RETRY_AFTER_CAP = 60.0
+
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
     from a2actl.core.config import Settings
@@ -126,6 +130,8 @@ class Outcome:
     ok: bool
     error: dict[str, Any] | None = None
     sent: bool = True
+    #: Seconds a 429 or 503 asked to wait before the next attempt (``Retry-After``), or ``None``.
+    retry_after: float | None = None
 
     @property
     def error_class(self) -> str:
@@ -549,7 +555,13 @@ class Replayer:
                     break
                 self.counts.retried += 1
                 cap = min(self.opts.max_backoff, self.opts.backoff * 2 ** (attempts - 1))
-                await asyncio.sleep(random.uniform(0, cap))  # full jitter
+                delay = random.uniform(0, cap)  # full jitter
+                if outcome.retry_after is not None:
+                    # a 429/503 that says when to come back (Retry-After, RFC 9110 §10.2.3): at least
+                    # that long, up to RETRY_AFTER_CAP (a retry within the jitter's 0.2 s was refused
+                    # again, and three attempts in 0.4 s left the entry dead)
+                    delay = max(delay, min(outcome.retry_after, RETRY_AFTER_CAP))
+                await asyncio.sleep(delay)
         finally:
             release()
         eid = str(entry["id"])
@@ -756,17 +768,24 @@ def _raised(exc: A2ACtlError) -> Outcome:
             "class": classify_exception(exc),
         },
         sent=not isinstance(exc, UsageError),  # a bad URL, a body JSON cannot carry: nothing was sent
+        retry_after=exc.details.get("retryAfter"),
     )
 
 
 def _refused(out: Any) -> Outcome:
-    """The failed outcome of an A2A error answer (``out.error``, a ``DecodedError``)."""
+    """The failed outcome of an A2A error answer (``out.error``, a ``DecodedError``); an HTTP+JSON
+    429/503 answer's ``Retry-After`` in ``retry_after``."""
+    from a2actl.transport.a2a import retry_after
+
     klass = TRANSIENT if out.error.error_class == TRANSIENT else PERMANENT
+    http = getattr(out, "http", None)
     # an error without a JSON-RPC code (an HTTP+JSON answer in no known shape) keeps its HTTP status
-    code = (
-        out.error.code if out.error.code is not None else getattr(getattr(out, "http", None), "status", None)
+    code = out.error.code if out.error.code is not None else getattr(http, "status", None)
+    return Outcome(
+        False,
+        {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass},
+        retry_after=retry_after(http) if http is not None else None,
     )
-    return Outcome(False, {"code": code, "message": f"{out.error.name}: {out.error.message}", "class": klass})
 
 
 def _failed_task(task_id: Any, state: str, why: Any) -> Outcome:

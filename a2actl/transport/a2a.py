@@ -173,15 +173,45 @@ def _json_error_text(body: Any) -> str | None:
     return None
 
 
+def retry_after(res: HttpResult) -> float | None:
+    """Seconds a 429 or 503 answer asks the client to wait (``Retry-After``, RFC 9110 §10.2.3:
+    delay-seconds or an HTTP-date, read against this machine's clock; never negative), or ``None``:
+    another status, no header, or one that does not parse."""
+    if res.status not in (429, 503):
+        return None
+    value = res.headers.get("retry-after")
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(min(int(value[:12]), 10**9))
+    import email.utils
+    import time
+
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    if when.tzinfo is None:
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
 def _http_error(res: HttpResult, body: Any = None) -> HTTPStatusError:
+    """``HTTPStatusError`` for a non-A2A error answer: ``details`` ``{"httpStatus"}``, plus
+    ``"retryAfter"`` (seconds, ``retry_after``) when a 429 or 503 carries ``Retry-After``."""
     text = _json_error_text(body)
     snippet = text if text is not None else preview(res.body, 60)
+    details: dict[str, Any] = {"httpStatus": res.status}
+    wait = retry_after(res)
+    if wait is not None:
+        details["retryAfter"] = wait
     return HTTPStatusError(
         f"{res.url} answered HTTP {res.status} {res.reason}" + (f": {snippet!r}" if snippet else ""),
         hint="a 5xx from a gateway or an overloaded agent; retry or check the agent"
         if res.status >= 500
         else "is this URL the agent's A2A endpoint?",
-        details={"httpStatus": res.status},
+        details=details,
     )
 
 

@@ -981,3 +981,41 @@ def test_a_target_binding_or_version_a2actl_does_not_speak_is_not_guessed(
     assert set(left) == {ids[0], ids[1]}
     assert "target.protocolBinding 'CARRIER-PIGEON' is no binding a2actl speaks" in left[ids[0]]
     assert "target.protocolVersion '9.9' is no A2A version a2actl speaks" in left[ids[1]]
+
+
+#: messageId → the times (time.monotonic()) the rate-limited agent saw it
+LIMITED: dict[str, list[float]] = {}
+
+
+def _limited_agent(_: str) -> Starlette:
+    """Answers each message's first delivery ``429 Too Many Requests`` with ``Retry-After: 1`` (a
+    gateway's JSON, not JSON-RPC), the next with a completed task."""
+
+    async def rpc(request: Request) -> Response:
+        doc = json.loads(await request.body())
+        seen = LIMITED.setdefault(doc["params"]["message"]["messageId"], [])
+        seen.append(time.monotonic())
+        if len(seen) == 1:
+            return Response('{"message": "slow down"}', status_code=429, headers={"Retry-After": "1"})
+        task = {"id": "t", "contextId": "c", "status": {"state": "TASK_STATE_COMPLETED"}}
+        return Response(json.dumps({"jsonrpc": "2.0", "id": doc["id"], "result": {"task": task}}))
+
+    return Starlette(routes=[Route("/a2a/jsonrpc", rpc, methods=["POST"])])
+
+
+def test_a_429_with_retry_after_is_retried_after_what_it_asks(cli: Any, tmp_path: Path) -> None:
+    """A 429 (or 503) that says when to come back (``Retry-After: 1``) was retried within the
+    jitter's 0.2 s, refused again, and after --max-attempts in 0.4 s the entry stayed dead (exit 7).
+    The next attempt now waits at least what the agent asked (up to 60 s), and the replay drains."""
+    with LoopbackServer(_limited_agent) as srv:
+        es = entries_for(srv.url, 2)
+        fill(FileBackend(tmp_path / "dlq.jsonl"), es)
+        r = cli(
+            "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--max-attempts", "3",
+            "--journal", str(tmp_path / "j"), "-o", "json",
+        )  # fmt: skip
+    assert r.exit_code == 0, r.stdout[-600:] + r.stderr[-600:]
+    assert r.json["acknowledged"] == 2
+    for e in es:
+        first, second = LIMITED[e["request"]["params"]["message"]["messageId"]]
+        assert second - first >= 0.95, second - first  # Retry-After: 1 (the jitter alone: <= 0.2 s)

@@ -9,6 +9,7 @@ import os
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -605,3 +606,42 @@ def test_the_shape_check_accepts_exactly_what_result_shape_error_accepts(operati
     else:
         with pytest.raises(ProtocolViolation, match=re.escape(f"the {operation} result {why}")):
             _check_shape(operation, operation, result, BASE)
+
+
+@pytest.mark.parametrize(
+    ("status", "value", "expected"),
+    [
+        (429, "7", 7.0),
+        (503, " 0 ", 0.0),
+        (429, "99999999999999999999", 1e9),  # bounded, not an overflow
+        (429, "soon", None),
+        (429, "-5", None),
+        (429, "", None),
+        (500, "7", None),  # only 429 and 503 say when to come back
+        (429, "Wed, 21 Oct 2015 07:28:00 GMT", 0.0),  # an HTTP-date in the past: now
+        (429, "Wed, 21 Oct 2015 07:28:00", None),  # no zone: not an HTTP-date
+    ],
+)
+def test_retry_after_reads_delay_seconds_and_http_dates(
+    status: int, value: str, expected: float | None
+) -> None:
+    import httpx
+
+    from a2actl.transport.a2a import retry_after
+
+    res = SimpleNamespace(status=status, headers=httpx.Headers({"Retry-After": value} if value else {}))
+    assert retry_after(res) == expected  # type: ignore[arg-type]
+
+
+def test_retry_after_of_a_future_http_date_is_the_seconds_until_it() -> None:
+    import email.utils
+    import time
+
+    import httpx
+
+    from a2actl.transport.a2a import retry_after
+
+    when = email.utils.formatdate(time.time() + 30, usegmt=True)
+    res = SimpleNamespace(status=503, headers=httpx.Headers({"Retry-After": when}))
+    wait = retry_after(res)  # type: ignore[arg-type]
+    assert wait is not None and 28 <= wait <= 31
