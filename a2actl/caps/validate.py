@@ -24,6 +24,11 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
   error when the values differ (readers disagree on the card), a warning when they are the same.
 * ``not-json`` (the card as decoded, and its bytes): ``NaN``/``Infinity`` or a non-UTF-8 encoding,
   which Python's reader takes and strict readers refuse.
+* ``binding-spelling``, ``no-standard-interface``, ``version-shape``, ``undeclared-security-scheme``,
+  ``security-scheme-shape``, ``duplicate-skill-id`` (``usability_findings``): cards that pass the
+  schemas although clients cannot use them (a binding name in another case, only custom bindings, a
+  0.x card declaring 1.0, a requirement naming no declared scheme, a 1.0 scheme without its wrapper,
+  two skills with one id); severities in ``docs/caps.md``.
 * ``capability-contradicted`` (``--live``): see ``a2actl.caps.live``.
 * ``signature`` (added by ``caps validate``, ``signature_findings``): the card's signatures (spec v1.0
   §8.4) checked with ``--jwks`` or a same-host https ``jku``: an invalid or malformed one is an error,
@@ -38,7 +43,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.checks import duplicate_key_findings, not_json_findings, operational_findings
+from a2actl.caps.checks import (
+    duplicate_key_findings,
+    not_json_findings,
+    operational_findings,
+    usability_findings,
+)
 from a2actl.caps.findings import ERROR, WARNING, Finding, spec_section
 from a2actl.caps.signature import SignatureCheck
 from a2actl.core.exit_codes import ExitCode
@@ -117,6 +127,15 @@ def _schema_message(err: ValidationError) -> str:
         return f"matches none of the allowed shapes; closest: {_schema_message(inner)}"
     if err.validator == "additionalProperties":
         return err.message
+    if (
+        err.validator == "minItems"
+        and list(err.absolute_path) == ["supportedInterfaces"]
+        and err.instance == []
+    ):
+        return (
+            "supportedInterfaces is empty: no client can call the agent (a 1.0 card declares at least "
+            "one interface)"
+        )
     msg = err.message
     if len(msg) > 200:
         msg = msg[:197] + "..."
@@ -217,6 +236,7 @@ def validate_card(
     for v in schemas:
         report.findings += schema_findings(raw, v, closed=strict and v == "1.0")
     report.findings += operational_findings(raw, view, card_url, strict=strict)
+    report.findings += usability_findings(raw, view, strict=strict, schemas=schemas)
     report.findings += not_json_findings(raw, body)
     if body is not None:
         report.findings += duplicate_key_findings(body)
