@@ -127,19 +127,20 @@ def _schema_message(err: ValidationError) -> str:
         return f"matches none of the allowed shapes; closest: {_schema_message(inner)}"
     if err.validator == "additionalProperties":
         return err.message
-    if (
-        err.validator == "minItems"
-        and list(err.absolute_path) == ["supportedInterfaces"]
-        and err.instance == []
-    ):
-        return (
-            "supportedInterfaces is empty: no client can call the agent (a 1.0 card declares at least "
-            "one interface)"
-        )
     msg = err.message
     if len(msg) > 200:
         msg = msg[:197] + "..."
     return msg
+
+
+#: The message of the 1.0 schema's ``minItems`` on an empty ``supportedInterfaces`` (jsonschema's is
+#: "[] should be non-empty"), by whether the card also has the 0.x ``url``.
+_EMPTY_INTERFACES = {
+    False: "supportedInterfaces is empty: no client can call the agent (a 1.0 card declares at least one "
+    "interface)",
+    True: "supportedInterfaces is empty: 1.0 clients find no interface to call (only 0.x clients read "
+    "url); a 1.0 card declares at least one interface",
+}
 
 
 def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Finding]:
@@ -156,11 +157,10 @@ def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Fi
         if err.validator == "required" and isinstance(err.message, str) and err.message.startswith("'"):
             path.append(err.message[1:].split("'", 1)[0])  # point at the missing member itself
         pointer = to_pointer(path)
-        out.append(
-            Finding(
-                "schema", ERROR, pointer, _schema_message(err), spec_section(pointer, version), schema=version
-            )
-        )
+        message = _schema_message(err)
+        if err.validator == "minItems" and path == ["supportedInterfaces"] and err.instance == []:
+            message = _EMPTY_INTERFACES[isinstance(card, dict) and "url" in card]
+        out.append(Finding("schema", ERROR, pointer, message, spec_section(pointer, version), schema=version))
     return out
 
 

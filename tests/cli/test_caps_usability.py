@@ -71,6 +71,12 @@ def test_an_empty_supported_interfaces_is_one_schema_error_that_says_why(cli: An
     assert [(f["kind"], f["severity"]) for f in mine] == [("schema", "error")]
     assert mine[0]["message"].startswith("supportedInterfaces is empty: no client can call the agent")
     assert mine[0]["section"] == "v1.0 §4.4.6 AgentInterface"
+    # a hybrid card: 0.x clients (and a2actl) still call its url
+    card.update({"url": "https://agent.example.com/a2a", "protocolVersion": "0.3.0"})
+    code, doc = validate(cli, write(tmp_path, "hybrid.json", card))
+    assert code == 6
+    [f] = [f for f in doc["findings"] if f["pointer"] == "/supportedInterfaces"]
+    assert f["message"].startswith("supportedInterfaces is empty: 1.0 clients find no interface to call")
 
 
 def test_a_card_with_only_custom_bindings_is_a_warning(cli: Any, tmp_path: Path) -> None:
