@@ -383,8 +383,7 @@ def usability_findings(
             ptr,
             f"security requirement names scheme {name!r}, which securitySchemes does not declare"
             f"{_declared(raw)}: clients cannot know how to authenticate",
-            spec_section(ptr, "1.0" if "securityRequirements" in ptr else "0.3")
-            + "; v1.0 §4.5 Security Objects (a requirement names a securitySchemes entry)",
+            _requirement_section(ptr),
             check="undeclared-security-scheme",
         )
         for ptr, name in undeclared_scheme_refs(raw)
@@ -498,12 +497,21 @@ def _version_shape(raw: dict[str, Any], view: CardView) -> list[Finding]:
     ]
 
 
+def _requirement_section(pointer: str) -> str:
+    """The spec section of a security requirement entry at ``pointer`` (``/securityRequirements/…``,
+    ``/security/…``, ``/skills/N/…``)."""
+    rule = "v1.0 §4.5 Security Objects (a requirement names a securitySchemes entry)"
+    if pointer.startswith("/securityRequirements/"):
+        return rule
+    return f"{spec_section(pointer, '1.0' if 'securityRequirements' in pointer else '0.3')}; {rule}"
+
+
 def _declared(raw: dict[str, Any]) -> str:
-    """`` (declared: a, b)`` or `` (it declares none)``, for a message."""
+    """`` (declared: a, b)`` or `` (the card declares no scheme)``, for a message."""
     schemes = raw.get("securitySchemes")
     names = sorted(str(k) for k in schemes) if isinstance(schemes, dict) else []
     if not names:
-        return " (it declares none)"
+        return " (the card declares no scheme)"
     shown = ", ".join(repr(n) for n in names[:5]) + (" …" if len(names) > 5 else "")
     return f" (declared: {shown})"
 

@@ -186,7 +186,7 @@ def test_a_requirement_naming_an_undeclared_scheme_fails_the_checks(cli: Any, tm
         ("error", "/skills/0/securityRequirements/0/schemes/Bearer"),
     ]
     first = next(f for f in doc["findings"] if f["check"] == "undeclared-security-scheme")
-    assert first["section"].startswith("v1.0 §4.5 Security Objects")
+    assert first["section"] == "v1.0 §4.5 Security Objects (a requirement names a securitySchemes entry)"
     assert "(declared: 'bearer')" in first["message"]
     # 0.x: security, per skill too; a scheme name with a "/" is escaped in the pointer
     v03 = v03_card()
