@@ -22,6 +22,11 @@
   Python reads as infinity), and a card encoded in UTF-16 or UTF-32 instead of UTF-8 (§8.1). An
   error: strict readers (JavaScript's ``JSON.parse`` and ``fetch().json()``, Go) refuse the whole
   card, so clients of those SDKs cannot read it.
+* ``binding-spelling``, ``no-standard-interface``, ``version-shape``, ``undeclared-security-scheme``,
+  ``security-scheme-shape``, ``duplicate-skill-id`` (``usability_findings``): cards that pass the
+  schemas although clients cannot use them (a binding name in another case, only custom bindings, a
+  0.x card declaring 1.0, a requirement naming no declared scheme, a 1.0 scheme without its wrapper,
+  two skills with one id); severities in ``docs/caps.md``.
 """
 
 from __future__ import annotations
@@ -350,3 +355,275 @@ def _interface_pointer(source: str) -> str:
         name, idx = source.rstrip("]").split("[", 1)
         return f"/{name}/{idx}/url"
     return "/" + source
+
+
+# -- whether clients can use the card (usability_findings) -----------------------------------------
+
+_SEC_INTERFACE = "v1.0 §4.4.6 AgentInterface"
+_SEC_TRANSPORT = "v0.3 §5.6 transport declaration"
+
+
+def usability_findings(
+    raw: dict[str, Any], view: CardView, *, strict: bool = False, schemas: tuple[str, ...] | list[str] = ()
+) -> list[Finding]:
+    """The checks for cards that pass the schemas although clients cannot use them, in this order:
+    ``binding-spelling``, ``no-standard-interface``, ``version-shape``, ``undeclared-security-scheme``,
+    ``security-scheme-shape``, ``duplicate-skill-id`` (``docs/caps.md``). ``schemas`` are the wire
+    versions ``raw`` was checked against (``version-shape`` is not reported when the 1.0 schema ran: it
+    already names the missing ``supportedInterfaces``). One pass over the interfaces, security members
+    and skills each: cheap enough for fleet jobs over many cards. Never raises."""
+    out = binding_spelling_findings(raw, strict=strict)
+    out += _no_standard_interface(raw, view)
+    if "1.0" not in schemas:
+        out += _version_shape(raw, view)
+    out += [
+        Finding(
+            "check",
+            ERROR,
+            ptr,
+            f"security requirement names scheme {name!r}, which securitySchemes does not declare"
+            f"{_declared(raw)}: clients cannot know how to authenticate",
+            _requirement_section(ptr),
+            check="undeclared-security-scheme",
+        )
+        for ptr, name in undeclared_scheme_refs(raw)
+    ]
+    out += _security_scheme_shape(raw, view, strict=strict)
+    out += _duplicate_skill_ids(raw)
+    return out
+
+
+def _bindings_declared(raw: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(pointer, value)`` of every binding name the card declares: ``supportedInterfaces[].protocolBinding``
+    (1.0), and on a card with 0.x fields ``preferredTransport`` and ``additionalInterfaces[].transport``."""
+    out: list[tuple[str, Any]] = []
+    v1 = raw.get("supportedInterfaces")
+    for idx, iface in enumerate(v1 if isinstance(v1, list) else []):
+        if isinstance(iface, dict) and "protocolBinding" in iface:
+            out.append((f"/supportedInterfaces/{idx}/protocolBinding", iface["protocolBinding"]))
+    if _has_v0_fields(raw):
+        if "preferredTransport" in raw:
+            out.append(("/preferredTransport", raw["preferredTransport"]))
+        extra = raw.get("additionalInterfaces")
+        for idx, iface in enumerate(extra if isinstance(extra, list) else []):
+            if isinstance(iface, dict) and "transport" in iface:
+                out.append((f"/additionalInterfaces/{idx}/transport", iface["transport"]))
+    return out
+
+
+def binding_spelling_findings(raw: dict[str, Any], *, strict: bool = False) -> list[Finding]:
+    """``binding-spelling``: a binding name that a2actl reads as a standard binding but that is not
+    the spec's spelling (``jsonrpc``, ``http+json``, ``grpc``, ``JSON-RPC``, ``REST``). The names are
+    case-sensitive (spec v1.0 §4.4.6 ``protocolBinding``: ``JSONRPC``, ``GRPC``, ``HTTP+JSON``; v0.3
+    §5.6 the same for ``transport``): clients that compare them exactly (a2a-sdk's ``ClientFactory``:
+    "no compatible transports found") find no interface of that binding. A warning, an error with
+    ``strict``. Never raises."""
+    from a2actl.protocol.versions import STANDARD_BINDINGS, normalise_binding
+
+    out: list[Finding] = []
+    for ptr, value in _bindings_declared(raw):
+        if not isinstance(value, str) or not value.strip():
+            continue
+        std = normalise_binding(value)
+        if std not in STANDARD_BINDINGS or value == std:
+            continue
+        out.append(
+            Finding(
+                "check",
+                ERROR if strict else WARNING,
+                ptr,
+                f"binding {value!r} is not the spec's name {std!r}: binding names are case-sensitive, so "
+                f"clients that match them exactly (a2a-sdk: 'no compatible transports found') find no "
+                f"{std} interface here; a2actl reads it as {std} (handshake probe and the other commands "
+                "call it as one)",
+                _SEC_INTERFACE if ptr.startswith("/supportedInterfaces/") else _SEC_TRANSPORT,
+                check="binding-spelling",
+            )
+        )
+    return out
+
+
+def _no_standard_interface(raw: dict[str, Any], view: CardView) -> list[Finding]:
+    """``no-standard-interface``: the card has interfaces with a url, but none of a binding a2actl
+    knows (JSONRPC, HTTP+JSON, GRPC, or a spelling it reads as one): only custom bindings (spec v1.0
+    §4.4.6: a URI). A warning: clients of the custom binding may call it, no standard client can. An
+    empty ``supportedInterfaces`` is the 1.0 schema's ``minItems`` violation (exit 6), not this."""
+    from a2actl.protocol.versions import STANDARD_BINDINGS
+
+    if not view.interfaces or any(i.protocol_binding in STANDARD_BINDINGS for i in view.interfaces):
+        return []
+    customs = sorted({i.protocol_binding for i in view.interfaces})
+    v1 = raw.get("supportedInterfaces")
+    ptr = "/supportedInterfaces" if isinstance(v1, list) and v1 else "/preferredTransport"
+    return [
+        Finding(
+            "check",
+            WARNING,
+            ptr,
+            "no interface of a standard binding (JSONRPC, HTTP+JSON, GRPC): only "
+            f"{', '.join(repr(c) for c in customs[:5])}{' …' if len(customs) > 5 else ''}; clients that "
+            "speak only the standard bindings, a2actl included, cannot call the agent",
+            _SEC_INTERFACE if ptr == "/supportedInterfaces" else _SEC_TRANSPORT,
+            check="no-standard-interface",
+        )
+    ]
+
+
+def _version_shape(raw: dict[str, Any], view: CardView) -> list[Finding]:
+    """``version-shape``: a 0.x-shaped card (``url``/``preferredTransport``, no ``supportedInterfaces``)
+    declaring a 1.x ``protocolVersion``. It is neither: a 1.0 card declares its interfaces in
+    ``supportedInterfaces`` (spec v1.0 §4.4.1, REQUIRED), each with its version (§4.4.6); 0.x cards
+    carry 0.x versions. Only the 0.3 schema is chosen for the shape, and it passes. An error."""
+    from a2actl.protocol.versions import Family
+
+    if view.shape not in ("0.2", "0.3"):
+        return []
+    top = raw.get("protocolVersion")
+    if not isinstance(top, str) or family_of(top) is not Family.V1_0:
+        return []
+    return [
+        Finding(
+            "check",
+            ERROR,
+            "/protocolVersion",
+            f"protocolVersion {top!r} on a 0.x-shaped card (url/preferredTransport, no "
+            "supportedInterfaces): 1.0 cards declare supportedInterfaces, so 1.0 clients find no "
+            "interface (a2a-sdk maps url to one), and 0.3 clients are told a version they do not "
+            "speak; a2actl calls url as a 1.0 interface. Declare supportedInterfaces, or a 0.x "
+            "protocolVersion",
+            "v1.0 §4.4.1 AgentCard (supportedInterfaces REQUIRED), §4.4.6 AgentInterface",
+            check="version-shape",
+        )
+    ]
+
+
+def _requirement_section(pointer: str) -> str:
+    """The spec section of a security requirement entry at ``pointer`` (``/securityRequirements/…``,
+    ``/security/…``, ``/skills/N/…``)."""
+    rule = "v1.0 §4.5 Security Objects (a requirement names a securitySchemes entry)"
+    if pointer.startswith("/securityRequirements/"):
+        return rule
+    return f"{spec_section(pointer, '1.0' if 'securityRequirements' in pointer else '0.3')}; {rule}"
+
+
+def _declared(raw: dict[str, Any]) -> str:
+    """`` (declared: a, b)`` or `` (the card declares no scheme)``, for a message."""
+    schemes = raw.get("securitySchemes")
+    names = sorted(str(k) for k in schemes) if isinstance(schemes, dict) else []
+    if not names:
+        return " (the card declares no scheme)"
+    shown = ", ".join(repr(n) for n in names[:5]) + (" …" if len(names) > 5 else "")
+    return f" (declared: {shown})"
+
+
+def undeclared_scheme_refs(raw: dict[str, Any]) -> list[tuple[str, str]]:
+    """``(pointer, scheme name)`` of every security requirement entry naming a scheme that
+    ``securitySchemes`` does not declare, in document order: ``securityRequirements[i].schemes`` (1.0,
+    ``/securityRequirements/0/schemes/NAME``), ``security[i]`` (0.x, ``/security/0/NAME``), and the same
+    members of each skill (``/skills/2/securityRequirements/0/schemes/NAME``). Requirements of the wrong
+    shape are the schemas' to report. Never raises."""
+    from a2actl.core.pointer import pointer_token
+
+    schemes = raw.get("securitySchemes")
+    declared = set(schemes) if isinstance(schemes, dict) else set()
+    out: list[tuple[str, str]] = []
+
+    def scan(holder: Any, base: str) -> None:
+        if not isinstance(holder, dict):
+            return
+        v1 = holder.get("securityRequirements")
+        for idx, req in enumerate(v1 if isinstance(v1, list) else []):
+            names = req.get("schemes") if isinstance(req, dict) else None
+            for name in names if isinstance(names, dict) else {}:
+                if name not in declared:
+                    out.append((f"{base}/securityRequirements/{idx}/schemes/{pointer_token(name)}", name))
+        v0 = holder.get("security")
+        for idx, req in enumerate(v0 if isinstance(v0, list) else []):
+            for name in req if isinstance(req, dict) else {}:
+                if name not in declared:
+                    out.append((f"{base}/security/{idx}/{pointer_token(name)}", name))
+
+    scan(raw, "")
+    skills = raw.get("skills")
+    for idx, skill in enumerate(skills if isinstance(skills, list) else []):
+        scan(skill, f"/skills/{idx}")
+    return out
+
+
+def _security_scheme_shape(raw: dict[str, Any], view: CardView, *, strict: bool) -> list[Finding]:
+    """``security-scheme-shape``, on 1.0 and hybrid cards: a ``securitySchemes`` entry with none of the
+    1.0 wrappers (``httpAuthSecurityScheme``, ``apiKeySecurityScheme``, …; spec v1.0 §4.5.1, a oneof).
+    The open 1.0 schema accepts such an object (every member optional). With v0.3's ``type`` (e.g.
+    ``{"type": "http", "scheme": "bearer"}``): a warning (an error with ``strict``): a2a-sdk converts it,
+    readers of the 1.0 form find no scheme type. With neither: an error, no client can tell how to
+    authenticate."""
+    from a2actl.core.pointer import pointer_token
+    from a2actl.protocol.card import _V1_SCHEME_KEYS
+
+    schemes = raw.get("securitySchemes")
+    if view.shape not in ("1.0", "hybrid") or not isinstance(schemes, dict):
+        return []
+    out: list[Finding] = []
+    section = "v1.0 §4.5.1 SecurityScheme"
+    for name, scheme in schemes.items():
+        if not isinstance(scheme, dict) or any(k in scheme for k in _V1_SCHEME_KEYS):
+            continue
+        ptr = f"/securitySchemes/{pointer_token(str(name))}"
+        v03_type = scheme.get("type")
+        if isinstance(v03_type, str) and v03_type:
+            wrapper = next((k for k, t in _V1_SCHEME_KEYS.items() if t == v03_type), None)
+            fix = f'wrap it: {{"{wrapper}": {{...}}}}' if wrapper else "wrap it in its 1.0 member"
+            out.append(
+                Finding(
+                    "check",
+                    ERROR if strict else WARNING,
+                    ptr,
+                    f"security scheme {name!r} has v0.3's shape (type {v03_type!r}) and no 1.0 wrapper: "
+                    f"readers of the 1.0 form find no scheme type (a2a-sdk converts it); {fix}",
+                    section,
+                    check="security-scheme-shape",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "check",
+                    ERROR,
+                    ptr,
+                    f"security scheme {name!r} declares no scheme type (none of "
+                    f"{', '.join(_V1_SCHEME_KEYS)}): clients cannot know how to authenticate",
+                    section,
+                    check="security-scheme-shape",
+                )
+            )
+    return out
+
+
+def _duplicate_skill_ids(raw: dict[str, Any]) -> list[Finding]:
+    """``duplicate-skill-id``: a skill whose ``id`` an earlier skill has, at ``/skills/N/id`` of each
+    later one. Clients key skills by id (spec v1.0 §4.4.5: "a unique identifier for the agent's
+    skill"), so they see one of
+    them; ``caps snapshot`` keeps the first (and lists the id in ``duplicateSkillIds``). An error."""
+    skills = raw.get("skills")
+    first: dict[str, int] = {}
+    out: list[Finding] = []
+    for idx, skill in enumerate(skills if isinstance(skills, list) else []):
+        sid = skill.get("id") if isinstance(skill, dict) else None
+        if not isinstance(sid, str):
+            continue
+        if sid not in first:
+            first[sid] = idx
+            continue
+        ptr = f"/skills/{idx}/id"
+        out.append(
+            Finding(
+                "check",
+                ERROR,
+                ptr,
+                f"skill id {sid!r} is also the id of /skills/{first[sid]}: clients key skills by id and "
+                "see only one of them; caps snapshot and caps diff compare the first only",
+                spec_section(ptr, "1.0") + ' (id: "a unique identifier for the agent\'s skill")',
+                check="duplicate-skill-id",
+            )
+        )
+    return out

@@ -11,12 +11,15 @@ Classification (the rules in ``classify``; anything not covered is ``risky``, "u
 
 * breaking: a skill, interface, binding, protocol version, input/output mode or security scheme
   removed; ``streaming``/``pushNotifications``/``extendedAgentCard`` true→false; a security
-  requirement added to an open agent, or an accepted requirement removed/tightened.
+  requirement added to an open agent, or an accepted requirement removed/tightened; a security
+  scheme's type, HTTP auth scheme, API key location or name changed, or an OAuth 2 flow removed
+  (clients holding the old credentials cannot authenticate).
 * risky: an interface url/tenant changed or the preferred interface moved; an extension removed,
-  made required, or its params changed; a security scheme's settings changed; security dropped;
+  made required, or its params changed; a security scheme's other settings changed (urls, scopes,
+  a flow added); security dropped; a skill id that names several skills (``duplicateSkillIds``);
   a card signature disappeared or its key id changed (``signatureKids``, spec v1.0 §8.4).
 * cosmetic: descriptions, names, tags, examples, provider, links; anything added (a skill, mode,
-  interface, capability turned on, a signature).
+  interface, capability turned on, a signature); the case of an HTTP auth scheme (``Bearer``/``bearer``).
 
 Credentials in URLs (userinfo, credential-like query values: ``http://user:pw@host/rpc?token=…``)
 are never shown: both sides are compared with them masked (``core.redact.mask_urls``, as ``caps
@@ -148,6 +151,42 @@ def _signature_class(ch: Change, after_doc: Any) -> tuple[str, str]:
     return COSMETIC, f"signed with kid {ch.after!r} (additive)"
 
 
+#: The members of a (flattened) security scheme that say how a client authenticates: a change of
+#: one makes the credentials clients hold useless (``type``: http → apiKey; ``scheme``: Bearer →
+#: Basic; an API key's ``location`` or header ``name``). Spec v1.0 §4.5.1 SecurityScheme, §4.5.2-4.5.6.
+_SCHEME_IDENTITY = ("type", "scheme", "location", "name")
+
+
+def _scheme_change(ch: Change, segs: list[str]) -> tuple[str, str] | None:
+    """The class of a change inside one security scheme (``/securitySchemes/NAME/...``) when the
+    settings rule ("risky") does not fit: its type, HTTP auth scheme, API key location or name changed
+    or removed (breaking; a change of the auth scheme's case alone is cosmetic, RFC 9110 §11.1 compares
+    it case-insensitively); an OAuth 2 flow, or ``flows`` itself, removed (breaking). ``None``: other
+    settings (urls, scopes, ``bearerFormat``, a flow added)."""
+    if len(segs) < 3:
+        return None
+    name, member = segs[1], segs[2]
+    if len(segs) == 3 and member in _SCHEME_IDENTITY and ch.op != "added":
+        before, after = ch.before, ch.after
+        if member == "scheme" and isinstance(before, str) and isinstance(after, str):
+            if before.lower() == after.lower():
+                return COSMETIC, f"security scheme {name!r}: only the case of its auth scheme changed"
+        what = {
+            "type": "type",
+            "scheme": "auth scheme",
+            "location": "API key location",
+            "name": "API key name",
+        }
+        return BREAKING, (
+            f"security scheme {name!r} {what[member]} changed ({_canon(before)} → {_canon(after)}): "
+            "clients holding the old kind of credential cannot authenticate"
+        )
+    if member == "flows" and ch.op == "removed" and len(segs) <= 4:
+        flow = f"OAuth 2 flow {segs[3]!r}" if len(segs) == 4 else "every OAuth 2 flow"
+        return BREAKING, f"security scheme {name!r}: {flow} removed: clients using it cannot get a token"
+    return None
+
+
 def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Change:
     """Return ``ch`` with its class and reason (rules in the module docstring)."""
     segs = [_unesc(s) for s in ch.path.split("/")[1:]]
@@ -164,6 +203,14 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
         return out(COSMETIC, f"{top} edited")
     if top == "signatureKids":
         return out(*_signature_class(ch, after_doc))
+    if top == "duplicateSkillIds":
+        if ch.op == "removed":
+            return out(COSMETIC, f"skill id {ch.before!r} names one skill again")
+        return out(
+            RISKY,
+            f"skill id {ch.after!r} now names more than one skill: clients see one of them, and only the "
+            "first is compared",
+        )
 
     def membership(removed: str, added: str) -> Change | None:
         """Losing a member breaks the clients that use it; gaining one is additive."""
@@ -242,6 +289,9 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
     if top == "securitySchemes":
         if len(segs) >= 3 and segs[2] == "description":
             return out(COSMETIC, f"security scheme {segs[1]!r} description edited")
+        how = _scheme_change(ch, segs)
+        if how is not None:
+            return out(*how)
         return out(
             RISKY,
             f"security scheme {segs[1] if len(segs) > 1 else ''!r} settings changed "

@@ -157,7 +157,13 @@ async def _side(
     from a2actl.agent.discovery import decode_card, register_card_secrets
     from a2actl.agent.target import parse_target
     from a2actl.caps.expect import looks_like_card
-    from a2actl.caps.snapshot import check_snapshot_shape, check_snapshot_version, is_snapshot, snapshot
+    from a2actl.caps.snapshot import (
+        check_snapshot_shape,
+        check_snapshot_version,
+        duplicate_skill_notes,
+        is_snapshot,
+        snapshot,
+    )
 
     if _is_local_json(target):
         doc = await _read_json_file_off_loop(target, settings.max_card_bytes)
@@ -165,7 +171,7 @@ async def _side(
         check_snapshot_version(doc, target)
         if is_snapshot(doc):
             check_snapshot_shape(doc, target)
-            return doc, Source(target, "snapshot", [])
+            return doc, Source(target, "snapshot", duplicate_skill_notes(doc))
         path = str(Path(parse_target(target).value))
         raw, _ = decode_card(json.dumps(doc).encode(), path)  # its checks, on what was read
         if not looks_like_card(raw):  # e.g. 'card get -o json' output: every member would be "added"
@@ -174,9 +180,23 @@ async def _side(
                 "'supportedInterfaces', 'url' or 'skills')",
                 hint="write one with 'a2actl caps snapshot TARGET > before.json'; formats: docs/caps.md",
             )
-        return snapshot(raw), Source(path, "file", [])
+        snap = snapshot(raw)
+        return snap, Source(path, "file", duplicate_skill_notes(snap))
     fetched = await load_card(target, settings, sink, card_path)
-    return snapshot(fetched.raw), source_of(fetched)
+    snap = snapshot(fetched.raw)
+    src = source_of(fetched)
+    return snap, dataclasses.replace(src, notes=[*src.notes, *duplicate_skill_notes(snap)])
+
+
+def _expectation_notes(expectation: Any, kind: str) -> list[str]:
+    """The notes of a ``--expect`` file of ``kind`` (``snapshot``/``card``: its duplicate skill ids)."""
+    from a2actl.caps.snapshot import duplicate_skill_notes, snapshot
+
+    if kind == "snapshot":
+        return duplicate_skill_notes(expectation)
+    if kind == "card":
+        return duplicate_skill_notes(snapshot(expectation))
+    return []
 
 
 async def diff_job(
@@ -207,7 +227,7 @@ async def diff_job(
         register_card_secrets(expectation)  # a snapshot or card file may hold URL credentials in clear
         after, after_src = await _side(target, settings, sink, card_path)
         kind, changes = compare(expectation, after, expect)
-        before_src = Source(expect, kind, [])
+        before_src = Source(expect, kind, _expectation_notes(expectation, kind))
     else:
         raise UsageError(
             "give either TARGET --expect FILE, or two targets TARGET_A TARGET_B",

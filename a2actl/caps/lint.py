@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlsplit
 
+from a2actl.caps.checks import undeclared_scheme_refs
 from a2actl.caps.lint_rules import BY_ID, RULES, SEVERITY_RANK, Rule, matching
 from a2actl.core.errors import UsageError, parse_value_reason
 from a2actl.core.exit_codes import ExitCode
@@ -54,7 +55,7 @@ LIMIT_CONFIG_BYTES = 1024 * 1024
 #: At most this many findings of one rule are listed; the rest are counted (``LintResult.omitted``)
 #: and still count for ``--fail-on``. A hostile card with 100,000 bidi characters must not make a
 #: 100 MB report, a table that takes minutes, or a SARIF log that GitHub code scanning rejects (over
-#: 25,000 results a run; it shows the first 5,000): 18 rules x 100 stays under both.
+#: 25,000 results a run; it shows the first 5,000): 19 rules x 100 stays under both.
 MAX_PER_RULE = 100
 
 
@@ -691,6 +692,10 @@ def static_findings(raw: dict[str, Any], view: CardView, card_url: str | None) -
         )
     if not isinstance(raw.get("documentationUrl"), str) or not raw.get("documentationUrl"):
         add("A2A-SEC-015", "/documentationUrl", "no documentationUrl")
+
+    # A2A-SEC-019 undeclared-security-scheme (caps validate's check of the same name)
+    for p, name in undeclared_scheme_refs(raw):
+        add("A2A-SEC-019", p, f"requires scheme {name!r}, which securitySchemes does not declare")
     return out
 
 

@@ -251,6 +251,17 @@ RULES: tuple[Rule, ...] = (
         "RFC 8259 §4 (names SHOULD be unique; the behaviour of readers is unpredictable); RFC 7493 "
         "§2.3 (I-JSON: names MUST be unique)",
     ),
+    Rule(
+        "A2A-SEC-019",
+        "undeclared-security-scheme",
+        "Security requirement names an undeclared scheme",
+        ERROR,
+        "A requirement names its scheme by the key of securitySchemes; with no such entry clients "
+        "cannot know how to authenticate, and a gateway configured from the card may enforce nothing.",
+        "Declare the scheme under that name in securitySchemes, or fix the name in the requirement.",
+        "A2A v1.0 §4.5 Security Objects (SecurityRequirement), §4.4.5 AgentSkill; v0.3 §5.5 "
+        "AgentCard.security",
+    ),
 )
 
 #: The rules by id.

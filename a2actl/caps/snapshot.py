@@ -6,7 +6,9 @@ documented in ``docs/caps.md``; keyed maps replace card lists so diffs get stabl
 
 * ``interfaces``: ``{"JSONRPC@1.0": {"url", "tenant", "preferred"}}`` keyed by binding and wire
   family (``preferred`` marks the card's first interface, spec v1.0 §4.4.1 ``supportedInterfaces``).
-* ``skills``: ``{id: {...}}``; ``extensions``: ``{uri: {...}}``; ``securitySchemes``: ``{name: {...}}``.
+* ``skills``: ``{id: {...}}`` (of two skills with one id the first; the id is then listed in
+  ``duplicateSkillIds``, a member present only then); ``extensions``: ``{uri: {...}}``;
+  ``securitySchemes``: ``{name: {...}}``.
 * Every list is a set, sorted: modes, tags, examples, protocol versions, bindings, and the security
   requirements (each ``{scheme: [scopes]}``, an OR of ANDs as in spec v1.0 §4.5).
 
@@ -76,7 +78,10 @@ def _skill_requirements(raw_skill: Any) -> list[dict[str, list[str]]]:
 
 
 def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
-    """The snapshot document of a parsed card (``raw`` is needed for per-skill security)."""
+    """The snapshot document of a parsed card (``raw`` is needed for per-skill security). Skills are
+    keyed by id: of several skills with one id (a card error, ``caps validate``'s
+    ``duplicate-skill-id``) the first is kept and the id is listed in ``duplicateSkillIds`` (sorted;
+    the member is absent when every id is unique, so older snapshots compare as before)."""
     interfaces: dict[str, Any] = {}
     for pos, iface in enumerate(view.interfaces):
         fam = iface.family.value if iface.family else "unknown"
@@ -90,8 +95,10 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
             sid = s.get("id") if isinstance(s, dict) else None
             raw_skills.setdefault(sid if isinstance(sid, str) else f"#{idx}", s)
     skills: dict[str, Any] = {}
+    duplicates: set[str] = set()
     for s in view.skills:
         if s.id in skills:
+            duplicates.add(s.id)  # clients see one skill per id; the first is kept, the id is listed
             continue
         skills[s.id] = {
             "name": s.name,
@@ -119,7 +126,7 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
     provider = None
     if view.provider:
         provider = {k: v for k, v in sorted(view.provider.items()) if isinstance(v, str)}
-    return {
+    doc: dict[str, Any] = {
         SNAPSHOT_KEY: SNAPSHOT_VERSION,
         "name": view.name,
         "description": view.description,
@@ -138,6 +145,9 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         "securitySchemes": {k: dict(sorted(v.items())) for k, v in sorted(view.security_schemes.items())},
         "securityRequirements": _requirements(view.security_requirements),
     }
+    if duplicates:
+        doc["duplicateSkillIds"] = sorted(duplicates)
+    return doc
 
 
 def snapshot(raw: Any) -> dict[str, Any]:
@@ -153,6 +163,19 @@ def snapshot(raw: Any) -> dict[str, Any]:
     if kids:
         snap["signatureKids"] = kids
     return snap
+
+
+def duplicate_skill_notes(doc: Any) -> list[str]:
+    """A note for a diff side whose snapshot ``doc`` lists ``duplicateSkillIds`` (``[]`` otherwise):
+    the skills after the first with each id are not compared."""
+    ids = doc.get("duplicateSkillIds") if isinstance(doc, dict) else None
+    if not isinstance(ids, list) or not ids:
+        return []
+    shown = ", ".join(repr(i) for i in ids[:5]) + (" …" if len(ids) > 5 else "")
+    return [
+        f"skill id{'s' if len(ids) > 1 else ''} {shown} name{'' if len(ids) > 1 else 's'} more than one "
+        "skill: only the first skill with each id is compared (caps validate: duplicate-skill-id)"
+    ]
 
 
 def masked_snapshot(doc: dict[str, Any]) -> dict[str, Any]:
@@ -208,6 +231,7 @@ _SNAPSHOT_LISTS = (
     "defaultOutputModes",
     "securityRequirements",
     "signatureKids",
+    "duplicateSkillIds",
 )
 
 

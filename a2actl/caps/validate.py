@@ -24,6 +24,11 @@ Operational checks (beyond what a schema can say, in ``a2actl.caps.checks``), ea
   error when the values differ (readers disagree on the card), a warning when they are the same.
 * ``not-json`` (the card as decoded, and its bytes): ``NaN``/``Infinity`` or a non-UTF-8 encoding,
   which Python's reader takes and strict readers refuse.
+* ``binding-spelling``, ``no-standard-interface``, ``version-shape``, ``undeclared-security-scheme``,
+  ``security-scheme-shape``, ``duplicate-skill-id`` (``usability_findings``): cards that pass the
+  schemas although clients cannot use them (a binding name in another case, only custom bindings, a
+  0.x card declaring 1.0, a requirement naming no declared scheme, a 1.0 scheme without its wrapper,
+  two skills with one id); severities in ``docs/caps.md``.
 * ``capability-contradicted`` (``--live``): see ``a2actl.caps.live``.
 * ``signature`` (added by ``caps validate``, ``signature_findings``): the card's signatures (spec v1.0
   §8.4) checked with ``--jwks`` or a same-host https ``jku``: an invalid or malformed one is an error,
@@ -38,7 +43,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from a2actl.caps.checks import duplicate_key_findings, not_json_findings, operational_findings
+from a2actl.caps.checks import (
+    duplicate_key_findings,
+    not_json_findings,
+    operational_findings,
+    usability_findings,
+)
 from a2actl.caps.findings import ERROR, WARNING, Finding, spec_section
 from a2actl.caps.signature import SignatureCheck
 from a2actl.core.exit_codes import ExitCode
@@ -123,6 +133,16 @@ def _schema_message(err: ValidationError) -> str:
     return msg
 
 
+#: The message of the 1.0 schema's ``minItems`` on an empty ``supportedInterfaces`` (jsonschema's is
+#: "[] should be non-empty"), by whether the card also has the 0.x ``url``.
+_EMPTY_INTERFACES = {
+    False: "supportedInterfaces is empty: no client can call the agent (a 1.0 card declares at least one "
+    "interface)",
+    True: "supportedInterfaces is empty: 1.0 clients find no interface to call (only 0.x clients read "
+    "url); a 1.0 card declares at least one interface",
+}
+
+
 def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Finding]:
     """Every violation of the shipped ``version`` schema (``"0.3"`` or ``"1.0"``) by ``card``, in
     document order. Never raises for any JSON value."""
@@ -137,11 +157,10 @@ def schema_findings(card: Any, version: str, *, closed: bool = False) -> list[Fi
         if err.validator == "required" and isinstance(err.message, str) and err.message.startswith("'"):
             path.append(err.message[1:].split("'", 1)[0])  # point at the missing member itself
         pointer = to_pointer(path)
-        out.append(
-            Finding(
-                "schema", ERROR, pointer, _schema_message(err), spec_section(pointer, version), schema=version
-            )
-        )
+        message = _schema_message(err)
+        if err.validator == "minItems" and path == ["supportedInterfaces"] and err.instance == []:
+            message = _EMPTY_INTERFACES[isinstance(card, dict) and "url" in card]
+        out.append(Finding("schema", ERROR, pointer, message, spec_section(pointer, version), schema=version))
     return out
 
 
@@ -217,6 +236,7 @@ def validate_card(
     for v in schemas:
         report.findings += schema_findings(raw, v, closed=strict and v == "1.0")
     report.findings += operational_findings(raw, view, card_url, strict=strict)
+    report.findings += usability_findings(raw, view, strict=strict, schemas=schemas)
     report.findings += not_json_findings(raw, body)
     if body is not None:
         report.findings += duplicate_key_findings(body)

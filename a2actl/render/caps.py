@@ -73,8 +73,16 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
 
 def snapshot(out: Output, doc: dict[str, Any]) -> None:
     """``caps snapshot`` has no table: the snapshot is always written as JSON (it is meant to be
-    committed and read back by ``caps diff --expect``)."""
+    committed and read back by ``caps diff --expect``). A card with several skills of one id
+    (``duplicateSkillIds``) also gets a warning on stderr: the snapshot keeps the first of each."""
     out.json(doc)
+    ids = doc.get("duplicateSkillIds")
+    if isinstance(ids, list) and ids:
+        out.warn(
+            f"more than one skill with id {', '.join(repr(i) for i in ids[:5])}"
+            f"{' …' if len(ids) > 5 else ''}: the snapshot keeps the first of each "
+            "(duplicateSkillIds; caps validate: duplicate-skill-id)"
+        )
 
 
 def diff(out: Output, doc: dict[str, Any]) -> None:
@@ -104,6 +112,9 @@ def diff(out: Output, doc: dict[str, Any]) -> None:
                 Text(safe(c["reason"])),
             )
         out.out.print(t)
+    for side in (before, after):
+        for note in side.get("notes", []):
+            out.warn(f"{side['source']}: {note}")
     n = doc["counts"]
     line = (
         f"{n['breaking']} breaking, {n['risky']} risky, {n['cosmetic']} cosmetic; --fail-on {doc['failOn']}: "

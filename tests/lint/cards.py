@@ -190,6 +190,11 @@ FIRES: dict[str, tuple[str, Mutation]] = {
     ),
     # browsers drop tabs and newlines in a URL and ignore the scheme's case: still javascript:
     "A2A-SEC-017": ("/documentationUrl", _set("documentationUrl", " JavaScript\t:alert(document.cookie)")),
+    # a skill requires a scheme the card never declares (securitySchemes has only "bearer")
+    "A2A-SEC-019": (
+        "/skills/0/securityRequirements/0/schemes/oauth",
+        _set("skills/0/securityRequirements", [{"schemes": {"oauth": {"list": ["orders:read"]}}}]),
+    ),
 }
 
 #: rule id → a near miss: a mutation of the clean card that must NOT fire the rule.
@@ -264,6 +269,8 @@ CLEAN: dict[str, Mutation] = {
         _set("description", "Accepts javascript: snippets and data: URIs in messages."),
         _set("iconUrl", "https://cdn.example.com/orders.png"),
     ),
+    # a skill requires the declared scheme
+    "A2A-SEC-019": _set("skills/0/securityRequirements", [{"schemes": {"bearer": {"list": []}}}]),
 }
 
 #: Versions other than 1.0: (rule, base card factory, pointer, mutation) that must fire.
@@ -297,6 +304,7 @@ VERSIONS: list[tuple[str, Callable[[], dict[str, Any]], str, Mutation]] = [
     ("A2A-SEC-002", clean_v03, "/securitySchemes", _no_security),
     ("A2A-SEC-002", clean_hybrid, "/securitySchemes", _no_security),
     ("A2A-SEC-010", clean_v02, "/skills/0/name", _set("skills/0/name", "Order\U000e0041status")),
+    ("A2A-SEC-019", clean_v03, "/security/0/Bearer", _set("security", [{"Bearer": []}])),
 ]
 
 

@@ -33,6 +33,7 @@ PINNED = {
     "A2A-SEC-016": ("api-key-in-query", "API key sent in the query string", "warning"),
     "A2A-SEC-017": ("script-url", "URL with a scheme that runs code or reads local files", "error"),
     "A2A-SEC-018": ("duplicate-key", "Member repeated with different values", "error"),
+    "A2A-SEC-019": ("undeclared-security-scheme", "Security requirement names an undeclared scheme", "error"),
 }
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "lint-rules.md"
@@ -64,7 +65,7 @@ def test_every_rule_is_documented_under_its_anchor() -> None:
 
 
 def test_matching() -> None:
-    assert matching(["A2A-SEC-01"]) == {f"A2A-SEC-01{n}" for n in range(9)}
+    assert matching(["A2A-SEC-01"]) == {f"A2A-SEC-01{n}" for n in range(10)}
     assert matching(["a2a-sec-001", "bidi-control"]) == {"A2A-SEC-001", "A2A-SEC-011"}
     assert matching(["A2A-SEC"]) == set(BY_ID)
     try:

@@ -246,6 +246,7 @@ def test_selected_rules() -> None:
         "A2A-SEC-016",
         "A2A-SEC-017",
         "A2A-SEC-018",
+        "A2A-SEC-019",
     ]
     with pytest.raises(UsageError):
         L.selected_rules(None, ["nope"])
