@@ -386,7 +386,7 @@ def run_cmd(
     if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
-    doc, code = _written(run, report.to_json(), int(report.exit), out_file)
+    doc, code = _written(run, *_unwritten_outcome(report.to_json(), int(report.exit), unwritten), out_file)
     if unwritten:  # --out is written: now the records' failure (exit 2; a reader gone: quietly)
         raise unwritten[0]
     if run.format == "jsonl":
@@ -394,6 +394,25 @@ def run_cmd(
     else:
         run.show(doc, render_load.report)
     _exit(out, doc, code)
+
+
+def _unwritten_outcome(
+    doc: dict[str, object], code: int, unwritten: list[Exception]
+) -> tuple[dict[str, object], int]:
+    """The report document and exit code for ``--out`` when the ``-o jsonl`` records could not be
+    written (``unwritten``: the first failure, which the command raises once ``--out`` is written):
+    ``exitCode`` is the code the command then exits with, the failure's own (2 for a standard
+    output that cannot be written; 1 for an unexpected error), so the file says what the process
+    did. A reader gone (``BrokenPipeError``, which ends the command quietly) keeps the report's code
+    (its thresholds'). Without a failure, ``doc`` and ``code`` as given."""
+    from a2actl.core.errors import A2ACtlError
+    from a2actl.core.exit_codes import ExitCode
+
+    if not unwritten or isinstance(unwritten[0], BrokenPipeError):
+        return doc, code
+    failure = unwritten[0]
+    failed = int(failure.exit_code) if isinstance(failure, A2ACtlError) else int(ExitCode.ERROR)
+    return {**doc, "exitCode": failed}, failed
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:

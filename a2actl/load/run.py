@@ -321,6 +321,8 @@ class LoadRun:
             timeout=opts.timeout,
             client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()}
             | ({"grpc": "grpcio"} if getattr(ctx.client, "binding", None) == "GRPC" else {}),
+            # the abort is the record's (its output failed), not a threshold's
+            unrecorded=state.unrecorded,
         )
 
     @staticmethod

@@ -894,6 +894,36 @@ def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
     assert "outError" not in json.loads(saved.read_text())
 
 
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_jsonl_records_that_cannot_be_written_are_no_failed_check(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """``-o jsonl --out run.json > /dev/full``: the records cannot be written, the run stops and the
+    command exits 2; run.json says exitCode 2, as the process, and 'load report run.json' judges it
+    by its thresholds (0 here). The file said 7 (a check failed) and the merge exited 7 for a run no
+    check failed."""
+    url, _ = fast_agent
+    saved = tmp_path / "run.json"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "a2actl", "-o", "jsonl", "load", "run", url, "--rate", "50", "-d", "20s"]
+            + ["--threshold", "errors<1%", "--out", str(saved), "--no-progress"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert "standard output: cannot write" in proc.stderr
+    doc = json.loads(saved.read_text())
+    assert doc["aborted"] == "stopped: a request's record could not be written"
+    assert doc["exitCode"] == 2 and doc["requests"]["sent"] < 50
+    assert [t["ok"] for t in doc["thresholds"]] == [True]
+    merged = cli("-o", "json", "load", "report", str(saved))
+    assert merged.exit_code == 0, merged.stdout
+    assert merged.json["exitCode"] == 0 and merged.json["aborted"].endswith("could not be written")
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
