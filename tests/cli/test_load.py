@@ -122,14 +122,39 @@ def test_thresholds_pass_and_fail_with_exit_0_and_7(cli: Any, fast_agent: tuple[
     assert bad["exitCode"] == 7
 
 
-def test_a_failed_task_is_counted_as_such(cli: Any, sandbox: Any) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("-s", "send"),
+        ("-s", "stream"),
+        ("-s", "send", "--a2a-version", "0.3", "--binding", "HTTP+JSON"),
+        ("-s", "stream", "--a2a-version", "0.3", "--binding", "HTTP+JSON"),
+    ],
+    ids=["send", "stream", "send-0.3-rest", "stream-0.3-rest"],
+)
+def test_a_failed_task_is_counted_as_such(cli: Any, sandbox: Any, how: tuple[str, ...]) -> None:
+    """A failed task is a failure, with the agent's status message as the error table's example,
+    as 'send' shows it; the example was empty, so the table said 'failed' and never why."""
     doc = _json(
-        cli, sandbox.url, "-n", "6", "-c", "2", "--text", "/fail now", "--threshold", "errors<1%", code=7
+        cli,
+        sandbox.url,
+        *how,
+        "-n",
+        "6",
+        "-c",
+        "2",
+        "--text",
+        "/fail now",
+        "--threshold",
+        "errors<1%",
+        code=7,
     )
     assert doc["requests"]["ok"] == 0
     assert doc["statuses"] == {"task-failed": 6}
     assert doc["states"] == {"failed": 6}
-    assert doc["errors"] == [{"status": "task-failed", "code": "failed", "count": 6, "example": None}]
+    assert doc["errors"] == [
+        {"status": "task-failed", "code": "failed", "count": 6, "example": "failed on request (/fail)"}
+    ]
     assert doc["thresholds"][0]["actual"] == 1.0
 
 

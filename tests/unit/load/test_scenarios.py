@@ -399,6 +399,20 @@ def _update(kind: str, state: str | None, task: str = "t1", **payload: Any) -> T
     return TimedEvent(0.0, 100, StreamEvent(kind, state, task, False, payload))
 
 
+def test_a_failed_stream_task_says_why_in_at_most_200_characters() -> None:
+    """The status message that came with the failed state is the request's message (the error
+    table's example), clipped to 200 characters; none when the agent gave none."""
+    said = {"state": "TASK_STATE_FAILED", "message": {"parts": [{"text": "quota " + "x" * 500}]}}
+    rec = _scenario(
+        "stream",
+        FakeClient(events=[_update("task", "working"), _update("status-update", "failed", status=said)]),
+    )
+    assert (rec.status, rec.code) == ("task-failed", "failed")
+    assert rec.message is not None and rec.message.startswith("quota x") and len(rec.message) == 200
+    silent = _scenario("stream", FakeClient(events=[_update("status-update", "failed", status={})]))
+    assert (silent.status, silent.message) == ("task-failed", None)
+
+
 @pytest.mark.parametrize(
     ("events", "message"),
     [
