@@ -104,6 +104,11 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
     def part(obj: object, where: str) -> PartSpec:
         if isinstance(obj, str):
             return PartSpec("text", text=obj)
+        if isinstance(obj, dict) and "text" in obj and "data" in obj:  # one would be dropped
+            raise UsageError(
+                f'--messages {where}: {{"text": …}} and {{"data": …}} are two parts: '
+                'give them as {"parts": [{"text": …}, {"data": …}]}'
+            )
         if isinstance(obj, dict) and isinstance(obj.get("text"), str):
             return PartSpec("text", text=obj["text"])
         if isinstance(obj, dict) and "data" in obj:
@@ -283,6 +288,13 @@ def run_cmd(
     run = invocation(ctx)
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
+    if messages is not None and (text is not None or data):
+        # --messages gives every message: --text/--data were dropped without a word
+        raise UsageError(
+            f"--messages gives the messages: {'--text' if text is not None else '--data'} would be "
+            "ignored; give one or the other",
+            hint='put the data in the file: {"parts": ["text", {"data": {…}}]} per line',
+        )
     thresholds = parse_thresholds(threshold)
     if max_event_bytes is not None:
         run.settings = _event_bound(run.settings, max_event_bytes, scenario)

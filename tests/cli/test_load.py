@@ -468,6 +468,35 @@ def test_a_run_that_never_started_leaves_no_empty_out_file(
     assert out.read_text() == "kept"
 
 
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        (("--text", "hi"), '"a"', "--messages gives the messages: --text would be ignored"),
+        (("--data", "{}"), '"a"', "--messages gives the messages: --data would be ignored"),
+        ((), '{"text": "a", "data": {"k": 1}}', ':1: {"text": …} and {"data": …} are two parts'),
+    ],
+    ids=["text", "data", "text-and-data-in-a-line"],
+)
+def test_messages_input_that_would_be_dropped_is_refused(
+    cli: Any,
+    fast_agent: tuple[str, LoadAgent],
+    tmp_path: Path,
+    extra: tuple[str, ...],
+    line: str,
+    message: str,
+) -> None:
+    """--messages with --text or --data, or a line with both "text" and "data": one of them was
+    dropped without a word (the run sent the file's messages, or the line's text alone). Exit 2
+    before anything is sent."""
+    url, agent = fast_agent
+    f = tmp_path / "m.jsonl"
+    f.write_text(line + "\n", encoding="utf-8")
+    r = cli("-o", "json", "load", "run", url, "-n", "2", "--messages", str(f), *extra)
+    assert r.exit_code == 2, r.stdout[:500]
+    assert message in r.json["error"]["message"]
+    assert agent.requests == 0
+
+
 def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     f = tmp_path / "m.jsonl"
     f.write_text('"hello"\n{"text": "/fail"}\n{"data": {"k": 1}}\n', encoding="utf-8")
