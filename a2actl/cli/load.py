@@ -339,6 +339,9 @@ def run_cmd(
                 "machines and merge with 'a2actl load report'",
             )
     if out_file:
+        _out_is_no_input(
+            out_file, [messages] if messages else [], [d[1:] for d in data or [] if d.startswith("@")]
+        )
         check_writable(ctx, out_file, "--out")
     limit = run.max_time
     if limit is not None and model.duration is not None and model.duration >= limit:
@@ -425,6 +428,29 @@ def _unwritten_outcome(
     failure = unwritten[0]
     failed = int(failure.exit_code) if isinstance(failure, A2ACtlError) else int(ExitCode.ERROR)
     return {**doc, "exitCode": failed}, failed
+
+
+def _out_is_no_input(out_file: str, *inputs: list[str]) -> None:
+    """Raise ``UsageError`` (exit 2) when ``--out`` names one of the command's input files (the
+    ``--messages`` file, a ``--data @FILE``, a report to merge): the report was written over it
+    (the operator's messages lost; a merged report over one of its runs), as ``fleet``'s outputs
+    are checked. Paths are compared as files (``os.path.samefile``), else as absolute paths; an
+    ``--out`` that exists and is no regular file (``/dev/null``, a FIFO) overwrites nothing."""
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    if os.path.exists(out_file) and not os.path.isfile(out_file):
+        return
+    for source in (p for group in inputs for p in group):
+        try:
+            same = os.path.samefile(out_file, source)
+        except (OSError, ValueError):
+            same = os.path.abspath(out_file) == os.path.abspath(source)
+        if same:
+            raise UsageError(
+                f"--out {out_file} is an input of this command ({source}): it would be overwritten"
+            )
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
@@ -548,6 +574,8 @@ def report_cmd(
 
     run = invocation(ctx)
     extra = parse_thresholds(threshold)
+    if out_file:
+        _out_is_no_input(out_file, files)
     docs = run.run(_read_reports(files))
     try:
         merged = merge_reports(docs, extra)

@@ -497,6 +497,34 @@ def test_messages_input_that_would_be_dropped_is_refused(
     assert agent.requests == 0
 
 
+def test_out_that_names_an_input_is_refused(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """--out naming the --messages file, a --data @FILE or a report to merge: the report was written
+    over it (the messages lost; a merged report over one of its runs). Exit 2 before anything is
+    sent or written, the input kept, as 'fleet probe'/'fleet report' refuse it."""
+    url, agent = fast_agent
+    messages, data = tmp_path / "m.jsonl", tmp_path / "d.json"
+    messages.write_text('"hello"\n', encoding="utf-8")
+    data.write_text('{"k": 1}', encoding="utf-8")
+    for args, given in (
+        (("--messages", str(messages), "--out", str(messages)), messages),
+        (("--data", f"@{data}", "--out", str(tmp_path / "." / "d.json")), data),
+    ):
+        r = cli("-o", "json", "load", "run", url, "-n", "2", *args)
+        assert r.exit_code == 2, r.stdout[:500]
+        assert f"is an input of this command ({given})" in r.json["error"]["message"]
+    assert messages.read_text() == '"hello"\n' and data.read_text() == '{"k": 1}'
+    assert agent.requests == 0
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for f in (a, b):
+        assert cli("load", "run", url, "-n", "3", "--out", str(f)).exit_code == 0
+    kept = b.read_text()
+    r = cli("-o", "json", "load", "report", str(a), str(b), "--out", str(b))
+    assert r.exit_code == 2 and "is an input of this command" in r.json["error"]["message"]
+    assert b.read_text() == kept
+
+
 def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     f = tmp_path / "m.jsonl"
     f.write_text('"hello"\n{"text": "/fail"}\n{"data": {"k": 1}}\n', encoding="utf-8")
