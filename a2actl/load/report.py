@@ -270,6 +270,11 @@ class LoadReport:
             return ExitCode.CHECK_FAILED
         return ExitCode.OK
 
+    @property
+    def closed_only(self) -> bool:
+        """Whether every run of this report was in the closed model (which has no schedule lag)."""
+        return _model_kinds(self.model) == {"closed"}
+
     def notes(self) -> list[str]:
         """What the figures mean for this model: the closed model hides stalls in its arrivals;
         the open model's drops and lag say the cap or the generator limited it. A merged report
@@ -277,7 +282,7 @@ class LoadReport:
         out = list(self.merge_notes)
         kinds = _model_kinds(self.model)
         rec = self.recorder
-        if kinds == {"closed"}:
+        if self.closed_only:
             out.append(
                 "closed model: latency counts from each request's actual start, so a stalled agent "
                 "delays the next requests instead of showing in the percentiles (coordinated omission); "

@@ -361,7 +361,15 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     # a metric the runs' scenario (send) never records: exit 2 naming it, not 7 "no samples"
     r = cli("-o", "json", "load", "report", *files, "--threshold", "ttfe.p99<1s")
     assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
-    assert "-s send records no metric 'ttfe'" in r.json["error"]["message"]
+    assert "-s send in the closed model records no metric 'ttfe'" in r.json["error"]["message"]
+    # lag over runs that were all closed (-c): exit 2 as 'load run -c' is; it was 7 "no samples"
+    r = cli("-o", "json", "load", "report", *files, "--threshold", "lag.p99<5ms")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
+    assert "-s send in the closed model records no metric 'lag'" in r.json["error"]["message"]
+    opened = tmp_path / "o.json"
+    assert cli("load", "run", url, "--rate", "20", "-n", "4", "--out", str(opened)).exit_code == 0
+    r = cli("-o", "json", "load", "report", *files, str(opened), "--threshold", "lag.p99<10s")
+    assert r.exit_code == 0 and r.json["thresholds"][0]["ok"] is True, r.stdout[:300]
 
 
 def test_load_report_refuses_a_report_without_its_counters(
