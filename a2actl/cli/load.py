@@ -576,7 +576,17 @@ def report_cmd(
     extra = parse_thresholds(threshold)
     if out_file:
         _out_is_no_input(out_file, files)
-    docs = run.run(_read_reports(files))
+    try:
+        docs = run.run(_read_reports(files))
+    except UsageError as exc:
+        if ": not JSON: Extra data" not in exc.message or exc.hint:
+            raise
+        # several JSON documents: most likely 'load run -o jsonl' output, whose last line is the report
+        raise UsageError(
+            exc.message,
+            hint="an '-o jsonl' file? its last line is the report (tail -n 1 FILE > run.json), "
+            "or write the report with 'load run --out run.json'",
+        ) from exc
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:

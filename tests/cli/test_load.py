@@ -372,6 +372,25 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     assert r.exit_code == 0 and r.json["thresholds"][0]["ok"] is True, r.stdout[:300]
 
 
+def test_load_report_of_jsonl_output_says_where_the_report_is(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """'load run -o jsonl > run.jsonl; load report run.jsonl' is exit 2 'not JSON: Extra data', and
+    now says why: the last line is the report, which merges."""
+    url, _ = fast_agent
+    r = cli("-o", "jsonl", "load", "run", url, "-n", "3")
+    assert r.exit_code == 0, r.stderr
+    lines = tmp_path / "run.jsonl"
+    lines.write_text(r.stdout, encoding="utf-8")
+    bad = cli("-o", "json", "load", "report", str(lines))
+    assert bad.exit_code == 2
+    assert "not JSON: Extra data" in bad.json["error"]["message"]
+    assert "its last line is the report" in bad.json["error"]["hint"]
+    last = tmp_path / "run.json"
+    last.write_text(r.stdout.splitlines()[-1], encoding="utf-8")
+    assert _run_json(cli, "load", "report", str(last))["requests"]["sent"] == 3
+
+
 def test_load_report_refuses_a_report_without_its_counters(
     cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
 ) -> None:
