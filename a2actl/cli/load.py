@@ -104,6 +104,11 @@ def _messages(text: str | None, data: list[str], messages_file: str | None) -> l
     def part(obj: object, where: str) -> PartSpec:
         if isinstance(obj, str):
             return PartSpec("text", text=obj)
+        if isinstance(obj, dict) and "text" in obj and "data" in obj:  # one would be dropped
+            raise UsageError(
+                f'--messages {where}: {{"text": …}} and {{"data": …}} are two parts: '
+                'give them as {"parts": [{"text": …}, {"data": …}]}'
+            )
         if isinstance(obj, dict) and isinstance(obj.get("text"), str):
             return PartSpec("text", text=obj["text"])
         if isinstance(obj, dict) and "data" in obj:
@@ -283,6 +288,13 @@ def run_cmd(
     run = invocation(ctx)
     if scenario not in SCENARIOS:
         raise UsageError(f"--scenario {scenario!r}: use one of {', '.join(SCENARIOS)}")
+    if messages is not None and (text is not None or data):
+        # --messages gives every message: --text/--data were dropped without a word
+        raise UsageError(
+            f"--messages gives the messages: {'--text' if text is not None else '--data'} would be "
+            "ignored; give one or the other",
+            hint='put the data in the file: {"parts": ["text", {"data": {…}}]} per line',
+        )
     thresholds = parse_thresholds(threshold)
     if max_event_bytes is not None:
         run.settings = _event_bound(run.settings, max_event_bytes, scenario)
@@ -327,6 +339,9 @@ def run_cmd(
                 "machines and merge with 'a2actl load report'",
             )
     if out_file:
+        _out_is_no_input(
+            out_file, [messages] if messages else [], [d[1:] for d in data or [] if d.startswith("@")]
+        )
         check_writable(ctx, out_file, "--out")
     limit = run.max_time
     if limit is not None and model.duration is not None and model.duration >= limit:
@@ -386,7 +401,7 @@ def run_cmd(
     if report.interrupted:  # Ctrl-C or SIGTERM: the report of what was measured, then exit 130
         out.stderr.write("a2actl: interrupted: sending stopped; the report holds what was measured\n")
         out.stderr.flush()
-    doc, code = _written(run, report.to_json(), int(report.exit), out_file)
+    doc, code = _written(run, *_unwritten_outcome(report.to_json(), int(report.exit), unwritten), out_file)
     if unwritten:  # --out is written: now the records' failure (exit 2; a reader gone: quietly)
         raise unwritten[0]
     if run.format == "jsonl":
@@ -394,6 +409,48 @@ def run_cmd(
     else:
         run.show(doc, render_load.report)
     _exit(out, doc, code)
+
+
+def _unwritten_outcome(
+    doc: dict[str, object], code: int, unwritten: list[Exception]
+) -> tuple[dict[str, object], int]:
+    """The report document and exit code for ``--out`` when the ``-o jsonl`` records could not be
+    written (``unwritten``: the first failure, which the command raises once ``--out`` is written):
+    ``exitCode`` is the code the command then exits with, the failure's own (2 for a standard
+    output that cannot be written; 1 for an unexpected error), so the file says what the process
+    did. A reader gone (``BrokenPipeError``, which ends the command quietly) keeps the report's code
+    (its thresholds'). Without a failure, ``doc`` and ``code`` as given."""
+    from a2actl.core.errors import A2ACtlError
+    from a2actl.core.exit_codes import ExitCode
+
+    if not unwritten or isinstance(unwritten[0], BrokenPipeError):
+        return doc, code
+    failure = unwritten[0]
+    failed = int(failure.exit_code) if isinstance(failure, A2ACtlError) else int(ExitCode.ERROR)
+    return {**doc, "exitCode": failed}, failed
+
+
+def _out_is_no_input(out_file: str, *inputs: list[str]) -> None:
+    """Raise ``UsageError`` (exit 2) when ``--out`` names one of the command's input files (the
+    ``--messages`` file, a ``--data @FILE``, a report to merge): the report was written over it
+    (the operator's messages lost; a merged report over one of its runs), as ``fleet``'s outputs
+    are checked. Paths are compared as files (``os.path.samefile``), else as absolute paths; an
+    ``--out`` that exists and is no regular file (``/dev/null``, a FIFO) overwrites nothing."""
+    import os
+
+    from a2actl.core.errors import UsageError
+
+    if os.path.exists(out_file) and not os.path.isfile(out_file):
+        return
+    for source in (p for group in inputs for p in group):
+        try:
+            same = os.path.samefile(out_file, source)
+        except (OSError, ValueError):
+            same = os.path.abspath(out_file) == os.path.abspath(source)
+        if same:
+            raise UsageError(
+                f"--out {out_file} is an input of this command ({source}): it would be overwritten"
+            )
 
 
 def _event_bound(settings: Settings, text: str, scenario: str) -> Settings:
@@ -517,13 +574,30 @@ def report_cmd(
 
     run = invocation(ctx)
     extra = parse_thresholds(threshold)
-    docs = run.run(_read_reports(files))
+    if out_file:
+        _out_is_no_input(out_file, files)
+    try:
+        docs = run.run(_read_reports(files))
+    except UsageError as exc:
+        if ": not JSON: Extra data" not in exc.message or exc.hint:
+            raise
+        # several JSON documents: most likely 'load run -o jsonl' output, whose last line is the report
+        raise UsageError(
+            exc.message,
+            hint="an '-o jsonl' file? its last line is the report (tail -n 1 FILE > run.json), "
+            "or write the report with 'load run --out run.json'",
+        ) from exc
     try:
         merged = merge_reports(docs, extra)
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     if merged.scenario in SCENARIOS:  # --threshold names a metric the runs could record
-        check_metrics(extra, timing_metrics(merged.scenario), f"-s {merged.scenario}")
+        closed = merged.closed_only  # no lag: as 'load run -c' refuses it (it failed: no samples)
+        check_metrics(
+            extra,
+            timing_metrics(merged.scenario, open_model=not closed),
+            f"-s {merged.scenario}" + (" in the closed model" if closed else ""),
+        )
     doc, code = _written(run, merged.to_json(), int(merged.exit), out_file)
     run.show(doc, render_load.report)
     _exit(run.out, doc, code)

@@ -146,6 +146,10 @@ class LoadReport:
     sources: list[str] = field(default_factory=list)
     #: a merge's notes on runs that differ (targets, A2A version or binding, open and closed models)
     merge_notes: list[str] = field(default_factory=list)
+    #: whether ``aborted`` is a failed check (exit 7): ``--abort-on-fail`` stopped the run (or, in a
+    #: merge, one of its runs). Not when the run stopped because a request's ``-o jsonl`` record
+    #: could not be written (a full disk, a closed pipe): its output failed, no check did
+    abort_failed: bool = True
     #: requests that start the run together, each the first of its own sequence of requests (the
     #: open model's first arrival: 1; the closed model: one per worker, ``concurrency``; a merge:
     #: the sum over its runs); the sending rate counts the intervals after them (``sending_rate``)
@@ -171,9 +175,11 @@ class LoadReport:
         timed_out: bool = False,
         timeout: float | None = None,
         client: dict[str, Any] | None = None,
+        unrecorded: bool = False,
     ) -> LoadReport:
         """A plain run's report, with ``thresholds`` evaluated on it (``model`` a ``ModelSpec``) and
-        a new run id."""
+        a new run id. ``unrecorded``: the run stopped because a record could not be written (then
+        ``aborted`` is not a failed check)."""
         run_id = str(uuid.uuid4())
         report = cls(
             target=target,
@@ -195,6 +201,7 @@ class LoadReport:
             timeout=timeout,
             client=client,
             streams=model.concurrency if model.kind == "closed" else 1,
+            abort_failed=not unrecorded,
         )
         report.judge(thresholds)
         return report
@@ -252,14 +259,21 @@ class LoadReport:
     @property
     def exit(self) -> ExitCode:
         """130 when Ctrl-C or SIGTERM stopped the run, 5 when ``--max-time`` stopped it, 7 when a
-        threshold failed or the run aborted on one, else 0 (docs/exit-codes.md)."""
+        threshold failed or the run aborted on one, else 0 (docs/exit-codes.md). A run stopped
+        because its records could not be written (not ``abort_failed``) is judged by its
+        thresholds: the output failed, not a check (the command exits with the output's own code)."""
         if self.interrupted:
             return ExitCode.INTERRUPTED
         if self.timed_out:
             return ExitCode.TIMEOUT
-        if self.aborted or any(not t.ok for t in self.thresholds):
+        if (self.aborted and self.abort_failed) or any(not t.ok for t in self.thresholds):
             return ExitCode.CHECK_FAILED
         return ExitCode.OK
+
+    @property
+    def closed_only(self) -> bool:
+        """Whether every run of this report was in the closed model (which has no schedule lag)."""
+        return _model_kinds(self.model) == {"closed"}
 
     def notes(self) -> list[str]:
         """What the figures mean for this model: the closed model hides stalls in its arrivals;
@@ -268,7 +282,7 @@ class LoadReport:
         out = list(self.merge_notes)
         kinds = _model_kinds(self.model)
         rec = self.recorder
-        if kinds == {"closed"}:
+        if self.closed_only:
             out.append(
                 "closed model: latency counts from each request's actual start, so a stalled agent "
                 "delays the next requests instead of showing in the percentiles (coordinated omission); "
@@ -371,6 +385,9 @@ class _Run:
     interrupted: bool = False
     #: requests that started the run together (``LoadReport.streams``, from the report's ``model``)
     streams: int = 1
+    #: ``aborted`` is a failed check (``LoadReport.abort_failed``): not when the report's
+    #: ``exitCode`` is 0 or 2, a run stopped because its ``-o jsonl`` records could not be written
+    abort_failed: bool = True
 
 
 def _streams(model: Any, sent: Any = None) -> int:
@@ -474,6 +491,7 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         cancelled,
         interrupted or doc.get("exitCode") == int(ExitCode.INTERRUPTED),
         _streams(doc.get("model"), requests.get("sent")),
+        doc.get("exitCode") not in (int(ExitCode.OK), int(ExitCode.USAGE)),
     )
 
 
@@ -516,7 +534,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     elapsed = window = answer_window = 0.0
     cancelled = 0
     aborted: list[str] = []
-    timed_out = interrupted = False
+    timed_out = interrupted = abort_failed = False
     started = math.inf
     texts: dict[str, Threshold] = {}
     seen: list[tuple[str, dict[str, Any]]] = []
@@ -557,6 +575,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         cancelled += run.cancelled
         if run.aborted:
             aborted.append(f"{source}: {run.aborted}")
+            abort_failed = abort_failed or run.abort_failed
         timed_out = timed_out or run.timed_out
         interrupted = interrupted or run.interrupted
         if run.started is not None:
@@ -585,6 +604,9 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         # a run --max-time ended is 5 in the merge too (as 'load run' was), not 7 for its abort
         timed_out=timed_out,
         interrupted=interrupted,
+        # a run stopped because its records could not be written (its exitCode 0 or 2) is not a
+        # failed check in the merge either; an --abort-on-fail run's abort is (exit 7)
+        abort_failed=abort_failed,
         asked_rate=asked,
         runs=sum(int(d.get("runs") or 1) for _, d in docs),
         sources=[s for s, _ in docs],

@@ -102,6 +102,8 @@ class _State:
     timed_out: bool = False
     #: Ctrl-C or SIGTERM: sending stopped, the requests in flight get ``INTERRUPT_GRACE``
     interrupted: bool = False
+    #: perf_counter when Ctrl-C or SIGTERM came (the report says when, not when the grace ended)
+    interrupted_at: float | None = None
     recent: deque[float] = field(default_factory=deque)
     #: ``on_record`` raised (its output failed): no more records, the run stopped
     unrecorded: bool = False
@@ -297,7 +299,8 @@ class LoadRun:
         # for theirs (an agent that answered nothing more was still the bottleneck until then)
         answered_end = end if cancelled else state.last_answer
         if state.interrupted:
-            state.aborted = f"interrupted (Ctrl-C or SIGTERM) after {elapsed:.1f}s: sending stopped" + (
+            came = (state.interrupted_at or end) - state.started
+            state.aborted = f"interrupted (Ctrl-C or SIGTERM) after {came:.1f}s: sending stopped" + (
                 f"; {cancelled} requests still in flight after {INTERRUPT_GRACE:g}s were cancelled "
                 "(counted as cancelled, not as errors)"
                 if cancelled
@@ -321,6 +324,8 @@ class LoadRun:
             timeout=opts.timeout,
             client={"http": "httpx" if opts.scenario == "handshake" else "aiohttp", "loop": _loop_name()}
             | ({"grpc": "grpcio"} if getattr(ctx.client, "binding", None) == "GRPC" else {}),
+            # the abort is the record's (its output failed), not a threshold's
+            unrecorded=state.unrecorded,
         )
 
     @staticmethod
@@ -329,6 +334,7 @@ class LoadRun:
         flight ``INTERRUPT_GRACE`` (``_wind_down``), and take the cancellation back so the report is
         returned. A second Ctrl-C is ``asyncio.run``'s ``KeyboardInterrupt``: at once, no report."""
         state.interrupted = True
+        state.interrupted_at = time.perf_counter()
         state.stop = True
         job.cancel()
         await asyncio.wait({job})

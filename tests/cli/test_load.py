@@ -122,14 +122,39 @@ def test_thresholds_pass_and_fail_with_exit_0_and_7(cli: Any, fast_agent: tuple[
     assert bad["exitCode"] == 7
 
 
-def test_a_failed_task_is_counted_as_such(cli: Any, sandbox: Any) -> None:
+@pytest.mark.parametrize(
+    "how",
+    [
+        ("-s", "send"),
+        ("-s", "stream"),
+        ("-s", "send", "--a2a-version", "0.3", "--binding", "HTTP+JSON"),
+        ("-s", "stream", "--a2a-version", "0.3", "--binding", "HTTP+JSON"),
+    ],
+    ids=["send", "stream", "send-0.3-rest", "stream-0.3-rest"],
+)
+def test_a_failed_task_is_counted_as_such(cli: Any, sandbox: Any, how: tuple[str, ...]) -> None:
+    """A failed task is a failure, with the agent's status message as the error table's example,
+    as 'send' shows it; the example was empty, so the table said 'failed' and never why."""
     doc = _json(
-        cli, sandbox.url, "-n", "6", "-c", "2", "--text", "/fail now", "--threshold", "errors<1%", code=7
+        cli,
+        sandbox.url,
+        *how,
+        "-n",
+        "6",
+        "-c",
+        "2",
+        "--text",
+        "/fail now",
+        "--threshold",
+        "errors<1%",
+        code=7,
     )
     assert doc["requests"]["ok"] == 0
     assert doc["statuses"] == {"task-failed": 6}
     assert doc["states"] == {"failed": 6}
-    assert doc["errors"] == [{"status": "task-failed", "code": "failed", "count": 6, "example": None}]
+    assert doc["errors"] == [
+        {"status": "task-failed", "code": "failed", "count": 6, "example": "failed on request (/fail)"}
+    ]
     assert doc["thresholds"][0]["actual"] == 1.0
 
 
@@ -336,7 +361,34 @@ def test_load_report_judges_thresholds_on_the_merged_data(
     # a metric the runs' scenario (send) never records: exit 2 naming it, not 7 "no samples"
     r = cli("-o", "json", "load", "report", *files, "--threshold", "ttfe.p99<1s")
     assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
-    assert "-s send records no metric 'ttfe'" in r.json["error"]["message"]
+    assert "-s send in the closed model records no metric 'ttfe'" in r.json["error"]["message"]
+    # lag over runs that were all closed (-c): exit 2 as 'load run -c' is; it was 7 "no samples"
+    r = cli("-o", "json", "load", "report", *files, "--threshold", "lag.p99<5ms")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[:300])
+    assert "-s send in the closed model records no metric 'lag'" in r.json["error"]["message"]
+    opened = tmp_path / "o.json"
+    assert cli("load", "run", url, "--rate", "20", "-n", "4", "--out", str(opened)).exit_code == 0
+    r = cli("-o", "json", "load", "report", *files, str(opened), "--threshold", "lag.p99<10s")
+    assert r.exit_code == 0 and r.json["thresholds"][0]["ok"] is True, r.stdout[:300]
+
+
+def test_load_report_of_jsonl_output_says_where_the_report_is(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """'load run -o jsonl > run.jsonl; load report run.jsonl' is exit 2 'not JSON: Extra data', and
+    now says why: the last line is the report, which merges."""
+    url, _ = fast_agent
+    r = cli("-o", "jsonl", "load", "run", url, "-n", "3")
+    assert r.exit_code == 0, r.stderr
+    lines = tmp_path / "run.jsonl"
+    lines.write_text(r.stdout, encoding="utf-8")
+    bad = cli("-o", "json", "load", "report", str(lines))
+    assert bad.exit_code == 2
+    assert "not JSON: Extra data" in bad.json["error"]["message"]
+    assert "its last line is the report" in bad.json["error"]["hint"]
+    last = tmp_path / "run.json"
+    last.write_text(r.stdout.splitlines()[-1], encoding="utf-8")
+    assert _run_json(cli, "load", "report", str(last))["requests"]["sent"] == 3
 
 
 def test_load_report_refuses_a_report_without_its_counters(
@@ -441,6 +493,63 @@ def test_a_run_that_never_started_leaves_no_empty_out_file(
     out.write_text("kept")
     assert cli("load", "run", refused_url, "-n", "5", "--out", str(out)).exit_code == 3
     assert out.read_text() == "kept"
+
+
+@pytest.mark.parametrize(
+    ("extra", "line", "message"),
+    [
+        (("--text", "hi"), '"a"', "--messages gives the messages: --text would be ignored"),
+        (("--data", "{}"), '"a"', "--messages gives the messages: --data would be ignored"),
+        ((), '{"text": "a", "data": {"k": 1}}', ':1: {"text": …} and {"data": …} are two parts'),
+    ],
+    ids=["text", "data", "text-and-data-in-a-line"],
+)
+def test_messages_input_that_would_be_dropped_is_refused(
+    cli: Any,
+    fast_agent: tuple[str, LoadAgent],
+    tmp_path: Path,
+    extra: tuple[str, ...],
+    line: str,
+    message: str,
+) -> None:
+    """--messages with --text or --data, or a line with both "text" and "data": one of them was
+    dropped without a word (the run sent the file's messages, or the line's text alone). Exit 2
+    before anything is sent."""
+    url, agent = fast_agent
+    f = tmp_path / "m.jsonl"
+    f.write_text(line + "\n", encoding="utf-8")
+    r = cli("-o", "json", "load", "run", url, "-n", "2", "--messages", str(f), *extra)
+    assert r.exit_code == 2, r.stdout[:500]
+    assert message in r.json["error"]["message"]
+    assert agent.requests == 0
+
+
+def test_out_that_names_an_input_is_refused(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """--out naming the --messages file, a --data @FILE or a report to merge: the report was written
+    over it (the messages lost; a merged report over one of its runs). Exit 2 before anything is
+    sent or written, the input kept, as 'fleet probe'/'fleet report' refuse it."""
+    url, agent = fast_agent
+    messages, data = tmp_path / "m.jsonl", tmp_path / "d.json"
+    messages.write_text('"hello"\n', encoding="utf-8")
+    data.write_text('{"k": 1}', encoding="utf-8")
+    for args, given in (
+        (("--messages", str(messages), "--out", str(messages)), messages),
+        (("--data", f"@{data}", "--out", str(tmp_path / "." / "d.json")), data),
+    ):
+        r = cli("-o", "json", "load", "run", url, "-n", "2", *args)
+        assert r.exit_code == 2, r.stdout[:500]
+        assert f"is an input of this command ({given})" in r.json["error"]["message"]
+    assert messages.read_text() == '"hello"\n' and data.read_text() == '{"k": 1}'
+    assert agent.requests == 0
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    for f in (a, b):
+        assert cli("load", "run", url, "-n", "3", "--out", str(f)).exit_code == 0
+    kept = b.read_text()
+    r = cli("-o", "json", "load", "report", str(a), str(b), "--out", str(b))
+    assert r.exit_code == 2 and "is an input of this command" in r.json["error"]["message"]
+    assert b.read_text() == kept
 
 
 def test_messages_file_is_cycled(cli: Any, sandbox: Any, tmp_path: Path) -> None:
@@ -892,6 +1001,36 @@ def test_an_out_file_that_fails_only_at_the_end_keeps_the_report(
     assert merged.exit_code == 2, merged.stderr
     assert merged.json["requests"]["ok"] == 4 and merged.json["outError"].startswith("--out /dev/full")
     assert "outError" not in json.loads(saved.read_text())
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+def test_jsonl_records_that_cannot_be_written_are_no_failed_check(
+    cli: Any, fast_agent: tuple[str, LoadAgent], tmp_path: Path
+) -> None:
+    """``-o jsonl --out run.json > /dev/full``: the records cannot be written, the run stops and the
+    command exits 2; run.json says exitCode 2, as the process, and 'load report run.json' judges it
+    by its thresholds (0 here). The file said 7 (a check failed) and the merge exited 7 for a run no
+    check failed."""
+    url, _ = fast_agent
+    saved = tmp_path / "run.json"
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-m", "a2actl", "-o", "jsonl", "load", "run", url, "--rate", "50", "-d", "20s"]
+            + ["--threshold", "errors<1%", "--out", str(saved), "--no-progress"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 2, proc.stderr
+    assert "standard output: cannot write" in proc.stderr
+    doc = json.loads(saved.read_text())
+    assert doc["aborted"] == "stopped: a request's record could not be written"
+    assert doc["exitCode"] == 2 and doc["requests"]["sent"] < 50
+    assert [t["ok"] for t in doc["thresholds"]] == [True]
+    merged = cli("-o", "json", "load", "report", str(saved))
+    assert merged.exit_code == 0, merged.stdout
+    assert merged.json["exitCode"] == 0 and merged.json["aborted"].endswith("could not be written")
 
 
 @pytest.mark.parametrize(

@@ -490,6 +490,36 @@ def test_a_run_max_time_ended_is_exit_5_in_a_merge_too() -> None:
     assert merge_reports([("o.json", _doc(other))]).exit == ExitCode.OK
 
 
+def test_a_run_its_records_stopped_is_no_failed_check_alone_or_merged() -> None:
+    """A run stopped because its ``-o jsonl`` records could not be written (``unrecorded``) is
+    judged by its thresholds: exit 0 here, in its report and in a merge, while an ``--abort-on-fail``
+    run's abort stays exit 7 in a merge with it. It was 7, a failed check that no check made."""
+    stopped = LoadReport.build(
+        target="http://127.0.0.1:9",
+        scenario="send",
+        model=CLOSED,
+        negotiated=NEGOTIATED,
+        recorder=_rec({"ok": 5}),
+        started_at=STARTED,
+        elapsed=2.0,
+        thresholds=parse_thresholds(["errors<1%"]),
+        aborted="stopped: a request's record could not be written",
+        unrecorded=True,
+    )
+    assert stopped.exit == ExitCode.OK and stopped.to_json()["exitCode"] == 0
+    alone = merge_reports([("s.json", _doc(stopped))])
+    assert alone.exit == ExitCode.OK and alone.to_json()["aborted"].startswith("s.json: stopped")
+    # the file --out wrote when standard output was full: exitCode 2, the process's
+    assert merge_reports([("s.json", {**_doc(stopped), "exitCode": 2})]).exit == ExitCode.OK
+    failing = _report(
+        _rec({"ok": 5}), CLOSED, ("errors<1%",), aborted="threshold failed after 1.0s: errors<1%"
+    )
+    assert failing.exit == ExitCode.CHECK_FAILED
+    both = merge_reports([("s.json", _doc(stopped)), ("f.json", _doc(failing))])
+    assert both.exit == ExitCode.CHECK_FAILED  # the threshold abort, though errors<1% holds merged
+    assert [t.ok for t in both.thresholds] == [True]
+
+
 def _good() -> dict[str, Any]:
     return _doc(_report(_recorder(_records(50, seed=2)), OPEN, ("p99<1s",)))
 

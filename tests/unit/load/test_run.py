@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import random
+import re
 import time
 from types import SimpleNamespace
 from typing import Any
@@ -267,6 +268,9 @@ def test_an_interrupt_stops_sending_gives_the_requests_in_flight_a_grace_and_ret
     doc = report.to_json()
     assert report.interrupted and report.exit == 130 and doc["interrupted"] is True
     assert doc["aborted"].startswith("interrupted (Ctrl-C or SIGTERM)")
+    # when the interrupt came, not when the grace ended (it said the run's elapsed time)
+    came = float(re.match(r"interrupted \(Ctrl-C or SIGTERM\) after ([\d.]+)s", doc["aborted"])[1])
+    assert came < report.elapsed - 0.3, (came, report.elapsed)
     req = doc["requests"]
     assert req["sent"] == len(agent.starts) and req["failures"] == 0 and doc["errors"] == []
     assert req["cancelled"] == sum(1 for seq in agent.starts if seq % 2 == 1) >= 1

@@ -399,6 +399,50 @@ def _update(kind: str, state: str | None, task: str = "t1", **payload: Any) -> T
     return TimedEvent(0.0, 100, StreamEvent(kind, state, task, False, payload))
 
 
+@pytest.mark.parametrize("name", ["send", "stream"])
+def test_every_message_is_built_before_the_first_request_is_timed(
+    monkeypatch: pytest.MonkeyPatch, name: str
+) -> None:
+    """A --messages file of 200,000 lines took ~0.5 s to turn into request params, done at the first
+    request: its latency read 614 ms against the agent's 105 ms (in the open model the loop was held
+    and later requests started late). build() now makes them all; a request builds none."""
+    import a2actl.load.scenarios as scenarios_module
+
+    built: list[int] = []
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        built.append(1)
+        return message_params(*args, **kwargs)
+
+    monkeypatch.setattr(scenarios_module, "message_params", counted)
+    client = FakeClient(
+        answer=_outcome(_task("TASK_STATE_COMPLETED")), events=[_event("status-update", "completed")]
+    )
+    ctx = _ctx(client)
+    scenario = build(name, ctx)
+    assert len(built) == 2  # both messages, before any request
+    for seq in range(3):
+        rec = RequestRecord(seq, 0.0)
+        asyncio.run(scenario(rec, time.perf_counter()))
+        assert rec.status == "ok"
+    assert len(built) == 2  # no request built one
+    assert [m["message"]["parts"][0]["text"] for _, m in client.sent] == ["a", "b", "a"]
+
+
+def test_a_failed_stream_task_says_why_in_at_most_200_characters() -> None:
+    """The status message that came with the failed state is the request's message (the error
+    table's example), clipped to 200 characters; none when the agent gave none."""
+    said = {"state": "TASK_STATE_FAILED", "message": {"parts": [{"text": "quota " + "x" * 500}]}}
+    rec = _scenario(
+        "stream",
+        FakeClient(events=[_update("task", "working"), _update("status-update", "failed", status=said)]),
+    )
+    assert (rec.status, rec.code) == ("task-failed", "failed")
+    assert rec.message is not None and rec.message.startswith("quota x") and len(rec.message) == 200
+    silent = _scenario("stream", FakeClient(events=[_update("status-update", "failed", status={})]))
+    assert (silent.status, silent.message) == ("task-failed", None)
+
+
 @pytest.mark.parametrize(
     ("events", "message"),
     [
