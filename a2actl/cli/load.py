@@ -296,6 +296,11 @@ def run_cmd(
             hint='put the data in the file: {"parts": ["text", {"data": {…}}]} per line',
         )
     thresholds = parse_thresholds(threshold)
+    if abort_on_fail and not thresholds:
+        raise UsageError(
+            "--abort-on-fail stops the run when a --threshold fails, and none is given",
+            hint="add --threshold 'p99<1s' (or 'errors<1%') to stop on",
+        )
     if max_event_bytes is not None:
         run.settings = _event_bound(run.settings, max_event_bytes, scenario)
     per_second = _rate(rate)

@@ -133,8 +133,14 @@ def _rate_value(text: str, name: str, value: str) -> float:
 
 
 def parse_thresholds(texts: list[str] | None) -> tuple[Threshold, ...]:
-    """Parse every ``--threshold``; raises ``UsageError`` (exit 2) at the first bad one."""
-    return tuple(parse_threshold(t) for t in texts or ())
+    """Parse every ``--threshold``, once each: a repeated one (the same metric, statistic, operator
+    and limit, however written) is judged and listed once, as ``load report`` lists a merge's.
+    Raises ``UsageError`` (exit 2) at the first bad one."""
+    out: dict[tuple[str, str | None, str, float], Threshold] = {}
+    for text in texts or ():
+        t = parse_threshold(text)
+        out.setdefault((t.metric, t.stat, t.op, t.limit), t)
+    return tuple(out.values())
 
 
 def check_metrics(thresholds: tuple[Threshold, ...], known: tuple[str, ...], where: str) -> None:

@@ -103,12 +103,14 @@ def build_parts(
                 raw = read_file_capped(d[1:], f"--data {d}").decode("utf-8")
             except UnicodeDecodeError as exc:
                 raise UsageError(f"--data {d}: not UTF-8 text (byte {exc.start})") from exc
+        # a file is named whole; inline JSON is quoted up to 40 characters
+        shown = d if d.startswith("@") else d[:40] + ("…" if len(d) > 40 else "")
         try:
             parts.append(PartSpec("data", data=json.loads(raw)))
         except ValueError as exc:
-            raise UsageError(f"--data {d[:40]!r} is not JSON: {exc}") from exc
+            raise UsageError(f"--data {shown!r} is not JSON: {exc}") from exc
         except RecursionError as exc:
-            raise UsageError(f"--data {d[:40]!r}: JSON nested too deeply to read") from exc
+            raise UsageError(f"--data {shown!r}: JSON nested too deeply to read") from exc
     for f in files:
         p = Path(f)
         content = read_file_capped(f, f"--file {f}")

@@ -435,6 +435,8 @@ def test_abort_on_fail_stops_early(cli: Any, fast_agent: tuple[str, LoadAgent]) 
         (("--max-event-bytes", "1MiB"), "--max-event-bytes bounds stream events"),
         (("-s", "stream", "--max-event-bytes", "0"), "--max-event-bytes '0'"),
         (("-s", "stream", "--max-event-bytes", "lots"), "--max-event-bytes 'lots': not a size"),
+        # it did nothing, silently (h6)
+        (("--abort-on-fail",), "--abort-on-fail stops the run when a --threshold fails, and none is given"),
     ],
 )
 def test_bad_input_is_exit_2_naming_it(
@@ -1103,3 +1105,28 @@ def test_no_progress_snapshot_is_made_without_a_progress_line(
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["requests"]["ok"] == 2
     assert seen == [None]
+
+
+def test_a_threshold_given_twice_is_judged_once(cli: Any, sandbox: Any) -> None:
+    """The same threshold twice (as written, or spelled another way) was listed and judged twice
+    in ``load run``, once in ``load report``; once in both now."""
+    doc = _json(
+        cli, sandbox.url, "-n", "4", "-c", "1",
+        "--threshold", "errors<1%", "--threshold", "errors<1%", "--threshold", "errors<0.01",
+        "--threshold", "p99<10s", "--threshold", "p99<10000ms",
+    )  # fmt: skip
+    assert [t["threshold"] for t in doc["thresholds"]] == ["errors<1%", "p99<10s"]
+
+
+def test_a_data_file_that_is_not_json_is_named_whole(cli: Any, refused_url: str, tmp_path: Path) -> None:
+    """``--data @PATH`` of a file that is not JSON: the message cut the path at 40 characters
+    (``@…/empty.jsonl`` read ``…/empty.json``); a file is named whole, inline JSON still quoted
+    up to 40 characters."""
+    path = tmp_path / ("d" * 30) / "not-json-at-all.jsonl"
+    path.parent.mkdir()
+    path.write_text("{not json")
+    r = cli("-o", "json", "load", "run", refused_url, "--data", f"@{path}", "-n", "1")
+    assert r.exit_code == 2
+    assert r.json["error"]["message"].startswith(f"--data '@{path}' is not JSON: ")
+    inline = cli("-o", "json", "load", "run", refused_url, "--data", "{" + "x" * 60, "-n", "1")
+    assert inline.json["error"]["message"].startswith("--data '{" + "x" * 39 + "…' is not JSON: ")
