@@ -183,7 +183,7 @@ def retry_after(res: HttpResult) -> float | None:
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():  # str.isdigit() is also true for '²' and other digits
         return float(min(int(value[:12]), 10**9))
     import email.utils
     import time

@@ -615,6 +615,8 @@ def test_the_shape_check_accepts_exactly_what_result_shape_error_accepts(operati
         (503, " 0 ", 0.0),
         (429, "99999999999999999999", 1e9),  # bounded, not an overflow
         (429, "soon", None),
+        (503, "²", None),  # a digit to str.isdigit(), not to int(): it raised ValueError (review r1)
+        (503, "١٢", None),  # Arabic-Indic digits: int() reads them, HTTP does not
         (429, "-5", None),
         (429, "", None),
         (500, "7", None),  # only 429 and 503 say when to come back
@@ -629,7 +631,9 @@ def test_retry_after_reads_delay_seconds_and_http_dates(
 
     from a2actl.transport.a2a import retry_after
 
-    res = SimpleNamespace(status=status, headers=httpx.Headers({"Retry-After": value} if value else {}))
+    # as the server sent it: bytes (UTF-8 for the odd digits), decoded by the client
+    headers = httpx.Headers([(b"retry-after", value.encode("utf-8"))] if value else [])
+    res = SimpleNamespace(status=status, headers=headers)
     assert retry_after(res) == expected  # type: ignore[arg-type]
 
 
