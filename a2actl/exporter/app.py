@@ -11,7 +11,7 @@
   request beyond that waits for a slot inside its own deadline (the wait is spent from the probe's
   budget) and, when the deadline passes first, is answered HTTP 503 ``exporter busy`` without
   probing: Prometheus records a failed scrape (``up 0``), not a failed agent. A probe that waited
-  and then timed out is answered the same 503: the wait took part of its deadline.
+  10 % of its deadline or more (``SLOT_WAIT_SHARE``) and then timed out is answered the same 503.
 * ``GET /metrics``: ``ExporterMetrics`` (the exporter's own metrics and the inventory's).
 * ``GET /-/healthy``: ``OK``; ``GET /``: a short index page (text).
 
@@ -147,11 +147,12 @@ def build_app(exporter: Exporter) -> Starlette:
         finally:
             exporter.metrics.in_flight.dec()
             slots.release()
-        if waited > 0 and result.cause == "timeout":
-            # the wait for a slot ate part of its deadline: a timeout now is the exporter's overload
-            # as much as the agent's, so it is answered as one (503, Prometheus' up 0), not as
-            # probe_success 0, which would fire the agent's alerts (a probe that got its slot with
-            # 0.14 ms left timed out at once and blamed the agent)
+        if result.cause == "timeout" and waited >= SLOT_WAIT_SHARE * timeout:
+            # the wait for a slot ate a real share of its deadline: a timeout now is the exporter's
+            # overload as much as the agent's, so it is answered as one (503, Prometheus' up 0), not
+            # as probe_success 0, which would fire the agent's alerts (a probe that got its slot with
+            # 0.14 ms left timed out at once and blamed the agent). A short wait keeps the agent's
+            # timeout: slots fill up when agents hang, and their alerts must still fire (review r1)
             exporter.metrics.rejected.labels("busy").inc()
             return PlainTextResponse(
                 f"exporter busy: this probe waited {waited:.2f}s of its {timeout:g}s deadline for a free "
@@ -217,6 +218,11 @@ def build_app(exporter: Exporter) -> Starlette:
         ],
         lifespan=lifespan,
     )
+
+
+#: The share of a probe's deadline spent waiting for a slot from which a timeout is the exporter's
+#: (HTTP 503), not the agent's (``probe_success 0``).
+SLOT_WAIT_SHARE = 0.1
 
 
 async def _take_slot(slots: asyncio.Semaphore, metrics: ExporterMetrics, deadline: float) -> float | None:

@@ -363,10 +363,20 @@ def test_a_probe_that_waited_for_a_slot_gets_what_is_left_of_its_deadline() -> N
     asyncio.run(main())
 
 
-def test_a_probe_that_waited_for_a_slot_and_timed_out_is_503_not_the_agents_failure() -> None:
-    """The wait for a slot took part of the deadline, then the probe timed out: it was answered
-    ``probe_success 0`` with cause ``timeout`` (the agent's alert fired for the exporter's
-    overload; h4 saw one get its slot with 0.14 ms left). It is answered 503 ``exporter busy``."""
+@pytest.mark.parametrize(
+    ("scrape_timeout", "wait", "status"),
+    [
+        ("1.5", 0.2, 503),  # 0.2 s of a 1 s deadline waited for the slot: the exporter's overload
+        (None, 0.05, 200),  # 0.05 s of 10 s: the agent's own timeout (probe_success 0), alerts fire
+    ],
+)
+def test_a_probe_that_waited_long_for_a_slot_and_timed_out_is_503_not_the_agents_failure(
+    scrape_timeout: str | None, wait: float, status: int
+) -> None:
+    """The wait for a slot took a real share (10 % or more) of the deadline, then the probe timed
+    out: it was answered ``probe_success 0`` with cause ``timeout`` (the agent's alert fired for the
+    exporter's overload; h4 saw one get its slot with 0.14 ms left). It is answered 503 ``exporter
+    busy``. A short wait keeps the agent's timeout: slots fill up when agents hang (review r1)."""
 
     class TimesOut(Gate):
         async def __call__(self, url: str, module: Module, base: Settings, **kw: Any) -> ProbeResult:
@@ -387,19 +397,29 @@ def test_a_probe_that_waited_for_a_slot_and_timed_out_is_503_not_the_agents_fail
             max_concurrent=1,
         )
         app = build_app(exporter)
+        headers = {"X-Prometheus-Scrape-Timeout-Seconds": scrape_timeout} if scrape_timeout else {}
         async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
             first = asyncio.ensure_future(client.get("/probe", params={"target": "http://a"}))
             await _until(lambda: gate.timeouts)
-            second = asyncio.ensure_future(client.get("/probe", params={"target": "http://b"}))
+            second = asyncio.ensure_future(
+                client.get("/probe", params={"target": "http://b"}, headers=headers)
+            )
             await _until(lambda: _gauge(exporter, "a2actl_exporter_probes_waiting") == 1)
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(wait)
             gate.release.set()
             assert (await first).status_code == 200
             late = await second
-            assert late.status_code == 503 and late.text.startswith("exporter busy: this probe waited ")
             assert len(gate.timeouts) == 2  # it was probed, with what was left
             s = _samples((await client.get("/metrics")).text)
-            assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": "busy"}, 1.0)]
+            assert late.status_code == status, late.text
+            if status == 503:
+                assert late.text.startswith("exporter busy: this probe waited ")
+                assert s["a2actl_exporter_requests_rejected_total"] == [({"reason": "busy"}, 1.0)]
+            else:
+                assert _samples(late.text)["probe_success"] == [({}, 0.0)]
+                assert "a2actl_exporter_requests_rejected_total" not in s or all(
+                    v == 0 for _, v in s["a2actl_exporter_requests_rejected_total"]
+                )
 
     asyncio.run(main())
 
