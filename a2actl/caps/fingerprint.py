@@ -296,8 +296,8 @@ def _grpc_probe(answer: RawAnswer) -> Probe:
     headers = {k: v for k, v in answer.metadata if k == "a2a-version"}
     if answer.status == "OK":
         return Probe(call, headers, "answers", "gRPC OK", None, None)
-    if answer.status == "NO_CALL":
-        return Probe(call, headers, "error", answer.message, None, None)
+    if answer.status == "NO_CALL":  # the channel never got ready: its error's code (5, 3, …)
+        return Probe(call, headers, "error", answer.message, None, None, answer.exit_code)
     if answer.status in TRANSPORT_STATUSES and error_info(answer.details) is None:
         detail = f"gRPC {answer.status}" + (f": {answer.message[:120]}" if answer.message else "")
         if TRANSPORT_STATUSES[answer.status] == 4:

@@ -50,7 +50,9 @@ class RawAnswer:
     """The outcome of one probe call: ``status`` the gRPC status name (``OK``, ``NOT_FOUND``, …, or
     ``NO_CALL`` when the call could not be made: ``message`` says why), ``message`` the status
     message, ``details`` the ``google.rpc.Status`` details as ProtoJSON, ``seconds`` the call's
-    duration, ``method`` the gRPC path, ``metadata`` what was sent (secrets redacted)."""
+    duration, ``method`` the gRPC path, ``metadata`` what was sent (secrets redacted);
+    ``exit_code`` for ``NO_CALL``, the exit code of the error that prevented the call (5 a channel
+    not ready within the connect timeout, 3 unreachable, …)."""
 
     method: str
     status: str
@@ -58,6 +60,7 @@ class RawAnswer:
     details: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     metadata: list[tuple[str, str]] = field(default_factory=list)
+    exit_code: int = 1
 
 
 def _wire(md: list[tuple[str, str]]) -> list[tuple[str, str | bytes]]:
@@ -81,7 +84,7 @@ async def _unary(client: GrpcClient, method: str, request: bytes, md: list[tuple
     try:
         await client.wait_ready()
     except A2ACtlError as exc:
-        return RawAnswer(method, "NO_CALL", exc.message, metadata=shown)
+        return RawAnswer(method, "NO_CALL", exc.message, metadata=shown, exit_code=int(exc.exit_code))
     channel = client.open_channel()
     call_fn = channel.unary_unary(method, request_serializer=lambda b: b, response_deserializer=lambda b: b)
     sink = client.transport.sink

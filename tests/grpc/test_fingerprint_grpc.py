@@ -200,3 +200,20 @@ def test_a_card_without_grpc_never_imports_grpc(sandbox: RunningSandbox) -> None
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.stdout.split(None, 1) == ["0", "[]\n"], proc.stderr
+
+
+def test_a_channel_that_never_gets_ready_is_the_connect_timeouts_exit_5(cli: Any, tmp_path: Path) -> None:
+    """A listener that takes the connection and never speaks HTTP/2: the channel is not ready within
+    --connect-timeout, which is exit 5 in handshake probe; caps fingerprint said exit 1 (the code
+    of the NO_CALL probe was lost; review r1)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(8)
+        port = s.getsockname()[1]
+        r = cli(
+            "--connect-timeout", "1", "caps", "fingerprint", _card_file(tmp_path, f"127.0.0.1:{port}"),
+            "-o", "json",
+        )  # fmt: skip
+    assert r.exit_code == 5, r.stdout[-600:]
+    (ep,) = _grpc(r.json)
+    assert ep["probes"]["1.0"]["verdict"] == "error"
