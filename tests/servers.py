@@ -511,6 +511,14 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
         _artifact("hi", last=True),
         _status("TASK_STATE_COMPLETED"),
     ],
+    # a 1.0 stream whose repeated status update comes in 0.3's shape (stream tail's fast path for
+    # a repeat of the state it is in skipped the audit: exit 0)
+    "v03late": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        {"kind": "status-update", "taskId": TASK_ID, "contextId": "c1", "status": {"state": "working"}},
+        _status("TASK_STATE_COMPLETED"),
+    ],
     # 0.3's shapes (`kind`, `final`) on the 1.0 stream the card and the call negotiated
     "v03shape": [
         {"kind": "task", "id": TASK_ID, "contextId": "c1", "status": {"state": "submitted"}},

@@ -294,7 +294,8 @@ class Tail:
                     and state == lc_state
                     and task_id == lc_task
                     and not final
-                    and (v1 or payload.get("final") is not True)
+                    # 0.3 reads `final`; a 1.0 event in 0.3's shape (`kind`) is observe's wire-version
+                    and ("kind" not in payload if v1 else payload.get("final") is not True)
                 ):
                     violations: list[dict[str, str]] = []
                 else:

@@ -166,6 +166,7 @@ def test_subscribe_to_existing_task(cli: Any, sandbox: Any) -> None:
         ("noterminal", 6, lambda s: s["outcome"] == "closed-without-terminal"),
         # 0.3's shapes on a 1.0 stream (a 1.0 client cannot read them): it passed, exit 0
         ("v03shape", 6, lambda s: [v["rule"] for v in s["violations"]] == ["wire-version"]),
+        ("v03late", 6, lambda s: [v["rule"] for v in s["violations"]] == ["wire-version"]),
     ],
 )
 def test_fault_streams(cli: Any, streams: str, mode: str, code: int, check: Any) -> None:
