@@ -18,7 +18,7 @@ from typing import Any
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
 from a2actl.load.metrics import Recorder, read_count
-from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold
+from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold, threshold_key
 
 #: ``kind`` of the report documents, so ``load report`` can refuse other JSON.
 REPORT_KIND = "a2actl.load.report"
@@ -536,7 +536,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
     aborted: list[str] = []
     timed_out = interrupted = abort_failed = False
     started = math.inf
-    texts: dict[str, Threshold] = {}
+    texts: dict[tuple[str, str | None, str, float], Threshold] = {}  # threshold_key → the first
     seen: list[tuple[str, dict[str, Any]]] = []
     holder: dict[str, str] = {}  # run id → the input that holds it
     for source, doc in docs:
@@ -581,7 +581,7 @@ def merge_reports(docs: list[tuple[str, dict[str, Any]]], extra: tuple[Threshold
         if run.started is not None:
             started = min(started, run.started)
         for t in run.thresholds:
-            texts.setdefault(t.text, t)
+            texts.setdefault(threshold_key(t), t)
     if len(scenarios) > 1:
         raise ValueError(f"the reports ran different scenarios ({', '.join(sorted(map(str, scenarios)))})")
     first = docs[0][1]

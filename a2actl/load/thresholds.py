@@ -132,14 +132,21 @@ def _rate_value(text: str, name: str, value: str) -> float:
     return number
 
 
+def threshold_key(t: Threshold) -> tuple[str, str | None, str, float]:
+    """What makes two thresholds the same criterion however written (``p99<0.7s``, ``p99<700ms``):
+    metric, statistic, operator and the limit to 12 significant digits (``700ms`` reads as
+    0.7000000000000001 s)."""
+    return (t.metric, t.stat, t.op, float(f"{t.limit:.12g}"))
+
+
 def parse_thresholds(texts: list[str] | None) -> tuple[Threshold, ...]:
-    """Parse every ``--threshold``, once each: a repeated one (the same metric, statistic, operator
-    and limit, however written) is judged and listed once, as ``load report`` lists a merge's.
-    Raises ``UsageError`` (exit 2) at the first bad one."""
+    """Parse every ``--threshold``, once each: a repeated one (``threshold_key``) is judged and
+    listed once, as ``load report`` lists a merge's. Raises ``UsageError`` (exit 2) at the first bad
+    one."""
     out: dict[tuple[str, str | None, str, float], Threshold] = {}
     for text in texts or ():
         t = parse_threshold(text)
-        out.setdefault((t.metric, t.stat, t.op, t.limit), t)
+        out.setdefault(threshold_key(t), t)
     return tuple(out.values())
 
 
@@ -214,4 +221,5 @@ __all__ = [
     "evaluate",
     "parse_threshold",
     "parse_thresholds",
+    "threshold_key",
 ]

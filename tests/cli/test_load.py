@@ -1114,8 +1114,9 @@ def test_a_threshold_given_twice_is_judged_once(cli: Any, sandbox: Any) -> None:
         cli, sandbox.url, "-n", "4", "-c", "1",
         "--threshold", "errors<1%", "--threshold", "errors<1%", "--threshold", "errors<0.01",
         "--threshold", "p99<10s", "--threshold", "p99<10000ms",
+        "--threshold", "p90<0.7s", "--threshold", "p90<700ms",  # 700 ms reads 0.7000000000000001 s
     )  # fmt: skip
-    assert [t["threshold"] for t in doc["thresholds"]] == ["errors<1%", "p99<10s"]
+    assert [t["threshold"] for t in doc["thresholds"]] == ["errors<1%", "p99<10s", "p90<0.7s"]
 
 
 def test_a_data_file_that_is_not_json_is_named_whole(cli: Any, refused_url: str, tmp_path: Path) -> None:
@@ -1130,3 +1131,26 @@ def test_a_data_file_that_is_not_json_is_named_whole(cli: Any, refused_url: str,
     assert r.json["error"]["message"].startswith(f"--data '@{path}' is not JSON: ")
     inline = cli("-o", "json", "load", "run", refused_url, "--data", "{" + "x" * 60, "-n", "1")
     assert inline.json["error"]["message"].startswith("--data '{" + "x" * 39 + "…' is not JSON: ")
+
+
+def test_load_report_lists_a_threshold_the_runs_spelled_differently_once(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """Two runs with the same criterion spelled two ways (``errors<1%``, ``errors<0.01``): the merge
+    listed and judged it twice (it merged by text)."""
+    for name, spelling in (("a", "errors<1%"), ("b", "errors<0.01")):
+        _json(
+            cli,
+            sandbox.url,
+            "-n",
+            "3",
+            "-c",
+            "1",
+            "--threshold",
+            spelling,
+            "--out",
+            str(tmp_path / f"{name}.json"),
+        )
+    r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
+    assert r.exit_code == 0, r.stdout[-400:]
+    assert [t["threshold"] for t in r.json["thresholds"]] == ["errors<1%"]
