@@ -73,9 +73,8 @@ async def connect(
 
     Raises ``UsageError`` (exit 2) when no interface fits ``--a2a-version``/``--binding`` or TARGET is
     malformed, and what ``fetch_card``/``load_card_file`` raise (3/4/5 transport, 6 not a card)."""
-    check_grpc_extra(settings)
-    fetched = await _fetch(target, settings, transport, card_path)
-    return client_for(fetched, settings, transport)
+    client, _ = await connect_with_card(target, settings, transport, card_path)
+    return client
 
 
 async def connect_with_card(
