@@ -34,7 +34,7 @@ def serve(
         typer.Option(
             "--public-url",
             metavar="URL",
-            help="Base URL the card advertises (http[s]://host[:port][/path]), for a sandbox behind a proxy, NAT or a container's port mapping. Default: http://HOST:PORT; with --host 0.0.0.0 or :: this machine's host name.",
+            help="Base URL the card advertises (http[s]://host[:port][/path]), for a sandbox behind a proxy or NAT. Default: http://HOST:PORT; with --host 0.0.0.0 or :: the host each client asked for (its Host header).",
         ),
     ] = None,
     v1_only: Annotated[
@@ -314,7 +314,7 @@ def serve(
         grpc_port=grpc_port,
         public_url=public_url,
     )
-    from a2actl.server.sandbox.server import WILDCARD_HOSTS, advertised_host
+    from a2actl.server.sandbox.options import WILDCARD_HOSTS
     from a2actl.server.sandbox.server import serve as serve_forever
 
     grpc_url: list[str] = []
@@ -337,12 +337,13 @@ def serve(
                 }
             )
         run.out.note(f"sandbox agent listening on {url} (A2A {', '.join(versions)}); Ctrl-C stops it")
-        if public_url or host in WILDCARD_HOSTS:
-            from urllib.parse import urlsplit
-
-            name = advertised_host(host)
-            card_base = public_url or f"http://{f'[{name}]' if ':' in name else name}:{urlsplit(url).port}"
-            run.out.note(f"the card advertises {card_base.rstrip('/')} (--public-url to change)")
+        if public_url:
+            run.out.note(f"the card advertises {public_url}")
+        elif host in WILDCARD_HOSTS:
+            run.out.note(
+                "the card names the host each client asks for (its Host header: localhost:PORT through "
+                "a port mapping, an address from elsewhere); --public-url URL names one"
+            )
         if grpc_url:
             run.out.note(f"gRPC interface on {grpc_url[0]} (plaintext, reflection on)")
 
@@ -369,6 +370,8 @@ def _public_url(value: str) -> str:
         raise UsageError(f"--public-url {value!r}: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise UsageError(f"--public-url {value!r}: use http[s]://host[:port][/path]")
+    if any(c.isspace() or not c.isprintable() for c in value):
+        raise UsageError(f"--public-url {value!r}: a URL has no blanks or control characters")
     if parts.username is not None or parts.password is not None:
         raise UsageError("--public-url: credentials in the URL would be published on the card")
     if parts.query or parts.fragment:

@@ -69,14 +69,14 @@ def _card_urls(card: dict[str, Any]) -> list[str]:
     return [i["url"] for i in card["supportedInterfaces"]]
 
 
-def test_a_wildcard_host_advertises_this_machines_name_not_the_wildcard(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
+def test_a_wildcard_host_names_the_host_each_client_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
     """``--host 0.0.0.0`` (or ``::``) put ``http://0.0.0.0:PORT`` on the card, a URL no client
-    elsewhere can call (``--host ::``: ``http://[::]:PORT``). The card now names this machine's host
-    name, and the URL handed back (``RunningSandbox.url``, the CLI's stdout) is the loopback one,
-    which this machine can call. Nothing listens on every interface here: ``bind_socket`` is
-    pointed at loopback, the rest of the sandbox sees the wildcard host."""
+    elsewhere can call. A fixed name (this machine's host name) would break the usual container
+    case (``-p 9999:9999``: the host calls ``localhost:9999``, which the container id is not), so
+    each card answer names the host the client asked for (its ``Host`` header); a malformed one
+    leaves the machine's host name. The URL handed back (``RunningSandbox.url``, the CLI's stdout)
+    is the loopback one. Nothing listens on every interface here: ``bind_socket`` is pointed at
+    loopback, the rest of the sandbox sees the wildcard host."""
     import httpx
 
     from a2actl.server.sandbox import server
@@ -88,10 +88,18 @@ def test_a_wildcard_host_advertises_this_machines_name_not_the_wildcard(
     with server.RunningSandbox(SandboxOptions(host="0.0.0.0")) as sandbox:
         port = sandbox.sock.getsockname()[1]
         assert sandbox.url == f"http://127.0.0.1:{port}"
-        card = httpx.get(sandbox.url + "/.well-known/agent-card.json").json()
+        card_url = sandbox.url + "/.well-known/agent-card.json"
+        asked = httpx.get(card_url).json()
+        mapped = httpx.get(card_url, headers={"Host": "agent.internal:9999"}).json()
+        hostile = httpx.get(card_url, headers={"Host": 'evil"}, "x": "'}).json()
         assert server.card_base_url(sandbox.sock, SandboxOptions(host="::")) == f"http://{name}:{port}"
-    urls = _card_urls(card)
-    assert urls and all(u.split("://", 1)[1].startswith(f"{name}:{port}/") for u in urls), urls
+
+    def authorities(card: dict[str, Any]) -> set[str]:
+        return {u.split("://", 1)[1].split("/", 1)[0] for u in _card_urls(card)}
+
+    assert authorities(asked) == {f"127.0.0.1:{port}"}
+    assert authorities(mapped) == {"agent.internal:9999"}
+    assert authorities(hostile) == {f"{name}:{port}"}
 
 
 def test_public_url_is_the_base_of_every_interface_on_the_card() -> None:
@@ -132,7 +140,7 @@ def test_public_url_is_the_base_of_every_interface_on_the_card() -> None:
     urls = [u.replace("wss://", "https://", 1) for u in _card_urls(card)]  # the WebSocket channel
     assert urls and all(u.startswith(public + "/a2a/") for u in urls), urls
     assert "Traceback" not in err
-    assert f"the card advertises {public} (--public-url to change)" in err.splitlines()
+    assert f"the card advertises {public}" in err.splitlines()
 
 
 def test_grpc_is_declared_on_the_advertised_host_and_bound_on_the_listening_one() -> None:
@@ -152,6 +160,7 @@ def test_grpc_is_declared_on_the_advertised_host_and_bound_on_the_listening_one(
         ("http://agent.example/?a=1", "--public-url 'http://agent.example/?a=1': no query or fragment (it is a base URL)"),
         ("http://agent.example:port", "--public-url 'http://agent.example:port': Port could not be cast to integer value as 'port'"),
         ("http://bob:s3cret@agent.example", "--public-url: credentials in the URL would be published on the card"),
+        ("http://a b:80", "--public-url 'http://a b:80': a URL has no blanks or control characters"),
     ],
 )  # fmt: skip
 def test_a_bad_public_url_is_refused_before_anything_serves(cli: Any, value: str, message: str) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import re
 import secrets
 import time
 from typing import Any
@@ -48,6 +49,7 @@ from a2actl.server.sandbox.options import (
     QUEUE_PATH,
     REST_PATH,
     RPC_PREFIX,
+    WILDCARD_HOSTS,
     SandboxOptions,
 )
 from a2actl.server.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
@@ -228,6 +230,56 @@ class _StreamKnobs:
         self.done = True
         if self.pinger is not None:
             self.pinger.cancel()
+
+
+#: A Host header that can name the card's interfaces (RFC 3986 host and port; nothing that could
+#: break out of a JSON string or a URL's authority).
+_HOST = re.compile(r"(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.\-]+)(:[0-9]{1,5})?")
+
+
+class HostNamedCard:
+    """ASGI middleware for a sandbox on a wildcard address (``--host 0.0.0.0``/``::``) without
+    ``--public-url``: each card answer (``/.well-known/…``) names the host the client asked for (its
+    ``Host`` header) in place of ``authority`` (``host:port`` of ``card_base_url``), so the interfaces
+    are reachable the way the card was (``localhost:9999`` through a container's port mapping, a
+    service name on a container network, an IP from elsewhere). A missing or malformed ``Host``
+    leaves the card as built. Buffers only card answers (a few KB)."""
+
+    def __init__(self, app: Any, authority: str) -> None:
+        self.app = app
+        self.authority = authority
+        self.needle = b"://" + authority.encode("ascii", "replace")
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith("/.well-known/"):
+            await self.app(scope, receive, send)
+            return
+        host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+        if host is None or host == self.authority or not _HOST.fullmatch(host):
+            await self.app(scope, receive, send)
+            return
+        named = b"://" + host.encode("ascii")
+        start: dict[str, Any] | None = None
+        chunks: list[bytes] = []
+
+        async def rewrite(message: dict[str, Any]) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                start = message
+                return
+            if message["type"] != "http.response.body" or start is None:
+                await send(message)
+                return
+            chunks.append(message.get("body", b""))
+            if message.get("more_body"):
+                return
+            body = b"".join(chunks).replace(self.needle, named)
+            headers = [(k, v) for k, v in start.get("headers", []) if k.lower() != b"content-length"]
+            headers.append((b"content-length", str(len(body)).encode()))
+            await send({**start, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+
+        await self.app(scope, receive, rewrite)
 
 
 class FaultMiddleware:
@@ -465,7 +517,12 @@ def build_app(opts: SandboxOptions, base_url: str, grpc_url: str | None = None) 
     routes += create_rest_routes(handler, path_prefix=REST_PATH, enable_v0_3_compat=compat)
     if opts.drop_after is not None:
         install_drop_filter()
-    app = FaultMiddleware(Starlette(routes=routes), opts)
+    inner: Any = Starlette(routes=routes)
+    if opts.host in WILDCARD_HOSTS and not opts.public_url:
+        from urllib.parse import urlsplit
+
+        inner = HostNamedCard(inner, urlsplit(base_url).netloc)
+    app = FaultMiddleware(inner, opts)
     app.request_handler = handler
     app.queue_worker = worker
     return app

@@ -70,6 +70,10 @@ class ServiceTime:
         return self.a
 
 
+#: Addresses that listen on every interface: no client can connect to them by that name.
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 @dataclass(frozen=True)
 class SandboxOptions:
     """How the sandbox behaves. Delays are seconds; ``fail_rate`` is a fraction in [0, 1].
@@ -104,9 +108,10 @@ class SandboxOptions:
     grpcio is importable.
 
     ``public_url``: the base URL the card's interfaces start with (``https://agent.example:8443``), for
-    a sandbox behind a proxy, NAT or a container's port mapping; ``None``: ``http://HOST:PORT``, where
-    a wildcard ``host`` (``0.0.0.0``, ``::``) is this machine's host name. gRPC is declared on the
-    public URL's host with ``grpc_port``.
+    a sandbox behind a proxy or NAT; ``None``: ``http://HOST:PORT``, where for a wildcard ``host``
+    (``0.0.0.0``, ``::``) each card answer names the host the client asked for (its ``Host`` header;
+    this machine's host name where no request says: gRPC). gRPC is declared on the public URL's host
+    with ``grpc_port``.
     """
 
     host: str = "127.0.0.1"

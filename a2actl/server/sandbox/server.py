@@ -12,7 +12,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.options import WILDCARD_HOSTS, SandboxOptions
 
 
 class ListenError(OSError):
@@ -40,10 +40,6 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-#: Addresses that listen on every interface: no client can connect to them by that name.
-WILDCARD_HOSTS = ("0.0.0.0", "::", "")
-
-
 def base_url_of(sock: socket.socket, host: str) -> str:
     """``http://HOST:PORT`` of a bound socket, a URL this machine can connect to (an IPv6 host in
     brackets): a wildcard ``host`` (``0.0.0.0``, ``::``) becomes the loopback address of its family."""
@@ -65,8 +61,10 @@ def advertised_host(host: str) -> str:
 
 def card_base_url(sock: socket.socket, opts: SandboxOptions) -> str:
     """The base URL the card's interfaces start with (no trailing ``/``): ``opts.public_url`` when
-    set (a sandbox behind a proxy, NAT or a container's port mapping), else ``http://HOST:PORT``
-    with ``advertised_host(opts.host)`` and the bound port."""
+    set (a sandbox behind a proxy or NAT), else ``http://HOST:PORT`` with ``advertised_host(opts.host)``
+    and the bound port. On a wildcard host each card answer then names the host the client asked
+    for instead (``app.HostNamedCard``); this one stays where no request says (gRPC, the queue
+    worker's dead letters)."""
     if opts.public_url:
         return opts.public_url.rstrip("/")
     host = advertised_host(opts.host)
