@@ -539,8 +539,6 @@ class A2AUser(FastHttpUser):
         # stream tail's lifecycle audit, as 'load run -s stream' applies it: the first violation
         lifecycle = Lifecycle(ep.family)
         violation: tuple[str, str] | None = None
-        # 0.3 (and 0.2) mark a stream's end with `final: true`, which some agents leave out
-        v03 = ep.family is not Family.V1_0
         try:
             status = response.status_code
             ctype = str(response.get("content-type") or "")
@@ -598,16 +596,9 @@ class A2AUser(FastHttpUser):
                     if ev.state is not None:
                         state = ev.state
                     final = final or ev.final
-                    if (
-                        v03
-                        and ev.kind == "status-update"
-                        and state is not None
-                        and state_kind(state) in _SETTLED
-                        and not lifecycle.ended
-                    ):
-                        # A2A 0.3 without `final: true` (@a2a-js/sdk's 0.3 compatibility sends
-                        # auth-required so and keeps the stream open): nothing can follow, so end
-                        # here as load run and stream tail do, instead of waiting for the close until
+                    if lifecycle.ends_without_final(ev.kind):
+                        # A2A 0.3 without `final: true`: nothing can follow, so end here as load run
+                        # and stream tail do, instead of waiting for the close until
                         # network_timeout. release() closes a connection whose body was not read to
                         # its end (geventhttpclient's should_close), so the pool never reuses it.
                         final = True

@@ -39,7 +39,7 @@ from a2actl.load.metrics import FAILED_STATES, RequestRecord
 from a2actl.load.thresholds import STREAM_TIMINGS
 from a2actl.protocol.events import PartSpec, message_params, result_state, status_text, task_view
 from a2actl.protocol.lifecycle import Lifecycle
-from a2actl.protocol.versions import Family, StateKind, canonical_state, state_kind
+from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 from a2actl.transport.a2a import RpcOutcome, new_id
 from a2actl.transport.channel import Heartbeat, TimedEvent
 
@@ -208,8 +208,6 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
 
     # as stream tail: an event over this (--max-event-bytes, default 16 MiB) is oversize
     event_limit = ctx.settings.max_event_bytes
-    # 0.3 (and 0.2) mark a stream's end with `final: true`, which some agents leave out
-    v03 = client.family is not Family.V1_0
 
     async def stream(rec: RequestRecord, base: float) -> None:
         last: float | None = None
@@ -249,7 +247,7 @@ def build(name: str, ctx: ScenarioContext) -> Scenario:
                     settled = state_kind(state) in (StateKind.TERMINAL, StateKind.INTERRUPTED)
                     if rec.terminal is None and settled:
                         rec.terminal = now
-                    if settled and v03 and ev.kind == "status-update" and not lifecycle.ended:
+                    if settled and lifecycle.ends_without_final(ev.kind):
                         # A2A 0.3 without `final: true` (@a2a-js/sdk's 0.3 compatibility sends
                         # auth-required so and keeps the stream open): nothing can follow, and waiting
                         # for the close made every such request a --timeout. As stream tail ends there.

@@ -94,6 +94,14 @@ class Lifecycle:
         known = SETTLES.get(state)
         return known if known is not None else state_kind(state) in _SETTLED
 
+    def ends_without_final(self, kind: str) -> bool:
+        """Whether the event just observed (of ``kind``) ends an A2A 0.3 (or 0.2) stream that has no
+        ``final: true``: a status update that left the task terminal or interrupted, after which
+        nothing can follow (@a2a-js/sdk's 0.3 compatibility sends ``auth-required`` so and keeps
+        the stream open). Call after ``observe``. ``False`` in 1.0, whose own rule (the stream
+        closes at such a state, spec v1.0 §3.1.2) already set ``ended``, and once the stream ended."""
+        return self.family is not _V1 and kind == "status-update" and not self.ended and self.settled
+
     def _flag(self, rule: str, message: str) -> Violation:
         v = Violation(rule, message)
         self.violations.append(v)
