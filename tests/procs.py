@@ -9,10 +9,12 @@ through the same file objects."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
+from typing import Any
 
 
 def finish(proc: subprocess.Popen[str], timeout: float) -> tuple[str, str]:
@@ -125,3 +127,16 @@ def a2actl_stdin_closed(*args: str, timeout: float = 30) -> subprocess.Completed
         timeout=timeout,
         preexec_fn=lambda: os.close(0),  # noqa: PLW1509 - no threads to speak of in the child yet
     )
+
+
+def first_document(proc: subprocess.Popen[str]) -> Any:
+    """The first JSON document a running ``a2actl -o json`` process (``proc``, text mode) printed,
+    read line by line up to its closing ``}`` line (``sandbox serve -o json`` prints one as it
+    starts); fails the test with the process's stderr when stdout ends first."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or lines[-1] != "}\n":
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else "no output"
+        lines.append(line)
+    return json.loads("".join(lines))

@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from tests.procs import first_document
+
 
 @pytest.fixture
 def taken_port() -> Iterator[int]:
@@ -106,7 +108,6 @@ def test_public_url_is_the_base_of_every_interface_on_the_card() -> None:
     """``--public-url`` (a sandbox behind a proxy or a container's port mapping): the card's
     interfaces start with it, the listening URL is still printed on stdout (``-o json``: ``url``)
     and stderr says what the card advertises. gRPC, when on, is declared on the public host."""
-    import json
     import signal
     import subprocess
     import sys
@@ -122,13 +123,7 @@ def test_public_url_is_the_base_of_every_interface_on_the_card() -> None:
         text=True,
     )  # fmt: skip
     try:
-        assert proc.stdout is not None
-        lines = []
-        while not lines or lines[-1] != "}\n":
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else "no output"
-            lines.append(line)
-        doc = json.loads("".join(lines))
+        doc = first_document(proc)
         assert doc["url"].startswith("http://127.0.0.1:")
         card = httpx.get(doc["cardUrl"]).json()
         proc.send_signal(signal.SIGINT)

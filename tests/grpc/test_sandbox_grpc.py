@@ -25,6 +25,7 @@ from google.rpc import error_details_pb2, status_pb2
 from a2actl.server.sandbox.options import SandboxOptions
 from a2actl.server.sandbox.server import RunningSandbox
 from tests.conftest import TOKEN
+from tests.procs import first_document
 
 T = TypeVar("T")
 CARD = "/.well-known/agent-card.json"
@@ -311,7 +312,6 @@ def test_a_port_taken_after_the_reservation_is_an_oserror() -> None:
 def test_sandbox_serve_in_the_foreground_serves_grpc_and_stops_cleanly() -> None:
     """The real command in a subprocess (uvicorn's loop, uvloop when installed): stdout has the HTTP URL
     and ``grpcUrl`` (``-o json``), the gRPC interface answers, SIGINT stops both without a traceback."""
-    import json
     import signal
     import subprocess
     import sys
@@ -323,13 +323,7 @@ def test_sandbox_serve_in_the_foreground_serves_grpc_and_stops_cleanly() -> None
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines = []
-        while not lines or lines[-1] != "}\n":
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else "no output"
-            lines.append(line)
-        doc = json.loads("".join(lines))
+        doc = first_document(proc)
         assert doc["url"].startswith("http://127.0.0.1:") and doc["grpcUrl"].startswith("127.0.0.1:")
 
         async def go(channel: grpc.aio.Channel) -> Any:

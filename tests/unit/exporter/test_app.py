@@ -294,10 +294,10 @@ def _gauge(exporter: Exporter, name: str) -> float:
     return value
 
 
-async def _limited(max_concurrent: int) -> tuple[Exporter, Gate, Any]:
+async def _limited(max_concurrent: int, gate: Gate | None = None) -> tuple[Exporter, Gate, Any]:
     import httpx
 
-    gate = Gate()
+    gate = gate or Gate()
     exporter = Exporter(
         modules={"default": Module("default")},
         base=Settings(),
@@ -386,19 +386,9 @@ def test_a_probe_that_waited_long_for_a_slot_and_timed_out_is_503_not_the_agents
             return await super().__call__(url, module, base, **kw)
 
     async def main() -> None:
-        import httpx
-
-        gate = TimesOut()
-        exporter = Exporter(
-            modules={"default": Module("default")},
-            base=Settings(),
-            metrics=ExporterMetrics("t"),
-            prober=gate,
-            max_concurrent=1,
-        )
-        app = build_app(exporter)
+        exporter, gate, client = await _limited(1, TimesOut())
         headers = {"X-Prometheus-Scrape-Timeout-Seconds": scrape_timeout} if scrape_timeout else {}
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://x") as client:
+        async with client:
             first = asyncio.ensure_future(client.get("/probe", params={"target": "http://a"}))
             await _until(lambda: gate.timeouts)
             second = asyncio.ensure_future(
