@@ -12,7 +12,10 @@ completed Task. The bare loop (its own process too, as every a2actl run is) is w
 on aiohttp cannot beat: one ``aiohttp.ClientSession`` (default event loop, as a2actl's), 64 requests in
 flight, each POSTing the JSON-RPC ``SendMessage`` body a2actl sends for the same dead letter (read
 from the same file as it goes, orjson-encoded per request, a fresh id, a2actl's ``A2A-Version`` and
-``traceparent`` headers) and decoding the answer with orjson. Replay's rate is
+``traceparent`` headers) and decoding the answer with orjson. Each round runs it twice, on the
+interpreter's garbage-collector defaults and under ``dlq replay``'s regime (``quiet_gc``: the heap
+frozen, the youngest generation collected every 50,000 allocations), and the faster is the round's
+reference (a GC setting is no a2actl code; until session 19 only the defaults ran). Replay's rate is
 its own summary's (replayed / duration: journal, fsyncs and removals included); the bare loop's is
 requests / the time from the first send to the last answer. Client CPU per message is the child
 process's whole CPU time (startup and imports included) over the messages; the CPU ratio (bare /
@@ -99,11 +102,13 @@ def _rpc(i: int) -> dict:  # type: ignore[type-arg]
     return {"jsonrpc": "2.0", "id": i, "method": "SendMessage", "params": {}}
 
 
-def bare_aiohttp(url: str, path: str, conc: int) -> dict[str, float]:
+def bare_aiohttp(url: str, path: str, conc: int, quiet: bool = False) -> dict[str, float]:
     """The baseline, run in its own process (``--bare-aiohttp``): the dead letters of ``path`` POSTed
     from one aiohttp session, ``conc`` in flight, each as the JSON-RPC ``SendMessage`` a2actl sends
-    (orjson-encoded per request, a fresh id), each answer decoded with orjson. ``{"rate": req/s,
-    "n": requests}``."""
+    (orjson-encoded per request, a fresh id), each answer decoded with orjson. ``quiet``: under
+    ``dlq replay``'s garbage-collector regime (``a2actl.core.gcpause.quiet_gc``), else on the
+    interpreter's defaults. ``{"rate": req/s, "n": requests}``."""
+    import contextlib
     import uuid
 
     import aiohttp
@@ -141,7 +146,13 @@ def bare_aiohttp(url: str, path: str, conc: int) -> dict[str, float]:
                 await asyncio.gather(*[worker() for _ in range(conc)])
                 return sent / (time.perf_counter() - t), sent
 
-    rate, n = asyncio.run(run())
+    regime: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+    if quiet:
+        from a2actl.core.gcpause import quiet_gc
+
+        regime = quiet_gc()
+    with regime:
+        rate, n = asyncio.run(run())
     return {"rate": rate, "n": n}
 
 
@@ -259,7 +270,7 @@ def main() -> None:
             "  round   dlq replay msgs/s (CPU ms/msg)   bare aiohttp req/s (CPU ms/req)   ratio   bare httpx req/s"
             "   CPU ratio"
         )
-        replays, bares, ratios, cpu_ratios = [], [], [], []
+        replays, bares, ratios, cpu_ratios, gcs = [], [], [], [], []
         for r in range(1, rounds + 1):
             fill_file(path, n_replay, target)
             rate, acked, cpu = replay_rate(f"file://{path}", os.path.join(tmp, f"j{r}"))
@@ -267,6 +278,13 @@ def main() -> None:
                 raise SystemExit(f"replay acknowledged {acked:,} of {n_replay:,}")
             fill_file(path, n_replay, target)
             bare, bare_cpu = in_child(["--bare-aiohttp", target, path, "64"])
+            # the same loop under dlq replay's GC regime: the faster of the two is the reference (a
+            # GC setting is no a2actl code; until session 19 only the defaults were measured)
+            fill_file(path, n_replay, target)
+            quiet, quiet_cpu = in_child(["--bare-aiohttp", target, path, "64", "--quiet-gc"])
+            if quiet["rate"] > bare["rate"]:
+                bare, bare_cpu = quiet, quiet_cpu
+            gcs.append("quiet" if bare is quiet else "defaults")
             ref = in_child(["--bare-httpx", target, str(min(n_replay, 3000)), "64"])[0]["rate"]
             replays.append(rate)
             bares.append(bare["rate"])
@@ -277,6 +295,7 @@ def main() -> None:
                 f"  {r:>5}   {rate:>9,.0f} ({1000 * cpu / n_replay:.2f})"
                 f"{'':16}{bare['rate']:>9,.0f} ({1000 * bare_cpu / bare['n']:.2f})"
                 f"{'':17}{rate / bare['rate']:>5.2f}x  {ref:>9,.0f}   {cpu_ratios[-1]:>8.2f}x"
+                f"   (bare loop's faster GC setting: {gcs[-1]})"
             )
         med, bmed = statistics.median(replays), statistics.median(bares)
         print(
@@ -352,7 +371,7 @@ if __name__ == "__main__":
     if len(sys.argv) > 2 and sys.argv[1] == "--sink":
         sink(int(sys.argv[2]))
     elif len(sys.argv) > 4 and sys.argv[1] == "--bare-aiohttp":
-        print(json.dumps(bare_aiohttp(sys.argv[2], sys.argv[3], int(sys.argv[4]))))
+        print(json.dumps(bare_aiohttp(sys.argv[2], sys.argv[3], int(sys.argv[4]), "--quiet-gc" in sys.argv)))
     elif len(sys.argv) > 4 and sys.argv[1] == "--bare-httpx":
         print(json.dumps({"rate": bare_httpx(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))}))
     else:
