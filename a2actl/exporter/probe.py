@@ -16,7 +16,8 @@ timeout           a connect/read timeout, or the module's deadline passed      `
                   (``failed_phase``: where it was caught, ``phases``: those done)
 auth              HTTP 401/403, or an A2A auth error                           ``http_401`` …
 http-4xx/-5xx     any other HTTP error status                                  ``http_503`` …
-invalid-card      the card is not JSON or not a card (protocol, card phases)   ``protocol``
+invalid-card      the card is not JSON, not a card, or over 10 MiB (card       ``protocol``
+                  phases)
 version-mismatch  no interface to negotiate, or the first RPC answered          ``negotiation`` or the
                   VersionNotSupported (-32009) / the other version works       A2A code (``-32009``)
 rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``;

@@ -446,7 +446,9 @@ async def _fetch_card(tr: AgentTransport, spec: AgentSpec, result: AgentResult) 
         except BodyTooLarge as exc:  # a card over the limit came with an HTTP answer (its status)
             if exc.status is not None:
                 result.passed = ("listed", "reachable")
-            raise
+            # a card a2actl will not read whole is no usable card: invalid-card, as the exporter and
+            # its handshake probe say (protocol is for a malformed answer after the card)
+            raise _Failed("invalid-card", one_line(exc.message)) from exc
         if result.passed == ("listed",):
             result.passed = ("listed", "reachable")
         if res.status == 404 and idx + 1 < len(urls):

@@ -144,6 +144,14 @@ def test_each_way_an_agent_fails(
         assert r.handshake is not None and r.task is None  # the handshake passed, the task did not
 
 
+@pytest.mark.parametrize("route", ["big", "nonjson"])
+def test_a_card_over_the_limit_is_invalid_card_as_a_non_json_card(fault: str, route: str) -> None:
+    """A card over 10 MiB (read no further) and one that is not JSON: both invalid-card, error code
+    protocol, at the card phase; fleet probe gives the same cause (tests/cli/test_fleet.py)."""
+    r = _probe(f"{fault}/{route}/agent-card.json")
+    assert (r.success, r.cause, r.error_code, r.failed_phase) == (False, "invalid-card", "protocol", "card")
+
+
 @pytest.mark.parametrize(
     ("error", "phase", "expected"),
     [
