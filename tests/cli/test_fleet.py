@@ -237,6 +237,12 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
         # two 'agents:' lists (pasted together): the first one's agents went unprobed, exit 0
         ("agents:\n  - http://a\nagents:\n  - http://b\n", "line 3: 'agents' appears twice"),
+        # the same in JSON, and a second 'url' (probed another agent than the first one named)
+        (
+            '{"agents": ["http://a"],\n "agents": ["http://b"]}',
+            "'agents' appears twice in one object (/agents)",
+        ),
+        ('[{"url": "http://a", "url": "http://b"}]', "'url' appears twice in one object (/0/url)"),
         ("# nothing\n", "lists no agents"),
         # values a parser builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
         ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),
