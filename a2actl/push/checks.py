@@ -21,8 +21,10 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   ``taskId`` and a known ``status.state``; an artifact update a ``taskId`` and an ``artifact`` object;
   a Message a ``messageId``. The classification is ``protocol.events.classify_event``'s. A body of the
   *other* family is ``version-mismatch`` (a 1.0 StreamResponse for a 0.3 registration: what a2a-sdk
-  1.x sends whatever version the config was set with). Rules ``not-json``, ``not-an-object``,
-  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``incomplete`` (the
+  1.x sends whatever version the config was set with). A member name repeated in one object is
+  ``duplicate-key``: read on when every repeat has one value, otherwise ambiguous (which value counts
+  depends on the reader) and not read further. Rules ``not-json``, ``not-an-object``,
+  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``duplicate-key``, ``oversize``, ``incomplete`` (the
   sender hung up before the end of the body, or it was still arriving when the listen ended), ``other-task`` (a
   delivery for another task than the one registered): failures (exit 7); answered 400.
 * **duplicates**: delivery is at-least-once, so a trusted body equal (as JSON, key order ignored)
@@ -175,6 +177,10 @@ class Verdict:
     record: dict[str, Any]
 
 
+#: Body rules that leave a delivery readable (counted for order, latency and the final state).
+_READABLE_RULES = frozenset({"version-mismatch", "duplicate-key"})
+
+
 def _problem(rule: str, message: str) -> dict[str, str]:
     return {"rule": rule, "message": message}
 
@@ -210,25 +216,56 @@ def _no_constant(name: str) -> Any:
     raise _NotJson(f"{name} is not JSON, RFC 8259 §6")
 
 
-def _parse_json(raw: bytes) -> tuple[Any, str | None]:
-    """``(value, None)`` for a JSON text in UTF-8, else ``(None, why)``. UTF-8 only, no byte order
-    mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would also take
-    UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict readers
-    refuse the body)."""
+def _parse_json(raw: bytes) -> tuple[Any, str | None, bool]:
+    """``(value, None, repeated)`` for a JSON text in UTF-8, else ``(None, why, False)``. UTF-8 only,
+    no byte order mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would
+    also take UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict
+    readers refuse the body). ``repeated``: some object names a member twice (``value`` then holds
+    the last of each, as ``json.loads`` keeps; ``duplicate_problem`` says which)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1"
+        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1", False
     if text.startswith("\ufeff"):
-        return None, "a byte order mark, RFC 8259 §8.1"
+        return None, "a byte order mark, RFC 8259 §8.1", False
+    repeated = False
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        nonlocal repeated
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            repeated = True
+        return obj
+
     try:
-        return json.loads(text, parse_constant=_no_constant), None
+        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=members), None, repeated
     except _NotJson as exc:
-        return None, str(exc)
+        return None, str(exc), False
     except RecursionError:
-        return None, "nested too deeply to read"
+        return None, "nested too deeply to read", False
     except ValueError as exc:
-        return None, str(exc).split("\n")[0][:120]
+        return None, str(exc).split("\n")[0][:120], False
+
+
+def duplicate_problem(raw: bytes) -> tuple[dict[str, str], bool]:
+    """The ``duplicate-key`` problem of a JSON body whose objects repeat a member name (RFC 8259 §4:
+    names SHOULD be unique, and readers disagree on which value counts: Python and JavaScript keep the
+    last, others the first, strict ones refuse the body), naming up to three by JSON pointer; and
+    whether every repeat has the same value (``True``: no reader can read it differently). Reads the
+    body again: call it only for a body ``_parse_json`` found repeats in."""
+    from a2actl.protocol.jsondoc import duplicate_members
+
+    found = duplicate_members(raw)
+    same = all(m.same for m in found)
+    named = ", ".join(
+        f"{m.pointer or '/'} ({m.count} times{'' if m.same else ', different values'})" for m in found[:3]
+    )
+    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
+    what = "the same value" if same else "different values: the body is ambiguous"
+    return (
+        _problem("duplicate-key", f"a member name repeated in one object, with {what}: {named}{more}"),
+        same,
+    )
 
 
 def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[str, str]]]:
@@ -516,6 +553,7 @@ class PushChecker:
         order: list[dict[str, str]] = []
         latency: float | None = None
         body_problems: list[dict[str, str]] = []
+        ambiguous = False
         if d.body is None:
             small = "" if d.limit >= MAX_BODY else " (the credentials failed: only small bodies are read)"
             size = (
@@ -533,7 +571,7 @@ class PushChecker:
                 )
             )
         else:
-            obj, why = _parse_json(d.body)
+            obj, why, repeated = _parse_json(d.body)
             if why is not None:
                 body_problems.append(
                     _problem(
@@ -543,7 +581,15 @@ class PushChecker:
                 )
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)
-                if ev is not None and trusted:
+                if repeated:
+                    # a failure (400) either way; one whose repeats differ (two statusUpdate members,
+                    # two states) is not read further: which state it reports depends on the reader
+                    repeat, same = duplicate_problem(d.body)
+                    body_problems.insert(0, repeat)
+                    if not same:  # what it says is the last value's: not shown as the body's
+                        ambiguous = True
+                        ev, body_problems = None, [repeat]
+                if ev is not None and trusted and not ambiguous:
                     try:
                         canonical = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
                     except (RecursionError, ValueError):
@@ -553,7 +599,9 @@ class PushChecker:
                     self._seen.add(key)
                     if duplicate:
                         self.duplicates += 1
-        if ev is not None and ev.task_id and all(p["rule"] == "version-mismatch" for p in body_problems):
+        # readable: a body that failed only for its version, or for a member repeated with one value
+        readable = not ambiguous and all(p["rule"] in _READABLE_RULES for p in body_problems)
+        if ev is not None and ev.task_id and readable:
             if self.task_id is None and trusted:
                 self.task_id = ev.task_id
             elif self.task_id is not None and ev.task_id != self.task_id:
@@ -565,9 +613,10 @@ class PushChecker:
         if body_problems:
             self.invalid += 1
         problems += body_problems
-        # A body of the other family is a failure, but readable: it still counts for duplicates,
-        # order, latency and the final state (so the listen ends when the task does).
-        readable = all(p["rule"] == "version-mismatch" for p in body_problems)
+        # A body of the other family (or one repeating a member with the same value) is a failure,
+        # but readable: it still counts for duplicates, order, latency and the final state (so the
+        # listen ends when the task does).
+        readable = readable and all(p["rule"] in _READABLE_RULES for p in body_problems)
         if ev is not None and trusted and readable:
             ts = _event_timestamp(ev)
             if ts is not None:
