@@ -124,6 +124,9 @@ def fleet() -> Iterator[str]:
     [
         ("healthy", {"card", "rpc", "send"}, (True, None, None, None)),
         ("grpconly", {"card", "rpc"}, (False, "version-mismatch", "negotiation", "negotiate")),
+        # a card of protocolVersion 2.0 only: nothing sent, as fleet probe (tests/fleet_server.py
+        # EXPECTED); it was spoken as 0.3 and failed at the rpc phase with the agent's -32601
+        ("badversion", {"card", "rpc"}, (False, "version-mismatch", "negotiation", "negotiate")),
         ("notjson", {"card", "rpc"}, (False, "invalid-card", "protocol", "card")),
         ("nocard", {"card", "rpc"}, (False, "http-4xx", "http_404", "card")),
         ("error500", {"card", "rpc"}, (False, "http-5xx", "http_500", "card")),
