@@ -151,7 +151,8 @@ def normalise_target(text: str) -> str:
     (``agent.target.host_problem``: ``a..b``, a 64-character label)."""
     from urllib.parse import urlsplit
 
-    from a2actl.agent.target import host_problem, parse_target
+    from a2actl.agent.target import parse_target
+    from a2actl.core.hostnames import host_problem
 
     t = text.strip()
     if not t:

@@ -50,9 +50,9 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError, parse_value_reason
 from a2actl.core.headers import bare_token, checked_token, header_problem, is_field_name
+from a2actl.core.hostnames import host_problem as _host_problem
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
 
