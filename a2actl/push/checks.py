@@ -65,6 +65,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.pointer import pointer_token, to_pointer
 from a2actl.core.redact import preview
 from a2actl.core.stats import summarize
 from a2actl.protocol.events import StreamEvent, classify_event
@@ -216,56 +217,132 @@ def _no_constant(name: str) -> Any:
     raise _NotJson(f"{name} is not JSON, RFC 8259 §6")
 
 
-def _parse_json(raw: bytes) -> tuple[Any, str | None, bool]:
-    """``(value, None, repeated)`` for a JSON text in UTF-8, else ``(None, why, False)``. UTF-8 only,
+class _Repeats:
+    """What ``_parse_json`` saw of member names repeated within one object: ``objects``, how many
+    objects repeat a name; ``first``, the first few such objects (as decoded) with their repeated
+    names; ``same``, whether every repeat so far has the value of the first occurrence."""
+
+    __slots__ = ("first", "objects", "same")
+
+    #: How many objects ``first`` keeps (the problem names up to this many).
+    KEPT = 3
+
+    def __init__(self) -> None:
+        self.objects = 0
+        self.first: list[tuple[dict[str, Any], list[str]]] = []
+        self.same = True
+
+    def note(self, obj: dict[str, Any], pairs: list[tuple[str, Any]]) -> None:
+        """``obj`` was decoded from ``pairs``, which name some member more than once."""
+        self.objects += 1
+        seen: dict[str, Any] = {}
+        names: list[str] = []
+        for name, value in pairs:
+            if name not in seen:
+                seen[name] = value
+                continue
+            if name not in names:
+                names.append(name)
+            if self.same and not _same_json(seen[name], value):
+                self.same = False
+        if len(self.first) < self.KEPT:
+            self.first.append((obj, names))
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two decoded JSON values are the same JSON: of one type (``1`` and ``1.0``, ``1`` and
+    ``true`` are not), and equal (objects whatever their key order). Inside objects and arrays Python's
+    equality is used, which takes a nested ``1`` for ``1.0`` or ``true``: a serialisation of each
+    repeat would make a sender's many repeats cost seconds of the receiver's event loop."""
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except RecursionError:
+        return False
+
+
+def _parse_json(raw: bytes) -> tuple[Any, str | None, _Repeats | None]:
+    """``(value, None, repeats)`` for a JSON text in UTF-8, else ``(None, why, None)``. UTF-8 only,
     no byte order mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would
     also take UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict
-    readers refuse the body). ``repeated``: some object names a member twice (``value`` then holds
-    the last of each, as ``json.loads`` keeps; ``duplicate_problem`` says which)."""
+    readers refuse the body). ``repeats``: ``None``, or what was seen of member names repeated in
+    one object (``value`` then holds the last of each, as ``json.loads`` keeps; ``duplicate_problem``
+    words it)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1", False
+        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1", None
     if text.startswith("\ufeff"):
-        return None, "a byte order mark, RFC 8259 §8.1", False
-    repeated = False
+        return None, "a byte order mark, RFC 8259 §8.1", None
+    repeats = _Repeats()
 
     def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-        nonlocal repeated
         obj = dict(pairs)
         if len(obj) != len(pairs):
-            repeated = True
+            repeats.note(obj, pairs)
         return obj
 
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=members), None, repeated
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=members)
     except _NotJson as exc:
-        return None, str(exc), False
+        return None, str(exc), None
     except RecursionError:
-        return None, "nested too deeply to read", False
+        return None, "nested too deeply to read", None
     except ValueError as exc:
-        return None, str(exc).split("\n")[0][:120], False
+        return None, str(exc).split("\n")[0][:120], None
+    return value, None, repeats if repeats.objects else None
 
 
-def duplicate_problem(raw: bytes) -> tuple[dict[str, str], bool]:
-    """The ``duplicate-key`` problem of a JSON body whose objects repeat a member name (RFC 8259 §4:
-    names SHOULD be unique, and readers disagree on which value counts: Python and JavaScript keep the
-    last, others the first, strict ones refuse the body), naming up to three by JSON pointer; and
-    whether every repeat has the same value (``True``: no reader can read it differently). Reads the
-    body again: call it only for a body ``_parse_json`` found repeats in."""
-    from a2actl.protocol.jsondoc import duplicate_members
+def _pointers(doc: Any, wanted: list[dict[str, Any]]) -> dict[int, str]:
+    """``id(obj) → JSON pointer`` of the ``wanted`` objects found in ``doc``: one walk in document
+    order, stopping when all are found (an object inside a value a later repeat replaced is not in
+    ``doc``, and is not found)."""
+    want = {id(o) for o in wanted}
+    out: dict[int, str] = {}
+    if isinstance(doc, dict) and id(doc) in want:
+        out[id(doc)] = ""
+    if not isinstance(doc, (dict, list)):
+        return out
 
-    found = duplicate_members(raw)
-    same = all(m.same for m in found)
-    named = ", ".join(
-        f"{m.pointer or '/'} ({m.count} times{'' if m.same else ', different values'})" for m in found[:3]
-    )
-    more = f" and {len(found) - 3} more" if len(found) > 3 else ""
-    what = "the same value" if same else "different values: the body is ambiguous"
-    return (
-        _problem("duplicate-key", f"a member name repeated in one object, with {what}: {named}{more}"),
-        same,
-    )
+    def children(node: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+        return iter(node.items()) if isinstance(node, dict) else enumerate(node)
+
+    stack: list[tuple[Iterator[tuple[Any, Any]], tuple[Any, ...]]] = [(children(doc), ())]
+    while stack and len(out) < len(want):
+        items, path = stack[-1]
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                sub = (*path, key)
+                if isinstance(value, dict) and id(value) in want:
+                    out[id(value)] = to_pointer(sub)
+                stack.append((children(value), sub))
+                break
+        else:
+            stack.pop()
+    return out
+
+
+def duplicate_problem(doc: Any, repeats: _Repeats) -> tuple[dict[str, str], bool]:
+    """The ``duplicate-key`` problem of a body (decoded as ``doc``) whose objects repeat a member name
+    (RFC 8259 §4: names SHOULD be unique, and readers disagree on which value counts: Python and
+    JavaScript keep the last, others the first, strict ones refuse the body), naming up to three by
+    JSON pointer; and whether every repeat has the same value (``True``: no reader can read it
+    differently). Linear in the body: a sender's repeats cannot make it quadratic."""
+    where = _pointers(doc, [o for o, _ in repeats.first])
+    named = []
+    for obj, names in repeats.first:
+        base = where.get(id(obj))
+        for name in names[:3]:
+            named.append(
+                f"{base}/{pointer_token(name)}" if base is not None else f"'{name}' (in a replaced value)"
+            )
+    more = repeats.objects - len(repeats.first)
+    what = "the same value" if repeats.same else "different values: the body is ambiguous"
+    message = f"a member name repeated in one object, with {what}: {', '.join(named[:3])}"
+    if more > 0:
+        message += f" (and in {more} more object{'s' if more > 1 else ''})"
+    return _problem("duplicate-key", message), repeats.same
 
 
 def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[str, str]]]:
@@ -571,7 +648,7 @@ class PushChecker:
                 )
             )
         else:
-            obj, why, repeated = _parse_json(d.body)
+            obj, why, repeats = _parse_json(d.body)
             if why is not None:
                 body_problems.append(
                     _problem(
@@ -581,10 +658,10 @@ class PushChecker:
                 )
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)
-                if repeated:
+                if repeats is not None:
                     # a failure (400) either way; one whose repeats differ (two statusUpdate members,
                     # two states) is not read further: which state it reports depends on the reader
-                    repeat, same = duplicate_problem(d.body)
+                    repeat, same = duplicate_problem(obj, repeats)
                     body_problems.insert(0, repeat)
                     if not same:  # what it says is the last value's: not shown as the body's
                         ambiguous = True

@@ -177,7 +177,9 @@ def test_a_body_repeating_a_member_with_different_values_is_400_and_not_read() -
     assert c.deliver(delivery(raw)).status == 400
     (problem,) = records[0]["problems"]
     assert problem["rule"] == "duplicate-key"
-    assert "/statusUpdate (2 times, different values)" in problem["message"]
+    assert problem["message"] == (
+        "a member name repeated in one object, with different values: the body is ambiguous: /statusUpdate"
+    )
     assert (records[0]["valid"], records[0]["kind"], records[0]["state"]) == (False, None, None)
     assert not c.done and c.final_state is None
     s = c.summary("max-time")
@@ -205,6 +207,26 @@ def test_a_body_repeating_a_member_with_one_value_is_400_but_still_read() -> Non
     assert c.done and c.final_state == "completed"
     s = c.summary("completed")
     assert (s.invalid, s.unique, s.exit) == (1, 1, ExitCode.CHECK_FAILED)
+
+
+def test_a_body_repeating_members_in_many_objects_names_three_and_counts_the_rest() -> None:
+    """The problem names the first objects' repeats by pointer and counts the others; a sender's
+    repeats cost one walk of the body (a 12 MB body of 900,000 such objects took 17 s to word when each
+    repeat got its pointer, the receiver's event loop held all along)."""
+    c, records = checker(task_id=TASK)
+    items = ", ".join(['{"a": 1, "a": 1}'] * 1000)
+    raw = (
+        '{"statusUpdate": {"taskId": "task-1", "status": {"state": "TASK_STATE_WORKING"}, "x": ['
+        + items
+        + "]}}"
+    ).encode()
+    assert c.deliver(delivery(raw)).status == 400
+    (problem,) = records[0]["problems"]
+    assert problem["message"] == (
+        "a member name repeated in one object, with the same value: "
+        "/statusUpdate/x/0/a, /statusUpdate/x/1/a, /statusUpdate/x/2/a (and in 997 more objects)"
+    )
+    assert records[0]["state"] == "working"  # one value each: still read
 
 
 def test_an_oversized_body_is_not_read() -> None:
