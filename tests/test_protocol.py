@@ -9,7 +9,7 @@ from a2actl.probe.budget import parse_budgets
 from a2actl.protocol.card import parse_card
 from a2actl.protocol.events import classify_event
 from a2actl.protocol.jsonrpc import EnvelopeError, decode_jsonrpc_error, decode_rest_error, split_response
-from a2actl.protocol.negotiation import NegotiationFailed, select_interface
+from a2actl.protocol.negotiation import NegotiationFailed, known_versions, select_interface
 from a2actl.protocol.versions import (
     CARD_PATHS,
     V0_3,
@@ -136,6 +136,33 @@ def test_an_interface_of_an_unknown_version_is_spoken_as_0_3_saying_so():
         {"supportedInterfaces": [{"url": "h:1", "protocolBinding": "JSONRPC", "protocolVersion": "0.3.0"}]}
     )
     assert "not one a2actl knows" not in select_interface(known).reason
+
+
+def test_known_versions_leaves_the_interfaces_of_unknown_versions_out():
+    """fleet probe and the exporter (docs/fleet.md, docs/monitoring.md): an interface of a version
+    a2actl does not know is no candidate; a card with nothing else fails, naming what it declares."""
+    mixed = parse_card(
+        {
+            "supportedInterfaces": [
+                {"url": "http://h/two", "protocolBinding": "JSONRPC", "protocolVersion": "2.0"},
+                {"url": "http://h/three", "protocolBinding": "JSONRPC", "protocolVersion": "0.3.0"},
+            ]
+        }
+    )
+    assert select_interface(mixed).interface.url == "http://h/two"  # card order, spoken as 0.3
+    sel = select_interface(known_versions(mixed))
+    assert (sel.interface.url, sel.family) == ("http://h/three", Family.V0_3)
+    unknown = parse_card(
+        {
+            "supportedInterfaces": [
+                {"url": "http://h/x", "protocolBinding": "JSONRPC", "protocolVersion": "2.0"}
+            ]
+        }
+    )
+    with pytest.raises(
+        NegotiationFailed, match=r"no A2A version a2actl speaks \(0.2, 0.3, 1.0\): JSONRPC 2.0"
+    ):
+        known_versions(unknown)
 
 
 def test_decode_errors_all_shapes():

@@ -16,9 +16,11 @@ timeout           a connect/read timeout, or the module's deadline passed      `
                   (``failed_phase``: where it was caught, ``phases``: those done)
 auth              HTTP 401/403, or an A2A auth error                           ``http_401`` …
 http-4xx/-5xx     any other HTTP error status                                  ``http_503`` …
-invalid-card      the card is not JSON or not a card (protocol, card phases)   ``protocol``
-version-mismatch  no interface to negotiate, or the first RPC answered          ``negotiation`` or the
-                  VersionNotSupported (-32009) / the other version works       A2A code (``-32009``)
+invalid-card      the card is not JSON, not a card, or over 10 MiB (card       ``protocol``
+                  phases)
+version-mismatch  no interface to negotiate (none of a version a2actl knows,    ``negotiation`` or the
+                  as fleet probe), or the first RPC answered                   A2A code (``-32009``)
+                  VersionNotSupported (-32009) / the other version works
 rpc-error         the first RPC answered an A2A error other than TaskNotFound  the A2A code (``-32601``;
                                                                                ``a2a_error`` without an
                                                                                integer code)
@@ -149,7 +151,8 @@ def normalise_target(text: str) -> str:
     (``agent.target.host_problem``: ``a..b``, a 64-character label)."""
     from urllib.parse import urlsplit
 
-    from a2actl.agent.target import host_problem, parse_target
+    from a2actl.agent.target import parse_target
+    from a2actl.core.hostnames import host_problem
 
     t = text.strip()
     if not t:
@@ -230,6 +233,9 @@ async def _probe(
         interface_allowed=module.allows_interface
         if module.has_credentials and module.allow_targets
         else None,
+        # a card of versions a2actl does not know is version-mismatch before anything is sent, as
+        # fleet probe says (docs/monitoring.md); it was spoken as 0.3, as handshake probe does
+        known_versions_only=True,
     )
     t0 = time.perf_counter()
     try:

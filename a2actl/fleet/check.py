@@ -40,7 +40,6 @@ seconds for ``card`` (every card request, retries and discovery 404s included, p
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import re
 import socket
 import ssl
@@ -68,7 +67,7 @@ from a2actl.core.errors import (
 from a2actl.core.redact import register_url
 from a2actl.fleet.result import CROSS_HOST_NOTE, AgentResult, FleetOptions
 from a2actl.protocol.events import result_state, text_message_params
-from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
+from a2actl.protocol.negotiation import NegotiationFailed, Selection, known_versions, select_interface
 from a2actl.transport.connmarks import CONNECT_PHASES
 
 if TYPE_CHECKING:
@@ -414,17 +413,8 @@ def cross_host_note(card_url: str, interface_url: str) -> str | None:
 def negotiate(view: CardView, version: str, binding: str) -> Selection:
     """``select_interface`` for a fleet row. With ``version`` ``auto``, only interfaces of a version
     a2actl knows are candidates. Raises ``_Failed("version-mismatch")`` when nothing fits."""
-    candidates = view
-    if version == "auto":
-        known = [i for i in view.interfaces if i.family is not None]
-        if not known and view.interfaces:
-            listed = ", ".join(f"{i.protocol_binding} {i.protocol_version or '?'}" for i in view.interfaces)
-            raise _Failed(
-                "version-mismatch",
-                f"the card declares no A2A version a2actl speaks (0.2, 0.3, 1.0): {listed}",
-            )
-        candidates = dataclasses.replace(view, interfaces=known)
     try:
+        candidates = known_versions(view) if version == "auto" else view
         return select_interface(candidates, version, binding)
     except NegotiationFailed as exc:
         raise _Failed("version-mismatch", one_line(str(exc))) from exc
@@ -446,7 +436,9 @@ async def _fetch_card(tr: AgentTransport, spec: AgentSpec, result: AgentResult) 
         except BodyTooLarge as exc:  # a card over the limit came with an HTTP answer (its status)
             if exc.status is not None:
                 result.passed = ("listed", "reachable")
-            raise
+            # a card a2actl will not read whole is no usable card: invalid-card, as the exporter and
+            # its handshake probe say (protocol is for a malformed answer after the card)
+            raise _Failed("invalid-card", one_line(exc.message)) from exc
         if result.passed == ("listed",):
             result.passed = ("listed", "reachable")
         if res.status == 404 and idx + 1 < len(urls):

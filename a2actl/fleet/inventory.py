@@ -22,7 +22,8 @@ Five formats, told apart by content (not by file name, except that ``.yaml``/``.
 Every URL is ``http``/``https`` (a bare ``host:port`` gets ``http://``, as curl does). Duplicates (the
 same normalised URL, ``normalise_url``) are dropped, the first kept, and counted in
 ``Inventory.duplicates``. A bad file raises ``UsageError`` (exit 2) naming the file and the line
-(text, YAML, JSON syntax) or the entry (``agents[3]``).
+(text, YAML, JSON syntax) or the entry (``agents[3]``); a key given twice in one YAML mapping (its
+line) or one JSON object (its JSON pointer, ``/agents/0/url``) is such an error.
 
 Secrets: every header value read from ``${VAR}`` (and the variable's value), the value of a header
 whose name says credential (``Authorization``, ``X-Api-Key``, any name with ``auth``, ``key``,
@@ -49,9 +50,9 @@ from types import MappingProxyType
 from typing import IO, TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from a2actl.agent.target import host_problem as _host_problem
 from a2actl.core.errors import UsageError, parse_value_reason
 from a2actl.core.headers import bare_token, checked_token, header_problem, is_field_name
+from a2actl.core.hostnames import host_problem as _host_problem
 from a2actl.core.redact import header_secrets, register_secret, register_url
 from a2actl.core.units import parse_duration
 
@@ -502,9 +503,34 @@ def _parse_text(text: str, source: str) -> list[AgentSpec]:
     return specs
 
 
+class _RepeatedMember(Exception):
+    """A member name repeated in one JSON object (found by ``_unique_members``; where: a second read)."""
+
+
+def _unique_members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """``object_pairs_hook`` of an inventory's JSON: the object, or ``_RepeatedMember`` for a name
+    given twice in it (the standard library would keep the last value silently)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise _RepeatedMember
+    return obj
+
+
 def _load_json(text: str, source: str) -> Any:
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_members)
+    except _RepeatedMember:
+        # a second 'agents' (two teams' lists pasted together) dropped the first list's agents
+        # unprobed, exit 0; a second 'url' probed another agent than the first named
+        from a2actl.protocol.jsondoc import duplicate_members
+
+        repeats = duplicate_members(text)
+        where = f" ({repeats[0].pointer})" if repeats else ""
+        name = repeats[0].name if repeats else "a member"
+        raise UsageError(
+            f"inventory {source}: {name!r} appears twice in one object{where}",
+            hint="most JSON readers (a2actl's among them) keep only the last one; remove or rename one of them",
+        ) from None
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"inventory {source}, line {exc.lineno} column {exc.colno}: not JSON: {exc.msg}"

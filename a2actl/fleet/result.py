@@ -60,12 +60,12 @@ CAUSES: Mapping[str, str] = {
     "http-4xx": "the card request or an RPC answered 4xx (not 401/403)",
     "http-5xx": "the card request or an RPC answered 5xx",
     "auth": "HTTP 401/403 or an A2A auth error",
-    "invalid-card": "the card is not JSON, not an object, or not schema-valid",
+    "invalid-card": "the card is not JSON, not an object, not schema-valid, or over 10 MiB",
     "version-mismatch": "no A2A version/binding a2actl speaks in the card",
     "rpc-error": "the first RPC answered a JSON-RPC/A2A error other than TaskNotFound",
     "send-failed": "SendMessage ended failed/rejected/canceled or answered an error",
     "over-budget": "the agent's checks took longer than its --budget",
-    "protocol": "a malformed answer (not JSON, wrong envelope, oversized, wrong content type)",
+    "protocol": "a malformed answer (not JSON, wrong envelope, oversized RPC answer, wrong content type)",
 }
 
 #: The phases ``AgentResult.phases`` may carry (seconds), in the order they happen.

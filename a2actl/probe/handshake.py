@@ -52,7 +52,7 @@ from a2actl.core.sink import EventSink, NullSink
 from a2actl.probe.budget import BudgetVerdict, check_budgets
 from a2actl.probe.report import ProbeOptions, ProbeReport, Sample, VersionCheck, phase_stats
 from a2actl.probe.sample import grpc_choice, one_sample
-from a2actl.protocol.negotiation import NegotiationFailed, Selection, select_interface
+from a2actl.protocol.negotiation import NegotiationFailed, Selection, known_versions, select_interface
 from a2actl.protocol.versions import BINDING_GRPC, Family
 
 if TYPE_CHECKING:
@@ -94,15 +94,18 @@ async def version_check(
     return VersionCheck.answered(selection.interface.url, selection.family.value, other.value, works)
 
 
-def _select(fetched: CardFetch, settings: Settings) -> Selection:
+def _select(fetched: CardFetch, settings: Settings, known_only: bool = False) -> Selection:
     """Negotiate the interface of the discovered card (the secrets in its URL registered:
-    ``core.redact.register_url``); ``A2ACtlError`` (exit 1) when none fits."""
+    ``core.redact.register_url``); ``A2ACtlError`` (exit 1) when none fits. ``known_only``: under
+    ``--a2a-version auto``, interfaces of a version a2actl does not know are no candidates
+    (``ProbeOptions.known_versions_only``)."""
     from a2actl.core.redact import register_url
 
     try:
-        selection = select_interface(
-            fetched.view, settings.a2a_version, settings.binding, **grpc_choice(settings)
-        )
+        view = fetched.view
+        if known_only and settings.a2a_version == "auto":
+            view = known_versions(view)
+        selection = select_interface(view, settings.a2a_version, settings.binding, **grpc_choice(settings))
     except NegotiationFailed as exc:
         raise A2ACtlError(
             f"negotiation failed: {exc}", hint="see `a2actl card get` for what the card declares"
@@ -140,7 +143,7 @@ async def run_probe(
         reusable = False
         try:
             fetched = await fetch_card(disco_transport, opts.target, opts.card_path)
-            selection = _select(fetched, settings)
+            selection = _select(fetched, settings, opts.known_versions_only)
             # Without --reuse, discovery's fetch is the first sample's card phase (on the same
             # transport) when it opened its own connection (not after a 404 on the first path) and
             # the sample it stands for is a warmup or runs alone: under -c N, a timed sample whose

@@ -55,7 +55,10 @@ class ProbeOptions:
     connection per sample; ``send_text``: also time a real SendMessage; ``handshake_path``: also
     time a session handshake POST to this path; ``card_path`` replaces the discovery paths.
     ``interface_allowed``: a check of the negotiated interface's URL before any request goes to it
-    (the exporter's ``allow_targets`` for a module that sends credentials); ``None`` allows any."""
+    (the exporter's ``allow_targets`` for a module that sends credentials); ``None`` allows any.
+    ``known_versions_only``: under ``--a2a-version auto``, an interface whose ``protocolVersion``
+    a2actl does not know is no candidate, and a card with no other fails negotiation (the exporter,
+    as ``fleet probe``); otherwise such an interface is spoken as 0.3."""
 
     target: Target
     card_path: str | None = None
@@ -67,6 +70,7 @@ class ProbeOptions:
     handshake_path: str | None = None
     budgets: tuple[Budget, ...] = ()
     interface_allowed: Callable[[str], bool] | None = None
+    known_versions_only: bool = False
 
 
 @dataclass(frozen=True)

@@ -189,4 +189,26 @@ def select_interface(
     return Selection(chosen, family, why, forced=True, candidates=callable_ifaces)
 
 
-__all__ = ["CALLABLE_BINDINGS", "GRPC_EXTRA_HINT", "NegotiationFailed", "Selection", "select_interface"]
+def known_versions(view: CardView) -> CardView:
+    """``view`` with only the interfaces whose ``protocolVersion`` a2actl knows (0.2, 0.3, 1.x): the
+    candidates of ``fleet probe`` and the exporter under ``auto`` (docs/fleet.md, docs/monitoring.md:
+    a card declaring only versions a2actl does not speak is ``version-mismatch``, and nothing is sent),
+    where the single-agent commands speak an unknown version as 0.3. Raises ``NegotiationFailed``
+    naming the declared versions when the card has interfaces but none of a known version."""
+    from dataclasses import replace
+
+    known = [i for i in view.interfaces if i.family is not None]
+    if not known and view.interfaces:
+        listed = ", ".join(f"{i.protocol_binding} {i.protocol_version or '?'}" for i in view.interfaces)
+        raise NegotiationFailed(f"the card declares no A2A version a2actl speaks (0.2, 0.3, 1.0): {listed}")
+    return replace(view, interfaces=known)
+
+
+__all__ = [
+    "CALLABLE_BINDINGS",
+    "GRPC_EXTRA_HINT",
+    "NegotiationFailed",
+    "Selection",
+    "known_versions",
+    "select_interface",
+]

@@ -21,8 +21,10 @@ Rules, per delivery (A2A v1.0 §4.3.3 and §13.2, v0.3.0 §9; docs/push.md):
   ``taskId`` and a known ``status.state``; an artifact update a ``taskId`` and an ``artifact`` object;
   a Message a ``messageId``. The classification is ``protocol.events.classify_event``'s. A body of the
   *other* family is ``version-mismatch`` (a 1.0 StreamResponse for a 0.3 registration: what a2a-sdk
-  1.x sends whatever version the config was set with). Rules ``not-json``, ``not-an-object``,
-  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``oversize``, ``incomplete`` (the
+  1.x sends whatever version the config was set with). A member name repeated in one object is
+  ``duplicate-key``: read on when every repeat has one value, otherwise ambiguous (which value counts
+  depends on the reader) and not read further. Rules ``not-json``, ``not-an-object``,
+  ``not-a-push-payload``, ``version-mismatch``, ``missing-field``, ``duplicate-key``, ``oversize``, ``incomplete`` (the
   sender hung up before the end of the body, or it was still arriving when the listen ended), ``other-task`` (a
   delivery for another task than the one registered): failures (exit 7); answered 400.
 * **duplicates**: delivery is at-least-once, so a trusted body equal (as JSON, key order ignored)
@@ -63,6 +65,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from a2actl.core.exit_codes import ExitCode
+from a2actl.core.pointer import pointer_token, to_pointer
 from a2actl.core.redact import preview
 from a2actl.core.stats import summarize
 from a2actl.protocol.events import StreamEvent, classify_event
@@ -175,6 +178,10 @@ class Verdict:
     record: dict[str, Any]
 
 
+#: Body rules that leave a delivery readable (counted for order, latency and the final state).
+_READABLE_RULES = frozenset({"version-mismatch", "duplicate-key"})
+
+
 def _problem(rule: str, message: str) -> dict[str, str]:
     return {"rule": rule, "message": message}
 
@@ -210,25 +217,132 @@ def _no_constant(name: str) -> Any:
     raise _NotJson(f"{name} is not JSON, RFC 8259 §6")
 
 
-def _parse_json(raw: bytes) -> tuple[Any, str | None]:
-    """``(value, None)`` for a JSON text in UTF-8, else ``(None, why)``. UTF-8 only, no byte order
-    mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would also take
-    UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict readers
-    refuse the body)."""
+class _Repeats:
+    """What ``_parse_json`` saw of member names repeated within one object: ``objects``, how many
+    objects repeat a name; ``first``, the first few such objects (as decoded) with their repeated
+    names; ``same``, whether every repeat so far has the value of the first occurrence."""
+
+    __slots__ = ("first", "objects", "same")
+
+    #: How many objects ``first`` keeps (the problem names up to this many).
+    KEPT = 3
+
+    def __init__(self) -> None:
+        self.objects = 0
+        self.first: list[tuple[dict[str, Any], list[str]]] = []
+        self.same = True
+
+    def note(self, obj: dict[str, Any], pairs: list[tuple[str, Any]]) -> None:
+        """``obj`` was decoded from ``pairs``, which name some member more than once."""
+        self.objects += 1
+        seen: dict[str, Any] = {}
+        names: list[str] = []
+        for name, value in pairs:
+            if name not in seen:
+                seen[name] = value
+                continue
+            if name not in names:
+                names.append(name)
+            if self.same and not _same_json(seen[name], value):
+                self.same = False
+        if len(self.first) < self.KEPT:
+            self.first.append((obj, names))
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """Whether two decoded JSON values are the same JSON: of one type (``1`` and ``1.0``, ``1`` and
+    ``true`` are not), and equal (objects whatever their key order). Inside objects and arrays Python's
+    equality is used, which takes a nested ``1`` for ``1.0`` or ``true``: a serialisation of each
+    repeat would make a sender's many repeats cost seconds of the receiver's event loop."""
+    if type(a) is not type(b):
+        return False
+    try:
+        return bool(a == b)
+    except RecursionError:
+        return False
+
+
+def _parse_json(raw: bytes) -> tuple[Any, str | None, _Repeats | None]:
+    """``(value, None, repeats)`` for a JSON text in UTF-8, else ``(None, why, None)``. UTF-8 only,
+    no byte order mark (RFC 8259 §8.1: networked JSON MUST be UTF-8; ``json.loads`` on bytes would
+    also take UTF-16/32); no ``NaN``/``Infinity`` (RFC 8259 §6: ``json.loads`` takes them, strict
+    readers refuse the body). ``repeats``: ``None``, or what was seen of member names repeated in
+    one object (``value`` then holds the last of each, as ``json.loads`` keeps; ``duplicate_problem``
+    words it)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1"
+        return None, f"not UTF-8 at byte {exc.start}, RFC 8259 §8.1", None
     if text.startswith("\ufeff"):
-        return None, "a byte order mark, RFC 8259 §8.1"
+        return None, "a byte order mark, RFC 8259 §8.1", None
+    repeats = _Repeats()
+
+    def members(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        obj = dict(pairs)
+        if len(obj) != len(pairs):
+            repeats.note(obj, pairs)
+        return obj
+
     try:
-        return json.loads(text, parse_constant=_no_constant), None
+        value = json.loads(text, parse_constant=_no_constant, object_pairs_hook=members)
     except _NotJson as exc:
-        return None, str(exc)
+        return None, str(exc), None
     except RecursionError:
-        return None, "nested too deeply to read"
+        return None, "nested too deeply to read", None
     except ValueError as exc:
-        return None, str(exc).split("\n")[0][:120]
+        return None, str(exc).split("\n")[0][:120], None
+    return value, None, repeats if repeats.objects else None
+
+
+def _pointers(doc: Any, wanted: list[dict[str, Any]]) -> dict[int, str]:
+    """``id(obj) → JSON pointer`` of the ``wanted`` objects found in ``doc``: one walk in document
+    order, stopping when all are found (an object inside a value a later repeat replaced is not in
+    ``doc``, and is not found)."""
+    want = {id(o) for o in wanted}
+    out: dict[int, str] = {}
+    if isinstance(doc, dict) and id(doc) in want:
+        out[id(doc)] = ""
+    if not isinstance(doc, (dict, list)):
+        return out
+
+    def children(node: dict[str, Any] | list[Any]) -> Iterator[tuple[Any, Any]]:
+        return iter(node.items()) if isinstance(node, dict) else enumerate(node)
+
+    stack: list[tuple[Iterator[tuple[Any, Any]], tuple[Any, ...]]] = [(children(doc), ())]
+    while stack and len(out) < len(want):
+        items, path = stack[-1]
+        for key, value in items:
+            if isinstance(value, (dict, list)):
+                sub = (*path, key)
+                if isinstance(value, dict) and id(value) in want:
+                    out[id(value)] = to_pointer(sub)
+                stack.append((children(value), sub))
+                break
+        else:
+            stack.pop()
+    return out
+
+
+def duplicate_problem(doc: Any, repeats: _Repeats) -> tuple[dict[str, str], bool]:
+    """The ``duplicate-key`` problem of a body (decoded as ``doc``) whose objects repeat a member name
+    (RFC 8259 §4: names SHOULD be unique, and readers disagree on which value counts: Python and
+    JavaScript keep the last, others the first, strict ones refuse the body), naming up to three by
+    JSON pointer; and whether every repeat has the same value (``True``: no reader can read it
+    differently). Linear in the body: a sender's repeats cannot make it quadratic."""
+    where = _pointers(doc, [o for o, _ in repeats.first])
+    named = []
+    for obj, names in repeats.first:
+        base = where.get(id(obj))
+        for name in names[:3]:
+            named.append(
+                f"{base}/{pointer_token(name)}" if base is not None else f"'{name}' (in a replaced value)"
+            )
+    more = repeats.objects - len(repeats.first)
+    what = "the same value" if repeats.same else "different values: the body is ambiguous"
+    message = f"a member name repeated in one object, with {what}: {', '.join(named[:3])}"
+    if more > 0:
+        message += f" (and in {more} more object{'s' if more > 1 else ''})"
+    return _problem("duplicate-key", message), repeats.same
 
 
 def check_body(obj: Any, family: Family) -> tuple[StreamEvent | None, list[dict[str, str]]]:
@@ -516,6 +630,7 @@ class PushChecker:
         order: list[dict[str, str]] = []
         latency: float | None = None
         body_problems: list[dict[str, str]] = []
+        ambiguous = False
         if d.body is None:
             small = "" if d.limit >= MAX_BODY else " (the credentials failed: only small bodies are read)"
             size = (
@@ -533,7 +648,7 @@ class PushChecker:
                 )
             )
         else:
-            obj, why = _parse_json(d.body)
+            obj, why, repeats = _parse_json(d.body)
             if why is not None:
                 body_problems.append(
                     _problem(
@@ -543,7 +658,15 @@ class PushChecker:
                 )
             if not body_problems:
                 ev, body_problems = check_body(obj, self.family)
-                if ev is not None and trusted:
+                if repeats is not None:
+                    # a failure (400) either way; one whose repeats differ (two statusUpdate members,
+                    # two states) is not read further: which state it reports depends on the reader
+                    repeat, same = duplicate_problem(obj, repeats)
+                    body_problems.insert(0, repeat)
+                    if not same:  # what it says is the last value's: not shown as the body's
+                        ambiguous = True
+                        ev, body_problems = None, [repeat]
+                if ev is not None and trusted and not ambiguous:
                     try:
                         canonical = json.dumps(obj, sort_keys=True, separators=(",", ":")).encode()
                     except (RecursionError, ValueError):
@@ -553,7 +676,9 @@ class PushChecker:
                     self._seen.add(key)
                     if duplicate:
                         self.duplicates += 1
-        if ev is not None and ev.task_id and all(p["rule"] == "version-mismatch" for p in body_problems):
+        # readable: a body that failed only for its version, or for a member repeated with one value
+        readable = not ambiguous and all(p["rule"] in _READABLE_RULES for p in body_problems)
+        if ev is not None and ev.task_id and readable:
             if self.task_id is None and trusted:
                 self.task_id = ev.task_id
             elif self.task_id is not None and ev.task_id != self.task_id:
@@ -565,9 +690,10 @@ class PushChecker:
         if body_problems:
             self.invalid += 1
         problems += body_problems
-        # A body of the other family is a failure, but readable: it still counts for duplicates,
-        # order, latency and the final state (so the listen ends when the task does).
-        readable = all(p["rule"] == "version-mismatch" for p in body_problems)
+        # A body of the other family (or one repeating a member with the same value) is a failure,
+        # but readable: it still counts for duplicates, order, latency and the final state (so the
+        # listen ends when the task does).
+        readable = readable and all(p["rule"] in _READABLE_RULES for p in body_problems)
         if ev is not None and trusted and readable:
             ts = _event_timestamp(ev)
             if ts is not None:

@@ -61,18 +61,28 @@ def connection_lost(url: str, reason: object) -> UnreachableError:
 
 
 def unfollowable_redirect(
-    url: str, location: str, reason: object, *, follows: str = "http:// and https://"
+    url: str,
+    location: str,
+    reason: object,
+    *,
+    follows: str = "http:// and https://",
+    hint: str | None = None,
 ) -> HTTPStatusError:
     """Under ``-L``, ``url`` answered a redirect to ``location``, a URL of a scheme a2actl does not
-    follow there (``follows``: the schemes it does): the agent's HTTP answer (exit 1, as an
-    unfollowed 3xx), not a bad command line; the request had gone out."""
+    follow there (``follows``: the schemes it does), or whose host no request can reach (``hint``
+    says so then): the agent's HTTP answer (exit 1, as an unfollowed 3xx), not a bad command line;
+    the request had gone out."""
     from a2actl.core.redact import register_url
 
     register_url(location)  # a Location may carry userinfo a2actl was never given
     return HTTPStatusError(
         f"{url} redirected to {location}, which a2actl cannot follow: {reason}",
-        hint=f"only {follows} redirects are followed",
+        hint=hint or f"only {follows} redirects are followed",
     )
+
+
+#: The hint of a redirect to a host no request can reach (``unfollowable_redirect``).
+BAD_REDIRECT_HOST_HINT = "the agent's Location names a host that cannot exist; use the final URL without -L"
 
 
 def redirect_loop(url: str, limit: int, status: int | None) -> HTTPStatusError:
@@ -296,6 +306,7 @@ __all__ = [
     "refused",
     "tls_failed",
     "unfollowable_redirect",
+    "BAD_REDIRECT_HOST_HINT",
     "content_coding",
     "map_httpx_error",
     "over_limit",

@@ -46,11 +46,13 @@ from a2actl.core.errors import (
     A2ACtlError,
     UsageError,
 )
+from a2actl.core.hostnames import host_problem
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
 from a2actl.protocol.jsondoc import dumps_body
 from a2actl.transport.failures import (
     ACCEPT_ENCODING,
+    BAD_REDIRECT_HOST_HINT,
     check_auth,
     check_redirect,
     content_coding,
@@ -58,6 +60,7 @@ from a2actl.transport.failures import (
     dns_failed,
     map_httpx_error,
     over_limit,
+    unfollowable_redirect,
 )
 from a2actl.transport.netclock import TimedHTTPTransport
 from a2actl.transport.redirects import GUARD_EXTENSION, RedirectGuard, origin, secret_names
@@ -117,6 +120,27 @@ def _is_ip(host: str) -> bool:
         return True
     except ValueError:
         return False
+
+
+def _bad_redirect_host(response: httpx.Response) -> tuple[str, str] | None:
+    """``(location, why)`` when ``response`` (a redirect followed under ``-L``) names an http(s) URL
+    whose host no request can reach (``core.hostnames.host_problem``: ``a..b``, an ``xn--`` label
+    that is not Punycode, a 64-character label), else ``None``. Other bad Locations (another scheme,
+    a malformed URL) are left to httpx and ``map_httpx_error``."""
+    location = response.headers.get("location")
+    if not location:
+        return None
+    try:
+        target = response.url.join(location)
+        if target.scheme not in ("http", "https"):
+            return None
+        host = target.host  # an xn-- label that is not Punycode raises idna's IDNAError here
+    except UnicodeError as exc:
+        return location, f"its host cannot be encoded ({exc})"
+    except httpx.InvalidURL:
+        return None
+    problem = host_problem(host) if host else None
+    return (str(target), problem) if problem else None
 
 
 class HttpTransport:
@@ -191,6 +215,13 @@ class HttpTransport:
             guard: RedirectGuard | None = response.request.extensions.get(_GUARD)
             if guard is not None:
                 guard.answered(response.status_code)
+                problem = _bad_redirect_host(response)
+                if problem is not None:
+                    # httpx would build the hop and its connect meet the bad host as a bare
+                    # UnicodeError / IDNAError: exit 1 "request to … failed: UnicodeError"
+                    raise unfollowable_redirect(
+                        guard.url or str(response.request.url), *problem, hint=BAD_REDIRECT_HOST_HINT
+                    )
 
     @property
     def _logs(self) -> bool:
@@ -265,7 +296,7 @@ class HttpTransport:
         request.extensions["trace"] = clock.trace
         if self.settings.follow_redirects:
             request.extensions[_GUARD] = RedirectGuard(
-                origin(parsed.scheme, host, port), secret_names(hdrs.items())
+                origin(parsed.scheme, host, port), secret_names(hdrs.items()), url=url
             )
         ip, dns_s = await self._resolve(host, port)
         clock.timing.time_namelookup = dns_s

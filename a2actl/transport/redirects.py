@@ -65,13 +65,15 @@ def secret_names(headers: Iterable[tuple[str, str]]) -> list[str]:
 class RedirectGuard:
     """The state of one request's redirect chain: the origin it was given for, the secret headers it
     had, whether the chain has left the origin (then every later hop goes without them), and the
-    HTTP status of the last redirect answered in it (``None`` before any)."""
+    HTTP status of the last redirect answered in it (``None`` before any); ``url`` the URL the chain
+    was asked for (its errors name it)."""
 
     first: Origin
     secrets: list[str]
     left: bool = False
     noted: bool = False
     status: int | None = None
+    url: str | None = None
 
     def answered(self, status: int) -> None:
         """A hop of the chain answered the redirect ``status`` (a 3xx with a ``Location``)."""

@@ -129,6 +129,36 @@ def test_followed_redirect_that_fails_names_where_it_failed(cli, fault):
     assert "redirected more than 20 times" in r.json["error"]["message"]
 
 
+@pytest.mark.parametrize("command", [("card", "get"), ("handshake", "probe")])
+@pytest.mark.parametrize(
+    ("location", "why"),
+    [
+        ("http://a..b/agent-card.json", "the host 'a..b' has characters a host name cannot have"),
+        ("http://xn--zz.example/agent-card.json", "its host cannot be encoded"),
+        ("http://" + "x" * 64 + ".example/", "has an empty label or one over 63 characters"),
+    ],
+)
+def test_a_followed_redirect_to_a_host_that_cannot_exist_is_the_agents_answer(
+    cli, fault, command, location, why
+):
+    """``-L`` and a Location whose host no request can reach (what a TARGET is refused for, exit 2):
+    the hop's connect met it as a bare UnicodeError or IDNAError, exit 1 "request to … failed:
+    UnicodeError". It is a redirect a2actl cannot follow, as one to file:// (exit 1, http_status)."""
+    from urllib.parse import quote
+
+    r = cli("-L", *command, f"{fault}/redirectto/agent-card.json?to={quote(location, safe='')}", "-o", "json")
+    assert r.exit_code == 1, r.stdout + r.stderr
+    err = r.json["error"]
+    assert err["code"] == "http_status"
+    assert err["message"] == (
+        f"{fault}/redirectto/agent-card.json?to={quote(location, safe='')} redirected to {location}, "
+        f"which a2actl cannot follow: {err['message'].split('which a2actl cannot follow: ', 1)[1]}"
+    )
+    assert (
+        why in err["message"] and "UnicodeError" not in err["message"] and "IDNAError" not in err["message"]
+    )
+
+
 def test_card_file_that_never_ends_is_bounded_by_max_time(cli, tmp_path):
     """A named pipe (or ``<(cmd)``) nobody writes: the read blocked the event loop, so neither
     ``--max-time`` nor the default deadline ended ``card get`` (nor SIGTERM, as Ctrl-C). Now 5."""

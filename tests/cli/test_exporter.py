@@ -457,8 +457,10 @@ def test_a_card_interface_url_that_cannot_be_requested_is_cause_protocol(exporte
         (("-L",), "self&status=307", {"cause": "protocol", "error_code": "http_307", "phase": "card"}),
         # -L: a redirect a2actl does not follow was cause="error", error_code="http_status"
         (("-L",), "file:///etc/passwd", {"cause": "protocol", "error_code": "protocol", "phase": "card"}),
+        # -L: a redirect to a host no request can reach was cause="error" (a bare UnicodeError)
+        (("-L",), "http://a..b/", {"cause": "protocol", "error_code": "protocol", "phase": "card"}),
     ],
-    ids=["unfollowed", "loop", "unfollowable"],
+    ids=["unfollowed", "loop", "unfollowable", "badhost"],
 )
 def test_a_redirect_of_the_card_is_cause_protocol(
     exporter: Any, fault: str, pre: tuple[str, ...], to: str, expected: dict[str, str]

@@ -237,6 +237,12 @@ def test_stdin_inventory(fresh_fleet: FleetServer) -> None:
         ("agents:\n  - url: http://a\n    budget: never\n", "agents[0] (line 2)"),
         # two 'agents:' lists (pasted together): the first one's agents went unprobed, exit 0
         ("agents:\n  - http://a\nagents:\n  - http://b\n", "line 3: 'agents' appears twice"),
+        # the same in JSON, and a second 'url' (probed another agent than the first one named)
+        (
+            '{"agents": ["http://a"],\n "agents": ["http://b"]}',
+            "'agents' appears twice in one object (/agents)",
+        ),
+        ('[{"url": "http://a", "url": "http://b"}]', "'url' appears twice in one object (/0/url)"),
         ("# nothing\n", "lists no agents"),
         # values a parser builds with int()/date() that raise ValueError: exit 1 'unexpected ValueError'
         ('{"agents": [{"url": "http://a", "budget": ' + "9" * 5000 + "}]}", "not JSON: Exceeds the limit"),
@@ -1231,10 +1237,12 @@ def test_an_inventory_on_a_closed_stdin_is_a_usage_error() -> None:
     assert error["message"] == "cannot read inventory <stdin>: standard input is closed"
 
 
-def test_a_card_over_the_limit_is_reachable_then_protocol(cli: Any, fault: str, tmp_path: Path) -> None:
+def test_a_card_over_the_limit_is_reachable_then_invalid_card(cli: Any, fault: str, tmp_path: Path) -> None:
     """docs/fleet.md: reachable is a connection and an HTTP answer, any status. A card answered 200
     with a body over 10 MiB (read no further) was counted unreachable: the funnel lost an agent that
-    answered, and the cause pointed at the network. It is reachable, and fails at card valid."""
+    answered, and the cause pointed at the network. It is reachable, and fails at card valid with
+    invalid-card, the class the exporter (tests/unit/exporter/test_probe.py) gives the same card; it
+    was protocol here."""
     inv = tmp_path / "agents.txt"
     inv.write_text(f"{fault}/big/agent-card.json\n")
     r = cli("fleet", "probe", str(inv), "-o", "json", "--no-progress", "--retries", "0")
@@ -1242,6 +1250,6 @@ def test_a_card_over_the_limit_is_reachable_then_protocol(cli: Any, fault: str, 
     doc = r.json
     (agent,) = doc["agents"]
     assert agent["passed"] == ["listed", "reachable"]
-    assert agent["cause"] == "protocol" and "stopped reading" in agent["detail"]
+    assert agent["cause"] == "invalid-card" and "stopped reading" in agent["detail"]
     assert funnel_of(doc)["reachable"] == 1 and funnel_of(doc)["card"] == 0
-    assert [(c["cause"], c["stage"]) for c in doc["causes"]] == [("protocol", "card")]
+    assert [(c["cause"], c["stage"]) for c in doc["causes"]] == [("invalid-card", "card")]

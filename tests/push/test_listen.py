@@ -457,6 +457,25 @@ def test_an_invalid_body_exits_7(push_cli: Any, free_port: int) -> None:
     assert [p["rule"] for p in r.json["problems"]] == ["not-json", "missing-field"]
 
 
+def test_a_body_with_a_repeated_member_is_400_and_exits_7(push_cli: Any, free_port: int) -> None:
+    """Two statusUpdate members, completed then working: the receiver read the last (working),
+    answered 204 and the listen waited on; a reader keeping the first saw the task end. The sender
+    is answered 400, the record says duplicate-key, and the listen fails."""
+    bg = listen(push_cli, free_port)
+    url = f"http://127.0.0.1:{free_port}/a2a/push"
+    done, working = (
+        json.dumps(status(s)["statusUpdate"]) for s in ("TASK_STATE_COMPLETED", "TASK_STATE_WORKING")
+    )
+    assert post(url, f'{{"statusUpdate": {done}, "statusUpdate": {working}}}'.encode()) == 400
+    assert post(url, status("TASK_STATE_COMPLETED")) == 204
+    r = bg.result()
+    assert r.exit_code == 7, r.stdout + r.stderr
+    doc = r.json
+    assert (doc["deliveries"], doc["invalid"], doc["unique"], doc["finalState"]) == (2, 1, 1, "completed")
+    assert [p["rule"] for p in doc["problems"]] == ["duplicate-key"]
+    assert [(rec["valid"], rec["state"]) for rec in doc["records"]] == [(False, None), (True, "completed")]
+
+
 def test_https_receiver(push_cli: Any, free_port: int, tmp_path: Path) -> None:
     trustme = pytest.importorskip("trustme")
     ca = trustme.CA()

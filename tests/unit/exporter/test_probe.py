@@ -124,6 +124,9 @@ def fleet() -> Iterator[str]:
     [
         ("healthy", {"card", "rpc", "send"}, (True, None, None, None)),
         ("grpconly", {"card", "rpc"}, (False, "version-mismatch", "negotiation", "negotiate")),
+        # a card of protocolVersion 2.0 only: nothing sent, as fleet probe (tests/fleet_server.py
+        # EXPECTED); it was spoken as 0.3 and failed at the rpc phase with the agent's -32601
+        ("badversion", {"card", "rpc"}, (False, "version-mismatch", "negotiation", "negotiate")),
         ("notjson", {"card", "rpc"}, (False, "invalid-card", "protocol", "card")),
         ("nocard", {"card", "rpc"}, (False, "http-4xx", "http_404", "card")),
         ("error500", {"card", "rpc"}, (False, "http-5xx", "http_500", "card")),
@@ -142,6 +145,14 @@ def test_each_way_an_agent_fails(
         assert r.version is not None  # negotiated before it failed
     if kind == "sendfail" and "send" in checks:
         assert r.handshake is not None and r.task is None  # the handshake passed, the task did not
+
+
+@pytest.mark.parametrize("route", ["big", "nonjson"])
+def test_a_card_over_the_limit_is_invalid_card_as_a_non_json_card(fault: str, route: str) -> None:
+    """A card over 10 MiB (read no further) and one that is not JSON: both invalid-card, error code
+    protocol, at the card phase; fleet probe gives the same cause (tests/cli/test_fleet.py)."""
+    r = _probe(f"{fault}/{route}/agent-card.json")
+    assert (r.success, r.cause, r.error_code, r.failed_phase) == (False, "invalid-card", "protocol", "card")
 
 
 @pytest.mark.parametrize(

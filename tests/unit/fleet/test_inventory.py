@@ -143,6 +143,40 @@ def test_json_syntax_error_names_line_and_column() -> None:
     assert "inventory f.json, line 3 column 3: not JSON" in err.value.message
 
 
+@pytest.mark.parametrize(
+    ("doc", "expect"),
+    [
+        # two teams' lists pasted together: the standard library kept the last, the first list's
+        # agents went unprobed and the run passed
+        (
+            '{"agents": ["http://a"], "agents": ["http://b"]}',
+            "'agents' appears twice in one object (/agents)",
+        ),
+        ('[{"url": "http://a", "url": "http://b"}]', "'url' appears twice in one object (/0/url)"),
+        # the same value twice, and a name spelled with an escape, are still two members of one name
+        (
+            '{"agents": [{"url": "http://a", "\\u0075rl": "http://a"}]}',
+            "'url' appears twice in one object (/agents/0/url)",
+        ),
+        (
+            '{"defaults": {"headers": {"X-A": "1", "X-A": "2"}}, "agents": ["http://a"]}',
+            "'X-A' appears twice in one object (/defaults/headers/X-A)",
+        ),
+        (
+            '{"entries": [{"type": "application/a2a-agent-card+json", "url": "http://a", "url": "http://b"}]}',
+            "'url' appears twice in one object (/entries/0/url)",
+        ),
+    ],
+)
+def test_a_json_member_given_twice_is_refused_naming_it(doc: str, expect: str) -> None:
+    """As in YAML (test_yaml_errors_name_file_and_entry): a name repeated in one JSON object is exit 2
+    naming it and its JSON pointer; the last value was used silently."""
+    with pytest.raises(UsageError) as err:
+        parse_inventory(doc.encode(), "f.json")
+    assert err.value.exit_code == 2
+    assert err.value.message == f"inventory f.json: {expect}"
+
+
 def test_json_entry_error_names_the_entry() -> None:
     with pytest.raises(UsageError) as err:
         parse_inventory(json.dumps(["http://a", 5, "http://b"]), "l.json")
