@@ -55,6 +55,7 @@ from a2actl.core.sink import EventSink, NullSink
 from a2actl.protocol.jsondoc import dumps_body
 from a2actl.transport.failures import (
     ACCEPT_ENCODING,
+    BAD_REDIRECT_HOST_HINT,
     HTTPX_MAX_REDIRECTS,
     check_auth,
     check_redirect,
@@ -70,7 +71,7 @@ from a2actl.transport.failures import (
     tls_failed,
     unfollowable_redirect,
 )
-from a2actl.transport.redirects import RedirectGuard, origin, secret_names
+from a2actl.transport.redirects import RedirectGuard, bad_redirect_host, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult, Timing
 
 USER_AGENT = f"a2actl/{__version__}"
@@ -460,11 +461,13 @@ class FastTransport:
                 hdrs["content-type"] = "application/json"
         return hdrs, data, traceparent
 
-    def _redirect_guard(self) -> tuple[aiohttp.ClientMiddlewareType] | None:
+    def _redirect_guard(self, url: str) -> tuple[aiohttp.ClientMiddlewareType] | None:
         """Under ``-L``, a one-request client middleware (aiohttp calls it for every hop, before
         sending): the first hop fixes the origin; a hop that leaves it goes without the secret headers
         (aiohttp itself drops only ``Authorization``, ``Cookie`` and ``Proxy-Authorization``), noted
-        once on ``-v``. ``None`` without ``-L`` (no per-request cost)."""
+        once on ``-v``; a redirect whose Location names a host no request can reach raises
+        ``unfollowable_redirect`` naming ``url`` (exit 1), as the httpx path does. ``None`` without
+        ``-L`` (no per-request cost)."""
         if not self.settings.follow_redirects:
             return None
         guard: RedirectGuard | None = None
@@ -475,14 +478,22 @@ class FastTransport:
             nonlocal guard
             hop = origin(req.url.scheme, req.url.host or "", req.url.port)
             if guard is None:
-                guard = RedirectGuard(hop, secret_names(req.headers.items()))
+                guard = RedirectGuard(hop, secret_names(req.headers.items()), url=url)
             elif guard.check(hop):
                 for name in secret_names(list(req.headers.items())):
                     req.headers.popall(name, None)
                 note = guard.note(hop)
                 if note and self._logs:
                     self.sink.on_note(note)
-            return await handler(req)
+            resp = await handler(req)
+            location = resp.headers.get("Location") if 300 <= resp.status < 400 else None
+            problem = bad_redirect_host(str(resp.url), location) if location else None
+            if problem is not None:
+                # aiohttp would build the next hop and meet the bad host as a bare UnicodeError
+                # (read as 'invalid URL <the URL asked for>', exit 2), as httpx's path did
+                resp.release()
+                raise unfollowable_redirect(url, *problem, hint=BAD_REDIRECT_HOST_HINT)
+            return resp
 
         return (middleware,)
 
@@ -507,7 +518,7 @@ class FastTransport:
                 skip_auto_headers=None if "content-type" in hdrs else _SKIP_TYPE,
                 allow_redirects=self.settings.follow_redirects,
                 max_redirects=HTTPX_MAX_REDIRECTS,  # the httpx path's limit: one loop, one message
-                middlewares=self._redirect_guard(),
+                middlewares=self._redirect_guard(url),
                 ssl=self._ssl_for(url),
                 timeout=self._timeouts[self.read_timeouts],
             )

@@ -46,7 +46,6 @@ from a2actl.core.errors import (
     A2ACtlError,
     UsageError,
 )
-from a2actl.core.hostnames import host_problem
 from a2actl.core.redact import redact_body, redact_headers
 from a2actl.core.sink import EventSink, NullSink
 from a2actl.protocol.jsondoc import dumps_body
@@ -63,7 +62,7 @@ from a2actl.transport.failures import (
     unfollowable_redirect,
 )
 from a2actl.transport.netclock import TimedHTTPTransport
-from a2actl.transport.redirects import GUARD_EXTENSION, RedirectGuard, origin, secret_names
+from a2actl.transport.redirects import GUARD_EXTENSION, RedirectGuard, bad_redirect_host, origin, secret_names
 from a2actl.transport.timing import Clock, HttpResult
 from a2actl.transport.tls import LazyTLSTransport, build_ssl_context
 
@@ -124,23 +123,9 @@ def _is_ip(host: str) -> bool:
 
 def _bad_redirect_host(response: httpx.Response) -> tuple[str, str] | None:
     """``(location, why)`` when ``response`` (a redirect followed under ``-L``) names an http(s) URL
-    whose host no request can reach (``core.hostnames.host_problem``: ``a..b``, an ``xn--`` label
-    that is not Punycode, a 64-character label), else ``None``. Other bad Locations (another scheme,
-    a malformed URL) are left to httpx and ``map_httpx_error``."""
+    whose host no request can reach (``redirects.bad_redirect_host``), else ``None``."""
     location = response.headers.get("location")
-    if not location:
-        return None
-    try:
-        target = response.url.join(location)
-        if target.scheme not in ("http", "https"):
-            return None
-        host = target.host  # an xn-- label that is not Punycode raises idna's IDNAError here
-    except UnicodeError as exc:
-        return location, f"its host cannot be encoded ({exc})"
-    except httpx.InvalidURL:
-        return None
-    problem = host_problem(host) if host else None
-    return (str(target), problem) if problem else None
+    return bad_redirect_host(str(response.url), location) if location else None
 
 
 class HttpTransport:

@@ -97,9 +97,40 @@ class RedirectGuard:
         )
 
 
+def bad_redirect_host(url: str, location: str) -> tuple[str, str] | None:
+    """``(target, why)`` when the redirect answered to ``url`` with ``location`` (its ``Location``
+    header, relative or absolute) leads to an http(s) URL whose host no request can reach
+    (``core.hostnames.host_problem``: ``a..b``, an ``xn--`` label that is not Punycode, a 64-character
+    label), else ``None``. Other bad Locations (another scheme, a malformed URL) are left to the HTTP
+    client and its error mapping. Both transports ask it for every redirect they follow under ``-L``:
+    the HTTP clients met such a host as a bare ``UnicodeError`` when building the next hop."""
+    from urllib.parse import urljoin, urlsplit
+
+    from a2actl.core.hostnames import host_problem
+
+    try:
+        target = urljoin(url, location)
+        parts = urlsplit(target)
+        host = parts.hostname
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not host:
+        return None
+    problem = host_problem(host)
+    return (target, problem) if problem else None
+
+
 def _show(o: Origin) -> str:
     scheme, host, port = o
     return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
 
 
-__all__ = ["GUARD_EXTENSION", "Origin", "RedirectGuard", "leaves", "origin", "secret_names"]
+__all__ = [
+    "GUARD_EXTENSION",
+    "Origin",
+    "RedirectGuard",
+    "bad_redirect_host",
+    "leaves",
+    "origin",
+    "secret_names",
+]

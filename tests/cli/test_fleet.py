@@ -1253,3 +1253,23 @@ def test_a_card_over_the_limit_is_reachable_then_invalid_card(cli: Any, fault: s
     assert agent["cause"] == "invalid-card" and "stopped reading" in agent["detail"]
     assert funnel_of(doc)["reachable"] == 1 and funnel_of(doc)["card"] == 0
     assert [(c["cause"], c["stage"]) for c in doc["causes"]] == [("invalid-card", "card")]
+
+
+def test_a_redirect_to_a_host_that_cannot_exist_is_reachable_then_protocol(
+    fault: str, cli: Any, tmp_path: Path
+) -> None:
+    # -L and a Location whose host no request can reach (a..b): aiohttp met it building the next
+    # hop as a bare UnicodeError, read as "invalid URL '<the inventory's URL>'": only 'listed'
+    from urllib.parse import quote
+
+    url = f"{fault}/redirectto/agent-card.json?to={quote('http://a..b/agent-card.json', safe='')}"
+    inv = tmp_path / "inv.txt"
+    inv.write_text(url + "\n")
+    r = cli("-L", "fleet", "probe", str(inv), "-o", "json")
+    assert r.exit_code == 7, r.stdout + r.stderr
+    (agent,) = r.json["agents"]
+    assert agent["passed"] == ["listed", "reachable"] and agent["cause"] == "protocol"
+    assert agent["detail"] == (
+        f"{url} redirected to http://a..b/agent-card.json, which a2actl cannot follow: "
+        "the host 'a..b' has characters a host name cannot have"
+    )
