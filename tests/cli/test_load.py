@@ -1154,3 +1154,77 @@ def test_load_report_lists_a_threshold_the_runs_spelled_differently_once(
     r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
     assert r.exit_code == 0, r.stdout[-400:]
     assert [t["threshold"] for t in r.json["thresholds"]] == ["errors<1%"]
+
+
+# ------------------------------------------------------------------ load report - (standard input)
+
+
+def _stdin_cli(args: list[str], text: str) -> Any:
+    """``a2actl ARGS`` in-process with ``text`` on standard input."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+    from tests.conftest import Result
+
+    r = CliRunner().invoke(app, args, input=text, catch_exceptions=False)
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+def test_load_report_reads_a_report_from_standard_input(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``cat a.json | a2actl load report - b.json`` read a file named ``-`` ("-: cannot read: No
+    such file or directory", exit 2). ``-`` is standard input, named ``<stdin>``; once: given twice
+    (the second read would be empty) or with nothing on it is exit 2."""
+    for name in ("a", "b"):
+        _json(cli, sandbox.url, "-n", "3", "-c", "1", "--out", str(tmp_path / f"{name}.json"))
+    a_text = (tmp_path / "a.json").read_text()
+    b = str(tmp_path / "b.json")
+    r = _stdin_cli(["-o", "json", "load", "report", "-", b], a_text)
+    assert r.exit_code == 0, r.stderr
+    assert r.json["sources"] == ["<stdin>", b] and r.json["requests"]["sent"] == 6
+    assert r.json["runIds"] == [json.loads(a_text)["runId"], json.loads(Path(b).read_text())["runId"]]
+    r = _stdin_cli(["-o", "json", "load", "report", "-", str(tmp_path / "a.json")], a_text)
+    assert r.exit_code == 2  # the same run twice, named by both inputs
+    assert r.json["error"]["message"].startswith(f"{tmp_path / 'a.json'} and <stdin> both hold run ")
+    for args, text, message in (
+        (["-", b, "-"], a_text, "'-' (standard input) is given 2 times: it can be read once"),
+        (["-"], "", "load report '-': standard input was empty"),
+        (["-"], "{", "<stdin>: not JSON: "),
+    ):
+        r = _stdin_cli(["-o", "json", "load", "report", *args], text)
+        assert r.exit_code == 2, (args, r.stdout)
+        assert r.json["error"]["message"].startswith(message), r.json
+
+
+@pytest.mark.parametrize("stdin", ["closed", "terminal"])
+def test_load_report_of_no_standard_input_is_a_usage_error(stdin: str) -> None:
+    """``load report -`` with standard input closed (``<&-``) or a terminal (nobody piped a report
+    in: it would wait for one typed) is one line, exit 2."""
+    import os
+    import pty
+
+    argv = [sys.executable, "-m", "a2actl", "load", "report", "-"]
+    kw: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 30}
+    if stdin == "terminal":
+        leader, follower = pty.openpty()
+        try:
+            r = subprocess.run(argv, stdin=follower, **kw)
+        finally:
+            os.close(leader)
+            os.close(follower)
+    else:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0), **kw)  # noqa: PLW1509
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    which = {"closed": "closed", "terminal": "a terminal"}[stdin]
+    assert lines[0].startswith(f"a2actl: load report '-' reads standard input, which is {which} (hint: ")
+
+
+def test_load_report_of_a_standard_input_without_end_stops_at_the_limit() -> None:
+    """``load report - < /dev/zero``: at most 256 MiB + 1 byte is read, as from a report file."""
+    from tests.procs import a2actl_in_memory
+
+    with open("/dev/zero", "rb") as zero:
+        r = a2actl_in_memory("-o", "json", "load", "report", "-", stdin=zero.fileno())
+    assert r.returncode == 2, r.stderr[-500:]
+    assert json.loads(r.stdout)["error"]["message"] == "<stdin>: over the 256 MiB limit (268,435,456 bytes)"
