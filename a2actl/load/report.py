@@ -17,7 +17,7 @@ from typing import Any
 
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.load.metrics import Recorder, read_count
+from a2actl.load.metrics import Recorder, new_histogram, read_count
 from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold, threshold_key
 
 #: ``kind`` of the report documents, so ``load report`` can refuse other JSON.
@@ -467,6 +467,8 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
             thresholds.append(parse_threshold(str(t.get("threshold"))))
         except UsageError as exc:
             raise ValueError(exc.message) from exc
+    for name, text in doc["histograms"].items():  # before hdrhistogram reads them short
+        _check_encoded_counts(str(name), text)
     recorder.merge_json(
         {
             "statuses": doc["statuses"],
@@ -477,6 +479,7 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         },
         doc["histograms"],
     )
+    _check_counts(recorder, [str(name) for name in doc["histograms"]])
     timed_out = doc.get("exitCode") == int(ExitCode.TIMEOUT)
     return _Run(
         asked,
@@ -493,6 +496,97 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         _streams(doc.get("model"), requests.get("sent")),
         doc.get("exitCode") not in (int(ExitCode.OK), int(ExitCode.USAGE)),
     )
+
+
+#: The most requests one bucket of a merged histogram may count: HdrHistogram's V2 encoding writes
+#: a count as a ZigZag varint of a signed 64-bit number, so 2**62 and more come back wrong or lost.
+_MAX_BUCKET = 2**62 - 1
+#: The most requests one histogram may count in all: hdrhistogram's decoder sums the counts in a
+#: signed 64-bit integer, and a histogram whose sum reaches 2**63 decodes as empty.
+_MAX_TOTAL = 2**63 - 1
+#: The most bytes an encoded histogram's payload is inflated to here, as ``metrics`` bounds it.
+_MAX_PAYLOAD = 8 * 1024 * 1024
+
+
+def _encoded_counts(text: str, slots: int) -> list[int]:
+    """The bucket counts written in one encoded histogram (HdrHistogram's V2 encoding, base64: an
+    8-byte header, then zlib of a 40-byte payload header and the counts as ZigZag LEB128 varints,
+    up to 9 bytes each, a negative value a run of that many empty buckets), read as the reference
+    (Java) decoder reads them, up to ``slots`` buckets. ``[]`` for what does not parse (left to
+    hdrhistogram's own checks). The Python decoder reads a count of 2**62 or more as a run of empty
+    buckets, and sums the counts in a signed 64-bit integer: what it reads is no check of itself."""
+    import base64
+    import binascii
+    import struct
+    import zlib
+
+    try:
+        raw = base64.b64decode(text)
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw[8:], _MAX_PAYLOAD)
+        length = struct.unpack(">i", data[4:8])[0]
+    except (binascii.Error, zlib.error, ValueError, TypeError, struct.error):
+        return []
+    body = data[40 : 40 + max(0, length)]
+    counts: list[int] = []
+    index = at = 0
+    while at < len(body) and index < slots:
+        value = shift = 0
+        for i in range(9):  # 8 bytes of 7 bits, a ninth of 8
+            if at >= len(body):
+                return counts
+            byte = body[at]
+            at += 1
+            value |= (byte if i == 8 else byte & 0x7F) << shift
+            shift += 7
+            if i < 8 and not byte & 0x80:
+                break
+        count = (value >> 1) ^ -(value & 1)
+        if count < 0:
+            index -= count
+        else:
+            counts.append(count)
+            index += 1
+    return counts
+
+
+def _check_encoded_counts(name: str, text: Any) -> None:
+    """Raise ``ValueError`` (``"histograms.NAME: …"``) when the encoded histogram ``text`` counts
+    more requests than a report can hold: ``_MAX_BUCKET`` in one bucket or ``_MAX_TOTAL`` in all.
+    hdrhistogram read such a histogram short: a bucket of 2**62 as none (the histogram of a
+    hand-edited report came out empty, its metric gone from the merge without a word), a sum past
+    2**63 as a negative one."""
+    if not isinstance(text, str):
+        return  # merge_json says what is wrong with it
+    counts = _encoded_counts(text, new_histogram().counts_len)  # its buckets: 1 µs to 1 h, 3 digits
+    total = sum(counts)
+    if total > _MAX_TOTAL or max(counts, default=0) > _MAX_BUCKET:
+        raise ValueError(_too_many(name, total))
+
+
+def _too_many(name: str, total: int) -> str:
+    """The message for histogram ``name`` counting more than a report holds (``total`` in all)."""
+    return (
+        f"histograms.{name}: counts more requests than a report can hold ({total:,} in all; "
+        f"at most {_MAX_TOTAL:,}, and {_MAX_BUCKET:,} in one bucket): not a run's report"
+    )
+
+
+def _check_counts(recorder: Recorder, names: list[str]) -> None:
+    """Raise ``ValueError`` (``"histograms.NAME: …"``) when a histogram ``names`` just added to
+    ``recorder`` counts more requests than a report can hold: more than ``_MAX_TOTAL`` in all, or
+    ``_MAX_BUCKET`` in one bucket (the merged report could not be written back), or its buckets do
+    not sum to its total (the decoder's sum overflowed: a histogram of 2**63 requests in a
+    hand-edited report read as one of none, and its metric left the merge without a word). Counts
+    that large are no run's; such a report is refused, never merged short."""
+    for name in names:
+        hist = recorder.histograms.get(name)
+        if hist is None:
+            continue
+        counts = hist.counts[: hist.counts_len]
+        total = sum(counts)
+        if total != hist.get_total_count() or total > _MAX_TOTAL or max(counts, default=0) > _MAX_BUCKET:
+            raise ValueError(_too_many(name, total) + " with the reports before it")
 
 
 def _run_ids(doc: dict[str, Any]) -> list[str]:

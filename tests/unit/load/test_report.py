@@ -741,3 +741,51 @@ def test_a_merge_of_runs_that_are_not_shares_of_one_load_says_so() -> None:
     assert (
         notes[1] == f"the merged runs spoke {', '.join(spoken)}: their latencies are mixed in one histogram"
     )
+
+
+def _histogram(*counts: int) -> str:
+    """An encoded latency histogram with ``counts[i]`` requests at ``i + 1`` ms."""
+    from a2actl.load.metrics import new_histogram
+
+    hist = new_histogram()
+    for i, count in enumerate(counts):
+        hist.record_value(1000 * (i + 1), count)
+    text: str = hist.encode().decode("ascii")
+    return text
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [(2**62, 2**62), (2**63 - 1,), (2**62,), (2**62 - 1, 2**62 - 1, 2**62 - 1)],
+    ids=["two-of-2^62", "2^63-1", "2^62", "three-of-2^62-1"],
+)
+def test_a_histogram_counting_past_what_a_report_holds_is_refused(counts: tuple[int, ...]) -> None:
+    """A hand-edited report whose latency histogram counts 2**62 or more in a bucket (hdrhistogram
+    reads such a count as a run of empty buckets) merged as a run without latencies, exit 0; one of
+    more than 2**63 - 1 in all failed 'does not decode (ValueError: math domain error)'. Refused,
+    naming the file and the histogram."""
+    doc = _good()
+    doc["histograms"]["latency"] = _histogram(*counts)
+    with pytest.raises(ValueError) as err:
+        merge_reports([("edited.json", doc)])
+    assert str(err.value).startswith(
+        "edited.json: histograms.latency: counts more requests than a report can hold ("
+    ), str(err.value)
+
+
+def test_histograms_that_together_count_past_what_a_report_holds_are_refused() -> None:
+    """Each report counts 2**62 - 1 requests in one bucket, as a report may; their sum could not be
+    written back into the merged report (its encoding reads 2**62 and more wrong)."""
+    a, b = _good(), _other_run(_good())
+    a["histograms"]["latency"] = b["histograms"]["latency"] = _histogram(2**62 - 1)
+    assert merge_reports([("a.json", a)]).recorder.stats("latency")["count"] == 2**62 - 1  # type: ignore[index]
+    with pytest.raises(
+        ValueError, match=r"^b\.json: histograms\.latency: counts more requests .* before it$"
+    ):
+        merge_reports([("a.json", a), ("b.json", b)])
+    a["histograms"]["latency"] = _histogram(2**40, 3)  # large counts that fit merge exactly
+    b["histograms"]["latency"] = _histogram(2**40, 0, 5)
+    merged = merge_reports([("a.json", a), ("b.json", b)]).to_json()
+    assert merged["metrics"]["latency"]["count"] == 2**41 + 8
+    again = HdrHistogram.decode(merged["histograms"]["latency"].encode())
+    assert again.get_total_count() == 2**41 + 8
