@@ -281,7 +281,8 @@ def run_cmd(
     from a2actl.load.report import LoadReport, ModelSpec
     from a2actl.load.run import LoadOptions, run_load
     from a2actl.load.scenarios import SCENARIOS, Messages, timing_metrics
-    from a2actl.load.thresholds import check_metrics, parse_thresholds
+    from a2actl.load.thresholds import check_binding, check_metrics, parse_thresholds
+    from a2actl.protocol.versions import normalise_binding
     from a2actl.render import load as render_load
 
     clock_start = time.perf_counter()  # --max-time counts reading --messages/--data @FILE too
@@ -331,6 +332,9 @@ def run_cmd(
         timing_metrics(scenario, open_model=model.kind == "open"),
         f"-s {scenario}" + ("" if model.kind == "open" else " in the closed model"),
     )
+    if run.settings.binding.strip().lower() != "auto":  # known before the run: no gRPC phases on another
+        binding = normalise_binding(run.settings.binding)
+        check_binding(thresholds, {binding}, f"--binding {binding} runs on another")
     if model.kind == "open":
         planned = (per_second or 0.0) * (model.duration if model.duration is not None else float("inf"))
         if model.requests is not None:
@@ -643,7 +647,7 @@ def report_cmd(
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
     from a2actl.load.scenarios import SCENARIOS, timing_metrics
-    from a2actl.load.thresholds import check_metrics, parse_thresholds
+    from a2actl.load.thresholds import check_binding, check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
@@ -672,6 +676,24 @@ def report_cmd(
             timing_metrics(merged.scenario, open_model=not closed),
             f"-s {merged.scenario}" + (" in the closed model" if closed else ""),
         )
+        check_binding(extra, *_bindings(docs))
     doc, code = _written(run, merged.to_json(), int(merged.exit), out_file)
     run.show(doc, render_load.report)
     _exit(run.out, doc, code)
+
+
+def _bindings(docs: list[tuple[str, Any]]) -> tuple[set[str] | None, str]:
+    """The protocol bindings the merged runs spoke (``negotiated.protocolBinding`` of each report)
+    and how a message names them (``the merged runs spoke JSONRPC``): ``None`` when a report does
+    not say (a report from before negotiation was recorded, or a malformed one)."""
+    from a2actl.protocol.versions import normalise_binding
+
+    found = set()
+    for _, doc in docs:
+        negotiated = doc.get("negotiated") if isinstance(doc, dict) else None
+        binding = negotiated.get("protocolBinding") if isinstance(negotiated, dict) else None
+        if not isinstance(binding, str) or not binding:
+            return None, ""
+        found.add(normalise_binding(binding))
+    runs = "the run" if len(docs) == 1 else "the merged runs"
+    return found, f"{runs} spoke {', '.join(sorted(found))}"

@@ -200,6 +200,26 @@ def check_metrics(thresholds: tuple[Threshold, ...], known: tuple[str, ...], whe
         )
 
 
+#: The ``handshake`` phases timed on a gRPC interface only (``--binding GRPC``).
+GRPC_PHASES = ("phase.grpc_dns", "phase.grpc_ready")
+
+
+def check_binding(thresholds: tuple[Threshold, ...], bindings: set[str] | None, where: str) -> None:
+    """Raise ``UsageError`` (exit 2) for the first threshold on a gRPC phase (``GRPC_PHASES``) when
+    the run's binding is known and is not gRPC: ``bindings`` the protocol bindings of the run (or
+    of the merged runs; ``None`` when not known before the run, ``--binding auto``), ``where`` how
+    the message names them (``--binding JSONRPC``). Such a threshold could only fail with "no
+    samples" (exit 7) after the whole load was sent."""
+    if bindings is None or "GRPC" in bindings:
+        return
+    for t in thresholds:
+        if t.stat is not None and t.metric in GRPC_PHASES:
+            raise UsageError(
+                f"--threshold {t.text!r}: {t.metric} is timed on a gRPC interface only, and {where}",
+                hint="run with --binding GRPC (pip install 'a2actl[grpc]'), or time phase.rpc",
+            )
+
+
 @dataclass(frozen=True)
 class ThresholdResult:
     """A threshold checked against a report: ``actual`` in the threshold's unit (``None``: no
@@ -242,9 +262,11 @@ def evaluate(
 
 
 __all__ = [
+    "GRPC_PHASES",
     "STREAM_TIMINGS",
     "Threshold",
     "ThresholdResult",
+    "check_binding",
     "check_metrics",
     "evaluate",
     "parse_threshold",

@@ -1228,3 +1228,37 @@ def test_load_report_of_a_standard_input_without_end_stops_at_the_limit() -> Non
         r = a2actl_in_memory("-o", "json", "load", "report", "-", stdin=zero.fileno())
     assert r.returncode == 2, r.stderr[-500:]
     assert json.loads(r.stdout)["error"]["message"] == "<stdin>: over the 256 MiB limit (268,435,456 bytes)"
+
+
+def test_a_grpc_phase_threshold_on_a_run_that_is_not_grpc_is_exit_2(
+    cli: Any, sandbox: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """``--threshold 'phase.grpc_ready.p99<1s'`` with ``--binding JSONRPC`` ran the whole load and
+    failed "no samples", exit 7: the phase is timed on a gRPC interface only. The binding is known
+    before the run, so it is exit 2 then (nothing connects: the target here refuses); in ``load
+    report``, when the merged runs spoke no gRPC."""
+    for binding in ("JSONRPC", "HTTP+JSON"):
+        r = cli(
+            "-o", "json", "--binding", binding, "load", "run", refused_url, "-s", "handshake",
+            "-n", "2", "--threshold", "phase.rpc.p99<1s", "--threshold", "phase.grpc_ready.p99<1s",
+        )  # fmt: skip
+        assert r.exit_code == 2, (r.exit_code, r.stdout[-300:])
+        assert r.json["error"]["message"] == (
+            "--threshold 'phase.grpc_ready.p99<1s': phase.grpc_ready is timed on a gRPC interface "
+            f"only, and --binding {binding} runs on another"
+        )
+    ran = cli(
+        "-o", "json", "load", "run", refused_url, "-s", "handshake", "--threshold", "phase.grpc_dns.p99<1s"
+    )
+    assert ran.exit_code == 3, ran.stdout[-300:]  # --binding auto: not known before the run
+    doc = _json(cli, sandbox.url, "-s", "handshake", "-n", "2", "-c", "1", "--out", str(tmp_path / "a.json"))
+    assert doc["negotiated"]["protocolBinding"] == "JSONRPC"
+    r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[-300:])
+    assert r.json["error"]["message"].endswith(
+        "phase.grpc_dns is timed on a gRPC interface only, and the run spoke JSONRPC"
+    )
+    doc["negotiated"]["protocolBinding"] = "GRPC"  # a gRPC run's report: judged (here without samples)
+    (tmp_path / "g.json").write_text(json.dumps(doc))
+    r = cli("-o", "json", "load", "report", str(tmp_path / "g.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 7 and r.json["thresholds"][0]["actual"] is None, r.stdout[-300:]

@@ -286,3 +286,22 @@ def test_threshold_result_json() -> None:
 def test_threshold_is_a_value() -> None:
     assert parse_threshold("p99<1s") == Threshold("p99<1s", "latency", "p99", "<", 1.0)
     assert len({parse_threshold("p99<1s"), parse_threshold("p99<1s")}) == 1
+
+
+def test_check_binding_refuses_grpc_phases_on_a_known_other_binding() -> None:
+    """A ``phase.grpc_*`` threshold can be judged on a gRPC run only: on a binding known to be
+    another it is a usage error, naming the threshold and where; unknown (``None``) or gRPC among
+    the bindings, it is judged."""
+    from a2actl.load.thresholds import check_binding
+
+    grpc = parse_thresholds(["phase.rpc.p99<1s", "errors<1%", "phase.grpc_ready.p99<50ms"])
+    with pytest.raises(UsageError) as info:
+        check_binding(grpc, {"JSONRPC", "HTTP+JSON"}, "the merged runs spoke HTTP+JSON, JSONRPC")
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == (
+        "--threshold 'phase.grpc_ready.p99<50ms': phase.grpc_ready is timed on a gRPC interface only, "
+        "and the merged runs spoke HTTP+JSON, JSONRPC"
+    )
+    check_binding(grpc, None, "")
+    check_binding(grpc, {"GRPC", "JSONRPC"}, "")
+    check_binding(parse_thresholds(["phase.rpc.p99<1s"]), {"JSONRPC"}, "")
