@@ -278,7 +278,7 @@ def run_cmd(
     from a2actl.agent.target import parse_target
     from a2actl.cli.params import duration as parse_duration_option
     from a2actl.core.errors import UsageError
-    from a2actl.load.report import LoadReport, ModelSpec
+    from a2actl.load.report import LoadReport, ModelSpec, ramp_note
     from a2actl.load.run import LoadOptions, run_load
     from a2actl.load.scenarios import SCENARIOS, Messages, timing_metrics
     from a2actl.load.thresholds import check_binding, check_metrics, parse_thresholds
@@ -376,6 +376,9 @@ def run_cmd(
         max_time=limit,
         clock_start=clock_start,
     )
+    short_ramp = ramp_note(model.to_json())
+    if short_ramp:  # said before the run (its input read and checked) as well as in the report's notes
+        run.out.warn(short_ramp)
     trace = traced(ctx, otlp, ramp=model.ramp)
     policy = _loop_policy(loop)
     out = run.out

@@ -52,6 +52,24 @@ class ModelSpec:
             return None
         return at
 
+    def ramp_cut(self) -> tuple[float, float] | None:
+        """When the open model's schedule ends before its ramp does (``--ramp`` longer than
+        ``--duration``, or ``-n`` arrivals all scheduled within the ramp): ``(end, reached)``, the
+        seconds from the start to the end (``duration``, or the last arrival's intended start) and
+        the arrival rate reached then (req/s, below ``rate``). ``None`` when the ramp completes, or
+        for no ramp or the closed model."""
+        if self.kind != "open" or not self.ramp or not self.rate:
+            return None
+        end = math.inf if self.duration is None else self.duration
+        if self.requests is not None:  # the last arrival's time, as arrival() computes it
+            last = max(0, self.requests - 1)
+            in_ramp = self.rate * self.ramp / 2.0
+            if last < in_ramp:
+                end = min(end, math.sqrt(2.0 * self.ramp * last / self.rate))
+        if end >= self.ramp:
+            return None
+        return end, self.rate * end / self.ramp
+
     def asked_rate(self) -> float | None:
         """The asked steady arrival rate (req/s; ``None`` for the closed model)."""
         return self.rate if self.kind == "open" else None
@@ -98,6 +116,55 @@ def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
         "dropped": recorder.statuses["dropped"] / total if total else None,
         "rps": answered / elapsed if elapsed > 0 and answered else None,
     }
+
+
+def ramp_note(model: Any) -> str | None:
+    """The note for an open model (a report's ``model`` object, ``ModelSpec.to_json``) whose
+    schedule ends before its ``--ramp`` does (``ModelSpec.ramp_cut``): the run never reached the
+    asked ``--rate``, which ``throughput.asked`` still names. ``None`` otherwise, and for a model
+    object that is not one (a merged or malformed one)."""
+    if not isinstance(model, dict) or model.get("kind") != "open":
+        return None
+    numbers: dict[str, float | None] = {}
+    for key in ("rate", "ramp", "duration", "requests"):
+        value = model.get(key)
+        numbers[key] = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            numbers[key] = float(value) if value > 0 else None
+    requests = numbers["requests"]
+    spec = ModelSpec(
+        "open",
+        rate=numbers["rate"],
+        ramp=numbers["ramp"],
+        duration=numbers["duration"],
+        requests=int(requests) if requests is not None else None,
+    )
+    cut = spec.ramp_cut()
+    if cut is None or spec.rate is None or spec.ramp is None:
+        return None
+    end, reached = cut
+    by = (
+        f"--duration {spec.duration:g}s"
+        if spec.duration is not None and end >= spec.duration
+        else f"-n {spec.requests}"
+    )
+    return (
+        f"the run ends {end:.2f}s into the {spec.ramp:g}s --ramp ({by}): arrivals reached "
+        f"{reached:.1f} req/s, never the {spec.rate:g} req/s --rate asks; lengthen the run or "
+        "shorten --ramp"
+    )
+
+
+def _ramp_notes(model: Any) -> list[str]:
+    """``ramp_note`` of each run behind a report's ``model`` object, through merges, each once."""
+    if isinstance(model, dict) and model.get("kind") == "merged":
+        models = model.get("models")
+        out: list[str] = []
+        for m in models if isinstance(models, list) else []:
+            out += [n for n in _ramp_notes(m) if n not in out]
+        return out
+    note = ramp_note(model)
+    return [] if note is None else [note]
 
 
 def _model_kinds(model: Any) -> set[str]:
@@ -288,6 +355,7 @@ class LoadReport:
                 "delays the next requests instead of showing in the percentiles (coordinated omission); "
                 "use --rate for the open model"
             )
+        out += _ramp_notes(self.model)
         if rec.statuses["dropped"]:
             out.append(
                 f"{rec.statuses['dropped']} arrivals were dropped: --max-in-flight was full and so was "
@@ -745,4 +813,4 @@ def _mixed_runs(docs: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return out
 
 
-__all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "rates_of"]
+__all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "ramp_note", "rates_of"]

@@ -1262,3 +1262,24 @@ def test_a_grpc_phase_threshold_on_a_run_that_is_not_grpc_is_exit_2(
     (tmp_path / "g.json").write_text(json.dumps(doc))
     r = cli("-o", "json", "load", "report", str(tmp_path / "g.json"), "--threshold", "phase.grpc_dns.p99<1s")
     assert r.exit_code == 7 and r.json["thresholds"][0]["actual"] is None, r.stdout[-300:]
+
+
+def test_a_ramp_longer_than_the_run_says_the_rate_was_never_reached(
+    cli: Any, fast_agent: tuple[str, LoadAgent]
+) -> None:
+    """``--rate 20 --ramp 2s -d 0.5s`` ends a quarter into its ramp, at 5 req/s: the report (and the
+    table's "of 20 asked") said nothing. A warning on stderr before the run, and a note."""
+    url, agent = fast_agent
+    r = cli("-o", "json", "load", "run", url, "--rate", "20", "--ramp", "2s", "-d", "0.5s", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    note = (
+        "the run ends 0.50s into the 2s --ramp (--duration 0.5s): arrivals reached 5.0 req/s, never "
+        "the 20 req/s --rate asks; lengthen the run or shorten --ramp"
+    )
+    assert r.stderr.splitlines() == [f"warning: {note}"]
+    assert note in r.json["notes"] and r.json["throughput"]["asked"] == 20.0
+    full = cli(
+        "-o", "json", "load", "run", url, "--rate", "20", "--ramp", "0.2s", "-d", "0.5s", "--no-progress"
+    )
+    assert full.exit_code == 0 and full.stderr == "", full.stderr
+    assert not [n for n in full.json["notes"] if "--ramp" in n]
