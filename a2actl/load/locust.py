@@ -231,6 +231,17 @@ class A2AUser(FastHttpUser):
         if not cls.tasks:  # no @task declared here or in a base: the default task set is send
             cls.tasks = [_send]
 
+    def __init__(self, environment: Any) -> None:
+        """``FastHttpUser``'s, which parses ``host`` (``urlparse``) for its session: a host it
+        cannot parse (``http://[::1``) raised ``ValueError`` out of Locust's spawning, a traceback
+        for every user. It is a configuration error instead, as ``a2actl`` names a bad TARGET:
+        reported by ``on_start`` (one line per class, a failed ``agent card`` entry) and the user
+        stops. The message does not quote the host, which may carry credentials."""
+        try:
+            super().__init__(environment)
+        except ValueError as exc:
+            self._stop_reason = f"host is not a valid URL: {exc}"
+
     # -- configuration -----------------------------------------------------------------------------
 
     def message_text(self) -> str:
@@ -275,8 +286,23 @@ class A2AUser(FastHttpUser):
     # -- Locust hooks ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Fetch the card and negotiate on this user's connection; reported as ``agent card``."""
+        """Fetch the card and negotiate on this user's connection; reported as ``agent card``. A
+        user whose ``host`` did not parse (``__init__``) reports that configuration error instead,
+        and stops at its first task."""
+        if self._stop_reason is not None:
+            self._config_failed(time.perf_counter(), time.time())
+            return
         self._discover(self.client)
+
+    def _config_failed(self, t0: float, start: float) -> None:
+        """Log ``_stop_reason`` (once per class and reason, not once per user) and report it as a
+        failed ``agent card`` entry named ``configuration: …``."""
+        reason = self._stop_reason or ""
+        said = (type(self).__name__, reason)
+        if said not in _config_logged:
+            _config_logged.add(said)
+            log.error("a2actl A2AUser %s: %s; its users stop", *said)
+        self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {reason}"))
 
     def _ready(self) -> Endpoint | None:
         """The negotiated endpoint, discovering again after a failed ``on_start``; raises ``StopUser``
@@ -295,11 +321,7 @@ class A2AUser(FastHttpUser):
             endpoint, size = self._fetch_endpoint(session.client.clientpool)
         except _ConfigError as exc:
             self._stop_reason = _masked(str(exc))
-            said = (type(self).__name__, self._stop_reason)
-            if said not in _config_logged:  # one line per class and reason, not one per user
-                _config_logged.add(said)
-                log.error("a2actl A2AUser %s: %s; its users stop", *said)
-            self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {self._stop_reason}"))
+            self._config_failed(t0, start)
             return
         except A2AFailure as exc:
             self._fire("agent card", t0, start, 0, exc)

@@ -376,3 +376,36 @@ def _this_checkout() -> str:
     """``PYTHONPATH`` for a Locust subprocess: this checkout's a2actl, whatever an editable install
     points at."""
     return os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])
+
+
+BAD_HOST_LOCUSTFILE = textwrap.dedent(
+    """
+    from a2actl.load.locust import A2AUser
+
+
+    class BadHost(A2AUser):
+        host = "http://user:pw-SECRET-7@[::1"
+    """
+)
+
+
+def test_a_host_locust_cannot_parse_is_a_configuration_error(tmp_path: Path) -> None:
+    """``host = "http://[::1"``: FastHttpUser's session parses the host as each user is made, and
+    its ``ValueError`` ("Invalid IPv6 URL") ended Locust's spawning with a traceback (exit 2). It is
+    a configuration error, as a TARGET a2actl cannot read: one line, one failed ``agent card`` entry
+    per user, the users stop, and the host (which may hold credentials) is not quoted."""
+    (tmp_path / "locustfile.py").write_text(BAD_HOST_LOCUSTFILE)
+    prefix = tmp_path / "bad"
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s"),
+        *("--csv", str(prefix), "--only-summary"),
+        cwd=tmp_path,
+    )
+    code, output = _finish(proc)
+    assert code == 1, output[-3000:]
+    _check_no_crash(output, prefix)
+    message = "host is not a valid URL: Invalid IPv6 URL"
+    assert output.count(f"a2actl A2AUser BadHost: {message}; its users stop") == 1, output[-3000:]
+    assert _failures(prefix) == {("agent card", f"configuration: {message}"): "2"}
+    assert set(_stats(prefix)) == {("A2A", "agent card")}
+    assert "SECRET" not in output
