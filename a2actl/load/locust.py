@@ -497,6 +497,14 @@ class A2AUser(FastHttpUser):
     def _open(
         self, pool: HTTPClientPool, verb: str, url: str, body: bytes | None, headers: dict[str, str]
     ) -> HTTPSocketPoolResponse:
+        """Send one request. A URL with userinfo (``http://user:pw@agent``: the host, or a card's
+        interface URL) sends it as Basic credentials, in place of any ``Authorization`` header, as
+        a2actl's own clients do; geventhttpclient sent none, so an agent behind Basic answered 401."""
+        if "@" in url:
+            basic = _basic_auth(url)
+            if basic is not None:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers["Authorization"] = basic
         parsed = URL(url)
         try:
             client: HTTPClient = pool.get_client(parsed)
@@ -666,6 +674,26 @@ def _send(user: A2AUser) -> None:
 
 
 _send.__name__ = "send"
+
+
+def _basic_auth(url: str) -> str | None:
+    """``Basic …`` of ``url``'s userinfo (percent-decoded, as httpx reads it), registered as a
+    secret; ``None`` without a user or a password (``http://@host``) or for a URL that does not
+    parse."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return None
+    if not user and not password:
+        return None
+    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
+    value = "Basic " + base64.b64encode(pair).decode("ascii")
+    _register(header_secrets([("Authorization", value)]) + url_secrets(url))
+    return value
 
 
 def _loads_or_none(body: bytes) -> Any:

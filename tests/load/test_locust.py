@@ -409,3 +409,58 @@ def test_a_host_locust_cannot_parse_is_a_configuration_error(tmp_path: Path) -> 
     assert _failures(prefix) == {("agent card", f"configuration: {message}"): "2"}
     assert set(_stats(prefix)) == {("A2A", "agent card")}
     assert "SECRET" not in output
+
+
+BASIC_LOCUSTFILE = textwrap.dedent(
+    """
+    from a2actl.load.locust import A2AUser
+
+
+    class Basic(A2AUser):
+        host = "{host}"
+    """
+)
+
+
+def test_credentials_in_the_host_url_are_sent_as_basic(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``host = "http://alice:pw@agent"``: a2actl sends a URL's userinfo as Basic credentials (as
+    httpx does), and so does Locust's own ``FastHttpUser``; the plugin, which sends through the
+    geventhttpclient pool, dropped them, and an agent behind Basic answered every card fetch 401
+    ("card: HTTP 401"). Here the card needs them; the interface it names (the sandbox) does not."""
+    import base64
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer, v1_card
+
+    expected = "Basic " + base64.b64encode(b"alice:pw-SECRET-basic-5").decode()
+    seen: list[str | None] = []
+
+    def app(_: str) -> Any:
+        async def card(request: Any) -> Any:
+            seen.append(request.headers.get("authorization"))
+            if request.headers.get("authorization") != expected:
+                return Response(status_code=401)
+            return JSONResponse(v1_card(sandbox.url, "/a2a/jsonrpc"))
+
+        return Starlette(routes=[Route("/.well-known/agent-card.json", card)])
+
+    with LoopbackServer(app) as guarded:
+        host = guarded.url.replace("http://", "http://alice:pw-SECRET-basic-5@", 1)
+        (tmp_path / "locustfile.py").write_text(BASIC_LOCUSTFILE.format(host=host))
+        prefix = tmp_path / "basic"
+        proc = _locust(
+            *("-f", "locustfile.py", "--headless", "-u", "1", "-r", "1", "-t", "2s"),
+            *("--csv", str(prefix), "--only-summary"),
+            cwd=tmp_path,
+        )
+        code, output = _finish(proc)
+    assert code == 0, output[-3000:]
+    _check_no_crash(output, prefix)
+    assert seen == [expected]
+    stats = _stats(prefix)
+    assert stats[("A2A", "agent card")]["Failure Count"] == "0"
+    assert int(stats[("A2A", "SendMessage (JSONRPC 1.0)")]["Request Count"]) > 0
+    assert "SECRET" not in output
