@@ -69,7 +69,7 @@ from geventhttpclient.client import HTTPClient, HTTPClientPool
 from geventhttpclient.response import HTTPSocketPoolResponse
 from geventhttpclient.url import URL
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser  # noqa: TID253
-from locust.exception import StopUser  # noqa: TID253
+from locust.exception import StopTest, StopUser  # noqa: TID253
 
 from a2actl import __version__
 from a2actl.agent.discovery import card_urls, decode_card
@@ -232,13 +232,19 @@ class A2AUser(FastHttpUser):
             cls.tasks = [_send]
 
     def __init__(self, environment: Any) -> None:
-        """``FastHttpUser``'s, which parses ``host`` (``urlparse``) for its session: a host it
+        """``FastHttpUser``'s, which parses ``host`` (``urlparse``) for its session. A host it
         cannot parse (``http://[::1``) raised ``ValueError`` out of Locust's spawning, a traceback
-        for every user. It is a configuration error instead, as ``a2actl`` names a bad TARGET:
-        reported by ``on_start`` (one line per class, a failed ``agent card`` entry) and the user
-        stops. The message does not quote the host, which may carry credentials."""
+        for every user; no host at all (no ``--host``, no ``host`` attribute) raised ``StopTest``,
+        a traceback and exit 0 with nothing sent. Each is a configuration error instead, as
+        ``a2actl`` names a bad TARGET: reported by ``on_start`` (one line per class, a failed
+        ``agent card`` entry: Locust exits 1) and the user stops. The message does not quote the
+        host, which may carry credentials."""
         try:
             super().__init__(environment)
+        except StopTest:
+            if self.host:
+                raise
+            self._stop_reason = "no host: give --host URL, or a host attribute in the class"
         except ValueError as exc:
             self._stop_reason = f"host is not a valid URL: {exc}"
 

@@ -385,28 +385,39 @@ BAD_HOST_LOCUSTFILE = textwrap.dedent(
 
     class BadHost(A2AUser):
         host = "http://user:pw-SECRET-7@[::1"
+
+
+    class NoHost(A2AUser):  # and no --host
+        pass
     """
 )
 
 
-def test_a_host_locust_cannot_parse_is_a_configuration_error(tmp_path: Path) -> None:
+def test_a_host_locust_cannot_parse_or_no_host_is_a_configuration_error(tmp_path: Path) -> None:
     """``host = "http://[::1"``: FastHttpUser's session parses the host as each user is made, and
-    its ``ValueError`` ("Invalid IPv6 URL") ended Locust's spawning with a traceback (exit 2). It is
-    a configuration error, as a TARGET a2actl cannot read: one line, one failed ``agent card`` entry
-    per user, the users stop, and the host (which may hold credentials) is not quoted."""
+    its ``ValueError`` ("Invalid IPv6 URL") ended Locust's spawning with a traceback (exit 2); no
+    host at all raised ``StopTest``: a traceback, and exit 0 with nothing sent. Each is a
+    configuration error, as a TARGET a2actl cannot read: one line per class, one failed ``agent
+    card`` entry per user, the users stop (exit 1), and the host (which may hold credentials) is
+    not quoted."""
     (tmp_path / "locustfile.py").write_text(BAD_HOST_LOCUSTFILE)
     prefix = tmp_path / "bad"
     proc = _locust(
-        *("-f", "locustfile.py", "--headless", "-u", "2", "-r", "2", "-t", "2s"),
+        *("-f", "locustfile.py", "--headless", "-u", "4", "-r", "4", "-t", "2s"),
         *("--csv", str(prefix), "--only-summary"),
         cwd=tmp_path,
     )
     code, output = _finish(proc)
     assert code == 1, output[-3000:]
     _check_no_crash(output, prefix)
-    message = "host is not a valid URL: Invalid IPv6 URL"
-    assert output.count(f"a2actl A2AUser BadHost: {message}; its users stop") == 1, output[-3000:]
-    assert _failures(prefix) == {("agent card", f"configuration: {message}"): "2"}
+    bad = "host is not a valid URL: Invalid IPv6 URL"
+    none = "no host: give --host URL, or a host attribute in the class"
+    assert output.count(f"a2actl A2AUser BadHost: {bad}; its users stop") == 1, output[-3000:]
+    assert output.count(f"a2actl A2AUser NoHost: {none}; its users stop") == 1, output[-3000:]
+    assert _failures(prefix) == {
+        ("agent card", f"configuration: {bad}"): "2",
+        ("agent card", f"configuration: {none}"): "2",
+    }
     assert set(_stats(prefix)) == {("A2A", "agent card")}
     assert "SECRET" not in output
 
