@@ -688,12 +688,19 @@ def report_cmd(
 def _bindings(docs: list[tuple[str, Any]]) -> tuple[set[str] | None, str]:
     """The protocol bindings the merged runs spoke (``negotiated.protocolBinding`` of each report)
     and how a message names them (``the merged runs spoke JSONRPC``): ``None`` when a report does
-    not say (a report from before negotiation was recorded, or a malformed one)."""
+    not say (a report from before negotiation was recorded, or a malformed one), or is itself a
+    merge (its ``negotiated`` is its first run's only), or holds a gRPC phase's histogram."""
+    from a2actl.load.thresholds import GRPC_PHASES
     from a2actl.protocol.versions import normalise_binding
 
     found = set()
     for _, doc in docs:
-        negotiated = doc.get("negotiated") if isinstance(doc, dict) else None
+        if not isinstance(doc, dict) or doc.get("runs") not in (None, 1):
+            return None, ""
+        histograms = doc.get("histograms")
+        if isinstance(histograms, dict) and any(name in histograms for name in GRPC_PHASES):
+            return None, ""
+        negotiated = doc.get("negotiated")
         binding = negotiated.get("protocolBinding") if isinstance(negotiated, dict) else None
         if not isinstance(binding, str) or not binding:
             return None, ""

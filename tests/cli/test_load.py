@@ -1262,6 +1262,11 @@ def test_a_grpc_phase_threshold_on_a_run_that_is_not_grpc_is_exit_2(
     (tmp_path / "g.json").write_text(json.dumps(doc))
     r = cli("-o", "json", "load", "report", str(tmp_path / "g.json"), "--threshold", "phase.grpc_dns.p99<1s")
     assert r.exit_code == 7 and r.json["thresholds"][0]["actual"] is None, r.stdout[-300:]
+    # a merged report names its first run's binding only: the others may have been gRPC
+    doc["negotiated"]["protocolBinding"] = "JSONRPC"
+    (tmp_path / "m.json").write_text(json.dumps({**doc, "runs": 2}))
+    r = cli("-o", "json", "load", "report", str(tmp_path / "m.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 7, r.stdout[-300:]
 
 
 def test_a_ramp_longer_than_the_run_says_the_rate_was_never_reached(
