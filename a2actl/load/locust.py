@@ -356,9 +356,16 @@ class A2AUser(FastHttpUser):
             except A2ACtlError as exc:
                 raise _explain_once(A2AFailure("card: not an agent card"), exc.message) from exc
             try:
-                selection = select_interface(view, self.a2a_version, self.binding)
+                selection = select_interface(
+                    view,
+                    self.a2a_version,
+                    self.binding,
+                    grpc_hint="is not spoken by the Locust plugin: use JSONRPC or HTTP+JSON",
+                )
             except NegotiationFailed as exc:
-                raise _ConfigError(str(exc)) from exc
+                # the settings are the class's attributes here, not the command line's options
+                why = str(exc).replace("--a2a-version", "a2a_version").replace("--binding", "binding")
+                raise _ConfigError(why) from exc
             return self._endpoint(selection), len(body)
         raise AssertionError("card_urls returns at least one URL")  # pragma: no cover
 

@@ -389,21 +389,35 @@ BAD_HOST_LOCUSTFILE = textwrap.dedent(
 
     class NoHost(A2AUser):  # and no --host
         pass
+
+
+    class Grpc(A2AUser):
+        host = "{sandbox}"
+        binding = "GRPC"
+
+
+    class Version(A2AUser):
+        host = "{sandbox}"
+        a2a_version = "2.0"
     """
 )
 
 
-def test_a_host_locust_cannot_parse_or_no_host_is_a_configuration_error(tmp_path: Path) -> None:
+def test_a_host_locust_cannot_parse_or_no_host_is_a_configuration_error(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
     """``host = "http://[::1"``: FastHttpUser's session parses the host as each user is made, and
     its ``ValueError`` ("Invalid IPv6 URL") ended Locust's spawning with a traceback (exit 2); no
     host at all raised ``StopTest``: a traceback, and exit 0 with nothing sent. Each is a
     configuration error, as a TARGET a2actl cannot read: one line per class, one failed ``agent
     card`` entry per user, the users stop (exit 1), and the host (which may hold credentials) is
-    not quoted."""
-    (tmp_path / "locustfile.py").write_text(BAD_HOST_LOCUSTFILE)
+    not quoted. A ``binding`` or ``a2a_version`` that cannot work is named by the class's
+    attribute (it said ``--binding GRPC is not available for this command``, an option the
+    locustfile has not)."""
+    (tmp_path / "locustfile.py").write_text(BAD_HOST_LOCUSTFILE.format(sandbox=sandbox.url))
     prefix = tmp_path / "bad"
     proc = _locust(
-        *("-f", "locustfile.py", "--headless", "-u", "4", "-r", "4", "-t", "2s"),
+        *("-f", "locustfile.py", "--headless", "-u", "8", "-r", "8", "-t", "2s"),
         *("--csv", str(prefix), "--only-summary"),
         cwd=tmp_path,
     )
@@ -414,9 +428,13 @@ def test_a_host_locust_cannot_parse_or_no_host_is_a_configuration_error(tmp_path
     none = "no host: give --host URL, or a host attribute in the class"
     assert output.count(f"a2actl A2AUser BadHost: {bad}; its users stop") == 1, output[-3000:]
     assert output.count(f"a2actl A2AUser NoHost: {none}; its users stop") == 1, output[-3000:]
+    grpc = "binding GRPC is not spoken by the Locust plugin: use JSONRPC or HTTP+JSON"
+    version = "unknown a2a_version '2.0'; use auto, 0.3 or 1.0"
     assert _failures(prefix) == {
         ("agent card", f"configuration: {bad}"): "2",
         ("agent card", f"configuration: {none}"): "2",
+        ("agent card", f"configuration: {grpc}"): "2",
+        ("agent card", f"configuration: {version}"): "2",
     }
     assert set(_stats(prefix)) == {("A2A", "agent card")}
     assert "SECRET" not in output
