@@ -1288,3 +1288,14 @@ def test_a_ramp_longer_than_the_run_says_the_rate_was_never_reached(
     )
     assert full.exit_code == 0 and full.stderr == "", full.stderr
     assert not [n for n in full.json["notes"] if "--ramp" in n]
+
+
+def test_load_report_of_a_standard_input_that_never_ends_is_bounded_by_max_time() -> None:
+    """``sleep 100 | a2actl load report -``: standard input is read off the event loop, so
+    ``--max-time`` ends the wait (exit 5) as it does for a FIFO report file."""
+    from tests.fifo import run_a2actl_stdin_silent
+
+    ran = run_a2actl_stdin_silent("--max-time", "1.5s", "-o", "json", "load", "report", "-")
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed
