@@ -278,10 +278,11 @@ def run_cmd(
     from a2actl.agent.target import parse_target
     from a2actl.cli.params import duration as parse_duration_option
     from a2actl.core.errors import UsageError
-    from a2actl.load.report import LoadReport, ModelSpec
+    from a2actl.load.report import LoadReport, ModelSpec, ramp_note
     from a2actl.load.run import LoadOptions, run_load
     from a2actl.load.scenarios import SCENARIOS, Messages, timing_metrics
-    from a2actl.load.thresholds import check_metrics, parse_thresholds
+    from a2actl.load.thresholds import check_binding, check_metrics, parse_thresholds
+    from a2actl.protocol.versions import normalise_binding
     from a2actl.render import load as render_load
 
     clock_start = time.perf_counter()  # --max-time counts reading --messages/--data @FILE too
@@ -331,6 +332,9 @@ def run_cmd(
         timing_metrics(scenario, open_model=model.kind == "open"),
         f"-s {scenario}" + ("" if model.kind == "open" else " in the closed model"),
     )
+    if run.settings.binding.strip().lower() != "auto":  # known before the run: no gRPC phases on another
+        binding = normalise_binding(run.settings.binding)
+        check_binding(thresholds, {binding}, f"--binding {binding} runs on another")
     if model.kind == "open":
         planned = (per_second or 0.0) * (model.duration if model.duration is not None else float("inf"))
         if model.requests is not None:
@@ -372,6 +376,9 @@ def run_cmd(
         max_time=limit,
         clock_start=clock_start,
     )
+    short_ramp = ramp_note(model.to_json())
+    if short_ramp:  # said before the run (its input read and checked) as well as in the report's notes
+        run.out.warn(short_ramp)
     trace = traced(ctx, otlp, ramp=model.ramp)
     policy = _loop_policy(loop)
     out = run.out
@@ -529,23 +536,89 @@ def _exit(out: Output, doc: dict[str, object], code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
+#: How a report read from standard input (``load report -``) is named in messages and ``sources``.
+STDIN_NAME = "<stdin>"
+_TOO_DEEP = "not a load report: JSON nested too deeply to read"
+
+
 async def _read_reports(files: list[str]) -> list[tuple[str, Any]]:
     """``(path, parsed JSON)`` of each report file, in order (``core.offloop.read_json_files``: a
     FIFO or ``<(cmd)`` is read so that ``--max-time`` and Ctrl-C/SIGTERM end a wait for a writer that
-    never comes). Raises ``UsageError`` (exit 2) for a file that cannot be read, is not JSON or is
-    nested too deeply to read."""
-    from a2actl.core.offloop import read_json_files
+    never comes); the path ``-`` is standard input (``_stdin_report``), named ``<stdin>``
+    (``STDIN_NAME``). Raises ``UsageError`` (exit 2) for a file that cannot be read, is over 256 MiB,
+    is not JSON or is nested too deeply to read, and for ``-`` given more than once (standard input
+    is read once: the second would be empty)."""
+    from a2actl.core.errors import UsageError
+    from a2actl.core.offloop import off_the_loop, read_json_files, stdin_is_regular
 
-    return await read_json_files(
-        files, "a2actl-load-report", "not a load report: JSON nested too deeply to read"
-    )
+    if files.count("-") > 1:
+        raise UsageError(
+            f"'-' (standard input) is given {files.count('-')} times: it can be read once",
+            hint="give each report once; save the others to files",
+        )
+    out: list[tuple[str, Any]] = []
+    for path in files:
+        if path != "-":
+            out += await read_json_files([path], "a2actl-load-report", _TOO_DEEP)
+        elif stdin_is_regular():  # `< run.json`: read at once
+            out.append((STDIN_NAME, _stdin_report()))
+        else:  # a pipe whose writer may never end: off the loop, so --max-time and Ctrl-C end the wait
+            out.append((STDIN_NAME, await off_the_loop(_stdin_report, "a2actl-load-report-stdin")))
+    return out
+
+
+def _stdin_report() -> Any:
+    """The JSON document on standard input (``load report -``), reading at most 256 MiB + 1 byte
+    (``core.config.MAX_REPORT_BYTES``, the limit of a report file: ``yes | load report -`` ends).
+    Raises ``UsageError`` (exit 2, naming ``<stdin>``) when standard input is closed (``<&-``), a
+    terminal (nobody piped a report in: the command would wait for one typed), cannot be read, is
+    empty, over the limit, not JSON or nested too deeply to read."""
+    import json
+    import sys
+
+    from a2actl.core.config import MAX_REPORT_BYTES
+    from a2actl.core.errors import UsageError
+    from a2actl.core.offloop import over_limit, read_upto
+
+    hint = "pipe a report in (cat run.json | a2actl load report - b.json) or give its file"
+    stream = sys.stdin
+    if stream is None:  # `<&-`: Python's sys.stdin is None
+        raise UsageError("load report '-' reads standard input, which is closed", hint=hint)
+    try:
+        tty = stream.isatty()
+    except (OSError, ValueError):
+        tty = False
+    if tty:
+        raise UsageError("load report '-' reads standard input, which is a terminal", hint=hint)
+    buffer = getattr(stream, "buffer", None)
+    if buffer is None:
+        raise UsageError("load report '-' reads standard input, which cannot be read as bytes", hint=hint)
+    try:
+        data = read_upto(buffer, MAX_REPORT_BYTES + 1)
+    except (OSError, ValueError) as exc:  # ValueError: a stream closed under us
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"{STDIN_NAME}: cannot read: {reason}") from exc
+    if len(data) > MAX_REPORT_BYTES:
+        raise UsageError(over_limit(STDIN_NAME, MAX_REPORT_BYTES))
+    if not data.strip():
+        raise UsageError("load report '-': standard input was empty", hint=hint)
+    try:
+        return json.loads(data.decode("utf-8"))
+    except ValueError as exc:  # UnicodeDecodeError too, as for a file
+        raise UsageError(f"{STDIN_NAME}: not JSON: {exc}") from exc
+    except RecursionError as exc:
+        raise UsageError(f"{STDIN_NAME}: {_TOO_DEEP}") from exc
 
 
 @app.command("report")
 def report_cmd(
     ctx: typer.Context,
     files: Annotated[
-        list[str], typer.Argument(metavar="REPORT.json...", help="'load run -o json' / --out reports.")
+        list[str],
+        typer.Argument(
+            metavar="REPORT.json...",
+            help="'load run -o json' / --out reports; '-' reads one from standard input.",
+        ),
     ],
     threshold: Annotated[
         list[str] | None,
@@ -563,24 +636,27 @@ def report_cmd(
     --rate share) into one report: counts and HDR histograms add exactly, asked rates add, the
     elapsed time is the longest run's. Thresholds are judged on the merged data; exit 7 if any
     fails. One file shows that report again. Two inputs holding the same run (a merged report and
-    one of its runs) are exit 2: its requests would count twice.
+    one of its runs) are exit 2: its requests would count twice. '-' reads a report from standard
+    input (once), named <stdin>.
 
     Examples:
 
       a2actl load report a.json b.json --threshold 'p99<1s'
+
+      ssh loadgen2 cat run.json | a2actl load report - a.json
 
       a2actl load report run.json -o json
     """
     from a2actl.core.errors import UsageError
     from a2actl.load.report import merge_reports
     from a2actl.load.scenarios import SCENARIOS, timing_metrics
-    from a2actl.load.thresholds import check_metrics, parse_thresholds
+    from a2actl.load.thresholds import check_binding, check_metrics, parse_thresholds
     from a2actl.render import load as render_load
 
     run = invocation(ctx)
     extra = parse_thresholds(threshold)
     if out_file:
-        _out_is_no_input(out_file, files)
+        _out_is_no_input(out_file, [f for f in files if f != "-"])
     try:
         docs = run.run(_read_reports(files))
     except UsageError as exc:
@@ -603,6 +679,31 @@ def report_cmd(
             timing_metrics(merged.scenario, open_model=not closed),
             f"-s {merged.scenario}" + (" in the closed model" if closed else ""),
         )
+        check_binding(extra, *_bindings(docs))
     doc, code = _written(run, merged.to_json(), int(merged.exit), out_file)
     run.show(doc, render_load.report)
     _exit(run.out, doc, code)
+
+
+def _bindings(docs: list[tuple[str, Any]]) -> tuple[set[str] | None, str]:
+    """The protocol bindings the merged runs spoke (``negotiated.protocolBinding`` of each report)
+    and how a message names them (``the merged runs spoke JSONRPC``): ``None`` when a report does
+    not say (a report from before negotiation was recorded, or a malformed one), or is itself a
+    merge (its ``negotiated`` is its first run's only), or holds a gRPC phase's histogram."""
+    from a2actl.load.thresholds import GRPC_PHASES
+    from a2actl.protocol.versions import normalise_binding
+
+    found = set()
+    for _, doc in docs:
+        if not isinstance(doc, dict) or doc.get("runs") not in (None, 1):
+            return None, ""
+        histograms = doc.get("histograms")
+        if isinstance(histograms, dict) and any(name in histograms for name in GRPC_PHASES):
+            return None, ""
+        negotiated = doc.get("negotiated")
+        binding = negotiated.get("protocolBinding") if isinstance(negotiated, dict) else None
+        if not isinstance(binding, str) or not binding:
+            return None, ""
+        found.add(normalise_binding(binding))
+    runs = "the run" if len(docs) == 1 else "the merged runs"
+    return found, f"{runs} spoke {', '.join(sorted(found))}"

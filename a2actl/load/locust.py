@@ -69,7 +69,7 @@ from geventhttpclient.client import HTTPClient, HTTPClientPool
 from geventhttpclient.response import HTTPSocketPoolResponse
 from geventhttpclient.url import URL
 from locust.contrib.fasthttp import FastHttpSession, FastHttpUser  # noqa: TID253
-from locust.exception import StopUser  # noqa: TID253
+from locust.exception import StopTest, StopUser  # noqa: TID253
 
 from a2actl import __version__
 from a2actl.agent.discovery import card_urls, decode_card
@@ -231,6 +231,23 @@ class A2AUser(FastHttpUser):
         if not cls.tasks:  # no @task declared here or in a base: the default task set is send
             cls.tasks = [_send]
 
+    def __init__(self, environment: Any) -> None:
+        """``FastHttpUser``'s, which parses ``host`` (``urlparse``) for its session. A host it
+        cannot parse (``http://[::1``) raised ``ValueError`` out of Locust's spawning, a traceback
+        for every user; no host at all (no ``--host``, no ``host`` attribute) raised ``StopTest``,
+        a traceback and exit 0 with nothing sent. Each is a configuration error instead, as
+        ``a2actl`` names a bad TARGET: reported by ``on_start`` (one line per class, a failed
+        ``agent card`` entry: Locust exits 1) and the user stops. The message does not quote the
+        host, which may carry credentials."""
+        try:
+            super().__init__(environment)
+        except StopTest:
+            if self.host:
+                raise
+            self._stop_reason = "no host: give --host URL, or a host attribute in the class"
+        except ValueError as exc:
+            self._stop_reason = f"host is not a valid URL: {exc}"
+
     # -- configuration -----------------------------------------------------------------------------
 
     def message_text(self) -> str:
@@ -275,8 +292,23 @@ class A2AUser(FastHttpUser):
     # -- Locust hooks ------------------------------------------------------------------------------
 
     def on_start(self) -> None:
-        """Fetch the card and negotiate on this user's connection; reported as ``agent card``."""
+        """Fetch the card and negotiate on this user's connection; reported as ``agent card``. A
+        user whose ``host`` did not parse (``__init__``) reports that configuration error instead,
+        and stops at its first task."""
+        if self._stop_reason is not None:
+            self._config_failed(time.perf_counter(), time.time())
+            return
         self._discover(self.client)
+
+    def _config_failed(self, t0: float, start: float) -> None:
+        """Log ``_stop_reason`` (once per class and reason, not once per user) and report it as a
+        failed ``agent card`` entry named ``configuration: …``."""
+        reason = self._stop_reason or ""
+        said = (type(self).__name__, reason)
+        if said not in _config_logged:
+            _config_logged.add(said)
+            log.error("a2actl A2AUser %s: %s; its users stop", *said)
+        self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {reason}"))
 
     def _ready(self) -> Endpoint | None:
         """The negotiated endpoint, discovering again after a failed ``on_start``; raises ``StopUser``
@@ -295,11 +327,7 @@ class A2AUser(FastHttpUser):
             endpoint, size = self._fetch_endpoint(session.client.clientpool)
         except _ConfigError as exc:
             self._stop_reason = _masked(str(exc))
-            said = (type(self).__name__, self._stop_reason)
-            if said not in _config_logged:  # one line per class and reason, not one per user
-                _config_logged.add(said)
-                log.error("a2actl A2AUser %s: %s; its users stop", *said)
-            self._fire("agent card", t0, start, 0, A2AFailure(f"configuration: {self._stop_reason}"))
+            self._config_failed(t0, start)
             return
         except A2AFailure as exc:
             self._fire("agent card", t0, start, 0, exc)
@@ -328,9 +356,16 @@ class A2AUser(FastHttpUser):
             except A2ACtlError as exc:
                 raise _explain_once(A2AFailure("card: not an agent card"), exc.message) from exc
             try:
-                selection = select_interface(view, self.a2a_version, self.binding)
+                selection = select_interface(
+                    view,
+                    self.a2a_version,
+                    self.binding,
+                    grpc_hint="is not spoken by the Locust plugin: use JSONRPC or HTTP+JSON",
+                )
             except NegotiationFailed as exc:
-                raise _ConfigError(str(exc)) from exc
+                # the settings are the class's attributes here, not the command line's options
+                why = str(exc).replace("--a2a-version", "a2a_version").replace("--binding", "binding")
+                raise _ConfigError(why) from exc
             return self._endpoint(selection), len(body)
         raise AssertionError("card_urls returns at least one URL")  # pragma: no cover
 
@@ -475,6 +510,14 @@ class A2AUser(FastHttpUser):
     def _open(
         self, pool: HTTPClientPool, verb: str, url: str, body: bytes | None, headers: dict[str, str]
     ) -> HTTPSocketPoolResponse:
+        """Send one request. A URL with userinfo (``http://user:pw@agent``: the host, or a card's
+        interface URL) sends it as Basic credentials, in place of any ``Authorization`` header, as
+        a2actl's own clients do; geventhttpclient sent none, so an agent behind Basic answered 401."""
+        if "@" in url:
+            basic = _basic_auth(url)
+            if basic is not None:
+                headers = {k: v for k, v in headers.items() if k.lower() != "authorization"}
+                headers["Authorization"] = basic
         parsed = URL(url)
         try:
             client: HTTPClient = pool.get_client(parsed)
@@ -644,6 +687,26 @@ def _send(user: A2AUser) -> None:
 
 
 _send.__name__ = "send"
+
+
+def _basic_auth(url: str) -> str | None:
+    """``Basic …`` of ``url``'s userinfo (percent-decoded, as httpx reads it), registered as a
+    secret; ``None`` without a user or a password (``http://@host``) or for a URL that does not
+    parse."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(url)
+        user, password = parts.username, parts.password
+    except ValueError:
+        return None
+    if not user and not password:
+        return None
+    pair = f"{unquote(user or '')}:{unquote(password or '')}".encode()
+    value = "Basic " + base64.b64encode(pair).decode("ascii")
+    _register(header_secrets([("Authorization", value)]) + url_secrets(url))
+    return value
 
 
 def _loads_or_none(body: bytes) -> Any:

@@ -17,7 +17,7 @@ from typing import Any
 
 from a2actl.core.errors import UsageError
 from a2actl.core.exit_codes import ExitCode
-from a2actl.load.metrics import Recorder, read_count
+from a2actl.load.metrics import Recorder, new_histogram, read_count
 from a2actl.load.thresholds import Threshold, ThresholdResult, evaluate, parse_threshold, threshold_key
 
 #: ``kind`` of the report documents, so ``load report`` can refuse other JSON.
@@ -51,6 +51,24 @@ class ModelSpec:
         if self.duration is not None and at >= self.duration:
             return None
         return at
+
+    def ramp_cut(self) -> tuple[float, float] | None:
+        """When the open model's schedule ends before its ramp does (``--ramp`` longer than
+        ``--duration``, or ``-n`` arrivals all scheduled within the ramp): ``(end, reached)``, the
+        seconds from the start to the end (``duration``, or the last arrival's intended start) and
+        the arrival rate reached then (req/s, below ``rate``). ``None`` when the ramp completes, or
+        for no ramp or the closed model."""
+        if self.kind != "open" or not self.ramp or not self.rate:
+            return None
+        end = math.inf if self.duration is None else self.duration
+        if self.requests is not None:  # the last arrival's time, as arrival() computes it
+            last = max(0, self.requests - 1)
+            in_ramp = self.rate * self.ramp / 2.0
+            if last < in_ramp:
+                end = min(end, math.sqrt(2.0 * self.ramp * last / self.rate))
+        if end >= self.ramp:
+            return None
+        return end, self.rate * end / self.ramp
 
     def asked_rate(self) -> float | None:
         """The asked steady arrival rate (req/s; ``None`` for the closed model)."""
@@ -98,6 +116,55 @@ def rates_of(recorder: Recorder, elapsed: float) -> dict[str, float | None]:
         "dropped": recorder.statuses["dropped"] / total if total else None,
         "rps": answered / elapsed if elapsed > 0 and answered else None,
     }
+
+
+def ramp_note(model: Any) -> str | None:
+    """The note for an open model (a report's ``model`` object, ``ModelSpec.to_json``) whose
+    schedule ends before its ``--ramp`` does (``ModelSpec.ramp_cut``): the run never reached the
+    asked ``--rate``, which ``throughput.asked`` still names. ``None`` otherwise, and for a model
+    object that is not one (a merged or malformed one)."""
+    if not isinstance(model, dict) or model.get("kind") != "open":
+        return None
+    numbers: dict[str, float | None] = {}
+    for key in ("rate", "ramp", "duration", "requests"):
+        value = model.get(key)
+        numbers[key] = None
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value):
+            numbers[key] = float(value) if value > 0 else None
+    requests = numbers["requests"]
+    spec = ModelSpec(
+        "open",
+        rate=numbers["rate"],
+        ramp=numbers["ramp"],
+        duration=numbers["duration"],
+        requests=int(requests) if requests is not None else None,
+    )
+    cut = spec.ramp_cut()
+    if cut is None or spec.rate is None or spec.ramp is None:
+        return None
+    end, reached = cut
+    by = (
+        f"--duration {spec.duration:g}s"
+        if spec.duration is not None and end >= spec.duration
+        else f"-n {spec.requests}"
+    )
+    return (
+        f"the run ends {end:.2f}s into the {spec.ramp:g}s --ramp ({by}): arrivals reached "
+        f"{reached:.1f} req/s, never the {spec.rate:g} req/s --rate asks; lengthen the run or "
+        "shorten --ramp"
+    )
+
+
+def _ramp_notes(model: Any) -> list[str]:
+    """``ramp_note`` of each run behind a report's ``model`` object, through merges, each once."""
+    if isinstance(model, dict) and model.get("kind") == "merged":
+        models = model.get("models")
+        out: list[str] = []
+        for m in models if isinstance(models, list) else []:
+            out += [n for n in _ramp_notes(m) if n not in out]
+        return out
+    note = ramp_note(model)
+    return [] if note is None else [note]
 
 
 def _model_kinds(model: Any) -> set[str]:
@@ -288,6 +355,7 @@ class LoadReport:
                 "delays the next requests instead of showing in the percentiles (coordinated omission); "
                 "use --rate for the open model"
             )
+        out += _ramp_notes(self.model)
         if rec.statuses["dropped"]:
             out.append(
                 f"{rec.statuses['dropped']} arrivals were dropped: --max-in-flight was full and so was "
@@ -467,6 +535,8 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
             thresholds.append(parse_threshold(str(t.get("threshold"))))
         except UsageError as exc:
             raise ValueError(exc.message) from exc
+    for name, text in doc["histograms"].items():  # before hdrhistogram reads them short
+        _check_encoded_counts(str(name), text)
     recorder.merge_json(
         {
             "statuses": doc["statuses"],
@@ -477,6 +547,7 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         },
         doc["histograms"],
     )
+    _check_counts(recorder, [str(name) for name in doc["histograms"]])
     timed_out = doc.get("exitCode") == int(ExitCode.TIMEOUT)
     return _Run(
         asked,
@@ -493,6 +564,97 @@ def _read_run(doc: dict[str, Any], recorder: Recorder) -> _Run:
         _streams(doc.get("model"), requests.get("sent")),
         doc.get("exitCode") not in (int(ExitCode.OK), int(ExitCode.USAGE)),
     )
+
+
+#: The most requests one bucket of a merged histogram may count: HdrHistogram's V2 encoding writes
+#: a count as a ZigZag varint of a signed 64-bit number, so 2**62 and more come back wrong or lost.
+_MAX_BUCKET = 2**62 - 1
+#: The most requests one histogram may count in all: hdrhistogram's decoder sums the counts in a
+#: signed 64-bit integer, and a histogram whose sum reaches 2**63 decodes as empty.
+_MAX_TOTAL = 2**63 - 1
+#: The most bytes an encoded histogram's payload is inflated to here, as ``metrics`` bounds it.
+_MAX_PAYLOAD = 8 * 1024 * 1024
+
+
+def _encoded_counts(text: str, slots: int) -> list[int]:
+    """The bucket counts written in one encoded histogram (HdrHistogram's V2 encoding, base64: an
+    8-byte header, then zlib of a 40-byte payload header and the counts as ZigZag LEB128 varints,
+    up to 9 bytes each, a negative value a run of that many empty buckets), read as the reference
+    (Java) decoder reads them, up to ``slots`` buckets. ``[]`` for what does not parse (left to
+    hdrhistogram's own checks). The Python decoder reads a count of 2**62 or more as a run of empty
+    buckets, and sums the counts in a signed 64-bit integer: what it reads is no check of itself."""
+    import base64
+    import binascii
+    import struct
+    import zlib
+
+    try:
+        raw = base64.b64decode(text)
+        inflater = zlib.decompressobj()
+        data = inflater.decompress(raw[8:], _MAX_PAYLOAD)
+        length = struct.unpack(">i", data[4:8])[0]
+    except (binascii.Error, zlib.error, ValueError, TypeError, struct.error):
+        return []
+    body = data[40 : 40 + max(0, length)]
+    counts: list[int] = []
+    index = at = 0
+    while at < len(body) and index < slots:
+        value = shift = 0
+        for i in range(9):  # 8 bytes of 7 bits, a ninth of 8
+            if at >= len(body):
+                return counts
+            byte = body[at]
+            at += 1
+            value |= (byte if i == 8 else byte & 0x7F) << shift
+            shift += 7
+            if i < 8 and not byte & 0x80:
+                break
+        count = (value >> 1) ^ -(value & 1)
+        if count < 0:
+            index -= count
+        else:
+            counts.append(count)
+            index += 1
+    return counts
+
+
+def _check_encoded_counts(name: str, text: Any) -> None:
+    """Raise ``ValueError`` (``"histograms.NAME: …"``) when the encoded histogram ``text`` counts
+    more requests than a report can hold: ``_MAX_BUCKET`` in one bucket or ``_MAX_TOTAL`` in all.
+    hdrhistogram read such a histogram short: a bucket of 2**62 as none (the histogram of a
+    hand-edited report came out empty, its metric gone from the merge without a word), a sum past
+    2**63 as a negative one."""
+    if not isinstance(text, str):
+        return  # merge_json says what is wrong with it
+    counts = _encoded_counts(text, new_histogram().counts_len)  # its buckets: 1 µs to 1 h, 3 digits
+    total = sum(counts)
+    if total > _MAX_TOTAL or max(counts, default=0) > _MAX_BUCKET:
+        raise ValueError(_too_many(name, total))
+
+
+def _too_many(name: str, total: int) -> str:
+    """The message for histogram ``name`` counting more than a report holds (``total`` in all)."""
+    return (
+        f"histograms.{name}: counts more requests than a report can hold ({total:,} in all; "
+        f"at most {_MAX_TOTAL:,}, and {_MAX_BUCKET:,} in one bucket): not a run's report"
+    )
+
+
+def _check_counts(recorder: Recorder, names: list[str]) -> None:
+    """Raise ``ValueError`` (``"histograms.NAME: …"``) when a histogram ``names`` just added to
+    ``recorder`` counts more requests than a report can hold: more than ``_MAX_TOTAL`` in all, or
+    ``_MAX_BUCKET`` in one bucket (the merged report could not be written back), or its buckets do
+    not sum to its total (the decoder's sum overflowed: a histogram of 2**63 requests in a
+    hand-edited report read as one of none, and its metric left the merge without a word). Counts
+    that large are no run's; such a report is refused, never merged short."""
+    for name in names:
+        hist = recorder.histograms.get(name)
+        if hist is None:
+            continue
+        counts = hist.counts[: hist.counts_len]
+        total = sum(counts)
+        if total != hist.get_total_count() or total > _MAX_TOTAL or max(counts, default=0) > _MAX_BUCKET:
+            raise ValueError(_too_many(name, total) + " with the reports before it")
 
 
 def _run_ids(doc: dict[str, Any]) -> list[str]:
@@ -651,4 +813,4 @@ def _mixed_runs(docs: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return out
 
 
-__all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "rates_of"]
+__all__ = ["REPORT_KIND", "LoadReport", "ModelSpec", "Progress", "merge_reports", "ramp_note", "rates_of"]

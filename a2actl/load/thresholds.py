@@ -6,7 +6,8 @@ Grammar: ``[METRIC.]STAT OP VALUE`` or ``RATE OP VALUE``.
   when only a STAT is given: ``p99<1s``), ``ttfe``, ``ttfa``, ``terminal``, ``gap``, ``lag``;
   STAT is ``p50``/``p90``/``p95``/``p99``/``p99.9`` (or k6's ``p(99)``), ``min``, ``max``,
   ``mean``/``avg``, ``med``; VALUE is a duration (``300ms``, ``1.5s``; a bare number means
-  milliseconds, as in k6).
+  milliseconds, as in k6), its unit in lower case (``us``/``µs``, ``ms``, ``s``, ``m``, ``h``):
+  ``1S`` is a usage error naming the units, as Go's and k6's durations refuse it.
 * rates: ``errors`` (requests that did not end ``ok``, task failures included) and ``failed`` (tasks
   that ended failed/rejected/canceled), each over the requests answered (cancelled and dropped ones
   are no answers), and ``dropped`` (arrivals the ``--max-in-flight`` cap dropped) over the requests
@@ -102,15 +103,42 @@ def parse_threshold(text: str) -> Threshold:
     try:
         limit = float(value) / 1000.0 if _BARE.fullmatch(value) else parse_duration(value)
     except ValueError as exc:
-        raise UsageError(f"--threshold {text!r}: {value!r} is not a duration (300ms, 1s)") from exc
+        raise UsageError(
+            f"--threshold {text!r}: {value!r} is not a duration: a number and one of the units "
+            f"{_UNITS} (lower case), or a bare number of milliseconds",
+            hint=_unit_hint(text, value),
+        ) from exc
+    if not math.isfinite(limit):  # 400 nines: a limit nothing is below
+        raise UsageError(f"--threshold {text!r}: {value[:40]!r} is too large")
     return Threshold(text, metric, _STATS[stat], op, limit)
+
+
+#: The duration units a timing threshold takes (``core.units.parse_duration``'s, case-sensitive as
+#: Go's and k6's durations are: ``M`` would read as mega, ``m`` is minutes).
+_UNITS = "us (or µs), ms, s, m (minutes), h"
+
+
+def _unit_hint(text: str, value: str) -> str | None:
+    """A hint for a duration refused for its unit's case (``1S``, ``300MS``): the threshold with the
+    unit in lower case, when that reads; ``None`` otherwise. Units are not folded silently: ``1M``
+    is not ``1m`` (minutes) to an operator who meant mega or milli."""
+    lower = value.lower()
+    if lower == value or value.endswith("M"):  # 1M: minutes (m)? milli? mega? not guessed
+        return None
+    try:
+        parse_duration(lower)
+    except ValueError:
+        return None
+    return f"units are lower case: {text.replace(value, lower)!r}"
 
 
 def _rate_value(text: str, name: str, value: str) -> float:
     """The limit of a rate threshold: req/s for ``rps``, else a fraction from ``1%`` or ``0.01``.
     Raises ``UsageError`` (exit 2) for anything that is not a finite number, a negative one, or a
     fraction above 1 (100 %)."""
-    what = "number" if name == "rps" else "percentage (1%) or fraction (0.01)"
+    what = (
+        "number of requests per second (40, 40/s)" if name == "rps" else "percentage (1%) or fraction (0.01)"
+    )
     percent = name != "rps" and value.endswith("%")
     raw = value.removesuffix("/s") if name == "rps" else value.removesuffix("%")
     try:
@@ -172,6 +200,26 @@ def check_metrics(thresholds: tuple[Threshold, ...], known: tuple[str, ...], whe
         )
 
 
+#: The ``handshake`` phases timed on a gRPC interface only (``--binding GRPC``).
+GRPC_PHASES = ("phase.grpc_dns", "phase.grpc_ready")
+
+
+def check_binding(thresholds: tuple[Threshold, ...], bindings: set[str] | None, where: str) -> None:
+    """Raise ``UsageError`` (exit 2) for the first threshold on a gRPC phase (``GRPC_PHASES``) when
+    the run's binding is known and is not gRPC: ``bindings`` the protocol bindings of the run (or
+    of the merged runs; ``None`` when not known before the run, ``--binding auto``), ``where`` how
+    the message names them (``--binding JSONRPC``). Such a threshold could only fail with "no
+    samples" (exit 7) after the whole load was sent."""
+    if bindings is None or "GRPC" in bindings:
+        return
+    for t in thresholds:
+        if t.stat is not None and t.metric in GRPC_PHASES:
+            raise UsageError(
+                f"--threshold {t.text!r}: {t.metric} is timed on a gRPC interface only, and {where}",
+                hint="run with --binding GRPC (pip install 'a2actl[grpc]'), or time phase.rpc",
+            )
+
+
 @dataclass(frozen=True)
 class ThresholdResult:
     """A threshold checked against a report: ``actual`` in the threshold's unit (``None``: no
@@ -214,9 +262,11 @@ def evaluate(
 
 
 __all__ = [
+    "GRPC_PHASES",
     "STREAM_TIMINGS",
     "Threshold",
     "ThresholdResult",
+    "check_binding",
     "check_metrics",
     "evaluate",
     "parse_threshold",

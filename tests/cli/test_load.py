@@ -1154,3 +1154,148 @@ def test_load_report_lists_a_threshold_the_runs_spelled_differently_once(
     r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), str(tmp_path / "b.json"))
     assert r.exit_code == 0, r.stdout[-400:]
     assert [t["threshold"] for t in r.json["thresholds"]] == ["errors<1%"]
+
+
+# ------------------------------------------------------------------ load report - (standard input)
+
+
+def _stdin_cli(args: list[str], text: str) -> Any:
+    """``a2actl ARGS`` in-process with ``text`` on standard input."""
+    from typer.testing import CliRunner
+
+    from a2actl.cli.app import app
+    from tests.conftest import Result
+
+    r = CliRunner().invoke(app, args, input=text, catch_exceptions=False)
+    return Result(r.exit_code, r.stdout, r.stderr)
+
+
+def test_load_report_reads_a_report_from_standard_input(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """``cat a.json | a2actl load report - b.json`` read a file named ``-`` ("-: cannot read: No
+    such file or directory", exit 2). ``-`` is standard input, named ``<stdin>``; once: given twice
+    (the second read would be empty) or with nothing on it is exit 2."""
+    for name in ("a", "b"):
+        _json(cli, sandbox.url, "-n", "3", "-c", "1", "--out", str(tmp_path / f"{name}.json"))
+    a_text = (tmp_path / "a.json").read_text()
+    b = str(tmp_path / "b.json")
+    r = _stdin_cli(["-o", "json", "load", "report", "-", b], a_text)
+    assert r.exit_code == 0, r.stderr
+    assert r.json["sources"] == ["<stdin>", b] and r.json["requests"]["sent"] == 6
+    assert r.json["runIds"] == [json.loads(a_text)["runId"], json.loads(Path(b).read_text())["runId"]]
+    r = _stdin_cli(["-o", "json", "load", "report", "-", str(tmp_path / "a.json")], a_text)
+    assert r.exit_code == 2  # the same run twice, named by both inputs
+    assert r.json["error"]["message"].startswith(f"{tmp_path / 'a.json'} and <stdin> both hold run ")
+    for args, text, message in (
+        (["-", b, "-"], a_text, "'-' (standard input) is given 2 times: it can be read once"),
+        (["-"], "", "load report '-': standard input was empty"),
+        (["-"], "{", "<stdin>: not JSON: "),
+    ):
+        r = _stdin_cli(["-o", "json", "load", "report", *args], text)
+        assert r.exit_code == 2, (args, r.stdout)
+        assert r.json["error"]["message"].startswith(message), r.json
+
+
+@pytest.mark.parametrize("stdin", ["closed", "terminal"])
+def test_load_report_of_no_standard_input_is_a_usage_error(stdin: str) -> None:
+    """``load report -`` with standard input closed (``<&-``) or a terminal (nobody piped a report
+    in: it would wait for one typed) is one line, exit 2."""
+    import os
+    import pty
+
+    argv = [sys.executable, "-m", "a2actl", "load", "report", "-"]
+    kw: dict[str, Any] = {"capture_output": True, "text": True, "timeout": 30}
+    if stdin == "terminal":
+        leader, follower = pty.openpty()
+        try:
+            r = subprocess.run(argv, stdin=follower, **kw)
+        finally:
+            os.close(leader)
+            os.close(follower)
+    else:
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, preexec_fn=lambda: os.close(0), **kw)  # noqa: PLW1509
+    assert r.returncode == 2, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    which = {"closed": "closed", "terminal": "a terminal"}[stdin]
+    assert lines[0].startswith(f"a2actl: load report '-' reads standard input, which is {which} (hint: ")
+
+
+def test_load_report_of_a_standard_input_without_end_stops_at_the_limit() -> None:
+    """``load report - < /dev/zero``: at most 256 MiB + 1 byte is read, as from a report file."""
+    from tests.procs import a2actl_in_memory
+
+    with open("/dev/zero", "rb") as zero:
+        r = a2actl_in_memory("-o", "json", "load", "report", "-", stdin=zero.fileno())
+    assert r.returncode == 2, r.stderr[-500:]
+    assert json.loads(r.stdout)["error"]["message"] == "<stdin>: over the 256 MiB limit (268,435,456 bytes)"
+
+
+def test_a_grpc_phase_threshold_on_a_run_that_is_not_grpc_is_exit_2(
+    cli: Any, sandbox: Any, refused_url: str, tmp_path: Path
+) -> None:
+    """``--threshold 'phase.grpc_ready.p99<1s'`` with ``--binding JSONRPC`` ran the whole load and
+    failed "no samples", exit 7: the phase is timed on a gRPC interface only. The binding is known
+    before the run, so it is exit 2 then (nothing connects: the target here refuses); in ``load
+    report``, when the merged runs spoke no gRPC."""
+    for binding in ("JSONRPC", "HTTP+JSON"):
+        r = cli(
+            "-o", "json", "--binding", binding, "load", "run", refused_url, "-s", "handshake",
+            "-n", "2", "--threshold", "phase.rpc.p99<1s", "--threshold", "phase.grpc_ready.p99<1s",
+        )  # fmt: skip
+        assert r.exit_code == 2, (r.exit_code, r.stdout[-300:])
+        assert r.json["error"]["message"] == (
+            "--threshold 'phase.grpc_ready.p99<1s': phase.grpc_ready is timed on a gRPC interface "
+            f"only, and --binding {binding} runs on another"
+        )
+    ran = cli(
+        "-o", "json", "load", "run", refused_url, "-s", "handshake", "--threshold", "phase.grpc_dns.p99<1s"
+    )
+    assert ran.exit_code == 3, ran.stdout[-300:]  # --binding auto: not known before the run
+    doc = _json(cli, sandbox.url, "-s", "handshake", "-n", "2", "-c", "1", "--out", str(tmp_path / "a.json"))
+    assert doc["negotiated"]["protocolBinding"] == "JSONRPC"
+    r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 2, (r.exit_code, r.stdout[-300:])
+    assert r.json["error"]["message"].endswith(
+        "phase.grpc_dns is timed on a gRPC interface only, and the run spoke JSONRPC"
+    )
+    doc["negotiated"]["protocolBinding"] = "GRPC"  # a gRPC run's report: judged (here without samples)
+    (tmp_path / "g.json").write_text(json.dumps(doc))
+    r = cli("-o", "json", "load", "report", str(tmp_path / "g.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 7 and r.json["thresholds"][0]["actual"] is None, r.stdout[-300:]
+    # a merged report names its first run's binding only: the others may have been gRPC
+    doc["negotiated"]["protocolBinding"] = "JSONRPC"
+    (tmp_path / "m.json").write_text(json.dumps({**doc, "runs": 2}))
+    r = cli("-o", "json", "load", "report", str(tmp_path / "m.json"), "--threshold", "phase.grpc_dns.p99<1s")
+    assert r.exit_code == 7, r.stdout[-300:]
+
+
+def test_a_ramp_longer_than_the_run_says_the_rate_was_never_reached(
+    cli: Any, fast_agent: tuple[str, LoadAgent]
+) -> None:
+    """``--rate 20 --ramp 2s -d 0.5s`` ends a quarter into its ramp, at 5 req/s: the report (and the
+    table's "of 20 asked") said nothing. A warning on stderr before the run, and a note."""
+    url, agent = fast_agent
+    r = cli("-o", "json", "load", "run", url, "--rate", "20", "--ramp", "2s", "-d", "0.5s", "--no-progress")
+    assert r.exit_code == 0, r.stderr
+    note = (
+        "the run ends 0.50s into the 2s --ramp (--duration 0.5s): arrivals reached 5.0 req/s, never "
+        "the 20 req/s --rate asks; lengthen the run or shorten --ramp"
+    )
+    assert r.stderr.splitlines() == [f"warning: {note}"]
+    assert note in r.json["notes"] and r.json["throughput"]["asked"] == 20.0
+    full = cli(
+        "-o", "json", "load", "run", url, "--rate", "20", "--ramp", "0.2s", "-d", "0.5s", "--no-progress"
+    )
+    assert full.exit_code == 0 and full.stderr == "", full.stderr
+    assert not [n for n in full.json["notes"] if "--ramp" in n]
+
+
+def test_load_report_of_a_standard_input_that_never_ends_is_bounded_by_max_time() -> None:
+    """``sleep 100 | a2actl load report -``: standard input is read off the event loop, so
+    ``--max-time`` ends the wait (exit 5) as it does for a FIFO report file."""
+    from tests.fifo import run_a2actl_stdin_silent
+
+    ran = run_a2actl_stdin_silent("--max-time", "1.5s", "-o", "json", "load", "report", "-")
+    assert ran.code == 5, (ran.out[-500:], ran.err[-500:])
+    assert json.loads(ran.out)["error"]["message"].startswith("gave up after --max-time 1.5s")
+    assert ran.elapsed < 10, ran.elapsed

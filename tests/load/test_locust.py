@@ -376,3 +376,120 @@ def _this_checkout() -> str:
     """``PYTHONPATH`` for a Locust subprocess: this checkout's a2actl, whatever an editable install
     points at."""
     return os.pathsep.join([str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")])
+
+
+BAD_HOST_LOCUSTFILE = textwrap.dedent(
+    """
+    from a2actl.load.locust import A2AUser
+
+
+    class BadHost(A2AUser):
+        host = "http://user:pw-SECRET-7@[::1"
+
+
+    class NoHost(A2AUser):  # and no --host
+        pass
+
+
+    class Grpc(A2AUser):
+        host = "{sandbox}"
+        binding = "GRPC"
+
+
+    class Version(A2AUser):
+        host = "{sandbox}"
+        a2a_version = "2.0"
+    """
+)
+
+
+def test_a_host_locust_cannot_parse_or_no_host_is_a_configuration_error(
+    sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    """``host = "http://[::1"``: FastHttpUser's session parses the host as each user is made, and
+    its ``ValueError`` ("Invalid IPv6 URL") ended Locust's spawning with a traceback (exit 2); no
+    host at all raised ``StopTest``: a traceback, and exit 0 with nothing sent. Each is a
+    configuration error, as a TARGET a2actl cannot read: one line per class, one failed ``agent
+    card`` entry per user, the users stop (exit 1), and the host (which may hold credentials) is
+    not quoted. A ``binding`` or ``a2a_version`` that cannot work is named by the class's
+    attribute (it said ``--binding GRPC is not available for this command``, an option the
+    locustfile has not)."""
+    (tmp_path / "locustfile.py").write_text(BAD_HOST_LOCUSTFILE.format(sandbox=sandbox.url))
+    prefix = tmp_path / "bad"
+    proc = _locust(
+        *("-f", "locustfile.py", "--headless", "-u", "8", "-r", "8", "-t", "2s"),
+        *("--csv", str(prefix), "--only-summary"),
+        cwd=tmp_path,
+    )
+    code, output = _finish(proc)
+    assert code == 1, output[-3000:]
+    _check_no_crash(output, prefix)
+    bad = "host is not a valid URL: Invalid IPv6 URL"
+    none = "no host: give --host URL, or a host attribute in the class"
+    assert output.count(f"a2actl A2AUser BadHost: {bad}; its users stop") == 1, output[-3000:]
+    assert output.count(f"a2actl A2AUser NoHost: {none}; its users stop") == 1, output[-3000:]
+    grpc = "binding GRPC is not spoken by the Locust plugin: use JSONRPC or HTTP+JSON"
+    version = "unknown a2a_version '2.0'; use auto, 0.3 or 1.0"
+    assert _failures(prefix) == {
+        ("agent card", f"configuration: {bad}"): "2",
+        ("agent card", f"configuration: {none}"): "2",
+        ("agent card", f"configuration: {grpc}"): "2",
+        ("agent card", f"configuration: {version}"): "2",
+    }
+    assert set(_stats(prefix)) == {("A2A", "agent card")}
+    assert "SECRET" not in output
+
+
+BASIC_LOCUSTFILE = textwrap.dedent(
+    """
+    from a2actl.load.locust import A2AUser
+
+
+    class Basic(A2AUser):
+        host = "{host}"
+    """
+)
+
+
+def test_credentials_in_the_host_url_are_sent_as_basic(sandbox: RunningSandbox, tmp_path: Path) -> None:
+    """``host = "http://alice:pw@agent"``: a2actl sends a URL's userinfo as Basic credentials (as
+    httpx does), and so does Locust's own ``FastHttpUser``; the plugin, which sends through the
+    geventhttpclient pool, dropped them, and an agent behind Basic answered every card fetch 401
+    ("card: HTTP 401"). Here the card needs them; the interface it names (the sandbox) does not."""
+    import base64
+
+    from starlette.applications import Starlette
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from tests.servers import LoopbackServer, v1_card
+
+    expected = "Basic " + base64.b64encode(b"alice:pw-SECRET-basic-5").decode()
+    seen: list[str | None] = []
+
+    def app(_: str) -> Any:
+        async def card(request: Any) -> Any:
+            seen.append(request.headers.get("authorization"))
+            if request.headers.get("authorization") != expected:
+                return Response(status_code=401)
+            return JSONResponse(v1_card(sandbox.url, "/a2a/jsonrpc"))
+
+        return Starlette(routes=[Route("/.well-known/agent-card.json", card)])
+
+    with LoopbackServer(app) as guarded:
+        host = guarded.url.replace("http://", "http://alice:pw-SECRET-basic-5@", 1)
+        (tmp_path / "locustfile.py").write_text(BASIC_LOCUSTFILE.format(host=host))
+        prefix = tmp_path / "basic"
+        proc = _locust(
+            *("-f", "locustfile.py", "--headless", "-u", "1", "-r", "1", "-t", "2s"),
+            *("--csv", str(prefix), "--only-summary"),
+            cwd=tmp_path,
+        )
+        code, output = _finish(proc)
+    assert code == 0, output[-3000:]
+    _check_no_crash(output, prefix)
+    assert seen == [expected]
+    stats = _stats(prefix)
+    assert stats[("A2A", "agent card")]["Failure Count"] == "0"
+    assert int(stats[("A2A", "SendMessage (JSONRPC 1.0)")]["Request Count"]) > 0
+    assert "SECRET" not in output

@@ -741,3 +741,90 @@ def test_a_merge_of_runs_that_are_not_shares_of_one_load_says_so() -> None:
     assert (
         notes[1] == f"the merged runs spoke {', '.join(spoken)}: their latencies are mixed in one histogram"
     )
+
+
+def _histogram(*counts: int) -> str:
+    """An encoded latency histogram with ``counts[i]`` requests at ``i + 1`` ms."""
+    from a2actl.load.metrics import new_histogram
+
+    hist = new_histogram()
+    for i, count in enumerate(counts):
+        hist.record_value(1000 * (i + 1), count)
+    text: str = hist.encode().decode("ascii")
+    return text
+
+
+@pytest.mark.parametrize(
+    "counts",
+    [(2**62, 2**62), (2**63 - 1,), (2**62,), (2**62 - 1, 2**62 - 1, 2**62 - 1)],
+    ids=["two-of-2^62", "2^63-1", "2^62", "three-of-2^62-1"],
+)
+def test_a_histogram_counting_past_what_a_report_holds_is_refused(counts: tuple[int, ...]) -> None:
+    """A hand-edited report whose latency histogram counts 2**62 or more in a bucket (hdrhistogram
+    reads such a count as a run of empty buckets) merged as a run without latencies, exit 0; one of
+    more than 2**63 - 1 in all failed 'does not decode (ValueError: math domain error)'. Refused,
+    naming the file and the histogram."""
+    doc = _good()
+    doc["histograms"]["latency"] = _histogram(*counts)
+    with pytest.raises(ValueError) as err:
+        merge_reports([("edited.json", doc)])
+    assert str(err.value).startswith(
+        "edited.json: histograms.latency: counts more requests than a report can hold ("
+    ), str(err.value)
+
+
+def test_histograms_that_together_count_past_what_a_report_holds_are_refused() -> None:
+    """Each report counts 2**62 - 1 requests in one bucket, as a report may; their sum could not be
+    written back into the merged report (its encoding reads 2**62 and more wrong)."""
+    a, b = _good(), _other_run(_good())
+    a["histograms"]["latency"] = b["histograms"]["latency"] = _histogram(2**62 - 1)
+    assert merge_reports([("a.json", a)]).recorder.stats("latency")["count"] == 2**62 - 1  # type: ignore[index]
+    with pytest.raises(
+        ValueError, match=r"^b\.json: histograms\.latency: counts more requests .* before it$"
+    ):
+        merge_reports([("a.json", a), ("b.json", b)])
+    a["histograms"]["latency"] = _histogram(2**40, 3)  # large counts that fit merge exactly
+    b["histograms"]["latency"] = _histogram(2**40, 0, 5)
+    merged = merge_reports([("a.json", a), ("b.json", b)]).to_json()
+    assert merged["metrics"]["latency"]["count"] == 2**41 + 8
+    again = HdrHistogram.decode(merged["histograms"]["latency"].encode())
+    assert again.get_total_count() == 2**41 + 8
+
+
+@pytest.mark.parametrize(
+    ("model", "cut"),
+    [
+        (ModelSpec("open", rate=10.0, ramp=5.0, duration=1.0), (1.0, 2.0)),
+        (ModelSpec("open", rate=100.0, ramp=10.0, requests=6, duration=60.0), (1.0, 10.0)),
+        (ModelSpec("open", rate=10.0, ramp=5.0, duration=5.0), None),  # reaches --rate at the end
+        (ModelSpec("open", rate=10.0, ramp=1.0, duration=2.0), None),
+        (ModelSpec("open", rate=100.0, ramp=10.0, requests=501), None),  # the 501st starts at 10 s
+        (ModelSpec("open", rate=10.0, duration=1.0), None),
+        (ModelSpec("closed", concurrency=4, requests=10), None),
+    ],
+)
+def test_a_schedule_that_ends_within_its_ramp(model: ModelSpec, cut: tuple[float, float] | None) -> None:
+    got = model.ramp_cut()
+    assert got == (None if cut is None else pytest.approx(cut))
+
+
+def test_a_ramp_longer_than_the_run_is_noted() -> None:
+    """``--rate 10 --ramp 5s -d 1s`` never reached the asked rate (2 req/s at its end), and the
+    report said nothing: ``throughput.asked`` read 10. A note says so, for each such run of a merge."""
+    from a2actl.load.report import ramp_note
+
+    short = ModelSpec("open", rate=10.0, ramp=5.0, duration=1.0)
+    note = (
+        "the run ends 1.00s into the 5s --ramp (--duration 1s): arrivals reached 2.0 req/s, never the "
+        "10 req/s --rate asks; lengthen the run or shorten --ramp"
+    )
+    assert ramp_note(short.to_json()) == note
+    counted = ModelSpec("open", rate=100.0, ramp=10.0, requests=6, duration=60.0)
+    assert ramp_note(counted.to_json()).startswith("the run ends 1.00s into the 10s --ramp (-n 6): ")  # type: ignore[union-attr]
+    doc = _doc(_report(_rec({"ok": 3}), short))
+    assert doc["notes"][0] == note and doc["throughput"]["asked"] == 10.0
+    assert note not in _doc(_report(_rec({"ok": 3}), ModelSpec("open", rate=10.0, duration=1.0)))["notes"]
+    merged = merge_reports([("a.json", doc), ("b.json", _other_run(doc))])
+    assert merged.notes().count(note) == 1
+    for odd in ({"kind": "open", "rate": "10", "ramp": 5, "duration": 1}, {"kind": "open"}, [1], None):
+        assert ramp_note(odd) is None

@@ -119,7 +119,7 @@ def test_every_operator(op: str, below: bool, equal: bool, above: bool) -> None:
         ("dropped<-1%", "not negative"),
         ("errors<-0.1", "not negative"),
         ("errors<nan", "is not a percentage (1%) or fraction (0.01)"),
-        ("rps>fast", "is not a number"),
+        ("rps>fast", "is not a number of requests per second (40, 40/s)"),
         ("rps>-5", "not negative"),
         ("rps>inf", "is not a number"),
         ("rps>nan", "is not a number"),
@@ -132,6 +132,40 @@ def test_bad_input_is_a_usage_error_naming_the_text(text: str, says: str) -> Non
     assert err.exit_code == ExitCode.USAGE
     assert f"--threshold {text!r}" in err.message
     assert says in err.message
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("p99<1S", "units are lower case: 'p99<1s'"),
+        ("p99<300MS", "units are lower case: 'p99<300ms'"),
+        ("ttfe.p95<300Ms", "units are lower case: 'ttfe.p95<300ms'"),
+        ("P99<250US", "units are lower case: 'P99<250us'"),
+        ("p99<1H", "units are lower case: 'p99<1h'"),
+        ("p99<1M", None),  # minutes (m)? mega? milli? not guessed
+        ("p99<1min", None),
+        ("p99<1sec", None),
+    ],
+)
+def test_a_unit_in_another_case_is_refused_naming_the_units(text: str, hint: str | None) -> None:
+    """Units are case-sensitive, as k6's and Go's durations and a2actl's other DURATION options
+    are (``M`` is mega, ``m`` minutes), but ``p99<1S`` only said "'1S' is not a duration
+    (300ms, 1s)": the message names the units, and the hint the threshold in lower case."""
+    with pytest.raises(UsageError) as info:
+        parse_threshold(text)
+    err = info.value
+    assert err.exit_code == ExitCode.USAGE
+    assert err.message.startswith(f"--threshold {text!r}: ")
+    assert "us (or µs), ms, s, m (minutes), h (lower case), or a bare number of milliseconds" in err.message
+    assert err.hint == hint
+
+
+def test_a_limit_too_large_for_a_number_is_refused() -> None:
+    """A bare number of 400 nines read as infinite milliseconds: a threshold that always passed,
+    with ``"limit": null`` in the report."""
+    with pytest.raises(UsageError) as info:
+        parse_threshold("p99<" + "9" * 400)
+    assert info.value.message.endswith("is too large")
 
 
 def test_parse_thresholds_keeps_order_and_stops_at_the_first_bad_one() -> None:
@@ -252,3 +286,22 @@ def test_threshold_result_json() -> None:
 def test_threshold_is_a_value() -> None:
     assert parse_threshold("p99<1s") == Threshold("p99<1s", "latency", "p99", "<", 1.0)
     assert len({parse_threshold("p99<1s"), parse_threshold("p99<1s")}) == 1
+
+
+def test_check_binding_refuses_grpc_phases_on_a_known_other_binding() -> None:
+    """A ``phase.grpc_*`` threshold can be judged on a gRPC run only: on a binding known to be
+    another it is a usage error, naming the threshold and where; unknown (``None``) or gRPC among
+    the bindings, it is judged."""
+    from a2actl.load.thresholds import check_binding
+
+    grpc = parse_thresholds(["phase.rpc.p99<1s", "errors<1%", "phase.grpc_ready.p99<50ms"])
+    with pytest.raises(UsageError) as info:
+        check_binding(grpc, {"JSONRPC", "HTTP+JSON"}, "the merged runs spoke HTTP+JSON, JSONRPC")
+    assert info.value.exit_code == ExitCode.USAGE
+    assert info.value.message == (
+        "--threshold 'phase.grpc_ready.p99<50ms': phase.grpc_ready is timed on a gRPC interface only, "
+        "and the merged runs spoke HTTP+JSON, JSONRPC"
+    )
+    check_binding(grpc, None, "")
+    check_binding(grpc, {"GRPC", "JSONRPC"}, "")
+    check_binding(parse_thresholds(["phase.rpc.p99<1s"]), {"JSONRPC"}, "")
