@@ -43,7 +43,7 @@ from a2actl.core.gcpause import quiet_gc
 from a2actl.load.metrics import Recorder, RequestRecord
 from a2actl.load.report import LoadReport, ModelSpec, Progress, rates_of
 from a2actl.load.scenarios import Deadlines, Messages, Scenario, ScenarioContext, build, run_one
-from a2actl.load.thresholds import Threshold, evaluate
+from a2actl.load.thresholds import Threshold, check_binding, evaluate
 
 if TYPE_CHECKING:
     from collections.abc import Collection
@@ -134,6 +134,10 @@ class LoadRun:
         fetched = await fetch_card(transport, opts.target, opts.card_path)
         client = channel_for(fetched, self.settings, transport)
         try:
+            # --binding auto: the interface is known now, before any load is sent; a threshold on
+            # a gRPC phase of a run on another binding could only fail "no samples" (exit 7) at the end
+            binding = client.selection.interface.protocol_binding
+            check_binding(opts.thresholds, {binding}, f"the card's interface chosen is {binding}")
             return await self._context(client, fetched.source)
         except BaseException:
             await close_client(client)

@@ -1250,7 +1250,17 @@ def test_a_grpc_phase_threshold_on_a_run_that_is_not_grpc_is_exit_2(
     ran = cli(
         "-o", "json", "load", "run", refused_url, "-s", "handshake", "--threshold", "phase.grpc_dns.p99<1s"
     )
-    assert ran.exit_code == 3, ran.stdout[-300:]  # --binding auto: not known before the run
+    assert ran.exit_code == 3, ran.stdout[-300:]  # --binding auto: not known before the card
+    # --binding auto: known once the card is read, before any load is sent (it ran, then exit 7)
+    auto = cli(
+        "-o", "json", "load", "run", sandbox.url, "-s", "handshake", "-n", "2", "-c", "1",
+        "--threshold", "phase.grpc_ready.p99<1s",
+    )  # fmt: skip
+    assert auto.exit_code == 2, (auto.exit_code, auto.stdout[-300:])
+    assert auto.json["error"]["message"] == (
+        "--threshold 'phase.grpc_ready.p99<1s': phase.grpc_ready is timed on a gRPC interface only, "
+        "and the card's interface chosen is JSONRPC"
+    )
     doc = _json(cli, sandbox.url, "-s", "handshake", "-n", "2", "-c", "1", "--out", str(tmp_path / "a.json"))
     assert doc["negotiated"]["protocolBinding"] == "JSONRPC"
     r = cli("-o", "json", "load", "report", str(tmp_path / "a.json"), "--threshold", "phase.grpc_dns.p99<1s")
