@@ -400,7 +400,44 @@ def diff_snapshots(before: Any, after: Any) -> list[Change]:
     before, after = mask_urls_in_json(before), mask_urls_in_json(after)
     changes = [classify(c, before, after) for c in raw_changes(before, after)]
     changes += [_credential_class(c, before, after) for c in secret]
+    changes = _one_entry_per_retyped_scheme(changes)
     return sorted(changes, key=lambda c: (_RANK[c.klass], c.path, c.op))
+
+
+def _one_entry_per_retyped_scheme(changes: list[Change]) -> list[Change]:
+    """``changes`` with, for each security scheme whose ``type`` changed (``/securitySchemes/NAME/type``,
+    breaking), that entry alone: the members that went or came with the new type (``scheme`` removed,
+    ``location`` and ``name`` added for http → apiKey) are part of that one change, not changes of
+    their own. The type entry's reason names them. Other changes are returned unchanged, in order."""
+    retyped: dict[str, Change] = {}
+    for c in changes:
+        segs = c.path.split("/")[1:]
+        if len(segs) == 3 and segs[0] == "securitySchemes" and segs[2] == "type" and c.klass == BREAKING:
+            retyped[segs[1]] = c
+    if not retyped:
+        return changes
+    folded: dict[str, list[str]] = {name: [] for name in retyped}
+    out: list[Change] = []
+    for c in changes:
+        segs = c.path.split("/")[1:]
+        if (
+            len(segs) >= 3
+            and segs[0] == "securitySchemes"
+            and segs[1] in retyped
+            and c is not retyped[segs[1]]
+        ):
+            folded[segs[1]].append(_unesc(segs[2]))
+            continue
+        out.append(c)
+    for name, members in folded.items():
+        if members:
+            type_change = retyped[name]
+            with_it = ", ".join(sorted(set(members)))
+            idx = out.index(type_change)
+            out[idx] = dataclasses.replace(
+                type_change, reason=f"{type_change.reason} (with it: {with_it} changed)"
+            )
+    return out
 
 
 def failed(changes: list[Change], fail_on: str) -> bool:

@@ -1117,3 +1117,33 @@ def test_validate_never_prints_the_credentials_of_a_card_files_interface_urls(
         f"interface url {iface_url(fault)} is loopback: only callable from the agent's own machine"
     ]
     _no_secret(r, table)
+
+
+# ------------------------------------------------------------------- diff: one change, one entry
+
+
+def test_diff_a_security_scheme_type_change_is_one_entry(cli: Any, tmp_path: Path) -> None:
+    """http bearer → apiKey in a header: one breaking change at the scheme's type, naming the
+    members that changed with it; the auth scheme removed and the API key's location and name added
+    were three more entries (one breaking, two risky) for the same change."""
+    a = valid_v1_card()
+    a["securitySchemes"] = {"s": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}
+    a["securityRequirements"] = [{"schemes": {"s": {"list": []}}}]
+    b = copy.deepcopy(a)
+    b["securitySchemes"] = {"s": {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}}}
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "b.json", b), "-o", "json")
+    assert r.exit_code == 7
+    assert r.json["counts"] == {"breaking": 1, "risky": 0, "cosmetic": 0}
+    [change] = r.json["changes"]
+    assert (change["path"], change["op"], change["before"], change["after"]) == (
+        "/securitySchemes/s/type",
+        "changed",
+        "http",
+        "apiKey",
+    )
+    assert change["reason"].endswith("(with it: location, name, scheme changed)")
+    # a change inside a scheme whose type stays is still its own entry
+    c = copy.deepcopy(a)
+    c["securitySchemes"]["s"]["httpAuthSecurityScheme"]["scheme"] = "Basic"
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "c.json", c), "-o", "json")
+    assert [(x["path"], x["class"]) for x in r.json["changes"]] == [("/securitySchemes/s/scheme", "breaking")]
