@@ -1147,3 +1147,35 @@ def test_diff_a_security_scheme_type_change_is_one_entry(cli: Any, tmp_path: Pat
     c["securitySchemes"]["s"]["httpAuthSecurityScheme"]["scheme"] = "Basic"
     r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "c.json", c), "-o", "json")
     assert [(x["path"], x["class"]) for x in r.json["changes"]] == [("/securitySchemes/s/scheme", "breaking")]
+
+
+# ------------------------------------------------------------- validate: what a protocolVersion is
+
+
+@pytest.mark.parametrize(
+    ("version", "exit_code", "strict_exit", "severity"),
+    [
+        ("1.0", 0, 0, None),
+        ("1.0.1", 0, 0, None),
+        ("v1.0", 0, 7, "warning"),  # read as 1.0 (a2a-sdk too), not written as a version
+        (" 1.0", 0, 7, "warning"),
+        ("1", 0, 7, "warning"),
+        ("\uff11.\uff10", 7, 7, "error"),  # fullwidth digits: no version for any client (was read as 1.0)
+        ("+1.0", 7, 7, "error"),
+    ],
+)
+def test_validate_flags_a_protocol_version_not_written_as_one(
+    cli: Any, tmp_path: Path, version: str, exit_code: int, strict_exit: int, severity: str | None
+) -> None:
+    card = valid_v1_card()
+    card["supportedInterfaces"][0]["protocolVersion"] = version
+    path = write(tmp_path, "card.json", card)
+    r = cli("caps", "validate", path, "-o", "json")
+    assert r.exit_code == exit_code, r.stdout
+    found = [f for f in r.json["findings"] if f["check"] == "protocol-version"]
+    if severity is None:
+        assert found == []
+    else:
+        [f] = found
+        assert (f["severity"], f["pointer"]) == (severity, "/supportedInterfaces/0/protocolVersion")
+    assert cli("caps", "validate", path, "--strict", "-o", "json").exit_code == strict_exit
