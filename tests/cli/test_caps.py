@@ -1179,3 +1179,71 @@ def test_validate_flags_a_protocol_version_not_written_as_one(
         [f] = found
         assert (f["severity"], f["pointer"]) == (severity, "/supportedInterfaces/0/protocolVersion")
     assert cli("caps", "validate", path, "--strict", "-o", "json").exit_code == strict_exit
+
+
+# ------------------------------------------------------------ snapshot/diff: a binding's spelling
+
+
+def test_diff_shows_a_binding_spelled_otherwise(cli: Any, tmp_path: Path) -> None:
+    """``JSONRPC`` → ``jsonrpc``: a2a-sdk matches binding names exactly and finds no JSONRPC
+    interface. The snapshot keyed both ``JSONRPC@1.0`` alike, so caps diff said "no changes"; it now
+    keeps the spelling (``bindingSpelling``) and the change is breaking; the way back is a fix
+    (cosmetic). A snapshot written before ``bindingSpelling`` existed still diffs with no change."""
+    a = valid_v1_card()
+    b = copy.deepcopy(a)
+    b["supportedInterfaces"][0]["protocolBinding"] = "jsonrpc"
+    pa, pb = write(tmp_path, "a.json", a), write(tmp_path, "b.json", b)
+    snap = cli("caps", "snapshot", pb)
+    assert snap.exit_code == 0
+    assert json.loads(snap.stdout)["interfaces"]["JSONRPC@1.0"]["bindingSpelling"] == "jsonrpc"
+    r = cli("caps", "diff", pa, pb, "-o", "json")
+    assert r.exit_code == 7
+    [change] = r.json["changes"]
+    assert (change["path"], change["op"], change["before"], change["after"], change["class"]) == (
+        "/interfaces/JSONRPC@1.0/bindingSpelling",
+        "changed",
+        "JSONRPC",
+        "jsonrpc",
+        "breaking",
+    )
+    back = cli("caps", "diff", pb, pa, "-o", "json")
+    assert back.exit_code == 0
+    assert [(c["path"], c["class"]) for c in back.json["changes"]] == [
+        ("/interfaces/JSONRPC@1.0/bindingSpelling", "cosmetic")
+    ]
+    # an older snapshot (no bindingSpelling): the spelling it saw is unknown, so no change either way
+    old = json.loads(cli("caps", "snapshot", pa).stdout)
+    for entry in old["interfaces"].values():
+        del entry["bindingSpelling"]
+    p_old = write(tmp_path, "old-snapshot.json", old)
+    for card in (pa, pb):
+        r = cli("caps", "diff", card, "--expect", p_old, "--fail-on", "any", "-o", "json")
+        assert (r.exit_code, r.json["changes"]) == (0, [])
+        r = cli("caps", "diff", p_old, card, "--fail-on", "any", "-o", "json")
+        assert (r.exit_code, r.json["changes"]) == (0, [])
+
+
+def test_diff_a_0x_transport_spelled_otherwise_and_a_custom_binding(cli: Any, tmp_path: Path) -> None:
+    """0.x ``preferredTransport`` and ``additionalInterfaces[].transport`` likewise; a card with no
+    ``preferredTransport`` is the default JSONRPC, spelled so; a custom binding (a URI) whose
+    spelling changes is risky (no spec name to go by)."""
+    a = {
+        "name": "a", "description": "d", "version": "1", "protocolVersion": "0.3.0",
+        "url": "https://agent.example.com/rpc",
+        "additionalInterfaces": [
+            {"url": "https://agent.example.com/rest", "transport": "HTTP+JSON"},
+            {"url": "https://agent.example.com/x", "transport": "https://x.example/binding"},
+        ],
+        "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "s", "name": "S", "description": "d", "tags": []}],
+    }  # fmt: skip
+    b = copy.deepcopy(a)
+    b["preferredTransport"] = "JSONRPC"
+    b["additionalInterfaces"][0]["transport"] = "http+json"
+    b["additionalInterfaces"][1]["transport"] = " https://x.example/binding"
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "b.json", b), "-o", "json")
+    assert r.exit_code == 7
+    assert sorted((c["path"], c["class"]) for c in r.json["changes"]) == [
+        ("/interfaces/HTTP+JSON@0.3/bindingSpelling", "breaking"),
+        ("/interfaces/https:~1~1x.example~1binding@0.3/bindingSpelling", "risky"),
+    ]
