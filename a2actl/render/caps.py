@@ -36,6 +36,9 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
             + (" + live checks" if doc["live"] else "")
         )
     )
+    # groups with more findings than shown (``truncated``): "… and N more" after the last one shown
+    more = {(t["kind"], t["schema"], t["check"]): t for t in doc.get("truncated", []) if isinstance(t, dict)}
+    printed: dict[tuple[Any, Any, Any], int] = {}
     for f in doc["findings"]:
         line = Text(f"{f['severity']:<8}", style=_SEVERITY_STYLE.get(f["severity"], ""))
         line.append(safe(f["pointer"] or "/"), style="bold")
@@ -43,6 +46,11 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(line)
         what = f"schema {f['schema']}" if f["kind"] == "schema" else f"check {f['check']}"
         out.out.print(Text(f"{'':8}{what} · {safe(f['section'])}", style="dim"))
+        key = (f["kind"], f["schema"] if f["kind"] == "schema" else None, f["check"])
+        printed[key] = printed.get(key, 0) + 1
+        cut = more.get(key)
+        if cut is not None and printed[key] == cut["shown"]:
+            out.out.print(Text(f"{'':8}… and {cut['omitted']:,} more ({safe(what)})", style="bold"))
     verdict = (
         "schema violations"
         if counts["schemaErrors"]

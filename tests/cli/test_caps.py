@@ -1247,3 +1247,49 @@ def test_diff_a_0x_transport_spelled_otherwise_and_a_custom_binding(cli: Any, tm
         ("/interfaces/HTTP+JSON@0.3/bindingSpelling", "breaking"),
         ("/interfaces/https:~1~1x.example~1binding@0.3/bindingSpelling", "risky"),
     ]
+
+
+# ----------------------------------------------------------------- validate: findings per check capped
+
+
+def test_validate_caps_the_findings_of_each_check_and_keeps_the_verdict(cli: Any, tmp_path: Path) -> None:
+    """150 skills with one id and a name that is no string: 150 schema errors and 149
+    duplicate-skill-id errors were 299 findings (100,000 bad skills: 800,000 table lines, 115 MB of
+    JSON). Each schema / check now lists its first 100, ``truncated`` says how many more; counts,
+    ``valid`` and the exit code still count all of them."""
+    from a2actl.caps.validate import MAX_FINDINGS_PER_CHECK as cap
+
+    card = valid_v1_card()
+    card["skills"] = [{"id": "s", "name": 5, "description": "d", "tags": ["t"]} for _ in range(150)]
+    path = write(tmp_path, "card.json", card)
+    r = cli("caps", "validate", path, "-o", "json")
+    assert (r.exit_code, r.json["valid"], r.json["checksPassed"]) == (6, False, False)
+    assert r.json["counts"] == {"schemaErrors": 150, "checkErrors": 149, "warnings": 0}
+    assert len(r.json["findings"]) == 2 * cap
+    assert [f["pointer"] for f in r.json["findings"] if f["kind"] == "schema"][:2] == [
+        "/skills/0/name",
+        "/skills/1/name",
+    ]
+    assert r.json["truncated"] == [
+        {"kind": "schema", "schema": "1.0", "check": None, "shown": cap, "omitted": 150 - cap},
+        {"kind": "check", "schema": None, "check": "duplicate-skill-id", "shown": cap, "omitted": 149 - cap},
+    ]
+    table = cli("caps", "validate", path)
+    assert table.exit_code == 6
+    more = [line.strip() for line in table.stdout.splitlines() if line.strip().startswith("… and")]
+    assert more == [
+        f"… and {150 - cap} more (schema 1.0)",
+        f"… and {149 - cap} more (check duplicate-skill-id)",
+    ]
+
+    # warnings only, past the cap: still valid, exit 0; nothing capped: truncated is []
+    card = valid_v1_card()
+    card["supportedInterfaces"] = [
+        {"url": f"https://agent.example.com/a2a/{i}", "protocolBinding": "JSONRPC", "protocolVersion": "v1.0"}
+        for i in range(cap + 1)
+    ]
+    r = cli("caps", "validate", write(tmp_path, "warn.json", card), "-o", "json")
+    assert (r.exit_code, r.json["counts"]["warnings"]) == (0, cap + 1)
+    assert [(t["check"], t["omitted"]) for t in r.json["truncated"]] == [("protocol-version", 1)]
+    r = cli("caps", "validate", write(tmp_path, "ok.json", valid_v1_card()), "-o", "json")
+    assert (r.exit_code, r.json["truncated"]) == (0, [])

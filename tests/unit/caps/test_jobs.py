@@ -46,7 +46,7 @@ def test_validate_a_valid_card_file(tmp_path: Path) -> None:
     doc = result.to_json()
     assert list(doc) == [
         "source", "kind", "notes", "live", "shape", "schemas", "strict", "valid", "checksPassed", "counts",
-        "findings", "signature",
+        "findings", "truncated", "signature",
     ]  # fmt: skip
     assert (doc["source"], doc["kind"], doc["shape"], doc["schemas"]) == (path, "file", "1.0", ["1.0"])
     assert doc["signature"]["state"] == "absent" and doc["signature"]["signatures"] == []
