@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 
 def source_of(fetched: CardFetch) -> Source:
-    """Where a loaded card came from: its URL (``kind`` ``url``) or path (``file``), with notes."""
-    return Source(fetched.source, "url" if fetched.http is not None else "file", fetched.notes)
+    """Where a loaded card came from: its URL (``kind`` ``url``) or path (``file``), with notes, and
+    the URL that served it after ``-L`` redirects (``final_url``)."""
+    return Source(
+        fetched.source, "url" if fetched.http is not None else "file", fetched.notes, fetched.final_url
+    )
 
 
 async def validate_job(
