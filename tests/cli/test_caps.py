@@ -1293,3 +1293,21 @@ def test_validate_caps_the_findings_of_each_check_and_keeps_the_verdict(cli: Any
     assert [(t["check"], t["omitted"]) for t in r.json["truncated"]] == [("protocol-version", 1)]
     r = cli("caps", "validate", write(tmp_path, "ok.json", valid_v1_card()), "-o", "json")
     assert (r.exit_code, r.json["truncated"]) == (0, [])
+
+
+def test_snapshot_and_diff_read_a_card_file_with_a_utf8_bom(cli: Any, tmp_path: Path) -> None:
+    """A card file saved with a UTF-8 byte order mark: ``card get`` and ``caps validate`` read it,
+    ``caps snapshot`` and ``caps diff`` refused it (exit 2, "Unexpected UTF-8 BOM"). RFC 8259 §8.1
+    lets a reader ignore the mark."""
+    card = valid_v1_card()
+    plain = write(tmp_path, "plain.json", card)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(card).encode())
+    assert cli("caps", "validate", str(bom)).exit_code == 0
+    r = cli("caps", "snapshot", str(bom))
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == json.loads(cli("caps", "snapshot", plain).stdout)
+    r = cli("caps", "diff", str(bom), plain, "--fail-on", "any", "-o", "json")
+    assert (r.exit_code, r.json["changes"]) == (0, [])
+    r = cli("caps", "diff", plain, "--expect", str(bom), "--fail-on", "any", "-o", "json")
+    assert (r.exit_code, r.json["changes"]) == (0, [])
