@@ -45,6 +45,15 @@ def test_version_table():
         ("1.0.1", Family.V1_0),
         ("2.0", None),
         (None, None),
+        # read as a2a-sdk (Python) reads them; caps validate flags the spelling
+        ("v1.0", Family.V1_0),
+        (" 0.3 ", Family.V0_3),
+        # digits only in ASCII: Python's int() takes these, no client does
+        ("\uff11.\uff10", None),  # fullwidth １.０
+        ("\u0661.\u0660", None),  # Arabic-Indic
+        ("+1.0", None),
+        ("0.0_3", None),
+        ("1 .0", None),
     ],
 )
 def test_family_of(text, family):

@@ -52,7 +52,9 @@ class CardFetch:
     """A loaded card: ``raw`` as decoded JSON, ``view`` normalised; ``source`` the URL or path it came
     from; ``http`` the exchange (remote only); ``notes`` human notes (fallback used, etc.); ``body``
     the bytes as served or read (what ``raw`` was decoded from: repeated members, line numbers), or
-    ``None`` when not kept."""
+    ``None`` when not kept. ``final_url`` is the URL that served the card when ``-L`` followed
+    redirects from ``source`` (the URL asked for) to another, its credentials masked
+    (``core.redact.mask_urls``); ``None`` otherwise (no redirect, a file)."""
 
     source: str
     raw: dict[str, Any]
@@ -62,6 +64,7 @@ class CardFetch:
     notes: list[str] = field(default_factory=list)
     parse_seconds: float = 0.0
     body: bytes | None = None
+    final_url: str | None = None
 
 
 def decode_card(body: bytes, source: str) -> tuple[dict[str, Any], CardView]:
@@ -177,6 +180,11 @@ async def fetch_card(
                 if under_prefix
                 else f"no card under the path prefix {prefix}; the host root answered"
             )
+        final_url = None
+        if res.final_url is not None and res.final_url != url:
+            from a2actl.core.redact import mask_urls
+
+            final_url = mask_urls(res.final_url)
         return CardFetch(
             source=url,
             raw=raw,
@@ -186,6 +194,7 @@ async def fetch_card(
             notes=notes,
             parse_seconds=parse_s,
             body=res.body,
+            final_url=final_url,
         )
     raise UsageError(f"no card URL to try for {target.value}")  # card_urls never returns an empty list
 

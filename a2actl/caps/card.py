@@ -49,7 +49,9 @@ class CardResult:
     """``card get``: the card as served (``card``, a pass-through JSON object) and normalised
     (``normalized``, ``CardView.to_json``), both with the secrets of their URLs masked (userinfo,
     credential-like query values: ``http://user:***@host/rpc?token=***``,
-    ``core.redact.mask_urls_in_json``). ``source`` is the URL or path it came from;
+    ``core.redact.mask_urls_in_json``). ``source`` is the URL or path it came from (for a URL, the
+    one asked for); ``final_url`` the URL that served it when ``-L`` followed redirects to another
+    (credentials masked), else ``None``;
     ``trace_id`` the run's W3C trace id for a remote card (``None`` for a file); ``http`` the
     exchange (``None`` for a file); ``notes`` what discovery noticed (the legacy path, a path
     prefix). Always exit 0: failures to load raise before a result exists."""
@@ -61,6 +63,7 @@ class CardResult:
     http: CardHttp | None
     card: dict[str, Any]
     normalized: dict[str, Any]
+    final_url: str | None = None
 
     @property
     def exit(self) -> ExitCode:
@@ -68,9 +71,10 @@ class CardResult:
         return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"}``."""
+        """``{"source", "finalUrl", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"}``."""
         return {
             "source": self.source,
+            "finalUrl": self.final_url,
             "traceId": self.trace_id,
             "fallbackUsed": self.fallback_used,
             "notes": self.notes,
@@ -105,6 +109,7 @@ def card_result(fetched: CardFetch, trace_id: str | None) -> CardResult:
         http=http,
         card=mask_urls_in_json(fetched.raw),
         normalized=mask_urls_in_json(fetched.view.to_json()),
+        final_url=fetched.final_url,
     )
 
 

@@ -69,6 +69,31 @@ def _origin(url: str) -> tuple[str, str, int | None] | None:
     return parts.scheme, parts.hostname.lower(), port
 
 
+def _version_spelling(version: str, pointer: str, section: str, strict: bool) -> list[Finding]:
+    """``protocol-version`` for a ``version`` that ``family_of`` reads but that is not written as the
+    spec writes a version (``is_version_spelling``: ``Major.Minor[.Patch]``, ASCII digits):
+    ``v1.0``, ``" 1.0"``, ``1``, ``1.0.0.0``. a2a-sdk (Python) reads such a string as a version
+    (PEP 440); @a2a-js/sdk parses ``v1.0`` as no version and picks interfaces by ``=== "1.0"``. A
+    warning, an error with ``strict``; ``[]`` for a version in the spec's form."""
+    from a2actl.protocol.versions import is_version_spelling
+
+    if is_version_spelling(version):
+        return []
+    fam = family_of(version)
+    return [
+        Finding(
+            "check",
+            ERROR if strict else WARNING,
+            pointer,
+            f"protocolVersion {version!r} is not written as a version (Major.Minor, e.g. "
+            f'"{fam.value if fam else "1.0"}"): a2actl and a2a-sdk (Python) read it as '
+            f"{fam.value if fam else '?'}, clients that parse or compare it strictly (@a2a-js/sdk) do not",
+            section,
+            check="protocol-version",
+        )
+    ]
+
+
 def operational_findings(
     raw: dict[str, Any], view: CardView, card_url: str | None, *, strict: bool = False
 ) -> list[Finding]:
@@ -103,6 +128,8 @@ def operational_findings(
                     check="protocol-version",
                 )
             )
+        else:
+            out += _version_spelling(top, "/protocolVersion", spec_section("/protocolVersion", "0.3"), strict)
     for idx, iface in enumerate(
         raw.get("supportedInterfaces") or [] if isinstance(raw.get("supportedInterfaces"), list) else []
     ):
@@ -132,6 +159,8 @@ def operational_findings(
                     check="protocol-version",
                 )
             )
+        else:
+            out += _version_spelling(pv, ptr, sec_v1, strict)
 
     # invalid-url for an empty url: parse_card leaves such an interface out of view.interfaces (it
     # cannot be called), and the schemas only ask for a string, so without this a card whose every

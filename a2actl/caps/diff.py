@@ -255,6 +255,8 @@ def classify(ch: Change, before_doc: Any = None, after_doc: Any = None) -> Chang
             )
         if len(segs) == 3 and segs[2] == "tenant":
             return out(RISKY, f"interface {segs[1]} tenant changed: requests carry the tenant")
+        if len(segs) == 3 and segs[2] == "bindingSpelling":
+            return out(*_binding_spelling_class(segs[1], ch))
         if len(segs) == 3 and segs[2] == "preferred":
             return out(
                 RISKY,
@@ -329,6 +331,49 @@ def _fill(before: dict[str, Any], after: dict[str, Any], skip: tuple[str, ...] =
             lacking[key] = type(have[key])()
 
 
+def _unknown_spellings(before: dict[str, Any], after: dict[str, Any]) -> None:
+    """For an interface both snapshots have, drop ``bindingSpelling`` from the side that has it when
+    the other lacks it (a snapshot written before the member existed, a hand-written expectation):
+    the other side's spelling is unknown, so there is nothing to compare (in place; the interface
+    maps and their entries are copied before a change)."""
+    b_ifaces, a_ifaces = before.get("interfaces"), after.get("interfaces")
+    if not isinstance(b_ifaces, dict) or not isinstance(a_ifaces, dict):
+        return
+    for key in b_ifaces.keys() & a_ifaces.keys():
+        b_entry, a_entry = b_ifaces[key], a_ifaces[key]
+        if not isinstance(b_entry, dict) or not isinstance(a_entry, dict):
+            continue
+        if ("bindingSpelling" in b_entry) == ("bindingSpelling" in a_entry):
+            continue
+        side = before if "bindingSpelling" in b_entry else after
+        ifaces = side["interfaces"] = dict(side["interfaces"])
+        ifaces[key] = {k: v for k, v in ifaces[key].items() if k != "bindingSpelling"}
+
+
+def _binding_spelling_class(key: str, ch: Change) -> tuple[str, str]:
+    """A change of an interface's ``bindingSpelling`` (the binding name as the card writes it; the
+    snapshot key ``key`` holds the canonical one). Binding names are case-sensitive (spec v1.0 §4.4.6,
+    v0.3 §5.6) and a2a-sdk matches them exactly: a standard binding now spelled otherwise
+    (``JSONRPC`` → ``jsonrpc``) is no interface of that binding to such clients (breaking); one now
+    spelled as the spec names it is a fix (cosmetic); a custom binding's spelling changed is risky."""
+    from a2actl.protocol.versions import STANDARD_BINDINGS
+
+    binding = key.rsplit("@", 1)[0]
+    before, after = _canon(ch.before), _canon(ch.after)
+    if ch.after in STANDARD_BINDINGS:
+        return COSMETIC, f"interface {key}: binding now spelled as the spec names it ({before} → {after})"
+    if binding in STANDARD_BINDINGS:
+        return BREAKING, (
+            f"interface {key}: binding spelled {after} (was {before}), not the spec's {binding!r}: binding "
+            f"names are case-sensitive, so clients that match them exactly (a2a-sdk) find no {binding} "
+            "interface"
+        )
+    return (
+        RISKY,
+        f"interface {key}: binding spelled {after} (was {before}): clients match binding names exactly",
+    )
+
+
 def aligned(before: Any, after: Any) -> tuple[Any, Any]:
     """Copies of two snapshots in which a container member (an object or a list) that one side
     lacks, at the top level or in a skill both sides have, is empty on that side: an absent set is
@@ -341,6 +386,7 @@ def aligned(before: Any, after: Any) -> tuple[Any, Any]:
         return before, after
     b, a = dict(before), dict(after)
     _fill(b, a, skip=("signatureKids",))
+    _unknown_spellings(b, a)
     b_skills, a_skills = b.get("skills"), a.get("skills")
     if isinstance(b_skills, dict) and isinstance(a_skills, dict):
         b_skills, a_skills = dict(b_skills), dict(a_skills)
@@ -400,7 +446,44 @@ def diff_snapshots(before: Any, after: Any) -> list[Change]:
     before, after = mask_urls_in_json(before), mask_urls_in_json(after)
     changes = [classify(c, before, after) for c in raw_changes(before, after)]
     changes += [_credential_class(c, before, after) for c in secret]
+    changes = _one_entry_per_retyped_scheme(changes)
     return sorted(changes, key=lambda c: (_RANK[c.klass], c.path, c.op))
+
+
+def _one_entry_per_retyped_scheme(changes: list[Change]) -> list[Change]:
+    """``changes`` with, for each security scheme whose ``type`` changed (``/securitySchemes/NAME/type``,
+    breaking), that entry alone: the members that went or came with the new type (``scheme`` removed,
+    ``location`` and ``name`` added for http → apiKey) are part of that one change, not changes of
+    their own. The type entry's reason names them. Other changes are returned unchanged, in order."""
+    retyped: dict[str, Change] = {}
+    for c in changes:
+        segs = c.path.split("/")[1:]
+        if len(segs) == 3 and segs[0] == "securitySchemes" and segs[2] == "type" and c.klass == BREAKING:
+            retyped[segs[1]] = c
+    if not retyped:
+        return changes
+    folded: dict[str, list[str]] = {name: [] for name in retyped}
+    out: list[Change] = []
+    for c in changes:
+        segs = c.path.split("/")[1:]
+        if (
+            len(segs) >= 3
+            and segs[0] == "securitySchemes"
+            and segs[1] in retyped
+            and c is not retyped[segs[1]]
+        ):
+            folded[segs[1]].append(_unesc(segs[2]))
+            continue
+        out.append(c)
+    for name, members in folded.items():
+        if members:
+            type_change = retyped[name]
+            with_it = ", ".join(sorted(set(members)))
+            idx = out.index(type_change)
+            out[idx] = dataclasses.replace(
+                type_change, reason=f"{type_change.reason} (with it: {with_it} changed)"
+            )
+    return out
 
 
 def failed(changes: list[Change], fail_on: str) -> bool:

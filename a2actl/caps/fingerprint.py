@@ -107,6 +107,8 @@ class Fingerprint:
     endpoints: list[EndpointPrint]
     card_variants: dict[str, Any] | None
     mismatches: list[Mismatch]
+    #: The URL that served the card when ``-L`` followed redirects from ``source`` to another.
+    final_url: str | None = None
 
     @property
     def speaks(self) -> list[str]:
@@ -138,10 +140,11 @@ class Fingerprint:
         return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "shape", "verdict", "speaks", "declared", "endpoints", "cardVariants",
-        "bindingsAgree", "mismatches"}`` (``caps fingerprint`` adds ``notes``)."""
+        """``{"source", "finalUrl", "shape", "verdict", "speaks", "declared", "endpoints",
+        "cardVariants", "bindingsAgree", "mismatches"}`` (``caps fingerprint`` adds ``notes``)."""
         return {
             "source": self.source,
+            "finalUrl": self.final_url,
             "shape": self.shape,
             "verdict": self.verdict,
             "speaks": self.speaks,
@@ -355,4 +358,11 @@ async def fingerprint(fetched: CardFetch, transport: HttpTransport) -> Fingerpri
     for gep in grpc_endpoints_of(fetched):
         endpoints.append(await probe_grpc_endpoint(transport, gep))
     variants = await card_variants(transport, fetched.source) if fetched.http is not None else None
-    return Fingerprint(fetched.source, fetched.view.shape, endpoints, variants, explain(endpoints, variants))
+    return Fingerprint(
+        fetched.source,
+        fetched.view.shape,
+        endpoints,
+        variants,
+        explain(endpoints, variants),
+        fetched.final_url,
+    )

@@ -34,8 +34,11 @@ if TYPE_CHECKING:
 
 
 def source_of(fetched: CardFetch) -> Source:
-    """Where a loaded card came from: its URL (``kind`` ``url``) or path (``file``), with notes."""
-    return Source(fetched.source, "url" if fetched.http is not None else "file", fetched.notes)
+    """Where a loaded card came from: its URL (``kind`` ``url``) or path (``file``), with notes, and
+    the URL that served it after ``-L`` redirects (``final_url``)."""
+    return Source(
+        fetched.source, "url" if fetched.http is not None else "file", fetched.notes, fetched.final_url
+    )
 
 
 async def validate_job(
@@ -109,7 +112,9 @@ def _read_json_file(path: str, max_bytes: int) -> Any:
     """The JSON value of a local file of at most ``max_bytes`` bytes. Raises ``UsageError`` (exit 2)
     when it cannot be read, is larger (a device or FIFO such as /dev/zero reports size 0 and never
     ends: the read is bounded), is not UTF-8, is not JSON or is nested deeper than any A2A document
-    (``a2actl.protocol.jsondoc.MAX_NESTING``)."""
+    (``a2actl.protocol.jsondoc.MAX_NESTING``). A leading UTF-8 byte order mark (editors on Windows
+    write one) is skipped, as RFC 8259 §8.1 allows and as ``card get`` and ``caps validate`` read the
+    same file."""
     from a2actl.agent.target import parse_target
     from a2actl.core.errors import ProtocolViolation
     from a2actl.protocol import jsondoc
@@ -123,7 +128,7 @@ def _read_json_file(path: str, max_bytes: int) -> Any:
     if len(body) > max_bytes:
         raise UsageError(f"{path} is over the {max_bytes:,}-byte limit")
     try:
-        text = body.decode("utf-8")
+        text = body.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as exc:
         raise UsageError(f"{path} is not UTF-8 text") from exc
     try:

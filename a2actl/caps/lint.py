@@ -871,7 +871,8 @@ class LintResult:
     severe first; at most ``MAX_PER_RULE`` a rule), the ``--live`` checks, ``fail_on`` and the unused
     allow entries. ``text`` is the card as served (for SARIF line numbers; not in ``to_json``);
     ``dropped`` the findings over ``MAX_PER_RULE`` (counted in ``counts``, ``failed`` and
-    ``omitted``, not listed)."""
+    ``omitted``, not listed). ``final_url`` is the URL that served the card when ``-L`` followed
+    redirects from ``source`` to another (credentials masked), else ``None``."""
 
     source: str
     kind: str
@@ -887,6 +888,7 @@ class LintResult:
     config: str | None = None
     text: str | None = None
     dropped: list[LintFinding] = field(default_factory=list)
+    final_url: str | None = None
 
     @property
     def omitted(self) -> dict[str, int]:
@@ -921,11 +923,12 @@ class LintResult:
         return c
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "kind", "notes", "shape", "live", "config", "failOn", "failed", "counts",
-        "rulesRun", "notRun", "findings", "omitted", "liveChecks", "unusedAllow"}``
+        """``{"source", "finalUrl", "kind", "notes", "shape", "live", "config", "failOn", "failed",
+        "counts", "rulesRun", "notRun", "findings", "omitted", "liveChecks", "unusedAllow"}``
         (docs/lint-rules.md)."""
         return {
             "source": self.source,
+            "finalUrl": self.final_url,
             "kind": self.kind,
             "notes": self.notes,
             "shape": self.shape,
@@ -1003,6 +1006,7 @@ def lint_fetched(
     findings, dropped = capped(findings)
     return LintResult(
         source=fetched.source,
+        final_url=fetched.final_url,
         kind="url" if fetched.http is not None else "file",
         notes=list(fetched.notes),
         shape=fetched.view.shape,

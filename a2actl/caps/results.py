@@ -17,17 +17,20 @@ from a2actl.core.exit_codes import ExitCode
 
 @dataclass(frozen=True)
 class Source:
-    """Where one side of a caps command came from: ``source`` (URL or path), ``kind`` (``url``,
-    ``file``, ``snapshot``, or for a ``--expect`` file the expectation kind: ``snapshot``,
-    ``jsonSchema``, ``requirements``, ``card``) and the discovery ``notes``."""
+    """Where one side of a caps command came from: ``source`` (URL or path; for a URL the one asked
+    for), ``kind`` (``url``, ``file``, ``snapshot``, or for a ``--expect`` file the expectation kind:
+    ``snapshot``, ``jsonSchema``, ``requirements``, ``card``), the discovery ``notes``, and
+    ``final_url``: the URL that served the card when ``-L`` followed redirects to another (its
+    credentials masked), else ``None``."""
 
     source: str
     kind: str
     notes: list[str] = field(default_factory=list)
+    final_url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "kind", "notes"}``."""
-        return {"source": self.source, "kind": self.kind, "notes": self.notes}
+        """``{"source", "finalUrl", "kind", "notes"}``."""
+        return {"source": self.source, "finalUrl": self.final_url, "kind": self.kind, "notes": self.notes}
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ class ValidateResult:
         return self.report.exit
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "kind", "notes", "live", "shape", "schemas", "strict", "valid",
+        """``{"source", "finalUrl", "kind", "notes", "live", "shape", "schemas", "strict", "valid",
         "checksPassed", "counts", "findings"}``."""
         return {**self.source.to_json(), "live": self.live, **self.report.to_json()}
 
@@ -194,7 +197,7 @@ class VerifyResult:
         return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """``{"source", "kind", "notes", "requireSignature", "verified", "state", "sha256", "counts",
+        """``{"source", "finalUrl", "kind", "notes", "requireSignature", "verified", "state", "sha256", "counts",
         "uncovered", "signatures"[, "canonical"]}``; ``verified`` is true when the exit is 0."""
         return {
             **self.report.source.to_json(),
@@ -226,7 +229,7 @@ class SignResult:
         return ExitCode.OK
 
     def to_json(self) -> dict[str, Any]:
-        """Without ``--out``: the signed card itself. With it: ``{"source", "kind", "notes", "out",
+        """Without ``--out``: the signed card itself. With it: ``{"source", "finalUrl", "kind", "notes", "out",
         "jwksOut", "kid", "alg", "sha256", "signatures", "uncovered"}``."""
         if self.out is None:
             return self.card

@@ -4,8 +4,12 @@ The same agent gives the same snapshot whether its card is 0.2, 0.3, 1.0 or hybr
 committed today still diffs cleanly after a migration. The shape (``a2actlSnapshot: 1``) is
 documented in ``docs/caps.md``; keyed maps replace card lists so diffs get stable JSON-pointer paths:
 
-* ``interfaces``: ``{"JSONRPC@1.0": {"url", "tenant", "preferred"}}`` keyed by binding and wire
-  family (``preferred`` marks the card's first interface, spec v1.0 §4.4.1 ``supportedInterfaces``).
+* ``interfaces``: ``{"JSONRPC@1.0": {"url", "tenant", "preferred", "bindingSpelling"}}`` keyed by
+  canonical binding and wire family (``preferred`` marks the card's first interface, spec v1.0
+  §4.4.1 ``supportedInterfaces``; ``bindingSpelling`` is the binding name exactly as the card wrote
+  it, ``jsonrpc`` for a ``JSONRPC@…`` key, or the canonical name when the card gives none: binding
+  names are case-sensitive, v1.0 §4.4.6. Snapshots written before it lack it; ``caps diff`` then
+  does not compare it).
 * ``skills``: ``{id: {...}}`` (of two skills with one id the first; the id is then listed in
   ``duplicateSkillIds``, a member present only then); ``extensions``: ``{uri: {...}}``;
   ``securitySchemes``: ``{name: {...}}``.
@@ -88,7 +92,16 @@ def snapshot_view(view: CardView, raw: dict[str, Any]) -> dict[str, Any]:
         key = f"{iface.protocol_binding}@{fam}"
         if key in interfaces:
             continue  # the same binding+family twice: the first (preferred) one counts
-        interfaces[key] = {"url": iface.url, "tenant": iface.tenant, "preferred": pos == 0}
+        interfaces[key] = {
+            "url": iface.url,
+            "tenant": iface.tenant,
+            "preferred": pos == 0,
+            # the name as the card spells it: clients match binding names exactly (a2a-sdk), so
+            # "jsonrpc" is no JSONRPC interface to them, while the key holds the canonical name
+            "bindingSpelling": iface.declared_binding
+            if iface.declared_binding is not None
+            else iface.protocol_binding,
+        }
     raw_skills: dict[str, Any] = {}
     if isinstance(raw.get("skills"), list):
         for idx, s in enumerate(raw["skills"]):
@@ -247,7 +260,12 @@ _ENTRY_MEMBERS: dict[str, dict[str, tuple[type | None, ...]]] = {
         "outputModes": (list,),
         "securityRequirements": (list,),
     },
-    "interfaces": {"url": (str, None), "tenant": (str, None), "preferred": (bool,)},
+    "interfaces": {
+        "url": (str, None),
+        "tenant": (str, None),
+        "preferred": (bool,),
+        "bindingSpelling": (str,),
+    },
     "extensions": {"required": (bool,), "description": (str, None), "params": (dict, None)},
 }
 _TYPE_NAMES: dict[type | None, str] = {

@@ -58,7 +58,40 @@ from a2actl.protocol.card import parse_card
 if TYPE_CHECKING:
     from jsonschema.exceptions import ValidationError
 
-__all__ = ["ValidationReport", "choose_schemas", "schema_findings", "signature_findings", "validate_card"]
+__all__ = [
+    "MAX_FINDINGS_PER_CHECK",
+    "ValidationReport",
+    "choose_schemas",
+    "schema_findings",
+    "signature_findings",
+    "validate_card",
+]
+
+
+#: Findings reported per schema version and per check (``caps validate``'s table and ``-o json``):
+#: a card with 100,000 bad skills gives 100,000 findings of one kind, which no one reads and which
+#: made a document of hundreds of megabytes. The rest are counted (``truncated``), never dropped from
+#: ``counts`` or the exit code.
+MAX_FINDINGS_PER_CHECK = 100
+
+
+def _capped(findings: list[Finding], cap: int) -> tuple[list[Finding], list[dict[str, Any]]]:
+    """The findings to report (at most ``cap`` per schema version / check id, the first ones, in
+    their order) and, for each group that had more, ``{"kind", "schema", "check", "shown",
+    "omitted"}`` in order of first appearance."""
+    seen: dict[tuple[str, str | None, str | None], int] = {}
+    shown: list[Finding] = []
+    for f in findings:
+        key = (f.kind, f.schema if f.kind == "schema" else None, f.check)
+        seen[key] = seen.get(key, 0) + 1
+        if seen[key] <= cap:
+            shown.append(f)
+    truncated = [
+        {"kind": kind, "schema": schema, "check": check, "shown": cap, "omitted": n - cap}
+        for (kind, schema, check), n in seen.items()
+        if n > cap
+    ]
+    return shown, truncated
 
 
 @dataclass
@@ -95,8 +128,13 @@ class ValidationReport:
         return self.exit
 
     def to_json(self) -> dict[str, Any]:
-        """``{"shape", "schemas", "strict", "valid", "checksPassed", "counts", "findings"}``, and
-        ``signature`` when the signature check ran."""
+        """``{"shape", "schemas", "strict", "valid", "checksPassed", "counts", "findings",
+        "truncated"}``, and ``signature`` when the signature check ran. ``findings`` holds at most
+        ``MAX_FINDINGS_PER_CHECK`` findings of each schema (``kind`` ``schema``, per ``schema``
+        version) and of each check (per ``check`` id), the first ones in order; ``truncated`` lists
+        each one that had more, ``{"kind", "schema", "check", "shown", "omitted"}`` (``[]`` when
+        none). ``counts``, ``valid`` and ``checksPassed`` count every finding."""
+        shown, truncated = _capped(self.findings, MAX_FINDINGS_PER_CHECK)
         doc = {
             "shape": self.shape,
             "schemas": self.schemas,
@@ -108,7 +146,8 @@ class ValidationReport:
                 "checkErrors": len(self.check_errors),
                 "warnings": sum(1 for f in self.findings if f.severity == WARNING),
             },
-            "findings": [f.to_json() for f in self.findings],
+            "findings": [f.to_json() for f in shown],
+            "truncated": truncated,
         }
         if self.signature is not None:
             doc["signature"] = self.signature

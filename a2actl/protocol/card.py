@@ -33,8 +33,11 @@ _V1_SCHEME_KEYS = {
 class Interface:
     """One callable endpoint declared by a card.
 
-    ``protocol_version`` is the string the card declares (may be ``None`` on old cards);
-    ``family`` its wire family; ``source`` which card field declared it.
+    ``protocol_binding`` is the binding's canonical name (``normalise_binding``: ``jsonrpc`` →
+    ``JSONRPC``); ``declared_binding`` the string the card spells it with, unchanged (``None`` when the
+    card gives none and the default applies, or gives a non-string); ``protocol_version`` is the string
+    the card declares (may be ``None`` on old cards); ``family`` its wire family; ``source`` which card
+    field declared it.
     """
 
     url: str
@@ -43,6 +46,7 @@ class Interface:
     family: Family | None
     source: str
     tenant: str | None = None
+    declared_binding: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The interface as JSON (camelCase keys; ``family`` as its version string)."""
@@ -216,6 +220,7 @@ def parse_card(raw: Any) -> CardView:
                 family=fam,
                 source=source,
                 tenant=_str(tenant) or None,
+                declared_binding=binding if isinstance(binding, str) else None,
             )
         )
 

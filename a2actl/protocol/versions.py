@@ -10,6 +10,7 @@ the ``A2AService`` RPC names), HTTP+JSON paths (the ``google.api.http`` annotati
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import Enum
 
@@ -166,17 +167,21 @@ def family_of(version: str | None) -> Family | None:
     """Map a declared ``protocolVersion`` string to its wire family.
 
     Accepts ``"0.2.5"``, ``"0.3"``, ``"0.3.0"``, ``"1.0"``, ``"1.0.1"`` and any ``1.x`` (spec v1.0 §3.2.6:
-    patch versions are not negotiated; a2a-python accepts any 1.x). Returns ``None`` when the string is
-    missing or not a version we know.
+    patch versions are not negotiated; a2a-python accepts any 1.x). Also read, as a2a-sdk (Python,
+    PEP 440) reads them, though not the spec's form (``is_version_spelling``; ``caps validate``
+    flags them): a leading ``v`` (``v1.0``), surrounding white space, a major alone (``1``). Major
+    and minor must be ASCII digits: ``１.０`` (fullwidth), ``+1.0`` or ``0.0_3``, which Python's
+    ``int`` would take, are no version for any client. Returns ``None`` when the string is missing or
+    not a version we know.
     """
     if not version or not isinstance(version, str):
         return None
     parts = version.strip().lstrip("vV").split(".")
-    try:
-        major = int(parts[0])
-        minor = int(parts[1]) if len(parts) > 1 else 0
-    except ValueError:
+    numbers = parts[:2]
+    if not all(p.isascii() and p.isdigit() for p in numbers):
         return None
+    major = int(numbers[0])
+    minor = int(numbers[1]) if len(numbers) > 1 else 0
     if major == 1:
         return Family.V1_0
     if major == 0 and minor == 3:
@@ -184,6 +189,19 @@ def family_of(version: str | None) -> Family | None:
     if major == 0 and minor in (1, 2):
         return Family.V0_2
     return None
+
+
+#: A protocol version as the spec writes one: ``Major.Minor`` (v1.0 §3.2.6, §4.4.6: ``"0.3"``,
+#: ``"1.0"``) with an optional patch (``"0.3.0"``, required-field examples of v0.2.5 and v0.3), in
+#: ASCII digits.
+_VERSION_SPELLING = re.compile(r"[0-9]+\.[0-9]+(?:\.[0-9]+)?")
+
+
+def is_version_spelling(version: object) -> bool:
+    """Whether ``version`` is a ``protocolVersion`` in the spec's form (``Major.Minor[.Patch]``,
+    ASCII digits, nothing around it): ``"1.0"``, ``"0.3.0"``; not ``"v1.0"``, ``" 1.0"``, ``"1"``,
+    ``"1.0.0.0"`` or ``"1.0rc1"``, which ``family_of`` may still read. Never raises."""
+    return isinstance(version, str) and _VERSION_SPELLING.fullmatch(version) is not None
 
 
 def normalise_binding(binding: str | None) -> str:

@@ -24,18 +24,30 @@ _STATUS_STYLE = {"valid": "green", "invalid": "bold red", "unknown-key": "yellow
 _SIGNATURE_STYLE = {"valid": "green", "invalid": "bold red", "unverified-no-key": "yellow", "absent": "dim"}
 
 
+def source_text(doc: dict[str, Any]) -> str:
+    """Where a card came from, for a header line: the ``source`` asked for, and when ``-L`` followed
+    redirects to another URL (``finalUrl``) that one too: ``ASKED (redirected to FINAL)``. Escaped
+    for the terminal (``safe``)."""
+    final = doc.get("finalUrl")
+    where = safe(doc.get("source"))
+    return f"{where} (redirected to {safe(final)})" if final else where
+
+
 def validate(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``caps validate``: one row per finding, then a verdict line."""
     counts = doc["counts"]
     out.out.print(
         Text(
-            f"{safe(doc['source'])}: {doc['shape']} card, checked against the "
+            f"{source_text(doc)}: {doc['shape']} card, checked against the "
             f"{' and '.join(doc['schemas']) or 'no'} schema"
             + ("s" if len(doc["schemas"]) > 1 else "")
             + (" (strict)" if doc["strict"] else "")
             + (" + live checks" if doc["live"] else "")
         )
     )
+    # groups with more findings than shown (``truncated``): "… and N more" after the last one shown
+    more = {(t["kind"], t["schema"], t["check"]): t for t in doc.get("truncated", []) if isinstance(t, dict)}
+    printed: dict[tuple[Any, Any, Any], int] = {}
     for f in doc["findings"]:
         line = Text(f"{f['severity']:<8}", style=_SEVERITY_STYLE.get(f["severity"], ""))
         line.append(safe(f["pointer"] or "/"), style="bold")
@@ -43,6 +55,11 @@ def validate(out: Output, doc: dict[str, Any]) -> None:
         out.out.print(line)
         what = f"schema {f['schema']}" if f["kind"] == "schema" else f"check {f['check']}"
         out.out.print(Text(f"{'':8}{what} · {safe(f['section'])}", style="dim"))
+        key = (f["kind"], f["schema"] if f["kind"] == "schema" else None, f["check"])
+        printed[key] = printed.get(key, 0) + 1
+        cut = more.get(key)
+        if cut is not None and printed[key] == cut["shown"]:
+            out.out.print(Text(f"{'':8}… and {cut['omitted']:,} more ({safe(what)})", style="bold"))
     verdict = (
         "schema violations"
         if counts["schemaErrors"]
@@ -89,7 +106,7 @@ def diff(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``caps diff``: changes grouped by class, then the verdict against --fail-on."""
     before, after = doc["before"], doc["after"]
     label = f" ({doc['expectation']})" if doc.get("expectation") else ""
-    out.out.print(Text(f"{safe(before['source'])}{label} → {safe(after['source'])}"))
+    out.out.print(Text(f"{source_text(before)}{label} → {source_text(after)}"))
     if not doc["changes"]:
         out.out.print(Text("no changes", style="bold green"))
     for klass in ("breaking", "risky", "cosmetic"):
@@ -146,7 +163,7 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``caps fingerprint``: per endpoint, declared vs answered; then mismatches."""
     out.out.print(
         Text(
-            f"{safe(doc['source'])}: speaks {', '.join(doc['speaks']) or 'nothing'} "
+            f"{source_text(doc)}: speaks {', '.join(doc['speaks']) or 'nothing'} "
             f"({doc['verdict']}); the card declares {', '.join(doc['declared']) or 'nothing'}",
             style="bold",
         )
@@ -239,7 +256,7 @@ def verify(out: Output, doc: dict[str, Any]) -> None:
     canonical JSON that was signed."""
     sigs = doc["signatures"]
     out.out.print(
-        Text(f"{safe(doc['source'])}: {len(sigs)} signature{'s' if len(sigs) != 1 else ''}", style="bold")
+        Text(f"{source_text(doc)}: {len(sigs)} signature{'s' if len(sigs) != 1 else ''}", style="bold")
     )
     if sigs:
         t = Table(box=box.SIMPLE_HEAD)
@@ -302,7 +319,7 @@ def sign(out: Output, doc: dict[str, Any]) -> None:
     ``signed_card``: the document is then the card, not this summary."""
     out.out.print(
         Text(
-            f"signed {safe(doc['source'])} → {safe(doc['out'])}: kid {safe(doc['kid'])}, {doc['alg']}, "
+            f"signed {source_text(doc)} → {safe(doc['out'])}: kid {safe(doc['kid'])}, {doc['alg']}, "
             f"{doc['signatures']} signature{'s' if doc['signatures'] != 1 else ''} on the card"
         )
     )

@@ -27,6 +27,7 @@ def card(out: Output, doc: dict[str, Any]) -> None:
         ("version", v.get("version")),
         ("provider", provider.get("organization")),
         ("source", doc.get("source")),
+        *([("redirected to", doc["finalUrl"])] if doc.get("finalUrl") else []),
         ("card shape", f"{v['shape']} (declares {', '.join(v['declaredVersions']) or 'no version'})"),
         ("signed", "yes" if v.get("signed") else "no"),
     ]

@@ -9,6 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from a2actl.render.caps import source_text
 from a2actl.render.terminal import safe
 
 if TYPE_CHECKING:
@@ -22,7 +23,7 @@ def lint(out: Output, doc: dict[str, Any]) -> None:
     and the fix), the ``--live`` checks, the rules not run, then the verdict against ``--fail-on``."""
     out.out.print(
         Text(
-            f"{safe(doc['source'])}: {doc['shape']} card, {len(doc['rulesRun'])} "
+            f"{source_text(doc)}: {doc['shape']} card, {len(doc['rulesRun'])} "
             + ("rule" if len(doc["rulesRun"]) == 1 else "rules")
             + (" + live checks" if doc["live"] else "")
             + (f", config {safe(doc['config'])}" if doc.get("config") else "")

@@ -369,6 +369,7 @@ class HttpTransport:
             clock.traceparent,
             response.num_bytes_downloaded,
             coding,
+            str(response.url) if response.history else None,
         )
 
     async def read_rest(self, response: httpx.Response, url: str, max_bytes: int | None = None) -> bytes:

@@ -76,7 +76,9 @@ class Timing:
 class HttpResult:
     """A completed HTTP exchange. ``body`` is the full (bounded) body as bytes, decoded from its
     content coding; ``wire_bytes`` the body's size on the wire (bytes; ``None`` when not measured),
-    ``content_encoding`` the coding it came in (``None`` for identity)."""
+    ``content_encoding`` the coding it came in (``None`` for identity). ``url`` is the URL asked
+    for; ``final_url`` the one that answered when redirects were followed (``-L``) to another URL,
+    else ``None`` (as received: may carry credentials, mask before printing)."""
 
     status: int
     reason: str
@@ -87,6 +89,7 @@ class HttpResult:
     traceparent: str
     wire_bytes: int | None = None
     content_encoding: str | None = None
+    final_url: str | None = None
 
     def json(self) -> Any:
         """Decode the body as JSON; raises ``ProtocolViolation`` (exit 6) when it is not JSON or is

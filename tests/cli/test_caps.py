@@ -1117,3 +1117,197 @@ def test_validate_never_prints_the_credentials_of_a_card_files_interface_urls(
         f"interface url {iface_url(fault)} is loopback: only callable from the agent's own machine"
     ]
     _no_secret(r, table)
+
+
+# ------------------------------------------------------------------- diff: one change, one entry
+
+
+def test_diff_a_security_scheme_type_change_is_one_entry(cli: Any, tmp_path: Path) -> None:
+    """http bearer → apiKey in a header: one breaking change at the scheme's type, naming the
+    members that changed with it; the auth scheme removed and the API key's location and name added
+    were three more entries (one breaking, two risky) for the same change."""
+    a = valid_v1_card()
+    a["securitySchemes"] = {"s": {"httpAuthSecurityScheme": {"scheme": "Bearer"}}}
+    a["securityRequirements"] = [{"schemes": {"s": {"list": []}}}]
+    b = copy.deepcopy(a)
+    b["securitySchemes"] = {"s": {"apiKeySecurityScheme": {"location": "header", "name": "X-Key"}}}
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "b.json", b), "-o", "json")
+    assert r.exit_code == 7
+    assert r.json["counts"] == {"breaking": 1, "risky": 0, "cosmetic": 0}
+    [change] = r.json["changes"]
+    assert (change["path"], change["op"], change["before"], change["after"]) == (
+        "/securitySchemes/s/type",
+        "changed",
+        "http",
+        "apiKey",
+    )
+    assert change["reason"].endswith("(with it: location, name, scheme changed)")
+    # a change inside a scheme whose type stays is still its own entry
+    c = copy.deepcopy(a)
+    c["securitySchemes"]["s"]["httpAuthSecurityScheme"]["scheme"] = "Basic"
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "c.json", c), "-o", "json")
+    assert [(x["path"], x["class"]) for x in r.json["changes"]] == [("/securitySchemes/s/scheme", "breaking")]
+
+
+# ------------------------------------------------------------- validate: what a protocolVersion is
+
+
+@pytest.mark.parametrize(
+    ("version", "exit_code", "strict_exit", "severity"),
+    [
+        ("1.0", 0, 0, None),
+        ("1.0.1", 0, 0, None),
+        ("v1.0", 0, 7, "warning"),  # read as 1.0 (a2a-sdk too), not written as a version
+        (" 1.0", 0, 7, "warning"),
+        ("1", 0, 7, "warning"),
+        ("\uff11.\uff10", 7, 7, "error"),  # fullwidth digits: no version for any client (was read as 1.0)
+        ("+1.0", 7, 7, "error"),
+    ],
+)
+def test_validate_flags_a_protocol_version_not_written_as_one(
+    cli: Any, tmp_path: Path, version: str, exit_code: int, strict_exit: int, severity: str | None
+) -> None:
+    card = valid_v1_card()
+    card["supportedInterfaces"][0]["protocolVersion"] = version
+    path = write(tmp_path, "card.json", card)
+    r = cli("caps", "validate", path, "-o", "json")
+    assert r.exit_code == exit_code, r.stdout
+    found = [f for f in r.json["findings"] if f["check"] == "protocol-version"]
+    if severity is None:
+        assert found == []
+    else:
+        [f] = found
+        assert (f["severity"], f["pointer"]) == (severity, "/supportedInterfaces/0/protocolVersion")
+    assert cli("caps", "validate", path, "--strict", "-o", "json").exit_code == strict_exit
+
+
+# ------------------------------------------------------------ snapshot/diff: a binding's spelling
+
+
+def test_diff_shows_a_binding_spelled_otherwise(cli: Any, tmp_path: Path) -> None:
+    """``JSONRPC`` → ``jsonrpc``: a2a-sdk matches binding names exactly and finds no JSONRPC
+    interface. The snapshot keyed both ``JSONRPC@1.0`` alike, so caps diff said "no changes"; it now
+    keeps the spelling (``bindingSpelling``) and the change is breaking; the way back is a fix
+    (cosmetic). A snapshot written before ``bindingSpelling`` existed still diffs with no change."""
+    a = valid_v1_card()
+    b = copy.deepcopy(a)
+    b["supportedInterfaces"][0]["protocolBinding"] = "jsonrpc"
+    pa, pb = write(tmp_path, "a.json", a), write(tmp_path, "b.json", b)
+    snap = cli("caps", "snapshot", pb)
+    assert snap.exit_code == 0
+    assert json.loads(snap.stdout)["interfaces"]["JSONRPC@1.0"]["bindingSpelling"] == "jsonrpc"
+    r = cli("caps", "diff", pa, pb, "-o", "json")
+    assert r.exit_code == 7
+    [change] = r.json["changes"]
+    assert (change["path"], change["op"], change["before"], change["after"], change["class"]) == (
+        "/interfaces/JSONRPC@1.0/bindingSpelling",
+        "changed",
+        "JSONRPC",
+        "jsonrpc",
+        "breaking",
+    )
+    back = cli("caps", "diff", pb, pa, "-o", "json")
+    assert back.exit_code == 0
+    assert [(c["path"], c["class"]) for c in back.json["changes"]] == [
+        ("/interfaces/JSONRPC@1.0/bindingSpelling", "cosmetic")
+    ]
+    # an older snapshot (no bindingSpelling): the spelling it saw is unknown, so no change either way
+    old = json.loads(cli("caps", "snapshot", pa).stdout)
+    for entry in old["interfaces"].values():
+        del entry["bindingSpelling"]
+    p_old = write(tmp_path, "old-snapshot.json", old)
+    for card in (pa, pb):
+        r = cli("caps", "diff", card, "--expect", p_old, "--fail-on", "any", "-o", "json")
+        assert (r.exit_code, r.json["changes"]) == (0, [])
+        r = cli("caps", "diff", p_old, card, "--fail-on", "any", "-o", "json")
+        assert (r.exit_code, r.json["changes"]) == (0, [])
+
+
+def test_diff_a_0x_transport_spelled_otherwise_and_a_custom_binding(cli: Any, tmp_path: Path) -> None:
+    """0.x ``preferredTransport`` and ``additionalInterfaces[].transport`` likewise; a card with no
+    ``preferredTransport`` is the default JSONRPC, spelled so; a custom binding (a URI) whose
+    spelling changes is risky (no spec name to go by)."""
+    a = {
+        "name": "a", "description": "d", "version": "1", "protocolVersion": "0.3.0",
+        "url": "https://agent.example.com/rpc",
+        "additionalInterfaces": [
+            {"url": "https://agent.example.com/rest", "transport": "HTTP+JSON"},
+            {"url": "https://agent.example.com/x", "transport": "https://x.example/binding"},
+        ],
+        "capabilities": {}, "defaultInputModes": ["text/plain"], "defaultOutputModes": ["text/plain"],
+        "skills": [{"id": "s", "name": "S", "description": "d", "tags": []}],
+    }  # fmt: skip
+    b = copy.deepcopy(a)
+    b["preferredTransport"] = "JSONRPC"
+    b["additionalInterfaces"][0]["transport"] = "http+json"
+    b["additionalInterfaces"][1]["transport"] = " https://x.example/binding"
+    r = cli("caps", "diff", write(tmp_path, "a.json", a), write(tmp_path, "b.json", b), "-o", "json")
+    assert r.exit_code == 7
+    assert sorted((c["path"], c["class"]) for c in r.json["changes"]) == [
+        ("/interfaces/HTTP+JSON@0.3/bindingSpelling", "breaking"),
+        ("/interfaces/https:~1~1x.example~1binding@0.3/bindingSpelling", "risky"),
+    ]
+
+
+# ----------------------------------------------------------------- validate: findings per check capped
+
+
+def test_validate_caps_the_findings_of_each_check_and_keeps_the_verdict(cli: Any, tmp_path: Path) -> None:
+    """150 skills with one id and a name that is no string: 150 schema errors and 149
+    duplicate-skill-id errors were 299 findings (100,000 bad skills: 800,000 table lines, 115 MB of
+    JSON). Each schema / check now lists its first 100, ``truncated`` says how many more; counts,
+    ``valid`` and the exit code still count all of them."""
+    from a2actl.caps.validate import MAX_FINDINGS_PER_CHECK as cap
+
+    card = valid_v1_card()
+    card["skills"] = [{"id": "s", "name": 5, "description": "d", "tags": ["t"]} for _ in range(150)]
+    path = write(tmp_path, "card.json", card)
+    r = cli("caps", "validate", path, "-o", "json")
+    assert (r.exit_code, r.json["valid"], r.json["checksPassed"]) == (6, False, False)
+    assert r.json["counts"] == {"schemaErrors": 150, "checkErrors": 149, "warnings": 0}
+    assert len(r.json["findings"]) == 2 * cap
+    assert [f["pointer"] for f in r.json["findings"] if f["kind"] == "schema"][:2] == [
+        "/skills/0/name",
+        "/skills/1/name",
+    ]
+    assert r.json["truncated"] == [
+        {"kind": "schema", "schema": "1.0", "check": None, "shown": cap, "omitted": 150 - cap},
+        {"kind": "check", "schema": None, "check": "duplicate-skill-id", "shown": cap, "omitted": 149 - cap},
+    ]
+    table = cli("caps", "validate", path)
+    assert table.exit_code == 6
+    more = [line.strip() for line in table.stdout.splitlines() if line.strip().startswith("… and")]
+    assert more == [
+        f"… and {150 - cap} more (schema 1.0)",
+        f"… and {149 - cap} more (check duplicate-skill-id)",
+    ]
+
+    # warnings only, past the cap: still valid, exit 0; nothing capped: truncated is []
+    card = valid_v1_card()
+    card["supportedInterfaces"] = [
+        {"url": f"https://agent.example.com/a2a/{i}", "protocolBinding": "JSONRPC", "protocolVersion": "v1.0"}
+        for i in range(cap + 1)
+    ]
+    r = cli("caps", "validate", write(tmp_path, "warn.json", card), "-o", "json")
+    assert (r.exit_code, r.json["counts"]["warnings"]) == (0, cap + 1)
+    assert [(t["check"], t["omitted"]) for t in r.json["truncated"]] == [("protocol-version", 1)]
+    r = cli("caps", "validate", write(tmp_path, "ok.json", valid_v1_card()), "-o", "json")
+    assert (r.exit_code, r.json["truncated"]) == (0, [])
+
+
+def test_snapshot_and_diff_read_a_card_file_with_a_utf8_bom(cli: Any, tmp_path: Path) -> None:
+    """A card file saved with a UTF-8 byte order mark: ``card get`` and ``caps validate`` read it,
+    ``caps snapshot`` and ``caps diff`` refused it (exit 2, "Unexpected UTF-8 BOM"). RFC 8259 §8.1
+    lets a reader ignore the mark."""
+    card = valid_v1_card()
+    plain = write(tmp_path, "plain.json", card)
+    bom = tmp_path / "bom.json"
+    bom.write_bytes(b"\xef\xbb\xbf" + json.dumps(card).encode())
+    assert cli("caps", "validate", str(bom)).exit_code == 0
+    r = cli("caps", "snapshot", str(bom))
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout) == json.loads(cli("caps", "snapshot", plain).stdout)
+    r = cli("caps", "diff", str(bom), plain, "--fail-on", "any", "-o", "json")
+    assert (r.exit_code, r.json["changes"]) == (0, [])
+    r = cli("caps", "diff", plain, "--expect", str(bom), "--fail-on", "any", "-o", "json")
+    assert (r.exit_code, r.json["changes"]) == (0, [])

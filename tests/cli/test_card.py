@@ -245,3 +245,45 @@ def test_card_that_is_not_utf8_says_so_without_the_text_around_it(cli, tmp_path)
                 )
                 assert "RFC 8259" in err["hint"]
                 assert "pw-NOT" not in r.stdout + r.stderr
+
+
+def test_a_card_read_after_redirects_names_the_url_asked_and_the_final_one(cli, fault, sandbox):
+    """``-L``: the card was reported under the URL asked for alone (the fault server's redirect),
+    though the sandbox served it. Both are now named: ``source`` (asked) and ``finalUrl`` (the one
+    read), in ``card get`` and the caps commands; the final URL's credentials are masked. Without a
+    redirect ``finalUrl`` is null."""
+    from urllib.parse import quote
+
+    card = sandbox.url + "/.well-known/agent-card.json"
+    asked = f"{fault}/redirectto/agent-card.json?to=" + quote(card, safe="")
+    r = cli("-L", "card", "get", asked, "-o", "json")
+    assert r.exit_code == 0, r.stdout
+    assert (r.json["source"], r.json["finalUrl"]) == (asked, card)
+    for args in (
+        ("caps", "validate", asked),
+        ("caps", "verify", asked),
+        ("caps", "lint", asked),
+        ("caps", "fingerprint", asked),
+    ):
+        r = cli("-L", "-o", "json", *args)
+        assert r.exit_code in (0, 7), (args, r.stdout)
+        assert (r.json["source"], r.json["finalUrl"]) == (asked, card), args
+    r = cli("-L", "-o", "json", "caps", "diff", asked, card)
+    assert r.exit_code == 0
+    assert (r.json["before"]["finalUrl"], r.json["after"]["finalUrl"]) == (card, None)
+    table = cli("-L", "caps", "validate", asked)
+    assert table.stdout.splitlines()[0].startswith(f"{asked} (redirected to {card}):")
+
+    # credentials in the final URL are masked
+    port = sandbox.url.rsplit(":", 1)[1]
+    secret = f"http://agent:pw-s19-final@127.0.0.1:{port}/.well-known/agent-card.json?token=tok-s19-final"
+    r = cli(
+        "-L", "card", "get", f"{fault}/redirectto/agent-card.json?to=" + quote(secret, safe=""), "-o", "json"
+    )
+    assert r.exit_code == 0, r.stdout
+    assert r.json["finalUrl"] == f"http://agent:***@127.0.0.1:{port}/.well-known/agent-card.json?token=***"
+    rest = json.dumps({k: v for k, v in r.json.items() if k != "source"})  # source: asked, as typed
+    assert "pw-s19-final" not in rest + r.stderr and "tok-s19-final" not in rest + r.stderr
+
+    r = cli("card", "get", card, "-o", "json")
+    assert (r.json["source"], r.json["finalUrl"]) == (card, None)

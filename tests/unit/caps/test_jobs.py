@@ -45,8 +45,8 @@ def test_validate_a_valid_card_file(tmp_path: Path) -> None:
     assert result.exit is ExitCode.OK
     doc = result.to_json()
     assert list(doc) == [
-        "source", "kind", "notes", "live", "shape", "schemas", "strict", "valid", "checksPassed", "counts",
-        "findings", "signature",
+        "source", "finalUrl", "kind", "notes", "live", "shape", "schemas", "strict", "valid", "checksPassed", "counts",
+        "findings", "truncated", "signature",
     ]  # fmt: skip
     assert (doc["source"], doc["kind"], doc["shape"], doc["schemas"]) == (path, "file", "1.0", ["1.0"])
     assert doc["signature"]["state"] == "absent" and doc["signature"]["signatures"] == []
@@ -89,14 +89,19 @@ def test_diff_targets_and_expect(tmp_path: Path) -> None:
     doc = result.to_json()
     assert list(doc) == ["mode", "before", "after", "expectation", "failOn", "failed", "counts", "changes"]
     assert doc["mode"] == "targets" and doc["expectation"] is None
-    assert doc["before"] == {"source": before, "kind": "file", "notes": []}
+    assert doc["before"] == {"source": before, "finalUrl": None, "kind": "file", "notes": []}
     assert doc["counts"] == {"breaking": 1, "risky": 0, "cosmetic": 0}
     assert doc["changes"][0]["path"] == "/capabilities/streaming"
 
     req = write(tmp_path, "req.json", {"a2actlRequirements": 1, "skills": ["echo"]})
     result = asyncio.run(diff_job(after, None, req, Settings(), None, card_path=None, fail_on="any"))
     assert result.exit is ExitCode.OK
-    assert result.to_json()["before"] == {"source": req, "kind": "requirements", "notes": []}
+    assert result.to_json()["before"] == {
+        "source": req,
+        "finalUrl": None,
+        "kind": "requirements",
+        "notes": [],
+    }
     assert result.to_json()["mode"] == "expect"
 
 
@@ -123,7 +128,16 @@ def test_card_get_from_a_file(tmp_path: Path) -> None:
     result = asyncio.run(get_card(path, Settings()))
     assert result.exit is ExitCode.OK
     doc = result.to_json()
-    assert list(doc) == ["source", "traceId", "fallbackUsed", "notes", "http", "card", "normalized"]
+    assert list(doc) == [
+        "source",
+        "finalUrl",
+        "traceId",
+        "fallbackUsed",
+        "notes",
+        "http",
+        "card",
+        "normalized",
+    ]
     assert (doc["source"], doc["traceId"], doc["http"], doc["card"]) == (path, None, None, CARD)
     assert doc["normalized"]["name"] == "Echo" and doc["normalized"]["shape"] == "1.0"
 

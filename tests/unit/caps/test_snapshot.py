@@ -61,8 +61,18 @@ def test_snapshot_of_a_03_card() -> None:
     assert snap["protocolVersions"] == ["0.3"]
     assert snap["bindings"] == ["HTTP+JSON", "JSONRPC"]
     assert snap["interfaces"] == {
-        "HTTP+JSON@0.3": {"url": "http://127.0.0.1:9/rest", "tenant": None, "preferred": False},
-        "JSONRPC@0.3": {"url": "http://127.0.0.1:9/a2a", "tenant": None, "preferred": True},
+        "HTTP+JSON@0.3": {
+            "url": "http://127.0.0.1:9/rest",
+            "tenant": None,
+            "preferred": False,
+            "bindingSpelling": "HTTP+JSON",
+        },
+        "JSONRPC@0.3": {
+            "url": "http://127.0.0.1:9/a2a",
+            "tenant": None,
+            "preferred": True,
+            "bindingSpelling": "JSONRPC",
+        },
     }
     assert snap["capabilities"] == {"streaming": True, "pushNotifications": False, "extendedAgentCard": False}
     assert snap["defaultInputModes"] == ["application/json", "text/plain"]  # a set: sorted, de-duplicated
