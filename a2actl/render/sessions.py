@@ -207,6 +207,20 @@ def leaks(out: Output, doc: dict[str, Any]) -> None:
                 style="yellow",
             )
         )
+    bogus = doc.get("bogusTimestamps") or []
+    if bogus:
+        shown = ", ".join(bogus[:5]) + (f" and {len(bogus) - 5} more" if len(bogus) > 5 else "")
+        out.err.print(
+            Text(
+                safe(
+                    f"note: {len(bogus)} session(s) dated more than a day in the future "
+                    f"(a bogus timestamp, not a clock skew): {shown}; their ages so dated are not "
+                    "judged nor counted in the skew",
+                    2000,
+                ),
+                style="yellow",
+            )
+        )
     pending = doc.get("withinGrace") or []
     if pending:
         out.err.print(
