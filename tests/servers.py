@@ -531,6 +531,39 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
             "final": True,
         },
     ],
+    # failed without a status message: the reason is only in the task's history (GetTask), or
+    # only in an artifact (GetTask; the stream had it too), or nowhere GetTask shows (it fails)
+    "failedhistory": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_FAILED")],
+    "failedartifact": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        _artifact("error: disk full", last=True),
+        _status("TASK_STATE_REJECTED"),
+    ],
+    "failednoget": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_FAILED")],
+}
+
+#: Stream modes whose GetTask answers this task (1.0 ``Task``); ``None``: an A2A error.
+GET_TASK: dict[str, dict[str, Any] | None] = {
+    "failedhistory": {
+        "id": TASK_ID,
+        "contextId": "c1",
+        "status": {"state": "TASK_STATE_FAILED"},
+        "history": [
+            {"messageId": "u1", "role": "ROLE_USER", "parts": [{"text": "hi"}]},
+            {"messageId": "a1", "role": "ROLE_AGENT", "parts": [{"text": "quota exceeded for tenant 7"}]},
+            {"messageId": "u2", "role": "ROLE_USER", "parts": [{"text": "retry"}]},
+        ],
+        "artifacts": [{"artifactId": "a1", "parts": [{"text": "partial"}]}],
+    },
+    "failedartifact": {
+        "id": TASK_ID,
+        "contextId": "c1",
+        "status": {"state": "TASK_STATE_REJECTED"},
+        "history": [{"messageId": "u1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}],
+        "artifacts": [{"artifactId": "a1", "name": "errors", "parts": [{"text": "error: disk full"}]}],
+    },
+    "failednoget": None,
 }
 
 
@@ -573,6 +606,12 @@ def stream_app(base: str) -> Starlette:
         async def handler(request: Request) -> Response:
             body = json.loads(await request.body())
             rid = body.get("id")
+            if mode in GET_TASK and body.get("method") == "GetTask":
+                answer = GET_TASK[mode]
+                if answer is None:
+                    err = {"code": -32603, "message": "task store unavailable"}
+                    return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": answer})
             if mode == "uncanceled" and body.get("method") == "GetTask":  # canceled by another client
                 task = _task("TASK_STATE_CANCELED")["task"]
                 task["status"]["message"] = {

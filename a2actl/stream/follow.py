@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
+from a2actl.core.deadline import within
 from a2actl.core.errors import (
     A2ACtlError,
     A2AError,
@@ -21,8 +22,8 @@ from a2actl.core.errors import (
     TimeoutError_,
     UnreachableError,
 )
-from a2actl.protocol.events import EventFields, StreamEvent, classify_event
-from a2actl.protocol.versions import StateKind, state_kind
+from a2actl.protocol.events import EventFields, StreamEvent, classify_event, reason_outside_status
+from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
@@ -253,7 +254,39 @@ async def tail_a2a(
             await asyncio.sleep(opts.delay(attempt))
             op, prm, resync = "SubscribeToTask", {"id": task_id}, True
 
-    return await tail.finish(run())
+    return await _with_reason(await tail.finish(run()), tail, client, opts)
+
+
+#: The end states whose reason a tail reports (``TailSummary.reason``).
+_FAILED = frozenset({"failed", "rejected"})
+
+
+async def _with_reason(summary: TailSummary, tail: Tail, client: Channel, opts: TailOptions) -> TailSummary:
+    """``summary`` with the agent's reason for a ``failed`` or ``rejected`` end: its status message;
+    else the last agent message of the task's history or its last artifact's text
+    (``reason_outside_status``), from the task GetTask answered when the end was seen there, else
+    from one more GetTask within what is left of ``--max-time`` (a GetTask that fails, or runs out
+    of it, leaves no reason: the outcome stands). Unchanged for any other end."""
+    if summary.final_state not in _FAILED:
+        return summary
+    if summary.status_message:
+        return dataclasses.replace(summary, reason={"text": summary.status_message, "from": "status"})
+    seen = tail.lifecycle.task
+    if isinstance(seen, dict) and canonical_state((seen.get("status") or {}).get("state")) in _FAILED:
+        found = reason_outside_status(seen)
+        if found is not None:
+            return dataclasses.replace(summary, reason=found)
+    left = opts.max_time - summary.duration if opts.max_time is not None else None
+    if summary.task_id is None or (left is not None and left <= 0):
+        return summary
+    try:
+        ask = _task_snapshot(client, summary.task_id)
+        snap = await (within(ask, left) if left is not None else ask)
+    except (A2ACtlError, asyncio.TimeoutError):
+        return summary
+    if snap is None or snap.state not in _FAILED:
+        return summary
+    return dataclasses.replace(summary, reason=reason_outside_status(snap.payload))
 
 
 async def _ended_unannounced(tail: Tail, client: Channel) -> StreamEvent:
