@@ -390,7 +390,20 @@ def result_shape_error(operation: str, result: Any) -> str | None:
     if operation == "ListTasks":
         if not isinstance(result, dict) or not isinstance(result.get("tasks", []), list):
             return "is not a ListTasksResponse (an object with a tasks list)"
+        # ProtoJSON leaves an empty ``tasks`` out, so an object without it is an empty page; but
+        # not one with members no ListTasksResponse has (a Task: ``id``, ``status``, ``task``),
+        # which was read as no tasks at all (exit 0)
+        strangers = sorted(str(k) for k in result if k not in _LIST_TASKS_FIELDS)
+        if "tasks" not in result and strangers:
+            return (
+                "is not a ListTasksResponse: no tasks list, and members a ListTasksResponse does not "
+                f"have ({', '.join(strangers[:5])})"
+            )
     return None
+
+
+#: The members of an A2A 1.0 ``ListTasksResponse`` (ProtoJSON names).
+_LIST_TASKS_FIELDS = frozenset({"tasks", "nextPageToken", "pageSize", "totalSize"})
 
 
 def other_task_answer(asked: str, view: dict[str, Any]) -> str | None:
