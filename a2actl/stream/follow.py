@@ -329,7 +329,9 @@ async def _consume_watched(
     consume = asyncio.ensure_future(_consume(tail, client, operation, params, resync))
     watch = asyncio.ensure_future(_ended_unannounced(tail, client))
     try:
-        await asyncio.wait({consume, watch}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait({consume, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if consume not in done and (watch.cancelled() or watch.exception() is not None):
+            await asyncio.wait({consume})  # the watch failed: the stream alone decides, as before it
     finally:  # also when cancelled (--max-time, a stall, Ctrl-C): neither outlives the call
         for running in (consume, watch):
             running.cancel()
