@@ -531,6 +531,39 @@ STREAMS: dict[str, list[dict[str, Any]]] = {
             "final": True,
         },
     ],
+    # failed without a status message: the reason is only in the task's history (GetTask), or
+    # only in an artifact (GetTask; the stream had it too), or nowhere GetTask shows (it fails)
+    "failedhistory": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_FAILED")],
+    "failedartifact": [
+        _task(),
+        _status("TASK_STATE_WORKING"),
+        _artifact("error: disk full", last=True),
+        _status("TASK_STATE_REJECTED"),
+    ],
+    "failednoget": [_task(), _status("TASK_STATE_WORKING"), _status("TASK_STATE_FAILED")],
+}
+
+#: Stream modes whose GetTask answers this task (1.0 ``Task``); ``None``: an A2A error.
+GET_TASK: dict[str, dict[str, Any] | None] = {
+    "failedhistory": {
+        "id": TASK_ID,
+        "contextId": "c1",
+        "status": {"state": "TASK_STATE_FAILED"},
+        "history": [
+            {"messageId": "u1", "role": "ROLE_USER", "parts": [{"text": "hi"}]},
+            {"messageId": "a1", "role": "ROLE_AGENT", "parts": [{"text": "quota exceeded for tenant 7"}]},
+            {"messageId": "u2", "role": "ROLE_USER", "parts": [{"text": "retry"}]},
+        ],
+        "artifacts": [{"artifactId": "a1", "parts": [{"text": "partial"}]}],
+    },
+    "failedartifact": {
+        "id": TASK_ID,
+        "contextId": "c1",
+        "status": {"state": "TASK_STATE_REJECTED"},
+        "history": [{"messageId": "u1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}],
+        "artifacts": [{"artifactId": "a1", "name": "errors", "parts": [{"text": "error: disk full"}]}],
+    },
+    "failednoget": None,
 }
 
 
@@ -541,23 +574,24 @@ PROBED_STREAMS = ("rejectedtask", "othertask", "regress")
 def stream_app(base: str) -> Starlette:
     """JSON-RPC 1.0 agents whose SSE misbehaves; ``/<mode>/agent-card.json`` is the card URL TARGET.
 
-    Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
-    ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``anothertask``
-    (every event, from the first, for a task ``someone-else``: ``SubscribeToTask`` of ``TASK_ID``
-    answered with another task's stream), ``regress``
-    (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
-    ``noterminal`` (closes while working), ``v03shape`` (0.3's event shapes, ``kind`` and
-    ``final``, on the 1.0 stream), ``bigend`` (a ~2 KB terminal event, the others small),
-    ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
-    before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
-    never an event), ``ids`` (an
-    ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
-    as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
-    frame), ``endlessline`` / ``endlessdata`` (one data line
-    that never ends / data lines that never make an event). ``GET /raw``
-    is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE;
-    ``GET /raw-bom`` a BOM and two events under ``charset=iso-8859-1``.
-    GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
+        Modes: ``lf`` (LF line endings, compact JSON), ``multiline`` (each event's JSON over several
+        ``data:`` lines, CRLF), ``badjson`` (a frame that is not JSON), ``othertask``, ``anothertask``
+        (every event, from the first, for a task ``someone-else``: ``SubscribeToTask`` of ``TASK_ID``
+        answered with another task's stream), ``regress``
+        (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
+        ``noterminal`` (closes while working), ``uncanceled`` (``endless``, but GetTask answers the task
+    ``canceled``, with a status message: a2a-sdk 0.3 when another client cancels the task), ``v03shape`` (0.3's event shapes, ``kind`` and
+        ``final``, on the 1.0 stream), ``bigend`` (a ~2 KB terminal event, the others small),
+        ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
+        before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
+        never an event), ``ids`` (an
+        ``id:`` on every event and a ``: ping`` after each), ``hugeline`` / ``hugedata`` (a 20 MiB event
+        as one line / as 1 KiB data lines, then the end), ``errframe`` (two events, then a JSON-RPC error
+        frame), ``endlessline`` / ``endlessdata`` (one data line
+        that never ends / data lines that never make an event). ``GET /raw``
+        is a plain SSE source (not A2A); ``GET /raw-bigend`` the ``bigend`` events as plain SSE;
+        ``GET /raw-bom`` a BOM and two events under ``charset=iso-8859-1``.
+        GetTask of the ``PROBED_STREAMS`` modes answers TaskNotFound (for ``handshake probe``).
     """
 
     def card(mode: str) -> Any:
@@ -572,6 +606,20 @@ def stream_app(base: str) -> Starlette:
         async def handler(request: Request) -> Response:
             body = json.loads(await request.body())
             rid = body.get("id")
+            if mode in GET_TASK and body.get("method") == "GetTask":
+                answer = GET_TASK[mode]
+                if answer is None:
+                    err = {"code": -32603, "message": "task store unavailable"}
+                    return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": answer})
+            if mode == "uncanceled" and body.get("method") == "GetTask":  # canceled by another client
+                task = _task("TASK_STATE_CANCELED")["task"]
+                task["status"]["message"] = {
+                    "messageId": "m1",
+                    "role": "ROLE_AGENT",
+                    "parts": [{"text": "canceled by another client"}],
+                }
+                return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": task})
             if mode in PROBED_STREAMS and body.get("method") == "GetTask":  # handshake probe's first RPC
                 err = {"code": -32001, "message": "Task not found"}
                 return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
@@ -621,7 +669,7 @@ def stream_app(base: str) -> Starlette:
                     while True:
                         yield ": ping\n\n"
                         await asyncio.sleep(0.05)
-                if mode == "endless":
+                if mode in ("endless", "uncanceled"):
                     yield frame(_task())
                     yield frame(_status("TASK_STATE_WORKING"))
                     while True:
@@ -714,6 +762,7 @@ def stream_app(base: str) -> Starlette:
         "badjson",
         "errframe",
         "endless",
+        "uncanceled",
         "silent",
         "noterminal-hang",
         "jsonreset",

@@ -275,6 +275,30 @@ def status_text(status: Any) -> str | None:
     return "\n".join(part_texts(smsg.get("parts") or smsg.get("content"))) or None
 
 
+def reason_outside_status(task: Any) -> dict[str, str] | None:
+    """The agent's word on a task's end when its status message has none, from ``task`` (a ``Task``
+    of any family, as GetTask answers it): ``{"text", "from": "history"}``, the text of the last
+    agent message of its ``history``; else ``{"text", "from": "artifact", "artifact"}``, the text of
+    its last artifact that has any (``artifact``: its name, else its id); ``None`` when neither has
+    text. Never raises."""
+    if not isinstance(task, dict):
+        return None
+    history = task.get("history")
+    for message in reversed(history if isinstance(history, list) else []):
+        if isinstance(message, dict) and "agent" in str(message.get("role", "")).lower():
+            text = "\n".join(part_texts(message.get("parts") or message.get("content")))
+            if text:
+                return {"text": text, "from": "history"}
+    artifacts = task.get("artifacts")
+    for art in reversed(artifacts if isinstance(artifacts, list) else []):
+        if isinstance(art, dict):
+            text = "".join(part_texts(art.get("parts") or art.get("content")))
+            if text:
+                name = art.get("name") or art.get("artifactId")
+                return {"text": text, "from": "artifact", "artifact": str(name) if name is not None else ""}
+    return None
+
+
 def task_view(result: Any) -> dict[str, Any]:
     """Summarise a SendMessage / GetTask / CancelTask result of any family: ``{"kind": "task" |
     "message", "id", "contextId", "state" (canonical), "statusMessage", "artifacts": [{"artifactId",
@@ -366,7 +390,20 @@ def result_shape_error(operation: str, result: Any) -> str | None:
     if operation == "ListTasks":
         if not isinstance(result, dict) or not isinstance(result.get("tasks", []), list):
             return "is not a ListTasksResponse (an object with a tasks list)"
+        # ProtoJSON leaves an empty ``tasks`` out, so an object without it is an empty page; but
+        # not one with members no ListTasksResponse has (a Task: ``id``, ``status``, ``task``),
+        # which was read as no tasks at all (exit 0)
+        strangers = sorted(str(k) for k in result if k not in _LIST_TASKS_FIELDS)
+        if "tasks" not in result and strangers:
+            return (
+                "is not a ListTasksResponse: no tasks list, and members a ListTasksResponse does not "
+                f"have ({', '.join(strangers[:5])})"
+            )
     return None
+
+
+#: The members of an A2A 1.0 ``ListTasksResponse`` (ProtoJSON names).
+_LIST_TASKS_FIELDS = frozenset({"tasks", "nextPageToken", "pageSize", "totalSize"})
 
 
 def other_task_answer(asked: str, view: dict[str, Any]) -> str | None:

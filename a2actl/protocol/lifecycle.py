@@ -73,6 +73,9 @@ class Lifecycle:
     #: The ``status`` object (as received) of the last event that carried a known ``state``: its
     #: ``message`` is the agent's word on that state (a failure's reason).
     status: Any = None
+    #: The last ``Task`` observed (a stream's Task event, a resubscribe's or GetTask's snapshot),
+    #: as received: its ``history`` and ``artifacts`` (``stream.follow._with_reason``).
+    task: Any = None
     #: Audit the events' wire shape against ``family`` (the ``wire-version`` rule).
     wire_shape: bool = True
 
@@ -158,10 +161,14 @@ class Lifecycle:
             self.status = payload.get("status")
         if kind == "artifact-update":
             self._artifact_chunk(payload, resync, found)
-        elif kind == "task" and resync:
-            for art in payload.get("artifacts") or []:
-                if isinstance(art, dict):
-                    self.artifacts.setdefault(str(art.get("artifactId", "")), {"chunks": 1, "last": False})
+        elif kind == "task":
+            self.task = payload
+            if resync:
+                for art in payload.get("artifacts") or []:
+                    if isinstance(art, dict):
+                        self.artifacts.setdefault(
+                            str(art.get("artifactId", "")), {"chunks": 1, "last": False}
+                        )
         if self.family is not _V1:
             if payload.get("final") is True and kind != "message":
                 if state is None or state_kind(state) not in _SETTLED:

@@ -17,10 +17,18 @@ if TYPE_CHECKING:
     from a2actl.render.output import Output
 
 
+#: ``sessions.rules.MAX_CLOCK_AHEAD`` (render does not import the core): a session dated further in
+#: the future has a bogus timestamp, not a clock running ahead.
+BOGUS_AHEAD = 86_400.0
+
+
 def since(seconds: float | None) -> str:
     """An age or idle time for the table (``render.terminal.age``); one dated in the future (the
     agent's clock ahead of this machine's, on the ListTasks fallback) is ``0s (clock skew +3.2s)``:
-    the skew shown, never a negative age. ``-o json`` keeps the value as the source gave it."""
+    the skew shown, never a negative age; one dated more than ``BOGUS_AHEAD`` ahead is ``? (dated
+    355415d06h in the future: bogus timestamp)``. ``-o json`` keeps the value as the source gave it."""
+    if seconds is not None and seconds < -BOGUS_AHEAD:
+        return f"? (dated {age(-seconds)} in the future: bogus timestamp)"
     if seconds is not None and seconds < 0:
         return f"0s (clock skew +{age(-seconds)})"
     return age(seconds)
@@ -28,7 +36,9 @@ def since(seconds: float | None) -> str:
 
 def _ago(stamp: Any, seconds: float, suffix: str = "ago") -> str:
     """``STAMP (4m12s ago)`` for ``sessions show``; ``STAMP (3.2s in the future: clock skew)``
-    for a time dated in the future (see ``since``)."""
+    for a time dated in the future, ``…: bogus timestamp)`` beyond ``BOGUS_AHEAD`` (see ``since``)."""
+    if seconds < -BOGUS_AHEAD:
+        return f"{stamp} ({age(-seconds)} in the future: bogus timestamp)"
     if seconds < 0:
         return f"{stamp} ({age(-seconds)} in the future: clock skew)"
     return f"{stamp} ({age(seconds)} {suffix})"
@@ -204,6 +214,20 @@ def leaks(out: Output, doc: dict[str, Any]) -> None:
             Text(
                 f"note: sessions are dated up to {age(ahead)} in the future: the agent's clock is at "
                 f"least that far ahead of this machine's; their ages are counted with it added",
+                style="yellow",
+            )
+        )
+    bogus = doc.get("bogusTimestamps") or []
+    if bogus:
+        shown = ", ".join(bogus[:5]) + (f" and {len(bogus) - 5} more" if len(bogus) > 5 else "")
+        out.err.print(
+            Text(
+                safe(
+                    f"note: {len(bogus)} session(s) dated more than a day in the future "
+                    f"(a bogus timestamp, not a clock skew): {shown}; their ages so dated are not "
+                    "judged nor counted in the skew",
+                    2000,
+                ),
                 style="yellow",
             )
         )

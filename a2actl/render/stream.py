@@ -65,6 +65,22 @@ def record(out: Output, rec: dict[str, Any]) -> None:
     out.out.print(line)
 
 
+def reason_source(reason: dict[str, Any]) -> str:
+    """Where a ``reason`` (``TailSummary.reason``) outside the status message came from: ``the
+    task's history``, ``artifact NAME``."""
+    if reason.get("from") == "artifact":
+        return f"artifact {reason.get('artifact') or '-'}"
+    return "the task's history"
+
+
+def _reason_row(reason: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """The summary's ``reason`` row, for a reason found outside the status message (one in it is
+    the ``status message`` row already)."""
+    if not reason or reason.get("from") == "status":
+        return []
+    return [("reason", f"{reason.get('text')} (no status message; from {reason_source(reason)})")]
+
+
 def summary(out: Output, s: dict[str, Any]) -> None:
     """The ``stream tail`` summary (the ``summary`` record) as a two-column table: outcome and exit
     code, final state, counts, sizes, timings, silences, cuts, what was missed, violations."""
@@ -87,6 +103,7 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         ("outcome", f"{outcome} (exit {s['exitCode']})"),
         ("final state", s["finalState"] or "-"),
         ("status message", s.get("statusMessage") or "-"),
+        *_reason_row(s.get("reason")),
         (
             "events",
             f"{s['events']} ({format_bytes(s['bytes'])}, largest {format_bytes(s['maxEventBytes'])})",

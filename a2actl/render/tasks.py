@@ -50,6 +50,13 @@ def send_result(out: Output, doc: dict[str, Any]) -> None:
         )
         if doc.get("statusMessage"):
             out.out.print(Text("status: " + safe(doc["statusMessage"], 2000)))
+        elif doc.get("reason"):
+            from a2actl.render.stream import reason_source
+
+            out.out.print(
+                Text(f"reason (no status message; from {safe(reason_source(doc['reason']))}): ")
+                + Text(safe(doc["reason"].get("text"), 2000))
+            )
         return
     if doc.get("polled"):
         p = doc["polled"]

@@ -31,6 +31,7 @@ from a2actl.core.errors import (
 from a2actl.protocol.events import result_state
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import Family, StateKind, rest_path, state_kind
+from a2actl.sessions.contract import Check, compile_component, instance_at
 from a2actl.sessions.rules import Filters, Session, derive_sessions, killed_nothing
 
 if TYPE_CHECKING:
@@ -83,19 +84,59 @@ _READ_FIELDS = {"SessionPage": ("sessions",), "Session": ("id", "state", "ageSec
 
 
 @functools.cache
-def _contract_validator(schema_name: str) -> Any:
-    """A JSON Schema validator of one component of the shipped debug API contract
-    (``debug-api.openapi.json``: ``SessionPage``, ``Session``, ``KillResult``). Lenient where a2actl
-    can be: a page needs only ``sessions`` and a session only the fields the commands read (``id``,
-    ``state``, ``ageSeconds``, ``idleSeconds``); every field present must have the contract's type."""
-    from jsonschema import Draft202012Validator
-
+def _contract_components() -> dict[str, Any]:
+    """The shipped debug API contract's ``components`` (``debug-api.openapi.json``), lenient where
+    a2actl can be: a page needs only ``sessions`` and a session only the fields the commands read
+    (``id``, ``state``, ``ageSeconds``, ``idleSeconds``); every field present must have the
+    contract's type."""
     from a2actl.schemas import load_named
 
-    components = load_named("debug-api.openapi.json")["components"]
+    components: dict[str, Any] = load_named("debug-api.openapi.json")["components"]
     for name, required in _READ_FIELDS.items():
         components["schemas"][name]["required"] = list(required)
-    return Draft202012Validator({"$ref": f"#/components/schemas/{schema_name}", "components": components})
+    return components
+
+
+def _validator(schema: dict[str, Any]) -> Any:
+    """A JSON Schema validator of ``schema``, a part of the contract (its ``$ref`` resolved in it)."""
+    from jsonschema import Draft202012Validator
+
+    return Draft202012Validator({**schema, "components": _contract_components()})
+
+
+@functools.cache
+def _contract_validator(schema_name: str) -> Any:
+    """A JSON Schema validator of one component of the contract (``_contract_components``:
+    ``SessionPage``, ``Session``, ``KillResult``)."""
+    return _validator({"$ref": f"#/components/schemas/{schema_name}"})
+
+
+@functools.cache
+def _compiled(schema_name: str) -> Check | None:
+    """The compiled check of one component of the contract (``sessions/contract.py``): where a
+    document fails, in µs a session; ``None`` when the schema is outside its subset."""
+    return compile_component(_contract_components()["schemas"], schema_name)
+
+
+def _contract_errors(doc: Any, schema_name: str) -> list[Any]:
+    """``jsonschema``'s errors of ``doc`` against the contract's ``schema_name``, those of its first
+    failing part only (an empty list when it conforms), with paths from ``doc``'s root. The compiled
+    check (``_compiled``) finds that part, and ``jsonschema`` says what is wrong there: a 200,000-
+    session page is checked in about a second, where ``jsonschema`` alone took 53 s. Where the
+    compiled check does not apply, or ``jsonschema`` sees nothing wrong where it failed, ``jsonschema``
+    checks the whole document: the compiled check never passes what ``jsonschema`` would not."""
+    check = _compiled(schema_name)
+    failure = check(doc) if check is not None else ((), {})
+    if failure is None:
+        return []
+    path, schema = failure
+    if schema:
+        errors = list(_validator(schema).iter_errors(instance_at(doc, path)))
+        for e in errors:
+            e.path.extendleft(reversed(path))
+        if errors:
+            return errors
+    return list(_contract_validator(schema_name).iter_errors(doc))
 
 
 def check_contract(doc: Any, schema_name: str, url: str) -> None:
@@ -103,7 +144,7 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
     from ``url``) that breaks the contract's ``schema_name``: the documents are read as they come
     (leaks, filters, the table), so a missing ``ageSeconds`` or a task that is a string must be the
     server's protocol violation, not an unexpected KeyError."""
-    errors = sorted(_contract_validator(schema_name).iter_errors(doc), key=lambda e: list(map(str, e.path)))
+    errors = sorted(_contract_errors(doc, schema_name), key=lambda e: list(map(str, e.path)))
     if not errors:
         where = _non_finite(doc)
         if where is not None:  # NaN, Infinity, 1e999: a "number" to JSON Schema, no age to any reader
@@ -114,7 +155,7 @@ def check_contract(doc: Any, schema_name: str, url: str) -> None:
             )
         return
     first = errors[0]
-    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.absolute_path)
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in first.path)
     message = " ".join(first.message.split())
     if len(message) > 160:
         message = message[:157] + "..."
@@ -139,12 +180,30 @@ def _check_answered_id(doc: dict[str, Any], session_id: str, url: str, schema_na
         )
 
 
+def _has_non_finite(doc: Any) -> bool:
+    """Whether ``doc`` holds a non-finite float anywhere (``_non_finite`` says where)."""
+    import math
+
+    stack = [doc]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, float) and not math.isfinite(node):
+            return True
+    return False
+
+
 def _non_finite(doc: Any) -> str | None:
     """The path (``sessions[0].ageSeconds``) of the first non-finite float in ``doc`` (``NaN``,
     ``Infinity``, a number past a double's range such as ``1e999``: the JSON reader takes them),
     or ``None``. Iterative: ``doc`` may be as deep as ``jsondoc.MAX_NESTING``."""
     import math
 
+    if not _has_non_finite(doc):  # the usual case, without a path for every node
+        return None
     stack: list[tuple[Any, str]] = [(doc, "")]
     while stack:
         node, where = stack.pop()

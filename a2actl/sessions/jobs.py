@@ -21,7 +21,14 @@ from a2actl.sessions.results import (
     SessionList,
     Source,
 )
-from a2actl.sessions.rules import Filters, clock_ahead, failed_kill, find_leaks, within_grace
+from a2actl.sessions.rules import (
+    Filters,
+    bogus_dated,
+    clock_ahead,
+    failed_kill,
+    find_leaks,
+    within_grace,
+)
 
 if TYPE_CHECKING:
     from a2actl.core.config import Settings
@@ -140,4 +147,5 @@ async def leaks_job(
             leaks=find_leaks(found, max_age, grace),
             within_grace=within_grace(found, grace),
             clock_ahead=clock_ahead(found),
+            bogus_timestamps=bogus_dated(found),
         )

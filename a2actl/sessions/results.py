@@ -4,7 +4,7 @@ debug API's documents passed through (``docs/debug-endpoints.md``); durations in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from a2actl.core.errors import A2ACtlError
@@ -133,6 +133,8 @@ class LeakReport:
     within_grace: list[str]
     #: ``rules.clock_ahead``: seconds the agent's clock is at least ahead (sessions dated in the future)
     clock_ahead: float = 0.0
+    #: ``rules.bogus_dated``: ids of sessions dated too far in the future to judge (a bogus timestamp)
+    bogus_timestamps: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -146,7 +148,7 @@ class LeakReport:
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "debugUrl", "warnings", "maxAge", "grace", "checked", "leaks", "withinGrace",
-        "clockAheadSeconds", "ok"}``."""
+        "clockAheadSeconds", "bogusTimestamps", "ok"}``."""
         return {
             **self.origin.to_json(),
             "maxAge": self.max_age,
@@ -155,5 +157,6 @@ class LeakReport:
             "leaks": self.leaks,
             "withinGrace": self.within_grace,
             "clockAheadSeconds": self.clock_ahead,
+            "bogusTimestamps": self.bogus_timestamps,
             "ok": self.ok,
         }

@@ -117,19 +117,50 @@ def _all_tasks_ended(s: Session) -> bool:
     return bool(tasks) and all(state_kind(t["state"]) is StateKind.TERMINAL for t in tasks)
 
 
+#: The furthest in the future (seconds) a session may be dated and still be read as the agent's clock
+#: running ahead: a day covers an agent writing its local time as UTC (at most +14 h). A session
+#: dated further (``"3000-01-01T00:00:00Z"``) has a bogus timestamp: taken as skew, it was added to
+#: every other session's ages and made them all leaks.
+MAX_CLOCK_AHEAD = 86_400.0
+
+
+def _dated(s: Session, key: str) -> bool:
+    """Whether ``s[key]`` (``ageSeconds`` or ``idleSeconds``) can be judged: a number not dated more
+    than ``MAX_CLOCK_AHEAD`` seconds in the future."""
+    value = s.get(key)
+    return isinstance(value, (int, float)) and value >= -MAX_CLOCK_AHEAD
+
+
+def bogus_dated(sessions: list[Session]) -> list[str]:
+    """Ids of the open ``sessions`` dated more than ``MAX_CLOCK_AHEAD`` seconds in the future
+    (``ageSeconds`` or ``idleSeconds`` below ``-MAX_CLOCK_AHEAD``): no clock skew explains them, so
+    they say nothing of the agent's clock (``clock_ahead`` leaves them out) and the age so dated
+    cannot be judged (``find_leaks``, ``within_grace`` skip it)."""
+    return [
+        s["id"]
+        for s in sessions
+        if s.get("state") != "closed"
+        and any(
+            isinstance(s.get(key), (int, float)) and not _dated(s, key)
+            for key in ("ageSeconds", "idleSeconds")
+        )
+    ]
+
+
 def clock_ahead(sessions: list[Session]) -> float:
     """Seconds the clock that dated the open ``sessions`` is at least ahead of this machine's (0 when
-    none is dated in the future): the most negative ``ageSeconds`` or ``idleSeconds``, negated. On
-    the ListTasks fallback the ages are this machine's now minus the agent's timestamps, so an
-    agent whose clock is ahead dates its sessions in the future; its now was at least its latest
-    timestamp, so this is a lower bound of the skew."""
+    none is dated in the future): the most negative ``ageSeconds`` or ``idleSeconds``, negated, of
+    those not dated more than ``MAX_CLOCK_AHEAD`` in the future (``bogus_dated``: a bogus timestamp,
+    not a clock). On the ListTasks fallback the ages are this machine's now minus the agent's
+    timestamps, so an agent whose clock is ahead dates its sessions in the future; its now was at
+    least its latest timestamp, so this is a lower bound of the skew."""
     worst = 0.0
     for s in sessions:
         if s.get("state") == "closed":  # a closed session's ages stop at closedAt
             continue
         for key in ("ageSeconds", "idleSeconds"):
             value = s.get(key)
-            if isinstance(value, (int, float)) and value < worst:
+            if isinstance(value, (int, float)) and -MAX_CLOCK_AHEAD <= value < worst:
                 worst = float(value)
     return -worst
 
@@ -142,7 +173,8 @@ def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[di
     The ages are judged with ``clock_ahead`` added: a session dated in the future (an agent whose
     clock is ahead) is neither taken as younger than its clock says (a negative age never passed
     ``max_age``, however long it had been open) nor as older than it can be shown to be (the skew
-    added is its lower bound), so a leak is never one of clock skew alone."""
+    added is its lower bound), so a leak is never one of clock skew alone. An age dated more than
+    ``MAX_CLOCK_AHEAD`` in the future (``bogus_dated``) is not judged: neither a leak nor a pass."""
     ahead = clock_ahead(sessions)
     leaks = []
     for s in sessions:
@@ -150,10 +182,10 @@ def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[di
             continue
         reasons = []
         age, idle = s["ageSeconds"] + ahead, s["idleSeconds"] + ahead
-        if age > max_age:
+        if _dated(s, "ageSeconds") and age > max_age:
             reasons.append(f"open for {age:.0f}s, over --max-age {max_age:g}s")
         tasks = s.get("tasks") or []
-        if _all_tasks_ended(s) and idle > grace:
+        if _dated(s, "idleSeconds") and _all_tasks_ended(s) and idle > grace:
             reasons.append(f"still open {idle:.1f}s after all {len(tasks)} task(s) ended")
         if reasons:
             leaks.append(
@@ -172,12 +204,16 @@ def find_leaks(sessions: list[Session], max_age: float, grace: float) -> list[di
 def within_grace(sessions: list[Session], grace: float) -> list[str]:
     """Ids of open sessions whose tasks all ended at most ``grace`` seconds ago: not leaks yet, but
     ``find_leaks`` will call them leaks once ``grace`` has passed (said, so "no leaks" right after a
-    run is not taken as a pass it is not). Idle times are judged with ``clock_ahead`` added, as there."""
+    run is not taken as a pass it is not). Idle times are judged with ``clock_ahead`` added, as
+    there; one dated more than ``MAX_CLOCK_AHEAD`` in the future is not (``bogus_dated``)."""
     ahead = clock_ahead(sessions)
     return [
         s["id"]
         for s in sessions
-        if s["state"] != "closed" and _all_tasks_ended(s) and s["idleSeconds"] + ahead <= grace
+        if s["state"] != "closed"
+        and _all_tasks_ended(s)
+        and _dated(s, "idleSeconds")
+        and s["idleSeconds"] + ahead <= grace
     ]
 
 

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from typing import TYPE_CHECKING, Any, cast
 
+from a2actl.core.deadline import within
 from a2actl.core.errors import (
     A2ACtlError,
     A2AError,
@@ -21,13 +22,18 @@ from a2actl.core.errors import (
     TimeoutError_,
     UnreachableError,
 )
-from a2actl.protocol.events import EventFields, StreamEvent, classify_event
-from a2actl.protocol.versions import StateKind, state_kind
+from a2actl.protocol.events import EventFields, StreamEvent, classify_event, reason_outside_status
+from a2actl.protocol.versions import StateKind, canonical_state, state_kind
 from a2actl.stream.summary import TailSummary
 from a2actl.stream.tail import Emit, Tail, TailOptions
 
 #: ``TaskNotFoundError`` (spec v1.0 §5.4; 0.x the same code).
 _TASK_NOT_FOUND = -32001
+#: Seconds without a stream event (heartbeats do not count) after which ``tail_a2a`` asks GetTask
+#: whether the task ended without its stream saying so, and again after as many more.
+IDLE_POLL = 10.0
+#: Seconds the stream is still given to deliver a terminal state GetTask already shows (the two race).
+IDLE_GRACE = 2.0
 
 if TYPE_CHECKING:
     from a2actl.agent.connect import AgentClient
@@ -187,7 +193,7 @@ async def tail_a2a(
         while True:
             before = tail.events
             try:
-                result = await _consume(tail, client, op, prm, resync)
+                result = await _consume_watched(tail, client, op, prm, resync)
                 if result == "settled":
                     return "completed"
                 if tail.last_unread and await _ended_over_bound(tail, client, op, prm):
@@ -248,7 +254,102 @@ async def tail_a2a(
             await asyncio.sleep(opts.delay(attempt))
             op, prm, resync = "SubscribeToTask", {"id": task_id}, True
 
-    return await tail.finish(run())
+    return await _with_reason(await tail.finish(run()), tail, client, opts)
+
+
+#: The end states whose reason a tail reports (``TailSummary.reason``).
+_FAILED = frozenset({"failed", "rejected"})
+
+
+async def _with_reason(summary: TailSummary, tail: Tail, client: Channel, opts: TailOptions) -> TailSummary:
+    """``summary`` with the agent's reason for a ``failed`` or ``rejected`` end: its status message;
+    else the last agent message of the task's history or its last artifact's text
+    (``reason_outside_status``), from the task GetTask answered when the end was seen there, else
+    from one more GetTask within what is left of ``--max-time`` (a GetTask that fails, or runs out
+    of it, leaves no reason: the outcome stands). Unchanged for any other end."""
+    if summary.final_state not in _FAILED:
+        return summary
+    if summary.status_message:
+        return dataclasses.replace(summary, reason={"text": summary.status_message, "from": "status"})
+    seen = tail.lifecycle.task
+    if isinstance(seen, dict) and canonical_state((seen.get("status") or {}).get("state")) in _FAILED:
+        found = reason_outside_status(seen)
+        if found is not None:
+            return dataclasses.replace(summary, reason=found)
+    left = opts.max_time - summary.duration if opts.max_time is not None else None
+    if summary.task_id is None or (left is not None and left <= 0):
+        return summary
+    try:
+        ask = _task_snapshot(client, summary.task_id)
+        snap = await (within(ask, left) if left is not None else ask)
+    except (A2ACtlError, asyncio.TimeoutError):
+        return summary
+    if snap is None or snap.state not in _FAILED:
+        return summary
+    return dataclasses.replace(summary, reason=reason_outside_status(snap.payload))
+
+
+async def _ended_unannounced(tail: Tail, client: Channel) -> StreamEvent:
+    """Return the task's GetTask snapshot once GetTask shows it terminal while its stream, silent for
+    ``IDLE_POLL`` seconds (heartbeats do not count), still says nothing of it after ``IDLE_GRACE``
+    more. a2a-sdk 0.3 never sends the ``canceled`` event to the streams open on a task another
+    client cancels, and keeps them open (SSE pings every 15 s): the tail waited for ``--max-time``
+    (exit 5), or for ever. Runs until cancelled otherwise; a GetTask that fails is asked again
+    later."""
+    seen, quiet, tick = tail.events, 0.0, IDLE_POLL / 2
+    while True:
+        await asyncio.sleep(tick)
+        task_id = tail.lifecycle.task_id
+        if tail.events != seen or tail.lifecycle.settled or not task_id:
+            seen, quiet = tail.events, 0.0
+            continue
+        quiet += tick
+        if quiet < IDLE_POLL:
+            continue
+        quiet = 0.0  # the next question after as much silence again
+        try:
+            snap = await _task_snapshot(client, task_id)
+        except A2ACtlError:
+            continue
+        if snap is None or not snap.state or state_kind(snap.state) is not StateKind.TERMINAL:
+            continue
+        await asyncio.sleep(IDLE_GRACE)
+        if tail.events == seen and not tail.lifecycle.settled:
+            return snap
+        seen = tail.events
+
+
+async def _consume_watched(
+    tail: Tail, client: Channel, operation: str, params: dict[str, Any], resync: bool
+) -> str:
+    """``_consume`` (its result, or what it raises), watched by ``_ended_unannounced``: when GetTask
+    shows the task ended and the stream does not, the stream is left and the end is reported as
+    seen only via GetTask (a ``reconnect`` record via GetTask, ``missed``: exit 7, as for a
+    resubscribe that finds the task ended); returns ``settled`` then."""
+    consume = asyncio.ensure_future(_consume(tail, client, operation, params, resync))
+    watch = asyncio.ensure_future(_ended_unannounced(tail, client))
+    try:
+        done, _ = await asyncio.wait({consume, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if consume not in done and (watch.cancelled() or watch.exception() is not None):
+            await asyncio.wait({consume})  # the watch failed: the stream alone decides, as before it
+    finally:  # also when cancelled (--max-time, a stall, Ctrl-C): neither outlives the call
+        for running in (consume, watch):
+            running.cancel()
+        await asyncio.gather(consume, watch, return_exceptions=True)
+    if consume.done() and not consume.cancelled():
+        return consume.result()
+    snap = watch.result()
+    # the artifact chunks the stream did not deliver; the state change is said here, not as one
+    # that "happened during the outage": there was none
+    missed = [m for m in missed_after_resync(tail, snap) if m.startswith("artifact ")]
+    missed.append(
+        f"terminal state {snap.state} seen only via GetTask (last state on the stream "
+        f"{tail.lifecycle.state or 'none'}): the stream stayed open without it, no event for "
+        f"{IDLE_POLL:g}s; its last events were lost"
+    )
+    tail.reconnected("GetTask", missed)
+    tail.lifecycle.observe(snap, resync=True)
+    return "settled"
 
 
 async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None:

@@ -76,6 +76,10 @@ class TailSummary:
     #: interrupted (the agent's reason for a ``failed`` or ``rejected`` task, its question for
     #: ``input-required``); ``None``: it had none, or the stream ended before such a state.
     status_message: str | None = None
+    #: The agent's reason for a ``failed`` or ``rejected`` end: ``{"text", "from": "status"}`` (the
+    #: status message), else from the task's history or an artifact as GetTask answers it
+    #: (``protocol.events.reason_outside_status``); ``None`` for another end, or none found.
+    reason: dict[str, str] | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The ``summary`` record (docs/output-formats.md); with ``-o json`` the records go under
@@ -100,6 +104,7 @@ class TailSummary:
             "violations": self.violations,
             "finalState": self.final_state,
             "statusMessage": self.status_message,
+            "reason": self.reason,
             "taskId": self.task_id,
             "failedOn": self.failed_on,
             "stallTimeout": self.stall_timeout,

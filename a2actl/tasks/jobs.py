@@ -188,6 +188,7 @@ async def _send_streaming(
         trace_id=settings.trace_id,
         failed_on=summary.failed_on,
         status_message=summary.status_message,
+        reason=summary.reason,
         missed=tuple(summary.missed),
     )
 

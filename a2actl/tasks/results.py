@@ -102,6 +102,8 @@ class StreamedSend:
     failed_on: str | None
     #: The text of the status message that came with ``state`` (``TailSummary.status_message``).
     status_message: str | None = None
+    #: The agent's reason for a ``failed``/``rejected`` end (``TailSummary.reason``), or ``None``.
+    reason: dict[str, str] | None = None
     #: What was lost across the reconnects after cuts (``TailSummary.missed``; any: exit 7).
     missed: tuple[str, ...] = ()
 
@@ -116,6 +118,7 @@ class StreamedSend:
             "taskId": self.task_id,
             "state": self.state,
             "statusMessage": self.status_message,
+            "reason": self.reason,
             "events": self.events,
             "outcome": self.outcome,
             "exitCode": int(self.exit),

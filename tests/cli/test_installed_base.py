@@ -179,6 +179,28 @@ def test_a_result_that_is_not_the_methods_shape_is_a_violation(cli: Any, fault: 
         assert r.json["error"]["code"] == "protocol"
 
 
+@pytest.mark.parametrize("mode", ["garbagetask", "failedtask"])
+def test_a_task_answered_to_list_tasks_is_a_violation_not_an_empty_list(
+    cli: Any, fault: str, mode: str
+) -> None:
+    """An agent (or a proxy) answering ListTasks with a Task (``{"task": …}``, ``{"id", "status"}``):
+    `task list` read it as a page without tasks, exit 0 ``"tasks": []``. ProtoJSON leaves an empty
+    ``tasks`` out, so a result without one is still an empty page, unless it has members no
+    ListTasksResponse has: exit 6 naming them."""
+    r = cli("task", "list", fault + f"/{mode}/agent-card.json", "-o", "json")
+    assert r.exit_code == 6, r.stdout
+    error = r.json["error"]
+    assert error["code"] == "protocol" and "is not a ListTasksResponse" in error["message"], error
+
+
+def test_a_list_tasks_page_without_tasks_is_an_empty_page() -> None:
+    from a2actl.protocol.events import result_shape_error
+
+    for empty in ({}, {"nextPageToken": ""}, {"tasks": [], "totalSize": 0, "pageSize": 50}):
+        assert result_shape_error("ListTasks", empty) is None
+    assert "(id, status)" in (result_shape_error("ListTasks", {"id": "t", "status": {}}) or "")
+
+
 # -- issue #13 item 7: agent-supplied escape sequences never reach the terminal ---------------------
 
 UNSAFE = ("\x1b", "\x07", "\x9b", "\u202e")

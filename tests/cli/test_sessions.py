@@ -1291,3 +1291,61 @@ def test_watch_ctrl_c_after_failed_refreshes_is_130(flaky_debug: str) -> None:
     assert first["sessions"][0]["id"] == "ctx-a"
     assert all(x.startswith("warning: refresh failed, still watching: ") for x in failed), failed
     assert proc.returncode == 130, err
+
+
+# ------------------------------------------- a session dated in the year 3000 (ListTasks fallback)
+def _far_future_app(base: str) -> Any:
+    """A plain A2A 1.0 agent whose ListTasks has a task that ended 10 s ago (``ctx-fine``), one
+    working for 30 s (``ctx-busy``), and one whose status is dated in the year 3000 (``ctx-bogus``)."""
+    import time
+
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    from a2actl.core.units import format_timestamp
+    from tests.servers import v1_card
+
+    async def card(_: Request) -> Response:
+        return JSONResponse(v1_card(base, "/rpc"))
+
+    async def rpc(request: Request) -> Response:
+        body = json.loads(await request.body())
+        now = time.time()
+        tasks = [
+            ("fine", "TASK_STATE_COMPLETED", format_timestamp(now - 10)),
+            ("busy", "TASK_STATE_WORKING", format_timestamp(now - 30)),
+            ("bogus", "TASK_STATE_WORKING", "3000-01-01T00:00:00Z"),
+        ]
+        result = {
+            "tasks": [
+                {"id": f"t-{c}", "contextId": c, "status": {"state": s, "timestamp": ts}}
+                for c, s, ts in tasks
+            ],
+            "nextPageToken": "",
+        }
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+
+    return Starlette(
+        routes=[Route("/.well-known/agent-card.json", card), Route("/rpc", rpc, methods=["POST"])]
+    )
+
+
+def test_leaks_is_not_skewed_by_a_session_dated_in_the_year_3000(cli: Any) -> None:
+    """One task dated 3000-01-01 made ``clockAheadSeconds`` 3e10 and that was added to every age:
+    ``ctx-fine`` (ended 10 s ago, within --grace 1m) and ``ctx-busy`` (30 s old) were leaks
+    'open for 30935…s', exit 7. Such a date is no clock skew: it is listed under
+    ``bogusTimestamps`` (and on stderr), not judged, and the others are judged as they are."""
+    from tests.servers import LoopbackServer
+
+    with LoopbackServer(_far_future_app) as srv:
+        r = cli("sessions", "leaks", srv.url, "--max-age", "5m", "--grace", "1m", "-o", "json")
+        table = cli("sessions", "leaks", srv.url, "--max-age", "5m", "--grace", "1m")
+    assert r.exit_code == 0, r.stdout + r.stderr
+    doc = r.json
+    assert doc["source"] == "a2a-listtasks" and doc["checked"] == 3
+    assert doc["leaks"] == [] and doc["ok"] is True
+    assert doc["clockAheadSeconds"] == 0
+    assert doc["bogusTimestamps"] == ["ctx-bogus"] and doc["withinGrace"] == ["ctx-fine"]
+    assert table.exit_code == 0 and "ctx-bogus" in table.stderr and "bogus timestamp" in table.stderr

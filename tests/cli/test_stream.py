@@ -252,6 +252,81 @@ def test_endless_stream_ends_at_max_time_with_a_summary(cli: Any, streams: str) 
     assert summary["heartbeats"] >= 3 and 0.5 < summary["duration"] < 3
 
 
+@pytest.mark.parametrize(
+    "command", [["stream", "tail", "{url}", "--send", "hi"], ["send", "{url}", "hi", "--stream"]]
+)
+def test_a_task_ended_behind_a_silent_stream_is_found_by_get_task(
+    cli: Any, streams: str, monkeypatch: pytest.MonkeyPatch, command: list[str]
+) -> None:
+    """a2a-sdk 0.3 never sends the ``canceled`` event to the stream of a task another client
+    cancels, and keeps the stream open with pings (tests/interop/test_tail_refused.py): the tail
+    waited for --max-time (exit 5, 'missing-terminal'), for ever without one. After a silence
+    without events (pings do not count) GetTask is asked: the task's end, seen only there, ends
+    the tail as missed events do (exit 7), with the state and status message GetTask gave."""
+    from a2actl.stream import follow
+
+    monkeypatch.setattr(follow, "IDLE_POLL", 0.4)
+    monkeypatch.setattr(follow, "IDLE_GRACE", 0.1)
+    url = f"{streams}/uncanceled/agent-card.json"
+    r = cli("--max-time", "20", *[a.format(url=url) for a in command], "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    doc = r.json
+    assert doc["outcome"] == "completed" and doc["exitCode"] == 7
+    assert doc["state" if command[0] == "send" else "finalState"] == "canceled"
+    assert doc["statusMessage"] == "canceled by another client"
+    (missed,) = doc["missed"]
+    assert missed.startswith(
+        "terminal state canceled seen only via GetTask (last state on the stream working)"
+    )
+    if command[0] == "stream":
+        assert doc["heartbeats"] >= 5 and doc["duration"] < 10
+        (reconnect,) = doc["reconnects"]
+        assert reconnect["via"] == "GetTask" and reconnect["missed"] == [missed]
+
+
+_REASONS = {
+    "failedhistory": ("failed", {"text": "quota exceeded for tenant 7", "from": "history"}),
+    "failedartifact": ("rejected", {"text": "error: disk full", "from": "artifact", "artifact": "errors"}),
+    "failednoget": ("failed", None),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(_REASONS))
+@pytest.mark.parametrize(
+    "command", [["stream", "tail", "{url}", "--send", "hi"], ["send", "{url}", "hi", "--stream"]]
+)
+def test_a_failure_reason_outside_the_status_message_is_shown_with_its_source(
+    cli: Any, streams: str, mode: str, command: list[str]
+) -> None:
+    """A task that ends failed or rejected with no status message, its reason in the task's history
+    or an artifact: every stream command showed the state alone (`statusMessage` null). GetTask
+    then gives the last agent message of the history, else the last artifact's text, as `reason`
+    with where it came from; a GetTask that fails leaves no reason and the same exit code."""
+    state, reason = _REASONS[mode]
+    url = f"{streams}/{mode}/agent-card.json"
+    args = [a.format(url=url) for a in command]
+    r = cli(*args, "-o", "json")
+    assert r.exit_code == 0, r.stdout[-800:]
+    doc = r.json
+    assert doc["state" if command[0] == "send" else "finalState"] == state
+    assert doc["statusMessage"] is None and doc["reason"] == reason
+    table = cli(*args)
+    assert table.exit_code == 0
+    if reason is None:
+        assert "reason" not in table.stdout
+    else:
+        source = "the task's history" if reason["from"] == "history" else "artifact errors"
+        assert reason["text"] in table.stdout and f"from {source}" in table.stdout, table.stdout
+
+
+def test_a_failure_reason_in_the_status_message_is_the_reason(cli: Any, sandbox: Any) -> None:
+    r = cli("stream", "tail", sandbox.url, "--send", "/fail", "-o", "json")
+    assert r.exit_code == 0 and r.json["finalState"] == "failed"
+    assert r.json["reason"] == {"text": r.json["statusMessage"], "from": "status"} and r.json["statusMessage"]
+    done = cli("stream", "tail", sandbox.url, "--send", "hi", "-o", "json")
+    assert done.json["finalState"] == "completed" and done.json["reason"] is None
+
+
 def test_event_ids_with_ping_comments_are_not_empty_events(cli: Any, streams: str) -> None:
     """After an ``id:``, a ``: ping`` block must not become an empty event (httpx-sse#35). The tail
     stops at the terminal event, so the last ping is not read."""

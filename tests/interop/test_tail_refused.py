@@ -4,6 +4,7 @@ event and no terminating chunk, for a finished task and an unknown id alike)."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -57,3 +58,67 @@ def test_following_a_task_that_waits_for_the_client_says_so(
         error = r.json["error"]
         assert error["code"] == "a2a_error"
         assert error["message"].startswith(f"task {task_id} is {state}: it waits for the client"), error
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+def test_a_stream_whose_task_another_client_cancels_ends_canceled(
+    cli: Any, agent_sdk03: InteropAgent, binding: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """a2a-sdk 0.3.26 publishes the ``canceled`` event of a CancelTask to the cancel's own queue:
+    the ``message/stream`` of the task never gets it and stays open (an SSE ping every 15 s, no
+    event; still open a minute later): ``stream tail`` waited for --max-time (exit 5) or for ever.
+    GetTask after a silence finds it canceled: outcome completed, final state canceled, the end
+    seen only via GetTask (exit 7, as missed events)."""
+    import threading
+
+    import httpx
+
+    from a2actl.stream import follow
+
+    monkeypatch.setattr(follow, "IDLE_POLL", 1.0)
+    monkeypatch.setattr(follow, "IDLE_GRACE", 0.3)
+    tails: list[Any] = []
+    watch = follow._ended_unannounced
+
+    async def spy(tail: Any, client: Any) -> Any:
+        tails.append(tail)
+        return await watch(tail, client)
+
+    monkeypatch.setattr(follow, "_ended_unannounced", spy)
+
+    def cancel_from_another_client() -> None:
+        for _ in range(200):
+            if tails and tails[0].lifecycle.state == "working":
+                body = {
+                    "jsonrpc": "2.0",
+                    "id": 1,
+                    "method": "tasks/cancel",
+                    "params": {"id": tails[0].lifecycle.task_id},
+                }
+                httpx.post(agent_sdk03.jsonrpc_url, json=body, timeout=10).raise_for_status()
+                return
+            time.sleep(0.05)
+
+    canceler = threading.Thread(target=cancel_from_another_client)
+    canceler.start()
+    r = cli(
+        "--max-time",
+        "40",
+        "stream",
+        "tail",
+        agent_sdk03.url,
+        "--send",
+        "/slow 30",
+        "--binding",
+        binding,
+        "-o",
+        "json",
+    )
+    canceler.join()
+    assert r.exit_code == 7, r.stdout[-800:]
+    summary = r.json
+    assert summary["outcome"] == "completed" and summary["finalState"] == "canceled"
+    assert [e["state"] for e in summary["records"] if e["type"] == "event"] == ["submitted", "working"]
+    (reconnect,) = summary["reconnects"]
+    assert reconnect["via"] == "GetTask" and "seen only via GetTask" in reconnect["missed"][0]
+    assert summary["duration"] < 20

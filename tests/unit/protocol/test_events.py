@@ -56,3 +56,27 @@ def test_result_state_never_raises_and_agrees_on_anything(result: Any) -> None:
     kind, _, state = result_state(result)
     assert kind == view["kind"]
     assert state == view.get("state")
+
+
+def test_a_reason_outside_the_status_is_the_last_agent_message_then_the_last_artifact() -> None:
+    """``reason_outside_status``: the last agent message of the history (0.3 ``agent``, 1.0
+    ``ROLE_AGENT``, 0.3 proto JSON ``content``), else the last artifact with text; never raises."""
+    from a2actl.protocol.events import reason_outside_status
+
+    def msg(role: str, text: str, key: str = "parts") -> dict[str, Any]:
+        return {"role": role, key: [{"text": text}]}
+
+    task = {
+        "history": [msg("agent", "first"), msg("ROLE_AGENT", "second", "content"), msg("user", "retry")],
+        "artifacts": [{"artifactId": "a", "parts": [{"text": "x"}]}],
+    }
+    assert reason_outside_status(task) == {"text": "second", "from": "history"}
+    task["history"] = [msg("user", "hi"), msg("agent", "")]  # an agent message without text
+    assert reason_outside_status(task) == {"text": "x", "from": "artifact", "artifact": "a"}
+    task["artifacts"] = [
+        {"name": "errors", "parts": [{"text": "disk full"}]},
+        {"artifactId": "b", "parts": []},
+    ]
+    assert reason_outside_status(task) == {"text": "disk full", "from": "artifact", "artifact": "errors"}
+    for junk in (None, "task", {"history": "x", "artifacts": [5, None]}, {"history": [None, {"role": 3}]}):
+        assert reason_outside_status(junk) is None

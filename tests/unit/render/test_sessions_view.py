@@ -224,3 +224,20 @@ def test_ages_dated_in_the_future_show_the_clock_skew(monkeypatch: pytest.Monkey
     report = LeakReport(SOURCE, 300, 5, 1, [], [], clock_ahead=75).to_json()
     _, err = render(render_sessions.leaks, report, monkeypatch, columns=300)
     assert "dated up to 1m15s in the future" in err, err
+
+
+def test_ages_dated_over_a_day_in_the_future_are_bogus_not_skew(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A session dated in the year 3000 was listed as ``0s (clock skew +355415d06h)``, where
+    ``sessions leaks`` calls it a bogus timestamp: the same words in every view, at the same bound."""
+    from a2actl.sessions.rules import MAX_CLOCK_AHEAD
+
+    assert render_sessions.BOGUS_AHEAD == MAX_CLOCK_AHEAD
+    doc = SessionList(
+        SOURCE, [{**SESSIONS[1], "ageSeconds": -3e10, "idleSeconds": -MAX_CLOCK_AHEAD}]
+    ).to_json()
+    out, _ = render(render_sessions.table, doc, monkeypatch, columns=200)
+    assert "in the future: bogus timestamp)" in out and "0s (clock skew +1d00h)" in out, out
+    assert "clock skew +3" not in out
+    detail = {"source": "debug", "session": {**DETAIL, "ageSeconds": -3e10, "idleSeconds": 30}}
+    out, _ = render(render_sessions.detail, detail, monkeypatch, columns=200)
+    assert "2026-01-01T00:00:00Z (" in out and "in the future: bogus timestamp)" in out, out

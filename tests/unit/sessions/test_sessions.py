@@ -327,6 +327,7 @@ def test_leak_report_exit_is_7_with_a_leak() -> None:
         "leaks",
         "withinGrace",
         "clockAheadSeconds",
+        "bogusTimestamps",
         "ok",
     ]
     leaky = LeakReport(SOURCE, 300, 5, 2, [{"id": "s1"}], [])
@@ -357,3 +358,27 @@ def test_unreachable_timeout_protocol_and_auth_refreshes() -> None:
     assert refresh_may_recover(TimeoutError_("read timeout"))
     assert refresh_may_recover(ProtocolViolation("a gateway's page"))
     assert not refresh_may_recover(AuthError("HTTP 403"))
+
+
+def test_a_session_dated_over_a_day_in_the_future_is_no_clock_skew() -> None:
+    """A session dated in the year 3000 (ages of -3e10 s) was taken as the agent's clock 3e10 s
+    ahead, added to every session's ages: all of them leaked. Dates more than a day ahead are bogus
+    (``bogus_dated``); they set no skew and are not judged; a skew within the day still counts."""
+    from a2actl.sessions.rules import MAX_CLOCK_AHEAD, bogus_dated, clock_ahead
+
+    sessions = [
+        session("bogus", "active", -3e10, -3e10, "working"),
+        session("half", "idle", 400, -3e10, "completed"),  # one task dated in the year 3000
+        session("ended", "idle", 30, 2, "completed"),
+        session("busy", "active", -50, -60, "working"),  # 60 s of real skew
+    ]
+    assert bogus_dated(sessions) == ["bogus", "half"]
+    assert clock_ahead(sessions) == 60
+    leaks = find_leaks(sessions, max_age=300, grace=5)
+    assert [(x["id"], x["reasons"]) for x in leaks] == [
+        ("half", ["open for 460s, over --max-age 300s"]),  # its age is judged, its idle time is not
+        ("ended", ["still open 62.0s after all 1 task(s) ended"]),
+    ]
+    assert within_grace(sessions, 100) == ["ended"]
+    edge = [session("tz", "active", -MAX_CLOCK_AHEAD, -MAX_CLOCK_AHEAD, "working")]
+    assert bogus_dated(edge) == [] and clock_ahead(edge) == MAX_CLOCK_AHEAD

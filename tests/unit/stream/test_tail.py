@@ -112,6 +112,7 @@ def test_completed_stream_is_exit_0_with_the_documented_summary() -> None:
         "violations",
         "finalState",
         "statusMessage",
+        "reason",
         "taskId",
         "failedOn",
         "stallTimeout",

@@ -288,6 +288,7 @@ def test_streamed_send_document() -> None:
         "abc",
         "failed",
         status_message="quota exceeded",
+        reason={"text": "quota exceeded", "from": "status"},
     )
     assert s.to_json() == {
         "method": "SendStreamingMessage",
@@ -296,6 +297,7 @@ def test_streamed_send_document() -> None:
         "taskId": "t1",
         "state": "failed",
         "statusMessage": "quota exceeded",
+        "reason": {"text": "quota exceeded", "from": "status"},
         "events": 3,
         "outcome": "completed",
         "exitCode": 7,
