@@ -1019,3 +1019,36 @@ def test_a_429_with_retry_after_is_retried_after_what_it_asks(cli: Any, tmp_path
     for e in es:
         first, second = LIMITED[e["request"]["params"]["message"]["messageId"]]
         assert second - first >= 0.95, second - first  # Retry-After: 1 (the jitter alone: <= 0.2 s)
+
+
+def test_an_id_holding_a_nul_byte_is_reached_by_its_line_ref(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A file line whose id holds a NUL byte (JSON ``\\u0000``): no command line can carry it, so
+    an invalid one was reported under that id and could never be purged (``--ids line:N`` found
+    nothing either). Such a line is named by its ``line:N`` (``entryId`` the id as stored): an
+    invalid one is shown and purged by it, a valid one is replayed and removed by it, and a line
+    that an older run tombstoned by the id itself stays removed."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    good, valid_nul, gone = entries_for(sandbox.url, 3)
+    invalid_nul = {**good, "id": "bad\x00id", "request": "oops"}
+    fill(
+        FileBackend(tmp_path / "dlq.jsonl"),
+        [invalid_nul, valid_nul | {"id": "v\x00w"}, gone | {"id": "g\x00h"}],
+    )
+    with open(tmp_path / "dlq.jsonl", "a") as f:  # as a replay before this fix removed it: by the id
+        f.write(json.dumps({"$tombstone": "g\x00h", "at": 0}) + "\n")
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert [(e["id"], e["messageId"]) for e in listed["entries"]] == [
+        ("line:2", valid_nul["request"]["params"]["message"]["messageId"])
+    ]
+    assert [i["ref"] for i in listed["invalid"]["first"]] == ["line:1"]
+    shown = cli("dlq", "show", src, "line:1", "-o", "json")
+    assert shown.exit_code == 0 and shown.json["entryId"] == "bad\x00id", shown.stderr
+    purged = cli("dlq", "purge", src, "--ids", "line:1", "--yes", "-o", "json")
+    assert purged.json["results"] == [{"id": "line:1", "removed": True}]
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [("line:2", "acknowledged")]
+    after = cli("dlq", "list", src, "-o", "json").json
+    assert after["count"] == 0 and after["invalid"]["count"] == 0
+    mid = valid_nul["request"]["params"]["message"]["messageId"]
+    assert received(sandbox)[mid]["deliveries"] == 1

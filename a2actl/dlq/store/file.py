@@ -440,6 +440,10 @@ class FileBackend:
         """``(line, ref, record, why)`` for every line that is not an update or a tombstone;
         ``tombstones``: the keys (``_key``) of every tombstoned ref (``_scan``).
 
+        An id holding a NUL byte, which no command line can carry (``purge --ids``, ``show``), is
+        replaced by the line's ref ``line:N`` (``entryId`` the id as stored), valid or not: an invalid
+        one could not be purged. A line tombstoned by that id itself is left out.
+
         An entry whose id has the form ``line:N`` is invalid, with its own line as ref: a tombstone
         ``line:N`` (``purge --ids line:N`` of an invalid line N) removed it too, and its own removal
         removed line N.
@@ -460,6 +464,16 @@ class FileBackend:
         later: dict[int, bool] = {}
         for n, rec, why in self._records():
             if self._meta(rec):
+                continue
+            eid = rec.get("id") if isinstance(rec, dict) else None
+            if isinstance(eid, str) and "\0" in eid:
+                # no command line can carry a NUL byte: the line is named by its ref, as a reused id
+                # is (a line tombstoned by the id itself, as an older a2actl or the debug API wrote
+                # it, stays removed)
+                if _key(eid) in tombstones:
+                    continue
+                rec["entryId"], rec["id"] = eid, f"line:{n}"
+                yield n, f"line:{n}", rec, why
                 continue
             ref = self._ref(n, rec)
             if why is None and isinstance(rec, dict) and rec.get("id") == ref:
