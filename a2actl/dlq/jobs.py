@@ -443,6 +443,8 @@ async def replay_job(
                 return await backend.to_broker(emit, opts.rate)
             if journal_path is not None:
                 _not_the_source(backend, journal_path)
+            if isinstance(backend, FileBackend):
+                backend.pin()  # removals go to the file read, even if it is rotated meanwhile
             journal = Journal(
                 journal_path or default_journal(backend.journal_key),
                 getattr(backend, "identity", None),

@@ -1058,3 +1058,44 @@ def test_a_broker_source_without_its_extra_is_a_usage_error(
         "exitCode": 2,
         "hint": f"pip install 'a2actl[{extra}]'",
     }
+
+
+def test_a_file_rotated_during_a_replay_keeps_that_runs_removals(cli: Any, tmp_path: Path) -> None:
+    """The DLQ file is rotated while a replay runs (renamed, a new file at its path, as logrotate
+    does): the replay's tombstones and updates go to the file its entries were read from, now
+    ``dlq.jsonl.1``, and the new file is not touched (a warning says so). They went to the new file
+    at the path: the rotated file kept every entry the agent had acknowledged (a replay of it
+    delivered them again), and a tombstone there removed a new dead letter that reuses an id
+    (a producer naming entries by its own ids): it was never delivered."""
+    sb = RunningSandbox(SandboxOptions(rpc_delay=0.5)).start()
+    path = tmp_path / "dlq.jsonl"
+    try:
+        olds = entries_for(sb.url, 12)
+        for i, e in enumerate(olds):
+            e["id"] = f"order-{i}"
+        fill(FileBackend(path), olds)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "dlq", "replay", str(path), "--yes"]
+            + ["--max-in-flight", "2", "--journal", str(tmp_path / "journal"), "-o", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the first ack: the rest are still to come
+        assert first["status"] == "acknowledged", first
+        os.rename(path, tmp_path / "dlq.jsonl.1")
+        reused = entries_for(sb.url, 1)[0] | {"id": "order-11"}  # dead again, under its old id
+        fill(FileBackend(path), [reused])
+        out, err = finish(proc, 60)
+        assert proc.returncode == 0, err
+        records = [first] + [json.loads(x) for x in out.splitlines()]
+        assert sum(r.get("status") == "acknowledged" for r in records) == 12
+        assert "was rotated or replaced during the replay" in err
+    finally:
+        sb.stop()
+    rotated = cli("dlq", "list", str(tmp_path / "dlq.jsonl.1"), "-o", "json").json
+    assert rotated["count"] == 0 and rotated["invalid"]["count"] == 0, rotated
+    fresh = cli("dlq", "list", str(path), "-o", "json").json
+    assert [e["messageId"] for e in fresh["entries"]] == [reused["request"]["params"]["message"]["messageId"]]
+    assert b"$tombstone" not in path.read_bytes()

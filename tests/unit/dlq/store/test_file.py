@@ -482,3 +482,29 @@ def test_a_mark_holds_across_appends_not_a_truncate_and_refill(tmp_path: Path) -
     assert not b.continues({**mark, "size": "12"})  # a mangled mark proves nothing
     b.path.rename(tmp_path / "old")
     assert not b.continues(mark) and b.mark() is None
+
+
+def test_a_pinned_file_is_read_and_written_after_it_was_rotated(tmp_path: Path) -> None:
+    """``pin`` (a replay) holds the file: rotated at its path (renamed, a new file made there), the
+    run still reads it, removes from and updates it, and marks it in the journal; the new file is
+    untouched, and one warning says so."""
+    path = tmp_path / "dlq.jsonl"
+    store = _filled(tmp_path, 2)
+    warnings: list[str] = []
+    store.warn = warnings.append
+
+    async def go() -> None:
+        store.pin()
+        os.rename(path, tmp_path / "dlq.jsonl.1")
+        await FileBackend(path).append(entry(0))  # a new dead letter reusing the id e0
+        assert [e["id"] for e in await _all(store.iter_entries())] == ["e0", "e1"]  # the rotated file
+        assert await store.remove_many(["e0"]) == 1
+        await store.update("e1", 9, None)
+        assert (store.mark() or {})["source"] == FileBackend(tmp_path / "dlq.jsonl.1").identity
+        await store.close()
+
+    asyncio.run(go())
+    rotated = asyncio.run(_all(FileBackend(tmp_path / "dlq.jsonl.1").iter_entries()))
+    assert [(e["id"], e["attempts"]) for e in rotated] == [("e1", 9)]
+    assert [e["id"] for e in asyncio.run(_all(FileBackend(path).iter_entries()))] == ["e0"]
+    assert len(warnings) == 1 and "was rotated or replaced during the replay" in warnings[0], warnings
