@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -1052,3 +1053,31 @@ def test_an_id_holding_a_nul_byte_is_reached_by_its_line_ref(cli: Any, sandbox: 
     assert after["count"] == 0 and after["invalid"]["count"] == 0
     mid = valid_nul["request"]["params"]["message"]["messageId"]
     assert received(sandbox)[mid]["deliveries"] == 1
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_a_redis_password_of_any_length_is_masked(cli: Any, redis_url: str, output: str) -> None:
+    """A Redis password shorter than 4 characters was printed as given: secrets that short are not
+    masked wherever they appear (``ab`` would be masked in every word), so ``redis://u:ab@…`` in
+    ``dlq list``'s title and JSON ``source``, and in the error of a refused or unreachable Redis,
+    showed it. Masked where it stands in the URL: ``redis://u:***@…``."""
+    stream = f"short-{uuid.uuid4().hex[:6]}"
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.acl_setuser(user, enabled=True, passwords=["+ab"], keys=["*"], commands=["+@all"])
+    admin.close()
+    host = redis_url.removeprefix("redis://")
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    port = unused.getsockname()[1]
+    unused.close()
+    for src, code in [
+        (f"redis://{user}:ab@{host}?stream={stream}", 0),  # listed (the stream does not exist yet)
+        (f"redis://{user}:xy@{host}?stream={stream}", 4),  # refused
+        (f"redis://:z@127.0.0.1:{port}/0?stream={stream}", 3),  # unreachable
+    ]:
+        r = cli("dlq", "list", src, "-o", output)
+        assert r.exit_code == code, r.stdout + r.stderr
+        shown = r.stdout + r.stderr
+        secret = src.split("@")[0].rsplit(":", 1)[1]
+        assert f":{secret}@" not in shown and ":***@" in shown, shown
