@@ -87,6 +87,11 @@ def _key(entry_id: str) -> int:
     )
 
 
+def _state(st: os.stat_result) -> tuple[int, int, int, int]:
+    """A file's device, inode, size and modification time (ns): another value, another content."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
 def _same_file(a: int, b: int) -> bool:
     """Whether the open files ``a`` and ``b`` are one file (device and inode)."""
     sa, sb = os.fstat(a), os.fstat(b)
@@ -143,6 +148,11 @@ class FileBackend:
         self._moved_said = False
         #: Receives one-line warnings (``open_source`` sets it: the CLI prints them on stderr).
         self.warn: Callable[[str], None] | None = None
+        #: ``remove``'s index: the keys of every line's ref, and the file's ``_state`` it was read
+        #: at (with ``_tombstones``); kept across calls while only this store's tombstones and
+        #: updates were appended (``_append_lines``), read again after any other change.
+        self._refs: set[int] | None = None
+        self._indexed: tuple[int, int, int, int] | None = None
 
     async def close(self) -> None:
         """Close the file ``pin`` holds open; every other operation opens and closes the file."""
@@ -413,7 +423,8 @@ class FileBackend:
                 self._moved(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
+                before = _state(os.fstat(fd))
+                size = before[2]
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
                     data = b"\n" + data
                 view = memoryview(data)
@@ -425,6 +436,8 @@ class FileBackend:
                         os.ftruncate(fd, size)
                     raise
                 os.fsync(fd)
+                if own and self._indexed == before:  # a tombstone or an update: no ref changes
+                    self._indexed = _state(os.fstat(fd))
             finally:
                 if pinned is None:
                     os.close(fd)
@@ -665,18 +678,31 @@ class FileBackend:
 
     async def remove(self, entry_id: str) -> bool:
         """Tombstone one live entry (``id`` or ``line:N``); ``False`` when already removed or never
-        there (nothing is written then)."""
-        if self._tombstones is None:
-            self._scan()
+        there (nothing is written then). The file is read only when it changed otherwise than by
+        this store's tombstones and updates (``_index``): the debug API's ``DELETE /dlq/{id}`` (one
+        per id of a purge or a replay over HTTP) read the whole file for each id, O(n²) for n ids."""
+        refs = self._index()
         assert self._tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones or not any(
-            ref == entry_id for _, ref, _, _ in self._entry_lines(self._tombstones)
-        ):
+        if k in self._tombstones or k not in refs:
             return False  # already removed, or never there
         self._append_lines(self.tombstone_line(entry_id, time.time()), own=True)
         self._tombstones.add(k)
         return True
+
+    def _index(self) -> set[int]:
+        """The keys (``_key``) of every line's ref, with ``_tombstones`` read at the same time: as
+        last read while the file is as this store left it (the same ``_state``), else read again
+        (a producer's append, another process's tombstone, a rotation)."""
+        try:
+            state: tuple[int, int, int, int] | None = _state(os.stat(self.path))
+        except OSError:
+            state = None
+        if self._refs is None or self._tombstones is None or state is None or state != self._indexed:
+            tombstones, _ = self._scan()
+            self._refs = {_key(ref) for _, ref, _, _ in self._entry_lines(tombstones)}
+            self._indexed = state
+        return self._refs
 
     async def remove_each(self, entry_ids: list[str]) -> list[bool]:
         """``remove`` of each id in order (``dlq purge``), with one read of the file and one append:

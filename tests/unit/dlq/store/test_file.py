@@ -508,3 +508,33 @@ def test_a_pinned_file_is_read_and_written_after_it_was_rotated(tmp_path: Path) 
     assert [(e["id"], e["attempts"]) for e in rotated] == [("e1", 9)]
     assert [e["id"] for e in asyncio.run(_all(FileBackend(path).iter_entries()))] == ["e0"]
     assert len(warnings) == 1 and "was rotated or replaced during the replay" in warnings[0], warnings
+
+
+def test_removing_one_id_at_a_time_reads_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``remove`` (the debug API's ``DELETE /dlq/{id}``, once per id of a purge or a replay over
+    HTTP) read the whole file for each id: O(n²). Its index is kept while only its own tombstones
+    and updates were appended, and read again after any other change: a new entry, or a tombstone
+    another process wrote (the cached tombstones missed it, and a second removal said removed)."""
+    store = _filled(tmp_path, 40)
+    reads: list[int] = []
+    opened = FileBackend._open_for_reading
+
+    def counted(self: FileBackend) -> Any:
+        reads.append(1)
+        return opened(self)
+
+    monkeypatch.setattr(FileBackend, "_open_for_reading", counted)
+    for i in range(40):
+        assert run(store.remove(f"e{i}")) is True
+        if i % 10 == 0:
+            run(store.update(f"e{i + 1}", 7, None))
+    assert run(store.remove("e0")) is False and run(store.remove("nope")) is False
+    assert len(reads) == 2, len(reads)  # one index: the tombstones, then the refs
+    other = FileBackend(tmp_path / "dlq.jsonl")
+    run(other.append(entry(40)))
+    run(other.append(entry(41)))
+    run(other.remove("e41"))
+    assert run(store.remove("e40")) is True and run(store.remove("e41")) is False
+    assert asyncio.run(_all(FileBackend(tmp_path / "dlq.jsonl").iter_entries())) == []
