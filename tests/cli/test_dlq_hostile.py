@@ -1081,3 +1081,28 @@ def test_a_redis_password_of_any_length_is_masked(cli: Any, redis_url: str, outp
         shown = r.stdout + r.stderr
         secret = src.split("@")[0].rsplit(":", 1)[1]
         assert f":{secret}@" not in shown and ":***@" in shown, shown
+
+
+def test_a_dlq_file_locked_by_another_writer_does_not_hold_past_max_time(cli: Any, tmp_path: Path) -> None:
+    """Another process holds the DLQ file's ``flock`` and does not let go (a producer stopped in
+    the middle of its append, a hung network file system): ``dlq purge --max-time 1`` waited in a
+    blocking ``flock`` on the event loop, past --max-time and SIGTERM, until the lock was released.
+    It waits for the lock without blocking the loop: exit 5 at --max-time, nothing written; then
+    the purge goes through once the lock is free."""
+    import fcntl
+
+    path = tmp_path / "dlq.jsonl"
+    ids = fill(FileBackend(path), entries_for("http://127.0.0.1:9", 2))
+    before = path.read_bytes()
+    holder = os.open(path, os.O_RDWR)  # another open file description: as another process's
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        started = time.monotonic()
+        r = cli("--max-time", "1", "dlq", "purge", str(path), "--ids", ids[0], "--yes", "-o", "json")
+        assert r.exit_code == 5, r.stdout + r.stderr
+        assert time.monotonic() - started < 4
+        assert path.read_bytes() == before
+    finally:
+        os.close(holder)
+    r = cli("dlq", "purge", str(path), "--ids", ids[0], "--yes", "-o", "json")
+    assert r.json["results"] == [{"id": ids[0], "removed": True}]

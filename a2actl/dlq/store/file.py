@@ -10,6 +10,7 @@ before the next append. Nothing is rewritten in place, so no crash can lose or d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -85,6 +86,22 @@ def _key(entry_id: str) -> int:
     return int.from_bytes(
         hashlib.blake2b(entry_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(), "big"
     )
+
+
+async def _flock(fd: int) -> None:
+    """``flock(fd, LOCK_EX)`` without blocking the event loop: tried without waiting, then again
+    every millisecond or so, up to 50 ms apart, until it is free. A blocking ``flock`` held the loop
+    for as long as another process held the lock (a stopped producer, a hung network file system):
+    ``dlq purge --max-time 2`` and SIGTERM waited for it, and so did every delivery of a replay.
+    Raises ``OSError`` for anything but a lock held elsewhere; cancellable while it waits."""
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
 
 
 def _state(st: os.stat_result) -> tuple[int, int, int, int]:
@@ -402,17 +419,17 @@ class FileBackend:
         except TypeError:  # orjson.JSONEncodeError
             return cls.line({"$tombstone": entry_id, "at": at})
 
-    def _append(self, records: list[dict[str, Any]], own: bool = False) -> None:
-        self._append_lines(b"".join(self.line(r) for r in records), own)
+    async def _append(self, records: list[dict[str, Any]], own: bool = False) -> None:
+        await self._append_lines(b"".join(self.line(r) for r in records), own)
 
-    def _append_lines(self, data: bytes, own: bool = False) -> None:
+    async def _append_lines(self, data: bytes, own: bool = False) -> None:
         """Append ``data`` (whole lines) under ``flock``, after a newline if the file ends in a line a
         crash tore, then ``fsync``. ``own``: the store's own lines (tombstones, updates), which go
         to the file ``pin`` holds when it holds one. Raises ``UsageError`` (exit 2) naming the file
         when it cannot be written (a full disk, a file size limit, no permission): a replay stopped
         there with exit 1 "unexpected OSError"; what its journal says was delivered is removed by
         the next run. A write cut short is undone (the file truncated back, under the ``flock``),
-        not left torn."""
+        not left torn. The ``flock`` is waited for without blocking the event loop (``_flock``)."""
         pinned = self._pinned if own else None
         try:
             if pinned is None:
@@ -422,7 +439,8 @@ class FileBackend:
                 fd = pinned
                 self._moved(fd)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
+                await _flock(fd)
+                # from here to the unlock nothing is awaited: one append at a time in this process too
                 before = _state(os.fstat(fd))
                 size = before[2]
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
@@ -616,7 +634,7 @@ class FileBackend:
         (an agent's text) is written with U+FFFD for any lone surrogate (``valid_text``)."""
         if "lastError" in entry:
             entry = {**entry, "lastError": valid_text(entry["lastError"])}
-        self._append([entry])
+        await self._append([entry])
         return str(entry["id"])
 
     async def iter_entries(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
@@ -682,12 +700,17 @@ class FileBackend:
         this store's tombstones and updates (``_index``): the debug API's ``DELETE /dlq/{id}`` (one
         per id of a purge or a replay over HTTP) read the whole file for each id, O(n²) for n ids."""
         refs = self._index()
-        assert self._tombstones is not None
+        tombstones = self._tombstones
+        assert tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones or k not in refs:
+        if k in tombstones or k not in refs:
             return False  # already removed, or never there
-        self._append_lines(self.tombstone_line(entry_id, time.time()), own=True)
-        self._tombstones.add(k)
+        tombstones.add(k)  # before the wait for the lock: a second DELETE of it meanwhile is False
+        try:
+            await self._append_lines(self.tombstone_line(entry_id, time.time()), own=True)
+        except BaseException:
+            tombstones.discard(k)
+            raise
         return True
 
     def _index(self) -> set[int]:
@@ -725,7 +748,7 @@ class FileBackend:
             fresh.append(self.tombstone_line(eid, at))
             out.append(True)
         if fresh:
-            self._append_lines(b"".join(fresh), own=True)
+            await self._append_lines(b"".join(fresh), own=True)
         return out
 
     async def remove_many(self, entry_ids: list[str]) -> int:
@@ -742,13 +765,13 @@ class FileBackend:
                 self._tombstones.add(k)
                 fresh.append(self.tombstone_line(eid, at))
         if fresh:
-            self._append_lines(b"".join(fresh), own=True)
+            await self._append_lines(b"".join(fresh), own=True)
         return len(fresh)
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Append an ``$update`` line; readers fold it into the entry. ``last_error`` (an agent's
         text) is written with U+FFFD for any lone surrogate (``valid_text``): written as an escape,
         the line was read back as an invalid entry and its attempts were lost."""
-        self._append(
+        await self._append(
             [{"$update": entry_id, "attempts": attempts, "lastError": valid_text(last_error)}], own=True
         )
