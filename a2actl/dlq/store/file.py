@@ -711,6 +711,8 @@ class FileBackend:
         except BaseException:
             tombstones.discard(k)
             raise
+        if self._tombstones is not None:  # read again by another call while this one waited
+            self._tombstones.add(k)
         return True
 
     def _index(self) -> set[int]:
