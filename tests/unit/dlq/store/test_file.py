@@ -538,3 +538,28 @@ def test_removing_one_id_at_a_time_reads_the_file_once(
     run(other.remove("e41"))
     assert run(store.remove("e40")) is True and run(store.remove("e41")) is False
     assert asyncio.run(_all(FileBackend(tmp_path / "dlq.jsonl").iter_entries())) == []
+
+
+def test_a_removal_waiting_for_the_lock_is_not_made_twice(tmp_path: Path) -> None:
+    """``remove`` waits for the file's lock without blocking (another process appends); another
+    call meanwhile reads the index again (the file changed). Once the first removal is written, a
+    second ``remove`` of that id is ``False``: the index read meanwhile did not have its tombstone,
+    and a second tombstone was written with ``True``."""
+    import fcntl
+
+    path = tmp_path / "dlq.jsonl"
+    store = _filled(tmp_path, 2)
+
+    async def go() -> tuple[bool, bool, bool]:
+        holder = os.open(path, os.O_RDWR | os.O_APPEND)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process, appending
+        first = asyncio.ensure_future(store.remove("e0"))
+        await asyncio.sleep(0.05)  # waiting for the lock
+        os.write(holder, FileBackend.line(entry(2)))  # what it appends
+        nope = await store.remove("nope")  # reads the changed file again
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        return await first, nope, await store.remove("e0")
+
+    assert asyncio.run(go()) == (True, False, False)
+    assert path.read_bytes().count(b"$tombstone") == 1
