@@ -1106,3 +1106,49 @@ def test_a_dlq_file_locked_by_another_writer_does_not_hold_past_max_time(cli: An
         os.close(holder)
     r = cli("dlq", "purge", str(path), "--ids", ids[0], "--yes", "-o", "json")
     assert r.json["results"] == [{"id": ids[0], "removed": True}]
+
+
+def test_an_http_entry_whose_id_no_url_can_name_is_not_delivered(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A debug API listing an entry whose id is so long that ``DELETE /dlq/{id}`` is over the 65,536
+    characters the HTTP client sends: it was delivered, its removal failed (exit 2, "invalid URL"
+    and the whole URL), and every later run stopped at the same removal (the journal said
+    delivered). It is an invalid entry, reported and not delivered; the others are replayed."""
+    short, long = entries_for(sandbox.url, 2)
+    long["id"] = "x" * 70_000
+    deleted: list[str] = []
+
+    def api(_: str) -> Starlette:
+        async def page(request: Request) -> Response:
+            return Response(
+                json.dumps({"entries": [long, short], "nextCursor": None}), media_type="application/json"
+            )
+
+        async def one(request: Request) -> Response:
+            deleted.append(request.path_params["id"])
+            return Response(json.dumps({"removed": True}), media_type="application/json")
+
+        return Starlette(
+            routes=[
+                Route("/debug/a2a/dlq", page),
+                Route("/debug/a2a/dlq/{id:path}", one, methods=["GET", "PATCH", "DELETE"]),
+            ]
+        )
+
+    with LoopbackServer(api) as srv:
+        r = cli(
+            "dlq",
+            "replay",
+            srv.url + "/debug/a2a/dlq",
+            "--yes",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "json",
+        )
+    assert r.exit_code == 7, r.stdout[-500:] + r.stderr[-500:]
+    assert [x["id"] for x in r.json["results"]] == [short["id"]] and deleted == [short["id"]]
+    assert r.json["invalid"]["count"] == 1 and "over the 65,536" in r.json["invalid"]["first"][0]["error"]
+    mids = {e["request"]["params"]["message"]["messageId"] for e in (short, long)}
+    assert {m for m in received(sandbox) if m in mids} == {short["request"]["params"]["message"]["messageId"]}
