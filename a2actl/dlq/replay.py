@@ -793,7 +793,7 @@ class Replayer:
         second Ctrl-C) ends the grace at once. Returns what was cut."""
         self.stopping = True
         stage = self._stage
-        idle = [t for t in tasks if stage.get(t, "waiting") == "waiting"]
+        idle = [t for t in tasks if not t.done() and stage.get(t, "waiting") == "waiting"]
         for t in idle:
             t.cancel()
         busy = [t for t in tasks if not t.done() and stage.get(t, "waiting") != "waiting"]
