@@ -248,7 +248,9 @@ def replay(
 
     Exit codes: 0 every selected entry acknowledged; 7 some are still dead (attempts and lastError
     updated in the source) or invalid entries were skipped; 1 an --ids id names no entry in SRC (the
-    others are still replayed) or another replay holds SRC.
+    others are still replayed) or another replay holds SRC; 130 Ctrl-C or SIGTERM (no new delivery
+    starts, those in flight get 2s to be answered, what was acknowledged is removed, then the
+    summary; a second Ctrl-C stops at once).
 
     Examples:
 
@@ -340,6 +342,7 @@ def replay(
         else:
             run.out.warn(rec["message"])
 
+    stopped: list[Any] = []  # Ctrl-C or SIGTERM: the summary of what was done, then exit 130
     try:
         result = run.run(
             replay_job(
@@ -354,12 +357,20 @@ def replay(
                 wait_lock=wait_lock,
                 endpoint_url=endpoint_url,
                 to_broker=to_broker,
+                on_interrupted=stopped.append,
             )
         )
+    except KeyboardInterrupt:
+        if not stopped:  # before the deliveries began (the lock, the resume), or no summary to give
+            raise
+        result = stopped[0]
     finally:
         if progress is not None:
             progress.stop()
-    records.finish(result.to_json())
+    summary = result.to_json()
+    if summary.get("interrupted"):
+        render_dlq.interrupted(run.out, summary)
+    records.finish(summary)
     raise typer.Exit(int(result.exit))
 
 

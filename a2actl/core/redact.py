@@ -96,6 +96,9 @@ _SENSITIVE_QUERY = re.compile(
     r"^(sig|signature|x-amz-signature|x-goog-signature|code|key|auth|access_token)$", re.I
 )
 _REGISTRY: set[str] = set()
+#: Masked forms of the URL prefixes whose userinfo secret is too short to be masked wherever it
+#: appears (``register_url``, ``userinfo_swap``): ``redis://:ab@`` → ``redis://:***@``.
+_SWAPS: dict[str, str] = {}
 #: Counts every registration, process-wide or in any ``secret_scope()``: a ``Redactor`` rebuilds its
 #: needles when it moved (or the current scope is another), so its per-write check is one comparison
 #: and one identity test, whatever the depth of nested scopes.
@@ -106,11 +109,12 @@ class _Scope:
     """The secrets registered inside one ``secret_scope()``, and the scope it was opened in
     (``parent``, ``None`` at the top): the scope masks its own and every enclosing scope's."""
 
-    __slots__ = ("parent", "values")
+    __slots__ = ("parent", "swaps", "values")
 
     def __init__(self, parent: _Scope | None) -> None:
         self.parent = parent
         self.values: set[str] = set()
+        self.swaps: dict[str, str] = {}
 
     def __contains__(self, value: str) -> bool:
         scope: _Scope | None = self
@@ -126,6 +130,15 @@ class _Scope:
         scope: _Scope | None = self
         while scope is not None:
             out |= scope.values
+            scope = scope.parent
+        return out
+
+    def all_swaps(self) -> dict[str, str]:
+        """This scope's URL prefix swaps (``register_url``) and those of every enclosing scope."""
+        out: dict[str, str] = {}
+        scope: _Scope | None = self
+        while scope is not None:
+            out = {**scope.swaps, **out}
             scope = scope.parent
         return out
 
@@ -211,11 +224,42 @@ def urlsplit_lenient(url: str) -> SplitResult:
         return urlsplit(m.group(1) + (m.group(2) or "") + "host" + m.group(3))
 
 
+#: A URL's scheme and userinfo as written, up to the netloc's last ``@`` (``urlsplit``'s reading).
+_USERINFO = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]{0,31}://)([^/?#]*)@")
+
+
+def userinfo_swap(url: str) -> tuple[str, str] | None:
+    """``(prefix, masked)`` for a URL whose userinfo secret (``url_secrets``: the password, else a
+    lone user part) is shorter than 4 characters, which ``register_secret`` ignores (masking ``ab``
+    wherever it appears would mangle every text): the URL's scheme and userinfo as written,
+    ``redis://:ab@``, and the same with the secret masked, ``redis://:***@`` (``redis://u:ab@`` →
+    ``redis://u:***@``; a lone user part, ``redis://ab@`` → ``redis://***@``). ``None`` for a URL
+    without userinfo, or whose secret is masked as a value. Never raises."""
+    m = _USERINFO.match(url)
+    if m is None:
+        return None
+    scheme, info = m.group(1), m.group(2)
+    user, _, password = info.partition(":")
+    secret = password or user
+    if not secret or len(secret) >= 4:
+        return None
+    return m.group(0), (f"{scheme}{user}:{MASK}@" if password else f"{scheme}{MASK}@")
+
+
 def register_url(url: str) -> None:
-    """Register the secrets a URL carries (``url_secrets``: userinfo, credential-like query values).
-    Never raises."""
+    """Register the secrets a URL carries (``url_secrets``: userinfo, credential-like query values),
+    and a userinfo secret too short to be masked as a value with its URL's prefix
+    (``userinfo_swap``): every output masks it where it follows that prefix. Never raises."""
     for secret in url_secrets(url):
         register_secret(secret)
+    swap = userinfo_swap(url)
+    if swap is not None:
+        needle, masked = swap
+        scope = _SCOPE.get()
+        if needle in _SWAPS or (scope is not None and needle in scope.all_swaps()):
+            return
+        (scope.swaps if scope is not None else _SWAPS)[needle] = masked
+        _registry_version[0] += 1
 
 
 #: A URL in text (any scheme) as far as a delimiter: a space, a quote, ``<>(){}``, or a backslash
@@ -270,8 +314,11 @@ def mask_urls(text: str) -> str:
 
     def one(m: re.Match[str]) -> str:
         found = m.group()
-        secrets = url_secrets(_bare(found))
-        return redact_text(found, sorted(set(secrets), key=len, reverse=True)) if secrets else found
+        bare = _bare(found)
+        secrets = url_secrets(bare)
+        out = redact_text(found, sorted(set(secrets), key=len, reverse=True)) if secrets else found
+        swap = userinfo_swap(bare)  # a userinfo secret of any length: masked where it stands
+        return out.replace(swap[0], swap[1], 1) if swap is not None else out
 
     return _URL_IN_TEXT.sub(one, text)
 
@@ -344,6 +391,21 @@ def _spellings(secret: str) -> list[str]:
     return sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)
 
 
+def _swap_spellings(needle: str, masked: str) -> dict[str, str]:
+    """A URL prefix swap (``userinfo_swap``) as it may appear in output (raw, JSON-, XML-escaped),
+    each spelling with its masked form spelled alike."""
+    return {
+        f(needle): f(masked)
+        for f in (
+            lambda x: x,
+            lambda x: json.dumps(x)[1:-1],
+            lambda x: json.dumps(x, ensure_ascii=False)[1:-1],
+            lambda x: html.escape(x, quote=False),
+            lambda x: html.escape(x, quote=True),
+        )
+    }
+
+
 class Redactor:
     """Masks every known secret in a string: ``secrets`` (the invocation's own, ``Settings.secrets()``,
     fixed for the run), the process registry and, called inside a ``secret_scope()``, that scope's and
@@ -354,6 +416,7 @@ class Redactor:
         self.own = [v for v in secrets if v]
         self._key: tuple[int, _Scope | None] | None = None
         self._needles: list[str] = []
+        self._swaps: dict[str, str] = {}
 
     def needles(self) -> list[str]:
         """The spellings to mask, longest first (rebuilt when a secret was registered since, or the
@@ -364,15 +427,29 @@ class Redactor:
             return self._needles  # the per-write path (stream tail's every read): no tuple built
         scoped = scope.all_values() if scope is not None else set()
         values = {v for v in (*self.own, *_REGISTRY, *scoped) if len(v) >= 4}
-        self._needles = sorted({f for v in values for f in _spellings(v)}, key=len, reverse=True)
+        swaps: dict[str, str] = {}
+        for needle, masked in {**_SWAPS, **(scope.all_swaps() if scope is not None else {})}.items():
+            swaps.update(_swap_spellings(needle, masked))
+        self._swaps = swaps
+        self._needles = sorted({f for v in values for f in _spellings(v)} | set(swaps), key=len, reverse=True)
         self._key = (_registry_version[0], scope)
         return self._needles
 
+    @property
+    def swaps(self) -> dict[str, str]:
+        """The needles (``needles``) replaced by something else than ``***``: URL prefixes with a
+        short userinfo secret (``userinfo_swap``), each with its masked form."""
+        self.needles()
+        return self._swaps
+
     def __call__(self, text: str) -> str:
-        """``text`` with every known secret spelling replaced by ``***``."""
-        for needle in self.needles():
+        """``text`` with every known secret spelling replaced by ``***`` (a URL prefix with a short
+        userinfo secret by its masked form, ``redis://:***@``)."""
+        needles = self.needles()
+        swaps = self._swaps
+        for needle in needles:
             if needle in text:
-                text = text.replace(needle, MASK)
+                text = text.replace(needle, swaps.get(needle, MASK))
         return text
 
 

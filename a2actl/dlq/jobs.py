@@ -382,13 +382,20 @@ async def replay_job(
     *,
     endpoint_url: str | None = None,
     to_broker: bool = False,
+    on_interrupted: Callable[[ReplayResult], None] | None = None,
 ) -> ReplayResult | Redrive:
     """``dlq replay`` under the source's replay lock (``a2actl.dlq.store.lock``); ``journal_path``
     ``None``: the default journal of the source. ``to_broker``: back into the broker instead of the
     agent (SQS: its native redrive, ``SqsBackend.to_broker``, whose ``Redrive`` is returned). A FIFO
     SQS queue is replayed one message at a time (its group order). Raises ``UsageError`` (exit 2)
     for filters on a consumer-group replay or an SQS ``--to-broker``, and for ``--to-broker`` on a
-    source that is not a broker; ``SourceLocked`` (exit 1) when another replay holds the source."""
+    source that is not a broker; ``SourceLocked`` (exit 1) when another replay holds the source.
+
+    Ctrl-C or SIGTERM during the deliveries: the replay stops as ``Replayer`` does (the deliveries
+    in flight get their grace, what the agent acknowledged is committed) and its result, marked
+    ``interrupted`` (exit 130), goes to ``on_interrupted`` as well as being returned: the caller's
+    deadline wrapper (``core.deadline.within``) drops the result of work whose caller was
+    cancelled."""
     from a2actl.dlq.journal import Journal, default_journal
     from a2actl.dlq.replay import Replayer
     from a2actl.dlq.store.lock import SourceLocked
@@ -436,6 +443,8 @@ async def replay_job(
                 return await backend.to_broker(emit, opts.rate)
             if journal_path is not None:
                 _not_the_source(backend, journal_path)
+            if isinstance(backend, FileBackend):
+                backend.pin()  # removals go to the file read, even if it is rotated meanwhile
             journal = Journal(
                 journal_path or default_journal(backend.journal_key),
                 getattr(backend, "identity", None),
@@ -450,6 +459,8 @@ async def replay_job(
                 if isinstance(backend, SqsBackend):  # a FIFO replay waiting for its removals commits them
                     backend.on_blocked = functools.partial(replayer._flush, True)
                 result = await replayer.run(sel)
+                if result.interrupted is not None and on_interrupted is not None:
+                    on_interrupted(result)
                 _warn_invalid(replayer.invalid, warn)
                 _warn_not_found(src, result.not_found, warn)
                 return result

@@ -16,6 +16,11 @@ unsupported operation, content type, auth, other 4xx) are not retried. Entries t
 requests, an optional rate (messages per second), and a circuit breaker per target that pauses after
 ``breaker_failures`` consecutive failures for ``breaker_cooldown`` seconds and says so.
 
+Ctrl-C or SIGTERM (the run's task cancelled) stops it gently, as ``load run``: no delivery attempt
+starts after it, those whose request is out get ``INTERRUPT_GRACE`` seconds to be answered (acks
+committed as usual), then the rest are cut, and the run returns its result marked ``interrupted``
+(``Cut``: what was cut; exit 130). A second cancellation cuts at once.
+
 Delivery runs on the throughput path, ``FastTransport`` (aiohttp + orjson, ``a2actl.transport.fast``),
 with a pool of at least ``max_in_flight`` connections: this replayer, same code, 64 in flight into
 ``bench/dlq_replay.py``'s sink on a busy 2-core machine, spent 2.2 ms of CPU per message over
@@ -68,6 +73,11 @@ from a2actl.dlq.store.redis import RedisBackend
 from a2actl.protocol.events import result_state, task_view
 from a2actl.protocol.versions import FAILED_STATES
 from a2actl.transport.channel import TimedEvent, close_inner
+
+#: Seconds the deliveries in flight get to be answered after Ctrl-C or SIGTERM before they are cut
+#: (``load run``'s ``INTERRUPT_GRACE``): well within ``core.deadline``'s stop grace (5 s), which also
+#: covers the commit of what they acknowledged. A second Ctrl-C cuts them at once.
+INTERRUPT_GRACE = 2.0
 
 #: The longest wait a ``Retry-After`` gets before the next attempt (seconds): an agent asking for an
 #: hour would hold a delivery slot for it (a longer one is waited this long, then retried as asked).
@@ -167,6 +177,19 @@ class ReplayCounts:
 
 
 @dataclass(frozen=True)
+class Cut:
+    """What Ctrl-C or SIGTERM cut short: ``in_flight`` deliveries still unanswered after the grace
+    (``grace`` seconds; 0 after a second Ctrl-C), cancelled (the agent may have received them: their
+    entries stay, and the next run delivers them again), and ``waiting`` deliveries that were not
+    on the wire (waiting for a retry's backoff, the rate or the breaker: their entries stay, as
+    they were)."""
+
+    in_flight: int
+    waiting: int
+    grace: float
+
+
+@dataclass(frozen=True)
 class GroupShare:
     """A consumer-group replay's share: the group, this consumer, entries claimed from others."""
 
@@ -188,12 +211,16 @@ class ReplayResult:
     group: GroupShare | None = None
     #: The ``--ids`` that name no entry in the source (sorted; nothing was replayed for them).
     not_found: list[str] = field(default_factory=list)
+    #: Set when Ctrl-C or SIGTERM stopped the run (``None``: it ran to its end).
+    interrupted: Cut | None = None
 
     @property
     def exit(self) -> ExitCode:
-        """1 an ``--ids`` id names no entry in the source (this wins: what was asked for is not
-        there); else 7 some are still dead or invalid entries were skipped; else 0
-        (docs/exit-codes.md)."""
+        """130 when Ctrl-C or SIGTERM stopped it; else 1 an ``--ids`` id names no entry in the
+        source (what was asked for is not there); else 7 some are still dead or invalid entries were
+        skipped; else 0 (docs/exit-codes.md)."""
+        if self.interrupted is not None:
+            return ExitCode.INTERRUPTED
         if self.not_found:
             return ExitCode.ERROR
         dead = self.counts.still_dead[TRANSIENT] + self.counts.still_dead[PERMANENT]
@@ -201,8 +228,9 @@ class ReplayResult:
 
     def to_json(self) -> dict[str, Any]:
         """``{"type": "summary", selected, replayed, acknowledged, retried, resumedRemovals,
-        stillDead, invalid, notFound, duration, rate (messages/s), breakerTrips, journal, exitCode[,
-        group]}``."""
+        stillDead, invalid, notFound, duration, rate (messages/s), breakerTrips, journal,
+        interrupted, exitCode[, group][, cut: {inFlight, waiting, grace}]}``; ``cut`` only when
+        ``interrupted``."""
         c = self.counts
         out: dict[str, Any] = {
             "type": "summary",
@@ -218,8 +246,12 @@ class ReplayResult:
             "rate": round(c.replayed / self.duration, 1) if self.duration > 0 else None,
             "breakerTrips": self.breaker_trips,
             "journal": self.journal,
+            "interrupted": self.interrupted is not None,
             "exitCode": int(self.exit),
         }
+        if self.interrupted is not None:
+            cut = self.interrupted
+            out["cut"] = {"inFlight": cut.in_flight, "waiting": cut.waiting, "grace": cut.grace}
         if self.group is not None:
             out["group"] = {
                 "name": self.group.name,
@@ -267,6 +299,12 @@ class Replayer:
     _queued_flush: asyncio.Task[None] | None = field(default=None, repr=False)
     #: Masks the secrets in the ``lastError`` written back (``_stored_error``); made on first use.
     _redactor: Callable[[str], str] | None = field(default=None, repr=False)
+    #: Set by Ctrl-C or SIGTERM (``_wind_down``): no delivery attempt is started after it.
+    stopping: bool = False
+    #: Where each delivery task is (``_one``): ``"waiting"`` (for the breaker, the rate or a retry's
+    #: backoff: nothing on the wire), ``"sending"`` (its request is out), ``"answered"`` (recording
+    #: the outcome); a task not in it has not started.
+    _stage: dict[asyncio.Task[Any], str] = field(default_factory=dict, repr=False)
 
     async def _client(self, transport: Transport, entry: Entry) -> AgentClient:
         """The client for ``--to`` (discovered once; a gRPC interface with ``--binding GRPC`` or a
@@ -524,15 +562,21 @@ class Replayer:
         if breaker is None:
             breaker = self.breakers[target] = Breaker(self.opts.breaker_failures, self.opts.breaker_cooldown)
         attempts, outcome = 0, Outcome(False)
+        stage, me = self._stage, asyncio.current_task()
+        assert me is not None  # _deliver_all runs each delivery as a task
         try:
-            self.counts.replayed += 1
             while True:
+                stage[me] = "waiting"
                 await breaker.wait()
                 await limiter.acquire()
                 if self.guard is not None:
                     self.guard()
                 attempts += 1
+                if attempts == 1:  # counted when it goes out: Ctrl-C may cut it before
+                    self.counts.replayed += 1
+                stage[me] = "sending"
                 outcome = await self._deliver(transport, entry)
+                stage[me] = "answered"
                 if outcome.error is not None:
                     # an agent's text may hold a lone surrogate (the stdlib read "\ud800"): as U+FFFD,
                     # so the result can be printed (-o json raised UnicodeEncodeError) and stored
@@ -551,6 +595,7 @@ class Replayer:
                     outcome.ok
                     or (outcome.error or {}).get("class") == PERMANENT
                     or attempts >= self.opts.max_attempts
+                    or self.stopping  # Ctrl-C: no retry; the failure is recorded as it stands
                 ):
                     break
                 self.counts.retried += 1
@@ -561,6 +606,7 @@ class Replayer:
                     # that long, up to RETRY_AFTER_CAP (a retry within the jitter's 0.2 s was refused
                     # again, and three attempts in 0.4 s left the entry dead)
                     delay = max(delay, min(outcome.retry_after, RETRY_AFTER_CAP))
+                stage[me] = "waiting"
                 await asyncio.sleep(delay)
         finally:
             release()
@@ -677,10 +723,12 @@ class Replayer:
 
         def ended(task: asyncio.Task[None]) -> None:
             tasks.discard(task)
+            self._stage.pop(task, None)
             if not task.cancelled() and task.exception() is not None:
                 failed.append(task)
                 nudge()  # surface it now, not after the next free slot
 
+        cut: Cut | None = None
         async with opened as transport:
             try:
                 async for entry in select(self.backend, sel, self.invalid, replay=True, lookup=self.lookup):
@@ -694,23 +742,34 @@ class Replayer:
                     task = loop.create_task(self._one(transport, entry, limiter, release))
                     tasks.add(task)
                     task.add_done_callback(ended)
-                if tasks:
-                    await asyncio.gather(*tasks)
+                while tasks and not failed:
+                    # not gather: Ctrl-C cancelling it would cancel every delivery under it at once
+                    await asyncio.wait(list(tasks), return_when=asyncio.FIRST_EXCEPTION)
                 if failed:
                     failed[0].result()
+            except asyncio.CancelledError:
+                # Ctrl-C or SIGTERM: start nothing more, give the deliveries on the wire their grace,
+                # commit what the agent acknowledged, and return what happened (exit 130)
+                _handled()
+                cut = await self._wind_down(list(tasks))
+                for t in failed:  # retrieved: an error while stopping is not the outcome
+                    t.exception()
+                await asyncio.gather(*self._flushes)
+                await self._flush(force=True)
             except BaseException:
-                # Stopped (a lost lease, the source went away, Ctrl-C or SIGTERM cancelling the run,
-                # an unexpected error in one delivery): keep what the agent acknowledged. An ack
-                # waiting for its batch to be due (it was already reported `acknowledged`) is
-                # committed now, not delivered again next run.
+                # Stopped (a lost lease, the source went away, a second Ctrl-C, an unexpected error
+                # in one delivery): keep what the agent acknowledged. An ack waiting for its batch to
+                # be due (it was already reported `acknowledged`) is committed now, not delivered
+                # again next run.
                 for t in tasks:
                     t.cancel()
                 await asyncio.gather(*tasks, *self._flushes, return_exceptions=True)
                 with contextlib.suppress(A2ACtlError):
                     await self._flush(force=True)
                 raise
-            await asyncio.gather(*self._flushes)
-            await self._flush(force=True)
+            else:
+                await asyncio.gather(*self._flushes)
+                await self._flush(force=True)
         group = None
         if isinstance(self.backend, RedisBackend) and self.backend.group is not None:
             group = GroupShare(self.backend.group, self.backend.consumer, self.backend.claimed)
@@ -722,13 +781,51 @@ class Replayer:
             journal=str(self.journal.path),
             group=group,
             not_found=self.lookup.not_found(sel),
+            interrupted=cut,
         )
+
+    async def _wind_down(self, tasks: list[asyncio.Task[None]]) -> Cut:
+        """Ctrl-C or SIGTERM stopped the run: no delivery attempt starts after it (``stopping``; a
+        retry is not made, the failure is recorded as it stands). Deliveries with nothing on the
+        wire (waiting for the breaker, the rate or a retry's backoff, or not started) are cancelled
+        now; those whose request is out get ``INTERRUPT_GRACE`` seconds to be answered (an ack is
+        committed as usual, a failure recorded), then are cancelled. A second cancellation (a
+        second Ctrl-C) ends the grace at once. Returns what was cut."""
+        self.stopping = True
+        stage = self._stage
+        idle = [t for t in tasks if not t.done() and stage.get(t, "waiting") == "waiting"]
+        for t in idle:
+            t.cancel()
+        busy = [t for t in tasks if not t.done() and stage.get(t, "waiting") != "waiting"]
+        grace = INTERRUPT_GRACE
+        if busy:
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            try:
+                await asyncio.wait(busy, timeout=INTERRUPT_GRACE)
+            except asyncio.CancelledError:  # a second Ctrl-C: at once
+                _handled()
+                grace = round(loop.time() - began, 3)
+        in_flight = sum(1 for t in busy if not t.done() and stage.get(t) == "sending")
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return Cut(in_flight, len(idle), grace)
 
 
 #: The operations whose answer with a task that ended failed/rejected/canceled is no ack (``_answered``).
 _SENDS = frozenset({"SendMessage", "SendStreamingMessage"})
 #: The operations answered with a stream (SSE over HTTP), delivered by ``Replayer._streamed``.
 _STREAMING = frozenset({"SendStreamingMessage", "SubscribeToTask"})
+
+
+def _handled() -> None:
+    """Take back the cancellation of the current task that was just caught (Python 3.11+'s
+    ``Task.uncancel``; nothing on 3.10): the run stopped as Ctrl-C asks, and returns its result."""
+    task = asyncio.current_task()
+    uncancel = getattr(task, "uncancel", None)
+    if uncancel is not None:
+        uncancel()
 
 
 def _answered_unread(exc: A2ACtlError) -> bool:

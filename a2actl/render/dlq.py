@@ -154,12 +154,40 @@ def replay_summary(out: Output, s: dict[str, Any]) -> None:
         *([("not found", ", ".join(s["notFound"]))] if s.get("notFound") else []),
         ("resumed removals", s["resumedRemovals"]),
         ("breaker trips", s["breakerTrips"]),
+        *([("interrupted", _cut_text(s["cut"]))] if s.get("cut") else []),
         ("duration", format_seconds(s["duration"])),
         ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
         ("journal", s["journal"]),
     ]:
         t.add_row(k, Text(safe(v)))
     out.out.print(t)
+
+
+def _cut_text(cut: dict[str, Any]) -> str:
+    """What Ctrl-C cut (the summary's ``cut``): ``2 in flight after 2s, 3 waiting``."""
+    return (
+        f"{cut['inFlight']} in flight cut after {cut['grace']:g}s, {cut['waiting']} waiting (not sent again)"
+    )
+
+
+def interrupted(out: Output, s: dict[str, Any]) -> None:
+    """The stderr line of a replay that Ctrl-C or SIGTERM stopped (``s``: its summary, with
+    ``cut``), as ``load run`` says it: what was kept, what was cut and what that means."""
+    cut = s["cut"]
+    line = (
+        "a2actl: interrupted: no new delivery started; what the agent acknowledged is removed from "
+        "the DLQ and journalled"
+    )
+    if cut["inFlight"]:
+        line += (
+            f"; {cut['inFlight']} deliver{'y' if cut['inFlight'] == 1 else 'ies'} still in flight after "
+            f"{cut['grace']:g}s cut (the agent may have them; they stay in the DLQ, and the next run "
+            "delivers them again)"
+        )
+    if cut["waiting"]:
+        line += f"; {cut['waiting']} waiting for a retry, the rate or the breaker not sent again (they stay)"
+    out.stderr.write(line + "\n")
+    out.stderr.flush()
 
 
 def _redrive_summary(out: Output, s: dict[str, Any]) -> None:

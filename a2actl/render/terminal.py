@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any
 
 from rich.console import Console, RenderHook
@@ -130,9 +130,10 @@ class _NeutraliseHook(RenderHook):
 PIPE_WIDTH = 1000
 
 
-def mask_text(text: Text, needles: Sequence[str]) -> Text:
+def mask_text(text: Text, needles: Sequence[str], swaps: Mapping[str, str] | None = None) -> Text:
     """``text`` with every occurrence of each of ``needles`` (secret spellings, longest first, as
-    ``Redactor.needles()`` gives them) replaced by ``***``, as ``Redactor`` does on a string; its
+    ``Redactor.needles()`` gives them) replaced by ``***`` (or by its masked form in ``swaps``,
+    ``Redactor.swaps``: a URL prefix with a short userinfo secret), as ``Redactor`` does on a string; its
     styles (spans) kept around the masks, a span over part of a secret covering its mask. ``text``
     itself when it holds none (the common case: one substring test per needle); else a new ``Text``
     with ``text``'s style, justify, overflow, no_wrap and end."""
@@ -148,18 +149,21 @@ def mask_text(text: Text, needles: Sequence[str]) -> Text:
     for needle in needles:
         if needle not in plain:
             continue
+        mask = swaps.get(needle, MASK) if swaps else MASK
         starts: list[int] = []  # the occurrences str.replace masks: left to right, not overlapping
         at = plain.find(needle)
         while at != -1:
             starts.append(at)
             at = plain.find(needle, at + len(needle))
         if spans:
-            n, shift = len(needle), len(MASK) - len(needle)
+            n, shift, m = len(needle), len(mask) - len(needle), len(mask)
 
-            def moved(pos: int, end: bool, starts: list[int] = starts, n: int = n, shift: int = shift) -> int:
+            def moved(
+                pos: int, end: bool, starts: list[int] = starts, n: int = n, shift: int = shift, m: int = m
+            ) -> int:
                 i = bisect_right(starts, pos) - 1  # the last occurrence starting at or before pos
                 if i >= 0 and starts[i] < pos < starts[i] + n:  # inside it: to its mask's edge
-                    return starts[i] + i * shift + (len(MASK) if end else 0)
+                    return starts[i] + i * shift + (m if end else 0)
                 return pos + bisect_right(starts, pos - n) * shift  # after every one ending by pos
 
             spans = [
@@ -167,7 +171,7 @@ def mask_text(text: Text, needles: Sequence[str]) -> Text:
                 for s in spans
                 if (start := moved(s.start, False)) < (end := moved(s.end, True))
             ]
-        plain = plain.replace(needle, MASK)
+        plain = plain.replace(needle, mask)
     masked = text.blank_copy(plain)
     masked.spans = spans
     return masked
@@ -177,7 +181,7 @@ def _masked(renderable: Any, needles: Sequence[str], redactor: Redactor) -> Any:
     """``renderable`` with the secrets masked when it is a ``Text`` (``mask_text``) or a ``str``;
     any other renderable as it is."""
     if isinstance(renderable, Text):
-        return mask_text(renderable, needles)
+        return mask_text(renderable, needles, redactor.swaps)
     if isinstance(renderable, str):
         return redactor(renderable)
     return renderable

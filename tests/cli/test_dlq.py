@@ -638,13 +638,99 @@ def test_sigterm_commits_every_entry_reported_acknowledged(cli: Any, tmp_path: P
         proc.send_signal(signal.SIGTERM)
         out, err = finish(proc, 30)  # not communicate(): it loses what readline() buffered
         assert proc.returncode == 130, err
-        acked += [json.loads(x)["id"] for x in out.splitlines() if '"acknowledged"' in x]
+        records = [json.loads(x) for x in out.splitlines()]
+        acked += [rec["id"] for rec in records if rec.get("status") == "acknowledged"]
+        assert records[-1]["type"] == "summary" and records[-1]["interrupted"] is True
     finally:
         sb.stop()
     left = [e["id"] for e in cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["entries"]]
     assert set(acked) <= set(ids) and not set(acked) & set(left), "acknowledged entries are still dead"
     assert len(left) == 40 - len(acked)
     assert json.loads(journal.read_text().splitlines()[-1])["event"] == "removed"
+
+
+def _replay_then_stop(
+    tmp_path: Path, signals: int, *, delay: float, n: int, after: int
+) -> tuple[subprocess.Popen[str], list[dict[str, Any]], str, float, Any, list[str]]:
+    """Replay ``n`` entries (8 in flight) into a sandbox answering after ``delay`` seconds, send
+    SIGTERM ``signals`` times once ``after`` entries were acknowledged; returns the process, every
+    record it wrote (``-o jsonl``), its stderr, the seconds from the first SIGTERM to its end, the
+    sandbox (stopped by the caller) and the entry ids."""
+    sb = RunningSandbox(SandboxOptions(rpc_delay=delay)).start()
+    ids = fill(FileBackend(tmp_path / "dlq.jsonl"), entries_for(sb.url, n))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes"]
+        + ["--max-in-flight", "8", "--journal", str(tmp_path / "journal"), "-o", "jsonl"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),  # as a terminal's job
+    )
+    assert proc.stdout is not None
+    records: list[dict[str, Any]] = []
+    while sum(r.get("status") == "acknowledged" for r in records) < after:
+        line = proc.stdout.readline()
+        assert line, proc.stderr.read() if proc.stderr else ""
+        records.append(json.loads(line))
+    time.sleep(0.2)  # the next deliveries are out
+    stopped = time.monotonic()
+    for _ in range(signals):
+        proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+    out, err = finish(proc, 30)
+    took = time.monotonic() - stopped
+    records += [json.loads(x) for x in out.splitlines()]
+    return proc, records, err, took, sb, ids
+
+
+def test_sigterm_lets_the_deliveries_in_flight_finish(cli: Any, tmp_path: Path) -> None:
+    """SIGTERM (or Ctrl-C) while 8 deliveries are in flight: no new delivery starts, those in flight
+    get 2 s to be answered (here in 1 s), are acknowledged, journalled and removed, and the replay
+    ends with exit 130 and its summary (``interrupted``, nothing cut). They were cancelled at once:
+    the agent had them, the DLQ kept them, and the next run delivered them a second time."""
+    proc, records, err, _, sb, ids = _replay_then_stop(tmp_path, 1, delay=1.0, n=24, after=8)
+    try:
+        assert proc.returncode == 130, err
+        summary = records[-1]
+        assert summary["type"] == "summary" and summary["interrupted"] is True, records[-3:]
+        assert summary["cut"] == {"inFlight": 0, "waiting": 0, "grace": 2.0}
+        assert summary["exitCode"] == 130 and summary["acknowledged"] == 16, summary
+        assert "a2actl: interrupted: no new delivery started" in err
+        acked = [r["id"] for r in records if r.get("status") == "acknowledged"]
+        left = [
+            e["id"] for e in cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["entries"]
+        ]
+        assert sorted(acked + left) == sorted(ids) and len(left) == 8
+        again = cli(
+            "dlq", "replay", str(tmp_path / "dlq.jsonl"), "--yes", "--journal", str(tmp_path / "journal")
+        )
+        assert again.exit_code == 0, again.stderr
+        deliveries = [r["deliveries"] for r in received(sb).values()]
+        assert len(deliveries) == 24 and set(deliveries) == {1}, deliveries
+    finally:
+        sb.stop()
+
+
+def test_sigterm_cuts_what_is_still_in_flight_after_the_grace(cli: Any, tmp_path: Path) -> None:
+    """Deliveries still unanswered 2 s after SIGTERM are cut (they stay in the DLQ; the summary's
+    ``cut.inFlight`` counts them); a second SIGTERM (a second Ctrl-C) cuts them at once."""
+    proc, records, err, took, sb, ids = _replay_then_stop(tmp_path, 1, delay=4.0, n=16, after=8)
+    try:
+        assert proc.returncode == 130, err
+        assert records[-1]["cut"] == {"inFlight": 8, "waiting": 0, "grace": 2.0}, records[-1]
+        assert 1.9 < took < 3.9, took
+        assert "8 deliveries still in flight after 2s cut" in err
+        left = cli("dlq", "list", str(tmp_path / "dlq.jsonl"), "-o", "json").json["count"]
+        assert left == 8
+    finally:
+        sb.stop()
+    (tmp_path / "twice").mkdir()
+    proc, records, err, took, sb, ids = _replay_then_stop(tmp_path / "twice", 2, delay=4.0, n=16, after=8)
+    try:
+        assert proc.returncode == 130, err
+        assert took < 1.5, took
+    finally:
+        sb.stop()
 
 
 def test_a_dead_cancel_answered_with_the_canceled_task_is_an_ack(
@@ -972,3 +1058,44 @@ def test_a_broker_source_without_its_extra_is_a_usage_error(
         "exitCode": 2,
         "hint": f"pip install 'a2actl[{extra}]'",
     }
+
+
+def test_a_file_rotated_during_a_replay_keeps_that_runs_removals(cli: Any, tmp_path: Path) -> None:
+    """The DLQ file is rotated while a replay runs (renamed, a new file at its path, as logrotate
+    does): the replay's tombstones and updates go to the file its entries were read from, now
+    ``dlq.jsonl.1``, and the new file is not touched (a warning says so). They went to the new file
+    at the path: the rotated file kept every entry the agent had acknowledged (a replay of it
+    delivered them again), and a tombstone there removed a new dead letter that reuses an id
+    (a producer naming entries by its own ids): it was never delivered."""
+    sb = RunningSandbox(SandboxOptions(rpc_delay=0.5)).start()
+    path = tmp_path / "dlq.jsonl"
+    try:
+        olds = entries_for(sb.url, 12)
+        for i, e in enumerate(olds):
+            e["id"] = f"order-{i}"
+        fill(FileBackend(path), olds)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "a2actl", "dlq", "replay", str(path), "--yes"]
+            + ["--max-in-flight", "2", "--journal", str(tmp_path / "journal"), "-o", "jsonl"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        first = json.loads(proc.stdout.readline())  # the first ack: the rest are still to come
+        assert first["status"] == "acknowledged", first
+        os.rename(path, tmp_path / "dlq.jsonl.1")
+        reused = entries_for(sb.url, 1)[0] | {"id": "order-11"}  # dead again, under its old id
+        fill(FileBackend(path), [reused])
+        out, err = finish(proc, 60)
+        assert proc.returncode == 0, err
+        records = [first] + [json.loads(x) for x in out.splitlines()]
+        assert sum(r.get("status") == "acknowledged" for r in records) == 12
+        assert "was rotated or replaced during the replay" in err
+    finally:
+        sb.stop()
+    rotated = cli("dlq", "list", str(tmp_path / "dlq.jsonl.1"), "-o", "json").json
+    assert rotated["count"] == 0 and rotated["invalid"]["count"] == 0, rotated
+    fresh = cli("dlq", "list", str(path), "-o", "json").json
+    assert [e["messageId"] for e in fresh["entries"]] == [reused["request"]["params"]["message"]["messageId"]]
+    assert b"$tombstone" not in path.read_bytes()

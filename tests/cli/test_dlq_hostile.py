@@ -9,6 +9,7 @@ import contextlib
 import functools
 import json
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -1019,3 +1020,135 @@ def test_a_429_with_retry_after_is_retried_after_what_it_asks(cli: Any, tmp_path
     for e in es:
         first, second = LIMITED[e["request"]["params"]["message"]["messageId"]]
         assert second - first >= 0.95, second - first  # Retry-After: 1 (the jitter alone: <= 0.2 s)
+
+
+def test_an_id_holding_a_nul_byte_is_reached_by_its_line_ref(cli: Any, sandbox: Any, tmp_path: Path) -> None:
+    """A file line whose id holds a NUL byte (JSON ``\\u0000``): no command line can carry it, so
+    an invalid one was reported under that id and could never be purged (``--ids line:N`` found
+    nothing either). Such a line is named by its ``line:N`` (``entryId`` the id as stored): an
+    invalid one is shown and purged by it, a valid one is replayed and removed by it, and a line
+    that an older run tombstoned by the id itself stays removed."""
+    src = f"file://{tmp_path}/dlq.jsonl"
+    good, valid_nul, gone = entries_for(sandbox.url, 3)
+    invalid_nul = {**good, "id": "bad\x00id", "request": "oops"}
+    fill(
+        FileBackend(tmp_path / "dlq.jsonl"),
+        [invalid_nul, valid_nul | {"id": "v\x00w"}, gone | {"id": "g\x00h"}],
+    )
+    with open(tmp_path / "dlq.jsonl", "a") as f:  # as a replay before this fix removed it: by the id
+        f.write(json.dumps({"$tombstone": "g\x00h", "at": 0}) + "\n")
+    listed = cli("dlq", "list", src, "-o", "json").json
+    assert [(e["id"], e["messageId"]) for e in listed["entries"]] == [
+        ("line:2", valid_nul["request"]["params"]["message"]["messageId"])
+    ]
+    assert [i["ref"] for i in listed["invalid"]["first"]] == ["line:1"]
+    shown = cli("dlq", "show", src, "line:1", "-o", "json")
+    assert shown.exit_code == 0 and shown.json["entryId"] == "bad\x00id", shown.stderr
+    purged = cli("dlq", "purge", src, "--ids", "line:1", "--yes", "-o", "json")
+    assert purged.json["results"] == [{"id": "line:1", "removed": True}]
+    r = cli("dlq", "replay", src, "--yes", "--journal", str(tmp_path / "j"), "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert [(x["id"], x["status"]) for x in r.json["results"]] == [("line:2", "acknowledged")]
+    after = cli("dlq", "list", src, "-o", "json").json
+    assert after["count"] == 0 and after["invalid"]["count"] == 0
+    mid = valid_nul["request"]["params"]["message"]["messageId"]
+    assert received(sandbox)[mid]["deliveries"] == 1
+
+
+@pytest.mark.parametrize("output", ["table", "json"])
+def test_a_redis_password_of_any_length_is_masked(cli: Any, redis_url: str, output: str) -> None:
+    """A Redis password shorter than 4 characters was printed as given: secrets that short are not
+    masked wherever they appear (``ab`` would be masked in every word), so ``redis://u:ab@…`` in
+    ``dlq list``'s title and JSON ``source``, and in the error of a refused or unreachable Redis,
+    showed it. Masked where it stands in the URL: ``redis://u:***@…``."""
+    stream = f"short-{uuid.uuid4().hex[:6]}"
+    user = f"u-{uuid.uuid4().hex[:6]}"
+    admin = sync_redis.Redis.from_url(redis_url)
+    admin.acl_setuser(user, enabled=True, passwords=["+ab"], keys=["*"], commands=["+@all"])
+    admin.close()
+    host = redis_url.removeprefix("redis://")
+    unused = socket.socket()
+    unused.bind(("127.0.0.1", 0))
+    port = unused.getsockname()[1]
+    unused.close()
+    for src, code in [
+        (f"redis://{user}:ab@{host}?stream={stream}", 0),  # listed (the stream does not exist yet)
+        (f"redis://{user}:xy@{host}?stream={stream}", 4),  # refused
+        (f"redis://:z@127.0.0.1:{port}/0?stream={stream}", 3),  # unreachable
+    ]:
+        r = cli("dlq", "list", src, "-o", output)
+        assert r.exit_code == code, r.stdout + r.stderr
+        shown = r.stdout + r.stderr
+        secret = src.split("@")[0].rsplit(":", 1)[1]
+        assert f":{secret}@" not in shown and ":***@" in shown, shown
+
+
+def test_a_dlq_file_locked_by_another_writer_does_not_hold_past_max_time(cli: Any, tmp_path: Path) -> None:
+    """Another process holds the DLQ file's ``flock`` and does not let go (a producer stopped in
+    the middle of its append, a hung network file system): ``dlq purge --max-time 1`` waited in a
+    blocking ``flock`` on the event loop, past --max-time and SIGTERM, until the lock was released.
+    It waits for the lock without blocking the loop: exit 5 at --max-time, nothing written; then
+    the purge goes through once the lock is free."""
+    import fcntl
+
+    path = tmp_path / "dlq.jsonl"
+    ids = fill(FileBackend(path), entries_for("http://127.0.0.1:9", 2))
+    before = path.read_bytes()
+    holder = os.open(path, os.O_RDWR)  # another open file description: as another process's
+    try:
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        started = time.monotonic()
+        r = cli("--max-time", "1", "dlq", "purge", str(path), "--ids", ids[0], "--yes", "-o", "json")
+        assert r.exit_code == 5, r.stdout + r.stderr
+        assert time.monotonic() - started < 4
+        assert path.read_bytes() == before
+    finally:
+        os.close(holder)
+    r = cli("dlq", "purge", str(path), "--ids", ids[0], "--yes", "-o", "json")
+    assert r.json["results"] == [{"id": ids[0], "removed": True}]
+
+
+def test_an_http_entry_whose_id_no_url_can_name_is_not_delivered(
+    cli: Any, sandbox: Any, tmp_path: Path
+) -> None:
+    """A debug API listing an entry whose id is so long that ``DELETE /dlq/{id}`` is over the 65,536
+    characters the HTTP client sends: it was delivered, its removal failed (exit 2, "invalid URL"
+    and the whole URL), and every later run stopped at the same removal (the journal said
+    delivered). It is an invalid entry, reported and not delivered; the others are replayed."""
+    short, long = entries_for(sandbox.url, 2)
+    long["id"] = "x" * 70_000
+    deleted: list[str] = []
+
+    def api(_: str) -> Starlette:
+        async def page(request: Request) -> Response:
+            return Response(
+                json.dumps({"entries": [long, short], "nextCursor": None}), media_type="application/json"
+            )
+
+        async def one(request: Request) -> Response:
+            deleted.append(request.path_params["id"])
+            return Response(json.dumps({"removed": True}), media_type="application/json")
+
+        return Starlette(
+            routes=[
+                Route("/debug/a2a/dlq", page),
+                Route("/debug/a2a/dlq/{id:path}", one, methods=["GET", "PATCH", "DELETE"]),
+            ]
+        )
+
+    with LoopbackServer(api) as srv:
+        r = cli(
+            "dlq",
+            "replay",
+            srv.url + "/debug/a2a/dlq",
+            "--yes",
+            "--journal",
+            str(tmp_path / "j"),
+            "-o",
+            "json",
+        )
+    assert r.exit_code == 7, r.stdout[-500:] + r.stderr[-500:]
+    assert [x["id"] for x in r.json["results"]] == [short["id"]] and deleted == [short["id"]]
+    assert r.json["invalid"]["count"] == 1 and "over the 65,536" in r.json["invalid"]["first"][0]["error"]
+    mids = {e["request"]["params"]["message"]["messageId"] for e in (short, long)}
+    assert {m for m in received(sandbox) if m in mids} == {short["request"]["params"]["message"]["messageId"]}

@@ -10,6 +10,7 @@ before the next append. Nothing is rewritten in place, so no crash can lose or d
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
@@ -17,7 +18,7 @@ import json
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote
@@ -87,6 +88,33 @@ def _key(entry_id: str) -> int:
     )
 
 
+async def _flock(fd: int) -> None:
+    """``flock(fd, LOCK_EX)`` without blocking the event loop: tried without waiting, then again
+    every millisecond or so, up to 50 ms apart, until it is free. A blocking ``flock`` held the loop
+    for as long as another process held the lock (a stopped producer, a hung network file system):
+    ``dlq purge --max-time 2`` and SIGTERM waited for it, and so did every delivery of a replay.
+    Raises ``OSError`` for anything but a lock held elsewhere; cancellable while it waits."""
+    delay = 0.001
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+
+def _state(st: os.stat_result) -> tuple[int, int, int, int]:
+    """A file's device, inode, size and modification time (ns): another value, another content."""
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _same_file(a: int, b: int) -> bool:
+    """Whether the open files ``a`` and ``b`` are one file (device and inode)."""
+    sa, sb = os.fstat(a), os.fstat(b)
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
 def file_path(src: str) -> Path:
     """The absolute path of a file source. ``file://X`` with a relative X (``file://dlq.jsonl``,
     ``file://./dlq.jsonl``, ``file://sub/dlq.jsonl``) is relative to the working directory, as users
@@ -131,10 +159,64 @@ class FileBackend:
         self.path = _expanded(Path(path))
         self.url = f"file://{self.path}"
         self._tombstones: set[int] | None = None
+        #: The file a replay read, held open (``pin``): its removals and updates go there.
+        self._pinned: int | None = None
+        #: Whether the warning that the path names another file now was given (``_moved``).
+        self._moved_said = False
+        #: Receives one-line warnings (``open_source`` sets it: the CLI prints them on stderr).
+        self.warn: Callable[[str], None] | None = None
+        #: ``remove``'s index: the keys of every line's ref, and the file's ``_state`` it was read
+        #: at (with ``_tombstones``); kept across calls while only this store's tombstones and
+        #: updates were appended (``_append_lines``), read again after any other change.
+        self._refs: set[int] | None = None
+        self._indexed: tuple[int, int, int, int] | None = None
 
     async def close(self) -> None:
-        """Nothing to release: every operation opens and closes the file."""
-        return None
+        """Close the file ``pin`` holds open; every other operation opens and closes the file."""
+        if self._pinned is not None:
+            os.close(self._pinned)
+            self._pinned = None
+
+    def pin(self) -> None:
+        """For a replay, before it reads: hold the file open from now on, so that the run's removals
+        and updates (``remove``, ``remove_each``, ``remove_many``, ``update``) and the journal's
+        marks (``mark``) are of this file, even if it is rotated or replaced at its path meanwhile
+        (renamed, a new file made in its place): they went to the new file, whose dead letters the
+        run never read (a tombstone there removed a new entry reusing an id, never delivered), and
+        the rotated file kept every entry the run had acknowledged. A file that does not exist is
+        not held (the path is used, as before). Appends of entries (producers) always go to the
+        path. Raises ``UsageError`` (exit 2) when the file cannot be opened for writing: the run
+        could not remove what the agent acknowledged."""
+        if self._pinned is not None:
+            return
+        try:
+            self._pinned = os.open(self.path, os.O_RDWR | os.O_APPEND)
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise UsageError(
+                f"cannot write DLQ file {self.path}: {exc.strerror or exc}",
+                hint="a replay removes what the agent acknowledged: fix the file's permissions",
+            ) from exc
+
+    def _moved(self, fd: int) -> None:
+        """Warn once (``warn``) when the path no longer names the file ``fd`` holds (``pin``)."""
+        if self._moved_said or self.warn is None:
+            return
+        st = os.fstat(fd)
+        try:
+            now = os.stat(self.path)
+            same = (now.st_dev, now.st_ino) == (st.st_dev, st.st_ino)
+        except OSError:
+            same = False
+        if same:
+            return
+        self._moved_said = True
+        gone = " (deleted since)" if st.st_nlink == 0 else ""
+        self.warn(
+            f"DLQ file {self.path} was rotated or replaced during the replay: its removals and updates "
+            f"go on to the file its entries were read from{gone}, not to the new file at that path"
+        )
 
     async def missing(self) -> str | None:
         """Why the source reads as empty because it does not exist (a warning), else ``None``.
@@ -259,9 +341,11 @@ class FileBackend:
         BLAKE2b digest of its last ``TAIL_BYTES`` bytes (all of them when shorter); ``None`` when it
         cannot be read. The log only grows, so the same file later is at least ``size`` bytes long
         with those bytes at that offset (``continues``); a file truncated in place and refilled
-        (logrotate's ``copytruncate``: the same device and inode) is not."""
+        (logrotate's ``copytruncate``: the same device and inode) is not. Of the file ``pin`` holds,
+        when it holds one (the ids journalled after the mark were read from it)."""
+        pinned = self._pinned
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY) if pinned is None else pinned
         except OSError:
             return None
         try:
@@ -274,7 +358,8 @@ class FileBackend:
         except OSError:
             return None
         finally:
-            os.close(fd)
+            if pinned is None:
+                os.close(fd)
 
     def continues(self, mark: dict[str, Any]) -> bool:
         """Whether the file at this path now is the one ``mark`` (``mark()``) saw, grown only by
@@ -334,21 +419,30 @@ class FileBackend:
         except TypeError:  # orjson.JSONEncodeError
             return cls.line({"$tombstone": entry_id, "at": at})
 
-    def _append(self, records: list[dict[str, Any]]) -> None:
-        self._append_lines(b"".join(self.line(r) for r in records))
+    async def _append(self, records: list[dict[str, Any]], own: bool = False) -> None:
+        await self._append_lines(b"".join(self.line(r) for r in records), own)
 
-    def _append_lines(self, data: bytes) -> None:
+    async def _append_lines(self, data: bytes, own: bool = False) -> None:
         """Append ``data`` (whole lines) under ``flock``, after a newline if the file ends in a line a
-        crash tore, then ``fsync``. Raises ``UsageError`` (exit 2) naming the file when it cannot be
-        written (a full disk, a file size limit, no permission): a replay stopped there with exit 1
-        "unexpected OSError"; what its journal says was delivered is removed by the next run. A
-        write cut short is undone (the file truncated back, under the ``flock``), not left torn."""
+        crash tore, then ``fsync``. ``own``: the store's own lines (tombstones, updates), which go
+        to the file ``pin`` holds when it holds one. Raises ``UsageError`` (exit 2) naming the file
+        when it cannot be written (a full disk, a file size limit, no permission): a replay stopped
+        there with exit 1 "unexpected OSError"; what its journal says was delivered is removed by
+        the next run. A write cut short is undone (the file truncated back, under the ``flock``),
+        not left torn. The ``flock`` is waited for without blocking the event loop (``_flock``)."""
+        pinned = self._pinned if own else None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            if pinned is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o644)
+            else:
+                fd = pinned
+                self._moved(fd)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                size = os.fstat(fd).st_size
+                await _flock(fd)
+                # from here to the unlock nothing is awaited: one append at a time in this process too
+                before = _state(os.fstat(fd))
+                size = before[2]
                 if size and os.pread(fd, 1, size - 1) != b"\n":  # terminate a line torn by an earlier crash
                     data = b"\n" + data
                 view = memoryview(data)
@@ -360,8 +454,14 @@ class FileBackend:
                         os.ftruncate(fd, size)
                     raise
                 os.fsync(fd)
+                if own and self._indexed == before:  # a tombstone or an update: no ref changes
+                    self._indexed = _state(os.fstat(fd))
             finally:
-                os.close(fd)
+                if pinned is None:
+                    os.close(fd)
+                else:  # held open: the lock is not released by a close
+                    with contextlib.suppress(OSError):
+                        fcntl.flock(fd, fcntl.LOCK_UN)
         except OSError as exc:
             raise UsageError(
                 f"cannot write DLQ file {self.path}: {exc.strerror or exc}",
@@ -378,12 +478,9 @@ class FileBackend:
         with an escape, so a line with neither and no backslash is none. A UTF-8 byte order mark
         at the start of the file (an editor's) is skipped (RFC 8259 §8.1 lets a reader ignore it): the
         first entry was "not JSON" and never replayed."""
-        try:
-            f = open(self.path, "rb")  # noqa: SIM115 - closed by the with below
-        except FileNotFoundError:
+        f = self._open_for_reading()
+        if f is None:
             return
-        except OSError as exc:
-            raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
         with f:
             for n, raw in _lines(f):
                 if raw is None:
@@ -414,6 +511,25 @@ class FileBackend:
                 else:
                     yield n, rec, None
 
+    def _open_for_reading(self) -> BinaryIO | None:
+        """The file open for reading (``None``: it does not exist). Under ``pin``, the file held
+        open, even when the path names another one now (rotated just before this read: through
+        ``/proc/self/fd``, a new offset of the same file). Raises ``UsageError`` (exit 2) when it
+        cannot be read."""
+        try:
+            try:
+                f: BinaryIO | None = open(self.path, "rb")  # noqa: SIM115 - the caller closes it
+            except FileNotFoundError:
+                f = None
+            pinned = self._pinned
+            if pinned is not None and (f is None or not _same_file(f.fileno(), pinned)):
+                if f is not None:
+                    f.close()
+                f = open(f"/proc/self/fd/{pinned}", "rb")  # noqa: SIM115 - the caller closes it
+        except OSError as exc:
+            raise UsageError(f"cannot read DLQ file {self.path}: {exc.strerror or exc}") from exc
+        return f
+
     @staticmethod
     def _meta(rec: Any) -> bool:
         return isinstance(rec, dict) and ("$tombstone" in rec or "$update" in rec)
@@ -440,6 +556,10 @@ class FileBackend:
         """``(line, ref, record, why)`` for every line that is not an update or a tombstone;
         ``tombstones``: the keys (``_key``) of every tombstoned ref (``_scan``).
 
+        An id holding a NUL byte, which no command line can carry (``purge --ids``, ``show``), is
+        replaced by the line's ref ``line:N`` (``entryId`` the id as stored), valid or not: an invalid
+        one could not be purged. A line tombstoned by that id itself is left out.
+
         An entry whose id has the form ``line:N`` is invalid, with its own line as ref: a tombstone
         ``line:N`` (``purge --ids line:N`` of an invalid line N) removed it too, and its own removal
         removed line N.
@@ -460,6 +580,16 @@ class FileBackend:
         later: dict[int, bool] = {}
         for n, rec, why in self._records():
             if self._meta(rec):
+                continue
+            eid = rec.get("id") if isinstance(rec, dict) else None
+            if isinstance(eid, str) and "\0" in eid:
+                # no command line can carry a NUL byte: the line is named by its ref, as a reused id
+                # is (a line tombstoned by the id itself, as an older a2actl or the debug API wrote
+                # it, stays removed)
+                if _key(eid) in tombstones:
+                    continue
+                rec["entryId"], rec["id"] = eid, f"line:{n}"
+                yield n, f"line:{n}", rec, why
                 continue
             ref = self._ref(n, rec)
             if why is None and isinstance(rec, dict) and rec.get("id") == ref:
@@ -504,7 +634,7 @@ class FileBackend:
         (an agent's text) is written with U+FFFD for any lone surrogate (``valid_text``)."""
         if "lastError" in entry:
             entry = {**entry, "lastError": valid_text(entry["lastError"])}
-        self._append([entry])
+        await self._append([entry])
         return str(entry["id"])
 
     async def iter_entries(self, on_invalid: OnInvalid | None = None) -> AsyncIterator[Entry]:
@@ -566,18 +696,38 @@ class FileBackend:
 
     async def remove(self, entry_id: str) -> bool:
         """Tombstone one live entry (``id`` or ``line:N``); ``False`` when already removed or never
-        there (nothing is written then)."""
-        if self._tombstones is None:
-            self._scan()
-        assert self._tombstones is not None
+        there (nothing is written then). The file is read only when it changed otherwise than by
+        this store's tombstones and updates (``_index``): the debug API's ``DELETE /dlq/{id}`` (one
+        per id of a purge or a replay over HTTP) read the whole file for each id, O(n²) for n ids."""
+        refs = self._index()
+        tombstones = self._tombstones
+        assert tombstones is not None
         k = _key(entry_id)
-        if k in self._tombstones or not any(
-            ref == entry_id for _, ref, _, _ in self._entry_lines(self._tombstones)
-        ):
+        if k in tombstones or k not in refs:
             return False  # already removed, or never there
-        self._append_lines(self.tombstone_line(entry_id, time.time()))
-        self._tombstones.add(k)
+        tombstones.add(k)  # before the wait for the lock: a second DELETE of it meanwhile is False
+        try:
+            await self._append_lines(self.tombstone_line(entry_id, time.time()), own=True)
+        except BaseException:
+            tombstones.discard(k)
+            raise
+        if self._tombstones is not None:  # read again by another call while this one waited
+            self._tombstones.add(k)
         return True
+
+    def _index(self) -> set[int]:
+        """The keys (``_key``) of every line's ref, with ``_tombstones`` read at the same time: as
+        last read while the file is as this store left it (the same ``_state``), else read again
+        (a producer's append, another process's tombstone, a rotation)."""
+        try:
+            state: tuple[int, int, int, int] | None = _state(os.stat(self.path))
+        except OSError:
+            state = None
+        if self._refs is None or self._tombstones is None or state is None or state != self._indexed:
+            tombstones, _ = self._scan()
+            self._refs = {_key(ref) for _, ref, _, _ in self._entry_lines(tombstones)}
+            self._indexed = state
+        return self._refs
 
     async def remove_each(self, entry_ids: list[str]) -> list[bool]:
         """``remove`` of each id in order (``dlq purge``), with one read of the file and one append:
@@ -600,7 +750,7 @@ class FileBackend:
             fresh.append(self.tombstone_line(eid, at))
             out.append(True)
         if fresh:
-            self._append_lines(b"".join(fresh))
+            await self._append_lines(b"".join(fresh), own=True)
         return out
 
     async def remove_many(self, entry_ids: list[str]) -> int:
@@ -617,11 +767,13 @@ class FileBackend:
                 self._tombstones.add(k)
                 fresh.append(self.tombstone_line(eid, at))
         if fresh:
-            self._append_lines(b"".join(fresh))
+            await self._append_lines(b"".join(fresh), own=True)
         return len(fresh)
 
     async def update(self, entry_id: str, attempts: int, last_error: dict[str, Any] | None) -> None:
         """Append an ``$update`` line; readers fold it into the entry. ``last_error`` (an agent's
         text) is written with U+FFFD for any lone surrogate (``valid_text``): written as an escape,
         the line was read back as an invalid entry and its attempts were lost."""
-        self._append([{"$update": entry_id, "attempts": attempts, "lastError": valid_text(last_error)}])
+        await self._append(
+            [{"$update": entry_id, "attempts": attempts, "lastError": valid_text(last_error)}], own=True
+        )

@@ -20,6 +20,10 @@ from a2actl.protocol.jsondoc import holds_lone_surrogate, may_hold_surrogate
 from a2actl.protocol.paging import CursorTrail
 from a2actl.protocol.versions import join_url, rest_path
 
+#: The longest URL the HTTP client sends (httpx's ``MAX_URL_LENGTH``): an entry whose
+#: ``/dlq/{id}`` is longer cannot be removed (nor updated, nor shown) from here.
+MAX_URL_CHARS = 65536
+
 if TYPE_CHECKING:
     from a2actl.dlq.store.lock import FileLock
     from a2actl.transport.http import HttpTransport
@@ -81,8 +85,23 @@ class HttpBackend:
 
     def _one(self, entry_id: str) -> str:
         """``/dlq/{id}`` with the id as one percent-encoded path segment (``rest_path``): an id
-        ``.`` or ``..`` named the page (``GET /dlq``) or the debug API's root, read as the entry."""
+        ``.`` or ``..`` named the page (``GET /dlq``) or the debug API's root, read as the entry.
+        Raises ``UsageError`` (exit 2) when it is over ``MAX_URL_CHARS`` (``_unaddressable``)."""
+        url = self._url_of(entry_id)
+        if len(url) > MAX_URL_CHARS:
+            raise UsageError(f"entry {entry_id[:40]!r}…: {self._unaddressable(url)}")
+        return url
+
+    def _url_of(self, entry_id: str) -> str:
         return join_url(self.url, rest_path("/{id}", entry_id))  # before a query the URL has
+
+    @staticmethod
+    def _unaddressable(url: str) -> str:
+        """Why an id whose ``/dlq/{id}`` is ``url`` (over ``MAX_URL_CHARS``) is not replayable."""
+        return (
+            f"its id makes the URL naming it {len(url):,} characters long, over the {MAX_URL_CHARS:,} "
+            "the HTTP client sends: it could be delivered and never removed"
+        )
 
     async def append(self, entry: Entry) -> str:
         """Always raises ``UsageError`` (exit 2): producers enqueue on the agent's side."""
@@ -129,6 +148,10 @@ class HttpBackend:
             for e in doc["entries"]:
                 n += 1
                 why = LONE_SURROGATE if suspect and holds_lone_surrogate(e) else check(e)
+                if why is None and len(e["id"]) * 12 + len(self.url) + 16 > MAX_URL_CHARS:
+                    url = self._url_of(e["id"])  # percent-encoded: up to 12 characters a character
+                    if len(url) > MAX_URL_CHARS:
+                        why = self._unaddressable(url)
                 if why is None:
                     k = hash(e["id"])
                     new_here = new_here or k not in this_read

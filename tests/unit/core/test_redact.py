@@ -10,6 +10,7 @@ from a2actl.core.redact import (
     Redactor,
     header_secrets,
     is_secret_header,
+    mask_urls,
     redact_header,
     redact_headers,
     redact_json,
@@ -194,3 +195,17 @@ def test_where_not_utf8_names_the_byte_without_the_text_around_it() -> None:
         b"ab\ncd\xe9pw".decode("utf-8")
     except UnicodeDecodeError as exc:
         assert where_not_utf8(exc) == "byte 0xe9 at offset 5 (line 2, byte 3 of the line)"
+
+
+def test_a_short_userinfo_secret_is_masked_where_it_stands_in_its_url() -> None:
+    """A password (or lone user part) under 4 characters is not masked as a value (``ab`` in every
+    word), so ``redis://u:ab@host`` was printed whole. ``mask_urls`` masks it in place, and a
+    registered URL's prefix is masked by every ``Redactor`` (in every escaped spelling); the same
+    characters elsewhere in the text are left alone."""
+    assert mask_urls("at redis://u:ab@h:1/0 and ab") == f"at redis://u:{MASK}@h:1/0 and ab"
+    assert mask_urls("at redis://:q@h/ or amqp://x@h/") == f"at redis://:{MASK}@h/ or amqp://{MASK}@h/"
+    register_url("redis://h1-short:zq@h:6379/0?stream=s")
+    red = Redactor()
+    text = 'redis://h1-short:zq@h:6379/0 {"u": "redis://h1-short:zq@h"} zq'
+    assert red(text) == f'redis://h1-short:{MASK}@h:6379/0 {{"u": "redis://h1-short:{MASK}@h"}} zq'
+    assert red.swaps["redis://h1-short:zq@"] == f"redis://h1-short:{MASK}@"

@@ -482,3 +482,84 @@ def test_a_mark_holds_across_appends_not_a_truncate_and_refill(tmp_path: Path) -
     assert not b.continues({**mark, "size": "12"})  # a mangled mark proves nothing
     b.path.rename(tmp_path / "old")
     assert not b.continues(mark) and b.mark() is None
+
+
+def test_a_pinned_file_is_read_and_written_after_it_was_rotated(tmp_path: Path) -> None:
+    """``pin`` (a replay) holds the file: rotated at its path (renamed, a new file made there), the
+    run still reads it, removes from and updates it, and marks it in the journal; the new file is
+    untouched, and one warning says so."""
+    path = tmp_path / "dlq.jsonl"
+    store = _filled(tmp_path, 2)
+    warnings: list[str] = []
+    store.warn = warnings.append
+
+    async def go() -> None:
+        store.pin()
+        os.rename(path, tmp_path / "dlq.jsonl.1")
+        await FileBackend(path).append(entry(0))  # a new dead letter reusing the id e0
+        assert [e["id"] for e in await _all(store.iter_entries())] == ["e0", "e1"]  # the rotated file
+        assert await store.remove_many(["e0"]) == 1
+        await store.update("e1", 9, None)
+        assert (store.mark() or {})["source"] == FileBackend(tmp_path / "dlq.jsonl.1").identity
+        await store.close()
+
+    asyncio.run(go())
+    rotated = asyncio.run(_all(FileBackend(tmp_path / "dlq.jsonl.1").iter_entries()))
+    assert [(e["id"], e["attempts"]) for e in rotated] == [("e1", 9)]
+    assert [e["id"] for e in asyncio.run(_all(FileBackend(path).iter_entries()))] == ["e0"]
+    assert len(warnings) == 1 and "was rotated or replaced during the replay" in warnings[0], warnings
+
+
+def test_removing_one_id_at_a_time_reads_the_file_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``remove`` (the debug API's ``DELETE /dlq/{id}``, once per id of a purge or a replay over
+    HTTP) read the whole file for each id: O(n²). Its index is kept while only its own tombstones
+    and updates were appended, and read again after any other change: a new entry, or a tombstone
+    another process wrote (the cached tombstones missed it, and a second removal said removed)."""
+    store = _filled(tmp_path, 40)
+    reads: list[int] = []
+    opened = FileBackend._open_for_reading
+
+    def counted(self: FileBackend) -> Any:
+        reads.append(1)
+        return opened(self)
+
+    monkeypatch.setattr(FileBackend, "_open_for_reading", counted)
+    for i in range(40):
+        assert run(store.remove(f"e{i}")) is True
+        if i % 10 == 0:
+            run(store.update(f"e{i + 1}", 7, None))
+    assert run(store.remove("e0")) is False and run(store.remove("nope")) is False
+    assert len(reads) == 2, len(reads)  # one index: the tombstones, then the refs
+    other = FileBackend(tmp_path / "dlq.jsonl")
+    run(other.append(entry(40)))
+    run(other.append(entry(41)))
+    run(other.remove("e41"))
+    assert run(store.remove("e40")) is True and run(store.remove("e41")) is False
+    assert asyncio.run(_all(FileBackend(tmp_path / "dlq.jsonl").iter_entries())) == []
+
+
+def test_a_removal_waiting_for_the_lock_is_not_made_twice(tmp_path: Path) -> None:
+    """``remove`` waits for the file's lock without blocking (another process appends); another
+    call meanwhile reads the index again (the file changed). Once the first removal is written, a
+    second ``remove`` of that id is ``False``: the index read meanwhile did not have its tombstone,
+    and a second tombstone was written with ``True``."""
+    import fcntl
+
+    path = tmp_path / "dlq.jsonl"
+    store = _filled(tmp_path, 2)
+
+    async def go() -> tuple[bool, bool, bool]:
+        holder = os.open(path, os.O_RDWR | os.O_APPEND)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process, appending
+        first = asyncio.ensure_future(store.remove("e0"))
+        await asyncio.sleep(0.05)  # waiting for the lock
+        os.write(holder, FileBackend.line(entry(2)))  # what it appends
+        nope = await store.remove("nope")  # reads the changed file again
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        return await first, nope, await store.remove("e0")
+
+    assert asyncio.run(go()) == (True, False, False)
+    assert path.read_bytes().count(b"$tombstone") == 1
