@@ -34,6 +34,10 @@ _JSONL_OPTIONS = (
 )
 
 
+#: The ``-o json`` document's options: ``json.dumps(indent=2)``'s layout.
+_DOCUMENT_OPTIONS = orjson.OPT_INDENT_2 | orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME
+
+
 def jsonl_line(obj: Any) -> bytes:
     """One JSONL line (``docs/output-formats.md``): ``obj`` as compact JSON, UTF-8, ending in one
     ``\\n``. orjson encodes it (numbers may be spelt differently from Python's ``json``: ``1e-6``
@@ -63,7 +67,14 @@ def json_document(obj: Any) -> str:
     ``jsonl_line``, since ``NaN`` is not JSON (RFC 8259 §6) and strict readers refuse the whole
     document. Objects JSON does not know are written as ``str(obj)``; a lone surrogate (from a
     ``\\ud800`` escape an agent sent) as its ``\\udXXX`` JSON escape, as in ``jsonl_line``: a UTF-8
-    stream cannot write it."""
+    stream cannot write it. orjson encodes it (``jsonl_line``'s rules: ``1e-6`` for ``1e-06``;
+    about 10x faster than the stdlib's indenting encoder, which took 14 s of a 200,000-session
+    ``sessions list -o json``); what orjson refuses (integers past 64 bits, keys that are not
+    strings, lone surrogates) is encoded by the stdlib as before."""
+    try:
+        return orjson.dumps(obj, default=str, option=_DOCUMENT_OPTIONS).decode("utf-8")
+    except TypeError:  # orjson.JSONEncodeError
+        pass
     try:
         text = json.dumps(obj, indent=2, ensure_ascii=False, default=str, allow_nan=False)
     except ValueError as exc:
