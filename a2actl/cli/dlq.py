@@ -285,6 +285,12 @@ def replay(
         raise UsageError(f"--rate {rate!r}: give messages per second, e.g. 50/s") from exc
     if per_second is not None and not per_second > 0:
         raise UsageError(f"--rate {rate!r}: give a positive rate, e.g. 50/s (leave it out for no limit)")
+    if journal is not None and not journal.strip():
+        # an unset $VARIABLE: the default journal would be used without a word, and a resume that
+        # meant another journal would deliver again what that one recorded
+        raise UsageError(
+            f"--journal {journal!r}: give a file path (leave the option out for the default journal)"
+        )
     try:
         cooldown = parse_duration(breaker_cooldown)
     except ValueError as exc:

@@ -112,6 +112,10 @@ def test_missing_file_sources(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2 and "--rate" in r.json["error"]["message"]
     r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--to", "ftp://agent", "--yes", "-o", "json")
     assert r.exit_code == 2 and r.json["error"]["code"] == "usage"
+    # --journal "$UNSET": the default journal was used without a word
+    for empty in ("", "  "):
+        r = cli("dlq", "replay", f"file://{tmp_path}/dlq.jsonl", "--journal", empty, "--yes", "-o", "json")
+        assert r.exit_code == 2 and r.json["error"]["message"].startswith(f"--journal {empty!r}: give a file")
 
 
 def test_missing_redis_stream_warns(cli: Any, redis_url: str) -> None:
