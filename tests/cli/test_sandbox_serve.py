@@ -1,6 +1,7 @@
-"""``a2actl sandbox serve`` start-up failures, through the real CLI: a port that is taken (the
+"""``a2actl sandbox serve`` through the real CLI: start-up failures, a port that is taken (the
 message names which one, HTTP ``--port`` or ``--grpc-port``), a host that is not this machine's,
-and a bad duration (the message names the flag). Every case fails before anything serves."""
+and a bad duration (the message names the flag), each failing before anything serves; and SIGTERM
+with requests in flight (exit 130, no traceback)."""
 
 from __future__ import annotations
 
@@ -163,3 +164,120 @@ def test_a_bad_public_url_is_refused_before_anything_serves(cli: Any, value: str
     assert r.exit_code == 2
     assert r.json["error"]["message"] == message
     assert "s3cret" not in r.stdout + r.stderr
+
+
+def _serving(*args: str) -> tuple[Any, str]:
+    """``a2actl -o json sandbox serve --port 0 --no-grpc ARGS`` started: ``(proc, base URL)``."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, first_document(proc)["url"]
+
+
+def _in_thread(call: Any) -> Any:
+    """Run ``call()`` in a daemon thread; returns a queue that gets its result or its exception."""
+    import queue
+    import threading
+
+    got: queue.Queue[Any] = queue.Queue()
+
+    def run() -> None:
+        try:
+            got.put(call())
+        except Exception as exc:  # noqa: BLE001 - the test looks at it
+            got.put(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return got
+
+
+_SEND = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "SendMessage",
+    "params": {"message": {"messageId": "m1", "role": "ROLE_USER", "parts": [{"text": "hi"}]}},
+}
+
+
+def test_sigterm_with_a_request_in_its_delay_answers_503_and_exits_130() -> None:
+    """uvicorn cancels the requests still running 1 s after SIGTERM: one in its ``--rpc-delay``
+    printed 'Exception in ASGI application' with a CancelledError traceback, and got a 500."""
+    import signal
+    import time
+
+    import httpx
+
+    from tests.procs import finish
+
+    proc, url = _serving("--rpc-delay", "30s")
+    try:
+        answer = _in_thread(
+            lambda: httpx.post(url + "/a2a/jsonrpc", json=_SEND, headers={"A2A-Version": "1.0"}, timeout=20)
+        )
+        time.sleep(0.5)  # the request is in its delay
+        proc.send_signal(signal.SIGTERM)
+        _, err = finish(proc, 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    response = answer.get(timeout=20)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "Exception in ASGI application" not in err, err
+    assert isinstance(response, httpx.Response), response
+    assert (response.status_code, response.text) == (503, "the sandbox is shutting down\n")
+
+
+def test_sigterm_during_a_blocking_handshake_stops_it() -> None:
+    """``--blocking-handshake 1h`` slept an hour in one ``time.sleep``: SIGTERM (and Ctrl-C) ran
+    their handler and the sleep went on, so the sandbox could only be killed."""
+    import signal
+    import time
+
+    import httpx
+
+    from tests.procs import finish
+
+    proc, url = _serving("--blocking-handshake", "1h")
+    try:
+        answer = _in_thread(lambda: httpx.get(url + "/.well-known/agent-card.json", timeout=30))
+        time.sleep(0.5)  # the card request blocks the loop
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = finish(proc, 20)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert took < 10, took
+    assert "Traceback" not in err, err
+    response = answer.get(timeout=20)
+    assert isinstance(response, httpx.Response) and response.status_code == 200, response
+
+
+def test_a_blocking_handshake_past_what_time_sleep_takes_still_serves_the_card() -> None:
+    """``--blocking-handshake 99999999999`` (about 3,000 years, past ``time.sleep``'s 9.2e9 s):
+    every card request was an OverflowError traceback and a 500. It blocks until the sandbox stops."""
+    import time
+
+    import httpx
+
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    sandbox = RunningSandbox(SandboxOptions(blocking_handshake=99999999999.0)).start()
+    try:
+        answer = _in_thread(lambda: httpx.get(sandbox.url + "/.well-known/agent-card.json", timeout=20))
+        time.sleep(0.5)
+    finally:
+        sandbox.stop()
+    response = answer.get(timeout=20)
+    assert isinstance(response, httpx.Response) and response.status_code == 200, response
