@@ -27,7 +27,13 @@ def require_sandbox_extra() -> None:
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on, e.g. 127.0.0.1, ::1 (or [::1]), 0.0.0.0 or :: (every interface).",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 9999,
     public_url: Annotated[
         str | None,
@@ -279,6 +285,7 @@ def serve(
     for name in claim or []:
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
+    host = _listen_host(host)
     if public_url is not None:
         public_url = _public_url(public_url)
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
@@ -354,6 +361,28 @@ def serve(
             serve_forever(opts, on_ready=ready)
     except OSError as exc:
         raise _listen_error(exc, host, port, grpc_port if grpc_on else None) from exc
+
+
+def _listen_host(value: str) -> str:
+    """``--host``, as a socket binds it: an IPv6 address in brackets, as URLs write it (``[::1]``),
+    without them (they were taken for a host name: "cannot listen on [[::1]]:9999: Name or service
+    not known"). Raises ``UsageError`` (exit 2) for a value with a colon that is no IPv6 address
+    (``127.0.0.1:8080``: a port belongs in ``--port``)."""
+    import ipaddress
+
+    from a2actl.core.errors import UsageError
+
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" not in bare:
+        return value
+    try:
+        ipaddress.IPv6Address(bare)
+    except ValueError:
+        raise UsageError(
+            f"--host {value!r}: not an address (an IPv6 one is ::1 or [::1])",
+            hint="the port goes in --port: --host 127.0.0.1 --port 8080",
+        ) from None
+    return bare
 
 
 def _public_url(value: str) -> str:

@@ -281,3 +281,46 @@ def test_a_blocking_handshake_past_what_time_sleep_takes_still_serves_the_card()
         sandbox.stop()
     response = answer.get(timeout=20)
     assert isinstance(response, httpx.Response) and response.status_code == 200, response
+
+
+def _ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as sock:
+            sock.bind(("::1", 0))
+    except OSError:
+        return False
+    return True
+
+
+@pytest.mark.skipif(not _ipv6_loopback(), reason="no IPv6 loopback")
+def test_an_ipv6_host_in_brackets_is_the_address() -> None:
+    """``--host [::1]``, the way URLs write it, was taken for a host name: "cannot listen on
+    [[::1]]:9999 (HTTP, --port): Name or service not known", exit 2."""
+    import signal
+
+    import httpx
+
+    from tests.procs import finish
+
+    proc, url = _serving("--host", "[::1]")
+    try:
+        card = httpx.get(url + "/.well-known/agent-card.json", timeout=10).json()
+        proc.send_signal(signal.SIGINT)
+        _, err = finish(proc, 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert url.startswith("http://[::1]:"), url
+    assert proc.returncode == 130, err
+    http_urls = [u for u in _card_urls(card) if u.startswith("http")]
+    assert http_urls and all(u.startswith(url + "/a2a/") for u in http_urls), http_urls
+
+
+def test_a_host_with_a_port_says_the_port_goes_in_port(cli: Any) -> None:
+    """It said "cannot listen on [127.0.0.1:8080]:0 (HTTP, --port): Name or service not known"."""
+    r = cli("-o", "json", "sandbox", "serve", "--host", "127.0.0.1:8080", "--port", "0", "--no-grpc")
+    assert r.exit_code == 2
+    err = r.json["error"]
+    assert err["message"] == "--host '127.0.0.1:8080': not an address (an IPv6 one is ::1 or [::1])"
+    assert err["hint"] == "the port goes in --port: --host 127.0.0.1 --port 8080"
