@@ -386,8 +386,8 @@ def _listen_host(value: str) -> str:
 
 
 def _public_url(value: str) -> str:
-    """``--public-url``, checked: an ``http``/``https`` URL with a host and no credentials, query or
-    fragment, returned without a trailing ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
+    """``--public-url``, checked: an ``http``/``https`` URL with a host, a port other than 0, and no
+    credentials, query or fragment (not even an empty ``?`` or ``#``), returned without a trailing ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
     from urllib.parse import urlsplit
 
     from a2actl.core.errors import UsageError
@@ -403,8 +403,12 @@ def _public_url(value: str) -> str:
         raise UsageError(f"--public-url {value!r}: a URL has no blanks or control characters")
     if parts.username is not None or parts.password is not None:
         raise UsageError("--public-url: credentials in the URL would be published on the card")
-    if parts.query or parts.fragment:
+    # "?" and "#" themselves, not parts.query/fragment: an empty one (``https://host/x/?``) passed,
+    # and the card advertised https://host/x/?/a2a/jsonrpc, the interface's path in the query
+    if "?" in value or "#" in value:
         raise UsageError(f"--public-url {value!r}: no query or fragment (it is a base URL)")
+    if parts.port == 0:
+        raise UsageError(f"--public-url {value!r}: port 0 is no port a client can call")
     return value.rstrip("/")
 
 

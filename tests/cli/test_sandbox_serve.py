@@ -157,9 +157,19 @@ def test_grpc_is_declared_on_the_advertised_host_and_bound_on_the_listening_one(
         ("http://agent.example:port", "--public-url 'http://agent.example:port': Port could not be cast to integer value as 'port'"),
         ("http://bob:s3cret@agent.example", "--public-url: credentials in the URL would be published on the card"),
         ("http://a b:80", "--public-url 'http://a b:80': a URL has no blanks or control characters"),
+        # an empty query or fragment passed: the card advertised https://agent.example/x/?/a2a/jsonrpc
+        ("https://agent.example/x/?", "--public-url 'https://agent.example/x/?': no query or fragment (it is a base URL)"),
+        ("http://agent.example#", "--public-url 'http://agent.example#': no query or fragment (it is a base URL)"),
+        ("http://agent.example:0", "--public-url 'http://agent.example:0': port 0 is no port a client can call"),
     ],
 )  # fmt: skip
-def test_a_bad_public_url_is_refused_before_anything_serves(cli: Any, value: str, message: str) -> None:
+def test_a_bad_public_url_is_refused_before_anything_serves(
+    cli: Any, monkeypatch: pytest.MonkeyPatch, value: str, message: str
+) -> None:
+    def served(*_: Any, **__: Any) -> None:
+        raise AssertionError(f"it served with --public-url {value!r}")  # not for ever, in the test
+
+    monkeypatch.setattr("a2actl.server.sandbox.server.serve", served)
     r = cli("-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc", "--public-url", value)
     assert r.exit_code == 2
     assert r.json["error"]["message"] == message
