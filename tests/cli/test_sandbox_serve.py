@@ -334,3 +334,48 @@ def test_a_host_with_a_port_says_the_port_goes_in_port(cli: Any) -> None:
     err = r.json["error"]
     assert err["message"] == "--host '127.0.0.1:8080': not an address (an IPv6 one is ::1 or [::1])"
     assert err["hint"] == "the port goes in --port: --host 127.0.0.1 --port 8080"
+
+
+def test_sigterm_during_a_blocking_handshake_over_grpc_stops_it() -> None:
+    """The gRPC side blocks the loop on a connection's first RPC (``--blocking-handshake``) the same
+    way, in one ``time.sleep`` that SIGTERM did not end."""
+    pytest.importorskip("grpc")
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import grpc
+    from a2a.types import a2a_pb2, a2a_pb2_grpc
+
+    from tests.procs import finish
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "a2actl", "-o", "json", "sandbox", "serve", "--port", "0", "--blocking-handshake", "1h"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        target = first_document(proc)["grpcUrl"]
+
+        def get_task() -> Any:
+            with grpc.insecure_channel(target) as channel:
+                stub = a2a_pb2_grpc.A2AServiceStub(channel)
+                return stub.GetTask(a2a_pb2.GetTaskRequest(id="no-such-task"), timeout=30)
+
+        answer = _in_thread(get_task)
+        time.sleep(1.0)  # the first RPC blocks the loop
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        _, err = finish(proc, 20)
+        took = time.monotonic() - t0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert took < 10, took
+    assert "Traceback" not in err, err
+    got = answer.get(timeout=30)
+    assert isinstance(got, grpc.RpcError) and got.code() == grpc.StatusCode.NOT_FOUND, got
