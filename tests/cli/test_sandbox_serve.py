@@ -379,3 +379,17 @@ def test_sigterm_during_a_blocking_handshake_over_grpc_stops_it() -> None:
     assert "Traceback" not in err, err
     got = answer.get(timeout=30)
     assert isinstance(got, grpc.RpcError) and got.code() == grpc.StatusCode.NOT_FOUND, got
+
+
+@pytest.mark.parametrize(
+    "dlq", ["sqs://us-east-1/orders-dlq", "https://sqs.us-east-1.amazonaws.com/123456789012/dlq"]
+)
+def test_an_sqs_dlq_is_refused_saying_why(cli: Any, dlq: str) -> None:
+    """It said "unknown DLQ source 'sqs://…'", its hint naming sqs://REGION/QUEUE_NAME as a source
+    (the queue URL: "the HTTP DLQ is read/replay only")."""
+    r = cli("-o", "json", "sandbox", "serve", "--port", "0", "--no-grpc", "--dlq", dlq)
+    assert r.exit_code == 2
+    assert r.json["error"]["message"] == (
+        "the sandbox cannot dead-letter into SQS (SQS moves dead letters itself, by the source queue's "
+        "redrive policy); dead-letter into file://PATH.jsonl, redis://…?stream=KEY or amqp://…?queue=NAME"
+    )
