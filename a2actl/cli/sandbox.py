@@ -364,30 +364,43 @@ def serve(
 
 
 def _listen_host(value: str) -> str:
-    """``--host``, as a socket binds it: an IPv6 address in brackets, as URLs write it (``[::1]``),
-    without them (they were taken for a host name: "cannot listen on [[::1]]:9999: Name or service
-    not known"). Raises ``UsageError`` (exit 2) for a value with a colon that is no IPv6 address
-    (``127.0.0.1:8080``: a port belongs in ``--port``)."""
+    """``--host``, as a socket binds it and a client can call it: an IPv6 address in brackets, as
+    URLs write it (``[::1]``), without them (they were taken for a host name: "cannot listen on
+    [[::1]]:9999: Name or service not known"); an IPv4 address in a short or numeric form the OS
+    accepts (``0``, ``127.1``, ``0x7f000001``) dotted (``0.0.0.0``, ``127.0.0.1``), and every
+    spelling of the IPv6 wildcard ``::``. They listened where the OS read them (``--host 0``: on every
+    interface) but the sandbox printed and advertised ``http://0:PORT``, a URL a2actl itself refuses
+    (exit 2) and no client elsewhere can call, and took neither for a wildcard. Raises
+    ``UsageError`` (exit 2) for a value with a colon that is no IPv6 address (``127.0.0.1:8080``: a
+    port belongs in ``--port``)."""
     import ipaddress
+    import re
+    import socket
 
     from a2actl.core.errors import UsageError
 
     bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     if ":" not in bare:
+        if re.fullmatch(r"[0-9A-Fa-fxX.]+", bare):  # not a name: inet_aton reads 'cafe.be' as none
+            try:
+                return socket.inet_ntoa(socket.inet_aton(bare))
+            except OSError:
+                pass
         return value
     try:
-        ipaddress.IPv6Address(bare)
+        address = ipaddress.IPv6Address(bare)
     except ValueError:
         raise UsageError(
             f"--host {value!r}: not an address (an IPv6 one is ::1 or [::1])",
             hint="the port goes in --port: --host 127.0.0.1 --port 8080",
         ) from None
-    return bare
+    return "::" if address == ipaddress.IPv6Address("::") else bare
 
 
 def _public_url(value: str) -> str:
     """``--public-url``, checked: an ``http``/``https`` URL with a host, a port other than 0, and no
-    credentials, query or fragment (not even an empty ``?`` or ``#``), returned without a trailing ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
+    credentials, query or fragment (not even an empty ``?`` or ``#``), returned without a trailing
+    ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
     from urllib.parse import urlsplit
 
     from a2actl.core.errors import UsageError

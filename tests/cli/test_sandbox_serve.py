@@ -393,3 +393,26 @@ def test_an_sqs_dlq_is_refused_saying_why(cli: Any, dlq: str) -> None:
         "the sandbox cannot dead-letter into SQS (SQS moves dead letters itself, by the source queue's "
         "redrive policy); dead-letter into file://PATH.jsonl, redis://…?stream=KEY or amqp://…?queue=NAME"
     )
+
+
+def test_a_short_ipv4_host_is_printed_and_advertised_dotted() -> None:
+    """``--host 127.1`` listened on 127.0.0.1 and printed ``http://127.1:PORT``, a TARGET a2actl
+    refuses (exit 2: "neither a name nor a dotted IPv4 address"); the card advertised it too."""
+    import signal
+
+    import httpx
+
+    from tests.procs import finish
+
+    proc, url = _serving("--host", "127.1")
+    try:
+        card = httpx.get(url + "/.well-known/agent-card.json", timeout=10).json()
+        proc.send_signal(signal.SIGINT)
+        _, err = finish(proc, 20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert url.startswith("http://127.0.0.1:"), url
+    http_urls = [u for u in _card_urls(card) if u.startswith("http")]
+    assert http_urls and all(u.startswith(url + "/a2a/") for u in http_urls), http_urls
