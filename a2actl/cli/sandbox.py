@@ -330,7 +330,8 @@ def serve(
         grpc_url.append(target)
 
     def ready(url: str) -> None:
-        # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
+        # The URL is data (stdout, for scripts: `a2actl sandbox serve --port 0 >url.txt &`, then its
+        # first line; `URL=$(a2actl sandbox serve --port 0 | head -1)` waits until the sandbox ends).
         if run.format == "table":
             run.out.stdout.write(url + "\n")  # a full disk: StdoutUnwritable, exit 2
             run.out.stdout.flush()
