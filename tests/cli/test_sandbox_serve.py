@@ -5,6 +5,7 @@ with requests in flight (exit 130, no traceback)."""
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 from typing import Any
@@ -416,3 +417,24 @@ def test_a_short_ipv4_host_is_printed_and_advertised_dotted() -> None:
     assert url.startswith("http://127.0.0.1:"), url
     http_urls = [u for u in _card_urls(card) if u.startswith("http")]
     assert http_urls and all(u.startswith(url + "/a2a/") for u in http_urls), http_urls
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="no /dev/full")
+def test_a_full_stdout_with_grpc_on_is_one_line_and_exit_2() -> None:
+    """Standard output that cannot take the URL (``> /dev/full``) is exit 2 with one line; with gRPC
+    on, the gRPC server was left running and Python printed "Exception ignored in
+    Server.__del__ … RuntimeError: Event loop is closed" with its traceback."""
+    pytest.importorskip("grpc")
+    import subprocess
+    import sys
+
+    with open("/dev/full", "w") as full:
+        done = subprocess.run(
+            [sys.executable, "-m", "a2actl", "sandbox", "serve", "--port", "0"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr == "a2actl: standard output: cannot write: No space left on device\n"
