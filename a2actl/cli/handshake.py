@@ -82,6 +82,13 @@ def probe(
     from a2actl.render import probe as render_probe
 
     run = invocation(ctx)
+    for spec in budget or []:
+        # --budget "$UNSET": the probe ran with no budget and exited 0, a CI gate silently off
+        if not spec.replace(",", "").strip():
+            raise UsageError(
+                f"--budget {spec!r}: no budget in it (a ${{VARIABLE}} set but empty?)",
+                hint="--budget 5s (total p99) or --budget rpc=2s",
+            )
     try:
         budgets = tuple(parse_budgets(budget or []))
     except ValueError as exc:

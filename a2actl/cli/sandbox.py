@@ -27,7 +27,13 @@ def require_sandbox_extra() -> None:
 @app.command("serve")
 def serve(
     ctx: typer.Context,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on.")] = "127.0.0.1",
+    host: Annotated[
+        str,
+        typer.Option(
+            "--host",
+            help="Address to listen on, e.g. 127.0.0.1, ::1 (or [::1]), 0.0.0.0 or :: (every interface).",
+        ),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", min=0, max=65535, help="Port; 0 picks a free one.")] = 9999,
     public_url: Annotated[
         str | None,
@@ -279,6 +285,7 @@ def serve(
     for name in claim or []:
         if name not in known_caps:
             raise UsageError(f"--claim-capability {name!r}: use one of {', '.join(known_caps)}")
+    host = _listen_host(host)
     if public_url is not None:
         public_url = _public_url(public_url)
     versions = ("1.0",) if v1_only else ("0.3",) if v03_only else ("1.0", "0.3")
@@ -323,7 +330,8 @@ def serve(
         grpc_url.append(target)
 
     def ready(url: str) -> None:
-        # The URL is data (stdout, for scripts: `URL=$(a2actl sandbox serve --port 0 | head -1)`).
+        # The URL is data (stdout, for scripts: `a2actl sandbox serve --port 0 >url.txt &`, then its
+        # first line; `URL=$(a2actl sandbox serve --port 0 | head -1)` waits until the sandbox ends).
         if run.format == "table":
             run.out.stdout.write(url + "\n")  # a full disk: StdoutUnwritable, exit 2
             run.out.stdout.flush()
@@ -356,9 +364,44 @@ def serve(
         raise _listen_error(exc, host, port, grpc_port if grpc_on else None) from exc
 
 
+def _listen_host(value: str) -> str:
+    """``--host``, as a socket binds it and a client can call it: an IPv6 address in brackets, as
+    URLs write it (``[::1]``), without them (they were taken for a host name: "cannot listen on
+    [[::1]]:9999: Name or service not known"); an IPv4 address in a short or numeric form the OS
+    accepts (``0``, ``127.1``, ``0x7f000001``) dotted (``0.0.0.0``, ``127.0.0.1``), and every
+    spelling of the IPv6 wildcard ``::``. They listened where the OS read them (``--host 0``: on every
+    interface) but the sandbox printed and advertised ``http://0:PORT``, a URL a2actl itself refuses
+    (exit 2) and no client elsewhere can call, and took neither for a wildcard. Raises
+    ``UsageError`` (exit 2) for a value with a colon that is no IPv6 address (``127.0.0.1:8080``: a
+    port belongs in ``--port``)."""
+    import ipaddress
+    import re
+    import socket
+
+    from a2actl.core.errors import UsageError
+
+    bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
+    if ":" not in bare:
+        if re.fullmatch(r"[0-9A-Fa-fxX.]+", bare):  # not a name: inet_aton reads 'cafe.be' as none
+            try:
+                return socket.inet_ntoa(socket.inet_aton(bare))
+            except OSError:
+                pass
+        return value
+    try:
+        address = ipaddress.IPv6Address(bare)
+    except ValueError:
+        raise UsageError(
+            f"--host {value!r}: not an address (an IPv6 one is ::1 or [::1])",
+            hint="the port goes in --port: --host 127.0.0.1 --port 8080",
+        ) from None
+    return "::" if address == ipaddress.IPv6Address("::") else bare
+
+
 def _public_url(value: str) -> str:
-    """``--public-url``, checked: an ``http``/``https`` URL with a host and no credentials, query or
-    fragment, returned without a trailing ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
+    """``--public-url``, checked: an ``http``/``https`` URL with a host, a port other than 0, and no
+    credentials, query or fragment (not even an empty ``?`` or ``#``), returned without a trailing
+    ``/``. Raises ``UsageError`` (exit 2) naming what is wrong."""
     from urllib.parse import urlsplit
 
     from a2actl.core.errors import UsageError
@@ -374,8 +417,12 @@ def _public_url(value: str) -> str:
         raise UsageError(f"--public-url {value!r}: a URL has no blanks or control characters")
     if parts.username is not None or parts.password is not None:
         raise UsageError("--public-url: credentials in the URL would be published on the card")
-    if parts.query or parts.fragment:
+    # "?" and "#" themselves, not parts.query/fragment: an empty one (``https://host/x/?``) passed,
+    # and the card advertised https://host/x/?/a2a/jsonrpc, the interface's path in the query
+    if "?" in value or "#" in value:
         raise UsageError(f"--public-url {value!r}: no query or fragment (it is a base URL)")
+    if parts.port == 0:
+        raise UsageError(f"--public-url {value!r}: port 0 is no port a client can call")
     return value.rstrip("/")
 
 

@@ -23,12 +23,14 @@ def parse_duration(text: str) -> float:
 
 
 def format_seconds(seconds: float | None) -> str:
-    """Human form: ``812µs``, ``41.2ms``, ``2.40s``; ``-`` for ``None``."""
+    """Human form: ``812µs``, ``41.2ms``, ``2.40s``; ``-`` for ``None``. The unit is chosen after
+    rounding: 999.7 µs is ``1.0ms`` and 999.97 ms ``1.00s`` (they were ``1000µs`` and
+    ``1000.0ms``)."""
     if seconds is None:
         return "-"
-    if seconds < 1e-3:
+    if round(seconds * 1e6) < 1000:
         return f"{seconds * 1e6:.0f}µs"
-    if seconds < 1.0:
+    if round(seconds * 1e3, 1) < 1000:
         return f"{seconds * 1e3:.1f}ms"
     return f"{seconds:.2f}s"
 

@@ -385,12 +385,19 @@ def _check_durations(suite: Suite) -> None:
         for key in ("budget", "firstEvent", "heartbeat", "maxAge", "grace", "timeout"):
             if key in c.options:
                 try:
-                    parse_duration(str(c.options[key]))
+                    seconds = parse_duration(str(c.options[key]))
                 except ValueError:
                     raise UsageError(
                         f"{suite.path}:{c.line}: {c.name}: {key} {c.options[key]!r} is not a duration "
                         "(examples: 5s, 250ms, 2m)"
                     ) from None
+                if key == "heartbeat" and seconds <= 0:
+                    # as stream tail --heartbeat (exit 2): every gap, even 0.1 ms, was a silence
+                    # over it, and the check failed on every run (exit 7)
+                    raise UsageError(
+                        f"{suite.path}:{c.line}: {c.name}: heartbeat {c.options[key]!r} must be "
+                        "positive (the longest silence allowed, e.g. 10s)"
+                    )
         for phase, value in (c.options.get("budgets") or {}).items():
             if phase not in METRICS:  # as handshake probe --budget PHASE=…: it failed at run time, exit 1
                 raise UsageError(

@@ -376,6 +376,17 @@ def test_probe_after_a_discovery_fallback_fetches_a_fresh_card(cli, sandbox_lega
     assert r.json["samples"][0]["curl"]["newConnection"] is True
 
 
+@pytest.mark.parametrize("value", ["", " ", ",", " , "])
+def test_a_budget_with_no_budget_in_it_is_a_usage_error(cli: Any, sandbox: Any, value: str) -> None:
+    """``--budget "$P99"`` with ``P99`` unset: the probe ran without a budget and exited 0, the CI gate
+    silently off (``load run --threshold ''`` and ``smoke run --junit ''`` are exit 2)."""
+    r = cli("handshake", "probe", sandbox.url, "--budget", "5s", "--budget", value, "-o", "json")
+    assert r.exit_code == 2
+    err = r.json["error"]
+    assert err["message"] == f"--budget {value!r}: no budget in it (a ${{VARIABLE}} set but empty?)"
+    assert err["hint"] == "--budget 5s (total p99) or --budget rpc=2s"
+
+
 def test_a_budget_on_a_phase_never_measured_fails_saying_why(cli, sandbox) -> None:
     """``--budget first_event=…`` without ``--send``: no sample measures it, so the budget cannot
     hold a CI gate; exit 7 with a violation that has no p99 and names the option (it passed)."""

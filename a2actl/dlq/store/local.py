@@ -51,10 +51,22 @@ def unknown_source(src: str) -> UsageError:
     return UsageError(f"unknown DLQ source {src!r}", hint=UNKNOWN_HINT)
 
 
+#: Why a producer (the sandbox's ``--dlq``) cannot write to an SQS queue.
+SQS_NOT_A_PRODUCER = (
+    "the sandbox cannot dead-letter into SQS (SQS moves dead letters itself, by the source queue's "
+    "redrive policy); dead-letter into file://PATH.jsonl, redis://…?stream=KEY or amqp://…?queue=NAME"
+)
+
+
 def open_producer(src: str) -> FileBackend | RedisBackend | AmqpBackend:
     """The store a producer dead-letters into. Raises ``UsageError`` (exit 2) for the read-only HTTP
-    DLQ, an unknown scheme, a file URL without a path, a Redis URL without ``stream=`` or an AMQP
-    URL without ``queue=`` (or with a password in it)."""
+    DLQ, an SQS queue (``sqs://`` or its URL: SQS dead-letters by itself), an unknown scheme, a
+    file URL without a path, a Redis URL without ``stream=`` or an AMQP URL without ``queue=`` (or
+    with a password in it)."""
+    from a2actl.dlq.store.sqs import is_sqs_source
+
+    if is_sqs_source(src):  # it said "unknown DLQ source", with a hint naming sqs://REGION/QUEUE_NAME
+        raise UsageError(SQS_NOT_A_PRODUCER)
     if is_file_source(src):
         return FileBackend(file_path(src))
     if is_redis_source(src):

@@ -29,7 +29,6 @@ import json
 import random
 import re
 import secrets
-import time
 from typing import Any
 
 from a2a.server.request_handlers import DefaultRequestHandler
@@ -51,6 +50,7 @@ from a2actl.server.sandbox.options import (
     RPC_PREFIX,
     WILDCARD_HOSTS,
     SandboxOptions,
+    block_loop,
 )
 from a2actl.server.sandbox.ws import WS_BINDING, WS_PATH, ws_endpoint
 
@@ -293,6 +293,7 @@ class FaultMiddleware:
 
     request_handler: Any = None  # set by build_app: the a2a-sdk handler (shared with the gRPC side)
     queue_worker: Any = None  # set by build_app with --dlq: the QueueWorker (server.py starts/stops it)
+    server: Any = None  # set by server.py: the uvicorn.Server (a blocking sleep ends when it should exit)
 
     def __init__(self, app: Any, opts: SandboxOptions) -> None:
         self.app = app
@@ -307,6 +308,26 @@ class FaultMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
+
+        async def tracked(message: dict[str, Any]) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self._http(scope, receive, tracked)
+        except asyncio.CancelledError:
+            # uvicorn cancels the requests still running 1 s (timeout_graceful_shutdown) after
+            # Ctrl-C/SIGTERM: one waiting out a delay, a service time or a slot. It printed
+            # "Exception in ASGI application" with a traceback and answered 500; now a 503 that says
+            # so (a response already begun, a stream, is left to end: uvicorn closes it).
+            if not started:
+                await _plain(send, 503, b"the sandbox is shutting down\n", [], ctype=b"text/plain")
+
+    async def _http(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        """One HTTP request through the knobs (class docstring)."""
         path: str = scope.get("path", "")
         opts = self.opts
         if path.startswith("/.well-known/"):
@@ -314,7 +335,7 @@ class FaultMiddleware:
                 await asyncio.sleep(opts.handshake_delay)
             if opts.blocking_handshake > 0:
                 # On purpose: a blocking call in the handshake handler stalls the whole event loop.
-                time.sleep(opts.blocking_handshake)
+                block_loop(opts.blocking_handshake, lambda: bool(getattr(self.server, "should_exit", False)))
         if path.startswith(RPC_PREFIX):
             if opts.require_token:
                 auth = dict(scope.get("headers", [])).get(b"authorization", b"").decode("latin-1")

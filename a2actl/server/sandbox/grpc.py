@@ -33,11 +33,10 @@ import errno
 import random
 import secrets
 import socket
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
-from a2actl.server.sandbox.options import SandboxOptions
+from a2actl.server.sandbox.options import SandboxOptions, block_loop
 
 #: Full names of the services the sandbox's gRPC server registers (reflection lists them too).
 SERVICE_V1 = "lf.a2a.v1.A2AService"
@@ -96,6 +95,9 @@ class GrpcSide:
         #: what the card declares: ``advertised`` (a host name, default ``host``) and the port
         self.url = grpc_target(advertised or host, port)
         self.server: Any = None
+        #: whether the sandbox is stopping (``server._serve_all`` sets it: the HTTP server should
+        #: exit); a ``--blocking-handshake`` sleep ends then
+        self.stopping: Callable[[], bool] = lambda: False
 
     def services(self) -> list[str]:
         """The A2A services served: ``lf.a2a.v1.A2AService``, plus ``a2a.v1.A2AService`` with 0.3."""
@@ -111,7 +113,7 @@ class GrpcSide:
         from grpc_reflection.v1alpha import reflection  # type: ignore[import-untyped,unused-ignore]
 
         server = grpc.aio.server(
-            interceptors=[fault_interceptor(self.opts)],
+            interceptors=[fault_interceptor(self.opts, lambda: self.stopping())],
             options=[("grpc.so_reuseport", 0)],
         )
         add_v1: Any = a2a_pb2_grpc.add_A2AServiceServicer_to_server  # generated code, untyped
@@ -139,13 +141,14 @@ class GrpcSide:
             self.server = None
 
 
-def fault_interceptor(opts: SandboxOptions) -> Any:
-    """A ``grpc.aio.ServerInterceptor`` with the fault knobs of ``opts`` (``FaultKnobs``); the class is
-    made here so that grpc is imported only when a gRPC server is built."""
+def fault_interceptor(opts: SandboxOptions, stopping: Callable[[], bool] = lambda: False) -> Any:
+    """A ``grpc.aio.ServerInterceptor`` with the fault knobs of ``opts`` (``FaultKnobs``; ``stopping``
+    ends a ``blocking_handshake`` sleep early); the class is made here so that grpc is imported only
+    when a gRPC server is built."""
     import grpc  # type: ignore[import-untyped,unused-ignore]
 
     cls = type("FaultInterceptor", (FaultKnobs, grpc.aio.ServerInterceptor), {})
-    return cls(opts)
+    return cls(opts, stopping)
 
 
 class FaultKnobs:
@@ -153,8 +156,9 @@ class FaultKnobs:
     checks run with the ``ServicerContext`` (its peer tells a new connection apart, ``abort`` answers
     a status). Mixed with ``grpc.aio.ServerInterceptor`` by ``fault_interceptor``."""
 
-    def __init__(self, opts: SandboxOptions) -> None:
+    def __init__(self, opts: SandboxOptions, stopping: Callable[[], bool] = lambda: False) -> None:
         self.opts = opts
+        self.stopping = stopping
         self.random = random.Random(opts.seed)
         self.service_random = random.Random(opts.seed)
         # asyncio.Semaphore binds to the loop on first use (the sandbox's loop).
@@ -227,7 +231,8 @@ class FaultKnobs:
                 self.peers_seen.add(peer)
                 await asyncio.sleep(opts.handshake_delay)
                 if opts.blocking_handshake > 0:
-                    time.sleep(opts.blocking_handshake)  # on purpose: blocks the loop, as over HTTP
+                    # on purpose: blocks the loop, as over HTTP (until the sandbox stops)
+                    block_loop(opts.blocking_handshake, self.stopping)
         if opts.rpc_delay > 0:
             await asyncio.sleep(opts.rpc_delay)
         if opts.fail_rate > 0 and self.random.random() < opts.fail_rate:

@@ -1,8 +1,11 @@
-"""Options of the sandbox agent (pure data, importable without a2a-sdk)."""
+"""Options of the sandbox agent (pure data, importable without a2a-sdk), and the loop-blocking sleep
+of ``--blocking-handshake`` (``block_loop``) the HTTP and gRPC sides share."""
 
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from a2actl.core.units import parse_duration
@@ -68,6 +71,24 @@ class ServiceTime:
         if self.kind == "normal":
             return max(0.0, rng.gauss(self.a, self.b))
         return self.a
+
+
+#: The slices (seconds) ``block_loop`` sleeps in, asking between them whether to stop.
+BLOCK_SLICE = 0.1
+
+
+def block_loop(seconds: float, stopping: Callable[[], bool]) -> None:
+    """``--blocking-handshake``: block the calling thread (the event loop, on purpose) for
+    ``seconds`` with ``time.sleep``, in ``BLOCK_SLICE`` slices, returning early once ``stopping()``
+    is true (the server should exit). One ``time.sleep`` held Ctrl-C/SIGTERM off for its whole
+    length (``--blocking-handshake 1h``: the signal handler ran, the sleep went on), and one past
+    what ``time.sleep`` takes (about 9.2e9 s) raised ``OverflowError`` on every card request."""
+    end = time.monotonic() + seconds
+    while not stopping():
+        left = end - time.monotonic()
+        if left <= 0:
+            return
+        time.sleep(min(left, BLOCK_SLICE))
 
 
 #: Addresses that listen on every interface: no client can connect to them by that name.

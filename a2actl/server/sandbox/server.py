@@ -88,7 +88,9 @@ def _server(opts: SandboxOptions, sock: socket.socket, log_level: str, grpc_url:
         ws_ping_timeout=max(20.0, (opts.ws_ping_interval or 0) * 2),
         ws_max_size=16 * 1024 * 1024,
     )
-    return uvicorn.Server(config)
+    server = uvicorn.Server(config)
+    app.server = server  # FaultMiddleware: a --blocking-handshake sleep ends when the server stops
+    return server
 
 
 def check_startable(opts: SandboxOptions) -> None:
@@ -123,11 +125,14 @@ async def _serve_all(server: Any, sock: socket.socket, grpc_side: Any, on_starte
     worker = getattr(server.config.app, "queue_worker", None)
     if worker is not None:
         await worker.start()
-    if grpc_side is not None:
-        await grpc_side.start(server.config.app.request_handler)
-    if on_started is not None:
-        on_started()
     try:
+        if grpc_side is not None:
+            grpc_side.stopping = lambda: bool(server.should_exit)
+            await grpc_side.start(server.config.app.request_handler)
+        if on_started is not None:
+            # inside the try: one that raises (stdout a full disk: exit 2) still stops gRPC, which
+            # otherwise printed "Exception ignored in Server.__del__ … Event loop is closed"
+            on_started()
         await server.serve(sockets=[sock])
     finally:
         if grpc_side is not None:

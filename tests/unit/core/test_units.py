@@ -58,7 +58,18 @@ def test_parse_size_rejects(text: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("seconds", "text"), [(None, "-"), (0.000812, "812µs"), (0.0412, "41.2ms"), (2.4, "2.40s")]
+    ("seconds", "text"),
+    [
+        (None, "-"),
+        (0.000812, "812µs"),
+        (0.0412, "41.2ms"),
+        (2.4, "2.40s"),
+        (0.0, "0µs"),
+        (0.0009994, "999µs"),
+        (0.0009996, "1.0ms"),  # it was "1000µs": the unit chosen before rounding
+        (0.99994, "999.9ms"),
+        (0.99996, "1.00s"),  # it was "1000.0ms"
+    ],
 )
 def test_format_seconds(seconds: float | None, text: str) -> None:
     assert format_seconds(seconds) == text

@@ -116,6 +116,11 @@ def test_bad_sizes_and_phase_budgets(tmp_path: Path) -> None:
     for zero in ("0", "0B", "0.5"):  # a bound under 1 byte reads no event: every one oversize
         text = stream.replace("huge", f"'{zero}'")
         assert f"maxEventBytes '{zero}' is not a size" in _error(tmp_path, text), zero
+    for zero in ("0", "0s", "0.0ms"):  # as stream tail --heartbeat 0 (exit 2): every gap was a stall
+        text = stream.replace("maxEventBytes: huge", f"heartbeat: '{zero}'")
+        assert _error(tmp_path, text) == (
+            f"SUITE:4: stream #1: heartbeat '{zero}' must be positive (the longest silence allowed, e.g. 10s)"
+        ), zero
     budgets = "version: 1\ntargets: [t]\nchecks:\n  - kind: probe\n    budgets: {rpc: fast}\n"
     assert _error(tmp_path, budgets).startswith("SUITE:")
 
