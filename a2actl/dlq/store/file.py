@@ -170,6 +170,9 @@ class FileBackend:
         #: updates were appended (``_append_lines``), read again after any other change.
         self._refs: set[int] | None = None
         self._indexed: tuple[int, int, int, int] | None = None
+        #: ``remove``'s keys whose tombstone is waiting for the file's lock: a read of the file
+        #: meanwhile (``_index`` after a producer's append) does not have them yet.
+        self._removing: set[int] = set()
 
     async def close(self) -> None:
         """Close the file ``pin`` holds open; every other operation opens and closes the file."""
@@ -703,14 +706,19 @@ class FileBackend:
         tombstones = self._tombstones
         assert tombstones is not None
         k = _key(entry_id)
-        if k in tombstones or k not in refs:
-            return False  # already removed, or never there
-        tombstones.add(k)  # before the wait for the lock: a second DELETE of it meanwhile is False
+        if k in tombstones or k in self._removing or k not in refs:
+            return False  # already removed (or being removed), or never there
+        # before the wait for the lock: a second DELETE of it meanwhile is False, also when it reads
+        # the file again (a producer appended while this one waited: its tombstones lack this one)
+        tombstones.add(k)
+        self._removing.add(k)
         try:
             await self._append_lines(self.tombstone_line(entry_id, time.time()), own=True)
         except BaseException:
             tombstones.discard(k)
             raise
+        finally:
+            self._removing.discard(k)
         if self._tombstones is not None:  # read again by another call while this one waited
             self._tombstones.add(k)
         return True

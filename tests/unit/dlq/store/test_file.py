@@ -563,3 +563,30 @@ def test_a_removal_waiting_for_the_lock_is_not_made_twice(tmp_path: Path) -> Non
 
     assert asyncio.run(go()) == (True, False, False)
     assert path.read_bytes().count(b"$tombstone") == 1
+
+
+def test_a_removal_of_an_id_already_waiting_for_the_lock_is_false(tmp_path: Path) -> None:
+    """A second ``remove`` of an id (a retried ``DELETE /dlq/{id}``) while the first waits for the
+    file's lock and the file changed meanwhile (another process appended: the second reads the file
+    again, without the first's tombstone, not yet written) is ``False``: both said removed, and two
+    tombstones were written."""
+    import fcntl
+
+    path = tmp_path / "dlq.jsonl"
+    store = _filled(tmp_path, 2)
+
+    async def go() -> tuple[bool, bool]:
+        holder = os.open(path, os.O_RDWR | os.O_APPEND)
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process, appending
+        first = asyncio.ensure_future(store.remove("e0"))
+        await asyncio.sleep(0.05)  # waiting for the lock
+        os.write(holder, FileBackend.line(entry(2)))  # what it appends
+        second = asyncio.ensure_future(store.remove("e0"))  # reads the changed file again
+        await asyncio.sleep(0.05)
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        os.close(holder)
+        return await first, await second
+
+    assert asyncio.run(go()) == (True, False)
+    assert path.read_bytes().count(b"$tombstone") == 1
+    assert [e["id"] for e in run(_all(store.iter_entries()))] == ["e1", "e2"]
