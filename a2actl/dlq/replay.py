@@ -806,7 +806,11 @@ class Replayer:
             except asyncio.CancelledError:  # a second Ctrl-C: at once
                 _handled()
                 grace = round(loop.time() - began, 3)
-        in_flight = sum(1 for t in busy if not t.done() and stage.get(t) == "sending")
+        # a second Ctrl-C cancelled every task at once (asyncio.run's KeyboardInterrupt): those it
+        # cut are done by now, cancelled, their stage forgotten (``ended``); they were on the wire
+        in_flight = sum(
+            1 for t in busy if (not t.done() or t.cancelled()) and stage.get(t, "sending") == "sending"
+        )
         for t in tasks:
             t.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

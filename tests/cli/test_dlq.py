@@ -733,6 +733,8 @@ def test_sigterm_cuts_what_is_still_in_flight_after_the_grace(cli: Any, tmp_path
     try:
         assert proc.returncode == 130, err
         assert took < 1.5, took
+        # the deliveries the second signal cut were on the wire: counted (it said inFlight 0)
+        assert records[-1]["cut"]["inFlight"] == 8, records[-1]
     finally:
         sb.stop()
 

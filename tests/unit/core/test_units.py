@@ -69,6 +69,8 @@ def test_parse_size_rejects(text: str) -> None:
         (0.0009996, "1.0ms"),  # it was "1000µs": the unit chosen before rounding
         (0.99994, "999.9ms"),
         (0.99996, "1.00s"),  # it was "1000.0ms"
+        (float("nan"), "nan"),  # round() raises on these: a traceback in a table
+        (float("inf"), "inf"),
     ],
 )
 def test_format_seconds(seconds: float | None, text: str) -> None:
