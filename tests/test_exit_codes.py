@@ -46,6 +46,7 @@ def test_2_usage(cli, sandbox):
         ("json", ["card", "get", "http://127.0.0.1:9", "--binding", "FOO"], "--binding"),
         ("json", ["nosuchcommand"], "No such command"),
         ("json", ["caps", "nosuch"], "No such command"),
+        ("json", ["caps"], "missing command (see 'a2actl caps -h')"),
         ("jsonl", ["send"], "Missing argument"),
         ("json", ["--bogus", "card", "get", "http://127.0.0.1:9"], "No such option: --bogus"),
     ],

@@ -344,8 +344,11 @@ def _usage_document(ctx: Any, exc: Any, args: list[str] | None = None) -> None:
         return
     from a2actl.render.output import Output
 
+    message = exc.format_message()
+    if isinstance(exc, _click_exceptions.NoArgsIsHelpError):  # a group without its command: the help
+        message = f"missing command (see '{exc.ctx.command_path} -h')"
     try:
-        Output(str(fmt)).data(UsageError(exc.format_message()).to_json())
+        Output(str(fmt)).data(UsageError(message).to_json())
     except StdoutUnwritable:
         _stdout_to_devnull()
 
