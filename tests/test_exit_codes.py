@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -34,6 +35,42 @@ def test_2_usage(cli, sandbox):
     assert cli("handshake", "probe", sandbox.url, "-H", "no colon").exit_code == 2
     assert cli("card", "get", "ftp://example.invalid/x").exit_code == 2
     assert cli("nosuchcommand").exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("output", "args", "said"),
+    [
+        ("json", ["card", "get", "http://127.0.0.1:9", "--bogus"], "No such option: --bogus"),
+        ("json", ["card", "get"], "Missing argument"),
+        ("json", ["handshake", "probe", "http://127.0.0.1:9", "-n", "0"], "-n"),
+        ("json", ["card", "get", "http://127.0.0.1:9", "--binding", "FOO"], "--binding"),
+        ("json", ["nosuchcommand"], "No such command"),
+        ("json", ["caps", "nosuch"], "No such command"),
+        ("json", ["caps"], "missing command (see 'a2actl caps -h')"),
+        ("jsonl", ["send"], "Missing argument"),
+        ("json", ["--bogus", "card", "get", "http://127.0.0.1:9"], "No such option: --bogus"),
+    ],
+)
+def test_2_usage_errors_the_parser_finds_give_the_json_error_object(cli, output, args, said):
+    # docs/output-formats.md: with json/jsonl a failing command also prints the error object on stdout,
+    # "so | jq always gets one document"; errors found while parsing the command line (an unknown
+    # option, a missing argument, a value out of range or not a choice) printed Click's usage on
+    # stderr and nothing on stdout
+    for where in ("first", "last"):
+        argv = ["-o", output, *args] if where == "first" else [*args, "-o", output]
+        r = cli(*argv)
+        assert r.exit_code == 2, (argv, r.stdout, r.stderr)
+        lines = r.stdout.splitlines() if output == "jsonl" else [r.stdout]
+        assert len(lines) == 1, (argv, r.stdout)
+        err = json.loads(lines[0])["error"]
+        assert err["code"] == "usage" and err["exitCode"] == 2, (argv, err)
+        assert said in err["message"], (argv, err)
+        assert "Usage: a2actl" in r.stderr, r.stderr  # Click's usage text still on stderr
+
+
+def test_2_usage_error_from_the_parser_leaves_stdout_empty_for_a_table(cli):
+    r = cli("card", "get", "http://127.0.0.1:9", "--bogus")
+    assert r.exit_code == 2 and r.stdout == "" and "No such option: --bogus" in r.stderr
 
 
 @pytest.mark.parametrize(

@@ -253,7 +253,13 @@ class A2AGroup(_HelpToStdout, TyperGroup):
             for a in args:  # every URL argument's userinfo and credential query values: never printed
                 if "://" in a:
                     register_url(a)
-        return super().parse_args(ctx, _hoist_globals(self, args))
+        hoisted = _hoist_globals(self, args)
+        line = list(hoisted)  # Click's parser consumes the list it is given
+        try:
+            return super().parse_args(ctx, hoisted)
+        except _click_exceptions.UsageError as exc:  # the root's own options (-o json --bogus …)
+            _usage_document(ctx, exc, line)
+            raise
 
     def invoke(self, ctx: Any) -> Any:
         """The error boundary: an ``A2ACtlError`` is one line (and the JSON error object with
@@ -269,6 +275,9 @@ class A2AGroup(_HelpToStdout, TyperGroup):
         except A2ACtlError as err:
             _report(ctx, err)
             raise typer.Exit(int(err.exit_code)) from None
+        except _click_exceptions.UsageError as exc:  # the subcommand's line: unknown option, bad value, …
+            _usage_document(ctx, exc)
+            raise
         except (_click_exceptions.ClickException, typer.Exit, typer.Abort):
             raise
         except KeyboardInterrupt:
@@ -311,6 +320,52 @@ def _report(ctx: Any, err: A2ACtlError) -> None:
     except StdoutUnwritable as failed:
         _stdout_to_devnull()
         sys.stderr.write(f"a2actl: {failed.message}\n")
+
+
+def _usage_document(ctx: Any, exc: Any, args: list[str] | None = None) -> None:
+    """A usage error Click found while parsing the command line (an unknown option or command, a
+    missing argument, a value out of range or not a choice): with ``-o json``/``jsonl``, its error
+    object on stdout (``{"error": {"code": "usage", "message", "exitCode": 2}}``), as every other
+    failure writes one, so ``| jq`` always gets a document. Click still prints its usage text on
+    stderr and exits 2. ``args``: the root's command line, when the root's own parse failed and
+    ``-o`` is not known yet."""
+    root = ctx.find_root()
+    obj = root.obj
+    if isinstance(obj, Invocation):
+        fmt: Any = obj.format
+    else:
+        fmt = root.params.get("output")
+        if fmt is None and args is not None:
+            fmt = _output_in(args)
+        if fmt is None:
+            fmt = os.environ.get(ENV_OUTPUT, "table")
+    fmt = getattr(fmt, "value", fmt)
+    if fmt not in ("json", "jsonl"):
+        return
+    from a2actl.render.output import Output
+
+    message = exc.format_message()
+    if isinstance(exc, _click_exceptions.NoArgsIsHelpError):  # a group without its command: the help
+        message = f"missing command (see '{exc.ctx.command_path} -h')"
+    try:
+        Output(str(fmt)).data(UsageError(message).to_json())
+    except StdoutUnwritable:
+        _stdout_to_devnull()
+
+
+def _output_in(args: list[str]) -> str | None:
+    """The last ``-o``/``--output`` value of a command line (``None`` without one); stops at ``--``."""
+    found: str | None = None
+    for i, a in enumerate(args):
+        if a == "--":
+            break
+        if a in ("-o", "--output") and i + 1 < len(args):
+            found = args[i + 1]
+        elif a.startswith("--output="):
+            found = a.split("=", 1)[1]
+        elif a.startswith("-o") and len(a) > 2:
+            found = a[2:]
+    return found
 
 
 def _stdout_to_devnull() -> None:

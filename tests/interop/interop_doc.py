@@ -79,7 +79,7 @@ def render(
         "do not edit by hand. After a change, run `A2ACTL_WRITE_INTEROP=1 python -m pytest tests/interop`",
         "and commit the result; the test fails when this file is stale (as `cli-reference.md` is checked).",
         "",
-        "Expected values come from the protocol (`../shared/docs/a2a-protocol.md`) and each agent's documented",
+        "Expected values come from the protocol (the A2A specification, [1.0](https://a2a-protocol.org/v1.0.0/specification) and [0.3](https://a2a-protocol.org/v0.3.0/specification)) and each agent's documented",
         "wire behaviour (`tests/interop/test_agents.py`), and the test also checks the method names and paths",
         "each agent really received (its request log), not only what a2actl printed.",
         "",
@@ -92,7 +92,7 @@ def render(
         out.append(_row([f"`{a.key}`", a.sdk, a.mode, ", ".join(a.speaks)]))
     out += [
         "",
-        "All agents share the sandbox's behaviour table (`a2actl/sandbox/agent.py`): plain text ends `completed`",
+        "All agents share the sandbox's behaviour table (`a2actl/server/sandbox/agent.py`): plain text ends `completed`",
         "with an echo artifact, `/fail` `failed`, `/input` `input-required`, `/msg TEXT` answers a bare Message.",
         "They serve JSON-RPC at `/a2a/jsonrpc` and HTTP+JSON under `/a2a/rest` (0.3 paths under `/a2a/rest/v1`).",
         "",
