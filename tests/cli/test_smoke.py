@@ -862,6 +862,27 @@ def test_an_empty_junit_path_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     assert "results" not in r.json  # refused before the run
 
 
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_junit_dash_is_refused_before_the_run(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """``--junit -`` (stdout, as ``-`` is for SUITE) ran the suite and wrote a file named ``-`` in
+    the current directory; stdout carries the results table or document, which JUnit XML on it
+    would corrupt. It is exit 2, one line, before any check runs, and no file is left."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(tmp_path, "checks:\n  - kind: dlq-depth\n    source: file://dlq.jsonl\n    max: 0\n")
+    r = cli("-o", fmt, "smoke", "run", path, "--junit", "-")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == [
+        "a2actl: --junit -: JUnit XML goes to a file (standard output carries the results) "
+        "(hint: --junit smoke.xml, the file a CI JUnit reporter reads)"
+    ]
+    if fmt == "json":
+        assert "results" not in r.json
+    assert not (tmp_path / "-").exists()
+
+
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
 @pytest.mark.parametrize("fmt", ["json", "table"])
 def test_a_junit_file_that_fails_at_write_time_keeps_the_results(cli: Any, tmp_path: Path, fmt: str) -> None:
