@@ -295,6 +295,78 @@ def test_a_target_that_is_no_target_is_a_bad_suite(
         assert needle in error["message"], error
 
 
+@pytest.mark.parametrize(
+    "body, line, message, hint",
+    [
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n"
+            "    expect: missing.json\n",
+            3,
+            "caps: expect 'missing.json': not found: {suite_dir}/missing.json",
+            "expect is relative to the suite file",
+        ),
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: snaps\n",
+            3,
+            "caps: expect 'snaps': is a directory: {suite_dir}/snaps",
+            "expect is relative to the suite file",
+        ),
+        (
+            "targets: [card.json]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: here.json\n",
+            1,
+            "targets[0] 'card.json': card file not found: {cwd}/card.json",
+            "a card file target is relative to the current directory",
+        ),
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n"
+            "    expect: here.json\n    target: file://{cwd}/gone.json\n",
+            3,
+            "caps: target 'file://{cwd}/gone.json': card file not found: {cwd}/gone.json",
+            "a card file target is relative to the current directory",
+        ),
+    ],
+)
+def test_a_file_the_suite_names_that_is_missing_is_a_bad_suite(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, line: int, message: str, hint: str
+) -> None:
+    """A ``caps-diff`` ``expect`` or a card file target that does not exist passed ``smoke
+    validate`` and was an error row at run time: exit 7, "a check failed", for a bad suite file.
+    It is exit 2 at the check's (or the suite's) line, naming the path looked for, from ``validate``
+    and from ``run`` before any check. ``expect`` is relative to the suite file (the current
+    directory is elsewhere here), a card file target to the current directory."""
+    suite_dir, cwd = tmp_path / "ci", tmp_path / "work"
+    suite_dir.mkdir()
+    cwd.mkdir()
+    (suite_dir / "snaps").mkdir()
+    (suite_dir / "here.json").write_text("{}")
+    monkeypatch.chdir(cwd)
+    path = str(suite_dir / "suite.yaml")
+    Path(path).write_text(body.format(cwd=cwd))
+    for cmd in ("validate", "run"):
+        r = cli("-o", "json", "smoke", cmd, path)
+        assert r.exit_code == 2, (cmd, r.stdout[-500:])
+        assert "results" not in r.json
+        assert r.json["error"]["message"] == f"{path}:{line}: " + message.format(suite_dir=suite_dir, cwd=cwd)
+        assert r.json["error"]["hint"] == hint
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_an_expect_file_beside_the_suite_is_valid_from_any_directory(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files check resolves ``expect`` as the run does: beside the suite, not in the current
+    directory."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "caps.json").write_text("{}")
+    path = suite(
+        tmp_path / "ci",
+        "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: caps.json\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = cli("-o", "json", "smoke", "validate", path)
+    assert r.exit_code == 0, r.stdout + r.stderr
+
+
 def _laughs(levels: int) -> str:
     rows = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
     rows += [f"a{i}: &a{i} [" + ",".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
@@ -1243,9 +1315,14 @@ def test_a_suite_on_stdin_runs_and_its_files_are_relative_to_the_current_directo
     assert [case.name for ts in JUnitXml.fromfile(str(junit)) for case in ts] == ["caps"]
     r = _stdin_run(["smoke", "validate", "-", "-o", "json"], body)
     assert r.exit_code == 0 and r.json["path"] == "<stdin>", r.stderr
-    monkeypatch.chdir(elsewhere)  # no caps.json here: the check cannot read its expectation
+    monkeypatch.chdir(elsewhere)  # no caps.json here: a bad suite (exit 2), before any check runs
     r = _stdin_run(["smoke", "run", "-", "-o", "json"], body)
-    assert r.exit_code == 7 and r.json["results"][0]["status"] == "error", r.stdout[-800:]
+    assert r.exit_code == 2 and "results" not in r.json, r.stdout[-800:]
+    assert (
+        r.json["error"]["message"]
+        == f"<stdin>:3: caps: expect 'caps.json': not found: {elsewhere / 'caps.json'}"
+    )
+    assert r.json["error"]["hint"] == "expect is relative to the current directory"
     # a bad suite on stdin is named <stdin>, with its line
     r = _stdin_run(["-o", "json", "smoke", "validate", "-"], body.replace("caps.json", "caps.json\n    x: 1"))
     assert r.exit_code == 2 and r.json["error"]["message"].startswith("<stdin>:3: "), r.stdout
