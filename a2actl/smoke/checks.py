@@ -208,9 +208,12 @@ async def _first_event(target: str, text: str, settings: Settings, sink: EventSi
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: stream``: ``stream tail --send TEXT`` with ``heartbeat`` (longest silence) and
-    ``maxEventBytes``; fail on a stall, an oversize event, a stream violation, or a task that ended
+    ``maxEventBytes``; fail on a stall, an oversize event, events missed across a reconnect (the
+    message names the cut first), a cut not recovered, a stream violation, or a task that ended
     in another state than ``expectState`` (default ``completed``, as ``kind: send``; not checked
-    for a stream that answered with a message unless given); error at --max-time."""
+    for a stream that answered with a message unless given); error at --max-time. ``details``:
+    ``events``, ``maxEventBytes``, ``gaps`` (seconds), ``finalState``, ``outcome``, ``cuts`` (a
+    count) and ``missed`` (what a reconnect lost, one string each)."""
     from a2actl.core.units import parse_duration, parse_size
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
@@ -244,8 +247,16 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
     problems = (
         [f"silence {_fmt(g['seconds'])}" for g in s.stalls]
         + [f"event of {o['bytes']} B" for o in s.oversize]
+        + [f"missed across the reconnect: {m}" for m in s.missed]
         + [v["message"] for v in s.violations]
     )
+    if s.cuts and (s.missed or s.outcome == "cut"):
+        # the cut itself: the row said "recovered" alone for a stream whose events were lost in it
+        if s.outcome == "cut":
+            how = "not recovered"
+        else:
+            how = f"resumed via {s.reconnects[-1]['via']}" if s.reconnects else "recovered"
+        problems.insert(0, f"{s.cuts[-1]['reason']} ({how})")
     # a stream that reached a terminal state is healthy as a stream; the task's own outcome is the
     # suite's business (a `failed` task must not pass a smoke test): as `kind: send`
     if (s.final_state is not None or "expectState" in c.options) and s.final_state != want_state:
@@ -282,6 +293,8 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
             "gaps": s.gaps,
             "finalState": s.final_state,
             "outcome": s.outcome,
+            "cuts": len(s.cuts),
+            "missed": s.missed,
         },
     )
 

@@ -619,6 +619,25 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     assert r.json["results"][0]["status"] == "pass"
 
 
+def test_a_stream_cut_that_loses_events_fails_saying_so(
+    cli: Any, sandbox_streams: Any, tmp_path: Path
+) -> None:
+    """``kind: stream`` against an agent that cuts the stream (``--drop-after 3``): ``stream tail``
+    resubscribes, but the artifact chunks sent during the outage are lost (its exit 7). The row
+    failed with the message ``recovered``, which reads as all well; it names the cut and what was
+    missed, and ``details`` count them."""
+    body = "kind: stream\n    text: /stream 5 10\n    heartbeat: 5s"
+    r = run(cli, suite(tmp_path, f"targets: [{sandbox_streams.url}]\nchecks:\n  - name: s\n    {body}\n"))
+    assert r.exit_code == 7, r.stdout[-600:]
+    res = r.json["results"][0]
+    assert res["status"] == "fail" and res["details"]["outcome"] == "recovered", res
+    assert res["details"]["cuts"] == 1 and res["details"]["missed"], res
+    first, *rest = res["message"].split("; ")
+    assert first.startswith(f"the stream from {sandbox_streams.url}/a2a/jsonrpc was cut: "), first
+    assert first.endswith((" (resumed via SubscribeToTask)", " (resumed via GetTask)")), first
+    assert rest == [f"missed across the reconnect: {m}" for m in res["details"]["missed"]], res["message"]
+
+
 def _jsonl_run_with_junit(path: str, out: Path) -> list[str]:
     """The command line of ``a2actl -o jsonl smoke run PATH --junit OUT`` as its own process."""
     return [sys.executable, "-m", "a2actl", "-o", "jsonl", "smoke", "run", path, "--junit", str(out)]
