@@ -28,7 +28,9 @@ def _fmt(seconds: float | None) -> str:
 
 async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: probe``: ``handshake probe`` with ``samples``, ``concurrency``, ``budget``/``budgets``;
-    pass when its exit is 0, fail on a budget violation (exit 7), error otherwise."""
+    pass when its exit is 0, fail on a budget violation (exit 7), error otherwise: the message
+    counts the failed samples per class and quotes the first one's error, ``details.failures`` has
+    the counts (``{"auth": 2}``)."""
     from a2actl.agent.target import parse_target
     from a2actl.probe.budget import parse_budgets
     from a2actl.probe.handshake import run_probe
@@ -74,6 +76,10 @@ async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | No
             f"over budget: {violations[0].message}",
             details={"p99": p99, "violations": [v.to_json() for v in violations]},
         )
+    # "samples failed: {'auth': 2}" was a Python dict, and said nothing of what the agent answered
+    fails = report.failures()
+    first = next((s.error for s in report.samples if s.error), None)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(fails.items()))
     return CheckResult(
         c.name,
         c.kind,
@@ -82,7 +88,9 @@ async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | No
         0,
         f"{len(report.samples)} sample(s)",
         bound,
-        f"samples failed: {report.failures()}",
+        f"{sum(fails.values())} of {len(report.samples)} samples failed ({counts})"
+        + (f"; first: {first.get('message')}" if first and first.get("message") else ""),
+        details={"failures": fails},
         exit_class=code,
     )
 

@@ -132,6 +132,27 @@ def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refus
     assert {x["status"] for x in r.json["results"]} == {"error"}
 
 
+def test_an_auth_failure_errors_every_check_with_the_agents_answer(
+    cli: Any, sandbox_auth: Any, tmp_path: Path
+) -> None:
+    """No token for an agent that wants one: every check is an ``error`` of the auth class (the
+    suite exits 4), and the probe row says what failed as the other rows do; it read
+    ``samples failed: {'auth': 2}``, a Python dict, without the agent's answer."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox_auth.url}]\nchecks:\n  - {{name: p, kind: probe, samples: 2, budget: 5s}}\n"
+        "  - {name: s, kind: send, text: hi}\n  - {name: t, kind: stream, text: hi}\n",
+    )
+    r = run(cli, path)
+    assert r.exit_code == 4, r.stdout[-600:]
+    rows = {x["name"]: x for x in r.json["results"]}
+    assert {x["status"] for x in rows.values()} == {"error"}
+    answer = f"{sandbox_auth.url}/a2a/jsonrpc answered HTTP 401 Unauthorized"
+    assert rows["p"]["message"].startswith(f"2 of 2 samples failed (auth 2); first: {answer}"), rows["p"]
+    assert rows["p"]["details"] == {"failures": {"auth": 2}}
+    assert rows["s"]["message"].startswith(answer) and rows["t"]["message"].startswith(answer)
+
+
 def test_the_suites_url_credentials_are_never_printed(
     cli: Any, sandbox: Any, tmp_path: Path, refused_url: str
 ) -> None:
