@@ -376,7 +376,9 @@ def _check_files(suite: Suite) -> None:
         if c.kind != "caps-diff":
             continue
         expect = str(c.options["expect"])
-        problem = _file_problem(suite.directory / expect)
+        # an empty one (a ${VARIABLE} set but empty) named the suite's directory
+        problem = "an empty path (a ${VARIABLE} set but empty?)" if not expect.strip() else None
+        problem = problem or _file_problem(suite.directory / expect)
         if problem is not None:
             relative = "the current directory" if suite.from_stdin else "the suite file"
             raise UsageError(

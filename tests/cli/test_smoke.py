@@ -333,6 +333,12 @@ def test_a_target_that_is_no_target_is_a_bad_suite(
             "expect is relative to the suite file",
         ),
         (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: ''\n",
+            3,
+            "caps: expect '': an empty path (a ${{VARIABLE}} set but empty?)",
+            "expect is relative to the suite file",
+        ),
+        (
             "targets: [card.json]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: here.json\n",
             1,
             "targets[0] 'card.json': card file not found: {cwd}/card.json",
