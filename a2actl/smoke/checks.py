@@ -5,6 +5,8 @@ bug) into ``status: error`` for that check alone, so the other checks and the JU
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -177,11 +179,13 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     details: dict[str, Any] = {"state": state, "taskId": sent.task_id}
     if "firstEvent" in c.options:
         deadline = parse_duration(str(c.options["firstEvent"]))
-        first = await _first_event(target, c.options["text"], settings, sink)
+        first = await _first_event(target, c.options["text"], deadline, settings, sink)
         details["firstEvent"] = first
-        measured += f", first event {_fmt(first)}"
+        measured += f", first event {_fmt(first)}" if first is not None else ", no first event"
         bound += f", first event <= {_fmt(deadline)}"
-        if first is None or first > deadline:
+        if first is None:
+            problems.append(f"no first event within {_fmt(deadline)}")
+        elif first > deadline:
             problems.append(f"first event after {_fmt(first)}, deadline {_fmt(deadline)}")
     return CheckResult(
         c.name,
@@ -196,22 +200,55 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     )
 
 
-async def _first_event(target: str, text: str, settings: Settings, sink: EventSink | None) -> float | None:
-    """Seconds from sending ``text`` with streaming to the first event (``None``: none came)."""
+async def _first_event(
+    target: str, text: str, deadline: float, settings: Settings, sink: EventSink | None
+) -> float | None:
+    """Seconds from sending ``text`` with streaming to the first event; ``None`` when none came
+    within ``deadline`` seconds (and a little: the heartbeat watchdog's tick). The tail ends at the
+    first event, or once it is past ``deadline`` without one: it waited for the whole stream, and a
+    stream that never sent an event (pings only, or silent) held the check, and every check after
+    it, until the suite's ``--max-time`` (exit 5) instead of failing it. The clock starts at the
+    streaming call, after the card is read, as ``stream tail``'s ``firstEvent``."""
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
 
-    summary = await tail_job(
-        target,
-        settings,
-        sink,
-        lambda _r: None,
-        send=text,
-        task=None,
-        sse=None,
-        opts=TailOptions(reconnect_attempts=0),
+    first: list[float] = []
+    settled = asyncio.Event()
+
+    def seen(record: dict[str, Any]) -> None:
+        # an event: measured; any other record past the deadline (a ping, or the watchdog's stall
+        # record for a silence of `deadline`): none came in time
+        if record.get("type") == "event" and not first:
+            first.append(float(record["t"]))
+            settled.set()
+        elif float(record.get("t") or 0) > deadline:
+            settled.set()
+
+    tail = asyncio.ensure_future(
+        tail_job(
+            target,
+            settings,
+            sink,
+            seen,
+            send=text,
+            task=None,
+            sse=None,
+            opts=TailOptions(reconnect_attempts=0, heartbeat=deadline),
+        )
     )
-    return summary.first_event
+    waiter = asyncio.ensure_future(settled.wait())
+    try:
+        await asyncio.wait({tail, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if tail.done():
+            summary = tail.result()  # raises what the tail raised (an error answer: the check's error)
+            return first[0] if first else summary.first_event
+        return first[0] if first else None
+    finally:
+        for job in (tail, waiter):
+            if not job.done():
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
 
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:

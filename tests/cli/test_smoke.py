@@ -646,6 +646,31 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     assert r.json["results"][0]["status"] == "pass"
 
 
+def test_a_first_event_that_never_comes_fails_the_check_at_its_deadline(cli: Any, tmp_path: Path) -> None:
+    """``firstEvent: 1s`` against an agent whose stream holds its first event for 30 s (the blocking
+    send answers at once): the check waited for the whole stream, and a stream that never sent an
+    event held it, and every check after it, until the suite's ``--max-time`` (exit 5, each an
+    error). It fails at the deadline, saying so, and the next check runs."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    with RunningSandbox(SandboxOptions(stream_interval=0.01, stall=30, stall_after=0)) as agent:
+        path = suite(
+            tmp_path,
+            f"targets: [{agent.url}]\nchecks:\n  - {{name: fe, kind: send, text: hi, firstEvent: 1s}}\n"
+            "  - {name: next, kind: send, text: hi}\n",
+        )
+        started = time.monotonic()
+        r = run(cli, path, "--max-time", "15s")
+        took = time.monotonic() - started
+    assert r.exit_code == 7, r.stdout[-800:]
+    fe, nxt = r.json["results"]
+    assert fe["status"] == "fail" and fe["message"] == "no first event within 1.00s", fe
+    assert fe["details"]["firstEvent"] is None and fe["measured"] == "state completed, no first event"
+    assert nxt["status"] == "pass", nxt
+    assert took < 10, took
+
+
 def test_a_stream_cut_that_loses_events_fails_saying_so(
     cli: Any, sandbox_streams: Any, tmp_path: Path
 ) -> None:
