@@ -447,6 +447,12 @@ def _check_durations(suite: Suite) -> None:
                         f"{suite.path}:{c.line}: {c.name}: heartbeat {c.options[key]!r} must be "
                         "positive (the longest silence allowed, e.g. 10s)"
                     )
+                if key == "firstEvent" and seconds <= 0:
+                    # no event comes within 0 s: the check failed on every run (exit 7)
+                    raise UsageError(
+                        f"{suite.path}:{c.line}: {c.name}: firstEvent {c.options[key]!r} must be "
+                        "positive (the longest wait for the first streamed event, e.g. 2s)"
+                    )
         for phase, value in (c.options.get("budgets") or {}).items():
             if phase not in METRICS:  # as handshake probe --budget PHASE=…: it failed at run time, exit 1
                 raise UsageError(

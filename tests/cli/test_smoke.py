@@ -264,6 +264,12 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "checks/2: duplicate check name 'echo': checks/0 (line 3) has it too",
             6,
         ),
+        # no event comes within 0 s: the check failed on every run (exit 7)
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    firstEvent: 0s\n",
+            "send #1: firstEvent '0s' must be positive",
+            3,
+        ),
         # a name: equal to the KIND #N another check goes by
         (
             "targets: [x]\nchecks:\n  - kind: probe\n    name: 'probe #2'\n  - kind: probe\n",
