@@ -367,12 +367,20 @@ def _file_problem(path: str | Path) -> str | None:
 
 
 def _check_files(suite: Suite) -> None:
-    """Every ``caps-diff`` ``expect`` must name a file that exists and can be read, resolved as the
-    check reads it (``Suite.directory``: relative to the suite file, or to the current directory for
-    a suite from standard input; an absolute path stays). A missing one passed ``smoke validate``
-    and made the check an error at run time: exit 7, "a check failed", for a bad suite (2).
-    ``UsageError`` (exit 2) at the check's line, naming the path it looked for."""
+    """A ``dlq-depth`` ``source`` must not be empty, and every ``caps-diff`` ``expect`` must name a
+    file that exists and can be read, resolved as the check reads it (``Suite.directory``: relative
+    to the suite file, or to the current directory for a suite from standard input; an absolute
+    path stays). Either passed ``smoke validate`` and made the check an error at run time: exit 7,
+    "a check failed", for a bad suite (2). ``UsageError`` (exit 2) at the check's line, naming the
+    path it looked for."""
     for c in suite.checks:
+        source = str(c.options.get("source", ""))
+        if c.kind == "dlq-depth" and not source.strip():
+            # `source: ${DLQ}` with DLQ set but empty: an error row at run time ("names no file")
+            raise UsageError(
+                f"{suite.path}:{c.line}: {c.name}: source {source!r}: an empty DLQ source "
+                "(a ${VARIABLE} set but empty?)"
+            )
         if c.kind != "caps-diff":
             continue
         expect = str(c.options["expect"])

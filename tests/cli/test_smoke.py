@@ -264,6 +264,12 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "checks/2: duplicate check name 'echo': checks/0 (line 3) has it too",
             6,
         ),
+        # a DLQ source set but empty (a CI secret a fork cannot read): an error row at run time
+        (
+            "checks:\n  - kind: dlq-depth\n    source: ''\n    max: 0\n",
+            "dlq-depth #1: source '': an empty DLQ source (a ${VARIABLE} set but empty?)",
+            2,
+        ),
         # no event comes within 0 s: the check failed on every run (exit 7)
         (
             "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    firstEvent: 0s\n",
