@@ -373,13 +373,20 @@ def _listen_host(value: str) -> str:
     interface) but the sandbox printed and advertised ``http://0:PORT``, a URL a2actl itself refuses
     (exit 2) and no client elsewhere can call, and took neither for a wildcard. Raises
     ``UsageError`` (exit 2) for a value with a colon that is no IPv6 address (``127.0.0.1:8080``: a
-    port belongs in ``--port``)."""
+    port belongs in ``--port``), and for a blank one (``--host ""``, ``--host "$HOST"`` with
+    ``HOST`` unset): the OS reads it as every interface, which opened the sandbox, and its open
+    debug API, to the network while stdout printed a loopback URL."""
     import ipaddress
     import re
     import socket
 
     from a2actl.core.errors import UsageError
 
+    if not value.strip():
+        raise UsageError(
+            f"--host {value!r}: an empty address (an unset variable?) would listen on every interface",
+            hint="leave --host out for 127.0.0.1; --host 0.0.0.0 or :: listens on every interface",
+        )
     bare = value[1:-1] if value.startswith("[") and value.endswith("]") else value
     if ":" not in bare:
         if re.fullmatch(r"[0-9A-Fa-fxX.]+", bare):  # not a name: inet_aton reads 'cafe.be' as none

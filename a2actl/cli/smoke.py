@@ -30,7 +30,12 @@ def run_cmd(
     ctx: typer.Context,
     suite_path: SuiteArg,
     junit: Annotated[
-        str | None, typer.Option("--junit", metavar="PATH", help="Also write JUnit XML here.")
+        str | None,
+        typer.Option(
+            "--junit",
+            metavar="PATH",
+            help="Also write JUnit XML to this file (not -: stdout has the results).",
+        ),
     ] = None,
 ) -> None:
     """Run every check of a suite against its targets: one row per check with status, duration, and
@@ -39,8 +44,8 @@ def run_cmd(
     Exit codes: 0 all passed; 7 a check failed or errored (an unexpected error in one check is that
     check's error; the others still run); 3/4/5 when the target could not be reached at all
     (unreachable, auth, timeout); 5 when --max-time stopped the run (the results so far and the
-    JUnit file are still written; the checks it cut short are errors); 2 a bad suite file or an
-    unwritable --junit (checked before the run; a write that fails only at the end, such as a full
+    JUnit file are still written; the checks it cut short are errors); 2 a bad suite file (a
+    file it names missing too) or an unwritable --junit (--junit - too; checked before the run; a write that fails only at the end, such as a full
     disk, is 2 after the results are printed).
 
     Examples:
@@ -59,6 +64,11 @@ def run_cmd(
     if junit is not None:
         if not junit:  # --junit "$UNSET": the suite ran and no file was written, silently
             raise UsageError("--junit: an empty path")
+        if junit == "-":  # it wrote a file named '-'; standard output carries the results
+            raise UsageError(
+                "--junit -: JUnit XML goes to a file (standard output carries the results)",
+                hint="--junit smoke.xml, the file a CI JUnit reporter reads",
+            )
         check_writable(ctx, junit, "--junit")  # before the run: a suite may run for minutes
     # jsonl: a "check" record as each check ends, then the "summary"; json: the whole document;
     # table: the results table at the end.
@@ -183,7 +193,8 @@ def _stdout_file() -> str | None:
 
 @app.command("validate")
 def validate(ctx: typer.Context, suite_path: SuiteArg) -> None:
-    """Check a suite file without running it: schema, check kinds, targets, durations, sizes and ${VARIABLES}.
+    """Check a suite file without running it: schema, check kinds, targets, durations, sizes, ${VARIABLES}
+    and that the files it names (caps-diff expect, card file targets) exist.
     Errors name the file and line; exit 2.
 
     Examples:

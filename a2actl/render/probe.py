@@ -183,8 +183,35 @@ def _histogram(out: Output, buckets: list[dict[str, Any]]) -> None:
         return
     top = max(b["count"] for b in buckets) or 1
     out.out.print(Text("total latency histogram", style="bold"))
-    for b in buckets:
+    extra = _edge_digits([b["from"] for b in buckets] + [buckets[-1]["to"]]) if len(buckets) > 1 else 0
+    edges = [(_seconds(b["from"], extra), _seconds(b["to"], extra)) for b in buckets]
+    width = max(8, *(len(x) for pair in edges for x in pair))
+    for b, (lo, hi) in zip(buckets, edges, strict=True):
         drawn = bar(b["count"], top, 30)
-        out.out.print(
-            Text(f"  {format_seconds(b['from']):>8} – {format_seconds(b['to']):<8} {drawn} {b['count']}")
-        )
+        out.out.print(Text(f"  {lo:>{width}} – {hi:<{width}} {drawn} {b['count']}"))
+
+
+#: The most digits ``_edge_digits`` adds to ``format_seconds``'s (then 1e-11 s apart at seconds).
+_MAX_EXTRA_DIGITS = 9
+
+
+def _edge_digits(edges: list[float]) -> int:
+    """How many digits past ``format_seconds``'s the bucket edges (seconds, ascending) need for
+    each label to differ from the next: samples under 10 ms apart gave eight buckets labelled
+    "8.25s – 8.25s". 0 when ``format_seconds`` tells them apart; at most ``_MAX_EXTRA_DIGITS``."""
+    for extra in range(_MAX_EXTRA_DIGITS + 1):
+        labels = [_seconds(e, extra) for e in edges]
+        if all(a != b for a, b in zip(labels, labels[1:], strict=False)):
+            return extra
+    return _MAX_EXTRA_DIGITS
+
+
+def _seconds(seconds: float, extra: int) -> str:
+    """``format_seconds(seconds)`` (its unit: µs, ms or s) with ``extra`` more decimal digits."""
+    if extra == 0:
+        return format_seconds(seconds)
+    if round(seconds * 1e6) < 1000:
+        return f"{seconds * 1e6:.{extra}f}µs"
+    if round(seconds * 1e3, 1) < 1000:
+        return f"{seconds * 1e3:.{1 + extra}f}ms"
+    return f"{seconds:.{2 + extra}f}s"

@@ -5,6 +5,8 @@ bug) into ``status: error`` for that check alone, so the other checks and the JU
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import dataclasses
 import time
 from pathlib import Path
@@ -28,7 +30,9 @@ def _fmt(seconds: float | None) -> str:
 
 async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: probe``: ``handshake probe`` with ``samples``, ``concurrency``, ``budget``/``budgets``;
-    pass when its exit is 0, fail on a budget violation (exit 7), error otherwise."""
+    pass when its exit is 0, fail on a budget violation (exit 7), error otherwise: the message
+    counts the failed samples per class and quotes the first one's error, ``details.failures`` has
+    the counts (``{"auth": 2}``)."""
     from a2actl.agent.target import parse_target
     from a2actl.probe.budget import parse_budgets
     from a2actl.probe.handshake import run_probe
@@ -74,6 +78,10 @@ async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | No
             f"over budget: {violations[0].message}",
             details={"p99": p99, "violations": [v.to_json() for v in violations]},
         )
+    # "samples failed: {'auth': 2}" was a Python dict, and said nothing of what the agent answered
+    fails = report.failures()
+    first = next((s.error for s in report.samples if s.error), None)
+    counts = ", ".join(f"{k} {v}" for k, v in sorted(fails.items()))
     return CheckResult(
         c.name,
         c.kind,
@@ -82,7 +90,9 @@ async def _probe(c: Check, target: str, settings: Settings, sink: EventSink | No
         0,
         f"{len(report.samples)} sample(s)",
         bound,
-        f"samples failed: {report.failures()}",
+        f"{sum(fails.values())} of {len(report.samples)} samples failed ({counts})"
+        + (f"; first: {first.get('message')}" if first and first.get("message") else ""),
+        details={"failures": fails},
         exit_class=code,
     )
 
@@ -169,11 +179,13 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     details: dict[str, Any] = {"state": state, "taskId": sent.task_id}
     if "firstEvent" in c.options:
         deadline = parse_duration(str(c.options["firstEvent"]))
-        first = await _first_event(target, c.options["text"], settings, sink)
+        first = await _first_event(target, c.options["text"], deadline, settings, sink)
         details["firstEvent"] = first
-        measured += f", first event {_fmt(first)}"
+        measured += f", first event {_fmt(first)}" if first is not None else ", no first event"
         bound += f", first event <= {_fmt(deadline)}"
-        if first is None or first > deadline:
+        if first is None:
+            problems.append(f"no first event within {_fmt(deadline)}")
+        elif first > deadline:
             problems.append(f"first event after {_fmt(first)}, deadline {_fmt(deadline)}")
     return CheckResult(
         c.name,
@@ -188,29 +200,65 @@ async def _send(c: Check, target: str, settings: Settings, sink: EventSink | Non
     )
 
 
-async def _first_event(target: str, text: str, settings: Settings, sink: EventSink | None) -> float | None:
-    """Seconds from sending ``text`` with streaming to the first event (``None``: none came)."""
+async def _first_event(
+    target: str, text: str, deadline: float, settings: Settings, sink: EventSink | None
+) -> float | None:
+    """Seconds from sending ``text`` with streaming to the first event; ``None`` when none came
+    within ``deadline`` seconds (and a little: the heartbeat watchdog's tick). The tail ends at the
+    first event, or once it is past ``deadline`` without one: it waited for the whole stream, and a
+    stream that never sent an event (pings only, or silent) held the check, and every check after
+    it, until the suite's ``--max-time`` (exit 5) instead of failing it. The clock starts at the
+    streaming call, after the card is read, as ``stream tail``'s ``firstEvent``."""
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
 
-    summary = await tail_job(
-        target,
-        settings,
-        sink,
-        lambda _r: None,
-        send=text,
-        task=None,
-        sse=None,
-        opts=TailOptions(reconnect_attempts=0),
+    first: list[float] = []
+    settled = asyncio.Event()
+
+    def seen(record: dict[str, Any]) -> None:
+        # an event: measured; any other record past the deadline (a ping, or the watchdog's stall
+        # record for a silence of `deadline`): none came in time
+        if record.get("type") == "event" and not first:
+            first.append(float(record["t"]))
+            settled.set()
+        elif float(record.get("t") or 0) > deadline:
+            settled.set()
+
+    tail = asyncio.ensure_future(
+        tail_job(
+            target,
+            settings,
+            sink,
+            seen,
+            send=text,
+            task=None,
+            sse=None,
+            opts=TailOptions(reconnect_attempts=0, heartbeat=deadline),
+        )
     )
-    return summary.first_event
+    waiter = asyncio.ensure_future(settled.wait())
+    try:
+        await asyncio.wait({tail, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if tail.done():
+            summary = tail.result()  # raises what the tail raised (an error answer: the check's error)
+            return first[0] if first else summary.first_event
+        return first[0] if first else None
+    finally:
+        for job in (tail, waiter):
+            if not job.done():
+                job.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await job
 
 
 async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | None) -> CheckResult:
     """``kind: stream``: ``stream tail --send TEXT`` with ``heartbeat`` (longest silence) and
-    ``maxEventBytes``; fail on a stall, an oversize event, a stream violation, or a task that ended
+    ``maxEventBytes``; fail on a stall, an oversize event, events missed across a reconnect (the
+    message names the cut first), a cut not recovered, a stream violation, or a task that ended
     in another state than ``expectState`` (default ``completed``, as ``kind: send``; not checked
-    for a stream that answered with a message unless given); error at --max-time."""
+    for a stream that answered with a message unless given); error at --max-time. ``details``:
+    ``events``, ``maxEventBytes``, ``gaps`` (seconds), ``finalState``, ``outcome``, ``cuts`` (a
+    count) and ``missed`` (what a reconnect lost, one string each)."""
     from a2actl.core.units import parse_duration, parse_size
     from a2actl.stream.jobs import tail_job
     from a2actl.stream.tail import TailOptions
@@ -244,8 +292,16 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
     problems = (
         [f"silence {_fmt(g['seconds'])}" for g in s.stalls]
         + [f"event of {o['bytes']} B" for o in s.oversize]
+        + [f"missed across the reconnect: {m}" for m in s.missed]
         + [v["message"] for v in s.violations]
     )
+    if s.cuts and (s.missed or s.outcome == "cut"):
+        # the cut itself: the row said "recovered" alone for a stream whose events were lost in it
+        if s.outcome == "cut":
+            how = "not recovered"
+        else:
+            how = f"resumed via {s.reconnects[-1]['via']}" if s.reconnects else "recovered"
+        problems.insert(0, f"{s.cuts[-1]['reason']} ({how})")
     # a stream that reached a terminal state is healthy as a stream; the task's own outcome is the
     # suite's business (a `failed` task must not pass a smoke test): as `kind: send`
     if (s.final_state is not None or "expectState" in c.options) and s.final_state != want_state:
@@ -282,6 +338,8 @@ async def _stream(c: Check, target: str, settings: Settings, sink: EventSink | N
             "gaps": s.gaps,
             "finalState": s.final_state,
             "outcome": s.outcome,
+            "cuts": len(s.cuts),
+            "missed": s.missed,
         },
     )
 

@@ -294,6 +294,7 @@ def _load_suite(path: str, env: dict[str, str] | None, data: bytes | None = None
             hint="add targets: [${TARGET}] at the top",
         )
     _check_targets(suite, int(doc.get(LINE, 1)), used=bool(needs_target))
+    _check_files(suite)
     _check_durations(suite)
     _check_patterns(suite)
     return suite
@@ -323,12 +324,19 @@ def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
 
     def check(value: str, where: str, at: int) -> None:
         try:
-            parse_target(value)
+            parsed = parse_target(value)
         except UsageError as exc:
             unset = " (a ${VARIABLE} set but empty?)" if not value.strip() else ""
             raise UsageError(
                 f"{suite.path}:{at}: {where} {value!r}: {exc.message}{unset}", hint=exc.hint
             ) from None
+        if parsed.kind == "file":  # a card file: read from the current directory, as on the command line
+            problem = _file_problem(parsed.value)
+            if problem is not None:
+                raise UsageError(
+                    f"{suite.path}:{at}: {where} {value!r}: card file {problem}",
+                    hint="a card file target is relative to the current directory",
+                )
 
     if used:
         for i, target in enumerate(suite.targets):
@@ -336,6 +344,55 @@ def _check_targets(suite: Suite, line: int, *, used: bool) -> None:
     for c in suite.checks:
         if c.target is not None and c.kind != "dlq-depth":
             check(str(c.target), f"{c.name}: target", c.line)
+
+
+def _file_problem(path: str | Path) -> str | None:
+    """Why ``path`` is no file a check can read (``"not found: /abs/path"``, ``"is a directory:
+    …"``, ``"cannot be read: Permission denied: …"``), or ``None``. A FIFO or device passes: it is
+    not opened here (a FIFO would block, and lose the bytes the check reads)."""
+    shown = os.path.abspath(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"not found: {shown}"
+    except (OSError, ValueError) as exc:
+        return f"cannot be read: {getattr(exc, 'strerror', None) or exc}: {shown}"
+    import stat
+
+    if stat.S_ISDIR(st.st_mode):
+        return f"is a directory: {shown}"
+    if not os.access(path, os.R_OK):
+        return f"cannot be read: Permission denied: {shown}"
+    return None
+
+
+def _check_files(suite: Suite) -> None:
+    """A ``dlq-depth`` ``source`` must not be empty, and every ``caps-diff`` ``expect`` must name a
+    file that exists and can be read, resolved as the check reads it (``Suite.directory``: relative
+    to the suite file, or to the current directory for a suite from standard input; an absolute
+    path stays). Either passed ``smoke validate`` and made the check an error at run time: exit 7,
+    "a check failed", for a bad suite (2). ``UsageError`` (exit 2) at the check's line, naming the
+    path it looked for."""
+    for c in suite.checks:
+        source = str(c.options.get("source", ""))
+        if c.kind == "dlq-depth" and not source.strip():
+            # `source: ${DLQ}` with DLQ set but empty: an error row at run time ("names no file")
+            raise UsageError(
+                f"{suite.path}:{c.line}: {c.name}: source {source!r}: an empty DLQ source "
+                "(a ${VARIABLE} set but empty?)"
+            )
+        if c.kind != "caps-diff":
+            continue
+        expect = str(c.options["expect"])
+        # an empty one (a ${VARIABLE} set but empty) named the suite's directory
+        problem = "an empty path (a ${VARIABLE} set but empty?)" if not expect.strip() else None
+        problem = problem or _file_problem(suite.directory / expect)
+        if problem is not None:
+            relative = "the current directory" if suite.from_stdin else "the suite file"
+            raise UsageError(
+                f"{suite.path}:{c.line}: {c.name}: expect {expect!r}: {problem}",
+                hint=f"expect is relative to {relative}",
+            )
 
 
 def _check_names(suite: Suite, defaulted: list[bool]) -> None:
@@ -397,6 +454,12 @@ def _check_durations(suite: Suite) -> None:
                     raise UsageError(
                         f"{suite.path}:{c.line}: {c.name}: heartbeat {c.options[key]!r} must be "
                         "positive (the longest silence allowed, e.g. 10s)"
+                    )
+                if key == "firstEvent" and seconds <= 0:
+                    # no event comes within 0 s: the check failed on every run (exit 7)
+                    raise UsageError(
+                        f"{suite.path}:{c.line}: {c.name}: firstEvent {c.options[key]!r} must be "
+                        "positive (the longest wait for the first streamed event, e.g. 2s)"
                     )
         for phase, value in (c.options.get("budgets") or {}).items():
             if phase not in METRICS:  # as handshake probe --budget PHASE=…: it failed at run time, exit 1

@@ -550,3 +550,22 @@ def test_a_budget_no_sample_could_check_is_not_ok(cli: Any, fault: str) -> None:
     assert r.exit_code == 1, r.stdout[-400:]
     assert [s["ok"] for s in r.json["samples"]] == [False, False]
     assert r.json["budget"]["ok"] is None and r.json["budget"]["violations"] == []
+
+
+def test_count_is_no_option_and_help_shows_samples_with_n(cli: Any) -> None:
+    """An operator may try ``--count`` for ``-n/--samples``: no alias (docs promise none), but the
+    error is Click's usage error, exit 2, its ``Error:`` line one line naming the option, no
+    traceback, nothing on stdout; and ``--help`` shows ``-n`` in an example."""
+    r = cli("handshake", "probe", "http://127.0.0.1:9", "--count", "5")
+    assert r.exit_code == 2
+    assert r.stdout == ""
+    errors = [line for line in r.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and errors[0].startswith("Error: No such option: --count"), r.stderr
+    assert "Traceback" not in r.stderr
+    help_ = cli("handshake", "probe", "--help")
+    assert help_.exit_code == 0
+    assert "-n, --samples" in help_.stdout
+    assert any(
+        line.strip().startswith("a2actl handshake probe ") and " -n " in line
+        for line in help_.stdout.splitlines()
+    )

@@ -337,6 +337,19 @@ def test_a_host_with_a_port_says_the_port_goes_in_port(cli: Any) -> None:
     assert err["hint"] == "the port goes in --port: --host 127.0.0.1 --port 8080"
 
 
+def test_a_blank_host_is_refused_before_anything_listens(cli: Any, taken_port: int) -> None:
+    """``--host ""`` (``--host "$HOST"``, ``HOST`` unset) listened on every interface, the open
+    debug API with it, while stdout printed a loopback URL. (The port is taken on 127.0.0.1, so a
+    sandbox that tried to listen on every interface fails on it instead of serving for ever.)"""
+    r = cli("-o", "json", "sandbox", "serve", "--host", "", "--port", str(taken_port), "--no-grpc")
+    assert r.exit_code == 2
+    err = r.json["error"]
+    assert (
+        err["message"] == "--host '': an empty address (an unset variable?) would listen on every interface"
+    )
+    assert len(r.stderr.splitlines()) == 1  # the message and its hint, one line
+
+
 def test_sigterm_during_a_blocking_handshake_over_grpc_stops_it() -> None:
     """The gRPC side blocks the loop on a connection's first RPC (``--blocking-handshake``) the same
     way, in one ``time.sleep`` that SIGTERM did not end."""

@@ -132,6 +132,27 @@ def test_unreachable_target_gives_its_exit_class(cli: Any, tmp_path: Path, refus
     assert {x["status"] for x in r.json["results"]} == {"error"}
 
 
+def test_an_auth_failure_errors_every_check_with_the_agents_answer(
+    cli: Any, sandbox_auth: Any, tmp_path: Path
+) -> None:
+    """No token for an agent that wants one: every check is an ``error`` of the auth class (the
+    suite exits 4), and the probe row says what failed as the other rows do; it read
+    ``samples failed: {'auth': 2}``, a Python dict, without the agent's answer."""
+    path = suite(
+        tmp_path,
+        f"targets: [{sandbox_auth.url}]\nchecks:\n  - {{name: p, kind: probe, samples: 2, budget: 5s}}\n"
+        "  - {name: s, kind: send, text: hi}\n  - {name: t, kind: stream, text: hi}\n",
+    )
+    r = run(cli, path)
+    assert r.exit_code == 4, r.stdout[-600:]
+    rows = {x["name"]: x for x in r.json["results"]}
+    assert {x["status"] for x in rows.values()} == {"error"}
+    answer = f"{sandbox_auth.url}/a2a/jsonrpc answered HTTP 401 Unauthorized"
+    assert rows["p"]["message"].startswith(f"2 of 2 samples failed (auth 2); first: {answer}"), rows["p"]
+    assert rows["p"]["details"] == {"failures": {"auth": 2}}
+    assert rows["s"]["message"].startswith(answer) and rows["t"]["message"].startswith(answer)
+
+
 def test_the_suites_url_credentials_are_never_printed(
     cli: Any, sandbox: Any, tmp_path: Path, refused_url: str
 ) -> None:
@@ -243,6 +264,18 @@ def test_init_then_run_passes_and_a_breaking_change_fails(
             "checks/2: duplicate check name 'echo': checks/0 (line 3) has it too",
             6,
         ),
+        # a DLQ source set but empty (a CI secret a fork cannot read): an error row at run time
+        (
+            "checks:\n  - kind: dlq-depth\n    source: ''\n    max: 0\n",
+            "dlq-depth #1: source '': an empty DLQ source (a ${VARIABLE} set but empty?)",
+            2,
+        ),
+        # no event comes within 0 s: the check failed on every run (exit 7)
+        (
+            "targets: [x]\nchecks:\n  - kind: send\n    text: hi\n    firstEvent: 0s\n",
+            "send #1: firstEvent '0s' must be positive",
+            3,
+        ),
         # a name: equal to the KIND #N another check goes by
         (
             "targets: [x]\nchecks:\n  - kind: probe\n    name: 'probe #2'\n  - kind: probe\n",
@@ -293,6 +326,84 @@ def test_a_target_that_is_no_target_is_a_bad_suite(
         error = r.json["error"]
         assert error["code"] == "usage" and error["message"].startswith(f"{path}:{line}: "), error
         assert needle in error["message"], error
+
+
+@pytest.mark.parametrize(
+    "body, line, message, hint",
+    [
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n"
+            "    expect: missing.json\n",
+            3,
+            "caps: expect 'missing.json': not found: {suite_dir}/missing.json",
+            "expect is relative to the suite file",
+        ),
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: snaps\n",
+            3,
+            "caps: expect 'snaps': is a directory: {suite_dir}/snaps",
+            "expect is relative to the suite file",
+        ),
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: ''\n",
+            3,
+            "caps: expect '': an empty path (a ${{VARIABLE}} set but empty?)",
+            "expect is relative to the suite file",
+        ),
+        (
+            "targets: [card.json]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: here.json\n",
+            1,
+            "targets[0] 'card.json': card file not found: {cwd}/card.json",
+            "a card file target is relative to the current directory",
+        ),
+        (
+            "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n"
+            "    expect: here.json\n    target: file://{cwd}/gone.json\n",
+            3,
+            "caps: target 'file://{cwd}/gone.json': card file not found: {cwd}/gone.json",
+            "a card file target is relative to the current directory",
+        ),
+    ],
+)
+def test_a_file_the_suite_names_that_is_missing_is_a_bad_suite(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, body: str, line: int, message: str, hint: str
+) -> None:
+    """A ``caps-diff`` ``expect`` or a card file target that does not exist passed ``smoke
+    validate`` and was an error row at run time: exit 7, "a check failed", for a bad suite file.
+    It is exit 2 at the check's (or the suite's) line, naming the path looked for, from ``validate``
+    and from ``run`` before any check. ``expect`` is relative to the suite file (the current
+    directory is elsewhere here), a card file target to the current directory."""
+    suite_dir, cwd = tmp_path / "ci", tmp_path / "work"
+    suite_dir.mkdir()
+    cwd.mkdir()
+    (suite_dir / "snaps").mkdir()
+    (suite_dir / "here.json").write_text("{}")
+    monkeypatch.chdir(cwd)
+    path = str(suite_dir / "suite.yaml")
+    Path(path).write_text(body.format(cwd=cwd))
+    for cmd in ("validate", "run"):
+        r = cli("-o", "json", "smoke", cmd, path)
+        assert r.exit_code == 2, (cmd, r.stdout[-500:])
+        assert "results" not in r.json
+        assert r.json["error"]["message"] == f"{path}:{line}: " + message.format(suite_dir=suite_dir, cwd=cwd)
+        assert r.json["error"]["hint"] == hint
+        assert len(r.stderr.splitlines()) == 1, r.stderr
+
+
+def test_an_expect_file_beside_the_suite_is_valid_from_any_directory(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The files check resolves ``expect`` as the run does: beside the suite, not in the current
+    directory."""
+    (tmp_path / "ci").mkdir()
+    (tmp_path / "ci" / "caps.json").write_text("{}")
+    path = suite(
+        tmp_path / "ci",
+        "targets: [http://127.0.0.1:9]\nchecks:\n  - name: caps\n    kind: caps-diff\n    expect: caps.json\n",
+    )
+    monkeypatch.chdir(tmp_path)
+    r = cli("-o", "json", "smoke", "validate", path)
+    assert r.exit_code == 0, r.stdout + r.stderr
 
 
 def _laughs(levels: int) -> str:
@@ -545,6 +656,50 @@ def test_a_stream_whose_task_fails_fails_the_check(cli: Any, sandbox: Any, tmp_p
     r = run(cli, suite(tmp_path, f"targets: [{sandbox.url}]\nchecks:\n  - name: s\n    {ok}\n"))
     assert r.exit_code == 0, r.stdout[-600:]
     assert r.json["results"][0]["status"] == "pass"
+
+
+def test_a_first_event_that_never_comes_fails_the_check_at_its_deadline(cli: Any, tmp_path: Path) -> None:
+    """``firstEvent: 1s`` against an agent whose stream holds its first event for 30 s (the blocking
+    send answers at once): the check waited for the whole stream, and a stream that never sent an
+    event held it, and every check after it, until the suite's ``--max-time`` (exit 5, each an
+    error). It fails at the deadline, saying so, and the next check runs."""
+    from a2actl.server.sandbox.options import SandboxOptions
+    from a2actl.server.sandbox.server import RunningSandbox
+
+    with RunningSandbox(SandboxOptions(stream_interval=0.01, stall=30, stall_after=0)) as agent:
+        path = suite(
+            tmp_path,
+            f"targets: [{agent.url}]\nchecks:\n  - {{name: fe, kind: send, text: hi, firstEvent: 1s}}\n"
+            "  - {name: next, kind: send, text: hi}\n",
+        )
+        started = time.monotonic()
+        r = run(cli, path, "--max-time", "15s")
+        took = time.monotonic() - started
+    assert r.exit_code == 7, r.stdout[-800:]
+    fe, nxt = r.json["results"]
+    assert fe["status"] == "fail" and fe["message"] == "no first event within 1.00s", fe
+    assert fe["details"]["firstEvent"] is None and fe["measured"] == "state completed, no first event"
+    assert nxt["status"] == "pass", nxt
+    assert took < 10, took
+
+
+def test_a_stream_cut_that_loses_events_fails_saying_so(
+    cli: Any, sandbox_streams: Any, tmp_path: Path
+) -> None:
+    """``kind: stream`` against an agent that cuts the stream (``--drop-after 3``): ``stream tail``
+    resubscribes, but the artifact chunks sent during the outage are lost (its exit 7). The row
+    failed with the message ``recovered``, which reads as all well; it names the cut and what was
+    missed, and ``details`` count them."""
+    body = "kind: stream\n    text: /stream 5 10\n    heartbeat: 5s"
+    r = run(cli, suite(tmp_path, f"targets: [{sandbox_streams.url}]\nchecks:\n  - name: s\n    {body}\n"))
+    assert r.exit_code == 7, r.stdout[-600:]
+    res = r.json["results"][0]
+    assert res["status"] == "fail" and res["details"]["outcome"] == "recovered", res
+    assert res["details"]["cuts"] == 1 and res["details"]["missed"], res
+    first, *rest = res["message"].split("; ")
+    assert first.startswith(f"the stream from {sandbox_streams.url}/a2a/jsonrpc was cut: "), first
+    assert first.endswith((" (resumed via SubscribeToTask)", " (resumed via GetTask)")), first
+    assert rest == [f"missed across the reconnect: {m}" for m in res["details"]["missed"]], res["message"]
 
 
 def _jsonl_run_with_junit(path: str, out: Path) -> list[str]:
@@ -860,6 +1015,27 @@ def test_an_empty_junit_path_is_a_usage_error(cli: Any, tmp_path: Path) -> None:
     assert r.exit_code == 2, r.stdout + r.stderr
     assert r.json["error"]["message"] == "--junit: an empty path"
     assert "results" not in r.json  # refused before the run
+
+
+@pytest.mark.parametrize("fmt", ["json", "table"])
+def test_junit_dash_is_refused_before_the_run(
+    cli: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fmt: str
+) -> None:
+    """``--junit -`` (stdout, as ``-`` is for SUITE) ran the suite and wrote a file named ``-`` in
+    the current directory; stdout carries the results table or document, which JUnit XML on it
+    would corrupt. It is exit 2, one line, before any check runs, and no file is left."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dlq.jsonl").write_text("")
+    path = suite(tmp_path, "checks:\n  - kind: dlq-depth\n    source: file://dlq.jsonl\n    max: 0\n")
+    r = cli("-o", fmt, "smoke", "run", path, "--junit", "-")
+    assert r.exit_code == 2, r.stdout + r.stderr
+    assert r.stderr.splitlines() == [
+        "a2actl: --junit -: JUnit XML goes to a file (standard output carries the results) "
+        "(hint: --junit smoke.xml, the file a CI JUnit reporter reads)"
+    ]
+    if fmt == "json":
+        assert "results" not in r.json
+    assert not (tmp_path / "-").exists()
 
 
 @pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
@@ -1222,9 +1398,14 @@ def test_a_suite_on_stdin_runs_and_its_files_are_relative_to_the_current_directo
     assert [case.name for ts in JUnitXml.fromfile(str(junit)) for case in ts] == ["caps"]
     r = _stdin_run(["smoke", "validate", "-", "-o", "json"], body)
     assert r.exit_code == 0 and r.json["path"] == "<stdin>", r.stderr
-    monkeypatch.chdir(elsewhere)  # no caps.json here: the check cannot read its expectation
+    monkeypatch.chdir(elsewhere)  # no caps.json here: a bad suite (exit 2), before any check runs
     r = _stdin_run(["smoke", "run", "-", "-o", "json"], body)
-    assert r.exit_code == 7 and r.json["results"][0]["status"] == "error", r.stdout[-800:]
+    assert r.exit_code == 2 and "results" not in r.json, r.stdout[-800:]
+    assert (
+        r.json["error"]["message"]
+        == f"<stdin>:3: caps: expect 'caps.json': not found: {elsewhere / 'caps.json'}"
+    )
+    assert r.json["error"]["hint"] == "expect is relative to the current directory"
     # a bad suite on stdin is named <stdin>, with its line
     r = _stdin_run(["-o", "json", "smoke", "validate", "-"], body.replace("caps.json", "caps.json\n    x: 1"))
     assert r.exit_code == 2 and r.json["error"]["message"].startswith("<stdin>:3: "), r.stdout

@@ -37,3 +37,14 @@ def test_a_host_is_the_address_the_os_reads(given: str, used: str) -> None:
 def test_a_host_with_a_port_is_refused() -> None:
     with pytest.raises(UsageError, match="not an address"):
         _listen_host("127.0.0.1:8080")
+
+
+@pytest.mark.parametrize("blank", ["", " ", "\t"])
+def test_a_blank_host_is_refused(blank: str) -> None:
+    """``--host "$HOST"`` with ``HOST`` unset: the OS reads ``""`` as every interface; it listened on
+    0.0.0.0 (an open debug API on the network) while stdout said ``http://127.0.0.1:PORT``."""
+    with pytest.raises(UsageError, match="an empty address") as caught:
+        _listen_host(blank)
+    assert (
+        caught.value.hint == "leave --host out for 127.0.0.1; --host 0.0.0.0 or :: listens on every interface"
+    )

@@ -221,3 +221,38 @@ def test_a_failed_single_sample_says_where_it_broke(monkeypatch: pytest.MonkeyPa
         "            hint: try --a2a-version 0.3",
         "trace id    0af7651916cd43dd8448eb211c80319c",
     ]  # no "budget ok" line: no sample succeeded
+
+
+def _histogram_lines(buckets: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    doc = {**MANY, "histogram": buckets}
+    out, _ = render(render_probe.report, doc, monkeypatch)
+    rows = lines(out).splitlines()
+    start = rows.index("total latency histogram") + 1
+    return [r for r in rows[start:] if " – " in r]
+
+
+def test_histogram_labels_of_samples_under_10ms_apart_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Samples 8.250 s to 8.258 s: eight buckets 1 ms wide were all labelled "8.25s – 8.25s" (or
+    8.26s): no way to read which bucket is which. The labels get the digits that tell them apart."""
+    lo, width = 8.25, 0.001
+    buckets = [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": i % 3} for i in range(8)]
+    rows = _histogram_lines(buckets, monkeypatch)
+    labels = [tuple(r.split()[:3:2]) for r in rows]
+    assert labels[0] == ("8.250s", "8.251s") and labels[-1] == ("8.257s", "8.258s"), rows
+    assert all(a != b for a, b in labels), rows
+    assert len({a for a, _ in labels}) == 8, rows
+
+
+def test_histogram_labels_of_sub_microsecond_buckets_differ(monkeypatch: pytest.MonkeyPatch) -> None:
+    lo, width = 0.0125, 2e-7
+    buckets = [{"from": lo + i * width, "to": lo + (i + 1) * width, "count": 1} for i in range(8)]
+    rows = _histogram_lines(buckets, monkeypatch)
+    starts = [r.split()[0] for r in rows]
+    assert len(set(starts)) == 8, rows
+    assert starts[0] == "12.5000ms" and starts[1] == "12.5002ms", rows
+
+
+def test_one_histogram_bucket_keeps_the_usual_precision(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every sample alike (one bucket, from = to): nothing to tell apart, no digits added."""
+    rows = _histogram_lines([{"from": 8.25, "to": 8.25, "count": 3}], monkeypatch)
+    assert [r.split()[:3] for r in rows] == [["8.25s", "–", "8.25s"]], rows
