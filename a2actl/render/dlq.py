@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import age, safe
+from a2actl.render.terminal import age, cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -26,12 +26,12 @@ def entries(out: Output, doc: dict[str, Any]) -> None:
     for e in doc["entries"]:
         err = f"{e['errorClass'] or '-'} {e['errorCode'] if e['errorCode'] is not None else ''}".strip()
         t.add_row(
-            Text(safe(e["id"])),
-            Text(safe(e["method"])),
-            Text(safe(e["messageId"])),
+            Text(cell(e["id"])),
+            Text(cell(e["method"])),
+            Text(cell(e["messageId"])),
             age(e["ageSeconds"]),
             str(e["attempts"]),
-            Text(safe(err)),
+            Text(cell(err)),
         )
     out.out.print(t)
 
@@ -42,7 +42,7 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     out.out.print(
         Text(
             f"{doc['source']}: depth {doc['depth']}"
-            + (f", oldest {safe(oldest['id'])} ({age(oldest['ageSeconds'])})" if oldest else "")
+            + (f", oldest {cell(oldest['id'])} ({age(oldest['ageSeconds'])})" if oldest else "")
             + (
                 f", {doc['invalid']['count']} invalid (skipped)"
                 if doc.get("invalid", {}).get("count")
@@ -63,13 +63,13 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     t.add_column("code")
     t.add_column("count", justify="right")
     for c in doc["topErrorCodes"]:
-        t.add_row(Text(safe(c["code"])), str(c["count"]))
+        t.add_row(Text(cell(c["code"])), str(c["count"]))
     out.out.print(t)
     t = Table(box=box.SIMPLE_HEAD, title="by target", title_justify="left")
     t.add_column("target", overflow="fold")
     t.add_column("count", justify="right")
     for c in doc["byTarget"]:
-        t.add_row(Text(safe(c["target"])), str(c["count"]))
+        t.add_row(Text(cell(c["target"])), str(c["count"]))
     out.out.print(t)
 
 
@@ -82,7 +82,7 @@ def purged(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``dlq purge``: one line per id."""
     for r in doc["results"]:
         out.out.print(
-            Text(f"{safe(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
+            Text(f"{cell(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
         )
 
 
@@ -159,7 +159,7 @@ def replay_summary(out: Output, s: dict[str, Any]) -> None:
         ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
         ("journal", s["journal"]),
     ]:
-        t.add_row(k, Text(safe(v)))
+        t.add_row(k, Text(cell(v)))
     out.out.print(t)
 
 
@@ -207,5 +207,5 @@ def _redrive_summary(out: Output, s: dict[str, Any]) -> None:
     if s.get("failureReason"):
         rows.append(("failure", s["failureReason"]))
     for k, v in rows:
-        t.add_row(k, Text(safe(v)))
+        t.add_row(k, Text(cell(v)))
     out.out.print(t)

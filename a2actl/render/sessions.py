@@ -9,7 +9,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render.terminal import age, count, safe
+from a2actl.render.terminal import age, cell, count, safe
 
 if TYPE_CHECKING:
     from rich.live import Live
@@ -60,7 +60,7 @@ def _table(out: Output, doc: dict[str, Any]) -> Table:
             "-" if not tok else ("revoked" if tok["revoked"] else f"{tok['scope']} until {tok['expiresAt']}")
         )
         t.add_row(
-            Text(safe(s["id"])),
+            Text(cell(s["id"])),
             Text(
                 s["state"],
                 style={"active": "cyan", "idle": "yellow", "closed": "dim"}.get(s["state"], ""),
@@ -68,8 +68,8 @@ def _table(out: Output, doc: dict[str, Any]) -> Table:
             since(s.get("ageSeconds")),
             since(s.get("idleSeconds")),
             f"{len(tasks)} ({running} running)",
-            Text(safe(s.get("peer") or "-")),
-            Text(safe(tok_text)),
+            Text(cell(s.get("peer") or "-")),
+            Text(cell(tok_text)),
         )
     return t
 
@@ -161,7 +161,7 @@ def detail(out: Output, doc: dict[str, Any]) -> None:
     for k, v in rows:
         t.add_row(k, Text(safe(v)))
     for task in s.get("tasks") or []:
-        t.add_row("task", Text(f"{safe(task['id'])}  {task['state']}"))
+        t.add_row("task", Text(f"{cell(task['id'])}  {task['state']}"))
     out.out.print(t)
 
 
@@ -183,10 +183,10 @@ def killed(out: Output, doc: dict[str, Any]) -> None:
         else:
             result = "already closed" if r["alreadyClosed"] else "killed"
         t.add_row(
-            Text(safe(r["id"])),
+            Text(cell(r["id"])),
             Text(result, style="red" if "error" in r or not r["found"] else ""),
-            Text(safe(", ".join(r["canceledTasks"]) or "-")),
-            Text(safe(", ".join(r["alreadyTerminalTasks"]) or "-")),
+            Text(cell(", ".join(r["canceledTasks"]) or "-")),
+            Text(cell(", ".join(r["alreadyTerminalTasks"]) or "-")),
             "yes" if r["tokenRevoked"] else "no",
         )
     out.out.print(t)

@@ -48,6 +48,19 @@ def safe(value: Any, limit: int = 500) -> str:
     return "".join(out) + ("…" if len(s) > limit else "")
 
 
+#: ``cell``'s escapes beyond ``safe``'s: the line breaks and the tab it keeps.
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\t": "\\t"})
+
+
+def cell(value: Any, limit: int = 500) -> str:
+    """``safe(value, limit)`` for a one-line place (a table cell, a field of a record line): a line
+    feed or tab is escaped as well (``\\n``, ``\\t`` literally), so a URL, a file name, an id or an
+    agent's field that holds one shows it and keeps the table's rows whole (in a cell a line feed
+    starts a line that reads as another row). ``limit`` counts the characters before the escapes.
+    Text meant to span lines (messages, hints, an agent's status message) takes ``safe``."""
+    return safe(value, limit).translate(_LINE_BREAKS)
+
+
 def count(value: Any) -> str:
     """A count for display: thousands separated, ``?`` when unknown (``None``)."""
     return f"{value:,}" if isinstance(value, int) else "?"

@@ -790,6 +790,32 @@ def test_stats_counts_only_entries_with_an_error_code_or_class(cli: Any, tmp_pat
     assert table.exit_code == 0 and "None" not in table.stdout
 
 
+def test_a_line_break_in_a_target_or_code_keeps_its_table_row_whole(cli: Any, tmp_path: Path) -> None:
+    """A target URL holding a line feed split its ``dlq stats`` row: the rest of it read as a row of
+    its own ("FAKE ROW 99" under "by target"); a tab in a ``messageId`` widened its ``dlq list``
+    cell. In table cells they are shown as ``\\n``, ``\\t``; ``-o json`` keeps the value as it is."""
+    target = {
+        "url": "http://127.0.0.1:1/a2a\nFAKE ROW   99",
+        "protocolBinding": "JSONRPC",
+        "protocolVersion": "1.0",
+    }
+    params = {"message": {"messageId": "m\tid", "role": "ROLE_USER", "parts": [{"text": "x"}]}}
+    error = {"code": -32603, "message": "x", "class": "transient"}
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [new_entry("SendMessage", params, target, error=error)])
+    src = f"file://{tmp_path}/dlq.jsonl"
+    doc = cli("dlq", "stats", src, "-o", "json").json
+    assert doc["byTarget"] == [{"target": "http://127.0.0.1:1/a2a\nFAKE ROW   99", "count": 1}]
+    r = cli("dlq", "stats", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if "127.0.0.1:1" in line]
+    assert row.split() == ["http://127.0.0.1:1/a2a\\nFAKE", "ROW", "99", "1"]
+    assert "FAKE" not in r.stdout.replace(row, "")
+    r = cli("dlq", "list", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if "SendMessage" in line]
+    assert row.split()[1:3] == ["SendMessage", "m\\tid"] and row.split()[-2:] == ["transient", "-32603"]
+
+
 def test_replay_ids_that_name_no_entry_exit_1(cli: Any, sandbox: Any, tmp_path: Path) -> None:
     """``--ids`` naming no entry: the ids found are replayed as always, the others are named in
     ``notFound`` and on stderr, and the exit is 1 (as ``dlq show`` of an unknown id). The replay
