@@ -9,10 +9,21 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import age, cell, safe
+from a2actl.render.terminal import cell, safe, since
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
+
+
+def _json_text(value: Any) -> Any:
+    """A value read from an entry as the table shows it: a string as it is, ``None`` as nothing,
+    anything else (a number, an object: an entry's ``messageId`` is what its producer wrote) as
+    compact JSON, not Python's spelling of it (``{'a': 1}``, ``True``)."""
+    if value is None or isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def entries(out: Output, doc: dict[str, Any]) -> None:
@@ -28,8 +39,8 @@ def entries(out: Output, doc: dict[str, Any]) -> None:
         t.add_row(
             Text(cell(e["id"])),
             Text(cell(e["method"])),
-            Text(cell(e["messageId"])),
-            age(e["ageSeconds"]),
+            Text(cell(_json_text(e["messageId"]))),
+            since(e["ageSeconds"]),
             str(e["attempts"]),
             Text(cell(err)),
         )
@@ -42,7 +53,7 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     out.out.print(
         Text(
             f"{doc['source']}: depth {doc['depth']}"
-            + (f", oldest {cell(oldest['id'])} ({age(oldest['ageSeconds'])})" if oldest else "")
+            + (f", oldest {cell(oldest['id'])} ({since(oldest['ageSeconds'])})" if oldest else "")
             + (
                 f", {doc['invalid']['count']} invalid (skipped)"
                 if doc.get("invalid", {}).get("count")
@@ -59,6 +70,16 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     peak = max([b["count"] for b in doc["ageHistogram"]] + [1])
     for b in doc["ageHistogram"]:
         out.out.print(Text(f"  {b['bucket']:>5} {b['count']:>8}  " + "█" * round(30 * b["count"] / peak)))
+    ahead = doc.get("datedAhead") or {}
+    if ahead.get("count"):
+        n = ahead["count"]
+        out.out.print(
+            Text(
+                f"  {n} entr{'y' if n == 1 else 'ies'} dated in the future, counted as <1m; the "
+                f"furthest: {since(-ahead['maxSeconds'])}",
+                style="yellow",
+            )
+        )
     t = Table(box=box.SIMPLE_HEAD, title="top error codes", title_justify="left")
     t.add_column("code")
     t.add_column("count", justify="right")

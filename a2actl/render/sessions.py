@@ -9,29 +9,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render.terminal import age, cell, count, safe
+from a2actl.render.terminal import BOGUS_AHEAD, age, cell, count, safe, since
 
 if TYPE_CHECKING:
     from rich.live import Live
 
     from a2actl.render.output import Output
-
-
-#: ``sessions.rules.MAX_CLOCK_AHEAD`` (render does not import the core): a session dated further in
-#: the future has a bogus timestamp, not a clock running ahead.
-BOGUS_AHEAD = 86_400.0
-
-
-def since(seconds: float | None) -> str:
-    """An age or idle time for the table (``render.terminal.age``); one dated in the future (the
-    agent's clock ahead of this machine's, on the ListTasks fallback) is ``0s (clock skew +3.2s)``:
-    the skew shown, never a negative age; one dated more than ``BOGUS_AHEAD`` ahead is ``? (dated
-    355415d06h in the future: bogus timestamp)``. ``-o json`` keeps the value as the source gave it."""
-    if seconds is not None and seconds < -BOGUS_AHEAD:
-        return f"? (dated {age(-seconds)} in the future: bogus timestamp)"
-    if seconds is not None and seconds < 0:
-        return f"0s (clock skew +{age(-seconds)})"
-    return age(seconds)
 
 
 def _ago(stamp: Any, seconds: float, suffix: str = "ago") -> str:

@@ -348,3 +348,21 @@ def age(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+#: ``sessions.rules.MAX_CLOCK_AHEAD`` (render does not import the core): a time dated further in
+#: the future is a bogus timestamp, not a clock running ahead.
+BOGUS_AHEAD = 86_400.0
+
+
+def since(seconds: float | None) -> str:
+    """An age or idle time for a table (``age``) where the time it counts from was dated by another
+    clock (an agent's ``sessions``, a DLQ producer's ``enqueuedAt``): one dated in the future (that
+    clock ahead of this machine's) is ``0s (clock skew +3.2s)``: the skew shown, never a negative
+    age; one dated more than ``BOGUS_AHEAD`` ahead is ``? (dated 355415d06h in the future: bogus
+    timestamp)``. ``-o json`` keeps the value as the source gave it."""
+    if seconds is not None and seconds < -BOGUS_AHEAD:
+        return f"? (dated {age(-seconds)} in the future: bogus timestamp)"
+    if seconds is not None and seconds < 0:
+        return f"0s (clock skew +{age(-seconds)})"
+    return age(seconds)
