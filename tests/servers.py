@@ -580,7 +580,11 @@ def stream_app(base: str) -> Starlette:
         answered with another task's stream), ``regress``
         (working → submitted), ``afterlast`` (a chunk after lastChunk), ``big`` (a 5 MiB event),
         ``noterminal`` (closes while working), ``uncanceled`` (``endless``, but GetTask answers the task
-    ``canceled``, with a status message: a2a-sdk 0.3 when another client cancels the task), ``v03shape`` (0.3's event shapes, ``kind`` and
+    ``canceled``, with a status message: a2a-sdk 0.3 when another client cancels the task),
+        ``cancelclose`` (a subscribe answered as a2a-sdk 0.3 does for a running task another client
+        then cancels: no snapshot, pings for 0.3 s, a clean close; GetTask answers the task working
+        until then, canceled after), ``endedclose`` (a subscribe closed at once without an event,
+        GetTask answers canceled: a task that had already ended), ``v03shape`` (0.3's event shapes, ``kind`` and
         ``final``, on the 1.0 stream), ``bigend`` (a ~2 KB terminal event, the others small),
         ``rejectedtask`` (one Task already rejected, then the end), ``bom`` (a UTF-8 byte order mark
         before the first event), ``endless`` (pings forever while working), ``silent`` (pings forever,
@@ -620,6 +624,26 @@ def stream_app(base: str) -> Starlette:
                     "parts": [{"text": "canceled by another client"}],
                 }
                 return JSONResponse({"jsonrpc": "2.0", "id": rid, "result": task})
+            if mode in ("cancelclose", "endedclose"):  # a 0.3-like subscribe: no snapshot
+                task_id = (body.get("params") or {}).get("id")
+                closed = request.app.state.canceled
+                if body.get("method") == "GetTask":
+                    ended = mode == "endedclose" or task_id in closed
+                    state = "TASK_STATE_CANCELED" if ended else "TASK_STATE_WORKING"
+                    return JSONResponse(
+                        {"jsonrpc": "2.0", "id": rid, "result": _task(state, task_id)["task"]}
+                    )
+
+                async def subscribed() -> Any:
+                    if mode == "cancelclose":  # open, pings only, until "another client" cancels
+                        for _ in range(6):
+                            yield ": ping\n\n"
+                            await asyncio.sleep(0.05)
+                        closed.add(task_id)
+                    else:
+                        yield ""
+
+                return StreamingResponse(subscribed(), media_type="text/event-stream")
             if mode in PROBED_STREAMS and body.get("method") == "GetTask":  # handshake probe's first RPC
                 err = {"code": -32001, "message": "Task not found"}
                 return JSONResponse({"jsonrpc": "2.0", "id": rid, "error": err})
@@ -763,6 +787,8 @@ def stream_app(base: str) -> Starlette:
         "errframe",
         "endless",
         "uncanceled",
+        "cancelclose",
+        "endedclose",
         "silent",
         "noterminal-hang",
         "jsonreset",
@@ -794,6 +820,7 @@ def stream_app(base: str) -> Starlette:
         ]
     app = Starlette(routes=routes)
     app.state.dropped = set()
+    app.state.canceled = set()
     return app
 
 

@@ -245,6 +245,10 @@ class DlqStats:
     codes: Counter[str] = field(default_factory=Counter)
     classes: Counter[str] = field(default_factory=Counter)
     targets: Counter[str] = field(default_factory=Counter)
+    #: Entries whose ``enqueuedAt`` is in the future (the producer's clock ahead of this machine's),
+    #: counted in ``<1m`` (their age as 0), and how far ahead the furthest is (seconds).
+    ahead: int = 0
+    ahead_max: float = 0.0
     #: The broker's own counts, read before the entries (SQS: ``{"messages", "notVisible",
     #: "delayed"}``; RabbitMQ: ``{"messages"}``); ``None`` for file, Redis and HTTP sources.
     broker: dict[str, int] | None = None
@@ -256,7 +260,9 @@ class DlqStats:
 
     def to_json(self) -> dict[str, Any]:
         """``{"source", "depth", "invalid", "oldest": {"id", "ageSeconds"} | null, "ageHistogram",
-        "topErrorCodes" (10), "byClass", "byTarget" (20)[, "broker"]}``."""
+        "datedAhead": {"count", "maxSeconds"}, "topErrorCodes" (10), "byClass", "byTarget" (20)[,
+        "broker"]}``; ``datedAhead``: the entries dated in the future (in ``<1m``), ``maxSeconds``
+        how far ahead the furthest is (``null`` without one)."""
         doc = {
             "source": self.source,
             "depth": self.depth,
@@ -267,6 +273,10 @@ class DlqStats:
                 else None
             ),
             "ageHistogram": [{"bucket": label, "count": self.ages.get(label, 0)} for _, label in AGE_BUCKETS],
+            "datedAhead": {
+                "count": self.ahead,
+                "maxSeconds": round(self.ahead_max, 3) if self.ahead else None,
+            },
             "topErrorCodes": [{"code": c, "count": n} for c, n in self.codes.most_common(10)],
             "byClass": dict(self.classes),
             "byTarget": [{"target": t, "count": n} for t, n in self.targets.most_common(20)],
@@ -304,6 +314,9 @@ async def stats_job(
                     oldest, oldest_id = enq, e.get("id")
                 age = now - enq
                 stats.ages[next(label for bound, label in AGE_BUCKETS if age < bound)] += 1
+                if age < 0:  # dated ahead: its age is 0 as far as this clock can tell (``<1m``)
+                    stats.ahead += 1
+                    stats.ahead_max = max(stats.ahead_max, -age)
             err = e.get("lastError") or {}
             code = _code_key(err.get("code"))
             if code is not None:

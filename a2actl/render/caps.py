@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -124,9 +124,9 @@ def diff(out: Output, doc: dict[str, Any]) -> None:
             t.add_column(col, overflow="fold")
         for c in rows:
             t.add_row(
-                Text(safe(c["path"] or "/")),
-                Text(safe(_change_text(c), 70)),
-                Text(safe(c["reason"])),
+                Text(cell(c["path"] or "/")),
+                Text(cell(_change_text(c), 70)),
+                Text(cell(c["reason"])),
             )
         out.out.print(t)
     for side in (before, after):
@@ -191,8 +191,8 @@ def fingerprint(out: Output, doc: dict[str, Any]) -> None:
         if vh["missingHeaderReadAs"] == "1.0":
             header += "; missing = 1.0"
         t.add_row(
-            Text(safe(e["protocolBinding"])),
-            Text(safe(e["url"])),
+            Text(cell(e["protocolBinding"])),
+            Text(cell(e["url"])),
             ", ".join(e["declaredVersions"]) or "-",
             *cells,
             header,
@@ -269,11 +269,11 @@ def verify(out: Output, doc: dict[str, Any]) -> None:
                 why = f"key from jku ({s['jkuUse']})"
             t.add_row(
                 str(s["index"]),
-                Text(safe(s["kid"] if s["kid"] is not None else "-", 64)),  # no_wrap column: cut
-                Text(safe(s["alg"] or "-", 16)),
-                Text(safe(s["keySource"] or "-")),
+                Text(cell(s["kid"] if s["kid"] is not None else "-", 64)),  # no_wrap column: cut
+                Text(cell(s["alg"] or "-", 16)),
+                Text(cell(s["keySource"] or "-")),
                 Text(s["status"], style=_STATUS_STYLE.get(s["status"], "")),
-                Text(safe(why)),
+                Text(cell(why)),
             )
         out.out.print(t)
         out.out.print(Text(f"signed bytes: sha256 {doc['sha256']}", style="dim"))

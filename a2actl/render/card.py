@@ -8,7 +8,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -32,7 +32,7 @@ def card(out: Output, doc: dict[str, Any]) -> None:
         ("signed", "yes" if v.get("signed") else "no"),
     ]
     for k, val in rows:
-        ident.add_row(k, Text(safe(val)))
+        ident.add_row(k, Text(safe(val) if k == "description" else cell(val)))
     out.out.print(ident)
     ifs = Table(title="Interfaces", box=box.SIMPLE_HEAD, title_justify="left")
     for col in ("#", "binding", "version", "url", "declared by"):
@@ -40,9 +40,9 @@ def card(out: Output, doc: dict[str, Any]) -> None:
     for i, iface in enumerate(v["interfaces"], 1):
         ifs.add_row(
             str(i),
-            Text(safe(iface["protocolBinding"])),
-            Text(safe(iface["protocolVersion"] or "?")),
-            Text(safe(iface["url"])),
+            Text(cell(iface["protocolBinding"])),
+            Text(cell(iface["protocolVersion"] or "?")),
+            Text(cell(iface["url"])),
             iface["source"],
         )
     out.out.print(ifs)
@@ -59,10 +59,10 @@ def card(out: Output, doc: dict[str, Any]) -> None:
         sk.add_column(col)
     for s in v["skills"]:
         sk.add_row(
-            Text(safe(s["id"])),
-            Text(safe(s["name"])),
-            Text(safe(", ".join(s["tags"]))),
-            Text(safe("; ".join(s["examples"]), 120)),
+            Text(cell(s["id"])),
+            Text(cell(s["name"])),
+            Text(cell(", ".join(s["tags"]))),
+            Text(cell("; ".join(s["examples"]), 120)),
         )
     out.out.print(sk)
     if v["securitySchemes"] or v["securityRequirements"]:
@@ -74,8 +74,8 @@ def card(out: Output, doc: dict[str, Any]) -> None:
         for name, scheme in v["securitySchemes"].items():
             detail = scheme.get("scheme") or scheme.get("location") or ""
             sec.add_row(
-                Text(safe(name)),
-                Text(safe(f"{scheme.get('type')} {detail}".strip())),
+                Text(cell(name)),
+                Text(cell(f"{scheme.get('type')} {detail}".strip())),
                 "yes" if name in required else "no",
             )
         out.out.print(sec)

@@ -9,10 +9,21 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import age, safe
+from a2actl.render.terminal import cell, safe, since
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
+
+
+def _json_text(value: Any) -> Any:
+    """A value read from an entry as the table shows it: a string as it is, ``None`` as nothing,
+    anything else (a number, an object: an entry's ``messageId`` is what its producer wrote) as
+    compact JSON, not Python's spelling of it (``{'a': 1}``, ``True``)."""
+    if value is None or isinstance(value, str):
+        return value
+    import json
+
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def entries(out: Output, doc: dict[str, Any]) -> None:
@@ -26,12 +37,12 @@ def entries(out: Output, doc: dict[str, Any]) -> None:
     for e in doc["entries"]:
         err = f"{e['errorClass'] or '-'} {e['errorCode'] if e['errorCode'] is not None else ''}".strip()
         t.add_row(
-            Text(safe(e["id"])),
-            Text(safe(e["method"])),
-            Text(safe(e["messageId"])),
-            age(e["ageSeconds"]),
+            Text(cell(e["id"])),
+            Text(cell(e["method"])),
+            Text(cell(_json_text(e["messageId"]))),
+            since(e["ageSeconds"]),
             str(e["attempts"]),
-            Text(safe(err)),
+            Text(cell(err)),
         )
     out.out.print(t)
 
@@ -42,7 +53,7 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     out.out.print(
         Text(
             f"{doc['source']}: depth {doc['depth']}"
-            + (f", oldest {safe(oldest['id'])} ({age(oldest['ageSeconds'])})" if oldest else "")
+            + (f", oldest {cell(oldest['id'])} ({since(oldest['ageSeconds'])})" if oldest else "")
             + (
                 f", {doc['invalid']['count']} invalid (skipped)"
                 if doc.get("invalid", {}).get("count")
@@ -59,17 +70,27 @@ def stats(out: Output, doc: dict[str, Any]) -> None:
     peak = max([b["count"] for b in doc["ageHistogram"]] + [1])
     for b in doc["ageHistogram"]:
         out.out.print(Text(f"  {b['bucket']:>5} {b['count']:>8}  " + "█" * round(30 * b["count"] / peak)))
+    ahead = doc.get("datedAhead") or {}
+    if ahead.get("count"):
+        n = ahead["count"]
+        out.out.print(
+            Text(
+                f"  {n} entr{'y' if n == 1 else 'ies'} dated in the future, counted as <1m; the "
+                f"furthest: {since(-ahead['maxSeconds'])}",
+                style="yellow",
+            )
+        )
     t = Table(box=box.SIMPLE_HEAD, title="top error codes", title_justify="left")
     t.add_column("code")
     t.add_column("count", justify="right")
     for c in doc["topErrorCodes"]:
-        t.add_row(Text(safe(c["code"])), str(c["count"]))
+        t.add_row(Text(cell(c["code"])), str(c["count"]))
     out.out.print(t)
     t = Table(box=box.SIMPLE_HEAD, title="by target", title_justify="left")
     t.add_column("target", overflow="fold")
     t.add_column("count", justify="right")
     for c in doc["byTarget"]:
-        t.add_row(Text(safe(c["target"])), str(c["count"]))
+        t.add_row(Text(cell(c["target"])), str(c["count"]))
     out.out.print(t)
 
 
@@ -82,7 +103,7 @@ def purged(out: Output, doc: dict[str, Any]) -> None:
     """Human view of ``dlq purge``: one line per id."""
     for r in doc["results"]:
         out.out.print(
-            Text(f"{safe(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
+            Text(f"{cell(r['id'])}: " + ("removed" if r["removed"] else "not found (nothing removed)"))
         )
 
 
@@ -159,7 +180,7 @@ def replay_summary(out: Output, s: dict[str, Any]) -> None:
         ("msgs/s", s["rate"] if s["rate"] is not None else "-"),
         ("journal", s["journal"]),
     ]:
-        t.add_row(k, Text(safe(v)))
+        t.add_row(k, Text(cell(v)))
     out.out.print(t)
 
 
@@ -207,5 +228,5 @@ def _redrive_summary(out: Output, s: dict[str, Any]) -> None:
     if s.get("failureReason"):
         rows.append(("failure", s["failureReason"]))
     for k, v in rows:
-        t.add_row(k, Text(safe(v)))
+        t.add_row(k, Text(cell(v)))
     out.out.print(t)

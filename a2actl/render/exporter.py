@@ -12,7 +12,7 @@ from rich import box
 from rich.table import Table
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -29,14 +29,14 @@ def config(out: Output, doc: dict[str, Any]) -> None:
         creds += [f"header {n}" for n in m.get("credentialHeaders") or []]
         budgets = ", ".join(f"{b['metric']}<{format_seconds(b['limit'])}" for b in m.get("budgets") or [])
         allow = ", ".join(m.get("allowTargets") or [])
-        allowed = safe(allow) if allow else ("none (credentials)" if creds else "any")
+        allowed = cell(allow) if allow else ("none (credentials)" if creds else "any")
         table.add_row(
-            safe(m["name"]),
+            cell(m["name"]),
             format_seconds(m["timeout"]),
             ",".join(m["checks"]),
             budgets or "-",
             f"{m['a2aVersion']}/{m['binding']}",
-            safe(", ".join(creds)) or "-",
+            cell(", ".join(creds)) or "-",
             allowed,
         )
     out.out.print(table)

@@ -15,7 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import bar, safe
+from a2actl.render.terminal import bar, cell, safe
 
 if TYPE_CHECKING:
     from collections.abc import Iterable
@@ -140,10 +140,10 @@ def slowest(out: Output, doc: dict[str, Any]) -> None:
     for row in rows:
         phases = "  ".join(f"{k} {format_seconds(v)}" for k, v in row["phases"].items())
         table.add_row(
-            safe(row["name"], 80),
+            cell(row["name"], 80),
             format_seconds(row["total"]),
             phases,
-            Text("ok", style="green") if row["ok"] else Text(safe(row["cause"] or "failed"), style="red"),
+            Text("ok", style="green") if row["ok"] else Text(cell(row["cause"] or "failed"), style="red"),
         )
     out.out.print(table)
 

@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.render.caps import source_text
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -39,12 +39,12 @@ def lint(out: Output, doc: dict[str, Any]) -> None:
         for f in findings:
             sup = f.get("suppressed")
             sev = Text(f["severity"], style="dim" if sup else _STYLE.get(f["severity"], ""))
-            msg = Text(safe(f["message"]), style="dim" if sup else "")
+            msg = Text(cell(f["message"]), style="dim" if sup else "")
             if sup:
-                msg.append(f"\nallowed ({safe(sup['source'])}): {safe(sup['reason'])}", style="dim")
+                msg.append(f"\nallowed ({cell(sup['source'])}): {cell(sup['reason'])}", style="dim")
             else:
-                msg.append(f"\nfix: {safe(f['fix'])}", style="dim")
-            t.add_row(sev, Text(f"{f['id']} {f['name']}"), Text(safe(f["pointer"] or "/")), msg)
+                msg.append(f"\nfix: {cell(f['fix'])}", style="dim")
+            t.add_row(sev, Text(f"{f['id']} {f['name']}"), Text(cell(f["pointer"] or "/")), msg)
         out.out.print(t)
     else:
         out.out.print(Text("no findings", style="bold green"))

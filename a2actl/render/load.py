@@ -13,7 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_bytes, format_seconds
-from a2actl.render.terminal import bar, safe
+from a2actl.render.terminal import bar, cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -123,7 +123,7 @@ def report(out: Output, doc: dict[str, Any]) -> None:
         errors.add_column("count", justify="right")
         errors.add_column("example")
         for e in doc["errors"]:
-            errors.add_row(e["status"], safe(e["code"]), str(e["count"]), safe(e.get("example") or "", 120))
+            errors.add_row(e["status"], cell(e["code"]), str(e["count"]), cell(e.get("example") or "", 120))
         o.print(errors)
     if doc["states"]:
         o.print(Text("task states " + ", ".join(f"{k} {v}" for k, v in doc["states"].items())))

@@ -12,7 +12,7 @@ from rich.text import Text
 
 from a2actl.core.units import format_bytes, format_seconds
 from a2actl.protocol.versions import TASK_STATES, StateKind
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -30,8 +30,8 @@ def record(out: Output, rec: dict[str, Any]) -> None:
     clock = str(rec.get("wall", ""))[11:23]
     latency = f"lat {format_seconds(rec['latency'])}" if rec.get("latency") is not None else ""
     line = Text(
-        f"{clock}  {'+' + format_seconds(rec['delta']):>9}  #{rec['n']:<4}{safe(rec['kind'] or '-'):<16}"
-        f"{safe(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}  {latency}"
+        f"{clock}  {'+' + format_seconds(rec['delta']):>9}  #{rec['n']:<4}{cell(rec['kind'] or '-'):<16}"
+        f"{cell(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}  {latency}"
     )
     if rec["auth"] != "ok":
         line.append(f"  AUTH {rec['auth']}", style="bold red")
@@ -41,9 +41,9 @@ def record(out: Output, rec: dict[str, Any]) -> None:
         line.append("  duplicate", style="yellow")
     for p in rec["problems"]:
         if p["rule"] != rec["auth"]:
-            line.append(f"  ! {p['rule']}: {safe(p['message'])}", style="bold red")
+            line.append(f"  ! {p['rule']}: {cell(p['message'])}", style="bold red")
     for p in rec.get("order") or []:
-        line.append(f"  ~ {p['rule']}: {safe(p['message'])}", style="yellow")
+        line.append(f"  ~ {p['rule']}: {cell(p['message'])}", style="yellow")
     out.out.print(line)
 
 

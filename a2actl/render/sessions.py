@@ -9,29 +9,12 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from a2actl.render.terminal import age, count, safe
+from a2actl.render.terminal import BOGUS_AHEAD, age, cell, count, safe, since
 
 if TYPE_CHECKING:
     from rich.live import Live
 
     from a2actl.render.output import Output
-
-
-#: ``sessions.rules.MAX_CLOCK_AHEAD`` (render does not import the core): a session dated further in
-#: the future has a bogus timestamp, not a clock running ahead.
-BOGUS_AHEAD = 86_400.0
-
-
-def since(seconds: float | None) -> str:
-    """An age or idle time for the table (``render.terminal.age``); one dated in the future (the
-    agent's clock ahead of this machine's, on the ListTasks fallback) is ``0s (clock skew +3.2s)``:
-    the skew shown, never a negative age; one dated more than ``BOGUS_AHEAD`` ahead is ``? (dated
-    355415d06h in the future: bogus timestamp)``. ``-o json`` keeps the value as the source gave it."""
-    if seconds is not None and seconds < -BOGUS_AHEAD:
-        return f"? (dated {age(-seconds)} in the future: bogus timestamp)"
-    if seconds is not None and seconds < 0:
-        return f"0s (clock skew +{age(-seconds)})"
-    return age(seconds)
 
 
 def _ago(stamp: Any, seconds: float, suffix: str = "ago") -> str:
@@ -60,7 +43,7 @@ def _table(out: Output, doc: dict[str, Any]) -> Table:
             "-" if not tok else ("revoked" if tok["revoked"] else f"{tok['scope']} until {tok['expiresAt']}")
         )
         t.add_row(
-            Text(safe(s["id"])),
+            Text(cell(s["id"])),
             Text(
                 s["state"],
                 style={"active": "cyan", "idle": "yellow", "closed": "dim"}.get(s["state"], ""),
@@ -68,8 +51,8 @@ def _table(out: Output, doc: dict[str, Any]) -> Table:
             since(s.get("ageSeconds")),
             since(s.get("idleSeconds")),
             f"{len(tasks)} ({running} running)",
-            Text(safe(s.get("peer") or "-")),
-            Text(safe(tok_text)),
+            Text(cell(s.get("peer") or "-")),
+            Text(cell(tok_text)),
         )
     return t
 
@@ -161,7 +144,7 @@ def detail(out: Output, doc: dict[str, Any]) -> None:
     for k, v in rows:
         t.add_row(k, Text(safe(v)))
     for task in s.get("tasks") or []:
-        t.add_row("task", Text(f"{safe(task['id'])}  {task['state']}"))
+        t.add_row("task", Text(f"{cell(task['id'])}  {task['state']}"))
     out.out.print(t)
 
 
@@ -183,10 +166,10 @@ def killed(out: Output, doc: dict[str, Any]) -> None:
         else:
             result = "already closed" if r["alreadyClosed"] else "killed"
         t.add_row(
-            Text(safe(r["id"])),
+            Text(cell(r["id"])),
             Text(result, style="red" if "error" in r or not r["found"] else ""),
-            Text(safe(", ".join(r["canceledTasks"]) or "-")),
-            Text(safe(", ".join(r["alreadyTerminalTasks"]) or "-")),
+            Text(cell(", ".join(r["canceledTasks"]) or "-")),
+            Text(cell(", ".join(r["alreadyTerminalTasks"]) or "-")),
             "yes" if r["tokenRevoked"] else "no",
         )
     out.out.print(t)

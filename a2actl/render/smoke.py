@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -24,12 +24,12 @@ def results(out: Output, doc: dict[str, Any]) -> None:
     style = {"pass": "bold green", "fail": "bold red", "error": "bold yellow"}
     for r in doc["results"]:
         t.add_row(
-            Text(safe(r["name"])),
-            Text(safe(r["target"] or "-")),
+            Text(cell(r["name"])),
+            Text(cell(r["target"] or "-")),
             Text(r["status"], style=style[r["status"]]),
             format_seconds(r["duration"]),
-            Text(safe(r["measured"])),
-            Text(safe(r["bound"])),
+            Text(cell(r["measured"])),
+            Text(cell(r["bound"])),
         )
     out.out.print(t)
     for r in doc["results"]:

@@ -9,7 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_bytes, format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -26,13 +26,13 @@ def record(out: Output, rec: dict[str, Any]) -> None:
     clock = str(rec.get("wall", ""))[11:23]
     if kind == "event":
         line = Text(
-            f"{clock}  {'+' + format_seconds(rec['delta']):>9}  {safe(rec['kind']):<16}"
-            f"{safe(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}"
+            f"{clock}  {'+' + format_seconds(rec['delta']):>9}  {cell(rec['kind']):<16}"
+            f"{cell(rec['state'] or '-'):<15}{format_bytes(rec['bytes']):>10}"
         )
         if rec["oversize"]:
             line.append("  OVER --max-event-bytes", style="bold red")
         for v in rec["violations"]:
-            line.append(f"  ! {v['rule']}: {safe(v['message'])}", style="bold red")
+            line.append(f"  ! {v['rule']}: {cell(v['message'])}", style="bold red")
     elif kind == "heartbeat":
         rtt = f" rtt {format_seconds(rec['rtt'])}" if rec.get("rtt") is not None else ""
         line = Text(
@@ -55,13 +55,13 @@ def record(out: Output, rec: dict[str, Any]) -> None:
             style="bold yellow",
         )
     elif kind == "cut":
-        line = Text(f"{clock}  CUT (attempt {rec['attempt']}): {safe(rec['reason'])}", style="bold red")
+        line = Text(f"{clock}  CUT (attempt {rec['attempt']}): {cell(rec['reason'])}", style="bold red")
     else:  # reconnect
         line = Text(
             f"{clock}  reconnected via {rec['via']} after {format_seconds(rec['outage'])}", style="cyan"
         )
         for m in rec["missed"]:
-            line.append(f"; missed: {safe(m)}", style="bold yellow")
+            line.append(f"; missed: {cell(m)}", style="bold yellow")
     out.out.print(line)
 
 
@@ -79,6 +79,10 @@ def _reason_row(reason: dict[str, Any] | None) -> list[tuple[str, str]]:
     if not reason or reason.get("from") == "status":
         return []
     return [("reason", f"{reason.get('text')} (no status message; from {reason_source(reason)})")]
+
+
+#: The summary rows that hold an agent's text (multi-line as it wrote it); the others are one line.
+_PROSE = frozenset({"status message", "reason"})
 
 
 def summary(out: Output, s: dict[str, Any]) -> None:
@@ -128,6 +132,6 @@ def summary(out: Output, s: dict[str, Any]) -> None:
         ("missed", "; ".join(s["missed"]) or "nothing"),
         ("violations", "; ".join(f"{v['rule']}: {v['message']}" for v in s["violations"]) or "none"),
     ]
-    for k, v in rows:
-        t.add_row(k, Text(safe(v)))
+    for k, v in rows:  # the agent's text as it is: lines of its own in the cell
+        t.add_row(k, Text(safe(v) if k in _PROSE else cell(v)))
     out.out.print(t)

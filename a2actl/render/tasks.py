@@ -10,7 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from a2actl.core.units import format_seconds
-from a2actl.render.terminal import safe
+from a2actl.render.terminal import cell, safe
 
 if TYPE_CHECKING:
     from a2actl.render.output import Output
@@ -97,9 +97,9 @@ def task_list(out: Output, doc: dict[str, Any]) -> None:
         t.add_column(col, overflow="fold")
     for v in doc["tasks"]:
         t.add_row(
-            Text(safe(v.get("id"))),
-            Text(safe(v.get("state") or "-"), style=_STATE_STYLE.get(v.get("state") or "", "")),
-            Text(safe(v.get("contextId"))),
+            Text(cell(v.get("id"))),
+            Text(cell(v.get("state") or "-"), style=_STATE_STYLE.get(v.get("state") or "", "")),
+            Text(cell(v.get("contextId"))),
             str(len(v.get("artifacts") or [])),
         )
     out.out.print(t)

@@ -48,6 +48,19 @@ def safe(value: Any, limit: int = 500) -> str:
     return "".join(out) + ("…" if len(s) > limit else "")
 
 
+#: ``cell``'s escapes beyond ``safe``'s: the line breaks and the tab it keeps.
+_LINE_BREAKS = str.maketrans({"\n": "\\n", "\t": "\\t"})
+
+
+def cell(value: Any, limit: int = 500) -> str:
+    """``safe(value, limit)`` for a one-line place (a table cell, a field of a record line): a line
+    feed or tab is escaped as well (``\\n``, ``\\t`` literally), so a URL, a file name, an id or an
+    agent's field that holds one shows it and keeps the table's rows whole (in a cell a line feed
+    starts a line that reads as another row). ``limit`` counts the characters before the escapes.
+    Text meant to span lines (messages, hints, an agent's status message) takes ``safe``."""
+    return safe(value, limit).translate(_LINE_BREAKS)
+
+
 def count(value: Any) -> str:
     """A count for display: thousands separated, ``?`` when unknown (``None``)."""
     return f"{value:,}" if isinstance(value, int) else "?"
@@ -335,3 +348,21 @@ def age(seconds: float | None) -> str:
     if s < 86400:
         return f"{s // 3600}h{s % 3600 // 60:02d}m"
     return f"{s // 86400}d{s % 86400 // 3600:02d}h"
+
+
+#: ``sessions.rules.MAX_CLOCK_AHEAD`` (render does not import the core): a time dated further in
+#: the future is a bogus timestamp, not a clock running ahead.
+BOGUS_AHEAD = 86_400.0
+
+
+def since(seconds: float | None) -> str:
+    """An age or idle time for a table (``age``) where the time it counts from was dated by another
+    clock (an agent's ``sessions``, a DLQ producer's ``enqueuedAt``): one dated in the future (that
+    clock ahead of this machine's) is ``0s (clock skew +3.2s)``: the skew shown, never a negative
+    age; one dated more than ``BOGUS_AHEAD`` ahead is ``? (dated 355415d06h in the future: bogus
+    timestamp)``. ``-o json`` keeps the value as the source gave it."""
+    if seconds is not None and seconds < -BOGUS_AHEAD:
+        return f"? (dated {age(-seconds)} in the future: bogus timestamp)"
+    if seconds is not None and seconds < 0:
+        return f"0s (clock skew +{age(-seconds)})"
+    return age(seconds)

@@ -181,12 +181,20 @@ async def tail_a2a(
     (``task … already ended`` when GetTask says the task is terminal, ``task … is input-required``
     when it waits for the client), ``HTTPStatusError`` (1) for
     an HTTP error instead of the stream, and ``UnreachableError`` (3) or ``TimeoutError_`` (5) when
-    the first call gets no answer (nothing streamed yet)."""
+    the first call gets no answer (nothing streamed yet). A ``SubscribeToTask`` asks GetTask
+    alongside its first call: a stream that ends without an event although the task was running
+    as it began is no refusal; a terminal or interrupted state GetTask then shows ends the tail as
+    seen only via GetTask (a ``reconnect`` record, exit 7)."""
     tail = Tail(opts, emit, client.family, together=together)
+    earlier: asyncio.Future[StreamEvent | None] | None = None
     if operation == "SubscribeToTask" and isinstance(params.get("id"), str):
         # The stream is this task's: an event of another task is an ``other-task`` violation, not
         # the task's outcome (an agent or proxy answering with another task's stream was exit 0).
         tail.lifecycle.task_id = params["id"]
+        # The task's state as the subscribe begins, asked alongside it (no wait before the stream;
+        # only read when the stream ends before its first event): a task running then whose stream
+        # then closes, and that GetTask shows ended, was followed, not refused.
+        earlier = asyncio.ensure_future(_quiet_snapshot(client, params["id"]))
 
     async def run() -> str:
         op, prm, resync, attempt = operation, params, False, 0
@@ -239,10 +247,20 @@ async def tail_a2a(
                 # subscribed to, -32004) or is gone. GetTask tells which.
                 return await _settle_via_get_task(tail, client, exc)
             if op == "SubscribeToTask" and not resync and tail.events == 0:
-                # Some servers refuse a terminal task by opening the stream and dropping it (a2a-sdk
-                # 0.3's HTTP+JSON binding raises inside its SSE generator): the same question as a
-                # refusal, answered the same way (GetTask; "already ended" when it is terminal).
-                await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
+                if _running(await earlier if earlier is not None else None):
+                    # The task was running as the subscribe began: a stream that then ends without
+                    # an event (a2a-sdk 0.3 closes a subscriber's stream at another client's
+                    # CancelTask without the canceled event) was followed, not refused. Its end
+                    # is then seen only via GetTask (exit 7), as after an outage; "already ended"
+                    # (exit 1) was wrong. Still running: a cut like any other.
+                    if await _ended_during_outage(tail, client, reason, first=True):
+                        return "completed"
+                else:
+                    # Some servers refuse a terminal task by opening the stream and dropping it
+                    # (a2a-sdk 0.3's HTTP+JSON binding raises inside its SSE generator): the same
+                    # question as a refusal, answered the same way (GetTask; "already ended" when
+                    # it is terminal).
+                    await _explain_refused_subscribe(client, prm.get("id"), A2AError(reason))
             if resync and tail.events == before and await _ended_during_outage(tail, client, reason):
                 # the same refusal on a resubscribe: the task ended while the stream was down
                 return "completed"
@@ -254,7 +272,13 @@ async def tail_a2a(
             await asyncio.sleep(opts.delay(attempt))
             op, prm, resync = "SubscribeToTask", {"id": task_id}, True
 
-    return await _with_reason(await tail.finish(run()), tail, client, opts)
+    try:
+        summary = await tail.finish(run())
+    finally:
+        if earlier is not None:
+            earlier.cancel()
+            await asyncio.gather(earlier, return_exceptions=True)
+    return await _with_reason(summary, tail, client, opts)
 
 
 #: The end states whose reason a tail reports (``TailSummary.reason``).
@@ -352,6 +376,21 @@ async def _consume_watched(
     return "settled"
 
 
+async def _quiet_snapshot(client: Channel, task_id: object) -> StreamEvent | None:
+    """``_task_snapshot``, ``None`` when GetTask fails in any way (its error is the subscribe's to
+    report, if the subscribe meets it too)."""
+    try:
+        return await _task_snapshot(client, task_id)
+    except A2ACtlError:
+        return None
+
+
+def _running(snap: StreamEvent | None) -> bool:
+    """``snap`` (a GetTask answer) shows the task still running: submitted, working (an ``active``
+    state: neither terminal nor waiting for the client, nor an unknown one)."""
+    return snap is not None and bool(snap.state) and state_kind(snap.state) is StateKind.ACTIVE
+
+
 async def _task_snapshot(client: Channel, task_id: object) -> StreamEvent | None:
     """The task as GetTask answers it now, classified like a stream's first Task event; ``None`` when
     GetTask fails or answers no task, or another task than ``task_id``."""
@@ -432,22 +471,31 @@ async def _ended_over_bound(tail: Tail, client: Channel, operation: str, params:
     return True
 
 
-async def _ended_during_outage(tail: Tail, client: Channel, why: str) -> bool:
+async def _ended_during_outage(tail: Tail, client: Channel, why: str, *, first: bool = False) -> bool:
     """A resubscribe that closed (or was cut) before its first event: a2a-sdk 0.3's HTTP+JSON
     binding refuses a task that already ended that way, instead of an error. Ask GetTask: when the
     task is terminal or interrupted, its end is reported as for a refused resubscribe (a
     ``reconnect`` via GetTask with what was ``missed``) and True is returned; else False (the
-    caller goes on reconnecting), GetTask failing included."""
+    caller goes on reconnecting), GetTask failing included. ``first``: the first subscribe's
+    stream, of a task running as it began (``tail_a2a``), not a resubscribe's (the message says
+    so)."""
     try:
         snap = await _task_snapshot(client, tail.lifecycle.task_id)
     except A2ACtlError:
         return False
     if snap is None or state_kind(snap.state) not in (StateKind.TERMINAL, StateKind.INTERRUPTED):
         return False
-    missed = missed_after_resync(tail, snap)
+    # a first subscribe saw no snapshot: the artifact chunks GetTask shows may predate it, and no
+    # outage came before it
+    missed = [] if first else missed_after_resync(tail, snap)
+    which = (
+        "the subscribe's stream, opened while the task was running, ended without an event"
+        if first
+        else "the resubscribe ended before its first event"
+    )
     missed.append(
-        f"terminal state {snap.state} seen only via GetTask (the resubscribe ended before its "
-        f"first event: {why}): the stream's last events were lost"
+        f"terminal state {snap.state} seen only via GetTask ({which}: {why}): the stream's last "
+        "events were lost"
     )
     tail.reconnected("GetTask", missed)
     tail.lifecycle.observe(snap, resync=True)

@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import subprocess
 import sys
@@ -790,6 +791,72 @@ def test_stats_counts_only_entries_with_an_error_code_or_class(cli: Any, tmp_pat
     assert r.json["byClass"] == {"transient": 2, "permanent": 1}
     table = cli("dlq", "stats", src)
     assert table.exit_code == 0 and "None" not in table.stdout
+
+
+def test_a_line_break_in_a_target_or_code_keeps_its_table_row_whole(cli: Any, tmp_path: Path) -> None:
+    """A target URL holding a line feed split its ``dlq stats`` row: the rest of it read as a row of
+    its own ("FAKE ROW 99" under "by target"); a tab in a ``messageId`` widened its ``dlq list``
+    cell. In table cells they are shown as ``\\n``, ``\\t``; ``-o json`` keeps the value as it is."""
+    target = {
+        "url": "http://127.0.0.1:1/a2a\nFAKE ROW   99",
+        "protocolBinding": "JSONRPC",
+        "protocolVersion": "1.0",
+    }
+    params = {"message": {"messageId": "m\tid", "role": "ROLE_USER", "parts": [{"text": "x"}]}}
+    error = {"code": -32603, "message": "x", "class": "transient"}
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), [new_entry("SendMessage", params, target, error=error)])
+    src = f"file://{tmp_path}/dlq.jsonl"
+    doc = cli("dlq", "stats", src, "-o", "json").json
+    assert doc["byTarget"] == [{"target": "http://127.0.0.1:1/a2a\nFAKE ROW   99", "count": 1}]
+    r = cli("dlq", "stats", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if "127.0.0.1:1" in line]
+    assert row.split() == ["http://127.0.0.1:1/a2a\\nFAKE", "ROW", "99", "1"]
+    assert "FAKE" not in r.stdout.replace(row, "")
+    r = cli("dlq", "list", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    (row,) = [line for line in r.stdout.splitlines() if "SendMessage" in line]
+    assert row.split()[1:3] == ["SendMessage", "m\\tid"] and row.split()[-2:] == ["transient", "-32603"]
+
+
+def test_an_entry_dated_ahead_and_a_message_id_that_is_no_string(cli: Any, tmp_path: Path) -> None:
+    """An entry whose ``enqueuedAt`` is ahead of this clock (the producer's clock skew) had a negative
+    age in ``dlq list`` ("-62.4s") and ``dlq stats`` counted it under ``<1m`` without a word; a
+    ``messageId`` that is no string showed in Python's spelling (``{'n': 1}``). The age is shown as
+    ``sessions`` shows one dated ahead ("0s (clock skew +1m02s)"), ``dlq stats`` says how many are
+    dated ahead (``datedAhead``, and a line under the histogram), the id as JSON (``{"n":1}``).
+    ``-o json`` keeps the negative age and the id as they are."""
+    import datetime as dt
+
+    target = {"url": "http://127.0.0.1:1/a2a/jsonrpc", "protocolBinding": "JSONRPC", "protocolVersion": "1.0"}
+    error = {"code": -32603, "message": "x", "class": "transient"}
+    entries = []
+    for mid, shift in (({"n": 1}, 62.0), (True, -30.0)):
+        params = {"message": {"messageId": mid, "role": "ROLE_USER", "parts": [{"text": "x"}]}}
+        e = new_entry("SendMessage", params, target, error=error)
+        when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=shift)
+        e["enqueuedAt"] = when.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        entries.append(e)
+    fill(FileBackend(str(tmp_path / "dlq.jsonl")), entries)
+    src = f"file://{tmp_path}/dlq.jsonl"
+    listed = cli("dlq", "list", src, "-o", "json").json["entries"]
+    assert [e["messageId"] for e in listed] == [{"n": 1}, True]
+    assert -63 < listed[0]["ageSeconds"] < -60 and 29 < listed[1]["ageSeconds"] < 32
+    r = cli("dlq", "list", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if "SendMessage" in line]
+    assert [row[2] for row in rows] == ['{"n":1}', "true"]
+    assert rows[0][3:6] == ["0s", "(clock", "skew"] and re.fullmatch(r"\+1m0[12]s\)", rows[0][6])
+    assert re.fullmatch(r"3[01]s", rows[1][3])
+    doc = cli("dlq", "stats", src, "-o", "json").json
+    assert doc["datedAhead"]["count"] == 1 and 60 < doc["datedAhead"]["maxSeconds"] < 63
+    assert doc["ageHistogram"][0] == {"bucket": "<1m", "count": 2}
+    r = cli("dlq", "stats", src, env={"COLUMNS": "200"})
+    assert r.exit_code == 0, r.stderr
+    (note,) = [line for line in r.stdout.splitlines() if "in the future" in line]
+    assert re.fullmatch(
+        r"  1 entry dated in the future, counted as <1m; the furthest: 0s \(clock skew \+1m0[12]s\)", note
+    )
 
 
 def test_replay_ids_that_name_no_entry_exit_1(cli: Any, sandbox: Any, tmp_path: Path) -> None:

@@ -346,6 +346,50 @@ def test_tail_of_an_ended_task_says_so(cli: Any, sandbox: Any) -> None:
     assert "already ended (completed)" in err["message"] and err["a2aCode"] == -32004
 
 
+_FOLLOW = [["task", "subscribe", "{url}", "{id}"], ["stream", "tail", "{url}", "--task", "{id}"]]
+
+
+@pytest.mark.parametrize("command", _FOLLOW)
+def test_a_followed_task_whose_stream_closes_at_its_cancel_is_no_refusal(
+    cli: Any, streams: str, command: list[str]
+) -> None:
+    """a2a-sdk 0.3 sends a subscriber of a running task no snapshot, and closes its stream cleanly,
+    without the ``canceled`` event, when another client cancels the task. The subscribe followed
+    the task (pings for 0.3 s here, seconds there), yet GetTask after the close found it canceled
+    and that was "task … already ended (canceled): there is no stream to follow" (exit 1). GetTask
+    asked as the subscribe began shows it working: the end is seen only via GetTask (exit 7)."""
+    import uuid
+
+    task_id = f"t-{uuid.uuid4().hex}"
+    url = f"{streams}/cancelclose/agent-card.json"
+    r = cli("--max-time", "20", *[a.format(url=url, id=task_id) for a in command], "-o", "json")
+    assert r.exit_code == 7, r.stdout[-800:]
+    doc = r.json
+    assert doc["outcome"] == "completed" and doc["finalState"] == "canceled" and doc["taskId"] == task_id
+    assert doc["events"] == 0 and doc["heartbeats"] >= 1 and doc["violations"] == []
+    (reconnect,) = doc["reconnects"]
+    assert reconnect["via"] == "GetTask" and reconnect["missed"] == doc["missed"]
+    (missed,) = doc["missed"]
+    assert missed.startswith(
+        "terminal state canceled seen only via GetTask (the subscribe's stream, opened while the "
+        "task was running, ended without an event"
+    ), missed
+
+
+@pytest.mark.parametrize("command", _FOLLOW)
+def test_a_subscribe_closed_at_once_on_an_ended_task_still_says_it_ended(
+    cli: Any, streams: str, command: list[str]
+) -> None:
+    """The same close, GetTask showing the task canceled already as the subscribe began: a refusal,
+    "already ended" (exit 1), as before."""
+    url = f"{streams}/endedclose/agent-card.json"
+    r = cli("--max-time", "20", *[a.format(url=url, id="t-ended") for a in command], "-o", "json")
+    assert r.exit_code == 1, r.stdout[-800:]
+    error = r.json["error"]
+    assert error["code"] == "a2a_error"
+    assert error["message"] == "task t-ended already ended (canceled): there is no stream to follow"
+
+
 def test_raw_sse_url(cli: Any, streams: str) -> None:
     r = cli("stream", "tail", "--sse", f"{streams}/raw", "-o", "jsonl")
     assert r.exit_code == 0, r.stdout

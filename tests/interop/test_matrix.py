@@ -305,15 +305,28 @@ def describe(e: dict[str, Any]) -> str:
     return f"{what} [A2A-Version {e['a2a_version']}] -> {e['status']}"
 
 
+def _is_get_task(e: dict[str, Any], version: str) -> bool:
+    """``e`` (a request the agent received) is a GetTask, on either binding."""
+    if e["rpc_method"]:
+        return bool(e["rpc_method"] == RPC_NAMES["get"][version])
+    return bool(
+        e["method"] == "GET" and re.fullmatch(re.escape(rest_prefix(version)) + r"/tasks/[^/:]+", e["path"])
+    )
+
+
 def wire_problems(
     log: list[dict[str, Any]], op: str, version: str, binding: str, task_id: str | None, gzip: bool
 ) -> list[str]:
     """The first RPC the agent received must be ``op`` in ``version`` over ``binding``; every request of
-    the invocation must stay on that binding and version (A2A-Version: 1.0 for 1.0, none for 0.3)."""
+    the invocation must stay on that binding and version (A2A-Version: 1.0 for 1.0, none for 0.3).
+    A subscribe asks GetTask alongside (``stream.follow.tail_a2a``: the task's state as it began),
+    so its GetTask may come first."""
     if not log:
         return [f"the agent received no request (want {op} {version} {binding})"]
     problems = []
     first = log[0]
+    if op == "subscribe":
+        first = next((e for e in log if not _is_get_task(e, version)), first)
     if binding == "JSONRPC":
         want = RPC_NAMES[op][version]
         if (first["method"], first["path"], first["rpc_method"]) != ("POST", "/a2a/jsonrpc", want):

@@ -122,3 +122,54 @@ def test_a_stream_whose_task_another_client_cancels_ends_canceled(
     (reconnect,) = summary["reconnects"]
     assert reconnect["via"] == "GetTask" and "seen only via GetTask" in reconnect["missed"][0]
     assert summary["duration"] < 20
+
+
+@pytest.mark.parametrize("binding", ["JSONRPC", "HTTP+JSON"])
+@pytest.mark.parametrize(
+    "command", [["task", "subscribe", "{url}", "{id}"], ["stream", "tail", "{url}", "--task", "{id}"]]
+)
+def test_following_a_running_task_another_client_cancels_is_no_refusal(
+    cli: Any, agent_sdk03: InteropAgent, binding: str, command: list[str]
+) -> None:
+    """a2a-sdk 0.3.26 sends a ``tasks/resubscribe`` of a running task no snapshot and no event
+    while it works, then closes the stream cleanly, without the ``canceled`` event, when another
+    client cancels the task. The subscribe had followed the task for seconds; GetTask after the
+    close found it canceled and that was "task … already ended (canceled): there is no stream to
+    follow" (exit 1). GetTask asked as the subscribe began showed it working: its end is seen only
+    via GetTask (exit 7, as a stream left open past it)."""
+    import threading
+
+    import httpx
+
+    opts = ["--binding", binding]
+    task_id = cli("send", agent_sdk03.url, "/slow 30", "--no-wait", *opts, "-o", "json").json["taskId"]
+    seen = len(agent_sdk03.requests())
+    subscribe = "tasks/resubscribe" if binding == "JSONRPC" else f"/tasks/{task_id}:subscribe"
+
+    def cancel_once_subscribed() -> None:
+        """Cancels (tasks/cancel, another client) once the agent has answered the subscribe."""
+        for _ in range(400):
+            if any(
+                e["status"] == 200 and subscribe in (e["rpc_method"] or e["path"])
+                for e in agent_sdk03.requests()[seen:]
+            ):
+                time.sleep(0.5)  # the tail is following: no event while the task works
+                body = {"jsonrpc": "2.0", "id": 1, "method": "tasks/cancel", "params": {"id": task_id}}
+                httpx.post(agent_sdk03.jsonrpc_url, json=body, timeout=10).raise_for_status()
+                return
+            time.sleep(0.05)
+
+    canceler = threading.Thread(target=cancel_once_subscribed)
+    canceler.start()
+    args = [a.format(url=agent_sdk03.url, id=task_id) for a in command]
+    r = cli("--max-time", "25", *args, *opts, "-o", "json")
+    canceler.join()
+    assert r.exit_code == 7, r.stdout[-800:]
+    summary = r.json
+    assert summary["outcome"] == "completed" and summary["finalState"] == "canceled"
+    assert summary["taskId"] == task_id and summary["events"] == 0 and summary["duration"] < 20
+    (reconnect,) = summary["reconnects"]
+    assert reconnect["via"] == "GetTask" and reconnect["missed"][0].startswith(
+        "terminal state canceled seen only via GetTask (the subscribe's stream, opened while the "
+        "task was running, ended without an event"
+    ), reconnect

@@ -233,3 +233,24 @@ def test_json_is_one_document_the_summary_with_the_records() -> None:
 def test_table_is_the_lines_then_the_summary() -> None:
     out, _, _ = tail_output("table")
     assert lines(out) == RECORDS_OUT + SUMMARY_OUT
+
+
+def test_a_line_break_in_a_field_keeps_the_record_on_one_line() -> None:
+    """An agent's state or a cut reason holding a line feed split the record's line (the rest read as
+    a line of its own); the summary's ``status message`` keeps the agent's lines."""
+    event = {
+        "type": "event",
+        "wall": "2026-01-01T03:04:05.678Z",
+        "delta": 0.012,
+        "kind": "status-update",
+        "state": "working\n03:04:06.000  FAKE",
+        "bytes": 10,
+        "oversize": False,
+        "violations": [],
+    }
+    cut = {"type": "cut", "wall": "2026-01-01T03:04:05.678Z", "attempt": 1, "reason": "reset\nby peer"}
+    out = render(render_stream.record, event) + render(render_stream.record, cut)
+    assert out.count("\n") == 2 and "working\\n03:04:06.000  FAKE" in out and "reset\\nby peer" in out
+    _, summary = run_tail()
+    shown = render(render_stream.summary, {**summary, "statusMessage": "line one\nline two"})
+    assert "  status message              line one\n                              line two\n" in lines(shown)

@@ -86,3 +86,14 @@ def test_a_lone_surrogate_is_escaped_on_every_path_to_a_utf8_stream() -> None:
         out = strict()
         Output(fmt, stdout=out, stderr=strict()).data({"id": "x\ud800é"})
         assert json.loads(out.buffer.getvalue()) == {"id": "x\ud800é"}  # type: ignore[attr-defined]
+
+
+def test_cell_shows_line_breaks_and_tabs_where_safe_keeps_them() -> None:
+    """``cell`` is ``safe`` for one-line places (table cells, record lines): a line feed or tab is
+    escaped too, so it cannot start what reads as another row; ``safe`` keeps them (messages)."""
+    from a2actl.render.terminal import cell
+
+    assert cell("http://a/\nb\tc\x1b[2J") == "http://a/\\nb\\tc\\x1b[2J"
+    assert safe("line one\nline two\tx") == "line one\nline two\tx"
+    assert cell("x" * 10 + "\n", 10) == "x" * 10 + "…"
+    assert cell(None) == "" and cell(-32603) == "-32603"

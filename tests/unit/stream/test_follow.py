@@ -144,7 +144,8 @@ def test_a_refused_subscribe_to_an_ended_task_says_so() -> None:
     with pytest.raises(A2AError) as caught:
         run(client, "SubscribeToTask")
     assert str(caught.value.message) == "task t1 already ended (failed): there is no stream to follow"
-    assert caught.value.a2a_code == -32004 and client.called == ["GetTask"]
+    # GetTask as the subscribe began (failed already: a refusal), and after the refusal
+    assert caught.value.a2a_code == -32004 and client.called == ["GetTask", "GetTask"]
 
 
 def test_a_close_without_terminal_state_and_no_reconnects_is_exit_6() -> None:
@@ -208,7 +209,47 @@ def test_a_refused_subscribe_to_a_task_waiting_for_the_client_says_so(first: lis
     with pytest.raises(A2AError) as caught:
         run(client, "SubscribeToTask", TailOptions(reconnect_attempts=2, backoff=0.001, max_backoff=0.001))
     assert caught.value.message.startswith("task t1 is input-required: it waits for the client")
-    assert client.called == ["GetTask"] and len(client.streamed) == 1
+    assert client.called == ["GetTask", "GetTask"] and len(client.streamed) == 1
+
+
+class Changing(Scripted):
+    """``Scripted`` whose GetTask answers the task in each of ``states`` in turn, the last one again
+    after them."""
+
+    def __init__(self, scripts: list[list[Any]], states: list[str]) -> None:
+        super().__init__(scripts)
+        self.states = states
+
+    async def call(self, operation: str, params: dict[str, Any]) -> Answer:
+        self.called.append(operation)
+        state = self.states.pop(0) if len(self.states) > 1 else self.states[0]
+        return Answer(operation, operation, {"task": {"id": "t1", "status": {"state": state}}})
+
+
+@pytest.mark.parametrize("end", [[], [CUT]], ids=["closed", "cut"])
+def test_a_subscribe_to_a_running_task_whose_stream_ends_without_an_event_is_no_refusal(
+    end: list[Any],
+) -> None:
+    """The task was working as the subscribe began (the first GetTask); its stream ends without an
+    event (a2a-sdk 0.3 at another client's CancelTask) and GetTask then shows it canceled: the end
+    seen only via GetTask (exit 7), not "already ended" (exit 1), with no resubscribe."""
+    client = Changing([end], ["TASK_STATE_WORKING", "TASK_STATE_CANCELED"])
+    s, records = run(client, "SubscribeToTask")
+    assert s.outcome == "completed" and s.final_state == "canceled" and s.exit is ExitCode.CHECK_FAILED
+    assert [r["type"] for r in records] == ["reconnect"] and records[0]["via"] == "GetTask"
+    assert records[0]["missed"][0].startswith(
+        "terminal state canceled seen only via GetTask (the subscribe's stream, opened while the "
+        "task was running, ended without an event: "
+    )
+    assert client.called == ["GetTask", "GetTask"] and len(client.streamed) == 1
+
+
+def test_a_subscribe_to_a_running_task_whose_stream_ends_while_it_runs_resubscribes() -> None:
+    """Still working after the close: a cut like any other, resubscribed (no GetTask verdict)."""
+    client = Changing([[], [ev("task", "working"), ev("status-update", "completed")]], ["TASK_STATE_WORKING"])
+    s, records = run(client, "SubscribeToTask")
+    assert [r["type"] for r in records] == ["cut", "reconnect", "event", "event"]
+    assert s.outcome == "recovered" and s.final_state == "completed" and s.exit is ExitCode.OK
 
 
 def test_a_resubscribe_that_cannot_connect_is_tried_again_and_the_outage_counts_from_the_cut() -> None:
