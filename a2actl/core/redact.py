@@ -26,17 +26,21 @@ from urllib.parse import SplitResult, urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|apikey|"
-    r"x-a2a-notification-token|x-auth-token|.*-token|.*-secret|.*session.*)$",
+    r"^(?!(?:x-)?idempotency-key$|sec-websocket-key$)"  # a request's nonce or dedup key, no credential
+    r"(authorization|proxy-authorization|cookie|set-cookie|apikey|x-a2a-notification-token|"
+    r".*api[-_]?key.*|.*-key|.*-token|.*secret.*|.*session.*|.*passw(?:or)?d.*|.*passphrase.*|"
+    r".*credential.*)$",
     re.I,
 )
 _SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|api[-_]?key|credential|authorization)", re.I)
 
 
 def is_sensitive_header(name: str) -> bool:
-    """Whether a header name conventionally carries a credential (``Authorization``, ``X-API-Key``,
-    ``Cookie``, ``*-Token``, ``*-Secret``, ``*session*``, …): its value is masked in output, and the
-    transports do not forward it to another origin under ``-L``."""
+    """Whether a header name conventionally carries a credential (``Authorization``, ``Cookie``,
+    ``*Api-Key*`` such as ``X-Goog-Api-Key``, ``*-Key`` such as ``X-Auth-Key`` or
+    ``Ocp-Apim-Subscription-Key`` (not ``Idempotency-Key`` or ``Sec-WebSocket-Key``), ``*-Token``,
+    ``*secret*``, ``*session*``, ``*password*``, ``*passphrase*``, ``*credential*``): its value is
+    masked in output, and the transports do not forward it to another origin under ``-L``."""
     return _SENSITIVE_HEADER.match(name) is not None
 
 

@@ -52,6 +52,28 @@ def test_an_echoed_header_secret_is_never_printed(cli: Any, fault: str) -> None:
     assert r.stderr.count("puts a secret on the command line") == 1
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["X-Goog-Api-Key", "Ocp-Apim-Subscription-Key", "X-Auth-Key", "X-Corp-Passphrase", "X-Db-Password"],
+)
+def test_a_secret_header_of_an_unusual_name_is_never_logged(cli: Any, sandbox: Any, name: str) -> None:
+    """Credential headers are known by their name: ``X-Goog-Api-Key`` (Google), the subscription key of
+    Azure API Management, Cloudflare's ``X-Auth-Key`` went out in the -vv log as given (only
+    ``X-Api-Key``, ``Api-Key``, ``*-Token``, ``*-Secret`` … were masked)."""
+    r = cli("-vv", "-H", f"{name}: {API_KEY}", "send", sandbox.url, "hi", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["state"] == "completed"
+    _assert_clean(r, API_KEY)
+    assert f"> {name.lower()}: ***" in r.stderr  # logged, masked
+
+
+def test_an_idempotency_key_is_logged_as_sent(cli: Any, sandbox: Any) -> None:
+    """Not every ``*-Key`` is a credential: ``Idempotency-Key`` stays readable in the -vv log."""
+    r = cli("-vv", "-H", "Idempotency-Key: k-123456", "send", sandbox.url, "hi", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "> idempotency-key: k-123456" in r.stderr
+
+
 def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
     card = f"{fault}/echoauth/agent-card.json"
     suite = tmp_path / "suite.yaml"

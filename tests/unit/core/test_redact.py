@@ -28,6 +28,26 @@ def test_credential_headers_keep_their_scheme() -> None:
     assert redact_headers([("Cookie", "a=b"), ("Accept", "x")]) == [("Cookie", MASK), ("Accept", "x")]
 
 
+def test_credential_headers_are_known_by_the_words_in_their_names() -> None:
+    from a2actl.core.redact import is_sensitive_header
+
+    for name in (
+        "X-Goog-Api-Key",
+        "X-RapidAPI-Key",
+        "Ocp-Apim-Subscription-Key",
+        "X-Auth-Key",
+        "x-functions-key",
+        "X-Client-Secret-Id",
+        "X-Db-Password",
+        "X-Passwd",
+        "X-Corp-Passphrase",
+        "X-Credentials",
+    ):
+        assert is_sensitive_header(name), name
+    for name in ("Idempotency-Key", "X-Idempotency-Key", "Sec-WebSocket-Key", "X-Monkey", "A2A-Version"):
+        assert not is_sensitive_header(name), name
+
+
 def test_json_keys_that_carry_credentials_are_masked_recursively() -> None:
     doc = {"user": "u", "password": "pw", "nested": [{"apiKey": "k", "x": 1}], "token": ""}
     assert redact_json(doc) == {
