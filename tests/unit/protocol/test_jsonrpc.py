@@ -75,6 +75,25 @@ def test_v1_status_bodies_and_js_codes() -> None:
     assert js.code == -32001 and js.message == "Task not found: nope"
 
 
+def test_the_data_an_error_carries_is_kept() -> None:
+    """``data`` (JSON-RPC) and ``details``/``data`` (HTTP+JSON) as the agent sent them, into the
+    error's ``details.data``; none when the error had none."""
+    assert decode_jsonrpc_error({"code": -32602, "message": "m", "data": "why"}).data == "why"
+    assert decode_jsonrpc_error({"code": -32602, "message": "m", "data": [1]}).data == [1]
+    assert decode_jsonrpc_error({"code": -32602, "message": "m"}).data is None
+    err = decode_jsonrpc_error({"code": -32602, "message": "m", "data": {"field": "x", "apiKey": "k"}})
+    assert err.to_exception("SendMessage").details == {
+        "reason": "INVALID_PARAMS",
+        "data": {"field": "x", "apiKey": "***"},
+    }
+    status = decode_rest_error(400, {"error": {"code": 400, "message": "m", "details": [{"a": 1}]}})
+    assert status is not None and status.data == [{"a": 1}]
+    js = decode_rest_error(400, {"code": -32602, "message": "m", "data": {"field": "x"}})
+    assert js is not None and js.data == {"field": "x"}
+    assert decode_rest_error(400, {"error": {"code": 400, "message": "m"}}).data is None  # type: ignore[union-attr]
+    assert "data" not in decode_jsonrpc_error({"code": -32001, "message": "m"}).to_exception("x").details
+
+
 def test_verdicts() -> None:
     assert verdict_of(decode_jsonrpc_error({"code": -32001, "message": "x"})) == "answers"
     assert verdict_of(decode_jsonrpc_error({"code": -32601, "message": "x"}, method="GetTask")) == "rejects"
