@@ -278,6 +278,15 @@ def fault_app(base: str) -> Starlette:
             headers={"WWW-Authenticate": f'Bearer realm="{creds}"'},
         )
 
+    async def echo401_card_get(request: Request) -> Response:
+        """A card URL that refuses every request, echoing the Authorization header it was sent."""
+        creds = request.headers.get("authorization", "")
+        return JSONResponse(
+            {"error": f"refused {creds}"},
+            status_code=401,
+            headers={"WWW-Authenticate": f'Basic realm="{creds}"'},
+        )
+
     async def norest_card(_: Request) -> Response:
         card = v1_card(base, "/norest/rest")
         card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
@@ -349,6 +358,7 @@ def fault_app(base: str) -> Starlette:
         Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
         Route("/echo401/agent-card.json", echo401_card),
         Route("/echo401/jsonrpc", echo401, methods=["POST"]),
+        Route("/echo401card/agent-card.json", echo401_card_get),
         Route("/escapes/agent-card.json", escapes),
         credentialed("credsiface"),
         credentialed("credsiface2"),

@@ -74,6 +74,24 @@ def test_an_idempotency_key_is_logged_as_sent(cli: Any, sandbox: Any) -> None:
     assert "> idempotency-key: k-123456" in r.stderr
 
 
+@pytest.mark.parametrize("args", [["card", "get"], ["-vv", "card", "get"], ["send"]])
+def test_the_basic_credential_of_a_url_echoed_back_is_never_printed(
+    cli: Any, fault: str, forget_secrets: Any, args: list[str]
+) -> None:
+    """A TARGET with userinfo goes out as ``Authorization: Basic base64(user:password)``; an agent
+    that echoes it (the 401's body and WWW-Authenticate) had it printed in the -vv log, the error
+    line and ``-o json``: the password, in a form anyone decodes."""
+    import base64
+
+    url = fault.replace("http://", "http://ops:pw-ECHOED-0123@") + "/echo401card/agent-card.json"
+    basic = base64.b64encode(b"ops:pw-ECHOED-0123").decode()
+    r = cli(*args, url, *(["hi"] if args == ["send"] else []), "-o", "json")
+    assert r.exit_code == 4, r.stdout + r.stderr
+    assert r.json["error"]["code"] == "auth"
+    _assert_clean(r, basic, "pw-ECHOED-0123")
+    assert "Basic ***" in r.json["error"]["message"]  # masked where it was echoed
+
+
 def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
     card = f"{fault}/echoauth/agent-card.json"
     suite = tmp_path / "suite.yaml"

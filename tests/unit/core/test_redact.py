@@ -148,17 +148,33 @@ def test_url_secrets_as_written_and_decoded() -> None:
     from a2actl.core.redact import url_secrets
 
     assert sorted(url_secrets("http://u:p%40ss-word@h/x?api_key=ab%2Bcd&page=2&Token=t+u")) == sorted(
-        ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u"]
+        ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u", _basic("u:p@ss-word")]
     )
-    assert url_secrets("http://lone-user-token@h/") == ["lone-user-token"]
+    assert url_secrets("http://lone-user-token@h/") == ["lone-user-token", _basic("lone-user-token:")]
     assert url_secrets("http://[::1/x") == []  # does not parse, and has no secret
     # a host urlsplit refuses (an unclosed '['): the userinfo and query are secrets all the same,
     # else the error quoting the URL printed them
-    assert sorted(url_secrets("http://u:pw-in-bad-url@[::1/x?token=tk-in-bad-url")) == [
-        "pw-in-bad-url",
-        "tk-in-bad-url",
-    ]
-    assert url_secrets("http://lone-tok3n@[x") == ["lone-tok3n"]
+    assert sorted(url_secrets("http://u:pw-in-bad-url@[::1/x?token=tk-in-bad-url")) == sorted(
+        ["pw-in-bad-url", "tk-in-bad-url", _basic("u:pw-in-bad-url")]
+    )
+    assert url_secrets("http://lone-tok3n@[x") == ["lone-tok3n", _basic("lone-tok3n:")]
+
+
+def _basic(userpass: str, encoding: str = "utf-8") -> str:
+    import base64
+
+    return base64.b64encode(userpass.encode(encoding)).decode()
+
+
+def test_the_basic_credential_of_a_urls_userinfo_is_a_secret() -> None:
+    """httpx and aiohttp send a URL's userinfo as ``Authorization: Basic base64(user:password)``: an
+    agent that echoed it back printed the password in a form anyone decodes. Both encodings count
+    (httpx UTF-8, aiohttp Latin-1)."""
+    from a2actl.core.redact import url_secrets
+
+    assert _basic("ops:pw-0123") in url_secrets("http://ops:pw-0123@h/")
+    both = url_secrets("http://ops:p%C3%A9-0123@h/")
+    assert _basic("ops:p\u00e9-0123") in both and _basic("ops:p\u00e9-0123", "latin-1") in both
 
 
 def test_mask_urls_masks_each_urls_secrets_inside_it_only() -> None:
