@@ -97,7 +97,7 @@ def test_a_secret_scope_masks_its_secrets_inside_and_keeps_none() -> None:
     inside = asyncio.run(probe())
     assert inside == [" ".join([MASK] * 5), " ".join([MASK] * 4) + " own-secret-1"]
     # the block over: its secrets are forgotten, the process registry holds only the outer one
-    assert set(redact._REGISTRY) == before | {"scope-outer-pw"}
+    assert set(redact._REGISTRY) == before | {"scope-outer-pw", _basic("u:scope-outer-pw")}
     assert (
         red("scope-inner-pw scope-child-token scope-outer-pw") == f"scope-inner-pw scope-child-token {MASK}"
     )
