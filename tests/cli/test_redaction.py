@@ -92,6 +92,25 @@ def test_the_basic_credential_of_a_url_echoed_back_is_never_printed(
     assert "Basic ***" in r.json["error"]["message"]  # masked where it was echoed
 
 
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_vv_logs_the_basic_authorization_a_urls_userinfo_sends(
+    cli: Any, fault: str, forget_secrets: Any, token: str | None
+) -> None:
+    """A TARGET with userinfo goes out with ``Authorization: Basic …`` (httpx builds it, in place of
+    the token): the -vv log showed no Authorization at all, or ``Bearer ***`` with a token, which
+    was not what the agent got."""
+    from tests.servers import SEEN_CREDENTIALS
+
+    SEEN_CREDENTIALS.clear()
+    url = fault.replace("http://", "http://ops:pw-LOGGED-0123@") + "/seen/agent-card.json"
+    r = cli("-vv", "card", "get", url, "-o", "json", env={"A2ACTL_TOKEN": token} if token else None)
+    assert r.exit_code == 0, r.stderr
+    sent = [line for line in r.stderr.splitlines() if line.startswith("> authorization:")]
+    assert sent == ["> authorization: Basic ***"]
+    assert SEEN_CREDENTIALS[0][2] == ["authorization"]
+    _assert_clean(r, "pw-LOGGED-0123")
+
+
 def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
     card = f"{fault}/echoauth/agent-card.json"
     suite = tmp_path / "suite.yaml"

@@ -444,3 +444,12 @@ def test_timings_are_ordered_and_an_ip_literal_costs_no_lookup() -> None:
         "newConnection",
         "remoteIp",
     ]
+
+
+def test_basic_authorization_is_the_header_httpx_builds_from_userinfo() -> None:
+    from a2actl.transport.http import basic_authorization
+
+    for user, password in (("ops", "pw"), ("us@er", "p\u00e9"), ("lone", "")):
+        request = httpx.Request("GET", "http://h/")
+        flow = httpx.BasicAuth(user, password).sync_auth_flow(request)
+        assert next(flow).headers["Authorization"] == basic_authorization(user, password)
