@@ -10,6 +10,7 @@ the 1.0 HTTP+JSON binding answers with a ``google.rpc.Status`` body ``{"error": 
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -161,6 +162,17 @@ _V03_DEFAULT_MESSAGES = {
 }
 
 
+#: An agent's text for a message sent to a task that has ended (a2a-sdk 0.3 and 1.x, @a2a-js/sdk:
+#: "Task T is in terminal state: completed", "… is in a terminal state (3) and cannot be modified").
+_TERMINAL_TASK = re.compile(r"\bterminal state\b", re.I)
+#: The methods that send a message, on every binding and version (JSON-RPC, HTTP+JSON, gRPC).
+_SENDS = re.compile(r"sendmessage|sendstreamingmessage|message[/:](send|stream)", re.I)
+TERMINAL_TASK_HINT = (
+    "the task has ended and takes no more messages: start a new one (send without --task-id; "
+    "--context-id keeps the conversation)"
+)
+
+
 def _mentions_missing_task(message: str) -> bool:
     text = message.lower()
     return "task" in text and "not found" in text
@@ -278,6 +290,9 @@ def _decode(
         )
     if spec.code == -32601 and not mismatch and family is not Family.V1_0 and method == "tasks/list":
         hint = "0.3 has no tasks/list; ListTasks exists only in A2A 1.0"
+    if spec.code in (-32602, -32004) and _TERMINAL_TASK.search(message) and _SENDS.search(method or ""):
+        # a2a-sdk 0.3 refuses a message to an ended task as InvalidParams, 1.x as UnsupportedOperation
+        hint = TERMINAL_TASK_HINT
     return DecodedError(
         spec.code, spec.name, message, spec.error_class, hint, reason or spec.reason, mismatch, details
     )
