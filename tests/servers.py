@@ -109,6 +109,10 @@ def fault_app(base: str) -> Starlette:
     * ``/nan/…`` a card whose metadata holds ``NaN`` and infinities (not JSON, but Python reads them)
     * ``/markup/…`` a card whose name carries rich markup and a terminal escape
     * ``/gateway502/…`` a card whose JSON-RPC endpoint answers 502 with a gateway's JSON (not JSON-RPC)
+    * ``/echo401card/agent-card.json`` 401 to every request, echoing its ``Authorization`` header
+      in the body and ``WWW-Authenticate``
+    * ``/errdata/…`` a JSON-RPC error -32602 whose ``data`` names the bad field (and holds an
+      ``accessToken``)
     * ``/boolcode/…``, ``/nocode/…`` JSON-RPC errors whose ``code`` is ``true`` / missing
     * ``/resultlist/…``, ``/garbagetask/…`` success envelopes whose result is ``[1,2,3]`` / a Task
       without id or status
@@ -274,6 +278,15 @@ def fault_app(base: str) -> Starlette:
             headers={"WWW-Authenticate": f'Bearer realm="{creds}"'},
         )
 
+    async def echo401_card_get(request: Request) -> Response:
+        """A card URL that refuses every request, echoing the Authorization header it was sent."""
+        creds = request.headers.get("authorization", "")
+        return JSONResponse(
+            {"error": f"refused {creds}"},
+            status_code=401,
+            headers={"WWW-Authenticate": f'Basic realm="{creds}"'},
+        )
+
     async def norest_card(_: Request) -> Response:
         card = v1_card(base, "/norest/rest")
         card["supportedInterfaces"][0]["protocolBinding"] = "HTTP+JSON"
@@ -345,6 +358,7 @@ def fault_app(base: str) -> Starlette:
         Route("/echoauth/jsonrpc", echo_rpc, methods=["POST"]),
         Route("/echo401/agent-card.json", echo401_card),
         Route("/echo401/jsonrpc", echo401, methods=["POST"]),
+        Route("/echo401card/agent-card.json", echo401_card_get),
         Route("/escapes/agent-card.json", escapes),
         credentialed("credsiface"),
         credentialed("credsiface2"),
@@ -354,6 +368,20 @@ def fault_app(base: str) -> Starlette:
         # Success envelopes whose result is not the method's response shape (exit 6).
         *answering("resultlist", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": [1, 2, 3]}),
         *answering("garbagetask", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "result": {"task": {"foo": 1}}}),
+        # A JSON-RPC error whose data says what was wrong (with a credential-like key)
+        *answering(
+            "errdata",
+            200,
+            {
+                "jsonrpc": "2.0",
+                "id": "ECHO_ID",
+                "error": {
+                    "code": -32602,
+                    "message": "bad params",
+                    "data": {"field": "message.parts[0]", "expected": "text", "accessToken": "at-0123456"},
+                },
+            },
+        ),
         # JSON-RPC errors whose code is not an integer (JSON true; none at all)
         *answering(
             "boolcode", 200, {"jsonrpc": "2.0", "id": "ECHO_ID", "error": {"code": True, "message": "m"}}

@@ -26,17 +26,21 @@ from urllib.parse import SplitResult, urlsplit
 
 MASK = "***"
 _SENSITIVE_HEADER = re.compile(
-    r"^(authorization|proxy-authorization|cookie|set-cookie|x-api-key|api-key|apikey|"
-    r"x-a2a-notification-token|x-auth-token|.*-token|.*-secret|.*session.*)$",
+    r"^(?!(?:x-)?idempotency-key$|sec-websocket-key$)"  # a request's nonce or dedup key, no credential
+    r"(authorization|proxy-authorization|cookie|set-cookie|apikey|x-a2a-notification-token|"
+    r".*api[-_]?key.*|.*-key|.*-token|.*secret.*|.*session.*|.*passw(?:or)?d.*|.*passphrase.*|"
+    r".*credential.*)$",
     re.I,
 )
 _SENSITIVE_KEY = re.compile(r"(token|secret|password|passwd|api[-_]?key|credential|authorization)", re.I)
 
 
 def is_sensitive_header(name: str) -> bool:
-    """Whether a header name conventionally carries a credential (``Authorization``, ``X-API-Key``,
-    ``Cookie``, ``*-Token``, ``*-Secret``, ``*session*``, …): its value is masked in output, and the
-    transports do not forward it to another origin under ``-L``."""
+    """Whether a header name conventionally carries a credential (``Authorization``, ``Cookie``,
+    ``*Api-Key*`` such as ``X-Goog-Api-Key``, ``*-Key`` such as ``X-Auth-Key`` or
+    ``Ocp-Apim-Subscription-Key`` (not ``Idempotency-Key`` or ``Sec-WebSocket-Key``), ``*-Token``,
+    ``*secret*``, ``*session*``, ``*password*``, ``*passphrase*``, ``*credential*``): its value is
+    masked in output, and the transports do not forward it to another origin under ``-L``."""
     return _SENSITIVE_HEADER.match(name) is not None
 
 
@@ -183,7 +187,9 @@ def url_secrets(url: str) -> list[str]:
     """The secrets a URL carries: its userinfo password (a lone user part, often a token, when there
     is no password) and the values of credential-like query parameters (``token``, ``api_key``,
     ``sig``, ``code``, …), each as written and, when it differs, percent-decoded (output prints the
-    URL as written; a client may show it decoded). A host ``urlsplit`` refuses (an unclosed ``[``:
+    URL as written; a client may show it decoded), and the ``Basic`` credential the HTTP clients
+    build from the userinfo (base64 of ``user:password``, which decodes to the password: an agent
+    that echoes its ``Authorization`` header prints it). A host ``urlsplit`` refuses (an unclosed ``[``:
     ``http://user:pw@[::1``) does not hide them: the error that quotes such a URL prints them. Empty
     for a URL that does not parse otherwise. Never raises."""
     from urllib.parse import unquote, unquote_plus
@@ -194,6 +200,7 @@ def url_secrets(url: str) -> list[str]:
         secret = parts.password if parts.password else parts.username
         if secret:
             out += {secret, unquote(secret)}
+            out += _basic_credentials(unquote(parts.username or ""), unquote(parts.password or ""))
         for pair in parts.query.split("&"):
             name, eq, value = pair.partition("=")
             name = unquote_plus(name)
@@ -201,6 +208,22 @@ def url_secrets(url: str) -> list[str]:
                 out += {value, unquote_plus(value)}
     except ValueError:
         return []
+    return out
+
+
+def _basic_credentials(user: str, password: str) -> list[str]:
+    """The base64 ``user:password`` of a ``Basic`` header, as httpx (UTF-8) and aiohttp (Latin-1)
+    encode it from a URL's userinfo: one or two spellings (one when they agree)."""
+    import base64
+
+    out: list[str] = []
+    for encoding in ("utf-8", "latin-1"):
+        try:
+            value = base64.b64encode(f"{user}:{password}".encode(encoding)).decode("ascii")
+        except UnicodeEncodeError:
+            continue
+        if value not in out:
+            out.append(value)
     return out
 
 

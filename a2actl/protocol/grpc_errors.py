@@ -110,7 +110,8 @@ def decode_grpc_error(
     else from an error name leading the message (``TaskNotFoundError: …``, a2a-sdk's 0.3 service),
     else from the status (``STATUS_FALLBACK``; NOT_FOUND only when the message names a missing task).
     The result is what ``decode_jsonrpc_error`` gives for the same code, so names, classes and hints
-    are the JSON-RPC ones; ``details`` gains ``{"grpcStatus": status}`` first. Never raises."""
+    are the JSON-RPC ones; ``details`` gains ``{"grpcStatus": status}`` first; ``data`` is
+    ``details`` as sent (``None`` when empty). Never raises."""
     info = error_info(details)
     reason = info.get("reason") if info is not None and info.get("domain") == A2A_DOMAIN else None
     code: int | None = None
@@ -133,7 +134,7 @@ def decode_grpc_error(
     if code is not None:
         error["code"] = code
     decoded = decode_jsonrpc_error(error, method=method, family=family)
-    decoded = replace(decoded, details=[{"grpcStatus": status}, *details])
+    decoded = replace(decoded, details=[{"grpcStatus": status}, *details], data=list(details) or None)
     if code is None and decoded.name == "UnknownError":
         decoded = replace(
             decoded,

@@ -9,6 +9,8 @@ the 1.0 HTTP+JSON binding answers with a ``google.rpc.Status`` body ``{"error": 
 
 from __future__ import annotations
 
+import dataclasses
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +162,17 @@ _V03_DEFAULT_MESSAGES = {
 }
 
 
+#: An agent's text for a message sent to a task that has ended (a2a-sdk 0.3 and 1.x, @a2a-js/sdk:
+#: "Task T is in terminal state: completed", "… is in a terminal state (3) and cannot be modified").
+_TERMINAL_TASK = re.compile(r"\bterminal state\b", re.I)
+#: The methods that send a message, on every binding and version (JSON-RPC, HTTP+JSON, gRPC).
+_SENDS = re.compile(r"sendmessage|sendstreamingmessage|message[/:](send|stream)", re.I)
+TERMINAL_TASK_HINT = (
+    "the task has ended and takes no more messages: start a new one (send without --task-id; "
+    "--context-id keeps the conversation)"
+)
+
+
 def _mentions_missing_task(message: str) -> bool:
     text = message.lower()
     return "task" in text and "not found" in text
@@ -178,6 +191,9 @@ class DecodedError:
 
     ``error_class`` is ``transient`` (worth retrying), ``permanent`` (will fail again) or ``client``
     (the request is wrong); ``version_mismatch`` is true for -32009, or -32601 on a 1.0 method name.
+    ``data`` is what the error carried beyond its code and message, as the agent sent it: a JSON-RPC
+    error's ``data`` member (any JSON value), an HTTP+JSON error's ``details`` array or ``data``;
+    ``None`` when there was none.
     """
 
     code: int | None
@@ -188,14 +204,20 @@ class DecodedError:
     reason: str | None = None
     version_mismatch: bool = False
     details: list[Any] = field(default_factory=list)
+    data: Any = None
 
     def to_exception(self, what: str) -> A2ACtlError:
         """The a2actl error for this answer to ``what`` (a method name): ``AuthError`` (exit 4) for
         ``UNAUTHENTICATED``/``PERMISSION_DENIED`` reasons, else ``A2AError`` (exit 1). An error that
         came over gRPC (``protocol.grpc_errors``: a ``{"grpcStatus": …}`` first detail) names its gRPC
-        status in the message and in ``details.grpcStatus``."""
+        status in the message and in ``details.grpcStatus``. The error's ``data`` is kept as
+        ``details.data`` (credential-like keys masked, ``core.redact.redact_json``)."""
+        from a2actl.core.redact import redact_json
+
         cls = AuthError if self.reason in ("UNAUTHENTICATED", "PERMISSION_DENIED") else A2AError
         details: dict[str, Any] = {"reason": self.reason} if self.reason else {}
+        if self.data is not None:
+            details["data"] = redact_json(self.data)
         first = self.details[0] if self.details else None
         grpc_status = first.get("grpcStatus") if isinstance(first, dict) else None
         if isinstance(grpc_status, str):
@@ -268,6 +290,9 @@ def _decode(
         )
     if spec.code == -32601 and not mismatch and family is not Family.V1_0 and method == "tasks/list":
         hint = "0.3 has no tasks/list; ListTasks exists only in A2A 1.0"
+    if spec.code in (-32602, -32004) and _TERMINAL_TASK.search(message) and _SENDS.search(method or ""):
+        # a2a-sdk 0.3 refuses a message to an ended task as InvalidParams, 1.x as UnsupportedOperation
+        hint = TERMINAL_TASK_HINT
     return DecodedError(
         spec.code, spec.name, message, spec.error_class, hint, reason or spec.reason, mismatch, details
     )
@@ -289,7 +314,8 @@ def decode_jsonrpc_error(
     message = message_val if isinstance(message_val, str) else ""
     data = error.get("data")
     details = data if isinstance(data, list) else ([data] if isinstance(data, dict) else [])
-    return _decode(code, message, _error_info_reason(data), details, method, family)
+    decoded = _decode(code, message, _error_info_reason(data), details, method, family)
+    return dataclasses.replace(decoded, data=data) if "data" in error else decoded
 
 
 def decode_rest_error(
@@ -326,10 +352,13 @@ def decode_rest_error(
             code = -32001 if _mentions_missing_task(message) else None
         else:
             code = _V1_HTTP_CODE.get(status)
-        return _decode(code, message, reason, details, operation, family)
+        decoded = _decode(code, message, reason, details, operation, family)
+        return dataclasses.replace(decoded, data=details_val) if details_val else decoded
     plain = body.get("message")
+    extra = body.get("data", body.get("details"))
     if isinstance(body.get("code"), int) and body["code"] < 0:
-        return _decode(body["code"], str(plain or ""), None, [], operation, family)
+        decoded = _decode(body["code"], str(plain or ""), None, [], operation, family)
+        return dataclasses.replace(decoded, data=extra) if extra is not None else decoded
     if isinstance(plain, str) and set(body) <= {"message", "code", "details", "data"}:
         code = _V03_DEFAULT_MESSAGES.get(plain.strip().rstrip(".").lower())
         if code is None:
@@ -338,7 +367,8 @@ def decode_rest_error(
                 if status == 404
                 else _V03_HTTP_CODE.get(status)
             )
-        return _decode(code, plain, None, [], operation, family)
+        decoded = _decode(code, plain, None, [], operation, family)
+        return dataclasses.replace(decoded, data=extra) if extra is not None else decoded
     return None
 
 

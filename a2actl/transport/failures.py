@@ -230,16 +230,37 @@ def check_redirect(
 
 def check_auth(status: int, reason: str, headers: Mapping[str, str], url: str, settings: Settings) -> None:
     """A 401/403 is ``AuthError`` (exit 4), with the ``WWW-Authenticate`` challenge and a hint that
-    says whether a token was sent."""
+    says which credentials were sent (``auth_hint``)."""
     if status in (401, 403):
         challenge = headers.get("www-authenticate")
         raise AuthError(
             f"{url} answered HTTP {status} {reason}"
             + (f" (WWW-Authenticate: {challenge})" if challenge else ""),
-            hint="set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
-            if not settings.token
-            else "the token was sent and refused: check its scope and expiry",
+            hint=auth_hint(url, settings),
         )
+
+
+def auth_hint(url: str, settings: Settings) -> str:
+    """The hint of a 401/403 to ``url``: what was sent and refused, the URL's userinfo (sent as
+    Basic, in place of any other Authorization), the token, or credential ``-H`` headers (named,
+    never their values); else how to give a token."""
+    from a2actl.core.redact import is_sensitive_header, urlsplit_lenient
+
+    try:
+        parts = urlsplit_lenient(url)
+        userinfo = bool(parts.username or parts.password)
+    except ValueError:
+        userinfo = False
+    named = [k for k, _ in settings.headers if is_sensitive_header(k)]
+    if userinfo:
+        return "the user and password of the URL were sent (Basic) and refused: check them"
+    if any(k.lower() == "authorization" for k in named):
+        return "the -H Authorization credentials were sent and refused: check their scope and expiry"
+    if settings.token:
+        return "the token was sent and refused: check its scope and expiry"
+    if named:
+        return f"-H {', '.join(named)} was sent and refused: check its value"
+    return "set a token with A2ACTL_TOKEN, --token-env NAME or --token-file PATH"
 
 
 def content_coding(response: httpx.Response | Any, url: str) -> str | None:

@@ -72,6 +72,14 @@ USER_AGENT = f"a2actl/{__version__}"
 _SOCKET_OPTIONS = [(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
 
 
+def basic_authorization(username: str, password: str) -> str:
+    """The ``Authorization`` value httpx builds from a URL's (decoded) userinfo: ``Basic`` and the
+    base64 of ``user:password`` in UTF-8."""
+    import base64
+
+    return "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+
+
 def _traceparent(trace_id: str) -> str:
     """A W3C Trace Context ``traceparent`` for the run's trace id with a fresh span id."""
     return f"00-{trace_id}-{secrets.token_hex(8)}-01"
@@ -261,6 +269,11 @@ class HttpTransport:
             raise UsageError(f"unsupported URL {url!r}", hint="use an http:// or https:// URL")
         port = parsed.port or (443 if parsed.scheme == "https" else 80)
         hdrs = self.base_headers(headers)
+        if parsed.username or parsed.password:
+            # httpx sends a URL's userinfo as Basic, in place of any Authorization (the token, -H):
+            # put that header in the request itself, so the -v log shows what goes out
+            hdrs = {k: v for k, v in hdrs.items() if k.lower() != "authorization"}
+            hdrs["Authorization"] = basic_authorization(parsed.username, parsed.password)
         traceparent = _traceparent(self.settings.trace_id)
         hdrs["traceparent"] = traceparent
         # Build (and log) the request before the clock starts, as curl's clock starts in

@@ -1,8 +1,8 @@
 """Which headers a followed redirect (``-L``) may carry: the rule both transports apply.
 
 httpx drops only ``Authorization`` when a redirect leaves the origin, aiohttp ``Authorization``,
-``Cookie`` and ``Proxy-Authorization``; a2actl also treats ``X-API-Key``, ``*-Token``, ``*-Secret``,
-``*session*`` … as secrets (``a2actl.core.redact.is_sensitive_header``), and any header whose value
+``Cookie`` and ``Proxy-Authorization``; a2actl also treats ``*Api-Key*``, ``*-Key``, ``*-Token``,
+``*secret*``, ``*session*``, ``*password*`` … as secrets (``a2actl.core.redact.is_sensitive_header``), and any header whose value
 is a registered secret (an inventory's ``${VAR}`` or credential-named header, an exporter module's
 ``${VAR}`` header: ``a2actl.core.redact.is_secret_header``), so none of them may reach a host a
 redirect names. The rule, as curl's (credentials only to the host they were given for):

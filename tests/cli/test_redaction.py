@@ -52,6 +52,65 @@ def test_an_echoed_header_secret_is_never_printed(cli: Any, fault: str) -> None:
     assert r.stderr.count("puts a secret on the command line") == 1
 
 
+@pytest.mark.parametrize(
+    "name",
+    ["X-Goog-Api-Key", "Ocp-Apim-Subscription-Key", "X-Auth-Key", "X-Corp-Passphrase", "X-Db-Password"],
+)
+def test_a_secret_header_of_an_unusual_name_is_never_logged(cli: Any, sandbox: Any, name: str) -> None:
+    """Credential headers are known by their name: ``X-Goog-Api-Key`` (Google), the subscription key of
+    Azure API Management, Cloudflare's ``X-Auth-Key`` went out in the -vv log as given (only
+    ``X-Api-Key``, ``Api-Key``, ``*-Token``, ``*-Secret`` … were masked)."""
+    r = cli("-vv", "-H", f"{name}: {API_KEY}", "send", sandbox.url, "hi", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert r.json["state"] == "completed"
+    _assert_clean(r, API_KEY)
+    assert f"> {name.lower()}: ***" in r.stderr  # logged, masked
+
+
+def test_an_idempotency_key_is_logged_as_sent(cli: Any, sandbox: Any) -> None:
+    """Not every ``*-Key`` is a credential: ``Idempotency-Key`` stays readable in the -vv log."""
+    r = cli("-vv", "-H", "Idempotency-Key: k-123456", "send", sandbox.url, "hi", "-o", "json")
+    assert r.exit_code == 0, r.stderr
+    assert "> idempotency-key: k-123456" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["card", "get"], ["-vv", "card", "get"], ["send"]])
+def test_the_basic_credential_of_a_url_echoed_back_is_never_printed(
+    cli: Any, fault: str, forget_secrets: Any, args: list[str]
+) -> None:
+    """A TARGET with userinfo goes out as ``Authorization: Basic base64(user:password)``; an agent
+    that echoes it (the 401's body and WWW-Authenticate) had it printed in the -vv log, the error
+    line and ``-o json``: the password, in a form anyone decodes."""
+    import base64
+
+    url = fault.replace("http://", "http://ops:pw-ECHOED-0123@") + "/echo401card/agent-card.json"
+    basic = base64.b64encode(b"ops:pw-ECHOED-0123").decode()
+    r = cli(*args, url, *(["hi"] if args == ["send"] else []), "-o", "json")
+    assert r.exit_code == 4, r.stdout + r.stderr
+    assert r.json["error"]["code"] == "auth"
+    _assert_clean(r, basic, "pw-ECHOED-0123")
+    assert "Basic ***" in r.json["error"]["message"]  # masked where it was echoed
+
+
+@pytest.mark.parametrize("token", [None, TOKEN])
+def test_vv_logs_the_basic_authorization_a_urls_userinfo_sends(
+    cli: Any, fault: str, forget_secrets: Any, token: str | None
+) -> None:
+    """A TARGET with userinfo goes out with ``Authorization: Basic …`` (httpx builds it, in place of
+    the token): the -vv log showed no Authorization at all, or ``Bearer ***`` with a token, which
+    was not what the agent got."""
+    from tests.servers import SEEN_CREDENTIALS
+
+    SEEN_CREDENTIALS.clear()
+    url = fault.replace("http://", "http://ops:pw-LOGGED-0123@") + "/seen/agent-card.json"
+    r = cli("-vv", "card", "get", url, "-o", "json", env={"A2ACTL_TOKEN": token} if token else None)
+    assert r.exit_code == 0, r.stderr
+    sent = [line for line in r.stderr.splitlines() if line.startswith("> authorization:")]
+    assert sent == ["> authorization: Basic ***"]
+    assert SEEN_CREDENTIALS[0][2] == ["authorization"]
+    _assert_clean(r, "pw-LOGGED-0123")
+
+
 def test_junit_file_is_redacted(cli: Any, fault: str, tmp_path: Path) -> None:
     card = f"{fault}/echoauth/agent-card.json"
     suite = tmp_path / "suite.yaml"

@@ -262,6 +262,22 @@ def test_dry_run_curl_carries_the_tls_options(cli: Any, tls_server: Any, sandbox
     assert "-k" not in plain and "--cacert" not in plain  # http: no TLS options
 
 
+@pytest.mark.parametrize("args", [["send", "{card}", "hi"], ["task", "get", "{card}", "t1"]])
+def test_a_json_rpc_errors_data_is_in_the_error_object(cli: Any, fault: str, args: list[str]) -> None:
+    """The ``data`` of a JSON-RPC error (what the agent says was wrong) was dropped: ``-o json``
+    had only the code and message. It is ``details.data``, credential-like keys masked."""
+    card = f"{fault}/errdata/agent-card.json"
+    r = cli(*[a.format(card=card) for a in args], "-o", "json")
+    assert r.exit_code == 1, r.stdout
+    err = r.json["error"]
+    assert err["a2aCode"] == -32602
+    assert err["details"] == {
+        "reason": "INVALID_PARAMS",
+        "data": {"field": "message.parts[0]", "expected": "text", "accessToken": "***"},
+    }
+    assert "at-0123456" not in r.stdout + r.stderr
+
+
 @pytest.mark.parametrize("command", ["get", "cancel"])
 def test_task_answered_about_another_task_is_a_violation(cli: Any, fault: str, command: str) -> None:
     """GetTask / CancelTask of t1 answered with task someone-else (completed / canceled): that says

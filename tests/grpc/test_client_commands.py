@@ -62,7 +62,11 @@ def test_task_not_found_is_the_jsonrpc_error_with_the_grpc_status(cli, sandbox_g
     assert r.exit_code == 1
     err = r.json["error"]
     assert err["a2aCode"] == -32001
-    assert err["details"] == {"reason": "TASK_NOT_FOUND", "grpcStatus": "NOT_FOUND"}
+    assert {k: err["details"][k] for k in ("reason", "grpcStatus")} == {
+        "reason": "TASK_NOT_FOUND",
+        "grpcStatus": "NOT_FOUND",
+    }
+    assert [d.get("reason") for d in err["details"]["data"]] == ["TASK_NOT_FOUND"]  # the status details
     assert "TaskNotFoundError" in err["message"]
 
 
@@ -78,9 +82,10 @@ def test_invalid_params_over_grpc(cli, sandbox_grpc):
     r = cli("task", "list", sandbox_grpc.url, *GRPC, "--page-size", "500", "-o", "json")
     assert r.exit_code == 1
     err = r.json["error"]
-    assert (err["a2aCode"], err["details"]) == (
+    assert (err["a2aCode"], err["details"]["reason"], err["details"]["grpcStatus"]) == (
         -32602,
-        {"reason": "INVALID_PARAMS", "grpcStatus": "INVALID_ARGUMENT"},
+        "INVALID_PARAMS",
+        "INVALID_ARGUMENT",
     )
 
 

@@ -28,6 +28,26 @@ def test_credential_headers_keep_their_scheme() -> None:
     assert redact_headers([("Cookie", "a=b"), ("Accept", "x")]) == [("Cookie", MASK), ("Accept", "x")]
 
 
+def test_credential_headers_are_known_by_the_words_in_their_names() -> None:
+    from a2actl.core.redact import is_sensitive_header
+
+    for name in (
+        "X-Goog-Api-Key",
+        "X-RapidAPI-Key",
+        "Ocp-Apim-Subscription-Key",
+        "X-Auth-Key",
+        "x-functions-key",
+        "X-Client-Secret-Id",
+        "X-Db-Password",
+        "X-Passwd",
+        "X-Corp-Passphrase",
+        "X-Credentials",
+    ):
+        assert is_sensitive_header(name), name
+    for name in ("Idempotency-Key", "X-Idempotency-Key", "Sec-WebSocket-Key", "X-Monkey", "A2A-Version"):
+        assert not is_sensitive_header(name), name
+
+
 def test_json_keys_that_carry_credentials_are_masked_recursively() -> None:
     doc = {"user": "u", "password": "pw", "nested": [{"apiKey": "k", "x": 1}], "token": ""}
     assert redact_json(doc) == {
@@ -77,7 +97,7 @@ def test_a_secret_scope_masks_its_secrets_inside_and_keeps_none() -> None:
     inside = asyncio.run(probe())
     assert inside == [" ".join([MASK] * 5), " ".join([MASK] * 4) + " own-secret-1"]
     # the block over: its secrets are forgotten, the process registry holds only the outer one
-    assert set(redact._REGISTRY) == before | {"scope-outer-pw"}
+    assert set(redact._REGISTRY) == before | {"scope-outer-pw", _basic("u:scope-outer-pw")}
     assert (
         red("scope-inner-pw scope-child-token scope-outer-pw") == f"scope-inner-pw scope-child-token {MASK}"
     )
@@ -128,17 +148,33 @@ def test_url_secrets_as_written_and_decoded() -> None:
     from a2actl.core.redact import url_secrets
 
     assert sorted(url_secrets("http://u:p%40ss-word@h/x?api_key=ab%2Bcd&page=2&Token=t+u")) == sorted(
-        ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u"]
+        ["p%40ss-word", "p@ss-word", "ab%2Bcd", "ab+cd", "t+u", "t u", _basic("u:p@ss-word")]
     )
-    assert url_secrets("http://lone-user-token@h/") == ["lone-user-token"]
+    assert url_secrets("http://lone-user-token@h/") == ["lone-user-token", _basic("lone-user-token:")]
     assert url_secrets("http://[::1/x") == []  # does not parse, and has no secret
     # a host urlsplit refuses (an unclosed '['): the userinfo and query are secrets all the same,
     # else the error quoting the URL printed them
-    assert sorted(url_secrets("http://u:pw-in-bad-url@[::1/x?token=tk-in-bad-url")) == [
-        "pw-in-bad-url",
-        "tk-in-bad-url",
-    ]
-    assert url_secrets("http://lone-tok3n@[x") == ["lone-tok3n"]
+    assert sorted(url_secrets("http://u:pw-in-bad-url@[::1/x?token=tk-in-bad-url")) == sorted(
+        ["pw-in-bad-url", "tk-in-bad-url", _basic("u:pw-in-bad-url")]
+    )
+    assert url_secrets("http://lone-tok3n@[x") == ["lone-tok3n", _basic("lone-tok3n:")]
+
+
+def _basic(userpass: str, encoding: str = "utf-8") -> str:
+    import base64
+
+    return base64.b64encode(userpass.encode(encoding)).decode()
+
+
+def test_the_basic_credential_of_a_urls_userinfo_is_a_secret() -> None:
+    """httpx and aiohttp send a URL's userinfo as ``Authorization: Basic base64(user:password)``: an
+    agent that echoed it back printed the password in a form anyone decodes. Both encodings count
+    (httpx UTF-8, aiohttp Latin-1)."""
+    from a2actl.core.redact import url_secrets
+
+    assert _basic("ops:pw-0123") in url_secrets("http://ops:pw-0123@h/")
+    both = url_secrets("http://ops:p%C3%A9-0123@h/")
+    assert _basic("ops:p\u00e9-0123") in both and _basic("ops:p\u00e9-0123", "latin-1") in both
 
 
 def test_mask_urls_masks_each_urls_secrets_inside_it_only() -> None:

@@ -93,7 +93,11 @@ def test_exception_names_the_grpc_status():
     )
     assert isinstance(err, A2AError)
     assert err.a2a_code == -32001
-    assert err.details == {"reason": "TASK_NOT_FOUND", "grpcStatus": "NOT_FOUND"}
+    assert err.details == {
+        "reason": "TASK_NOT_FOUND",
+        "grpcStatus": "NOT_FOUND",
+        "data": [info("TASK_NOT_FOUND")],  # the status details, as the agent sent them
+    }
     assert err.message.endswith("(gRPC NOT_FOUND)")
 
 

@@ -75,6 +75,25 @@ def test_v1_status_bodies_and_js_codes() -> None:
     assert js.code == -32001 and js.message == "Task not found: nope"
 
 
+def test_the_data_an_error_carries_is_kept() -> None:
+    """``data`` (JSON-RPC) and ``details``/``data`` (HTTP+JSON) as the agent sent them, into the
+    error's ``details.data``; none when the error had none."""
+    assert decode_jsonrpc_error({"code": -32602, "message": "m", "data": "why"}).data == "why"
+    assert decode_jsonrpc_error({"code": -32602, "message": "m", "data": [1]}).data == [1]
+    assert decode_jsonrpc_error({"code": -32602, "message": "m"}).data is None
+    err = decode_jsonrpc_error({"code": -32602, "message": "m", "data": {"field": "x", "apiKey": "k"}})
+    assert err.to_exception("SendMessage").details == {
+        "reason": "INVALID_PARAMS",
+        "data": {"field": "x", "apiKey": "***"},
+    }
+    status = decode_rest_error(400, {"error": {"code": 400, "message": "m", "details": [{"a": 1}]}})
+    assert status is not None and status.data == [{"a": 1}]
+    js = decode_rest_error(400, {"code": -32602, "message": "m", "data": {"field": "x"}})
+    assert js is not None and js.data == {"field": "x"}
+    assert decode_rest_error(400, {"error": {"code": 400, "message": "m"}}).data is None  # type: ignore[union-attr]
+    assert "data" not in decode_jsonrpc_error({"code": -32001, "message": "m"}).to_exception("x").details
+
+
 def test_verdicts() -> None:
     assert verdict_of(decode_jsonrpc_error({"code": -32001, "message": "x"})) == "answers"
     assert verdict_of(decode_jsonrpc_error({"code": -32601, "message": "x"}, method="GetTask")) == "rejects"
@@ -151,3 +170,26 @@ def test_result_shape_check_never_raises(result: object) -> None:
     for op in ("SendMessage", "GetTask", "CancelTask", "ListTasks", "SubscribeToTask"):
         why = result_shape_error(op, result)
         assert why is None or isinstance(why, str)
+
+
+def test_a_message_to_a_task_that_has_ended_says_so() -> None:
+    """a2a-sdk 0.3 refuses a message to an ended task as -32602 InvalidParams, whose hint sent the
+    operator to the method's schema; 1.x and @a2a-js/sdk answer -32004."""
+    from a2actl.protocol.jsonrpc import TERMINAL_TASK_HINT
+
+    for code, message, method in (
+        (-32602, "Task 1452f819 is in terminal state: completed", "message/send"),
+        (-32004, "Task 77 is in terminal state: TASK_STATE_COMPLETED", "SendMessage"),
+        (-32004, "Task a is in a terminal state (3) and cannot be modified.", "POST /message:send"),
+        (-32004, "Task a is in terminal state: failed", "/lf.a2a.v1.A2AService/SendStreamingMessage"),
+    ):
+        assert (
+            decode_jsonrpc_error({"code": code, "message": message}, method=method).hint == TERMINAL_TASK_HINT
+        )
+    # another method (a subscribe to an ended task), or another text: the code's own hint
+    other = decode_jsonrpc_error(
+        {"code": -32004, "message": "Task a is in terminal state"}, method="SubscribeToTask"
+    )
+    assert other.hint != TERMINAL_TASK_HINT
+    bad = decode_jsonrpc_error({"code": -32602, "message": "parts: field required"}, method="message/send")
+    assert bad.hint == "the params do not match the method's schema for this protocol version"

@@ -444,3 +444,30 @@ def test_timings_are_ordered_and_an_ip_literal_costs_no_lookup() -> None:
         "newConnection",
         "remoteIp",
     ]
+
+
+def test_basic_authorization_is_the_header_httpx_builds_from_userinfo() -> None:
+    from a2actl.transport.http import basic_authorization
+
+    for user, password in (("ops", "pw"), ("us@er", "p\u00e9"), ("lone", "")):
+        request = httpx.Request("GET", "http://h/")
+        flow = httpx.BasicAuth(user, password).sync_auth_flow(request)
+        assert next(flow).headers["Authorization"] == basic_authorization(user, password)
+
+
+def test_the_hint_of_a_401_names_the_credentials_that_were_refused() -> None:
+    """A -H X-Api-Key or a URL's user and password refused was told "set a token with A2ACTL_TOKEN",
+    as if nothing had been sent."""
+    from a2actl.transport.failures import auth_hint
+
+    base = "http://agent/x"
+    assert auth_hint(base, Settings()).startswith("set a token")
+    assert auth_hint(base, Settings(token="t0ken")).startswith("the token was sent")
+    api_key = Settings(headers=(("X-Api-Key", "k-123456"),))
+    assert auth_hint(base, api_key) == "-H X-Api-Key was sent and refused: check its value"
+    bearer = Settings(token="t0ken", headers=(("Authorization", "Basic abcd"),))
+    assert auth_hint(base, bearer).startswith("the -H Authorization credentials were sent")
+    assert auth_hint("http://ops:pw@agent/x", Settings(token="t0ken")).startswith(
+        "the user and password of the URL were sent (Basic)"
+    )
+    assert "k-123456" not in auth_hint(base, api_key)
