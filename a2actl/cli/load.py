@@ -574,25 +574,13 @@ def _stdin_report() -> Any:
     terminal (nobody piped a report in: the command would wait for one typed), cannot be read, is
     empty, over the limit, not JSON or nested too deeply to read."""
     import json
-    import sys
 
     from a2actl.core.config import MAX_REPORT_BYTES
     from a2actl.core.errors import UsageError
-    from a2actl.core.offloop import over_limit, read_upto
+    from a2actl.core.offloop import over_limit, read_upto, stdin_bytes
 
     hint = "pipe a report in (cat run.json | a2actl load report - b.json) or give its file"
-    stream = sys.stdin
-    if stream is None:  # `<&-`: Python's sys.stdin is None
-        raise UsageError("load report '-' reads standard input, which is closed", hint=hint)
-    try:
-        tty = stream.isatty()
-    except (OSError, ValueError):
-        tty = False
-    if tty:
-        raise UsageError("load report '-' reads standard input, which is a terminal", hint=hint)
-    buffer = getattr(stream, "buffer", None)
-    if buffer is None:
-        raise UsageError("load report '-' reads standard input, which cannot be read as bytes", hint=hint)
+    buffer = stdin_bytes("load report '-'", hint)
     try:
         data = read_upto(buffer, MAX_REPORT_BYTES + 1)
     except (OSError, ValueError) as exc:  # ValueError: a stream closed under us

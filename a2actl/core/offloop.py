@@ -58,6 +58,30 @@ def read_upto(stream: IO[bytes], most: int) -> bytes:
     return b"".join(chunks)
 
 
+def stdin_bytes(what: str, hint: str) -> IO[bytes]:
+    """Standard input as the bytes stream a ``-`` argument reads (``sys.stdin.buffer``); ``what``
+    names the argument in the errors (``"suite '-'"``). Raises ``UsageError`` (exit 2, with
+    ``hint``) when it is closed (``<&-``), a terminal (nobody piped anything in: the command would
+    wait for typing) or has no bytes stream."""
+    import sys
+
+    from a2actl.core.errors import UsageError
+
+    stream = sys.stdin
+    if stream is None:  # `<&-`: Python's sys.stdin is None
+        raise UsageError(f"{what} reads standard input, which is closed", hint=hint)
+    try:
+        tty = stream.isatty()
+    except (OSError, ValueError):
+        tty = False
+    if tty:
+        raise UsageError(f"{what} reads standard input, which is a terminal", hint=hint)
+    buffer: IO[bytes] | None = getattr(stream, "buffer", None)
+    if buffer is None:
+        raise UsageError(f"{what} reads standard input, which cannot be read as bytes", hint=hint)
+    return buffer
+
+
 def read_capped(stream: IO[bytes], label: str, limit: int = MAX_INPUT_BYTES) -> bytes:
     """All bytes of ``stream`` (a binary file object, such as ``sys.stdin.buffer``), reading at most
     ``limit`` + 1 of them (``read_upto``): ``/dev/zero`` or ``<(yes)`` never end, and a whole read

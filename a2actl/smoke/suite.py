@@ -178,23 +178,12 @@ def _read_stdin(stdin: IO[bytes] | None) -> bytes:
     """At most ``MAX_SUITE_BYTES`` + 1 bytes of the suite on standard input (``stdin``, default
     ``sys.stdin.buffer``). ``UsageError`` (exit 2) when it is closed (``<&-``), a terminal (nobody
     piped a suite in: the command would wait for one typed), cannot be read, or is empty."""
-    import sys
 
     hint = "pipe the suite in (cat suite.yaml | a2actl smoke run -) or give its file"
+    from a2actl.core.offloop import read_upto, stdin_bytes
+
     if stdin is None:
-        stream = sys.stdin
-        if stream is None:  # `<&-`: Python's sys.stdin is None
-            raise UsageError("suite '-' reads standard input, which is closed", hint=hint)
-        try:
-            tty = stream.isatty()
-        except (OSError, ValueError):
-            tty = False
-        if tty:
-            raise UsageError("suite '-' reads standard input, which is a terminal", hint=hint)
-        stdin = getattr(stream, "buffer", None)
-        if stdin is None:
-            raise UsageError("suite '-' reads standard input, which cannot be read as bytes", hint=hint)
-    from a2actl.core.offloop import read_upto
+        stdin = stdin_bytes("suite '-'", hint)
 
     try:
         data = read_upto(stdin, MAX_SUITE_BYTES + 1)  # bounded: `yes | smoke run -` must end
