@@ -3,6 +3,7 @@ conventions are in tests/docs/console.py). Generated pages are left out."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,11 @@ from sybil import Sybil
 from sybil.parsers.markdown import CodeBlockParser
 
 from tests.docs.console import evaluate, teardown
+
+# Before any test imports grpcio (the sandbox fixtures serve gRPC in the pytest process): its fork
+# support restarts its poller in a child that runs Python between fork and exec (a preexec_fn), and
+# that poller aborted the child now and then ("epoll_wait error: Bad file descriptor", exit -6).
+os.environ.setdefault("GRPC_ENABLE_FORK_SUPPORT", "false")
 
 ROOT = Path(__file__).resolve().parent
 GENERATED = {"cli-reference.md", "interop.md"}  # scripts/gen_cli_docs.py, tests/interop

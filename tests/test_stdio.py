@@ -20,20 +20,17 @@ def _a2actl(*args: str, close: tuple[int, ...] = (), **kw: Any) -> subprocess.Co
     """``python -m a2actl ARGS`` with the descriptors ``close`` closed in the child (``>&-`` is 1,
     ``2>&-`` is 2); stdout and stderr are pipes unless ``kw`` says otherwise."""
 
-    def closing() -> None:
-        for fd in close:
-            os.close(fd)
-
+    cmd = [sys.executable, "-m", "a2actl", *args]
+    if close:
+        # the shell closes them (`exec CMD 1>&-`), not a preexec_fn: Python code between fork and
+        # exec runs the at-fork handlers of what this process loaded, and grpcio's (the sandbox's
+        # gRPC server) restarted its poller in the child, which aborted there now and then
+        # ("epoll_wait error: Bad file descriptor", exit -6, a fresh-clone CI run)
+        redirects = " ".join(f"{fd}>&-" for fd in close)
+        cmd = ["/bin/sh", "-c", f'exec "$@" {redirects}', "sh", *cmd]
     kw.setdefault("stdout", subprocess.PIPE)
     kw.setdefault("stderr", subprocess.PIPE)
-    return subprocess.run(
-        [sys.executable, "-m", "a2actl", *args],
-        stdin=subprocess.DEVNULL,
-        timeout=60,
-        preexec_fn=closing,  # noqa: PLW1509 - no threads to speak of in the child yet
-        check=False,
-        **kw,
-    )
+    return subprocess.run(cmd, stdin=subprocess.DEVNULL, timeout=60, check=False, **kw)
 
 
 def _received(sandbox: Any) -> dict[str, Any]:
