@@ -22,19 +22,20 @@ def parse_duration(text: str) -> float:
     return seconds
 
 
-def format_seconds(seconds: float | None) -> str:
+def format_seconds(seconds: float | None, extra: int = 0) -> str:
     """Human form: ``812µs``, ``41.2ms``, ``2.40s``; ``-`` for ``None``. The unit is chosen after
     rounding: 999.7 µs is ``1.0ms`` and 999.97 ms ``1.00s`` (they were ``1000µs`` and
-    ``1000.0ms``); ``nan``/``inf``/``-inf`` as such (``round`` raises on them)."""
+    ``1000.0ms``); ``nan``/``inf``/``-inf`` as such (``round`` raises on them). ``extra``: that
+    many more decimal digits in the same unit (histogram labels that must differ)."""
     if seconds is None:
         return "-"
     if not math.isfinite(seconds):
         return str(seconds)
     if round(seconds * 1e6) < 1000:
-        return f"{seconds * 1e6:.0f}µs"
+        return f"{seconds * 1e6:.{extra}f}µs"
     if round(seconds * 1e3, 1) < 1000:
-        return f"{seconds * 1e3:.1f}ms"
-    return f"{seconds:.2f}s"
+        return f"{seconds * 1e3:.{1 + extra}f}ms"
+    return f"{seconds:.{2 + extra}f}s"
 
 
 _SIZE_UNITS = {

@@ -208,10 +208,4 @@ def _edge_digits(edges: list[float]) -> int:
 
 def _seconds(seconds: float, extra: int) -> str:
     """``format_seconds(seconds)`` (its unit: µs, ms or s) with ``extra`` more decimal digits."""
-    if extra == 0:
-        return format_seconds(seconds)
-    if round(seconds * 1e6) < 1000:
-        return f"{seconds * 1e6:.{extra}f}µs"
-    if round(seconds * 1e3, 1) < 1000:
-        return f"{seconds * 1e3:.{1 + extra}f}ms"
-    return f"{seconds:.{2 + extra}f}s"
+    return format_seconds(seconds, extra)
